@@ -1,0 +1,402 @@
+"""One configuration system for the whole package.
+
+Dataclass defaults -> a YAML file from ``configs/`` -> command-line overrides such as
+``data.root=/path`` or ``pretrain.lr=0.01``. The resolved configuration is written as
+``config.yaml`` into every run folder, so a run explains itself and can be repeated with
+``python -m drac_ssl.train -c RUN/config.yaml``.
+
+Every bad key or value is reported with where it came from (file and line, or the
+command-line argument), what is wrong and how to fix it: never a bare traceback.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A configuration problem, with a message that says where, what and how to fix it."""
+
+
+@dataclass
+class DataConfig:
+    """Where the images come from and how they are ingested.
+
+    ``root`` empty means: the embedded phantom UW-OCTA data, generated on first use.
+    """
+
+    dataset: str = "drac"  # drac | mnist | fashion_mnist | cifar10
+    root: str = ""  # DRAC unzipped root, a plain image folder, or a generic dataset path
+    layout: str = "auto"  # auto | drac | plain
+    labels_csv: str = ""  # plain layout: the label CSV (default: the only CSV in root)
+    image_column: str = "image name"
+    grade_column: str = "DR grade"
+    patient_column: str = ""  # optional: folds are grouped by it when present
+    cache_sizes: list[int] = field(default_factory=lambda: [256, 512])
+    n_folds: int = 5
+    fold_seed: int = 0
+    strict: bool = False  # reject (instead of convert) RGB/16-bit/non-1024 images
+    workers: int = 0  # 0 = all cores
+    phantom_n_train: int = 611
+    phantom_n_test: int = 386
+    phantom_seed: int = 0
+
+
+@dataclass
+class BackboneConfig:
+    arch: str = "resnet18"
+    in_channels: int = 1  # 1 for OCTA (no silent RGB copies), 3 for CIFAR-10
+    cifar_stem: bool = False  # 3x3 conv, no max-pool, for 32 px images
+    weights: str = ""  # optional local weights file; nothing is ever downloaded
+
+
+@dataclass
+class VICRegLossConfig:
+    """Coefficients of methods.md section 1 (official-code convention)."""
+
+    sim_coeff: float = 25.0  # lambda
+    std_coeff: float = 25.0  # mu
+    cov_coeff: float = 1.0  # nu
+    gamma: float = 1.0
+    eps: float = 1e-4
+
+
+@dataclass
+class AugmentConfig:
+    recipe: str = "octa"  # octa | cifar | mnist
+    image_size: int = 224
+    source_size: int = 512  # which cached copy the OCTA crops are taken from
+    crop_scale: list[float] = field(default_factory=lambda: [0.3, 1.0])
+    on_gpu: bool = False  # batched tensor augmentation on the device (cifar/mnist)
+
+
+@dataclass
+class PretrainConfig:
+    """VICReg pretraining. DRAC defaults are the recipe of the project brief."""
+
+    epochs: int = 100
+    batch_size: int = 32
+    optimizer: str = "adam"  # adam | adamw | sgd | lars
+    lr: float = 0.015
+    weight_decay: float = 1e-4
+    momentum: float = 0.9  # sgd / lars
+    warmup_epochs: int = 0
+    schedule: str = "cosine"  # cosine | constant
+    min_lr_ratio: float = 0.0
+    expander: str = "128-128-128"  # hidden-...-output widths of the expander MLP
+    patience: int = 5  # early stopping on the epoch VICReg loss; 0 = off
+    min_delta: float = 0.0
+    precision: str = "auto"  # auto (bf16 on CUDA, fp32 on CPU) | bf16 | fp32
+    channels_last: bool = True
+    compile: bool = False
+    num_workers: int = -1  # -1 = all cores but one
+    knn_every: int = 0  # k-NN monitor every N epochs when labels exist; 0 = off
+    knn_k: int = 20
+    max_steps_per_epoch: int = 0  # 0 = full epoch (small values for smoke tests)
+    loss: VICRegLossConfig = field(default_factory=VICRegLossConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    backbone: BackboneConfig = field(default_factory=BackboneConfig)
+
+
+@dataclass
+class UMMConfig:
+    """Undoing Memorization Mechanism, methods.md section 2."""
+
+    enabled: bool = True
+    early_cut: str = "layer3"  # layer2 | layer3: frozen up to and including this stage
+    epochs: int = 10
+    batch_size: int = 32
+    inner_lr: float = 1e-3
+    outer_lr: float = 1e-3
+    beta: float = 1.0  # weight of the JS alignment term
+    eps2: float = 0.5  # eps^2 of the coding rate
+    hypergradient: str = "unrolled"  # unrolled | neumann
+    neumann_steps: int = 3
+    use_js: bool = True
+    use_rate_reduction: bool = True
+    outer_sign: str = "maximize"  # maximize (the paper) | minimize (the released code)
+    early_stop_on_rate_reduction: bool = False
+    patience: int = 5
+
+
+@dataclass
+class FinetuneConfig:
+    head: str = "conv"  # linear | mlp | conv | regression
+    freeze: str = "frozen"  # frozen | last | all
+    epochs: int = 30
+    batch_size: int = 32
+    lr: float = 1e-3
+    backbone_lr_ratio: float = 0.1
+    weight_decay: float = 1e-4
+    dropout: float = 0.3
+    class_balance: str = "weighted_loss"  # weighted_loss | balanced_sampler | none
+    patience: int = 5
+    image_size: int = 224
+    compare_scratch: bool = True
+    tta: bool = True
+
+
+@dataclass
+class RunConfig:
+    out_dir: str = "runs"
+    name: str = ""  # empty: <dataset>-<timestamp>
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    stages: list[str] = field(
+        default_factory=lambda: ["ingest", "pretrain", "umm", "finetune", "export"]
+    )
+
+
+@dataclass
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    umm: UMMConfig = field(default_factory=UMMConfig)
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+
+# --------------------------------------------------------------------------------------
+# Loading, merging, overriding, saving
+
+
+def _type_hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _describe(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp))
+
+
+def _coerce(value: Any, tp: Any, where: str, key: str) -> Any:
+    """Check/convert ``value`` to the annotated type ``tp``; raise ConfigError otherwise."""
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(
+                f"{where}: '{key}' must be a mapping of settings, got {value!r}.\n"
+                f"  fix: write it as a YAML block, e.g.\n  {key}:\n    field: value"
+            )
+        return _merge(tp(), value, where, key)
+    if origin in (list, tuple):
+        (item_tp,) = typing.get_args(tp)[:1] or (Any,)
+        if isinstance(value, str):  # allow a=1,2,3 on the command line
+            value = [v for v in value.split(",") if v != ""]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: '{key}' must be a list, got {value!r}.\n  fix: {key}=[a, b]")
+        return [_coerce(v, item_tp, where, f"{key}[{i}]") for i, v in enumerate(value)]
+    if origin in (typing.Union, types.UnionType):
+        return value
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0"):
+            return value.lower() in ("true", "yes", "1")
+        raise ConfigError(f"{where}: '{key}' must be true or false, got {value!r}.")
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, (int, str, float)):
+            raise ConfigError(f"{where}: '{key}' must be an integer, got {value!r}.")
+        try:
+            as_float = float(value)
+        except ValueError:
+            raise ConfigError(f"{where}: '{key}' must be an integer, got {value!r}.") from None
+        if not as_float.is_integer():
+            raise ConfigError(f"{where}: '{key}' must be an integer, got {value!r}.")
+        return int(as_float)
+    if tp is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"{where}: '{key}' must be a number, got {value!r}.")
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: '{key}' must be a number, got {value!r}.") from None
+    if tp is str:
+        if value is None:
+            return ""
+        if isinstance(value, (dict, list)):
+            raise ConfigError(f"{where}: '{key}' must be a string, got {value!r}.")
+        return str(value)
+    return value
+
+
+def _merge(base: Any, updates: dict[str, Any], where: str, prefix: str = "") -> Any:
+    """Return a copy of dataclass ``base`` with ``updates`` applied (recursively, checked)."""
+    hints = _type_hints(type(base))
+    names = [f.name for f in dataclasses.fields(base)]
+    changes: dict[str, Any] = {}
+    for key, value in updates.items():
+        full = f"{prefix}.{key}" if prefix else str(key)
+        if key not in names:
+            close = difflib.get_close_matches(str(key), names, n=1)
+            hint = f" Did you mean '{prefix + '.' if prefix else ''}{close[0]}'?" if close else ""
+            raise ConfigError(
+                f"{where}: unknown setting '{full}'.{hint}\n"
+                f"  valid keys here: {', '.join(names)}"
+            )
+        current = getattr(base, key)
+        if dataclasses.is_dataclass(current) and isinstance(value, dict):
+            changes[key] = _merge(current, value, where, full)
+        else:
+            changes[key] = _coerce(value, hints[key], where, full)
+    return dataclasses.replace(base, **changes)
+
+
+class _LineLoader(yaml.SafeLoader):
+    """SafeLoader that remembers the line of every mapping key (for error messages)."""
+
+
+def _load_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: config file not found.\n  fix: pass an existing file with -c, "
+            f"e.g. -c configs/drac.yaml"
+        ) from None
+    try:
+        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise ConfigError(
+            f"{path}{line}: not valid YAML ({getattr(exc, 'problem', exc)}).\n"
+            f"  fix: check indentation and 'key: value' syntax on that line."
+        ) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping (data:, pretrain:, ...).")
+    return data
+
+
+def _key_line(path: Path, dotted: str) -> str:
+    """Best-effort 'file:line' of the last component of a dotted key in a YAML file."""
+    last = dotted.split(".")[-1].split("[")[0]
+    try:
+        for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if line.strip().startswith(f"{last}:"):
+                return f"{path}:{i}"
+    except OSError:
+        pass
+    return str(path)
+
+
+def parse_override(arg: str) -> tuple[list[str], Any]:
+    """Split ``a.b.c=value`` into (['a','b','c'], parsed value). The value is parsed as YAML."""
+    if "=" not in arg:
+        raise ConfigError(
+            f"command line: '{arg}' is not an override.\n"
+            f"  fix: write overrides as section.key=value, e.g. data.root=/path/to/DRAC"
+        )
+    key, raw = arg.split("=", 1)
+    key = key.strip().lstrip("-")
+    if not key:
+        raise ConfigError(f"command line: '{arg}' has no key before '='.")
+    try:
+        value = yaml.safe_load(raw) if raw != "" else ""
+    except yaml.YAMLError:
+        value = raw
+    return key.split("."), value
+
+
+def _nest(parts: list[str], value: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {parts[-1]: value}
+    for part in reversed(parts[:-1]):
+        out = {part: out}
+    return out
+
+
+def load_config(path: str | os.PathLike[str] | None = None, overrides: list[str] | None = None) -> Config:
+    """Defaults, then the YAML file (if any), then ``key=value`` overrides, all checked."""
+    cfg = Config()
+    if path is not None:
+        p = Path(path)
+        data = _load_yaml(p)
+        try:
+            cfg = _merge(cfg, data, str(p))
+        except ConfigError as exc:
+            # point at the line of the offending key
+            msg = str(exc)
+            key = msg.split("'")[1] if "'" in msg else ""
+            raise ConfigError(msg.replace(f"{p}:", f"{_key_line(p, key)}:", 1)) from None
+    for arg in overrides or []:
+        parts, value = parse_override(arg)
+        cfg = _merge(cfg, _nest(parts, value), f"command line '{arg}'")
+    validate(cfg)
+    return cfg
+
+
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "data.dataset": ("drac", "mnist", "fashion_mnist", "cifar10"),
+    "data.layout": ("auto", "drac", "plain"),
+    "pretrain.optimizer": ("adam", "adamw", "sgd", "lars"),
+    "pretrain.schedule": ("cosine", "constant"),
+    "pretrain.precision": ("auto", "bf16", "fp32"),
+    "pretrain.augment.recipe": ("octa", "cifar", "mnist"),
+    "pretrain.backbone.arch": ("resnet18", "resnet34", "resnet50"),
+    "umm.early_cut": ("layer2", "layer3"),
+    "umm.hypergradient": ("unrolled", "neumann"),
+    "umm.outer_sign": ("maximize", "minimize"),
+    "finetune.head": ("linear", "mlp", "conv", "regression"),
+    "finetune.freeze": ("frozen", "last", "all"),
+    "finetune.class_balance": ("weighted_loss", "balanced_sampler", "none"),
+}
+
+
+def get(cfg: Any, dotted: str) -> Any:
+    obj = cfg
+    for part in dotted.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def validate(cfg: Config) -> None:
+    """Value checks beyond types: choices and ranges."""
+    for dotted, choices in _CHOICES.items():
+        value = get(cfg, dotted)
+        if value not in choices:
+            raise ConfigError(
+                f"config: {dotted}={value!r} is not one of {', '.join(choices)}.\n"
+                f"  fix: {dotted}={choices[0]}"
+            )
+    positive = ["data.n_folds", "pretrain.epochs", "pretrain.batch_size", "finetune.batch_size",
+                "pretrain.augment.image_size"]
+    for dotted in positive:
+        if get(cfg, dotted) <= 0:
+            raise ConfigError(f"config: {dotted} must be > 0, got {get(cfg, dotted)}.")
+    if cfg.data.n_folds < 2:
+        raise ConfigError("config: data.n_folds must be at least 2 for cross-validation.")
+    if cfg.pretrain.lr <= 0:
+        raise ConfigError(f"config: pretrain.lr must be > 0, got {cfg.pretrain.lr}.")
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    return dataclasses.asdict(cfg)
+
+
+def save_config(cfg: Config, path: str | os.PathLike[str]) -> Path:
+    """Write the resolved configuration as YAML (atomically)."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
+    tmp.write_text(
+        "# Resolved drac_ssl configuration; rerun with: python -m drac_ssl.train -c THIS_FILE\n"
+        + yaml.safe_dump(to_dict(cfg), sort_keys=False),
+        encoding="utf-8",
+    )
+    os.replace(tmp, p)
+    return p
+
+
+def from_dict(data: dict[str, Any]) -> Config:
+    """Rebuild a Config from a dict (e.g. read back from a checkpoint or config.yaml)."""
+    return _merge(Config(), data, "saved config")

@@ -1,0 +1,80 @@
+"""The one configuration system: defaults -> YAML -> command-line overrides, with clear errors."""
+
+from pathlib import Path
+
+import pytest
+
+from drac_ssl.config import Config, ConfigError, from_dict, load_config, save_config, to_dict
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+
+
+@pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_config_loads(path: Path) -> None:
+    cfg = load_config(path)
+    assert isinstance(cfg, Config)
+
+
+def test_drac_recipe_defaults() -> None:
+    cfg = load_config(CONFIGS / "drac.yaml")
+    assert cfg.pretrain.optimizer == "adam"
+    assert cfg.pretrain.lr == pytest.approx(0.015)
+    assert cfg.pretrain.weight_decay == pytest.approx(1e-4)
+    assert cfg.pretrain.batch_size == 32
+    assert cfg.pretrain.patience == 5
+    assert cfg.pretrain.augment.image_size == 224
+    assert cfg.pretrain.backbone.in_channels == 1
+
+
+def test_overrides_apply_after_yaml_and_parse_types() -> None:
+    cfg = load_config(
+        CONFIGS / "drac.yaml",
+        ["data.root=/tmp/DRAC data", "pretrain.lr=0.01", "pretrain.augment.crop_scale=[0.5, 1.0]",
+         "data.strict=true", "data.cache_sizes=128,256"],
+    )
+    assert cfg.data.root == "/tmp/DRAC data"
+    assert cfg.pretrain.lr == pytest.approx(0.01)
+    assert cfg.pretrain.augment.crop_scale == [0.5, 1.0]
+    assert cfg.data.strict is True
+    assert cfg.data.cache_sizes == [128, 256]
+
+
+def test_unknown_key_suggests_the_close_one() -> None:
+    with pytest.raises(ConfigError, match=r"unknown setting 'pretrain.lrr'.*Did you mean 'pretrain.lr'"):
+        load_config(None, ["pretrain.lrr=0.1"])
+
+
+def test_bad_value_type_says_which_key() -> None:
+    with pytest.raises(ConfigError, match=r"pretrain.epochs' must be an integer"):
+        load_config(None, ["pretrain.epochs=ten"])
+
+
+def test_bad_choice_lists_the_choices() -> None:
+    with pytest.raises(ConfigError, match=r"pretrain.optimizer='rmsprop' is not one of adam"):
+        load_config(None, ["pretrain.optimizer=rmsprop"])
+
+
+def test_yaml_error_points_at_file_and_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("data:\n  root: /x\npretrain:\n  epochz: 3\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml:4: unknown setting 'pretrain.epochz'"):
+        load_config(bad)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("data:\n  root: [unclosed\n")
+    with pytest.raises(ConfigError, match=r"broken.yaml:\d+: not valid YAML"):
+        load_config(broken)
+
+
+def test_missing_file_and_bad_override_are_clear(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.yaml")
+    with pytest.raises(ConfigError, match="is not an override"):
+        load_config(None, ["pretrain.lr"])
+
+
+def test_saved_config_round_trips(tmp_path: Path) -> None:
+    cfg = load_config(CONFIGS / "cifar10.yaml", ["pretrain.epochs=7"])
+    path = save_config(cfg, tmp_path / "run" / "config.yaml")
+    again = load_config(path)
+    assert to_dict(again) == to_dict(cfg)
+    assert from_dict(to_dict(cfg)) == cfg
