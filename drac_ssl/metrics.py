@@ -1,0 +1,510 @@
+"""Grading and representation metrics, as pure functions on arrays.
+
+Conventions (shared by every function here):
+
+- Grades are integers ``0 .. K-1`` with ``K = 3`` for DR (0 Normal, 1 NPDR, 2 PDR, see
+  ``drac_ssl.GRADE_NAMES``). ``y_true`` and ``y_pred`` have shape ``(n,)``; ``probs`` has
+  shape ``(n, K)`` with rows that sum to 1; ``logits`` has shape ``(n, K)``.
+- The challenge scores are computed exactly as the organisers do (``docs/drac.md``):
+  ``cohen_kappa_score(y, pred, weights="quadratic")`` ranks, macro one-vs-one
+  ``roc_auc_score(y, P, average="macro", multi_class="ovo")`` breaks ties.
+- A metric that is undefined on the given data (kappa when both raters use a single grade,
+  AUC when a grade is absent from ``y_true``) returns ``float("nan")`` instead of raising, so
+  that a small cross-validation fold does not crash a run; ``auc_undefined_reason`` says why.
+
+The scores are scikit-learn's; this module only fixes labels, validates shapes and
+handles the degenerate cases. ``knn_accuracy`` is written in torch so it runs on the GPU
+features of a pretraining run without a copy to the host.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import sklearn
+from scipy.optimize import minimize_scalar
+from scipy.special import log_softmax
+from scipy.special import softmax as _scipy_softmax
+from sklearn.metrics import (
+    accuracy_score,
+    calinski_harabasz_score,
+    cohen_kappa_score,
+    confusion_matrix,
+    davies_bouldin_score,
+    precision_recall_fscore_support,
+    roc_auc_score,
+)
+
+from drac_ssl import GRADE_NAMES
+
+__all__ = [
+    "apply_thresholds",
+    "auc_undefined_reason",
+    "bootstrap_ci",
+    "cluster_quality",
+    "expected_grade",
+    "fit_kappa_thresholds",
+    "fit_temperature",
+    "grading_report",
+    "knn_accuracy",
+    "macro_ovo_auc",
+    "quadratic_weighted_kappa",
+    "softmax",
+]
+
+NUM_GRADES = len(GRADE_NAMES)
+DEFAULT_THRESHOLDS = (0.5, 1.5)
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _as_grades(y: Any, name: str) -> np.ndarray:
+    """Return ``y`` as a 1-D int64 array of non-negative integer grades, or raise ValueError."""
+    arr = np.asarray(y)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D (n,), got shape {arr.shape}")
+    if arr.size and not np.issubdtype(arr.dtype, np.integer):
+        if not (np.issubdtype(arr.dtype, np.number) and np.all(np.isfinite(arr))
+                and np.all(arr == np.round(arr))):
+            raise ValueError(f"{name} must hold integer grades, got dtype {arr.dtype}")
+    arr = arr.astype(np.int64)
+    if arr.size and arr.min() < 0:
+        raise ValueError(f"{name} holds a negative grade ({arr.min()}); grades are 0..K-1")
+    return arr
+
+
+def _as_probs(probs: Any, n: int | None = None, name: str = "probs") -> np.ndarray:
+    """Return ``probs`` as float64 ``(n, K)`` rows that sum to 1.
+
+    Rows off by less than 1e-3 (float32 rounding) are renormalised; anything else raises.
+    """
+    arr = np.asarray(probs, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[1] < 2:
+        raise ValueError(f"{name} must have shape (n, K) with K >= 2, got {arr.shape}")
+    if n is not None and arr.shape[0] != n:
+        raise ValueError(f"{name} has {arr.shape[0]} rows but y_true has {n} entries")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} holds NaN or infinite values")
+    if arr.size and (arr.min() < -1e-9 or arr.max() > 1 + 1e-9):
+        raise ValueError(f"{name} must lie in [0, 1] (got {arr.min():.4g}..{arr.max():.4g}); "
+                         "pass softmax(logits), not logits")
+    sums = arr.sum(axis=1)
+    if arr.size and np.max(np.abs(sums - 1.0)) > 1e-3:
+        worst = int(np.argmax(np.abs(sums - 1.0)))
+        raise ValueError(f"{name} rows must sum to 1; row {worst} sums to {sums[worst]:.6g}")
+    return np.clip(arr, 0.0, 1.0) / sums[:, None] if arr.size else arr
+
+
+# --------------------------------------------------------------------------- challenge scores
+
+
+def quadratic_weighted_kappa(y_true: Any, y_pred: Any) -> float:
+    """Quadratic weighted Cohen's kappa, the DRAC Task 3 ranking score.
+
+    ``y_true``, ``y_pred``: integer grades, shape ``(n,)``. Computed with
+    ``sklearn.metrics.cohen_kappa_score(weights="quadratic")`` over the labels
+    ``0 .. max(K-1, 2)``, so a grade absent from both arrays still keeps its distance
+    (missing NPDR does not make Normal-vs-PDR a one-step error). Equals the organisers'
+    score whenever the data use the grades present. Returns nan when kappa is undefined
+    (both raters use one and the same single grade, or ``n == 0``).
+    """
+    yt = _as_grades(y_true, "y_true")
+    yp = _as_grades(y_pred, "y_pred")
+    if yt.shape != yp.shape:
+        raise ValueError(f"y_true {yt.shape} and y_pred {yp.shape} differ in length")
+    if yt.size == 0:
+        return float("nan")
+    top = max(NUM_GRADES - 1, int(yt.max()), int(yp.max()))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # undefined kappa: sklearn warns, we return nan
+        with sklearn.config_context(skip_parameter_validation=True):
+            value = cohen_kappa_score(yt, yp, weights="quadratic", labels=np.arange(top + 1))
+    value = float(value)
+    return value if math.isfinite(value) else float("nan")
+
+
+def auc_undefined_reason(y_true: Any, probs: Any) -> str | None:
+    """Why the macro one-vs-one AUC is undefined for these data, or None when it is defined.
+
+    One-vs-one AUC needs every grade ``0 .. K-1`` (``K = probs.shape[1]``) in ``y_true``.
+    scikit-learn either raises or, with ``labels=`` given, silently scores a missing pair as
+    0.5; both hide the real situation, so ``macro_ovo_auc`` returns nan and this says why.
+    """
+    yt = _as_grades(y_true, "y_true")
+    num_classes = np.asarray(probs).shape[-1]
+    if yt.size and yt.max() >= num_classes:
+        return f"y_true holds grade {yt.max()} but probs has only {num_classes} columns"
+    missing = sorted(set(range(num_classes)) - set(yt.tolist()))
+    if missing:
+        return (f"grade(s) {missing} absent from y_true ({yt.size} samples): one-vs-one AUC "
+                "needs every grade; evaluate on pooled out-of-fold predictions")
+    return None
+
+
+def macro_ovo_auc(y_true: Any, probs: Any) -> float:
+    """Macro one-vs-one ROC AUC (Hand & Till 2001), the DRAC Task 3 tie-breaker.
+
+    ``y_true``: grades ``(n,)``; ``probs``: ``(n, K)`` class probabilities, rows sum to 1
+    (rows off by < 1e-3 are renormalised). Computed with
+    ``sklearn.metrics.roc_auc_score(average="macro", multi_class="ovo")``.
+
+    Returns ``float("nan")`` when a grade is absent from ``y_true`` (common in a small
+    fold); ``auc_undefined_reason(y_true, probs)`` gives the reason as a string.
+    Raises ValueError for malformed input (shape mismatch, NaN, values outside [0, 1]).
+    """
+    yt = _as_grades(y_true, "y_true")
+    p = _as_probs(probs, n=yt.size)
+    if auc_undefined_reason(yt, p) is not None:
+        return float("nan")
+    return float(roc_auc_score(yt, p, average="macro", multi_class="ovo",
+                               labels=np.arange(p.shape[1])))
+
+
+def grading_report(y_true: Any, probs: Any | None, pred: Any | None = None) -> dict[str, Any]:
+    """All grading numbers of one evaluation, as a JSON-ready dict.
+
+    Args:
+        y_true: true grades ``(n,)``.
+        probs: class probabilities ``(n, K)`` (``K = 3`` for DR), or None when only hard
+            grades exist (then ``pred`` is required and ``auc`` is nan).
+        pred: the submitted grades ``(n,)``; default ``argmax(probs)``. Pass thresholded
+            expected grades here when the class decision is tuned separately.
+
+    Returns:
+        ``n``, ``qwk``, ``auc``, ``auc_note`` (None, or why ``auc`` is nan), ``accuracy``,
+        ``macro_f1`` (mean over grades where F1 is defined), per-grade ``precision``,
+        ``recall`` and ``f1`` keyed by grade name (nan where undefined: no prediction /
+        no true sample of that grade), ``confusion`` (list of K lists, rows = true grade,
+        columns = predicted grade, always all K labels) and ``labels``.
+    """
+    yt = _as_grades(y_true, "y_true")
+    p = _as_probs(probs, n=yt.size) if probs is not None else None
+    if pred is None:
+        if p is None:
+            raise ValueError("grading_report needs probs or pred")
+        yp = p.argmax(axis=1).astype(np.int64)
+    else:
+        yp = _as_grades(pred, "pred")
+        if yp.shape != yt.shape:
+            raise ValueError(f"pred {yp.shape} and y_true {yt.shape} differ in length")
+    num_classes = p.shape[1] if p is not None else NUM_GRADES
+    num_classes = max(num_classes, int(yt.max(initial=0)) + 1, int(yp.max(initial=0)) + 1)
+    labels = list(range(num_classes))
+    names = (list(GRADE_NAMES) if num_classes == NUM_GRADES
+             else [str(k) for k in labels])
+
+    if p is None:
+        auc, auc_note = float("nan"), "no probabilities given"
+    else:
+        auc_note = auc_undefined_reason(yt, p)
+        auc = macro_ovo_auc(yt, p) if auc_note is None else float("nan")
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        precision, recall, f1, _ = precision_recall_fscore_support(
+            yt, yp, labels=labels, average=None, zero_division=np.nan)
+        macro_f1 = float(np.nanmean(f1)) if np.any(np.isfinite(f1)) else float("nan")
+    cm = confusion_matrix(yt, yp, labels=labels) if yt.size else np.zeros(
+        (num_classes, num_classes), dtype=np.int64)
+    return {
+        "n": int(yt.size),
+        "qwk": quadratic_weighted_kappa(yt, yp),
+        "auc": auc,
+        "auc_note": auc_note,
+        "accuracy": float(accuracy_score(yt, yp)) if yt.size else float("nan"),
+        "macro_f1": macro_f1,
+        "precision": {name: float(v) for name, v in zip(names, precision, strict=True)},
+        "recall": {name: float(v) for name, v in zip(names, recall, strict=True)},
+        "f1": {name: float(v) for name, v in zip(names, f1, strict=True)},
+        "confusion": cm.astype(int).tolist(),
+        "labels": labels,
+    }
+
+
+def bootstrap_ci(
+    y_true: Any,
+    y_pred: Any,
+    metric: Callable[[np.ndarray, np.ndarray], float] = quadratic_weighted_kappa,
+    n_boot: int = 1000,
+    alpha: float = 0.05,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile bootstrap ``(1 - alpha)`` confidence interval of ``metric(y_true, y_pred)``.
+
+    Resamples the ``n`` rows with replacement ``n_boot`` times (``numpy.random.default_rng
+    (seed)``, so the interval is reproducible). ``y_pred`` may be grades ``(n,)`` or
+    probabilities ``(n, K)`` (e.g. ``metric=macro_ovo_auc``); it is indexed along axis 0.
+    Degenerate resamples, where the metric is undefined (non-finite or raises ValueError,
+    e.g. a resample without PDR for AUC), are skipped. Returns ``(nan, nan)`` if none is
+    valid.
+    """
+    yt = np.asarray(y_true)
+    yp = np.asarray(y_pred)
+    if yt.shape[0] != yp.shape[0]:
+        raise ValueError(f"y_true has {yt.shape[0]} rows, y_pred has {yp.shape[0]}")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    n = yt.shape[0]
+    if n == 0 or n_boot < 1:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    stats: list[float] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(n_boot):
+            idx = rng.integers(0, n, size=n)
+            try:
+                value = float(metric(yt[idx], yp[idx]))
+            except ValueError:
+                continue
+            if math.isfinite(value):
+                stats.append(value)
+    if not stats:
+        return float("nan"), float("nan")
+    lo, hi = np.percentile(stats, [100 * alpha / 2, 100 * (1 - alpha / 2)])
+    return float(lo), float(hi)
+
+
+# --------------------------------------------------------------------------- class decision
+
+
+def expected_grade(probs: Any) -> np.ndarray:
+    """Expected grade ``sum_k k * P_k`` of each row of ``probs`` ``(n, K)``; shape ``(n,)``.
+
+    A continuous score in ``[0, K-1]`` for ``apply_thresholds``: it uses the order of the
+    grades, which kappa rewards and argmax ignores.
+    """
+    p = _as_probs(probs)
+    return p @ np.arange(p.shape[1], dtype=np.float64)
+
+
+def apply_thresholds(scores: Any, thresholds: Sequence[float] = DEFAULT_THRESHOLDS) -> np.ndarray:
+    """Grades ``(n,)`` int64 from continuous scores ``(n,)`` and increasing thresholds.
+
+    ``grade = number of thresholds t with score >= t``; with the default ``(0.5, 1.5)`` this
+    rounds the expected grade to the nearest grade (a score exactly on a threshold goes up).
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    t = np.asarray(thresholds, dtype=np.float64)
+    if s.ndim != 1:
+        raise ValueError(f"scores must be 1-D (n,), got shape {s.shape}")
+    if t.ndim != 1 or t.size == 0 or np.any(np.diff(t) <= 0) or not np.all(np.isfinite(t)):
+        raise ValueError(f"thresholds must be finite and strictly increasing, got {tuple(t)}")
+    return np.digitize(s, t, right=False).astype(np.int64)
+
+
+def _threshold_candidates(scores: np.ndarray) -> np.ndarray:
+    """Every distinct cut of ``scores``: the midpoints between consecutive distinct scores,
+    plus one below and one above all scores (so a grade may also receive no sample)."""
+    uniq = np.unique(scores)
+    mids = (uniq[:-1] + uniq[1:]) / 2
+    span = max(float(uniq[-1] - uniq[0]), 1.0)
+    return np.concatenate([[uniq[0] - 0.01 * span], mids, [uniq[-1] + 0.01 * span]])
+
+
+def fit_kappa_thresholds(
+    scores: Any, y_true: Any, max_candidates: int = 100, max_sweeps: int = 20
+) -> tuple[float, float]:
+    """Kappa-optimal thresholds ``(t0, t1)``, ``t0 < t1``, for ``apply_thresholds``.
+
+    Fit them on out-of-fold scores (e.g. ``expected_grade`` of out-of-fold probabilities),
+    never on the fold being evaluated. ``scores`` ``(n,)`` float, ``y_true`` ``(n,)`` grades
+    in {0, 1, 2}.
+
+    Method: the candidate cuts are the midpoints between consecutive distinct scores (plus
+    one below and one above all scores), i.e. every distinct partition. A coordinate search
+    alternately moves ``t0`` (below ``t1``) and ``t1`` (above ``t0``) to the candidate of
+    highest sklearn quadratic kappa, moving only on a strict improvement, until a sweep
+    changes nothing: first on a quantile-spaced grid of at most ``max_candidates`` cuts,
+    then on every cut between the grid neighbours of the coarse optimum. It starts from
+    (a) the default ``(0.5, 1.5)`` and (b) the cuts that reproduce the true grade
+    frequencies and keeps the better result (ties: (a)). Deterministic, no random
+    restarts; a few hundred kappa evaluations for n = 611.
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    yt = _as_grades(y_true, "y_true")
+    if s.ndim != 1 or s.shape != yt.shape:
+        raise ValueError(f"scores {s.shape} and y_true {yt.shape} must both be (n,)")
+    if s.size == 0 or not np.all(np.isfinite(s)):
+        raise ValueError("scores must be non-empty and finite")
+    if yt.max() >= NUM_GRADES:
+        raise ValueError(f"y_true must hold grades 0..{NUM_GRADES - 1}, found {yt.max()}")
+    cand = _threshold_candidates(s)  # always >= 2 cuts
+    m = cand.size
+    coarse = np.unique(np.round(np.linspace(0, m - 1, min(m, max(int(max_candidates), 2))))
+                       .astype(np.int64))
+    cache: dict[tuple[int, int], float] = {}
+
+    def kappa_at(i0: int, i1: int) -> float:
+        if (i0, i1) not in cache:
+            value = quadratic_weighted_kappa(yt, apply_thresholds(s, (cand[i0], cand[i1])))
+            cache[(i0, i1)] = value if math.isfinite(value) else -math.inf
+        return cache[(i0, i1)]
+
+    def search(i0: int, i1: int, grid: np.ndarray) -> tuple[float, int, int]:
+        best = kappa_at(i0, i1)
+        for _ in range(max_sweeps):
+            moved = False
+            for j in grid[grid < i1]:
+                if kappa_at(int(j), i1) > best + 1e-12:
+                    best, i0, moved = kappa_at(int(j), i1), int(j), True
+            for j in grid[grid > i0]:
+                if kappa_at(i0, int(j)) > best + 1e-12:
+                    best, i1, moved = kappa_at(i0, int(j)), int(j), True
+            if not moved:
+                break
+        return best, i0, i1
+
+    def window(i: int) -> np.ndarray:
+        pos = int(np.searchsorted(coarse, i))
+        lo = coarse[max(pos - 1, 0)]
+        hi = coarse[min(pos + 1, coarse.size - 1)]
+        return np.arange(lo, hi + 1)
+
+    def nearest(value: float) -> int:
+        return int(coarse[np.argmin(np.abs(cand[coarse] - value))])
+
+    frac = np.cumsum(np.bincount(yt, minlength=NUM_GRADES))[:-1] / yt.size
+    quant = np.quantile(s, frac)
+    results = []
+    for a, b in ((nearest(DEFAULT_THRESHOLDS[0]), nearest(DEFAULT_THRESHOLDS[1])),
+                 (nearest(quant[0]), nearest(quant[1]))):
+        if a >= b:  # both starts snapped onto one cut: separate them
+            a, b = (a, int(coarse[coarse > a][0])) if a < m - 1 else (
+                int(coarse[coarse < b][-1]), b)
+        _, i0, i1 = search(a, b, coarse)
+        results.append(search(i0, i1, np.union1d(window(i0), window(i1))))
+    best = max(range(len(results)), key=lambda r: (results[r][0], -r))
+    _, i0, i1 = results[best]
+    return float(cand[i0]), float(cand[i1])
+
+
+# --------------------------------------------------------------------------- calibration
+
+
+def softmax(logits: Any, temperature: float = 1.0) -> np.ndarray:
+    """Row-wise ``softmax(logits / temperature)``; ``logits`` ``(n, K)`` -> ``(n, K)`` float64.
+
+    Numerically stable (scipy.special.softmax subtracts the row maximum).
+    """
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    z = np.asarray(logits, dtype=np.float64)
+    return _scipy_softmax(z / temperature, axis=-1)
+
+
+def fit_temperature(logits: Any, y_true: Any, bounds: tuple[float, float] = (1e-2, 1e2)) -> float:
+    """Temperature ``T > 0`` minimising the NLL of ``softmax(logits / T)`` (Guo et al. 2017).
+
+    ``logits`` ``(n, K)``, ``y_true`` ``(n,)`` grades. Fit on held-out (out-of-fold) logits.
+    Optimises ``log T`` with ``scipy.optimize.minimize_scalar(method="bounded")`` inside
+    ``bounds`` (T); ``T > 1`` softens over-confident predictions. Temperature scaling does
+    not change argmax, hence neither accuracy nor an argmax-kappa.
+    """
+    z = np.asarray(logits, dtype=np.float64)
+    yt = _as_grades(y_true, "y_true")
+    if z.ndim != 2 or z.shape[0] != yt.size or yt.size == 0:
+        raise ValueError(f"logits must be (n, K) with n = len(y_true) > 0, got {z.shape}")
+    if yt.max() >= z.shape[1]:
+        raise ValueError(f"y_true holds grade {yt.max()} but logits has {z.shape[1]} columns")
+    if not np.all(np.isfinite(z)):
+        raise ValueError("logits hold NaN or infinite values")
+    lo, hi = bounds
+    if not 0 < lo < hi:
+        raise ValueError(f"bounds must satisfy 0 < low < high, got {bounds}")
+    rows = np.arange(yt.size)
+
+    def nll(log_t: float) -> float:
+        return float(-log_softmax(z / math.exp(log_t), axis=1)[rows, yt].mean())
+
+    res = minimize_scalar(nll, bounds=(math.log(lo), math.log(hi)), method="bounded",
+                          options={"xatol": 1e-6})
+    return float(math.exp(res.x))
+
+
+# --------------------------------------------------------------------------- representations
+
+
+def knn_accuracy(
+    train_feats: Any,
+    train_labels: Any,
+    test_feats: Any,
+    test_labels: Any,
+    k: int = 20,
+    temperature: float = 0.07,
+    num_classes: int | None = None,
+    chunk_size: int = 1024,
+) -> float:
+    """Weighted k-NN top-1 accuracy of frozen features (Wu et al. 2018; DINO's ``eval_knn``).
+
+    Features ``(n, d)`` (torch tensors on any device, or numpy arrays), labels ``(n,)`` ints.
+    Protocol (docs/methods.md section 3): L2-normalise, cosine similarity of each test row
+    to all train rows, keep the top ``k`` neighbours (``min(k, n_train)``), weight each by
+    ``exp(sim / temperature)`` and predict the class with the largest summed weight (ties:
+    lowest class). Runs on the device of ``train_feats`` in float32, ``chunk_size`` test
+    rows at a time so memory stays ``O(chunk_size * n_train)``. The weights are computed as
+    ``exp((sim - max sim) / T)``, the same vote up to a per-row factor, to avoid overflow.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    if k < 1 or not temperature > 0 or chunk_size < 1:
+        raise ValueError(f"need k >= 1, temperature > 0, chunk_size >= 1; got {k}, "
+                         f"{temperature}, {chunk_size}")
+    with torch.no_grad():
+        train = torch.as_tensor(train_feats)
+        device = train.device
+        train = F.normalize(train.float(), dim=1)
+        test = F.normalize(torch.as_tensor(test_feats).to(device).float(), dim=1)
+        y_train = torch.as_tensor(train_labels).to(device).long().reshape(-1)
+        y_test = torch.as_tensor(test_labels).to(device).long().reshape(-1)
+        if train.ndim != 2 or test.ndim != 2 or train.shape[1] != test.shape[1]:
+            raise ValueError(f"features must be (n, d) with equal d, got {tuple(train.shape)} "
+                             f"and {tuple(test.shape)}")
+        if y_train.numel() != train.shape[0] or y_test.numel() != test.shape[0]:
+            raise ValueError("each feature row needs exactly one label")
+        if train.shape[0] == 0 or test.shape[0] == 0:
+            raise ValueError("knn_accuracy needs at least one train and one test row")
+        if num_classes is None:
+            num_classes = int(max(y_train.max().item(), y_test.max().item())) + 1
+        k_eff = min(int(k), train.shape[0])
+        correct = 0
+        for start in range(0, test.shape[0], chunk_size):
+            block = test[start:start + chunk_size]
+            sim = block @ train.T  # (b, n_train) cosine similarities
+            top_sim, top_idx = sim.topk(k_eff, dim=1)
+            weights = ((top_sim - top_sim[:, :1]) / temperature).exp()
+            votes = torch.zeros(block.shape[0], num_classes, device=device)
+            votes.scatter_add_(1, y_train[top_idx], weights)
+            pred = votes.argmax(dim=1)
+            correct += int((pred == y_test[start:start + chunk_size]).sum().item())
+    return correct / test.shape[0]
+
+
+def cluster_quality(feats: Any, labels: Any) -> dict[str, float]:
+    """Davies-Bouldin (lower is better) and Calinski-Harabasz (higher is better) indices of
+    features ``(n, d)`` grouped by their true ``labels`` ``(n,)`` (sklearn.metrics).
+
+    Accepts numpy arrays or torch tensors (moved to the host). Both are nan when undefined
+    (fewer than 2 distinct labels, or every sample its own label).
+    """
+    if hasattr(feats, "detach"):
+        feats = feats.detach().float().cpu().numpy()
+    if hasattr(labels, "detach"):
+        labels = labels.detach().cpu().numpy()
+    x = np.asarray(feats, dtype=np.float64)
+    y = np.asarray(labels).reshape(-1)
+    if x.ndim != 2 or x.shape[0] != y.size:
+        raise ValueError(f"feats must be (n, d) with n = len(labels), got {x.shape}, {y.shape}")
+    n_labels = np.unique(y).size
+    if not 2 <= n_labels < y.size:
+        return {"davies_bouldin": float("nan"), "calinski_harabasz": float("nan")}
+    return {
+        "davies_bouldin": float(davies_bouldin_score(x, y)),
+        "calinski_harabasz": float(calinski_harabasz_score(x, y)),
+    }

@@ -1,0 +1,202 @@
+"""Figures for run folders and reports: training curves, confusion matrix, ROC, comparisons.
+
+Every function draws on its own ``matplotlib.figure.Figure`` rendered by the Agg canvas,
+never through ``pyplot``: nothing needs a display, no global backend is switched, and
+figures are not kept alive in a global registry. Each writes one PNG atomically
+(``drac_ssl.io.atomic_path``) and returns its path.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from sklearn.metrics import roc_auc_score, roc_curve
+
+from drac_ssl import GRADE_NAMES
+from drac_ssl.io import atomic_path
+
+__all__ = ["plot_comparison", "plot_confusion", "plot_history", "plot_roc"]
+
+DPI = 120
+
+
+def _new_figure(width: float, height: float) -> Figure:
+    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig: Figure, path: str | os.PathLike[str]) -> Path:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=DPI)
+    return Path(path)
+
+
+def _finite(value: Any) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return math.nan
+    return v if math.isfinite(v) else math.nan
+
+
+def plot_history(
+    history: Sequence[Mapping[str, Any]],
+    keys: Sequence[str],
+    path: str | os.PathLike[str],
+    title: str = "Training history",
+) -> Path:
+    """One subplot per key of ``history`` against the epoch; writes a PNG at ``path``.
+
+    ``history``: one dict per logged epoch (e.g. the JSON lines of a run), the x value is
+    its ``"epoch"`` entry when present, else its position. ``keys``: the entries to draw
+    (loss terms, ``rate_reduction_early`` / ``rate_reduction_last``, ``knn_top1`` ...);
+    epochs where a key is missing or not finite leave a gap.
+    """
+    if not keys:
+        raise ValueError("plot_history needs at least one key to plot")
+    epochs = [_finite(h.get("epoch", i)) for i, h in enumerate(history)]
+    ncols = min(3, len(keys))
+    nrows = math.ceil(len(keys) / ncols)
+    fig = _new_figure(4.2 * ncols, 3.2 * nrows)
+    axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
+    for ax, key in zip(axes, keys, strict=False):
+        values = [_finite(h.get(key)) for h in history]
+        ax.plot(epochs, values, marker="o" if len(history) <= 30 else None, markersize=3)
+        ax.set_title(key)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(key)
+        ax.grid(True, alpha=0.3)
+        if not any(math.isfinite(v) for v in values):
+            ax.text(0.5, 0.5, "no values", ha="center", va="center", transform=ax.transAxes)
+    for ax in axes[len(keys):]:
+        ax.set_visible(False)
+    fig.suptitle(title)
+    return _save(fig, path)
+
+
+def plot_confusion(
+    cm: Any,
+    path: str | os.PathLike[str],
+    class_names: Sequence[str] = GRADE_NAMES,
+    title: str = "Confusion matrix",
+) -> Path:
+    """Confusion matrix ``(K, K)`` (rows = true grade, columns = predicted grade, as
+    ``sklearn.metrics.confusion_matrix`` and ``grading_report["confusion"]``); each cell
+    shows the count and the share of its true grade (row-normalised), which sets the
+    colour. Writes a PNG at ``path``."""
+    counts = np.asarray(cm, dtype=np.float64)
+    k = len(class_names)
+    if counts.shape != (k, k):
+        raise ValueError(f"cm must be ({k}, {k}) for class names {tuple(class_names)}, "
+                         f"got {counts.shape}")
+    row_sums = counts.sum(axis=1, keepdims=True)
+    share = np.divide(counts, row_sums, out=np.zeros_like(counts), where=row_sums > 0)
+    fig = _new_figure(1.4 * k + 2.2, 1.3 * k + 1.6)
+    ax = fig.add_subplot()
+    image = ax.imshow(share, cmap="Blues", vmin=0.0, vmax=1.0)
+    fig.colorbar(image, ax=ax, label="share of true grade")
+    for i in range(k):
+        for j in range(k):
+            ax.text(j, i, f"{counts[i, j]:.0f}\n{100 * share[i, j]:.0f}%", ha="center",
+                    va="center", color="white" if share[i, j] > 0.5 else "black")
+    ax.set_xticks(range(k), labels=list(class_names))
+    ax.set_yticks(range(k), labels=list(class_names))
+    ax.set_xlabel("predicted grade")
+    ax.set_ylabel("true grade")
+    ax.set_title(f"{title} (n = {int(counts.sum())})")
+    return _save(fig, path)
+
+
+def plot_roc(
+    y_true: Any,
+    probs: Any,
+    path: str | os.PathLike[str],
+    class_names: Sequence[str] = GRADE_NAMES,
+    title: str = "ROC, one grade vs the rest",
+) -> Path:
+    """One-vs-rest ROC curve per grade (``sklearn.metrics.roc_curve`` on column k of
+    ``probs`` ``(n, K)`` against ``y_true == k``), AUC in the legend. A grade without
+    positives or negatives in ``y_true`` is listed as undefined. The challenge's macro
+    one-vs-one AUC (``drac_ssl.metrics.macro_ovo_auc``) is a different average; this plot
+    shows where each grade is separated well. Writes a PNG at ``path``."""
+    y = np.asarray(y_true).astype(np.int64).reshape(-1)
+    p = np.asarray(probs, dtype=np.float64)
+    k = len(class_names)
+    if p.ndim != 2 or p.shape != (y.size, k):
+        raise ValueError(f"probs must be (n, {k}) with n = len(y_true) = {y.size}, "
+                         f"got {p.shape}")
+    fig = _new_figure(5.2, 4.6)
+    ax = fig.add_subplot()
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1, label="chance")
+    for c, name in enumerate(class_names):
+        positive = y == c
+        if positive.all() or not positive.any():
+            lacking = "negatives" if positive.any() else "positives"
+            ax.plot([], [], label=f"{name}: AUC undefined (no {lacking})")
+            continue
+        fpr, tpr, _ = roc_curve(positive, p[:, c])
+        auc = roc_auc_score(positive, p[:, c])
+        ax.plot(fpr, tpr, linewidth=1.8, label=f"{name} vs rest: AUC {auc:.3f}")
+    ax.set_xlim(-0.01, 1.01)
+    ax.set_ylim(-0.01, 1.01)
+    ax.set_xlabel("false positive rate (1 - specificity)")
+    ax.set_ylabel("true positive rate (sensitivity)")
+    ax.set_title(f"{title} (n = {y.size})")
+    ax.legend(loc="lower right", fontsize="small")
+    ax.grid(True, alpha=0.3)
+    return _save(fig, path)
+
+
+def plot_comparison(
+    rows: Sequence[Mapping[str, Any]],
+    metric_keys: Sequence[str],
+    path: str | os.PathLike[str],
+    title: str = "Comparison",
+    label_key: str = "name",
+) -> Path:
+    """Grouped bar chart: one group per metric in ``metric_keys``, one bar per row.
+
+    ``rows``: e.g. ``[{"name": "scratch", "qwk": 0.71, "qwk_std": 0.03, "auc": ...},
+    {"name": "VICReg", ...}, {"name": "VICReg+UMM", ...}]``; the bar label is
+    ``row[label_key]`` (else ``row i``), an error bar is drawn where a ``"<metric>_std"``
+    entry exists, and each bar carries its value. Missing metrics leave an empty slot.
+    Writes a PNG at ``path``.
+    """
+    if not rows or not metric_keys:
+        raise ValueError("plot_comparison needs at least one row and one metric key")
+    n_rows, n_metrics = len(rows), len(metric_keys)
+    width = 0.8 / n_rows
+    x = np.arange(n_metrics, dtype=np.float64)
+    fig = _new_figure(max(5.0, 1.2 * n_metrics * max(1.0, n_rows / 2) + 2.0), 4.4)
+    ax = fig.add_subplot()
+    for r, row in enumerate(rows):
+        values = np.array([_finite(row.get(key)) for key in metric_keys])
+        stds = np.array([_finite(row.get(f"{key}_std")) for key in metric_keys])
+        has_std = np.isfinite(stds)
+        offsets = x - 0.4 + width * (r + 0.5)
+        bars = ax.bar(offsets, np.nan_to_num(values), width=width * 0.95,
+                      label=str(row.get(label_key, f"row {r}")),
+                      yerr=np.where(has_std, stds, np.nan) if has_std.any() else None,
+                      capsize=3 if has_std.any() else 0)
+        for bar, value, std in zip(bars, values, stds, strict=True):
+            top = (value + std if math.isfinite(std) else value) if math.isfinite(value) else 0.0
+            ax.annotate(f"{value:.3f}" if math.isfinite(value) else "n/a",
+                        (bar.get_x() + bar.get_width() / 2, top), xytext=(0, 3),
+                        textcoords="offset points", ha="center", va="bottom",
+                        fontsize="x-small")
+    ax.set_xticks(x, labels=list(metric_keys))
+    ax.set_xlabel("metric")
+    ax.set_ylabel("value (mean ± std where given)")
+    ax.set_title(title)
+    fig.legend(loc="outside lower center", ncols=min(n_rows, 4), fontsize="small")
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.margins(y=0.15)
+    return _save(fig, path)

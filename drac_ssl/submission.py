@@ -1,0 +1,393 @@
+"""The DRAC 2022 Task 3 submission file: write it right, and check one before uploading.
+
+Format (docs/drac.md): one CSV, header ``case,class,P0,P1,P2``; ``case`` is the image file
+name (``161.png``), ``class`` the submitted integer grade (0 Normal, 1 NPDR, 2 PDR), and
+``P0..P2`` the class probabilities, which sum to 1 and which the tie-breaking AUC sees.
+Every test image appears exactly once.
+
+``write_submission`` refuses what would be invalid and writes atomically, so a crashed run
+never leaves a half-written file. ``check_submission`` reports every problem of an existing
+file as ``FILE:LINE: what is wrong -> how to fix`` (LINE 0 means the file as a whole), and
+``python -m drac_ssl.submission --check TEAM.csv --images DIR`` does the same from a shell.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import math
+import os
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from drac_ssl.io import atomic_write_text
+
+__all__ = ["SUBMISSION_COLUMNS", "check_submission", "main", "write_submission"]
+
+SUBMISSION_COLUMNS = ("case", "class", "P0", "P1", "P2")
+NUM_GRADES = len(SUBMISSION_COLUMNS) - 2
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+WRITE_DECIMALS = 6
+RENORMALISE_TOL = 1e-3  # write: rows off by less than this are renormalised, else refused
+CHECK_SUM_TOL = 1e-3  # check: rows must sum to 1 within this
+MAX_PER_KIND = 20  # check: report at most this many problems of one kind, then a summary
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _micro_units(probs: np.ndarray) -> np.ndarray:
+    """Round ``probs`` ``(n, K)`` to ``WRITE_DECIMALS`` decimals as integers that sum to
+    exactly ``10**WRITE_DECIMALS`` per row (the rounding residual goes to the largest entry,
+    which is >= 1/K, so no entry leaves [0, 1])."""
+    scale = 10**WRITE_DECIMALS
+    units = np.rint(probs * scale).astype(np.int64)
+    residual = scale - units.sum(axis=1)
+    units[np.arange(units.shape[0]), units.argmax(axis=1)] += residual
+    return units
+
+
+def _format_units(units: int) -> str:
+    scale = 10**WRITE_DECIMALS
+    return f"{units // scale}.{units % scale:0{WRITE_DECIMALS}d}"
+
+
+def write_submission(
+    path: str | os.PathLike[str],
+    cases: Sequence[str],
+    probs: np.ndarray,
+    classes: np.ndarray | None = None,
+) -> Path:
+    """Write a challenge submission CSV atomically and return its path.
+
+    Args:
+        path: the CSV to write (parent folders are created).
+        cases: image file names, one per row, e.g. ``"161.png"``; unique, with a file
+            extension, without commas, quotes or line breaks.
+        probs: ``(n, 3)`` class probabilities (e.g. temperature-scaled softmax outputs).
+            Must be finite and in [0, 1]; rows must sum to 1: rows off by less than 1e-3
+            (float32 rounding) are renormalised, larger deviations are refused.
+        classes: ``(n,)`` submitted grades in {0, 1, 2}, e.g. thresholded expected grades;
+            default ``argmax(probs)``. They need not equal the argmax.
+
+    Probabilities are written with 6 decimals, rounded so that each written row sums to
+    exactly 1. One-hot rows are accepted but make the tie-breaking AUC meaningless, so a
+    file of only one-hot rows triggers a UserWarning. Raises ValueError, with what is wrong
+    and how to fix it, for anything that would make the file invalid.
+    """
+    names = [str(c) for c in cases]
+    p = np.asarray(probs, dtype=np.float64)
+    if p.ndim != 2 or p.shape[1] != NUM_GRADES:
+        raise ValueError(f"probs must have shape (n, {NUM_GRADES}), got {p.shape}")
+    if p.shape[0] != len(names):
+        raise ValueError(f"{len(names)} cases but {p.shape[0]} probability rows; "
+                         "pass one row per test image, in the same order")
+    if not names:
+        raise ValueError("no cases to write; a submission needs every test image once")
+
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names):
+        if not name.strip() or name != name.strip():
+            raise ValueError(f"case {i} is {name!r}: empty or padded with spaces; use the "
+                             "bare image file name, e.g. '161.png'")
+        if any(ch in name for ch in ',"\r\n'):
+            raise ValueError(f"case {i} ({name!r}) contains a comma, quote or line break")
+        if not Path(name).suffix:
+            raise ValueError(f"case {i} is {name!r}, which has no file extension; the case "
+                             f"column holds image file names, e.g. '{name}.png'")
+        if name in seen:
+            raise ValueError(f"case {name!r} appears twice (rows {seen[name]} and {i}); "
+                             "every test image must appear exactly once")
+        seen[name] = i
+
+    bad = ~np.isfinite(p).all(axis=1)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"probs row {i} ({names[i]}) holds NaN or inf: {p[i].tolist()}; "
+                         f"{int(bad.sum())} such row(s) in all")
+    bad = ((p < -1e-9) | (p > 1 + 1e-9)).any(axis=1)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"probs row {i} ({names[i]}) is outside [0, 1]: {p[i].tolist()}; "
+                         "pass softmax probabilities, not logits")
+    p = np.clip(p, 0.0, 1.0)
+    off = np.abs(p.sum(axis=1) - 1.0)
+    if (off >= RENORMALISE_TOL).any():
+        i = int(np.argmax(off))
+        raise ValueError(f"probs row {i} ({names[i]}) sums to {p[i].sum():.6g}, not 1; "
+                         "pass softmax probabilities (rows summing to 1)")
+    p = p / p.sum(axis=1, keepdims=True)
+
+    if classes is None:
+        grades = p.argmax(axis=1).astype(np.int64)
+    else:
+        c = np.asarray(classes)
+        if c.shape != (len(names),):
+            raise ValueError(f"classes must have shape ({len(names)},), got {c.shape}")
+        if not (np.issubdtype(c.dtype, np.number) and np.all(np.isfinite(c))
+                and np.all(c == np.round(c))):
+            raise ValueError("classes must be integer grades 0, 1 or 2")
+        grades = c.astype(np.int64)
+        if grades.min() < 0 or grades.max() >= NUM_GRADES:
+            i = int(np.flatnonzero((grades < 0) | (grades >= NUM_GRADES))[0])
+            raise ValueError(f"classes[{i}] ({names[i]}) is {grades[i]}; grades are 0, 1, 2")
+
+    if np.all(p.max(axis=1) == 1.0):
+        warnings.warn("every probability row is one-hot: the tie-breaking AUC will be "
+                      "meaningless; write the model's (calibrated) probabilities instead",
+                      UserWarning, stacklevel=2)
+
+    units = _micro_units(p)
+    out = io.StringIO()
+    out.write(",".join(SUBMISSION_COLUMNS) + "\n")
+    for name, grade, row in zip(names, grades, units, strict=True):
+        out.write(f"{name},{int(grade)}," + ",".join(_format_units(int(u)) for u in row) + "\n")
+    return atomic_write_text(path, out.getvalue())
+
+
+# --------------------------------------------------------------------------- checking
+
+
+class _Problems:
+    """Collects ``FILE:LINE: what -> fix`` lines, at most ``MAX_PER_KIND`` of each kind,
+    and returns them ordered by line (file-level problems, LINE 0, first)."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.entries: list[tuple[int, str]] = []
+        self.counts: dict[str, int] = {}
+
+    def add(self, line: int, kind: str, what: str, fix: str) -> None:
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+        if self.counts[kind] <= MAX_PER_KIND:
+            self.entries.append((line, f"{self.file}:{line}: {what} -> {fix}"))
+
+    def finish(self) -> list[str]:
+        lines = [text for _, text in sorted(self.entries, key=lambda e: e[0])]
+        for kind, count in self.counts.items():
+            if count > MAX_PER_KIND:
+                lines.append(f"{self.file}:0: ... and {count - MAX_PER_KIND} more "
+                                  f"problem(s) of the kind '{kind}' -> fix the ones above "
+                                  "and check again")
+        return lines
+
+
+def _parse_number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _image_index(images_dir: Path) -> dict[str, str]:
+    """Map each image name, its stem and its numeric id (``'001.png'`` -> ``'1'``) to the
+    file name, for suggesting the right case name."""
+    index: dict[str, str] = {}
+    for f in sorted(images_dir.iterdir()):
+        if f.is_file() and not f.name.startswith(".") and f.suffix.lower() in IMAGE_SUFFIXES:
+            index.setdefault(f.name, f.name)
+    for name in list(index):
+        stem = Path(name).stem
+        index.setdefault(stem, name)
+        if stem.isdigit():
+            index.setdefault(f"#{int(stem)}", name)
+    return index
+
+
+def _check(csv_path: str | os.PathLike[str],
+           images_dir: str | os.PathLike[str] | None = None) -> tuple[list[str], int]:
+    """Return (problems, number of data rows read); see ``check_submission``."""
+    file = str(csv_path)
+    problems = _Problems(file)
+    try:
+        raw = Path(csv_path).read_bytes()
+    except OSError as exc:
+        problems.add(0, "unreadable", f"cannot read the file ({exc.strerror or exc})",
+                     "check the path; it must be a CSV file")
+        return problems.finish(), 0
+    if raw.startswith(b"\xef\xbb\xbf"):
+        problems.add(1, "bom", "the file starts with a UTF-8 byte-order mark, which turns "
+                     "the first column name into '\\ufeffcase'",
+                     "save it as plain UTF-8 without BOM")
+        raw = raw[3:]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        problems.add(0, "encoding", f"not UTF-8 text ({exc.reason} at byte {exc.start})",
+                     "save the CSV as plain UTF-8 text")
+        return problems.finish(), 0
+    if not text.strip():
+        problems.add(1, "empty", "the file is empty",
+                     f"write the header '{','.join(SUBMISSION_COLUMNS)}' and one row per "
+                     "test image (drac_ssl.submission.write_submission does this)")
+        return problems.finish(), 0
+
+    rows: list[tuple[int, list[str]]] = []
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        for fields in reader:
+            if fields and any(f.strip() for f in fields):
+                rows.append((reader.line_num, fields))
+    except csv.Error as exc:
+        problems.add(reader.line_num, "csv", f"malformed CSV ({exc})",
+                     "remove stray quotes; fields are plain, comma-separated")
+
+    header = ",".join(SUBMISSION_COLUMNS)
+    if rows:
+        line, first = rows[0]
+        if [f.strip().lower() for f in first] == [c.lower() for c in SUBMISSION_COLUMNS]:
+            if first != list(SUBMISSION_COLUMNS):
+                problems.add(line, "header", f"header is '{','.join(first)}' (case or spaces "
+                             "differ)", f"write exactly '{header}'")
+            rows = rows[1:]
+        elif first and (Path(first[0].strip()).suffix.lower() in IMAGE_SUFFIXES
+                        or (len(first) > 1 and _parse_number(first[1]) is not None)):
+            problems.add(line, "header", "the header line is missing (the first line is "
+                         "already data)", f"insert '{header}' as the first line")
+        else:
+            problems.add(line, "header", f"header is '{','.join(first)}'",
+                         f"replace it with '{header}'")
+            rows = rows[1:]
+    if not rows:
+        problems.add(reader.line_num + 1, "no-rows", "no data rows",
+                     "add one row per test image after the header")
+
+    seen: dict[str, int] = {}
+    valid_cases: list[tuple[int, str]] = []
+    for line, fields in rows:
+        if len(fields) != len(SUBMISSION_COLUMNS):
+            problems.add(line, "columns", f"{len(fields)} columns, expected "
+                         f"{len(SUBMISSION_COLUMNS)} ({header})",
+                         "write case,class,P0,P1,P2 separated by commas, nothing else")
+            continue
+        case, grade_text, *prob_texts = fields
+        if not case.strip():
+            problems.add(line, "case", "empty case", "write the image file name, e.g. '161.png'")
+        elif case != case.strip():
+            problems.add(line, "case", f"case {case!r} has surrounding spaces",
+                         f"write '{case.strip()}'")
+        if case.strip():
+            key = case.strip()
+            if key in seen:
+                problems.add(line, "duplicate", f"duplicate case '{key}' (first on line "
+                             f"{seen[key]})", "keep exactly one row per image")
+            else:
+                seen[key] = line
+                valid_cases.append((line, key))
+
+        g = grade_text.strip()
+        if not (g.isdigit() or (g[:1] in "+-" and g[1:].isdigit())):
+            problems.add(line, "class", f"class '{grade_text}' is not an integer",
+                         "write the grade as 0, 1 or 2 (no decimals)")
+        elif int(g) not in range(NUM_GRADES):
+            problems.add(line, "class", f"class {int(g)} is outside {{0, 1, 2}}",
+                         "write 0 (Normal), 1 (NPDR) or 2 (PDR)")
+
+        values: list[float] = []
+        for col, p_text in zip(SUBMISSION_COLUMNS[2:], prob_texts, strict=True):
+            v = _parse_number(p_text)
+            if v is None or not math.isfinite(v):
+                problems.add(line, "probability", f"{col} '{p_text}' is not a finite number",
+                             "write a probability between 0 and 1, e.g. 0.125000")
+            elif not 0.0 <= v <= 1.0:
+                problems.add(line, "probability", f"{col} = {p_text} is outside [0, 1]",
+                             "write softmax probabilities, not logits")
+            else:
+                values.append(v)
+        if len(values) == NUM_GRADES and abs(sum(values) - 1.0) > CHECK_SUM_TOL:
+            problems.add(line, "sum", f"P0+P1+P2 = {sum(values):.6g}, not 1 (tolerance "
+                         f"{CHECK_SUM_TOL:g})", "normalise the row so the probabilities sum to 1")
+
+    if images_dir is not None:
+        folder = Path(images_dir)
+        if not folder.is_dir():
+            problems.add(0, "images", f"images folder '{folder}' does not exist",
+                         "pass the folder of test images with --images")
+        else:
+            _check_against_images(problems, folder, valid_cases,
+                                  end_line=(rows[-1][0] + 1) if rows else 2)
+    else:
+        for line, case in valid_cases:
+            if not Path(case).suffix:
+                problems.add(line, "case-name", f"case '{case}' has no file extension",
+                             f"write the image file name, e.g. '{case}.png'")
+    return problems.finish(), len(rows)
+
+
+def _check_against_images(problems: _Problems, folder: Path,
+                          cases: list[tuple[int, str]], end_line: int) -> None:
+    """Every image once, every case an image, and case names equal to file names."""
+    index = _image_index(folder)
+    images = {name for key, name in index.items() if key == name}
+    if not images:
+        problems.add(0, "images", f"no images ({', '.join(IMAGE_SUFFIXES)}) in '{folder}'",
+                     "pass the folder of test images with --images")
+        return
+    covered: set[str] = set()
+    for line, case in cases:
+        if case in images:
+            covered.add(case)
+            continue
+        stem = Path(case).stem
+        match = index.get(case) or index.get(stem)
+        if match is None and stem.isdigit():
+            match = index.get(f"#{int(stem)}")
+        if match is not None:
+            covered.add(match)
+            problems.add(line, "case-name", f"case '{case}' is not an image file name",
+                         f"write '{match}' (the file name in {folder.name}/)")
+        else:
+            problems.add(line, "no-image", f"case '{case}' has no image in '{folder}'",
+                         "remove the row, or check that --images is the test-set folder")
+    for name in sorted(images - covered):
+        problems.add(end_line, "missing", f"image '{name}' has no row",
+                     "add a row for it; every test image must appear exactly once")
+
+
+def check_submission(csv_path: str | os.PathLike[str],
+                     images_dir: str | os.PathLike[str] | None = None) -> list[str]:
+    """Every problem of a submission CSV, one ``FILE:LINE: what is wrong -> how to fix``
+    string each; an empty list means the file is valid.
+
+    Checks: readable UTF-8 text without BOM, not empty; header exactly
+    ``case,class,P0,P1,P2`` (missing or different); 5 columns per row; class an integer in
+    {0, 1, 2}; P0..P2 finite numbers in [0, 1] summing to 1 within 1e-3; no duplicate or
+    empty case. Without ``images_dir``, a case without file extension is flagged. With
+    ``images_dir`` (the test images): every image has a row, every case an image, and a
+    case that names an image but not by its file name (``161`` or ``1.png`` for
+    ``001.png``) gets the right name as fix. LINE 0 means the file as a whole; a missing
+    image points one past the last row. At most 20 problems of one kind are listed, then a
+    count. Never raises for a bad file.
+    """
+    return _check(csv_path, images_dir)[0]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m drac_ssl.submission --check TEAM.csv [--images DIR]``.
+
+    Prints each problem (or ``OK: N cases``) and returns 1 when there are problems, else 0.
+    """
+    parser = argparse.ArgumentParser(
+        prog="python -m drac_ssl.submission",
+        description="Check a DRAC 2022 Task 3 submission CSV (case,class,P0,P1,P2).")
+    parser.add_argument("--check", required=True, metavar="CSV", help="the submission file")
+    parser.add_argument("--images", metavar="DIR", default=None,
+                        help="folder of the test images: every image must appear once")
+    args = parser.parse_args(argv)
+    problems, n_rows = _check(args.check, args.images)
+    if problems:
+        for line in problems:
+            print(line)
+        print(f"{len(problems)} problem(s) in {args.check}", file=sys.stderr)
+        return 1
+    print(f"OK: {n_rows} cases")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,274 @@
+"""Tests of drac_ssl.metrics: hand-computed values on tiny examples, then properties."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import cohen_kappa_score, roc_auc_score
+
+from drac_ssl import GRADE_NAMES
+from drac_ssl.metrics import (
+    apply_thresholds,
+    auc_undefined_reason,
+    bootstrap_ci,
+    cluster_quality,
+    expected_grade,
+    fit_kappa_thresholds,
+    fit_temperature,
+    grading_report,
+    knn_accuracy,
+    macro_ovo_auc,
+    quadratic_weighted_kappa,
+    softmax,
+)
+
+# ----------------------------------------------------------------------------- kappa
+
+
+def test_qwk_hand_computed() -> None:
+    y_true = [0, 0, 1, 1, 2, 2]
+    y_pred = [0, 1, 1, 1, 2, 0]
+    # Observed confusion O (rows true, cols pred):   [[1,1,0],[0,2,0],[1,0,1]], N = 6
+    # Row sums [2,2,2], column sums [2,3,1] -> expected E_ij = row_i * col_j / 6:
+    #   every row of E is [2/3, 1, 1/3]
+    # Weights w_ij = (i - j)^2 = [[0,1,4],[1,0,1],[4,1,0]]
+    # sum w*O = (1*1) + 0 + (4*1) = 5
+    # sum w*E = (1 + 4/3) + (2/3 + 1/3) + (8/3 + 1) = 7/3 + 1 + 11/3 = 7
+    # kappa = 1 - 5/7 = 2/7
+    assert quadratic_weighted_kappa(y_true, y_pred) == pytest.approx(2 / 7)
+    assert quadratic_weighted_kappa(y_true, y_pred) == pytest.approx(
+        cohen_kappa_score(y_true, y_pred, weights="quadratic"))
+
+
+def test_qwk_perfect_and_reversed() -> None:
+    y = np.array([0, 1, 2, 0, 1, 2])
+    assert quadratic_weighted_kappa(y, y) == pytest.approx(1.0)
+    # pred = 2 - y: O = [[0,0,2],[0,2,0],[2,0,0]]; row and column sums all 2, so every
+    # E_ij = 2*2/6 = 2/3 and sum w*E = (sum of weights 12) * 2/3 = 8;
+    # sum w*O = 4*2 + 0*2 + 4*2 = 16 -> kappa = 1 - 16/8 = -1
+    assert quadratic_weighted_kappa(y, 2 - y) == pytest.approx(-1.0)
+
+
+def test_qwk_keeps_grade_distance_and_undefined_is_nan() -> None:
+    # Only grades 0 and 2 used: still a 2-step error for quadratic weights. With one label
+    # pair the weight scale cancels, so the value equals sklearn's default either way.
+    y, p = [0, 0, 2, 2], [0, 2, 2, 2]
+    assert quadratic_weighted_kappa(y, p) == pytest.approx(
+        cohen_kappa_score(y, p, weights="quadratic"))
+    assert math.isnan(quadratic_weighted_kappa([1, 1, 1], [1, 1, 1]))
+    with pytest.raises(ValueError):
+        quadratic_weighted_kappa([0, 1], [0, 1, 2])
+
+
+# ----------------------------------------------------------------------------- AUC
+
+
+def test_auc_perfectly_separable_is_one() -> None:
+    y = [0, 1, 2, 0, 1, 2]
+    probs = np.array([[0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [0.1, 0.1, 0.8]] * 2)
+    # Every class's own column ranks all of its samples above every other class's: each
+    # pairwise AUC is 1, so the macro one-vs-one mean is 1.
+    assert macro_ovo_auc(y, probs) == pytest.approx(1.0)
+
+
+def test_auc_partially_separable_hand_computed() -> None:
+    y = [0, 0, 1, 1, 2, 2]
+    probs = np.array([
+        [0.6, 0.3, 0.1],  # grade 0
+        [0.4, 0.4, 0.2],  # grade 0
+        [0.5, 0.4, 0.1],  # grade 1
+        [0.2, 0.6, 0.2],  # grade 1
+        [0.1, 0.2, 0.7],  # grade 2
+        [0.1, 0.3, 0.6],  # grade 2
+    ])
+    # One-vs-one (Hand & Till), pair (a, b): mean of AUC(a vs b on column a) and
+    # AUC(b vs a on column b), on the samples of grades a and b only.
+    # (0,1): column 0, grade-0 {.6,.4} vs grade-1 {.5,.2}: .6>.5, .6>.2, .4<.5, .4>.2 -> 3/4
+    #        column 1, grade-1 {.4,.6} vs grade-0 {.3,.4}: 1 + 0.5 (tie) + 1 + 1 -> 3.5/4
+    #        pair = (0.75 + 0.875) / 2 = 0.8125
+    # (0,2): column 0 {.6,.4} vs {.1,.1} -> 1; column 2 {.7,.6} vs {.1,.2} -> 1; pair = 1
+    # (1,2): column 1 {.4,.6} vs {.2,.3} -> 1; column 2 {.7,.6} vs {.1,.2} -> 1; pair = 1
+    # macro = (0.8125 + 1 + 1) / 3 = 0.9375
+    assert macro_ovo_auc(y, probs) == pytest.approx(0.9375)
+    assert macro_ovo_auc(y, probs) == pytest.approx(
+        roc_auc_score(y, probs, average="macro", multi_class="ovo"))
+
+
+def test_auc_missing_class_is_nan_with_reason() -> None:
+    y = [0, 0, 1, 1]
+    probs = np.array([[0.7, 0.2, 0.1], [0.6, 0.3, 0.1], [0.2, 0.7, 0.1], [0.3, 0.6, 0.1]])
+    assert math.isnan(macro_ovo_auc(y, probs))
+    reason = auc_undefined_reason(y, probs)
+    assert reason is not None and "[2]" in reason
+    assert auc_undefined_reason([0, 1, 2], np.eye(3)) is None
+
+
+def test_auc_renormalises_float32_rows_and_rejects_logits() -> None:
+    y = np.array([0, 1, 2, 0, 1, 2])
+    probs = (np.array([[0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [0.1, 0.1, 0.8]] * 2) * (1 + 1e-5))
+    assert macro_ovo_auc(y, probs) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="logits"):
+        macro_ovo_auc(y, np.array([[2.0, -1.0, 0.5]] * 6))
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def test_grading_report_keys_and_missing_class() -> None:
+    y = np.array([0, 0, 1, 1])
+    probs = np.array([[0.7, 0.2, 0.1], [0.2, 0.7, 0.1], [0.2, 0.7, 0.1], [0.1, 0.2, 0.7]])
+    report = grading_report(y, probs)
+    assert {"n", "qwk", "auc", "auc_note", "accuracy", "macro_f1", "precision", "recall",
+            "f1", "confusion", "labels"} <= set(report)
+    assert report["n"] == 4
+    assert report["labels"] == [0, 1, 2]
+    # argmax = [0, 1, 1, 2]; rows true 0/1/2, columns predicted 0/1/2
+    assert report["confusion"] == [[1, 1, 0], [0, 1, 1], [0, 0, 0]]
+    assert math.isnan(report["auc"]) and "absent" in report["auc_note"]
+    assert report["accuracy"] == pytest.approx(0.5)
+    assert set(report["precision"]) == set(GRADE_NAMES) == set(report["recall"])
+    assert report["precision"]["Normal"] == pytest.approx(1.0)  # 1 predicted, 1 right
+    assert report["recall"]["NPDR"] == pytest.approx(0.5)
+    assert math.isnan(report["recall"]["PDR"])  # no true PDR: undefined, not 0
+    assert report["precision"]["PDR"] == pytest.approx(0.0)  # predicted once, wrong
+
+
+def test_grading_report_uses_given_pred() -> None:
+    y = np.array([0, 1, 2])
+    probs = np.eye(3)[[0, 0, 2]]
+    report = grading_report(y, probs, pred=np.array([0, 1, 2]))
+    assert report["qwk"] == pytest.approx(1.0)
+    assert report["auc_note"] is None
+
+
+# ----------------------------------------------------------------------------- bootstrap
+
+
+def _noisy_grades(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    y = rng.choice(3, size=n, p=[0.54, 0.35, 0.11])
+    pred = np.clip(np.rint(y + rng.normal(0, 0.6, n)), 0, 2).astype(int)
+    return y, pred
+
+
+def test_bootstrap_contains_estimate_and_narrows() -> None:
+    y_small, p_small = _noisy_grades(60, 0)
+    y_big, p_big = _noisy_grades(600, 1)
+    lo_s, hi_s = bootstrap_ci(y_small, p_small, n_boot=120)
+    lo_b, hi_b = bootstrap_ci(y_big, p_big, n_boot=120)
+    assert lo_s <= quadratic_weighted_kappa(y_small, p_small) <= hi_s
+    assert lo_b <= quadratic_weighted_kappa(y_big, p_big) <= hi_b
+    assert hi_b - lo_b < 0.6 * (hi_s - lo_s)  # ~ 1/sqrt(10) of the width
+    assert bootstrap_ci(y_small, p_small, n_boot=30) == bootstrap_ci(y_small, p_small, n_boot=30)
+
+
+def test_bootstrap_skips_degenerate_resamples() -> None:
+    # 1 PDR among 12: about a third of resamples have no PDR and an undefined AUC.
+    y = np.array([0] * 6 + [1] * 5 + [2])
+    probs = softmax(np.stack([-(y - k) ** 2.0 for k in range(3)], axis=1))
+    lo, hi = bootstrap_ci(y, probs, metric=macro_ovo_auc, n_boot=60)
+    assert math.isfinite(lo) and math.isfinite(hi) and lo <= hi <= 1.0
+    assert all(math.isnan(v) for v in bootstrap_ci([1, 1], [1, 1], n_boot=20))
+
+
+# ----------------------------------------------------------------------------- thresholds
+
+
+def test_expected_grade_and_apply_thresholds() -> None:
+    probs = np.array([[1.0, 0.0, 0.0], [0.2, 0.5, 0.3], [0.0, 0.2, 0.8]])
+    # 0*P0 + 1*P1 + 2*P2: 0, 0.5 + 0.6 = 1.1, 0.2 + 1.6 = 1.8
+    np.testing.assert_allclose(expected_grade(probs), [0.0, 1.1, 1.8])
+    np.testing.assert_array_equal(apply_thresholds([0.0, 0.49, 0.5, 1.49, 1.5, 2.0]),
+                                  [0, 0, 1, 1, 2, 2])
+    with pytest.raises(ValueError):
+        apply_thresholds([0.1], (1.5, 0.5))
+
+
+def test_fit_kappa_thresholds_on_ordinal_scores() -> None:
+    rng = np.random.default_rng(0)
+    y = rng.choice(3, size=150, p=[0.54, 0.35, 0.11])
+    # Perfectly ordinal but squeezed into [0, 0.6]: the default (0.5, 1.5) fails.
+    scores = 0.2 * y + rng.uniform(0.0, 0.15, size=y.size)
+    assert quadratic_weighted_kappa(y, apply_thresholds(scores)) < 0.5
+    t0, t1 = fit_kappa_thresholds(scores, y)
+    assert t0 < t1
+    assert quadratic_weighted_kappa(y, apply_thresholds(scores, (t0, t1))) == pytest.approx(1.0)
+    assert fit_kappa_thresholds(scores, y) == (t0, t1)  # deterministic
+
+
+def test_fit_kappa_thresholds_improves_noisy_scores() -> None:
+    rng = np.random.default_rng(1)
+    y = rng.choice(3, size=200, p=[0.54, 0.35, 0.11])
+    scores = 0.5 * y + 0.3 + rng.normal(0, 0.25, size=y.size)
+    t = fit_kappa_thresholds(scores, y)
+    fitted = quadratic_weighted_kappa(y, apply_thresholds(scores, t))
+    assert fitted >= quadratic_weighted_kappa(y, apply_thresholds(scores)) - 1e-12
+
+
+# ----------------------------------------------------------------------------- temperature
+
+
+def test_softmax_rows_and_temperature() -> None:
+    logits = np.array([[1000.0, 0.0, -1000.0], [1.0, 2.0, 3.0]])
+    p = softmax(logits)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0)
+    assert np.all(np.isfinite(p))
+    assert softmax(logits[1:], temperature=1e6).max() == pytest.approx(1 / 3, abs=1e-5)
+
+
+@pytest.mark.parametrize("true_t", [0.5, 2.0])
+def test_fit_temperature_recovers_known_temperature(true_t: float) -> None:
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0.0, 3.0, size=(4000, 3))
+    # Labels drawn from softmax(logits / T): the NLL-optimal temperature is T.
+    probs = softmax(logits, temperature=true_t)
+    y = (rng.random(len(probs))[:, None] > np.cumsum(probs, axis=1)).sum(axis=1)
+    assert fit_temperature(logits, y) == pytest.approx(true_t, rel=0.10)
+
+
+# ----------------------------------------------------------------------------- k-NN, clusters
+
+
+def _clusters(n_per: int, dim: int, spread: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    centres = np.eye(dim)[:3] * 5.0
+    feats = np.concatenate([c + rng.normal(0, spread, (n_per, dim)) for c in centres])
+    labels = np.repeat(np.arange(3), n_per)
+    return feats.astype(np.float32), labels
+
+
+def test_knn_separated_clusters_is_perfect() -> None:
+    train, y_train = _clusters(100, 16, 0.3, 0)
+    test, y_test = _clusters(50, 16, 0.3, 1)
+    acc = knn_accuracy(torch.from_numpy(train), torch.from_numpy(y_train),
+                       torch.from_numpy(test), torch.from_numpy(y_test), k=20)
+    assert acc == 1.0
+    # numpy input, tiny chunks and k > n_train give the same answer
+    assert knn_accuracy(train, y_train, test, y_test, k=500, chunk_size=7) == 1.0
+
+
+def test_knn_shuffled_labels_near_chance() -> None:
+    train, y_train = _clusters(300, 16, 0.3, 0)
+    test, y_test = _clusters(200, 16, 0.3, 1)
+    shuffled = np.random.default_rng(2).permutation(y_train)
+    acc = knn_accuracy(train, shuffled, test, y_test, k=20, num_classes=3)
+    assert abs(acc - 1 / 3) < 0.1
+
+
+def test_knn_weights_do_not_overflow_at_small_temperature() -> None:
+    train, y_train = _clusters(30, 8, 0.3, 0)
+    assert knn_accuracy(train, y_train, train, y_train, k=5, temperature=1e-4) == 1.0
+
+
+def test_cluster_quality_orders_separated_above_mixed() -> None:
+    feats, labels = _clusters(100, 16, 0.5, 0)
+    separated = cluster_quality(feats, labels)
+    mixed = cluster_quality(feats, np.random.default_rng(0).permutation(labels))
+    assert separated["davies_bouldin"] < mixed["davies_bouldin"]
+    assert separated["calinski_harabasz"] > mixed["calinski_harabasz"]
+    from_torch = cluster_quality(torch.from_numpy(feats), torch.from_numpy(labels))
+    assert from_torch["davies_bouldin"] == pytest.approx(separated["davies_bouldin"], rel=1e-5)
+    assert all(math.isnan(v) for v in cluster_quality(feats, np.zeros(len(feats))).values())

@@ -1,0 +1,60 @@
+"""Tests of drac_ssl.plots: every function writes a non-empty PNG that PIL can open."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from drac_ssl.plots import plot_comparison, plot_confusion, plot_history, plot_roc
+
+
+def _assert_png(path: Path) -> None:
+    assert path.is_file() and path.stat().st_size > 1000
+    with Image.open(path) as image:
+        assert image.format == "PNG"
+        image.verify()
+    assert not list(path.parent.glob(".*.tmp-*"))  # atomic write left nothing behind
+
+
+def test_plot_history(tmp_path: Path) -> None:
+    history = [{"epoch": e, "loss": 10 / (e + 1), "invariance": 1 / (e + 1),
+                "rate_reduction_last": 5 + 0.1 * e} for e in range(8)]
+    history[3]["loss"] = math.nan  # a gap, not a crash
+    del history[4]["invariance"]
+    path = plot_history(history, ["loss", "invariance", "rate_reduction_last", "absent"],
+                        tmp_path / "runs" / "history.png", title="VICReg pretraining")
+    assert path == tmp_path / "runs" / "history.png"
+    _assert_png(path)
+    with pytest.raises(ValueError):
+        plot_history(history, [], tmp_path / "x.png")
+
+
+def test_plot_confusion(tmp_path: Path) -> None:
+    cm = [[50, 5, 0], [6, 30, 4], [0, 0, 0]]  # a fold without PDR: empty row, no division error
+    _assert_png(plot_confusion(cm, tmp_path / "cm.png", title="Fold 0"))
+    with pytest.raises(ValueError):
+        plot_confusion(np.zeros((2, 2)), tmp_path / "bad.png")
+
+
+def test_plot_roc(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    y = rng.choice(3, size=120, p=[0.54, 0.35, 0.11])
+    logits = np.eye(3)[y] * 2 + rng.normal(0, 1, (120, 3))
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    _assert_png(plot_roc(y, probs, tmp_path / "roc.png"))
+    # A grade absent from y_true is listed as undefined instead of failing
+    _assert_png(plot_roc(y[y < 2], probs[y < 2], tmp_path / "roc_missing.png"))
+
+
+def test_plot_comparison(tmp_path: Path) -> None:
+    rows = [
+        {"name": "scratch", "qwk": 0.71, "qwk_std": 0.04, "auc": 0.83, "auc_std": 0.02},
+        {"name": "VICReg", "qwk": 0.76, "qwk_std": 0.03, "auc": 0.86},
+        {"name": "VICReg+UMM", "qwk": 0.78, "auc": math.nan},
+    ]
+    _assert_png(plot_comparison(rows, ["qwk", "auc"], tmp_path / "compare.png"))
+    _assert_png(plot_comparison([{"qwk": 0.5}], ["qwk"], tmp_path / "one.png"))

@@ -1,0 +1,228 @@
+"""Tests of drac_ssl.submission: write -> check round trip, a corpus of bad files, the CLI."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from drac_ssl.submission import SUBMISSION_COLUMNS, check_submission, main, write_submission
+
+HEADER = ",".join(SUBMISSION_COLUMNS)
+CASES = ["001.png", "005.png", "161.png", "1000.png"]
+
+
+@pytest.fixture()
+def images(tmp_path: Path) -> Path:
+    folder = tmp_path / "b. Testing Set"  # spaces and dots, as in the official layout
+    folder.mkdir()
+    for name in CASES:
+        (folder / name).write_bytes(b"\x89PNG\r\n\x1a\n")
+    return folder
+
+
+def _probs(n: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(size=(n, 3))
+    return np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+
+
+def _write(tmp_path: Path, text: str, name: str = "team.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _good_rows() -> list[str]:
+    return [f"{c},0,0.700000,0.200000,0.100000" for c in CASES]
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def test_round_trip_is_clean(tmp_path: Path, images: Path) -> None:
+    probs = _probs(len(CASES)).astype(np.float32)  # float32 rows: renormalised on write
+    path = write_submission(tmp_path / "out" / "team.csv", CASES, probs)
+    assert path == tmp_path / "out" / "team.csv"
+    assert check_submission(path, images) == []
+    assert check_submission(path) == []
+    lines = path.read_text().splitlines()
+    assert lines[0] == HEADER and len(lines) == 1 + len(CASES)
+    for line, row in zip(lines[1:], probs, strict=True):
+        case, grade, *ps = line.split(",")
+        values = [float(v) for v in ps]
+        assert int(grade) == int(np.argmax(row))
+        assert all(len(v.split(".")[1]) == 6 for v in ps)
+        assert abs(sum(values) - 1.0) < 1e-9  # exact in decimal, up to float parsing
+        np.testing.assert_allclose(values, row, atol=2e-6)
+    assert not list(path.parent.glob(".*.tmp-*"))  # atomic write left nothing behind
+
+
+def test_write_uses_given_classes_and_keeps_probabilities(tmp_path: Path) -> None:
+    probs = np.array([[0.5, 0.3, 0.2], [0.1, 0.6, 0.3]])
+    path = write_submission(tmp_path / "t.csv", ["1.png", "2.png"], probs, classes=np.array([1, 2]))
+    lines = path.read_text().splitlines()
+    assert lines[1] == "1.png,1,0.500000,0.300000,0.200000"
+    assert lines[2] == "2.png,2,0.100000,0.600000,0.300000"
+
+
+def test_write_renormalises_rounding_so_rows_sum_to_one(tmp_path: Path) -> None:
+    probs = np.full((1, 3), 1 / 3)  # 0.333333 x 3 would sum to 0.999999
+    path = write_submission(tmp_path / "t.csv", ["1.png"], probs)
+    values = [float(v) for v in path.read_text().splitlines()[1].split(",")[2:]]
+    assert sum(values) == pytest.approx(1.0, abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("probs", "message"),
+    [
+        (np.array([[np.nan, 0.5, 0.5]]), "NaN"),
+        (np.array([[-0.1, 0.6, 0.5]]), r"outside \[0, 1\]"),
+        (np.array([[0.5, 0.3, 0.1]]), "sums to 0.9"),
+        (np.array([[2.0, -1.0, 0.0]]), "logits"),
+        (np.array([[0.5, 0.5]]), "shape"),
+    ],
+)
+def test_write_refuses_bad_probabilities(tmp_path: Path, probs: np.ndarray, message: str) -> None:
+    path = tmp_path / "t.csv"
+    with pytest.raises(ValueError, match=message):
+        write_submission(path, ["1.png"], probs)
+    assert not path.exists()
+
+
+@pytest.mark.parametrize(
+    ("cases", "classes", "message"),
+    [
+        (["1.png", "1.png"], None, "twice"),
+        (["161", "2.png"], None, "no file extension"),
+        (["a,b.png", "2.png"], None, "comma"),
+        (["1.png"], None, "1 cases but 2"),
+        (["1.png", "2.png"], np.array([0, 3]), "grades are 0, 1, 2"),
+        (["1.png", "2.png"], np.array([0.5, 1]), "integer"),
+    ],
+)
+def test_write_refuses_bad_cases_and_classes(
+    tmp_path: Path, cases: list[str], classes: np.ndarray | None, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        write_submission(tmp_path / "t.csv", cases, _probs(2), classes=classes)
+
+
+def test_write_allows_but_warns_on_one_hot(tmp_path: Path) -> None:
+    with pytest.warns(UserWarning, match="one-hot"):
+        path = write_submission(tmp_path / "t.csv", ["1.png", "2.png"], np.eye(3)[[0, 2]])
+    assert check_submission(path) == []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a single soft row: no warning
+        write_submission(tmp_path / "u.csv", ["1.png", "2.png"],
+                         np.array([[1.0, 0.0, 0.0], [0.1, 0.2, 0.7]]))
+
+
+# ----------------------------------------------------------------------------- checking
+
+BAD_FILES: dict[str, tuple[str, str]] = {
+    # name: (file content, expected fragment of a problem line)
+    "missing_case": ("\n".join([HEADER, *_good_rows()[:3]]), "image '1000.png' has no row"),
+    "duplicate_case": ("\n".join([HEADER, *_good_rows(), _good_rows()[0]]),
+                       "duplicate case '001.png' (first on line 2)"),
+    "bad_sum": ("\n".join([HEADER, *_good_rows()[:3], "1000.png,0,0.5,0.3,0.1"]),
+                "P0+P1+P2 = 0.9"),
+    "bad_header": ("\n".join(["image,grade,P0,P1,P2", *_good_rows()]), "header is"),
+    "header_case": ("\n".join(["case,class,p0,p1,p2", *_good_rows()]), "case or spaces differ"),
+    "missing_header": ("\n".join(_good_rows()), "header line is missing"),
+    "class_3": ("\n".join([HEADER, *_good_rows()[:3], "1000.png,3,0.7,0.2,0.1"]),
+                "class 3 is outside {0, 1, 2}"),
+    "class_float": ("\n".join([HEADER, *_good_rows()[:3], "1000.png,1.0,0.7,0.2,0.1"]),
+                    "class '1.0' is not an integer"),
+    "non_numeric": ("\n".join([HEADER, *_good_rows()[:3], "1000.png,0,abc,0.2,0.1"]),
+                    "P0 'abc' is not a finite number"),
+    "nan_prob": ("\n".join([HEADER, *_good_rows()[:3], "1000.png,0,nan,0.2,0.1"]),
+                 "P0 'nan' is not a finite number"),
+    "negative_prob": ("\n".join([HEADER, *_good_rows()[:3], "1000.png,0,-0.1,0.6,0.5"]),
+                      "P0 = -0.1 is outside [0, 1]"),
+    "no_extension": ("\n".join([HEADER, *_good_rows()[:2], "161,0,0.7,0.2,0.1",
+                                _good_rows()[3]]),
+                     "case '161' is not an image file name -> write '161.png'"),
+    "unpadded": ("\n".join([HEADER, "1.png,0,0.7,0.2,0.1", *_good_rows()[1:]]),
+                 "case '1.png' is not an image file name -> write '001.png'"),
+    "unknown_case": ("\n".join([HEADER, *_good_rows(), "999.png,0,0.7,0.2,0.1"]),
+                     "case '999.png' has no image"),
+    "wrong_columns": ("\n".join([HEADER, *_good_rows()[:3], "1000.png,0,0.7,0.3"]),
+                      "4 columns, expected 5"),
+    "empty": ("", "the file is empty"),
+    "header_only": (HEADER + "\n", "no data rows"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_FILES))
+def test_each_bad_file_yields_its_message(tmp_path: Path, images: Path, name: str) -> None:
+    content, expected = BAD_FILES[name]
+    path = _write(tmp_path, content + ("\n" if content else ""), f"{name}.csv")
+    problems = check_submission(path, images)
+    assert problems, f"{name}: no problem found"
+    assert any(expected in p for p in problems), problems
+    for p in problems:  # FILE:LINE: what -> fix
+        file, line, rest = p.split(":", 2)
+        assert file == str(path) and line.isdigit() and " -> " in rest
+
+
+def test_problem_points_at_the_right_line(tmp_path: Path, images: Path) -> None:
+    content, _ = BAD_FILES["class_3"]
+    path = _write(tmp_path, content + "\n")
+    assert check_submission(path, images) == [
+        f"{path}:5: class 3 is outside {{0, 1, 2}} -> write 0 (Normal), 1 (NPDR) or 2 (PDR)"]
+
+
+def test_no_extension_flagged_without_images(tmp_path: Path) -> None:
+    path = _write(tmp_path, f"{HEADER}\n161,0,0.7,0.2,0.1\n")
+    assert any("case '161' has no file extension" in p for p in check_submission(path))
+
+
+def test_unreadable_and_bom_files_are_problems(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.csv"
+    problems = check_submission(missing)
+    assert len(problems) == 1 and problems[0].startswith(f"{missing}:0: cannot read")
+    assert check_submission(tmp_path)[0].startswith(f"{tmp_path}:0: cannot read")  # a folder
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes(b"\xef\xbb\xbf" + f"{HEADER}\n1.png,0,0.7,0.2,0.1\n".encode())
+    assert any("byte-order mark" in p for p in check_submission(bom))
+    binary = tmp_path / "bin.csv"
+    binary.write_bytes(b"\xff\xfe\x00\x01")
+    assert any("not UTF-8" in p for p in check_submission(binary))
+
+
+def test_many_problems_of_one_kind_are_summarised(tmp_path: Path) -> None:
+    rows = [f"{i}.png,7,0.7,0.2,0.1" for i in range(30)]
+    problems = check_submission(_write(tmp_path, "\n".join([HEADER, *rows]) + "\n"))
+    assert len(problems) == 21 and "10 more" in problems[-1]
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def test_cli_returns_1_on_bad_file_without_traceback(
+    tmp_path: Path, images: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _write(tmp_path, BAD_FILES["duplicate_case"][0] + "\n")
+    assert main(["--check", str(path), "--images", str(images)]) == 1
+    out, err = capsys.readouterr()
+    assert "duplicate case" in out and "Traceback" not in out + err
+    assert main(["--check", str(tmp_path / "missing.csv")]) == 1
+
+
+def test_cli_ok_and_module_entry_point(tmp_path: Path, images: Path) -> None:
+    path = write_submission(tmp_path / "team.csv", CASES, _probs(len(CASES)))
+    ok = subprocess.run([sys.executable, "-m", "drac_ssl.submission", "--check", str(path),
+                         "--images", str(images)], capture_output=True, text=True, timeout=60,
+                        cwd=Path(__file__).resolve().parents[2])
+    assert ok.returncode == 0 and ok.stdout.strip() == f"OK: {len(CASES)} cases"
+    bad = _write(tmp_path, "", "empty.csv")
+    res = subprocess.run([sys.executable, "-m", "drac_ssl.submission", "--check", str(bad)],
+                         capture_output=True, text=True, timeout=60,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert res.returncode == 1 and "the file is empty" in res.stdout
+    assert "Traceback" not in res.stdout + res.stderr
