@@ -1,0 +1,39 @@
+"""Self-supervised objectives as pure tensor functions (plus thin modules).
+
+- :mod:`drac_ssl.losses.vicreg`: the VICReg loss (Bardes et al., ICLR 2022), official-code
+  convention (methods.md section 1).
+- :mod:`drac_ssl.losses.rate_reduction`: coding rate and rate reduction (MCR^2, Yu et al.,
+  NeurIPS 2020) for UMM and the label-free overfitting monitor (methods.md section 2).
+"""
+
+from drac_ssl.losses.rate_reduction import (
+    RateReduction,
+    coding_rate,
+    compress_rate,
+    pair_compress_rate,
+    rate_reduction,
+    rate_reduction_general,
+)
+from drac_ssl.losses.vicreg import (
+    VICRegLoss,
+    VICRegTerms,
+    covariance_loss,
+    invariance_loss,
+    variance_loss,
+    vicreg_loss,
+)
+
+__all__ = [
+    "RateReduction",
+    "VICRegLoss",
+    "VICRegTerms",
+    "coding_rate",
+    "compress_rate",
+    "covariance_loss",
+    "invariance_loss",
+    "pair_compress_rate",
+    "rate_reduction",
+    "rate_reduction_general",
+    "variance_loss",
+    "vicreg_loss",
+]

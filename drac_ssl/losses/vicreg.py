@@ -1,0 +1,232 @@
+"""VICReg loss: Variance-Invariance-Covariance Regularization.
+
+Bardes, Ponce, LeCun, "VICReg: Variance-Invariance-Covariance Regularization for
+Self-Supervised Learning", ICLR 2022 (methods.md section 1).
+
+Two views of a batch give embeddings ``z_a``, ``z_b`` of shape ``(n, d)``, ``n >= 2``:
+
+- invariance  s(Z, Z')  = mean_{i,k} (z_ik - z'_ik)^2                  (``F.mse_loss``)
+- variance    v(Z)      = 1/d sum_k relu(gamma - sqrt(Var_k(Z) + eps))  (unbiased Var)
+- covariance  c(Z)      = 1/d sum_{k != l} C(Z)_kl^2,  C = (Z - mean)^T (Z - mean) / (n - 1)
+- total       L = sim_coeff * s + std_coeff * (v(Z) + v(Z')) / 2 + cov_coeff * (c(Z) + c(Z'))
+
+Convention: the official code's (facebookresearch/vicreg ``main_vicreg.py``; lightly's
+``VICRegLoss`` matches it). The two variance terms are *averaged*, not summed as the
+paper's Eq. (6) writes, so solo-learn's variance term is twice as large as this one.
+Unlike the official code, everything is normalised by the *actual* batch size ``n`` (the
+official code divides by the configured batch size, which is wrong for a short last batch).
+
+The loss is computed in (at least) float32 with autocast disabled: the covariance of wide
+embeddings overflows in half precision, a known source of NaN under mixed precision.
+
+Multi-GPU: pass ``gather=drac_ssl.distributed.gather_with_grad`` so that the variance and
+covariance terms see the batch of all ranks; the invariance term stays local.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+if TYPE_CHECKING:
+    from drac_ssl.config import VICRegLossConfig
+
+Gather = Callable[[Tensor], Tensor]
+
+__all__ = [
+    "VICRegLoss",
+    "VICRegTerms",
+    "covariance_loss",
+    "invariance_loss",
+    "variance_loss",
+    "vicreg_loss",
+]
+
+
+class VICRegTerms(NamedTuple):
+    """The VICReg loss and its three unweighted terms, each a 0-dim tensor.
+
+    ``loss = sim_coeff * invariance + std_coeff * variance + cov_coeff * covariance`` with
+    ``variance = (v(Z) + v(Z')) / 2`` and ``covariance = c(Z) + c(Z')``.
+    """
+
+    loss: Tensor
+    invariance: Tensor
+    variance: Tensor
+    covariance: Tensor
+
+
+def invariance_loss(z_a: Tensor, z_b: Tensor) -> Tensor:
+    """Mean squared distance between the two views' embeddings.
+
+    Args:
+        z_a, z_b: ``(n, d)`` embeddings of the two views.
+
+    Returns:
+        0-dim tensor ``mean_{i,k} (z_a[i,k] - z_b[i,k])^2`` (``F.mse_loss``, mean over
+        ``n * d`` elements, as in the official code).
+    """
+    return F.mse_loss(z_a, z_b)
+
+
+def variance_loss(z: Tensor, gamma: float = 1.0, eps: float = 1e-4) -> Tensor:
+    """Hinge on the standard deviation of every embedding dimension.
+
+    Args:
+        z: ``(n, d)`` embeddings, ``n >= 2``.
+        gamma: target standard deviation.
+        eps: added to the variance before the square root (numerical stability).
+
+    Returns:
+        0-dim tensor ``1/d sum_k relu(gamma - sqrt(Var_k(z) + eps))`` with the unbiased
+        variance over the ``n`` rows (mean over dimensions: the official-code convention).
+    """
+    std = torch.sqrt(z.var(dim=0) + eps)  # unbiased (n - 1)
+    return F.relu(gamma - std).mean()
+
+
+def covariance_loss(z: Tensor) -> Tensor:
+    """Sum of squared off-diagonal covariance entries, divided by the dimension.
+
+    Args:
+        z: ``(n, d)`` embeddings, ``n >= 2``.
+
+    Returns:
+        0-dim tensor ``1/d sum_{k != l} C_kl^2`` with
+        ``C = (z - mean(z))^T (z - mean(z)) / (n - 1)`` of shape ``(d, d)``.
+    """
+    n, d = z.shape
+    z = z - z.mean(dim=0)
+    cov = (z.T @ z) / (n - 1)
+    off_diagonal = cov.pow(2).sum() - torch.diagonal(cov).pow(2).sum()
+    return off_diagonal / d
+
+
+def _check_pair(z_a: Tensor, z_b: Tensor) -> None:
+    if z_a.ndim != 2 or z_b.ndim != 2:
+        raise ValueError(
+            "vicreg_loss expects 2-D embeddings of shape (batch, dim); got shapes "
+            f"{tuple(z_a.shape)} and {tuple(z_b.shape)}. Flatten the expander output first."
+        )
+    if z_a.shape != z_b.shape:
+        raise ValueError(
+            "vicreg_loss expects both views to have the same shape (batch, dim); got "
+            f"{tuple(z_a.shape)} and {tuple(z_b.shape)}."
+        )
+
+
+def _at_least_float32(z: Tensor) -> Tensor:
+    # float64 stays float64 (exact checks); half precision and integers go to float32.
+    return z if z.dtype == torch.float64 else z.float()
+
+
+def vicreg_loss(
+    z_a: Tensor,
+    z_b: Tensor,
+    *,
+    sim_coeff: float = 25.0,
+    std_coeff: float = 25.0,
+    cov_coeff: float = 1.0,
+    gamma: float = 1.0,
+    eps: float = 1e-4,
+    gather: Gather | None = None,
+) -> VICRegTerms:
+    """VICReg loss of two views (official-code convention, see the module docstring).
+
+    Args:
+        z_a, z_b: ``(n, d)`` expander outputs of the two views; row ``i`` of both comes from
+            the same image. Any floating dtype; computed in float32 (float64 is kept) with
+            autocast disabled.
+        sim_coeff, std_coeff, cov_coeff: lambda, mu, nu of the paper (25, 25, 1).
+        gamma, eps: target standard deviation and variance epsilon of :func:`variance_loss`.
+        gather: optional callable ``(n, d) -> (N, d)`` applied to ``z_a`` and ``z_b`` before
+            the variance and covariance terms, e.g. ``gather_with_grad`` under DDP so that
+            they see the global batch. The invariance term is always local.
+
+    Returns:
+        :class:`VICRegTerms` of 0-dim tensors.
+
+    Raises:
+        ValueError: non-2-D input, shape mismatch, or fewer than 2 rows (the unbiased
+            variance and covariance need ``n >= 2``).
+    """
+    _check_pair(z_a, z_b)
+    with torch.autocast(device_type=z_a.device.type, enabled=False):
+        z_a = _at_least_float32(z_a)
+        z_b = _at_least_float32(z_b)
+        if z_a.shape[0] < 1:
+            raise ValueError("vicreg_loss got an empty batch (0 rows).")
+        invariance = invariance_loss(z_a, z_b)
+        if gather is not None:
+            z_a = gather(z_a)
+            z_b = gather(z_b)
+        n = z_a.shape[0]
+        if n < 2:
+            raise ValueError(
+                f"vicreg_loss needs a batch of at least 2 rows for the unbiased variance and "
+                f"covariance, got {n}. Use batch_size >= 2 (and drop_last=True so that the "
+                f"last batch is never a single image)."
+            )
+        variance = (variance_loss(z_a, gamma, eps) + variance_loss(z_b, gamma, eps)) / 2
+        covariance = covariance_loss(z_a) + covariance_loss(z_b)
+        loss = sim_coeff * invariance + std_coeff * variance + cov_coeff * covariance
+    return VICRegTerms(loss, invariance, variance, covariance)
+
+
+class VICRegLoss(nn.Module):
+    """Thin module around :func:`vicreg_loss` (no parameters, no state).
+
+    ``forward(z_a, z_b)`` takes two ``(n, d)`` embeddings and returns :class:`VICRegTerms`.
+    """
+
+    def __init__(
+        self,
+        sim_coeff: float = 25.0,
+        std_coeff: float = 25.0,
+        cov_coeff: float = 1.0,
+        gamma: float = 1.0,
+        eps: float = 1e-4,
+        gather: Gather | None = None,
+    ) -> None:
+        super().__init__()
+        self.sim_coeff = sim_coeff
+        self.std_coeff = std_coeff
+        self.cov_coeff = cov_coeff
+        self.gamma = gamma
+        self.eps = eps
+        self.gather = gather
+
+    @classmethod
+    def from_config(cls, cfg: VICRegLossConfig, gather: Gather | None = None) -> VICRegLoss:
+        """Build from ``PretrainConfig.loss``."""
+        return cls(
+            sim_coeff=cfg.sim_coeff,
+            std_coeff=cfg.std_coeff,
+            cov_coeff=cfg.cov_coeff,
+            gamma=cfg.gamma,
+            eps=cfg.eps,
+            gather=gather,
+        )
+
+    def forward(self, z_a: Tensor, z_b: Tensor) -> VICRegTerms:
+        return vicreg_loss(
+            z_a,
+            z_b,
+            sim_coeff=self.sim_coeff,
+            std_coeff=self.std_coeff,
+            cov_coeff=self.cov_coeff,
+            gamma=self.gamma,
+            eps=self.eps,
+            gather=self.gather,
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"sim_coeff={self.sim_coeff}, std_coeff={self.std_coeff}, "
+            f"cov_coeff={self.cov_coeff}, gamma={self.gamma}, eps={self.eps}, "
+            f"gather={'yes' if self.gather is not None else 'no'}"
+        )

@@ -1,0 +1,422 @@
+"""Backbone, expander and the VICReg model.
+
+- :class:`Backbone`: a torchvision ResNet (18/34/50, ``weights=None``) without its classifier,
+  with a 1-channel stem for OCTA (no silent RGB copies) and an optional CIFAR stem (3x3 conv,
+  stride 1, no max-pool; solo-learn's CIFAR recipe). Its submodules keep torchvision's names
+  (``conv1``, ``bn1``, ``layer1`` ... ``layer4``) so torchvision-format state dicts load as they
+  are. It can run up to / from a named stage, which UMM needs (methods.md section 2).
+- :class:`Expander`: the VICReg projector MLP (Bardes et al., ICLR 2022; official
+  ``main_vicreg.py``: Linear+BN+ReLU blocks, last Linear without bias).
+- :class:`VICRegModel`: backbone + expander, ``forward(x) -> (features, embedding)``.
+
+Nothing here ever downloads weights: :func:`load_local_weights` reads a local file only.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+
+import torch
+import torchvision
+from torch import Tensor, nn
+
+if TYPE_CHECKING:
+    from drac_ssl.config import BackboneConfig, PretrainConfig
+
+__all__ = [
+    "ARCHS",
+    "Backbone",
+    "Expander",
+    "LoadReport",
+    "VICRegModel",
+    "build_backbone",
+    "build_vicreg_model",
+    "load_local_weights",
+]
+
+ARCHS: dict[str, int] = {"resnet18": 512, "resnet34": 512, "resnet50": 2048}
+"""Supported architectures and their pooled feature dimension."""
+
+STAGE_NAMES: tuple[str, ...] = ("stem", "layer1", "layer2", "layer3", "layer4")
+
+
+class Backbone(nn.Module):
+    """ResNet trunk returning pooled features ``(n, feature_dim)``.
+
+    Args:
+        arch: ``resnet18`` | ``resnet34`` | ``resnet50`` (torchvision, random init).
+        in_channels: input channels; 1 for OCTA (``conv1`` is a real 1-channel conv).
+        cifar_stem: 3x3 stride-1 ``conv1`` and no max-pool (for 32 px images).
+
+    Stages, in order: ``stem`` (conv1, bn1, relu, maxpool), ``layer1`` ... ``layer4``. For an
+    input ``(n, in_channels, H, W)`` with the ImageNet stem, ``layerK`` has stride
+    ``2^(K+1)``; with the CIFAR stem, ``2^(K-1)``.
+    """
+
+    stage_names: tuple[str, ...] = STAGE_NAMES
+
+    def __init__(self, arch: str = "resnet18", in_channels: int = 1, cifar_stem: bool = False):
+        super().__init__()
+        if arch not in ARCHS:
+            raise ValueError(
+                f"unknown backbone arch {arch!r}; choose one of {', '.join(ARCHS)} "
+                f"(pretrain.backbone.arch)."
+            )
+        if in_channels < 1:
+            raise ValueError(f"in_channels must be >= 1, got {in_channels}.")
+        net = getattr(torchvision.models, arch)(weights=None)
+        self.arch = arch
+        self.in_channels = in_channels
+        self.cifar_stem = cifar_stem
+        self.feature_dim: int = ARCHS[arch]
+        if cifar_stem:
+            self.conv1 = nn.Conv2d(in_channels, 64, kernel_size=3, stride=1, padding=1, bias=False)
+            self.maxpool: nn.Module = nn.Identity()
+        else:
+            if in_channels != 3:
+                self.conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3,
+                                       bias=False)
+            else:
+                self.conv1 = net.conv1
+            self.maxpool = net.maxpool
+        if self.conv1 is not net.conv1:
+            nn.init.kaiming_normal_(self.conv1.weight, mode="fan_out", nonlinearity="relu")
+        self.bn1 = net.bn1
+        self.relu = net.relu
+        self.layer1 = net.layer1
+        self.layer2 = net.layer2
+        self.layer3 = net.layer3
+        self.layer4 = net.layer4
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self._frozen_until: str | None = None
+
+    # ---- stages ----------------------------------------------------------------------
+
+    def _stem(self, x: Tensor) -> Tensor:
+        return self.maxpool(self.relu(self.bn1(self.conv1(x))))
+
+    def _stage_index(self, cut: str) -> int:
+        try:
+            return self.stage_names.index(cut)
+        except ValueError:
+            raise ValueError(
+                f"unknown stage {cut!r}; choose one of {', '.join(self.stage_names)}."
+            ) from None
+
+    def _stage(self, name: str) -> nn.Module:
+        if name == "stem":
+            return nn.ModuleList([self.conv1, self.bn1, self.relu, self.maxpool])
+        return getattr(self, name)
+
+    def _run(self, h: Tensor, start: int, stop: int) -> Tensor:
+        """Apply stages ``start <= i < stop``."""
+        for i in range(start, stop):
+            name = self.stage_names[i]
+            h = self._stem(h) if name == "stem" else getattr(self, name)(h)
+        return h
+
+    def _pool(self, h: Tensor) -> Tensor:
+        return torch.flatten(self.avgpool(h), 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``(n, in_channels, H, W) -> (n, feature_dim)`` globally average-pooled features."""
+        return self._pool(self._run(x, 0, len(self.stage_names)))
+
+    def forward_until(self, x: Tensor, cut: str) -> Tensor:
+        """Feature map ``(n, C, H', W')`` after stage ``cut`` (inclusive)."""
+        return self._run(x, 0, self._stage_index(cut) + 1)
+
+    def forward_from(self, h: Tensor, cut: str) -> Tensor:
+        """The stages after ``cut`` on feature map ``h``, then pooled: ``(n, feature_dim)``.
+
+        ``forward(x) == forward_from(forward_until(x, cut), cut)`` for every cut.
+        """
+        return self._pool(self._run(h, self._stage_index(cut) + 1, len(self.stage_names)))
+
+    def forward_stages(self, x: Tensor) -> dict[str, Tensor]:
+        """Globally average-pooled features of every stage: ``{name: (n, C_stage)}``.
+
+        Channel widths for resnet18/34: stem 64, layer1 64, layer2 128, layer3 256,
+        layer4 512 (resnet50: 64, 256, 512, 1024, 2048).
+        """
+        out: dict[str, Tensor] = {}
+        h = x
+        for i, name in enumerate(self.stage_names):
+            h = self._run(h, i, i + 1)
+            out[name] = self._pool(h)
+        return out
+
+    def stage_modules(self, after: str) -> list[nn.Module]:
+        """The stage modules after the cut ``after`` (the layers UMM re-tunes)."""
+        return [self._stage(n) for n in self.stage_names[self._stage_index(after) + 1:]]
+
+    # ---- freezing --------------------------------------------------------------------
+
+    def freeze_until(self, cut: str) -> None:
+        """Freeze every stage up to and including ``cut``.
+
+        Their parameters get ``requires_grad=False`` and the modules are put in eval mode
+        (BatchNorm running statistics stay fixed); :meth:`train` keeps them in eval mode.
+        """
+        last = self._stage_index(cut)
+        self.unfreeze()
+        for name in self.stage_names[: last + 1]:
+            module = self._stage(name)
+            for p in module.parameters():
+                p.requires_grad_(False)
+            module.eval()
+        self._frozen_until = cut
+
+    def unfreeze(self) -> None:
+        """Undo :meth:`freeze_until`: every parameter trainable again."""
+        for p in self.parameters():
+            p.requires_grad_(True)
+        self._frozen_until = None
+        self.train(self.training)
+
+    @property
+    def frozen_until(self) -> str | None:
+        """The stage frozen up to (inclusive), or None."""
+        return self._frozen_until
+
+    def train(self, mode: bool = True) -> Backbone:
+        super().train(mode)
+        if self._frozen_until is not None:
+            for name in self.stage_names[: self._stage_index(self._frozen_until) + 1]:
+                self._stage(name).eval()
+        return self
+
+
+class LoadReport(NamedTuple):
+    """What :func:`load_local_weights` could not match (empty lists: a perfect match)."""
+
+    missing: list[str]
+    unexpected: list[str]
+
+
+_WRAPPER_PREFIXES = ("module.", "_orig_mod.")  # DDP, torch.compile
+_OWNER_PREFIXES = ("backbone.", "encoder.", "model.", "net.")
+
+
+def _read_state_dict(path: Path) -> dict[str, Tensor]:
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(str(path))
+    if path.suffix in (".pt", ".pth", ".ckpt", ".bin"):
+        obj = torch.load(str(path), map_location="cpu", weights_only=True)
+        # accept checkpoints that wrap the state dict
+        for _ in range(3):
+            if isinstance(obj, Mapping) and obj and all(isinstance(v, Tensor) for v in obj.values()):
+                return dict(obj)
+            if isinstance(obj, Mapping):
+                inner = next((obj[k] for k in ("state_dict", "model", "backbone") if k in obj
+                              and isinstance(obj[k], Mapping)), None)
+                if inner is None:
+                    break
+                obj = inner
+        if isinstance(obj, Mapping):
+            tensors = {k: v for k, v in obj.items() if isinstance(v, Tensor)}
+            if tensors:
+                return tensors
+        raise ValueError(
+            f"{path}: no state dict of tensors found (top-level keys: "
+            f"{list(obj)[:10] if isinstance(obj, Mapping) else type(obj).__name__})."
+        )
+    raise ValueError(
+        f"{path}: unsupported weights format {path.suffix!r}; use .safetensors, .pt or .pth."
+    )
+
+
+def _strip(state: dict[str, Tensor], prefix: str, only: bool) -> dict[str, Tensor]:
+    out: dict[str, Tensor] = {}
+    for k, v in state.items():
+        if k.startswith(prefix):
+            out[k[len(prefix):]] = v
+        elif not only:
+            out[k] = v
+    return out
+
+
+def _match_keys(
+    state: dict[str, Tensor], target: set[str]
+) -> tuple[dict[str, Tensor], list[str]]:
+    """Strip wrapper prefixes always, owner prefixes only when that matches more keys.
+
+    Returns the renamed state and the (original) keys dropped with another owner prefix.
+    """
+    for prefix in _WRAPPER_PREFIXES:
+        while any(k.startswith(prefix) for k in state):
+            state = _strip(state, prefix, only=False)
+    best, dropped = state, []
+    best_hits = len(target & set(state))
+    for prefix in _OWNER_PREFIXES:
+        if any(k.startswith(prefix) for k in state):
+            candidate = _strip(state, prefix, only=True)
+            hits = len(target & set(candidate))
+            if hits > best_hits:
+                best, best_hits = candidate, hits
+                dropped = [k for k in state if not k.startswith(prefix)]
+    return best, dropped
+
+
+def load_local_weights(
+    module: nn.Module, path: str | os.PathLike[str], strict: bool = True
+) -> LoadReport:
+    """Load a local weights file into ``module`` (never downloads anything).
+
+    ``.safetensors`` files are read with ``safetensors.torch.load_file``; ``.pt``/``.pth``
+    with ``torch.load(weights_only=True)`` (a checkpoint dict holding ``state_dict``/``model``
+    is unwrapped). Prefixes ``module.`` (DDP) and ``_orig_mod.`` (torch.compile) are stripped;
+    ``backbone.``/``encoder.``/``model.``/``net.`` are stripped when that matches more keys
+    (e.g. a whole :class:`VICRegModel` checkpoint loaded into a :class:`Backbone`).
+
+    Args:
+        module: the module to fill.
+        path: the weights file.
+        strict: raise when keys of ``module`` are missing from the file. Unexpected keys in
+            the file (e.g. a classifier ``fc.*`` or an expander) only give a warning.
+
+    Returns:
+        :class:`LoadReport` with the missing and unexpected keys.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: unsupported format, shape mismatch (with a hint, e.g. ``in_channels``),
+            no key in common, or missing keys with ``strict=True``.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(
+            f"weights file not found: {p}. Nothing is downloaded; give the path of a local "
+            f".safetensors/.pt file (pretrain.backbone.weights) or leave it empty for a "
+            f"random initialisation."
+        )
+    own = module.state_dict()
+    state, dropped = _match_keys(_read_state_dict(p), set(own))
+    common = [k for k in state if k in own]
+    if not common:
+        raise ValueError(
+            f"{p}: no parameter name in common with {type(module).__name__} (file keys like "
+            f"{list(state)[:3]}, expected keys like {list(own)[:3]}). Is it a ResNet "
+            f"backbone / VICReg checkpoint?"
+        )
+    mismatched = [k for k in common if state[k].shape != own[k].shape]
+    if mismatched:
+        lines = [f"  {k}: file {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
+                 for k in mismatched[:8]]
+        hints: list[str] = []
+        conv1 = next((k for k in mismatched if k.endswith("conv1.weight")
+                      and "layer" not in k), None)
+        if conv1 is not None:
+            f_shape, m_shape = state[conv1].shape, own[conv1].shape
+            if f_shape[1] != m_shape[1]:
+                hints.append(
+                    f"the file's first conv takes {f_shape[1]} input channel(s), the model "
+                    f"{m_shape[1]}: set pretrain.backbone.in_channels={f_shape[1]} (or convert "
+                    f"the images to match)."
+                )
+            if f_shape[-1] != m_shape[-1]:
+                hints.append(
+                    f"the file's stem conv is {f_shape[-1]}x{f_shape[-1]}, the model's "
+                    f"{m_shape[-1]}x{m_shape[-1]}: set pretrain.backbone.cifar_stem="
+                    f"{'true' if f_shape[-1] == 3 else 'false'}."
+                )
+        if not hints:
+            hints.append("check pretrain.backbone.arch and the expander spec against the file.")
+        raise ValueError(
+            f"{p}: {len(mismatched)} tensor(s) have the wrong shape:\n" + "\n".join(lines)
+            + "\n  fix: " + "\n  fix: ".join(hints)
+        )
+    result = module.load_state_dict(state, strict=False)
+    report = LoadReport(list(result.missing_keys), list(result.unexpected_keys) + dropped)
+    if report.missing and strict:
+        raise ValueError(
+            f"{p}: {len(report.missing)} key(s) of {type(module).__name__} are missing from the "
+            f"file, e.g. {report.missing[:5]}. Pass strict=False to load the rest anyway."
+        )
+    if report.unexpected or report.missing:
+        warnings.warn(
+            f"{p}: loaded {len(common)} tensors; ignored {len(report.unexpected)} unexpected "
+            f"key(s) {report.unexpected[:5]}; {len(report.missing)} missing {report.missing[:5]}.",
+            stacklevel=2,
+        )
+    return report
+
+
+def build_backbone(cfg: BackboneConfig) -> Backbone:
+    """Backbone from ``PretrainConfig.backbone``; loads ``cfg.weights`` when set (local only)."""
+    backbone = Backbone(cfg.arch, in_channels=cfg.in_channels, cifar_stem=cfg.cifar_stem)
+    if cfg.weights:
+        load_local_weights(backbone, cfg.weights)
+    return backbone
+
+
+class Expander(nn.Module):
+    """VICReg expander (projector) MLP ``(n, in_dim) -> (n, out_dim)``.
+
+    ``spec`` lists the widths of the hidden and output layers, e.g. ``"8192-8192-8192"``
+    (official ImageNet), ``"2048-2048-2048"`` (CIFAR), ``"128-128-128"`` (DRAC). As in the
+    official code, every layer but the last is Linear + BatchNorm1d + ReLU, and the last is
+    a Linear without bias.
+    """
+
+    def __init__(self, in_dim: int, spec: str) -> None:
+        super().__init__()
+        widths = parse_expander_spec(spec)
+        if in_dim < 1:
+            raise ValueError(f"Expander in_dim must be >= 1, got {in_dim}.")
+        dims = [in_dim, *widths]
+        layers: list[nn.Module] = []
+        for i in range(len(dims) - 2):
+            layers += [nn.Linear(dims[i], dims[i + 1]), nn.BatchNorm1d(dims[i + 1]),
+                       nn.ReLU(inplace=True)]
+        layers.append(nn.Linear(dims[-2], dims[-1], bias=False))
+        self.net = nn.Sequential(*layers)
+        self.in_dim = in_dim
+        self.out_dim: int = widths[-1]
+        self.spec = spec
+
+    def forward(self, h: Tensor) -> Tensor:
+        return self.net(h)
+
+
+def parse_expander_spec(spec: str) -> list[int]:
+    """``"2048-2048-2048" -> [2048, 2048, 2048]``; ValueError for anything else."""
+    parts = str(spec).strip().split("-")
+    try:
+        widths = [int(p) for p in parts]
+    except ValueError:
+        widths = []
+    if not widths or any(w < 1 for w in widths):
+        raise ValueError(
+            f"bad expander spec {spec!r}: write the positive layer widths joined by '-', "
+            f"e.g. pretrain.expander=2048-2048-2048 (hidden..output)."
+        )
+    return widths
+
+
+class VICRegModel(nn.Module):
+    """Backbone + expander. ``forward(x) -> (features (n, feature_dim), embedding (n, out_dim))``.
+
+    The features (pre-expander) are what downstream tasks use; the embedding feeds the loss.
+    """
+
+    def __init__(self, backbone: Backbone, expander: Expander) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.expander = expander
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        features = self.backbone(x)
+        return features, self.expander(features)
+
+
+def build_vicreg_model(pcfg: PretrainConfig) -> VICRegModel:
+    """VICReg model from a :class:`~drac_ssl.config.PretrainConfig`."""
+    backbone = build_backbone(pcfg.backbone)
+    return VICRegModel(backbone, Expander(backbone.feature_dim, pcfg.expander))

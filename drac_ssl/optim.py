@@ -1,0 +1,191 @@
+"""Optimisers and the learning-rate schedule.
+
+- :class:`LARS`: layer-wise adaptive rate scaling as in the official VICReg code
+  (facebookresearch/vicreg ``main_vicreg.py``; You, Gitman, Ginsburg 2017), with biases and
+  normalisation parameters excluded from weight decay and from the LARS adaptation.
+- :func:`lr_at`: the learning rate as a pure function of the step (linear warm-up, then
+  cosine or constant), so that resuming needs no scheduler state.
+- :func:`build_optimizer`: adam | adamw | sgd | lars from a :class:`PretrainConfig`, with
+  biases and norm parameters (every parameter of ndim <= 1) in a group without weight decay.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+
+if TYPE_CHECKING:
+    from drac_ssl.config import PretrainConfig
+
+__all__ = ["LARS", "build_optimizer", "lr_at", "param_groups", "set_lr"]
+
+
+class LARS(torch.optim.Optimizer):
+    """LARS with momentum, as in the official VICReg code.
+
+    For each parameter ``p`` with gradient ``g`` in a group without ``lars_exclude``::
+
+        g <- g + weight_decay * p
+        q  = eta * ||p|| / ||g||   (1 when ||p|| == 0 or ||g|| == 0)
+        g <- q * g
+
+    then, for every parameter, ``mu <- momentum * mu + g`` and ``p <- p - lr * mu``.
+    Groups with ``lars_exclude=True`` (biases and norm parameters, i.e. 1-D tensors) get
+    neither weight decay nor the trust ratio (the official ``exclude_bias_and_norm`` filter,
+    expressed as a group flag so that the optimizer state dict stays plain data).
+
+    Args:
+        params: parameters or parameter groups.
+        lr: learning rate.
+        weight_decay: L2 coefficient added to the gradient.
+        momentum: heavy-ball momentum.
+        eta: trust coefficient (0.001).
+        lars_exclude: default of the per-group flag.
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float,
+        weight_decay: float = 0.0,
+        momentum: float = 0.9,
+        eta: float = 0.001,
+        lars_exclude: bool = False,
+    ) -> None:
+        if lr < 0:
+            raise ValueError(f"LARS: lr must be >= 0, got {lr}.")
+        defaults = dict(lr=lr, weight_decay=weight_decay, momentum=momentum, eta=eta,
+                        lars_exclude=lars_exclude)
+        super().__init__(params, defaults)
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                dp = p.grad
+                if not group["lars_exclude"]:
+                    dp = dp.add(p, alpha=group["weight_decay"])
+                    param_norm = torch.linalg.vector_norm(p)
+                    update_norm = torch.linalg.vector_norm(dp)
+                    one = torch.ones_like(param_norm)
+                    q = torch.where(
+                        param_norm > 0.0,
+                        torch.where(update_norm > 0, group["eta"] * param_norm / update_norm, one),
+                        one,
+                    )
+                    dp = dp.mul(q)
+                state = self.state[p]
+                if "mu" not in state:
+                    state["mu"] = torch.zeros_like(p)
+                mu = state["mu"]
+                mu.mul_(group["momentum"]).add_(dp)
+                p.add_(mu, alpha=-group["lr"])
+        return loss
+
+
+def lr_at(
+    step: int,
+    *,
+    total_steps: int,
+    warmup_steps: int,
+    base_lr: float,
+    schedule: str = "cosine",
+    min_lr_ratio: float = 0.0,
+) -> float:
+    """Learning rate at optimizer step ``step`` (0-based), a pure function.
+
+    - Warm-up (``step < warmup_steps``): linear, ``base_lr * (step + 1) / warmup_steps``, so
+      the first step is already non-zero and step ``warmup_steps - 1`` reaches ``base_lr``.
+    - Then ``schedule="cosine"``: from ``base_lr`` at ``step = warmup_steps`` down to
+      ``base_lr * min_lr_ratio`` at ``step = total_steps`` (held there afterwards):
+      ``lr = min + (base - min) * (1 + cos(pi * t)) / 2``, ``t = (step - warmup) /
+      (total - warmup)``. (The official VICReg code is the same with ``min_lr_ratio=0.001``.)
+    - ``schedule="constant"``: ``base_lr`` after the warm-up.
+    """
+    if schedule not in ("cosine", "constant"):
+        raise ValueError(f"unknown lr schedule {schedule!r}; choose cosine or constant.")
+    if step < 0:
+        raise ValueError(f"step must be >= 0, got {step}.")
+    if warmup_steps > 0 and step < warmup_steps:
+        return base_lr * (step + 1) / warmup_steps
+    if schedule == "constant":
+        return base_lr
+    decay_steps = total_steps - warmup_steps
+    if decay_steps <= 0:
+        return base_lr
+    t = min(1.0, (step - warmup_steps) / decay_steps)
+    min_lr = base_lr * min_lr_ratio
+    return min_lr + (base_lr - min_lr) * 0.5 * (1.0 + math.cos(math.pi * t))
+
+
+def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """Two groups of the trainable parameters: ``decay`` (ndim >= 2: conv and linear weights)
+    and ``no_decay`` (ndim <= 1: biases and norm scales/shifts, weight_decay 0). Empty groups
+    are left out. Each group carries ``name`` and ``lars_exclude`` keys."""
+    decay: list[nn.Parameter] = []
+    no_decay: list[nn.Parameter] = []
+    for p in model.parameters():
+        if not p.requires_grad:
+            continue
+        (no_decay if p.ndim <= 1 else decay).append(p)
+    groups: list[dict[str, Any]] = []
+    if decay:
+        groups.append({"params": decay, "weight_decay": weight_decay, "name": "decay",
+                       "lars_exclude": False})
+    if no_decay:
+        groups.append({"params": no_decay, "weight_decay": 0.0, "name": "no_decay",
+                       "lars_exclude": True})
+    if not groups:
+        raise ValueError("build_optimizer: the model has no trainable parameter.")
+    return groups
+
+
+def build_optimizer(model: nn.Module, cfg: PretrainConfig) -> torch.optim.Optimizer:
+    """Optimizer named by ``cfg.optimizer`` with ``lr=cfg.lr``, ``weight_decay=cfg.weight_decay``.
+
+    - ``adam``: ``torch.optim.Adam`` with its (coupled, L2) ``weight_decay``: the DRAC recipe's
+      "Adam with weight decay".
+    - ``adamw``: ``torch.optim.AdamW`` (decoupled weight decay).
+    - ``sgd``: SGD with ``cfg.momentum``.
+    - ``lars``: :class:`LARS` with ``cfg.momentum``, ``eta=0.001``.
+
+    Biases and normalisation parameters are never decayed (and excluded from LARS adaptation);
+    frozen parameters (``requires_grad=False``) are left out. The ``lr`` set here is the base
+    rate; drive it per step with :func:`lr_at` and :func:`set_lr`.
+    """
+    groups = param_groups(model, cfg.weight_decay)
+    name = cfg.optimizer.lower()
+    if name in ("adam", "adamw", "sgd"):
+        for g in groups:
+            g.pop("lars_exclude")
+    if name == "adam":
+        return torch.optim.Adam(groups, lr=cfg.lr)
+    if name == "adamw":
+        return torch.optim.AdamW(groups, lr=cfg.lr)
+    if name == "sgd":
+        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum)
+    if name == "lars":
+        return LARS(groups, lr=cfg.lr, momentum=cfg.momentum)
+    raise ValueError(
+        f"unknown optimizer {cfg.optimizer!r}; choose adam, adamw, sgd or lars "
+        f"(pretrain.optimizer)."
+    )
+
+
+def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    """Set the learning rate of every group to ``lr * group.get("lr_scale", 1.0)``.
+
+    A group may carry ``lr_scale`` (e.g. a smaller rate for a pretrained backbone).
+    """
+    for group in optimizer.param_groups:
+        group["lr"] = lr * group.get("lr_scale", 1.0)

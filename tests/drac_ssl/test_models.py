@@ -1,0 +1,148 @@
+"""Backbone, expander and VICReg model (drac_ssl.models), on tiny CPU inputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from drac_ssl.config import BackboneConfig, PretrainConfig
+from drac_ssl.models import (
+    Backbone,
+    Expander,
+    VICRegModel,
+    build_backbone,
+    build_vicreg_model,
+    load_local_weights,
+)
+
+
+@pytest.fixture(scope="module")
+def octa_backbone() -> Backbone:
+    torch.manual_seed(0)
+    return Backbone("resnet18", in_channels=1).eval()
+
+
+def test_one_channel_224_output_shape(octa_backbone: Backbone) -> None:
+    assert octa_backbone.conv1.in_channels == 1
+    assert octa_backbone.conv1.weight.shape == (64, 1, 7, 7)
+    assert octa_backbone.feature_dim == 512
+    with torch.no_grad():
+        out = octa_backbone(torch.randn(2, 1, 224, 224))
+    assert out.shape == (2, 512)
+
+
+def test_cifar_stem_32_output_shape() -> None:
+    net = Backbone("resnet18", in_channels=3, cifar_stem=True).eval()
+    assert net.conv1.kernel_size == (3, 3) and net.conv1.stride == (1, 1)
+    assert isinstance(net.maxpool, torch.nn.Identity)
+    with torch.no_grad():
+        out = net(torch.randn(2, 3, 32, 32))
+        maps = net.forward_until(torch.randn(2, 3, 32, 32), "layer4")
+    assert out.shape == (2, 512)
+    assert maps.shape == (2, 512, 4, 4)  # stride 8 with the CIFAR stem
+
+
+def test_forward_equals_forward_from_forward_until(octa_backbone: Backbone) -> None:
+    x = torch.randn(2, 1, 64, 64)
+    with torch.no_grad():
+        full = octa_backbone(x)
+        for cut in octa_backbone.stage_names:
+            h = octa_backbone.forward_until(x, cut)
+            torch.testing.assert_close(octa_backbone.forward_from(h, cut), full)
+
+
+def test_forward_stages_dims(octa_backbone: Backbone) -> None:
+    x = torch.randn(2, 1, 64, 64)
+    with torch.no_grad():
+        stages = octa_backbone.forward_stages(x)
+        torch.testing.assert_close(stages["layer4"], octa_backbone(x))
+    assert list(stages) == ["stem", "layer1", "layer2", "layer3", "layer4"]
+    assert [v.shape[1] for v in stages.values()] == [64, 64, 128, 256, 512]
+    assert all(v.shape[0] == 2 for v in stages.values())
+
+
+def test_stage_modules_and_unknown_cut(octa_backbone: Backbone) -> None:
+    mods = octa_backbone.stage_modules("layer2")
+    assert mods == [octa_backbone.layer3, octa_backbone.layer4]
+    assert octa_backbone.stage_modules("layer4") == []
+    with pytest.raises(ValueError, match="layer3"):
+        octa_backbone.forward_until(torch.randn(1, 1, 32, 32), "layer5")
+
+
+def test_freeze_until() -> None:
+    net = Backbone("resnet18", in_channels=1)
+    net.freeze_until("layer2")
+    frozen = [net.conv1, net.bn1, net.layer1, net.layer2]
+    assert all(not p.requires_grad for m in frozen for p in m.parameters())
+    assert all(p.requires_grad for m in (net.layer3, net.layer4) for p in m.parameters())
+    net.train()
+    assert not net.bn1.training and not net.layer2.training  # frozen BN stays in eval
+    assert net.layer3.training
+    model = VICRegModel(net, Expander(512, "16-8"))
+    model.train()
+    assert not net.layer1.training and net.layer4.training
+    net.unfreeze()
+    assert all(p.requires_grad for p in net.parameters())
+    assert net.layer1.training
+
+
+def test_local_weights_round_trip_safetensors(tmp_path: Path) -> None:
+    torch.manual_seed(1)
+    src = Backbone("resnet18", in_channels=1, cifar_stem=True)
+    # saved the way a DDP-wrapped VICRegModel would name them, plus an expander key
+    state = {f"module.backbone.{k}": v.contiguous() for k, v in src.state_dict().items()}
+    state["module.expander.net.0.weight"] = torch.zeros(4, 512)
+    path = tmp_path / "w.safetensors"
+    save_file(state, str(path))
+    dst = build_backbone(BackboneConfig(in_channels=1, cifar_stem=True))
+    with pytest.warns(UserWarning, match="unexpected"):
+        report = load_local_weights(dst, path)
+    assert report.missing == []
+    for k, v in src.state_dict().items():
+        torch.testing.assert_close(dst.state_dict()[k], v)
+
+
+def test_local_weights_pt_into_vicreg_model(tmp_path: Path) -> None:
+    cfg = PretrainConfig(expander="32-16")
+    cfg.backbone.cifar_stem = True
+    src = build_vicreg_model(cfg)
+    path = tmp_path / "ckpt.pt"
+    torch.save({"model": src.state_dict(), "epoch": 3}, path)
+    dst = build_vicreg_model(cfg)
+    report = load_local_weights(dst, path)
+    assert report.missing == [] and report.unexpected == []
+    torch.testing.assert_close(dst.expander.net[0].weight, src.expander.net[0].weight)
+
+
+def test_missing_file_and_wrong_channels(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="not found"):
+        build_backbone(BackboneConfig(weights=str(tmp_path / "nope.safetensors")))
+    rgb = Backbone("resnet18", in_channels=3, cifar_stem=True)
+    path = tmp_path / "rgb.safetensors"
+    save_file({k: v.contiguous() for k, v in rgb.state_dict().items()}, str(path))
+    with pytest.raises(ValueError, match="in_channels=3"):
+        load_local_weights(Backbone("resnet18", in_channels=1, cifar_stem=True), path)
+
+
+def test_expander_spec_and_errors() -> None:
+    exp = Expander(512, "64-64-32")
+    assert exp.out_dim == 32
+    linears = [m for m in exp.net if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linears] == [(512, 64), (64, 64), (64, 32)]
+    assert linears[-1].bias is None and linears[0].bias is not None
+    assert sum(isinstance(m, torch.nn.BatchNorm1d) for m in exp.net) == 2
+    assert exp(torch.randn(4, 512)).shape == (4, 32)
+    for bad in ["", "64-", "a-b", "64--32", "0-8", "-8"]:
+        with pytest.raises(ValueError, match="expander spec"):
+            Expander(512, bad)
+
+
+def test_vicreg_model_forward() -> None:
+    cfg = PretrainConfig(expander="32-32-16")
+    cfg.backbone.cifar_stem = True
+    model = build_vicreg_model(cfg)
+    features, embedding = model(torch.randn(3, 1, 32, 32))
+    assert features.shape == (3, 512) and embedding.shape == (3, 16)

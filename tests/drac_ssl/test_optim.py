@@ -1,0 +1,116 @@
+"""Optimisers and the learning-rate schedule (drac_ssl.optim)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from drac_ssl.config import PretrainConfig
+from drac_ssl.optim import LARS, build_optimizer, lr_at, set_lr
+
+
+def test_lr_warmup_then_cosine() -> None:
+    kw = dict(total_steps=110, warmup_steps=10, base_lr=1.0)
+    # warm-up: base * (step + 1) / warmup
+    assert lr_at(0, **kw) == pytest.approx(0.1)
+    assert lr_at(4, **kw) == pytest.approx(0.5)
+    assert lr_at(9, **kw) == pytest.approx(1.0)
+    # cosine over the remaining 100 steps: 0.5 * (1 + cos(pi * t))
+    assert lr_at(10, **kw) == pytest.approx(1.0)
+    assert lr_at(60, **kw) == pytest.approx(0.5)  # t = 0.5
+    assert lr_at(35, **kw) == pytest.approx(0.5 * (1 + math.cos(math.pi / 4)))  # t = 0.25
+    assert lr_at(110, **kw) == pytest.approx(0.0, abs=1e-12)
+    assert lr_at(500, **kw) == pytest.approx(0.0, abs=1e-12)
+    # floor at base * min_lr_ratio: min + (base - min) * 0.5 at t = 0.5
+    assert lr_at(60, **kw, min_lr_ratio=0.1) == pytest.approx(0.1 + 0.9 * 0.5)
+    assert lr_at(110, **kw, min_lr_ratio=0.1) == pytest.approx(0.1)
+
+
+def test_lr_constant_and_no_warmup() -> None:
+    assert lr_at(0, total_steps=10, warmup_steps=0, base_lr=0.3) == pytest.approx(0.3)
+    assert lr_at(7, total_steps=10, warmup_steps=0, base_lr=0.3, schedule="constant") == 0.3
+    assert lr_at(1, total_steps=10, warmup_steps=4, base_lr=0.4, schedule="constant") == (
+        pytest.approx(0.2))
+    with pytest.raises(ValueError, match="schedule"):
+        lr_at(0, total_steps=10, warmup_steps=0, base_lr=0.3, schedule="step")
+
+
+def test_lars_decreases_a_quadratic() -> None:
+    torch.manual_seed(0)
+    target = torch.randn(8, 4)
+    weight = nn.Parameter(torch.randn(8, 4))
+    bias = nn.Parameter(torch.randn(4))
+    opt = LARS([{"params": [weight]}, {"params": [bias], "lars_exclude": True, "lr": 0.05}],
+               lr=5.0, weight_decay=0.0, momentum=0.9)
+
+    def loss_fn() -> torch.Tensor:
+        return ((weight - target) ** 2).sum() + (bias**2).sum()
+
+    start = loss_fn().item()
+    for _ in range(50):
+        opt.zero_grad()
+        loss = loss_fn()
+        loss.backward()
+        opt.step()
+    assert loss_fn().item() < 0.5 * start
+
+
+def test_lars_trust_ratio_first_step() -> None:
+    # One step from zero momentum: update = lr * eta * ||p|| / ||g|| * g.
+    p = nn.Parameter(torch.tensor([3.0, 4.0]))  # ||p|| = 5
+    p.grad = torch.tensor([0.0, 2.0])  # ||g|| = 2
+    opt = LARS([p], lr=1.0, weight_decay=0.0, eta=0.1)
+    opt.step()
+    # q = 0.1 * 5 / 2 = 0.25 -> step 0.25 * [0, 2] = [0, 0.5]
+    torch.testing.assert_close(p.detach(), torch.tensor([3.0, 3.5]))
+    b = nn.Parameter(torch.tensor([1.0]))
+    b.grad = torch.tensor([2.0])
+    LARS([b], lr=0.1, weight_decay=1.0, lars_exclude=True).step()
+    torch.testing.assert_close(b.detach(), torch.tensor([0.8]))  # plain SGD, no decay
+
+
+class Tiny(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 3)
+        self.bn = nn.BatchNorm2d(4)
+        self.fc = nn.Linear(4, 2)
+        self.frozen = nn.Linear(2, 2)
+        self.frozen.requires_grad_(False)
+
+
+@pytest.mark.parametrize("name", ["adam", "adamw", "sgd", "lars"])
+def test_build_optimizer_excludes_bias_and_norm_from_decay(name: str) -> None:
+    model = Tiny()
+    opt = build_optimizer(model, PretrainConfig(optimizer=name, lr=0.02, weight_decay=1e-3))
+    groups = {g["name"]: g for g in opt.param_groups}
+    assert {id(p) for p in groups["decay"]["params"]} == {id(model.conv.weight),
+                                                          id(model.fc.weight)}
+    no_decay = {id(p) for p in groups["no_decay"]["params"]}
+    assert no_decay == {id(model.conv.bias), id(model.bn.weight), id(model.bn.bias),
+                        id(model.fc.bias)}
+    assert groups["decay"]["weight_decay"] == 1e-3
+    assert groups["no_decay"]["weight_decay"] == 0.0
+    assert all(g["lr"] == 0.02 for g in opt.param_groups)
+    if name == "lars":
+        assert groups["no_decay"]["lars_exclude"] and not groups["decay"]["lars_exclude"]
+    expected = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD,
+                "lars": LARS}[name]
+    assert type(opt) is expected
+    set_lr(opt, 0.5)
+    assert all(g["lr"] == 0.5 for g in opt.param_groups)
+
+
+def test_set_lr_respects_lr_scale() -> None:
+    p, q = nn.Parameter(torch.zeros(2)), nn.Parameter(torch.zeros(2))
+    opt = torch.optim.SGD([{"params": [p], "lr_scale": 0.1}, {"params": [q]}], lr=1.0)
+    set_lr(opt, 2.0)
+    assert [g["lr"] for g in opt.param_groups] == pytest.approx([0.2, 2.0])
+
+
+def test_unknown_optimizer() -> None:
+    with pytest.raises(ValueError, match="lars"):
+        build_optimizer(Tiny(), PretrainConfig(optimizer="rmsprop"))

@@ -1,0 +1,197 @@
+"""VICReg loss (drac_ssl.losses.vicreg) against hand-computed values and a float64 numpy
+reference, official-code convention (methods.md section 1)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from drac_ssl.config import VICRegLossConfig
+from drac_ssl.losses import (
+    VICRegLoss,
+    covariance_loss,
+    invariance_loss,
+    variance_loss,
+    vicreg_loss,
+)
+
+
+def numpy_vicreg(
+    za: np.ndarray, zb: np.ndarray, sim: float = 25.0, std: float = 25.0, cov: float = 1.0,
+    gamma: float = 1.0, eps: float = 1e-4,
+) -> tuple[float, float, float, float]:
+    """Independent float64 reference written from the formulas, loops over dimensions."""
+    za = za.astype(np.float64)
+    zb = zb.astype(np.float64)
+    n, d = za.shape
+    inv = float(np.mean((za - zb) ** 2))
+
+    def v(z: np.ndarray) -> float:
+        total = 0.0
+        for k in range(d):
+            col = z[:, k]
+            var = np.sum((col - col.mean()) ** 2) / (n - 1)
+            total += max(0.0, gamma - np.sqrt(var + eps))
+        return total / d
+
+    def c(z: np.ndarray) -> float:
+        zc = z - z.mean(axis=0, keepdims=True)
+        total = 0.0
+        for k in range(d):
+            for j in range(d):
+                if k != j:
+                    total += (np.dot(zc[:, k], zc[:, j]) / (n - 1)) ** 2
+        return total / d
+
+    var_term = (v(za) + v(zb)) / 2
+    cov_term = c(za) + c(zb)
+    return sim * inv + std * var_term + cov * cov_term, inv, var_term, cov_term
+
+
+# Hand example, n = 3 rows, d = 2 dims.
+ZA = [[0.0, 0.0], [1.0, 0.0], [2.0, 3.0]]
+ZB = [[1.0, 0.0], [1.0, 2.0], [1.0, 0.0]]
+
+
+def test_hand_computed_3x2_eps0() -> None:
+    za, zb = torch.tensor(ZA), torch.tensor(ZB)
+    # invariance: za - zb = [[-1, 0], [0, -2], [1, 3]]; squares 1+0+0+4+1+9 = 15; 15/6 = 2.5
+    # variance, eps = 0:
+    #   za col0 [0,1,2]: mean 1, unbiased var (1+0+1)/2 = 1 -> std 1 -> relu(1-1) = 0
+    #   za col1 [0,0,3]: mean 1, var (1+1+4)/2 = 3 -> std 1.73 -> 0;         v(za) = 0
+    #   zb col0 [1,1,1]: var 0 -> std 0 -> relu(1-0) = 1
+    #   zb col1 [0,2,0]: mean 2/3, var (4/9+16/9+4/9)/2 = 4/3 -> std 1.15 -> 0; v(zb) = 1/2
+    #   variance = (0 + 1/2)/2 = 0.25
+    # covariance:
+    #   za centred: col0 [-1,0,1], col1 [-1,-1,2]; C01 = (1+0+2)/2 = 1.5
+    #   c(za) = (C01^2 + C10^2)/d = 2*2.25/2 = 2.25; zb col0 is constant -> C01 = 0, c(zb) = 0
+    #   covariance = 2.25
+    # loss = 25*2.5 + 25*0.25 + 1*2.25 = 62.5 + 6.25 + 2.25 = 71
+    terms = vicreg_loss(za, zb, eps=0.0)
+    assert terms.invariance.item() == pytest.approx(2.5)
+    assert terms.variance.item() == pytest.approx(0.25)
+    assert terms.covariance.item() == pytest.approx(2.25)
+    assert terms.loss.item() == pytest.approx(71.0)
+
+
+def test_hand_computed_3x2_default_eps() -> None:
+    za, zb = torch.tensor(ZA), torch.tensor(ZB)
+    # with eps = 1e-4 only zb col0 changes: std = sqrt(0 + 1e-4) = 0.01 -> relu(1 - 0.01) = 0.99
+    # (za col0: sqrt(1.0001) > 1 -> still 0). v(zb) = 0.99/2 = 0.495; variance = 0.2475
+    # loss = 62.5 + 25*0.2475 + 2.25 = 62.5 + 6.1875 + 2.25 = 70.9375
+    terms = vicreg_loss(za, zb)
+    assert terms.variance.item() == pytest.approx(0.2475)
+    assert terms.loss.item() == pytest.approx(70.9375)
+    assert all(t.ndim == 0 for t in terms)
+
+
+def test_pure_terms_match_hand_values() -> None:
+    za, zb = torch.tensor(ZA), torch.tensor(ZB)
+    assert invariance_loss(za, zb).item() == pytest.approx(2.5)
+    assert variance_loss(zb, eps=0.0).item() == pytest.approx(0.5)
+    assert covariance_loss(za).item() == pytest.approx(2.25)
+    assert covariance_loss(zb).item() == pytest.approx(0.0)
+
+
+def test_symmetric_in_views() -> None:
+    g = torch.Generator().manual_seed(0)
+    za, zb = torch.randn(8, 6, generator=g), torch.randn(8, 6, generator=g)
+    ab, ba = vicreg_loss(za, zb), vicreg_loss(zb, za)
+    for x, y in zip(ab, ba, strict=True):
+        torch.testing.assert_close(x, y)
+
+
+@pytest.mark.parametrize("n", [5, 7])
+def test_normalised_by_actual_batch_size(n: int) -> None:
+    rng = np.random.default_rng(n)
+    za = rng.normal(size=(n, 4)) * 0.7
+    zb = za + 0.3 * rng.normal(size=(n, 4))
+    got = vicreg_loss(torch.from_numpy(za), torch.from_numpy(zb))
+    ref = numpy_vicreg(za, zb)
+    for value, expected in zip(got, ref, strict=True):
+        assert value.item() == pytest.approx(expected, rel=1e-10, abs=1e-12)
+
+
+def test_invariance_is_a_mean_unchanged_by_duplicating_rows() -> None:
+    g = torch.Generator().manual_seed(1)
+    za, zb = torch.randn(6, 5, generator=g), torch.randn(6, 5, generator=g)
+    once = vicreg_loss(za, zb).invariance
+    twice = vicreg_loss(torch.cat([za, za]), torch.cat([zb, zb])).invariance
+    torch.testing.assert_close(once, twice)
+
+
+def test_agrees_with_float64_numpy_reference_random() -> None:
+    rng = np.random.default_rng(42)
+    za = rng.normal(size=(16, 12)).astype(np.float32) * 0.5
+    zb = rng.normal(size=(16, 12)).astype(np.float32) * 2.0
+    got = vicreg_loss(torch.from_numpy(za), torch.from_numpy(zb), sim_coeff=10.0,
+                      std_coeff=5.0, cov_coeff=2.0, gamma=1.5, eps=1e-3)
+    assert got.loss.dtype == torch.float32
+    ref = numpy_vicreg(za, zb, 10.0, 5.0, 2.0, 1.5, 1e-3)
+    for value, expected in zip(got, ref, strict=True):
+        assert value.item() == pytest.approx(expected, rel=1e-5, abs=1e-6)
+
+
+def test_module_and_from_config_match_function() -> None:
+    cfg = VICRegLossConfig(sim_coeff=3.0, std_coeff=4.0, cov_coeff=0.5, gamma=0.8, eps=1e-3)
+    module = VICRegLoss.from_config(cfg)
+    g = torch.Generator().manual_seed(2)
+    za, zb = torch.randn(5, 3, generator=g), torch.randn(5, 3, generator=g)
+    expected = vicreg_loss(za, zb, sim_coeff=3.0, std_coeff=4.0, cov_coeff=0.5, gamma=0.8,
+                           eps=1e-3)
+    torch.testing.assert_close(module(za, zb).loss, expected.loss)
+
+
+def test_gather_applies_to_variance_and_covariance_only() -> None:
+    g = torch.Generator().manual_seed(3)
+    za, zb = torch.randn(4, 3, generator=g), torch.randn(4, 3, generator=g)
+    other_a, other_b = torch.randn(4, 3, generator=g), torch.randn(4, 3, generator=g)
+    others = iter([other_a, other_b])  # gather is applied to z_a, then to z_b
+
+    def fake_gather(z: torch.Tensor) -> torch.Tensor:  # "rank 0" of 2: local rows first
+        return torch.cat([z, next(others)])
+
+    got = vicreg_loss(za, zb, gather=fake_gather)
+    full = vicreg_loss(torch.cat([za, other_a]), torch.cat([zb, other_b]))
+    torch.testing.assert_close(got.variance, full.variance)
+    torch.testing.assert_close(got.covariance, full.covariance)
+    torch.testing.assert_close(got.invariance, invariance_loss(za, zb))
+
+
+def test_finite_under_bf16_autocast_wide_large_embedding() -> None:
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(64, 2048)
+    x = torch.randn(16, 64) * 50.0
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        za, zb = layer(x), layer(x + torch.randn_like(x))
+        assert za.dtype == torch.bfloat16
+        terms = vicreg_loss(za, zb)
+    assert terms.loss.dtype == torch.float32
+    assert torch.isfinite(terms.loss)
+    reference = vicreg_loss(za.float(), zb.float())
+    torch.testing.assert_close(terms.loss, reference.loss)
+    terms.loss.backward()
+    assert torch.isfinite(layer.weight.grad).all()
+
+
+def test_half_precision_input_does_not_overflow() -> None:
+    # covariance entries ~ 300^2 * 300^2 / ... exceed float16's 65504 if computed in half
+    z = (torch.randn(32, 2048) * 300.0).half()
+    terms = vicreg_loss(z, z + 1)
+    assert torch.isfinite(terms.loss)
+    assert terms.covariance.item() > 65504
+
+
+@pytest.mark.parametrize(
+    ("za", "zb", "match"),
+    [
+        (torch.randn(1, 4), torch.randn(1, 4), "at least 2"),
+        (torch.randn(4, 3), torch.randn(4, 5), "same shape"),
+        (torch.randn(4, 3), torch.randn(5, 3), "same shape"),
+        (torch.randn(2, 3, 4), torch.randn(2, 3, 4), "2-D"),
+    ],
+)
+def test_clear_errors(za: torch.Tensor, zb: torch.Tensor, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        vicreg_loss(za, zb)
