@@ -80,8 +80,12 @@ def _logdet_identity_plus(z: Tensor, scale: Tensor | float) -> Tensor:
     if isinstance(scale, Tensor):
         scale = scale[..., None, None]
     eye = torch.eye(size, dtype=gram.dtype, device=gram.device)
-    chol = torch.linalg.cholesky(eye + scale * gram)
-    return 2.0 * torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1)
+    # cholesky_ex does not synchronise with the device to check for errors (plain cholesky
+    # would, on every training step) and does not raise on non-finite input: a failed
+    # factorisation gives NaN, which the training loop's non-finite check then reports.
+    chol, info = torch.linalg.cholesky_ex(eye + scale * gram)
+    logdet = 2.0 * torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1)
+    return torch.where(info == 0, logdet, torch.full_like(logdet, float("nan")))
 
 
 def coding_rate(z: Tensor, eps2: float = 0.5) -> Tensor:
