@@ -1,0 +1,670 @@
+"""Two-view augmentation for VICReg, on the CPU (albumentations) or batched on the device.
+
+One :class:`ViewRecipe` per ``AugmentConfig.recipe`` holds every probability and range, and
+both paths are built from it, so the CPU and the GPU pipelines draw from the same
+distribution (up to interpolation details):
+
+- ``octa`` (UW-OCTA, 1 channel): random resized crop from the cached ``source_size`` image
+  to ``image_size``, horizontal and vertical flips, a random multiple of 90 degrees, a
+  small rotation (+-15 degrees, reflected border), brightness/contrast and gamma, Gaussian
+  blur (p 0.2) and Gaussian noise (p 0.2). No colour: OCTA stays 1 channel.
+- ``cifar`` (solo-learn's VICReg CIFAR recipe, methods.md section 1): random resized crop,
+  colour jitter (0.4, 0.4, 0.2, 0.1) with p 0.8, greyscale p 0.2, solarise p 0.1,
+  horizontal flip p 0.5.
+- ``mnist``: random resized crop and a small rotation (+-10 degrees); no flips (digits).
+
+The crop scale comes from ``AugmentConfig.crop_scale`` for every recipe and the output size
+from ``image_size``: a CIFAR-10 config should set ``crop_scale: [0.2, 1.0]`` and
+``image_size: 32`` (MNIST: 28). Views are normalised with :func:`normalization_for`.
+
+Reproducibility of the CPU path: albumentations 2.x ignores numpy's and Python's global
+seeds; each ``Compose`` owns its RNG. A ``Compose`` is pickled into every DataLoader worker
+with the same RNG state, so without care all workers would produce the same sequence of
+augmentations. :class:`TwoViewDataset` therefore reseeds its transform in each worker from
+``torch.utils.data.get_worker_info().seed`` (= ``torch.initial_seed()`` in the worker =
+the DataLoader's base seed + worker id; the base seed is drawn from the DataLoader's
+``generator`` or torch's global RNG at every epoch). Seeding torch (``torch.manual_seed``
+or a seeded ``generator=``) thus makes the views reproducible for a fixed
+``num_workers``. :func:`seed_worker` does the same explicitly and also seeds numpy and
+``random``; pass it as ``worker_init_fn``. (It must not call ``cv2.setNumThreads``: that
+deadlocks a forked worker; call ``cv2.setNumThreads(1)`` in the main process instead.) Note
+that ``Compose(seed=...)`` seeds every transform with the same seed, so e.g. horizontal
+and vertical flips always fire together; :func:`reseed_transform` shares one generator
+across the whole pipeline instead.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import albumentations as A
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.utils.data import Dataset, get_worker_info
+
+from drac_ssl.config import AugmentConfig
+from drac_ssl.datasets import normalization_for
+
+RECIPES = ("octa", "cifar", "mnist")
+_DEFAULT_CHANNELS = {"octa": 1, "cifar": 3, "mnist": 1}
+_LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601, as torchvision's rgb_to_grayscale
+
+
+@dataclass(frozen=True)
+class ViewRecipe:
+    """Every probability and range of one augmentation recipe (shared by CPU and GPU).
+
+    Pixel values are in [0, 1] units. ``jitter_*`` follow torchvision's ``ColorJitter``
+    (multiplicative brightness, contrast around the mean grey, saturation, hue as a
+    fraction of a turn); ``bc_*`` follow albumentations' ``RandomBrightnessContrast``
+    (``x * (1 + c) + b``).
+    """
+
+    name: str
+    image_size: int
+    crop_scale: tuple[float, float]
+    crop_ratio: tuple[float, float] = (3 / 4, 4 / 3)
+    hflip_p: float = 0.0
+    vflip_p: float = 0.0
+    rot90_p: float = 0.0  # when applied: k * 90 degrees with k uniform in 0..3
+    rotate_p: float = 0.0
+    rotate_degrees: float = 0.0
+    jitter_p: float = 0.0
+    jitter_brightness: float = 0.0
+    jitter_contrast: float = 0.0
+    jitter_saturation: float = 0.0
+    jitter_hue: float = 0.0
+    bc_p: float = 0.0
+    bc_brightness: float = 0.0
+    bc_contrast: float = 0.0
+    gamma_p: float = 0.0
+    gamma_range: tuple[float, float] = (1.0, 1.0)
+    gray_p: float = 0.0
+    solarize_p: float = 0.0
+    blur_p: float = 0.0
+    blur_sigma: tuple[float, float] = (0.1, 2.0)
+    noise_p: float = 0.0
+    noise_std: tuple[float, float] = (0.01, 0.05)
+    border: str = "zeros"  # zeros | reflect: fill of rotated corners
+    mean: tuple[float, ...] = field(default=(0.5,))
+    std: tuple[float, ...] = field(default=(0.5,))
+
+    def without_randomness(self) -> ViewRecipe:
+        """The same recipe with every random operation switched off (for checks)."""
+        return replace(
+            self, crop_scale=(1.0, 1.0), hflip_p=0.0, vflip_p=0.0, rot90_p=0.0, rotate_p=0.0,
+            jitter_p=0.0, bc_p=0.0, gamma_p=0.0, gray_p=0.0, solarize_p=0.0, blur_p=0.0,
+            noise_p=0.0,
+        )  # fmt: skip
+
+
+def recipe_for(cfg: AugmentConfig, dataset: str | None = None) -> ViewRecipe:
+    """The :class:`ViewRecipe` of ``cfg.recipe``; ``dataset`` (e.g. ``fashion_mnist``)
+    picks that dataset's normalisation statistics instead of the recipe's."""
+    if cfg.recipe not in RECIPES:
+        raise ValueError(f"unknown augmentation recipe {cfg.recipe!r}; expected {', '.join(RECIPES)}")
+    if len(cfg.crop_scale) != 2 or not 0 < cfg.crop_scale[0] <= cfg.crop_scale[1] <= 1:
+        raise ValueError(f"augment.crop_scale must be [low, high] in (0, 1], got {cfg.crop_scale}")
+    mean, std = normalization_for(dataset or cfg.recipe)
+    base = ViewRecipe(
+        name=cfg.recipe,
+        image_size=int(cfg.image_size),
+        crop_scale=(float(cfg.crop_scale[0]), float(cfg.crop_scale[1])),
+        mean=tuple(mean),
+        std=tuple(std),
+    )
+    if cfg.recipe == "octa":
+        return replace(
+            base, hflip_p=0.5, vflip_p=0.5, rot90_p=1.0, rotate_p=0.5, rotate_degrees=15.0,
+            bc_p=0.8, bc_brightness=0.2, bc_contrast=0.2, gamma_p=0.5, gamma_range=(0.8, 1.2),
+            blur_p=0.2, blur_sigma=(0.1, 2.0), noise_p=0.2, noise_std=(0.01, 0.05),
+            border="reflect",
+        )  # fmt: skip
+    if cfg.recipe == "cifar":
+        return replace(
+            base, hflip_p=0.5, jitter_p=0.8, jitter_brightness=0.4, jitter_contrast=0.4,
+            jitter_saturation=0.2, jitter_hue=0.1, gray_p=0.2, solarize_p=0.1,
+        )  # fmt: skip
+    return replace(base, rotate_p=0.5, rotate_degrees=10.0)
+
+
+def _stats_for(values: tuple[float, ...], channels: int) -> tuple[float, ...]:
+    """Per-channel statistics for ``channels`` (luma-weighted when RGB stats meet grey)."""
+    if len(values) == channels:
+        return tuple(values)
+    if len(values) == 1:
+        return tuple(values) * channels
+    if len(values) == 3 and channels == 1:
+        return (sum(w * v for w, v in zip(_LUMA, values, strict=True)),)
+    raise ValueError(f"cannot use {len(values)}-channel statistics for {channels} channels")
+
+
+# --------------------------------------------------------------------------------------
+# CPU path (albumentations)
+
+
+def build_view_transform(
+    cfg: AugmentConfig,
+    channels: int | None = None,
+    recipe: ViewRecipe | None = None,
+    seed: int | None = None,
+) -> A.Compose:
+    """One random view: an albumentations pipeline from uint8 ``(H,W)``/``(H,W,3)`` to
+    float32 normalised ``(S,S)``/``(S,S,3)``.
+
+    ``channels`` defaults to the recipe's (octa/mnist 1, cifar 3); with 1 channel the
+    colour-only operations (saturation, hue, greyscale) are left out. ``recipe`` overrides
+    :func:`recipe_for`; ``seed`` seeds the pipeline (see :func:`reseed_transform`).
+    """
+    r = recipe or recipe_for(cfg)
+    c = channels or _DEFAULT_CHANNELS[r.name]
+    size = (r.image_size, r.image_size)
+    border = cv2.BORDER_REFLECT_101 if r.border == "reflect" else cv2.BORDER_CONSTANT
+    ops: list[Any] = [
+        A.RandomResizedCrop(
+            size=size, scale=r.crop_scale, ratio=r.crop_ratio,
+            interpolation=cv2.INTER_LINEAR, area_for_downscale="image",
+        )
+    ]  # fmt: skip
+    if r.hflip_p > 0:
+        ops.append(A.HorizontalFlip(p=r.hflip_p))
+    if r.vflip_p > 0:
+        ops.append(A.VerticalFlip(p=r.vflip_p))
+    if r.rot90_p > 0:
+        ops.append(A.RandomRotate90(p=r.rot90_p))
+    if r.rotate_p > 0 and r.rotate_degrees > 0:
+        ops.append(
+            A.Affine(
+                rotate=(-r.rotate_degrees, r.rotate_degrees), border_mode=border, p=r.rotate_p
+            )
+        )
+    if r.jitter_p > 0:
+        colour = c == 3
+        ops.append(
+            A.ColorJitter(
+                brightness=r.jitter_brightness, contrast=r.jitter_contrast,
+                saturation=r.jitter_saturation if colour else 0.0,
+                hue=r.jitter_hue if colour else 0.0, p=r.jitter_p,
+            )
+        )  # fmt: skip
+    if r.bc_p > 0:
+        ops.append(
+            A.RandomBrightnessContrast(
+                brightness_limit=r.bc_brightness, contrast_limit=r.bc_contrast, p=r.bc_p
+            )
+        )
+    if r.gamma_p > 0:
+        low, high = r.gamma_range
+        ops.append(A.RandomGamma(gamma_limit=(100 * low, 100 * high), p=r.gamma_p))
+    if r.gray_p > 0 and c == 3:
+        ops.append(A.ToGray(num_output_channels=3, p=r.gray_p))
+    if r.solarize_p > 0:
+        ops.append(A.Solarize(threshold_range=(0.5, 0.5), p=r.solarize_p))
+    if r.blur_p > 0:
+        ops.append(A.GaussianBlur(blur_limit=0, sigma_limit=r.blur_sigma, p=r.blur_p))
+    if r.noise_p > 0:
+        ops.append(A.GaussNoise(std_range=r.noise_std, p=r.noise_p))
+    ops.append(
+        A.Normalize(mean=_stats_for(r.mean, c), std=_stats_for(r.std, c), max_pixel_value=255.0)
+    )
+    transform = A.Compose(ops)
+    if seed is not None:
+        reseed_transform(transform, seed)
+    return transform
+
+
+def build_eval_transform(
+    cfg: AugmentConfig, channels: int | None = None, recipe: ViewRecipe | None = None
+) -> A.Compose:
+    """Deterministic preprocessing for evaluation / k-NN: resize to ``image_size`` with
+    ``cv2.INTER_AREA`` (an exact copy when the size already matches, as for CIFAR-10 at 32
+    and MNIST at 28) and normalise like the views. No random operation."""
+    r = recipe or recipe_for(cfg)
+    c = channels or _DEFAULT_CHANNELS[r.name]
+    return A.Compose(
+        [
+            A.Resize(r.image_size, r.image_size, interpolation=cv2.INTER_AREA),
+            A.Normalize(mean=_stats_for(r.mean, c), std=_stats_for(r.std, c), max_pixel_value=255.0),
+        ]
+    )
+
+
+def reseed_transform(transform: A.BaseCompose, seed: int) -> None:
+    """Seed an albumentations pipeline with ONE generator shared by all its transforms.
+
+    (``Compose.set_random_seed`` gives every transform its own generator with the same
+    seed, which correlates their decisions.)
+    """
+    seed = int(seed) % 2**32
+    transform.set_random_state(np.random.default_rng(seed), random.Random(seed))
+
+
+def _to_chw(image: np.ndarray) -> Tensor:
+    """float32 ``(H,W)`` or ``(H,W,C)`` -> contiguous tensor ``(C,H,W)`` (no RGB copies)."""
+    if image.ndim == 2:
+        image = image[None]
+    else:
+        image = image.transpose(2, 0, 1)
+    return torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))
+
+
+class _ArrayBacked(Dataset):
+    """Shared parts: index mapping, memmap-aware pickling, per-worker reseeding."""
+
+    def __init__(self, images: np.ndarray, transform: A.BaseCompose, indices: np.ndarray | None) -> None:
+        if images.ndim not in (3, 4):
+            raise ValueError(f"images must be (N,H,W) or (N,H,W,C), got shape {images.shape}")
+        self.images = images
+        self.transform = transform
+        self.indices = None if indices is None else np.asarray(indices, dtype=np.int64)
+        self._seeded_for: int | None = None
+
+    def __len__(self) -> int:
+        return len(self.indices) if self.indices is not None else int(self.images.shape[0])
+
+    def _image(self, i: int) -> np.ndarray:
+        row = int(self.indices[i]) if self.indices is not None else int(i)
+        return np.array(self.images[row])  # a private copy, also out of a np.memmap
+
+    def reseed(self, seed: int) -> None:
+        """Seed the transform (done automatically once per DataLoader worker)."""
+        reseed_transform(self.transform, seed)
+        self._seeded_for = int(seed)
+
+    def _ensure_worker_seed(self) -> None:
+        info = get_worker_info()
+        if info is not None and self._seeded_for != info.seed:
+            self.reseed(info.seed)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        images = self.images
+        filename = getattr(images, "filename", None)
+        if isinstance(images, np.memmap) and filename and str(filename).endswith(".npy"):
+            # Re-open the file in the worker instead of pickling the whole array.
+            try:
+                reopened = np.load(filename, mmap_mode="r")
+                same = (
+                    reopened.shape == images.shape
+                    and reopened.dtype == images.dtype
+                    and reopened.strides == images.strides
+                )
+            except (OSError, ValueError):
+                same = False
+            if same:
+                state["images"] = None
+                state["_memmap_file"] = str(filename)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        filename = state.pop("_memmap_file", None)
+        self.__dict__.update(state)
+        if filename is not None:
+            self.images = np.load(filename, mmap_mode="r")
+
+
+class TwoViewDataset(_ArrayBacked):
+    """``dataset[i] -> (view_a, view_b)``: two independent random views of image ``i``.
+
+    ``images`` is uint8 ``(N,H,W)`` (grey, views ``(1,S,S)``) or ``(N,H,W,3)`` (views
+    ``(3,S,S)``), an ndarray or a ``np.memmap`` (only the requested row is read and
+    copied). ``transform`` is :func:`build_view_transform`'s pipeline; ``indices`` selects
+    a subset (e.g. the training rows of the OCTA cache). ``seed`` seeds the transform in
+    this process; DataLoader workers reseed themselves (see the module docstring).
+    Picklable: a memmap loaded from ``.npy`` is reopened in the worker, not copied.
+    """
+
+    def __init__(
+        self,
+        images: np.ndarray,
+        transform: A.BaseCompose,
+        indices: np.ndarray | None = None,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__(images, transform, indices)
+        if seed is not None:
+            reseed_transform(self.transform, seed)
+
+    def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
+        self._ensure_worker_seed()
+        image = self._image(i)
+        view_a = self.transform(image=image)["image"]
+        view_b = self.transform(image=image)["image"]
+        return _to_chw(view_a), _to_chw(view_b)
+
+
+class EvalDataset(_ArrayBacked):
+    """``dataset[i] -> (tensor (C,S,S), label)`` with deterministic preprocessing
+    (:func:`build_eval_transform`); ``label`` is -1 when ``labels`` is None."""
+
+    def __init__(
+        self,
+        images: np.ndarray,
+        transform: A.BaseCompose,
+        labels: np.ndarray | None = None,
+        indices: np.ndarray | None = None,
+    ) -> None:
+        super().__init__(images, transform, indices)
+        if labels is not None and len(labels) != len(images):
+            raise ValueError(f"{len(images)} images but {len(labels)} labels")
+        self.labels = None if labels is None else np.asarray(labels, dtype=np.int64)
+
+    def __getitem__(self, i: int) -> tuple[Tensor, int]:
+        image = self._image(i)
+        row = int(self.indices[i]) if self.indices is not None else int(i)
+        label = -1 if self.labels is None else int(self.labels[row])
+        return _to_chw(self.transform(image=image)["image"]), label
+
+
+def _reseed_tree(dataset: Any, seed: int) -> None:
+    if hasattr(dataset, "reseed"):
+        dataset.reseed(seed)
+    if hasattr(dataset, "dataset"):  # torch Subset
+        _reseed_tree(dataset.dataset, seed)
+    for child in getattr(dataset, "datasets", []) or []:  # ConcatDataset
+        _reseed_tree(child, seed)
+
+
+def seed_worker(worker_id: int) -> None:
+    """``worker_init_fn`` for DataLoaders over :class:`TwoViewDataset`.
+
+    Seeds numpy, ``random`` and the dataset's albumentations pipeline from
+    ``torch.initial_seed()`` (which the DataLoader set to base seed + ``worker_id``).
+
+    It deliberately does not call ``cv2.setNumThreads`` here: in a forked worker whose
+    parent already ran a multi-threaded OpenCV operation that call deadlocks (measured
+    with opencv-python-headless 4.x). To keep OpenCV from oversubscribing the cores, call
+    ``cv2.setNumThreads(1)`` in the main process before the DataLoader starts.
+    """
+    del worker_id  # already folded into torch.initial_seed()
+    seed = torch.initial_seed() % 2**32
+    np.random.seed(seed)
+    random.seed(seed)
+    info = get_worker_info()
+    if info is not None:
+        _reseed_tree(info.dataset, info.seed)
+
+
+# --------------------------------------------------------------------------------------
+# GPU path (batched tensor ops)
+
+
+def to_device_uint8(images: np.ndarray, device: torch.device | str) -> Tensor:
+    """uint8 ``(N,H,W)`` or ``(N,H,W,C)`` -> uint8 tensor ``(N,C,H,W)`` on ``device``
+    (grey gets a channel axis, RGB is permuted on the device)."""
+    if images.dtype != np.uint8 or images.ndim not in (3, 4):
+        raise ValueError(f"expected uint8 (N,H,W) or (N,H,W,C), got {images.dtype} {images.shape}")
+    tensor = torch.from_numpy(np.ascontiguousarray(images)).to(device)
+    if tensor.ndim == 3:
+        return tensor.unsqueeze(1)
+    return tensor.permute(0, 3, 1, 2).contiguous()
+
+
+class DeviceBatches:
+    """Shuffled mini-batches of a uint8 image tensor that already lives on the device.
+
+    ``for batch in DeviceBatches(images, 256): ...`` yields uint8 ``(b,C,H,W)`` tensors
+    (``images[idx]``); :meth:`iter_indices` yields the index tensors themselves. A new
+    permutation is drawn (from ``generator`` when given) at every iteration.
+    """
+
+    def __init__(
+        self,
+        images: Tensor,
+        batch_size: int,
+        shuffle: bool = True,
+        drop_last: bool = True,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        if batch_size <= 0:
+            raise ValueError(f"batch_size must be > 0, got {batch_size}")
+        self.images = images
+        self.batch_size = int(batch_size)
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+        self.generator = generator
+
+    def __len__(self) -> int:
+        n = int(self.images.shape[0])
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+    def iter_indices(self) -> Iterator[Tensor]:
+        """Index tensors (int64, on the images' device) of each batch."""
+        n = int(self.images.shape[0])
+        device = self.images.device
+        if self.shuffle:
+            gen_device = self.generator.device if self.generator is not None else device
+            order = torch.randperm(n, generator=self.generator, device=gen_device).to(device)
+        else:
+            order = torch.arange(n, device=device)
+        for b in range(len(self)):
+            yield order[b * self.batch_size : (b + 1) * self.batch_size]
+
+    def __iter__(self) -> Iterator[Tensor]:
+        for idx in self.iter_indices():
+            yield self.images[idx]
+
+
+def _gaussian_kernels(sigma: Tensor, radius: int) -> Tensor:
+    """(B,) sigmas -> (B, 2*radius+1) normalised 1-D Gaussian kernels."""
+    t = torch.arange(-radius, radius + 1, device=sigma.device, dtype=torch.float32)
+    k = torch.exp(-0.5 * (t[None] / sigma[:, None].clamp_min(1e-3)) ** 2)
+    return k / k.sum(dim=1, keepdim=True)
+
+
+class GpuTwoViewAugment(nn.Module):
+    """Batched two-view augmentation on the device: ``(view_a, view_b) = aug(batch_uint8)``.
+
+    Input uint8 ``(B,C,H,W)`` (or float in [0, 1]) on any device; output two float32
+    ``(B,C,S,S)`` tensors normalised like the CPU path. Every sample draws its own
+    parameters and the batch is processed without a Python loop over samples:
+
+    1. Geometry, one ``F.affine_grid`` + ``F.grid_sample`` (bilinear) per view: random
+       resized crop (torchvision's sampling: 10 vectorised tries of area and log-aspect,
+       the whole image when none fits), flips, rot90 and a small rotation applied in output
+       space. No antialiasing: a large downscale (octa 512 -> 224 at small crop scale)
+       aliases slightly more than the CPU path's area interpolation.
+    2. Colour jitter with probability ``jitter_p``, in the FIXED order brightness,
+       contrast, saturation, hue (torchvision draws a random order). Hue is a rotation of
+       the chroma plane in YIQ space by ``2 * pi * h`` (an approximation of HSV hue shift).
+       Brightness/contrast (albumentations semantics) and gamma for octa.
+    3. Greyscale (BT.601 luma, kept 3 channels) and solarise (invert values >= 0.5).
+    4. Gaussian blur by a separable grouped convolution with a per-sample sigma (samples
+       that are not blurred get a delta kernel), Gaussian noise with a per-sample std.
+    5. Normalise with the recipe's mean/std.
+
+    Random numbers come from ``generator`` (for speed, on the batch's device) or torch's
+    global RNG; the same seeded generator gives the same views.
+    """
+
+    def __init__(self, cfg: AugmentConfig, channels: int, recipe: ViewRecipe | None = None) -> None:
+        super().__init__()
+        if channels not in (1, 3):
+            raise ValueError(f"channels must be 1 or 3, got {channels}")
+        self.recipe = recipe or recipe_for(cfg)
+        self.channels = channels
+        mean = torch.tensor(_stats_for(self.recipe.mean, channels), dtype=torch.float32)
+        std = torch.tensor(_stats_for(self.recipe.std, channels), dtype=torch.float32)
+        self.register_buffer("mean", mean.view(1, -1, 1, 1), persistent=False)
+        self.register_buffer("std", std.view(1, -1, 1, 1), persistent=False)
+        self.register_buffer(
+            "luma", torch.tensor(_LUMA, dtype=torch.float32).view(1, 3, 1, 1), persistent=False
+        )
+        rgb_to_yiq = torch.tensor(
+            [[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]],
+            dtype=torch.float32,
+        )
+        self.register_buffer("rgb_to_yiq", rgb_to_yiq, persistent=False)
+        self.register_buffer("yiq_to_rgb", torch.linalg.inv(rgb_to_yiq), persistent=False)
+
+    # ---- random numbers -------------------------------------------------------------
+
+    @staticmethod
+    def _rand(shape: tuple[int, ...], gen: torch.Generator | None, device: torch.device) -> Tensor:
+        gen_device = gen.device if gen is not None else device
+        return torch.rand(shape, generator=gen, device=gen_device).to(device)
+
+    def _uniform(
+        self, n: int, low: float, high: float, gen: torch.Generator | None, device: torch.device
+    ) -> Tensor:
+        return low + (high - low) * self._rand((n,), gen, device)
+
+    def _coin(self, n: int, p: float, gen: torch.Generator | None, device: torch.device) -> Tensor:
+        return self._rand((n,), gen, device) < p
+
+    # ---- the steps ------------------------------------------------------------------
+
+    def _crop_boxes(
+        self, n: int, height: int, width: int, gen: torch.Generator | None, device: torch.device
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Crop half-sizes and centres in normalised coordinates ([-1, 1] = full image)."""
+        r = self.recipe
+        tries = 10
+        area = r.crop_scale[0] + (r.crop_scale[1] - r.crop_scale[0]) * self._rand((n, tries), gen, device)
+        log_lo, log_hi = math.log(r.crop_ratio[0]), math.log(r.crop_ratio[1])
+        aspect = torch.exp(log_lo + (log_hi - log_lo) * self._rand((n, tries), gen, device))
+        w = torch.sqrt(area * aspect * height / width)  # fraction of the image width
+        h = torch.sqrt(area / aspect * width / height)
+        ok = (w <= 1.0) & (h <= 1.0)
+        first = torch.argmax(ok.to(torch.int8), dim=1, keepdim=True)
+        any_ok = ok.any(dim=1)
+        w = torch.where(any_ok, w.gather(1, first).squeeze(1), torch.ones_like(any_ok, dtype=w.dtype))
+        h = torch.where(any_ok, h.gather(1, first).squeeze(1), torch.ones_like(any_ok, dtype=h.dtype))
+        cx = (1.0 - w) * (2.0 * self._rand((n,), gen, device) - 1.0)
+        cy = (1.0 - h) * (2.0 * self._rand((n,), gen, device) - 1.0)
+        return w, h, cx, cy
+
+    def _geometry(self, x: Tensor, gen: torch.Generator | None) -> Tensor:
+        r = self.recipe
+        n, _, height, width = x.shape
+        device = x.device
+        w, h, cx, cy = self._crop_boxes(n, height, width, gen, device)
+        one = torch.ones(n, device=device)
+        fx = torch.where(self._coin(n, r.hflip_p, gen, device), -one, one)
+        fy = torch.where(self._coin(n, r.vflip_p, gen, device), -one, one)
+        k = torch.floor(4 * self._rand((n,), gen, device)).clamp_max(3)
+        k = torch.where(self._coin(n, r.rot90_p, gen, device), k, torch.zeros_like(k))
+        small = self._uniform(n, -r.rotate_degrees, r.rotate_degrees, gen, device)
+        small = torch.where(self._coin(n, r.rotate_p, gen, device), small, torch.zeros_like(small))
+        angle = k * (math.pi / 2) + small * (math.pi / 180)
+        cos, sin = torch.cos(angle), torch.sin(angle)
+        # output -> input: input = centre + diag(w, h) @ R(angle) @ diag(fx, fy) @ output
+        theta = torch.stack(
+            [
+                torch.stack([w * cos * fx, -w * sin * fy, cx], dim=1),
+                torch.stack([h * sin * fx, h * cos * fy, cy], dim=1),
+            ],
+            dim=1,
+        )
+        size = r.image_size
+        grid = F.affine_grid(theta, [n, x.shape[1], size, size], align_corners=False)
+        padding = "reflection" if r.border == "reflect" else "zeros"
+        return F.grid_sample(x, grid, mode="bilinear", padding_mode=padding, align_corners=False)
+
+    def _gray(self, x: Tensor) -> Tensor:
+        return (x * self.luma).sum(dim=1, keepdim=True) if x.shape[1] == 3 else x
+
+    def _colour(self, x: Tensor, gen: torch.Generator | None) -> Tensor:
+        r = self.recipe
+        n, device = x.shape[0], x.device
+        per_sample = (n, 1, 1, 1)
+        if r.jitter_p > 0:
+            on = self._coin(n, r.jitter_p, gen, device)
+
+            def factor(spread: float, identity: float, centred: bool = False) -> Tensor:
+                lo, hi = (-spread, spread) if centred else (max(0.0, 1 - spread), 1 + spread)
+                value = self._uniform(n, lo, hi, gen, device)
+                return torch.where(on, value, torch.full_like(value, identity)).view(per_sample)
+
+            brightness = factor(r.jitter_brightness, 1.0)
+            contrast = factor(r.jitter_contrast, 1.0)
+            saturation = factor(r.jitter_saturation, 1.0)
+            hue = factor(r.jitter_hue, 0.0, centred=True)
+            x = (x * brightness).clamp(0, 1)
+            grey_mean = self._gray(x).mean(dim=(1, 2, 3), keepdim=True)
+            x = (contrast * x + (1 - contrast) * grey_mean).clamp(0, 1)
+            if x.shape[1] == 3:
+                x = (saturation * x + (1 - saturation) * self._gray(x)).clamp(0, 1)
+                phi = 2 * math.pi * hue.view(n)
+                cos, sin = torch.cos(phi), torch.sin(phi)
+                rot = torch.zeros(n, 3, 3, device=device)
+                rot[:, 0, 0] = 1
+                rot[:, 1, 1], rot[:, 1, 2] = cos, -sin
+                rot[:, 2, 1], rot[:, 2, 2] = sin, cos
+                matrix = self.yiq_to_rgb @ rot @ self.rgb_to_yiq  # (n, 3, 3)
+                x = torch.einsum("nij,njhw->nihw", matrix, x).clamp(0, 1)
+        if r.bc_p > 0:
+            on = self._coin(n, r.bc_p, gen, device).view(per_sample)
+            alpha = 1 + self._uniform(n, -r.bc_contrast, r.bc_contrast, gen, device).view(per_sample)
+            beta = self._uniform(n, -r.bc_brightness, r.bc_brightness, gen, device).view(per_sample)
+            x = torch.where(on, (x * alpha + beta).clamp(0, 1), x)
+        if r.gamma_p > 0:
+            on = self._coin(n, r.gamma_p, gen, device).view(per_sample)
+            gamma = self._uniform(n, *r.gamma_range, gen, device).view(per_sample)
+            x = torch.where(on, x.clamp_min(0).pow(gamma), x)
+        if r.gray_p > 0 and x.shape[1] == 3:
+            on = self._coin(n, r.gray_p, gen, device).view(per_sample)
+            x = torch.where(on, self._gray(x).expand_as(x), x)
+        if r.solarize_p > 0:
+            on = self._coin(n, r.solarize_p, gen, device).view(per_sample)
+            x = torch.where(on & (x >= 0.5), 1 - x, x)
+        return x
+
+    def _blur_and_noise(self, x: Tensor, gen: torch.Generator | None) -> Tensor:
+        r = self.recipe
+        n, c, height, width = x.shape
+        device = x.device
+        if r.blur_p > 0:
+            radius = max(1, math.ceil(3 * r.blur_sigma[1]))
+            radius = min(radius, (min(height, width) - 1) // 2)
+            sigma = self._uniform(n, *r.blur_sigma, gen, device)
+            kernels = _gaussian_kernels(sigma, radius)
+            delta = torch.zeros_like(kernels)
+            delta[:, radius] = 1
+            on = self._coin(n, r.blur_p, gen, device)
+            kernels = torch.where(on[:, None], kernels, delta).repeat_interleave(c, dim=0)
+            flat = x.reshape(1, n * c, height, width)
+            flat = F.pad(flat, (radius, radius, 0, 0), mode="reflect")
+            flat = F.conv2d(flat, kernels.view(n * c, 1, 1, -1), groups=n * c)
+            flat = F.pad(flat, (0, 0, radius, radius), mode="reflect")
+            flat = F.conv2d(flat, kernels.view(n * c, 1, -1, 1), groups=n * c)
+            x = flat.view(n, c, height, width)
+        if r.noise_p > 0:
+            on = self._coin(n, r.noise_p, gen, device)
+            std = torch.where(on, self._uniform(n, *r.noise_std, gen, device), torch.zeros(n, device=device))
+            gen_device = gen.device if gen is not None else device
+            noise = torch.randn(x.shape, generator=gen, device=gen_device).to(device)
+            x = (x + std.view(n, 1, 1, 1) * noise).clamp(0, 1)
+        return x
+
+    def normalize(self, x: Tensor) -> Tensor:
+        """[0, 1] float ``(B,C,H,W)`` -> normalised with the recipe's mean/std."""
+        return (x - self.mean) / self.std
+
+    def one_view(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """One random view of a float [0, 1] batch ``(B,C,H,W)``."""
+        x = self._geometry(x, generator)
+        x = self._colour(x, generator)
+        x = self._blur_and_noise(x, generator)
+        return self.normalize(x)
+
+    @torch.no_grad()
+    def forward(
+        self, batch_uint8: Tensor, generator: torch.Generator | None = None
+    ) -> tuple[Tensor, Tensor]:
+        if batch_uint8.ndim != 4 or batch_uint8.shape[1] != self.channels:
+            raise ValueError(
+                f"expected a (B,{self.channels},H,W) batch, got shape {tuple(batch_uint8.shape)}"
+            )
+        if batch_uint8.dtype == torch.uint8:
+            x = batch_uint8.float().div_(255.0)
+        else:
+            x = batch_uint8.float()
+        return self.one_view(x, generator), self.one_view(x, generator)

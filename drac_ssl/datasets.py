@@ -1,0 +1,581 @@
+"""Image arrays for pretraining and evaluation: the ingested UW-OCTA cache and the
+generic correctness-check datasets (MNIST, Fashion-MNIST, CIFAR-10).
+
+Everything here returns plain ``uint8`` numpy arrays: ``(N, H, W)`` for grey images,
+``(N, H, W, 3)`` for RGB. Augmentation and tensor conversion live in
+:mod:`drac_ssl.augment`. Nothing is ever downloaded: a missing or garbled file raises an
+error that says which files were expected and where.
+
+File formats read (see ``shared/data/README.md``):
+
+- MNIST: ``mnist_{split}.npz`` (``x`` uint8 N x 28 x 28, ``y``), the official IDX files
+  ``train-images-idx3-ubyte[.gz]`` etc., or ``mnist_train10k.npz`` (the first 10,000
+  training images) as a last resort for ``split="train"``.
+- Fashion-MNIST: the official IDX files.
+- CIFAR-10: a ``.tar.xz`` archive of ``{train,test}/<class>/NNNN.jpg`` streamed with
+  :mod:`tarfile`, or the same layout unpacked as a folder; decoded arrays can be cached
+  as ``.npz``.
+- UW-OCTA: the ingest stage's ``RUN_DATA/manifest.csv`` and memory-mapped
+  ``RUN_DATA/cache/{size}px.npy``.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import lzma
+import os
+import tarfile
+import warnings
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from drac_ssl.io import atomic_path
+
+# --------------------------------------------------------------------------------------
+# Normalisation constants (mean / std of pixel intensities in [0, 1] units)
+
+# UW-OCTA, 1 channel. Computed once from the three real DRAC 2022 images
+# shared/data/drac_samples/sample_{0,1,2}.png (1024 x 1024, 8-bit grey): all 3 x 1024^2
+# pixels pooled at full resolution, divided by 255, population mean and std
+# (0.35517, 0.23939). tests/drac_ssl/test_datasets.py recomputes them from the files.
+OCTA_MEAN: tuple[float, ...] = (0.3552,)
+OCTA_STD: tuple[float, ...] = (0.2394,)
+
+# Standard per-channel statistics of the CIFAR-10 training set (std of pixels, not the
+# often-copied (0.2023, 0.1994, 0.2010), which is a std of per-image means).
+CIFAR10_MEAN: tuple[float, ...] = (0.4914, 0.4822, 0.4465)
+CIFAR10_STD: tuple[float, ...] = (0.2470, 0.2435, 0.2616)
+
+# Standard statistics of the MNIST / Fashion-MNIST training sets.
+MNIST_MEAN: tuple[float, ...] = (0.1307,)
+MNIST_STD: tuple[float, ...] = (0.3081,)
+FASHION_MNIST_MEAN: tuple[float, ...] = (0.2860,)
+FASHION_MNIST_STD: tuple[float, ...] = (0.3530,)
+
+_NORMALIZATION: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
+    "octa": (OCTA_MEAN, OCTA_STD),
+    "drac": (OCTA_MEAN, OCTA_STD),
+    "cifar": (CIFAR10_MEAN, CIFAR10_STD),
+    "cifar10": (CIFAR10_MEAN, CIFAR10_STD),
+    "mnist": (MNIST_MEAN, MNIST_STD),
+    "fashion_mnist": (FASHION_MNIST_MEAN, FASHION_MNIST_STD),
+}
+
+
+def normalization_for(recipe: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """``(mean, std)`` in [0, 1] units for an augmentation recipe or a dataset name.
+
+    ``recipe`` is one of ``octa | cifar | mnist`` (``AugmentConfig.recipe``) or a dataset
+    name ``drac | cifar10 | mnist | fashion_mnist`` (``DataConfig.dataset``); the dataset
+    name is the more precise choice for Fashion-MNIST, whose statistics differ from MNIST.
+    """
+    try:
+        return _NORMALIZATION[recipe]
+    except KeyError:
+        raise ValueError(
+            f"no normalisation statistics for {recipe!r}; "
+            f"expected one of {', '.join(_NORMALIZATION)}"
+        ) from None
+
+
+# --------------------------------------------------------------------------------------
+# The common container
+
+
+class DatasetFormatError(ValueError):
+    """A data file exists but is not what it should be (bad magic, wrong shape, ...)."""
+
+
+@dataclass
+class ArrayDataset:
+    """A labelled (or unlabelled) stack of uint8 images held in memory (or memory-mapped).
+
+    ``images`` is ``(N, H, W)`` for grey or ``(N, H, W, 3)`` for RGB; ``labels`` is int64
+    ``(N,)`` or ``None``; ``class_names[k]`` names label ``k``.
+    """
+
+    images: np.ndarray  # uint8 (N,H,W) gray or (N,H,W,3) RGB
+    labels: np.ndarray | None  # int64 (N,) or None
+    class_names: list[str]
+    name: str
+
+    def __post_init__(self) -> None:
+        if self.images.dtype != np.uint8:
+            raise DatasetFormatError(f"{self.name}: images must be uint8, got {self.images.dtype}")
+        if self.images.ndim not in (3, 4) or (self.images.ndim == 4 and self.images.shape[-1] != 3):
+            raise DatasetFormatError(
+                f"{self.name}: images must be (N,H,W) or (N,H,W,3), got {self.images.shape}"
+            )
+        if self.labels is not None:
+            self.labels = np.asarray(self.labels, dtype=np.int64)
+            if self.labels.shape != (len(self.images),):
+                raise DatasetFormatError(
+                    f"{self.name}: {len(self.images)} images but labels of shape "
+                    f"{self.labels.shape}"
+                )
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+    @property
+    def channels(self) -> int:
+        """1 for grey images, 3 for RGB."""
+        return 1 if self.images.ndim == 3 else int(self.images.shape[-1])
+
+
+# --------------------------------------------------------------------------------------
+# IDX (the MNIST file format)
+
+_IDX_DTYPES: dict[int, np.dtype[Any]] = {
+    0x08: np.dtype(np.uint8),
+    0x09: np.dtype(np.int8),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+
+
+def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
+    """Read an IDX file (``.gz`` or raw), validating the magic number and the size.
+
+    The magic number is 4 bytes: two zero bytes, a type code (0x08 = ubyte, ...) and the
+    number of dimensions; then one big-endian uint32 per dimension, then the data.
+    """
+    p = Path(path)
+    try:
+        if p.suffix == ".gz":
+            with gzip.open(p, "rb") as fh:
+                raw = fh.read()
+        else:
+            raw = p.read_bytes()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"IDX file not found: {p}") from None
+    except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
+        raise DatasetFormatError(f"{p}: cannot decompress ({exc}); the file is damaged") from None
+    if len(raw) < 4:
+        raise DatasetFormatError(f"{p}: {len(raw)} bytes, too short to be an IDX file")
+    zero0, zero1, code, ndim = raw[0], raw[1], raw[2], raw[3]
+    if zero0 != 0 or zero1 != 0 or code not in _IDX_DTYPES or not 1 <= ndim <= 4:
+        raise DatasetFormatError(
+            f"{p}: bad IDX magic number {raw[:4].hex()} (expected 0000 + type code "
+            f"08/09/0b/0c/0d/0e + 1..4 dims, e.g. 00000803 for images, 00000801 for labels); "
+            f"not an IDX file or damaged"
+        )
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DatasetFormatError(f"{p}: truncated IDX header")
+    shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
+    dtype = _IDX_DTYPES[code]
+    expected = int(np.prod(shape)) * dtype.itemsize
+    if len(raw) - header != expected:
+        raise DatasetFormatError(
+            f"{p}: IDX header says shape {shape} ({expected} data bytes) but the file holds "
+            f"{len(raw) - header}; truncated or damaged"
+        )
+    data = np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
+    return data.astype(dtype.newbyteorder("="), copy=True)
+
+
+def _find_first(root: Path, names: Iterable[str]) -> Path | None:
+    for name in names:
+        candidate = root / name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _candidate_dirs(root: Path, torchvision_folder: str) -> list[Path]:
+    """``root`` itself, ``root/raw`` and torchvision's ``root/<Name>/raw``."""
+    return [root, root / "raw", root / torchvision_folder / "raw"]
+
+
+def _load_idx_pair(root: Path, split: str, dataset: str, torchvision_folder: str) -> tuple[np.ndarray, np.ndarray] | None:
+    prefix = {"train": "train", "test": "t10k"}[split]
+    images_names = [f"{prefix}-images-idx3-ubyte.gz", f"{prefix}-images-idx3-ubyte"]
+    labels_names = [f"{prefix}-labels-idx1-ubyte.gz", f"{prefix}-labels-idx1-ubyte"]
+    for folder in _candidate_dirs(root, torchvision_folder):
+        images_path = _find_first(folder, images_names)
+        labels_path = _find_first(folder, labels_names)
+        if images_path is None and labels_path is None:
+            continue
+        if images_path is None or labels_path is None:
+            missing = images_names if images_path is None else labels_names
+            raise FileNotFoundError(
+                f"{dataset} {split}: found only one of the IDX pair in {folder}; "
+                f"missing {' or '.join(missing)}"
+            )
+        images = read_idx(images_path)
+        labels = read_idx(labels_path)
+        if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+            raise DatasetFormatError(
+                f"{dataset} {split}: {images_path.name} has shape {images.shape} and "
+                f"{labels_path.name} {labels.shape}; expected (N,H,W) and (N,)"
+            )
+        return images.astype(np.uint8, copy=False), labels.astype(np.int64)
+    return None
+
+
+def _load_npz_pair(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        with np.load(path) as data:
+            x, y = data["x"], data["y"]
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+        raise DatasetFormatError(f"{path}: not a readable .npz file ({exc})") from None
+    except KeyError:
+        raise DatasetFormatError(f"{path}: expected arrays 'x' and 'y' in the .npz") from None
+    if x.dtype != np.uint8 or x.ndim != 3 or y.shape != (len(x),):
+        raise DatasetFormatError(
+            f"{path}: expected x uint8 (N,H,W) and y (N,), got x {x.dtype} {x.shape}, y {y.shape}"
+        )
+    return x, y.astype(np.int64)
+
+
+def _check_split(split: str) -> None:
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+
+
+def _check_labels(labels: np.ndarray, n_classes: int, where: str) -> None:
+    if len(labels) and (labels.min() < 0 or labels.max() >= n_classes):
+        raise DatasetFormatError(
+            f"{where}: labels outside 0..{n_classes - 1} (min {labels.min()}, max {labels.max()})"
+        )
+
+
+MNIST_CLASSES = [str(d) for d in range(10)]
+FASHION_MNIST_CLASSES = [
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+]  # fmt: skip
+CIFAR10_CLASSES = [
+    "airplane", "automobile", "bird", "cat", "deer",
+    "dog", "frog", "horse", "ship", "truck",
+]  # fmt: skip
+
+
+def load_mnist(root: str | os.PathLike[str], split: str = "train") -> ArrayDataset:
+    """MNIST from ``root``: ``mnist_{split}.npz``, else the IDX files, else (train only)
+    ``mnist_train10k.npz`` (the first 10,000 training images, official order).
+
+    The IDX files may be gzipped or raw, in ``root``, ``root/raw`` or ``root/MNIST/raw``.
+    """
+    _check_split(split)
+    folder = Path(root)
+    npz = folder / f"mnist_{split}.npz"
+    name = f"mnist-{split}"
+    if npz.is_file():
+        x, y = _load_npz_pair(npz)
+    else:
+        pair = _load_idx_pair(folder, split, "MNIST", "MNIST")
+        subset = folder / "mnist_train10k.npz"
+        if pair is not None:
+            x, y = pair
+        elif split == "train" and subset.is_file():
+            x, y = _load_npz_pair(subset)
+            name = "mnist-train10k"
+        else:
+            prefix = {"train": "train", "test": "t10k"}[split]
+            extra = " or mnist_train10k.npz" if split == "train" else ""
+            raise FileNotFoundError(
+                f"MNIST {split} not found under {folder} (also looked in raw/ and MNIST/raw/). "
+                f"Expected mnist_{split}.npz{extra}, or the IDX pair "
+                f"{prefix}-images-idx3-ubyte[.gz] + {prefix}-labels-idx1-ubyte[.gz]. "
+                f"Nothing is downloaded: copy the files there or fix data.root."
+            )
+    _check_labels(y, 10, name)
+    return ArrayDataset(np.ascontiguousarray(x), y, list(MNIST_CLASSES), name)
+
+
+def load_fashion_mnist(root: str | os.PathLike[str], split: str = "train") -> ArrayDataset:
+    """Fashion-MNIST from the official IDX files (gzipped or raw) in ``root``,
+    ``root/raw`` or ``root/FashionMNIST/raw``."""
+    _check_split(split)
+    folder = Path(root)
+    pair = _load_idx_pair(folder, split, "Fashion-MNIST", "FashionMNIST")
+    if pair is None:
+        prefix = {"train": "train", "test": "t10k"}[split]
+        raise FileNotFoundError(
+            f"Fashion-MNIST {split} not found under {folder} (also looked in raw/ and "
+            f"FashionMNIST/raw/). Expected {prefix}-images-idx3-ubyte[.gz] and "
+            f"{prefix}-labels-idx1-ubyte[.gz]. Nothing is downloaded: copy the files there "
+            f"or fix data.root."
+        )
+    x, y = pair
+    _check_labels(y, 10, f"fashion_mnist-{split}")
+    return ArrayDataset(x, y, list(FASHION_MNIST_CLASSES), f"fashion_mnist-{split}")
+
+
+# --------------------------------------------------------------------------------------
+# CIFAR-10 (JPEG archive or folder)
+
+_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+CIFAR10_ARCHIVE_NAME = "cifar10_jpeg.tar.xz"
+
+
+def _decode_rgb(data: bytes, where: str) -> np.ndarray:
+    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise DatasetFormatError(f"{where}: not a decodable image")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def _stack(records: list[tuple[int, str, np.ndarray]], where: str) -> tuple[np.ndarray, np.ndarray]:
+    """Sort by (class, file name) so archive and folder give the same order; stack."""
+    records.sort(key=lambda r: (r[0], r[1]))
+    shapes = {r[2].shape for r in records}
+    if len(shapes) != 1:
+        raise DatasetFormatError(f"{where}: images of different sizes {sorted(shapes)[:4]}")
+    images = np.stack([r[2] for r in records]).astype(np.uint8, copy=False)
+    labels = np.fromiter((r[0] for r in records), dtype=np.int64, count=len(records))
+    return images, labels
+
+
+def _split_class_file(member_name: str) -> tuple[str, str, str] | None:
+    """``[prefix/]split/class/file`` -> (split, class, file), else None."""
+    parts = [p for p in member_name.replace("\\", "/").split("/") if p not in ("", ".")]
+    if len(parts) < 3:
+        return None
+    return parts[-3], parts[-2], parts[-1]
+
+
+def _read_cifar_archive(archive: Path, splits: Iterable[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Stream the archive once and decode every image of the requested splits."""
+    wanted = set(splits)
+    class_index = {c: i for i, c in enumerate(CIFAR10_CLASSES)}
+    records: dict[str, list[tuple[int, str, np.ndarray]]] = {s: [] for s in wanted}
+    try:
+        with tarfile.open(archive, "r:*") as tar:
+            for member in tar:
+                if not member.isfile():
+                    continue
+                parsed = _split_class_file(member.name)
+                if parsed is None:
+                    continue
+                split, cls, filename = parsed
+                if split not in wanted or not filename.lower().endswith(_IMAGE_SUFFIXES):
+                    continue
+                if cls not in class_index:
+                    raise DatasetFormatError(
+                        f"{archive}: unknown CIFAR-10 class folder {cls!r} in {member.name}; "
+                        f"expected one of {', '.join(CIFAR10_CLASSES)}"
+                    )
+                fh = tar.extractfile(member)
+                assert fh is not None
+                image = _decode_rgb(fh.read(), f"{archive}:{member.name}")
+                records[split].append((class_index[cls], filename, image))
+            # Read to the end of the compressed stream: its checksum (xz CRC64, gzip CRC32)
+            # is only verified there, and a lenient JPEG decoder would not notice damage.
+            stream = tar.fileobj
+            while stream is not None and stream.read(1 << 20):
+                pass
+    except (tarfile.TarError, lzma.LZMAError, EOFError, OSError) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        raise DatasetFormatError(f"{archive}: cannot read the archive ({exc}); damaged?") from None
+    out = {}
+    for split, recs in records.items():
+        if not recs:
+            raise DatasetFormatError(
+                f"{archive}: no images under {split}/<class>/*.jpg; expected the layout "
+                f"train/<class>/NNNN.jpg and test/<class>/NNNN.jpg"
+            )
+        out[split] = _stack(recs, f"{archive} {split}")
+    return out
+
+
+def _read_cifar_folder(folder: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    split_dir = folder / split
+    present = sorted(p.name for p in split_dir.iterdir() if p.is_dir())
+    unknown = [c for c in present if c not in CIFAR10_CLASSES]
+    if unknown:
+        raise DatasetFormatError(
+            f"{split_dir}: unknown class folders {unknown}; expected {', '.join(CIFAR10_CLASSES)}"
+        )
+    records: list[tuple[int, str, np.ndarray]] = []
+    for label, cls in enumerate(CIFAR10_CLASSES):
+        class_dir = split_dir / cls
+        if not class_dir.is_dir():
+            continue
+        for file in sorted(class_dir.iterdir()):
+            if file.suffix.lower() in _IMAGE_SUFFIXES:
+                records.append((label, file.name, _decode_rgb(file.read_bytes(), str(file))))
+    if not records:
+        raise DatasetFormatError(f"{split_dir}: no images under <class>/*.jpg")
+    return _stack(records, str(split_dir))
+
+
+def _source_signature(path: Path) -> str:
+    """Identifies a source file's version (path, size, mtime) for cache invalidation."""
+    stat = path.stat()
+    text = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+    return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
+def _cache_file(cache_dir: Path, archive: Path, split: str) -> Path:
+    return cache_dir / f"cifar10_{split}_{_source_signature(archive)}.npz"
+
+
+def _read_cache(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path) as data:
+            return data["images"], data["labels"].astype(np.int64)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError) as exc:
+        warnings.warn(f"ignoring unreadable cache {path} ({exc}); decoding again", stacklevel=3)
+        return None
+
+
+def _write_cache(path: Path, images: np.ndarray, labels: np.ndarray) -> None:
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:  # a file object: no '.npz' appended
+        np.savez(fh, images=images, labels=labels)
+
+
+def load_cifar10(
+    path: str | os.PathLike[str], split: str = "train", cache_dir: str | os.PathLike[str] | None = None
+) -> ArrayDataset:
+    """CIFAR-10 as uint8 ``(N, 32, 32, 3)`` RGB with labels in the standard class order
+    (airplane, automobile, ..., truck), sorted by (class, file name).
+
+    ``path`` is the ``.tar.xz`` archive (streamed, never unpacked to disk), a folder with
+    ``train/<class>/*.jpg`` and ``test/<class>/*.jpg``, or a folder that holds
+    ``cifar10_jpeg.tar.xz``. With ``cache_dir`` the decoded arrays of an archive are saved
+    there as ``cifar10_<split>_<source-signature>.npz`` (written atomically; both splits in
+    one pass over the archive) and reused while the archive is unchanged.
+    """
+    _check_split(split)
+    source = Path(path)
+    if source.is_dir() and not (source / split).is_dir() and (source / CIFAR10_ARCHIVE_NAME).is_file():
+        source = source / CIFAR10_ARCHIVE_NAME
+    name = f"cifar10-{split}"
+    if source.is_dir():
+        if not (source / split).is_dir():
+            raise FileNotFoundError(
+                f"CIFAR-10 {split}: {source} has no {split}/ folder. Expected either the "
+                f"archive {CIFAR10_ARCHIVE_NAME} or the ImageFolder layout "
+                f"{source}/{split}/<class>/NNNN.jpg with classes {', '.join(CIFAR10_CLASSES)}."
+            )
+        images, labels = _read_cifar_folder(source, split)
+        return ArrayDataset(images, labels, list(CIFAR10_CLASSES), name)
+    if not source.is_file():
+        raise FileNotFoundError(
+            f"CIFAR-10 not found at {source}. Expected the archive {CIFAR10_ARCHIVE_NAME} "
+            f"(train/<class>/NNNN.jpg, test/<class>/NNNN.jpg inside) or a folder with that "
+            f"layout. Nothing is downloaded."
+        )
+    if cache_dir is not None:
+        cache_root = Path(cache_dir)
+        cached = _read_cache(_cache_file(cache_root, source, split))
+        if cached is not None:
+            return ArrayDataset(cached[0], cached[1], list(CIFAR10_CLASSES), name)
+        decoded = _read_cifar_archive(source, ("train", "test"))
+        for split_name, (images, labels) in decoded.items():
+            _write_cache(_cache_file(cache_root, source, split_name), images, labels)
+    else:
+        decoded = _read_cifar_archive(source, (split,))
+    images, labels = decoded[split]
+    return ArrayDataset(images, labels, list(CIFAR10_CLASSES), name)
+
+
+GENERIC_DATASETS = ("mnist", "fashion_mnist", "cifar10")
+
+
+def load_generic(
+    name: str,
+    root: str | os.PathLike[str],
+    split: str = "train",
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> ArrayDataset:
+    """Load one of the correctness-check datasets by its ``DataConfig.dataset`` name."""
+    if name == "mnist":
+        return load_mnist(root, split)
+    if name == "fashion_mnist":
+        return load_fashion_mnist(root, split)
+    if name == "cifar10":
+        return load_cifar10(root, split, cache_dir=cache_dir)
+    raise ValueError(f"unknown dataset {name!r}; expected one of {', '.join(GENERIC_DATASETS)}")
+
+
+# --------------------------------------------------------------------------------------
+# UW-OCTA: the ingest stage's manifest and memory-mapped cache
+
+MANIFEST_COLUMNS = (
+    "id", "path", "grade", "split", "fold", "patient", "sha256",
+    "orig_width", "orig_height", "orig_mode", "cache_index",
+)  # fmt: skip
+
+
+def _typed_row(row: dict[str, str], line: int, where: Path) -> dict[str, Any]:
+    out: dict[str, Any] = dict(row)
+    try:
+        grade = (row["grade"] or "").strip()
+        out["grade"] = int(grade) if grade != "" else None
+        out["fold"] = int(row["fold"])
+        out["cache_index"] = int(row["cache_index"])
+        for key in ("orig_width", "orig_height"):
+            value = (row[key] or "").strip()
+            out[key] = int(value) if value != "" else None
+    except (TypeError, ValueError) as exc:
+        raise DatasetFormatError(f"{where}:{line}: bad value ({exc}) in row {row}") from None
+    return out
+
+
+def load_octa_cache(
+    run_data_dir: str | os.PathLike[str], size: int
+) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """The ingested UW-OCTA images at ``size`` px and their manifest rows.
+
+    Reads ``RUN_DATA/manifest.csv`` (columns :data:`MANIFEST_COLUMNS`) and
+    ``RUN_DATA/cache/{size}px.npy`` (uint8 ``(N, size, size)``, row ``i`` = ``cache_index
+    i``) memory-mapped read-only. Rows come back as dicts in file order with ``grade``
+    int or None (test rows), ``fold`` int (-1 for test), ``cache_index`` int,
+    ``orig_width``/``orig_height`` int, everything else a string.
+    """
+    run_data = Path(run_data_dir)
+    manifest = run_data / "manifest.csv"
+    cache = run_data / "cache" / f"{size}px.npy"
+    missing = [str(p) for p in (manifest, cache) if not p.is_file()]
+    if missing:
+        available = sorted(p.name for p in (run_data / "cache").glob("*px.npy"))
+        raise FileNotFoundError(
+            f"UW-OCTA cache incomplete in {run_data}: missing {', '.join(missing)}. "
+            f"Expected manifest.csv and cache/{size}px.npy written by the ingest stage "
+            f"(available sizes: {', '.join(available) or 'none'}); run the 'ingest' stage "
+            f"first or add {size} to data.cache_sizes."
+        )
+    with open(manifest, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        columns = reader.fieldnames or []
+        absent = [c for c in MANIFEST_COLUMNS if c not in columns]
+        if absent:
+            raise DatasetFormatError(
+                f"{manifest}: missing columns {', '.join(absent)}; expected "
+                f"{','.join(MANIFEST_COLUMNS)}"
+            )
+        rows = [_typed_row(row, i, manifest) for i, row in enumerate(reader, start=2)]
+    try:
+        images = np.load(cache, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError) as exc:
+        raise DatasetFormatError(f"{cache}: not a readable .npy array ({exc})") from None
+    if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (size, size):
+        raise DatasetFormatError(
+            f"{cache}: expected uint8 (N, {size}, {size}), got {images.dtype} {images.shape}"
+        )
+    if rows:
+        top = max(r["cache_index"] for r in rows)
+        low = min(r["cache_index"] for r in rows)
+        if low < 0 or top >= len(images):
+            raise DatasetFormatError(
+                f"{manifest}: cache_index range {low}..{top} does not fit {cache} with "
+                f"{len(images)} rows; the cache is stale, rerun the ingest stage"
+            )
+    return images, rows

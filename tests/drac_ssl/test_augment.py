@@ -1,0 +1,357 @@
+"""Two-view augmentation: the albumentations CPU path, the batched GPU path (run on the
+CPU here), evaluation preprocessing, DataLoader workers and device batching."""
+
+from __future__ import annotations
+
+import dataclasses
+import pickle
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader
+from torchvision import transforms as T
+
+from drac_ssl.augment import (
+    DeviceBatches,
+    EvalDataset,
+    GpuTwoViewAugment,
+    TwoViewDataset,
+    build_eval_transform,
+    build_view_transform,
+    recipe_for,
+    reseed_transform,
+    seed_worker,
+    to_device_uint8,
+)
+from drac_ssl.config import AugmentConfig
+from drac_ssl.datasets import MNIST_MEAN, MNIST_STD, OCTA_MEAN, OCTA_STD, load_mnist
+
+SHARED = Path(__file__).resolve().parents[3] / "shared"
+needs_shared = pytest.mark.skipif(
+    not (SHARED / "data").is_dir(),
+    reason=f"real data folder {SHARED / 'data'} absent (only on the developers' machines)",
+)
+
+# (recipe, channels, source size, output size): small OCTA sizes keep the tests fast
+RECIPES = [("octa", 1, 64, 32), ("cifar", 3, 32, 32), ("mnist", 1, 28, 28)]
+
+
+def config(recipe: str, size: int) -> AugmentConfig:
+    return AugmentConfig(recipe=recipe, image_size=size, source_size=size, crop_scale=[0.2, 1.0])
+
+
+def iid_images(n: int, channels: int, size: int, recipe: str, seed: int = 0) -> np.ndarray:
+    """I.i.d. pixels with exactly the recipe's mean/std (a two-point distribution on
+    {0, hi}), so that any crop or interpolation keeps the statistics on average."""
+    rec = recipe_for(config(recipe, size))
+    rng = np.random.default_rng(seed)
+    shape = (n, size, size) if channels == 1 else (n, size, size, channels)
+    mean = np.array(rec.mean[:channels])
+    std = np.array(rec.std[:channels])
+    high = mean + std**2 / mean
+    on = rng.random(shape) < mean / high
+    return np.round(on * high * 255).astype(np.uint8)
+
+
+def normalised(images: np.ndarray, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
+    """uint8 (N,H,W[,C]) -> plain normalised float tensor (N,C,H,W)."""
+    x = to_device_uint8(images, "cpu").float() / 255
+    return (x - torch.tensor(mean).view(1, -1, 1, 1)) / torch.tensor(std).view(1, -1, 1, 1)
+
+
+# --------------------------------------------------------------------------------------
+# CPU path
+
+
+@pytest.mark.parametrize(("recipe", "channels", "source", "size"), RECIPES)
+def test_two_views_shape_dtype_channels(recipe: str, channels: int, source: int, size: int) -> None:
+    images = iid_images(4, channels, source, recipe)
+    dataset = TwoViewDataset(images, build_view_transform(config(recipe, size)), seed=0)
+    view_a, view_b = dataset[1]
+    for view in (view_a, view_b):
+        assert view.shape == (channels, size, size) and view.dtype == torch.float32
+        assert torch.isfinite(view).all()
+    assert not torch.equal(view_a, view_b)
+
+
+def test_octa_default_sizes_512_to_224() -> None:
+    cfg = AugmentConfig()  # octa, 512 -> 224
+    image = iid_images(1, 1, 512, "octa")
+    view_a, view_b = TwoViewDataset(image, build_view_transform(cfg), seed=0)[0]
+    assert view_a.shape == view_b.shape == (1, 224, 224)
+
+
+@pytest.mark.parametrize(("recipe", "channels", "source", "size"), RECIPES)
+def test_views_are_normalised(recipe: str, channels: int, source: int, size: int) -> None:
+    images = iid_images(8, channels, source, recipe)
+    dataset = TwoViewDataset(images, build_view_transform(config(recipe, size)), seed=0)
+    views = torch.stack([v for i in range(40) for v in dataset[i % 8]])
+    assert abs(views.mean().item()) < 0.15
+
+
+@needs_shared
+def test_mnist_views_of_real_digits_are_roughly_centred() -> None:
+    digits = load_mnist(SHARED / "data" / "mnist", "test").images[:200]
+    dataset = TwoViewDataset(digits, build_view_transform(config("mnist", 28)), seed=0)
+    views = torch.stack([dataset[i][0] for i in range(200)])
+    assert abs(views.mean().item()) < 0.35  # crops zoom on the digit: a little brighter
+
+
+@pytest.mark.parametrize(("recipe", "channels", "source", "size"), RECIPES)
+def test_cpu_pipeline_without_randomness_is_plain_normalisation(
+    recipe: str, channels: int, source: int, size: int
+) -> None:
+    cfg = config(recipe, source)
+    rec = recipe_for(cfg).without_randomness()
+    images = iid_images(2, channels, source, recipe)
+    view, _ = TwoViewDataset(images, build_view_transform(cfg, recipe=rec), seed=0)[0]
+    expected = normalised(images[:1], rec.mean, rec.std)[0]
+    torch.testing.assert_close(view, expected, atol=1e-5, rtol=0)
+
+
+def test_reseeding_makes_views_reproducible() -> None:
+    images = iid_images(2, 3, 32, "cifar")
+    cfg = config("cifar", 32)
+    first = TwoViewDataset(images, build_view_transform(cfg), seed=7)
+    second = TwoViewDataset(images, build_view_transform(cfg), seed=7)
+    other = TwoViewDataset(images, build_view_transform(cfg), seed=8)
+    a, b, c = first[0], second[0], other[0]
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    assert not torch.equal(a[0], c[0])
+
+
+def test_one_shared_generator_decorrelates_flips() -> None:
+    """albumentations' Compose(seed=...) makes hflip and vflip fire together; ours must not."""
+    image = np.arange(16, dtype=np.uint8).reshape(4, 4)
+    rec = dataclasses.replace(
+        recipe_for(config("octa", 4)).without_randomness(), hflip_p=0.5, vflip_p=0.5
+    )
+    transform = build_view_transform(config("octa", 4), recipe=rec)
+    reseed_transform(transform, 0)
+    base = transform.transforms[-1](image=image)["image"]  # Normalize only
+    outcomes = set()
+    for _ in range(60):
+        out = transform(image=image)["image"]
+        outcomes.add(next(k for k, ref in enumerate([base, base[:, ::-1], base[::-1], base[::-1, ::-1]]) if np.allclose(out, ref)))
+    assert outcomes == {0, 1, 2, 3}
+
+
+def test_two_view_dataset_on_memmap_with_indices_and_pickling(tmp_path: Path) -> None:
+    images = iid_images(100, 1, 64, "octa")
+    np.save(tmp_path / "64px.npy", images)
+    cache = np.load(tmp_path / "64px.npy", mmap_mode="r")
+    transform = build_view_transform(config("octa", 16))
+    dataset = TwoViewDataset(cache, transform, indices=np.array([7, 2]))
+    assert len(dataset) == 2
+    assert dataset[0][0].shape == (1, 16, 16)
+    blob = pickle.dumps(dataset)
+    in_memory = pickle.dumps(TwoViewDataset(np.array(cache), transform))
+    # the memmap is reopened in the worker, not copied into the pickle
+    assert len(in_memory) - len(blob) > 0.9 * images.nbytes
+    clone = pickle.loads(blob)
+    assert isinstance(clone.images, np.memmap)
+    np.testing.assert_array_equal(clone.images, images)
+    assert cache.flags.writeable is False  # augmenting never writes into the cache
+
+
+def test_dataloader_with_two_workers(tmp_path: Path) -> None:
+    images = np.repeat(iid_images(1, 3, 32, "cifar"), 8, axis=0)  # 8 copies of one image
+    np.save(tmp_path / "cifar.npy", images)
+    cache = np.load(tmp_path / "cifar.npy", mmap_mode="r")
+    dataset = TwoViewDataset(cache, build_view_transform(config("cifar", 32)))
+
+    def run() -> list[torch.Tensor]:
+        loader = DataLoader(
+            dataset, batch_size=2, num_workers=2, worker_init_fn=seed_worker,
+            generator=torch.Generator().manual_seed(0),
+        )  # fmt: skip
+        return [view_a for view_a, _ in loader]
+
+    first, second = run(), run()
+    assert len(first) == 4 and first[0].shape == (2, 3, 32, 32)
+    # worker 0 makes batches 0 and 2, worker 1 batches 1 and 3: different RNG streams
+    assert not torch.equal(first[0], first[1])
+    # the same DataLoader generator seed gives the same views
+    for a, b in zip(first, second, strict=True):
+        assert torch.equal(a, b)
+
+
+# --------------------------------------------------------------------------------------
+# evaluation preprocessing
+
+
+def test_eval_dataset_octa_is_deterministic_area_resize() -> None:
+    images = iid_images(3, 1, 64, "octa")
+    cfg = AugmentConfig(recipe="octa", image_size=24, source_size=64)
+    dataset = EvalDataset(images, build_eval_transform(cfg))
+    x, label = dataset[2]
+    again, _ = dataset[2]
+    assert label == -1 and x.shape == (1, 24, 24)
+    assert torch.equal(x, again)
+    resized = cv2.resize(images[2], (24, 24), interpolation=cv2.INTER_AREA)
+    torch.testing.assert_close(x, normalised(resized[None], OCTA_MEAN, OCTA_STD)[0], atol=1e-5, rtol=0)
+
+
+def test_eval_dataset_mnist_is_plain_normalisation_with_labels() -> None:
+    images = iid_images(4, 1, 28, "mnist")
+    labels = np.array([3, 1, 4, 1])
+    dataset = EvalDataset(images, build_eval_transform(config("mnist", 28)), labels, indices=np.array([2, 0]))
+    x, label = dataset[0]
+    assert label == 4 and len(dataset) == 2
+    torch.testing.assert_close(x, normalised(images[2:3], MNIST_MEAN, MNIST_STD)[0], atol=1e-5, rtol=0)
+
+
+# --------------------------------------------------------------------------------------
+# GPU path on the CPU
+
+
+@pytest.mark.parametrize(("recipe", "channels", "source", "size"), RECIPES)
+def test_gpu_augment_shapes_and_per_sample_parameters(
+    recipe: str, channels: int, source: int, size: int
+) -> None:
+    aug = GpuTwoViewAugment(config(recipe, size), channels)
+    one = to_device_uint8(iid_images(1, channels, source, recipe), "cpu")
+    batch = one.repeat(6, 1, 1, 1)  # six identical images
+    view_a, view_b = aug(batch, torch.Generator().manual_seed(0))
+    for view in (view_a, view_b):
+        assert view.shape == (6, channels, size, size) and view.dtype == torch.float32
+        assert torch.isfinite(view).all()
+    assert not torch.equal(view_a, view_b)
+    for i in range(1, 6):  # identical inputs, different random parameters
+        assert not torch.equal(view_a[0], view_a[i])
+
+
+@pytest.mark.parametrize(("recipe", "channels", "source", "size"), RECIPES)
+def test_gpu_augment_is_normalised(recipe: str, channels: int, source: int, size: int) -> None:
+    aug = GpuTwoViewAugment(config(recipe, size), channels)
+    batch = to_device_uint8(iid_images(64, channels, source, recipe), "cpu")
+    view_a, view_b = aug(batch, torch.Generator().manual_seed(1))
+    assert abs(torch.cat([view_a, view_b]).mean().item()) < 0.15
+
+
+def test_gpu_augment_seeded_generator_is_deterministic() -> None:
+    aug = GpuTwoViewAugment(config("octa", 32), 1)
+    batch = to_device_uint8(iid_images(4, 1, 64, "octa"), "cpu")
+    first = aug(batch, torch.Generator().manual_seed(3))
+    second = aug(batch, torch.Generator().manual_seed(3))
+    third = aug(batch, torch.Generator().manual_seed(4))
+    assert torch.equal(first[0], second[0]) and torch.equal(first[1], second[1])
+    assert not torch.equal(first[0], third[0])
+
+
+@pytest.mark.parametrize(("recipe", "channels", "source", "size"), RECIPES)
+def test_gpu_augment_without_randomness_is_plain_normalisation(
+    recipe: str, channels: int, source: int, size: int
+) -> None:
+    cfg = config(recipe, source)
+    rec = recipe_for(cfg).without_randomness()
+    aug = GpuTwoViewAugment(cfg, channels, recipe=rec)
+    images = iid_images(3, channels, source, recipe)
+    view_a, view_b = aug(to_device_uint8(images, "cpu"))
+    expected = normalised(images, rec.mean, rec.std)
+    torch.testing.assert_close(view_a, expected, atol=1e-5, rtol=0)
+    torch.testing.assert_close(view_b, expected, atol=1e-5, rtol=0)
+
+
+def test_gpu_geometry_flips_and_rot90_are_exact() -> None:
+    cfg = config("octa", 16)
+    base = recipe_for(cfg).without_randomness()
+    images = iid_images(2, 1, 16, "octa")
+    x = to_device_uint8(images, "cpu")
+    plain = normalised(images, OCTA_MEAN, OCTA_STD)
+    hflip = GpuTwoViewAugment(cfg, 1, dataclasses.replace(base, hflip_p=1.0))(x)[0]
+    torch.testing.assert_close(hflip, plain.flip(-1), atol=1e-5, rtol=0)
+    rotated = GpuTwoViewAugment(cfg, 1, dataclasses.replace(base, rot90_p=1.0))(
+        x.repeat(16, 1, 1, 1), torch.Generator().manual_seed(0)
+    )[0]
+    candidates = [torch.rot90(plain.repeat(16, 1, 1, 1), k, dims=(2, 3)) for k in range(4)]
+    seen = set()
+    for i in range(32):
+        matches = [k for k, c in enumerate(candidates) if torch.allclose(rotated[i], c[i], atol=1e-5)]
+        assert len(matches) == 1
+        seen.add(matches[0])
+    assert seen == {0, 1, 2, 3}
+
+
+def test_gpu_crops_stay_inside_the_image() -> None:
+    aug = GpuTwoViewAugment(config("cifar", 32), 3)
+    w, h, cx, cy = aug._crop_boxes(4000, 32, 32, torch.Generator().manual_seed(0), torch.device("cpu"))
+    assert ((cx.abs() + w) <= 1 + 1e-6).all() and ((cy.abs() + h) <= 1 + 1e-6).all()
+    area = w * h
+    assert area.min() >= 0.2 - 1e-6 and area.max() <= 1 + 1e-6
+    # same area distribution as torchvision's RandomResizedCrop (rejection sampling)
+    torch.manual_seed(0)
+    reference = [
+        h * w / 1024
+        for h, w in (
+            T.RandomResizedCrop.get_params(torch.zeros(1, 32, 32), [0.2, 1.0], [3 / 4, 4 / 3])[2:]
+            for _ in range(4000)
+        )
+    ]
+    assert abs(area.mean().item() - float(np.mean(reference))) < 0.02
+
+
+def test_gpu_colour_probabilities_and_hue_keeps_grey_grey() -> None:
+    cfg = config("cifar", 8)
+    base = recipe_for(cfg).without_randomness()
+    rgb = to_device_uint8(iid_images(4000, 3, 8, "cifar"), "cpu")
+    grey_only = GpuTwoViewAugment(cfg, 3, dataclasses.replace(base, gray_p=0.2))
+    view, _ = grey_only(rgb, torch.Generator().manual_seed(0))
+    pixels = view * grey_only.std + grey_only.mean
+    is_grey = (pixels.amax(dim=1) - pixels.amin(dim=1)).amax(dim=(1, 2)) < 1e-5
+    assert 0.17 < is_grey.float().mean().item() < 0.23
+    # a hue rotation in YIQ leaves grey pixels grey
+    hue_only = GpuTwoViewAugment(
+        cfg, 3, dataclasses.replace(base, jitter_p=1.0, jitter_hue=0.5)
+    )
+    grey = rgb[:16, :1].repeat(1, 3, 1, 1)
+    out, _ = hue_only(grey, torch.Generator().manual_seed(0))
+    out = out * hue_only.std + hue_only.mean
+    assert (out.amax(dim=1) - out.amin(dim=1)).max() < 1e-4
+
+
+def test_gpu_blur_and_noise_keep_a_flat_image_flat_on_average() -> None:
+    cfg = config("octa", 32)
+    base = recipe_for(cfg).without_randomness()
+    flat = torch.full((8, 1, 32, 32), 100, dtype=torch.uint8)
+    blur = GpuTwoViewAugment(cfg, 1, dataclasses.replace(base, blur_p=1.0))
+    view, _ = blur(flat, torch.Generator().manual_seed(0))
+    expected = (100 / 255 - OCTA_MEAN[0]) / OCTA_STD[0]
+    assert torch.allclose(view, torch.full_like(view, expected), atol=1e-5)
+    noisy = GpuTwoViewAugment(cfg, 1, dataclasses.replace(base, noise_p=1.0))
+    view, _ = noisy(flat, torch.Generator().manual_seed(0))
+    assert view.std() > 0.01 and abs(view.mean().item() - expected) < 0.02
+
+
+def test_gpu_augment_rejects_wrong_channels() -> None:
+    aug = GpuTwoViewAugment(config("mnist", 28), 1)
+    with pytest.raises(ValueError, match=r"\(B,1,H,W\)"):
+        aug(torch.zeros(2, 3, 28, 28, dtype=torch.uint8))
+
+
+# --------------------------------------------------------------------------------------
+# device batching
+
+
+def test_to_device_uint8_gray_and_rgb() -> None:
+    gray = np.zeros((5, 6, 7), np.uint8)
+    rgb = np.arange(5 * 6 * 7 * 3, dtype=np.int64).astype(np.uint8).reshape(5, 6, 7, 3)
+    assert to_device_uint8(gray, "cpu").shape == (5, 1, 6, 7)
+    tensor = to_device_uint8(rgb, "cpu")
+    assert tensor.shape == (5, 3, 6, 7) and tensor.dtype == torch.uint8
+    assert tensor[1, 2, 3, 4].item() == rgb[1, 3, 4, 2]
+
+
+def test_device_batches_cover_every_image_once() -> None:
+    images = torch.arange(10, dtype=torch.uint8).view(10, 1, 1, 1)
+    batches = DeviceBatches(images, 4, drop_last=False, generator=torch.Generator().manual_seed(0))
+    assert len(batches) == 3
+    seen = torch.cat([b.flatten() for b in batches])
+    assert sorted(seen.tolist()) == list(range(10)) and seen.tolist() != list(range(10))
+    dropped = DeviceBatches(images, 4)
+    assert len(dropped) == 2 and [b.shape[0] for b in dropped] == [4, 4]
+    ordered = DeviceBatches(images, 5, shuffle=False)
+    assert [i.tolist() for i in ordered.iter_indices()] == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]]
