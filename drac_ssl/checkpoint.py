@@ -1,0 +1,81 @@
+"""Checkpoints: full training state, written atomically, read back with ``weights_only=True``.
+
+A checkpoint holds only tensors, numbers, strings, lists and dicts, so it loads with
+``torch.load(weights_only=True)`` (no pickled code runs when a user opens a file someone
+sent them). Random-number-generator states are stored as tensors for the same reason.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import save_file
+
+from drac_ssl.io import atomic_path
+
+
+def rng_state() -> dict[str, Any]:
+    """Python, NumPy and torch (CPU and CUDA) RNG states as weights_only-safe objects."""
+    np_state = np.random.get_state()
+    state: dict[str, Any] = {
+        "python": [list(x) if isinstance(x, tuple) else x for x in random.getstate()],
+        "numpy": {
+            "key": torch.from_numpy(np.asarray(np_state[1], dtype=np.int64)),
+            "pos": int(np_state[2]),
+            "has_gauss": int(np_state[3]),
+            "cached_gaussian": float(np_state[4]),
+        },
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Inverse of :func:`rng_state`."""
+    py = state["python"]
+    random.setstate((py[0], tuple(py[1]), py[2]))
+    n = state["numpy"]
+    np.random.set_state(
+        ("MT19937", n["key"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"])
+    )
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
+    """Write ``state`` atomically (temp file + fsync + rename)."""
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+    return Path(path)
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read a checkpoint written by :func:`save_checkpoint` with ``weights_only=True``."""
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(
+            f"{p}: checkpoint not found.\n  fix: pass the path of a run's "
+            f"checkpoints/last.pt or best.pt"
+        )
+    try:
+        return torch.load(p, map_location=map_location, weights_only=True)
+    except Exception as exc:  # corrupted file or one with pickled code
+        raise ValueError(
+            f"{p}: cannot be read as a drac_ssl checkpoint ({type(exc).__name__}: {exc}).\n"
+            f"  fix: the file may be truncated; use the previous checkpoint or rerun the stage."
+        ) from None
+
+
+def save_weights(path: str | Path, state_dict: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> Path:
+    """Save tensors as safetensors (contiguous CPU copies), atomically."""
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in state_dict.items()}
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=metadata)
+    return Path(path)

@@ -1,0 +1,504 @@
+"""Stage 2: VICReg pretraining of the backbone (methods.md section 1).
+
+``run(cfg, run_dir) -> PretrainResult`` is the whole stage: the orchestrator
+(``python -m drac_ssl.train``) and the tests both call it. The loop is written out here,
+top to bottom, outside any model class:
+
+* the learning rate is a pure function of the global step (``optim.lr_at``), and each
+  epoch's data order and augmentation draws are pure functions of (seed, epoch, rank), so
+  resuming from ``checkpoints/last.pt`` replays exactly what an uninterrupted run does;
+* a full checkpoint (model, optimiser, epoch, step, RNG, history, config) is written
+  atomically after every epoch and loaded with ``weights_only=True``;
+* a non-finite loss stops the run with a diagnostic; the last good checkpoint is kept;
+* bf16 autocast and channels-last on CUDA, optional ``torch.compile``; ``torchrun`` DDP with
+  a gather-with-gradient so the variance/covariance terms see the global batch;
+* label-free monitor every epoch: rate reduction (MCR^2, methods.md section 2) of the
+  backbone features of the two views; k-NN accuracy every ``knn_every`` epochs when labels
+  exist (methods.md section 3);
+* outputs: ``backbone.safetensors`` + ``metadata.json``, ``metrics.csv`` / ``metrics.jsonl``
+  and ``plots/pretrain_*.png``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from drac_ssl import __version__
+from drac_ssl.augment import (
+    GpuTwoViewAugment,
+    TwoViewDataset,
+    build_view_transform,
+    seed_worker,
+    to_device_uint8,
+)
+from drac_ssl.checkpoint import (
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    save_weights,
+    set_rng_state,
+)
+from drac_ssl.config import Config, to_dict
+from drac_ssl.datasets import load_generic, load_octa_cache, normalization_for
+from drac_ssl.distributed import DistInfo, gather_with_grad, init_distributed
+from drac_ssl.io import atomic_write_json, atomic_write_text
+from drac_ssl.losses.rate_reduction import rate_reduction
+from drac_ssl.losses.vicreg import VICRegLoss, VICRegTerms
+from drac_ssl.metrics import knn_accuracy
+from drac_ssl.models import VICRegModel, build_vicreg_model
+from drac_ssl.optim import build_optimizer, lr_at, set_lr
+from drac_ssl.runtime import environment_info, epoch_seed, resolve_device, seed_everything
+
+TERMS = ("loss", "invariance", "variance", "covariance", "rate_reduction")
+
+
+class NonFiniteLossError(RuntimeError):
+    """The VICReg loss became NaN or infinite; the run stopped, the last good checkpoint stays."""
+
+
+@dataclass
+class PretrainData:
+    """What pretraining reads: an unlabelled image pool and optional labelled k-NN splits.
+
+    Images are uint8, (N, H, W) grayscale or (N, H, W, 3) RGB.
+    """
+
+    images: np.ndarray
+    description: str
+    knn_train: tuple[np.ndarray, np.ndarray] | None = None
+    knn_test: tuple[np.ndarray, np.ndarray] | None = None
+
+
+@dataclass
+class PretrainResult:
+    out_dir: Path
+    backbone_path: Path
+    metadata_path: Path
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_epoch: int = -1
+    stopped: str = ""
+
+
+# --------------------------------------------------------------------------------------
+# Data
+
+
+def default_cache_dir() -> Path:
+    return Path("data") / "cache"
+
+
+def load_pretrain_data(cfg: Config, data_dir: Path | None) -> PretrainData:
+    """The image pool for ``cfg.data.dataset``.
+
+    DRAC: every ingested image (training and test: labels are not used to pretrain) from the
+    cached ``source_size`` copy; k-NN monitor on fold 0 vs the other folds when labelled.
+    Generic datasets: the training split unlabelled; k-NN from train to the test split.
+    """
+    aug = cfg.pretrain.augment
+    if cfg.data.dataset == "drac":
+        if data_dir is None:
+            raise ValueError("DRAC pretraining needs the ingest output folder (run the ingest stage first).")
+        images, rows = load_octa_cache(data_dir, aug.source_size)
+        knn_train = knn_test = None
+        labelled = [r for r in rows if r["grade"] is not None]
+        if cfg.pretrain.knn_every and len({r["grade"] for r in labelled}) > 1:
+            test_idx = np.array([r["cache_index"] for r in labelled if r["fold"] == 0])
+            train_idx = np.array([r["cache_index"] for r in labelled if r["fold"] != 0])
+            grade = {r["cache_index"]: r["grade"] for r in labelled}
+            knn_train = (images[np.sort(train_idx)], np.array([grade[i] for i in np.sort(train_idx)]))
+            knn_test = (images[np.sort(test_idx)], np.array([grade[i] for i in np.sort(test_idx)]))
+        return PretrainData(
+            images=images,
+            description=f"DRAC UW-OCTA, {len(rows)} images ({len(labelled)} labelled), ingest at {data_dir}",
+            knn_train=knn_train,
+            knn_test=knn_test,
+        )
+    train = load_generic(cfg.data.dataset, cfg.data.root, "train", cache_dir=default_cache_dir())
+    knn_train = knn_test = None
+    if cfg.pretrain.knn_every and train.labels is not None:
+        test = load_generic(cfg.data.dataset, cfg.data.root, "test", cache_dir=default_cache_dir())
+        knn_train = (train.images, train.labels)
+        knn_test = (test.images, test.labels)
+    return PretrainData(
+        images=train.images,
+        description=f"{cfg.data.dataset} train split ({len(train.images)} images) from {cfg.data.root}",
+        knn_train=knn_train,
+        knn_test=knn_test,
+    )
+
+
+class TwoViewFeed:
+    """Yields (view_a, view_b) float batches on the device, one epoch at a time.
+
+    Each epoch's order and augmentation draws depend only on (seed, epoch, rank). Under DDP
+    each rank takes every world_size-th sample of the shared permutation.
+    """
+
+    def __init__(self, images: np.ndarray, cfg: Config, device: torch.device, dist: DistInfo) -> None:
+        self.cfg, self.device, self.dist = cfg, device, dist
+        pc = cfg.pretrain
+        self.n = len(images)
+        self.per_rank = self.n // dist.world_size
+        self.batch_size = pc.batch_size
+        if self.per_rank < self.batch_size:
+            raise ValueError(
+                f"pretrain.batch_size={pc.batch_size} is larger than the {self.per_rank} images each "
+                f"process sees.\n  fix: pretrain.batch_size={max(2, self.per_rank)} or add images."
+            )
+        self.steps = self.per_rank // self.batch_size
+        if pc.max_steps_per_epoch:
+            self.steps = min(self.steps, pc.max_steps_per_epoch)
+        self.on_gpu = pc.augment.on_gpu
+        channels = 1 if images.ndim == 3 else images.shape[-1]
+        if self.on_gpu:
+            self.images_dev = to_device_uint8(np.asarray(images), device)
+            self.gpu_augment = GpuTwoViewAugment(pc.augment, channels).to(device)
+        else:
+            self.dataset = TwoViewDataset(images, build_view_transform(pc.augment))
+            workers = pc.num_workers
+            if workers < 0:
+                import os
+
+                workers = max(0, (os.cpu_count() or 1) - 1)
+            self.workers = workers
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def _indices(self, epoch: int) -> torch.Tensor:
+        g = torch.Generator().manual_seed(epoch_seed(self.cfg.run.seed, epoch))
+        perm = torch.randperm(self.n, generator=g)
+        return perm[self.dist.rank :: self.dist.world_size][: self.steps * self.batch_size]
+
+    def epoch(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        idx = self._indices(epoch)
+        seed = epoch_seed(self.cfg.run.seed, epoch, self.dist.rank)
+        if self.on_gpu:
+            g = torch.Generator(device=self.device).manual_seed(seed)
+            idx_dev = idx.to(self.device)
+            for b in range(self.steps):
+                batch = self.images_dev[idx_dev[b * self.batch_size : (b + 1) * self.batch_size]]
+                yield self.gpu_augment(batch, generator=g)
+            return
+        self.dataset.reseed(seed)  # used when there are no workers; workers reseed from it
+        loader = torch.utils.data.DataLoader(
+            self.dataset,
+            batch_size=self.batch_size,
+            sampler=idx.tolist(),
+            num_workers=self.workers,
+            worker_init_fn=seed_worker if self.workers else None,
+            generator=torch.Generator().manual_seed(seed),
+            pin_memory=self.device.type == "cuda",
+            drop_last=True,
+            persistent_workers=False,
+            prefetch_factor=4 if self.workers else None,
+        )
+        for view_a, view_b in loader:
+            yield (view_a.to(self.device, non_blocking=True), view_b.to(self.device, non_blocking=True))
+
+
+# --------------------------------------------------------------------------------------
+# Monitors
+
+
+@torch.no_grad()
+def embed_images(
+    backbone: nn.Module,
+    images: np.ndarray,
+    recipe: str,
+    image_size: int,
+    device: torch.device,
+    batch_size: int = 512,
+    autocast: bool = False,
+) -> torch.Tensor:
+    """Backbone features (N, D) of uint8 images, deterministic preprocessing (resize + normalise)."""
+    mean, std = normalization_for(recipe)
+    mean_t = torch.tensor(mean, device=device).view(1, -1, 1, 1)
+    std_t = torch.tensor(std, device=device).view(1, -1, 1, 1)
+    was_training = backbone.training
+    backbone.eval()
+    feats = []
+    for start in range(0, len(images), batch_size):
+        x = to_device_uint8(np.asarray(images[start : start + batch_size]), device).float() / 255.0
+        if x.shape[-1] != image_size:
+            x = F.interpolate(x, size=(image_size, image_size), mode="bilinear", antialias=True,
+                              align_corners=False)
+        x = (x - mean_t) / std_t
+        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=autocast):
+            feats.append(backbone(x).float())
+    backbone.train(was_training)
+    return torch.cat(feats)
+
+
+def knn_monitor(backbone: nn.Module, data: PretrainData, cfg: Config, device: torch.device,
+                autocast: bool) -> float:
+    assert data.knn_train is not None and data.knn_test is not None
+    aug = cfg.pretrain.augment
+    train_x, train_y = data.knn_train
+    test_x, test_y = data.knn_test
+    ftrain = embed_images(backbone, train_x, aug.recipe, aug.image_size, device, autocast=autocast)
+    ftest = embed_images(backbone, test_x, aug.recipe, aug.image_size, device, autocast=autocast)
+    return float(
+        knn_accuracy(ftrain, torch.as_tensor(train_y, device=device), ftest,
+                     torch.as_tensor(test_y, device=device), k=cfg.pretrain.knn_k)
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Outputs
+
+
+def _write_history(out_dir: Path, history: list[dict[str, Any]]) -> None:
+    if not history:
+        return
+    keys: list[str] = []
+    for row in history:
+        keys.extend(k for k in row if k not in keys)
+    lines = [",".join(keys)]
+    for row in history:
+        lines.append(",".join("" if row.get(k) is None else str(row.get(k)) for k in keys))
+    atomic_write_text(out_dir / "metrics.csv", "\n".join(lines) + "\n")
+    atomic_write_text(out_dir / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in history))
+
+
+def _plot_history(out_dir: Path, history: list[dict[str, Any]]) -> None:
+    from drac_ssl.plots import plot_history
+
+    plot_history(history, ["loss", "invariance", "variance", "covariance"], out_dir / "plots" / "pretrain_loss.png",
+                 "VICReg loss terms per epoch")
+    monitors = [k for k in ("rate_reduction", "knn_top1", "lr") if any(k in r for r in history)]
+    plot_history(history, monitors, out_dir / "plots" / "pretrain_monitors.png",
+                 "Label-free rate reduction, k-NN top-1 and learning rate")
+
+
+def backbone_metadata(cfg: Config, data: PretrainData, history: list[dict[str, Any]], best_epoch: int,
+                      stage: str = "vicreg") -> dict[str, Any]:
+    """MONAI-bundle-style description of what the weights expect (metadata.json)."""
+    pc = cfg.pretrain
+    mean, std = normalization_for(pc.augment.recipe)
+    best = next((r for r in history if r["epoch"] == best_epoch), history[-1] if history else {})
+    return {
+        "format": "drac_ssl backbone v1",
+        "package_version": __version__,
+        "stage": stage,
+        "architecture": {
+            "backbone": pc.backbone.arch,
+            "cifar_stem": pc.backbone.cifar_stem,
+            "feature_dim": 512 if pc.backbone.arch in ("resnet18", "resnet34") else 2048,
+            "expander": pc.expander,
+        },
+        "input": {
+            "channels": pc.backbone.in_channels,
+            "size": [pc.augment.image_size, pc.augment.image_size],
+            "value_range": "uint8 0..255, divided by 255, then normalised",
+            "normalization": {"mean": list(mean), "std": list(std)},
+            "recipe": pc.augment.recipe,
+        },
+        "training_data": data.description,
+        "best_epoch": best_epoch,
+        "metrics": {k: best.get(k) for k in (*TERMS, "knn_top1") if k in best},
+        "epochs_run": len(history),
+        "config": to_dict(cfg),
+    }
+
+
+# --------------------------------------------------------------------------------------
+# The stage
+
+
+def train_step(
+    model: nn.Module,
+    loss_fn: VICRegLoss,
+    optimizer: torch.optim.Optimizer,
+    view_a: torch.Tensor,
+    view_b: torch.Tensor,
+    bf16: bool,
+    channels_last: bool,
+) -> tuple[VICRegTerms, torch.Tensor, torch.Tensor]:
+    """One VICReg step on two views (B, C, H, W): forward both, loss in float32, update.
+
+    Returns the loss terms and the backbone features of both views (for monitors). The
+    benchmark's model-only ceiling calls this very function on tensors already on the device.
+    """
+    if channels_last:
+        view_a = view_a.contiguous(memory_format=torch.channels_last)
+        view_b = view_b.contiguous(memory_format=torch.channels_last)
+    with torch.autocast(device_type=view_a.device.type, dtype=torch.bfloat16, enabled=bf16):
+        feat_a, z_a = model(view_a)
+        feat_b, z_b = model(view_b)
+    terms = loss_fn(z_a, z_b)
+    optimizer.zero_grad(set_to_none=True)
+    terms.loss.backward()
+    optimizer.step()
+    return terms, feat_a, feat_b
+
+
+def use_bf16(cfg: Config, device: torch.device) -> bool:
+    p = cfg.pretrain.precision
+    return device.type == "cuda" if p == "auto" else p == "bf16"
+
+
+def run(cfg: Config, run_dir: str | Path, data: PretrainData | None = None,
+        stop_after_epoch: int | None = None) -> PretrainResult:
+    """Pretrain with VICReg; resume from ``run_dir/pretrain/checkpoints/last.pt`` if present.
+
+    ``stop_after_epoch`` ends the call after that epoch (0-based) as if interrupted: used by
+    tests of exact resumption.
+    """
+    pc = cfg.pretrain
+    run_dir = Path(run_dir)
+    out_dir = run_dir / "pretrain"
+    ckpt_dir = out_dir / "checkpoints"
+    dist = init_distributed()
+    device = resolve_device(cfg.run.device, dist.local_rank)
+    seed_everything(cfg.run.seed)
+    if data is None:
+        data = load_pretrain_data(cfg, run_dir / "data")
+    bf16 = use_bf16(cfg, device)
+
+    model: VICRegModel = build_vicreg_model(pc).to(device)
+    if pc.channels_last and device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = build_optimizer(model, pc)
+    loss_fn = VICRegLoss.from_config(pc.loss, gather=gather_with_grad if dist.world_size > 1 else None)
+
+    start_epoch, history, best_loss, best_epoch, bad_epochs = 0, [], math.inf, -1, 0
+    last = ckpt_dir / "last.pt"
+    if last.exists():
+        state = load_checkpoint(last, map_location=device)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        set_rng_state(state["rng"])
+        start_epoch = state["epoch"] + 1
+        history = list(state["history"])
+        best_loss, best_epoch, bad_epochs = state["best_loss"], state["best_epoch"], state["bad_epochs"]
+        if dist.is_main:
+            print(f"[pretrain] resuming from {last} at epoch {start_epoch}")
+
+    train_model: nn.Module = model
+    if dist.world_size > 1:
+        train_model = nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
+    if pc.compile:
+        train_model = torch.compile(train_model)
+
+    feed = TwoViewFeed(data.images, cfg, device, dist)
+    total_steps = pc.epochs * len(feed)
+    warmup_steps = pc.warmup_epochs * len(feed)
+    stopped = ""
+    if dist.is_main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(out_dir / "environment.json", environment_info())
+
+    for epoch in range(start_epoch, pc.epochs):
+        if stopped:
+            break
+        train_model.train()
+        sums = torch.zeros(len(TERMS), device=device, dtype=torch.float64)
+        n_steps = 0
+        t0 = time.perf_counter()
+        bar = tqdm(feed.epoch(epoch), total=len(feed), desc=f"pretrain {epoch + 1}/{pc.epochs}",
+                   disable=not dist.is_main, leave=False, mininterval=2.0)
+        for i, (view_a, view_b) in enumerate(bar):
+            step = epoch * len(feed) + i
+            lr = lr_at(step, total_steps=total_steps, warmup_steps=warmup_steps, base_lr=pc.lr,
+                       schedule=pc.schedule, min_lr_ratio=pc.min_lr_ratio)
+            set_lr(optimizer, lr)
+            terms, feat_a, feat_b = train_step(train_model, loss_fn, optimizer, view_a, view_b, bf16,
+                                               pc.channels_last and device.type == "cuda")
+            with torch.no_grad():
+                rr = rate_reduction(feat_a.detach().float(), feat_b.detach().float()).delta
+                sums += torch.stack([terms.loss, terms.invariance, terms.variance, terms.covariance, rr]).double().detach()
+            n_steps += 1
+            if i % 50 == 49 and not torch.isfinite(sums[0]):
+                break
+        means = (sums / max(n_steps, 1)).tolist()
+        if not math.isfinite(means[0]):
+            stopped = "non-finite loss"
+            msg = (
+                f"[pretrain] epoch {epoch + 1}: the VICReg loss became non-finite "
+                f"(epoch means so far: " + ", ".join(f"{k}={v:.4g}" for k, v in zip(TERMS, means, strict=True))
+                + f"; lr={lr:.3g}, precision={'bf16' if bf16 else 'fp32'}).\n"
+                f"  The last good checkpoint {last} is kept.\n"
+                f"  fix: lower pretrain.lr (the DRAC recipe overfits above 0.02), check the input data, "
+                f"or use pretrain.precision=fp32."
+            )
+            if dist.is_main:
+                print(msg)
+            raise NonFiniteLossError(msg)
+        seconds = time.perf_counter() - t0
+        row: dict[str, Any] = {"epoch": epoch, "step": (epoch + 1) * len(feed), "lr": lr}
+        row.update({k: round(v, 6) for k, v in zip(TERMS, means, strict=True)})
+        row["seconds"] = round(seconds, 3)
+        row["pairs_per_second"] = round(n_steps * pc.batch_size * dist.world_size / max(seconds, 1e-9), 1)
+        if pc.knn_every and data.knn_train is not None and (
+            (epoch + 1) % pc.knn_every == 0 or epoch + 1 == pc.epochs
+        ):
+            if dist.is_main:
+                row["knn_top1"] = round(100.0 * knn_monitor(model.backbone, data, cfg, device, bf16), 3)
+        history.append(row)
+
+        improved = row["loss"] < best_loss - pc.min_delta
+        if improved:
+            best_loss, best_epoch, bad_epochs = row["loss"], epoch, 0
+        else:
+            bad_epochs += 1
+        if pc.patience and bad_epochs >= pc.patience:
+            stopped = f"early stopping: no improvement of the epoch loss for {pc.patience} epochs"
+
+        if dist.is_main:
+            state = {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "epoch": epoch,
+                "step": (epoch + 1) * len(feed),
+                "rng": rng_state(),
+                "history": history,
+                "best_loss": best_loss,
+                "best_epoch": best_epoch,
+                "bad_epochs": bad_epochs,
+                "stopped": stopped,
+                "config": to_dict(cfg),
+            }
+            if improved:
+                save_checkpoint(ckpt_dir / "best.pt", {"model": model.state_dict(), "epoch": epoch,
+                                                       "config": to_dict(cfg)})
+            save_checkpoint(last, state)
+            _write_history(out_dir, history)
+            extra = f", k-NN {row['knn_top1']:.2f}%" if "knn_top1" in row else ""
+            print(f"[pretrain] epoch {epoch + 1}/{pc.epochs} loss {row['loss']:.4f} "
+                  f"(inv {row['invariance']:.4f} var {row['variance']:.4f} cov {row['covariance']:.4f}) "
+                  f"rate-reduction {row['rate_reduction']:.2f}{extra} "
+                  f"{row['pairs_per_second']:.0f} pairs/s")
+        if stop_after_epoch is not None and epoch >= stop_after_epoch:
+            return PretrainResult(out_dir, out_dir / "backbone.safetensors", out_dir / "metadata.json",
+                                  history, best_epoch, "interrupted")
+
+    if not stopped:
+        stopped = "completed all epochs"
+    backbone_path, metadata_path = out_dir / "backbone.safetensors", out_dir / "metadata.json"
+    if dist.is_main:
+        best_state = load_checkpoint(ckpt_dir / "best.pt")["model"] if (ckpt_dir / "best.pt").exists() \
+            else model.state_dict()
+        backbone_state = {k[len("backbone."):]: v for k, v in best_state.items() if k.startswith("backbone.")}
+        meta = backbone_metadata(cfg, data, history, best_epoch)
+        meta["stopped"] = stopped
+        save_weights(backbone_path, backbone_state, {"format": "drac_ssl backbone v1"})
+        save_weights(out_dir / "vicreg_model.safetensors", best_state)
+        atomic_write_json(metadata_path, meta)
+        _plot_history(out_dir, history)
+        print(f"[pretrain] {stopped}; best epoch {best_epoch + 1} -> {backbone_path}")
+    return PretrainResult(out_dir, backbone_path, metadata_path, history, best_epoch, stopped)
+

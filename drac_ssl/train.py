@@ -1,0 +1,187 @@
+"""The main job: ``python -m drac_ssl.train [-c CONFIG.yaml] [section.key=value ...]``.
+
+Runs the stages named in ``run.stages`` in pipeline order, in one run folder:
+
+    ingest -> pretrain (VICReg) -> umm -> finetune (5-fold CV) -> export
+
+With no arguments it uses ``configs/default.yaml``: the embedded phantom UW-OCTA data
+(generated on first use under ``data/phantom``) and a CPU-sized schedule.
+
+The run folder explains itself: ``config.yaml`` (the resolved configuration),
+``stages.json`` (which stages finished, when, and in how long), ``environment.json`` and one
+sub-folder per stage. Rerunning the same command resumes: finished stages are skipped and an
+interrupted stage continues from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from drac_ssl.config import Config, ConfigError, load_config, save_config, to_dict
+from drac_ssl.io import atomic_write_json
+from drac_ssl.runtime import environment_info
+
+PIPELINE = ("ingest", "pretrain", "umm", "finetune", "export")
+DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "default.yaml"
+NOT_YET = {
+    "umm": "issue #4 (UMM stage)",
+    "finetune": "issue #5 (cross-validated fine-tuning)",
+    "export": "issue #5 (challenge export)",
+}
+
+
+class StageNotImplementedError(RuntimeError):
+    """A stage of the pipeline that this version of the package does not have yet."""
+
+
+def phantom_root(cfg: Config) -> Path:
+    d = cfg.data
+    return Path("data") / "phantom" / f"seed{d.phantom_seed}-train{d.phantom_n_train}-test{d.phantom_n_test}"
+
+
+def stage_ingest(cfg: Config, run_dir: Path) -> dict[str, Any]:
+    if cfg.data.dataset != "drac":
+        print(f"[ingest] {cfg.data.dataset}: generic datasets are read directly from {cfg.data.root}; nothing to ingest")
+        return {"skipped": "generic dataset"}
+    from data_prep import ingest, phantom
+
+    data_cfg = cfg.data
+    if not data_cfg.root:
+        root = phantom_root(cfg)
+        print(f"[ingest] data.root is empty: using the embedded phantom UW-OCTA set at {root}")
+        phantom.generate(root, n_train=data_cfg.phantom_n_train, n_test=data_cfg.phantom_n_test,
+                         seed=data_cfg.phantom_seed, workers=data_cfg.workers)
+        import dataclasses
+
+        data_cfg = dataclasses.replace(data_cfg, root=str(root))
+    result = ingest.run(data_cfg, run_dir / "data")
+    if result.problems:
+        raise ValueError(f"ingest found {len(result.problems)} problem(s); see the lines above")
+    return {"n_train": result.n_train, "n_test": result.n_test, "manifest": str(result.manifest_path)}
+
+
+def stage_pretrain(cfg: Config, run_dir: Path) -> dict[str, Any]:
+    from drac_ssl import pretrain
+
+    result = pretrain.run(cfg, run_dir)
+    return {"backbone": str(result.backbone_path), "best_epoch": result.best_epoch, "stopped": result.stopped}
+
+
+def _not_yet(name: str) -> Callable[[Config, Path], dict[str, Any]]:
+    def stage(cfg: Config, run_dir: Path) -> dict[str, Any]:
+        raise StageNotImplementedError(
+            f"stage '{name}' is not implemented yet in drac_ssl (tracked in {NOT_YET[name]}).\n"
+            f"  fix: leave it out of run.stages, e.g. run.stages=[ingest,pretrain]"
+        )
+
+    return stage
+
+
+STAGES: dict[str, Callable[[Config, Path], dict[str, Any]]] = {
+    "ingest": stage_ingest,
+    "pretrain": stage_pretrain,
+    "umm": _not_yet("umm"),
+    "finetune": _not_yet("finetune"),
+    "export": _not_yet("export"),
+}
+
+
+def resolve_run_dir(cfg: Config) -> Path:
+    name = cfg.run.name or f"{cfg.data.dataset}-{_dt.datetime.now():%Y%m%d-%H%M%S}"
+    return Path(cfg.run.out_dir) / name
+
+
+def _config_differences(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
+    diffs = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        path = f"{prefix}{key}"
+        if isinstance(a, dict) and isinstance(b, dict):
+            diffs += _config_differences(a, b, path + ".")
+        elif a != b and path != "run.stages":
+            diffs.append(f"{path}: {a!r} -> {b!r}")
+    return diffs
+
+
+def run_pipeline(cfg: Config) -> Path:
+    """Run (or resume) the configured stages; return the run folder."""
+    unknown = [s for s in cfg.run.stages if s not in PIPELINE]
+    if unknown:
+        raise ConfigError(f"run.stages: unknown stage(s) {unknown}; the pipeline is {', '.join(PIPELINE)}")
+    run_dir = resolve_run_dir(cfg)
+    saved = run_dir / "config.yaml"
+    if saved.exists():
+        old = yaml.safe_load(saved.read_text(encoding="utf-8")) or {}
+        diffs = _config_differences(old, to_dict(cfg))
+        if diffs:
+            raise ConfigError(
+                f"{saved}: this run folder was made with a different configuration:\n  "
+                + "\n  ".join(diffs)
+                + "\n  fix: choose another run.name to start a new run, or rerun with the saved "
+                f"config: python -m drac_ssl.train -c {saved}"
+            )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_config(cfg, saved)
+    atomic_write_json(run_dir / "environment.json", environment_info())
+    status_path = run_dir / "stages.json"
+    status: dict[str, Any] = {}
+    if status_path.exists():
+        import json
+
+        status = json.loads(status_path.read_text(encoding="utf-8"))
+    print(f"[train] run folder: {run_dir}")
+    for name in PIPELINE:
+        if name not in cfg.run.stages:
+            continue
+        if status.get(name, {}).get("status") == "done":
+            print(f"[train] stage {name}: already done ({status[name]['seconds']:.1f} s), skipping")
+            continue
+        print(f"[train] stage {name}: starting")
+        t0 = time.perf_counter()
+        outputs = STAGES[name](cfg, run_dir)
+        status[name] = {
+            "status": "done",
+            "seconds": round(time.perf_counter() - t0, 2),
+            "finished_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            "outputs": outputs,
+        }
+        atomic_write_json(status_path, status)
+        print(f"[train] stage {name}: done in {status[name]['seconds']:.1f} s")
+    print(f"[train] finished: {run_dir}")
+    return run_dir
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m drac_ssl.train",
+        description="Run the drac_ssl pipeline (ingest -> VICReg -> UMM -> CV fine-tune -> export).",
+        epilog="Overrides: section.key=value, e.g. data.root=/path/to/DRAC pretrain.epochs=50",
+    )
+    parser.add_argument("-c", "--config", default=None,
+                        help=f"YAML config (default: {DEFAULT_CONFIG.relative_to(DEFAULT_CONFIG.parents[1])})")
+    parser.add_argument("overrides", nargs="*", help="section.key=value overrides")
+    args = parser.parse_args(argv)
+    config_path = args.config or (DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None)
+    try:
+        cfg = load_config(config_path, args.overrides)
+        run_pipeline(cfg)
+    except (ConfigError, StageNotImplementedError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\n[train] interrupted: rerun the same command to resume from the last checkpoint",
+              file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,122 @@
+"""The VICReg pretraining stage end to end on tiny data (CPU, seconds)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from drac_ssl import pretrain
+from drac_ssl.checkpoint import load_checkpoint
+from drac_ssl.config import Config, load_config
+from drac_ssl.losses.vicreg import VICRegLoss, VICRegTerms
+from drac_ssl.models import build_backbone, load_local_weights
+
+
+def tiny_config(**overrides: str) -> Config:
+    args = [
+        "pretrain.epochs=2", "pretrain.batch_size=4", "pretrain.num_workers=0",
+        "pretrain.expander=32-32", "pretrain.augment.image_size=16", "pretrain.augment.source_size=24",
+        "pretrain.augment.recipe=octa", "pretrain.backbone.cifar_stem=true", "pretrain.patience=0",
+        "pretrain.lr=0.001", "run.device=cpu",
+    ]
+    args += [f"{k}={v}" for k, v in overrides.items()]
+    return load_config(None, args)
+
+
+def tiny_data(n: int = 8, size: int = 24, labels: bool = False) -> pretrain.PretrainData:
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(n, size, size), dtype=np.uint8)
+    knn = None
+    if labels:
+        y = np.arange(n) % 3
+        knn = (images, y)
+    return pretrain.PretrainData(images=images, description="random test images", knn_train=knn, knn_test=knn)
+
+
+def test_one_epoch_writes_weights_metadata_metrics_and_plots(tmp_path: Path) -> None:
+    cfg = tiny_config(**{"pretrain.epochs": "1"})
+    result = pretrain.run(cfg, tmp_path, data=tiny_data())
+    assert result.stopped == "completed all epochs"
+    assert len(result.history) == 1
+    row = result.history[0]
+    for key in ("loss", "invariance", "variance", "covariance", "rate_reduction", "pairs_per_second"):
+        assert np.isfinite(row[key]), key
+    assert row["loss"] == pytest.approx(25 * row["invariance"] + 25 * row["variance"] + row["covariance"], rel=1e-4)
+    backbone = build_backbone(cfg.pretrain.backbone)
+    report = load_local_weights(backbone, result.backbone_path)
+    assert not report.missing
+    meta = json.loads(result.metadata_path.read_text())
+    assert meta["input"]["channels"] == 1
+    assert meta["input"]["size"] == [16, 16]
+    assert meta["architecture"]["backbone"] == "resnet18"
+    assert len(meta["input"]["normalization"]["mean"]) == 1
+    out = result.out_dir
+    assert (out / "metrics.csv").read_text().startswith("epoch,")
+    assert len((out / "metrics.jsonl").read_text().splitlines()) == 1
+    assert (out / "plots" / "pretrain_loss.png").stat().st_size > 1000
+    ckpt = load_checkpoint(out / "checkpoints" / "last.pt")  # weights_only=True inside
+    assert ckpt["epoch"] == 0 and "optimizer" in ckpt and "rng" in ckpt
+
+
+def test_killed_and_resumed_run_gives_the_same_losses(tmp_path: Path) -> None:
+    cfg = tiny_config(**{"pretrain.epochs": "2"})
+    straight = pretrain.run(cfg, tmp_path / "straight", data=tiny_data())
+    first = pretrain.run(cfg, tmp_path / "resumed", data=tiny_data(), stop_after_epoch=0)
+    assert first.stopped == "interrupted" and len(first.history) == 1
+    resumed = pretrain.run(cfg, tmp_path / "resumed", data=tiny_data())
+    assert len(resumed.history) == 2
+    for a, b in zip(straight.history, resumed.history, strict=True):
+        for key in ("loss", "invariance", "variance", "covariance", "rate_reduction"):
+            assert a[key] == pytest.approx(b[key], rel=1e-5, abs=1e-6), (a["epoch"], key)
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path: Path, monkeypatch) -> None:
+    cfg = tiny_config(**{"pretrain.epochs": "3"})
+    calls = {"n": 0}
+    original = VICRegLoss.forward
+    steps_per_epoch = 8 // 4
+
+    def poisoned(self: VICRegLoss, z_a: torch.Tensor, z_b: torch.Tensor) -> VICRegTerms:
+        calls["n"] += 1
+        terms = original(self, z_a, z_b)
+        if calls["n"] > steps_per_epoch:  # second epoch onwards
+            return terms._replace(loss=terms.loss * float("nan"))
+        return terms
+
+    monkeypatch.setattr(VICRegLoss, "forward", poisoned)
+    with pytest.raises(pretrain.NonFiniteLossError, match="(?s)non-finite.*last good checkpoint"):
+        pretrain.run(cfg, tmp_path, data=tiny_data())
+    state = load_checkpoint(tmp_path / "pretrain" / "checkpoints" / "last.pt")
+    assert state["epoch"] == 0
+    assert all(np.isfinite(v) for v in state["history"][0].values() if isinstance(v, float))
+
+
+def test_early_stopping_on_the_epoch_loss(tmp_path: Path) -> None:
+    cfg = tiny_config(**{"pretrain.epochs": "5", "pretrain.patience": "2", "pretrain.min_delta": "1e9",
+                           "pretrain.max_steps_per_epoch": "1"})
+    result = pretrain.run(cfg, tmp_path, data=tiny_data())
+    assert result.stopped.startswith("early stopping")
+    assert len(result.history) == 3  # the first epoch sets the best; two without improvement
+    assert result.best_epoch == 0
+
+
+def test_knn_monitor_runs_when_labels_exist(tmp_path: Path) -> None:
+    cfg = tiny_config(**{"pretrain.epochs": "1", "pretrain.knn_every": "1", "pretrain.knn_k": "3"})
+    result = pretrain.run(cfg, tmp_path, data=tiny_data(labels=True))
+    assert 0.0 <= result.history[0]["knn_top1"] <= 100.0
+
+
+def test_gpu_augmentation_path_runs_on_cpu(tmp_path: Path) -> None:
+    cfg = tiny_config(**{"pretrain.epochs": "1", "pretrain.augment.on_gpu": "true"})
+    result = pretrain.run(cfg, tmp_path, data=tiny_data())
+    assert np.isfinite(result.history[0]["loss"])
+
+
+def test_batch_larger_than_data_is_a_clear_error(tmp_path: Path) -> None:
+    cfg = tiny_config(**{"pretrain.batch_size": "64"})
+    with pytest.raises(ValueError, match="pretrain.batch_size=64 is larger than"):
+        pretrain.run(cfg, tmp_path, data=tiny_data())
