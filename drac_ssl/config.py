@@ -126,6 +126,11 @@ class UMMConfig:
     outer_sign: str = "maximize"  # maximize (the paper) | minimize (the released code)
     early_stop_on_rate_reduction: bool = False
     patience: int = 5
+    hvp: str = "exact"  # exact (double backward) | finite_difference (DARTS central difference)
+    fd_radius: float = 0.01  # finite_difference: step r = fd_radius / ||v|| (DARTS)
+    inner_optimizer: str = "sgd"  # sgd (real inner step == the unrolled one) | adam
+    tune_expander: bool = True  # re-tune the expander with the layers after early_cut
+    max_steps_per_epoch: int = 0  # 0 = full epoch (small values for smoke tests)
 
 
 @dataclass
@@ -346,6 +351,8 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "umm.early_cut": ("layer2", "layer3"),
     "umm.hypergradient": ("unrolled", "neumann"),
     "umm.outer_sign": ("maximize", "minimize"),
+    "umm.hvp": ("exact", "finite_difference"),
+    "umm.inner_optimizer": ("sgd", "adam"),
     "finetune.head": ("linear", "mlp", "conv", "regression"),
     "finetune.freeze": ("frozen", "last", "all"),
     "finetune.class_balance": ("weighted_loss", "balanced_sampler", "none"),

@@ -32,7 +32,6 @@ from drac_ssl.runtime import environment_info
 PIPELINE = ("ingest", "pretrain", "umm", "finetune", "export")
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "default.yaml"
 NOT_YET = {
-    "umm": "issue #4 (UMM stage)",
     "finetune": "issue #5 (cross-validated fine-tuning)",
     "export": "issue #5 (challenge export)",
 }
@@ -75,6 +74,16 @@ def stage_pretrain(cfg: Config, run_dir: Path) -> dict[str, Any]:
     return {"backbone": str(result.backbone_path), "best_epoch": result.best_epoch, "stopped": result.stopped}
 
 
+def stage_umm(cfg: Config, run_dir: Path) -> dict[str, Any]:
+    if not cfg.umm.enabled:
+        print("[umm] umm.enabled=false: skipped; fine-tuning starts from the VICReg backbone")
+        return {"skipped": "umm.enabled=false"}
+    from drac_ssl import umm
+
+    result = umm.run(cfg, run_dir)
+    return {"backbone": str(result.backbone_path), "best_epoch": result.best_epoch, "stopped": result.stopped}
+
+
 def _not_yet(name: str) -> Callable[[Config, Path], dict[str, Any]]:
     def stage(cfg: Config, run_dir: Path) -> dict[str, Any]:
         raise StageNotImplementedError(
@@ -88,7 +97,7 @@ def _not_yet(name: str) -> Callable[[Config, Path], dict[str, Any]]:
 STAGES: dict[str, Callable[[Config, Path], dict[str, Any]]] = {
     "ingest": stage_ingest,
     "pretrain": stage_pretrain,
-    "umm": _not_yet("umm"),
+    "umm": stage_umm,
     "finetune": _not_yet("finetune"),
     "export": _not_yet("export"),
 }

@@ -1,0 +1,548 @@
+"""The UMM stage (drac_ssl.umm): hypergradients on tiny float64 problems, then the stage end
+to end on tiny images from a one-epoch pretraining run (CPU, seconds)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+from torch import nn
+
+from drac_ssl import pretrain, umm
+from drac_ssl.config import Config, ConfigError, load_config
+from drac_ssl.losses.alignment import alignment_js
+from drac_ssl.losses.rate_reduction import rate_reduction
+from drac_ssl.losses.vicreg import VICRegLoss, vicreg_loss
+from drac_ssl.models import build_backbone, build_vicreg_model, load_local_weights
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+# --------------------------------------------------------------------------------------
+# Hypergradients on a tiny two-layer problem in float64
+
+
+def tiny_problem(seed: int = 0) -> tuple[list[torch.Tensor], umm.ParamFn, umm.ParamFn]:
+    """theta = (W1, b1, W2); features tanh(h W1 + b1), embedding features @ W2.
+
+    Inner: VICReg + 0.7 * JS (density from dL/dh, second derivatives); outer: -Delta R of the
+    features. Returns (theta, inner_loss_fn, outer_loss_fn).
+    """
+    g = torch.Generator().manual_seed(seed)
+    h_a = torch.randn(6, 5, generator=g, dtype=torch.float64)
+    h_b = h_a + 0.5 * torch.randn(6, 5, generator=g, dtype=torch.float64)
+    theta = [
+        0.6 * torch.randn(5, 4, generator=g, dtype=torch.float64),
+        0.1 * torch.randn(4, generator=g, dtype=torch.float64),
+        0.6 * torch.randn(4, 3, generator=g, dtype=torch.float64),
+    ]
+
+    def features(p: Sequence[torch.Tensor], h: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(h @ p[0] + p[1])
+
+    def inner_loss_fn(p: Sequence[torch.Tensor]) -> torch.Tensor:
+        a = h_a.clone().requires_grad_(True)
+        b = h_b.clone().requires_grad_(True)
+        loss = vicreg_loss(features(p, a) @ p[2], features(p, b) @ p[2]).loss
+        js, _ = alignment_js(loss, (a, b), create_graph=True)
+        return loss + 0.7 * js
+
+    def outer_loss_fn(p: Sequence[torch.Tensor]) -> torch.Tensor:
+        return -rate_reduction(features(p, h_a), features(p, h_b), eps2=0.5).delta
+
+    return [t.requires_grad_(True) for t in theta], inner_loss_fn, outer_loss_fn
+
+
+def unrolled_objective(
+    theta: Sequence[torch.Tensor], inner_loss_fn: umm.ParamFn, outer_loss_fn: umm.ParamFn, xi: float
+) -> float:
+    """F(theta - xi grad L_in(theta)), the function the one-step hypergradient differentiates."""
+    leaves = [t.detach().clone().requires_grad_(True) for t in theta]
+    grads = torch.autograd.grad(inner_loss_fn(leaves), leaves)
+    with torch.no_grad():
+        return float(outer_loss_fn([t - xi * g for t, g in zip(leaves, grads, strict=True)]))
+
+
+def flat_dot(a: Sequence[torch.Tensor], b: Sequence[torch.Tensor]) -> float:
+    return float(sum((x * y).sum() for x, y in zip(a, b, strict=True)))
+
+
+@pytest.mark.parametrize("hvp", ["exact", "finite_difference"])
+def test_unrolled_hypergradient_matches_central_differences(hvp: str) -> None:
+    theta, inner_loss_fn, outer_loss_fn = tiny_problem()
+    xi = 0.3
+    hg = umm.hypergradient(
+        theta,
+        inner_loss_fn(theta),
+        outer_loss_fn,
+        inner_lr=xi,
+        method="unrolled",
+        hvp=hvp,
+        fd_radius=1e-5,
+        inner_loss_fn=inner_loss_fn,
+    )
+    g = torch.Generator().manual_seed(1)
+    for _ in range(2):
+        direction = [torch.randn(t.shape, generator=g, dtype=torch.float64) for t in theta]
+        eps = 1e-5
+        plus = unrolled_objective(
+            [t + eps * d for t, d in zip(theta, direction, strict=True)],
+            inner_loss_fn,
+            outer_loss_fn,
+            xi,
+        )
+        minus = unrolled_objective(
+            [t - eps * d for t, d in zip(theta, direction, strict=True)],
+            inner_loss_fn,
+            outer_loss_fn,
+            xi,
+        )
+        numeric = (plus - minus) / (2 * eps)
+        analytic = flat_dot(hg.gradient, direction)
+        assert analytic == pytest.approx(numeric, rel=1e-5 if hvp == "exact" else 1e-4, abs=1e-8)
+    # the second-order term matters: the first-order gradient alone is measurably different
+    first_order = flat_dot(
+        [
+            v
+            for v in umm.hypergradient(
+                theta,
+                inner_loss_fn(theta),
+                outer_loss_fn,
+                inner_lr=xi,
+                method="neumann",
+                neumann_steps=0,
+            ).gradient
+        ],
+        direction,
+    )
+    assert abs(first_order - numeric) > 1e3 * abs(analytic - numeric)
+
+
+def test_neumann_identities_k0_is_the_lookahead_gradient_and_k1_the_unrolled_one() -> None:
+    theta, inner_loss_fn, outer_loss_fn = tiny_problem(seed=3)
+    xi = 0.2
+    k0 = umm.hypergradient(
+        theta, inner_loss_fn(theta), outer_loss_fn, inner_lr=xi, method="neumann", neumann_steps=0
+    )
+    lookahead = [t.detach().clone().requires_grad_(True) for t in k0.lookahead]
+    direct = torch.autograd.grad(outer_loss_fn(lookahead), lookahead, allow_unused=True)
+    assert direct[2] is None and torch.equal(k0.gradient[2], torch.zeros_like(theta[2]))
+    for a, b in zip(k0.gradient[:2], direct[:2], strict=True):
+        assert torch.allclose(a, b, rtol=1e-12, atol=1e-14)
+    k1 = umm.hypergradient(
+        theta, inner_loss_fn(theta), outer_loss_fn, inner_lr=xi, method="neumann", neumann_steps=1
+    )
+    unrolled = umm.hypergradient(
+        theta, inner_loss_fn(theta), outer_loss_fn, inner_lr=xi, method="unrolled"
+    )
+    for a, b in zip(k1.gradient, unrolled.gradient, strict=True):
+        assert torch.allclose(a, b, rtol=1e-10, atol=1e-12)
+    inner_grad = torch.autograd.grad(inner_loss_fn(theta), theta)
+    for t, g, t1 in zip(theta, inner_grad, k0.lookahead, strict=True):
+        assert torch.allclose(t1, t.detach() - xi * g)
+
+
+def test_neumann_series_converges_to_the_implicit_hypergradient_on_a_quadratic() -> None:
+    g = torch.Generator().manual_seed(0)
+    m = torch.randn(6, 6, generator=g, dtype=torch.float64)
+    a = m @ m.T / 6 + 0.1 * torch.eye(6, dtype=torch.float64)  # inner Hessian, SPD
+    b = torch.randn(6, generator=g, dtype=torch.float64)
+    theta = [torch.randn(6, generator=g, dtype=torch.float64, requires_grad=True)]
+    xi = 0.5 / float(torch.linalg.eigvalsh(a).max())  # ||xi A|| < 1: the series converges
+
+    def inner_loss_fn(p: Sequence[torch.Tensor]) -> torch.Tensor:
+        return 0.5 * p[0] @ a @ p[0]
+
+    def outer_loss_fn(p: Sequence[torch.Tensor]) -> torch.Tensor:
+        return b @ p[0]
+
+    implicit = torch.linalg.solve(torch.eye(6, dtype=torch.float64) + xi * a, b)
+    errors = []
+    for k in (0, 2, 8, 40):
+        for hvp in ("exact", "finite_difference"):
+            hg = umm.hypergradient(
+                theta,
+                inner_loss_fn(theta),
+                outer_loss_fn,
+                inner_lr=xi,
+                method="neumann",
+                neumann_steps=k,
+                hvp=hvp,
+                inner_loss_fn=inner_loss_fn,
+            )
+            err = float((hg.gradient[0] - implicit).norm())
+            if hvp == "exact":
+                errors.append(err)
+            else:
+                assert err == pytest.approx(errors[-1], abs=1e-8)
+    assert errors == sorted(errors, reverse=True) and errors[-1] < 1e-6 * float(b.norm())
+
+
+def test_unknown_modes_are_clear_errors() -> None:
+    theta, inner_loss_fn, outer_loss_fn = tiny_problem()
+    with pytest.raises(ValueError, match="umm.hypergradient"):
+        umm.hypergradient(
+            theta, inner_loss_fn(theta), outer_loss_fn, inner_lr=0.1, method="implicit"
+        )
+    with pytest.raises(ValueError, match="umm.hvp"):
+        umm.hypergradient(theta, inner_loss_fn(theta), outer_loss_fn, inner_lr=0.1, hvp="magic")
+
+
+# --------------------------------------------------------------------------------------
+# ComposableBatchNorm: same values as torch's BatchNorm, derivatives of every order
+
+
+@pytest.mark.parametrize(
+    "shape,momentum", [((8, 5, 3, 3), 0.1), ((8, 5), 0.1), ((8, 5, 2, 2), None)]
+)
+def test_composable_batch_norm_matches_torch(
+    shape: tuple[int, ...], momentum: float | None
+) -> None:
+    torch.manual_seed(0)
+    bn = (nn.BatchNorm2d if len(shape) == 4 else nn.BatchNorm1d)(5, momentum=momentum)
+    nn.init.normal_(bn.weight)
+    nn.init.normal_(bn.bias)
+    reference = (nn.BatchNorm2d if len(shape) == 4 else nn.BatchNorm1d)(5, momentum=momentum)
+    reference.load_state_dict(bn.state_dict())
+    holder = nn.Sequential(bn)
+    assert umm.make_batch_norm_composable(holder) == 1
+    composable = holder[0]
+    assert isinstance(composable, umm.ComposableBatchNorm)
+    assert list(holder.state_dict()) == [f"0.{k}" for k in reference.state_dict()]
+    for _ in range(3):
+        x = 2 + 3 * torch.randn(shape)
+        assert torch.allclose(composable(x), reference(x), atol=1e-5)
+    for key, value in reference.state_dict().items():
+        assert torch.allclose(composable.state_dict()[key].float(), value.float(), atol=1e-6), key
+    composable.eval()
+    reference.eval()
+    x = torch.randn(shape)
+    assert torch.allclose(composable(x), reference(x), atol=1e-5)
+
+
+def test_composable_batch_norm_has_third_derivatives() -> None:
+    torch.manual_seed(0)
+    bn = umm.ComposableBatchNorm(nn.BatchNorm1d(3))
+    x = torch.randn(6, 3, requires_grad=True)
+    (g,) = torch.autograd.grad(bn(x).pow(3).sum(), x, create_graph=True)
+    (gg,) = torch.autograd.grad(g.pow(2).sum(), bn.weight, create_graph=True)
+    (ggg,) = torch.autograd.grad(gg.sum(), bn.weight)
+    assert torch.isfinite(ggg).all() and float(ggg.abs().sum()) > 0
+
+
+# --------------------------------------------------------------------------------------
+# The stage on tiny images
+
+
+def tiny_config(**overrides: str) -> Config:
+    args = [
+        "pretrain.epochs=1",
+        "pretrain.batch_size=8",
+        "pretrain.num_workers=0",
+        "pretrain.max_steps_per_epoch=1",
+        "pretrain.expander=32-32",
+        "pretrain.augment.image_size=32",
+        "pretrain.augment.source_size=48",
+        "pretrain.augment.recipe=octa",
+        "pretrain.backbone.cifar_stem=true",
+        "pretrain.patience=0",
+        "pretrain.lr=0.001",
+        "run.device=cpu",
+        "umm.epochs=2",
+        "umm.batch_size=8",
+        "umm.max_steps_per_epoch=1",
+        "umm.early_cut=layer3",
+        "umm.inner_lr=0.01",
+        "umm.outer_lr=0.001",
+    ]
+    args += [f"{k}={v}" for k, v in overrides.items()]
+    return load_config(None, args)
+
+
+def tiny_data(n: int = 24, size: int = 48) -> pretrain.PretrainData:
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(n, size, size), dtype=np.uint8)
+    return pretrain.PretrainData(images=images, description="random test images")
+
+
+@pytest.fixture(scope="module")
+def pretrained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run folder holding a one-epoch pretraining output."""
+    run_dir = tmp_path_factory.mktemp("pretrained")
+    pretrain.run(tiny_config(), run_dir, data=tiny_data())
+    return run_dir
+
+
+# The stage runs below take the cheapest complete path (first-order hypergradient, JS logged
+# but not trained): a ResNet-18 step with the exact third-order
+# hypergradient costs several CPU seconds, so the default path is checked once, on one step,
+# in test_default_step_trains_through_third_derivatives_on_the_resnet_layers.
+CHEAP = {"umm.hypergradient": "neumann", "umm.neumann_steps": "0", "umm.use_js": "false"}
+
+
+@pytest.fixture(scope="module")
+def umm_run(pretrained: Path, tmp_path_factory: pytest.TempPathFactory) -> umm.UMMResult:
+    """Two one-step UMM epochs from the pretraining output."""
+    run_dir = tmp_path_factory.mktemp("umm")
+    return umm.run(
+        tiny_config(**CHEAP),
+        run_dir,
+        data=tiny_data(),
+        checkpoint=pretrained / "pretrain" / "vicreg_model.safetensors",
+    )
+
+
+def test_umm_writes_loadable_weights_metadata_metrics_and_plots(umm_run: umm.UMMResult) -> None:
+    assert umm_run.stopped == "completed all epochs"
+    assert [r["epoch"] for r in umm_run.history] == [0, 1]
+    for row in umm_run.history:
+        for key in umm.STEP_KEYS:
+            assert row[key] is not None and math.isfinite(row[key]), key
+        assert 0.0 <= row["js"] <= math.log(2)
+        assert row["inner_loss"] == row["ssl_loss"]  # use_js=false: JS logged, not trained
+    backbone = build_backbone(tiny_config().pretrain.backbone)
+    assert not load_local_weights(backbone, umm_run.backbone_path).missing
+    assert not load_local_weights(
+        build_vicreg_model(tiny_config().pretrain), umm_run.model_path
+    ).missing
+    meta = json.loads(umm_run.metadata_path.read_text())
+    assert meta["stage"] == "umm"
+    assert meta["format"] == "drac_ssl backbone v1"
+    assert meta["input"]["size"] == [32, 32] and meta["input"]["channels"] == 1
+    assert meta["umm"]["early_cut"] == "layer3" and meta["umm"]["tuned"] == ["layer4", "expander"]
+    assert set(meta["metrics"]) == set(umm.STEP_KEYS)
+    out = umm_run.out_dir
+    assert (out / "metrics.csv").read_text().startswith("epoch,")
+    assert len((out / "metrics.jsonl").read_text().splitlines()) == 2
+    for plot in ("umm_rate_reduction.png", "umm_losses.png"):
+        assert (out / "plots" / plot).stat().st_size > 1000
+    assert (out / "config.yaml").exists()
+
+
+def test_frozen_layers_and_their_batch_norm_statistics_do_not_change(
+    pretrained: Path, umm_run: umm.UMMResult
+) -> None:
+    before = load_file(str(pretrained / "pretrain" / "vicreg_model.safetensors"))
+    after = load_file(str(umm_run.model_path))
+    assert set(before) == set(after)
+    frozen = (
+        "backbone.conv1.",
+        "backbone.bn1.",
+        "backbone.layer1.",
+        "backbone.layer2.",
+        "backbone.layer3.",
+    )
+    frozen_keys = [k for k in before if k.startswith(frozen)]
+    assert any("running_mean" in k for k in frozen_keys)
+    for key in frozen_keys:
+        assert torch.equal(before[key], after[key]), key
+    for key in (
+        "backbone.layer4.0.conv1.weight",
+        "backbone.layer4.1.bn2.weight",
+        "backbone.layer4.0.bn1.running_mean",
+        "backbone.layer4.1.bn2.running_var",
+        "expander.net.0.weight",
+    ):
+        assert not torch.equal(before[key], after[key]), key
+
+
+def test_resumed_run_gives_the_same_history_and_weights(
+    pretrained: Path, umm_run: umm.UMMResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(umm, "_plot_history", lambda *args: None)  # plots are checked above
+    checkpoint = pretrained / "pretrain" / "vicreg_model.safetensors"
+    first = umm.run(
+        tiny_config(**CHEAP), tmp_path, data=tiny_data(), checkpoint=checkpoint, stop_after_epoch=0
+    )
+    assert first.stopped == "interrupted" and len(first.history) == 1
+    resumed = umm.run(tiny_config(**CHEAP), tmp_path, data=tiny_data(), checkpoint=checkpoint)
+    assert len(resumed.history) == 2
+    for a, b in zip(umm_run.history, resumed.history, strict=True):
+        for key in umm.STEP_KEYS:
+            assert a[key] == pytest.approx(b[key], rel=1e-5, abs=1e-6), (a["epoch"], key)
+    straight, again = load_file(str(umm_run.model_path)), load_file(str(resumed.model_path))
+    for key, value in straight.items():
+        assert torch.allclose(value.float(), again[key].float(), rtol=1e-5, atol=1e-6), key
+    # resuming a run folder with other UMM settings is refused (ablations need their own folder)
+    with pytest.raises(ConfigError, match=r"umm.beta: 1.0 -> 0.5(.|\n)*--run-dir"):
+        umm.run(
+            tiny_config(**CHEAP, **{"umm.beta": "0.5"}),
+            tmp_path,
+            data=tiny_data(),
+            checkpoint=checkpoint,
+        )
+
+
+@pytest.mark.slow  # about 10 CPU seconds: the exact third-order step through ResNet-18 layer4
+def test_default_step_trains_through_third_derivatives_on_the_resnet_layers(
+    pretrained: Path,
+) -> None:
+    """The default path (unrolled, exact HVP, JS trained) on the real ResNet-18 layers."""
+    cfg = tiny_config()
+    assert (cfg.umm.hypergradient, cfg.umm.hvp, cfg.umm.use_js, cfg.umm.outer_sign) == (
+        "unrolled",
+        "exact",
+        True,
+        "maximize",
+    )
+    model = umm.load_pretrained_model(cfg, pretrained / "pretrain" / "vicreg_model.safetensors")
+    model.backbone.freeze_until("layer3")
+    for stage in model.backbone.stage_modules("layer3"):
+        umm.make_batch_norm_composable(stage)
+    umm.make_batch_norm_composable(model.expander)
+    head = umm.AfterCut(model, "layer3").train()
+    tuned = {n: p for n, p in head.named_parameters() if p.requires_grad}
+    assert not any(n.startswith(("backbone.layer3", "backbone.conv1")) for n in tuned)
+    x = torch.randn(2, 8, 1, 32, 32)
+    weight = model.backbone.layer4[0].conv1.weight
+    # one full step: its exact Hessian-vector product is a third derivative of the SSL loss
+    before = weight.detach().clone()
+    logs = umm.umm_step(
+        model,
+        head,
+        tuned,
+        x[0],
+        x[1],
+        cfg.umm,
+        VICRegLoss(),
+        umm.build_optimizers(list(tuned.values()), cfg.umm),
+    )
+    for key in umm.STEP_KEYS:
+        assert math.isfinite(float(logs[key])), key
+    assert float(logs["hypergradient_norm"]) > 0
+    assert float(logs["inner_loss"]) == pytest.approx(
+        float(logs["ssl_loss"] + logs["js"]), rel=1e-6
+    )
+    assert not torch.equal(before, weight.detach())
+
+
+def test_ablation_without_the_outer_problem_is_plain_inner_training(pretrained: Path) -> None:
+    cfg = tiny_config(**{"umm.use_rate_reduction": "false", "umm.use_js": "false"})
+    model = umm.load_pretrained_model(cfg, pretrained / "pretrain" / "vicreg_model.safetensors")
+    model.backbone.freeze_until("layer3")
+    head = umm.AfterCut(model, "layer3").train()
+    tuned = {n: p for n, p in head.named_parameters() if p.requires_grad}
+    before = {n: p.detach().clone() for n, p in tuned.items()}
+    x = torch.randn(2, 8, 1, 32, 32)
+    logs = umm.umm_step(
+        model,
+        head,
+        tuned,
+        x[0],
+        x[1],
+        cfg.umm,
+        VICRegLoss(),
+        umm.build_optimizers(list(tuned.values()), cfg.umm),
+    )
+    assert math.isnan(float(logs["outer_objective"])) and math.isnan(
+        float(logs["hypergradient_norm"])
+    )
+    assert math.isfinite(float(logs["js"]))  # still logged
+    assert float(logs["inner_loss"]) == float(logs["ssl_loss"])
+    name = "backbone.layer4.0.conv1.weight"
+    assert not torch.equal(before[name], tuned[name].detach())
+
+
+def fake_steps(rate_reductions: list[float]):
+    """A stand-in for umm.umm_step (one step per epoch): logs the given last-layer rate
+    reduction and writes the epoch number into one tuned weight, so the chosen weights show."""
+    calls = {"n": 0}
+
+    def step(model, head, tuned, view_a, view_b, uc, loss_fn, optimizers, bf16=False):
+        epoch = calls["n"]
+        calls["n"] += 1
+        with torch.no_grad():
+            tuned["backbone.layer4.0.conv1.weight"].fill_(float(epoch))
+        logs = {k: torch.tensor(1.0) for k in umm.STEP_KEYS}
+        logs["rate_reduction_last"] = torch.tensor(rate_reductions[epoch])
+        return logs
+
+    return step
+
+
+def test_early_stopping_on_the_last_layer_rate_reduction_keeps_the_best_weights(
+    pretrained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(umm, "umm_step", fake_steps([5.0, 7.0, 6.0, 6.5, 9.0, 9.0]))
+    monkeypatch.setattr(umm, "_plot_history", lambda *args: None)
+    cfg = tiny_config(
+        **{"umm.epochs": "6", "umm.early_stop_on_rate_reduction": "true", "umm.patience": "2"}
+    )
+    result = umm.run(
+        cfg,
+        tmp_path,
+        data=tiny_data(),
+        checkpoint=pretrained / "pretrain" / "vicreg_model.safetensors",
+    )
+    assert result.stopped.startswith("early stopping")
+    assert len(result.history) == 4 and result.best_epoch == 1
+    weights = load_file(str(result.model_path))
+    assert torch.all(weights["backbone.layer4.0.conv1.weight"] == 1.0)
+    assert json.loads(result.metadata_path.read_text())["metrics"]["rate_reduction_last"] == 7.0
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(
+    pretrained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(umm, "umm_step", fake_steps([5.0, math.nan]))
+    with pytest.raises(umm.UMMNonFiniteError, match="non-finite rate_reduction_last"):
+        umm.run(
+            tiny_config(),
+            tmp_path,
+            data=tiny_data(),
+            checkpoint=pretrained / "pretrain" / "vicreg_model.safetensors",
+        )
+    state = torch.load(tmp_path / "umm" / "checkpoints" / "last.pt", weights_only=True)
+    assert state["epoch"] == 0 and len(state["history"]) == 1
+
+
+def test_checkpoint_formats_and_mismatches_are_clear(pretrained: Path, tmp_path: Path) -> None:
+    cfg = tiny_config()
+    last_pt = pretrained / "pretrain" / "checkpoints" / "last.pt"
+    model = umm.load_pretrained_model(cfg, last_pt)  # weights_only=True inside
+    assert isinstance(model.expander, nn.Module)
+    with pytest.raises(ValueError, match="expander"):  # backbone only: no expander to re-tune
+        umm.load_pretrained_model(cfg, pretrained / "pretrain" / "backbone.safetensors")
+    wrong = tiny_config(**{"pretrain.backbone.cifar_stem": "false"})
+    with pytest.raises(ValueError, match="cifar_stem: checkpoint True, config False"):
+        umm.load_pretrained_model(wrong, pretrained / "pretrain" / "vicreg_model.safetensors")
+    with pytest.raises(FileNotFoundError, match="pretrain stage first"):
+        umm.run(cfg, tmp_path, data=tiny_data())
+
+
+def test_cli_mismatched_architecture_exits_2_with_a_fix(pretrained: Path, capsys) -> None:
+    code = umm.main(
+        [
+            str(pretrained / "pretrain" / "vicreg_model.safetensors"),
+            "pretrain.expander=32-32",
+            "pretrain.backbone.cifar_stem=false",
+            "pretrain.augment.image_size=32",
+        ]
+    )
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "does not match" in err and "pretrain.backbone.cifar_stem=true" in err
+
+
+def test_cli_missing_checkpoint_exits_2_without_a_traceback(tmp_path: Path) -> None:
+    env = {**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "drac_ssl.umm", str(tmp_path / "nope.safetensors")],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "checkpoint not found" in proc.stderr and "nope.safetensors" in proc.stderr
