@@ -31,16 +31,6 @@ from drac_ssl.runtime import environment_info
 
 PIPELINE = ("ingest", "pretrain", "umm", "finetune", "export")
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "default.yaml"
-NOT_YET = {
-    "finetune": "issue #5 (cross-validated fine-tuning)",
-    "export": "issue #5 (challenge export)",
-}
-
-
-class StageNotImplementedError(RuntimeError):
-    """A stage of the pipeline that this version of the package does not have yet."""
-
-
 def phantom_root(cfg: Config) -> Path:
     d = cfg.data
     return Path("data") / "phantom" / f"seed{d.phantom_seed}-train{d.phantom_n_train}-test{d.phantom_n_test}"
@@ -84,22 +74,27 @@ def stage_umm(cfg: Config, run_dir: Path) -> dict[str, Any]:
     return {"backbone": str(result.backbone_path), "best_epoch": result.best_epoch, "stopped": result.stopped}
 
 
-def _not_yet(name: str) -> Callable[[Config, Path], dict[str, Any]]:
-    def stage(cfg: Config, run_dir: Path) -> dict[str, Any]:
-        raise StageNotImplementedError(
-            f"stage '{name}' is not implemented yet in drac_ssl (tracked in {NOT_YET[name]}).\n"
-            f"  fix: leave it out of run.stages, e.g. run.stages=[ingest,pretrain]"
-        )
+def stage_finetune(cfg: Config, run_dir: Path) -> dict[str, Any]:
+    from drac_ssl import finetune
 
-    return stage
+    result = finetune.run(cfg, run_dir)
+    return {"comparison": str(result.comparison_path), "selected": result.selected}
+
+
+def stage_export(cfg: Config, run_dir: Path) -> dict[str, Any]:
+    from drac_ssl import export
+
+    result = export.run(cfg, run_dir)
+    return {"bundle": str(result.bundle_dir), "submission": str(result.submission_path or ""),
+            "n_test": result.n_test, "notes": result.notes}
 
 
 STAGES: dict[str, Callable[[Config, Path], dict[str, Any]]] = {
     "ingest": stage_ingest,
     "pretrain": stage_pretrain,
     "umm": stage_umm,
-    "finetune": _not_yet("finetune"),
-    "export": _not_yet("export"),
+    "finetune": stage_finetune,
+    "export": stage_export,
 }
 
 
@@ -164,6 +159,10 @@ def run_pipeline(cfg: Config) -> Path:
         }
         atomic_write_json(status_path, status)
         print(f"[train] stage {name}: done in {status[name]['seconds']:.1f} s")
+    if (run_dir / "finetune").exists():
+        from drac_ssl.report import write_report
+
+        print(f"[train] report: {write_report(run_dir)}")
     print(f"[train] finished: {run_dir}")
     return run_dir
 
@@ -182,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = load_config(config_path, args.overrides)
         run_pipeline(cfg)
-    except (ConfigError, StageNotImplementedError, FileNotFoundError, ValueError) as exc:
+    except (ConfigError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -1,0 +1,1152 @@
+"""Stage 4: cross-validated fine-tuning of a small grading head (DRAC 2022 Task 3).
+
+``run(cfg, run_dir) -> FinetuneResult`` is the whole stage; the orchestrator and the tests
+both call it. For every *variant* of the backbone
+
+* ``vicreg``: the VICReg backbone of ``run_dir/pretrain``,
+* ``vicreg_umm``: the UMM backbone of ``run_dir/umm`` (when it exists and ``umm.enabled``),
+* ``scratch``: the same architecture from random init (``finetune.compare_scratch``),
+
+the same protocol runs: a head (``finetune.head``) on the backbone, the backbone frozen,
+its last stage trainable, or all of it trainable at ``lr * backbone_lr_ratio``
+(``finetune.freeze``), trained on the labelled images of four folds and validated on the
+fifth, for each fold of the manifest's ``fold`` column (assigned by the ingest, stratified
+and grouped by patient when patients are known). Test-split rows never enter training or
+validation. Each fold keeps the weights of the epoch with the best validation quadratic
+weighted kappa (early stopping with ``finetune.patience``).
+
+Heads (:func:`build_head`):
+
+* ``linear``: dropout + linear layer on the pooled features;
+* ``mlp``: linear (256) + ReLU + dropout + linear;
+* ``conv``: on the ``layer4`` feature map before pooling, 1x1 conv (128) + BN + ReLU, 3x3
+  conv (128) + BN + ReLU, global average pool, dropout, linear: the small convolutional head
+  that overfitted least in the project's seed report;
+* ``regression``: dropout + linear layer with ONE output, the grade as a number (SmoothL1
+  loss), as the challenge winner did. Its class comes from kappa-tuned thresholds on the
+  score; its probabilities for the AUC from ``softmax(-(score - k)^2 / T)`` over the grades
+  ``k = 0, 1, 2`` (a Gaussian-kernel mapping) with ``T`` fitted by negative log-likelihood
+  on the out-of-fold scores.
+
+Class decision and calibration (:class:`Calibration`): classification heads give
+``softmax(logits / T)`` with a temperature ``T`` fitted on out-of-fold logits (Guo et al.
+2017); the score is the expected grade ``sum_k k * P_k``; the class is the score cut at
+kappa-optimal thresholds fitted on out-of-fold scores. The out-of-fold metrics use
+*cross-fitted* calibration: fold k's rows are calibrated with a temperature and thresholds
+fitted on the other folds' out-of-fold predictions only, so the reported kappa is not tuned
+on the rows it scores. The calibration fitted on all out-of-fold predictions is the one
+stored for export (``calibration.json``).
+
+Inputs: the ingest cache at ``pretrain.augment.source_size``; training views from the
+package's CPU augmentation (the ``octa`` recipe at ``finetune.image_size``, crop scale
+:data:`FINETUNE_CROP_SCALE`); evaluation preprocessing is ``EvalDataset`` +
+``build_eval_transform`` (INTER_AREA resize, normalisation), the very path that
+:func:`drac_ssl.export.preprocess_image` replays. Test-time augmentation
+(``finetune.tta``): the mean raw output over the four flips :data:`TTA_FLIPS`.
+
+Speed: a frozen backbone runs once per variant, not once per epoch: the features of
+:data:`FROZEN_TRAIN_VIEWS` augmented views (at most ``finetune.epochs``) of every labelled
+image and of the flipped evaluation views are computed up front; each epoch the head sees
+one of the stored views of each training image.
+
+Outputs in ``run_dir/finetune/<variant>/``: ``oof.csv`` (id, grade, fold, P0, P1, P2,
+score, pred, and the raw outputs), ``folds.csv`` and ``metrics.json`` (per-fold and
+out-of-fold metrics, kappa with a bootstrap 95% CI), ``calibration.json``, ``model.json``
+(architecture, input format, weight files), ``fold{k}.safetensors`` (the head, and the
+backbone when it was trained; a frozen backbone is stored once as ``backbone.safetensors``)
+and ``fold{k}.json`` (ids, history, raw out-of-fold outputs: a rerun with the same settings
+reuses finished folds). ``run_dir/finetune/comparison.{json,csv}`` holds the side-by-side
+table and ``summary.json`` the variant chosen for export (best out-of-fold kappa).
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import hashlib
+import io
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.utils.data import DataLoader
+
+from drac_ssl import GRADE_NAMES, __version__
+from drac_ssl.augment import (
+    EvalDataset,
+    ViewRecipe,
+    build_eval_transform,
+    build_view_transform,
+    recipe_for,
+    seed_worker,
+)
+from drac_ssl.checkpoint import save_weights
+from drac_ssl.config import AugmentConfig, Config, FinetuneConfig, to_dict
+from drac_ssl.config import validate as validate_config
+from drac_ssl.datasets import load_octa_cache, normalization_for
+from drac_ssl.io import atomic_write_json, atomic_write_text
+from drac_ssl.metrics import (
+    apply_thresholds,
+    bootstrap_ci,
+    expected_grade,
+    fit_kappa_thresholds,
+    fit_temperature,
+    grading_report,
+    quadratic_weighted_kappa,
+    softmax,
+)
+from drac_ssl.models import ARCHS, Backbone, load_local_weights
+from drac_ssl.optim import lr_at, param_groups, set_lr
+from drac_ssl.runtime import epoch_seed, resolve_device, seed_everything
+
+__all__ = [
+    "FINETUNE_CROP_SCALE",
+    "FROZEN_TRAIN_VIEWS",
+    "HEADS",
+    "TTA_FLIPS",
+    "VARIANTS",
+    "VARIANT_STAGE",
+    "Calibration",
+    "FinetuneData",
+    "FinetuneResult",
+    "GradingModel",
+    "InputSpec",
+    "ModelSpec",
+    "VariantResult",
+    "build_head",
+    "grading_loss",
+    "labelled_rows",
+    "load_finetune_data",
+    "load_fold_model",
+    "predict_raw",
+    "run",
+]
+
+NUM_GRADES = len(GRADE_NAMES)
+HEADS: dict[str, str] = {"linear": "classification", "mlp": "classification",
+                         "conv": "classification", "regression": "regression"}
+"""Head name -> output kind."""
+VARIANTS = ("scratch", "vicreg", "vicreg_umm")
+"""Backbone variants, in the order of the comparison table."""
+VARIANT_STAGE = {"vicreg": "pretrain", "vicreg_umm": "umm"}
+"""The run sub-folder whose ``backbone.safetensors`` + ``metadata.json`` a variant starts from."""
+FINETUNE_CROP_SCALE = (0.6, 1.0)
+"""Random-resized-crop area range of the fine-tuning views: milder than pretraining's, since a
+small crop of an ultra-wide field may cut away the only lesion that sets the grade."""
+FROZEN_TRAIN_VIEWS = 4
+"""Augmented views per labelled image whose frozen-backbone features are precomputed."""
+TTA_FLIPS: tuple[tuple[int, ...], ...] = ((), (-1,), (-2,), (-2, -1))
+"""Test-time augmentation: identity, horizontal, vertical, both flips (tensor dims)."""
+MLP_HIDDEN = 256
+CONV_HEAD_CHANNELS = 128
+FEATURE_STAGE = "layer4"
+N_BOOT = 1000
+"""Bootstrap resamples of the out-of-fold kappa's 95% confidence interval."""
+EXTRACT_BATCH = 64
+
+
+# --------------------------------------------------------------------------------------
+# What the model expects and what it is
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """The input format of a grading model: a uint8 grey image is resized with INTER_AREA to
+    ``source_size`` (what the ingest cache holds), then to ``image_size`` and normalised with
+    ``mean``/``std`` (:func:`build_eval_transform` of ``recipe``)."""
+
+    channels: int
+    source_size: int
+    image_size: int
+    recipe: str
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+    @classmethod
+    def from_config(cls, cfg: Config) -> InputSpec:
+        aug = cfg.pretrain.augment
+        mean, std = normalization_for(aug.recipe)
+        return cls(channels=cfg.pretrain.backbone.in_channels, source_size=aug.source_size,
+                   image_size=cfg.finetune.image_size, recipe=aug.recipe, mean=tuple(mean),
+                   std=tuple(std))
+
+    def augment_config(self) -> AugmentConfig:
+        return AugmentConfig(recipe=self.recipe, image_size=self.image_size,
+                             source_size=self.source_size, crop_scale=list(FINETUNE_CROP_SCALE))
+
+    def view_recipe(self) -> ViewRecipe:
+        """The augmentation recipe with this spec's (recorded) normalisation statistics."""
+        return replace(recipe_for(self.augment_config()), mean=self.mean, std=self.std)
+
+    def eval_transform(self) -> Any:
+        """Deterministic preprocessing: INTER_AREA resize to ``image_size``, normalise."""
+        return build_eval_transform(self.augment_config(), self.channels, recipe=self.view_recipe())
+
+    def view_transform(self, seed: int | None = None) -> Any:
+        """One random training view (the ``recipe``'s CPU augmentation)."""
+        return build_view_transform(self.augment_config(), self.channels,
+                                    recipe=self.view_recipe(), seed=seed)
+
+    def to_metadata(self) -> dict[str, Any]:
+        return {
+            "channels": self.channels,
+            "size": [self.image_size, self.image_size],
+            "source_size": self.source_size,
+            "recipe": self.recipe,
+            "value_range": "uint8 0..255, divided by 255, then normalised",
+            "normalization": {"mean": list(self.mean), "std": list(self.std)},
+            "preprocessing": (
+                f"8-bit grey image -> cv2.resize to {self.source_size}x{self.source_size} "
+                f"(INTER_AREA, as the ingest cache) -> cv2.resize to {self.image_size}x"
+                f"{self.image_size} (INTER_AREA) -> (x/255 - mean) / std"),
+        }
+
+    @classmethod
+    def from_metadata(cls, meta: dict[str, Any]) -> InputSpec:
+        size = meta["size"]
+        return cls(channels=int(meta["channels"]), source_size=int(meta["source_size"]),
+                   image_size=int(size[0] if isinstance(size, list) else size),
+                   recipe=str(meta["recipe"]),
+                   mean=tuple(float(v) for v in meta["normalization"]["mean"]),
+                   std=tuple(float(v) for v in meta["normalization"]["std"]))
+
+
+class LinearHead(nn.Module):
+    """Dropout + linear layer on pooled features ``(n, in_dim) -> (n, out_dim)``."""
+
+    uses_map = False
+
+    def __init__(self, in_dim: int, out_dim: int, dropout: float) -> None:
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Linear(in_dim, out_dim)
+
+    def forward(self, h: Tensor) -> Tensor:
+        return self.fc(self.dropout(h))
+
+
+class MLPHead(nn.Module):
+    """Linear (``hidden``) + ReLU + dropout + linear on pooled features."""
+
+    uses_map = False
+
+    def __init__(self, in_dim: int, out_dim: int, dropout: float, hidden: int = MLP_HIDDEN) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(inplace=True),
+                                 nn.Dropout(dropout), nn.Linear(hidden, out_dim))
+
+    def forward(self, h: Tensor) -> Tensor:
+        return self.net(h)
+
+
+class ConvHead(nn.Module):
+    """Small convolutional head on the feature map ``(n, C, h, w)`` before pooling:
+    1x1 conv (``width``) + BN + ReLU, 3x3 conv (``width``) + BN + ReLU, global average
+    pool, dropout, linear ``-> (n, out_dim)``."""
+
+    uses_map = True
+
+    def __init__(self, in_channels: int, out_dim: int, dropout: float,
+                 width: int = CONV_HEAD_CHANNELS) -> None:
+        super().__init__()
+        self.reduce = nn.Sequential(nn.Conv2d(in_channels, width, 1, bias=False),
+                                    nn.BatchNorm2d(width), nn.ReLU(inplace=True))
+        self.conv = nn.Sequential(nn.Conv2d(width, width, 3, padding=1, bias=False),
+                                  nn.BatchNorm2d(width), nn.ReLU(inplace=True))
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Linear(width, out_dim)
+
+    def forward(self, h: Tensor) -> Tensor:
+        h = self.pool(self.conv(self.reduce(h))).flatten(1)
+        return self.fc(self.dropout(h))
+
+
+def build_head(head: str, feature_dim: int, dropout: float, num_grades: int = NUM_GRADES) -> nn.Module:
+    """The head ``head`` (see :data:`HEADS`) for a backbone of ``feature_dim`` channels.
+
+    Classification heads output ``(n, num_grades)`` logits, ``regression`` ``(n, 1)``.
+    """
+    if head not in HEADS:
+        raise ValueError(f"unknown head {head!r}; choose one of {', '.join(HEADS)} (finetune.head).")
+    if head == "linear":
+        return LinearHead(feature_dim, num_grades, dropout)
+    if head == "mlp":
+        return MLPHead(feature_dim, num_grades, dropout)
+    if head == "conv":
+        return ConvHead(feature_dim, num_grades, dropout)
+    return LinearHead(feature_dim, 1, dropout)
+
+
+class GradingModel(nn.Module):
+    """Backbone + head. ``forward(x (n, C, S, S)) -> raw output`` (logits ``(n, 3)`` or a
+    regression score ``(n, 1)``). Grad-CAM target layer: ``backbone.layer4``."""
+
+    def __init__(self, backbone: Backbone, head: nn.Module) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.head = head
+
+    def features(self, x: Tensor) -> Tensor:
+        """What the head reads: the ``layer4`` map (conv head) or the pooled features."""
+        if getattr(self.head, "uses_map", False):
+            return self.backbone.forward_until(x, FEATURE_STAGE)
+        return self.backbone(x)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.features(x))
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything needed to rebuild a :class:`GradingModel` (stored in ``model.json``)."""
+
+    arch: str
+    in_channels: int
+    cifar_stem: bool
+    head: str
+    dropout: float
+    num_grades: int = NUM_GRADES
+
+    @property
+    def output(self) -> str:
+        """``classification`` or ``regression``."""
+        return HEADS[self.head]
+
+    def build_backbone(self) -> Backbone:
+        """A randomly initialised backbone of this architecture."""
+        return Backbone(self.arch, in_channels=self.in_channels, cifar_stem=self.cifar_stem)
+
+    def build_head(self) -> nn.Module:
+        """A randomly initialised head."""
+        return build_head(self.head, ARCHS[self.arch], self.dropout, self.num_grades)
+
+    def build(self, backbone: Backbone | None = None) -> GradingModel:
+        """The model with ``backbone`` (default: a new random one) and a new head."""
+        return GradingModel(backbone if backbone is not None else self.build_backbone(),
+                            self.build_head())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"arch": self.arch, "in_channels": self.in_channels, "cifar_stem": self.cifar_stem,
+                "head": self.head, "dropout": self.dropout, "num_grades": self.num_grades,
+                "output": self.output, "feature_stage": FEATURE_STAGE,
+                "head_width": CONV_HEAD_CHANNELS if self.head == "conv" else
+                MLP_HIDDEN if self.head == "mlp" else None}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ModelSpec:
+        return cls(arch=str(d["arch"]), in_channels=int(d["in_channels"]),
+                   cifar_stem=bool(d["cifar_stem"]), head=str(d["head"]),
+                   dropout=float(d["dropout"]), num_grades=int(d.get("num_grades", NUM_GRADES)))
+
+
+# --------------------------------------------------------------------------------------
+# Raw outputs -> probabilities, scores and grades
+
+
+def regression_logits(score: np.ndarray, num_grades: int = NUM_GRADES) -> np.ndarray:
+    """``-(score - k)^2`` for ``k = 0 .. K-1``: ``(n,) -> (n, K)``; their softmax (with a
+    temperature) is the regression head's probability mapping."""
+    s = np.asarray(score, dtype=np.float64).reshape(-1, 1)
+    return -((s - np.arange(num_grades, dtype=np.float64)[None]) ** 2)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """How raw outputs become probabilities, a score and a grade.
+
+    ``output="classification"``: ``P = softmax(logits / temperature)``, score = expected
+    grade of ``P``. ``output="regression"``: score = the output, ``P = softmax(-(score -
+    k)^2 / temperature)``. Grade: ``apply_thresholds(score, thresholds)``. An ensemble
+    averages probabilities (classification) or scores (regression) over its models.
+    """
+
+    output: str
+    temperature: float = 1.0
+    thresholds: tuple[float, float] = (0.5, 1.5)
+
+    @classmethod
+    def fit(cls, raw: np.ndarray, grades: np.ndarray, output: str) -> Calibration:
+        """Temperature (NLL) and kappa-optimal thresholds fitted on out-of-fold outputs."""
+        raw = np.asarray(raw, dtype=np.float64)
+        grades = np.asarray(grades, dtype=np.int64)
+        if output == "classification":
+            temperature = fit_temperature(raw, grades)
+            score = expected_grade(softmax(raw, temperature))
+        else:
+            temperature = fit_temperature(regression_logits(raw[:, 0]), grades)
+            score = raw[:, 0]
+        t0, t1 = fit_kappa_thresholds(score, grades)
+        return cls(output, float(temperature), (float(t0), float(t1)))
+
+    def probs_and_scores(self, raw_per_model: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """``(probs (n, K), score (n,))`` of the ensemble of the given raw outputs."""
+        if not raw_per_model:
+            raise ValueError("probs_and_scores needs the raw outputs of at least one model")
+        if self.output == "classification":
+            probs = np.mean([softmax(np.asarray(r, dtype=np.float64), self.temperature)
+                             for r in raw_per_model], axis=0)
+            return probs, expected_grade(probs)
+        score = np.mean([np.asarray(r, dtype=np.float64)[:, 0] for r in raw_per_model], axis=0)
+        return softmax(regression_logits(score), self.temperature), score
+
+    def decide(self, raw_per_model: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(probs, score, grade)`` of the ensemble."""
+        probs, score = self.probs_and_scores(raw_per_model)
+        return probs, score, apply_thresholds(score, self.thresholds)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"output": self.output, "temperature": self.temperature,
+                "thresholds": list(self.thresholds),
+                "probabilities": ("softmax(logits / temperature)" if self.output == "classification"
+                                  else "softmax(-(score - k)^2 / temperature), k = 0, 1, 2"),
+                "score": ("expected grade sum_k k * P_k" if self.output == "classification"
+                          else "regression output"),
+                "grade": "number of thresholds t with score >= t"}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Calibration:
+        t = d["thresholds"]
+        return cls(str(d["output"]), float(d["temperature"]), (float(t[0]), float(t[1])))
+
+
+def monitor_score(raw: np.ndarray, output: str) -> np.ndarray:
+    """Uncalibrated score for early stopping: expected grade of ``softmax(logits)``, or the
+    regression output."""
+    raw = np.asarray(raw, dtype=np.float64)
+    return expected_grade(softmax(raw)) if output == "classification" else raw[:, 0]
+
+
+def grading_loss(output: Tensor, grade: Tensor, kind: str, class_weights: Tensor | None) -> Tensor:
+    """Training loss. ``output``: logits ``(n, K)`` (cross-entropy, weighted by class when
+    ``class_weights`` ``(K,)`` is given) or a score ``(n, 1)`` (SmoothL1 to the grade, each
+    sample weighted by its class weight)."""
+    if kind == "classification":
+        return F.cross_entropy(output.float(), grade, weight=class_weights)
+    per_sample = F.smooth_l1_loss(output[:, 0].float(), grade.float(), reduction="none")
+    if class_weights is None:
+        return per_sample.mean()
+    w = class_weights[grade]
+    return (per_sample * w).sum() / w.sum().clamp_min(1e-12)
+
+
+def class_weights_for(grades: np.ndarray, num_grades: int = NUM_GRADES) -> np.ndarray:
+    """Inverse-frequency weights ``n / (K * count_k)`` (1 for a grade absent from ``grades``)."""
+    counts = np.bincount(grades, minlength=num_grades).astype(np.float64)
+    return np.where(counts > 0, len(grades) / (num_grades * np.maximum(counts, 1)), 1.0)
+
+
+def epoch_order(grades: np.ndarray, batch_size: int, class_balance: str, seed: int) -> np.ndarray:
+    """Positions of the training samples of one epoch: a permutation, or (``balanced_sampler``)
+    ``n`` draws with replacement with probability ``1 / count(grade)``. A trailing batch of
+    one sample is dropped (BatchNorm needs two)."""
+    rng = np.random.default_rng(seed)
+    n = len(grades)
+    if class_balance == "balanced_sampler":
+        counts = np.bincount(grades, minlength=NUM_GRADES).astype(np.float64)
+        w = 1.0 / counts[grades]
+        order = rng.choice(n, size=n, replace=True, p=w / w.sum())
+    else:
+        order = rng.permutation(n)
+    if len(order) > 1 and len(order) % batch_size == 1:
+        order = order[:-1]
+    return order
+
+
+@torch.no_grad()
+def predict_raw(model: nn.Module, inputs: Tensor, tta: bool, device: torch.device,
+                batch_size: int = 64, bf16: bool = False) -> np.ndarray:
+    """Raw outputs ``(n, out)`` of ``model`` on preprocessed inputs ``(n, C, S, S)``: the
+    mean over :data:`TTA_FLIPS` with ``tta``, else the identity view. Eval mode."""
+    was_training = model.training
+    model.eval()
+    flips = TTA_FLIPS if tta else TTA_FLIPS[:1]
+    out = []
+    for start in range(0, len(inputs), batch_size):
+        x = inputs[start:start + batch_size].to(device)
+        acc = None
+        for dims in flips:
+            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16):
+                y = model(x.flip(dims) if dims else x).float()
+            acc = y if acc is None else acc + y
+        assert acc is not None
+        out.append((acc / len(flips)).cpu())
+    model.train(was_training)
+    return torch.cat(out).double().numpy() if out else np.zeros((0, 1))
+
+
+# --------------------------------------------------------------------------------------
+# Data
+
+
+@dataclass
+class FinetuneData:
+    """The ingest cache at ``source_size`` (uint8 ``(N, S, S)``) and its manifest rows."""
+
+    images: np.ndarray
+    rows: list[dict[str, Any]]
+    source_size: int
+    description: str
+
+
+def load_finetune_data(cfg: Config, data_dir: Path) -> FinetuneData:
+    """The ingested images at ``pretrain.augment.source_size`` and the manifest."""
+    if cfg.data.dataset != "drac":
+        raise ValueError(
+            f"the finetune stage grades DRAC UW-OCTA images; data.dataset={cfg.data.dataset!r}.\n"
+            f"  fix: use data.dataset=drac, or evaluate generic datasets with k-NN / linear probes "
+            f"(drac_ssl.evaluation)")
+    size = cfg.pretrain.augment.source_size
+    images, rows = load_octa_cache(data_dir, size)
+    n_lab = len(labelled_rows(rows))
+    return FinetuneData(images, rows, size,
+                        f"DRAC UW-OCTA, {len(rows)} images ({n_lab} labelled), ingest at {data_dir}")
+
+
+def labelled_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows cross-validation may use: training split, a grade, a fold >= 0. Test rows
+    (split ``test`` or no grade) are never among them."""
+    return [r for r in rows if r.get("split") == "train" and r.get("grade") is not None
+            and int(r.get("fold", -1)) >= 0]
+
+
+# --------------------------------------------------------------------------------------
+# Results
+
+
+@dataclass
+class VariantResult:
+    name: str
+    out_dir: Path
+    oof_path: Path
+    metrics: dict[str, Any]
+    folds: list[dict[str, Any]]
+    calibration: Calibration
+    seconds: float
+
+
+@dataclass
+class FinetuneResult:
+    out_dir: Path
+    variants: dict[str, VariantResult]
+    comparison_path: Path
+    comparison_csv: Path
+    selected: str
+    summary_path: Path
+
+
+# --------------------------------------------------------------------------------------
+# One variant
+
+
+@dataclass
+class _Context:
+    """What every fold of every variant shares."""
+
+    cfg: Config
+    ft: FinetuneConfig
+    data: FinetuneData
+    spec: InputSpec
+    device: torch.device
+    bf16: bool
+    workers: int
+    lab: list[dict[str, Any]]  # labelled rows, manifest order
+    cache_idx: np.ndarray  # (n_lab,) rows of data.images
+    grades: np.ndarray  # (n_lab,)
+    folds: np.ndarray  # (n_lab,)
+    fold_ids: list[int]
+    eval_inputs: Tensor | None = None  # (n_lab, C, S, S), computed on first use
+
+
+def _workers(cfg: Config) -> int:
+    workers = cfg.pretrain.num_workers
+    return max(0, (os.cpu_count() or 1) - 1) if workers < 0 else workers
+
+
+def _stack_inputs(ctx: _Context, transform: Any, positions: np.ndarray, seed: int) -> Iterator[Tensor]:
+    """Preprocessed input batches of the labelled images at ``positions`` (in order)."""
+    dataset = EvalDataset(ctx.data.images, transform, indices=ctx.cache_idx[positions])
+    dataset.reseed(seed)
+    loader = DataLoader(dataset, batch_size=max(ctx.ft.batch_size, EXTRACT_BATCH), shuffle=False,
+                        num_workers=ctx.workers, worker_init_fn=seed_worker if ctx.workers else None,
+                        generator=torch.Generator().manual_seed(seed))
+    for x, _ in loader:
+        yield x
+
+
+def _eval_inputs(ctx: _Context) -> Tensor:
+    if ctx.eval_inputs is None:
+        positions = np.arange(len(ctx.lab))
+        ctx.eval_inputs = torch.cat(list(_stack_inputs(ctx, ctx.spec.eval_transform(), positions, 0)))
+    return ctx.eval_inputs
+
+
+@torch.no_grad()
+def _features(model: GradingModel, batches: Iterator[Tensor], flips: Sequence[tuple[int, ...]],
+              ctx: _Context) -> Tensor:
+    """Head inputs ``(len(flips), n, ...)`` of a frozen backbone, on the device."""
+    model.eval()
+    per_flip: list[list[Tensor]] = [[] for _ in flips]
+    for x in batches:
+        x = x.to(ctx.device)
+        for i, dims in enumerate(flips):
+            with torch.autocast(device_type=ctx.device.type, dtype=torch.bfloat16, enabled=ctx.bf16):
+                h = model.features(x.flip(dims) if dims else x)
+            per_flip[i].append(h.float())
+    return torch.stack([torch.cat(chunks) for chunks in per_flip])
+
+
+@dataclass
+class _FeatureBank:
+    train_views: Tensor  # (V, n_lab, ...) features of V augmented views
+    eval_views: Tensor  # (len(flips), n_lab, ...) features of the eval view and its flips
+
+
+def _feature_bank(model: GradingModel, ctx: _Context) -> _FeatureBank:
+    n_views = max(1, min(FROZEN_TRAIN_VIEWS, ctx.ft.epochs))
+    positions = np.arange(len(ctx.lab))
+    views = []
+    for v in range(n_views):
+        seed = epoch_seed(ctx.cfg.run.seed, 10_000 + v)
+        batches = _stack_inputs(ctx, ctx.spec.view_transform(seed), positions, seed)
+        views.append(_features(model, batches, [()], ctx)[0])
+    flips = TTA_FLIPS if ctx.ft.tta else TTA_FLIPS[:1]
+    eval_views = _features(model, iter(_eval_inputs(ctx).split(EXTRACT_BATCH)), flips, ctx)
+    return _FeatureBank(torch.stack(views), eval_views)
+
+
+def _apply_freeze(model: GradingModel, freeze: str) -> None:
+    if freeze == "frozen":
+        model.backbone.freeze_until(FEATURE_STAGE)
+    elif freeze == "last":
+        model.backbone.freeze_until("layer3")
+    elif freeze == "all":
+        model.backbone.unfreeze()
+    else:
+        raise ValueError(f"unknown finetune.freeze {freeze!r}; choose frozen, last or all.")
+
+
+def _optimizer(model: GradingModel, ft: FinetuneConfig) -> torch.optim.Optimizer:
+    groups = param_groups(model.head, ft.weight_decay)
+    for g in groups:
+        g["lr_scale"] = 1.0
+    if any(p.requires_grad for p in model.backbone.parameters()):
+        for g in param_groups(model.backbone, ft.weight_decay):
+            g["lr_scale"] = ft.backbone_lr_ratio
+            g["name"] = f"backbone_{g['name']}"
+            groups.append(g)
+    return torch.optim.Adam(groups, lr=ft.lr)
+
+
+def _state_copy(module: nn.Module) -> dict[str, Tensor]:
+    return {k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()}
+
+
+def _fit_fold(
+    ctx: _Context,
+    model: GradingModel,
+    trainable: nn.Module,
+    batches: Callable[[int], Iterator[tuple[Tensor, Tensor]]],
+    forward: Callable[[Tensor], Tensor],
+    validate: Callable[[], np.ndarray],
+    y_val: np.ndarray,
+    class_weights: Tensor | None,
+    steps_per_epoch: int,
+    label: str,
+) -> tuple[dict[str, Tensor], list[dict[str, Any]], int, str]:
+    """The epoch loop of one fold with early stopping on the validation kappa.
+
+    Returns the best epoch's state of ``trainable``, the history, the best epoch and why
+    training stopped.
+    """
+    ft = ctx.ft
+    kind = HEADS[ft.head]
+    optimizer = _optimizer(model, ft)
+    total = max(1, ft.epochs * steps_per_epoch)
+    y_val_t = torch.as_tensor(y_val, dtype=torch.long)
+    best_state: dict[str, Tensor] | None = None
+    best_value, best_epoch, bad_epochs, stopped = -math.inf, -1, 0, "completed all epochs"
+    history: list[dict[str, Any]] = []
+    step = 0
+    lr = ft.lr
+    for epoch in range(ft.epochs):
+        t0 = time.perf_counter()
+        trainable.train()
+        loss_sum, n_seen = 0.0, 0
+        for inputs, grade in batches(epoch):
+            lr = lr_at(step, total_steps=total, warmup_steps=0, base_lr=ft.lr, schedule="cosine")
+            set_lr(optimizer, lr)
+            grade = grade.to(ctx.device)
+            with torch.autocast(device_type=ctx.device.type, dtype=torch.bfloat16, enabled=ctx.bf16):
+                output = forward(inputs.to(ctx.device))
+            loss = grading_loss(output, grade, kind, class_weights)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            loss_sum += float(loss.detach()) * len(grade)
+            n_seen += len(grade)
+            step += 1
+        raw_val = validate()
+        val_loss = float(grading_loss(torch.as_tensor(raw_val, dtype=torch.float32), y_val_t, kind,
+                                      None if class_weights is None else class_weights.cpu()))
+        qwk = quadratic_weighted_kappa(y_val, apply_thresholds(monitor_score(raw_val, kind)))
+        history.append({"epoch": epoch, "lr": lr, "train_loss": loss_sum / max(n_seen, 1),
+                        "val_loss": val_loss, "val_qwk": qwk,
+                        "seconds": round(time.perf_counter() - t0, 3)})
+        value = qwk if math.isfinite(qwk) else -2.0
+        if best_state is None or value > best_value + 1e-9:
+            best_state, best_value, best_epoch, bad_epochs = _state_copy(trainable), value, epoch, 0
+        else:
+            bad_epochs += 1
+        if ft.patience and bad_epochs >= ft.patience:
+            stopped = f"early stopping: no better validation kappa for {ft.patience} epochs"
+            break
+    assert best_state is not None
+    print(f"[finetune] {label}: best epoch {best_epoch + 1}/{len(history)} "
+          f"val QWK {history[best_epoch]['val_qwk']:.3f} ({stopped})")
+    return best_state, history, best_epoch, stopped
+
+
+def _run_fold(ctx: _Context, spec: ModelSpec, backbone: Backbone, fold: int,
+              bank: Callable[[GradingModel], _FeatureBank], label: str
+              ) -> tuple[GradingModel, np.ndarray, list[dict[str, Any]], int, str]:
+    """Train fold ``fold`` from a copy of ``backbone`` and a new head; return the best model,
+    its raw validation outputs (TTA), the history, the best epoch and the stop reason."""
+    ft = ctx.ft
+    seed_everything(ctx.cfg.run.seed + fold)
+    model = spec.build(copy.deepcopy(backbone))
+    _apply_freeze(model, ft.freeze)
+    model.to(ctx.device)
+    train_pos = np.flatnonzero(ctx.folds != fold)
+    val_pos = np.flatnonzero(ctx.folds == fold)
+    y_train, y_val = ctx.grades[train_pos], ctx.grades[val_pos]
+    weights = (torch.as_tensor(class_weights_for(y_train), dtype=torch.float32, device=ctx.device)
+               if ft.class_balance == "weighted_loss" else None)
+    n_batches = math.ceil(len(epoch_order(y_train, ft.batch_size, ft.class_balance, 0)) / ft.batch_size)
+
+    def order(epoch: int) -> np.ndarray:
+        return epoch_order(y_train, ft.batch_size, ft.class_balance,
+                           epoch_seed(ctx.cfg.run.seed, epoch, 1 + fold))
+
+    if ft.freeze == "frozen":
+        features = bank(model)
+        head = model.head
+
+        def batches(epoch: int) -> Iterator[tuple[Tensor, Tensor]]:
+            positions = train_pos[order(epoch)]
+            rng = np.random.default_rng(epoch_seed(ctx.cfg.run.seed, epoch, 101 + fold))
+            view = torch.as_tensor(rng.integers(0, features.train_views.shape[0], len(positions)))
+            pos_t = torch.as_tensor(positions)
+            grades_t = torch.as_tensor(ctx.grades[positions], dtype=torch.long)
+            for s in range(0, len(positions), ft.batch_size):
+                v, p = view[s:s + ft.batch_size], pos_t[s:s + ft.batch_size]
+                yield features.train_views[v.to(features.train_views.device),
+                                           p.to(features.train_views.device)], grades_t[s:s + ft.batch_size]
+
+        @torch.no_grad()
+        def head_raw(n_flips: int) -> np.ndarray:
+            head.eval()
+            pos = torch.as_tensor(val_pos).to(features.eval_views.device)
+            outs = [head(features.eval_views[i, pos]).float() for i in range(n_flips)]
+            return (torch.stack(outs).mean(0)).cpu().double().numpy()
+
+        best, history, best_epoch, stopped = _fit_fold(
+            ctx, model, head, batches, head, lambda: head_raw(1), y_val, weights, n_batches, label)
+        head.load_state_dict(best)
+        raw_val = head_raw(features.eval_views.shape[0])
+    else:
+        labels_full = np.full(len(ctx.data.images), -1, dtype=np.int64)
+        labels_full[ctx.cache_idx] = ctx.grades
+        dataset = EvalDataset(ctx.data.images, ctx.spec.view_transform(), labels_full,
+                              indices=ctx.cache_idx[train_pos])
+        inputs = _eval_inputs(ctx)[torch.as_tensor(val_pos)]
+
+        def batches(epoch: int) -> Iterator[tuple[Tensor, Tensor]]:
+            seed = epoch_seed(ctx.cfg.run.seed, epoch, 1 + fold)
+            dataset.reseed(seed)
+            loader = DataLoader(dataset, batch_size=ft.batch_size, sampler=order(epoch).tolist(),
+                                num_workers=ctx.workers,
+                                worker_init_fn=seed_worker if ctx.workers else None,
+                                generator=torch.Generator().manual_seed(seed),
+                                pin_memory=ctx.device.type == "cuda")
+            yield from loader
+
+        best, history, best_epoch, stopped = _fit_fold(
+            ctx, model, model, batches, model,
+            lambda: predict_raw(model, inputs, False, ctx.device, bf16=ctx.bf16),
+            y_val, weights, n_batches, label)
+        model.load_state_dict(best)
+        raw_val = predict_raw(model, inputs, ft.tta, ctx.device, bf16=ctx.bf16)
+    model.eval()
+    return model, raw_val, history, best_epoch, stopped
+
+
+def _file_stamp(path: Path) -> str:
+    if not path.is_file():
+        return "none"
+    st = path.stat()
+    return f"{st.st_size}-{st.st_mtime_ns}"
+
+
+def _signature(ctx: _Context, variant: str, source: Path | None, spec: ModelSpec) -> str:
+    settings = {k: v for k, v in to_dict(ctx.ft).items() if k != "compare_scratch"}
+    blob = json.dumps({"finetune": settings, "seed": ctx.cfg.run.seed, "variant": variant,
+                       "source": None if source is None else [str(source), _file_stamp(source)],
+                       "spec": spec.to_dict(), "input": ctx.spec.to_metadata(),
+                       "ids": [r["id"] for r in ctx.lab], "folds": ctx.folds.tolist(),
+                       "grades": ctx.grades.tolist()}, sort_keys=True)
+    return hashlib.sha1(blob.encode()).hexdigest()
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _csv_text(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def _fmt(value: Any) -> Any:
+    if isinstance(value, float):
+        return "" if not math.isfinite(value) else f"{value:.6g}"
+    return value
+
+
+def _json_safe(obj: Any) -> Any:
+    """NaN/inf -> None, so the JSON files are standard JSON."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return _json_safe(obj.item())
+    return obj
+
+
+def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSpec,
+                 out_dir: Path) -> VariantResult:
+    """All folds of one variant, then its out-of-fold predictions, metrics and calibration."""
+    t_start = time.perf_counter()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    signature = _signature(ctx, variant, source, spec)
+    seed_everything(ctx.cfg.run.seed)  # scratch: one random init shared by all folds
+    backbone = spec.build_backbone()
+    if source is not None:
+        load_local_weights(backbone, source, strict=True)
+    frozen = ctx.ft.freeze == "frozen"
+    shared_backbone = out_dir / "backbone.safetensors"
+    if frozen:
+        save_weights(shared_backbone, {f"backbone.{k}": v for k, v in backbone.state_dict().items()},
+                     {"format": "drac_ssl grading backbone v1"})
+    else:
+        shared_backbone.unlink(missing_ok=True)
+
+    bank_cache: dict[str, _FeatureBank] = {}
+
+    def bank(model: GradingModel) -> _FeatureBank:
+        if "bank" not in bank_cache:
+            t0 = time.perf_counter()
+            bank_cache["bank"] = _feature_bank(model, ctx)
+            print(f"[finetune] {variant}: frozen-backbone features of {len(ctx.lab)} images "
+                  f"in {time.perf_counter() - t0:.1f} s")
+        return bank_cache["bank"]
+
+    n_lab = len(ctx.lab)
+    raw_all: np.ndarray | None = None
+    fold_records: list[dict[str, Any]] = []
+    for k_i, fold in enumerate(ctx.fold_ids):
+        record_path = out_dir / f"fold{fold}.json"
+        weights_path = out_dir / f"fold{fold}.safetensors"
+        record = _read_json(record_path)
+        train_pos = np.flatnonzero(ctx.folds != fold)
+        val_pos = np.flatnonzero(ctx.folds == fold)
+        train_ids = [ctx.lab[i]["id"] for i in train_pos]
+        val_ids = [ctx.lab[i]["id"] for i in val_pos]
+        if set(train_ids) & set(val_ids):  # cannot happen by construction; never allow it
+            raise RuntimeError(f"fold {fold}: ids in both training and validation")
+        if record is not None and record.get("signature") == signature and weights_path.is_file():
+            print(f"[finetune] {variant} fold {fold}: reusing {record_path.name}")
+        else:
+            t0 = time.perf_counter()
+            label = f"{variant} fold {fold} ({k_i + 1}/{len(ctx.fold_ids)})"
+            model, raw_val, history, best_epoch, stopped = _run_fold(
+                ctx, spec, backbone, fold, bank, label)
+            state = model.state_dict()
+            if frozen:
+                state = {k: v for k, v in state.items() if k.startswith("head.")}
+            save_weights(weights_path, state, {"format": "drac_ssl grading fold v1"})
+            record = {
+                "fold": fold, "signature": signature, "best_epoch": best_epoch,
+                "epochs_run": len(history), "stopped": stopped,
+                "seconds": round(time.perf_counter() - t0, 3),
+                "n_train": len(train_ids), "n_val": len(val_ids),
+                "train_grade_counts": np.bincount(ctx.grades[train_pos], minlength=NUM_GRADES).tolist(),
+                "train_ids": train_ids, "val_ids": val_ids,
+                "val_raw": raw_val.tolist(), "history": history,
+                "weights": ([shared_backbone.name] if frozen else []) + [weights_path.name],
+            }
+            atomic_write_json(record_path, _json_safe(record))
+        raw_val = np.asarray(record["val_raw"], dtype=np.float64)
+        if raw_all is None:
+            raw_all = np.zeros((n_lab, raw_val.shape[1]))
+        raw_all[val_pos] = raw_val
+        fold_records.append(record)
+    assert raw_all is not None
+
+    # cross-fitted calibration for the reported out-of-fold numbers
+    kind = spec.output
+    probs = np.zeros((n_lab, NUM_GRADES))
+    score = np.zeros(n_lab)
+    pred = np.zeros(n_lab, dtype=np.int64)
+    for fold in ctx.fold_ids:
+        inside, outside = ctx.folds == fold, ctx.folds != fold
+        cal_k = Calibration.fit(raw_all[outside], ctx.grades[outside], kind)
+        probs[inside], score[inside], pred[inside] = cal_k.decide([raw_all[inside]])
+    calibration = Calibration.fit(raw_all, ctx.grades, kind)
+
+    y = ctx.grades
+    report = grading_report(y, probs, pred)
+    qwk_ci = bootstrap_ci(y, pred, n_boot=N_BOOT, seed=ctx.cfg.run.seed)
+    _, _, pred_in_sample = calibration.decide([raw_all])
+    per_fold: list[dict[str, Any]] = []
+    for record in fold_records:
+        inside = ctx.folds == record["fold"]
+        r = grading_report(y[inside], probs[inside], pred[inside])
+        per_fold.append({"fold": record["fold"], "n_train": record["n_train"], "n_val": record["n_val"],
+                         "best_epoch": record["best_epoch"], "epochs_run": record["epochs_run"],
+                         "qwk": r["qwk"], "auc": r["auc"], "accuracy": r["accuracy"],
+                         "macro_f1": r["macro_f1"],
+                         "best_val_qwk_uncalibrated": record["history"][record["best_epoch"]]["val_qwk"],
+                         "seconds": record["seconds"], "stopped": record["stopped"]})
+    fold_qwk = np.array([f["qwk"] for f in per_fold], dtype=np.float64)
+    metrics = {
+        "variant": variant,
+        "n": report["n"],
+        "qwk": report["qwk"], "qwk_ci95": list(qwk_ci),
+        "auc": report["auc"], "auc_note": report["auc_note"],
+        "accuracy": report["accuracy"], "macro_f1": report["macro_f1"],
+        "qwk_fold_mean": float(np.nanmean(fold_qwk)) if np.isfinite(fold_qwk).any() else float("nan"),
+        "qwk_fold_std": float(np.nanstd(fold_qwk)) if np.isfinite(fold_qwk).any() else float("nan"),
+        "qwk_in_sample_thresholds": quadratic_weighted_kappa(y, pred_in_sample),
+        "report": report,
+        "folds": per_fold,
+        "calibration": calibration.to_dict(),
+        "protocol": ("out-of-fold predictions of every labelled image; temperature and kappa "
+                     "thresholds cross-fitted (fold k calibrated on the other folds' out-of-fold "
+                     "outputs); qwk_in_sample_thresholds uses the final calibration fitted on all "
+                     "out-of-fold outputs and is optimistic"),
+        "tta": ctx.ft.tta,
+        "seconds": round(time.perf_counter() - t_start, 3),
+    }
+    raw_cols = ([f"logit{k}" for k in range(NUM_GRADES)] if kind == "classification" else ["raw_score"])
+    oof_rows = [[r["id"], int(y[i]), int(ctx.folds[i]), *(f"{p:.6f}" for p in probs[i]),
+                 f"{score[i]:.6f}", int(pred[i]), *(f"{v:.6f}" for v in raw_all[i])]
+                for i, r in enumerate(ctx.lab)]
+    oof_path = out_dir / "oof.csv"
+    atomic_write_text(oof_path, _csv_text(["id", "grade", "fold", "P0", "P1", "P2", "score", "pred",
+                                           *raw_cols], oof_rows))
+    fold_cols = ["fold", "n_train", "n_val", "best_epoch", "epochs_run", "qwk", "auc", "accuracy",
+                 "macro_f1", "seconds"]
+    atomic_write_text(out_dir / "folds.csv",
+                      _csv_text(fold_cols, [[_fmt(f[c]) for c in fold_cols] for f in per_fold]))
+    atomic_write_json(out_dir / "metrics.json", _json_safe(metrics))
+    atomic_write_json(out_dir / "calibration.json",
+                      {**calibration.to_dict(), "fitted_on": f"out-of-fold outputs of {n_lab} images"})
+    atomic_write_json(out_dir / "model.json", {
+        "format": "drac_ssl grading model v1",
+        "variant": variant,
+        "backbone_source": None if source is None else str(source),
+        "freeze": ctx.ft.freeze,
+        "model": spec.to_dict(),
+        "input": ctx.spec.to_metadata(),
+        "folds": [{"fold": r["fold"], "weights": r["weights"]} for r in fold_records],
+        "tta": ctx.ft.tta,
+        "finetune": to_dict(ctx.ft),
+        "package_version": __version__,
+    })
+    print(f"[finetune] {variant}: out-of-fold QWK {metrics['qwk']:.3f} "
+          f"(95% CI {qwk_ci[0]:.3f}..{qwk_ci[1]:.3f}), AUC {metrics['auc']:.3f}, "
+          f"accuracy {metrics['accuracy']:.3f}")
+    return VariantResult(variant, out_dir, oof_path, _json_safe(metrics), per_fold, calibration,
+                         metrics["seconds"])
+
+
+def load_fold_model(model_json: dict[str, Any], folder: Path, fold_entry: dict[str, Any]) -> GradingModel:
+    """Rebuild one fold's :class:`GradingModel` from ``model.json`` and its weight files in
+    ``folder`` (eval mode, CPU). Every parameter and buffer must be present."""
+    from safetensors.torch import load_file
+
+    state: dict[str, Tensor] = {}
+    for name in fold_entry["weights"]:
+        path = folder / name
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: weight file of fold {fold_entry['fold']} is missing")
+        state.update(load_file(str(path)))
+    with torch.device("meta"):  # no random init: every tensor comes from the files
+        model = ModelSpec.from_dict(model_json["model"]).build()
+    missing, unexpected = model.load_state_dict(state, strict=False, assign=True)
+    if missing or unexpected:
+        raise ValueError(f"{folder}: fold {fold_entry['fold']} weights do not match the model "
+                         f"(missing {missing[:5]}, unexpected {unexpected[:5]})")
+    return model.eval()
+
+
+# --------------------------------------------------------------------------------------
+# The stage
+
+
+def backbone_sources(cfg: Config, run_dir: Path) -> dict[str, Path | None]:
+    """Variant -> backbone weights (None: random init), in :data:`VARIANTS` order."""
+    pretrained = run_dir / VARIANT_STAGE["vicreg"] / "backbone.safetensors"
+    if not pretrained.is_file():
+        raise FileNotFoundError(
+            f"fine-tuning needs the pretrained backbone, but {pretrained} does not exist.\n"
+            f"  fix: run the pretrain stage first (run.stages=[ingest,pretrain,umm,finetune])")
+    sources: dict[str, Path | None] = {}
+    if cfg.finetune.compare_scratch:
+        sources["scratch"] = None
+    sources["vicreg"] = pretrained
+    umm = run_dir / VARIANT_STAGE["vicreg_umm"] / "backbone.safetensors"
+    if cfg.umm.enabled and umm.is_file():
+        sources["vicreg_umm"] = umm
+    return sources
+
+
+def _model_spec(cfg: Config, metadata_path: Path) -> ModelSpec:
+    """Architecture from the pretrained backbone's metadata.json (config as fallback)."""
+    bb = cfg.pretrain.backbone
+    arch, cifar_stem, channels = bb.arch, bb.cifar_stem, bb.in_channels
+    meta = _read_json(metadata_path)
+    if meta is not None:
+        arch = meta.get("architecture", {}).get("backbone", arch)
+        cifar_stem = bool(meta.get("architecture", {}).get("cifar_stem", cifar_stem))
+        channels = int(meta.get("input", {}).get("channels", channels))
+    return ModelSpec(arch=arch, in_channels=channels, cifar_stem=cifar_stem,
+                     head=cfg.finetune.head, dropout=cfg.finetune.dropout)
+
+
+def _validate(cfg: Config) -> None:
+    """The package's config checks (choices, ranges) plus the fine-tuning ranges."""
+    validate_config(cfg)
+    ft = cfg.finetune
+    for key, value in {"finetune.epochs": ft.epochs, "finetune.batch_size": ft.batch_size,
+                       "finetune.lr": ft.lr, "finetune.image_size": ft.image_size}.items():
+        if not value > 0:
+            raise ValueError(f"config: {key} must be > 0, got {value}.")
+    if not 0 <= ft.dropout < 1 or ft.backbone_lr_ratio < 0 or ft.patience < 0:
+        raise ValueError("config: need 0 <= finetune.dropout < 1, finetune.backbone_lr_ratio >= 0 "
+                         "and finetune.patience >= 0.")
+
+
+def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> FinetuneResult:
+    """Cross-validated fine-tuning of every variant; outputs in ``run_dir/finetune``.
+
+    Args:
+        cfg: the resolved configuration (``cfg.finetune``; input format from
+            ``cfg.pretrain.augment``; architecture from the backbone's ``metadata.json``).
+        run_dir: the run folder, with ``data/`` (ingest), ``pretrain/`` and optionally ``umm/``.
+        data: the images and manifest rows (default: :func:`load_finetune_data` of
+            ``run_dir/data``).
+
+    Raises:
+        FileNotFoundError: no pretrained backbone or no ingest output.
+        ValueError: bad settings, or fewer than two folds of labelled images.
+    """
+    ft = cfg.finetune
+    _validate(cfg)
+    run_dir = Path(run_dir)
+    out_dir = run_dir / "finetune"
+    sources = backbone_sources(cfg, run_dir)
+    if data is None:
+        data = load_finetune_data(cfg, run_dir / "data")
+    model_spec = _model_spec(cfg, run_dir / "pretrain" / "metadata.json")
+    if model_spec.in_channels != 1:
+        raise ValueError(f"the pretrained backbone takes {model_spec.in_channels} channels; UW-OCTA "
+                         f"fine-tuning feeds 1-channel images.\n  fix: pretrain with "
+                         f"pretrain.backbone.in_channels=1")
+    if data.images.ndim != 3 or data.images.shape[1:] != (data.source_size, data.source_size):
+        raise ValueError(f"finetune data must be uint8 (N, {data.source_size}, {data.source_size}) grey "
+                         f"images, got {data.images.shape}")
+    spec_in = replace(InputSpec.from_config(cfg), source_size=data.source_size,
+                      channels=model_spec.in_channels)
+    if ft.image_size > data.source_size:
+        print(f"[finetune] warning: finetune.image_size={ft.image_size} is larger than the cached "
+              f"source size {data.source_size}: the images are upsampled; set "
+              f"pretrain.augment.source_size to a cached size >= {ft.image_size}")
+    lab = labelled_rows(data.rows)
+    fold_ids = sorted({int(r["fold"]) for r in lab})
+    if len(fold_ids) < 2:
+        raise ValueError(
+            f"cross-validation needs labelled images in at least two folds; the manifest has "
+            f"{len(lab)} labelled image(s) in fold(s) {fold_ids}.\n  fix: rerun the ingest with "
+            f"data.n_folds=5 and a labelled training set")
+    device = resolve_device(cfg.run.device)
+    from drac_ssl.pretrain import use_bf16
+
+    ctx = _Context(
+        cfg=cfg, ft=ft, data=data, spec=spec_in, device=device, bf16=use_bf16(cfg, device),
+        workers=_workers(cfg), lab=lab,
+        cache_idx=np.array([int(r["cache_index"]) for r in lab], dtype=np.int64),
+        grades=np.array([int(r["grade"]) for r in lab], dtype=np.int64),
+        folds=np.array([int(r["fold"]) for r in lab], dtype=np.int64), fold_ids=fold_ids)
+    print(f"[finetune] {len(lab)} labelled images in {len(fold_ids)} folds; head {ft.head}, "
+          f"backbone {ft.freeze}; variants {', '.join(sources)}")
+    variants: dict[str, VariantResult] = {}
+    for name, source in sources.items():
+        variants[name] = _run_variant(ctx, name, source, model_spec, out_dir / name)
+
+    columns = ["variant", "n", "qwk", "qwk_ci_low", "qwk_ci_high", "auc", "accuracy", "macro_f1",
+               "qwk_fold_mean", "qwk_fold_std", "seconds"]
+    table = []
+    for name, v in variants.items():
+        m = v.metrics
+        lo, hi = m["qwk_ci95"]
+        table.append({"variant": name, "n": m["n"], "qwk": m["qwk"], "qwk_ci_low": lo, "qwk_ci_high": hi,
+                      "auc": m["auc"], "accuracy": m["accuracy"], "macro_f1": m["macro_f1"],
+                      "qwk_fold_mean": m["qwk_fold_mean"], "qwk_fold_std": m["qwk_fold_std"],
+                      "seconds": m["seconds"]})
+    comparison_path = out_dir / "comparison.json"
+    comparison_csv = out_dir / "comparison.csv"
+    atomic_write_json(comparison_path, _json_safe({
+        "columns": columns, "rows": table,
+        "protocol": (f"{len(fold_ids)}-fold cross-validation, head {ft.head}, backbone {ft.freeze}, "
+                     f"same folds, head and budget for every variant; metrics on out-of-fold "
+                     f"predictions with cross-fitted calibration; 95% CI: percentile bootstrap "
+                     f"({N_BOOT} resamples)")}))
+    atomic_write_text(comparison_csv, _csv_text(columns, [[_fmt(row[c]) for c in columns] for row in table]))
+
+    def rank(name: str) -> tuple[float, int]:
+        qwk = variants[name].metrics["qwk"]
+        preference = {"vicreg_umm": 2, "vicreg": 1, "scratch": 0}[name]
+        return (qwk if qwk is not None else -2.0, preference)
+
+    selected = max(variants, key=rank)
+    summary_path = out_dir / "summary.json"
+    atomic_write_json(summary_path, _json_safe({
+        "selected": selected,
+        "selection": "highest out-of-fold QWK (ties: vicreg_umm, vicreg, scratch)",
+        "variants": {n: {"dir": n, "qwk": v.metrics["qwk"], "auc": v.metrics["auc"]}
+                     for n, v in variants.items()},
+        "data": data.description,
+        "n_labelled": len(lab), "folds": fold_ids,
+    }))
+    print(f"[finetune] comparison -> {comparison_csv}; selected for export: {selected}")
+    return FinetuneResult(out_dir, variants, comparison_path, comparison_csv, selected, summary_path)

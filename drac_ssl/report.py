@@ -1,0 +1,266 @@
+"""The run report: ``write_report(run_dir) -> run_dir/report.md``.
+
+One Markdown page that explains a run folder: what data it saw (and an honest note when it
+was the phantom set), the configuration, the stage wall times (``stages.json``), the
+pretraining and UMM curves (the PNGs those stages wrote under ``*/plots/``), the
+cross-validated fine-tuning per variant (per-fold table, out-of-fold confusion matrix and
+ROC), the scratch / VICReg / VICReg+UMM comparison, and the exported bundle and submission.
+Figures drawn here go to ``run_dir/report/``; every link is relative to ``run_dir`` and
+points at a file that exists. Missing stages are reported as missing, never invented.
+
+Command line: ``python -m drac_ssl.report RUN``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from drac_ssl import GRADE_NAMES, __version__
+from drac_ssl.export import data_provenance
+from drac_ssl.io import atomic_write_text
+from drac_ssl.metrics import grading_report
+from drac_ssl.plots import plot_comparison, plot_confusion, plot_history, plot_roc
+
+__all__ = ["write_report", "main"]
+
+VARIANT_TITLES = {"scratch": "scratch (random init)", "vicreg": "VICReg",
+                  "vicreg_umm": "VICReg + UMM"}
+FIGURES = "report"
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _num(value: Any, digits: int = 3) -> str:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return "n/a"
+    return f"{v:.{digits}f}" if math.isfinite(v) else "n/a"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return lines + [""]
+
+
+def _link(run_dir: Path, path: Path, alt: str) -> str:
+    return f"![{alt}]({path.relative_to(run_dir).as_posix()})"
+
+
+def _read_oof(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """grades (n,), probabilities (n, 3), predicted grades (n,) of an ``oof.csv``."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    grades = np.array([int(r["grade"]) for r in rows], dtype=np.int64)
+    probs = np.array([[float(r[f"P{k}"]) for k in range(len(GRADE_NAMES))] for r in rows])
+    pred = np.array([int(r["pred"]) for r in rows], dtype=np.int64)
+    return grades, probs, pred
+
+
+def _data_section(run_dir: Path) -> list[str]:
+    prov = data_provenance(run_dir / "data")
+    lines = ["## Data", ""]
+    if prov["kind"] == "phantom":
+        lines += ["> **Honest note: this run used the phantom UW-OCTA set**, procedural stand-ins "
+                  "drawn by `data_prep.phantom`, not patient images. Every number below measures the "
+                  "pipeline on synthetic data; none says how well it grades real diabetic retinopathy.", ""]
+    elif prov["kind"] == "drac":
+        lines += [f"Images ingested from `{prov['root']}` ({prov.get('layout')} layout). They are not the "
+                  "package's phantom set; whether they are the official DRAC 2022 data is the user's "
+                  "statement, not checked here.", ""]
+    else:
+        lines += [f"Unknown: {prov.get('note')}.", ""]
+    if prov["kind"] != "unknown":
+        per_grade = ", ".join(f"{k} {v}" for k, v in (prov.get("train_per_grade") or {}).items())
+        lines += [f"- training images: {prov.get('n_train')} ({per_grade})",
+                  f"- test images: {prov.get('n_test')}", f"- ingested: {prov.get('ingested_utc')}", ""]
+    return lines
+
+
+def _config_section(run_dir: Path) -> list[str]:
+    try:
+        cfg = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return ["## Configuration", "", "No readable `config.yaml` in the run folder.", ""]
+    pc, uc, fc = cfg.get("pretrain", {}), cfg.get("umm", {}), cfg.get("finetune", {})
+    aug, bb = pc.get("augment", {}), pc.get("backbone", {})
+    rows = [
+        ["data", f"dataset {cfg.get('data', {}).get('dataset')}, root `{cfg.get('data', {}).get('root') or '(phantom)'}`, "
+                 f"{cfg.get('data', {}).get('n_folds')} folds"],
+        ["backbone", f"{bb.get('arch')}, {bb.get('in_channels')} channel(s), cifar stem {bb.get('cifar_stem')}"],
+        ["pretrain", f"VICReg {pc.get('epochs')} epochs, batch {pc.get('batch_size')}, {pc.get('optimizer')} lr "
+                     f"{pc.get('lr')}, expander {pc.get('expander')}, {aug.get('image_size')} px crops of the "
+                     f"{aug.get('source_size')} px cache"],
+        ["umm", f"enabled {uc.get('enabled')}, early cut {uc.get('early_cut')}, {uc.get('epochs')} epochs"],
+        ["finetune", f"head {fc.get('head')}, backbone {fc.get('freeze')}, {fc.get('epochs')} epochs, batch "
+                     f"{fc.get('batch_size')}, lr {fc.get('lr')} (backbone x{fc.get('backbone_lr_ratio')}), "
+                     f"{fc.get('class_balance')}, patience {fc.get('patience')}, {fc.get('image_size')} px, "
+                     f"TTA {fc.get('tta')}"],
+        ["stages", ", ".join(cfg.get("run", {}).get("stages", []))],
+    ]
+    return ["## Configuration", "", "Resolved settings in `config.yaml`; the essentials:", "",
+            *_table(["part", "settings"], rows)]
+
+
+def _stages_section(run_dir: Path) -> list[str]:
+    stages = _read_json(run_dir / "stages.json")
+    lines = ["## Stage wall times", ""]
+    if not isinstance(stages, dict) or not stages:
+        return lines + ["No `stages.json` (the stages were not run by the orchestrator).", ""]
+    rows = [[name, s.get("status"), _num(s.get("seconds"), 1), s.get("finished_utc")] for name, s in stages.items()]
+    total = sum(float(s.get("seconds") or 0) for s in stages.values())
+    rows.append(["**total**", "", _num(total, 1), ""])
+    return lines + _table(["stage", "status", "seconds", "finished (UTC)"], rows)
+
+
+def _ssl_section(run_dir: Path) -> list[str]:
+    lines = ["## Self-supervised pretraining", ""]
+    for stage, title in (("pretrain", "VICReg"), ("umm", "UMM")):
+        folder = run_dir / stage
+        meta = _read_json(folder / "metadata.json")
+        pngs = sorted((folder / "plots").glob("*.png")) if (folder / "plots").is_dir() else []
+        if meta is None and not pngs:
+            lines += [f"### {title}", "", f"Not run (no `{stage}/metadata.json`).", ""]
+            continue
+        lines += [f"### {title}", ""]
+        if isinstance(meta, dict):
+            metrics = ", ".join(f"{k} {_num(v, 4)}" for k, v in (meta.get("metrics") or {}).items())
+            lines += [f"Best epoch {int(meta.get('best_epoch', -1)) + 1} of {meta.get('epochs_run')} "
+                      f"({meta.get('stopped', '')}); {metrics}.", ""]
+        lines += [_link(run_dir, p, f"{title}: {p.stem}") for p in pngs] + [""]
+    return lines
+
+
+def _variant_section(run_dir: Path, figures: Path, name: str) -> list[str]:
+    vdir = run_dir / "finetune" / name
+    metrics = _read_json(vdir / "metrics.json")
+    title = VARIANT_TITLES.get(name, name)
+    if not isinstance(metrics, dict) or not (vdir / "oof.csv").is_file():
+        return [f"### {title}", "", "Incomplete: no metrics or out-of-fold predictions.", ""]
+    ci = metrics.get("qwk_ci95") or [None, None]
+    cal = metrics.get("calibration", {})
+    lines = [f"### {title}", "",
+             f"Out-of-fold QWK {_num(metrics.get('qwk'))} (95% CI {_num(ci[0])}..{_num(ci[1])}), "
+             f"AUC {_num(metrics.get('auc'))}, accuracy {_num(metrics.get('accuracy'))}, macro F1 "
+             f"{_num(metrics.get('macro_f1'))}; final calibration: temperature {_num(cal.get('temperature'))}, "
+             f"thresholds {', '.join(_num(t) for t in cal.get('thresholds', []))}.", ""]
+    rows = [[f["fold"], f["n_train"], f["n_val"], int(f["best_epoch"]) + 1, f["epochs_run"], _num(f.get("qwk")),
+             _num(f.get("auc")), _num(f.get("accuracy")), _num(f.get("macro_f1")), _num(f.get("seconds"), 1)]
+            for f in metrics.get("folds", [])]
+    lines += _table(["fold", "train", "val", "best epoch", "epochs", "QWK", "AUC", "accuracy", "macro F1",
+                     "seconds"], rows)
+    grades, probs, pred = _read_oof(vdir / "oof.csv")
+    report = grading_report(grades, probs, pred)
+    cm = plot_confusion(report["confusion"], figures / f"{name}_confusion.png",
+                        title=f"{title}: out-of-fold confusion")
+    roc = plot_roc(grades, probs, figures / f"{name}_roc.png", title=f"{title}: out-of-fold ROC")
+    lines += [_link(run_dir, cm, f"{title} confusion matrix"), _link(run_dir, roc, f"{title} ROC")]
+    histories: dict[int, list[dict[str, Any]]] = {}
+    for f in metrics.get("folds", []):
+        record = _read_json(vdir / f"fold{f['fold']}.json")
+        if isinstance(record, dict) and record.get("history"):
+            histories[int(f["fold"])] = record["history"]
+    if histories:
+        n_epochs = max(len(h) for h in histories.values())
+        rows_h = [{"epoch": e, **{f"fold {k} val QWK": h[e].get("val_qwk") for k, h in histories.items()
+                                  if e < len(h)}} for e in range(n_epochs)]
+        hist = plot_history(rows_h, [f"fold {k} val QWK" for k in histories], figures / f"{name}_val_qwk.png",
+                            f"{title}: validation QWK per epoch (uncalibrated, rounded expected grade)")
+        lines.append(_link(run_dir, hist, f"{title} validation kappa per epoch"))
+    return lines + [""]
+
+
+def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
+    ft = run_dir / "finetune"
+    comparison = _read_json(ft / "comparison.json")
+    lines = ["## Cross-validated fine-tuning", ""]
+    if not isinstance(comparison, dict) or not comparison.get("rows"):
+        return lines + ["Not run (no `finetune/comparison.json`).", ""]
+    rows = comparison["rows"]
+    lines += [comparison.get("protocol", ""), "", "### Scratch vs VICReg vs VICReg + UMM", ""]
+    lines += _table(
+        ["variant", "QWK", "95% CI", "AUC", "accuracy", "macro F1", "fold QWK mean ± std", "seconds"],
+        [[VARIANT_TITLES.get(r["variant"], r["variant"]), _num(r.get("qwk")),
+          f"{_num(r.get('qwk_ci_low'))}..{_num(r.get('qwk_ci_high'))}", _num(r.get("auc")),
+          _num(r.get("accuracy")), _num(r.get("macro_f1")),
+          f"{_num(r.get('qwk_fold_mean'))} ± {_num(r.get('qwk_fold_std'))}", _num(r.get("seconds"), 1)]
+         for r in rows])
+    bars = [{"name": VARIANT_TITLES.get(r["variant"], r["variant"]), "qwk": r.get("qwk"), "auc": r.get("auc"),
+             "accuracy": r.get("accuracy"), "macro_f1": r.get("macro_f1")} for r in rows]
+    png = plot_comparison(bars, ["qwk", "auc", "accuracy", "macro_f1"], figures / "comparison.png",
+                          "Out-of-fold metrics per backbone variant")
+    lines += [_link(run_dir, png, "comparison of the variants"), ""]
+    summary = _read_json(ft / "summary.json")
+    if isinstance(summary, dict):
+        lines += [f"Selected for export: **{summary.get('selected')}** ({summary.get('selection')}).", ""]
+    for r in rows:
+        lines += _variant_section(run_dir, figures, r["variant"])
+    return lines
+
+
+def _export_section(run_dir: Path) -> list[str]:
+    lines = ["## Export", ""]
+    meta = _read_json(run_dir / "bundle" / "metadata.json")
+    if not isinstance(meta, dict):
+        return lines + ["Not run (no `bundle/metadata.json`).", ""]
+    lines += [f"- bundle: `bundle/` ({meta.get('variant')} variant, {len(meta.get('folds', []))} fold models, "
+              f"Grad-CAM layer `{meta.get('gradcam_target_layer')}`); model card: `bundle/MODEL_CARD.md`"]
+    summary = _read_json(run_dir / "export" / "summary.json")
+    if isinstance(summary, dict) and summary.get("submission"):
+        lines.append(f"- submission: `export/submission.csv`, {summary.get('n_test')} test images, checked "
+                     f"with `drac_ssl.submission.check_submission`")
+    for note in (summary or {}).get("notes", []) if isinstance(summary, dict) else []:
+        lines.append(f"- note: {note}")
+    return lines + [""]
+
+
+def write_report(run_dir: str | Path) -> Path:
+    """Write ``run_dir/report.md`` (and its figures under ``run_dir/report/``); return its path."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"{run_dir}: no such run folder")
+    figures = run_dir / FIGURES
+    figures.mkdir(parents=True, exist_ok=True)
+    lines = [f"# drac_ssl run report: {run_dir.name}", "",
+             f"DRAC 2022 Task 3 (diabetic retinopathy grading on UW-OCTA), drac_ssl {__version__}. "
+             "Research software, not a medical device.", ""]
+    lines += _data_section(run_dir)
+    lines += _config_section(run_dir)
+    lines += _stages_section(run_dir)
+    lines += _ssl_section(run_dir)
+    lines += _finetune_section(run_dir, figures)
+    lines += _export_section(run_dir)
+    return atomic_write_text(run_dir / "report.md", "\n".join(lines).rstrip() + "\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m drac_ssl.report RUN``: write RUN/report.md."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != 1 or args[0].startswith("-"):
+        print("usage: python -m drac_ssl.report RUN", file=sys.stderr)
+        return 2
+    try:
+        print(write_report(args[0]))
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,255 @@
+"""Cross-validated fine-tuning (drac_ssl.finetune) on a tiny fake ingest, CPU, seconds.
+
+The fake ingest has 30 labelled 64 px images (10 per grade, 5 stratified folds) and 6 test
+images, cached at 48 px; the backbone comes from one VICReg step; fine-tuning runs at 32 px.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import hashlib
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from data_prep.cache import resize_gray
+from drac_ssl import finetune, pretrain
+from drac_ssl.config import Config, FinetuneConfig, load_config
+from drac_ssl.datasets import MANIFEST_COLUMNS, load_octa_cache
+from drac_ssl.models import Backbone
+
+SOURCE_SIZE = 48
+
+
+def make_fake_ingest(root: Path, n_train: int = 30, n_test: int = 6, size: int = 64,
+                     n_folds: int = 5) -> Path:
+    """An ingest output (manifest.csv, cache/48px.npy, ingest_summary.json) and the source
+    PNGs under ``root/images/{train,test}``; the grade brightens a central disc."""
+    src, data = root / "images", root / "data"
+    for folder in (src / "train", src / "test", data / "cache"):
+        folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:size, :size]
+    disc = (yy - size / 2) ** 2 + (xx - size / 2) ** 2 < (size / 4) ** 2
+    rows, cache, per_grade = [], [], {0: 0, 1: 0, 2: 0}
+    for i in range(n_train + n_test):
+        train = i < n_train
+        grade = i % 3 if train else None
+        image = rng.normal(100, 25, (size, size))
+        image[disc] += 50 * (grade if grade is not None else int(rng.integers(0, 3)))
+        image = np.clip(image, 0, 255).astype(np.uint8)
+        name = f"{i + 1:03d}.png"
+        rel = f"{'train' if train else 'test'}/{name}"
+        cv2.imwrite(str(src / rel), image)
+        fold = -1
+        if grade is not None:
+            fold, per_grade[grade] = per_grade[grade] % n_folds, per_grade[grade] + 1
+        rows.append([name, rel, "" if grade is None else grade, "train" if train else "test", fold, "",
+                     hashlib.sha256((src / rel).read_bytes()).hexdigest(), size, size, "L", i])
+        cache.append(resize_gray(image, SOURCE_SIZE))
+    with open(data / "manifest.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(MANIFEST_COLUMNS)
+        writer.writerows(rows)
+    np.save(data / "cache" / f"{SOURCE_SIZE}px.npy", np.stack(cache))
+    (data / "ingest_summary.json").write_text(json.dumps({
+        "root": str(src), "layout": "plain", "train_dir": str(src / "train"),
+        "test_dir": str(src / "test"), "created_utc": "2026-01-01T00:00:00+00:00"}))
+    return data
+
+
+def tiny_config(**overrides: str) -> Config:
+    args = [
+        "pretrain.epochs=1", "pretrain.batch_size=8", "pretrain.num_workers=0", "pretrain.expander=32-32",
+        "pretrain.augment.image_size=32", f"pretrain.augment.source_size={SOURCE_SIZE}",
+        "pretrain.patience=0", "pretrain.max_steps_per_epoch=1", "run.device=cpu",
+        f"data.cache_sizes=[{SOURCE_SIZE}]", "finetune.image_size=32", "finetune.epochs=2",
+        "finetune.batch_size=8", "finetune.head=conv", "finetune.freeze=frozen",
+    ]
+    return load_config(None, args + [f"{k}={v}" for k, v in overrides.items()])
+
+
+@pytest.fixture(scope="module")
+def small_cpu() -> Iterator[None]:
+    """One intra-op thread (tiny tensors gain nothing from more) and fewer bootstrap resamples."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(finetune, "N_BOOT", 100)
+        yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def pretrained_run(tmp_path_factory: pytest.TempPathFactory, small_cpu: None) -> Path:
+    root = tmp_path_factory.mktemp("run")
+    make_fake_ingest(root)
+    pretrain.run(tiny_config(), root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def frozen_result(pretrained_run: Path) -> finetune.FinetuneResult:
+    return finetune.run(tiny_config(**{"finetune.compare_scratch": "true"}), pretrained_run)
+
+
+def _manifest(run: Path) -> list[dict]:
+    return load_octa_cache(run / "data", SOURCE_SIZE)[1]
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+@pytest.fixture(scope="module")
+def backbone(small_cpu: None) -> Backbone:
+    torch.manual_seed(0)
+    return Backbone("resnet18", in_channels=1)
+
+
+@pytest.mark.parametrize("head", sorted(finetune.HEADS))
+def test_every_head_builds_runs_and_backpropagates(head: str, backbone: Backbone) -> None:
+    spec = finetune.ModelSpec(arch="resnet18", in_channels=1, cifar_stem=False, head=head, dropout=0.3)
+    model = spec.build(copy.deepcopy(backbone))
+    out = model(torch.randn(4, 1, 32, 32))
+    assert out.shape == (4, 3 if head != "regression" else 1)
+    assert getattr(model.head, "uses_map", False) == (head == "conv")
+    grade = torch.tensor([0, 1, 2, 1])
+    weights = torch.as_tensor(finetune.class_weights_for(np.array([0, 0, 1, 2])), dtype=torch.float32)
+    loss = finetune.grading_loss(out, grade, spec.output, weights)
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert all(p.grad is not None for p in model.head.parameters())
+
+
+def test_folds_never_leak_and_test_images_stay_out(frozen_result: finetune.FinetuneResult,
+                                                   pretrained_run: Path) -> None:
+    rows = _manifest(pretrained_run)
+    labelled = {r["id"]: r["fold"] for r in rows if r["split"] == "train"}
+    test_ids = {r["id"] for r in rows if r["split"] == "test"}
+    assert len(labelled) == 30 and len(test_ids) == 6
+    for variant in frozen_result.variants.values():
+        for fold in range(5):
+            record = json.loads((variant.out_dir / f"fold{fold}.json").read_text())
+            train, val = set(record["train_ids"]), set(record["val_ids"])
+            assert not train & val
+            assert val == {i for i, f in labelled.items() if f == fold}
+            assert train | val == set(labelled)
+            assert not (train | val) & test_ids
+
+
+def test_oof_predictions_cover_every_labelled_image_once(frozen_result: finetune.FinetuneResult,
+                                                         pretrained_run: Path) -> None:
+    rows = {r["id"]: r for r in _manifest(pretrained_run) if r["split"] == "train"}
+    for variant in frozen_result.variants.values():
+        oof = _read_csv(variant.oof_path)
+        ids = [r["id"] for r in oof]
+        assert sorted(ids) == sorted(rows) and len(set(ids)) == len(ids)
+        for r in oof:
+            assert int(r["grade"]) == rows[r["id"]]["grade"]
+            assert int(r["fold"]) == rows[r["id"]]["fold"]
+            probs = [float(r[f"P{k}"]) for k in range(3)]
+            assert sum(probs) == pytest.approx(1.0, abs=1e-5)
+            assert min(probs) >= 0 and int(r["pred"]) in (0, 1, 2)
+        metrics = json.loads((variant.out_dir / "metrics.json").read_text())
+        assert metrics["n"] == 30 and len(metrics["folds"]) == 5
+        low, high = metrics["qwk_ci95"]
+        assert low <= metrics["qwk"] <= high
+        calibration = json.loads((variant.out_dir / "calibration.json").read_text())
+        assert calibration["thresholds"][0] < calibration["thresholds"][1]
+        assert calibration["temperature"] > 0
+        model = json.loads((variant.out_dir / "model.json").read_text())
+        assert model["input"]["source_size"] == SOURCE_SIZE and model["input"]["size"] == [32, 32]
+        for fold in model["folds"]:  # frozen: one shared backbone + one head per fold
+            assert fold["weights"] == ["backbone.safetensors", f"fold{fold['fold']}.safetensors"]
+            assert all((variant.out_dir / w).is_file() for w in fold["weights"])
+
+
+def test_comparison_table_has_scratch_and_vicreg_rows(frozen_result: finetune.FinetuneResult) -> None:
+    table = json.loads(frozen_result.comparison_path.read_text())
+    assert [r["variant"] for r in table["rows"]] == ["scratch", "vicreg"]
+    for row in table["rows"]:
+        for key in ("qwk", "qwk_ci_low", "qwk_ci_high", "auc", "accuracy", "macro_f1"):
+            assert key in row
+    lines = frozen_result.comparison_csv.read_text().splitlines()
+    assert lines[0].startswith("variant,n,qwk,qwk_ci_low,qwk_ci_high,auc,accuracy,macro_f1")
+    assert len(lines) == 3
+    summary = json.loads(frozen_result.summary_path.read_text())
+    assert summary["selected"] in ("scratch", "vicreg")
+
+
+def test_umm_output_adds_a_variant_unless_disabled(pretrained_run: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    (run / "pretrain").mkdir(parents=True)
+    for name in ("backbone.safetensors", "metadata.json"):
+        (run / "pretrain" / name).symlink_to(pretrained_run / "pretrain" / name)
+    cfg = tiny_config(**{"finetune.compare_scratch": "false"})
+    assert list(finetune.backbone_sources(cfg, run)) == ["vicreg"]
+    shutil.copytree(run / "pretrain", run / "umm", symlinks=True)
+    assert list(finetune.backbone_sources(cfg, run)) == ["vicreg", "vicreg_umm"]
+    off = tiny_config(**{"finetune.compare_scratch": "true", "umm.enabled": "false"})
+    assert list(finetune.backbone_sources(off, run)) == ["scratch", "vicreg"]
+    with pytest.raises(FileNotFoundError, match="pretrain"):
+        finetune.backbone_sources(cfg, tmp_path / "empty")
+
+
+def test_trainable_last_stage_regression_with_balanced_sampler(pretrained_run: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in ("data", "pretrain"):
+        (run / name).symlink_to(pretrained_run / name)
+    cfg = tiny_config(**{"finetune.freeze": "last", "finetune.head": "regression", "finetune.epochs": "1",
+                         "finetune.class_balance": "balanced_sampler", "finetune.tta": "false",
+                         "finetune.compare_scratch": "false"})
+    result = finetune.run(cfg, run)
+    variant = result.variants["vicreg"]
+    assert variant.calibration.output == "regression"
+    oof = _read_csv(variant.oof_path)
+    assert len(oof) == 30 and "raw_score" in oof[0]
+    model = json.loads((variant.out_dir / "model.json").read_text())
+    assert model["folds"][0]["weights"] == ["fold0.safetensors"]  # the trained backbone travels per fold
+    loaded = finetune.load_fold_model(model, variant.out_dir, model["folds"][0])
+    assert loaded(torch.zeros(1, 1, 32, 32)).shape == (1, 1)
+
+
+def test_calibration_maps_outputs_to_probabilities_and_grades() -> None:
+    score = np.array([-0.2, 0.4, 1.1, 1.6, 2.5])
+    regression = finetune.Calibration("regression", temperature=0.5, thresholds=(0.5, 1.5))
+    probs, s, grade = regression.decide([score[:, None]])
+    assert np.allclose(probs.sum(1), 1) and np.array_equal(s, score)
+    assert grade.tolist() == [0, 0, 1, 2, 2]
+    assert probs[0].argmax() == 0 and probs[-1].argmax() == 2
+    logits = np.array([[3.0, 0.0, -3.0], [-3.0, 0.0, 3.0]])
+    classification = finetune.Calibration.from_dict(
+        finetune.Calibration("classification", 2.0, (0.4, 1.6)).to_dict())
+    probs, s, grade = classification.decide([logits, logits[::-1]])  # ensemble mean
+    assert np.allclose(probs, 0.5 * (probs[0] + probs[1])) and np.allclose(s, 1.0)
+    fitted = finetune.Calibration.fit(np.array([[0.1], [0.9], [2.2], [1.1]]), np.array([0, 1, 2, 1]),
+                                      "regression")
+    assert fitted.thresholds[0] < fitted.thresholds[1] and fitted.temperature > 0
+
+
+def test_epoch_order_balances_and_never_leaves_a_batch_of_one() -> None:
+    grades = np.array([0] * 16 + [1] * 4 + [2] * 1)
+    order = finetune.epoch_order(grades, batch_size=4, class_balance="balanced_sampler", seed=0)
+    assert len(order) == 20 and len(order) % 4 != 1
+    many = np.concatenate([finetune.epoch_order(grades, 4, "balanced_sampler", s) for s in range(50)])
+    share = np.bincount(grades[many], minlength=3) / len(many)
+    assert np.all(np.abs(share - 1 / 3) < 0.08)
+    plain = finetune.epoch_order(grades, 4, "none", 0)
+    assert sorted(plain.tolist()) == sorted(set(plain.tolist())) and len(plain) == 20
+
+
+def test_bad_settings_are_refused(pretrained_run: Path, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="finetune.head"):
+        finetune.run(Config(finetune=FinetuneConfig(head="transformer")), pretrained_run)
+    with pytest.raises(FileNotFoundError, match="pretrain stage"):
+        finetune.run(tiny_config(), tmp_path)
