@@ -1,0 +1,292 @@
+"""The resized image cache: decode + hash + resize in a process pool, incremental re-runs.
+
+``cache/{size}px.npy`` holds one stacked uint8 array per size, shape (N, size, size), in
+manifest row order, written with ``np.save`` so readers can ``np.load(path, mmap_mode="r")``.
+Rows are ``cv2.resize(gray8, (size, size), interpolation=cv2.INTER_AREA)`` of the full
+8-bit grayscale image.
+
+``cache/state.json`` maps each image's path (relative to the data root) to its file size,
+``mtime_ns`` and sha256 (plus what the ingest learnt from it), and records the shape, size
+and mtime of every array. A file whose size and mtime are unchanged is not read again: its
+rows are copied from the old arrays. A file whose stat changed is re-hashed, and decoded
+again only if its sha256 changed. The state is written last and removed before anything
+else is replaced, so a killed run leaves no state that a later run would trust; on load,
+arrays that disagree with the state cause a full rebuild.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import sys
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from data_prep.validate import Problem, inspect_image, sha256_of
+from drac_ssl.io import atomic_path, atomic_write_json
+
+STATE_NAME = "state.json"
+STATE_VERSION = 1
+
+
+def array_path(cache_dir: Path, size: int) -> Path:
+    return cache_dir / f"{size}px.npy"
+
+
+def resize_gray(gray: np.ndarray, size: int) -> np.ndarray:
+    """The cached copy of an 8-bit grayscale image at ``size`` x ``size`` (INTER_AREA)."""
+    return cv2.resize(gray, (size, size), interpolation=cv2.INTER_AREA)
+
+
+@dataclass
+class FileRecord:
+    """Everything the ingest knows about one image file."""
+
+    rel: str  # path relative to the data root, POSIX separators
+    size: int = 0  # bytes on disk
+    mtime_ns: int = 0
+    sha256: str = ""
+    width: int = 0
+    height: int = 0
+    mode: str = ""  # PIL mode of the file: L, I;16, RGB, RGBA, P ...
+    issues: list[tuple[str, str, str]] = field(default_factory=list)  # (what, fix, severity)
+    cache_index: int = -1  # row in the previous arrays when reused, else -1
+    resized: dict[int, np.ndarray] | None = None  # new rows when decoded in this run
+    decoded: bool = False
+
+    def problems(self, display_path: str) -> list[Problem]:
+        return [Problem(display_path, what, fix, severity) for what, fix, severity in self.issues]
+
+    def state_entry(self, cache_index: int) -> dict[str, Any]:
+        """The JSON form kept in ``state.json`` (everything but the transient fields)."""
+        return {"size": self.size, "mtime_ns": self.mtime_ns, "sha256": self.sha256,
+                "width": self.width, "height": self.height, "mode": self.mode,
+                "issues": [list(issue) for issue in self.issues], "cache_index": cache_index}
+
+
+@dataclass(frozen=True)
+class FileTask:
+    """One file for a worker: read it, hash it and, unless its hash is ``known_sha256``,
+    decode, check and resize it."""
+
+    path: str
+    rel: str
+    sizes: tuple[int, ...]
+    known_sha256: str = ""
+
+
+def process_file(task: FileTask) -> FileRecord:
+    """Worker: read the bytes once, hash them, decode from them, resize to every size."""
+    record = FileRecord(task.rel)
+    try:
+        with open(task.path, "rb") as fh:
+            data = fh.read()
+            stat = os.fstat(fh.fileno())
+    except OSError as exc:
+        record.issues.append((f"cannot read the file ({exc.strerror or exc})",
+                              "check that it exists and is readable", "error"))
+        return record
+    record.size, record.mtime_ns = stat.st_size, stat.st_mtime_ns
+    record.sha256 = sha256_of(data)
+    if record.sha256 == task.known_sha256:
+        return record  # content unchanged (only touched): the caller reuses the cached rows
+    record.decoded = True
+    try:
+        image = inspect_image(data, task.path)
+    except (cv2.error, ValueError, MemoryError) as exc:  # a decoder failing on bad bytes
+        record.issues.append((f"corrupt image ({type(exc).__name__}: {exc})".replace("\n", " "),
+                              "re-copy or re-download the image from the original data", "error"))
+        return record
+    record.width, record.height, record.mode = image.width, image.height, image.mode
+    record.issues = [(p.what, p.fix, p.severity) for p in image.problems]
+    if image.gray is not None:
+        record.resized = {size: resize_gray(image.gray, size) for size in task.sizes}
+    return record
+
+
+def resolve_workers(workers: int) -> int:
+    """``0`` means every core this process may use."""
+    if workers > 0:
+        return workers
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _init_worker() -> None:
+    cv2.setNumThreads(1)  # one image per process; avoid oversubscribing the cores
+
+
+def process_files(tasks: Sequence[FileTask], workers: int) -> list[FileRecord]:
+    """Run :func:`process_file` over ``tasks`` (results in task order) with a progress bar.
+
+    More than one worker: a spawn-started process pool (safe when torch is already loaded);
+    one worker or one task: in this process. If the pool cannot start its workers (e.g. the
+    caller's ``__main__`` cannot be re-imported), the files are processed in this process.
+    """
+    n_workers = min(resolve_workers(workers), len(tasks))
+    bar = tqdm(total=len(tasks), desc="ingest", unit="img", disable=None, leave=False)
+    records: list[FileRecord] = []
+    try:
+        if n_workers > 1:
+            chunksize = max(1, min(8, len(tasks) // (n_workers * 8)))
+            context = multiprocessing.get_context("spawn")
+            try:
+                with ProcessPoolExecutor(n_workers, mp_context=context,
+                                         initializer=_init_worker) as pool:
+                    for record in pool.map(process_file, tasks, chunksize=chunksize):
+                        records.append(record)
+                        bar.update()
+            except BrokenProcessPool as exc:
+                print(f"note: the process pool failed ({exc}); continuing in this process",
+                      file=sys.stderr)
+        for task in tasks[len(records):]:
+            records.append(process_file(task))
+            bar.update()
+    finally:
+        bar.close()
+    return records
+
+
+# --------------------------------------------------------------------------------------
+# State of the previous run
+
+
+@dataclass
+class CacheState:
+    """The previous run's files and arrays (empty when there is nothing to trust)."""
+
+    files: dict[str, FileRecord] = field(default_factory=dict)
+    arrays: dict[int, np.ndarray] = field(default_factory=dict)  # read-only memory maps
+    n_rows: int = 0
+    reason: str = ""  # why nothing could be reused, for a note
+
+
+def _array_stamp(path: Path) -> dict[str, int]:
+    stat = path.stat()
+    return {"bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def load_state(cache_dir: Path, root: Path, sizes: Sequence[int]) -> CacheState:
+    """The previous run's state if it matches ``root``, covers ``sizes`` and its arrays."""
+    path = cache_dir / STATE_NAME
+    if not path.exists():
+        return CacheState()
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+        if state.get("version") != STATE_VERSION:
+            return CacheState(reason="cache state of another version, rebuilding")
+        if state["root"] != str(root):
+            return CacheState(reason=f"cache was built from {state['root']}, rebuilding")
+        n_rows = int(state["n_rows"])
+        arrays: dict[int, np.ndarray] = {}
+        for size in sizes:
+            meta = state["arrays"].get(str(size))
+            file = array_path(cache_dir, size)
+            if meta is None:
+                return CacheState(reason=f"no {size}px array in the cache yet, rebuilding")
+            if not file.exists() or _array_stamp(file) != {k: meta[k] for k in ("bytes", "mtime_ns")}:
+                return CacheState(reason=f"{file.name} does not match the cache state, rebuilding")
+            array = np.load(file, mmap_mode="r")
+            if array.shape != (n_rows, size, size) or array.dtype != np.uint8:
+                return CacheState(reason=f"{file.name} has shape {array.shape}, rebuilding")
+            arrays[size] = array
+        files = {
+            rel: FileRecord(rel, **{**entry, "issues": [tuple(i) for i in entry["issues"]]})
+            for rel, entry in state["files"].items()
+        }
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return CacheState(reason=f"cache state unreadable ({exc}), rebuilding")
+    if any(not 0 <= r.cache_index < n_rows for r in files.values()):
+        return CacheState(reason="cache state points outside its arrays, rebuilding")
+    return CacheState(files, arrays, n_rows)
+
+
+def invalidate_state(cache_dir: Path) -> None:
+    """Remove the state before anything it describes is replaced."""
+    (cache_dir / STATE_NAME).unlink(missing_ok=True)
+
+
+def save_state(cache_dir: Path, root: Path, sizes: Sequence[int],
+               records: Sequence[FileRecord]) -> Path:
+    """Write the state LAST, after the arrays and the manifest are in place."""
+    arrays = {str(size): {"shape": [len(records), size, size],
+                          **_array_stamp(array_path(cache_dir, size))} for size in sizes}
+    state = {
+        "version": STATE_VERSION,
+        "root": str(root),
+        "sizes": list(sizes),
+        "n_rows": len(records),
+        "arrays": arrays,
+        "files": {r.rel: r.state_entry(i) for i, r in enumerate(records)},
+    }
+    return atomic_write_json(cache_dir / STATE_NAME, state)
+
+
+# --------------------------------------------------------------------------------------
+# Arrays
+
+
+def unchanged(records: Sequence[FileRecord], previous: CacheState) -> bool:
+    """True when every row is reused in place, so the old arrays are already correct."""
+    return bool(previous.arrays) and len(records) == previous.n_rows and all(
+        r.resized is None and r.cache_index == i for i, r in enumerate(records))
+
+
+def assemble(records: Sequence[FileRecord], size: int, previous: CacheState) -> np.ndarray:
+    """The (N, size, size) array in ``records`` order: new rows, plus rows copied from the
+    previous arrays for reused files."""
+    out = np.empty((len(records), size, size), dtype=np.uint8)
+    reused_new, reused_old = [], []
+    for i, record in enumerate(records):
+        if record.resized is not None:
+            out[i] = record.resized[size]
+        else:
+            reused_new.append(i)
+            reused_old.append(record.cache_index)
+    if reused_new:
+        out[reused_new] = previous.arrays[size][reused_old]
+    return out
+
+
+def write_array(path: Path, array: np.ndarray) -> Path:
+    """``np.save`` to a temporary file, fsync, then ``os.replace`` onto ``path``."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.save(fh, array)
+    return path
+
+
+def remove_stale_temporaries(folder: Path) -> list[Path]:
+    """Temporary files a killed run left behind (``.NAME.tmp-PID``); never trusted, removed."""
+    if not folder.is_dir():
+        return []
+    stale = [p for p in folder.glob(".*.tmp-*") if p.is_file() and not _pid_alive(p)]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
+
+
+def _pid_alive(temporary: Path) -> bool:
+    """Whether the process that named ``temporary`` (``...tmp-PID``) still runs."""
+    pid = temporary.name.rsplit("-", 1)[-1]
+    if not pid.isdigit():
+        return False
+    if int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,533 @@
+"""Tests of ``data_prep.ingest``: layouts, validation corpus, cache, incremental re-runs,
+atomic writes and folds. CPU, small synthetic images; the real DRAC samples are used where
+pixel fidelity matters (skipped when ``../shared`` is absent)."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from data_prep import ingest, validate
+from data_prep.folds import assign_folds
+from data_prep.layout import (
+    GROUNDTRUTH_DIR,
+    IMAGES_DIR,
+    LABELS_CSV_NAME,
+    TASK_DIR,
+    TEST_DIR,
+    TEST_ROOT_DIR,
+    TRAIN_DIR,
+)
+from drac_ssl.config import DataConfig
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED = Path(__file__).resolve().parents[3] / "shared"
+SAMPLES = SHARED / "data" / "drac_samples"
+SIZE = 64  # cache size for the synthetic tests (fast)
+
+
+# --------------------------------------------------------------------------------------
+# Builders
+
+
+def smooth_image(seed: int, side: int = 1024) -> np.ndarray:
+    """A random but PNG-friendly 8-bit image (upsampled noise), distinct per seed."""
+    rng = np.random.default_rng(seed)
+    coarse = rng.integers(0, 256, (16, 16), dtype=np.uint8)
+    return cv2.resize(coarse, (side, side), interpolation=cv2.INTER_LINEAR)
+
+
+def write_png(path: Path, image: np.ndarray) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    assert cv2.imwrite(str(path), image)
+    return path
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[object]]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def official_dirs(root: Path) -> tuple[Path, Path, Path]:
+    """(training images, groundtruth folder, testing images) of the official layout."""
+    task = root / TASK_DIR
+    return (task / IMAGES_DIR / TRAIN_DIR, task / GROUNDTRUTH_DIR,
+            root / TEST_ROOT_DIR / TASK_DIR / IMAGES_DIR / TEST_DIR)
+
+
+def make_plain(root: Path, grades: dict[str, int], test: tuple[str, ...] = (),
+               seed: int = 0) -> Path:
+    """A plain folder: one synthetic image per name, ``labels.csv``, optional ``test/``."""
+    for i, name in enumerate(grades):
+        write_png(root / name, smooth_image(seed + i))
+    for i, name in enumerate(test):
+        write_png(root / "test" / name, smooth_image(seed + 1000 + i))
+    write_csv(root / "labels.csv", ["image name", "DR grade"], [[n, g] for n, g in grades.items()])
+    return root
+
+
+def config(root: Path, **overrides: object) -> DataConfig:
+    settings: dict[str, object] = {"root": str(root), "cache_sizes": [SIZE], "n_folds": 2,
+                                   "workers": 1}
+    settings.update(overrides)
+    return DataConfig(**settings)  # type: ignore[arg-type]
+
+
+def read_manifest(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def expect_error(cfg: DataConfig, out: Path, *fragments: str) -> str:
+    """Run the ingest, expect IngestError, check every fragment is in the message."""
+    with pytest.raises(validate.IngestError) as caught:
+        ingest.run(cfg, out, verbose=False)
+    message = str(caught.value)
+    for fragment in fragments:
+        assert fragment in message, f"{fragment!r} not in:\n{message}"
+    assert not (out / ingest.MANIFEST_NAME).exists(), "a failed ingest must write nothing"
+    return message
+
+
+@pytest.fixture
+def real_samples() -> list[Path]:
+    if not SAMPLES.is_dir():
+        pytest.skip(f"real DRAC samples not found at {SAMPLES} (../shared is absent)")
+    return [SAMPLES / f"sample_{i}.png" for i in range(3)]
+
+
+# --------------------------------------------------------------------------------------
+# Layouts
+
+
+@pytest.mark.parametrize("point_at", ["unzipped root", "task folder", "task folder, test inside"])
+def test_official_layout_with_real_samples(tmp_path: Path, real_samples: list[Path],
+                                           point_at: str) -> None:
+    data = tmp_path / "DRAC"
+    train_dir, truth_dir, test_dir = official_dirs(data)
+    if point_at == "task folder, test inside":
+        test_dir = official_dirs(data / TASK_DIR)[2]
+    train_dir.mkdir(parents=True)
+    for i, sample in enumerate(real_samples):
+        shutil.copy(sample, train_dir / f"{i + 1:03d}.png")
+    (train_dir / ".DS_Store").write_bytes(b"\x00\x01junk")
+    write_csv(truth_dir / LABELS_CSV_NAME, ["image name", "DR grade"],
+              [["001.png", 0], ["002.png", 1], ["003.png", 2]])
+    flipped = cv2.flip(cv2.imread(str(real_samples[1]), cv2.IMREAD_UNCHANGED), 1)
+    write_png(test_dir / "1000.png", flipped)
+
+    root = data if point_at == "unzipped root" else data / TASK_DIR
+    result = ingest.run(config(root, cache_sizes=[256, 512], n_folds=3), tmp_path / "out",
+                        verbose=False)
+
+    assert result.layout == "drac"
+    assert (result.n_train, result.n_test) == (3, 1)
+    assert result.counts_per_grade == {0: 1, 1: 1, 2: 1}
+    assert any(".DS_Store" in line for line in result.notes)
+    rows = read_manifest(result.manifest_path)
+    assert list(rows[0]) == list(ingest.MANIFEST_COLUMNS)
+    assert [r["id"] for r in rows] == ["001.png", "002.png", "003.png", "1000.png"]
+    assert [r["grade"] for r in rows] == ["0", "1", "2", ""]
+    assert [r["split"] for r in rows] == ["train", "train", "train", "test"]
+    assert sorted(r["fold"] for r in rows[:3]) == ["0", "1", "2"] and rows[3]["fold"] == "-1"
+    assert [r["cache_index"] for r in rows] == ["0", "1", "2", "3"]
+    originals = [cv2.imread(str(p), cv2.IMREAD_UNCHANGED) for p in real_samples] + [flipped]
+    for row in rows:
+        file = root / row["path"]
+        assert file.is_file()
+        assert row["sha256"] == hashlib.sha256(file.read_bytes()).hexdigest()
+        assert (row["orig_width"], row["orig_height"], row["orig_mode"]) == ("1024", "1024", "L")
+    for size, path in result.cache_paths.items():
+        assert path == tmp_path / "out" / "cache" / f"{size}px.npy"
+        cached = np.load(path, mmap_mode="r")
+        assert cached.shape == (4, size, size) and cached.dtype == np.uint8
+        for i, original in enumerate(originals):
+            expected = cv2.resize(original, (size, size), interpolation=cv2.INTER_AREA)
+            np.testing.assert_array_equal(cached[i], expected)
+
+
+def test_plain_layout_with_custom_columns(tmp_path: Path) -> None:
+    data = tmp_path / "plain"
+    names = [f"img{i}.png" for i in range(1, 7)]
+    for i, name in enumerate(names):
+        write_png(data / name, smooth_image(i))
+    write_png(data / "test" / "t1.png", smooth_image(100))
+    grades = [0, 0, 1, 1, 2, 2]
+    write_csv(data / "grades.csv", ["file", "severity", "subject"],
+              [[n, g, f"p{i // 2}"] for i, (n, g) in enumerate(zip(names, grades, strict=True))])
+
+    result = ingest.run(config(data, image_column="file", grade_column="severity",
+                               patient_column="subject"), tmp_path / "out", verbose=False)
+
+    assert result.layout == "plain"
+    assert (result.n_train, result.n_test) == (6, 1)
+    rows = read_manifest(result.manifest_path)
+    train = [r for r in rows if r["split"] == "train"]
+    assert [r["id"] for r in train] == names  # natural order
+    assert [int(r["grade"]) for r in train] == grades
+    assert [r["patient"] for r in train] == ["p0", "p0", "p1", "p1", "p2", "p2"]
+    assert rows[-1]["id"] == "t1.png" and rows[-1]["path"] == "test/t1.png"
+    assert rows[-1]["fold"] == "-1" and rows[-1]["grade"] == ""
+    for patient in ("p0", "p1", "p2"):
+        assert len({r["fold"] for r in train if r["patient"] == patient}) == 1
+
+
+def test_csv_names_without_extension(tmp_path: Path) -> None:
+    data = make_plain(tmp_path / "d", {"001.png": 0, "002.png": 1})
+    write_csv(data / "labels.csv", ["image name", "DR grade"], [["001", 0], ["002", 1]])
+    result = ingest.run(config(data), tmp_path / "out", verbose=False)
+    assert [r["grade"] for r in read_manifest(result.manifest_path)] == ["0", "1"]
+
+
+def test_natural_order_and_summary(tmp_path: Path) -> None:
+    data = make_plain(tmp_path / "d", {"1000.png": 0, "999.png": 1, "010.png": 0, "2.png": 1})
+    result = ingest.run(config(data), tmp_path / "out", verbose=False)
+    assert [r["id"] for r in read_manifest(result.manifest_path)] == \
+        ["2.png", "010.png", "999.png", "1000.png"]
+    summary = ingest.format_summary(result)
+    assert "fold 0" in summary and "fold 1" in summary and "warnings: 0" in summary
+    assert result.summary_path.is_file()
+
+
+# --------------------------------------------------------------------------------------
+# Validation corpus: each defect gives its message
+
+
+def _truncated(root: Path) -> Path:
+    path = root / "002.png"
+    path.write_bytes(path.read_bytes()[:-200])
+    return path
+
+
+def _text_as_png(root: Path) -> Path:
+    path = root / "002.png"
+    path.write_text("this is not a PNG\n")
+    return path
+
+
+def _non_image(root: Path) -> Path:
+    path = root / "notes.txt"
+    path.write_text("scan notes")
+    return path
+
+
+def _unlabelled(root: Path) -> Path:
+    return write_png(root / "009.png", smooth_image(99))
+
+
+def _label_without_image(root: Path) -> Path:
+    (root / "003.png").unlink()
+    return root / "labels.csv"
+
+
+def _duplicate_name(root: Path) -> Path:
+    return write_png(root / "001.PNG", smooth_image(55))
+
+
+def _repeated_row(root: Path) -> Path:
+    with open(root / "labels.csv", "a", encoding="utf-8") as fh:
+        fh.write("002.png,1\n")
+    return root / "labels.csv"
+
+
+def _rewrite_grade(value: str) -> Callable[[Path], Path]:
+    def edit(root: Path) -> Path:
+        text = (root / "labels.csv").read_text().replace("002.png,1", f"002.png,{value}")
+        (root / "labels.csv").write_text(text)
+        return root / "labels.csv"
+    return edit
+
+
+def _identical(root: Path) -> Path:
+    shutil.copy(root / "001.png", root / "004.png")
+    with open(root / "labels.csv", "a", encoding="utf-8") as fh:
+        fh.write("004.png,0\n")
+    return root / "004.png"
+
+
+def _in_both_splits(root: Path) -> Path:
+    return write_png(root / "test" / "002.png", smooth_image(77))
+
+
+def _identical_across_splits(root: Path) -> Path:
+    (root / "test").mkdir()
+    return Path(shutil.copy(root / "003.png", root / "test" / "900.png"))
+
+
+CORPUS = {
+    "truncated png": (_truncated, ["truncated PNG"]),
+    "text file named .png": (_text_as_png, ["not an image (content starts with"]),
+    "non-image file": (_non_image, ["not an image file (.txt)", "move it out"]),
+    "image without label": (_unlabelled, ["image without label"]),
+    "label without image": (_label_without_image, ["label without image: 003.png"]),
+    "duplicate name": (_duplicate_name, ["duplicate name", "001.PNG"]),
+    "repeated csv row": (_repeated_row, ["002.png is listed 2 times"]),
+    "grade 3": (_rewrite_grade("3"), ["grade 3 of 002.png is outside {0, 1, 2}"]),
+    "grade x": (_rewrite_grade("x"), ["grade 'x' of 002.png is not an integer"]),
+    "byte-identical": (_identical, ["byte-identical", "001.png", "004.png"]),
+    "same name in train and test": (_in_both_splits, ["image present in both train and test"]),
+    "same image in train and test": (_identical_across_splits,
+                                     ["in both the training and the test set", "900.png"]),
+}
+
+
+@pytest.mark.parametrize("case", list(CORPUS))
+def test_bad_input_is_reported(tmp_path: Path, case: str) -> None:
+    data = make_plain(tmp_path / "d", {"001.png": 0, "002.png": 1, "003.png": 2})
+    defect, fragments = CORPUS[case]
+    where = defect(data)
+    message = expect_error(config(data), tmp_path / "out", *fragments)
+    assert f"{where}" in message  # the line names the file (or the CSV)
+    assert " -> " in message  # ... and says what to do
+
+
+def test_all_problems_collected_in_one_pass(tmp_path: Path) -> None:
+    data = make_plain(tmp_path / "d", {"001.png": 0, "002.png": 1, "003.png": 2})
+    for defect in (_truncated, _non_image, _unlabelled, _rewrite_grade("7")):
+        defect(data)
+    message = expect_error(config(data), tmp_path / "out", "truncated PNG", "not an image file",
+                           "image without label", "grade 7")
+    assert "4 problem(s)" in message
+
+
+@pytest.mark.parametrize(("header", "fragments"), [
+    (["image name", "DR_grade"], ["no grade column 'DR grade'", "'image name', 'DR_grade'",
+                                  "did you mean 'DR_grade'", "--grade-column"]),
+    (["Image", "DR grade"], ["no image-name column 'image name'", "did you mean 'Image'",
+                             "--image-column"]),
+])
+def test_misnamed_column_suggests_closest(tmp_path: Path, header: list[str],
+                                          fragments: list[str]) -> None:
+    data = make_plain(tmp_path / "d", {"001.png": 0, "002.png": 1})
+    write_csv(data / "labels.csv", header, [["001.png", 0], ["002.png", 1]])
+    expect_error(config(data), tmp_path / "out", *fragments)
+
+
+def test_missing_root_and_missing_csv(tmp_path: Path) -> None:
+    expect_error(config(tmp_path / "nowhere"), tmp_path / "out", "does not exist", "--root")
+    data = make_plain(tmp_path / "d", {"001.png": 0, "002.png": 1})
+    (data / "labels.csv").unlink()
+    expect_error(config(data), tmp_path / "out", "no label CSV", "--labels-csv")
+
+
+def _rgb(path: Path) -> np.ndarray:
+    image = np.dstack([smooth_image(5), smooth_image(6), smooth_image(7)])
+    write_png(path, image)
+    return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+
+
+def _sixteen_bit(path: Path) -> np.ndarray:
+    image = smooth_image(8).astype(np.uint16) * 257
+    write_png(path, image)
+    return smooth_image(8)
+
+
+def _small(path: Path) -> np.ndarray:
+    image = smooth_image(9, side=512)
+    write_png(path, image)
+    return image
+
+
+CONVERSIONS = {"rgb": (_rgb, "RGB image"), "16-bit": (_sixteen_bit, "16-bit image"),
+               "512x512": (_small, "size 512x512")}
+
+
+@pytest.mark.parametrize("kind", list(CONVERSIONS))
+def test_conversions_warn_and_strict_rejects(tmp_path: Path, kind: str) -> None:
+    data = make_plain(tmp_path / "d", {"001.png": 0, "002.png": 1})
+    make, fragment = CONVERSIONS[kind]
+    gray = make(data / "002.png")
+
+    result = ingest.run(config(data), tmp_path / "out", verbose=False)
+    assert len(result.warnings) == 1 and fragment in result.warnings[0]
+    cached = np.load(result.cache_paths[SIZE])
+    np.testing.assert_array_equal(
+        cached[1], cv2.resize(gray, (SIZE, SIZE), interpolation=cv2.INTER_AREA))
+
+    expect_error(config(data, strict=True), tmp_path / "strict", fragment, "rejected by --strict")
+
+
+def test_cli_reports_without_traceback(tmp_path: Path) -> None:
+    data = make_plain(tmp_path / "d", {"001.png": 0, "002.png": 1, "003.png": 2})
+    _truncated(data)
+    _rewrite_grade("x")(data)
+    env = {**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1", "PYTHONPATH": str(REPO)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "data_prep", "ingest", "--root", str(data), "--out",
+         str(tmp_path / "out"), "--folds", "2", "--sizes", str(SIZE), "--workers", "2"],
+        capture_output=True, text=True, cwd=REPO, env=env, timeout=120)
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert "error: ingest of" in proc.stderr
+    assert "truncated PNG" in proc.stderr and "grade 'x' of 002.png" in proc.stderr
+    assert not (tmp_path / "out" / "manifest.csv").exists()
+
+
+# --------------------------------------------------------------------------------------
+# Incremental re-runs and atomic writes
+
+
+@pytest.fixture
+def count_decodes(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """Count calls of the decoder (the tests run the ingest in-process, workers=1)."""
+    counter: Counter[str] = Counter()
+    real = validate.decode_image
+
+    def counting(data: bytes) -> np.ndarray | None:
+        counter["decodes"] += 1
+        return real(data)
+
+    monkeypatch.setattr(validate, "decode_image", counting)
+    return counter
+
+
+def test_incremental_rerun(tmp_path: Path, count_decodes: Counter[str]) -> None:
+    grades = {f"{i:03d}.png": i % 3 for i in range(1, 7)}
+    data = make_plain(tmp_path / "d", grades)
+    out = tmp_path / "out"
+    first = ingest.run(config(data), out, verbose=False)
+    assert count_decodes["decodes"] == 6 and first.n_decoded == 6
+    before = np.load(first.cache_paths[SIZE])
+
+    count_decodes.clear()
+    second = ingest.run(config(data), out, verbose=False)
+    assert count_decodes["decodes"] == 0 and (second.n_decoded, second.n_reused) == (0, 6)
+    np.testing.assert_array_equal(np.load(second.cache_paths[SIZE]), before)
+
+    os.utime(data / "001.png", ns=(1, 1))  # touched, same bytes: re-hashed, not decoded
+    ingest.run(config(data), out, verbose=False)
+    assert count_decodes["decodes"] == 0
+
+    changed = 255 - smooth_image(0)
+    write_png(data / "003.png", changed)
+    third = ingest.run(config(data), out, verbose=False)
+    assert count_decodes["decodes"] == 1 and third.n_decoded == 1
+    after = np.load(third.cache_paths[SIZE])
+    np.testing.assert_array_equal(
+        after[2], cv2.resize(changed, (SIZE, SIZE), interpolation=cv2.INTER_AREA))
+    assert not np.array_equal(after[2], before[2])
+    np.testing.assert_array_equal(np.delete(after, 2, axis=0), np.delete(before, 2, axis=0))
+    assert read_manifest(third.manifest_path)[2]["sha256"] == \
+        hashlib.sha256((data / "003.png").read_bytes()).hexdigest()
+
+    # a new image in the middle of the order shifts rows; only it is decoded
+    count_decodes.clear()
+    write_png(data / "0035.png", smooth_image(42))
+    with open(data / "labels.csv", "a", encoding="utf-8") as fh:
+        fh.write("0035.png,1\n")
+    fourth = ingest.run(config(data), out, verbose=False)
+    assert count_decodes["decodes"] == 1 and fourth.n_train == 7
+    fresh = ingest.run(config(data), tmp_path / "fresh", verbose=False)
+    np.testing.assert_array_equal(np.load(fourth.cache_paths[SIZE]),
+                                  np.load(fresh.cache_paths[SIZE]))
+
+
+def test_crash_mid_write_is_not_trusted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = make_plain(tmp_path / "d", {f"{i:03d}.png": i % 3 for i in range(1, 7)})
+    out = tmp_path / "out"
+    cfg = config(data, cache_sizes=[32, SIZE])
+    ingest.run(cfg, out, verbose=False)
+    write_png(data / "002.png", 255 - smooth_image(1))  # forces the arrays to be rewritten
+
+    real_save = np.save
+    calls = Counter[str]()
+
+    def crashing_save(file: object, array: np.ndarray, *args: object, **kwargs: object) -> None:
+        calls["save"] += 1
+        if calls["save"] == 2:
+            raise RuntimeError("simulated crash while writing the second array")
+        real_save(file, array, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(np, "save", crashing_save)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        ingest.run(cfg, out, verbose=False)
+    monkeypatch.setattr(np, "save", real_save)
+
+    # nothing half-written under a real name, and nothing that claims to be consistent
+    assert not (out / "cache" / "state.json").exists()
+    assert not (out / ingest.MANIFEST_NAME).exists()
+    assert not list(out.rglob(".*.tmp-*"))
+    for size in (32, SIZE):
+        assert np.load(out / "cache" / f"{size}px.npy").shape == (6, size, size)
+
+    recovered = ingest.run(cfg, out, verbose=False)
+    assert recovered.n_decoded == 6  # state gone: full rebuild
+    fresh = ingest.run(cfg, tmp_path / "fresh", verbose=False)
+    for size in (32, SIZE):
+        np.testing.assert_array_equal(np.load(recovered.cache_paths[size]),
+                                      np.load(fresh.cache_paths[size]))
+    assert read_manifest(recovered.manifest_path) == read_manifest(fresh.manifest_path)
+
+
+def test_arrays_disagreeing_with_state_are_rebuilt(tmp_path: Path) -> None:
+    data = make_plain(tmp_path / "d", {"001.png": 0, "002.png": 1, "003.png": 2})
+    out = tmp_path / "out"
+    ingest.run(config(data), out, verbose=False)
+    np.save(out / "cache" / f"{SIZE}px.npy", np.zeros((2, SIZE, SIZE), np.uint8))
+    leftover = out / "cache" / f".{SIZE}px.npy.tmp-999999999"
+    leftover.write_bytes(b"partial")
+    result = ingest.run(config(data), out, verbose=False)
+    assert result.n_decoded == 3
+    assert np.load(result.cache_paths[SIZE]).shape == (3, SIZE, SIZE)
+    assert not leftover.exists()
+    assert any("interrupted run" in line for line in result.notes)
+
+
+# --------------------------------------------------------------------------------------
+# Folds
+
+
+DRAC_GRADES = [0] * 329 + [1] * 212 + [2] * 70
+
+
+def test_folds_are_stratified_and_reproducible() -> None:
+    folds, caveats = assign_folds(DRAC_GRADES, 5, seed=0)
+    assert caveats == [] and set(folds) == set(range(5))
+    grades = np.asarray(DRAC_GRADES)
+    for grade, total in Counter(DRAC_GRADES).items():
+        for fold in range(5):
+            assert abs(int(np.sum((folds == fold) & (grades == grade))) - total / 5) <= 1
+    np.testing.assert_array_equal(folds, assign_folds(DRAC_GRADES, 5, seed=0)[0])
+    assert not np.array_equal(folds, assign_folds(DRAC_GRADES, 5, seed=1)[0])
+
+
+def test_folds_grouped_by_patient() -> None:
+    rng = np.random.default_rng(0)
+    patients = [f"p{i}" for i in rng.integers(0, 150, len(DRAC_GRADES))]
+    folds, _ = assign_folds(DRAC_GRADES, 5, seed=0, patients=patients)
+    for patient in set(patients):
+        assert len({int(f) for f, p in zip(folds, patients, strict=True) if p == patient}) == 1
+    np.testing.assert_array_equal(folds, assign_folds(DRAC_GRADES, 5, 0, patients)[0])
+
+
+def test_too_few_images_for_folds(tmp_path: Path) -> None:
+    data = make_plain(tmp_path / "d", {"001.png": 0, "002.png": 1, "003.png": 2})
+    expect_error(config(data, n_folds=5), tmp_path / "out", "only 3 training images for 5 folds",
+                 "--folds 3")
+
+
+def test_ingest_folds_reproducible_end_to_end(tmp_path: Path) -> None:
+    data = make_plain(tmp_path / "d", {f"{i:03d}.png": i % 3 for i in range(1, 13)})
+    folds = {}
+    for name, seed in (("a", 0), ("b", 0), ("c", 1)):
+        result = ingest.run(config(data, n_folds=3, fold_seed=seed), tmp_path / name,
+                            verbose=False)
+        folds[name] = [r["fold"] for r in read_manifest(result.manifest_path)]
+        assert all(sum(c.values()) == 4 for c in result.counts_per_fold.values())
+    assert folds["a"] == folds["b"]
+    assert folds["a"] != folds["c"]
