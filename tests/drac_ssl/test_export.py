@@ -7,7 +7,6 @@ step, 5-fold linear-head fine-tuning at 32 px, export) serves every test; CPU, s
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import re
 from collections.abc import Iterator
@@ -17,47 +16,12 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from fake_ingest import SOURCE_SIZE, make_fake_ingest
 
-from data_prep.cache import resize_gray
 from drac_ssl import export, finetune, pretrain
 from drac_ssl.config import Config, load_config, save_config
-from drac_ssl.datasets import MANIFEST_COLUMNS
 from drac_ssl.report import write_report
 from drac_ssl.submission import check_submission
-
-SOURCE_SIZE = 48
-
-
-def make_fake_ingest(root: Path, n_train: int = 30, n_test: int = 6, size: int = 64) -> Path:
-    """Ingest output (manifest, 48 px cache, summary) of PNGs under ``root/images``."""
-    src, data = root / "images", root / "data"
-    for folder in (src / "train", src / "test", data / "cache"):
-        folder.mkdir(parents=True)
-    rng = np.random.default_rng(1)
-    yy, xx = np.mgrid[:size, :size]
-    disc = (yy - size / 2) ** 2 + (xx - size / 2) ** 2 < (size / 4) ** 2
-    rows, cache = [], []
-    for i in range(n_train + n_test):
-        grade = i % 3 if i < n_train else None
-        image = rng.normal(100, 25, (size, size))
-        image[disc] += 50 * (grade if grade is not None else int(rng.integers(0, 3)))
-        image = np.clip(image, 0, 255).astype(np.uint8)
-        name = f"{i + 1:03d}.png"
-        rel = f"{'train' if grade is not None else 'test'}/{name}"
-        cv2.imwrite(str(src / rel), image)
-        rows.append([name, rel, "" if grade is None else grade, "train" if grade is not None else "test",
-                     (i // 3) % 5 if grade is not None else -1, "",
-                     hashlib.sha256((src / rel).read_bytes()).hexdigest(), size, size, "L", i])
-        cache.append(resize_gray(image, SOURCE_SIZE))
-    with open(data / "manifest.csv", "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(MANIFEST_COLUMNS)
-        writer.writerows(rows)
-    np.save(data / "cache" / f"{SOURCE_SIZE}px.npy", np.stack(cache))
-    (data / "ingest_summary.json").write_text(json.dumps({
-        "root": str(src), "layout": "plain", "test_dir": str(src / "test"),
-        "created_utc": "2026-01-01T00:00:00+00:00"}))
-    return data
 
 
 def tiny_config() -> Config:
