@@ -1,0 +1,21 @@
+"""Clinician-facing Gradio app for a drac_ssl model bundle: ``python -m app`` (or
+``drac-ssl-app``).
+
+Importing this package makes gradio offline before gradio itself is imported: analytics and
+version checks off, Hugging Face Hub offline and without telemetry. See :mod:`app.server`
+(the page), :mod:`app.predict` (the predict function), :mod:`app.gradcam` (heatmaps) and
+:mod:`app.inputs` (upload checks).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # forced: the app must not phone home
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")  # albumentations' version check
+
+__all__ = ["__version__"]
+
+from drac_ssl import __version__  # noqa: E402

@@ -1,0 +1,99 @@
+"""``python -m app [--bundle PATH] [--port 7860] [--host 127.0.0.1] [--max-size-mb 50]``.
+
+Serves the grading app for a model bundle (default: the newest ``runs/*/bundle``). Console
+script: ``drac-ssl-app = "app.__main__:main"``. Exit code 2, with the commands that make a
+bundle, when there is none; 0 after Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+__all__ = ["main", "parse_args"]
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m app",
+        description="Serve the drac_ssl diabetic retinopathy grading app (Gradio) for a model "
+                    "bundle, offline, on the loopback interface by default.",
+        epilog="Example: python -m app --bundle runs/drac/bundle --port 7860")
+    parser.add_argument("--bundle", default=None,
+                        help="bundle folder (RUN/bundle) or run folder; default: the newest "
+                             "bundle under --runs-dir")
+    parser.add_argument("--runs-dir", default="runs", help="where to look for bundles (default: runs)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="interface to bind (default 127.0.0.1; 0.0.0.0 exposes the app "
+                             "to the network without authentication)")
+    parser.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    parser.add_argument("--max-size-mb", type=float, default=50.0,
+                        help="largest accepted upload in MB (default 50)")
+    parser.add_argument("--max-side", type=int, default=8192,
+                        help="largest accepted image side in pixels (default 8192)")
+    parser.add_argument("--concurrency", type=int, default=1,
+                        help="requests that run the model at the same time (default 1)")
+    parser.add_argument("--queue-size", type=int, default=16,
+                        help="requests that may wait; more are refused (default 16)")
+    parser.add_argument("--max-batch", type=int, default=200, help="images per batch (default 200)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch CPU threads (default 0: torch's choice)")
+    parser.add_argument("--no-tta", action="store_true", help="no flip test-time augmentation")
+    parser.add_argument("--no-gradcam", action="store_true", help="no heatmaps (faster)")
+    parser.add_argument("--quiet", action="store_true", help="less gradio output")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m app`` and the ``drac-ssl-app`` console script."""
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="[app] %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # gradio's own startup probes
+    if args.max_size_mb <= 0 or args.max_side < 1 or args.concurrency < 1 or args.queue_size < 1:
+        print("error: --max-size-mb, --max-side, --concurrency and --queue-size must be positive",
+              file=sys.stderr)
+        return 2
+    from app.predict import NoBundleError, Predictor, find_newest_bundle
+
+    try:
+        bundle = args.bundle or find_newest_bundle(args.runs_dir)
+    except NoBundleError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    import torch
+
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    from app.server import AppSettings, serve
+    from drac_ssl.export import BundleError
+
+    settings = AppSettings(host=args.host, port=args.port, max_mb=args.max_size_mb,
+                           max_side=args.max_side, concurrency=args.concurrency,
+                           queue_size=args.queue_size, max_batch_files=args.max_batch,
+                           tta=not args.no_tta, gradcam=not args.no_gradcam)
+    try:
+        predictor = Predictor(bundle, tta=settings.tta, gradcam=settings.gradcam,
+                              limits=settings.limits)
+    except (BundleError, FileNotFoundError, ValueError) as exc:
+        print(f"error: cannot load the bundle {bundle}: {exc}", file=sys.stderr)
+        return 2
+    print(f"[app] bundle {predictor.path} ({len(predictor.bundle.models)} fold model(s)); "
+          f"serving on http://{settings.host}:{settings.port} (Ctrl-C stops)", flush=True)
+    # SIGTERM (a service manager, the load benchmark) exits like Ctrl-C: temporary files go
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        serve(predictor, settings, block=True, quiet=args.quiet)
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    except OSError as exc:
+        print(f"error: cannot serve on {settings.host}:{settings.port}: {exc}\n"
+              f"  fix: choose another --port", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

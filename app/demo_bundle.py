@@ -1,0 +1,111 @@
+"""A tiny, UNTRAINED model bundle for tests, the load benchmark and screenshots.
+
+:func:`build_demo_bundle` writes the fine-tuning stage's output files for a random-init
+ResNet-18 fold ensemble (``finetune/summary.json``, ``comparison.json`` and
+``<variant>/{model,metrics,calibration}.json`` + safetensors, exactly the files
+:mod:`drac_ssl.finetune` writes) and then calls the package's own
+:func:`drac_ssl.export.build_bundle`, so the bundle has the real format, metadata and model
+card. The metadata gets ``"demo"`` set and the card a warning banner: its grades are
+meaningless, and the app says so in red.
+
+Command line: ``python -m app.demo_bundle OUT_RUN_DIR`` (prints the bundle folder).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from drac_ssl import __version__
+from drac_ssl.checkpoint import save_weights
+from drac_ssl.config import FinetuneConfig, to_dict
+from drac_ssl.datasets import normalization_for
+from drac_ssl.finetune import Calibration, InputSpec, ModelSpec
+from drac_ssl.io import atomic_write_json, atomic_write_text
+
+__all__ = ["DEMO_NOTE", "build_demo_bundle", "main"]
+
+DEMO_NOTE = ("UNTRAINED DEMO BUNDLE: random-init weights built by app.demo_bundle for tests and "
+             "screenshots; its grades, probabilities and heatmaps mean nothing")
+
+
+def build_demo_bundle(run_dir: str | Path, *, image_size: int = 128, source_size: int = 256,
+                      n_folds: int = 2, head: str = "conv", arch: str = "resnet18",
+                      seed: int = 0) -> Path:
+    """Write a random-init fold ensemble as ``run_dir/bundle`` and return that folder.
+
+    The backbone is frozen-style: one shared ``backbone.safetensors`` plus a head per fold,
+    as the fine-tuning stage stores a frozen backbone. Cost: well under a second at 128 px.
+    """
+    run_dir = Path(run_dir)
+    variant = "vicreg"
+    vdir = run_dir / "finetune" / variant
+    vdir.mkdir(parents=True, exist_ok=True)
+    mean, std = normalization_for("octa")
+    spec_in = InputSpec(channels=1, source_size=source_size, image_size=image_size,
+                        recipe="octa", mean=tuple(mean), std=tuple(std))
+    spec = ModelSpec(arch=arch, in_channels=1, cifar_stem=False, head=head, dropout=0.0)
+    torch.manual_seed(seed)
+    backbone = spec.build_backbone()
+    save_weights(vdir / "backbone.safetensors",
+                 {f"backbone.{k}": v for k, v in backbone.state_dict().items()},
+                 {"format": "drac_ssl grading fold v1"})
+    folds = []
+    for k in range(n_folds):
+        torch.manual_seed(seed + 1 + k)
+        head_state = {f"head.{n}": v for n, v in spec.build_head().state_dict().items()}
+        save_weights(vdir / f"fold{k}.safetensors", head_state, {"format": "drac_ssl grading fold v1"})
+        folds.append({"fold": k, "weights": ["backbone.safetensors", f"fold{k}.safetensors"]})
+
+    ft = FinetuneConfig(head=head, freeze="frozen", image_size=image_size)
+    atomic_write_json(vdir / "model.json", {
+        "format": "drac_ssl grading model v1", "variant": variant, "backbone_source": None,
+        "freeze": "frozen", "model": spec.to_dict(), "input": spec_in.to_metadata(),
+        "folds": folds, "tta": True, "finetune": to_dict(ft), "package_version": __version__})
+    calibration = Calibration("classification" if spec.output == "classification" else "regression")
+    atomic_write_json(vdir / "calibration.json", {**calibration.to_dict(), "fitted_on": "nothing (demo)"})
+    nan = None
+    atomic_write_json(vdir / "metrics.json", {
+        "variant": variant, "n": 0, "qwk": nan, "qwk_ci95": [nan, nan], "auc": nan,
+        "accuracy": nan, "macro_f1": nan, "qwk_fold_mean": nan, "qwk_fold_std": nan,
+        "folds": [{"fold": k, "n_val": 0, "qwk": nan, "auc": nan, "accuracy": nan}
+                  for k in range(n_folds)],
+        "protocol": "none: untrained demo bundle"})
+    ft_dir = run_dir / "finetune"
+    atomic_write_json(ft_dir / "comparison.json", {"columns": [], "rows": [], "protocol": "none"})
+    atomic_write_json(ft_dir / "summary.json", {"selected": variant, "selection": "demo bundle"})
+
+    from drac_ssl.export import build_bundle
+
+    bundle = build_bundle(run_dir, variant)
+    meta_path = bundle / "metadata.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    meta["demo"] = DEMO_NOTE
+    meta["data"] = {"kind": "none", "note": DEMO_NOTE}
+    atomic_write_json(meta_path, meta)
+    card = (bundle / "MODEL_CARD.md").read_text(encoding="utf-8")
+    atomic_write_text(bundle / "MODEL_CARD.md", f"> **{DEMO_NOTE}.**\n\n{card}")
+    return bundle
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m app.demo_bundle RUN_DIR [--image-size 128] [--folds 2]``."""
+    parser = argparse.ArgumentParser(prog="python -m app.demo_bundle",
+                                     description="Write an untrained demo model bundle.")
+    parser.add_argument("run_dir", help="run folder to create (the bundle goes to RUN_DIR/bundle)")
+    parser.add_argument("--image-size", type=int, default=128)
+    parser.add_argument("--source-size", type=int, default=256)
+    parser.add_argument("--folds", type=int, default=2)
+    parser.add_argument("--head", default="conv", choices=["linear", "mlp", "conv", "regression"])
+    args = parser.parse_args(argv)
+    print(build_demo_bundle(args.run_dir, image_size=args.image_size,
+                            source_size=args.source_size, n_folds=args.folds, head=args.head))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

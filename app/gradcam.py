@@ -1,0 +1,133 @@
+"""Grad-CAM heatmaps of a fold ensemble with :class:`monai.visualize.GradCAM`, and the overlay.
+
+What MONAI does here: forward/backward hooks on the target layer (the bundle's
+``metadata["gradcam_target_layer"]``, ``backbone.layer4``), the channel weights as the
+spatial mean of the gradients of the class score, ``ReLU(sum_c w_c A_c)`` and the bilinear
+upsampling to the input size. What it does NOT do right for us: its default postprocessing
+(``default_normalizer``) maps (min, max) to (1, 0), i.e. it *inverts* the map. We pass a
+plain min-max normaliser instead, so 1 marks the regions whose activation raises the score
+of the explained grade (the correct sign; ``tests/app/test_predict.py`` checks it on a
+model whose evidence is known).
+
+Ensemble: the CAM of every fold model on the identity view (no flip TTA), each normalised
+to [0, 1], then averaged and normalised again. Each fold model is deep-copied once, so the
+hooks never touch the models :func:`drac_ssl.export.predict_images` runs.
+
+The score explained: a classification head's logit of the shown grade; a regression head's
+single output (the predicted grade as a number: regions that push the grade up).
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import warnings
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+__all__ = ["EnsembleGradCAM", "minmax_normalizer", "overlay_heatmap", "resize_heatmap"]
+
+
+def minmax_normalizer(x: Tensor | np.ndarray) -> Tensor | np.ndarray:
+    """Scale each sample of ``x`` ``(n, ...)`` linearly to [0, 1]: min -> 0, max -> 1 (a
+    constant map becomes all zeros). Same type (and device) as ``x``."""
+    t = torch.as_tensor(x).detach().float()
+    flat = t.reshape(t.shape[0], -1)
+    lo = flat.min(dim=1, keepdim=True).values
+    hi = flat.max(dim=1, keepdim=True).values
+    span = hi - lo
+    out = torch.where(span > 1e-12, (flat - lo) / span.clamp_min(1e-12), torch.zeros_like(flat))
+    out = out.reshape(t.shape)
+    return out.numpy() if isinstance(x, np.ndarray) else out.to(torch.as_tensor(x).device)
+
+
+class EnsembleGradCAM:
+    """Grad-CAM of the mean of several models' CAMs.
+
+    Args:
+        models: the fold models (``forward(x (n, C, S, S)) -> (n, K)`` logits or ``(n, 1)``);
+            each is deep-copied and put in eval mode.
+        target_layer: dotted module name, e.g. ``backbone.layer4``.
+        output: ``classification`` (explain the logit of the given class) or ``regression``
+            (explain the single output).
+
+    Thread-safe: calls are serialised by a lock (the hooks keep per-call state).
+    """
+
+    def __init__(self, models: Sequence[nn.Module], target_layer: str,
+                 output: str = "classification") -> None:
+        from monai.visualize import GradCAM
+
+        if not models:
+            raise ValueError("EnsembleGradCAM needs at least one model")
+        self.target_layer = target_layer
+        self.output = output
+        self._lock = threading.Lock()
+        self.last_cells: tuple[int, int] | None = None  # target layer's map size, last call
+        self._cams = []
+        for model in models:
+            names = {name for name, _ in model.named_modules()}
+            if target_layer not in names:
+                raise ValueError(f"Grad-CAM target layer {target_layer!r} is not a module of the "
+                                 f"model (e.g. {', '.join(sorted(names)[1:6])} ...); fix "
+                                 f"gradcam_target_layer in the bundle's metadata.json")
+            clone = copy.deepcopy(model).eval()
+            for p in clone.parameters():
+                p.requires_grad_(True)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self._cams.append(GradCAM(nn_module=clone, target_layers=target_layer,
+                                          postprocessing=minmax_normalizer))
+
+    def __call__(self, x: Tensor, class_idx: int) -> np.ndarray:
+        """Heatmap ``(S, S)`` float32 in [0, 1] for one preprocessed input ``x`` ``(C, S, S)``
+        (or ``(1, C, S, S)``); ``class_idx`` is the grade to explain (ignored for a
+        regression head, whose single output is explained). All zeros when no region has
+        positive evidence for the class (every fold's ``ReLU`` map is empty)."""
+        if x.ndim == 3:
+            x = x[None]
+        if x.ndim != 4 or x.shape[0] != 1:
+            raise ValueError(f"expected one input (C, S, S), got {tuple(x.shape)}")
+        idx = int(class_idx) if self.output == "classification" else 0
+        maps = []
+        with self._lock, torch.enable_grad():
+            for cam in self._cams:
+                inp = x.detach().clone().float().requires_grad_(True)
+                m = cam(inp, class_idx=idx)  # (1, 1, S, S), min-max normalised
+                maps.append(torch.as_tensor(m).detach().float()[0, 0])
+                acti = cam.nn_module.activations.get(self.target_layer)
+                if acti is not None:
+                    self.last_cells = (int(acti.shape[-2]), int(acti.shape[-1]))
+                cam.nn_module.activations.clear()  # do not keep the graph alive
+                cam.nn_module.gradients.clear()
+        mean = torch.stack(maps).mean(0)
+        return np.clip(minmax_normalizer(mean[None].numpy())[0], 0.0, 1.0).astype(np.float32)
+
+
+def resize_heatmap(heatmap: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A heatmap ``(S, S)`` at the image's ``(H, W)`` (bilinear), clipped to [0, 1].
+
+    The model sees the whole image squeezed to a square, so stretching the map back to
+    ``(H, W)`` puts every value over the pixels it came from."""
+    h, w = int(shape[0]), int(shape[1])
+    out = cv2.resize(np.asarray(heatmap, dtype=np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+    return np.clip(out, 0.0, 1.0)
+
+
+def overlay_heatmap(gray: np.ndarray, heatmap: np.ndarray, alpha: float = 0.55,
+                    colormap: int = cv2.COLORMAP_JET) -> np.ndarray:
+    """RGB uint8 ``(H, W, 3)``: the grey image with ``heatmap`` (same ``(H, W)``, [0, 1]) in
+    colour on top; the colour's opacity grows with the heat, so cold regions show the image
+    unchanged and red marks the strongest evidence."""
+    if gray.shape[:2] != heatmap.shape[:2]:
+        raise ValueError(f"image {gray.shape[:2]} and heatmap {heatmap.shape[:2]} differ in size")
+    base = cv2.cvtColor(np.asarray(gray, dtype=np.uint8), cv2.COLOR_GRAY2RGB).astype(np.float32)
+    h = np.clip(np.asarray(heatmap, dtype=np.float32), 0.0, 1.0)
+    colour = cv2.cvtColor(cv2.applyColorMap(np.round(h * 255).astype(np.uint8), colormap),
+                          cv2.COLOR_BGR2RGB).astype(np.float32)
+    a = (alpha * np.sqrt(h))[..., None]
+    return np.clip(base * (1 - a) + colour * a, 0, 255).astype(np.uint8)

@@ -1,0 +1,195 @@
+"""Reading an uploaded file safely, and the sanity checks shown beside a prediction.
+
+:func:`load_upload` turns whatever the browser sent into a uint8 grey image, or raises
+:class:`InputRejected` whose message is shown in the page (never a traceback):
+
+* no file, an empty file, a file above the size limit (bytes, checked before reading it),
+* not an image / not PNG, JPEG, TIFF or BMP (format read from the content, not the name),
+* an image above the pixel limit (read from the header, before decoding),
+* a truncated or corrupt image.
+
+Decoding and the colour / 16-bit conversion are :func:`data_prep.validate.inspect_image`,
+the very function behind :func:`drac_ssl.export.read_image_any` and the ingest, so the app
+sees the pixels the export command and training see; it is called directly (instead of
+``read_image_any``) only to keep its conversion notes for the warnings.
+
+:func:`sanity_warnings` flags images that do not look like a UW-OCTA en-face scan: too
+small, blank, strongly non-square, converted from colour or 16-bit. They are graded anyway.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from data_prep.validate import inspect_image
+
+__all__ = [
+    "ACCEPTED_FORMATS",
+    "FILE_TYPES",
+    "InputLimits",
+    "InputRejected",
+    "LoadedImage",
+    "load_bytes",
+    "load_upload",
+    "sanity_warnings",
+]
+
+ACCEPTED_FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "TIFF": "TIFF", "BMP": "BMP", "MPO": "JPEG"}
+"""PIL format name -> what we call it (a JPEG with EXIF thumbnails opens as ``MPO``)."""
+FILE_TYPES = [".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"]
+"""Extensions offered by the upload widgets (the content decides, not the name)."""
+MIN_SIDE = 256
+"""Below this many pixels on the short side an image is flagged as too small."""
+BLANK_STD = 2.0
+"""Grey-level standard deviation (0..255) below which an image is flagged as blank."""
+BLANK_RANGE = 8
+"""... or a 1st-99th percentile range (grey levels) below this."""
+MAX_ASPECT = 1.25
+"""Long side / short side above which an image is flagged as non-square (UW-OCTA en-face
+exports are square)."""
+
+
+class InputRejected(ValueError):
+    """The upload cannot be graded; ``str(exc)`` is the message for the page."""
+
+
+@dataclass(frozen=True)
+class InputLimits:
+    """What the app accepts: file size in bytes and the longest side in pixels."""
+
+    max_bytes: int = 50 * 1024 * 1024
+    max_side: int = 8192
+
+    @property
+    def max_mb(self) -> float:
+        return self.max_bytes / (1024 * 1024)
+
+
+@dataclass
+class LoadedImage:
+    """A decoded upload: ``gray`` uint8 ``(H, W)`` and what was noticed on the way."""
+
+    name: str
+    gray: np.ndarray
+    width: int
+    height: int
+    mode: str
+    file_format: str
+    n_bytes: int
+    notes: list[str] = field(default_factory=list)  # conversions done by the decoder
+    warnings: list[str] = field(default_factory=list)  # sanity warnings (filled by load_*)
+
+
+def _mb(n: int) -> str:
+    return f"{n / (1024 * 1024):.1f} MB"
+
+
+def load_bytes(data: bytes, name: str, limits: InputLimits = InputLimits()) -> LoadedImage:
+    """Decode an uploaded file's bytes; see the module docstring for what is rejected."""
+    if not data:
+        raise InputRejected(f"`{name}` is empty (0 bytes). Upload the image file itself.")
+    if len(data) > limits.max_bytes:
+        raise InputRejected(f"`{name}` is {_mb(len(data))}, above the limit of "
+                            f"{limits.max_mb:g} MB. Upload the original UW-OCTA export "
+                            f"(about 1 MB for 1024 x 1024 px).")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as im:
+                file_format = str(im.format or "")
+                width, height = im.size
+    except Image.DecompressionBombError:
+        raise InputRejected(f"`{name}` declares an enormous pixel count; refused. Upload an "
+                            f"image of at most {limits.max_side} px per side.") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        raise InputRejected(f"`{name}` is not an image (PNG, JPEG or TIFF expected; the "
+                            f"content starts with {data[:8]!r}).") from None
+    if file_format not in ACCEPTED_FORMATS:
+        raise InputRejected(f"`{name}` is a {file_format or 'unknown'} file; upload a PNG, "
+                            f"JPEG or TIFF image.")
+    if max(width, height) > limits.max_side:
+        raise InputRejected(f"`{name}` is {width} x {height} px, above the limit of "
+                            f"{limits.max_side} px per side. Downscale it first.")
+    if min(width, height) < 1:
+        raise InputRejected(f"`{name}` has no pixels ({width} x {height}).")
+    try:
+        decoded = inspect_image(data, name)
+    except Exception as exc:  # a decoder bug must not take the page down
+        raise InputRejected(f"`{name}` cannot be decoded ({type(exc).__name__}: {exc}).") from None
+    fatal = [p for p in decoded.problems if p.severity == "error"]
+    if decoded.gray is None or fatal:
+        reason = "; ".join(p.what for p in fatal) or "corrupt image (cannot be decoded)"
+        raise InputRejected(f"`{name}` cannot be read: {reason}. Re-export or re-copy the image.")
+    notes = [p.what for p in decoded.problems if p.severity == "warning"
+             and ("16-bit" in p.what or "grayscale" in p.what)]
+    image = LoadedImage(name=name, gray=decoded.gray, width=decoded.width, height=decoded.height,
+                        mode=decoded.mode, file_format=ACCEPTED_FORMATS[file_format],
+                        n_bytes=len(data), notes=notes)
+    image.warnings = sanity_warnings(image.gray, mode=image.mode, notes=notes)
+    return image
+
+
+def load_upload(path: str | os.PathLike[str] | None, limits: InputLimits = InputLimits(),
+                name: str | None = None) -> LoadedImage:
+    """Read an uploaded file from disk (size checked before reading) and decode it."""
+    if path is None or str(path) == "":
+        raise InputRejected("No file uploaded. Choose a PNG, JPEG or TIFF UW-OCTA image.")
+    p = Path(path)
+    shown = name or p.name
+    try:
+        n_bytes = p.stat().st_size
+    except OSError:
+        raise InputRejected(f"`{shown}` could not be found on the server; upload it again.") from None
+    if not p.is_file():
+        raise InputRejected(f"`{shown}` is not a file; upload an image file.")
+    if n_bytes > limits.max_bytes:
+        raise InputRejected(f"`{shown}` is {_mb(n_bytes)}, above the limit of "
+                            f"{limits.max_mb:g} MB. Upload the original UW-OCTA export "
+                            f"(about 1 MB for 1024 x 1024 px).")
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise InputRejected(f"`{shown}` cannot be read ({exc.strerror or exc}).") from None
+    return load_bytes(data, shown, limits)
+
+
+def sanity_warnings(gray: np.ndarray, mode: str = "L", notes: list[str] | None = None) -> list[str]:
+    """Reasons why ``gray`` (uint8 ``(H, W)``) may not be a UW-OCTA en-face image.
+
+    Too small (short side < :data:`MIN_SIDE`), blank (near-constant), strongly non-square
+    (aspect > :data:`MAX_ASPECT`), converted from colour or from 16-bit (``mode`` is PIL's
+    pixel format of the file; ``notes`` the decoder's conversion notes).
+    """
+    out: list[str] = []
+    h, w = gray.shape[:2]
+    if min(h, w) < MIN_SIDE:
+        out.append(f"Too small: {w} x {h} px (UW-OCTA en-face exports are 1024 x 1024; below "
+                   f"{MIN_SIDE} px the vessels are not resolved).")
+    sample = gray[:: max(1, h // 512), :: max(1, w // 512)]
+    lo, hi = np.percentile(sample, [1, 99])
+    if float(sample.std()) < BLANK_STD or hi - lo < BLANK_RANGE:
+        out.append(f"Blank or near-constant image (grey levels {int(sample.min())}..{int(sample.max())},"
+                   f" std {float(sample.std()):.1f}): there is no vessel pattern to grade.")
+    aspect = max(h, w) / max(1, min(h, w))
+    if aspect > MAX_ASPECT:
+        out.append(f"Not square: {w} x {h} px (aspect {aspect:.2f}); UW-OCTA en-face images are "
+                   f"square, and the model squeezes it to a square.")
+    notes = notes or []
+    colour = [n for n in notes if "grayscale" in n]
+    if colour or mode in ("RGB", "RGBA", "P", "CMYK", "YCbCr", "LA", "PA"):
+        detail = colour[0] if colour else f"{mode} image converted to grey"
+        if "channels identical" not in detail:
+            out.append(f"Colour image: {detail}. UW-OCTA is grey; a colour picture may not be OCTA.")
+        else:
+            out.append(f"Colour-encoded file: {detail}.")
+    if any("16-bit" in n for n in notes) or mode.startswith("I;16") or mode == "I":
+        out.append("16-bit image converted to 8-bit (value / 257, as the training ingest does); "
+                   "a low-contrast 16-bit export may look darker than intended.")
+    return out

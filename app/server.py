@@ -1,0 +1,388 @@
+"""The Gradio app: a single-image tab, a batch tab and the model card.
+
+:func:`build_demo` lays out the page for a :class:`app.predict.Predictor`; :func:`serve`
+queues and launches it. Offline by construction: analytics off (set before gradio is
+imported: importing ``app.server`` runs ``app/__init__.py`` first), no share link, no server-side rendering (no Node process), the
+default theme's fonts are served from the gradio package itself, no Hugging Face calls.
+
+Events that run the model share one concurrency group (``concurrency_id="model"``) limited
+to ``AppSettings.concurrency`` (default 1: one image at a time uses all torch threads);
+other requests wait in a queue of at most ``AppSettings.queue_size``.
+
+Bad input never raises into gradio: every handler turns it into a message in the page
+(and an ``error`` field in the details JSON for API clients); an unexpected exception is
+logged with its traceback and reported the same way, and the server keeps serving.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import gradio as gr
+import numpy as np
+
+from app.gradcam import overlay_heatmap
+from app.inputs import FILE_TYPES, InputLimits, InputRejected, load_upload
+from app.predict import Prediction, Predictor
+from drac_ssl.submission import write_submission
+
+__all__ = ["AppSettings", "build_demo", "serve"]
+
+log = logging.getLogger("app")
+
+MODEL_GROUP = "model"
+DISPLAY_MAX_SIDE = 768
+THEME = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
+                          font_mono=["ui-monospace", "monospace"])
+"""gradio's default look with the system's fonts: nothing to fetch, and no glyph problems of
+the bundled web fonts (seen in headless Chromium with Source Sans Pro bold)."""
+TABLE_COLUMNS = ["case", "class", "grade", "P0", "P1", "P2", "seconds", "notes"]
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    """How the app is served (command-line options of ``python -m app``)."""
+
+    host: str = "127.0.0.1"
+    port: int = 7860
+    max_mb: float = 50.0
+    max_side: int = 8192
+    concurrency: int = 1
+    queue_size: int = 16
+    max_batch_files: int = 200
+    tta: bool = True
+    gradcam: bool = True
+
+    @property
+    def limits(self) -> InputLimits:
+        return InputLimits(max_bytes=int(self.max_mb * 1024 * 1024), max_side=self.max_side)
+
+
+# --------------------------------------------------------------------------------------
+# Formatting
+
+
+def _display(image: np.ndarray, max_side: int = DISPLAY_MAX_SIDE) -> np.ndarray:
+    """A copy for the page, at most ``max_side`` px on the long side (INTER_AREA)."""
+    h, w = image.shape[:2]
+    scale = max_side / max(h, w)
+    if scale >= 1:
+        return image
+    return cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))),
+                      interpolation=cv2.INTER_AREA)
+
+
+def _label_value(pred: Prediction, names: list[str]) -> dict[str, float]:
+    return {f"{k} {n}": float(p) for k, (n, p) in enumerate(zip(names, pred.probs, strict=True))}
+
+
+def _result_markdown(pred: Prediction, predictor: Predictor) -> str:
+    cal = predictor.metadata.get("calibration", {})
+    t = cal.get("thresholds") or []
+    folds = len(predictor.bundle.models)
+    flips = 4 if predictor.tta else 1
+    probs = " · ".join(f"P({n}) **{p:.3f}**" for n, p in
+                       zip(predictor.class_names, pred.probs, strict=True))
+    lines = [
+        f"## Grade {pred.grade} — {pred.grade_name}",
+        probs,
+        "",
+        f"Inference **{pred.seconds:.2f} s** on CPU ({folds} fold model(s) × {flips} flip(s)"
+        f"{' + Grad-CAM' if pred.heatmap is not None else ''}); image {pred.image.shape[1]} × "
+        f"{pred.image.shape[0]} px, `{html.escape(pred.name)}`.",
+    ]
+    if len(t) == 2:
+        lines += ["", f"<small>Grade = expected grade Σ k·P<sub>k</sub> cut at the bundle's "
+                     f"kappa-tuned thresholds {t[0]:.2f} / {t[1]:.2f}; it may differ from the "
+                     f"most probable class.</small>"]
+    lines += ["", _heatmap_markdown(pred, predictor)]
+    if pred.warnings:
+        lines += ["", "**⚠ This may not be a UW-OCTA en-face image:**"]
+        lines += [f"- {html.escape(w)}" for w in pred.warnings]
+    return "\n".join(lines)
+
+
+def _heatmap_markdown(pred: Prediction, predictor: Predictor) -> str:
+    """What the heatmap shows: which score, at what resolution, and whether it is empty."""
+    if pred.heatmap is None or pred.explained is None:
+        return "<small>Heatmap: off.</small>"
+    cells = f"{pred.cam_cells[0]} × {pred.cam_cells[1]} cells" if pred.cam_cells else "?"
+    folds = len(predictor.bundle.models)
+    if predictor.cam is not None and predictor.cam.output == "regression":
+        what = "the predicted grade score (regression head: regions that push the grade up)"
+    else:
+        what = f"grade {pred.explained} ({predictor.class_names[pred.explained]})"
+    text = (f"<small>Heatmap: Grad-CAM of {what} at `{predictor.target_layer}`, {cells} for the "
+            f"{predictor.bundle.spec.image_size} px model input, mean of {folds} fold model(s), "
+            f"stretched over the image.</small>")
+    if pred.heatmap_empty:
+        text += (f"\n\n**The heatmap is empty:** no region raises the score of {what}; at this "
+                 f"layer all evidence counts against it (common for *Normal*, whose evidence is "
+                 f"the absence of lesions). Pick another grade under *Heatmap for* to see its "
+                 f"evidence.")
+    return text
+
+
+def _error_markdown(message: str) -> str:
+    return f"### ⛔ Cannot grade this file\n{message}"
+
+
+def _banner(predictor: Predictor) -> str:
+    meta = predictor.metadata
+    cv = meta.get("cv_metrics", {}) or {}
+    qwk = cv.get("qwk")
+    ci = cv.get("qwk_ci95") or [None, None]
+    perf = (f"cross-validated QWK {qwk:.3f} (95% CI {ci[0]:.3f}–{ci[1]:.3f}), n = {cv.get('n')}"
+            if isinstance(qwk, int | float) and None not in ci else "no cross-validated metrics")
+    model = meta.get("model", {})
+    parts = [
+        "<div style='padding:8px 12px;border-radius:6px;background:#fff4e5;border:1px solid "
+        "#f0b357;color:#5c3b00'><b>Research software — not a medical device.</b> Do not use "
+        "it to diagnose, grade or triage patients.</div>",
+    ]
+    if meta.get("demo"):
+        parts.append("<div style='margin-top:6px;padding:8px 12px;border-radius:6px;"
+                     "background:#fdecea;border:1px solid #e57373;color:#7f1d1d'><b>"
+                     f"{html.escape(str(meta['demo']))}.</b></div>")
+    data_kind = (meta.get("data") or {}).get("kind")
+    if data_kind == "phantom":
+        parts.append("<div style='margin-top:6px;padding:8px 12px;border-radius:6px;"
+                     "background:#fdecea;border:1px solid #e57373;color:#7f1d1d'><b>Trained on "
+                     "phantom images</b> (procedural stand-ins, not patient data): the grades "
+                     "say nothing about real eyes.</div>")
+    parts.append(
+        f"<p style='margin:6px 0 0 0;font-size:90%'>Bundle <code>{html.escape(str(predictor.path))}</code>: "
+        f"{html.escape(str(model.get('arch', '?')))} + {html.escape(str(model.get('head', '?')))} head, "
+        f"variant {html.escape(str(meta.get('variant', '?')))}, {len(predictor.bundle.models)} fold "
+        f"model(s), {html.escape(perf)}; training data: {html.escape(str(data_kind or 'unknown'))}.</p>")
+    return "\n".join(parts)
+
+
+# --------------------------------------------------------------------------------------
+# Handlers
+
+_BATCH_ROOT: tempfile.TemporaryDirectory[str] | None = None
+
+
+def _batch_root() -> str:
+    """One temporary folder per server process for the batch CSVs (gradio serves copies from
+    its own cache); removed when the process exits."""
+    global _BATCH_ROOT
+    if _BATCH_ROOT is None:
+        _BATCH_ROOT = tempfile.TemporaryDirectory(prefix="drac_app_batch_")
+    return _BATCH_ROOT.name
+
+
+def _grade_single(predictor: Predictor, settings: AppSettings, path: str | None,
+                  explain: int | None = None
+                  ) -> tuple[str, dict[str, float] | None, np.ndarray | None, np.ndarray | None,
+                             dict[str, Any]]:
+    """Single-image handler: (markdown, label, original, overlay, details). ``explain``: the
+    grade the heatmap explains (None or -1: the shown grade)."""
+    name = Path(path).name if path else "upload"
+    explain = None if explain is None or int(explain) < 0 else int(explain)
+    try:
+        t0 = time.perf_counter()
+        loaded = load_upload(path, settings.limits)
+        read_seconds = time.perf_counter() - t0
+        pred = predictor.predict_loaded(loaded, gradcam=settings.gradcam, explain=explain)
+        pred.read_seconds = read_seconds
+    except InputRejected as exc:
+        return _error_markdown(str(exc)), None, None, None, {"error": str(exc), "name": name}
+    except Exception as exc:  # never let one request take the server down
+        log.error("grading %s failed:\n%s", name, traceback.format_exc())
+        message = f"Internal error while grading `{name}` ({type(exc).__name__}: {exc})."
+        return _error_markdown(message), None, None, None, {"error": message, "name": name}
+    original = _display(pred.image)
+    overlay = None
+    if pred.heatmap is not None:
+        overlay = _display(overlay_heatmap(pred.image, pred.heatmap))
+    details = pred.as_dict()
+    summary = pred.heatmap_summary(predictor.target_layer)
+    if summary is not None:
+        details["heatmap"] = summary
+    return (_result_markdown(pred, predictor), _label_value(pred, predictor.class_names),
+            original, overlay, details)
+
+
+def _grade_batch(predictor: Predictor, settings: AppSettings, paths: list[str] | None
+                 ) -> tuple[str, list[list[Any]], str | None]:
+    """Batch handler: (markdown summary, table rows, submission CSV path or None)."""
+    paths = [p for p in (paths or []) if p]
+    if not paths:
+        return "Upload one or more images first.", [], None
+    if len(paths) > settings.max_batch_files:
+        return (f"⛔ {len(paths)} files: at most {settings.max_batch_files} per batch. Split the "
+                f"folder, or grade it with `python -m drac_ssl.export RUN --images DIR --out "
+                f"team.csv`.", [], None)
+    t0 = time.perf_counter()
+    rows: list[list[Any]] = []
+    good_names: list[str] = []
+    good_images: list[np.ndarray] = []
+    good_notes: list[str] = []
+    seen: set[str] = set()
+    for path in paths:
+        name = Path(path).name
+        try:
+            if name in seen:
+                raise InputRejected(f"`{name}` appears twice; a submission lists each case once.")
+            if any(ch in name for ch in ',"\r\n'):
+                raise InputRejected(f"`{name}`: a file name with a comma or quote cannot be a case.")
+            loaded = load_upload(path, settings.limits)
+        except InputRejected as exc:
+            rows.append([name, None, "rejected", None, None, None, None, str(exc).replace("`", "")])
+            continue
+        except Exception as exc:
+            log.error("reading %s failed:\n%s", name, traceback.format_exc())
+            rows.append([name, None, "rejected", None, None, None, None, f"internal error: {exc}"])
+            continue
+        seen.add(name)
+        good_names.append(name)
+        good_images.append(loaded.gray)
+        good_notes.append(" ".join(loaded.warnings))
+    csv_path = None
+    n_good = len(good_images)
+    if n_good:
+        try:
+            t1 = time.perf_counter()
+            probs, classes = predictor.probabilities(good_images)
+            per_image = (time.perf_counter() - t1) / n_good
+            for name, p, c, note in zip(good_names, probs, classes, good_notes, strict=True):
+                rows.append([name, int(c), predictor.class_names[int(c)], round(float(p[0]), 4),
+                             round(float(p[1]), 4), round(float(p[2]), 4), round(per_image, 3), note])
+            out_dir = Path(tempfile.mkdtemp(dir=_batch_root()))
+            csv_path = str(write_submission(out_dir / "submission.csv", good_names, probs, classes))
+        except Exception as exc:
+            log.error("batch grading failed:\n%s", traceback.format_exc())
+            return (f"⛔ Internal error while grading the batch ({type(exc).__name__}: {exc}).",
+                    rows, None)
+    order = {p: i for i, p in enumerate(Path(x).name for x in paths)}
+    rows.sort(key=lambda r: order.get(r[0], len(order)))
+    rejected = len(rows) - n_good
+    summary = (f"**{n_good} image(s) graded** in {time.perf_counter() - t0:.1f} s"
+               + (f", **{rejected} rejected** (see the notes column; not in the CSV)" if rejected else "")
+               + (". Download the submission CSV (`case,class,P0,P1,P2`, the DRAC format written by "
+                  "the export command) below." if csv_path else "."))
+    return summary, rows, csv_path
+
+
+# --------------------------------------------------------------------------------------
+# The page
+
+
+def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> gr.Blocks:
+    """The page for ``predictor``: tabs *Single image*, *Batch* and *Model card*.
+
+    API names (for ``gradio_client``): ``/grade`` (one file and optionally the grade to
+    explain, -1 = the shown one -> markdown, label, original, overlay, details JSON) and
+    ``/grade_batch`` (files -> markdown, table, CSV file).
+    """
+    card_path = predictor.path / "MODEL_CARD.md"
+    card = card_path.read_text(encoding="utf-8") if card_path.is_file() else "*No MODEL_CARD.md in this bundle.*"
+    meta_json = json.dumps({k: v for k, v in predictor.metadata.items() if k != "comparison"},
+                           indent=1, default=str)
+    limits = settings.limits
+
+    def grade(path: str | None, explain: int | None = -1) -> tuple[Any, ...]:
+        return _grade_single(predictor, settings, path, explain)
+
+    def regrade(path: str | None, explain: int | None) -> tuple[Any, ...]:
+        if not path:  # the heatmap choice changed before any upload
+            return "Upload an image to grade it.", None, None, None, {}
+        return _grade_single(predictor, settings, path, explain)
+
+    def grade_batch(paths: list[str] | None) -> tuple[Any, ...]:
+        return _grade_batch(predictor, settings, paths)
+
+    with gr.Blocks(title="drac_ssl — UW-OCTA DR grading", analytics_enabled=False,
+                   delete_cache=(3600, 3600)) as demo:
+        gr.Markdown("# Diabetic retinopathy grade from a UW-OCTA image\n"
+                    "DRAC 2022 Task 3: **0 Normal · 1 NPDR** (non-proliferative) **· 2 PDR** "
+                    "(proliferative), from one ultra-wide-field OCTA en-face image.")
+        gr.HTML(_banner(predictor))
+        with gr.Tabs():
+            with gr.Tab("Single image"):
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=2, min_width=260):
+                        upload = gr.File(label="UW-OCTA image (PNG, JPEG or TIFF; grey or colour)",
+                                         file_types=FILE_TYPES, type="filepath", height=140)
+                        explain = gr.Radio(
+                            choices=[("the shown grade", -1)]
+                            + [(f"{k} {n}", k) for k, n in enumerate(predictor.class_names)],
+                            value=-1, label="Heatmap for", visible=settings.gradcam)
+                        button = gr.Button("Grade", variant="primary")
+                        gr.Markdown(f"<small>Limits: {limits.max_mb:g} MB, {limits.max_side} px per "
+                                    f"side. The image is preprocessed exactly as in training "
+                                    f"(resize to {predictor.bundle.spec.source_size} px, then "
+                                    f"{predictor.bundle.spec.image_size} px).</small>")
+                    with gr.Column(scale=3, min_width=320):
+                        result = gr.Markdown("Upload an image to grade it.")
+                        label = gr.Label(num_top_classes=3, label="Probabilities", show_heading=False)
+                with gr.Row():
+                    original = gr.Image(label="Image (as the model reads it: 8-bit grey)",
+                                        interactive=False, height=420, buttons=["fullscreen"])
+                    overlay = gr.Image(label="Grad-CAM (red: regions that raise the explained "
+                                       "grade's score)", interactive=False, height=420,
+                                       buttons=["fullscreen"])
+                with gr.Accordion("Details (JSON)", open=False):
+                    details = gr.JSON(label="Prediction")
+                outputs = [result, label, original, overlay, details]
+                model_event = {"concurrency_id": MODEL_GROUP, "concurrency_limit": settings.concurrency}
+                button.click(grade, inputs=[upload, explain], outputs=outputs, api_name="grade",
+                             **model_event)
+                upload.upload(grade, inputs=[upload, explain], outputs=outputs,
+                              api_visibility="private", **model_event)
+                explain.change(regrade, inputs=[upload, explain], outputs=outputs,
+                               api_visibility="private", trigger_mode="always_last", **model_event)
+            with gr.Tab("Batch"):
+                gr.Markdown("Grade many images at once (no heatmaps) and download a DRAC "
+                            "submission CSV: `case,class,P0,P1,P2`, one row per image, the case "
+                            "being the file name.")
+                files = gr.File(label="Images", file_count="multiple", file_types=FILE_TYPES,
+                                type="filepath", height=160)
+                batch_button = gr.Button("Grade all", variant="primary")
+                batch_summary = gr.Markdown()
+                table = gr.Dataframe(headers=TABLE_COLUMNS, label="Grades", interactive=False,
+                                     wrap=True, column_count=len(TABLE_COLUMNS),
+                                     column_widths=["15%", "7%", "9%", "8%", "8%", "8%", "9%", "36%"])
+                csv_file = gr.File(label="Submission CSV", interactive=False)
+                batch_button.click(grade_batch, inputs=files, outputs=[batch_summary, table, csv_file],
+                                   api_name="grade_batch", **model_event)
+            with gr.Tab("Model card"):
+                gr.Markdown(card)
+                with gr.Accordion("Bundle metadata (metadata.json)", open=False):
+                    gr.Code(meta_json, language="json", interactive=False)
+    return demo
+
+
+def serve(predictor: Predictor, settings: AppSettings = AppSettings(), *,
+          block: bool = True, quiet: bool = False) -> gr.Blocks:
+    """Queue and launch the app on ``settings.host:settings.port``.
+
+    ``block=False`` returns at once with the server running in a background thread (call
+    ``demo.close()`` to stop it).
+    """
+    demo = build_demo(predictor, settings)
+    demo.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size,
+               api_open=False)
+    if settings.host not in ("127.0.0.1", "localhost", "::1"):
+        log.warning("serving on %s: reachable from other machines, with no authentication",
+                    settings.host)
+    # gradio's own upload limit is a transport guard above ours, so that files between the
+    # two get the app's explanatory message instead of a bare upload error
+    transport_limit = int(settings.limits.max_bytes * 2)
+    demo.launch(server_name=settings.host, server_port=settings.port, share=False,
+                inbrowser=False, prevent_thread_lock=not block, quiet=quiet, show_error=False,
+                max_file_size=transport_limit, ssr_mode=False, pwa=False, mcp_server=False,
+                enable_monitoring=False, footer_links=["api", "settings"], theme=THEME)
+    return demo
+

@@ -1,0 +1,127 @@
+"""End to end: the app served on loopback (a free port, background thread) and called with
+``gradio_client``: one image, a batch of two, bad input (then a good call still works)."""
+
+from __future__ import annotations
+
+import io
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from app.demo_bundle import build_demo_bundle
+from app.predict import Predictor
+from app.server import AppSettings, serve
+from drac_ssl.export import load_bundle, predict_images, read_image_any
+from drac_ssl.submission import check_submission
+
+SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "data" / "drac_samples"
+MAX_MB = 1.5  # the samples (< 1 MB) pass, a 2 MB file is refused with the app's message
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def samples() -> list[Path]:
+    paths = [SAMPLES / f"sample_{i}.png" for i in range(3)]
+    if not all(p.is_file() for p in paths):
+        pytest.skip(f"the real DRAC samples are not at {SAMPLES} (../shared beside the repo)")
+    return paths
+
+
+@pytest.fixture(scope="module")
+def bundle_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_demo_bundle(tmp_path_factory.mktemp("run"), image_size=64, source_size=128,
+                             n_folds=2)
+
+
+@pytest.fixture(scope="module")
+def client(bundle_dir: Path) -> Iterator[object]:
+    from gradio_client import Client
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    settings = AppSettings(host="127.0.0.1", port=_free_port(), max_mb=MAX_MB, queue_size=8)
+    predictor = Predictor(bundle_dir, limits=settings.limits)
+    demo = serve(predictor, settings, block=False, quiet=True)
+    try:
+        yield Client(f"http://127.0.0.1:{settings.port}/", verbose=False)
+    finally:
+        demo.close()
+        torch.set_num_threads(threads)
+
+
+def test_single_image(client, samples: list[Path], bundle_dir: Path) -> None:
+    from gradio_client import handle_file
+
+    markdown, label, original, overlay, details = client.predict(
+        handle_file(str(samples[2])), api_name="/grade")
+    assert "error" not in details
+    probs, classes = predict_images(load_bundle(bundle_dir), [read_image_any(samples[2])])
+    assert details["grade"] == int(classes[0])
+    np.testing.assert_allclose(details["P"], probs[0], rtol=0, atol=1e-12)
+    assert f"Grade {details['grade']} — {details['grade_name']}" in markdown
+    assert "Inference" in markdown and details["inference_seconds"] > 0
+    assert len(label["confidences"]) == 3
+    assert details["heatmap"]["shape"] == [1024, 1024]
+    assert details["heatmap"]["explains_grade"] == details["grade"]
+    assert 0.0 <= details["heatmap"]["min"] <= details["heatmap"]["max"] <= 1.0
+    for path in (original, overlay):
+        with Image.open(path) as im:
+            assert im.size == (768, 768)  # shown downscaled beside each other
+
+
+def test_heatmap_for_another_grade(client, samples: list[Path]) -> None:
+    from gradio_client import handle_file
+
+    markdown, *_rest, details = client.predict(handle_file(str(samples[0])), 2, api_name="/grade")
+    assert details["heatmap"]["explains_grade"] == 2 and "Grad-CAM of grade 2 (PDR)" in markdown
+
+
+def test_batch_of_two(client, samples: list[Path], tmp_path: Path) -> None:
+    from gradio_client import handle_file
+
+    summary, table, csv_path = client.predict(
+        [handle_file(str(samples[0])), handle_file(str(samples[1]))], api_name="/grade_batch")
+    assert "2 image(s) graded" in summary and "rejected" not in summary
+    assert [row[0] for row in table["data"]] == ["sample_0.png", "sample_1.png"]
+    assert check_submission(csv_path) == []
+    lines = Path(csv_path).read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "case,class,P0,P1,P2" and len(lines) == 3
+
+
+def test_bad_input_then_good(client, samples: list[Path], tmp_path: Path) -> None:
+    from gradio_client import handle_file
+
+    fake = tmp_path / "notes.png"
+    fake.write_text("this is a text file renamed .png\n", encoding="utf-8")
+    markdown, label, original, overlay, details = client.predict(handle_file(str(fake)),
+                                                                 api_name="/grade")
+    assert "Cannot grade" in markdown and "not an image" in markdown
+    assert "not an image" in details["error"] and original is None and overlay is None
+
+    big = tmp_path / "big.png"
+    noise = np.random.default_rng(0).integers(0, 256, (1400, 1400), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(noise).save(buf, format="PNG")
+    big.write_bytes(buf.getvalue())
+    assert big.stat().st_size > MAX_MB * 1024 * 1024
+    markdown, *_rest, details = client.predict(handle_file(str(big)), api_name="/grade")
+    assert "above the limit of 1.5 MB" in markdown and "above the limit" in details["error"]
+
+    summary, table, csv_path = client.predict(
+        [handle_file(str(fake)), handle_file(str(samples[0]))], api_name="/grade_batch")
+    assert "1 image(s) graded" in summary and "1 rejected" in summary
+    assert check_submission(csv_path) == []  # the bad file is left out of the CSV
+
+    markdown, label, original, overlay, details = client.predict(
+        handle_file(str(samples[1])), api_name="/grade")  # the server still serves
+    assert "error" not in details and details["grade"] in (0, 1, 2)

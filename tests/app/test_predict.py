@@ -1,0 +1,305 @@
+"""Unit tests of the app's predict function, Grad-CAM, upload checks and bundle discovery.
+
+A tiny untrained bundle (random-init ResNet-18, 2 folds, 64 px) is built once with the
+package's own bundle writer (:func:`app.demo_bundle.build_demo_bundle`).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+
+from app.demo_bundle import build_demo_bundle
+from app.gradcam import EnsembleGradCAM, minmax_normalizer, overlay_heatmap
+from app.inputs import InputLimits, InputRejected, load_bytes, load_upload
+from app.predict import NoBundleError, Predictor, find_newest_bundle
+
+SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "data" / "drac_samples"
+
+
+def _png(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _octa_like(h: int = 512, w: int = 512, seed: int = 0) -> np.ndarray:
+    """A grey image with vessel-like texture (not blank, not constant)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    img = 60 + 40 * np.sin(xx / 7.0) * np.cos(yy / 11.0) + rng.normal(0, 12, (h, w))
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread: faster than two on a shared 2-core machine; restored afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def bundle_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_demo_bundle(tmp_path_factory.mktemp("run"), image_size=64, source_size=128,
+                             n_folds=2)
+
+
+@pytest.fixture(scope="module")
+def predictor(bundle_dir: Path, one_thread: None) -> Predictor:
+    return Predictor(bundle_dir)
+
+
+@pytest.fixture(scope="module")
+def sample_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real DRAC sample when present (../shared beside the repo), else a synthetic PNG."""
+    real = SAMPLES / "sample_2.png"
+    if real.is_file():
+        return real
+    path = tmp_path_factory.mktemp("img") / "synthetic.png"
+    path.write_bytes(_png(_octa_like(1024, 1024)))
+    return path
+
+
+# --------------------------------------------------------------------------------------
+# The predict function
+
+
+def test_predict_shapes_probabilities_heatmap(predictor: Predictor, sample_path: Path) -> None:
+    pred = predictor.predict_file(sample_path)
+    h, w = pred.image.shape
+    assert pred.probs.shape == (3,)
+    assert np.all(pred.probs >= 0) and abs(float(pred.probs.sum()) - 1.0) < 1e-9
+    assert pred.grade in (0, 1, 2) and pred.grade_name == ("Normal", "NPDR", "PDR")[pred.grade]
+    assert pred.heatmap is not None and pred.heatmap.shape == (h, w)
+    assert pred.heatmap.dtype == np.float32
+    assert float(pred.heatmap.min()) >= 0.0 and float(pred.heatmap.max()) <= 1.0
+    assert float(pred.heatmap.max()) > 0.5  # normalised, not an empty map
+    assert pred.seconds > 0
+    d = pred.as_dict()
+    assert d["grade"] == pred.grade and abs(sum(d["P"]) - 1) < 1e-9
+
+
+def test_same_result_as_export_path(bundle_dir: Path, predictor: Predictor, sample_path: Path) -> None:
+    """The app grades exactly like ``drac_ssl.export`` (fresh bundle, read_image_any)."""
+    from drac_ssl.export import load_bundle, predict_images, read_image_any
+
+    gray = read_image_any(sample_path)
+    loaded = load_upload(sample_path)
+    assert np.array_equal(loaded.gray, gray)  # same decoding and conversion
+    probs, classes = predict_images(load_bundle(bundle_dir), [gray], tta=True)
+    pred = predictor.predict(gray, gradcam=False)
+    np.testing.assert_array_equal(pred.probs, probs[0])
+    assert pred.grade == int(classes[0])
+    p2, c2 = predictor.probabilities([gray, gray])  # the batch path: float32 batch noise only
+    np.testing.assert_allclose(p2, np.repeat(probs, 2, axis=0), rtol=0, atol=1e-6)
+    assert c2.tolist() == [int(classes[0])] * 2
+
+
+def test_any_size_and_aspect(predictor: Predictor) -> None:
+    gray = _octa_like(300, 520, seed=3)
+    loaded = load_bytes(_png(gray), "wide.png")
+    pred = predictor.predict_loaded(loaded)
+    assert pred.heatmap is not None and pred.heatmap.shape == (300, 520)
+    assert any(w.startswith("Not square") for w in pred.warnings)
+    overlay = overlay_heatmap(pred.image, pred.heatmap)
+    assert overlay.shape == (300, 520, 3) and overlay.dtype == np.uint8
+
+
+def test_explain_another_grade(predictor: Predictor, sample_path: Path) -> None:
+    shown = predictor.predict_file(sample_path)
+    other = (shown.grade + 1) % 3
+    pred = predictor.predict(shown.image, explain=other)
+    assert pred.explained == other and pred.grade == shown.grade
+    np.testing.assert_array_equal(pred.probs, shown.probs)  # the grading does not change
+    assert pred.cam_cells == (2, 2)  # layer4 of a 64 px input (stride 32)
+    summary = pred.heatmap_summary(predictor.target_layer)
+    assert summary is not None and summary["explains_grade"] == other
+    assert summary["empty"] == (float(pred.heatmap.max()) == 0.0)
+    with pytest.raises(ValueError, match="grade 0..2"):
+        predictor.predict(shown.image, explain=3)
+
+
+def test_regression_head_bundle(tmp_path: Path, one_thread: None) -> None:
+    """A regression head (one output): probabilities from the Gaussian-kernel mapping, the
+    heatmap explains the score."""
+    bundle = build_demo_bundle(tmp_path / "run", image_size=64, source_size=128, n_folds=1,
+                               head="regression")
+    pred = Predictor(bundle).predict(_octa_like(256, 256))
+    assert abs(float(pred.probs.sum()) - 1.0) < 1e-9 and pred.grade in (0, 1, 2)
+    assert pred.heatmap is not None and pred.heatmap.shape == (256, 256)
+    assert 0.0 <= float(pred.heatmap.min()) <= float(pred.heatmap.max()) <= 1.0
+
+
+def test_grade_explained_is_the_grade_shown(predictor: Predictor, sample_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    class Spy:
+        def __init__(self, cam: EnsembleGradCAM) -> None:
+            self.cam, self.seen = cam, []
+
+        def __call__(self, x: torch.Tensor, class_idx: int) -> np.ndarray:
+            self.seen.append(class_idx)
+            return self.cam(x, class_idx)
+
+        @property
+        def last_cells(self) -> tuple[int, int] | None:
+            return self.cam.last_cells
+
+    spy = Spy(predictor.cam)
+    monkeypatch.setattr(predictor, "cam", spy)
+    pred = predictor.predict_file(sample_path)
+    assert spy.seen == [pred.grade] and pred.explained == pred.grade
+
+
+# --------------------------------------------------------------------------------------
+# Grad-CAM: sign, range, normaliser
+
+
+class _Backbone(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.layer4 = nn.Conv2d(1, 1, 1)
+        with torch.no_grad():
+            self.layer4.weight.fill_(1.0)
+            self.layer4.bias.zero_()
+
+
+class _ToyModel(nn.Module):
+    """``backbone.layer4`` (identity 1x1 conv) -> global mean -> logits ``(+1, -1, 0) * mean``:
+    bright pixels are evidence FOR class 0 and AGAINST class 1."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.backbone = _Backbone()
+        self.register_buffer("w", torch.tensor([1.0, -1.0, 0.0]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.backbone.layer4(x).mean(dim=(1, 2, 3))[:, None] * self.w
+
+
+def test_gradcam_sign_highlights_evidence_for_the_class() -> None:
+    x = torch.zeros(1, 32, 32)
+    x[:, 4:12, 20:28] = 1.0  # the only evidence, top right
+    cam = EnsembleGradCAM([_ToyModel(), _ToyModel()], "backbone.layer4")
+    heat = cam(x, class_idx=0)
+    assert heat.shape == (32, 32) and heat.dtype == np.float32
+    inside = heat[5:11, 21:27]
+    outside = np.concatenate([heat[20:, :10].ravel(), heat[20:, 20:].ravel()])
+    # MONAI's default normaliser would invert this (square ~0, background ~1)
+    assert inside.min() > 0.9 and outside.max() < 0.1
+    against = cam(x, class_idx=1)  # the square lowers class 1's score: no positive evidence
+    assert float(against.max()) == 0.0
+
+
+def test_gradcam_bad_target_layer_is_explained() -> None:
+    with pytest.raises(ValueError, match="not a module of the model"):
+        EnsembleGradCAM([_ToyModel()], "backbone.layer9")
+
+
+def test_minmax_normalizer_range() -> None:
+    x = torch.tensor([[[3.0, 5.0], [7.0, 3.0]], [[2.0, 2.0], [2.0, 2.0]]])
+    y = minmax_normalizer(x)
+    assert torch.allclose(y[0], torch.tensor([[0.0, 0.5], [1.0, 0.0]]))
+    assert torch.equal(y[1], torch.zeros(2, 2))  # constant -> zeros, no NaN
+
+
+def test_overlay_keeps_cold_pixels() -> None:
+    gray = _octa_like(40, 50)
+    out = overlay_heatmap(gray, np.zeros((40, 50), np.float32))
+    assert np.array_equal(out[..., 0], gray) and np.array_equal(out[..., 2], gray)
+    with pytest.raises(ValueError):
+        overlay_heatmap(gray, np.zeros((10, 10), np.float32))
+
+
+# --------------------------------------------------------------------------------------
+# Upload checks
+
+
+@pytest.mark.parametrize("data, match", [
+    (b"", "empty"),
+    (b"hello, this is text", "not an image"),
+    (_png(_octa_like(300, 300))[:400], "cannot be read"),
+])
+def test_bad_bytes_are_rejected_with_a_message(data: bytes, match: str) -> None:
+    with pytest.raises(InputRejected, match=match):
+        load_bytes(data, "x.png")
+
+
+def test_limits() -> None:
+    data = _png(_octa_like(300, 300))
+    with pytest.raises(InputRejected, match="above the limit of"):
+        load_bytes(data, "x.png", InputLimits(max_bytes=len(data) - 1))
+    with pytest.raises(InputRejected, match="299 px per side"):
+        load_bytes(data, "x.png", InputLimits(max_side=299))
+    buf = io.BytesIO()
+    Image.fromarray(_octa_like(300, 300)).save(buf, format="GIF")
+    with pytest.raises(InputRejected, match="GIF"):
+        load_bytes(buf.getvalue(), "x.gif")
+
+
+def test_upload_file_checks(tmp_path: Path) -> None:
+    with pytest.raises(InputRejected, match="No file"):
+        load_upload(None)
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    with pytest.raises(InputRejected, match="empty"):
+        load_upload(empty)
+    big = tmp_path / "big.png"
+    big.write_bytes(b"\0" * 2048)
+    with pytest.raises(InputRejected, match="above the limit"):
+        load_upload(big, InputLimits(max_bytes=1024))  # refused before being read
+
+
+def test_sanity_warnings() -> None:
+    small = load_bytes(_png(_octa_like(200, 200)), "s.png")
+    assert any(w.startswith("Too small") for w in small.warnings)
+    blank = load_bytes(_png(np.full((512, 512), 17, np.uint8)), "b.png")
+    assert any(w.startswith("Blank") for w in blank.warnings)
+    rgb = np.stack([_octa_like(), _octa_like(seed=1), _octa_like(seed=2)], axis=-1)
+    colour = load_bytes(_png(rgb), "c.png")
+    assert any(w.startswith("Colour image") for w in colour.warnings)
+    assert colour.gray.shape == (512, 512) and colour.gray.dtype == np.uint8
+    sixteen = load_bytes(_png(_octa_like().astype(np.uint16) * 257), "d.png")
+    assert any(w.startswith("16-bit") for w in sixteen.warnings)
+    good = load_bytes(_png(_octa_like(1024, 1024)), "g.png")
+    assert good.warnings == []
+    buf = io.BytesIO()
+    Image.fromarray(_octa_like(512, 512)).save(buf, format="TIFF")
+    assert load_bytes(buf.getvalue(), "t.tif").gray.shape == (512, 512)
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="JPEG")
+    assert load_bytes(buf.getvalue(), "j.jpg").file_format == "JPEG"
+
+
+# --------------------------------------------------------------------------------------
+# Bundle discovery and the command line
+
+
+def test_find_newest_bundle(tmp_path: Path, bundle_dir: Path) -> None:
+    with pytest.raises(NoBundleError, match="python -m drac_ssl.train"):
+        find_newest_bundle(tmp_path)
+    for name, age in (("old", 100), ("new", 0)):
+        b = tmp_path / name / "bundle"
+        b.mkdir(parents=True)
+        (b / "metadata.json").write_text("{}")
+        t = time.time() - age
+        os.utime(b / "metadata.json", (t, t))
+    assert find_newest_bundle(tmp_path) == tmp_path / "new" / "bundle"
+
+
+def test_cli_without_bundle_says_how_to_make_one(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from app.__main__ import main
+
+    assert main(["--runs-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "No model bundle found" in err and "python -m drac_ssl.train" in err
