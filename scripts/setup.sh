@@ -17,8 +17,12 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   echo "[setup] $VENV is up to date"
 else
   echo "[setup] installing pinned dependencies into $VENV (first time takes a few minutes)"
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$REQ"
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+  # this machine's pip config lists local wheel indexes, some of which are absent: drop
+  # those harmless "Location ... is ignored" lines so real errors stay visible
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$REQ" 2>&1 \
+    | { grep -v "^WARNING: Location '.*' is ignored" || true; }
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e . 2>&1 \
+    | { grep -v "^WARNING: Location '.*' is ignored" || true; }
   echo "$want" > "$stamp"
 fi
 export NO_ALBUMENTATIONS_UPDATE=1

@@ -1,0 +1,96 @@
+"""The main job (python -m drac_ssl.train): every stage on a reduced phantom set, resume, errors.
+
+The no-argument path is exercised for real: configs/default.yaml, phantom generation in the
+official DRAC layout under ./data/phantom, ingest, VICReg, UMM, 5-fold fine-tuning, report
+and export, with sizes overridden down to seconds on a CPU.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from drac_ssl import train
+from drac_ssl.submission import check_submission
+
+REDUCED = [
+    "data.phantom_n_train=15", "data.phantom_n_test=3", "data.cache_sizes=[24]", "data.workers=1",
+    "pretrain.epochs=1", "pretrain.batch_size=4", "pretrain.max_steps_per_epoch=1", "pretrain.num_workers=0",
+    "pretrain.expander=16-16", "pretrain.augment.image_size=16", "pretrain.augment.source_size=24",
+    "pretrain.backbone.cifar_stem=true", "umm.epochs=1", "umm.batch_size=4", "umm.max_steps_per_epoch=1",
+    "umm.use_js=false", "umm.hypergradient=neumann", "umm.neumann_steps=0",
+    "finetune.image_size=16", "finetune.epochs=1", "finetune.batch_size=4", "finetune.head=linear",
+    "finetune.compare_scratch=false", "run.device=cpu", "run.name=reduced",
+]
+
+
+@pytest.fixture(scope="module")
+def reduced_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, str]:
+    """Run the no-argument job with reduced sizes in a fresh working folder."""
+    work = tmp_path_factory.mktemp("work")
+    cwd = os.getcwd()
+    os.chdir(work)
+    try:
+        code = train.main(REDUCED)
+    finally:
+        os.chdir(cwd)
+    return work, code, ""
+
+
+def test_no_argument_job_runs_every_stage_on_phantom_data(reduced_run: tuple[Path, int, str]) -> None:
+    work, code, _ = reduced_run
+    assert code == 0
+    run_dir = work / "runs" / "reduced"
+    stages = json.loads((run_dir / "stages.json").read_text())
+    assert list(stages) == list(train.PIPELINE)
+    assert all(s["status"] == "done" for s in stages.values())
+    # the phantom set was written in the official layout and ingested like real data
+    phantom = work / train.phantom_root(train.load_config(train.DEFAULT_CONFIG, REDUCED))
+    assert (phantom / "C. Diabetic Retinopathy Grading" / "2. Groundtruths").is_dir()
+    with open(run_dir / "data" / "manifest.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert sum(r["split"] == "train" for r in rows) == 15 and sum(r["split"] == "test" for r in rows) == 3
+    # the run folder explains itself
+    for rel in ("config.yaml", "environment.json", "report.md", "pretrain/backbone.safetensors",
+                "umm/backbone.safetensors", "bundle/metadata.json", "bundle/MODEL_CARD.md"):
+        assert (run_dir / rel).exists(), rel
+    submission = run_dir / "export" / "submission.csv"
+    test_dir = phantom / "DRAC2022_Testing_Set" / "C. Diabetic Retinopathy Grading" / "1. Original Images" / "b. Testing Set"
+    assert check_submission(submission, test_dir) == []
+    assert "phantom" in (run_dir / "report.md").read_text().lower()
+
+
+def test_rerun_skips_finished_stages(reduced_run: tuple[Path, int, str], capsys: pytest.CaptureFixture[str]) -> None:
+    work, _, _ = reduced_run
+    cwd = os.getcwd()
+    os.chdir(work)
+    try:
+        assert train.main(REDUCED) == 0
+    finally:
+        os.chdir(cwd)
+    out = capsys.readouterr().out
+    for stage in train.PIPELINE:
+        assert f"stage {stage}: already done" in out
+
+
+def test_changed_config_in_an_existing_run_folder_is_refused(reduced_run: tuple[Path, int, str],
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    work, _, _ = reduced_run
+    cwd = os.getcwd()
+    os.chdir(work)
+    try:
+        assert train.main([*REDUCED, "pretrain.lr=0.5"]) == 2
+    finally:
+        os.chdir(cwd)
+    err = capsys.readouterr().err
+    assert "different configuration" in err and "pretrain.lr: 0.015 -> 0.5" in err
+
+
+def test_bad_override_is_a_clear_error_not_a_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    assert train.main(["pretrain.lrr=0.1"]) == 2
+    err = capsys.readouterr().err
+    assert "Did you mean 'pretrain.lr'" in err and "Traceback" not in err
