@@ -43,6 +43,27 @@ def ingest_rows(r: dict[str, Any]) -> list[str]:
     ]
 
 
+def app_load_rows(name: str, r: dict[str, Any]) -> list[str]:
+    res, cfg = r.get("results", {}), r.get("config", {})
+    lat, inf = res.get("latency_s", {}), res.get("server_inference_s", {})
+    return [f"| app under load ({name}): {cfg.get('clients')} concurrent clients x "
+            f"{cfg.get('requests_per_client')} requests, {cfg.get('bundle_note', '')} | client latency p50 "
+            f"{lat.get('p50')} s / p95 {lat.get('p95')} s (queue included); model time per image p50 "
+            f"{inf.get('p50')} s / p95 {inf.get('p95')} s; {res.get('throughput_images_per_s')} images/s; "
+            f"errors {res.get('errors')} | {_device(r)} | {_date(r)} | `{r.get('command')}` |"]
+
+
+def default_run_rows(r: dict[str, Any]) -> list[str]:
+    stages = ", ".join(f"{k} {v} s" for k, v in r.get("seconds_per_stage", {}).items())
+    oof = "; ".join(f"{row.get('variant', row.get('name', '?'))} QWK {row.get('qwk', float('nan')):.3f}"
+                    for row in r.get("oof_metrics", {}).get("rows", [])
+                    if isinstance(row, dict) and isinstance(row.get("qwk"), (int, float)))
+    return [f"| main job, README command (1) from cold (phantom data) | {r.get('seconds_total')} s total "
+            f"(goal < 600 s: {'met' if r.get('goal_met') else 'not met'}); {stages}"
+            + (f"; out-of-fold on phantoms: {oof}" if oof else "")
+            + f" | {_device(r)} | {_date(r)} | `{r.get('command')}` |"]
+
+
 def generic_rows(name: str, r: dict[str, Any]) -> list[str]:
     skip = {"benchmark", "command", "device", "date_utc", "environment", "config", "curve", "settings"}
     figures = {k: v for k, v in r.items() if k not in skip and isinstance(v, (int, float, str, bool))}
@@ -64,6 +85,10 @@ def render(results_dir: Path = RESULTS) -> str:
                     f"| pretraining throughput, {setting} | {s['real_pairs_per_s']} pairs/s real vs "
                     f"{s['ceiling_pairs_per_s']} ceiling (ratio {s['ratio']}) | {_device(record)} | "
                     f"{_date(record)} | `{record.get('command')}` |")
+        elif name.startswith("app_load"):
+            lines += app_load_rows(name, record)
+        elif name == "default_run":
+            lines += default_run_rows(record)
         else:
             lines += generic_rows(name, record)
     if not files:
