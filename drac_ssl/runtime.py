@@ -58,6 +58,13 @@ def git_commit() -> str:
         return "unknown"
 
 
+def command_line() -> str:
+    """The command as the user typed it: ``python -m pkg.mod args`` for module runs."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    argv = ["-m", spec.name, *sys.argv[1:]] if spec is not None and spec.name else sys.argv
+    return " ".join(["python", *argv])
+
+
 def environment_info() -> dict[str, Any]:
     """What ran this: device, versions, date. Stored in run folders and bench results."""
     import cv2
@@ -75,7 +82,7 @@ def environment_info() -> dict[str, Any]:
         "cpu": cpu_model(),
         "cpu_cores": os.cpu_count(),
         "git_commit": git_commit(),
-        "command": " ".join([os.path.basename(sys.executable), *sys.argv]),
+        "command": command_line(),
     }
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
