@@ -21,13 +21,11 @@ import argparse
 import io
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -37,29 +35,10 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO))
 
+from app.loopback import free_port, wait_until_serving  # noqa: E402
 from bench.common import SHARED, write_result  # noqa: E402
 
 SAMPLES = SHARED / "data" / "drac_samples"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_http(url: str, server: subprocess.Popen, timeout: float) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"the app exited with code {server.returncode} before answering")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:  # noqa: S310 (loopback only)
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"{url} did not answer within {timeout:.0f} s")
 
 
 def _images(tmp: Path) -> tuple[list[Path], str]:
@@ -137,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="drac_app_load_"))
     images, images_note = _images(tmp)
     bundle, bundle_note = _bundle(args.bundle, tmp, args.demo)
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}/"
     env = {**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
     cmd = [sys.executable, "-m", "app", "--bundle", str(bundle), "--host", "127.0.0.1",
@@ -152,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     errors: list[str] = []
     lock = threading.Lock()
     try:
-        _wait_http(url, server, timeout=300)
+        wait_until_serving(url, timeout=300, process=server)
         startup = time.perf_counter() - t_start
         print(f"[app_load] app up in {startup:.1f} s at {url} ({bundle})", flush=True)
         warm = Client(url, verbose=False).predict(handle_file(str(images[0])), api_name="/grade")

@@ -57,7 +57,7 @@ def measure(cfg: Config, images: np.ndarray, steps: int, warmup: int) -> dict[st
             model = model.to(memory_format=torch.channels_last)
         return model, VICRegLoss.from_config(pc.loss), build_optimizer(model, pc)
 
-    # ceiling: inputs already on the device, rotating among 4 pre-made batches
+    # ceiling: inputs already on the device, rotating among 8 pre-made batches
     model, loss_fn, opt = fresh()
     channels = pc.backbone.in_channels
     size = pc.augment.image_size

@@ -60,7 +60,7 @@ def linear_probe(
     g = torch.Generator(device="cpu").manual_seed(seed)
     head = nn.Linear(xtr.shape[1], n_classes).to(device)
     with torch.no_grad():
-        head.weight.normal_(0, 0.01, generator=None)
+        head.weight.normal_(0, 0.01)
         head.bias.zero_()
     opt = torch.optim.SGD(head.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay)
     steps_per_epoch = math.ceil(len(xtr) / batch_size)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -57,7 +58,7 @@ from drac_ssl.io import atomic_write_json, atomic_write_text
 from drac_ssl.losses.rate_reduction import rate_reduction
 from drac_ssl.losses.vicreg import VICRegLoss, VICRegTerms
 from drac_ssl.metrics import knn_accuracy
-from drac_ssl.models import VICRegModel, build_vicreg_model
+from drac_ssl.models import ARCHS, VICRegModel, build_vicreg_model
 from drac_ssl.optim import build_optimizer, lr_at, set_lr
 from drac_ssl.runtime import environment_info, epoch_seed, resolve_device, seed_everything
 
@@ -169,8 +170,6 @@ class TwoViewFeed:
             self.dataset = TwoViewDataset(images, build_view_transform(pc.augment))
             workers = pc.num_workers
             if workers < 0:
-                import os
-
                 workers = max(0, (os.cpu_count() or 1) - 1)
             self.workers = workers
 
@@ -296,7 +295,7 @@ def backbone_metadata(cfg: Config, data: PretrainData, history: list[dict[str, A
         "architecture": {
             "backbone": pc.backbone.arch,
             "cifar_stem": pc.backbone.cifar_stem,
-            "feature_dim": 512 if pc.backbone.arch in ("resnet18", "resnet34") else 2048,
+            "feature_dim": ARCHS[pc.backbone.arch],
             "expander": pc.expander,
         },
         "input": {

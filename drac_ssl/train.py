@@ -16,7 +16,9 @@ interrupted stage continues from its last checkpoint.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as _dt
+import json
 import sys
 import time
 from collections.abc import Callable
@@ -48,8 +50,6 @@ def stage_ingest(cfg: Config, run_dir: Path) -> dict[str, Any]:
         print(f"[ingest] data.root is empty: using the embedded phantom UW-OCTA set at {root}")
         phantom.generate(root, n_train=data_cfg.phantom_n_train, n_test=data_cfg.phantom_n_test,
                          seed=data_cfg.phantom_seed, workers=data_cfg.workers)
-        import dataclasses
-
         data_cfg = dataclasses.replace(data_cfg, root=str(root))
     result = ingest.run(data_cfg, run_dir / "data")
     if result.problems:
@@ -138,8 +138,6 @@ def run_pipeline(cfg: Config) -> Path:
     status_path = run_dir / "stages.json"
     status: dict[str, Any] = {}
     if status_path.exists():
-        import json
-
         status = json.loads(status_path.read_text(encoding="utf-8"))
     print(f"[train] run folder: {run_dir}")
     for name in PIPELINE:

@@ -188,15 +188,15 @@ def _grads(
     grad_outputs: Sequence[Tensor] | None = None,
 ) -> list[Tensor]:
     """``torch.autograd.grad`` with zeros (not None) for inputs that do not influence ``output``."""
-    grads = torch.autograd.grad(
+    return list(torch.autograd.grad(
         output,
         list(inputs),
         grad_outputs=grad_outputs,
         create_graph=create_graph,
         retain_graph=retain_graph,
         allow_unused=True,
-    )
-    return [torch.zeros_like(x) if g is None else g for x, g in zip(inputs, grads, strict=True)]
+        materialize_grads=True,
+    ))
 
 
 def _norm(tensors: Sequence[Tensor]) -> Tensor:

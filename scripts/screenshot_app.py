@@ -20,12 +20,10 @@ import io
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +35,8 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 MAX_BYTES = 1_000_000
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
+
+from app.loopback import free_port, wait_until_serving  # noqa: E402
 
 
 def _high_fd(fd: int) -> int:
@@ -109,24 +109,6 @@ class CDP:
         os.close(self._from_browser)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_http(url: str, timeout: float) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:  # noqa: S310 (loopback only)
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"{url} did not answer within {timeout:.0f} s")
-
-
 def pick_bundle(arg: str | None, tmp: Path) -> Path:
     if arg:
         return Path(arg)
@@ -188,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         env = {**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
         server = subprocess.Popen([sys.executable, "-m", "app", "--bundle", str(bundle), "--port",
                                    str(port), "--quiet"], cwd=REPO, env=env)
-        wait_http(url, args.timeout)
+        wait_until_serving(url, args.timeout)
         print(f"[screenshot] app up at {url} with {bundle}")
 
         browser = CDP(args.chromium, tmp / "profile", args.width, 900)

@@ -62,15 +62,13 @@ def early_feature_gradients(
     Returns:
         One gradient per input, same shapes. The graph of ``loss`` is retained.
     """
-    grads = torch.autograd.grad(
+    return torch.autograd.grad(
         loss,
         tuple(early_features),
         create_graph=create_graph,
         retain_graph=True,
         allow_unused=True,
-    )
-    return tuple(
-        torch.zeros_like(z) if g is None else g for z, g in zip(early_features, grads, strict=True)
+        materialize_grads=True,  # zeros, not None, for a feature the loss does not use
     )
 
 

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import io
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import torch
 from PIL import Image
 
 from app.demo_bundle import build_demo_bundle
+from app.loopback import free_port
 from app.predict import Predictor
 from app.server import AppSettings, serve
 from drac_ssl.export import load_bundle, predict_images, read_image_any
@@ -21,12 +21,6 @@ from drac_ssl.submission import check_submission
 
 SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "data" / "drac_samples"
 MAX_MB = 1.5  # the samples (< 1 MB) pass, a 2 MB file is refused with the app's message
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +43,7 @@ def client(bundle_dir: Path) -> Iterator[object]:
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    settings = AppSettings(host="127.0.0.1", port=_free_port(), max_mb=MAX_MB, queue_size=8)
+    settings = AppSettings(host="127.0.0.1", port=free_port(), max_mb=MAX_MB, queue_size=8)
     predictor = Predictor(bundle_dir, limits=settings.limits)
     demo = serve(predictor, settings, block=False, quiet=True)
     try:
