@@ -16,12 +16,13 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from bench.common import RESULTS, SHARED, write_result
 from drac_ssl import pretrain
-from drac_ssl.config import load_config, to_dict
+from drac_ssl.config import Config, load_config, to_dict
 from drac_ssl.evaluation import linear_probe
 from drac_ssl.metrics import knn_accuracy
 from drac_ssl.models import build_backbone, load_local_weights
@@ -29,6 +30,57 @@ from drac_ssl.runtime import resolve_device
 
 SEED_REPORT_LINEAR = 76.67  # VICReg ResNet-34, 100 epochs (project seed report)
 UMM_PAPER_VICREGL_LINEAR = 90.99  # ResNet-18 VICRegL, UMM paper (long schedule)
+
+
+def eval_splits(data: str, eval_limit: int = 0) -> tuple[Any, Any]:
+    """CIFAR-10 train and test splits (evenly thinned to about ``eval_limit`` images for smoke tests)."""
+    from drac_ssl.datasets import load_generic
+
+    train = load_generic("cifar10", data, "train", cache_dir=pretrain.default_cache_dir())
+    test = load_generic("cifar10", data, "test", cache_dir=pretrain.default_cache_dir())
+    if eval_limit:
+        for split in (train, test):  # evenly spaced, so every class is present
+            keep = slice(None, None, max(1, len(split.images) // eval_limit))
+            split.images, split.labels = split.images[keep], split.labels[keep]
+    return train, test
+
+
+def evaluate_backbone(cfg: Config, backbone_path: str | Path, train: Any, test: Any, device: torch.device,
+                      probe_epochs: int = 100) -> dict[str, Any]:
+    """k-NN (k = 20, 200) and linear-probe top-1 (%) of a frozen backbone (methods.md section 3)."""
+    backbone = build_backbone(cfg.pretrain.backbone)
+    load_local_weights(backbone, backbone_path)
+    backbone = backbone.to(device)
+    bf16 = pretrain.use_bf16(cfg, device)
+    aug = cfg.pretrain.augment
+    ftr = pretrain.embed_images(backbone, train.images, aug.recipe, aug.image_size, device, autocast=bf16)
+    fte = pretrain.embed_images(backbone, test.images, aug.recipe, aug.image_size, device, autocast=bf16)
+    ytr = torch.as_tensor(train.labels, device=device)
+    yte = torch.as_tensor(test.labels, device=device)
+    return {
+        "knn_top1_k20": 100 * float(knn_accuracy(ftr, ytr, fte, yte, k=20)),
+        "knn_top1_k200": 100 * float(knn_accuracy(ftr, ytr, fte, yte, k=200)),
+        "probe": linear_probe(ftr, ytr, fte, yte, epochs=probe_epochs),
+    }
+
+
+def probe_protocol(probe_lr: float, probe_epochs: int) -> str:
+    return (f"frozen pre-expander features of un-augmented images, standardised; SGD m0.9 "
+            f"lr {probe_lr} cosine, {probe_epochs} epochs, wd 1e-6")
+
+
+def time_to_accuracy(history: list[dict[str, Any]], targets: tuple[float, ...] = (80.0, 85.0)) -> dict[str, Any]:
+    """Training minutes (sum of epoch times, monitors excluded) until the k-NN monitor first reaches each target."""
+    out: dict[str, Any] = {}
+    for target in targets:
+        elapsed, hit = 0.0, None
+        for row in history:
+            elapsed += row["seconds"]
+            if row.get("knn_top1") is not None and row["knn_top1"] >= target:
+                hit = {"epoch": row["epoch"] + 1, "minutes": round(elapsed / 60, 2), "knn_top1": row["knn_top1"]}
+                break
+        out[f"knn_{target:g}"] = hit or "not reached"
+    return out
 
 
 def main() -> None:
@@ -50,28 +102,11 @@ def main() -> None:
     pretrain_seconds = time.perf_counter() - t0
 
     device = resolve_device(cfg.run.device)
-    from drac_ssl.datasets import load_generic
-
-    train = load_generic("cifar10", args.data, "train", cache_dir=pretrain.default_cache_dir())
-    test = load_generic("cifar10", args.data, "test", cache_dir=pretrain.default_cache_dir())
-    if args.eval_limit:
-        for split in (train, test):  # evenly spaced, so every class is present
-            keep = slice(None, None, max(1, len(split.images) // args.eval_limit))
-            split.images, split.labels = split.images[keep], split.labels[keep]
-    backbone = build_backbone(cfg.pretrain.backbone)
-    load_local_weights(backbone, result.backbone_path)
-    backbone = backbone.to(device)
-    bf16 = pretrain.use_bf16(cfg, device)
+    train, test = eval_splits(args.data, args.eval_limit)
     t1 = time.perf_counter()
-    aug = cfg.pretrain.augment
-    ftr = pretrain.embed_images(backbone, train.images, aug.recipe, aug.image_size, device, autocast=bf16)
-    fte = pretrain.embed_images(backbone, test.images, aug.recipe, aug.image_size, device, autocast=bf16)
-    ytr = torch.as_tensor(train.labels, device=device)
-    yte = torch.as_tensor(test.labels, device=device)
-    knn20 = 100 * float(knn_accuracy(ftr, ytr, fte, yte, k=20))
-    knn200 = 100 * float(knn_accuracy(ftr, ytr, fte, yte, k=200))
-    probe = linear_probe(ftr, ytr, fte, yte, epochs=args.probe_epochs)
+    scores = evaluate_backbone(cfg, result.backbone_path, train, test, device, args.probe_epochs)
     eval_seconds = time.perf_counter() - t1
+    knn20, knn200, probe = scores["knn_top1_k20"], scores["knn_top1_k200"], scores["probe"]
     print(f"[bench] CIFAR-10 after {len(result.history)} epochs: k-NN@20 {knn20:.2f}%, "
           f"k-NN@200 {knn200:.2f}%, linear {probe.top1:.2f}%")
 
@@ -93,8 +128,10 @@ def main() -> None:
         "knn_top1_k20": round(knn20, 2),
         "knn_top1_k200": round(knn200, 2),
         "linear_probe_top1": round(probe.top1, 2),
-        "linear_probe_protocol": f"frozen pre-expander features of un-augmented images, standardised; SGD m0.9 "
-                                 f"lr {probe.lr} cosine, {probe.epochs} epochs, wd 1e-6",
+        "linear_probe_protocol": probe_protocol(probe.lr, probe.epochs),
+        "time_to_knn_accuracy": time_to_accuracy(result.history),
+        "time_to_accuracy_note": "training time only (sum of epoch times; k-NN monitor and checkpoints excluded), "
+                                 "resolution = the k-NN monitor interval (pretrain.knn_every)",
         "baselines": {"seed_report_linear_resnet34_100ep": SEED_REPORT_LINEAR,
                       "umm_paper_vicregl_resnet18_linear": UMM_PAPER_VICREGL_LINEAR},
         "beats_seed_report": probe.top1 > SEED_REPORT_LINEAR,
