@@ -7,13 +7,23 @@
   centre (un-augmented) images, so the probe trains in seconds; this is the common cheap
   variant of the protocol (no augmentation while the probe trains) and is stated as such in
   every result file.
+* Low-label fine-tuning (layer-wise VICReg paper): :func:`finetune_classifier` trains a
+  backbone + linear head end to end with Adam, staircase exponential decay and early
+  stopping on a validation split (:func:`stratified_split`), keeping the best epoch; on
+  precomputed features with ``nn.Identity()`` as the backbone it is the paper's linear
+  probe. :func:`prepare_images` gives the normalised inputs (the preprocessing of
+  ``pretrain.embed_images``).
 """
 
 from __future__ import annotations
 
+import copy
 import math
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -81,3 +91,203 @@ def linear_probe(
         test_top1 = (head(xte).argmax(1) == yte).float().mean().item() * 100
         train_top1 = (head(xtr).argmax(1) == ytr).float().mean().item() * 100
     return LinearProbeResult(top1=test_top1, train_top1=train_top1, lr=lr, epochs=epochs)
+
+
+# --------------------------------------------------------------------------------------
+# Low-label fine-tuning (methods.md section 3, layer-wise VICReg paper protocol)
+
+
+@dataclass
+class FinetuneClassifierResult:
+    """What :func:`finetune_classifier` returns (accuracies in percent)."""
+
+    test_top1: float  # the kept (best-validation) weights on the test set
+    val_top1: float  # the kept weights on the validation set
+    best_epoch: int  # 0-based epoch whose weights were kept
+    epochs_run: int
+    seconds: float
+    history: list[dict[str, float]] = field(default_factory=list)
+    model: nn.Module | None = field(default=None, repr=False)  # backbone + head, best weights
+
+
+def stratified_split(
+    labels: np.ndarray, n: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Draw ``n`` indices of ``labels`` (N,) class-stratified; return ``(chosen, rest)``.
+
+    Each class gets ``n * count_c / N`` rounded down, the remaining slots going to the
+    largest fractional parts (ties to the lower class), so class proportions match the
+    pool's as closely as integers allow. ``chosen`` and ``rest`` are sorted index arrays.
+    """
+    labels = np.asarray(labels)
+    if not 0 < n <= len(labels):
+        raise ValueError(f"cannot draw {n} of {len(labels)} samples")
+    classes, counts = np.unique(labels, return_counts=True)
+    quota = n * counts / len(labels)
+    take = np.floor(quota).astype(int)
+    short = n - int(take.sum())
+    if short:
+        order = np.argsort(-(quota - take), kind="stable")
+        take[order[:short]] += 1
+    chosen = []
+    for c, k in zip(classes, take, strict=True):
+        members = np.flatnonzero(labels == c)
+        chosen.append(rng.choice(members, size=int(k), replace=False))
+    picked = np.sort(np.concatenate(chosen)) if chosen else np.zeros(0, dtype=int)
+    rest = np.setdiff1d(np.arange(len(labels)), picked)
+    return picked, rest
+
+
+def prepare_images(
+    images: np.ndarray,
+    mean: tuple[float, ...],
+    std: tuple[float, ...],
+    image_size: int,
+    device: torch.device | str,
+) -> torch.Tensor:
+    """uint8 ``(N,H,W)`` / ``(N,H,W,3)`` -> normalised float ``(N,C,S,S)`` on ``device``.
+
+    The same deterministic preprocessing as :func:`drac_ssl.pretrain.embed_images`: divide
+    by 255, bilinear (antialiased) resize to ``image_size`` when needed, subtract ``mean``
+    and divide by ``std`` (from :func:`drac_ssl.datasets.normalization_for`).
+    """
+    from drac_ssl.augment import to_device_uint8
+
+    x = to_device_uint8(np.asarray(images), device).float() / 255.0
+    if x.shape[-1] != image_size or x.shape[-2] != image_size:
+        x = F.interpolate(x, size=(image_size, image_size), mode="bilinear", antialias=True,
+                          align_corners=False)
+    mean_t = torch.tensor(mean, device=x.device).view(1, -1, 1, 1)
+    std_t = torch.tensor(std, device=x.device).view(1, -1, 1, 1)
+    return (x - mean_t) / std_t
+
+
+@torch.no_grad()
+def _evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, autocast: bool,
+              batch_size: int = 1024) -> tuple[float, float]:
+    """(top-1 in %, mean cross-entropy) of ``model`` in eval mode."""
+    model.eval()
+    correct, loss = 0, 0.0
+    for start in range(0, len(x), batch_size):
+        xb, yb = x[start : start + batch_size], y[start : start + batch_size]
+        with torch.autocast(device_type=xb.device.type, dtype=torch.bfloat16, enabled=autocast):
+            logits = model(xb)
+        logits = logits.float()
+        correct += int((logits.argmax(1) == yb).sum().item())
+        loss += float(F.cross_entropy(logits, yb, reduction="sum").item())
+    n = max(len(x), 1)
+    return 100.0 * correct / n, loss / n
+
+
+def finetune_classifier(
+    backbone: nn.Module,
+    train_x: torch.Tensor,
+    train_y: torch.Tensor,
+    val_x: torch.Tensor,
+    val_y: torch.Tensor,
+    test_x: torch.Tensor,
+    test_y: torch.Tensor,
+    *,
+    num_classes: int | None = None,
+    lr: float = 5e-4,
+    batch_size: int = 128,
+    max_epochs: int = 100,
+    patience: int = 5,
+    decay_every: int = 50,
+    decay_rate: float = 0.95,
+    seed: int = 0,
+    device: torch.device | str | None = None,
+    autocast: bool = False,
+    augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    min_steps: int = 0,
+) -> FinetuneClassifierResult:
+    """Train ``backbone`` + a new linear head end to end; keep the best-validation epoch.
+
+    The protocol of the layer-wise VICReg paper (methods.md section 3, low-label
+    fine-tuning): Adam at ``lr``, mini-batches of ``batch_size`` drawn without replacement
+    each epoch, the learning rate multiplied by ``decay_rate`` every ``decay_every``
+    optimiser steps (staircase exponential decay), no weight decay. After every epoch the
+    model is scored on the validation set (eval mode); an epoch improves on the best when
+    its validation accuracy is higher, or equal with a lower validation loss. Training
+    stops after ``patience`` epochs without improvement (or ``max_epochs``), but not before
+    ``min_steps`` optimiser steps (with 450 training images an epoch is 4 steps, and a
+    randomly initialised ResNet's BatchNorm statistics are not settled after 5 of them), and
+    the weights of the best epoch are restored and scored on the test set.
+
+    ``backbone`` maps a batch of ``train_x`` rows to features ``(B, D)``: a ResNet
+    :class:`~drac_ssl.models.Backbone` on normalised images (fine-tuning, every layer
+    trained) or ``nn.Identity()`` on precomputed features (a linear probe). It is deep-copied,
+    so the caller's module is left untouched. ``train_x``/``val_x``/``test_x`` are float
+    tensors (images from :func:`prepare_images`, or features) and ``*_y`` int class labels;
+    they are moved to ``device`` (default: ``train_x``'s). ``seed`` fixes the head's
+    initialisation and the batch order (a from-scratch backbone must be seeded by the
+    caller). ``autocast`` runs forward passes in bf16 (CUDA); the loss is float32.
+    ``augment`` (optional) maps a training batch to an augmented one.
+    """
+    t0 = time.perf_counter()
+    if len(train_x) == 0 or len(val_x) == 0:
+        raise ValueError("finetune_classifier needs non-empty training and validation sets")
+    if max_epochs < 1 or patience < 1:
+        raise ValueError(f"max_epochs and patience must be >= 1, got {max_epochs} and {patience}")
+    device = torch.device(device) if device is not None else train_x.device
+    xtr, xva, xte = (t.to(device) for t in (train_x, val_x, test_x))
+    ytr, yva, yte = (t.long().to(device) for t in (train_y, val_y, test_y))
+    if num_classes is None:
+        num_classes = int(max(ytr.max().item(), yva.max().item(), yte.max().item() if len(yte) else 0)) + 1
+    body = copy.deepcopy(backbone).to(device)
+    body.eval()
+    with torch.no_grad():
+        feature_dim = int(body(xtr[:2]).shape[1])
+    with torch.random.fork_rng(devices=[]):  # seeded head, global RNG left as it was
+        torch.manual_seed(seed)
+        head = nn.Linear(feature_dim, num_classes)
+    model = nn.Sequential(body, head).to(device)
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
+    g = torch.Generator(device="cpu").manual_seed(seed)
+
+    history: list[dict[str, float]] = []
+    best_key: tuple[float, float] = (-math.inf, -math.inf)
+    best_epoch, best_state, bad, step = -1, None, 0, 0
+    for epoch in range(max_epochs):
+        model.train()
+        perm = torch.randperm(len(xtr), generator=g).to(device)
+        loss_sum = torch.zeros((), device=device)
+        seen = 0
+        for start in range(0, len(perm), batch_size):
+            idx = perm[start : start + batch_size]
+            if len(idx) < 2 and seen:  # a lone leftover sample: BatchNorm cannot train on it
+                continue
+            xb = xtr[idx]
+            if augment is not None:
+                xb = augment(xb)
+            for group in opt.param_groups:
+                group["lr"] = lr * decay_rate ** (step // decay_every)
+            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=autocast):
+                logits = model(xb)
+            loss = F.cross_entropy(logits.float(), ytr[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            loss_sum += loss.detach() * len(idx)
+            seen += len(idx)
+            step += 1
+        val_top1, val_loss = _evaluate(model, xva, yva, autocast)
+        history.append({"epoch": epoch, "train_loss": float(loss_sum.item()) / max(seen, 1),
+                        "val_top1": val_top1, "val_loss": val_loss,
+                        "lr": lr * decay_rate ** (max(step - 1, 0) // decay_every)})
+        key = (val_top1, -val_loss)
+        if key > best_key:
+            best_key, best_epoch, bad = key, epoch, 0
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        else:
+            bad += 1
+            if bad >= patience and step >= min_steps:
+                break
+    assert best_state is not None
+    model.load_state_dict(best_state)
+    val_top1, _ = _evaluate(model, xva, yva, autocast)
+    test_top1, _ = _evaluate(model, xte, yte, autocast) if len(xte) else (math.nan, math.nan)
+    return FinetuneClassifierResult(
+        test_top1=test_top1, val_top1=val_top1, best_epoch=best_epoch, epochs_run=len(history),
+        seconds=time.perf_counter() - t0, history=history, model=model,
+    )

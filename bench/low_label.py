@@ -1,0 +1,268 @@
+"""Low-label fine-tuning correctness run (issue #7; methods.md section 3).
+
+MNIST: pretrain VICReg on the 10k unlabelled training images (all that ../shared holds);
+Fashion-MNIST: on the 60k unlabelled training images. Both with the package's own stage
+(``drac_ssl.pretrain.run``) and ``configs/<dataset>.yaml``, or reuse a backbone with
+``--backbone PATH``. Then, for each label count (500 / 1000 / 2500 / 5000) and seed, a
+class-stratified labelled subset of the training split is drawn with that seed, 10 % of it
+(stratified) held out for early stopping, and three classifiers are scored on the full
+official 10k test set:
+
+* fine-tune: the pretrained ResNet + a linear head, every layer trained;
+* scratch: the same architecture from random init, the same protocol and budget;
+* linear: a linear layer on frozen pre-expander features (standardised).
+
+Protocol of the layer-wise VICReg paper: Adam lr 5e-4 (linear 5e-3), batch 128, learning
+rate x0.95 every 50 steps, early stopping on validation accuracy with patience 5 (linear
+10), best epoch kept. No augmentation while fine-tuning. Writes
+``bench/results/low_label_<dataset>.json`` after every seed, so a run cut short keeps what
+it finished.
+
+    python -m bench.low_label --dataset mnist [--data DIR] [--epochs 50] [overrides ...]
+
+CPU smoke test (about a minute)::
+
+    python -m bench.low_label --dataset mnist --epochs 1 --labels 500 --seeds 0 \\
+        --eval-limit 500 --max-epochs 2 --run-dir /tmp/lowlabel_smoke/run \\
+        --out-dir /tmp/lowlabel_smoke pretrain.max_steps_per_epoch=2 \\
+        pretrain.batch_size=32 pretrain.knn_every=0
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from bench.common import RESULTS, SHARED, write_result
+from drac_ssl import pretrain
+from drac_ssl.config import load_config, to_dict
+from drac_ssl.datasets import load_generic, normalization_for
+from drac_ssl.evaluation import finetune_classifier, prepare_images, stratified_split
+from drac_ssl.models import Backbone, build_backbone, load_local_weights
+from drac_ssl.runtime import resolve_device
+
+# Layer-wise VICReg paper, MNIST, MLP: test accuracy (%) by number of labels.
+PAPER_MNIST = {
+    500: {"finetune": 85.13, "scratch": 77.78},
+    1000: {"finetune": 88.66, "scratch": 81.33},
+    2500: {"finetune": 91.69, "scratch": 88.52},
+    5000: {"finetune": 94.23, "scratch": 93.68},
+}
+METHODS = ("finetune", "scratch", "linear")
+# Early stopping starts only after this many optimiser steps, for every method alike: with 450
+# training images an epoch is 4 steps, and on the first GPU run scratch at 500 labels stopped
+# after 6 epochs (24 steps) with 19 % test accuracy, before its BatchNorm statistics settled.
+MIN_STEPS = 300
+DESCRIPTION = {
+    "mnist": "MNIST: the first 10k training images (official order) unlabelled for pretraining "
+             "and as the pool the labelled subsets are drawn from; official 10k test set",
+    "fashion_mnist": "Fashion-MNIST: 60k training images unlabelled for pretraining and as the "
+                     "pool the labelled subsets are drawn from; official 10k test set",
+}
+
+
+def _ints(text: str) -> list[int]:
+    return [int(t) for t in text.split(",") if t.strip()]
+
+
+def _summary(values: list[float]) -> dict[str, Any]:
+    return {
+        "mean": round(statistics.fmean(values), 2) if values else None,
+        "std": round(statistics.stdev(values), 2) if len(values) > 1 else None,
+        "values": [round(v, 2) for v in values],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", choices=("mnist", "fashion_mnist"), default="mnist")
+    parser.add_argument("--data", default=None, help="dataset folder (default: ../shared/data/<dataset>)")
+    parser.add_argument("--epochs", type=int, default=None, help="pretraining epochs (default: the config's)")
+    parser.add_argument("--backbone", default=None, help="reuse this backbone file; skip pretraining")
+    parser.add_argument("--labels", default="500,1000,2500,5000")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--val-fraction", type=float, default=0.1)
+    parser.add_argument("--max-epochs", type=int, default=100, help="cap on classifier training epochs")
+    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--run-dir", default=None, help="default: runs/bench-low-label-<dataset>")
+    parser.add_argument("--out-dir", default=str(RESULTS))
+    parser.add_argument("--name", default=None, help="result name (default: low_label_<dataset>)")
+    parser.add_argument("--eval-limit", type=int, default=0,
+                        help="evaluate on N evenly spaced test images only (smoke test); 0 = all")
+    parser.add_argument("overrides", nargs="*")
+    args = parser.parse_args()
+
+    dataset = args.dataset
+    data_root = args.data or str(SHARED / "data" / dataset)
+    run_dir = Path(args.run_dir or f"runs/bench-low-label-{dataset}")
+    name = args.name or f"low_label_{dataset}"
+    methods = [m for m in args.methods.split(",") if m]
+    unknown = set(methods) - set(METHODS)
+    if unknown:
+        parser.error(f"unknown methods {sorted(unknown)}; choose from {', '.join(METHODS)}")
+    overrides = [f"data.root={data_root}", *args.overrides]
+    if args.epochs is not None:
+        overrides.insert(1, f"pretrain.epochs={args.epochs}")
+    cfg = load_config(Path(__file__).resolve().parents[1] / "configs" / f"{dataset}.yaml", overrides)
+    device = resolve_device(cfg.run.device)
+    bf16 = pretrain.use_bf16(cfg, device)
+
+    # ---- pretraining (or a given backbone) ------------------------------------------
+    pretrain_info: dict[str, Any]
+    if args.backbone:
+        backbone_path = Path(args.backbone)
+        pretrain_info = {"source": f"given backbone {backbone_path}", "seconds": 0.0}
+        print(f"[bench] using backbone {backbone_path}; no pretraining")
+    else:
+        print(f"[bench] pretraining VICReg on {dataset} for {cfg.pretrain.epochs} epochs in {run_dir}")
+        t0 = time.perf_counter()
+        result = pretrain.run(cfg, run_dir)
+        seconds = time.perf_counter() - t0
+        backbone_path = result.backbone_path
+        last = result.history[-1] if result.history else {}
+        pretrain_info = {
+            "source": f"pretrained here ({run_dir / 'pretrain'})",
+            "seconds": round(seconds, 1),
+            "epoch_seconds_sum": round(sum(r.get("seconds", 0.0) for r in result.history), 1),
+            "epochs": len(result.history),
+            "best_epoch": result.best_epoch + 1,
+            "final_loss": last.get("loss"),
+            "final_knn_top1": next((r["knn_top1"] for r in reversed(result.history) if "knn_top1" in r), None),
+            "stopped": result.stopped,
+        }
+        print(f"[bench] pretraining: {seconds:.1f} s, {len(result.history)} epochs, "
+              f"final loss {last.get('loss')}")
+    pretrained = build_backbone(cfg.pretrain.backbone)
+    load_local_weights(pretrained, backbone_path)
+    pretrained = pretrained.to(device)
+
+    # ---- data -----------------------------------------------------------------------
+    train = load_generic(dataset, data_root, "train")
+    test = load_generic(dataset, data_root, "test")
+    assert train.labels is not None and test.labels is not None
+    if args.eval_limit:
+        keep = slice(None, None, max(1, len(test.images) // args.eval_limit))
+        test.images, test.labels = test.images[keep], test.labels[keep]
+    aug = cfg.pretrain.augment
+    mean, std = normalization_for(aug.recipe)  # as pretraining and pretrain.embed_images
+    test_x = prepare_images(test.images, mean, std, aug.image_size, device)
+    test_y = torch.as_tensor(test.labels, device=device)
+    test_feats = pretrain.embed_images(pretrained, test.images, aug.recipe, aug.image_size, device,
+                                       autocast=bf16) if "linear" in methods else None
+    print(f"[bench] pool {len(train.images)} training images, test {len(test.images)} images, device {device}")
+
+    paper = PAPER_MNIST if dataset == "mnist" else None
+    hp = {"finetune": dict(lr=5e-4, patience=5), "scratch": dict(lr=5e-4, patience=5),
+          "linear": dict(lr=5e-3, patience=10)}
+    protocol = (
+        f"labelled subset: class-stratified draw of N from the training split ({len(train.images)} images) "
+        f"with numpy default_rng(seed); {args.val_fraction:.0%} of it (stratified) held out for early stopping, "
+        f"the rest trained on; scored on {len(test.images)} official test images. "
+        f"fine-tune: pretrained {cfg.pretrain.backbone.arch} + linear head, all layers trained; "
+        f"scratch: same architecture and protocol from random init (seeded); "
+        f"both Adam lr 5e-4, batch 128, lr x0.95 every 50 steps (staircase), no weight decay, "
+        f"early stopping patience 5 epochs on validation accuracy (ties: lower validation loss), not before "
+        f"{MIN_STEPS} optimiser steps, "
+        f"best epoch restored, at most {args.max_epochs} epochs; no augmentation; inputs /255 and "
+        f"normalised with mean {mean} std {std} (as in pretraining). "
+        f"linear: frozen pre-expander features of the un-augmented images, standardised with the "
+        f"training part's statistics, linear layer, Adam lr 5e-3, same batch and decay, patience 10. "
+        f"{'bf16 autocast' if bf16 else 'fp32'} forward passes, float32 loss."
+    )
+    label_counts, seeds = _ints(args.labels), _ints(args.seeds)
+    record: dict[str, Any] = {
+        "dataset": DESCRIPTION[dataset],
+        "model": f"{cfg.pretrain.backbone.arch} (CIFAR stem {cfg.pretrain.backbone.cifar_stem}), "
+                 f"VICReg, expander {cfg.pretrain.expander}",
+        "complete": False,
+        "pretrain": pretrain_info,
+        "eval_images": {"pool": len(train.images), "test": len(test.images)},
+        "protocol": protocol,
+        "paper": {"source": "layer-wise VICReg paper, MNIST, MLP (methods.md section 3)",
+                  "figures": {str(k): v for k, v in PAPER_MNIST.items()},
+                  "comparable": dataset == "mnist"},
+        "labels": {},
+        "eval_seconds": 0.0,
+        "config": to_dict(cfg),
+    }
+    out_dir = Path(args.out_dir)
+    eval_t0 = time.perf_counter()
+
+    for n_labels in label_counts:
+        if n_labels > len(train.images):
+            print(f"[bench] skipping {n_labels} labels: the pool holds {len(train.images)} images")
+            continue
+        runs: dict[str, list[dict[str, Any]]] = {m: [] for m in methods}
+        t_label = time.perf_counter()
+        entry: dict[str, Any] = {}
+        for seed in seeds:
+            rng = np.random.default_rng(seed)
+            subset, _ = stratified_split(train.labels, n_labels, rng)
+            n_val = max(1, round(args.val_fraction * n_labels))
+            val_pos, train_pos = stratified_split(train.labels[subset], n_val, rng)
+            tr_idx, va_idx = subset[train_pos], subset[val_pos]
+            xtr = prepare_images(train.images[tr_idx], mean, std, aug.image_size, device)
+            xva = prepare_images(train.images[va_idx], mean, std, aug.image_size, device)
+            ytr = torch.as_tensor(train.labels[tr_idx], device=device)
+            yva = torch.as_tensor(train.labels[va_idx], device=device)
+            line = []
+            for method in methods:
+                common = dict(max_epochs=args.max_epochs, min_steps=MIN_STEPS, batch_size=128, decay_every=50, decay_rate=0.95,
+                              seed=seed, device=device, autocast=bf16, num_classes=10, **hp[method])
+                if method == "linear":
+                    assert test_feats is not None
+                    ftr = pretrain.embed_images(pretrained, train.images[tr_idx], aug.recipe, aug.image_size,
+                                                device, autocast=bf16)
+                    fva = pretrain.embed_images(pretrained, train.images[va_idx], aug.recipe, aug.image_size,
+                                                device, autocast=bf16)
+                    mu, sd = ftr.mean(0, keepdim=True), ftr.std(0, keepdim=True).clamp_min(1e-6)
+                    res = finetune_classifier(nn.Identity(), (ftr - mu) / sd, ytr, (fva - mu) / sd, yva,
+                                              (test_feats - mu) / sd, test_y, **common)
+                else:
+                    if method == "finetune":
+                        body: nn.Module = pretrained
+                    else:
+                        torch.manual_seed(seed)
+                        bc = cfg.pretrain.backbone
+                        body = Backbone(bc.arch, in_channels=bc.in_channels, cifar_stem=bc.cifar_stem)
+                    res = finetune_classifier(body, xtr, ytr, xva, yva, test_x, test_y, **common)
+                runs[method].append({"seed": seed, "test_top1": round(res.test_top1, 2),
+                                     "val_top1": round(res.val_top1, 2), "best_epoch": res.best_epoch + 1,
+                                     "epochs_run": res.epochs_run, "seconds": round(res.seconds, 2)})
+                line.append(f"{method} {res.test_top1:.2f}% (best epoch {res.best_epoch + 1}/"
+                            f"{res.epochs_run}, {res.seconds:.1f} s)")
+            print(f"[bench] {n_labels} labels, seed {seed} ({len(tr_idx)} train / {len(va_idx)} val): "
+                  + "; ".join(line))
+            entry = {"train": len(tr_idx), "val": len(va_idx), "seeds": seeds[: seeds.index(seed) + 1]}
+            for method in methods:
+                entry[method] = {**_summary([r["test_top1"] for r in runs[method]]), "runs": runs[method]}
+            entry["paper"] = paper.get(n_labels) if paper else None
+            entry["eval_seconds"] = round(time.perf_counter() - t_label, 1)
+            record["labels"][str(n_labels)] = entry
+            record["eval_seconds"] = round(time.perf_counter() - eval_t0, 1)
+            write_result(name, record, out_dir)
+        summary = ", ".join(
+            f"{m} {entry[m]['mean']:.2f}" + (f" +- {entry[m]['std']:.2f}" if entry[m]["std"] is not None else "")
+            for m in methods)
+        ref = f" (paper: fine-tune {paper[n_labels]['finetune']}, scratch {paper[n_labels]['scratch']})" \
+            if paper and n_labels in paper else ""
+        print(f"[bench] {n_labels} labels over {len(seeds)} seed(s): {summary}{ref}; {entry['eval_seconds']:.1f} s")
+
+    record["complete"] = True
+    record["eval_seconds"] = round(time.perf_counter() - eval_t0, 1)
+    write_result(name, record, out_dir)
+    total = pretrain_info["seconds"] + record["eval_seconds"]
+    print(f"[bench] done: pretraining {pretrain_info['seconds']:.1f} s, evaluation {record['eval_seconds']:.1f} s, "
+          f"total {total:.1f} s ({math.ceil(total / 60)} min)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+"""Evaluation protocols: low-label fine-tuning loop and the stratified draw (CPU, seconds)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from drac_ssl.datasets import normalization_for
+from drac_ssl.evaluation import finetune_classifier, prepare_images, stratified_split
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread() -> Iterator[None]:
+    """Tiny tensors: one intra-op thread is fastest (and immune to a busy machine)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def blobs(n: int, seed: int, dim: int = 8, classes: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
+    """Well separated Gaussian blobs: class k centred at 4 * e_k."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % classes
+    x = torch.randn(n, dim, generator=g) * 0.7
+    x[torch.arange(n), y] += 4.0
+    return x, y
+
+
+def small_backbone() -> nn.Module:
+    torch.manual_seed(123)
+    return nn.Sequential(nn.Linear(8, 16), nn.BatchNorm1d(16), nn.ReLU())
+
+
+def test_finetune_classifier_learns_a_separable_problem() -> None:
+    xtr, ytr = blobs(240, 0)
+    xva, yva = blobs(60, 1)
+    xte, yte = blobs(300, 2)
+    backbone = small_backbone()
+    before = {k: v.clone() for k, v in backbone.state_dict().items()}
+    res = finetune_classifier(backbone, xtr, ytr, xva, yva, xte, yte, lr=5e-3, batch_size=32,
+                              max_epochs=15, patience=5, seed=0)
+    assert res.test_top1 > 90.0  # chance is 33 %
+    assert res.val_top1 == max(h["val_top1"] for h in res.history)
+    assert 0 <= res.best_epoch < res.epochs_run <= 15
+    # the caller's backbone is not trained in place
+    for k, v in backbone.state_dict().items():
+        assert torch.equal(v, before[k]), k
+    # same seed, same result
+    again = finetune_classifier(backbone, xtr, ytr, xva, yva, xte, yte, lr=5e-3, batch_size=32,
+                                max_epochs=15, patience=5, seed=0)
+    assert again.test_top1 == res.test_top1 and again.best_epoch == res.best_epoch
+
+
+def test_finetune_classifier_early_stopping_keeps_the_best_epoch() -> None:
+    # Validation labels are permuted, so the better the model fits the training labels the
+    # worse it scores on validation: the best validation epoch comes early, training stops
+    # `patience` epochs later and the kept weights are those of the best epoch, not the last.
+    xtr, ytr = blobs(240, 0)
+    xva, yva = blobs(60, 1)
+    wrong = (yva + 1) % 3
+    patience = 3
+    res = finetune_classifier(nn.Identity(), xtr, ytr, xva, wrong, xva, yva, lr=5e-2, batch_size=32,
+                              max_epochs=50, patience=patience, seed=0)
+    keys = [(h["val_top1"], -h["val_loss"]) for h in res.history]
+    best = max(range(len(keys)), key=lambda i: keys[i])
+    assert res.best_epoch == best
+    assert res.epochs_run == best + 1 + patience < 50  # stopped early
+    assert res.val_top1 == pytest.approx(res.history[best]["val_top1"])
+    assert res.history[-1]["val_loss"] > res.history[best]["val_loss"]
+    # re-score the returned model: it carries the best epoch's weights
+    assert res.model is not None
+    res.model.eval()
+    with torch.no_grad():
+        val_acc = (res.model(xva).argmax(1) == wrong).float().mean().item() * 100
+    assert val_acc == pytest.approx(res.history[best]["val_top1"])
+    # min_steps holds early stopping off: 240 images at batch 32 are 8 steps per epoch
+    held = finetune_classifier(nn.Identity(), xtr, ytr, xva, wrong, xva, yva, lr=5e-2, batch_size=32,
+                               max_epochs=50, patience=patience, seed=0, min_steps=8 * 20)
+    assert held.epochs_run == 20 > res.epochs_run
+    assert held.best_epoch == res.best_epoch
+
+
+def test_finetune_classifier_trains_a_resnet_on_images() -> None:
+    from drac_ssl.models import Backbone
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 40, size=(16, 8, 8), dtype=np.uint8)
+    labels = np.arange(16) % 2
+    images[labels == 1, 2:6, 2:6] = 255  # class 1: a bright square
+    mean, std = normalization_for("mnist")
+    x = prepare_images(images, mean, std, 8, "cpu")
+    assert x.shape == (16, 1, 8, 8)
+    y = torch.as_tensor(labels)
+    torch.manual_seed(0)
+    res = finetune_classifier(Backbone("resnet18", in_channels=1, cifar_stem=True), x[:12], y[:12],
+                              x[12:], y[12:], x[12:], y[12:], lr=1e-3, batch_size=6, max_epochs=2,
+                              patience=2, seed=0)
+    assert res.epochs_run <= 2 and len(res.history) == res.epochs_run
+    assert np.isfinite(res.history[0]["train_loss"])
+
+
+def test_stratified_split_keeps_class_proportions() -> None:
+    labels = np.repeat(np.arange(4), [100, 200, 300, 400])
+    chosen, rest = stratified_split(labels, 100, np.random.default_rng(0))
+    assert len(chosen) == 100 and len(set(chosen)) == 100
+    assert np.bincount(labels[chosen]).tolist() == [10, 20, 30, 40]
+    assert len(np.intersect1d(chosen, rest)) == 0 and len(chosen) + len(rest) == len(labels)
+    again, _ = stratified_split(labels, 100, np.random.default_rng(0))
+    assert np.array_equal(chosen, again)
+    other, _ = stratified_split(labels, 100, np.random.default_rng(1))
+    assert not np.array_equal(chosen, other)
+    odd, _ = stratified_split(labels, 7, np.random.default_rng(0))
+    assert len(odd) == 7
+    with pytest.raises(ValueError):
+        stratified_split(labels, 0, np.random.default_rng(0))
