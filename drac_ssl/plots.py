@@ -58,7 +58,8 @@ def plot_history(
     ``history``: one dict per logged epoch (e.g. the JSON lines of a run), the x value is
     its ``"epoch"`` entry when present, else its position. ``keys``: the entries to draw
     (loss terms, ``rate_reduction_early`` / ``rate_reduction_last``, ``knn_top1`` ...);
-    epochs where a key is missing or not finite leave a gap.
+    epochs where a key is missing or not finite are skipped, so a monitor logged every N
+    epochs (``knn_top1``) is drawn as a line through its points, with markers.
     """
     if not keys:
         raise ValueError("plot_history needs at least one key to plot")
@@ -68,13 +69,15 @@ def plot_history(
     fig = _new_figure(4.2 * ncols, 3.2 * nrows)
     axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
     for ax, key in zip(axes, keys, strict=False):
-        values = [_finite(h.get(key)) for h in history]
-        ax.plot(epochs, values, marker="o" if len(history) <= 30 else None, markersize=3)
+        points = [(x, v) for x, v in zip(epochs, (_finite(h.get(key)) for h in history), strict=True)
+                  if math.isfinite(v)]
+        xs, values = [x for x, _ in points], [v for _, v in points]
+        ax.plot(xs, values, marker="o" if len(points) <= 30 else None, markersize=3)
         ax.set_title(key)
         ax.set_xlabel("epoch")
         ax.set_ylabel(key)
         ax.grid(True, alpha=0.3)
-        if not any(math.isfinite(v) for v in values):
+        if not values:
             ax.text(0.5, 0.5, "no values", ha="center", va="center", transform=ax.transAxes)
     for ax in axes[len(keys):]:
         ax.set_visible(False)

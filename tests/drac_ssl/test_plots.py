@@ -58,3 +58,22 @@ def test_plot_comparison(tmp_path: Path) -> None:
     ]
     _assert_png(plot_comparison(rows, ["qwk", "auc"], tmp_path / "compare.png"))
     _assert_png(plot_comparison([{"qwk": 0.5}], ["qwk"], tmp_path / "one.png"))
+
+
+def test_plot_history_draws_a_monitor_logged_every_few_epochs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # k-NN is logged every 5 epochs: the other rows lack the key. The points must be joined
+    # into one visible line (on the first GPU run each point was isolated: an empty panel).
+    import drac_ssl.plots as plots
+
+    figures = []
+    real_save = plots._save
+    monkeypatch.setattr(plots, "_save", lambda fig, path: figures.append(fig) or real_save(fig, path))
+    history = [{"epoch": e, "loss": 20 - e * 0.1} for e in range(20)]
+    for e in (4, 9, 14, 19):
+        history[e]["knn_top1"] = 50.0 + e
+    _assert_png(plot_history(history, ["loss", "knn_top1"], tmp_path / "h.png"))
+    knn_axes = [ax for ax in figures[0].axes if ax.get_title() == "knn_top1"]
+    (line,) = knn_axes[0].get_lines()
+    assert list(line.get_xdata()) == [4, 9, 14, 19]
+    assert list(line.get_ydata()) == [54.0, 59.0, 64.0, 69.0]
+    assert line.get_marker() == "o"
