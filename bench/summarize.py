@@ -71,6 +71,125 @@ def generic_rows(name: str, r: dict[str, Any]) -> list[str]:
     return [f"| {name} | {text} | {_device(r)} | {_date(r)} | `{r.get('command')}` |"]
 
 
+def _pct(x: Any) -> str:
+    return f"{x:.2f}" if isinstance(x, (int, float)) else "–"
+
+
+def _spread(entry: dict[str, Any], method: str) -> str:
+    """``mean ± std`` of one method's seeds (``mean`` alone for a single seed)."""
+    m = entry.get(method, {})
+    if isinstance(m.get("std"), (int, float)):
+        return f"{m['mean']:.2f} ± {m['std']:.2f}"
+    return _pct(m.get("mean"))
+
+
+def cifar_rows(r: dict[str, Any]) -> list[str]:
+    tta = r.get("time_to_knn_accuracy", {})
+    reach = "; ".join(f"k-NN {k.split('_')[1]} %: " + (f"{v['minutes']} min (epoch {v['epoch']})"
+                                                      if isinstance(v, dict) else str(v))
+                      for k, v in tta.items())
+    return [f"| CIFAR-10 VICReg ResNet-18, {r.get('epochs')} epochs | linear {_pct(r.get('linear_probe_top1'))} %, "
+            f"k-NN@20 {_pct(r.get('knn_top1_k20'))} %, k-NN@200 {_pct(r.get('knn_top1_k200'))} % "
+            f"(seed report, ResNet-34: 76.67 % linear: {'beaten' if r.get('beats_seed_report') else 'not beaten'}); "
+            f"pretraining {r.get('pretrain_seconds')} s; time to {reach} | {_device(r)} | {_date(r)} | "
+            f"`{r.get('command')}` |"]
+
+
+def inference_rows(r: dict[str, Any]) -> list[str]:
+    res = r.get("results", {})
+    return [f"| inference: {r.get('folds')}-fold ensemble, flip TTA ({r.get('forward_passes_per_image')} forward "
+            f"passes per image), {r.get('bundle', {}).get('input', {}).get('size', ['?'])[0]} px | "
+            f"{res.get('model_images_per_s')} images/s model, {res.get('end_to_end_images_per_s')} images/s "
+            f"end to end (from decoded 1024 px images) | {_device(r)} | {_date(r)} | `{r.get('command')}` |"]
+
+
+def pipeline_rows(r: dict[str, Any]) -> list[str]:
+    stages = ", ".join(f"{k} {v} s" for k, v in r.get("seconds_per_stage", {}).items())
+    return [f"| main job at the recipe's size (`configs/drac.yaml`, 224 px), phantom data | {r.get('seconds_total')} s "
+            f"total ({r.get('goal')}: {'met' if r.get('goal_met') else 'not met'}); {stages}; VICReg stopped early "
+            f"after {r.get('pretrain_epochs_run')} epochs | {_device(r)} | {_date(r)} | `{r.get('command')}` |"]
+
+
+def correctness_tables(results_dir: Path) -> list[str]:
+    """The correctness tables of issue #7, each from its own result file (absent file: no table)."""
+    out: list[str] = []
+
+    def load(name: str) -> dict[str, Any] | None:
+        path = results_dir / f"{name}.json"
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+    cifar, ablation = load("cifar10_vicreg"), load("umm_ablation")
+    if cifar:
+        out += ["", f"**CIFAR-10, ResNet-18, linear probe / k-NN top-1 (%)** ({_device(cifar)}, {_date(cifar)}; one seed)",
+                "", "| model | epochs | linear | k-NN@20 | k-NN@200 |", "|---|---|---|---|---|",
+                f"| VICReg (this package) | {cifar.get('epochs')} | {_pct(cifar.get('linear_probe_top1'))} | "
+                f"{_pct(cifar.get('knn_top1_k20'))} | {_pct(cifar.get('knn_top1_k200'))} |"]
+        if ablation:
+            for name in ("control", "umm"):
+                row = ablation.get("variants", {}).get(name)
+                if row:
+                    label = {"control": "VICReg + fair control (same steps, plain VICReg)",
+                             "umm": "VICReg + UMM (this package)"}[name]
+                    out.append(f"| {label} | {cifar.get('epochs')} + {row.get('steps')} steps | "
+                               f"{_pct(row.get('linear_probe_top1'))} | {_pct(row.get('knn_top1_k20'))} | "
+                               f"{_pct(row.get('knn_top1_k200'))} |")
+        out += ["| seed report: VICReg ResNet-34, batch 128 | 100 | 76.67 | | |",
+                "| UMM paper: VICRegL ResNet-18 | long schedule | 90.99 | 88.75 (5-NN) | |",
+                "| UMM paper: VICRegL + UMM ResNet-18 | + 200 UMM epochs | 92.77 | 90.74 (5-NN) | |"]
+    if ablation:
+        gains = ablation.get("gain_over_fair_control", {})
+        out += ["", f"**UMM ablation on CIFAR-10 from one VICReg checkpoint** ({_device(ablation)}, "
+                f"{_date(ablation)}; settings for every variant: `{' '.join(ablation.get('settings_for_every_variant', []))}`)",
+                "", "| variant | settings | linear | k-NN@20 | vs fair control (linear / k-NN points) | last-layer ΔR |",
+                "|---|---|---|---|---|---|"]
+        for name, row in ablation.get("variants", {}).items():
+            g = gains.get(name)
+            settings = row.get("settings")
+            settings = " ".join(settings) if isinstance(settings, list) else settings
+            last = (row.get("final_epoch") or {}).get("rate_reduction_last")
+            out.append(f"| {name} | {settings} | {_pct(row.get('linear_probe_top1'))} | "
+                       f"{_pct(row.get('knn_top1_k20'))} | "
+                       + (f"{g['linear_points']:+.2f} / {g['knn20_points']:+.2f}" if g else "") + " | "
+                       + (f"{last:.1f}" if isinstance(last, (int, float)) else "") + " |")
+    for dataset in ("mnist", "fashion_mnist"):
+        low = load(f"low_label_{dataset}")
+        if not low:
+            continue
+        paper = (low.get("paper") or {}).get("figures", {}) if (low.get("paper") or {}).get("comparable") else {}
+        out += ["", f"**{dataset.replace('_', '-').upper() if dataset == 'mnist' else 'Fashion-MNIST'} low-label "
+                f"test top-1 (%), mean ± std over seeds** ({_device(low)}, {_date(low)}; "
+                f"pretraining {low.get('pretrain', {}).get('seconds')} s)",
+                "", "| labels | fine-tune | scratch | linear probe | paper fine-tune (MLP) | paper scratch (MLP) |",
+                "|---|---|---|---|---|---|"]
+        for n, entry in low.get("labels", {}).items():
+            pp = paper.get(n, {})
+            out.append(f"| {n} | {_spread(entry, 'finetune')} | {_spread(entry, 'scratch')} | "
+                       f"{_spread(entry, 'linear')} | "
+                       f"{_pct(pp.get('finetune'))} | {_pct(pp.get('scratch'))} |")
+    for name in ("layer_clusters_cifar10", "layer_clusters_cifar10_umm"):
+        lc = load(name)
+        if not lc:
+            continue
+        stages = lc.get("stages", [])
+        out += ["", f"**Per-layer cluster quality, CIFAR-10 test set: Davies-Bouldin (lower better) / "
+                f"Calinski-Harabasz (higher better)** ({_device(lc)}, {_date(lc)}; t-SNE: "
+                f"`bench/results/{name}_tsne.png`)", "",
+                "| backbone | " + " | ".join(stages) + " |", "|---|" + "---|" * len(stages)]
+        for bname, b in lc.get("backbones", {}).items():
+            cells = [f"{b['layers'][s]['davies_bouldin']:.2f} / {b['layers'][s]['calinski_harabasz']:.0f}"
+                     for s in stages if s in b.get("layers", {})]
+            out.append(f"| {bname} | " + " | ".join(cells) + " |")
+    pipe = load("drac_pipeline_gpu")
+    if pipe:
+        out += ["", f"**Full-size phantom DRAC pipeline, out-of-fold (611 images, 5 folds)** ({_device(pipe)}, "
+                f"{_date(pipe)}; phantom data: shows that the stages work, not how well real DR is graded)", "",
+                "| variant | QWK [95 % CI] | AUC (macro OvO) | accuracy | macro F1 |", "|---|---|---|---|---|"]
+        for row in pipe.get("oof_metrics", {}).get("rows", []):
+            out.append(f"| {row['variant']} | {row['qwk']:.3f} [{row['qwk_ci_low']:.3f}, {row['qwk_ci_high']:.3f}] | "
+                       f"{row['auc']:.3f} | {row['accuracy']:.3f} | {row['macro_f1']:.3f} |")
+    return out
+
+
 def render(results_dir: Path = RESULTS) -> str:
     lines = ["| what | figure | device | date | command |", "|---|---|---|---|---|"]
     files = sorted(results_dir.glob("*.json"))
@@ -89,10 +208,19 @@ def render(results_dir: Path = RESULTS) -> str:
             lines += app_load_rows(name, record)
         elif name == "default_run":
             lines += default_run_rows(record)
+        elif name == "drac_pipeline_gpu":
+            lines += pipeline_rows(record)
+        elif name == "cifar10_vicreg":
+            lines += cifar_rows(record)
+        elif name.startswith("inference_"):
+            lines += inference_rows(record)
+        elif name in ("umm_ablation",) or name.startswith(("low_label_", "layer_clusters_")):
+            continue  # shown as tables below
         else:
             lines += generic_rows(name, record)
     if not files:
         lines.append("| (no results yet) | | | | |")
+    lines += correctness_tables(results_dir)
     return "\n".join(lines)
 
 

@@ -155,7 +155,7 @@ def _plot(rows: dict[str, Any], path: Path) -> None:
     ax.set_xticks(list(xs), names, rotation=20)
     ax.set_ylabel("CIFAR-10 test top-1 (%)")
     ax.set_title("UMM vs its fair control, from one VICReg checkpoint")
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
