@@ -89,6 +89,8 @@ class PretrainConfig:
     lr: float = 0.015
     weight_decay: float = 1e-4
     momentum: float = 0.9  # sgd / lars
+    lars_eta: float = 0.02  # LARS trust coefficient (solo-learn's CIFAR recipe; the official VICReg code: 0.001)
+    lars_clip_lr: bool = True  # solo-learn's clipped LARS: step = min(eta * |p|, lr * |g|) (false: official rule)
     warmup_epochs: int = 0
     schedule: str = "cosine"  # cosine | constant
     min_lr_ratio: float = 0.0

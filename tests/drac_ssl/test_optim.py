@@ -72,6 +72,47 @@ def test_lars_trust_ratio_first_step() -> None:
     torch.testing.assert_close(b.detach(), torch.tensor([0.8]))  # plain SGD, no decay
 
 
+def test_lars_clip_lr_caps_the_step_like_solo_learn() -> None:
+    # clip_lr: q = min(eta * ||p|| / ||g|| / lr, 1), step = lr * q * g
+    #        = min(eta * ||p||, lr * ||g||) along g (solo-learn solo/utils/lars.py).
+    p = nn.Parameter(torch.tensor([3.0, 4.0]))  # ||p|| = 5
+    p.grad = torch.tensor([0.0, 2.0])  # ||g|| = 2
+    LARS([p], lr=1.0, weight_decay=0.0, eta=0.1, clip_lr=True).step()
+    # eta * ||p|| = 0.5 < lr * ||g|| = 2: capped at 0.5 of the way along g / ||g||
+    torch.testing.assert_close(p.detach(), torch.tensor([3.0, 3.5]))
+    p = nn.Parameter(torch.tensor([3.0, 4.0]))
+    p.grad = torch.tensor([0.0, 0.01])  # lr * ||g|| = 0.01 < eta * ||p||: plain SGD
+    LARS([p], lr=1.0, weight_decay=0.0, eta=0.1, clip_lr=True).step()
+    torch.testing.assert_close(p.detach(), torch.tensor([3.0, 3.99]))
+    p = nn.Parameter(torch.tensor([3.0, 4.0]))  # lr 0: no step, no division by zero
+    p.grad = torch.tensor([0.0, 2.0])
+    LARS([p], lr=0.0, eta=0.1, clip_lr=True).step()
+    torch.testing.assert_close(p.detach(), torch.tensor([3.0, 4.0]))
+
+
+def test_build_optimizer_lars_moves_weights_like_solo_learns_cifar_recipe() -> None:
+    # configs/cifar10.yaml copies solo-learn's VICReg CIFAR recipe (lars, lr 0.3, batch
+    # 256, eta 0.02, clip_lr). With the official eta 0.001 and no clipping, each weight
+    # tensor moved lr * eta = 3e-4 of its norm per step, 67x less than solo-learn's.
+    from pathlib import Path
+
+    from drac_ssl.config import load_config
+
+    cfg = load_config(Path(__file__).resolve().parents[2] / "configs" / "cifar10.yaml", [])
+    pc = cfg.pretrain
+    torch.manual_seed(0)
+    layer = nn.Linear(16, 8, bias=False)
+    grad = torch.randn(8, 16)
+    layer.weight.grad = grad.clone()
+    before = layer.weight.detach().clone()
+    build_optimizer(layer, pc).step()
+    step = (layer.weight.detach() - before).norm()
+    g = grad + pc.weight_decay * before
+    solo = min(0.02 * before.norm() / g.norm() / pc.lr, 1.0) * pc.lr * g.norm()  # solo-learn
+    assert step.item() == pytest.approx(float(solo), rel=1e-4)
+    assert step.item() > 10 * pc.lr * 0.001 * before.norm().item()
+
+
 class Tiny(nn.Module):
     def __init__(self) -> None:
         super().__init__()
