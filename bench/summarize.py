@@ -97,8 +97,10 @@ def cifar_rows(r: dict[str, Any]) -> list[str]:
 
 def inference_rows(r: dict[str, Any]) -> list[str]:
     res = r.get("results", {})
-    return [f"| inference: {r.get('folds')}-fold ensemble, flip TTA ({r.get('forward_passes_per_image')} forward "
-            f"passes per image), {r.get('bundle', {}).get('input', {}).get('size', ['?'])[0]} px | "
+    passes = (f"{r['backbone_passes_per_image']} backbone passes per image, folds share the frozen backbone"
+              if "backbone_passes_per_image" in r else f"{r.get('forward_passes_per_image')} forward passes per image")
+    return [f"| inference: {r.get('folds')}-fold ensemble, flip TTA ({passes}), "
+            f"{r.get('bundle', {}).get('input', {}).get('size', ['?'])[0]} px | "
             f"{res.get('model_images_per_s')} images/s model, {res.get('end_to_end_images_per_s')} images/s "
             f"end to end (from decoded 1024 px images) | {_device(r)} | {_date(r)} | `{r.get('command')}` |"]
 

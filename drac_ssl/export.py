@@ -22,6 +22,14 @@ then the training's evaluation transform), every fold model runs with flip TTA, 
 ensemble's probabilities / scores are turned into a grade with the stored calibration.
 A Gradio app calls the same two functions.
 
+Shared backbone: a bundle fine-tuned with ``finetune.freeze: frozen`` has one backbone for
+every fold. :func:`load_bundle` compares the fold backbones' tensors (parameters and
+buffers); when all are bit-identical the fold models share one backbone module and
+:func:`predict_tensors` runs it once per TTA view, feeding its feature map to every fold
+head (``folds x`` fewer backbone passes). Otherwise (``freeze: last`` / ``all``) every fold
+model runs on its own. Both give the same outputs: the shared path performs each fold
+model's operations on the same batches in the same order (bit-identical on CPU).
+
 Command line::
 
     python -m drac_ssl.export RUN --images DIR --out TEAM.csv   # grade every image in DIR
@@ -58,6 +66,7 @@ from drac_ssl.augment import EvalDataset
 from drac_ssl.config import Config
 from drac_ssl.datasets import load_octa_cache
 from drac_ssl.finetune import (
+    FEATURE_STAGE,
     TTA_FLIPS,
     VARIANT_STAGE,
     Calibration,
@@ -67,6 +76,7 @@ from drac_ssl.finetune import (
     predict_raw,
 )
 from drac_ssl.io import atomic_write_json, atomic_write_text
+from drac_ssl.models import Backbone
 from drac_ssl.runtime import resolve_device
 from drac_ssl.submission import IMAGE_SUFFIXES, check_submission, write_submission
 
@@ -75,6 +85,7 @@ __all__ = [
     "GRADCAM_TARGET_LAYER",
     "Bundle",
     "ExportResult",
+    "backbones_identical",
     "build_bundle",
     "data_provenance",
     "list_images",
@@ -90,6 +101,7 @@ BUNDLE_FORMAT = "drac_ssl bundle v1"
 GRADCAM_TARGET_LAYER = "backbone.layer4"
 FLIP_NAMES = {(): "identity", (-1,): "horizontal", (-2,): "vertical", (-2, -1): "both"}
 PREDICT_CHUNK = 32  # images decoded and preprocessed at a time by the command line
+PREDICT_BATCH = 64  # images per forward pass in predict_tensors (predict_raw's default)
 
 
 class BundleError(ValueError):
@@ -99,7 +111,11 @@ class BundleError(ValueError):
 @dataclass
 class Bundle:
     """A loaded model bundle: the fold models (eval mode, on ``device``), their calibration
-    and the input format (``metadata["input"]``)."""
+    and the input format (``metadata["input"]``).
+
+    When the folds' backbones are identical, :func:`load_bundle` makes the fold models hold
+    one backbone module (:attr:`shared_backbone`); each fold model is still a complete
+    :class:`GradingModel` (Grad-CAM deep-copies them one by one)."""
 
     path: Path
     metadata: dict[str, Any]
@@ -107,6 +123,15 @@ class Bundle:
     calibration: Calibration
     spec: InputSpec
     device: torch.device
+
+    @property
+    def shared_backbone(self) -> Backbone | None:
+        """The backbone module every fold model holds (the same object), else None: then
+        :func:`predict_tensors` runs it once per view for all fold heads."""
+        if not self.models:
+            return None
+        first = self.models[0].backbone
+        return first if all(m.backbone is first for m in self.models[1:]) else None
 
 
 @dataclass
@@ -402,15 +427,85 @@ def load_bundle(path: str | os.PathLike[str], device: str | torch.device = "cpu"
         raise BundleError(f"{bundle_dir}: format {meta.get('format')!r}, expected {BUNDLE_FORMAT!r}; "
                           f"re-export it with this version of drac_ssl")
     dev = torch.device(device) if not isinstance(device, torch.device) else device
-    models = [load_fold_model(meta, bundle_dir, entry).to(dev) for entry in meta["folds"]]
+    models = [load_fold_model(meta, bundle_dir, entry) for entry in meta["folds"]]
+    if len(models) > 1 and backbones_identical(models):
+        for model in models[1:]:  # one module (and one copy of the weights) for every fold
+            model.backbone = models[0].backbone
+    models = [model.to(dev) for model in models]
     return Bundle(bundle_dir, meta, models, Calibration.from_dict(meta["calibration"]),
                   _input_spec(meta), dev)
 
 
+def backbones_identical(models: Sequence[GradingModel]) -> bool:
+    """True when every model's backbone is the same module or has the same class and the
+    same state (every parameter and buffer, BatchNorm statistics included: same names,
+    dtypes, shapes and bit-identical values; a NaN anywhere counts as a difference)."""
+    if len(models) < 2:
+        return True
+    first = models[0].backbone
+    reference = first.state_dict()
+    for model in models[1:]:
+        other = model.backbone
+        if other is first:
+            continue
+        if type(other) is not type(first):
+            return False
+        state = other.state_dict()
+        if state.keys() != reference.keys():
+            return False
+        for name, tensor in reference.items():
+            mine = state[name]
+            if (mine.dtype != tensor.dtype or mine.shape != tensor.shape
+                    or mine.device != tensor.device or not torch.equal(mine, tensor)):
+                return False
+    return True
+
+
+@torch.no_grad()
+def _predict_raw_shared(models: Sequence[GradingModel], backbone: Backbone, inputs: Tensor,
+                        tta: bool, device: torch.device, batch_size: int = PREDICT_BATCH
+                        ) -> list[np.ndarray]:
+    """``[predict_raw(model, inputs, tta, device, batch_size) for model in models]`` for fold
+    models holding the one module ``backbone``: the backbone runs once per batch and view and
+    every head reads its :data:`FEATURE_STAGE` map (:meth:`GradingModel.features_from_map`).
+    Same batches, views, order of accumulation and dtypes as :func:`predict_raw`."""
+    was_training = [model.training for model in models]
+    for model in models:
+        model.eval()
+    flips = TTA_FLIPS if tta else TTA_FLIPS[:1]
+    out: list[list[Tensor]] = [[] for _ in models]
+    try:
+        for start in range(0, len(inputs), batch_size):
+            x = inputs[start:start + batch_size].to(device)
+            acc: list[Tensor | None] = [None] * len(models)
+            for dims in flips:
+                fmap = backbone.forward_until(x.flip(dims) if dims else x, FEATURE_STAGE)
+                for i, model in enumerate(models):
+                    y = model.head(model.features_from_map(fmap)).float()
+                    prev = acc[i]
+                    acc[i] = y if prev is None else prev + y
+            for i, total in enumerate(acc):
+                assert total is not None
+                out[i].append((total / len(flips)).cpu())
+    finally:
+        for model, training in zip(models, was_training, strict=True):
+            model.train(training)
+    return [torch.cat(parts).double().numpy() if parts else np.zeros((0, 1)) for parts in out]
+
+
 def predict_tensors(bundle: Bundle, inputs: Tensor, tta: bool = True
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(probs (n, 3), score (n,), grade (n,))`` of the ensemble on preprocessed inputs."""
-    raw = [predict_raw(model, inputs, tta, bundle.device) for model in bundle.models]
+    """``(probs (n, 3), score (n,), grade (n,))`` of the ensemble on preprocessed inputs.
+
+    With a shared backbone (:attr:`Bundle.shared_backbone`) the backbone runs once per batch
+    and TTA view for all fold heads; otherwise each fold model runs on its own. Same result.
+    """
+    shared = bundle.shared_backbone
+    if shared is not None and len(bundle.models) > 1:
+        raw = _predict_raw_shared(bundle.models, shared, inputs, tta, bundle.device)
+    else:
+        raw = [predict_raw(model, inputs, tta, bundle.device, batch_size=PREDICT_BATCH)
+               for model in bundle.models]
     return bundle.calibration.decide(raw)
 
 

@@ -305,6 +305,16 @@ class GradingModel(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return self.head(self.features(x))
 
+    def features_from_map(self, fmap: Tensor) -> Tensor:
+        """:meth:`features` from the backbone's :data:`FEATURE_STAGE` map
+        ``fmap = backbone.forward_until(x, FEATURE_STAGE)``: the map itself (conv head) or its
+        pooling by the backbone. ``head(features_from_map(fmap))`` is bit-identical to
+        ``forward(x)`` (the same operations in the same order), so several heads on one
+        backbone can share one backbone pass."""
+        if getattr(self.head, "uses_map", False):
+            return fmap
+        return self.backbone.forward_from(fmap, FEATURE_STAGE)
+
 
 @dataclass(frozen=True)
 class ModelSpec:

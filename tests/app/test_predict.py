@@ -160,6 +160,36 @@ def test_grade_explained_is_the_grade_shown(predictor: Predictor, sample_path: P
     assert spy.seen == [pred.grade] and pred.explained == pred.grade
 
 
+def test_gradcam_and_grading_on_a_shared_backbone_bundle(predictor: Predictor) -> None:
+    """The demo bundle is frozen-style: its fold models hold one backbone module, which
+    ``predict_images`` runs once per TTA view for both heads. Grad-CAM still explains each
+    fold model on its own deep copy: the same heatmap as independently loaded fold models,
+    no hooks or gradients left on the shared module, the grading unchanged by a CAM call."""
+    from drac_ssl.export import predict_images, preprocess_image
+    from drac_ssl.finetune import load_fold_model
+
+    bundle = predictor.bundle
+    shared = bundle.shared_backbone
+    assert shared is not None and len(bundle.models) == 2
+    assert predictor.cam is not None
+    assert all(cam.nn_module.model.backbone is not shared for cam in predictor.cam._cams)
+    gray = _octa_like(256, 256, seed=5)
+    before, _ = predict_images(bundle, [gray])
+    x = preprocess_image(gray, bundle.metadata)
+    heat = predictor.cam(x, 1)
+    separate = [load_fold_model(bundle.metadata, bundle.path, entry)
+                for entry in bundle.metadata["folds"]]
+    np.testing.assert_array_equal(heat, EnsembleGradCAM(separate, predictor.target_layer)(x, 1))
+    for module in shared.modules():
+        assert not module._forward_hooks and not module._backward_hooks
+    assert all(p.grad is None for p in shared.parameters())
+    after, _ = predict_images(bundle, [gray])
+    np.testing.assert_array_equal(after, before)
+    pred = predictor.predict(gray)  # grading and CAM in one call
+    np.testing.assert_array_equal(pred.probs, before[0])
+    assert pred.heatmap is not None and float(pred.heatmap.max()) > 0.5
+
+
 # --------------------------------------------------------------------------------------
 # Grad-CAM: sign, range, normaliser
 

@@ -36,7 +36,9 @@ def test_main_measures_the_package_path_on_a_given_bundle(tmp_path: Path) -> Non
                          "--batch-size", "2", "--out-dir", str(tmp_path), "--name", "inf"])
     assert rc == 0
     result = json.loads((tmp_path / "inf.json").read_text())
-    assert result["folds"] == 2 and result["tta_flips"] == 4 and result["forward_passes_per_image"] == 8
+    assert result["folds"] == 2 and result["tta_flips"] == 4 and result["head_passes_per_image"] == 8
+    # the demo bundle is frozen: the folds share one backbone, run once per flip
+    assert result["backbone_shared_by_folds"] and result["backbone_passes_per_image"] == 4
     assert result["batch_size"] == 2 and result["images"] == 3 and result["device_kind"] == "cpu"
     figures = result["results"]
     assert figures["model_images_per_s"] > 0 and figures["end_to_end_images_per_s"] > 0

@@ -6,6 +6,7 @@ step, 5-fold linear-head fine-tuning at 32 px, export) serves every test; CPU, s
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import re
@@ -151,3 +152,153 @@ def test_report_is_written_and_links_existing_images(exported_run: Path) -> None
     for link in links:
         assert (exported_run / link).is_file(), link
     assert "| fold | train | val |" in text and "| pretrain | done |" in text
+
+
+# --------------------------------------------------------------------------------------
+# Shared backbone: one backbone pass per TTA view for every fold head (freeze: frozen).
+# Tolerance: none. On CPU fp32 the shared path performs each fold model's operations on the
+# same batches in the same order, so its outputs are bit-identical to the per-fold path.
+
+
+def _per_fold_reference(bundle: export.Bundle, x: torch.Tensor, tta: bool
+                        ) -> tuple[list[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Each fold model loaded on its own (nothing shared) and run by predict_raw: the old path."""
+    models = [finetune.load_fold_model(bundle.metadata, bundle.path, entry)
+              for entry in bundle.metadata["folds"]]
+    assert len({id(m.backbone) for m in models}) == len(models)
+    raw = [finetune.predict_raw(m, x, tta, torch.device("cpu")) for m in models]
+    return raw, bundle.calibration.decide(raw)
+
+
+def _inputs(bundle: export.Bundle, n: int, seed: int = 0) -> torch.Tensor:
+    rng = np.random.default_rng(seed)
+    side = bundle.spec.source_size
+    return torch.stack([export.preprocess_image(rng.integers(0, 256, (side, side), dtype=np.uint8),
+                                                bundle.metadata) for _ in range(n)])
+
+
+def _assert_same(got: tuple[np.ndarray, ...], want: tuple[np.ndarray, ...]) -> None:
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def _unshared_bundle(run_dir: Path, head: str, differ: str) -> Path:
+    """A demo bundle rewritten as ``freeze: last`` / ``all`` stores it: every fold file holds
+    its own backbone, fold k's differing from fold 0's in ``differ`` (a layer4 weight or
+    just one BatchNorm statistic)."""
+    from safetensors.torch import load_file
+
+    from app.demo_bundle import build_demo_bundle
+    from drac_ssl.checkpoint import save_weights
+
+    bundle = build_demo_bundle(run_dir, image_size=32, source_size=48, n_folds=3, head=head)
+    backbone = load_file(str(bundle / "backbone.safetensors"))
+    meta = json.loads((bundle / "metadata.json").read_text())
+    for entry in meta["folds"]:
+        k = entry["fold"]
+        state = {name: t.clone() for name, t in backbone.items()}
+        if differ == "layer4":
+            state["backbone.layer4.1.conv2.weight"] += 0.01 * k
+        else:  # a single running statistic, one ulp per fold
+            t = state["backbone.layer3.0.bn1.running_var"]
+            t[0] = torch.nextafter(t[0], torch.tensor(float("inf"))) if k else t[0]
+        state.update(load_file(str(bundle / f"fold{k}.safetensors")))
+        save_weights(bundle / f"fold{k}.safetensors", state, {"format": "drac_ssl grading fold v1"})
+        entry["weights"] = [f"fold{k}.safetensors"]
+    (bundle / "backbone.safetensors").unlink()
+    meta["freeze"] = "last" if differ == "layer4" else "all"
+    (bundle / "metadata.json").write_text(json.dumps(meta))
+    return bundle
+
+
+def test_frozen_run_bundle_shares_one_backbone_and_predicts_like_each_fold(
+        exported_run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bundle = export.load_bundle(exported_run)
+    assert bundle.metadata["freeze"] == "frozen" and len(bundle.models) == 5
+    shared = bundle.shared_backbone
+    assert shared is not None and all(m.backbone is shared for m in bundle.models)
+    assert len({id(m.head) for m in bundle.models}) == 5  # the heads stay per fold
+    x = _inputs(bundle, 7)
+    _, want = _per_fold_reference(bundle, x, tta=True)
+    monkeypatch.setattr(export, "predict_raw", None)  # the per-fold path is not taken
+    _assert_same(export.predict_tensors(bundle, x, tta=True), want)
+
+
+@pytest.mark.parametrize("head", ["conv", "linear", "mlp", "regression"])
+def test_shared_backbone_path_is_bit_identical_to_the_per_fold_path(
+        tmp_path: Path, head: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.demo_bundle import build_demo_bundle
+
+    bundle = export.load_bundle(build_demo_bundle(tmp_path / "run", image_size=32, source_size=48,
+                                                  n_folds=3, head=head))
+    assert bundle.shared_backbone is not None
+    # two batches (the second a short one) for one head; the chunking is the same for all
+    x = _inputs(bundle, export.PREDICT_BATCH + 5 if head == "conv" else 6)
+    seen: list[list[np.ndarray]] = []
+    shared_path = export._predict_raw_shared
+
+    def spy(*args: object, **kwargs: object) -> list[np.ndarray]:
+        seen.append(shared_path(*args, **kwargs))  # type: ignore[arg-type]
+        return seen[-1]
+
+    monkeypatch.setattr(export, "_predict_raw_shared", spy)
+    for tta in (True, False):
+        raw_want, want = _per_fold_reference(bundle, x, tta)
+        _assert_same(export.predict_tensors(bundle, x, tta), want)
+        assert len(seen) == 1 + (not tta)  # predict_tensors took the shared path
+        for got, ref in zip(seen[-1], raw_want, strict=True):  # the raw outputs, bit for bit
+            assert got.shape == ref.shape and got.dtype == ref.dtype
+            np.testing.assert_array_equal(got, ref)
+
+
+@pytest.mark.parametrize("differ", ["layer4", "bn_statistic"])
+def test_bundle_with_differing_backbones_runs_every_fold_model(
+        tmp_path: Path, differ: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    bundle = export.load_bundle(_unshared_bundle(tmp_path / "run", "conv", differ))
+    assert not export.backbones_identical(bundle.models)
+    assert bundle.shared_backbone is None
+    assert len({id(m.backbone) for m in bundle.models}) == 3
+    x = _inputs(bundle, 5)
+    raw_want, want = _per_fold_reference(bundle, x, tta=True)
+    if differ == "layer4":
+        assert not np.array_equal(raw_want[0], raw_want[1])  # the folds really differ
+    monkeypatch.setattr(export, "_predict_raw_shared", None)  # the shared path is not taken
+    _assert_same(export.predict_tensors(bundle, x, tta=True), want)
+    probs, classes = export.predict_images(bundle, [np.zeros((48, 48), np.uint8)] * 2)
+    assert probs.shape == (2, 3) and classes.shape == (2,)
+
+
+def test_backbones_identical_compares_every_tensor() -> None:
+    spec = finetune.ModelSpec(arch="resnet18", in_channels=1, cifar_stem=False, head="linear",
+                              dropout=0.0)
+    torch.manual_seed(0)
+    base = spec.build()
+    copies = [finetune.GradingModel(copy.deepcopy(base.backbone), spec.build_head())
+              for _ in range(3)]
+    assert export.backbones_identical(copies)
+    assert export.backbones_identical(copies[:1]) and export.backbones_identical([])
+    assert export.backbones_identical([base, finetune.GradingModel(base.backbone, spec.build_head())])
+
+    def changed(edit: str) -> bool:
+        other = finetune.GradingModel(copy.deepcopy(base.backbone), spec.build_head())
+        state = other.backbone.state_dict()
+        with torch.no_grad():
+            if edit == "weight_ulp":
+                w = state["layer4.1.conv2.weight"].view(-1)
+                w[3] = torch.nextafter(w[3], torch.tensor(float("inf")))
+            elif edit == "running_mean":
+                state["bn1.running_mean"][0] += 1e-6
+            elif edit == "batches_tracked":
+                state["layer1.0.bn1.num_batches_tracked"] += 1
+            elif edit == "nan":  # NaN != NaN: treated as a difference, never shared
+                base_nan = copy.deepcopy(base.backbone)
+                base_nan.layer2[0].conv1.weight.view(-1)[0] = float("nan")
+                other.backbone.layer2[0].conv1.weight.view(-1)[0] = float("nan")
+                return not export.backbones_identical([
+                    finetune.GradingModel(base_nan, spec.build_head()), other])
+            elif edit == "dtype":
+                other.backbone.double()
+        return not export.backbones_identical([copies[0], other, copies[1]])
+
+    for edit in ("weight_ulp", "running_mean", "batches_tracked", "nan", "dtype"):
+        assert changed(edit), edit
