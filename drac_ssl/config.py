@@ -150,6 +150,13 @@ class FinetuneConfig:
     image_size: int = 224
     compare_scratch: bool = True
     tta: bool = True
+    # random-resized-crop area range (fractions of the image) of the training views; milder
+    # than pretraining's: a small crop of an ultra-wide field may cut away the only lesion
+    crop_scale: list[float] = field(default_factory=lambda: [0.6, 1.0])
+    frozen_train_views: int = 4  # freeze=frozen: augmented views per image, features precomputed (<= epochs)
+    mlp_hidden: int = 256  # head=mlp: width of the hidden layer
+    conv_head_channels: int = 128  # head=conv: channels of its 1x1 and 3x3 convolutions
+    n_boot: int = 1000  # bootstrap resamples of the out-of-fold kappa's 95% confidence interval
 
 
 @dataclass
@@ -286,15 +293,28 @@ def _load_yaml(path: Path) -> dict[str, Any]:
 
 
 def _key_line(path: Path, dotted: str) -> str:
-    """Best-effort 'file:line' of the last component of a dotted key in a YAML file."""
-    last = dotted.split(".")[-1].split("[")[0]
+    """Best-effort 'file:line' of a dotted key in a YAML file (block style): each component
+    is looked for inside the block of the one before, so ``finetune.epochs`` is not taken
+    for ``pretrain.epochs``. Falls back to the deepest component found."""
     try:
-        for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            if line.strip().startswith(f"{last}:"):
-                return f"{path}:{i}"
+        lines = path.read_text(encoding="utf-8").splitlines()
     except OSError:
-        pass
-    return str(path)
+        return str(path)
+    found, start, indent = None, 0, -1
+    for part in (p.split("[")[0] for p in dotted.split(".")):
+        for i in range(start, len(lines)):
+            text = lines[i].lstrip()
+            depth = len(lines[i]) - len(text)
+            if not text or text.startswith("#"):
+                continue
+            if depth <= indent:  # left the enclosing block
+                return f"{path}:{found + 1}" if found is not None else str(path)
+            if text.startswith(f"{part}:"):
+                found, start, indent = i, i + 1, depth
+                break
+        else:
+            break
+    return f"{path}:{found + 1}" if found is not None else str(path)
 
 
 def parse_override(arg: str) -> tuple[list[str], Any]:

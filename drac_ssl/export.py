@@ -265,6 +265,7 @@ def _model_card(meta: dict[str, Any]) -> str:
         return "n/a" if value is None else f"{value:.3f}"
 
     ci = cv.get("qwk_ci95") or [None, None]
+    width = f", width {model['head_width']}" if model.get("head_width") else ""
     fold_lines = "\n".join(
         f"| {f['fold']} | {f['n_val']} | {num(f.get('qwk'))} | {num(f.get('auc'))} | "
         f"{num(f.get('accuracy'))} |" for f in cv.get("folds", []))
@@ -286,7 +287,7 @@ to diagnose, grade or triage patients.
 - Task: diabetic retinopathy grade of one ultra-wide OCTA en-face image (DRAC 2022 Task 3):
   {', '.join(f'{k} {n}' for k, n in enumerate(meta['class_names']))}.
 - Model: {model['arch']} backbone ({inp['channels']} input channel), backbone variant
-  `{meta['variant']}` ({meta['selection']}), {model['head']} head ({model['output']}),
+  `{meta['variant']}` ({meta['selection']}), {model['head']} head ({model['output']}{width}),
   backbone {meta['freeze']} during fine-tuning; an ensemble of {len(meta['folds'])}
   cross-validation fold models with flip test-time augmentation.
 - Output: probabilities P0..P2 ({cal['probabilities']}, temperature {cal['temperature']:.3f})
@@ -365,6 +366,7 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None) ->
         "input": model_json["input"],
         "model": model_json["model"],
         "freeze": model_json["freeze"],
+        "finetune": model_json.get("finetune", {}),
         "variant": variant,
         "selection": summary.get("selection", ""),
         "folds": model_json["folds"],

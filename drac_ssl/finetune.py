@@ -18,10 +18,10 @@ weighted kappa (early stopping with ``finetune.patience``).
 Heads (:func:`build_head`):
 
 * ``linear``: dropout + linear layer on the pooled features;
-* ``mlp``: linear (256) + ReLU + dropout + linear;
-* ``conv``: on the ``layer4`` feature map before pooling, 1x1 conv (128) + BN + ReLU, 3x3
-  conv (128) + BN + ReLU, global average pool, dropout, linear: the small convolutional head
-  that overfitted least in the project's seed report;
+* ``mlp``: linear (``finetune.mlp_hidden``, 256) + ReLU + dropout + linear;
+* ``conv``: on the ``layer4`` feature map before pooling, 1x1 conv + BN + ReLU, 3x3 conv + BN
+  + ReLU (``finetune.conv_head_channels``, 128), global average pool, dropout, linear: the
+  small convolutional head that overfitted least in the project's seed report;
 * ``regression``: dropout + linear layer with ONE output, the grade as a number (SmoothL1
   loss), as the challenge winner did. Its class comes from kappa-tuned thresholds on the
   score; its probabilities for the AUC from ``softmax(-(score - k)^2 / T)`` over the grades
@@ -39,24 +39,26 @@ stored for export (``calibration.json``).
 
 Inputs: the ingest cache at ``pretrain.augment.source_size``; training views from the
 package's CPU augmentation (the ``octa`` recipe at ``finetune.image_size``, crop scale
-:data:`FINETUNE_CROP_SCALE`); evaluation preprocessing is ``EvalDataset`` +
+``finetune.crop_scale``); evaluation preprocessing is ``EvalDataset`` +
 ``build_eval_transform`` (INTER_AREA resize, normalisation), the very path that
 :func:`drac_ssl.export.preprocess_image` replays. Test-time augmentation
 (``finetune.tta``): the mean raw output over the four flips :data:`TTA_FLIPS`.
 
 Speed: a frozen backbone runs once per variant, not once per epoch: the features of
-:data:`FROZEN_TRAIN_VIEWS` augmented views (at most ``finetune.epochs``) of every labelled
+``finetune.frozen_train_views`` augmented views (at most ``finetune.epochs``) of every labelled
 image and of the flipped evaluation views are computed up front; each epoch the head sees
 one of the stored views of each training image.
 
 Outputs in ``run_dir/finetune/<variant>/``: ``oof.csv`` (id, grade, fold, P0, P1, P2,
 score, pred, and the raw outputs), ``folds.csv`` and ``metrics.json`` (per-fold and
-out-of-fold metrics, kappa with a bootstrap 95% CI), ``calibration.json``, ``model.json``
-(architecture, input format, weight files), ``fold{k}.safetensors`` (the head, and the
-backbone when it was trained; a frozen backbone is stored once as ``backbone.safetensors``)
-and ``fold{k}.json`` (ids, history, raw out-of-fold outputs: a rerun with the same settings
-reuses finished folds). ``run_dir/finetune/comparison.{json,csv}`` holds the side-by-side
-table and ``summary.json`` the variant chosen for export (best out-of-fold kappa).
+out-of-fold metrics, kappa with a bootstrap 95% CI of ``finetune.n_boot`` resamples),
+``calibration.json``, ``model.json`` (architecture and head width, input format, weight
+files), ``fold{k}.safetensors`` (the head, and the backbone when it was trained; a frozen
+backbone is stored once as ``backbone.safetensors``) and ``fold{k}.json`` (ids, history, raw
+out-of-fold outputs: a rerun with the same settings reuses finished folds; :func:`_signature`
+says which settings count). ``run_dir/finetune/comparison.{json,csv}`` holds the
+side-by-side table and ``summary.json`` the variant chosen for export (best out-of-fold
+kappa).
 """
 
 from __future__ import annotations
@@ -90,7 +92,7 @@ from drac_ssl.augment import (
     seed_worker,
 )
 from drac_ssl.checkpoint import save_weights
-from drac_ssl.config import AugmentConfig, Config, FinetuneConfig, to_dict
+from drac_ssl.config import AugmentConfig, Config, ConfigError, FinetuneConfig, to_dict
 from drac_ssl.config import validate as validate_config
 from drac_ssl.datasets import load_octa_cache, normalization_for
 from drac_ssl.io import atomic_write_json, atomic_write_text
@@ -109,8 +111,6 @@ from drac_ssl.optim import lr_at, param_groups, set_lr
 from drac_ssl.runtime import epoch_seed, resolve_device, seed_everything
 
 __all__ = [
-    "FINETUNE_CROP_SCALE",
-    "FROZEN_TRAIN_VIEWS",
     "HEADS",
     "TTA_FLIPS",
     "VARIANTS",
@@ -139,19 +139,17 @@ VARIANTS = ("scratch", "vicreg", "vicreg_umm")
 """Backbone variants, in the order of the comparison table."""
 VARIANT_STAGE = {"vicreg": "pretrain", "vicreg_umm": "umm"}
 """The run sub-folder whose ``backbone.safetensors`` + ``metadata.json`` a variant starts from."""
-FINETUNE_CROP_SCALE = (0.6, 1.0)
-"""Random-resized-crop area range of the fine-tuning views: milder than pretraining's, since a
-small crop of an ultra-wide field may cut away the only lesion that sets the grade."""
-FROZEN_TRAIN_VIEWS = 4
-"""Augmented views per labelled image whose frozen-backbone features are precomputed."""
 TTA_FLIPS: tuple[tuple[int, ...], ...] = ((), (-1,), (-2,), (-2, -1))
 """Test-time augmentation: identity, horizontal, vertical, both flips (tensor dims)."""
-MLP_HIDDEN = 256
-CONV_HEAD_CHANNELS = 128
 FEATURE_STAGE = "layer4"
-N_BOOT = 1000
-"""Bootstrap resamples of the out-of-fold kappa's 95% confidence interval."""
 EXTRACT_BATCH = 64
+_FT_DEFAULTS = FinetuneConfig()
+HEAD_WIDTH_DEFAULTS: dict[str, int] = {"mlp": _FT_DEFAULTS.mlp_hidden,
+                                       "conv": _FT_DEFAULTS.conv_head_channels}
+"""Hidden width of the heads that have one (``finetune.mlp_hidden`` /
+``finetune.conv_head_channels`` defaults); a ``model.json`` without ``head_width`` has these."""
+DEFAULT_CROP_SCALE: tuple[float, float] = (_FT_DEFAULTS.crop_scale[0], _FT_DEFAULTS.crop_scale[1])
+"""``finetune.crop_scale`` default; an input spec recorded without ``train_crop_scale`` has it."""
 
 
 # --------------------------------------------------------------------------------------
@@ -162,7 +160,8 @@ EXTRACT_BATCH = 64
 class InputSpec:
     """The input format of a grading model: a uint8 grey image is resized with INTER_AREA to
     ``source_size`` (what the ingest cache holds), then to ``image_size`` and normalised with
-    ``mean``/``std`` (:func:`build_eval_transform` of ``recipe``)."""
+    ``mean``/``std`` (:func:`build_eval_transform` of ``recipe``). Training views are random
+    resized crops of ``crop_scale`` (area fractions) of the source image."""
 
     channels: int
     source_size: int
@@ -170,6 +169,7 @@ class InputSpec:
     recipe: str
     mean: tuple[float, ...]
     std: tuple[float, ...]
+    crop_scale: tuple[float, float] = DEFAULT_CROP_SCALE
 
     @classmethod
     def from_config(cls, cfg: Config) -> InputSpec:
@@ -177,11 +177,12 @@ class InputSpec:
         mean, std = normalization_for(aug.recipe)
         return cls(channels=cfg.pretrain.backbone.in_channels, source_size=aug.source_size,
                    image_size=cfg.finetune.image_size, recipe=aug.recipe, mean=tuple(mean),
-                   std=tuple(std))
+                   std=tuple(std), crop_scale=(float(cfg.finetune.crop_scale[0]),
+                                               float(cfg.finetune.crop_scale[1])))
 
     def augment_config(self) -> AugmentConfig:
         return AugmentConfig(recipe=self.recipe, image_size=self.image_size,
-                             source_size=self.source_size, crop_scale=list(FINETUNE_CROP_SCALE))
+                             source_size=self.source_size, crop_scale=list(self.crop_scale))
 
     def view_recipe(self) -> ViewRecipe:
         """The augmentation recipe with this spec's (recorded) normalisation statistics."""
@@ -208,16 +209,19 @@ class InputSpec:
                 f"8-bit grey image -> cv2.resize to {self.source_size}x{self.source_size} "
                 f"(INTER_AREA, as the ingest cache) -> cv2.resize to {self.image_size}x"
                 f"{self.image_size} (INTER_AREA) -> (x/255 - mean) / std"),
+            "train_crop_scale": list(self.crop_scale),
         }
 
     @classmethod
     def from_metadata(cls, meta: dict[str, Any]) -> InputSpec:
         size = meta["size"]
+        crop = meta.get("train_crop_scale") or DEFAULT_CROP_SCALE  # absent in older model.json
         return cls(channels=int(meta["channels"]), source_size=int(meta["source_size"]),
                    image_size=int(size[0] if isinstance(size, list) else size),
                    recipe=str(meta["recipe"]),
                    mean=tuple(float(v) for v in meta["normalization"]["mean"]),
-                   std=tuple(float(v) for v in meta["normalization"]["std"]))
+                   std=tuple(float(v) for v in meta["normalization"]["std"]),
+                   crop_scale=(float(crop[0]), float(crop[1])))
 
 
 class LinearHead(nn.Module):
@@ -239,7 +243,8 @@ class MLPHead(nn.Module):
 
     uses_map = False
 
-    def __init__(self, in_dim: int, out_dim: int, dropout: float, hidden: int = MLP_HIDDEN) -> None:
+    def __init__(self, in_dim: int, out_dim: int, dropout: float,
+                 hidden: int = HEAD_WIDTH_DEFAULTS["mlp"]) -> None:
         super().__init__()
         self.net = nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(inplace=True),
                                  nn.Dropout(dropout), nn.Linear(hidden, out_dim))
@@ -256,7 +261,7 @@ class ConvHead(nn.Module):
     uses_map = True
 
     def __init__(self, in_channels: int, out_dim: int, dropout: float,
-                 width: int = CONV_HEAD_CHANNELS) -> None:
+                 width: int = HEAD_WIDTH_DEFAULTS["conv"]) -> None:
         super().__init__()
         self.reduce = nn.Sequential(nn.Conv2d(in_channels, width, 1, bias=False),
                                     nn.BatchNorm2d(width), nn.ReLU(inplace=True))
@@ -271,19 +276,24 @@ class ConvHead(nn.Module):
         return self.fc(self.dropout(h))
 
 
-def build_head(head: str, feature_dim: int, dropout: float, num_grades: int = NUM_GRADES) -> nn.Module:
+def build_head(head: str, feature_dim: int, dropout: float, num_grades: int = NUM_GRADES,
+               width: int | None = None) -> nn.Module:
     """The head ``head`` (see :data:`HEADS`) for a backbone of ``feature_dim`` channels.
 
+    ``width``: the hidden width of the ``mlp`` head or the channels of the ``conv`` head
+    (None: :data:`HEAD_WIDTH_DEFAULTS`); the other heads have none and ignore it.
     Classification heads output ``(n, num_grades)`` logits, ``regression`` ``(n, 1)``.
     """
     if head not in HEADS:
         raise ValueError(f"unknown head {head!r}; choose one of {', '.join(HEADS)} (finetune.head).")
     if head == "linear":
         return LinearHead(feature_dim, num_grades, dropout)
+    if head in HEAD_WIDTH_DEFAULTS and width is None:
+        width = HEAD_WIDTH_DEFAULTS[head]
     if head == "mlp":
-        return MLPHead(feature_dim, num_grades, dropout)
+        return MLPHead(feature_dim, num_grades, dropout, hidden=width)
     if head == "conv":
-        return ConvHead(feature_dim, num_grades, dropout)
+        return ConvHead(feature_dim, num_grades, dropout, width=width)
     return LinearHead(feature_dim, 1, dropout)
 
 
@@ -318,7 +328,10 @@ class GradingModel(nn.Module):
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Everything needed to rebuild a :class:`GradingModel` (stored in ``model.json``)."""
+    """Everything needed to rebuild a :class:`GradingModel` (stored in ``model.json``).
+
+    ``head_width``: the ``mlp`` head's hidden width or the ``conv`` head's channels (None:
+    :data:`HEAD_WIDTH_DEFAULTS`); always None for the heads without one."""
 
     arch: str
     in_channels: int
@@ -326,6 +339,13 @@ class ModelSpec:
     head: str
     dropout: float
     num_grades: int = NUM_GRADES
+    head_width: int | None = None
+
+    def __post_init__(self) -> None:  # one spelling per model: the width resolved or None
+        width = self.head_width if self.head in HEAD_WIDTH_DEFAULTS else None
+        if self.head in HEAD_WIDTH_DEFAULTS and width is None:
+            width = HEAD_WIDTH_DEFAULTS[self.head]
+        object.__setattr__(self, "head_width", None if width is None else int(width))
 
     @property
     def output(self) -> str:
@@ -338,7 +358,8 @@ class ModelSpec:
 
     def build_head(self) -> nn.Module:
         """A randomly initialised head."""
-        return build_head(self.head, ARCHS[self.arch], self.dropout, self.num_grades)
+        return build_head(self.head, ARCHS[self.arch], self.dropout, self.num_grades,
+                          self.head_width)
 
     def build(self, backbone: Backbone | None = None) -> GradingModel:
         """The model with ``backbone`` (default: a new random one) and a new head."""
@@ -349,14 +370,15 @@ class ModelSpec:
         return {"arch": self.arch, "in_channels": self.in_channels, "cifar_stem": self.cifar_stem,
                 "head": self.head, "dropout": self.dropout, "num_grades": self.num_grades,
                 "output": self.output, "feature_stage": FEATURE_STAGE,
-                "head_width": CONV_HEAD_CHANNELS if self.head == "conv" else
-                MLP_HIDDEN if self.head == "mlp" else None}
+                "head_width": self.head_width}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelSpec:
+        width = d.get("head_width")  # None or absent: the default width of the head
         return cls(arch=str(d["arch"]), in_channels=int(d["in_channels"]),
                    cifar_stem=bool(d["cifar_stem"]), head=str(d["head"]),
-                   dropout=float(d["dropout"]), num_grades=int(d.get("num_grades", NUM_GRADES)))
+                   dropout=float(d["dropout"]), num_grades=int(d.get("num_grades", NUM_GRADES)),
+                   head_width=None if width is None else int(width))
 
 
 # --------------------------------------------------------------------------------------
@@ -622,7 +644,7 @@ class _FeatureBank:
 
 
 def _feature_bank(model: GradingModel, ctx: _Context) -> _FeatureBank:
-    n_views = max(1, min(FROZEN_TRAIN_VIEWS, ctx.ft.epochs))
+    n_views = max(1, min(ctx.ft.frozen_train_views, ctx.ft.epochs))
     positions = np.arange(len(ctx.lab))
     views = []
     for v in range(n_views):
@@ -807,11 +829,26 @@ def _file_stamp(path: Path) -> str:
     return f"{st.st_size}-{st.st_mtime_ns}"
 
 
+_UNSIGNED_SETTINGS = ("compare_scratch", "n_boot")
+"""``finetune`` settings that change no fold's training (which variants run; the bootstrap of
+the metrics, recomputed on every run), so they never make finished folds stale."""
+_ADDED_SETTINGS = ("crop_scale", "frozen_train_views", "mlp_hidden", "conv_head_channels")
+"""``finetune`` settings that were module constants when earlier runs were made: at their
+default value (the old constant) they stay out of the signature, so those runs' fold results
+are still reused; any other value changes it."""
+
+
 def _signature(ctx: _Context, variant: str, source: Path | None, spec: ModelSpec) -> str:
-    settings = {k: v for k, v in to_dict(ctx.ft).items() if k != "compare_scratch"}
+    """A hash of everything a fold's result depends on: a fold record with another
+    signature is retrained, not reused."""
+    defaults = json.loads(json.dumps(to_dict(FinetuneConfig())))
+    settings = {k: v for k, v in json.loads(json.dumps(to_dict(ctx.ft))).items()
+                if k not in _UNSIGNED_SETTINGS and not (k in _ADDED_SETTINGS and v == defaults[k])}
+    # the input spec's train_crop_scale is finetune.crop_scale, signed above
+    input_meta = {k: v for k, v in ctx.spec.to_metadata().items() if k != "train_crop_scale"}
     blob = json.dumps({"finetune": settings, "seed": ctx.cfg.run.seed, "variant": variant,
                        "source": None if source is None else [str(source), _file_stamp(source)],
-                       "spec": spec.to_dict(), "input": ctx.spec.to_metadata(),
+                       "spec": spec.to_dict(), "input": input_meta,
                        "ids": [r["id"] for r in ctx.lab], "folds": ctx.folds.tolist(),
                        "grades": ctx.grades.tolist()}, sort_keys=True)
     return hashlib.sha1(blob.encode()).hexdigest()
@@ -934,7 +971,7 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
 
     y = ctx.grades
     report = grading_report(y, probs, pred)
-    qwk_ci = bootstrap_ci(y, pred, n_boot=N_BOOT, seed=ctx.cfg.run.seed)
+    qwk_ci = bootstrap_ci(y, pred, n_boot=ctx.ft.n_boot, seed=ctx.cfg.run.seed)
     _, _, pred_in_sample = calibration.decide([raw_all])
     per_fold: list[dict[str, Any]] = []
     for record in fold_records:
@@ -962,7 +999,8 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
         "protocol": ("out-of-fold predictions of every labelled image; temperature and kappa "
                      "thresholds cross-fitted (fold k calibrated on the other folds' out-of-fold "
                      "outputs); qwk_in_sample_thresholds uses the final calibration fitted on all "
-                     "out-of-fold outputs and is optimistic"),
+                     "out-of-fold outputs and is optimistic; qwk_ci95: percentile bootstrap "
+                     f"({ctx.ft.n_boot} resamples)"),
         "tta": ctx.ft.tta,
         "seconds": round(time.perf_counter() - t_start, 3),
     }
@@ -1049,8 +1087,10 @@ def _model_spec(cfg: Config, metadata_path: Path) -> ModelSpec:
         arch = meta.get("architecture", {}).get("backbone", arch)
         cifar_stem = bool(meta.get("architecture", {}).get("cifar_stem", cifar_stem))
         channels = int(meta.get("input", {}).get("channels", channels))
+    ft = cfg.finetune
+    width = {"mlp": ft.mlp_hidden, "conv": ft.conv_head_channels}.get(ft.head)
     return ModelSpec(arch=arch, in_channels=channels, cifar_stem=cifar_stem,
-                     head=cfg.finetune.head, dropout=cfg.finetune.dropout)
+                     head=ft.head, dropout=ft.dropout, head_width=width)
 
 
 def _validate(cfg: Config) -> None:
@@ -1060,10 +1100,22 @@ def _validate(cfg: Config) -> None:
     for key, value in {"finetune.epochs": ft.epochs, "finetune.batch_size": ft.batch_size,
                        "finetune.lr": ft.lr, "finetune.image_size": ft.image_size}.items():
         if not value > 0:
-            raise ValueError(f"config: {key} must be > 0, got {value}.")
+            raise ConfigError(f"config: {key} must be > 0, got {value}.")
     if not 0 <= ft.dropout < 1 or ft.backbone_lr_ratio < 0 or ft.patience < 0:
-        raise ValueError("config: need 0 <= finetune.dropout < 1, finetune.backbone_lr_ratio >= 0 "
-                         "and finetune.patience >= 0.")
+        raise ConfigError("config: need 0 <= finetune.dropout < 1, finetune.backbone_lr_ratio >= 0 "
+                          "and finetune.patience >= 0.")
+    for key, value in {"finetune.frozen_train_views": ft.frozen_train_views,
+                       "finetune.mlp_hidden": ft.mlp_hidden,
+                       "finetune.conv_head_channels": ft.conv_head_channels,
+                       "finetune.n_boot": ft.n_boot}.items():
+        if value < 1:
+            raise ConfigError(f"config: {key} must be >= 1, got {value}.\n"
+                              f"  fix: {key}={getattr(_FT_DEFAULTS, key.split('.', 1)[1])} (the default)")
+    scale = ft.crop_scale
+    if len(scale) != 2 or not 0 < scale[0] <= scale[1] <= 1:
+        raise ConfigError(f"config: finetune.crop_scale must be [low, high] with 0 < low <= high "
+                          f"<= 1 (area fractions of the image), got {scale}.\n"
+                          f"  fix: finetune.crop_scale={list(DEFAULT_CROP_SCALE)} (the default)")
 
 
 def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> FinetuneResult:
@@ -1140,7 +1192,7 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
         "protocol": (f"{len(fold_ids)}-fold cross-validation, head {ft.head}, backbone {ft.freeze}, "
                      f"same folds, head and budget for every variant; metrics on out-of-fold "
                      f"predictions with cross-fitted calibration; 95% CI: percentile bootstrap "
-                     f"({N_BOOT} resamples)")}))
+                     f"({ft.n_boot} resamples)")}))
     atomic_write_text(comparison_csv, _csv_text(columns, [[_fmt(row[c]) for c in columns] for row in table]))
 
     def rank(name: str) -> tuple[float, int]:

@@ -25,6 +25,7 @@ import numpy as np
 import yaml
 
 from drac_ssl import GRADE_NAMES, __version__
+from drac_ssl.config import FinetuneConfig, to_dict
 from drac_ssl.export import data_provenance
 from drac_ssl.io import atomic_write_text
 from drac_ssl.metrics import grading_report
@@ -97,7 +98,11 @@ def _config_section(run_dir: Path) -> list[str]:
         cfg = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError):
         return ["## Configuration", "", "No readable `config.yaml` in the run folder.", ""]
-    pc, uc, fc = cfg.get("pretrain", {}), cfg.get("umm", {}), cfg.get("finetune", {})
+    pc, uc = cfg.get("pretrain", {}), cfg.get("umm", {})
+    fc = {**to_dict(FinetuneConfig()), **cfg.get("finetune", {})}  # older runs: the defaults they used
+    width = {"mlp": fc.get("mlp_hidden"), "conv": fc.get("conv_head_channels")}.get(fc.get("head"))
+    width = f", head width {width}" if width is not None else ""
+    views = f", {fc.get('frozen_train_views')} precomputed views" if fc.get("freeze") == "frozen" else ""
     aug, bb = pc.get("augment", {}), pc.get("backbone", {})
     rows = [
         ["data", f"dataset {cfg.get('data', {}).get('dataset')}, root `{cfg.get('data', {}).get('root') or '(phantom)'}`, "
@@ -110,7 +115,8 @@ def _config_section(run_dir: Path) -> list[str]:
         ["finetune", f"head {fc.get('head')}, backbone {fc.get('freeze')}, {fc.get('epochs')} epochs, batch "
                      f"{fc.get('batch_size')}, lr {fc.get('lr')} (backbone x{fc.get('backbone_lr_ratio')}), "
                      f"{fc.get('class_balance')}, patience {fc.get('patience')}, {fc.get('image_size')} px, "
-                     f"TTA {fc.get('tta')}"],
+                     f"crop scale {fc.get('crop_scale')}, TTA {fc.get('tta')}{width}{views}, kappa 95% CI "
+                     f"from {fc.get('n_boot')} bootstrap resamples"],
         ["stages", ", ".join(cfg.get("run", {}).get("stages", []))],
     ]
     return ["## Configuration", "", "Resolved settings in `config.yaml`; the essentials:", "",

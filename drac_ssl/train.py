@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from drac_ssl.config import Config, ConfigError, load_config, save_config, to_dict
+from drac_ssl.config import Config, ConfigError, from_dict, load_config, save_config, to_dict
 from drac_ssl.io import atomic_write_json
 from drac_ssl.runtime import environment_info
 
@@ -115,6 +115,16 @@ def _config_differences(old: dict[str, Any], new: dict[str, Any], prefix: str = 
     return diffs
 
 
+def _saved_settings(saved: dict[str, Any]) -> dict[str, Any]:
+    """A run folder's saved ``config.yaml`` as this version reads it: settings added since it
+    was written take their defaults (the values the run used); as written when it no longer
+    parses (a removed setting), so the comparison names it."""
+    try:
+        return to_dict(from_dict(saved))
+    except ConfigError:
+        return saved
+
+
 def run_pipeline(cfg: Config) -> Path:
     """Run (or resume) the configured stages; return the run folder."""
     unknown = [s for s in cfg.run.stages if s not in PIPELINE]
@@ -124,7 +134,7 @@ def run_pipeline(cfg: Config) -> Path:
     saved = run_dir / "config.yaml"
     if saved.exists():
         old = yaml.safe_load(saved.read_text(encoding="utf-8")) or {}
-        diffs = _config_differences(old, to_dict(cfg))
+        diffs = _config_differences(_saved_settings(old), to_dict(cfg))
         if diffs:
             raise ConfigError(
                 f"{saved}: this run folder was made with a different configuration:\n  "

@@ -78,3 +78,30 @@ def test_saved_config_round_trips(tmp_path: Path) -> None:
     again = load_config(path)
     assert to_dict(again) == to_dict(cfg)
     assert from_dict(to_dict(cfg)) == cfg
+
+
+def test_finetune_settings_that_were_constants_have_their_old_defaults() -> None:
+    ft = Config().finetune
+    assert ft.crop_scale == [0.6, 1.0] and ft.frozen_train_views == 4
+    assert ft.mlp_hidden == 256 and ft.conv_head_channels == 128 and ft.n_boot == 1000
+    cfg = load_config(CONFIGS / "drac.yaml", ["finetune.crop_scale=[0.7, 1]", "finetune.n_boot=200",
+                                              "finetune.mlp_hidden=64", "finetune.conv_head_channels=32",
+                                              "finetune.frozen_train_views=2"])
+    assert cfg.finetune.crop_scale == [0.7, 1.0] and cfg.finetune.n_boot == 200
+    assert (cfg.finetune.mlp_hidden, cfg.finetune.conv_head_channels, cfg.finetune.frozen_train_views) == (64, 32, 2)
+    assert cfg.pretrain.augment.crop_scale == [0.3, 1.0]  # a different setting of the same name
+
+
+def test_bad_type_points_at_the_key_in_its_own_section(tmp_path: Path) -> None:
+    # crop_scale and epochs exist under pretrain too: the line must be the finetune one
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("pretrain:\n  epochs: 3\n  augment:\n    crop_scale: [0.3, 1.0]\n"
+                   "finetune:\n  epochs: 2\n  crop_scale: wide\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml:7: 'finetune.crop_scale\[0\]' must be a number"):
+        load_config(bad)
+    bad.write_text("pretrain:\n  epochs: 3\nfinetune:\n  head: mlp\n  epochs: many\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml:5: 'finetune.epochs' must be an integer"):
+        load_config(bad)
+    bad.write_text("finetune:\n  n_boot: lots\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml:2: 'finetune.n_boot' must be an integer"):
+        load_config(bad)

@@ -32,6 +32,7 @@ def tiny_config() -> Config:
         "pretrain.patience=0", "pretrain.max_steps_per_epoch=1", "run.device=cpu",
         f"data.cache_sizes=[{SOURCE_SIZE}]", "finetune.image_size=32", "finetune.epochs=1",
         "finetune.batch_size=8", "finetune.head=linear", "finetune.compare_scratch=false",
+        "finetune.n_boot=100",
     ])
 
 
@@ -43,11 +44,9 @@ def exported_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     make_fake_ingest(root)
     cfg = tiny_config()
     save_config(cfg, root / "config.yaml")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(finetune, "N_BOOT", 100)
-        pretrain.run(cfg, root)
-        finetune.run(cfg, root)
-        export.run(cfg, root)
+    pretrain.run(cfg, root)
+    finetune.run(cfg, root)
+    export.run(cfg, root)
     (root / "stages.json").write_text(json.dumps({
         name: {"status": "done", "seconds": 1.5, "finished_utc": "2026-01-01T00:00:00+00:00", "outputs": {}}
         for name in ("ingest", "pretrain", "finetune", "export")}))
@@ -94,6 +93,10 @@ def test_bundle_metadata_and_model_card(exported_run: Path) -> None:
     assert meta["gradcam_target_layer"] == "backbone.layer4"
     assert meta["calibration"]["thresholds"][0] < meta["calibration"]["thresholds"][1]
     assert meta["cv_metrics"]["n"] == 30 and "qwk" in meta["cv_metrics"]
+    assert "(100 resamples)" in meta["cv_metrics"]["protocol"]  # finetune.n_boot
+    assert meta["model"]["head"] == "linear" and meta["model"]["head_width"] is None
+    assert meta["input"]["train_crop_scale"] == [0.6, 1.0]
+    assert meta["finetune"]["n_boot"] == 100 and meta["finetune"]["frozen_train_views"] == 4
     assert meta["data"]["kind"] == "drac" and meta["data"]["n_test"] == 6
     assert len(meta["folds"]) == 5
     for fold in meta["folds"]:
@@ -152,6 +155,22 @@ def test_report_is_written_and_links_existing_images(exported_run: Path) -> None
     for link in links:
         assert (exported_run / link).is_file(), link
     assert "| fold | train | val |" in text and "| pretrain | done |" in text
+    assert "percentile bootstrap (100 resamples)" in text  # the configured finetune.n_boot
+    assert "crop scale [0.6, 1.0]" in text and "from 100 bootstrap resamples" in text
+
+
+def test_bundle_without_the_newer_keys_loads_with_the_old_defaults(tmp_path: Path) -> None:
+    from app.demo_bundle import build_demo_bundle
+
+    bundle_dir = build_demo_bundle(tmp_path, image_size=32, source_size=48, n_folds=2, head="conv")
+    meta = json.loads((bundle_dir / "metadata.json").read_text())
+    assert meta["model"]["head_width"] == 128 and meta["input"]["train_crop_scale"] == [0.6, 1.0]
+    del meta["model"]["head_width"], meta["input"]["train_crop_scale"]
+    (bundle_dir / "metadata.json").write_text(json.dumps(meta))
+    bundle = export.load_bundle(bundle_dir)
+    assert [m.head.reduce[0].out_channels for m in bundle.models] == [128, 128]
+    assert bundle.spec.crop_scale == (0.6, 1.0)
+    assert export.predict_tensors(bundle, _inputs(bundle, 2))[0].shape == (2, 3)
 
 
 # --------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import torch
 from fake_ingest import SOURCE_SIZE, make_fake_ingest
 
 from drac_ssl import finetune, pretrain
-from drac_ssl.config import Config, FinetuneConfig, load_config
+from drac_ssl.config import Config, ConfigError, FinetuneConfig, load_config
 from drac_ssl.datasets import load_octa_cache
 from drac_ssl.models import Backbone
 
@@ -30,19 +30,17 @@ def tiny_config(**overrides: str) -> Config:
         "pretrain.augment.image_size=32", f"pretrain.augment.source_size={SOURCE_SIZE}",
         "pretrain.patience=0", "pretrain.max_steps_per_epoch=1", "run.device=cpu",
         f"data.cache_sizes=[{SOURCE_SIZE}]", "finetune.image_size=32", "finetune.epochs=2",
-        "finetune.batch_size=8", "finetune.head=conv", "finetune.freeze=frozen",
+        "finetune.batch_size=8", "finetune.head=conv", "finetune.freeze=frozen", "finetune.n_boot=100",
     ]
     return load_config(None, args + [f"{k}={v}" for k, v in overrides.items()])
 
 
 @pytest.fixture(scope="module")
 def small_cpu() -> Iterator[None]:
-    """One intra-op thread (tiny tensors gain nothing from more) and fewer bootstrap resamples."""
+    """One intra-op thread (tiny tensors gain nothing from more)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(finetune, "N_BOOT", 100)
-        yield
+    yield
     torch.set_num_threads(threads)
 
 
@@ -212,3 +210,133 @@ def test_bad_settings_are_refused(pretrained_run: Path, tmp_path: Path) -> None:
         finetune.run(Config(finetune=FinetuneConfig(head="transformer")), pretrained_run)
     with pytest.raises(FileNotFoundError, match="pretrain stage"):
         finetune.run(tiny_config(), tmp_path)
+
+
+# --------------------------------------------------------------------------------------
+# Settings that were module constants: crop scale, frozen views, head widths, bootstrap count
+
+
+def test_head_widths_come_from_the_config_and_survive_model_json(tmp_path: Path) -> None:
+    no_meta = tmp_path / "no-metadata.json"
+    default_mlp = finetune._model_spec(tiny_config(**{"finetune.head": "mlp"}), no_meta)
+    narrow_mlp = finetune._model_spec(tiny_config(**{"finetune.head": "mlp", "finetune.mlp_hidden": "16"}),
+                                      no_meta)
+    assert default_mlp.head_width == 256 and narrow_mlp.head_width == 16
+    head = narrow_mlp.build_head()
+    assert head.net[0].out_features == 16
+
+    def n_params(module: torch.nn.Module) -> int:
+        return sum(p.numel() for p in module.parameters())
+
+    assert n_params(head) == 512 * 16 + 16 + 16 * 3 + 3 < n_params(default_mlp.build_head())
+    conv = finetune._model_spec(tiny_config(**{"finetune.conv_head_channels": "8"}), no_meta)
+    assert conv.build_head().reduce[0].out_channels == 8 and conv.build_head().fc.in_features == 8
+    for spec in (narrow_mlp, conv):
+        assert finetune.ModelSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
+    # a model.json written without head_width: the widths the heads always had
+    legacy = {k: v for k, v in conv.to_dict().items() if k != "head_width"}
+    assert finetune.ModelSpec.from_dict(legacy).build_head().reduce[0].out_channels == 128
+    assert finetune.ModelSpec.from_dict({**legacy, "head": "mlp"}).head_width == 256
+    linear = finetune._model_spec(tiny_config(**{"finetune.head": "linear", "finetune.mlp_hidden": "16"}),
+                                  no_meta)
+    assert linear.head_width is None and linear.to_dict()["head_width"] is None
+
+
+def test_crop_scale_reaches_the_training_views_and_the_input_spec() -> None:
+    spec = finetune.InputSpec.from_config(tiny_config(**{"finetune.crop_scale": "[0.8, 0.9]"}))
+    assert spec.crop_scale == (0.8, 0.9) and spec.view_recipe().crop_scale == (0.8, 0.9)
+    meta = json.loads(json.dumps(spec.to_metadata()))
+    assert meta["train_crop_scale"] == [0.8, 0.9]
+    assert finetune.InputSpec.from_metadata(meta) == spec
+    old = {k: v for k, v in meta.items() if k != "train_crop_scale"}  # written before the key existed
+    assert finetune.InputSpec.from_metadata(old).crop_scale == (0.6, 1.0)
+    assert finetune.InputSpec.from_config(tiny_config()).view_recipe().crop_scale == (0.6, 1.0)
+
+
+def _signature(overrides: dict[str, str]) -> str:
+    """The fold signature of a fixed four-image context with ``overrides``."""
+    from types import SimpleNamespace
+
+    cfg = load_config(None, ["finetune.image_size=32", "pretrain.augment.source_size=48",
+                             *(f"{k}={v}" for k, v in overrides.items())])
+    ctx = SimpleNamespace(cfg=cfg, ft=cfg.finetune, spec=finetune.InputSpec.from_config(cfg),
+                          lab=[{"id": f"img{i}"} for i in range(4)], folds=np.array([0, 0, 1, 1]),
+                          grades=np.array([0, 1, 2, 1]))
+    spec = finetune._model_spec(cfg, Path("no-metadata.json"))
+    return finetune._signature(ctx, "vicreg", None, spec)  # type: ignore[arg-type]
+
+
+def test_fold_signature_follows_every_training_setting_and_keeps_old_runs() -> None:
+    # computed by the code in which these settings were module constants: folds of run
+    # folders made then, with the same (default) values, are still reused
+    assert _signature({}) == "d8c35a1f8a62bf917fe1689a83dba99a7b34f119"
+    assert _signature({"finetune.head": "mlp"}) == "1b935c0021238e7d1595e71db8d5d7ab905a3c8e"
+    assert _signature({"finetune.head": "linear"}) == "ddbba4781b460a1a98b8f128aabcd540ba25a923"
+    assert _signature({"finetune.crop_scale": "[0.6, 1]"}) == _signature({})  # the same value
+    changed = [{"finetune.crop_scale": "[0.5, 1.0]"}, {"finetune.frozen_train_views": "2"},
+               {"finetune.mlp_hidden": "64", "finetune.head": "mlp"},
+               {"finetune.conv_head_channels": "64"}, {"finetune.epochs": "3"}]
+    signatures = {_signature(o) for o in changed}
+    assert len(signatures) == len(changed) and _signature({}) not in signatures
+    # the bootstrap only summarises the folds, recomputed on every run: finished folds stay valid
+    assert _signature({"finetune.n_boot": "10"}) == _signature({})
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("finetune.crop_scale", "[0.9, 0.5]"), ("finetune.crop_scale", "[0.0, 1.0]"),
+    ("finetune.crop_scale", "[0.5]"), ("finetune.frozen_train_views", "0"),
+    ("finetune.mlp_hidden", "0"), ("finetune.conv_head_channels", "-8"), ("finetune.n_boot", "0"),
+])
+def test_bad_new_settings_are_config_errors_naming_the_key(key: str, value: str, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        finetune.run(tiny_config(**{key: value}), tmp_path)  # refused before anything is read
+
+
+def test_non_default_settings_reach_the_run_the_metrics_and_the_bundle(
+        pretrained_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from drac_ssl import export
+
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in ("data", "pretrain"):
+        (run / name).symlink_to(pretrained_run / name)
+    views: list[int] = []
+    feature_bank = finetune._feature_bank
+
+    def spy(model: finetune.GradingModel, ctx: finetune._Context) -> finetune._FeatureBank:
+        bank = feature_bank(model, ctx)
+        views.append(bank.train_views.shape[0])
+        return bank
+
+    monkeypatch.setattr(finetune, "_feature_bank", spy)
+    settings = {"finetune.head": "mlp", "finetune.mlp_hidden": "16", "finetune.frozen_train_views": "1",
+                "finetune.crop_scale": "[0.8, 1.0]", "finetune.n_boot": "20",
+                "finetune.compare_scratch": "false"}
+    result = finetune.run(tiny_config(**settings), run)
+    assert views == [1]  # epochs=2, but one precomputed view
+    vdir = result.variants["vicreg"].out_dir
+    model_json = json.loads((vdir / "model.json").read_text())
+    assert model_json["model"]["head_width"] == 16
+    assert model_json["input"]["train_crop_scale"] == [0.8, 1.0]
+    assert model_json["finetune"]["n_boot"] == 20
+    assert "(20 resamples)" in json.loads(result.comparison_path.read_text())["protocol"]
+    assert "(20 resamples)" in result.variants["vicreg"].metrics["protocol"]
+
+    bundle = export.load_bundle(export.build_bundle(run))
+    assert [m.head.net[0].out_features for m in bundle.models] == [16] * 5
+    assert bundle.spec.crop_scale == (0.8, 1.0)
+    assert bundle.metadata["finetune"]["frozen_train_views"] == 1
+    assert "width 16" in (run / "bundle" / "MODEL_CARD.md").read_text()
+    x = torch.stack([export.preprocess_image(np.zeros((SOURCE_SIZE, SOURCE_SIZE), np.uint8),
+                                             bundle.metadata)])
+    assert bundle.models[0](x).shape == (1, 3)
+
+    # a rerun reuses the folds; a new bootstrap count only redoes the summary
+    capsys.readouterr()
+    again = finetune.run(tiny_config(**{**settings, "finetune.n_boot": "30"}), run)
+    assert capsys.readouterr().out.count("reusing") == 5
+    assert "(30 resamples)" in json.loads(again.comparison_path.read_text())["protocol"]
+    # any setting a fold's training depends on retrains the folds
+    finetune.run(tiny_config(**{**settings, "finetune.frozen_train_views": "2"}), run)
+    assert "reusing" not in capsys.readouterr().out and views == [1, 2]

@@ -94,3 +94,14 @@ def test_bad_override_is_a_clear_error_not_a_traceback(capsys: pytest.CaptureFix
     assert train.main(["pretrain.lrr=0.1"]) == 2
     err = capsys.readouterr().err
     assert "Did you mean 'pretrain.lr'" in err and "Traceback" not in err
+
+
+def test_run_folder_saved_before_newer_settings_existed_is_still_recognised() -> None:
+    cfg = train.load_config(train.DEFAULT_CONFIG, REDUCED)
+    saved = train.to_dict(cfg)
+    for key in ("crop_scale", "frozen_train_views", "mlp_hidden", "conv_head_channels", "n_boot"):
+        del saved["finetune"][key]  # a config.yaml written when these were module constants
+    assert train._config_differences(train._saved_settings(saved), train.to_dict(cfg)) == []
+    changed = train.load_config(train.DEFAULT_CONFIG, [*REDUCED, "finetune.n_boot=50"])
+    assert train._config_differences(train._saved_settings(saved), train.to_dict(changed)) == [
+        "finetune.n_boot: 1000 -> 50"]
