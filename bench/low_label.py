@@ -43,9 +43,10 @@ from torch import nn
 
 from bench.common import RESULTS, SHARED, write_result
 from drac_ssl import pretrain
+from drac_ssl.augment import prepare_images
 from drac_ssl.config import load_config, to_dict
 from drac_ssl.datasets import load_generic, normalization_for
-from drac_ssl.evaluation import finetune_classifier, prepare_images, stratified_split
+from drac_ssl.evaluation import finetune_classifier, stratified_split
 from drac_ssl.models import Backbone, build_backbone, load_local_weights
 from drac_ssl.runtime import resolve_device
 

@@ -407,6 +407,29 @@ def to_device_uint8(images: np.ndarray, device: torch.device | str) -> Tensor:
     return tensor.permute(0, 3, 1, 2).contiguous()
 
 
+def prepare_images(
+    images: np.ndarray,
+    mean: tuple[float, ...],
+    std: tuple[float, ...],
+    image_size: int,
+    device: torch.device | str,
+) -> torch.Tensor:
+    """uint8 ``(N,H,W)`` / ``(N,H,W,3)`` -> normalised float ``(N,C,S,S)`` on ``device``.
+
+    The deterministic preprocessing of evaluation (:func:`drac_ssl.pretrain.embed_images`,
+    the low-label protocol): divide by 255, bilinear (antialiased) resize to ``image_size``
+    when needed, subtract ``mean`` and divide by ``std`` (from
+    :func:`drac_ssl.datasets.normalization_for`).
+    """
+    x = to_device_uint8(np.asarray(images), device).float() / 255.0
+    if x.shape[-1] != image_size or x.shape[-2] != image_size:
+        x = F.interpolate(x, size=(image_size, image_size), mode="bilinear", antialias=True,
+                          align_corners=False)
+    mean_t = torch.tensor(mean, device=x.device).view(1, -1, 1, 1)
+    std_t = torch.tensor(std, device=x.device).view(1, -1, 1, 1)
+    return (x - mean_t) / std_t
+
+
 class DeviceBatches:
     """Shuffled mini-batches of a uint8 image tensor that already lives on the device.
 

@@ -11,7 +11,7 @@
   backbone + linear head end to end with Adam, staircase exponential decay and early
   stopping on a validation split (:func:`stratified_split`), keeping the best epoch; on
   precomputed features with ``nn.Identity()`` as the backbone it is the paper's linear
-  probe. :func:`prepare_images` gives the normalised inputs (the preprocessing of
+  probe. :func:`drac_ssl.augment.prepare_images` gives the normalised inputs (the preprocessing of
   ``pretrain.embed_images``).
 """
 
@@ -138,30 +138,6 @@ def stratified_split(
     return picked, rest
 
 
-def prepare_images(
-    images: np.ndarray,
-    mean: tuple[float, ...],
-    std: tuple[float, ...],
-    image_size: int,
-    device: torch.device | str,
-) -> torch.Tensor:
-    """uint8 ``(N,H,W)`` / ``(N,H,W,3)`` -> normalised float ``(N,C,S,S)`` on ``device``.
-
-    The same deterministic preprocessing as :func:`drac_ssl.pretrain.embed_images`: divide
-    by 255, bilinear (antialiased) resize to ``image_size`` when needed, subtract ``mean``
-    and divide by ``std`` (from :func:`drac_ssl.datasets.normalization_for`).
-    """
-    from drac_ssl.augment import to_device_uint8
-
-    x = to_device_uint8(np.asarray(images), device).float() / 255.0
-    if x.shape[-1] != image_size or x.shape[-2] != image_size:
-        x = F.interpolate(x, size=(image_size, image_size), mode="bilinear", antialias=True,
-                          align_corners=False)
-    mean_t = torch.tensor(mean, device=x.device).view(1, -1, 1, 1)
-    std_t = torch.tensor(std, device=x.device).view(1, -1, 1, 1)
-    return (x - mean_t) / std_t
-
-
 @torch.no_grad()
 def _evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, autocast: bool,
               batch_size: int = 1024) -> tuple[float, float]:
@@ -218,7 +194,7 @@ def finetune_classifier(
     :class:`~drac_ssl.models.Backbone` on normalised images (fine-tuning, every layer
     trained) or ``nn.Identity()`` on precomputed features (a linear probe). It is deep-copied,
     so the caller's module is left untouched. ``train_x``/``val_x``/``test_x`` are float
-    tensors (images from :func:`prepare_images`, or features) and ``*_y`` int class labels;
+    tensors (images from :func:`drac_ssl.augment.prepare_images`, or features) and ``*_y`` int class labels;
     they are moved to ``device`` (default: ``train_x``'s). ``seed`` fixes the head's
     initialisation and the batch order (a from-scratch backbone must be seeded by the
     caller). ``autocast`` runs forward passes in bf16 (CUDA); the loss is float32.

@@ -32,7 +32,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -41,6 +40,7 @@ from drac_ssl.augment import (
     GpuTwoViewAugment,
     TwoViewDataset,
     build_view_transform,
+    prepare_images,
     seed_worker,
     to_device_uint8,
 )
@@ -224,17 +224,11 @@ def embed_images(
 ) -> torch.Tensor:
     """Backbone features (N, D) of uint8 images, deterministic preprocessing (resize + normalise)."""
     mean, std = normalization_for(recipe)
-    mean_t = torch.tensor(mean, device=device).view(1, -1, 1, 1)
-    std_t = torch.tensor(std, device=device).view(1, -1, 1, 1)
     was_training = backbone.training
     backbone.eval()
     feats = []
     for start in range(0, len(images), batch_size):
-        x = to_device_uint8(np.asarray(images[start : start + batch_size]), device).float() / 255.0
-        if x.shape[-1] != image_size:
-            x = F.interpolate(x, size=(image_size, image_size), mode="bilinear", antialias=True,
-                              align_corners=False)
-        x = (x - mean_t) / std_t
+        x = prepare_images(images[start : start + batch_size], mean, std, image_size, device)
         with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=autocast):
             feats.append(backbone(x).float())
     backbone.train(was_training)

@@ -9,8 +9,9 @@ import pytest
 import torch
 from torch import nn
 
+from drac_ssl.augment import prepare_images
 from drac_ssl.datasets import normalization_for
-from drac_ssl.evaluation import finetune_classifier, prepare_images, stratified_split
+from drac_ssl.evaluation import finetune_classifier, stratified_split
 
 
 @pytest.fixture(autouse=True, scope="module")
