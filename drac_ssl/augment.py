@@ -26,7 +26,10 @@ the DataLoader's base seed + worker id; the base seed is drawn from the DataLoad
 ``generator`` or torch's global RNG at every epoch). Seeding torch (``torch.manual_seed``
 or a seeded ``generator=``) thus makes the views reproducible for a fixed
 ``num_workers``. :func:`seed_worker` does the same explicitly and also seeds numpy and
-``random``; pass it as ``worker_init_fn``. (It must not call ``cv2.setNumThreads``: that
+``random``; pass it as ``worker_init_fn``. Stronger still, and what pretraining uses
+(:class:`drac_ssl.pretrain.TwoViewFeed`): ``dataset[(i, seed)]`` reseeds the pipeline for
+that one sample, so the views depend on (image, seed) only, not on which worker makes them
+or how many there are. (:func:`seed_worker` must not call ``cv2.setNumThreads``: that
 deadlocks a forked worker; call ``cv2.setNumThreads(1)`` in the main process instead.) Note
 that ``Compose(seed=...)`` seeds every transform with the same seed, so e.g. horizontal
 and vertical flips always fire together; :func:`reseed_transform` shares one generator
@@ -332,8 +335,16 @@ class TwoViewDataset(_ArrayBacked):
         if seed is not None:
             reseed_transform(self.transform, seed)
 
-    def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
-        self._ensure_worker_seed()
+    def __getitem__(self, key: int | tuple[int, int]) -> tuple[Tensor, Tensor]:
+        """``dataset[i]``: views drawn from the transform's running generator (reseeded once
+        per worker); ``dataset[(i, seed)]``: views that depend only on image ``i`` and
+        ``seed`` (the transform is reseeded first, ~60 us), whichever worker makes them."""
+        if isinstance(key, tuple):
+            i, seed = key
+            reseed_transform(self.transform, seed)
+        else:
+            i = key
+            self._ensure_worker_seed()
         image = self._image(i)
         view_a = self.transform(image=image)["image"]
         view_b = self.transform(image=image)["image"]
@@ -482,6 +493,37 @@ def _gaussian_kernels(sigma: Tensor, radius: int) -> Tensor:
     return k / k.sum(dim=1, keepdim=True)
 
 
+class RandomDraws:
+    """All the uniform numbers one augmentation pass needs, drawn by one kernel.
+
+    ``rows`` x ``n`` numbers in [0, 1); the steps take rows in a fixed order, so a seeded
+    generator gives the same views. One draw instead of ~40 small ones matters on a GPU,
+    where each launch costs more than the arithmetic of a batch of parameters.
+    """
+
+    ROWS = 48  # octa takes 37, cifar 35, every step switched on 44 (a test checks the last)
+
+    def __init__(self, n: int, gen: torch.Generator | None, device: torch.device) -> None:
+        gen_device = gen.device if gen is not None else device
+        self.u = torch.rand((self.ROWS, n), generator=gen, device=gen_device).to(device)
+        self.taken = 0
+
+    def take(self, k: int = 1) -> Tensor:
+        """The next ``k`` rows: ``(n,)`` for one, ``(k, n)`` for more."""
+        if self.taken + k > self.ROWS:
+            raise RuntimeError(f"RandomDraws holds {self.ROWS} rows of random numbers and {self.taken + k} "
+                               f"were asked for: raise RandomDraws.ROWS")
+        rows = self.u[self.taken : self.taken + k]
+        self.taken += k
+        return rows[0] if k == 1 else rows
+
+    def uniform(self, low: float, high: float) -> Tensor:
+        return low + (high - low) * self.take()
+
+    def coin(self, p: float) -> Tensor:
+        return self.take() < p
+
+
 class GpuTwoViewAugment(nn.Module):
     """Batched two-view augmentation on the device: ``(view_a, view_b) = aug(batch_uint8)``.
 
@@ -527,32 +569,15 @@ class GpuTwoViewAugment(nn.Module):
         self.register_buffer("rgb_to_yiq", rgb_to_yiq, persistent=False)
         self.register_buffer("yiq_to_rgb", torch.linalg.inv(rgb_to_yiq), persistent=False)
 
-    # ---- random numbers -------------------------------------------------------------
-
-    @staticmethod
-    def _rand(shape: tuple[int, ...], gen: torch.Generator | None, device: torch.device) -> Tensor:
-        gen_device = gen.device if gen is not None else device
-        return torch.rand(shape, generator=gen, device=gen_device).to(device)
-
-    def _uniform(
-        self, n: int, low: float, high: float, gen: torch.Generator | None, device: torch.device
-    ) -> Tensor:
-        return low + (high - low) * self._rand((n,), gen, device)
-
-    def _coin(self, n: int, p: float, gen: torch.Generator | None, device: torch.device) -> Tensor:
-        return self._rand((n,), gen, device) < p
-
     # ---- the steps ------------------------------------------------------------------
 
-    def _crop_boxes(
-        self, n: int, height: int, width: int, gen: torch.Generator | None, device: torch.device
-    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    def _crop_boxes(self, draws: RandomDraws, height: int, width: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """Crop half-sizes and centres in normalised coordinates ([-1, 1] = full image)."""
         r = self.recipe
         tries = 10
-        area = r.crop_scale[0] + (r.crop_scale[1] - r.crop_scale[0]) * self._rand((n, tries), gen, device)
+        area = r.crop_scale[0] + (r.crop_scale[1] - r.crop_scale[0]) * draws.take(tries).T
         log_lo, log_hi = math.log(r.crop_ratio[0]), math.log(r.crop_ratio[1])
-        aspect = torch.exp(log_lo + (log_hi - log_lo) * self._rand((n, tries), gen, device))
+        aspect = torch.exp(log_lo + (log_hi - log_lo) * draws.take(tries).T)
         w = torch.sqrt(area * aspect * height / width)  # fraction of the image width
         h = torch.sqrt(area / aspect * width / height)
         ok = (w <= 1.0) & (h <= 1.0)
@@ -560,22 +585,22 @@ class GpuTwoViewAugment(nn.Module):
         any_ok = ok.any(dim=1)
         w = torch.where(any_ok, w.gather(1, first).squeeze(1), torch.ones_like(any_ok, dtype=w.dtype))
         h = torch.where(any_ok, h.gather(1, first).squeeze(1), torch.ones_like(any_ok, dtype=h.dtype))
-        cx = (1.0 - w) * (2.0 * self._rand((n,), gen, device) - 1.0)
-        cy = (1.0 - h) * (2.0 * self._rand((n,), gen, device) - 1.0)
+        cx = (1.0 - w) * (2.0 * draws.take() - 1.0)
+        cy = (1.0 - h) * (2.0 * draws.take() - 1.0)
         return w, h, cx, cy
 
-    def _geometry(self, x: Tensor, gen: torch.Generator | None) -> Tensor:
+    def _geometry(self, x: Tensor, draws: RandomDraws, copies: int = 1) -> Tensor:
+        """``copies`` geometric views of each image: ``(copies * B, C, S, S)``, copy-major."""
         r = self.recipe
-        n, _, height, width = x.shape
-        device = x.device
-        w, h, cx, cy = self._crop_boxes(n, height, width, gen, device)
-        one = torch.ones(n, device=device)
-        fx = torch.where(self._coin(n, r.hflip_p, gen, device), -one, one)
-        fy = torch.where(self._coin(n, r.vflip_p, gen, device), -one, one)
-        k = torch.floor(4 * self._rand((n,), gen, device)).clamp_max(3)
-        k = torch.where(self._coin(n, r.rot90_p, gen, device), k, torch.zeros_like(k))
-        small = self._uniform(n, -r.rotate_degrees, r.rotate_degrees, gen, device)
-        small = torch.where(self._coin(n, r.rotate_p, gen, device), small, torch.zeros_like(small))
+        batch, _, height, width = x.shape
+        n = copies * batch
+        w, h, cx, cy = self._crop_boxes(draws, height, width)
+        fx = torch.where(draws.coin(r.hflip_p), -1.0, 1.0)
+        fy = torch.where(draws.coin(r.vflip_p), -1.0, 1.0)
+        k = torch.floor(4 * draws.take()).clamp_max(3)
+        k = torch.where(draws.coin(r.rot90_p), k, 0.0)
+        small = draws.uniform(-r.rotate_degrees, r.rotate_degrees)
+        small = torch.where(draws.coin(r.rotate_p), small, 0.0)
         angle = k * (math.pi / 2) + small * (math.pi / 180)
         cos, sin = torch.cos(angle), torch.sin(angle)
         # output -> input: input = centre + diag(w, h) @ R(angle) @ diag(fx, fy) @ output
@@ -589,22 +614,26 @@ class GpuTwoViewAugment(nn.Module):
         size = r.image_size
         grid = F.affine_grid(theta, [n, x.shape[1], size, size], align_corners=False)
         padding = "reflection" if r.border == "reflect" else "zeros"
-        return F.grid_sample(x, grid, mode="bilinear", padding_mode=padding, align_corners=False)
+        # one sampling pass per copy reads the source batch in place (stacking the large
+        # source images instead would copy them)
+        return torch.cat([
+            F.grid_sample(x, part, mode="bilinear", padding_mode=padding, align_corners=False)
+            for part in grid.split(batch)
+        ])
 
     def _gray(self, x: Tensor) -> Tensor:
         return (x * self.luma).sum(dim=1, keepdim=True) if x.shape[1] == 3 else x
 
-    def _colour(self, x: Tensor, gen: torch.Generator | None) -> Tensor:
+    def _colour(self, x: Tensor, draws: RandomDraws) -> Tensor:
         r = self.recipe
         n, device = x.shape[0], x.device
         per_sample = (n, 1, 1, 1)
         if r.jitter_p > 0:
-            on = self._coin(n, r.jitter_p, gen, device)
+            on = draws.coin(r.jitter_p)
 
             def factor(spread: float, identity: float, centred: bool = False) -> Tensor:
                 lo, hi = (-spread, spread) if centred else (max(0.0, 1 - spread), 1 + spread)
-                value = self._uniform(n, lo, hi, gen, device)
-                return torch.where(on, value, torch.full_like(value, identity)).view(per_sample)
+                return torch.where(on, draws.uniform(lo, hi), identity).view(per_sample)
 
             brightness = factor(r.jitter_brightness, 1.0)
             contrast = factor(r.jitter_contrast, 1.0)
@@ -624,35 +653,33 @@ class GpuTwoViewAugment(nn.Module):
                 matrix = self.yiq_to_rgb @ rot @ self.rgb_to_yiq  # (n, 3, 3)
                 x = torch.einsum("nij,njhw->nihw", matrix, x).clamp(0, 1)
         if r.bc_p > 0:
-            on = self._coin(n, r.bc_p, gen, device).view(per_sample)
-            alpha = 1 + self._uniform(n, -r.bc_contrast, r.bc_contrast, gen, device).view(per_sample)
-            beta = self._uniform(n, -r.bc_brightness, r.bc_brightness, gen, device).view(per_sample)
-            x = torch.where(on, (x * alpha + beta).clamp(0, 1), x)
+            # samples left alone get alpha 1, beta 0 (their values are already in [0, 1])
+            on = draws.coin(r.bc_p)
+            alpha = torch.where(on, 1 + draws.uniform(-r.bc_contrast, r.bc_contrast), 1.0)
+            beta = torch.where(on, draws.uniform(-r.bc_brightness, r.bc_brightness), 0.0)
+            x = torch.addcmul(beta.view(per_sample), x, alpha.view(per_sample)).clamp_(0, 1)
         if r.gamma_p > 0:
-            on = self._coin(n, r.gamma_p, gen, device).view(per_sample)
-            gamma = self._uniform(n, *r.gamma_range, gen, device).view(per_sample)
-            x = torch.where(on, x.clamp_min(0).pow(gamma), x)
+            on = draws.coin(r.gamma_p)
+            gamma = torch.where(on, draws.uniform(*r.gamma_range), 1.0)
+            x = torch.where(on.view(per_sample), x.clamp_min(0).pow(gamma.view(per_sample)), x)
         if r.gray_p > 0 and x.shape[1] == 3:
-            on = self._coin(n, r.gray_p, gen, device).view(per_sample)
+            on = draws.coin(r.gray_p).view(per_sample)
             x = torch.where(on, self._gray(x).expand_as(x), x)
         if r.solarize_p > 0:
-            on = self._coin(n, r.solarize_p, gen, device).view(per_sample)
+            on = draws.coin(r.solarize_p).view(per_sample)
             x = torch.where(on & (x >= 0.5), 1 - x, x)
         return x
 
-    def _blur_and_noise(self, x: Tensor, gen: torch.Generator | None) -> Tensor:
+    def _blur_and_noise(self, x: Tensor, draws: RandomDraws, gen: torch.Generator | None) -> Tensor:
         r = self.recipe
         n, c, height, width = x.shape
-        device = x.device
         if r.blur_p > 0:
             radius = max(1, math.ceil(3 * r.blur_sigma[1]))
             radius = min(radius, (min(height, width) - 1) // 2)
-            sigma = self._uniform(n, *r.blur_sigma, gen, device)
-            kernels = _gaussian_kernels(sigma, radius)
+            kernels = _gaussian_kernels(draws.uniform(*r.blur_sigma), radius)
             delta = torch.zeros_like(kernels)
             delta[:, radius] = 1
-            on = self._coin(n, r.blur_p, gen, device)
-            kernels = torch.where(on[:, None], kernels, delta).repeat_interleave(c, dim=0)
+            kernels = torch.where(draws.coin(r.blur_p)[:, None], kernels, delta).repeat_interleave(c, dim=0)
             flat = x.reshape(1, n * c, height, width)
             flat = F.pad(flat, (radius, radius, 0, 0), mode="reflect")
             flat = F.conv2d(flat, kernels.view(n * c, 1, 1, -1), groups=n * c)
@@ -660,23 +687,28 @@ class GpuTwoViewAugment(nn.Module):
             flat = F.conv2d(flat, kernels.view(n * c, 1, -1, 1), groups=n * c)
             x = flat.view(n, c, height, width)
         if r.noise_p > 0:
-            on = self._coin(n, r.noise_p, gen, device)
-            std = torch.where(on, self._uniform(n, *r.noise_std, gen, device), torch.zeros(n, device=device))
-            gen_device = gen.device if gen is not None else device
-            noise = torch.randn(x.shape, generator=gen, device=gen_device).to(device)
-            x = (x + std.view(n, 1, 1, 1) * noise).clamp(0, 1)
+            std = torch.where(draws.coin(r.noise_p), draws.uniform(*r.noise_std), 0.0)
+            gen_device = gen.device if gen is not None else x.device
+            noise = torch.randn(x.shape, generator=gen, device=gen_device).to(x.device)
+            x = torch.addcmul(x, noise, std.view(n, 1, 1, 1)).clamp_(0, 1)
         return x
 
     def normalize(self, x: Tensor) -> Tensor:
         """[0, 1] float ``(B,C,H,W)`` -> normalised with the recipe's mean/std."""
         return (x - self.mean) / self.std
 
-    def one_view(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        """One random view of a float [0, 1] batch ``(B,C,H,W)``."""
-        x = self._geometry(x, generator)
-        x = self._colour(x, generator)
-        x = self._blur_and_noise(x, generator)
+    def views(self, x: Tensor, copies: int = 1, generator: torch.Generator | None = None) -> Tensor:
+        """``copies`` independent random views of each image of a float [0, 1] batch
+        ``(B,C,H,W)``: ``(copies * B, C, S, S)``, the first ``B`` rows the first copy."""
+        draws = RandomDraws(copies * x.shape[0], generator, x.device)
+        x = self._geometry(x, draws, copies)
+        x = self._colour(x, draws)
+        x = self._blur_and_noise(x, draws, generator)
         return self.normalize(x)
+
+    def one_view(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """One random view of each image of a float [0, 1] batch ``(B,C,H,W)``."""
+        return self.views(x, 1, generator)
 
     @torch.no_grad()
     def forward(
@@ -686,8 +718,11 @@ class GpuTwoViewAugment(nn.Module):
             raise ValueError(
                 f"expected a (B,{self.channels},H,W) batch, got shape {tuple(batch_uint8.shape)}"
             )
+        x = batch_uint8.float()
         if batch_uint8.dtype == torch.uint8:
-            x = batch_uint8.float().div_(255.0)
-        else:
-            x = batch_uint8.float()
-        return self.one_view(x, generator), self.one_view(x, generator)
+            x = x.div_(255.0)
+        # Both views in one pass: every step launches its kernels once for the two views.
+        # At OCTA's batch 32 the work per kernel is small and the launches (CPU side) are
+        # what costs time on a GPU.
+        views = self.views(x, 2, generator)
+        return views[: x.shape[0]], views[x.shape[0] :]

@@ -143,8 +143,20 @@ def load_pretrain_data(cfg: Config, data_dir: Path | None) -> PretrainData:
 class TwoViewFeed:
     """Yields (view_a, view_b) float batches on the device, one epoch at a time.
 
-    Each epoch's order and augmentation draws depend only on (seed, epoch, rank). Under DDP
-    each rank takes every world_size-th sample of the shared permutation.
+    Each epoch's order and augmentation draws depend only on (seed, epoch, rank), not on the
+    number of DataLoader workers. Under DDP each rank takes every world_size-th sample of
+    the shared permutation.
+
+    GPU augmentation (``augment.on_gpu``): the uint8 images live on the device and
+    :class:`GpuTwoViewAugment` makes both views of a batch from one seeded generator.
+
+    CPU augmentation (albumentations in DataLoader workers): ONE DataLoader iterator streams
+    epoch after epoch, so the workers keep prefetching across epoch boundaries instead of
+    being restarted (and the GPU starved) at every epoch; DRAC has only ~31 steps per
+    epoch. Every sample carries its own seed, ``dataset[(index, seed)]``, so the views are
+    the same whatever the worker count or timing. The stream restarts only when an epoch
+    other than the next one is asked for (resume, an abandoned epoch). Call :meth:`close`
+    to stop the workers.
     """
 
     def __init__(self, images: np.ndarray, cfg: Config, device: torch.device, dist: DistInfo) -> None:
@@ -162,6 +174,7 @@ class TwoViewFeed:
         if pc.max_steps_per_epoch:
             self.steps = min(self.steps, pc.max_steps_per_epoch)
         self.on_gpu = pc.augment.on_gpu
+        self.workers = 0
         channels = 1 if images.ndim == 3 else images.shape[-1]
         if self.on_gpu:
             self.images_dev = to_device_uint8(np.asarray(images), device)
@@ -172,40 +185,87 @@ class TwoViewFeed:
             if workers < 0:
                 workers = max(0, (os.cpu_count() or 1) - 1)
             self.workers = workers
+        self._stream: Iterator[tuple[torch.Tensor, torch.Tensor]] | None = None
+        self._next_epoch: int | None = None  # the epoch the open stream will deliver next
 
     def __len__(self) -> int:
         return self.steps
 
     def _indices(self, epoch: int) -> torch.Tensor:
-        g = torch.Generator().manual_seed(epoch_seed(self.cfg.run.seed, epoch))
-        perm = torch.randperm(self.n, generator=g)
-        return perm[self.dist.rank :: self.dist.world_size][: self.steps * self.batch_size]
+        return epoch_order(self.n, self.steps * self.batch_size, self.cfg.run.seed, epoch, self.dist)
+
+    def sample_keys(self, epoch: int) -> list[tuple[int, int]]:
+        """``(image index, augmentation seed)`` of every sample of ``epoch`` on this rank."""
+        return epoch_sample_keys(self.n, self.steps * self.batch_size, self.cfg.run.seed, epoch, self.dist)
+
+    def _open_stream(self, epoch: int) -> None:
+        self.close()
+        loader = torch.utils.data.DataLoader(
+            self.dataset,
+            batch_size=self.batch_size,
+            sampler=_KeyStream(self.n, self.steps * self.batch_size, self.cfg.run.seed, self.dist, epoch),
+            num_workers=self.workers,
+            worker_init_fn=seed_worker if self.workers else None,
+            # the workers' base seed comes from here, not from torch's global RNG (left as is)
+            generator=torch.Generator().manual_seed(epoch_seed(self.cfg.run.seed, epoch, self.dist.rank)),
+            pin_memory=self.device.type == "cuda",
+            prefetch_factor=4 if self.workers else None,
+        )
+        self._stream = iter(loader)
+        self._next_epoch = epoch
+
+    def close(self) -> None:
+        """Stop the DataLoader workers of the CPU stream (a later epoch reopens it)."""
+        self._stream, self._next_epoch = None, None
 
     def epoch(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        idx = self._indices(epoch)
-        seed = epoch_seed(self.cfg.run.seed, epoch, self.dist.rank)
         if self.on_gpu:
+            idx = self._indices(epoch)
+            seed = epoch_seed(self.cfg.run.seed, epoch, self.dist.rank)
             g = torch.Generator(device=self.device).manual_seed(seed)
             idx_dev = idx.to(self.device)
             for b in range(self.steps):
                 batch = self.images_dev[idx_dev[b * self.batch_size : (b + 1) * self.batch_size]]
                 yield self.gpu_augment(batch, generator=g)
             return
-        self.dataset.reseed(seed)  # used when there are no workers; workers reseed from it
-        loader = torch.utils.data.DataLoader(
-            self.dataset,
-            batch_size=self.batch_size,
-            sampler=idx.tolist(),
-            num_workers=self.workers,
-            worker_init_fn=seed_worker if self.workers else None,
-            generator=torch.Generator().manual_seed(seed),
-            pin_memory=self.device.type == "cuda",
-            drop_last=True,
-            persistent_workers=False,
-            prefetch_factor=4 if self.workers else None,
-        )
-        for view_a, view_b in loader:
+        if self._stream is None or self._next_epoch != epoch:
+            self._open_stream(epoch)
+        assert self._stream is not None
+        self._next_epoch = None  # until this epoch has been read to its end
+        for _ in range(self.steps):
+            view_a, view_b = next(self._stream)
             yield (view_a.to(self.device, non_blocking=True), view_b.to(self.device, non_blocking=True))
+        self._next_epoch = epoch + 1
+
+
+def epoch_order(n: int, count: int, seed: int, epoch: int, dist: DistInfo) -> torch.Tensor:
+    """The first ``count`` image indices of ``epoch`` on this rank: every world_size-th
+    entry of one permutation of ``n`` shared by all ranks (a pure function of its arguments)."""
+    g = torch.Generator().manual_seed(epoch_seed(seed, epoch))
+    perm = torch.randperm(n, generator=g)
+    return perm[dist.rank :: dist.world_size][:count]
+
+
+def epoch_sample_keys(n: int, count: int, seed: int, epoch: int, dist: DistInfo) -> list[tuple[int, int]]:
+    """:func:`epoch_order` with an augmentation seed for each sample: ``[(index, seed), ...]``."""
+    idx = epoch_order(n, count, seed, epoch, dist)
+    g = torch.Generator().manual_seed(epoch_seed(seed, epoch, dist.rank))
+    seeds = torch.randint(0, 2**31 - 1, (len(idx),), generator=g)
+    return list(zip(idx.tolist(), seeds.tolist(), strict=True))
+
+
+class _KeyStream(torch.utils.data.Sampler):
+    """The sampler of :class:`TwoViewFeed`'s CPU stream: the :func:`epoch_sample_keys` of
+    epoch after epoch, without end, from ``first_epoch`` on."""
+
+    def __init__(self, n: int, count: int, seed: int, dist: DistInfo, first_epoch: int) -> None:
+        self.n, self.count, self.seed, self.dist, self.first_epoch = n, count, seed, dist, first_epoch
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        epoch = self.first_epoch
+        while True:
+            yield from epoch_sample_keys(self.n, self.count, self.seed, epoch, self.dist)
+            epoch += 1
 
 
 # --------------------------------------------------------------------------------------
@@ -430,6 +490,7 @@ def run(cfg: Config, run_dir: str | Path, data: PretrainData | None = None,
             )
             if dist.is_main:
                 print(msg)
+            feed.close()
             raise NonFiniteLossError(msg)
         seconds = time.perf_counter() - t0
         row: dict[str, Any] = {"epoch": epoch, "step": (epoch + 1) * len(feed), "lr": lr}
@@ -476,9 +537,11 @@ def run(cfg: Config, run_dir: str | Path, data: PretrainData | None = None,
                   f"rate-reduction {row['rate_reduction']:.2f}{extra} "
                   f"{row['pairs_per_second']:.0f} pairs/s")
         if stop_after_epoch is not None and epoch >= stop_after_epoch:
+            feed.close()
             return PretrainResult(out_dir, out_dir / "backbone.safetensors", out_dir / "metadata.json",
                                   history, best_epoch, "interrupted")
 
+    feed.close()  # stops the DataLoader workers of the CPU stream
     if not stopped:
         stopped = "completed all epochs"
     backbone_path, metadata_path = out_dir / "backbone.safetensors", out_dir / "metadata.json"

@@ -1008,6 +1008,7 @@ def run(
                 f"umm.neumann_steps=0."
             )
             print(msg)
+            feed.close()
             raise UMMNonFiniteError(msg)
         seconds = time.perf_counter() - t0
         row: dict[str, Any] = {"epoch": epoch, "step": (epoch + 1) * len(feed)}
@@ -1056,6 +1057,7 @@ def run(
             f"{row['pairs_per_second']:.1f} pairs/s"
         )
         if stop_after_epoch is not None and epoch >= stop_after_epoch:
+            feed.close()
             return UMMResult(
                 out_dir,
                 out_dir / "backbone.safetensors",
@@ -1066,6 +1068,7 @@ def run(
                 "interrupted",
             )
 
+    feed.close()  # stops the DataLoader workers of the CPU stream
     if not stopped:
         stopped = "completed all epochs"
     use_best = uc.early_stop_on_rate_reduction and (ckpt_dir / "best.pt").exists()

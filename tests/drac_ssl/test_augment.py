@@ -18,6 +18,7 @@ from drac_ssl.augment import (
     DeviceBatches,
     EvalDataset,
     GpuTwoViewAugment,
+    RandomDraws,
     TwoViewDataset,
     build_eval_transform,
     build_view_transform,
@@ -278,7 +279,8 @@ def test_gpu_geometry_flips_and_rot90_are_exact() -> None:
 
 def test_gpu_crops_stay_inside_the_image() -> None:
     aug = GpuTwoViewAugment(config("cifar", 32), 3)
-    w, h, cx, cy = aug._crop_boxes(4000, 32, 32, torch.Generator().manual_seed(0), torch.device("cpu"))
+    draws = RandomDraws(4000, torch.Generator().manual_seed(0), torch.device("cpu"))
+    w, h, cx, cy = aug._crop_boxes(draws, 32, 32)
     assert ((cx.abs() + w) <= 1 + 1e-6).all() and ((cy.abs() + h) <= 1 + 1e-6).all()
     area = w * h
     assert area.min() >= 0.2 - 1e-6 and area.max() <= 1 + 1e-6
@@ -324,6 +326,35 @@ def test_gpu_blur_and_noise_keep_a_flat_image_flat_on_average() -> None:
     noisy = GpuTwoViewAugment(cfg, 1, dataclasses.replace(base, noise_p=1.0))
     view, _ = noisy(flat, torch.Generator().manual_seed(0))
     assert view.std() > 0.01 and abs(view.mean().item() - expected) < 0.02
+
+
+def test_gpu_every_step_at_once_fits_the_random_draws() -> None:
+    cfg = config("cifar", 8)
+    everything = dataclasses.replace(
+        recipe_for(cfg), vflip_p=0.5, rot90_p=0.5, rotate_p=0.5, rotate_degrees=10.0, bc_p=0.5,
+        bc_brightness=0.2, bc_contrast=0.2, gamma_p=0.5, gamma_range=(0.8, 1.2), blur_p=0.5,
+        noise_p=0.5,
+    )  # fmt: skip
+    aug = GpuTwoViewAugment(cfg, 3, everything)
+    view_a, view_b = aug(to_device_uint8(iid_images(4, 3, 8, "cifar"), "cpu"), torch.Generator().manual_seed(0))
+    assert torch.isfinite(view_a).all() and torch.isfinite(view_b).all()
+    draws = RandomDraws(2, None, torch.device("cpu"))
+    draws.take(RandomDraws.ROWS)
+    with pytest.raises(RuntimeError, match="raise RandomDraws.ROWS"):
+        draws.take()
+
+
+def test_gpu_two_views_are_one_pass_of_two_copies() -> None:
+    aug = GpuTwoViewAugment(config("octa", 32), 1)
+    batch = to_device_uint8(iid_images(5, 1, 64, "octa"), "cpu")
+    view_a, view_b = aug(batch, torch.Generator().manual_seed(7))
+    both = aug.views(batch.float() / 255, 2, torch.Generator().manual_seed(7))
+    assert both.shape == (10, 1, 32, 32)
+    torch.testing.assert_close(view_a, both[:5], atol=1e-6, rtol=0)
+    torch.testing.assert_close(view_b, both[5:], atol=1e-6, rtol=0)
+    # the copies draw their own geometry: no view equals its twin
+    for i in range(5):
+        assert not torch.allclose(view_a[i], view_b[i], atol=1e-3)
 
 
 def test_gpu_augment_rejects_wrong_channels() -> None:

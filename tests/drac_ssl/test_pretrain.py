@@ -120,3 +120,49 @@ def test_batch_larger_than_data_is_a_clear_error(tmp_path: Path) -> None:
     cfg = tiny_config(**{"pretrain.batch_size": "64"})
     with pytest.raises(ValueError, match="pretrain.batch_size=64 is larger than"):
         pretrain.run(cfg, tmp_path, data=tiny_data())
+
+
+# --------------------------------------------------------------------------------------
+# the CPU feed: one stream across epochs, views independent of the worker count
+
+
+def _feed(workers: int, n: int = 12) -> pretrain.TwoViewFeed:
+    from drac_ssl.distributed import DistInfo
+
+    cfg = tiny_config(**{"pretrain.num_workers": str(workers)})
+    return pretrain.TwoViewFeed(tiny_data(n).images, cfg, torch.device("cpu"), DistInfo())
+
+
+def _epoch(feed: pretrain.TwoViewFeed, epoch: int) -> list[torch.Tensor]:
+    return [torch.cat([a, b]) for a, b in feed.epoch(epoch)]
+
+
+def test_cpu_feed_views_do_not_depend_on_the_worker_count() -> None:
+    in_process, with_workers = _feed(0), _feed(2)
+    try:
+        for epoch in (0, 1):
+            first, second = _epoch(in_process, epoch), _epoch(with_workers, epoch)
+            assert len(first) == len(second) == 3
+            for x, y in zip(first, second, strict=True):
+                torch.testing.assert_close(x, y, atol=0, rtol=0)
+        assert not torch.equal(_epoch(in_process, 2)[0], _epoch(in_process, 3)[0])
+    finally:
+        with_workers.close()
+
+
+def test_cpu_feed_streams_across_epochs_and_restarts_exactly() -> None:
+    feed = _feed(0)
+    _epoch(feed, 0)
+    stream = feed._stream
+    epoch1 = _epoch(feed, 1)
+    assert feed._stream is stream  # the next epoch came from the same open stream
+    # a resumed run (a fresh feed asked for epoch 1 first) sees the very same batches
+    resumed = _epoch(_feed(0), 1)
+    for x, y in zip(epoch1, resumed, strict=True):
+        torch.testing.assert_close(x, y, atol=0, rtol=0)
+    # an epoch abandoned half-way: the next one reopens the stream at the right place
+    next(feed.epoch(2))
+    epoch3 = _epoch(feed, 3)
+    assert feed._stream is not stream
+    for x, y in zip(epoch3, _epoch(_feed(0), 3), strict=True):
+        torch.testing.assert_close(x, y, atol=0, rtol=0)
