@@ -168,6 +168,10 @@ class RunConfig:
     stages: list[str] = field(
         default_factory=lambda: ["ingest", "pretrain", "umm", "finetune", "export"]
     )
+    # also write the pretrain and UMM epoch metrics as TensorBoard scalars to
+    # <run_dir>/<stage>/tensorboard/ (tags <stage>/<key>, x = the global step); needs the
+    # optional package: pip install -e ".[tensorboard]". Output only: it may change on resume.
+    tensorboard: bool = False
 
 
 @dataclass

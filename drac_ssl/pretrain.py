@@ -16,7 +16,8 @@ top to bottom, outside any model class:
   backbone features of the two views; k-NN accuracy every ``knn_every`` epochs when labels
   exist (methods.md section 3);
 * outputs: ``backbone.safetensors`` + ``metadata.json``, ``metrics.csv`` / ``metrics.jsonl``
-  and ``plots/pretrain_*.png``.
+  and ``plots/pretrain_*.png``; with ``run.tensorboard=true`` also TensorBoard scalars in
+  ``tensorboard/`` (``drac_ssl.tensorboard_log``).
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ from drac_ssl.metrics import knn_accuracy
 from drac_ssl.models import ARCHS, VICRegModel, build_vicreg_model
 from drac_ssl.optim import build_optimizer, lr_at, set_lr
 from drac_ssl.runtime import environment_info, epoch_seed, resolve_device, seed_everything
+from drac_ssl.tensorboard_log import require_tensorboard, write_tensorboard
 
 TERMS = ("loss", "invariance", "variance", "covariance", "rate_reduction")
 
@@ -411,6 +413,8 @@ def run(cfg: Config, run_dir: str | Path, data: PretrainData | None = None,
     tests of exact resumption.
     """
     pc = cfg.pretrain
+    if cfg.run.tensorboard:
+        require_tensorboard()
     run_dir = Path(run_dir)
     out_dir = run_dir / "pretrain"
     ckpt_dir = out_dir / "checkpoints"
@@ -531,6 +535,8 @@ def run(cfg: Config, run_dir: str | Path, data: PretrainData | None = None,
                                                        "config": to_dict(cfg)})
             save_checkpoint(last, state)
             _write_history(out_dir, history)
+            if cfg.run.tensorboard:
+                write_tensorboard(out_dir / "tensorboard", "pretrain", history)
             extra = f", k-NN {row['knn_top1']:.2f}%" if "knn_top1" in row else ""
             print(f"[pretrain] epoch {epoch + 1}/{pc.epochs} loss {row['loss']:.4f} "
                   f"(inv {row['invariance']:.4f} var {row['variance']:.4f} cov {row['covariance']:.4f}) "

@@ -30,8 +30,11 @@ import yaml
 from drac_ssl.config import Config, ConfigError, from_dict, load_config, save_config, to_dict
 from drac_ssl.io import atomic_write_json
 from drac_ssl.runtime import environment_info
+from drac_ssl.tensorboard_log import require_tensorboard
 
 PIPELINE = ("ingest", "pretrain", "umm", "finetune", "export")
+# settings that change what a resumed run does or writes, not its results
+OUTPUT_ONLY_SETTINGS = ("run.stages", "run.tensorboard")
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "default.yaml"
 def phantom_root(cfg: Config) -> Path:
     d = cfg.data
@@ -110,7 +113,7 @@ def _config_differences(old: dict[str, Any], new: dict[str, Any], prefix: str = 
         path = f"{prefix}{key}"
         if isinstance(a, dict) and isinstance(b, dict):
             diffs += _config_differences(a, b, path + ".")
-        elif a != b and path != "run.stages":
+        elif a != b and path not in OUTPUT_ONLY_SETTINGS:
             diffs.append(f"{path}: {a!r} -> {b!r}")
     return diffs
 
@@ -130,6 +133,8 @@ def run_pipeline(cfg: Config) -> Path:
     unknown = [s for s in cfg.run.stages if s not in PIPELINE]
     if unknown:
         raise ConfigError(f"run.stages: unknown stage(s) {unknown}; the pipeline is {', '.join(PIPELINE)}")
+    if cfg.run.tensorboard:
+        require_tensorboard()  # before the ingest stage, not after it
     run_dir = resolve_run_dir(cfg)
     saved = run_dir / "config.yaml"
     if saved.exists():

@@ -74,7 +74,8 @@ in DDP.
 Outputs in ``run_dir/umm``: ``backbone.safetensors``, ``vicreg_model.safetensors``,
 ``metadata.json`` (pretraining's format, stage ``umm``), ``metrics.csv`` /
 ``metrics.jsonl``, ``plots/umm_rate_reduction.png``, ``plots/umm_losses.png``,
-``config.yaml`` and ``checkpoints/last.pt`` (every epoch, atomic, exact resume).
+``config.yaml`` and ``checkpoints/last.pt`` (every epoch, atomic, exact resume); with
+``run.tensorboard=true`` also TensorBoard scalars ``umm/<key>`` in ``tensorboard/``.
 
 Command line: ``python -m drac_ssl.umm CHECKPOINT [-c CONFIG.yaml] [section.key=value ...]
 [--run-dir DIR]``.
@@ -115,6 +116,7 @@ from drac_ssl.losses.rate_reduction import rate_reduction
 from drac_ssl.losses.vicreg import VICRegLoss, VICRegTerms
 from drac_ssl.models import VICRegModel, build_vicreg_model, load_local_weights
 from drac_ssl.runtime import environment_info, resolve_device, seed_everything
+from drac_ssl.tensorboard_log import require_tensorboard, write_tensorboard
 
 __all__ = [
     "AfterCut",
@@ -905,6 +907,8 @@ def run(
     """
     uc = cfg.umm
     _validate(uc)
+    if cfg.run.tensorboard:
+        require_tensorboard()
     run_dir = Path(run_dir)
     out_dir = run_dir / "umm"
     ckpt_dir = out_dir / "checkpoints"
@@ -1046,6 +1050,8 @@ def run(
             },
         )
         _write_history(out_dir, history)
+        if cfg.run.tensorboard:
+            write_tensorboard(out_dir / "tensorboard", "umm", history)
         outer = (
             f" outer dR(theta') {row['outer_objective']:.3f}"
             if row["outer_objective"] is not None

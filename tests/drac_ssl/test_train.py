@@ -105,3 +105,9 @@ def test_run_folder_saved_before_newer_settings_existed_is_still_recognised() ->
     changed = train.load_config(train.DEFAULT_CONFIG, [*REDUCED, "finetune.n_boot=50"])
     assert train._config_differences(train._saved_settings(saved), train.to_dict(changed)) == [
         "finetune.n_boot: 1000 -> 50"]
+
+
+def test_output_only_settings_do_not_block_resuming_a_run_folder() -> None:
+    cfg = train.load_config(train.DEFAULT_CONFIG, REDUCED)
+    other = train.load_config(train.DEFAULT_CONFIG, [*REDUCED, "run.tensorboard=true", "run.stages=[ingest]"])
+    assert train._config_differences(train.to_dict(cfg), train.to_dict(other)) == []

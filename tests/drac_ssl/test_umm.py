@@ -382,6 +382,21 @@ def test_resumed_run_gives_the_same_history_and_weights(
         )
 
 
+def test_resumed_run_with_tensorboard_logs_one_point_per_epoch(
+    pretrained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from test_tensorboard_log import assert_log_matches_metrics
+
+    monkeypatch.setattr(umm, "_plot_history", lambda *args: None)
+    cfg = tiny_config(**CHEAP, **{"run.tensorboard": "true"})
+    checkpoint = pretrained / "pretrain" / "vicreg_model.safetensors"
+    umm.run(cfg, tmp_path, data=tiny_data(), checkpoint=checkpoint, stop_after_epoch=0)
+    result = umm.run(cfg, tmp_path, data=tiny_data(), checkpoint=checkpoint)
+    got = assert_log_matches_metrics(result.out_dir, "umm")
+    assert {f"umm/{k}" for k in umm.STEP_KEYS} <= set(got)
+    assert [s for s, _ in got["umm/rate_reduction_last"]] == [1, 2]  # one step per epoch
+
+
 @pytest.mark.slow  # about 10 CPU seconds: the exact third-order step through ResNet-18 layer4
 def test_default_step_trains_through_third_derivatives_on_the_resnet_layers(
     pretrained: Path,
