@@ -6,8 +6,11 @@
 # Run from the repository root with the data copied into .device_data/ (git-ignored):
 #   .device_data/cifar10/cifar10_jpeg.tar.xz   (from ../shared/data/cifar10)
 #   .device_data/mnist/mnist_{train10k,test}.npz (from ../shared/data/mnist)
-# STEPs, in the default order: throughput cifar pipeline inference umm layers mnist layers_umm.
-# umm, layers and mnist run side by side on the GPU (their accuracy figures do not depend on
+#   .device_fashion/fashion_mnist/*-ubyte.gz     (from ../shared/data/fashion_mnist; 29 MiB)
+# The carry limit of one device call is 64 MiB: carry [".whl", ".device_data"] in the first
+# call and [".device_fashion"] in a later one (ignored paths already on the machine stay).
+# STEPs, in the default order: throughput feed cifar pipeline inference umm layers mnist fashion
+# layers_umm. umm, layers, mnist and fashion run side by side on the GPU (their accuracy figures do not depend on
 # wall time; their own timings are then shared-GPU timings); the others run alone, so their
 # timings are clean. layers_umm (per-layer clusters of VICReg vs the fair control vs UMM) waits
 # for umm. Results go to OUT_DIR/res/*.json, logs to OUT_DIR/<step>.log, progress
@@ -20,7 +23,7 @@
 set -u
 OUT=$(realpath -m "${1:?usage: bash bench/gpu_session.sh OUT_DIR [STEP ...]}")
 shift
-STEPS=${*:-throughput cifar pipeline inference umm layers mnist layers_umm}
+STEPS=${*:-throughput feed cifar pipeline inference umm layers mnist fashion layers_umm}
 RES=$OUT/res
 RUNS=${RUNS:-$OUT/runs}
 CIFAR=.device_data/cifar10/cifar10_jpeg.tar.xz
@@ -42,6 +45,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader >"
 log "session start: $STEPS"
 
 wanted throughput && step throughput $PY -m bench.pretrain_throughput --cifar "$CIFAR" --out-dir "$RES"
+wanted feed && step feed $PY -m bench.feed_throughput --workers 7,15 --out-dir "$RES"
 wanted cifar && step cifar $PY -m bench.cifar10_vicreg --epochs 100 --data "$CIFAR" \
     --run-dir "$RUNS/cifar10" --out-dir "$RES" pretrain.knn_every=5
 wanted pipeline && step pipeline $PY -m bench.default_run --config configs/drac.yaml --name drac_pipeline_gpu \
@@ -63,6 +67,11 @@ fi
 if wanted mnist; then
     step mnist $PY -m bench.low_label --dataset mnist --data .device_data/mnist \
         --run-dir "$RUNS/mnist" --out-dir "$RES" &
+    pids+=($!)
+fi
+if wanted fashion; then
+    step fashion $PY -m bench.low_label --dataset fashion_mnist --data .device_fashion/fashion_mnist \
+        --run-dir "$RUNS/fashion_mnist" --out-dir "$RES" &
     pids+=($!)
 fi
 for pid in "${pids[@]}"; do wait "$pid"; done

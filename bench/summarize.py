@@ -105,6 +105,18 @@ def inference_rows(r: dict[str, Any]) -> list[str]:
             f"end to end (from decoded 1024 px images) | {_device(r)} | {_date(r)} | `{r.get('command')}` |"]
 
 
+def feed_rows(r: dict[str, Any]) -> list[str]:
+    rows = []
+    for setting, s in r.get("settings", {}).items():
+        how = (f"{s['workers']} DataLoader workers" if s.get("workers") is not None else
+               f"batched tensors, {s.get('torch_ops_per_two_view_batch')} torch ops per two-view batch")
+        rows.append(f"| pretraining feed alone (no model), OCTA 512 -> 224 px, batch {s.get('batch_size')}, "
+                    f"{setting} ({how}) | {s.get('pairs_per_s')} pairs/s over {len(s.get('epoch_seconds', []))} "
+                    f"epochs (first batch excluded: {s.get('first_batch_seconds')} s) | {_device(r)} | "
+                    f"{_date(r)} | `{r.get('command')}` |")
+    return rows
+
+
 def pipeline_rows(r: dict[str, Any]) -> list[str]:
     stages = ", ".join(f"{k} {v} s" for k, v in r.get("seconds_per_stage", {}).items())
     return [f"| main job at the recipe's size (`configs/drac.yaml`, 224 px), phantom data | {r.get('seconds_total')} s "
@@ -201,11 +213,14 @@ def render(results_dir: Path = RESULTS) -> str:
         if name == "ingest":
             lines += ingest_rows(record)
         elif name == "pretrain_throughput":
+            commit = record.get("environment", {}).get("git_commit")
             for setting, s in record.get("settings", {}).items():
                 lines.append(
-                    f"| pretraining throughput, {setting} | {s['real_pairs_per_s']} pairs/s real vs "
-                    f"{s['ceiling_pairs_per_s']} ceiling (ratio {s['ratio']}) | {_device(record)} | "
+                    f"| pretraining throughput, {setting} (code at {commit}) | {s['real_pairs_per_s']} pairs/s "
+                    f"real vs {s['ceiling_pairs_per_s']} ceiling (ratio {s['ratio']}) | {_device(record)} | "
                     f"{_date(record)} | `{record.get('command')}` |")
+        elif name.startswith("feed_throughput"):
+            lines += feed_rows(record)
         elif name.startswith("app_load"):
             lines += app_load_rows(name, record)
         elif name == "default_run":
