@@ -95,6 +95,7 @@ def measure(cfg: Config, images: np.ndarray, steps: int, warmup: int) -> dict[st
         epoch += 1
     _sync(device)
     real = steps * pc.batch_size / (time.perf_counter() - t0)
+    feed.close()  # CPU workers still prefetching would compete with the second ceiling run
     ceiling_after = ceiling_rate()
     ceiling = (ceiling_before + ceiling_after) / 2
     return {
