@@ -116,16 +116,11 @@ def measure(cfg: Config, images: np.ndarray, steps: int, warmup: int) -> dict[st
 
 
 def octa_images(n_train: int, n_test: int, workdir: Path) -> np.ndarray:
-    from data_prep import ingest, phantom
-    from drac_ssl.datasets import load_octa_cache
+    """The 512 px cache of the phantom DRAC set (the set itself is generated once under
+    data/phantom and reused, as by ``bench.feed_throughput``)."""
+    from bench.feed_throughput import octa_cache
 
-    cfg = load_config(CONFIGS / "drac.yaml")
-    root = phantom.generate(workdir / "phantom", n_train=n_train, n_test=n_test, seed=0)
-    import dataclasses
-
-    ingest.run(dataclasses.replace(cfg.data, root=str(root), cache_sizes=[512]), workdir / "ingest")
-    images, _ = load_octa_cache(workdir / "ingest", 512)
-    return np.asarray(images)
+    return octa_cache(workdir, n_train, n_test)
 
 
 def main() -> None:
