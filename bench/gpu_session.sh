@@ -10,7 +10,7 @@
 # The carry limit of one device call is 64 MiB: carry [".whl", ".device_data"] in the first
 # call and [".device_fashion"] in a later one (ignored paths already on the machine stay).
 # STEPs, in the default order: throughput feed cifar pipeline inference umm layers mnist fashion
-# layers_umm. umm, layers, mnist and fashion run side by side on the GPU (their accuracy figures do not depend on
+# layers_umm; cifar_std25 (an ablation) runs only when named. umm, layers, mnist and fashion run side by side on the GPU (their accuracy figures do not depend on
 # wall time; their own timings are then shared-GPU timings); the others run alone, so their
 # timings are clean. layers_umm (per-layer clusters of VICReg vs the fair control vs UMM) waits
 # for umm. Results go to OUT_DIR/res/*.json, logs to OUT_DIR/<step>.log, progress
@@ -48,6 +48,10 @@ wanted throughput && step throughput $PY -m bench.pretrain_throughput --cifar "$
 wanted feed && step feed $PY -m bench.feed_throughput --workers 7,15 --out-dir "$RES"
 wanted cifar && step cifar $PY -m bench.cifar10_vicreg --epochs 100 --data "$CIFAR" \
     --run-dir "$RUNS/cifar10" --out-dir "$RES" pretrain.knn_every=5
+# the same run with the official variance weight (25): what the solo-learn correction changes
+wanted cifar_std25 && step cifar_std25 $PY -m bench.cifar10_vicreg --epochs 100 --data "$CIFAR" \
+    --run-dir "$RUNS/cifar10_std25" --out-dir "$RES" --name cifar10_vicreg_std25 pretrain.knn_every=5 \
+    pretrain.loss.std_coeff=25
 wanted pipeline && step pipeline $PY -m bench.default_run --config configs/drac.yaml --name drac_pipeline_gpu \
     --pregenerate --goal-seconds 300 --goal-machine "one H100" --keep "$OUT/drac_run" --out-dir "$RES"
 wanted inference && step inference $PY -m bench.inference --out-dir "$RES"
