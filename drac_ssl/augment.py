@@ -660,8 +660,8 @@ class GpuTwoViewAugment(nn.Module):
             x = torch.addcmul(beta.view(per_sample), x, alpha.view(per_sample)).clamp_(0, 1)
         if r.gamma_p > 0:
             on = draws.coin(r.gamma_p)
-            gamma = torch.where(on, draws.uniform(*r.gamma_range), 1.0)
-            x = torch.where(on.view(per_sample), x.clamp_min(0).pow(gamma.view(per_sample)), x)
+            gamma = draws.uniform(*r.gamma_range).view(per_sample)
+            x = torch.where(on.view(per_sample), x.clamp_min(0).pow(gamma), x)
         if r.gray_p > 0 and x.shape[1] == 3:
             on = draws.coin(r.gray_p).view(per_sample)
             x = torch.where(on, self._gray(x).expand_as(x), x)
@@ -705,10 +705,6 @@ class GpuTwoViewAugment(nn.Module):
         x = self._colour(x, draws)
         x = self._blur_and_noise(x, draws, generator)
         return self.normalize(x)
-
-    def one_view(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        """One random view of each image of a float [0, 1] batch ``(B,C,H,W)``."""
-        return self.views(x, 1, generator)
 
     @torch.no_grad()
     def forward(

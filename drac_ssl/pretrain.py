@@ -196,10 +196,6 @@ class TwoViewFeed:
     def _indices(self, epoch: int) -> torch.Tensor:
         return epoch_order(self.n, self.steps * self.batch_size, self.cfg.run.seed, epoch, self.dist)
 
-    def sample_keys(self, epoch: int) -> list[tuple[int, int]]:
-        """``(image index, augmentation seed)`` of every sample of ``epoch`` on this rank."""
-        return epoch_sample_keys(self.n, self.steps * self.batch_size, self.cfg.run.seed, epoch, self.dist)
-
     def _open_stream(self, epoch: int) -> None:
         self.close()
         loader = torch.utils.data.DataLoader(
