@@ -68,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     from app.server import AppSettings, serve
-    from drac_ssl.export import BundleError
+    from drac_ssl.grading.bundle import BundleError
 
     settings = AppSettings(host=args.host, port=args.port, max_mb=args.max_size_mb,
                            max_side=args.max_side, concurrency=args.concurrency,

@@ -9,7 +9,7 @@
 * a truncated or corrupt image.
 
 Decoding and the colour / 16-bit conversion are :func:`data_prep.validate.inspect_image`,
-the very function behind :func:`drac_ssl.export.read_image_any` and the ingest, so the app
+the very function behind :func:`drac_ssl.grading.predict.read_image_any` and the ingest, so the app
 sees the pixels the export command and training see; it is called directly (instead of
 ``read_image_any``) only to keep its conversion notes for the warnings.
 

@@ -8,10 +8,13 @@ import platform
 import random
 import subprocess
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+
+if TYPE_CHECKING:
+    from drac_ssl.config import Config
 
 
 def resolve_device(name: str = "auto", local_rank: int = 0) -> torch.device:
@@ -25,6 +28,12 @@ def resolve_device(name: str = "auto", local_rank: int = 0) -> torch.device:
             f"  fix: run.device=auto (or cpu)"
         )
     return device
+
+
+def use_bf16(cfg: Config, device: torch.device) -> bool:
+    """bf16 autocast for ``pretrain.precision`` (``auto``: on CUDA only) on ``device``."""
+    p = cfg.pretrain.precision
+    return device.type == "cuda" if p == "auto" else p == "bf16"
 
 
 def seed_everything(seed: int) -> None:
