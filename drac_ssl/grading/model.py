@@ -46,6 +46,7 @@ from drac_ssl.augment import ViewRecipe, build_eval_transform, build_view_transf
 from drac_ssl.config import AugmentConfig, Config, FinetuneConfig
 from drac_ssl.datasets import normalization_for
 from drac_ssl.metrics import (
+    DEFAULT_THRESHOLDS,
     apply_thresholds,
     expected_grade,
     fit_kappa_thresholds,
@@ -340,7 +341,7 @@ class Calibration:
 
     output: str
     temperature: float = 1.0
-    thresholds: tuple[float, float] = (0.5, 1.5)
+    thresholds: tuple[float, float] = DEFAULT_THRESHOLDS  # type: ignore[assignment]
 
     @classmethod
     def fit(cls, raw: np.ndarray, grades: np.ndarray, output: str) -> Calibration:

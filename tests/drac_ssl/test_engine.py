@@ -1,0 +1,135 @@
+"""The training engine (drac_ssl.engine) on a toy task: early stopping, exact resume,
+checkpoint layout, non-finite stop (CPU, well under a second each)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from drac_ssl.checkpoint import load_checkpoint
+from drac_ssl.engine import Engine, Monitor, TrainingTask
+
+
+def test_monitor_min_and_max_with_delta_and_patience() -> None:
+    low = Monitor("loss", mode="min", min_delta=0.5, patience=2)
+    assert [low.update(v, e) for e, v in enumerate([3.0, 2.8, 2.4, 1.0])] == [True, False, True, True]
+    assert (low.best, low.best_epoch, low.bad_epochs) == (1.0, 3, 0)
+    low.update(1.0, 4)
+    assert not low.should_stop
+    low.update(0.9, 5)  # not better by more than min_delta
+    assert low.should_stop and "2 epochs" in low.reason
+    high = Monitor("qwk", mode="max", patience=0)
+    assert [high.update(v, e) for e, v in enumerate([-2.0, -2.0, 0.1])] == [True, False, True]
+    high.update(0.0, 3)
+    high.update(0.0, 4)
+    assert not high.should_stop  # patience 0: never stops
+    restored = Monitor("qwk", mode="max", state_key="best_qwk")
+    restored.load_state_dict({**high.state_dict(), "best_qwk": 0.1})
+    assert (restored.best, restored.best_epoch, restored.bad_epochs) == (0.1, 2, 2)
+    with pytest.raises(ValueError, match="'min' or 'max'"):
+        Monitor("x", mode="up")
+
+
+class ToyTask(TrainingTask):
+    """Linear regression by SGD on random batches drawn from the global torch RNG (so the
+    test also sees whether the engine restores the RNG state on resume)."""
+
+    keys = ("loss", "weight_norm")
+    watched = ("loss",)
+    steps_per_epoch = 3
+    pairs_per_step = 4
+
+    def __init__(self, poison_epoch: int | None = None) -> None:
+        self.model = torch.nn.Linear(2, 1)
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=0.1)
+        self.poison_epoch = poison_epoch
+        self.closed = 0
+
+    def batches(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        for _ in range(self.steps_per_epoch):
+            x = torch.randn(4, 2)
+            yield x, x.sum(1, keepdim=True) * (1 + epoch)
+
+    def step(self, batch: tuple[torch.Tensor, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
+        x, y = batch
+        loss = torch.nn.functional.mse_loss(self.model(x), y)
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+        if self.poison_epoch is not None and step >= self.poison_epoch * self.steps_per_epoch:
+            loss = loss * math.nan
+        return {"loss": loss, "weight_norm": self.model.weight.norm()}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+
+    def best_state(self) -> dict[str, Any]:
+        return {"model": self.model.state_dict()}
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+def _engine(out: Path, epochs: int = 4, patience: int = 0, mode: str = "max") -> Engine:
+    return Engine("toy", out, epochs=epochs, config={"toy": 1}, seed=3,
+                  monitor=Monitor("loss", mode=mode, patience=patience, state_key="best_loss"))
+
+
+def _run(out: Path, stop_after_epoch: int | None = None, **kwargs: Any) -> tuple[Engine, ToyTask, Any]:
+    engine = _engine(out, **kwargs)
+    task = ToyTask()  # after the engine: its seed decides the initial weights
+    engine.resume(task)
+    return engine, task, engine.run(task, stop_after_epoch)
+
+
+def test_interrupted_and_resumed_run_is_bit_identical(tmp_path: Path) -> None:
+    _, straight_task, straight = _run(tmp_path / "straight")
+    assert straight.stopped == "completed all epochs" and len(straight.history) == 4
+    _, first_task, first = _run(tmp_path / "resumed", stop_after_epoch=1)
+    assert first.stopped == "interrupted" and len(first.history) == 2 and first_task.closed == 1
+    engine, task, resumed = _run(tmp_path / "resumed")
+    assert engine.start_epoch == 2
+    for a, b in zip(straight.history, resumed.history, strict=True):
+        assert {k: a[k] for k in ("epoch", "step", "loss", "weight_norm")} == \
+               {k: b[k] for k in ("epoch", "step", "loss", "weight_norm")}
+    assert torch.equal(straight_task.model.weight, task.model.weight)
+    csv_lines = (tmp_path / "resumed" / "metrics.csv").read_text().splitlines()
+    assert csv_lines[0] == "epoch,step,loss,weight_norm,seconds,pairs_per_second" and len(csv_lines) == 5
+
+
+def test_checkpoint_keeps_the_keys_older_runs_resume_from(tmp_path: Path) -> None:
+    _run(tmp_path, epochs=2)
+    last = load_checkpoint(tmp_path / "checkpoints" / "last.pt")
+    assert {"model", "optimizer", "epoch", "step", "rng", "history", "best_loss", "best_epoch",
+            "bad_epochs", "stopped", "config"} <= set(last)
+    assert last["epoch"] == 1 and last["step"] == 6 and last["config"] == {"toy": 1}
+    best = load_checkpoint(tmp_path / "checkpoints" / "best.pt")
+    assert set(best) == {"model", "epoch", "config"} and best["epoch"] == last["best_epoch"]
+
+
+def test_an_early_stop_survives_an_interruption(tmp_path: Path) -> None:
+    """Killed after the epoch that triggered early stopping: the resumed run stops too."""
+    # the toy targets grow with the epoch, so its loss grows: every epoch after the first is worse
+    _, _, straight = _run(tmp_path / "straight", epochs=6, patience=1, mode="min")
+    assert straight.stopped.startswith("early stopping") and len(straight.history) == 2
+    _run(tmp_path / "resumed", epochs=6, patience=1, mode="min", stop_after_epoch=1)
+    _, _, resumed = _run(tmp_path / "resumed", epochs=6, patience=1, mode="min")
+    assert resumed.stopped == straight.stopped and len(resumed.history) == 2
+
+
+def test_non_finite_value_stops_and_keeps_the_last_good_checkpoint(tmp_path: Path) -> None:
+    engine = _engine(tmp_path)
+    task = ToyTask(poison_epoch=1)
+    with pytest.raises(RuntimeError, match="non-finite loss"):
+        engine.run(task)
+    assert task.closed == 1
+    assert load_checkpoint(tmp_path / "checkpoints" / "last.pt")["epoch"] == 0
