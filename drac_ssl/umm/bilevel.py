@@ -48,8 +48,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-__all__ = ["HVP_MODES", "HYPERGRADIENTS", "Hypergradient", "ParamFn", "hessian_vector_product",
-           "hypergradient"]
+__all__ = ["HVP_MODES", "HYPERGRADIENTS", "Hypergradient", "ParamFn", "global_norm",
+           "grads_or_zeros", "hessian_vector_product", "hypergradient"]
 
 HYPERGRADIENTS = ("unrolled", "neumann")
 HVP_MODES = ("exact", "finite_difference")
@@ -73,7 +73,7 @@ class Hypergradient(NamedTuple):
     outer_loss: Tensor
 
 
-def _grads(
+def grads_or_zeros(
     output: Tensor,
     inputs: Sequence[Tensor],
     create_graph: bool = False,
@@ -92,7 +92,8 @@ def _grads(
     ))
 
 
-def _norm(tensors: Sequence[Tensor]) -> Tensor:
+def global_norm(tensors: Sequence[Tensor]) -> Tensor:
+    """The Euclidean norm of all ``tensors`` taken together, 0-dim float64, detached."""
     return torch.sqrt(
         sum(
             (t.detach().double().pow(2).sum() for t in tensors),
@@ -135,7 +136,7 @@ def hessian_vector_product(
         out = [torch.zeros_like(p) for p in params]
         if not pairs:  # the inner loss is (at most) linear in theta
             return out
-        hv = _grads(
+        hv = grads_or_zeros(
             [g for _, g in pairs],
             params,
             retain_graph=True,
@@ -147,7 +148,7 @@ def hessian_vector_product(
             raise ValueError(
                 "hessian_vector_product(mode='finite_difference') needs inner_loss_fn."
             )
-        norm = float(_norm(vector))
+        norm = float(global_norm(vector))
         if norm == 0.0 or not math.isfinite(norm):
             return [torch.zeros_like(p) for p in params]
         r = fd_radius / norm
@@ -157,7 +158,7 @@ def hessian_vector_product(
                 (p.detach() + sign * r * u).requires_grad_(True)
                 for p, u in zip(params, vector, strict=True)
             ]
-            probes.append(_grads(inner_loss_fn(shifted), shifted))
+            probes.append(grads_or_zeros(inner_loss_fn(shifted), shifted))
         return [(gp - gm).detach() / (2.0 * r) for gp, gm in zip(*probes, strict=True)]
     raise ValueError(
         f"unknown Hessian-vector product mode {mode!r}; choose {' or '.join(HVP_MODES)} (umm.hvp)."
@@ -205,7 +206,7 @@ def hypergradient(
         raise ValueError(f"umm.neumann_steps must be >= 0, got {neumann_steps}.")
     needs_hvp = method == "unrolled" or neumann_steps > 0
     params = list(params)
-    inner_grad = _grads(
+    inner_grad = grads_or_zeros(
         inner_loss,
         params,
         create_graph=needs_hvp and hvp == "exact",
@@ -216,7 +217,7 @@ def hypergradient(
         for p, g in zip(params, inner_grad, strict=True)
     ]
     outer_loss = outer_loss_fn(lookahead)
-    v = [g.detach() for g in _grads(outer_loss, lookahead)]
+    v = [g.detach() for g in grads_or_zeros(outer_loss, lookahead)]
 
     def h_times(u: Sequence[Tensor]) -> list[Tensor]:
         return hessian_vector_product(

@@ -1,7 +1,7 @@
 """One UMM step on a batch of two views: the inner objective, the hypergradient, the updates.
 
-Inner optimiser ``umm.inner_optimizer``: ``sgd`` (default; the real inner step is exactly
-step (1)) or ``adam`` (the real inner step is an Adam step while (1)-(2) keep the plain
+Steps (1)-(3) are those of :mod:`drac_ssl.umm.bilevel`. Inner optimiser
+``umm.inner_optimizer``: ``sgd`` (default; the real inner step is exactly step (1)) or ``adam`` (the real inner step is an Adam step while (1)-(2) keep the plain
 step, DARTS-style). The outer step is always Adam (scale-free, since the gradient scale of
 Delta R is arbitrary). No weight decay in either.
 """
@@ -22,7 +22,7 @@ from drac_ssl.losses.alignment import alignment_js
 from drac_ssl.losses.rate_reduction import rate_reduction
 from drac_ssl.losses.vicreg import VICRegLoss, VICRegTerms
 from drac_ssl.models import VICRegModel
-from drac_ssl.umm.bilevel import _grads, _norm, hypergradient
+from drac_ssl.umm.bilevel import global_norm, grads_or_zeros, hypergradient
 from drac_ssl.umm.layers import AfterCut, early_features, pooled
 
 __all__ = ["STEP_KEYS", "InnerTerms", "UMMOptimizers", "build_optimizers", "inner_objective",
@@ -191,7 +191,7 @@ def umm_step(
         inner_grad, outer_grad = hg.inner_gradient, hg.gradient
         outer_objective = -sign * hg.outer_loss
     else:
-        inner_grad, outer_grad = [g.detach() for g in _grads(inner.inner, params)], None
+        inner_grad, outer_grad = [g.detach() for g in grads_or_zeros(inner.inner, params)], None
         outer_objective = nan
     with torch.no_grad():
         for p, g in zip(params, inner_grad, strict=True):
@@ -217,6 +217,6 @@ def umm_step(
         "outer_objective": outer_objective,
         "rate_reduction_early": rr_early,
         "rate_reduction_last": rr_last,
-        "inner_grad_norm": _norm(inner_grad).float(),
-        "hypergradient_norm": _norm(outer_grad).float() if outer_grad is not None else nan,
+        "inner_grad_norm": global_norm(inner_grad).float(),
+        "hypergradient_norm": global_norm(outer_grad).float() if outer_grad is not None else nan,
     }
