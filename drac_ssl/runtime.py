@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import os
 import platform
 import random
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,6 +38,114 @@ def seed_everything(seed: int) -> None:
 def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
     """A seed that is a pure function of (run seed, epoch, rank): resuming needs no RNG replay."""
     return (seed * 1_000_003 + epoch * 9_176 + rank * 7_919) % 2**31
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on: its affinity mask (``taskset``, Slurm, Kubernetes
+    cpusets), capped by a cgroup v2 CPU quota (``docker --cpus``) when one is set."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cores = os.cpu_count() or 1
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return max(1, cores)
+
+
+MAX_DEFAULT_THREADS = 4
+"""Upper bound of the default: ResNet-18 at batch 1 (the app) gains little beyond it, and the
+cores beyond it are better left to DataLoader workers and to other processes."""
+
+_applied: dict[str, Any] = {}
+
+
+def default_threads(cores: int | None = None) -> int:
+    """The package's default number of torch/OpenCV threads: half the usable cores, at least 1
+    and at most :data:`MAX_DEFAULT_THREADS` (2 cores -> 1, 4 -> 2, 8 or more -> 4).
+
+    Why not torch's own default (one thread per core): a parallel region of an intra-op
+    operation ends when its slowest thread ends, and a thread that shares its core with
+    another busy process waits for the scheduler, at every one of the ~100 operations of a
+    ResNet forward pass. With one other busy process on a 2-core machine (``bench/threads.py``,
+    ``bench/results/threads.json``) a ResNet-18 prediction at 224 px took several times
+    longer with 2 threads than with 1, and a training step the same; the issue that asked
+    for this measured 0.08 s -> 3.7 s for one app prediction. With half the cores, a
+    process keeps its speed until the neighbours take more than the other half; with one
+    thread, no number of neighbours can do worse than share its core fairly. What it costs
+    on an idle machine is the speed-up of the threads it leaves unused (less than 2x from
+    1 to 2 threads for these models on CPU). Serving (app, export) and training use the
+    same rule: on a shared machine neither can assume the cores are idle, and the training
+    stages' DataLoader workers want cores of their own.
+
+    Override with ``run.threads`` / ``--threads N`` (any entry point) or the environment
+    variable ``OMP_NUM_THREADS``.
+    """
+    cores = usable_cores() if cores is None else cores
+    return max(1, min(MAX_DEFAULT_THREADS, cores // 2))
+
+
+def apply_thread_policy(threads: int | None = None) -> dict[str, Any]:
+    """Set this process's CPU threads: torch intra-op (and inter-op, once) and OpenCV.
+
+    Args:
+        threads: ``N > 0`` uses N threads (``run.threads`` / ``--threads``); ``0`` or None
+            uses ``OMP_NUM_THREADS`` when it is set to a positive integer, else
+            :func:`default_threads`.
+
+    Returns:
+        What was set, as recorded in ``environment.json`` and bench results: ``threads``,
+        ``source`` (``setting`` | ``OMP_NUM_THREADS`` | ``default``), ``usable_cores``,
+        ``torch_intra_op``, ``torch_inter_op``, ``opencv``.
+
+    Call it once at the start of an entry point, before any parallel work: torch's inter-op
+    pool can be sized only before it starts (a later call keeps the size it has; the
+    ``RuntimeError`` torch raises then is caught). It is not called inside DataLoader or
+    ingest workers: those run one thread each (torch and ``data_prep.cache`` set that).
+
+    Raises:
+        ValueError: ``threads`` is negative.
+    """
+    import cv2
+
+    if threads is not None and threads < 0:
+        raise ValueError(f"threads must be 0 (the default policy) or a positive count, got {threads}")
+    source = "setting"
+    if not threads:
+        env = os.environ.get("OMP_NUM_THREADS", "").strip()
+        if env.isdigit() and int(env) > 0:
+            threads, source = int(env), "OMP_NUM_THREADS"
+        else:
+            threads, source = default_threads(), "default"
+    torch.set_num_threads(threads)
+    try:
+        torch.set_num_interop_threads(threads)
+    except RuntimeError:  # already set, or the pool already ran: keep its size
+        pass
+    cv2.setNumThreads(threads)
+    _applied.clear()
+    _applied.update({
+        "threads": threads, "source": source, "usable_cores": usable_cores(),
+        "torch_intra_op": torch.get_num_threads(), "torch_inter_op": torch.get_num_interop_threads(),
+        "opencv": cv2.getNumThreads(),
+    })
+    return dict(_applied)
+
+
+def thread_settings() -> dict[str, Any]:
+    """The threads this process runs with now, and the policy that set them (if one did)."""
+    import cv2
+
+    return {
+        "policy": _applied.get("source", "not applied (library defaults)"),
+        "usable_cores": usable_cores(),
+        "torch_intra_op": torch.get_num_threads(),
+        "torch_inter_op": torch.get_num_interop_threads(),
+        "opencv": cv2.getNumThreads(),
+    }
 
 
 def cpu_model() -> str:
@@ -81,6 +191,7 @@ def environment_info() -> dict[str, Any]:
         "scikit_learn": sklearn.__version__,
         "cpu": cpu_model(),
         "cpu_cores": os.cpu_count(),
+        "threads": thread_settings(),
         "git_commit": git_commit(),
         "command": command_line(),
     }
