@@ -6,7 +6,8 @@ imported: importing ``app.server`` runs ``app/__init__.py`` first), no share lin
 default theme's fonts are served from the gradio package itself, no Hugging Face calls.
 
 Events that run the model share one concurrency group (``concurrency_id="model"``) limited
-to ``AppSettings.concurrency`` (default 1: one image at a time uses all torch threads);
+to ``AppSettings.concurrency`` (default 1: one image at a time uses the process's threads,
+set by ``drac_ssl.runtime.apply_thread_policy`` in ``python -m app``);
 other requests wait in a queue of at most ``AppSettings.queue_size``.
 
 Bad input never raises into gradio: every handler turns it into a message in the page

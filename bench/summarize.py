@@ -72,7 +72,7 @@ def generic_rows(name: str, r: dict[str, Any]) -> list[str]:
 
 
 def threads_rows(r: dict[str, Any]) -> list[str]:
-    names = {"predict": "one ResNet-18 prediction, 1 x 224 px",
+    names = {"predict": "one ResNet-18 prediction, one 224 x 224 px grey image",
              "train_step": "one ResNet-18 training step, batch 32 x 64 px"}
     out = []
     for workload, figures in r.get("table", {}).items():

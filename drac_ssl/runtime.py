@@ -70,16 +70,27 @@ def default_threads(cores: int | None = None) -> int:
     Why not torch's own default (one thread per core): a parallel region of an intra-op
     operation ends when its slowest thread ends, and a thread that shares its core with
     another busy process waits for the scheduler, at every one of the ~100 operations of a
-    ResNet forward pass. With one other busy process on a 2-core machine (``bench/threads.py``,
-    ``bench/results/threads.json``) a ResNet-18 prediction at 224 px took several times
-    longer with 2 threads than with 1, and a training step the same; the issue that asked
-    for this measured 0.08 s -> 3.7 s for one app prediction. With half the cores, a
-    process keeps its speed until the neighbours take more than the other half; with one
-    thread, no number of neighbours can do worse than share its core fairly. What it costs
-    on an idle machine is the speed-up of the threads it leaves unused (less than 2x from
-    1 to 2 threads for these models on CPU). Serving (app, export) and training use the
-    same rule: on a shared machine neither can assume the cores are idle, and the training
-    stages' DataLoader workers want cores of their own.
+    ResNet forward pass. Measured on the shared 2-core development machine
+    (``python -m bench.threads``, ``bench/results/threads.json``; 1-minute load average ~7,
+    i.e. other people's jobs were running throughout), seconds per call, median of 5
+    interleaved repeats:
+
+    ===============================================  =========  ==========
+    ResNet-18, CPU                                   1 thread   2 threads
+    ===============================================  =========  ==========
+    prediction, 1 x 1 x 224 x 224                    0.20       2.29
+    prediction, one more busy process                0.31       2.32
+    training step, 32 x 1 x 64 x 64                  1.37       7.15
+    training step, one more busy process             1.65       6.11
+    ===============================================  =========  ==========
+
+    (the issue that asked for this policy saw one app prediction go from 0.08 s to 3.7 s the
+    same way). With half the cores a process keeps its speed until its neighbours take more
+    than the other half; with one thread, no number of neighbours can do worse than share
+    its core fairly. The price on an idle machine is the speed-up of the cores left unused:
+    at most 2x on 2 cores (perfect scaling; this machine was never idle to measure it).
+    Serving (app, export) and training use the same rule: on a shared machine neither can
+    assume idle cores, and the training stages' DataLoader workers want cores of their own.
 
     Override with ``run.threads`` / ``--threads N`` (any entry point) or the environment
     variable ``OMP_NUM_THREADS``.
