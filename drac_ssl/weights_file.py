@@ -29,6 +29,7 @@ how to re-save its weights. Tested on torch 2.14; the allow-list API used here
 from __future__ import annotations
 
 import struct
+import sys
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -192,6 +193,8 @@ def _peek(path: Path, names: list[str]) -> Any:
 
 def _describe(obj: Any) -> tuple[str, str]:
     """(what the top level holds, the expression that gives the state dict after a full load)."""
+    if obj is None:
+        return "its structure could not be read", "obj['state_dict']"
     if isinstance(obj, _Placeholder):
         return f"a pickled {obj.global_name} object", "obj.state_dict()"
     if not isinstance(obj, Mapping):
@@ -239,20 +242,36 @@ def _resave_message(path: Path, names: list[str], exc: BaseException) -> str:
     )
 
 
+def _garbled(names: list[str]) -> bool:
+    """A global named in the file that cannot exist (``torch.FloatStor``: a pickle cut short).
+
+    Only modules already imported are looked at; nothing named in the file is imported.
+    """
+    for name in names:
+        module, _, attr = name.rpartition(".")
+        loaded = sys.modules.get(module)
+        if loaded is not None and not hasattr(loaded, attr):
+            return True
+    return False
+
+
 def _load_torch(path: Path) -> Any:
     try:
         with torch.serialization.safe_globals(_numpy_safe_globals()):
             return torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises UnpicklingError, RuntimeError, EOFError ...
-        if isinstance(exc, (RuntimeError, EOFError, zipfile.BadZipFile)) and (
-            "Weights only load failed" not in str(exc)
-        ):
-            raise WeightsFileError(
-                f"{path}: cannot be read as a PyTorch file ({type(exc).__name__}: "
-                f"{str(exc).splitlines()[0][:300] if str(exc) else 'no detail'}).\n"
-                f"  fix: the file may be truncated or damaged; copy it again and check its size."
-            ) from None
-        raise WeightsFileError(_resave_message(path, _unsafe_globals(path, exc), exc)) from None
+        text = str(exc)
+        names = _unsafe_globals(path, exc) if "Weights only load failed" in text else []
+        if (names or "Unsupported global" in text or "allowlisted" in text) and not _garbled(names):
+            raise WeightsFileError(_resave_message(path, names, exc)) from None
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        detail = next((line.split(":", 1)[1].strip() for line in lines
+                       if line.startswith("WeightsUnpickler error:")),
+                      lines[0] if lines else "no detail")
+        raise WeightsFileError(
+            f"{path}: cannot be read as a PyTorch file ({type(exc).__name__}: {detail[:300]}).\n"
+            f"  fix: the file may be truncated or damaged; copy it again and check its size."
+        ) from None
 
 
 def _flatten(obj: Any, prefix: str = "", depth: int = 0) -> Iterator[tuple[str, Tensor]]:

@@ -319,3 +319,26 @@ def test_train_cli_reports_an_unloadable_checkpoint_as_one_error_line(
     assert err.startswith("error: ") and "Traceback" not in err
     assert "argparse.Namespace" in err and "re-save" in err
     assert "torch.save(obj['teacher']" in err
+
+
+def test_pickle_cut_short_inside_the_archive_is_called_damaged(tmp_path: Path) -> None:
+    buf = io.BytesIO()
+    torch.save({"state_dict": tiny_state(18)}, buf)
+    src = zipfile.ZipFile(io.BytesIO(buf.getvalue()))
+    path = tmp_path / "cut.pt"
+    with zipfile.ZipFile(path, "w") as out:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            out.writestr(info, data[: len(data) // 2] if info.filename.endswith("data.pkl") else data)
+    with pytest.raises(WeightsFileError, match="truncated or damaged") as err:
+        load_into_tiny(path)
+    assert "re-save" not in str(err.value)
+
+
+def test_numpy_random_state_is_named_not_allowed(tmp_path: Path) -> None:
+    path = tmp_path / "with_rng.pt"
+    torch.save({"rng": np.random.RandomState(0), "state_dict": tiny_state(19)}, path)
+    with pytest.raises(WeightsFileError) as err:
+        load_into_tiny(path)
+    msg = str(err.value)
+    assert "numpy.random._pickle.__randomstate_ctor" in msg and "torch.save(obj['state_dict']" in msg
