@@ -26,14 +26,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.common import RESULTS, SHARED, write_result
+from bench.common import RESULTS, SHARED, add_threads_argument, write_result
 from drac_ssl import pretrain
 from drac_ssl.config import Config, load_config
 from drac_ssl.distributed import DistInfo
 from drac_ssl.losses.vicreg import VICRegLoss
 from drac_ssl.models import build_vicreg_model
 from drac_ssl.optim import build_optimizer
-from drac_ssl.runtime import resolve_device
+from drac_ssl.runtime import apply_thread_policy, resolve_device
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -132,8 +132,10 @@ def main() -> None:
     parser.add_argument("--cifar", default=str(SHARED / "data" / "cifar10" / "cifar10_jpeg.tar.xz"))
     parser.add_argument("--out-dir", default=str(RESULTS))
     parser.add_argument("--settings", default="octa_cpu_aug,octa_gpu_aug,cifar_gpu_aug")
+    add_threads_argument(parser)
     parser.add_argument("overrides", nargs="*", help="config overrides applied to every setting")
     args = parser.parse_args()
+    apply_thread_policy(args.threads)
     wanted = args.settings.split(",")
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:

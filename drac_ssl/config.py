@@ -172,6 +172,10 @@ class RunConfig:
     # <run_dir>/<stage>/tensorboard/ (tags <stage>/<key>, x = the global step); needs the
     # optional package: pip install -e ".[tensorboard]". Output only: it may change on resume.
     tensorboard: bool = False
+    # CPU threads of torch and OpenCV in this process; 0 = the package's policy (half the
+    # usable cores, 1..4; OMP_NUM_THREADS when set): drac_ssl.runtime.default_threads.
+    # Changes speed, not results (beyond float rounding): it may change on resume.
+    threads: int = 0
 
 
 @dataclass
@@ -410,6 +414,9 @@ def validate(cfg: Config) -> None:
         raise ConfigError("config: data.n_folds must be at least 2 for cross-validation.")
     if cfg.pretrain.lr <= 0:
         raise ConfigError(f"config: pretrain.lr must be > 0, got {cfg.pretrain.lr}.")
+    if cfg.run.threads < 0:
+        raise ConfigError(f"config: run.threads must be 0 (the default policy) or a positive "
+                          f"count, got {cfg.run.threads}.\n  fix: run.threads=0")
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:
