@@ -542,7 +542,12 @@ def decode(data: bytes, path: str) -> Decoded:
         except (UnidentifiedImageError, OSError, ValueError, SyntaxError, struct.error, EOFError):
             return _open_fallback(data, path)
         with im:
-            return _decode_opened(im, data, path)
+            try:
+                return _decode_opened(im, data, path)
+            except Exception as exc:  # noqa: BLE001 - one odd file must not stop an ingest
+                return _failed(path, f"cannot be decoded ({type(exc).__name__}: {exc})",
+                               "re-export the image as PNG; report the file if it opens elsewhere",
+                               str(im.mode), str(im.format or ""), kind="corrupt")
 
 
 def _decode_opened(im: Image.Image, data: bytes, path: str) -> Decoded:
@@ -594,7 +599,8 @@ def _decode_opened(im: Image.Image, data: bytes, path: str) -> Decoded:
     if pending != 1:
         pixels = orient(pixels, pending)
         problems.append(_orientation_note(path, pending, "Exif"))
-    sbit = max(structure.sbit[:3] or (0,)) if structure.png_colour_type != 4 else structure.sbit[0]
+    colour_bits = structure.sbit[:1] if structure.png_colour_type == 4 else structure.sbit[:3]
+    sbit = max(colour_bits or (0,))  # grey+alpha: (grey, alpha); RGB(A): (r, g, b[, a])
     return _finish(pixels, path, mode, fmt, problems, sbit)
 
 

@@ -87,7 +87,7 @@ def convert_channels(pixels: np.ndarray, path: str, channels: int | str | None, 
     """uint8 ``pixels`` in the channels asked for, saying what was converted.
 
     ``channels`` 1: colour -> luminance (``cv2.COLOR_RGB2GRAY``, ITU-R BT.601 weights), a
-    warning; an RGB file of a grey picture loses nothing (still said). 3: grey -> three
+    warning; an RGB file of a grey picture loses nothing (a note). 3: grey -> three
     identical channels, a warning. ``None`` / ``'native'``: as decoded.
     """
     wanted = str(channels) if channels is not None else "native"
@@ -95,10 +95,11 @@ def convert_channels(pixels: np.ndarray, path: str, channels: int | str | None, 
         name = _COLOUR_NAMES.get(mode, "colour")
         detail = "luminance of the colour channels" if colour else "channels identical, nothing lost"
         gray = cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY) if colour else pixels[..., 0]
-        return np.ascontiguousarray(gray), [warning(
+        said = warning if colour else note  # identical channels: nothing is lost
+        return np.ascontiguousarray(gray), [said(
             path, f"{name} image (converted to grayscale: {detail})",
             "save it as single-channel 8-bit grayscale PNG, or keep colour with data.channels=3 "
-            "(or auto)", "channels")]
+            "(or auto)" if colour else "nothing to do", "channels")]
     if wanted == "3" and pixels.ndim == 2:
         return np.repeat(pixels[..., None], 3, axis=2), [warning(
             path, "grey image replicated to 3 identical channels (the model reads colour)",
