@@ -207,14 +207,15 @@ def missing_column(table: Table, wanted: str, role: str, option: str, setting: s
     """The error for an absent column, with a fix that can work.
 
     The suggestion is the closest real column name (never a header cell that holds a
-    delimiter, i.e. a whole line that was not split); a header that is one unsplit line, or
-    a first row that looks like data, is said as such.
+    delimiter, nor the only cell of a header: a whole line that was not split); a header
+    that is one unsplit line, or a first row that looks like data, is said as such.
     """
     columns = table.columns
     listed = ", ".join(repr(c) for c in columns) or "none"
     what = f"no {role} column {wanted!r} (columns: {listed}; read as {table.dialect})"
-    if len(columns) == 1 and _unsplit(columns[0]):
-        return error(table.path, what + "; the header row was not split into columns",
+    if len(columns) == 1:  # a label table needs 2 columns: one cell is a line not split
+        return error(table.path, f"the header row {columns[0]!r} was not split into columns "
+                                 f"(read as {table.dialect}; looked for {wanted!r})",
                      "save the file as a comma-, semicolon- or tab-separated CSV whose first row "
                      "holds the column names", "csv")
     usable = [c for c in columns if c and not _unsplit(c)]

@@ -214,6 +214,8 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
         elif not any(p.severity == "error" and repr(column) in p.what for p in found):
             option, setting = _OPTIONS[role]
             problems.append(missing_column(table, column, role, option, setting))
+            if len(table.columns) == 1:
+                break  # one unsplit header line: said once
     if len(index) < len([c for c in (image_column, grade_column, patient_column) if c]):
         return None, problems
     if not patient_column:
