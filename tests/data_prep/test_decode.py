@@ -404,3 +404,29 @@ def test_bad_bytes_never_raise() -> None:
         decoded = validate.inspect_image(data, "x")
         assert decoded.pixels is None and fragment in messages(decoded)
     assert decode.to_uint8(np.array([[1.0, np.nan]], np.float32), "x")[0] is None
+
+
+def test_opencv_paths_16_bit_colour_tiff_float_rgb_tiff_and_16_bit_grey_alpha(
+        octa: np.ndarray) -> None:
+    """What Pillow narrows or cannot open: 16-bit RGB TIFF, float RGB TIFF, 16-bit grey+alpha."""
+    rgb = np.dstack([octa, octa[::-1], octa[:, ::-1]])
+    ok, tiff16 = cv2.imencode(".tiff", rgb[..., ::-1].astype(np.uint16) * 16)
+    deep = validate.inspect_image(tiff16.tobytes(), "t16.tif", channels=None, expected_side=None)
+    np.testing.assert_array_equal(deep.pixels, rgb)
+    assert "12-bit" in messages(deep)
+    ok, tiff_float = cv2.imencode(".tiff", rgb[..., ::-1].astype(np.float32) / 255)
+    floating = validate.inspect_image(tiff_float.tobytes(), "f.tif", channels=None,
+                                      expected_side=None)
+    np.testing.assert_array_equal(floating.pixels, rgb)
+    assert "decoded by OpenCV" in messages(floating) and "float image" in messages(floating)
+    grey_alpha = np.dstack([octa.astype(np.uint16) * 16, np.full(octa.shape, 65535, np.uint16)])
+    raw = b"".join(b"\x00" + row.astype(">u2").tobytes() for row in grey_alpha)
+    ihdr = struct.pack(">IIBBBBB", octa.shape[1], octa.shape[0], 16, 4, 0, 0, 0)
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw))
+           + chunk(b"IEND", b""))
+    la16 = validate.inspect_image(png, "la16.png", expected_side=None)
+    np.testing.assert_array_equal(la16.gray, octa)
+    assert "alpha" not in kinds(la16)  # opaque
+    bmp = validate.inspect_image(encode(octa, "BMP"), "b.bmp", expected_side=None)
+    np.testing.assert_array_equal(bmp.gray, octa)
+    assert not bmp.problems
