@@ -432,6 +432,10 @@ def format_summary(result: IngestResult) -> str:
                  f"{result.seconds:.1f} s")
     lines.append(f"grades: {describe(result.grade_names)}   channels: {result.channels} "
                  f"({'RGB' if result.channels == 3 else 'grey'})")
+    kinds = Counter((p.severity, p.kind) for p in result.findings if p.kind)
+    if kinds:
+        lines.append("findings by kind: " + ", ".join(
+            f"{kind} {count} {severity}(s)" for (severity, kind), count in sorted(kinds.items())))
     lines.append(f"manifest: {result.manifest_path}")
     lines.append(f"cache ({shapes}): {result.manifest_path.parent / CACHE_DIR}")
     return "\n".join(lines)

@@ -222,6 +222,7 @@ def test_plain_fundus_folder_and_the_channel_rules(tmp_path: Path, aptos: list) 
     assert not np.array_equal(red_row, grey_row)
     assert any("1 grey image(s) replicated to 3 identical channels (red_grey.png)" in w
                for w in colour.warnings)
+    assert "channels 1 warning(s)" in ingest.format_summary(colour)
     strict = run_error(config(root, grades=["icdr"], channels="auto", strict=True),
                        tmp_path / "strict")
     assert "replicated to 3 identical channels" in strict and "rejected by --strict" in strict
