@@ -11,7 +11,7 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(
         prog="python -m data_prep",
-        description="Ingest UW-OCTA images for drac_ssl, or generate phantom DRAC data.",
+        description="Ingest graded retinal images for drac_ssl, or generate phantom DRAC data.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     ingest.add_arguments(sub.add_parser("ingest", help="validate, cache and index a dataset"))

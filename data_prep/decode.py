@@ -543,7 +543,8 @@ def _open_fallback(data: bytes, path: str) -> Decoded:
                        "replace it with the real image or move it out of the image folder",
                        kind="not-an-image")
     mode = f"{pixels.dtype}x{1 if pixels.ndim == 2 else pixels.shape[2]}"
-    return _finish(pixels, path, mode, "OpenCV", [note(
+    fmt = "TIFF" if data[:4] in (b"II*\x00", b"MM\x00*") else "unknown"
+    return _finish(pixels, path, mode, fmt, [note(
         path, "Pillow cannot open this file; decoded by OpenCV (orientation and colour profile "
               "not checked)", "export it as PNG to have its metadata checked", "decoder")], 0)
 
