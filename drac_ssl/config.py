@@ -439,7 +439,8 @@ def validate(cfg: Config) -> None:
         value = get(cfg, dotted)
         if value not in choices:
             raise ConfigError(
-                f"config: {dotted}={value!r} is not one of {', '.join(choices)}.\n"
+                f"config: {dotted}={value!r} is not one of "
+                f"{', '.join(c or repr(c) + ' (the default)' for c in choices)}.\n"
                 f"  fix: {dotted}={choices[0]}"
             )
     positive = ["data.n_folds", "pretrain.epochs", "pretrain.batch_size", "finetune.batch_size",
