@@ -404,3 +404,11 @@ def test_crop_to_disc_and_graham(aptos: list) -> None:
     assert abs(inside.mean() - 128) < 20  # the local mean is removed
     flat = graham(np.full((64, 64), 90, np.uint8), mask=False)
     assert np.all(flat == 128)  # 4 * 90 - 4 * 90 + 128
+
+
+def test_many_findings_of_one_kind_are_grouped_in_print() -> None:
+    problems = [validate.warning(f"{i}.jpg", "Exif orientation", "ok", "orientation")
+                for i in range(25)] + [validate.error(f"{i}.png", "bad", "fix") for i in range(12)]
+    text = validate.format_problems(problems)
+    assert text.count("Exif orientation") == 10 and "... and 15 more 'orientation'" in text
+    assert text.count(": bad ->") == 12  # errors are all printed
