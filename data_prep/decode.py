@@ -233,7 +233,7 @@ def _opencv_decode(data: bytes) -> np.ndarray | None:
     return np.ascontiguousarray(image)
 
 
-def _opencv_fast_path(im: Image.Image, structure: _Structure, data: bytes) -> bool:
+def _opencv_fast_path(im: Image.Image, structure: _Structure) -> bool:
     """Whether OpenCV may decode the pixels without Pillow loading them (speed: libpng and
     OpenCV's libjpeg-turbo are faster here and give no copy). Only when the file structure
     proves the data complete and Pillow's header holds every property that matters: a PNG of
@@ -245,7 +245,7 @@ def _opencv_fast_path(im: Image.Image, structure: _Structure, data: bytes) -> bo
                 and structure.png_colour_type in (0, 2, 6) and not structure.exif_text
                 and not structure.kinds & {b"tRNS", b"eXIf", b"acTL"})
     if im.format == "JPEG":
-        return im.mode in ("L", "RGB") and jpeg_end(data) is not None
+        return im.mode in ("L", "RGB") and structure.end is not None
     return False
 
 
@@ -513,10 +513,9 @@ def _trailing_problem(data: bytes, im: Image.Image, structure: _Structure, path:
                                "complete and were decoded", "nothing to do", "trailing-data")]
         extra, marker = len(data) - structure.end, "IEND"
     elif im.format == "JPEG":
-        end = jpeg_end(data)
-        if end is None:
+        if structure.end is None:
             return []
-        extra, marker = len(data) - end, "end-of-image marker (EOI)"
+        extra, marker = len(data) - structure.end, "end-of-image marker (EOI)"
     else:
         return []
     if extra <= 0:
@@ -581,9 +580,12 @@ def decode(data: bytes, path: str) -> Decoded:
 def _decode_opened(im: Image.Image, data: bytes, path: str) -> Decoded:
     fmt, mode = str(im.format or ""), str(im.mode)
     problems: list[Problem] = []
-    structure = png_structure(data) if data.startswith(_PNG_SIGNATURE) else _Structure()
+    if data.startswith(_PNG_SIGNATURE):
+        structure = png_structure(data)
+    else:
+        structure = _Structure(end=jpeg_end(data) if fmt == "JPEG" else None)
     tiff_orientation = _orientation(im, path)[0] if fmt == "TIFF" else 1
-    if _opencv_fast_path(im, structure, data):
+    if _opencv_fast_path(im, structure):
         return _decode_fast(im, data, path, structure)
     try:
         im.load()
