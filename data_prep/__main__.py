@@ -11,7 +11,7 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(
         prog="python -m data_prep",
-        description="Ingest UW-OCTA images for drac_ssl, or generate phantom DRAC data.",
+        description="Ingest graded retinal images for drac_ssl, or generate phantom DRAC data.",
     )
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--threads", type=int, default=0, metavar="N",
