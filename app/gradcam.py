@@ -118,14 +118,15 @@ def resize_heatmap(heatmap: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return np.clip(out, 0.0, 1.0)
 
 
-def overlay_heatmap(gray: np.ndarray, heatmap: np.ndarray, alpha: float = 0.55,
+def overlay_heatmap(image: np.ndarray, heatmap: np.ndarray, alpha: float = 0.55,
                     colormap: int = cv2.COLORMAP_JET) -> np.ndarray:
-    """RGB uint8 ``(H, W, 3)``: the grey image with ``heatmap`` (same ``(H, W)``, [0, 1]) in
-    colour on top; the colour's opacity grows with the heat, so cold regions show the image
-    unchanged and red marks the strongest evidence."""
-    if gray.shape[:2] != heatmap.shape[:2]:
-        raise ValueError(f"image {gray.shape[:2]} and heatmap {heatmap.shape[:2]} differ in size")
-    base = cv2.cvtColor(np.asarray(gray, dtype=np.uint8), cv2.COLOR_GRAY2RGB).astype(np.float32)
+    """RGB uint8 ``(H, W, 3)``: the image (grey ``(H, W)`` or RGB ``(H, W, 3)``) with
+    ``heatmap`` (same ``(H, W)``, [0, 1]) in colour on top; the colour's opacity grows with
+    the heat, so cold regions show the image unchanged and red marks the strongest evidence."""
+    if image.shape[:2] != heatmap.shape[:2]:
+        raise ValueError(f"image {image.shape[:2]} and heatmap {heatmap.shape[:2]} differ in size")
+    pixels = np.asarray(image, dtype=np.uint8)
+    base = (pixels if pixels.ndim == 3 else cv2.cvtColor(pixels, cv2.COLOR_GRAY2RGB)).astype(np.float32)
     h = np.clip(np.asarray(heatmap, dtype=np.float32), 0.0, 1.0)
     colour = cv2.cvtColor(cv2.applyColorMap(np.round(h * 255).astype(np.uint8), colormap),
                           cv2.COLOR_BGR2RGB).astype(np.float32)

@@ -18,6 +18,9 @@ non-square pixels) are shown as warnings beside the grade.
 
 :func:`sanity_warnings` flags images that do not look like a UW-OCTA en-face scan: too
 small, blank, strongly non-square, converted from colour or 16-bit. They are graded anyway.
+For a colour model (3 channels) the OCTA size and shape checks do not apply; a grey upload
+is replicated into three channels and said so (:func:`colour_model_warnings`), as the
+ingest and :func:`drac_ssl.grading.predict.conform_channels` do.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from data_prep.validate import inspect_image
 __all__ = [
     "ACCEPTED_FORMATS",
     "FILE_TYPES",
+    "colour_model_warnings",
     "InputLimits",
     "InputRejected",
     "LoadedImage",
@@ -77,7 +81,8 @@ class InputLimits:
 
 @dataclass
 class LoadedImage:
-    """A decoded upload: ``gray`` uint8 ``(H, W)`` and what was noticed on the way."""
+    """A decoded upload: ``gray`` uint8 ``(H, W)``, ``pixels`` as decoded (grey ``(H, W)`` or
+    RGB ``(H, W, 3)``; None: ``gray``), and what was noticed on the way."""
 
     name: str
     gray: np.ndarray
@@ -88,14 +93,32 @@ class LoadedImage:
     n_bytes: int
     notes: list[str] = field(default_factory=list)  # what the decoder did or could not honour
     warnings: list[str] = field(default_factory=list)  # sanity warnings (filled by load_*)
+    pixels: np.ndarray | None = None  # as decoded: grey (H, W) or RGB (H, W, 3)
+    colour: bool = False  # the file's content has colour
+
+    def for_channels(self, channels: int) -> np.ndarray:
+        """The image as a model with ``channels`` reads it: ``gray`` for 1, RGB ``(H, W, 3)``
+        for 3 (a grey image replicated into three channels; :func:`load_bytes` with that
+        ``channels`` put the warning into :attr:`warnings`)."""
+        if channels == 1:
+            return self.gray
+        from drac_ssl.grading.predict import conform_channels
+
+        return conform_channels(self.pixels if self.pixels is not None else self.gray, channels,
+                                self.name, colour=self.colour)[0]
 
 
 def _mb(n: int) -> str:
     return f"{n / (1024 * 1024):.1f} MB"
 
 
-def load_bytes(data: bytes, name: str, limits: InputLimits = InputLimits()) -> LoadedImage:
-    """Decode an uploaded file's bytes; see the module docstring for what is rejected."""
+def load_bytes(data: bytes, name: str, limits: InputLimits = InputLimits(),
+               channels: int = 1) -> LoadedImage:
+    """Decode an uploaded file's bytes; see the module docstring for what is rejected.
+
+    ``channels``: the model's (1 grey UW-OCTA: colour is converted to grey like the ingest,
+    with the OCTA sanity warnings; 3 colour fundus: the file's colour is kept, a grey file is
+    replicated with a warning)."""
     if not data:
         raise InputRejected(f"`{name}` is empty (0 bytes). Upload the image file itself.")
     if len(data) > limits.max_bytes:
@@ -122,8 +145,9 @@ def load_bytes(data: bytes, name: str, limits: InputLimits = InputLimits()) -> L
                             f"{limits.max_side} px per side. Downscale it first.")
     if min(width, height) < 1:
         raise InputRejected(f"`{name}` has no pixels ({width} x {height}).")
-    try:
-        decoded = inspect_image(data, name, expected_side=None)  # size: sanity_warnings
+    try:  # size: sanity_warnings; channels: the model's (1: as the grey ingest converts)
+        decoded = inspect_image(data, name, channels=1 if channels == 1 else None,
+                                expected_side=None)
     except Exception as exc:  # a decoder bug must not take the page down
         raise InputRejected(f"`{name}` cannot be decoded ({type(exc).__name__}: {exc}).") from None
     fatal = [p for p in decoded.problems if p.severity == "error"]
@@ -133,13 +157,42 @@ def load_bytes(data: bytes, name: str, limits: InputLimits = InputLimits()) -> L
     notes = [p.what for p in decoded.problems if p.severity in ("warning", "note")]
     image = LoadedImage(name=name, gray=decoded.gray, width=decoded.width, height=decoded.height,
                         mode=decoded.mode, file_format=ACCEPTED_FORMATS[file_format],
-                        n_bytes=len(data), notes=notes)
-    image.warnings = sanity_warnings(image.gray, mode=image.mode, notes=notes)
+                        n_bytes=len(data), notes=notes, pixels=decoded.pixels,
+                        colour=decoded.colour)
+    if channels == 1:
+        image.warnings = sanity_warnings(image.gray, mode=image.mode, notes=notes)
+    else:
+        image.warnings = colour_model_warnings(image, notes)
     return image
 
 
+def colour_model_warnings(image: LoadedImage, notes: list[str] | None = None) -> list[str]:
+    """Sanity warnings for a colour (3-channel) model: blank, grey (replicated into three
+    channels: the model was trained on colour photographs), 16-bit, and the decoder's
+    findings as ``Image file: ...``."""
+    gray = image.gray
+    out: list[str] = []
+    h, w = gray.shape[:2]
+    sample = gray[:: max(1, h // 512), :: max(1, w // 512)]
+    lo, hi = np.percentile(sample, [1, 99])
+    if float(sample.std()) < BLANK_STD or hi - lo < BLANK_RANGE:
+        out.append(f"Blank or near-constant image (grey levels {int(sample.min())}..{int(sample.max())},"
+                   f" std {float(sample.std()):.1f}): there is nothing to grade.")
+    if not image.colour:
+        out.append("Grey image: replicated to 3 identical channels for this colour model, as the "
+                   "ingest does for grey files of a colour data set. The model was trained on colour "
+                   "photographs; its grade of a grey image is outside what it saw.")
+    notes = notes or []
+    depth = [n for n in notes if n.startswith(("16-bit", "32-bit"))]
+    if depth or image.mode.startswith("I;16") or image.mode == "I":
+        detail = depth[0] if depth else "converted like the training ingest"
+        out.append(f"16-bit image converted to 8-bit as the training ingest does: {detail}.")
+    out += [f"Image file: {n}." for n in notes if n not in set(depth)]
+    return out
+
+
 def load_upload(path: str | os.PathLike[str] | None, limits: InputLimits = InputLimits(),
-                name: str | None = None) -> LoadedImage:
+                name: str | None = None, channels: int = 1) -> LoadedImage:
     """Read an uploaded file from disk (size checked before reading) and decode it."""
     if path is None or str(path) == "":
         raise InputRejected("No file uploaded. Choose a PNG, JPEG or TIFF UW-OCTA image.")
@@ -159,7 +212,7 @@ def load_upload(path: str | os.PathLike[str] | None, limits: InputLimits = Input
         data = p.read_bytes()
     except OSError as exc:
         raise InputRejected(f"`{shown}` cannot be read ({exc.strerror or exc}).") from None
-    return load_bytes(data, shown, limits)
+    return load_bytes(data, shown, limits, channels)
 
 
 def sanity_warnings(gray: np.ndarray, mode: str = "L", notes: list[str] | None = None) -> list[str]:

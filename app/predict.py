@@ -22,7 +22,6 @@ import torch
 
 from app.gradcam import EnsembleGradCAM, resize_heatmap
 from app.inputs import InputLimits, LoadedImage, load_upload
-from drac_ssl import GRADE_NAMES
 
 __all__ = ["NoBundleError", "Prediction", "Predictor", "find_newest_bundle", "make_bundle_hint"]
 
@@ -59,9 +58,11 @@ def find_newest_bundle(runs_dir: str | os.PathLike[str] = "runs") -> Path:
 class Prediction:
     """One graded image.
 
-    ``probs`` ``(3,)`` sums to 1; ``heatmap`` float32 ``(H, W)`` in [0, 1] with the image's
-    shape (None when Grad-CAM is off); ``seconds`` the inference time (preprocessing, the
-    ensemble with TTA and Grad-CAM; not the file decoding, in ``read_seconds``).
+    ``probs`` ``(K,)`` sums to 1, one per grade of ``class_names``; ``image`` the image as the
+    model reads it (uint8 grey ``(H, W)`` or RGB ``(H, W, 3)``); ``heatmap`` float32
+    ``(H, W)`` in [0, 1] with the image's shape (None when Grad-CAM is off); ``seconds`` the
+    inference time (preprocessing, the ensemble with TTA and Grad-CAM; not the file
+    decoding, in ``read_seconds``).
     """
 
     name: str
@@ -75,6 +76,7 @@ class Prediction:
     warnings: list[str] = field(default_factory=list)
     explained: int | None = None  # the grade the heatmap explains
     cam_cells: tuple[int, int] | None = None  # Grad-CAM resolution (target layer map size)
+    class_names: list[str] = field(default_factory=list)  # grades 0..K-1 (the bundle's)
 
     @property
     def heatmap_empty(self) -> bool:
@@ -85,7 +87,7 @@ class Prediction:
         """JSON-friendly summary (no arrays except the probabilities)."""
         return {
             "name": self.name, "grade": self.grade, "grade_name": self.grade_name,
-            "probabilities": {n: float(p) for n, p in zip(GRADE_NAMES, self.probs, strict=True)},
+            "probabilities": {n: float(p) for n, p in zip(self.class_names, self.probs, strict=True)},
             "P": [float(p) for p in self.probs],
             "inference_seconds": round(self.seconds, 4), "read_seconds": round(self.read_seconds, 4),
             "image_size": [int(self.image.shape[1]), int(self.image.shape[0])],
@@ -123,7 +125,10 @@ class Predictor:
         self.metadata: dict[str, Any] = self.bundle.metadata
         self.tta = tta
         self.limits = limits or InputLimits()
-        self.class_names: list[str] = list(self.metadata.get("class_names") or GRADE_NAMES)
+        from drac_ssl.scale import grade_names_of
+
+        self.class_names: list[str] = list(grade_names_of(self.metadata))
+        self.channels: int = self.bundle.spec.channels
         self.target_layer: str = str(self.metadata.get("gradcam_target_layer", "backbone.layer4"))
         output = str(self.metadata.get("model", {}).get("output", "classification"))
         self.cam = EnsembleGradCAM(self.bundle.models, self.target_layer, output) if gradcam else None
@@ -134,7 +139,7 @@ class Predictor:
         return Path(self.bundle.path)
 
     def probabilities(self, images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """``(probs (n, 3), classes (n,))`` of uint8 grey images: exactly
+        """``(probs (n, K), classes (n,))`` of uint8 images in the model's channels: exactly
         :func:`drac_ssl.grading.predict.predict_images` with this predictor's TTA setting."""
         from drac_ssl.grading.predict import predict_images
 
@@ -143,13 +148,14 @@ class Predictor:
 
     def predict(self, image: np.ndarray, name: str = "image", warnings: list[str] | None = None,
                 gradcam: bool = True, explain: int | None = None) -> Prediction:
-        """Grade one uint8 grey image ``(H, W)``.
+        """Grade one uint8 image in the model's channels (grey ``(H, W)`` or RGB ``(H, W, 3)``;
+        :attr:`channels`; convert others with :func:`drac_ssl.grading.predict.conform_channels`).
 
         The heatmap explains grade ``explain`` (default: the returned grade): regions whose
         activation raises that grade's score."""
         from drac_ssl.grading.predict import predict_images, preprocess_image
 
-        gray = np.asarray(image)
+        gray = np.asarray(image)  # the image as the model reads it (grey or RGB)
         t0 = time.perf_counter()
         with self._lock:
             with torch.no_grad():
@@ -168,19 +174,20 @@ class Predictor:
         return Prediction(name=name, grade=grade, grade_name=self.class_names[grade],
                           probs=np.asarray(probs[0], dtype=np.float64), heatmap=heatmap,
                           image=gray, seconds=seconds, warnings=list(warnings or []),
-                          explained=explained, cam_cells=cells)
+                          explained=explained, cam_cells=cells, class_names=list(self.class_names))
 
     def predict_loaded(self, loaded: LoadedImage, gradcam: bool = True,
                        explain: int | None = None) -> Prediction:
-        """Grade an image read by :func:`app.inputs.load_upload` (its warnings carried over)."""
-        return self.predict(loaded.gray, loaded.name, loaded.warnings, gradcam=gradcam,
-                            explain=explain)
+        """Grade an image read by :func:`app.inputs.load_upload` in this model's channels (its
+        warnings, conversions included, carried over)."""
+        return self.predict(loaded.for_channels(self.channels), loaded.name, loaded.warnings,
+                            gradcam=gradcam, explain=explain)
 
     def predict_file(self, path: str | os.PathLike[str], gradcam: bool = True) -> Prediction:
         """Read (with this predictor's limits) and grade an image file; raises
         :class:`app.inputs.InputRejected` for a file that cannot be graded."""
         t0 = time.perf_counter()
-        loaded = load_upload(path, self.limits)
+        loaded = load_upload(path, self.limits, channels=self.channels)
         read_seconds = time.perf_counter() - t0
         pred = self.predict_loaded(loaded, gradcam=gradcam)
         pred.read_seconds = read_seconds

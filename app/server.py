@@ -46,7 +46,14 @@ THEME = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
                           font_mono=["ui-monospace", "monospace"])
 """gradio's default look with the system's fonts: nothing to fetch, and no glyph problems of
 the bundled web fonts (seen in headless Chromium with Source Sans Pro bold)."""
-TABLE_COLUMNS = ["case", "class", "grade", "P0", "P1", "P2", "seconds", "notes"]
+def table_columns(num_grades: int) -> list[str]:
+    """``case, class, grade, P0..P{K-1}, seconds, notes``."""
+    return ["case", "class", "grade", *(f"P{k}" for k in range(num_grades)), "seconds", "notes"]
+
+
+def _is_drac(predictor: Predictor) -> bool:
+    """A grey 3-grade DRAC bundle (the page keeps its UW-OCTA wording)."""
+    return predictor.channels == 1 and predictor.class_names == ["Normal", "NPDR", "PDR"]
 TRANSPORT_FLOOR_BYTES = 4 * 1024**3
 TRANSPORT_FACTOR = 10
 
@@ -109,6 +116,7 @@ def _result_markdown(pred: Prediction, predictor: Predictor) -> str:
     flips = 4 if predictor.tta else 1
     probs = " · ".join(f"P({n}) **{p:.3f}**" for n, p in
                        zip(predictor.class_names, pred.probs, strict=True))
+    decision = predictor.bundle.calibration.decision
     lines = [
         f"## Grade {pred.grade} — {pred.grade_name}",
         probs,
@@ -117,13 +125,18 @@ def _result_markdown(pred: Prediction, predictor: Predictor) -> str:
         f"{' + Grad-CAM' if pred.heatmap is not None else ''}); image {pred.image.shape[1]} × "
         f"{pred.image.shape[0]} px, `{html.escape(pred.name)}`.",
     ]
-    if len(t) == 2:
+    if decision == "argmax":
+        lines += ["", "<small>Grade = the most probable grade (the bundle's class decision: argmax "
+                      "of the calibrated probabilities).</small>"]
+    elif t:
         lines += ["", f"<small>Grade = expected grade Σ k·P<sub>k</sub> cut at the bundle's "
-                     f"kappa-tuned thresholds {t[0]:.2f} / {t[1]:.2f}; it may differ from the "
-                     f"most probable class.</small>"]
+                     f"kappa-tuned thresholds {' / '.join(f'{v:.2f}' for v in t)}; it may differ from "
+                     f"the most probable class.</small>"]
     lines += ["", _heatmap_markdown(pred, predictor)]
     if pred.warnings:
-        lines += ["", "**⚠ This may not be a UW-OCTA en-face image:**"]
+        heading = ("**⚠ This may not be a UW-OCTA en-face image:**" if predictor.channels == 1
+                   else "**⚠ Check this image:**")
+        lines += ["", heading]
         lines += [f"- {html.escape(w)}" for w in pred.warnings]
     return "\n".join(lines)
 
@@ -210,12 +223,13 @@ def _drop_oversize_upload(path: str | None, limits: InputLimits, message: str) -
         pass
 
 
-def _load(path: str | None, limits: InputLimits) -> Any:
-    """:func:`load_upload`, knowing the oversize uploads already deleted."""
+def _load(path: str | None, limits: InputLimits, channels: int = 1) -> Any:
+    """:func:`load_upload` in the model's ``channels``, knowing the oversize uploads already
+    deleted."""
     if path and str(path) in _DROPPED and not Path(path).exists():
         raise InputRejected(_DROPPED[str(path)])
     try:
-        return load_upload(path, limits)
+        return load_upload(path, limits, channels=channels)
     except InputRejected as exc:
         _drop_oversize_upload(path, limits, str(exc))
         raise
@@ -242,7 +256,7 @@ def _grade_single(predictor: Predictor, settings: AppSettings, path: str | None,
     explain = None if explain is None or int(explain) < 0 else int(explain)
     try:
         t0 = time.perf_counter()
-        loaded = _load(path, settings.limits)
+        loaded = _load(path, settings.limits, predictor.channels)
         read_seconds = time.perf_counter() - t0
         pred = predictor.predict_loaded(loaded, gradcam=settings.gradcam, explain=explain)
         pred.read_seconds = read_seconds
@@ -275,6 +289,8 @@ def _grade_batch(predictor: Predictor, settings: AppSettings, paths: list[str] |
                 f"folder, or grade it with `python -m drac_ssl.export RUN --images DIR --out "
                 f"team.csv`.", [], None)
     t0 = time.perf_counter()
+    k = len(predictor.class_names)
+    blanks = [None] * k
     rows: list[list[Any]] = []
     good_names: list[str] = []
     good_images: list[np.ndarray] = []
@@ -287,17 +303,17 @@ def _grade_batch(predictor: Predictor, settings: AppSettings, paths: list[str] |
                 raise InputRejected(f"`{name}` appears twice; a submission lists each case once.")
             if any(ch in name for ch in ',"\r\n'):
                 raise InputRejected(f"`{name}`: a file name with a comma or quote cannot be a case.")
-            loaded = _load(path, settings.limits)
+            loaded = _load(path, settings.limits, predictor.channels)
         except InputRejected as exc:
-            rows.append([name, None, "rejected", None, None, None, None, str(exc).replace("`", "")])
+            rows.append([name, None, "rejected", *blanks, None, str(exc).replace("`", "")])
             continue
         except Exception as exc:
             log.error("reading %s failed:\n%s", name, traceback.format_exc())
-            rows.append([name, None, "rejected", None, None, None, None, f"internal error: {exc}"])
+            rows.append([name, None, "rejected", *blanks, None, f"internal error: {exc}"])
             continue
         seen.add(name)
         good_names.append(name)
-        good_images.append(loaded.gray)
+        good_images.append(loaded.for_channels(predictor.channels))
         good_notes.append(" ".join(loaded.warnings))
     csv_path = None
     n_good = len(good_images)
@@ -307,10 +323,11 @@ def _grade_batch(predictor: Predictor, settings: AppSettings, paths: list[str] |
             probs, classes = predictor.probabilities(good_images)
             per_image = (time.perf_counter() - t1) / n_good
             for name, p, c, note in zip(good_names, probs, classes, good_notes, strict=True):
-                rows.append([name, int(c), predictor.class_names[int(c)], round(float(p[0]), 4),
-                             round(float(p[1]), 4), round(float(p[2]), 4), round(per_image, 3), note])
+                rows.append([name, int(c), predictor.class_names[int(c)],
+                             *(round(float(v), 4) for v in p), round(per_image, 3), note])
             out_dir = Path(tempfile.mkdtemp(dir=_batch_root()))
-            csv_path = str(write_submission(out_dir / "submission.csv", good_names, probs, classes))
+            csv_path = str(write_submission(out_dir / "submission.csv", good_names, probs, classes,
+                                            num_grades=k))
         except Exception as exc:
             log.error("batch grading failed:\n%s", traceback.format_exc())
             return (f"⛔ Internal error while grading the batch ({type(exc).__name__}: {exc}).",
@@ -320,8 +337,8 @@ def _grade_batch(predictor: Predictor, settings: AppSettings, paths: list[str] |
     rejected = len(rows) - n_good
     summary = (f"**{n_good} image(s) graded** in {time.perf_counter() - t0:.1f} s"
                + (f", **{rejected} rejected** (see the notes column; not in the CSV)" if rejected else "")
-               + (". Download the submission CSV (`case,class,P0,P1,P2`, the DRAC format written by "
-                  "the export command) below." if csv_path else "."))
+               + (f". Download the submission CSV (`{','.join(table_columns(k)[:2] + table_columns(k)[3:3 + k])}`, "
+                  f"the format written by the export command) below." if csv_path else "."))
     return summary, rows, csv_path
 
 
@@ -353,17 +370,29 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
     def grade_batch(paths: list[str] | None) -> tuple[Any, ...]:
         return _grade_batch(predictor, settings, paths)
 
-    with gr.Blocks(title="drac_ssl — UW-OCTA DR grading", analytics_enabled=False,
+    drac = _is_drac(predictor)
+    k = len(predictor.class_names)
+    columns = table_columns(k)
+    csv_header = ",".join(columns[:2] + columns[3:3 + k])
+    image_kind = "UW-OCTA image" if predictor.channels == 1 else "colour fundus photograph"
+    scale = " · ".join(f"{g} {n}" for g, n in enumerate(predictor.class_names))
+    with gr.Blocks(title=f"drac_ssl — {'UW-OCTA ' if drac else ''}DR grading", analytics_enabled=False,
                    delete_cache=(3600, 3600)) as demo:
-        gr.Markdown("# Diabetic retinopathy grade from a UW-OCTA image\n"
-                    "DRAC 2022 Task 3: **0 Normal · 1 NPDR** (non-proliferative) **· 2 PDR** "
-                    "(proliferative), from one ultra-wide-field OCTA en-face image.")
+        if drac:
+            gr.Markdown("# Diabetic retinopathy grade from a UW-OCTA image\n"
+                        "DRAC 2022 Task 3: **0 Normal · 1 NPDR** (non-proliferative) **· 2 PDR** "
+                        "(proliferative), from one ultra-wide-field OCTA en-face image.")
+        else:
+            gr.Markdown(f"# Diabetic retinopathy grade from a {image_kind}\n"
+                        f"{k} grades: **{html.escape(scale)}**, from one "
+                        f"{'colour ' if predictor.channels == 3 else 'grey '}image.")
         gr.HTML(_banner(predictor))
         with gr.Tabs():
             with gr.Tab("Single image"):
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=2, min_width=260):
-                        upload = gr.File(label="UW-OCTA image (PNG, JPEG or TIFF; grey or colour)",
+                        upload = gr.File(label=f"{image_kind[0].upper()}{image_kind[1:]} (PNG, JPEG or "
+                                               f"TIFF; grey or colour)",
                                          file_types=FILE_TYPES, type="filepath", height=140)
                         explain = gr.Radio(
                             choices=[("the shown grade", -1)]
@@ -376,9 +405,10 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                                     f"{predictor.bundle.spec.image_size} px).</small>")
                     with gr.Column(scale=3, min_width=320):
                         result = gr.Markdown("Upload an image to grade it.")
-                        label = gr.Label(num_top_classes=3, label="Probabilities", show_heading=False)
+                        label = gr.Label(num_top_classes=k, label="Probabilities", show_heading=False)
                 with gr.Row():
-                    original = gr.Image(label="Image (as the model reads it: 8-bit grey)",
+                    original = gr.Image(label=f"Image (as the model reads it: 8-bit "
+                                              f"{'grey' if predictor.channels == 1 else 'RGB'})",
                                         interactive=False, height=420, buttons=["fullscreen"])
                     overlay = gr.Image(label="Grad-CAM (red: regions that raise the explained "
                                        "grade's score)", interactive=False, height=420,
@@ -394,16 +424,18 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                 explain.change(regrade, inputs=[upload, explain], outputs=outputs,
                                api_visibility="private", trigger_mode="always_last", **model_event)
             with gr.Tab("Batch"):
-                gr.Markdown("Grade many images at once (no heatmaps) and download a DRAC "
-                            "submission CSV: `case,class,P0,P1,P2`, one row per image, the case "
-                            "being the file name.")
+                gr.Markdown(f"Grade many images at once (no heatmaps) and download a "
+                            f"{'DRAC ' if drac else ''}submission CSV: `{csv_header}`, one row per "
+                            f"image, the case being the file name.")
                 files = gr.File(label="Images", file_count="multiple", file_types=FILE_TYPES,
                                 type="filepath", height=160)
                 batch_button = gr.Button("Grade all", variant="primary")
                 batch_summary = gr.Markdown()
-                table = gr.Dataframe(headers=TABLE_COLUMNS, label="Grades", interactive=False,
-                                     wrap=True, column_count=len(TABLE_COLUMNS),
-                                     column_widths=["15%", "7%", "9%", "8%", "8%", "8%", "9%", "36%"])
+                p_width = 24 // k
+                table = gr.Dataframe(headers=columns, label="Grades", interactive=False,
+                                     wrap=True, column_count=len(columns),
+                                     column_widths=["15%", "7%", "9%", *[f"{p_width}%"] * k, "9%",
+                                                    f"{60 - k * p_width}%"])
                 csv_file = gr.File(label="Submission CSV", interactive=False)
                 batch_button.click(grade_batch, inputs=files, outputs=[batch_summary, table, csv_file],
                                    api_name="grade_batch", **model_event)

@@ -48,7 +48,7 @@ if str(REPO) not in sys.path:  # run as a script from anywhere
 
 from bench.common import RESULTS, SHARED, write_result  # noqa: E402
 from drac_ssl import pretrain  # noqa: E402
-from drac_ssl.config import Config, load_config  # noqa: E402
+from drac_ssl.config import Config, configured_channels, load_config  # noqa: E402
 from drac_ssl.models import Backbone, load_local_weights  # noqa: E402
 from drac_ssl.runtime import resolve_device  # noqa: E402
 
@@ -66,7 +66,7 @@ def load_backbone(path: str | os.PathLike[str], cfg: Config) -> tuple[Backbone, 
     present (pretraining writes one), else from ``cfg.pretrain.backbone``."""
     p = Path(path)
     bc = cfg.pretrain.backbone
-    arch, channels, stem = bc.arch, bc.in_channels, bc.cifar_stem
+    arch, channels, stem = bc.arch, configured_channels(cfg), bc.cifar_stem
     meta_path = p.with_name("metadata.json")
     info: dict[str, Any] = {"path": str(p), "metadata": None}
     if meta_path.is_file():
@@ -94,7 +94,7 @@ def random_backbone(like: Backbone | None, cfg: Config, seed: int) -> tuple[Back
     """A randomly initialised backbone of ``like``'s architecture (else the config's)."""
     bc = cfg.pretrain.backbone
     arch, channels, stem = ((like.arch, like.in_channels, like.cifar_stem) if like is not None
-                            else (bc.arch, bc.in_channels, bc.cifar_stem))
+                            else (bc.arch, configured_channels(cfg), bc.cifar_stem))
     torch.manual_seed(seed)
     return (Backbone(arch, in_channels=channels, cifar_stem=stem),
             {"path": None, "note": f"random init (torch seed {seed})", "arch": arch,

@@ -44,7 +44,7 @@ from torch import nn
 from bench.common import RESULTS, SHARED, write_result
 from drac_ssl import pretrain
 from drac_ssl.augment import prepare_images
-from drac_ssl.config import load_config, to_dict
+from drac_ssl.config import configured_channels, load_config, to_dict
 from drac_ssl.datasets import load_generic, normalization_for
 from drac_ssl.evaluation import finetune_classifier, stratified_split
 from drac_ssl.models import Backbone, build_backbone, load_local_weights
@@ -233,7 +233,7 @@ def main() -> None:
                     else:
                         torch.manual_seed(seed)
                         bc = cfg.pretrain.backbone
-                        body = Backbone(bc.arch, in_channels=bc.in_channels, cifar_stem=bc.cifar_stem)
+                        body = Backbone(bc.arch, in_channels=configured_channels(cfg), cifar_stem=bc.cifar_stem)
                     res = finetune_classifier(body, xtr, ytr, xva, yva, test_x, test_y, **common)
                 runs[method].append({"seed": seed, "test_top1": round(res.test_top1, 2),
                                      "val_top1": round(res.val_top1, 2), "best_epoch": res.best_epoch + 1,

@@ -28,7 +28,7 @@ import torch
 
 from bench.common import RESULTS, SHARED, add_threads_argument, write_result
 from drac_ssl import pretrain
-from drac_ssl.config import Config, load_config
+from drac_ssl.config import Config, load_config, with_data_channels
 from drac_ssl.distributed import DistInfo
 from drac_ssl.losses.vicreg import VICRegLoss
 from drac_ssl.models import build_vicreg_model
@@ -45,6 +45,7 @@ def _sync(device: torch.device) -> None:
 
 def measure(cfg: Config, images: np.ndarray, steps: int, warmup: int) -> dict[str, Any]:
     device = resolve_device(cfg.run.device)
+    cfg = with_data_channels(cfg, 1 if images.ndim == 3 else int(images.shape[-1]), "the benchmark images")
     pc = cfg.pretrain
     bf16 = pretrain.use_bf16(cfg, device)
     channels_last = pc.channels_last and device.type == "cuda"

@@ -1,4 +1,4 @@
-"""drac_ssl: diabetic retinopathy grading on UW-OCTA (DRAC 2022 Task 3) with VICReg + UMM.
+"""drac_ssl: diabetic retinopathy grading with VICReg + UMM (DRAC 2022 Task 3 and any graded set).
 
 The pipeline, one module per stage (``docs/design.md`` draws the map)::
 
@@ -8,14 +8,19 @@ The pipeline, one module per stage (``docs/design.md`` draws the map)::
 
 ``python -m drac_ssl.train`` runs them all from one YAML config.
 
-The grading scale is defined here, once: every module that needs the number of grades, their
-names or the probability columns of a submission reads these constants.
+The grading scale of a run comes from its data: the ingest resolves ``data.grades`` (or the
+layout's scale, e.g. ICDR's 5 grades for APTOS / EyePACS / IDRiD / RetinaMNIST) and records
+K and the grade names in ``ingest_summary.json``; fine-tuning, the bundle, the model card,
+the report, the export and the app read them from there (:mod:`drac_ssl.scale`). The
+constants below are the DRAC 2022 Task 3 scale: the default for the phantom / DRAC data and
+for run folders and bundles written before the scale was recorded, never an assumption of
+code that has the data's scale at hand.
 """
 
 __version__ = "0.1.0"
 GRADE_NAMES = ("Normal", "NPDR", "PDR")
-"""DR grades of DRAC 2022 Task 3, index = grade: 0 Normal, 1 NPDR, 2 PDR."""
+"""DR grades of DRAC 2022 Task 3, index = grade: 0 Normal, 1 NPDR, 2 PDR (the default scale)."""
 NUM_GRADES = len(GRADE_NAMES)
-"""How many grades the classifier tells apart."""
+"""How many grades DRAC 2022 Task 3 tells apart (3); a run's own K is ``len(grade_names)``."""
 PROB_COLUMNS = tuple(f"P{k}" for k in range(NUM_GRADES))
-"""Probability columns of ``oof.csv`` and of the submission: ``P0, P1, P2``."""
+"""Probability columns of a DRAC submission: ``P0, P1, P2`` (K grades: ``P0..P{K-1}``)."""

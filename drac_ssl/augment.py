@@ -8,6 +8,15 @@ distribution (up to interpolation details):
   to ``image_size``, horizontal and vertical flips, a random multiple of 90 degrees, a
   small rotation (+-15 degrees, reflected border), brightness/contrast and gamma, Gaussian
   blur (p 0.2) and Gaussian noise (p 0.2). No colour: OCTA stays 1 channel.
+- ``fundus`` (colour fundus photographs, 3 channels; grey data gets the grey part): random
+  resized crop, horizontal and vertical flips, a rotation by any angle (a fundus photograph
+  has no preferred orientation: the disc is round and left and right eyes are mirror
+  images; black corners, like the photograph's surround), and a mild colour jitter with
+  p 0.8 (brightness and contrast 0.2, saturation 0.1, hue 0.02 of a turn: camera and
+  pigmentation differences, without turning a haemorrhage's red into another colour). No
+  greyscale, solarise, blur or noise by default: colour and fine detail (microaneurysms,
+  exudates) carry the grade. Normalised with per-channel fundus statistics
+  (:data:`drac_ssl.datasets.FUNDUS_MEAN` / ``FUNDUS_STD``).
 - ``cifar`` (solo-learn's VICReg CIFAR recipe, methods.md section 1): random resized crop,
   colour jitter (0.4, 0.4, 0.2, 0.1) with p 0.8, greyscale p 0.2, solarise p 0.1,
   horizontal flip p 0.5.
@@ -55,8 +64,8 @@ from torch.utils.data import Dataset, get_worker_info
 from drac_ssl.config import AugmentConfig
 from drac_ssl.datasets import normalization_for
 
-RECIPES = ("octa", "cifar", "mnist")
-_DEFAULT_CHANNELS = {"octa": 1, "cifar": 3, "mnist": 1}
+RECIPES = ("octa", "fundus", "cifar", "mnist")
+_DEFAULT_CHANNELS = {"octa": 1, "fundus": 3, "cifar": 3, "mnist": 1}
 _LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601, as torchvision's rgb_to_grayscale
 
 
@@ -130,6 +139,12 @@ def recipe_for(cfg: AugmentConfig, dataset: str | None = None) -> ViewRecipe:
             blur_p=0.2, blur_sigma=(0.1, 2.0), noise_p=0.2, noise_std=(0.01, 0.05),
             border="reflect",
         )  # fmt: skip
+    if cfg.recipe == "fundus":
+        return replace(
+            base, hflip_p=0.5, vflip_p=0.5, rotate_p=1.0, rotate_degrees=180.0,
+            jitter_p=0.8, jitter_brightness=0.2, jitter_contrast=0.2, jitter_saturation=0.1,
+            jitter_hue=0.02, border="zeros",
+        )  # fmt: skip
     if cfg.recipe == "cifar":
         return replace(
             base, hflip_p=0.5, jitter_p=0.8, jitter_brightness=0.4, jitter_contrast=0.4,
@@ -138,8 +153,9 @@ def recipe_for(cfg: AugmentConfig, dataset: str | None = None) -> ViewRecipe:
     return replace(base, rotate_p=0.5, rotate_degrees=10.0)
 
 
-def _stats_for(values: tuple[float, ...], channels: int) -> tuple[float, ...]:
-    """Per-channel statistics for ``channels`` (luma-weighted when RGB stats meet grey)."""
+def stats_for(values: tuple[float, ...], channels: int) -> tuple[float, ...]:
+    """Per-channel statistics for ``channels``: as given when they match, a single value
+    repeated, or the luma-weighted (BT.601) mean of RGB statistics for grey images."""
     if len(values) == channels:
         return tuple(values)
     if len(values) == 1:
@@ -162,7 +178,8 @@ def build_view_transform(
     """One random view: an albumentations pipeline from uint8 ``(H,W)``/``(H,W,3)`` to
     float32 normalised ``(S,S)``/``(S,S,3)``.
 
-    ``channels`` defaults to the recipe's (octa/mnist 1, cifar 3); with 1 channel the
+    ``channels`` defaults to the recipe's (octa/mnist 1, fundus/cifar 3; pass the data's);
+    with 1 channel the
     colour-only operations (saturation, hue, greyscale) are left out. ``recipe`` overrides
     :func:`recipe_for`; ``seed`` seeds the pipeline (see :func:`reseed_transform`).
     """
@@ -215,7 +232,7 @@ def build_view_transform(
     if r.noise_p > 0:
         ops.append(A.GaussNoise(std_range=r.noise_std, p=r.noise_p))
     ops.append(
-        A.Normalize(mean=_stats_for(r.mean, c), std=_stats_for(r.std, c), max_pixel_value=255.0)
+        A.Normalize(mean=stats_for(r.mean, c), std=stats_for(r.std, c), max_pixel_value=255.0)
     )
     transform = A.Compose(ops)
     if seed is not None:
@@ -234,7 +251,7 @@ def build_eval_transform(
     return A.Compose(
         [
             A.Resize(r.image_size, r.image_size, interpolation=cv2.INTER_AREA),
-            A.Normalize(mean=_stats_for(r.mean, c), std=_stats_for(r.std, c), max_pixel_value=255.0),
+            A.Normalize(mean=stats_for(r.mean, c), std=stats_for(r.std, c), max_pixel_value=255.0),
         ]
     )
 
@@ -555,8 +572,8 @@ class GpuTwoViewAugment(nn.Module):
             raise ValueError(f"channels must be 1 or 3, got {channels}")
         self.recipe = recipe or recipe_for(cfg)
         self.channels = channels
-        mean = torch.tensor(_stats_for(self.recipe.mean, channels), dtype=torch.float32)
-        std = torch.tensor(_stats_for(self.recipe.std, channels), dtype=torch.float32)
+        mean = torch.tensor(stats_for(self.recipe.mean, channels), dtype=torch.float32)
+        std = torch.tensor(stats_for(self.recipe.std, channels), dtype=torch.float32)
         self.register_buffer("mean", mean.view(1, -1, 1, 1), persistent=False)
         self.register_buffer("std", std.view(1, -1, 1, 1), persistent=False)
         self.register_buffer(

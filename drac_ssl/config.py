@@ -93,9 +93,15 @@ class DataConfig:
 
 @dataclass
 class BackboneConfig:
+    """The backbone. ``in_channels`` 0 (the default) takes the data's channels: 1 for grey
+    UW-OCTA, 3 for colour fundus photographs (the ingest's ``data.channels``) or CIFAR-10; a
+    value of 1 or 3 must equal the data's, else pretraining stops with an error naming both
+    (nothing is converted silently). ``cifar_stem``: a 3x3 stride-1 first convolution and no
+    max-pool, for small images (CIFAR-10 at 32 px, RetinaMNIST at 28 px), any data set."""
+
     arch: str = "resnet18"
-    in_channels: int = 1  # 1 for OCTA (no silent RGB copies), 3 for CIFAR-10
-    cifar_stem: bool = False  # 3x3 conv, no max-pool, for 32 px images
+    in_channels: int = 0  # 0: the data's channels; 1 or 3 must match the data
+    cifar_stem: bool = False  # 3x3 conv, no max-pool, for small (28-64 px) images
     weights: str = ""  # optional local weights file; nothing is ever downloaded
 
 
@@ -112,7 +118,7 @@ class VICRegLossConfig:
 
 @dataclass
 class AugmentConfig:
-    recipe: str = "octa"  # octa | cifar | mnist
+    recipe: str = "octa"  # octa (grey UW-OCTA) | fundus (colour fundus) | cifar | mnist
     image_size: int = 224
     source_size: int = 512  # which cached copy the OCTA crops are taken from
     crop_scale: list[float] = field(default_factory=lambda: [0.3, 1.0])
@@ -197,6 +203,10 @@ class FinetuneConfig:
     mlp_hidden: int = 256  # head=mlp: width of the hidden layer
     conv_head_channels: int = 128  # head=conv: channels of its 1x1 and 3x3 convolutions
     n_boot: int = 1000  # bootstrap resamples of the out-of-fold kappa's 95% confidence interval
+    # class decision: thresholds = the expected grade cut at K-1 kappa-tuned thresholds (QWK,
+    # DRAC's ranking score); argmax = the most probable calibrated grade (accuracy). Both are
+    # reported in metrics.json; this one is stored in the calibration and the bundle.
+    decision: str = "thresholds"
 
 
 @dataclass
@@ -417,7 +427,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "pretrain.optimizer": ("adam", "adamw", "sgd", "lars"),
     "pretrain.schedule": ("cosine", "constant"),
     "pretrain.precision": ("auto", "bf16", "fp32"),
-    "pretrain.augment.recipe": ("octa", "cifar", "mnist"),
+    "pretrain.augment.recipe": ("octa", "fundus", "cifar", "mnist"),
     "pretrain.backbone.arch": ("resnet18", "resnet34", "resnet50"),
     "umm.early_cut": ("layer2", "layer3"),
     "umm.hypergradient": ("unrolled", "neumann"),
@@ -427,6 +437,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "finetune.head": ("linear", "mlp", "conv", "regression"),
     "finetune.freeze": ("frozen", "last", "all"),
     "finetune.class_balance": ("weighted_loss", "balanced_sampler", "none"),
+    "finetune.decision": ("thresholds", "argmax"),
 }
 
 
@@ -455,6 +466,10 @@ def validate(cfg: Config) -> None:
     if cfg.data.n_folds < 2:
         raise ConfigError("config: data.n_folds must be at least 2 for cross-validation.")
     validate_grades(cfg.data.grades)
+    if cfg.pretrain.backbone.in_channels < 0:
+        raise ConfigError(f"config: pretrain.backbone.in_channels must be 0 (the data's channels), "
+                          f"1 or 3, got {cfg.pretrain.backbone.in_channels}.\n"
+                          f"  fix: pretrain.backbone.in_channels=0")
     if cfg.pretrain.lr <= 0:
         raise ConfigError(f"config: pretrain.lr must be > 0, got {cfg.pretrain.lr}.")
     if cfg.run.threads < 0:
@@ -477,6 +492,41 @@ def validate_grades(grades: list[str]) -> None:
         raise ConfigError(
             f"config: data.grades={grades!r} has an empty or repeated name.\n"
             f"  fix: one distinct name per grade 0..K-1, e.g. data.grades=[Normal,NPDR,PDR]")
+
+
+DATASET_CHANNELS = {"mnist": 1, "fashion_mnist": 1, "cifar10": 3}
+"""Channels of the generic data sets (read without an ingest)."""
+
+
+def with_data_channels(cfg: Config, channels: int, where: str) -> Config:
+    """``cfg`` with ``pretrain.backbone.in_channels`` set to the data's ``channels``.
+
+    ``in_channels`` 0 takes them; an equal value is kept; any other value is a
+    :class:`ConfigError` naming both and the fix (no silent conversion of the images).
+    ``where`` names the data in the message.
+    """
+    bb = cfg.pretrain.backbone
+    if channels not in (1, 3):
+        raise ConfigError(f"{where}: images with {channels} channels; the backbone reads grey (1) "
+                          f"or RGB (3) images")
+    if bb.in_channels not in (0, channels):
+        kind = "RGB colour" if channels == 3 else "grey"
+        raise ConfigError(
+            f"config: pretrain.backbone.in_channels={bb.in_channels} contradicts the data: "
+            f"{where} holds {channels}-channel ({kind}) images, and nothing is converted "
+            f"silently.\n  fix: pretrain.backbone.in_channels={channels} (or 0: take the data's "
+            f"channels), or re-ingest the data with data.channels={bb.in_channels}")
+    if bb.in_channels == channels:
+        return cfg
+    return dataclasses.replace(cfg, pretrain=dataclasses.replace(
+        cfg.pretrain, backbone=dataclasses.replace(bb, in_channels=channels)))
+
+
+def configured_channels(cfg: Config) -> int:
+    """``pretrain.backbone.in_channels``, or for 0 the channels of a generic data set
+    (:data:`DATASET_CHANNELS`); an ingested data set's channels are its ingest's
+    (:func:`drac_ssl.scale.read_ingest_facts`), 1 when nothing else is known."""
+    return cfg.pretrain.backbone.in_channels or DATASET_CHANNELS.get(cfg.data.dataset, 1)
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:

@@ -49,6 +49,16 @@ from drac_ssl.io import atomic_path
 OCTA_MEAN: tuple[float, ...] = (0.3552,)
 OCTA_STD: tuple[float, ...] = (0.2394,)
 
+# Colour fundus photographs, 3 channels (RGB). Computed once from the 1,200 labelled
+# RetinaMNIST images (shared/data/retinamnist/retinamnist_public.npz, train_images +
+# val_images, 28 x 28 RGB: real DeepDRiD fundus photographs with their black surround;
+# no test image and no label used): all pixels pooled, divided by 255, population mean and
+# std per channel (0.39742, 0.24459, 0.15542) / (0.29768, 0.20010, 0.15028).
+# tests/drac_ssl/test_datasets.py recomputes them from the file. Used by the ``fundus``
+# augmentation recipe (an input normalisation only: BatchNorm follows the first conv).
+FUNDUS_MEAN: tuple[float, ...] = (0.3974, 0.2446, 0.1554)
+FUNDUS_STD: tuple[float, ...] = (0.2977, 0.2001, 0.1503)
+
 # Standard per-channel statistics of the CIFAR-10 training set (std of pixels, not the
 # often-copied (0.2023, 0.1994, 0.2010), which is a std of per-image means).
 CIFAR10_MEAN: tuple[float, ...] = (0.4914, 0.4822, 0.4465)
@@ -63,6 +73,7 @@ FASHION_MNIST_STD: tuple[float, ...] = (0.3530,)
 _NORMALIZATION: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
     "octa": (OCTA_MEAN, OCTA_STD),
     "drac": (OCTA_MEAN, OCTA_STD),
+    "fundus": (FUNDUS_MEAN, FUNDUS_STD),
     "cifar": (CIFAR10_MEAN, CIFAR10_STD),
     "cifar10": (CIFAR10_MEAN, CIFAR10_STD),
     "mnist": (MNIST_MEAN, MNIST_STD),
@@ -73,7 +84,7 @@ _NORMALIZATION: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
 def normalization_for(recipe: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """``(mean, std)`` in [0, 1] units for an augmentation recipe or a dataset name.
 
-    ``recipe`` is one of ``octa | cifar | mnist`` (``AugmentConfig.recipe``) or a dataset
+    ``recipe`` is one of ``octa | fundus | cifar | mnist`` (``AugmentConfig.recipe``) or a dataset
     name ``drac | cifar10 | mnist | fashion_mnist`` (``DataConfig.dataset``); the dataset
     name is the more precise choice for Fashion-MNIST, whose statistics differ from MNIST.
     """

@@ -3,11 +3,14 @@
 ``run(cfg, run_dir) -> ExportResult`` builds ``run_dir/bundle/`` with
 :func:`drac_ssl.grading.bundle.build_bundle` (the fold ensemble of the fine-tuning variant
 chosen in ``finetune/summary.json``, its ``metadata.json`` and ``MODEL_CARD.md``), loads it
-back and, when the ingest manifest lists test images, grades them with
-:func:`drac_ssl.grading.predict.predict_images` into ``run_dir/export/submission.csv``
-(``case,class,P0,P1,P2``, real probabilities, never one-hot) written by
-:func:`drac_ssl.submission.write_submission`, then checked against the test image folder with
-:func:`drac_ssl.submission.check_submission`.
+back and, when the ingest manifest lists test images, grades their rows of the ingest cache
+(the very copies training read, whatever the layout: image folders, or a MedMNIST ``.npz``
+whose test images have no folder) with :func:`drac_ssl.grading.predict.predict_images` into
+``run_dir/export/submission.csv`` (``case,class,P0..P{K-1}``, K the data's number of grades:
+DRAC ``case,class,P0,P1,P2``; real probabilities, never one-hot) written by
+:func:`drac_ssl.submission.write_submission`, then checked with
+:func:`drac_ssl.submission.check_submission` against the manifest's test case names and,
+when the test images are files, their folder.
 
 The bundle format and prediction live in :mod:`drac_ssl.grading` (the app and the benches
 use them too); the names :class:`Bundle`, :class:`BundleError`, :func:`build_bundle`,
@@ -18,6 +21,13 @@ Command line::
 
     python -m drac_ssl.export RUN --images DIR --out TEAM.csv   # grade every image in DIR
     python -m drac_ssl.export --check TEAM.csv --images DIR     # validate a submission
+    python -m drac_ssl.export --check TEAM.csv --manifest RUN   # ... against the ingest's test ids
+
+Images whose channels differ from the model's are converted like the ingest converts them
+(colour -> luminance for a grey model; grey -> three identical channels for a colour model),
+each with a warning printed before the summary line
+(:func:`drac_ssl.grading.predict.conform_channels`); the ingest's fundus crop and Graham
+filter, when the data had them, are replayed on every image.
 
 Exit codes: 0 success, 1 the submission has problems (each printed as FILE:LINE: what ->
 fix), 2 bad input (missing run or bundle, unreadable images, bad arguments), without a
@@ -37,13 +47,18 @@ from typing import Any
 
 import numpy as np
 
-from drac_ssl import NUM_GRADES
 from drac_ssl.config import Config
 from drac_ssl.datasets import load_octa_cache
 from drac_ssl.grading.bundle import Bundle, BundleError, build_bundle, load_bundle
-from drac_ssl.grading.predict import predict_images, preprocess_image, read_image_any
+from drac_ssl.grading.predict import (
+    predict_images,
+    preprocess_image,
+    read_image,
+    read_image_any,
+)
 from drac_ssl.io import atomic_write_json
 from drac_ssl.runtime import resolve_device
+from drac_ssl.scale import read_ingest_facts
 from drac_ssl.submission import IMAGE_SUFFIXES, check_submission, write_submission
 
 __all__ = [
@@ -56,8 +71,10 @@ __all__ = [
     "main",
     "predict_images",
     "preprocess_image",
+    "read_image",
     "read_image_any",
     "run",
+    "manifest_test_cases",
 ]
 
 PREDICT_CHUNK = 32  # images decoded and preprocessed at a time by the command line
@@ -77,8 +94,16 @@ class ExportResult:
 # The stage
 
 
+def _array_row(row: dict[str, Any]) -> bool:
+    """A manifest row of an image stored in an array file (``x.npz:test_images[3]``)."""
+    return ".npz:" in str(row.get("path", ""))
+
+
 def _test_images_dir(data_dir: Path, test_rows: Sequence[dict[str, Any]]) -> Path | None:
-    """The folder of the test images, from the ingest summary or the manifest paths."""
+    """The folder of the test images, from the ingest summary or the manifest paths; None
+    when they are rows of an array file (MedMNIST) or the folder is not known."""
+    if any(_array_row(r) for r in test_rows):
+        return None
     try:
         summary = json.loads((data_dir / "ingest_summary.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -88,6 +113,26 @@ def _test_images_dir(data_dir: Path, test_rows: Sequence[dict[str, Any]]) -> Pat
     root = summary.get("root")
     parents = {(Path(root) / r["path"]).parent for r in test_rows} if root else set()
     return parents.pop() if len(parents) == 1 else None
+
+
+def manifest_test_cases(manifest: str | os.PathLike[str]) -> tuple[list[str], Path]:
+    """The test case names (``id`` of the ``split == test`` rows, manifest order) of an ingest
+    manifest, given as the ``manifest.csv``, its ``data`` folder or the run folder; and the
+    ``data`` folder (its ``ingest_summary.json`` holds the grade scale). Raises BundleError
+    when there is no manifest there."""
+    import csv
+
+    p = Path(manifest)
+    for candidate in (p, p / "manifest.csv", p / "data" / "manifest.csv"):
+        if candidate.is_file():
+            with open(candidate, newline="", encoding="utf-8") as fh:
+                rows = list(csv.DictReader(fh))
+            if rows and not {"id", "split"} <= set(rows[0]):
+                raise BundleError(f"{candidate}: not an ingest manifest (no id / split columns)")
+            return [r["id"] for r in rows if r.get("split") == "test"], candidate.parent
+    raise BundleError(f"{p}: no ingest manifest (manifest.csv) here, in {p / 'manifest.csv'} or "
+                      f"in {p / 'data' / 'manifest.csv'}.\n  fix: pass the run folder, its data/ "
+                      f"folder or the manifest.csv itself")
 
 
 def run(cfg: Config, run_dir: str | os.PathLike[str]) -> ExportResult:
@@ -104,29 +149,49 @@ def run(cfg: Config, run_dir: str | os.PathLike[str]) -> ExportResult:
     data_dir = run_dir / "data"
     images, rows = load_octa_cache(data_dir, bundle.spec.source_size)
     test_rows = [r for r in rows if r["split"] == "test"]
+    names = list(bundle.metadata.get("class_names") or [])
+    k = bundle.calibration.num_grades
+    cache_channels = 1 if images.ndim == 3 else int(images.shape[-1])
+    if cache_channels != bundle.spec.channels:
+        raise BundleError(f"{data_dir}: the ingest cache holds {cache_channels}-channel images but "
+                          f"the bundle's model reads {bundle.spec.channels}; rerun the stages after "
+                          f"the ingest on this data")
+    facts = read_ingest_facts(data_dir)
+    if facts.recorded and list(facts.grade_names) != names:
+        raise BundleError(f"{data_dir}: the ingest's grades ({', '.join(facts.grade_names)}) are not "
+                          f"the bundle's ({', '.join(names)}); rerun fine-tuning on this ingest")
     submission_path: Path | None = None
     if test_rows:
         probs, grades = predict_images(
-            bundle, [np.asarray(images[r["cache_index"]]) for r in test_rows], tta=cfg.finetune.tta)
-        submission_path = write_submission(run_dir / "export" / "submission.csv",
-                                           [r["id"] for r in test_rows], probs, grades)
+            bundle, [np.asarray(images[r["cache_index"]]) for r in test_rows], tta=cfg.finetune.tta,
+            ingested=True)
+        cases = [r["id"] for r in test_rows]
+        submission_path = write_submission(run_dir / "export" / "submission.csv", cases, probs,
+                                           grades, num_grades=k)
         images_dir = _test_images_dir(data_dir, test_rows)
-        if images_dir is None or not images_dir.is_dir():
-            notes.append(f"test image folder {images_dir} not found: submission checked without it")
+        if any(_array_row(r) for r in test_rows):
+            notes.append("the test images are rows of an array file (no image folder): the "
+                         "submission is checked against the manifest's test case names")
+        elif images_dir is None or not images_dir.is_dir():
+            notes.append(f"test image folder {images_dir} not found: submission checked against "
+                         f"the manifest's test case names only")
             images_dir = None
-        problems = check_submission(submission_path, images_dir)
+        problems = check_submission(submission_path, images_dir, num_grades=k,
+                                    grade_names=names or None, cases=cases)
         if problems:
             raise BundleError(f"{submission_path}: the written submission fails its check:\n  "
                               + "\n  ".join(problems))
-        counts = np.bincount(grades, minlength=NUM_GRADES).tolist()
-        print(f"[export] {len(test_rows)} test images graded ({counts} per grade) -> "
-              f"{submission_path} (checked against {images_dir or 'no image folder'})")
+        counts = np.bincount(grades, minlength=k).tolist()
+        print(f"[export] {len(test_rows)} test images graded ({counts} per grade, "
+              f"{bundle.calibration.decision} decision) -> {submission_path} (checked against "
+              f"{images_dir or 'the manifest test ids'})")
     else:
         notes.append("the ingest manifest has no test images: no submission written")
     atomic_write_json(run_dir / "export" / "summary.json", {
         "bundle": str(bundle_dir), "variant": bundle.metadata["variant"],
         "submission": None if submission_path is None else str(submission_path),
-        "n_test": len(test_rows), "tta": cfg.finetune.tta, "notes": notes})
+        "n_test": len(test_rows), "tta": cfg.finetune.tta, "class_names": names,
+        "decision": bundle.calibration.decision, "notes": notes})
     print(f"[export] bundle -> {bundle_dir}")
     return ExportResult(bundle_dir, bundle_dir / "metadata.json", bundle_dir / "MODEL_CARD.md",
                         submission_path, len(test_rows), notes)
@@ -150,13 +215,17 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool, device: st
     files = list_images(images_dir)
     if not files:
         raise BundleError(f"{images_dir}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
+    channels = bundle.spec.channels
     problems: list[str] = []
+    warnings: list[str] = []
     probs_parts, grade_parts = [], []
     for start in range(0, len(files), PREDICT_CHUNK):
         chunk: list[np.ndarray] = []
         for path in files[start:start + PREDICT_CHUNK]:
             try:
-                chunk.append(read_image_any(path))
+                pixels, said = read_image(path, channels)
+                chunk.append(pixels)
+                warnings += said
             except (OSError, ValueError) as exc:
                 problems.append(str(exc))
         if not problems:
@@ -166,12 +235,18 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool, device: st
     if problems:
         raise BundleError(f"{len(problems)} image(s) cannot be read (nothing written):\n  "
                           + "\n  ".join(problems))
+    k = bundle.calibration.num_grades
+    names = list(bundle.metadata.get("class_names") or []) or None
     write_submission(out, [p.name for p in files], np.concatenate(probs_parts),
-                     np.concatenate(grade_parts))
-    issues = check_submission(out, images_dir)
+                     np.concatenate(grade_parts), num_grades=k)
+    for line in warnings:
+        print(f"warning: {line}", file=sys.stderr)
+    issues = check_submission(out, images_dir, num_grades=k, grade_names=names)
     for line in issues:
         print(line)
-    print(f"{'OK' if not issues else 'PROBLEMS'}: {len(files)} images graded with {bundle.path} -> {out}")
+    converted = f", {len(warnings)} converted to the model's channels (see the warnings)" if warnings else ""
+    print(f"{'OK' if not issues else 'PROBLEMS'}: {len(files)} images graded with {bundle.path} -> "
+          f"{out}{converted}")
     return 1 if issues else 0
 
 
@@ -180,15 +255,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     --images DIR``; returns the exit code (0 ok, 1 submission problems, 2 bad input)."""
     parser = argparse.ArgumentParser(
         prog="python -m drac_ssl.export",
-        description="Grade a folder of UW-OCTA images with a drac_ssl model bundle into a DRAC "
-                    "2022 Task 3 submission CSV, or check a submission CSV.",
+        description="Grade a folder of retinal images (UW-OCTA, colour fundus) with a drac_ssl "
+                    "model bundle into a submission CSV (case,class,P0..P{K-1}; DRAC 2022 Task 3: "
+                    "case,class,P0,P1,P2), or check a submission CSV.",
         epilog="Examples:\n  python -m drac_ssl.export runs/default --images TEST_DIR --out team.csv\n"
-               "  python -m drac_ssl.export --check team.csv --images TEST_DIR",
+               "  python -m drac_ssl.export --check team.csv --images TEST_DIR\n"
+               "  python -m drac_ssl.export --check team.csv --manifest runs/retinamnist   "
+               "# test images in an .npz",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run", nargs="?", help="run folder (with bundle/) or bundle folder")
     parser.add_argument("--images", metavar="DIR", help="folder of the images to grade / test images")
     parser.add_argument("--out", metavar="CSV", help="submission file to write")
     parser.add_argument("--check", metavar="CSV", help="validate this submission file instead")
+    parser.add_argument("--manifest", metavar="RUN",
+                        help="with --check: the run folder (or its data/ folder, or manifest.csv) "
+                             "whose test cases and grade scale the submission must match; for "
+                             "test images without a folder (RetinaMNIST's .npz)")
+    parser.add_argument("--grades", type=int, default=None, metavar="K",
+                        help="with --check: the number of grades (default: the manifest's, else "
+                             "read from the header)")
     parser.add_argument("--no-tta", action="store_true", help="no flip test-time augmentation")
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto")
     parser.add_argument("--threads", type=int, default=0, metavar="N",
@@ -206,9 +291,23 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise BundleError(f"{args.check}: no such submission file")
             if args.images and not Path(args.images).is_dir():
                 raise BundleError(f"{args.images}: no such image folder")
-            from drac_ssl.submission import main as check_main
+            from drac_ssl.submission import report_check
 
-            return check_main(["--check", args.check] + (["--images", args.images] if args.images else []))
+            cases = names = None
+            k = args.grades
+            if args.manifest:
+                cases, data_dir = manifest_test_cases(args.manifest)
+                facts = read_ingest_facts(data_dir)
+                names = list(facts.grade_names)
+                if k is not None and k != len(names):
+                    raise BundleError(f"--grades {k} contradicts the manifest's {len(names)} grades "
+                                      f"({', '.join(names)})")
+                if not cases:
+                    raise BundleError(f"{args.manifest}: the manifest lists no test images")
+            return report_check(args.check, args.images, num_grades=k, grade_names=names,
+                                cases=None if args.images else cases)
+        if args.manifest or args.grades is not None:
+            raise BundleError("--manifest and --grades go with --check")
         if not args.run or not args.images or not args.out:
             raise BundleError("to grade images give RUN, --images DIR and --out TEAM.csv "
                               "(or --check TEAM.csv to validate a file)")

@@ -1,4 +1,4 @@
-"""Stage 4: cross-validated fine-tuning of a small grading head (DRAC 2022 Task 3).
+"""Stage 4: cross-validated fine-tuning of a small grading head (K grades, grey or colour).
 
 ``run(cfg, run_dir) -> FinetuneResult`` is the whole stage; the orchestrator and the tests
 both call it. For every *variant* of the backbone
@@ -23,9 +23,21 @@ fitted on the other folds' out-of-fold predictions only, so the reported kappa i
 on the rows it scores. The calibration fitted on all out-of-fold predictions is the one
 stored for export (``calibration.json``).
 
-Inputs: the ingest cache at ``pretrain.augment.source_size``; training views from the
-package's CPU augmentation (the ``octa`` recipe at ``finetune.image_size``, crop scale
-``finetune.crop_scale``); evaluation preprocessing is ``EvalDataset`` +
+The grading scale is the data's: K and the grade names come from the ingest summary
+(:func:`drac_ssl.scale.read_ingest_facts`; DRAC's 3 grades when it records none), so heads
+have K outputs, the calibration K - 1 thresholds and ``oof.csv`` the columns P0..P{K-1}.
+The class decision (``finetune.decision``) is ``thresholds`` (the expected grade cut at the
+kappa-tuned thresholds: DRAC's default) or ``argmax`` (the most probable calibrated grade,
+which maximises accuracy); ``metrics.json`` reports QWK, accuracy and macro F1 of both rules
+(cross-fitted) under ``decision_rules``, and the headline numbers and ``oof.csv``'s ``pred``
+are the chosen rule's. The variant chosen for export has the best out-of-fold QWK
+(``thresholds``) or accuracy (``argmax``).
+
+Inputs: the ingest cache at ``pretrain.augment.source_size`` (grey ``(N, S, S)`` or RGB
+``(N, S, S, 3)``: the backbone's channels must be the data's); training views from the
+package's CPU augmentation (the ``pretrain.augment.recipe`` recipe, e.g. ``octa`` or
+``fundus``, at ``finetune.image_size``, crop scale ``finetune.crop_scale``); evaluation
+preprocessing is ``EvalDataset`` +
 ``build_eval_transform`` (INTER_AREA resize, normalisation), the very path that
 :func:`drac_ssl.grading.predict.preprocess_image` replays. Test-time augmentation
 (``finetune.tta``): the mean raw output over the four flips
@@ -36,7 +48,7 @@ Speed: a frozen backbone runs once per variant, not once per epoch: the features
 image and of the flipped evaluation views are computed up front; each epoch the head sees
 one of the stored views of each training image.
 
-Outputs in ``run_dir/finetune/<variant>/``: ``oof.csv`` (id, grade, fold, P0, P1, P2,
+Outputs in ``run_dir/finetune/<variant>/``: ``oof.csv`` (id, grade, fold, P0..P{K-1},
 score, pred, and the raw outputs), ``folds.csv`` and ``metrics.json`` (per-fold and
 out-of-fold metrics, kappa with a bootstrap 95% CI of ``finetune.n_boot`` resamples),
 ``calibration.json``, ``model.json`` (architecture and head width, input format, weight
@@ -44,14 +56,14 @@ files), ``fold{k}.safetensors`` (the head, and the backbone when it was trained;
 backbone is stored once as ``backbone.safetensors``) and ``fold{k}.json`` (ids, history, raw
 out-of-fold outputs: a rerun with the same settings reuses finished folds; :func:`_signature`
 says which settings count). ``run_dir/finetune/comparison.{json,csv}`` holds the
-side-by-side table and ``summary.json`` the variant chosen for export (best out-of-fold
-kappa).
+side-by-side table and ``summary.json`` the variant chosen for export.
 """
 
 from __future__ import annotations
 
 import copy
 import csv
+import functools
 import hashlib
 import io
 import json
@@ -68,7 +80,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
-from drac_ssl import NUM_GRADES, PROB_COLUMNS, __version__
+from drac_ssl import GRADE_NAMES, __version__
 from drac_ssl.augment import EvalDataset, seed_worker
 from drac_ssl.checkpoint import save_weights
 from drac_ssl.config import Config, ConfigError, FinetuneConfig, to_dict
@@ -77,6 +89,7 @@ from drac_ssl.datasets import load_octa_cache
 from drac_ssl.engine import Monitor
 from drac_ssl.grading.bundle import VARIANT_STAGE
 from drac_ssl.grading.model import (
+    DECISIONS,
     DEFAULT_CROP_SCALE,
     FEATURE_STAGE,
     HEADS,
@@ -93,12 +106,14 @@ from drac_ssl.io import atomic_write_json, atomic_write_text
 from drac_ssl.metrics import (
     apply_thresholds,
     bootstrap_ci,
+    default_thresholds,
     grading_report,
     quadratic_weighted_kappa,
 )
 from drac_ssl.models import Backbone, load_local_weights
 from drac_ssl.optim import lr_at, param_groups, set_lr
 from drac_ssl.runtime import epoch_seed, resolve_device, seed_everything, use_bf16
+from drac_ssl.scale import DEFAULT_PREPROCESSING, describe_grades, prob_columns, read_ingest_facts
 
 __all__ = [
     "VARIANTS",
@@ -122,14 +137,15 @@ _FT_DEFAULTS = FinetuneConfig()
 # Sampling
 
 
-def epoch_order(grades: np.ndarray, batch_size: int, class_balance: str, seed: int) -> np.ndarray:
+def epoch_order(grades: np.ndarray, batch_size: int, class_balance: str, seed: int,
+                num_grades: int | None = None) -> np.ndarray:
     """Positions of the training samples of one epoch: a permutation, or (``balanced_sampler``)
     ``n`` draws with replacement with probability ``1 / count(grade)``. A trailing batch of
     one sample is dropped (BatchNorm needs two)."""
     rng = np.random.default_rng(seed)
     n = len(grades)
     if class_balance == "balanced_sampler":
-        counts = np.bincount(grades, minlength=NUM_GRADES).astype(np.float64)
+        counts = np.bincount(grades, minlength=num_grades or 0).astype(np.float64)
         w = 1.0 / counts[grades]
         order = rng.choice(n, size=n, replace=True, p=w / w.sum())
     else:
@@ -145,26 +161,48 @@ def epoch_order(grades: np.ndarray, batch_size: int, class_balance: str, seed: i
 
 @dataclass
 class FinetuneData:
-    """The ingest cache at ``source_size`` (uint8 ``(N, S, S)``) and its manifest rows."""
+    """The ingest cache at ``source_size`` (uint8 grey ``(N, S, S)`` or RGB ``(N, S, S, 3)``),
+    its manifest rows, and the scale and preprocessing the ingest recorded (DRAC's three
+    grades, no fundus preprocessing by default)."""
 
     images: np.ndarray
     rows: list[dict[str, Any]]
     source_size: int
     description: str
+    grade_names: tuple[str, ...] = GRADE_NAMES
+    preprocessing: dict[str, bool] | None = None  # the ingest's fundus options (None: all off)
+
+    @property
+    def channels(self) -> int:
+        """1 for grey ``(N, S, S)`` arrays, else the last axis."""
+        return 1 if self.images.ndim == 3 else int(self.images.shape[-1])
 
 
 def load_finetune_data(cfg: Config, data_dir: Path) -> FinetuneData:
-    """The ingested images at ``pretrain.augment.source_size`` and the manifest."""
+    """The ingested images at ``pretrain.augment.source_size``, the manifest and the grade
+    scale, channels and fundus preprocessing of ``data_dir/ingest_summary.json``."""
     if cfg.data.dataset != "drac":
         raise ValueError(
-            f"the finetune stage grades DRAC UW-OCTA images; data.dataset={cfg.data.dataset!r}.\n"
+            f"the finetune stage grades ingested retinal images (data.dataset=drac: DRAC, APTOS, "
+            f"EyePACS, IDRiD, MedMNIST or a plain folder); data.dataset={cfg.data.dataset!r}.\n"
             f"  fix: use data.dataset=drac, or evaluate generic datasets with k-NN / linear probes "
             f"(drac_ssl.evaluation)")
     size = cfg.pretrain.augment.source_size
     images, rows = load_octa_cache(data_dir, size)
+    facts = read_ingest_facts(data_dir)
     n_lab = len(labelled_rows(rows))
+    channels = 1 if images.ndim == 3 else int(images.shape[-1])
+    if facts.recorded and channels != facts.channels:
+        raise ValueError(f"{data_dir}: the ingest summary records {facts.channels} channel(s) but "
+                         f"the cache holds {channels}; the ingest output is inconsistent, rerun "
+                         f"the ingest stage")
+    what = {"phantom": "phantom UW-OCTA", "drac": "UW-OCTA", "plain": "retinal images"}.get(
+        facts.layout, f"{facts.layout} retinal images" if facts.layout else "UW-OCTA")
     return FinetuneData(images, rows, size,
-                        f"DRAC UW-OCTA, {len(rows)} images ({n_lab} labelled), ingest at {data_dir}")
+                        f"{'DRAC ' if facts.layout in ('', 'drac') else ''}{what}, {len(rows)} images "
+                        f"({n_lab} labelled), {facts.num_grades} grades, {channels} channel(s), "
+                        f"ingest at {data_dir}",
+                        grade_names=facts.grade_names, preprocessing=dict(facts.preprocessing))
 
 
 def labelled_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -219,7 +257,12 @@ class _Context:
     grades: np.ndarray  # (n_lab,)
     folds: np.ndarray  # (n_lab,)
     fold_ids: list[int]
+    grade_names: tuple[str, ...] = GRADE_NAMES
     eval_inputs: Tensor | None = None  # (n_lab, C, S, S), computed on first use
+
+    @property
+    def num_grades(self) -> int:
+        return len(self.grade_names)
 
 
 def _workers(cfg: Config) -> int:
@@ -355,7 +398,9 @@ def _fit_fold(
         raw_val = validate()
         val_loss = float(grading_loss(torch.as_tensor(raw_val, dtype=torch.float32), y_val_t, kind,
                                       None if class_weights is None else class_weights.cpu()))
-        qwk = quadratic_weighted_kappa(y_val, apply_thresholds(monitor_score(raw_val, kind)))
+        qwk = quadratic_weighted_kappa(
+            y_val, apply_thresholds(monitor_score(raw_val, kind), default_thresholds(ctx.num_grades)),
+            ctx.num_grades)
         history.append({"epoch": epoch, "lr": lr, "train_loss": loss_sum / max(n_seen, 1),
                         "val_loss": val_loss, "val_qwk": qwk,
                         "seconds": round(time.perf_counter() - t0, 3)})
@@ -384,13 +429,14 @@ def _run_fold(ctx: _Context, spec: ModelSpec, backbone: Backbone, fold: int,
     train_pos = np.flatnonzero(ctx.folds != fold)
     val_pos = np.flatnonzero(ctx.folds == fold)
     y_train, y_val = ctx.grades[train_pos], ctx.grades[val_pos]
-    weights = (torch.as_tensor(class_weights_for(y_train), dtype=torch.float32, device=ctx.device)
+    k = ctx.num_grades
+    weights = (torch.as_tensor(class_weights_for(y_train, k), dtype=torch.float32, device=ctx.device)
                if ft.class_balance == "weighted_loss" else None)
-    n_batches = math.ceil(len(epoch_order(y_train, ft.batch_size, ft.class_balance, 0)) / ft.batch_size)
+    n_batches = math.ceil(len(epoch_order(y_train, ft.batch_size, ft.class_balance, 0, k)) / ft.batch_size)
 
     def order(epoch: int) -> np.ndarray:
         return epoch_order(y_train, ft.batch_size, ft.class_balance,
-                           epoch_seed(ctx.cfg.run.seed, epoch, 1 + fold))
+                           epoch_seed(ctx.cfg.run.seed, epoch, 1 + fold), k)
 
     if ft.freeze == "frozen":
         features = bank(model)
@@ -452,9 +498,10 @@ def _file_stamp(path: Path) -> str:
     return f"{st.st_size}-{st.st_mtime_ns}"
 
 
-_UNSIGNED_SETTINGS = ("compare_scratch", "n_boot")
+_UNSIGNED_SETTINGS = ("compare_scratch", "n_boot", "decision")
 """``finetune`` settings that change no fold's training (which variants run; the bootstrap of
-the metrics, recomputed on every run), so they never make finished folds stale."""
+the metrics and the class decision, recomputed on every run), so they never make finished
+folds stale."""
 _ADDED_SETTINGS = ("crop_scale", "frozen_train_views", "mlp_hidden", "conv_head_channels")
 """``finetune`` settings that were module constants when earlier runs were made: at their
 default value (the old constant) they stay out of the signature, so those runs' fold results
@@ -467,7 +514,8 @@ def _signature(ctx: _Context, variant: str, source: Path | None, spec: ModelSpec
     defaults = json.loads(json.dumps(to_dict(FinetuneConfig())))
     settings = {k: v for k, v in json.loads(json.dumps(to_dict(ctx.ft))).items()
                 if k not in _UNSIGNED_SETTINGS and not (k in _ADDED_SETTINGS and v == defaults[k])}
-    # the input spec's train_crop_scale is finetune.crop_scale, signed above
+    # the input spec's train_crop_scale is finetune.crop_scale, signed above; the ingest's
+    # fundus options are recorded only when one is on (an older run's signature holds)
     input_meta = {k: v for k, v in ctx.spec.to_metadata().items() if k != "train_crop_scale"}
     blob = json.dumps({"finetune": settings, "seed": ctx.cfg.run.seed, "variant": variant,
                        "source": None if source is None else [str(source), _file_stamp(source)],
@@ -568,7 +616,7 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
                 "epochs_run": len(history), "stopped": stopped,
                 "seconds": round(time.perf_counter() - t0, 3),
                 "n_train": len(train_ids), "n_val": len(val_ids),
-                "train_grade_counts": np.bincount(ctx.grades[train_pos], minlength=NUM_GRADES).tolist(),
+                "train_grade_counts": np.bincount(ctx.grades[train_pos], minlength=ctx.num_grades).tolist(),
                 "train_ids": train_ids, "val_ids": val_ids,
                 "val_raw": raw_val.tolist(), "history": history,
                 "weights": ([shared_backbone.name] if frozen else []) + [weights_path.name],
@@ -581,58 +629,80 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
         fold_records.append(record)
     assert raw_all is not None
 
-    # cross-fitted calibration for the reported out-of-fold numbers
+    # cross-fitted calibration for the reported out-of-fold numbers, for both class decisions
     kind = spec.output
-    probs = np.zeros((n_lab, NUM_GRADES))
+    k = ctx.num_grades
+    decision = ctx.ft.decision
+    probs = np.zeros((n_lab, k))
     score = np.zeros(n_lab)
-    pred = np.zeros(n_lab, dtype=np.int64)
+    preds = {rule: np.zeros(n_lab, dtype=np.int64) for rule in DECISIONS}
+    fold_cuts: dict[int, list[float]] = {}
     for fold in ctx.fold_ids:
         inside, outside = ctx.folds == fold, ctx.folds != fold
-        cal_k = Calibration.fit(raw_all[outside], ctx.grades[outside], kind)
-        probs[inside], score[inside], pred[inside] = cal_k.decide([raw_all[inside]])
-    calibration = Calibration.fit(raw_all, ctx.grades, kind)
+        cal_k = Calibration.fit(raw_all[outside], ctx.grades[outside], kind, k, decision)
+        probs[inside], score[inside] = cal_k.probs_and_scores([raw_all[inside]])
+        for rule in DECISIONS:
+            preds[rule][inside] = cal_k.with_decision(rule).grades_of(probs[inside], score[inside])
+        fold_cuts[fold] = list(cal_k.thresholds)
+    pred = preds[decision]
+    calibration = Calibration.fit(raw_all, ctx.grades, kind, k, decision)
 
     y = ctx.grades
-    report = grading_report(y, probs, pred)
-    qwk_ci = bootstrap_ci(y, pred, n_boot=ctx.ft.n_boot, seed=ctx.cfg.run.seed)
+    names = list(ctx.grade_names)
+    qwk_k = functools.partial(quadratic_weighted_kappa, num_grades=k)
+    report = grading_report(y, probs, pred, names)
+    qwk_ci = bootstrap_ci(y, pred, qwk_k, n_boot=ctx.ft.n_boot, seed=ctx.cfg.run.seed)
+    rules: dict[str, dict[str, Any]] = {}
+    for rule in DECISIONS:
+        r = report if rule == decision else grading_report(y, probs, preds[rule], names)
+        rules[rule] = {"qwk": r["qwk"], "accuracy": r["accuracy"], "macro_f1": r["macro_f1"],
+                       "qwk_ci95": list(qwk_ci if rule == decision else bootstrap_ci(
+                           y, preds[rule], qwk_k, n_boot=ctx.ft.n_boot, seed=ctx.cfg.run.seed)),
+                       "selected": rule == decision}
     _, _, pred_in_sample = calibration.decide([raw_all])
     per_fold: list[dict[str, Any]] = []
     for record in fold_records:
         inside = ctx.folds == record["fold"]
-        r = grading_report(y[inside], probs[inside], pred[inside])
+        r = grading_report(y[inside], probs[inside], pred[inside], names)
         per_fold.append({"fold": record["fold"], "n_train": record["n_train"], "n_val": record["n_val"],
                          "best_epoch": record["best_epoch"], "epochs_run": record["epochs_run"],
-                         "qwk": r["qwk"], "auc": r["auc"], "accuracy": r["accuracy"],
-                         "macro_f1": r["macro_f1"],
+                         "qwk": r["qwk"], "auc": r["auc"], "auc_ovr": r["auc_ovr"],
+                         "accuracy": r["accuracy"], "macro_f1": r["macro_f1"],
                          "best_val_qwk_uncalibrated": record["history"][record["best_epoch"]]["val_qwk"],
+                         "thresholds_cross_fitted": fold_cuts[record["fold"]],
                          "seconds": record["seconds"], "stopped": record["stopped"]})
     fold_qwk = np.array([f["qwk"] for f in per_fold], dtype=np.float64)
     metrics = {
         "variant": variant,
         "n": report["n"],
+        "class_names": names,
+        "decision": decision,
         "qwk": report["qwk"], "qwk_ci95": list(qwk_ci),
-        "auc": report["auc"], "auc_note": report["auc_note"],
+        "auc": report["auc"], "auc_ovr": report["auc_ovr"], "auc_per_grade": report["auc_per_grade"],
+        "auc_note": report["auc_note"],
         "accuracy": report["accuracy"], "macro_f1": report["macro_f1"],
+        "decision_rules": rules,
         "qwk_fold_mean": float(np.nanmean(fold_qwk)) if np.isfinite(fold_qwk).any() else float("nan"),
         "qwk_fold_std": float(np.nanstd(fold_qwk)) if np.isfinite(fold_qwk).any() else float("nan"),
-        "qwk_in_sample_thresholds": quadratic_weighted_kappa(y, pred_in_sample),
+        "qwk_in_sample_thresholds": quadratic_weighted_kappa(y, pred_in_sample, k),
         "report": report,
         "folds": per_fold,
         "calibration": calibration.to_dict(),
         "protocol": ("out-of-fold predictions of every labelled image; temperature and kappa "
                      "thresholds cross-fitted (fold k calibrated on the other folds' out-of-fold "
-                     "outputs); qwk_in_sample_thresholds uses the final calibration fitted on all "
-                     "out-of-fold outputs and is optimistic; qwk_ci95: percentile bootstrap "
-                     f"({ctx.ft.n_boot} resamples)"),
+                     f"outputs); grades by finetune.decision={decision} (decision_rules: both "
+                     "rules on the same cross-fitted probabilities); qwk_in_sample_thresholds uses "
+                     "the final calibration fitted on all out-of-fold outputs and is optimistic; "
+                     f"qwk_ci95: percentile bootstrap ({ctx.ft.n_boot} resamples)"),
         "tta": ctx.ft.tta,
         "seconds": round(time.perf_counter() - t_start, 3),
     }
-    raw_cols = ([f"logit{k}" for k in range(NUM_GRADES)] if kind == "classification" else ["raw_score"])
+    raw_cols = ([f"logit{g}" for g in range(k)] if kind == "classification" else ["raw_score"])
     oof_rows = [[r["id"], int(y[i]), int(ctx.folds[i]), *(f"{p:.6f}" for p in probs[i]),
                  f"{score[i]:.6f}", int(pred[i]), *(f"{v:.6f}" for v in raw_all[i])]
                 for i, r in enumerate(ctx.lab)]
     oof_path = out_dir / "oof.csv"
-    atomic_write_text(oof_path, _csv_text(["id", "grade", "fold", *PROB_COLUMNS, "score", "pred",
+    atomic_write_text(oof_path, _csv_text(["id", "grade", "fold", *prob_columns(k), "score", "pred",
                                            *raw_cols], oof_rows))
     fold_cols = ["fold", "n_train", "n_val", "best_epoch", "epochs_run", "qwk", "auc", "accuracy",
                  "macro_f1", "seconds"]
@@ -647,15 +717,18 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
         "backbone_source": None if source is None else str(source),
         "freeze": ctx.ft.freeze,
         "model": spec.to_dict(),
+        "class_names": names,
         "input": ctx.spec.to_metadata(),
         "folds": [{"fold": r["fold"], "weights": r["weights"]} for r in fold_records],
         "tta": ctx.ft.tta,
         "finetune": to_dict(ctx.ft),
         "package_version": __version__,
     })
+    other = rules["argmax" if decision == "thresholds" else "thresholds"]
     print(f"[finetune] {variant}: out-of-fold QWK {metrics['qwk']:.3f} "
-          f"(95% CI {qwk_ci[0]:.3f}..{qwk_ci[1]:.3f}), AUC {metrics['auc']:.3f}, "
-          f"accuracy {metrics['accuracy']:.3f}")
+          f"(95% CI {qwk_ci[0]:.3f}..{qwk_ci[1]:.3f}), AUC {metrics['auc']:.3f} (one-vs-rest "
+          f"{metrics['auc_ovr']:.3f}), accuracy {metrics['accuracy']:.3f} [{decision}; the other "
+          f"rule: QWK {other['qwk']:.3f}, accuracy {other['accuracy']:.3f}]")
     return VariantResult(variant, out_dir, oof_path, _json_safe(metrics), per_fold, calibration,
                          metrics["seconds"])
 
@@ -681,10 +754,12 @@ def backbone_sources(cfg: Config, run_dir: Path) -> dict[str, Path | None]:
     return sources
 
 
-def _model_spec(cfg: Config, metadata_path: Path) -> ModelSpec:
-    """Architecture from the pretrained backbone's metadata.json (config as fallback)."""
+def _model_spec(cfg: Config, metadata_path: Path, data_channels: int = 1,
+                num_grades: int = len(GRADE_NAMES)) -> ModelSpec:
+    """Architecture from the pretrained backbone's metadata.json (config as fallback; a
+    configured ``in_channels`` of 0 means the data's), with ``num_grades`` outputs."""
     bb = cfg.pretrain.backbone
-    arch, cifar_stem, channels = bb.arch, bb.cifar_stem, bb.in_channels
+    arch, cifar_stem, channels = bb.arch, bb.cifar_stem, bb.in_channels or data_channels
     meta = _read_json(metadata_path)
     if meta is not None:
         arch = meta.get("architecture", {}).get("backbone", arch)
@@ -693,7 +768,7 @@ def _model_spec(cfg: Config, metadata_path: Path) -> ModelSpec:
     ft = cfg.finetune
     width = {"mlp": ft.mlp_hidden, "conv": ft.conv_head_channels}.get(ft.head)
     return ModelSpec(arch=arch, in_channels=channels, cifar_stem=cifar_stem,
-                     head=ft.head, dropout=ft.dropout, head_width=width)
+                     head=ft.head, dropout=ft.dropout, num_grades=num_grades, head_width=width)
 
 
 def _validate(cfg: Config) -> None:
@@ -714,6 +789,9 @@ def _validate(cfg: Config) -> None:
         if value < 1:
             raise ConfigError(f"config: {key} must be >= 1, got {value}.\n"
                               f"  fix: {key}={getattr(_FT_DEFAULTS, key.split('.', 1)[1])} (the default)")
+    if ft.decision not in DECISIONS:
+        raise ConfigError(f"config: finetune.decision={ft.decision!r} is not one of "
+                          f"{', '.join(DECISIONS)}.\n  fix: finetune.decision=thresholds")
     scale = ft.crop_scale
     if len(scale) != 2 or not 0 < scale[0] <= scale[1] <= 1:
         raise ConfigError(f"config: finetune.crop_scale must be [low, high] with 0 < low <= high "
@@ -742,16 +820,26 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
     sources = backbone_sources(cfg, run_dir)
     if data is None:
         data = load_finetune_data(cfg, run_dir / "data")
-    model_spec = _model_spec(cfg, run_dir / "pretrain" / "metadata.json")
-    if model_spec.in_channels != 1:
-        raise ValueError(f"the pretrained backbone takes {model_spec.in_channels} channels; UW-OCTA "
-                         f"fine-tuning feeds 1-channel images.\n  fix: pretrain with "
-                         f"pretrain.backbone.in_channels=1")
-    if data.images.ndim != 3 or data.images.shape[1:] != (data.source_size, data.source_size):
-        raise ValueError(f"finetune data must be uint8 (N, {data.source_size}, {data.source_size}) grey "
-                         f"images, got {data.images.shape}")
+    shape = tuple(data.images.shape)
+    size = data.source_size
+    if not (len(shape) == 3 or (len(shape) == 4 and shape[3] == 3)) or shape[1:3] != (size, size):
+        raise ValueError(f"finetune data must be uint8 grey (N, {size}, {size}) or RGB (N, {size}, "
+                         f"{size}, 3) images, got {shape}")
+    names = tuple(data.grade_names)
+    if len(names) < 2:
+        raise ValueError(f"a grading scale needs at least 2 grades, got {names}")
+    model_spec = _model_spec(cfg, run_dir / "pretrain" / "metadata.json", data.channels, len(names))
+    if model_spec.in_channels != data.channels:
+        raise ValueError(
+            f"the pretrained backbone reads {model_spec.in_channels} channel(s) but the ingested "
+            f"images have {data.channels} ({'RGB' if data.channels == 3 else 'grey'}); nothing is "
+            f"converted silently.\n  fix: pretrain again on this data (run.stages=[pretrain,umm,"
+            f"finetune,export], pretrain.backbone.in_channels=0 takes the data's channels), or "
+            f"re-ingest with data.channels={model_spec.in_channels}")
+    prep = {**DEFAULT_PREPROCESSING, **(data.preprocessing or {})}
     spec_in = replace(InputSpec.from_config(cfg), source_size=data.source_size,
-                      channels=model_spec.in_channels)
+                      channels=model_spec.in_channels, fundus_crop=bool(prep["fundus_crop"]),
+                      graham=bool(prep["graham"]), graham_mask=bool(prep["graham_mask"]))
     if ft.image_size > data.source_size:
         print(f"[finetune] warning: finetune.image_size={ft.image_size} is larger than the cached "
               f"source size {data.source_size}: the images are upsampled; set "
@@ -769,45 +857,58 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
         workers=_workers(cfg), lab=lab,
         cache_idx=np.array([int(r["cache_index"]) for r in lab], dtype=np.int64),
         grades=np.array([int(r["grade"]) for r in lab], dtype=np.int64),
-        folds=np.array([int(r["fold"]) for r in lab], dtype=np.int64), fold_ids=fold_ids)
-    print(f"[finetune] {len(lab)} labelled images in {len(fold_ids)} folds; head {ft.head}, "
-          f"backbone {ft.freeze}; variants {', '.join(sources)}")
+        folds=np.array([int(r["fold"]) for r in lab], dtype=np.int64), fold_ids=fold_ids,
+        grade_names=names)
+    if ctx.grades.size and int(ctx.grades.max()) >= len(names):
+        raise ValueError(f"the manifest holds grade {int(ctx.grades.max())} but the ingest recorded "
+                         f"{len(names)} grades ({describe_grades(names)}); rerun the ingest stage")
+    print(f"[finetune] {len(lab)} labelled images in {len(fold_ids)} folds, {len(names)} grades "
+          f"({describe_grades(names)}), {data.channels} channel(s); head {ft.head}, backbone "
+          f"{ft.freeze}, decision {ft.decision}; variants {', '.join(sources)}")
     variants: dict[str, VariantResult] = {}
     for name, source in sources.items():
         variants[name] = _run_variant(ctx, name, source, model_spec, out_dir / name)
 
     columns = ["variant", "n", "qwk", "qwk_ci_low", "qwk_ci_high", "auc", "accuracy", "macro_f1",
-               "qwk_fold_mean", "qwk_fold_std", "seconds"]
+               "qwk_fold_mean", "qwk_fold_std", "seconds", "auc_ovr", "decision"]
     table = []
     for name, v in variants.items():
         m = v.metrics
         lo, hi = m["qwk_ci95"]
         table.append({"variant": name, "n": m["n"], "qwk": m["qwk"], "qwk_ci_low": lo, "qwk_ci_high": hi,
-                      "auc": m["auc"], "accuracy": m["accuracy"], "macro_f1": m["macro_f1"],
-                      "qwk_fold_mean": m["qwk_fold_mean"], "qwk_fold_std": m["qwk_fold_std"],
-                      "seconds": m["seconds"]})
+                      "auc": m["auc"], "auc_ovr": m["auc_ovr"], "accuracy": m["accuracy"],
+                      "macro_f1": m["macro_f1"], "qwk_fold_mean": m["qwk_fold_mean"],
+                      "qwk_fold_std": m["qwk_fold_std"], "decision": m["decision"],
+                      "seconds": m["seconds"], "decision_rules": m["decision_rules"]})
     comparison_path = out_dir / "comparison.json"
     comparison_csv = out_dir / "comparison.csv"
     atomic_write_json(comparison_path, _json_safe({
         "columns": columns, "rows": table,
+        "class_names": list(names),
         "protocol": (f"{len(fold_ids)}-fold cross-validation, head {ft.head}, backbone {ft.freeze}, "
                      f"same folds, head and budget for every variant; metrics on out-of-fold "
-                     f"predictions with cross-fitted calibration; 95% CI: percentile bootstrap "
-                     f"({ft.n_boot} resamples)")}))
+                     f"predictions with cross-fitted calibration, grades by finetune.decision="
+                     f"{ft.decision}; AUC: macro one-vs-one (auc) and one-vs-rest (auc_ovr); 95% CI: "
+                     f"percentile bootstrap ({ft.n_boot} resamples)")}))
     atomic_write_text(comparison_csv, _csv_text(columns, [[_fmt(row[c]) for c in columns] for row in table]))
 
+    key = "qwk" if ft.decision == "thresholds" else "accuracy"
+
     def rank(name: str) -> tuple[float, int]:
-        qwk = variants[name].metrics["qwk"]
+        value = variants[name].metrics[key]
         preference = {"vicreg_umm": 2, "vicreg": 1, "scratch": 0}[name]
-        return (qwk if qwk is not None else -2.0, preference)
+        return (value if value is not None and math.isfinite(value) else -2.0, preference)
 
     selected = max(variants, key=rank)
     summary_path = out_dir / "summary.json"
     atomic_write_json(summary_path, _json_safe({
         "selected": selected,
-        "selection": "highest out-of-fold QWK (ties: vicreg_umm, vicreg, scratch)",
-        "variants": {n: {"dir": n, "qwk": v.metrics["qwk"], "auc": v.metrics["auc"]}
+        "selection": (f"highest out-of-fold {'QWK' if key == 'qwk' else 'accuracy'} (finetune."
+                      f"decision={ft.decision}; ties: vicreg_umm, vicreg, scratch)"),
+        "variants": {n: {"dir": n, "qwk": v.metrics["qwk"], "auc": v.metrics["auc"],
+                         "auc_ovr": v.metrics["auc_ovr"], "accuracy": v.metrics["accuracy"]}
                      for n, v in variants.items()},
+        "class_names": list(names), "decision": ft.decision,
         "data": data.description,
         "n_labelled": len(lab), "folds": fold_ids,
     }))

@@ -2,12 +2,16 @@
 
 Conventions (shared by every function here):
 
-- Grades are integers ``0 .. K-1`` with ``K = 3`` for DR (0 Normal, 1 NPDR, 2 PDR, see
-  ``drac_ssl.GRADE_NAMES``). ``y_true`` and ``y_pred`` have shape ``(n,)``; ``probs`` has
-  shape ``(n, K)`` with rows that sum to 1; ``logits`` has shape ``(n, K)``.
+- Grades are integers ``0 .. K-1``, ``K >= 2`` the size of the data's grading scale (DRAC
+  2022 Task 3: K = 3, 0 Normal, 1 NPDR, 2 PDR; the ICDR scale of the colour fundus sets:
+  K = 5). ``y_true`` and ``y_pred`` have shape ``(n,)``; ``probs`` has shape ``(n, K)``
+  with rows that sum to 1; ``logits`` has shape ``(n, K)``. Functions that need K and
+  cannot read it from ``probs`` take ``num_grades``; where it is omitted the largest grade
+  seen decides (DRAC's 3 grades are nobody's hidden default here).
 - The challenge scores are computed exactly as the organisers do (``docs/drac.md``):
   ``cohen_kappa_score(y, pred, weights="quadratic")`` ranks, macro one-vs-one
-  ``roc_auc_score(y, P, average="macro", multi_class="ovo")`` breaks ties.
+  ``roc_auc_score(y, P, average="macro", multi_class="ovo")`` breaks ties. The macro
+  one-vs-rest AUC (MedMNIST's "AUC") is reported beside it.
 - A metric that is undefined on the given data (kappa when both raters use a single grade,
   AUC when a grade is absent from ``y_true``) returns ``float("nan")`` instead of raising, so
   that a small cross-validation fold does not crash a run; ``auc_undefined_reason`` says why.
@@ -19,6 +23,7 @@ features of a pretraining run without a copy to the host.
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Callable, Sequence
@@ -39,25 +44,38 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from drac_ssl import GRADE_NAMES, NUM_GRADES
+from drac_ssl.scale import default_grade_names
 
 __all__ = [
     "apply_thresholds",
     "auc_undefined_reason",
     "bootstrap_ci",
     "cluster_quality",
+    "default_thresholds",
     "expected_grade",
     "fit_kappa_thresholds",
     "fit_temperature",
     "grading_report",
     "knn_accuracy",
     "macro_ovo_auc",
+    "macro_ovr_auc",
+    "ovr_auc_per_grade",
     "quadratic_weighted_kappa",
     "softmax",
 ]
 
-DEFAULT_THRESHOLDS = tuple(k + 0.5 for k in range(NUM_GRADES - 1))
-"""Score cut points half-way between the grades: ``(0.5, 1.5)`` for three grades."""
+
+def default_thresholds(num_grades: int) -> tuple[float, ...]:
+    """Score cut points half-way between the grades: ``(0.5, 1.5, ..., K - 1.5)``, the
+    ``K - 1`` thresholds that round an expected grade to the nearest grade."""
+    if int(num_grades) < 2:
+        raise ValueError(f"a grading scale has at least 2 grades, got {num_grades}")
+    return tuple(k + 0.5 for k in range(int(num_grades) - 1))
+
+
+DEFAULT_THRESHOLDS = default_thresholds(3)
+"""``(0.5, 1.5)``: :func:`default_thresholds` of DRAC's three grades, the default of
+:func:`apply_thresholds` when no thresholds are given (pass K's own for another scale)."""
 
 
 # --------------------------------------------------------------------------- validation
@@ -103,15 +121,16 @@ def _as_probs(probs: Any, n: int | None = None, name: str = "probs") -> np.ndarr
 # --------------------------------------------------------------------------- challenge scores
 
 
-def quadratic_weighted_kappa(y_true: Any, y_pred: Any) -> float:
+def quadratic_weighted_kappa(y_true: Any, y_pred: Any, num_grades: int | None = None) -> float:
     """Quadratic weighted Cohen's kappa, the DRAC Task 3 ranking score.
 
     ``y_true``, ``y_pred``: integer grades, shape ``(n,)``. Computed with
-    ``sklearn.metrics.cohen_kappa_score(weights="quadratic")`` over the labels
-    ``0 .. max(K-1, 2)``, so a grade absent from both arrays still keeps its distance
-    (missing NPDR does not make Normal-vs-PDR a one-step error). Equals the organisers'
-    score whenever the data use the grades present. Returns nan when kappa is undefined
-    (both raters use one and the same single grade, or ``n == 0``).
+    ``sklearn.metrics.cohen_kappa_score(weights="quadratic")`` over the consecutive labels
+    ``0 .. max(K-1, largest grade seen)`` (``K = num_grades``; omitted: the largest grade
+    seen), so a grade absent from both arrays still keeps its distance (missing NPDR does
+    not make Normal-vs-PDR a one-step error). Equals the organisers' score whenever the data
+    use the grades present. Returns nan when kappa is undefined (both raters use one and the
+    same single grade, or ``n == 0``).
     """
     yt = _as_grades(y_true, "y_true")
     yp = _as_grades(y_pred, "y_pred")
@@ -119,7 +138,7 @@ def quadratic_weighted_kappa(y_true: Any, y_pred: Any) -> float:
         raise ValueError(f"y_true {yt.shape} and y_pred {yp.shape} differ in length")
     if yt.size == 0:
         return float("nan")
-    top = max(NUM_GRADES - 1, int(yt.max()), int(yp.max()))
+    top = max(int(num_grades or 2) - 1, int(yt.max()), int(yp.max()))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # undefined kappa: sklearn warns, we return nan
         with sklearn.config_context(skip_parameter_validation=True):
@@ -165,22 +184,56 @@ def macro_ovo_auc(y_true: Any, probs: Any) -> float:
                                labels=np.arange(p.shape[1])))
 
 
-def grading_report(y_true: Any, probs: Any | None, pred: Any | None = None) -> dict[str, Any]:
+def macro_ovr_auc(y_true: Any, probs: Any) -> float:
+    """Macro one-vs-rest ROC AUC: the mean over grades ``k`` of the AUC of ``P_k`` for
+    ``y == k`` against ``y != k`` (the "AUC" of the MedMNIST benchmarks).
+
+    ``y_true``: grades ``(n,)``; ``probs``: ``(n, K)``, rows sum to 1. Computed with
+    ``sklearn.metrics.roc_auc_score(average="macro", multi_class="ovr")``. Returns nan when
+    a grade is absent from ``y_true`` (see :func:`auc_undefined_reason`).
+    """
+    yt = _as_grades(y_true, "y_true")
+    p = _as_probs(probs, n=yt.size)
+    if auc_undefined_reason(yt, p) is not None:
+        return float("nan")
+    return float(roc_auc_score(yt, p, average="macro", multi_class="ovr",
+                               labels=np.arange(p.shape[1])))
+
+
+def ovr_auc_per_grade(y_true: Any, probs: Any) -> list[float]:
+    """One-vs-rest AUC of each grade ``k``: ``roc_auc_score(y == k, P_k)``, a list of K
+    floats (nan for a grade with no positive or no negative sample)."""
+    yt = _as_grades(y_true, "y_true")
+    p = _as_probs(probs, n=yt.size)
+    out = []
+    for k in range(p.shape[1]):
+        positive = yt == k
+        out.append(float(roc_auc_score(positive, p[:, k])) if 0 < positive.sum() < yt.size
+                   else float("nan"))
+    return out
+
+
+def grading_report(y_true: Any, probs: Any | None, pred: Any | None = None,
+                   class_names: Sequence[str] | None = None) -> dict[str, Any]:
     """All grading numbers of one evaluation, as a JSON-ready dict.
 
     Args:
         y_true: true grades ``(n,)``.
-        probs: class probabilities ``(n, K)`` (``K = 3`` for DR), or None when only hard
-            grades exist (then ``pred`` is required and ``auc`` is nan).
+        probs: class probabilities ``(n, K)``, or None when only hard grades exist (then
+            ``pred`` is required and the AUCs are nan).
         pred: the submitted grades ``(n,)``; default ``argmax(probs)``. Pass thresholded
             expected grades here when the class decision is tuned separately.
+        class_names: names of grades 0..K-1 (K = their number); default: K from ``probs``
+            (or the largest grade seen) and :func:`drac_ssl.scale.default_grade_names`.
 
     Returns:
-        ``n``, ``qwk``, ``auc``, ``auc_note`` (None, or why ``auc`` is nan), ``accuracy``,
-        ``macro_f1`` (mean over grades where F1 is defined), per-grade ``precision``,
-        ``recall`` and ``f1`` keyed by grade name (nan where undefined: no prediction /
-        no true sample of that grade), ``confusion`` (list of K lists, rows = true grade,
-        columns = predicted grade, always all K labels) and ``labels``.
+        ``n``, ``qwk``, ``auc`` (macro one-vs-one, DRAC's tie-breaker; also as ``auc_ovo``),
+        ``auc_ovr`` (macro one-vs-rest), ``auc_per_grade`` (one-vs-rest AUC keyed by grade
+        name), ``auc_note`` (None, or why the AUCs are nan), ``accuracy``, ``macro_f1``
+        (mean over grades where F1 is defined), per-grade ``precision``, ``recall`` and
+        ``f1`` keyed by grade name (nan where undefined: no prediction / no true sample of
+        that grade), ``confusion`` (list of K lists, rows = true grade, columns = predicted
+        grade, always all K labels), ``labels`` and ``class_names``.
     """
     yt = _as_grades(y_true, "y_true")
     p = _as_probs(probs, n=yt.size) if probs is not None else None
@@ -192,17 +245,30 @@ def grading_report(y_true: Any, probs: Any | None, pred: Any | None = None) -> d
         yp = _as_grades(pred, "pred")
         if yp.shape != yt.shape:
             raise ValueError(f"pred {yp.shape} and y_true {yt.shape} differ in length")
-    num_classes = p.shape[1] if p is not None else NUM_GRADES
-    num_classes = max(num_classes, int(yt.max(initial=0)) + 1, int(yp.max(initial=0)) + 1)
+    if class_names is not None:
+        num_classes = len(class_names)
+        if p is not None and p.shape[1] != num_classes:
+            raise ValueError(f"probs has {p.shape[1]} columns but {num_classes} class names "
+                             f"were given ({', '.join(class_names)})")
+        seen = max(int(yt.max(initial=0)), int(yp.max(initial=0)))
+        if seen >= num_classes:
+            raise ValueError(f"grade {seen} found, but the scale has {num_classes} grades "
+                             f"({', '.join(class_names)})")
+    else:
+        num_classes = p.shape[1] if p is not None else 2
+        num_classes = max(num_classes, int(yt.max(initial=0)) + 1, int(yp.max(initial=0)) + 1)
     labels = list(range(num_classes))
-    names = (list(GRADE_NAMES) if num_classes == NUM_GRADES
-             else [str(k) for k in labels])
+    names = list(class_names) if class_names is not None else list(default_grade_names(num_classes))
 
     if p is None:
-        auc, auc_note = float("nan"), "no probabilities given"
+        auc = auc_ovr = float("nan")
+        auc_note: str | None = "no probabilities given"
+        per_grade = [float("nan")] * num_classes
     else:
         auc_note = auc_undefined_reason(yt, p)
         auc = macro_ovo_auc(yt, p) if auc_note is None else float("nan")
+        auc_ovr = macro_ovr_auc(yt, p) if auc_note is None else float("nan")
+        per_grade = ovr_auc_per_grade(yt, p)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -213,8 +279,11 @@ def grading_report(y_true: Any, probs: Any | None, pred: Any | None = None) -> d
         (num_classes, num_classes), dtype=np.int64)
     return {
         "n": int(yt.size),
-        "qwk": quadratic_weighted_kappa(yt, yp),
+        "qwk": quadratic_weighted_kappa(yt, yp, num_classes),
         "auc": auc,
+        "auc_ovo": auc,
+        "auc_ovr": auc_ovr,
+        "auc_per_grade": {name: v for name, v in zip(names, per_grade, strict=True)},
         "auc_note": auc_note,
         "accuracy": float(accuracy_score(yt, yp)) if yt.size else float("nan"),
         "macro_f1": macro_f1,
@@ -223,6 +292,7 @@ def grading_report(y_true: Any, probs: Any | None, pred: Any | None = None) -> d
         "f1": {name: float(v) for name, v in zip(names, f1, strict=True)},
         "confusion": cm.astype(int).tolist(),
         "labels": labels,
+        "class_names": names,
     }
 
 
@@ -298,33 +368,42 @@ def apply_thresholds(scores: Any, thresholds: Sequence[float] = DEFAULT_THRESHOL
     return np.digitize(s, t, right=False).astype(np.int64)
 
 
-def _threshold_candidates(scores: np.ndarray) -> np.ndarray:
+def _threshold_candidates(scores: np.ndarray, count: int = 2) -> np.ndarray:
     """Every distinct cut of ``scores``: the midpoints between consecutive distinct scores,
-    plus one below and one above all scores (so a grade may also receive no sample)."""
+    plus one below and one above all scores (so a grade may also receive no sample); more
+    cuts above all scores when fewer than ``count`` would exist (K - 1 thresholds need
+    K - 1 distinct cuts even when the scores take fewer values)."""
     uniq = np.unique(scores)
     mids = (uniq[:-1] + uniq[1:]) / 2
     span = max(float(uniq[-1] - uniq[0]), 1.0)
-    return np.concatenate([[uniq[0] - 0.01 * span], mids, [uniq[-1] + 0.01 * span]])
+    cand = np.concatenate([[uniq[0] - 0.01 * span], mids, [uniq[-1] + 0.01 * span]])
+    if cand.size < count:
+        extra = uniq[-1] + 0.01 * span * np.arange(2, count - cand.size + 2)
+        cand = np.concatenate([cand, extra])
+    return cand
 
 
 def fit_kappa_thresholds(
-    scores: Any, y_true: Any, max_candidates: int = 100, max_sweeps: int = 20
-) -> tuple[float, float]:
-    """Kappa-optimal thresholds ``(t0, t1)``, ``t0 < t1``, for ``apply_thresholds``.
+    scores: Any, y_true: Any, max_candidates: int = 100, max_sweeps: int = 20,
+    num_grades: int | None = None,
+) -> tuple[float, ...]:
+    """Kappa-optimal thresholds ``(t_0, ..., t_{K-2})``, strictly increasing, for
+    ``apply_thresholds``.
 
     Fit them on out-of-fold scores (e.g. ``expected_grade`` of out-of-fold probabilities),
     never on the fold being evaluated. ``scores`` ``(n,)`` float, ``y_true`` ``(n,)`` grades
-    in {0, 1, 2}.
+    in ``0 .. K-1``; ``K = num_grades`` (omitted: the largest grade in ``y_true`` + 1, at
+    least 2).
 
     Method: the candidate cuts are the midpoints between consecutive distinct scores (plus
     one below and one above all scores), i.e. every distinct partition. A coordinate search
-    alternately moves ``t0`` (below ``t1``) and ``t1`` (above ``t0``) to the candidate of
-    highest sklearn quadratic kappa, moving only on a strict improvement, until a sweep
-    changes nothing: first on a quantile-spaced grid of at most ``max_candidates`` cuts,
-    then on every cut between the grid neighbours of the coarse optimum. It starts from
-    (a) the default ``(0.5, 1.5)`` and (b) the cuts that reproduce the true grade
-    frequencies and keeps the better result (ties: (a)). Deterministic, no random
-    restarts; a few hundred kappa evaluations for n = 611.
+    moves each threshold in turn, ``t_0`` first, to the candidate of highest sklearn
+    quadratic kappa between its neighbours, moving only on a strict improvement, until a
+    sweep changes nothing: first on a quantile-spaced grid of at most ``max_candidates``
+    cuts, then on every cut between the grid neighbours of the coarse optimum. It starts
+    from (a) the default ``(0.5, 1.5, ...)`` and (b) the cuts that reproduce the true grade
+    frequencies and keeps the better result (ties: (a)). Deterministic, no random restarts;
+    a few hundred kappa evaluations for n = 611 and K = 3.
     """
     s = np.asarray(scores, dtype=np.float64)
     yt = _as_grades(y_true, "y_true")
@@ -332,33 +411,38 @@ def fit_kappa_thresholds(
         raise ValueError(f"scores {s.shape} and y_true {yt.shape} must both be (n,)")
     if s.size == 0 or not np.all(np.isfinite(s)):
         raise ValueError("scores must be non-empty and finite")
-    if yt.max() >= NUM_GRADES:
-        raise ValueError(f"y_true must hold grades 0..{NUM_GRADES - 1}, found {yt.max()}")
-    cand = _threshold_candidates(s)  # always >= 2 cuts
+    k = int(num_grades) if num_grades is not None else max(int(yt.max()) + 1, 2)
+    if k < 2:
+        raise ValueError(f"num_grades must be >= 2, got {num_grades}")
+    if yt.max() >= k:
+        raise ValueError(f"y_true must hold grades 0..{k - 1}, found {yt.max()}")
+    n_cuts = k - 1
+    cand = _threshold_candidates(s, n_cuts)  # always >= max(2, K - 1) cuts
     m = cand.size
-    coarse = np.unique(np.round(np.linspace(0, m - 1, min(m, max(int(max_candidates), 2))))
+    coarse = np.unique(np.round(np.linspace(0, m - 1, min(m, max(int(max_candidates), 2, n_cuts))))
                        .astype(np.int64))
-    cache: dict[tuple[int, int], float] = {}
+    cache: dict[tuple[int, ...], float] = {}
 
-    def kappa_at(i0: int, i1: int) -> float:
-        if (i0, i1) not in cache:
-            value = quadratic_weighted_kappa(yt, apply_thresholds(s, (cand[i0], cand[i1])))
-            cache[(i0, i1)] = value if math.isfinite(value) else -math.inf
-        return cache[(i0, i1)]
+    def kappa_at(idx: tuple[int, ...]) -> float:
+        if idx not in cache:
+            value = quadratic_weighted_kappa(yt, apply_thresholds(s, tuple(cand[list(idx)])), k)
+            cache[idx] = value if math.isfinite(value) else -math.inf
+        return cache[idx]
 
-    def search(i0: int, i1: int, grid: np.ndarray) -> tuple[float, int, int]:
-        best = kappa_at(i0, i1)
+    def search(idx: tuple[int, ...], grid: np.ndarray) -> tuple[float, tuple[int, ...]]:
+        best = kappa_at(idx)
         for _ in range(max_sweeps):
             moved = False
-            for j in grid[grid < i1]:
-                if kappa_at(int(j), i1) > best + 1e-12:
-                    best, i0, moved = kappa_at(int(j), i1), int(j), True
-            for j in grid[grid > i0]:
-                if kappa_at(i0, int(j)) > best + 1e-12:
-                    best, i1, moved = kappa_at(i0, int(j)), int(j), True
+            for pos in range(n_cuts):
+                low = idx[pos - 1] if pos > 0 else -1
+                high = idx[pos + 1] if pos + 1 < n_cuts else m
+                for j in grid[(grid > low) & (grid < high)]:
+                    trial = idx[:pos] + (int(j),) + idx[pos + 1:]
+                    if kappa_at(trial) > best + 1e-12:
+                        best, idx, moved = kappa_at(trial), trial, True
             if not moved:
                 break
-        return best, i0, i1
+        return best, idx
 
     def window(i: int) -> np.ndarray:
         pos = int(np.searchsorted(coarse, i))
@@ -369,19 +453,29 @@ def fit_kappa_thresholds(
     def nearest(value: float) -> int:
         return int(coarse[np.argmin(np.abs(cand[coarse] - value))])
 
-    frac = np.cumsum(np.bincount(yt, minlength=NUM_GRADES))[:-1] / yt.size
+    def increasing(idx: list[int]) -> tuple[int, ...]:
+        """Starting cuts snapped onto one grid point are separated: each moves up to the
+        next grid point, and those stuck at the top move down below their neighbour."""
+        for pos in range(1, n_cuts):
+            if idx[pos] <= idx[pos - 1]:
+                above = coarse[coarse > idx[pos - 1]]
+                if above.size:
+                    idx[pos] = int(above[0])
+        for pos in range(n_cuts - 2, -1, -1):
+            if idx[pos] >= idx[pos + 1]:
+                idx[pos] = int(coarse[coarse < idx[pos + 1]][-1])
+        return tuple(idx)
+
+    frac = np.cumsum(np.bincount(yt, minlength=k))[:-1] / yt.size
     quant = np.quantile(s, frac)
     results = []
-    for a, b in ((nearest(DEFAULT_THRESHOLDS[0]), nearest(DEFAULT_THRESHOLDS[1])),
-                 (nearest(quant[0]), nearest(quant[1]))):
-        if a >= b:  # both starts snapped onto one cut: separate them
-            a, b = (a, int(coarse[coarse > a][0])) if a < m - 1 else (
-                int(coarse[coarse < b][-1]), b)
-        _, i0, i1 = search(a, b, coarse)
-        results.append(search(i0, i1, np.union1d(window(i0), window(i1))))
+    for start in ([nearest(t) for t in default_thresholds(k)], [nearest(q) for q in quant]):
+        _, idx = search(increasing(start), coarse)
+        refine = functools.reduce(np.union1d, [window(i) for i in idx])
+        results.append(search(idx, refine))
     best = max(range(len(results)), key=lambda r: (results[r][0], -r))
-    _, i0, i1 = results[best]
-    return float(cand[i0]), float(cand[i1])
+    _, idx = results[best]
+    return tuple(float(cand[i]) for i in idx)
 
 
 # --------------------------------------------------------------------------- calibration

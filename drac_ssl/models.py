@@ -294,8 +294,12 @@ def load_local_weights(
 
 
 def build_backbone(cfg: BackboneConfig) -> Backbone:
-    """Backbone from ``PretrainConfig.backbone``; loads ``cfg.weights`` when set (local only)."""
-    backbone = Backbone(cfg.arch, in_channels=cfg.in_channels, cifar_stem=cfg.cifar_stem)
+    """Backbone from ``PretrainConfig.backbone``; loads ``cfg.weights`` when set (local only).
+
+    ``cfg.in_channels`` 0 means "the data's channels": the stages resolve it from their data
+    first (:func:`drac_ssl.config.with_data_channels`); without data it builds the package's
+    default, a 1-channel (grey UW-OCTA) backbone."""
+    backbone = Backbone(cfg.arch, in_channels=cfg.in_channels or 1, cifar_stem=cfg.cifar_stem)
     if cfg.weights:
         load_local_weights(backbone, cfg.weights)
     return backbone

@@ -19,8 +19,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from sklearn.metrics import roc_auc_score, roc_curve
 
-from drac_ssl import GRADE_NAMES
 from drac_ssl.io import atomic_path
+from drac_ssl.scale import default_grade_names
 
 __all__ = ["plot_comparison", "plot_confusion", "plot_history", "plot_roc"]
 
@@ -88,14 +88,17 @@ def plot_history(
 def plot_confusion(
     cm: Any,
     path: str | os.PathLike[str],
-    class_names: Sequence[str] = GRADE_NAMES,
+    class_names: Sequence[str] | None = None,
     title: str = "Confusion matrix",
 ) -> Path:
     """Confusion matrix ``(K, K)`` (rows = true grade, columns = predicted grade, as
     ``sklearn.metrics.confusion_matrix`` and ``grading_report["confusion"]``); each cell
     shows the count and the share of its true grade (row-normalised), which sets the
-    colour. Writes a PNG at ``path``."""
+    colour. ``class_names``: the K grade names (default: K from ``cm``,
+    :func:`drac_ssl.scale.default_grade_names`). Writes a PNG at ``path``."""
     counts = np.asarray(cm, dtype=np.float64)
+    if class_names is None:
+        class_names = default_grade_names(counts.shape[0] if counts.ndim == 2 else 0)
     k = len(class_names)
     if counts.shape != (k, k):
         raise ValueError(f"cm must be ({k}, {k}) for class names {tuple(class_names)}, "
@@ -122,16 +125,19 @@ def plot_roc(
     y_true: Any,
     probs: Any,
     path: str | os.PathLike[str],
-    class_names: Sequence[str] = GRADE_NAMES,
+    class_names: Sequence[str] | None = None,
     title: str = "ROC, one grade vs the rest",
 ) -> Path:
     """One-vs-rest ROC curve per grade (``sklearn.metrics.roc_curve`` on column k of
     ``probs`` ``(n, K)`` against ``y_true == k``), AUC in the legend. A grade without
     positives or negatives in ``y_true`` is listed as undefined. The challenge's macro
     one-vs-one AUC (``drac_ssl.metrics.macro_ovo_auc``) is a different average; this plot
-    shows where each grade is separated well. Writes a PNG at ``path``."""
+    shows where each grade is separated well. ``class_names``: the K grade names (default:
+    K from ``probs``). Writes a PNG at ``path``."""
     y = np.asarray(y_true).astype(np.int64).reshape(-1)
     p = np.asarray(probs, dtype=np.float64)
+    if class_names is None:
+        class_names = default_grade_names(p.shape[1] if p.ndim == 2 else 0)
     k = len(class_names)
     if p.ndim != 2 or p.shape != (y.size, k):
         raise ValueError(f"probs must be (n, {k}) with n = len(y_true) = {y.size}, "

@@ -41,10 +41,11 @@ from drac_ssl.augment import (
     build_view_transform,
     prepare_images,
     seed_worker,
+    stats_for,
     to_device_uint8,
 )
 from drac_ssl.checkpoint import load_checkpoint, save_weights
-from drac_ssl.config import Config, to_dict
+from drac_ssl.config import Config, to_dict, with_data_channels
 from drac_ssl.datasets import load_generic, load_octa_cache, normalization_for
 from drac_ssl.distributed import DistInfo, gather_with_grad, init_distributed
 from drac_ssl.engine import Engine, Monitor, TrainingTask
@@ -68,13 +69,21 @@ class NonFiniteLossError(RuntimeError):
 class PretrainData:
     """What pretraining reads: an unlabelled image pool and optional labelled k-NN splits.
 
-    Images are uint8, (N, H, W) grayscale or (N, H, W, 3) RGB.
+    Images are uint8, (N, H, W) grayscale or (N, H, W, 3) RGB; the backbone reads their
+    channels (:attr:`channels`). ``facts``: what the ingest recorded (grades, channels,
+    preprocessing; :meth:`drac_ssl.scale.IngestFacts.to_dict`), None for generic data sets.
     """
 
     images: np.ndarray
     description: str
     knn_train: tuple[np.ndarray, np.ndarray] | None = None
     knn_test: tuple[np.ndarray, np.ndarray] | None = None
+    facts: dict[str, Any] | None = None
+
+    @property
+    def channels(self) -> int:
+        """1 for grey ``(N, H, W)`` images, else the last axis (3 for RGB)."""
+        return 1 if self.images.ndim == 3 else int(self.images.shape[-1])
 
 
 @dataclass
@@ -115,11 +124,16 @@ def load_pretrain_data(cfg: Config, data_dir: Path | None) -> PretrainData:
             grade = {r["cache_index"]: r["grade"] for r in labelled}
             knn_train = (images[np.sort(train_idx)], np.array([grade[i] for i in np.sort(train_idx)]))
             knn_test = (images[np.sort(test_idx)], np.array([grade[i] for i in np.sort(test_idx)]))
+        from drac_ssl.scale import read_ingest_facts
+
+        facts = read_ingest_facts(data_dir)
+        kind = "DRAC UW-OCTA" if facts.layout in ("", "drac", "plain") else f"{facts.layout} retinal images"
         return PretrainData(
             images=images,
-            description=f"DRAC UW-OCTA, {len(rows)} images ({len(labelled)} labelled), ingest at {data_dir}",
+            description=f"{kind}, {len(rows)} images ({len(labelled)} labelled), ingest at {data_dir}",
             knn_train=knn_train,
             knn_test=knn_test,
+            facts=facts.to_dict(),
         )
     train = load_generic(cfg.data.dataset, cfg.data.root, "train", cache_dir=default_cache_dir())
     knn_train = knn_test = None
@@ -175,7 +189,7 @@ class TwoViewFeed:
             self.images_dev = to_device_uint8(np.asarray(images), device)
             self.gpu_augment = GpuTwoViewAugment(pc.augment, channels).to(device)
         else:
-            self.dataset = TwoViewDataset(images, build_view_transform(pc.augment))
+            self.dataset = TwoViewDataset(images, build_view_transform(pc.augment, channels))
             workers = pc.num_workers
             if workers < 0:
                 workers = max(0, (os.cpu_count() or 1) - 1)
@@ -273,8 +287,10 @@ def embed_images(
     batch_size: int = 512,
     autocast: bool = False,
 ) -> torch.Tensor:
-    """Backbone features (N, D) of uint8 images, deterministic preprocessing (resize + normalise)."""
-    mean, std = normalization_for(recipe)
+    """Backbone features (N, D) of uint8 images, deterministic preprocessing (resize + normalise
+    with the recipe's statistics for the images' channels)."""
+    channels = 1 if images.ndim == 3 else int(images.shape[-1])
+    mean, std = (stats_for(v, channels) for v in normalization_for(recipe))
     was_training = backbone.training
     backbone.eval()
     feats = []
@@ -338,6 +354,7 @@ def backbone_metadata(cfg: Config, data: PretrainData, history: list[dict[str, A
             "recipe": pc.augment.recipe,
         },
         "training_data": data.description,
+        "data": data.facts or {"channels": data.channels},
         "best_epoch": best_epoch,
         "metrics": {k: best.get(k) for k in (*TERMS, "knn_top1") if k in best},
         "epochs_run": len(history),
@@ -468,14 +485,20 @@ def run(cfg: Config, run_dir: str | Path, data: PretrainData | None = None,
         stop_after_epoch: int | None = None) -> PretrainResult:
     """Pretrain with VICReg; resume from ``run_dir/pretrain/checkpoints/last.pt`` if present.
 
-    ``stop_after_epoch`` ends the call after that epoch (0-based) as if interrupted: used by
-    tests of exact resumption.
+    The backbone's input channels are the data's (``pretrain.backbone.in_channels`` 0, the
+    default); a configured 1 or 3 that contradicts the images raises
+    :class:`~drac_ssl.config.ConfigError` naming both. ``stop_after_epoch`` ends the call
+    after that epoch (0-based) as if interrupted: used by tests of exact resumption.
     """
-    pc = cfg.pretrain
     if cfg.run.tensorboard:
         require_tensorboard()
     run_dir = Path(run_dir)
     out_dir = run_dir / "pretrain"
+    if data is None:
+        data = load_pretrain_data(cfg, run_dir / "data")
+    # the backbone reads the data's channels (in_channels 0), or the config must agree
+    cfg = with_data_channels(cfg, data.channels, data.description)
+    pc = cfg.pretrain
     dist = init_distributed()
     device = resolve_device(cfg.run.device, dist.local_rank)
     engine = Engine("pretrain", out_dir, epochs=pc.epochs, config=to_dict(cfg), seed=cfg.run.seed,
@@ -484,8 +507,6 @@ def run(cfg: Config, run_dir: str | Path, data: PretrainData | None = None,
                                     state_key="best_loss",
                                     stop_message="early stopping: no improvement of the epoch "
                                                  "loss for {patience} epochs"))
-    if data is None:
-        data = load_pretrain_data(cfg, run_dir / "data")
     bf16 = use_bf16(cfg, device)
 
     model: VICRegModel = build_vicreg_model(pc).to(device)

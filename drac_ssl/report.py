@@ -24,12 +24,13 @@ from typing import Any
 import numpy as np
 import yaml
 
-from drac_ssl import GRADE_NAMES, __version__
+from drac_ssl import __version__
 from drac_ssl.config import FinetuneConfig, to_dict
 from drac_ssl.grading.bundle import data_provenance
 from drac_ssl.io import atomic_write_text
 from drac_ssl.metrics import grading_report
 from drac_ssl.plots import plot_comparison, plot_confusion, plot_history, plot_roc
+from drac_ssl.scale import default_grade_names, describe_grades, read_ingest_facts
 
 __all__ = ["write_report", "main"]
 
@@ -64,11 +65,17 @@ def _link(run_dir: Path, path: Path, alt: str) -> str:
 
 
 def _read_oof(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """grades (n,), probabilities (n, 3), predicted grades (n,) of an ``oof.csv``."""
+    """grades (n,), probabilities (n, K), predicted grades (n,) of an ``oof.csv`` (K = its
+    ``P0..P{K-1}`` columns)."""
     with open(path, newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
+        reader = csv.DictReader(fh)
+        columns = reader.fieldnames or []
+        rows = list(reader)
+    k = 0
+    while f"P{k}" in columns:
+        k += 1
     grades = np.array([int(r["grade"]) for r in rows], dtype=np.int64)
-    probs = np.array([[float(r[f"P{k}"]) for k in range(len(GRADE_NAMES))] for r in rows])
+    probs = np.array([[float(r[f"P{g}"]) for g in range(k)] for r in rows]).reshape(len(rows), k)
     pred = np.array([int(r["pred"]) for r in rows], dtype=np.int64)
     return grades, probs, pred
 
@@ -84,11 +91,21 @@ def _data_section(run_dir: Path) -> list[str]:
         lines += [f"Images ingested from `{prov['root']}` ({prov.get('layout')} layout). They are not the "
                   "package's phantom set; whether they are the official DRAC 2022 data is the user's "
                   "statement, not checked here.", ""]
+    elif prov["kind"] != "unknown":
+        lines += [f"Images ingested from `{prov['root']}` ({prov.get('layout')} layout).", ""]
     else:
         lines += [f"Unknown: {prov.get('note')}.", ""]
     if prov["kind"] != "unknown":
         per_grade = ", ".join(f"{k} {v}" for k, v in (prov.get("train_per_grade") or {}).items())
-        lines += [f"- training images: {prov.get('n_train')} ({per_grade})",
+        facts = read_ingest_facts(run_dir / "data")
+        prep = [name for name, on in (("crop to the fundus disc", facts.preprocessing["fundus_crop"]),
+                                      ("Graham's local-mean subtraction", facts.preprocessing["graham"]))
+                if on]
+        lines += [f"- grades ({facts.num_grades}): {describe_grades(facts.grade_names)}"
+                  + ("" if facts.recorded else " (not recorded by the ingest: DRAC's scale)"),
+                  f"- channels: {facts.channels} ({'RGB colour' if facts.channels == 3 else 'grey'})",
+                  f"- fundus preprocessing: {', '.join(prep) if prep else 'none'}",
+                  f"- training images: {prov.get('n_train')} ({per_grade})",
                   f"- test images: {prov.get('n_test')}", f"- ingested: {prov.get('ingested_utc')}", ""]
     return lines
 
@@ -107,7 +124,10 @@ def _config_section(run_dir: Path) -> list[str]:
     rows = [
         ["data", f"dataset {cfg.get('data', {}).get('dataset')}, root `{cfg.get('data', {}).get('root') or '(phantom)'}`, "
                  f"{cfg.get('data', {}).get('n_folds')} folds"],
-        ["backbone", f"{bb.get('arch')}, {bb.get('in_channels')} channel(s), cifar stem {bb.get('cifar_stem')}"],
+        ["backbone", f"{bb.get('arch')}, "
+                     f"{bb.get('in_channels') or read_ingest_facts(run_dir / 'data').channels} channel(s)"
+                     f"{' (the data' + chr(39) + 's)' if not bb.get('in_channels') else ''}, cifar stem "
+                     f"{bb.get('cifar_stem')}"],
         ["pretrain", f"VICReg {pc.get('epochs')} epochs, batch {pc.get('batch_size')}, {pc.get('optimizer')} lr "
                      f"{pc.get('lr')}, expander {pc.get('expander')}, {aug.get('image_size')} px crops of the "
                      f"{aug.get('source_size')} px cache"],
@@ -115,8 +135,9 @@ def _config_section(run_dir: Path) -> list[str]:
         ["finetune", f"head {fc.get('head')}, backbone {fc.get('freeze')}, {fc.get('epochs')} epochs, batch "
                      f"{fc.get('batch_size')}, lr {fc.get('lr')} (backbone x{fc.get('backbone_lr_ratio')}), "
                      f"{fc.get('class_balance')}, patience {fc.get('patience')}, {fc.get('image_size')} px, "
-                     f"crop scale {fc.get('crop_scale')}, TTA {fc.get('tta')}{width}{views}, kappa 95% CI "
-                     f"from {fc.get('n_boot')} bootstrap resamples"],
+                     f"crop scale {fc.get('crop_scale')}, TTA {fc.get('tta')}{width}{views}, class "
+                     f"decision {fc.get('decision')}, kappa 95% CI from {fc.get('n_boot')} bootstrap "
+                     f"resamples"],
         ["stages", ", ".join(cfg.get("run", {}).get("stages", []))],
     ]
     return ["## Configuration", "", "Resolved settings in `config.yaml`; the essentials:", "",
@@ -160,21 +181,33 @@ def _variant_section(run_dir: Path, figures: Path, name: str) -> list[str]:
         return [f"### {title}", "", "Incomplete: no metrics or out-of-fold predictions.", ""]
     ci = metrics.get("qwk_ci95") or [None, None]
     cal = metrics.get("calibration", {})
+    grades, probs, pred = _read_oof(vdir / "oof.csv")
+    names = list(metrics.get("class_names") or default_grade_names(probs.shape[1]))
+    decision = metrics.get("decision") or cal.get("decision") or "thresholds"
     lines = [f"### {title}", "",
              f"Out-of-fold QWK {_num(metrics.get('qwk'))} (95% CI {_num(ci[0])}..{_num(ci[1])}), "
-             f"AUC {_num(metrics.get('auc'))}, accuracy {_num(metrics.get('accuracy'))}, macro F1 "
+             f"AUC {_num(metrics.get('auc'))} (one-vs-one; one-vs-rest {_num(metrics.get('auc_ovr'))}), "
+             f"accuracy {_num(metrics.get('accuracy'))}, macro F1 "
              f"{_num(metrics.get('macro_f1'))}; final calibration: temperature {_num(cal.get('temperature'))}, "
-             f"thresholds {', '.join(_num(t) for t in cal.get('thresholds', []))}.", ""]
+             f"thresholds {', '.join(_num(t) for t in cal.get('thresholds', []))}; class decision "
+             f"`{decision}`.", ""]
+    rules = metrics.get("decision_rules") or {}
+    if rules:
+        lines += ["Both class decisions on the same cross-fitted probabilities (the selected one in bold):", ""]
+        lines += _table(["decision", "QWK", "95% CI", "accuracy", "macro F1"],
+                        [[f"**{rule}**" if rule == decision else rule, _num(r.get("qwk")),
+                          f"{_num((r.get('qwk_ci95') or [None, None])[0])}..{_num((r.get('qwk_ci95') or [None, None])[1])}",
+                          _num(r.get("accuracy")), _num(r.get("macro_f1"))] for rule, r in rules.items()])
     rows = [[f["fold"], f["n_train"], f["n_val"], int(f["best_epoch"]) + 1, f["epochs_run"], _num(f.get("qwk")),
-             _num(f.get("auc")), _num(f.get("accuracy")), _num(f.get("macro_f1")), _num(f.get("seconds"), 1)]
+             _num(f.get("auc")), _num(f.get("auc_ovr")), _num(f.get("accuracy")), _num(f.get("macro_f1")),
+             _num(f.get("seconds"), 1)]
             for f in metrics.get("folds", [])]
-    lines += _table(["fold", "train", "val", "best epoch", "epochs", "QWK", "AUC", "accuracy", "macro F1",
-                     "seconds"], rows)
-    grades, probs, pred = _read_oof(vdir / "oof.csv")
-    report = grading_report(grades, probs, pred)
-    cm = plot_confusion(report["confusion"], figures / f"{name}_confusion.png",
+    lines += _table(["fold", "train", "val", "best epoch", "epochs", "QWK", "AUC (OvO)", "AUC (OvR)",
+                     "accuracy", "macro F1", "seconds"], rows)
+    report = grading_report(grades, probs, pred, names)
+    cm = plot_confusion(report["confusion"], figures / f"{name}_confusion.png", names,
                         title=f"{title}: out-of-fold confusion")
-    roc = plot_roc(grades, probs, figures / f"{name}_roc.png", title=f"{title}: out-of-fold ROC")
+    roc = plot_roc(grades, probs, figures / f"{name}_roc.png", names, title=f"{title}: out-of-fold ROC")
     lines += [_link(run_dir, cm, f"{title} confusion matrix"), _link(run_dir, roc, f"{title} ROC")]
     histories: dict[int, list[dict[str, Any]]] = {}
     for f in metrics.get("folds", []):
@@ -200,15 +233,17 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
     rows = comparison["rows"]
     lines += [comparison.get("protocol", ""), "", "### Scratch vs VICReg vs VICReg + UMM", ""]
     lines += _table(
-        ["variant", "QWK", "95% CI", "AUC", "accuracy", "macro F1", "fold QWK mean ± std", "seconds"],
+        ["variant", "QWK", "95% CI", "AUC (OvO)", "AUC (OvR)", "accuracy", "macro F1",
+         "fold QWK mean ± std", "seconds"],
         [[VARIANT_TITLES.get(r["variant"], r["variant"]), _num(r.get("qwk")),
           f"{_num(r.get('qwk_ci_low'))}..{_num(r.get('qwk_ci_high'))}", _num(r.get("auc")),
-          _num(r.get("accuracy")), _num(r.get("macro_f1")),
+          _num(r.get("auc_ovr")), _num(r.get("accuracy")), _num(r.get("macro_f1")),
           f"{_num(r.get('qwk_fold_mean'))} ± {_num(r.get('qwk_fold_std'))}", _num(r.get("seconds"), 1)]
          for r in rows])
     bars = [{"name": VARIANT_TITLES.get(r["variant"], r["variant"]), "qwk": r.get("qwk"), "auc": r.get("auc"),
-             "accuracy": r.get("accuracy"), "macro_f1": r.get("macro_f1")} for r in rows]
-    png = plot_comparison(bars, ["qwk", "auc", "accuracy", "macro_f1"], figures / "comparison.png",
+             "auc_ovr": r.get("auc_ovr"), "accuracy": r.get("accuracy"), "macro_f1": r.get("macro_f1")}
+            for r in rows]
+    png = plot_comparison(bars, ["qwk", "auc", "auc_ovr", "accuracy", "macro_f1"], figures / "comparison.png",
                           "Out-of-fold metrics per backbone variant")
     lines += [_link(run_dir, png, "comparison of the variants"), ""]
     summary = _read_json(ft / "summary.json")
@@ -242,9 +277,14 @@ def write_report(run_dir: str | Path) -> Path:
         raise FileNotFoundError(f"{run_dir}: no such run folder")
     figures = run_dir / FIGURES
     figures.mkdir(parents=True, exist_ok=True)
+    facts = read_ingest_facts(run_dir / "data")
+    if facts.channels == 1 and facts.layout in ("", "drac", "plain") and facts.num_grades == 3:
+        task = "DRAC 2022 Task 3 (diabetic retinopathy grading on UW-OCTA)"
+    else:
+        task = (f"Diabetic retinopathy grading, {facts.num_grades} grades, "
+                f"{'colour' if facts.channels == 3 else 'grey'} images ({facts.layout or 'unknown'} layout)")
     lines = [f"# drac_ssl run report: {run_dir.name}", "",
-             f"DRAC 2022 Task 3 (diabetic retinopathy grading on UW-OCTA), drac_ssl {__version__}. "
-             "Research software, not a medical device.", ""]
+             f"{task}, drac_ssl {__version__}. Research software, not a medical device.", ""]
     lines += _data_section(run_dir)
     lines += _config_section(run_dir)
     lines += _stages_section(run_dir)

@@ -1,9 +1,12 @@
-"""The DRAC 2022 Task 3 submission file: write it right, and check one before uploading.
+"""The submission file (DRAC 2022 Task 3 format): write it right, and check one before uploading.
 
 Format (docs/drac.md): one CSV, header ``case,class,P0,P1,P2``; ``case`` is the image file
 name (``161.png``), ``class`` the submitted integer grade (0 Normal, 1 NPDR, 2 PDR), and
 ``P0..P2`` the class probabilities, which sum to 1 and which the tie-breaking AUC sees.
-Every test image appears exactly once.
+Every test image appears exactly once. A scale of K grades (e.g. the 5 ICDR grades of
+RetinaMNIST) has the header ``case,class,P0..P{K-1}`` and classes ``0..K-1``; the writer
+takes K from the probabilities, the checker from ``num_grades`` or, when not given, from
+the file's header (:func:`drac_ssl.scale.submission_columns`).
 
 ``write_submission`` refuses what would be invalid and writes atomically, so a crashed run
 never leaves a half-written file. ``check_submission`` reports every problem of an existing
@@ -25,12 +28,14 @@ from pathlib import Path
 
 import numpy as np
 
-from drac_ssl import NUM_GRADES, PROB_COLUMNS
+from drac_ssl import PROB_COLUMNS
 from drac_ssl.io import atomic_write_text
+from drac_ssl.scale import default_grade_names, submission_columns
 
-__all__ = ["SUBMISSION_COLUMNS", "check_submission", "main", "write_submission"]
+__all__ = ["SUBMISSION_COLUMNS", "check_submission", "main", "report_check", "write_submission"]
 
 SUBMISSION_COLUMNS = ("case", "class", *PROB_COLUMNS)
+"""The DRAC 2022 Task 3 header ``case,class,P0,P1,P2`` (K grades: ``submission_columns(K)``)."""
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 WRITE_DECIMALS = 6
 RENORMALISE_TOL = 1e-3  # write: rows off by less than this are renormalised, else refused
@@ -62,6 +67,7 @@ def write_submission(
     cases: Sequence[str],
     probs: np.ndarray,
     classes: np.ndarray | None = None,
+    num_grades: int = len(PROB_COLUMNS),
 ) -> Path:
     """Write a challenge submission CSV atomically and return its path.
 
@@ -69,11 +75,14 @@ def write_submission(
         path: the CSV to write (parent folders are created).
         cases: image file names, one per row, e.g. ``"161.png"``; unique, with a file
             extension, without commas, quotes or line breaks.
-        probs: ``(n, 3)`` class probabilities (e.g. temperature-scaled softmax outputs).
-            Must be finite and in [0, 1]; rows must sum to 1: rows off by less than 1e-3
-            (float32 rounding) are renormalised, larger deviations are refused.
-        classes: ``(n,)`` submitted grades in {0, 1, 2}, e.g. thresholded expected grades;
+        probs: ``(n, K)`` class probabilities (e.g. temperature-scaled softmax outputs),
+            ``K = num_grades``; the header is ``case,class,P0..P{K-1}``. Must be finite
+            and in [0, 1]; rows must sum to 1: rows off by less than 1e-3 (float32
+            rounding) are renormalised, larger deviations are refused.
+        classes: ``(n,)`` submitted grades in ``0..K-1``, e.g. thresholded expected grades;
             default ``argmax(probs)``. They need not equal the argmax.
+        num_grades: K, the size of the grading scale (default 3, DRAC's; pass the data's
+            K, e.g. 5 for the ICDR scale: a file of another width is refused, not guessed).
 
     Probabilities are written with 6 decimals, rounded so that each written row sums to
     exactly 1. One-hot rows are accepted but make the tie-breaking AUC meaningless, so a
@@ -82,8 +91,14 @@ def write_submission(
     """
     names = [str(c) for c in cases]
     p = np.asarray(probs, dtype=np.float64)
-    if p.ndim != 2 or p.shape[1] != NUM_GRADES:
-        raise ValueError(f"probs must have shape (n, {NUM_GRADES}), got {p.shape}")
+    if int(num_grades) < 2:
+        raise ValueError(f"num_grades must be >= 2, got {num_grades}")
+    if p.ndim != 2 or p.shape[1] != num_grades:
+        raise ValueError(f"probs must have shape (n, {num_grades}) for {num_grades} grades, got "
+                         f"{p.shape}" + (f"; pass num_grades={p.shape[1]} for a {p.shape[1]}-grade "
+                                         "scale" if p.ndim == 2 and p.shape[1] >= 2 else ""))
+    num_grades = int(num_grades)
+    grade_list = ", ".join(str(k) for k in range(num_grades))
     if p.shape[0] != len(names):
         raise ValueError(f"{len(names)} cases but {p.shape[0]} probability rows; "
                          "pass one row per test image, in the same order")
@@ -131,11 +146,11 @@ def write_submission(
             raise ValueError(f"classes must have shape ({len(names)},), got {c.shape}")
         if not (np.issubdtype(c.dtype, np.number) and np.all(np.isfinite(c))
                 and np.all(c == np.round(c))):
-            raise ValueError("classes must be integer grades 0, 1 or 2")
+            raise ValueError(f"classes must be integer grades {grade_list}")
         grades = c.astype(np.int64)
-        if grades.min() < 0 or grades.max() >= NUM_GRADES:
-            i = int(np.flatnonzero((grades < 0) | (grades >= NUM_GRADES))[0])
-            raise ValueError(f"classes[{i}] ({names[i]}) is {grades[i]}; grades are 0, 1, 2")
+        if grades.min() < 0 or grades.max() >= num_grades:
+            i = int(np.flatnonzero((grades < 0) | (grades >= num_grades))[0])
+            raise ValueError(f"classes[{i}] ({names[i]}) is {grades[i]}; grades are {grade_list}")
 
     if np.all(p.max(axis=1) == 1.0):
         warnings.warn("every probability row is one-hot: the tie-breaking AUC will be "
@@ -144,7 +159,7 @@ def write_submission(
 
     units = _micro_units(p)
     out = io.StringIO()
-    out.write(",".join(SUBMISSION_COLUMNS) + "\n")
+    out.write(",".join(submission_columns(num_grades)) + "\n")
     for name, grade, row in zip(names, grades, units, strict=True):
         out.write(f"{name},{int(grade)}," + ",".join(_format_units(int(u)) for u in row) + "\n")
     return atomic_write_text(path, out.getvalue())
@@ -199,8 +214,40 @@ def _image_index(images_dir: Path) -> dict[str, str]:
     return index
 
 
+def _header_grades(fields: Sequence[str]) -> int | None:
+    """K of a header ``case,class,P0..P{K-1}`` (any case, spaces around), else None."""
+    names = [f.strip().lower() for f in fields]
+    if len(names) < 4 or names[:2] != ["case", "class"]:
+        return None
+    k = len(names) - 2
+    return k if names[2:] == [c.lower() for c in submission_columns(k)[2:]] else None
+
+
+def _scale_of(rows: Sequence[tuple[int, list[str]]], num_grades: int | None) -> int:
+    """K to check against: given, else the header's, else the first row's column count,
+    else DRAC's 3."""
+    if num_grades is not None:
+        return int(num_grades)
+    if rows:
+        first = rows[0][1]
+        k = _header_grades(first)
+        if k is not None:
+            return k
+        if len(first) >= 4 and Path(first[0].strip()).suffix.lower() in IMAGE_SUFFIXES:
+            return len(first) - 2  # no header: the data row says how many P columns
+    return len(PROB_COLUMNS)
+
+
+def _grade_choices(names: Sequence[str]) -> str:
+    """``'0 (Normal), 1 (NPDR) or 2 (PDR)'``; numbers only for unnamed grades."""
+    parts = [f"{k} ({n})" if n != str(k) else str(k) for k, n in enumerate(names)]
+    return ", ".join(parts[:-1]) + f" or {parts[-1]}"
+
+
 def _check(csv_path: str | os.PathLike[str],
-           images_dir: str | os.PathLike[str] | None = None) -> tuple[list[str], int]:
+           images_dir: str | os.PathLike[str] | None = None, *,
+           num_grades: int | None = None, grade_names: Sequence[str] | None = None,
+           cases: Sequence[str] | None = None) -> tuple[list[str], int]:
     """Return (problems, number of data rows read); see ``check_submission``."""
     file = str(csv_path)
     problems = _Problems(file)
@@ -221,9 +268,14 @@ def _check(csv_path: str | os.PathLike[str],
         problems.add(0, "encoding", f"not UTF-8 text ({exc.reason} at byte {exc.start})",
                      "save the CSV as plain UTF-8 text")
         return problems.finish(), 0
+    if grade_names is not None and num_grades is not None and len(grade_names) != num_grades:
+        raise ValueError(f"{len(grade_names)} grade names for {num_grades} grades")
+    if grade_names is not None and num_grades is None:
+        num_grades = len(grade_names)
     if not text.strip():
+        columns = submission_columns(num_grades or len(PROB_COLUMNS))
         problems.add(1, "empty", "the file is empty",
-                     f"write the header '{','.join(SUBMISSION_COLUMNS)}' and one row per "
+                     f"write the header '{','.join(columns)}' and one row per "
                      "test image (drac_ssl.submission.write_submission does this)")
         return problems.finish(), 0
 
@@ -237,11 +289,14 @@ def _check(csv_path: str | os.PathLike[str],
         problems.add(reader.line_num, "csv", f"malformed CSV ({exc})",
                      "remove stray quotes; fields are plain, comma-separated")
 
-    header = ",".join(SUBMISSION_COLUMNS)
+    k = _scale_of(rows, num_grades)
+    names = list(grade_names) if grade_names is not None else list(default_grade_names(k))
+    columns = submission_columns(k)
+    header = ",".join(columns)
     if rows:
         line, first = rows[0]
-        if [f.strip().lower() for f in first] == [c.lower() for c in SUBMISSION_COLUMNS]:
-            if first != list(SUBMISSION_COLUMNS):
+        if [f.strip().lower() for f in first] == [c.lower() for c in columns]:
+            if first != list(columns):
                 problems.add(line, "header", f"header is '{','.join(first)}' (case or spaces "
                              "differ)", f"write exactly '{header}'")
             rows = rows[1:]
@@ -260,10 +315,10 @@ def _check(csv_path: str | os.PathLike[str],
     seen: dict[str, int] = {}
     valid_cases: list[tuple[int, str]] = []
     for line, fields in rows:
-        if len(fields) != len(SUBMISSION_COLUMNS):
+        if len(fields) != len(columns):
             problems.add(line, "columns", f"{len(fields)} columns, expected "
-                         f"{len(SUBMISSION_COLUMNS)} ({header})",
-                         "write case,class,P0,P1,P2 separated by commas, nothing else")
+                         f"{len(columns)} ({header})",
+                         f"write {header} separated by commas, nothing else")
             continue
         case, grade_text, *prob_texts = fields
         if not case.strip():
@@ -283,13 +338,15 @@ def _check(csv_path: str | os.PathLike[str],
         g = grade_text.strip()
         if not (g.isdigit() or (g[:1] in "+-" and g[1:].isdigit())):
             problems.add(line, "class", f"class '{grade_text}' is not an integer",
-                         "write the grade as 0, 1 or 2 (no decimals)")
-        elif int(g) not in range(NUM_GRADES):
-            problems.add(line, "class", f"class {int(g)} is outside {{0, 1, 2}}",
-                         "write 0 (Normal), 1 (NPDR) or 2 (PDR)")
+                         f"write the grade as {_grade_choices([str(i) for i in range(k)])} "
+                         "(no decimals)")
+        elif int(g) not in range(k):
+            problems.add(line, "class", f"class {int(g)} is outside "
+                         f"{{{', '.join(str(i) for i in range(k))}}}",
+                         f"write {_grade_choices(names)}")
 
         values: list[float] = []
-        for col, p_text in zip(SUBMISSION_COLUMNS[2:], prob_texts, strict=True):
+        for col, p_text in zip(columns[2:], prob_texts, strict=True):
             v = _parse_number(p_text)
             if v is None or not math.isfinite(v):
                 problems.add(line, "probability", f"{col} '{p_text}' is not a finite number",
@@ -299,8 +356,8 @@ def _check(csv_path: str | os.PathLike[str],
                              "write softmax probabilities, not logits")
             else:
                 values.append(v)
-        if len(values) == NUM_GRADES and abs(sum(values) - 1.0) > CHECK_SUM_TOL:
-            problems.add(line, "sum", f"P0+P1+P2 = {sum(values):.6g}, not 1 (tolerance "
+        if len(values) == k and abs(sum(values) - 1.0) > CHECK_SUM_TOL:
+            problems.add(line, "sum", f"{'+'.join(columns[2:])} = {sum(values):.6g}, not 1 (tolerance "
                          f"{CHECK_SUM_TOL:g})", "normalise the row so the probabilities sum to 1")
 
     if images_dir is not None:
@@ -311,6 +368,9 @@ def _check(csv_path: str | os.PathLike[str],
         else:
             _check_against_images(problems, folder, valid_cases,
                                   end_line=(rows[-1][0] + 1) if rows else 2)
+    elif cases is not None:
+        _check_against_cases(problems, list(cases), valid_cases,
+                             end_line=(rows[-1][0] + 1) if rows else 2)
     else:
         for line, case in valid_cases:
             if not Path(case).suffix:
@@ -349,43 +409,99 @@ def _check_against_images(problems: _Problems, folder: Path,
                      "add a row for it; every test image must appear exactly once")
 
 
+def _check_against_cases(problems: _Problems, expected: list[str],
+                         cases: list[tuple[int, str]], end_line: int) -> None:
+    """Every expected case (e.g. the ingest manifest's test ids, when the test images live
+    in an array file and not in a folder) once, and no other."""
+    wanted = set(expected)
+    by_stem: dict[str, str] = {}
+    for name in expected:
+        by_stem.setdefault(Path(name).stem, name)
+    covered: set[str] = set()
+    for line, case in cases:
+        if case in wanted:
+            covered.add(case)
+            continue
+        match = by_stem.get(Path(case).stem)
+        if match is not None:
+            covered.add(match)
+            problems.add(line, "case-name", f"case '{case}' is not a test case name",
+                         f"write '{match}' (the name in the ingest manifest)")
+        else:
+            problems.add(line, "no-image", f"case '{case}' is not a test case of the manifest",
+                         "remove the row, or check that the submission is for this data set")
+    for name in sorted(wanted - covered, key=expected.index):
+        problems.add(end_line, "missing", f"test case '{name}' has no row",
+                     "add a row for it; every test case must appear exactly once")
+
+
 def check_submission(csv_path: str | os.PathLike[str],
-                     images_dir: str | os.PathLike[str] | None = None) -> list[str]:
+                     images_dir: str | os.PathLike[str] | None = None, *,
+                     num_grades: int | None = None, grade_names: Sequence[str] | None = None,
+                     cases: Sequence[str] | None = None) -> list[str]:
     """Every problem of a submission CSV, one ``FILE:LINE: what is wrong -> how to fix``
     string each; an empty list means the file is valid.
 
     Checks: readable UTF-8 text without BOM, not empty; header exactly
-    ``case,class,P0,P1,P2`` (missing or different); 5 columns per row; class an integer in
-    {0, 1, 2}; P0..P2 finite numbers in [0, 1] summing to 1 within 1e-3; no duplicate or
-    empty case. Without ``images_dir``, a case without file extension is flagged. With
-    ``images_dir`` (the test images): every image has a row, every case an image, and a
-    case that names an image but not by its file name (``161`` or ``1.png`` for
-    ``001.png``) gets the right name as fix. LINE 0 means the file as a whole; a missing
-    image points one past the last row. At most 20 problems of one kind are listed, then a
-    count. Never raises for a bad file.
+    ``case,class,P0..P{K-1}`` (missing or different; DRAC: ``case,class,P0,P1,P2``);
+    K + 2 columns per row; class an integer in ``0..K-1``; the P columns finite numbers in
+    [0, 1] summing to 1 within 1e-3; no duplicate or empty case. K is ``num_grades`` (or
+    ``len(grade_names)``, whose names appear in the fixes), else read from the header
+    (else from the first row, else 3). Without ``images_dir``, a case without file
+    extension is flagged. With ``images_dir`` (the test images): every image has a row,
+    every case an image, and a case that names an image but not by its file name (``161``
+    or ``1.png`` for ``001.png``) gets the right name as fix. Without an image folder,
+    ``cases`` (e.g. the ingest manifest's test ids: RetinaMNIST's ``test_0000.png`` ...
+    live in an ``.npz``) are checked the same way: each once, no other. LINE 0 means the
+    file as a whole; a missing image points one past the last row. At most 20 problems of
+    one kind are listed, then a count. Never raises for a bad file.
     """
-    return _check(csv_path, images_dir)[0]
+    return _check(csv_path, images_dir, num_grades=num_grades, grade_names=grade_names,
+                  cases=cases)[0]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m drac_ssl.submission --check TEAM.csv [--images DIR]``.
+    """``python -m drac_ssl.submission --check TEAM.csv [--images DIR] [--grades K]``.
 
     Prints each problem (or ``OK: N cases``) and returns 1 when there are problems, else 0.
     """
     parser = argparse.ArgumentParser(
         prog="python -m drac_ssl.submission",
-        description="Check a DRAC 2022 Task 3 submission CSV (case,class,P0,P1,P2).")
+        description="Check a submission CSV (DRAC 2022 Task 3: case,class,P0,P1,P2; K grades: "
+                    "case,class,P0..P{K-1}).")
     parser.add_argument("--check", required=True, metavar="CSV", help="the submission file")
     parser.add_argument("--images", metavar="DIR", default=None,
                         help="folder of the test images: every image must appear once")
+    parser.add_argument("--grades", type=int, default=None, metavar="K",
+                        help="number of grades (default: read from the header)")
     args = parser.parse_args(argv)
-    problems, n_rows = _check(args.check, args.images)
+    return report_check(args.check, args.images, num_grades=args.grades)
+
+
+def report_check(csv_path: str | os.PathLike[str], images_dir: str | os.PathLike[str] | None = None,
+                 *, num_grades: int | None = None, grade_names: Sequence[str] | None = None,
+                 cases: Sequence[str] | None = None) -> int:
+    """Print the problems of a submission (or ``OK: N cases``, and on stderr the scale and
+    what the cases were checked against); 1 when there are problems, else 0 (the command
+    lines' exit code)."""
+    problems, n_rows = _check(csv_path, images_dir, num_grades=num_grades,
+                              grade_names=grade_names, cases=cases)
     if problems:
         for line in problems:
             print(line)
-        print(f"{len(problems)} problem(s) in {args.check}", file=sys.stderr)
+        print(f"{len(problems)} problem(s) in {csv_path}", file=sys.stderr)
         return 1
+    k = num_grades or (len(grade_names) if grade_names else None)
+    if k is None:
+        try:
+            first = next(csv.reader(io.StringIO(Path(csv_path).read_text(encoding="utf-8"))))
+            k = _header_grades(first)
+        except (OSError, StopIteration, ValueError):
+            k = None
+    checked = (f", against {images_dir}" if images_dir else
+               f", against {len(cases)} test case(s) of the manifest" if cases is not None else "")
     print(f"OK: {n_rows} cases")
+    print(f"checked as {k or '?'} grades (P0..P{(k or 1) - 1}){checked}", file=sys.stderr)
     return 0
 
 

@@ -118,6 +118,20 @@ def _config_differences(old: dict[str, Any], new: dict[str, Any], prefix: str = 
     return diffs
 
 
+def _data_channels_resolved(settings: dict[str, Any], run_dir: Path) -> dict[str, Any]:
+    """``settings`` with ``pretrain.backbone.in_channels`` 0 ("the data's") replaced by the
+    run's ingested channels when the ingest has run: a run folder made when the default was
+    an explicit 1 resumes under the new default on its grey data."""
+    backbone = settings.get("pretrain", {}).get("backbone", {})
+    if backbone.get("in_channels") != 0 or not (run_dir / "data" / "ingest_summary.json").is_file():
+        return settings
+    from drac_ssl.scale import read_ingest_facts
+
+    channels = read_ingest_facts(run_dir / "data").channels
+    return {**settings, "pretrain": {**settings["pretrain"],
+                                     "backbone": {**backbone, "in_channels": channels}}}
+
+
 def _saved_settings(saved: dict[str, Any]) -> dict[str, Any]:
     """A run folder's saved ``config.yaml`` as this version reads it: settings added since it
     was written take their defaults (the values the run used); as written when it no longer
@@ -139,7 +153,8 @@ def run_pipeline(cfg: Config) -> Path:
     saved = run_dir / "config.yaml"
     if saved.exists():
         old = yaml.safe_load(saved.read_text(encoding="utf-8")) or {}
-        diffs = _config_differences(_saved_settings(old), to_dict(cfg))
+        diffs = _config_differences(_data_channels_resolved(_saved_settings(old), run_dir),
+                                    _data_channels_resolved(to_dict(cfg), run_dir))
         if diffs:
             raise ConfigError(
                 f"{saved}: this run folder was made with a different configuration:\n  "

@@ -6,10 +6,11 @@ everything needed to use it and to judge it.
 
 * the fold ensemble's weights (safetensors; a frozen backbone is stored once),
 * ``metadata.json`` (MONAI-bundle style): the input format exactly as training used it
-  (channels, size, the cached source size, normalisation, the preprocessing steps), class
-  names, the head and its calibration (temperature, kappa thresholds), cross-validated
-  metrics, data provenance (phantom or real DRAC), package version and the Grad-CAM target
-  layer,
+  (channels, size, the cached source size, per-channel normalisation, the ingest's fundus
+  preprocessing and the steps), the grade names (K of them, from the data), the head and its
+  calibration (temperature, K - 1 kappa thresholds, the class decision), cross-validated
+  metrics, data provenance (phantom, DRAC or another layout), package version and the
+  Grad-CAM target layer,
 * ``MODEL_CARD.md``: what the model is, what it was trained on, how well it did in
   cross-validation, what it is for and what it is not for.
 
@@ -34,11 +35,12 @@ from typing import Any
 
 import torch
 
-from drac_ssl import GRADE_NAMES, NUM_GRADES, PROB_COLUMNS, __version__
+from drac_ssl import __version__
 from drac_ssl.grading.model import Calibration, GradingModel, InputSpec, load_fold_model
 from drac_ssl.grading.predict import FLIP_NAMES, TTA_FLIPS, input_spec_of
 from drac_ssl.io import atomic_write_json, atomic_write_text
 from drac_ssl.models import Backbone
+from drac_ssl.scale import describe_grades, grade_names_of, read_ingest_facts, submission_columns
 
 __all__ = [
     "BUNDLE_FORMAT",
@@ -98,12 +100,15 @@ def _read_json(path: Path, what: str) -> dict[str, Any]:
         raise BundleError(f"{path}: {what} is unreadable ({exc})") from None
 
 
-def data_provenance(data_dir: str | os.PathLike[str]) -> dict[str, Any]:
+def data_provenance(data_dir: str | os.PathLike[str],
+                    grade_names: Sequence[str] | None = None) -> dict[str, Any]:
     """Where the training images came from, from the ingest's ``ingest_summary.json``.
 
     ``kind`` is ``phantom`` (the package's procedural stand-ins: the data root holds the
-    generator's ``phantom.json``), ``drac`` (any other data: presumably real DRAC images) or
-    ``unknown`` (no ingest summary).
+    generator's ``phantom.json``), ``drac`` (a DRAC or plain-folder layout: presumably real
+    DRAC images), the public layout's name (``aptos``, ``eyepacs``, ``idrid``,
+    ``medmnist``) or ``unknown`` (no ingest summary). ``train_per_grade`` is keyed by the
+    grade names (``grade_names``, default: the ingest's).
     """
     from data_prep.phantom import MANIFEST_NAME as PHANTOM_MARKER
 
@@ -114,8 +119,10 @@ def data_provenance(data_dir: str | os.PathLike[str]) -> dict[str, Any]:
         return {"kind": "unknown", "note": f"no readable ingest summary at {summary_path}"}
     root = summary.get("root") or ""
     phantom = bool(root) and (Path(root) / PHANTOM_MARKER).is_file()
+    facts = read_ingest_facts(data_dir)
+    names = list(grade_names) if grade_names is not None else list(facts.grade_names)
     n_train = n_test = 0
-    per_grade = dict.fromkeys(range(NUM_GRADES), 0)
+    per_grade = dict.fromkeys(range(len(names)), 0)
     try:  # counts from the manifest itself, the list the later stages really used
         with open(Path(data_dir) / "manifest.csv", newline="", encoding="utf-8") as fh:
             for row in csv.DictReader(fh):
@@ -127,18 +134,34 @@ def data_provenance(data_dir: str | os.PathLike[str]) -> dict[str, Any]:
                         per_grade[int(row["grade"])] = per_grade.get(int(row["grade"]), 0) + 1
     except OSError:
         pass
+    layout = summary.get("layout")
+    kind = "phantom" if phantom else ("drac" if layout in (None, "", "drac", "plain") else str(layout))
     return {
-        "kind": "phantom" if phantom else "drac",
+        "kind": kind,
         "root": root,
-        "layout": summary.get("layout"),
+        "layout": layout,
         "ingested_utc": summary.get("created_utc"),
         "n_train": n_train,
         "n_test": n_test,
-        "train_per_grade": {GRADE_NAMES[k]: v for k, v in per_grade.items() if k < NUM_GRADES},
+        "train_per_grade": {names[k]: v for k, v in per_grade.items() if k < len(names)},
+        "grades": names,
+        "channels": facts.channels,
+        "preprocessing": facts.preprocessing,
         "note": ("phantom UW-OCTA images drawn by data_prep.phantom: procedural stand-ins, NOT "
                  "patient data; metrics on them say nothing about real DR grading"
                  if phantom else "images ingested from the data root above (not the phantom set)"),
     }
+
+
+def task_description(grade_names: Sequence[str], channels: int, kind: str | None) -> str:
+    """One line on what the model grades: DRAC 2022 Task 3 for grey 3-grade DRAC data, else
+    the scale and the kind of image."""
+    if channels == 1 and list(grade_names) == ["Normal", "NPDR", "PDR"] and kind in (
+            None, "drac", "phantom", "unknown"):
+        return "DRAC 2022 Task 3: diabetic retinopathy grade of one UW-OCTA image"
+    image = "colour fundus photograph" if channels == 3 else "grey retinal image"
+    return (f"diabetic retinopathy grade ({len(grade_names)} grades: {describe_grades(grade_names)}) "
+            f"of one {image}")
 
 
 def _model_card(meta: dict[str, Any]) -> str:
@@ -153,34 +176,62 @@ def _model_card(meta: dict[str, Any]) -> str:
 
     ci = cv.get("qwk_ci95") or [None, None]
     width = f", width {model['head_width']}" if model.get("head_width") else ""
+    names = list(meta["class_names"])
+    k = len(names)
+    drac = meta.get("task", "").startswith("DRAC")
     fold_lines = "\n".join(
         f"| {f['fold']} | {f['n_val']} | {num(f.get('qwk'))} | {num(f.get('auc'))} | "
-        f"{num(f.get('accuracy'))} |" for f in cv.get("folds", []))
+        f"{num(f.get('auc_ovr'))} | {num(f.get('accuracy'))} |" for f in cv.get("folds", []))
     comparison = "\n".join(
         f"| {r['variant']} | {num(r.get('qwk'))} ({num(r.get('qwk_ci_low'))}..{num(r.get('qwk_ci_high'))}) "
-        f"| {num(r.get('auc'))} | {num(r.get('accuracy'))} | {num(r.get('macro_f1'))} |"
+        f"| {num(r.get('auc'))} | {num(r.get('auc_ovr'))} | {num(r.get('accuracy'))} | "
+        f"{num(r.get('macro_f1'))} |"
         for r in meta.get("comparison", []))
     data_warning = (
         "\n> **The training data were phantom images** (procedural stand-ins generated by "
         "`data_prep.phantom`), not patient data. This bundle only demonstrates the pipeline; "
         "its numbers say nothing about grading real UW-OCTA images.\n"
         if data.get("kind") == "phantom" else "")
+    decision = cal.get("decision", "thresholds")
+    if decision == "argmax":
+        grade_rule = (f"the most probable grade (argmax of the calibrated probabilities; the "
+                      f"kappa-tuned cut of {cal['score']} would be at "
+                      f"{', '.join(f'{t:.3f}' for t in cal['thresholds'])})")
+    else:
+        grade_rule = (f"{cal['score']} cut at the kappa-optimal thresholds "
+                      f"{', '.join(f'{t:.3f}' for t in cal['thresholds'])}")
+    rules = cv.get("decision_rules") or {}
+    rule_line = ""
+    if rules:
+        rule_line = "\nClass decision `" + decision + "` (`finetune.decision`); both rules, cross-fitted: " + "; ".join(
+            f"{name}: QWK {num(r.get('qwk'))}, accuracy {num(r.get('accuracy'))}"
+            for name, r in rules.items()) + "."
+    prep = inp.get("ingest_preprocessing") or {}
+    conversion = ("Colour or 16-bit inputs are converted to 8-bit grey (luminance), as in training."
+                  if inp["channels"] == 1 else
+                  "16-bit inputs are converted to 8-bit; grey inputs are replicated to three "
+                  "channels with a warning (the model was trained on colour photographs).")
+    fundus = ""
+    if prep.get("fundus_crop") or prep.get("graham"):
+        fundus = ("\n- Fundus preprocessing of the ingest, replayed on every input: "
+                  + ", ".join(x for x, on in (("crop to the fundus disc", prep.get("fundus_crop")),
+                                              ("Graham's local-mean subtraction", prep.get("graham")))
+                              if on) + " (B. Graham, Kaggle DR 2015).")
     return f"""# Model card: drac_ssl DR grader ({meta['variant']}, {model['head']} head)
 
-**Not a medical device.** Research software for the DRAC 2022 challenge; it must not be used
+**Not a medical device.** Research software{' for the DRAC 2022 challenge' if drac else ''}; it must not be used
 to diagnose, grade or triage patients.
 {data_warning}
 ## What it is
-- Task: diabetic retinopathy grade of one ultra-wide OCTA en-face image (DRAC 2022 Task 3):
-  {', '.join(f'{k} {n}' for k, n in enumerate(meta['class_names']))}.
-- Model: {model['arch']} backbone ({inp['channels']} input channel), backbone variant
+- Task: {meta.get('task', '')}:
+  {describe_grades(names)}.
+- Model: {model['arch']} backbone ({inp['channels']} input channel{'s' if inp['channels'] != 1 else ''}), backbone variant
   `{meta['variant']}` ({meta['selection']}), {model['head']} head ({model['output']}{width}),
   backbone {meta['freeze']} during fine-tuning; an ensemble of {len(meta['folds'])}
   cross-validation fold models with flip test-time augmentation.
-- Output: probabilities P0..P2 ({cal['probabilities']}, temperature {cal['temperature']:.3f})
-  and a grade = {cal['score']} cut at the kappa-optimal thresholds
-  {', '.join(f'{t:.3f}' for t in cal['thresholds'])}.
-- Input: {inp['preprocessing']}.
+- Output: probabilities P0..P{k - 1} ({cal['probabilities']}, temperature {cal['temperature']:.3f})
+  and a grade = {grade_rule}.
+- Input: {inp['preprocessing']}.{fundus}
 - Package: drac_ssl {meta['package_version']}, built {meta['created_utc']}.
 
 ## What it was trained on
@@ -193,22 +244,22 @@ to diagnose, grade or triage patients.
 
 ## Cross-validated performance (out-of-fold, n = {cv.get('n')})
 Quadratic weighted kappa {num(cv.get('qwk'))} (bootstrap 95% CI {num(ci[0])}..{num(ci[1])}),
-macro one-vs-one AUC {num(cv.get('auc'))}, accuracy {num(cv.get('accuracy'))}, macro F1
-{num(cv.get('macro_f1'))}. {cv.get('protocol', '')}
+macro one-vs-one AUC {num(cv.get('auc'))}, macro one-vs-rest AUC {num(cv.get('auc_ovr'))},
+accuracy {num(cv.get('accuracy'))}, macro F1 {num(cv.get('macro_f1'))}. {cv.get('protocol', '')}{rule_line}
 
-| fold | n | QWK | AUC | accuracy |
-|---|---|---|---|---|
+| fold | n | QWK | AUC (OvO) | AUC (OvR) | accuracy |
+|---|---|---|---|---|---|
 {fold_lines}
 
 Variants compared under the same protocol:
 
-| variant | QWK (95% CI) | AUC | accuracy | macro F1 |
-|---|---|---|---|---|
+| variant | QWK (95% CI) | AUC (OvO) | AUC (OvR) | accuracy | macro F1 |
+|---|---|---|---|---|---|
 {comparison}
 
 ## Intended use
-Ranking and analysing DRAC 2022 Task 3 submissions; studying self-supervised pretraining
-(VICReg, UMM) on UW-OCTA; teaching. Grad-CAM target layer: `{meta['gradcam_target_layer']}`.
+{'Ranking and analysing DRAC 2022 Task 3 submissions; studying self-supervised pretraining (VICReg, UMM) on UW-OCTA; teaching.' if drac else 'Studying self-supervised pretraining (VICReg, UMM) for diabetic retinopathy grading on this data set; benchmarking; teaching.'}
+Grad-CAM target layer: `{meta['gradcam_target_layer']}`.
 
 ## Limitations
 - Not a medical device; not validated on any clinical population.
@@ -216,7 +267,7 @@ Ranking and analysing DRAC 2022 Task 3 submissions; studying self-supervised pre
   wide confidence interval. The reported metrics use cross-fitted thresholds and temperature;
   the deployed ones were fitted on all out-of-fold predictions.
 - Images unlike the training data (other devices, fields of view, montages, 3 x 3 mm scans,
-  artefacts) are graded without warning. Colour or 16-bit inputs are converted to 8-bit grey.
+  artefacts) are graded without warning. {conversion}
 - The probabilities are calibrated on out-of-fold predictions only.
 """
 
@@ -237,6 +288,14 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None) ->
     metrics = _read_json(vdir / "metrics.json", f"the {variant} metrics")
     calibration = _read_json(vdir / "calibration.json", f"the {variant} calibration")
     comparison = _read_json(ft_dir / "comparison.json", "the variant comparison")
+    class_names = list(grade_names_of(model_json))
+    k = len(class_names)
+    if int(model_json["model"].get("num_grades", k)) != k or len(calibration["thresholds"]) != k - 1:
+        raise BundleError(f"{vdir}: the model ({model_json['model'].get('num_grades')} outputs), "
+                          f"its calibration ({len(calibration['thresholds'])} thresholds) and its "
+                          f"{k} grade names ({', '.join(class_names)}) disagree; rerun the "
+                          f"finetune stage")
+    data = data_provenance(run_dir / "data", class_names)
     source_meta: dict[str, Any] = {}
     if variant in VARIANT_STAGE:
         meta_path = run_dir / VARIANT_STAGE[variant] / "metadata.json"
@@ -248,8 +307,8 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None) ->
         "package": "drac_ssl",
         "package_version": __version__,
         "created_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        "task": "DRAC 2022 Task 3: diabetic retinopathy grade of one UW-OCTA image",
-        "class_names": list(GRADE_NAMES),
+        "task": task_description(class_names, int(model_json["input"]["channels"]), data.get("kind")),
+        "class_names": class_names,
         "input": model_json["input"],
         "model": model_json["model"],
         "freeze": model_json["freeze"],
@@ -263,17 +322,19 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None) ->
                 "flips": [FLIP_NAMES[d] for d in TTA_FLIPS],
                 "how": "mean raw model output over the flipped inputs, per fold model"},
         "calibration": {k: v for k, v in calibration.items()},
-        "cv_metrics": {k: metrics.get(k) for k in ("n", "qwk", "qwk_ci95", "auc", "accuracy",
-                                                   "macro_f1", "qwk_fold_mean", "qwk_fold_std",
-                                                   "folds", "protocol")},
+        "cv_metrics": {key: metrics.get(key) for key in (
+            "n", "qwk", "qwk_ci95", "auc", "auc_ovr", "accuracy", "macro_f1", "qwk_fold_mean",
+            "qwk_fold_std", "decision", "decision_rules", "folds", "protocol")},
         "comparison": comparison.get("rows", []),
-        "data": data_provenance(run_dir / "data"),
+        "data": data,
         "backbone_pretraining": {k: source_meta.get(k) for k in
                                  ("stage", "training_data", "best_epoch", "metrics", "epochs_run")}
         if source_meta else {"stage": "random init" if variant == "scratch" else "unknown"},
         "gradcam_target_layer": GRADCAM_TARGET_LAYER,
-        "submission": {"columns": ["case", "class", *PROB_COLUMNS],
-                       "class": "thresholded score", "P": "calibrated ensemble probabilities"},
+        "submission": {"columns": list(submission_columns(k)),
+                       "class": ("most probable calibrated grade"
+                                 if calibration.get("decision") == "argmax" else "thresholded score"),
+                       "P": "calibrated ensemble probabilities"},
         "not_a_medical_device": True,
     }
     out = run_dir / "bundle"
@@ -318,13 +379,19 @@ def load_bundle(path: str | os.PathLike[str], device: str | torch.device = "cpu"
             f"rebuild it with this version of drac_ssl from the run folder that made it: python -c "
             f"\"from drac_ssl.grading.bundle import build_bundle; build_bundle('RUN')\"")
     dev = torch.device(device) if not isinstance(device, torch.device) else device
+    calibration = Calibration.from_dict(meta["calibration"])
+    names = grade_names_of(meta)
+    outputs = int(meta["model"].get("num_grades", len(names)))
+    if not len(names) == calibration.num_grades == outputs:
+        raise BundleError(f"{bundle_dir}: {len(names)} grade names, {calibration.num_grades - 1} "
+                          f"thresholds and a {outputs}-grade model disagree.\n  fix: rebuild the "
+                          f"bundle from its run folder (build_bundle('RUN'))")
     models = [load_fold_model(meta, bundle_dir, entry) for entry in meta["folds"]]
     if len(models) > 1 and backbones_identical(models):
         for model in models[1:]:  # one module (and one copy of the weights) for every fold
             model.backbone = models[0].backbone
     models = [model.to(dev) for model in models]
-    return Bundle(bundle_dir, meta, models, Calibration.from_dict(meta["calibration"]),
-                  input_spec_of(meta), dev)
+    return Bundle(bundle_dir, meta, models, calibration, input_spec_of(meta), dev)
 
 
 def backbones_identical(models: Sequence[GradingModel]) -> bool:

@@ -1,4 +1,4 @@
-"""The grading model: what a bundle holds and what fine-tuning trains (DRAC 2022 Task 3).
+"""The grading model: what a bundle holds and what fine-tuning trains (K grades, grey or colour).
 
 Everything needed to rebuild, feed and read one fold model, and nothing of the
 cross-validation loop (:mod:`drac_ssl.finetune`) or of the bundle files
@@ -23,10 +23,14 @@ cross-validation loop (:mod:`drac_ssl.finetune`) or of the bundle files
   2017), the score is the expected grade ``sum_k k * P_k``; the regression head's score is
   its output and its probabilities ``softmax(-(score - k)^2 / T)`` over the grades
   (:func:`regression_logits`, a Gaussian-kernel mapping) with ``T`` fitted by negative
-  log-likelihood. The grade is the score cut at kappa-optimal thresholds;
+  log-likelihood. The grade (``finetune.decision``) is either the score cut at K - 1
+  kappa-optimal thresholds (``thresholds``, DRAC's default: kappa rewards the order of the
+  grades) or the most probable calibrated grade (``argmax``, which maximises accuracy);
 * the training loss :func:`grading_loss` and its class weights :func:`class_weights_for`.
 
-The number of grades comes from :data:`drac_ssl.NUM_GRADES`.
+The number of grades K (>= 2) is the data's (``ModelSpec.num_grades``, the length of the
+calibration's thresholds + 1); records written before K was stored are DRAC's 3 grades
+(:data:`drac_ssl.NUM_GRADES`). Channels: 1 (grey UW-OCTA) or 3 (RGB fundus), from the data.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ from torch import Tensor, nn
 
 from drac_ssl import NUM_GRADES
 from drac_ssl.augment import ViewRecipe, build_eval_transform, build_view_transform, recipe_for
-from drac_ssl.config import AugmentConfig, Config, FinetuneConfig
+from drac_ssl.config import AugmentConfig, Config, FinetuneConfig, configured_channels
 from drac_ssl.datasets import normalization_for
 from drac_ssl.metrics import (
     DEFAULT_THRESHOLDS,
@@ -54,12 +58,14 @@ from drac_ssl.metrics import (
     softmax,
 )
 from drac_ssl.models import ARCHS, Backbone
+from drac_ssl.scale import DEFAULT_PREPROCESSING
 
 __all__ = [
     "DEFAULT_CROP_SCALE",
     "FEATURE_STAGE",
     "HEADS",
     "HEAD_WIDTH_DEFAULTS",
+    "DECISIONS",
     "Calibration",
     "ConvHead",
     "GradingModel",
@@ -87,6 +93,9 @@ HEAD_WIDTH_DEFAULTS: dict[str, int] = {"mlp": _FT_DEFAULTS.mlp_hidden,
 ``finetune.conv_head_channels`` defaults); a ``model.json`` without ``head_width`` has these."""
 DEFAULT_CROP_SCALE: tuple[float, float] = (_FT_DEFAULTS.crop_scale[0], _FT_DEFAULTS.crop_scale[1])
 """``finetune.crop_scale`` default; an input spec recorded without ``train_crop_scale`` has it."""
+DECISIONS = ("thresholds", "argmax")
+"""Class decisions (``finetune.decision``): the expected grade cut at kappa-tuned thresholds,
+or the most probable calibrated grade."""
 
 
 # --------------------------------------------------------------------------------------
@@ -95,8 +104,11 @@ DEFAULT_CROP_SCALE: tuple[float, float] = (_FT_DEFAULTS.crop_scale[0], _FT_DEFAU
 
 @dataclass(frozen=True)
 class InputSpec:
-    """The input format of a grading model: a uint8 grey image is resized with INTER_AREA to
-    ``source_size`` (what the ingest cache holds), then to ``image_size`` and normalised with
+    """The input format of a grading model: a uint8 image with ``channels`` channels (grey
+    ``(H, W)`` or RGB ``(H, W, 3)``) becomes the cached source image exactly as the ingest
+    made it (the optional crop to the fundus disc at full resolution, INTER_AREA resize to
+    ``source_size``, the optional Graham filter: :func:`data_prep.cache.cache_rows` with
+    :meth:`cache_options`), then is resized to ``image_size`` and normalised with per-channel
     ``mean``/``std`` (:func:`build_eval_transform` of ``recipe``). Training views are random
     resized crops of ``crop_scale`` (area fractions) of the source image."""
 
@@ -107,12 +119,38 @@ class InputSpec:
     mean: tuple[float, ...]
     std: tuple[float, ...]
     crop_scale: tuple[float, float] = DEFAULT_CROP_SCALE
+    fundus_crop: bool = False  # the ingest's data.fundus_crop, replayed at inference
+    graham: bool = False  # the ingest's data.graham
+    graham_mask: bool = True  # the ingest's data.graham_mask
+
+    @property
+    def ingest_preprocessing(self) -> dict[str, bool]:
+        """The ingest's fundus options this model's images went through."""
+        return {"fundus_crop": self.fundus_crop, "graham": self.graham,
+                "graham_mask": self.graham_mask}
+
+    @property
+    def replays_fundus_preprocessing(self) -> bool:
+        """True when a raw image must be cropped / filtered like the ingest did."""
+        return self.fundus_crop or self.graham
+
+    def cache_options(self) -> Any:
+        """The :class:`data_prep.cache.CacheOptions` that turn a decoded image (already in
+        ``channels``) into the ingest's cached copy."""
+        from data_prep.cache import CacheOptions
+
+        return CacheOptions(target="gray" if self.channels == 1 else "native", expected_side=0,
+                            fundus_crop=self.fundus_crop, graham=self.graham,
+                            graham_mask=self.graham_mask)
 
     @classmethod
     def from_config(cls, cfg: Config) -> InputSpec:
+        """The spec the configuration describes; the channels are
+        :func:`drac_ssl.config.configured_channels` (fine-tuning replaces them, the source
+        size and the fundus options with the data's)."""
         aug = cfg.pretrain.augment
         mean, std = normalization_for(aug.recipe)
-        return cls(channels=cfg.pretrain.backbone.in_channels, source_size=aug.source_size,
+        return cls(channels=configured_channels(cfg), source_size=aug.source_size,
                    image_size=cfg.finetune.image_size, recipe=aug.recipe, mean=tuple(mean),
                    std=tuple(std), crop_scale=(float(cfg.finetune.crop_scale[0]),
                                                float(cfg.finetune.crop_scale[1])))
@@ -135,30 +173,47 @@ class InputSpec:
                                     recipe=self.view_recipe(), seed=seed)
 
     def to_metadata(self) -> dict[str, Any]:
-        return {
+        if self.channels == 1 and not self.replays_fundus_preprocessing:
+            steps = (f"8-bit grey image -> cv2.resize to {self.source_size}x{self.source_size} "
+                     f"(INTER_AREA, as the ingest cache) -> cv2.resize to {self.image_size}x"
+                     f"{self.image_size} (INTER_AREA) -> (x/255 - mean) / std")
+        else:
+            kind = "8-bit grey image" if self.channels == 1 else "8-bit RGB image"
+            crop = " -> crop to the fundus disc and pad to a square" if self.fundus_crop else ""
+            filt = (f" -> Graham's local-mean subtraction (sigma {self.source_size}/60"
+                    f"{', mask outside 90% of the radius' if self.graham_mask else ''})"
+                    if self.graham else "")
+            steps = (f"{kind}{crop} -> cv2.resize to {self.source_size}x{self.source_size} "
+                     f"(INTER_AREA){filt} (as the ingest cache) -> cv2.resize to "
+                     f"{self.image_size}x{self.image_size} (INTER_AREA) -> (x/255 - mean) / std "
+                     f"per channel")
+        meta = {
             "channels": self.channels,
             "size": [self.image_size, self.image_size],
             "source_size": self.source_size,
             "recipe": self.recipe,
             "value_range": "uint8 0..255, divided by 255, then normalised",
             "normalization": {"mean": list(self.mean), "std": list(self.std)},
-            "preprocessing": (
-                f"8-bit grey image -> cv2.resize to {self.source_size}x{self.source_size} "
-                f"(INTER_AREA, as the ingest cache) -> cv2.resize to {self.image_size}x"
-                f"{self.image_size} (INTER_AREA) -> (x/255 - mean) / std"),
+            "preprocessing": steps,
             "train_crop_scale": list(self.crop_scale),
         }
+        if self.ingest_preprocessing != DEFAULT_PREPROCESSING:
+            meta["ingest_preprocessing"] = self.ingest_preprocessing
+        return meta
 
     @classmethod
     def from_metadata(cls, meta: dict[str, Any]) -> InputSpec:
         size = meta["size"]
         crop = meta.get("train_crop_scale") or DEFAULT_CROP_SCALE  # absent in older model.json
+        prep = {**DEFAULT_PREPROCESSING, **(meta.get("ingest_preprocessing") or {})}
         return cls(channels=int(meta["channels"]), source_size=int(meta["source_size"]),
                    image_size=int(size[0] if isinstance(size, list) else size),
                    recipe=str(meta["recipe"]),
                    mean=tuple(float(v) for v in meta["normalization"]["mean"]),
                    std=tuple(float(v) for v in meta["normalization"]["std"]),
-                   crop_scale=(float(crop[0]), float(crop[1])))
+                   crop_scale=(float(crop[0]), float(crop[1])),
+                   fundus_crop=bool(prep["fundus_crop"]), graham=bool(prep["graham"]),
+                   graham_mask=bool(prep["graham_mask"]))
 
 
 class LinearHead(nn.Module):
@@ -235,7 +290,7 @@ def build_head(head: str, feature_dim: int, dropout: float, num_grades: int = NU
 
 
 class GradingModel(nn.Module):
-    """Backbone + head. ``forward(x (n, C, S, S)) -> raw output`` (logits ``(n, 3)`` or a
+    """Backbone + head. ``forward(x (n, C, S, S)) -> raw output`` (logits ``(n, K)`` or a
     regression score ``(n, 1)``). Grad-CAM target layer: ``backbone.layer4``."""
 
     def __init__(self, backbone: Backbone, head: nn.Module) -> None:
@@ -275,7 +330,7 @@ class ModelSpec:
     cifar_stem: bool
     head: str
     dropout: float
-    num_grades: int = NUM_GRADES
+    num_grades: int = NUM_GRADES  # K; a model.json without it is DRAC's 3 grades
     head_width: int | None = None
 
     def __post_init__(self) -> None:  # one spelling per model: the width resolved or None
@@ -322,7 +377,7 @@ class ModelSpec:
 # Raw outputs -> probabilities, scores and grades
 
 
-def regression_logits(score: np.ndarray, num_grades: int = NUM_GRADES) -> np.ndarray:
+def regression_logits(score: np.ndarray, num_grades: int) -> np.ndarray:
     """``-(score - k)^2`` for ``k = 0 .. K-1``: ``(n,) -> (n, K)``; their softmax (with a
     temperature) is the regression head's probability mapping."""
     s = np.asarray(score, dtype=np.float64).reshape(-1, 1)
@@ -331,31 +386,59 @@ def regression_logits(score: np.ndarray, num_grades: int = NUM_GRADES) -> np.nda
 
 @dataclass(frozen=True)
 class Calibration:
-    """How raw outputs become probabilities, a score and a grade.
+    """How raw outputs become probabilities, a score and a grade, for K grades.
 
     ``output="classification"``: ``P = softmax(logits / temperature)``, score = expected
     grade of ``P``. ``output="regression"``: score = the output, ``P = softmax(-(score -
-    k)^2 / temperature)``. Grade: ``apply_thresholds(score, thresholds)``. An ensemble
-    averages probabilities (classification) or scores (regression) over its models.
+    k)^2 / temperature)`` over ``k = 0..K-1``. Grade (``decision``): ``thresholds`` =
+    ``apply_thresholds(score, thresholds)`` with the K - 1 kappa-tuned ``thresholds``;
+    ``argmax`` = the most probable calibrated grade ``argmax_k P_k`` (thresholds are still
+    fitted and stored, so either rule can be reported). An ensemble averages probabilities
+    (classification) or scores (regression) over its models. ``K = len(thresholds) + 1``.
     """
 
     output: str
     temperature: float = 1.0
-    thresholds: tuple[float, float] = DEFAULT_THRESHOLDS  # type: ignore[assignment]
+    thresholds: tuple[float, ...] = DEFAULT_THRESHOLDS
+    decision: str = "thresholds"
+
+    def __post_init__(self) -> None:
+        if self.decision not in DECISIONS:
+            raise ValueError(f"unknown class decision {self.decision!r}; choose "
+                             f"{' or '.join(DECISIONS)} (finetune.decision)")
+        if len(self.thresholds) < 1:
+            raise ValueError("a calibration needs K - 1 >= 1 thresholds")
+
+    @property
+    def num_grades(self) -> int:
+        """K: the number of grades (thresholds + 1)."""
+        return len(self.thresholds) + 1
 
     @classmethod
-    def fit(cls, raw: np.ndarray, grades: np.ndarray, output: str) -> Calibration:
-        """Temperature (NLL) and kappa-optimal thresholds fitted on out-of-fold outputs."""
+    def fit(cls, raw: np.ndarray, grades: np.ndarray, output: str, num_grades: int | None = None,
+            decision: str = "thresholds") -> Calibration:
+        """Temperature (NLL) and kappa-optimal thresholds fitted on out-of-fold outputs.
+
+        ``num_grades``: K (classification: default the logits' width; regression: default
+        the largest grade + 1, at least 2: pass the data's K)."""
         raw = np.asarray(raw, dtype=np.float64)
         grades = np.asarray(grades, dtype=np.int64)
         if output == "classification":
+            k = int(num_grades) if num_grades is not None else raw.shape[1]
+            if raw.shape[1] != k:
+                raise ValueError(f"logits have {raw.shape[1]} columns for {k} grades")
             temperature = fit_temperature(raw, grades)
             score = expected_grade(softmax(raw, temperature))
         else:
-            temperature = fit_temperature(regression_logits(raw[:, 0]), grades)
+            k = int(num_grades) if num_grades is not None else max(int(grades.max()) + 1, 2)
+            temperature = fit_temperature(regression_logits(raw[:, 0], k), grades)
             score = raw[:, 0]
-        t0, t1 = fit_kappa_thresholds(score, grades)
-        return cls(output, float(temperature), (float(t0), float(t1)))
+        thresholds = fit_kappa_thresholds(score, grades, num_grades=k)
+        return cls(output, float(temperature), tuple(float(t) for t in thresholds), decision)
+
+    def with_decision(self, decision: str) -> Calibration:
+        """The same temperature and thresholds with another class decision."""
+        return replace(self, decision=decision)
 
     def probs_and_scores(self, raw_per_model: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """``(probs (n, K), score (n,))`` of the ensemble of the given raw outputs."""
@@ -364,29 +447,42 @@ class Calibration:
         if self.output == "classification":
             probs = np.mean([softmax(np.asarray(r, dtype=np.float64), self.temperature)
                              for r in raw_per_model], axis=0)
+            if probs.shape[1] != self.num_grades:
+                raise ValueError(f"the model outputs {probs.shape[1]} grades but the calibration "
+                                 f"has {self.num_grades} (thresholds {self.thresholds})")
             return probs, expected_grade(probs)
         score = np.mean([np.asarray(r, dtype=np.float64)[:, 0] for r in raw_per_model], axis=0)
-        return softmax(regression_logits(score), self.temperature), score
+        return softmax(regression_logits(score, self.num_grades), self.temperature), score
+
+    def grades_of(self, probs: np.ndarray, score: np.ndarray) -> np.ndarray:
+        """The grades ``(n,)`` int64 of ``decision`` for probabilities and scores."""
+        if self.decision == "argmax":
+            return np.asarray(probs).argmax(axis=1).astype(np.int64)
+        return apply_thresholds(score, self.thresholds)
 
     def decide(self, raw_per_model: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(probs, score, grade)`` of the ensemble."""
         probs, score = self.probs_and_scores(raw_per_model)
-        return probs, score, apply_thresholds(score, self.thresholds)
+        return probs, score, self.grades_of(probs, score)
 
     def to_dict(self) -> dict[str, Any]:
+        grade = ("number of thresholds t with score >= t" if self.decision == "thresholds"
+                 else "argmax_k P_k (the most probable calibrated grade)")
         return {"output": self.output, "temperature": self.temperature,
                 "thresholds": list(self.thresholds),
                 "probabilities": ("softmax(logits / temperature)" if self.output == "classification"
                                   else "softmax(-(score - k)^2 / temperature), k = "
-                                  + ", ".join(str(k) for k in range(NUM_GRADES))),
+                                  + ", ".join(str(k) for k in range(self.num_grades))),
                 "score": ("expected grade sum_k k * P_k" if self.output == "classification"
                           else "regression output"),
-                "grade": "number of thresholds t with score >= t"}
+                "grade": grade, "decision": self.decision, "num_grades": self.num_grades}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Calibration:
-        t = d["thresholds"]
-        return cls(str(d["output"]), float(d["temperature"]), (float(t[0]), float(t[1])))
+        """A calibration written by :meth:`to_dict`; one without ``decision`` (written before
+        the option existed) cuts at its thresholds."""
+        return cls(str(d["output"]), float(d["temperature"]),
+                   tuple(float(t) for t in d["thresholds"]), str(d.get("decision") or "thresholds"))
 
 
 def monitor_score(raw: np.ndarray, output: str) -> np.ndarray:
@@ -409,10 +505,12 @@ def grading_loss(output: Tensor, grade: Tensor, kind: str, class_weights: Tensor
     return (per_sample * w).sum() / w.sum().clamp_min(1e-12)
 
 
-def class_weights_for(grades: np.ndarray, num_grades: int = NUM_GRADES) -> np.ndarray:
-    """Inverse-frequency weights ``n / (K * count_k)`` (1 for a grade absent from ``grades``)."""
-    counts = np.bincount(grades, minlength=num_grades).astype(np.float64)
-    return np.where(counts > 0, len(grades) / (num_grades * np.maximum(counts, 1)), 1.0)
+def class_weights_for(grades: np.ndarray, num_grades: int | None = None) -> np.ndarray:
+    """Inverse-frequency weights ``n / (K * count_k)`` ``(K,)`` (1 for a grade absent from
+    ``grades``); ``K = num_grades`` (default: the largest grade + 1; pass the data's K)."""
+    k = int(num_grades) if num_grades is not None else int(np.max(grades)) + 1
+    counts = np.bincount(grades, minlength=k).astype(np.float64)
+    return np.where(counts > 0, len(grades) / (k * np.maximum(counts, 1)), 1.0)
 
 
 

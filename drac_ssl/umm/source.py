@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from drac_ssl.checkpoint import load_checkpoint
-from drac_ssl.config import Config
+from drac_ssl.config import Config, configured_channels, with_data_channels
 from drac_ssl.models import VICRegModel, build_vicreg_model, load_local_weights
 
-__all__ = ["default_checkpoint", "load_pretrained_model", "resolve_checkpoint"]
+__all__ = ["default_checkpoint", "load_pretrained_model", "resolve_checkpoint", "with_checkpoint_channels"]
 
 
 def default_checkpoint(run_dir: Path) -> Path:
@@ -86,13 +86,27 @@ def _recorded_architecture(path: Path) -> dict[str, Any] | None:
     return None
 
 
+def with_checkpoint_channels(cfg: Config, path: str | Path) -> Config:
+    """``cfg`` with ``pretrain.backbone.in_channels`` 0 ("the data's") replaced by the
+    channels the checkpoint at ``path`` records (its ``metadata.json`` or stored config), or
+    :func:`drac_ssl.config.configured_channels` when it records none; a set value is kept
+    (:func:`load_pretrained_model` compares it with the checkpoint's)."""
+    if cfg.pretrain.backbone.in_channels != 0:
+        return cfg
+    path = Path(path)
+    recorded = _recorded_architecture(path) if path.is_file() else None
+    channels = (recorded or {}).get("pretrain.backbone.in_channels") or configured_channels(cfg)
+    return with_data_channels(cfg, int(channels), str(path))
+
+
 def load_pretrained_model(cfg: Config, path: str | Path) -> VICRegModel:
     """The VICReg model (backbone + expander) of ``cfg.pretrain`` filled from ``path``.
 
     ``path``: ``vicreg_model.safetensors`` (its ``metadata.json`` is checked against the
     config when present) or a pretrain/UMM checkpoint ``.pt`` (read with
     ``weights_only=True``; its stored config is checked). ``pretrain.backbone.weights`` is
-    not loaded: the checkpoint replaces it.
+    not loaded: the checkpoint replaces it. ``pretrain.backbone.in_channels`` 0 takes the
+    channels the checkpoint records.
 
     Raises:
         FileNotFoundError: no such file.
@@ -102,8 +116,9 @@ def load_pretrained_model(cfg: Config, path: str | Path) -> VICRegModel:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"UMM checkpoint not found: {path}")
-    expected = _architecture(cfg)
     recorded = _recorded_architecture(path)
+    cfg = with_checkpoint_channels(cfg, path)
+    expected = _architecture(cfg)
     if recorded is not None:
         diffs = [
             f"{k}: checkpoint {recorded[k]!r}, config {expected[k]!r}"

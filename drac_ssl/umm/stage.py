@@ -27,7 +27,7 @@ import torch
 
 from drac_ssl import pretrain
 from drac_ssl.checkpoint import load_checkpoint, save_weights
-from drac_ssl.config import Config, ConfigError, UMMConfig, save_config, to_dict
+from drac_ssl.config import Config, ConfigError, UMMConfig, save_config, to_dict, with_data_channels
 from drac_ssl.distributed import DistInfo
 from drac_ssl.engine import Engine, Monitor, TrainingTask
 from drac_ssl.io import atomic_write_json
@@ -38,7 +38,7 @@ from drac_ssl.tensorboard_log import require_tensorboard
 from drac_ssl.umm.bilevel import HVP_MODES, HYPERGRADIENTS
 from drac_ssl.umm.layers import AfterCut, make_batch_norm_composable
 from drac_ssl.umm.plots import plot_umm_history as _plot_history
-from drac_ssl.umm.source import load_pretrained_model, resolve_checkpoint
+from drac_ssl.umm.source import load_pretrained_model, resolve_checkpoint, with_checkpoint_channels
 from drac_ssl.umm.step import STEP_KEYS, UMMOptimizers, build_optimizers, umm_step
 
 __all__ = ["EARLY_CUTS", "UMMNonFiniteError", "UMMResult", "feed_config", "run"]
@@ -231,6 +231,7 @@ def run(
     run_dir = Path(run_dir)
     out_dir = run_dir / "umm"
     source = resolve_checkpoint(run_dir, checkpoint)
+    cfg = with_checkpoint_channels(cfg, source)  # in_channels 0: the pretrained backbone's
     device = resolve_device(cfg.run.device)
     engine = Engine("umm", out_dir, epochs=uc.epochs, config=to_dict(cfg), seed=cfg.run.seed,
                     tensorboard=cfg.run.tensorboard,
@@ -259,6 +260,8 @@ def run(
         data = pretrain.load_pretrain_data(
             feed_cfg, Path(data_dir) if data_dir is not None else run_dir / "data"
         )
+    # the pretrained backbone must read the data's channels: a clear error otherwise
+    with_data_channels(cfg, data.channels, data.description)
     if len(data.images) < uc.batch_size:
         raise ValueError(
             f"umm.batch_size={uc.batch_size} is larger than the {len(data.images)} images.\n"

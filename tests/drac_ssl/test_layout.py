@@ -36,13 +36,22 @@ def test_grading_and_the_app_import_no_training_code() -> None:
         assert f"'{name}'" not in loaded and f"'{name}." not in loaded, name
 
 
-def test_grade_constants_are_defined_once() -> None:
+def test_grade_constants_are_defined_once_and_only_defaults() -> None:
     import drac_ssl
-    from drac_ssl import metrics, submission
+    from drac_ssl import scale, submission
 
     assert drac_ssl.NUM_GRADES == len(drac_ssl.GRADE_NAMES) == len(drac_ssl.PROB_COLUMNS)
-    assert metrics.NUM_GRADES is drac_ssl.NUM_GRADES
     assert submission.SUBMISSION_COLUMNS == ("case", "class", *drac_ssl.PROB_COLUMNS)
+    assert scale.submission_columns(3) == submission.SUBMISSION_COLUMNS
+    assert scale.submission_columns(5)[-1] == "P4"
+    # the modules that grade, score, plot, report, export and serve take K from the data:
+    # none of them reads the DRAC constants (docs/design.md)
+    for module in ("drac_ssl/metrics.py", "drac_ssl/plots.py", "drac_ssl/report.py",
+                   "drac_ssl/export.py", "drac_ssl/grading/bundle.py", "drac_ssl/grading/predict.py",
+                   "app/predict.py", "app/server.py", "app/inputs.py"):
+        text = (REPO / module).read_text(encoding="utf-8")
+        for name in ("NUM_GRADES", "GRADE_NAMES", "PROB_COLUMNS"):
+            assert name not in text, f"{module} uses drac_ssl.{name}"
 
 
 @pytest.mark.parametrize("module", ["drac_ssl.train", "drac_ssl.export", "drac_ssl.umm"])

@@ -36,8 +36,10 @@ def test_plot_history(tmp_path: Path) -> None:
 def test_plot_confusion(tmp_path: Path) -> None:
     cm = [[50, 5, 0], [6, 30, 4], [0, 0, 0]]  # a fold without PDR: empty row, no division error
     _assert_png(plot_confusion(cm, tmp_path / "cm.png", title="Fold 0"))
+    with pytest.raises(ValueError):  # the names say 3 grades, the matrix 2
+        plot_confusion(np.zeros((2, 2)), tmp_path / "bad.png", ["Normal", "NPDR", "PDR"])
     with pytest.raises(ValueError):
-        plot_confusion(np.zeros((2, 2)), tmp_path / "bad.png")
+        plot_confusion(np.zeros((2, 3)), tmp_path / "bad.png")
 
 
 def test_plot_roc(tmp_path: Path) -> None:

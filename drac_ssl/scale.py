@@ -1,0 +1,120 @@
+"""The grading scale and the input facts of a run, as its data recorded them.
+
+The ingest (:mod:`data_prep.ingest`) resolves the grade names (``data.grades`` or the
+layout's scale), the channels (``data.channels``) and the fundus preprocessing options
+and writes them into ``RUN/data/ingest_summary.json``. Every later stage and the bundle
+read them through :func:`read_ingest_facts`; a summary written before these were recorded
+(or none at all) means the DRAC 2022 Task 3 scale, grey images and no fundus preprocessing,
+which is what such runs used.
+
+K grades have probability columns ``P0..P{K-1}`` (:func:`prob_columns`) and a submission
+header ``case,class,P0..P{K-1}`` (:func:`submission_columns`); DRAC's is exactly
+``case,class,P0,P1,P2``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from drac_ssl import GRADE_NAMES
+
+__all__ = [
+    "DEFAULT_PREPROCESSING",
+    "IngestFacts",
+    "default_grade_names",
+    "describe_grades",
+    "grade_names_of",
+    "prob_columns",
+    "read_ingest_facts",
+    "submission_columns",
+]
+
+DEFAULT_PREPROCESSING: dict[str, bool] = {"fundus_crop": False, "graham": False,
+                                          "graham_mask": True}
+"""The ingest's fundus preprocessing options when none are recorded (all off)."""
+
+
+def prob_columns(num_grades: int) -> tuple[str, ...]:
+    """``('P0', ..., 'P{K-1}')`` for ``K = num_grades`` (>= 2)."""
+    if int(num_grades) < 2:
+        raise ValueError(f"a grading scale has at least 2 grades, got {num_grades}")
+    return tuple(f"P{k}" for k in range(int(num_grades)))
+
+
+def submission_columns(num_grades: int) -> tuple[str, ...]:
+    """The submission header ``('case', 'class', 'P0', ..., 'P{K-1}')``."""
+    return ("case", "class", *prob_columns(num_grades))
+
+
+def default_grade_names(num_grades: int) -> tuple[str, ...]:
+    """Names for K grades when none are known: DRAC's three for K = 3 (the package's default
+    scale, what unrecorded runs used), else the numbers ``'0' .. 'K-1'``."""
+    k = int(num_grades)
+    return GRADE_NAMES if k == len(GRADE_NAMES) else tuple(str(g) for g in range(k))
+
+
+def describe_grades(names: Sequence[str]) -> str:
+    """``'0 Normal, 1 NPDR, 2 PDR'``."""
+    return ", ".join(f"{k} {name}" for k, name in enumerate(names))
+
+
+def grade_names_of(metadata: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """The grade names a ``model.json`` / bundle ``metadata.json`` records (``class_names``),
+    else DRAC's (what a bundle written before the scale was recorded used)."""
+    names = (metadata or {}).get("class_names")
+    return tuple(str(n) for n in names) if names else GRADE_NAMES
+
+
+@dataclass(frozen=True)
+class IngestFacts:
+    """What the ingest recorded about the data (see the module docstring).
+
+    ``grade_names``: grades 0..K-1; ``channels``: 1 (grey) or 3 (RGB) of the cache arrays;
+    ``preprocessing``: the fundus options applied to every cached copy
+    (:data:`DEFAULT_PREPROCESSING` keys); ``layout``: the layout kind (``drac``, ``plain``,
+    ``aptos``, ``eyepacs``, ``idrid``, ``medmnist``) or ``''`` when unknown; ``recorded``:
+    whether the summary held the scale (False: the DRAC defaults were assumed).
+    """
+
+    grade_names: tuple[str, ...] = GRADE_NAMES
+    channels: int = 1
+    preprocessing: dict[str, bool] = field(default_factory=lambda: dict(DEFAULT_PREPROCESSING))
+    layout: str = ""
+    recorded: bool = False
+
+    @property
+    def num_grades(self) -> int:
+        return len(self.grade_names)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"grades": list(self.grade_names), "k": self.num_grades, "channels": self.channels,
+                "preprocessing": dict(self.preprocessing), "layout": self.layout or None,
+                "source": "ingest_summary.json" if self.recorded
+                else "not recorded by the ingest: the DRAC defaults (3 grades, grey)"}
+
+
+def read_ingest_facts(data_dir: str | os.PathLike[str]) -> IngestFacts:
+    """The :class:`IngestFacts` of ``data_dir/ingest_summary.json`` (DRAC defaults for what
+    it does not record, or when it is absent or unreadable)."""
+    try:
+        summary = json.loads((Path(data_dir) / "ingest_summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return IngestFacts()
+    if not isinstance(summary, dict):
+        return IngestFacts()
+    grades = summary.get("grades") or {}
+    names = tuple(str(n) for n in grades.get("names") or ()) if isinstance(grades, dict) else ()
+    channels = summary.get("channels") or {}
+    value = channels.get("value") if isinstance(channels, dict) else None
+    prep = summary.get("preprocessing") or {}
+    preprocessing = {k: bool(prep.get(k, v)) if isinstance(prep, dict) else v
+                     for k, v in DEFAULT_PREPROCESSING.items()}
+    return IngestFacts(grade_names=names if len(names) >= 2 else GRADE_NAMES,
+                       channels=int(value) if value in (1, 3) else 1,
+                       preprocessing=preprocessing, layout=str(summary.get("layout") or ""),
+                       recorded=len(names) >= 2)
