@@ -513,7 +513,7 @@ def with_data_channels(cfg: Config, channels: int, where: str) -> Config:
         kind = "RGB colour" if channels == 3 else "grey"
         raise ConfigError(
             f"config: pretrain.backbone.in_channels={bb.in_channels} contradicts the data: "
-            f"{where} holds {channels}-channel ({kind}) images, and nothing is converted "
+            f"{channels}-channel ({kind}) images ({where}), and nothing is converted "
             f"silently.\n  fix: pretrain.backbone.in_channels={channels} (or 0: take the data's "
             f"channels), or re-ingest the data with data.channels={bb.in_channels}")
     if bb.in_channels == channels:

@@ -459,8 +459,7 @@ def fit_kappa_thresholds(
         for pos in range(1, n_cuts):
             if idx[pos] <= idx[pos - 1]:
                 above = coarse[coarse > idx[pos - 1]]
-                if above.size:
-                    idx[pos] = int(above[0])
+                idx[pos] = int(above[0]) if above.size else int(coarse[-1])
         for pos in range(n_cuts - 2, -1, -1):
             if idx[pos] >= idx[pos + 1]:
                 idx[pos] = int(coarse[coarse < idx[pos + 1]][-1])

@@ -509,6 +509,8 @@ def class_weights_for(grades: np.ndarray, num_grades: int | None = None) -> np.n
     """Inverse-frequency weights ``n / (K * count_k)`` ``(K,)`` (1 for a grade absent from
     ``grades``); ``K = num_grades`` (default: the largest grade + 1; pass the data's K)."""
     k = int(num_grades) if num_grades is not None else int(np.max(grades)) + 1
+    if len(grades) and int(np.max(grades)) >= k:
+        raise ValueError(f"grade {int(np.max(grades))} found, but the scale has {k} grades")
     counts = np.bincount(grades, minlength=k).astype(np.float64)
     return np.where(counts > 0, len(grades) / (k * np.maximum(counts, 1)), 1.0)
 

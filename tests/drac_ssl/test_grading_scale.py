@@ -1,0 +1,208 @@
+"""K grades (issue #12): metrics against hand-computed values, K - 1 kappa thresholds, the
+class decision, heads with K outputs, the K-column submission and its check, plots."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from drac_ssl import metrics
+from drac_ssl.grading import model as grading
+from drac_ssl.plots import plot_confusion, plot_roc
+from drac_ssl.scale import (
+    IngestFacts,
+    default_grade_names,
+    grade_names_of,
+    prob_columns,
+    read_ingest_facts,
+    submission_columns,
+)
+from drac_ssl.submission import check_submission, write_submission
+
+ICDR = ("No DR", "Mild", "Moderate", "Severe", "PDR")
+
+# 7 cases on the 5-grade scale, probabilities in exact binary fractions (rows sum to 1
+# exactly, so the tie below survives renormalisation); by hand (Mann-Whitney counts, ties
+# 1/2): one-vs-rest: grades 0, 1, 2, 4 separate perfectly, grade 3 has one tie in 6 pairs
+# (11/12), macro = (4 + 11/12) / 5 = 59/60; one-vs-one: 9 of 10 pairs perfect, the pair
+# (2, 3) averages 1/2 (P3 tied) and 1 (P2): 3/4, macro = (9 + 3/4) / 10 = 39/40. Argmax
+# gets 5 of 7 (case 3 -> 4, case 5 -> 1).
+Y5 = np.array([0, 1, 2, 3, 4, 0, 4])
+P5 = np.array([[.5, .125, .125, .125, .125], [.125, .5, .125, .125, .125],
+               [.125, .125, .375, .25, .125], [.125, .125, .125, .25, .375],
+               [.0625, .0625, .125, .125, .625], [.25, .375, .125, .125, .125],
+               [.125, .125, .125, .125, .5]])
+
+
+def test_qwk_on_five_grades_by_hand() -> None:
+    # y = 0 0 1 4, pred = 0 1 1 3 (K = 5): sum w*O = 1 + 1 = 2 (unnormalised (i-j)^2);
+    # expected sum w*E = (2*11 + 1*5 + 1*35) / 4 = 15.5; kappa = 1 - 2 / 15.5 = 27/31
+    assert metrics.quadratic_weighted_kappa([0, 0, 1, 4], [0, 1, 1, 3], 5) == pytest.approx(27 / 31)
+    # grades 2 and 3 unused by both raters keep their distance: the same value without K
+    assert metrics.quadratic_weighted_kappa([0, 0, 1, 4], [0, 1, 1, 3]) == pytest.approx(27 / 31)
+    assert metrics.quadratic_weighted_kappa([0, 4], [4, 0], 5) == pytest.approx(-1.0)
+
+
+def test_auc_one_vs_one_and_one_vs_rest_by_hand() -> None:
+    assert metrics.macro_ovr_auc(Y5, P5) == pytest.approx(59 / 60)
+    assert metrics.macro_ovo_auc(Y5, P5) == pytest.approx(39 / 40)
+    assert metrics.ovr_auc_per_grade(Y5, P5) == pytest.approx([1, 1, 1, 11 / 12, 1])
+    report = metrics.grading_report(Y5, P5, class_names=ICDR)
+    assert report["auc"] == report["auc_ovo"] == pytest.approx(39 / 40)
+    assert report["auc_ovr"] == pytest.approx(59 / 60)
+    assert report["auc_per_grade"]["Severe"] == pytest.approx(11 / 12)
+    assert report["class_names"] == list(ICDR) and report["labels"] == [0, 1, 2, 3, 4]
+    assert np.array(report["confusion"]).shape == (5, 5)
+    assert np.trace(np.array(report["confusion"])) == 5 and report["confusion"][3][4] == 1
+    assert report["accuracy"] == pytest.approx(5 / 7)
+    assert set(report["f1"]) == set(ICDR)
+    # a grade absent from y_true: both AUCs undefined, the reason said once
+    missing = metrics.grading_report(Y5[Y5 != 3], np.delete(P5, 3, axis=0), class_names=ICDR)
+    assert math.isnan(missing["auc"]) and math.isnan(missing["auc_ovr"])
+    assert "[3] absent" in missing["auc_note"] and math.isnan(missing["auc_per_grade"]["Severe"])
+
+
+def test_three_grade_auc_by_hand() -> None:
+    # 2 cases per grade; by hand: one-vs-rest 7/8, 9/16, 1 -> 39/48; one-vs-one pairs
+    # (0,1) 3/4, (0,2) 1, (1,2) (3/8 + 1)/2 -> 39/48 as well (balanced K = 3)
+    y = np.array([0, 0, 1, 1, 2, 2])
+    p = np.array([[.7, .2, .1], [.4, .4, .2], [.3, .5, .2], [.5, .3, .2], [.2, .3, .5],
+                  [.1, .6, .3]])
+    assert metrics.ovr_auc_per_grade(y, p) == pytest.approx([7 / 8, 9 / 16, 1.0])
+    assert metrics.macro_ovr_auc(y, p) == pytest.approx(39 / 48)
+    assert metrics.macro_ovo_auc(y, p) == pytest.approx(39 / 48)
+
+
+def test_grading_report_refuses_names_that_do_not_fit() -> None:
+    with pytest.raises(ValueError, match="5 columns but 3 class names"):
+        metrics.grading_report(Y5, P5, class_names=("a", "b", "c"))
+    with pytest.raises(ValueError, match="grade 4 found"):
+        metrics.grading_report(Y5, None, Y5, class_names=("a", "b", "c"))
+    assert metrics.grading_report([0, 1], None, [0, 1])["class_names"] == ["0", "1"]
+    assert default_grade_names(3) == ("Normal", "NPDR", "PDR")
+
+
+@pytest.mark.parametrize("k", [2, 3, 5])
+def test_kappa_thresholds_for_k_grades(k: int) -> None:
+    rng = np.random.default_rng(k)
+    y = np.repeat(np.arange(k), 12)
+    scores = 0.3 * y + rng.uniform(0, 0.25, y.size)  # ordered, but not at k + 0.5
+    cuts = metrics.fit_kappa_thresholds(scores, y, num_grades=k)
+    assert len(cuts) == k - 1 and all(a < b for a, b in zip(cuts, cuts[1:], strict=False))
+    assert metrics.quadratic_weighted_kappa(y, metrics.apply_thresholds(scores, cuts), k) == 1.0
+    if k > 2:  # the default cuts at 0.5, 1.5, ... lose the top grades
+        default = metrics.apply_thresholds(scores, metrics.default_thresholds(k))
+        assert metrics.quadratic_weighted_kappa(y, default, k) < 1.0
+    assert metrics.fit_kappa_thresholds(scores, y, num_grades=k) == cuts  # deterministic
+
+
+def test_kappa_thresholds_with_fewer_distinct_scores_than_cuts() -> None:
+    y = np.array([0, 0, 4, 4])
+    cuts = metrics.fit_kappa_thresholds(np.array([0.0, 0.0, 1.0, 1.0]), y, num_grades=5)
+    assert len(cuts) == 4 and np.all(np.diff(cuts) > 0)
+    pred = metrics.apply_thresholds(np.array([0.0, 1.0]), cuts)
+    assert pred[0] < pred[1]
+    with pytest.raises(ValueError, match="grades 0..2"):
+        metrics.fit_kappa_thresholds(np.array([0.0, 1.0]), [0, 4], num_grades=3)
+
+
+def test_calibration_with_five_grades_and_both_decisions() -> None:
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(5), 30)
+    logits = np.eye(5)[y] * 2.0 + rng.normal(0, 1.0, (y.size, 5))
+    cal = grading.Calibration.fit(logits, y, "classification", 5, "thresholds")
+    assert cal.num_grades == 5 and len(cal.thresholds) == 4
+    probs, score, grade = cal.decide([logits])
+    assert probs.shape == (150, 5) and np.allclose(probs.sum(1), 1)
+    assert np.array_equal(grade, metrics.apply_thresholds(score, cal.thresholds))
+    argmax = cal.with_decision("argmax")
+    assert np.array_equal(argmax.decide([logits])[2], probs.argmax(1))
+    assert not np.array_equal(grade, probs.argmax(1))  # the two rules differ on these data
+    back = grading.Calibration.from_dict(json.loads(json.dumps(argmax.to_dict())))
+    assert back == argmax and back.to_dict()["decision"] == "argmax"
+    assert back.to_dict()["num_grades"] == 5
+    # a calibration written before the option existed: DRAC's 3 grades, cut at its thresholds
+    old = grading.Calibration.from_dict({"output": "classification", "temperature": 1.5,
+                                         "thresholds": [0.6, 1.4]})
+    assert old.decision == "thresholds" and old.num_grades == 3
+    with pytest.raises(ValueError, match="outputs 5 grades but the calibration has 3"):
+        old.decide([logits])
+    with pytest.raises(ValueError, match="finetune.decision"):
+        grading.Calibration("classification", decision="vote")
+
+
+def test_regression_calibration_maps_to_k_grades() -> None:
+    y = np.repeat(np.arange(5), 10)
+    raw = (y + np.linspace(-0.3, 0.3, y.size))[:, None]
+    cal = grading.Calibration.fit(raw, y, "regression", 5)
+    probs, score, grade = cal.decide([raw])
+    assert probs.shape == (50, 5) and np.allclose(probs.sum(1), 1)
+    assert np.array_equal(cal.with_decision("argmax").decide([raw])[2], probs.argmax(1))
+    assert metrics.quadratic_weighted_kappa(y, grade, 5) > 0.95
+    assert "k = 0, 1, 2, 3, 4" in cal.to_dict()["probabilities"]
+
+
+@pytest.mark.parametrize(("head", "k"), [("linear", 3), ("mlp", 5), ("conv", 5), ("regression", 5)])
+def test_heads_have_k_outputs_and_specs_keep_k(head: str, k: int) -> None:
+    spec = grading.ModelSpec("resnet18", 3, True, head, 0.0, num_grades=k)
+    out = spec.build()(torch.zeros(2, 3, 28, 28))
+    assert out.shape == (2, 1 if head == "regression" else k)
+    assert grading.ModelSpec.from_dict(json.loads(json.dumps(spec.to_dict()))).num_grades == k
+    legacy = {key: v for key, v in spec.to_dict().items() if key != "num_grades"}
+    assert grading.ModelSpec.from_dict(legacy).num_grades == 3  # written before K was stored
+    weights = grading.class_weights_for(np.array([0, 0, 1, k - 1]), k)
+    assert weights.shape == (k,) and weights[0] == pytest.approx(4 / (k * 2))
+    with pytest.raises(ValueError, match=f"scale has {k} grades"):
+        grading.class_weights_for(np.array([0, k]), k)
+
+
+def test_submission_with_five_grades_and_its_check(tmp_path: Path) -> None:
+    cases = [f"test_{i:04d}.png" for i in range(4)]
+    path = write_submission(tmp_path / "s.csv", cases, P5[:4], np.array([0, 1, 2, 4]), num_grades=5)
+    lines = path.read_text().splitlines()
+    assert lines[0] == "case,class,P0,P1,P2,P3,P4" == ",".join(submission_columns(5))
+    assert check_submission(path) == []  # K read from the header
+    assert check_submission(path, num_grades=5, grade_names=ICDR, cases=cases) == []
+    assert any("header is" in p for p in check_submission(path, num_grades=3))
+    with pytest.raises(ValueError, match=r"pass num_grades=5"):
+        write_submission(tmp_path / "t.csv", cases, P5[:4])  # the DRAC default refuses 5 columns
+    bad = tmp_path / "bad.csv"
+    bad.write_text("\n".join([lines[0], lines[1].replace(",0,", ",5,", 1), *lines[2:3],
+                              "test_9999.png,0,0.2,0.2,0.2,0.2,0.2", "test_3.png,4,0.2,0.2,0.2,0.2,0.2"])
+                   + "\n")
+    problems = check_submission(bad, grade_names=ICDR, cases=cases)
+    text = "\n".join(problems)
+    assert "class 5 is outside {0, 1, 2, 3, 4}" in text and "4 (PDR)" in text
+    assert "case 'test_9999.png' is not a test case of the manifest" in text
+    assert "case 'test_3.png' is not a test case name -> write 'test_0003.png'" not in text
+    assert "test case 'test_0002.png' has no row" in text
+    wrong_sum = tmp_path / "sum.csv"
+    wrong_sum.write_text(lines[0] + "\ntest_0000.png,0,0.5,0.1,0.1,0.1,0.1\n")
+    assert any("P0+P1+P2+P3+P4 = 0.9" in p for p in check_submission(wrong_sum))
+
+
+def test_scale_facts_from_the_ingest_summary(tmp_path: Path) -> None:
+    assert read_ingest_facts(tmp_path) == IngestFacts()  # nothing recorded: DRAC, grey
+    (tmp_path / "ingest_summary.json").write_text(json.dumps({
+        "layout": "medmnist", "grades": {"names": list(ICDR), "k": 5},
+        "channels": {"value": 3}, "preprocessing": {"fundus_crop": True, "graham": False}}))
+    facts = read_ingest_facts(tmp_path)
+    assert facts.grade_names == ICDR and facts.channels == 3 and facts.recorded
+    assert facts.preprocessing == {"fundus_crop": True, "graham": False, "graham_mask": True}
+    assert prob_columns(5) == ("P0", "P1", "P2", "P3", "P4")
+    assert grade_names_of({}) == ("Normal", "NPDR", "PDR")
+    assert grade_names_of({"class_names": list(ICDR)}) == ICDR
+
+
+def test_plots_with_five_grades(tmp_path: Path) -> None:
+    report = metrics.grading_report(Y5, P5, class_names=ICDR)
+    for path in (plot_confusion(report["confusion"], tmp_path / "cm.png", ICDR),
+                 plot_roc(Y5, P5, tmp_path / "roc.png", ICDR), plot_roc(Y5, P5, tmp_path / "r2.png")):
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(ValueError):
+        plot_roc(Y5, P5, tmp_path / "bad.png", ("a", "b", "c"))
