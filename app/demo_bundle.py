@@ -20,12 +20,13 @@ from pathlib import Path
 
 import torch
 
-from drac_ssl import __version__
+from drac_ssl import GRADE_NAMES, __version__
 from drac_ssl.checkpoint import save_weights
-from drac_ssl.config import FinetuneConfig, to_dict
+from drac_ssl.config import GRADE_SCALES, FinetuneConfig, to_dict
 from drac_ssl.datasets import normalization_for
 from drac_ssl.grading.model import Calibration, InputSpec, ModelSpec
 from drac_ssl.io import atomic_write_json, atomic_write_text
+from drac_ssl.metrics import default_thresholds
 
 __all__ = ["DEMO_NOTE", "build_demo_bundle", "main"]
 
@@ -35,20 +36,25 @@ DEMO_NOTE = ("UNTRAINED DEMO BUNDLE: random-init weights built by app.demo_bundl
 
 def build_demo_bundle(run_dir: str | Path, *, image_size: int = 128, source_size: int = 256,
                       n_folds: int = 2, head: str = "conv", arch: str = "resnet18",
-                      seed: int = 0) -> Path:
+                      seed: int = 0, grade_names: Sequence[str] = GRADE_NAMES,
+                      channels: int = 1) -> Path:
     """Write a random-init fold ensemble as ``run_dir/bundle`` and return that folder.
 
     The backbone is frozen-style: one shared ``backbone.safetensors`` plus a head per fold,
     as the fine-tuning stage stores a frozen backbone. Cost: well under a second at 128 px.
+    ``grade_names``: the scale (default DRAC's three; e.g. the five ICDR grades);
+    ``channels``: 1 (grey UW-OCTA, the ``octa`` recipe) or 3 (colour fundus, ``fundus``).
     """
     run_dir = Path(run_dir)
     variant = "vicreg"
     vdir = run_dir / "finetune" / variant
     vdir.mkdir(parents=True, exist_ok=True)
-    mean, std = normalization_for("octa")
-    spec_in = InputSpec(channels=1, source_size=source_size, image_size=image_size,
-                        recipe="octa", mean=tuple(mean), std=tuple(std))
-    spec = ModelSpec(arch=arch, in_channels=1, cifar_stem=False, head=head, dropout=0.0)
+    recipe = "octa" if channels == 1 else "fundus"
+    mean, std = normalization_for(recipe)
+    spec_in = InputSpec(channels=channels, source_size=source_size, image_size=image_size,
+                        recipe=recipe, mean=tuple(mean), std=tuple(std))
+    spec = ModelSpec(arch=arch, in_channels=channels, cifar_stem=False, head=head, dropout=0.0,
+                     num_grades=len(grade_names))
     torch.manual_seed(seed)
     backbone = spec.build_backbone()
     save_weights(vdir / "backbone.safetensors",
@@ -64,9 +70,11 @@ def build_demo_bundle(run_dir: str | Path, *, image_size: int = 128, source_size
     ft = FinetuneConfig(head=head, freeze="frozen", image_size=image_size)
     atomic_write_json(vdir / "model.json", {
         "format": "drac_ssl grading model v1", "variant": variant, "backbone_source": None,
-        "freeze": "frozen", "model": spec.to_dict(), "input": spec_in.to_metadata(),
-        "folds": folds, "tta": True, "finetune": to_dict(ft), "package_version": __version__})
-    calibration = Calibration("classification" if spec.output == "classification" else "regression")
+        "freeze": "frozen", "model": spec.to_dict(), "class_names": list(grade_names),
+        "input": spec_in.to_metadata(), "folds": folds, "tta": True, "finetune": to_dict(ft),
+        "package_version": __version__})
+    calibration = Calibration("classification" if spec.output == "classification" else "regression",
+                              thresholds=default_thresholds(len(grade_names)))
     atomic_write_json(vdir / "calibration.json", {**calibration.to_dict(), "fitted_on": "nothing (demo)"})
     nan = None
     atomic_write_json(vdir / "metrics.json", {
@@ -101,9 +109,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--source-size", type=int, default=256)
     parser.add_argument("--folds", type=int, default=2)
     parser.add_argument("--head", default="conv", choices=["linear", "mlp", "conv", "regression"])
+    parser.add_argument("--grades", default="drac", choices=sorted(GRADE_SCALES),
+                        help="grade scale: drac (3 grades) or icdr (5)")
+    parser.add_argument("--channels", type=int, default=1, choices=[1, 3],
+                        help="1: grey UW-OCTA model, 3: colour fundus model")
     args = parser.parse_args(argv)
     print(build_demo_bundle(args.run_dir, image_size=args.image_size,
-                            source_size=args.source_size, n_folds=args.folds, head=args.head))
+                            source_size=args.source_size, n_folds=args.folds, head=args.head,
+                            grade_names=GRADE_SCALES[args.grades], channels=args.channels))
     return 0
 
 

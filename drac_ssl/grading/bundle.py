@@ -160,8 +160,7 @@ def task_description(grade_names: Sequence[str], channels: int, kind: str | None
             None, "drac", "phantom", "unknown"):
         return "DRAC 2022 Task 3: diabetic retinopathy grade of one UW-OCTA image"
     image = "colour fundus photograph" if channels == 3 else "grey retinal image"
-    return (f"diabetic retinopathy grade ({len(grade_names)} grades: {describe_grades(grade_names)}) "
-            f"of one {image}")
+    return f"diabetic retinopathy grade ({len(grade_names)} grades) of one {image}"
 
 
 def _model_card(meta: dict[str, Any]) -> str:
@@ -223,8 +222,8 @@ def _model_card(meta: dict[str, Any]) -> str:
 to diagnose, grade or triage patients.
 {data_warning}
 ## What it is
-- Task: {meta.get('task', '')}:
-  {describe_grades(names)}.
+- Task: {meta.get('task', '')}.
+- Grades: {describe_grades(names)}.
 - Model: {model['arch']} backbone ({inp['channels']} input channel{'s' if inp['channels'] != 1 else ''}), backbone variant
   `{meta['variant']}` ({meta['selection']}), {model['head']} head ({model['output']}{width}),
   backbone {meta['freeze']} during fine-tuning; an ensemble of {len(meta['folds'])}

@@ -206,3 +206,18 @@ def test_plots_with_five_grades(tmp_path: Path) -> None:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(ValueError):
         plot_roc(Y5, P5, tmp_path / "bad.png", ("a", "b", "c"))
+
+
+def test_demo_bundle_with_five_grades_in_colour(tmp_path: Path) -> None:
+    from app.demo_bundle import build_demo_bundle
+    from drac_ssl.grading.bundle import load_bundle
+    from drac_ssl.grading.predict import predict_images
+
+    bundle = load_bundle(build_demo_bundle(tmp_path / "run", image_size=32, source_size=32,
+                                           grade_names=ICDR, channels=3))
+    assert bundle.metadata["class_names"] == list(ICDR) and bundle.spec.channels == 3
+    probs, grades = predict_images(bundle, [np.zeros((40, 40, 3), np.uint8)], tta=False)
+    assert probs.shape == (1, 5) and 0 <= grades[0] < 5
+    assert predict_images(bundle, [])[0].shape == (0, 5)
+    with pytest.raises(ValueError, match="RGB image"):
+        predict_images(bundle, [np.zeros((40, 40), np.uint8)])
