@@ -27,7 +27,7 @@ import torch
 
 from drac_ssl import pretrain
 from drac_ssl.checkpoint import load_checkpoint, save_weights
-from drac_ssl.config import Config, ConfigError, UMMConfig, save_config, to_dict, with_data_channels
+from drac_ssl.config import Config, ConfigError, UMMConfig, save_config, to_dict
 from drac_ssl.distributed import DistInfo
 from drac_ssl.engine import Engine, Monitor, TrainingTask
 from drac_ssl.io import atomic_write_json
@@ -261,7 +261,12 @@ def run(
             feed_cfg, Path(data_dir) if data_dir is not None else run_dir / "data"
         )
     # the pretrained backbone must read the data's channels: a clear error otherwise
-    with_data_channels(cfg, data.channels, data.description)
+    if data.channels != cfg.pretrain.backbone.in_channels:
+        raise ConfigError(
+            f"{source}: the pretrained model reads {cfg.pretrain.backbone.in_channels} channel(s) "
+            f"but the data ({data.description}) has {data.channels}; nothing is converted "
+            f"silently.\n  fix: pretrain again on this data (run.stages=[pretrain,umm,...]), or "
+            f"re-ingest it with data.channels={cfg.pretrain.backbone.in_channels}")
     if len(data.images) < uc.batch_size:
         raise ValueError(
             f"umm.batch_size={uc.batch_size} is larger than the {len(data.images)} images.\n"

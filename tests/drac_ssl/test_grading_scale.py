@@ -221,3 +221,70 @@ def test_demo_bundle_with_five_grades_in_colour(tmp_path: Path) -> None:
     assert predict_images(bundle, [])[0].shape == (0, 5)
     with pytest.raises(ValueError, match="RGB image"):
         predict_images(bundle, [np.zeros((40, 40), np.uint8)])
+
+
+def test_a_bundle_written_before_the_scale_was_recorded_is_drac(tmp_path: Path) -> None:
+    from app.demo_bundle import build_demo_bundle
+    from drac_ssl.grading.bundle import BundleError, load_bundle
+    from drac_ssl.grading.predict import predict_images
+
+    path = build_demo_bundle(tmp_path / "run", image_size=32, source_size=32)
+    meta_path = path / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    for key in ("class_names",):
+        meta.pop(key)
+    meta["model"].pop("num_grades")
+    for key in ("decision", "num_grades"):
+        meta["calibration"].pop(key)
+    meta_path.write_text(json.dumps(meta))
+    bundle = load_bundle(path)
+    assert bundle.calibration.num_grades == 3 and bundle.calibration.decision == "thresholds"
+    probs, _ = predict_images(bundle, [np.zeros((40, 40), np.uint8)], tta=False)
+    assert probs.shape == (1, 3)
+    meta["calibration"]["thresholds"] = [0.5, 1.5, 2.5]  # 4 grades against a 3-grade model
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(BundleError, match="disagree"):
+        load_bundle(path)
+
+
+def test_submission_command_line_takes_k_from_the_header_or_the_option(tmp_path: Path,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from drac_ssl.submission import main
+
+    path = write_submission(tmp_path / "s.csv", ["a.png", "b.png"], P5[:2], num_grades=5)
+    assert main(["--check", str(path)]) == 0
+    assert "checked as 5 grades (P0..P4)" in capsys.readouterr().err
+    assert main(["--check", str(path), "--grades", "3"]) == 1
+    assert "replace it with 'case,class,P0,P1,P2'" in capsys.readouterr().out
+
+
+def test_an_old_run_folder_resumes_under_the_new_in_channels_default(tmp_path: Path) -> None:
+    from drac_ssl import train
+    from drac_ssl.config import load_config, to_dict
+
+    (tmp_path / "data").mkdir()
+    summary = tmp_path / "data" / "ingest_summary.json"
+    old = to_dict(load_config(None, ["pretrain.backbone.in_channels=1"]))  # the old default
+    new = to_dict(load_config(None))  # in_channels 0: the data's
+    summary.write_text(json.dumps({"channels": {"value": 1}}))
+    resolved = [train._data_channels_resolved(c, tmp_path) for c in (old, new)]
+    assert train._config_differences(*resolved) == []
+    summary.write_text(json.dumps({"channels": {"value": 3}, "grades": {"names": list(ICDR)}}))
+    resolved = [train._data_channels_resolved(c, tmp_path) for c in (old, new)]
+    assert train._config_differences(*resolved) == ["pretrain.backbone.in_channels: 1 -> 3"]
+
+
+def test_umm_refuses_a_checkpoint_of_other_channels_than_the_data(tmp_path: Path) -> None:
+    from drac_ssl import pretrain, umm
+    from drac_ssl.config import ConfigError, load_config
+
+    cfg = load_config(None, ["pretrain.epochs=1", "pretrain.batch_size=4", "pretrain.max_steps_per_epoch=1",
+                             "pretrain.num_workers=0", "pretrain.expander=8-8", "pretrain.augment.image_size=16",
+                             "pretrain.augment.source_size=16", "pretrain.backbone.cifar_stem=true",
+                             "umm.batch_size=4", "umm.epochs=1", "run.device=cpu"])
+    rng = np.random.default_rng(0)
+    grey = pretrain.PretrainData(rng.integers(0, 255, (8, 16, 16), dtype=np.uint8), "grey images")
+    pretrain.run(cfg, tmp_path, data=grey)
+    colour = pretrain.PretrainData(rng.integers(0, 255, (8, 16, 16, 3), dtype=np.uint8), "colour images")
+    with pytest.raises(ConfigError, match=r"(?s)reads 1 channel\(s\) but the data \(colour images\) has 3"):
+        umm.run(cfg, tmp_path, data=colour)
