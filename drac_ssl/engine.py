@@ -17,7 +17,11 @@ an :class:`Engine`, which does everything else the same way for every stage:
   TensorBoard scalars (``run.tensorboard``, :mod:`drac_ssl.tensorboard_log`);
 * a progress bar per epoch (tqdm, main process only) and one printed line per epoch;
 * a non-finite stop: a watched value that becomes NaN/inf ends the run with the task's
-  diagnostic; the last good checkpoint is kept.
+  diagnostic; the last good checkpoint is kept;
+* a guard stop (:meth:`TrainingTask.guard`): a task may refuse an epoch's result (UMM: the
+  SSL loss rose too far). The run ends with the guard's reason as ``stopped``, the epoch's
+  row stays in the history, and the task is **rolled back** to the last epoch that passed
+  (the previous ``last.pt``, or the state it started from), which ``last.pt`` then holds.
 
 Under ``torchrun`` every process runs the engine; only the main process (``is_main``)
 writes files and prints. The engine never wraps the model: DDP stays the stage's business
@@ -156,6 +160,14 @@ class TrainingTask:
     def check_resume(self, state: dict[str, Any]) -> None:
         """Refuse a checkpoint made with other settings (raise with the fix)."""
 
+    def guard(self, epoch: int, row: dict[str, Any]) -> str | None:
+        """After an epoch: a reason to stop and roll back to the last epoch that passed, or None.
+
+        Called with the epoch's finished row (means, monitors) on every process. A task that
+        overrides this makes the engine keep a copy of its starting state (to roll back an
+        epoch 0 that fails)."""
+        return None
+
     def non_finite(self, epoch: int, means: dict[str, float], bad: list[str], last: Path) -> Exception:
         """The exception (with its diagnostic and fix) for a non-finite watched value."""
         return RuntimeError(f"epoch {epoch + 1}: non-finite {', '.join(bad)}; the last good "
@@ -244,6 +256,10 @@ class Engine:
         ``stop_after_epoch`` ends after that epoch (0-based) as if interrupted (resume tests);
         the result's ``stopped`` is then ``"interrupted"``.
         """
+        guarded = type(task).guard is not TrainingTask.guard
+        self._start_state = (
+            _to_cpu(task.state_dict()) if guarded and not self.last.exists() and not self.stopped else None
+        )
         try:
             for epoch in range(self.start_epoch, self.epochs):
                 if self.stopped:
@@ -295,6 +311,10 @@ class Engine:
             row.update(task.epoch_monitors(epoch, row))
         self.history.append(row)
 
+        reason = task.guard(epoch, row)
+        if reason:
+            self._roll_back(task, epoch, reason)
+            return
         improved = self.monitor.update(row[self.monitor.key], epoch)
         if self.monitor.should_stop:
             self.stopped = self.monitor.reason
@@ -316,3 +336,42 @@ class Engine:
             if self.tensorboard:
                 write_tensorboard(self.out_dir / "tensorboard", self.stage, self.history)
             print(task.describe(row))
+
+    def _roll_back(self, task: TrainingTask, epoch: int, reason: str) -> None:
+        """A guard refused ``epoch``: restore the last epoch that passed and stop (module docstring)."""
+        self.stopped = reason
+        if self.last.exists():
+            state = load_checkpoint(self.last)
+            task.load_state_dict(state)
+            kept = f"the weights of epoch {state['epoch'] + 1}"
+        else:
+            assert self._start_state is not None, "a guarded task keeps its starting state"
+            state = {**self._start_state, "epoch": -1, "step": 0, **self.monitor.state_dict()}
+            task.load_state_dict(state)
+            kept = "the starting weights"
+        if self.is_main:
+            print(f"[{self.stage}] epoch {epoch + 1}: {reason}; stopping with {kept}")
+            save_checkpoint(self.last, {
+                **task.state_dict(),
+                "epoch": state["epoch"],
+                "step": state["step"],
+                "rng": rng_state(),
+                "history": self.history,
+                **self.monitor.state_dict(),
+                "stopped": self.stopped,
+                "config": self.config,
+            })
+            write_history(self.out_dir, self.history)
+            if self.tensorboard:
+                write_tensorboard(self.out_dir / "tensorboard", self.stage, self.history)
+
+
+def _to_cpu(state: Any) -> Any:
+    """A detached CPU copy of a (nested) state dict."""
+    if isinstance(state, torch.Tensor):
+        return state.detach().to("cpu", copy=True)
+    if isinstance(state, dict):
+        return {k: _to_cpu(v) for k, v in state.items()}
+    if isinstance(state, (list, tuple)):
+        return type(state)(_to_cpu(v) for v in state)
+    return state

@@ -133,3 +133,44 @@ def test_non_finite_value_stops_and_keeps_the_last_good_checkpoint(tmp_path: Pat
         engine.run(task)
     assert task.closed == 1
     assert load_checkpoint(tmp_path / "checkpoints" / "last.pt")["epoch"] == 0
+
+
+class GuardedToyTask(ToyTask):
+    """The toy task with a guard that refuses the epochs listed in ``refuse``."""
+
+    def __init__(self, refuse: tuple[int, ...]) -> None:
+        super().__init__()
+        self.refuse = refuse
+
+    def guard(self, epoch: int, row: dict[str, Any]) -> str | None:
+        return f"guard: epoch {epoch + 1} refused" if epoch in self.refuse else None
+
+
+def test_guard_stop_rolls_back_to_the_last_epoch_that_passed(tmp_path: Path) -> None:
+    torch.manual_seed(1)
+    task = GuardedToyTask(refuse=(2,))
+    engine = Engine("toy", tmp_path, epochs=5, monitor=Monitor("loss"), config={}, seed=0)
+    result = engine.run(task)
+    assert result.stopped == "guard: epoch 3 refused" and len(result.history) == 3
+    state = load_checkpoint(tmp_path / "checkpoints" / "last.pt")
+    assert state["epoch"] == 1 and state["stopped"] == result.stopped and len(state["history"]) == 3
+    # the task holds epoch 2's weights again: those of a plain two-epoch run
+    torch.manual_seed(1)
+    reference = ToyTask()
+    Engine("toy", tmp_path / "ref", epochs=2, monitor=Monitor("loss"), config={}, seed=0).run(reference)
+    for key, value in reference.model.state_dict().items():
+        assert torch.equal(task.model.state_dict()[key], value), key
+    # the best epoch is never the refused one, and a rerun stops at once
+    assert load_checkpoint(tmp_path / "checkpoints" / "best.pt")["epoch"] <= 1
+    again = Engine("toy", tmp_path, epochs=5, monitor=Monitor("loss"), config={}, seed=0)
+    assert again.resume(GuardedToyTask(refuse=())) and again.run(GuardedToyTask(refuse=())).stopped == result.stopped
+
+
+def test_guard_refusing_the_first_epoch_restores_the_starting_state(tmp_path: Path) -> None:
+    task = GuardedToyTask(refuse=(0,))
+    start = {k: v.clone() for k, v in task.model.state_dict().items()}
+    result = Engine("toy", tmp_path, epochs=3, monitor=Monitor("loss"), config={}, seed=0).run(task)
+    assert result.stopped == "guard: epoch 1 refused" and len(result.history) == 1
+    for key, value in start.items():
+        assert torch.equal(task.model.state_dict()[key], value), key
+    assert load_checkpoint(tmp_path / "checkpoints" / "last.pt")["epoch"] == -1
