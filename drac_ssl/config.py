@@ -103,6 +103,10 @@ class PretrainConfig:
     num_workers: int = -1  # -1 = all cores but one
     knn_every: int = 0  # k-NN monitor every N epochs when labels exist; 0 = off
     knn_k: int = 20
+    # label-free rate-reduction monitor after every epoch: Delta R (umm.membership) of the
+    # early-cut and last-layer features of this many fixed images, two fixed views each, eval
+    # mode; 0 = off (UMM's start_from=peak|past_peak needs it)
+    monitor_images: int = 64
     max_steps_per_epoch: int = 0  # 0 = full epoch (small values for smoke tests)
     loss: VICRegLossConfig = field(default_factory=VICRegLossConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
@@ -111,26 +115,43 @@ class PretrainConfig:
 
 @dataclass
 class UMMConfig:
-    """Undoing Memorization Mechanism, methods.md section 2."""
+    """Undoing Memorization Mechanism, methods.md section 2 (``drac_ssl.umm``).
+
+    Outer objective ``F = L_ssl(theta') - alpha * Delta R(theta')`` (``outer_ssl``,
+    ``alpha``; ``alpha = 0`` is the fair control, same two-level step); Adam at both levels
+    with the same learning rate; the anchor-based soft membership of the paper's Appendix C
+    (``membership``, ``membership_temperature``); a guard that stops UMM when the SSL loss
+    rises more than ``max_ssl_rise`` above its value at the start; ``start_from`` picks the
+    pretraining checkpoint (``past_peak``: the over-trained one, past the peak of the
+    rate-reduction monitor).
+    """
 
     enabled: bool = True
     early_cut: str = "layer3"  # layer2 | layer3: frozen up to and including this stage
     epochs: int = 10
     batch_size: int = 32
-    inner_lr: float = 1e-3
-    outer_lr: float = 1e-3
+    inner_lr: float = 1e-4  # xi: the inner optimiser's lr and the unrolled look-ahead step
+    outer_lr: float = 1e-4  # the outer optimiser's lr (the authors: the same at both levels)
+    alpha: float = 1.0  # weight of Delta R in the outer objective; 0 = the fair control
+    outer_ssl: bool = True  # F = L_ssl - alpha Delta R (false: the pre-#13 objective -alpha Delta R alone)
+    membership: str = "soft"  # soft (anchor-based, the paper's Appendix C) | pairs (each image's two views)
+    membership_temperature: float = 0.1  # tau of the soft membership's softmax of cosine similarity
     beta: float = 1.0  # weight of the JS alignment term
     eps2: float = 0.5  # eps^2 of the coding rate
     hypergradient: str = "unrolled"  # unrolled | neumann
     neumann_steps: int = 3
     use_js: bool = True
-    use_rate_reduction: bool = True
-    outer_sign: str = "maximize"  # maximize (the paper) | minimize (the released code)
+    use_rate_reduction: bool = True  # false: no outer level at all (single-level training on L_in)
+    outer_sign: str = "maximize"  # maximize Delta R (the paper) | minimize (alpha's sign flipped)
     early_stop_on_rate_reduction: bool = False
     patience: int = 5
+    max_ssl_rise: float = 0.1  # guard: stop when the epoch SSL loss exceeds (1 + this) x its start value; 0 = off
+    max_step_ratio: float = 0.0  # guard: stop when a group's outer/inner step-norm ratio exceeds this; 0 = off
+    start_from: str = "best"  # best | last | peak | past_peak: which pretraining checkpoint UMM starts from
+    past_peak_drop: float = 0.05  # past_peak: the monitor must have fallen this fraction below its peak
     hvp: str = "exact"  # exact (double backward) | finite_difference (DARTS central difference)
     fd_radius: float = 0.01  # finite_difference: step r = fd_radius / ||v|| (DARTS)
-    inner_optimizer: str = "sgd"  # sgd (real inner step == the unrolled one) | adam
+    inner_optimizer: str = "adam"  # adam (the authors: Adam at both levels) | sgd (real inner step == the unrolled one)
     tune_expander: bool = True  # re-tune the expander with the layers after early_cut
     max_steps_per_epoch: int = 0  # 0 = full epoch (small values for smoke tests)
 
@@ -378,7 +399,9 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "umm.hypergradient": ("unrolled", "neumann"),
     "umm.outer_sign": ("maximize", "minimize"),
     "umm.hvp": ("exact", "finite_difference"),
-    "umm.inner_optimizer": ("sgd", "adam"),
+    "umm.inner_optimizer": ("adam", "sgd"),
+    "umm.membership": ("soft", "pairs"),
+    "umm.start_from": ("best", "last", "peak", "past_peak"),
     "finetune.head": ("linear", "mlp", "conv", "regression"),
     "finetune.freeze": ("frozen", "last", "all"),
     "finetune.class_balance": ("weighted_loss", "balanced_sampler", "none"),

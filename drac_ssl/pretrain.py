@@ -14,9 +14,22 @@ package's training engine (:class:`drac_ssl.engine.Engine`), shared with UMM:
 * a non-finite loss stops the run with a diagnostic; the last good checkpoint is kept;
 * bf16 autocast and channels-last on CUDA, optional ``torch.compile``; ``torchrun`` DDP with
   a gather-with-gradient so the variance/covariance terms see the global batch;
-* label-free monitor every epoch: rate reduction (MCR^2, methods.md section 2) of the
-  backbone features of the two views; k-NN accuracy every ``knn_every`` epochs when labels
-  exist (methods.md section 3);
+* label-free monitors (methods.md section 2):
+  - ``rate_reduction``: Delta R with the hard ``pairs`` membership of the backbone
+    features of every training batch (train mode), averaged over the epoch; cheap, kept for
+    continuity with earlier runs;
+  - ``rate_reduction_last`` / ``rate_reduction_early`` (and ``view_cosine_last``): **the
+    monitor** UMM's ``start_from`` reads: after every epoch, Delta R with ``umm.membership``
+    (soft by default, :mod:`drac_ssl.losses.rate_reduction`) of the pooled last-layer and
+    ``umm.early_cut`` features of a fixed probe, ``pretrain.monitor_images`` images drawn
+    once (seed ``run.seed``) with two views each from fixed per-image seeds, in eval mode. The
+    same images and views every epoch, so the curve moves only with the weights; the paper
+    finds it tracks linear accuracy and peaks where the model starts to memorise;
+  - k-NN accuracy every ``knn_every`` epochs when labels exist (methods.md section 3);
+* weights kept: ``checkpoints/last.pt`` (every epoch), ``checkpoints/best.pt`` (lowest
+  epoch loss, exported as ``vicreg_model.safetensors``) and ``checkpoints/monitor_peak.pt``
+  (the epoch of the highest ``rate_reduction_last``: the early-stopped checkpoint; UMM's
+  ``start_from=peak``);
 * outputs: ``backbone.safetensors`` + ``metadata.json``, ``metrics.csv`` / ``metrics.jsonl``
   and ``plots/pretrain_*.png``; with ``run.tensorboard=true`` also TensorBoard scalars in
   ``tensorboard/`` (``drac_ssl.tensorboard_log``).
@@ -24,6 +37,7 @@ package's training engine (:class:`drac_ssl.engine.Engine`), shared with UMM:
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -43,7 +57,7 @@ from drac_ssl.augment import (
     seed_worker,
     to_device_uint8,
 )
-from drac_ssl.checkpoint import load_checkpoint, save_weights
+from drac_ssl.checkpoint import load_checkpoint, save_checkpoint, save_weights
 from drac_ssl.config import Config, to_dict
 from drac_ssl.datasets import load_generic, load_octa_cache, normalization_for
 from drac_ssl.distributed import DistInfo, gather_with_grad, init_distributed
@@ -58,6 +72,8 @@ from drac_ssl.runtime import environment_info, epoch_seed, resolve_device, use_b
 from drac_ssl.tensorboard_log import require_tensorboard
 
 TERMS = ("loss", "invariance", "variance", "covariance", "rate_reduction")
+MONITOR_KEYS = ("rate_reduction_last", "rate_reduction_early", "view_cosine_last")
+PEAK_CHECKPOINT = "monitor_peak.pt"
 
 
 class NonFiniteLossError(RuntimeError):
@@ -300,6 +316,60 @@ def knn_monitor(backbone: nn.Module, data: PretrainData, cfg: Config, device: to
     )
 
 
+@dataclass
+class MonitorProbe:
+    """The fixed probe of the rate-reduction monitor: two views ``(K, C, S, S)`` of ``K``
+    images chosen once, from fixed per-image seeds (CPU tensors)."""
+
+    view_a: torch.Tensor
+    view_b: torch.Tensor
+    indices: np.ndarray
+
+
+def build_monitor_probe(images: np.ndarray, cfg: Config) -> MonitorProbe | None:
+    """``pretrain.monitor_images`` images (seed ``run.seed``) with two training-recipe views
+    each; None when the monitor is off or there are fewer than 2 images."""
+    k = min(cfg.pretrain.monitor_images, len(images))
+    if k < 2:
+        return None
+    rng = np.random.default_rng([cfg.run.seed, 0x5EED])
+    indices = np.sort(rng.choice(len(images), size=k, replace=False))
+    seeds = rng.integers(0, 2**31 - 1, size=k)
+    channels = 1 if images.ndim == 3 else images.shape[-1]
+    dataset = TwoViewDataset(images, build_view_transform(cfg.pretrain.augment, channels))
+    pairs = [dataset[(int(i), int(seed))] for i, seed in zip(indices, seeds, strict=True)]
+    return MonitorProbe(torch.stack([a for a, _ in pairs]), torch.stack([b for _, b in pairs]), indices)
+
+
+@torch.no_grad()
+def rate_reduction_monitor(backbone: nn.Module, probe: MonitorProbe, cfg: Config, device: torch.device,
+                           autocast: bool, batch_size: int = 256) -> dict[str, float]:
+    """``rate_reduction_last`` / ``rate_reduction_early`` / ``view_cosine_last`` of the probe
+    (module docstring): Delta R with ``umm.membership`` of the pooled last-stage and
+    ``umm.early_cut`` features of the two views, eval mode."""
+    uc = cfg.umm
+    was_training = backbone.training
+    backbone.eval()
+    last_name = backbone.stage_names[-1]
+    feats: dict[str, list[torch.Tensor]] = {"a_last": [], "b_last": [], "a_early": [], "b_early": []}
+    for start in range(0, len(probe.indices), batch_size):
+        for side, views in (("a", probe.view_a), ("b", probe.view_b)):
+            x = views[start:start + batch_size].to(device)
+            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=autocast):
+                stages = backbone.forward_stages(x)
+            feats[f"{side}_last"].append(stages[last_name].float())
+            feats[f"{side}_early"].append(stages[uc.early_cut].float())
+    backbone.train(was_training)
+    out = {}
+    for where in ("last", "early"):
+        a, b = torch.cat(feats[f"a_{where}"]), torch.cat(feats[f"b_{where}"])
+        rr = rate_reduction(a, b, uc.eps2, membership=uc.membership, temperature=uc.membership_temperature)
+        out[f"rate_reduction_{where}"] = round(float(rr.delta), 6)
+        if where == "last":
+            out["view_cosine_last"] = round(float(torch.nn.functional.cosine_similarity(a, b).mean()), 6)
+    return out
+
+
 # --------------------------------------------------------------------------------------
 # Outputs
 
@@ -309,9 +379,10 @@ def _plot_history(out_dir: Path, history: list[dict[str, Any]]) -> None:
 
     plot_history(history, ["loss", "invariance", "variance", "covariance"], out_dir / "plots" / "pretrain_loss.png",
                  "VICReg loss terms per epoch")
-    monitors = [k for k in ("rate_reduction", "knn_top1", "lr") if any(k in r for r in history)]
+    monitors = [k for k in ("rate_reduction_last", "rate_reduction_early", "view_cosine_last", "rate_reduction",
+                            "knn_top1", "lr") if any(k in r for r in history)]
     plot_history(history, monitors, out_dir / "plots" / "pretrain_monitors.png",
-                 "Label-free rate reduction, k-NN top-1 and learning rate")
+                 "Label-free rate reduction (probe: last / early; training batches: pairs), k-NN top-1, lr")
 
 
 def backbone_metadata(cfg: Config, data: PretrainData, history: list[dict[str, Any]], best_epoch: int,
@@ -339,7 +410,7 @@ def backbone_metadata(cfg: Config, data: PretrainData, history: list[dict[str, A
         },
         "training_data": data.description,
         "best_epoch": best_epoch,
-        "metrics": {k: best.get(k) for k in (*TERMS, "knn_top1") if k in best},
+        "metrics": {k: best.get(k) for k in (*TERMS, *MONITOR_KEYS, "knn_top1") if k in best},
         "epochs_run": len(history),
         "config": to_dict(cfg),
     }
@@ -394,6 +465,9 @@ class _VICRegTraining(TrainingTask):
         self.pairs_per_step = pc.batch_size * dist.world_size
         self.lr = pc.lr
         self.feed: TwoViewFeed | None = None
+        self.probe: MonitorProbe | None = None
+        self.monitor_best = -math.inf  # the highest rate_reduction_last so far (monitor_peak.pt)
+        self.ckpt_dir: Path | None = None
 
     def attach(self, train_model: nn.Module, feed: TwoViewFeed) -> None:
         """The module the steps run (DDP / compiled wrapper of the model) and the feed."""
@@ -417,7 +491,7 @@ class _VICRegTraining(TrainingTask):
         terms, feat_a, feat_b = train_step(self.train_model, self.loss_fn, self.optimizer, *batch,
                                            self.bf16, self.channels_last)
         with torch.no_grad():
-            rr = rate_reduction(feat_a.detach().float(), feat_b.detach().float()).delta
+            rr = rate_reduction(feat_a.detach().float(), feat_b.detach().float(), membership="pairs").delta
         return {"loss": terms.loss, "invariance": terms.invariance, "variance": terms.variance,
                 "covariance": terms.covariance, "rate_reduction": rr}
 
@@ -426,11 +500,24 @@ class _VICRegTraining(TrainingTask):
 
     def epoch_monitors(self, epoch: int, row: dict[str, Any]) -> dict[str, Any]:
         pc = self.pc
+        out: dict[str, Any] = {}
+        if pc.monitor_images:
+            if self.probe is None:
+                self.probe = build_monitor_probe(self.data.images, self.cfg)
+            if self.probe is not None:
+                out.update(rate_reduction_monitor(self.model.backbone, self.probe, self.cfg, self.device,
+                                                  self.bf16))
+                value = out["rate_reduction_last"]
+                if math.isfinite(value) and value > self.monitor_best and self.ckpt_dir is not None:
+                    self.monitor_best = value
+                    save_checkpoint(self.ckpt_dir / PEAK_CHECKPOINT, {
+                        "model": self.model.state_dict(), "epoch": epoch,
+                        "rate_reduction_last": value, "config": to_dict(self.cfg)})
         if pc.knn_every and self.data.knn_train is not None and (
                 (epoch + 1) % pc.knn_every == 0 or epoch + 1 == pc.epochs):
             knn = knn_monitor(self.model.backbone, self.data, self.cfg, self.device, self.bf16)
-            return {"knn_top1": round(100.0 * knn, 3)}
-        return {}
+            out["knn_top1"] = round(100.0 * knn, 3)
+        return out
 
     def state_dict(self) -> dict[str, Any]:
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict()}
@@ -438,6 +525,9 @@ class _VICRegTraining(TrainingTask):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
+        values = [r.get("rate_reduction_last") for r in state.get("history", [])]
+        values = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+        self.monitor_best = max(values, default=-math.inf)
 
     def best_state(self) -> dict[str, Any]:
         return {"model": self.model.state_dict()}
@@ -454,6 +544,9 @@ class _VICRegTraining(TrainingTask):
 
     def describe(self, row: dict[str, Any]) -> str:
         extra = f", k-NN {row['knn_top1']:.2f}%" if "knn_top1" in row else ""
+        if row.get("rate_reduction_last") is not None:
+            extra += (f", monitor dR last {row['rate_reduction_last']:.2f} early "
+                      f"{row['rate_reduction_early']:.2f}")
         return (f"[pretrain] epoch {row['epoch'] + 1}/{self.pc.epochs} loss {row['loss']:.4f} "
                 f"(inv {row['invariance']:.4f} var {row['variance']:.4f} cov {row['covariance']:.4f}) "
                 f"rate-reduction {row['rate_reduction']:.2f}{extra} "
@@ -494,6 +587,7 @@ def run(cfg: Config, run_dir: str | Path, data: PretrainData | None = None,
     optimizer = build_optimizer(model, pc)
     loss_fn = VICRegLoss.from_config(pc.loss, gather=gather_with_grad if dist.world_size > 1 else None)
     task = _VICRegTraining(cfg, model, optimizer, loss_fn, data, device, bf16, dist)
+    task.ckpt_dir = engine.ckpt_dir
     engine.resume(task, map_location=device)
 
     train_model: nn.Module = model

@@ -70,8 +70,35 @@ def test_killed_and_resumed_run_gives_the_same_losses(tmp_path: Path) -> None:
     resumed = pretrain.run(cfg, tmp_path / "resumed", data=tiny_data())
     assert len(resumed.history) == 2
     for a, b in zip(straight.history, resumed.history, strict=True):
-        for key in ("loss", "invariance", "variance", "covariance", "rate_reduction"):
+        for key in ("loss", "invariance", "variance", "covariance", "rate_reduction", *pretrain.MONITOR_KEYS):
             assert a[key] == pytest.approx(b[key], rel=1e-5, abs=1e-6), (a["epoch"], key)
+    # the rate-reduction monitor's peak checkpoint is the epoch of its maximum, after a resume too
+    peak = max(straight.history, key=lambda r: r["rate_reduction_last"])["epoch"]
+    for run in ("straight", "resumed"):
+        state = load_checkpoint(tmp_path / run / "pretrain" / "checkpoints" / pretrain.PEAK_CHECKPOINT)
+        assert state["epoch"] == peak and "model" in state and "config" in state
+
+
+def test_rate_reduction_monitor_uses_a_fixed_probe(tmp_path: Path) -> None:
+    cfg = tiny_config(**{"pretrain.monitor_images": "6"})
+    data = tiny_data()
+    probe = pretrain.build_monitor_probe(data.images, cfg)
+    assert probe is not None and probe.view_a.shape == (6, 1, 16, 16)
+    again = pretrain.build_monitor_probe(data.images, cfg)
+    assert torch.equal(probe.view_a, again.view_a) and torch.equal(probe.view_b, again.view_b)
+    assert not torch.equal(probe.view_a, probe.view_b)  # two different views of each image
+    other = pretrain.build_monitor_probe(data.images, tiny_config(**{"pretrain.monitor_images": "6",
+                                                                     "run.seed": "1"}))
+    assert not torch.equal(probe.view_a, other.view_a)
+    backbone = build_backbone(cfg.pretrain.backbone)
+    first = pretrain.rate_reduction_monitor(backbone, probe, cfg, torch.device("cpu"), False)
+    assert first == pretrain.rate_reduction_monitor(backbone, probe, cfg, torch.device("cpu"), False)
+    assert set(first) == set(pretrain.MONITOR_KEYS) and first["rate_reduction_last"] >= 0
+    # off: no monitor columns and no peak checkpoint
+    result = pretrain.run(tiny_config(**{"pretrain.epochs": "1", "pretrain.monitor_images": "0"}), tmp_path,
+                          data=data)
+    assert "rate_reduction_last" not in result.history[0]
+    assert not (tmp_path / "pretrain" / "checkpoints" / pretrain.PEAK_CHECKPOINT).exists()
 
 
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path: Path, monkeypatch) -> None:
