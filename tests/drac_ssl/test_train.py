@@ -61,7 +61,11 @@ def test_no_argument_job_runs_every_stage_on_phantom_data(reduced_run: tuple[Pat
     submission = run_dir / "export" / "submission.csv"
     test_dir = phantom / "DRAC2022_Testing_Set" / "C. Diabetic Retinopathy Grading" / "1. Original Images" / "b. Testing Set"
     assert check_submission(submission, test_dir) == []
-    assert "phantom" in (run_dir / "report.md").read_text().lower()
+    report = (run_dir / "report.md").read_text()
+    assert "phantom" in report.lower()
+    # where UMM started and what its guard did, with the monitor figure
+    assert "UMM started from `best`" in report and "rate-reduction monitor peaked at epoch" in report
+    assert "umm_start.png" in report and (run_dir / "umm" / "plots" / "umm_start.png").is_file()
 
 
 def test_rerun_skips_finished_stages(reduced_run: tuple[Path, int, str], capsys: pytest.CaptureFixture[str]) -> None:
