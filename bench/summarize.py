@@ -124,6 +124,45 @@ def pipeline_rows(r: dict[str, Any]) -> list[str]:
             f"after {r.get('pretrain_epochs_run')} epochs | {_device(r)} | {_date(r)} | `{r.get('command')}` |"]
 
 
+def umm_protocol_table(record: dict[str, Any]) -> list[str]:
+    """The issue #13 protocol (``bench.umm_ablation``): one row per variant, means over seeds,
+    gains over the fair control. Smoke runs are not results and are left out."""
+    if record.get("smoke"):
+        return []
+    means, gains = record.get("means", {}), record.get("gain_over_control", {})
+    pre = record.get("pretraining", {})
+    start, peak = pre.get("start", {}), pre.get("peak", {})
+    cifar = record.get("dataset") == "cifar10"
+    keys = ("linear_probe_top1", "knn_top1_k20") if cifar else ("cv_qwk", "knn20_accuracy", "linear_probe_accuracy")
+    heads = ("linear", "k-NN@20") if cifar else ("CV QWK [95% CI]", "k-NN acc", "linear acc")
+    out = ["", f"**UMM protocol of issue #13 on {record.get('dataset')}** ({_device(record)}, {_date(record)}; "
+           f"pretraining {pre.get('epochs_run')} epochs, monitor peak at epoch "
+           f"{(peak.get('epoch') or 0) + 1}, every variant from epoch {(start.get('epoch') or 0) + 1}"
+           f"{'' if pre.get('passed_peak') else ' (NOT past the peak)'}; settings: "
+           f"`{' '.join(record.get('settings_for_every_run', []))}`)", "",
+           "| variant | settings | seeds | " + " | ".join(heads) + " | vs control | guard |",
+           "|---|---|---|" + "---|" * len(heads) + "---|---|"]
+    for name, runs in record.get("variants", {}).items():
+        m = means.get(name, {})
+        cells = []
+        for key in keys:
+            value = m.get(key)
+            text = f"{value:.3f}" if key == "cv_qwk" and isinstance(value, (int, float)) else _pct(value)
+            if key == "cv_qwk" and len(runs) == 1 and runs[0].get("cv_qwk_ci95"):
+                lo, hi = runs[0]["cv_qwk_ci95"]
+                text += f" [{lo:.3f}, {hi:.3f}]" if lo is not None and hi is not None else ""
+            elif f"{key}_std" in m:
+                text += f" ± {m[key + '_std']:.3f}"
+            cells.append(text)
+        g = gains.get(name, {})
+        vs = " / ".join(f"{g[k]:+.3f}" if k == "cv_qwk" else f"{g[k]:+.2f}" for k in keys if k in g)
+        settings = runs[0].get("settings") if runs else ""
+        settings = " ".join(settings) if isinstance(settings, list) else settings
+        guard = ", ".join(str(r.get("stopped")) for r in runs if r.get("guard_fired"))
+        out.append(f"| {name} | {settings} | {len(runs)} | " + " | ".join(cells) + f" | {vs} | {guard} |")
+    return out
+
+
 def correctness_tables(results_dir: Path) -> list[str]:
     """The correctness tables of issue #7, each from its own result file (absent file: no table)."""
     out: list[str] = []
@@ -165,6 +204,8 @@ def correctness_tables(results_dir: Path) -> list[str]:
                        f"{_pct(row.get('knn_top1_k20'))} | "
                        + (f"{g['linear_points']:+.2f} / {g['knn20_points']:+.2f}" if g else "") + " | "
                        + (f"{last:.1f}" if isinstance(last, (int, float)) else "") + " |")
+    for path in sorted(results_dir.glob("umm_ablation_*.json")):
+        out += umm_protocol_table(json.loads(path.read_text(encoding="utf-8")))
     for dataset in ("mnist", "fashion_mnist"):
         low = load(f"low_label_{dataset}")
         if not low:
@@ -231,7 +272,7 @@ def render(results_dir: Path = RESULTS) -> str:
             lines += cifar_rows(record)
         elif name.startswith("inference_"):
             lines += inference_rows(record)
-        elif name in ("umm_ablation",) or name.startswith(("low_label_", "layer_clusters_")):
+        elif name.startswith(("umm_ablation", "low_label_", "layer_clusters_")):
             continue  # shown as tables below
         else:
             lines += generic_rows(name, record)
