@@ -54,6 +54,14 @@ class LARS(torch.optim.Optimizer):
         eta: trust coefficient (official 0.001; solo-learn's CIFAR recipe 0.02).
         lars_exclude: default of the per-group flag.
         clip_lr: solo-learn's ``clip_lr`` (default off: the official update).
+        foreach: update each group with a handful of ``torch._foreach_*`` kernels instead of
+            ~10 small kernels per parameter tensor (the same arithmetic; on a GPU the
+            per-tensor launches of ~70 ResNet-18 tensors cost several ms per step). ``None``
+            (default): foreach when every parameter of the group is a dense tensor on one
+            device; ``False``: the per-tensor loop (the reference the tests compare with).
+
+    No step reads a value back to the host (no ``.item()``, no data-dependent Python
+    branch): the trust ratio's special cases are ``torch.where`` selections.
     """
 
     def __init__(
@@ -65,12 +73,14 @@ class LARS(torch.optim.Optimizer):
         eta: float = 0.001,
         lars_exclude: bool = False,
         clip_lr: bool = False,
+        foreach: bool | None = None,
     ) -> None:
         if lr < 0:
             raise ValueError(f"LARS: lr must be >= 0, got {lr}.")
         defaults = dict(lr=lr, weight_decay=weight_decay, momentum=momentum, eta=eta,
                         lars_exclude=lars_exclude, clip_lr=clip_lr)
         super().__init__(params, defaults)
+        self.foreach = foreach
 
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
@@ -79,30 +89,58 @@ class LARS(torch.optim.Optimizer):
             with torch.enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                dp = p.grad
-                if not group["lars_exclude"]:
-                    dp = dp.add(p, alpha=group["weight_decay"])
-                    param_norm = torch.linalg.vector_norm(p)
-                    update_norm = torch.linalg.vector_norm(dp)
-                    one = torch.ones_like(param_norm)
-                    q = torch.where(
-                        param_norm > 0.0,
-                        torch.where(update_norm > 0, group["eta"] * param_norm / update_norm, one),
-                        one,
-                    )
-                    if group.get("clip_lr", False) and group["lr"] > 0:
-                        q = torch.clamp(q / group["lr"], max=1.0)
-                    dp = dp.mul(q)
-                state = self.state[p]
-                if "mu" not in state:
-                    state["mu"] = torch.zeros_like(p)
-                mu = state["mu"]
-                mu.mul_(group["momentum"]).add_(dp)
-                p.add_(mu, alpha=-group["lr"])
+            params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue
+            foreach = self.foreach
+            if foreach is None:
+                foreach = len({p.device for p in params}) == 1 and not any(p.grad.is_sparse for p in params)
+            if foreach:
+                self._group_step_foreach(group, params)
+            else:
+                self._group_step_loop(group, params)
         return loss
+
+    def _trust(self, group: dict[str, Any], param_norm: torch.Tensor, update_norm: torch.Tensor) -> torch.Tensor:
+        """Trust ratio ``q`` (same shape as the norms): ``eta * ||p|| / ||g||``, 1 where
+        either norm is 0, then solo-learn's clipping ``min(q / lr, 1)`` when ``clip_lr``."""
+        ok = (param_norm > 0.0) & (update_norm > 0.0)
+        q = torch.where(ok, group["eta"] * param_norm / torch.where(ok, update_norm, 1.0), 1.0)
+        if group.get("clip_lr", False) and group["lr"] > 0:
+            q = torch.clamp(q / group["lr"], max=1.0)
+        return q
+
+    def _momentum_buffers(self, params: list[torch.Tensor]) -> list[torch.Tensor]:
+        bufs = []
+        for p in params:
+            state = self.state[p]
+            if "mu" not in state:
+                state["mu"] = torch.zeros_like(p)
+            bufs.append(state["mu"])
+        return bufs
+
+    def _group_step_loop(self, group: dict[str, Any], params: list[torch.Tensor]) -> None:
+        for p, mu in zip(params, self._momentum_buffers(params), strict=True):
+            dp = p.grad
+            if not group["lars_exclude"]:
+                dp = dp.add(p, alpha=group["weight_decay"])
+                dp = dp.mul(self._trust(group, torch.linalg.vector_norm(p), torch.linalg.vector_norm(dp)))
+            mu.mul_(group["momentum"]).add_(dp)
+            p.add_(mu, alpha=-group["lr"])
+
+    def _group_step_foreach(self, group: dict[str, Any], params: list[torch.Tensor]) -> None:
+        grads = [p.grad for p in params]
+        mus = self._momentum_buffers(params)
+        if group["lars_exclude"]:
+            updates = grads
+        else:
+            updates = torch._foreach_add(grads, params, alpha=group["weight_decay"])
+            q = self._trust(group, torch.stack(torch._foreach_norm(params)),
+                            torch.stack(torch._foreach_norm(updates)))
+            torch._foreach_mul_(updates, list(q.unbind()))
+        torch._foreach_mul_(mus, group["momentum"])
+        torch._foreach_add_(mus, updates)
+        torch._foreach_add_(params, mus, alpha=-group["lr"])
 
 
 def lr_at(

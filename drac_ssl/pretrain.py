@@ -8,13 +8,17 @@ top to bottom, outside any model class:
   epoch's data order and augmentation draws are pure functions of (seed, epoch, rank), so
   resuming from ``checkpoints/last.pt`` replays exactly what an uninterrupted run does;
 * a full checkpoint (model, optimiser, epoch, step, RNG, history, config) is written
-  atomically after every epoch and loaded with ``weights_only=True``;
+  atomically every ``checkpoint_every`` epochs and after the last, and loaded with
+  ``weights_only=True``;
 * a non-finite loss stops the run with a diagnostic; the last good checkpoint is kept;
-* bf16 autocast and channels-last on CUDA, optional ``torch.compile``; ``torchrun`` DDP with
-  a gather-with-gradient so the variance/covariance terms see the global batch;
+* bf16 autocast and channels-last on CUDA, ``torch.compile`` (``pretrain.compile``: auto =
+  on CUDA); ``torchrun`` DDP with a gather-with-gradient so the variance/covariance terms
+  see the global batch;
+* no value is read back to the host inside an epoch: the loss terms and monitors are summed
+  on the device and read once at the epoch's end (a non-finite loss is caught there);
 * label-free monitor every epoch: rate reduction (MCR^2, methods.md section 2) of the
   backbone features of the two views; k-NN accuracy every ``knn_every`` epochs when labels
-  exist (methods.md section 3);
+  exist (methods.md section 3), on images kept on the device (``evaluation.KnnMonitor``);
 * outputs: ``backbone.safetensors`` + ``metadata.json``, ``metrics.csv`` / ``metrics.jsonl``
   and ``plots/pretrain_*.png``; with ``run.tensorboard=true`` also TensorBoard scalars in
   ``tensorboard/`` (``drac_ssl.tensorboard_log``).
@@ -41,7 +45,6 @@ from drac_ssl.augment import (
     GpuTwoViewAugment,
     TwoViewDataset,
     build_view_transform,
-    prepare_images,
     seed_worker,
     to_device_uint8,
 )
@@ -55,16 +58,27 @@ from drac_ssl.checkpoint import (
 from drac_ssl.config import Config, to_dict
 from drac_ssl.datasets import load_generic, load_octa_cache, normalization_for
 from drac_ssl.distributed import DistInfo, gather_with_grad, init_distributed
+from drac_ssl.evaluation import KnnMonitor, embed_images
 from drac_ssl.io import atomic_write_json, atomic_write_text
 from drac_ssl.losses.rate_reduction import rate_reduction
 from drac_ssl.losses.vicreg import VICRegLoss, VICRegTerms
-from drac_ssl.metrics import knn_accuracy
 from drac_ssl.models import ARCHS, VICRegModel, build_vicreg_model
 from drac_ssl.optim import build_optimizer, lr_at, set_lr
-from drac_ssl.runtime import environment_info, epoch_seed, resolve_device, seed_everything
+from drac_ssl.runtime import (
+    environment_info,
+    epoch_seed,
+    resolve_device,
+    seed_everything,
+    use_compile,
+)
 from drac_ssl.tensorboard_log import require_tensorboard, write_tensorboard
 
 TERMS = ("loss", "invariance", "variance", "covariance", "rate_reduction")
+
+# embed_images (the deterministic evaluation features) and KnnMonitor live in
+# drac_ssl.evaluation; both stay importable from here (pretrain.embed_images).
+__all__ = ["KnnMonitor", "NonFiniteLossError", "PretrainData", "PretrainResult", "TwoViewFeed",
+           "embed_images", "epoch_order", "load_pretrain_data", "run", "train_step", "use_bf16"]
 
 
 class NonFiniteLossError(RuntimeError):
@@ -270,43 +284,6 @@ class _KeyStream(torch.utils.data.Sampler):
 # Monitors
 
 
-@torch.no_grad()
-def embed_images(
-    backbone: nn.Module,
-    images: np.ndarray,
-    recipe: str,
-    image_size: int,
-    device: torch.device,
-    batch_size: int = 512,
-    autocast: bool = False,
-) -> torch.Tensor:
-    """Backbone features (N, D) of uint8 images, deterministic preprocessing (resize + normalise)."""
-    mean, std = normalization_for(recipe)
-    was_training = backbone.training
-    backbone.eval()
-    feats = []
-    for start in range(0, len(images), batch_size):
-        x = prepare_images(images[start : start + batch_size], mean, std, image_size, device)
-        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=autocast):
-            feats.append(backbone(x).float())
-    backbone.train(was_training)
-    return torch.cat(feats)
-
-
-def knn_monitor(backbone: nn.Module, data: PretrainData, cfg: Config, device: torch.device,
-                autocast: bool) -> float:
-    assert data.knn_train is not None and data.knn_test is not None
-    aug = cfg.pretrain.augment
-    train_x, train_y = data.knn_train
-    test_x, test_y = data.knn_test
-    ftrain = embed_images(backbone, train_x, aug.recipe, aug.image_size, device, autocast=autocast)
-    ftest = embed_images(backbone, test_x, aug.recipe, aug.image_size, device, autocast=autocast)
-    return float(
-        knn_accuracy(ftrain, torch.as_tensor(train_y, device=device), ftest,
-                     torch.as_tensor(test_y, device=device), k=cfg.pretrain.knn_k)
-    )
-
-
 # --------------------------------------------------------------------------------------
 # Outputs
 
@@ -444,10 +421,16 @@ def run(cfg: Config, run_dir: str | Path, data: PretrainData | None = None,
     if dist.world_size > 1:
         train_model = nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)
-    if pc.compile:
+    if use_compile(pc.compile, device):
         train_model = torch.compile(train_model)
+    channels_last = pc.channels_last and device.type == "cuda"
 
     feed = TwoViewFeed(data.images, cfg, device, dist)
+    knn = None
+    if pc.knn_every and data.knn_train is not None and data.knn_test is not None and dist.is_main:
+        knn = KnnMonitor(data.knn_train, data.knn_test, pc.augment.recipe, pc.augment.image_size, device,
+                         k=pc.knn_k)
+    unsaved_best: dict[str, torch.Tensor] | None = None  # best weights not yet in best.pt
     total_steps = pc.epochs * len(feed)
     warmup_steps = pc.warmup_epochs * len(feed)
     stopped = ""
@@ -470,14 +453,12 @@ def run(cfg: Config, run_dir: str | Path, data: PretrainData | None = None,
                        schedule=pc.schedule, min_lr_ratio=pc.min_lr_ratio)
             set_lr(optimizer, lr)
             terms, feat_a, feat_b = train_step(train_model, loss_fn, optimizer, view_a, view_b, bf16,
-                                               pc.channels_last and device.type == "cuda")
-            with torch.no_grad():
+                                               channels_last)
+            with torch.no_grad():  # summed on the device: nothing is read back inside the epoch
                 rr = rate_reduction(feat_a.detach().float(), feat_b.detach().float()).delta
                 sums += torch.stack([terms.loss, terms.invariance, terms.variance, terms.covariance, rr]).double().detach()
             n_steps += 1
-            if i % 50 == 49 and not torch.isfinite(sums[0]):
-                break
-        means = (sums / max(n_steps, 1)).tolist()
+        means = (sums / max(n_steps, 1)).tolist()  # the epoch's one read-back
         if not math.isfinite(means[0]):
             stopped = "non-finite loss"
             msg = (
@@ -500,19 +481,26 @@ def run(cfg: Config, run_dir: str | Path, data: PretrainData | None = None,
         if pc.knn_every and data.knn_train is not None and (
             (epoch + 1) % pc.knn_every == 0 or epoch + 1 == pc.epochs
         ):
-            if dist.is_main:
-                row["knn_top1"] = round(100.0 * knn_monitor(model.backbone, data, cfg, device, bf16), 3)
+            if knn is not None:
+                row["knn_top1"] = round(knn(model.backbone, bf16, channels_last), 3)
         history.append(row)
 
         improved = row["loss"] < best_loss - pc.min_delta
         if improved:
             best_loss, best_epoch, bad_epochs = row["loss"], epoch, 0
+            if dist.is_main:  # a device copy until the next checkpoint write
+                unsaved_best = {k: v.detach().clone() for k, v in model.state_dict().items()}
         else:
             bad_epochs += 1
         if pc.patience and bad_epochs >= pc.patience:
             stopped = f"early stopping: no improvement of the epoch loss for {pc.patience} epochs"
 
-        if dist.is_main:
+        checkpoint_now = (epoch + 1) % pc.checkpoint_every == 0 or epoch + 1 == pc.epochs or bool(stopped)
+        if dist.is_main and checkpoint_now:
+            if unsaved_best is not None:
+                save_checkpoint(ckpt_dir / "best.pt", {"model": unsaved_best, "epoch": best_epoch,
+                                                       "config": to_dict(cfg)})
+                unsaved_best = None
             state = {
                 "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(),
@@ -526,10 +514,8 @@ def run(cfg: Config, run_dir: str | Path, data: PretrainData | None = None,
                 "stopped": stopped,
                 "config": to_dict(cfg),
             }
-            if improved:
-                save_checkpoint(ckpt_dir / "best.pt", {"model": model.state_dict(), "epoch": epoch,
-                                                       "config": to_dict(cfg)})
             save_checkpoint(last, state)
+        if dist.is_main:
             _write_history(out_dir, history)
             if cfg.run.tensorboard:
                 write_tensorboard(out_dir / "tensorboard", "pretrain", history)

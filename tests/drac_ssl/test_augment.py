@@ -386,3 +386,25 @@ def test_device_batches_cover_every_image_once() -> None:
     assert len(dropped) == 2 and [b.shape[0] for b in dropped] == [4, 4]
     ordered = DeviceBatches(images, 5, shuffle=False)
     assert [i.tolist() for i in ordered.iter_indices()] == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]]
+
+
+def test_cifar_crops_are_bicubic_with_edge_replication_and_stay_in_range() -> None:
+    # solo-learn's CIFAR crops are bicubic; bicubic overshoots at hard edges, so the GPU
+    # path clamps to [0, 1] (PIL and OpenCV round to uint8 the same way).
+    cfg = config("cifar", 32)
+    rec = dataclasses.replace(recipe_for(cfg).without_randomness(), crop_scale=(0.2, 0.3))
+    assert (rec.interpolation, rec.border) == ("bicubic", "replicate")
+    board = ((np.indices((32, 32)).sum(0) // 2) % 2 * 255).astype(np.uint8)  # 2x2 checkerboard
+    x = to_device_uint8(np.repeat(board[None, ..., None], 3, axis=-1).repeat(64, axis=0), "cpu")
+    mean, std = torch.tensor(rec.mean).view(1, 3, 1, 1), torch.tensor(rec.std).view(1, 3, 1, 1)
+    bicubic = GpuTwoViewAugment(cfg, 3, rec)(x, torch.Generator().manual_seed(0))[0] * std + mean
+    linear = GpuTwoViewAugment(cfg, 3, dataclasses.replace(rec, interpolation="bilinear"))(
+        x, torch.Generator().manual_seed(0))[0] * std + mean
+    assert bicubic.min() >= -1e-6 and bicubic.max() <= 1 + 1e-6
+    assert (bicubic == 0).any() and (bicubic == 1).any()  # overshoot clamped, not rescaled
+    assert (bicubic - linear).abs().max() > 0.05  # same crops, a different kernel
+    with pytest.raises(ValueError, match="interpolation"):
+        dataclasses.replace(rec, interpolation="nearest")
+    # the CPU path uses OpenCV's cubic kernel for the same recipe
+    crop = build_view_transform(cfg).transforms[0]
+    assert crop.interpolation == cv2.INTER_CUBIC
