@@ -20,7 +20,7 @@ Writes ``bench/results/umm_ablation.json`` after each variant (a run cut short k
 it finished) and ``umm_ablation.png``.
 
     python -m bench.umm_ablation --checkpoint RUN/pretrain/vicreg_model.safetensors \
-        [--data cifar10_jpeg.tar.xz] [--variants control,umm,...] [umm.epochs=2 ...]
+        [--data cifar10_jpeg.tar.xz] [--variants control,umm,...] [--name NAME] [umm.epochs=2 ...]
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ def main() -> None:
     parser.add_argument("--variants", default="checkpoint," + ",".join(VARIANTS))
     parser.add_argument("--run-root", default="runs/bench-umm-ablation")
     parser.add_argument("--out-dir", default=str(RESULTS))
+    parser.add_argument("--name", default="umm_ablation", help="result file name (NAME.json, NAME.png)")
     parser.add_argument("--probe-epochs", type=int, default=100)
     parser.add_argument("--eval-limit", type=int, default=0, help="evaluate on about N images (smoke test)")
     parser.add_argument("overrides", nargs="*", help=f"settings for every variant (default {' '.join(DEFAULT_UMM)})")
@@ -91,7 +92,7 @@ def main() -> None:
         }
         print(f"[bench] {name}: {rows[name]}")
         summary = _gains(rows)
-        write_result("umm_ablation", {
+        write_result(args.name, {
             "what": "CIFAR-10 k-NN / linear-probe top-1 of the VICReg checkpoint, its fair control (plain VICReg "
                     "on the same layers for the same steps) and UMM with ablations, all from the same checkpoint",
             "checkpoint": str(checkpoint),
@@ -120,7 +121,7 @@ def main() -> None:
             "final_epoch": {k: last.get(k) for k in ("ssl_loss", "js", "rate_reduction_early",
                                                      "rate_reduction_last", "outer_objective")},
         })
-    _plot(rows, out_dir / "umm_ablation.png")
+    _plot(rows, out_dir / f"{args.name}.png")
 
 
 def _gains(rows: dict[str, Any]) -> dict[str, Any]:
