@@ -26,16 +26,21 @@ __all__ = ["LARS", "build_optimizer", "lr_at", "param_groups", "set_lr"]
 
 
 class LARS(torch.optim.Optimizer):
-    """LARS with momentum, as in the official VICReg code (optionally solo-learn's clipping).
+    """LARS with momentum: the official VICReg code's rule, or solo-learn's (``clip_lr``).
 
     For each parameter ``p`` with gradient ``g`` in a group without ``lars_exclude``::
 
-        g <- g + weight_decay * p
-        q  = eta * ||p|| / ||g||   (1 when ||p|| == 0 or ||g|| == 0)
-        q  = min(q / lr, 1)        (only with clip_lr, when lr > 0)
-        g <- q * g
+        d  = g + weight_decay * p
+        q  = eta * ||p|| / ||d||                              official (clip_lr=False)
+        q  = eta * ||p|| / (||g|| + weight_decay * ||p|| + 1e-8), then
+        q  = min(q / lr, 1)  (when lr > 0)                    solo-learn (clip_lr=True)
+        (q = 1 when ||p|| == 0 or the norm below it is 0)
+        d <- q * d
 
-    then, for every parameter, ``mu <- momentum * mu + g`` and ``p <- p - lr * mu``.
+    then, for every parameter, ``mu <- momentum * mu + d`` and ``p <- p - lr * mu``.
+    (solo-learn's ``solo/utils/lars.py``, from PyTorch Lightning Bolts, bounds ``||d||`` by
+    the triangle inequality in the denominator; it also skips the weight decay of a tensor
+    whose weight or gradient norm is 0, a case that does not arise in training.)
     Groups with ``lars_exclude=True`` (biases and norm parameters, i.e. 1-D tensors) get
     neither weight decay nor the trust ratio (the official ``exclude_bias_and_norm`` filter,
     expressed as a group flag so that the optimizer state dict stays plain data).
@@ -101,11 +106,16 @@ class LARS(torch.optim.Optimizer):
                 self._group_step_loop(group, params)
         return loss
 
-    def _trust(self, group: dict[str, Any], param_norm: torch.Tensor, update_norm: torch.Tensor) -> torch.Tensor:
-        """Trust ratio ``q`` (same shape as the norms): ``eta * ||p|| / ||g||``, 1 where
-        either norm is 0, then solo-learn's clipping ``min(q / lr, 1)`` when ``clip_lr``."""
-        ok = (param_norm > 0.0) & (update_norm > 0.0)
-        q = torch.where(ok, group["eta"] * param_norm / torch.where(ok, update_norm, 1.0), 1.0)
+    def _trust(self, group: dict[str, Any], param_norm: torch.Tensor, grad_norm: torch.Tensor,
+               update_norm: torch.Tensor) -> torch.Tensor:
+        """Trust ratio ``q`` (same shape as the norms), see the class docstring."""
+        if group.get("clip_lr", False):  # solo-learn
+            ok = (param_norm > 0.0) & (grad_norm > 0.0)
+            denominator = grad_norm + group["weight_decay"] * param_norm + 1e-8
+        else:  # official VICReg
+            ok = (param_norm > 0.0) & (update_norm > 0.0)
+            denominator = update_norm
+        q = torch.where(ok, group["eta"] * param_norm / torch.where(ok, denominator, 1.0), 1.0)
         if group.get("clip_lr", False) and group["lr"] > 0:
             q = torch.clamp(q / group["lr"], max=1.0)
         return q
@@ -123,8 +133,9 @@ class LARS(torch.optim.Optimizer):
         for p, mu in zip(params, self._momentum_buffers(params), strict=True):
             dp = p.grad
             if not group["lars_exclude"]:
+                grad_norm = torch.linalg.vector_norm(dp)
                 dp = dp.add(p, alpha=group["weight_decay"])
-                dp = dp.mul(self._trust(group, torch.linalg.vector_norm(p), torch.linalg.vector_norm(dp)))
+                dp = dp.mul(self._trust(group, torch.linalg.vector_norm(p), grad_norm, torch.linalg.vector_norm(dp)))
             mu.mul_(group["momentum"]).add_(dp)
             p.add_(mu, alpha=-group["lr"])
 
@@ -134,8 +145,9 @@ class LARS(torch.optim.Optimizer):
         if group["lars_exclude"]:
             updates = grads
         else:
+            grad_norms = torch.stack(torch._foreach_norm(grads))
             updates = torch._foreach_add(grads, params, alpha=group["weight_decay"])
-            q = self._trust(group, torch.stack(torch._foreach_norm(params)),
+            q = self._trust(group, torch.stack(torch._foreach_norm(params)), grad_norms,
                             torch.stack(torch._foreach_norm(updates)))
             torch._foreach_mul_(updates, list(q.unbind()))
         torch._foreach_mul_(mus, group["momentum"])

@@ -84,6 +84,12 @@ def test_lars_clip_lr_caps_the_step_like_solo_learn() -> None:
     p.grad = torch.tensor([0.0, 0.01])  # lr * ||g|| = 0.01 < eta * ||p||: plain SGD
     LARS([p], lr=1.0, weight_decay=0.0, eta=0.1, clip_lr=True).step()
     torch.testing.assert_close(p.detach(), torch.tensor([3.0, 3.99]))
+    # with weight decay, solo-learn's denominator is ||g|| + wd ||p|| (official: ||g + wd p||)
+    p = nn.Parameter(torch.tensor([3.0, 4.0]))
+    p.grad = torch.tensor([0.0, 2.0])
+    LARS([p], lr=1.0, weight_decay=0.1, eta=0.1, clip_lr=True).step()
+    # q = 0.1 * 5 / (2 + 0.1 * 5) = 0.2; d = g + 0.1 p = [0.3, 2.4]; p - 0.2 d
+    torch.testing.assert_close(p.detach(), torch.tensor([2.94, 3.52]))
     p = nn.Parameter(torch.tensor([3.0, 4.0]))  # lr 0: no step, no division by zero
     p.grad = torch.tensor([0.0, 2.0])
     LARS([p], lr=0.0, eta=0.1, clip_lr=True).step()
@@ -108,8 +114,10 @@ def test_build_optimizer_lars_moves_weights_like_solo_learns_cifar_recipe() -> N
     build_optimizer(layer, pc).step()
     step = (layer.weight.detach() - before).norm()
     g = grad + pc.weight_decay * before
-    solo = min(0.02 * before.norm() / g.norm() / pc.lr, 1.0) * pc.lr * g.norm()  # solo-learn
-    assert step.item() == pytest.approx(float(solo), rel=1e-4)
+    # solo-learn's trust ratio: eta ||p|| / (||grad|| + wd ||p|| + 1e-8), clipped at lr
+    q = min(0.02 * before.norm() / (grad.norm() + pc.weight_decay * before.norm() + 1e-8) / pc.lr, 1.0)
+    solo = q * pc.lr * g.norm()
+    assert step.item() == pytest.approx(float(solo), rel=1e-5)
     assert step.item() > 10 * pc.lr * 0.001 * before.norm().item()
 
 
