@@ -9,7 +9,8 @@ distribution (up to interpolation details):
   small rotation (+-15 degrees, reflected border), brightness/contrast and gamma, Gaussian
   blur (p 0.2) and Gaussian noise (p 0.2). No colour: OCTA stays 1 channel.
 - ``cifar`` (solo-learn's VICReg CIFAR recipe, methods.md section 1): random resized crop
-  (bicubic, as solo-learn), colour jitter (0.4, 0.4, 0.2, 0.1) with p 0.8, greyscale p 0.2,
+  (bicubic, as solo-learn), colour jitter (0.4, 0.4, 0.2, 0.1) with p 0.8 (the four in a
+  random order, as torchvision), greyscale p 0.2,
   solarise p 0.1, horizontal flip p 0.5; the same distribution for both views (solo-learn's
   CIFAR recipe has no asymmetric blur/solarisation). docs/cifar10_recipe.md compares it
   line by line with solo-learn and lightly.
@@ -525,7 +526,7 @@ class RandomDraws:
     where each launch costs more than the arithmetic of a batch of parameters.
     """
 
-    ROWS = 48  # octa takes 37, cifar 35, every step switched on 44 (a test checks the last)
+    ROWS = 52  # octa takes 37, cifar 39, every step switched on 48 (a test checks the last)
 
     def __init__(self, n: int, gen: torch.Generator | None, device: torch.device) -> None:
         gen_device = gen.device if gen is not None else device
@@ -561,10 +562,11 @@ class GpuTwoViewAugment(nn.Module):
        the whole image when none fits), flips, rot90 and a small rotation applied in output
        space. No antialiasing: a large downscale (octa 512 -> 224 at small crop scale)
        aliases slightly more than the CPU path's area interpolation.
-    2. Colour jitter with probability ``jitter_p``, in the FIXED order brightness,
-       contrast, saturation, hue (torchvision draws a random order). Hue is a rotation of
-       the chroma plane in YIQ space by ``2 * pi * h`` (an approximation of HSV hue shift).
-       Brightness/contrast (albumentations semantics) and gamma for octa.
+    2. Colour jitter with probability ``jitter_p``, brightness, contrast, saturation and
+       hue in a random order per sample, as torchvision (:meth:`_jitter`). Hue is a
+       rotation of the chroma plane in YIQ space by ``2 * pi * h`` (an approximation of
+       the HSV hue shift). Brightness/contrast (albumentations semantics) and gamma for
+       octa.
     3. Greyscale (BT.601 luma, kept 3 channels) and solarise (invert values >= 0.5).
     4. Gaussian blur by a separable grouped convolution with a per-sample sigma (samples
        that are not blurred get a delta kernel), Gaussian noise with a per-sample std.
@@ -651,34 +653,56 @@ class GpuTwoViewAugment(nn.Module):
     def _gray(self, x: Tensor) -> Tensor:
         return (x * self.luma).sum(dim=1, keepdim=True) if x.shape[1] == 3 else x
 
+    def _jitter(self, x: Tensor, draws: RandomDraws) -> Tensor:
+        """torchvision's ``RandomApply([ColorJitter(b, c, s, h)], p)``: for each sample, with
+        probability ``jitter_p``, brightness, contrast, saturation and hue in a random order
+        (a permutation per sample, as torchvision draws one per call), clamped to [0, 1]
+        after each. Each of the four is an affine colour map ``x -> M x + t`` with a
+        per-sample ``(C, C)`` matrix ``M`` (brightness ``b I``; contrast ``c I`` with
+        ``t = (1 - c) * mean grey``; saturation ``s I + (1 - s) 1 luma^T``; hue a rotation
+        of the YIQ chroma plane by ``2 pi h``, approximating the HSV hue shift), so each of
+        the four slots of the order is one batched ``einsum``. Grey images get brightness
+        and contrast only."""
+        r = self.recipe
+        n, c = x.shape[0], x.shape[1]
+        device = x.device
+        on = draws.coin(r.jitter_p)
+
+        def factor(spread: float, identity: float, centred: bool = False) -> Tensor:
+            lo, hi = (-spread, spread) if centred else (max(0.0, 1 - spread), 1 + spread)
+            return torch.where(on, draws.uniform(lo, hi), identity)
+
+        brightness = factor(r.jitter_brightness, 1.0)
+        contrast = factor(r.jitter_contrast, 1.0)
+        saturation = factor(r.jitter_saturation, 1.0)
+        hue = factor(r.jitter_hue, 0.0, centred=True)
+        order = torch.argsort(draws.take(4).T, dim=1)  # (n, 4): a uniform random permutation
+        eye = torch.eye(c, device=device).expand(n, c, c)
+        maps = [brightness.view(n, 1, 1) * eye, contrast.view(n, 1, 1) * eye]
+        if c == 3:
+            s = saturation.view(n, 1, 1)
+            maps.append(s * eye + (1 - s) * self.luma.view(1, 1, 3))
+            phi = 2 * math.pi * hue
+            cos, sin, zero, one = torch.cos(phi), torch.sin(phi), torch.zeros_like(phi), torch.ones_like(phi)
+            rot = torch.stack([one, zero, zero, zero, cos, -sin, zero, sin, cos], dim=1).view(n, 3, 3)
+            maps.append(self.yiq_to_rgb @ rot @ self.rgb_to_yiq)
+        else:
+            maps += [eye, eye]
+        maps_t = torch.stack(maps, dim=1)  # (n, 4, c, c)
+        rows = torch.arange(n, device=device)
+        for slot in range(4):
+            op = order[:, slot]
+            offset = torch.where(op == 1, 1 - contrast, 0.0) * self._gray(x).mean(dim=(1, 2, 3))
+            x = torch.einsum("nij,njhw->nihw", maps_t[rows, op], x)
+            x = (x + offset.view(n, 1, 1, 1)).clamp_(0, 1)
+        return x
+
     def _colour(self, x: Tensor, draws: RandomDraws) -> Tensor:
         r = self.recipe
-        n, device = x.shape[0], x.device
+        n = x.shape[0]
         per_sample = (n, 1, 1, 1)
         if r.jitter_p > 0:
-            on = draws.coin(r.jitter_p)
-
-            def factor(spread: float, identity: float, centred: bool = False) -> Tensor:
-                lo, hi = (-spread, spread) if centred else (max(0.0, 1 - spread), 1 + spread)
-                return torch.where(on, draws.uniform(lo, hi), identity).view(per_sample)
-
-            brightness = factor(r.jitter_brightness, 1.0)
-            contrast = factor(r.jitter_contrast, 1.0)
-            saturation = factor(r.jitter_saturation, 1.0)
-            hue = factor(r.jitter_hue, 0.0, centred=True)
-            x = (x * brightness).clamp(0, 1)
-            grey_mean = self._gray(x).mean(dim=(1, 2, 3), keepdim=True)
-            x = (contrast * x + (1 - contrast) * grey_mean).clamp(0, 1)
-            if x.shape[1] == 3:
-                x = (saturation * x + (1 - saturation) * self._gray(x)).clamp(0, 1)
-                phi = 2 * math.pi * hue.view(n)
-                cos, sin = torch.cos(phi), torch.sin(phi)
-                rot = torch.zeros(n, 3, 3, device=device)
-                rot[:, 0, 0] = 1
-                rot[:, 1, 1], rot[:, 1, 2] = cos, -sin
-                rot[:, 2, 1], rot[:, 2, 2] = sin, cos
-                matrix = self.yiq_to_rgb @ rot @ self.rgb_to_yiq  # (n, 3, 3)
-                x = torch.einsum("nij,njhw->nihw", matrix, x).clamp(0, 1)
+            x = self._jitter(x, draws)
         if r.bc_p > 0:
             # samples left alone get alpha 1, beta 0 (their values are already in [0, 1])
             on = draws.coin(r.bc_p)
