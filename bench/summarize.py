@@ -132,7 +132,17 @@ def correctness_tables(results_dir: Path) -> list[str]:
         path = results_dir / f"{name}.json"
         return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
-    cifar, ablation = load("cifar10_vicreg"), load("umm_ablation")
+    # one table per CIFAR-10 run: cifar10_vicreg.json (the first H100 run) and
+    # cifar10_vicreg_<gpu>.json (bench/gpu_check.sh), each with its umm_ablation[_<gpu>].json
+    suffixes = sorted(p.stem[len("cifar10_vicreg"):] for p in results_dir.glob("cifar10_vicreg*.json"))
+    for suffix in suffixes or [""]:
+        out += _cifar_tables(load(f"cifar10_vicreg{suffix}"), load(f"umm_ablation{suffix}"))
+    out += _other_tables(results_dir, load)
+    return out
+
+
+def _cifar_tables(cifar: dict[str, Any] | None, ablation: dict[str, Any] | None) -> list[str]:
+    out: list[str] = []
     if cifar:
         out += ["", f"**CIFAR-10, ResNet-18, linear probe / k-NN top-1 (%)** ({_device(cifar)}, {_date(cifar)}; one seed)",
                 "", "| model | epochs | linear | k-NN@20 | k-NN@200 |", "|---|---|---|---|---|",
@@ -165,6 +175,11 @@ def correctness_tables(results_dir: Path) -> list[str]:
                        f"{_pct(row.get('knn_top1_k20'))} | "
                        + (f"{g['linear_points']:+.2f} / {g['knn20_points']:+.2f}" if g else "") + " | "
                        + (f"{last:.1f}" if isinstance(last, (int, float)) else "") + " |")
+    return out
+
+
+def _other_tables(results_dir: Path, load: Any) -> list[str]:
+    out: list[str] = []
     for dataset in ("mnist", "fashion_mnist"):
         low = load(f"low_label_{dataset}")
         if not low:
@@ -212,13 +227,17 @@ def render(results_dir: Path = RESULTS) -> str:
         name = path.stem
         if name == "ingest":
             lines += ingest_rows(record)
-        elif name == "pretrain_throughput":
+        elif name.startswith("pretrain_throughput"):
             commit = record.get("environment", {}).get("git_commit")
             for setting, s in record.get("settings", {}).items():
-                lines.append(
-                    f"| pretraining throughput, {setting} (code at {commit}) | {s['real_pairs_per_s']} pairs/s "
-                    f"real vs {s['ceiling_pairs_per_s']} ceiling (ratio {s['ratio']}) | {_device(record)} | "
-                    f"{_date(record)} | `{record.get('command')}` |")
+                if "error" in s:
+                    figure = f"failed: {s['error']}"
+                else:
+                    figure = (f"{s['real_pairs_per_s']} pairs/s real vs {s['ceiling_pairs_per_s']} ceiling "
+                              f"(ratio {s['ratio']})" + (f", batch {s['batch_size']}, compiled" if s.get("compiled")
+                                                         else ""))
+                lines.append(f"| pretraining throughput, {setting} (code at {commit}) | {figure} | "
+                             f"{_device(record)} | {_date(record)} | `{record.get('command')}` |")
         elif name.startswith("feed_throughput"):
             lines += feed_rows(record)
         elif name.startswith("app_load"):
@@ -227,11 +246,11 @@ def render(results_dir: Path = RESULTS) -> str:
             lines += default_run_rows(record)
         elif name == "drac_pipeline_gpu":
             lines += pipeline_rows(record)
-        elif name == "cifar10_vicreg":
+        elif name.startswith("cifar10_vicreg"):
             lines += cifar_rows(record)
         elif name.startswith("inference_"):
             lines += inference_rows(record)
-        elif name in ("umm_ablation",) or name.startswith(("low_label_", "layer_clusters_")):
+        elif name.startswith(("umm_ablation", "low_label_", "layer_clusters_")):
             continue  # shown as tables below
         else:
             lines += generic_rows(name, record)
