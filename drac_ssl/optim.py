@@ -106,13 +106,16 @@ class LARS(torch.optim.Optimizer):
                 self._group_step_loop(group, params)
         return loss
 
-    def _trust(self, group: dict[str, Any], param_norm: torch.Tensor, grad_norm: torch.Tensor,
-               update_norm: torch.Tensor) -> torch.Tensor:
-        """Trust ratio ``q`` (same shape as the norms), see the class docstring."""
+    def _trust(self, group: dict[str, Any], param_norm: torch.Tensor, grad_norm: torch.Tensor | None,
+               update_norm: torch.Tensor | None) -> torch.Tensor:
+        """Trust ratio ``q`` (same shape as the norms), see the class docstring; solo-learn's
+        rule needs ``grad_norm``, the official one ``update_norm``."""
         if group.get("clip_lr", False):  # solo-learn
+            assert grad_norm is not None
             ok = (param_norm > 0.0) & (grad_norm > 0.0)
             denominator = grad_norm + group["weight_decay"] * param_norm + 1e-8
         else:  # official VICReg
+            assert update_norm is not None
             ok = (param_norm > 0.0) & (update_norm > 0.0)
             denominator = update_norm
         q = torch.where(ok, group["eta"] * param_norm / torch.where(ok, denominator, 1.0), 1.0)
@@ -145,10 +148,11 @@ class LARS(torch.optim.Optimizer):
         if group["lars_exclude"]:
             updates = grads
         else:
-            grad_norms = torch.stack(torch._foreach_norm(grads))
+            clip = group.get("clip_lr", False)  # solo-learn's rule reads ||g||, the official one ||g + wd p||
+            grad_norms = torch.stack(torch._foreach_norm(grads)) if clip else None
             updates = torch._foreach_add(grads, params, alpha=group["weight_decay"])
-            q = self._trust(group, torch.stack(torch._foreach_norm(params)), grad_norms,
-                            torch.stack(torch._foreach_norm(updates)))
+            update_norms = None if clip else torch.stack(torch._foreach_norm(updates))
+            q = self._trust(group, torch.stack(torch._foreach_norm(params)), grad_norms, update_norms)
             torch._foreach_mul_(updates, list(q.unbind()))
         torch._foreach_mul_(mus, group["momentum"])
         torch._foreach_add_(mus, updates)
