@@ -196,7 +196,7 @@ prepare)
     mkdir -p "$REPO/.whl" "$REPO/.device_data/cifar10"
     cp "$shared"/wheels-gpu-py312/*.whl "$REPO/.whl/" || exit 1
     cp "$shared/data/cifar10/cifar10_jpeg.tar.xz" "$REPO/.device_data/cifar10/" || exit 1
-    git -C "$REPO" check-ignore -q .whl .device_data || {
+    { git -C "$REPO" check-ignore -q .whl && git -C "$REPO" check-ignore -q .device_data; } || {
         echo ".whl/ or .device_data/ is not git-ignored: add them to .gitignore or .git/info/exclude"
         exit 1
     }
