@@ -4,7 +4,7 @@
 ResNet-18 fold ensemble (``finetune/summary.json``, ``comparison.json`` and
 ``<variant>/{model,metrics,calibration}.json`` + safetensors, exactly the files
 :mod:`drac_ssl.finetune` writes) and then calls the package's own
-:func:`drac_ssl.export.build_bundle`, so the bundle has the real format, metadata and model
+:func:`drac_ssl.grading.bundle.build_bundle`, so the bundle has the real format, metadata and model
 card. The metadata gets ``"demo"`` set and the card a warning banner: its grades are
 meaningless, and the app says so in red.
 
@@ -24,7 +24,7 @@ from drac_ssl import __version__
 from drac_ssl.checkpoint import save_weights
 from drac_ssl.config import FinetuneConfig, to_dict
 from drac_ssl.datasets import normalization_for
-from drac_ssl.finetune import Calibration, InputSpec, ModelSpec
+from drac_ssl.grading.model import Calibration, InputSpec, ModelSpec
 from drac_ssl.io import atomic_write_json, atomic_write_text
 
 __all__ = ["DEMO_NOTE", "build_demo_bundle", "main"]
@@ -79,7 +79,7 @@ def build_demo_bundle(run_dir: str | Path, *, image_size: int = 128, source_size
     atomic_write_json(ft_dir / "comparison.json", {"columns": [], "rows": [], "protocol": "none"})
     atomic_write_json(ft_dir / "summary.json", {"selected": variant, "selection": "demo bundle"})
 
-    from drac_ssl.export import build_bundle
+    from drac_ssl.grading.bundle import build_bundle
 
     bundle = build_bundle(run_dir, variant)
     meta_path = bundle / "metadata.json"

@@ -11,7 +11,7 @@ model whose evidence is known).
 
 Ensemble: the CAM of every fold model on the identity view (no flip TTA), each normalised
 to [0, 1], then averaged and normalised again. Each fold model is deep-copied once, so the
-hooks never touch the models :func:`drac_ssl.export.predict_images` runs.
+hooks never touch the models :func:`drac_ssl.grading.predict.predict_images` runs.
 
 The score explained: a classification head's logit of the shown grade; a regression head's
 single output (the predicted grade as a number: regions that push the grade up).

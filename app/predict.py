@@ -1,8 +1,8 @@
 """The app's predict function: grade, probabilities and Grad-CAM heatmap of one image.
 
 :class:`Predictor` wraps a loaded bundle. Grades and probabilities come from
-:func:`drac_ssl.export.predict_images`, the function the export command uses (its
-preprocessing is :func:`drac_ssl.export.preprocess_image`, the training's evaluation path),
+:func:`drac_ssl.grading.predict.predict_images`, the function the export command uses (its
+preprocessing is :func:`drac_ssl.grading.predict.preprocess_image`, the training's evaluation path),
 so the app and a submission agree to the last bit for the same image. The heatmap is
 :class:`app.gradcam.EnsembleGradCAM` on the same preprocessed tensor, explaining the grade
 that is shown, resized back to the image's shape.
@@ -107,7 +107,7 @@ class Predictor:
 
     Args:
         bundle: a bundle folder (or a run folder with ``bundle/``), or a loaded
-            :class:`drac_ssl.export.Bundle`.
+            :class:`drac_ssl.grading.bundle.Bundle`.
         tta: flip test-time augmentation, as the export command (default on).
         gradcam: compute heatmaps in :meth:`predict` (default on).
         limits: upload limits for :meth:`predict_file`.
@@ -117,7 +117,7 @@ class Predictor:
 
     def __init__(self, bundle: Any, tta: bool = True, gradcam: bool = True,
                  limits: InputLimits | None = None) -> None:
-        from drac_ssl.export import Bundle, load_bundle
+        from drac_ssl.grading.bundle import Bundle, load_bundle
 
         self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle, "cpu")
         self.metadata: dict[str, Any] = self.bundle.metadata
@@ -135,8 +135,8 @@ class Predictor:
 
     def probabilities(self, images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """``(probs (n, 3), classes (n,))`` of uint8 grey images: exactly
-        :func:`drac_ssl.export.predict_images` with this predictor's TTA setting."""
-        from drac_ssl.export import predict_images
+        :func:`drac_ssl.grading.predict.predict_images` with this predictor's TTA setting."""
+        from drac_ssl.grading.predict import predict_images
 
         with self._lock, torch.no_grad():
             return predict_images(self.bundle, images, tta=self.tta)
@@ -147,7 +147,7 @@ class Predictor:
 
         The heatmap explains grade ``explain`` (default: the returned grade): regions whose
         activation raises that grade's score."""
-        from drac_ssl.export import predict_images, preprocess_image
+        from drac_ssl.grading.predict import predict_images, preprocess_image
 
         gray = np.asarray(image)
         t0 = time.perf_counter()

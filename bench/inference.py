@@ -5,19 +5,19 @@ ensemble, each with flip TTA (4 forward passes per image per fold), the stored c
 turning the mean output into probabilities and a grade.
 
 * model: preprocessed input tensors ``(n, 1, 224, 224)`` -> probabilities, by
-  :func:`drac_ssl.export.predict_tensors` (host -> device copy included);
+  :func:`drac_ssl.grading.predict.predict_tensors` (host -> device copy included);
 * end to end: decoded 1024 x 1024 uint8 grey images -> probabilities, by
-  :func:`drac_ssl.export.predict_images` (INTER_AREA resize to the 512 px cache size, to
+  :func:`drac_ssl.grading.predict.predict_images` (INTER_AREA resize to the 512 px cache size, to
   224 px, normalisation, then the model), the path of the command line and the app;
-* preprocessing alone (:func:`drac_ssl.export.preprocess_image`) and PNG decoding
-  (:func:`drac_ssl.export.read_image_any`) per image, to show where end-to-end time goes;
-* on CUDA also the same ensemble under bf16 autocast (``predict_raw(bf16=True)``, not what
+* preprocessing alone (:func:`drac_ssl.grading.predict.preprocess_image`) and PNG decoding
+  (:func:`drac_ssl.grading.predict.read_image_any`) per image, to show where end-to-end time goes;
+* on CUDA also the same ensemble under bf16 autocast (``predict.predict_raw(bf16=True)``, not what
   ``predict_tensors`` does today) and its largest probability difference from fp32.
 
 The bundle is ``--bundle PATH`` (a run folder or its ``bundle/``) or, by default, an
 untrained bundle of the DRAC recipe's shape (``configs/drac.yaml``: ResNet-18, 1 channel,
 224 px from the 512 px cache, conv head, 5 folds, frozen backbone) written to a temporary
-folder by :func:`app.demo_bundle.build_demo_bundle` through :func:`drac_ssl.export.build_bundle`:
+folder by :func:`app.demo_bundle.build_demo_bundle` through :func:`drac_ssl.grading.bundle.build_bundle`:
 the same files and the same compute as a trained bundle. Images: the three DRAC samples of
 ../shared (1024 px PNG), decoded once and cycled, else synthetic 1024 px noise.
 
@@ -45,11 +45,12 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO))
 
-from bench.common import RESULTS, SHARED, write_result  # noqa: E402
-from drac_ssl import export  # noqa: E402
+from bench.common import RESULTS, SHARED, add_threads_argument, write_result  # noqa: E402
 from drac_ssl.config import load_config  # noqa: E402
-from drac_ssl.finetune import TTA_FLIPS, predict_raw  # noqa: E402
-from drac_ssl.runtime import resolve_device  # noqa: E402
+from drac_ssl.export import PREDICT_CHUNK  # noqa: E402
+from drac_ssl.grading import predict  # noqa: E402
+from drac_ssl.grading.bundle import Bundle, load_bundle  # noqa: E402
+from drac_ssl.runtime import apply_thread_policy, resolve_device  # noqa: E402
 
 SAMPLES = SHARED / "data" / "drac_samples"
 PREDICT_RAW_BATCH = 64  # predict_raw's default: predict_tensors runs the models in chunks of this
@@ -71,7 +72,7 @@ def drac_recipe_bundle(folder: Path) -> tuple[Path, str]:
                                n_folds=cfg.data.n_folds, head=cfg.finetune.head,
                                arch=cfg.pretrain.backbone.arch)
     return bundle, ("untrained bundle of the DRAC recipe's shape (configs/drac.yaml) written by "
-                    "app.demo_bundle through drac_ssl.export.build_bundle: random weights, the "
+                    "app.demo_bundle through drac_ssl.grading.bundle.build_bundle: random weights, the "
                     "real format and compute")
 
 
@@ -80,7 +81,7 @@ def source_images(n: int, seed: int = 0) -> tuple[list[np.ndarray], str, float |
     paths = [SAMPLES / f"sample_{i}.png" for i in range(3)]
     if all(p.is_file() for p in paths):
         t0 = time.perf_counter()
-        decoded = [export.read_image_any(p) for p in paths]
+        decoded = [predict.read_image_any(p) for p in paths]
         decode_s = (time.perf_counter() - t0) / len(paths)
         note = (f"the {len(paths)} DRAC samples of {SAMPLES} ({decoded[0].shape[1]} x "
                 f"{decoded[0].shape[0]} grey PNG), decoded once, cycled")
@@ -122,34 +123,34 @@ def images_per_second(fn: Callable[[slice], Any], n: int, batch_size: int, warmu
     return n / seconds, seconds
 
 
-def bf16_ensemble(bundle: export.Bundle, inputs: torch.Tensor, tta: bool) -> np.ndarray:
+def bf16_ensemble(bundle: Bundle, inputs: torch.Tensor, tta: bool) -> np.ndarray:
     """``predict_tensors``'s probabilities with every model under bf16 autocast."""
-    raw = [predict_raw(m, inputs, tta, bundle.device, bf16=True) for m in bundle.models]
+    raw = [predict.predict_raw(m, inputs, tta, bundle.device, bf16=True) for m in bundle.models]
     probs, _, _ = bundle.calibration.decide(raw)
     return probs
 
 
-def backbone_passes(bundle: export.Bundle, tta: bool) -> int:
+def backbone_passes(bundle: Bundle, tta: bool) -> int:
     """Backbone forward passes per image: once per flip when the folds share a frozen backbone."""
-    flips = len(TTA_FLIPS) if tta else 1
+    flips = len(predict.TTA_FLIPS) if tta else 1
     return flips if bundle.shared_backbone is not None else len(bundle.models) * flips
 
 
-def measure(bundle: export.Bundle, images: Sequence[np.ndarray], batch_size: int, tta: bool,
+def measure(bundle: Bundle, images: Sequence[np.ndarray], batch_size: int, tta: bool,
             warmup: int, bf16: bool) -> dict[str, Any]:
     device = bundle.device
     n = len(images)
     t0 = time.perf_counter()
-    inputs = torch.stack([export.preprocess_image(im, bundle.metadata) for im in images])
+    inputs = torch.stack([predict.preprocess_image(im, bundle.metadata) for im in images])
     preprocess_s = time.perf_counter() - t0
     print(f"[inference] preprocessed {n} images in {preprocess_s:.1f} s -> {tuple(inputs.shape)}",
           flush=True)
 
     model_ips, model_s = images_per_second(
-        lambda s: export.predict_tensors(bundle, inputs[s], tta), n, batch_size, warmup, device)
+        lambda s: predict.predict_tensors(bundle, inputs[s], tta), n, batch_size, warmup, device)
     print(f"[inference] model (tensors -> probabilities): {model_ips:.2f} images/s", flush=True)
     e2e_ips, e2e_s = images_per_second(
-        lambda s: export.predict_images(bundle, images[s], tta), n, batch_size, warmup, device)
+        lambda s: predict.predict_images(bundle, images[s], tta), n, batch_size, warmup, device)
     print(f"[inference] end to end (decoded {images[0].shape[0]} px -> probabilities): "
           f"{e2e_ips:.2f} images/s", flush=True)
     passes = backbone_passes(bundle, tta)
@@ -166,13 +167,13 @@ def measure(bundle: export.Bundle, images: Sequence[np.ndarray], batch_size: int
         bf16_ips, bf16_s = images_per_second(
             lambda s: bf16_ensemble(bundle, inputs[s], tta), n, batch_size, warmup, device)
         k = min(n, batch_size)
-        ref, _, _ = export.predict_tensors(bundle, inputs[:k], tta)
+        ref, _, _ = predict.predict_tensors(bundle, inputs[:k], tta)
         diff = float(np.abs(bf16_ensemble(bundle, inputs[:k], tta) - ref).max())
         out.update({"model_bf16_images_per_s": round(bf16_ips, 2),
                     "model_bf16_seconds": round(bf16_s, 3),
                     "bf16_max_abs_prob_diff_vs_fp32": round(diff, 6),
                     "bf16_note": "same ensemble, every fold model run separately (one backbone pass per "
-                                 "fold and flip) under torch.autocast(bfloat16) via predict_raw(bf16=True); "
+                                 "fold and flip) under torch.autocast(bfloat16) via predict.predict_raw(bf16=True); "
                                  "predict_tensors itself runs fp32"})
         print(f"[inference] model under bf16 autocast: {bf16_ips:.2f} images/s "
               f"(max |dP| vs fp32 {diff:.2e})", flush=True)
@@ -194,17 +195,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "CUDA, 4 images on CPU, where a full batch takes a minute)")
     parser.add_argument("--no-tta", action="store_true", help="identity view only")
     parser.add_argument("--no-bf16", action="store_true", help="skip the bf16 measurement on CUDA")
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    add_threads_argument(parser)
     parser.add_argument("--out-dir", default=str(RESULTS))
     parser.add_argument("--name", default=None, help="result name (default inference_<cpu|cuda>)")
     args = parser.parse_args(argv)
 
     device = resolve_device(args.device)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    apply_thread_policy(args.threads)
     cuda = device.type == "cuda"
     n = args.images or (512 if cuda else 64)
-    batch_size = args.batch_size or (64 if cuda else export.PREDICT_CHUNK)
+    batch_size = args.batch_size or (64 if cuda else PREDICT_CHUNK)
     tta = not args.no_tta
     warmup = args.warmup if args.warmup >= 0 else (batch_size if cuda else 4)
     load_before = _load_average()
@@ -213,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             bundle_path, bundle_note = Path(args.bundle), "given with --bundle"
         else:
             bundle_path, bundle_note = drac_recipe_bundle(Path(tmp))
-        bundle = export.load_bundle(bundle_path, device)
+        bundle = load_bundle(bundle_path, device)
         images, images_note, decode_s = source_images(n)
         meta = bundle.metadata
         print(f"[inference] {len(bundle.models)}-fold {meta['model']['arch']} "
@@ -221,12 +221,12 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"TTA {'on' if tta else 'off'}, on {device}, {n} images, batch {batch_size}", flush=True)
         results = measure(bundle, images, batch_size, tta, warmup, bf16=cuda and not args.no_bf16)
     results["decode_png_ms_per_image"] = None if decode_s is None else round(1000 * decode_s, 1)
-    flips = len(TTA_FLIPS) if tta else 1
+    flips = len(predict.TTA_FLIPS) if tta else 1
     name = args.name or f"inference_{'cuda' if cuda else 'cpu'}"
     write_result(name, {
         "what": ("images per second of the fold ensemble with flip TTA through the package's "
-                 "prediction path: model = export.predict_tensors on preprocessed tensors; end to "
-                 "end = export.predict_images on decoded uint8 images (preprocessing included, "
+                 "prediction path: model = grading.predict.predict_tensors on preprocessed tensors; end to "
+                 "end = grading.predict.predict_images on decoded uint8 images (preprocessing included, "
                  "PNG decoding not)"),
         "bundle": {
             "path": None if not args.bundle else str(bundle_path), "source": bundle_note,

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.common import RESULTS, SHARED, write_result
+from bench.common import RESULTS, SHARED, add_threads_argument, write_result
 from drac_ssl import pretrain
 from drac_ssl.config import Config, load_config
 from drac_ssl.distributed import DistInfo
@@ -40,7 +40,7 @@ from drac_ssl.losses.rate_reduction import rate_reduction
 from drac_ssl.losses.vicreg import VICRegLoss
 from drac_ssl.models import build_vicreg_model
 from drac_ssl.optim import build_optimizer, lr_at, set_lr
-from drac_ssl.runtime import resolve_device, use_compile
+from drac_ssl.runtime import apply_thread_policy, resolve_device, use_compile
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -53,15 +53,18 @@ def _sync(device: torch.device) -> None:
 def loop_body(model: torch.nn.Module, loss_fn: VICRegLoss, opt: torch.optim.Optimizer, view_a: torch.Tensor,
               view_b: torch.Tensor, bf16: bool, channels_last: bool, sums: torch.Tensor, step: int,
               cfg: Config) -> None:
-    """What ``pretrain.run`` does per step besides the feed: lr, step, the monitors summed on
-    the device (kept in step with pretrain.run's loop by hand)."""
+    """What ``pretrain.run`` does per step besides the feed: the VICReg task's step (lr, step,
+    rate-reduction monitor) and the engine's on-device sums (``drac_ssl.engine.Engine._epoch``
+    with ``non_finite_check_every=0``), kept in step with both by hand."""
     pc = cfg.pretrain
     set_lr(opt, lr_at(step, total_steps=100_000, warmup_steps=pc.warmup_epochs, base_lr=pc.lr,
                       schedule=pc.schedule, min_lr_ratio=pc.min_lr_ratio))
     terms, feat_a, feat_b = pretrain.train_step(model, loss_fn, opt, view_a, view_b, bf16, channels_last)
     with torch.no_grad():
         rr = rate_reduction(feat_a.detach().float(), feat_b.detach().float()).delta
-        sums += torch.stack([terms.loss, terms.invariance, terms.variance, terms.covariance, rr]).double()
+    logs = [terms.loss, terms.invariance, terms.variance, terms.covariance, rr]
+    with torch.no_grad():
+        sums += torch.stack([v.detach().double() for v in logs])
 
 
 def sync_check(feed: pretrain.TwoViewFeed, body: Any, device: torch.device, steps: int = 5) -> str:
@@ -226,8 +229,10 @@ def main() -> None:
     parser.add_argument("--out-dir", default=str(RESULTS))
     parser.add_argument("--name", default="pretrain_throughput", help="result file name (NAME.json)")
     parser.add_argument("--settings", default="octa_cpu_aug,octa_gpu_aug,cifar_gpu_aug")
+    add_threads_argument(parser)
     parser.add_argument("overrides", nargs="*", help="config overrides applied to every setting")
     args = parser.parse_args()
+    apply_thread_policy(args.threads)
     wanted = args.settings.split(",")
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:

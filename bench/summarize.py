@@ -71,6 +71,22 @@ def generic_rows(name: str, r: dict[str, Any]) -> list[str]:
     return [f"| {name} | {text} | {_device(r)} | {_date(r)} | `{r.get('command')}` |"]
 
 
+def threads_rows(r: dict[str, Any]) -> list[str]:
+    names = {"predict": "one ResNet-18 prediction, one 224 x 224 px grey image",
+             "train_step": "one ResNet-18 training step, batch 32 x 64 px"}
+    out = []
+    for workload, figures in r.get("table", {}).items():
+        loads = [v for row in r.get("rows", []) if row.get("workload") == workload
+                 for v in row.get("load_avg_1min", [])]
+        load = f"; 1-min load average {min(loads):.1f}-{max(loads):.1f} on {r.get('usable_cores')} cores" \
+            if loads else ""
+        text = "; ".join(f"{k}: {v} s" for k, v in figures.items())
+        out.append(f"| CPU threads vs one busy neighbour process: {names.get(workload, workload)} "
+                   f"(median of {r.get('repeats')} interleaved repeats{load}) | {text} | {_device(r)} | "
+                   f"{_date(r)} | `{r.get('command')}` |")
+    return out
+
+
 def _pct(x: Any) -> str:
     return f"{x:.2f}" if isinstance(x, (int, float)) else "–"
 
@@ -250,6 +266,8 @@ def render(results_dir: Path = RESULTS) -> str:
             lines += cifar_rows(record)
         elif name.startswith("inference_"):
             lines += inference_rows(record)
+        elif name == "threads":
+            lines += threads_rows(record)
         elif name.startswith(("umm_ablation", "low_label_", "layer_clusters_")):
             continue  # shown as tables below
         else:

@@ -15,23 +15,9 @@ and grouped by patient when patients are known). Test-split rows never enter tra
 validation. Each fold keeps the weights of the epoch with the best validation quadratic
 weighted kappa (early stopping with ``finetune.patience``).
 
-Heads (:func:`build_head`):
-
-* ``linear``: dropout + linear layer on the pooled features;
-* ``mlp``: linear (``finetune.mlp_hidden``, 256) + ReLU + dropout + linear;
-* ``conv``: on the ``layer4`` feature map before pooling, 1x1 conv + BN + ReLU, 3x3 conv + BN
-  + ReLU (``finetune.conv_head_channels``, 128), global average pool, dropout, linear: the
-  small convolutional head that overfitted least in the project's seed report;
-* ``regression``: dropout + linear layer with ONE output, the grade as a number (SmoothL1
-  loss), as the challenge winner did. Its class comes from kappa-tuned thresholds on the
-  score; its probabilities for the AUC from ``softmax(-(score - k)^2 / T)`` over the grades
-  ``k = 0, 1, 2`` (a Gaussian-kernel mapping) with ``T`` fitted by negative log-likelihood
-  on the out-of-fold scores.
-
-Class decision and calibration (:class:`Calibration`): classification heads give
-``softmax(logits / T)`` with a temperature ``T`` fitted on out-of-fold logits (Guo et al.
-2017); the score is the expected grade ``sum_k k * P_k``; the class is the score cut at
-kappa-optimal thresholds fitted on out-of-fold scores. The out-of-fold metrics use
+The model itself (heads, :class:`~drac_ssl.grading.model.GradingModel`, its spec, the input
+format, the grading loss and the class decision :class:`~drac_ssl.grading.model.Calibration`)
+lives in :mod:`drac_ssl.grading.model`, which a bundle needs without this loop. The out-of-fold metrics use
 *cross-fitted* calibration: fold k's rows are calibrated with a temperature and thresholds
 fitted on the other folds' out-of-fold predictions only, so the reported kappa is not tuned
 on the rows it scores. The calibration fitted on all out-of-fold predictions is the one
@@ -41,8 +27,9 @@ Inputs: the ingest cache at ``pretrain.augment.source_size``; training views fro
 package's CPU augmentation (the ``octa`` recipe at ``finetune.image_size``, crop scale
 ``finetune.crop_scale``); evaluation preprocessing is ``EvalDataset`` +
 ``build_eval_transform`` (INTER_AREA resize, normalisation), the very path that
-:func:`drac_ssl.export.preprocess_image` replays. Test-time augmentation
-(``finetune.tta``): the mean raw output over the four flips :data:`TTA_FLIPS`.
+:func:`drac_ssl.grading.predict.preprocess_image` replays. Test-time augmentation
+(``finetune.tta``): the mean raw output over the four flips
+:data:`drac_ssl.grading.predict.TTA_FLIPS`.
 
 Speed: a frozen backbone runs once per variant, not once per epoch: the features of
 ``finetune.frozen_train_views`` augmented views (at most ``finetune.epochs``) of every labelled
@@ -78,403 +65,61 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
-from drac_ssl import GRADE_NAMES, __version__
-from drac_ssl.augment import (
-    EvalDataset,
-    ViewRecipe,
-    build_eval_transform,
-    build_view_transform,
-    recipe_for,
-    seed_worker,
-)
+from drac_ssl import NUM_GRADES, PROB_COLUMNS, __version__
+from drac_ssl.augment import EvalDataset, seed_worker
 from drac_ssl.checkpoint import save_weights
-from drac_ssl.config import AugmentConfig, Config, ConfigError, FinetuneConfig, to_dict
+from drac_ssl.config import Config, ConfigError, FinetuneConfig, to_dict
 from drac_ssl.config import validate as validate_config
-from drac_ssl.datasets import load_octa_cache, normalization_for
+from drac_ssl.datasets import load_octa_cache
+from drac_ssl.engine import Monitor
+from drac_ssl.grading.bundle import VARIANT_STAGE
+from drac_ssl.grading.model import (
+    DEFAULT_CROP_SCALE,
+    FEATURE_STAGE,
+    HEADS,
+    Calibration,
+    GradingModel,
+    InputSpec,
+    ModelSpec,
+    class_weights_for,
+    grading_loss,
+    monitor_score,
+)
+from drac_ssl.grading.predict import TTA_FLIPS, predict_raw
 from drac_ssl.io import atomic_write_json, atomic_write_text
 from drac_ssl.metrics import (
     apply_thresholds,
     bootstrap_ci,
-    expected_grade,
-    fit_kappa_thresholds,
-    fit_temperature,
     grading_report,
     quadratic_weighted_kappa,
-    softmax,
 )
-from drac_ssl.models import ARCHS, Backbone, load_local_weights
+from drac_ssl.models import Backbone, load_local_weights
 from drac_ssl.optim import lr_at, param_groups, set_lr
-from drac_ssl.runtime import epoch_seed, resolve_device, seed_everything
+from drac_ssl.runtime import epoch_seed, resolve_device, seed_everything, use_bf16
 
 __all__ = [
-    "HEADS",
-    "TTA_FLIPS",
     "VARIANTS",
-    "VARIANT_STAGE",
-    "Calibration",
     "FinetuneData",
     "FinetuneResult",
-    "GradingModel",
-    "InputSpec",
-    "ModelSpec",
     "VariantResult",
-    "build_head",
-    "grading_loss",
+    "backbone_sources",
+    "epoch_order",
     "labelled_rows",
     "load_finetune_data",
-    "load_fold_model",
-    "predict_raw",
     "run",
 ]
 
-NUM_GRADES = len(GRADE_NAMES)
-HEADS: dict[str, str] = {"linear": "classification", "mlp": "classification",
-                         "conv": "classification", "regression": "regression"}
-"""Head name -> output kind."""
 VARIANTS = ("scratch", "vicreg", "vicreg_umm")
 """Backbone variants, in the order of the comparison table."""
-VARIANT_STAGE = {"vicreg": "pretrain", "vicreg_umm": "umm"}
-"""The run sub-folder whose ``backbone.safetensors`` + ``metadata.json`` a variant starts from."""
-TTA_FLIPS: tuple[tuple[int, ...], ...] = ((), (-1,), (-2,), (-2, -1))
-"""Test-time augmentation: identity, horizontal, vertical, both flips (tensor dims)."""
-FEATURE_STAGE = "layer4"
 EXTRACT_BATCH = 64
 _FT_DEFAULTS = FinetuneConfig()
-HEAD_WIDTH_DEFAULTS: dict[str, int] = {"mlp": _FT_DEFAULTS.mlp_hidden,
-                                       "conv": _FT_DEFAULTS.conv_head_channels}
-"""Hidden width of the heads that have one (``finetune.mlp_hidden`` /
-``finetune.conv_head_channels`` defaults); a ``model.json`` without ``head_width`` has these."""
-DEFAULT_CROP_SCALE: tuple[float, float] = (_FT_DEFAULTS.crop_scale[0], _FT_DEFAULTS.crop_scale[1])
-"""``finetune.crop_scale`` default; an input spec recorded without ``train_crop_scale`` has it."""
 
 
 # --------------------------------------------------------------------------------------
-# What the model expects and what it is
-
-
-@dataclass(frozen=True)
-class InputSpec:
-    """The input format of a grading model: a uint8 grey image is resized with INTER_AREA to
-    ``source_size`` (what the ingest cache holds), then to ``image_size`` and normalised with
-    ``mean``/``std`` (:func:`build_eval_transform` of ``recipe``). Training views are random
-    resized crops of ``crop_scale`` (area fractions) of the source image."""
-
-    channels: int
-    source_size: int
-    image_size: int
-    recipe: str
-    mean: tuple[float, ...]
-    std: tuple[float, ...]
-    crop_scale: tuple[float, float] = DEFAULT_CROP_SCALE
-
-    @classmethod
-    def from_config(cls, cfg: Config) -> InputSpec:
-        aug = cfg.pretrain.augment
-        mean, std = normalization_for(aug.recipe)
-        return cls(channels=cfg.pretrain.backbone.in_channels, source_size=aug.source_size,
-                   image_size=cfg.finetune.image_size, recipe=aug.recipe, mean=tuple(mean),
-                   std=tuple(std), crop_scale=(float(cfg.finetune.crop_scale[0]),
-                                               float(cfg.finetune.crop_scale[1])))
-
-    def augment_config(self) -> AugmentConfig:
-        return AugmentConfig(recipe=self.recipe, image_size=self.image_size,
-                             source_size=self.source_size, crop_scale=list(self.crop_scale))
-
-    def view_recipe(self) -> ViewRecipe:
-        """The augmentation recipe with this spec's (recorded) normalisation statistics."""
-        return replace(recipe_for(self.augment_config()), mean=self.mean, std=self.std)
-
-    def eval_transform(self) -> Any:
-        """Deterministic preprocessing: INTER_AREA resize to ``image_size``, normalise."""
-        return build_eval_transform(self.augment_config(), self.channels, recipe=self.view_recipe())
-
-    def view_transform(self, seed: int | None = None) -> Any:
-        """One random training view (the ``recipe``'s CPU augmentation)."""
-        return build_view_transform(self.augment_config(), self.channels,
-                                    recipe=self.view_recipe(), seed=seed)
-
-    def to_metadata(self) -> dict[str, Any]:
-        return {
-            "channels": self.channels,
-            "size": [self.image_size, self.image_size],
-            "source_size": self.source_size,
-            "recipe": self.recipe,
-            "value_range": "uint8 0..255, divided by 255, then normalised",
-            "normalization": {"mean": list(self.mean), "std": list(self.std)},
-            "preprocessing": (
-                f"8-bit grey image -> cv2.resize to {self.source_size}x{self.source_size} "
-                f"(INTER_AREA, as the ingest cache) -> cv2.resize to {self.image_size}x"
-                f"{self.image_size} (INTER_AREA) -> (x/255 - mean) / std"),
-            "train_crop_scale": list(self.crop_scale),
-        }
-
-    @classmethod
-    def from_metadata(cls, meta: dict[str, Any]) -> InputSpec:
-        size = meta["size"]
-        crop = meta.get("train_crop_scale") or DEFAULT_CROP_SCALE  # absent in older model.json
-        return cls(channels=int(meta["channels"]), source_size=int(meta["source_size"]),
-                   image_size=int(size[0] if isinstance(size, list) else size),
-                   recipe=str(meta["recipe"]),
-                   mean=tuple(float(v) for v in meta["normalization"]["mean"]),
-                   std=tuple(float(v) for v in meta["normalization"]["std"]),
-                   crop_scale=(float(crop[0]), float(crop[1])))
-
-
-class LinearHead(nn.Module):
-    """Dropout + linear layer on pooled features ``(n, in_dim) -> (n, out_dim)``."""
-
-    uses_map = False
-
-    def __init__(self, in_dim: int, out_dim: int, dropout: float) -> None:
-        super().__init__()
-        self.dropout = nn.Dropout(dropout)
-        self.fc = nn.Linear(in_dim, out_dim)
-
-    def forward(self, h: Tensor) -> Tensor:
-        return self.fc(self.dropout(h))
-
-
-class MLPHead(nn.Module):
-    """Linear (``hidden``) + ReLU + dropout + linear on pooled features."""
-
-    uses_map = False
-
-    def __init__(self, in_dim: int, out_dim: int, dropout: float,
-                 hidden: int = HEAD_WIDTH_DEFAULTS["mlp"]) -> None:
-        super().__init__()
-        self.net = nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(inplace=True),
-                                 nn.Dropout(dropout), nn.Linear(hidden, out_dim))
-
-    def forward(self, h: Tensor) -> Tensor:
-        return self.net(h)
-
-
-class ConvHead(nn.Module):
-    """Small convolutional head on the feature map ``(n, C, h, w)`` before pooling:
-    1x1 conv (``width``) + BN + ReLU, 3x3 conv (``width``) + BN + ReLU, global average
-    pool, dropout, linear ``-> (n, out_dim)``."""
-
-    uses_map = True
-
-    def __init__(self, in_channels: int, out_dim: int, dropout: float,
-                 width: int = HEAD_WIDTH_DEFAULTS["conv"]) -> None:
-        super().__init__()
-        self.reduce = nn.Sequential(nn.Conv2d(in_channels, width, 1, bias=False),
-                                    nn.BatchNorm2d(width), nn.ReLU(inplace=True))
-        self.conv = nn.Sequential(nn.Conv2d(width, width, 3, padding=1, bias=False),
-                                  nn.BatchNorm2d(width), nn.ReLU(inplace=True))
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.dropout = nn.Dropout(dropout)
-        self.fc = nn.Linear(width, out_dim)
-
-    def forward(self, h: Tensor) -> Tensor:
-        h = self.pool(self.conv(self.reduce(h))).flatten(1)
-        return self.fc(self.dropout(h))
-
-
-def build_head(head: str, feature_dim: int, dropout: float, num_grades: int = NUM_GRADES,
-               width: int | None = None) -> nn.Module:
-    """The head ``head`` (see :data:`HEADS`) for a backbone of ``feature_dim`` channels.
-
-    ``width``: the hidden width of the ``mlp`` head or the channels of the ``conv`` head
-    (None: :data:`HEAD_WIDTH_DEFAULTS`); the other heads have none and ignore it.
-    Classification heads output ``(n, num_grades)`` logits, ``regression`` ``(n, 1)``.
-    """
-    if head not in HEADS:
-        raise ValueError(f"unknown head {head!r}; choose one of {', '.join(HEADS)} (finetune.head).")
-    if head == "linear":
-        return LinearHead(feature_dim, num_grades, dropout)
-    if head in HEAD_WIDTH_DEFAULTS and width is None:
-        width = HEAD_WIDTH_DEFAULTS[head]
-    if head == "mlp":
-        return MLPHead(feature_dim, num_grades, dropout, hidden=width)
-    if head == "conv":
-        return ConvHead(feature_dim, num_grades, dropout, width=width)
-    return LinearHead(feature_dim, 1, dropout)
-
-
-class GradingModel(nn.Module):
-    """Backbone + head. ``forward(x (n, C, S, S)) -> raw output`` (logits ``(n, 3)`` or a
-    regression score ``(n, 1)``). Grad-CAM target layer: ``backbone.layer4``."""
-
-    def __init__(self, backbone: Backbone, head: nn.Module) -> None:
-        super().__init__()
-        self.backbone = backbone
-        self.head = head
-
-    def features(self, x: Tensor) -> Tensor:
-        """What the head reads: the ``layer4`` map (conv head) or the pooled features."""
-        if getattr(self.head, "uses_map", False):
-            return self.backbone.forward_until(x, FEATURE_STAGE)
-        return self.backbone(x)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.head(self.features(x))
-
-    def features_from_map(self, fmap: Tensor) -> Tensor:
-        """:meth:`features` from the backbone's :data:`FEATURE_STAGE` map
-        ``fmap = backbone.forward_until(x, FEATURE_STAGE)``: the map itself (conv head) or its
-        pooling by the backbone. ``head(features_from_map(fmap))`` is bit-identical to
-        ``forward(x)`` (the same operations in the same order), so several heads on one
-        backbone can share one backbone pass."""
-        if getattr(self.head, "uses_map", False):
-            return fmap
-        return self.backbone.forward_from(fmap, FEATURE_STAGE)
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """Everything needed to rebuild a :class:`GradingModel` (stored in ``model.json``).
-
-    ``head_width``: the ``mlp`` head's hidden width or the ``conv`` head's channels (None:
-    :data:`HEAD_WIDTH_DEFAULTS`); always None for the heads without one."""
-
-    arch: str
-    in_channels: int
-    cifar_stem: bool
-    head: str
-    dropout: float
-    num_grades: int = NUM_GRADES
-    head_width: int | None = None
-
-    def __post_init__(self) -> None:  # one spelling per model: the width resolved or None
-        width = self.head_width if self.head in HEAD_WIDTH_DEFAULTS else None
-        if self.head in HEAD_WIDTH_DEFAULTS and width is None:
-            width = HEAD_WIDTH_DEFAULTS[self.head]
-        object.__setattr__(self, "head_width", None if width is None else int(width))
-
-    @property
-    def output(self) -> str:
-        """``classification`` or ``regression``."""
-        return HEADS[self.head]
-
-    def build_backbone(self) -> Backbone:
-        """A randomly initialised backbone of this architecture."""
-        return Backbone(self.arch, in_channels=self.in_channels, cifar_stem=self.cifar_stem)
-
-    def build_head(self) -> nn.Module:
-        """A randomly initialised head."""
-        return build_head(self.head, ARCHS[self.arch], self.dropout, self.num_grades,
-                          self.head_width)
-
-    def build(self, backbone: Backbone | None = None) -> GradingModel:
-        """The model with ``backbone`` (default: a new random one) and a new head."""
-        return GradingModel(backbone if backbone is not None else self.build_backbone(),
-                            self.build_head())
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"arch": self.arch, "in_channels": self.in_channels, "cifar_stem": self.cifar_stem,
-                "head": self.head, "dropout": self.dropout, "num_grades": self.num_grades,
-                "output": self.output, "feature_stage": FEATURE_STAGE,
-                "head_width": self.head_width}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> ModelSpec:
-        width = d.get("head_width")  # None or absent: the default width of the head
-        return cls(arch=str(d["arch"]), in_channels=int(d["in_channels"]),
-                   cifar_stem=bool(d["cifar_stem"]), head=str(d["head"]),
-                   dropout=float(d["dropout"]), num_grades=int(d.get("num_grades", NUM_GRADES)),
-                   head_width=None if width is None else int(width))
-
-
-# --------------------------------------------------------------------------------------
-# Raw outputs -> probabilities, scores and grades
-
-
-def regression_logits(score: np.ndarray, num_grades: int = NUM_GRADES) -> np.ndarray:
-    """``-(score - k)^2`` for ``k = 0 .. K-1``: ``(n,) -> (n, K)``; their softmax (with a
-    temperature) is the regression head's probability mapping."""
-    s = np.asarray(score, dtype=np.float64).reshape(-1, 1)
-    return -((s - np.arange(num_grades, dtype=np.float64)[None]) ** 2)
-
-
-@dataclass(frozen=True)
-class Calibration:
-    """How raw outputs become probabilities, a score and a grade.
-
-    ``output="classification"``: ``P = softmax(logits / temperature)``, score = expected
-    grade of ``P``. ``output="regression"``: score = the output, ``P = softmax(-(score -
-    k)^2 / temperature)``. Grade: ``apply_thresholds(score, thresholds)``. An ensemble
-    averages probabilities (classification) or scores (regression) over its models.
-    """
-
-    output: str
-    temperature: float = 1.0
-    thresholds: tuple[float, float] = (0.5, 1.5)
-
-    @classmethod
-    def fit(cls, raw: np.ndarray, grades: np.ndarray, output: str) -> Calibration:
-        """Temperature (NLL) and kappa-optimal thresholds fitted on out-of-fold outputs."""
-        raw = np.asarray(raw, dtype=np.float64)
-        grades = np.asarray(grades, dtype=np.int64)
-        if output == "classification":
-            temperature = fit_temperature(raw, grades)
-            score = expected_grade(softmax(raw, temperature))
-        else:
-            temperature = fit_temperature(regression_logits(raw[:, 0]), grades)
-            score = raw[:, 0]
-        t0, t1 = fit_kappa_thresholds(score, grades)
-        return cls(output, float(temperature), (float(t0), float(t1)))
-
-    def probs_and_scores(self, raw_per_model: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """``(probs (n, K), score (n,))`` of the ensemble of the given raw outputs."""
-        if not raw_per_model:
-            raise ValueError("probs_and_scores needs the raw outputs of at least one model")
-        if self.output == "classification":
-            probs = np.mean([softmax(np.asarray(r, dtype=np.float64), self.temperature)
-                             for r in raw_per_model], axis=0)
-            return probs, expected_grade(probs)
-        score = np.mean([np.asarray(r, dtype=np.float64)[:, 0] for r in raw_per_model], axis=0)
-        return softmax(regression_logits(score), self.temperature), score
-
-    def decide(self, raw_per_model: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(probs, score, grade)`` of the ensemble."""
-        probs, score = self.probs_and_scores(raw_per_model)
-        return probs, score, apply_thresholds(score, self.thresholds)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"output": self.output, "temperature": self.temperature,
-                "thresholds": list(self.thresholds),
-                "probabilities": ("softmax(logits / temperature)" if self.output == "classification"
-                                  else "softmax(-(score - k)^2 / temperature), k = 0, 1, 2"),
-                "score": ("expected grade sum_k k * P_k" if self.output == "classification"
-                          else "regression output"),
-                "grade": "number of thresholds t with score >= t"}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Calibration:
-        t = d["thresholds"]
-        return cls(str(d["output"]), float(d["temperature"]), (float(t[0]), float(t[1])))
-
-
-def monitor_score(raw: np.ndarray, output: str) -> np.ndarray:
-    """Uncalibrated score for early stopping: expected grade of ``softmax(logits)``, or the
-    regression output."""
-    raw = np.asarray(raw, dtype=np.float64)
-    return expected_grade(softmax(raw)) if output == "classification" else raw[:, 0]
-
-
-def grading_loss(output: Tensor, grade: Tensor, kind: str, class_weights: Tensor | None) -> Tensor:
-    """Training loss. ``output``: logits ``(n, K)`` (cross-entropy, weighted by class when
-    ``class_weights`` ``(K,)`` is given) or a score ``(n, 1)`` (SmoothL1 to the grade, each
-    sample weighted by its class weight)."""
-    if kind == "classification":
-        return F.cross_entropy(output.float(), grade, weight=class_weights)
-    per_sample = F.smooth_l1_loss(output[:, 0].float(), grade.float(), reduction="none")
-    if class_weights is None:
-        return per_sample.mean()
-    w = class_weights[grade]
-    return (per_sample * w).sum() / w.sum().clamp_min(1e-12)
-
-
-def class_weights_for(grades: np.ndarray, num_grades: int = NUM_GRADES) -> np.ndarray:
-    """Inverse-frequency weights ``n / (K * count_k)`` (1 for a grade absent from ``grades``)."""
-    counts = np.bincount(grades, minlength=num_grades).astype(np.float64)
-    return np.where(counts > 0, len(grades) / (num_grades * np.maximum(counts, 1)), 1.0)
+# Sampling
 
 
 def epoch_order(grades: np.ndarray, batch_size: int, class_balance: str, seed: int) -> np.ndarray:
@@ -492,28 +137,6 @@ def epoch_order(grades: np.ndarray, batch_size: int, class_balance: str, seed: i
     if len(order) > 1 and len(order) % batch_size == 1:
         order = order[:-1]
     return order
-
-
-@torch.no_grad()
-def predict_raw(model: nn.Module, inputs: Tensor, tta: bool, device: torch.device,
-                batch_size: int = 64, bf16: bool = False) -> np.ndarray:
-    """Raw outputs ``(n, out)`` of ``model`` on preprocessed inputs ``(n, C, S, S)``: the
-    mean over :data:`TTA_FLIPS` with ``tta``, else the identity view. Eval mode."""
-    was_training = model.training
-    model.eval()
-    flips = TTA_FLIPS if tta else TTA_FLIPS[:1]
-    out = []
-    for start in range(0, len(inputs), batch_size):
-        x = inputs[start:start + batch_size].to(device)
-        acc = None
-        for dims in flips:
-            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16):
-                y = model(x.flip(dims) if dims else x).float()
-            acc = y if acc is None else acc + y
-        assert acc is not None
-        out.append((acc / len(flips)).cpu())
-    model.train(was_training)
-    return torch.cat(out).double().numpy() if out else np.zeros((0, 1))
 
 
 # --------------------------------------------------------------------------------------
@@ -706,7 +329,9 @@ def _fit_fold(
     total = max(1, ft.epochs * steps_per_epoch)
     y_val_t = torch.as_tensor(y_val, dtype=torch.long)
     best_state: dict[str, Tensor] | None = None
-    best_value, best_epoch, bad_epochs, stopped = -math.inf, -1, 0, "completed all epochs"
+    monitor = Monitor("val_qwk", mode="max", min_delta=1e-9, patience=ft.patience,
+                      stop_message="early stopping: no better validation kappa for {patience} epochs")
+    stopped = "completed all epochs"
     history: list[dict[str, Any]] = []
     step = 0
     lr = ft.lr
@@ -734,15 +359,13 @@ def _fit_fold(
         history.append({"epoch": epoch, "lr": lr, "train_loss": loss_sum / max(n_seen, 1),
                         "val_loss": val_loss, "val_qwk": qwk,
                         "seconds": round(time.perf_counter() - t0, 3)})
-        value = qwk if math.isfinite(qwk) else -2.0
-        if best_state is None or value > best_value + 1e-9:
-            best_state, best_value, best_epoch, bad_epochs = _state_copy(trainable), value, epoch, 0
-        else:
-            bad_epochs += 1
-        if ft.patience and bad_epochs >= ft.patience:
-            stopped = f"early stopping: no better validation kappa for {ft.patience} epochs"
+        if monitor.update(qwk if math.isfinite(qwk) else -2.0, epoch):  # the first epoch always
+            best_state = _state_copy(trainable)
+        if monitor.should_stop:
+            stopped = monitor.reason
             break
     assert best_state is not None
+    best_epoch = monitor.best_epoch
     print(f"[finetune] {label}: best epoch {best_epoch + 1}/{len(history)} "
           f"val QWK {history[best_epoch]['val_qwk']:.3f} ({stopped})")
     return best_state, history, best_epoch, stopped
@@ -1009,7 +632,7 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
                  f"{score[i]:.6f}", int(pred[i]), *(f"{v:.6f}" for v in raw_all[i])]
                 for i, r in enumerate(ctx.lab)]
     oof_path = out_dir / "oof.csv"
-    atomic_write_text(oof_path, _csv_text(["id", "grade", "fold", "P0", "P1", "P2", "score", "pred",
+    atomic_write_text(oof_path, _csv_text(["id", "grade", "fold", *PROB_COLUMNS, "score", "pred",
                                            *raw_cols], oof_rows))
     fold_cols = ["fold", "n_train", "n_val", "best_epoch", "epochs_run", "qwk", "auc", "accuracy",
                  "macro_f1", "seconds"]
@@ -1035,26 +658,6 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
           f"accuracy {metrics['accuracy']:.3f}")
     return VariantResult(variant, out_dir, oof_path, _json_safe(metrics), per_fold, calibration,
                          metrics["seconds"])
-
-
-def load_fold_model(model_json: dict[str, Any], folder: Path, fold_entry: dict[str, Any]) -> GradingModel:
-    """Rebuild one fold's :class:`GradingModel` from ``model.json`` and its weight files in
-    ``folder`` (eval mode, CPU). Every parameter and buffer must be present."""
-    from safetensors.torch import load_file
-
-    state: dict[str, Tensor] = {}
-    for name in fold_entry["weights"]:
-        path = folder / name
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: weight file of fold {fold_entry['fold']} is missing")
-        state.update(load_file(str(path)))
-    with torch.device("meta"):  # no random init: every tensor comes from the files
-        model = ModelSpec.from_dict(model_json["model"]).build()
-    missing, unexpected = model.load_state_dict(state, strict=False, assign=True)
-    if missing or unexpected:
-        raise ValueError(f"{folder}: fold {fold_entry['fold']} weights do not match the model "
-                         f"(missing {missing[:5]}, unexpected {unexpected[:5]})")
-    return model.eval()
 
 
 # --------------------------------------------------------------------------------------
@@ -1161,8 +764,6 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
             f"{len(lab)} labelled image(s) in fold(s) {fold_ids}.\n  fix: rerun the ingest with "
             f"data.n_folds=5 and a labelled training set")
     device = resolve_device(cfg.run.device)
-    from drac_ssl.pretrain import use_bf16
-
     ctx = _Context(
         cfg=cfg, ft=ft, data=data, spec=spec_in, device=device, bf16=use_bf16(cfg, device),
         workers=_workers(cfg), lab=lab,

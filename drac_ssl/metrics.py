@@ -39,7 +39,7 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from drac_ssl import GRADE_NAMES
+from drac_ssl import GRADE_NAMES, NUM_GRADES
 
 __all__ = [
     "apply_thresholds",
@@ -56,8 +56,8 @@ __all__ = [
     "softmax",
 ]
 
-NUM_GRADES = len(GRADE_NAMES)
-DEFAULT_THRESHOLDS = (0.5, 1.5)
+DEFAULT_THRESHOLDS = tuple(k + 0.5 for k in range(NUM_GRADES - 1))
+"""Score cut points half-way between the grades: ``(0.5, 1.5)`` for three grades."""
 
 
 # --------------------------------------------------------------------------- validation

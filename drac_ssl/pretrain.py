@@ -1,15 +1,18 @@
 """Stage 2: VICReg pretraining of the backbone (methods.md section 1).
 
 ``run(cfg, run_dir) -> PretrainResult`` is the whole stage: the orchestrator
-(``python -m drac_ssl.train``) and the tests both call it. The loop is written out here,
-top to bottom, outside any model class:
+(``python -m drac_ssl.train``) and the tests both call it. This module supplies the VICReg
+step (:func:`train_step`), what it logs and its monitors; the epoch loop around it is the
+package's training engine (:class:`drac_ssl.engine.Engine`), shared with UMM:
 
 * the learning rate is a pure function of the global step (``optim.lr_at``), and each
   epoch's data order and augmentation draws are pure functions of (seed, epoch, rank), so
   resuming from ``checkpoints/last.pt`` replays exactly what an uninterrupted run does;
 * a full checkpoint (model, optimiser, epoch, step, RNG, history, config) is written
-  atomically every ``checkpoint_every`` epochs and after the last, and loaded with
-  ``weights_only=True``;
+  atomically every ``checkpoint_every`` epochs, after the last and on an early stop
+  (``Engine(checkpoint_every=...)``), and loaded with ``weights_only=True``; the best epoch's
+  weights wait on the device until then; early stopping on the epoch loss
+  (``pretrain.patience``, ``pretrain.min_delta``);
 * a non-finite loss stops the run with a diagnostic; the last good checkpoint is kept;
 * bf16 autocast and channels-last on CUDA, ``torch.compile`` (``pretrain.compile``: auto =
   on CUDA); ``torchrun`` DDP with a gather-with-gradient so the variance/covariance terms
@@ -26,10 +29,7 @@ top to bottom, outside any model class:
 
 from __future__ import annotations
 
-import json
-import math
 import os
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +38,6 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from drac_ssl import __version__
 from drac_ssl.augment import (
@@ -48,30 +47,19 @@ from drac_ssl.augment import (
     seed_worker,
     to_device_uint8,
 )
-from drac_ssl.checkpoint import (
-    load_checkpoint,
-    rng_state,
-    save_checkpoint,
-    save_weights,
-    set_rng_state,
-)
+from drac_ssl.checkpoint import load_checkpoint, save_weights
 from drac_ssl.config import Config, to_dict
 from drac_ssl.datasets import load_generic, load_octa_cache, normalization_for
 from drac_ssl.distributed import DistInfo, gather_with_grad, init_distributed
+from drac_ssl.engine import Engine, Monitor, TrainingTask
 from drac_ssl.evaluation import KnnMonitor, embed_images
-from drac_ssl.io import atomic_write_json, atomic_write_text
+from drac_ssl.io import atomic_write_json
 from drac_ssl.losses.rate_reduction import rate_reduction
 from drac_ssl.losses.vicreg import VICRegLoss, VICRegTerms
 from drac_ssl.models import ARCHS, VICRegModel, build_vicreg_model
 from drac_ssl.optim import build_optimizer, lr_at, set_lr
-from drac_ssl.runtime import (
-    environment_info,
-    epoch_seed,
-    resolve_device,
-    seed_everything,
-    use_compile,
-)
-from drac_ssl.tensorboard_log import require_tensorboard, write_tensorboard
+from drac_ssl.runtime import environment_info, epoch_seed, resolve_device, use_bf16, use_compile
+from drac_ssl.tensorboard_log import require_tensorboard
 
 TERMS = ("loss", "invariance", "variance", "covariance", "rate_reduction")
 
@@ -281,24 +269,7 @@ class _KeyStream(torch.utils.data.Sampler):
 
 
 # --------------------------------------------------------------------------------------
-# Monitors
-
-
-# --------------------------------------------------------------------------------------
 # Outputs
-
-
-def _write_history(out_dir: Path, history: list[dict[str, Any]]) -> None:
-    if not history:
-        return
-    keys: list[str] = []
-    for row in history:
-        keys.extend(k for k in row if k not in keys)
-    lines = [",".join(keys)]
-    for row in history:
-        lines.append(",".join("" if row.get(k) is None else str(row.get(k)) for k in keys))
-    atomic_write_text(out_dir / "metrics.csv", "\n".join(lines) + "\n")
-    atomic_write_text(out_dir / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in history))
 
 
 def _plot_history(out_dir: Path, history: list[dict[str, Any]]) -> None:
@@ -373,9 +344,92 @@ def train_step(
     return terms, feat_a, feat_b
 
 
-def use_bf16(cfg: Config, device: torch.device) -> bool:
-    p = cfg.pretrain.precision
-    return device.type == "cuda" if p == "auto" else p == "bf16"
+class _VICRegTraining(TrainingTask):
+    """One VICReg epoch for the :class:`~drac_ssl.engine.Engine`: the step, its logged terms
+    and the label-free / k-NN monitors."""
+
+    keys = TERMS
+    watched = ("loss",)
+
+    def __init__(self, cfg: Config, model: VICRegModel, optimizer: torch.optim.Optimizer,
+                 loss_fn: VICRegLoss, data: PretrainData, device: torch.device, bf16: bool,
+                 channels_last: bool, dist: DistInfo) -> None:
+        pc = cfg.pretrain
+        self.cfg, self.pc, self.model, self.train_model = cfg, pc, model, model
+        self.optimizer, self.loss_fn, self.data = optimizer, loss_fn, data
+        self.device, self.bf16, self.channels_last = device, bf16, channels_last
+        self.pairs_per_step = pc.batch_size * dist.world_size
+        self.lr = pc.lr
+        self.feed: TwoViewFeed | None = None
+        self.knn: KnnMonitor | None = None
+
+    def attach(self, train_model: nn.Module, feed: TwoViewFeed, knn: KnnMonitor | None = None) -> None:
+        """The module the steps run (DDP / compiled wrapper of the model), the feed and the
+        k-NN monitor (None: no k-NN column)."""
+        self.train_model, self.feed, self.knn = train_model, feed, knn
+        self.steps_per_epoch = len(feed)
+        self.total_steps = self.pc.epochs * len(feed)
+        self.warmup_steps = self.pc.warmup_epochs * len(feed)
+
+    def batches(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        assert self.feed is not None, "attach() the feed first"
+        return self.feed.epoch(epoch)
+
+    def begin_epoch(self, epoch: int) -> None:
+        self.train_model.train()
+
+    def step(self, batch: tuple[torch.Tensor, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
+        pc = self.pc
+        self.lr = lr_at(step, total_steps=self.total_steps, warmup_steps=self.warmup_steps,
+                        base_lr=pc.lr, schedule=pc.schedule, min_lr_ratio=pc.min_lr_ratio)
+        set_lr(self.optimizer, self.lr)
+        terms, feat_a, feat_b = train_step(self.train_model, self.loss_fn, self.optimizer, *batch,
+                                           self.bf16, self.channels_last)
+        with torch.no_grad():
+            rr = rate_reduction(feat_a.detach().float(), feat_b.detach().float()).delta
+        return {"loss": terms.loss, "invariance": terms.invariance, "variance": terms.variance,
+                "covariance": terms.covariance, "rate_reduction": rr}
+
+    def epoch_fields(self, epoch: int) -> dict[str, Any]:
+        return {"lr": self.lr}
+
+    def epoch_monitors(self, epoch: int, row: dict[str, Any]) -> dict[str, Any]:
+        pc = self.pc
+        if self.knn is not None and pc.knn_every and (
+                (epoch + 1) % pc.knn_every == 0 or epoch + 1 == pc.epochs):
+            return {"knn_top1": round(self.knn(self.model.backbone, self.bf16, self.channels_last), 3)}
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+
+    def best_state(self) -> dict[str, Any]:
+        return {"model": self.model.state_dict()}
+
+    def non_finite(self, epoch: int, means: dict[str, float], bad: list[str], last: Path) -> Exception:
+        return NonFiniteLossError(
+            f"[pretrain] epoch {epoch + 1}: the VICReg loss became non-finite "
+            f"(epoch means so far: " + ", ".join(f"{k}={means[k]:.4g}" for k in TERMS)
+            + f"; lr={self.lr:.3g}, precision={'bf16' if self.bf16 else 'fp32'}).\n"
+            f"  The last good checkpoint {last} is kept.\n"
+            f"  fix: lower pretrain.lr (the DRAC recipe overfits above 0.02), check the input data, "
+            f"or use pretrain.precision=fp32."
+        )
+
+    def describe(self, row: dict[str, Any]) -> str:
+        extra = f", k-NN {row['knn_top1']:.2f}%" if "knn_top1" in row else ""
+        return (f"[pretrain] epoch {row['epoch'] + 1}/{self.pc.epochs} loss {row['loss']:.4f} "
+                f"(inv {row['invariance']:.4f} var {row['variance']:.4f} cov {row['covariance']:.4f}) "
+                f"rate-reduction {row['rate_reduction']:.2f}{extra} "
+                f"{row['pairs_per_second']:.0f} pairs/s")
+
+    def close(self) -> None:
+        if self.feed is not None:
+            self.feed.close()  # stops the DataLoader workers of the CPU stream
 
 
 def run(cfg: Config, run_dir: str | Path, data: PretrainData | None = None,
@@ -390,32 +444,29 @@ def run(cfg: Config, run_dir: str | Path, data: PretrainData | None = None,
         require_tensorboard()
     run_dir = Path(run_dir)
     out_dir = run_dir / "pretrain"
-    ckpt_dir = out_dir / "checkpoints"
     dist = init_distributed()
     device = resolve_device(cfg.run.device, dist.local_rank)
-    seed_everything(cfg.run.seed)
+    # checkpoints every pretrain.checkpoint_every epochs; the loss is checked for NaN/inf at
+    # the epoch's end only (no host read inside an epoch)
+    engine = Engine("pretrain", out_dir, epochs=pc.epochs, config=to_dict(cfg), seed=cfg.run.seed,
+                    is_main=dist.is_main, tensorboard=cfg.run.tensorboard,
+                    checkpoint_every=pc.checkpoint_every, non_finite_check_every=0,
+                    monitor=Monitor("loss", mode="min", min_delta=pc.min_delta, patience=pc.patience,
+                                    state_key="best_loss",
+                                    stop_message="early stopping: no improvement of the epoch "
+                                                 "loss for {patience} epochs"))
     if data is None:
         data = load_pretrain_data(cfg, run_dir / "data")
     bf16 = use_bf16(cfg, device)
+    channels_last = pc.channels_last and device.type == "cuda"
 
     model: VICRegModel = build_vicreg_model(pc).to(device)
-    if pc.channels_last and device.type == "cuda":
+    if channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = build_optimizer(model, pc)
     loss_fn = VICRegLoss.from_config(pc.loss, gather=gather_with_grad if dist.world_size > 1 else None)
-
-    start_epoch, history, best_loss, best_epoch, bad_epochs = 0, [], math.inf, -1, 0
-    last = ckpt_dir / "last.pt"
-    if last.exists():
-        state = load_checkpoint(last, map_location=device)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        set_rng_state(state["rng"])
-        start_epoch = state["epoch"] + 1
-        history = list(state["history"])
-        best_loss, best_epoch, bad_epochs = state["best_loss"], state["best_epoch"], state["bad_epochs"]
-        if dist.is_main:
-            print(f"[pretrain] resuming from {last} at epoch {start_epoch}")
+    task = _VICRegTraining(cfg, model, optimizer, loss_fn, data, device, bf16, channels_last, dist)
+    engine.resume(task, map_location=device)
 
     train_model: nn.Module = model
     if dist.world_size > 1:
@@ -423,116 +474,24 @@ def run(cfg: Config, run_dir: str | Path, data: PretrainData | None = None,
             model, device_ids=[device.index] if device.type == "cuda" else None)
     if use_compile(pc.compile, device):
         train_model = torch.compile(train_model)
-    channels_last = pc.channels_last and device.type == "cuda"
 
     feed = TwoViewFeed(data.images, cfg, device, dist)
-    knn = None
+    knn = None  # built once: the labelled images go to the device here, not every monitor epoch
     if pc.knn_every and data.knn_train is not None and data.knn_test is not None and dist.is_main:
         knn = KnnMonitor(data.knn_train, data.knn_test, pc.augment.recipe, pc.augment.image_size, device,
                          k=pc.knn_k)
-    unsaved_best: dict[str, torch.Tensor] | None = None  # best weights not yet in best.pt
-    total_steps = pc.epochs * len(feed)
-    warmup_steps = pc.warmup_epochs * len(feed)
-    stopped = ""
+    task.attach(train_model, feed, knn)
     if dist.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_json(out_dir / "environment.json", environment_info())
-
-    for epoch in range(start_epoch, pc.epochs):
-        if stopped:
-            break
-        train_model.train()
-        sums = torch.zeros(len(TERMS), device=device, dtype=torch.float64)
-        n_steps = 0
-        t0 = time.perf_counter()
-        bar = tqdm(feed.epoch(epoch), total=len(feed), desc=f"pretrain {epoch + 1}/{pc.epochs}",
-                   disable=not dist.is_main, leave=False, mininterval=2.0)
-        for i, (view_a, view_b) in enumerate(bar):
-            step = epoch * len(feed) + i
-            lr = lr_at(step, total_steps=total_steps, warmup_steps=warmup_steps, base_lr=pc.lr,
-                       schedule=pc.schedule, min_lr_ratio=pc.min_lr_ratio)
-            set_lr(optimizer, lr)
-            terms, feat_a, feat_b = train_step(train_model, loss_fn, optimizer, view_a, view_b, bf16,
-                                               channels_last)
-            with torch.no_grad():  # summed on the device: nothing is read back inside the epoch
-                rr = rate_reduction(feat_a.detach().float(), feat_b.detach().float()).delta
-                sums += torch.stack([terms.loss, terms.invariance, terms.variance, terms.covariance, rr]).double().detach()
-            n_steps += 1
-        means = (sums / max(n_steps, 1)).tolist()  # the epoch's one read-back
-        if not math.isfinite(means[0]):
-            stopped = "non-finite loss"
-            msg = (
-                f"[pretrain] epoch {epoch + 1}: the VICReg loss became non-finite "
-                f"(epoch means so far: " + ", ".join(f"{k}={v:.4g}" for k, v in zip(TERMS, means, strict=True))
-                + f"; lr={lr:.3g}, precision={'bf16' if bf16 else 'fp32'}).\n"
-                f"  The last good checkpoint {last} is kept.\n"
-                f"  fix: lower pretrain.lr (the DRAC recipe overfits above 0.02), check the input data, "
-                f"or use pretrain.precision=fp32."
-            )
-            if dist.is_main:
-                print(msg)
-            feed.close()
-            raise NonFiniteLossError(msg)
-        seconds = time.perf_counter() - t0
-        row: dict[str, Any] = {"epoch": epoch, "step": (epoch + 1) * len(feed), "lr": lr}
-        row.update({k: round(v, 6) for k, v in zip(TERMS, means, strict=True)})
-        row["seconds"] = round(seconds, 3)
-        row["pairs_per_second"] = round(n_steps * pc.batch_size * dist.world_size / max(seconds, 1e-9), 1)
-        if pc.knn_every and data.knn_train is not None and (
-            (epoch + 1) % pc.knn_every == 0 or epoch + 1 == pc.epochs
-        ):
-            if knn is not None:
-                row["knn_top1"] = round(knn(model.backbone, bf16, channels_last), 3)
-        history.append(row)
-
-        improved = row["loss"] < best_loss - pc.min_delta
-        if improved:
-            best_loss, best_epoch, bad_epochs = row["loss"], epoch, 0
-            if dist.is_main:  # a device copy until the next checkpoint write
-                unsaved_best = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        else:
-            bad_epochs += 1
-        if pc.patience and bad_epochs >= pc.patience:
-            stopped = f"early stopping: no improvement of the epoch loss for {pc.patience} epochs"
-
-        checkpoint_now = (epoch + 1) % pc.checkpoint_every == 0 or epoch + 1 == pc.epochs or bool(stopped)
-        if dist.is_main and checkpoint_now:
-            if unsaved_best is not None:
-                save_checkpoint(ckpt_dir / "best.pt", {"model": unsaved_best, "epoch": best_epoch,
-                                                       "config": to_dict(cfg)})
-                unsaved_best = None
-            state = {
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "epoch": epoch,
-                "step": (epoch + 1) * len(feed),
-                "rng": rng_state(),
-                "history": history,
-                "best_loss": best_loss,
-                "best_epoch": best_epoch,
-                "bad_epochs": bad_epochs,
-                "stopped": stopped,
-                "config": to_dict(cfg),
-            }
-            save_checkpoint(last, state)
-        if dist.is_main:
-            _write_history(out_dir, history)
-            if cfg.run.tensorboard:
-                write_tensorboard(out_dir / "tensorboard", "pretrain", history)
-            extra = f", k-NN {row['knn_top1']:.2f}%" if "knn_top1" in row else ""
-            print(f"[pretrain] epoch {epoch + 1}/{pc.epochs} loss {row['loss']:.4f} "
-                  f"(inv {row['invariance']:.4f} var {row['variance']:.4f} cov {row['covariance']:.4f}) "
-                  f"rate-reduction {row['rate_reduction']:.2f}{extra} "
-                  f"{row['pairs_per_second']:.0f} pairs/s")
-        if stop_after_epoch is not None and epoch >= stop_after_epoch:
-            feed.close()
-            return PretrainResult(out_dir, out_dir / "backbone.safetensors", out_dir / "metadata.json",
-                                  history, best_epoch, "interrupted")
-
-    feed.close()  # stops the DataLoader workers of the CPU stream
-    if not stopped:
-        stopped = "completed all epochs"
+    result = engine.run(task, stop_after_epoch)
     backbone_path, metadata_path = out_dir / "backbone.safetensors", out_dir / "metadata.json"
+    if result.stopped == "interrupted":
+        return PretrainResult(out_dir, backbone_path, metadata_path, result.history,
+                              result.best_epoch, "interrupted")
+
+    history, best_epoch, stopped = result.history, result.best_epoch, result.stopped
+    ckpt_dir = engine.ckpt_dir
     if dist.is_main:
         best_state = load_checkpoint(ckpt_dir / "best.pt")["model"] if (ckpt_dir / "best.pt").exists() \
             else model.state_dict()
@@ -545,4 +504,3 @@ def run(cfg: Config, run_dir: str | Path, data: PretrainData | None = None,
         _plot_history(out_dir, history)
         print(f"[pretrain] {stopped}; best epoch {best_epoch + 1} -> {backbone_path}")
     return PretrainResult(out_dir, backbone_path, metadata_path, history, best_epoch, stopped)
-

@@ -26,7 +26,7 @@ import yaml
 
 from drac_ssl import GRADE_NAMES, __version__
 from drac_ssl.config import FinetuneConfig, to_dict
-from drac_ssl.export import data_provenance
+from drac_ssl.grading.bundle import data_provenance
 from drac_ssl.io import atomic_write_text
 from drac_ssl.metrics import grading_report
 from drac_ssl.plots import plot_comparison, plot_confusion, plot_history, plot_roc

@@ -25,12 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
+from drac_ssl import NUM_GRADES, PROB_COLUMNS
 from drac_ssl.io import atomic_write_text
 
 __all__ = ["SUBMISSION_COLUMNS", "check_submission", "main", "write_submission"]
 
-SUBMISSION_COLUMNS = ("case", "class", "P0", "P1", "P2")
-NUM_GRADES = len(SUBMISSION_COLUMNS) - 2
+SUBMISSION_COLUMNS = ("case", "class", *PROB_COLUMNS)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 WRITE_DECIMALS = 6
 RENORMALISE_TOL = 1e-3  # write: rows off by less than this are renormalised, else refused

@@ -29,12 +29,12 @@ import yaml
 
 from drac_ssl.config import Config, ConfigError, from_dict, load_config, save_config, to_dict
 from drac_ssl.io import atomic_write_json
-from drac_ssl.runtime import environment_info
+from drac_ssl.runtime import apply_thread_policy, environment_info
 from drac_ssl.tensorboard_log import require_tensorboard
 
 PIPELINE = ("ingest", "pretrain", "umm", "finetune", "export")
-# settings that change what a resumed run does or writes, not its results
-OUTPUT_ONLY_SETTINGS = ("run.stages", "run.tensorboard")
+# settings that change what a resumed run does or writes, or how fast, not its results
+OUTPUT_ONLY_SETTINGS = ("run.stages", "run.tensorboard", "run.threads")
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "default.yaml"
 def phantom_root(cfg: Config) -> Path:
     d = cfg.data
@@ -188,11 +188,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("-c", "--config", default=None,
                         help=f"YAML config (default: {DEFAULT_CONFIG.relative_to(DEFAULT_CONFIG.parents[1])})")
+    parser.add_argument("--threads", type=int, default=None, metavar="N",
+                        help="CPU threads (torch, OpenCV); same as run.threads=N; 0 = the "
+                             "default policy: half the cores, 1..4 (drac_ssl.runtime)")
     parser.add_argument("overrides", nargs="*", help="section.key=value overrides")
     args = parser.parse_args(argv)
     config_path = args.config or (DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None)
+    overrides = list(args.overrides)
+    if args.threads is not None:
+        overrides.append(f"run.threads={args.threads}")
     try:
-        cfg = load_config(config_path, args.overrides)
+        cfg = load_config(config_path, overrides)
+        threads = apply_thread_policy(cfg.run.threads)
+        print(f"[train] CPU threads: {threads['threads']} ({threads['source']}; "
+              f"{threads['usable_cores']} usable cores)")
         run_pipeline(cfg)
     except (ConfigError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -166,7 +166,7 @@ def test_gradcam_and_grading_on_a_shared_backbone_bundle(predictor: Predictor) -
     fold model on its own deep copy: the same heatmap as independently loaded fold models,
     no hooks or gradients left on the shared module, the grading unchanged by a CAM call."""
     from drac_ssl.export import predict_images, preprocess_image
-    from drac_ssl.finetune import load_fold_model
+    from drac_ssl.grading.model import load_fold_model
 
     bundle = predictor.bundle
     shared = bundle.shared_backbone

@@ -12,6 +12,7 @@ import torch
 from app.demo_bundle import build_demo_bundle
 from bench import inference
 from drac_ssl import export
+from drac_ssl.grading import predict
 
 
 def test_chunks_cover_every_image_once() -> None:
@@ -51,7 +52,7 @@ def test_bf16_ensemble_gives_the_same_probabilities_up_to_rounding(tmp_path: Pat
     rng = np.random.default_rng(0)
     x = torch.stack([export.preprocess_image(rng.integers(0, 256, (48, 48), dtype=np.uint8),
                                              bundle.metadata) for _ in range(3)])
-    probs, _, _ = export.predict_tensors(bundle, x, tta=True)
+    probs, _, _ = predict.predict_tensors(bundle, x, tta=True)
     low = inference.bf16_ensemble(bundle, x, tta=True)
     assert low.shape == probs.shape == (3, 3)
     np.testing.assert_allclose(low, probs, atol=0.05)

@@ -21,6 +21,9 @@ from fake_ingest import SOURCE_SIZE, make_fake_ingest
 
 from drac_ssl import export, finetune, pretrain
 from drac_ssl.config import Config, load_config, save_config
+from drac_ssl.grading import bundle as bundles
+from drac_ssl.grading import model as grading
+from drac_ssl.grading import predict
 from drac_ssl.report import write_report
 from drac_ssl.submission import check_submission
 
@@ -85,7 +88,7 @@ def test_predict_images_on_the_original_files_matches_the_export(exported_run: P
 
 def test_bundle_metadata_and_model_card(exported_run: Path) -> None:
     meta = json.loads((exported_run / "bundle" / "metadata.json").read_text())
-    assert meta["format"] == export.BUNDLE_FORMAT
+    assert meta["format"] == bundles.BUNDLE_FORMAT
     assert meta["input"]["channels"] == 1 and meta["input"]["size"] == [32, 32]
     assert meta["input"]["source_size"] == SOURCE_SIZE
     assert len(meta["input"]["normalization"]["mean"]) == 1
@@ -170,7 +173,7 @@ def test_bundle_without_the_newer_keys_loads_with_the_old_defaults(tmp_path: Pat
     bundle = export.load_bundle(bundle_dir)
     assert [m.head.reduce[0].out_channels for m in bundle.models] == [128, 128]
     assert bundle.spec.crop_scale == (0.6, 1.0)
-    assert export.predict_tensors(bundle, _inputs(bundle, 2))[0].shape == (2, 3)
+    assert predict.predict_tensors(bundle, _inputs(bundle, 2))[0].shape == (2, 3)
 
 
 # --------------------------------------------------------------------------------------
@@ -179,17 +182,17 @@ def test_bundle_without_the_newer_keys_loads_with_the_old_defaults(tmp_path: Pat
 # same batches in the same order, so its outputs are bit-identical to the per-fold path.
 
 
-def _per_fold_reference(bundle: export.Bundle, x: torch.Tensor, tta: bool
+def _per_fold_reference(bundle: bundles.Bundle, x: torch.Tensor, tta: bool
                         ) -> tuple[list[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Each fold model loaded on its own (nothing shared) and run by predict_raw: the old path."""
-    models = [finetune.load_fold_model(bundle.metadata, bundle.path, entry)
+    models = [grading.load_fold_model(bundle.metadata, bundle.path, entry)
               for entry in bundle.metadata["folds"]]
     assert len({id(m.backbone) for m in models}) == len(models)
-    raw = [finetune.predict_raw(m, x, tta, torch.device("cpu")) for m in models]
+    raw = [predict.predict_raw(m, x, tta, torch.device("cpu")) for m in models]
     return raw, bundle.calibration.decide(raw)
 
 
-def _inputs(bundle: export.Bundle, n: int, seed: int = 0) -> torch.Tensor:
+def _inputs(bundle: bundles.Bundle, n: int, seed: int = 0) -> torch.Tensor:
     rng = np.random.default_rng(seed)
     side = bundle.spec.source_size
     return torch.stack([export.preprocess_image(rng.integers(0, 256, (side, side), dtype=np.uint8),
@@ -239,8 +242,8 @@ def test_frozen_run_bundle_shares_one_backbone_and_predicts_like_each_fold(
     assert len({id(m.head) for m in bundle.models}) == 5  # the heads stay per fold
     x = _inputs(bundle, 7)
     _, want = _per_fold_reference(bundle, x, tta=True)
-    monkeypatch.setattr(export, "predict_raw", None)  # the per-fold path is not taken
-    _assert_same(export.predict_tensors(bundle, x, tta=True), want)
+    monkeypatch.setattr(predict, "predict_raw", None)  # the per-fold path is not taken
+    _assert_same(predict.predict_tensors(bundle, x, tta=True), want)
 
 
 @pytest.mark.parametrize("head", ["conv", "linear", "mlp", "regression"])
@@ -252,18 +255,18 @@ def test_shared_backbone_path_is_bit_identical_to_the_per_fold_path(
                                                   n_folds=3, head=head))
     assert bundle.shared_backbone is not None
     # two batches (the second a short one) for one head; the chunking is the same for all
-    x = _inputs(bundle, export.PREDICT_BATCH + 5 if head == "conv" else 6)
+    x = _inputs(bundle, predict.PREDICT_BATCH + 5 if head == "conv" else 6)
     seen: list[list[np.ndarray]] = []
-    shared_path = export._predict_raw_shared
+    shared_path = predict._predict_raw_shared
 
     def spy(*args: object, **kwargs: object) -> list[np.ndarray]:
         seen.append(shared_path(*args, **kwargs))  # type: ignore[arg-type]
         return seen[-1]
 
-    monkeypatch.setattr(export, "_predict_raw_shared", spy)
+    monkeypatch.setattr(predict, "_predict_raw_shared", spy)
     for tta in (True, False):
         raw_want, want = _per_fold_reference(bundle, x, tta)
-        _assert_same(export.predict_tensors(bundle, x, tta), want)
+        _assert_same(predict.predict_tensors(bundle, x, tta), want)
         assert len(seen) == 1 + (not tta)  # predict_tensors took the shared path
         for got, ref in zip(seen[-1], raw_want, strict=True):  # the raw outputs, bit for bit
             assert got.shape == ref.shape and got.dtype == ref.dtype
@@ -274,32 +277,32 @@ def test_shared_backbone_path_is_bit_identical_to_the_per_fold_path(
 def test_bundle_with_differing_backbones_runs_every_fold_model(
         tmp_path: Path, differ: str, monkeypatch: pytest.MonkeyPatch) -> None:
     bundle = export.load_bundle(_unshared_bundle(tmp_path / "run", "conv", differ))
-    assert not export.backbones_identical(bundle.models)
+    assert not bundles.backbones_identical(bundle.models)
     assert bundle.shared_backbone is None
     assert len({id(m.backbone) for m in bundle.models}) == 3
     x = _inputs(bundle, 5)
     raw_want, want = _per_fold_reference(bundle, x, tta=True)
     if differ == "layer4":
         assert not np.array_equal(raw_want[0], raw_want[1])  # the folds really differ
-    monkeypatch.setattr(export, "_predict_raw_shared", None)  # the shared path is not taken
-    _assert_same(export.predict_tensors(bundle, x, tta=True), want)
+    monkeypatch.setattr(predict, "_predict_raw_shared", None)  # the shared path is not taken
+    _assert_same(predict.predict_tensors(bundle, x, tta=True), want)
     probs, classes = export.predict_images(bundle, [np.zeros((48, 48), np.uint8)] * 2)
     assert probs.shape == (2, 3) and classes.shape == (2,)
 
 
 def test_backbones_identical_compares_every_tensor() -> None:
-    spec = finetune.ModelSpec(arch="resnet18", in_channels=1, cifar_stem=False, head="linear",
+    spec = grading.ModelSpec(arch="resnet18", in_channels=1, cifar_stem=False, head="linear",
                               dropout=0.0)
     torch.manual_seed(0)
     base = spec.build()
-    copies = [finetune.GradingModel(copy.deepcopy(base.backbone), spec.build_head())
+    copies = [grading.GradingModel(copy.deepcopy(base.backbone), spec.build_head())
               for _ in range(3)]
-    assert export.backbones_identical(copies)
-    assert export.backbones_identical(copies[:1]) and export.backbones_identical([])
-    assert export.backbones_identical([base, finetune.GradingModel(base.backbone, spec.build_head())])
+    assert bundles.backbones_identical(copies)
+    assert bundles.backbones_identical(copies[:1]) and bundles.backbones_identical([])
+    assert bundles.backbones_identical([base, grading.GradingModel(base.backbone, spec.build_head())])
 
     def changed(edit: str) -> bool:
-        other = finetune.GradingModel(copy.deepcopy(base.backbone), spec.build_head())
+        other = grading.GradingModel(copy.deepcopy(base.backbone), spec.build_head())
         state = other.backbone.state_dict()
         with torch.no_grad():
             if edit == "weight_ulp":
@@ -313,11 +316,11 @@ def test_backbones_identical_compares_every_tensor() -> None:
                 base_nan = copy.deepcopy(base.backbone)
                 base_nan.layer2[0].conv1.weight.view(-1)[0] = float("nan")
                 other.backbone.layer2[0].conv1.weight.view(-1)[0] = float("nan")
-                return not export.backbones_identical([
-                    finetune.GradingModel(base_nan, spec.build_head()), other])
+                return not bundles.backbones_identical([
+                    grading.GradingModel(base_nan, spec.build_head()), other])
             elif edit == "dtype":
                 other.backbone.double()
-        return not export.backbones_identical([copies[0], other, copies[1]])
+        return not bundles.backbones_identical([copies[0], other, copies[1]])
 
     for edit in ("weight_ulp", "running_mean", "batches_tracked", "nan", "dtype"):
         assert changed(edit), edit

@@ -21,6 +21,7 @@ from fake_ingest import SOURCE_SIZE, make_fake_ingest
 from drac_ssl import finetune, pretrain
 from drac_ssl.config import Config, ConfigError, FinetuneConfig, load_config
 from drac_ssl.datasets import load_octa_cache
+from drac_ssl.grading import model as grading
 from drac_ssl.models import Backbone
 
 
@@ -72,16 +73,16 @@ def backbone(small_cpu: None) -> Backbone:
     return Backbone("resnet18", in_channels=1)
 
 
-@pytest.mark.parametrize("head", sorted(finetune.HEADS))
+@pytest.mark.parametrize("head", sorted(grading.HEADS))
 def test_every_head_builds_runs_and_backpropagates(head: str, backbone: Backbone) -> None:
-    spec = finetune.ModelSpec(arch="resnet18", in_channels=1, cifar_stem=False, head=head, dropout=0.3)
+    spec = grading.ModelSpec(arch="resnet18", in_channels=1, cifar_stem=False, head=head, dropout=0.3)
     model = spec.build(copy.deepcopy(backbone))
     out = model(torch.randn(4, 1, 32, 32))
     assert out.shape == (4, 3 if head != "regression" else 1)
     assert getattr(model.head, "uses_map", False) == (head == "conv")
     grade = torch.tensor([0, 1, 2, 1])
-    weights = torch.as_tensor(finetune.class_weights_for(np.array([0, 0, 1, 2])), dtype=torch.float32)
-    loss = finetune.grading_loss(out, grade, spec.output, weights)
+    weights = torch.as_tensor(grading.class_weights_for(np.array([0, 0, 1, 2])), dtype=torch.float32)
+    loss = grading.grading_loss(out, grade, spec.output, weights)
     loss.backward()
     assert torch.isfinite(loss)
     assert all(p.grad is not None for p in model.head.parameters())
@@ -173,23 +174,23 @@ def test_trainable_last_stage_regression_with_balanced_sampler(pretrained_run: P
     assert len(oof) == 30 and "raw_score" in oof[0]
     model = json.loads((variant.out_dir / "model.json").read_text())
     assert model["folds"][0]["weights"] == ["fold0.safetensors"]  # the trained backbone travels per fold
-    loaded = finetune.load_fold_model(model, variant.out_dir, model["folds"][0])
+    loaded = grading.load_fold_model(model, variant.out_dir, model["folds"][0])
     assert loaded(torch.zeros(1, 1, 32, 32)).shape == (1, 1)
 
 
 def test_calibration_maps_outputs_to_probabilities_and_grades() -> None:
     score = np.array([-0.2, 0.4, 1.1, 1.6, 2.5])
-    regression = finetune.Calibration("regression", temperature=0.5, thresholds=(0.5, 1.5))
+    regression = grading.Calibration("regression", temperature=0.5, thresholds=(0.5, 1.5))
     probs, s, grade = regression.decide([score[:, None]])
     assert np.allclose(probs.sum(1), 1) and np.array_equal(s, score)
     assert grade.tolist() == [0, 0, 1, 2, 2]
     assert probs[0].argmax() == 0 and probs[-1].argmax() == 2
     logits = np.array([[3.0, 0.0, -3.0], [-3.0, 0.0, 3.0]])
-    classification = finetune.Calibration.from_dict(
-        finetune.Calibration("classification", 2.0, (0.4, 1.6)).to_dict())
+    classification = grading.Calibration.from_dict(
+        grading.Calibration("classification", 2.0, (0.4, 1.6)).to_dict())
     probs, s, grade = classification.decide([logits, logits[::-1]])  # ensemble mean
     assert np.allclose(probs, 0.5 * (probs[0] + probs[1])) and np.allclose(s, 1.0)
-    fitted = finetune.Calibration.fit(np.array([[0.1], [0.9], [2.2], [1.1]]), np.array([0, 1, 2, 1]),
+    fitted = grading.Calibration.fit(np.array([[0.1], [0.9], [2.2], [1.1]]), np.array([0, 1, 2, 1]),
                                       "regression")
     assert fitted.thresholds[0] < fitted.thresholds[1] and fitted.temperature > 0
 
@@ -232,25 +233,25 @@ def test_head_widths_come_from_the_config_and_survive_model_json(tmp_path: Path)
     conv = finetune._model_spec(tiny_config(**{"finetune.conv_head_channels": "8"}), no_meta)
     assert conv.build_head().reduce[0].out_channels == 8 and conv.build_head().fc.in_features == 8
     for spec in (narrow_mlp, conv):
-        assert finetune.ModelSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
+        assert grading.ModelSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
     # a model.json written without head_width: the widths the heads always had
     legacy = {k: v for k, v in conv.to_dict().items() if k != "head_width"}
-    assert finetune.ModelSpec.from_dict(legacy).build_head().reduce[0].out_channels == 128
-    assert finetune.ModelSpec.from_dict({**legacy, "head": "mlp"}).head_width == 256
+    assert grading.ModelSpec.from_dict(legacy).build_head().reduce[0].out_channels == 128
+    assert grading.ModelSpec.from_dict({**legacy, "head": "mlp"}).head_width == 256
     linear = finetune._model_spec(tiny_config(**{"finetune.head": "linear", "finetune.mlp_hidden": "16"}),
                                   no_meta)
     assert linear.head_width is None and linear.to_dict()["head_width"] is None
 
 
 def test_crop_scale_reaches_the_training_views_and_the_input_spec() -> None:
-    spec = finetune.InputSpec.from_config(tiny_config(**{"finetune.crop_scale": "[0.8, 0.9]"}))
+    spec = grading.InputSpec.from_config(tiny_config(**{"finetune.crop_scale": "[0.8, 0.9]"}))
     assert spec.crop_scale == (0.8, 0.9) and spec.view_recipe().crop_scale == (0.8, 0.9)
     meta = json.loads(json.dumps(spec.to_metadata()))
     assert meta["train_crop_scale"] == [0.8, 0.9]
-    assert finetune.InputSpec.from_metadata(meta) == spec
+    assert grading.InputSpec.from_metadata(meta) == spec
     old = {k: v for k, v in meta.items() if k != "train_crop_scale"}  # written before the key existed
-    assert finetune.InputSpec.from_metadata(old).crop_scale == (0.6, 1.0)
-    assert finetune.InputSpec.from_config(tiny_config()).view_recipe().crop_scale == (0.6, 1.0)
+    assert grading.InputSpec.from_metadata(old).crop_scale == (0.6, 1.0)
+    assert grading.InputSpec.from_config(tiny_config()).view_recipe().crop_scale == (0.6, 1.0)
 
 
 def _signature(overrides: dict[str, str]) -> str:
@@ -259,7 +260,7 @@ def _signature(overrides: dict[str, str]) -> str:
 
     cfg = load_config(None, ["finetune.image_size=32", "pretrain.augment.source_size=48",
                              *(f"{k}={v}" for k, v in overrides.items())])
-    ctx = SimpleNamespace(cfg=cfg, ft=cfg.finetune, spec=finetune.InputSpec.from_config(cfg),
+    ctx = SimpleNamespace(cfg=cfg, ft=cfg.finetune, spec=grading.InputSpec.from_config(cfg),
                           lab=[{"id": f"img{i}"} for i in range(4)], folds=np.array([0, 0, 1, 1]),
                           grades=np.array([0, 1, 2, 1]))
     spec = finetune._model_spec(cfg, Path("no-metadata.json"))
@@ -304,7 +305,7 @@ def test_non_default_settings_reach_the_run_the_metrics_and_the_bundle(
     views: list[int] = []
     feature_bank = finetune._feature_bank
 
-    def spy(model: finetune.GradingModel, ctx: finetune._Context) -> finetune._FeatureBank:
+    def spy(model: grading.GradingModel, ctx: finetune._Context) -> finetune._FeatureBank:
         bank = feature_bank(model, ctx)
         views.append(bank.train_views.shape[0])
         return bank

@@ -23,6 +23,7 @@ from drac_ssl.losses.alignment import alignment_js
 from drac_ssl.losses.rate_reduction import rate_reduction
 from drac_ssl.losses.vicreg import VICRegLoss, vicreg_loss
 from drac_ssl.models import build_backbone, build_vicreg_model, load_local_weights
+from drac_ssl.umm import stage as umm_stage
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -358,7 +359,7 @@ def test_frozen_layers_and_their_batch_norm_statistics_do_not_change(
 def test_resumed_run_gives_the_same_history_and_weights(
     pretrained: Path, umm_run: umm.UMMResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(umm, "_plot_history", lambda *args: None)  # plots are checked above
+    monkeypatch.setattr(umm_stage, "_plot_history", lambda *args: None)  # plots are checked above
     checkpoint = pretrained / "pretrain" / "vicreg_model.safetensors"
     first = umm.run(
         tiny_config(**CHEAP), tmp_path, data=tiny_data(), checkpoint=checkpoint, stop_after_epoch=0
@@ -387,7 +388,7 @@ def test_resumed_run_with_tensorboard_logs_one_point_per_epoch(
 ) -> None:
     from test_tensorboard_log import assert_log_matches_metrics
 
-    monkeypatch.setattr(umm, "_plot_history", lambda *args: None)
+    monkeypatch.setattr(umm_stage, "_plot_history", lambda *args: None)
     cfg = tiny_config(**CHEAP, **{"run.tensorboard": "true"})
     checkpoint = pretrained / "pretrain" / "vicreg_model.safetensors"
     umm.run(cfg, tmp_path, data=tiny_data(), checkpoint=checkpoint, stop_after_epoch=0)
@@ -487,8 +488,8 @@ def fake_steps(rate_reductions: list[float]):
 def test_early_stopping_on_the_last_layer_rate_reduction_keeps_the_best_weights(
     pretrained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(umm, "umm_step", fake_steps([5.0, 7.0, 6.0, 6.5, 9.0, 9.0]))
-    monkeypatch.setattr(umm, "_plot_history", lambda *args: None)
+    monkeypatch.setattr(umm_stage, "umm_step", fake_steps([5.0, 7.0, 6.0, 6.5, 9.0, 9.0]))
+    monkeypatch.setattr(umm_stage, "_plot_history", lambda *args: None)
     cfg = tiny_config(
         **{"umm.epochs": "6", "umm.early_stop_on_rate_reduction": "true", "umm.patience": "2"}
     )
@@ -508,7 +509,7 @@ def test_early_stopping_on_the_last_layer_rate_reduction_keeps_the_best_weights(
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(
     pretrained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(umm, "umm_step", fake_steps([5.0, math.nan]))
+    monkeypatch.setattr(umm_stage, "umm_step", fake_steps([5.0, math.nan]))
     with pytest.raises(umm.UMMNonFiniteError, match="non-finite rate_reduction_last"):
         umm.run(
             tiny_config(),

@@ -1,0 +1,371 @@
+"""The training engine: the epoch loop shared by the stages that train (VICReg, UMM).
+
+A stage describes one epoch's work as a :class:`TrainingTask` (its batches, its step, the
+values its step logs and how to save and restore its model and optimisers) and hands it to
+an :class:`Engine`, which does everything else the same way for every stage:
+
+* seeding (``seed_everything(run.seed)`` when the engine is made, where the stage used to);
+* resume: :meth:`Engine.resume` reads ``checkpoints/last.pt`` (``weights_only=True``),
+  restores the task's state, the RNG states, the history and the early-stopping state;
+  each epoch's data order and augmentation draws are pure functions of (seed, epoch, rank)
+  and the learning rate a pure function of the step, so a resumed run replays exactly what
+  an uninterrupted one does;
+* a full checkpoint written atomically (``last.pt``) and the weights of the best epoch
+  (``best.pt``) every ``checkpoint_every`` epochs (default 1: after every epoch), after the
+  last epoch and on an early stop; in between, the best epoch's weights are kept as a copy
+  on the device until the next write, and a resumed run restarts from the last epoch
+  written (exactly, as above);
+* early stopping on one named metric of the epoch row (:class:`Monitor`);
+* history: ``metrics.csv`` / ``metrics.jsonl`` rewritten after every epoch (whatever
+  ``checkpoint_every``), optional TensorBoard scalars (``run.tensorboard``,
+  :mod:`drac_ssl.tensorboard_log`);
+* a progress bar per epoch (tqdm, main process only) and one printed line per epoch;
+* the logged values are summed on the device and read back to the host once per epoch
+  (``.tolist()``); the only other read inside an epoch is the optional mid-epoch
+  non-finite check (``non_finite_check_every`` steps; 0 = none);
+* a non-finite stop: a watched value that becomes NaN/inf ends the run with the task's
+  diagnostic; the last checkpoint written is kept.
+
+Under ``torchrun`` every process runs the engine; only the main process (``is_main``)
+writes files and prints. The engine never wraps the model: DDP stays the stage's business
+(:mod:`drac_ssl.distributed`).
+
+Checkpoint layout (``last.pt``): the task's :meth:`TrainingTask.state_dict` (e.g. ``model``,
+``optimizer``), ``epoch``, ``step``, ``rng``, ``history``, the monitor's best value under
+its own key (``best_loss``, ``best_rate_reduction``), ``best_epoch``, ``bad_epochs``,
+``stopped`` and ``config``: the keys the stages wrote before the engine existed, so older
+run folders resume. ``docs/design.md`` says why this is our own code and not a library's.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from drac_ssl.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from drac_ssl.io import atomic_write_text
+from drac_ssl.runtime import seed_everything
+from drac_ssl.tensorboard_log import write_tensorboard
+
+__all__ = ["Engine", "EngineResult", "Monitor", "TrainingTask", "write_history"]
+
+NON_FINITE_CHECK_EVERY = 50
+"""Default steps between two mid-epoch checks of the first watched value (one device sync
+each); ``Engine(non_finite_check_every=0)`` checks only at the epoch's end."""
+
+
+@dataclass
+class Monitor:
+    """Early stopping on one named metric.
+
+    An epoch improves when ``value < best - min_delta`` (``mode="min"``) or
+    ``value > best + min_delta`` (``mode="max"``); the first epoch always improves. After
+    ``patience`` epochs in a row without improvement :attr:`should_stop` is true
+    (``patience=0``: never). ``state_key`` names the best value in checkpoints.
+    """
+
+    key: str
+    mode: str = "min"
+    min_delta: float = 0.0
+    patience: int = 0
+    state_key: str = "best"
+    stop_message: str = "early stopping: no improvement of {key} for {patience} epochs"
+    best: float = field(init=False)
+    best_epoch: int = field(init=False, default=-1)
+    bad_epochs: int = field(init=False, default=0)
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("min", "max"):
+            raise ValueError(f"Monitor mode must be 'min' or 'max', got {self.mode!r}")
+        self.best = math.inf if self.mode == "min" else -math.inf
+
+    def update(self, value: float, epoch: int) -> bool:
+        """Record one epoch's value; True when it is the new best."""
+        if self.mode == "min":
+            improved = value < self.best - self.min_delta
+        else:
+            improved = value > self.best + self.min_delta
+        if improved:
+            self.best, self.best_epoch, self.bad_epochs = value, epoch, 0
+        else:
+            self.bad_epochs += 1
+        return improved
+
+    @property
+    def should_stop(self) -> bool:
+        return bool(self.patience) and self.bad_epochs >= self.patience
+
+    @property
+    def reason(self) -> str:
+        return self.stop_message.format(key=self.key, patience=self.patience)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {self.state_key: self.best, "best_epoch": self.best_epoch, "bad_epochs": self.bad_epochs}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best = state[self.state_key]
+        self.best_epoch, self.bad_epochs = state["best_epoch"], state["bad_epochs"]
+
+
+class TrainingTask:
+    """What a stage supplies to the :class:`Engine`: its step and its metrics.
+
+    Subclasses set :attr:`keys` (the values :meth:`step` logs, averaged over the epoch, in
+    the order of the history columns), :attr:`watched` (those whose non-finite mean stops
+    the run; the first is also checked mid-epoch when the engine's
+    ``non_finite_check_every`` is set), :attr:`steps_per_epoch` and
+    :attr:`pairs_per_step`, and implement the methods below.
+    """
+
+    keys: Sequence[str] = ()
+    watched: Sequence[str] = ()
+    steps_per_epoch: int = 0
+    pairs_per_step: int = 0
+
+    def batches(self, epoch: int) -> Iterator[Any]:
+        """The batches of ``epoch`` (a pure function of the seed and the epoch)."""
+        raise NotImplementedError
+
+    def step(self, batch: Any, step: int) -> dict[str, torch.Tensor]:
+        """One optimisation step on ``batch`` (global step ``step``); returns 0-dim tensors
+        for every key of :attr:`keys`."""
+        raise NotImplementedError
+
+    def begin_epoch(self, epoch: int) -> None:
+        """Called before the first step of an epoch (train/eval modes)."""
+
+    def epoch_fields(self, epoch: int) -> dict[str, Any]:
+        """Row fields written right after ``epoch`` and ``step`` (e.g. the last learning rate)."""
+        return {}
+
+    def epoch_monitors(self, epoch: int, row: dict[str, Any]) -> dict[str, Any]:
+        """Row fields measured after the epoch's steps (e.g. a k-NN accuracy); main process."""
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        """What ``last.pt`` holds besides the engine's own keys (model, optimisers, ...)."""
+        raise NotImplementedError
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict` from a checkpoint."""
+        raise NotImplementedError
+
+    def best_state(self) -> dict[str, Any] | None:
+        """What ``best.pt`` holds for an improving epoch (``model`` weights); None: no best.pt.
+
+        With ``checkpoint_every > 1`` the engine clones the tensors it returns (on their
+        device) until the next checkpoint write."""
+        return None
+
+    def check_resume(self, state: dict[str, Any]) -> None:
+        """Refuse a checkpoint made with other settings (raise with the fix)."""
+
+    def non_finite(self, epoch: int, means: dict[str, float], bad: list[str], last: Path) -> Exception:
+        """The exception (with its diagnostic and fix) for a non-finite watched value."""
+        return RuntimeError(f"epoch {epoch + 1}: non-finite {', '.join(bad)}; the last good "
+                            f"checkpoint {last} is kept")
+
+    def describe(self, row: dict[str, Any]) -> str:
+        """The line printed after an epoch."""
+        return ", ".join(f"{k} {row[k]}" for k in self.keys)
+
+    def close(self) -> None:
+        """Release data workers (called when the engine stops, for any reason)."""
+
+
+@dataclass
+class EngineResult:
+    history: list[dict[str, Any]]
+    best_epoch: int
+    stopped: str
+
+
+def _row_value(value: float) -> float | None:
+    return round(value, 6) if math.isfinite(value) else None
+
+
+def _device_copy(state: Any) -> Any:
+    """``state`` with every tensor cloned where it lies (nested dicts, lists and tuples)."""
+    if isinstance(state, torch.Tensor):
+        return state.detach().clone()
+    if isinstance(state, dict):
+        return {k: _device_copy(v) for k, v in state.items()}
+    if isinstance(state, (list, tuple)):
+        return type(state)(_device_copy(v) for v in state)
+    return state
+
+
+def write_history(out_dir: Path, history: list[dict[str, Any]]) -> None:
+    """``metrics.csv`` (union of the row keys, in first-seen order) and ``metrics.jsonl``."""
+    if not history:
+        return
+    keys: list[str] = []
+    for row in history:
+        keys.extend(k for k in row if k not in keys)
+    lines = [",".join(keys)]
+    for row in history:
+        lines.append(",".join("" if row.get(k) is None else str(row.get(k)) for k in keys))
+    atomic_write_text(out_dir / "metrics.csv", "\n".join(lines) + "\n")
+    atomic_write_text(out_dir / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in history))
+
+
+class Engine:
+    """Runs a :class:`TrainingTask` for ``epochs`` epochs in ``out_dir`` (module docstring).
+
+    Args:
+        stage: the name in printed lines, progress bars and TensorBoard tags.
+        out_dir: the stage folder (``checkpoints/``, ``metrics.csv``, ``tensorboard/``).
+        epochs: the total number of epochs (a resumed run continues to it).
+        monitor: the early-stopping metric.
+        config: the resolved configuration as a dict, stored in every checkpoint.
+        seed: ``run.seed``; the engine seeds Python, NumPy and torch with it when made.
+        is_main: the process that writes files and prints (rank 0).
+        tensorboard: also write the history as TensorBoard scalars.
+        checkpoint_every: write ``last.pt`` / ``best.pt`` every N epochs (and after the last
+            epoch and on an early stop); 1 = every epoch. An interrupted run resumes from
+            the last epoch written.
+        non_finite_check_every: steps between two mid-epoch checks of the first watched
+            value (each a host read); 0 = only at the epoch's end.
+
+    Raises:
+        ValueError: ``checkpoint_every < 1`` or ``non_finite_check_every < 0``.
+    """
+
+    def __init__(self, stage: str, out_dir: Path, *, epochs: int, monitor: Monitor,
+                 config: dict[str, Any], seed: int, is_main: bool = True,
+                 tensorboard: bool = False, checkpoint_every: int = 1,
+                 non_finite_check_every: int = NON_FINITE_CHECK_EVERY) -> None:
+        if checkpoint_every < 1:
+            raise ValueError(f"checkpoint_every must be >= 1 (1 = every epoch), got {checkpoint_every}")
+        if non_finite_check_every < 0:
+            raise ValueError(f"non_finite_check_every must be >= 0 (0 = at the epoch's end only), "
+                             f"got {non_finite_check_every}")
+        self.stage, self.out_dir, self.epochs = stage, Path(out_dir), epochs
+        self.monitor, self.config, self.is_main, self.tensorboard = monitor, config, is_main, tensorboard
+        self.checkpoint_every, self.non_finite_check_every = checkpoint_every, non_finite_check_every
+        # the best epoch's best_state() (a device copy) not yet in best.pt, and its epoch
+        self._unsaved_best: tuple[dict[str, Any], int] | None = None
+        self.ckpt_dir = self.out_dir / "checkpoints"
+        self.last = self.ckpt_dir / "last.pt"
+        self.best = self.ckpt_dir / "best.pt"
+        self.start_epoch = 0
+        self.history: list[dict[str, Any]] = []
+        self.stopped = ""
+        seed_everything(seed)
+
+    def resume(self, task: TrainingTask, map_location: str | torch.device = "cpu") -> bool:
+        """Continue from ``last.pt`` when it exists: the task's state, RNG, history and the
+        early-stopping state. Returns whether a checkpoint was found."""
+        if not self.last.exists():
+            return False
+        state = load_checkpoint(self.last, map_location=map_location)
+        task.check_resume(state)
+        task.load_state_dict(state)
+        set_rng_state(state["rng"])
+        self.start_epoch = state["epoch"] + 1
+        self.history = list(state["history"])
+        self.monitor.load_state_dict(state)
+        self.stopped = state.get("stopped", "")
+        if self.is_main:
+            print(f"[{self.stage}] resuming from {self.last} at epoch {self.start_epoch}")
+        return True
+
+    def run(self, task: TrainingTask, stop_after_epoch: int | None = None) -> EngineResult:
+        """Train from :attr:`start_epoch` to ``epochs`` (or an early stop).
+
+        ``stop_after_epoch`` ends after that epoch (0-based) as if interrupted (resume tests);
+        the result's ``stopped`` is then ``"interrupted"``.
+        """
+        try:
+            for epoch in range(self.start_epoch, self.epochs):
+                if self.stopped:
+                    break
+                self._epoch(task, epoch)
+                if stop_after_epoch is not None and epoch >= stop_after_epoch:
+                    return EngineResult(self.history, self.monitor.best_epoch, "interrupted")
+        finally:
+            task.close()
+        if not self.stopped:
+            self.stopped = "completed all epochs"
+        return EngineResult(self.history, self.monitor.best_epoch, self.stopped)
+
+    def _epoch(self, task: TrainingTask, epoch: int) -> None:
+        task.begin_epoch(epoch)
+        steps = task.steps_per_epoch
+        sums: torch.Tensor | None = None
+        check_every = self.non_finite_check_every
+        watch = list(task.keys).index(task.watched[0]) if task.watched and check_every else None
+        n_steps = 0
+        t0 = time.perf_counter()
+        bar = tqdm(task.batches(epoch), total=steps, desc=f"{self.stage} {epoch + 1}/{self.epochs}",
+                   disable=not self.is_main, leave=False, mininterval=2.0)
+        for i, batch in enumerate(bar):
+            logs = task.step(batch, epoch * steps + i)
+            with torch.no_grad():
+                values = torch.stack([logs[k].detach().double() for k in task.keys])
+                if sums is None:
+                    sums = torch.zeros(len(task.keys), dtype=torch.float64, device=values.device)
+                sums += values
+            n_steps += 1
+            if watch is not None and i % check_every == check_every - 1 \
+                    and not torch.isfinite(sums[watch]):
+                break
+        totals = sums.tolist() if sums is not None else [0.0] * len(task.keys)  # the epoch's read-back
+        means = {k: v / max(n_steps, 1) for k, v in zip(task.keys, totals, strict=True)}
+        bad = [k for k in task.watched if not math.isfinite(means[k])]
+        if bad:
+            error = task.non_finite(epoch, means, bad, self.last)
+            if self.is_main:
+                print(error)
+            raise error
+        seconds = time.perf_counter() - t0
+        row: dict[str, Any] = {"epoch": epoch, "step": (epoch + 1) * steps}
+        row.update(task.epoch_fields(epoch))
+        row.update({k: _row_value(v) for k, v in means.items()})
+        row["seconds"] = round(seconds, 3)
+        row["pairs_per_second"] = round(n_steps * task.pairs_per_step / max(seconds, 1e-9), 1)
+        if self.is_main:
+            row.update(task.epoch_monitors(epoch, row))
+        self.history.append(row)
+
+        improved = self.monitor.update(row[self.monitor.key], epoch)
+        if self.monitor.should_stop:
+            self.stopped = self.monitor.reason
+        checkpoint_now = ((epoch + 1) % self.checkpoint_every == 0 or epoch + 1 == self.epochs
+                          or bool(self.stopped))
+        if self.is_main and improved:
+            best = task.best_state()
+            if best is None:
+                self._unsaved_best = None
+            elif checkpoint_now:
+                self._unsaved_best = (best, epoch)
+            else:  # a copy on the device: the live weights move on before the next write
+                self._unsaved_best = (_device_copy(best), epoch)
+        if self.is_main and checkpoint_now:
+            if self._unsaved_best is not None:
+                best, best_epoch = self._unsaved_best
+                save_checkpoint(self.best, {**best, "epoch": best_epoch, "config": self.config})
+                self._unsaved_best = None
+            save_checkpoint(self.last, {
+                **task.state_dict(),
+                "epoch": epoch,
+                "step": (epoch + 1) * steps,
+                "rng": rng_state(),
+                "history": self.history,
+                **self.monitor.state_dict(),
+                "stopped": self.stopped,
+                "config": self.config,
+            })
+        if self.is_main:
+            write_history(self.out_dir, self.history)
+            if self.tensorboard:
+                write_tensorboard(self.out_dir / "tensorboard", self.stage, self.history)
+            print(task.describe(row))

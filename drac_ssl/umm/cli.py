@@ -1,0 +1,104 @@
+"""Command line of the UMM stage: ``python -m drac_ssl.umm CHECKPOINT [-c CONFIG.yaml]
+[section.key=value ...] [--run-dir DIR]`` (an ablation in its own run folder)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from drac_ssl.config import ConfigError, load_config
+from drac_ssl.umm.stage import UMMNonFiniteError, run
+
+__all__ = ["main"]
+
+
+def _source_run_dir(checkpoint: Path) -> Path | None:
+    """``RUN`` for a checkpoint inside ``RUN/pretrain/`` or ``RUN/umm/`` (also their
+    ``checkpoints/``), else None."""
+    for parent in list(checkpoint.resolve().parents)[:2]:
+        if parent.name in ("pretrain", "umm"):
+            return parent.parent
+    return None
+
+
+def _default_config_path(checkpoint: Path) -> Path | None:
+    """``RUN/config.yaml`` beside the checkpoint's run folder, else ``configs/default.yaml``."""
+    source_run = _source_run_dir(checkpoint)
+    if source_run is not None and (source_run / "config.yaml").is_file():
+        return source_run / "config.yaml"
+    default = Path(__file__).resolve().parents[2] / "configs" / "default.yaml"
+    return default if default.is_file() else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m drac_ssl.umm",
+        description="UMM (methods.md section 2): freeze the backbone up to umm.early_cut and re-tune the "
+        "layers after it by the bi-level rate-reduction / alignment objective.",
+        epilog="Example (an ablation): python -m drac_ssl.umm runs/x/pretrain/vicreg_model.safetensors "
+        "--run-dir runs/x-umm-nojs umm.epochs=20 umm.use_js=false umm.outer_sign=minimize",
+    )
+    parser.add_argument(
+        "checkpoint",
+        help="vicreg_model.safetensors (with metadata.json) or a pretrain .pt checkpoint",
+    )
+    parser.add_argument(
+        "-c",
+        "--config",
+        default=None,
+        help="YAML config (default: RUN/config.yaml beside RUN/pretrain/, else configs/default.yaml)",
+    )
+    parser.add_argument(
+        "--run-dir",
+        default=None,
+        help="run folder; outputs go to RUN/umm (default: the checkpoint's run folder; "
+        "give each ablation its own). DRAC images are read from the checkpoint's "
+        "RUN/data when it exists",
+    )
+    parser.add_argument(
+        "overrides", nargs="*", help="section.key=value overrides, e.g. umm.beta=0.5"
+    )
+    args = parser.parse_args(argv)
+    try:
+        checkpoint = Path(args.checkpoint)
+        if not checkpoint.is_file():
+            raise FileNotFoundError(
+                f"UMM checkpoint not found: {checkpoint}\n"
+                f"  fix: pass RUN/pretrain/vicreg_model.safetensors or RUN/pretrain/checkpoints/last.pt"
+            )
+        config_path = args.config if args.config is not None else _default_config_path(checkpoint)
+        cfg = load_config(config_path, args.overrides)
+        if config_path is not None:
+            print(
+                f"[umm] config: {config_path}"
+                + (f" + {' '.join(args.overrides)}" if args.overrides else "")
+            )
+        source_run = _source_run_dir(checkpoint)
+        run_dir = (
+            Path(args.run_dir)
+            if args.run_dir
+            else (source_run or Path(cfg.run.out_dir) / (cfg.run.name or f"umm-{checkpoint.stem}"))
+        )
+        data_dir = (
+            source_run / "data"
+            if source_run is not None and (source_run / "data").is_dir()
+            else run_dir / "data"
+        )
+        run(cfg, run_dir, checkpoint=checkpoint, data_dir=data_dir)
+    except (ConfigError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except UMMNonFiniteError:
+        return 1
+    except KeyboardInterrupt:
+        print(
+            "\n[umm] interrupted: rerun the same command to resume from the last checkpoint",
+            file=sys.stderr,
+        )
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,187 @@
+"""The training engine (drac_ssl.engine) on a toy task: early stopping, exact resume,
+checkpoint layout, non-finite stop (CPU, well under a second each)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from drac_ssl.checkpoint import load_checkpoint
+from drac_ssl.engine import Engine, Monitor, TrainingTask
+
+
+def test_monitor_min_and_max_with_delta_and_patience() -> None:
+    low = Monitor("loss", mode="min", min_delta=0.5, patience=2)
+    assert [low.update(v, e) for e, v in enumerate([3.0, 2.8, 2.4, 1.0])] == [True, False, True, True]
+    assert (low.best, low.best_epoch, low.bad_epochs) == (1.0, 3, 0)
+    low.update(1.0, 4)
+    assert not low.should_stop
+    low.update(0.9, 5)  # not better by more than min_delta
+    assert low.should_stop and "2 epochs" in low.reason
+    high = Monitor("qwk", mode="max", patience=0)
+    assert [high.update(v, e) for e, v in enumerate([-2.0, -2.0, 0.1])] == [True, False, True]
+    high.update(0.0, 3)
+    high.update(0.0, 4)
+    assert not high.should_stop  # patience 0: never stops
+    restored = Monitor("qwk", mode="max", state_key="best_qwk")
+    restored.load_state_dict({**high.state_dict(), "best_qwk": 0.1})
+    assert (restored.best, restored.best_epoch, restored.bad_epochs) == (0.1, 2, 2)
+    with pytest.raises(ValueError, match="'min' or 'max'"):
+        Monitor("x", mode="up")
+
+
+class ToyTask(TrainingTask):
+    """Linear regression by SGD on random batches drawn from the global torch RNG (so the
+    test also sees whether the engine restores the RNG state on resume)."""
+
+    keys = ("loss", "weight_norm")
+    watched = ("loss",)
+    steps_per_epoch = 3
+    pairs_per_step = 4
+
+    def __init__(self, poison_epoch: int | None = None) -> None:
+        self.model = torch.nn.Linear(2, 1)
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=0.1)
+        self.poison_epoch = poison_epoch
+        self.closed = 0
+
+    def batches(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        for _ in range(self.steps_per_epoch):
+            x = torch.randn(4, 2)
+            yield x, x.sum(1, keepdim=True) * (1 + epoch)
+
+    def step(self, batch: tuple[torch.Tensor, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
+        x, y = batch
+        loss = torch.nn.functional.mse_loss(self.model(x), y)
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+        if self.poison_epoch is not None and step >= self.poison_epoch * self.steps_per_epoch:
+            loss = loss * math.nan
+        return {"loss": loss, "weight_norm": self.model.weight.norm()}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+
+    def best_state(self) -> dict[str, Any]:
+        return {"model": self.model.state_dict()}
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+def _engine(out: Path, epochs: int = 4, patience: int = 0, mode: str = "max") -> Engine:
+    return Engine("toy", out, epochs=epochs, config={"toy": 1}, seed=3,
+                  monitor=Monitor("loss", mode=mode, patience=patience, state_key="best_loss"))
+
+
+def _run(out: Path, stop_after_epoch: int | None = None, **kwargs: Any) -> tuple[Engine, ToyTask, Any]:
+    engine = _engine(out, **kwargs)
+    task = ToyTask()  # after the engine: its seed decides the initial weights
+    engine.resume(task)
+    return engine, task, engine.run(task, stop_after_epoch)
+
+
+def test_interrupted_and_resumed_run_is_bit_identical(tmp_path: Path) -> None:
+    _, straight_task, straight = _run(tmp_path / "straight")
+    assert straight.stopped == "completed all epochs" and len(straight.history) == 4
+    _, first_task, first = _run(tmp_path / "resumed", stop_after_epoch=1)
+    assert first.stopped == "interrupted" and len(first.history) == 2 and first_task.closed == 1
+    engine, task, resumed = _run(tmp_path / "resumed")
+    assert engine.start_epoch == 2
+    for a, b in zip(straight.history, resumed.history, strict=True):
+        assert {k: a[k] for k in ("epoch", "step", "loss", "weight_norm")} == \
+               {k: b[k] for k in ("epoch", "step", "loss", "weight_norm")}
+    assert torch.equal(straight_task.model.weight, task.model.weight)
+    csv_lines = (tmp_path / "resumed" / "metrics.csv").read_text().splitlines()
+    assert csv_lines[0] == "epoch,step,loss,weight_norm,seconds,pairs_per_second" and len(csv_lines) == 5
+
+
+def test_checkpoint_keeps_the_keys_older_runs_resume_from(tmp_path: Path) -> None:
+    _run(tmp_path, epochs=2)
+    last = load_checkpoint(tmp_path / "checkpoints" / "last.pt")
+    assert {"model", "optimizer", "epoch", "step", "rng", "history", "best_loss", "best_epoch",
+            "bad_epochs", "stopped", "config"} <= set(last)
+    assert last["epoch"] == 1 and last["step"] == 6 and last["config"] == {"toy": 1}
+    best = load_checkpoint(tmp_path / "checkpoints" / "best.pt")
+    assert set(best) == {"model", "epoch", "config"} and best["epoch"] == last["best_epoch"]
+
+
+def test_an_early_stop_survives_an_interruption(tmp_path: Path) -> None:
+    """Killed after the epoch that triggered early stopping: the resumed run stops too."""
+    # the toy targets grow with the epoch, so its loss grows: every epoch after the first is worse
+    _, _, straight = _run(tmp_path / "straight", epochs=6, patience=1, mode="min")
+    assert straight.stopped.startswith("early stopping") and len(straight.history) == 2
+    _run(tmp_path / "resumed", epochs=6, patience=1, mode="min", stop_after_epoch=1)
+    _, _, resumed = _run(tmp_path / "resumed", epochs=6, patience=1, mode="min")
+    assert resumed.stopped == straight.stopped and len(resumed.history) == 2
+
+
+def test_non_finite_value_stops_and_keeps_the_last_good_checkpoint(tmp_path: Path) -> None:
+    engine = _engine(tmp_path)
+    task = ToyTask(poison_epoch=1)
+    with pytest.raises(RuntimeError, match="non-finite loss"):
+        engine.run(task)
+    assert task.closed == 1
+    assert load_checkpoint(tmp_path / "checkpoints" / "last.pt")["epoch"] == 0
+
+
+def test_checkpoint_every_n_epochs_keeps_the_best_weights_and_resumes_exactly(tmp_path: Path) -> None:
+    # mode="min" on a loss that grows with the epoch: epoch 0 is the best, so best.pt must hold
+    # epoch 0's weights although it is first written at epoch 2 (a device copy until then)
+    def run(out: Path, stop_after_epoch: int | None = None) -> tuple[Engine, ToyTask, Any]:
+        engine = Engine("toy", out, epochs=5, config={"toy": 1}, seed=3, checkpoint_every=3,
+                        monitor=Monitor("loss", mode="min", state_key="best_loss"))
+        task = ToyTask()
+        engine.resume(task)
+        return engine, task, engine.run(task, stop_after_epoch)
+
+    _, epoch0_task, _ = run(tmp_path / "one", stop_after_epoch=0)
+    epoch0_weight = epoch0_task.model.weight.detach().clone()
+    assert not (tmp_path / "one" / "checkpoints" / "last.pt").exists()  # epoch 0 is not a checkpoint epoch
+    assert len((tmp_path / "one" / "metrics.csv").read_text().splitlines()) == 2  # history: every epoch
+
+    _, straight_task, straight = run(tmp_path / "straight")
+    assert straight.best_epoch == 0
+    last = load_checkpoint(tmp_path / "straight" / "checkpoints" / "last.pt")
+    assert last["epoch"] == 4  # the last epoch is always written
+    best = load_checkpoint(tmp_path / "straight" / "checkpoints" / "best.pt")
+    assert best["epoch"] == 0 and torch.equal(best["model"]["weight"], epoch0_weight)
+    assert not torch.equal(straight_task.model.weight, epoch0_weight)
+
+    _run_dir = tmp_path / "resumed"
+    run(_run_dir, stop_after_epoch=3)  # killed after epoch 3: epoch 2 is the last one written
+    assert load_checkpoint(_run_dir / "checkpoints" / "last.pt")["epoch"] == 2
+    engine, task, resumed = run(_run_dir)
+    assert engine.start_epoch == 3
+    assert [r["loss"] for r in resumed.history] == [r["loss"] for r in straight.history]
+    assert torch.equal(task.model.weight, straight_task.model.weight)
+    with pytest.raises(ValueError, match="checkpoint_every"):
+        Engine("toy", tmp_path, epochs=1, config={}, seed=0, monitor=Monitor("loss"), checkpoint_every=0)
+
+
+@pytest.mark.parametrize(("check_every", "steps_run"), [(2, 2), (0, 60)])
+def test_mid_epoch_non_finite_check_is_optional(tmp_path: Path, check_every: int, steps_run: int) -> None:
+    """Every ``check_every`` steps the engine reads the first watched sum and stops the epoch
+    on NaN; with 0 it reads nothing inside the epoch (not even every 50 steps, the default)
+    and still stops at the epoch's end."""
+    engine = Engine("toy", tmp_path, epochs=2, config={}, seed=3, monitor=Monitor("loss"),
+                    non_finite_check_every=check_every)
+    task = ToyTask(poison_epoch=0)
+    task.steps_per_epoch = 60
+    steps = []
+    original = task.step
+    task.step = lambda batch, step: steps.append(step) or original(batch, step)  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError, match="non-finite loss"):
+        engine.run(task)
+    assert len(steps) == steps_run
+    assert not (tmp_path / "checkpoints" / "last.pt").exists()

@@ -1,0 +1,67 @@
+"""The package layout's promises (docs/design.md): inference without training code, the
+command-line entry points, a clear message for a bundle of another format."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+TRAINING_MODULES = ("drac_ssl.finetune", "drac_ssl.pretrain", "drac_ssl.umm", "drac_ssl.engine",
+                    "drac_ssl.export", "drac_ssl.train", "drac_ssl.optim", "drac_ssl.losses")
+
+
+def _python(code: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1",
+           "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=180)
+
+
+def test_grading_and_the_app_import_no_training_code() -> None:
+    proc = _python(
+        "import sys\n"
+        "import drac_ssl.grading.model, drac_ssl.grading.bundle, drac_ssl.grading.predict\n"
+        "import app.predict, app.demo_bundle\n"
+        "print(sorted(m for m in sys.modules if m.startswith('drac_ssl')))\n")
+    assert proc.returncode == 0, proc.stderr
+    loaded = proc.stdout
+    assert "drac_ssl.grading.predict" in loaded
+    for name in TRAINING_MODULES:
+        assert f"'{name}'" not in loaded and f"'{name}." not in loaded, name
+
+
+def test_grade_constants_are_defined_once() -> None:
+    import drac_ssl
+    from drac_ssl import metrics, submission
+
+    assert drac_ssl.NUM_GRADES == len(drac_ssl.GRADE_NAMES) == len(drac_ssl.PROB_COLUMNS)
+    assert metrics.NUM_GRADES is drac_ssl.NUM_GRADES
+    assert submission.SUBMISSION_COLUMNS == ("case", "class", *drac_ssl.PROB_COLUMNS)
+
+
+@pytest.mark.parametrize("module", ["drac_ssl.train", "drac_ssl.export", "drac_ssl.umm"])
+def test_module_entry_points_still_run(module: str) -> None:
+    proc = subprocess.run([sys.executable, "-m", module, "--help"], cwd=REPO, capture_output=True,
+                          text=True, timeout=180,
+                          env={**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1"})
+    assert proc.returncode == 0, proc.stderr
+    assert f"python -m {module}" in proc.stdout
+
+
+def test_bundle_of_another_format_says_how_to_rebuild_it(tmp_path: Path) -> None:
+    from app.demo_bundle import build_demo_bundle
+    from drac_ssl.grading.bundle import BundleError, load_bundle
+
+    bundle = build_demo_bundle(tmp_path / "run", image_size=32, source_size=48, n_folds=2)
+    meta_path = bundle / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    meta["format"] = "drac_ssl bundle v0"
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(BundleError, match=r"(?s)v0.*fix: rebuild.*build_bundle\('RUN'\)"):
+        load_bundle(bundle)
