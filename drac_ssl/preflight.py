@@ -103,7 +103,8 @@ class Finding:
         """``setting=value (where): what is wrong`` and, indented below, ``fix: ...``."""
         head = ""
         if self.setting:
-            head = f"{self.setting}={_show(self.value)}" + (f" ({self.where})" if self.where else "") + ": "
+            where = f" ({self.where})" if self.where else ""
+            head = f"{self.setting}={_show(self.value)}{where}: "
         first, *rest = f"{head}{self.what}".split("\n")
         lines = [first] + [f"     {line.strip()}" for line in rest if line.strip()]
         if self.fix:
@@ -127,12 +128,9 @@ def _show(value: Any) -> str:
 
 def _leaves(data: Any, prefix: tuple[str, ...] = ()) -> Iterator[tuple[list[str], Any]]:
     """(key path, value) of every leaf of a nested mapping (an empty mapping has none)."""
-    if isinstance(data, dict) and prefix:
+    if isinstance(data, dict):
         for key, value in data.items():
             yield from _leaves(value, (*prefix, str(key)))
-    elif isinstance(data, dict):
-        for key, value in data.items():
-            yield from _leaves(value, (str(key),))
     else:
         yield list(prefix), data
 
@@ -235,6 +233,7 @@ class DataFacts:
     channels_why: str = ""
     fold_sizes: dict[int, int] | None = None  # labelled images per fold, of an existing ingest
     ingest_dir: Path | None = None
+    labels_known: bool = True  # False: the label CSV has problems (reported), counts unreliable
 
     @property
     def n_labelled(self) -> int:
@@ -481,6 +480,15 @@ def _resolve_device(c: _Findings, cfg: Config) -> str:
     return "cuda"
 
 
+def _native_bf16(torch: Any) -> bool:
+    try:
+        return bool(torch.cuda.is_bf16_supported(including_emulation=False))
+    except TypeError:  # a torch without the argument
+        return bool(torch.cuda.is_bf16_supported())
+    except (RuntimeError, AssertionError):
+        return True  # cannot tell: say nothing
+
+
 def _cxx_compiler() -> str | None:
     for name in (os.environ.get("CXX", ""), "g++", "c++", "clang++"):
         if name and shutil.which(name):
@@ -491,6 +499,13 @@ def _cxx_compiler() -> str | None:
 def _check_device_use(c: _Findings, cfg: Config, device: str, stages: list[str]) -> None:
     pc = cfg.pretrain
     if device != "cpu":
+        import torch
+
+        trains = any(s in stages for s in ("pretrain", "umm", "finetune"))
+        if trains and pc.precision in ("auto", "bf16") and not _native_bf16(torch):
+            c.warning("pretrain.precision",
+                      f"bf16 autocast on {torch.cuda.get_device_name(0)}, which has no native bf16 "
+                      f"(emulated: slow)", "pretrain.precision=fp32")
         return
     ssl = [s for s in ("pretrain", "umm") if s in stages and (s != "umm" or cfg.umm.enabled)]
     if pc.precision == "bf16" and any(s in stages for s in ("pretrain", "umm", "finetune")):
@@ -624,9 +639,9 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
     except IngestError as exc:
         c.error("data.root", str(exc).replace(" -> ", "\n     fix: "))
         return None
-    for problem in problems:
-        if problem.severity == "error":
-            c.error("", problem.line.replace(" -> ", "\n     fix: ", 1))
+    blocking = [p for p in problems if p.severity == "error"]
+    for problem in blocking:
+        c.error("", problem.line.replace(" -> ", "\n     fix: ", 1))
     labelled = [e for e in entries if e.split == "train" and e.label is not None
                 and e.label.grade is not None]
     counts = {g: 0 for g in range(len(names))}
@@ -646,7 +661,8 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
     where = layout.labels_csv or layout.npz or layout.root
     return DataFacts(source=f"{where}", n_images=len(entries), grade_counts=counts, grade_names=names,
                      patients_per_grade=patients_per_grade, n_patients=n_patients,
-                     cache_sizes=sorted(set(d.cache_sizes)), channels=channels, channels_why=why)
+                     cache_sizes=sorted(set(d.cache_sizes)), channels=channels, channels_why=why,
+                     labels_known=not blocking)
 
 
 def _data_facts(c: _Findings, cfg: Config, run_dir: Path, stages: list[str]) -> DataFacts | None:
@@ -694,7 +710,8 @@ def _check_against_data(c: _Findings, cfg: Config, facts: DataFacts, stages: lis
                     f"pretrain.backbone.in_channels={facts.channels}")
 
     # batches of the self-supervised stages: every batch full (the last partial one is dropped)
-    world = max(1, int(os.environ.get("WORLD_SIZE", "1") or 1))
+    world = int(os.environ["WORLD_SIZE"]) if os.environ.get("WORLD_SIZE", "").isdigit() else 1
+    world = max(1, world)
     if "pretrain" in stages and pc.batch_size >= 2:
         per_rank = facts.n_images // world
         if pc.batch_size > per_rank:
@@ -753,6 +770,8 @@ def _check_against_data(c: _Findings, cfg: Config, facts: DataFacts, stages: lis
                         f"{setting}=[{max(low, 0.01):g}, {scale[1]:g}]")
 
     # labels: k-NN monitor, folds, cross-validation
+    if not facts.labels_known:
+        return  # the label problems are reported; counts made from them would mislead
     if "pretrain" in stages and pc.knn_every > 0 and d.dataset == "drac":
         present = [g for g, n in facts.grade_counts.items() if n > 0]
         if len(present) < 2:
@@ -764,6 +783,15 @@ def _check_against_data(c: _Findings, cfg: Config, facts: DataFacts, stages: lis
         return
     if ingest_runs and d.n_folds >= 2:
         _check_folds(c, cfg, facts)
+    if (ingest_runs or "finetune" in stages) and facts.n_labelled:
+        absent = [g for g, n in sorted(facts.grade_counts.items()) if n == 0]
+        if absent:
+            them = "it" if len(absent) == 1 else "them"
+            c.warning("data.grades",
+                      f"{', '.join(_grade(facts, g) for g in absent)}: no labelled image in "
+                      f"{facts.source}; the grading model never sees {them}",
+                      "check the label CSV, or name only the grades the data has in data.grades",
+                      value=list(facts.grade_names))
     if "finetune" in stages:
         if facts.n_labelled == 0:
             c.error("run.stages", f"fine-tuning cross-validates on labelled training images, and "
@@ -877,7 +905,8 @@ def _check_stage_outputs(c: _Findings, cfg: Config, run_dir: Path, stages: list[
 # The stages' own validators, as a net under the checks above
 
 
-_OPTION_SETTINGS = {"--folds": "data.n_folds", "--workers": "data.workers", "--sizes": "data.cache_sizes"}
+_OPTION_SETTINGS = {"--folds": "data.n_folds", "--workers": "data.workers",
+                    "--sizes": "data.cache_sizes"}
 _SETTING_IN_TEXT = re.compile(r"\b((?:data|pretrain|umm|finetune|run)\.[a-z_][a-z0-9_.]*[a-z0-9_])")
 
 

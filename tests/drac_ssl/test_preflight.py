@@ -347,3 +347,28 @@ def test_default_config_passes_without_decoding_rendering_or_writing(
     assert preflight.check(cfg, tmp_path / "runs" / "drac", sources) == []
     root = plain_dataset(tmp_path / "plain", [0, 1, 2] * 5)
     assert errors(f"data.root={root}", *SMALL_BATCHES) == {}
+
+
+def test_knn_monitor_without_labels_and_a_grade_without_images_are_warned(tmp_path: Path) -> None:
+    root = plain_dataset(tmp_path / "plain", [0] * 6 + [1] * 6)  # no PDR image
+    found = findings(f"data.root={root}", "pretrain.knn_every=1", *SMALL_BATCHES)
+    warned = {f.setting: f.line for f in found if f.severity == "warning"}
+    assert "grade 2 (PDR): no labelled image" in warned["data.grades"]
+    assert not [f for f in found if f.severity == "error"]
+    unlabelled = tmp_path / "unlabelled"
+    make_fake_ingest(unlabelled, n_train=0, n_test=12)
+    warned = {f.setting: f.line for f in findings(
+        "pretrain.knn_every=1", f"pretrain.augment.source_size={SOURCE_SIZE}",
+        "pretrain.augment.image_size=32", *SMALL_BATCHES, run_dir=unlabelled, stages=["pretrain"])
+        if f.severity == "warning"}
+    assert "the k-NN monitor needs labelled images of at least two grades" in warned["pretrain.knn_every"]
+
+
+def test_folds_grouped_by_patient_count_patients(tmp_path: Path) -> None:
+    root = plain_dataset(tmp_path / "plain", [0, 1, 2] * 6)
+    rows = (root / "labels.csv").read_text().splitlines()
+    # 18 images of 6 patients: each patient's 3 images share one grade, two patients per grade
+    lines = [rows[0] + ",patient"] + [f"{r},p{int(r.split(',')[1])}{i % 2}" for i, r in enumerate(rows[1:])]
+    (root / "labels.csv").write_text("\n".join(lines) + "\n")
+    found = errors(f"data.root={root}", "data.patient_column=patient", *SMALL_BATCHES)
+    assert "has only 2 patients" in found["data.n_folds"] and "fix: data.n_folds=2" in found["data.n_folds"]
