@@ -372,3 +372,19 @@ def test_folds_grouped_by_patient_count_patients(tmp_path: Path) -> None:
     (root / "labels.csv").write_text("\n".join(lines) + "\n")
     found = errors(f"data.root={root}", "data.patient_column=patient", *SMALL_BATCHES)
     assert "has only 2 patients" in found["data.n_folds"] and "fix: data.n_folds=2" in found["data.n_folds"]
+
+
+def test_gpu_checks_with_a_simulated_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No GPU here: torch.cuda is patched to a one-GPU machine without native bf16 (a V100)."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda index=0: "Tesla V100")
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: False)
+    assert "has 1 CUDA device(s)" in errors("run.device=cuda:1")["run.device"]
+    found = findings("run.device=auto", "pretrain.augment.on_gpu=true")
+    assert not [f for f in found if f.severity == "error"]
+    warned = {f.setting: f.line for f in found if f.severity == "warning"}
+    assert "Tesla V100, which has no native bf16" in warned["pretrain.precision"]
+    assert "pretrain.augment.on_gpu" not in warned  # a GPU option on a GPU
+    assert "pretrain.precision" not in {f.setting for f in findings("run.device=cuda",
+                                                                   "pretrain.precision=fp32")}
