@@ -40,7 +40,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="requests that may wait; more are refused (default 16)")
     parser.add_argument("--max-batch", type=int, default=200, help="images per batch (default 200)")
     parser.add_argument("--threads", type=int, default=0,
-                        help="torch CPU threads (default 0: torch's choice)")
+                        help="CPU threads of torch and OpenCV (default 0: the package's policy, "
+                             "half the cores, 1..4; see drac_ssl.runtime.default_threads)")
     parser.add_argument("--no-tta", action="store_true", help="no flip test-time augmentation")
     parser.add_argument("--no-gradcam", action="store_true", help="no heatmaps (faster)")
     parser.add_argument("--quiet", action="store_true", help="less gradio output")
@@ -56,6 +57,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("error: --max-size-mb, --max-side, --concurrency and --queue-size must be positive",
               file=sys.stderr)
         return 2
+    if args.threads < 0:
+        print("error: --threads must be 0 (the default policy) or a positive count", file=sys.stderr)
+        return 2
+    from drac_ssl.runtime import apply_thread_policy
+
+    threads = apply_thread_policy(args.threads)
+    logging.info("CPU threads: %d (%s; %d usable cores)", threads["threads"], threads["source"],
+                 threads["usable_cores"])
     from app.predict import NoBundleError, Predictor, find_newest_bundle
 
     try:
@@ -63,10 +72,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NoBundleError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    import torch
-
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
     from app.server import AppSettings, serve
     from drac_ssl.grading.bundle import BundleError
 

@@ -11,7 +11,10 @@
 Decoding and the colour / 16-bit conversion are :func:`data_prep.validate.inspect_image`,
 the very function behind :func:`drac_ssl.grading.predict.read_image_any` and the ingest, so the app
 sees the pixels the export command and training see; it is called directly (instead of
-``read_image_any``) only to keep its conversion notes for the warnings.
+``read_image_any``) to keep its findings for the page: what the decoder did (an Exif
+orientation applied, a 12-bit range detected in a 16-bit file, bytes after the end of a
+JPEG ignored, the first frame of several used) and what it cannot honour (an ICC profile,
+non-square pixels) are shown as warnings beside the grade.
 
 :func:`sanity_warnings` flags images that do not look like a UW-OCTA en-face scan: too
 small, blank, strongly non-square, converted from colour or 16-bit. They are graded anyway.
@@ -83,7 +86,7 @@ class LoadedImage:
     mode: str
     file_format: str
     n_bytes: int
-    notes: list[str] = field(default_factory=list)  # conversions done by the decoder
+    notes: list[str] = field(default_factory=list)  # what the decoder did or could not honour
     warnings: list[str] = field(default_factory=list)  # sanity warnings (filled by load_*)
 
 
@@ -120,15 +123,14 @@ def load_bytes(data: bytes, name: str, limits: InputLimits = InputLimits()) -> L
     if min(width, height) < 1:
         raise InputRejected(f"`{name}` has no pixels ({width} x {height}).")
     try:
-        decoded = inspect_image(data, name)
+        decoded = inspect_image(data, name, expected_side=None)  # size: sanity_warnings
     except Exception as exc:  # a decoder bug must not take the page down
         raise InputRejected(f"`{name}` cannot be decoded ({type(exc).__name__}: {exc}).") from None
     fatal = [p for p in decoded.problems if p.severity == "error"]
     if decoded.gray is None or fatal:
         reason = "; ".join(p.what for p in fatal) or "corrupt image (cannot be decoded)"
         raise InputRejected(f"`{name}` cannot be read: {reason}. Re-export or re-copy the image.")
-    notes = [p.what for p in decoded.problems if p.severity == "warning"
-             and ("16-bit" in p.what or "grayscale" in p.what)]
+    notes = [p.what for p in decoded.problems if p.severity in ("warning", "note")]
     image = LoadedImage(name=name, gray=decoded.gray, width=decoded.width, height=decoded.height,
                         mode=decoded.mode, file_format=ACCEPTED_FORMATS[file_format],
                         n_bytes=len(data), notes=notes)
@@ -161,11 +163,13 @@ def load_upload(path: str | os.PathLike[str] | None, limits: InputLimits = Input
 
 
 def sanity_warnings(gray: np.ndarray, mode: str = "L", notes: list[str] | None = None) -> list[str]:
-    """Reasons why ``gray`` (uint8 ``(H, W)``) may not be a UW-OCTA en-face image.
+    """Reasons why ``gray`` (uint8 ``(H, W)``) may not be a UW-OCTA en-face image, and what
+    the decoder did to the file.
 
     Too small (short side < :data:`MIN_SIDE`), blank (near-constant), strongly non-square
     (aspect > :data:`MAX_ASPECT`), converted from colour or from 16-bit (``mode`` is PIL's
-    pixel format of the file; ``notes`` the decoder's conversion notes).
+    pixel format of the file; ``notes`` the decoder's findings, each of the others shown as
+    ``Image file: ...``).
     """
     out: list[str] = []
     h, w = gray.shape[:2]
@@ -189,7 +193,10 @@ def sanity_warnings(gray: np.ndarray, mode: str = "L", notes: list[str] | None =
             out.append(f"Colour image: {detail}. UW-OCTA is grey; a colour picture may not be OCTA.")
         else:
             out.append(f"Colour-encoded file: {detail}.")
-    if any("16-bit" in n for n in notes) or mode.startswith("I;16") or mode == "I":
-        out.append("16-bit image converted to 8-bit (value / 257, as the training ingest does); "
-                   "a low-contrast 16-bit export may look darker than intended.")
+    depth = [n for n in notes if n.startswith(("16-bit", "32-bit"))]
+    if depth or mode.startswith("I;16") or mode == "I":
+        detail = depth[0] if depth else "converted like the training ingest"
+        out.append(f"16-bit image converted to 8-bit as the training ingest does: {detail}.")
+    shown = set(colour) | set(depth)
+    out += [f"Image file: {n}." for n in notes if n not in shown]
     return out

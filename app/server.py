@@ -6,7 +6,8 @@ imported: importing ``app.server`` runs ``app/__init__.py`` first), no share lin
 default theme's fonts are served from the gradio package itself, no Hugging Face calls.
 
 Events that run the model share one concurrency group (``concurrency_id="model"``) limited
-to ``AppSettings.concurrency`` (default 1: one image at a time uses all torch threads);
+to ``AppSettings.concurrency`` (default 1: one image at a time uses the process's threads,
+set by ``drac_ssl.runtime.apply_thread_policy`` in ``python -m app``);
 other requests wait in a queue of at most ``AppSettings.queue_size``.
 
 Bad input never raises into gradio: every handler turns it into a message in the page
@@ -35,7 +36,7 @@ from app.inputs import FILE_TYPES, InputLimits, InputRejected, load_upload
 from app.predict import Prediction, Predictor
 from drac_ssl.submission import write_submission
 
-__all__ = ["AppSettings", "build_demo", "serve"]
+__all__ = ["AppSettings", "build_demo", "serve", "transport_limit"]
 
 log = logging.getLogger("app")
 
@@ -46,6 +47,22 @@ THEME = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
 """gradio's default look with the system's fonts: nothing to fetch, and no glyph problems of
 the bundled web fonts (seen in headless Chromium with Source Sans Pro bold)."""
 TABLE_COLUMNS = ["case", "class", "grade", "P0", "P1", "P2", "seconds", "notes"]
+TRANSPORT_FLOOR_BYTES = 4 * 1024**3
+TRANSPORT_FACTOR = 10
+
+
+def transport_limit(limits: InputLimits) -> int:
+    """gradio's own upload limit (``max_file_size``): the larger of 4 GiB and 10x the app's.
+
+    Uploads up to it reach the app, which checks its own limit first and answers with its
+    own message in the page (file name, size, limit, what to upload instead); gradio's limit
+    is only the server's guard against disk-filling uploads, and the browser applies it
+    before sending. Only a file above it gets gradio's bare "file too large" notice. A
+    rejected oversize upload is deleted from gradio's upload cache at once
+    (:func:`_drop_oversize_upload`), so the guard is about one upload at a time, not an hour
+    of them.
+    """
+    return max(TRANSPORT_FLOOR_BYTES, TRANSPORT_FACTOR * limits.max_bytes)
 
 
 @dataclass(frozen=True)
@@ -170,6 +187,39 @@ def _banner(predictor: Predictor) -> str:
 # --------------------------------------------------------------------------------------
 # Handlers
 
+
+_DROPPED: dict[str, str] = {}
+"""Deleted oversize uploads -> their message, for a second click on the same upload."""
+
+
+def _drop_oversize_upload(path: str | None, limits: InputLimits, message: str) -> None:
+    """Delete an upload above the app's limit from gradio's upload cache (never a file
+    elsewhere, e.g. a local path given to a handler in tests); gradio re-creates the file if
+    the same content is uploaded again."""
+    if not path:
+        return
+    try:
+        p = Path(path).resolve()
+        cache = Path(gr.utils.get_upload_folder()).resolve()
+        if p.is_relative_to(cache) and p.is_file() and p.stat().st_size > limits.max_bytes:
+            p.unlink()
+            while len(_DROPPED) >= 256:
+                _DROPPED.pop(next(iter(_DROPPED)))
+            _DROPPED[str(path)] = message
+    except OSError:
+        pass
+
+
+def _load(path: str | None, limits: InputLimits) -> Any:
+    """:func:`load_upload`, knowing the oversize uploads already deleted."""
+    if path and str(path) in _DROPPED and not Path(path).exists():
+        raise InputRejected(_DROPPED[str(path)])
+    try:
+        return load_upload(path, limits)
+    except InputRejected as exc:
+        _drop_oversize_upload(path, limits, str(exc))
+        raise
+
 _BATCH_ROOT: tempfile.TemporaryDirectory[str] | None = None
 
 
@@ -192,7 +242,7 @@ def _grade_single(predictor: Predictor, settings: AppSettings, path: str | None,
     explain = None if explain is None or int(explain) < 0 else int(explain)
     try:
         t0 = time.perf_counter()
-        loaded = load_upload(path, settings.limits)
+        loaded = _load(path, settings.limits)
         read_seconds = time.perf_counter() - t0
         pred = predictor.predict_loaded(loaded, gradcam=settings.gradcam, explain=explain)
         pred.read_seconds = read_seconds
@@ -237,7 +287,7 @@ def _grade_batch(predictor: Predictor, settings: AppSettings, paths: list[str] |
                 raise InputRejected(f"`{name}` appears twice; a submission lists each case once.")
             if any(ch in name for ch in ',"\r\n'):
                 raise InputRejected(f"`{name}`: a file name with a comma or quote cannot be a case.")
-            loaded = load_upload(path, settings.limits)
+            loaded = _load(path, settings.limits)
         except InputRejected as exc:
             rows.append([name, None, "rejected", None, None, None, None, str(exc).replace("`", "")])
             continue
@@ -377,12 +427,11 @@ def serve(predictor: Predictor, settings: AppSettings = AppSettings(), *,
     if settings.host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("serving on %s: reachable from other machines, with no authentication",
                     settings.host)
-    # gradio's own upload limit is a transport guard above ours, so that files between the
-    # two get the app's explanatory message instead of a bare upload error
-    transport_limit = int(settings.limits.max_bytes * 2)
+    # gradio's own upload limit is only a guard far above ours: every upload a person may
+    # make by mistake reaches the app and gets its explanatory message (transport_limit)
     demo.launch(server_name=settings.host, server_port=settings.port, share=False,
                 inbrowser=False, prevent_thread_lock=not block, quiet=quiet, show_error=False,
-                max_file_size=transport_limit, ssr_mode=False, pwa=False, mcp_server=False,
+                max_file_size=transport_limit(settings.limits), ssr_mode=False, pwa=False, mcp_server=False,
                 enable_monitoring=False, footer_links=["api", "settings"], theme=THEME)
     return demo
 

@@ -101,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-limit", type=float, default=600.0,
                         help="seconds after which no new request starts (default 600)")
     parser.add_argument("--concurrency", type=int, default=1, help="the app's --concurrency")
-    parser.add_argument("--threads", type=int, default=0, help="the app's --threads (0: torch's)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="the app's --threads (0: the package's policy, half the cores, 1..4)")
     parser.add_argument("--demo", action="store_true",
                         help="use the DRAC-shaped untrained demo bundle even if runs/ has one")
     parser.add_argument("--name", default="app_load",
@@ -193,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     figures = {
         "config": {"clients": args.clients, "requests_per_client": args.requests,
                    "time_limit_s": args.time_limit, "app_concurrency": args.concurrency,
-                   "app_threads": args.threads or "torch default", "bundle": str(bundle),
+                   "app_threads": args.threads or "the package's policy (see the server log)", "bundle": str(bundle),
                    "bundle_note": bundle_note, "images": images_note,
                    "request": "one image per request, flip TTA + Grad-CAM (the app's defaults)",
                    "server": " ".join(["python", *cmd[1:]])},

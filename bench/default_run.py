@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import REPO, RESULTS, write_result
+from bench.common import REPO, RESULTS, add_threads_argument, write_result
 
 
 def main() -> None:
@@ -38,6 +38,7 @@ def main() -> None:
                         help="generate the phantom set before the clock starts (timed apart)")
     parser.add_argument("--keep", default="", help="copy the run folder's report and plots here")
     parser.add_argument("--out-dir", default=str(RESULTS))
+    add_threads_argument(parser)
     parser.add_argument("overrides", nargs="*", help="config overrides passed to drac_ssl.train")
     args = parser.parse_args()
     config = Path(args.config).resolve()
@@ -57,7 +58,7 @@ def main() -> None:
             print(f"[bench] phantom set generated in {phantom_seconds:.1f} s (not counted below)")
         t0 = time.perf_counter()
         proc = subprocess.run([sys.executable, "-m", "drac_ssl.train", "-c", str(config),
-                               "run.name=bench", *args.overrides],
+                               "--threads", str(args.threads), "run.name=bench", *args.overrides],
                               cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                               check=False)
         total = time.perf_counter() - t0
@@ -69,6 +70,7 @@ def main() -> None:
         stages = json.loads((run_dir / "stages.json").read_text())
         comparison = json.loads((run_dir / "finetune" / "comparison.json").read_text())
         pretrain_meta = json.loads((run_dir / "pretrain" / "metadata.json").read_text())
+        job_threads = json.loads((run_dir / "environment.json").read_text()).get("threads")
         if args.keep:
             _keep(run_dir, Path(args.keep), log)
     stage_seconds = {name: s["seconds"] for name, s in stages.items()}
@@ -82,6 +84,7 @@ def main() -> None:
         "phantom_generation_seconds": None if phantom_seconds is None else round(phantom_seconds, 1),
         "phantom_generation_counted": not args.pregenerate,
         "seconds_total": round(total, 1),
+        "main_job_threads": job_threads,
         "seconds_per_stage": stage_seconds,
         "pretrain_epochs_run": pretrain_meta.get("epochs_run"),
         "pretrain_stopped": pretrain_meta.get("stopped"),

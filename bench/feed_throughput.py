@@ -33,11 +33,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.common import RESULTS, write_result
+from bench.common import RESULTS, add_threads_argument, write_result
 from drac_ssl import pretrain
 from drac_ssl.config import Config, load_config
 from drac_ssl.distributed import DistInfo
-from drac_ssl.runtime import resolve_device
+from drac_ssl.runtime import apply_thread_policy, resolve_device
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -119,8 +119,10 @@ def main() -> None:
     parser.add_argument("--work-dir", default="", help="keep the ingest here and reuse it (default: a temp dir)")
     parser.add_argument("--name", default="", help="result name (default feed_throughput_<device type>)")
     parser.add_argument("--out-dir", default=str(RESULTS))
+    add_threads_argument(parser)
     parser.add_argument("overrides", nargs="*", help="config overrides applied to every setting")
     args = parser.parse_args()
+    apply_thread_policy(args.threads)
     settings: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         images = octa_cache(Path(args.work_dir or tmp), args.octa_train, args.octa_test)

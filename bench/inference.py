@@ -45,12 +45,12 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO))
 
-from bench.common import RESULTS, SHARED, write_result  # noqa: E402
+from bench.common import RESULTS, SHARED, add_threads_argument, write_result  # noqa: E402
 from drac_ssl.config import load_config  # noqa: E402
 from drac_ssl.export import PREDICT_CHUNK  # noqa: E402
 from drac_ssl.grading import predict  # noqa: E402
 from drac_ssl.grading.bundle import Bundle, load_bundle  # noqa: E402
-from drac_ssl.runtime import resolve_device  # noqa: E402
+from drac_ssl.runtime import apply_thread_policy, resolve_device  # noqa: E402
 
 SAMPLES = SHARED / "data" / "drac_samples"
 PREDICT_RAW_BATCH = 64  # predict_raw's default: predict_tensors runs the models in chunks of this
@@ -195,14 +195,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "CUDA, 4 images on CPU, where a full batch takes a minute)")
     parser.add_argument("--no-tta", action="store_true", help="identity view only")
     parser.add_argument("--no-bf16", action="store_true", help="skip the bf16 measurement on CUDA")
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    add_threads_argument(parser)
     parser.add_argument("--out-dir", default=str(RESULTS))
     parser.add_argument("--name", default=None, help="result name (default inference_<cpu|cuda>)")
     args = parser.parse_args(argv)
 
     device = resolve_device(args.device)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    apply_thread_policy(args.threads)
     cuda = device.type == "cuda"
     n = args.images or (512 if cuda else 64)
     batch_size = args.batch_size or (64 if cuda else PREDICT_CHUNK)

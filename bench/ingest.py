@@ -36,6 +36,7 @@ from data_prep import ingest  # noqa: E402
 from data_prep.layout import TASK_DIR  # noqa: E402
 from drac_ssl.config import Config, DataConfig  # noqa: E402
 from drac_ssl.io import atomic_write_json  # noqa: E402
+from drac_ssl.runtime import apply_thread_policy, thread_settings  # noqa: E402
 from drac_ssl.train import phantom_root  # noqa: E402
 
 N_TRAIN, N_TEST = 611, 386
@@ -98,7 +99,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=0, help="0 = all cores")
     parser.add_argument("--repeats", type=int, default=3, help="runs per measurement")
     parser.add_argument("--results", type=Path, default=REPO / "bench" / "results" / "ingest.json")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="CPU threads of this process (0: the package's policy); workers run 1")
     args = parser.parse_args(argv)
+    apply_thread_policy(args.threads)
 
     try:
         from data_prep import phantom
@@ -141,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         "data": "phantom DRAC layout, 1024 x 1024 8-bit PNG, seed 0",
         "sizes": full_cfg.cache_sizes,
         "workers": args.workers,
+        "threads": thread_settings(),
         "repeats": args.repeats,
         "n_images": n_images,
         "n_train": N_TRAIN,

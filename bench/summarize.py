@@ -71,6 +71,22 @@ def generic_rows(name: str, r: dict[str, Any]) -> list[str]:
     return [f"| {name} | {text} | {_device(r)} | {_date(r)} | `{r.get('command')}` |"]
 
 
+def threads_rows(r: dict[str, Any]) -> list[str]:
+    names = {"predict": "one ResNet-18 prediction, one 224 x 224 px grey image",
+             "train_step": "one ResNet-18 training step, batch 32 x 64 px"}
+    out = []
+    for workload, figures in r.get("table", {}).items():
+        loads = [v for row in r.get("rows", []) if row.get("workload") == workload
+                 for v in row.get("load_avg_1min", [])]
+        load = f"; 1-min load average {min(loads):.1f}-{max(loads):.1f} on {r.get('usable_cores')} cores" \
+            if loads else ""
+        text = "; ".join(f"{k}: {v} s" for k, v in figures.items())
+        out.append(f"| CPU threads vs one busy neighbour process: {names.get(workload, workload)} "
+                   f"(median of {r.get('repeats')} interleaved repeats{load}) | {text} | {_device(r)} | "
+                   f"{_date(r)} | `{r.get('command')}` |")
+    return out
+
+
 def _pct(x: Any) -> str:
     return f"{x:.2f}" if isinstance(x, (int, float)) else "–"
 
@@ -171,7 +187,17 @@ def correctness_tables(results_dir: Path) -> list[str]:
         path = results_dir / f"{name}.json"
         return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
-    cifar, ablation = load("cifar10_vicreg"), load("umm_ablation")
+    # one table per CIFAR-10 run: cifar10_vicreg.json (the first H100 run) and
+    # cifar10_vicreg_<gpu>.json (bench/gpu_check.sh), each with its umm_ablation[_<gpu>].json
+    suffixes = sorted(p.stem[len("cifar10_vicreg"):] for p in results_dir.glob("cifar10_vicreg*.json"))
+    for suffix in suffixes or [""]:
+        out += _cifar_tables(load(f"cifar10_vicreg{suffix}"), load(f"umm_ablation{suffix}"))
+    out += _other_tables(results_dir, load)
+    return out
+
+
+def _cifar_tables(cifar: dict[str, Any] | None, ablation: dict[str, Any] | None) -> list[str]:
+    out: list[str] = []
     if cifar:
         out += ["", f"**CIFAR-10, ResNet-18, linear probe / k-NN top-1 (%)** ({_device(cifar)}, {_date(cifar)}; one seed)",
                 "", "| model | epochs | linear | k-NN@20 | k-NN@200 |", "|---|---|---|---|---|",
@@ -204,7 +230,12 @@ def correctness_tables(results_dir: Path) -> list[str]:
                        f"{_pct(row.get('knn_top1_k20'))} | "
                        + (f"{g['linear_points']:+.2f} / {g['knn20_points']:+.2f}" if g else "") + " | "
                        + (f"{last:.1f}" if isinstance(last, (int, float)) else "") + " |")
-    for path in sorted(results_dir.glob("umm_ablation_*.json")):
+    return out
+
+
+def _other_tables(results_dir: Path, load: Any) -> list[str]:
+    out: list[str] = []
+    for path in sorted(results_dir.glob("umm_protocol_*.json")):
         out += umm_protocol_table(json.loads(path.read_text(encoding="utf-8")))
     for dataset in ("mnist", "fashion_mnist"):
         low = load(f"low_label_{dataset}")
@@ -253,13 +284,17 @@ def render(results_dir: Path = RESULTS) -> str:
         name = path.stem
         if name == "ingest":
             lines += ingest_rows(record)
-        elif name == "pretrain_throughput":
+        elif name.startswith("pretrain_throughput"):
             commit = record.get("environment", {}).get("git_commit")
             for setting, s in record.get("settings", {}).items():
-                lines.append(
-                    f"| pretraining throughput, {setting} (code at {commit}) | {s['real_pairs_per_s']} pairs/s "
-                    f"real vs {s['ceiling_pairs_per_s']} ceiling (ratio {s['ratio']}) | {_device(record)} | "
-                    f"{_date(record)} | `{record.get('command')}` |")
+                if "error" in s:
+                    figure = f"failed: {s['error']}"
+                else:
+                    figure = (f"{s['real_pairs_per_s']} pairs/s real vs {s['ceiling_pairs_per_s']} ceiling "
+                              f"(ratio {s['ratio']})" + (f", batch {s['batch_size']}, compiled" if s.get("compiled")
+                                                         else ""))
+                lines.append(f"| pretraining throughput, {setting} (code at {commit}) | {figure} | "
+                             f"{_device(record)} | {_date(record)} | `{record.get('command')}` |")
         elif name.startswith("feed_throughput"):
             lines += feed_rows(record)
         elif name.startswith("app_load"):
@@ -268,11 +303,13 @@ def render(results_dir: Path = RESULTS) -> str:
             lines += default_run_rows(record)
         elif name == "drac_pipeline_gpu":
             lines += pipeline_rows(record)
-        elif name == "cifar10_vicreg":
+        elif name.startswith("cifar10_vicreg"):
             lines += cifar_rows(record)
         elif name.startswith("inference_"):
             lines += inference_rows(record)
-        elif name.startswith(("umm_ablation", "low_label_", "layer_clusters_")):
+        elif name == "threads":
+            lines += threads_rows(record)
+        elif name.startswith(("umm_ablation", "umm_protocol_", "low_label_", "layer_clusters_")):
             continue  # shown as tables below
         else:
             lines += generic_rows(name, record)

@@ -39,8 +39,8 @@ The protocol of issue #13, on one dataset (``--dataset``):
    RetinaMNIST also writes the test-set submissions of ``control`` and ``umm`` (first
    seed) to ``retinamnist_umm_submission_{control,umm}.csv`` for the hidden labels.
 
-Writes ``<out-dir>/umm_ablation_<dataset>.json`` after every variant (a run cut short keeps
-what it finished) and ``umm_ablation_<dataset>.png``. ``--smoke``: a few steps of
+Writes ``<out-dir>/umm_protocol_<dataset>.json`` after every variant (a run cut short keeps
+what it finished) and ``umm_protocol_<dataset>.png``. ``--smoke``: a few steps of
 everything, to check the wiring (never a result).
 
 Datasets: ``drac_phantom`` (the embedded phantom UW-OCTA set, ``configs/default.yaml``),
@@ -52,6 +52,16 @@ pretrained run folder, e.g. the GPU session's).
     python -m bench.umm_ablation --dataset drac_phantom --smoke
     python -m bench.umm_ablation --dataset retinamnist --pretrain-epochs 200 --umm-epochs 10 \\
         --umm-steps 20 --seeds 0,1,2 --alphas 0.3,3
+
+**The quick CIFAR-10 check** (``--checkpoint``; what ``bench/gpu_check.sh`` and
+``bench/gpu_session.sh`` run): every named variant (``control`` = ``umm.alpha=0``, ``umm``,
+``no_js``, ``single_level``, ``pairs``, ``outer_minimize``, ``cut_layer2`` /
+``control_layer2``, ``outer_lr_1e-3``) from the given VICReg checkpoint, k-NN / linear probe
+on the CIFAR-10 test set, in ``RUN_ROOT/<variant>``; writes ``NAME.json`` / ``NAME.png``
+(``--name``, default ``umm_ablation``):
+
+    python -m bench.umm_ablation --checkpoint RUN/pretrain/vicreg_model.safetensors \\
+        [--data cifar10_jpeg.tar.xz] [--variants control,umm,...] [--name NAME] [umm.epochs=2 ...]
 """
 
 from __future__ import annotations
@@ -60,6 +70,7 @@ import argparse
 import dataclasses
 import math
 import shutil
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -125,17 +136,29 @@ def seeds_for(name: str, seeds: Sequence[int]) -> list[int]:
     return list(seeds) if name in ("control", "umm") else list(seeds[:1])
 
 
-def _readiness(dataset: str, base_overrides: list[str]) -> None:
-    if dataset == "retinamnist":
-        if not RETINAMNIST_NPZ.is_file():
-            raise SystemExit(f"RetinaMNIST not found at {RETINAMNIST_NPZ} (../shared/data/retinamnist/)")
-        try:
-            load_config(CONFIGS / BASE[dataset][0], base_overrides)
-        except ConfigError as exc:
-            raise SystemExit(
-                "the RetinaMNIST path needs the MedMNIST ingest (data.layout=medmnist, branch `ingest`) and "
-                "colour K-grade fine-tuning (issue #12) in the package; this checkout does not have them yet:\n"
-                f"  {str(exc).splitlines()[0]}") from None
+WAITS_FOR_12 = ("the RetinaMNIST path needs the MedMNIST ingest (data.layout=medmnist) and colour K-grade "
+                "fine-tuning (issue #12) in the package; this checkout does not have them yet")
+
+
+def _readiness(dataset: str, overrides: list[str], run_root: Path) -> None:
+    """Stop before any work when the configuration cannot run (the package's preflight of every
+    stage the protocol uses) or, for RetinaMNIST, when the package cannot ingest it yet."""
+    if dataset == "retinamnist" and not RETINAMNIST_NPZ.is_file():
+        raise SystemExit(f"RetinaMNIST not found at {RETINAMNIST_NPZ} (../shared/data/retinamnist/)")
+    try:
+        cfg = load_config(CONFIGS / BASE[dataset][0], overrides)
+    except ConfigError as exc:
+        if dataset == "retinamnist":
+            raise SystemExit(f"{WAITS_FOR_12}:\n  {str(exc).splitlines()[0]}") from None
+        raise SystemExit(f"error: {exc}") from None
+    if dataset == "cifar10":
+        return
+    from drac_ssl import preflight
+
+    stages = ["ingest", "pretrain", "umm", "finetune", "export"]
+    errors = [f for f in preflight.check(cfg, run_root / "base", stages=stages) if f.severity == "error"]
+    if errors:
+        raise SystemExit("the protocol's configuration cannot run:\n" + "\n".join(f"  {f.line}" for f in errors))
 
 
 # --------------------------------------------------------------------------------------
@@ -300,7 +323,8 @@ def plot(rows: dict[str, list[dict[str, Any]]], path: Path, dataset: str) -> Non
 # The protocol
 
 
-def main(argv: list[str] | None = None) -> None:
+def protocol_main(argv: list[str] | None = None) -> None:
+    """The protocol of issue #13 (``--dataset``): module docstring."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", choices=DATASETS, required=True)
     parser.add_argument("--smoke", action="store_true", help="a few steps of everything (wiring check)")
@@ -336,7 +360,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.smoke:
         settings += [*SMOKE["pretrain"], *SMOKE["umm"], *(SMOKE["finetune"] if dataset != "cifar10" else [])]
     settings += list(args.overrides)
-    _readiness(dataset, settings)
+    _readiness(dataset, settings, run_root)
     config_path = CONFIGS / config_file
     cfg0 = load_config(config_path, [*settings, f"run.out_dir={run_root}", "run.name=base",
                                      "run.stages=[ingest,pretrain]"])
@@ -374,7 +398,7 @@ def main(argv: list[str] | None = None) -> None:
         ft_data = finetune.load_finetune_data(cfg0, base / "data")
 
     out_dir = Path(args.out_dir)
-    name = f"umm_ablation_{dataset}{'_smoke' if args.smoke else ''}"
+    name = f"umm_protocol_{dataset}{'_smoke' if args.smoke else ''}"
     rows: dict[str, list[dict[str, Any]]] = {}
 
     def score(variant: str, seed: int, backbone: Path, meta: Path, extra: dict[str, Any]) -> None:
@@ -389,8 +413,14 @@ def main(argv: list[str] | None = None) -> None:
             scores = {"knn_top1_k20": round(s["knn_top1_k20"], 2), "knn_top1_k200": round(s["knn_top1_k200"], 2),
                       "linear_probe_top1": round(s["probe"].top1, 2)}
         else:
-            scores = graded_scores(cfg0, base, backbone, meta, run_root / "score" / f"{variant}-s{seed}",
-                                   ft_data, device, sub)
+            try:
+                scores = graded_scores(cfg0, base, backbone, meta, run_root / "score" / f"{variant}-s{seed}",
+                                       ft_data, device, sub)
+            except ValueError as exc:  # the fine-tuning stage refuses colour / 5-grade data before #12
+                if dataset == "retinamnist":
+                    raise SystemExit(f"{WAITS_FOR_12} (ingest and pretraining are done in {base} and are "
+                                     f"reused by the next run):\n  {exc}") from None
+                raise
         rows.setdefault(variant, []).append({"seed": seed, **scores, **extra})
         print(f"[bench] {variant} seed {seed}: {rows[variant][-1]}")
         summary = summarise(rows)
@@ -442,6 +472,149 @@ def main(argv: list[str] | None = None) -> None:
                                                          "view_cosine_last", "outer_rate_reduction",
                                                          *[f"step_ratio_{g}" for g in ("layer4", "expander")])},
             })
+
+
+# --------------------------------------------------------------------------------------
+# The quick CIFAR-10 check from a given checkpoint (bench/gpu_check.sh, bench/gpu_session.sh)
+
+
+QUICK_VARIANTS: dict[str, list[str]] = {
+    # the fair control of issue #13 (before: umm.use_rate_reduction=false umm.use_js=false,
+    # single-level plain VICReg on the same layers; now the variant single_level)
+    "control": ["umm.alpha=0"],
+    "umm": [],
+    "no_js": ["umm.use_js=false"],
+    "single_level": ["umm.use_rate_reduction=false", "umm.use_js=false"],
+    "pairs": ["umm.membership=pairs"],
+    "outer_minimize": ["umm.outer_sign=minimize"],
+    "cut_layer2": ["umm.early_cut=layer2"],
+    "control_layer2": ["umm.early_cut=layer2", "umm.alpha=0"],
+    "outer_lr_1e-3": ["umm.outer_lr=1e-3"],
+}
+# batch as in pretraining (umm.inner_lr = umm.outer_lr = 1e-4 are the defaults since issue #13)
+DEFAULT_UMM = ["umm.batch_size=256", "umm.epochs=1"]
+UMM_PAPER_VICREGL = {"before": 90.99, "after": 92.77, "gain": 1.78}  # ResNet-18, CIFAR-10 linear
+
+
+def quick_main(argv: list[str] | None = None) -> None:
+    """The quick CIFAR-10 check (``--checkpoint``): module docstring."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", required=True, help="VICReg model (backbone + expander) safetensors")
+    parser.add_argument("--data", default=str(SHARED / "data" / "cifar10" / "cifar10_jpeg.tar.xz"))
+    parser.add_argument("--variants", default="checkpoint," + ",".join(QUICK_VARIANTS))
+    parser.add_argument("--run-root", default="runs/bench-umm-ablation")
+    parser.add_argument("--out-dir", default=str(RESULTS))
+    parser.add_argument("--name", default="umm_ablation", help="result file name (NAME.json, NAME.png)")
+    parser.add_argument("--probe-epochs", type=int, default=100)
+    parser.add_argument("--eval-limit", type=int, default=0, help="evaluate on about N images (smoke test)")
+    parser.add_argument("overrides", nargs="*", help=f"settings for every variant (default {' '.join(DEFAULT_UMM)})")
+    args = parser.parse_intermixed_args(argv)
+    from bench.cifar10_vicreg import eval_splits, evaluate_backbone, probe_protocol
+
+    wanted = args.variants.split(",")
+    unknown = [v for v in wanted if v != "checkpoint" and v not in QUICK_VARIANTS]
+    if unknown:
+        raise SystemExit(f"unknown variant(s) {unknown}; choose from checkpoint, {', '.join(QUICK_VARIANTS)}")
+    checkpoint = Path(args.checkpoint)
+    base = [f"data.root={args.data}", *DEFAULT_UMM, *args.overrides]
+    cfg0 = load_config(CONFIGS / "cifar10.yaml", base)
+    device = resolve_device(cfg0.run.device)
+    data = pretrain.load_pretrain_data(umm.feed_config(cfg0), None)
+    train, test = eval_splits(args.data, args.eval_limit)
+    out_dir = Path(args.out_dir)
+    rows: dict[str, Any] = {}
+
+    def record(name: str, backbone: Path, seconds: float | None, extra: dict[str, Any]) -> None:
+        t0 = time.perf_counter()
+        scores = evaluate_backbone(cfg0, backbone, train, test, device, args.probe_epochs)
+        rows[name] = {
+            "knn_top1_k20": round(scores["knn_top1_k20"], 2),
+            "knn_top1_k200": round(scores["knn_top1_k200"], 2),
+            "linear_probe_top1": round(scores["probe"].top1, 2),
+            "umm_seconds": None if seconds is None else round(seconds, 1),
+            "eval_seconds": round(time.perf_counter() - t0, 1),
+            **extra,
+        }
+        print(f"[bench] {name}: {rows[name]}")
+        summary = _gains(rows)
+        write_result(args.name, {
+            "what": "CIFAR-10 k-NN / linear-probe top-1 of the VICReg checkpoint, its fair control (umm.alpha=0, "
+                    "the same two-level steps) and UMM with ablations, all from the same checkpoint",
+            "checkpoint": str(checkpoint),
+            "settings_for_every_variant": base[1:],
+            "variants": rows,
+            "gain_over_fair_control": summary,
+            "umm_paper_vicregl_resnet18_linear": UMM_PAPER_VICREGL,
+            "linear_probe_protocol": probe_protocol(scores["probe"].lr, args.probe_epochs),
+            "eval_images": {"train": len(train.images), "test": len(test.images)},
+            "config": to_dict(cfg0),
+        }, out_dir)
+
+    for name in wanted:
+        if name == "checkpoint":
+            backbone = checkpoint.with_name("backbone.safetensors")
+            record(name, backbone, None, {"settings": "the VICReg checkpoint, untouched"})
+            continue
+        cfg = load_config(CONFIGS / "cifar10.yaml", [*base, *QUICK_VARIANTS[name]])
+        t0 = time.perf_counter()
+        result = umm.run(cfg, Path(args.run_root) / name, data=data, checkpoint=checkpoint)
+        seconds = time.perf_counter() - t0
+        last = result.history[-1] if result.history else {}
+        record(name, result.backbone_path, seconds, {
+            "settings": QUICK_VARIANTS[name] or ["(UMM as configured)"],
+            "steps": last.get("step"),
+            "final_epoch": {k: last.get(k) for k in ("ssl_loss", "js", "rate_reduction_early",
+                                                     "rate_reduction_last", "outer_objective")},
+        })
+    _plot(rows, out_dir / f"{args.name}.png")
+
+
+def _gains(rows: dict[str, Any]) -> dict[str, Any]:
+    """Linear / k-NN points of each UMM variant over the fair control with the same cut."""
+    out: dict[str, Any] = {}
+    for name, row in rows.items():
+        if name in ("checkpoint", "control", "control_layer2"):
+            continue
+        control = rows.get("control_layer2" if name == "cut_layer2" else "control")
+        if control is None:
+            continue
+        out[name] = {
+            "linear_points": round(row["linear_probe_top1"] - control["linear_probe_top1"], 2),
+            "knn20_points": round(row["knn_top1_k20"] - control["knn_top1_k20"], 2),
+        }
+    return out
+
+
+def _plot(rows: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(rows)
+    fig, ax = plt.subplots(figsize=(1.2 * len(names) + 2, 3.5))
+    xs = range(len(names))
+    ax.bar([x - 0.2 for x in xs], [rows[n]["linear_probe_top1"] for n in names], width=0.4, label="linear probe")
+    ax.bar([x + 0.2 for x in xs], [rows[n]["knn_top1_k20"] for n in names], width=0.4, label="k-NN (k=20)")
+    low = min(min(r["linear_probe_top1"], r["knn_top1_k20"]) for r in rows.values())
+    ax.set_ylim(max(0.0, low - 5), None)
+    ax.set_xticks(list(xs), names, rotation=20)
+    ax.set_ylabel("CIFAR-10 test top-1 (%)")
+    ax.set_title("UMM vs its fair control, from one VICReg checkpoint")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``--checkpoint``: the quick CIFAR-10 check; otherwise the protocol (``--dataset``)."""
+    args = sys.argv[1:] if argv is None else argv
+    if any(a == "--checkpoint" or a.startswith("--checkpoint=") for a in args):
+        quick_main(args)
+    else:
+        protocol_main(args)
 
 
 if __name__ == "__main__":

@@ -1,3 +1,4 @@
-"""Ingest 1024 px UW-OCTA images (official DRAC layout or a plain folder + CSV), validate
-every file, cache resized copies and write a manifest with stratified folds; and generate
-the embedded phantom UW-OCTA data."""
+"""Ingest graded retinal images (the official DRAC 2022 layout, APTOS 2019, EyePACS, IDRiD,
+a MedMNIST .npz, or a plain folder + CSV), decode and validate every file, cache resized
+copies (grey or RGB) and write a manifest with folds stratified over the K grades; and
+generate the embedded phantom UW-OCTA data."""

@@ -11,12 +11,23 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(
         prog="python -m data_prep",
-        description="Ingest UW-OCTA images for drac_ssl, or generate phantom DRAC data.",
+        description="Ingest graded retinal images for drac_ssl, or generate phantom DRAC data.",
     )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--threads", type=int, default=0, metavar="N",
+                        help="CPU threads of this process (OpenCV, torch); 0 = the default "
+                             "policy: half the cores, 1..4 (worker processes run 1 each)")
     sub = parser.add_subparsers(dest="command", required=True)
-    ingest.add_arguments(sub.add_parser("ingest", help="validate, cache and index a dataset"))
-    phantom.add_arguments(sub.add_parser("phantom", help="write phantom UW-OCTA data in the DRAC layout"))
+    ingest.add_arguments(sub.add_parser("ingest", parents=[common],
+                                        help="validate, cache and index a dataset"))
+    phantom.add_arguments(sub.add_parser("phantom", parents=[common],
+                                         help="write phantom UW-OCTA data in the DRAC layout"))
     args = parser.parse_args(argv)
+    if args.threads < 0:
+        parser.error("--threads must be 0 (the default policy) or a positive count")
+    from drac_ssl.runtime import apply_thread_policy
+
+    apply_thread_policy(args.threads)
     return int(args.func(args) or 0)
 
 

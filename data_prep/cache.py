@@ -1,9 +1,12 @@
 """The resized image cache: decode + hash + resize in a process pool, incremental re-runs.
 
-``cache/{size}px.npy`` holds one stacked uint8 array per size, shape (N, size, size), in
-manifest row order, written with ``np.save`` so readers can ``np.load(path, mmap_mode="r")``.
-Rows are ``cv2.resize(gray8, (size, size), interpolation=cv2.INTER_AREA)`` of the full
-8-bit grayscale image.
+``cache/{size}px.npy`` holds one stacked uint8 array per size in manifest row order,
+shape ``(N, size, size)`` for 1 channel (grey) or ``(N, size, size, 3)`` (RGB) for 3, written
+with ``np.save`` so readers can ``np.load(path, mmap_mode="r")``. Rows are
+``cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)`` of the full decoded 8-bit
+image (:func:`data_prep.validate.inspect_image`), after the optional crop to the fundus
+disc and followed by the optional Graham filter (:mod:`data_prep.fundus`); with 3 channels a
+grey image's rows are replicated into the three channels.
 
 ``cache/state.json`` maps each image's path (relative to the data root) to its file size,
 ``mtime_ns`` and sha256 (plus what the ingest learnt from it), and records the shape, size
@@ -16,6 +19,7 @@ arrays that disagree with the state cause a full rebuild.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import multiprocessing
 import os
@@ -31,11 +35,19 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from data_prep.validate import Problem, inspect_image, sha256_of
+from data_prep.fundus import crop_to_disc, graham
+from data_prep.validate import (
+    DecodedImage,
+    Problem,
+    convert_channels,
+    inspect_image,
+    sha256_of,
+    warning,
+)
 from drac_ssl.io import atomic_path, atomic_write_json
 
 STATE_NAME = "state.json"
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: channels and the decoding options are part of the state
 
 
 def array_path(cache_dir: Path, size: int) -> Path:
@@ -43,8 +55,53 @@ def array_path(cache_dir: Path, size: int) -> Path:
 
 
 def resize_gray(gray: np.ndarray, size: int) -> np.ndarray:
-    """The cached copy of an 8-bit grayscale image at ``size`` x ``size`` (INTER_AREA)."""
+    """The cached copy of an 8-bit image (grey ``(H, W)`` or RGB ``(H, W, 3)``) at ``size`` x
+    ``size`` (INTER_AREA)."""
     return cv2.resize(gray, (size, size), interpolation=cv2.INTER_AREA)
+
+
+@dataclass(frozen=True)
+class CacheOptions:
+    """How a decoded image becomes cache rows; stored in the state (a change rebuilds).
+
+    ``target``: ``gray`` converts colour to grey at full size (``data.channels=1``),
+    ``native`` keeps each image as it is (grey ``(S, S)``, colour ``(S, S, 3)``; the arrays'
+    channels are chosen when every file is known). ``expected_side``: warn for another size
+    (0: no expectation; then a non-square image without ``fundus_crop`` gets a warning).
+    """
+
+    target: str = "gray"  # gray | native
+    expected_side: int = 1024
+    fundus_crop: bool = False
+    graham: bool = False
+    graham_mask: bool = True
+
+    def state(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def cache_rows(pixels: np.ndarray, sizes: Sequence[int], options: CacheOptions,
+               path: str) -> tuple[dict[int, np.ndarray], list[Problem]]:
+    """The cached copies of one decoded uint8 image at every size, and what was done to it."""
+    problems: list[Problem] = []
+    height, width = pixels.shape[:2]
+    if options.fundus_crop:
+        pixels, found = crop_to_disc(pixels)
+        if not found:
+            problems.append(warning(
+                path, "no fundus disc found (no bright region covering 5% of the image): not "
+                      "cropped, only padded to a square",
+                "check the image, or set data.fundus_crop=false", "fundus-crop"))
+    elif not options.expected_side and width != height:
+        problems.append(warning(
+            path, f"non-square image {width}x{height} squeezed to a square in the cache (aspect "
+                  "ratio changed)",
+            "set data.fundus_crop=true to crop to the fundus disc and pad it to a square", "size"))
+    rows = {}
+    for size in sizes:
+        row = resize_gray(pixels, size)
+        rows[size] = graham(row, options.graham_mask) if options.graham else row
+    return rows, problems
 
 
 @dataclass
@@ -58,19 +115,21 @@ class FileRecord:
     width: int = 0
     height: int = 0
     mode: str = ""  # PIL mode of the file: L, I;16, RGB, RGBA, P ...
-    issues: list[tuple[str, str, str]] = field(default_factory=list)  # (what, fix, severity)
+    colour: bool = False  # the content has colour (channels differ)
+    issues: list[tuple[str, str, str, str]] = field(default_factory=list)  # (what, fix, severity, kind)
     cache_index: int = -1  # row in the previous arrays when reused, else -1
     resized: dict[int, np.ndarray] | None = None  # new rows when decoded in this run
     decoded: bool = False
 
     def problems(self, display_path: str) -> list[Problem]:
-        return [Problem(display_path, what, fix, severity) for what, fix, severity in self.issues]
+        return [Problem(display_path, *issue) for issue in self.issues]
 
     def state_entry(self, cache_index: int) -> dict[str, Any]:
         """The JSON form kept in ``state.json`` (everything but the transient fields)."""
         return {"size": self.size, "mtime_ns": self.mtime_ns, "sha256": self.sha256,
                 "width": self.width, "height": self.height, "mode": self.mode,
-                "issues": [list(issue) for issue in self.issues], "cache_index": cache_index}
+                "colour": self.colour, "issues": [list(issue) for issue in self.issues],
+                "cache_index": cache_index}
 
 
 @dataclass(frozen=True)
@@ -82,6 +141,20 @@ class FileTask:
     rel: str
     sizes: tuple[int, ...]
     known_sha256: str = ""
+    options: CacheOptions = CacheOptions()
+
+
+def _fill(record: FileRecord, image: DecodedImage, sizes: Sequence[int], options: CacheOptions,
+          path: str) -> FileRecord:
+    """Record what was decoded and the cache rows."""
+    record.width, record.height, record.mode = image.width, image.height, image.mode
+    record.colour = image.colour
+    problems = list(image.problems)
+    if image.pixels is not None:
+        record.resized, done = cache_rows(image.pixels, sizes, options, path)
+        problems += done
+    record.issues = [(p.what, p.fix, p.severity, p.kind) for p in problems]
+    return record
 
 
 def process_file(task: FileTask) -> FileRecord:
@@ -93,24 +166,47 @@ def process_file(task: FileTask) -> FileRecord:
             stat = os.fstat(fh.fileno())
     except OSError as exc:
         record.issues.append((f"cannot read the file ({exc.strerror or exc})",
-                              "check that it exists and is readable", "error"))
+                              "check that it exists and is readable", "error", "read"))
         return record
     record.size, record.mtime_ns = stat.st_size, stat.st_mtime_ns
     record.sha256 = sha256_of(data)
     if record.sha256 == task.known_sha256:
         return record  # content unchanged (only touched): the caller reuses the cached rows
     record.decoded = True
+    options = task.options
     try:
-        image = inspect_image(data, task.path)
+        image = inspect_image(data, task.path, channels=1 if options.target == "gray" else None,
+                              expected_side=options.expected_side or None)
+        return _fill(record, image, task.sizes, options, task.path)
     except (cv2.error, ValueError, MemoryError) as exc:  # a decoder failing on bad bytes
         record.issues.append((f"corrupt image ({type(exc).__name__}: {exc})".replace("\n", " "),
-                              "re-copy or re-download the image from the original data", "error"))
+                              "re-copy or re-download the image from the original data", "error",
+                              "corrupt"))
         return record
-    record.width, record.height, record.mode = image.width, image.height, image.mode
-    record.issues = [(p.what, p.fix, p.severity) for p in image.problems]
-    if image.gray is not None:
-        record.resized = {size: resize_gray(image.gray, size) for size in task.sizes}
-    return record
+
+
+def process_array_rows(images: np.ndarray, rels: Sequence[str], display: Sequence[str],
+                       sizes: Sequence[int], options: CacheOptions) -> list[FileRecord]:
+    """Records of images that come as array rows (a MedMNIST ``.npz``), in this process.
+
+    ``images``: uint8 ``(N, H, W)``, ``(N, H, W, 1)`` or ``(N, H, W, 3)`` RGB; row ``i`` is
+    reported as ``display[i]``. The sha256 is that of the row's bytes.
+    """
+    records = []
+    for row, rel, shown in zip(images, rels, display, strict=True):
+        pixels = np.ascontiguousarray(row[..., 0] if row.ndim == 3 and row.shape[2] == 1 else row)
+        record = FileRecord(rel, size=pixels.nbytes, sha256=sha256_of(pixels.tobytes()),
+                            decoded=True)
+        colour = pixels.ndim == 3 and not (np.array_equal(pixels[..., 0], pixels[..., 1])
+                                           and np.array_equal(pixels[..., 1], pixels[..., 2]))
+        converted, problems = convert_channels(pixels, shown,
+                                               1 if options.target == "gray" else None, colour,
+                                               "RGB" if pixels.ndim == 3 else "L")
+        height, width = pixels.shape[:2]
+        image = DecodedImage(converted, width, height, "RGB" if pixels.ndim == 3 else "L",
+                             problems, "npz", colour)
+        records.append(_fill(record, image, sizes, options, shown))
+    return records
 
 
 def resolve_workers(workers: int) -> int:
@@ -170,6 +266,7 @@ class CacheState:
     arrays: dict[int, np.ndarray] = field(default_factory=dict)  # read-only memory maps
     n_rows: int = 0
     reason: str = ""  # why nothing could be reused, for a note
+    channels: int = 1  # of the arrays
 
 
 def _array_stamp(path: Path) -> dict[str, int]:
@@ -177,8 +274,10 @@ def _array_stamp(path: Path) -> dict[str, int]:
     return {"bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
 
-def load_state(cache_dir: Path, root: Path, sizes: Sequence[int]) -> CacheState:
-    """The previous run's state if it matches ``root``, covers ``sizes`` and its arrays."""
+def load_state(cache_dir: Path, root: Path, sizes: Sequence[int],
+               options: CacheOptions = CacheOptions()) -> CacheState:
+    """The previous run's state if it matches ``root`` and ``options``, covers ``sizes`` and
+    its arrays."""
     path = cache_dir / STATE_NAME
     if not path.exists():
         return CacheState()
@@ -188,7 +287,11 @@ def load_state(cache_dir: Path, root: Path, sizes: Sequence[int]) -> CacheState:
             return CacheState(reason="cache state of another version, rebuilding")
         if state["root"] != str(root):
             return CacheState(reason=f"cache was built from {state['root']}, rebuilding")
+        if state.get("options") != options.state():
+            return CacheState(reason="cache was built with other decoding options (channels, "
+                                     "fundus crop, Graham filter), rebuilding")
         n_rows = int(state["n_rows"])
+        channels = int(state.get("channels", 1))
         arrays: dict[int, np.ndarray] = {}
         for size in sizes:
             meta = state["arrays"].get(str(size))
@@ -198,7 +301,8 @@ def load_state(cache_dir: Path, root: Path, sizes: Sequence[int]) -> CacheState:
             if not file.exists() or _array_stamp(file) != {k: meta[k] for k in ("bytes", "mtime_ns")}:
                 return CacheState(reason=f"{file.name} does not match the cache state, rebuilding")
             array = np.load(file, mmap_mode="r")
-            if array.shape != (n_rows, size, size) or array.dtype != np.uint8:
+            expected = (n_rows, size, size) + ((3,) if channels == 3 else ())
+            if array.shape != expected or array.dtype != np.uint8:
                 return CacheState(reason=f"{file.name} has shape {array.shape}, rebuilding")
             arrays[size] = array
         files = {
@@ -209,7 +313,7 @@ def load_state(cache_dir: Path, root: Path, sizes: Sequence[int]) -> CacheState:
         return CacheState(reason=f"cache state unreadable ({exc}), rebuilding")
     if any(not 0 <= r.cache_index < n_rows for r in files.values()):
         return CacheState(reason="cache state points outside its arrays, rebuilding")
-    return CacheState(files, arrays, n_rows)
+    return CacheState(files, arrays, n_rows, channels=channels)
 
 
 def invalidate_state(cache_dir: Path) -> None:
@@ -218,13 +322,16 @@ def invalidate_state(cache_dir: Path) -> None:
 
 
 def save_state(cache_dir: Path, root: Path, sizes: Sequence[int],
-               records: Sequence[FileRecord]) -> Path:
+               records: Sequence[FileRecord], options: CacheOptions = CacheOptions(),
+               channels: int = 1) -> Path:
     """Write the state LAST, after the arrays and the manifest are in place."""
-    arrays = {str(size): {"shape": [len(records), size, size],
+    arrays = {str(size): {"shape": list(array_shape(len(records), size, channels)),
                           **_array_stamp(array_path(cache_dir, size))} for size in sizes}
     state = {
         "version": STATE_VERSION,
         "root": str(root),
+        "options": options.state(),
+        "channels": channels,
         "sizes": list(sizes),
         "n_rows": len(records),
         "arrays": arrays,
@@ -237,25 +344,44 @@ def save_state(cache_dir: Path, root: Path, sizes: Sequence[int],
 # Arrays
 
 
-def unchanged(records: Sequence[FileRecord], previous: CacheState) -> bool:
+def array_shape(n: int, size: int, channels: int) -> tuple[int, ...]:
+    """``(n, size, size)`` for 1 channel, ``(n, size, size, 3)`` for 3."""
+    return (n, size, size) + ((3,) if channels == 3 else ())
+
+
+def unchanged(records: Sequence[FileRecord], previous: CacheState, channels: int = 1) -> bool:
     """True when every row is reused in place, so the old arrays are already correct."""
-    return bool(previous.arrays) and len(records) == previous.n_rows and all(
-        r.resized is None and r.cache_index == i for i, r in enumerate(records))
+    return bool(previous.arrays) and previous.channels == channels and \
+        len(records) == previous.n_rows and all(
+            r.resized is None and r.cache_index == i for i, r in enumerate(records))
 
 
-def assemble(records: Sequence[FileRecord], size: int, previous: CacheState) -> np.ndarray:
-    """The (N, size, size) array in ``records`` order: new rows, plus rows copied from the
-    previous arrays for reused files."""
-    out = np.empty((len(records), size, size), dtype=np.uint8)
+def _fit(rows: np.ndarray, channels: int, rgb: bool) -> np.ndarray:
+    """Rows (RGB when ``rgb``) in ``channels``: grey replicated, or the first channel of RGB
+    rows of a grey image."""
+    if channels == 3 and not rgb:
+        return np.repeat(rows[..., None], 3, axis=-1)
+    if channels == 1 and rgb:
+        return rows[..., 0]
+    return rows
+
+
+def assemble(records: Sequence[FileRecord], size: int, previous: CacheState,
+             channels: int = 1) -> np.ndarray:
+    """The ``(N, size, size[, 3])`` array in ``records`` order: new rows, plus rows copied from
+    the previous arrays for reused files (replicated / reduced when the channels changed)."""
+    out = np.empty(array_shape(len(records), size, channels), dtype=np.uint8)
     reused_new, reused_old = [], []
     for i, record in enumerate(records):
         if record.resized is not None:
-            out[i] = record.resized[size]
+            row = record.resized[size]
+            out[i] = _fit(row, channels, row.ndim == 3)
         else:
             reused_new.append(i)
             reused_old.append(record.cache_index)
     if reused_new:
-        out[reused_new] = previous.arrays[size][reused_old]
+        old = previous.arrays[size][reused_old]
+        out[reused_new] = _fit(old, channels, old.ndim == 4)
     return out
 
 

@@ -1,16 +1,20 @@
-"""Stage 1 of the pipeline: validate, cache and index a UW-OCTA dataset.
+"""Stage 1 of the pipeline: validate, cache and index a graded retinal image dataset.
 
 ``run(cfg, out_dir)`` is what the orchestrator and the tests call; ``python -m data_prep
 ingest --root DIR --out RUN_DATA`` wraps it. It
 
-1. finds the images and the label CSV (:mod:`data_prep.layout`),
+1. finds the images and the label CSV (:mod:`data_prep.layout`: DRAC 2022, APTOS 2019,
+   EyePACS, IDRiD, a MedMNIST ``.npz`` or a plain folder + CSV) and the grade scale
+   (``data.grades`` or the layout's),
 2. reads every file once, hashes, decodes, checks and resizes it in a process pool
    (:mod:`data_prep.cache`, :mod:`data_prep.validate`), reusing unchanged files from the
    previous run,
 3. collects ALL problems and stops before writing anything if one is fatal,
-4. assigns stratified (patient-grouped) folds (:mod:`data_prep.folds`),
+4. chooses the channels (``data.channels``: 1, 3 or auto = what the images are) and
+   assigns stratified (patient-grouped) folds over the K grades (:mod:`data_prep.folds`),
 5. writes, each atomically and in this order: the cache arrays, ``manifest.csv``,
-   ``ingest_summary.json`` and, last, ``cache/state.json``.
+   ``ingest_summary.json`` (grades, channels, preprocessing, every finding) and, last,
+   ``cache/state.json``.
 """
 
 from __future__ import annotations
@@ -29,32 +33,42 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
+
 from data_prep import cache
 from data_prep.folds import assign_folds
+from data_prep.grades import describe, resolve_grades
 from data_prep.layout import Layout, discover, scan_image_folder
 from data_prep.validate import (
-    VALID_GRADES,
     IngestError,
     LabelRow,
     Problem,
     apply_strict,
+    check_test_list,
     duplicate_label_rows,
+    error,
     format_problems,
+    grade_problem,
     identical_content,
     match_labels,
     names_in_both,
     note,
     read_labels,
+    read_name_list,
+    warning,
 )
-from drac_ssl import GRADE_NAMES
-from drac_ssl.config import ConfigError, DataConfig
+from drac_ssl.config import DATA_CHANNELS, ConfigError, DataConfig, validate_grades
 from drac_ssl.io import atomic_write_json, atomic_write_text
 
 MANIFEST_NAME = "manifest.csv"
 SUMMARY_NAME = "ingest_summary.json"
 CACHE_DIR = "cache"
 MANIFEST_COLUMNS = ("id", "path", "grade", "split", "fold", "patient", "sha256",
-                    "orig_width", "orig_height", "orig_mode", "cache_index")
+                    "orig_width", "orig_height", "orig_mode", "cache_index", "origin")
+"""``split`` is ``train`` (the labelled cross-validation pool) or ``test`` (unlabelled);
+``origin`` is the official split the image came from (``train``, ``val`` or ``test``: a
+MedMNIST ``val`` image is in the ``train`` pool)."""
+MEDMNIST_SPLITS = ("train", "val", "test")
 
 
 @dataclass
@@ -78,6 +92,8 @@ class IngestResult:
     n_decoded: int  # files decoded in this run
     n_reused: int  # files whose cached rows were reused
     seconds: float = 0.0
+    grade_names: tuple[str, ...] = ("Normal", "NPDR", "PDR")  # grades 0..K-1
+    channels: int = 1  # of the cache arrays: (N, S, S) for 1, (N, S, S, 3) for 3
 
 
 @dataclass
@@ -90,10 +106,29 @@ class ImageEntry:
     label: LabelRow | None = None
     fold: int = -1
     record: cache.FileRecord = field(default_factory=lambda: cache.FileRecord(""))
+    name: str = ""  # the case id when it is not the file name (MedMNIST rows)
+    origin: str = ""  # the official split (train | val | test); default: split
 
     @property
     def image_id(self) -> str:
-        return self.path.name
+        return self.name or self.path.name
+
+    @property
+    def display(self) -> str:
+        """Where to point a message: the file, or ``FILE.npz:key[i]`` for an array row."""
+        return str(self.path) if not self.name else f"{self.path.parent / self.rel}"
+
+
+@dataclass
+class Plan:
+    """The settings an ingest resolved from the config and the layout."""
+
+    sizes: list[int]
+    grade_names: tuple[str, ...]
+    grades_source: str
+    channels_setting: str  # 1 | 3 | auto
+    channels_source: str
+    options: cache.CacheOptions
 
 
 def natural_key(name: str) -> tuple[list[str | int], str]:
@@ -117,12 +152,47 @@ def _check_settings(cfg: DataConfig) -> list[int]:
     if not sizes or any(not 8 <= s <= 4096 for s in sizes):
         raise IngestError(f"--sizes {cfg.cache_sizes}: each cache size must be 8..4096 pixels "
                           "-> e.g. --sizes 256,512")
+    if str(cfg.channels) not in DATA_CHANNELS:
+        raise IngestError(f"data.channels={cfg.channels!r} is not one of 1, 3, auto -> e.g. "
+                          "--channels auto (what the images are)")
+    try:
+        validate_grades(list(cfg.grades))
+    except ConfigError as exc:
+        raise IngestError(str(exc).replace("\n  fix:", " ->")) from None
     return sizes
 
 
-def _collect(cfg: DataConfig, layout: Layout) -> tuple[list[ImageEntry], list[Problem]]:
-    """Images of both splits (manifest order) with their labels, and the folder and label
-    problems."""
+def _plan(cfg: DataConfig, layout: Layout, sizes: list[int]) -> tuple[Plan, list[Problem]]:
+    names, grades_source = resolve_grades(cfg.grades, layout.kind)
+    setting = str(cfg.channels)
+    source = "data.channels"
+    if not setting:
+        setting = "auto" if layout.fundus else "1"
+        source = f"the {layout.kind} layout's default"
+    options = cache.CacheOptions(
+        target="gray" if setting == "1" else "native",
+        expected_side=1024 if (not layout.fundus and setting == "1") else 0,
+        fundus_crop=cfg.fundus_crop, graham=cfg.graham, graham_mask=cfg.graham_mask)
+    problems = []
+    if cfg.graham and not cfg.fundus_crop:
+        problems.append(note(layout.root, "data.graham without data.fundus_crop: the blur scale "
+                                          "and the mask assume the fundus disc fills the image",
+                             "set data.fundus_crop=true unless the images are already cropped",
+                             "preprocessing"))
+    return Plan(sizes, names, grades_source, setting, source, options), problems
+
+
+# --------------------------------------------------------------------------------------
+# The images of each layout
+
+
+def _collect(cfg: DataConfig, layout: Layout,
+             grade_names: Sequence[str]) -> tuple[list[ImageEntry], list[Problem], str]:
+    """Images of both splits (manifest order) with their labels, the folder and label
+    problems, and the dialect the label CSV was read in."""
+    if layout.npz is not None:
+        entries, problems = _collect_npz(layout.npz, grade_names)
+        return entries, list(layout.problems) + problems, ""
     problems = list(layout.problems)
     train_images: list[Path] = []
     test_images: list[Path] = []
@@ -133,25 +203,116 @@ def _collect(cfg: DataConfig, layout: Layout) -> tuple[list[ImageEntry], list[Pr
         scan = scan_image_folder(layout.test_dir)
         test_images, problems = scan.images, problems + scan.problems
     labels: dict[Path, LabelRow] = {}
+    dialect = ""
     if train_images and layout.labels_csv is not None and layout.train_dir is not None:
-        table, table_problems = read_labels(layout.labels_csv, cfg.image_column,
-                                            cfg.grade_column, cfg.patient_column)
+        table, table_problems = read_labels(layout.labels_csv, layout.image_column,
+                                            layout.grade_column, cfg.patient_column, grade_names)
         problems += table_problems
         if table is not None:
+            dialect = table.dialect
             problems += duplicate_label_rows(table)
             labels, match_problems = match_labels(train_images, table, layout.train_dir)
             problems += match_problems
-    problems += names_in_both(train_images, test_images)
+    if test_images and layout.test_list_csv is not None and layout.test_dir is not None:
+        names, list_problems = read_name_list(layout.test_list_csv, layout.image_column)
+        problems += list_problems
+        if names is not None:
+            problems += check_test_list(test_images, names, layout.test_list_csv, layout.test_dir)
+    problems += names_in_both(train_images, test_images, allowed=layout.shared_test_names)
     train = sorted(train_images, key=lambda p: natural_key(p.name))
     test = sorted(test_images, key=lambda p: natural_key(p.name))
     entries = [ImageEntry(p, relative(p, layout.root), "train", labels.get(p)) for p in train]
     entries += [ImageEntry(p, relative(p, layout.root), "test") for p in test]
+    return entries, problems, dialect
+
+
+def _npz_labels(npz: Path, split: str, labels: np.ndarray, n: int,
+                grade_names: Sequence[str]) -> tuple[list[int | None], list[Problem]]:
+    where = f"{npz}:{split}_labels"
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    if labels.ndim != 1 or len(labels) != n:
+        return [None] * n, [error(where, f"shape {labels.shape} does not fit {n} images (one "
+                                         "grade per image expected; a multi-label set is not "
+                                         "a grading set)", "use a MedMNIST grading set such as "
+                                                           "RetinaMNIST", "npz")]
+    if labels.dtype.kind not in "iu" and not (labels.dtype.kind == "f"
+                                              and np.all(np.mod(labels, 1) == 0)):
+        return [None] * n, [error(where, f"labels of type {labels.dtype} are not integer grades",
+                                  "store integer grades", "npz")]
+    values = labels.astype(np.int64)
+    bad = np.flatnonzero((values < 0) | (values >= len(grade_names)))
+    if len(bad):
+        first = grade_problem(where, f"row {int(bad[0])}", str(int(values[bad[0]])),
+                              int(values[bad[0]]), grade_names)
+        assert first is not None
+        listed = ", ".join(str(int(v)) for v in sorted(set(values[bad].tolist()))[:8])
+        return [None] * n, [dataclasses.replace(
+            first, what=f"{len(bad)} label(s) outside 0..{len(grade_names) - 1} (values {listed}; "
+                        f"first: row {int(bad[0])}); data.grades has {len(grade_names)} grades: "
+                        f"{describe(grade_names)}")]
+    return [int(v) for v in values], []
+
+
+def _collect_npz(npz: Path, grade_names: Sequence[str]) -> tuple[list[ImageEntry], list[Problem]]:
+    """The rows of a MedMNIST ``.npz``: ``{split}_images`` (+ ``{split}_labels``) per split."""
+    try:
+        with np.load(npz, allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in archive.files}
+    except (OSError, ValueError, EOFError) as exc:
+        raise IngestError(f"{npz}: not a readable .npz file ({exc}) -> re-download it") from None
+    problems: list[Problem] = []
+    entries: list[ImageEntry] = []
+    found = [s for s in MEDMNIST_SPLITS if f"{s}_images" in arrays]
+    if not found:
+        raise IngestError(f"{npz}: no train_images / val_images / test_images arrays (it holds "
+                          f"{', '.join(arrays) or 'nothing'}) -> use a MedMNIST .npz file")
+    for split in found:
+        images = arrays[f"{split}_images"]
+        where = f"{npz}:{split}_images"
+        if images.dtype != np.uint8 or images.ndim not in (3, 4) or (
+                images.ndim == 4 and images.shape[3] not in (1, 3)):
+            problems.append(error(where, f"{images.dtype} array of shape {images.shape}; expected "
+                                         "uint8 (N, H, W) or (N, H, W, 3)",
+                                  "use the MedMNIST .npz as distributed", "npz"))
+            continue
+        labelled = split != "test"
+        grades: list[int | None] = [None] * len(images)
+        if labelled and f"{split}_labels" not in arrays:
+            problems.append(error(npz, f"{split}_images without {split}_labels",
+                                  "use the MedMNIST .npz as distributed", "npz"))
+            continue
+        if labelled:
+            grades, label_problems = _npz_labels(npz, split, arrays[f"{split}_labels"],
+                                                 len(images), grade_names)
+            problems += label_problems
+        elif "test_labels" in arrays:
+            problems.append(note(npz, "test_labels present but not used: the test split is "
+                                      "ingested unlabelled (score it yourself)", "nothing to do",
+                                 "npz"))
+        for i, grade in enumerate(grades):
+            name = f"{split}_{i:04d}.png"
+            label = LabelRow(name, grade, "", i) if labelled else None
+            entries.append(ImageEntry(npz, f"{npz.name}:{split}_images[{i}]",
+                                      "train" if labelled else "test", label, name=name,
+                                      origin=split))
     return entries, problems
 
 
 def _load_records(entries: Sequence[ImageEntry], previous: cache.CacheState,
-                  sizes: Sequence[int], workers: int) -> None:
+                  plan: Plan, workers: int, npz: Path | None) -> None:
     """Fill ``entry.record``: reuse files whose size and mtime are unchanged, process the rest."""
+    if npz is not None:  # array rows: cheap, always recomputed in this process
+        with np.load(npz, allow_pickle=False) as archive:
+            for split in MEDMNIST_SPLITS:
+                chosen = [e for e in entries if e.origin == split]
+                if chosen:
+                    records = cache.process_array_rows(
+                        archive[f"{split}_images"], [e.rel for e in chosen],
+                        [e.display for e in chosen], plan.sizes, plan.options)
+                    for entry, record in zip(chosen, records, strict=True):
+                        entry.record = record
+        return
     pending: list[tuple[ImageEntry, cache.FileTask]] = []
     for entry in entries:
         old = previous.files.get(entry.rel)
@@ -164,13 +325,49 @@ def _load_records(entries: Sequence[ImageEntry], previous: cache.CacheState,
             entry.record = old
         else:
             known = old.sha256 if old is not None else ""
-            pending.append((entry, cache.FileTask(str(entry.path), entry.rel, tuple(sizes), known)))
+            pending.append((entry, cache.FileTask(str(entry.path), entry.rel, tuple(plan.sizes),
+                                                  known, plan.options)))
     results = cache.process_files([task for _, task in pending], workers)
     for (entry, _), record in zip(pending, results, strict=True):
         old = previous.files.get(entry.rel)
         if not record.decoded and record.sha256 and old is not None and record.sha256 == old.sha256:
             record = dataclasses.replace(old, size=record.size, mtime_ns=record.mtime_ns)
         entry.record = record
+
+
+def _resolve_channels(entries: Sequence[ImageEntry], plan: Plan,
+                      where: Path) -> tuple[int, str, list[Problem]]:
+    """The cache's channels (1 or 3), why, and what that means for the images (said once)."""
+    decoded = [e for e in entries if e.record.sha256]
+    colour = [e for e in decoded if e.record.colour]
+    grey = [e for e in decoded if not e.record.colour]
+    if plan.channels_setting == "1":
+        return 1, f"1 ({plan.channels_source})", []
+    if plan.channels_setting == "3":
+        channels, why = 3, f"3 ({plan.channels_source})"
+    else:
+        channels = 3 if colour else 1
+        why = (f"{channels} ({plan.channels_source} = auto: "
+               f"{f'{len(colour)} colour image(s)' if colour else 'all images are grey'})")
+    problems: list[Problem] = []
+    if channels == 3 and grey:
+        examples = ", ".join(e.image_id for e in grey[:3]) + (", ..." if len(grey) > 3 else "")
+        problems.append(warning(
+            where, f"{len(grey)} grey image(s) replicated to 3 identical channels ({examples}); "
+                   f"the cache is RGB because of data.channels={plan.channels_setting}"
+                   + (f" and {len(colour)} colour image(s)" if colour else ""),
+            "nothing to do if a grey image is meant; set data.channels=1 for grey data",
+            "channels"))
+    return channels, why, problems
+
+
+def _upscale_note(entries: Sequence[ImageEntry], sizes: Sequence[int], where: Path) -> list[Problem]:
+    sides = [max(e.record.width, e.record.height) for e in entries if e.record.width]
+    if not sides or max(sizes) <= 2 * max(sides):
+        return []
+    return [note(where, f"cache size {max(sizes)} px enlarges the images (at most {max(sides)} px) "
+                        f"{max(sizes) / max(sides):.0f}x: no detail is gained",
+                 f"use cache sizes near {max(sides)} px (data.cache_sizes) to save memory", "size")]
 
 
 def _assign_folds(entries: Sequence[ImageEntry], cfg: DataConfig, source: str) -> list[Problem]:
@@ -199,31 +396,32 @@ def _manifest_text(entries: Sequence[ImageEntry]) -> str:
         r = e.record
         writer.writerow([e.image_id, e.rel, "" if e.label is None else e.label.grade, e.split,
                          e.fold, "" if e.label is None else e.label.patient, r.sha256,
-                         r.width, r.height, r.mode, index])
+                         r.width, r.height, r.mode, index, e.origin or e.split])
     return buffer.getvalue()
 
 
-def _counts(entries: Sequence[ImageEntry]) -> tuple[dict[int, int], dict[str, int],
-                                                    dict[int, dict[int, int]]]:
+def _counts(entries: Sequence[ImageEntry], k: int) -> tuple[dict[int, int], dict[str, int],
+                                                            dict[int, dict[int, int]]]:
     """Training images per grade, images per split, training images per fold and grade."""
     labelled = [(e.fold, e.label.grade) for e in entries
                 if e.split == "train" and e.label is not None and e.label.grade is not None]
-    per_grade = {g: sum(grade == g for _, grade in labelled) for g in VALID_GRADES}
+    per_grade = {g: sum(grade == g for _, grade in labelled) for g in range(k)}
     per_split = dict(Counter(e.split for e in entries))
     per_fold: dict[int, dict[int, int]] = {}
     for fold, grade in labelled:
-        per_fold.setdefault(fold, dict.fromkeys(VALID_GRADES, 0))[grade] += 1
+        per_fold.setdefault(fold, dict.fromkeys(range(k), 0))[grade] += 1
     return per_grade, {s: per_split.get(s, 0) for s in ("train", "test")}, dict(sorted(per_fold.items()))
 
 
 def format_summary(result: IngestResult) -> str:
     """The table printed at the end: counts per grade, split and fold; warnings."""
-    header = ["", "images"] + [f"{g} {GRADE_NAMES[g]}" for g in VALID_GRADES]
-    rows = [["train", str(result.n_train)] + [str(result.counts_per_grade[g]) for g in VALID_GRADES],
-            ["test", str(result.n_test)] + ["-"] * len(VALID_GRADES)]
+    grades = range(len(result.grade_names))
+    header = ["", "images"] + [f"{g} {result.grade_names[g]}" for g in grades]
+    rows = [["train", str(result.n_train)] + [str(result.counts_per_grade.get(g, 0)) for g in grades],
+            ["test", str(result.n_test)] + ["-"] * len(grades)]
     for fold, per_grade in result.counts_per_fold.items():
         rows.append([f"fold {fold}", str(sum(per_grade.values()))]
-                    + [str(per_grade[g]) for g in VALID_GRADES])
+                    + [str(per_grade[g]) for g in grades])
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines = [f"ingest summary: {result.layout} layout, {result.root}"]
     lines += ["  " + "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in
@@ -232,6 +430,12 @@ def format_summary(result: IngestResult) -> str:
     lines.append(f"warnings: {len(result.warnings)}   notes: {len(result.notes)}   "
                  f"decoded: {result.n_decoded}   reused: {result.n_reused}   "
                  f"{result.seconds:.1f} s")
+    lines.append(f"grades: {describe(result.grade_names)}   channels: {result.channels} "
+                 f"({'RGB' if result.channels == 3 else 'grey'})")
+    kinds = Counter((p.severity, p.kind) for p in result.findings if p.kind)
+    if kinds:
+        lines.append("findings by kind: " + ", ".join(
+            f"{kind} {count} {severity}(s)" for (severity, kind), count in sorted(kinds.items())))
     lines.append(f"manifest: {result.manifest_path}")
     lines.append(f"cache ({shapes}): {result.manifest_path.parent / CACHE_DIR}")
     return "\n".join(lines)
@@ -247,9 +451,11 @@ def run(cfg: DataConfig, out_dir: str | os.PathLike[str], *, verbose: bool = Tru
     sizes = _check_settings(cfg)
     layout = discover(cfg)
     root = layout.root
+    plan, problems = _plan(cfg, layout, sizes)
     out = Path(out_dir).expanduser().absolute()
     cache_dir = out / CACHE_DIR
-    entries, problems = _collect(cfg, layout)
+    entries, found, dialect = _collect(cfg, layout, plan.grade_names)
+    problems += found
     if not entries and not any(p.severity == "error" for p in problems):
         listing = f"\n{format_problems(problems)}" if problems else ""
         raise IngestError(f"{root}: no images found -> point --root at the folder that holds "
@@ -257,14 +463,16 @@ def run(cfg: DataConfig, out_dir: str | os.PathLike[str], *, verbose: bool = Tru
 
     for stale in cache.remove_stale_temporaries(out) + cache.remove_stale_temporaries(cache_dir):
         problems.append(note(stale, "temporary file of an interrupted run removed", "nothing to do"))
-    previous = cache.load_state(cache_dir, root, sizes)
+    previous = cache.load_state(cache_dir, root, sizes, plan.options)
     if previous.reason:
         problems.append(note(cache_dir, previous.reason, "nothing to do"))
-    _load_records(entries, previous, sizes, cfg.workers)
+    _load_records(entries, previous, plan, cfg.workers, layout.npz)
     for entry in entries:
-        problems += apply_strict(entry.record.problems(str(entry.path)), cfg.strict)
-    problems += identical_content([(str(e.path), e.split, e.record.sha256)
+        problems += apply_strict(entry.record.problems(entry.display), cfg.strict)
+    problems += identical_content([(e.display, e.split, e.record.sha256)
                                    for e in entries if e.record.sha256])
+    channels, channels_why, channel_problems = _resolve_channels(entries, plan, root)
+    problems += apply_strict(channel_problems, cfg.strict) + _upscale_note(entries, sizes, root)
 
     if not any(p.severity == "error" for p in problems):
         problems += _assign_folds(entries, cfg, str(layout.labels_csv or root))
@@ -276,8 +484,8 @@ def run(cfg: DataConfig, out_dir: str | os.PathLike[str], *, verbose: bool = Tru
             f"(nothing was written)\n{format_problems(problems)}", problems)
 
     try:
-        cache_paths = _write(out, root, sizes, entries, previous)
-        per_grade, per_split, per_fold = _counts(entries)
+        cache_paths = _write(out, root, sizes, entries, previous, channels)
+        per_grade, per_split, per_fold = _counts(entries, len(plan.grade_names))
         result = IngestResult(
             out_dir=out, manifest_path=out / MANIFEST_NAME, summary_path=out / SUMMARY_NAME,
             cache_paths=cache_paths, root=root, layout=layout.kind,
@@ -289,10 +497,14 @@ def run(cfg: DataConfig, out_dir: str | os.PathLike[str], *, verbose: bool = Tru
             findings=problems,
             n_decoded=sum(e.record.decoded for e in entries),
             n_reused=sum(not e.record.decoded for e in entries),
+            grade_names=plan.grade_names,
+            channels=channels,
         )
         result.seconds = time.perf_counter() - start
-        atomic_write_json(result.summary_path, _summary(result, cfg, layout, sizes))
-        cache.save_state(cache_dir, root, sizes, [e.record for e in entries])
+        atomic_write_json(result.summary_path,
+                          _summary(result, cfg, layout, plan, channels_why, dialect))
+        cache.save_state(cache_dir, root, sizes, [e.record for e in entries], plan.options,
+                         channels)
     except OSError as exc:
         raise IngestError(f"{exc.filename or out}: cannot write the ingest output "
                           f"({exc.strerror or exc}) -> check free disk space and the "
@@ -305,26 +517,27 @@ def run(cfg: DataConfig, out_dir: str | os.PathLike[str], *, verbose: bool = Tru
 
 
 def _write(out: Path, root: Path, sizes: Sequence[int], entries: Sequence[ImageEntry],
-           previous: cache.CacheState) -> dict[int, Path]:
+           previous: cache.CacheState, channels: int) -> dict[int, Path]:
     """Arrays, then the manifest. The state and the manifest are removed first, so that a
     run killed in between leaves nothing that a later run or stage would trust."""
     cache_dir = out / CACHE_DIR
     records = [e.record for e in entries]
     paths = {size: cache.array_path(cache_dir, size) for size in sizes}
-    if not cache.unchanged(records, previous):
+    if not cache.unchanged(records, previous, channels):
         cache.invalidate_state(cache_dir)
         (out / MANIFEST_NAME).unlink(missing_ok=True)
         (out / SUMMARY_NAME).unlink(missing_ok=True)
         for size, path in paths.items():
-            cache.write_array(path, cache.assemble(records, size, previous))
+            cache.write_array(path, cache.assemble(records, size, previous, channels))
     previous.arrays.clear()  # release the memory maps of the old arrays
     atomic_write_text(out / MANIFEST_NAME, _manifest_text(entries))
     return paths
 
 
-def _summary(result: IngestResult, cfg: DataConfig, layout: Layout,
-             sizes: Sequence[int]) -> dict[str, object]:
+def _summary(result: IngestResult, cfg: DataConfig, layout: Layout, plan: Plan,
+             channels_why: str, dialect: str) -> dict[str, object]:
     n = result.n_train + result.n_test
+    by_kind = Counter(f"{p.severity}:{p.kind or 'other'}" for p in result.findings)
     return {
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "root": str(result.root),
@@ -332,17 +545,32 @@ def _summary(result: IngestResult, cfg: DataConfig, layout: Layout,
         "train_dir": str(layout.train_dir) if layout.train_dir else None,
         "test_dir": str(layout.test_dir) if layout.test_dir else None,
         "labels_csv": str(layout.labels_csv) if layout.labels_csv else None,
+        "labels_csv_dialect": dialect or None,
+        "label_columns": {"image": layout.image_column, "grade": layout.grade_column}
+        if layout.npz is None else None,
         "manifest": MANIFEST_NAME,
         "n_images": n,
+        "grades": {"names": list(result.grade_names), "k": len(result.grade_names),
+                   "source": plan.grades_source},
+        "channels": {"value": result.channels, "setting": plan.channels_setting,
+                     "reason": channels_why},
+        "preprocessing": {"fundus_crop": cfg.fundus_crop, "graham": cfg.graham,
+                          "graham_mask": cfg.graham_mask,
+                          "reference": "B. Graham, Kaggle Diabetic Retinopathy Detection "
+                                       "competition report, 2015"},
         "counts": {
             "per_split": {"train": result.n_train, "test": result.n_test},
             "per_grade": {str(g): c for g, c in result.counts_per_grade.items()},
             "per_fold": {str(f): {str(g): c for g, c in pg.items()}
                          for f, pg in result.counts_per_fold.items()},
         },
-        "sizes": list(sizes),
-        "cache": {str(s): {"path": f"{CACHE_DIR}/{p.name}", "shape": [n, s, s], "dtype": "uint8"}
+        "sizes": list(plan.sizes),
+        "cache": {str(s): {"path": f"{CACHE_DIR}/{p.name}",
+                           "shape": list(cache.array_shape(n, s, result.channels)),
+                           "dtype": "uint8", "channel_order": "RGB" if result.channels == 3
+                           else "grey"}
                   for s, p in result.cache_paths.items()},
+        "findings_by_kind": dict(sorted(by_kind.items())),
         "warnings": result.warnings,
         "notes": result.notes,
         "n_decoded": result.n_decoded,
@@ -367,22 +595,42 @@ def _sizes(text: str) -> list[int]:
     return sizes
 
 
+def _grades(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``ingest`` sub-command's options; defaults come from :class:`DataConfig`."""
+    from drac_ssl.config import DATA_LAYOUTS
+
     d = DataConfig()
     parser.add_argument("--root", required=True,
-                        help="unzipped DRAC folder (or 'C. Diabetic Retinopathy Grading'), "
-                             "or a plain folder of images with a label CSV")
+                        help="unzipped DRAC folder (or 'C. Diabetic Retinopathy Grading'), an "
+                             "APTOS / EyePACS / IDRiD folder, a MedMNIST .npz, or a plain folder "
+                             "of images with a label CSV")
     parser.add_argument("--out", required=True, help="output folder (RUN/data)")
-    parser.add_argument("--layout", choices=("auto", "drac", "plain"), default=d.layout)
+    parser.add_argument("--layout", choices=DATA_LAYOUTS, default=d.layout)
     parser.add_argument("--strict", action="store_true",
-                        help="reject RGB/RGBA, 16-bit and non-1024 images instead of converting")
+                        help="reject converted images (colour, 16-bit, non-1024 px ...) and "
+                             "unhonoured properties instead of converting")
     parser.add_argument("--labels-csv", default=d.labels_csv,
                         help="label CSV (default: found in the layout)")
     parser.add_argument("--image-column", default=d.image_column)
     parser.add_argument("--grade-column", default=d.grade_column)
     parser.add_argument("--patient-column", default=d.patient_column,
                         help="optional; folds are grouped by patient when given")
+    parser.add_argument("--grades", type=_grades, default=d.grades,
+                        help="names of grades 0..K-1, comma-separated, or drac / icdr "
+                             "(default: the layout's scale)")
+    parser.add_argument("--channels", choices=[c for c in DATA_CHANNELS if c], default=d.channels,
+                        help="1 (grey), 3 (RGB) or auto (what the images are); default: 1 for "
+                             "DRAC and plain folders, auto for the fundus layouts")
+    parser.add_argument("--fundus-crop", action="store_true",
+                        help="crop to the fundus disc and pad to a square")
+    parser.add_argument("--graham", action="store_true",
+                        help="Graham's local-mean subtraction (Kaggle DR 2015 winner)")
+    parser.add_argument("--no-graham-mask", dest="graham_mask", action="store_false",
+                        help="with --graham: keep the border instead of setting it to 128")
     parser.add_argument("--folds", type=int, default=d.n_folds)
     parser.add_argument("--seed", type=int, default=d.fold_seed, help="fold seed")
     parser.add_argument("--sizes", type=_sizes, default=d.cache_sizes,
@@ -395,7 +643,9 @@ def config_from_args(args: argparse.Namespace) -> DataConfig:
     return dataclasses.replace(
         DataConfig(), root=args.root, layout=args.layout, labels_csv=args.labels_csv,
         image_column=args.image_column, grade_column=args.grade_column,
-        patient_column=args.patient_column, cache_sizes=list(args.sizes), n_folds=args.folds,
+        patient_column=args.patient_column, grades=list(args.grades),
+        channels=args.channels, fundus_crop=args.fundus_crop, graham=args.graham,
+        graham_mask=args.graham_mask, cache_sizes=list(args.sizes), n_folds=args.folds,
         fold_seed=args.seed, strict=args.strict, workers=args.workers)
 
 

@@ -1,106 +1,47 @@
 """Per-file and per-table checks of an ingest: every problem is collected, none stops the scan.
 
-A :class:`Problem` is one line ``PATH: what is wrong -> what to do`` with a severity:
+A :class:`Problem` (:mod:`data_prep.problems`) is one line ``PATH: what is wrong -> what to
+do`` with a severity (``error`` fatal; ``warning`` converted or not honoured, fatal with
+``--strict``; ``note`` informational).
 
-- ``error``: fatal, the ingest writes nothing and exits non-zero;
-- ``warning``: the image is converted (RGB/RGBA to grayscale, 16-bit to 8-bit, resized from
-  a size other than 1024 x 1024); fatal with ``--strict``;
-- ``note``: informational (a hidden file such as ``.DS_Store`` was ignored).
-
-Images are decoded fully from bytes read once (``cv2.imdecode`` with ``IMREAD_UNCHANGED``);
-a PNG or JPEG that ends early is caught by its end marker before OpenCV is asked to decode.
+:func:`inspect_image` is THE decoding path of the package: the ingest, ``drac_ssl.export``
+and the app all call it, so a file gives the same pixels everywhere. It decodes the bytes
+read once (:mod:`data_prep.decode`: orientation, bit depth, trailing data, alpha, frames,
+colour profiles ...) and converts to the channels asked for. Label CSVs are read in any
+common dialect by :mod:`data_prep.labels`.
 """
 
 from __future__ import annotations
 
-import csv
-import dataclasses
-import difflib
 import hashlib
-import io
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+
+from data_prep import decode as _decode
+from data_prep.grades import choices, describe
+from data_prep.labels import column_index, missing_column, parse_grade, read_table
+from data_prep.problems import (  # noqa: F401 - re-exported: the historical home of these names
+    IngestError,
+    Problem,
+    apply_strict,
+    error,
+    format_problems,
+    note,
+    warning,
+)
+from drac_ssl.config import GRADE_SCALES
 
 EXPECTED_SIDE = 1024
-VALID_GRADES = (0, 1, 2)
-
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_PNG_END = b"IEND\xaeB`\x82"
-_JPEG_START = b"\xff\xd8"
-_JPEG_END = b"\xff\xd9"
-
-
-class IngestError(ValueError):
-    """Bad input to the ingest; the message lists every problem with its fix (no traceback)."""
-
-    def __init__(self, message: str, problems: Sequence[Problem] = ()) -> None:
-        super().__init__(message)
-        self.problems: list[Problem] = list(problems)
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with one file (or CSV row): where, what and how to fix it."""
-
-    path: str
-    what: str
-    fix: str
-    severity: str = "error"  # error | warning | note
-
-    @property
-    def line(self) -> str:
-        """The printed form ``PATH: what is wrong -> what to do``."""
-        return f"{self.path}: {self.what} -> {self.fix}"
-
-    def strict(self) -> Problem:
-        """The fatal version of a conversion warning (``--strict``)."""
-        if self.severity != "warning":
-            return self
-        return dataclasses.replace(
-            self,
-            what=f"{self.what} (rejected by --strict)",
-            fix=f"{self.fix}, or run without --strict to convert it automatically",
-            severity="error",
-        )
-
-
-def error(path: str | Path, what: str, fix: str) -> Problem:
-    return Problem(str(path), what, fix, "error")
-
-
-def warning(path: str | Path, what: str, fix: str) -> Problem:
-    return Problem(str(path), what, fix, "warning")
-
-
-def note(path: str | Path, what: str, fix: str) -> Problem:
-    return Problem(str(path), what, fix, "note")
-
-
-def apply_strict(problems: Iterable[Problem], strict: bool) -> list[Problem]:
-    """Escalate conversion warnings to errors when ``strict``."""
-    return [p.strict() for p in problems] if strict else list(problems)
-
-
-def format_problems(problems: Sequence[Problem]) -> str:
-    """Problems grouped by severity, one ``PATH: what -> fix`` line each."""
-    sections = (
-        ("error", "errors (fatal)"),
-        ("warning", "warnings (converted; fatal with --strict)"),
-        ("note", "notes"),
-    )
-    out: list[str] = []
-    for severity, title in sections:
-        lines = [p.line for p in problems if p.severity == severity]
-        if lines:
-            out.append(f"{title}: {len(lines)}")
-            out.extend(f"  {line}" for line in lines)
-    return "\n".join(out)
+"""Side of a DRAC UW-OCTA en-face export; other sizes are resized with a warning."""
+DRAC_GRADES: tuple[str, ...] = GRADE_SCALES["drac"]
+VALID_GRADES = tuple(range(len(DRAC_GRADES)))
+"""DRAC's grades 0, 1, 2 (the default scale; ``data.grades`` sets another)."""
+_COLOUR_NAMES = {"RGB": "RGB", "RGBA": "RGBA", "P": "palette colour", "PA": "palette colour",
+                 "CMYK": "CMYK", "YCbCr": "RGB", "LAB": "Lab", "HSV": "HSV"}
 
 
 # --------------------------------------------------------------------------------------
@@ -109,116 +50,99 @@ def format_problems(problems: Sequence[Problem]) -> str:
 
 @dataclass
 class DecodedImage:
-    """An image decoded and converted to 8-bit grayscale (``gray`` is None if it failed)."""
+    """A decoded image in the channels asked for (``pixels`` is None if it failed).
 
-    gray: np.ndarray | None
+    ``pixels``: uint8, ``(H, W)`` grey or ``(H, W, 3)`` RGB, upright. ``colour``: the file's
+    content has colour (its channels differ), whatever was asked for. ``gray``: the pixels
+    as ``(H, W)`` grey (the luminance of colour pixels).
+    """
+
+    pixels: np.ndarray | None
     width: int = 0
     height: int = 0
     mode: str = ""
     problems: list[Problem] = field(default_factory=list)
+    file_format: str = ""
+    colour: bool = False
+
+    @property
+    def gray(self) -> np.ndarray | None:
+        if self.pixels is None or self.pixels.ndim == 2:
+            return self.pixels
+        return cv2.cvtColor(self.pixels, cv2.COLOR_RGB2GRAY)
 
 
 def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _header_mode(data: bytes) -> str:
-    """PIL's name for the pixel format (``L``, ``I;16``, ``RGB``, ``RGBA``, ``P`` ...), header only."""
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            return str(im.mode)
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError):
-        return ""
+def decode_image(data: bytes) -> _decode.Decoded:
+    """Decode the full image from its bytes (:func:`data_prep.decode.decode`); problems carry
+    an empty path, :func:`inspect_image` sets it."""
+    return _decode.decode(data, "")
 
 
-def _truncation(data: bytes) -> str:
-    """Why the bytes are an incomplete PNG/JPEG, or '' if the end marker is present."""
-    if data.startswith(_PNG_SIGNATURE) and data.rfind(_PNG_END) == -1:
-        return "truncated PNG (the file ends before its IEND chunk)"
-    if data.startswith(_JPEG_START) and not data.rstrip(b"\x00").endswith(_JPEG_END):
-        return "truncated JPEG (no end-of-image marker)"
-    return ""
+def convert_channels(pixels: np.ndarray, path: str, channels: int | str | None, colour: bool,
+                     mode: str = "") -> tuple[np.ndarray, list[Problem]]:
+    """uint8 ``pixels`` in the channels asked for, saying what was converted.
 
-
-def decode_image(data: bytes) -> np.ndarray | None:
-    """Decode the full image from its bytes, unchanged (bit depth and channels kept)."""
-    if not data:
-        return None
-    logging = getattr(getattr(cv2, "utils", None), "logging", None)
-    if logging is None:  # pragma: no cover - OpenCV builds without the logging module
-        return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    # OpenCV's WARN lines would interleave with ours; a failure is reported as a Problem
-    previous = logging.setLogLevel(logging.LOG_LEVEL_SILENT)
-    try:
-        return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    finally:
-        logging.setLogLevel(previous)
-
-
-def to_gray8(image: np.ndarray, path: str) -> tuple[np.ndarray | None, list[Problem]]:
-    """Convert a decoded image to 8-bit single-channel; say what was converted."""
-    problems: list[Problem] = []
-    if image.dtype == np.uint16:
-        problems.append(
-            warning(path, "16-bit image (scaled to 8-bit by value/257)",
-                    "save it as 8-bit grayscale PNG to keep full control of the scaling")
-        )
-        image = np.round(image.astype(np.float32) / 257.0).astype(np.uint8)
-    elif image.dtype != np.uint8:
-        return None, [error(path, f"unsupported pixel type {image.dtype}",
-                            "save it as 8-bit grayscale PNG")]
-    if image.ndim == 3:
-        channels = image.shape[2]
-        identical = bool(
-            channels >= 3
-            and np.array_equal(image[..., 0], image[..., 1])
-            and np.array_equal(image[..., 1], image[..., 2])
-        )
-        name = {3: "RGB", 4: "RGBA"}.get(channels, f"{channels}-channel")
-        detail = "channels identical, nothing lost" if identical else "luminance of the colour channels"
-        problems.append(
-            warning(path, f"{name} image (converted to grayscale: {detail})",
-                    "save it as single-channel 8-bit grayscale PNG")
-        )
-        code = {3: cv2.COLOR_BGR2GRAY, 4: cv2.COLOR_BGRA2GRAY}.get(channels)
-        if code is None:
-            return None, [error(path, f"unsupported {channels}-channel image",
-                                "save it as 8-bit grayscale PNG")]
-        image = cv2.cvtColor(image, code)
-    return np.ascontiguousarray(image), problems
-
-
-def inspect_image(data: bytes, path: str) -> DecodedImage:
-    """Decode ``data`` completely and convert it to 8-bit grayscale, collecting problems.
-
-    Fatal: empty, not an image, truncated or undecodable. Warnings: RGB/RGBA, 16-bit, and a
-    size other than 1024 x 1024.
+    ``channels`` 1: colour -> luminance (``cv2.COLOR_RGB2GRAY``, ITU-R BT.601 weights), a
+    warning; an RGB file of a grey picture loses nothing (a note). 3: grey -> three
+    identical channels, a warning. ``None`` / ``'native'``: as decoded.
     """
-    if not data:
-        return DecodedImage(None, problems=[error(path, "empty file (0 bytes)",
-                                                  "re-copy the image from the original data")])
-    mode = _header_mode(data)
-    if not mode:
-        return DecodedImage(None, problems=[error(
-            path, f"not an image (content starts with {data[:8]!r})",
-            "replace it with the real image or move it out of the image folder")])
-    truncated = _truncation(data)
-    if truncated:
-        return DecodedImage(None, mode=mode, problems=[error(
-            path, truncated, "re-copy or re-download the image; the file is incomplete")])
-    image = decode_image(data)
-    if image is None:
-        return DecodedImage(None, mode=mode, problems=[error(
-            path, "corrupt image (cannot be decoded)",
-            "re-copy or re-download the image from the original data")])
-    height, width = image.shape[:2]
-    gray, problems = to_gray8(image, path)
-    if gray is not None and (width, height) != (EXPECTED_SIDE, EXPECTED_SIDE):
-        problems.append(warning(
-            path, f"size {width}x{height}, not {EXPECTED_SIDE}x{EXPECTED_SIDE} "
-                  f"(resized to the cache sizes{'' if width == height else ', aspect ratio changed'})",
-            "use the original 1024 x 1024 UW-OCTA export"))
-    return DecodedImage(gray, width, height, mode, problems)
+    wanted = str(channels) if channels is not None else "native"
+    if wanted == "1" and pixels.ndim == 3:
+        name = _COLOUR_NAMES.get(mode, "colour")
+        detail = "luminance of the colour channels" if colour else "channels identical, nothing lost"
+        gray = cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY) if colour else pixels[..., 0]
+        said = warning if colour else note  # identical channels: nothing is lost
+        return np.ascontiguousarray(gray), [said(
+            path, f"{name} image (converted to grayscale: {detail})",
+            "save it as single-channel 8-bit grayscale PNG, or keep colour with data.channels=3 "
+            "(or auto)" if colour else "nothing to do", "channels")]
+    if wanted == "3" and pixels.ndim == 2:
+        return np.repeat(pixels[..., None], 3, axis=2), [warning(
+            path, "grey image replicated to 3 identical channels (the model reads colour)",
+            "nothing to do if a grey image is meant", "channels")]
+    if wanted == "native" and pixels.ndim == 3 and not colour:
+        return np.ascontiguousarray(pixels[..., 0]), []
+    return pixels, []
+
+
+def size_problem(path: str, width: int, height: int, expected_side: int | None) -> list[Problem]:
+    """A warning for a UW-OCTA image that is not ``expected_side`` square (None: no check)."""
+    if not expected_side or (width, height) == (expected_side, expected_side):
+        return []
+    return [warning(
+        path, f"size {width}x{height}, not {expected_side}x{expected_side} "
+              f"(resized to the cache sizes{'' if width == height else ', aspect ratio changed'})",
+        f"use the original {expected_side} x {expected_side} UW-OCTA export", "size")]
+
+
+def inspect_image(data: bytes, path: str, *, channels: int | str | None = 1,
+                  expected_side: int | None = EXPECTED_SIDE) -> DecodedImage:
+    """Decode ``data`` completely into the pixels it means, collecting problems.
+
+    ``channels``: 1 -> uint8 ``(H, W)`` grey (colour converted with a warning; the default,
+    what the UW-OCTA pipeline reads), 3 -> ``(H, W, 3)`` RGB (grey replicated with a
+    warning), ``None`` -> as the file is (grey stays ``(H, W)``, colour ``(H, W, 3)``).
+    ``expected_side``: warn for another size (None: no check).
+
+    Fatal: empty, not an image, truncated, corrupt, unusable samples. Warnings: a conversion
+    or a property that cannot be honoured (16-bit, colour, ICC profile ...). Notes: what was
+    honoured (Exif orientation applied, bytes after a complete image ignored ...). Never
+    raises for bad bytes. See :mod:`data_prep.decode` for every case.
+    """
+    decoded = decode_image(data)
+    problems = [p.at(path) for p in decoded.problems]
+    if decoded.pixels is None:
+        return DecodedImage(None, mode=decoded.mode, problems=problems,
+                            file_format=decoded.file_format)
+    pixels, converted = convert_channels(decoded.pixels, path, channels, decoded.colour,
+                                         decoded.mode)
+    problems += converted + size_problem(path, decoded.width, decoded.height, expected_side)
+    return DecodedImage(pixels, decoded.width, decoded.height, decoded.mode, problems,
+                        decoded.file_format, decoded.colour)
 
 
 # --------------------------------------------------------------------------------------
@@ -238,107 +162,103 @@ class LabelTable:
     path: Path
     columns: list[str]
     rows: list[LabelRow]
+    dialect: str = ""  # 'semicolon-separated, utf-8-sig', for the summary
 
 
-def _suggest(wanted: str, columns: Sequence[str]) -> str:
-    lowered = {c.lower(): c for c in columns}
-    close = difflib.get_close_matches(wanted.lower(), list(lowered), n=1, cutoff=0.4)
-    return lowered[close[0]] if close else ""
+_OPTIONS = {"image-name": ("--image-column", "data.image_column"),
+            "grade": ("--grade-column", "data.grade_column"),
+            "patient": ("--patient-column", "data.patient_column")}
 
 
-def _column_problem(csv_path: Path, wanted: str, role: str, option: str,
-                    columns: Sequence[str]) -> Problem:
-    close = _suggest(wanted, columns)
-    listed = ", ".join(repr(c) for c in columns) or "none"
-    fix = (f"did you mean {close!r}? pass {option} {close!r}" if close
-           else f"pass {option} with the name of the {role} column")
-    return error(csv_path, f"no {role} column {wanted!r} (columns: {listed})", fix)
-
-
-def parse_grade(raw: str) -> int | None:
-    """An integer grade from a CSV cell (``'2'``, ``' 2 '``, ``'2.0'``), else None."""
-    text = raw.strip()
-    if re.fullmatch(r"[+-]?\d+", text):
-        return int(text)
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return int(value) if value.is_integer() else None
+def grade_problem(where: str, name: str, raw: str, grade: int | None,
+                  grade_names: Sequence[str]) -> Problem | None:
+    """The error for a grade cell that is not one of 0..K-1 (None when it is)."""
+    k = len(grade_names)
+    fix = (f"use {choices(grade_names)}, or set data.grades (--grades) to the scale of these "
+           f"labels, e.g. icdr for the 5 ICDR grades")
+    if grade is None:
+        named = [i for i, n in enumerate(grade_names) if n.lower() == raw.strip().lower()]
+        if named:
+            fix = f"write {named[0]} for {grade_names[named[0]]} (grades are numbers 0..{k - 1})"
+        return error(where, f"grade {raw.strip()!r} of {name} is not an integer", fix, "grade")
+    if not 0 <= grade < k:
+        listed = "{" + ", ".join(str(g) for g in range(k)) + "}"
+        return error(where, f"grade {grade} of {name} is outside {listed} (data.grades: "
+                            f"{describe(grade_names)})", fix, "grade")
+    return None
 
 
 def read_labels(csv_path: Path, image_column: str, grade_column: str,
-                patient_column: str = "") -> tuple[LabelTable | None, list[Problem]]:
-    """Read and check the label CSV: columns present, every grade an integer in {0, 1, 2}.
+                patient_column: str = "",
+                grade_names: Sequence[str] = DRAC_GRADES) -> tuple[LabelTable | None, list[Problem]]:
+    """Read and check the label CSV: columns present, every grade an integer in 0..K-1.
 
-    Returns the rows (a row with a bad grade is kept with ``grade=None``, so that its image
-    is not also reported as unlabelled) and every problem found.
+    ``grade_names`` are the names of grades 0..K-1 (``data.grades``). The CSV may be in any
+    dialect :func:`data_prep.labels.read_table` reads. Returns the rows (a row with a bad
+    grade is kept with ``grade=None``, so that its image is not also reported as
+    unlabelled) and every problem found.
     """
-    try:
-        text = csv_path.read_bytes().decode("utf-8-sig")
-    except OSError as exc:
-        return None, [error(csv_path, f"cannot read the label CSV ({exc.strerror or exc})",
-                            "check the path and the file permissions")]
-    except UnicodeDecodeError:
-        return None, [error(csv_path, "the label CSV is not UTF-8 text",
-                            "save it as UTF-8 CSV (e.g. 'CSV UTF-8' in a spreadsheet program)")]
-    try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    try:
-        records = list(csv.reader(io.StringIO(text), dialect))
-    except csv.Error as exc:
-        return None, [error(csv_path, f"the label CSV cannot be parsed ({exc})",
-                            "save it again as a plain comma-separated CSV file")]
-    if not records or not any(cell.strip() for cell in records[0]):
-        return None, [error(csv_path, "the label CSV is empty",
-                            f"write a header row with {image_column!r} and {grade_column!r}")]
-    columns = [c.strip() for c in records[0]]
-    problems: list[Problem] = []
+    wanted = [c for c in (image_column, grade_column, patient_column) if c]
+    table, problems = read_table(csv_path, wanted)
+    if table is None:
+        return None, problems
     index: dict[str, int] = {}
-    for wanted, role, option in ((image_column, "image-name", "--image-column"),
-                                 (grade_column, "grade", "--grade-column"),
-                                 (patient_column, "patient", "--patient-column")):
-        if not wanted:
+    for column, role in ((image_column, "image-name"), (grade_column, "grade"),
+                         (patient_column, "patient")):
+        if not column:
             continue
-        if wanted in columns:
-            index[role] = columns.index(wanted)
-        else:
-            problems.append(_column_problem(csv_path, wanted, role, option, columns))
-    if problems:
+        position, found = column_index(table, column)
+        problems += found
+        if position is not None:
+            index[role] = position
+        elif not any(p.severity == "error" and repr(column) in p.what for p in found):
+            option, setting = _OPTIONS[role]
+            problems.append(missing_column(table, column, role, option, setting))
+            if len(table.columns) == 1:
+                break  # one unsplit header line: said once
+    if len(index) < len([c for c in (image_column, grade_column, patient_column) if c]):
         return None, problems
     if not patient_column:
-        guess = next((c for c in columns if "patient" in c.lower()), "")
+        guess = next((c for c in table.columns if "patient" in c.lower()), "")
         if guess:
             problems.append(note(csv_path, f"column {guess!r} looks like a patient id",
                                  f"pass --patient-column {guess!r} to group the folds by patient"))
     rows: list[LabelRow] = []
-    for number, record in enumerate(records[1:], start=2):
-        if not any(cell.strip() for cell in record):
-            continue
+    for number, cells in table.rows:
         where = f"{csv_path}:{number}"
-        cells = record + [""] * (len(columns) - len(record))
         name = Path(cells[index["image-name"]].strip().replace("\\", "/")).name
         raw_grade = cells[index["grade"]]
         if not name:
             problems.append(error(where, "row without an image name",
-                                  "fill in the file name or delete the row"))
+                                  "fill in the file name or delete the row", "csv"))
             continue
         grade = parse_grade(raw_grade)
-        if grade is None:
-            problems.append(error(where, f"grade {raw_grade.strip()!r} of {name} is not an integer",
-                                  "use 0 (Normal), 1 (NPDR) or 2 (PDR)"))
-        elif grade not in VALID_GRADES:
-            problems.append(error(where, f"grade {grade} of {name} is outside {{0, 1, 2}}",
-                                  "use 0 (Normal), 1 (NPDR) or 2 (PDR)"))
+        bad = grade_problem(where, name, raw_grade, grade, grade_names)
+        if bad is not None:
+            problems.append(bad)
             grade = None
         patient = cells[index["patient"]].strip() if "patient" in index else ""
         rows.append(LabelRow(name, grade, patient, number))
-    if not rows and not problems:
+    if not rows and not any(p.severity == "error" for p in problems):
         problems.append(error(csv_path, "the label CSV has a header but no rows",
-                              "add one row per training image"))
-    return LabelTable(csv_path, columns, rows), problems
+                              "add one row per training image", "csv"))
+    return LabelTable(csv_path, table.columns, rows, table.dialect), problems
+
+
+def read_name_list(csv_path: Path, column: str) -> tuple[list[tuple[int, str]] | None, list[Problem]]:
+    """The image names of one column of a CSV (e.g. APTOS ``test.csv``), with their lines."""
+    table, problems = read_table(csv_path, [column])
+    if table is None:
+        return None, problems
+    position, found = column_index(table, column)
+    problems += found
+    if position is None:
+        option = "--image-column"
+        return None, problems + [missing_column(table, column, "image-name", option,
+                                                "data.image_column")]
+    names = [(line, Path(cells[position].strip().replace("\\", "/")).name)
+             for line, cells in table.rows if cells[position].strip()]
+    return names, problems
 
 
 def duplicate_label_rows(table: LabelTable) -> list[Problem]:
@@ -350,53 +270,129 @@ def duplicate_label_rows(table: LabelTable) -> list[Problem]:
     for rows in by_name.values():
         if len(rows) > 1:
             lines = ", ".join(str(r.line) for r in rows)
-            grades = sorted({r.grade for r in rows})
+            grades = sorted({r.grade for r in rows}, key=lambda g: -1 if g is None else g)
             clash = f" with conflicting grades {grades}" if len(grades) > 1 else ""
             problems.append(error(f"{table.path}:{rows[1].line}",
                                   f"{rows[0].name} is listed {len(rows)} times (lines {lines}){clash}",
-                                  "keep exactly one row per image"))
+                                  "keep exactly one row per image", "csv"))
     return problems
+
+
+class NameIndex:
+    """Find the image a CSV names: by file name, else (no extension) by stem, else (digits
+    only) by the number a spreadsheet left after eating leading zeros, all case-insensitive."""
+
+    def __init__(self, images: Sequence[Path]) -> None:
+        self.by_name: dict[str, list[Path]] = {}
+        self.by_stem: dict[str, list[Path]] = {}
+        self.by_number: dict[int, list[Path]] = {}
+        for path in images:
+            self.by_name.setdefault(path.name.lower(), []).append(path)
+            self.by_stem.setdefault(path.stem.lower(), []).append(path)
+            if path.stem.isdigit():
+                self.by_number.setdefault(int(path.stem), []).append(path)
+
+    def find(self, name: str) -> tuple[list[Path], str]:
+        """(matching images, how: 'name' | 'stem' | 'number' | 'ambiguous' | '')."""
+        key = name.lower()
+        if key in self.by_name:
+            return self.by_name[key], "name"
+        if Path(key).suffix.lower() in {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}:
+            return [], ""
+        for paths, how in ((self.by_stem.get(key, []), "stem"),
+                           (self.by_number.get(int(key), []) if key.isdigit() else [], "number")):
+            if len(paths) == 1:
+                return paths, how
+            if len(paths) > 1:
+                return paths, "ambiguous"
+        return [], ""
 
 
 def match_labels(images: Sequence[Path], table: LabelTable,
                  folder: Path) -> tuple[dict[Path, LabelRow], list[Problem]]:
-    """Pair each training image with its CSV row (by file name, case-insensitively; a CSV
-    name without extension matches the image with that stem).
+    """Pair each training image with its CSV row (see :class:`NameIndex`).
 
-    Fatal: an image without a row, a row without an image.
+    Fatal: an image without a row, a row without an image, a name without extension that
+    matches several images (``x`` for ``x.png`` and ``x.jpg``). A note says how many names
+    were matched by stem (APTOS, EyePACS and IDRiD write ids without extension) or by number.
     """
-    by_name: dict[str, list[Path]] = {}
-    by_stem: dict[str, list[Path]] = {}
-    for path in images:
-        by_name.setdefault(path.name.lower(), []).append(path)
-        by_stem.setdefault(path.stem.lower(), []).append(path)
+    index = NameIndex(images)
     matched: dict[Path, LabelRow] = {}
     problems: list[Problem] = []
+    by_how: dict[str, list[str]] = {"stem": [], "number": []}
     for row in table.rows:
-        key = row.name.lower()
-        stem_paths = by_stem.get(key, []) if not Path(key).suffix else []
-        paths = by_name.get(key) or (stem_paths if len(stem_paths) == 1 else [])
+        paths, how = index.find(row.name)
+        if how == "ambiguous":
+            problems.append(error(f"{table.path}:{row.line}",
+                                  f"{row.name} (no extension) matches {len(paths)} images: "
+                                  f"{', '.join(p.name for p in paths)}",
+                                  "write the full file name in the CSV, or remove the extra file",
+                                  "match"))
+            continue
         if not paths:
             problems.append(error(f"{table.path}:{row.line}",
                                   f"label without image: {row.name} is not in {folder}",
-                                  "add the image or delete the row"))
+                                  "add the image or delete the row", "match"))
+        if how in by_how:
+            by_how[how].append(f"{row.name} -> {paths[0].name}")
         for path in paths:  # several paths: a duplicate name, reported by the folder scan
             matched.setdefault(path, row)  # a repeated row is reported by duplicate_label_rows
+    if by_how["stem"]:
+        problems.append(note(table.path, f"{len(by_how['stem'])} name(s) without extension, each "
+                                         f"matched to the one image with that stem (e.g. "
+                                         f"{by_how['stem'][0]})", "nothing to do", "match"))
+    if by_how["number"]:
+        problems.append(note(table.path, f"{len(by_how['number'])} name(s) lost their leading "
+                                         f"zeros (a spreadsheet read them as numbers), matched by "
+                                         f"number (e.g. {by_how['number'][0]})",
+                             "format the name column as text in the spreadsheet", "match"))
     for path in images:
         if path not in matched:
             problems.append(error(path, f"image without label: no row for {path.name} in "
                                         f"{table.path.name}",
-                                  "add a row with its grade or move the image out of the folder"))
+                                  "add a row with its grade or move the image out of the folder",
+                                  "match"))
     return matched, problems
 
 
-def names_in_both(train: Sequence[Path], test: Sequence[Path]) -> list[Problem]:
-    """An image name in both the training and the test set is fatal (ids must be unique)."""
+def check_test_list(images: Sequence[Path], names: Sequence[tuple[int, str]], csv_path: Path,
+                    folder: Path) -> list[Problem]:
+    """The test images against the list a layout ships (APTOS ``test.csv``): both ways."""
+    index = NameIndex(images)
+    listed: set[Path] = set()
+    problems: list[Problem] = []
+    for line, name in names:
+        paths, how = index.find(name)
+        if not paths or how == "ambiguous":
+            problems.append(error(f"{csv_path}:{line}", f"test image {name} is listed but "
+                                  f"{'ambiguous' if paths else 'not'} in {folder}",
+                                  "add the image or delete the row", "match"))
+        listed.update(paths if how != "ambiguous" else [])
+    for path in images:
+        if path not in listed:
+            problems.append(error(path, f"test image not listed in {csv_path.name}",
+                                  "add its id to the list or move it out of the test folder",
+                                  "match"))
+    return problems
+
+
+def names_in_both(train: Sequence[Path], test: Sequence[Path],
+                  allowed: bool = False) -> list[Problem]:
+    """An image name in both the training and the test set is fatal (ids must be unique).
+
+    ``allowed``: the layout's official names restart in the test set (IDRiD): one note
+    instead (identical content is still caught by :func:`identical_content`).
+    """
     train_names = {p.name.lower(): p for p in train}
+    both = [path for path in test if path.name.lower() in train_names]
+    if allowed:
+        return [note(both[0].parent, f"{len(both)} test image name(s) also name training images "
+                                     "(the official names restart in the test set); their "
+                                     "contents differ", "nothing to do", "match")] if both else []
     return [error(path, f"image present in both train and test: {train_names[path.name.lower()]} "
                         "has the same name",
-                  "remove it from one of the two sets")
-            for path in test if path.name.lower() in train_names]
+                  "remove it from one of the two sets", "match")
+            for path in both]
 
 
 def identical_content(files: Sequence[tuple[str, str, str]]) -> list[Problem]:

@@ -27,20 +27,60 @@ class ConfigError(ValueError):
     """A configuration problem, with a message that says where, what and how to fix it."""
 
 
+GRADE_SCALES: dict[str, tuple[str, ...]] = {
+    "drac": ("Normal", "NPDR", "PDR"),  # DRAC 2022 Task 3
+    "icdr": ("No DR", "Mild", "Moderate", "Severe", "PDR"),  # International Clinical DR scale
+}
+"""Named grade scales ``data.grades`` may name instead of listing the grades."""
+DATA_LAYOUTS = ("auto", "drac", "plain", "aptos", "eyepacs", "idrid", "medmnist")
+DATA_CHANNELS = ("auto", "1", "3", "")
+
+
 @dataclass
 class DataConfig:
     """Where the images come from and how they are ingested.
 
     ``root`` empty means: the embedded phantom UW-OCTA data, generated on first use.
+
+    ``layout`` ``auto`` recognises the official DRAC 2022 layout, the public DR datasets
+    (APTOS 2019: ``train.csv`` + ``train_images/``; EyePACS / Kaggle DR 2015:
+    ``trainLabels.csv`` + ``train/``; IDRiD grading: ``B. Disease Grading/``; MedMNIST: a
+    ``.npz`` file or a folder holding one) and otherwise takes a plain folder of images plus
+    a label CSV.
+
+    ``grades``: the names of grades 0..K-1, K >= 2 (``[Normal, NPDR, PDR]``), or a named
+    scale: ``drac`` (Normal, NPDR, PDR) or ``icdr`` (No DR, Mild, Moderate, Severe, PDR).
+    Empty: the layout's scale (DRAC and plain folders: drac; APTOS, EyePACS, IDRiD and
+    MedMNIST: icdr). A label outside 0..K-1 is an error that names this setting.
+
+    ``channels``: ``1`` (grey; colour files are converted with a warning), ``3`` (RGB; grey
+    files are replicated, said once) or ``auto`` (what the images are: all grey -> 1, any
+    colour -> 3). Empty: the layout's default (DRAC and plain folders: 1, UW-OCTA is grey;
+    the fundus layouts: auto). The cache is ``(N, S, S)`` for 1 channel, ``(N, S, S, 3)`` RGB
+    for 3.
+
+    Fundus preprocessing, off by default, applied to every cached copy (train and test):
+    ``fundus_crop`` crops to the fundus disc (the bounding box of the largest region
+    brighter than a tenth of the mean grey level, at least 7, as in Graham's radius
+    estimate) and pads it to a square with black; ``graham`` subtracts the local mean
+    colour, ``4 * img - 4 * GaussianBlur(img, sigma) + 128`` clipped to 0..255 with
+    ``sigma`` = disc radius / 30 (= cache size / 60 once the disc fills the image), and with
+    ``graham_mask`` sets everything outside 90 % of the radius to 128. B. Graham, "Kaggle
+    Diabetic Retinopathy Detection competition report", 2015 (the winning entry).
     """
 
     dataset: str = "drac"  # drac | mnist | fashion_mnist | cifar10
-    root: str = ""  # DRAC unzipped root, a plain image folder, or a generic dataset path
-    layout: str = "auto"  # auto | drac | plain
+    root: str = ""  # DRAC unzipped root, a public DR layout, a .npz, a plain image folder, or a generic dataset path
+    layout: str = "auto"  # auto | drac | plain | aptos | eyepacs | idrid | medmnist
     labels_csv: str = ""  # plain layout: the label CSV (default: the only CSV in root)
-    image_column: str = "image name"
+    image_column: str = "image name"  # the public layouts use their own unless this is changed
     grade_column: str = "DR grade"
     patient_column: str = ""  # optional: folds are grouped by it when present
+    grades: list[str] = field(default_factory=list)  # names of grades 0..K-1, or drac | icdr; empty: the layout's
+    channels: str = ""  # 1 | 3 | auto; empty: the layout's (DRAC/plain 1, fundus layouts auto)
+    fundus_crop: bool = False  # crop to the fundus disc and pad to square (off by default)
+    graham: bool = False  # Graham's local-mean subtraction (Kaggle DR 2015 winner), off by default
+    graham_mask: bool = True  # with graham: 128 outside 90 % of the disc radius
     cache_sizes: list[int] = field(default_factory=lambda: [256, 512])
     n_folds: int = 5
     fold_seed: int = 0
@@ -99,7 +139,9 @@ class PretrainConfig:
     min_delta: float = 0.0
     precision: str = "auto"  # auto (bf16 on CUDA, fp32 on CPU) | bf16 | fp32
     channels_last: bool = True
-    compile: bool = False
+    # torch.compile of the training model: auto = on CUDA only (on the CPU the compile costs more
+    # than it saves), true | false. It pays on long runs: ~40 s to compile a ResNet-18 step once.
+    compile: str = "auto"
     num_workers: int = -1  # -1 = all cores but one
     knn_every: int = 0  # k-NN monitor every N epochs when labels exist; 0 = off
     knn_k: int = 20
@@ -108,6 +150,10 @@ class PretrainConfig:
     # mode; 0 = off (UMM's start_from=peak|past_peak needs it)
     monitor_images: int = 64
     max_steps_per_epoch: int = 0  # 0 = full epoch (small values for smoke tests)
+    # full checkpoint (checkpoints/last.pt, best.pt) every N epochs and at the last one; a
+    # resumed run restarts from the last one written. 1 = every epoch. Each write of a
+    # ResNet-18 + 2048-wide expander with its LARS state is ~250 MB, fsynced.
+    checkpoint_every: int = 1
     loss: VICRegLossConfig = field(default_factory=VICRegLossConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
@@ -193,6 +239,10 @@ class RunConfig:
     # <run_dir>/<stage>/tensorboard/ (tags <stage>/<key>, x = the global step); needs the
     # optional package: pip install -e ".[tensorboard]". Output only: it may change on resume.
     tensorboard: bool = False
+    # CPU threads of torch and OpenCV in this process; 0 = the package's policy (half the
+    # usable cores, 1..4; OMP_NUM_THREADS when set): drac_ssl.runtime.default_threads.
+    # Changes speed, not results (beyond float rounding): it may change on resume.
+    threads: int = 0
 
 
 @dataclass
@@ -261,6 +311,8 @@ def _coerce(value: Any, tp: Any, where: str, key: str) -> Any:
     if tp is str:
         if value is None:
             return ""
+        if isinstance(value, bool):  # YAML's true/false for a setting that also takes words
+            return "true" if value else "false"
         if isinstance(value, (dict, list)):
             raise ConfigError(f"{where}: '{key}' must be a string, got {value!r}.")
         return str(value)
@@ -389,10 +441,12 @@ def load_config(path: str | os.PathLike[str] | None = None, overrides: list[str]
 
 _CHOICES: dict[str, tuple[str, ...]] = {
     "data.dataset": ("drac", "mnist", "fashion_mnist", "cifar10"),
-    "data.layout": ("auto", "drac", "plain"),
+    "data.layout": DATA_LAYOUTS,
+    "data.channels": DATA_CHANNELS,
     "pretrain.optimizer": ("adam", "adamw", "sgd", "lars"),
     "pretrain.schedule": ("cosine", "constant"),
     "pretrain.precision": ("auto", "bf16", "fp32"),
+    "pretrain.compile": ("auto", "true", "false"),
     "pretrain.augment.recipe": ("octa", "cifar", "mnist"),
     "pretrain.backbone.arch": ("resnet18", "resnet34", "resnet50"),
     "umm.early_cut": ("layer2", "layer3"),
@@ -421,18 +475,40 @@ def validate(cfg: Config) -> None:
         value = get(cfg, dotted)
         if value not in choices:
             raise ConfigError(
-                f"config: {dotted}={value!r} is not one of {', '.join(choices)}.\n"
+                f"config: {dotted}={value!r} is not one of "
+                f"{', '.join(c or repr(c) + ' (the default)' for c in choices)}.\n"
                 f"  fix: {dotted}={choices[0]}"
             )
     positive = ["data.n_folds", "pretrain.epochs", "pretrain.batch_size", "finetune.batch_size",
-                "pretrain.augment.image_size"]
+                "pretrain.augment.image_size", "pretrain.checkpoint_every"]
     for dotted in positive:
         if get(cfg, dotted) <= 0:
             raise ConfigError(f"config: {dotted} must be > 0, got {get(cfg, dotted)}.")
     if cfg.data.n_folds < 2:
         raise ConfigError("config: data.n_folds must be at least 2 for cross-validation.")
+    validate_grades(cfg.data.grades)
     if cfg.pretrain.lr <= 0:
         raise ConfigError(f"config: pretrain.lr must be > 0, got {cfg.pretrain.lr}.")
+    if cfg.run.threads < 0:
+        raise ConfigError(f"config: run.threads must be 0 (the default policy) or a positive "
+                          f"count, got {cfg.run.threads}.\n  fix: run.threads=0")
+
+
+def validate_grades(grades: list[str]) -> None:
+    """``data.grades``: empty, one named scale (drac, icdr), or >= 2 distinct non-empty names."""
+    if not grades or (len(grades) == 1 and grades[0].strip().lower() in GRADE_SCALES):
+        return
+    names = [g.strip() for g in grades]
+    scales = ", ".join(f"{k} ({', '.join(v)})" for k, v in GRADE_SCALES.items())
+    if len(names) < 2:
+        raise ConfigError(
+            f"config: data.grades={grades!r} names one grade; grading needs at least 2.\n"
+            f"  fix: list the grade names in order, e.g. data.grades=[Normal,NPDR,PDR], or name a "
+            f"scale: {scales}")
+    if any(not n for n in names) or len(set(names)) != len(names):
+        raise ConfigError(
+            f"config: data.grades={grades!r} has an empty or repeated name.\n"
+            f"  fix: one distinct name per grade 0..K-1, e.g. data.grades=[Normal,NPDR,PDR]")
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:

@@ -535,8 +535,8 @@ def load_octa_cache(
     """The ingested UW-OCTA images at ``size`` px and their manifest rows.
 
     Reads ``RUN_DATA/manifest.csv`` (columns :data:`MANIFEST_COLUMNS`) and
-    ``RUN_DATA/cache/{size}px.npy`` (uint8 ``(N, size, size)``, row ``i`` = ``cache_index
-    i``) memory-mapped read-only. Rows come back as dicts in file order with ``grade``
+    ``RUN_DATA/cache/{size}px.npy`` (uint8 ``(N, size, size)`` grey, or ``(N, size, size, 3)``
+    RGB when the ingest kept colour; row ``i`` = ``cache_index i``) memory-mapped read-only. Rows come back as dicts in file order with ``grade``
     int or None (test rows), ``fold`` int (-1 for test), ``cache_index`` int,
     ``orig_width``/``orig_height`` int, everything else a string.
     """
@@ -566,9 +566,11 @@ def load_octa_cache(
         images = np.load(cache, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError) as exc:
         raise DatasetFormatError(f"{cache}: not a readable .npy array ({exc})") from None
-    if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (size, size):
+    if images.dtype != np.uint8 or images.shape[1:3] != (size, size) or not (
+            images.ndim == 3 or (images.ndim == 4 and images.shape[3] == 3)):
         raise DatasetFormatError(
-            f"{cache}: expected uint8 (N, {size}, {size}), got {images.dtype} {images.shape}"
+            f"{cache}: expected uint8 (N, {size}, {size}) or RGB (N, {size}, {size}, 3), got "
+            f"{images.dtype} {images.shape}"
         )
     if rows:
         top = max(r["cache_index"] for r in rows)

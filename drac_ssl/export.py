@@ -191,8 +191,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--check", metavar="CSV", help="validate this submission file instead")
     parser.add_argument("--no-tta", action="store_true", help="no flip test-time augmentation")
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto")
+    parser.add_argument("--threads", type=int, default=0, metavar="N",
+                        help="CPU threads (torch, OpenCV); 0 = the default policy: half the "
+                             "cores, 1..4 (drac_ssl.runtime)")
     args = parser.parse_args(argv)
     try:
+        from drac_ssl.runtime import apply_thread_policy
+
+        apply_thread_policy(args.threads)
         if args.check:
             if args.run or args.out:
                 raise BundleError("--check validates a file; give no RUN and no --out with it")

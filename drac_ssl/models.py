@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 import torchvision
 from torch import Tensor, nn
+
+from drac_ssl.weights_file import WeightsFileError, match_weights, read_weights_file
 
 if TYPE_CHECKING:
     from drac_ssl.config import BackboneConfig, PretrainConfig
@@ -33,6 +34,7 @@ __all__ = [
     "Expander",
     "LoadReport",
     "VICRegModel",
+    "WeightsFileError",
     "build_backbone",
     "build_vicreg_model",
     "load_local_weights",
@@ -196,72 +198,9 @@ class LoadReport(NamedTuple):
 
     missing: list[str]
     unexpected: list[str]
-
-
-_WRAPPER_PREFIXES = ("module.", "_orig_mod.")  # DDP, torch.compile
-_OWNER_PREFIXES = ("backbone.", "encoder.", "model.", "net.")
-
-
-def _read_state_dict(path: Path) -> dict[str, Tensor]:
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        return load_file(str(path))
-    if path.suffix in (".pt", ".pth", ".ckpt", ".bin"):
-        obj = torch.load(str(path), map_location="cpu", weights_only=True)
-        # accept checkpoints that wrap the state dict
-        for _ in range(3):
-            if isinstance(obj, Mapping) and obj and all(isinstance(v, Tensor) for v in obj.values()):
-                return dict(obj)
-            if isinstance(obj, Mapping):
-                inner = next((obj[k] for k in ("state_dict", "model", "backbone") if k in obj
-                              and isinstance(obj[k], Mapping)), None)
-                if inner is None:
-                    break
-                obj = inner
-        if isinstance(obj, Mapping):
-            tensors = {k: v for k, v in obj.items() if isinstance(v, Tensor)}
-            if tensors:
-                return tensors
-        raise ValueError(
-            f"{path}: no state dict of tensors found (top-level keys: "
-            f"{list(obj)[:10] if isinstance(obj, Mapping) else type(obj).__name__})."
-        )
-    raise ValueError(
-        f"{path}: unsupported weights format {path.suffix!r}; use .safetensors, .pt or .pth."
-    )
-
-
-def _strip(state: dict[str, Tensor], prefix: str, only: bool) -> dict[str, Tensor]:
-    out: dict[str, Tensor] = {}
-    for k, v in state.items():
-        if k.startswith(prefix):
-            out[k[len(prefix):]] = v
-        elif not only:
-            out[k] = v
-    return out
-
-
-def _match_keys(
-    state: dict[str, Tensor], target: set[str]
-) -> tuple[dict[str, Tensor], list[str]]:
-    """Strip wrapper prefixes always, owner prefixes only when that matches more keys.
-
-    Returns the renamed state and the (original) keys dropped with another owner prefix.
-    """
-    for prefix in _WRAPPER_PREFIXES:
-        while any(k.startswith(prefix) for k in state):
-            state = _strip(state, prefix, only=False)
-    best, dropped = state, []
-    best_hits = len(target & set(state))
-    for prefix in _OWNER_PREFIXES:
-        if any(k.startswith(prefix) for k in state):
-            candidate = _strip(state, prefix, only=True)
-            hits = len(target & set(candidate))
-            if hits > best_hits:
-                best, best_hits = candidate, hits
-                dropped = [k for k in state if not k.startswith(prefix)]
-    return best, dropped
+    source: str = ""
+    """Where in the file the loaded tensors were (``''``: top level; ``'state_dict.backbone'``,
+    ``'teacher.backbone'`` ...; wrapper prefixes ``module.``/``_orig_mod.`` not shown)."""
 
 
 def load_local_weights(
@@ -269,40 +208,43 @@ def load_local_weights(
 ) -> LoadReport:
     """Load a local weights file into ``module`` (never downloads anything).
 
-    ``.safetensors`` files are read with ``safetensors.torch.load_file``; ``.pt``/``.pth``
-    with ``torch.load(weights_only=True)`` (a checkpoint dict holding ``state_dict``/``model``
-    is unwrapped). Prefixes ``module.`` (DDP) and ``_orig_mod.`` (torch.compile) are stripped;
-    ``backbone.``/``encoder.``/``model.``/``net.`` are stripped when that matches more keys
-    (e.g. a whole :class:`VICRegModel` checkpoint loaded into a :class:`Backbone`).
+    Any common layout loads (:mod:`drac_ssl.weights_file`): a plain state dict, a checkpoint
+    wrapping it (``state_dict``, ``model``, ``teacher``/``student``, ``backbone``,
+    ``encoder`` ..., next to optimizer state and numpy scalars), with ``module.`` (DDP) and
+    ``_orig_mod.`` (torch.compile) prefixes, owner prefixes (``backbone.``,
+    ``module.encoder_q.``; e.g. a whole :class:`VICRegModel` checkpoint into a
+    :class:`Backbone`), a ResNet saved as an ``nn.Sequential`` of its children, or a
+    safetensors file; ``.pt``-style files are read with ``torch.load(weights_only=True)``.
+    The part of the file under the prefix that holds most of ``module``'s keys is loaded.
 
     Args:
         module: the module to fill.
         path: the weights file.
         strict: raise when keys of ``module`` are missing from the file. Unexpected keys in
-            the file (e.g. a classifier ``fc.*`` or an expander) only give a warning.
+            the file (e.g. a classifier ``fc.*``, an expander, optimizer state) only give a
+            warning.
 
     Returns:
-        :class:`LoadReport` with the missing and unexpected keys.
+        :class:`LoadReport` with the missing and unexpected keys (unexpected: every tensor of
+        the file that was not loaded, less optimizer/scheduler/RNG state).
 
     Raises:
         FileNotFoundError: the file does not exist.
-        ValueError: unsupported format, shape mismatch (with a hint, e.g. ``in_channels``),
-            no key in common, or missing keys with ``strict=True``.
+        WeightsFileError (a ValueError): not a weights file, damaged, or it needs code
+            unpickled (the message names what it holds and how to re-save its weights).
+        ValueError: shape mismatch (with a hint, e.g. ``in_channels``), no key in common, or
+            missing keys with ``strict=True``.
     """
     p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(
-            f"weights file not found: {p}. Nothing is downloaded; give the path of a local "
-            f".safetensors/.pt file (pretrain.backbone.weights) or leave it empty for a "
-            f"random initialisation."
-        )
     own = module.state_dict()
-    state, dropped = _match_keys(_read_state_dict(p), set(own))
-    common = [k for k in state if k in own]
+    tensors = read_weights_file(p)
+    match = match_weights(tensors, own)
+    state = match.state
+    common = list(state)
     if not common:
         raise ValueError(
             f"{p}: no parameter name in common with {type(module).__name__} (file keys like "
-            f"{list(state)[:3]}, expected keys like {list(own)[:3]}). Is it a ResNet "
+            f"{list(tensors)[:3]}, expected keys like {list(own)[:3]}). Is it a ResNet "
             f"backbone / VICReg checkpoint?"
         )
     mismatched = [k for k in common if state[k].shape != own[k].shape]
@@ -333,7 +275,9 @@ def load_local_weights(
             + "\n  fix: " + "\n  fix: ".join(hints)
         )
     result = module.load_state_dict(state, strict=False)
-    report = LoadReport(list(result.missing_keys), list(result.unexpected_keys) + dropped)
+    report = LoadReport(list(result.missing_keys),
+                        list(result.unexpected_keys) + match.unexpected + match.ignored,
+                        match.prefix.rstrip("."))
     if report.missing and strict:
         raise ValueError(
             f"{p}: {len(report.missing)} key(s) of {type(module).__name__} are missing from the "
@@ -341,7 +285,8 @@ def load_local_weights(
         )
     if report.unexpected or report.missing:
         warnings.warn(
-            f"{p}: loaded {len(common)} tensors; ignored {len(report.unexpected)} unexpected "
+            f"{p}: loaded {len(common)} tensors"
+            f"{f' from {report.source!r}' if report.source else ''}; ignored {len(report.unexpected)} unexpected "
             f"key(s) {report.unexpected[:5]}; {len(report.missing)} missing {report.missing[:5]}.",
             stacklevel=2,
         )

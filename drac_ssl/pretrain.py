@@ -9,11 +9,16 @@ package's training engine (:class:`drac_ssl.engine.Engine`), shared with UMM:
   epoch's data order and augmentation draws are pure functions of (seed, epoch, rank), so
   resuming from ``checkpoints/last.pt`` replays exactly what an uninterrupted run does;
 * a full checkpoint (model, optimiser, epoch, step, RNG, history, config) is written
-  atomically after every epoch and loaded with ``weights_only=True``; early stopping on the
-  epoch loss (``pretrain.patience``, ``pretrain.min_delta``);
+  atomically every ``checkpoint_every`` epochs, after the last and on an early stop
+  (``Engine(checkpoint_every=...)``), and loaded with ``weights_only=True``; the best epoch's
+  weights wait on the device until then; early stopping on the epoch loss
+  (``pretrain.patience``, ``pretrain.min_delta``);
 * a non-finite loss stops the run with a diagnostic; the last good checkpoint is kept;
-* bf16 autocast and channels-last on CUDA, optional ``torch.compile``; ``torchrun`` DDP with
-  a gather-with-gradient so the variance/covariance terms see the global batch;
+* bf16 autocast and channels-last on CUDA, ``torch.compile`` (``pretrain.compile``: auto =
+  on CUDA); ``torchrun`` DDP with a gather-with-gradient so the variance/covariance terms
+  see the global batch;
+* no value is read back to the host inside an epoch: the loss terms and monitors are summed
+  on the device and read once at the epoch's end (a non-finite loss is caught there);
 * label-free monitors (methods.md section 2):
   - ``rate_reduction``: Delta R with the hard ``pairs`` membership of the backbone
     features of every training batch (train mode), averaged over the epoch; cheap, kept for
@@ -25,11 +30,12 @@ package's training engine (:class:`drac_ssl.engine.Engine`), shared with UMM:
     once (seed ``run.seed``) with two views each from fixed per-image seeds, in eval mode. The
     same images and views every epoch, so the curve moves only with the weights; the paper
     finds it tracks linear accuracy and peaks where the model starts to memorise;
-  - k-NN accuracy every ``knn_every`` epochs when labels exist (methods.md section 3);
-* weights kept: ``checkpoints/last.pt`` (every epoch), ``checkpoints/best.pt`` (lowest
-  epoch loss, exported as ``vicreg_model.safetensors``) and ``checkpoints/monitor_peak.pt``
-  (the epoch of the highest ``rate_reduction_last``: the early-stopped checkpoint; UMM's
-  ``start_from=peak``);
+  - k-NN accuracy every ``knn_every`` epochs when labels exist (methods.md section 3), on
+    images kept on the device (``evaluation.KnnMonitor``);
+* weights kept: ``checkpoints/last.pt``, ``checkpoints/best.pt`` (lowest epoch loss,
+  exported as ``vicreg_model.safetensors``) and ``checkpoints/monitor_peak.pt`` (the epoch
+  of the highest ``rate_reduction_last``, written when it is measured: the early-stopped
+  checkpoint; UMM's ``start_from=peak``);
 * outputs: ``backbone.safetensors`` + ``metadata.json``, ``metrics.csv`` / ``metrics.jsonl``
   and ``plots/pretrain_*.png``; with ``run.tensorboard=true`` also TensorBoard scalars in
   ``tensorboard/`` (``drac_ssl.tensorboard_log``).
@@ -53,7 +59,6 @@ from drac_ssl.augment import (
     GpuTwoViewAugment,
     TwoViewDataset,
     build_view_transform,
-    prepare_images,
     seed_worker,
     to_device_uint8,
 )
@@ -62,18 +67,23 @@ from drac_ssl.config import Config, to_dict
 from drac_ssl.datasets import load_generic, load_octa_cache, normalization_for
 from drac_ssl.distributed import DistInfo, gather_with_grad, init_distributed
 from drac_ssl.engine import Engine, Monitor, TrainingTask
+from drac_ssl.evaluation import KnnMonitor, embed_images
 from drac_ssl.io import atomic_write_json
 from drac_ssl.losses.rate_reduction import rate_reduction
 from drac_ssl.losses.vicreg import VICRegLoss, VICRegTerms
-from drac_ssl.metrics import knn_accuracy
 from drac_ssl.models import ARCHS, VICRegModel, build_vicreg_model
 from drac_ssl.optim import build_optimizer, lr_at, set_lr
-from drac_ssl.runtime import environment_info, epoch_seed, resolve_device, use_bf16
+from drac_ssl.runtime import environment_info, epoch_seed, resolve_device, use_bf16, use_compile
 from drac_ssl.tensorboard_log import require_tensorboard
 
 TERMS = ("loss", "invariance", "variance", "covariance", "rate_reduction")
 MONITOR_KEYS = ("rate_reduction_last", "rate_reduction_early", "view_cosine_last")
 PEAK_CHECKPOINT = "monitor_peak.pt"
+
+# embed_images (the deterministic evaluation features) and KnnMonitor live in
+# drac_ssl.evaluation; both stay importable from here (pretrain.embed_images).
+__all__ = ["KnnMonitor", "NonFiniteLossError", "PretrainData", "PretrainResult", "TwoViewFeed",
+           "embed_images", "epoch_order", "load_pretrain_data", "run", "train_step", "use_bf16"]
 
 
 class NonFiniteLossError(RuntimeError):
@@ -276,44 +286,7 @@ class _KeyStream(torch.utils.data.Sampler):
 
 
 # --------------------------------------------------------------------------------------
-# Monitors
-
-
-@torch.no_grad()
-def embed_images(
-    backbone: nn.Module,
-    images: np.ndarray,
-    recipe: str,
-    image_size: int,
-    device: torch.device,
-    batch_size: int = 512,
-    autocast: bool = False,
-) -> torch.Tensor:
-    """Backbone features (N, D) of uint8 images, deterministic preprocessing (resize + normalise)."""
-    mean, std = normalization_for(recipe)
-    was_training = backbone.training
-    backbone.eval()
-    feats = []
-    for start in range(0, len(images), batch_size):
-        x = prepare_images(images[start : start + batch_size], mean, std, image_size, device)
-        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=autocast):
-            feats.append(backbone(x).float())
-    backbone.train(was_training)
-    return torch.cat(feats)
-
-
-def knn_monitor(backbone: nn.Module, data: PretrainData, cfg: Config, device: torch.device,
-                autocast: bool) -> float:
-    assert data.knn_train is not None and data.knn_test is not None
-    aug = cfg.pretrain.augment
-    train_x, train_y = data.knn_train
-    test_x, test_y = data.knn_test
-    ftrain = embed_images(backbone, train_x, aug.recipe, aug.image_size, device, autocast=autocast)
-    ftest = embed_images(backbone, test_x, aug.recipe, aug.image_size, device, autocast=autocast)
-    return float(
-        knn_accuracy(ftrain, torch.as_tensor(train_y, device=device), ftest,
-                     torch.as_tensor(test_y, device=device), k=cfg.pretrain.knn_k)
-    )
+# The rate-reduction monitor
 
 
 @dataclass
@@ -456,22 +429,23 @@ class _VICRegTraining(TrainingTask):
 
     def __init__(self, cfg: Config, model: VICRegModel, optimizer: torch.optim.Optimizer,
                  loss_fn: VICRegLoss, data: PretrainData, device: torch.device, bf16: bool,
-                 dist: DistInfo) -> None:
+                 channels_last: bool, dist: DistInfo) -> None:
         pc = cfg.pretrain
         self.cfg, self.pc, self.model, self.train_model = cfg, pc, model, model
         self.optimizer, self.loss_fn, self.data = optimizer, loss_fn, data
-        self.device, self.bf16 = device, bf16
-        self.channels_last = pc.channels_last and device.type == "cuda"
+        self.device, self.bf16, self.channels_last = device, bf16, channels_last
         self.pairs_per_step = pc.batch_size * dist.world_size
         self.lr = pc.lr
         self.feed: TwoViewFeed | None = None
+        self.knn: KnnMonitor | None = None
         self.probe: MonitorProbe | None = None
         self.monitor_best = -math.inf  # the highest rate_reduction_last so far (monitor_peak.pt)
         self.ckpt_dir: Path | None = None
 
-    def attach(self, train_model: nn.Module, feed: TwoViewFeed) -> None:
-        """The module the steps run (DDP / compiled wrapper of the model) and the feed."""
-        self.train_model, self.feed = train_model, feed
+    def attach(self, train_model: nn.Module, feed: TwoViewFeed, knn: KnnMonitor | None = None) -> None:
+        """The module the steps run (DDP / compiled wrapper of the model), the feed and the
+        k-NN monitor (None: no k-NN column)."""
+        self.train_model, self.feed, self.knn = train_model, feed, knn
         self.steps_per_epoch = len(feed)
         self.total_steps = self.pc.epochs * len(feed)
         self.warmup_steps = self.pc.warmup_epochs * len(feed)
@@ -513,10 +487,9 @@ class _VICRegTraining(TrainingTask):
                     save_checkpoint(self.ckpt_dir / PEAK_CHECKPOINT, {
                         "model": self.model.state_dict(), "epoch": epoch,
                         "rate_reduction_last": value, "config": to_dict(self.cfg)})
-        if pc.knn_every and self.data.knn_train is not None and (
+        if self.knn is not None and pc.knn_every and (
                 (epoch + 1) % pc.knn_every == 0 or epoch + 1 == pc.epochs):
-            knn = knn_monitor(self.model.backbone, self.data, self.cfg, self.device, self.bf16)
-            out["knn_top1"] = round(100.0 * knn, 3)
+            out["knn_top1"] = round(self.knn(self.model.backbone, self.bf16, self.channels_last), 3)
         return out
 
     def state_dict(self) -> dict[str, Any]:
@@ -571,8 +544,11 @@ def run(cfg: Config, run_dir: str | Path, data: PretrainData | None = None,
     out_dir = run_dir / "pretrain"
     dist = init_distributed()
     device = resolve_device(cfg.run.device, dist.local_rank)
+    # checkpoints every pretrain.checkpoint_every epochs; the loss is checked for NaN/inf at
+    # the epoch's end only (no host read inside an epoch)
     engine = Engine("pretrain", out_dir, epochs=pc.epochs, config=to_dict(cfg), seed=cfg.run.seed,
                     is_main=dist.is_main, tensorboard=cfg.run.tensorboard,
+                    checkpoint_every=pc.checkpoint_every, non_finite_check_every=0,
                     monitor=Monitor("loss", mode="min", min_delta=pc.min_delta, patience=pc.patience,
                                     state_key="best_loss",
                                     stop_message="early stopping: no improvement of the epoch "
@@ -580,13 +556,14 @@ def run(cfg: Config, run_dir: str | Path, data: PretrainData | None = None,
     if data is None:
         data = load_pretrain_data(cfg, run_dir / "data")
     bf16 = use_bf16(cfg, device)
+    channels_last = pc.channels_last and device.type == "cuda"
 
     model: VICRegModel = build_vicreg_model(pc).to(device)
-    if pc.channels_last and device.type == "cuda":
+    if channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = build_optimizer(model, pc)
     loss_fn = VICRegLoss.from_config(pc.loss, gather=gather_with_grad if dist.world_size > 1 else None)
-    task = _VICRegTraining(cfg, model, optimizer, loss_fn, data, device, bf16, dist)
+    task = _VICRegTraining(cfg, model, optimizer, loss_fn, data, device, bf16, channels_last, dist)
     task.ckpt_dir = engine.ckpt_dir
     engine.resume(task, map_location=device)
 
@@ -594,10 +571,15 @@ def run(cfg: Config, run_dir: str | Path, data: PretrainData | None = None,
     if dist.world_size > 1:
         train_model = nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)
-    if pc.compile:
+    if use_compile(pc.compile, device):
         train_model = torch.compile(train_model)
 
-    task.attach(train_model, TwoViewFeed(data.images, cfg, device, dist))
+    feed = TwoViewFeed(data.images, cfg, device, dist)
+    knn = None  # built once: the labelled images go to the device here, not every monitor epoch
+    if pc.knn_every and data.knn_train is not None and data.knn_test is not None and dist.is_main:
+        knn = KnnMonitor(data.knn_train, data.knn_test, pc.augment.recipe, pc.augment.image_size, device,
+                         k=pc.knn_k)
+    task.attach(train_model, feed, knn)
     if dist.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_json(out_dir / "environment.json", environment_info())

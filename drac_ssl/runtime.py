@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import os
 import platform
 import random
 import subprocess
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -30,6 +32,14 @@ def resolve_device(name: str = "auto", local_rank: int = 0) -> torch.device:
     return device
 
 
+def use_compile(setting: str, device: torch.device) -> bool:
+    """Whether ``PretrainConfig.compile`` (``auto | true | false``) compiles on ``device``:
+    ``auto`` compiles on CUDA only (where a long run repays the ~40 s of compilation)."""
+    if setting not in ("auto", "true", "false"):
+        raise ValueError(f"compile setting must be auto, true or false, got {setting!r}")
+    return device.type == "cuda" if setting == "auto" else setting == "true"
+
+
 def use_bf16(cfg: Config, device: torch.device) -> bool:
     """bf16 autocast for ``pretrain.precision`` (``auto``: on CUDA only) on ``device``."""
     p = cfg.pretrain.precision
@@ -47,6 +57,125 @@ def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
     return (seed * 1_000_003 + epoch * 9_176 + rank * 7_919) % 2**31
 
 
+def usable_cores() -> int:
+    """CPU cores this process may run on: its affinity mask (``taskset``, Slurm, Kubernetes
+    cpusets), capped by a cgroup v2 CPU quota (``docker --cpus``) when one is set."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cores = os.cpu_count() or 1
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return max(1, cores)
+
+
+MAX_DEFAULT_THREADS = 4
+"""Upper bound of the default: ResNet-18 at batch 1 (the app) gains little beyond it, and the
+cores beyond it are better left to DataLoader workers and to other processes."""
+
+_applied: dict[str, Any] = {}
+
+
+def default_threads(cores: int | None = None) -> int:
+    """The package's default number of torch/OpenCV threads: half the usable cores, at least 1
+    and at most :data:`MAX_DEFAULT_THREADS` (2 cores -> 1, 4 -> 2, 8 or more -> 4).
+
+    Why not torch's own default (one thread per core): a parallel region of an intra-op
+    operation ends when its slowest thread ends, and a thread that shares its core with
+    another busy process waits for the scheduler, at every one of the ~100 operations of a
+    ResNet forward pass. Measured on the shared 2-core development machine
+    (``python -m bench.threads``, ``bench/results/threads.json``; 1-minute load average ~7,
+    i.e. other people's jobs were running throughout), seconds per call, median of 5
+    interleaved repeats:
+
+    ===============================================  =========  ==========
+    ResNet-18, CPU                                   1 thread   2 threads
+    ===============================================  =========  ==========
+    prediction, 1 x 1 x 224 x 224                    0.20       2.29
+    prediction, one more busy process                0.31       2.32
+    training step, 32 x 1 x 64 x 64                  1.37       7.15
+    training step, one more busy process             1.65       6.11
+    ===============================================  =========  ==========
+
+    (the issue that asked for this policy saw one app prediction go from 0.08 s to 3.7 s the
+    same way). With half the cores a process keeps its speed until its neighbours take more
+    than the other half; with one thread, no number of neighbours can do worse than share
+    its core fairly. The price on an idle machine is the speed-up of the cores left unused:
+    at most 2x on 2 cores (perfect scaling; this machine was never idle to measure it).
+    Serving (app, export) and training use the same rule: on a shared machine neither can
+    assume idle cores, and the training stages' DataLoader workers want cores of their own.
+
+    Override with ``run.threads`` / ``--threads N`` (any entry point) or the environment
+    variable ``OMP_NUM_THREADS``.
+    """
+    cores = usable_cores() if cores is None else cores
+    return max(1, min(MAX_DEFAULT_THREADS, cores // 2))
+
+
+def apply_thread_policy(threads: int | None = None) -> dict[str, Any]:
+    """Set this process's CPU threads: torch intra-op (and inter-op, once) and OpenCV.
+
+    Args:
+        threads: ``N > 0`` uses N threads (``run.threads`` / ``--threads``); ``0`` or None
+            uses ``OMP_NUM_THREADS`` when it is set to a positive integer, else
+            :func:`default_threads`.
+
+    Returns:
+        What was set, as recorded in ``environment.json`` and bench results: ``threads``,
+        ``source`` (``setting`` | ``OMP_NUM_THREADS`` | ``default``), ``usable_cores``,
+        ``torch_intra_op``, ``torch_inter_op``, ``opencv``.
+
+    Call it once at the start of an entry point, before any parallel work: torch's inter-op
+    pool can be sized only before it starts (a later call keeps the size it has; the
+    ``RuntimeError`` torch raises then is caught). It is not called inside DataLoader or
+    ingest workers: those run one thread each (torch and ``data_prep.cache`` set that).
+
+    Raises:
+        ValueError: ``threads`` is negative.
+    """
+    import cv2
+
+    if threads is not None and threads < 0:
+        raise ValueError(f"threads must be 0 (the default policy) or a positive count, got {threads}")
+    source = "setting"
+    if not threads:
+        env = os.environ.get("OMP_NUM_THREADS", "").strip()
+        if env.isdigit() and int(env) > 0:
+            threads, source = int(env), "OMP_NUM_THREADS"
+        else:
+            threads, source = default_threads(), "default"
+    torch.set_num_threads(threads)
+    try:
+        torch.set_num_interop_threads(threads)
+    except RuntimeError:  # already set, or the pool already ran: keep its size
+        pass
+    cv2.setNumThreads(threads)
+    _applied.clear()
+    _applied.update({
+        "threads": threads, "source": source, "usable_cores": usable_cores(),
+        "torch_intra_op": torch.get_num_threads(), "torch_inter_op": torch.get_num_interop_threads(),
+        "opencv": cv2.getNumThreads(),
+    })
+    return dict(_applied)
+
+
+def thread_settings() -> dict[str, Any]:
+    """The threads this process runs with now, and the policy that set them (if one did)."""
+    import cv2
+
+    return {
+        "policy": _applied.get("source", "not applied (library defaults)"),
+        "usable_cores": usable_cores(),
+        "torch_intra_op": torch.get_num_threads(),
+        "torch_inter_op": torch.get_num_interop_threads(),
+        "opencv": cv2.getNumThreads(),
+    }
+
+
 def cpu_model() -> str:
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as fh:
@@ -59,9 +188,11 @@ def cpu_model() -> str:
 
 
 def git_commit() -> str:
+    """Short commit of the checkout this package runs from (not of the working directory)."""
+    here = os.path.dirname(os.path.abspath(__file__))
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                             timeout=5, check=False)
+        out = subprocess.run(["git", "-C", here, "rev-parse", "--short", "HEAD"], capture_output=True,
+                             text=True, timeout=5, check=False)
         return out.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -90,6 +221,7 @@ def environment_info() -> dict[str, Any]:
         "scikit_learn": sklearn.__version__,
         "cpu": cpu_model(),
         "cpu_cores": os.cpu_count(),
+        "threads": thread_settings(),
         "git_commit": git_commit(),
         "command": command_line(),
     }

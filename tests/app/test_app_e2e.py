@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -119,3 +120,48 @@ def test_bad_input_then_good(client, samples: list[Path], tmp_path: Path) -> Non
     markdown, label, original, overlay, details = client.predict(
         handle_file(str(samples[1])), api_name="/grade")  # the server still serves
     assert "error" not in details and details["grade"] in (0, 1, 2)
+
+
+@pytest.mark.parametrize("times_the_limit", [2.5, 12])
+def test_upload_far_above_the_limit_gets_the_apps_message(client, samples: list[Path], tmp_path: Path,
+                                                          times_the_limit: float) -> None:
+    """Above twice (and ten times) the app's limit the answer is still the app's own message
+    in the page, not gradio's upload error; the oversize file does not stay on the server."""
+    import gradio as gr
+    from gradio_client import handle_file
+
+    from app.server import transport_limit
+
+    limit = int(MAX_MB * 1024 * 1024)
+    assert client.config["max_file_size"] == transport_limit(AppSettings(max_mb=MAX_MB).limits)
+    assert client.config["max_file_size"] > times_the_limit * limit  # the browser lets it through
+    name = f"huge_{times_the_limit:g}x.png"
+    huge = tmp_path / name
+    huge.write_bytes(Path(samples[0]).read_bytes()
+                     + bytes(int(times_the_limit * limit)))  # a real PNG plus padding
+    markdown, label, original, overlay, details = client.predict(handle_file(str(huge)),
+                                                                 api_name="/grade")
+    assert "Cannot grade" in markdown and f"`{name}` is" in markdown
+    assert "above the limit of 1.5 MB" in markdown and "above the limit" in details["error"]
+    assert not label and original is None and overlay is None
+    cache = Path(gr.utils.get_upload_folder())
+    assert not [n for n in cached_sizes(cache, name) if n > limit]  # dropped at once
+
+    summary, table, _ = client.predict([handle_file(str(huge)), handle_file(str(samples[1]))],
+                                       api_name="/grade_batch")
+    assert "1 image(s) graded" in summary and "1 rejected" in summary
+    assert "above the limit of 1.5 MB" in table["data"][0][-1]
+    assert cached_sizes(cache, Path(samples[1]).name)  # where uploads land: the check above looked there
+
+
+def cached_sizes(cache: Path, name: str) -> list[int]:
+    """Sizes of the files called ``name`` in gradio's upload cache (shared with any other
+    gradio process on the machine, whose cleaning may remove files while we look)."""
+    sizes = []
+    for folder, _dirs, files in os.walk(cache):  # os.walk skips folders that vanish
+        if name in files:
+            try:
+                sizes.append((Path(folder) / name).stat().st_size)
+            except OSError:
+                pass
+    return sizes

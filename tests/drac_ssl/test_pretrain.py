@@ -143,6 +143,68 @@ def test_gpu_augmentation_path_runs_on_cpu(tmp_path: Path) -> None:
     assert np.isfinite(result.history[0]["loss"])
 
 
+@pytest.mark.parametrize(("on_gpu", "optimizer"), [("true", "lars"), ("false", "adam")])
+def test_no_value_is_read_back_to_the_host_inside_an_epoch(tmp_path: Path, monkeypatch, on_gpu: str,
+                                                           optimizer: str) -> None:
+    # A host read (.item(), float(t), bool(t), .tolist(), .cpu(), ...) of a GPU tensor
+    # waits for the GPU to drain its queue. The package's code may read a few values per
+    # epoch, never per step: the count of reads made from drac_ssl must not grow with the
+    # number of steps. (torch.optim.Adam reads its step counter, a CPU tensor: not counted.)
+    import sys
+
+    package = str(Path(pretrain.__file__).parent)
+    reads = {"n": 0}
+    for name in ("item", "tolist", "cpu", "numpy", "__bool__", "__float__", "__int__", "__index__"):
+        original = getattr(torch.Tensor, name)
+
+        def counted(self, *args, _original=original, **kwargs):
+            if sys._getframe(1).f_code.co_filename.startswith(package):
+                reads["n"] += 1
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(torch.Tensor, name, counted)
+
+    def count(steps: int) -> int:
+        cfg = tiny_config(**{"pretrain.epochs": "1", "pretrain.batch_size": "2", "pretrain.optimizer": optimizer,
+                             "pretrain.max_steps_per_epoch": str(steps), "pretrain.augment.on_gpu": on_gpu})
+        reads["n"] = 0
+        pretrain.run(cfg, tmp_path / f"steps{steps}", data=tiny_data(12))
+        return reads["n"]
+
+    assert count(1) == count(3)
+
+
+def test_checkpoint_every_n_epochs_and_resume_from_the_last_one_written(tmp_path: Path) -> None:
+    cfg = tiny_config(**{"pretrain.epochs": "3", "pretrain.checkpoint_every": "2", "pretrain.max_steps_per_epoch": "1"})
+    straight = pretrain.run(cfg, tmp_path / "straight", data=tiny_data())
+    ckpt = load_checkpoint(tmp_path / "straight" / "pretrain" / "checkpoints" / "last.pt")
+    assert ckpt["epoch"] == 2  # the last epoch is always written
+    best = load_checkpoint(tmp_path / "straight" / "pretrain" / "checkpoints" / "best.pt")
+    assert best["epoch"] == straight.best_epoch
+    # killed after epoch 0: nothing written yet, a rerun starts from scratch
+    pretrain.run(cfg, tmp_path / "early", data=tiny_data(), stop_after_epoch=0)
+    assert not (tmp_path / "early" / "pretrain" / "checkpoints" / "last.pt").exists()
+    # killed after epoch 1 (a checkpoint epoch): the rerun resumes there and matches
+    pretrain.run(cfg, tmp_path / "resumed", data=tiny_data(), stop_after_epoch=1)
+    assert load_checkpoint(tmp_path / "resumed" / "pretrain" / "checkpoints" / "last.pt")["epoch"] == 1
+    resumed = pretrain.run(cfg, tmp_path / "resumed", data=tiny_data())
+    for a, b in zip(straight.history, resumed.history, strict=True):
+        assert a["loss"] == pytest.approx(b["loss"], rel=1e-5, abs=1e-6), a["epoch"]
+
+
+@pytest.mark.parametrize(("setting", "compiled"), [("auto", False), ("true", True), ("false", False)])
+def test_compile_setting_is_wired(tmp_path: Path, monkeypatch, setting: str, compiled: bool) -> None:
+    # auto compiles on CUDA only; on this CPU only "true" compiles. torch.compile itself is
+    # replaced by a recorder (compiling a ResNet on a 2-core CPU takes minutes).
+    calls = []
+    monkeypatch.setattr(torch, "compile", lambda module, **kw: calls.append(module) or module)
+    cfg = tiny_config(**{"pretrain.epochs": "1", "pretrain.compile": setting, "pretrain.max_steps_per_epoch": "1"})
+    pretrain.run(cfg, tmp_path, data=tiny_data())
+    assert len(calls) == int(compiled)
+    if compiled:
+        assert isinstance(calls[0], torch.nn.Module) and hasattr(calls[0], "backbone")
+
+
 def test_batch_larger_than_data_is_a_clear_error(tmp_path: Path) -> None:
     cfg = tiny_config(**{"pretrain.batch_size": "64"})
     with pytest.raises(ValueError, match="pretrain.batch_size=64 is larger than"):

@@ -1,8 +1,9 @@
 """The main job (python -m drac_ssl.train): every stage on a reduced phantom set, resume, errors.
 
 The no-argument path is exercised for real: configs/default.yaml, phantom generation in the
-official DRAC layout under ./data/phantom, ingest, VICReg, UMM, 5-fold fine-tuning, report
-and export, with sizes overridden down to seconds on a CPU.
+official DRAC layout under ./data/phantom, ingest, VICReg, UMM, cross-validated fine-tuning,
+report and export, with sizes overridden down to seconds on a CPU (15 training images, 2 of
+grade PDR: 2 folds, as the preflight requires stratified K-fold to have K images of a grade).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from drac_ssl.submission import check_submission
 
 REDUCED = [
     "data.phantom_n_train=15", "data.phantom_n_test=3", "data.cache_sizes=[24]", "data.workers=1",
+    "data.n_folds=2",
     "pretrain.epochs=1", "pretrain.batch_size=4", "pretrain.max_steps_per_epoch=1", "pretrain.num_workers=0",
     "pretrain.expander=16-16", "pretrain.augment.image_size=16", "pretrain.augment.source_size=24",
     "pretrain.backbone.cifar_stem=true", "umm.epochs=1", "umm.batch_size=4", "umm.max_steps_per_epoch=1",

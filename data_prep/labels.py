@@ -1,0 +1,246 @@
+"""Label CSVs in the dialects spreadsheet programs and scripts really write.
+
+:func:`read_table` reads a CSV whatever its
+
+- encoding: UTF-8 with or without BOM, UTF-16 with BOM (Excel's "Unicode text") or
+  without (detected from the NUL bytes), UTF-32 with BOM, else Windows-1252 (Excel's "CSV"
+  on Western-European Windows; a note says so), Latin-1 as the last resort;
+- delimiter: ``,`` ``;`` (European Excel) tab ``|``; an Excel ``sep=;`` first line is obeyed;
+- line ends: LF, CRLF, CR (old Mac Excel), mixed; blank lines anywhere, rows that are only
+  delimiters (``;;``) and trailing empty cells (``a,b,,``) are skipped;
+- quoting: quoted headers and values, stray spaces around them;
+- an unnamed first column (a pandas index, ``df.to_csv()``) is ignored.
+
+The delimiter is chosen by parsing the text with each candidate and scoring the result:
+first how many of the wanted columns the header then holds, then whether every row has
+the header's number of cells, then the number of columns; ``csv.Sniffer`` (which fails on
+e.g. ``;`` + CRLF + a trailing empty line) only breaks ties. A row with more non-empty
+cells than the header is an error (a decimal comma in a comma-separated file would
+otherwise shift its values silently).
+
+Column names are matched exactly, else ignoring letter case and repeated spaces (a note).
+A missing column gets a suggestion that can work: the closest real column name, never a
+header cell that is a whole unsplit line.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import difflib
+import io
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from data_prep.problems import Problem, error, note
+
+DELIMITERS = (",", ";", "\t", "|")
+_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+_SEP_LINE = re.compile(r'^\ufeff?\s*"?sep=(.)"?\s*$', re.IGNORECASE)
+
+
+@dataclass
+class Table:
+    """A parsed CSV: header cells and the non-blank rows (cells padded to the header)."""
+
+    path: Path
+    columns: list[str]
+    rows: list[tuple[int, list[str]]]  # (1-based physical line, cells)
+    encoding: str
+    delimiter: str
+    notes: list[Problem] = field(default_factory=list)
+
+    @property
+    def dialect(self) -> str:
+        """``'semicolon-separated, UTF-8'``: what was read, for messages and the summary."""
+        return f"{_NAMES.get(self.delimiter, repr(self.delimiter))}-separated, {self.encoding}"
+
+
+def normalise(name: str) -> str:
+    """A column name for a tolerant match: stripped, quotes removed, case-folded, one space."""
+    return " ".join(name.strip().strip('"').strip("'").split()).casefold()
+
+
+def decode_text(raw: bytes, path: Path) -> tuple[str | None, str, list[Problem]]:
+    """The text of a CSV file, the encoding used, and a note when it was not plain UTF-8."""
+    boms = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+            (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
+            (codecs.BOM_UTF16_BE, "utf-16"))
+    encoding = next((name for bom, name in boms if raw.startswith(bom)), "")
+    head = raw[:4096]
+    if not encoding and head.count(b"\x00") > len(head) // 4:
+        odd = head[1::2].count(b"\x00") > head[0::2].count(b"\x00")
+        encoding = "utf-16-le" if odd else "utf-16-be"
+    candidates = [encoding] if encoding else ["utf-8", "cp1252", "latin-1"]
+    for name in candidates:
+        try:
+            text = raw.decode(name)
+        except UnicodeDecodeError:
+            continue
+        problems: list[Problem] = []
+        if name.startswith(("utf-16", "utf-32")):
+            problems.append(note(path, f"read as {name.upper()} (Excel's 'Unicode text' export)",
+                                 "nothing to do", "csv-dialect"))
+        elif name in ("cp1252", "latin-1"):
+            problems.append(note(path, f"not UTF-8: read as {'Windows-1252' if name == 'cp1252' else 'Latin-1'}"
+                                       " (what Excel's 'CSV' writes on Western-European Windows)",
+                                 "check non-ASCII image names, or save as 'CSV UTF-8'", "csv-dialect"))
+        return text, name, problems
+    return None, "", [error(path, f"the CSV is not valid {encoding.upper()} text",
+                            "save it again as 'CSV UTF-8' from the spreadsheet program", "csv")]
+
+
+def _records(text: str, delimiter: str) -> list[tuple[int, list[str]]] | None:
+    """Non-blank records with their line numbers; cells stripped, trailing empty cells dropped."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"',
+                        skipinitialspace=True, strict=False)
+    out: list[tuple[int, list[str]]] = []
+    try:
+        for cells in reader:
+            cleaned = [c.strip().lstrip("\ufeff").strip() for c in cells]
+            while cleaned and not cleaned[-1]:
+                cleaned.pop()
+            if cleaned:
+                out.append((reader.line_num, cleaned))
+    except csv.Error:
+        return None
+    return out
+
+
+def _score(records: list[tuple[int, list[str]]], wanted: Sequence[str]) -> tuple[int, float, int]:
+    header = records[0][1]
+    present = {normalise(c) for c in header}
+    found = sum(normalise(w) in present for w in wanted if w)
+    data = records[1:]
+    fits = sum(len(cells) <= len(header) for _, cells in data) / len(data) if data else 1.0
+    return found, (fits if len(header) > 1 else -1.0), len(header)
+
+
+def _sniffed(text: str) -> str:
+    try:
+        return csv.Sniffer().sniff(text[:8192], delimiters="".join(DELIMITERS)).delimiter
+    except csv.Error:
+        return ""
+
+
+def read_table(path: Path, wanted: Sequence[str] = ()) -> tuple[Table | None, list[Problem]]:
+    """Read ``path`` in whatever dialect it is written (see the module docstring).
+
+    ``wanted``: the column names the caller needs (they decide the delimiter when in doubt).
+    Returns the table (None when it cannot be read at all) and the problems found: notes on
+    the dialect, errors for unreadable files and for rows with too many cells.
+    """
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        return None, [error(path, f"cannot read the CSV ({exc.strerror or exc})",
+                            "check the path and the file permissions", "csv")]
+    text, encoding, problems = decode_text(raw, path)
+    if text is None:
+        return None, problems
+    first_line = text.split("\n", 1)[0].split("\r", 1)[0]
+    forced = _SEP_LINE.match(first_line)
+    parsed: dict[str, list[tuple[int, list[str]]]] = {}
+    for delimiter in ([forced.group(1)] if forced else DELIMITERS):
+        records = _records(text, delimiter)
+        if records is not None and forced:
+            records = records[1:]
+        if records:
+            parsed[delimiter] = records
+    if not parsed:
+        return None, problems + [error(path, "the CSV is empty (no header row)",
+                                       "write a header row with the column names, then one row "
+                                       "per image", "csv")]
+    hint = _sniffed(text)
+    delimiter = max(parsed, key=lambda d: (_score(parsed[d], wanted), d == hint,
+                                           -DELIMITERS.index(d) if d in DELIMITERS else 0))
+    records = parsed[delimiter]
+    (_, columns), data = records[0], records[1:]
+    if forced:
+        problems.append(note(path, f"Excel 'sep={delimiter}' line obeyed", "nothing to do",
+                             "csv-dialect"))
+    if delimiter != ",":
+        problems.append(note(path, f"read as {_NAMES.get(delimiter, repr(delimiter))}-separated",
+                             "nothing to do", "csv-dialect"))
+    if columns and (columns[0] == "" or re.fullmatch(r"Unnamed: ?0", columns[0])):
+        problems.append(note(path, "the first column has no name (an index written by pandas?): "
+                                   "ignored", "nothing to do", "csv-dialect"))
+    rows: list[tuple[int, list[str]]] = []
+    for line, cells in data:
+        if len(cells) > len(columns):
+            problems.append(error(
+                f"{path}:{line}", f"{len(cells)} values but the header has {len(columns)} columns "
+                                  f"({_NAMES.get(delimiter, repr(delimiter))}-separated)",
+                f"quote values that contain a {_NAMES.get(delimiter, repr(delimiter))} (a decimal "
+                "comma?), or save the file with another delimiter", "csv"))
+            continue
+        rows.append((line, cells + [""] * (len(columns) - len(cells))))
+    return Table(path, columns, rows, encoding, delimiter), problems
+
+
+def column_index(table: Table, wanted: str) -> tuple[int | None, list[Problem]]:
+    """The position of column ``wanted``: exact, else ignoring case and spacing (a note).
+
+    None when it is absent or ambiguous (two columns of that name: an error).
+    """
+    exact = [i for i, c in enumerate(table.columns) if c == wanted]
+    loose = exact or [i for i, c in enumerate(table.columns) if normalise(c) == normalise(wanted)]
+    if len(loose) > 1:
+        return None, [error(table.path, f"column {wanted!r} appears {len(loose)} times",
+                            "keep one column of that name", "csv")]
+    if not loose:
+        return None, []
+    if not exact:
+        found = table.columns[loose[0]]
+        return loose[0], [note(table.path, f"column {found!r} taken for {wanted!r} (letter case or "
+                                           "spacing differ)", "nothing to do", "csv-dialect")]
+    return loose[0], []
+
+
+def _unsplit(cell: str) -> bool:
+    return any(d in cell for d in DELIMITERS) or '"' in cell
+
+
+def missing_column(table: Table, wanted: str, role: str, option: str, setting: str) -> Problem:
+    """The error for an absent column, with a fix that can work.
+
+    The suggestion is the closest real column name (never a header cell that holds a
+    delimiter, nor the only cell of a header: a whole line that was not split); a header
+    that is one unsplit line, or a first row that looks like data, is said as such.
+    """
+    columns = table.columns
+    listed = ", ".join(repr(c) for c in columns) or "none"
+    what = f"no {role} column {wanted!r} (columns: {listed}; read as {table.dialect})"
+    if len(columns) == 1:  # a label table needs 2 columns: one cell is a line not split
+        return error(table.path, f"the header row {columns[0]!r} was not split into columns "
+                                 f"(read as {table.dialect}; looked for {wanted!r})",
+                     "save the file as a comma-, semicolon- or tab-separated CSV whose first row "
+                     "holds the column names", "csv")
+    usable = [c for c in columns if c and not _unsplit(c)]
+    lowered = {c.lower(): c for c in usable}
+    close = difflib.get_close_matches(wanted.lower(), list(lowered), n=1, cutoff=0.4)
+    if close:
+        name = lowered[close[0]]
+        return error(table.path, what, f"did you mean {name!r}? pass {option} {name!r} "
+                                       f"({setting}={name})", "csv")
+    if columns and re.search(r"\.(png|jpe?g|tiff?|bmp)$", columns[0], re.IGNORECASE):
+        return error(table.path, what + "; the first row looks like data, not column names",
+                     f"add a header row naming the columns (e.g. {wanted!r})", "csv")
+    return error(table.path, what, f"pass {option} with the name of the {role} column "
+                                   f"({setting}=NAME)", "csv")
+
+
+def parse_grade(raw: str) -> int | None:
+    """An integer grade from a CSV cell (``'2'``, ``' 2 '``, ``'2.0'``, ``'2,0'``), else None."""
+    text = raw.strip().strip('"').strip()
+    if re.fullmatch(r"[+-]?\d+", text):
+        return int(text)
+    if text.count(",") == 1 and "." not in text:
+        text = text.replace(",", ".")  # a decimal comma (European spreadsheets)
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return int(value) if value.is_integer() else None

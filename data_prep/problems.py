@@ -1,0 +1,112 @@
+"""What the ingest reports: one :class:`Problem` per finding, ``PATH: what is wrong -> what to do``.
+
+Severities:
+
+- ``error``: fatal, the ingest writes nothing and exits non-zero;
+- ``warning``: the data were converted or a property of the file cannot be honoured (colour
+  to grey, 16-bit to 8-bit, an ICC profile not applied ...); fatal with ``--strict``;
+- ``note``: informational (an EXIF orientation applied, bytes after the end of an image
+  ignored, a hidden file skipped).
+
+``kind`` is a short tag (``orientation``, ``bit-depth``, ``trailing-data`` ...) that groups
+findings of the same sort in the printed summary and in ``ingest_summary.json``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+SHOWN_PER_KIND = 10
+"""Printed lines per (severity, kind); the rest are counted (all are in the summary JSON)."""
+
+
+class IngestError(ValueError):
+    """Bad input to the ingest; the message lists every problem with its fix (no traceback)."""
+
+    def __init__(self, message: str, problems: Sequence[Problem] = ()) -> None:
+        super().__init__(message)
+        self.problems: list[Problem] = list(problems)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with one file (or CSV row): where, what and how to fix it."""
+
+    path: str
+    what: str
+    fix: str
+    severity: str = "error"  # error | warning | note
+    kind: str = ""  # a short tag grouping findings of one sort (orientation, bit-depth ...)
+
+    @property
+    def line(self) -> str:
+        """The printed form ``PATH: what is wrong -> what to do``."""
+        return f"{self.path}: {self.what} -> {self.fix}"
+
+    def strict(self) -> Problem:
+        """The fatal version of a conversion warning (``--strict``)."""
+        if self.severity != "warning":
+            return self
+        return dataclasses.replace(
+            self,
+            what=f"{self.what} (rejected by --strict)",
+            fix=f"{self.fix}, or run without --strict to convert it automatically",
+            severity="error",
+        )
+
+    def at(self, path: str | Path) -> Problem:
+        """The same finding reported for ``path``."""
+        return dataclasses.replace(self, path=str(path))
+
+
+def error(path: str | Path, what: str, fix: str, kind: str = "") -> Problem:
+    return Problem(str(path), what, fix, "error", kind)
+
+
+def warning(path: str | Path, what: str, fix: str, kind: str = "") -> Problem:
+    return Problem(str(path), what, fix, "warning", kind)
+
+
+def note(path: str | Path, what: str, fix: str, kind: str = "") -> Problem:
+    return Problem(str(path), what, fix, "note", kind)
+
+
+def apply_strict(problems: Iterable[Problem], strict: bool) -> list[Problem]:
+    """Escalate conversion warnings to errors when ``strict``."""
+    return [p.strict() for p in problems] if strict else list(problems)
+
+
+def format_problems(problems: Sequence[Problem], per_kind: int = SHOWN_PER_KIND) -> str:
+    """Problems grouped by severity, one ``PATH: what -> fix`` line each.
+
+    Errors are all printed. Of the warnings and notes, at most ``per_kind`` lines of each
+    ``kind`` are printed, then a count of the rest (a 35,000-image set with one repeated
+    finding stays readable; every line is kept in ``ingest_summary.json``).
+    """
+    sections = (
+        ("error", "errors (fatal)"),
+        ("warning", "warnings (converted or not honoured; fatal with --strict)"),
+        ("note", "notes"),
+    )
+    out: list[str] = []
+    for severity, title in sections:
+        found = [p for p in problems if p.severity == severity]
+        if not found:
+            continue
+        out.append(f"{title}: {len(found)}")
+        shown: dict[str, int] = {}
+        hidden: dict[str, int] = {}
+        for problem in found:
+            key = problem.kind
+            if severity == "error" or not key or shown.get(key, 0) < per_kind:
+                shown[key] = shown.get(key, 0) + 1
+                out.append(f"  {problem.line}")
+            else:
+                hidden[key] = hidden.get(key, 0) + 1
+        for key, count in hidden.items():
+            out.append(f"  ... and {count} more '{key}' {severity}(s) of this kind "
+                       "(all listed in ingest_summary.json)")
+    return "\n".join(out)

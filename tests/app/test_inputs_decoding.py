@@ -1,0 +1,62 @@
+"""The app's upload path says what the decoding path did to a file (issue #14 cases), built
+from the real DRAC samples (skipped without ``../shared``)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from app.inputs import load_bytes
+
+SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "data" / "drac_samples"
+
+
+@pytest.fixture(scope="module")
+def samples() -> list[np.ndarray]:
+    if not SAMPLES.is_dir():
+        pytest.skip(f"real DRAC samples not found at {SAMPLES} (../shared is absent)")
+    return [np.array(Image.open(SAMPLES / f"sample_{i}.png")) for i in range(3)]
+
+
+def jpeg(array: np.ndarray, **kwargs: object) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, "JPEG", quality=95, **kwargs)
+    return buf.getvalue()
+
+
+def test_orientation_is_applied_and_shown(samples: list[np.ndarray]) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    loaded = load_bytes(jpeg(np.rot90(samples[0], 1), exif=exif.tobytes()), "phone.jpg")
+    assert np.abs(loaded.gray.astype(int) - samples[0]).mean() < 2
+    assert any(w.startswith("Image file: Exif Orientation 6") for w in loaded.warnings)
+
+
+def test_12_bit_range_is_used_and_shown(samples: list[np.ndarray]) -> None:
+    ok, png = cv2.imencode(".png", samples[2].astype(np.uint16) * 16)
+    loaded = load_bytes(png.tobytes(), "device.png")
+    np.testing.assert_array_equal(loaded.gray, samples[2])
+    (depth,) = [w for w in loaded.warnings if w.startswith("16-bit")]
+    assert "12-bit" in depth and "value >> 4" in depth
+
+
+def test_bytes_after_a_jpeg_are_not_a_rejection(samples: list[np.ndarray]) -> None:
+    data = jpeg(samples[1])
+    loaded = load_bytes(data + b"\r\n", "trailer.jpg")
+    np.testing.assert_array_equal(loaded.gray, load_bytes(data, "clean.jpg").gray)
+    assert any("2 byte(s) after the JPEG" in w for w in loaded.warnings)
+    assert not any("truncated" in w for w in loaded.warnings)
+
+
+def test_first_page_of_a_multi_page_tiff_is_said(samples: list[np.ndarray]) -> None:
+    buf = io.BytesIO()
+    frames = [Image.fromarray(s) for s in samples]
+    frames[0].save(buf, "TIFF", save_all=True, append_images=frames[1:])
+    loaded = load_bytes(buf.getvalue(), "stack.tif")
+    np.testing.assert_array_equal(loaded.gray, samples[0])
+    assert any("multi-page TIFF with 3 frames: only the first is used" in w for w in loaded.warnings)

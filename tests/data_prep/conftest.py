@@ -1,0 +1,34 @@
+"""Shared fixtures of the data_prep tests: the real samples under ``../shared/data``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+DRAC_SAMPLES = SHARED_DATA / "drac_samples"
+APTOS_SAMPLES = SHARED_DATA / "aptos_samples"
+RETINAMNIST = SHARED_DATA / "retinamnist" / "retinamnist_public.npz"
+DRAC_LABELS = SHARED_DATA / "drac_labels" / "DRAC2022_ Diabetic Retinopathy Grading_Training Labels.csv"
+
+
+def need(path: Path, what: str) -> Path:
+    if not path.exists():
+        pytest.skip(f"{what} not found at {path} (../shared/data is absent on this machine)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def drac_samples() -> list[np.ndarray]:
+    """The three real DRAC 2022 UW-OCTA images (1024 x 1024 uint8 grey), grades 0, 1, 2."""
+    need(DRAC_SAMPLES, "the real DRAC samples")
+    return [np.array(Image.open(DRAC_SAMPLES / f"sample_{i}.png")) for i in range(3)]
+
+
+@pytest.fixture(scope="session")
+def aptos_dir() -> Path:
+    """The 30 real APTOS 2019 samples in the Kaggle layout (train.csv + train_images/)."""
+    return need(APTOS_SAMPLES, "the real APTOS samples")

@@ -1,0 +1,432 @@
+"""The one decoding path (``data_prep.validate.inspect_image``): every property of an image
+file that changes what its pixels mean or which pixels are read, each with its message.
+
+Inputs are built in the test from the real DRAC samples (skipped without ``../shared``),
+except the pure checks of the orientation table and the JPEG end finder."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image, ImageCms, ImageOps
+
+from data_prep import decode, validate
+from data_prep.decode import jpeg_end, orient
+
+INVERSE = {1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 6: 8, 7: 7, 8: 6}
+
+
+# --------------------------------------------------------------------------------------
+# Builders
+
+
+def encode(image: Image.Image | np.ndarray, fmt: str, **kw: object) -> bytes:
+    if isinstance(image, np.ndarray):
+        image = Image.fromarray(image)
+    buf = io.BytesIO()
+    image.save(buf, fmt, **kw)
+    return buf.getvalue()
+
+
+def cv_png(array: np.ndarray) -> bytes:
+    """A PNG written by OpenCV (keeps 16-bit colour, BGR order in, RGB in the file)."""
+    if array.ndim == 3:
+        array = array[..., ::-1]
+    ok, data = cv2.imencode(".png", np.ascontiguousarray(array))
+    assert ok
+    return data.tobytes()
+
+
+def chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def with_chunk(png: bytes, kind: bytes, body: bytes) -> bytes:
+    """``png`` with one more ancillary chunk right after IHDR."""
+    ihdr_end = 8 + 12 + int.from_bytes(png[8:12], "big")
+    return png[:ihdr_end] + chunk(kind, body) + png[ihdr_end:]
+
+
+def interlaced_png(gray: np.ndarray) -> bytes:
+    """An 8-bit grey Adam7-interlaced PNG (Pillow and OpenCV cannot write one)."""
+    passes = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4),
+              (1, 0, 2, 2), (0, 1, 1, 2))
+    raw = b""
+    for x0, y0, dx, dy in passes:
+        sub = gray[y0::dy, x0::dx]
+        if sub.size:
+            raw += b"".join(b"\x00" + row.tobytes() for row in sub)
+    height, width = gray.shape
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 1)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw))
+            + chunk(b"IEND", b""))
+
+
+def exif(orientation: int) -> bytes:
+    tags = Image.Exif()
+    tags[0x0112] = orientation
+    return tags.tobytes()
+
+
+def kinds(decoded: validate.DecodedImage, severity: str | None = None) -> set[str]:
+    return {p.kind for p in decoded.problems if severity is None or p.severity == severity}
+
+
+def messages(decoded: validate.DecodedImage) -> str:
+    return "\n".join(p.line for p in decoded.problems)
+
+
+@pytest.fixture(scope="module")
+def octa(drac_samples: list[np.ndarray]) -> np.ndarray:
+    """A non-square 384 x 256 crop of real sample 0 (orientations 5-8 swap its sides)."""
+    return np.ascontiguousarray(drac_samples[0][200:456, 300:684])
+
+
+def jpeg_error(a: np.ndarray, b: np.ndarray) -> float:
+    assert a.shape == b.shape
+    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
+
+
+# --------------------------------------------------------------------------------------
+# Orientation
+
+
+def test_orientation_table_matches_pillow() -> None:
+    """``orient`` is Pillow's ``ImageOps.exif_transpose`` for all eight values."""
+    stored = np.arange(12, dtype=np.uint8).reshape(3, 4) * 20
+    for value in range(1, 9):
+        oracle = ImageOps.exif_transpose(Image.open(io.BytesIO(encode(stored, "PNG",
+                                                                      exif=exif(value)))))
+        np.testing.assert_array_equal(orient(stored, value), np.asarray(oracle), err_msg=str(value))
+
+
+def test_issue_case_jpeg_with_exif_orientation_6(drac_samples: list[np.ndarray]) -> None:
+    """sample_0 rotated 90 degrees counter-clockwise, saved as JPEG with 0x0112 = 6: decoded
+    upright, equal to the original within JPEG error, and said."""
+    original = drac_samples[0]
+    data = encode(np.rot90(original, 1), "JPEG", quality=95, exif=exif(6))
+    decoded = validate.inspect_image(data, "phone.jpg")
+    assert decoded.gray is not None and decoded.gray.shape == original.shape
+    assert jpeg_error(decoded.gray, original) < 2.0
+    sideways = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert jpeg_error(sideways, original) > 20  # what was read before: on its side
+    assert "Exif Orientation 6" in messages(decoded) and "clockwise" in messages(decoded)
+    assert kinds(decoded, "note") == {"orientation"} and not kinds(decoded, "error")
+
+
+@pytest.mark.parametrize("value", range(1, 9))
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG eXIf", "TIFF"])
+def test_every_orientation_in_every_format(octa: np.ndarray, value: int, fmt: str) -> None:
+    stored = orient(octa, INVERSE[value])  # what a camera writes for this tag
+    if fmt == "JPEG":
+        data = encode(stored, "JPEG", quality=95, exif=exif(value))
+    elif fmt == "PNG eXIf":
+        data = encode(stored, "PNG", exif=exif(value))
+    else:
+        data = encode(stored, "TIFF", tiffinfo={274: value})
+    decoded = validate.inspect_image(data, f"o{value}", expected_side=None)
+    assert decoded.gray is not None and decoded.gray.shape == octa.shape
+    assert (decoded.width, decoded.height) == (octa.shape[1], octa.shape[0])
+    if fmt == "JPEG":
+        assert jpeg_error(decoded.gray, octa) < 2.0
+    else:
+        np.testing.assert_array_equal(decoded.gray, octa)
+    said = [p for p in decoded.problems if p.kind == "orientation"]
+    assert len(said) == (value != 1)
+    if value != 1:
+        assert f"Orientation {value}" in said[0].what and said[0].severity == "note"
+
+
+def test_orientation_of_16_bit_colour_png(drac_samples: list[np.ndarray]) -> None:
+    """The OpenCV path (16-bit colour) is turned upright too."""
+    rgb = np.dstack(drac_samples)[100:300, 100:400]
+    stored = orient(rgb.astype(np.uint16) * 257, 8)  # Orientation 6 undoes a CCW turn
+    png = cv_png(stored)
+    assert exif(6).startswith(b"Exif\x00\x00")
+    png = png[:-12] + chunk(b"eXIf", exif(6)[6:]) + png[-12:]  # eXIf before IEND
+    decoded = validate.inspect_image(png, "deep.png", channels=None, expected_side=None)
+    assert decoded.pixels is not None and decoded.colour
+    np.testing.assert_array_equal(decoded.pixels, rgb)
+    assert "orientation" in kinds(decoded, "note")
+
+
+def test_invalid_orientation_is_ignored_and_said(octa: np.ndarray) -> None:
+    decoded = validate.inspect_image(encode(octa, "PNG", exif=exif(9)), "x.png", expected_side=None)
+    np.testing.assert_array_equal(decoded.gray, octa)
+    assert "not a valid value" in messages(decoded) and "orientation" in kinds(decoded, "warning")
+
+
+# --------------------------------------------------------------------------------------
+# Bit depth
+
+
+def test_issue_case_12_bit_data_in_a_16_bit_png(drac_samples: list[np.ndarray]) -> None:
+    """sample_2 as uint16 * 16 (0..4080, as device exports): graded like the 8-bit file."""
+    original = drac_samples[2]
+    decoded = validate.inspect_image(cv_png(original.astype(np.uint16) * 16), "s2.png")
+    np.testing.assert_array_equal(decoded.gray, original)
+    text = messages(decoded)
+    assert "16-bit image" in text and "12-bit" in text and "4080" in text and "sBIT" in text
+    assert kinds(decoded, "warning") == {"bit-depth"}
+
+
+@pytest.mark.parametrize(("scale", "bits"), [(257, "16"), (4, "10"), (64, "14"), (1, "8")])
+def test_the_used_range_is_detected(drac_samples: list[np.ndarray], scale: int, bits: str) -> None:
+    original = drac_samples[1]
+    decoded = validate.inspect_image(cv_png(original.astype(np.uint16) * scale), "d.png")
+    np.testing.assert_array_equal(decoded.gray, original)
+    assert (f"{bits}-bit" in messages(decoded)) or (bits == "16" and "full 16-bit" in messages(decoded))
+
+
+def test_png_sbit_chunk_is_honoured(drac_samples: list[np.ndarray]) -> None:
+    """sBIT decides instead of the maximum: 12 significant bits unscaled -> >> 4; sBIT 16 on
+    the same values says they are a dark 16-bit image -> >> 8."""
+    original = drac_samples[0]
+    raw12 = cv_png(original.astype(np.uint16) * 16)
+    twelve = validate.inspect_image(with_chunk(raw12, b"sBIT", b"\x0c"), "s12.png")
+    np.testing.assert_array_equal(twelve.gray, original)
+    assert "sBIT chunk says 12" in messages(twelve)
+    sixteen = validate.inspect_image(with_chunk(raw12, b"sBIT", b"\x10"), "s16.png")
+    np.testing.assert_array_equal(sixteen.gray, (original.astype(np.uint16) * 16) >> 8)
+    assert "all 16 bits" in messages(sixteen)
+    scaled = cv_png((original.astype(np.uint16) * 16) * 16)  # 12 bits scaled up per the spec
+    spec = validate.inspect_image(with_chunk(scaled, b"sBIT", b"\x0c"), "spec.png")
+    np.testing.assert_array_equal(spec.gray, original)
+
+
+def test_16_bit_tiff_and_16_bit_colour(drac_samples: list[np.ndarray]) -> None:
+    original = drac_samples[2]
+    tiff = encode(Image.fromarray(original.astype(np.uint16) * 16), "TIFF")
+    np.testing.assert_array_equal(validate.inspect_image(tiff, "t.tif").gray, original)
+    rgb = np.dstack(drac_samples)
+    colour = validate.inspect_image(cv_png(rgb.astype(np.uint16) * 16), "c.png", channels=None)
+    assert colour.colour and colour.pixels is not None
+    np.testing.assert_array_equal(colour.pixels, rgb)  # RGB order, all 8 bits, not the high byte
+    assert "12-bit" in messages(colour)
+
+
+def test_float_tiff(drac_samples: list[np.ndarray]) -> None:
+    original = drac_samples[0]
+    unit = encode(Image.fromarray(original.astype(np.float32) / 255.0, "F"), "TIFF")
+    decoded = validate.inspect_image(unit, "f.tif")
+    np.testing.assert_array_equal(decoded.gray, original)
+    assert "float image" in messages(decoded) and "scaled by 255" in messages(decoded)
+    negative = encode(Image.fromarray(original.astype(np.float32) - 10.0, "F"), "TIFF")
+    bad = validate.inspect_image(negative, "n.tif")
+    assert bad.pixels is None and "negative values" in messages(bad)
+
+
+# --------------------------------------------------------------------------------------
+# Data after a complete image, and real truncation
+
+
+@pytest.mark.parametrize("trailer", [b"\r\n", b"\x00" * 64, b"SAMSUNG-TRAILER" * 40])
+@pytest.mark.parametrize("fmt", ["JPEG", "progressive JPEG", "PNG"])
+def test_bytes_after_a_complete_image_are_a_note(drac_samples: list[np.ndarray], fmt: str,
+                                                 trailer: bytes) -> None:
+    original = drac_samples[1]
+    if fmt == "PNG":
+        data = encode(original, "PNG")
+    else:
+        data = encode(original, "JPEG", quality=90, progressive=fmt.startswith("progressive"))
+    clean = validate.inspect_image(data, "clean")
+    decoded = validate.inspect_image(data + trailer, "phone")
+    np.testing.assert_array_equal(decoded.gray, clean.gray)
+    assert kinds(decoded, "note") == {"trailing-data"} and not kinds(decoded, "error")
+    text = messages(decoded)
+    assert f"{len(trailer)} byte(s) after the" in text and "truncated" not in text
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "TIFF", "BMP"])
+def test_a_real_truncation_stays_an_error(drac_samples: list[np.ndarray], fmt: str) -> None:
+    data = encode(drac_samples[0], fmt)
+    decoded = validate.inspect_image(data[:len(data) // 2], f"cut.{fmt.lower()}")
+    assert decoded.pixels is None
+    assert f"truncated {fmt}" in messages(decoded) and kinds(decoded) == {"truncated"}
+
+
+def test_jpeg_end_skips_segments_that_hold_an_embedded_jpeg(octa: np.ndarray) -> None:
+    """An Exif thumbnail (a whole JPEG inside APP1) does not end the image."""
+    data = encode(octa, "JPEG")
+    thumbnail = encode(octa[::8, ::8], "JPEG")
+    app1 = b"Exif\x00\x00" + thumbnail
+    with_thumbnail = data[:2] + b"\xff\xe1" + struct.pack(">H", len(app1) + 2) + app1 + data[2:]
+    assert jpeg_end(with_thumbnail) == len(with_thumbnail)
+    assert jpeg_end(with_thumbnail + b"tail") == len(with_thumbnail)
+    assert jpeg_end(with_thumbnail[:-10]) is None
+
+
+# --------------------------------------------------------------------------------------
+# Palette, alpha, grey + alpha, colour spaces
+
+
+def test_palette_and_alpha(drac_samples: list[np.ndarray]) -> None:
+    original = drac_samples[0]
+    palette = Image.fromarray(original, "P")
+    palette.putpalette([v for i in range(256) for v in (i, i, i)])
+    decoded = validate.inspect_image(encode(palette, "PNG"), "p.png")
+    np.testing.assert_array_equal(decoded.gray, original)
+    assert not decoded.colour and {p.severity for p in decoded.problems} == {"note"}
+    assert "channels identical, nothing lost" in messages(decoded)
+
+    opaque = np.dstack([original, np.full_like(original, 255)])
+    quiet = validate.inspect_image(encode(Image.fromarray(opaque, "LA"), "PNG"), "la.png")
+    np.testing.assert_array_equal(quiet.gray, original)
+    assert not quiet.problems  # a fully opaque alpha is dropped silently
+
+    alpha = np.full_like(original, 255)
+    alpha[:, :256] = 0  # the left quarter transparent
+    rgba = np.dstack([original, original, original, alpha])
+    composited = validate.inspect_image(encode(Image.fromarray(rgba, "RGBA"), "PNG"), "a.png")
+    expected = original.copy()
+    expected[:, :256] = 0
+    np.testing.assert_array_equal(composited.gray, expected)
+    assert "25.0% of the pixels are (partly) transparent" in messages(composited)
+    assert "over black" in messages(composited) and "alpha" in kinds(composited, "warning")
+
+
+def test_cmyk_jpeg_is_converted_and_said(drac_samples: list[np.ndarray]) -> None:
+    original = drac_samples[1]
+    cmyk = Image.fromarray(np.dstack([original] * 3)).convert("CMYK")
+    decoded = validate.inspect_image(encode(cmyk, "JPEG", quality=95), "print.jpg")
+    assert decoded.gray is not None and jpeg_error(decoded.gray, original) < 3.0
+    assert "CMYK" in messages(decoded) and "colour-space" in kinds(decoded, "warning")
+
+
+def test_mode_1_and_min_is_white(drac_samples: list[np.ndarray]) -> None:
+    original = drac_samples[2]
+    binary = original > 128
+    decoded = validate.inspect_image(encode(Image.fromarray(binary), "PNG"), "b.png")
+    np.testing.assert_array_equal(decoded.gray, binary.astype(np.uint8) * 255)
+    data = bytearray(encode(255 - original, "TIFF"))
+    offset = struct.unpack("<I", data[4:8])[0]
+    for i in range(struct.unpack("<H", data[offset:offset + 2])[0]):
+        entry = offset + 2 + 12 * i
+        if struct.unpack("<H", data[entry:entry + 2])[0] == 262:  # PhotometricInterpretation
+            data[entry + 8:entry + 10] = struct.pack("<H", 0)  # MinIsWhite
+    np.testing.assert_array_equal(validate.inspect_image(bytes(data), "w.tif").gray, original)
+
+
+# --------------------------------------------------------------------------------------
+# Several frames
+
+
+def test_multi_frame_files_use_the_first_frame(drac_samples: list[np.ndarray]) -> None:
+    frames = [Image.fromarray(s) for s in drac_samples]
+    files = {
+        "animated PNG": encode(frames[0], "PNG", save_all=True, append_images=frames[1:]),
+        "multi-page TIFF": encode(frames[0], "TIFF", save_all=True, append_images=frames[1:]),
+        "animated GIF": encode(frames[0], "GIF", save_all=True, append_images=frames[1:]),
+    }
+    for name, data in files.items():
+        decoded = validate.inspect_image(data, name)
+        np.testing.assert_array_equal(decoded.gray, drac_samples[0], err_msg=name)
+        assert f"{name} with 3 frames: only the first is used" in messages(decoded), name
+        assert "frames" in kinds(decoded, "warning")
+    mpo = encode(frames[0], "MPO", save_all=True, append_images=frames[1:2], quality=95)
+    primary = validate.inspect_image(mpo, "stereo.jpg")
+    assert jpeg_error(primary.gray, drac_samples[0]) < 2.0
+    assert "multi-picture JPEG (MPO) with 2 pictures" in messages(primary)
+    assert kinds(primary) == {"frames"} and kinds(primary, "note") == {"frames"}
+
+
+# --------------------------------------------------------------------------------------
+# Interlaced / progressive; what cannot be honoured
+
+
+def test_interlaced_png_and_progressive_jpeg_decode_fully(drac_samples: list[np.ndarray]) -> None:
+    original = drac_samples[0]
+    decoded = validate.inspect_image(interlaced_png(original), "adam7.png")
+    np.testing.assert_array_equal(decoded.gray, original)
+    assert not decoded.problems
+    baseline = validate.inspect_image(encode(original, "JPEG", quality=90), "b.jpg")
+    progressive = validate.inspect_image(encode(original, "JPEG", quality=90, progressive=True),
+                                         "p.jpg")
+    assert jpeg_error(progressive.gray, original) < 2.0 and not progressive.problems
+    assert jpeg_error(progressive.gray, baseline.gray) < 1.0
+
+
+def test_colour_profiles_and_gamma_are_said_not_applied(drac_samples: list[np.ndarray]) -> None:
+    rgb = np.dstack(drac_samples)[::4, ::4]
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    other = ImageCms.ImageCmsProfile(ImageCms.createProfile("XYZ")).tobytes()
+    quiet = validate.inspect_image(encode(rgb, "PNG", icc_profile=srgb), "s.png", channels=None,
+                                   expected_side=None)
+    assert not quiet.problems
+    loud = validate.inspect_image(encode(rgb, "JPEG", icc_profile=other), "x.jpg", channels=None,
+                                  expected_side=None)
+    assert "ICC colour profile" in messages(loud) and "not applied" in messages(loud)
+    assert "colour-profile" in kinds(loud, "warning")
+    gamma = with_chunk(encode(rgb, "PNG"), b"gAMA", struct.pack(">I", 100000))
+    linear = validate.inspect_image(gamma, "g.png", channels=None, expected_side=None)
+    assert "PNG gAMA 1 " in messages(linear) and linear.pixels is not None
+    np.testing.assert_array_equal(linear.pixels, rgb)  # pixel values used as stored
+
+
+def test_non_square_pixels_are_said(drac_samples: list[np.ndarray]) -> None:
+    decoded = validate.inspect_image(encode(drac_samples[0], "PNG", dpi=(72, 144)), "d.png")
+    assert "non-square pixels" in messages(decoded) and "pixel-aspect" in kinds(decoded, "warning")
+    np.testing.assert_array_equal(decoded.gray, drac_samples[0])
+
+
+# --------------------------------------------------------------------------------------
+# Channels and the rest of the path
+
+
+def test_channels_asked_for(drac_samples: list[np.ndarray]) -> None:
+    rgb = np.dstack(drac_samples)
+    data = encode(rgb, "PNG")
+    grey = validate.inspect_image(data, "c.png", channels=1)
+    assert grey.pixels is not None and grey.pixels.shape == (1024, 1024) and grey.colour
+    np.testing.assert_array_equal(grey.pixels, cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
+    assert "RGB image (converted to grayscale" in messages(grey)
+    native = validate.inspect_image(data, "c.png", channels=None)
+    np.testing.assert_array_equal(native.pixels, rgb)
+    assert not native.problems
+    replicated = validate.inspect_image(encode(drac_samples[0], "PNG"), "g.png", channels=3)
+    assert replicated.pixels is not None and replicated.pixels.shape == (1024, 1024, 3)
+    assert "replicated to 3 identical channels" in messages(replicated)
+    red = rgb.copy()
+    red[..., 1:] = 0
+    red_only = validate.inspect_image(encode(red, "PNG"), "r.png", channels=None)
+    assert red_only.colour and red_only.pixels is not None
+    assert not np.array_equal(red_only.pixels, np.dstack([red_only.gray] * 3))
+
+
+def test_bad_bytes_never_raise() -> None:
+    for data, fragment in [(b"", "empty file"), (b"hello world", "not an image"),
+                           (b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, "not an image")]:
+        decoded = validate.inspect_image(data, "x")
+        assert decoded.pixels is None and fragment in messages(decoded)
+    assert decode.to_uint8(np.array([[1.0, np.nan]], np.float32), "x")[0] is None
+
+
+def test_opencv_paths_16_bit_colour_tiff_float_rgb_tiff_and_16_bit_grey_alpha(
+        octa: np.ndarray) -> None:
+    """What Pillow narrows or cannot open: 16-bit RGB TIFF, float RGB TIFF, 16-bit grey+alpha."""
+    rgb = np.dstack([octa, octa[::-1], octa[:, ::-1]])
+    ok, tiff16 = cv2.imencode(".tiff", rgb[..., ::-1].astype(np.uint16) * 16)
+    deep = validate.inspect_image(tiff16.tobytes(), "t16.tif", channels=None, expected_side=None)
+    np.testing.assert_array_equal(deep.pixels, rgb)
+    assert "12-bit" in messages(deep)
+    ok, tiff_float = cv2.imencode(".tiff", rgb[..., ::-1].astype(np.float32) / 255)
+    floating = validate.inspect_image(tiff_float.tobytes(), "f.tif", channels=None,
+                                      expected_side=None)
+    np.testing.assert_array_equal(floating.pixels, rgb)
+    assert "decoded by OpenCV" in messages(floating) and "float image" in messages(floating)
+    grey_alpha = np.dstack([octa.astype(np.uint16) * 16, np.full(octa.shape, 65535, np.uint16)])
+    raw = b"".join(b"\x00" + row.astype(">u2").tobytes() for row in grey_alpha)
+    ihdr = struct.pack(">IIBBBBB", octa.shape[1], octa.shape[0], 16, 4, 0, 0, 0)
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw))
+           + chunk(b"IEND", b""))
+    la16 = validate.inspect_image(png, "la16.png", expected_side=None)
+    np.testing.assert_array_equal(la16.gray, octa)
+    assert "alpha" not in kinds(la16)  # opaque
+    bmp = validate.inspect_image(encode(octa, "BMP"), "b.bmp", expected_side=None)
+    np.testing.assert_array_equal(bmp.gray, octa)
+    assert not bmp.problems

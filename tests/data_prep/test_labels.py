@@ -1,0 +1,173 @@
+"""Label CSVs in the dialects spreadsheets and scripts write (``data_prep.labels``), and a
+missing column's suggestion. The rows are the real DRAC label file's when ``../shared`` is
+present (its first 40 rows), else the same shape written here."""
+
+from __future__ import annotations
+
+import codecs
+from pathlib import Path
+
+import pytest
+
+from data_prep import validate
+from data_prep.labels import parse_grade, read_table
+
+REAL_LABELS = (Path(__file__).resolve().parents[3] / "shared" / "data" / "drac_labels"
+               / "DRAC2022_ Diabetic Retinopathy Grading_Training Labels.csv")
+HEADER = ("image name", "DR grade")
+
+
+@pytest.fixture(scope="module")
+def rows() -> list[tuple[str, int]]:
+    if REAL_LABELS.is_file():
+        lines = REAL_LABELS.read_text(encoding="utf-8").splitlines()[1:41]
+        return [(name, int(grade)) for name, grade in (line.split(",") for line in lines)]
+    return [(f"{i:03d}.png", i % 3) for i in range(1, 41)]
+
+
+def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def read(path: Path) -> tuple[validate.LabelTable | None, list[validate.Problem]]:
+    return validate.read_labels(path, *HEADER)
+
+
+def expect_rows(table: validate.LabelTable | None, problems: list[validate.Problem],
+                rows: list[tuple[str, int]]) -> None:
+    errors = [p.line for p in problems if p.severity == "error"]
+    assert not errors, errors
+    assert table is not None
+    assert [(r.name, r.grade) for r in table.rows] == rows
+
+
+def lines(rows: list[tuple[str, int]], sep: str, grade: str = "{}") -> list[str]:
+    return [f"{n}{sep}{grade.format(g)}" for n, g in rows]
+
+
+DIALECTS = {
+    # the issue's case: European Excel, CRLF, one trailing empty line
+    "semicolon CRLF trailing empty line": lambda r: ("image name;DR grade\r\n"
+                                                     + "\r\n".join(lines(r, ";")) + "\r\n\r\n",
+                                                     "utf-8"),
+    "comma LF": lambda r: ("image name,DR grade\n" + "\n".join(lines(r, ",")) + "\n", "utf-8"),
+    "tab UTF-16 with BOM (Excel Unicode text)": lambda r: (
+        "image name\tDR grade\r\n" + "\r\n".join(lines(r, "\t")) + "\r\n", "utf-16"),
+    "pipe": lambda r: ("image name|DR grade\n" + "\n".join(lines(r, "|")), "utf-8"),
+    "CR line ends (old Mac Excel)": lambda r: ("image name,DR grade\r"
+                                               + "\r".join(lines(r, ",")) + "\r", "utf-8"),
+    "blank lines and delimiter-only rows": lambda r: (
+        "\nimage name;DR grade\n\n" + "\n".join(lines(r[:20], ";")) + "\n;\n;;\n\n"
+        + "\n".join(lines(r[20:], ";")) + "\n\n\n", "utf-8"),
+    "UTF-8 BOM": lambda r: ("\ufeffimage name,DR grade\n" + "\n".join(lines(r, ",")), "utf-8"),
+    "quoted header and values": lambda r: (
+        '"image name","DR grade"\n' + "\n".join(f'"{n}","{g}"' for n, g in r), "utf-8"),
+    "stray spaces": lambda r: (" image name  ;  DR grade \n"
+                               + "\n".join(f"  {n} ; {g}  " for n, g in r), "utf-8"),
+    "grades written 1.0": lambda r: ("image name,DR grade\n" + "\n".join(lines(r, ",", "{}.0")),
+                                     "utf-8"),
+    "grades written 1,0 (decimal comma)": lambda r: (
+        "image name;DR grade\n" + "\n".join(lines(r, ";", "{},0")), "utf-8"),
+    "Excel sep= line": lambda r: ("sep=;\r\nimage name;DR grade\r\n"
+                                  + "\r\n".join(lines(r, ";")), "utf-8"),
+    "trailing empty cells": lambda r: ("image name,DR grade,,\n"
+                                       + "\n".join(f"{n},{g},," for n, g in r), "utf-8"),
+    "index column": lambda r: (",image name,DR grade\n"
+                               + "\n".join(f"{i},{n},{g}" for i, (n, g) in enumerate(r)), "utf-8"),
+    "header case and spacing": lambda r: ("Image  Name;dr grade\n" + "\n".join(lines(r, ";")),
+                                          "utf-8"),
+}
+
+
+@pytest.mark.parametrize("dialect", list(DIALECTS))
+def test_dialects_are_read(tmp_path: Path, rows: list[tuple[str, int]], dialect: str) -> None:
+    text, encoding = DIALECTS[dialect](rows)
+    table, problems = read(write(tmp_path / "labels.csv", text, encoding))
+    expect_rows(table, problems, rows)
+
+
+def test_cp1252_names(tmp_path: Path) -> None:
+    """Excel's 'CSV' on Western Windows: not UTF-8; read as Windows-1252 and said."""
+    path = write(tmp_path / "l.csv", "image name;DR grade\r\nœil_été.png;2\r\n", "cp1252")
+    table, problems = read(path)
+    expect_rows(table, problems, [("œil_été.png", 2)])
+    assert any("Windows-1252" in p.what for p in problems)
+
+
+def test_utf16_without_bom(tmp_path: Path, rows: list[tuple[str, int]]) -> None:
+    text = "image name\tDR grade\n" + "\n".join(lines(rows, "\t"))
+    table, problems = read(write(tmp_path / "l.csv", text, "utf-16-le"))
+    expect_rows(table, problems, rows)
+    assert any("UTF-16" in p.what for p in problems)
+
+
+def test_what_pandas_writes(tmp_path: Path, rows: list[tuple[str, int]]) -> None:
+    pandas = pytest.importorskip("pandas")
+    frame = pandas.DataFrame({"image name": [n for n, _ in rows],
+                              "DR grade": [float(g) for _, g in rows]})
+    for i, kwargs in enumerate([{}, {"sep": ";", "decimal": ","}, {"sep": "\t", "index": False},
+                                {"encoding": "utf-8-sig", "lineterminator": "\r\n"}]):
+        path = tmp_path / f"p{i}.csv"
+        frame.to_csv(path, **kwargs)
+        table, problems = read(path)
+        expect_rows(table, problems, rows)
+
+
+def test_the_issue_case_suggests_a_column_that_can_work(tmp_path: Path,
+                                                        rows: list[tuple[str, int]]) -> None:
+    """``;`` + CRLF + a trailing empty line with a misnamed column: the suggestion is a real
+    column, never the whole unsplit header line."""
+    text = "image name;DR_grade\r\n" + "\r\n".join(lines(rows, ";")) + "\r\n\r\n"
+    table, problems = read(write(tmp_path / "eu.csv", text))
+    assert table is None
+    message = "\n".join(p.line for p in problems)
+    assert "did you mean 'DR_grade'" in message and "--grade-column 'DR_grade'" in message
+    assert "semicolon-separated" in message
+    assert "image name;DR" not in message
+
+
+def test_a_header_that_cannot_be_split_says_so(tmp_path: Path) -> None:
+    table, problems = read(write(tmp_path / "colon.csv", "image name:DR grade\n001.png:1\n"))
+    assert table is None
+    (problem,) = [p for p in problems if p.severity == "error"]
+    assert "was not split into columns" in problem.what
+    assert "did you mean" not in problem.fix and "--image-column" not in problem.fix
+
+
+def test_a_first_row_of_data_is_not_a_header(tmp_path: Path) -> None:
+    _, problems = read(write(tmp_path / "nohead.csv", "001.png,1\n002.png,0\n"))
+    assert any("looks like data, not column names" in p.what for p in problems)
+
+
+def test_a_decimal_comma_in_a_comma_file_is_an_error(tmp_path: Path) -> None:
+    _, problems = read(write(tmp_path / "c.csv", "image name,DR grade\n001.png,1,0\n002.png,2\n"))
+    (problem,) = [p for p in problems if p.severity == "error"]
+    assert problem.path.endswith("c.csv:2") and "3 values but the header has 2" in problem.what
+    assert "decimal" in problem.fix
+
+
+def test_grade_cells() -> None:
+    assert [parse_grade(v) for v in ("2", " 2 ", "2.0", "2,0", '"2"', "2.00E+00")] == [2] * 6
+    assert [parse_grade(v) for v in ("2.5", "2,5", "x", "")] == [None] * 4
+
+
+def test_grades_outside_k_name_the_setting(tmp_path: Path) -> None:
+    path = write(tmp_path / "l.csv", "image name,DR grade\n001.png,4\n002.png,PDR\n003.png,1\n")
+    table, problems = read(path)
+    text = "\n".join(p.line for p in problems)
+    assert "grade 4 of 001.png is outside {0, 1, 2}" in text and "data.grades" in text
+    assert "write 2 for PDR" in text
+    icdr = validate.read_labels(path, *HEADER, grade_names=("No DR", "Mild", "Moderate",
+                                                            "Severe", "PDR"))
+    assert [r.grade for r in icdr[0].rows] == [4, None, 1]  # 'PDR' is still not a number
+
+
+def test_table_reports_its_dialect(tmp_path: Path) -> None:
+    path = write(tmp_path / "l.csv", "a;b\r\n1;2\r\n", "utf-8")
+    table, _ = read_table(path)
+    assert table is not None and table.dialect == "semicolon-separated, utf-8"
+    bom = tmp_path / "b.csv"
+    bom.write_bytes(codecs.BOM_UTF8 + b"a,b\n1,2\n")
+    table, _ = read_table(bom)
+    assert table is not None and table.columns == ["a", "b"] and table.encoding == "utf-8-sig"

@@ -1,0 +1,414 @@
+"""The public DR layouts found by themselves, K grades, colour kept, fundus preprocessing.
+
+Each layout is built in the test from the 30 real APTOS 2019 samples (6 per ICDR grade) in
+``../shared/data/aptos_samples``; RetinaMNIST is the real ``.npz``. Skipped with the reason
+when ``../shared`` is absent."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from data_prep import ingest, validate
+from data_prep.fundus import crop_to_disc, graham
+from data_prep.layout import (
+    GROUNDTRUTH_DIR,
+    IDRID_DIR,
+    IDRID_LABELS_CSV_NAME,
+    IMAGES_DIR,
+    TEST_DIR,
+    TRAIN_DIR,
+)
+from drac_ssl.config import ConfigError, DataConfig, load_config
+
+SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+RETINAMNIST = SHARED_DATA / "retinamnist" / "retinamnist_public.npz"
+SIZE = 32
+ICDR = ["No DR", "Mild", "Moderate", "Severe", "PDR"]
+
+
+def config(root: Path, **overrides: object) -> DataConfig:
+    settings: dict[str, object] = {"root": str(root), "cache_sizes": [SIZE], "n_folds": 2,
+                                   "workers": 1}
+    settings.update(overrides)
+    return DataConfig(**settings)  # type: ignore[arg-type]
+
+
+def manifest(result: ingest.IngestResult) -> list[dict[str, str]]:
+    with open(result.manifest_path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def summary(result: ingest.IngestResult) -> dict:
+    return json.loads(result.summary_path.read_text(encoding="utf-8"))
+
+
+def run_error(cfg: DataConfig, out: Path) -> str:
+    with pytest.raises(validate.IngestError) as caught:
+        ingest.run(cfg, out, verbose=False)
+    return str(caught.value)
+
+
+@pytest.fixture(scope="module")
+def aptos(aptos_dir: Path) -> list[tuple[str, int, np.ndarray]]:
+    """(id_code, grade, RGB pixels) of the 30 real APTOS samples, in CSV order."""
+    with open(aptos_dir / "train.csv", newline="", encoding="utf-8") as fh:
+        rows = [(r["id_code"], int(r["diagnosis"])) for r in csv.DictReader(fh)]
+    return [(code, grade, np.array(Image.open(aptos_dir / "train_images" / f"{code}.png")))
+            for code, grade in rows]
+
+
+def split(aptos: list[tuple[str, int, np.ndarray]]) -> tuple[list, list]:
+    """25 training images (5 per grade) and 5 test images (the first of each grade)."""
+    test, train, seen = [], [], set()
+    for item in aptos:
+        (train if item[1] in seen else test).append(item)
+        seen.add(item[1])
+    return train, test
+
+
+def save(path: Path, rgb: np.ndarray, **kwargs: object) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(rgb).save(path, **kwargs)
+
+
+def write_rows(path: Path, header: list[str], rows: list[list[object]], newline: str = "\r\n") -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, lineterminator=newline)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def rgb_rows(images: list[np.ndarray], size: int = SIZE) -> np.ndarray:
+    return np.stack([cv2.resize(im, (size, size), interpolation=cv2.INTER_AREA) for im in images])
+
+
+# --------------------------------------------------------------------------------------
+# Each public layout
+
+
+def test_aptos_layout(tmp_path: Path, aptos: list) -> None:
+    train, test = split(aptos)
+    root = tmp_path / "aptos2019"
+    for code, _, rgb in train:
+        save(root / "train_images" / f"{code}.png", rgb)
+    for code, _, rgb in test:
+        save(root / "test_images" / f"{code}.png", rgb)
+    write_rows(root / "train.csv", ["id_code", "diagnosis"], [[c, g] for c, g, _ in train])
+    write_rows(root / "test.csv", ["id_code"], [[c] for c, _, _ in test])
+    (root / "sample_submission.csv").write_text("id_code,diagnosis\n")
+
+    result = ingest.run(config(root, n_folds=5), tmp_path / "out", verbose=False)
+
+    assert result.layout == "aptos" and (result.n_train, result.n_test) == (25, 5)
+    assert result.grade_names == tuple(ICDR) and result.channels == 3
+    assert result.counts_per_grade == dict.fromkeys(range(5), 5)
+    for per_grade in result.counts_per_fold.values():  # stratified over the 5 grades
+        assert per_grade == dict.fromkeys(range(5), 1)
+    assert any("25 name(s) without extension" in n for n in result.notes)
+    rows = manifest(result)
+    train_rows = [r for r in rows if r["split"] == "train"]
+    assert {r["id"] for r in train_rows} == {f"{c}.png" for c, _, _ in train}
+    by_id = {f"{c}.png": (g, rgb) for c, g, rgb in aptos}
+    assert all(int(r["grade"]) == by_id[r["id"]][0] for r in train_rows)
+    cached = np.load(result.cache_paths[SIZE])
+    assert cached.shape == (30, SIZE, SIZE, 3)
+    np.testing.assert_array_equal(cached, rgb_rows([by_id[r["id"]][1] for r in rows]))
+    info = summary(result)
+    assert info["grades"] == {"names": ICDR, "k": 5, "source": "the aptos layout's default (icdr)"}
+    assert info["channels"]["value"] == 3 and "auto" in info["channels"]["reason"]
+    assert info["cache"][str(SIZE)]["shape"] == [30, SIZE, SIZE, 3]
+    assert "fold 4" in ingest.format_summary(result) and "4 PDR" in ingest.format_summary(result)
+
+
+def test_aptos_test_list_is_checked(tmp_path: Path, aptos: list) -> None:
+    train, test = split(aptos)
+    root = tmp_path / "aptos"
+    for code, _, rgb in train:
+        save(root / "train_images" / f"{code}.png", rgb)
+    for code, _, rgb in test[:4]:
+        save(root / "test_images" / f"{code}.png", rgb)
+    save(root / "test_images" / "stray.png", test[4][2])
+    write_rows(root / "train.csv", ["id_code", "diagnosis"], [[c, g] for c, g, _ in train])
+    write_rows(root / "test.csv", ["id_code"], [[c] for c, _, _ in test])
+    message = run_error(config(root), tmp_path / "out")
+    assert f"test image {test[4][0]} is listed but not in" in message
+    assert "stray.png: test image not listed in test.csv" in message
+
+
+def test_eyepacs_layout(tmp_path: Path, aptos: list) -> None:
+    train, test = split(aptos)
+    root = tmp_path / "kaggle-dr-2015"
+    names = []
+    for i, (_, grade, rgb) in enumerate(train):
+        name = f"{10 + i}_{'left' if i % 2 else 'right'}"
+        save(root / "train" / f"{name}.jpeg", rgb, format="JPEG", quality=95)
+        names.append([name, grade])
+    for i, (_, _, rgb) in enumerate(test):
+        save(root / "test" / f"{i + 1}_left.jpeg", rgb, format="JPEG", quality=95)
+    write_rows(root / "trainLabels.csv", ["image", "level"], names, newline="\n")
+
+    result = ingest.run(config(root, n_folds=5), tmp_path / "out", verbose=False)
+
+    assert result.layout == "eyepacs" and (result.n_train, result.n_test) == (25, 5)
+    assert result.grade_names == tuple(ICDR) and result.channels == 3
+    rows = manifest(result)
+    assert rows[0]["id"] == "10_right.jpeg" and rows[0]["path"] == "train/10_right.jpeg"
+    assert [int(r["grade"]) for r in rows if r["split"] == "train"][:3] == [g for _, g in names[:3]]
+    assert summary(result)["label_columns"] == {"image": "image", "grade": "level"}
+
+
+def test_idrid_layout_with_official_folder_names(tmp_path: Path, aptos: list) -> None:
+    train, test = split(aptos)
+    task = tmp_path / "IDRiD" / IDRID_DIR
+    rows = []
+    for i, (_, grade, rgb) in enumerate(train):
+        save(task / IMAGES_DIR / TRAIN_DIR / f"IDRiD_{i + 1:03d}.jpg", rgb, format="JPEG")
+        rows.append([f"IDRiD_{i + 1:03d}", grade, 0, "", ""])
+    for i, (_, _, rgb) in enumerate(test):  # the official test names restart at IDRiD_001
+        save(task / IMAGES_DIR / TEST_DIR / f"IDRiD_{i + 1:03d}.jpg", rgb, format="JPEG")
+    truth = task / GROUNDTRUTH_DIR
+    write_rows(truth / IDRID_LABELS_CSV_NAME,
+               ["Image name", "Retinopathy grade", "Risk of macular edema ", "", ""], rows)
+    write_rows(truth / "b. IDRiD_Disease Grading_Testing Labels.csv",
+               ["Image name", "Retinopathy grade", "Risk of macular edema "], [["IDRiD_001", 0, 0]])
+
+    result = ingest.run(config(tmp_path / "IDRiD", n_folds=5), tmp_path / "out", verbose=False)
+
+    assert result.layout == "idrid" and (result.n_train, result.n_test) == (25, 5)
+    assert result.channels == 3 and result.counts_per_grade == dict.fromkeys(range(5), 5)
+    assert any("also name training images" in n for n in result.notes)
+    assert any("Testing Labels.csv: CSV not read" in n for n in result.notes)
+    ids = [r["id"] for r in manifest(result)]
+    assert ids[0] == "IDRiD_001.jpg" and ids[25] == "IDRiD_001.jpg"  # per split unique
+
+
+def test_plain_fundus_folder_and_the_channel_rules(tmp_path: Path, aptos: list) -> None:
+    """A plain folder is UW-OCTA by default (grey, colour converted and said); channels=auto
+    keeps colour; a red-only image does not become its grey copy."""
+    train, _ = split(aptos)
+    root = tmp_path / "plain"
+    for code, _, rgb in train[:10]:
+        save(root / f"{code}.png", rgb)
+    red = train[0][2].copy()
+    red[..., 1:] = 0
+    save(root / "red.png", red)
+    save(root / "red_grey.png", cv2.cvtColor(red, cv2.COLOR_RGB2GRAY))
+    write_rows(root / "labels.csv", ["image name", "DR grade"],
+               [[f"{c}.png", g] for c, g, _ in train[:10]] + [["red.png", 4], ["red_grey.png", 4]])
+
+    grey = ingest.run(config(root, grades=["icdr"]), tmp_path / "grey", verbose=False)
+    assert grey.channels == 1 and np.load(grey.cache_paths[SIZE]).shape == (12, SIZE, SIZE)
+    assert sum("RGB image (converted to grayscale" in w for w in grey.warnings) == 11
+    assert any("non-square" in w or "not 1024x1024" in w for w in grey.warnings)
+
+    colour = ingest.run(config(root, grades=["icdr"], channels="auto"), tmp_path / "colour",
+                        verbose=False)
+    assert colour.channels == 3
+    rows = {r["id"]: int(r["cache_index"]) for r in manifest(colour)}
+    cached = np.load(colour.cache_paths[SIZE])
+    assert cached.shape == (12, SIZE, SIZE, 3)
+    red_row, grey_row = cached[rows["red.png"]], cached[rows["red_grey.png"]]
+    assert red_row[..., 1:].max() == 0 and red_row[..., 0].max() > 100
+    assert np.array_equal(grey_row[..., 0], grey_row[..., 1])  # replicated
+    assert not np.array_equal(red_row, grey_row)
+    assert any("1 grey image(s) replicated to 3 identical channels (red_grey.png)" in w
+               for w in colour.warnings)
+    assert "channels 1 warning(s)" in ingest.format_summary(colour)
+    strict = run_error(config(root, grades=["icdr"], channels="auto", strict=True),
+                       tmp_path / "strict")
+    assert "replicated to 3 identical channels" in strict and "rejected by --strict" in strict
+
+
+def test_grey_octa_with_channels_3_is_replicated_once(tmp_path: Path,
+                                                      drac_samples: list[np.ndarray]) -> None:
+    root = tmp_path / "octa"
+    for i, sample in enumerate(drac_samples):
+        save(root / f"{i + 1:03d}.png", sample)
+    write_rows(root / "labels.csv", ["image name", "DR grade"], [[f"{i:03d}.png", i - 1]
+                                                                 for i in range(1, 4)])
+    grey = ingest.run(config(root), tmp_path / "grey", verbose=False)
+    assert grey.channels == 1 and not grey.warnings
+    rgb = ingest.run(config(root, channels="3"), tmp_path / "rgb", verbose=False)
+    cached = np.load(rgb.cache_paths[SIZE])
+    assert cached.shape == (3, SIZE, SIZE, 3)
+    np.testing.assert_array_equal(cached[..., 2], np.load(grey.cache_paths[SIZE]))
+    (line,) = rgb.warnings
+    assert "3 grey image(s) replicated" in line and "data.channels=3" in line
+
+
+def test_colour_cache_is_incremental_and_options_rebuild(tmp_path: Path, aptos: list) -> None:
+    train, _ = split(aptos)
+    root = tmp_path / "aptos"
+    for code, _, rgb in train:
+        save(root / "train_images" / f"{code}.png", rgb)
+    write_rows(root / "train.csv", ["id_code", "diagnosis"], [[c, g] for c, g, _ in train])
+    out = tmp_path / "out"
+    first = ingest.run(config(root), out, verbose=False)
+    again = ingest.run(config(root), out, verbose=False)
+    assert (again.n_decoded, again.n_reused) == (0, 25)
+    np.testing.assert_array_equal(np.load(again.cache_paths[SIZE]), np.load(first.cache_paths[SIZE]))
+    cropped = ingest.run(config(root, fundus_crop=True, graham=True), out, verbose=False)
+    assert cropped.n_decoded == 25 and any("other decoding options" in n for n in cropped.notes)
+    assert summary(cropped)["preprocessing"]["graham"] is True
+
+
+# --------------------------------------------------------------------------------------
+# MedMNIST
+
+
+def test_retinamnist_npz(tmp_path: Path) -> None:
+    if not RETINAMNIST.is_file():
+        pytest.skip(f"RetinaMNIST not found at {RETINAMNIST} (../shared/data is absent)")
+    result = ingest.run(config(RETINAMNIST, cache_sizes=[28], n_folds=5), tmp_path / "out",
+                        verbose=False)
+    assert result.layout == "medmnist" and (result.n_train, result.n_test) == (1200, 400)
+    assert result.grade_names == tuple(ICDR) and result.channels == 3
+    assert result.counts_per_grade == {0: 540, 1: 140, 2: 234, 3: 214, 4: 72}
+    rows = manifest(result)
+    assert [r["id"] for r in rows[:2]] == ["train_0000.png", "train_0001.png"]
+    assert rows[1080]["id"] == "val_0000.png" and rows[1080]["split"] == "train"
+    assert rows[1080]["origin"] == "val" and rows[1199]["id"] == "val_0119.png"
+    assert rows[1200]["id"] == "test_0000.png" and rows[-1]["id"] == "test_0399.png"
+    assert Counter(r["origin"] for r in rows) == {"train": 1080, "val": 120, "test": 400}
+    assert all(r["split"] == "test" and r["grade"] == "" and r["fold"] == "-1" for r in rows[1200:])
+    assert rows[5]["path"] == "retinamnist_public.npz:train_images[5]"
+    with np.load(RETINAMNIST) as archive:
+        expected = np.concatenate([archive["train_images"], archive["val_images"],
+                                   archive["test_images"]])
+        labels = np.concatenate([archive["train_labels"], archive["val_labels"]])[:, 0]
+    cached = np.load(result.cache_paths[28])
+    assert cached.shape == (1600, 28, 28, 3)
+    np.testing.assert_array_equal(cached, expected)  # colour kept, 28 px unchanged
+    assert [int(r["grade"]) for r in rows[:1200]] == labels.tolist()
+    for per_grade in result.counts_per_fold.values():  # stratified over 5 grades
+        for grade, total in result.counts_per_grade.items():
+            assert abs(per_grade[grade] - total / 5) <= 1
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / RETINAMNIST.name).symlink_to(RETINAMNIST)
+    again = ingest.run(config(folder, cache_sizes=[28]), tmp_path / "again", verbose=False)
+    assert again.layout == "medmnist" and again.n_train == 1200
+
+
+def test_medmnist_npz_validation(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    path = tmp_path / "tiny.npz"
+    np.savez(path, train_images=rng.integers(0, 256, (20, 28, 28, 3), dtype=np.uint8),
+             train_labels=(np.arange(20) % 5).reshape(-1, 1).astype(np.uint8),
+             test_images=rng.integers(0, 256, (4, 28, 28, 3), dtype=np.uint8),
+             test_labels=np.zeros((4, 1), np.uint8))
+    result = ingest.run(config(path), tmp_path / "ok", verbose=False)
+    assert (result.n_train, result.n_test) == (20, 4)
+    assert any("test_labels present but not used" in n for n in result.notes)
+    assert any("enlarges the images" in n for n in result.notes) is False
+    message = run_error(config(path, grades=["drac"]), tmp_path / "bad")
+    assert "8 label(s) outside 0..2 (values 3, 4" in message and "data.grades" in message
+
+
+# --------------------------------------------------------------------------------------
+# Names, grades, settings
+
+
+def test_ambiguous_stem_is_an_error(tmp_path: Path, aptos: list) -> None:
+    train, _ = split(aptos)
+    root = tmp_path / "aptos"
+    for code, _, rgb in train[:6]:
+        save(root / "train_images" / f"{code}.png", rgb)
+    save(root / "train_images" / f"{train[0][0]}.jpg", train[0][2], format="JPEG")
+    write_rows(root / "train.csv", ["id_code", "diagnosis"], [[c, g] for c, g, _ in train[:6]])
+    message = run_error(config(root), tmp_path / "out")
+    assert f"{train[0][0]} (no extension) matches 2 images" in message
+
+
+def test_names_that_lost_their_leading_zeros(tmp_path: Path, drac_samples: list[np.ndarray]) -> None:
+    root = tmp_path / "plain"
+    for i, sample in enumerate(drac_samples):
+        save(root / f"{i + 1:03d}.png", sample[::4, ::4])
+    write_rows(root / "labels.csv", ["image name", "DR grade"], [[1, 0], [2, 1], [3, 2]])
+    result = ingest.run(config(root), tmp_path / "out", verbose=False)
+    assert [r["grade"] for r in manifest(result)] == ["0", "1", "2"]
+    assert any("lost their leading zeros" in n for n in result.notes)
+
+
+def test_issue_case_semicolon_csv_ingests(tmp_path: Path, drac_samples: list[np.ndarray]) -> None:
+    root = tmp_path / "plain"
+    for i, sample in enumerate(drac_samples):
+        save(root / f"{i + 1:03d}.png", sample)
+    (root / "labels.csv").write_bytes(b"image name;DR grade\r\n001.png;0\r\n002.png;1\r\n"
+                                      b"003.png;2\r\n\r\n")
+    result = ingest.run(config(root), tmp_path / "out", verbose=False)
+    assert [r["grade"] for r in manifest(result)] == ["0", "1", "2"]
+    assert summary(result)["labels_csv_dialect"] == "semicolon-separated, utf-8"
+
+
+def test_k_grades_from_the_config(tmp_path: Path, drac_samples: list[np.ndarray]) -> None:
+    root = tmp_path / "plain"
+    for i in range(10):
+        save(root / f"{i:03d}.png", np.roll(drac_samples[i % 3], i, axis=0)[::8, ::8])
+    write_rows(root / "labels.csv", ["image name", "DR grade"],
+               [[f"{i:03d}.png", i % 5] for i in range(10)])
+    message = run_error(config(root), tmp_path / "drac")
+    assert "grade 3 of 003.png is outside {0, 1, 2}" in message and "data.grades" in message
+    result = ingest.run(config(root, grades=["A", "B", "C", "D", "E"]), tmp_path / "k5",
+                        verbose=False)
+    assert result.grade_names == ("A", "B", "C", "D", "E")
+    assert result.counts_per_grade == dict.fromkeys(range(5), 2)
+    assert summary(result)["grades"]["source"] == "data.grades"
+
+
+def test_config_keys_are_validated(tmp_path: Path) -> None:
+    cfg = load_config(None, ["data.grades=icdr", "data.channels=3", "data.fundus_crop=true",
+                             "data.graham=true", "data.layout=aptos"])
+    assert cfg.data.grades == ["icdr"] and cfg.data.channels == "3" and cfg.data.graham
+    assert load_config(None, ["data.grades=[Normal,NPDR,PDR]"]).data.grades == ["Normal", "NPDR", "PDR"]
+    for bad, fragment in [("data.grades=[only]", "at least 2"), ("data.grades=[a,a]", "repeated"),
+                          ("data.channels=2", "data.channels"), ("data.layout=messidor", "data.layout")]:
+        with pytest.raises(ConfigError, match=fragment):
+            load_config(None, [bad])
+    message = run_error(config(tmp_path, grades=["x"]), tmp_path / "out")
+    assert "data.grades" in message and "at least 2" in message
+
+
+# --------------------------------------------------------------------------------------
+# Fundus preprocessing
+
+
+def test_crop_to_disc_and_graham(aptos: list) -> None:
+    rgb = aptos[7][2]
+    side = rgb.shape[0]
+    yy, xx = np.ogrid[:side, :side]
+    disc = (yy - side / 2 + 0.5) ** 2 + (xx - side / 2 + 0.5) ** 2 <= (side / 2) ** 2
+    fundus = np.where(disc[..., None], np.maximum(rgb, 20), 0).astype(np.uint8)
+    framed = np.zeros((side + 60, side + 200, 3), np.uint8)  # a wide black frame, off centre
+    framed[40:40 + side, 150:150 + side] = fundus
+    framed[2:6, 2:30] = 255  # burnt-in text in the border
+    cropped, found = crop_to_disc(framed)
+    assert found and abs(cropped.shape[0] - side) <= 2 and cropped.shape[0] == cropped.shape[1]
+    top = (cropped.shape[0] - side) // 2
+    assert np.abs(cropped[top:top + side, top:top + side].astype(int) - fundus).mean() < 3
+    blank, found = crop_to_disc(np.zeros((40, 60, 3), np.uint8))
+    assert not found and blank.shape == (60, 60, 3)
+
+    filtered = graham(cv2.resize(cropped, (128, 128), interpolation=cv2.INTER_AREA))
+    assert filtered.dtype == np.uint8 and filtered[0, 0].tolist() == [128, 128, 128]
+    inside = filtered[40:88, 40:88].astype(float)
+    assert abs(inside.mean() - 128) < 20  # the local mean is removed
+    flat = graham(np.full((64, 64), 90, np.uint8), mask=False)
+    assert np.all(flat == 128)  # 4 * 90 - 4 * 90 + 128
+
+
+def test_many_findings_of_one_kind_are_grouped_in_print() -> None:
+    problems = [validate.warning(f"{i}.jpg", "Exif orientation", "ok", "orientation")
+                for i in range(25)] + [validate.error(f"{i}.png", "bad", "fix") for i in range(12)]
+    text = validate.format_problems(problems)
+    assert text.count("Exif orientation") == 10 and "... and 15 more 'orientation'" in text
+    assert text.count(": bad ->") == 12  # errors are all printed

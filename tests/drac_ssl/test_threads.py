@@ -1,0 +1,116 @@
+"""The CPU thread policy (drac_ssl.runtime) and its use in every entry point (issue #14)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import pytest
+import torch
+
+from drac_ssl import runtime
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def restore_threads(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    torch_threads, cv2_threads = torch.get_num_threads(), cv2.getNumThreads()
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    yield
+    torch.set_num_threads(torch_threads)
+    cv2.setNumThreads(cv2_threads)
+
+
+def assert_threads(n: int) -> None:
+    assert torch.get_num_threads() == n
+    assert cv2.getNumThreads() == n
+
+
+@pytest.mark.parametrize("cores, expected", [(1, 1), (2, 1), (3, 1), (4, 2), (6, 3), (8, 4), (64, 4)])
+def test_default_is_half_the_cores_between_1_and_4(cores: int, expected: int) -> None:
+    assert runtime.default_threads(cores) == expected
+
+
+def test_explicit_setting_then_environment_then_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    info = runtime.apply_thread_policy(3)
+    assert info["source"] == "setting" and info["threads"] == 3
+    assert_threads(3)
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert runtime.apply_thread_policy(0)["source"] == "OMP_NUM_THREADS"
+    assert_threads(2)
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    monkeypatch.setattr(runtime, "usable_cores", lambda: 10)
+    info = runtime.apply_thread_policy(None)
+    assert info["source"] == "default" and info["usable_cores"] == 10
+    assert_threads(4)
+    with pytest.raises(ValueError, match="run.threads|positive"):
+        runtime.apply_thread_policy(-1)
+
+
+def test_inter_op_pool_already_started_is_not_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(n: int) -> None:
+        raise RuntimeError("cannot set number of interop threads after parallel work has started")
+
+    monkeypatch.setattr(torch, "set_num_interop_threads", refuse)
+    runtime.apply_thread_policy(2)
+    assert_threads(2)
+
+
+def test_train_applies_threads_and_records_them(tmp_path: Path) -> None:
+    from drac_ssl import train
+
+    args = [f"run.out_dir={tmp_path}", "run.stages=[]", "run.device=cpu"]
+    assert train.main(["--threads", "3", "run.name=a", *args]) == 0
+    assert_threads(3)
+    env = json.loads((tmp_path / "a" / "environment.json").read_text())
+    assert env["threads"]["torch_intra_op"] == 3 and env["threads"]["opencv"] == 3
+    assert env["threads"]["policy"] == "setting"
+    assert train.main(["run.threads=2", "run.name=b", *args]) == 0  # the config key
+    assert_threads(2)
+    # a different thread count resumes the same run folder (speed, not results)
+    assert train.main(["run.threads=1", "run.name=b", *args]) == 0
+    assert train.main(["run.threads=-1", "run.name=c", *args]) == 2
+
+
+def test_export_applies_threads() -> None:
+    from drac_ssl import export
+
+    assert export.main(["--threads", "3"]) == 2  # nothing to grade, but threads are set first
+    assert_threads(3)
+
+
+def test_app_applies_threads_before_looking_for_a_bundle(tmp_path: Path) -> None:
+    from app.__main__ import main
+
+    assert main(["--threads", "3", "--runs-dir", str(tmp_path)]) == 2  # no bundle there
+    assert_threads(3)
+    assert main(["--threads", "-2", "--runs-dir", str(tmp_path)]) == 2
+
+
+def test_data_prep_applies_threads(tmp_path: Path) -> None:
+    from data_prep.__main__ import main
+
+    assert main(["ingest", "--threads", "3", "--root", str(tmp_path / "missing"),
+                 "--out", str(tmp_path / "out")]) != 0
+    assert_threads(3)
+
+
+def test_bench_scripts_apply_the_policy_and_record_threads(tmp_path: Path) -> None:
+    """Importing bench.common applies the policy (OpenCV does not read OMP_NUM_THREADS, so its
+    count shows the policy ran); write_result records the threads."""
+    code = (
+        "import json, sys, cv2, torch; from pathlib import Path; import bench.common as c; "
+        "p = c.write_result('t', {}, Path(sys.argv[1])); r = json.loads(p.read_text()); "
+        "print(torch.get_num_threads(), cv2.getNumThreads(), r['threads']['torch_intra_op'], "
+        "r['threads']['policy'])"
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "3", "PYTHONPATH": str(REPO)}
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], env=env, cwd=REPO,
+                         capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.split()[-4:] == ["3", "3", "3", "OMP_NUM_THREADS"]
