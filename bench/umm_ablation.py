@@ -102,7 +102,7 @@ BASE: dict[str, tuple[str, list[str]]] = {
 }
 SMOKE: dict[str, list[str]] = {
     "pretrain": ["pretrain.epochs=3", "pretrain.max_steps_per_epoch=2", "pretrain.monitor_images=16",
-                 "pretrain.knn_every=1", "pretrain.num_workers=0"],
+                 "pretrain.knn_every=1", "pretrain.num_workers=0", "pretrain.compile=false"],
     "umm": ["umm.epochs=2", "umm.max_steps_per_epoch=1", "umm.batch_size=8"],
     "finetune": ["finetune.epochs=2", "finetune.patience=2", "finetune.n_boot=50",
                  "finetune.frozen_train_views=1", "finetune.compare_scratch=false"],
@@ -373,7 +373,10 @@ def protocol_main(argv: list[str] | None = None) -> None:
     else:
         from drac_ssl import train
 
-        base = train.run_pipeline(cfg0)
+        try:
+            base = train.run_pipeline(cfg0)
+        except (ConfigError, FileNotFoundError, ValueError) as exc:
+            raise SystemExit(f"error: {exc}") from None
     pretrain_seconds = round(time.perf_counter() - t0, 1)
     history = umm.source.pretrain_history(base / "pretrain")
     peak = umm.resolve_start(base, None, "peak")
