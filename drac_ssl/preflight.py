@@ -513,7 +513,7 @@ def _check_device_use(c: _Findings, cfg: Config, device: str, stages: list[str])
                   "bf16 autocast on the CPU: allowed, but slower than fp32 on CPUs without "
                   "AVX512-BF16 / AMX and its results differ from an fp32 run",
                   "pretrain.precision=auto (bf16 on CUDA, fp32 on the CPU)")
-    if pc.compile and "pretrain" in stages:
+    if pc.compile == "true" and "pretrain" in stages:  # auto compiles on CUDA only
         compiler = _cxx_compiler()
         if compiler is None:
             c.error("pretrain.compile",
