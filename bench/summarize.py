@@ -140,6 +140,45 @@ def pipeline_rows(r: dict[str, Any]) -> list[str]:
             f"after {r.get('pretrain_epochs_run')} epochs | {_device(r)} | {_date(r)} | `{r.get('command')}` |"]
 
 
+def umm_protocol_table(record: dict[str, Any]) -> list[str]:
+    """The issue #13 protocol (``bench.umm_ablation``): one row per variant, means over seeds,
+    gains over the fair control. Smoke runs are not results and are left out."""
+    if record.get("smoke"):
+        return []
+    means, gains = record.get("means", {}), record.get("gain_over_control", {})
+    pre = record.get("pretraining", {})
+    start, peak = pre.get("start", {}), pre.get("peak", {})
+    cifar = record.get("dataset") == "cifar10"
+    keys = ("linear_probe_top1", "knn_top1_k20") if cifar else ("cv_qwk", "knn20_accuracy", "linear_probe_accuracy")
+    heads = ("linear", "k-NN@20") if cifar else ("CV QWK [95% CI]", "k-NN acc", "linear acc")
+    out = ["", f"**UMM protocol of issue #13 on {record.get('dataset')}** ({_device(record)}, {_date(record)}; "
+           f"pretraining {pre.get('epochs_run')} epochs, monitor peak at epoch "
+           f"{(peak.get('epoch') or 0) + 1}, every variant from epoch {(start.get('epoch') or 0) + 1}"
+           f"{'' if pre.get('passed_peak') else ' (NOT past the peak)'}; settings: "
+           f"`{' '.join(record.get('settings_for_every_run', []))}`)", "",
+           "| variant | settings | seeds | " + " | ".join(heads) + " | vs control | guard |",
+           "|---|---|---|" + "---|" * len(heads) + "---|---|"]
+    for name, runs in record.get("variants", {}).items():
+        m = means.get(name, {})
+        cells = []
+        for key in keys:
+            value = m.get(key)
+            text = f"{value:.3f}" if key == "cv_qwk" and isinstance(value, (int, float)) else _pct(value)
+            if key == "cv_qwk" and len(runs) == 1 and runs[0].get("cv_qwk_ci95"):
+                lo, hi = runs[0]["cv_qwk_ci95"]
+                text += f" [{lo:.3f}, {hi:.3f}]" if lo is not None and hi is not None else ""
+            elif f"{key}_std" in m:
+                text += f" ± {m[key + '_std']:.3f}"
+            cells.append(text)
+        g = gains.get(name, {})
+        vs = " / ".join(f"{g[k]:+.3f}" if k == "cv_qwk" else f"{g[k]:+.2f}" for k in keys if k in g)
+        settings = runs[0].get("settings") if runs else ""
+        settings = " ".join(settings) if isinstance(settings, list) else settings
+        guard = ", ".join(str(r.get("stopped")) for r in runs if r.get("guard_fired"))
+        out.append(f"| {name} | {settings} | {len(runs)} | " + " | ".join(cells) + f" | {vs} | {guard} |")
+    return out
+
+
 def correctness_tables(results_dir: Path) -> list[str]:
     """The correctness tables of issue #7, each from its own result file (absent file: no table)."""
     out: list[str] = []
@@ -148,7 +187,17 @@ def correctness_tables(results_dir: Path) -> list[str]:
         path = results_dir / f"{name}.json"
         return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
-    cifar, ablation = load("cifar10_vicreg"), load("umm_ablation")
+    # one table per CIFAR-10 run: cifar10_vicreg.json (the first H100 run) and
+    # cifar10_vicreg_<gpu>.json (bench/gpu_check.sh), each with its umm_ablation[_<gpu>].json
+    suffixes = sorted(p.stem[len("cifar10_vicreg"):] for p in results_dir.glob("cifar10_vicreg*.json"))
+    for suffix in suffixes or [""]:
+        out += _cifar_tables(load(f"cifar10_vicreg{suffix}"), load(f"umm_ablation{suffix}"))
+    out += _other_tables(results_dir, load)
+    return out
+
+
+def _cifar_tables(cifar: dict[str, Any] | None, ablation: dict[str, Any] | None) -> list[str]:
+    out: list[str] = []
     if cifar:
         out += ["", f"**CIFAR-10, ResNet-18, linear probe / k-NN top-1 (%)** ({_device(cifar)}, {_date(cifar)}; one seed)",
                 "", "| model | epochs | linear | k-NN@20 | k-NN@200 |", "|---|---|---|---|---|",
@@ -181,6 +230,13 @@ def correctness_tables(results_dir: Path) -> list[str]:
                        f"{_pct(row.get('knn_top1_k20'))} | "
                        + (f"{g['linear_points']:+.2f} / {g['knn20_points']:+.2f}" if g else "") + " | "
                        + (f"{last:.1f}" if isinstance(last, (int, float)) else "") + " |")
+    return out
+
+
+def _other_tables(results_dir: Path, load: Any) -> list[str]:
+    out: list[str] = []
+    for path in sorted(results_dir.glob("umm_protocol_*.json")):
+        out += umm_protocol_table(json.loads(path.read_text(encoding="utf-8")))
     for dataset in ("mnist", "fashion_mnist"):
         low = load(f"low_label_{dataset}")
         if not low:
@@ -228,13 +284,17 @@ def render(results_dir: Path = RESULTS) -> str:
         name = path.stem
         if name == "ingest":
             lines += ingest_rows(record)
-        elif name == "pretrain_throughput":
+        elif name.startswith("pretrain_throughput"):
             commit = record.get("environment", {}).get("git_commit")
             for setting, s in record.get("settings", {}).items():
-                lines.append(
-                    f"| pretraining throughput, {setting} (code at {commit}) | {s['real_pairs_per_s']} pairs/s "
-                    f"real vs {s['ceiling_pairs_per_s']} ceiling (ratio {s['ratio']}) | {_device(record)} | "
-                    f"{_date(record)} | `{record.get('command')}` |")
+                if "error" in s:
+                    figure = f"failed: {s['error']}"
+                else:
+                    figure = (f"{s['real_pairs_per_s']} pairs/s real vs {s['ceiling_pairs_per_s']} ceiling "
+                              f"(ratio {s['ratio']})" + (f", batch {s['batch_size']}, compiled" if s.get("compiled")
+                                                         else ""))
+                lines.append(f"| pretraining throughput, {setting} (code at {commit}) | {figure} | "
+                             f"{_device(record)} | {_date(record)} | `{record.get('command')}` |")
         elif name.startswith("feed_throughput"):
             lines += feed_rows(record)
         elif name.startswith("app_load"):
@@ -243,13 +303,13 @@ def render(results_dir: Path = RESULTS) -> str:
             lines += default_run_rows(record)
         elif name == "drac_pipeline_gpu":
             lines += pipeline_rows(record)
-        elif name == "cifar10_vicreg":
+        elif name.startswith("cifar10_vicreg"):
             lines += cifar_rows(record)
         elif name.startswith("inference_"):
             lines += inference_rows(record)
         elif name == "threads":
             lines += threads_rows(record)
-        elif name in ("umm_ablation",) or name.startswith(("low_label_", "layer_clusters_")):
+        elif name.startswith(("umm_ablation", "umm_protocol_", "low_label_", "layer_clusters_")):
             continue  # shown as tables below
         else:
             lines += generic_rows(name, record)

@@ -10,14 +10,26 @@ an :class:`Engine`, which does everything else the same way for every stage:
   each epoch's data order and augmentation draws are pure functions of (seed, epoch, rank)
   and the learning rate a pure function of the step, so a resumed run replays exactly what
   an uninterrupted one does;
-* a full checkpoint written atomically after every epoch (``last.pt``) and the weights of
-  the best epoch (``best.pt``);
+* a full checkpoint written atomically (``last.pt``) and the weights of the best epoch
+  (``best.pt``) every ``checkpoint_every`` epochs (default 1: after every epoch), after the
+  last epoch and on an early stop; in between, the best epoch's weights are kept as a copy
+  on the device until the next write, and a resumed run restarts from the last epoch
+  written (exactly, as above);
 * early stopping on one named metric of the epoch row (:class:`Monitor`);
-* history: ``metrics.csv`` / ``metrics.jsonl`` rewritten after every epoch, optional
-  TensorBoard scalars (``run.tensorboard``, :mod:`drac_ssl.tensorboard_log`);
+* history: ``metrics.csv`` / ``metrics.jsonl`` rewritten after every epoch (whatever
+  ``checkpoint_every``), optional TensorBoard scalars (``run.tensorboard``,
+  :mod:`drac_ssl.tensorboard_log`);
 * a progress bar per epoch (tqdm, main process only) and one printed line per epoch;
+* the logged values are summed on the device and read back to the host once per epoch
+  (``.tolist()``); the only other read inside an epoch is the optional mid-epoch
+  non-finite check (``non_finite_check_every`` steps; 0 = none);
 * a non-finite stop: a watched value that becomes NaN/inf ends the run with the task's
-  diagnostic; the last good checkpoint is kept.
+  diagnostic; the last checkpoint written is kept;
+* a guard stop (:meth:`TrainingTask.guard`): a task may refuse an epoch's result (UMM: the
+  SSL loss rose too far). The run ends with the guard's reason as ``stopped``, the epoch's
+  row stays in the history, and the task is **rolled back** to the last epoch that passed
+  (or the state it started from; the engine keeps a device copy of that state for a task
+  with a guard), which ``last.pt`` then holds whatever ``checkpoint_every``.
 
 Under ``torchrun`` every process runs the engine; only the main process (``is_main``)
 writes files and prints. The engine never wraps the model: DDP stays the stage's business
@@ -51,7 +63,8 @@ from drac_ssl.tensorboard_log import write_tensorboard
 __all__ = ["Engine", "EngineResult", "Monitor", "TrainingTask", "write_history"]
 
 NON_FINITE_CHECK_EVERY = 50
-"""Steps between two mid-epoch checks of the first watched value (one device sync each)."""
+"""Default steps between two mid-epoch checks of the first watched value (one device sync
+each); ``Engine(non_finite_check_every=0)`` checks only at the epoch's end."""
 
 
 @dataclass
@@ -112,7 +125,8 @@ class TrainingTask:
 
     Subclasses set :attr:`keys` (the values :meth:`step` logs, averaged over the epoch, in
     the order of the history columns), :attr:`watched` (those whose non-finite mean stops
-    the run; the first is also checked mid-epoch), :attr:`steps_per_epoch` and
+    the run; the first is also checked mid-epoch when the engine's
+    ``non_finite_check_every`` is set), :attr:`steps_per_epoch` and
     :attr:`pairs_per_step`, and implement the methods below.
     """
 
@@ -150,11 +164,22 @@ class TrainingTask:
         raise NotImplementedError
 
     def best_state(self) -> dict[str, Any] | None:
-        """What ``best.pt`` holds for an improving epoch (``model`` weights); None: no best.pt."""
+        """What ``best.pt`` holds for an improving epoch (``model`` weights); None: no best.pt.
+
+        With ``checkpoint_every > 1`` the engine clones the tensors it returns (on their
+        device) until the next checkpoint write."""
         return None
 
     def check_resume(self, state: dict[str, Any]) -> None:
         """Refuse a checkpoint made with other settings (raise with the fix)."""
+
+    def guard(self, epoch: int, row: dict[str, Any]) -> str | None:
+        """After an epoch: a reason to stop and roll back to the last epoch that passed, or None.
+
+        Called with the epoch's finished row (means, monitors) on every process. A task that
+        overrides this makes the engine keep a device copy of its state after every epoch
+        that passed (and of its starting state)."""
+        return None
 
     def non_finite(self, epoch: int, means: dict[str, float], bad: list[str], last: Path) -> Exception:
         """The exception (with its diagnostic and fix) for a non-finite watched value."""
@@ -178,6 +203,17 @@ class EngineResult:
 
 def _row_value(value: float) -> float | None:
     return round(value, 6) if math.isfinite(value) else None
+
+
+def _device_copy(state: Any) -> Any:
+    """``state`` with every tensor cloned where it lies (nested dicts, lists and tuples)."""
+    if isinstance(state, torch.Tensor):
+        return state.detach().clone()
+    if isinstance(state, dict):
+        return {k: _device_copy(v) for k, v in state.items()}
+    if isinstance(state, (list, tuple)):
+        return type(state)(_device_copy(v) for v in state)
+    return state
 
 
 def write_history(out_dir: Path, history: list[dict[str, Any]]) -> None:
@@ -206,13 +242,32 @@ class Engine:
         seed: ``run.seed``; the engine seeds Python, NumPy and torch with it when made.
         is_main: the process that writes files and prints (rank 0).
         tensorboard: also write the history as TensorBoard scalars.
+        checkpoint_every: write ``last.pt`` / ``best.pt`` every N epochs (and after the last
+            epoch and on an early stop); 1 = every epoch. An interrupted run resumes from
+            the last epoch written.
+        non_finite_check_every: steps between two mid-epoch checks of the first watched
+            value (each a host read); 0 = only at the epoch's end.
+
+    Raises:
+        ValueError: ``checkpoint_every < 1`` or ``non_finite_check_every < 0``.
     """
 
     def __init__(self, stage: str, out_dir: Path, *, epochs: int, monitor: Monitor,
                  config: dict[str, Any], seed: int, is_main: bool = True,
-                 tensorboard: bool = False) -> None:
+                 tensorboard: bool = False, checkpoint_every: int = 1,
+                 non_finite_check_every: int = NON_FINITE_CHECK_EVERY) -> None:
+        if checkpoint_every < 1:
+            raise ValueError(f"checkpoint_every must be >= 1 (1 = every epoch), got {checkpoint_every}")
+        if non_finite_check_every < 0:
+            raise ValueError(f"non_finite_check_every must be >= 0 (0 = at the epoch's end only), "
+                             f"got {non_finite_check_every}")
         self.stage, self.out_dir, self.epochs = stage, Path(out_dir), epochs
         self.monitor, self.config, self.is_main, self.tensorboard = monitor, config, is_main, tensorboard
+        self.checkpoint_every, self.non_finite_check_every = checkpoint_every, non_finite_check_every
+        # the best epoch's best_state() (a device copy) not yet in best.pt, and its epoch
+        self._unsaved_best: tuple[dict[str, Any], int] | None = None
+        # a guarded task's state after the last epoch that passed (a device copy) and that epoch
+        self._passed: tuple[dict[str, Any], int] | None = None
         self.ckpt_dir = self.out_dir / "checkpoints"
         self.last = self.ckpt_dir / "last.pt"
         self.best = self.ckpt_dir / "best.pt"
@@ -244,6 +299,8 @@ class Engine:
         ``stop_after_epoch`` ends after that epoch (0-based) as if interrupted (resume tests);
         the result's ``stopped`` is then ``"interrupted"``.
         """
+        if _has_guard(task) and not self.stopped:
+            self._passed = (_device_copy(task.state_dict()), self.start_epoch - 1)
         try:
             for epoch in range(self.start_epoch, self.epochs):
                 if self.stopped:
@@ -261,7 +318,8 @@ class Engine:
         task.begin_epoch(epoch)
         steps = task.steps_per_epoch
         sums: torch.Tensor | None = None
-        watch = list(task.keys).index(task.watched[0]) if task.watched else None
+        check_every = self.non_finite_check_every
+        watch = list(task.keys).index(task.watched[0]) if task.watched and check_every else None
         n_steps = 0
         t0 = time.perf_counter()
         bar = tqdm(task.batches(epoch), total=steps, desc=f"{self.stage} {epoch + 1}/{self.epochs}",
@@ -274,10 +332,10 @@ class Engine:
                     sums = torch.zeros(len(task.keys), dtype=torch.float64, device=values.device)
                 sums += values
             n_steps += 1
-            if watch is not None and i % NON_FINITE_CHECK_EVERY == NON_FINITE_CHECK_EVERY - 1 \
+            if watch is not None and i % check_every == check_every - 1 \
                     and not torch.isfinite(sums[watch]):
                 break
-        totals = sums.tolist() if sums is not None else [0.0] * len(task.keys)
+        totals = sums.tolist() if sums is not None else [0.0] * len(task.keys)  # the epoch's read-back
         means = {k: v / max(n_steps, 1) for k, v in zip(task.keys, totals, strict=True)}
         bad = [k for k in task.watched if not math.isfinite(means[k])]
         if bad:
@@ -295,13 +353,28 @@ class Engine:
             row.update(task.epoch_monitors(epoch, row))
         self.history.append(row)
 
+        reason = task.guard(epoch, row)
+        if reason:
+            self._roll_back(task, epoch, steps, reason)
+            return
         improved = self.monitor.update(row[self.monitor.key], epoch)
         if self.monitor.should_stop:
             self.stopped = self.monitor.reason
-        if self.is_main:
-            best = task.best_state() if improved else None
-            if best is not None:
-                save_checkpoint(self.best, {**best, "epoch": epoch, "config": self.config})
+        checkpoint_now = ((epoch + 1) % self.checkpoint_every == 0 or epoch + 1 == self.epochs
+                          or bool(self.stopped))
+        if self.is_main and improved:
+            best = task.best_state()
+            if best is None:
+                self._unsaved_best = None
+            elif checkpoint_now:
+                self._unsaved_best = (best, epoch)
+            else:  # a copy on the device: the live weights move on before the next write
+                self._unsaved_best = (_device_copy(best), epoch)
+        if self.is_main and checkpoint_now:
+            if self._unsaved_best is not None:
+                best, best_epoch = self._unsaved_best
+                save_checkpoint(self.best, {**best, "epoch": best_epoch, "config": self.config})
+                self._unsaved_best = None
             save_checkpoint(self.last, {
                 **task.state_dict(),
                 "epoch": epoch,
@@ -312,7 +385,42 @@ class Engine:
                 "stopped": self.stopped,
                 "config": self.config,
             })
+        if self._passed is not None and not self.stopped:
+            self._passed = (_device_copy(task.state_dict()), epoch)
+        if self.is_main:
             write_history(self.out_dir, self.history)
             if self.tensorboard:
                 write_tensorboard(self.out_dir / "tensorboard", self.stage, self.history)
             print(task.describe(row))
+
+    def _roll_back(self, task: TrainingTask, epoch: int, steps: int, reason: str) -> None:
+        """A guard refused ``epoch``: restore the last epoch that passed, stop, and write it
+        as ``last.pt`` (with the refused row in the history) and any unsaved best epoch."""
+        assert self._passed is not None, "a guarded task's state is kept after every epoch"
+        state, passed = self._passed
+        task.load_state_dict(state)
+        self.stopped = reason
+        if self.is_main:
+            kept = f"the weights of epoch {passed + 1}" if passed >= 0 else "the starting weights"
+            print(f"[{self.stage}] epoch {epoch + 1}: {reason}; stopping with {kept}")
+            if self._unsaved_best is not None:
+                best, best_epoch = self._unsaved_best
+                save_checkpoint(self.best, {**best, "epoch": best_epoch, "config": self.config})
+                self._unsaved_best = None
+            save_checkpoint(self.last, {
+                **task.state_dict(),
+                "epoch": passed,
+                "step": (passed + 1) * steps,
+                "rng": rng_state(),
+                "history": self.history,
+                **self.monitor.state_dict(),
+                "stopped": self.stopped,
+                "config": self.config,
+            })
+            write_history(self.out_dir, self.history)
+            if self.tensorboard:
+                write_tensorboard(self.out_dir / "tensorboard", self.stage, self.history)
+
+
+def _has_guard(task: TrainingTask) -> bool:
+    return type(task).guard is not TrainingTask.guard

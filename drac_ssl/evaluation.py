@@ -1,7 +1,11 @@
 """Evaluation protocols of methods.md section 3 on frozen backbone features.
 
+* Features: :func:`embed_images` (deterministic resize + normalise, eval mode, optional
+  bf16 autocast and channels-last), from host arrays or from uint8 images already on the
+  device.
 * k-NN: ``drac_ssl.metrics.knn_accuracy`` (cosine similarity, k = 20 and 200, weights
-  exp(sim / 0.07)).
+  exp(sim / 0.07)); :class:`KnnMonitor` runs it every few epochs of pretraining on images
+  held on the device.
 * Linear probe: a linear layer on frozen, pre-expander backbone features, SGD momentum 0.9,
   cosine schedule, 100 epochs, weight decay 1e-6. The features are extracted once from the
   centre (un-augmented) images, so the probe trains in seconds; this is the common cheap
@@ -27,6 +31,92 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from drac_ssl.augment import prepare_images, stats_for, to_device_uint8
+from drac_ssl.datasets import normalization_for
+from drac_ssl.metrics import knn_accuracy
+
+
+@torch.no_grad()
+def embed_images(
+    backbone: nn.Module,
+    images: np.ndarray | torch.Tensor,
+    recipe: str,
+    image_size: int,
+    device: torch.device,
+    batch_size: int = 512,
+    autocast: bool = False,
+    channels_last: bool = False,
+) -> torch.Tensor:
+    """Backbone features ``(N, D)`` float32 on ``device`` of uint8 images.
+
+    ``images``: a host array ``(N,H,W)`` / ``(N,H,W,3)`` or a uint8 tensor ``(N,C,H,W)``
+    (:func:`~drac_ssl.augment.to_device_uint8`; on the device nothing is copied from the
+    host). Deterministic preprocessing (:func:`~drac_ssl.augment.prepare_images`: resize to
+    ``image_size``, normalise with the ``recipe``'s statistics for the images' channels:
+    :func:`~drac_ssl.augment.stats_for`); the backbone runs in eval
+    mode (BatchNorm running statistics) and its mode is restored afterwards. ``autocast``:
+    bf16 forward passes (CUDA); ``channels_last``: NHWC inputs (what the training step uses
+    on CUDA). No value is read back to the host.
+    """
+    if isinstance(images, torch.Tensor):
+        channels = int(images.shape[1])
+    else:
+        channels = 1 if images.ndim == 3 else int(images.shape[-1])
+    mean, std = (stats_for(v, channels) for v in normalization_for(recipe))
+    was_training = backbone.training
+    backbone.eval()
+    feats = []
+    try:
+        for start in range(0, len(images), batch_size):
+            x = prepare_images(images[start : start + batch_size], mean, std, image_size, device)
+            if channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=autocast):
+                feats.append(backbone(x).float())
+    finally:
+        backbone.train(was_training)
+    return torch.cat(feats)
+
+
+class KnnMonitor:
+    """k-NN top-1 (%) of a backbone on fixed labelled splits, the images held on the device.
+
+    Built once per pretraining run: the uint8 train/test images (``(N,H,W[,C])`` arrays and
+    int labels) go to ``device`` once (CIFAR-10: 180 MB), so the monitor that runs every few
+    epochs copies nothing from the host. Each call embeds both splits with
+    :func:`embed_images` and scores :func:`~drac_ssl.metrics.knn_accuracy` (cosine, ``k``
+    neighbours weighted by exp(sim / 0.07), methods.md section 3); the one value read back
+    to the host is the accuracy.
+    """
+
+    def __init__(
+        self,
+        train: tuple[np.ndarray, np.ndarray],
+        test: tuple[np.ndarray, np.ndarray],
+        recipe: str,
+        image_size: int,
+        device: torch.device,
+        k: int = 20,
+        batch_size: int = 512,
+    ) -> None:
+        self.recipe, self.image_size, self.device, self.k = recipe, image_size, device, k
+        self.batch_size = batch_size
+        self.train_x = to_device_uint8(np.asarray(train[0]), device)
+        self.test_x = to_device_uint8(np.asarray(test[0]), device)
+        self.train_y = torch.as_tensor(np.asarray(train[1]), device=device).long()
+        self.test_y = torch.as_tensor(np.asarray(test[1]), device=device).long()
+
+    def features(self, backbone: nn.Module, autocast: bool = False,
+                 channels_last: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """Features of the train and test images, ``(N_train, D)`` and ``(N_test, D)``."""
+        kw = dict(batch_size=self.batch_size, autocast=autocast, channels_last=channels_last)
+        return (embed_images(backbone, self.train_x, self.recipe, self.image_size, self.device, **kw),
+                embed_images(backbone, self.test_x, self.recipe, self.image_size, self.device, **kw))
+
+    def __call__(self, backbone: nn.Module, autocast: bool = False, channels_last: bool = False) -> float:
+        ftrain, ftest = self.features(backbone, autocast, channels_last)
+        return 100.0 * float(knn_accuracy(ftrain, self.train_y, ftest, self.test_y, k=self.k))
 
 
 @dataclass

@@ -22,7 +22,7 @@ from sklearn.metrics import roc_auc_score, roc_curve
 from drac_ssl.io import atomic_path
 from drac_ssl.scale import default_grade_names
 
-__all__ = ["plot_comparison", "plot_confusion", "plot_history", "plot_roc"]
+__all__ = ["plot_comparison", "plot_confusion", "plot_history", "plot_monitor", "plot_roc"]
 
 DPI = 120
 
@@ -81,6 +81,39 @@ def plot_history(
             ax.text(0.5, 0.5, "no values", ha="center", va="center", transform=ax.transAxes)
     for ax in axes[len(keys):]:
         ax.set_visible(False)
+    fig.suptitle(title)
+    return _save(fig, path)
+
+
+def plot_monitor(
+    history: Sequence[Mapping[str, Any]],
+    keys: Sequence[str],
+    markers: Mapping[str, int],
+    path: str | os.PathLike[str],
+    title: str = "Monitor",
+) -> Path:
+    """Monitor curves with marked epochs: one subplot per key of ``history`` against the
+    1-based epoch, and a vertical line at every ``markers`` entry (label -> 0-based epoch;
+    e.g. the monitor's peak and the checkpoint a later stage started from). Keys without a
+    finite value are left out; writes a PNG at ``path``."""
+    keys = [k for k in keys if any(math.isfinite(_finite(h.get(k))) for h in history)]
+    fig = _new_figure(4.2 * max(1, len(keys)), 3.4)
+    axes = fig.subplots(1, max(1, len(keys)), squeeze=False)[0]
+    styles = [("tab:green", "--"), ("tab:red", ":"), ("tab:purple", "-.")]
+    for ax, key in zip(axes, keys, strict=False):
+        points = [(_finite(h.get("epoch", i)) + 1, _finite(h.get(key))) for i, h in enumerate(history)]
+        points = [(x, v) for x, v in points if math.isfinite(x) and math.isfinite(v)]
+        ax.plot([x for x, _ in points], [v for _, v in points],
+                marker="o" if len(points) <= 40 else None, markersize=3, label=key)
+        for i, (label, epoch) in enumerate(markers.items()):
+            colour, style = styles[i % len(styles)]
+            ax.axvline(epoch + 1, color=colour, linestyle=style, label=label)
+        ax.set_xlabel("epoch")
+        ax.set_title(key)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7)
+    if not keys:
+        axes[0].text(0.5, 0.5, "no monitor values", ha="center", va="center", transform=axes[0].transAxes)
     fig.suptitle(title)
     return _save(fig, path)
 

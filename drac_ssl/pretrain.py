@@ -9,14 +9,33 @@ package's training engine (:class:`drac_ssl.engine.Engine`), shared with UMM:
   epoch's data order and augmentation draws are pure functions of (seed, epoch, rank), so
   resuming from ``checkpoints/last.pt`` replays exactly what an uninterrupted run does;
 * a full checkpoint (model, optimiser, epoch, step, RNG, history, config) is written
-  atomically after every epoch and loaded with ``weights_only=True``; early stopping on the
-  epoch loss (``pretrain.patience``, ``pretrain.min_delta``);
+  atomically every ``checkpoint_every`` epochs, after the last and on an early stop
+  (``Engine(checkpoint_every=...)``), and loaded with ``weights_only=True``; the best epoch's
+  weights wait on the device until then; early stopping on the epoch loss
+  (``pretrain.patience``, ``pretrain.min_delta``);
 * a non-finite loss stops the run with a diagnostic; the last good checkpoint is kept;
-* bf16 autocast and channels-last on CUDA, optional ``torch.compile``; ``torchrun`` DDP with
-  a gather-with-gradient so the variance/covariance terms see the global batch;
-* label-free monitor every epoch: rate reduction (MCR^2, methods.md section 2) of the
-  backbone features of the two views; k-NN accuracy every ``knn_every`` epochs when labels
-  exist (methods.md section 3);
+* bf16 autocast and channels-last on CUDA, ``torch.compile`` (``pretrain.compile``: auto =
+  on CUDA); ``torchrun`` DDP with a gather-with-gradient so the variance/covariance terms
+  see the global batch;
+* no value is read back to the host inside an epoch: the loss terms and monitors are summed
+  on the device and read once at the epoch's end (a non-finite loss is caught there);
+* label-free monitors (methods.md section 2):
+  - ``rate_reduction``: Delta R with the hard ``pairs`` membership of the backbone
+    features of every training batch (train mode), averaged over the epoch; cheap, kept for
+    continuity with earlier runs;
+  - ``rate_reduction_last`` / ``rate_reduction_early`` (and ``view_cosine_last``): **the
+    monitor** UMM's ``start_from`` reads: after every epoch, Delta R with ``umm.membership``
+    (soft by default, :mod:`drac_ssl.losses.rate_reduction`) of the pooled last-layer and
+    ``umm.early_cut`` features of a fixed probe, ``pretrain.monitor_images`` images drawn
+    once (seed ``run.seed``) with two views each from fixed per-image seeds, in eval mode. The
+    same images and views every epoch, so the curve moves only with the weights; the paper
+    finds it tracks linear accuracy and peaks where the model starts to memorise;
+  - k-NN accuracy every ``knn_every`` epochs when labels exist (methods.md section 3), on
+    images kept on the device (``evaluation.KnnMonitor``);
+* weights kept: ``checkpoints/last.pt``, ``checkpoints/best.pt`` (lowest epoch loss,
+  exported as ``vicreg_model.safetensors``) and ``checkpoints/monitor_peak.pt`` (the epoch
+  of the highest ``rate_reduction_last``, written when it is measured: the early-stopped
+  checkpoint; UMM's ``start_from=peak``);
 * outputs: ``backbone.safetensors`` + ``metadata.json``, ``metrics.csv`` / ``metrics.jsonl``
   and ``plots/pretrain_*.png``; with ``run.tensorboard=true`` also TensorBoard scalars in
   ``tensorboard/`` (``drac_ssl.tensorboard_log``).
@@ -24,6 +43,7 @@ package's training engine (:class:`drac_ssl.engine.Engine`), shared with UMM:
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -39,26 +59,31 @@ from drac_ssl.augment import (
     GpuTwoViewAugment,
     TwoViewDataset,
     build_view_transform,
-    prepare_images,
     seed_worker,
-    stats_for,
     to_device_uint8,
 )
-from drac_ssl.checkpoint import load_checkpoint, save_weights
+from drac_ssl.checkpoint import load_checkpoint, save_checkpoint, save_weights
 from drac_ssl.config import Config, to_dict, with_data_channels
 from drac_ssl.datasets import load_generic, load_octa_cache, normalization_for
 from drac_ssl.distributed import DistInfo, gather_with_grad, init_distributed
 from drac_ssl.engine import Engine, Monitor, TrainingTask
+from drac_ssl.evaluation import KnnMonitor, embed_images
 from drac_ssl.io import atomic_write_json
 from drac_ssl.losses.rate_reduction import rate_reduction
 from drac_ssl.losses.vicreg import VICRegLoss, VICRegTerms
-from drac_ssl.metrics import knn_accuracy
 from drac_ssl.models import ARCHS, VICRegModel, build_vicreg_model
 from drac_ssl.optim import build_optimizer, lr_at, set_lr
-from drac_ssl.runtime import environment_info, epoch_seed, resolve_device, use_bf16
+from drac_ssl.runtime import environment_info, epoch_seed, resolve_device, use_bf16, use_compile
 from drac_ssl.tensorboard_log import require_tensorboard
 
 TERMS = ("loss", "invariance", "variance", "covariance", "rate_reduction")
+MONITOR_KEYS = ("rate_reduction_last", "rate_reduction_early", "view_cosine_last")
+PEAK_CHECKPOINT = "monitor_peak.pt"
+
+# embed_images (the deterministic evaluation features) and KnnMonitor live in
+# drac_ssl.evaluation; both stay importable from here (pretrain.embed_images).
+__all__ = ["KnnMonitor", "NonFiniteLossError", "PretrainData", "PretrainResult", "TwoViewFeed",
+           "embed_images", "epoch_order", "load_pretrain_data", "run", "train_step", "use_bf16"]
 
 
 class NonFiniteLossError(RuntimeError):
@@ -274,46 +299,61 @@ class _KeyStream(torch.utils.data.Sampler):
 
 
 # --------------------------------------------------------------------------------------
-# Monitors
+# The rate-reduction monitor
+
+
+@dataclass
+class MonitorProbe:
+    """The fixed probe of the rate-reduction monitor: two views ``(K, C, S, S)`` of ``K``
+    images chosen once, from fixed per-image seeds (CPU tensors)."""
+
+    view_a: torch.Tensor
+    view_b: torch.Tensor
+    indices: np.ndarray
+
+
+def build_monitor_probe(images: np.ndarray, cfg: Config) -> MonitorProbe | None:
+    """``pretrain.monitor_images`` images (seed ``run.seed``) with two training-recipe views
+    each; None when the monitor is off or there are fewer than 2 images."""
+    k = min(cfg.pretrain.monitor_images, len(images))
+    if k < 2:
+        return None
+    rng = np.random.default_rng([cfg.run.seed, 0x5EED])
+    indices = np.sort(rng.choice(len(images), size=k, replace=False))
+    seeds = rng.integers(0, 2**31 - 1, size=k)
+    channels = 1 if images.ndim == 3 else images.shape[-1]
+    dataset = TwoViewDataset(images, build_view_transform(cfg.pretrain.augment, channels))
+    pairs = [dataset[(int(i), int(seed))] for i, seed in zip(indices, seeds, strict=True)]
+    return MonitorProbe(torch.stack([a for a, _ in pairs]), torch.stack([b for _, b in pairs]), indices)
 
 
 @torch.no_grad()
-def embed_images(
-    backbone: nn.Module,
-    images: np.ndarray,
-    recipe: str,
-    image_size: int,
-    device: torch.device,
-    batch_size: int = 512,
-    autocast: bool = False,
-) -> torch.Tensor:
-    """Backbone features (N, D) of uint8 images, deterministic preprocessing (resize + normalise
-    with the recipe's statistics for the images' channels)."""
-    channels = 1 if images.ndim == 3 else int(images.shape[-1])
-    mean, std = (stats_for(v, channels) for v in normalization_for(recipe))
+def rate_reduction_monitor(backbone: nn.Module, probe: MonitorProbe, cfg: Config, device: torch.device,
+                           autocast: bool, batch_size: int = 256) -> dict[str, float]:
+    """``rate_reduction_last`` / ``rate_reduction_early`` / ``view_cosine_last`` of the probe
+    (module docstring): Delta R with ``umm.membership`` of the pooled last-stage and
+    ``umm.early_cut`` features of the two views, eval mode."""
+    uc = cfg.umm
     was_training = backbone.training
     backbone.eval()
-    feats = []
-    for start in range(0, len(images), batch_size):
-        x = prepare_images(images[start : start + batch_size], mean, std, image_size, device)
-        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=autocast):
-            feats.append(backbone(x).float())
+    last_name = backbone.stage_names[-1]
+    feats: dict[str, list[torch.Tensor]] = {"a_last": [], "b_last": [], "a_early": [], "b_early": []}
+    for start in range(0, len(probe.indices), batch_size):
+        for side, views in (("a", probe.view_a), ("b", probe.view_b)):
+            x = views[start:start + batch_size].to(device)
+            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=autocast):
+                stages = backbone.forward_stages(x)
+            feats[f"{side}_last"].append(stages[last_name].float())
+            feats[f"{side}_early"].append(stages[uc.early_cut].float())
     backbone.train(was_training)
-    return torch.cat(feats)
-
-
-def knn_monitor(backbone: nn.Module, data: PretrainData, cfg: Config, device: torch.device,
-                autocast: bool) -> float:
-    assert data.knn_train is not None and data.knn_test is not None
-    aug = cfg.pretrain.augment
-    train_x, train_y = data.knn_train
-    test_x, test_y = data.knn_test
-    ftrain = embed_images(backbone, train_x, aug.recipe, aug.image_size, device, autocast=autocast)
-    ftest = embed_images(backbone, test_x, aug.recipe, aug.image_size, device, autocast=autocast)
-    return float(
-        knn_accuracy(ftrain, torch.as_tensor(train_y, device=device), ftest,
-                     torch.as_tensor(test_y, device=device), k=cfg.pretrain.knn_k)
-    )
+    out = {}
+    for where in ("last", "early"):
+        a, b = torch.cat(feats[f"a_{where}"]), torch.cat(feats[f"b_{where}"])
+        rr = rate_reduction(a, b, uc.eps2, membership=uc.membership, temperature=uc.membership_temperature)
+        out[f"rate_reduction_{where}"] = round(float(rr.delta), 6)
+        if where == "last":
+            out["view_cosine_last"] = round(float(torch.nn.functional.cosine_similarity(a, b).mean()), 6)
+    return out
 
 
 # --------------------------------------------------------------------------------------
@@ -325,9 +365,10 @@ def _plot_history(out_dir: Path, history: list[dict[str, Any]]) -> None:
 
     plot_history(history, ["loss", "invariance", "variance", "covariance"], out_dir / "plots" / "pretrain_loss.png",
                  "VICReg loss terms per epoch")
-    monitors = [k for k in ("rate_reduction", "knn_top1", "lr") if any(k in r for r in history)]
+    monitors = [k for k in ("rate_reduction_last", "rate_reduction_early", "view_cosine_last", "rate_reduction",
+                            "knn_top1", "lr") if any(k in r for r in history)]
     plot_history(history, monitors, out_dir / "plots" / "pretrain_monitors.png",
-                 "Label-free rate reduction, k-NN top-1 and learning rate")
+                 "Label-free rate reduction (probe: last / early; training batches: pairs), k-NN top-1, lr")
 
 
 def backbone_metadata(cfg: Config, data: PretrainData, history: list[dict[str, Any]], best_epoch: int,
@@ -356,7 +397,7 @@ def backbone_metadata(cfg: Config, data: PretrainData, history: list[dict[str, A
         "training_data": data.description,
         "data": data.facts or {"channels": data.channels},
         "best_epoch": best_epoch,
-        "metrics": {k: best.get(k) for k in (*TERMS, "knn_top1") if k in best},
+        "metrics": {k: best.get(k) for k in (*TERMS, *MONITOR_KEYS, "knn_top1") if k in best},
         "epochs_run": len(history),
         "config": to_dict(cfg),
     }
@@ -402,19 +443,23 @@ class _VICRegTraining(TrainingTask):
 
     def __init__(self, cfg: Config, model: VICRegModel, optimizer: torch.optim.Optimizer,
                  loss_fn: VICRegLoss, data: PretrainData, device: torch.device, bf16: bool,
-                 dist: DistInfo) -> None:
+                 channels_last: bool, dist: DistInfo) -> None:
         pc = cfg.pretrain
         self.cfg, self.pc, self.model, self.train_model = cfg, pc, model, model
         self.optimizer, self.loss_fn, self.data = optimizer, loss_fn, data
-        self.device, self.bf16 = device, bf16
-        self.channels_last = pc.channels_last and device.type == "cuda"
+        self.device, self.bf16, self.channels_last = device, bf16, channels_last
         self.pairs_per_step = pc.batch_size * dist.world_size
         self.lr = pc.lr
         self.feed: TwoViewFeed | None = None
+        self.knn: KnnMonitor | None = None
+        self.probe: MonitorProbe | None = None
+        self.monitor_best = -math.inf  # the highest rate_reduction_last so far (monitor_peak.pt)
+        self.ckpt_dir: Path | None = None
 
-    def attach(self, train_model: nn.Module, feed: TwoViewFeed) -> None:
-        """The module the steps run (DDP / compiled wrapper of the model) and the feed."""
-        self.train_model, self.feed = train_model, feed
+    def attach(self, train_model: nn.Module, feed: TwoViewFeed, knn: KnnMonitor | None = None) -> None:
+        """The module the steps run (DDP / compiled wrapper of the model), the feed and the
+        k-NN monitor (None: no k-NN column)."""
+        self.train_model, self.feed, self.knn = train_model, feed, knn
         self.steps_per_epoch = len(feed)
         self.total_steps = self.pc.epochs * len(feed)
         self.warmup_steps = self.pc.warmup_epochs * len(feed)
@@ -434,7 +479,7 @@ class _VICRegTraining(TrainingTask):
         terms, feat_a, feat_b = train_step(self.train_model, self.loss_fn, self.optimizer, *batch,
                                            self.bf16, self.channels_last)
         with torch.no_grad():
-            rr = rate_reduction(feat_a.detach().float(), feat_b.detach().float()).delta
+            rr = rate_reduction(feat_a.detach().float(), feat_b.detach().float(), membership="pairs").delta
         return {"loss": terms.loss, "invariance": terms.invariance, "variance": terms.variance,
                 "covariance": terms.covariance, "rate_reduction": rr}
 
@@ -443,11 +488,23 @@ class _VICRegTraining(TrainingTask):
 
     def epoch_monitors(self, epoch: int, row: dict[str, Any]) -> dict[str, Any]:
         pc = self.pc
-        if pc.knn_every and self.data.knn_train is not None and (
+        out: dict[str, Any] = {}
+        if pc.monitor_images:
+            if self.probe is None:
+                self.probe = build_monitor_probe(self.data.images, self.cfg)
+            if self.probe is not None:
+                out.update(rate_reduction_monitor(self.model.backbone, self.probe, self.cfg, self.device,
+                                                  self.bf16))
+                value = out["rate_reduction_last"]
+                if math.isfinite(value) and value > self.monitor_best and self.ckpt_dir is not None:
+                    self.monitor_best = value
+                    save_checkpoint(self.ckpt_dir / PEAK_CHECKPOINT, {
+                        "model": self.model.state_dict(), "epoch": epoch,
+                        "rate_reduction_last": value, "config": to_dict(self.cfg)})
+        if self.knn is not None and pc.knn_every and (
                 (epoch + 1) % pc.knn_every == 0 or epoch + 1 == pc.epochs):
-            knn = knn_monitor(self.model.backbone, self.data, self.cfg, self.device, self.bf16)
-            return {"knn_top1": round(100.0 * knn, 3)}
-        return {}
+            out["knn_top1"] = round(self.knn(self.model.backbone, self.bf16, self.channels_last), 3)
+        return out
 
     def state_dict(self) -> dict[str, Any]:
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict()}
@@ -455,6 +512,9 @@ class _VICRegTraining(TrainingTask):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
+        values = [r.get("rate_reduction_last") for r in state.get("history", [])]
+        values = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+        self.monitor_best = max(values, default=-math.inf)
 
     def best_state(self) -> dict[str, Any]:
         return {"model": self.model.state_dict()}
@@ -471,6 +531,9 @@ class _VICRegTraining(TrainingTask):
 
     def describe(self, row: dict[str, Any]) -> str:
         extra = f", k-NN {row['knn_top1']:.2f}%" if "knn_top1" in row else ""
+        if row.get("rate_reduction_last") is not None:
+            extra += (f", monitor dR last {row['rate_reduction_last']:.2f} early "
+                      f"{row['rate_reduction_early']:.2f}")
         return (f"[pretrain] epoch {row['epoch'] + 1}/{self.pc.epochs} loss {row['loss']:.4f} "
                 f"(inv {row['invariance']:.4f} var {row['variance']:.4f} cov {row['covariance']:.4f}) "
                 f"rate-reduction {row['rate_reduction']:.2f}{extra} "
@@ -501,30 +564,40 @@ def run(cfg: Config, run_dir: str | Path, data: PretrainData | None = None,
     pc = cfg.pretrain
     dist = init_distributed()
     device = resolve_device(cfg.run.device, dist.local_rank)
+    # checkpoints every pretrain.checkpoint_every epochs; the loss is checked for NaN/inf at
+    # the epoch's end only (no host read inside an epoch)
     engine = Engine("pretrain", out_dir, epochs=pc.epochs, config=to_dict(cfg), seed=cfg.run.seed,
                     is_main=dist.is_main, tensorboard=cfg.run.tensorboard,
+                    checkpoint_every=pc.checkpoint_every, non_finite_check_every=0,
                     monitor=Monitor("loss", mode="min", min_delta=pc.min_delta, patience=pc.patience,
                                     state_key="best_loss",
                                     stop_message="early stopping: no improvement of the epoch "
                                                  "loss for {patience} epochs"))
     bf16 = use_bf16(cfg, device)
+    channels_last = pc.channels_last and device.type == "cuda"
 
     model: VICRegModel = build_vicreg_model(pc).to(device)
-    if pc.channels_last and device.type == "cuda":
+    if channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = build_optimizer(model, pc)
     loss_fn = VICRegLoss.from_config(pc.loss, gather=gather_with_grad if dist.world_size > 1 else None)
-    task = _VICRegTraining(cfg, model, optimizer, loss_fn, data, device, bf16, dist)
+    task = _VICRegTraining(cfg, model, optimizer, loss_fn, data, device, bf16, channels_last, dist)
+    task.ckpt_dir = engine.ckpt_dir
     engine.resume(task, map_location=device)
 
     train_model: nn.Module = model
     if dist.world_size > 1:
         train_model = nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)
-    if pc.compile:
+    if use_compile(pc.compile, device):
         train_model = torch.compile(train_model)
 
-    task.attach(train_model, TwoViewFeed(data.images, cfg, device, dist))
+    feed = TwoViewFeed(data.images, cfg, device, dist)
+    knn = None  # built once: the labelled images go to the device here, not every monitor epoch
+    if pc.knn_every and data.knn_train is not None and data.knn_test is not None and dist.is_main:
+        knn = KnnMonitor(data.knn_train, data.knn_test, pc.augment.recipe, pc.augment.image_size, device,
+                         k=pc.knn_k)
+    task.attach(train_model, feed, knn)
     if dist.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_json(out_dir / "environment.json", environment_info())

@@ -169,8 +169,29 @@ def _ssl_section(run_dir: Path) -> list[str]:
             metrics = ", ".join(f"{k} {_num(v, 4)}" for k, v in (meta.get("metrics") or {}).items())
             lines += [f"Best epoch {int(meta.get('best_epoch', -1)) + 1} of {meta.get('epochs_run')} "
                       f"({meta.get('stopped', '')}); {metrics}.", ""]
+            if stage == "umm" and isinstance(meta.get("umm"), dict):
+                lines += [_umm_line(meta["umm"]), ""]
         lines += [_link(run_dir, p, f"{title}: {p.stem}") for p in pngs] + [""]
     return lines
+
+
+def _umm_line(info: dict[str, Any]) -> str:
+    """Where UMM started (the pretraining monitor's peak and the chosen checkpoint), its
+    objective and what its guard did."""
+    start = info.get("start") or {}
+    epoch = start.get("epoch")
+    peak = start.get("peak_epoch")
+    where = f"pretraining epoch {int(epoch) + 1}" if isinstance(epoch, int) else "an epoch not recorded"
+    peak_text = (f"; the rate-reduction monitor peaked at epoch {int(peak) + 1} "
+                 f"({_num(start.get('peak_value'))})" if isinstance(peak, int) else "")
+    guard = info.get("guard") or {}
+    guard_text = (f"the guard stopped UMM ({guard.get('reason')}); output: {info.get('weights')}"
+                  if guard.get("fired") else f"the guard (max SSL-loss rise {guard.get('max_ssl_rise')}) "
+                                             f"did not fire")
+    return (f"UMM started from `{start.get('rule', '?')}` ({start.get('reason', '')}): {where}"
+            f"{peak_text}. Outer objective {info.get('outer_objective')}, membership "
+            f"{info.get('membership')}, outer step on {', '.join(info.get('outer_step_groups') or []) or 'nothing'}"
+            f"; {guard_text}.")
 
 
 def _variant_section(run_dir: Path, figures: Path, name: str) -> list[str]:

@@ -32,6 +32,14 @@ def resolve_device(name: str = "auto", local_rank: int = 0) -> torch.device:
     return device
 
 
+def use_compile(setting: str, device: torch.device) -> bool:
+    """Whether ``PretrainConfig.compile`` (``auto | true | false``) compiles on ``device``:
+    ``auto`` compiles on CUDA only (where a long run repays the ~40 s of compilation)."""
+    if setting not in ("auto", "true", "false"):
+        raise ValueError(f"compile setting must be auto, true or false, got {setting!r}")
+    return device.type == "cuda" if setting == "auto" else setting == "true"
+
+
 def use_bf16(cfg: Config, device: torch.device) -> bool:
     """bf16 autocast for ``pretrain.precision`` (``auto``: on CUDA only) on ``device``."""
     p = cfg.pretrain.precision
@@ -180,9 +188,11 @@ def cpu_model() -> str:
 
 
 def git_commit() -> str:
+    """Short commit of the checkout this package runs from (not of the working directory)."""
+    here = os.path.dirname(os.path.abspath(__file__))
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                             timeout=5, check=False)
+        out = subprocess.run(["git", "-C", here, "rev-parse", "--short", "HEAD"], capture_output=True,
+                             text=True, timeout=5, check=False)
         return out.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"

@@ -11,6 +11,10 @@ The run folder explains itself: ``config.yaml`` (the resolved configuration),
 ``stages.json`` (which stages finished, when, and in how long), ``environment.json`` and one
 sub-folder per stage. Rerunning the same command resumes: finished stages are skipped and an
 interrupted stage continues from its last checkpoint.
+
+Before any stage runs, the preflight (:mod:`drac_ssl.preflight`) checks every setting of the
+stages that will run against the data and the methods and lists ALL problems at once (exit
+code 2); a configuration that cannot run leaves no run folder behind.
 """
 
 from __future__ import annotations
@@ -27,12 +31,19 @@ from typing import Any
 
 import yaml
 
-from drac_ssl.config import Config, ConfigError, from_dict, load_config, save_config, to_dict
+from drac_ssl import preflight
+from drac_ssl.config import (  # noqa: F401 - load_config: train.load_config for callers
+    Config,
+    ConfigError,
+    from_dict,
+    load_config,
+    save_config,
+    to_dict,
+)
 from drac_ssl.io import atomic_write_json
+from drac_ssl.preflight import PIPELINE, Finding
 from drac_ssl.runtime import apply_thread_policy, environment_info
-from drac_ssl.tensorboard_log import require_tensorboard
 
-PIPELINE = ("ingest", "pretrain", "umm", "finetune", "export")
 # settings that change what a resumed run does or writes, or how fast, not its results
 OUTPUT_ONLY_SETTINGS = ("run.stages", "run.tensorboard", "run.threads")
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "default.yaml"
@@ -142,28 +153,59 @@ def _saved_settings(saved: dict[str, Any]) -> dict[str, Any]:
         return saved
 
 
-def run_pipeline(cfg: Config) -> Path:
-    """Run (or resume) the configured stages; return the run folder."""
-    unknown = [s for s in cfg.run.stages if s not in PIPELINE]
-    if unknown:
-        raise ConfigError(f"run.stages: unknown stage(s) {unknown}; the pipeline is {', '.join(PIPELINE)}")
-    if cfg.run.tensorboard:
-        require_tensorboard()  # before the ingest stage, not after it
-    run_dir = resolve_run_dir(cfg)
+def _existing_run_problem(cfg: Config, run_dir: Path) -> str:
+    """Why ``run_dir`` (an earlier run) cannot be resumed with ``cfg``; empty when it can.
+
+    Outputs of different configurations are never mixed: a changed setting is refused, except
+    that a folder holding only the ingest output (the state after a problem found right after
+    the ingest) accepts any change outside ``data.*``, the only settings the ingest reads."""
     saved = run_dir / "config.yaml"
-    if saved.exists():
+    if not saved.exists():
+        return ""
+    try:
         old = yaml.safe_load(saved.read_text(encoding="utf-8")) or {}
-        diffs = _config_differences(_data_channels_resolved(_saved_settings(old), run_dir),
-                                    _data_channels_resolved(to_dict(cfg), run_dir))
-        if diffs:
-            raise ConfigError(
-                f"{saved}: this run folder was made with a different configuration:\n  "
-                + "\n  ".join(diffs)
-                + "\n  fix: choose another run.name to start a new run, or rerun with the saved "
-                f"config: python -m drac_ssl.train -c {saved}"
-            )
+    except yaml.YAMLError as exc:
+        return f"{saved}: the saved configuration is not valid YAML ({exc}).\n     fix: choose another run.name"
+    diffs = _config_differences(_data_channels_resolved(_saved_settings(old), run_dir),
+                                _data_channels_resolved(to_dict(cfg), run_dir))
+    if not preflight.blocking_outputs(run_dir):
+        diffs = [d for d in diffs if d.startswith("data.")]
+    if not diffs:
+        return ""
+    return (f"{saved}: this run folder was made with a different configuration:\n     "
+            + "\n     ".join(diffs)
+            + "\n     fix: choose another run.name to start a new run, or rerun with the saved "
+            f"config: python -m drac_ssl.train -c {saved}")
+
+
+def run_pipeline(cfg: Config, sources: dict[str, str] | None = None,
+                 earlier: list[Finding] | None = None) -> Path:
+    """Run (or resume) the configured stages; return the run folder.
+
+    First the preflight (:mod:`drac_ssl.preflight`): every setting of the stages that will
+    run is checked against the data and the methods, with ``earlier`` problems (of reading
+    the config) and a changed configuration in an existing run folder; any error stops here,
+    before the run folder is created or anything in it is written.
+
+    Args:
+        cfg: the configuration.
+        sources: where each setting came from (:func:`drac_ssl.preflight.read_config`), said in
+            the messages.
+        earlier: problems found while reading the configuration.
+
+    Raises:
+        PreflightError (a ConfigError): every problem, before any stage ran or right after the
+            ingest (what only the decoded images tell).
+    """
+    run_dir = resolve_run_dir(cfg)
+    findings = list(earlier or [])
+    problem = _existing_run_problem(cfg, run_dir)
+    if problem:
+        findings.append(Finding("", None, problem))
+    for warning in preflight.run(cfg, run_dir, sources, findings):
+        print(f"[preflight] warning: {warning.line}")
     run_dir.mkdir(parents=True, exist_ok=True)
-    save_config(cfg, saved)
+    save_config(cfg, run_dir / "config.yaml")
     atomic_write_json(run_dir / "environment.json", environment_info())
     status_path = run_dir / "stages.json"
     status: dict[str, Any] = {}
@@ -187,6 +229,8 @@ def run_pipeline(cfg: Config) -> Path:
         }
         atomic_write_json(status_path, status)
         print(f"[train] stage {name}: done in {status[name]['seconds']:.1f} s")
+        if name == "ingest":
+            preflight.after_ingest(cfg, run_dir, sources)
     if (run_dir / "finetune").exists():
         from drac_ssl.report import write_report
 
@@ -213,11 +257,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads is not None:
         overrides.append(f"run.threads={args.threads}")
     try:
-        cfg = load_config(config_path, overrides)
-        threads = apply_thread_policy(cfg.run.threads)
+        cfg, sources, problems = preflight.read_config(config_path, overrides)
+        threads = apply_thread_policy(max(cfg.run.threads, 0))  # a negative count: the preflight says
         print(f"[train] CPU threads: {threads['threads']} ({threads['source']}; "
               f"{threads['usable_cores']} usable cores)")
-        run_pipeline(cfg)
+        run_pipeline(cfg, sources, problems)
     except (ConfigError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

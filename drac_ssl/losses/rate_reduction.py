@@ -1,29 +1,58 @@
-"""Coding rate and coding rate reduction (MCR^2).
+"""Coding rate and coding rate reduction (MCR^2), with the self-supervised memberships UMM uses.
 
 Yu, Chan, You, Song, Ma, "Learning Diverse and Discriminative Representations via the
-Principle of Maximal Coding Rate Reduction", NeurIPS 2020; used by UMM (methods.md
-section 2) as the outer objective and as a label-free overfitting monitor.
+Principle of Maximal Coding Rate Reduction", NeurIPS 2020 (reference code
+``ryanchankh/mcr2``); used by UMM (methods.md section 2) in its outer objective and as the
+label-free overfitting monitor of pretraining and UMM.
 
 For features ``Z`` of shape ``(m, d)`` (one row per sample, the transpose of the paper's
-``d x m`` layout) and a precision ``eps``:
+``d x m`` layout), a membership ``Pi`` of ``k`` groups (``Pi_j = diag(membership[j])``) and a
+precision ``eps``:
 
 - coding rate       R(Z)   = 1/2 logdet(I_d + d / (m eps^2) Z^T Z)
 - compressed rate   R_c    = sum_j tr(Pi_j) / (2m) * logdet(I_d + d / (tr(Pi_j) eps^2) Z^T Pi_j Z)
-- rate reduction    Delta R = R - R_c  (>= 0 when every row's memberships sum to 1, by the
-  concavity of logdet)
+- rate reduction    Delta R = R - R_c
 
-Convention: every ``eps2`` argument **is eps^2** (the paper's default eps^2 = 0.5, i.e.
-eps ~ 0.71), not eps. Rows are L2-normalised first when ``normalize=True``, as MCR^2 does.
+**Valid membership**: every entry ``>= 0`` and every *sample's* memberships sum to 1 over
+the groups (``sum_j Pi_j = I_m``: each column of the ``(k, m)`` matrix sums to 1), as for
+MCR^2's ``Pi_j`` from labels. Then ``Delta R >= 0`` (concavity of logdet), and splitting a
+group into two copies of half its weights changes nothing.
 
-Self-supervised membership (the default): each image is its own group, formed by its two
-views. A group of two rows ``a, b`` has the closed form
-``logdet(I + c [a; b]^T [a; b]) = log((1 + c|a|^2)(1 + c|b|^2) - c^2 (a.b)^2)``, so R_c
-costs O(n d) instead of n determinants of size d x d.
+Convention: every ``eps2`` argument **is eps^2** (the paper's default eps^2 = 0.5), not eps.
+Rows are L2-normalised first when ``normalize=True``, as MCR^2 does.
 
-Everything is computed in at least float32 with autocast disabled, and logdets are taken
-on the smaller of the ``d x d`` and ``m x m`` Gram matrices (Sylvester's identity
-``logdet(I_d + c Z^T Z) = logdet(I_m + c Z Z^T)``) via a Cholesky factorisation (the
-matrix is symmetric with eigenvalues >= 1, so it is always positive definite).
+Self-supervised memberships (:data:`MEMBERSHIPS`), for the ``m = 2n`` rows ``[z_a; z_b]``
+of two views of ``n`` images:
+
+``soft`` (the default; the anchor-based membership of the UMM paper's Appendix C, **our
+reconstruction**, since the similarity-to-probability map is not in our copy of the text):
+each of the 2n samples ``j`` is an anchor and heads one group. In instance discrimination
+exactly one of the other ``2n - 1`` samples (the other view) shares the anchor's class, so
+the anchor's belief about *which* one does is a distribution over the others: the softmax of
+cosine similarity over temperature, ``q_j(i) = exp(cos(z_j, z_i) / tau) / sum_{l != j}
+exp(cos(z_j, z_l) / tau)`` for ``i != j`` (InfoNCE's model of the positive, Oord et al. 2018,
+SimCLR's NT-Xent). The anchor's own entry is handled explicitly: it belongs to its own group
+with affinity 1 (never through the softmax, where ``cos = 1`` would make every group a
+singleton as ``tau -> 0``). The affinities ``A = q + I`` are then normalised **per sample**
+(``Pi[j, i] = A[j, i] / sum_l A[l, i]``), which makes ``Pi`` a valid membership. Limits:
+as ``tau -> 0`` with each sample's nearest neighbour its other view, group ``j`` is ``{j,
+partner(j)}`` with weights 1/2, i.e. every image's pair counted twice at half weight, which
+is exactly the ``pairs`` membership below; as ``tau -> inf`` the anchor keeps half of its
+own membership and spreads the other half evenly (``Pi -> I/2 + (J - I) / (2(2n - 1))``),
+and Delta R falls far below the pairs value. Gradients flow through ``Pi`` (it is a function of ``Z``).
+:func:`anchor_membership` builds it (``umm.membership_temperature``).
+
+``pairs``: each image is its own group of its two views (hard). A group of two rows
+``a, b`` has the closed form ``logdet(I + c [a; b]^T [a; b]) = log((1 + c|a|^2)(1 + c|b|^2)
+- c^2 (a.b)^2)``, so R_c costs O(n d). Cheap and fine as a *monitor*, a trap as an objective
+to maximise (methods.md section 2: it rewards pushing the two views apart).
+
+Cost of a general membership: one ``s x s`` Cholesky per group with ``s = min(m, d)``:
+the ``d x d`` form ``I_d + c Z^T Pi_j Z`` when ``d <= m``, else the kernel (Sylvester /
+Woodbury) form ``I_m + c Z Z^T Pi_j`` (similar to ``I_m + c Pi_j^{1/2} Z Z^T Pi_j^{1/2}``),
+which has the same determinant (``form="auto"`` picks the smaller). Everything is computed in at least float32 with
+autocast disabled; a failed factorisation gives NaN (the training loops' non-finite check
+then reports it) instead of a device sync per call.
 """
 
 from __future__ import annotations
@@ -35,13 +64,19 @@ import torch.nn.functional as F
 from torch import Tensor
 
 __all__ = [
+    "MEMBERSHIPS",
     "RateReduction",
+    "anchor_membership",
     "coding_rate",
     "compress_rate",
     "pair_compress_rate",
+    "pair_membership",
     "rate_reduction",
     "rate_reduction_general",
 ]
+
+MEMBERSHIPS = ("soft", "pairs")
+FORMS = ("auto", "feature", "kernel")
 
 
 class RateReduction(NamedTuple):
@@ -68,24 +103,36 @@ def _check_eps2(eps2: float) -> None:
         raise ValueError(f"eps2 (= eps^2 of the coding rate) must be > 0, got {eps2}.")
 
 
-def _logdet_identity_plus(z: Tensor, scale: Tensor | float) -> Tensor:
-    """``logdet(I_d + scale * z^T z)`` for ``z`` of shape ``(..., m, d)``, batched.
+def _check_views(z_a: Tensor, z_b: Tensor) -> None:
+    _check_2d(z_a, "z_a")
+    if z_a.shape != z_b.shape:
+        raise ValueError(
+            f"z_a and z_b must have the same shape (n, d), got {tuple(z_a.shape)} and "
+            f"{tuple(z_b.shape)}."
+        )
 
-    Uses the smaller Gram matrix (Sylvester) and a Cholesky factorisation.
-    ``scale`` is a scalar or a tensor broadcastable to the batch shape ``(...)``.
+
+def _logdet_spd(matrix: Tensor) -> Tensor:
+    """``logdet`` of a batch of symmetric positive definite matrices ``(..., s, s)``.
+
+    ``cholesky_ex`` does not synchronise with the device to check for errors (plain
+    ``cholesky`` would, on every training step) and does not raise on non-finite input: a
+    failed factorisation gives NaN.
     """
-    m, d = z.shape[-2], z.shape[-1]
-    gram = z.mT @ z if d <= m else z @ z.mT
-    size = gram.shape[-1]
-    if isinstance(scale, Tensor):
-        scale = scale[..., None, None]
-    eye = torch.eye(size, dtype=gram.dtype, device=gram.device)
-    # cholesky_ex does not synchronise with the device to check for errors (plain cholesky
-    # would, on every training step) and does not raise on non-finite input: a failed
-    # factorisation gives NaN, which the training loop's non-finite check then reports.
-    chol, info = torch.linalg.cholesky_ex(eye + scale * gram)
+    chol, info = torch.linalg.cholesky_ex(matrix)
     logdet = 2.0 * torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1)
     return torch.where(info == 0, logdet, torch.full_like(logdet, float("nan")))
+
+
+def _logdet_identity_plus(z: Tensor, scale: Tensor | float) -> Tensor:
+    """``logdet(I_d + scale * z^T z)`` for ``z`` of shape ``(..., m, d)``, batched, on the
+    smaller Gram matrix (Sylvester). ``scale``: a scalar or a tensor of the batch shape."""
+    m, d = z.shape[-2], z.shape[-1]
+    gram = z.mT @ z if d <= m else z @ z.mT
+    if isinstance(scale, Tensor):
+        scale = scale[..., None, None]
+    eye = torch.eye(gram.shape[-1], dtype=gram.dtype, device=gram.device)
+    return _logdet_spd(eye + scale * gram)
 
 
 def coding_rate(z: Tensor, eps2: float = 0.5) -> Tensor:
@@ -122,12 +169,7 @@ def pair_compress_rate(z_a: Tensor, z_b: Tensor, eps2: float = 0.5) -> Tensor:
     Returns:
         0-dim tensor ``R_c = 1/m sum_i logdet_i``.
     """
-    _check_2d(z_a, "z_a")
-    if z_a.shape != z_b.shape:
-        raise ValueError(
-            f"z_a and z_b must have the same shape (n, d), got {tuple(z_a.shape)} and "
-            f"{tuple(z_b.shape)}."
-        )
+    _check_views(z_a, z_b)
     _check_eps2(eps2)
     with torch.autocast(device_type=z_a.device.type, enabled=False):
         z_a, z_b = _as_float(z_a), _as_float(z_b)
@@ -142,7 +184,7 @@ def pair_compress_rate(z_a: Tensor, z_b: Tensor, eps2: float = 0.5) -> Tensor:
         return logdets.sum() * (2.0 / (2.0 * m))
 
 
-def compress_rate(z: Tensor, membership: Tensor, eps2: float = 0.5) -> Tensor:
+def compress_rate(z: Tensor, membership: Tensor, eps2: float = 0.5, form: str = "auto") -> Tensor:
     """General compressed coding rate for a (hard or soft) membership matrix.
 
     ``R_c = sum_j tr(Pi_j) / (2m) * logdet(I_d + d / (tr(Pi_j) eps^2) Z^T Pi_j Z)`` with
@@ -151,14 +193,23 @@ def compress_rate(z: Tensor, membership: Tensor, eps2: float = 0.5) -> Tensor:
     Args:
         z: ``(m, d)`` features (not normalised here).
         membership: ``(k, m)`` non-negative weights, row ``j`` = group ``j``; hard 0/1 (bool
-            or numeric) or soft. For Delta R >= 0 every column should sum to 1.
+            or numeric) or soft. For a valid membership (``Delta R >= 0``) every column sums
+            to 1. Differentiable (gradients reach a soft membership).
         eps2: eps^2.
+        form: ``feature``: ``k`` determinants of ``I_d + c_j Z^T Pi_j Z`` (``d x d``,
+            Cholesky); ``kernel``: ``k`` determinants of ``I_m + c_j Z Z^T Pi_j`` (``m x m``,
+            LU; the same value by Sylvester's identity); ``auto``: the smaller.
 
     Returns:
-        0-dim tensor. Cost: k Cholesky factorisations of size ``min(m, d)``.
+        0-dim tensor. Cost: k Cholesky factorisations of size ``min(m, d)`` (``auto``).
+
+    Raises:
+        ValueError: wrong shapes, a negative weight, ``eps2 <= 0`` or an unknown form.
     """
     _check_2d(z)
     _check_eps2(eps2)
+    if form not in FORMS:
+        raise ValueError(f"unknown form {form!r}; choose {', '.join(FORMS)}.")
     if membership.ndim != 2 or membership.shape[1] != z.shape[0]:
         raise ValueError(
             f"membership must have shape (groups, rows) = (k, {z.shape[0]}), got "
@@ -167,55 +218,131 @@ def compress_rate(z: Tensor, membership: Tensor, eps2: float = 0.5) -> Tensor:
     with torch.autocast(device_type=z.device.type, enabled=False):
         z = _as_float(z)
         pi = membership.to(dtype=z.dtype, device=z.device)
-        if bool((pi < 0).any()):
+        if bool((pi.detach() < 0).any()):
             raise ValueError("membership weights must be non-negative.")
         m, d = z.shape
         traces = pi.sum(1)  # (k,)
-        keep = traces > 0
+        keep = traces.detach() > 0
         pi, traces = pi[keep], traces[keep]
-        weighted = pi.sqrt()[:, :, None] * z[None]  # (k, m, d): Z^T Pi Z = (sqrt(Pi)Z)^T(sqrt(Pi)Z)
-        logdets = _logdet_identity_plus(weighted, d / (traces * eps2))
+        scale = (d / (traces * eps2))[:, None, None]
+        if form == "feature" or (form == "auto" and d <= m):
+            cov = torch.einsum("km,md,me->kde", pi, z, z)  # Z^T Pi_j Z
+            eye = torch.eye(d, dtype=z.dtype, device=z.device)
+            logdets = _logdet_spd(eye + scale * cov)
+        else:
+            # det(I_m + c Pi^1/2 K Pi^1/2) = det(I_m + c K Pi), K = Z Z^T: no square root of
+            # Pi, so the gradient is right at a zero weight too; the matrix is similar to a
+            # symmetric positive definite one, so its determinant is positive (LU, no sync)
+            kernel = (z @ z.mT)[None] * pi[:, None, :]  # K Pi_j
+            eye = torch.eye(m, dtype=z.dtype, device=z.device)
+            sign, logdets = torch.linalg.slogdet(eye + scale * kernel)
+            logdets = torch.where(sign > 0, logdets, torch.full_like(logdets, float("nan")))
         return (traces / (2.0 * m) * logdets).sum()
 
 
+def pair_membership(n: int, device: torch.device | str | None = None) -> Tensor:
+    """``(n, 2n)`` hard membership of the ``pairs`` rule: group ``j`` = rows ``j`` and
+    ``n + j`` of ``[z_a; z_b]``."""
+    pi = torch.zeros(n, 2 * n, device=device)
+    idx = torch.arange(n, device=device)
+    pi[idx, idx] = 1.0
+    pi[idx, idx + n] = 1.0
+    return pi
+
+
+def anchor_membership(
+    z_a: Tensor, z_b: Tensor, temperature: float = 0.1, normalize: bool = True
+) -> Tensor:
+    """The anchor-based soft membership ``(2n, 2n)`` of the module docstring (``soft``).
+
+    Row ``j`` is the group headed by anchor ``j`` of ``[z_a; z_b]``; column ``i`` holds
+    sample ``i``'s memberships, which sum to 1. ``Pi[j, i] = A[j, i] / sum_l A[l, i]`` with
+    ``A = I + q``, ``q[j, i] = softmax_{i != j}(cos(z_j, z_i) / temperature)`` and
+    ``q[j, j] = 0``.
+
+    Args:
+        z_a, z_b: ``(n, d)`` features of the two views, ``n >= 1``.
+        temperature: ``tau > 0`` of the softmax (``umm.membership_temperature``).
+        normalize: use cosine similarity (L2-normalise the rows); ``False``: dot products.
+
+    Returns:
+        ``(2n, 2n)`` float tensor, differentiable in ``z_a`` and ``z_b``.
+    """
+    _check_views(z_a, z_b)
+    if not temperature > 0:
+        raise ValueError(f"the membership temperature must be > 0, got {temperature}.")
+    with torch.autocast(device_type=z_a.device.type, enabled=False):
+        z = torch.cat([_as_float(z_a), _as_float(z_b)], dim=0)
+        if normalize:
+            z = F.normalize(z, dim=1)
+        m = z.shape[0]
+        eye = torch.eye(m, dtype=z.dtype, device=z.device)
+        if m == 1:
+            return eye
+        logits = (z @ z.mT / temperature).masked_fill(eye.bool(), float("-inf"))
+        affinity = torch.softmax(logits, dim=1) + eye
+        return affinity / affinity.sum(0, keepdim=True)
+
+
 def rate_reduction(
-    z_a: Tensor, z_b: Tensor, eps2: float = 0.5, normalize: bool = True
+    z_a: Tensor,
+    z_b: Tensor,
+    eps2: float = 0.5,
+    normalize: bool = True,
+    membership: str = "soft",
+    temperature: float = 0.1,
 ) -> RateReduction:
-    """Self-supervised rate reduction: the two views of each image form one group.
+    """Self-supervised rate reduction of two views, ``R([z_a; z_b]) - R_c``.
 
     Args:
         z_a, z_b: ``(n, d)`` features of the two views.
         eps2: eps^2.
         normalize: L2-normalise every row first (as MCR^2 does).
+        membership: ``soft`` (the anchor-based membership, :func:`anchor_membership`, on
+            the normalised rows) or ``pairs`` (each image its own group of two views,
+            closed form).
+        temperature: the softmax temperature of ``soft``.
 
     Returns:
         :class:`RateReduction` with ``total = R([z_a; z_b])`` over the ``2n x d`` stack,
-        ``compress`` = :func:`pair_compress_rate` and ``delta = total - compress``.
+        ``compress`` = R_c of the membership and ``delta = total - compress``.
     """
+    if membership not in MEMBERSHIPS:
+        raise ValueError(
+            f"unknown membership {membership!r}; choose {' or '.join(MEMBERSHIPS)} (umm.membership)."
+        )
+    _check_views(z_a, z_b)
     if normalize:
         z_a = F.normalize(_as_float(z_a), dim=1)
         z_b = F.normalize(_as_float(z_b), dim=1)
-    compress = pair_compress_rate(z_a, z_b, eps2)
-    total = coding_rate(torch.cat([z_a, z_b], dim=0), eps2)
+    if membership == "pairs":
+        compress = pair_compress_rate(z_a, z_b, eps2)
+        total = coding_rate(torch.cat([z_a, z_b], dim=0), eps2)
+    else:
+        z = torch.cat([_as_float(z_a), _as_float(z_b)], dim=0)
+        pi = anchor_membership(z_a, z_b, temperature, normalize=normalize)
+        compress = compress_rate(z, pi, eps2)
+        total = coding_rate(z, eps2)
     return RateReduction(total - compress, total, compress)
 
 
 def rate_reduction_general(
-    z: Tensor, membership: Tensor, eps2: float = 0.5, normalize: bool = True
+    z: Tensor, membership: Tensor, eps2: float = 0.5, normalize: bool = True, form: str = "auto"
 ) -> RateReduction:
-    """Rate reduction for any membership matrix (reference for the closed form, soft groups).
+    """Rate reduction for any membership matrix (the reference for the closed and soft forms).
 
     Args:
         z: ``(m, d)`` features.
         membership: ``(k, m)`` non-negative group weights (see :func:`compress_rate`).
         eps2: eps^2.
         normalize: L2-normalise every row first.
+        form: the determinant form of :func:`compress_rate`.
 
     Returns:
         :class:`RateReduction` of 0-dim tensors.
     """
     if normalize:
         z = F.normalize(_as_float(z), dim=1)
-    compress = compress_rate(z, membership, eps2)
+    compress = compress_rate(z, membership, eps2, form=form)
     total = coding_rate(z, eps2)
     return RateReduction(total - compress, total, compress)

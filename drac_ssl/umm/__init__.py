@@ -3,19 +3,39 @@
 Qiang, Song et al., "On the Generalization and Causal Explanation in Self-Supervised
 Learning". After VICReg pretraining the early layers still generalise while the last ones
 have memorised: UMM freezes the backbone up to and including ``umm.early_cut`` (``layer2``
-or ``layer3``) and re-tunes the layers after it by a bi-level problem (the paper's Eq. 8):
+or ``layer3``) and re-tunes the layers after it by a bi-level problem (the paper's Eq. 8,
+as methods.md reconstructs it; issue #13):
 
-    max_theta  Delta R(f_last(f_early(X); theta))
-    s.t.       theta in argmin_theta  L_in(theta),   L_in = L_ssl + beta * JS(p_theta || U)
+    min_theta  F = L_ssl(theta') - alpha * Delta R(f_last(f_early(X); theta'))
+    theta'  =  the (one-step) solution of  min_theta L_in(theta),  L_in = L_ssl + beta * JS(p_theta || U)
+               started from theta
+
+Defaults (each a ``umm.*`` setting):
+
+* the outer objective is **anchored to the SSL loss** (``outer_ssl=true``); ``alpha``
+  weighs the rate reduction, and ``alpha = 0`` is the fair control: the same code path and
+  the same two updates per batch with ``F = L_ssl(theta')``. ``outer_ssl=false`` is the
+  objective before issue #13 (``-alpha * Delta R`` alone; it raised the SSL loss from 16.9 to
+  22.3 on CIFAR-10 and cost 4.4 linear points), kept for the ablation;
+* ``Delta R``: MCR^2 rate reduction of the pooled last-layer features of the two views with
+  the **anchor-based soft membership** of the paper's Appendix C (``membership=soft``,
+  ``membership_temperature``; our reconstruction,
+  :mod:`drac_ssl.losses.rate_reduction`). ``membership=pairs`` (each image its own group of
+  two views) is the old rule: maximising it pushes the two views apart;
+* **Adam at both levels with the same learning rate** (``inner_optimizer=adam``,
+  ``inner_lr = outer_lr``), as the authors' code; the outer step skips parameters whose
+  only outer gradient is the ``xi H v`` cross-term (with ``outer_ssl=false``: the
+  expander); every step logs the outer / inner step-norm ratio of each parameter group;
+* a **guard**: UMM stops, keeping the last epoch that passed, when the SSL loss rises more
+  than ``max_ssl_rise`` (10 %) above its value at the start;
+* ``start_from`` picks the pretraining checkpoint: ``best`` (default), ``last``, ``peak``
+  or ``past_peak`` (the over-trained one, past the peak of pretraining's rate-reduction
+  monitor: UMM is meant for a model that has begun to memorise).
 
 ``theta``: the backbone stages after the cut **and the expander** (``umm.tune_expander``,
-default true: L_ssl is defined on the expander output, and a frozen expander that was fitted
-to the memorising features would pin the SSL objective to them). ``Delta R``: the MCR^2 rate
-reduction of the pooled last-layer features of the two views, each image its own group of
-two (:func:`drac_ssl.losses.rate_reduction.rate_reduction`, ``eps^2 = umm.eps2``).
-``JS(p_theta || U)``: the alignment term of :mod:`drac_ssl.losses.alignment`
-(density ``p_i ∝ 1 / ||dL_ssl / dz_early,i||`` taken with ``create_graph=True``, so the
-term trains the layers through second derivatives).
+default true: L_ssl is defined on the expander output). ``JS(p_theta || U)``: the alignment
+term of :mod:`drac_ssl.losses.alignment` (density ``p_i ∝ 1 / ||dL_ssl / dz_early,i||``
+taken with ``create_graph=True``, so the term trains the layers through second derivatives).
 
 The stage, part by part (read in this order):
 
@@ -25,7 +45,8 @@ The stage, part by part (read in this order):
   :class:`ComposableBatchNorm` (BatchNorm with derivatives of every order);
 * :mod:`drac_ssl.umm.step`: one UMM step on a batch (inner objective, hypergradient, the
   inner and outer updates) and what it logs;
-* :mod:`drac_ssl.umm.source`: resolving and loading the pretrained model;
+* :mod:`drac_ssl.umm.source`: choosing (``start_from``), resolving and loading the
+  pretrained model;
 * :mod:`drac_ssl.umm.stage`: ``run(cfg, run_dir)``, the stage on the training engine;
   :mod:`drac_ssl.umm.plots` its figures;
 * :mod:`drac_ssl.umm.cli`: ``python -m drac_ssl.umm CHECKPOINT [-c CONFIG.yaml]
@@ -49,14 +70,35 @@ from drac_ssl.umm.layers import (
     early_features,
     make_batch_norm_composable,
 )
-from drac_ssl.umm.source import default_checkpoint, load_pretrained_model
-from drac_ssl.umm.stage import EARLY_CUTS, UMMNonFiniteError, UMMResult, feed_config, run
+from drac_ssl.umm.source import (
+    START_RULES,
+    StartPoint,
+    choose_start,
+    default_checkpoint,
+    load_pretrained_model,
+    monitor_peak,
+    resolve_start,
+)
+from drac_ssl.umm.stage import (
+    EARLY_CUTS,
+    UMMNonFiniteError,
+    UMMResult,
+    describe_objective,
+    feed_config,
+    run,
+)
 from drac_ssl.umm.step import (
     STEP_KEYS,
     InnerTerms,
+    OuterTerms,
     UMMOptimizers,
     build_optimizers,
+    effective_alpha,
     inner_objective,
+    outer_objective,
+    outer_step_groups,
+    parameter_groups,
+    step_keys,
     umm_step,
 )
 
@@ -64,18 +106,24 @@ __all__ = [
     "EARLY_CUTS",
     "HVP_MODES",
     "HYPERGRADIENTS",
+    "START_RULES",
     "STEP_KEYS",
     "AfterCut",
     "ComposableBatchNorm",
     "Hypergradient",
     "InnerTerms",
+    "OuterTerms",
+    "StartPoint",
     "ParamFn",
     "UMMNonFiniteError",
     "UMMOptimizers",
     "UMMResult",
     "build_optimizers",
+    "choose_start",
     "default_checkpoint",
+    "describe_objective",
     "early_features",
+    "effective_alpha",
     "feed_config",
     "hessian_vector_product",
     "hypergradient",
@@ -83,6 +131,12 @@ __all__ = [
     "load_pretrained_model",
     "main",
     "make_batch_norm_composable",
+    "monitor_peak",
+    "outer_objective",
+    "outer_step_groups",
+    "parameter_groups",
+    "resolve_start",
     "run",
+    "step_keys",
     "umm_step",
 ]

@@ -10,15 +10,20 @@ the inner solution as a function of it, ``theta*(theta_t)``, as in DARTS (Liu et
 The outer gradient is the total derivative of the outer loss at the inner solution with
 respect to the starting point, and the network takes both the inner step (which keeps the
 SSL objective and the alignment) and the outer step (which moves along the constraint set
-towards a larger rate reduction). With ``xi = umm.inner_lr``, ``eta = umm.outer_lr``,
-``s = +1`` for ``outer_sign=maximize`` (the paper) and ``-1`` for ``minimize`` (the
-authors' released code), ``F(theta) = -s * Delta R(theta)`` (the outer loss, minimised),
-``H_t = grad^2 L_in(theta_t)`` and ``v_t = grad F(theta'_t)``, every batch does:
+towards a better outer objective). With ``xi = umm.inner_lr``, ``eta = umm.outer_lr``,
+``F`` the outer loss (minimised; UMM's is ``L_ssl(theta') - s * alpha * Delta R(theta')``,
+:func:`drac_ssl.umm.step.outer_objective`), ``H_t = grad^2 L_in(theta_t)`` and
+``v_t = grad F(theta'_t)``, every batch does:
 
     (1) inner step     theta'_t = theta_t - xi * grad L_in(theta_t)
     (2a) unrolled      g_t = (I - xi H_t) v_t                       = d F(theta'_t) / d theta_t
     (2b) Neumann       g_t = sum_{j=0..K} (-xi H_t)^j v_t           ~ (I + xi H_t)^{-1} v_t
     (3) update         theta_{t+1} = theta'_t - eta * Adam(g_t)
+
+(1) is the look-ahead the hypergradient differentiates; the real inner update is the inner
+optimiser's step (:mod:`drac_ssl.umm.step`: Adam by default, as the authors; plain SGD makes
+it exactly (1)). (3) skips the parameters on which ``F`` has no direct dependence
+(``Hypergradient.direct``): their ``g_t`` would be the cross-term ``-xi H_t v_t`` alone.
 
 (2a) is the exact gradient of the one-step unrolled objective ``F(theta - xi grad L_in
 (theta))`` (DARTS's second-order approximation). (2b) is Lorraine, Vicol & Duvenaud (AISTATS
@@ -35,8 +40,8 @@ is a third derivative of L_ssl), or ``finite_difference``, DARTS's central diffe
 ``(grad L_in(theta + r u) - grad L_in(theta - r u)) / (2 r)`` with ``r = umm.fd_radius /
 ||u||``. Switches for ablations: ``umm.use_js=false`` drops the JS term from L_in (it is
 still logged), ``umm.use_rate_reduction=false`` drops the outer problem (plain inner
-training: ``theta_{t+1} = theta'_t``), ``umm.outer_sign``, ``umm.hypergradient`` (unrolled
-| neumann), ``umm.hvp``, ``umm.beta``.
+training: ``theta_{t+1} = theta'_t``), ``umm.alpha`` / ``umm.outer_sign`` / ``umm.outer_ssl``
+(the outer objective), ``umm.hypergradient`` (unrolled | neumann), ``umm.hvp``, ``umm.beta``.
 """
 
 from __future__ import annotations
@@ -65,12 +70,15 @@ class Hypergradient(NamedTuple):
     - ``inner_gradient``: ``grad L_in(theta_t)`` (detached).
     - ``lookahead``: ``theta'_t = theta_t - xi grad L_in(theta_t)`` (detached).
     - ``outer_loss``: 0-dim ``F(theta'_t)`` (detached).
+    - ``direct``: for each parameter, whether ``F`` depends on it directly (``v`` is not
+      structurally zero). Where it does not, ``g = -xi (H v)`` is the cross-term alone.
     """
 
     gradient: list[Tensor]
     inner_gradient: list[Tensor]
     lookahead: list[Tensor]
     outer_loss: Tensor
+    direct: list[bool]
 
 
 def grads_or_zeros(
@@ -217,7 +225,10 @@ def hypergradient(
         for p, g in zip(params, inner_grad, strict=True)
     ]
     outer_loss = outer_loss_fn(lookahead)
-    v = [g.detach() for g in grads_or_zeros(outer_loss, lookahead)]
+    raw = torch.autograd.grad(outer_loss, lookahead, allow_unused=True) \
+        if outer_loss.requires_grad else [None] * len(lookahead)
+    direct = [g is not None for g in raw]
+    v = [torch.zeros_like(t) if g is None else g.detach() for t, g in zip(lookahead, raw, strict=True)]
 
     def h_times(u: Sequence[Tensor]) -> list[Tensor]:
         return hessian_vector_product(
@@ -241,4 +252,5 @@ def hypergradient(
         [g.detach() for g in inner_grad],
         [t.detach() for t in lookahead],
         outer_loss.detach(),
+        direct,
     )

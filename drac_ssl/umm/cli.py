@@ -1,5 +1,9 @@
-"""Command line of the UMM stage: ``python -m drac_ssl.umm CHECKPOINT [-c CONFIG.yaml]
-[section.key=value ...] [--run-dir DIR]`` (an ablation in its own run folder)."""
+"""Command line of the UMM stage: ``python -m drac_ssl.umm CHECKPOINT|RUN [-c CONFIG.yaml]
+[section.key=value ...] [--run-dir DIR]`` (an ablation in its own run folder).
+
+``CHECKPOINT``: a ``vicreg_model.safetensors`` or a pretrain ``.pt``; ``RUN``: a run folder,
+from whose ``pretrain/`` ``umm.start_from`` picks the checkpoint (``best``, ``last``,
+``peak``, ``past_peak``)."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import sys
 from pathlib import Path
 
 from drac_ssl.config import ConfigError, load_config
+from drac_ssl.umm.source import resolve_start
 from drac_ssl.umm.stage import UMMNonFiniteError, run
 
 __all__ = ["main"]
@@ -24,7 +29,7 @@ def _source_run_dir(checkpoint: Path) -> Path | None:
 
 def _default_config_path(checkpoint: Path) -> Path | None:
     """``RUN/config.yaml`` beside the checkpoint's run folder, else ``configs/default.yaml``."""
-    source_run = _source_run_dir(checkpoint)
+    source_run = checkpoint if checkpoint.is_dir() else _source_run_dir(checkpoint)
     if source_run is not None and (source_run / "config.yaml").is_file():
         return source_run / "config.yaml"
     default = Path(__file__).resolve().parents[2] / "configs" / "default.yaml"
@@ -36,12 +41,14 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m drac_ssl.umm",
         description="UMM (methods.md section 2): freeze the backbone up to umm.early_cut and re-tune the "
         "layers after it by the bi-level rate-reduction / alignment objective.",
-        epilog="Example (an ablation): python -m drac_ssl.umm runs/x/pretrain/vicreg_model.safetensors "
-        "--run-dir runs/x-umm-nojs umm.epochs=20 umm.use_js=false umm.outer_sign=minimize",
+        epilog="Examples: the fair control from the over-trained checkpoint: python -m drac_ssl.umm "
+        "runs/x --run-dir runs/x-control umm.start_from=past_peak umm.alpha=0; an ablation: python -m "
+        "drac_ssl.umm runs/x/pretrain/vicreg_model.safetensors --run-dir runs/x-umm-nojs umm.use_js=false",
     )
     parser.add_argument(
         "checkpoint",
-        help="vicreg_model.safetensors (with metadata.json) or a pretrain .pt checkpoint",
+        help="vicreg_model.safetensors (with metadata.json), a pretrain .pt checkpoint, or a run "
+        "folder (umm.start_from picks the checkpoint in RUN/pretrain)",
     )
     parser.add_argument(
         "-c",
@@ -59,13 +66,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "overrides", nargs="*", help="section.key=value overrides, e.g. umm.beta=0.5"
     )
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)  # options may come between the overrides
     try:
         checkpoint = Path(args.checkpoint)
-        if not checkpoint.is_file():
+        if not checkpoint.is_file() and not checkpoint.is_dir():
             raise FileNotFoundError(
                 f"UMM checkpoint not found: {checkpoint}\n"
-                f"  fix: pass RUN/pretrain/vicreg_model.safetensors or RUN/pretrain/checkpoints/last.pt"
+                f"  fix: pass RUN/pretrain/vicreg_model.safetensors, RUN/pretrain/checkpoints/last.pt "
+                f"or the run folder RUN"
             )
         config_path = args.config if args.config is not None else _default_config_path(checkpoint)
         cfg = load_config(config_path, args.overrides)
@@ -74,7 +82,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"[umm] config: {config_path}"
                 + (f" + {' '.join(args.overrides)}" if args.overrides else "")
             )
-        source_run = _source_run_dir(checkpoint)
+        source_run = checkpoint if checkpoint.is_dir() else _source_run_dir(checkpoint)
+        start = (resolve_start(checkpoint, None, cfg.umm.start_from, cfg.umm.past_peak_drop)
+                 if checkpoint.is_dir() else checkpoint)
         run_dir = (
             Path(args.run_dir)
             if args.run_dir
@@ -85,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
             if source_run is not None and (source_run / "data").is_dir()
             else run_dir / "data"
         )
-        run(cfg, run_dir, checkpoint=checkpoint, data_dir=data_dir)
+        run(cfg, run_dir, checkpoint=start, data_dir=data_dir)
     except (ConfigError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,14 +1,34 @@
-"""Where UMM starts: resolving and loading the pretrained VICReg model (backbone + expander).
+"""Where UMM starts: choosing, resolving and loading the pretrained VICReg model.
 
-A ``vicreg_model.safetensors`` (its ``metadata.json`` is checked against the configuration)
-or a pretrain / UMM checkpoint ``.pt`` (read with ``weights_only=True``, its stored config
-checked). A mismatch is refused with the settings that would fix it.
+**Which checkpoint** (``umm.start_from``, when no checkpoint is passed explicitly). UMM is
+meant for a model that has begun to memorise (methods.md section 2): past the peak of the
+label-free rate-reduction monitor that pretraining records after every epoch
+(``rate_reduction_last`` in ``pretrain/metrics.jsonl``: Delta R of the last layer's pooled
+features of a fixed probe, :mod:`drac_ssl.pretrain`). Pretraining keeps three weight sets:
+``vicreg_model.safetensors`` (the epoch of the lowest VICReg loss), ``checkpoints/last.pt``
+(the last epoch run) and ``checkpoints/monitor_peak.pt`` (the epoch of the monitor's peak).
+
+* ``best``: ``vicreg_model.safetensors`` (the default; what the pipeline did before).
+* ``last``: ``checkpoints/last.pt``.
+* ``peak``: ``checkpoints/monitor_peak.pt``, the early-stopped checkpoint of the paper.
+* ``past_peak``: the over-trained checkpoint. With ``p`` the first epoch of the monitor's
+  maximum ``r_p`` and ``L`` the last epoch run, it is ``checkpoints/last.pt`` provided
+  ``L > p`` and ``r_L <= (1 - umm.past_peak_drop) * r_p``; otherwise the run has not
+  passed its peak and UMM refuses to start, with the fix (pretrain longer with
+  ``pretrain.patience=0``, or ``umm.start_from=last``). :func:`choose_start` is the rule,
+  a pure function of the recorded history.
+
+**Loading**: a ``vicreg_model.safetensors`` (its ``metadata.json`` is checked against the
+configuration) or a pretrain / UMM checkpoint ``.pt`` (read with ``weights_only=True``, its
+stored config checked). A mismatch is refused with the settings that would fix it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,31 +36,168 @@ from drac_ssl.checkpoint import load_checkpoint
 from drac_ssl.config import Config, configured_channels, with_data_channels
 from drac_ssl.models import VICRegModel, build_vicreg_model, load_local_weights
 
-__all__ = ["default_checkpoint", "load_pretrained_model", "resolve_checkpoint", "with_checkpoint_channels"]
+__all__ = ["MONITOR_KEY", "START_RULES", "StartPoint", "choose_start", "default_checkpoint",
+           "load_pretrained_model", "monitor_peak", "pretrain_history", "resolve_checkpoint",
+           "resolve_start", "with_checkpoint_channels"]
+
+START_RULES = ("best", "last", "peak", "past_peak")
+MONITOR_KEY = "rate_reduction_last"
+"""The pretraining monitor the start rule reads (a column of ``pretrain/metrics.jsonl``)."""
+PEAK_CHECKPOINT = "monitor_peak.pt"
+
+
+@dataclass
+class StartPoint:
+    """The checkpoint UMM starts from and why (``metadata.json``'s ``umm.start``).
+
+    ``epoch`` / ``peak_epoch`` are 0-based pretraining epochs (None: unknown, e.g. an
+    explicit checkpoint without a history); ``value`` / ``peak_value`` the monitor there.
+    """
+
+    rule: str
+    path: Path
+    epoch: int | None = None
+    value: float | None = None
+    peak_epoch: int | None = None
+    peak_value: float | None = None
+    reason: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "path": str(self.path)}
 
 
 def default_checkpoint(run_dir: Path) -> Path:
     return run_dir / "pretrain" / "vicreg_model.safetensors"
 
 
-def resolve_checkpoint(run_dir: Path, checkpoint: str | Path | None) -> Path:
-    if checkpoint is None:
-        path = default_checkpoint(run_dir)
+def _finite(value: Any) -> float | None:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def monitor_peak(history: list[dict[str, Any]], key: str = MONITOR_KEY) -> tuple[int, float] | None:
+    """``(epoch, value)`` of the monitor's maximum (the first one if tied); None without values."""
+    best: tuple[int, float] | None = None
+    for row in history:
+        value = _finite(row.get(key))
+        if value is not None and (best is None or value > best[1]):
+            best = (int(row["epoch"]), value)
+    return best
+
+
+def choose_start(history: list[dict[str, Any]], rule: str, drop: float = 0.05,
+                 key: str = MONITOR_KEY) -> tuple[str, int | None, str]:
+    """The start rule of the module docstring on a recorded pretraining history.
+
+    Args:
+        history: the pretraining rows (``epoch`` 0-based, the monitor under ``key``).
+        rule: ``best`` | ``last`` | ``peak`` | ``past_peak``.
+        drop: ``umm.past_peak_drop``, the fraction the monitor must have fallen below its peak.
+        key: the monitor column.
+
+    Returns:
+        ``(checkpoint, epoch, reason)``: checkpoint ``best`` | ``last`` | ``peak`` (which
+        weight set), the epoch its weights are from (None for ``best``: pretraining's
+        metadata says) and a sentence for the log.
+
+    Raises:
+        ValueError: an unknown rule; ``peak``/``past_peak`` without monitor values;
+            ``past_peak`` when the last epoch has not passed the peak (with the fix).
+    """
+    if rule not in START_RULES:
+        raise ValueError(f"umm.start_from={rule!r} is not one of {', '.join(START_RULES)}.")
+    last_epoch = int(history[-1]["epoch"]) if history else None
+    if rule == "best":
+        return "best", None, "the pretraining output (the epoch of the lowest VICReg loss)"
+    if rule == "last":
+        return "last", last_epoch, f"the last pretraining epoch ({(last_epoch or 0) + 1})"
+    peak = monitor_peak(history, key)
+    if peak is None:
+        raise ValueError(
+            f"umm.start_from={rule} needs the rate-reduction monitor ({key}) in the pretraining "
+            f"history, and there is none.\n  fix: pretrain with pretrain.monitor_images > 0 (the "
+            f"default 64), or umm.start_from=best|last")
+    p, r_p = peak
+    if rule == "peak":
+        return "peak", p, f"the monitor's peak: epoch {p + 1}, {key} {r_p:.4g}"
+    assert last_epoch is not None
+    r_last = _finite(history[-1].get(key))
+    limit = (1.0 - drop) * r_p
+    if last_epoch > p and r_last is not None and r_last <= limit:
+        return "last", last_epoch, (
+            f"past the monitor's peak: epoch {last_epoch + 1} ({key} {r_last:.4g}) is "
+            f"{100 * (1 - r_last / r_p):.1f}% below the peak at epoch {p + 1} ({r_p:.4g}); "
+            f"umm.past_peak_drop={drop}")
+    raise ValueError(
+        f"umm.start_from=past_peak: pretraining has not passed the monitor's peak: the peak is "
+        f"at epoch {p + 1} ({key} {r_p:.4g}), the last epoch {last_epoch + 1} has "
+        f"{'no value' if r_last is None else f'{r_last:.4g}'}, and past_peak needs a later epoch at "
+        f"or below {limit:.4g} (umm.past_peak_drop={drop}).\n  fix: pretrain longer "
+        f"(pretrain.epochs, pretrain.patience=0), lower umm.past_peak_drop, or umm.start_from=last")
+
+
+def pretrain_history(pretrain_dir: Path) -> list[dict[str, Any]]:
+    """The pretraining rows from ``metrics.jsonl`` (written with every ``last.pt``)."""
+    path = pretrain_dir / "metrics.jsonl"
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def resolve_start(run_dir: Path, checkpoint: str | Path | None, rule: str = "best",
+                  drop: float = 0.05) -> StartPoint:
+    """The checkpoint UMM starts from: ``checkpoint`` when given, else ``umm.start_from``'s.
+
+    Raises:
+        FileNotFoundError: the checkpoint (or the pretraining output) does not exist.
+        ValueError: the rule cannot be met (:func:`choose_start`).
+    """
+    pretrain_dir = run_dir / "pretrain"
+    history = pretrain_history(pretrain_dir)
+    peak = monitor_peak(history)
+    peak_epoch, peak_value = peak if peak is not None else (None, None)
+    values = {int(r["epoch"]): _finite(r.get(MONITOR_KEY)) for r in history}
+    if checkpoint is not None:
+        path = Path(checkpoint)
         if not path.is_file():
             raise FileNotFoundError(
-                f"UMM needs the pretrained VICReg model, but {path} does not exist.\n"
-                f"  fix: run the pretrain stage first (run.stages=[ingest,pretrain,umm]) or pass "
-                f"a checkpoint: python -m drac_ssl.umm RUN/pretrain/vicreg_model.safetensors"
+                f"UMM checkpoint not found: {path}\n"
+                f"  fix: pass RUN/pretrain/vicreg_model.safetensors (with its metadata.json) or a "
+                f"pretrain checkpoint RUN/pretrain/checkpoints/last.pt"
             )
-        return path
-    path = Path(checkpoint)
+        return StartPoint("explicit", path, peak_epoch=peak_epoch, peak_value=peak_value,
+                          reason="the checkpoint passed to UMM")
+    which, epoch, reason = choose_start(history, rule, drop)
+    path = {"best": default_checkpoint(run_dir),
+            "last": pretrain_dir / "checkpoints" / "last.pt",
+            "peak": pretrain_dir / "checkpoints" / PEAK_CHECKPOINT}[which]
     if not path.is_file():
         raise FileNotFoundError(
-            f"UMM checkpoint not found: {path}\n"
-            f"  fix: pass RUN/pretrain/vicreg_model.safetensors (with its metadata.json) or a "
-            f"pretrain checkpoint RUN/pretrain/checkpoints/last.pt"
+            f"UMM needs the pretrained VICReg model ({rule}), but {path} does not exist.\n"
+            f"  fix: run the pretrain stage first (run.stages=[ingest,pretrain,umm]) or pass "
+            f"a checkpoint: python -m drac_ssl.umm RUN/pretrain/vicreg_model.safetensors"
         )
-    return path
+    if which == "best":
+        meta = _read_json(pretrain_dir / "metadata.json") or {}
+        epoch = meta.get("best_epoch") if isinstance(meta.get("best_epoch"), int) else None
+    return StartPoint(rule, path, epoch, values.get(epoch) if epoch is not None else None,
+                      peak_epoch, peak_value, reason)
+
+
+def resolve_checkpoint(run_dir: Path, checkpoint: str | Path | None) -> Path:
+    """The path of :func:`resolve_start` with the default rule (``best``)."""
+    return resolve_start(run_dir, checkpoint).path
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def _architecture(cfg: Config) -> dict[str, Any]:

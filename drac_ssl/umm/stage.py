@@ -1,18 +1,30 @@
 """The UMM stage: ``run(cfg, run_dir) -> UMMResult`` (the orchestrator and the tests call it).
 
-Loads the pretrained VICReg model (:mod:`drac_ssl.umm.source`), freezes it up to
-``umm.early_cut``, swaps the BatchNorm layers of the tuned part for composable ones
-(:mod:`drac_ssl.umm.layers`) and hands one UMM step per batch (:func:`drac_ssl.umm.step.umm_step`)
-to the training engine (:class:`drac_ssl.engine.Engine`: resume, atomic checkpoints, early
-stopping on the last-layer rate reduction when ``umm.early_stop_on_rate_reduction``,
-history, TensorBoard, progress, non-finite stop). Single process: the bi-level step is not
-wrapped in DDP.
+Chooses the pretrained VICReg model (``umm.start_from``, :mod:`drac_ssl.umm.source`),
+freezes it up to ``umm.early_cut``, swaps the BatchNorm layers of the tuned part for
+composable ones (:mod:`drac_ssl.umm.layers`) and hands one UMM step per batch
+(:func:`drac_ssl.umm.step.umm_step`) to the training engine (:class:`drac_ssl.engine.Engine`:
+resume, atomic checkpoints, early stopping on the last-layer rate reduction when
+``umm.early_stop_on_rate_reduction``, history, TensorBoard, progress, non-finite stop).
+Single process: the bi-level step is not wrapped in DDP.
+
+The guard (issue #13): before the first step the SSL loss of the starting model is measured
+on the first epoch's batches (no update; ``ssl_start``). After every epoch, when the epoch's
+mean SSL loss exceeds ``(1 + umm.max_ssl_rise) * ssl_start`` (or, with
+``umm.max_step_ratio > 0``, a parameter group's mean outer/inner step-norm ratio exceeds
+it), UMM stops: the engine rolls back to the last epoch that passed (or the starting
+weights), those weights are the stage's output (the best epoch's when early stopping on
+the rate reduction), and ``metadata.json`` / the printed line say why. ``ssl_rise`` (the
+relative rise) is a column of ``metrics.csv``.
 
 Outputs in ``run_dir/umm``: ``backbone.safetensors``, ``vicreg_model.safetensors``,
-``metadata.json`` (pretraining's format, stage ``umm``), ``metrics.csv`` /
-``metrics.jsonl``, ``plots/umm_rate_reduction.png``, ``plots/umm_losses.png``,
-``config.yaml`` and ``checkpoints/last.pt`` (every epoch, atomic, exact resume); with
-``run.tensorboard=true`` also TensorBoard scalars ``umm/<key>`` in ``tensorboard/``.
+``metadata.json`` (pretraining's format, stage ``umm``, plus ``umm``: the start checkpoint,
+the objective, the groups with an outer step, the guard), ``metrics.csv`` /
+``metrics.jsonl``, ``plots/umm_rate_reduction.png``, ``umm_losses.png``,
+``umm_steps.png``, ``umm_start.png`` (the pretraining monitor with its peak and the start
+checkpoint), ``config.yaml`` and ``checkpoints/last.pt`` (every epoch, atomic, exact
+resume); with ``run.tensorboard=true`` also TensorBoard scalars ``umm/<key>`` in
+``tensorboard/``.
 """
 
 from __future__ import annotations
@@ -36,16 +48,34 @@ from drac_ssl.models import VICRegModel
 from drac_ssl.runtime import environment_info, resolve_device, use_bf16
 from drac_ssl.tensorboard_log import require_tensorboard
 from drac_ssl.umm.bilevel import HVP_MODES, HYPERGRADIENTS
-from drac_ssl.umm.layers import AfterCut, make_batch_norm_composable
+from drac_ssl.umm.layers import AfterCut, early_features, make_batch_norm_composable
+from drac_ssl.umm.plots import plot_start_point
 from drac_ssl.umm.plots import plot_umm_history as _plot_history
-from drac_ssl.umm.source import load_pretrained_model, resolve_checkpoint, with_checkpoint_channels
-from drac_ssl.umm.step import STEP_KEYS, UMMOptimizers, build_optimizers, umm_step
+from drac_ssl.umm.source import (
+    START_RULES,
+    StartPoint,
+    load_pretrained_model,
+    pretrain_history,
+    resolve_start,
+    with_checkpoint_channels,
+)
+from drac_ssl.umm.step import (
+    UMMOptimizers,
+    build_optimizers,
+    effective_alpha,
+    inner_objective,
+    outer_step_groups,
+    parameter_groups,
+    step_keys,
+    umm_step,
+)
 
 __all__ = ["EARLY_CUTS", "UMMNonFiniteError", "UMMResult", "feed_config", "run"]
 
 EARLY_CUTS = ("layer2", "layer3")
-INNER_OPTIMIZERS = ("sgd", "adam")
+INNER_OPTIMIZERS = ("adam", "sgd")
 OUTER_SIGNS = ("maximize", "minimize")
+MEMBERSHIPS = ("soft", "pairs")
 
 
 class UMMNonFiniteError(RuntimeError):
@@ -61,6 +91,8 @@ class UMMResult:
     history: list[dict[str, Any]] = field(default_factory=list)
     best_epoch: int = -1
     stopped: str = ""
+    start: StartPoint | None = None
+    guard_fired: bool = False
 
 
 def _validate(uc: UMMConfig) -> None:
@@ -70,6 +102,8 @@ def _validate(uc: UMMConfig) -> None:
         "umm.hvp": (uc.hvp, HVP_MODES),
         "umm.inner_optimizer": (uc.inner_optimizer, INNER_OPTIMIZERS),
         "umm.outer_sign": (uc.outer_sign, OUTER_SIGNS),
+        "umm.membership": (uc.membership, MEMBERSHIPS),
+        "umm.start_from": (uc.start_from, START_RULES),
     }
     for key, (value, choices) in checks.items():
         if value not in choices:
@@ -85,6 +119,7 @@ def _validate(uc: UMMConfig) -> None:
         "umm.inner_lr": uc.inner_lr,
         "umm.eps2": uc.eps2,
         "umm.fd_radius": uc.fd_radius,
+        "umm.membership_temperature": uc.membership_temperature,
     }.items():
         if not value > 0:
             raise ConfigError(f"config: {key} must be > 0, got {value}.")
@@ -94,9 +129,13 @@ def _validate(uc: UMMConfig) -> None:
         "umm.neumann_steps": uc.neumann_steps,
         "umm.patience": uc.patience,
         "umm.max_steps_per_epoch": uc.max_steps_per_epoch,
+        "umm.max_ssl_rise": uc.max_ssl_rise,
+        "umm.max_step_ratio": uc.max_step_ratio,
     }.items():
         if value < 0:
             raise ConfigError(f"config: {key} must be >= 0, got {value}.")
+    if not 0 <= uc.past_peak_drop < 1:
+        raise ConfigError(f"config: umm.past_peak_drop must be in [0, 1), got {uc.past_peak_drop}.")
 
 
 def _resume_differences(state: dict[str, Any], cfg: Config, source: Path) -> list[str]:
@@ -111,6 +150,18 @@ def _resume_differences(state: dict[str, Any], cfg: Config, source: Path) -> lis
     if state.get("source") not in (None, str(source.resolve())):
         diffs.append(f"checkpoint: {state['source']} -> {source}")
     return diffs
+
+
+def describe_objective(uc: UMMConfig) -> str:
+    """The outer objective in words, e.g. ``F = L_ssl(theta') - 1 * Delta R(theta')``."""
+    alpha = effective_alpha(uc)
+    if not uc.use_rate_reduction:
+        return "none (umm.use_rate_reduction=false: single-level training on L_in)"
+    ssl = "L_ssl(theta')" if uc.outer_ssl else ""
+    if alpha == 0.0:
+        return f"F = {ssl or '0'}"
+    sign = "-" if alpha > 0 else "+"
+    return f"F = {ssl} {sign} {abs(alpha):g} * Delta R(theta')".replace("=  ", "= ")
 
 
 def feed_config(cfg: Config) -> Config:
@@ -128,9 +179,8 @@ def feed_config(cfg: Config) -> Config:
 
 
 class _UMMTraining(TrainingTask):
-    """One UMM epoch for the :class:`~drac_ssl.engine.Engine`: the bi-level step and its logs."""
-
-    keys = STEP_KEYS
+    """One UMM epoch for the :class:`~drac_ssl.engine.Engine`: the bi-level step, its logs
+    and the guard."""
 
     def __init__(self, cfg: Config, model: VICRegModel, head: AfterCut,
                  tuned: dict[str, torch.nn.Parameter], optimizers: UMMOptimizers,
@@ -142,29 +192,83 @@ class _UMMTraining(TrainingTask):
             optimizers, loss_fn, feed, bf16, source)
         self.steps_per_epoch = len(feed)
         self.pairs_per_step = self.uc.batch_size
+        self.groups = list(parameter_groups(list(tuned)))
+        self.keys = step_keys(self.groups)
         self.watched = ["ssl_loss", "inner_loss", "rate_reduction_last"] + (
             ["outer_objective"] if self.uc.use_rate_reduction else [])
+        self.ssl_start: float | None = None
+        self.guard_reason = ""
 
     def batches(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         return self.feed.epoch(epoch)
 
     def begin_epoch(self, epoch: int) -> None:
+        if self.ssl_start is None:
+            self.ssl_start = self.measure_ssl_start()
+            print(f"[umm] SSL loss of the starting model on the first epoch's batches: "
+                  f"{self.ssl_start:.4f}")
         self.head.train()
         if not self.uc.tune_expander:
             self.model.expander.eval()
+
+    @torch.no_grad()
+    def measure_ssl_start(self) -> float:
+        """The mean SSL loss of the starting model on epoch 0's batches (train-mode batch
+        statistics, as in the steps; running statistics untouched; no update)."""
+        self.head.train()
+        if not self.uc.tune_expander:
+            self.model.expander.eval()
+        state = {**{k: b.detach().clone() for k, b in self.head.named_buffers()},
+                 **dict(self.head.named_parameters())}
+        total, count = 0.0, 0
+        for view_a, view_b in self.feed.epoch(0):
+            h_a = early_features(self.model, view_a, self.uc.early_cut, self.bf16)
+            h_b = early_features(self.model, view_b, self.uc.early_cut, self.bf16)
+            terms = inner_objective(self.head, h_a, h_b, self.loss_fn, beta=self.uc.beta,
+                                    use_js=False, state=state, monitor_js=False)
+            total += float(terms.ssl.loss)
+            count += 1
+        return total / max(count, 1)
 
     def step(self, batch: tuple[torch.Tensor, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
         view_a, view_b = batch
         return umm_step(self.model, self.head, self.tuned, view_a, view_b, self.uc, self.loss_fn,
                         self.optimizers, self.bf16)
 
+    def epoch_monitors(self, epoch: int, row: dict[str, Any]) -> dict[str, Any]:
+        if self.ssl_start and row.get("ssl_loss") is not None:
+            return {"ssl_rise": round(row["ssl_loss"] / self.ssl_start - 1.0, 6)}
+        return {}
+
+    def guard(self, epoch: int, row: dict[str, Any]) -> str | None:
+        uc = self.uc
+        rise = row.get("ssl_rise")
+        if uc.max_ssl_rise > 0 and rise is not None and rise > uc.max_ssl_rise:
+            self.guard_reason = (
+                f"guard: the SSL loss rose {100 * rise:.1f}% above its start value "
+                f"{self.ssl_start:.4g} (epoch mean {row['ssl_loss']:.4g}; limit "
+                f"umm.max_ssl_rise={uc.max_ssl_rise}) in epoch {epoch + 1}")
+            return self.guard_reason
+        if uc.max_step_ratio > 0:
+            high = {g: row.get(f"step_ratio_{g}") for g in self.groups}
+            high = {g: v for g, v in high.items() if v is not None and v > uc.max_step_ratio}
+            if high:
+                self.guard_reason = (
+                    f"guard: the outer step outgrew the inner one in epoch {epoch + 1} ("
+                    + ", ".join(f"{g} {v:.3g}x" for g, v in high.items())
+                    + f"; limit umm.max_step_ratio={uc.max_step_ratio})")
+                return self.guard_reason
+        return None
+
     def state_dict(self) -> dict[str, Any]:
         return {"model": self.model.state_dict(), "optimizers": self.optimizers.state_dict(),
-                "source": str(self.source.resolve())}
+                "source": str(self.source.resolve()), "ssl_start": self.ssl_start}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
         self.optimizers.load_state_dict(state["optimizers"])
+        if state.get("ssl_start") is not None:
+            self.ssl_start = float(state["ssl_start"])
 
     def best_state(self) -> dict[str, Any] | None:
         return {"model": self.model.state_dict()} if self.uc.early_stop_on_rate_reduction else None
@@ -181,17 +285,24 @@ class _UMMTraining(TrainingTask):
     def non_finite(self, epoch: int, means: dict[str, float], bad: list[str], last: Path) -> Exception:
         return UMMNonFiniteError(
             f"[umm] epoch {epoch + 1}: non-finite {', '.join(bad)} (epoch means: "
-            + ", ".join(f"{k}={means[k]:.4g}" for k in STEP_KEYS)
+            + ", ".join(f"{k}={means[k]:.4g}" for k in self.keys)
             + f").\n  The last good checkpoint {last} is kept.\n"
-            f"  fix: lower umm.outer_lr / umm.inner_lr / umm.beta, or try umm.hypergradient=neumann "
-            f"umm.neumann_steps=0.")
+            f"  fix: lower umm.outer_lr / umm.inner_lr / umm.alpha / umm.beta, or try "
+            f"umm.hypergradient=neumann umm.neumann_steps=0.")
 
     def describe(self, row: dict[str, Any]) -> str:
-        outer = (f" outer dR(theta') {row['outer_objective']:.3f}"
-                 if row["outer_objective"] is not None else "")
-        return (f"[umm] epoch {row['epoch'] + 1}/{self.uc.epochs} ssl {row['ssl_loss']:.4f} "
-                f"js {row['js']:.4f} dR early {row['rate_reduction_early']:.3f} "
-                f"last {row['rate_reduction_last']:.3f}{outer} {row['pairs_per_second']:.1f} pairs/s")
+        def num(key: str, fmt: str = ".3f") -> str:
+            value = row.get(key)
+            return "nan" if value is None else format(value, fmt)
+
+        ratios = " ".join(f"{g} {num(f'step_ratio_{g}', '.2g')}" for g in self.groups)
+        outer = (f" F(theta') {num('outer_objective')} dR(theta') {num('outer_rate_reduction')}"
+                 f" outer/inner step {ratios}" if self.uc.use_rate_reduction else "")
+        rise = f" ({100 * row['ssl_rise']:+.1f}%)" if row.get("ssl_rise") is not None else ""
+        return (f"[umm] epoch {row['epoch'] + 1}/{self.uc.epochs} ssl {num('ssl_loss', '.4f')}{rise} "
+                f"js {num('js', '.4f')} dR early {num('rate_reduction_early')} last "
+                f"{num('rate_reduction_last')} view cos {num('view_cosine_last')}{outer} "
+                f"{row['pairs_per_second']:.1f} pairs/s")
 
     def close(self) -> None:
         self.feed.close()  # stops the DataLoader workers of the CPU stream
@@ -201,7 +312,7 @@ def run(
     cfg: Config,
     run_dir: str | Path,
     data: pretrain.PretrainData | None = None,
-    checkpoint: str | Path | None = None,
+    checkpoint: str | Path | StartPoint | None = None,
     stop_after_epoch: int | None = None,
     data_dir: str | Path | None = None,
 ) -> UMMResult:
@@ -213,14 +324,16 @@ def run(
         run_dir: the run folder; outputs go to ``run_dir/umm``; resumes from
             ``run_dir/umm/checkpoints/last.pt`` when present.
         data: the image pool (default: :func:`drac_ssl.pretrain.load_pretrain_data`).
-        checkpoint: the pretrained model (default ``run_dir/pretrain/vicreg_model.safetensors``).
+        checkpoint: the pretrained model (a path, or a :class:`StartPoint` already
+            resolved, e.g. in another run folder); default: the one ``umm.start_from`` picks
+            in ``run_dir/pretrain`` (:mod:`drac_ssl.umm.source`).
         stop_after_epoch: end after that epoch (0-based) as if interrupted (resume tests).
         data_dir: the ingest output for DRAC when ``data`` is None (default ``run_dir/data``).
 
     Raises:
         FileNotFoundError: no pretrained model.
-        ValueError: the checkpoint does not match the configured architecture, or the batch
-            is larger than the data.
+        ValueError: the checkpoint does not match the configured architecture, the batch
+            is larger than the data, or ``umm.start_from`` cannot be met.
         ConfigError: bad UMM settings, or ``run_dir/umm`` holds a run with other settings.
         UMMNonFiniteError: a loss became NaN/inf (the last good checkpoint is kept).
     """
@@ -230,7 +343,9 @@ def run(
         require_tensorboard()
     run_dir = Path(run_dir)
     out_dir = run_dir / "umm"
-    source = resolve_checkpoint(run_dir, checkpoint)
+    start = checkpoint if isinstance(checkpoint, StartPoint) else \
+        resolve_start(run_dir, checkpoint, uc.start_from, uc.past_peak_drop)
+    source = start.path
     cfg = with_checkpoint_channels(cfg, source)  # in_channels 0: the pretrained backbone's
     device = resolve_device(cfg.run.device)
     engine = Engine("umm", out_dir, epochs=uc.epochs, config=to_dict(cfg), seed=cfg.run.seed,
@@ -278,11 +393,17 @@ def run(
     out_dir.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out_dir / "config.yaml")
     atomic_write_json(out_dir / "environment.json", environment_info())
+    groups = task.groups
+    stepped = outer_step_groups(uc, groups) if uc.use_rate_reduction else []
+    objective = describe_objective(uc)
     print(
-        f"[umm] {source} -> {out_dir}: frozen up to {uc.early_cut}, tuning "
-        f"{sum(p.numel() for p in tuned.values()):,} parameters ({uc.hypergradient}"
+        f"[umm] {source} ({start.rule}: {start.reason}) -> {out_dir}: frozen up to {uc.early_cut}, "
+        f"tuning {sum(p.numel() for p in tuned.values()):,} parameters; outer objective "
+        f"{objective}, membership {uc.membership}"
+        f"{f' (tau {uc.membership_temperature:g})' if uc.membership == 'soft' else ''}, outer step on "
+        f"{', '.join(stepped) or 'nothing'}; {uc.hypergradient}"
         f"{f' K={uc.neumann_steps}' if uc.hypergradient == 'neumann' else ''}, hvp {uc.hvp}, "
-        f"JS {'on' if uc.use_js else 'off'}, rate reduction {uc.outer_sign if uc.use_rate_reduction else 'off'})"
+        f"JS {'on' if uc.use_js else 'off'}, {uc.inner_optimizer}/adam lr {uc.inner_lr:g}/{uc.outer_lr:g}"
     )
     result = engine.run(task, stop_after_epoch)
     backbone_path, model_path, metadata_path = (
@@ -290,34 +411,57 @@ def run(
         out_dir / "vicreg_model.safetensors",
         out_dir / "metadata.json",
     )
-    if result.stopped == "interrupted":
-        return UMMResult(out_dir, backbone_path, model_path, metadata_path, result.history,
-                         result.best_epoch, "interrupted")
-
     history, best_epoch, stopped = result.history, result.best_epoch, result.stopped
+    guard_fired = stopped.startswith("guard:")
+    if stopped == "interrupted":
+        return UMMResult(out_dir, backbone_path, model_path, metadata_path, history,
+                         best_epoch, "interrupted", start, guard_fired)
+
     best_path = engine.best
     use_best = uc.early_stop_on_rate_reduction and best_path.exists()
     final_state = load_checkpoint(best_path)["model"] if use_best else model.state_dict()
-    out_epoch = best_epoch if use_best else (history[-1]["epoch"] if history else -1)
+    if use_best:
+        out_epoch = best_epoch
+    elif guard_fired:  # the engine rolled the model back to the last epoch that passed
+        out_epoch = int(load_checkpoint(engine.last)["epoch"])
+    else:
+        out_epoch = history[-1]["epoch"] if history else -1
     backbone_state = {
         k[len("backbone.") :]: v for k, v in final_state.items() if k.startswith("backbone.")
     }
     meta = pretrain.backbone_metadata(cfg, data, history, out_epoch, stage="umm")
     chosen = next((r for r in history if r["epoch"] == out_epoch), {})
-    meta["metrics"] = {k: chosen.get(k) for k in STEP_KEYS if k in chosen}
+    meta["metrics"] = {k: chosen.get(k) for k in task.keys if k in chosen}
     meta["stopped"] = stopped
     stages = list(model.backbone.stage_names)
     meta["umm"] = {
         "source": str(source.resolve()),
+        "start": start.to_json(),
         "early_cut": uc.early_cut,
         "tuned": stages[stages.index(uc.early_cut) + 1 :]
         + (["expander"] if uc.tune_expander else []),
-        "weights": "best last-layer rate reduction" if use_best else "last epoch",
+        "outer_objective": objective,
+        "membership": uc.membership,
+        "membership_temperature": uc.membership_temperature,
+        "outer_step_groups": stepped,
+        "excluded_from_outer_step": [g for g in groups if g not in stepped],
+        "ssl_start": task.ssl_start,
+        "guard": {"max_ssl_rise": uc.max_ssl_rise, "max_step_ratio": uc.max_step_ratio,
+                  "fired": guard_fired, "reason": stopped if guard_fired else ""},
+        "weights": ("best last-layer rate reduction" if use_best else
+                    f"epoch {out_epoch + 1}, the last that passed the guard" if guard_fired and out_epoch >= 0
+                    else "the starting weights (the first epoch failed the guard)" if guard_fired
+                    else "last epoch"),
     }
     save_weights(backbone_path, backbone_state, {"format": "drac_ssl backbone v1"})
     save_weights(model_path, final_state)
     atomic_write_json(metadata_path, meta)
     if history:
-        _plot_history(out_dir, history)
-    print(f"[umm] {stopped}; weights of epoch {out_epoch + 1} -> {backbone_path}")
-    return UMMResult(out_dir, backbone_path, model_path, metadata_path, history, out_epoch, stopped)
+        _plot_history(out_dir, history, groups)
+    pretrain_rows = pretrain_history(run_dir / "pretrain") or pretrain_history(source.parent) \
+        or pretrain_history(source.parent.parent)
+    if pretrain_rows:
+        plot_start_point(pretrain_rows, start, out_dir / "plots" / "umm_start.png")
+    print(f"[umm] {stopped}; weights of {meta['umm']['weights']} -> {backbone_path}")
+    return UMMResult(out_dir, backbone_path, model_path, metadata_path, history, out_epoch,
+                     stopped, start, guard_fired)

@@ -1,9 +1,38 @@
 """One UMM step on a batch of two views: the inner objective, the hypergradient, the updates.
 
-Steps (1)-(3) are those of :mod:`drac_ssl.umm.bilevel`. Inner optimiser
-``umm.inner_optimizer``: ``sgd`` (default; the real inner step is exactly step (1)) or ``adam`` (the real inner step is an Adam step while (1)-(2) keep the plain
-step, DARTS-style). The outer step is always Adam (scale-free, since the gradient scale of
-Delta R is arbitrary). No weight decay in either.
+Steps (1)-(3) are those of :mod:`drac_ssl.umm.bilevel`, with UMM's outer objective anchored
+to the SSL loss (issue #13, methods.md section 2):
+
+    F(theta') = [outer_ssl] L_ssl(theta') - s * alpha * Delta R(theta')
+
+``s = +1`` for ``umm.outer_sign=maximize`` (the paper), ``-1`` for ``minimize``; ``Delta R``
+of the pooled last-layer features of the two views with ``umm.membership`` (``soft``: the
+anchor-based membership of :mod:`drac_ssl.losses.rate_reduction`). ``alpha = 0`` is the fair
+control: the same code path and the same two updates per batch, with ``F = L_ssl(theta')``
+(``Delta R`` is then computed for the log only, detached, and never enters an update).
+``umm.outer_ssl=false`` gives the objective before issue #13 (``-s alpha Delta R`` alone);
+``umm.use_rate_reduction=false`` removes the outer level altogether (single-level training
+on ``L_in``).
+
+The updates, one batch:
+
+1. the inner step: ``umm.inner_optimizer`` (``adam``, the default, as the authors; or
+   ``sgd``, whose step is exactly the unrolled look-ahead) on ``grad L_in(theta_t)`` with lr
+   ``umm.inner_lr``; the hypergradient's look-ahead is the plain step
+   ``theta_t - xi grad L_in(theta_t)`` with ``xi = umm.inner_lr`` (DARTS-style);
+2. the outer step: Adam with lr ``umm.outer_lr`` on the hypergradient ``g``, **only on the
+   parameters that F depends on directly**. A parameter whose direct outer gradient is
+   structurally zero would receive only the cross-term ``-xi (H v)``, which Adam would blow
+   up to a full-size step; it gets no outer step. With ``outer_ssl=true`` F reaches every
+   tuned parameter (nothing is excluded); with ``outer_ssl=false`` the expander is excluded
+   (Delta R is computed on the backbone features, before the expander).
+
+No weight decay at either level. The step logs (:data:`STEP_KEYS`, plus
+``step_ratio_<group>`` for every parameter group, :func:`parameter_groups`): the SSL loss and
+its terms at ``theta_t``; ``F``, ``L_ssl`` and ``Delta R`` at ``theta'``; ``R``, ``R_c`` and
+``Delta R`` of the early-cut and last-layer features at ``theta_t`` and the mean cosine
+between the two views; gradient norms and, per group, the ratio of the outer to the inner
+step's Euclidean norm (the real parameter displacements).
 """
 
 from __future__ import annotations
@@ -14,19 +43,21 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call
 
 from drac_ssl.config import UMMConfig
 from drac_ssl.losses.alignment import alignment_js
-from drac_ssl.losses.rate_reduction import rate_reduction
+from drac_ssl.losses.rate_reduction import RateReduction, rate_reduction
 from drac_ssl.losses.vicreg import VICRegLoss, VICRegTerms
 from drac_ssl.models import VICRegModel
 from drac_ssl.umm.bilevel import global_norm, grads_or_zeros, hypergradient
 from drac_ssl.umm.layers import AfterCut, early_features, pooled
 
-__all__ = ["STEP_KEYS", "InnerTerms", "UMMOptimizers", "build_optimizers", "inner_objective",
-           "umm_step"]
+__all__ = ["STEP_KEYS", "InnerTerms", "OuterTerms", "UMMOptimizers", "build_optimizers",
+           "effective_alpha", "inner_objective", "outer_objective", "outer_step_groups",
+           "parameter_groups", "step_keys", "umm_step"]
 
 
 class InnerTerms(NamedTuple):
@@ -90,7 +121,7 @@ def inner_objective(
 
 @dataclass
 class UMMOptimizers:
-    """The real updates: ``inner`` (SGD or Adam, lr ``xi``) and ``outer`` (Adam, lr ``eta``)."""
+    """The real updates: ``inner`` (Adam or SGD, lr ``xi``) and ``outer`` (Adam, lr ``eta``)."""
 
     inner: torch.optim.Optimizer
     outer: torch.optim.Optimizer
@@ -114,6 +145,39 @@ def build_optimizers(params: Sequence[nn.Parameter], uc: UMMConfig) -> UMMOptimi
     return UMMOptimizers(inner, torch.optim.Adam(params, lr=uc.outer_lr))
 
 
+def parameter_groups(names: Sequence[str]) -> dict[str, list[int]]:
+    """Tuned parameter names -> groups: the backbone stage (``backbone.layer4.0.conv1.weight``
+    -> ``layer4``) or the top-level module (``expander.net.0.weight`` -> ``expander``); values
+    are indices into ``names``, groups in first-seen order."""
+    groups: dict[str, list[int]] = {}
+    for i, name in enumerate(names):
+        parts = name.split(".")
+        group = parts[1] if parts[0] == "backbone" and len(parts) > 2 else parts[0]
+        groups.setdefault(group, []).append(i)
+    return groups
+
+
+def effective_alpha(uc: UMMConfig) -> float:
+    """``s * alpha``: the signed weight of Delta R in F (``s = -1`` for ``outer_sign=minimize``)."""
+    return uc.alpha * (1.0 if uc.outer_sign == "maximize" else -1.0)
+
+
+def outer_step_groups(uc: UMMConfig, groups: Sequence[str]) -> list[str]:
+    """The groups that take an outer step: those F depends on directly (module docstring).
+
+    ``use_rate_reduction=false`` or ``F`` identically zero (``outer_ssl=false`` and
+    ``alpha = 0``): none. ``outer_ssl=false``: the backbone stages (Delta R is computed on
+    the backbone features, so the expander's only outer gradient is the cross-term).
+    """
+    if not uc.use_rate_reduction:
+        return []
+    if uc.outer_ssl:
+        return list(groups)
+    if effective_alpha(uc) == 0.0:
+        return []
+    return [g for g in groups if g != "expander"]
+
+
 STEP_KEYS = (
     "ssl_loss",
     "invariance",
@@ -122,11 +186,78 @@ STEP_KEYS = (
     "js",
     "inner_loss",
     "outer_objective",
+    "outer_ssl_loss",
+    "outer_rate_reduction",
     "rate_reduction_early",
+    "coding_rate_early",
+    "compress_rate_early",
     "rate_reduction_last",
+    "coding_rate_last",
+    "compress_rate_last",
+    "view_cosine_early",
+    "view_cosine_last",
     "inner_grad_norm",
     "hypergradient_norm",
+    "inner_step_norm",
+    "outer_step_norm",
 )
+"""The values every step logs; :func:`step_keys` adds ``step_ratio_<group>``."""
+
+
+def step_keys(groups: Sequence[str]) -> tuple[str, ...]:
+    """:data:`STEP_KEYS` plus the per-group step-norm ratios ``step_ratio_<group>``."""
+    return STEP_KEYS + tuple(f"step_ratio_{g}" for g in groups)
+
+
+class OuterTerms(NamedTuple):
+    """:func:`outer_objective`: ``objective`` (with its graph) and its parts (detached; NaN
+    for a part that F does not contain)."""
+
+    objective: Tensor
+    ssl: Tensor
+    rate_reduction: Tensor
+
+
+def outer_objective(feat_a: Tensor, feat_b: Tensor, z_a: Tensor | None, z_b: Tensor | None,
+                    loss_fn: VICRegLoss, uc: UMMConfig) -> OuterTerms:
+    """UMM's outer objective ``F = [outer_ssl] L_ssl - s * alpha * Delta R`` on one batch.
+
+    Args:
+        feat_a, feat_b: pooled last-layer features ``(n, feature_dim)`` of the two views.
+        z_a, z_b: their expander embeddings ``(n, out_dim)`` (needed when ``uc.outer_ssl``).
+        loss_fn: the VICReg loss (``L_ssl``).
+        uc: ``alpha``, ``outer_sign``, ``outer_ssl``, ``membership``,
+            ``membership_temperature``, ``eps2``.
+
+    Returns:
+        :class:`OuterTerms`. With ``alpha = 0`` Delta R is computed detached, for the log
+        only, so F is exactly ``L_ssl`` (the fair control).
+    """
+    alpha = effective_alpha(uc)
+    nan = torch.full((), math.nan, device=feat_a.device)
+    if alpha != 0.0:
+        rr = rate_reduction(feat_a, feat_b, uc.eps2, membership=uc.membership,
+                            temperature=uc.membership_temperature).delta
+        objective = -alpha * rr
+    else:  # the fair control: Delta R is logged, never differentiated
+        with torch.no_grad():
+            rr = rate_reduction(feat_a.detach(), feat_b.detach(), uc.eps2, membership=uc.membership,
+                                temperature=uc.membership_temperature).delta
+        objective = torch.zeros((), device=feat_a.device)
+    ssl = nan
+    if uc.outer_ssl:
+        if z_a is None or z_b is None:
+            raise ValueError("umm.outer_ssl=true needs the expander embeddings z_a, z_b.")
+        ssl_loss = loss_fn(z_a, z_b).loss
+        ssl = ssl_loss.detach()
+        objective = ssl_loss + objective if alpha != 0.0 else ssl_loss
+    return OuterTerms(objective, ssl, rr.detach())
+
+
+def _monitor(uc: UMMConfig, z_a: Tensor, z_b: Tensor) -> tuple[RateReduction, Tensor]:
+    rr = rate_reduction(z_a, z_b, uc.eps2, membership=uc.membership,
+                        temperature=uc.membership_temperature)
+    return rr, F.cosine_similarity(z_a.float(), z_b.float(), dim=1).mean()
 
 
 def umm_step(
@@ -140,19 +271,23 @@ def umm_step(
     optimizers: UMMOptimizers,
     bf16: bool = False,
 ) -> dict[str, Tensor]:
-    """One UMM step on a batch of two views ``(n, C, H, W)``: steps (1)-(3) of the module docstring.
+    """One UMM step on a batch of two views ``(n, C, H, W)`` (module docstring).
 
-    Returns 0-dim detached tensors keyed by :data:`STEP_KEYS`: the SSL loss and its terms,
-    JS, ``inner_loss`` at ``theta_t``; ``outer_objective = Delta R(theta'_t)`` (NaN when
-    ``use_rate_reduction`` is off); ``rate_reduction_early`` / ``rate_reduction_last`` of the
-    pooled early / last features at ``theta_t``; gradient norms.
+    Returns 0-dim detached tensors keyed by :func:`step_keys` of the parameter groups: the
+    SSL loss and its terms, JS and ``inner_loss`` at ``theta_t``; ``outer_objective``
+    (``F``), ``outer_ssl_loss`` and ``outer_rate_reduction`` at ``theta'_t`` (NaN without
+    an outer level); ``rate_reduction_*`` / ``coding_rate_*`` (R) / ``compress_rate_*``
+    (R_c) and ``view_cosine_*`` of the pooled early-cut / last-layer features at
+    ``theta_t``; gradient and step norms; ``step_ratio_<group>`` = ||outer step|| / ||inner
+    step|| of the group (0 for a group without an outer step; NaN without an outer level).
     """
     h_a = early_features(model, view_a, uc.early_cut, bf16)
     h_b = early_features(model, view_b, uc.early_cut, bf16)
     names, params = list(tuned), list(tuned.values())
+    groups = parameter_groups(names)
     inner = inner_objective(head, h_a, h_b, loss_fn, beta=uc.beta, use_js=uc.use_js)
     nan = torch.full((), math.nan, device=view_a.device)
-    sign = 1.0 if uc.outer_sign == "maximize" else -1.0
+    outer_log = {"outer_objective": nan, "outer_ssl_loss": nan, "outer_rate_reduction": nan}
     if uc.use_rate_reduction:
         # look-ahead / finite-difference forwards run on copies of the buffers
         buffers = {k: b.detach().clone() for k, b in head.named_buffers()}
@@ -161,9 +296,13 @@ def umm_step(
             return {**buffers, **dict(zip(names, theta, strict=True))}
 
         def outer_loss_fn(theta: Sequence[Tensor]) -> Tensor:
-            feat_a, _ = functional_call(head, state_at(theta), (h_a,), {"embed": False})
-            feat_b, _ = functional_call(head, state_at(theta), (h_b,), {"embed": False})
-            return -sign * rate_reduction(feat_a, feat_b, uc.eps2).delta
+            state = state_at(theta)
+            feat_a, z_a = functional_call(head, state, (h_a,), {"embed": uc.outer_ssl})
+            feat_b, z_b = functional_call(head, state, (h_b,), {"embed": uc.outer_ssl})
+            terms = outer_objective(feat_a, feat_b, z_a, z_b, loss_fn, uc)
+            outer_log["outer_rate_reduction"] = terms.rate_reduction
+            outer_log["outer_ssl_loss"] = terms.ssl
+            return terms.objective
 
         def inner_loss_fn(theta: Sequence[Tensor]) -> Tensor:
             return inner_objective(
@@ -188,25 +327,40 @@ def umm_step(
             fd_radius=uc.fd_radius,
             inner_loss_fn=inner_loss_fn,
         )
-        inner_grad, outer_grad = hg.inner_gradient, hg.gradient
-        outer_objective = -sign * hg.outer_loss
+        inner_grad = hg.inner_gradient
+        # no outer step where F has no direct gradient: only the xi*H*v cross-term would reach it
+        outer_grad: list[Tensor | None] | None = [
+            g if d else None for g, d in zip(hg.gradient, hg.direct, strict=True)
+        ]
+        outer_log["outer_objective"] = hg.outer_loss
     else:
         inner_grad, outer_grad = [g.detach() for g in grads_or_zeros(inner.inner, params)], None
-        outer_objective = nan
     with torch.no_grad():
+        start = [p.detach().clone() for p in params]
         for p, g in zip(params, inner_grad, strict=True):
             p.grad = g
         optimizers.inner.step()
+        middle = [p.detach().clone() for p in params]
         if outer_grad is not None:
             for p, g in zip(params, outer_grad, strict=True):
                 p.grad = g
             optimizers.outer.step()
         for p in params:
             p.grad = None
-        rr_early = rate_reduction(pooled(h_a), pooled(h_b), uc.eps2).delta
-        rr_last = rate_reduction(
-            inner.features_a.detach(), inner.features_b.detach(), uc.eps2
-        ).delta
+        inner_steps = [b - a for a, b in zip(start, middle, strict=True)]
+        outer_steps = [p.detach() - b for p, b in zip(params, middle, strict=True)]
+        ratios = {}
+        for group, idx in groups.items():
+            n_in = global_norm([inner_steps[i] for i in idx])
+            n_out = global_norm([outer_steps[i] for i in idx])
+            ratios[f"step_ratio_{group}"] = (n_out / n_in).float() if outer_grad is not None else nan
+        rr_early, cos_early = _monitor(uc, pooled(h_a), pooled(h_b))
+        rr_last, cos_last = _monitor(uc, inner.features_a.detach(), inner.features_b.detach())
+        hypergradient_norm = (
+            global_norm([g for g in outer_grad if g is not None]).float()
+            if outer_grad is not None and any(g is not None for g in outer_grad) else
+            (torch.zeros((), device=view_a.device) if outer_grad is not None else nan)
+        )
     return {
         "ssl_loss": inner.ssl.loss.detach(),
         "invariance": inner.ssl.invariance.detach(),
@@ -214,9 +368,18 @@ def umm_step(
         "covariance": inner.ssl.covariance.detach(),
         "js": inner.js.detach(),
         "inner_loss": inner.inner.detach(),
-        "outer_objective": outer_objective,
-        "rate_reduction_early": rr_early,
-        "rate_reduction_last": rr_last,
+        **outer_log,
+        "rate_reduction_early": rr_early.delta,
+        "coding_rate_early": rr_early.total,
+        "compress_rate_early": rr_early.compress,
+        "rate_reduction_last": rr_last.delta,
+        "coding_rate_last": rr_last.total,
+        "compress_rate_last": rr_last.compress,
+        "view_cosine_early": cos_early,
+        "view_cosine_last": cos_last,
         "inner_grad_norm": global_norm(inner_grad).float(),
-        "hypergradient_norm": global_norm(outer_grad).float() if outer_grad is not None else nan,
+        "hypergradient_norm": hypergradient_norm,
+        "inner_step_norm": global_norm(inner_steps).float(),
+        "outer_step_norm": global_norm(outer_steps).float() if outer_grad is not None else nan,
+        **ratios,
     }

@@ -386,3 +386,66 @@ def test_device_batches_cover_every_image_once() -> None:
     assert len(dropped) == 2 and [b.shape[0] for b in dropped] == [4, 4]
     ordered = DeviceBatches(images, 5, shuffle=False)
     assert [i.tolist() for i in ordered.iter_indices()] == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]]
+
+
+def test_cifar_crops_are_bicubic_with_edge_replication_and_stay_in_range() -> None:
+    # solo-learn's CIFAR crops are bicubic; bicubic overshoots at hard edges, so the GPU
+    # path clamps to [0, 1] (PIL and OpenCV round to uint8 the same way).
+    cfg = config("cifar", 32)
+    rec = dataclasses.replace(recipe_for(cfg).without_randomness(), crop_scale=(0.2, 0.3))
+    assert (rec.interpolation, rec.border) == ("bicubic", "replicate")
+    board = ((np.indices((32, 32)).sum(0) // 2) % 2 * 255).astype(np.uint8)  # 2x2 checkerboard
+    x = to_device_uint8(np.repeat(board[None, ..., None], 3, axis=-1).repeat(64, axis=0), "cpu")
+    mean, std = torch.tensor(rec.mean).view(1, 3, 1, 1), torch.tensor(rec.std).view(1, 3, 1, 1)
+    bicubic = GpuTwoViewAugment(cfg, 3, rec)(x, torch.Generator().manual_seed(0))[0] * std + mean
+    linear = GpuTwoViewAugment(cfg, 3, dataclasses.replace(rec, interpolation="bilinear"))(
+        x, torch.Generator().manual_seed(0))[0] * std + mean
+    assert bicubic.min() >= -1e-6 and bicubic.max() <= 1 + 1e-6
+    assert (bicubic == 0).any() and (bicubic == 1).any()  # overshoot clamped, not rescaled
+    assert (bicubic - linear).abs().max() > 0.05  # same crops, a different kernel
+    with pytest.raises(ValueError, match="interpolation"):
+        dataclasses.replace(rec, interpolation="nearest")
+    # the CPU path uses OpenCV's cubic kernel for the same recipe
+    crop = build_view_transform(cfg).transforms[0]
+    assert crop.interpolation == cv2.INTER_CUBIC
+
+
+def test_gpu_colour_jitter_applies_torchvision_ops_in_a_random_order_per_sample() -> None:
+    # Each sample draws its own order of brightness, contrast, saturation, hue, as
+    # torchvision's ColorJitter does per call; each op matches torchvision's on float images
+    # (up to the luma weights 0.299 here vs 0.2989 there). Hue is left at 0 (identity).
+    import torchvision.transforms.functional as TF
+
+    cfg = config("cifar", 8)
+    rec = dataclasses.replace(recipe_for(cfg).without_randomness(), jitter_p=0.8, jitter_brightness=0.4,
+                              jitter_contrast=0.6, jitter_saturation=0.9, jitter_hue=0.1)
+    aug = GpuTwoViewAugment(cfg, 3, rec)
+    x = torch.from_numpy(iid_images(3, 3, 8, "cifar", seed=4)).permute(0, 3, 1, 2).float() / 255
+    draws = RandomDraws(3, None, torch.device("cpu"))
+    u = torch.full((RandomDraws.ROWS, 3), 0.5)
+    u[0] = 0.0  # jitter on for every sample
+    u[1:4] = torch.tensor([[0.9, 0.1, 0.6], [0.2, 0.8, 0.7], [0.95, 0.3, 0.05]]).T  # b, c, s per sample
+    u[5:9] = torch.tensor([[0.1, 0.2, 0.3, 0.4], [0.4, 0.3, 0.2, 0.1], [0.2, 0.1, 0.4, 0.3]]).T
+    draws.u = u
+    out = aug._jitter(x.clone(), draws)
+    names = ("b", "c", "s", "h")
+    orders = [["b", "c", "s", "h"], ["h", "s", "c", "b"], ["c", "b", "h", "s"]]
+    for i in range(3):
+        factors = {"b": 0.6 + 0.8 * u[1, i].item(), "c": 0.4 + 1.2 * u[2, i].item(), "s": 0.1 + 1.8 * u[3, i].item()}
+        ops = {"b": TF.adjust_brightness, "c": TF.adjust_contrast, "s": TF.adjust_saturation}
+        expected = x[i]
+        for name in orders[i]:
+            if name != "h":
+                expected = ops[name](expected, factors[name])
+        torch.testing.assert_close(out[i], expected, atol=3e-3, rtol=0, msg=f"sample {i}")
+    assert set(names) == {n for order in orders for n in order}
+    # a different order gives a different image (the ops do not commute)
+    fixed = aug._jitter(x.clone(), _draws_with_order(u, [[0.1, 0.2, 0.3, 0.4]] * 3))
+    assert not torch.allclose(fixed[1], out[1], atol=1e-3)
+
+
+def _draws_with_order(u: torch.Tensor, order_rows: list[list[float]]) -> RandomDraws:
+    draws = RandomDraws(u.shape[1], None, torch.device("cpu"))
+    draws.u = u.clone()
+    draws.u[5:9] = torch.tensor(order_rows).T
+    return draws

@@ -105,3 +105,20 @@ def test_bad_type_points_at_the_key_in_its_own_section(tmp_path: Path) -> None:
     bad.write_text("finetune:\n  n_boot: lots\n")
     with pytest.raises(ConfigError, match=r"bad.yaml:2: 'finetune.n_boot' must be an integer"):
         load_config(bad)
+
+
+def test_compile_setting_takes_yaml_booleans_and_auto_means_cuda_only() -> None:
+    import torch
+
+    from drac_ssl.runtime import use_compile
+
+    assert load_config(None, []).pretrain.compile == "auto"
+    assert load_config(None, ["pretrain.compile=true"]).pretrain.compile == "true"  # YAML bool
+    assert load_config(None, ["pretrain.compile=False"]).pretrain.compile == "false"
+    with pytest.raises(ConfigError, match="pretrain.compile"):
+        load_config(None, ["pretrain.compile=sometimes"])
+    with pytest.raises(ConfigError, match="checkpoint_every"):
+        load_config(None, ["pretrain.checkpoint_every=0"])
+    cpu, cuda = torch.device("cpu"), torch.device("cuda", 0)
+    assert (use_compile("auto", cpu), use_compile("auto", cuda)) == (False, True)
+    assert (use_compile("true", cpu), use_compile("false", cuda)) == (True, False)

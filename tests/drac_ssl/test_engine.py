@@ -133,3 +133,96 @@ def test_non_finite_value_stops_and_keeps_the_last_good_checkpoint(tmp_path: Pat
         engine.run(task)
     assert task.closed == 1
     assert load_checkpoint(tmp_path / "checkpoints" / "last.pt")["epoch"] == 0
+
+
+class GuardedToyTask(ToyTask):
+    """The toy task with a guard that refuses the epochs listed in ``refuse``."""
+
+    def __init__(self, refuse: tuple[int, ...]) -> None:
+        super().__init__()
+        self.refuse = refuse
+
+    def guard(self, epoch: int, row: dict[str, Any]) -> str | None:
+        return f"guard: epoch {epoch + 1} refused" if epoch in self.refuse else None
+
+
+def test_guard_stop_rolls_back_to_the_last_epoch_that_passed(tmp_path: Path) -> None:
+    torch.manual_seed(1)
+    task = GuardedToyTask(refuse=(2,))
+    engine = Engine("toy", tmp_path, epochs=5, monitor=Monitor("loss"), config={}, seed=0)
+    result = engine.run(task)
+    assert result.stopped == "guard: epoch 3 refused" and len(result.history) == 3
+    state = load_checkpoint(tmp_path / "checkpoints" / "last.pt")
+    assert state["epoch"] == 1 and state["stopped"] == result.stopped and len(state["history"]) == 3
+    # the task holds epoch 2's weights again: those of a plain two-epoch run
+    torch.manual_seed(1)
+    reference = ToyTask()
+    Engine("toy", tmp_path / "ref", epochs=2, monitor=Monitor("loss"), config={}, seed=0).run(reference)
+    for key, value in reference.model.state_dict().items():
+        assert torch.equal(task.model.state_dict()[key], value), key
+    # the best epoch is never the refused one, and a rerun stops at once
+    assert load_checkpoint(tmp_path / "checkpoints" / "best.pt")["epoch"] <= 1
+    again = Engine("toy", tmp_path, epochs=5, monitor=Monitor("loss"), config={}, seed=0)
+    assert again.resume(GuardedToyTask(refuse=())) and again.run(GuardedToyTask(refuse=())).stopped == result.stopped
+
+
+def test_guard_refusing_the_first_epoch_restores_the_starting_state(tmp_path: Path) -> None:
+    task = GuardedToyTask(refuse=(0,))
+    start = {k: v.clone() for k, v in task.model.state_dict().items()}
+    result = Engine("toy", tmp_path, epochs=3, monitor=Monitor("loss"), config={}, seed=0).run(task)
+    assert result.stopped == "guard: epoch 1 refused" and len(result.history) == 1
+    for key, value in start.items():
+        assert torch.equal(task.model.state_dict()[key], value), key
+    assert load_checkpoint(tmp_path / "checkpoints" / "last.pt")["epoch"] == -1
+
+
+def test_checkpoint_every_n_epochs_keeps_the_best_weights_and_resumes_exactly(tmp_path: Path) -> None:
+    # mode="min" on a loss that grows with the epoch: epoch 0 is the best, so best.pt must hold
+    # epoch 0's weights although it is first written at epoch 2 (a device copy until then)
+    def run(out: Path, stop_after_epoch: int | None = None) -> tuple[Engine, ToyTask, Any]:
+        engine = Engine("toy", out, epochs=5, config={"toy": 1}, seed=3, checkpoint_every=3,
+                        monitor=Monitor("loss", mode="min", state_key="best_loss"))
+        task = ToyTask()
+        engine.resume(task)
+        return engine, task, engine.run(task, stop_after_epoch)
+
+    _, epoch0_task, _ = run(tmp_path / "one", stop_after_epoch=0)
+    epoch0_weight = epoch0_task.model.weight.detach().clone()
+    assert not (tmp_path / "one" / "checkpoints" / "last.pt").exists()  # epoch 0 is not a checkpoint epoch
+    assert len((tmp_path / "one" / "metrics.csv").read_text().splitlines()) == 2  # history: every epoch
+
+    _, straight_task, straight = run(tmp_path / "straight")
+    assert straight.best_epoch == 0
+    last = load_checkpoint(tmp_path / "straight" / "checkpoints" / "last.pt")
+    assert last["epoch"] == 4  # the last epoch is always written
+    best = load_checkpoint(tmp_path / "straight" / "checkpoints" / "best.pt")
+    assert best["epoch"] == 0 and torch.equal(best["model"]["weight"], epoch0_weight)
+    assert not torch.equal(straight_task.model.weight, epoch0_weight)
+
+    _run_dir = tmp_path / "resumed"
+    run(_run_dir, stop_after_epoch=3)  # killed after epoch 3: epoch 2 is the last one written
+    assert load_checkpoint(_run_dir / "checkpoints" / "last.pt")["epoch"] == 2
+    engine, task, resumed = run(_run_dir)
+    assert engine.start_epoch == 3
+    assert [r["loss"] for r in resumed.history] == [r["loss"] for r in straight.history]
+    assert torch.equal(task.model.weight, straight_task.model.weight)
+    with pytest.raises(ValueError, match="checkpoint_every"):
+        Engine("toy", tmp_path, epochs=1, config={}, seed=0, monitor=Monitor("loss"), checkpoint_every=0)
+
+
+@pytest.mark.parametrize(("check_every", "steps_run"), [(2, 2), (0, 60)])
+def test_mid_epoch_non_finite_check_is_optional(tmp_path: Path, check_every: int, steps_run: int) -> None:
+    """Every ``check_every`` steps the engine reads the first watched sum and stops the epoch
+    on NaN; with 0 it reads nothing inside the epoch (not even every 50 steps, the default)
+    and still stops at the epoch's end."""
+    engine = Engine("toy", tmp_path, epochs=2, config={}, seed=3, monitor=Monitor("loss"),
+                    non_finite_check_every=check_every)
+    task = ToyTask(poison_epoch=0)
+    task.steps_per_epoch = 60
+    steps = []
+    original = task.step
+    task.step = lambda batch, step: steps.append(step) or original(batch, step)  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError, match="non-finite loss"):
+        engine.run(task)
+    assert len(steps) == steps_run
+    assert not (tmp_path / "checkpoints" / "last.pt").exists()

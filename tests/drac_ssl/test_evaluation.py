@@ -119,3 +119,31 @@ def test_stratified_split_keeps_class_proportions() -> None:
     assert len(odd) == 7
     with pytest.raises(ValueError):
         stratified_split(labels, 0, np.random.default_rng(0))
+
+
+def test_embed_images_and_knn_monitor_from_device_resident_images() -> None:
+    # The k-NN monitor keeps the uint8 images on the device; its features and score must be
+    # those of the host-array path.
+    from drac_ssl.augment import to_device_uint8
+    from drac_ssl.evaluation import KnnMonitor, embed_images
+    from drac_ssl.metrics import knn_accuracy
+    from drac_ssl.models import Backbone
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(12, 16, 16, 3), dtype=np.uint8)
+    labels = np.arange(12) % 3
+    torch.manual_seed(0)
+    backbone = Backbone("resnet18", in_channels=3, cifar_stem=True)
+    backbone.train()
+    cpu = torch.device("cpu")
+    host = embed_images(backbone, images, "cifar", 16, cpu, batch_size=5)
+    resident = embed_images(backbone, to_device_uint8(images, cpu), "cifar", 16, cpu, batch_size=5)
+    assert backbone.training  # restored
+    assert host.shape == (12, 512)
+    torch.testing.assert_close(host, resident)
+    monitor = KnnMonitor((images[:8], labels[:8]), (images[8:], labels[8:]), "cifar", 16, cpu, k=3)
+    assert monitor.train_x.shape == (8, 3, 16, 16) and monitor.train_x.dtype == torch.uint8
+    expected = 100 * knn_accuracy(host[:8], torch.as_tensor(labels[:8]), host[8:], torch.as_tensor(labels[8:]), k=3)
+    assert monitor(backbone) == pytest.approx(expected)
+    with pytest.raises(ValueError, match="uint8"):
+        embed_images(backbone, torch.zeros(2, 3, 16, 16), "cifar", 16, cpu)

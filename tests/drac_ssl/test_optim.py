@@ -84,6 +84,12 @@ def test_lars_clip_lr_caps_the_step_like_solo_learn() -> None:
     p.grad = torch.tensor([0.0, 0.01])  # lr * ||g|| = 0.01 < eta * ||p||: plain SGD
     LARS([p], lr=1.0, weight_decay=0.0, eta=0.1, clip_lr=True).step()
     torch.testing.assert_close(p.detach(), torch.tensor([3.0, 3.99]))
+    # with weight decay, solo-learn's denominator is ||g|| + wd ||p|| (official: ||g + wd p||)
+    p = nn.Parameter(torch.tensor([3.0, 4.0]))
+    p.grad = torch.tensor([0.0, 2.0])
+    LARS([p], lr=1.0, weight_decay=0.1, eta=0.1, clip_lr=True).step()
+    # q = 0.1 * 5 / (2 + 0.1 * 5) = 0.2; d = g + 0.1 p = [0.3, 2.4]; p - 0.2 d
+    torch.testing.assert_close(p.detach(), torch.tensor([2.94, 3.52]))
     p = nn.Parameter(torch.tensor([3.0, 4.0]))  # lr 0: no step, no division by zero
     p.grad = torch.tensor([0.0, 2.0])
     LARS([p], lr=0.0, eta=0.1, clip_lr=True).step()
@@ -108,8 +114,10 @@ def test_build_optimizer_lars_moves_weights_like_solo_learns_cifar_recipe() -> N
     build_optimizer(layer, pc).step()
     step = (layer.weight.detach() - before).norm()
     g = grad + pc.weight_decay * before
-    solo = min(0.02 * before.norm() / g.norm() / pc.lr, 1.0) * pc.lr * g.norm()  # solo-learn
-    assert step.item() == pytest.approx(float(solo), rel=1e-4)
+    # solo-learn's trust ratio: eta ||p|| / (||grad|| + wd ||p|| + 1e-8), clipped at lr
+    q = min(0.02 * before.norm() / (grad.norm() + pc.weight_decay * before.norm() + 1e-8) / pc.lr, 1.0)
+    solo = q * pc.lr * g.norm()
+    assert step.item() == pytest.approx(float(solo), rel=1e-5)
     assert step.item() > 10 * pc.lr * 0.001 * before.norm().item()
 
 
@@ -155,3 +163,37 @@ def test_set_lr_respects_lr_scale() -> None:
 def test_unknown_optimizer() -> None:
     with pytest.raises(ValueError, match="lars"):
         build_optimizer(Tiny(), PretrainConfig(optimizer="rmsprop"))
+
+
+@pytest.mark.parametrize("clip_lr", [False, True])
+def test_lars_foreach_matches_the_per_tensor_loop(clip_lr: bool) -> None:
+    # The foreach path (the default) must be the same update as the per-tensor reference,
+    # including a zero weight tensor and a zero gradient (trust ratio 1) and the excluded
+    # group (no decay, no trust ratio), over several steps with momentum.
+    def model() -> nn.Module:
+        torch.manual_seed(0)
+        m = Tiny()
+        with torch.no_grad():
+            m.fc.weight.zero_()  # ||p|| = 0
+        return m
+
+    a, b = model(), model()
+    opts = [build_optimizer(m, PretrainConfig(optimizer="lars", lr=0.4, weight_decay=1e-2,
+                                               lars_eta=0.02, lars_clip_lr=clip_lr)) for m in (a, b)]
+    opts[1].foreach = False
+    gen = torch.Generator().manual_seed(1)
+    for step in range(4):
+        grads = {n: torch.randn(p.shape, generator=gen) for n, p in a.named_parameters() if p.requires_grad}
+        grads["conv.weight"] = torch.zeros_like(grads["conv.weight"]) if step == 0 else grads["conv.weight"]
+        for m, opt in zip((a, b), opts, strict=True):
+            for n, p in m.named_parameters():
+                if p.requires_grad:
+                    p.grad = grads[n].clone()
+            set_lr(opt, 0.1 * (step + 1))
+            opt.step()
+    assert opts[0].foreach is None and opts[1].foreach is False
+    moved = 0
+    for (name, pa), pb in zip(a.named_parameters(), b.parameters(), strict=True):
+        torch.testing.assert_close(pa, pb, rtol=1e-5, atol=1e-7, msg=name)
+        moved += int(not torch.equal(pa, model().get_parameter(name)))
+    assert moved == 6  # every trainable tensor moved (the frozen layer's two did not)

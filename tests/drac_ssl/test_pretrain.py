@@ -70,8 +70,35 @@ def test_killed_and_resumed_run_gives_the_same_losses(tmp_path: Path) -> None:
     resumed = pretrain.run(cfg, tmp_path / "resumed", data=tiny_data())
     assert len(resumed.history) == 2
     for a, b in zip(straight.history, resumed.history, strict=True):
-        for key in ("loss", "invariance", "variance", "covariance", "rate_reduction"):
+        for key in ("loss", "invariance", "variance", "covariance", "rate_reduction", *pretrain.MONITOR_KEYS):
             assert a[key] == pytest.approx(b[key], rel=1e-5, abs=1e-6), (a["epoch"], key)
+    # the rate-reduction monitor's peak checkpoint is the epoch of its maximum, after a resume too
+    peak = max(straight.history, key=lambda r: r["rate_reduction_last"])["epoch"]
+    for run in ("straight", "resumed"):
+        state = load_checkpoint(tmp_path / run / "pretrain" / "checkpoints" / pretrain.PEAK_CHECKPOINT)
+        assert state["epoch"] == peak and "model" in state and "config" in state
+
+
+def test_rate_reduction_monitor_uses_a_fixed_probe(tmp_path: Path) -> None:
+    cfg = tiny_config(**{"pretrain.monitor_images": "6"})
+    data = tiny_data()
+    probe = pretrain.build_monitor_probe(data.images, cfg)
+    assert probe is not None and probe.view_a.shape == (6, 1, 16, 16)
+    again = pretrain.build_monitor_probe(data.images, cfg)
+    assert torch.equal(probe.view_a, again.view_a) and torch.equal(probe.view_b, again.view_b)
+    assert not torch.equal(probe.view_a, probe.view_b)  # two different views of each image
+    other = pretrain.build_monitor_probe(data.images, tiny_config(**{"pretrain.monitor_images": "6",
+                                                                     "run.seed": "1"}))
+    assert not torch.equal(probe.view_a, other.view_a)
+    backbone = build_backbone(cfg.pretrain.backbone)
+    first = pretrain.rate_reduction_monitor(backbone, probe, cfg, torch.device("cpu"), False)
+    assert first == pretrain.rate_reduction_monitor(backbone, probe, cfg, torch.device("cpu"), False)
+    assert set(first) == set(pretrain.MONITOR_KEYS) and first["rate_reduction_last"] >= 0
+    # off: no monitor columns and no peak checkpoint
+    result = pretrain.run(tiny_config(**{"pretrain.epochs": "1", "pretrain.monitor_images": "0"}), tmp_path,
+                          data=data)
+    assert "rate_reduction_last" not in result.history[0]
+    assert not (tmp_path / "pretrain" / "checkpoints" / pretrain.PEAK_CHECKPOINT).exists()
 
 
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path: Path, monkeypatch) -> None:
@@ -114,6 +141,68 @@ def test_gpu_augmentation_path_runs_on_cpu(tmp_path: Path) -> None:
     cfg = tiny_config(**{"pretrain.epochs": "1", "pretrain.augment.on_gpu": "true"})
     result = pretrain.run(cfg, tmp_path, data=tiny_data())
     assert np.isfinite(result.history[0]["loss"])
+
+
+@pytest.mark.parametrize(("on_gpu", "optimizer"), [("true", "lars"), ("false", "adam")])
+def test_no_value_is_read_back_to_the_host_inside_an_epoch(tmp_path: Path, monkeypatch, on_gpu: str,
+                                                           optimizer: str) -> None:
+    # A host read (.item(), float(t), bool(t), .tolist(), .cpu(), ...) of a GPU tensor
+    # waits for the GPU to drain its queue. The package's code may read a few values per
+    # epoch, never per step: the count of reads made from drac_ssl must not grow with the
+    # number of steps. (torch.optim.Adam reads its step counter, a CPU tensor: not counted.)
+    import sys
+
+    package = str(Path(pretrain.__file__).parent)
+    reads = {"n": 0}
+    for name in ("item", "tolist", "cpu", "numpy", "__bool__", "__float__", "__int__", "__index__"):
+        original = getattr(torch.Tensor, name)
+
+        def counted(self, *args, _original=original, **kwargs):
+            if sys._getframe(1).f_code.co_filename.startswith(package):
+                reads["n"] += 1
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(torch.Tensor, name, counted)
+
+    def count(steps: int) -> int:
+        cfg = tiny_config(**{"pretrain.epochs": "1", "pretrain.batch_size": "2", "pretrain.optimizer": optimizer,
+                             "pretrain.max_steps_per_epoch": str(steps), "pretrain.augment.on_gpu": on_gpu})
+        reads["n"] = 0
+        pretrain.run(cfg, tmp_path / f"steps{steps}", data=tiny_data(12))
+        return reads["n"]
+
+    assert count(1) == count(3)
+
+
+def test_checkpoint_every_n_epochs_and_resume_from_the_last_one_written(tmp_path: Path) -> None:
+    cfg = tiny_config(**{"pretrain.epochs": "3", "pretrain.checkpoint_every": "2", "pretrain.max_steps_per_epoch": "1"})
+    straight = pretrain.run(cfg, tmp_path / "straight", data=tiny_data())
+    ckpt = load_checkpoint(tmp_path / "straight" / "pretrain" / "checkpoints" / "last.pt")
+    assert ckpt["epoch"] == 2  # the last epoch is always written
+    best = load_checkpoint(tmp_path / "straight" / "pretrain" / "checkpoints" / "best.pt")
+    assert best["epoch"] == straight.best_epoch
+    # killed after epoch 0: nothing written yet, a rerun starts from scratch
+    pretrain.run(cfg, tmp_path / "early", data=tiny_data(), stop_after_epoch=0)
+    assert not (tmp_path / "early" / "pretrain" / "checkpoints" / "last.pt").exists()
+    # killed after epoch 1 (a checkpoint epoch): the rerun resumes there and matches
+    pretrain.run(cfg, tmp_path / "resumed", data=tiny_data(), stop_after_epoch=1)
+    assert load_checkpoint(tmp_path / "resumed" / "pretrain" / "checkpoints" / "last.pt")["epoch"] == 1
+    resumed = pretrain.run(cfg, tmp_path / "resumed", data=tiny_data())
+    for a, b in zip(straight.history, resumed.history, strict=True):
+        assert a["loss"] == pytest.approx(b["loss"], rel=1e-5, abs=1e-6), a["epoch"]
+
+
+@pytest.mark.parametrize(("setting", "compiled"), [("auto", False), ("true", True), ("false", False)])
+def test_compile_setting_is_wired(tmp_path: Path, monkeypatch, setting: str, compiled: bool) -> None:
+    # auto compiles on CUDA only; on this CPU only "true" compiles. torch.compile itself is
+    # replaced by a recorder (compiling a ResNet on a 2-core CPU takes minutes).
+    calls = []
+    monkeypatch.setattr(torch, "compile", lambda module, **kw: calls.append(module) or module)
+    cfg = tiny_config(**{"pretrain.epochs": "1", "pretrain.compile": setting, "pretrain.max_steps_per_epoch": "1"})
+    pretrain.run(cfg, tmp_path, data=tiny_data())
+    assert len(calls) == int(compiled)
+    if compiled:
+        assert isinstance(calls[0], torch.nn.Module) and hasattr(calls[0], "backbone")
 
 
 def test_batch_larger_than_data_is_a_clear_error(tmp_path: Path) -> None:

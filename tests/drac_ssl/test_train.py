@@ -1,8 +1,9 @@
 """The main job (python -m drac_ssl.train): every stage on a reduced phantom set, resume, errors.
 
 The no-argument path is exercised for real: configs/default.yaml, phantom generation in the
-official DRAC layout under ./data/phantom, ingest, VICReg, UMM, 5-fold fine-tuning, report
-and export, with sizes overridden down to seconds on a CPU.
+official DRAC layout under ./data/phantom, ingest, VICReg, UMM, cross-validated fine-tuning,
+report and export, with sizes overridden down to seconds on a CPU (15 training images, 2 of
+grade PDR: 2 folds, as the preflight requires stratified K-fold to have K images of a grade).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from drac_ssl.submission import check_submission
 
 REDUCED = [
     "data.phantom_n_train=15", "data.phantom_n_test=3", "data.cache_sizes=[24]", "data.workers=1",
+    "data.n_folds=2",
     "pretrain.epochs=1", "pretrain.batch_size=4", "pretrain.max_steps_per_epoch=1", "pretrain.num_workers=0",
     "pretrain.expander=16-16", "pretrain.augment.image_size=16", "pretrain.augment.source_size=24",
     "pretrain.backbone.cifar_stem=true", "umm.epochs=1", "umm.batch_size=4", "umm.max_steps_per_epoch=1",
@@ -61,7 +63,11 @@ def test_no_argument_job_runs_every_stage_on_phantom_data(reduced_run: tuple[Pat
     submission = run_dir / "export" / "submission.csv"
     test_dir = phantom / "DRAC2022_Testing_Set" / "C. Diabetic Retinopathy Grading" / "1. Original Images" / "b. Testing Set"
     assert check_submission(submission, test_dir) == []
-    assert "phantom" in (run_dir / "report.md").read_text().lower()
+    report = (run_dir / "report.md").read_text()
+    assert "phantom" in report.lower()
+    # where UMM started and what its guard did, with the monitor figure
+    assert "UMM started from `best`" in report and "rate-reduction monitor peaked at epoch" in report
+    assert "umm_start.png" in report and (run_dir / "umm" / "plots" / "umm_start.png").is_file()
 
 
 def test_rerun_skips_finished_stages(reduced_run: tuple[Path, int, str], capsys: pytest.CaptureFixture[str]) -> None:

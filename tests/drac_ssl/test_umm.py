@@ -1,5 +1,7 @@
-"""The UMM stage (drac_ssl.umm): hypergradients on tiny float64 problems, then the stage end
-to end on tiny images from a one-epoch pretraining run (CPU, seconds)."""
+"""The UMM stage (drac_ssl.umm): hypergradients and the anchored outer objective on tiny
+float64 problems, the start rule on recorded monitor curves, then the stage end to end on
+tiny images from a one-epoch pretraining run (CPU, seconds): the fair control (alpha = 0),
+the outer-step exclusion, the guard."""
 
 from __future__ import annotations
 
@@ -305,9 +307,14 @@ def umm_run(pretrained: Path, tmp_path_factory: pytest.TempPathFactory) -> umm.U
 def test_umm_writes_loadable_weights_metadata_metrics_and_plots(umm_run: umm.UMMResult) -> None:
     assert umm_run.stopped == "completed all epochs"
     assert [r["epoch"] for r in umm_run.history] == [0, 1]
+    keys = umm.step_keys(["layer4", "expander"])
     for row in umm_run.history:
-        for key in umm.STEP_KEYS:
+        for key in keys:
             assert row[key] is not None and math.isfinite(row[key]), key
+        assert row["ssl_rise"] is not None
+        assert -1.0 <= row["view_cosine_last"] <= 1.0
+        assert row["rate_reduction_last"] == pytest.approx(
+            row["coding_rate_last"] - row["compress_rate_last"], abs=1e-4)
         assert 0.0 <= row["js"] <= math.log(2)
         assert row["inner_loss"] == row["ssl_loss"]  # use_js=false: JS logged, not trained
     backbone = build_backbone(tiny_config().pretrain.backbone)
@@ -320,11 +327,16 @@ def test_umm_writes_loadable_weights_metadata_metrics_and_plots(umm_run: umm.UMM
     assert meta["format"] == "drac_ssl backbone v1"
     assert meta["input"]["size"] == [32, 32] and meta["input"]["channels"] == 1
     assert meta["umm"]["early_cut"] == "layer3" and meta["umm"]["tuned"] == ["layer4", "expander"]
-    assert set(meta["metrics"]) == set(umm.STEP_KEYS)
+    assert set(meta["metrics"]) == set(keys)
+    assert meta["umm"]["outer_step_groups"] == ["layer4", "expander"]
+    assert meta["umm"]["excluded_from_outer_step"] == []
+    assert meta["umm"]["outer_objective"] == "F = L_ssl(theta') - 1 * Delta R(theta')"
+    assert meta["umm"]["start"]["rule"] == "explicit" and meta["umm"]["guard"]["fired"] is False
+    assert meta["umm"]["ssl_start"] > 0
     out = umm_run.out_dir
     assert (out / "metrics.csv").read_text().startswith("epoch,")
     assert len((out / "metrics.jsonl").read_text().splitlines()) == 2
-    for plot in ("umm_rate_reduction.png", "umm_losses.png"):
+    for plot in ("umm_rate_reduction.png", "umm_losses.png", "umm_steps.png", "umm_start.png"):
         assert (out / "plots" / plot).stat().st_size > 1000
     assert (out / "config.yaml").exists()
 
@@ -368,7 +380,7 @@ def test_resumed_run_gives_the_same_history_and_weights(
     resumed = umm.run(tiny_config(**CHEAP), tmp_path, data=tiny_data(), checkpoint=checkpoint)
     assert len(resumed.history) == 2
     for a, b in zip(umm_run.history, resumed.history, strict=True):
-        for key in umm.STEP_KEYS:
+        for key in umm.step_keys(["layer4", "expander"]):
             assert a[key] == pytest.approx(b[key], rel=1e-5, abs=1e-6), (a["epoch"], key)
     straight, again = load_file(str(umm_run.model_path)), load_file(str(resumed.model_path))
     for key, value in straight.items():
@@ -468,9 +480,10 @@ def test_ablation_without_the_outer_problem_is_plain_inner_training(pretrained: 
     assert not torch.equal(before[name], tuned[name].detach())
 
 
-def fake_steps(rate_reductions: list[float]):
+def fake_steps(rate_reductions: list[float], **planted: list[float]):
     """A stand-in for umm.umm_step (one step per epoch): logs the given last-layer rate
-    reduction and writes the epoch number into one tuned weight, so the chosen weights show."""
+    reduction (and any ``planted`` key's values, per epoch) and writes the epoch number into
+    one tuned weight, so the chosen weights show."""
     calls = {"n": 0}
 
     def step(model, head, tuned, view_a, view_b, uc, loss_fn, optimizers, bf16=False):
@@ -478,8 +491,10 @@ def fake_steps(rate_reductions: list[float]):
         calls["n"] += 1
         with torch.no_grad():
             tuned["backbone.layer4.0.conv1.weight"].fill_(float(epoch))
-        logs = {k: torch.tensor(1.0) for k in umm.STEP_KEYS}
+        logs = {k: torch.tensor(1.0) for k in umm.step_keys(umm.parameter_groups(list(tuned)))}
         logs["rate_reduction_last"] = torch.tensor(rate_reductions[epoch])
+        for key, values in planted.items():
+            logs[key] = torch.tensor(values[epoch])
         return logs
 
     return step
@@ -562,3 +577,260 @@ def test_cli_missing_checkpoint_exits_2_without_a_traceback(tmp_path: Path) -> N
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert "checkpoint not found" in proc.stderr and "nope.safetensors" in proc.stderr
+
+
+# --------------------------------------------------------------------------------------
+# The anchored outer objective (issue #13) on the tiny float64 problem
+
+
+def anchored_problem(alpha: float, outer_ssl: bool = True, membership: str = "soft", seed: int = 0):
+    """The tiny problem with UMM's own outer objective ``umm.outer_objective``:
+    ``F = L_ssl(theta') - alpha * Delta R(theta')`` on features tanh(h W1 + b1) and
+    embeddings features @ W2 (W2 plays the expander)."""
+    theta, inner_loss_fn, _ = tiny_problem(seed)
+    g = torch.Generator().manual_seed(seed)
+    h_a = torch.randn(6, 5, generator=g, dtype=torch.float64)
+    h_b = h_a + 0.5 * torch.randn(6, 5, generator=g, dtype=torch.float64)
+    uc = load_config(None, [f"umm.alpha={alpha}", f"umm.outer_ssl={str(outer_ssl).lower()}",
+                            f"umm.membership={membership}", "umm.membership_temperature=0.3"]).umm
+    loss_fn = VICRegLoss()
+
+    def terms(p: Sequence[torch.Tensor]) -> umm.OuterTerms:
+        fa, fb = torch.tanh(h_a @ p[0] + p[1]), torch.tanh(h_b @ p[0] + p[1])
+        return umm.outer_objective(fa, fb, fa @ p[2], fb @ p[2], loss_fn, uc)
+
+    return theta, inner_loss_fn, terms, (h_a, h_b, uc, loss_fn)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.5])
+def test_anchored_outer_objective_gradient_matches_central_differences(alpha: float) -> None:
+    theta, inner_loss_fn, terms, (h_a, h_b, uc, loss_fn) = anchored_problem(alpha)
+
+    def outer_loss_fn(p: Sequence[torch.Tensor]) -> torch.Tensor:
+        return terms(p).objective
+
+    # F is what it says: L_ssl - alpha * Delta R (soft membership), exactly L_ssl at alpha = 0
+    fa, fb = torch.tanh(h_a @ theta[0] + theta[1]), torch.tanh(h_b @ theta[0] + theta[1])
+    ssl = loss_fn(fa @ theta[2], fb @ theta[2]).loss
+    rr = rate_reduction(fa, fb, membership="soft", temperature=0.3).delta
+    value = outer_loss_fn(theta)
+    if alpha == 0.0:
+        assert torch.equal(value, ssl)
+    else:
+        assert float(value.detach()) == pytest.approx(float((ssl - alpha * rr).detach()), rel=1e-12)
+    xi = 0.3
+    hg = umm.hypergradient(theta, inner_loss_fn(theta), outer_loss_fn, inner_lr=xi)
+    assert hg.direct == [True, True, True]
+    g = torch.Generator().manual_seed(2)
+    for _ in range(2):
+        direction = [torch.randn(t.shape, generator=g, dtype=torch.float64) for t in theta]
+        eps = 1e-5
+        plus = unrolled_objective([t + eps * d for t, d in zip(theta, direction, strict=True)],
+                                  inner_loss_fn, outer_loss_fn, xi)
+        minus = unrolled_objective([t - eps * d for t, d in zip(theta, direction, strict=True)],
+                                   inner_loss_fn, outer_loss_fn, xi)
+        numeric = (plus - minus) / (2 * eps)
+        assert flat_dot(hg.gradient, direction) == pytest.approx(numeric, rel=1e-5, abs=1e-8)
+
+
+def test_without_the_ssl_anchor_the_expander_gets_only_the_cross_term() -> None:
+    theta, inner_loss_fn, terms, _ = anchored_problem(1.0, outer_ssl=False)
+    hg = umm.hypergradient(theta, inner_loss_fn(theta), lambda p: terms(p).objective, inner_lr=0.3)
+    # Delta R on the features does not reach W2: its outer gradient is -xi (H v) alone
+    assert hg.direct == [True, True, False]
+    assert float(hg.gradient[2].abs().sum()) > 0
+    cfg = load_config(None, ["umm.outer_ssl=false"])
+    assert umm.outer_step_groups(cfg.umm, ["layer4", "expander"]) == ["layer4"]
+    assert umm.outer_step_groups(load_config(None, []).umm, ["layer4", "expander"]) == ["layer4", "expander"]
+    assert umm.outer_step_groups(load_config(None, ["umm.outer_ssl=false", "umm.alpha=0"]).umm,
+                                 ["layer4", "expander"]) == []
+
+
+# --------------------------------------------------------------------------------------
+# The start rule on recorded monitor curves
+
+
+def curve(values: list[float]) -> list[dict[str, float]]:
+    return [{"epoch": e, "loss": 20.0 - e, "rate_reduction_last": v} for e, v in enumerate(values)]
+
+
+def test_start_rule_picks_the_right_checkpoint_from_a_recorded_monitor_curve() -> None:
+    history = curve([3.0, 5.0, 7.0, 6.9, 6.0, 5.5])  # peak at epoch 2, then memorising
+    assert umm.choose_start(history, "peak")[:2] == ("peak", 2)
+    which, epoch, reason = umm.choose_start(history, "past_peak", drop=0.05)
+    assert (which, epoch) == ("last", 5) and "21.4% below the peak at epoch 3" in reason
+    assert umm.choose_start(history, "last")[:2] == ("last", 5)
+    assert umm.choose_start(history, "best")[:2] == ("best", None)
+    # the last epoch has not fallen far enough below the peak (6.9 > 0.95 * 7.0)
+    with pytest.raises(ValueError, match="has not passed the monitor's peak(.|\n)*fix: pretrain longer"):
+        umm.choose_start(history[:4], "past_peak", drop=0.05)
+    assert umm.choose_start(history[:4], "past_peak", drop=0.01)[:2] == ("last", 3)
+    # still rising: the last epoch is the peak
+    with pytest.raises(ValueError, match="past_peak"):
+        umm.choose_start(history[:3], "past_peak", drop=0.0)
+    # ties: the first maximum is the peak
+    assert umm.monitor_peak(curve([5.0, 7.0, 7.0, 4.0])) == (1, 7.0)
+    # no monitor recorded
+    with pytest.raises(ValueError, match="pretrain.monitor_images"):
+        umm.choose_start([{"epoch": 0, "loss": 1.0}], "past_peak")
+
+
+def test_pretraining_keeps_the_monitor_peak_and_start_from_resolves_it(pretrained: Path) -> None:
+    rows = [json.loads(line) for line in (pretrained / "pretrain" / "metrics.jsonl").read_text().splitlines()]
+    assert all(math.isfinite(r["rate_reduction_last"]) and math.isfinite(r["rate_reduction_early"])
+               for r in rows)
+    start = umm.resolve_start(pretrained, None, "peak")
+    assert start.path == pretrained / "pretrain" / "checkpoints" / "monitor_peak.pt"
+    assert start.epoch == 0 and start.value == rows[0]["rate_reduction_last"]
+    assert isinstance(umm.load_pretrained_model(tiny_config(), start.path), nn.Module)
+    assert umm.resolve_start(pretrained, None, "last").path.name == "last.pt"
+    best = umm.resolve_start(pretrained, None, "best")
+    assert best.path.name == "vicreg_model.safetensors" and best.epoch == 0
+    with pytest.raises(ValueError, match="has not passed"):  # one epoch: nothing past the peak
+        umm.resolve_start(pretrained, None, "past_peak")
+
+
+# --------------------------------------------------------------------------------------
+# The step on the ResNet layers: the fair control and the outer-step exclusion
+
+
+def tuned_model(cfg: Config, pretrained: Path):
+    model = umm.load_pretrained_model(cfg, pretrained / "pretrain" / "vicreg_model.safetensors")
+    model.backbone.freeze_until("layer3")
+    for stage in model.backbone.stage_modules("layer3"):
+        umm.make_batch_norm_composable(stage)
+    umm.make_batch_norm_composable(model.expander)
+    head = umm.AfterCut(model, "layer3").train()
+    tuned = {n: p for n, p in head.named_parameters() if p.requires_grad}
+    return model, head, tuned
+
+
+def one_step(cfg: Config, pretrained: Path, x: torch.Tensor):
+    """One umm_step from the pretrained weights; returns (logs, state after the inner step,
+    state after the step)."""
+    model, head, tuned = tuned_model(cfg, pretrained)
+    optimizers = umm.build_optimizers(list(tuned.values()), cfg.umm)
+    after_inner: dict[str, torch.Tensor] = {}
+    inner_step = optimizers.inner.step
+
+    def recording_step(*args, **kwargs):
+        out = inner_step(*args, **kwargs)
+        after_inner.update({n: p.detach().clone() for n, p in tuned.items()})
+        return out
+
+    optimizers.inner.step = recording_step
+    logs = umm.umm_step(model, head, tuned, x[0], x[1], cfg.umm, VICRegLoss(), optimizers)
+    return logs, after_inner, {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def test_alpha_zero_is_the_control_step_delta_r_never_enters_it(
+    pretrained: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    x = torch.randn(2, 8, 1, 32, 32, generator=torch.Generator().manual_seed(0))
+    control = tiny_config(**CHEAP, **{"umm.alpha": "0"})
+    logs, inner_0, after_0 = one_step(control, pretrained, x)
+    assert math.isfinite(float(logs["outer_rate_reduction"]))  # logged ...
+    assert float(logs["outer_objective"]) == float(logs["outer_ssl_loss"])  # ... F = L_ssl
+    # ... and never in an update: with Delta R poisoned, the step is bit-for-bit the same
+    from drac_ssl.umm import step as umm_step_module
+
+    def poisoned(*args, **kwargs):
+        rr = rate_reduction(*args, **kwargs)
+        return type(rr)(*(t * math.nan for t in rr))
+
+    with monkeypatch.context() as m:
+        m.setattr(umm_step_module, "rate_reduction", poisoned)
+        logs_p, _, after_p = one_step(control, pretrained, x)
+    assert math.isnan(float(logs_p["outer_rate_reduction"]))
+    for key, value in after_0.items():
+        assert torch.equal(value, after_p[key]), key
+    # the same two-level structure as UMM: the bit-same inner step, then a different outer step
+    _, inner_u, after_u = one_step(tiny_config(**CHEAP, **{"umm.alpha": "0.5"}), pretrained, x)
+    for key, value in inner_0.items():
+        assert torch.equal(value, inner_u[key]), key
+    name = "backbone.layer4.0.conv1.weight"
+    assert not torch.equal(after_0[name], after_u[name])
+    assert not torch.equal(inner_0[name], after_0[name])  # the control takes its outer step too
+
+
+def test_outer_step_skips_the_expander_when_delta_r_alone_is_the_outer_objective(pretrained: Path) -> None:
+    x = torch.randn(2, 8, 1, 32, 32, generator=torch.Generator().manual_seed(1))
+    old = tiny_config(**CHEAP, **{"umm.outer_ssl": "false"})
+    logs, after_inner, after = one_step(old, pretrained, x)
+    assert float(logs["step_ratio_expander"]) == 0.0 and float(logs["step_ratio_layer4"]) > 0
+    assert math.isnan(float(logs["outer_ssl_loss"]))
+    for key, value in after_inner.items():
+        assert torch.equal(value, after[key]) == key.startswith("expander."), key
+    logs, _, _ = one_step(tiny_config(**CHEAP), pretrained, x)  # anchored: every group steps
+    assert float(logs["step_ratio_expander"]) > 0 and float(logs["step_ratio_layer4"]) > 0
+
+
+# --------------------------------------------------------------------------------------
+# The guard
+
+
+def test_guard_stops_on_a_planted_ssl_blow_up_and_keeps_the_last_epoch_that_passed(
+    pretrained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(umm_stage._UMMTraining, "measure_ssl_start", lambda self: 10.0)
+    monkeypatch.setattr(umm_stage, "umm_step",
+                        fake_steps([5.0, 6.0, 7.0, 8.0], ssl_loss=[10.5, 10.9, 25.0, 10.0]))
+    monkeypatch.setattr(umm_stage, "_plot_history", lambda *args: None)
+    cfg = tiny_config(**{"umm.epochs": "4", "umm.max_ssl_rise": "0.1"})
+    checkpoint = pretrained / "pretrain" / "vicreg_model.safetensors"
+    result = umm.run(cfg, tmp_path, data=tiny_data(), checkpoint=checkpoint)
+    assert result.guard_fired
+    assert result.stopped.startswith("guard: the SSL loss rose 150.0% above its start value 10")
+    assert [r["ssl_rise"] for r in result.history] == pytest.approx([0.05, 0.09, 1.5])
+    weights = load_file(str(result.model_path))
+    assert torch.all(weights["backbone.layer4.0.conv1.weight"] == 1.0)  # epoch 2's weights
+    meta = json.loads(result.metadata_path.read_text())
+    assert meta["umm"]["guard"]["fired"] and meta["umm"]["weights"].startswith("epoch 2,")
+    assert meta["stopped"] == result.stopped and meta["metrics"]["ssl_loss"] == 10.9
+    state = torch.load(tmp_path / "umm" / "checkpoints" / "last.pt", weights_only=True)
+    assert state["epoch"] == 1 and state["stopped"] == result.stopped and len(state["history"]) == 3
+    # rerunning the command resumes into the stopped run: no further epoch
+    again = umm.run(cfg, tmp_path, data=tiny_data(), checkpoint=checkpoint)
+    assert again.guard_fired and len(again.history) == 3
+    assert torch.all(load_file(str(again.model_path))["backbone.layer4.0.conv1.weight"] == 1.0)
+
+
+def test_guard_on_the_first_epoch_keeps_the_starting_weights(
+    pretrained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(umm_stage._UMMTraining, "measure_ssl_start", lambda self: 10.0)
+    monkeypatch.setattr(umm_stage, "umm_step", fake_steps([5.0, 6.0], ssl_loss=[30.0, 10.0]))
+    monkeypatch.setattr(umm_stage, "_plot_history", lambda *args: None)
+    checkpoint = pretrained / "pretrain" / "vicreg_model.safetensors"
+    result = umm.run(tiny_config(), tmp_path, data=tiny_data(), checkpoint=checkpoint)
+    assert result.guard_fired and len(result.history) == 1
+    before, after = load_file(str(checkpoint)), load_file(str(result.model_path))
+    for key, value in before.items():
+        assert torch.equal(value, after[key]), key
+    assert "starting weights" in json.loads(result.metadata_path.read_text())["umm"]["weights"]
+
+
+def test_step_norm_guard_fires_when_the_outer_step_outgrows_the_inner_one(
+    pretrained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(umm_stage, "umm_step",
+                        fake_steps([5.0, 6.0, 7.0], step_ratio_layer4=[2.0, 150.0, 1.0]))
+    monkeypatch.setattr(umm_stage, "_plot_history", lambda *args: None)
+    cfg = tiny_config(**{"umm.epochs": "3", "umm.max_step_ratio": "10", "umm.max_ssl_rise": "0"})
+    result = umm.run(cfg, tmp_path, data=tiny_data(),
+                     checkpoint=pretrained / "pretrain" / "vicreg_model.safetensors")
+    assert result.guard_fired and len(result.history) == 2
+    assert "outer step outgrew the inner one in epoch 2 (layer4 150x" in result.stopped
+
+
+def test_cli_takes_a_run_folder_and_starts_from_the_rule(pretrained: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = {}
+    monkeypatch.setattr(umm.cli, "run", lambda cfg, run_dir, checkpoint, data_dir: calls.update(
+        cfg=cfg, run_dir=run_dir, start=checkpoint))
+    args = [str(pretrained), "--run-dir", str(tmp_path), "umm.start_from=peak", "pretrain.expander=32-32",
+            "pretrain.backbone.cifar_stem=true", "pretrain.augment.image_size=32"]
+    assert umm.main(args) == 0
+    assert calls["start"].rule == "peak" and calls["start"].path.name == "monitor_peak.pt"
+    assert calls["run_dir"] == tmp_path
+    assert umm.main([*args[:3], "umm.start_from=past_peak", *args[4:]]) == 2  # not past the peak

@@ -1,0 +1,1063 @@
+"""Preflight of ``python -m drac_ssl.train``: every setting checked before any stage runs.
+
+:func:`check` walks the settings of every stage that will run (``run.stages``, less the
+stages a resumed run folder has already finished) and checks each one against what the
+methods need (a BatchNorm needs two samples per batch, a crop cannot be larger than the
+cached image, stratified K-fold needs K images of every grade ...) and against the data,
+read cheaply from its description, never by decoding an image:
+
+* the embedded phantom set: its grade counts come from the generator's plan
+  (:func:`data_prep.phantom.plan_phantom`), nothing is rendered;
+* a data root (DRAC, APTOS, EyePACS, IDRiD, MedMNIST, a plain folder + CSV): the folder
+  listing and the label CSV, read as the ingest reads them (:func:`data_prep.layout.discover`
+  and the ingest's label matching), which also reports a missing CSV or column early;
+* an ingest already in the run folder (``RUN/data/manifest.csv``): its rows, folds and cached
+  sizes;
+* MNIST, Fashion-MNIST, CIFAR-10: their published split sizes.
+
+What only the decoded images can tell (``data.channels=auto``: grey or colour) is checked
+right after the ingest, before pretraining (:func:`after_ingest`).
+
+ALL problems are collected in one pass: :func:`run` raises one :class:`PreflightError`
+listing every error (each: the setting, its value, where the value came from, what is wrong
+and the fix) and returns the warnings. The orchestrator calls it before it creates the run
+folder, so a configuration that cannot run leaves nothing behind.
+
+:func:`read_config` is :func:`drac_ssl.config.load_config` that keeps going after a bad key or
+value, so that those are listed together too, and that records where each setting came from
+(``FILE:LINE`` or the command-line argument).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import re
+import shutil
+import warnings
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from drac_ssl import config as config_module
+from drac_ssl.config import Config, ConfigError, get, parse_override
+
+__all__ = [
+    "PIPELINE",
+    "DataFacts",
+    "Finding",
+    "PreflightError",
+    "after_ingest",
+    "check",
+    "read_config",
+    "run",
+    "stages_to_run",
+]
+
+PIPELINE = ("ingest", "pretrain", "umm", "finetune", "export")
+GENERIC_DATASETS: dict[str, tuple[int, int, int]] = {
+    "mnist": (60_000, 28, 1),
+    "fashion_mnist": (60_000, 28, 1),
+    "cifar10": (50_000, 32, 3),
+}
+"""Training split size, image side and channels of the correctness-check datasets."""
+TORCH_STAGES = ("pretrain", "umm", "finetune", "export")
+_DEFAULTS = Config()
+_STAGE_OUTPUT_DIRS = ("pretrain", "umm", "finetune", "bundle", "export")
+
+
+class PreflightError(ConfigError):
+    """Settings that cannot run; the message lists every one (setting, value, where, what,
+    fix). ``findings`` holds them, errors and warnings."""
+
+    def __init__(self, findings: list[Finding], when: str = "before any stage ran") -> None:
+        self.findings = list(findings)
+        errors = [f for f in findings if f.severity == "error"]
+        lines = [f"the configuration cannot run: {len(errors)} problem(s) found {when}"]
+        lines += [f"  {i}. {f.line}" for i, f in enumerate(errors, start=1)]
+        others = [f for f in findings if f.severity != "error"]
+        if others:
+            lines.append(f"  and {len(others)} warning(s):")
+            lines += [f"  - {f.line}" for f in others]
+        super().__init__("\n".join(lines))
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem with one setting. ``setting`` is the dotted key (empty for a problem of
+    the config file itself or of the data, whose text says where); ``where`` is where the
+    value came from (``configs/x.yaml:12``, ``command line 'k=v'`` or ``the default``)."""
+
+    setting: str
+    value: Any
+    what: str
+    fix: str = ""
+    severity: str = "error"  # error | warning
+    where: str = ""
+
+    @property
+    def line(self) -> str:
+        """``setting=value (where): what is wrong`` and, indented below, ``fix: ...``."""
+        head = ""
+        if self.setting:
+            where = f" ({self.where})" if self.where else ""
+            head = f"{self.setting}={_show(self.value)}{where}: "
+        first, *rest = f"{head}{self.what}".split("\n")
+        lines = [first] + [f"     {line.strip()}" for line in rest if line.strip()]
+        if self.fix:
+            lines.append(f"     fix: {self.fix}")
+        return "\n".join(lines)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, str):
+        return value if value and not value.isspace() else repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_show(v) for v in value) + "]"
+    return str(value)
+
+
+# --------------------------------------------------------------------------------------
+# Reading the configuration with every problem and where each value came from
+
+
+def _leaves(data: Any, prefix: tuple[str, ...] = ()) -> Iterator[tuple[list[str], Any]]:
+    """(key path, value) of every leaf of a nested mapping (an empty mapping has none)."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            yield from _leaves(value, (*prefix, str(key)))
+    else:
+        yield list(prefix), data
+
+
+def _nest(parts: list[str], value: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {parts[-1]: value}
+    for part in reversed(parts[:-1]):
+        out = {part: out}
+    return out
+
+
+def read_config(path: str | os.PathLike[str] | None = None,
+                overrides: list[str] | None = None) -> tuple[Config, dict[str, str], list[Finding]]:
+    """Defaults, the YAML file, then ``key=value`` overrides, like
+    :func:`drac_ssl.config.load_config`, but a bad key or value does not stop the reading:
+
+    Returns:
+        ``(cfg, sources, findings)``: the configuration with every good setting applied;
+        ``sources`` maps each dotted key that was set to where (``FILE:LINE`` or
+        ``command line 'k=v'``); ``findings`` the unknown keys, bad types and YAML errors,
+        each with its location. The value checks are :func:`check`'s.
+    """
+    cfg, sources, findings = Config(), {}, []
+    if path is not None:
+        p = Path(path)
+        try:
+            data = config_module._load_yaml(p)
+        except ConfigError as exc:
+            findings.append(Finding("", None, str(exc)))
+            data = {}
+        for parts, value in _leaves(data):
+            where = config_module._key_line(p, ".".join(parts))
+            try:
+                cfg = config_module._merge(cfg, _nest(parts, value), where)
+            except ConfigError as exc:
+                findings.append(Finding("", None, str(exc)))
+            else:
+                sources[".".join(parts)] = where
+    for arg in overrides or []:
+        where = f"command line '{arg}'"
+        try:
+            parts, value = parse_override(arg)
+            nested = _nest(parts, value)
+            cfg = config_module._merge(cfg, nested, where)
+        except ConfigError as exc:
+            findings.append(Finding("", None, str(exc)))
+            continue
+        for leaf, _ in _leaves(nested):
+            sources[".".join(leaf)] = where
+    return cfg, sources, findings
+
+
+def _where(setting: str, sources: dict[str, str] | None, cfg: Config) -> str:
+    if sources is None:  # a Config built in code: say at least whether it is the default
+        try:
+            return "the default" if get(cfg, setting) == get(_DEFAULTS, setting) else ""
+        except AttributeError:
+            return ""
+    parts = setting.split(".")
+    for n in range(len(parts), 0, -1):
+        key = ".".join(parts[:n])
+        if key in sources:
+            return sources[key]
+    return "the default"
+
+
+# --------------------------------------------------------------------------------------
+# What will run
+
+
+def _status(run_dir: Path) -> dict[str, Any]:
+    try:
+        data = json.loads((run_dir / "stages.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def stages_to_run(cfg: Config, run_dir: Path) -> list[str]:
+    """The known stages of ``run.stages`` in pipeline order, less those ``run_dir/stages.json``
+    records as done."""
+    status = _status(run_dir)
+    return [s for s in PIPELINE if s in cfg.run.stages
+            and not (isinstance(status.get(s), dict) and status[s].get("status") == "done")]
+
+
+@dataclass
+class DataFacts:
+    """What the checks need to know of the data, read without decoding an image."""
+
+    source: str  # where the numbers come from, said in the messages
+    n_images: int  # the pool pretraining and UMM draw from (DRAC: training and test images)
+    grade_counts: dict[int, int] = field(default_factory=dict)  # labelled training images per grade
+    grade_names: tuple[str, ...] = ()
+    patients_per_grade: dict[int, int] | None = None  # with data.patient_column
+    n_patients: int | None = None
+    cache_sizes: list[int] | None = None  # the cached sides (None: a generic dataset)
+    native_size: int | None = None  # a generic dataset's image side
+    channels: int | None = None  # None: known once the images are decoded (data.channels=auto)
+    channels_why: str = ""
+    fold_sizes: dict[int, int] | None = None  # labelled images per fold, of an existing ingest
+    ingest_dir: Path | None = None
+    labels_known: bool = True  # False: the label CSV has problems (reported), counts unreliable
+
+    @property
+    def n_labelled(self) -> int:
+        return sum(self.grade_counts.values())
+
+
+class _Findings:
+    """Collects findings; the value and its origin are filled in from the configuration."""
+
+    def __init__(self, cfg: Config, sources: dict[str, str] | None) -> None:
+        self.cfg, self.sources, self.items = cfg, sources, []
+
+    def add(self, severity: str, setting: str, what: str, fix: str = "", value: Any = None) -> None:
+        if setting and value is None:
+            try:
+                value = get(self.cfg, setting)
+            except AttributeError:
+                value = ""
+        where = _where(setting, self.sources, self.cfg) if setting else ""
+        self.items.append(Finding(setting, value, what, fix, severity, where))
+
+    def error(self, setting: str, what: str, fix: str = "", value: Any = None) -> None:
+        self.add("error", setting, what, fix, value)
+
+    def warning(self, setting: str, what: str, fix: str = "", value: Any = None) -> None:
+        self.add("warning", setting, what, fix, value)
+
+    def has_error(self, setting: str) -> bool:
+        return any(f.severity == "error" and f.setting == setting for f in self.items)
+
+
+def _default(setting: str) -> str:
+    value = get(_DEFAULTS, setting)
+    return f"{setting}={_show(value)} (the default)"
+
+
+# --------------------------------------------------------------------------------------
+# Settings on their own: choices and ranges
+
+
+def _check_choices(c: _Findings, cfg: Config) -> None:
+    for setting, choices in config_module._CHOICES.items():
+        value = get(cfg, setting)
+        if value not in choices:
+            c.error(setting, f"not one of {', '.join(repr(x) if not x else x for x in choices)}",
+                    f"{setting}={choices[0] or repr(choices[0])}")
+
+
+def _range(c: _Findings, cfg: Config, settings: Iterable[str], low: float, *, strict: bool = False,
+           high: float | None = None, high_open: bool = False, why: str = "") -> None:
+    """``low <= value`` (``low < value`` when ``strict``) and ``value <= high`` (``<`` when
+    ``high_open``) for each setting; the fix is the default."""
+    for setting in settings:
+        value = get(cfg, setting)
+        bad = value <= low if strict else value < low
+        if high is not None:
+            bad = bad or (value >= high if high_open else value > high)
+        if bad:
+            lo = f"{'>' if strict else '>='} {low:g}"
+            hi = "" if high is None else f" and {'<' if high_open else '<='} {high:g}"
+            c.error(setting, f"must be {lo}{hi}{why}", _default(setting))
+
+
+def _check_data_settings(c: _Findings, cfg: Config) -> None:
+    d = cfg.data
+    if d.n_folds < 2:
+        c.error("data.n_folds", "cross-validation needs at least 2 folds", _default("data.n_folds"))
+    _range(c, cfg, ["data.workers"], 0, why=" (0 = all cores)")
+    _range(c, cfg, ["data.phantom_n_train", "data.phantom_n_test"], 0)
+    sizes = d.cache_sizes
+    if not sizes or any(not 8 <= s <= 4096 for s in sizes):
+        c.error("data.cache_sizes", "each cached size must be 8..4096 pixels, and at least one is needed",
+                _default("data.cache_sizes"))
+    try:
+        config_module.validate_grades(d.grades)
+    except ConfigError as exc:
+        what, _, fix = str(exc).partition("\n  fix: ")
+        c.error("data.grades", what.split(" ", 2)[-1], fix)  # less "config: data.grades=[...]"
+
+
+def _check_pretrain_settings(c: _Findings, cfg: Config) -> None:
+    pc = cfg.pretrain
+    _range(c, cfg, ["pretrain.epochs"], 0, strict=True)
+    _range(c, cfg, ["pretrain.lr"], 0, strict=True)
+    _range(c, cfg, ["pretrain.weight_decay", "pretrain.warmup_epochs", "pretrain.patience",
+                    "pretrain.min_delta", "pretrain.knn_every", "pretrain.max_steps_per_epoch"], 0)
+    _range(c, cfg, ["pretrain.knn_k"], 1)
+    _range(c, cfg, ["pretrain.min_lr_ratio"], 0, high=1)
+    if pc.optimizer in ("sgd", "lars"):
+        _range(c, cfg, ["pretrain.momentum"], 0, high=1, high_open=True)
+    if pc.optimizer == "lars":
+        _range(c, cfg, ["pretrain.lars_eta"], 0, strict=True)
+    if 0 < pc.epochs <= pc.warmup_epochs:
+        c.warning("pretrain.warmup_epochs",
+                  f"the warm-up is as long as the run (pretrain.epochs={pc.epochs}): the learning "
+                  f"rate never reaches pretrain.lr",
+                  f"pretrain.warmup_epochs={max(0, pc.epochs // 10)}")
+    if pc.batch_size < 2:
+        c.error("pretrain.batch_size",
+                "VICReg's expander normalises its hidden layers over the batch (BatchNorm1d) and "
+                "its variance and covariance terms are statistics of the batch: a batch of one "
+                "image has none (torch stops with 'Expected more than 1 value per channel when "
+                "training')", _default("pretrain.batch_size"))
+
+
+def _check_model_settings(c: _Findings, cfg: Config) -> None:
+    """What pretraining and UMM both build: backbone, expander, loss, augmentation."""
+    from drac_ssl.models import parse_expander_spec
+
+    pc = cfg.pretrain
+    try:
+        parse_expander_spec(pc.expander)
+    except ValueError:
+        c.error("pretrain.expander", "not an expander spec: the widths of the hidden and output "
+                                     "layers, positive integers joined by '-' (e.g. 2048-2048-2048)",
+                _default("pretrain.expander"))
+    _range(c, cfg, ["pretrain.backbone.in_channels"], 0)  # 0: the data's channels
+    _range(c, cfg, ["pretrain.loss.sim_coeff", "pretrain.loss.std_coeff", "pretrain.loss.cov_coeff"], 0)
+    _range(c, cfg, ["pretrain.loss.gamma", "pretrain.loss.eps"], 0, strict=True)
+    loss = pc.loss
+    if loss.sim_coeff == loss.std_coeff == loss.cov_coeff == 0:
+        c.error("pretrain.loss.sim_coeff", "all three VICReg coefficients are 0: nothing is learned",
+                _default("pretrain.loss.sim_coeff"))
+    _range(c, cfg, ["pretrain.augment.image_size"], 0, strict=True)
+    _check_crop_scale(c, "pretrain.augment.crop_scale", pc.augment.crop_scale)
+
+
+def _check_crop_scale(c: _Findings, setting: str, scale: list[float]) -> None:
+    if len(scale) != 2 or not 0 < scale[0] <= scale[1] <= 1:
+        c.error(setting, "must be [low, high] with 0 < low <= high <= 1 (area fractions of the image)",
+                _default(setting))
+
+
+def _check_umm_settings(c: _Findings, cfg: Config) -> None:
+    uc = cfg.umm
+    _range(c, cfg, ["umm.epochs", "umm.inner_lr", "umm.eps2", "umm.fd_radius"], 0, strict=True)
+    _range(c, cfg, ["umm.outer_lr", "umm.beta", "umm.neumann_steps", "umm.patience",
+                    "umm.max_steps_per_epoch"], 0)
+    if uc.batch_size < 2:
+        c.error("umm.batch_size",
+                "UMM re-tunes the layers after the early cut and the expander with VICReg's loss: "
+                "their BatchNorm layers and the variance / covariance terms are statistics of the "
+                "batch, and a batch of one image has none (torch stops with 'Expected more than 1 "
+                "value per channel')", _default("umm.batch_size"))
+    from drac_ssl.models import STAGE_NAMES
+
+    if uc.early_cut in STAGE_NAMES and STAGE_NAMES.index(uc.early_cut) >= len(STAGE_NAMES) - 1:
+        c.error("umm.early_cut", f"the cut must leave a stage to re-tune after it "
+                                 f"({', '.join(STAGE_NAMES)})", _default("umm.early_cut"))
+
+
+def _bn_trains(cfg: Config) -> list[str]:
+    """What normalises over the batch while fine-tuning trains."""
+    ft = cfg.finetune
+    parts = []
+    if ft.head == "conv":
+        parts.append("the conv head's BatchNorm layers")
+    if ft.freeze == "last":
+        parts.append("the BatchNorm layers of the backbone's layer4 (finetune.freeze=last)")
+    elif ft.freeze == "all":
+        parts.append("every BatchNorm layer of the backbone (finetune.freeze=all)")
+    return parts
+
+
+def _check_finetune_settings(c: _Findings, cfg: Config) -> None:
+    ft = cfg.finetune
+    _range(c, cfg, ["finetune.epochs", "finetune.lr", "finetune.image_size"], 0, strict=True)
+    _range(c, cfg, ["finetune.batch_size", "finetune.frozen_train_views", "finetune.mlp_hidden",
+                    "finetune.conv_head_channels", "finetune.n_boot"], 1)
+    _range(c, cfg, ["finetune.backbone_lr_ratio", "finetune.weight_decay", "finetune.patience"], 0)
+    _range(c, cfg, ["finetune.dropout"], 0, high=1, high_open=True)
+    _check_crop_scale(c, "finetune.crop_scale", ft.crop_scale)
+    bn = _bn_trains(cfg)
+    if ft.batch_size == 1 and bn:
+        c.error("finetune.batch_size",
+                f"{' and '.join(bn)} normalise over the batch while training: a batch of one image "
+                f"has no batch statistics (each image is normalised by its own, and torch stops "
+                f"with 'Expected more than 1 value per channel' on a 1x1 feature map)",
+                f"{_default('finetune.batch_size')}; a batch of 1 works only with finetune.head="
+                f"linear or mlp on finetune.freeze=frozen")
+    if ft.freeze != "frozen" and ft.backbone_lr_ratio == 0:
+        c.warning("finetune.backbone_lr_ratio",
+                  f"finetune.freeze={ft.freeze} makes backbone layers trainable, but their learning "
+                  f"rate is 0: they do not change", f"{_default('finetune.backbone_lr_ratio')} or "
+                                                    f"finetune.freeze=frozen")
+
+
+def _stages_fix(stages: Iterable[str]) -> str:
+    wanted = set(stages)
+    return "run.stages=[" + ",".join(s for s in PIPELINE if s in wanted) + "]"
+
+
+def _check_run_settings(c: _Findings, cfg: Config, run_dir: Path) -> None:
+    r = cfg.run
+    if r.threads < 0:
+        c.error("run.threads", "must be 0 (the package's policy) or a positive count of threads",
+                _default("run.threads"))
+    unknown = [s for s in r.stages if s not in PIPELINE]
+    if unknown:
+        c.error("run.stages", f"unknown stage(s) {', '.join(map(repr, unknown))}; the pipeline is "
+                              f"{', '.join(PIPELINE)}", _stages_fix(s for s in r.stages if s in PIPELINE))
+    known = [s for s in r.stages if s in PIPELINE]
+    if len(set(known)) != len(known):
+        c.warning("run.stages", "a stage is listed twice; each runs once", _stages_fix(known))
+    elif known != [s for s in PIPELINE if s in known]:
+        c.warning("run.stages", f"stages always run in pipeline order ({' -> '.join(PIPELINE)}); "
+                                f"the order given is not used", _stages_fix(known))
+    if run_dir.exists() and not run_dir.is_dir():
+        c.error("run.name", f"{run_dir} is a file, not a run folder", "choose another run.name")
+    existing = next((p for p in [run_dir, *run_dir.absolute().parents] if p.exists()), None)
+    if existing is not None and existing.is_dir() and not os.access(existing, os.W_OK | os.X_OK):
+        c.error("run.out_dir", f"{existing} is not writable: the run folder {run_dir} cannot be made",
+                "run.out_dir=a folder you can write to")
+
+
+# --------------------------------------------------------------------------------------
+# The device
+
+
+def _resolve_device(c: _Findings, cfg: Config) -> str:
+    """``cpu`` or ``cuda`` (what ``run.device`` will mean on this machine); problems added."""
+    import torch
+
+    name = str(cfg.run.device).strip()
+    match = re.fullmatch(r"auto|cpu|cuda(?::(\d+))?", name)
+    if match is None:
+        c.error("run.device", "not a device this package runs on (auto, cpu, cuda or cuda:N)",
+                "run.device=auto (CUDA when there is one, else the CPU)")
+        return "cpu"
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cpu":
+        return "cpu"
+    if not torch.cuda.is_available():
+        build = f"CUDA {torch.version.cuda}" if torch.version.cuda else "a CPU-only build"
+        c.error("run.device", f"this machine has no usable CUDA device (torch {torch.__version__}, "
+                              f"{build}: torch.cuda.is_available() is False)",
+                "run.device=cpu, or run.device=auto (CUDA when there is one, else the CPU)")
+        return "cpu"
+    index = int(match.group(1) or 0)
+    if index >= torch.cuda.device_count():
+        c.error("run.device", f"this machine has {torch.cuda.device_count()} CUDA device(s), "
+                              f"numbered from 0", "run.device=cuda:0")
+    return "cuda"
+
+
+def _native_bf16(torch: Any) -> bool:
+    try:
+        return bool(torch.cuda.is_bf16_supported(including_emulation=False))
+    except TypeError:  # a torch without the argument
+        return bool(torch.cuda.is_bf16_supported())
+    except (RuntimeError, AssertionError):
+        return True  # cannot tell: say nothing
+
+
+def _cxx_compiler() -> str | None:
+    for name in (os.environ.get("CXX", ""), "g++", "c++", "clang++"):
+        if name and shutil.which(name):
+            return name
+    return None
+
+
+def _check_device_use(c: _Findings, cfg: Config, device: str, stages: list[str]) -> None:
+    pc = cfg.pretrain
+    if device != "cpu":
+        import torch
+
+        trains = any(s in stages for s in ("pretrain", "umm", "finetune"))
+        if trains and pc.precision in ("auto", "bf16") and not _native_bf16(torch):
+            c.warning("pretrain.precision",
+                      f"bf16 autocast on {torch.cuda.get_device_name(0)}, which has no native bf16 "
+                      f"(emulated: slow)", "pretrain.precision=fp32")
+        return
+    ssl = [s for s in ("pretrain", "umm") if s in stages and (s != "umm" or cfg.umm.enabled)]
+    if pc.precision == "bf16" and any(s in stages for s in ("pretrain", "umm", "finetune")):
+        c.warning("pretrain.precision",
+                  "bf16 autocast on the CPU: allowed, but slower than fp32 on CPUs without "
+                  "AVX512-BF16 / AMX and its results differ from an fp32 run",
+                  "pretrain.precision=auto (bf16 on CUDA, fp32 on the CPU)")
+    if pc.compile == "true" and "pretrain" in stages:  # auto compiles on CUDA only
+        compiler = _cxx_compiler()
+        if compiler is None:
+            c.error("pretrain.compile",
+                    "torch.compile on the CPU generates C++ and needs a compiler (g++, c++ or "
+                    "clang++ on the PATH, or $CXX); none was found",
+                    "pretrain.compile=false, or install a C++ compiler")
+        else:
+            c.warning("pretrain.compile",
+                      f"torch.compile on the CPU ({compiler}): the first steps compile for minutes; "
+                      f"worth it only for long runs", "pretrain.compile=false for short runs")
+    if pc.augment.on_gpu and ssl:
+        c.warning("pretrain.augment.on_gpu",
+                  "a GPU option on the CPU: the batched augmentation runs in the training "
+                  "process on the CPU, without DataLoader workers (usually slower)",
+                  "pretrain.augment.on_gpu=false on a CPU machine")
+
+
+# --------------------------------------------------------------------------------------
+# The data, without decoding it
+
+
+def _labels_from_manifest(path: Path) -> tuple[int, dict[int, int], dict[int, int], int]:
+    """(rows, labelled per grade, labelled per fold, distinct patients) of a manifest."""
+    n, grades, folds, patients = 0, {}, {}, set()
+    with open(path, newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            n += 1
+            grade, fold = (row.get("grade") or "").strip(), (row.get("fold") or "").strip()
+            if row.get("split") == "train" and grade and fold.lstrip("-").isdigit() and int(fold) >= 0:
+                grades[int(grade)] = grades.get(int(grade), 0) + 1
+                folds[int(fold)] = folds.get(int(fold), 0) + 1
+                patients.add(row.get("patient") or row.get("id"))
+    return n, grades, folds, len(patients)
+
+
+def _facts_from_ingest(c: _Findings, cfg: Config, data_dir: Path) -> DataFacts | None:
+    manifest = data_dir / "manifest.csv"
+    try:
+        n, grades, folds, _ = _labels_from_manifest(manifest)
+    except (OSError, ValueError, csv.Error) as exc:
+        c.error("", f"{manifest}: the ingest output cannot be read ({exc})",
+                "add ingest to run.stages to redo it")
+        return None
+    summary: dict[str, Any] = {}
+    try:
+        summary = json.loads((data_dir / "ingest_summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        pass
+    names = tuple((summary.get("grades") or {}).get("names") or ()) or _grade_names(cfg, "drac")
+    sizes = sorted(int(p.name[:-len("px.npy")]) for p in (data_dir / "cache").glob("*px.npy")
+                   if p.name[:-len("px.npy")].isdigit())
+    channels = None
+    if sizes:
+        import numpy as np
+
+        try:
+            shape = np.load(data_dir / "cache" / f"{sizes[0]}px.npy", mmap_mode="r").shape
+            channels = 3 if len(shape) == 4 else 1
+        except (OSError, ValueError):
+            channels = None
+    counts = {g: grades.get(g, 0) for g in range(max(len(names), max(grades, default=-1) + 1))}
+    return DataFacts(source=f"the ingest in {data_dir}", n_images=n, grade_counts=counts,
+                     grade_names=names, cache_sizes=sizes, channels=channels,
+                     channels_why=f"the cache in {data_dir / 'cache'}", fold_sizes=folds,
+                     ingest_dir=data_dir)
+
+
+def _grade_names(cfg: Config, layout: str) -> tuple[str, ...]:
+    from data_prep.grades import resolve_grades
+
+    try:
+        config_module.validate_grades(cfg.data.grades)
+    except ConfigError:
+        return config_module.GRADE_SCALES["drac"]
+    return resolve_grades(cfg.data.grades, layout)[0]
+
+
+def _channels_setting(cfg: Config, fundus: bool) -> tuple[int | None, str]:
+    setting = str(cfg.data.channels)
+    if setting == "1":
+        return 1, "data.channels=1"
+    if setting == "3":
+        return 3, "data.channels=3"
+    if setting == "auto" or (not setting and fundus):
+        return None, "data.channels=auto"
+    return 1, "the layout's default, data.channels=1 (grey)"
+
+
+def _facts_from_phantom(cfg: Config) -> DataFacts:
+    from data_prep.phantom import plan_phantom
+
+    d = cfg.data
+    plan = plan_phantom(max(d.phantom_n_train, 0), max(d.phantom_n_test, 0), d.phantom_seed)
+    names = _grade_names(cfg, "drac")
+    counts = {g: 0 for g in range(len(names))}
+    for case in plan.train:
+        counts[case.grade] = counts.get(case.grade, 0) + 1
+    channels, why = _channels_setting(cfg, fundus=False)
+    return DataFacts(
+        source=f"the phantom set (data.phantom_n_train={d.phantom_n_train}, "
+               f"data.phantom_n_test={d.phantom_n_test})",
+        n_images=len(plan.train) + len(plan.test), grade_counts=counts, grade_names=names,
+        cache_sizes=sorted(set(d.cache_sizes)), channels=1 if channels is None else channels,
+        channels_why=why if channels is not None else "the phantom images are grey")
+
+
+def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
+    """The images and labels of ``data.root`` as the ingest will find them (folder listing and
+    label CSV only); the problems the ingest would stop on are reported now."""
+    from data_prep import ingest
+    from data_prep.layout import discover
+    from data_prep.problems import IngestError
+
+    d = cfg.data
+    try:
+        layout = discover(d)
+    except IngestError as exc:
+        c.error("data.root", str(exc).replace(" -> ", "\n     fix: "))
+        return None
+    names = _grade_names(cfg, layout.kind)
+    try:
+        entries, problems, _ = ingest._collect(d, layout, names)
+    except IngestError as exc:
+        c.error("data.root", str(exc).replace(" -> ", "\n     fix: "))
+        return None
+    blocking = [p for p in problems if p.severity == "error"]
+    for problem in blocking:
+        c.error("", problem.line.replace(" -> ", "\n     fix: ", 1))
+    labelled = [e for e in entries if e.split == "train" and e.label is not None
+                and e.label.grade is not None]
+    counts = {g: 0 for g in range(len(names))}
+    for e in labelled:
+        assert e.label is not None and e.label.grade is not None
+        counts[e.label.grade] = counts.get(e.label.grade, 0) + 1
+    patients_per_grade: dict[int, int] | None = None
+    n_patients: int | None = None
+    if d.patient_column:
+        by_grade: dict[int, set[str]] = {}
+        for e in labelled:
+            assert e.label is not None and e.label.grade is not None
+            by_grade.setdefault(e.label.grade, set()).add(e.label.patient or e.image_id)
+        patients_per_grade = {g: len(by_grade.get(g, ())) for g in counts}
+        n_patients = len({(e.label.patient if e.label else "") or e.image_id for e in labelled})
+    channels, why = _channels_setting(cfg, layout.fundus)
+    where = layout.labels_csv or layout.npz or layout.root
+    return DataFacts(source=f"{where}", n_images=len(entries), grade_counts=counts, grade_names=names,
+                     patients_per_grade=patients_per_grade, n_patients=n_patients,
+                     cache_sizes=sorted(set(d.cache_sizes)), channels=channels, channels_why=why,
+                     labels_known=not blocking)
+
+
+def _data_facts(c: _Findings, cfg: Config, run_dir: Path, stages: list[str]) -> DataFacts | None:
+    d = cfg.data
+    if d.dataset in GENERIC_DATASETS:
+        n, side, channels = GENERIC_DATASETS[d.dataset]
+        if not d.root or not Path(d.root).expanduser().exists():
+            c.error("data.root", f"data.dataset={d.dataset} reads its files from data.root, and "
+                                 f"{'it is empty' if not d.root else 'that path does not exist'}",
+                    f"data.root=<the folder (or archive) of {d.dataset}>; a relative path is "
+                    f"read from the current folder, {Path.cwd()}")
+        return DataFacts(source=f"the {d.dataset} training split", n_images=n, native_size=side,
+                         channels=channels, channels_why=f"{d.dataset} images")
+    if d.dataset != "drac":
+        return None  # a bad choice, reported by the choice check
+    data_dir = run_dir / "data"
+    if "ingest" in stages:
+        return _facts_from_layout(c, cfg) if d.root else _facts_from_phantom(cfg)
+    if (data_dir / "manifest.csv").is_file():
+        return _facts_from_ingest(c, cfg, data_dir)
+    needing = [s for s in stages if s in TORCH_STAGES and (s != "umm" or cfg.umm.enabled)]
+    if needing:
+        c.error("run.stages", f"the {', '.join(needing)} stage(s) read the ingest output, but "
+                              f"run.stages has no ingest and {data_dir / 'manifest.csv'} does not exist",
+                _stages_fix(["ingest", *stages]))
+    return None
+
+
+def _pow2_at_most(n: int, cap: int) -> int:
+    return max(2, min(cap, 2 ** int(math.log2(max(n, 2)))))
+
+
+def _check_against_data(c: _Findings, cfg: Config, facts: DataFacts, stages: list[str],
+                        ingest_runs: bool) -> None:
+    pc, uc, ft, d = cfg.pretrain, cfg.umm, cfg.finetune, cfg.data
+    umm_runs = "umm" in stages and uc.enabled
+    ssl = "pretrain" in stages or umm_runs
+
+    # the channels the backbone takes
+    if ssl or "finetune" in stages:
+        if facts.channels is not None and pc.backbone.in_channels not in (0, facts.channels):
+            c.error("pretrain.backbone.in_channels",
+                    f"the images have {facts.channels} channel(s) ({facts.channels_why}), the "
+                    f"backbone's first convolution takes {pc.backbone.in_channels}",
+                    f"pretrain.backbone.in_channels={facts.channels}")
+
+    # batches of the self-supervised stages: every batch full (the last partial one is dropped)
+    world = int(os.environ["WORLD_SIZE"]) if os.environ.get("WORLD_SIZE", "").isdigit() else 1
+    world = max(1, world)
+    if "pretrain" in stages and pc.batch_size >= 2:
+        per_rank = facts.n_images // world
+        if pc.batch_size > per_rank:
+            sees = f"each of the {world} processes sees" if world > 1 else "pretraining draws from"
+            c.error("pretrain.batch_size",
+                    f"larger than the {per_rank} images {sees} ({facts.source}); batches are "
+                    f"always full (the last partial batch is dropped), so an epoch would have no step",
+                    f"pretrain.batch_size={_pow2_at_most(per_rank, _DEFAULTS.pretrain.batch_size)}"
+                    if per_rank >= 2 else "add images: pretraining needs at least 2")
+    if umm_runs and uc.batch_size >= 2 and uc.batch_size > facts.n_images:
+        c.error("umm.batch_size",
+                f"larger than the {facts.n_images} images UMM draws from ({facts.source}); batches "
+                f"are always full, so an epoch would have no step",
+                f"umm.batch_size={_pow2_at_most(facts.n_images, _DEFAULTS.umm.batch_size)}"
+                if facts.n_images >= 2 else "add images: UMM needs at least 2")
+
+    # the cached sizes the crops are cut from
+    source = pc.augment.source_size
+    if facts.cache_sizes is not None:
+        sizes = facts.cache_sizes
+        where = ("data.cache_sizes" if facts.ingest_dir is None
+                 else f"the cache of {facts.ingest_dir}")
+        uses_cache = ssl or "finetune" in stages or "export" in stages
+        if uses_cache and sizes and source not in sizes:
+            larger = [s for s in sizes if s >= max(pc.augment.image_size, ft.image_size)]
+            fix = f"pretrain.augment.source_size={(larger or sizes)[0]}"
+            if facts.ingest_dir is None:
+                fix += f", or data.cache_sizes=[{', '.join(map(str, sorted({*sizes, source})))}]"
+            c.error("pretrain.augment.source_size",
+                    f"not a cached size: {where} holds {', '.join(f'{s} px' for s in sizes)}; the "
+                    f"stages read the images from the cache at this size", fix)
+        for setting, needed in (("pretrain.augment.image_size", ssl),
+                                ("finetune.image_size", "finetune" in stages)):
+            size = get(cfg, setting)
+            if needed and size > source:
+                bigger = [s for s in sizes if s >= size]
+                fix = f"{setting}={source}"
+                if bigger:
+                    fix += f", or pretrain.augment.source_size={bigger[0]} (cached)"
+                elif facts.ingest_dir is None:
+                    fix += f", or data.cache_sizes=[{', '.join(map(str, sorted({*sizes, size})))}] " \
+                           f"and pretrain.augment.source_size={size}"
+                c.error(setting, f"larger than the cached image it is cut from "
+                                 f"(pretrain.augment.source_size={source}): every view would be "
+                                 f"an upsampled crop, with no detail gained", fix)
+    side = facts.native_size or source
+    for setting, stage_runs in (("pretrain.augment.crop_scale", ssl),
+                                ("finetune.crop_scale", "finetune" in stages)):
+        scale = get(cfg, setting)
+        if stage_runs and len(scale) == 2 and 0 < scale[0] <= 1:
+            smallest = side * math.sqrt(scale[0] * 3 / 4)  # RandomResizedCrop's ratio 3/4..4/3
+            if smallest < 1:
+                low = math.ceil(4 / (3 * side * side) * 1000) / 1000
+                c.error(setting, f"the smallest crop of a {side} px image would be "
+                                 f"{smallest:.2f} px wide: it cannot be cut",
+                        f"{setting}=[{max(low, 0.01):g}, {scale[1]:g}]")
+
+    # labels: k-NN monitor, folds, cross-validation
+    if not facts.labels_known:
+        return  # the label problems are reported; counts made from them would mislead
+    if "pretrain" in stages and pc.knn_every > 0 and d.dataset == "drac":
+        present = [g for g, n in facts.grade_counts.items() if n > 0]
+        if len(present) < 2:
+            c.warning("pretrain.knn_every",
+                      f"the k-NN monitor needs labelled images of at least two grades; "
+                      f"{facts.source} has {facts.n_labelled} labelled image(s): it will not run",
+                      "pretrain.knn_every=0")
+    if d.dataset != "drac":
+        return
+    if ingest_runs and d.n_folds >= 2:
+        _check_folds(c, cfg, facts)
+    if (ingest_runs or "finetune" in stages) and facts.n_labelled:
+        absent = [g for g, n in sorted(facts.grade_counts.items()) if n == 0]
+        if absent:
+            them = "it" if len(absent) == 1 else "them"
+            c.warning("data.grades",
+                      f"{', '.join(_grade(facts, g) for g in absent)}: no labelled image in "
+                      f"{facts.source}; the grading model never sees {them}",
+                      "check the label CSV, or name only the grades the data has in data.grades",
+                      value=list(facts.grade_names))
+    if "finetune" in stages:
+        if facts.n_labelled == 0:
+            c.error("run.stages", f"fine-tuning cross-validates on labelled training images, and "
+                                  f"{facts.source} has none",
+                    "give the label CSV (data.labels_csv), or leave finetune and export out of "
+                    "run.stages")
+        elif facts.fold_sizes is not None and len(facts.fold_sizes) < 2:
+            c.error("data.n_folds", f"the ingest in {facts.ingest_dir} put the labelled images in "
+                                    f"{len(facts.fold_sizes)} fold(s); cross-validation needs 2 or more",
+                    "rerun the ingest in a new run folder (another run.name) with data.n_folds=5",
+                    value=d.n_folds)
+        else:
+            if facts.fold_sizes:
+                smallest_train = facts.n_labelled - max(facts.fold_sizes.values())
+            else:
+                smallest_train = facts.n_labelled - math.ceil(facts.n_labelled / max(d.n_folds, 2))
+            if 0 <= smallest_train < 2 and facts.n_labelled >= 2:
+                c.error("data.n_folds", f"a fold would train on {smallest_train} labelled image(s) "
+                                        f"({facts.n_labelled} in {facts.source}); fine-tuning needs 2 "
+                                        f"or more", "data.n_folds=2, or add labelled images")
+
+
+def _grade(facts: DataFacts, g: int) -> str:
+    return f"grade {g} ({facts.grade_names[g]})" if g < len(facts.grade_names) else f"grade {g}"
+
+
+def _check_folds(c: _Findings, cfg: Config, facts: DataFacts) -> None:
+    k = cfg.data.n_folds
+    grouped = facts.patients_per_grade is not None
+    counts = facts.patients_per_grade if grouped else facts.grade_counts
+    assert counts is not None
+    unit = "patients" if grouped else "labelled images"
+    if facts.n_labelled == 0:
+        return
+    if grouped and facts.n_patients is not None and facts.n_patients < k:
+        c.error("data.n_folds", f"{facts.source} has {facts.n_patients} patients "
+                                f"(data.patient_column={cfg.data.patient_column}); no patient may be in "
+                                f"two folds, so there are at most {facts.n_patients} folds",
+                f"data.n_folds={max(2, facts.n_patients)}")
+        return
+    short = {g: n for g, n in counts.items() if 0 < n < k}
+    if not short:
+        return
+    fewest = min(short.values())
+    for g, n in sorted(short.items()):
+        fix = (f"data.n_folds={fewest}" if fewest >= 2 else "data.n_folds cannot go below 2")
+        fix += f", or add labelled {_grade(facts, g)} images (at least {k} for {k} folds)"
+        c.error("data.n_folds",
+                f"{_grade(facts, g)} has only {n} {unit} in {facts.source}; stratified {k}-fold "
+                f"cross-validation needs at least {k} of every grade ({k - n} fold(s) would "
+                f"validate without any {_grade(facts, g)} image)", fix)
+
+
+def _check_weights(c: _Findings, cfg: Config, data_channels: int | None = None) -> None:
+    """``pretrain.backbone.weights``: a local file that loads into the configured backbone.
+
+    ``in_channels`` 0 takes the data's channels (``data_channels``); while those are unknown
+    (``data.channels=auto`` before the ingest) only the file itself is read, and the shapes are
+    checked when the pretrain stage loads it."""
+    bb = cfg.pretrain.backbone
+    if not bb.weights:
+        return
+    path = Path(bb.weights).expanduser()
+    if not path.is_file():
+        what = "is a folder, not a weights file" if path.is_dir() else "no such file"
+        c.error("pretrain.backbone.weights", f"{what} ({path.absolute()}); nothing is ever downloaded",
+                "the path of a local weights file (.pt, .pth, .ckpt, .bin, .safetensors), or "
+                "pretrain.backbone.weights='' for random initialisation")
+        return
+    channels = bb.in_channels or data_channels
+    if bb.arch not in config_module._CHOICES["pretrain.backbone.arch"] or bb.in_channels < 0:
+        return  # reported on its own; the weights cannot be matched to an unknown model
+    if not channels:
+        from drac_ssl.weights_file import read_weights_file
+
+        try:
+            read_weights_file(path)
+        except (ValueError, OSError) as exc:  # WeightsFileError is a ValueError
+            c.error("pretrain.backbone.weights", f"cannot be read:\n     {exc}")
+        return
+    from drac_ssl.models import Backbone, load_local_weights
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # unexpected keys (a classifier) are fine here
+            load_local_weights(Backbone(bb.arch, channels, bb.cifar_stem), path, strict=True)
+    except (ValueError, OSError) as exc:  # WeightsFileError is a ValueError
+        c.error("pretrain.backbone.weights", f"cannot be loaded into the configured backbone "
+                                             f"({bb.arch}, in_channels={channels}, "
+                                             f"cifar_stem={_show(bb.cifar_stem)}):\n     {exc}")
+
+
+def _check_stage_outputs(c: _Findings, cfg: Config, run_dir: Path, stages: list[str]) -> None:
+    """A stage whose input comes from an earlier stage that is not run must find its output."""
+    umm_runs = "umm" in stages and cfg.umm.enabled
+    if cfg.data.dataset != "drac":
+        for stage in ("finetune", "export"):
+            if stage in stages:
+                c.error("run.stages", f"the {stage} stage grades images of an ingested DRAC-style "
+                                      f"dataset; data.dataset={cfg.data.dataset} is read directly by "
+                                      f"pretraining (evaluate it with k-NN / linear probes, "
+                                      f"drac_ssl.evaluation)",
+                        _stages_fix(s for s in stages if s in ("pretrain", "umm")))
+                break
+    needs = {
+        "umm": ("pretrain", run_dir / "pretrain" / "vicreg_model.safetensors", umm_runs),
+        "finetune": ("pretrain", run_dir / "pretrain" / "backbone.safetensors", "finetune" in stages),
+        "export": ("finetune", run_dir / "finetune" / "summary.json", "export" in stages),
+    }
+    for stage, (before, output, runs) in needs.items():
+        if runs and before not in stages and not output.is_file():
+            c.error("run.stages", f"the {stage} stage needs the {before} stage's output {output}, "
+                                  f"which does not exist, and {before} is not in run.stages",
+                    _stages_fix([*stages, before]))
+    if (cfg.umm.enabled and "finetune" in stages and "umm" not in stages
+            and not (run_dir / "umm" / "backbone.safetensors").is_file()):
+        c.warning("umm.enabled", "UMM is enabled but the umm stage is not in run.stages and has no "
+                                 "output in this run folder: fine-tuning compares without the "
+                                 "vicreg_umm variant",
+                  "add umm to run.stages (before finetune), or umm.enabled=false")
+
+
+# --------------------------------------------------------------------------------------
+# The stages' own validators, as a net under the checks above
+
+
+_OPTION_SETTINGS = {"--folds": "data.n_folds", "--workers": "data.workers",
+                    "--sizes": "data.cache_sizes"}
+_SETTING_IN_TEXT = re.compile(r"\b((?:data|pretrain|umm|finetune|run)\.[a-z_][a-z0-9_.]*[a-z0-9_])")
+
+
+def _setting_named(message: str) -> str:
+    option = re.match(r"(--[a-z-]+)", message)
+    if option and option.group(1) in _OPTION_SETTINGS:
+        return _OPTION_SETTINGS[option.group(1)]
+    found = _SETTING_IN_TEXT.search(message)
+    return found.group(1) if found else ""
+
+
+def _stage_validators(cfg: Config, stages: list[str]) -> list[tuple[str, Any]]:
+    """(stage, check raising ConfigError / ValueError) of every stage that will run."""
+    checks: list[tuple[str, Any]] = [("config", lambda: config_module.validate(cfg))]
+    if "ingest" in stages and cfg.data.dataset == "drac":
+        from data_prep.ingest import _check_settings
+
+        checks.append(("ingest", lambda: _check_settings(cfg.data)))
+    if "umm" in stages and cfg.umm.enabled:
+        from drac_ssl.umm.stage import _validate as validate_umm
+
+        checks.append(("umm", lambda: validate_umm(cfg.umm)))
+    if "finetune" in stages:
+        from drac_ssl.finetune import _validate as validate_finetune
+
+        checks.append(("finetune", lambda: validate_finetune(cfg)))
+    return checks
+
+
+def _run_stage_validators(c: _Findings, cfg: Config, stages: list[str]) -> None:
+    """Each stage's own validator stops at its first problem; whatever one rejects that the
+    checks above have not already reported for that setting is added, so the preflight never
+    lets through what a stage would refuse later."""
+    for _, validator in _stage_validators(cfg, stages):
+        try:
+            validator()
+        except (ConfigError, ValueError) as exc:
+            message = str(exc)
+            setting = _setting_named(message)
+            if setting and c.has_error(setting):
+                continue
+            if not setting and any(f.severity == "error" for f in c.items):
+                continue  # cannot tell which setting: the errors above already stop the run
+            c.error("", message.replace("\n  fix: ", "\n     fix: ").replace(" -> ", "\n     fix: ", 1))
+
+
+# --------------------------------------------------------------------------------------
+# Entry points
+
+
+def check(cfg: Config, run_dir: str | os.PathLike[str], sources: dict[str, str] | None = None,
+          *, stages: list[str] | None = None) -> list[Finding]:
+    """Every problem of ``cfg`` for the stages that will run in ``run_dir``; nothing is written.
+
+    Args:
+        cfg: the configuration (values may be out of range: that is what is checked).
+        run_dir: the run folder (it may not exist yet); a resumed folder's finished stages
+            (``stages.json``) are not checked again, and its ingest output is the data.
+        sources: where each setting came from (:func:`read_config`); None: unknown.
+        stages: the stages to check (default :func:`stages_to_run`).
+
+    Returns:
+        The findings, errors first, then warnings. Cheap: no image is decoded, no phantom
+        rendered, no model trained (a ``pretrain.backbone.weights`` file is read).
+    """
+    run_dir = Path(run_dir)
+    c = _Findings(cfg, sources)
+    stages = stages_to_run(cfg, run_dir) if stages is None else stages
+    umm_runs = "umm" in stages and cfg.umm.enabled
+    _check_choices(c, cfg)
+    _check_run_settings(c, cfg, run_dir)
+    if "ingest" in stages and cfg.data.dataset == "drac":
+        _check_data_settings(c, cfg)
+    if "pretrain" in stages:
+        _check_pretrain_settings(c, cfg)
+    if "pretrain" in stages or umm_runs:
+        _check_model_settings(c, cfg)
+        if cfg.run.tensorboard:
+            from drac_ssl.tensorboard_log import require_tensorboard
+
+            try:
+                require_tensorboard()
+            except ConfigError as exc:
+                what, _, fix = str(exc).partition("\n  fix: ")
+                c.error("run.tensorboard", what.removeprefix("run.tensorboard=true, but "), fix)
+    if umm_runs:
+        _check_umm_settings(c, cfg)
+    if "finetune" in stages:
+        _check_finetune_settings(c, cfg)
+    if any(s in stages for s in TORCH_STAGES):
+        device = _resolve_device(c, cfg)
+        _check_device_use(c, cfg, device, stages)
+    _check_stage_outputs(c, cfg, run_dir, stages)
+    facts = _data_facts(c, cfg, run_dir, stages) if stages else None
+    if facts is not None:
+        _check_against_data(c, cfg, facts, stages, ingest_runs="ingest" in stages)
+    if "pretrain" in stages:
+        _check_weights(c, cfg, None if facts is None else facts.channels)
+    _run_stage_validators(c, cfg, stages)
+    return sorted(c.items, key=lambda f: f.severity != "error")
+
+
+def run(cfg: Config, run_dir: str | os.PathLike[str], sources: dict[str, str] | None = None,
+        earlier: Iterable[Finding] = ()) -> list[Finding]:
+    """:func:`check`, plus ``earlier`` findings (of reading the config); raise
+    :class:`PreflightError` listing them all when any is an error, else return the warnings."""
+    findings = list(earlier) + check(cfg, run_dir, sources)
+    findings.sort(key=lambda f: f.severity != "error")
+    if any(f.severity == "error" for f in findings):
+        raise PreflightError(findings)
+    return findings
+
+
+def after_ingest(cfg: Config, run_dir: str | os.PathLike[str],
+                 sources: dict[str, str] | None = None) -> None:
+    """The checks against the data again, now from the ingest's manifest and cache (what only
+    decoding tells: the channels of ``data.channels=auto``), before pretraining starts.
+
+    Raises:
+        PreflightError: a later stage cannot run on the ingested data.
+    """
+    run_dir = Path(run_dir)
+    stages = [s for s in stages_to_run(cfg, run_dir) if s != "ingest"]
+    if not stages or cfg.data.dataset != "drac":
+        return
+    c = _Findings(cfg, sources)
+    facts = _facts_from_ingest(c, cfg, run_dir / "data")
+    if facts is not None:
+        _check_against_data(c, cfg, facts, stages, ingest_runs=False)
+    errors = [f for f in c.items if f.severity == "error"]
+    if errors:
+        raise PreflightError(errors, when=(
+            f"after the ingest, before pretraining (only the decoded images tell these); the "
+            f"ingest output in {run_dir / 'data'} is kept: fix the setting(s) and rerun the same "
+            f"command, the ingest is reused"))
+
+
+def blocking_outputs(run_dir: Path) -> list[str]:
+    """The stage outputs of ``run_dir`` that a changed configuration would mix with (all but
+    the ingest's, which depends on ``data.*`` only)."""
+    return [name for name in _STAGE_OUTPUT_DIRS if (run_dir / name).exists()]

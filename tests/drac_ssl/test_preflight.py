@@ -1,0 +1,394 @@
+"""The preflight of python -m drac_ssl.train: every setting checked before any stage runs.
+
+Each kind of fault gets its message checked (the setting, its value, where it came from, what
+is wrong, the fix) and the promise that a configuration that cannot run leaves no run folder.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from fake_ingest import SOURCE_SIZE, make_fake_ingest
+
+from drac_ssl import preflight, train
+from drac_ssl.config import ConfigError, save_config
+from drac_ssl.models import Backbone
+from drac_ssl.preflight import PreflightError
+
+CPU = ["run.device=cpu", "run.name=x"]
+SMALL_BATCHES = ["pretrain.batch_size=8", "umm.batch_size=8"]  # for the 15-17 image sets here
+
+
+def main_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+               *overrides: str) -> str:
+    """Run ``python -m drac_ssl.train`` (default config) in ``tmp_path``; it must exit with 2,
+    no traceback and no run folder. Returns stderr."""
+    monkeypatch.chdir(tmp_path)
+    code = train.main([*CPU, *overrides])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.startswith("error: the configuration cannot run") and "Traceback" not in err
+    assert not (tmp_path / "runs").exists()  # no run folder for a config that cannot run
+    assert not (tmp_path / "data").exists()  # nor a phantom set generated for it
+    return err
+
+
+def findings(*overrides: str, run_dir: Path | None = None, config: Path | None = train.DEFAULT_CONFIG,
+             stages: list[str] | None = None) -> list[preflight.Finding]:
+    cfg, sources, parsed = preflight.read_config(config, list(overrides))
+    assert parsed == []
+    return preflight.check(cfg, run_dir or Path("runs-that-do-not-exist") / "x", sources, stages=stages)
+
+
+def errors(*overrides: str, **kwargs: object) -> dict[str, str]:
+    """Setting -> message of each error (the last one when a setting has several)."""
+    return {f.setting: f.line for f in findings(*overrides, **kwargs) if f.severity == "error"}  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------------------
+# Batches that leave a BatchNorm with one sample, or an epoch with no step
+
+
+def test_pretrain_batch_of_one_is_refused_before_the_ingest(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    err = main_fails(tmp_path, monkeypatch, capsys, "pretrain.batch_size=1")
+    assert "pretrain.batch_size=1 (command line 'pretrain.batch_size=1')" in err
+    assert "Expected more than 1 value per channel" in err and "BatchNorm" in err
+    assert "fix: pretrain.batch_size=32" in err
+    assert "1 problem(s) found before any stage ran" in err
+
+
+def test_umm_batch_of_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                          capsys: pytest.CaptureFixture[str]) -> None:
+    err = main_fails(tmp_path, monkeypatch, capsys, "umm.batch_size=1")
+    assert "umm.batch_size=1 (command line 'umm.batch_size=1')" in err
+    assert "fix: umm.batch_size=32" in err
+
+
+def test_finetune_batch_of_one_only_where_a_batchnorm_trains(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    err = main_fails(tmp_path, monkeypatch, capsys, "finetune.batch_size=1")  # default conv head
+    assert "finetune.batch_size=1 (command line 'finetune.batch_size=1')" in err
+    assert "conv head's BatchNorm" in err and "fix: finetune.batch_size=32" in err
+    assert "freeze=all" in errors("finetune.batch_size=1", "finetune.head=linear",
+                                  "finetune.freeze=all")["finetune.batch_size"]
+    # a linear head on a frozen backbone has no BatchNorm that trains: allowed
+    assert "finetune.batch_size" not in errors("finetune.batch_size=1", "finetune.head=linear")
+
+
+def test_batch_larger_than_the_images_would_leave_no_step(tmp_path: Path) -> None:
+    found = errors("data.phantom_n_train=20", "data.phantom_n_test=4", "data.n_folds=2",
+                   "umm.batch_size=64")
+    assert "larger than the 24 images pretraining draws from (the phantom set" in found["pretrain.batch_size"]
+    assert "no step" in found["pretrain.batch_size"]
+    assert "fix: pretrain.batch_size=16" in found["pretrain.batch_size"]
+    assert "fix: umm.batch_size=16" in found["umm.batch_size"]
+
+
+# --------------------------------------------------------------------------------------
+# Sizes and crops
+
+
+def test_image_size_larger_than_the_cached_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    err = main_fails(tmp_path, monkeypatch, capsys, "pretrain.augment.image_size=256",
+                     "finetune.image_size=200")
+    assert "pretrain.augment.image_size=256 (command line 'pretrain.augment.image_size=256')" in err
+    assert "larger than the cached image it is cut from (pretrain.augment.source_size=128)" in err
+    assert "pretrain.augment.source_size=256 (cached)" in err
+    assert "finetune.image_size=200" in err and "2 problem(s)" in err
+
+
+def test_source_size_must_be_a_cached_size() -> None:
+    found = errors("pretrain.augment.source_size=200")
+    line = found["pretrain.augment.source_size"]
+    assert "not a cached size: data.cache_sizes holds 128 px, 256 px" in line
+    assert "fix: pretrain.augment.source_size=128, or data.cache_sizes=[128, 200, 256]" in line
+
+
+def test_crop_that_cannot_be_cut() -> None:
+    line = errors("pretrain.augment.crop_scale=[0.00001, 1.0]")["pretrain.augment.crop_scale"]
+    assert "0.35 px wide: it cannot be cut" in line
+    assert "pretrain.augment.crop_scale=[0.3, 1]" not in line  # a computed fix, not a guess
+    assert "fix: pretrain.augment.crop_scale=[0.01, 1]" in line
+
+
+# --------------------------------------------------------------------------------------
+# The data: folds per grade, read from the label CSV without decoding
+
+
+def plain_dataset(root: Path, grades: list[int]) -> Path:
+    """A plain folder of 'images' (bytes that are not images: nothing may decode them) and a
+    label CSV."""
+    root.mkdir()
+    with open(root / "labels.csv", "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["image name", "DR grade"])
+        for i, grade in enumerate(grades):
+            (root / f"{i:03d}.png").write_bytes(b"not decoded by the preflight")
+            writer.writerow([f"{i:03d}.png", grade])
+    return root
+
+
+def test_n_folds_too_large_for_a_grade_names_the_grade_and_the_fix(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    root = plain_dataset(tmp_path / "plain", [0] * 8 + [1] * 6 + [2] * 3)
+    config = tmp_path / "my.yaml"
+    config.write_text(f"data:\n  root: {root}\n  n_folds: 5\n")
+    monkeypatch.chdir(tmp_path)
+    assert train.main(["-c", str(config), *CPU]) == 2
+    err = capsys.readouterr().err
+    assert f"data.n_folds=5 ({config}:3)" in err  # the file and line the value came from
+    assert f"grade 2 (PDR) has only 3 labelled images in {root / 'labels.csv'}" in err
+    assert "stratified 5-fold cross-validation needs at least 5 of every grade" in err
+    assert "fix: data.n_folds=3, or add labelled grade 2 (PDR) images" in err
+    assert "grade 1" not in err  # 6 images: enough
+    assert not (tmp_path / "runs").exists()
+    # the fix works, and the images were never decoded (they are not images)
+    assert errors(f"data.root={root}", "data.n_folds=3", *SMALL_BATCHES) == {}
+
+
+def test_label_csv_problems_are_reported_before_the_run_folder(tmp_path: Path) -> None:
+    root = plain_dataset(tmp_path / "plain", [0, 1, 2] * 4)
+    (root / "labels.csv").write_text("file,grade\n000.png,0\n")  # the columns are not there
+    found = [f.line for f in findings(f"data.root={root}") if f.severity == "error"]
+    assert any("labels.csv" in line and "image name" in line for line in found), found
+
+
+# --------------------------------------------------------------------------------------
+# The model: expander, weights
+
+
+def test_bad_expander_spec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                           capsys: pytest.CaptureFixture[str]) -> None:
+    err = main_fails(tmp_path, monkeypatch, capsys, "pretrain.expander=128-x-128")
+    assert "pretrain.expander=128-x-128 (command line 'pretrain.expander=128-x-128')" in err
+    assert "positive integers joined by '-'" in err and "fix: pretrain.expander=128-128-128" in err
+
+
+def test_missing_weights_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "resnet18_imagenet.pth"
+    err = main_fails(tmp_path, monkeypatch, capsys, f"pretrain.backbone.weights={missing}")
+    assert f"pretrain.backbone.weights={missing}" in err and "no such file" in err
+    assert "nothing is ever downloaded" in err
+
+
+def test_weights_that_do_not_fit_the_backbone_say_which_setting(tmp_path: Path) -> None:
+    path = tmp_path / "rgb_resnet18.pth"
+    torch.save({"epoch": np.int64(3), "state_dict": Backbone("resnet18", in_channels=3).state_dict()}, path)
+    line = errors(f"pretrain.backbone.weights={path}")["pretrain.backbone.weights"]
+    assert "cannot be loaded into the configured backbone (resnet18, in_channels=1" in line
+    assert "pretrain.backbone.in_channels=3" in line
+    assert "pretrain.backbone.weights" not in errors(f"pretrain.backbone.weights={path}",
+                                                     "pretrain.backbone.in_channels=3",
+                                                     stages=["pretrain"], run_dir=_rgb_ingest(tmp_path))
+
+
+def _rgb_ingest(tmp_path: Path) -> Path:
+    run_dir = tmp_path / "runs" / "rgb"
+    data = make_fake_ingest(run_dir)
+    cache = data / "cache" / f"{SOURCE_SIZE}px.npy"
+    np.save(cache, np.repeat(np.load(cache)[..., None], 3, axis=-1))
+    return run_dir
+
+
+# --------------------------------------------------------------------------------------
+# The machine
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA device")
+def test_cuda_on_a_cpu_machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    err = main_fails(tmp_path, monkeypatch, capsys, "run.device=cuda")
+    assert "run.device=cuda (command line 'run.device=cuda')" in err
+    assert "no usable CUDA device" in err and "fix: run.device=cpu" in err
+    assert "not a device" in errors("run.device=gpu")["run.device"]
+
+
+def test_cpu_only_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    found = findings("pretrain.precision=bf16", "pretrain.augment.on_gpu=true", "pretrain.compile=true")
+    warned = {f.setting for f in found if f.severity == "warning"}
+    assert {"pretrain.precision", "pretrain.augment.on_gpu"} <= warned
+    assert not [f for f in found if f.severity == "error"]  # allowed on the CPU, with a warning
+    monkeypatch.setattr(preflight.shutil, "which", lambda name: None)
+    monkeypatch.delenv("CXX", raising=False)
+    assert "needs a compiler" in errors("pretrain.compile=true")["pretrain.compile"]
+
+
+# --------------------------------------------------------------------------------------
+# Stages, run folders, one pass
+
+
+def test_every_problem_in_one_pass_with_where_each_value_came_from(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text("pretrain:\n  batch_size: 1\n  epochz: 3\n  augment:\n    image_size: 1024\n"
+                      "finetune:\n  dropout: 1.5\n")
+    monkeypatch.chdir(tmp_path)
+    assert train.main(["-c", str(config), *CPU, "run.threads=-2", "umm.lrr=1"]) == 2
+    err = capsys.readouterr().err
+    assert "6 problem(s)" in err, err
+    assert f"{config}:3: unknown setting 'pretrain.epochz'" in err
+    assert "command line 'umm.lrr=1': unknown setting 'umm.lrr'" in err
+    assert f"pretrain.batch_size=1 ({config}:2)" in err
+    assert f"pretrain.augment.image_size=1024 ({config}:5)" in err
+    assert f"finetune.dropout=1.5 ({config}:7)" in err
+    assert "run.threads=-2 (command line 'run.threads=-2')" in err
+    assert "finetune.image_size=224" not in err  # the default is fine
+    assert not (tmp_path / "runs").exists()
+
+
+def test_existing_run_folder_is_left_untouched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    run_dir = tmp_path / "runs" / "x"
+    make_fake_ingest(run_dir)
+    before = sorted(p.relative_to(run_dir) for p in run_dir.rglob("*"))
+    monkeypatch.chdir(tmp_path)
+    code = train.main([*CPU, "run.stages=[pretrain,finetune]", "pretrain.augment.source_size=64"])
+    err = capsys.readouterr().err
+    assert code == 2
+    # read from the ingest in the run folder: its cache holds 48 px only
+    assert f"not a cached size: the cache of {Path('runs') / 'x' / 'data'} holds 48 px" in err
+    assert sorted(p.relative_to(run_dir) for p in run_dir.rglob("*")) == before  # nothing written
+
+
+def test_a_stage_without_the_output_it_needs(tmp_path: Path) -> None:
+    run_dir = tmp_path / "runs" / "x"
+    make_fake_ingest(run_dir)
+    args = [f"pretrain.augment.source_size={SOURCE_SIZE}", "pretrain.augment.image_size=32",
+            "finetune.image_size=32"]
+    found = errors(*args, run_dir=run_dir, stages=["finetune", "export"])
+    assert "the finetune stage needs the pretrain stage's output" in found["run.stages"]
+    assert "fix: run.stages=[pretrain,finetune,export]" in found["run.stages"]
+    found = errors(*args, run_dir=tmp_path / "runs" / "empty", stages=["pretrain"])
+    assert "run.stages has no ingest" in found["run.stages"]
+    assert "needs the pretrain" not in str(errors(*args, run_dir=run_dir, stages=["pretrain", "finetune"]))
+
+
+def test_umm_enabled_but_not_run_is_said() -> None:
+    warned = {f.setting: f.line for f in findings("run.stages=[ingest,pretrain,finetune]")
+              if f.severity == "warning"}
+    assert "without the vicreg_umm variant" in warned["umm.enabled"]
+    order = {f.setting: f.line for f in findings("run.stages=[ingest,finetune,umm,pretrain]")
+             if f.severity == "warning"}
+    assert "pipeline order" in order["run.stages"]
+
+
+def test_generic_dataset_cannot_be_fine_tuned(tmp_path: Path) -> None:
+    found = errors(f"data.root={tmp_path}", config=train.DEFAULT_CONFIG.parent / "mnist.yaml",
+                   stages=["pretrain", "finetune"])
+    assert "grades images of an ingested DRAC-style dataset" in found["run.stages"]
+    assert "fix: run.stages=[pretrain]" in found["run.stages"]
+
+
+def test_a_stage_validator_is_the_net_under_the_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    from drac_ssl import finetune
+
+    def refuse(cfg: object) -> None:
+        raise ConfigError("config: finetune.some_new_setting='x' is not one of a, b.\n  fix: a")
+
+    monkeypatch.setattr(finetune, "_validate", refuse)
+    assert "finetune.some_new_setting='x'" in " ".join(f.line for f in findings())
+
+
+def test_what_only_decoding_tells_is_checked_right_after_the_ingest(tmp_path: Path) -> None:
+    run_dir = _rgb_ingest(tmp_path)  # an ingest of colour images (data.channels=auto)
+    sizes = [f"pretrain.augment.source_size={SOURCE_SIZE}", "pretrain.augment.image_size=32",
+             "finetune.image_size=32"]
+    cfg, sources, _ = preflight.read_config(train.DEFAULT_CONFIG,
+                                            [*sizes, "pretrain.backbone.in_channels=1"])
+    with pytest.raises(PreflightError, match=r"(?s)after the ingest, before pretraining.*"
+                                             r"pretrain\.backbone\.in_channels=1 \(command line.*"
+                                             r"the images have 3 channel"):
+        preflight.after_ingest(cfg, run_dir, sources)
+    # the default (0) takes the data's channels: nothing to refuse
+    cfg, sources, _ = preflight.read_config(train.DEFAULT_CONFIG, sizes)
+    preflight.after_ingest(cfg, run_dir, sources)  # raises PreflightError on any error
+
+
+def test_a_run_folder_holding_only_the_ingest_accepts_the_fix(tmp_path: Path) -> None:
+    run_dir = tmp_path / "runs" / "x"
+    make_fake_ingest(run_dir)
+    cfg = train.load_config(train.DEFAULT_CONFIG, ["pretrain.backbone.in_channels=3"])
+    save_config(cfg, run_dir / "config.yaml")
+    fixed = train.load_config(train.DEFAULT_CONFIG, [])
+    assert train._existing_run_problem(fixed, run_dir) == ""  # only the ingest's output is there
+    other_data = train.load_config(train.DEFAULT_CONFIG, ["data.n_folds=3"])
+    assert "data.n_folds: 5 -> 3" in train._existing_run_problem(other_data, run_dir)
+    (run_dir / "pretrain").mkdir()
+    assert "pretrain.backbone.in_channels: 3 -> 1" in train._existing_run_problem(fixed, run_dir)
+
+
+# --------------------------------------------------------------------------------------
+# A valid configuration passes, cheaply
+
+
+def test_default_config_passes_without_decoding_rendering_or_writing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import cv2
+
+    import data_prep.phantom
+    import data_prep.validate
+
+    def forbidden(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the preflight decoded or rendered an image")
+
+    for module, name in ((cv2, "imread"), (cv2, "imdecode"), (data_prep.validate, "inspect_image"),
+                         (data_prep.phantom, "generate"), (data_prep.phantom, "phantom_image")):
+        monkeypatch.setattr(module, name, forbidden)
+    monkeypatch.chdir(tmp_path)
+    cfg, sources, parsed = preflight.read_config(train.DEFAULT_CONFIG, ["run.device=cpu"])
+    assert parsed == []
+    assert preflight.run(cfg, train.resolve_run_dir(cfg), sources) == []  # no error, no warning
+    assert list(tmp_path.iterdir()) == []  # nothing written
+    # the shipped DRAC recipe and a real-data layout pass too
+    cfg, sources, _ = preflight.read_config(train.DEFAULT_CONFIG.parent / "drac.yaml", ["run.device=cpu"])
+    assert preflight.check(cfg, tmp_path / "runs" / "drac", sources) == []
+    root = plain_dataset(tmp_path / "plain", [0, 1, 2] * 5)
+    assert errors(f"data.root={root}", *SMALL_BATCHES) == {}
+
+
+def test_knn_monitor_without_labels_and_a_grade_without_images_are_warned(tmp_path: Path) -> None:
+    root = plain_dataset(tmp_path / "plain", [0] * 6 + [1] * 6)  # no PDR image
+    found = findings(f"data.root={root}", "pretrain.knn_every=1", *SMALL_BATCHES)
+    warned = {f.setting: f.line for f in found if f.severity == "warning"}
+    assert "grade 2 (PDR): no labelled image" in warned["data.grades"]
+    assert not [f for f in found if f.severity == "error"]
+    unlabelled = tmp_path / "unlabelled"
+    make_fake_ingest(unlabelled, n_train=0, n_test=12)
+    warned = {f.setting: f.line for f in findings(
+        "pretrain.knn_every=1", f"pretrain.augment.source_size={SOURCE_SIZE}",
+        "pretrain.augment.image_size=32", *SMALL_BATCHES, run_dir=unlabelled, stages=["pretrain"])
+        if f.severity == "warning"}
+    assert "the k-NN monitor needs labelled images of at least two grades" in warned["pretrain.knn_every"]
+
+
+def test_folds_grouped_by_patient_count_patients(tmp_path: Path) -> None:
+    root = plain_dataset(tmp_path / "plain", [0, 1, 2] * 6)
+    rows = (root / "labels.csv").read_text().splitlines()
+    # 18 images of 6 patients: each patient's 3 images share one grade, two patients per grade
+    lines = [rows[0] + ",patient"] + [f"{r},p{int(r.split(',')[1])}{i % 2}" for i, r in enumerate(rows[1:])]
+    (root / "labels.csv").write_text("\n".join(lines) + "\n")
+    found = errors(f"data.root={root}", "data.patient_column=patient", *SMALL_BATCHES)
+    assert "has only 2 patients" in found["data.n_folds"] and "fix: data.n_folds=2" in found["data.n_folds"]
+
+
+def test_gpu_checks_with_a_simulated_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No GPU here: torch.cuda is patched to a one-GPU machine without native bf16 (a V100)."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda index=0: "Tesla V100")
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: False)
+    assert "has 1 CUDA device(s)" in errors("run.device=cuda:1")["run.device"]
+    found = findings("run.device=auto", "pretrain.augment.on_gpu=true")
+    assert not [f for f in found if f.severity == "error"]
+    warned = {f.setting: f.line for f in found if f.severity == "warning"}
+    assert "Tesla V100, which has no native bf16" in warned["pretrain.precision"]
+    assert "pretrain.augment.on_gpu" not in warned  # a GPU option on a GPU
+    assert "pretrain.precision" not in {f.setting for f in findings("run.device=cuda",
+                                                                   "pretrain.precision=fp32")}
