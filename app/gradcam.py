@@ -10,8 +10,25 @@ of the explained grade (the correct sign; ``tests/app/test_predict.py`` checks i
 model whose evidence is known).
 
 Ensemble: the CAM of every fold model on the identity view (no flip TTA), each normalised
-to [0, 1], then averaged and normalised again. Each fold model is deep-copied once, so the
-hooks never touch the models :func:`drac_ssl.grading.predict.predict_images` runs.
+to [0, 1], then averaged and normalised again. Two implementations of that one definition:
+
+* :class:`FoldMapGradCAM`, what the app runs: ONE forward and ONE backward, through the fold
+  heads only. The prediction pass (:func:`drac_ssl.grading.predict.ensemble_outputs` with
+  ``keep_maps``) already computed every fold model's ``layer4`` map of the identity view (with
+  a shared frozen backbone: one map for all folds). Grad-CAM needs the activations ``A`` of
+  the target layer and the gradient of the class score with respect to ``A``, and that
+  gradient only flows through what comes after the layer: the heads. So the maps, stacked
+  ``(F, C, h, w)`` (row f for fold f), go through a small module whose target layer is an
+  identity on that stack and whose output row f is fold f's head on row f
+  (:class:`FoldHeads`); MONAI's GradCAM on it computes, in one backward pass, each fold's
+  ``ReLU(sum_c w_fc A_fc)`` with ``w_fc`` the spatial mean of ``d score_f / d A_f`` (rows do
+  not interact, so row f's gradient is fold f's alone), upsampled to the model input's size
+  and min-max normalised per row. That is term by term what MONAI computes on each whole fold
+  model; the backbone is not run again (and never gets hooks or gradients).
+* :class:`EnsembleGradCAM`, the reference: MONAI's GradCAM on a deep copy of each whole fold
+  model, one forward and backward (to the input) per fold. Used for a bundle whose
+  ``gradcam_target_layer`` is not the backbone's ``layer4`` (the maps the prediction keeps),
+  and by the tests, which check the one-pass heatmap against it.
 
 The score explained: a classification head's logit of the shown grade; a regression head's
 single output (the predicted grade as a number: regions that push the grade up).
@@ -22,14 +39,15 @@ from __future__ import annotations
 import copy
 import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import cv2
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-__all__ = ["EnsembleGradCAM", "minmax_normalizer", "overlay_heatmap", "resize_heatmap"]
+__all__ = ["EnsembleGradCAM", "FoldHeads", "FoldMapGradCAM", "minmax_normalizer", "overlay_heatmap",
+           "resize_heatmap"]
 
 
 def minmax_normalizer(x: Tensor | np.ndarray) -> Tensor | np.ndarray:
@@ -105,6 +123,92 @@ class EnsembleGradCAM:
                 cam.nn_module.activations.clear()  # do not keep the graph alive
                 cam.nn_module.gradients.clear()
         mean = torch.stack(maps).mean(0)
+        return np.clip(minmax_normalizer(mean[None].numpy())[0], 0.0, 1.0).astype(np.float32)
+
+
+class FoldHeads(nn.Module):
+    """Every fold model's part after the backbone's ``layer4``, one fold per row.
+
+    ``forward(maps (F, C, h, w)) -> (F, out)``: row f is fold f's head on map f (the
+    ``conv`` head reads the map, the others its global average pool: what
+    :meth:`drac_ssl.grading.model.GradingModel.features_from_map` does). ``self.map`` is an
+    identity on the stacked maps: the Grad-CAM target layer. The heads are deep copies with
+    ``requires_grad`` off (a backward pass leaves nothing on the bundle's modules and
+    accumulates no parameter gradients)."""
+
+    def __init__(self, models: Sequence[nn.Module]) -> None:
+        super().__init__()
+        self.map = nn.Identity()
+        self.heads = nn.ModuleList(copy.deepcopy(model.head).eval() for model in models)
+        self.reads_map = [bool(getattr(model.head, "uses_map", False)) for model in models]
+        self.pool = nn.AdaptiveAvgPool2d(1)  # the backbone's pooling (Backbone._pool)
+        for p in self.parameters():
+            p.requires_grad_(False)
+
+    def forward(self, maps: Tensor) -> Tensor:
+        maps = self.map(maps)
+        if maps.shape[0] != len(self.heads):
+            raise ValueError(f"expected one map per fold ({len(self.heads)}), got {maps.shape[0]}")
+        rows = []
+        for f, head in enumerate(self.heads):
+            h = maps[f:f + 1]
+            rows.append(head(h if self.reads_map[f] else torch.flatten(self.pool(h), 1)))
+        return torch.cat(rows)
+
+
+class FoldMapGradCAM:
+    """One-pass Grad-CAM of a fold ensemble from the fold models' ``layer4`` maps (module
+    docstring): MONAI's GradCAM on :class:`FoldHeads`.
+
+    Args:
+        models: the fold models (:class:`drac_ssl.grading.model.GradingModel`); their heads
+            are copied once.
+        output: ``classification`` (explain the logit of the given class) or ``regression``.
+
+    Thread-safe: calls are serialised by a lock (MONAI keeps per-call state on the wrapper);
+    a call costs a heads' forward and backward, milliseconds.
+    """
+
+    target_layer = "backbone.layer4"
+
+    def __init__(self, models: Sequence[nn.Module], output: str = "classification") -> None:
+        from monai.visualize import GradCAM
+
+        if not models:
+            raise ValueError("FoldMapGradCAM needs at least one model")
+        self.output = output
+        self.folds = len(models)
+        self._lock = threading.Lock()
+        self._size: tuple[int, int] = (1, 1)
+        self.last_cells: tuple[int, int] | None = None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self._cam = GradCAM(nn_module=FoldHeads(models), target_layers="map",
+                                upsampler=self._upsampler, postprocessing=minmax_normalizer)
+
+    def _upsampler(self, _map_size: Sequence[int]) -> Callable[[Tensor], Tensor]:
+        from monai.visualize.visualizer import default_upsampler
+
+        return default_upsampler(self._size)  # to the model input, not to the map's size
+
+    def from_maps(self, maps: Sequence[Tensor], class_idx: int,
+                  input_size: tuple[int, int]) -> np.ndarray:
+        """Heatmap ``input_size`` float32 in [0, 1] from each fold model's identity-view
+        ``layer4`` map of ONE image (``maps[f]`` ``(C, h, w)`` or ``(1, C, h, w)``; the same
+        tensor for every fold with a shared backbone), explaining ``class_idx`` (ignored for
+        a regression head). All zeros when no fold has positive evidence for the class."""
+        if len(maps) != self.folds:
+            raise ValueError(f"expected {self.folds} maps (one per fold), got {len(maps)}")
+        stacked = torch.stack([m.reshape(m.shape[-3:]) for m in maps]).detach().float()
+        idx = int(class_idx) if self.output == "classification" else 0
+        with self._lock, torch.enable_grad():
+            self._size = (int(input_size[0]), int(input_size[1]))
+            self.last_cells = (int(stacked.shape[-2]), int(stacked.shape[-1]))
+            per_fold = self._cam(stacked.requires_grad_(True), class_idx=idx)  # (F, 1, S, S)
+            self._cam.nn_module.activations.clear()  # do not keep the graph alive
+            self._cam.nn_module.gradients.clear()
+            self._cam.nn_module.score = None
+        mean = torch.as_tensor(per_fold).detach().float()[:, 0].mean(0)
         return np.clip(minmax_normalizer(mean[None].numpy())[0], 0.0, 1.0).astype(np.float32)
 
 

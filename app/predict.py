@@ -1,26 +1,28 @@
 """The app's predict function: grade, probabilities and Grad-CAM heatmap of one image.
 
 :class:`Predictor` wraps a loaded bundle. Grades and probabilities come from
-:func:`drac_ssl.grading.predict.predict_images`, the function the export command uses (its
-preprocessing is :func:`drac_ssl.grading.predict.preprocess_image`, the training's evaluation path),
-so the app and a submission agree to the last bit for the same image. The heatmap is
-:class:`app.gradcam.EnsembleGradCAM` on the same preprocessed tensor, explaining the grade
-that is shown, resized back to the image's shape.
+:func:`drac_ssl.grading.predict.ensemble_outputs` and the bundle's calibration, the path the
+export command takes (:func:`drac_ssl.grading.predict.predict_images`; preprocessing
+:func:`drac_ssl.grading.predict.preprocess_image`, the training's evaluation path), so the
+app and a submission agree to the last bit for the same image. Every image goes through
+every fold model with the 4 flips (a shared frozen backbone runs once for the 4 flips, in
+one batch, for all fold heads). The heatmap explains the grade that is shown, resized back
+to the image's shape: :class:`app.gradcam.FoldMapGradCAM` from the identity-view ``layer4``
+maps of that same forward pass (one backward pass through the heads; no second backbone
+pass), or, for a bundle whose Grad-CAM layer is another one, :class:`app.gradcam.EnsembleGradCAM`.
 """
 
 from __future__ import annotations
 
 import os
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
-from app.gradcam import EnsembleGradCAM, resize_heatmap
+from app.gradcam import EnsembleGradCAM, FoldMapGradCAM, resize_heatmap
 from app.inputs import InputLimits, LoadedImage, load_upload
 
 __all__ = ["NoBundleError", "Prediction", "Predictor", "find_newest_bundle", "make_bundle_hint"]
@@ -61,8 +63,9 @@ class Prediction:
     ``probs`` ``(K,)`` sums to 1, one per grade of ``class_names``; ``image`` the image as the
     model reads it (uint8 grey ``(H, W)`` or RGB ``(H, W, 3)``); ``heatmap`` float32
     ``(H, W)`` in [0, 1] with the image's shape (None when Grad-CAM is off); ``seconds`` the
-    inference time (preprocessing, the ensemble with TTA and Grad-CAM; not the file
-    decoding, in ``read_seconds``).
+    model time (preprocessing, the ensemble with TTA and Grad-CAM; not the file decoding,
+    in ``read_seconds``); ``timings`` its parts in seconds (``preprocess``, ``ensemble``,
+    ``gradcam``).
     """
 
     name: str
@@ -77,6 +80,7 @@ class Prediction:
     explained: int | None = None  # the grade the heatmap explains
     cam_cells: tuple[int, int] | None = None  # Grad-CAM resolution (target layer map size)
     class_names: list[str] = field(default_factory=list)  # grades 0..K-1 (the bundle's)
+    timings: dict[str, float] = field(default_factory=dict)  # parts of ``seconds``
 
     @property
     def heatmap_empty(self) -> bool:
@@ -90,6 +94,7 @@ class Prediction:
             "probabilities": {n: float(p) for n, p in zip(self.class_names, self.probs, strict=True)},
             "P": [float(p) for p in self.probs],
             "inference_seconds": round(self.seconds, 4), "read_seconds": round(self.read_seconds, 4),
+            "timings_seconds": {k: round(v, 4) for k, v in self.timings.items()},
             "image_size": [int(self.image.shape[1]), int(self.image.shape[0])],
             "warnings": list(self.warnings),
         }
@@ -114,7 +119,9 @@ class Predictor:
         gradcam: compute heatmaps in :meth:`predict` (default on).
         limits: upload limits for :meth:`predict_file`.
 
-    Calls are serialised by a lock: one image at a time uses all the CPU threads torch has.
+    Thread-safe: several threads may call :meth:`predict` at once (the models only run in
+    ``torch.inference_mode``; the Grad-CAM step is serialised by its own lock). How many do
+    is the server's choice (``python -m app --concurrency``).
     """
 
     def __init__(self, bundle: Any, tta: bool = True, gradcam: bool = True,
@@ -131,20 +138,48 @@ class Predictor:
         self.channels: int = self.bundle.spec.channels
         self.target_layer: str = str(self.metadata.get("gradcam_target_layer", "backbone.layer4"))
         output = str(self.metadata.get("model", {}).get("output", "classification"))
-        self.cam = EnsembleGradCAM(self.bundle.models, self.target_layer, output) if gradcam else None
-        self._lock = threading.Lock()
+        self.cam: FoldMapGradCAM | EnsembleGradCAM | None = None
+        if gradcam and self.target_layer == FoldMapGradCAM.target_layer:
+            self.cam = FoldMapGradCAM(self.bundle.models, output)
+        elif gradcam:  # another layer than the maps the prediction keeps: per-model reference
+            self.cam = EnsembleGradCAM(self.bundle.models, self.target_layer, output)
 
     @property
     def path(self) -> Path:
         return Path(self.bundle.path)
+
+    @property
+    def one_pass_gradcam(self) -> bool:
+        """True when the heatmap comes from the prediction's own forward pass."""
+        return isinstance(self.cam, FoldMapGradCAM)
+
+    def describe(self) -> str:
+        """What every prediction computes, for the page (never fewer folds or flips than
+        the bundle has, silently)."""
+        folds = len(self.bundle.models)
+        shared = self.bundle.shared_backbone is not None and folds > 1
+        flips = "4 flips (identity, horizontal, vertical, both) in one batch" if self.tta \
+            else "no flip TTA"
+        text = (f"{folds}-fold ensemble (every fold model on every image), {flips}"
+                + (", one pass of the backbone the folds share per image" if shared else
+                   ", each fold model's own backbone"))
+        if isinstance(self.cam, FoldMapGradCAM):
+            text += (f"; Grad-CAM at `{self.target_layer}` of every fold model on the identity "
+                     f"view, from the same forward pass (one backward through the heads), "
+                     f"averaged")
+        elif self.cam is not None:
+            text += (f"; Grad-CAM at `{self.target_layer}` of every fold model on the identity "
+                     f"view (one forward and backward per fold model), averaged")
+        else:
+            text += "; no heatmap"
+        return text + "."
 
     def probabilities(self, images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """``(probs (n, K), classes (n,))`` of uint8 images in the model's channels: exactly
         :func:`drac_ssl.grading.predict.predict_images` with this predictor's TTA setting."""
         from drac_ssl.grading.predict import predict_images
 
-        with self._lock, torch.no_grad():
-            return predict_images(self.bundle, images, tta=self.tta)
+        return predict_images(self.bundle, images, tta=self.tta)
 
     def predict(self, image: np.ndarray, name: str = "image", warnings: list[str] | None = None,
                 gradcam: bool = True, explain: int | None = None) -> Prediction:
@@ -153,28 +188,42 @@ class Predictor:
 
         The heatmap explains grade ``explain`` (default: the returned grade): regions whose
         activation raises that grade's score."""
-        from drac_ssl.grading.predict import predict_images, preprocess_image
+        from drac_ssl.grading.predict import ensemble_outputs, preprocess_image
 
         gray = np.asarray(image)  # the image as the model reads it (grey or RGB)
+        if explain is not None and not 0 <= int(explain) < len(self.class_names):
+            raise ValueError(f"explain must be a grade 0..{len(self.class_names) - 1}, "
+                             f"got {explain}")
+        want_cam = gradcam and self.cam is not None
         t0 = time.perf_counter()
-        with self._lock:
-            with torch.no_grad():
-                probs, classes = predict_images(self.bundle, [gray], tta=self.tta)
-            grade = int(classes[0])
-            heatmap = cells = explained = None
-            if gradcam and self.cam is not None:
-                explained = grade if explain is None else int(explain)
-                if not 0 <= explained < len(self.class_names):
-                    raise ValueError(f"explain must be a grade 0..{len(self.class_names) - 1}, "
-                                     f"got {explain}")
-                x = preprocess_image(gray, self.metadata)
-                heatmap = resize_heatmap(self.cam(x, explained), gray.shape[:2])
-                cells = self.cam.last_cells
-        seconds = time.perf_counter() - t0
+        x = preprocess_image(gray, self.metadata)[None]
+        t1 = time.perf_counter()
+        out = ensemble_outputs(self.bundle, x, tta=self.tta,
+                               keep_maps=want_cam and self.one_pass_gradcam)
+        probs, _, classes = self.bundle.calibration.decide(out.raw)
+        grade = int(classes[0])
+        t2 = time.perf_counter()
+        heatmap = cells = explained = None
+        if want_cam:
+            explained = grade if explain is None else int(explain)
+            size = (int(x.shape[-2]), int(x.shape[-1]))
+            if isinstance(self.cam, FoldMapGradCAM):
+                assert out.maps is not None
+                cam = self.cam.from_maps([m[0] for m in out.maps], explained, size)
+            else:
+                assert self.cam is not None
+                cam = self.cam(x[0], explained)
+            heatmap = resize_heatmap(cam, gray.shape[:2])
+            cells = self.cam.last_cells
+        t3 = time.perf_counter()
+        timings = {"preprocess": t1 - t0, "ensemble": t2 - t1}
+        if want_cam:
+            timings["gradcam"] = t3 - t2
         return Prediction(name=name, grade=grade, grade_name=self.class_names[grade],
                           probs=np.asarray(probs[0], dtype=np.float64), heatmap=heatmap,
-                          image=gray, seconds=seconds, warnings=list(warnings or []),
-                          explained=explained, cam_cells=cells, class_names=list(self.class_names))
+                          image=gray, seconds=t3 - t0, warnings=list(warnings or []),
+                          explained=explained, cam_cells=cells, class_names=list(self.class_names),
+                          timings=timings)
 
     def predict_loaded(self, loaded: LoadedImage, gradcam: bool = True,
                        explain: int | None = None) -> Prediction:

@@ -18,7 +18,14 @@ from PIL import Image
 from torch import nn
 
 from app.demo_bundle import build_demo_bundle
-from app.gradcam import EnsembleGradCAM, minmax_normalizer, overlay_heatmap
+from app.gradcam import (
+    EnsembleGradCAM,
+    FoldHeads,
+    FoldMapGradCAM,
+    minmax_normalizer,
+    overlay_heatmap,
+    resize_heatmap,
+)
 from app.inputs import InputLimits, InputRejected, load_bytes, load_upload
 from app.predict import NoBundleError, Predictor, find_newest_bundle
 
@@ -142,52 +149,166 @@ def test_regression_head_bundle(tmp_path: Path, one_thread: None) -> None:
 
 def test_grade_explained_is_the_grade_shown(predictor: Predictor, sample_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    class Spy:
-        def __init__(self, cam: EnsembleGradCAM) -> None:
-            self.cam, self.seen = cam, []
+    assert isinstance(predictor.cam, FoldMapGradCAM)
+    seen: list[int] = []
+    one_pass = predictor.cam.from_maps
 
-        def __call__(self, x: torch.Tensor, class_idx: int) -> np.ndarray:
-            self.seen.append(class_idx)
-            return self.cam(x, class_idx)
+    def spy(maps: list[torch.Tensor], class_idx: int, size: tuple[int, int]) -> np.ndarray:
+        seen.append(class_idx)
+        return one_pass(maps, class_idx, size)
 
-        @property
-        def last_cells(self) -> tuple[int, int] | None:
-            return self.cam.last_cells
-
-    spy = Spy(predictor.cam)
-    monkeypatch.setattr(predictor, "cam", spy)
+    monkeypatch.setattr(predictor.cam, "from_maps", spy)
     pred = predictor.predict_file(sample_path)
-    assert spy.seen == [pred.grade] and pred.explained == pred.grade
+    assert seen == [pred.grade] and pred.explained == pred.grade
 
 
 def test_gradcam_and_grading_on_a_shared_backbone_bundle(predictor: Predictor) -> None:
-    """The demo bundle is frozen-style: its fold models hold one backbone module, which
-    ``predict_images`` runs once per TTA view for both heads. Grad-CAM still explains each
-    fold model on its own deep copy: the same heatmap as independently loaded fold models,
-    no hooks or gradients left on the shared module, the grading unchanged by a CAM call."""
+    """The demo bundle is frozen-style: its fold models hold one backbone module, which runs
+    once for the 4 flips and both heads. The heatmap comes from that same pass (the
+    identity view's layer4 map, one backward through copies of the heads): no hooks or
+    gradients on the bundle's modules, the grading unchanged by it, and the heatmap MONAI's
+    per-model Grad-CAM of independently loaded fold models, averaged (tolerance: see
+    test_one_pass_gradcam_end_to_end_equals_monai_per_model)."""
     from drac_ssl.export import predict_images, preprocess_image
     from drac_ssl.grading.model import load_fold_model
 
     bundle = predictor.bundle
     shared = bundle.shared_backbone
     assert shared is not None and len(bundle.models) == 2
-    assert predictor.cam is not None
-    assert all(cam.nn_module.model.backbone is not shared for cam in predictor.cam._cams)
+    assert isinstance(predictor.cam, FoldMapGradCAM) and predictor.one_pass_gradcam
+    heads = predictor.cam._cam.nn_module.model
+    assert isinstance(heads, FoldHeads) and not any(
+        isinstance(m, type(shared)) for m in heads.modules())  # no backbone inside
+    assert all(h is not m.head for h, m in zip(heads.heads, bundle.models, strict=True))
     gray = _octa_like(256, 256, seed=5)
     before, _ = predict_images(bundle, [gray])
-    x = preprocess_image(gray, bundle.metadata)
-    heat = predictor.cam(x, 1)
-    separate = [load_fold_model(bundle.metadata, bundle.path, entry)
-                for entry in bundle.metadata["folds"]]
-    np.testing.assert_array_equal(heat, EnsembleGradCAM(separate, predictor.target_layer)(x, 1))
-    for module in shared.modules():
-        assert not module._forward_hooks and not module._backward_hooks
-    assert all(p.grad is None for p in shared.parameters())
+    pred = predictor.predict(gray, explain=1)  # grading and CAM in one call
+    np.testing.assert_array_equal(pred.probs, before[0])
+    for model in bundle.models:
+        for module in model.modules():
+            assert not module._forward_hooks and not module._backward_hooks
+        assert all(p.grad is None for p in model.parameters())
     after, _ = predict_images(bundle, [gray])
     np.testing.assert_array_equal(after, before)
-    pred = predictor.predict(gray)  # grading and CAM in one call
-    np.testing.assert_array_equal(pred.probs, before[0])
+    separate = [load_fold_model(bundle.metadata, bundle.path, entry)
+                for entry in bundle.metadata["folds"]]
+    x = preprocess_image(gray, bundle.metadata)
+    ref = EnsembleGradCAM(separate, predictor.target_layer)(x, 1)
     assert pred.heatmap is not None and float(pred.heatmap.max()) > 0.5
+    np.testing.assert_allclose(resize_heatmap(ref, gray.shape), pred.heatmap, rtol=0, atol=1e-4)
+    assert "2-fold ensemble" in predictor.describe() and "4 flips" in predictor.describe()
+
+
+# --------------------------------------------------------------------------------------
+# One-pass Grad-CAM against MONAI's Grad-CAM of each whole fold model, averaged
+
+
+def _maps_like_the_reference(models: list[nn.Module], x: torch.Tensor) -> list[torch.Tensor]:
+    """Each fold model's layer4 map of ``x`` ``(C, S, S)`` computed as MONAI's forward pass
+    computes it (batch of one, the model's own backbone)."""
+    with torch.no_grad():
+        return [m.backbone.forward_until(x[None], "layer4")[0] for m in models]
+
+
+@pytest.mark.parametrize("head", ["conv", "linear", "mlp", "regression"])
+def test_one_pass_gradcam_equals_monai_per_model_gradcam(tmp_path: Path, head: str,
+                                                         one_thread: None) -> None:
+    """The algorithm alone, on the same activations: FoldMapGradCAM (one backward through
+    the stacked heads) against monai.visualize.GradCAM on each whole fold model (forward
+    and backward to the input), averaged. Same float32 operations on the same maps; what
+    differs is the backward's batch (the F stacked maps vs one map) and that MONAI's
+    gradient reaches layer4's output through the identical head, so the two agree to
+    float32 rounding: |difference| <= 1e-6 on maps normalised to [0, 1] (a few ulps of the
+    per-fold maps, whose range is of order 1e-2..1 before normalisation)."""
+    from drac_ssl.grading.bundle import load_bundle
+    from drac_ssl.grading.predict import preprocess_image
+
+    bundle = load_bundle(build_demo_bundle(tmp_path / "run", image_size=64, source_size=128,
+                                           n_folds=3, head=head), channels_last=False)
+    output = bundle.calibration.output
+    fast = FoldMapGradCAM(bundle.models, output)
+    ref = EnsembleGradCAM(bundle.models, "backbone.layer4", output)
+    for seed in range(2):
+        x = preprocess_image(_octa_like(200, 200, seed=seed), bundle.metadata)
+        maps = _maps_like_the_reference(bundle.models, x)
+        for k in (range(3) if output == "classification" else [0]):
+            want = ref(x, k)
+            got = fast.from_maps(maps, k, (64, 64))
+            assert got.shape == want.shape == (64, 64) and got.dtype == np.float32
+            np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
+            assert fast.last_cells == ref.last_cells == (2, 2)
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_one_pass_gradcam_end_to_end_equals_monai_per_model(tmp_path: Path, shared: bool,
+                                                            one_thread: None) -> None:
+    """What the app shows: Predictor.predict's heatmap (maps from the 4-flip batch of the
+    channels-last prediction pass) against MONAI per fold model on independently loaded,
+    plain NCHW models, averaged; with a shared backbone and with each fold's own backbone
+    (freeze: last). The maps themselves differ by float32 rounding of other convolution
+    kernels (channels-last, batch of 4 views against 1: ~2e-6 relative); Grad-CAM is
+    linear in the map and in the heads' gradient, so the normalised heatmaps differ by
+    about that relative amount: 1e-4 leaves a margin of 10x over the ~5e-6 measured at
+    224 px on the real samples."""
+    from drac_ssl.grading.model import load_fold_model
+    from drac_ssl.grading.predict import preprocess_image
+
+    bundle_dir = build_demo_bundle(tmp_path / "run", image_size=64, source_size=128, n_folds=3)
+    if not shared:
+        _own_backbones(bundle_dir)
+    predictor = Predictor(bundle_dir)
+    assert (predictor.bundle.shared_backbone is not None) == shared
+    assert predictor.bundle.channels_last and predictor.one_pass_gradcam
+    separate = [load_fold_model(predictor.metadata, bundle_dir, entry)
+                for entry in predictor.metadata["folds"]]
+    ref = EnsembleGradCAM(separate, "backbone.layer4")
+    for seed in range(2):
+        gray = _octa_like(128, 128, seed=10 + seed)
+        x = preprocess_image(gray, predictor.metadata)
+        for k in range(3):
+            pred = predictor.predict(gray, explain=k)
+            want = resize_heatmap(ref(x, k), gray.shape)
+            assert pred.heatmap is not None
+            np.testing.assert_allclose(pred.heatmap, want, rtol=0, atol=1e-4)
+
+
+def _own_backbones(bundle_dir: Path) -> None:
+    """Rewrite a demo bundle as ``freeze: last`` stores it: each fold file holds its own
+    backbone, fold k's layer4 shifted by 0.01 k (the folds really differ)."""
+    import json
+
+    from safetensors.torch import load_file
+
+    from drac_ssl.checkpoint import save_weights
+
+    backbone = load_file(str(bundle_dir / "backbone.safetensors"))
+    meta = json.loads((bundle_dir / "metadata.json").read_text())
+    for entry in meta["folds"]:
+        k = entry["fold"]
+        state = {name: t.clone() for name, t in backbone.items()}
+        state["backbone.layer4.1.conv2.weight"] += 0.01 * k
+        state.update(load_file(str(bundle_dir / f"fold{k}.safetensors")))
+        save_weights(bundle_dir / f"fold{k}.safetensors", state, {"format": "drac_ssl grading fold v1"})
+        entry["weights"] = [f"fold{k}.safetensors"]
+    (bundle_dir / "backbone.safetensors").unlink()
+    meta["freeze"] = "last"
+    (bundle_dir / "metadata.json").write_text(json.dumps(meta))
+
+
+def test_other_gradcam_layer_uses_the_per_model_reference(tmp_path: Path, one_thread: None) -> None:
+    """A bundle naming another Grad-CAM layer than the maps the prediction keeps gets MONAI's
+    per-model CAM at that layer, and the page says so."""
+    import json
+
+    bundle_dir = build_demo_bundle(tmp_path / "run", image_size=64, source_size=128, n_folds=2)
+    meta = json.loads((bundle_dir / "metadata.json").read_text())
+    meta["gradcam_target_layer"] = "backbone.layer3"
+    (bundle_dir / "metadata.json").write_text(json.dumps(meta))
+    predictor = Predictor(bundle_dir)
+    assert isinstance(predictor.cam, EnsembleGradCAM) and not predictor.one_pass_gradcam
+    pred = predictor.predict(_octa_like(128, 128))
+    assert pred.cam_cells == (4, 4)  # layer3 of a 64 px input (stride 16)
+    assert "one forward and backward per fold model" in predictor.describe()
 
 
 # --------------------------------------------------------------------------------------

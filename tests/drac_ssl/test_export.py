@@ -177,19 +177,60 @@ def test_bundle_without_the_newer_keys_loads_with_the_old_defaults(tmp_path: Pat
 
 
 # --------------------------------------------------------------------------------------
-# Shared backbone: one backbone pass per TTA view for every fold head (freeze: frozen).
-# Tolerance: none. On CPU fp32 the shared path performs each fold model's operations on the
-# same batches in the same order, so its outputs are bit-identical to the per-fold path.
+# Shared backbone: one backbone pass per batch of TTA views for every fold head (freeze:
+# frozen). Tolerance: none. On CPU fp32 the shared path performs each fold model's
+# operations on the same batches in the same order (and memory layout), so its outputs are
+# bit-identical to the per-fold path.
 
 
 def _per_fold_reference(bundle: bundles.Bundle, x: torch.Tensor, tta: bool
                         ) -> tuple[list[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Each fold model loaded on its own (nothing shared) and run by predict_raw: the old path."""
-    models = [grading.load_fold_model(bundle.metadata, bundle.path, entry)
+    """Each fold model loaded on its own (nothing shared, the bundle's memory layout) and run
+    by predict_raw."""
+    models = [bundles.to_inference_layout(grading.load_fold_model(bundle.metadata, bundle.path,
+                                                                  entry), bundle.channels_last)
               for entry in bundle.metadata["folds"]]
     assert len({id(m.backbone) for m in models}) == len(models)
     raw = [predict.predict_raw(m, x, tta, torch.device("cpu")) for m in models]
     return raw, bundle.calibration.decide(raw)
+
+
+def _plain_reference(bundle: bundles.Bundle, x: torch.Tensor, tta: bool) -> tuple[np.ndarray, ...]:
+    """The straightforward computation the fast path replaces: each fold model loaded on its
+    own, plain NCHW weights, one forward pass per image and flip, outputs averaged over the
+    flips, under torch.no_grad."""
+    models = [grading.load_fold_model(bundle.metadata, bundle.path, entry)
+              for entry in bundle.metadata["folds"]]
+    flips = predict.TTA_FLIPS if tta else predict.TTA_FLIPS[:1]
+    raw = []
+    with torch.no_grad():
+        for m in models:
+            rows = [torch.stack([m(xi[None].flip(d) if d else xi[None])[0].float() for d in flips])
+                    .mean(0) for xi in x]
+            raw.append(torch.stack(rows).double().numpy())
+    return bundle.calibration.decide(raw)
+
+
+@pytest.mark.parametrize("head", ["conv", "regression"])
+def test_fast_path_gives_the_probabilities_of_the_plain_computation(tmp_path: Path, head: str) -> None:
+    """predict_tensors (channels-last on the CPU, the 4 flips in one batch, a shared backbone
+    run once, inference_mode) against one plain forward per fold, image and flip. Not
+    bit-equal: other convolution kernels (NHWC, batch of 64 views against 1) round float32
+    differently, ~1e-6 relative in the feature maps. Probabilities are a smooth function of
+    the logits (softmax / T; |dP/dlogit| <= 1/(4T)), so they agree to well under 1e-5;
+    the grades, cut at thresholds, agree unless a score sits within ~1e-6 of one."""
+    from app.demo_bundle import build_demo_bundle
+
+    bundle = export.load_bundle(build_demo_bundle(tmp_path / "run", image_size=32, source_size=48,
+                                                  n_folds=3, head=head))
+    assert bundle.channels_last and bundle.shared_backbone is not None
+    x = _inputs(bundle, 21)  # two chunks of 16 images x 4 views
+    for tta in (True, False):
+        probs, score, grade = predict.predict_tensors(bundle, x, tta)
+        want_p, want_s, want_g = _plain_reference(bundle, x, tta)
+        np.testing.assert_allclose(probs, want_p, rtol=0, atol=1e-5)
+        np.testing.assert_allclose(score, want_s, rtol=0, atol=1e-5)
+        assert np.array_equal(grade, want_g)
 
 
 def _inputs(bundle: bundles.Bundle, n: int, seed: int = 0) -> torch.Tensor:
@@ -255,15 +296,17 @@ def test_shared_backbone_path_is_bit_identical_to_the_per_fold_path(
                                                   n_folds=3, head=head))
     assert bundle.shared_backbone is not None
     # two batches (the second a short one) for one head; the chunking is the same for all
-    x = _inputs(bundle, predict.PREDICT_BATCH + 5 if head == "conv" else 6)
+    x = _inputs(bundle, predict.PREDICT_BATCH // 4 + 5 if head == "conv" else 6)
     seen: list[list[np.ndarray]] = []
-    shared_path = predict._predict_raw_shared
+    run_models = predict._run_models
 
-    def spy(*args: object, **kwargs: object) -> list[np.ndarray]:
-        seen.append(shared_path(*args, **kwargs))  # type: ignore[arg-type]
-        return seen[-1]
+    def spy(models: object, backbone: object, *args: object, **kwargs: object) -> object:
+        out = run_models(models, backbone, *args, **kwargs)  # type: ignore[arg-type]
+        if backbone is not None:
+            seen.append(out[0])
+        return out
 
-    monkeypatch.setattr(predict, "_predict_raw_shared", spy)
+    monkeypatch.setattr(predict, "_run_models", spy)
     for tta in (True, False):
         raw_want, want = _per_fold_reference(bundle, x, tta)
         _assert_same(predict.predict_tensors(bundle, x, tta), want)
@@ -284,7 +327,13 @@ def test_bundle_with_differing_backbones_runs_every_fold_model(
     raw_want, want = _per_fold_reference(bundle, x, tta=True)
     if differ == "layer4":
         assert not np.array_equal(raw_want[0], raw_want[1])  # the folds really differ
-    monkeypatch.setattr(predict, "_predict_raw_shared", None)  # the shared path is not taken
+    run_models = predict._run_models
+
+    def spy(models: object, backbone: object, *args: object, **kwargs: object) -> object:
+        assert backbone is None  # the shared path is not taken
+        return run_models(models, backbone, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(predict, "_run_models", spy)
     _assert_same(predict.predict_tensors(bundle, x, tta=True), want)
     probs, classes = export.predict_images(bundle, [np.zeros((48, 48), np.uint8)] * 2)
     assert probs.shape == (2, 3) and classes.shape == (2,)
