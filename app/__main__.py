@@ -35,9 +35,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-side", type=int, default=8192,
                         help="largest accepted image side in pixels (default 8192)")
     parser.add_argument("--concurrency", type=int, default=1,
-                        help="requests that run the model at the same time (default 1)")
-    parser.add_argument("--queue-size", type=int, default=16,
-                        help="requests that may wait; more are refused (default 16)")
+                        help="requests that run the model at the same time, each with --threads "
+                             "threads (default 1)")
+    parser.add_argument("--queue-size", type=int, default=32,
+                        help="requests that may wait for the model; more get the app's 'busy, "
+                             "try again' message (default 32: 20 clients at once are all served)")
     parser.add_argument("--max-batch", type=int, default=200, help="images per batch (default 200)")
     parser.add_argument("--threads", type=int, default=0,
                         help="CPU threads of torch and OpenCV (default 0: the package's policy, "
@@ -53,8 +55,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="[app] %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # gradio's own startup probes
-    if args.max_size_mb <= 0 or args.max_side < 1 or args.concurrency < 1 or args.queue_size < 1:
-        print("error: --max-size-mb, --max-side, --concurrency and --queue-size must be positive",
+    if args.max_size_mb <= 0 or args.max_side < 1 or args.concurrency < 1 or args.queue_size < 0:
+        print("error: --max-size-mb, --max-side and --concurrency must be positive, --queue-size >= 0",
               file=sys.stderr)
         return 2
     if args.threads < 0:
@@ -87,6 +89,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     print(f"[app] bundle {predictor.path} ({len(predictor.bundle.models)} fold model(s)); "
           f"serving on http://{settings.host}:{settings.port} (Ctrl-C stops)", flush=True)
+    print(f"[app] every image: {predictor.describe()}", flush=True)
+    print(f"[app] model queue: {settings.concurrency} at a time, {settings.queue_size} waiting; "
+          f"more get a 'busy, try again' message", flush=True)
     # SIGTERM (a service manager, the load benchmark) exits like Ctrl-C: temporary files go
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:

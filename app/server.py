@@ -5,10 +5,14 @@ queues and launches it. Offline by construction: analytics off (set before gradi
 imported: importing ``app.server`` runs ``app/__init__.py`` first), no share link, no server-side rendering (no Node process), the
 default theme's fonts are served from the gradio package itself, no Hugging Face calls.
 
-Events that run the model share one concurrency group (``concurrency_id="model"``) limited
-to ``AppSettings.concurrency`` (default 1: one image at a time uses the process's threads,
-set by ``drac_ssl.runtime.apply_thread_policy`` in ``python -m app``);
-other requests wait in a queue of at most ``AppSettings.queue_size``.
+Events that run the model share one concurrency group (``concurrency_id="model"``) behind
+the app's own bounded queue (:class:`app.model_queue.ModelQueue`): at most
+``AppSettings.concurrency`` requests run the model at once (default 1: one image at a time
+uses the process's threads, set by ``drac_ssl.runtime.apply_thread_policy`` in ``python -m
+app``), at most ``AppSettings.queue_size`` wait in line (default 32: twenty clients at once
+are all served), and a request beyond that gets the app's "busy, try again in N s" message
+in the page, never gradio's "Queue is full" error (gradio's own queue is sized above the
+app's, :func:`app.model_queue.gradio_limits`).
 
 Bad input never raises into gradio: every handler turns it into a message in the page
 (and an ``error`` field in the details JSON for API clients); an unexpected exception is
@@ -23,6 +27,7 @@ import logging
 import tempfile
 import time
 import traceback
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +38,7 @@ import numpy as np
 
 from app.gradcam import overlay_heatmap
 from app.inputs import FILE_TYPES, InputLimits, InputRejected, load_upload
+from app.model_queue import ModelQueue, ServerBusy, gradio_limits
 from app.predict import Prediction, Predictor
 from drac_ssl.submission import write_submission
 
@@ -81,7 +87,7 @@ class AppSettings:
     max_mb: float = 50.0
     max_side: int = 8192
     concurrency: int = 1
-    queue_size: int = 16
+    queue_size: int = 32
     max_batch_files: int = 200
     tta: bool = True
     gradcam: bool = True
@@ -151,9 +157,11 @@ def _heatmap_markdown(pred: Prediction, predictor: Predictor) -> str:
         what = "the predicted grade score (regression head: regions that push the grade up)"
     else:
         what = f"grade {pred.explained} ({predictor.class_names[pred.explained]})"
+    how = (" from the prediction's own forward pass (identity view, one backward through the "
+           "heads)" if predictor.one_pass_gradcam else " (identity view)")
     text = (f"<small>Heatmap: Grad-CAM of {what} at `{predictor.target_layer}`, {cells} for the "
-            f"{predictor.bundle.spec.image_size} px model input, mean of {folds} fold model(s), "
-            f"stretched over the image.</small>")
+            f"{predictor.bundle.spec.image_size} px model input, mean of {folds} fold model(s)"
+            f"{how}, stretched over the image.</small>")
     if pred.heatmap_empty:
         text += (f"\n\n**The heatmap is empty:** no region raises the score of {what}; at this "
                  f"layer all evidence counts against it (common for *Normal*, whose evidence is "
@@ -164,6 +172,16 @@ def _heatmap_markdown(pred: Prediction, predictor: Predictor) -> str:
 
 def _error_markdown(message: str) -> str:
     return f"### ⛔ Cannot grade this file\n{message}"
+
+
+def _busy_markdown(message: str) -> str:
+    return f"### ⏳ Busy: please try again\n{message}"
+
+
+def _busy_details(exc: ServerBusy, name: str) -> dict[str, Any]:
+    """The details JSON of a request refused by the full queue (``busy``: not an error of the
+    file; ``retry_after_s``: a suggested wait)."""
+    return {"error": str(exc), "busy": True, "retry_after_s": exc.retry_after_s, "name": name}
 
 
 def _banner(predictor: Predictor) -> str:
@@ -194,6 +212,8 @@ def _banner(predictor: Predictor) -> str:
         f"{html.escape(str(model.get('arch', '?')))} + {html.escape(str(model.get('head', '?')))} head, "
         f"variant {html.escape(str(meta.get('variant', '?')))}, {len(predictor.bundle.models)} fold "
         f"model(s), {html.escape(perf)}; training data: {html.escape(str(data_kind or 'unknown'))}.</p>")
+    parts.append(f"<p style='margin:2px 0 0 0;font-size:90%'>Every image: "
+                 f"{html.escape(predictor.describe())}</p>")
     return "\n".join(parts)
 
 
@@ -247,12 +267,26 @@ def _batch_root() -> str:
 
 
 def _grade_single(predictor: Predictor, settings: AppSettings, path: str | None,
-                  explain: int | None = None
+                  explain: int | None = None, queue: ModelQueue | None = None
                   ) -> tuple[str, dict[str, float] | None, np.ndarray | None, np.ndarray | None,
                              dict[str, Any]]:
     """Single-image handler: (markdown, label, original, overlay, details). ``explain``: the
-    grade the heatmap explains (None or -1: the shown grade)."""
+    grade the heatmap explains (None or -1: the shown grade). ``queue``: the model queue to
+    wait in (reading, grading and drawing all happen inside its slot); when it is full, the
+    app's busy message."""
     name = Path(path).name if path else "upload"
+    try:
+        with queue.slot() if queue is not None else nullcontext():
+            return _grade_single_now(predictor, settings, path, explain, name)
+    except ServerBusy as exc:
+        log.warning("busy: refused %s (%s)", name, exc)
+        return _busy_markdown(str(exc)), None, None, None, _busy_details(exc, name)
+
+
+def _grade_single_now(predictor: Predictor, settings: AppSettings, path: str | None,
+                      explain: int | None, name: str
+                      ) -> tuple[str, dict[str, float] | None, np.ndarray | None, np.ndarray | None,
+                                 dict[str, Any]]:
     explain = None if explain is None or int(explain) < 0 else int(explain)
     try:
         t0 = time.perf_counter()
@@ -278,9 +312,20 @@ def _grade_single(predictor: Predictor, settings: AppSettings, path: str | None,
             original, overlay, details)
 
 
-def _grade_batch(predictor: Predictor, settings: AppSettings, paths: list[str] | None
-                 ) -> tuple[str, list[list[Any]], str | None]:
-    """Batch handler: (markdown summary, table rows, submission CSV path or None)."""
+def _grade_batch(predictor: Predictor, settings: AppSettings, paths: list[str] | None,
+                 queue: ModelQueue | None = None) -> tuple[str, list[list[Any]], str | None]:
+    """Batch handler: (markdown summary, table rows, submission CSV path or None); the whole
+    batch holds one slot of ``queue``."""
+    try:
+        with queue.slot() if queue is not None else nullcontext():
+            return _grade_batch_now(predictor, settings, paths)
+    except ServerBusy as exc:
+        log.warning("busy: refused a batch (%s)", exc)
+        return _busy_markdown(str(exc)), [], None
+
+
+def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[str] | None
+                     ) -> tuple[str, list[list[Any]], str | None]:
     paths = [p for p in (paths or []) if p]
     if not paths:
         return "Upload one or more images first.", [], None
@@ -358,17 +403,18 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
     meta_json = json.dumps({k: v for k, v in predictor.metadata.items() if k != "comparison"},
                            indent=1, default=str)
     limits = settings.limits
+    queue = ModelQueue(settings.concurrency, settings.queue_size)
 
     def grade(path: str | None, explain: int | None = -1) -> tuple[Any, ...]:
-        return _grade_single(predictor, settings, path, explain)
+        return _grade_single(predictor, settings, path, explain, queue)
 
     def regrade(path: str | None, explain: int | None) -> tuple[Any, ...]:
         if not path:  # the heatmap choice changed before any upload
             return "Upload an image to grade it.", None, None, None, {}
-        return _grade_single(predictor, settings, path, explain)
+        return _grade_single(predictor, settings, path, explain, queue)
 
     def grade_batch(paths: list[str] | None) -> tuple[Any, ...]:
-        return _grade_batch(predictor, settings, paths)
+        return _grade_batch(predictor, settings, paths, queue)
 
     drac = _is_drac(predictor)
     k = len(predictor.class_names)
@@ -416,7 +462,8 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                 with gr.Accordion("Details (JSON)", open=False):
                     details = gr.JSON(label="Prediction")
                 outputs = [result, label, original, overlay, details]
-                model_event = {"concurrency_id": MODEL_GROUP, "concurrency_limit": settings.concurrency}
+                handler_limit, _ = gradio_limits(settings.concurrency, settings.queue_size)
+                model_event = {"concurrency_id": MODEL_GROUP, "concurrency_limit": handler_limit}
                 button.click(grade, inputs=[upload, explain], outputs=outputs, api_name="grade",
                              **model_event)
                 upload.upload(grade, inputs=[upload, explain], outputs=outputs,
@@ -443,6 +490,7 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                 gr.Markdown(card)
                 with gr.Accordion("Bundle metadata (metadata.json)", open=False):
                     gr.Code(meta_json, language="json", interactive=False)
+    demo.model_queue = queue  # type: ignore[attr-defined]  # for tests and the log
     return demo
 
 
@@ -454,8 +502,8 @@ def serve(predictor: Predictor, settings: AppSettings = AppSettings(), *,
     ``demo.close()`` to stop it).
     """
     demo = build_demo(predictor, settings)
-    demo.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size,
-               api_open=False)
+    handler_limit, guard = gradio_limits(settings.concurrency, settings.queue_size)
+    demo.queue(default_concurrency_limit=settings.concurrency, max_size=guard, api_open=False)
     if settings.host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("serving on %s: reachable from other machines, with no authentication",
                     settings.host)
@@ -464,6 +512,7 @@ def serve(predictor: Predictor, settings: AppSettings = AppSettings(), *,
     demo.launch(server_name=settings.host, server_port=settings.port, share=False,
                 inbrowser=False, prevent_thread_lock=not block, quiet=quiet, show_error=False,
                 max_file_size=transport_limit(settings.limits), ssr_mode=False, pwa=False, mcp_server=False,
-                enable_monitoring=False, footer_links=["api", "settings"], theme=THEME)
+                enable_monitoring=False, footer_links=["api", "settings"], theme=THEME,
+                max_threads=max(40, handler_limit + 8))  # every admitted request has a thread
     return demo
 

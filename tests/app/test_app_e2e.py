@@ -39,7 +39,8 @@ def bundle_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def client(bundle_dir: Path) -> Iterator[object]:
+def server(bundle_dir: Path) -> Iterator[tuple[object, object]]:
+    """``(client, demo)``: the app served on loopback and a gradio_client for it."""
     from gradio_client import Client
 
     threads = torch.get_num_threads()
@@ -48,10 +49,56 @@ def client(bundle_dir: Path) -> Iterator[object]:
     predictor = Predictor(bundle_dir, limits=settings.limits)
     demo = serve(predictor, settings, block=False, quiet=True)
     try:
-        yield Client(f"http://127.0.0.1:{settings.port}/", verbose=False)
+        yield Client(f"http://127.0.0.1:{settings.port}/", verbose=False), demo
     finally:
         demo.close()
         torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def client(server: tuple[object, object]) -> object:
+    return server[0]
+
+
+def test_full_queue_gets_the_apps_busy_message_then_serves_again(
+        server: tuple[object, object], samples: list[Path]) -> None:
+    """With the model busy and the app's queue full (8 waiting, held by test threads), a
+    client gets the app's "busy, try again" answer as a normal result, not gradio's "Queue
+    is full" error; once the line drains, the same client is served."""
+    import threading
+    import time
+
+    from gradio_client import handle_file
+
+    client, demo = server
+    queue = demo.model_queue  # type: ignore[attr-defined]
+    assert queue.workers == 1 and queue.queue_size == 8
+    release = threading.Event()
+
+    def hold() -> None:
+        with queue.slot():
+            release.wait(60)
+
+    holders = []
+    try:
+        for k in range(9):  # one running, eight waiting
+            holders.append(threading.Thread(target=hold, daemon=True))
+            holders[-1].start()
+            deadline = time.monotonic() + 30
+            while queue.running + queue.waiting < k + 1 and time.monotonic() < deadline:
+                time.sleep(0.005)
+        assert queue.running == 1 and queue.waiting == 8
+        markdown, label, original, overlay, details = client.predict(
+            handle_file(str(samples[0])), api_name="/grade")
+        assert details["busy"] is True and "try again" in details["error"]
+        assert markdown.startswith("### ⏳ Busy") and "the queue holds 8" in markdown
+        assert not label and original is None and overlay is None  # nothing graded
+    finally:
+        release.set()
+        for t in holders:
+            t.join(60)
+    *_, details = client.predict(handle_file(str(samples[0])), api_name="/grade")
+    assert "error" not in details and details["grade"] in (0, 1, 2)
 
 
 def test_single_image(client, samples: list[Path], bundle_dir: Path) -> None:
