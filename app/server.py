@@ -111,6 +111,58 @@ def _display(image: np.ndarray, max_side: int = DISPLAY_MAX_SIDE) -> np.ndarray:
                       interpolation=cv2.INTER_AREA)
 
 
+DISPLAY_JPEG_QUALITY = 95
+DISPLAY_FILES_KEPT = 512
+
+
+def _display_overlay(image: np.ndarray, heatmap: np.ndarray) -> np.ndarray:
+    """The Grad-CAM overlay at the page's size: the image and the heatmap brought to
+    :func:`_display`'s size first (INTER_AREA / bilinear), then blended; the same picture as
+    blending at full size and downscaling, for a third of the pixels."""
+    shown = _display(image)
+    h, w = shown.shape[:2]
+    if heatmap.shape[:2] != (h, w):
+        heatmap = cv2.resize(np.asarray(heatmap, dtype=np.float32), (w, h), interpolation=cv2.INTER_AREA)
+    return overlay_heatmap(shown, heatmap)
+
+
+class _DisplayFiles:
+    """The page's two pictures as JPEG files (quality :data:`DISPLAY_JPEG_QUALITY`, written
+    with OpenCV in a few ms) in one temporary folder per server process, removed at exit;
+    gradio copies each into its own cache when the handler returns, and only the newest
+    :data:`DISPLAY_FILES_KEPT` are kept here. Returning arrays instead would have gradio
+    encode them as WebP with Pillow: ~60 ms per picture on this CPU, as much CPU per request
+    as the model itself (``bench/results/app_load*.json``)."""
+
+    def __init__(self) -> None:
+        import collections
+        import threading
+
+        self._root: tempfile.TemporaryDirectory[str] | None = None
+        self._files: collections.deque[Path] = collections.deque()
+        self._lock = threading.Lock()
+        self._count = 0
+
+    def write(self, image: np.ndarray, stem: str) -> str:
+        """``image`` (uint8 grey or RGB) as a JPEG file; its path."""
+        with self._lock:
+            if self._root is None:
+                self._root = tempfile.TemporaryDirectory(prefix="drac_app_display_")
+            self._count += 1
+            path = Path(self._root.name) / f"{self._count:08d}_{stem}.jpg"
+            self._files.append(path)
+            old = [self._files.popleft() for _ in range(max(0, len(self._files) - DISPLAY_FILES_KEPT))]
+        pixels = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+        if not cv2.imwrite(str(path), pixels, [cv2.IMWRITE_JPEG_QUALITY, DISPLAY_JPEG_QUALITY]):
+            raise OSError(f"cannot write {path}")
+        for stale in old:
+            stale.unlink(missing_ok=True)
+        return str(path)
+
+
+_DISPLAY_FILES = _DisplayFiles()
+
+
 def _label_value(pred: Prediction, names: list[str]) -> dict[str, float]:
     return {f"{k} {n}": float(p) for k, (n, p) in enumerate(zip(names, pred.probs, strict=True))}
 
@@ -268,7 +320,7 @@ def _batch_root() -> str:
 
 def _grade_single(predictor: Predictor, settings: AppSettings, path: str | None,
                   explain: int | None = None, queue: ModelQueue | None = None
-                  ) -> tuple[str, dict[str, float] | None, np.ndarray | None, np.ndarray | None,
+                  ) -> tuple[str, dict[str, float] | None, str | None, str | None,
                              dict[str, Any]]:
     """Single-image handler: (markdown, label, original, overlay, details). ``explain``: the
     grade the heatmap explains (None or -1: the shown grade). ``queue``: the model queue to
@@ -285,7 +337,7 @@ def _grade_single(predictor: Predictor, settings: AppSettings, path: str | None,
 
 def _grade_single_now(predictor: Predictor, settings: AppSettings, path: str | None,
                       explain: int | None, name: str
-                      ) -> tuple[str, dict[str, float] | None, np.ndarray | None, np.ndarray | None,
+                      ) -> tuple[str, dict[str, float] | None, str | None, str | None,
                                  dict[str, Any]]:
     explain = None if explain is None or int(explain) < 0 else int(explain)
     try:
@@ -300,10 +352,10 @@ def _grade_single_now(predictor: Predictor, settings: AppSettings, path: str | N
         log.error("grading %s failed:\n%s", name, traceback.format_exc())
         message = f"Internal error while grading `{name}` ({type(exc).__name__}: {exc})."
         return _error_markdown(message), None, None, None, {"error": message, "name": name}
-    original = _display(pred.image)
+    original = _DISPLAY_FILES.write(_display(pred.image), "image")
     overlay = None
     if pred.heatmap is not None:
-        overlay = _display(overlay_heatmap(pred.image, pred.heatmap))
+        overlay = _DISPLAY_FILES.write(_display_overlay(pred.image, pred.heatmap), "gradcam")
     details = pred.as_dict()
     summary = pred.heatmap_summary(predictor.target_layer)
     if summary is not None:

@@ -1,18 +1,27 @@
 """Load test of the Gradio app on loopback -> ``bench/results/app_load.json``.
 
-    python bench/app_load.py [--bundle PATH | --demo] [--clients 4] [--requests 10]
-                             [--time-limit 600] [--name app_load]
+    python bench/app_load.py [--bundle PATH | --demo] [--clients 20] [--requests 5]
+                             [--rounds 2] [--busy-neighbour [on|interleaved]]
+                             [--concurrency 1] [--queue-size 32] [--name app_load]
 
 Starts ``python -m app`` on a free 127.0.0.1 port (the bundle given, else the newest under
 runs/, else (or with ``--demo``) an untrained demo bundle of the DRAC recipe's shape:
 ResNet-18, conv head, 224 px from a 512 px cache, 5 folds, so its CPU cost is a trained
-model's), then N
-concurrent ``gradio_client`` clients each send ``--requests`` single-image requests (the
-real DRAC samples in turn, with TTA and Grad-CAM as the app serves them), stopping at the
-time limit. One warm-up request is not counted. Records per-request latency as a client sees
-it (queue wait included) and the server's inference time, p50/p95, throughput and errors
-(must be 0; the exit code is 1 otherwise). All traffic stays on 127.0.0.1; the server is
-stopped at the end.
+model's), then, in each of ``--rounds`` rounds, N concurrent ``gradio_client`` clients each
+send ``--requests`` single-image requests at once (the real DRAC samples in turn, with TTA
+and Grad-CAM as the app serves them), stopping at the time limit. One warm-up request is not
+counted. Records per-request latency as a client sees it (upload, queue wait, model,
+drawing, download of the two images) and the server's model time (``inference_seconds``:
+preprocessing, ensemble, Grad-CAM) with its parts and the decoding time, p50/p95, throughput,
+errors (must be 0; the exit code is 1 otherwise) and requests refused with the app's "busy"
+message (counted apart; 0 when the queue holds every client), the queue settings, threads,
+and the load average sampled every 2 s. All traffic stays on 127.0.0.1; the server is stopped
+at the end.
+
+``--busy-neighbour``: one other process keeps one core busy during the rounds
+(:data:`bench.common.NEIGHBOUR_NOTE`); ``--busy-neighbour interleaved``: rounds alternate
+without and with it (each state in every pair of rounds, in a random order) on the same
+server, and two results are written: ``NAME.json`` (no neighbour) and ``NAME_busy.json``.
 """
 
 from __future__ import annotations
@@ -20,6 +29,8 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import random
+import re
 import shutil
 import subprocess
 import sys
@@ -36,9 +47,16 @@ if str(REPO) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO))
 
 from app.loopback import free_port, wait_until_serving  # noqa: E402
-from bench.common import SHARED, write_result  # noqa: E402
+from bench.common import (  # noqa: E402
+    NEIGHBOUR_NOTE,
+    SHARED,
+    busy_neighbour,
+    load_average,
+    write_result,
+)
 
 SAMPLES = SHARED / "data" / "drac_samples"
+BUSY_LOAD = 2.0  # 1-minute load average per core above which the JSON says "very loaded"
 
 
 def _images(tmp: Path) -> tuple[list[Path], str]:
@@ -93,27 +111,154 @@ def _stats(values: list[float]) -> dict[str, Any]:
             "max": round(float(np.max(values)), 4) if values else None}
 
 
+class Round:
+    """What the clients of one round saw."""
+
+    def __init__(self) -> None:
+        self.latencies: list[float] = []
+        self.inference: list[float] = []
+        self.read: list[float] = []
+        self.parts: dict[str, list[float]] = {}
+        self.errors: list[str] = []
+        self.refused: list[str] = []
+        self.wall = 0.0
+        self.loads: list[float] = []
+        self.lock = threading.Lock()
+
+
+def _run_round(url: str, images: list[Path], clients: int, requests: int, deadline: float) -> Round:
+    from gradio_client import Client, handle_file
+
+    r = Round()
+    barrier = threading.Barrier(clients)
+    stop_sampling = threading.Event()
+
+    def sample_load() -> None:
+        while not stop_sampling.wait(2.0):
+            la = load_average()
+            if la:
+                r.loads.append(la[0])
+
+    def worker(k: int) -> None:
+        try:
+            client = Client(url, verbose=False)
+        except Exception as exc:  # counted, never raised
+            with r.lock:
+                r.errors.append(f"client {k}: cannot connect ({exc})")
+            barrier.abort()
+            return
+        try:
+            barrier.wait()
+        except threading.BrokenBarrierError:
+            return
+        for i in range(requests):
+            if time.perf_counter() > deadline:
+                return
+            image = images[(k + i) % len(images)]
+            t0 = time.perf_counter()
+            try:
+                *_, details = client.predict(handle_file(str(image)), api_name="/grade")
+                dt = time.perf_counter() - t0
+                with r.lock:
+                    if details.get("busy"):
+                        r.refused.append(f"client {k} request {i}: {details['error']}")
+                    elif "error" in details:
+                        r.errors.append(f"client {k} request {i}: {details['error']}")
+                    else:
+                        r.latencies.append(dt)
+                        r.inference.append(float(details["inference_seconds"]))
+                        r.read.append(float(details.get("read_seconds", 0.0)))
+                        for part, sec in (details.get("timings_seconds") or {}).items():
+                            r.parts.setdefault(part, []).append(float(sec))
+            except Exception as exc:
+                with r.lock:
+                    r.errors.append(f"client {k} request {i}: {type(exc).__name__}: {exc}")
+
+    sampler = threading.Thread(target=sample_load, daemon=True)
+    sampler.start()
+    threads = [threading.Thread(target=worker, args=(k,), daemon=True) for k in range(clients)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=max(1.0, deadline - time.perf_counter()) + 600)
+    r.wall = time.perf_counter() - t0
+    stop_sampling.set()
+    la = load_average()
+    if la:
+        r.loads.append(la[0])
+    return r
+
+
+def _figures(rounds: list[Round], expected: int) -> dict[str, Any]:
+    lat = [v for r in rounds for v in r.latencies]
+    inf = [v for r in rounds for v in r.inference]
+    read = [v for r in rounds for v in r.read]
+    errors = [e for r in rounds for e in r.errors]
+    refused = [e for r in rounds for e in r.refused]
+    parts: dict[str, list[float]] = {}
+    for r in rounds:
+        for k, v in r.parts.items():
+            parts.setdefault(k, []).extend(v)
+    wall = sum(r.wall for r in rounds)
+    loads = [v for r in rounds for v in r.loads]
+    return {
+        "requests_expected": expected, "requests_ok": len(lat), "errors": len(errors),
+        "error_messages": errors[:10], "refused_busy": len(refused),
+        "refused_messages": refused[:3],
+        "stopped_by_time_limit": len(lat) + len(errors) + len(refused) < expected,
+        "latency_s": _stats(lat),
+        "server_inference_s": _stats(inf),
+        "server_parts_s": {k: _stats(v) for k, v in parts.items()},
+        "decode_s": _stats(read),
+        "throughput_images_per_s": round(len(lat) / wall, 4) if wall > 0 else None,
+        "wall_s": round(wall, 2),
+        "per_round": [{"ok": len(r.latencies), "errors": len(r.errors), "refused": len(r.refused),
+                       "latency_p95_s": _pct(r.latencies, 95),
+                       "inference_p95_s": _pct(r.inference, 95), "wall_s": round(r.wall, 2),
+                       "load_avg_1min": [round(v, 2) for v in r.loads]} for r in rounds],
+        "load_avg_1min_during": {"min": round(min(loads), 2), "max": round(max(loads), 2),
+                                 "mean": round(float(np.mean(loads)), 2)} if loads else None,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bundle", default=None, help="bundle folder (default: see above)")
     parser.add_argument("--clients", type=int, default=4, help="concurrent clients (default 4)")
-    parser.add_argument("--requests", type=int, default=10, help="requests per client (default 10)")
+    parser.add_argument("--requests", type=int, default=10, help="requests per client and round "
+                                                                 "(default 10)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="rounds of the client burst on the same server (default 1; with "
+                             "--busy-neighbour interleaved: rounds per state)")
     parser.add_argument("--time-limit", type=float, default=600.0,
-                        help="seconds after which no new request starts (default 600)")
+                        help="seconds per round after which no new request starts (default 600)")
     parser.add_argument("--concurrency", type=int, default=1, help="the app's --concurrency")
+    parser.add_argument("--queue-size", type=int, default=None,
+                        help="the app's --queue-size (default: the app's default)")
     parser.add_argument("--threads", type=int, default=0,
                         help="the app's --threads (0: the package's policy, half the cores, 1..4)")
+    parser.add_argument("--busy-neighbour", nargs="?", const="on", default="off",
+                        choices=["off", "on", "interleaved"],
+                        help="one other CPU-busy process during the rounds (on), or rounds "
+                             "alternating without / with it (interleaved; writes NAME.json and "
+                             "NAME_busy.json)")
+    parser.add_argument("--seed", type=int, default=0, help="order of interleaved rounds")
     parser.add_argument("--demo", action="store_true",
                         help="use the DRAC-shaped untrained demo bundle even if runs/ has one")
     parser.add_argument("--name", default="app_load",
                         help="result name: bench/results/NAME.json (default app_load)")
     parser.add_argument("--out-dir", default=None, help="results folder (default bench/results)")
     args = parser.parse_args(argv)
-    if not (1 <= args.clients <= 32 and 1 <= args.requests <= 1000):
-        parser.error("--clients must be 1..32 and --requests 1..1000")
+    if not (1 <= args.clients <= 64 and 1 <= args.requests <= 1000 and 1 <= args.rounds <= 20):
+        parser.error("--clients must be 1..64, --requests 1..1000 and --rounds 1..20")
 
     from gradio_client import Client, handle_file
 
+    from app.model_queue import gradio_limits
+    from app.server import AppSettings
+
+    queue_size = AppSettings().queue_size if args.queue_size is None else args.queue_size
     tmp = Path(tempfile.mkdtemp(prefix="drac_app_load_"))
     images, images_note = _images(tmp)
     bundle, bundle_note = _bundle(args.bundle, tmp, args.demo)
@@ -122,15 +267,20 @@ def main(argv: list[str] | None = None) -> int:
     env = {**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
     cmd = [sys.executable, "-m", "app", "--bundle", str(bundle), "--host", "127.0.0.1",
            "--port", str(port), "--quiet", "--concurrency", str(args.concurrency),
-           "--queue-size", str(max(16, 2 * args.clients)), "--threads", str(args.threads)]
+           "--queue-size", str(queue_size), "--threads", str(args.threads)]
+    if args.busy_neighbour == "interleaved":
+        plan = [state for _ in range(args.rounds)
+                for state in random.Random(args.seed + _).sample(["none", "busy"], 2)]
+    else:
+        plan = ["busy" if args.busy_neighbour == "on" else "none"] * args.rounds
     t_start = time.perf_counter()
     server_log = tmp / "server.log"
     with open(server_log, "w", encoding="utf-8") as log_file:  # a file: a pipe could fill up
         server = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT)
-    latencies: list[float] = []
-    inference: list[float] = []
-    errors: list[str] = []
-    lock = threading.Lock()
+    by_state: dict[str, list[Round]] = {"none": [], "busy": []}
+    batch_seconds = None
+    batch_error = None
+    load_before = load_average()
     try:
         wait_until_serving(url, timeout=300, process=server)
         startup = time.perf_counter() - t_start
@@ -138,49 +288,22 @@ def main(argv: list[str] | None = None) -> int:
         warm = Client(url, verbose=False).predict(handle_file(str(images[0])), api_name="/grade")
         if "error" in warm[-1]:
             raise RuntimeError(f"warm-up request failed: {warm[-1]['error']}")
-        deadline = time.perf_counter() + args.time_limit
-        barrier = threading.Barrier(args.clients)
-
-        def worker(k: int) -> None:
-            try:
-                client = Client(url, verbose=False)
-            except Exception as exc:  # counted, never raised
-                with lock:
-                    errors.append(f"client {k}: cannot connect ({exc})")
-                return
-            barrier.wait()
-            for i in range(args.requests):
-                if time.perf_counter() > deadline:
-                    return
-                image = images[(k + i) % len(images)]
-                t0 = time.perf_counter()
-                try:
-                    *_, details = client.predict(handle_file(str(image)), api_name="/grade")
-                    dt = time.perf_counter() - t0
-                    with lock:
-                        if "error" in details:
-                            errors.append(f"client {k} request {i}: {details['error']}")
-                        else:
-                            latencies.append(dt)
-                            inference.append(float(details["inference_seconds"]))
-                except Exception as exc:
-                    with lock:
-                        errors.append(f"client {k} request {i}: {type(exc).__name__}: {exc}")
-
-        threads = [threading.Thread(target=worker, args=(k,), daemon=True) for k in range(args.clients)]
-        t0 = time.perf_counter()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=args.time_limit + 600)
-        wall = time.perf_counter() - t0
+        for k, state in enumerate(plan):
+            with busy_neighbour(state == "busy"):
+                r = _run_round(url, images, args.clients, args.requests,
+                               time.perf_counter() + args.time_limit)
+            by_state[state].append(r)
+            print(f"[app_load] round {k} neighbour={state}: {len(r.latencies)} ok, {len(r.errors)} "
+                  f"errors, {len(r.refused)} refused; latency p95 {_pct(r.latencies, 95)} s, model "
+                  f"p95 {_pct(r.inference, 95)} s, {r.wall:.1f} s; load "
+                  f"{[round(v, 1) for v in r.loads]}", flush=True)
         batch_client = Client(url, verbose=False)
         tb = time.perf_counter()
-        summary, table, _csv = batch_client.predict([handle_file(str(p)) for p in images],
-                                                    api_name="/grade_batch")
+        summary, _table, _csv = batch_client.predict([handle_file(str(p)) for p in images],
+                                                     api_name="/grade_batch")
         batch_seconds = time.perf_counter() - tb
-        if "rejected" in summary:
-            errors.append(f"batch: {summary}")
+        if "rejected" in summary or "Busy" in summary:
+            batch_error = f"batch: {summary}"
     finally:
         server.terminate()
         try:
@@ -188,42 +311,66 @@ def main(argv: list[str] | None = None) -> int:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
-        server_tail = server_log.read_text(encoding="utf-8", errors="replace")[-3000:]
+        server_text = server_log.read_text(encoding="utf-8", errors="replace")
         shutil.rmtree(tmp, ignore_errors=True)
-    expected = args.clients * args.requests
-    figures = {
-        "config": {"clients": args.clients, "requests_per_client": args.requests,
-                   "time_limit_s": args.time_limit, "app_concurrency": args.concurrency,
-                   "app_threads": args.threads or "the package's policy (see the server log)", "bundle": str(bundle),
-                   "bundle_note": bundle_note, "images": images_note,
-                   "request": "one image per request, flip TTA + Grad-CAM (the app's defaults)",
-                   "server": " ".join(["python", *cmd[1:]])},
-        "versions": {"gradio": _version("gradio"), "gradio_client": _version("gradio_client")},
-        "results": {
-            "requests_expected": expected, "requests_ok": len(latencies), "errors": len(errors),
-            "error_messages": errors[:10],
-            "stopped_by_time_limit": len(latencies) + len(errors) < expected,
-            "latency_s": _stats(latencies),
-            "server_inference_s": _stats(inference),
-            "throughput_images_per_s": round(len(latencies) / wall, 4) if wall > 0 else None,
-            "wall_s": round(wall, 2), "app_startup_s": round(startup, 2),
-            "batch_of_3_s": round(batch_seconds, 3),
-        },
-        "notes": ("latency_s is what a client waits (queue included: with concurrency 1 and "
-                  f"{args.clients} clients a request waits for the others); server_inference_s "
-                  "is the model time of one image (preprocessing, fold ensemble with TTA, "
-                  "Grad-CAM). Shared CPU: other processes may have run at the same time."),
-    }
-    _add_load(figures)
-    write_result(args.name, figures, Path(args.out_dir) if args.out_dir else None)
-    r = figures["results"]
-    print(f"[app_load] {r['requests_ok']}/{expected} ok, {r['errors']} errors; latency p50 "
-          f"{r['latency_s']['p50']} s p95 {r['latency_s']['p95']} s; inference p50 "
-          f"{r['server_inference_s']['p50']} s p95 {r['server_inference_s']['p95']} s; "
-          f"{r['throughput_images_per_s']} images/s", flush=True)
-    if errors:
-        print(server_tail, file=sys.stderr)
-    return 1 if errors else 0
+    threads_line = re.search(r"CPU threads: (\d+) \(([^;]*)", server_text)
+    handler_limit, guard = gradio_limits(args.concurrency, queue_size)
+    any_errors = bool(batch_error)
+    for state, rounds in by_state.items():
+        if not rounds:
+            continue
+        expected = args.clients * args.requests * len(rounds)
+        results = _figures(rounds, expected)
+        results["app_startup_s"] = round(startup, 2)
+        results["batch_of_3_s"] = round(batch_seconds, 3) if batch_seconds is not None else None
+        if batch_error:
+            results["errors"] += 1
+            results["error_messages"].append(batch_error)
+        any_errors = any_errors or results["errors"] > 0
+        during = results["load_avg_1min_during"]
+        cores = os.cpu_count() or 1
+        loaded = during is not None and during["mean"] > BUSY_LOAD * cores
+        figures = {
+            "config": {"clients": args.clients, "requests_per_client": args.requests,
+                       "rounds": len(rounds), "time_limit_s": args.time_limit,
+                       "bundle": str(bundle), "bundle_note": bundle_note, "images": images_note,
+                       "request": "one image per request, flip TTA + Grad-CAM (the app's defaults)",
+                       "server": " ".join(["python", *cmd[1:]]),
+                       "neighbour": NEIGHBOUR_NOTE if state == "busy" else "none",
+                       "interleaved_with": ("rounds without the neighbour on the same server"
+                                            if state == "busy" and by_state["none"] else
+                                            "rounds with the neighbour on the same server"
+                                            if by_state["busy"] and state == "none" else None)},
+            "queue": {"model_workers": args.concurrency, "queue_size": queue_size,
+                      "served_at_once": args.concurrency + queue_size,
+                      "gradio_concurrency_limit": handler_limit, "gradio_max_size_guard": guard,
+                      "beyond": "the app's 'busy, try again' message (counted as refused_busy)"},
+            "app_threads": (int(threads_line.group(1)) if threads_line else
+                            args.threads or "the package's policy"),
+            "app_threads_source": threads_line.group(2) if threads_line else None,
+            "versions": {"gradio": _version("gradio"), "gradio_client": _version("gradio_client")},
+            "results": results,
+            "load_average_before": load_before,
+            "machine_note": (f"shared {cores}-core machine: 1-minute load average "
+                             f"{during['min']}-{during['max']} during the rounds (mean "
+                             f"{during['mean']}){'; VERY LOADED: other jobs held the cores' if loaded else ''}"
+                             if during else None),
+            "notes": ("latency_s is what a client waits (upload, queue wait, model, drawing, the "
+                      "download of the two images); server_inference_s is the model time of one "
+                      "image (preprocessing, fold ensemble with TTA, Grad-CAM); decode_s the upload's "
+                      "decoding and checks. Shared CPU: other processes ran at the same time "
+                      "(load averages above)."),
+        }
+        name = args.name if state == "none" or args.busy_neighbour != "interleaved" else f"{args.name}_busy"
+        write_result(name, figures, Path(args.out_dir) if args.out_dir else None)
+        r = figures["results"]
+        print(f"[app_load] {name}: {r['requests_ok']}/{expected} ok, {r['errors']} errors, "
+              f"{r['refused_busy']} refused; latency p50 {r['latency_s']['p50']} s p95 "
+              f"{r['latency_s']['p95']} s; model p50 {r['server_inference_s']['p50']} s p95 "
+              f"{r['server_inference_s']['p95']} s; {r['throughput_images_per_s']} images/s", flush=True)
+    if any_errors:
+        print(server_text[-3000:], file=sys.stderr)
+    return 1 if any_errors else 0
 
 
 def _version(name: str) -> str:
@@ -233,14 +380,6 @@ def _version(name: str) -> str:
         return version(name)
     except PackageNotFoundError:
         return "not installed"
-
-
-def _add_load(figures: dict[str, Any]) -> None:
-    """The machine's load average at the end (a shared CPU skews the figures)."""
-    try:
-        figures["load_average_1_5_15"] = [round(v, 2) for v in os.getloadavg()]
-    except OSError:
-        pass
 
 
 if __name__ == "__main__":

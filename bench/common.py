@@ -10,7 +10,12 @@ a ``--threads`` option (:func:`add_threads_argument`) apply that after parsing.
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -54,3 +59,55 @@ def write_result(name: str, figures: dict[str, Any], out_dir: Path | None = None
     atomic_write_json(path, record)
     print(f"[bench] wrote {path}")
     return path
+
+
+NEIGHBOUR = """
+import torch
+torch.set_num_threads(1)
+conv = torch.nn.Conv2d(64, 64, 3, padding=1)
+x = torch.randn(8, 64, 56, 56)
+with torch.inference_mode():
+    while True:
+        conv(x)
+"""
+NEIGHBOUR_NOTE = ("one other process keeping one core busy with single-threaded convolutions "
+                  "(torch Conv2d 64->64, 8 x 64 x 56 x 56, in a loop), as another worker's job does")
+
+
+def start_neighbour() -> subprocess.Popen[bytes]:
+    """One process that keeps one core busy (single-threaded convolutions) until stopped."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-c", NEIGHBOUR], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(2.0)  # import torch and reach the loop
+    if proc.poll() is not None:
+        raise RuntimeError("the busy-neighbour process exited at once")
+    return proc
+
+
+def stop_neighbour(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@contextmanager
+def busy_neighbour(on: bool = True) -> Iterator[subprocess.Popen[bytes] | None]:
+    """:func:`start_neighbour` for the duration of the ``with`` block (nothing when not ``on``)."""
+    proc = start_neighbour() if on else None
+    try:
+        yield proc
+    finally:
+        if proc is not None:
+            stop_neighbour(proc)
+
+
+def load_average() -> list[float] | None:
+    """The 1, 5 and 15 minute load averages (None where the OS has none)."""
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None

@@ -28,43 +28,11 @@ import argparse
 import os
 import random
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.common import RESULTS, write_result
-
-NEIGHBOUR = """
-import torch
-torch.set_num_threads(1)
-conv = torch.nn.Conv2d(64, 64, 3, padding=1)
-x = torch.randn(8, 64, 56, 56)
-with torch.inference_mode():
-    while True:
-        conv(x)
-"""
-
-
-def start_neighbour() -> subprocess.Popen[bytes]:
-    """One process that keeps one core busy (single-threaded convolutions) until killed."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-c", NEIGHBOUR], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(2.0)  # import torch and reach the loop
-    if proc.poll() is not None:
-        raise RuntimeError("the busy-neighbour process exited at once")
-    return proc
-
-
-def stop_neighbour(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+from bench.common import RESULTS, start_neighbour, stop_neighbour, write_result
 
 
 def workloads() -> dict[str, Callable[[], None]]:
