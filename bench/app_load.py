@@ -81,7 +81,7 @@ def _bundle(arg: str | None, tmp: Path, demo: bool) -> tuple[Path, str]:
     from app.predict import NoBundleError, find_newest_bundle
 
     if arg:
-        return Path(arg), "given"
+        return Path(arg), f"given ({_describe(Path(arg))})"
     if not demo:
         try:
             path = find_newest_bundle(REPO / "runs")

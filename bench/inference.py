@@ -1,8 +1,9 @@
 """Inference: images per second for the fold ensemble with TTA, on the GPU and on this CPU (issue #7).
 
 Measures the package's own prediction path on a model bundle: every fold model of the
-ensemble, each with flip TTA (4 forward passes per image per fold), the stored calibration
-turning the mean output into probabilities and a grade.
+ensemble with flip TTA (the 4 views of a chunk of images in one forward pass; a backbone the
+folds share runs once for all fold heads; channels-last weights on the CPU), the stored
+calibration turning the mean output into probabilities and a grade.
 
 * model: preprocessed input tensors ``(n, 1, 224, 224)`` -> probabilities, by
   :func:`drac_ssl.grading.predict.predict_tensors` (host -> device copy included);
@@ -53,7 +54,7 @@ from drac_ssl.grading.bundle import Bundle, load_bundle  # noqa: E402
 from drac_ssl.runtime import apply_thread_policy, resolve_device  # noqa: E402
 
 SAMPLES = SHARED / "data" / "drac_samples"
-PREDICT_RAW_BATCH = 64  # predict_raw's default: predict_tensors runs the models in chunks of this
+PREDICT_RAW_BATCH = predict.PREDICT_BATCH  # views per forward pass in predict_tensors
 IMAGE_SIDE = 1024  # the DRAC UW-OCTA images
 
 
@@ -245,7 +246,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "images": n,
         "images_source": images_note,
         "batch_size": batch_size,
-        "model_batch": min(batch_size, PREDICT_RAW_BATCH),
+        "model_batch_views": min(batch_size, max(1, PREDICT_RAW_BATCH // flips)) * flips,
+        "channels_last": bundle.channels_last,
         "warmup_images": warmup,
         "torch_threads": torch.get_num_threads(),
         "host_load_average_1m": {"before": load_before, "after": _load_average(),

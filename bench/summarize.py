@@ -46,11 +46,46 @@ def ingest_rows(r: dict[str, Any]) -> list[str]:
 def app_load_rows(name: str, r: dict[str, Any]) -> list[str]:
     res, cfg = r.get("results", {}), r.get("config", {})
     lat, inf = res.get("latency_s", {}), res.get("server_inference_s", {})
+    queue = r.get("queue") or {}
+    setting = ""
+    if queue:
+        neighbour = cfg.get("neighbour", "none")
+        setting = (f"; {'one busy neighbour process' if neighbour not in (None, 'none') else 'no neighbour'}"
+                   f"{' (rounds interleaved with the other state)' if cfg.get('interleaved_with') else ''}; "
+                   f"{queue.get('model_workers')} model worker(s) x {r.get('app_threads')} thread(s), "
+                   f"queue {queue.get('queue_size')}")
+    rounds = f" x {cfg['rounds']} rounds" if cfg.get("rounds", 1) > 1 else ""
+    load = res.get("load_avg_1min_during") or {}
+    load_text = (f"; 1-min load average {load.get('min')}-{load.get('max')} on 2 cores"
+                 if load else "")
+    refused = f", refused (busy) {res.get('refused_busy')}" if "refused_busy" in res else ""
     return [f"| app under load ({name}): {cfg.get('clients')} concurrent clients x "
-            f"{cfg.get('requests_per_client')} requests, {cfg.get('bundle_note', '')} | client latency p50 "
-            f"{lat.get('p50')} s / p95 {lat.get('p95')} s (queue included); model time per image p50 "
-            f"{inf.get('p50')} s / p95 {inf.get('p95')} s; {res.get('throughput_images_per_s')} images/s; "
-            f"errors {res.get('errors')} | {_device(r)} | {_date(r)} | `{r.get('command')}` |"]
+            f"{cfg.get('requests_per_client')} requests{rounds}, {cfg.get('bundle_note', '')}{setting} | "
+            f"client latency p50 {lat.get('p50')} s / p95 {lat.get('p95')} s (queue included); model "
+            f"time per image p50 {inf.get('p50')} s / p95 {inf.get('p95')} s; "
+            f"{res.get('throughput_images_per_s')} images/s; errors {res.get('errors')}{refused}"
+            f"{load_text} | {_device(r)} | {_date(r)} | `{r.get('command')}` |"]
+
+
+def app_speed_rows(r: dict[str, Any]) -> list[str]:
+    res = r.get("results", {})
+    idle, busy = res.get("idle", {}), res.get("busy_neighbour", {})
+
+    def cell(x: dict[str, Any]) -> str:
+        m = x.get("model_time_s", {})
+        return (f"p50 {m.get('p50')} s / p95 {m.get('p95')} s "
+                f"({'met' if x.get('goal_met') else 'NOT met'})")
+
+    loads = [v for x in (idle, busy) for v in x.get("load_avg_1min", [])]
+    load = f"; 1-min load average {min(loads):.1f}-{max(loads):.1f} on 2 cores" if loads else ""
+    ref = idle.get("reference_ms_median")
+    refs = (f"; the path before issue #14: {ref / 1000:.2f} s idle, "
+            f"{busy.get('reference_ms_median', 0) / 1000:.2f} s busy (median)") if ref else ""
+    return [f"| app model time per image, sequential (app_speed): DRAC-shaped bundle, 224 px, 5 folds x "
+            f"4 flips + Grad-CAM (goal p95 < 0.3 s); {r.get('repeats')} interleaved repeats x "
+            f"{r.get('calls_per_block')} requests per state{load} | idle {cell(idle)}; one busy neighbour "
+            f"{cell(busy)}; decoding the 1024 px PNG p50 {idle.get('decode_s', {}).get('p50')} s"
+            f"{refs} | {_device(r)} | {_date(r)} | `{r.get('command')}` |"]
 
 
 def default_run_rows(r: dict[str, Any]) -> list[str]:
@@ -115,6 +150,9 @@ def inference_rows(r: dict[str, Any]) -> list[str]:
     res = r.get("results", {})
     passes = (f"{r['backbone_passes_per_image']} backbone passes per image, folds share the frozen backbone"
               if "backbone_passes_per_image" in r else f"{r.get('forward_passes_per_image')} forward passes per image")
+    if r.get("channels_last") is not None:
+        passes += (f"; the views of {r.get('model_batch_views')} per forward pass"
+                   f"{', channels-last' if r.get('channels_last') else ''}")
     return [f"| inference: {r.get('folds')}-fold ensemble, flip TTA ({passes}), "
             f"{r.get('bundle', {}).get('input', {}).get('size', ['?'])[0]} px | "
             f"{res.get('model_images_per_s')} images/s model, {res.get('end_to_end_images_per_s')} images/s "
@@ -299,6 +337,8 @@ def render(results_dir: Path = RESULTS) -> str:
             lines += feed_rows(record)
         elif name.startswith("app_load"):
             lines += app_load_rows(name, record)
+        elif name.startswith("app_speed"):
+            lines += app_speed_rows(record)
         elif name == "default_run":
             lines += default_run_rows(record)
         elif name == "drac_pipeline_gpu":
