@@ -56,7 +56,8 @@ def app_load_rows(name: str, r: dict[str, Any]) -> list[str]:
                    f"queue {queue.get('queue_size')}")
     rounds = f" x {cfg['rounds']} rounds" if cfg.get("rounds", 1) > 1 else ""
     load = res.get("load_avg_1min_during") or {}
-    load_text = (f"; 1-min load average {load.get('min')}-{load.get('max')} on 2 cores"
+    cores = (r.get("environment") or {}).get("cpu_cores", "?")
+    load_text = (f"; 1-min load average {load.get('min')}-{load.get('max')} on {cores} cores"
                  if load else "")
     refused = f", refused (busy) {res.get('refused_busy')}" if "refused_busy" in res else ""
     return [f"| app under load ({name}): {cfg.get('clients')} concurrent clients x "
@@ -77,7 +78,8 @@ def app_speed_rows(r: dict[str, Any]) -> list[str]:
                 f"({'met' if x.get('goal_met') else 'NOT met'})")
 
     loads = [v for x in (idle, busy) for v in x.get("load_avg_1min", [])]
-    load = f"; 1-min load average {min(loads):.1f}-{max(loads):.1f} on 2 cores" if loads else ""
+    cores = (r.get("environment") or {}).get("cpu_cores", "?")
+    load = f"; 1-min load average {min(loads):.1f}-{max(loads):.1f} on {cores} cores" if loads else ""
     ref = idle.get("reference_ms_median")
     refs = (f"; the path before issue #14: {ref / 1000:.2f} s idle, "
             f"{busy.get('reference_ms_median', 0) / 1000:.2f} s busy (median)") if ref else ""
@@ -151,8 +153,11 @@ def inference_rows(r: dict[str, Any]) -> list[str]:
     passes = (f"{r['backbone_passes_per_image']} backbone passes per image, folds share the frozen backbone"
               if "backbone_passes_per_image" in r else f"{r.get('forward_passes_per_image')} forward passes per image")
     if r.get("channels_last") is not None:
-        passes += (f"; the views of {r.get('model_batch_views')} per forward pass"
+        passes += (f"; {r.get('model_batch_views')} views per forward pass"
                    f"{', channels-last' if r.get('channels_last') else ''}")
+    host = r.get("host_load_average_1m") or {}
+    if r.get("device_kind") == "cpu" and host.get("before") is not None:
+        passes += f"; 1-min load average {host.get('before')} before, {host.get('after')} after"
     return [f"| inference: {r.get('folds')}-fold ensemble, flip TTA ({passes}), "
             f"{r.get('bundle', {}).get('input', {}).get('size', ['?'])[0]} px | "
             f"{res.get('model_images_per_s')} images/s model, {res.get('end_to_end_images_per_s')} images/s "

@@ -22,7 +22,8 @@ How a prediction is computed (the app and the export command alike):
 * Flip TTA in one forward pass: the 4 views of a chunk of images (identity, horizontal,
   vertical, both; :func:`tta_views`) are stacked into one batch, and the outputs averaged
   over the views in that order. One batched pass costs less than four passes of a quarter
-  of the size (on the CPU: ~120 against ~185 ms for the 4 views of a 224 px image, 1 thread).
+  of the size (ResNet-18 to layer4, the 4 views of a 224 px image, 1 thread on the shared
+  development CPU: 178 against 206 ms; ``bench/results/app_speed.json``).
 * Shared backbone: a bundle fine-tuned with ``finetune.freeze: frozen`` has one backbone for
   every fold. :func:`drac_ssl.grading.bundle.load_bundle` makes the fold models hold one
   backbone module when the folds' backbone tensors are bit-identical, and the backbone then
@@ -31,7 +32,7 @@ How a prediction is computed (the app and the export command alike):
   own. Both give the same outputs: the shared path performs each fold model's operations on
   the same batches in the same order (bit-identical on CPU).
 * ``torch.inference_mode`` and, on the CPU, channels-last weights (set by ``load_bundle``;
-  oneDNN's NHWC convolutions are ~20 % faster here). The outputs equal the plain NCHW,
+  oneDNN's NHWC convolutions: 136 against 178 ms for the same pass). The outputs equal the plain NCHW,
   one-pass-per-flip computation to float32 rounding (relative differences ~1e-6 in the
   feature maps; ``tests/drac_ssl/test_export.py`` checks the probabilities to 1e-5).
 """
