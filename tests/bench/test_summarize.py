@@ -1,0 +1,41 @@
+"""The README's results rows for the app's speed and load results (issue #14)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bench.summarize import app_load_rows, app_speed_rows
+
+
+def test_app_rows_show_goal_queue_neighbour_and_load() -> None:
+    speed = {"repeats": 3, "calls_per_block": 20, "environment": {"cpu_cores": 2}, "command": "c",
+             "results": {
+                 "idle": {"model_time_s": {"p50": 0.17, "p95": 0.2}, "goal_met": True,
+                          "decode_s": {"p50": 0.014}, "reference_ms_median": 1970.0,
+                          "load_avg_1min": [3.6, 4.0]},
+                 "busy_neighbour": {"model_time_s": {"p50": 0.43, "p95": 0.48}, "goal_met": False,
+                                    "reference_ms_median": 4870.0, "load_avg_1min": [3.8]}}}
+    row = app_speed_rows(speed)[0]
+    assert "idle p50 0.17 s / p95 0.2 s (met)" in row
+    assert "one busy neighbour p50 0.43 s / p95 0.48 s (NOT met)" in row
+    assert "load average 3.6-4.0 on 2 cores" in row and "1.97 s idle, 4.87 s busy" in row
+    load = {"config": {"clients": 20, "requests_per_client": 5, "rounds": 2, "neighbour": "one other",
+                       "interleaved_with": "rounds without"},
+            "queue": {"model_workers": 1, "queue_size": 32}, "app_threads": 1,
+            "environment": {"cpu_cores": 2},
+            "results": {"latency_s": {"p50": 7.0, "p95": 9.0}, "server_inference_s": {"p50": 0.26},
+                        "errors": 0, "refused_busy": 0, "throughput_images_per_s": 2.4,
+                        "load_avg_1min_during": {"min": 5.2, "max": 6.5}}}
+    row = app_load_rows("app_load_x_busy", load)[0]
+    assert "20 concurrent clients x 5 requests x 2 rounds" in row and "one busy neighbour" in row
+    assert "1 model worker(s) x 1 thread(s), queue 32" in row and "refused (busy) 0" in row
+    assert "load average 5.2-6.5 on 2 cores" in row
+
+
+def test_committed_app_results_render() -> None:
+    results = Path(__file__).resolve().parents[2] / "bench" / "results"
+    for name in ("app_speed", "app_load_drac224_c20", "app_load_drac224_c20_busy"):
+        record = json.loads((results / f"{name}.json").read_text(encoding="utf-8"))
+        rows = app_speed_rows(record) if name == "app_speed" else app_load_rows(name, record)
+        assert rows and "None" not in rows[0].split("|")[2]  # every figure is there
