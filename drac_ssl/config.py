@@ -156,6 +156,10 @@ class PretrainConfig:
     # mode; 0 = off (UMM's start_from=peak|past_peak needs it)
     monitor_images: int = 64
     max_steps_per_epoch: int = 0  # 0 = full epoch (small values for smoke tests)
+    # ingested data sets: also pretrain (and run UMM) on the test split's images, without their
+    # labels (transductive: the test images are seen, never their grades); false: the
+    # training split only, so the test images stay unseen until the export
+    use_test_images: bool = True
     # full checkpoint (checkpoints/last.pt, best.pt) every N epochs and at the last one; a
     # resumed run restarts from the last one written. 1 = every epoch. Each write of a
     # ResNet-18 + 2048-wide expander with its LARS state is ~250 MB, fsynced.
@@ -234,6 +238,11 @@ class FinetuneConfig:
     # DRAC's ranking score); argmax = the most probable calibrated grade (accuracy). Both are
     # reported in metrics.json; this one is stored in the calibration and the bundle.
     decision: str = "thresholds"
+    # which weights of each fold are kept: best = the epoch with the best validation kappa
+    # (early stopping with patience); last = the weights after the last epoch, no epoch chosen
+    # on the validation fold, so the out-of-fold metrics are not tuned on the rows they score
+    # (finetune.patience is then not used)
+    keep: str = "best"
 
 
 @dataclass
@@ -470,6 +479,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "finetune.freeze": ("frozen", "last", "all"),
     "finetune.class_balance": ("weighted_loss", "balanced_sampler", "none"),
     "finetune.decision": ("thresholds", "argmax"),
+    "finetune.keep": ("best", "last"),
 }
 
 

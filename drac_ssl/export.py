@@ -135,15 +135,28 @@ def manifest_test_cases(manifest: str | os.PathLike[str]) -> tuple[list[str], Pa
                       f"folder or the manifest.csv itself")
 
 
-def run(cfg: Config, run_dir: str | os.PathLike[str]) -> ExportResult:
+def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None,
+        bundle_dir: str | os.PathLike[str] | None = None,
+        submission_path: str | os.PathLike[str] | None = None) -> ExportResult:
     """Build the bundle; grade the ingest's test images into ``export/submission.csv``.
+
+    The stage exports the variant fine-tuning selected into ``run_dir/bundle`` and
+    ``run_dir/export/submission.csv``; ``variant`` exports another one (``scratch``,
+    ``vicreg``, ``vicreg_umm``), by default into ``run_dir/bundles/<variant>`` and
+    ``run_dir/export/submission_<variant>.csv`` (``bundle_dir`` and ``submission_path`` put
+    them elsewhere), e.g. to submit every variant of a comparison.
 
     Raises:
         BundleError (a ValueError): the fine-tuning outputs are missing or incomplete, or the
             written submission fails its check.
     """
     run_dir = Path(run_dir)
-    bundle_dir = build_bundle(run_dir)
+    if variant is not None and bundle_dir is None:
+        bundle_dir = run_dir / "bundles" / variant
+    if submission_path is None:
+        submission_path = run_dir / "export" / ("submission.csv" if variant is None
+                                                else f"submission_{variant}.csv")
+    bundle_dir = build_bundle(run_dir, variant, bundle_dir)
     bundle = load_bundle(bundle_dir, resolve_device(cfg.run.device))
     notes: list[str] = []
     data_dir = run_dir / "data"
@@ -160,14 +173,13 @@ def run(cfg: Config, run_dir: str | os.PathLike[str]) -> ExportResult:
     if facts.recorded and list(facts.grade_names) != names:
         raise BundleError(f"{data_dir}: the ingest's grades ({', '.join(facts.grade_names)}) are not "
                           f"the bundle's ({', '.join(names)}); rerun fine-tuning on this ingest")
-    submission_path: Path | None = None
+    written: Path | None = None
     if test_rows:
         probs, grades = predict_images(
             bundle, [np.asarray(images[r["cache_index"]]) for r in test_rows], tta=cfg.finetune.tta,
             ingested=True)
         cases = [r["id"] for r in test_rows]
-        submission_path = write_submission(run_dir / "export" / "submission.csv", cases, probs,
-                                           grades, num_grades=k)
+        written = write_submission(submission_path, cases, probs, grades, num_grades=k)
         images_dir = _test_images_dir(data_dir, test_rows)
         if any(_array_row(r) for r in test_rows):
             notes.append("the test images are rows of an array file (no image folder): the "
@@ -176,25 +188,26 @@ def run(cfg: Config, run_dir: str | os.PathLike[str]) -> ExportResult:
             notes.append(f"test image folder {images_dir} not found: submission checked against "
                          f"the manifest's test case names only")
             images_dir = None
-        problems = check_submission(submission_path, images_dir, num_grades=k,
+        problems = check_submission(written, images_dir, num_grades=k,
                                     grade_names=names or None, cases=cases)
         if problems:
-            raise BundleError(f"{submission_path}: the written submission fails its check:\n  "
+            raise BundleError(f"{written}: the written submission fails its check:\n  "
                               + "\n  ".join(problems))
         counts = np.bincount(grades, minlength=k).tolist()
-        print(f"[export] {len(test_rows)} test images graded ({counts} per grade, "
-              f"{bundle.calibration.decision} decision) -> {submission_path} (checked against "
-              f"{images_dir or 'the manifest test ids'})")
+        print(f"[export] {bundle.metadata['variant']}: {len(test_rows)} test images graded "
+              f"({counts} per grade, {bundle.calibration.decision} decision) -> {written} "
+              f"(checked against {images_dir or 'the manifest test ids'})")
     else:
         notes.append("the ingest manifest has no test images: no submission written")
-    atomic_write_json(run_dir / "export" / "summary.json", {
+    summary_name = "summary.json" if variant is None else f"summary_{variant}.json"
+    atomic_write_json(run_dir / "export" / summary_name, {
         "bundle": str(bundle_dir), "variant": bundle.metadata["variant"],
-        "submission": None if submission_path is None else str(submission_path),
+        "submission": None if written is None else str(written),
         "n_test": len(test_rows), "tta": cfg.finetune.tta, "class_names": names,
         "decision": bundle.calibration.decision, "notes": notes})
     print(f"[export] bundle -> {bundle_dir}")
     return ExportResult(bundle_dir, bundle_dir / "metadata.json", bundle_dir / "MODEL_CARD.md",
-                        submission_path, len(test_rows), notes)
+                        written, len(test_rows), notes)
 
 
 # --------------------------------------------------------------------------------------

@@ -13,7 +13,9 @@ its last stage trainable, or all of it trainable at ``lr * backbone_lr_ratio``
 fifth, for each fold of the manifest's ``fold`` column (assigned by the ingest, stratified
 and grouped by patient when patients are known). Test-split rows never enter training or
 validation. Each fold keeps the weights of the epoch with the best validation quadratic
-weighted kappa (early stopping with ``finetune.patience``).
+weighted kappa (early stopping with ``finetune.patience``; ``finetune.keep=best``), or the
+weights after the last of ``finetune.epochs`` epochs (``finetune.keep=last``: no epoch is
+chosen on the fold that is then scored, so the out-of-fold metrics carry no selection bias).
 
 The model itself (heads, :class:`~drac_ssl.grading.model.GradingModel`, its spec, the input
 format, the grading loss and the class decision :class:`~drac_ssl.grading.model.Calibration`)
@@ -361,10 +363,13 @@ def _fit_fold(
     steps_per_epoch: int,
     label: str,
 ) -> tuple[dict[str, Tensor], list[dict[str, Any]], int, str]:
-    """The epoch loop of one fold with early stopping on the validation kappa.
+    """The epoch loop of one fold with early stopping on the validation kappa
+    (``finetune.keep=best``), or all ``finetune.epochs`` epochs keeping the last one's weights
+    (``keep=last``: the validation fold is scored every epoch for the history, never used
+    to choose).
 
-    Returns the best epoch's state of ``trainable``, the history, the best epoch and why
-    training stopped.
+    Returns the kept epoch's state of ``trainable``, the history, that epoch and why training
+    stopped.
     """
     ft = ctx.ft
     kind = HEADS[ft.head]
@@ -404,11 +409,16 @@ def _fit_fold(
         history.append({"epoch": epoch, "lr": lr, "train_loss": loss_sum / max(n_seen, 1),
                         "val_loss": val_loss, "val_qwk": qwk,
                         "seconds": round(time.perf_counter() - t0, 3)})
+        if ft.keep == "last":
+            continue  # no epoch is chosen on the validation fold: the last one's weights are kept
         if monitor.update(qwk if math.isfinite(qwk) else -2.0, epoch):  # the first epoch always
             best_state = _state_copy(trainable)
         if monitor.should_stop:
             stopped = monitor.reason
             break
+    if ft.keep == "last":
+        best_state, monitor.best_epoch = _state_copy(trainable), len(history) - 1
+        stopped = "completed all epochs; finetune.keep=last: the last epoch's weights"
     assert best_state is not None
     best_epoch = monitor.best_epoch
     print(f"[finetune] {label}: best epoch {best_epoch + 1}/{len(history)} "
@@ -502,7 +512,7 @@ _UNSIGNED_SETTINGS = ("compare_scratch", "n_boot", "decision")
 """``finetune`` settings that change no fold's training (which variants run; the bootstrap of
 the metrics and the class decision, recomputed on every run), so they never make finished
 folds stale."""
-_ADDED_SETTINGS = ("crop_scale", "frozen_train_views", "mlp_hidden", "conv_head_channels")
+_ADDED_SETTINGS = ("crop_scale", "frozen_train_views", "mlp_hidden", "conv_head_channels", "keep")
 """``finetune`` settings that were module constants when earlier runs were made: at their
 default value (the old constant) they stay out of the signature, so those runs' fold results
 are still reused; any other value changes it."""
@@ -688,7 +698,13 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
         "report": report,
         "folds": per_fold,
         "calibration": calibration.to_dict(),
-        "protocol": ("out-of-fold predictions of every labelled image; temperature and kappa "
+        "keep": ctx.ft.keep,
+        "protocol": ("out-of-fold predictions of every labelled image"
+                     + (", each fold's model after its last epoch (finetune.keep=last: no epoch chosen "
+                        "on the validation fold)" if ctx.ft.keep == "last" else
+                        ", each fold's model from the epoch with the best validation kappa "
+                        "(finetune.keep=best: chosen on the fold it scores, slightly optimistic)")
+                     + "; temperature and kappa "
                      "thresholds cross-fitted (fold k calibrated on the other folds' out-of-fold "
                      f"outputs); grades by finetune.decision={decision} (decision_rules: both "
                      "rules on the same cross-fitted probabilities); qwk_in_sample_thresholds uses "

@@ -223,6 +223,7 @@ class DataFacts:
 
     source: str  # where the numbers come from, said in the messages
     n_images: int  # the pool pretraining and UMM draw from (DRAC: training and test images)
+    n_test: int = 0  # of which test images (left out with pretrain.use_test_images=false)
     grade_counts: dict[int, int] = field(default_factory=dict)  # labelled training images per grade
     grade_names: tuple[str, ...] = ()
     patients_per_grade: dict[int, int] | None = None  # with data.patient_column
@@ -535,24 +536,25 @@ def _check_device_use(c: _Findings, cfg: Config, device: str, stages: list[str])
 # The data, without decoding it
 
 
-def _labels_from_manifest(path: Path) -> tuple[int, dict[int, int], dict[int, int], int]:
-    """(rows, labelled per grade, labelled per fold, distinct patients) of a manifest."""
-    n, grades, folds, patients = 0, {}, {}, set()
+def _labels_from_manifest(path: Path) -> tuple[int, dict[int, int], dict[int, int], int, int]:
+    """(rows, labelled per grade, labelled per fold, distinct patients, test rows) of a manifest."""
+    n, grades, folds, patients, n_test = 0, {}, {}, set(), 0
     with open(path, newline="", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
             n += 1
+            n_test += row.get("split") == "test"
             grade, fold = (row.get("grade") or "").strip(), (row.get("fold") or "").strip()
             if row.get("split") == "train" and grade and fold.lstrip("-").isdigit() and int(fold) >= 0:
                 grades[int(grade)] = grades.get(int(grade), 0) + 1
                 folds[int(fold)] = folds.get(int(fold), 0) + 1
                 patients.add(row.get("patient") or row.get("id"))
-    return n, grades, folds, len(patients)
+    return n, grades, folds, len(patients), n_test
 
 
 def _facts_from_ingest(c: _Findings, cfg: Config, data_dir: Path) -> DataFacts | None:
     manifest = data_dir / "manifest.csv"
     try:
-        n, grades, folds, _ = _labels_from_manifest(manifest)
+        n, grades, folds, _, n_test = _labels_from_manifest(manifest)
     except (OSError, ValueError, csv.Error) as exc:
         c.error("", f"{manifest}: the ingest output cannot be read ({exc})",
                 "add ingest to run.stages to redo it")
@@ -575,7 +577,7 @@ def _facts_from_ingest(c: _Findings, cfg: Config, data_dir: Path) -> DataFacts |
         except (OSError, ValueError):
             channels = None
     counts = {g: grades.get(g, 0) for g in range(max(len(names), max(grades, default=-1) + 1))}
-    return DataFacts(source=f"the ingest in {data_dir}", n_images=n, grade_counts=counts,
+    return DataFacts(source=f"the ingest in {data_dir}", n_images=n, n_test=n_test, grade_counts=counts,
                      grade_names=names, cache_sizes=sizes, channels=channels,
                      channels_why=f"the cache in {data_dir / 'cache'}", fold_sizes=folds,
                      ingest_dir=data_dir)
@@ -615,7 +617,8 @@ def _facts_from_phantom(cfg: Config) -> DataFacts:
     return DataFacts(
         source=f"the phantom set (data.phantom_n_train={d.phantom_n_train}, "
                f"data.phantom_n_test={d.phantom_n_test})",
-        n_images=len(plan.train) + len(plan.test), grade_counts=counts, grade_names=names,
+        n_images=len(plan.train) + len(plan.test), n_test=len(plan.test), grade_counts=counts,
+        grade_names=names,
         cache_sizes=sorted(set(d.cache_sizes)), channels=1 if channels is None else channels,
         channels_why=why if channels is not None else "the phantom images are grey")
 
@@ -659,7 +662,9 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
         n_patients = len({(e.label.patient if e.label else "") or e.image_id for e in labelled})
     channels, why = _channels_setting(cfg, layout.fundus)
     where = layout.labels_csv or layout.npz or layout.root
-    return DataFacts(source=f"{where}", n_images=len(entries), grade_counts=counts, grade_names=names,
+    return DataFacts(source=f"{where}", n_images=len(entries),
+                     n_test=sum(1 for e in entries if e.split == "test"), grade_counts=counts,
+                     grade_names=names,
                      patients_per_grade=patients_per_grade, n_patients=n_patients,
                      cache_sizes=sorted(set(d.cache_sizes)), channels=channels, channels_why=why,
                      labels_known=not blocking)
@@ -712,21 +717,24 @@ def _check_against_data(c: _Findings, cfg: Config, facts: DataFacts, stages: lis
     # batches of the self-supervised stages: every batch full (the last partial one is dropped)
     world = int(os.environ["WORLD_SIZE"]) if os.environ.get("WORLD_SIZE", "").isdigit() else 1
     world = max(1, world)
+    pool = facts.n_images - (0 if pc.use_test_images or d.dataset != "drac" else facts.n_test)
+    pool_source = facts.source + ("" if pool == facts.n_images else
+                                  f", less its {facts.n_test} test images (pretrain.use_test_images=false)")
     if "pretrain" in stages and pc.batch_size >= 2:
-        per_rank = facts.n_images // world
+        per_rank = pool // world
         if pc.batch_size > per_rank:
             sees = f"each of the {world} processes sees" if world > 1 else "pretraining draws from"
             c.error("pretrain.batch_size",
-                    f"larger than the {per_rank} images {sees} ({facts.source}); batches are "
+                    f"larger than the {per_rank} images {sees} ({pool_source}); batches are "
                     f"always full (the last partial batch is dropped), so an epoch would have no step",
                     f"pretrain.batch_size={_pow2_at_most(per_rank, _DEFAULTS.pretrain.batch_size)}"
                     if per_rank >= 2 else "add images: pretraining needs at least 2")
-    if umm_runs and uc.batch_size >= 2 and uc.batch_size > facts.n_images:
+    if umm_runs and uc.batch_size >= 2 and uc.batch_size > pool:
         c.error("umm.batch_size",
-                f"larger than the {facts.n_images} images UMM draws from ({facts.source}); batches "
+                f"larger than the {pool} images UMM draws from ({pool_source}); batches "
                 f"are always full, so an epoch would have no step",
-                f"umm.batch_size={_pow2_at_most(facts.n_images, _DEFAULTS.umm.batch_size)}"
-                if facts.n_images >= 2 else "add images: UMM needs at least 2")
+                f"umm.batch_size={_pow2_at_most(pool, _DEFAULTS.umm.batch_size)}"
+                if pool >= 2 else "add images: UMM needs at least 2")
 
     # the cached sizes the crops are cut from
     source = pc.augment.source_size

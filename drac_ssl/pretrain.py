@@ -132,15 +132,28 @@ def default_cache_dir() -> Path:
 def load_pretrain_data(cfg: Config, data_dir: Path | None) -> PretrainData:
     """The image pool for ``cfg.data.dataset``.
 
-    DRAC: every ingested image (training and test: labels are not used to pretrain) from the
-    cached ``source_size`` copy; k-NN monitor on fold 0 vs the other folds when labelled.
-    Generic datasets: the training split unlabelled; k-NN from train to the test split.
+    DRAC (any ingested data set): every ingested image, training and test (labels are not
+    used to pretrain: transductive on the test images), from the cached ``source_size`` copy;
+    with ``pretrain.use_test_images=false`` the training split only, so the test images stay
+    unseen. k-NN monitor on fold 0 vs the other folds when labelled. The description says
+    which splits were used. Generic datasets: the training split unlabelled; k-NN from train
+    to the test split.
     """
     aug = cfg.pretrain.augment
     if cfg.data.dataset == "drac":
         if data_dir is None:
             raise ValueError("DRAC pretraining needs the ingest output folder (run the ingest stage first).")
         images, rows = load_octa_cache(data_dir, aug.source_size)
+        n_test = sum(1 for r in rows if r["split"] == "test")
+        splits = "training and test images, no labels" if n_test else "training images, no labels"
+        if not cfg.pretrain.use_test_images and n_test:
+            rows = [r for r in rows if r["split"] != "test"]
+            keep = np.array(sorted(int(r["cache_index"]) for r in rows), dtype=np.int64)
+            images = np.asarray(images[keep])
+            position = {int(c): i for i, c in enumerate(keep)}
+            rows = [{**r, "cache_index": position[int(r["cache_index"])]} for r in rows]
+            splits = (f"training images only, no labels ({n_test} test images left out: "
+                      f"pretrain.use_test_images=false)")
         knn_train = knn_test = None
         labelled = [r for r in rows if r["grade"] is not None]
         if cfg.pretrain.knn_every and len({r["grade"] for r in labelled}) > 1:
@@ -155,7 +168,8 @@ def load_pretrain_data(cfg: Config, data_dir: Path | None) -> PretrainData:
         kind = "DRAC UW-OCTA" if facts.layout in ("", "drac", "plain") else f"{facts.layout} retinal images"
         return PretrainData(
             images=images,
-            description=f"{kind}, {len(rows)} images ({len(labelled)} labelled), ingest at {data_dir}",
+            description=f"{kind}, {len(rows)} images ({len(labelled)} labelled; {splits}), "
+                        f"ingest at {data_dir}",
             knn_train=knn_train,
             knn_test=knn_test,
             facts=facts.to_dict(),

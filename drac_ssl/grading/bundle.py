@@ -275,11 +275,15 @@ Grad-CAM target layer: `{meta['gradcam_target_layer']}`.
 """
 
 
-def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None) -> Path:
-    """Write ``run_dir/bundle/`` from the fine-tuning outputs (see the module docstring).
+def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
+                 out: str | os.PathLike[str] | None = None) -> Path:
+    """Write ``run_dir/bundle/`` (or ``out``) from the fine-tuning outputs (see the module
+    docstring).
 
-    ``variant`` defaults to the one selected in ``finetune/summary.json``. The bundle is
-    assembled in a temporary folder and moved into place, replacing an older one.
+    ``variant`` defaults to the one selected in ``finetune/summary.json``; another variant
+    (``scratch``, ``vicreg``, ``vicreg_umm``) gives that variant's fold ensemble, e.g. into
+    ``out=run_dir/bundles/<variant>``. The bundle is assembled in a temporary folder and
+    moved into place, replacing an older one.
     """
     run_dir = Path(run_dir)
     ft_dir = run_dir / "finetune"
@@ -287,6 +291,11 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None) ->
                          "the fine-tuning summary (run the finetune stage first)")
     variant = variant or summary["selected"]
     vdir = ft_dir / variant
+    if not (vdir / "model.json").is_file():
+        done = sorted(p.parent.name for p in ft_dir.glob("*/model.json"))
+        raise BundleError(f"{vdir}: no fine-tuned variant {variant!r} in this run (it has "
+                          f"{', '.join(done) or 'none'}).\n  fix: choose one of those, or run the "
+                          f"finetune stage with it")
     model_json = _read_json(vdir / "model.json", f"the {variant} model description")
     metrics = _read_json(vdir / "metrics.json", f"the {variant} metrics")
     calibration = _read_json(vdir / "calibration.json", f"the {variant} calibration")
@@ -317,7 +326,9 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None) ->
         "freeze": model_json["freeze"],
         "finetune": model_json.get("finetune", {}),
         "variant": variant,
-        "selection": summary.get("selection", ""),
+        "selection": (summary.get("selection", "") if variant == summary.get("selected") else
+                      f"asked for by name; the run selected {summary.get('selected')} "
+                      f"({summary.get('selection', '')})"),
         "folds": model_json["folds"],
         "ensemble": ("mean over the fold models of the probabilities (classification head) or "
                      "of the score (regression head)"),
@@ -340,8 +351,9 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None) ->
                        "P": "calibrated ensemble probabilities"},
         "not_a_medical_device": True,
     }
-    out = run_dir / "bundle"
-    tmp = run_dir / f".bundle.tmp-{os.getpid()}"
+    out = Path(out) if out is not None else run_dir / "bundle"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
