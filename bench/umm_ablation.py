@@ -44,9 +44,8 @@ what it finished) and ``umm_protocol_<dataset>.png``. ``--smoke``: a few steps o
 everything, to check the wiring (never a result).
 
 Datasets: ``drac_phantom`` (the embedded phantom UW-OCTA set, ``configs/default.yaml``),
-``retinamnist`` (``../shared/data/retinamnist/retinamnist_public.npz``; needs the MedMNIST
-ingest and colour K-grade fine-tuning, issue #12: until they are in the package the bench
-stops with that message), ``cifar10`` (``configs/cifar10.yaml``; ``--base RUN`` reuses a
+``retinamnist`` (``../shared/data/retinamnist/retinamnist_public.npz``, the recipe of
+``configs/retinamnist.yaml``), ``cifar10`` (``configs/cifar10.yaml``; ``--base RUN`` reuses a
 pretrained run folder, e.g. the GPU session's).
 
     python -m bench.umm_ablation --dataset drac_phantom --smoke
@@ -93,11 +92,10 @@ BASE: dict[str, tuple[str, list[str]]] = {
     # dataset -> (config file, overrides); pretraining runs without early stopping so it can
     # pass the monitor's peak, with the k-NN monitor where labels exist
     "drac_phantom": ("default.yaml", ["pretrain.patience=0", "pretrain.knn_every=5"]),
-    "retinamnist": ("default.yaml", [
-        f"data.root={RETINAMNIST_NPZ}", "data.layout=medmnist", "data.channels=3",
-        "data.cache_sizes=[32]", "pretrain.backbone.in_channels=3", "pretrain.backbone.cifar_stem=true",
-        "pretrain.augment.image_size=32", "pretrain.augment.source_size=32", "finetune.image_size=32",
-        "pretrain.patience=0", "pretrain.knn_every=5"]),
+    # RetinaMNIST: the package's own recipe (configs/retinamnist.yaml: RGB 28 px, ImageNet-stem
+    # ResNet-18, full fine-tuning, fixed schedule, argmax), early stopping off
+    "retinamnist": ("retinamnist.yaml", [
+        f"data.root={RETINAMNIST_NPZ}", "pretrain.patience=0", "pretrain.knn_every=5"]),
     "cifar10": ("cifar10.yaml", ["pretrain.patience=0", "pretrain.knn_every=10"]),
 }
 SMOKE: dict[str, list[str]] = {
@@ -136,20 +134,14 @@ def seeds_for(name: str, seeds: Sequence[int]) -> list[int]:
     return list(seeds) if name in ("control", "umm") else list(seeds[:1])
 
 
-WAITS_FOR_12 = ("the RetinaMNIST path needs the MedMNIST ingest (data.layout=medmnist) and colour K-grade "
-                "fine-tuning (issue #12) in the package; this checkout does not have them yet")
-
-
 def _readiness(dataset: str, overrides: list[str], run_root: Path) -> None:
     """Stop before any work when the configuration cannot run (the package's preflight of every
-    stage the protocol uses) or, for RetinaMNIST, when the package cannot ingest it yet."""
+    stage the protocol uses) or the RetinaMNIST file is missing."""
     if dataset == "retinamnist" and not RETINAMNIST_NPZ.is_file():
         raise SystemExit(f"RetinaMNIST not found at {RETINAMNIST_NPZ} (../shared/data/retinamnist/)")
     try:
         cfg = load_config(CONFIGS / BASE[dataset][0], overrides)
     except ConfigError as exc:
-        if dataset == "retinamnist":
-            raise SystemExit(f"{WAITS_FOR_12}:\n  {str(exc).splitlines()[0]}") from None
         raise SystemExit(f"error: {exc}") from None
     if dataset == "cifar10":
         return
@@ -191,10 +183,12 @@ def probe_scores(cfg: Config, backbone_path: Path, ft_data: Any, device: torch.d
     """Out-of-fold k-NN (k = 20) and linear-probe accuracy (%) of the frozen features of the
     labelled pool, on the manifest's folds."""
     from drac_ssl import finetune
+    from drac_ssl.config import with_data_channels
     from drac_ssl.evaluation import linear_probe
     from drac_ssl.metrics import knn_accuracy
     from drac_ssl.models import build_backbone, load_local_weights
 
+    cfg = with_data_channels(cfg, ft_data.channels, ft_data.description)  # in_channels 0: the data's
     backbone = build_backbone(cfg.pretrain.backbone)
     load_local_weights(backbone, backbone_path)
     backbone = backbone.to(device)
@@ -416,14 +410,8 @@ def protocol_main(argv: list[str] | None = None) -> None:
             scores = {"knn_top1_k20": round(s["knn_top1_k20"], 2), "knn_top1_k200": round(s["knn_top1_k200"], 2),
                       "linear_probe_top1": round(s["probe"].top1, 2)}
         else:
-            try:
-                scores = graded_scores(cfg0, base, backbone, meta, run_root / "score" / f"{variant}-s{seed}",
-                                       ft_data, device, sub)
-            except ValueError as exc:  # the fine-tuning stage refuses colour / 5-grade data before #12
-                if dataset == "retinamnist":
-                    raise SystemExit(f"{WAITS_FOR_12} (ingest and pretraining are done in {base} and are "
-                                     f"reused by the next run):\n  {exc}") from None
-                raise
+            scores = graded_scores(cfg0, base, backbone, meta, run_root / "score" / f"{variant}-s{seed}",
+                                   ft_data, device, sub)
         rows.setdefault(variant, []).append({"seed": seed, **scores, **extra})
         print(f"[bench] {variant} seed {seed}: {rows[variant][-1]}")
         summary = summarise(rows)
