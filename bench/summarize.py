@@ -222,6 +222,43 @@ def umm_protocol_table(record: dict[str, Any]) -> list[str]:
     return out
 
 
+def retinamnist_rows(r: dict[str, Any]) -> list[str]:
+    """The RetinaMNIST job's wall time (bench/retinamnist.py); its figures are a table below."""
+    stages = ", ".join(f"{k} {v} s" for k, v in r.get("seconds_per_stage", {}).items())
+    load = (r.get("load_average_1_5_15_min") or {}).get("start")
+    return [f"| RetinaMNIST main job (`configs/retinamnist.yaml`) + every variant's submission + pixel floor | "
+            f"{r.get('seconds_total')} s total ({r.get('goal')}: {'met' if r.get('goal_met') else 'not met'}"
+            f"{'; ' + r['goal_note'] if r.get('goal_note') else ''}); {stages}"
+            f"{f'; load average at start {load[0]}' if load else ''} | {_device(r)} | {_date(r)} | "
+            f"`{r.get('command')}` |"]
+
+
+def retinamnist_table(r: dict[str, Any]) -> list[str]:
+    """Out-of-fold figures of every variant and the raw-pixel floor, with the published
+    test-split figures beside them (bench/retinamnist.py)."""
+    out = ["", f"**RetinaMNIST, 5-fold out-of-fold on the 1,200 labelled images** ({_device(r)}, {_date(r)}; "
+           f"pretraining on {r.get('pretraining_images')}; selected variant: {r.get('selected_variant')}; "
+           "submissions of the 400 test images: `bench/results/retinamnist_submission_<variant>.csv`)", "",
+           "| variant | QWK [95% CI] | accuracy | AUC OvR | AUC OvO | macro F1 | thresholds rule: QWK / accuracy |",
+           "|---|---|---|---|---|---|---|"]
+    rows = dict(r.get("variants", {}))
+    if r.get("pixel_floor"):
+        rows["logistic regression on raw pixels (floor)"] = r["pixel_floor"]
+    for name, m in rows.items():
+        lo, hi = m.get("qwk_ci95") or (None, None)
+        thr = (m.get("decision_rules") or {}).get("thresholds")
+        thr_text = f"{thr['qwk']:.3f} / {thr['accuracy']:.3f}" if thr else ""
+        ci = f" [{lo:.3f}, {hi:.3f}]" if lo is not None and hi is not None else ""
+        out.append(f"| {name} | {m['qwk']:.3f}{ci} | {m['accuracy']:.3f} | {m['auc_ovr']:.3f} | {m['auc_ovo']:.3f} | "
+                   f"{m['macro_f1']:.3f} | {thr_text} |")
+    pub = r.get("published_test_split", {})
+    refs = "; ".join(f"{k}: accuracy {v['accuracy']}, AUC OvR {v['auc_ovr']}" for k, v in pub.items()
+                     if isinstance(v, dict))
+    if refs:
+        out += ["", f"Published (official test split, not cross-validation): {refs}."]
+    return out
+
+
 def correctness_tables(results_dir: Path) -> list[str]:
     """The correctness tables of issue #7, each from its own result file (absent file: no table)."""
     out: list[str] = []
@@ -278,6 +315,9 @@ def _cifar_tables(cifar: dict[str, Any] | None, ablation: dict[str, Any] | None)
 
 def _other_tables(results_dir: Path, load: Any) -> list[str]:
     out: list[str] = []
+    retina = load("retinamnist")
+    if retina:
+        out += retinamnist_table(retina)
     for path in sorted(results_dir.glob("umm_protocol_*.json")):
         out += umm_protocol_table(json.loads(path.read_text(encoding="utf-8")))
     for dataset in ("mnist", "fashion_mnist"):
@@ -354,6 +394,8 @@ def render(results_dir: Path = RESULTS) -> str:
             lines += inference_rows(record)
         elif name == "threads":
             lines += threads_rows(record)
+        elif name == "retinamnist":
+            lines += retinamnist_rows(record)
         elif name.startswith(("umm_ablation", "umm_protocol_", "low_label_", "layer_clusters_")):
             continue  # shown as tables below
         else:

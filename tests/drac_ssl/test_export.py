@@ -373,3 +373,18 @@ def test_backbones_identical_compares_every_tensor() -> None:
 
     for edit in ("weight_ulp", "running_mean", "batches_tracked", "nan", "dtype"):
         assert changed(edit), edit
+
+
+def test_any_fine_tuned_variant_exports_into_its_own_bundle_and_csv(exported_run: Path, tmp_path: Path) -> None:
+    cfg = tiny_config()
+    out = tmp_path / "submission_vicreg.csv"
+    result = export.run(cfg, exported_run, variant="vicreg", submission_path=out)
+    assert result.submission_path == out and result.n_test == 6
+    assert result.bundle_dir == exported_run / "bundles" / "vicreg"
+    assert check_submission(out, exported_run / "images" / "test") == []
+    # the run selected vicreg (the only variant): the same grades and probabilities as its export
+    assert _submission(out) == _submission(exported_run / "export" / "submission.csv")
+    assert json.loads((exported_run / "export" / "summary_vicreg.json").read_text())["variant"] == "vicreg"
+    with pytest.raises(bundles.BundleError, match=r"no fine-tuned variant 'scratch'.*it has vicreg"):
+        export.run(cfg, exported_run, variant="scratch", submission_path=tmp_path / "s.csv")
+    assert not (tmp_path / "s.csv").exists()

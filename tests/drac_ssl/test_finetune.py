@@ -341,3 +341,21 @@ def test_non_default_settings_reach_the_run_the_metrics_and_the_bundle(
     # any setting a fold's training depends on retrains the folds
     finetune.run(tiny_config(**{**settings, "finetune.frozen_train_views": "2"}), run)
     assert "reusing" not in capsys.readouterr().out and views == [1, 2]
+
+
+def test_keep_last_keeps_the_last_epoch_and_chooses_nothing_on_the_scored_fold(
+        pretrained_run: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in ("data", "pretrain"):
+        (run / name).symlink_to(pretrained_run / name, target_is_directory=True)
+    cfg = tiny_config(**{"finetune.keep": "last", "finetune.epochs": "3", "finetune.patience": "1",
+                         "finetune.compare_scratch": "false", "umm.enabled": "false"})
+    finetune.run(cfg, run)
+    metrics = json.loads((run / "finetune" / "vicreg" / "metrics.json").read_text())
+    assert metrics["keep"] == "last" and "finetune.keep=last" in metrics["protocol"]
+    for fold in metrics["folds"]:  # patience 1 would have stopped some folds early under keep=best
+        assert fold["epochs_run"] == 3 and fold["best_epoch"] == 2
+        assert "keep=last" in fold["stopped"]
+    with pytest.raises(ConfigError, match="finetune.keep"):
+        tiny_config(**{"finetune.keep": "middle"})
