@@ -39,3 +39,21 @@ def test_committed_app_results_render() -> None:
         record = json.loads((results / f"{name}.json").read_text(encoding="utf-8"))
         rows = app_speed_rows(record) if name == "app_speed" else app_load_rows(name, record)
         assert rows and "None" not in rows[0].split("|")[2]  # every figure is there
+
+
+def test_retinamnist_table_carries_every_variant_the_floor_and_the_published_figures() -> None:
+    from bench.summarize import retinamnist_rows, retinamnist_table
+
+    variant = {"qwk": 0.55, "qwk_ci95": [0.5, 0.6], "accuracy": 0.515, "auc_ovr": 0.745, "auc_ovo": 0.693,
+               "macro_f1": 0.4, "decision_rules": {"thresholds": {"qwk": 0.559, "accuracy": 0.492}}}
+    record = {"variants": {"scratch": variant, "vicreg": {**variant, "qwk": 0.53}},
+              "pixel_floor": {**variant, "qwk": 0.487, "decision_rules": None},
+              "published_test_split": {"resnet18": {"accuracy": 0.524, "auc_ovr": 0.717}, "note": "x"},
+              "seconds_total": 1458.0, "goal": "< 2400 s", "goal_met": True,
+              "seconds_per_stage": {"pretrain": 446.9}, "environment": {}}
+    table = "\n".join(retinamnist_table(record))
+    assert "| scratch | 0.550 [0.500, 0.600] | 0.515 | 0.745 | 0.693 | 0.400 | 0.559 / 0.492 |" in table
+    assert "| vicreg | 0.530" in table and "raw pixels (floor) | 0.487" in table
+    assert "resnet18: accuracy 0.524, AUC OvR 0.717" in table
+    row = retinamnist_rows(record)[0]
+    assert "1458.0 s total (< 2400 s: met)" in row and "pretrain 446.9 s" in row
