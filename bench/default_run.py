@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import REPO, RESULTS, add_threads_argument, write_result
+from bench.common import REPO, RESULTS, add_threads_argument, load_average, write_result
 
 
 def main() -> None:
@@ -56,6 +56,7 @@ def main() -> None:
             subprocess.run([sys.executable, "-c", code, str(config), *args.overrides], cwd=work, env=env, check=True)
             phantom_seconds = time.perf_counter() - t0
             print(f"[bench] phantom set generated in {phantom_seconds:.1f} s (not counted below)")
+        load_start = load_average()
         t0 = time.perf_counter()
         proc = subprocess.run([sys.executable, "-m", "drac_ssl.train", "-c", str(config),
                                "--threads", str(args.threads), "run.name=bench", *args.overrides],
@@ -85,6 +86,7 @@ def main() -> None:
         "phantom_generation_counted": not args.pregenerate,
         "seconds_total": round(total, 1),
         "main_job_threads": job_threads,
+        "load_average_1_5_15_min": {"start": load_start, "end": load_average()},
         "seconds_per_stage": stage_seconds,
         "pretrain_epochs_run": pretrain_meta.get("epochs_run"),
         "pretrain_stopped": pretrain_meta.get("stopped"),

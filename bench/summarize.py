@@ -98,7 +98,15 @@ def default_run_rows(r: dict[str, Any]) -> list[str]:
     return [f"| main job, README command (1) from cold (phantom data) | {r.get('seconds_total')} s total "
             f"(goal < 600 s: {'met' if r.get('goal_met') else 'not met'}); {stages}"
             + (f"; out-of-fold on phantoms: {oof}" if oof else "")
+            + _load_note(r)
             + f" | {_device(r)} | {_date(r)} | `{r.get('command')}` |"]
+
+
+def _load_note(r: dict[str, Any]) -> str:
+    """The 1-minute load average at the start and end of a timed run, where recorded."""
+    load = r.get("load_average_1_5_15_min") or {}
+    ends = [v[0] for v in (load.get("start"), load.get("end")) if v]
+    return f"; 1-min load average {ends[0]}-{ends[-1]} on the machine" if ends else ""
 
 
 def generic_rows(name: str, r: dict[str, Any]) -> list[str]:
