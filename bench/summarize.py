@@ -191,6 +191,14 @@ def pipeline_rows(r: dict[str, Any]) -> list[str]:
             f"after {r.get('pretrain_epochs_run')} epochs | {_device(r)} | {_date(r)} | `{r.get('command')}` |"]
 
 
+def _shared_relative(text: str) -> str:
+    """Settings as a reader can type them: the measuring machine's ``.../shared`` path written
+    as ``../shared`` (where the data lives beside a clone)."""
+    import re
+
+    return re.sub(r"(?<=[=\s])/\S*?/shared/", "../shared/", text)
+
+
 def umm_protocol_table(record: dict[str, Any]) -> list[str]:
     """The issue #13 protocol (``bench.umm_ablation``): one row per variant, means over seeds,
     gains over the fair control. Smoke runs are not results and are left out."""
@@ -206,7 +214,7 @@ def umm_protocol_table(record: dict[str, Any]) -> list[str]:
            f"pretraining {pre.get('epochs_run')} epochs, monitor peak at epoch "
            f"{(peak.get('epoch') or 0) + 1}, every variant from epoch {(start.get('epoch') or 0) + 1}"
            f"{'' if pre.get('passed_peak') else ' (NOT past the peak)'}; settings: "
-           f"`{' '.join(record.get('settings_for_every_run', []))}`)", "",
+           f"`{_shared_relative(' '.join(record.get('settings_for_every_run', [])))}`)", "",
            "| variant | settings | seeds | " + " | ".join(heads) + " | vs control | guard |",
            "|---|---|---|" + "---|" * len(heads) + "---|---|"]
     for name, runs in record.get("variants", {}).items():

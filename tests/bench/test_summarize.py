@@ -57,3 +57,13 @@ def test_retinamnist_table_carries_every_variant_the_floor_and_the_published_fig
     assert "resnet18: accuracy 0.524, AUC OvR 0.717" in table
     row = retinamnist_rows(record)[0]
     assert "1458.0 s total (< 2400 s: met)" in row and "pretrain 446.9 s" in row
+
+
+def test_umm_protocol_settings_show_the_shared_data_as_a_reader_types_it() -> None:
+    from bench.summarize import umm_protocol_table
+
+    record = {"dataset": "retinamnist", "settings_for_every_run": [
+        "data.root=/home/ci/work/shared/data/retinamnist/retinamnist_public.npz", "pretrain.epochs=40"],
+        "variants": {}, "environment": {}}
+    header = "\n".join(umm_protocol_table(record))
+    assert "`data.root=../shared/data/retinamnist/retinamnist_public.npz pretrain.epochs=40`" in header
