@@ -52,6 +52,7 @@ from bench.common import (  # noqa: E402
     SHARED,
     busy_neighbour,
     load_average,
+    stop_process,
     write_result,
 )
 
@@ -305,12 +306,7 @@ def main(argv: list[str] | None = None) -> int:
         if "rejected" in summary or "Busy" in summary:
             batch_error = f"batch: {summary}"
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_process(server, timeout=30)
         server_text = server_log.read_text(encoding="utf-8", errors="replace")
         shutil.rmtree(tmp, ignore_errors=True)
     threads_line = re.search(r"CPU threads: (\d+) \(([^;]*)", server_text)

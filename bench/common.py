@@ -85,13 +85,18 @@ def start_neighbour() -> subprocess.Popen[bytes]:
     return proc
 
 
-def stop_neighbour(proc: subprocess.Popen[bytes]) -> None:
+def stop_process(proc: subprocess.Popen[Any], timeout: float = 10) -> None:
+    """Terminate ``proc``; kill it if it has not exited after ``timeout`` seconds."""
     proc.terminate()
     try:
-        proc.wait(timeout=10)
+        proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def stop_neighbour(proc: subprocess.Popen[bytes]) -> None:
+    stop_process(proc)
 
 
 @contextmanager

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import json
 import math
 import multiprocessing
 import os
@@ -38,7 +37,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from drac_ssl.io import atomic_write_bytes, atomic_write_json, atomic_write_text
+from drac_ssl.io import atomic_write_bytes, atomic_write_json, atomic_write_text, read_json_dict
 
 __all__ = [
     "CSV_COLUMNS",
@@ -771,16 +770,8 @@ def _params(n_train: int, n_test: int, seed: int, size: int) -> dict[str, Any]:
     }
 
 
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
 def _is_complete(root: Path, params: dict[str, Any], plan: PhantomPlan) -> bool:
-    manifest = _read_json(root / MANIFEST_NAME)
+    manifest = read_json_dict(root / MANIFEST_NAME)
     if manifest is None or manifest.get("params") != params:
         return False
     if not (root / LABELS_CSV).is_file():
@@ -847,8 +838,8 @@ def generate(
     if _is_complete(root, params, plan):
         return root
 
-    manifest = _read_json(root / MANIFEST_NAME)
-    partial = _read_json(root / _PARTIAL_NAME)
+    manifest = read_json_dict(root / MANIFEST_NAME)
+    partial = read_json_dict(root / _PARTIAL_NAME)
     ours = manifest is not None or partial is not None
     folders = ((TRAIN_IMAGE_DIR, plan.train), (TEST_IMAGE_DIR, plan.test))
     existing = [

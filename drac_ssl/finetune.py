@@ -104,7 +104,7 @@ from drac_ssl.grading.model import (
     monitor_score,
 )
 from drac_ssl.grading.predict import TTA_FLIPS, predict_raw
-from drac_ssl.io import atomic_write_json, atomic_write_text
+from drac_ssl.io import atomic_write_json, atomic_write_text, read_json_dict
 from drac_ssl.metrics import (
     apply_thresholds,
     bootstrap_ci,
@@ -535,13 +535,6 @@ def _signature(ctx: _Context, variant: str, source: Path | None, spec: ModelSpec
     return hashlib.sha1(blob.encode()).hexdigest()
 
 
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
 def _csv_text(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
@@ -603,7 +596,7 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
     for k_i, fold in enumerate(ctx.fold_ids):
         record_path = out_dir / f"fold{fold}.json"
         weights_path = out_dir / f"fold{fold}.safetensors"
-        record = _read_json(record_path)
+        record = read_json_dict(record_path)
         train_pos = np.flatnonzero(ctx.folds != fold)
         val_pos = np.flatnonzero(ctx.folds == fold)
         train_ids = [ctx.lab[i]["id"] for i in train_pos]
@@ -776,7 +769,7 @@ def _model_spec(cfg: Config, metadata_path: Path, data_channels: int = 1,
     configured ``in_channels`` of 0 means the data's), with ``num_grades`` outputs."""
     bb = cfg.pretrain.backbone
     arch, cifar_stem, channels = bb.arch, bb.cifar_stem, bb.in_channels or data_channels
-    meta = _read_json(metadata_path)
+    meta = read_json_dict(metadata_path)
     if meta is not None:
         arch = meta.get("architecture", {}).get("backbone", arch)
         cifar_stem = bool(meta.get("architecture", {}).get("cifar_stem", cifar_stem))

@@ -165,6 +165,16 @@ def auc_undefined_reason(y_true: Any, probs: Any) -> str | None:
     return None
 
 
+def _macro_auc(y_true: Any, probs: Any, multi_class: str) -> float:
+    """sklearn's macro ``multi_class`` ("ovo" / "ovr") AUC over all K grades, nan when undefined."""
+    yt = _as_grades(y_true, "y_true")
+    p = _as_probs(probs, n=yt.size)
+    if auc_undefined_reason(yt, p) is not None:
+        return float("nan")
+    return float(roc_auc_score(yt, p, average="macro", multi_class=multi_class,
+                               labels=np.arange(p.shape[1])))
+
+
 def macro_ovo_auc(y_true: Any, probs: Any) -> float:
     """Macro one-vs-one ROC AUC (Hand & Till 2001), the DRAC Task 3 tie-breaker.
 
@@ -176,12 +186,7 @@ def macro_ovo_auc(y_true: Any, probs: Any) -> float:
     fold); ``auc_undefined_reason(y_true, probs)`` gives the reason as a string.
     Raises ValueError for malformed input (shape mismatch, NaN, values outside [0, 1]).
     """
-    yt = _as_grades(y_true, "y_true")
-    p = _as_probs(probs, n=yt.size)
-    if auc_undefined_reason(yt, p) is not None:
-        return float("nan")
-    return float(roc_auc_score(yt, p, average="macro", multi_class="ovo",
-                               labels=np.arange(p.shape[1])))
+    return _macro_auc(y_true, probs, "ovo")
 
 
 def macro_ovr_auc(y_true: Any, probs: Any) -> float:
@@ -192,12 +197,7 @@ def macro_ovr_auc(y_true: Any, probs: Any) -> float:
     ``sklearn.metrics.roc_auc_score(average="macro", multi_class="ovr")``. Returns nan when
     a grade is absent from ``y_true`` (see :func:`auc_undefined_reason`).
     """
-    yt = _as_grades(y_true, "y_true")
-    p = _as_probs(probs, n=yt.size)
-    if auc_undefined_reason(yt, p) is not None:
-        return float("nan")
-    return float(roc_auc_score(yt, p, average="macro", multi_class="ovr",
-                               labels=np.arange(p.shape[1])))
+    return _macro_auc(y_true, probs, "ovr")
 
 
 def ovr_auc_per_grade(y_true: Any, probs: Any) -> list[float]:

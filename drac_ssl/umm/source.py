@@ -34,6 +34,7 @@ from typing import Any
 
 from drac_ssl.checkpoint import load_checkpoint
 from drac_ssl.config import Config, configured_channels, with_data_channels
+from drac_ssl.io import read_json_dict
 from drac_ssl.models import VICRegModel, build_vicreg_model, load_local_weights
 
 __all__ = ["MONITOR_KEY", "START_RULES", "StartPoint", "choose_start", "default_checkpoint",
@@ -181,7 +182,7 @@ def resolve_start(run_dir: Path, checkpoint: str | Path | None, rule: str = "bes
             f"a checkpoint: python -m drac_ssl.umm RUN/pretrain/vicreg_model.safetensors"
         )
     if which == "best":
-        meta = _read_json(pretrain_dir / "metadata.json") or {}
+        meta = read_json_dict(pretrain_dir / "metadata.json") or {}
         epoch = meta.get("best_epoch") if isinstance(meta.get("best_epoch"), int) else None
     return StartPoint(rule, path, epoch, values.get(epoch) if epoch is not None else None,
                       peak_epoch, peak_value, reason)
@@ -190,14 +191,6 @@ def resolve_start(run_dir: Path, checkpoint: str | Path | None, rule: str = "bes
 def resolve_checkpoint(run_dir: Path, checkpoint: str | Path | None) -> Path:
     """The path of :func:`resolve_start` with the default rule (``best``)."""
     return resolve_start(run_dir, checkpoint).path
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def _architecture(cfg: Config) -> dict[str, Any]:

@@ -422,13 +422,7 @@ def test_default_step_trains_through_third_derivatives_on_the_resnet_layers(
         True,
         "maximize",
     )
-    model = umm.load_pretrained_model(cfg, pretrained / "pretrain" / "vicreg_model.safetensors")
-    model.backbone.freeze_until("layer3")
-    for stage in model.backbone.stage_modules("layer3"):
-        umm.make_batch_norm_composable(stage)
-    umm.make_batch_norm_composable(model.expander)
-    head = umm.AfterCut(model, "layer3").train()
-    tuned = {n: p for n, p in head.named_parameters() if p.requires_grad}
+    model, head, tuned = tuned_model(cfg, pretrained)
     assert not any(n.startswith(("backbone.layer3", "backbone.conv1")) for n in tuned)
     x = torch.randn(2, 8, 1, 32, 32)
     weight = model.backbone.layer4[0].conv1.weight
