@@ -12,8 +12,9 @@ distribution (up to interpolation details):
   resized crop, horizontal and vertical flips, a rotation by any angle (a fundus photograph
   has no preferred orientation: the disc is round and left and right eyes are mirror
   images; black corners, like the photograph's surround), and a mild colour jitter with
-  p 0.8 (brightness and contrast 0.2, saturation 0.1, hue 0.02 of a turn: camera and
-  pigmentation differences, without turning a haemorrhage's red into another colour). No
+  p 0.8 (brightness, contrast and saturation 0.2: camera and pigmentation differences).
+  No hue shift: hue carries the lesions (a haemorrhage's red, an exudate's yellow); on
+  RetinaMNIST even 0.02 of a turn lowered the cross-validated AUC (``docs/retinamnist.md``). No
   greyscale, solarise, blur or noise by default: colour and fine detail (microaneurysms,
   exudates) carry the grade. Normalised with per-channel fundus statistics
   (:data:`drac_ssl.datasets.FUNDUS_MEAN` / ``FUNDUS_STD``).
@@ -156,8 +157,8 @@ def recipe_for(cfg: AugmentConfig, dataset: str | None = None) -> ViewRecipe:
     if cfg.recipe == "fundus":
         return replace(
             base, hflip_p=0.5, vflip_p=0.5, rotate_p=1.0, rotate_degrees=180.0,
-            jitter_p=0.8, jitter_brightness=0.2, jitter_contrast=0.2, jitter_saturation=0.1,
-            jitter_hue=0.02, border="zeros",
+            jitter_p=0.8, jitter_brightness=0.2, jitter_contrast=0.2, jitter_saturation=0.2,
+            jitter_hue=0.0, border="zeros",
         )  # fmt: skip
     if cfg.recipe == "cifar":
         # bicubic crops as solo-learn's CIFAR pipeline (torchvision RandomResizedCrop, BICUBIC)
