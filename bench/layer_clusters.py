@@ -66,7 +66,7 @@ def load_backbone(path: str | os.PathLike[str], cfg: Config) -> tuple[Backbone, 
     present (pretraining writes one), else from ``cfg.pretrain.backbone``."""
     p = Path(path)
     bc = cfg.pretrain.backbone
-    arch, channels, stem = bc.arch, configured_channels(cfg), bc.cifar_stem
+    arch, channels, stem, stride = bc.arch, configured_channels(cfg), bc.cifar_stem, bc.stem_stride
     meta_path = p.with_name("metadata.json")
     info: dict[str, Any] = {"path": str(p), "metadata": None}
     if meta_path.is_file():
@@ -74,6 +74,7 @@ def load_backbone(path: str | os.PathLike[str], cfg: Config) -> tuple[Backbone, 
         a = meta.get("architecture", {})
         arch = a.get("backbone", arch)
         stem = bool(a.get("cifar_stem", stem))
+        stride = int(a.get("stem_stride", 1))
         channels = int(meta.get("input", {}).get("channels", channels))
         info["metadata"] = {k: meta.get(k) for k in ("stage", "training_data", "best_epoch",
                                                      "epochs_run", "metrics")}
@@ -84,21 +85,22 @@ def load_backbone(path: str | os.PathLike[str], cfg: Config) -> tuple[Backbone, 
             warnings.warn(f"{meta_path}: the weights were trained on {want.get('recipe')} "
                           f"{want.get('size')} inputs; embedding with the config's {aug.recipe} "
                           f"{aug.image_size} px", stacklevel=2)
-    backbone = Backbone(arch, in_channels=channels, cifar_stem=stem)
+    backbone = Backbone(arch, in_channels=channels, cifar_stem=stem, stem_stride=stride)
     load_local_weights(backbone, p, strict=True)
-    info.update(arch=arch, in_channels=channels, cifar_stem=stem)
+    info.update(arch=arch, in_channels=channels, cifar_stem=stem, stem_stride=stride)
     return backbone, info
 
 
 def random_backbone(like: Backbone | None, cfg: Config, seed: int) -> tuple[Backbone, dict[str, Any]]:
     """A randomly initialised backbone of ``like``'s architecture (else the config's)."""
     bc = cfg.pretrain.backbone
-    arch, channels, stem = ((like.arch, like.in_channels, like.cifar_stem) if like is not None
-                            else (bc.arch, configured_channels(cfg), bc.cifar_stem))
+    arch, channels, stem, stride = (
+        (like.arch, like.in_channels, like.cifar_stem, like.stem_stride) if like is not None
+        else (bc.arch, configured_channels(cfg), bc.cifar_stem, bc.stem_stride))
     torch.manual_seed(seed)
-    return (Backbone(arch, in_channels=channels, cifar_stem=stem),
+    return (Backbone(arch, in_channels=channels, cifar_stem=stem, stem_stride=stride),
             {"path": None, "note": f"random init (torch seed {seed})", "arch": arch,
-             "in_channels": channels, "cifar_stem": stem})
+             "in_channels": channels, "cifar_stem": stem, "stem_stride": stride})
 
 
 # --------------------------------------------------------------------------------------

@@ -233,7 +233,8 @@ def main() -> None:
                     else:
                         torch.manual_seed(seed)
                         bc = cfg.pretrain.backbone
-                        body = Backbone(bc.arch, in_channels=configured_channels(cfg), cifar_stem=bc.cifar_stem)
+                        body = Backbone(bc.arch, in_channels=configured_channels(cfg), cifar_stem=bc.cifar_stem,
+                                        stem_stride=bc.stem_stride)
                     res = finetune_classifier(body, xtr, ytr, xva, yva, test_x, test_y, **common)
                 runs[method].append({"seed": seed, "test_top1": round(res.test_top1, 2),
                                      "val_top1": round(res.val_top1, 2), "best_epoch": res.best_epoch + 1,

@@ -97,11 +97,15 @@ class BackboneConfig:
     UW-OCTA, 3 for colour fundus photographs (the ingest's ``data.channels``) or CIFAR-10; a
     value of 1 or 3 must equal the data's, else pretraining stops with an error naming both
     (nothing is converted silently). ``cifar_stem``: a 3x3 stride-1 first convolution and no
-    max-pool, for small images (CIFAR-10 at 32 px, RetinaMNIST at 28 px), any data set."""
+    max-pool, for small images (CIFAR-10 at 32 px, RetinaMNIST at 28 px), any data set.
+    ``stem_stride``: the stride of that 3x3 convolution; 2 halves every feature map (a 28 px
+    image gives layer4 2 x 2 maps instead of 4 x 4, a quarter of the compute of stride 1; the
+    ImageNet stem leaves 1 x 1). Needs ``cifar_stem: true``."""
 
     arch: str = "resnet18"
     in_channels: int = 0  # 0: the data's channels; 1 or 3 must match the data
     cifar_stem: bool = False  # 3x3 conv, no max-pool, for small (28-64 px) images
+    stem_stride: int = 1  # stride of the CIFAR stem's conv: 1 (CIFAR) or 2 (28 px fundus)
     weights: str = ""  # optional local weights file; nothing is ever downloaded
 
 
@@ -512,6 +516,15 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"config: pretrain.backbone.in_channels must be 0 (the data's channels), "
                           f"1 or 3, got {cfg.pretrain.backbone.in_channels}.\n"
                           f"  fix: pretrain.backbone.in_channels=0")
+    bb = cfg.pretrain.backbone
+    if bb.stem_stride not in (1, 2):
+        raise ConfigError(f"config: pretrain.backbone.stem_stride must be 1 or 2, got {bb.stem_stride}.\n"
+                          f"  fix: pretrain.backbone.stem_stride=1")
+    if bb.stem_stride != 1 and not bb.cifar_stem:
+        raise ConfigError(f"config: pretrain.backbone.stem_stride={bb.stem_stride} sets the stride of "
+                          f"the CIFAR stem's 3x3 convolution, but pretrain.backbone.cifar_stem is "
+                          f"false (the ImageNet stem has its own fixed strides).\n"
+                          f"  fix: pretrain.backbone.cifar_stem=true, or pretrain.backbone.stem_stride=1")
     if cfg.pretrain.lr <= 0:
         raise ConfigError(f"config: pretrain.lr must be > 0, got {cfg.pretrain.lr}.")
     if cfg.run.threads < 0:

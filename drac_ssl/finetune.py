@@ -769,14 +769,16 @@ def _model_spec(cfg: Config, metadata_path: Path, data_channels: int = 1,
     configured ``in_channels`` of 0 means the data's), with ``num_grades`` outputs."""
     bb = cfg.pretrain.backbone
     arch, cifar_stem, channels = bb.arch, bb.cifar_stem, bb.in_channels or data_channels
+    stem_stride = bb.stem_stride
     meta = read_json_dict(metadata_path)
     if meta is not None:
         arch = meta.get("architecture", {}).get("backbone", arch)
         cifar_stem = bool(meta.get("architecture", {}).get("cifar_stem", cifar_stem))
+        stem_stride = int(meta.get("architecture", {}).get("stem_stride", 1))
         channels = int(meta.get("input", {}).get("channels", channels))
     ft = cfg.finetune
     width = {"mlp": ft.mlp_hidden, "conv": ft.conv_head_channels}.get(ft.head)
-    return ModelSpec(arch=arch, in_channels=channels, cifar_stem=cifar_stem,
+    return ModelSpec(arch=arch, in_channels=channels, cifar_stem=cifar_stem, stem_stride=stem_stride,
                      head=ft.head, dropout=ft.dropout, num_grades=num_grades, head_width=width)
 
 

@@ -53,15 +53,22 @@ class Backbone(nn.Module):
         arch: ``resnet18`` | ``resnet34`` | ``resnet50`` (torchvision, random init).
         in_channels: input channels; 1 for OCTA (``conv1`` is a real 1-channel conv).
         cifar_stem: 3x3 stride-1 ``conv1`` and no max-pool (for 32 px images).
+        stem_stride: the stride of the CIFAR stem's ``conv1`` (1 or 2; 2 halves every map,
+            e.g. for 28 px fundus photographs). Only with ``cifar_stem``.
 
     Stages, in order: ``stem`` (conv1, bn1, relu, maxpool), ``layer1`` ... ``layer4``. For an
     input ``(n, in_channels, H, W)`` with the ImageNet stem, ``layerK`` has stride
-    ``2^(K+1)``; with the CIFAR stem, ``2^(K-1)``.
+    ``2^(K+1)``; with the CIFAR stem, ``stem_stride * 2^(K-1)``.
+
+    Raises:
+        ValueError: unknown ``arch``, ``in_channels`` < 1, ``stem_stride`` not 1 or 2, or a
+            stride of 2 without ``cifar_stem``.
     """
 
     stage_names: tuple[str, ...] = STAGE_NAMES
 
-    def __init__(self, arch: str = "resnet18", in_channels: int = 1, cifar_stem: bool = False):
+    def __init__(self, arch: str = "resnet18", in_channels: int = 1, cifar_stem: bool = False,
+                 stem_stride: int = 1):
         super().__init__()
         if arch not in ARCHS:
             raise ValueError(
@@ -70,13 +77,18 @@ class Backbone(nn.Module):
             )
         if in_channels < 1:
             raise ValueError(f"in_channels must be >= 1, got {in_channels}.")
+        if stem_stride not in (1, 2) or (stem_stride != 1 and not cifar_stem):
+            raise ValueError(f"stem_stride must be 1, or 2 with the CIFAR stem; got {stem_stride} "
+                             f"with cifar_stem={cifar_stem} (pretrain.backbone.stem_stride).")
         net = getattr(torchvision.models, arch)(weights=None)
         self.arch = arch
         self.in_channels = in_channels
         self.cifar_stem = cifar_stem
+        self.stem_stride = stem_stride
         self.feature_dim: int = ARCHS[arch]
         if cifar_stem:
-            self.conv1 = nn.Conv2d(in_channels, 64, kernel_size=3, stride=1, padding=1, bias=False)
+            self.conv1 = nn.Conv2d(in_channels, 64, kernel_size=3, stride=stem_stride, padding=1,
+                                   bias=False)
             self.maxpool: nn.Module = nn.Identity()
         else:
             if in_channels != 3:
@@ -299,7 +311,8 @@ def build_backbone(cfg: BackboneConfig) -> Backbone:
     ``cfg.in_channels`` 0 means "the data's channels": the stages resolve it from their data
     first (:func:`drac_ssl.config.with_data_channels`); without data it builds the package's
     default, a 1-channel (grey UW-OCTA) backbone."""
-    backbone = Backbone(cfg.arch, in_channels=cfg.in_channels or 1, cifar_stem=cfg.cifar_stem)
+    backbone = Backbone(cfg.arch, in_channels=cfg.in_channels or 1, cifar_stem=cfg.cifar_stem,
+                        stem_stride=cfg.stem_stride)
     if cfg.weights:
         load_local_weights(backbone, cfg.weights)
     return backbone

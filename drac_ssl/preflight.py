@@ -885,7 +885,8 @@ def _check_weights(c: _Findings, cfg: Config, data_channels: int | None = None) 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # unexpected keys (a classifier) are fine here
-            load_local_weights(Backbone(bb.arch, channels, bb.cifar_stem), path, strict=True)
+            load_local_weights(Backbone(bb.arch, channels, bb.cifar_stem, bb.stem_stride), path,
+                               strict=True)
     except (ValueError, OSError) as exc:  # WeightsFileError is a ValueError
         c.error("pretrain.backbone.weights", f"cannot be loaded into the configured backbone "
                                              f"({bb.arch}, in_channels={channels}, "

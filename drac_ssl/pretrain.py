@@ -398,6 +398,7 @@ def backbone_metadata(cfg: Config, data: PretrainData, history: list[dict[str, A
         "architecture": {
             "backbone": pc.backbone.arch,
             "cifar_stem": pc.backbone.cifar_stem,
+            "stem_stride": pc.backbone.stem_stride,
             "feature_dim": ARCHS[pc.backbone.arch],
             "expander": pc.expander,
         },

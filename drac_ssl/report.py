@@ -127,7 +127,8 @@ def _config_section(run_dir: Path) -> list[str]:
         ["backbone", f"{bb.get('arch')}, "
                      f"{bb.get('in_channels') or read_ingest_facts(run_dir / 'data').channels} channel(s)"
                      f"{' (the data' + chr(39) + 's)' if not bb.get('in_channels') else ''}, cifar stem "
-                     f"{bb.get('cifar_stem')}"],
+                     f"{bb.get('cifar_stem')}"
+                     f"{', stem stride ' + str(bb.get('stem_stride')) if bb.get('stem_stride', 1) != 1 else ''}"],
         ["pretrain", f"VICReg {pc.get('epochs')} epochs, batch {pc.get('batch_size')}, {pc.get('optimizer')} lr "
                      f"{pc.get('lr')}, expander {pc.get('expander')}, {aug.get('image_size')} px crops of the "
                      f"{aug.get('source_size')} px cache"],

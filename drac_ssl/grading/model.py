@@ -332,6 +332,7 @@ class ModelSpec:
     dropout: float
     num_grades: int = NUM_GRADES  # K; a model.json without it is DRAC's 3 grades
     head_width: int | None = None
+    stem_stride: int = 1  # the CIFAR stem's stride; a model.json without it: 1
 
     def __post_init__(self) -> None:  # one spelling per model: the width resolved or None
         width = self.head_width if self.head in HEAD_WIDTH_DEFAULTS else None
@@ -346,7 +347,8 @@ class ModelSpec:
 
     def build_backbone(self) -> Backbone:
         """A randomly initialised backbone of this architecture."""
-        return Backbone(self.arch, in_channels=self.in_channels, cifar_stem=self.cifar_stem)
+        return Backbone(self.arch, in_channels=self.in_channels, cifar_stem=self.cifar_stem,
+                        stem_stride=self.stem_stride)
 
     def build_head(self) -> nn.Module:
         """A randomly initialised head."""
@@ -362,7 +364,7 @@ class ModelSpec:
         return {"arch": self.arch, "in_channels": self.in_channels, "cifar_stem": self.cifar_stem,
                 "head": self.head, "dropout": self.dropout, "num_grades": self.num_grades,
                 "output": self.output, "feature_stage": FEATURE_STAGE,
-                "head_width": self.head_width}
+                "head_width": self.head_width, "stem_stride": self.stem_stride}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelSpec:
@@ -370,7 +372,8 @@ class ModelSpec:
         return cls(arch=str(d["arch"]), in_channels=int(d["in_channels"]),
                    cifar_stem=bool(d["cifar_stem"]), head=str(d["head"]),
                    dropout=float(d["dropout"]), num_grades=int(d.get("num_grades", NUM_GRADES)),
-                   head_width=None if width is None else int(width))
+                   head_width=None if width is None else int(width),
+                   stem_stride=int(d.get("stem_stride", 1)))
 
 
 # --------------------------------------------------------------------------------------

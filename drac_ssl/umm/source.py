@@ -198,6 +198,7 @@ def _architecture(cfg: Config) -> dict[str, Any]:
     return {
         "pretrain.backbone.arch": pc.backbone.arch,
         "pretrain.backbone.cifar_stem": pc.backbone.cifar_stem,
+        "pretrain.backbone.stem_stride": pc.backbone.stem_stride,
         "pretrain.backbone.in_channels": pc.backbone.in_channels,
         "pretrain.expander": pc.expander,
     }
@@ -216,6 +217,7 @@ def _recorded_architecture(path: Path) -> dict[str, Any] | None:
             return {
                 "pretrain.backbone.arch": arch["backbone"],
                 "pretrain.backbone.cifar_stem": arch["cifar_stem"],
+                "pretrain.backbone.stem_stride": arch.get("stem_stride", 1),
                 "pretrain.backbone.in_channels": meta["input"]["channels"],
                 "pretrain.expander": arch["expander"],
             }
@@ -230,6 +232,7 @@ def _recorded_architecture(path: Path) -> dict[str, Any] | None:
         return {
             "pretrain.backbone.arch": bb.get("arch"),
             "pretrain.backbone.cifar_stem": bb.get("cifar_stem"),
+            "pretrain.backbone.stem_stride": bb.get("stem_stride", 1),
             "pretrain.backbone.in_channels": bb.get("in_channels"),
             "pretrain.expander": pc.get("expander"),
         }

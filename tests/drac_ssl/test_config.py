@@ -122,3 +122,12 @@ def test_compile_setting_takes_yaml_booleans_and_auto_means_cuda_only() -> None:
     cpu, cuda = torch.device("cpu"), torch.device("cuda", 0)
     assert (use_compile("auto", cpu), use_compile("auto", cuda)) == (False, True)
     assert (use_compile("true", cpu), use_compile("false", cuda)) == (True, False)
+
+
+def test_stem_stride_needs_the_cifar_stem_and_says_the_fix() -> None:
+    with pytest.raises(ConfigError, match="fix: pretrain.backbone.cifar_stem=true"):
+        load_config(None, ["pretrain.backbone.stem_stride=2"])
+    with pytest.raises(ConfigError, match="must be 1 or 2"):
+        load_config(None, ["pretrain.backbone.cifar_stem=true", "pretrain.backbone.stem_stride=3"])
+    cfg = load_config(None, ["pretrain.backbone.cifar_stem=true", "pretrain.backbone.stem_stride=2"])
+    assert cfg.pretrain.backbone.stem_stride == 2

@@ -288,3 +288,12 @@ def test_umm_refuses_a_checkpoint_of_other_channels_than_the_data(tmp_path: Path
     colour = pretrain.PretrainData(rng.integers(0, 255, (8, 16, 16, 3), dtype=np.uint8), "colour images")
     with pytest.raises(ConfigError, match=r"(?s)reads 1 channel\(s\) but the data \(colour images\) has 3"):
         umm.run(cfg, tmp_path, data=colour)
+
+
+def test_model_spec_keeps_the_stem_stride_and_reads_old_specs_as_one() -> None:
+    spec = grading.ModelSpec("resnet18", 3, True, "linear", 0.0, num_grades=5, stem_stride=2)
+    again = grading.ModelSpec.from_dict(json.loads(json.dumps(spec.to_dict())))
+    assert again == spec and again.build_backbone().conv1.stride == (2, 2)
+    old = spec.to_dict()
+    del old["stem_stride"]  # a model.json written before the setting existed
+    assert grading.ModelSpec.from_dict(old).stem_stride == 1

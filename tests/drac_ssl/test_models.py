@@ -45,6 +45,18 @@ def test_cifar_stem_32_output_shape() -> None:
     assert maps.shape == (2, 512, 4, 4)  # stride 8 with the CIFAR stem
 
 
+def test_stride_two_cifar_stem_halves_every_map() -> None:
+    net = Backbone("resnet18", in_channels=3, cifar_stem=True, stem_stride=2).eval()
+    assert net.conv1.kernel_size == (3, 3) and net.conv1.stride == (2, 2)
+    with torch.no_grad():
+        maps = net.forward_until(torch.randn(2, 3, 28, 28), "layer4")
+    assert maps.shape == (2, 512, 2, 2)  # 28 px: stride 16 (the ImageNet stem gives 1 x 1)
+    with pytest.raises(ValueError, match="stem_stride"):
+        Backbone("resnet18", in_channels=3, cifar_stem=False, stem_stride=2)
+    with pytest.raises(ValueError, match="stem_stride"):
+        Backbone("resnet18", in_channels=3, cifar_stem=True, stem_stride=4)
+
+
 def test_forward_equals_forward_from_forward_until(octa_backbone: Backbone) -> None:
     x = torch.randn(2, 1, 64, 64)
     with torch.no_grad():

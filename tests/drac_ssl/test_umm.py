@@ -540,6 +540,9 @@ def test_checkpoint_formats_and_mismatches_are_clear(pretrained: Path, tmp_path:
     wrong = tiny_config(**{"pretrain.backbone.cifar_stem": "false"})
     with pytest.raises(ValueError, match="cifar_stem: checkpoint True, config False"):
         umm.load_pretrained_model(wrong, pretrained / "pretrain" / "vicreg_model.safetensors")
+    halved = tiny_config(**{"pretrain.backbone.stem_stride": "2"})  # same weights' shapes
+    with pytest.raises(ValueError, match="stem_stride: checkpoint 1, config 2"):
+        umm.load_pretrained_model(halved, pretrained / "pretrain" / "vicreg_model.safetensors")
     with pytest.raises(FileNotFoundError, match="pretrain stage first"):
         umm.run(cfg, tmp_path, data=tiny_data())
 
