@@ -72,7 +72,8 @@ def test_fundus_recipe_keeps_colour_and_rotates() -> None:
     cfg = AugmentConfig(recipe="fundus", image_size=28, source_size=28, crop_scale=[0.6, 1.0])
     recipe = recipe_for(cfg)
     assert recipe.gray_p == 0 and recipe.solarize_p == 0 and recipe.rotate_degrees == 180
-    assert recipe.jitter_hue <= 0.05 and recipe.jitter_saturation <= 0.2 and recipe.border == "zeros"
+    # no hue shift: hue carries the lesions (on RetinaMNIST even 0.02 of a turn cost AUC)
+    assert recipe.jitter_hue == 0 and recipe.jitter_saturation <= 0.2 and recipe.border == "zeros"
     assert len(recipe.mean) == 3
     red = np.zeros((28, 28, 3), np.uint8)
     red[6:22, 6:22, 0] = 200
