@@ -527,9 +527,11 @@ def _signature(ctx: _Context, variant: str, source: Path | None, spec: ModelSpec
     # the input spec's train_crop_scale is finetune.crop_scale, signed above; the ingest's
     # fundus options are recorded only when one is on (an older run's signature holds)
     input_meta = {k: v for k, v in ctx.spec.to_metadata().items() if k != "train_crop_scale"}
+    # the stem stride joined the spec later: at 1 (the only stride then) an older run's holds
+    spec_dict = {k: v for k, v in spec.to_dict().items() if not (k == "stem_stride" and v == 1)}
     blob = json.dumps({"finetune": settings, "seed": ctx.cfg.run.seed, "variant": variant,
                        "source": None if source is None else [str(source), _file_stamp(source)],
-                       "spec": spec.to_dict(), "input": input_meta,
+                       "spec": spec_dict, "input": input_meta,
                        "ids": [r["id"] for r in ctx.lab], "folds": ctx.folds.tolist(),
                        "grades": ctx.grades.tolist()}, sort_keys=True)
     return hashlib.sha1(blob.encode()).hexdigest()

@@ -276,7 +276,9 @@ def test_fold_signature_follows_every_training_setting_and_keeps_old_runs() -> N
     assert _signature({"finetune.crop_scale": "[0.6, 1]"}) == _signature({})  # the same value
     changed = [{"finetune.crop_scale": "[0.5, 1.0]"}, {"finetune.frozen_train_views": "2"},
                {"finetune.mlp_hidden": "64", "finetune.head": "mlp"},
-               {"finetune.conv_head_channels": "64"}, {"finetune.epochs": "3"}]
+               {"finetune.conv_head_channels": "64"}, {"finetune.epochs": "3"},
+               {"pretrain.backbone.cifar_stem": "true"},
+               {"pretrain.backbone.cifar_stem": "true", "pretrain.backbone.stem_stride": "2"}]
     signatures = {_signature(o) for o in changed}
     assert len(signatures) == len(changed) and _signature({}) not in signatures
     # the bootstrap only summarises the folds, recomputed on every run: finished folds stay valid
