@@ -275,6 +275,31 @@ def retinamnist_table(r: dict[str, Any]) -> list[str]:
     return out
 
 
+def retinamnist_repeats_table(runs: dict[str, dict[str, Any]]) -> list[str]:
+    """The RetinaMNIST job again with other seeds or settings (``retinamnist_<tag>.json``,
+    bench/retinamnist.py with ``--name``), beside the main run: what training noise alone
+    moves, and the VICReg - scratch difference in each run."""
+    out = ["", "**RetinaMNIST, the same job repeated** (out of fold on the 1,200 labelled images; "
+           "accuracy / AUC OvR / QWK of the argmax grades; settings: the overrides of the command)", "",
+           "| run | settings | scratch | VICReg | VICReg + UMM | VICReg - scratch (accuracy, AUC OvR, QWK) "
+           "| wall s |", "|---|---|---|---|---|---|---|"]
+
+    def cell(m: dict[str, Any] | None) -> str:
+        return "" if not m else f"{m['accuracy']:.3f} / {m['auc_ovr']:.3f} / {m['qwk']:.3f}"
+
+    for name, r in runs.items():
+        v = r.get("variants", {})
+        words = str(r.get("command", "")).split()
+        settings = " ".join(w for w in words if "=" in w and not w.startswith("--")) or "(the config)"
+        diff = ""
+        if v.get("scratch") and v.get("vicreg"):
+            d = [v["vicreg"][k] - v["scratch"][k] for k in ("accuracy", "auc_ovr", "qwk")]
+            diff = ", ".join(f"{x:+.3f}" for x in d)
+        out.append(f"| {name} | `{settings}` | {cell(v.get('scratch'))} | {cell(v.get('vicreg'))} | "
+                   f"{cell(v.get('vicreg_umm'))} | {diff} | {r.get('seconds_total')} |")
+    return out
+
+
 def correctness_tables(results_dir: Path) -> list[str]:
     """The correctness tables of issue #7, each from its own result file (absent file: no table)."""
     out: list[str] = []
@@ -334,6 +359,10 @@ def _other_tables(results_dir: Path, load: Any) -> list[str]:
     retina = load("retinamnist")
     if retina:
         out += retinamnist_table(retina)
+        repeats = {p.stem: json.loads(p.read_text(encoding="utf-8"))
+                   for p in sorted(results_dir.glob("retinamnist_*.json"))}
+        if repeats:
+            out += retinamnist_repeats_table({"retinamnist": retina, **repeats})
     for path in sorted(results_dir.glob("umm_protocol_*.json")):
         out += umm_protocol_table(json.loads(path.read_text(encoding="utf-8")))
     for dataset in ("mnist", "fashion_mnist"):
@@ -412,7 +441,7 @@ def render(results_dir: Path = RESULTS) -> str:
             lines += threads_rows(record)
         elif name == "retinamnist":
             lines += retinamnist_rows(record)
-        elif name.startswith(("umm_ablation", "umm_protocol_", "low_label_", "layer_clusters_")):
+        elif name.startswith(("umm_ablation", "umm_protocol_", "low_label_", "layer_clusters_", "retinamnist_")):
             continue  # shown as tables below
         else:
             lines += generic_rows(name, record)

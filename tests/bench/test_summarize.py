@@ -59,6 +59,22 @@ def test_retinamnist_table_carries_every_variant_the_floor_and_the_published_fig
     assert "1458.0 s total (< 2400 s: met)" in row and "pretrain 446.9 s" in row
 
 
+def test_retinamnist_repeats_show_their_settings_and_the_vicreg_minus_scratch_difference() -> None:
+    from bench.summarize import retinamnist_repeats_table
+
+    def variant(acc: float, auc: float, qwk: float) -> dict[str, float]:
+        return {"accuracy": acc, "auc_ovr": auc, "qwk": qwk}
+
+    main = {"command": "python -m bench.retinamnist --fresh", "seconds_total": 1192.6,
+            "variants": {"scratch": variant(0.532, 0.768, 0.560), "vicreg": variant(0.530, 0.770, 0.550)}}
+    seed = {"command": "python -m bench.retinamnist --fresh --name retinamnist_seed1 run.seed=1",
+            "seconds_total": 1300.0, "variants": {"scratch": variant(0.522, 0.767, 0.539)}}
+    table = "\n".join(retinamnist_repeats_table({"retinamnist": main, "retinamnist_seed1": seed}))
+    assert "| retinamnist | `(the config)` | 0.532 / 0.768 / 0.560 | 0.530 / 0.770 / 0.550 |" in table
+    assert "| -0.002, +0.002, -0.010 | 1192.6 |" in table
+    assert "| retinamnist_seed1 | `run.seed=1` | 0.522 / 0.767 / 0.539 |  |  |  | 1300.0 |" in table
+
+
 def test_umm_protocol_settings_show_the_shared_data_as_a_reader_types_it() -> None:
     from bench.summarize import umm_protocol_table
 
