@@ -287,16 +287,27 @@ def retinamnist_repeats_table(runs: dict[str, dict[str, Any]]) -> list[str]:
     def cell(m: dict[str, Any] | None) -> str:
         return "" if not m else f"{m['accuracy']:.3f} / {m['auc_ovr']:.3f} / {m['qwk']:.3f}"
 
-    for name, r in runs.items():
-        v = r.get("variants", {})
-        words = str(r.get("command", "")).split()
-        settings = " ".join(w for w in words if "=" in w and not w.startswith("--")) or "(the config)"
+    def row(name: str, settings: str, v: dict[str, Any], seconds: Any) -> str:
         diff = ""
         if v.get("scratch") and v.get("vicreg"):
             d = [v["vicreg"][k] - v["scratch"][k] for k in ("accuracy", "auc_ovr", "qwk")]
             diff = ", ".join(f"{x:+.3f}" for x in d)
-        out.append(f"| {name} | `{settings}` | {cell(v.get('scratch'))} | {cell(v.get('vicreg'))} | "
-                   f"{cell(v.get('vicreg_umm'))} | {diff} | {r.get('seconds_total')} |")
+        return (f"| {name} | `{settings}` | {cell(v.get('scratch'))} | {cell(v.get('vicreg'))} | "
+                f"{cell(v.get('vicreg_umm'))} | {diff} | {seconds} |")
+
+    seeds: list[dict[str, Any]] = []  # the config's own settings, any run.seed
+    for name, r in runs.items():
+        words = str(r.get("command", "")).split()
+        overrides = [w for w in words if "=" in w and not w.startswith("--")]
+        out.append(row(name, " ".join(overrides) or "(the config)", r.get("variants", {}),
+                       r.get("seconds_total")))
+        if all(w.startswith("run.seed=") for w in overrides):
+            seeds.append(r.get("variants", {}))
+    if len(seeds) > 1:
+        mean = {variant: {k: sum(s[variant][k] for s in seeds) / len(seeds)
+                          for k in ("accuracy", "auc_ovr", "qwk")}
+                for variant in ("scratch", "vicreg", "vicreg_umm") if all(variant in s for s in seeds)}
+        out.append(row(f"mean of the config's {len(seeds)} seeds", "(the config), run.seed varies", mean, ""))
     return out
 
 
