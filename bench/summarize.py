@@ -199,6 +199,14 @@ def _shared_relative(text: str) -> str:
     return re.sub(r"(?<=[=\s])/\S*?/shared/", "../shared/", text)
 
 
+def _run_relative(text: str) -> str:
+    """A run folder of the measuring machine (``/any/clone/runs/x``) as the repository-relative
+    ``runs/x`` a reader's clone would have."""
+    import re
+
+    return re.sub(r"(?<=\s)/\S*?/(?=runs/)", "", text)
+
+
 def umm_protocol_table(record: dict[str, Any]) -> list[str]:
     """The issue #13 protocol (``bench.umm_ablation``): one row per variant, means over seeds,
     gains over the fair control. Smoke runs are not results and are left out."""
@@ -253,7 +261,7 @@ def retinamnist_table(r: dict[str, Any]) -> list[str]:
     """Out-of-fold figures of every variant and the raw-pixel floor, with the published
     test-split figures beside them (bench/retinamnist.py)."""
     out = ["", f"**RetinaMNIST, 5-fold out-of-fold on the 1,200 labelled images** ({_device(r)}, {_date(r)}; "
-           f"pretraining on {r.get('pretraining_images')}; selected variant: {r.get('selected_variant')}; "
+           f"pretraining on {_run_relative(str(r.get('pretraining_images')))}; selected variant: {r.get('selected_variant')}; "
            "submissions of the 400 test images: `bench/results/retinamnist_submission_<variant>.csv`)", "",
            "| variant | QWK [95% CI] | accuracy | AUC OvR | AUC OvO | macro F1 | thresholds rule: QWK / accuracy |",
            "|---|---|---|---|---|---|---|"]

@@ -50,8 +50,10 @@ def test_retinamnist_table_carries_every_variant_the_floor_and_the_published_fig
               "pixel_floor": {**variant, "qwk": 0.487, "decision_rules": None},
               "published_test_split": {"resnet18": {"accuracy": 0.524, "auc_ovr": 0.717}, "note": "x"},
               "seconds_total": 1458.0, "goal": "< 2400 s", "goal_met": True,
-              "seconds_per_stage": {"pretrain": 446.9}, "environment": {}}
+              "seconds_per_stage": {"pretrain": 446.9}, "environment": {},
+              "pretraining_images": "1600 images, ingest at /home/ci/work/main/runs/bench-retinamnist/data"}
     table = "\n".join(retinamnist_table(record))
+    assert "ingest at runs/bench-retinamnist/data;" in table  # as in a reader's clone
     assert "| scratch | 0.550 [0.500, 0.600] | 0.515 | 0.745 | 0.693 | 0.400 | 0.559 / 0.492 |" in table
     assert "| vicreg | 0.530" in table and "raw pixels (floor) | 0.487" in table
     assert "resnet18: accuracy 0.524, AUC OvR 0.717" in table
