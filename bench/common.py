@@ -95,10 +95,6 @@ def stop_process(proc: subprocess.Popen[Any], timeout: float = 10) -> None:
         proc.wait()
 
 
-def stop_neighbour(proc: subprocess.Popen[bytes]) -> None:
-    stop_process(proc)
-
-
 @contextmanager
 def busy_neighbour(on: bool = True) -> Iterator[subprocess.Popen[bytes] | None]:
     """:func:`start_neighbour` for the duration of the ``with`` block (nothing when not ``on``)."""
@@ -107,7 +103,7 @@ def busy_neighbour(on: bool = True) -> Iterator[subprocess.Popen[bytes] | None]:
         yield proc
     finally:
         if proc is not None:
-            stop_neighbour(proc)
+            stop_process(proc)
 
 
 def load_average() -> list[float] | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -194,16 +195,12 @@ def pipeline_rows(r: dict[str, Any]) -> list[str]:
 def _shared_relative(text: str) -> str:
     """Settings as a reader can type them: the measuring machine's ``.../shared`` path written
     as ``../shared`` (where the data lives beside a clone)."""
-    import re
-
     return re.sub(r"(?<=[=\s])/\S*?/shared/", "../shared/", text)
 
 
 def _run_relative(text: str) -> str:
     """A run folder of the measuring machine (``/any/clone/runs/x``) as the repository-relative
     ``runs/x`` a reader's clone would have."""
-    import re
-
     return re.sub(r"(?<=\s)/\S*?/(?=runs/)", "", text)
 
 

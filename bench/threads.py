@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.common import RESULTS, start_neighbour, stop_neighbour, write_result
+from bench.common import RESULTS, start_neighbour, stop_process, write_result
 
 
 def workloads() -> dict[str, Callable[[], None]]:
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
                           f"(load {os.getloadavg()[0]:.1f})", flush=True)
             finally:
                 if neighbour is not None:
-                    stop_neighbour(neighbour)
+                    stop_process(neighbour)
     rows = []
     for (workload, threads, busy), secs in sorted(cells.items()):
         rows.append({

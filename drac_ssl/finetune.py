@@ -774,9 +774,10 @@ def _model_spec(cfg: Config, metadata_path: Path, data_channels: int = 1,
     stem_stride = bb.stem_stride
     meta = read_json_dict(metadata_path)
     if meta is not None:
-        arch = meta.get("architecture", {}).get("backbone", arch)
-        cifar_stem = bool(meta.get("architecture", {}).get("cifar_stem", cifar_stem))
-        stem_stride = int(meta.get("architecture", {}).get("stem_stride", 1))
+        recorded = meta.get("architecture", {})
+        arch = recorded.get("backbone", arch)
+        cifar_stem = bool(recorded.get("cifar_stem", cifar_stem))
+        stem_stride = int(recorded.get("stem_stride", 1))  # metadata from before the setting: 1
         channels = int(meta.get("input", {}).get("channels", channels))
     ft = cfg.finetune
     width = {"mlp": ft.mlp_hidden, "conv": ft.conv_head_channels}.get(ft.head)
