@@ -518,9 +518,26 @@ default value (the old constant) they stay out of the signature, so those runs' 
 are still reused; any other value changes it."""
 
 
-def _signature(ctx: _Context, variant: str, source: Path | None, spec: ModelSpec) -> str:
+def _source_digest(path: Path) -> str:
+    """SHA-256 of a weights file's bytes (a 45 MB ResNet-18 takes ~0.1 s): the same weights
+    sign the same wherever the run folder is moved or copied to."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _signature(ctx: _Context, variant: str, source: Path | None, spec: ModelSpec,
+               run_dir: Path | None = None, legacy: bool = False) -> str:
     """A hash of everything a fold's result depends on: a fold record with another
-    signature is retrained, not reused."""
+    signature is retrained, not reused.
+
+    The pretrained ``source`` is signed by its path relative to ``run_dir`` (when it lies
+    inside it) and the SHA-256 of its bytes, so a run folder that is moved or copied keeps
+    its finished folds. ``legacy=True`` gives the signature runs made before that (absolute
+    path, size and modification time), still accepted so those runs' folds are reused.
+    """
     defaults = json.loads(json.dumps(to_dict(FinetuneConfig())))
     settings = {k: v for k, v in json.loads(json.dumps(to_dict(ctx.ft))).items()
                 if k not in _UNSIGNED_SETTINGS and not (k in _ADDED_SETTINGS and v == defaults[k])}
@@ -529,8 +546,18 @@ def _signature(ctx: _Context, variant: str, source: Path | None, spec: ModelSpec
     input_meta = {k: v for k, v in ctx.spec.to_metadata().items() if k != "train_crop_scale"}
     # the stem stride joined the spec later: at 1 (the only stride then) an older run's holds
     spec_dict = {k: v for k, v in spec.to_dict().items() if not (k == "stem_stride" and v == 1)}
+    if source is None:
+        source_id = None
+    elif legacy:
+        source_id = [str(source), _file_stamp(source)]
+    else:
+        # absolute but not resolved: a pretrain/ that is a link into another run is still "inside"
+        where = Path(os.path.abspath(source))
+        if run_dir is not None and where.is_relative_to(os.path.abspath(run_dir)):
+            where = where.relative_to(os.path.abspath(run_dir))
+        source_id = {"path": where.as_posix(), "sha256": _source_digest(source) if source.is_file() else "none"}
     blob = json.dumps({"finetune": settings, "seed": ctx.cfg.run.seed, "variant": variant,
-                       "source": None if source is None else [str(source), _file_stamp(source)],
+                       "source": source_id,
                        "spec": spec_dict, "input": input_meta,
                        "ids": [r["id"] for r in ctx.lab], "folds": ctx.folds.tolist(),
                        "grades": ctx.grades.tolist()}, sort_keys=True)
@@ -569,7 +596,10 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
     """All folds of one variant, then its out-of-fold predictions, metrics and calibration."""
     t_start = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
-    signature = _signature(ctx, variant, source, spec)
+    run_dir = out_dir.parent.parent  # <run>/finetune/<variant>
+    signature = _signature(ctx, variant, source, spec, run_dir)
+    # a fold finished before sources were signed by content (absolute path + file stamp)
+    accepted = {signature} if source is None else {signature, _signature(ctx, variant, source, spec, legacy=True)}
     seed_everything(ctx.cfg.run.seed)  # scratch: one random init shared by all folds
     backbone = spec.build_backbone()
     if source is not None:
@@ -605,8 +635,11 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
         val_ids = [ctx.lab[i]["id"] for i in val_pos]
         if set(train_ids) & set(val_ids):  # cannot happen by construction; never allow it
             raise RuntimeError(f"fold {fold}: ids in both training and validation")
-        if record is not None and record.get("signature") == signature and weights_path.is_file():
+        if record is not None and record.get("signature") in accepted and weights_path.is_file():
             print(f"[finetune] {variant} fold {fold}: reusing {record_path.name}")
+            if record["signature"] != signature:  # re-sign an older record: the folder can now move
+                record["signature"] = signature
+                atomic_write_json(record_path, record)
         else:
             t0 = time.perf_counter()
             label = f"{variant} fold {fold} ({k_i + 1}/{len(ctx.fold_ids)})"

@@ -285,6 +285,71 @@ def test_fold_signature_follows_every_training_setting_and_keeps_old_runs() -> N
     assert _signature({"finetune.n_boot": "10"}) == _signature({})
 
 
+def test_fold_signature_signs_the_pretrained_source_by_place_in_the_run_and_content(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    cfg = load_config(None, ["finetune.image_size=32", "pretrain.augment.source_size=48"])
+    ctx = SimpleNamespace(cfg=cfg, ft=cfg.finetune, spec=grading.InputSpec.from_config(cfg),
+                          lab=[{"id": f"img{i}"} for i in range(4)], folds=np.array([0, 0, 1, 1]),
+                          grades=np.array([0, 1, 2, 1]))
+    spec = finetune._model_spec(cfg, Path("no-metadata.json"))
+
+    def sign(run: Path, **kw: object) -> str:
+        return finetune._signature(ctx, "vicreg", run / "pretrain" / "backbone.safetensors", spec,  # type: ignore[arg-type]
+                                   run, **kw)
+
+    for name, content in (("a", b"weights"), ("b", b"weights"), ("c", b"other weights")):
+        (tmp_path / name / "pretrain").mkdir(parents=True)
+        (tmp_path / name / "pretrain" / "backbone.safetensors").write_bytes(content)
+    # a moved or copied run folder (same weights, same place in the run) keeps its folds ...
+    assert sign(tmp_path / "a") == sign(tmp_path / "b")
+    # ... other weights do not; and the older signature named the absolute path
+    assert sign(tmp_path / "c") != sign(tmp_path / "a")
+    assert sign(tmp_path / "a", legacy=True) != sign(tmp_path / "b", legacy=True)
+    assert sign(tmp_path / "a", legacy=True) != sign(tmp_path / "a")
+
+
+def test_a_moved_run_folder_reuses_its_folds_and_older_records_are_re_signed(
+        pretrained_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(pretrained_run / "data", run / "data")
+    shutil.copytree(pretrained_run / "pretrain", run / "pretrain")  # new files: new mtimes
+    cfg = tiny_config(**{"finetune.compare_scratch": "false", "umm.enabled": "false",
+                         "finetune.epochs": "1", "finetune.n_boot": "10"})
+    finetune.run(cfg, run)
+    moved = tmp_path / "moved"
+    shutil.copytree(run, moved)  # a plain copy elsewhere: other path, other modification times
+    shutil.rmtree(run)
+    capsys.readouterr()
+    finetune.run(cfg, moved)
+    assert capsys.readouterr().out.count("reusing") == 5
+
+    # a record written before sources were signed by content is reused once, then re-signed
+    record_path = moved / "finetune" / "vicreg" / "fold0.json"
+    record = json.loads(record_path.read_text())
+    new_signature = record["signature"]
+    legacy: list[str] = []
+    real = finetune._signature
+
+    def spy(*args: object, **kw: object) -> str:
+        out = real(*args, **kw)  # type: ignore[arg-type]
+        if kw.get("legacy"):
+            legacy.append(out)
+        return out
+
+    monkeypatch.setattr(finetune, "_signature", spy)
+    finetune.run(cfg, moved)  # notes the legacy signature the code accepts for this folder
+    monkeypatch.undo()
+    assert legacy and legacy[0] != new_signature
+    record["signature"] = legacy[0]
+    record_path.write_text(json.dumps(record))
+    capsys.readouterr()
+    finetune.run(cfg, moved)
+    assert capsys.readouterr().out.count("reusing") == 5
+    assert json.loads(record_path.read_text())["signature"] == new_signature
+
+
 @pytest.mark.parametrize(("key", "value"), [
     ("finetune.crop_scale", "[0.9, 0.5]"), ("finetune.crop_scale", "[0.0, 1.0]"),
     ("finetune.crop_scale", "[0.5]"), ("finetune.frozen_train_views", "0"),
