@@ -49,7 +49,7 @@ if str(REPO) not in sys.path:  # run as a script from anywhere
 from bench.common import RESULTS, SHARED, write_result  # noqa: E402
 from drac_ssl import pretrain  # noqa: E402
 from drac_ssl.config import Config, configured_channels, load_config  # noqa: E402
-from drac_ssl.models import Backbone, load_local_weights  # noqa: E402
+from drac_ssl.models import Backbone, BackboneArchitecture, load_local_weights  # noqa: E402
 from drac_ssl.runtime import resolve_device  # noqa: E402
 
 TSNE_PERPLEXITY = 30.0
@@ -65,17 +65,12 @@ def load_backbone(path: str | os.PathLike[str], cfg: Config) -> tuple[Backbone, 
     """The backbone of a weights file; architecture from ``metadata.json`` beside it when
     present (pretraining writes one), else from ``cfg.pretrain.backbone``."""
     p = Path(path)
-    bc = cfg.pretrain.backbone
-    arch, channels, stem, stride = bc.arch, configured_channels(cfg), bc.cifar_stem, bc.stem_stride
+    arch = BackboneArchitecture.from_config(cfg.pretrain.backbone, configured_channels(cfg))
     meta_path = p.with_name("metadata.json")
     info: dict[str, Any] = {"path": str(p), "metadata": None}
     if meta_path.is_file():
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        a = meta.get("architecture", {})
-        arch = a.get("backbone", arch)
-        stem = bool(a.get("cifar_stem", stem))
-        stride = int(a.get("stem_stride", 1))
-        channels = int(meta.get("input", {}).get("channels", channels))
+        arch = BackboneArchitecture.from_metadata(meta, fallback=arch)
         info["metadata"] = {k: meta.get(k) for k in ("stage", "training_data", "best_epoch",
                                                      "epochs_run", "metrics")}
         want = meta.get("input", {})
@@ -85,22 +80,18 @@ def load_backbone(path: str | os.PathLike[str], cfg: Config) -> tuple[Backbone, 
             warnings.warn(f"{meta_path}: the weights were trained on {want.get('recipe')} "
                           f"{want.get('size')} inputs; embedding with the config's {aug.recipe} "
                           f"{aug.image_size} px", stacklevel=2)
-    backbone = Backbone(arch, in_channels=channels, cifar_stem=stem, stem_stride=stride)
+    backbone = arch.build()
     load_local_weights(backbone, p, strict=True)
-    info.update(arch=arch, in_channels=channels, cifar_stem=stem, stem_stride=stride)
+    info.update(arch._asdict())
     return backbone, info
 
 
 def random_backbone(like: Backbone | None, cfg: Config, seed: int) -> tuple[Backbone, dict[str, Any]]:
     """A randomly initialised backbone of ``like``'s architecture (else the config's)."""
-    bc = cfg.pretrain.backbone
-    arch, channels, stem, stride = (
-        (like.arch, like.in_channels, like.cifar_stem, like.stem_stride) if like is not None
-        else (bc.arch, configured_channels(cfg), bc.cifar_stem, bc.stem_stride))
+    arch = (like.architecture if like is not None
+            else BackboneArchitecture.from_config(cfg.pretrain.backbone, configured_channels(cfg)))
     torch.manual_seed(seed)
-    return (Backbone(arch, in_channels=channels, cifar_stem=stem, stem_stride=stride),
-            {"path": None, "note": f"random init (torch seed {seed})", "arch": arch,
-             "in_channels": channels, "cifar_stem": stem, "stem_stride": stride})
+    return arch.build(), {"path": None, "note": f"random init (torch seed {seed})", **arch._asdict()}
 
 
 # --------------------------------------------------------------------------------------

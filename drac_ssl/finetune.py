@@ -112,7 +112,7 @@ from drac_ssl.metrics import (
     grading_report,
     quadratic_weighted_kappa,
 )
-from drac_ssl.models import Backbone, load_local_weights
+from drac_ssl.models import Backbone, BackboneArchitecture, load_local_weights
 from drac_ssl.optim import lr_at, param_groups, set_lr
 from drac_ssl.runtime import epoch_seed, resolve_device, seed_everything, use_bf16
 from drac_ssl.scale import DEFAULT_PREPROCESSING, describe_grades, prob_columns, read_ingest_facts
@@ -802,20 +802,14 @@ def _model_spec(cfg: Config, metadata_path: Path, data_channels: int = 1,
                 num_grades: int = len(GRADE_NAMES)) -> ModelSpec:
     """Architecture from the pretrained backbone's metadata.json (config as fallback; a
     configured ``in_channels`` of 0 means the data's), with ``num_grades`` outputs."""
-    bb = cfg.pretrain.backbone
-    arch, cifar_stem, channels = bb.arch, bb.cifar_stem, bb.in_channels or data_channels
-    stem_stride = bb.stem_stride
+    arch = BackboneArchitecture.from_config(cfg.pretrain.backbone, data_channels)
     meta = read_json_dict(metadata_path)
     if meta is not None:
-        recorded = meta.get("architecture", {})
-        arch = recorded.get("backbone", arch)
-        cifar_stem = bool(recorded.get("cifar_stem", cifar_stem))
-        stem_stride = int(recorded.get("stem_stride", 1))  # metadata from before the setting: 1
-        channels = int(meta.get("input", {}).get("channels", channels))
+        arch = BackboneArchitecture.from_metadata(meta, fallback=arch)
     ft = cfg.finetune
     width = {"mlp": ft.mlp_hidden, "conv": ft.conv_head_channels}.get(ft.head)
-    return ModelSpec(arch=arch, in_channels=channels, cifar_stem=cifar_stem, stem_stride=stem_stride,
-                     head=ft.head, dropout=ft.dropout, num_grades=num_grades, head_width=width)
+    return ModelSpec(arch=arch.arch, in_channels=arch.in_channels, cifar_stem=arch.cifar_stem,
+                     stem_stride=arch.stem_stride, head=ft.head, dropout=ft.dropout, num_grades=num_grades, head_width=width)
 
 
 def _validate(cfg: Config) -> None:

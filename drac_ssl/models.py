@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import torch
 import torchvision
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ARCHS",
     "Backbone",
+    "BackboneArchitecture",
     "Expander",
     "LoadReport",
     "VICRegModel",
@@ -197,12 +199,71 @@ class Backbone(nn.Module):
         """The stage frozen up to (inclusive), or None."""
         return self._frozen_until
 
+    @property
+    def architecture(self) -> BackboneArchitecture:
+        """What builds another backbone like this one (its weights aside)."""
+        return BackboneArchitecture(self.arch, self.in_channels, self.cifar_stem, self.stem_stride)
+
     def train(self, mode: bool = True) -> Backbone:
         super().train(mode)
         if self._frozen_until is not None:
             for name in self.stage_names[: self._stage_index(self._frozen_until) + 1]:
                 self._stage(name).eval()
         return self
+
+
+class BackboneArchitecture(NamedTuple):
+    """What builds a :class:`Backbone`, as a pretrained backbone's ``metadata.json`` records it
+    (written by :mod:`drac_ssl.pretrain` and the UMM stage: ``architecture.backbone``,
+    ``architecture.cifar_stem``, ``architecture.stem_stride``, ``input.channels``).
+
+    The one reader of that record: fine-tuning, the UMM source check and the benchmarks all
+    build the backbone a weights file was trained with through :meth:`from_metadata`.
+    """
+
+    arch: str
+    in_channels: int
+    cifar_stem: bool
+    stem_stride: int = 1
+
+    @classmethod
+    def from_config(cls, cfg: BackboneConfig, data_channels: int = 1) -> BackboneArchitecture:
+        """The configured architecture (``in_channels`` 0 = ``data_channels``)."""
+        return cls(cfg.arch, cfg.in_channels or data_channels, bool(cfg.cifar_stem), int(cfg.stem_stride))
+
+    @classmethod
+    def from_metadata(cls, meta: Mapping[str, Any],
+                      fallback: BackboneArchitecture | None = None) -> BackboneArchitecture:
+        """The architecture a ``metadata.json`` (parsed) records.
+
+        Args:
+            meta: the parsed file.
+            fallback: where a key is absent, its value from here; ``None``: an absent key
+                raises. ``stem_stride`` is the exception: metadata written before the setting
+                existed had only stride 1, so an absent stride is 1 either way.
+
+        Raises:
+            KeyError: a key is absent and there is no ``fallback``.
+            TypeError, ValueError: a recorded value of the wrong type.
+        """
+        recorded = meta.get("architecture") or {}
+        channels = (meta.get("input") or {}).get("channels")
+        if fallback is None:
+            missing = [k for k, v in (("architecture.backbone", recorded.get("backbone")),
+                                      ("architecture.cifar_stem", recorded.get("cifar_stem")),
+                                      ("input.channels", channels)) if v is None]
+            if missing:
+                raise KeyError(f"metadata lacks {', '.join(missing)}")
+            fallback = cls("", 0, False)
+        return cls(str(recorded.get("backbone", fallback.arch)),
+                   int(channels if channels is not None else fallback.in_channels),
+                   bool(recorded.get("cifar_stem", fallback.cifar_stem)),
+                   int(recorded.get("stem_stride", 1)))
+
+    def build(self) -> Backbone:
+        """A randomly initialised :class:`Backbone` of this architecture."""
+        return Backbone(self.arch, in_channels=self.in_channels, cifar_stem=self.cifar_stem,
+                        stem_stride=self.stem_stride)
 
 
 class LoadReport(NamedTuple):

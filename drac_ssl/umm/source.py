@@ -35,7 +35,12 @@ from typing import Any
 from drac_ssl.checkpoint import load_checkpoint
 from drac_ssl.config import Config, configured_channels, with_data_channels
 from drac_ssl.io import read_json_dict
-from drac_ssl.models import VICRegModel, build_vicreg_model, load_local_weights
+from drac_ssl.models import (
+    BackboneArchitecture,
+    VICRegModel,
+    build_vicreg_model,
+    load_local_weights,
+)
 
 __all__ = ["MONITOR_KEY", "START_RULES", "StartPoint", "choose_start", "default_checkpoint",
            "load_pretrained_model", "monitor_peak", "pretrain_history", "resolve_checkpoint",
@@ -213,13 +218,13 @@ def _recorded_architecture(path: Path) -> dict[str, Any] | None:
             return None
         try:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
-            arch = meta["architecture"]
+            arch = BackboneArchitecture.from_metadata(meta)
             return {
-                "pretrain.backbone.arch": arch["backbone"],
-                "pretrain.backbone.cifar_stem": arch["cifar_stem"],
-                "pretrain.backbone.stem_stride": arch.get("stem_stride", 1),
-                "pretrain.backbone.in_channels": meta["input"]["channels"],
-                "pretrain.expander": arch["expander"],
+                "pretrain.backbone.arch": arch.arch,
+                "pretrain.backbone.cifar_stem": arch.cifar_stem,
+                "pretrain.backbone.stem_stride": arch.stem_stride,
+                "pretrain.backbone.in_channels": arch.in_channels,
+                "pretrain.expander": meta["architecture"]["expander"],
             }
         except (OSError, ValueError, KeyError, TypeError):
             return None

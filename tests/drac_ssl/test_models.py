@@ -11,6 +11,7 @@ from safetensors.torch import save_file
 from drac_ssl.config import BackboneConfig, PretrainConfig
 from drac_ssl.models import (
     Backbone,
+    BackboneArchitecture,
     Expander,
     VICRegModel,
     build_backbone,
@@ -158,3 +159,23 @@ def test_vicreg_model_forward() -> None:
     model = build_vicreg_model(cfg)
     features, embedding = model(torch.randn(3, 1, 32, 32))
     assert features.shape == (3, 512) and embedding.shape == (3, 16)
+
+
+def test_backbone_architecture_is_read_from_metadata_with_old_files_and_fallbacks() -> None:
+    meta = {"architecture": {"backbone": "resnet18", "cifar_stem": True, "stem_stride": 2,
+                             "expander": "32-32"}, "input": {"channels": 3}}
+    arch = BackboneArchitecture.from_metadata(meta)
+    assert arch == BackboneArchitecture("resnet18", 3, True, 2)
+    backbone = arch.build()
+    assert backbone.architecture == arch
+    assert backbone(torch.zeros(1, 3, 28, 28)).shape == (1, 512)
+    # written before the stride existed: stride 1, whatever the fallback says
+    old = {"architecture": {"backbone": "resnet18", "cifar_stem": True}, "input": {"channels": 1}}
+    fallback = BackboneArchitecture("resnet34", 3, False, 2)
+    assert BackboneArchitecture.from_metadata(old, fallback) == BackboneArchitecture("resnet18", 1, True, 1)
+    # an absent key: the fallback's value, or an error naming it without a fallback
+    assert BackboneArchitecture.from_metadata({}, fallback) == BackboneArchitecture("resnet34", 3, False, 1)
+    with pytest.raises(KeyError, match="input.channels"):
+        BackboneArchitecture.from_metadata({"architecture": {"backbone": "resnet18", "cifar_stem": False}})
+    cfg = BackboneConfig(arch="resnet18", in_channels=0, cifar_stem=True, stem_stride=2)
+    assert BackboneArchitecture.from_config(cfg, data_channels=3) == BackboneArchitecture("resnet18", 3, True, 2)
