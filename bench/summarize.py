@@ -18,6 +18,9 @@ from typing import Any
 from bench.common import REPO, RESULTS
 
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+RETINA_BEGIN, RETINA_END = "<!-- retinamnist:begin -->", "<!-- retinamnist:end -->"
+"""The README's "Real data" section shows the RetinaMNIST table between these markers (the
+same table as under Results, rendered from ``retinamnist.json``: never copied by hand)."""
 
 
 def _device(record: dict[str, Any]) -> str:
@@ -477,13 +480,22 @@ def main() -> None:
         return
     readme = REPO / "README.md"
     text = readme.read_text(encoding="utf-8")
-    if BEGIN not in text or END not in text:
-        raise SystemExit(f"{readme}: markers {BEGIN} / {END} not found")
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    readme.write_text(f"{head}{BEGIN}\n{table}\n{END}{tail}", encoding="utf-8")
+    text = _fill(text, BEGIN, END, table, readme)
+    retina = RESULTS / "retinamnist.json"
+    if RETINA_BEGIN in text and retina.is_file():
+        block = "\n".join(retinamnist_table(json.loads(retina.read_text(encoding="utf-8")))).strip("\n")
+        text = _fill(text, RETINA_BEGIN, RETINA_END, block, readme)
+    readme.write_text(text, encoding="utf-8")
     print(f"[bench] README results section updated from {len(list(RESULTS.glob('*.json')))} file(s)")
 
+
+def _fill(text: str, begin: str, end: str, body: str, where: Path) -> str:
+    """``text`` with what lies between the markers ``begin`` and ``end`` replaced by ``body``."""
+    if begin not in text or end not in text:
+        raise SystemExit(f"{where}: markers {begin} / {end} not found")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{begin}\n{body}\n{end}{tail}"
 
 if __name__ == "__main__":
     main()

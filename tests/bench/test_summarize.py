@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from bench.summarize import app_load_rows, app_speed_rows
 
 
@@ -89,3 +91,14 @@ def test_umm_protocol_settings_show_the_shared_data_as_a_reader_types_it() -> No
         "variants": {}, "environment": {}}
     header = "\n".join(umm_protocol_table(record))
     assert "`data.root=../shared/data/retinamnist/retinamnist_public.npz pretrain.epochs=40`" in header
+
+
+def test_fill_replaces_only_between_the_markers_and_names_missing_ones(tmp_path: Path) -> None:
+    from bench.summarize import RETINA_BEGIN, RETINA_END, _fill
+
+    text = f"intro\n{RETINA_BEGIN}\nold table\n{RETINA_END}\nafter"
+    out = _fill(text, RETINA_BEGIN, RETINA_END, "| new |", tmp_path / "README.md")
+    assert out == f"intro\n{RETINA_BEGIN}\n| new |\n{RETINA_END}\nafter"
+    assert _fill(out, RETINA_BEGIN, RETINA_END, "| new |", tmp_path) == out  # idempotent
+    with pytest.raises(SystemExit, match="retinamnist:begin"):
+        _fill("no markers", RETINA_BEGIN, RETINA_END, "x", tmp_path / "README.md")
