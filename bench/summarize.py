@@ -47,6 +47,15 @@ def ingest_rows(r: dict[str, Any]) -> list[str]:
     ]
 
 
+def ingest_memory_rows(r: dict[str, Any]) -> list[str]:
+    """Peak memory of a cold ingest against its cache's size (bench/ingest_memory.py)."""
+    runs = "; ".join(f"{k.replace('_', ' ')}: +{v['growth_mb']} MB over the imports for a {v['cache_mb']} MB cache "
+                     f"({v['growth_over_cache']}x), peak {v['peak_rss_mb']} MB"
+                     for k, v in (r.get("runs") or {}).items())
+    return [f"| ingest memory, {r.get('data', '')}, sizes {r.get('sizes')} | {runs} | {_device(r)} | {_date(r)} | "
+            f"`{r.get('command')}` |"]
+
+
 def app_load_rows(name: str, r: dict[str, Any]) -> list[str]:
     res, cfg = r.get("results", {}), r.get("config", {})
     lat, inf = res.get("latency_s", {}), res.get("server_inference_s", {})
@@ -431,6 +440,8 @@ def render(results_dir: Path = RESULTS) -> str:
         name = path.stem
         if name == "ingest":
             lines += ingest_rows(record)
+        elif name.startswith("ingest_memory"):
+            lines += ingest_memory_rows(record)
         elif name.startswith("pretrain_throughput"):
             commit = record.get("environment", {}).get("git_commit")
             for setting, s in record.get("settings", {}).items():

@@ -15,10 +15,17 @@ rows are copied from the old arrays. A file whose stat changed is re-hashed, and
 again only if its sha256 changed. The state is written last and removed before anything
 else is replaced, so a killed run leaves no state that a later run would trust; on load,
 arrays that disagree with the state cause a full rebuild.
+
+Memory: the ingest validates every file before it writes anything, so the new rows wait on
+disk, not in memory: each image's rows go to a spill file in the cache folder
+(:class:`RowSpill`, ``.spill-{size}px.tmp-PID``) as soon as it is decoded, and the arrays are
+then written row block by row block. The ingest's memory stays about constant whatever the
+number of images (``bench/ingest_memory.py``); the disk needs room for the spill and the arrays.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import multiprocessing
@@ -118,7 +125,8 @@ class FileRecord:
     colour: bool = False  # the content has colour (channels differ)
     issues: list[tuple[str, str, str, str]] = field(default_factory=list)  # (what, fix, severity, kind)
     cache_index: int = -1  # row in the previous arrays when reused, else -1
-    resized: dict[int, np.ndarray] | None = None  # new rows when decoded in this run
+    resized: dict[int, np.ndarray] | None = None  # new rows when decoded in this run (until spilled)
+    spill_row: int = -1  # row of the new rows in the RowSpill, else -1
     decoded: bool = False
 
     def problems(self, display_path: str) -> list[Problem]:
@@ -186,11 +194,13 @@ def process_file(task: FileTask) -> FileRecord:
 
 
 def process_array_rows(images: np.ndarray, rels: Sequence[str], display: Sequence[str],
-                       sizes: Sequence[int], options: CacheOptions) -> list[FileRecord]:
+                       sizes: Sequence[int], options: CacheOptions,
+                       spill: RowSpill | None = None) -> list[FileRecord]:
     """Records of images that come as array rows (a MedMNIST ``.npz``), in this process.
 
     ``images``: uint8 ``(N, H, W)``, ``(N, H, W, 1)`` or ``(N, H, W, 3)`` RGB; row ``i`` is
-    reported as ``display[i]``. The sha256 is that of the row's bytes.
+    reported as ``display[i]``. The sha256 is that of the row's bytes. With a ``spill``, each
+    record's rows go to it at once (``record.spill_row``) instead of staying in memory.
     """
     records = []
     for row, rel, shown in zip(images, rels, display, strict=True):
@@ -205,8 +215,15 @@ def process_array_rows(images: np.ndarray, rels: Sequence[str], display: Sequenc
         height, width = pixels.shape[:2]
         image = DecodedImage(converted, width, height, "RGB" if pixels.ndim == 3 else "L",
                              problems, "npz", colour)
-        records.append(_fill(record, image, sizes, options, shown))
+        records.append(_spilled(_fill(record, image, sizes, options, shown), spill))
     return records
+
+
+def _spilled(record: FileRecord, spill: RowSpill | None) -> FileRecord:
+    if spill is not None and record.resized is not None:
+        record.spill_row = spill.put(record.resized)
+        record.resized = None
+    return record
 
 
 def resolve_workers(workers: int) -> int:
@@ -223,8 +240,12 @@ def _init_worker() -> None:
     cv2.setNumThreads(1)  # one image per process; avoid oversubscribing the cores
 
 
-def process_files(tasks: Sequence[FileTask], workers: int) -> list[FileRecord]:
+def process_files(tasks: Sequence[FileTask], workers: int,
+                  spill: RowSpill | None = None) -> list[FileRecord]:
     """Run :func:`process_file` over ``tasks`` (results in task order) with a progress bar.
+
+    With a ``spill``, each record's new rows go to it as the record arrives
+    (``record.spill_row``), so the records do not hold the images.
 
     More than one worker: a spawn-started process pool (safe when torch is already loaded);
     one worker or one task: in this process. If the pool cannot start its workers (e.g. the
@@ -241,13 +262,13 @@ def process_files(tasks: Sequence[FileTask], workers: int) -> list[FileRecord]:
                 with ProcessPoolExecutor(n_workers, mp_context=context,
                                          initializer=_init_worker) as pool:
                     for record in pool.map(process_file, tasks, chunksize=chunksize):
-                        records.append(record)
+                        records.append(_spilled(record, spill))
                         bar.update()
             except BrokenProcessPool as exc:
                 print(f"note: the process pool failed ({exc}); continuing in this process",
                       file=sys.stderr)
         for task in tasks[len(records):]:
-            records.append(process_file(task))
+            records.append(_spilled(process_file(task), spill))
             bar.update()
     finally:
         bar.close()
@@ -353,7 +374,7 @@ def unchanged(records: Sequence[FileRecord], previous: CacheState, channels: int
     """True when every row is reused in place, so the old arrays are already correct."""
     return bool(previous.arrays) and previous.channels == channels and \
         len(records) == previous.n_rows and all(
-            r.resized is None and r.cache_index == i for i, r in enumerate(records))
+            r.resized is None and r.spill_row < 0 and r.cache_index == i for i, r in enumerate(records))
 
 
 def _fit(rows: np.ndarray, channels: int, rgb: bool) -> np.ndarray:
@@ -366,22 +387,103 @@ def _fit(rows: np.ndarray, channels: int, rgb: bool) -> np.ndarray:
     return rows
 
 
+class RowSpill:
+    """New cache rows on disk while the ingest is still checking the other files.
+
+    One raw file per size in ``folder`` (``.spill-{size}px.tmp-PID``: a killed run's files are
+    removed by :func:`remove_stale_temporaries`), a fixed stride of ``size * size * 3`` bytes per
+    image, grey rows in the first third. Written with plain file writes and read back with
+    plain reads (no memory map), so the rows never count in the process's memory. A context
+    manager: the files are removed on exit, and so are the folders it had to create (when
+    nothing else was put in them: an ingest that stops on a bad file writes nothing).
+
+    Args:
+        folder: where the files go (created on the first :meth:`put`).
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self.rgb: list[bool] = []
+        self._files: dict[int, Any] = {}
+        self._created: list[Path] = []  # folders made here, outermost first
+
+    def path(self, size: int) -> Path:
+        return self.folder / f".spill-{size}px.tmp-{os.getpid()}"
+
+    def _file(self, size: int) -> Any:
+        if size not in self._files:
+            if not self.folder.is_dir():
+                missing = [p for p in (self.folder, *self.folder.parents) if not p.exists()]
+                self.folder.mkdir(parents=True, exist_ok=True)
+                self._created = missing[::-1]
+            self._files[size] = open(self.path(size), "w+b")  # noqa: SIM115 - closed in close()
+        return self._files[size]
+
+    def put(self, rows: dict[int, np.ndarray]) -> int:
+        """Store one image's rows (``{size: (size, size)`` grey or ``(size, size, 3)`` RGB
+        ``uint8}``, all sizes alike); returns its spill row."""
+        index = len(self.rgb)
+        rgb = next(iter(rows.values())).ndim == 3
+        for size, row in rows.items():
+            fh = self._file(size)
+            fh.seek(index * size * size * 3)
+            fh.write(memoryview(np.ascontiguousarray(row, dtype=np.uint8)))
+        self.rgb.append(rgb)
+        return index
+
+    def get(self, index: int, size: int) -> np.ndarray:
+        """The rows of spill row ``index`` at ``size``, as they were put."""
+        rgb = self.rgb[index]
+        n = size * size * (3 if rgb else 1)
+        fh = self._file(size)
+        fh.seek(index * size * size * 3)
+        data = fh.read(n)
+        if len(data) != n:
+            raise OSError(f"{self.path(size)}: spill row {index} is short ({len(data)} of {n} bytes)")
+        return np.frombuffer(data, np.uint8).reshape((size, size, 3) if rgb else (size, size))
+
+    def close(self) -> None:
+        for size, fh in self._files.items():
+            fh.close()
+            self.path(size).unlink(missing_ok=True)
+        self._files.clear()
+        for folder in reversed(self._created):  # innermost first; kept when anything else is in it
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        self._created = []
+
+    def __enter__(self) -> RowSpill:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+ROW_BLOCK_BYTES = 32 << 20
+"""Rows are assembled and written in blocks of about this many bytes."""
+
+
+def _row_of(record: FileRecord, size: int, previous: CacheState, spill: RowSpill | None) -> np.ndarray:
+    if record.resized is not None:
+        return record.resized[size]
+    if record.spill_row >= 0:
+        if spill is None:
+            raise ValueError(f"{record.rel}: its rows are in a spill that was not given")
+        return spill.get(record.spill_row, size)
+    return np.asarray(previous.arrays[size][record.cache_index])
+
+
 def assemble(records: Sequence[FileRecord], size: int, previous: CacheState,
-             channels: int = 1) -> np.ndarray:
-    """The ``(N, size, size[, 3])`` array in ``records`` order: new rows, plus rows copied from
-    the previous arrays for reused files (replicated / reduced when the channels changed)."""
-    out = np.empty(array_shape(len(records), size, channels), dtype=np.uint8)
-    reused_new, reused_old = [], []
-    for i, record in enumerate(records):
-        if record.resized is not None:
-            row = record.resized[size]
-            out[i] = _fit(row, channels, row.ndim == 3)
-        else:
-            reused_new.append(i)
-            reused_old.append(record.cache_index)
-    if reused_new:
-        old = previous.arrays[size][reused_old]
-        out[reused_new] = _fit(old, channels, old.ndim == 4)
+             channels: int = 1, spill: RowSpill | None = None, start: int = 0,
+             stop: int | None = None) -> np.ndarray:
+    """Rows ``start:stop`` of the ``(N, size, size[, 3])`` array in ``records`` order: new rows
+    (in memory or in ``spill``), plus rows copied from the previous arrays for reused files
+    (replicated / reduced when the channels changed)."""
+    chosen = records[start:stop]
+    out = np.empty(array_shape(len(chosen), size, channels), dtype=np.uint8)
+    for i, record in enumerate(chosen):
+        row = _row_of(record, size, previous, spill)
+        out[i] = _fit(row, channels, row.ndim == 3)
     return out
 
 
@@ -389,6 +491,22 @@ def write_array(path: Path, array: np.ndarray) -> Path:
     """``np.save`` to a temporary file, fsync, then ``os.replace`` onto ``path``."""
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         np.save(fh, array)
+    return path
+
+
+def write_assembled(path: Path, records: Sequence[FileRecord], size: int, previous: CacheState,
+                    channels: int = 1, spill: RowSpill | None = None) -> Path:
+    """The array of :func:`assemble`, written as a ``.npy`` (atomically, like
+    :func:`write_array`) one block of rows at a time, never all in memory."""
+    shape = array_shape(len(records), size, channels)
+    row_bytes = max(1, int(np.prod(shape[1:])))
+    block = max(1, ROW_BLOCK_BYTES // row_bytes)
+    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)), "fortran_order": False,
+              "shape": shape}
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.lib.format.write_array_header_1_0(fh, header)
+        for start in range(0, len(records), block):
+            fh.write(memoryview(assemble(records, size, previous, channels, spill, start, start + block)))
     return path
 
 

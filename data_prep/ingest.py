@@ -300,8 +300,9 @@ def _collect_npz(npz: Path, grade_names: Sequence[str]) -> tuple[list[ImageEntry
 
 
 def _load_records(entries: Sequence[ImageEntry], previous: cache.CacheState,
-                  plan: Plan, workers: int, npz: Path | None) -> None:
-    """Fill ``entry.record``: reuse files whose size and mtime are unchanged, process the rest."""
+                  plan: Plan, workers: int, npz: Path | None, spill: cache.RowSpill | None = None) -> None:
+    """Fill ``entry.record``: reuse files whose size and mtime are unchanged, process the rest
+    (their new rows go to ``spill`` when given)."""
     if npz is not None:  # array rows: cheap, always recomputed in this process
         with np.load(npz, allow_pickle=False) as archive:
             for split in MEDMNIST_SPLITS:
@@ -309,7 +310,7 @@ def _load_records(entries: Sequence[ImageEntry], previous: cache.CacheState,
                 if chosen:
                     records = cache.process_array_rows(
                         archive[f"{split}_images"], [e.rel for e in chosen],
-                        [e.display for e in chosen], plan.sizes, plan.options)
+                        [e.display for e in chosen], plan.sizes, plan.options, spill)
                     for entry, record in zip(chosen, records, strict=True):
                         entry.record = record
         return
@@ -327,7 +328,7 @@ def _load_records(entries: Sequence[ImageEntry], previous: cache.CacheState,
             known = old.sha256 if old is not None else ""
             pending.append((entry, cache.FileTask(str(entry.path), entry.rel, tuple(plan.sizes),
                                                   known, plan.options)))
-    results = cache.process_files([task for _, task in pending], workers)
+    results = cache.process_files([task for _, task in pending], workers, spill)
     for (entry, _), record in zip(pending, results, strict=True):
         old = previous.files.get(entry.rel)
         if not record.decoded and record.sha256 and old is not None and record.sha256 == old.sha256:
@@ -445,8 +446,17 @@ def run(cfg: DataConfig, out_dir: str | os.PathLike[str], *, verbose: bool = Tru
     """Validate every file, then write the cache, manifest and summary into ``out_dir``.
 
     Raises :class:`IngestError` listing ALL problems (nothing is written) when any is fatal.
-    With ``verbose``, warnings, notes and the summary table are printed to stdout.
+    With ``verbose``, warnings, notes and the summary table are printed to stdout. The new
+    cache rows wait in a spill file in ``out_dir/cache`` until every file has been checked
+    (:class:`data_prep.cache.RowSpill`; removed at the end), so memory does not grow with
+    the number of images.
     """
+    with cache.RowSpill(Path(out_dir).expanduser().absolute() / CACHE_DIR) as spill:
+        return _run(cfg, out_dir, verbose, spill)
+
+
+def _run(cfg: DataConfig, out_dir: str | os.PathLike[str], verbose: bool,
+         spill: cache.RowSpill) -> IngestResult:
     start = time.perf_counter()
     sizes = _check_settings(cfg)
     layout = discover(cfg)
@@ -466,7 +476,7 @@ def run(cfg: DataConfig, out_dir: str | os.PathLike[str], *, verbose: bool = Tru
     previous = cache.load_state(cache_dir, root, sizes, plan.options)
     if previous.reason:
         problems.append(note(cache_dir, previous.reason, "nothing to do"))
-    _load_records(entries, previous, plan, cfg.workers, layout.npz)
+    _load_records(entries, previous, plan, cfg.workers, layout.npz, spill)
     for entry in entries:
         problems += apply_strict(entry.record.problems(entry.display), cfg.strict)
     problems += identical_content([(e.display, e.split, e.record.sha256)
@@ -484,7 +494,7 @@ def run(cfg: DataConfig, out_dir: str | os.PathLike[str], *, verbose: bool = Tru
             f"(nothing was written)\n{format_problems(problems)}", problems)
 
     try:
-        cache_paths = _write(out, root, sizes, entries, previous, channels)
+        cache_paths = _write(out, root, sizes, entries, previous, channels, spill)
         per_grade, per_split, per_fold = _counts(entries, len(plan.grade_names))
         result = IngestResult(
             out_dir=out, manifest_path=out / MANIFEST_NAME, summary_path=out / SUMMARY_NAME,
@@ -517,7 +527,8 @@ def run(cfg: DataConfig, out_dir: str | os.PathLike[str], *, verbose: bool = Tru
 
 
 def _write(out: Path, root: Path, sizes: Sequence[int], entries: Sequence[ImageEntry],
-           previous: cache.CacheState, channels: int) -> dict[int, Path]:
+           previous: cache.CacheState, channels: int,
+           spill: cache.RowSpill | None = None) -> dict[int, Path]:
     """Arrays, then the manifest. The state and the manifest are removed first, so that a
     run killed in between leaves nothing that a later run or stage would trust."""
     cache_dir = out / CACHE_DIR
@@ -528,7 +539,7 @@ def _write(out: Path, root: Path, sizes: Sequence[int], entries: Sequence[ImageE
         (out / MANIFEST_NAME).unlink(missing_ok=True)
         (out / SUMMARY_NAME).unlink(missing_ok=True)
         for size, path in paths.items():
-            cache.write_array(path, cache.assemble(records, size, previous, channels))
+            cache.write_assembled(path, records, size, previous, channels, spill)
     previous.arrays.clear()  # release the memory maps of the old arrays
     atomic_write_text(out / MANIFEST_NAME, _manifest_text(entries))
     return paths

@@ -102,3 +102,13 @@ def test_fill_replaces_only_between_the_markers_and_names_missing_ones(tmp_path:
     assert _fill(out, RETINA_BEGIN, RETINA_END, "| new |", tmp_path) == out  # idempotent
     with pytest.raises(SystemExit, match="retinamnist:begin"):
         _fill("no markers", RETINA_BEGIN, RETINA_END, "x", tmp_path / "README.md")
+
+
+def test_ingest_memory_row_shows_growth_against_the_cache() -> None:
+    from bench.summarize import ingest_memory_rows
+
+    record = {"data": "phantom", "sizes": [256], "command": "python -m bench.ingest_memory",
+              "runs": {"workers_1": {"growth_mb": 39.0, "cache_mb": 311.6, "growth_over_cache": 0.125,
+                                     "peak_rss_mb": 205.1}}}
+    (row,) = ingest_memory_rows(record)
+    assert "+39.0 MB" in row and "311.6 MB cache (0.125x)" in row and "workers 1" in row

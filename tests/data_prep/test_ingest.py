@@ -444,19 +444,19 @@ def test_crash_mid_write_is_not_trusted(tmp_path: Path, monkeypatch: pytest.Monk
     ingest.run(cfg, out, verbose=False)
     write_png(data / "002.png", 255 - smooth_image(1))  # forces the arrays to be rewritten
 
-    real_save = np.save
+    real_header = np.lib.format.write_array_header_1_0
     calls = Counter[str]()
 
-    def crashing_save(file: object, array: np.ndarray, *args: object, **kwargs: object) -> None:
-        calls["save"] += 1
-        if calls["save"] == 2:
+    def crashing_header(fh: object, header: dict) -> None:
+        calls["arrays"] += 1
+        if calls["arrays"] == 2:
             raise RuntimeError("simulated crash while writing the second array")
-        real_save(file, array, *args, **kwargs)  # type: ignore[arg-type]
+        real_header(fh, header)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(np, "save", crashing_save)
+    monkeypatch.setattr(np.lib.format, "write_array_header_1_0", crashing_header)
     with pytest.raises(RuntimeError, match="simulated crash"):
         ingest.run(cfg, out, verbose=False)
-    monkeypatch.setattr(np, "save", real_save)
+    monkeypatch.setattr(np.lib.format, "write_array_header_1_0", real_header)
 
     # nothing half-written under a real name, and nothing that claims to be consistent
     assert not (out / "cache" / "state.json").exists()

@@ -1,0 +1,64 @@
+"""The ingest's row spill: new cache rows wait on disk, not in memory, until they are written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_ingest import SIZE, config, make_plain
+
+from data_prep import cache, ingest
+
+
+def test_row_spill_gives_back_grey_and_colour_rows_and_leaves_nothing(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    grey = {8: rng.integers(0, 256, (8, 8), dtype=np.uint8), 4: rng.integers(0, 256, (4, 4), dtype=np.uint8)}
+    rgb = {8: rng.integers(0, 256, (8, 8, 3), dtype=np.uint8), 4: rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)}
+    folder = tmp_path / "out" / "cache"  # neither exists yet
+    with cache.RowSpill(folder) as spill:
+        assert spill.put(rgb) == 0 and spill.put(grey) == 1 and spill.put(rgb) == 2
+        assert spill.path(8).is_file() and spill.path(4).is_file()
+        for size in (8, 4):
+            np.testing.assert_array_equal(spill.get(0, size), rgb[size])
+            np.testing.assert_array_equal(spill.get(1, size), grey[size])
+            np.testing.assert_array_equal(spill.get(2, size), rgb[size])
+        with pytest.raises(IndexError):
+            spill.get(3, 8)
+    assert not (tmp_path / "out").exists()  # the folders it made, empty again, are gone
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    with cache.RowSpill(kept) as spill:
+        spill.put(grey)
+    assert kept.is_dir() and not list(kept.iterdir())  # a folder it did not make stays
+
+
+def test_arrays_written_block_by_block_equal_the_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(1)
+    rows = [rng.integers(0, 256, (6, 6), dtype=np.uint8) for _ in range(7)]
+    with cache.RowSpill(tmp_path / "spill") as spill:
+        records = [cache.FileRecord(f"{i}.png", spill_row=spill.put({6: row})) for i, row in enumerate(rows)]
+        monkeypatch.setattr(cache, "ROW_BLOCK_BYTES", 2 * 6 * 6)  # blocks of two rows: 4 blocks
+        for channels, expected in ((1, np.stack(rows)), (3, np.repeat(np.stack(rows)[..., None], 3, -1))):
+            path = cache.write_assembled(tmp_path / f"{channels}.npy", records, 6, cache.CacheState(),
+                                         channels, spill)
+            np.testing.assert_array_equal(np.load(path), expected)
+        with pytest.raises(ValueError, match="spill"):
+            cache.assemble(records, 6, cache.CacheState())  # the rows are in a spill not given
+
+
+def test_the_ingest_keeps_no_image_rows_in_its_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = make_plain(tmp_path / "d", {f"{i:03d}.png": i % 3 for i in range(1, 9)})
+    held: list[cache.FileRecord] = []
+    real = cache.process_files
+
+    def spy(tasks: list[cache.FileTask], workers: int, spill: cache.RowSpill | None = None) -> list[cache.FileRecord]:
+        out = real(tasks, workers, spill)
+        held.extend(out)
+        return out
+
+    monkeypatch.setattr(cache, "process_files", spy)
+    result = ingest.run(config(data, workers=1), tmp_path / "out", verbose=False)
+    assert len(held) == 8 and all(r.resized is None and r.spill_row >= 0 for r in held)
+    assert np.load(result.cache_paths[SIZE]).shape == (8, SIZE, SIZE)
+    assert not list((tmp_path / "out").rglob(".spill-*"))  # the spill is removed
