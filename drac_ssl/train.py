@@ -45,7 +45,9 @@ from drac_ssl.preflight import PIPELINE, Finding
 from drac_ssl.runtime import apply_thread_policy, environment_info
 
 # settings that change what a resumed run does or writes, or how fast, not its results
-OUTPUT_ONLY_SETTINGS = ("run.stages", "run.tensorboard", "run.threads")
+OUTPUT_ONLY_SETTINGS = ("run.stages", "run.tensorboard", "run.threads", "run.out_dir", "run.name")
+"""Settings that change no stage's result: which stages run, logging, threads, and where the
+run folder is (``run.out_dir`` / ``run.name``: a moved or renamed run folder resumes)."""
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "default.yaml"
 def phantom_root(cfg: Config) -> Path:
     d = cfg.data

@@ -117,3 +117,22 @@ def test_output_only_settings_do_not_block_resuming_a_run_folder() -> None:
     cfg = train.load_config(train.DEFAULT_CONFIG, REDUCED)
     other = train.load_config(train.DEFAULT_CONFIG, [*REDUCED, "run.tensorboard=true", "run.stages=[ingest]"])
     assert train._config_differences(train.to_dict(cfg), train.to_dict(other)) == []
+
+
+def test_a_moved_and_renamed_run_folder_resumes(reduced_run: tuple[Path, int, str],
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    work, _, _ = reduced_run
+    shutil.copytree(work / "runs" / "reduced", work / "elsewhere" / "renamed", symlinks=True)
+    cwd = os.getcwd()
+    os.chdir(work)
+    try:
+        capsys.readouterr()
+        assert train.main([*REDUCED, "run.out_dir=elsewhere", "run.name=renamed"]) == 0
+    finally:
+        os.chdir(cwd)
+        shutil.rmtree(work / "elsewhere")
+    out = capsys.readouterr().out
+    for stage in train.PIPELINE:
+        assert f"stage {stage}: already done" in out
