@@ -339,7 +339,9 @@ def _load_records(entries: Sequence[ImageEntry], previous: cache.CacheState,
 def _resolve_channels(entries: Sequence[ImageEntry], plan: Plan,
                       where: Path) -> tuple[int, str, list[Problem]]:
     """The cache's channels (1 or 3), why, and what that means for the images (said once)."""
-    decoded = [e for e in entries if e.record.sha256]
+    # images that decoded: a truncated or corrupt file (an error of its own) is neither grey nor colour
+    decoded = [e for e in entries if e.record.sha256
+               and not any(issue[2] == "error" for issue in e.record.issues)]
     colour = [e for e in decoded if e.record.colour]
     grey = [e for e in decoded if not e.record.colour]
     if plan.channels_setting == "1":

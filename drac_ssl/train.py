@@ -8,8 +8,10 @@ With no arguments it uses ``configs/default.yaml``: the embedded phantom UW-OCTA
 (generated on first use under ``data/phantom``) and a CPU-sized schedule.
 
 The run folder explains itself: ``config.yaml`` (the resolved configuration),
-``stages.json`` (which stages finished, when, and in how long), ``environment.json`` and one
-sub-folder per stage. Rerunning the same command resumes: finished stages are skipped and an
+``stages.json`` (which stages finished, when, and in how long), ``environment.json`` (the
+machine, versions and command of the invocation that made it; kept when the run resumes),
+``invocations.jsonl`` (one line per invocation, resumes included) and one sub-folder per
+stage. Rerunning the same command resumes: finished stages are skipped and an
 interrupted stage continues from its last checkpoint.
 
 Before any stage runs, the preflight (:mod:`drac_ssl.preflight`) checks every setting of the
@@ -171,6 +173,8 @@ def _existing_run_problem(cfg: Config, run_dir: Path) -> str:
     diffs = _config_differences(_data_channels_resolved(_saved_settings(old), run_dir),
                                 _data_channels_resolved(to_dict(cfg), run_dir))
     if not preflight.blocking_outputs(run_dir):
+        if not (run_dir / "data" / "manifest.csv").exists():
+            return ""  # nothing finished (e.g. an ingest stopped by a bad file): any change is fine
         diffs = [d for d in diffs if d.startswith("data.")]
     if not diffs:
         return ""
@@ -208,7 +212,11 @@ def run_pipeline(cfg: Config, sources: dict[str, str] | None = None,
         print(f"[preflight] warning: {warning.line}")
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(cfg, run_dir / "config.yaml")
-    atomic_write_json(run_dir / "environment.json", environment_info())
+    env = environment_info()
+    if not (run_dir / "environment.json").exists():  # how the run was made: the first invocation's
+        atomic_write_json(run_dir / "environment.json", env)
+    with open(run_dir / "invocations.jsonl", "a", encoding="utf-8") as fh:  # every invocation, one line each
+        fh.write(json.dumps(env, default=str) + "\n")
     status_path = run_dir / "stages.json"
     status: dict[str, Any] = {}
     if status_path.exists():

@@ -412,3 +412,16 @@ def test_many_findings_of_one_kind_are_grouped_in_print() -> None:
     text = validate.format_problems(problems)
     assert text.count("Exif orientation") == 10 and "... and 15 more 'orientation'" in text
     assert text.count(": bad ->") == 12  # errors are all printed
+
+
+def test_a_truncated_colour_image_is_an_error_and_not_called_grey(tmp_path: Path, aptos: list) -> None:
+    train, _ = split(aptos)
+    root = tmp_path / "aptos2019"
+    for code, _, rgb in train:
+        save(root / "train_images" / f"{code}.png", rgb)
+    write_rows(root / "train.csv", ["id_code", "diagnosis"], [[c, g] for c, g, _ in train])
+    broken = root / "train_images" / f"{train[0][0]}.png"
+    broken.write_bytes(broken.read_bytes()[:2000])
+    message = run_error(config(root), tmp_path / "out")
+    assert "truncated" in message and broken.name in message
+    assert "grey image" not in message  # it did not decode: neither grey nor colour

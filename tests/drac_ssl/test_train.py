@@ -72,6 +72,9 @@ def test_no_argument_job_runs_every_stage_on_phantom_data(reduced_run: tuple[Pat
 
 def test_rerun_skips_finished_stages(reduced_run: tuple[Path, int, str], capsys: pytest.CaptureFixture[str]) -> None:
     work, _, _ = reduced_run
+    run_dir = work / "runs" / "reduced"
+    first_env = (run_dir / "environment.json").read_text()
+    invocations = (run_dir / "invocations.jsonl").read_text().splitlines()
     cwd = os.getcwd()
     os.chdir(work)
     try:
@@ -81,6 +84,10 @@ def test_rerun_skips_finished_stages(reduced_run: tuple[Path, int, str], capsys:
     out = capsys.readouterr().out
     for stage in train.PIPELINE:
         assert f"stage {stage}: already done" in out
+    # how the run was made stays; the resume is one more line of the invocation log
+    assert (run_dir / "environment.json").read_text() == first_env
+    later = (run_dir / "invocations.jsonl").read_text().splitlines()
+    assert len(later) == len(invocations) + 1 and json.loads(later[0]) == json.loads(first_env)
 
 
 def test_changed_config_in_an_existing_run_folder_is_refused(reduced_run: tuple[Path, int, str],
@@ -136,3 +143,27 @@ def test_a_moved_and_renamed_run_folder_resumes(reduced_run: tuple[Path, int, st
     out = capsys.readouterr().out
     for stage in train.PIPELINE:
         assert f"stage {stage}: already done" in out
+
+
+def test_a_run_folder_whose_ingest_stopped_accepts_a_changed_configuration(tmp_path: Path,
+                                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    import cv2
+    import numpy as np
+
+    data = tmp_path / "images"
+    data.mkdir()
+    rows = []
+    for i in range(15):
+        cv2.imwrite(str(data / f"{i:03d}.png"), np.random.default_rng(i).integers(0, 255, (40, 40), dtype=np.uint8))
+        rows.append(f"{i:03d}.png,{i % 3}")
+    (data / "labels.csv").write_text("image name,DR grade\n" + "\n".join(rows) + "\n")
+    good = (data / "005.png").read_bytes()
+    (data / "005.png").write_bytes(good[:60])  # truncated: found only when the ingest decodes it
+    args = [*REDUCED, f"data.root={data}", f"run.out_dir={tmp_path / 'runs'}", "run.name=bad",
+            "run.stages=[ingest]", "data.cache_sizes=[24, 32]"]
+    assert train.main(args) == 2
+    assert "truncated" in capsys.readouterr().err
+    # the file is mended and a setting changed, as the ingest's notes may suggest: nothing had
+    # finished in that folder, so the new configuration is not refused
+    (data / "005.png").write_bytes(good)
+    assert train.main([*args[:-1], "data.cache_sizes=[24]"]) == 0, capsys.readouterr().err
