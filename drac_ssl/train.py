@@ -75,11 +75,19 @@ def stage_ingest(cfg: Config, run_dir: Path) -> dict[str, Any]:
     return {"n_train": result.n_train, "n_test": result.n_test, "manifest": str(result.manifest_path)}
 
 
+def _epochs(best_epoch: int, history: list[dict[str, Any]]) -> dict[str, Any]:
+    """The best epoch as the console and the report count it (from 1), and how many ran;
+    ``metrics.csv``, ``metadata.json`` and the checkpoints hold the epoch index (from 0)."""
+    return {"best_epoch": best_epoch + 1 if best_epoch >= 0 else None, "epochs_run": len(history),
+            "epochs_counted_from": 1}
+
+
 def stage_pretrain(cfg: Config, run_dir: Path) -> dict[str, Any]:
     from drac_ssl import pretrain
 
     result = pretrain.run(cfg, run_dir)
-    return {"backbone": str(result.backbone_path), "best_epoch": result.best_epoch, "stopped": result.stopped}
+    return {"backbone": str(result.backbone_path), **_epochs(result.best_epoch, result.history),
+            "stopped": result.stopped}
 
 
 def stage_umm(cfg: Config, run_dir: Path) -> dict[str, Any]:
@@ -89,7 +97,8 @@ def stage_umm(cfg: Config, run_dir: Path) -> dict[str, Any]:
     from drac_ssl import umm
 
     result = umm.run(cfg, run_dir)
-    return {"backbone": str(result.backbone_path), "best_epoch": result.best_epoch, "stopped": result.stopped}
+    return {"backbone": str(result.backbone_path), **_epochs(result.best_epoch, result.history),
+            "stopped": result.stopped}
 
 
 def stage_finetune(cfg: Config, run_dir: Path) -> dict[str, Any]:

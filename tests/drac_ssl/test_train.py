@@ -50,6 +50,9 @@ def test_no_argument_job_runs_every_stage_on_phantom_data(reduced_run: tuple[Pat
     stages = json.loads((run_dir / "stages.json").read_text())
     assert list(stages) == list(train.PIPELINE)
     assert all(s["status"] == "done" for s in stages.values())
+    # epochs counted as the console and report.md count them (one epoch: epoch 1 of 1)
+    assert {k: stages["pretrain"]["outputs"][k] for k in ("best_epoch", "epochs_run")} == {
+        "best_epoch": 1, "epochs_run": 1}
     # the phantom set was written in the official layout and ingested like real data
     phantom = work / train.phantom_root(train.load_config(train.DEFAULT_CONFIG, REDUCED))
     assert (phantom / "C. Diabetic Retinopathy Grading" / "2. Groundtruths").is_dir()
