@@ -112,6 +112,18 @@ def _mb(n: int) -> str:
     return f"{n / (1024 * 1024):.1f} MB"
 
 
+def _kind(channels: int) -> str:
+    """What the model grades, in the words of its messages."""
+    return "UW-OCTA image" if channels == 1 else "colour fundus photograph"
+
+
+def _too_large(shown: str, n_bytes: int, limits: InputLimits, channels: int) -> str:
+    typical = ("the original UW-OCTA export (about 1 MB for 1024 x 1024 px)" if channels == 1
+               else "the original photograph (a few MB as JPEG or PNG), not a raw or multi-image file")
+    return (f"`{shown}` is {_mb(n_bytes)}, above the limit of {limits.max_mb:g} MB. "
+            f"Upload {typical}.")
+
+
 def load_bytes(data: bytes, name: str, limits: InputLimits = InputLimits(),
                channels: int = 1) -> LoadedImage:
     """Decode an uploaded file's bytes; see the module docstring for what is rejected.
@@ -122,9 +134,7 @@ def load_bytes(data: bytes, name: str, limits: InputLimits = InputLimits(),
     if not data:
         raise InputRejected(f"`{name}` is empty (0 bytes). Upload the image file itself.")
     if len(data) > limits.max_bytes:
-        raise InputRejected(f"`{name}` is {_mb(len(data))}, above the limit of "
-                            f"{limits.max_mb:g} MB. Upload the original UW-OCTA export "
-                            f"(about 1 MB for 1024 x 1024 px).")
+        raise InputRejected(_too_large(name, len(data), limits, channels))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -181,7 +191,8 @@ def colour_model_warnings(image: LoadedImage, notes: list[str] | None = None) ->
     if not image.colour:
         out.append("Grey image: replicated to 3 identical channels for this colour model, as the "
                    "ingest does for grey files of a colour data set. The model was trained on colour "
-                   "photographs; its grade of a grey image is outside what it saw.")
+                   "photographs: if this is another kind of image (an OCTA scan, a red-free "
+                   "photograph), its grade is outside what the model saw and may mean nothing.")
     notes = notes or []
     depth = [n for n in notes if n.startswith(("16-bit", "32-bit"))]
     if depth or image.mode.startswith("I;16") or image.mode == "I":
@@ -195,7 +206,7 @@ def load_upload(path: str | os.PathLike[str] | None, limits: InputLimits = Input
                 name: str | None = None, channels: int = 1) -> LoadedImage:
     """Read an uploaded file from disk (size checked before reading) and decode it."""
     if path is None or str(path) == "":
-        raise InputRejected("No file uploaded. Choose a PNG, JPEG or TIFF UW-OCTA image.")
+        raise InputRejected(f"No file uploaded. Choose a PNG, JPEG or TIFF {_kind(channels)}.")
     p = Path(path)
     shown = name or p.name
     try:
@@ -205,9 +216,7 @@ def load_upload(path: str | os.PathLike[str] | None, limits: InputLimits = Input
     if not p.is_file():
         raise InputRejected(f"`{shown}` is not a file; upload an image file.")
     if n_bytes > limits.max_bytes:
-        raise InputRejected(f"`{shown}` is {_mb(n_bytes)}, above the limit of "
-                            f"{limits.max_mb:g} MB. Upload the original UW-OCTA export "
-                            f"(about 1 MB for 1024 x 1024 px).")
+        raise InputRejected(_too_large(shown, n_bytes, limits, channels))
     try:
         data = p.read_bytes()
     except OSError as exc:

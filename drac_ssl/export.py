@@ -224,8 +224,11 @@ def list_images(folder: str | os.PathLike[str]) -> list[Path]:
 
 
 def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool, device: str) -> int:
+    """Grade every image of the folder ``images_dir`` (or the one image file it names) into
+    the submission ``out``; the exit code."""
     bundle = load_bundle(run, resolve_device(device))
-    files = list_images(images_dir)
+    single = images_dir.is_file()
+    files = [images_dir] if single else list_images(images_dir)
     if not files:
         raise BundleError(f"{images_dir}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
     channels = bundle.spec.channels
@@ -254,12 +257,16 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool, device: st
                      np.concatenate(grade_parts), num_grades=k)
     for line in warnings:
         print(f"warning: {line}", file=sys.stderr)
-    issues = check_submission(out, images_dir, num_grades=k, grade_names=names)
+    issues = check_submission(out, None if single else images_dir, num_grades=k, grade_names=names,
+                              cases=[images_dir.name] if single else None)
     for line in issues:
         print(line)
     converted = f", {len(warnings)} converted to the model's channels (see the warnings)" if warnings else ""
-    print(f"{'OK' if not issues else 'PROBLEMS'}: {len(files)} images graded with {bundle.path} -> "
-          f"{out}{converted}")
+    rule = ("the most probable grade" if bundle.calibration.decision == "argmax" else
+            "the expected grade cut at QWK-tuned thresholds, so not always the largest P")
+    print(f"{'OK' if not issues else 'PROBLEMS'}: {len(files)} image(s) graded with {bundle.path} -> "
+          f"{out}{converted}\n  class = {rule} (finetune.decision={bundle.calibration.decision}); "
+          f"P0..P{k - 1} = the calibrated probabilities of the grades")
     return 1 if issues else 0
 
 
@@ -277,7 +284,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                "# test images in an .npz",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run", nargs="?", help="run folder (with bundle/) or bundle folder")
-    parser.add_argument("--images", metavar="DIR", help="folder of the images to grade / test images")
+    parser.add_argument("--images", metavar="DIR", help="folder of the images to grade (or one image "
+                                                        "file) / with --check: the test images")
     parser.add_argument("--out", metavar="CSV", help="submission file to write")
     parser.add_argument("--check", metavar="CSV", help="validate this submission file instead")
     parser.add_argument("--manifest", metavar="RUN",
@@ -325,8 +333,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise BundleError("to grade images give RUN, --images DIR and --out TEAM.csv "
                               "(or --check TEAM.csv to validate a file)")
         images_dir = Path(args.images)
-        if not images_dir.is_dir():
-            raise BundleError(f"{images_dir}: no such image folder")
+        if images_dir.is_file() and images_dir.suffix.lower() not in IMAGE_SUFFIXES:
+            raise BundleError(f"{images_dir}: not an image file ({', '.join(IMAGE_SUFFIXES)}); --images "
+                              f"takes a folder of images or one image file")
+        if not images_dir.exists():
+            raise BundleError(f"{images_dir}: no such image folder or file")
         return _predict_folder(args.run, images_dir, Path(args.out), not args.no_tta, args.device)
     except (BundleError, FileNotFoundError, ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -161,9 +161,10 @@ def conform_channels(image: np.ndarray, channels: int, name: str = "image",
                            f"this 1-channel model, as the ingest converts colour files of a grey "
                            f"data set; the model never saw colour"]
     return converted, [f"{name}: grey image replicated to 3 identical channels for this colour "
-                       f"model, as the ingest does for grey files of a colour data set; the model "
-                       f"was trained on colour photographs, so its grade of a grey image is "
-                       f"outside what it saw"]
+                       f"model, as the ingest does for grey files of a colour data set. The model "
+                       f"was trained on colour photographs: if this is another kind of image (an "
+                       f"OCTA scan, a red-free photograph), its grade is outside what the model "
+                       f"saw and may mean nothing"]
 
 
 @functools.lru_cache(maxsize=8)

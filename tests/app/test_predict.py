@@ -398,16 +398,22 @@ def test_limits() -> None:
 
 
 def test_upload_file_checks(tmp_path: Path) -> None:
-    with pytest.raises(InputRejected, match="No file"):
+    with pytest.raises(InputRejected, match="No file uploaded. Choose a PNG, JPEG or TIFF UW-OCTA image"):
         load_upload(None)
+    # a colour fundus model speaks of photographs, not of OCTA exports
+    with pytest.raises(InputRejected, match="colour fundus photograph"):
+        load_upload(None, channels=3)
     empty = tmp_path / "empty.png"
     empty.write_bytes(b"")
     with pytest.raises(InputRejected, match="empty"):
         load_upload(empty)
     big = tmp_path / "big.png"
     big.write_bytes(b"\0" * 2048)
-    with pytest.raises(InputRejected, match="above the limit"):
+    with pytest.raises(InputRejected, match="above the limit.*UW-OCTA export"):
         load_upload(big, InputLimits(max_bytes=1024))  # refused before being read
+    with pytest.raises(InputRejected, match="above the limit.*original photograph") as caught:
+        load_upload(big, InputLimits(max_bytes=1024), channels=3)
+    assert "OCTA" not in str(caught.value)
 
 
 def test_sanity_warnings() -> None:

@@ -130,7 +130,19 @@ def test_command_line_grades_a_folder_and_checks_files(exported_run: Path, tmp_p
     team = tmp_path / "team.csv"
     assert export.main([str(exported_run), "--images", str(test_dir), "--out", str(team)]) == 0
     assert team.read_text() == (exported_run / "export" / "submission.csv").read_text()
+    assert "class = the expected grade cut at QWK-tuned thresholds" in capsys.readouterr().out
     assert export.main(["--check", str(team), "--images", str(test_dir)]) == 0
+    # one image file: graded alone, its row the same as in the folder's submission
+    one = sorted(test_dir.iterdir())[0]
+    single = tmp_path / "one.csv"
+    assert export.main([str(exported_run), "--images", str(one), "--out", str(single)]) == 0
+    lines = single.read_text().splitlines()
+    assert lines[0] == team.read_text().splitlines()[0] and len(lines) == 2
+    assert lines[1] in team.read_text().splitlines()
+    assert "1 image(s) graded" in capsys.readouterr().out
+    (tmp_path / "notes.txt").write_text("x")
+    assert export.main([str(exported_run), "--images", str(tmp_path / "notes.txt"), "--out", str(single)]) == 2
+    assert "not an image file" in capsys.readouterr().err
     bad = tmp_path / "bad.csv"
     bad.write_text("\n".join(team.read_text().splitlines()[:-1]) + "\n")  # one image missing
     capsys.readouterr()
