@@ -174,8 +174,10 @@ def grade_problem(where: str, name: str, raw: str, grade: int | None,
                   grade_names: Sequence[str]) -> Problem | None:
     """The error for a grade cell that is not one of 0..K-1 (None when it is)."""
     k = len(grade_names)
+    example = ("" if tuple(grade_names) == GRADE_SCALES["icdr"] or k > 5
+               else ", e.g. icdr for the 5 ICDR grades")
     fix = (f"use {choices(grade_names)}, or set data.grades (--grades) to the scale of these "
-           f"labels, e.g. icdr for the 5 ICDR grades")
+           f"labels{example}")
     if grade is None:
         named = [i for i, n in enumerate(grade_names) if n.lower() == raw.strip().lower()]
         if named:

@@ -945,7 +945,7 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
     atomic_write_json(summary_path, _json_safe({
         "selected": selected,
         "selection": (f"highest out-of-fold {'QWK' if key == 'qwk' else 'accuracy'} (finetune."
-                      f"decision={ft.decision}; ties: vicreg_umm, vicreg, scratch)"),
+                      f"decision={ft.decision}; a tie goes to vicreg_umm, then vicreg, then scratch)"),
         "variants": {n: {"dir": n, "qwk": v.metrics["qwk"], "auc": v.metrics["auc"],
                          "auc_ovr": v.metrics["auc_ovr"], "accuracy": v.metrics["accuracy"]}
                      for n, v in variants.items()},

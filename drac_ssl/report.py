@@ -122,7 +122,7 @@ def _config_section(run_dir: Path) -> list[str]:
     views = f", {fc.get('frozen_train_views')} precomputed views" if fc.get("freeze") == "frozen" else ""
     aug, bb = pc.get("augment", {}), pc.get("backbone", {})
     rows = [
-        ["data", f"dataset {cfg.get('data', {}).get('dataset')}, root `{cfg.get('data', {}).get('root') or '(phantom)'}`, "
+        ["data", f"{_dataset_words(cfg, run_dir)}, root `{cfg.get('data', {}).get('root') or '(phantom)'}`, "
                  f"{cfg.get('data', {}).get('n_folds')} folds"],
         ["backbone", f"{bb.get('arch')}, "
                      f"{bb.get('in_channels') or read_ingest_facts(run_dir / 'data').channels} channel(s)"
@@ -170,10 +170,27 @@ def _ssl_section(run_dir: Path) -> list[str]:
             metrics = ", ".join(f"{k} {_num(v, 4)}" for k, v in (meta.get("metrics") or {}).items())
             lines += [f"Best epoch {int(meta.get('best_epoch', -1)) + 1} of {meta.get('epochs_run')} "
                       f"({meta.get('stopped', '')}); {metrics}.", ""]
+            seen = str(meta.get("training_data") or "")
+            if seen:
+                test_note = (" **The test images were among them** (transductive: their pixels, never "
+                             "a grade; `pretrain.use_test_images=false` leaves them out)."
+                             if "training and test images" in seen else "")
+                lines += [f"Images it learnt from, without labels: {seen.split(', ingest at')[0]}.{test_note}", ""]
             if stage == "umm" and isinstance(meta.get("umm"), dict):
                 lines += [_umm_line(meta["umm"]), ""]
         lines += [_link(run_dir, p, f"{title}: {p.stem}") for p in pngs] + [""]
     return lines
+
+
+def _dataset_words(cfg: dict[str, Any], run_dir: Path) -> str:
+    """What the data is: a generic data set by name, else the ingested layout (``data.dataset``
+    is ``drac`` for every ingested folder of graded retinal images, DRAC or not)."""
+    dataset = cfg.get("data", {}).get("dataset")
+    if dataset != "drac":
+        return f"dataset {dataset}"
+    summary = _read_json(run_dir / "data" / "ingest_summary.json")
+    layout = summary.get("layout") if isinstance(summary, dict) else None
+    return f"graded retinal images, {layout} layout" if layout else "graded retinal images (data.dataset=drac)"
 
 
 def _umm_line(info: dict[str, Any]) -> str:

@@ -358,6 +358,14 @@ def test_k_grades_from_the_config(tmp_path: Path, drac_samples: list[np.ndarray]
                [[f"{i:03d}.png", i % 5] for i in range(10)])
     message = run_error(config(root), tmp_path / "drac")
     assert "grade 3 of 003.png is outside {0, 1, 2}" in message and "data.grades" in message
+    assert "e.g. icdr" in message  # 3 grades: the 5-grade ICDR scale is a useful hint ...
+    write_rows(root / "labels.csv", ["image name", "DR grade"],
+               [[f"{i:03d}.png", 7 if i == 0 else i % 5] for i in range(10)])
+    message = run_error(config(root, grades=["icdr"]), tmp_path / "icdr")
+    assert "grade 7 of 000.png is outside" in message
+    assert "e.g. icdr" not in message  # ... but not when the scale already is ICDR
+    write_rows(root / "labels.csv", ["image name", "DR grade"],
+               [[f"{i:03d}.png", i % 5] for i in range(10)])
     result = ingest.run(config(root, grades=["A", "B", "C", "D", "E"]), tmp_path / "k5",
                         verbose=False)
     assert result.grade_names == ("A", "B", "C", "D", "E")

@@ -170,6 +170,10 @@ def test_report_is_written_and_links_existing_images(exported_run: Path) -> None
     for link in links:
         assert (exported_run / link).is_file(), link
     assert "| fold | train | val |" in text and "| pretrain | done |" in text
+    # which images pretraining saw, and that the test images were among them (transductive)
+    assert "Images it learnt from, without labels:" in text
+    assert "**The test images were among them**" in text
+    assert "graded retinal images" in text and "dataset drac," not in text
     assert "percentile bootstrap (100 resamples)" in text  # the configured finetune.n_boot
     assert "crop scale [0.6, 1.0]" in text and "from 100 bootstrap resamples" in text
 
