@@ -56,6 +56,18 @@ def ingest_memory_rows(r: dict[str, Any]) -> list[str]:
             f"`{r.get('command')}` |"]
 
 
+def cpu_precision_rows(r: dict[str, Any]) -> list[str]:
+    """bf16 vs float32 VICReg step on the CPU (bench/cpu_precision.py)."""
+    flags = ", ".join(r.get("cpu_bf16_flags") or []) or "none"
+    out = []
+    for name, s in (r.get("settings") or {}).items():
+        out.append(f"| VICReg step on the CPU, bf16 vs fp32, {name} (batch {s['batch_pairs']} pairs; CPU flags: {flags}) | "
+                   f"bf16 speed-up {s['speedup_bf16_nchw']}x NCHW, {s['speedup_bf16_channels_last']}x channels-last; "
+                   f"first-step loss differs by {s['first_step_loss']['relative_difference']:.2%} | "
+                   f"{_device(r)} | {_date(r)} | `{r.get('command')}` |")
+    return out
+
+
 def app_load_rows(name: str, r: dict[str, Any]) -> list[str]:
     res, cfg = r.get("results", {}), r.get("config", {})
     lat, inf = res.get("latency_s", {}), res.get("server_inference_s", {})
@@ -442,6 +454,8 @@ def render(results_dir: Path = RESULTS) -> str:
             lines += ingest_rows(record)
         elif name.startswith("ingest_memory"):
             lines += ingest_memory_rows(record)
+        elif name.startswith("cpu_precision"):
+            lines += cpu_precision_rows(record)
         elif name.startswith("pretrain_throughput"):
             commit = record.get("environment", {}).get("git_commit")
             for setting, s in record.get("settings", {}).items():
