@@ -20,7 +20,8 @@ Memory: the ingest validates every file before it writes anything, so the new ro
 disk, not in memory: each image's rows go to a spill file in the cache folder
 (:class:`RowSpill`, ``.spill-{size}px.tmp-PID``) as soon as it is decoded, and the arrays are
 then written row block by row block. The ingest's memory stays about constant whatever the
-number of images (``bench/ingest_memory.py``); the disk needs room for the spill and the arrays.
+number of images (``bench/ingest_memory.py``); the disk needs room for the spill, the new
+arrays and, on an incremental rerun, the old arrays.
 """
 
 from __future__ import annotations
@@ -391,11 +392,12 @@ class RowSpill:
     """New cache rows on disk while the ingest is still checking the other files.
 
     One raw file per size in ``folder`` (``.spill-{size}px.tmp-PID``: a killed run's files are
-    removed by :func:`remove_stale_temporaries`), a fixed stride of ``size * size * 3`` bytes per
-    image, grey rows in the first third. Written with plain file writes and read back with
-    plain reads (no memory map), so the rows never count in the process's memory. A context
-    manager: the files are removed on exit, and so are the folders it had to create (when
-    nothing else was put in them: an ingest that stops on a bad file writes nothing).
+    removed by :func:`remove_stale_temporaries`), each image's rows appended as they come
+    (grey ``size * size`` bytes, RGB three times that), with their offsets kept here. Written
+    with plain file writes and read back with plain reads (no memory map), so the rows never
+    count in the process's memory. A context manager: the files are removed on exit, and so
+    are the folders it had to create (when nothing else was put in them: an ingest that stops
+    on a bad file writes nothing).
 
     Args:
         folder: where the files go (created on the first :meth:`put`).
@@ -405,6 +407,7 @@ class RowSpill:
         self.folder = Path(folder)
         self.rgb: list[bool] = []
         self._files: dict[int, Any] = {}
+        self._offsets: dict[int, list[int]] = {}
         self._created: list[Path] = []  # folders made here, outermost first
 
     def path(self, size: int) -> Path:
@@ -417,6 +420,7 @@ class RowSpill:
                 self.folder.mkdir(parents=True, exist_ok=True)
                 self._created = missing[::-1]
             self._files[size] = open(self.path(size), "w+b")  # noqa: SIM115 - closed in close()
+            self._offsets[size] = []
         return self._files[size]
 
     def put(self, rows: dict[int, np.ndarray]) -> int:
@@ -426,7 +430,8 @@ class RowSpill:
         rgb = next(iter(rows.values())).ndim == 3
         for size, row in rows.items():
             fh = self._file(size)
-            fh.seek(index * size * size * 3)
+            fh.seek(0, os.SEEK_END)
+            self._offsets[size].append(fh.tell())
             fh.write(memoryview(np.ascontiguousarray(row, dtype=np.uint8)))
         self.rgb.append(rgb)
         return index
@@ -436,17 +441,24 @@ class RowSpill:
         rgb = self.rgb[index]
         n = size * size * (3 if rgb else 1)
         fh = self._file(size)
-        fh.seek(index * size * size * 3)
+        fh.seek(self._offsets[size][index])
         data = fh.read(n)
         if len(data) != n:
             raise OSError(f"{self.path(size)}: spill row {index} is short ({len(data)} of {n} bytes)")
         return np.frombuffer(data, np.uint8).reshape((size, size, 3) if rgb else (size, size))
 
     def close(self) -> None:
+        """Close and remove every spill file (each one even when another fails), then the
+        folders made for them that are empty."""
         for size, fh in self._files.items():
-            fh.close()
-            self.path(size).unlink(missing_ok=True)
+            try:
+                with contextlib.suppress(OSError):  # a failed flush (full disk): the file goes anyway
+                    fh.close()
+            finally:
+                with contextlib.suppress(OSError):
+                    self.path(size).unlink(missing_ok=True)
         self._files.clear()
+        self._offsets.clear()
         for folder in reversed(self._created):  # innermost first; kept when anything else is in it
             with contextlib.suppress(OSError):
                 folder.rmdir()

@@ -453,8 +453,17 @@ def run(cfg: DataConfig, out_dir: str | os.PathLike[str], *, verbose: bool = Tru
     (:class:`data_prep.cache.RowSpill`; removed at the end), so memory does not grow with
     the number of images.
     """
-    with cache.RowSpill(Path(out_dir).expanduser().absolute() / CACHE_DIR) as spill:
-        return _run(cfg, out_dir, verbose, spill)
+    out = Path(out_dir).expanduser().absolute()
+    try:
+        with cache.RowSpill(out / CACHE_DIR) as spill:
+            return _run(cfg, out_dir, verbose, spill)
+    except OSError as exc:  # the spill or an output that cannot be written (full disk, rights)
+        where = Path(os.path.abspath(exc.filename)) if exc.filename else out
+        if not (where == out or where.is_relative_to(out) or out.is_relative_to(where)):
+            raise IngestError(f"{where}: cannot be read ({exc.strerror or exc}) -> check that it "
+                              "exists and that you may read it") from None
+        raise IngestError(f"{where}: cannot write the ingest output ({exc.strerror or exc}) -> "
+                          "check free disk space and the permissions of --out") from None
 
 
 def _run(cfg: DataConfig, out_dir: str | os.PathLike[str], verbose: bool,

@@ -244,10 +244,14 @@ class BackboneArchitecture(NamedTuple):
 
         Raises:
             KeyError: a key is absent and there is no ``fallback``.
-            TypeError, ValueError: a recorded value of the wrong type.
+            TypeError, ValueError: not a JSON object, or a recorded value of the wrong type.
         """
-        recorded = meta.get("architecture") or {}
-        channels = (meta.get("input") or {}).get("channels")
+        if not isinstance(meta, Mapping):
+            raise TypeError(f"metadata must be a JSON object, not {type(meta).__name__}")
+        recorded, given = meta.get("architecture") or {}, meta.get("input") or {}
+        if not isinstance(recorded, Mapping) or not isinstance(given, Mapping):
+            raise TypeError("metadata 'architecture' and 'input' must be JSON objects")
+        channels = given.get("channels")
         if fallback is None:
             missing = [k for k, v in (("architecture.backbone", recorded.get("backbone")),
                                       ("architecture.cifar_stem", recorded.get("cifar_stem")),

@@ -190,7 +190,7 @@ def _existing_run_problem(cfg: Config, run_dir: Path) -> str:
     return (f"{saved}: this run folder was made with a different configuration:\n     "
             + "\n     ".join(diffs)
             + "\n     fix: choose another run.name to start a new run, or rerun with the saved "
-            f"config: python -m drac_ssl.train -c {saved}")
+            f"config: python -m drac_ssl.train -c {saved} run.out_dir={run_dir.parent} run.name={run_dir.name}")
 
 
 def run_pipeline(cfg: Config, sources: dict[str, str] | None = None,

@@ -62,3 +62,23 @@ def test_the_ingest_keeps_no_image_rows_in_its_records(tmp_path: Path, monkeypat
     assert len(held) == 8 and all(r.resized is None and r.spill_row >= 0 for r in held)
     assert np.load(result.cache_paths[SIZE]).shape == (8, SIZE, SIZE)
     assert not list((tmp_path / "out").rglob(".spill-*"))  # the spill is removed
+
+
+def test_grey_rows_take_no_colour_room_in_the_spill(tmp_path: Path) -> None:
+    grey = {16: np.full((16, 16), 7, np.uint8)}
+    with cache.RowSpill(tmp_path) as spill:
+        for _ in range(5):
+            spill.put(grey)
+        spill._files[16].flush()
+        assert spill.path(16).stat().st_size == 5 * 16 * 16  # not 3x: no holes on any file system
+        np.testing.assert_array_equal(spill.get(4, 16), grey[16])
+
+
+def test_an_output_that_cannot_be_written_is_an_ingest_error_not_a_traceback(tmp_path: Path) -> None:
+    from data_prep.validate import IngestError
+
+    data = make_plain(tmp_path / "d", {f"{i:03d}.png": i % 3 for i in range(1, 9)})
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    with pytest.raises(IngestError, match="cannot write the ingest output"):
+        ingest.run(config(data, workers=1), blocked, verbose=False)

@@ -179,3 +179,10 @@ def test_backbone_architecture_is_read_from_metadata_with_old_files_and_fallback
         BackboneArchitecture.from_metadata({"architecture": {"backbone": "resnet18", "cifar_stem": False}})
     cfg = BackboneConfig(arch="resnet18", in_channels=0, cifar_stem=True, stem_stride=2)
     assert BackboneArchitecture.from_config(cfg, data_channels=3) == BackboneArchitecture("resnet18", 3, True, 2)
+
+
+@pytest.mark.parametrize("meta", [[1, 2], {"architecture": "resnet18", "input": {"channels": 1}},
+                                  {"architecture": {"backbone": "resnet18", "cifar_stem": False}, "input": [3]}])
+def test_malformed_metadata_is_a_type_error(meta: object) -> None:
+    with pytest.raises(TypeError):
+        BackboneArchitecture.from_metadata(meta)  # type: ignore[arg-type]

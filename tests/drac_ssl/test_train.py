@@ -104,6 +104,8 @@ def test_changed_config_in_an_existing_run_folder_is_refused(reduced_run: tuple[
         os.chdir(cwd)
     err = capsys.readouterr().err
     assert "different configuration" in err and "pretrain.lr: 0.015 -> 0.5" in err
+    # the suggested command names this folder (a copied folder's config.yaml names the original)
+    assert "run.out_dir=runs run.name=reduced" in err
 
 
 def test_bad_override_is_a_clear_error_not_a_traceback(capsys: pytest.CaptureFixture[str]) -> None:
