@@ -37,7 +37,7 @@ from drac_ssl.config import load_config
 from drac_ssl.losses.vicreg import VICRegLoss
 from drac_ssl.models import build_vicreg_model
 from drac_ssl.optim import build_optimizer
-from drac_ssl.runtime import apply_thread_policy
+from drac_ssl.runtime import apply_thread_policy, cpu_bf16_flags
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 SETTINGS = {  # name: (config, channels, image size, batch)
@@ -45,16 +45,6 @@ SETTINGS = {  # name: (config, channels, image size, batch)
     "default_64px": ("default.yaml", 1, 64, 32),
     "retinamnist_28px": ("retinamnist.yaml", 3, 28, 64),
 }
-
-
-def cpu_flags() -> list[str]:
-    """The AMX / AVX-512 bf16 flags of this CPU (Linux; empty elsewhere)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text(encoding="utf-8")
-    except OSError:
-        return []
-    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
-    return sorted(f for f in set(flags) if f.startswith(("amx", "avx512_bf16")))
 
 
 def measure(config: str, channels: int, size: int, batch: int, steps: int, repeats: int) -> dict[str, Any]:
@@ -115,7 +105,7 @@ def main(argv: list[str] | None = None) -> None:
         "what": "VICReg training step (drac_ssl.pretrain.train_step, ResNet-18 + expander, the config's "
                 "optimizer) on the CPU: bf16 autocast vs float32, NCHW and channels-last, random views in "
                 "memory, fp32/bf16 interleaved; speed-up = fp32 NCHW median / bf16 median",
-        "cpu_bf16_flags": cpu_flags(),
+        "cpu_bf16_flags": cpu_bf16_flags(),
         "threads": threads,
         "steps": args.steps, "repeats": args.repeats,
         "settings": results,

@@ -497,6 +497,11 @@ def _cxx_compiler() -> str | None:
     return None
 
 
+AMX_BF16_MIN_SIZE = 128
+"""Pretraining crops (px) from which the preflight points a CPU with AMX-BF16 at bf16: 2.2x
+faster than fp32 at 224 px, 1.2x at 64 px, 0.9x at 28 px (bench/results/cpu_precision.json)."""
+
+
 def _check_device_use(c: _Findings, cfg: Config, device: str, stages: list[str]) -> None:
     pc = cfg.pretrain
     if device != "cpu":
@@ -509,11 +514,22 @@ def _check_device_use(c: _Findings, cfg: Config, device: str, stages: list[str])
                       f"(emulated: slow)", "pretrain.precision=fp32")
         return
     ssl = [s for s in ("pretrain", "umm") if s in stages and (s != "umm" or cfg.umm.enabled)]
-    if pc.precision == "bf16" and any(s in stages for s in ("pretrain", "umm", "finetune")):
+    trains = any(s in stages for s in ("pretrain", "umm", "finetune"))
+    from drac_ssl.runtime import cpu_has_amx_bf16
+
+    amx = cpu_has_amx_bf16()
+    if trains and pc.precision == "bf16" and not amx:
         c.warning("pretrain.precision",
-                  "bf16 autocast on the CPU: allowed, but slower than fp32 on CPUs without "
-                  "AVX512-BF16 / AMX and its results differ from an fp32 run",
+                  "bf16 autocast on a CPU without AMX-BF16: allowed, but emulated (slower than "
+                  "fp32), and its results differ from an fp32 run",
                   "pretrain.precision=auto (bf16 on CUDA, fp32 on the CPU)")
+    if trains and pc.precision == "auto" and amx and pc.augment.image_size >= AMX_BF16_MIN_SIZE:
+        c.warning("pretrain.precision",
+                  "this CPU has AMX-BF16, and auto trains in fp32 on the CPU: at 224 px bf16 "
+                  "autocast ran the VICReg step 2.2 times faster than fp32 on such a CPU "
+                  "(bench/results/cpu_precision.json; at 28 px it was slower)",
+                  "pretrain.precision=bf16 (for pretraining, UMM and fine-tuning; the results "
+                  "differ slightly from an fp32 run)")
     if pc.compile == "true" and "pretrain" in stages:  # auto compiles on CUDA only
         compiler = _cxx_compiler()
         if compiler is None:

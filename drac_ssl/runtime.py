@@ -57,6 +57,24 @@ def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
     return (seed * 1_000_003 + epoch * 9_176 + rank * 7_919) % 2**31
 
 
+def cpu_bf16_flags() -> list[str]:
+    """This CPU's bf16 flags from ``/proc/cpuinfo`` (``amx_bf16``, ``amx_tile``,
+    ``avx512_bf16`` ...; Linux only, an empty list elsewhere or when unreadable)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    return sorted(f for f in set(flags) if f.startswith(("amx", "avx512_bf16")))
+
+
+def cpu_has_amx_bf16() -> bool:
+    """Whether this CPU runs bf16 matrix products in hardware (Intel AMX, Sapphire Rapids and
+    later): where ``pretrain.precision=bf16`` can train faster than fp32 on the CPU
+    (``bench/cpu_precision.py``)."""
+    return "amx_bf16" in cpu_bf16_flags()
+
+
 def usable_cores() -> int:
     """CPU cores this process may run on: its affinity mask (``taskset``, Slurm, Kubernetes
     cpusets), capped by a cgroup v2 CPU quota (``docker --cpus``) when one is set."""

@@ -211,6 +211,9 @@ def test_cuda_on_a_cpu_machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 
 
 def test_cpu_only_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    from drac_ssl import runtime
+
+    monkeypatch.setattr(runtime, "cpu_has_amx_bf16", lambda: False)
     found = findings("pretrain.precision=bf16", "pretrain.augment.on_gpu=true", "pretrain.compile=true")
     warned = {f.setting for f in found if f.severity == "warning"}
     assert {"pretrain.precision", "pretrain.augment.on_gpu"} <= warned
@@ -218,6 +221,25 @@ def test_cpu_only_options(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(preflight.shutil, "which", lambda name: None)
     monkeypatch.delenv("CXX", raising=False)
     assert "needs a compiler" in errors("pretrain.compile=true")["pretrain.compile"]
+
+
+def test_bf16_on_the_cpu_follows_its_amx(monkeypatch: pytest.MonkeyPatch) -> None:
+    from drac_ssl import runtime
+
+    def precision_lines(amx: bool, *overrides: str) -> list[str]:
+        monkeypatch.setattr(runtime, "cpu_has_amx_bf16", lambda: amx)
+        return [f.line for f in findings(*overrides) if f.setting == "pretrain.precision"]
+
+    drac = train.DEFAULT_CONFIG.parent / "drac.yaml"
+    # without AMX, asking for bf16 is warned of (emulated, slower); with it, it is not
+    assert any("emulated" in line for line in precision_lines(False, "pretrain.precision=bf16"))
+    assert precision_lines(True, "pretrain.precision=bf16") == []
+    # with AMX and 224 px crops, auto (fp32 on the CPU) points at bf16, with the measured gain
+    monkeypatch.setattr(runtime, "cpu_has_amx_bf16", lambda: True)
+    lines = [f.line for f in findings(config=drac) if f.setting == "pretrain.precision"]
+    assert len(lines) == 1 and "2.2 times faster" in lines[0] and "fix: pretrain.precision=bf16" in lines[0]
+    # ... but not at the default's 64 px crops, nor without AMX
+    assert precision_lines(True) == [] and precision_lines(False, "pretrain.augment.image_size=224") == []
 
 
 # --------------------------------------------------------------------------------------
@@ -334,6 +356,9 @@ def test_default_config_passes_without_decoding_rendering_or_writing(
 
     import data_prep.phantom
     import data_prep.validate
+    from drac_ssl import runtime
+
+    monkeypatch.setattr(runtime, "cpu_has_amx_bf16", lambda: False)  # the bf16 hint: its own test
 
     def forbidden(*args: object, **kwargs: object) -> None:
         raise AssertionError("the preflight decoded or rendered an image")
