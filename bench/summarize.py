@@ -324,19 +324,46 @@ def retinamnist_repeats_table(runs: dict[str, dict[str, Any]]) -> list[str]:
         return (f"| {name} | `{settings}` | {cell(v.get('scratch'))} | {cell(v.get('vicreg'))} | "
                 f"{cell(v.get('vicreg_umm'))} | {diff} | {seconds} |")
 
-    seeds: list[dict[str, Any]] = []  # the config's own settings, any run.seed
+    groups: dict[Any, list[dict[str, Any]]] = {}  # the config's own settings, any run.seed, by pretraining length
     for name, r in runs.items():
         words = str(r.get("command", "")).split()
         overrides = [w for w in words if "=" in w and not w.startswith("--")]
-        out.append(row(name, " ".join(overrides) or "(the config)", r.get("variants", {}),
+        epochs = r.get("pretrain_epochs_run")
+        shown = " ".join(overrides) or "(the config)"
+        out.append(row(name, f"{shown}; {epochs} VICReg epochs" if epochs else shown, r.get("variants", {}),
                        r.get("seconds_total")))
         if all(w.startswith("run.seed=") for w in overrides):
-            seeds.append(r.get("variants", {}))
-    if len(seeds) > 1:
+            groups.setdefault(epochs, []).append(r.get("variants", {}))
+    for epochs, seeds in groups.items():
+        if len(seeds) < 2:
+            continue
         mean = {variant: {k: sum(s[variant][k] for s in seeds) / len(seeds)
                           for k in ("accuracy", "auc_ovr", "qwk")}
                 for variant in ("scratch", "vicreg", "vicreg_umm") if all(variant in s for s in seeds)}
-        out.append(row(f"mean of the config's {len(seeds)} seeds", "(the config), run.seed varies", mean, ""))
+        out.append(row(f"mean of the config's {len(seeds)} seeds",
+                       "(the config), run.seed varies" + (f"; {epochs} VICReg epochs" if epochs else ""), mean, ""))
+    return out
+
+
+def retinamnist_epochs_table(r: dict[str, Any]) -> list[str]:
+    """Longer VICReg pretraining against scratch, per seed (bench/retinamnist_epochs.py)."""
+    e = r.get("epochs")
+    out = ["", f"**RetinaMNIST, VICReg pretrained {e} epochs** (VICReg variant only; against the committed "
+           f"job of the same seed: same folds, fine-tuning and seed; out of fold, argmax grades; "
+           f"accuracy / AUC OvR / QWK; {_device(r)}, {_date(r)})", "",
+           f"| seed | scratch | VICReg, 20 epochs | VICReg, {e} epochs | VICReg {e} - scratch |", "|---|---|---|---|---|"]
+
+    def cell(m: dict[str, Any]) -> str:
+        return f"{m['accuracy']:.3f} / {m['auc_ovr']:.3f} / {m['qwk']:.3f}"
+
+    for seed, row in (r.get("per_seed") or {}).items():
+        base, longer = row["committed"], row[f"vicreg{e}"]
+        diff = ", ".join(f"{longer[k] - base['scratch'][k]:+.3f}" for k in ("accuracy", "auc_ovr", "qwk"))
+        out.append(f"| {seed} | {cell(base['scratch'])} | {cell(base['vicreg'])} | {cell(longer)} | {diff} |")
+    for name, d in (r.get("differences") or {}).items():
+        text = "; ".join(f"{k} {v['mean']:+.4f} (SE {v['se']:.4f}, {v['positive']} of {v['n']} seeds > 0)"
+                         for k, v in d.items())
+        out += ["", f"Mean {name.replace('_', ' ')}: {text}."]
     return out
 
 
@@ -400,9 +427,12 @@ def _other_tables(results_dir: Path, load: Any) -> list[str]:
     if retina:
         out += retinamnist_table(retina)
         repeats = {p.stem: json.loads(p.read_text(encoding="utf-8"))
-                   for p in sorted(results_dir.glob("retinamnist_*.json"))}
+                   for p in sorted(results_dir.glob("retinamnist_*.json"))
+                   if not p.stem.startswith("retinamnist_epochs")}
         if repeats:
             out += retinamnist_repeats_table({"retinamnist": retina, **repeats})
+        for path in sorted(results_dir.glob("retinamnist_epochs*.json")):
+            out += retinamnist_epochs_table(json.loads(path.read_text(encoding="utf-8")))
     for path in sorted(results_dir.glob("umm_protocol_*.json")):
         out += umm_protocol_table(json.loads(path.read_text(encoding="utf-8")))
     for dataset in ("mnist", "fashion_mnist"):

@@ -112,3 +112,15 @@ def test_ingest_memory_row_shows_growth_against_the_cache() -> None:
                                      "peak_rss_mb": 205.1}}}
     (row,) = ingest_memory_rows(record)
     assert "+39.0 MB" in row and "311.6 MB cache (0.125x)" in row and "workers 1" in row
+
+
+def test_retinamnist_epochs_table_shows_each_seed_against_its_scratch() -> None:
+    from bench.summarize import retinamnist_epochs_table
+
+    m = {"accuracy": 0.5, "auc_ovr": 0.75, "qwk": 0.55}
+    longer = {"accuracy": 0.51, "auc_ovr": 0.76, "qwk": 0.57}
+    record = {"epochs": 60, "per_seed": {"0": {"committed": {"scratch": m, "vicreg": m}, "vicreg60": longer}},
+              "differences": {"vicreg60_minus_scratch": {"qwk": {"mean": 0.02, "se": 0.001, "positive": 1, "n": 1}}}}
+    text = "\n".join(retinamnist_epochs_table(record))
+    assert "| 0 | 0.500 / 0.750 / 0.550 | 0.500 / 0.750 / 0.550 | 0.510 / 0.760 / 0.570 | +0.010, +0.010, +0.020 |" in text
+    assert "qwk +0.0200 (SE 0.0010, 1 of 1 seeds > 0)" in text
