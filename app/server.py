@@ -163,8 +163,34 @@ class _DisplayFiles:
 _DISPLAY_FILES = _DisplayFiles()
 
 
-def _label_value(pred: Prediction, names: list[str]) -> dict[str, float]:
-    return {f"{k} {n}": float(p) for k, (n, p) in enumerate(zip(names, pred.probs, strict=True))}
+def grade_probabilities(**kwargs: Any) -> gr.Label:
+    """A ``gr.Label`` (the same widget) that names the GRADED class and lists the grades in
+    scale order, for values made by :func:`_label_value`. A plain ``gr.Label`` sorts by
+    probability and names the most probable grade, which is not the grade when the class
+    decision is the QWK-tuned thresholds on the expected grade (``finetune.decision=
+    thresholds``): the page and the API would show two grades for one image. (The instance's
+    ``postprocess`` is replaced rather than the class subclassed: gradio writes a ``.pyi``
+    stub beside any module that subclasses a component.)"""
+    label = gr.Label(**kwargs)
+    plain = label.postprocess
+
+    def postprocess(value: Any) -> Any:
+        if isinstance(value, dict) and "graded" in value and "probabilities" in value:
+            from gradio.components.label import LabelConfidence, LabelData
+
+            return LabelData(label=value["graded"], confidences=[
+                LabelConfidence(label=k, confidence=float(p)) for k, p in value["probabilities"].items()])
+        return plain(value)
+
+    label.postprocess = postprocess  # type: ignore[method-assign]
+    return label
+
+
+def _label_value(pred: Prediction, names: list[str]) -> dict[str, Any]:
+    """The graded class and every grade's probability, in grade order (:func:`grade_probabilities`)."""
+    labels = [f"{k} {n}" for k, n in enumerate(names)]
+    return {"graded": labels[int(pred.grade)],
+            "probabilities": {lab: float(p) for lab, p in zip(labels, pred.probs, strict=True)}}
 
 
 def _result_markdown(pred: Prediction, predictor: Predictor) -> str:
@@ -503,7 +529,7 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                                     f"{predictor.bundle.spec.image_size} px).</small>")
                     with gr.Column(scale=3, min_width=320):
                         result = gr.Markdown("Upload an image to grade it.")
-                        label = gr.Label(num_top_classes=k, label="Probabilities", show_heading=False)
+                        label = grade_probabilities(num_top_classes=k, label="Probabilities", show_heading=False)
                 with gr.Row():
                     original = gr.Image(label=f"Image (as the model reads it: 8-bit "
                                               f"{'grey' if predictor.channels == 1 else 'RGB'})",

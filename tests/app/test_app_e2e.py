@@ -112,7 +112,10 @@ def test_single_image(client, samples: list[Path], bundle_dir: Path) -> None:
     np.testing.assert_allclose(details["P"], probs[0], rtol=0, atol=1e-12)
     assert f"Grade {details['grade']} — {details['grade_name']}" in markdown
     assert "Inference" in markdown and details["inference_seconds"] > 0
-    assert len(label["confidences"]) == 3
+    # the widget names the graded class (not the most probable one) and lists grades 0, 1, 2
+    assert label["label"] == f"{details['grade']} {details['grade_name']}"
+    assert [c["label"][0] for c in label["confidences"]] == ["0", "1", "2"]
+    np.testing.assert_allclose([c["confidence"] for c in label["confidences"]], details["P"], atol=1e-9)
     assert details["heatmap"]["shape"] == [1024, 1024]
     assert details["heatmap"]["explains_grade"] == details["grade"]
     assert 0.0 <= details["heatmap"]["min"] <= details["heatmap"]["max"] <= 1.0
@@ -212,3 +215,16 @@ def cached_sizes(cache: Path, name: str) -> list[int]:
             except OSError:
                 pass
     return sizes
+
+
+def test_probability_widget_names_the_graded_class_not_the_most_probable() -> None:
+    from types import SimpleNamespace
+
+    from app.server import _label_value, grade_probabilities
+
+    pred = SimpleNamespace(grade=0, probs=np.array([0.365, 0.254, 0.381]))  # thresholds chose 0
+    data = grade_probabilities(num_top_classes=3).postprocess(_label_value(pred, ["Normal", "NPDR", "PDR"]))
+    assert data.label == "0 Normal"
+    assert [c.label for c in data.confidences] == ["0 Normal", "1 NPDR", "2 PDR"]
+    assert grade_probabilities().postprocess({"a": 0.2, "b": 0.8}).label == "b"  # plain dicts as gr.Label
+    assert not (Path(__file__).parents[2] / "app" / "server.pyi").exists()  # no stub written by gradio
