@@ -36,7 +36,9 @@ def make_bundle_hint(runs_dir: Path) -> str:
     """The commands that produce a bundle (and one for an untrained demo bundle)."""
     return (
         f"No model bundle found under {runs_dir}/ (a bundle is RUN/bundle/metadata.json).\n"
-        f"Make one with the pipeline, e.g.\n"
+        f"If your runs are elsewhere (run.out_dir=...): python -m app --runs-dir THAT_FOLDER, "
+        f"or python -m app --bundle THAT_FOLDER/NAME/bundle\n"
+        f"Otherwise make one with the pipeline, e.g.\n"
         f"  python -m drac_ssl.train                      # CPU demo on phantom data, all stages\n"
         f"  python -m drac_ssl.train -c configs/drac.yaml data.root=/path/to/DRAC "
         f"run.stages=[ingest,pretrain,umm,finetune,export]\n"

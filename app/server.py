@@ -201,8 +201,14 @@ def _result_markdown(pred: Prediction, predictor: Predictor) -> str:
     probs = " · ".join(f"P({n}) **{p:.3f}**" for n, p in
                        zip(predictor.class_names, pred.probs, strict=True))
     decision = predictor.bundle.calibration.decision
-    lines = [
-        f"## Grade {pred.grade} — {pred.grade_name}",
+    lines: list[str] = []
+    if pred.warnings:  # said first: a grade of an image that may not be what the model reads
+        heading = ("**⚠ This may not be a UW-OCTA en-face image, so the grade below may mean "
+                   "nothing:**" if predictor.channels == 1
+                   else "**⚠ Check this image before reading the grade below:**")
+        lines += [heading] + [f"- {html.escape(w)}" for w in pred.warnings] + [""]
+    lines += [
+        f"## Grade {pred.grade} — {pred.grade_name}" + (" (⚠ see above)" if pred.warnings else ""),
         probs,
         "",
         f"Inference **{pred.seconds:.2f} s** on CPU ({folds} fold model(s) × {flips} flip(s)"
@@ -214,14 +220,9 @@ def _result_markdown(pred: Prediction, predictor: Predictor) -> str:
                       "of the calibrated probabilities).</small>"]
     elif t:
         lines += ["", f"<small>Grade = expected grade Σ k·P<sub>k</sub> cut at the bundle's "
-                     f"kappa-tuned thresholds {' / '.join(f'{v:.2f}' for v in t)}; it may differ from "
+                     f"kappa-tuned thresholds {' / '.join(f'{v:.3f}' for v in t)}; it may differ from "
                      f"the most probable class.</small>"]
     lines += ["", _heatmap_markdown(pred, predictor)]
-    if pred.warnings:
-        heading = ("**⚠ This may not be a UW-OCTA en-face image:**" if predictor.channels == 1
-                   else "**⚠ Check this image:**")
-        lines += ["", heading]
-        lines += [f"- {html.escape(w)}" for w in pred.warnings]
     return "\n".join(lines)
 
 

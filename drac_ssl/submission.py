@@ -279,6 +279,16 @@ def _check(csv_path: str | os.PathLike[str],
                      "test image (drac_ssl.submission.write_submission does this)")
         return problems.finish(), 0
 
+    first_line = text.lstrip().splitlines()[0]
+    for sep, name in ((";", "semicolons"), ("\t", "tabs")):
+        if sep in first_line and "," not in first_line:  # a spreadsheet's re-save: one problem, not one per row
+            columns = submission_columns(num_grades or max(first_line.count(sep) - 1, 1))
+            problems.add(1, "separator", f"the fields are separated by {name}, not commas (as a "
+                         f"spreadsheet saves CSV in some locales)",
+                         f"save it as comma-separated CSV (header '{','.join(columns)}'), or write "
+                         f"it with drac_ssl.submission.write_submission")
+            return problems.finish(), 0
+
     rows: list[tuple[int, list[str]]] = []
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
@@ -500,7 +510,8 @@ def report_check(csv_path: str | os.PathLike[str], images_dir: str | os.PathLike
             k = None
     checked = (f", against {images_dir}" if images_dir else
                f", against {len(cases)} test case(s) of the manifest" if cases is not None else "")
-    print(f"OK: {n_rows} cases")
+    print(f"OK: {n_rows} cases" + ("" if checked else
+          " (the format only: without --images DIR or --manifest RUN a missing case cannot be seen)"))
     print(f"checked as {k or '?'} grades (P0..P{(k or 1) - 1}){checked}", file=sys.stderr)
     return 0
 

@@ -124,6 +124,18 @@ def test_single_image(client, samples: list[Path], bundle_dir: Path) -> None:
             assert im.size == (768, 768)  # shown downscaled beside each other
 
 
+def test_an_image_that_may_not_be_octa_is_said_before_its_grade(client, tmp_path: Path) -> None:
+    from gradio_client import handle_file
+
+    tiny = tmp_path / "tiny.png"
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (32, 32), dtype=np.uint8)).save(tiny)
+    markdown, *_rest, details = client.predict(handle_file(str(tiny)), api_name="/grade")
+    assert "error" not in details  # graded, but ...
+    warning_at = markdown.index("This may not be a UW-OCTA en-face image")
+    assert warning_at < markdown.index("## Grade") and "Too small" in markdown[:markdown.index("## Grade")]
+    assert "(⚠ see above)" in markdown
+
+
 def test_heatmap_for_another_grade(client, samples: list[Path]) -> None:
     from gradio_client import handle_file
 

@@ -220,9 +220,20 @@ def test_cli_ok_and_module_entry_point(tmp_path: Path, images: Path) -> None:
                          "--images", str(images)], capture_output=True, text=True, timeout=60,
                         cwd=Path(__file__).resolve().parents[2])
     assert ok.returncode == 0 and ok.stdout.strip() == f"OK: {len(CASES)} cases"
+    # without the test images only the format is checked, and the line says so
+    alone = subprocess.run([sys.executable, "-m", "drac_ssl.submission", "--check", str(path)],
+                           capture_output=True, text=True, timeout=60, cwd=Path(__file__).resolve().parents[2])
+    assert alone.returncode == 0 and "the format only" in alone.stdout and "--images" in alone.stdout
     bad = _write(tmp_path, "", "empty.csv")
     res = subprocess.run([sys.executable, "-m", "drac_ssl.submission", "--check", str(bad)],
                          capture_output=True, text=True, timeout=60,
                          cwd=Path(__file__).resolve().parents[2])
     assert res.returncode == 1 and "the file is empty" in res.stdout
     assert "Traceback" not in res.stdout + res.stderr
+
+
+def test_a_semicolon_file_is_one_problem_with_the_fix(tmp_path: Path, images: Path) -> None:
+    text = "\n".join([HEADER.replace(",", ";")] + [r.replace(",", ";").replace("0.", "0,") for r in _good_rows()])
+    problems = check_submission(_write(tmp_path, text + "\n"), images)
+    assert len(problems) == 1 and "separated by semicolons" in problems[0]
+    assert "save it as comma-separated CSV (header 'case,class,P0,P1,P2')" in problems[0]
