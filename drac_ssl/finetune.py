@@ -422,7 +422,9 @@ def _fit_fold(
     assert best_state is not None
     best_epoch = monitor.best_epoch
     print(f"[finetune] {label}: best epoch {best_epoch + 1}/{len(history)} "
-          f"val QWK {history[best_epoch]['val_qwk']:.3f} ({stopped})")
+          f"val QWK {history[best_epoch]['val_qwk']:.3f} (uncalibrated: the expected grade cut at "
+          f"the fixed thresholds 0.5, 1.5, ...; folds.csv and the metrics give the calibrated, "
+          f"cross-fitted figures) ({stopped})")
     return best_state, history, best_epoch, stopped
 
 
