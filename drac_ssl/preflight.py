@@ -734,8 +734,11 @@ def _check_against_data(c: _Findings, cfg: Config, facts: DataFacts, stages: lis
     world = int(os.environ["WORLD_SIZE"]) if os.environ.get("WORLD_SIZE", "").isdigit() else 1
     world = max(1, world)
     pool = facts.n_images - (0 if pc.use_test_images or d.dataset != "drac" else facts.n_test)
-    pool_source = facts.source + ("" if pool == facts.n_images else
-                                  f", less its {facts.n_test} test images (pretrain.use_test_images=false)")
+    pool_source = facts.source + (
+        f": {facts.n_images - facts.n_test} training + {facts.n_test} test images"
+        f" (pretrain.use_test_images=true)" if pool == facts.n_images and facts.n_test else
+        "" if pool == facts.n_images else
+        f", less its {facts.n_test} test images (pretrain.use_test_images=false)")
     if "pretrain" in stages and pc.batch_size >= 2:
         per_rank = pool // world
         if pc.batch_size > per_rank:

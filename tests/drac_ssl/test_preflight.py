@@ -85,6 +85,8 @@ def test_batch_larger_than_the_images_would_leave_no_step(tmp_path: Path) -> Non
                    "umm.batch_size=64")
     assert "larger than the 24 images pretraining draws from (the phantom set" in found["pretrain.batch_size"]
     assert "no step" in found["pretrain.batch_size"]
+    # the count names its parts: the test images are in it (use_test_images)
+    assert "20 training + 4 test images (pretrain.use_test_images=true)" in found["pretrain.batch_size"]
     assert "fix: pretrain.batch_size=16" in found["pretrain.batch_size"]
     assert "fix: umm.batch_size=16" in found["umm.batch_size"]
 
