@@ -52,7 +52,9 @@ def ingest_memory_rows(r: dict[str, Any]) -> list[str]:
     runs = "; ".join(f"{k.replace('_', ' ')}: +{v['growth_mb']} MB over the imports for a {v['cache_mb']} MB cache "
                      f"({v['growth_over_cache']}x), peak {v['peak_rss_mb']} MB"
                      for k, v in (r.get("runs") or {}).items())
-    return [f"| ingest memory, {r.get('data', '')}, sizes {r.get('sizes')} | {runs} | {_device(r)} | {_date(r)} | "
+    commit = (r.get("environment") or {}).get("git_commit")
+    return [f"| ingest memory, {r.get('data', '')}, sizes {r.get('sizes')}{f' (code at {commit})' if commit else ''} | "
+            f"{runs} | {_device(r)} | {_date(r)} | "
             f"`{r.get('command')}` |"]
 
 

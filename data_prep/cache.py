@@ -499,17 +499,11 @@ def assemble(records: Sequence[FileRecord], size: int, previous: CacheState,
     return out
 
 
-def write_array(path: Path, array: np.ndarray) -> Path:
-    """``np.save`` to a temporary file, fsync, then ``os.replace`` onto ``path``."""
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        np.save(fh, array)
-    return path
-
-
 def write_assembled(path: Path, records: Sequence[FileRecord], size: int, previous: CacheState,
                     channels: int = 1, spill: RowSpill | None = None) -> Path:
-    """The array of :func:`assemble`, written as a ``.npy`` (atomically, like
-    :func:`write_array`) one block of rows at a time, never all in memory."""
+    """The array of :func:`assemble`, written as a ``.npy`` (to a temporary file, fsync, then
+    ``os.replace`` onto ``path``) one block of rows at a time, never all in memory. Not
+    ``np.lib.format.open_memmap``: its written pages would count in the process's memory."""
     shape = array_shape(len(records), size, channels)
     row_bytes = max(1, int(np.prod(shape[1:])))
     block = max(1, ROW_BLOCK_BYTES // row_bytes)

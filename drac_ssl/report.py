@@ -188,8 +188,7 @@ def _dataset_words(cfg: dict[str, Any], run_dir: Path) -> str:
     dataset = cfg.get("data", {}).get("dataset")
     if dataset != "drac":
         return f"dataset {dataset}"
-    summary = _read_json(run_dir / "data" / "ingest_summary.json")
-    layout = summary.get("layout") if isinstance(summary, dict) else None
+    layout = read_ingest_facts(run_dir / "data").layout
     return f"graded retinal images, {layout} layout" if layout else "graded retinal images (data.dataset=drac)"
 
 

@@ -245,12 +245,17 @@ def test_grey_octa_with_channels_3_is_replicated_once(tmp_path: Path,
     assert "3 grey image(s) replicated" in line and "data.channels=3" in line
 
 
-def test_colour_cache_is_incremental_and_options_rebuild(tmp_path: Path, aptos: list) -> None:
-    train, _ = split(aptos)
-    root = tmp_path / "aptos"
+def aptos_train_folder(root: Path, train: list[tuple[str, int, np.ndarray]]) -> Path:
+    """``root`` in the APTOS layout with the ``train`` images and their ``train.csv``."""
     for code, _, rgb in train:
         save(root / "train_images" / f"{code}.png", rgb)
     write_rows(root / "train.csv", ["id_code", "diagnosis"], [[c, g] for c, g, _ in train])
+    return root
+
+
+def test_colour_cache_is_incremental_and_options_rebuild(tmp_path: Path, aptos: list) -> None:
+    train, _ = split(aptos)
+    root = aptos_train_folder(tmp_path / "aptos", train)
     out = tmp_path / "out"
     first = ingest.run(config(root), out, verbose=False)
     again = ingest.run(config(root), out, verbose=False)
@@ -424,10 +429,7 @@ def test_many_findings_of_one_kind_are_grouped_in_print() -> None:
 
 def test_a_truncated_colour_image_is_an_error_and_not_called_grey(tmp_path: Path, aptos: list) -> None:
     train, _ = split(aptos)
-    root = tmp_path / "aptos2019"
-    for code, _, rgb in train:
-        save(root / "train_images" / f"{code}.png", rgb)
-    write_rows(root / "train.csv", ["id_code", "diagnosis"], [[c, g] for c, g, _ in train])
+    root = aptos_train_folder(tmp_path / "aptos2019", train)
     broken = root / "train_images" / f"{train[0][0]}.png"
     broken.write_bytes(broken.read_bytes()[:2000])
     message = run_error(config(root), tmp_path / "out")
