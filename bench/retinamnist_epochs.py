@@ -1,7 +1,17 @@
-"""RetinaMNIST: does longer VICReg pretraining make the fine-tuned VICReg variant beat scratch?
+"""RetinaMNIST: does a change to the VICReg variant's recipe make it beat scratch?
 
     python -m bench.retinamnist_epochs [--epochs 60] [--seeds 0,1,2,3,4] [--runs-root runs]
                                        [--parallel 2] [--name retinamnist_epochs60]
+                                       [--set KEY=VALUE ... --tag TAG --hypothesis TEXT]
+
+Two hypotheses were tested with it, each fixed before its runs:
+
+* ``--epochs 60`` (``retinamnist_epochs60.json``): the 20-epoch pretraining was too short.
+* ``--epochs 20 --set finetune.head_warmup_epochs=5 --tag lpft5``
+  (``retinamnist_epochs20_lpft5.json``): fine-tuning the whole network from the first step,
+  with a random head, distorts the pretrained features (Kumar et al., ICLR 2022); training
+  the head alone for the first 5 of the 15 epochs (LP-FT) keeps them, and makes the VICReg
+  variant beat scratch.
 
 The RetinaMNIST job (``configs/retinamnist.yaml``, ``bench/retinamnist.py``) pretrained VICReg
 for 20 epochs, with the loss still falling; over five seeds its fine-tuned VICReg variant
@@ -12,7 +22,8 @@ pretraining was too short. For each seed this runs, as a user would,
         umm.enabled=false finetune.compare_scratch=false run.stages=[ingest,pretrain,finetune]
 
 (VICReg only: UMM and scratch do not depend on the pretraining length), into
-``<runs-root>/e<E>_s<S>`` (kept; a finished folder is only read again), and compares the
+``<runs-root>/e<E>_s<S>[_<TAG>]`` (kept; a finished folder is only read again), with the
+``--set`` overrides added to the command, and compares the
 VICReg variant's out-of-fold accuracy, AUC OvR and QWK with the scratch and 20-epoch VICReg
 variants of the committed job run with the same seed (``bench/results/retinamnist.json`` for
 seed 0, ``retinamnist_seed<S>.json`` otherwise: same folds, same fine-tuning, same seed). The
@@ -39,9 +50,9 @@ NPZ = SHARED / "data" / "retinamnist" / "retinamnist_public.npz"
 METRICS = ("accuracy", "auc_ovr", "qwk")
 
 
-def run_seed(seed: int, epochs: int, runs_root: Path, threads: int) -> Path:
+def run_seed(seed: int, epochs: int, runs_root: Path, threads: int, overrides: list[str], tag: str) -> Path:
     """The VICReg-only job of one seed (resumed or skipped when its folder is finished)."""
-    name = f"e{epochs}_s{seed}"
+    name = f"e{epochs}_s{seed}" + (f"_{tag}" if tag else "")
     log = runs_root / f"{name}.log"
     runs_root.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_ALBUMENTATIONS_UPDATE": "1",
@@ -51,7 +62,7 @@ def run_seed(seed: int, epochs: int, runs_root: Path, threads: int) -> Path:
             [sys.executable, "-m", "drac_ssl.train", "-c", str(CONFIG), "--threads", str(threads),
              f"data.root={NPZ}", f"run.out_dir={runs_root}", f"run.name={name}", f"run.seed={seed}",
              f"pretrain.epochs={epochs}", "umm.enabled=false", "finetune.compare_scratch=false",
-             "run.stages=[ingest,pretrain,finetune]"],
+             "run.stages=[ingest,pretrain,finetune]", *overrides],
             cwd=REPO, env=env, stdout=fh, stderr=subprocess.STDOUT, check=False)
     if proc.returncode != 0:
         raise SystemExit(f"seed {seed}: the job failed with exit code {proc.returncode}; see {log}")
@@ -86,17 +97,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--parallel", type=int, default=2, help="jobs at a time (one thread each)")
     parser.add_argument("--name", default=None, help="default: retinamnist_epochs<E>")
     parser.add_argument("--out-dir", type=Path, default=RESULTS)
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="another config override of the VICReg job (repeatable); needs --tag")
+    parser.add_argument("--tag", default="", help="names the runs and figures of --set overrides")
+    parser.add_argument("--hypothesis", default=None, help="what the --set overrides test (recorded)")
     args = parser.parse_args(argv)
+    if args.overrides and not args.tag:
+        parser.error("--set needs --tag (it names the run folders and the figures)")
+    label = f"vicreg{args.epochs}" + (f"_{args.tag}" if args.tag else "")
     if not NPZ.is_file():
         raise SystemExit(f"RetinaMNIST not found at {NPZ}: this benchmark needs ../shared/data/retinamnist/")
     seeds = [int(s) for s in args.seeds.split(",")]
     baselines = {s: committed(s) for s in seeds}
     load_start = load_average()
     with ThreadPoolExecutor(max(1, args.parallel)) as pool:
-        folders = dict(zip(seeds, pool.map(lambda s: run_seed(s, args.epochs, args.runs_root.resolve(), 1), seeds),
-                           strict=True))
-    per_seed, diffs = {}, {f"vicreg{args.epochs}_minus_scratch": {k: [] for k in METRICS},
-                           f"vicreg{args.epochs}_minus_vicreg20": {k: [] for k in METRICS}}
+        folders = dict(zip(seeds, pool.map(lambda s: run_seed(s, args.epochs, args.runs_root.resolve(), 1,
+                                                              args.overrides, args.tag), seeds), strict=True))
+    per_seed, diffs = {}, {f"{label}_minus_scratch": {k: [] for k in METRICS},
+                           f"{label}_minus_vicreg20": {k: [] for k in METRICS}}
     for seed, folder in folders.items():
         metrics = json.loads((folder / "finetune" / "vicreg" / "metrics.json").read_text(encoding="utf-8"))
         stages = json.loads((folder / "stages.json").read_text(encoding="utf-8"))
@@ -104,25 +122,28 @@ def main(argv: list[str] | None = None) -> None:
         longer = {k: metrics[k] for k in METRICS}
         base = baselines[seed]
         for k in METRICS:
-            diffs[f"vicreg{args.epochs}_minus_scratch"][k].append(longer[k] - base["scratch"][k])
-            diffs[f"vicreg{args.epochs}_minus_vicreg20"][k].append(longer[k] - base["vicreg"][k])
+            diffs[f"{label}_minus_scratch"][k].append(longer[k] - base["scratch"][k])
+            diffs[f"{label}_minus_vicreg20"][k].append(longer[k] - base["vicreg"][k])
         per_seed[str(seed)] = {"run_folder": folder.relative_to(REPO).as_posix() if folder.is_relative_to(REPO)
                                else folder.name, "pretrain_epochs_run": meta.get("epochs_run"),
-                               f"vicreg{args.epochs}": longer, "committed": base,
+                               label: longer, "committed": base,
                                "seconds_per_stage": {n: s.get("seconds") for n, s in stages.items()}}
         print(f"[bench] seed {seed}: scratch {base['scratch']}, VICReg 20 ep {base['vicreg']}, "
-              f"VICReg {args.epochs} ep {longer}")
+              f"VICReg {args.epochs} ep{' ' + args.tag if args.tag else ''} {longer}")
     summary = {name: {k: mean_se(v) for k, v in d.items()} for name, d in diffs.items()}
     for name, d in summary.items():
         print(f"[bench] {name}: " + "; ".join(f"{k} {v['mean']:+.4f} (SE {v['se']:.4f}, {v['positive']}/{v['n']} > 0)"
                                               for k, v in d.items()))
-    write_result(args.name or f"retinamnist_epochs{args.epochs}", {
-        "what": f"RetinaMNIST: VICReg pretrained {args.epochs} epochs (VICReg variant only) against the "
-                "committed job's scratch and 20-epoch VICReg variants of the same seed (same folds, "
-                "fine-tuning and seed); out of fold on the 1,200 labelled images, argmax grades",
-        "hypothesis": "the 20-epoch pretraining was too short (its loss was still falling), so "
-                      "longer pretraining makes the fine-tuned VICReg variant beat scratch",
+    changes = f" with {' '.join(args.overrides)}" if args.overrides else ""
+    write_result(args.name or f"retinamnist_epochs{args.epochs}" + (f"_{args.tag}" if args.tag else ""), {
+        "what": f"RetinaMNIST: VICReg pretrained {args.epochs} epochs{changes} (VICReg variant only) "
+                "against the committed job's scratch and 20-epoch VICReg variants of the same seed "
+                "(same folds, fine-tuning and seed); out of fold on the 1,200 labelled images, argmax grades",
+        "hypothesis": args.hypothesis or (
+            "the 20-epoch pretraining was too short (its loss was still falling), so "
+            "longer pretraining makes the fine-tuned VICReg variant beat scratch"),
         "epochs": args.epochs,
+        "overrides": args.overrides,
         "seeds": seeds,
         "per_seed": per_seed,
         "differences": summary,

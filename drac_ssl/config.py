@@ -247,6 +247,12 @@ class FinetuneConfig:
     # on the validation fold, so the out-of-fold metrics are not tuned on the rows they score
     # (finetune.patience is then not used)
     keep: str = "best"
+    # LP-FT (Kumar et al., ICLR 2022, "Fine-Tuning can Distort Pretrained Features and
+    # Underperform Out-of-Distribution"): the first N of finetune.epochs train the head alone on
+    # the frozen pretrained backbone (batch-norm statistics fixed too), then the rest train what
+    # finetune.freeze leaves trainable, on the same learning-rate schedule. Only for variants
+    # with pretrained weights (a random backbone has no features to keep) and freeze=last|all.
+    head_warmup_epochs: int = 0
 
 
 @dataclass
@@ -525,6 +531,18 @@ def validate(cfg: Config) -> None:
                           f"the CIFAR stem's 3x3 convolution, but pretrain.backbone.cifar_stem is "
                           f"false (the ImageNet stem has its own fixed strides).\n"
                           f"  fix: pretrain.backbone.cifar_stem=true, or pretrain.backbone.stem_stride=1")
+    ft = cfg.finetune
+    if ft.head_warmup_epochs < 0 or (ft.head_warmup_epochs and ft.head_warmup_epochs >= ft.epochs):
+        raise ConfigError(
+            f"config: finetune.head_warmup_epochs={ft.head_warmup_epochs} must be 0 (off) or fewer "
+            f"than finetune.epochs={ft.epochs}: it counts the first epochs of the fine-tuning that "
+            f"train the head alone.\n  fix: finetune.head_warmup_epochs=0, or a value in "
+            f"1..{max(1, ft.epochs - 1)}")
+    if ft.head_warmup_epochs and ft.freeze == "frozen":
+        raise ConfigError(
+            "config: finetune.head_warmup_epochs trains the head alone before the backbone is "
+            "fine-tuned, but finetune.freeze=frozen never fine-tunes the backbone.\n"
+            "  fix: finetune.head_warmup_epochs=0, or finetune.freeze=all (or last)")
     if cfg.pretrain.lr <= 0:
         raise ConfigError(f"config: pretrain.lr must be > 0, got {cfg.pretrain.lr}.")
     if cfg.run.threads < 0:

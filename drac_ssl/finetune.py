@@ -9,7 +9,9 @@ both call it. For every *variant* of the backbone
 
 the same protocol runs: a head (``finetune.head``) on the backbone, the backbone frozen,
 its last stage trainable, or all of it trainable at ``lr * backbone_lr_ratio``
-(``finetune.freeze``), trained on the labelled images of four folds and validated on the
+(``finetune.freeze``; with ``finetune.head_warmup_epochs`` the pretrained variants first train
+the head alone on the frozen backbone: LP-FT, Kumar et al., ICLR 2022), trained on the
+labelled images of four folds and validated on the
 fifth, for each fold of the manifest's ``fold`` column (assigned by the ingest, stratified
 and grouped by patient when patients are known). Test-split rows never enter training or
 validation. Each fold keeps the weights of the epoch with the best validation quadratic
@@ -362,11 +364,16 @@ def _fit_fold(
     class_weights: Tensor | None,
     steps_per_epoch: int,
     label: str,
+    head_warmup_epochs: int = 0,
 ) -> tuple[dict[str, Tensor], list[dict[str, Any]], int, str]:
     """The epoch loop of one fold with early stopping on the validation kappa
     (``finetune.keep=best``), or all ``finetune.epochs`` epochs keeping the last one's weights
     (``keep=last``: the validation fold is scored every epoch for the history, never used
     to choose).
+
+    The first ``head_warmup_epochs`` epochs train the head alone: the whole backbone is frozen
+    (batch-norm statistics too), then ``finetune.freeze`` applies again (LP-FT, Kumar et al.,
+    ICLR 2022). The optimizer and the learning-rate schedule span all epochs.
 
     Returns the kept epoch's state of ``trainable``, the history, that epoch and why training
     stopped.
@@ -385,6 +392,12 @@ def _fit_fold(
     lr = ft.lr
     for epoch in range(ft.epochs):
         t0 = time.perf_counter()
+        if head_warmup_epochs and epoch == 0:
+            model.backbone.freeze_until(FEATURE_STAGE)  # the head alone on the pretrained features
+        elif head_warmup_epochs and epoch == head_warmup_epochs:
+            _apply_freeze(model, ft.freeze)
+            print(f"[finetune] {label}: head warm-up done after {head_warmup_epochs} epochs; "
+                  f"fine-tuning the backbone too (finetune.freeze={ft.freeze})")
         trainable.train()
         loss_sum, n_seen = 0.0, 0
         for inputs, grade in batches(epoch):
@@ -406,7 +419,8 @@ def _fit_fold(
         qwk = quadratic_weighted_kappa(
             y_val, apply_thresholds(monitor_score(raw_val, kind), default_thresholds(ctx.num_grades)),
             ctx.num_grades)
-        history.append({"epoch": epoch, "lr": lr, "train_loss": loss_sum / max(n_seen, 1),
+        history.append({"epoch": epoch, "lr": lr, "head_only": epoch < head_warmup_epochs,
+                        "train_loss": loss_sum / max(n_seen, 1),
                         "val_loss": val_loss, "val_qwk": qwk,
                         "seconds": round(time.perf_counter() - t0, 3)})
         if ft.keep == "last":
@@ -429,10 +443,11 @@ def _fit_fold(
 
 
 def _run_fold(ctx: _Context, spec: ModelSpec, backbone: Backbone, fold: int,
-              bank: Callable[[GradingModel], _FeatureBank], label: str
+              bank: Callable[[GradingModel], _FeatureBank], label: str, head_warmup_epochs: int = 0
               ) -> tuple[GradingModel, np.ndarray, list[dict[str, Any]], int, str]:
     """Train fold ``fold`` from a copy of ``backbone`` and a new head; return the best model,
-    its raw validation outputs (TTA), the history, the best epoch and the stop reason."""
+    its raw validation outputs (TTA), the history, the best epoch and the stop reason.
+    ``head_warmup_epochs``: see :func:`_fit_fold` (the full-model path only)."""
     ft = ctx.ft
     seed_everything(ctx.cfg.run.seed + fold)
     model = spec.build(copy.deepcopy(backbone))
@@ -496,7 +511,7 @@ def _run_fold(ctx: _Context, spec: ModelSpec, backbone: Backbone, fold: int,
         best, history, best_epoch, stopped = _fit_fold(
             ctx, model, model, batches, model,
             lambda: predict_raw(model, inputs, False, ctx.device, bf16=ctx.bf16),
-            y_val, weights, n_batches, label)
+            y_val, weights, n_batches, label, head_warmup_epochs)
         model.load_state_dict(best)
         raw_val = predict_raw(model, inputs, ft.tta, ctx.device, bf16=ctx.bf16)
     model.eval()
@@ -514,7 +529,8 @@ _UNSIGNED_SETTINGS = ("compare_scratch", "n_boot", "decision")
 """``finetune`` settings that change no fold's training (which variants run; the bootstrap of
 the metrics and the class decision, recomputed on every run), so they never make finished
 folds stale."""
-_ADDED_SETTINGS = ("crop_scale", "frozen_train_views", "mlp_hidden", "conv_head_channels", "keep")
+_ADDED_SETTINGS = ("crop_scale", "frozen_train_views", "mlp_hidden", "conv_head_channels", "keep",
+                   "head_warmup_epochs")
 """``finetune`` settings that were module constants when earlier runs were made: at their
 default value (the old constant) they stay out of the signature, so those runs' fold results
 are still reused; any other value changes it."""
@@ -543,6 +559,8 @@ def _signature(ctx: _Context, variant: str, source: Path | None, spec: ModelSpec
     defaults = json.loads(json.dumps(to_dict(FinetuneConfig())))
     settings = {k: v for k, v in json.loads(json.dumps(to_dict(ctx.ft))).items()
                 if k not in _UNSIGNED_SETTINGS and not (k in _ADDED_SETTINGS and v == defaults[k])}
+    if source is None:  # scratch never warms its head up alone (nothing pretrained to keep)
+        settings.pop("head_warmup_epochs", None)
     # the input spec's train_crop_scale is finetune.crop_scale, signed above; the ingest's
     # fundus options are recorded only when one is on (an older run's signature holds)
     input_meta = {k: v for k, v in ctx.spec.to_metadata().items() if k != "train_crop_scale"}
@@ -607,6 +625,8 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
     if source is not None:
         load_local_weights(backbone, source, strict=True)
     frozen = ctx.ft.freeze == "frozen"
+    # LP-FT only where there are pretrained features to keep; scratch fine-tunes as before
+    head_warmup = ctx.ft.head_warmup_epochs if source is not None else 0
     shared_backbone = out_dir / "backbone.safetensors"
     if frozen:
         save_weights(shared_backbone, {f"backbone.{k}": v for k, v in backbone.state_dict().items()},
@@ -646,7 +666,7 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
             t0 = time.perf_counter()
             label = f"{variant} fold {fold} ({k_i + 1}/{len(ctx.fold_ids)})"
             model, raw_val, history, best_epoch, stopped = _run_fold(
-                ctx, spec, backbone, fold, bank, label)
+                ctx, spec, backbone, fold, bank, label, head_warmup)
             state = model.state_dict()
             if frozen:
                 state = {k: v for k, v in state.items() if k.startswith("head.")}
@@ -907,7 +927,9 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
                          f"{len(names)} grades ({describe_grades(names)}); rerun the ingest stage")
     print(f"[finetune] {len(lab)} labelled images in {len(fold_ids)} folds, {len(names)} grades "
           f"({describe_grades(names)}), {data.channels} channel(s); head {ft.head}, backbone "
-          f"{ft.freeze}, decision {ft.decision}; variants {', '.join(sources)}")
+          f"{ft.freeze}, decision {ft.decision}; variants {', '.join(sources)}"
+          + (f"; pretrained variants train the head alone for the first {ft.head_warmup_epochs} "
+             f"epochs (finetune.head_warmup_epochs, LP-FT)" if ft.head_warmup_epochs else ""))
     variants: dict[str, VariantResult] = {}
     for name, source in sources.items():
         variants[name] = _run_variant(ctx, name, source, model_spec, out_dir / name)
@@ -929,7 +951,10 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
         "columns": columns, "rows": table,
         "class_names": list(names),
         "protocol": (f"{len(fold_ids)}-fold cross-validation, head {ft.head}, backbone {ft.freeze}, "
-                     f"same folds, head and budget for every variant; metrics on out-of-fold "
+                     f"same folds, head and budget for every variant"
+                     + (f" (the pretrained ones train the head alone for the first "
+                        f"{ft.head_warmup_epochs} epochs: LP-FT)" if ft.head_warmup_epochs else "")
+                     + "; metrics on out-of-fold "
                      f"predictions with cross-fitted calibration, grades by finetune.decision="
                      f"{ft.decision}; AUC: macro one-vs-one (auc) and one-vs-rest (auc_ovr); 95% CI: "
                      f"percentile bootstrap ({ft.n_boot} resamples)")}))

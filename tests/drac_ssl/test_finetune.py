@@ -426,3 +426,57 @@ def test_keep_last_keeps_the_last_epoch_and_chooses_nothing_on_the_scored_fold(
         assert "keep=last" in fold["stopped"]
     with pytest.raises(ConfigError, match="finetune.keep"):
         tiny_config(**{"finetune.keep": "middle"})
+
+
+def test_head_warmup_trains_the_head_alone_first_and_only_for_pretrained_variants(
+        pretrained_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in ("data", "pretrain"):
+        (run / name).symlink_to(pretrained_run / name, target_is_directory=True)
+    base = {"finetune.freeze": "all", "finetune.head": "linear", "finetune.epochs": "3",
+            "finetune.keep": "last", "finetune.tta": "false", "finetune.compare_scratch": "true",
+            "umm.enabled": "false"}
+    finetune.run(tiny_config(**base), run)  # without warm-up: the folds LP-FT must not reuse
+
+    # after every epoch: did the backbone (weights and batch-norm statistics) move from its start?
+    moved: dict[str, list[bool]] = {}
+    trainable_after: dict[str, bool] = {}
+    fit = finetune._fit_fold
+
+    def spy(ctx, model, trainable, batches, forward, validate, *args, **kwargs):  # type: ignore[no-untyped-def]
+        start = finetune._state_copy(model.backbone)
+
+        def validate_and_look() -> np.ndarray:
+            now = finetune._state_copy(model.backbone)
+            moved.setdefault(label, []).append(any(not torch.equal(start[k], now[k]) for k in start))
+            return validate()
+
+        label = args[3]  # after y_val, class_weights, steps_per_epoch
+        out = fit(ctx, model, trainable, batches, forward, validate_and_look, *args, **kwargs)
+        trainable_after[label] = all(p.requires_grad for p in model.backbone.parameters())
+        return out
+
+    monkeypatch.setattr(finetune, "_fit_fold", spy)
+    capsys.readouterr()
+    result = finetune.run(tiny_config(**base, **{"finetune.head_warmup_epochs": "2"}), run)
+    out = capsys.readouterr().out
+    reused = [line for line in out.splitlines() if "reusing" in line]
+    assert len(reused) == 5 and all("scratch fold" in line for line in reused)  # nothing changed for scratch
+    vicreg = [v for k, v in moved.items() if k.startswith("vicreg fold")]
+    assert len(vicreg) == 5 and all(v == [False, False, True] for v in vicreg)
+    assert all(trainable_after[k] for k in moved)  # finetune.freeze=all applies again after the warm-up
+    assert not any(k.startswith("scratch") for k in moved)
+    metrics = result.variants["vicreg"].metrics
+    for fold in metrics["folds"]:
+        record = json.loads((result.variants["vicreg"].out_dir / f"fold{fold['fold']}.json").read_text())
+        assert [h["head_only"] for h in record["history"]] == [True, True, False]
+    assert "LP-FT" in json.loads(result.comparison_path.read_text())["protocol"]
+
+    for bad, match in (({"finetune.head_warmup_epochs": "3"}, "fewer than finetune.epochs"),
+                       ({"finetune.head_warmup_epochs": "-1"}, "head_warmup_epochs"),
+                       ({"finetune.head_warmup_epochs": "1", "finetune.freeze": "frozen"},
+                        "freeze=frozen never")):
+        with pytest.raises(ConfigError, match=match):
+            tiny_config(**{**base, **bad})
