@@ -18,9 +18,13 @@ non-square pixels) are shown as warnings beside the grade.
 
 :func:`sanity_warnings` flags images that do not look like a UW-OCTA en-face scan: too
 small, blank, strongly non-square, converted from colour or 16-bit. They are graded anyway.
-For a colour model (3 channels) the OCTA size and shape checks do not apply; a grey upload
-is replicated into three channels and said so (:func:`colour_model_warnings`), as the
-ingest and :func:`drac_ssl.grading.predict.conform_channels` do.
+These checks are for an OCTA model (:func:`image_kind`: the bundle's ``octa`` recipe). For a
+colour model (3 channels) the OCTA size and shape checks do not apply; a grey upload is
+replicated into three channels and said so (:func:`colour_model_warnings`), as the ingest
+and :func:`drac_ssl.grading.predict.conform_channels` do. A grey model of another kind (a
+fundus set ingested as grey, ``data.channels=1``) gets the checks that hold for any image:
+blank, converted from colour or 16-bit, the decoder's findings (``sanity_warnings(...,
+octa=False)``).
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ __all__ = [
     "ACCEPTED_FORMATS",
     "FILE_TYPES",
     "colour_model_warnings",
+    "describe_kind",
+    "image_kind",
     "InputLimits",
     "InputRejected",
     "LoadedImage",
@@ -112,29 +118,51 @@ def _mb(n: int) -> str:
     return f"{n / (1024 * 1024):.1f} MB"
 
 
-def _kind(channels: int) -> str:
-    """What the model grades, in the words of its messages."""
-    return "UW-OCTA image" if channels == 1 else "colour fundus photograph"
+def image_kind(recipe: str | None, channels: int) -> str:
+    """What a model grades: ``octa`` (UW-OCTA en-face images), ``fundus`` (fundus photographs)
+    or ``image`` (anything else, e.g. a CIFAR-10 demonstration model), from the augmentation
+    ``recipe`` it was trained with (a bundle's ``input.recipe``). Without one (an older
+    bundle): ``octa`` for a grey model, ``fundus`` for a colour one."""
+    if recipe in ("octa", "fundus"):
+        return recipe
+    if recipe:
+        return "image"
+    return "octa" if channels == 1 else "fundus"
 
 
-def _too_large(shown: str, n_bytes: int, limits: InputLimits, channels: int) -> str:
-    typical = ("the original UW-OCTA export (about 1 MB for 1024 x 1024 px)" if channels == 1
-               else "the original photograph (a few MB as JPEG or PNG), not a raw or multi-image file")
+def describe_kind(kind: str, channels: int) -> str:
+    """``kind`` (:func:`image_kind`) in the words of the page, e.g. "grey fundus photograph"."""
+    colour = "colour" if channels == 3 else "grey"
+    if kind == "octa":
+        return "UW-OCTA image"
+    return f"{colour} fundus photograph" if kind == "fundus" else f"{colour} image"
+
+
+def _resolve(kind: str | None, channels: int) -> str:
+    return kind if kind is not None else image_kind(None, channels)
+
+
+def _too_large(shown: str, n_bytes: int, limits: InputLimits, kind: str) -> str:
+    typical = ("the original UW-OCTA export (about 1 MB for 1024 x 1024 px)" if kind == "octa"
+               else f"the original {'photograph' if kind == 'fundus' else 'image'} (a few MB as "
+                    f"JPEG or PNG), not a raw or multi-image file")
     return (f"`{shown}` is {_mb(n_bytes)}, above the limit of {limits.max_mb:g} MB. "
             f"Upload {typical}.")
 
 
 def load_bytes(data: bytes, name: str, limits: InputLimits = InputLimits(),
-               channels: int = 1) -> LoadedImage:
+               channels: int = 1, kind: str | None = None) -> LoadedImage:
     """Decode an uploaded file's bytes; see the module docstring for what is rejected.
 
-    ``channels``: the model's (1 grey UW-OCTA: colour is converted to grey like the ingest,
-    with the OCTA sanity warnings; 3 colour fundus: the file's colour is kept, a grey file is
-    replicated with a warning)."""
+    ``channels``: the model's (1 grey: colour is converted to grey like the ingest; 3 colour:
+    the file's colour is kept, a grey file is replicated with a warning). ``kind``: what the
+    model grades (:func:`image_kind`; default: ``octa`` for 1 channel, ``fundus`` for 3); only
+    an ``octa`` model gets the UW-OCTA size and shape warnings."""
+    kind = _resolve(kind, channels)
     if not data:
         raise InputRejected(f"`{name}` is empty (0 bytes). Upload the image file itself.")
     if len(data) > limits.max_bytes:
-        raise InputRejected(_too_large(name, len(data), limits, channels))
+        raise InputRejected(_too_large(name, len(data), limits, kind))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -170,7 +198,7 @@ def load_bytes(data: bytes, name: str, limits: InputLimits = InputLimits(),
                         n_bytes=len(data), notes=notes, pixels=decoded.pixels,
                         colour=decoded.colour)
     if channels == 1:
-        image.warnings = sanity_warnings(image.gray, mode=image.mode, notes=notes)
+        image.warnings = sanity_warnings(image.gray, mode=image.mode, notes=notes, octa=kind == "octa")
     else:
         image.warnings = colour_model_warnings(image, notes)
     return image
@@ -203,10 +231,12 @@ def colour_model_warnings(image: LoadedImage, notes: list[str] | None = None) ->
 
 
 def load_upload(path: str | os.PathLike[str] | None, limits: InputLimits = InputLimits(),
-                name: str | None = None, channels: int = 1) -> LoadedImage:
-    """Read an uploaded file from disk (size checked before reading) and decode it."""
+                name: str | None = None, channels: int = 1, kind: str | None = None) -> LoadedImage:
+    """Read an uploaded file from disk (size checked before reading) and decode it
+    (:func:`load_bytes`, whose ``channels`` and ``kind`` these are)."""
+    kind = _resolve(kind, channels)
     if path is None or str(path) == "":
-        raise InputRejected(f"No file uploaded. Choose a PNG, JPEG or TIFF {_kind(channels)}.")
+        raise InputRejected(f"No file uploaded. Choose a PNG, JPEG or TIFF {describe_kind(kind, channels)}.")
     p = Path(path)
     shown = name or p.name
     try:
@@ -216,42 +246,49 @@ def load_upload(path: str | os.PathLike[str] | None, limits: InputLimits = Input
     if not p.is_file():
         raise InputRejected(f"`{shown}` is not a file; upload an image file.")
     if n_bytes > limits.max_bytes:
-        raise InputRejected(_too_large(shown, n_bytes, limits, channels))
+        raise InputRejected(_too_large(shown, n_bytes, limits, kind))
     try:
         data = p.read_bytes()
     except OSError as exc:
         raise InputRejected(f"`{shown}` cannot be read ({exc.strerror or exc}).") from None
-    return load_bytes(data, shown, limits, channels)
+    return load_bytes(data, shown, limits, channels, kind)
 
 
-def sanity_warnings(gray: np.ndarray, mode: str = "L", notes: list[str] | None = None) -> list[str]:
+def sanity_warnings(gray: np.ndarray, mode: str = "L", notes: list[str] | None = None,
+                    octa: bool = True) -> list[str]:
     """Reasons why ``gray`` (uint8 ``(H, W)``) may not be a UW-OCTA en-face image, and what
     the decoder did to the file.
 
     Too small (short side < :data:`MIN_SIDE`), blank (near-constant), strongly non-square
     (aspect > :data:`MAX_ASPECT`), converted from colour or from 16-bit (``mode`` is PIL's
     pixel format of the file; ``notes`` the decoder's findings, each of the others shown as
-    ``Image file: ...``).
+    ``Image file: ...``). ``octa=False`` (a grey model of fundus photographs or other images):
+    no size or shape check, and a colour file converted to grey is said to be read as the
+    model's training ingest read its images, not doubted as OCTA.
     """
     out: list[str] = []
     h, w = gray.shape[:2]
-    if min(h, w) < MIN_SIDE:
+    if octa and min(h, w) < MIN_SIDE:
         out.append(f"Too small: {w} x {h} px (UW-OCTA en-face exports are 1024 x 1024; below "
                    f"{MIN_SIDE} px the vessels are not resolved).")
     sample = gray[:: max(1, h // 512), :: max(1, w // 512)]
     lo, hi = np.percentile(sample, [1, 99])
     if float(sample.std()) < BLANK_STD or hi - lo < BLANK_RANGE:
         out.append(f"Blank or near-constant image (grey levels {int(sample.min())}..{int(sample.max())},"
-                   f" std {float(sample.std()):.1f}): there is no vessel pattern to grade.")
+                   f" std {float(sample.std()):.1f}): there is "
+                   f"{'no vessel pattern' if octa else 'nothing'} to grade.")
     aspect = max(h, w) / max(1, min(h, w))
-    if aspect > MAX_ASPECT:
+    if octa and aspect > MAX_ASPECT:
         out.append(f"Not square: {w} x {h} px (aspect {aspect:.2f}); UW-OCTA en-face images are "
                    f"square, and the model squeezes it to a square.")
     notes = notes or []
     colour = [n for n in notes if "grayscale" in n]
     if colour or mode in ("RGB", "RGBA", "P", "CMYK", "YCbCr", "LA", "PA"):
         detail = colour[0] if colour else f"{mode} image converted to grey"
-        if "channels identical" not in detail:
+        if "channels identical" not in detail and not octa:
+            out.append(f"Colour image: {detail}, as the training ingest converted this grey "
+                       f"model's images.")
+        elif "channels identical" not in detail:
             out.append(f"Colour image: {detail}. UW-OCTA is grey; a colour picture may not be OCTA.")
         else:
             out.append(f"Colour-encoded file: {detail}.")

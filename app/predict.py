@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from app.gradcam import EnsembleGradCAM, FoldMapGradCAM, resize_heatmap
-from app.inputs import InputLimits, LoadedImage, load_upload
+from app.inputs import InputLimits, LoadedImage, image_kind, load_upload
 
 __all__ = ["NoBundleError", "Prediction", "Predictor", "find_newest_bundle", "make_bundle_hint"]
 
@@ -138,6 +138,8 @@ class Predictor:
 
         self.class_names: list[str] = list(grade_names_of(self.metadata))
         self.channels: int = self.bundle.spec.channels
+        # what the model grades (octa | fundus | image): which upload checks and words apply
+        self.kind: str = image_kind(self.bundle.spec.recipe, self.channels)
         self.target_layer: str = str(self.metadata.get("gradcam_target_layer", "backbone.layer4"))
         output = str(self.metadata.get("model", {}).get("output", "classification"))
         self.cam: FoldMapGradCAM | EnsembleGradCAM | None = None
@@ -198,7 +200,8 @@ class Predictor:
                              f"got {explain}")
         want_cam = gradcam and self.cam is not None
         t0 = time.perf_counter()
-        x = preprocess_image(gray, self.metadata)[None]
+        found: list[str] = []  # what the replayed ingest preprocessing (fundus crop) found
+        x = preprocess_image(gray, self.metadata, notes=found)[None]
         t1 = time.perf_counter()
         out = ensemble_outputs(self.bundle, x, tta=self.tta,
                                keep_maps=want_cam and self.one_pass_gradcam)
@@ -223,7 +226,8 @@ class Predictor:
             timings["gradcam"] = t3 - t2
         return Prediction(name=name, grade=grade, grade_name=self.class_names[grade],
                           probs=np.asarray(probs[0], dtype=np.float64), heatmap=heatmap,
-                          image=gray, seconds=t3 - t0, warnings=list(warnings or []),
+                          image=gray, seconds=t3 - t0,
+                          warnings=list(warnings or []) + [f"Preprocessing as in training: {n}." for n in found],
                           explained=explained, cam_cells=cells, class_names=list(self.class_names),
                           timings=timings)
 
@@ -238,7 +242,7 @@ class Predictor:
         """Read (with this predictor's limits) and grade an image file; raises
         :class:`app.inputs.InputRejected` for a file that cannot be graded."""
         t0 = time.perf_counter()
-        loaded = load_upload(path, self.limits, channels=self.channels)
+        loaded = load_upload(path, self.limits, channels=self.channels, kind=self.kind)
         read_seconds = time.perf_counter() - t0
         pred = self.predict_loaded(loaded, gradcam=gradcam)
         pred.read_seconds = read_seconds

@@ -37,7 +37,7 @@ import gradio as gr
 import numpy as np
 
 from app.gradcam import overlay_heatmap
-from app.inputs import FILE_TYPES, InputLimits, InputRejected, load_upload
+from app.inputs import FILE_TYPES, InputLimits, InputRejected, describe_kind, load_upload
 from app.model_queue import ModelQueue, ServerBusy, gradio_limits
 from app.predict import Prediction, Predictor
 from drac_ssl.submission import write_submission
@@ -58,8 +58,8 @@ def table_columns(num_grades: int) -> list[str]:
 
 
 def _is_drac(predictor: Predictor) -> bool:
-    """A grey 3-grade DRAC bundle (the page keeps its UW-OCTA wording)."""
-    return predictor.channels == 1 and predictor.class_names == ["Normal", "NPDR", "PDR"]
+    """A 3-grade DRAC UW-OCTA bundle (the page keeps its DRAC wording)."""
+    return predictor.kind == "octa" and predictor.class_names == ["Normal", "NPDR", "PDR"]
 TRANSPORT_FLOOR_BYTES = 4 * 1024**3
 TRANSPORT_FACTOR = 10
 
@@ -204,7 +204,7 @@ def _result_markdown(pred: Prediction, predictor: Predictor) -> str:
     lines: list[str] = []
     if pred.warnings:  # said first: a grade of an image that may not be what the model reads
         heading = ("**⚠ This may not be a UW-OCTA en-face image, so the grade below may mean "
-                   "nothing:**" if predictor.channels == 1
+                   "nothing:**" if predictor.kind == "octa"
                    else "**⚠ Check this image before reading the grade below:**")
         lines += [heading] + [f"- {html.escape(w)}" for w in pred.warnings] + [""]
     lines += [
@@ -322,13 +322,13 @@ def _drop_oversize_upload(path: str | None, limits: InputLimits, message: str) -
         pass
 
 
-def _load(path: str | None, limits: InputLimits, channels: int = 1) -> Any:
-    """:func:`load_upload` in the model's ``channels``, knowing the oversize uploads already
-    deleted."""
+def _load(path: str | None, limits: InputLimits, channels: int = 1, kind: str | None = None) -> Any:
+    """:func:`load_upload` in the model's ``channels`` and ``kind``, knowing the oversize
+    uploads already deleted."""
     if path and str(path) in _DROPPED and not Path(path).exists():
         raise InputRejected(_DROPPED[str(path)])
     try:
-        return load_upload(path, limits, channels=channels)
+        return load_upload(path, limits, channels=channels, kind=kind)
     except InputRejected as exc:
         _drop_oversize_upload(path, limits, str(exc))
         raise
@@ -369,7 +369,7 @@ def _grade_single_now(predictor: Predictor, settings: AppSettings, path: str | N
     explain = None if explain is None or int(explain) < 0 else int(explain)
     try:
         t0 = time.perf_counter()
-        loaded = _load(path, settings.limits, predictor.channels)
+        loaded = _load(path, settings.limits, predictor.channels, predictor.kind)
         read_seconds = time.perf_counter() - t0
         pred = predictor.predict_loaded(loaded, gradcam=settings.gradcam, explain=explain)
         pred.read_seconds = read_seconds
@@ -427,7 +427,7 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                 raise InputRejected(f"`{name}` appears twice; a submission lists each case once.")
             if any(ch in name for ch in ',"\r\n'):
                 raise InputRejected(f"`{name}`: a file name with a comma or quote cannot be a case.")
-            loaded = _load(path, settings.limits, predictor.channels)
+            loaded = _load(path, settings.limits, predictor.channels, predictor.kind)
         except InputRejected as exc:
             rows.append([name, None, "rejected", *blanks, None, str(exc).replace("`", "")])
             continue
@@ -499,7 +499,7 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
     k = len(predictor.class_names)
     columns = table_columns(k)
     csv_header = ",".join(columns[:2] + columns[3:3 + k])
-    image_kind = "UW-OCTA image" if predictor.channels == 1 else "colour fundus photograph"
+    image_kind = describe_kind(predictor.kind, predictor.channels)
     scale = " · ".join(f"{g} {n}" for g, n in enumerate(predictor.class_names))
     with gr.Blocks(title=f"drac_ssl — {'UW-OCTA ' if drac else ''}DR grading", analytics_enabled=False,
                    delete_cache=(3600, 3600)) as demo:

@@ -177,7 +177,8 @@ def input_spec_of(metadata: dict[str, Any]) -> InputSpec:
     return InputSpec.from_metadata(metadata["input"] if "input" in metadata else metadata)
 
 
-def preprocess_image(image: np.ndarray, metadata: dict[str, Any], ingested: bool = False) -> Tensor:
+def preprocess_image(image: np.ndarray, metadata: dict[str, Any], ingested: bool = False,
+                     notes: list[str] | None = None) -> Tensor:
     """One uint8 image in the model's channels (grey ``(H, W)`` or RGB ``(H, W, 3)``) -> the
     model input ``(C, S, S)`` float32.
 
@@ -188,7 +189,9 @@ def preprocess_image(image: np.ndarray, metadata: dict[str, Any], ingested: bool
     :class:`~drac_ssl.augment.EvalDataset` with the evaluation transform (INTER_AREA resize
     to the model size, ``(x / 255 - mean) / std`` per channel). ``ingested``: ``image`` is a
     row of the ingest cache (already that copy; it must be at the source size).
-    ``metadata``: a bundle's ``metadata.json`` (or its ``input`` section).
+    ``metadata``: a bundle's ``metadata.json`` (or its ``input`` section). ``notes``: a list
+    that receives what the replayed ingest preprocessing found, as the ingest would have
+    warned (e.g. no fundus disc found, so the image was padded, not cropped).
 
     Raises ValueError for an image in other channels than the model's (convert it
     explicitly with :func:`conform_channels` or read it with :func:`read_image`, which say
@@ -213,7 +216,9 @@ def preprocess_image(image: np.ndarray, metadata: dict[str, Any], ingested: bool
             raise ValueError(f"an ingest cache row must be {size[0]} x {size[1]} px (the model's "
                              f"source size), got {array.shape[:2]}")
     elif spec.replays_fundus_preprocessing:
-        rows, _ = cache_rows(array, [spec.source_size], spec.cache_options(), "image")
+        rows, problems = cache_rows(array, [spec.source_size], spec.cache_options(), "image")
+        if notes is not None:
+            notes += [p.what for p in problems]
         array = rows[spec.source_size]
     elif array.shape[:2] != size:
         array = resize_gray(array, spec.source_size)

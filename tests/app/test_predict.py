@@ -437,6 +437,47 @@ def test_sanity_warnings() -> None:
     assert load_bytes(buf.getvalue(), "j.jpg").file_format == "JPEG"
 
 
+def test_a_grey_model_of_fundus_photographs_gets_no_octa_checks() -> None:
+    from app.inputs import describe_kind, image_kind
+
+    assert (image_kind("octa", 1), image_kind("fundus", 1), image_kind("cifar", 3)) == ("octa", "fundus", "image")
+    assert (image_kind(None, 1), image_kind(None, 3)) == ("octa", "fundus")  # bundles without a recipe
+    assert describe_kind("fundus", 1) == "grey fundus photograph"
+    small_wide = _png(_octa_like(200, 300))
+    octa = load_bytes(small_wide, "s.png", channels=1)
+    assert any(w.startswith("Too small") for w in octa.warnings)
+    assert any(w.startswith("Not square") for w in octa.warnings)
+    fundus = load_bytes(small_wide, "s.png", channels=1, kind="fundus")
+    assert fundus.warnings == []  # a 300 x 200 fundus photograph is nothing unusual
+    rgb = np.stack([_octa_like(), _octa_like(seed=1), _octa_like(seed=2)], axis=-1)
+    colour = load_bytes(_png(rgb), "c.png", channels=1, kind="fundus")
+    assert any(w.startswith("Colour image") and "training ingest" in w for w in colour.warnings)
+    assert not any("OCTA" in w for w in colour.warnings)
+    blank = load_bytes(_png(np.full((512, 512), 17, np.uint8)), "b.png", channels=1, kind="fundus")
+    assert any(w.startswith("Blank") and "nothing to grade" in w for w in blank.warnings)
+    with pytest.raises(InputRejected, match="grey fundus photograph"):
+        load_upload(None, channels=1, kind="fundus")
+
+
+def test_the_replayed_fundus_crop_says_when_it_found_no_disc(tmp_path: Path, one_thread: None) -> None:
+    import json
+
+    from app.server import _is_drac
+
+    bundle = build_demo_bundle(tmp_path / "run", image_size=32, source_size=64, n_folds=1, channels=1)
+    meta_path = bundle / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    meta["input"].update(recipe="fundus", ingest_preprocessing={"fundus_crop": True})  # grey fundus, cropped
+    meta_path.write_text(json.dumps(meta))
+    predictor = Predictor(bundle, gradcam=False)
+    assert predictor.kind == "fundus" and not _is_drac(predictor)
+    dark = predictor.predict(np.zeros((96, 128), np.uint8))  # no bright disc anywhere
+    assert any(w.startswith("Preprocessing as in training: no fundus disc found") for w in dark.warnings)
+    yy, xx = np.mgrid[0:96, 0:128]
+    disc = np.where((yy - 48) ** 2 + (xx - 64) ** 2 < 40 ** 2, 120, 0).astype(np.uint8)
+    assert predictor.predict(disc).warnings == []
+
+
 # --------------------------------------------------------------------------------------
 # Bundle discovery and the command line
 
