@@ -526,13 +526,20 @@ def remove_stale_temporaries(folder: Path) -> list[Path]:
     return stale
 
 
-def _pid_alive(temporary: Path) -> bool:
-    """Whether the process that named ``temporary`` (``...tmp-PID``) still runs."""
+def _pid_alive(temporary: Path, platform: str = os.name) -> bool:
+    """Whether the process that named ``temporary`` (``...tmp-PID``) still runs.
+
+    POSIX: signal 0 (no signal sent). Windows (``platform == "nt"``): never ``os.kill``, whose
+    signal 0 there is ``CTRL_C_EVENT`` (it would interrupt the other process's console
+    group); the process is looked up with ``OpenProcess`` / ``GetExitCodeProcess``.
+    """
     pid = temporary.name.rsplit("-", 1)[-1]
     if not pid.isdigit():
         return False
     if int(pid) == os.getpid():
         return False
+    if platform == "nt":
+        return _windows_pid_alive(int(pid))
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:
@@ -540,3 +547,20 @@ def _pid_alive(temporary: Path) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _windows_pid_alive(pid: int) -> bool:
+    """Windows: whether process ``pid`` exists and has not exited (an existing process we may
+    not open counts as alive, so its files are kept)."""
+    import ctypes
+
+    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined]
+    process_query_limited_information, still_active, error_access_denied = 0x1000, 259, 5
+    handle = kernel32.OpenProcess(process_query_limited_information, False, pid)
+    if not handle:
+        return ctypes.get_last_error() == error_access_denied  # type: ignore[attr-defined]
+    try:
+        code = ctypes.c_ulong()
+        return bool(kernel32.GetExitCodeProcess(handle, ctypes.byref(code))) and code.value == still_active
+    finally:
+        kernel32.CloseHandle(handle)

@@ -82,3 +82,31 @@ def test_an_output_that_cannot_be_written_is_an_ingest_error_not_a_traceback(tmp
     blocked.write_text("not a folder")
     with pytest.raises(IngestError, match="cannot write the ingest output"):
         ingest.run(config(data, workers=1), blocked, verbose=False)
+
+
+def test_stale_temporaries_of_dead_processes_go_and_windows_never_signals(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        (tmp_path / f".x.npy.tmp-{dead.stdout.strip()}").write_bytes(b"a")
+        (tmp_path / f".y.npy.tmp-{live.pid}").write_bytes(b"b")
+        removed = cache.remove_stale_temporaries(tmp_path)
+        assert [p.name for p in removed] == [f".x.npy.tmp-{dead.stdout.strip()}"]
+        assert (tmp_path / f".y.npy.tmp-{live.pid}").is_file()  # its writer still runs
+    finally:
+        live.kill()
+        live.wait()
+
+    # on Windows os.kill(pid, 0) sends CTRL_C_EVENT: the check must look the process up instead
+    def no_signals(pid: int, sig: int) -> None:
+        raise AssertionError("os.kill called on Windows")
+
+    asked: list[int] = []
+    monkeypatch.setattr(cache.os, "kill", no_signals)
+    monkeypatch.setattr(cache, "_windows_pid_alive", lambda pid: asked.append(pid) or True)
+    assert cache._pid_alive(tmp_path / ".z.npy.tmp-4242", platform="nt") and asked == [4242]
