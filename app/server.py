@@ -281,6 +281,13 @@ def _banner(predictor: Predictor) -> str:
                      "background:#fdecea;border:1px solid #e57373;color:#7f1d1d'><b>"
                      f"{html.escape(str(meta['demo']))}.</b></div>")
     data_kind = (meta.get("data") or {}).get("kind")
+    from drac_ssl.grading.bundle import chance_warning
+
+    chance = chance_warning(cv)
+    if chance:
+        parts.append("<div style='margin-top:6px;padding:8px 12px;border-radius:6px;"
+                     "background:#fdecea;border:1px solid #e57373;color:#7f1d1d'><b>"
+                     f"{html.escape(chance)}</b></div>")
     if data_kind == "phantom":
         parts.append("<div style='margin-top:6px;padding:8px 12px;border-radius:6px;"
                      "background:#fdecea;border:1px solid #e57373;color:#7f1d1d'><b>Trained on "

@@ -83,9 +83,15 @@ class CacheOptions:
     fundus_crop: bool = False
     graham: bool = False
     graham_mask: bool = True
+    # a colour file converted to grey is what the user asked for (fundus photographs ingested
+    # with data.channels=1): a note, not a warning to re-save the file; changes no pixel
+    grey_is_chosen: bool = False
 
     def state(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """What the cached pixels depend on (a cache made with another state is rebuilt)."""
+        state = dataclasses.asdict(self)
+        del state["grey_is_chosen"]
+        return state
 
 
 def cache_rows(pixels: np.ndarray, sizes: Sequence[int], options: CacheOptions,
@@ -185,7 +191,8 @@ def process_file(task: FileTask) -> FileRecord:
     options = task.options
     try:
         image = inspect_image(data, task.path, channels=1 if options.target == "gray" else None,
-                              expected_side=options.expected_side or None)
+                              expected_side=options.expected_side or None,
+                              grey_is_chosen=options.grey_is_chosen)
         return _fill(record, image, task.sizes, options, task.path)
     except (cv2.error, ValueError, MemoryError) as exc:  # a decoder failing on bad bytes
         record.issues.append((f"corrupt image ({type(exc).__name__}: {exc})".replace("\n", " "),

@@ -57,7 +57,7 @@ from data_prep.validate import (
     read_name_list,
     warning,
 )
-from drac_ssl.config import DATA_CHANNELS, ConfigError, DataConfig, validate_grades
+from drac_ssl.config import DATA_CHANNELS, DATA_MODALITIES, ConfigError, DataConfig, validate_grades
 from drac_ssl.io import atomic_write_json, atomic_write_text
 
 MANIFEST_NAME = "manifest.csv"
@@ -129,6 +129,14 @@ class Plan:
     channels_setting: str  # 1 | 3 | auto
     channels_source: str
     options: cache.CacheOptions
+    modality: str = "auto"  # octa | fundus as configured; auto: decided by the layout and channels
+
+    def resolved_modality(self, layout: Layout, channels: int) -> str:
+        """``octa`` or ``fundus``: the configured one, else the layout's (a plain folder:
+        fundus when its cache is colour)."""
+        if self.modality != "auto":
+            return self.modality
+        return "fundus" if layout.fundus or channels == 3 else "octa"
 
 
 def natural_key(name: str) -> tuple[list[str | int], str]:
@@ -169,17 +177,23 @@ def _plan(cfg: DataConfig, layout: Layout, sizes: list[int]) -> tuple[Plan, list
     if not setting:
         setting = "auto" if layout.fundus else "1"
         source = f"the {layout.kind} layout's default"
+    modality = str(cfg.modality or "auto")
+    if modality not in DATA_MODALITIES:
+        raise IngestError(f"data.modality={modality!r} is not one of {', '.join(DATA_MODALITIES)} "
+                          f"-> e.g. --modality fundus for fundus photographs")
+    octa = modality == "octa" or (modality == "auto" and not layout.fundus)
     options = cache.CacheOptions(
         target="gray" if setting == "1" else "native",
-        expected_side=1024 if (not layout.fundus and setting == "1") else 0,
-        fundus_crop=cfg.fundus_crop, graham=cfg.graham, graham_mask=cfg.graham_mask)
+        expected_side=1024 if (octa and setting == "1") else 0,
+        fundus_crop=cfg.fundus_crop, graham=cfg.graham, graham_mask=cfg.graham_mask,
+        grey_is_chosen=setting == "1" and not octa)
     problems = []
     if cfg.graham and not cfg.fundus_crop:
         problems.append(note(layout.root, "data.graham without data.fundus_crop: the blur scale "
                                           "and the mask assume the fundus disc fills the image",
                              "set data.fundus_crop=true unless the images are already cropped",
                              "preprocessing"))
-    return Plan(sizes, names, grades_source, setting, source, options), problems
+    return Plan(sizes, names, grades_source, setting, source, options, modality), problems
 
 
 # --------------------------------------------------------------------------------------
@@ -576,6 +590,8 @@ def _summary(result: IngestResult, cfg: DataConfig, layout: Layout, plan: Plan,
                    "source": plan.grades_source},
         "channels": {"value": result.channels, "setting": plan.channels_setting,
                      "reason": channels_why},
+        "modality": {"value": plan.resolved_modality(layout, result.channels),
+                     "setting": plan.modality},
         "preprocessing": {"fundus_crop": cfg.fundus_crop, "graham": cfg.graham,
                           "graham_mask": cfg.graham_mask,
                           "reference": "B. Graham, Kaggle Diabetic Retinopathy Detection "
@@ -647,6 +663,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--channels", choices=[c for c in DATA_CHANNELS if c], default=d.channels,
                         help="1 (grey), 3 (RGB) or auto (what the images are); default: 1 for "
                              "DRAC and plain folders, auto for the fundus layouts")
+    parser.add_argument("--modality", choices=list(DATA_MODALITIES), default=d.modality,
+                        help="what the images are: octa (UW-OCTA) or fundus (fundus photographs); "
+                             "auto: the layout's (a plain folder: fundus when colour)")
     parser.add_argument("--fundus-crop", action="store_true",
                         help="crop to the fundus disc and pad to a square")
     parser.add_argument("--graham", action="store_true",
@@ -666,7 +685,7 @@ def config_from_args(args: argparse.Namespace) -> DataConfig:
         DataConfig(), root=args.root, layout=args.layout, labels_csv=args.labels_csv,
         image_column=args.image_column, grade_column=args.grade_column,
         patient_column=args.patient_column, grades=list(args.grades),
-        channels=args.channels, fundus_crop=args.fundus_crop, graham=args.graham,
+        channels=args.channels, modality=args.modality, fundus_crop=args.fundus_crop, graham=args.graham,
         graham_mask=args.graham_mask, cache_sizes=list(args.sizes), n_folds=args.folds,
         fold_seed=args.seed, strict=args.strict, workers=args.workers)
 

@@ -53,6 +53,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from data_prep.problems import IngestError, Problem, error, note
+from drac_ssl import scale
 from drac_ssl.config import DATA_LAYOUTS, DataConfig
 
 TASK_DIR = "C. Diabetic Retinopathy Grading"
@@ -82,7 +83,7 @@ COLUMNS = {  # the label columns each layout's CSV has
     "idrid": ("Image name", "Retinopathy grade"),
     "medmnist": ("", ""),
 }
-FUNDUS_LAYOUTS = frozenset({"aptos", "eyepacs", "idrid", "medmnist"})
+FUNDUS_LAYOUTS = frozenset(scale.FUNDUS_LAYOUTS)
 """Colour fundus layouts: ``data.channels`` defaults to auto, no 1024 px expectation."""
 
 

@@ -83,18 +83,23 @@ def decode_image(data: bytes) -> _decode.Decoded:
 
 
 def convert_channels(pixels: np.ndarray, path: str, channels: int | str | None, colour: bool,
-                     mode: str = "") -> tuple[np.ndarray, list[Problem]]:
+                     mode: str = "", grey_is_chosen: bool = False) -> tuple[np.ndarray, list[Problem]]:
     """uint8 ``pixels`` in the channels asked for, saying what was converted.
 
     ``channels`` 1: colour -> luminance (``cv2.COLOR_RGB2GRAY``, ITU-R BT.601 weights), a
-    warning; an RGB file of a grey picture loses nothing (a note). 3: grey -> three
-    identical channels, a warning. ``None`` / ``'native'``: as decoded.
+    warning (a note with ``grey_is_chosen``: colour photographs deliberately ingested as grey);
+    an RGB file of a grey picture loses nothing (a note). 3: grey -> three identical
+    channels, a warning. ``None`` / ``'native'``: as decoded.
     """
     wanted = str(channels) if channels is not None else "native"
     if wanted == "1" and pixels.ndim == 3:
         name = _COLOUR_NAMES.get(mode, "colour")
         detail = "luminance of the colour channels" if colour else "channels identical, nothing lost"
         gray = cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY) if colour else pixels[..., 0]
+        if colour and grey_is_chosen:
+            return np.ascontiguousarray(gray), [note(
+                path, f"{name} image converted to grey ({detail}) as data.channels=1 asks",
+                "nothing to do; data.channels=3 (or auto) keeps the colour", "channels")]
         said = warning if colour else note  # identical channels: nothing is lost
         return np.ascontiguousarray(gray), [said(
             path, f"{name} image (converted to grayscale: {detail})",
@@ -120,13 +125,14 @@ def size_problem(path: str, width: int, height: int, expected_side: int | None) 
 
 
 def inspect_image(data: bytes, path: str, *, channels: int | str | None = 1,
-                  expected_side: int | None = EXPECTED_SIDE) -> DecodedImage:
+                  expected_side: int | None = EXPECTED_SIDE, grey_is_chosen: bool = False) -> DecodedImage:
     """Decode ``data`` completely into the pixels it means, collecting problems.
 
     ``channels``: 1 -> uint8 ``(H, W)`` grey (colour converted with a warning; the default,
     what the UW-OCTA pipeline reads), 3 -> ``(H, W, 3)`` RGB (grey replicated with a
     warning), ``None`` -> as the file is (grey stays ``(H, W)``, colour ``(H, W, 3)``).
-    ``expected_side``: warn for another size (None: no check).
+    ``expected_side``: warn for another size (None: no check). ``grey_is_chosen``: colour
+    converted to grey is the user's choice (see :func:`convert_channels`).
 
     Fatal: empty, not an image, truncated, corrupt, unusable samples. Warnings: a conversion
     or a property that cannot be honoured (16-bit, colour, ICC profile ...). Notes: what was
@@ -139,7 +145,7 @@ def inspect_image(data: bytes, path: str, *, channels: int | str | None = 1,
         return DecodedImage(None, mode=decoded.mode, problems=problems,
                             file_format=decoded.file_format)
     pixels, converted = convert_channels(decoded.pixels, path, channels, decoded.colour,
-                                         decoded.mode)
+                                         decoded.mode, grey_is_chosen)
     problems += converted + size_problem(path, decoded.width, decoded.height, expected_side)
     return DecodedImage(pixels, decoded.width, decoded.height, decoded.mode, problems,
                         decoded.file_format, decoded.colour)

@@ -34,6 +34,7 @@ GRADE_SCALES: dict[str, tuple[str, ...]] = {
 """Named grade scales ``data.grades`` may name instead of listing the grades."""
 DATA_LAYOUTS = ("auto", "drac", "plain", "aptos", "eyepacs", "idrid", "medmnist")
 DATA_CHANNELS = ("auto", "1", "3", "")
+DATA_MODALITIES = ("auto", "octa", "fundus")
 
 
 @dataclass
@@ -59,6 +60,15 @@ class DataConfig:
     the fundus layouts: auto). The cache is ``(N, S, S)`` for 1 channel, ``(N, S, S, 3)`` RGB
     for 3.
 
+    ``modality``: what the images are, ``octa`` (UW-OCTA en-face scans) or ``fundus``
+    (fundus photographs); it decides which checks and words apply (a grey OCTA export is
+    expected at 1024 x 1024; a fundus photograph converted to grey is what
+    ``data.channels=1`` asks, not a fault), and the ingest records it for the report, the
+    model card and the app. ``auto``: the layout's (DRAC: octa; APTOS, EyePACS, IDRiD,
+    MedMNIST: fundus; a plain folder: fundus when ingested in colour, else octa).
+    ``python -m drac_ssl.train`` takes ``pretrain.augment.recipe=fundus`` as ``fundus`` for
+    ``auto``, so a plain folder of fundus photographs ingested as grey is still fundus.
+
     Fundus preprocessing, off by default, applied to every cached copy (train and test):
     ``fundus_crop`` crops to the fundus disc (the bounding box of the largest region
     brighter than a tenth of the mean grey level, at least 7, as in Graham's radius
@@ -78,6 +88,7 @@ class DataConfig:
     patient_column: str = ""  # optional: folds are grouped by it when present
     grades: list[str] = field(default_factory=list)  # names of grades 0..K-1, or drac | icdr; empty: the layout's
     channels: str = ""  # 1 | 3 | auto; empty: the layout's (DRAC/plain 1, fundus layouts auto)
+    modality: str = "auto"  # auto | octa | fundus: what the images are (see above)
     fundus_crop: bool = False  # crop to the fundus disc and pad to square (off by default)
     graham: bool = False  # Graham's local-mean subtraction (Kaggle DR 2015 winner), off by default
     graham_mask: bool = True  # with graham: 128 outside 90 % of the disc radius
@@ -472,6 +483,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "data.dataset": ("drac", "mnist", "fashion_mnist", "cifar10"),
     "data.layout": DATA_LAYOUTS,
     "data.channels": DATA_CHANNELS,
+    "data.modality": DATA_MODALITIES,
     "pretrain.optimizer": ("adam", "adamw", "sgd", "lars"),
     "pretrain.schedule": ("cosine", "constant"),
     "pretrain.precision": ("auto", "bf16", "fp32"),

@@ -49,7 +49,7 @@ import numpy as np
 
 from drac_ssl.config import Config
 from drac_ssl.datasets import load_octa_cache
-from drac_ssl.grading.bundle import Bundle, BundleError, build_bundle, load_bundle
+from drac_ssl.grading.bundle import Bundle, BundleError, build_bundle, chance_warning, load_bundle
 from drac_ssl.grading.predict import (
     predict_images,
     preprocess_image,
@@ -199,6 +199,10 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
               f"(checked against {images_dir or 'the manifest test ids'})")
     else:
         notes.append("the ingest manifest has no test images: no submission written")
+    chance = chance_warning(bundle.metadata.get("cv_metrics") or {})
+    if chance:
+        print(f"[export] WARNING: {chance}")
+        notes.append(chance)
     summary_name = "summary.json" if variant is None else f"summary_{variant}.json"
     atomic_write_json(run_dir / "export" / summary_name, {
         "bundle": str(bundle_dir), "variant": bundle.metadata["variant"],

@@ -200,10 +200,8 @@ def load_finetune_data(cfg: Config, data_dir: Path) -> FinetuneData:
         raise ValueError(f"{data_dir}: the ingest summary records {facts.channels} channel(s) but "
                          f"the cache holds {channels}; the ingest output is inconsistent, rerun "
                          f"the ingest stage")
-    what = {"phantom": "phantom UW-OCTA", "drac": "UW-OCTA", "plain": "retinal images"}.get(
-        facts.layout, f"{facts.layout} retinal images" if facts.layout else "UW-OCTA")
     return FinetuneData(images, rows, size,
-                        f"{'DRAC ' if facts.layout in ('', 'drac') else ''}{what}, {len(rows)} images "
+                        f"{facts.describe_images()}, {len(rows)} images "
                         f"({n_lab} labelled), {facts.num_grades} grades, {channels} channel(s), "
                         f"ingest at {data_dir}",
                         grade_names=facts.grade_names, preprocessing=dict(facts.preprocessing))

@@ -165,7 +165,7 @@ def load_pretrain_data(cfg: Config, data_dir: Path | None) -> PretrainData:
         from drac_ssl.scale import read_ingest_facts
 
         facts = read_ingest_facts(data_dir)
-        kind = "DRAC UW-OCTA" if facts.layout in ("", "drac", "plain") else f"{facts.layout} retinal images"
+        kind = facts.describe_images()
         return PretrainData(
             images=images,
             description=f"{kind}, {len(rows)} images ({len(labelled)} labelled; {splits}), "

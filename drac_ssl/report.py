@@ -26,7 +26,7 @@ import yaml
 
 from drac_ssl import __version__
 from drac_ssl.config import FinetuneConfig, to_dict
-from drac_ssl.grading.bundle import data_provenance
+from drac_ssl.grading.bundle import chance_warning, data_provenance
 from drac_ssl.io import atomic_write_text
 from drac_ssl.metrics import grading_report
 from drac_ssl.plots import plot_comparison, plot_confusion, plot_history, plot_roc
@@ -287,6 +287,10 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
     summary = _read_json(ft / "summary.json")
     if isinstance(summary, dict):
         lines += [f"Selected for export: **{summary.get('selected')}** ({summary.get('selection')}).", ""]
+        chosen = _read_json(ft / str(summary.get("selected")) / "metrics.json")
+        chance = chance_warning(chosen) if isinstance(chosen, dict) else None
+        if chance:
+            lines += [f"> **{chance}**", ""]
     for r in rows:
         lines += _variant_section(run_dir, figures, r["variant"])
     return lines
@@ -316,11 +320,10 @@ def write_report(run_dir: str | Path) -> Path:
     figures = run_dir / FIGURES
     figures.mkdir(parents=True, exist_ok=True)
     facts = read_ingest_facts(run_dir / "data")
-    if facts.channels == 1 and facts.layout in ("", "drac", "plain") and facts.num_grades == 3:
+    if facts.is_drac and facts.channels == 1 and facts.num_grades == 3:
         task = "DRAC 2022 Task 3 (diabetic retinopathy grading on UW-OCTA)"
     else:
-        task = (f"Diabetic retinopathy grading, {facts.num_grades} grades, "
-                f"{'colour' if facts.channels == 3 else 'grey'} images ({facts.layout or 'unknown'} layout)")
+        task = f"Diabetic retinopathy grading, {facts.num_grades} grades, {facts.describe_images()}"
     lines = [f"# drac_ssl run report: {run_dir.name}", "",
              f"{task}, drac_ssl {__version__}. Research software, not a medical device.", ""]
     lines += _data_section(run_dir)

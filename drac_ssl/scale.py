@@ -34,6 +34,9 @@ __all__ = [
     "submission_columns",
 ]
 
+FUNDUS_LAYOUTS = ("aptos", "eyepacs", "idrid", "medmnist")
+"""The colour fundus layouts (as :data:`data_prep.layout.FUNDUS_LAYOUTS`)."""
+
 DEFAULT_PREPROCESSING: dict[str, bool] = {"fundus_crop": False, "graham": False,
                                           "graham_mask": True}
 """The ingest's fundus preprocessing options when none are recorded (all off)."""
@@ -77,8 +80,10 @@ class IngestFacts:
     ``grade_names``: grades 0..K-1; ``channels``: 1 (grey) or 3 (RGB) of the cache arrays;
     ``preprocessing``: the fundus options applied to every cached copy
     (:data:`DEFAULT_PREPROCESSING` keys); ``layout``: the layout kind (``drac``, ``plain``,
-    ``aptos``, ``eyepacs``, ``idrid``, ``medmnist``) or ``''`` when unknown; ``recorded``:
-    whether the summary held the scale (False: the DRAC defaults were assumed).
+    ``aptos``, ``eyepacs``, ``idrid``, ``medmnist``) or ``''`` when unknown; ``modality``:
+    what the images are, ``octa`` or ``fundus`` (the ingest's ``data.modality``; for an
+    older ingest that did not record it: fundus for the fundus layouts and colour caches);
+    ``recorded``: whether the summary held the scale (False: the DRAC defaults were assumed).
     """
 
     grade_names: tuple[str, ...] = GRADE_NAMES
@@ -86,6 +91,22 @@ class IngestFacts:
     preprocessing: dict[str, bool] = field(default_factory=lambda: dict(DEFAULT_PREPROCESSING))
     layout: str = ""
     recorded: bool = False
+    modality: str = "octa"
+
+    def describe_images(self) -> str:
+        """What the images are, for the report and the console: "DRAC UW-OCTA", "colour
+        fundus photographs (aptos layout)", "UW-OCTA images (plain layout)" ..."""
+        if self.is_drac:
+            return "DRAC UW-OCTA"
+        kind = ("UW-OCTA images" if self.modality == "octa"
+                else f"{'colour' if self.channels == 3 else 'grey'} fundus photographs")
+        return f"{kind} ({self.layout} layout)" if self.layout else kind
+
+    @property
+    def is_drac(self) -> bool:
+        """The official DRAC 2022 layout (or an ingest that did not record its layout): UW-OCTA
+        images of the challenge, as far as the user says so."""
+        return self.layout in ("", "drac") and self.modality == "octa"
 
     @property
     def num_grades(self) -> int:
@@ -94,6 +115,7 @@ class IngestFacts:
     def to_dict(self) -> dict[str, Any]:
         return {"grades": list(self.grade_names), "k": self.num_grades, "channels": self.channels,
                 "preprocessing": dict(self.preprocessing), "layout": self.layout or None,
+                "modality": self.modality,
                 "source": "ingest_summary.json" if self.recorded
                 else "not recorded by the ingest: the DRAC defaults (3 grades, grey)"}
 
@@ -114,7 +136,12 @@ def read_ingest_facts(data_dir: str | os.PathLike[str]) -> IngestFacts:
     prep = summary.get("preprocessing") or {}
     preprocessing = {k: bool(prep.get(k, v)) if isinstance(prep, dict) else v
                      for k, v in DEFAULT_PREPROCESSING.items()}
+    layout = str(summary.get("layout") or "")
+    n_channels = int(value) if value in (1, 3) else 1
+    recorded_modality = summary.get("modality")
+    modality = recorded_modality.get("value") if isinstance(recorded_modality, dict) else None
+    if modality not in ("octa", "fundus"):  # an ingest before data.modality
+        modality = "fundus" if layout in FUNDUS_LAYOUTS or n_channels == 3 else "octa"
     return IngestFacts(grade_names=names if len(names) >= 2 else GRADE_NAMES,
-                       channels=int(value) if value in (1, 3) else 1,
-                       preprocessing=preprocessing, layout=str(summary.get("layout") or ""),
-                       recorded=len(names) >= 2)
+                       channels=n_channels, preprocessing=preprocessing, layout=layout,
+                       recorded=len(names) >= 2, modality=modality)

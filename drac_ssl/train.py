@@ -69,6 +69,11 @@ def stage_ingest(cfg: Config, run_dir: Path) -> dict[str, Any]:
         phantom.generate(root, n_train=data_cfg.phantom_n_train, n_test=data_cfg.phantom_n_test,
                          seed=data_cfg.phantom_seed, workers=data_cfg.workers)
         data_cfg = dataclasses.replace(data_cfg, root=str(root))
+    recipe = cfg.pretrain.augment.recipe
+    if data_cfg.modality == "auto" and recipe == "fundus":
+        # the fundus recipe (not the default) says what the images are: a plain folder of
+        # fundus photographs ingested as grey is still fundus (no UW-OCTA checks or wording)
+        data_cfg = dataclasses.replace(data_cfg, modality="fundus")
     result = ingest.run(data_cfg, run_dir / "data")
     if result.problems:
         raise ValueError(f"ingest found {len(result.problems)} problem(s); see the lines above")

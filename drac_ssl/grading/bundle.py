@@ -26,6 +26,7 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 import json
+import math
 import os
 import shutil
 from collections.abc import Sequence
@@ -52,6 +53,7 @@ __all__ = [
     "backbones_identical",
     "build_bundle",
     "channels_last_on",
+    "chance_warning",
     "data_provenance",
     "load_bundle",
     "to_inference_layout",
@@ -139,7 +141,8 @@ def data_provenance(data_dir: str | os.PathLike[str],
     except OSError:
         pass
     layout = summary.get("layout")
-    kind = "phantom" if phantom else ("drac" if layout in (None, "", "drac", "plain") else str(layout))
+    # drac: the official layout (whether it holds the official data is the user's statement)
+    kind = "phantom" if phantom else ("drac" if facts.is_drac else str(layout))
     return {
         "kind": kind,
         "root": root,
@@ -150,6 +153,7 @@ def data_provenance(data_dir: str | os.PathLike[str],
         "train_per_grade": {names[k]: v for k, v in per_grade.items() if k < len(names)},
         "grades": names,
         "channels": facts.channels,
+        "modality": facts.modality,
         "preprocessing": facts.preprocessing,
         "note": ("phantom UW-OCTA images drawn by data_prep.phantom: procedural stand-ins, NOT "
                  "patient data; metrics on them say nothing about real DR grading"
@@ -157,13 +161,34 @@ def data_provenance(data_dir: str | os.PathLike[str],
     }
 
 
-def task_description(grade_names: Sequence[str], channels: int, kind: str | None) -> str:
+def chance_warning(cv: dict[str, Any]) -> str | None:
+    """A warning when out-of-fold metrics ``cv`` (a variant's ``metrics.json``, a bundle's
+    ``cv_metrics``) give no evidence of grading better than chance: the lower end of the
+    quadratic weighted kappa's bootstrap 95% CI is at or below 0 (QWK 0 = chance agreement).
+    None otherwise, or when there are no metrics (an untrained demo bundle)."""
+    qwk = cv.get("qwk")
+    ci = cv.get("qwk_ci95") or [None, None]
+    if not isinstance(qwk, int | float) or not isinstance(ci[0], int | float) or not math.isfinite(ci[0]):
+        return None
+    if ci[0] > 0:
+        return None
+    auc = cv.get("auc_ovr", cv.get("auc"))
+    auc_text = f", macro AUC {auc:.3f} (0.5 = chance)" if isinstance(auc, int | float) and math.isfinite(auc) else ""
+    return (f"No evidence that this model grades better than chance: out-of-fold QWK {qwk:.3f}, "
+            f"95% CI {ci[0]:.3f}..{ci[1]:.3f} reaches 0{auc_text}. Do not read its grades or "
+            f"probabilities as a grading; it needs more labelled images, more training or "
+            f"another recipe.")
+
+
+def task_description(grade_names: Sequence[str], channels: int, kind: str | None,
+                     modality: str | None = None) -> str:
     """One line on what the model grades: DRAC 2022 Task 3 for grey 3-grade DRAC data, else
-    the scale and the kind of image."""
+    the scale and the kind of image (``modality``: the ingest's ``octa`` or ``fundus``)."""
     if channels == 1 and list(grade_names) == ["Normal", "NPDR", "PDR"] and kind in (
             None, "drac", "phantom", "unknown"):
         return "DRAC 2022 Task 3: diabetic retinopathy grade of one UW-OCTA image"
-    image = "colour fundus photograph" if channels == 3 else "grey retinal image"
+    image = ("colour fundus photograph" if channels == 3 else "grey fundus photograph"
+             if modality == "fundus" else "UW-OCTA image" if modality == "octa" else "grey retinal image")
     return f"diabetic retinopathy grade ({len(grade_names)} grades) of one {image}"
 
 
@@ -195,6 +220,14 @@ def _model_card(meta: dict[str, Any]) -> str:
         "`data_prep.phantom`), not patient data. This bundle only demonstrates the pipeline; "
         "its numbers say nothing about grading real UW-OCTA images.\n"
         if data.get("kind") == "phantom" else "")
+    chance = chance_warning(cv)
+    if chance:
+        data_warning += f"\n> **{chance}**\n"
+    fundus_data = data.get("modality") == "fundus" or (data.get("modality") is None and inp["channels"] == 3)
+    unlike = ("other cameras, fields of view, image quality, artefacts" if fundus_data
+              else "other devices, fields of view, montages, 3 x 3 mm scans, artefacts")
+    scope = ("a small single-challenge data set" if data.get("kind") in ("drac", "phantom")
+             else "this one data set")
     decision = cal.get("decision", "thresholds")
     if decision == "argmax":
         grade_rule = (f"the most probable grade (argmax of the calibrated probabilities; the "
@@ -266,11 +299,10 @@ Grad-CAM target layer: `{meta['gradcam_target_layer']}`.
 
 ## Limitations
 - Not a medical device; not validated on any clinical population.
-- Cross-validated on a small single-challenge data set (no external test set); kappa has a
+- Cross-validated on {scope} (no external test set); kappa has a
   wide confidence interval. The reported metrics use cross-fitted thresholds and temperature;
   the deployed ones were fitted on all out-of-fold predictions.
-- Images unlike the training data (other devices, fields of view, montages, 3 x 3 mm scans,
-  artefacts) are graded without warning. {conversion}
+- Images unlike the training data ({unlike}) are graded without warning. {conversion}
 - The probabilities are calibrated on out-of-fold predictions only.
 """
 
@@ -319,7 +351,8 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
         "package": "drac_ssl",
         "package_version": __version__,
         "created_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        "task": task_description(class_names, int(model_json["input"]["channels"]), data.get("kind")),
+        "task": task_description(class_names, int(model_json["input"]["channels"]), data.get("kind"),
+                                 data.get("modality")),
         "class_names": class_names,
         "input": model_json["input"],
         "model": model_json["model"],

@@ -501,3 +501,17 @@ def test_cli_without_bundle_says_how_to_make_one(tmp_path: Path,
     assert main(["--runs-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "No model bundle found" in err and "python -m drac_ssl.train" in err
+
+
+def test_the_page_banner_says_when_the_model_is_no_better_than_chance(tmp_path: Path, one_thread: None) -> None:
+    import json
+
+    from app.server import _banner
+
+    bundle = build_demo_bundle(tmp_path / "run", image_size=32, source_size=64, n_folds=1, channels=3)
+    assert "better than chance" not in _banner(Predictor(bundle, gradcam=False))  # no metrics: the demo note
+    meta_path = bundle / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    meta["cv_metrics"].update(n=30, qwk=0.0, qwk_ci95=[0.0, 0.0], auc_ovr=0.5)
+    meta_path.write_text(json.dumps(meta))
+    assert "No evidence that this model grades better than chance" in _banner(Predictor(bundle, gradcam=False))

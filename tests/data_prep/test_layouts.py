@@ -227,6 +227,24 @@ def test_plain_fundus_folder_and_the_channel_rules(tmp_path: Path, aptos: list) 
                        tmp_path / "strict")
     assert "replicated to 3 identical channels" in strict and "rejected by --strict" in strict
 
+    # what the images are travels with the ingest: the plain grey default reads as UW-OCTA ...
+    from drac_ssl.scale import read_ingest_facts
+
+    assert summary(grey)["modality"] == {"value": "octa", "setting": "auto"}
+    assert read_ingest_facts(grey.out_dir).describe_images() == "UW-OCTA images (plain layout)"
+    assert summary(colour)["modality"]["value"] == "fundus"  # a colour plain folder is fundus
+    assert read_ingest_facts(colour.out_dir).describe_images() == "colour fundus photographs (plain layout)"
+    # ... and fundus photographs ingested as grey on purpose get no UW-OCTA checks or advice
+    fundus = ingest.run(config(root, grades=["icdr"], modality="fundus"), tmp_path / "fundus",
+                        verbose=False)
+    assert fundus.channels == 1 and summary(fundus)["modality"]["value"] == "fundus"
+    assert not any("UW-OCTA" in w or "not 1024x1024" in w or "grayscale PNG" in w
+                   for w in fundus.warnings + fundus.notes)
+    assert sum("converted to grey" in n and "data.channels=1 asks" in n for n in fundus.notes) == 11
+    assert read_ingest_facts(fundus.out_dir).describe_images() == "grey fundus photographs (plain layout)"
+    np.testing.assert_array_equal(np.load(fundus.cache_paths[SIZE]), np.load(grey.cache_paths[SIZE]))
+    assert "data.modality" in run_error(config(root, modality="photo"), tmp_path / "bad")
+
 
 def test_grey_octa_with_channels_3_is_replicated_once(tmp_path: Path,
                                                       drac_samples: list[np.ndarray]) -> None:

@@ -100,7 +100,7 @@ def test_bundle_metadata_and_model_card(exported_run: Path) -> None:
     assert meta["model"]["head"] == "linear" and meta["model"]["head_width"] is None
     assert meta["input"]["train_crop_scale"] == [0.6, 1.0]
     assert meta["finetune"]["n_boot"] == 100 and meta["finetune"]["frozen_train_views"] == 4
-    assert meta["data"]["kind"] == "drac" and meta["data"]["n_test"] == 6
+    assert meta["data"]["kind"] == "plain" and meta["data"]["modality"] == "octa" and meta["data"]["n_test"] == 6
     assert len(meta["folds"]) == 5
     for fold in meta["folds"]:
         assert all((exported_run / "bundle" / w).is_file() for w in fold["weights"])
@@ -404,3 +404,27 @@ def test_any_fine_tuned_variant_exports_into_its_own_bundle_and_csv(exported_run
     with pytest.raises(bundles.BundleError, match=r"no fine-tuned variant 'scratch'.*it has vicreg"):
         export.run(cfg, exported_run, variant="scratch", submission_path=tmp_path / "s.csv")
     assert not (tmp_path / "s.csv").exists()
+
+
+def test_a_model_no_better_than_chance_is_flagged(exported_run: Path) -> None:
+    assert bundles.chance_warning({"qwk": 0.31, "qwk_ci95": [0.12, 0.5]}) is None
+    assert bundles.chance_warning({}) is None  # an untrained demo bundle: no metrics at all
+    assert bundles.chance_warning({"qwk": None, "qwk_ci95": [None, None]}) is None
+    text = bundles.chance_warning({"qwk": 0.0, "qwk_ci95": [0.0, 0.0], "auc_ovr": 0.49})
+    assert text and "better than chance" in text and "0.000..0.000" in text and "0.490" in text
+    meta = json.loads((exported_run / "bundle" / "metadata.json").read_text())
+    meta["cv_metrics"].update(qwk=0.01, qwk_ci95=[-0.2, 0.2])
+    assert "No evidence that this model grades better than chance" in bundles._model_card(meta)
+    meta["cv_metrics"].update(qwk=0.6, qwk_ci95=[0.4, 0.7])
+    assert "better than chance" not in bundles._model_card(meta)
+
+
+def test_the_model_card_speaks_of_the_data_it_was_trained_on(exported_run: Path) -> None:
+    meta = json.loads((exported_run / "bundle" / "metadata.json").read_text())
+    card = bundles._model_card(meta)  # a plain folder of grey UW-OCTA-like images
+    assert "3 x 3 mm scans" in card and "this one data set" in card and "single-challenge" not in card
+    meta["data"].update(kind="aptos", modality="fundus")
+    card = bundles._model_card(meta)
+    assert "other cameras" in card and "3 x 3 mm" not in card
+    assert bundles.task_description(["a", "b", "c"], 1, "plain", "fundus").endswith("grey fundus photograph")
+    assert bundles.task_description(["Normal", "NPDR", "PDR"], 1, "drac", "octa").startswith("DRAC 2022")
