@@ -28,12 +28,15 @@ VICReg variant's out-of-fold accuracy, AUC OvR and QWK with the scratch and 20-e
 variants of the committed job run with the same seed (``bench/results/retinamnist.json`` for
 seed 0, ``retinamnist_seed<S>.json`` otherwise: same folds, same fine-tuning, same seed). The
 per-seed differences, their mean and standard error, and each run's stage times (from its
-``stages.json``) go to ``bench/results/<name>.json``.
+``stages.json``) go to ``bench/results/<name>.json``, with the figures of the seeds' ensemble:
+the out-of-fold probabilities of the runs averaged over seeds (every image's folds are the same
+in every seed), against the mean of the single runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import math
 import os
@@ -79,6 +82,36 @@ def committed(seed: int) -> dict[str, Any]:
     return {"file": path.name, "pretrain_epochs": record.get("pretrain_epochs_run"),
             "scratch": {k: record["variants"]["scratch"][k] for k in METRICS},
             "vicreg": {k: record["variants"]["vicreg"][k] for k in METRICS}}
+
+
+def seed_ensemble(folders: list[Path]) -> dict[str, Any]:
+    """Accuracy, AUC OvR and QWK (argmax grades) of the VICReg variant's out-of-fold
+    probabilities averaged over ``folders`` (one run per seed, the same folds), and the mean of
+    the single runs' figures computed the same way."""
+    from drac_ssl.metrics import grading_report
+
+    probs, grades = [], None
+    for folder in folders:
+        with open(folder / "finetune" / "vicreg" / "oof.csv", newline="", encoding="utf-8") as fh:
+            rows = sorted(csv.DictReader(fh), key=lambda r: r["id"])
+        k = sum(1 for c in rows[0] if c[:1] == "P" and c[1:].isdigit())
+        run_grades = [int(r["grade"]) for r in rows]
+        if grades is not None and run_grades != grades:
+            raise SystemExit(f"{folder}: not the same labelled images as the other seeds")
+        grades = run_grades
+        probs.append([[float(r[f"P{g}"]) for g in range(k)] for r in rows])
+
+    def figures(p: Any) -> dict[str, float]:
+        report = grading_report(grades, p)
+        return {m: round(float(report[m]), 4) for m in METRICS}
+
+    import numpy as np
+
+    singles = [figures(np.asarray(p)) for p in probs]
+    return {"n_seeds": len(folders),
+            "ensemble": figures(np.mean(np.asarray(probs), axis=0)),
+            "single_runs_mean": {m: round(sum(s[m] for s in singles) / len(singles), 4) for m in METRICS},
+            "what": "the out-of-fold calibrated probabilities averaged over the seeds' runs, argmax grades"}
 
 
 def mean_se(values: list[float]) -> dict[str, float]:
@@ -131,6 +164,10 @@ def main(argv: list[str] | None = None) -> None:
         print(f"[bench] seed {seed}: scratch {base['scratch']}, VICReg 20 ep {base['vicreg']}, "
               f"VICReg {args.epochs} ep{' ' + args.tag if args.tag else ''} {longer}")
     summary = {name: {k: mean_se(v) for k, v in d.items()} for name, d in diffs.items()}
+    ensemble = seed_ensemble(list(folders.values())) if len(folders) > 1 else None
+    if ensemble:
+        print(f"[bench] ensemble of {ensemble['n_seeds']} seeds: {ensemble['ensemble']}; single runs "
+              f"on average: {ensemble['single_runs_mean']}")
     for name, d in summary.items():
         print(f"[bench] {name}: " + "; ".join(f"{k} {v['mean']:+.4f} (SE {v['se']:.4f}, {v['positive']}/{v['n']} > 0)"
                                               for k, v in d.items()))
@@ -147,7 +184,10 @@ def main(argv: list[str] | None = None) -> None:
         "seeds": seeds,
         "per_seed": per_seed,
         "differences": summary,
+        "seed_ensemble": ensemble,
         "load_average_1_5_15_min": {"start": load_start, "end": load_average()},
+        "load_note": "the load of this invocation; a seed whose run folder was already finished is "
+                     "only read again, and its stage times are those of its own stages.json",
     }, args.out_dir)
 
 

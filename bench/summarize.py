@@ -348,24 +348,35 @@ def retinamnist_repeats_table(runs: dict[str, dict[str, Any]]) -> list[str]:
 
 
 def retinamnist_epochs_table(r: dict[str, Any]) -> list[str]:
-    """Longer VICReg pretraining against scratch, per seed (bench/retinamnist_epochs.py)."""
+    """A changed VICReg recipe (longer pretraining, ``--set`` overrides) against scratch, per
+    seed (bench/retinamnist_epochs.py)."""
     e = r.get("epochs")
-    out = ["", f"**RetinaMNIST, VICReg pretrained {e} epochs** (VICReg variant only; against the committed "
+    overrides = " ".join(r.get("overrides") or [])
+    changed = f"VICReg, {e} epochs" + (f", {overrides}" if overrides else "")
+    short = f"VICReg {e}" + (" (changed)" if overrides else "")
+    out = ["", f"**RetinaMNIST, {changed}** (VICReg variant only; against the committed "
            f"job of the same seed: same folds, fine-tuning and seed; out of fold, argmax grades; "
            f"accuracy / AUC OvR / QWK; {_device(r)}, {_date(r)})", "",
-           f"| seed | scratch | VICReg, 20 epochs | VICReg, {e} epochs | VICReg {e} - scratch |", "|---|---|---|---|---|"]
+           f"| seed | scratch | VICReg, 20 epochs | {changed} | {short} - scratch |", "|---|---|---|---|---|"]
+    fixed = {"committed", "run_folder", "pretrain_epochs_run", "seconds_per_stage"}
 
     def cell(m: dict[str, Any]) -> str:
         return f"{m['accuracy']:.3f} / {m['auc_ovr']:.3f} / {m['qwk']:.3f}"
 
     for seed, row in (r.get("per_seed") or {}).items():
-        base, longer = row["committed"], row[f"vicreg{e}"]
+        base = row["committed"]
+        longer = row[next(k for k in row if k not in fixed)]
         diff = ", ".join(f"{longer[k] - base['scratch'][k]:+.3f}" for k in ("accuracy", "auc_ovr", "qwk"))
         out.append(f"| {seed} | {cell(base['scratch'])} | {cell(base['vicreg'])} | {cell(longer)} | {diff} |")
     for name, d in (r.get("differences") or {}).items():
         text = "; ".join(f"{k} {v['mean']:+.4f} (SE {v['se']:.4f}, {v['positive']} of {v['n']} seeds > 0)"
                          for k, v in d.items())
         out += ["", f"Mean {name.replace('_', ' ')}: {text}."]
+    ens = r.get("seed_ensemble")
+    if ens:
+        out += ["", f"Ensemble of the {ens['n_seeds']} seeds (their out-of-fold probabilities averaged, "
+                    f"argmax): {cell(ens['ensemble'])}; the single runs on average: "
+                    f"{cell(ens['single_runs_mean'])}."]
     return out
 
 
