@@ -316,6 +316,23 @@ class NameIndex:
         return [], ""
 
 
+def _subfolders(folder: Path) -> list[Path]:
+    try:
+        return [p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    except OSError:
+        return []
+
+
+def _in_subfolder(name: str, subfolders: list[Path]) -> Path | None:
+    """The file ``name`` (or its last part) in one of ``subfolders``, if any: the likely
+    reason a label row has no image (subfolders are not searched)."""
+    leaf = Path(name.replace("\\", "/")).name
+    for sub in subfolders:
+        if (sub / leaf).is_file():
+            return sub / leaf
+    return None
+
+
 def match_labels(images: Sequence[Path], table: LabelTable,
                  folder: Path) -> tuple[dict[Path, LabelRow], list[Problem]]:
     """Pair each training image with its CSV row (see :class:`NameIndex`).
@@ -325,6 +342,7 @@ def match_labels(images: Sequence[Path], table: LabelTable,
     were matched by stem (APTOS, EyePACS and IDRiD write ids without extension) or by number.
     """
     index = NameIndex(images)
+    subfolders: list[Path] | None = None  # listed on the first row without an image
     matched: dict[Path, LabelRow] = {}
     problems: list[Problem] = []
     by_how: dict[str, list[str]] = {"stem": [], "number": []}
@@ -338,9 +356,16 @@ def match_labels(images: Sequence[Path], table: LabelTable,
                                   "match"))
             continue
         if not paths:
+            if subfolders is None:
+                subfolders = _subfolders(folder)
+            nested = _in_subfolder(row.name, subfolders)
             problems.append(error(f"{table.path}:{row.line}",
-                                  f"label without image: {row.name} is not in {folder}",
-                                  "add the image or delete the row", "match"))
+                                  f"label without image: {row.name} is not in {folder}"
+                                  + (f" but in its subfolder {nested.parent.name}/, and images are "
+                                     f"not searched in subfolders" if nested else ""),
+                                  f"move the images of {nested.parent.name}/ up into {folder} (and "
+                                  f"write the plain file names in the CSV)" if nested
+                                  else "add the image or delete the row", "match"))
         if how in by_how:
             by_how[how].append(f"{row.name} -> {paths[0].name}")
         for path in paths:  # several paths: a duplicate name, reported by the folder scan

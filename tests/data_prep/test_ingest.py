@@ -531,3 +531,16 @@ def test_ingest_folds_reproducible_end_to_end(tmp_path: Path) -> None:
         assert all(sum(c.values()) == 4 for c in result.counts_per_fold.values())
     assert folds["a"] == folds["b"]
     assert folds["a"] != folds["c"]
+
+
+def test_a_label_row_whose_image_sits_in_a_subfolder_says_so(tmp_path: Path) -> None:
+    root = make_plain(tmp_path / "plain", {f"{i:03d}.png": i % 3 for i in range(1, 7)})
+    (root / "left_eye").mkdir()
+    (root / "005.png").rename(root / "left_eye" / "005.png")
+    expect_error(config(root), tmp_path / "out",
+                 "label without image: 005.png is not in", "but in its subfolder left_eye/",
+                 "move the images of left_eye/ up into")
+    (root / "left_eye" / "005.png").rename(tmp_path / "gone.png")  # nowhere at all: the plain fix
+    message = expect_error(config(root), tmp_path / "out", "label without image: 005.png",
+                           "add the image or delete the row")
+    assert "subfolder left_eye" not in message
