@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from drac_ssl.io import atomic_path
@@ -55,15 +56,16 @@ def plot_history(
 ) -> Path:
     """One subplot per key of ``history`` against the epoch; writes a PNG at ``path``.
 
-    ``history``: one dict per logged epoch (e.g. the JSON lines of a run), the x value is
-    its ``"epoch"`` entry when present, else its position. ``keys``: the entries to draw
+    ``history``: one dict per logged epoch (e.g. the JSON lines of a run); the x value is
+    its 0-based ``"epoch"`` entry (else its position) plus 1, so the axis counts epochs from 1
+    as the console, ``stages.json`` and the report do, with integer ticks. ``keys``: the entries to draw
     (loss terms, ``rate_reduction_early`` / ``rate_reduction_last``, ``knn_top1`` ...);
     epochs where a key is missing or not finite are skipped, so a monitor logged every N
     epochs (``knn_top1``) is drawn as a line through its points, with markers.
     """
     if not keys:
         raise ValueError("plot_history needs at least one key to plot")
-    epochs = [_finite(h.get("epoch", i)) for i, h in enumerate(history)]
+    epochs = [_finite(h.get("epoch", i)) + 1 for i, h in enumerate(history)]
     ncols = min(3, len(keys))
     nrows = math.ceil(len(keys) / ncols)
     fig = _new_figure(4.2 * ncols, 3.2 * nrows)
@@ -75,6 +77,7 @@ def plot_history(
         ax.plot(xs, values, marker="o" if len(points) <= 30 else None, markersize=3)
         ax.set_title(key)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(key)
         ax.grid(True, alpha=0.3)
         if not values:

@@ -382,7 +382,8 @@ def _plot_history(out_dir: Path, history: list[dict[str, Any]]) -> None:
     monitors = [k for k in ("rate_reduction_last", "rate_reduction_early", "view_cosine_last", "rate_reduction",
                             "knn_top1", "lr") if any(k in r for r in history)]
     plot_history(history, monitors, out_dir / "plots" / "pretrain_monitors.png",
-                 "Label-free rate reduction (probe: last / early; training batches: pairs), k-NN top-1, lr")
+                 "Label-free rate reduction (probe: last / early; training batches: pairs)"
+                 + (", k-NN top-1" if "knn_top1" in monitors else "") + ", lr")
 
 
 def backbone_metadata(cfg: Config, data: PretrainData, history: list[dict[str, Any]], best_epoch: int,

@@ -76,6 +76,19 @@ def test_plot_history_draws_a_monitor_logged_every_few_epochs(tmp_path: Path, mo
     _assert_png(plot_history(history, ["loss", "knn_top1"], tmp_path / "h.png"))
     knn_axes = [ax for ax in figures[0].axes if ax.get_title() == "knn_top1"]
     (line,) = knn_axes[0].get_lines()
-    assert list(line.get_xdata()) == [4, 9, 14, 19]
+    assert list(line.get_xdata()) == [5, 10, 15, 20]  # epochs counted from 1
     assert list(line.get_ydata()) == [54.0, 59.0, 64.0, 69.0]
     assert line.get_marker() == "o"
+
+
+def test_plot_history_counts_epochs_from_one_with_whole_ticks(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from drac_ssl import plots
+
+    figures = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: figures.append(fig) or Path(path))
+    plot_history([{"epoch": e, "val QWK": 0.1 * e} for e in range(3)], ["val QWK"], tmp_path / "v.png")
+    ax = figures[0].axes[0]
+    assert list(ax.lines[0].get_xdata()) == [1, 2, 3]  # the report's "best epoch 2" is x = 2
+    ticks = ax.xaxis.get_major_locator().tick_values(1, 3)
+    assert all(float(t).is_integer() for t in ticks)  # no tick at epoch 1.5
