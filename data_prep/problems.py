@@ -79,10 +79,24 @@ def apply_strict(problems: Iterable[Problem], strict: bool) -> list[Problem]:
     return [p.strict() for p in problems] if strict else list(problems)
 
 
+def _in_line_order(problems: Sequence[Problem]) -> list[Problem]:
+    """``problems`` with those of one file sorted by their line (``PATH:LINE``); the files,
+    and problems without a line, keep their order."""
+    def split(problem: Problem) -> tuple[str, int]:
+        head, _, tail = problem.path.rpartition(":")
+        return (head, int(tail)) if head and tail.isdigit() else (problem.path, 0)
+
+    first_seen: dict[str, int] = {}
+    for problem in problems:
+        first_seen.setdefault(split(problem)[0], len(first_seen))
+    return sorted(problems, key=lambda p: (first_seen[split(p)[0]], split(p)[1]))
+
+
 def format_problems(problems: Sequence[Problem], per_kind: int = SHOWN_PER_KIND) -> str:
     """Problems grouped by severity, one ``PATH: what -> fix`` line each.
 
-    Errors are all printed. Of the warnings and notes, at most ``per_kind`` lines of each
+    Errors are all printed, those of one file in line order (``labels.csv:6`` before
+    ``labels.csv:14``; files keep the order they were found in). Of the warnings and notes, at most ``per_kind`` lines of each
     ``kind`` are printed, then a count of the rest (a 35,000-image set with one repeated
     finding stays readable; every line is kept in ``ingest_summary.json``).
     """
@@ -96,6 +110,8 @@ def format_problems(problems: Sequence[Problem], per_kind: int = SHOWN_PER_KIND)
         found = [p for p in problems if p.severity == severity]
         if not found:
             continue
+        if severity == "error":
+            found = _in_line_order(found)
         out.append(f"{title}: {len(found)}")
         shown: dict[str, int] = {}
         hidden: dict[str, int] = {}

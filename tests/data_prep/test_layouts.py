@@ -443,6 +443,10 @@ def test_many_findings_of_one_kind_are_grouped_in_print() -> None:
     text = validate.format_problems(problems)
     assert text.count("Exif orientation") == 10 and "... and 15 more 'orientation'" in text
     assert text.count(": bad ->") == 12  # errors are all printed
+    csv_errors = [validate.error(f"labels.csv:{n}", f"row {n}", "fix") for n in (14, 22, 6, 7, 34)]
+    text = validate.format_problems([csv_errors[0], validate.error("a.png", "bad", "fix"), *csv_errors[1:]])
+    lines = [line.strip() for line in text.splitlines()[1:]]
+    assert lines == [f"labels.csv:{n}: row {n} -> fix" for n in (6, 7, 14, 22, 34)] + ["a.png: bad -> fix"]
 
 
 def test_a_truncated_colour_image_is_an_error_and_not_called_grey(tmp_path: Path, aptos: list) -> None:
