@@ -79,7 +79,7 @@ def apply_strict(problems: Iterable[Problem], strict: bool) -> list[Problem]:
     return [p.strict() for p in problems] if strict else list(problems)
 
 
-def _in_line_order(problems: Sequence[Problem]) -> list[Problem]:
+def in_line_order(problems: Sequence[Problem]) -> list[Problem]:
     """``problems`` with those of one file sorted by their line (``PATH:LINE``); the files,
     and problems without a line, keep their order."""
     def split(problem: Problem) -> tuple[str, int]:
@@ -111,7 +111,7 @@ def format_problems(problems: Sequence[Problem], per_kind: int = SHOWN_PER_KIND)
         if not found:
             continue
         if severity == "error":
-            found = _in_line_order(found)
+            found = in_line_order(found)
         out.append(f"{title}: {len(found)}")
         shown: dict[str, int] = {}
         hidden: dict[str, int] = {}

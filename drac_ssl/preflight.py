@@ -644,7 +644,7 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
     label CSV only); the problems the ingest would stop on are reported now."""
     from data_prep import ingest
     from data_prep.layout import discover
-    from data_prep.problems import IngestError
+    from data_prep.problems import IngestError, in_line_order
 
     d = cfg.data
     try:
@@ -658,9 +658,14 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
     except IngestError as exc:
         c.error("data.root", str(exc).replace(" -> ", "\n     fix: "))
         return None
-    blocking = [p for p in problems if p.severity == "error"]
+    blocking = in_line_order([p for p in problems if p.severity == "error"])
     for problem in blocking:
         c.error("", problem.line.replace(" -> ", "\n     fix: ", 1))
+    if blocking:
+        c.warning("", "the image files themselves were not opened yet: the ingest stage decodes "
+                      "and checks every one (truncated, corrupt, unreadable) once these are fixed",
+                  f"to see both kinds of problem at once: python -m data_prep ingest --root {d.root} "
+                  f"--out <a scratch folder> (with the same data settings)")
     labelled = [e for e in entries if e.split == "train" and e.label is not None
                 and e.label.grade is not None]
     counts = {g: 0 for g in range(len(names))}

@@ -161,6 +161,19 @@ def test_label_csv_problems_are_reported_before_the_run_folder(tmp_path: Path) -
     assert any("labels.csv" in line and "image name" in line for line in found), found
 
 
+def test_label_rows_are_listed_in_line_order_and_the_images_are_said_to_come_later(tmp_path: Path) -> None:
+    root = plain_dataset(tmp_path / "plain", [0, 1, 2] * 4)
+    rows = (root / "labels.csv").read_text().splitlines()
+    rows[9] = rows[9].split(",")[0] + ",7"  # line 10: a grade outside 0..2, found when the CSV is read
+    rows[3] = "gone3.png,1"  # line 4: no such image, found later when rows meet images
+    (root / "labels.csv").write_text("\n".join(rows) + "\n")
+    found = findings(f"data.root={root}")
+    errors = [f.line for f in found if f.severity == "error" and "labels.csv:" in f.line]
+    assert len(errors) == 2 and "labels.csv:4:" in errors[0] and "labels.csv:10:" in errors[1], errors
+    assert any("not opened yet" in f.line and "python -m data_prep ingest" in f.line
+               for f in found if f.severity == "warning")
+
+
 # --------------------------------------------------------------------------------------
 # The model: expander, weights
 
