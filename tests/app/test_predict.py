@@ -515,3 +515,13 @@ def test_the_page_banner_says_when_the_model_is_no_better_than_chance(tmp_path: 
     meta["cv_metrics"].update(n=30, qwk=0.0, qwk_ci95=[0.0, 0.0], auc_ovr=0.5)
     meta_path.write_text(json.dumps(meta))
     assert "No evidence that this model grades better than chance" in _banner(Predictor(bundle, gradcam=False))
+
+
+def test_a_colour_model_tells_a_grey_file_from_a_grey_picture_saved_as_colour() -> None:
+    grey = load_bytes(_png(_octa_like()), "g.png", channels=3)
+    assert any(w.startswith("Grey image: replicated to 3 identical channels") for w in grey.warnings)
+    rgb_grey = load_bytes(_png(np.repeat(_octa_like()[..., None], 3, axis=2)), "c.png", channels=3)
+    assert any(w.startswith("No colour: the file's three channels are identical") for w in rgb_grey.warnings)
+    assert not any("replicated" in w for w in rgb_grey.warnings)
+    colour = np.stack([_octa_like(), _octa_like(seed=1), _octa_like(seed=2)], axis=-1)
+    assert not any("colour" in w.lower() for w in load_bytes(_png(colour), "f.png", channels=3).warnings)
