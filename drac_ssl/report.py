@@ -150,10 +150,18 @@ def _stages_section(run_dir: Path) -> list[str]:
     lines = ["## Stage wall times", ""]
     if not isinstance(stages, dict) or not stages:
         return lines + ["No `stages.json` (the stages were not run by the orchestrator).", ""]
-    rows = [[name, s.get("status"), _num(s.get("seconds"), 1), s.get("finished_utc")] for name, s in stages.items()]
+    rows = [[name, s.get("status"), _num(s.get("seconds"), 1),
+             f"{_num(s.get('seconds_earlier_attempts'), 1)} ({int(s.get('attempts', 1)) - 1})"
+             if s.get("seconds_earlier_attempts") is not None else "",
+             s.get("finished_utc") or s.get("stopped_utc")] for name, s in stages.items()]
     total = sum(float(s.get("seconds") or 0) for s in stages.values())
-    rows.append(["**total**", "", _num(total, 1), ""])
-    return lines + _table(["stage", "status", "seconds", "finished (UTC)"], rows)
+    earlier = sum(float(s.get("seconds_earlier_attempts") or 0) for s in stages.values())
+    rows.append(["**total**", "", _num(total, 1), _num(earlier, 1) if earlier else "", ""])
+    lines += _table(["stage", "status", "seconds", "earlier attempts: seconds (how many)", "finished (UTC)"], rows)
+    if earlier:
+        lines += ["", f"The run was resumed: {earlier:.1f} s went into attempts that were interrupted "
+                      f"or failed (their finished work, e.g. checkpoints and folds, was reused)."]
+    return lines
 
 
 def _ssl_section(run_dir: Path) -> list[str]:

@@ -242,17 +242,34 @@ def run_pipeline(cfg: Config, sources: dict[str, str] | None = None,
         if status.get(name, {}).get("status") == "done":
             print(f"[train] stage {name}: already done ({status[name]['seconds']:.1f} s), skipping")
             continue
-        print(f"[train] stage {name}: starting")
+        earlier = status.get(name, {})  # an attempt that was interrupted or failed
+        before_s = float(earlier.get("seconds_earlier_attempts", 0)) + float(earlier.get("seconds", 0) or 0)
+        attempts = int(earlier.get("attempts", 1 if earlier else 0)) + 1
+        print(f"[train] stage {name}: starting" + (f" (attempt {attempts}; the earlier ones ran "
+                                                   f"{before_s:.1f} s)" if earlier else ""))
         t0 = time.perf_counter()
-        outputs = STAGES[name](cfg, run_dir)
+        try:
+            outputs = STAGES[name](cfg, run_dir)
+        except BaseException as exc:  # Ctrl-C or an error: say so in stages.json, then stop
+            status[name] = {
+                "status": "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed",
+                "seconds": round(time.perf_counter() - t0, 2),
+                "seconds_earlier_attempts": round(before_s, 2), "attempts": attempts,
+                "stopped_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            }
+            atomic_write_json(status_path, status)
+            raise
         status[name] = {
             "status": "done",
             "seconds": round(time.perf_counter() - t0, 2),
             "finished_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             "outputs": outputs,
         }
+        if earlier:  # resumed: the time of the interrupted attempts is not lost
+            status[name].update(seconds_earlier_attempts=round(before_s, 2), attempts=attempts)
         atomic_write_json(status_path, status)
-        print(f"[train] stage {name}: done in {status[name]['seconds']:.1f} s")
+        print(f"[train] stage {name}: done in {status[name]['seconds']:.1f} s"
+              + (f" (+ {before_s:.1f} s in {attempts - 1} earlier attempt(s))" if earlier else ""))
         if name == "ingest":
             preflight.after_ingest(cfg, run_dir, sources)
     if (run_dir / "finetune").exists():

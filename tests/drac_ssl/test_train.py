@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -172,3 +173,32 @@ def test_a_run_folder_whose_ingest_stopped_accepts_a_changed_configuration(tmp_p
     # finished in that folder, so the new configuration is not refused
     (data / "005.png").write_bytes(good)
     assert train.main([*args[:-1], "data.cache_sizes=[24]"]) == 0, capsys.readouterr().err
+
+
+def test_an_interrupted_stage_keeps_its_time_and_the_resume_says_so(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from drac_ssl.report import write_report
+
+    args = [*REDUCED, "run.name=interrupted", "run.stages=[ingest,pretrain]"]
+    real = train.STAGES["pretrain"]
+
+    def ctrl_c(cfg, run_dir):  # type: ignore[no-untyped-def]
+        time.sleep(0.2)
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(train.STAGES, "pretrain", ctrl_c)
+    monkeypatch.chdir(tmp_path)
+    assert train.main(args) == 130
+    run_dir = tmp_path / "runs" / "interrupted"
+    stages = json.loads((run_dir / "stages.json").read_text())
+    assert stages["ingest"]["status"] == "done" and stages["pretrain"]["status"] == "interrupted"
+    assert stages["pretrain"]["seconds"] >= 0.2 and stages["pretrain"]["attempts"] == 1
+    monkeypatch.setitem(train.STAGES, "pretrain", real)
+    capsys.readouterr()
+    assert train.main(args) == 0
+    assert "stage pretrain: starting (attempt 2; the earlier ones ran" in capsys.readouterr().out
+    pretrain = json.loads((run_dir / "stages.json").read_text())["pretrain"]
+    assert pretrain["status"] == "done" and pretrain["attempts"] == 2
+    assert pretrain["seconds_earlier_attempts"] >= 0.2
+    report = write_report(run_dir).read_text()
+    assert "The run was resumed" in report and "| pretrain | done |" in report
