@@ -118,14 +118,21 @@ def _mb(n: int) -> str:
     return f"{n / (1024 * 1024):.1f} MB"
 
 
-def image_kind(recipe: str | None, channels: int) -> str:
+def image_kind(recipe: str | None, channels: int, modality: str | None = None) -> str:
     """What a model grades: ``octa`` (UW-OCTA en-face images), ``fundus`` (fundus photographs)
-    or ``image`` (anything else, e.g. a CIFAR-10 demonstration model), from the augmentation
-    ``recipe`` it was trained with (a bundle's ``input.recipe``). Without one (an older
-    bundle): ``octa`` for a grey model, ``fundus`` for a colour one."""
-    if recipe in ("octa", "fundus"):
-        return recipe
-    if recipe:
+    or ``image`` (anything else, e.g. a CIFAR-10 demonstration model).
+
+    ``modality``: what the ingest recorded the training images to be (a bundle's
+    ``data.modality``), which decides when present. Otherwise the augmentation ``recipe`` (a
+    bundle's ``input.recipe``): ``fundus``; ``octa`` for a grey model (the default recipe:
+    a colour model trained with it graded colour photographs, so ``fundus``); another recipe
+    ``image``. Without either (an older bundle): ``octa`` for a grey model, ``fundus`` for a
+    colour one."""
+    if modality in ("octa", "fundus"):
+        return modality
+    if recipe == "fundus" or (recipe == "octa" and channels == 3):
+        return "fundus"
+    if recipe and recipe != "octa":
         return "image"
     return "octa" if channels == 1 else "fundus"
 

@@ -84,11 +84,14 @@ class CacheOptions:
     graham: bool = False
     graham_mask: bool = True
     # a colour file converted to grey is what the user asked for (fundus photographs ingested
-    # with data.channels=1): a note, not a warning to re-save the file; changes no pixel
+    # with data.channels=1): a note, not a warning to re-save the file. It changes no pixel,
+    # and the findings cached with the rows follow it anyway: it is on exactly when a grey
+    # cache has expected_side 0 (not UW-OCTA), and expected_side is in the state
     grey_is_chosen: bool = False
 
     def state(self) -> dict[str, Any]:
-        """What the cached pixels depend on (a cache made with another state is rebuilt)."""
+        """What the cached rows and their findings depend on (a cache made with another state
+        is rebuilt)."""
         state = dataclasses.asdict(self)
         del state["grey_is_chosen"]
         return state
@@ -219,7 +222,8 @@ def process_array_rows(images: np.ndarray, rels: Sequence[str], display: Sequenc
                                            and np.array_equal(pixels[..., 1], pixels[..., 2]))
         converted, problems = convert_channels(pixels, shown,
                                                1 if options.target == "gray" else None, colour,
-                                               "RGB" if pixels.ndim == 3 else "L")
+                                               "RGB" if pixels.ndim == 3 else "L",
+                                               options.grey_is_chosen)
         height, width = pixels.shape[:2]
         image = DecodedImage(converted, width, height, "RGB" if pixels.ndim == 3 else "L",
                              problems, "npz", colour)
@@ -562,6 +566,10 @@ def _windows_pid_alive(pid: int) -> bool:
     import ctypes
 
     kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined]
+    kernel32.OpenProcess.restype = ctypes.c_void_p  # a HANDLE: pointer-sized, not a C int
+    kernel32.OpenProcess.argtypes = (ctypes.c_uint32, ctypes.c_int, ctypes.c_uint32)
+    kernel32.GetExitCodeProcess.argtypes = (ctypes.c_void_p, ctypes.POINTER(ctypes.c_ulong))
+    kernel32.CloseHandle.argtypes = (ctypes.c_void_p,)
     process_query_limited_information, still_active, error_access_denied = 0x1000, 259, 5
     handle = kernel32.OpenProcess(process_query_limited_information, False, pid)
     if not handle:

@@ -323,19 +323,29 @@ def _subfolders(folder: Path) -> list[Path]:
         return []
 
 
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+
+
 def _in_subfolder(name: str, subfolders: list[Path]) -> Path | None:
-    """The file ``name`` (or its last part) in one of ``subfolders``, if any: the likely
-    reason a label row has no image (subfolders are not searched)."""
+    """The file ``name`` (or its last part; a name without extension: any image with that
+    stem) in one of ``subfolders``, if any: the likely reason a label row has no image
+    (subfolders are not searched)."""
     leaf = Path(name.replace("\\", "/")).name
+    candidates = [leaf] if Path(leaf).suffix.lower() in _IMAGE_SUFFIXES else \
+        [leaf + s for s in _IMAGE_SUFFIXES] + [leaf + s.upper() for s in _IMAGE_SUFFIXES]
     for sub in subfolders:
-        if (sub / leaf).is_file():
-            return sub / leaf
+        for candidate in candidates:
+            if (sub / candidate).is_file():
+                return sub / candidate
     return None
 
 
-def match_labels(images: Sequence[Path], table: LabelTable,
-                 folder: Path) -> tuple[dict[Path, LabelRow], list[Problem]]:
+def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
+                 test_dir_name: str = "test") -> tuple[dict[Path, LabelRow], list[Problem]]:
     """Pair each training image with its CSV row (see :class:`NameIndex`).
+
+    A row without an image whose file sits in a subfolder of ``folder`` says so (the
+    subfolder ``test_dir_name`` is the layout's test split: those images are unlabelled).
 
     Fatal: an image without a row, a row without an image, a name without extension that
     matches several images (``x`` for ``x.png`` and ``x.jpg``). A note says how many names
@@ -359,13 +369,19 @@ def match_labels(images: Sequence[Path], table: LabelTable,
             if subfolders is None:
                 subfolders = _subfolders(folder)
             nested = _in_subfolder(row.name, subfolders)
-            problems.append(error(f"{table.path}:{row.line}",
-                                  f"label without image: {row.name} is not in {folder}"
-                                  + (f" but in its subfolder {nested.parent.name}/, and images are "
-                                     f"not searched in subfolders" if nested else ""),
-                                  f"move the images of {nested.parent.name}/ up into {folder} (and "
-                                  f"write the plain file names in the CSV)" if nested
-                                  else "add the image or delete the row", "match"))
+            if nested is not None and nested.parent.name == test_dir_name:
+                what = (f"label without image: {row.name} is not in {folder} but in its test "
+                        f"folder {test_dir_name}/, whose images are graded unlabelled")
+                fix = (f"delete the row if it is a test image, or move it up into {folder} if it "
+                       f"is a training image")
+            elif nested is not None:
+                what = (f"label without image: {row.name} is not in {folder} but in its subfolder "
+                        f"{nested.parent.name}/, and images are not searched in subfolders")
+                fix = (f"move the images of {nested.parent.name}/ up into {folder} (and write the "
+                       f"plain file names in the CSV)")
+            else:
+                what, fix = f"label without image: {row.name} is not in {folder}", "add the image or delete the row"
+            problems.append(error(f"{table.path}:{row.line}", what, fix, "match"))
         if how in by_how:
             by_how[how].append(f"{row.name} -> {paths[0].name}")
         for path in paths:  # several paths: a duplicate name, reported by the folder scan

@@ -263,6 +263,7 @@ class FinetuneConfig:
     # the frozen pretrained backbone (batch-norm statistics fixed too), then the rest train what
     # finetune.freeze leaves trainable, on the same learning-rate schedule. Only for variants
     # with pretrained weights (a random backbone has no features to keep) and freeze=last|all.
+    # With keep=best the warm-up epochs are never kept and do not count towards the patience.
     head_warmup_epochs: int = 0
 
 

@@ -371,7 +371,9 @@ def _fit_fold(
 
     The first ``head_warmup_epochs`` epochs train the head alone: the whole backbone is frozen
     (batch-norm statistics too), then ``finetune.freeze`` applies again (LP-FT, Kumar et al.,
-    ICLR 2022). The optimizer and the learning-rate schedule span all epochs.
+    ICLR 2022). The optimizer and the learning-rate schedule span all epochs; with
+    ``keep=best`` the warm-up epochs are never kept and do not count towards the patience,
+    so the backbone is always fine-tuned.
 
     Returns the kept epoch's state of ``trainable``, the history, that epoch and why training
     stopped.
@@ -423,6 +425,8 @@ def _fit_fold(
                         "seconds": round(time.perf_counter() - t0, 3)})
         if ft.keep == "last":
             continue  # no epoch is chosen on the validation fold: the last one's weights are kept
+        if epoch < head_warmup_epochs:
+            continue  # the head-only warm-up is neither kept nor counted towards the patience
         if monitor.update(qwk if math.isfinite(qwk) else -2.0, epoch):  # the first epoch always
             best_state = _state_copy(trainable)
         if monitor.should_stop:

@@ -69,11 +69,9 @@ def stage_ingest(cfg: Config, run_dir: Path) -> dict[str, Any]:
         phantom.generate(root, n_train=data_cfg.phantom_n_train, n_test=data_cfg.phantom_n_test,
                          seed=data_cfg.phantom_seed, workers=data_cfg.workers)
         data_cfg = dataclasses.replace(data_cfg, root=str(root))
-    recipe = cfg.pretrain.augment.recipe
-    if data_cfg.modality == "auto" and recipe == "fundus":
-        # the fundus recipe (not the default) says what the images are: a plain folder of
-        # fundus photographs ingested as grey is still fundus (no UW-OCTA checks or wording)
-        data_cfg = dataclasses.replace(data_cfg, modality="fundus")
+    # the fundus recipe (not the default) says what the images are: a plain folder of fundus
+    # photographs ingested as grey is still fundus (no UW-OCTA checks or wording)
+    data_cfg = dataclasses.replace(data_cfg, modality=ingest_modality(to_dict(cfg)))
     result = ingest.run(data_cfg, run_dir / "data")
     if result.problems:
         raise ValueError(f"ingest found {len(result.problems)} problem(s); see the lines above")
@@ -171,6 +169,15 @@ def _saved_settings(saved: dict[str, Any]) -> dict[str, Any]:
         return saved
 
 
+def ingest_modality(settings: dict[str, Any]) -> str:
+    """The ``data.modality`` the ingest stage is given for a configuration (as a dict):
+    ``auto`` becomes ``fundus`` under ``pretrain.augment.recipe=fundus`` (:func:`stage_ingest`)."""
+    data = settings.get("data") or {}
+    modality = str(data.get("modality") or "auto")
+    recipe = ((settings.get("pretrain") or {}).get("augment") or {}).get("recipe")
+    return "fundus" if modality == "auto" and recipe == "fundus" else modality
+
+
 def _existing_run_problem(cfg: Config, run_dir: Path) -> str:
     """Why ``run_dir`` (an earlier run) cannot be resumed with ``cfg``; empty when it can.
 
@@ -190,6 +197,10 @@ def _existing_run_problem(cfg: Config, run_dir: Path) -> str:
         if not (run_dir / "data" / "manifest.csv").exists():
             return ""  # nothing finished (e.g. an ingest stopped by a bad file): any change is fine
         diffs = [d for d in diffs if d.startswith("data.")]
+        before, now = ingest_modality(_saved_settings(old)), ingest_modality(to_dict(cfg))
+        if before != now:  # the one setting outside data.* the ingest reads
+            diffs.append(f"the ingest's data.modality (auto: pretrain.augment.recipe=fundus "
+                         f"means fundus): {before} -> {now}")
     if not diffs:
         return ""
     return (f"{saved}: this run folder was made with a different configuration:\n     "
@@ -242,11 +253,11 @@ def run_pipeline(cfg: Config, sources: dict[str, str] | None = None,
         if status.get(name, {}).get("status") == "done":
             print(f"[train] stage {name}: already done ({status[name]['seconds']:.1f} s), skipping")
             continue
-        earlier = status.get(name, {})  # an attempt that was interrupted or failed
-        before_s = float(earlier.get("seconds_earlier_attempts", 0)) + float(earlier.get("seconds", 0) or 0)
-        attempts = int(earlier.get("attempts", 1 if earlier else 0)) + 1
+        previous = status.get(name, {})  # an attempt that was interrupted or failed
+        before_s = float(previous.get("seconds_earlier_attempts", 0)) + float(previous.get("seconds", 0) or 0)
+        attempts = int(previous.get("attempts", 1 if previous else 0)) + 1
         print(f"[train] stage {name}: starting" + (f" (attempt {attempts}; the earlier ones ran "
-                                                   f"{before_s:.1f} s)" if earlier else ""))
+                                                   f"{before_s:.1f} s)" if previous else ""))
         t0 = time.perf_counter()
         try:
             outputs = STAGES[name](cfg, run_dir)
@@ -265,11 +276,11 @@ def run_pipeline(cfg: Config, sources: dict[str, str] | None = None,
             "finished_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             "outputs": outputs,
         }
-        if earlier:  # resumed: the time of the interrupted attempts is not lost
+        if previous:  # resumed: the time of the interrupted attempts is not lost
             status[name].update(seconds_earlier_attempts=round(before_s, 2), attempts=attempts)
         atomic_write_json(status_path, status)
         print(f"[train] stage {name}: done in {status[name]['seconds']:.1f} s"
-              + (f" (+ {before_s:.1f} s in {attempts - 1} earlier attempt(s))" if earlier else ""))
+              + (f" (+ {before_s:.1f} s in {attempts - 1} earlier attempt(s))" if previous else ""))
         if name == "ingest":
             preflight.after_ingest(cfg, run_dir, sources)
     if (run_dir / "finetune").exists():

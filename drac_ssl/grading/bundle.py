@@ -111,10 +111,12 @@ def data_provenance(data_dir: str | os.PathLike[str],
     """Where the training images came from, from the ingest's ``ingest_summary.json``.
 
     ``kind`` is ``phantom`` (the package's procedural stand-ins: the data root holds the
-    generator's ``phantom.json``), ``drac`` (a DRAC or plain-folder layout: presumably real
-    DRAC images), the public layout's name (``aptos``, ``eyepacs``, ``idrid``,
-    ``medmnist``) or ``unknown`` (no ingest summary). ``train_per_grade`` is keyed by the
-    grade names (``grade_names``, default: the ingest's).
+    generator's ``phantom.json``), ``drac`` (the official DRAC layout of UW-OCTA images:
+    whether they are the official data is the user's statement), the layout's name
+    otherwise (``plain``, ``aptos``, ``eyepacs``, ``idrid``, ``medmnist``; ``unknown`` when
+    the summary names none), or ``unknown`` (no ingest summary). ``modality`` is what the
+    images are (``octa`` or ``fundus``, :class:`drac_ssl.scale.IngestFacts`).
+    ``train_per_grade`` is keyed by the grade names (``grade_names``, default: the ingest's).
     """
     from data_prep.phantom import MANIFEST_NAME as PHANTOM_MARKER
 
@@ -142,7 +144,7 @@ def data_provenance(data_dir: str | os.PathLike[str],
         pass
     layout = summary.get("layout")
     # drac: the official layout (whether it holds the official data is the user's statement)
-    kind = "phantom" if phantom else ("drac" if facts.is_drac else str(layout))
+    kind = "phantom" if phantom else ("drac" if facts.is_drac else str(layout or "unknown"))
     return {
         "kind": kind,
         "root": root,
@@ -168,7 +170,8 @@ def chance_warning(cv: dict[str, Any]) -> str | None:
     None otherwise, or when there are no metrics (an untrained demo bundle)."""
     qwk = cv.get("qwk")
     ci = cv.get("qwk_ci95") or [None, None]
-    if not isinstance(qwk, int | float) or not isinstance(ci[0], int | float) or not math.isfinite(ci[0]):
+    if not isinstance(qwk, int | float) or not all(isinstance(c, int | float) and math.isfinite(c)
+                                                   for c in ci[:2]) or len(ci) < 2:
         return None
     if ci[0] > 0:
         return None

@@ -442,6 +442,8 @@ def test_a_grey_model_of_fundus_photographs_gets_no_octa_checks() -> None:
 
     assert (image_kind("octa", 1), image_kind("fundus", 1), image_kind("cifar", 3)) == ("octa", "fundus", "image")
     assert (image_kind(None, 1), image_kind(None, 3)) == ("octa", "fundus")  # bundles without a recipe
+    assert image_kind("octa", 3) == "fundus"  # the default recipe on colour photographs
+    assert image_kind("octa", 1, modality="fundus") == "fundus"  # what the ingest recorded decides
     assert describe_kind("fundus", 1) == "grey fundus photograph"
     small_wide = _png(_octa_like(200, 300))
     octa = load_bytes(small_wide, "s.png", channels=1)

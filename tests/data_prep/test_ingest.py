@@ -540,7 +540,16 @@ def test_a_label_row_whose_image_sits_in_a_subfolder_says_so(tmp_path: Path) -> 
     expect_error(config(root), tmp_path / "out",
                  "label without image: 005.png is not in", "but in its subfolder left_eye/",
                  "move the images of left_eye/ up into")
-    (root / "left_eye" / "005.png").rename(tmp_path / "gone.png")  # nowhere at all: the plain fix
-    message = expect_error(config(root), tmp_path / "out", "label without image: 005.png",
+    rows = (root / "labels.csv").read_text().replace("005.png", "005")  # a name without extension
+    (root / "labels.csv").write_text(rows)
+    expect_error(config(root), tmp_path / "out", "label without image: 005 is not in",
+                 "but in its subfolder left_eye/")
+    (root / "test").mkdir()
+    (root / "left_eye" / "005.png").rename(root / "test" / "005.png")  # the test split: never "move it up"
+    message = expect_error(config(root), tmp_path / "out", "but in its test folder test/",
+                           "delete the row if it is a test image")
+    assert "move the images of test/" not in message
+    (root / "test" / "005.png").rename(tmp_path / "gone.png")  # nowhere at all: the plain fix
+    message = expect_error(config(root), tmp_path / "out", "label without image: 005 is not in",
                            "add the image or delete the row")
-    assert "subfolder left_eye" not in message
+    assert "subfolder" not in message.split("-> add the image")[0]

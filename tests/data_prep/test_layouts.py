@@ -320,6 +320,11 @@ def test_retinamnist_npz(tmp_path: Path) -> None:
     (folder / RETINAMNIST.name).symlink_to(RETINAMNIST)
     again = ingest.run(config(folder, cache_sizes=[28]), tmp_path / "again", verbose=False)
     assert again.layout == "medmnist" and again.n_train == 1200
+    # grey on purpose: each converted row is a note, no advice to re-save the array as grey PNGs
+    grey = ingest.run(config(RETINAMNIST, cache_sizes=[28], channels="1"), tmp_path / "grey",
+                      verbose=False)
+    assert grey.channels == 1 and not grey.warnings
+    assert sum("as data.channels=1 asks" in n for n in grey.notes) == 1600
 
 
 def test_medmnist_npz_validation(tmp_path: Path) -> None:

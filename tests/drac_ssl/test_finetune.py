@@ -480,3 +480,18 @@ def test_head_warmup_trains_the_head_alone_first_and_only_for_pretrained_variant
                         "freeze=frozen never")):
         with pytest.raises(ConfigError, match=match):
             tiny_config(**{**base, **bad})
+
+
+def test_with_keep_best_the_head_warmup_is_never_kept_nor_counted_for_patience(
+        pretrained_run: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in ("data", "pretrain"):
+        (run / name).symlink_to(pretrained_run / name, target_is_directory=True)
+    cfg = tiny_config(**{"finetune.freeze": "all", "finetune.head": "linear", "finetune.epochs": "4",
+                         "finetune.head_warmup_epochs": "2", "finetune.keep": "best",
+                         "finetune.patience": "1", "finetune.tta": "false",
+                         "finetune.compare_scratch": "false", "umm.enabled": "false"})
+    metrics = finetune.run(cfg, run).variants["vicreg"].metrics
+    for fold in metrics["folds"]:  # patience 1 counted from epoch 1 would stop at epoch 2 at the latest
+        assert fold["best_epoch"] >= 2 and fold["epochs_run"] >= 3, fold

@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from drac_ssl.config import load_config
+from drac_ssl.config import load_config, to_dict
 from drac_ssl.scale import read_ingest_facts
 from drac_ssl.train import stage_ingest
 
@@ -54,3 +54,20 @@ def test_the_pipeline_ingests_a_plain_folder_as_fundus_under_the_fundus_recipe(t
     summary = json.loads((tmp_path / "octa" / "data" / "ingest_summary.json").read_text())
     assert read_ingest_facts(tmp_path / "octa" / "data").modality == "octa"
     assert any("UW-OCTA export" in w for w in summary["warnings"])
+
+
+def test_a_run_folder_with_only_its_ingest_refuses_a_recipe_that_changes_the_modality(tmp_path: Path) -> None:
+    from drac_ssl.config import save_config
+    from drac_ssl.train import _existing_run_problem, ingest_modality
+
+    run_dir = tmp_path / "run"
+    (run_dir / "data").mkdir(parents=True)
+    (run_dir / "data" / "manifest.csv").write_text("id\n")  # the ingest finished, nothing after it
+    save_config(load_config(None, ["data.channels=1"]), run_dir / "config.yaml")
+    # outside data.*, the ingest reads only the recipe's say on the modality
+    assert _existing_run_problem(load_config(None, ["data.channels=1", "pretrain.lr=0.5"]), run_dir) == ""
+    problem = _existing_run_problem(
+        load_config(None, ["data.channels=1", "pretrain.augment.recipe=fundus"]), run_dir)
+    assert "the ingest's data.modality" in problem and "auto -> fundus" in problem
+    explicit = load_config(None, ["data.channels=1", "data.modality=octa", "pretrain.augment.recipe=fundus"])
+    assert ingest_modality(to_dict(explicit)) == "octa"  # an explicit modality is never overridden
