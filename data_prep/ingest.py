@@ -387,22 +387,45 @@ def _upscale_note(entries: Sequence[ImageEntry], sizes: Sequence[int], where: Pa
                  f"use cache sizes near {max(sides)} px (data.cache_sizes) to save memory", "size")]
 
 
-def _assign_folds(entries: Sequence[ImageEntry], cfg: DataConfig, source: str) -> list[Problem]:
+EYE_NAME = re.compile(r"^(?P<patient>.+)_(?:left|right)$", re.IGNORECASE)
+"""EyePACS / Kaggle DR 2015 image ids: ``<patient>_left`` and ``<patient>_right``."""
+
+
+def _eye_pairs(train: Sequence[ImageEntry], source: str) -> list[Problem]:
+    """EyePACS without a patient column: each image's patient from its id (``10_left`` and
+    ``10_right`` are patient ``10``), recorded on its label, so both eyes share a fold."""
+    paired = 0
+    for entry in train:
+        match = EYE_NAME.match(Path(entry.image_id).stem)
+        if entry.label is not None and not entry.label.patient and match:
+            entry.label = dataclasses.replace(entry.label, patient=match["patient"])
+            paired += 1
+    if not paired:
+        return []
+    return [note(source, f"{paired} EyePACS image(s) named <patient>_left / _right: the two eyes "
+                          f"of a patient are kept in one fold (the manifest's patient column)",
+                 "nothing to do; data.patient_column overrides it", "folds")]
+
+
+def _assign_folds(entries: Sequence[ImageEntry], cfg: DataConfig, source: str,
+                  layout_kind: str = "") -> list[Problem]:
     """Set ``fold`` of every training image (all labelled and valid by now); return notes or
-    the error of an impossible split."""
+    the error of an impossible split. Folds are grouped by patient with
+    ``data.patient_column``, and for the EyePACS layout by the patient its image ids name."""
     train = [e for e in entries if e.split == "train"]
     grades = [e.label.grade for e in train if e.label is not None and e.label.grade is not None]
     if not train or len(grades) != len(train):
         return []
+    notes = _eye_pairs(train, source) if layout_kind == "eyepacs" and not cfg.patient_column else []
     patients = [(e.label.patient if e.label else "") or e.image_id for e in train] \
-        if cfg.patient_column else None
+        if cfg.patient_column or notes else None
     try:
         folds, caveats = assign_folds(grades, cfg.n_folds, cfg.fold_seed, patients, source)
     except IngestError as exc:
         return exc.problems
     for entry, fold in zip(train, folds, strict=True):
         entry.fold = int(fold)
-    return [note(source, caveat, "check the fold counts below") for caveat in caveats]
+    return notes + [note(source, caveat, "check the fold counts below") for caveat in caveats]
 
 
 def _manifest_text(entries: Sequence[ImageEntry]) -> str:
@@ -510,7 +533,7 @@ def _run(cfg: DataConfig, out_dir: str | os.PathLike[str], verbose: bool,
     problems += apply_strict(channel_problems, cfg.strict) + _upscale_note(entries, sizes, root)
 
     if not any(p.severity == "error" for p in problems):
-        problems += _assign_folds(entries, cfg, str(layout.labels_csv or root))
+        problems += _assign_folds(entries, cfg, str(layout.labels_csv or root), layout.kind)
 
     errors = [p for p in problems if p.severity == "error"]
     if errors:

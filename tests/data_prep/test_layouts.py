@@ -164,6 +164,22 @@ def test_eyepacs_layout(tmp_path: Path, aptos: list) -> None:
     assert rows[0]["id"] == "10_right.jpeg" and rows[0]["path"] == "train/10_right.jpeg"
     assert [int(r["grade"]) for r in rows if r["split"] == "train"][:3] == [g for _, g in names[:3]]
     assert summary(result)["label_columns"] == {"image": "image", "grade": "level"}
+    assert {r["patient"] for r in rows if r["split"] == "train"} == {str(10 + i) for i in range(25)}
+
+    # both eyes of a patient (10_left, 10_right) are never in two folds: no leak between them
+    pairs = root.parent / "pairs"
+    rows_csv = []
+    for i, (_, grade, rgb) in enumerate(train[:24]):
+        name = f"{100 + i // 2}_{'left' if i % 2 else 'right'}"
+        save(pairs / "train" / f"{name}.jpeg", rgb, format="JPEG", quality=95)
+        rows_csv.append([name, grade])
+    write_rows(pairs / "trainLabels.csv", ["image", "level"], rows_csv, newline="\n")
+    paired = ingest.run(config(pairs, n_folds=3), tmp_path / "pairs-out", verbose=False)
+    fold_of: dict[str, set[str]] = {}
+    for r in manifest(paired):
+        fold_of.setdefault(r["patient"], set()).add(r["fold"])
+    assert len(fold_of) == 12 and all(len(folds) == 1 for folds in fold_of.values())
+    assert any("two eyes of a patient are kept in one fold" in n for n in paired.notes)
 
 
 def test_idrid_layout_with_official_folder_names(tmp_path: Path, aptos: list) -> None:
