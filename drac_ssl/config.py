@@ -16,6 +16,7 @@ import difflib
 import os
 import types
 import typing
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -513,6 +514,13 @@ def get(cfg: Any, dotted: str) -> Any:
     return obj
 
 
+def closest_choice(value: Any, choices: Sequence[str]) -> str:
+    """The choice nearest to a mistyped ``value`` (``fundas`` -> ``fundus``), else the first
+    (the default where the first is the default)."""
+    near = difflib.get_close_matches(str(value).strip().lower(), [c for c in choices if c], n=1, cutoff=0.6)
+    return near[0] if near else choices[0]
+
+
 def validate(cfg: Config) -> None:
     """Value checks beyond types: choices and ranges."""
     for dotted, choices in _CHOICES.items():
@@ -521,7 +529,7 @@ def validate(cfg: Config) -> None:
             raise ConfigError(
                 f"config: {dotted}={value!r} is not one of "
                 f"{', '.join(c or repr(c) + ' (the default)' for c in choices)}.\n"
-                f"  fix: {dotted}={choices[0]}"
+                f"  fix: {dotted}={closest_choice(value, choices)}"
             )
     positive = ["data.n_folds", "pretrain.epochs", "pretrain.batch_size", "finetune.batch_size",
                 "pretrain.augment.image_size", "pretrain.checkpoint_every"]

@@ -52,6 +52,9 @@ def test_bad_value_type_says_which_key() -> None:
 def test_bad_choice_lists_the_choices() -> None:
     with pytest.raises(ConfigError, match=r"pretrain.optimizer='rmsprop' is not one of adam"):
         load_config(None, ["pretrain.optimizer=rmsprop"])
+    # a typo gets the choice it was meant to be, not the first (default) one
+    with pytest.raises(ConfigError, match=r"fix: pretrain.augment.recipe=fundus"):
+        load_config(None, ["pretrain.augment.recipe=fundas"])
 
 
 def test_yaml_error_points_at_file_and_line(tmp_path: Path) -> None:
