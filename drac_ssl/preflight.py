@@ -654,6 +654,12 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
         c.error("data.root", str(exc).replace(" -> ", "\n     fix: "))
         return None
     names = _grade_names(cfg, layout.kind)
+    fundus = d.modality == "fundus" or (d.modality == "auto" and layout.fundus)
+    if fundus and cfg.pretrain.augment.recipe == "octa":
+        c.warning("pretrain.augment.recipe",
+                  f"the {layout.kind} layout holds fundus photographs, but the augmentation recipe is "
+                  f"octa, made for grey UW-OCTA scans (its normalisation and colour handling)",
+                  "pretrain.augment.recipe=fundus (as configs/retinamnist.yaml), unless octa is meant")
     try:
         entries, problems, _ = ingest._collect(d, layout, names)
     except IngestError as exc:

@@ -136,6 +136,26 @@ def plain_dataset(root: Path, grades: list[int]) -> Path:
     return root
 
 
+def test_fundus_photographs_with_the_octa_recipe_are_warned(tmp_path: Path) -> None:
+    root = tmp_path / "aptos"
+    (root / "train_images").mkdir(parents=True)
+    with open(root / "train.csv", "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["id_code", "diagnosis"])
+        for i in range(20):
+            (root / "train_images" / f"id{i:02d}.png").write_bytes(b"not decoded by the preflight")
+            writer.writerow([f"id{i:02d}", i % 5])
+
+    def recipe_warnings(*overrides: str) -> list[str]:
+        return [f.line for f in findings(f"data.root={root}", *overrides)
+                if f.severity == "warning" and f.setting == "pretrain.augment.recipe"]
+
+    (line,) = recipe_warnings()  # the default recipe is octa
+    assert "aptos layout holds fundus photographs" in line and "pretrain.augment.recipe=fundus" in line
+    assert recipe_warnings("pretrain.augment.recipe=fundus") == []
+    assert recipe_warnings("data.modality=octa") == []  # the user says what the images are
+
+
 def test_n_folds_too_large_for_a_grade_names_the_grade_and_the_fix(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     root = plain_dataset(tmp_path / "plain", [0] * 8 + [1] * 6 + [2] * 3)
