@@ -184,7 +184,8 @@ def _task_dirs(root: Path) -> list[Path]:
     if root.name == IMAGES_DIR or (root.parent.name == IMAGES_DIR
                                    and root.name in (TRAIN_DIR, TEST_DIR)):
         task = root.parent if root.name == IMAGES_DIR else root.parent.parent
-        candidates += [task, task.parent / TEST_ROOT_DIR / TASK_DIR]  # a folder inside the task
+        if task.name != IDRID_DIR:  # IDRiD's grading task uses the same folder names
+            candidates += [task, task.parent / TEST_ROOT_DIR / TASK_DIR]  # a folder inside the task
     return _unique(c for c in candidates if c.is_dir())
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from data_prep import ingest, validate
+from data_prep import ingest, layout, validate
 from data_prep.fundus import crop_to_disc, graham
 from data_prep.layout import (
     GROUNDTRUTH_DIR,
@@ -205,6 +205,11 @@ def test_idrid_layout_with_official_folder_names(tmp_path: Path, aptos: list) ->
     assert any("Testing Labels.csv: CSV not read" in n for n in result.notes)
     ids = [r["id"] for r in manifest(result)]
     assert ids[0] == "IDRiD_001.jpg" and ids[25] == "IDRiD_001.jpg"  # per split unique
+    # a root inside the task (the DRAC layout uses the same folder names) is IDRiD, not DRAC
+    for inside in (task / IMAGES_DIR, task / IMAGES_DIR / TRAIN_DIR):
+        assert layout.detect_kind(inside) == "idrid", inside
+        again = ingest.run(config(inside, n_folds=5), tmp_path / f"out-{inside.name}", verbose=False)
+        assert again.layout == "idrid" and again.channels == 3 and (again.n_train, again.n_test) == (25, 5)
 
 
 def test_plain_fundus_folder_and_the_channel_rules(tmp_path: Path, aptos: list) -> None:
