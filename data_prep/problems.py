@@ -15,12 +15,34 @@ findings of the same sort in the printed summary and in ``ingest_summary.json``.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 SHOWN_PER_KIND = 10
 """Printed lines per (severity, kind); the rest are counted (all are in the summary JSON)."""
+
+
+CLI_TO_CONFIG = {
+    "--labels-csv": "data.labels_csv", "--image-column": "data.image_column",
+    "--grade-column": "data.grade_column", "--patient-column": "data.patient_column",
+    "--root": "data.root", "--layout": "data.layout", "--grades": "data.grades",
+    "--channels": "data.channels", "--modality": "data.modality", "--folds": "data.n_folds",
+    "--sizes": "data.cache_sizes", "--seed": "data.fold_seed", "--strict": "data.strict=true",
+}
+"""The standalone ingest's flags and the ``python -m drac_ssl.train`` settings they are."""
+
+
+def as_config_keys(text: str) -> str:
+    """An ingest message with its command-line flags written as the pipeline's settings
+    (``--labels-csv FILE`` -> ``data.labels_csv=FILE``), for ``python -m drac_ssl.train``."""
+    for flag, setting in CLI_TO_CONFIG.items():
+        with_value = setting + (" " if "=" in setting else "=")
+        value = r"(?:[A-Z]{2,}|\d|[/.~<'\"]|(?:auto|fundus|octa|icdr|drac|eyepacs|aptos|idrid|plain)\b)"
+        text = re.sub(rf"(?<![\w-]){re.escape(flag)} (?={value})", with_value, text)
+        text = re.sub(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", setting, text)
+    return text
 
 
 class IngestError(ValueError):

@@ -289,7 +289,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run", nargs="?", help="run folder (with bundle/) or bundle folder")
     parser.add_argument("--images", metavar="DIR", help="folder of the images to grade (or one image "
-                                                        "file) / with --check: the test images")
+                                                        "file) / with --check: the folder of the test "
+                                                        "images")
     parser.add_argument("--out", metavar="CSV", help="submission file to write")
     parser.add_argument("--check", metavar="CSV", help="validate this submission file instead")
     parser.add_argument("--manifest", metavar="RUN",
@@ -315,7 +316,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not Path(args.check).is_file():
                 raise BundleError(f"{args.check}: no such submission file")
             if args.images and not Path(args.images).is_dir():
-                raise BundleError(f"{args.images}: no such image folder")
+                raise BundleError(
+                    f"{args.images}: no such image folder" + (
+                        " (a file: --check compares the submission's cases with the image files "
+                        f"of a folder; give its folder, {Path(args.images).parent})"
+                        if Path(args.images).is_file() else ""))
             from drac_ssl.submission import report_check
 
             cases = names = None

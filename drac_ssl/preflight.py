@@ -35,6 +35,7 @@ import json
 import math
 import os
 import re
+import shlex
 import shutil
 import warnings
 from collections.abc import Iterable, Iterator
@@ -645,13 +646,13 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
     label CSV only); the problems the ingest would stop on are reported now."""
     from data_prep import ingest
     from data_prep.layout import discover
-    from data_prep.problems import IngestError, in_line_order
+    from data_prep.problems import IngestError, as_config_keys, in_line_order
 
     d = cfg.data
     try:
         layout = discover(d)
     except IngestError as exc:
-        c.error("data.root", str(exc).replace(" -> ", "\n     fix: "))
+        c.error("data.root", as_config_keys(str(exc)).replace(" -> ", "\n     fix: "))
         return None
     names = _grade_names(cfg, layout.kind)
     fundus = d.modality == "fundus" or (d.modality == "auto" and layout.fundus)
@@ -663,16 +664,16 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
     try:
         entries, problems, _ = ingest._collect(d, layout, names)
     except IngestError as exc:
-        c.error("data.root", str(exc).replace(" -> ", "\n     fix: "))
+        c.error("data.root", as_config_keys(str(exc)).replace(" -> ", "\n     fix: "))
         return None
     blocking = in_line_order([p for p in problems if p.severity == "error"])
     for problem in blocking:
-        c.error("", problem.line.replace(" -> ", "\n     fix: ", 1))
+        c.error("", as_config_keys(problem.line).replace(" -> ", "\n     fix: ", 1))
     if blocking:
         c.warning("", "the image files themselves were not opened yet: the ingest stage decodes "
                       "and checks every one (truncated, corrupt, unreadable) once these are fixed",
-                  f"to see both kinds of problem at once: python -m data_prep ingest --root {d.root} "
-                  f"--out <a scratch folder> (with the same data settings)")
+                  f"to see both kinds of problem at once: python -m data_prep ingest --root "
+                  f"{shlex.quote(str(d.root))} --out <a scratch folder> (with the same data settings)")
     labelled = [e for e in entries if e.split == "train" and e.label is not None
                 and e.label.grade is not None]
     counts = {g: 0 for g in range(len(names))}

@@ -553,3 +553,14 @@ def test_a_label_row_whose_image_sits_in_a_subfolder_says_so(tmp_path: Path) -> 
     message = expect_error(config(root), tmp_path / "out", "label without image: 005 is not in",
                            "add the image or delete the row")
     assert "subfolder" not in message.split("-> add the image")[0]
+
+
+def test_ingest_messages_read_as_pipeline_settings_in_the_pipeline() -> None:
+    from data_prep.problems import as_config_keys
+
+    assert as_config_keys("pass --labels-csv FILE") == "pass data.labels_csv=FILE"
+    assert as_config_keys("check the --root path") == "check the data.root path"
+    assert as_config_keys("use --folds 3 or fewer") == "use data.n_folds=3 or fewer"
+    assert as_config_keys("e.g. --channels auto") == "e.g. data.channels=auto"
+    assert as_config_keys("run without --strict to convert") == "run without data.strict=true to convert"
+    assert as_config_keys("--no-graham-mask stays") == "--no-graham-mask stays"  # no such setting spelled so

@@ -452,3 +452,11 @@ def test_gpu_checks_with_a_simulated_gpu(monkeypatch: pytest.MonkeyPatch) -> Non
     assert "pretrain.augment.on_gpu" not in warned  # a GPU option on a GPU
     assert "pretrain.precision" not in {f.setting for f in findings("run.device=cuda",
                                                                    "pretrain.precision=fp32")}
+
+
+def test_data_problems_name_the_pipeline_settings_not_the_ingest_flags(tmp_path: Path) -> None:
+    root = plain_dataset(tmp_path / "plain", [0, 1, 2] * 4)
+    (root / "other.csv").write_text("a,b\n")  # two CSVs: which one holds the labels?
+    found = [f.line for f in findings(f"data.root={root}") if f.severity == "error"]
+    assert any("which one holds the labels" in line and "data.labels_csv=FILE" in line for line in found), found
+    assert not any("--labels-csv" in line for line in found)
