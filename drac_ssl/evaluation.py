@@ -31,6 +31,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from tqdm.auto import tqdm
 
 from drac_ssl.augment import prepare_images, stats_for, to_device_uint8
 from drac_ssl.datasets import normalization_for
@@ -47,8 +48,12 @@ def embed_images(
     batch_size: int = 512,
     autocast: bool = False,
     channels_last: bool = False,
+    progress: str | None = None,
 ) -> torch.Tensor:
     """Backbone features ``(N, D)`` float32 on ``device`` of uint8 images.
+
+    ``progress``: a label for a progress bar over the batches (cleared when done); None: no
+    bar. A k-NN monitor over 20k images takes minutes on a CPU.
 
     ``images``: a host array ``(N,H,W)`` / ``(N,H,W,3)`` or a uint8 tensor ``(N,C,H,W)``
     (:func:`~drac_ssl.augment.to_device_uint8`; on the device nothing is copied from the
@@ -67,8 +72,10 @@ def embed_images(
     was_training = backbone.training
     backbone.eval()
     feats = []
+    starts = range(0, len(images), batch_size)
     try:
-        for start in range(0, len(images), batch_size):
+        for start in (tqdm(starts, desc=progress, unit="batch", leave=False, mininterval=2.0)
+                      if progress else starts):
             x = prepare_images(images[start : start + batch_size], mean, std, image_size, device)
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
@@ -111,8 +118,10 @@ class KnnMonitor:
                  channels_last: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """Features of the train and test images, ``(N_train, D)`` and ``(N_test, D)``."""
         kw = dict(batch_size=self.batch_size, autocast=autocast, channels_last=channels_last)
-        return (embed_images(backbone, self.train_x, self.recipe, self.image_size, self.device, **kw),
-                embed_images(backbone, self.test_x, self.recipe, self.image_size, self.device, **kw))
+        return (embed_images(backbone, self.train_x, self.recipe, self.image_size, self.device,
+                             progress=f"k-NN monitor: {len(self.train_x)} training images", **kw),
+                embed_images(backbone, self.test_x, self.recipe, self.image_size, self.device,
+                             progress=f"k-NN monitor: {len(self.test_x)} test images", **kw))
 
     def __call__(self, backbone: nn.Module, autocast: bool = False, channels_last: bool = False) -> float:
         ftrain, ftest = self.features(backbone, autocast, channels_last)

@@ -121,7 +121,7 @@ def test_stratified_split_keeps_class_proportions() -> None:
         stratified_split(labels, 0, np.random.default_rng(0))
 
 
-def test_embed_images_and_knn_monitor_from_device_resident_images() -> None:
+def test_embed_images_and_knn_monitor_from_device_resident_images(capsys: pytest.CaptureFixture[str]) -> None:
     # The k-NN monitor keeps the uint8 images on the device; its features and score must be
     # those of the host-array path.
     from drac_ssl.augment import to_device_uint8
@@ -144,6 +144,9 @@ def test_embed_images_and_knn_monitor_from_device_resident_images() -> None:
     monitor = KnnMonitor((images[:8], labels[:8]), (images[8:], labels[8:]), "cifar", 16, cpu, k=3)
     assert monitor.train_x.shape == (8, 3, 16, 16) and monitor.train_x.dtype == torch.uint8
     expected = 100 * knn_accuracy(host[:8], torch.as_tensor(labels[:8]), host[8:], torch.as_tensor(labels[8:]), k=3)
+    capsys.readouterr()
     assert monitor(backbone) == pytest.approx(expected)
+    shown = capsys.readouterr().err  # minutes on a CPU for 20k images: the monitor shows progress
+    assert "k-NN monitor: 8 training images" in shown and "k-NN monitor: 4 test images" in shown
     with pytest.raises(ValueError, match="uint8"):
         embed_images(backbone, torch.zeros(2, 3, 16, 16), "cifar", 16, cpu)
