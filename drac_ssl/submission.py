@@ -329,6 +329,10 @@ def _check(csv_path: str | os.PathLike[str],
             problems.add(line, "columns", f"{len(fields)} columns, expected "
                          f"{len(columns)} ({header})",
                          f"write {header} separated by commas, nothing else")
+            key = fields[0].strip() if fields else ""
+            if key and key not in seen:  # its case is there: no "has no row" for it below
+                seen[key] = line
+                valid_cases.append((line, key))
             continue
         case, grade_text, *prob_texts = fields
         if not case.strip():

@@ -237,3 +237,10 @@ def test_a_semicolon_file_is_one_problem_with_the_fix(tmp_path: Path, images: Pa
     problems = check_submission(_write(tmp_path, text + "\n"), images)
     assert len(problems) == 1 and "separated by semicolons" in problems[0]
     assert "save it as comma-separated CSV (header 'case,class,P0,P1,P2')" in problems[0]
+
+
+def test_rows_with_missing_columns_still_name_their_case(tmp_path: Path, images: Path) -> None:
+    text = "\n".join(["case,class"] + [f"{c},0" for c in CASES]) + "\n"
+    problems = check_submission(_write(tmp_path, text), images)
+    assert sum("columns, expected 5" in p for p in problems) == len(CASES)
+    assert not any("has no row" in p for p in problems)  # the cases are there, only short
