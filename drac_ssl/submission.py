@@ -420,7 +420,8 @@ def _check_against_images(problems: _Problems, folder: Path,
                          "remove the row, or check that --images is the test-set folder")
     for name in sorted(images - covered):
         problems.add(end_line, "missing", f"image '{name}' has no row",
-                     "add a row for it; every test image must appear exactly once")
+                     "add a row for it (this line number is where the file ends: the next row); every "
+                     "test image must appear exactly once")
 
 
 def _check_against_cases(problems: _Problems, expected: list[str],
@@ -446,7 +447,8 @@ def _check_against_cases(problems: _Problems, expected: list[str],
                          "remove the row, or check that the submission is for this data set")
     for name in sorted(wanted - covered, key=expected.index):
         problems.add(end_line, "missing", f"test case '{name}' has no row",
-                     "add a row for it; every test case must appear exactly once")
+                     "add a row for it (this line number is where the file ends: the next row); every "
+                     "test case must appear exactly once")
 
 
 def check_submission(csv_path: str | os.PathLike[str],
