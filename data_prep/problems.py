@@ -32,6 +32,8 @@ CLI_TO_CONFIG = {
     "--sizes": "data.cache_sizes", "--seed": "data.fold_seed", "--strict": "data.strict=true",
 }
 """The standalone ingest's flags and the ``python -m drac_ssl.train`` settings they are."""
+_FLAG_VALUE = r"(?:[A-Z]{2,}|\d|[/.~<'\"]|(?:auto|fundus|octa|icdr|drac|eyepacs|aptos|idrid|plain)\b)"
+"""What follows a flag when it is the flag's value (``FILE``, a number, a path, a choice)."""
 
 
 def as_config_keys(text: str) -> str:
@@ -39,8 +41,7 @@ def as_config_keys(text: str) -> str:
     (``--labels-csv FILE`` -> ``data.labels_csv=FILE``), for ``python -m drac_ssl.train``."""
     for flag, setting in CLI_TO_CONFIG.items():
         with_value = setting + (" " if "=" in setting else "=")
-        value = r"(?:[A-Z]{2,}|\d|[/.~<'\"]|(?:auto|fundus|octa|icdr|drac|eyepacs|aptos|idrid|plain)\b)"
-        text = re.sub(rf"(?<![\w-]){re.escape(flag)} (?={value})", with_value, text)
+        text = re.sub(rf"(?<![\w-]){re.escape(flag)} (?={_FLAG_VALUE})", with_value, text)
         text = re.sub(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", setting, text)
     return text
 

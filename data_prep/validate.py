@@ -24,6 +24,7 @@ import numpy as np
 from data_prep import decode as _decode
 from data_prep.grades import choices, describe
 from data_prep.labels import column_index, missing_column, parse_grade, read_table
+from data_prep.layout import IMAGE_SUFFIXES
 from data_prep.problems import (  # noqa: F401 - re-exported: the historical home of these names
     IngestError,
     Problem,
@@ -305,7 +306,7 @@ class NameIndex:
         key = name.lower()
         if key in self.by_name:
             return self.by_name[key], "name"
-        if Path(key).suffix.lower() in {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}:
+        if Path(key).suffix.lower() in IMAGE_SUFFIXES:
             return [], ""
         for paths, how in ((self.by_stem.get(key, []), "stem"),
                            (self.by_number.get(int(key), []) if key.isdigit() else [], "number")):
@@ -316,28 +317,17 @@ class NameIndex:
         return [], ""
 
 
-def _subfolders(folder: Path) -> list[Path]:
+def _subfolder_images(folder: Path) -> NameIndex:
+    """The images of ``folder``'s direct (non-hidden) subfolders, which the ingest does not
+    search: where a label row without an image most likely points."""
+    found: list[Path] = []
     try:
-        return [p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")]
+        for sub in folder.iterdir():
+            if sub.is_dir() and not sub.name.startswith("."):
+                found += [p for p in sub.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
     except OSError:
-        return []
-
-
-_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
-
-
-def _in_subfolder(name: str, subfolders: list[Path]) -> Path | None:
-    """The file ``name`` (or its last part; a name without extension: any image with that
-    stem) in one of ``subfolders``, if any: the likely reason a label row has no image
-    (subfolders are not searched)."""
-    leaf = Path(name.replace("\\", "/")).name
-    candidates = [leaf] if Path(leaf).suffix.lower() in _IMAGE_SUFFIXES else \
-        [leaf + s for s in _IMAGE_SUFFIXES] + [leaf + s.upper() for s in _IMAGE_SUFFIXES]
-    for sub in subfolders:
-        for candidate in candidates:
-            if (sub / candidate).is_file():
-                return sub / candidate
-    return None
+        pass
+    return NameIndex(found)
 
 
 def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
@@ -352,7 +342,7 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
     were matched by stem (APTOS, EyePACS and IDRiD write ids without extension) or by number.
     """
     index = NameIndex(images)
-    subfolders: list[Path] | None = None  # listed on the first row without an image
+    nested_index: NameIndex | None = None  # listed on the first row without an image
     matched: dict[Path, LabelRow] = {}
     problems: list[Problem] = []
     by_how: dict[str, list[str]] = {"stem": [], "number": []}
@@ -366,9 +356,10 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
                                   "match"))
             continue
         if not paths:
-            if subfolders is None:
-                subfolders = _subfolders(folder)
-            nested = _in_subfolder(row.name, subfolders)
+            if nested_index is None:
+                nested_index = _subfolder_images(folder)
+            nested_paths, _ = nested_index.find(Path(row.name.replace("\\", "/")).name)
+            nested = nested_paths[0] if nested_paths else None
             if nested is not None and nested.parent.name == test_dir_name:
                 what = (f"label without image: {row.name} is not in {folder} but in its test "
                         f"folder {test_dir_name}/, whose images are graded unlabelled")

@@ -170,10 +170,8 @@ def chance_warning(cv: dict[str, Any]) -> str | None:
     None otherwise, or when there are no metrics (an untrained demo bundle)."""
     qwk = cv.get("qwk")
     ci = cv.get("qwk_ci95") or [None, None]
-    if not isinstance(qwk, int | float) or not all(isinstance(c, int | float) and math.isfinite(c)
-                                                   for c in ci[:2]) or len(ci) < 2:
-        return None
-    if ci[0] > 0:
+    finite = len(ci) >= 2 and all(isinstance(c, int | float) and math.isfinite(c) for c in ci[:2])
+    if not isinstance(qwk, int | float) or not finite or ci[0] > 0:
         return None
     auc = cv.get("auc_ovr", cv.get("auc"))
     auc_text = f", macro AUC {auc:.3f} (0.5 = chance)" if isinstance(auc, int | float) and math.isfinite(auc) else ""

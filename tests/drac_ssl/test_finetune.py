@@ -58,6 +58,15 @@ def frozen_result(pretrained_run: Path) -> finetune.FinetuneResult:
     return finetune.run(tiny_config(**{"finetune.compare_scratch": "true"}), pretrained_run)
 
 
+def _linked_run(pretrained_run: Path, tmp_path: Path) -> Path:
+    """A fresh run folder whose data/ and pretrain/ are links to the shared pretrained run."""
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in ("data", "pretrain"):
+        (run / name).symlink_to(pretrained_run / name, target_is_directory=True)
+    return run
+
+
 def _manifest(run: Path) -> list[dict]:
     return load_octa_cache(run / "data", SOURCE_SIZE)[1]
 
@@ -160,10 +169,7 @@ def test_umm_output_adds_a_variant_unless_disabled(pretrained_run: Path, tmp_pat
 
 
 def test_trainable_last_stage_regression_with_balanced_sampler(pretrained_run: Path, tmp_path: Path) -> None:
-    run = tmp_path / "run"
-    run.mkdir()
-    for name in ("data", "pretrain"):
-        (run / name).symlink_to(pretrained_run / name)
+    run = _linked_run(pretrained_run, tmp_path)
     cfg = tiny_config(**{"finetune.freeze": "last", "finetune.head": "regression", "finetune.epochs": "1",
                          "finetune.class_balance": "balanced_sampler", "finetune.tta": "false",
                          "finetune.compare_scratch": "false"})
@@ -365,10 +371,7 @@ def test_non_default_settings_reach_the_run_the_metrics_and_the_bundle(
         capsys: pytest.CaptureFixture[str]) -> None:
     from drac_ssl import export
 
-    run = tmp_path / "run"
-    run.mkdir()
-    for name in ("data", "pretrain"):
-        (run / name).symlink_to(pretrained_run / name)
+    run = _linked_run(pretrained_run, tmp_path)
     views: list[int] = []
     feature_bank = finetune._feature_bank
 
@@ -412,10 +415,7 @@ def test_non_default_settings_reach_the_run_the_metrics_and_the_bundle(
 
 def test_keep_last_keeps_the_last_epoch_and_chooses_nothing_on_the_scored_fold(
         pretrained_run: Path, tmp_path: Path) -> None:
-    run = tmp_path / "run"
-    run.mkdir()
-    for name in ("data", "pretrain"):
-        (run / name).symlink_to(pretrained_run / name, target_is_directory=True)
+    run = _linked_run(pretrained_run, tmp_path)
     cfg = tiny_config(**{"finetune.keep": "last", "finetune.epochs": "3", "finetune.patience": "1",
                          "finetune.compare_scratch": "false", "umm.enabled": "false"})
     finetune.run(cfg, run)
@@ -431,10 +431,7 @@ def test_keep_last_keeps_the_last_epoch_and_chooses_nothing_on_the_scored_fold(
 def test_head_warmup_trains_the_head_alone_first_and_only_for_pretrained_variants(
         pretrained_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    run = tmp_path / "run"
-    run.mkdir()
-    for name in ("data", "pretrain"):
-        (run / name).symlink_to(pretrained_run / name, target_is_directory=True)
+    run = _linked_run(pretrained_run, tmp_path)
     base = {"finetune.freeze": "all", "finetune.head": "linear", "finetune.epochs": "3",
             "finetune.keep": "last", "finetune.tta": "false", "finetune.compare_scratch": "true",
             "umm.enabled": "false"}
@@ -484,10 +481,7 @@ def test_head_warmup_trains_the_head_alone_first_and_only_for_pretrained_variant
 
 def test_with_keep_best_the_head_warmup_is_never_kept_nor_counted_for_patience(
         pretrained_run: Path, tmp_path: Path) -> None:
-    run = tmp_path / "run"
-    run.mkdir()
-    for name in ("data", "pretrain"):
-        (run / name).symlink_to(pretrained_run / name, target_is_directory=True)
+    run = _linked_run(pretrained_run, tmp_path)
     cfg = tiny_config(**{"finetune.freeze": "all", "finetune.head": "linear", "finetune.epochs": "4",
                          "finetune.head_warmup_epochs": "2", "finetune.keep": "best",
                          "finetune.patience": "1", "finetune.tta": "false",
