@@ -266,6 +266,12 @@ class FinetuneConfig:
     # with pretrained weights (a random backbone has no features to keep) and freeze=last|all.
     # With keep=best the warm-up epochs are never kept and do not count towards the patience.
     head_warmup_epochs: int = 0
+    # Low-label protocol: each fold trains on this fraction of its training images (drawn per
+    # fold, stratified by grade, seeded by run.seed: the same images for every variant) and is
+    # still scored on its whole validation fold, so the out-of-fold metrics cover every
+    # labelled image. 1.0 = all. An epoch is one pass over the drawn images: raise
+    # finetune.epochs to keep the number of optimiser steps (e.g. 0.1 -> about 7x-8x).
+    label_fraction: float = 1.0
 
 
 @dataclass
@@ -564,6 +570,11 @@ def validate(cfg: Config) -> None:
             "config: finetune.head_warmup_epochs trains the head alone before the backbone is "
             "fine-tuned, but finetune.freeze=frozen never fine-tunes the backbone.\n"
             "  fix: finetune.head_warmup_epochs=0, or finetune.freeze=all (or last)")
+    if not (0.0 < ft.label_fraction <= 1.0):
+        raise ConfigError(
+            f"config: finetune.label_fraction={ft.label_fraction} must be in (0, 1]: the fraction "
+            f"of each fold's training images the fold trains on (1 = all of them).\n"
+            f"  fix: finetune.label_fraction=1, or e.g. finetune.label_fraction=0.1 for 10 %")
     if cfg.pretrain.lr <= 0:
         raise ConfigError(f"config: pretrain.lr must be > 0, got {cfg.pretrain.lr}.")
     if cfg.run.threads < 0:

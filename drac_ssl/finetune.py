@@ -91,6 +91,7 @@ from drac_ssl.config import Config, ConfigError, FinetuneConfig, to_dict
 from drac_ssl.config import validate as validate_config
 from drac_ssl.datasets import load_octa_cache
 from drac_ssl.engine import Monitor
+from drac_ssl.evaluation import stratified_split
 from drac_ssl.grading.bundle import VARIANT_STAGE
 from drac_ssl.grading.model import (
     DECISIONS,
@@ -265,6 +266,22 @@ class _Context:
     @property
     def num_grades(self) -> int:
         return len(self.grade_names)
+
+    def train_positions(self, fold: int) -> np.ndarray:
+        """Positions (into ``lab``) of the images fold ``fold`` trains on: every labelled image
+        outside the fold, or with ``finetune.label_fraction`` < 1 a grade-stratified draw of
+        that fraction of them (:func:`drac_ssl.evaluation.stratified_split`; at least one
+        image per grade; seeded by ``run.seed`` and the fold, so every variant gets the same
+        images). Sorted, int64."""
+        pool = np.flatnonzero(self.folds != fold)
+        fraction = self.ft.label_fraction
+        if fraction >= 1.0 or pool.size == 0:
+            return pool
+        n_grades_present = len(np.unique(self.grades[pool]))
+        n = min(pool.size, max(n_grades_present, int(round(fraction * pool.size))))
+        rng = np.random.default_rng([self.cfg.run.seed, fold, 1013])
+        chosen, _ = stratified_split(self.grades[pool], n, rng)
+        return pool[chosen]
 
 
 def _workers(cfg: Config) -> int:
@@ -455,7 +472,7 @@ def _run_fold(ctx: _Context, spec: ModelSpec, backbone: Backbone, fold: int,
     model = spec.build(copy.deepcopy(backbone))
     _apply_freeze(model, ft.freeze)
     model.to(ctx.device)
-    train_pos = np.flatnonzero(ctx.folds != fold)
+    train_pos = ctx.train_positions(fold)
     val_pos = np.flatnonzero(ctx.folds == fold)
     y_train, y_val = ctx.grades[train_pos], ctx.grades[val_pos]
     k = ctx.num_grades
@@ -532,7 +549,7 @@ _UNSIGNED_SETTINGS = ("compare_scratch", "n_boot", "decision")
 the metrics and the class decision, recomputed on every run), so they never make finished
 folds stale."""
 _ADDED_SETTINGS = ("crop_scale", "frozen_train_views", "mlp_hidden", "conv_head_channels", "keep",
-                   "head_warmup_epochs")
+                   "head_warmup_epochs", "label_fraction")
 """``finetune`` settings that were module constants when earlier runs were made: at their
 default value (the old constant) they stay out of the signature, so those runs' fold results
 are still reused; any other value changes it."""
@@ -653,7 +670,7 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
         record_path = out_dir / f"fold{fold}.json"
         weights_path = out_dir / f"fold{fold}.safetensors"
         record = read_json_dict(record_path)
-        train_pos = np.flatnonzero(ctx.folds != fold)
+        train_pos = ctx.train_positions(fold)
         val_pos = np.flatnonzero(ctx.folds == fold)
         train_ids = [ctx.lab[i]["id"] for i in train_pos]
         val_ids = [ctx.lab[i]["id"] for i in val_pos]
@@ -751,7 +768,11 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
         "folds": per_fold,
         "calibration": calibration.to_dict(),
         "keep": ctx.ft.keep,
+        "label_fraction": ctx.ft.label_fraction,
         "protocol": ("out-of-fold predictions of every labelled image"
+                     + (f", each fold trained on {ctx.ft.label_fraction:g} of its training images "
+                        f"(finetune.label_fraction: a grade-stratified draw, the same for every "
+                        f"variant)" if ctx.ft.label_fraction < 1 else "")
                      + (", each fold's model after its last epoch (finetune.keep=last: no epoch chosen "
                         "on the validation fold)" if ctx.ft.keep == "last" else
                         ", each fold's model from the epoch with the best validation kappa "
@@ -931,7 +952,10 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
           f"({describe_grades(names)}), {data.channels} channel(s); head {ft.head}, backbone "
           f"{ft.freeze}, decision {ft.decision}; variants {', '.join(sources)}"
           + (f"; pretrained variants train the head alone for the first {ft.head_warmup_epochs} "
-             f"epochs (finetune.head_warmup_epochs, LP-FT)" if ft.head_warmup_epochs else ""))
+             f"epochs (finetune.head_warmup_epochs, LP-FT)" if ft.head_warmup_epochs else "")
+          + (f"; each fold trains on {ft.label_fraction:g} of its training images "
+             f"(finetune.label_fraction) and is scored on its whole validation fold"
+             if ft.label_fraction < 1 else ""))
     variants: dict[str, VariantResult] = {}
     for name, source in sources.items():
         variants[name] = _run_variant(ctx, name, source, model_spec, out_dir / name)
@@ -956,6 +980,8 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
                      f"same folds, head and budget for every variant"
                      + (f" (the pretrained ones train the head alone for the first "
                         f"{ft.head_warmup_epochs} epochs: LP-FT)" if ft.head_warmup_epochs else "")
+                     + (f"; each fold trained on {ft.label_fraction:g} of its training images "
+                        f"(finetune.label_fraction)" if ft.label_fraction < 1 else "")
                      + "; metrics on out-of-fold "
                      f"predictions with cross-fitted calibration, grades by finetune.decision="
                      f"{ft.decision}; AUC: macro one-vs-one (auc) and one-vs-rest (auc_ovr); 95% CI: "

@@ -138,7 +138,12 @@ def _config_section(run_dir: Path) -> list[str]:
                      f"{fc.get('class_balance')}, patience {fc.get('patience')}, {fc.get('image_size')} px, "
                      f"crop scale {fc.get('crop_scale')}, TTA {fc.get('tta')}{width}{views}, class "
                      f"decision {fc.get('decision')}, kappa 95% CI from {fc.get('n_boot')} bootstrap "
-                     f"resamples"],
+                     f"resamples"
+                     + (f", head alone for the first {fc.get('head_warmup_epochs')} epochs (LP-FT)"
+                        if fc.get("head_warmup_epochs") else "")
+                     + (f", **each fold trained on {fc.get('label_fraction'):g} of its training images** "
+                        f"(label_fraction; the fold table's train column)"
+                        if (fc.get("label_fraction") or 1) < 1 else "")],
         ["stages", ", ".join(cfg.get("run", {}).get("stages", []))],
     ]
     return ["## Configuration", "", "Resolved settings in `config.yaml`; the essentials:", "",

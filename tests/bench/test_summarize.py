@@ -124,3 +124,17 @@ def test_retinamnist_epochs_table_shows_each_seed_against_its_scratch() -> None:
     text = "\n".join(retinamnist_epochs_table(record))
     assert "| 0 | 0.500 / 0.750 / 0.550 | 0.500 / 0.750 / 0.550 | 0.510 / 0.760 / 0.570 | +0.010, +0.010, +0.020 |" in text
     assert "qwk +0.0200 (SE 0.0010, 1 of 1 seeds > 0)" in text
+
+
+def test_retinamnist_epochs_table_with_own_scratch_compares_with_the_runs_scratch_only() -> None:
+    from bench.summarize import retinamnist_epochs_table
+
+    committed = {"accuracy": 0.9, "auc_ovr": 0.9, "qwk": 0.9}  # all labels: must not be shown
+    own = {"accuracy": 0.4, "auc_ovr": 0.7, "qwk": 0.3}
+    changed = {"accuracy": 0.45, "auc_ovr": 0.72, "qwk": 0.35}
+    record = {"epochs": 20, "own_scratch": True, "overrides": ["finetune.label_fraction=0.1"],
+              "per_seed": {"0": {"committed": {"scratch": own, "vicreg": committed, "scratch_from": "this run"},
+                                 "vicreg20_ll10": changed}}}
+    text = "\n".join(retinamnist_epochs_table(record))
+    assert "| 0 | 0.400 / 0.700 / 0.300 | 0.450 / 0.720 / 0.350 | +0.050, +0.020, +0.050 |" in text
+    assert "0.900" not in text and "same run" in text and "label_fraction=0.1" in text

@@ -12,6 +12,7 @@ import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -489,3 +490,45 @@ def test_with_keep_best_the_head_warmup_is_never_kept_nor_counted_for_patience(
     metrics = finetune.run(cfg, run).variants["vicreg"].metrics
     for fold in metrics["folds"]:  # patience 1 counted from epoch 1 would stop at epoch 2 at the latest
         assert fold["best_epoch"] >= 2 and fold["epochs_run"] >= 3, fold
+
+
+def test_label_fraction_trains_every_variant_on_the_same_stratified_draw_and_scores_every_image(
+        pretrained_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = _linked_run(pretrained_run, tmp_path)
+    base = {"finetune.compare_scratch": "true", "umm.enabled": "false", "finetune.epochs": "1"}
+    finetune.run(tiny_config(**base), run)  # all labels: the folds a draw must not reuse
+    capsys.readouterr()
+    result = finetune.run(tiny_config(**base, **{"finetune.label_fraction": "0.5"}), run)
+    assert "reusing" not in capsys.readouterr().out
+    manifest = {r["id"]: r for r in _manifest(run)}
+    train_ids: dict[str, dict[int, list[str]]] = {}
+    for name, variant in result.variants.items():
+        metrics = variant.metrics
+        assert metrics["label_fraction"] == 0.5 and "0.5 of its training images" in metrics["protocol"]
+        assert metrics["n"] == 30  # still scored on every labelled image, out of fold
+        for fold in metrics["folds"]:
+            record = json.loads((variant.out_dir / f"fold{fold['fold']}.json").read_text())
+            ids = record["train_ids"]
+            # half of the 24 training images of the fold, 4 of each grade's 8, none from the fold
+            assert len(ids) == 12 == fold["n_train"] and record["train_grade_counts"] == [4, 4, 4]
+            assert all(int(manifest[i]["fold"]) != fold["fold"] for i in ids)
+            assert len(record["val_ids"]) == 6
+            train_ids.setdefault(name, {})[fold["fold"]] = ids
+    assert train_ids["scratch"] == train_ids["vicreg"]  # paired: the same images for every variant
+    assert len({tuple(v) for v in train_ids["vicreg"].values()}) == 5
+    assert "label_fraction" in json.loads(result.comparison_path.read_text())["protocol"]
+
+    # the draw follows run.seed; all labels is the full training part
+    cfg = tiny_config(**base, **{"finetune.label_fraction": "0.5"})
+    ctx = SimpleNamespace(folds=np.repeat(np.arange(5), 6), grades=np.tile(np.arange(3), 10),
+                          ft=cfg.finetune, cfg=cfg)
+    draw = finetune._Context.train_positions(ctx, 0)  # type: ignore[arg-type]
+    assert np.array_equal(draw, finetune._Context.train_positions(ctx, 0))  # type: ignore[arg-type]
+    other = SimpleNamespace(**{**vars(ctx), "cfg": tiny_config(**base, **{"finetune.label_fraction": "0.5",
+                                                                          "run.seed": "1"})})
+    assert not np.array_equal(draw, finetune._Context.train_positions(other, 0))  # type: ignore[arg-type]
+    full = SimpleNamespace(**{**vars(ctx), "ft": tiny_config(**base).finetune})
+    assert np.array_equal(finetune._Context.train_positions(full, 0), np.arange(6, 30))  # type: ignore[arg-type]
+    for bad in ("0", "1.5", "-0.1"):
+        with pytest.raises(ConfigError, match="finetune.label_fraction"):
+            tiny_config(**{"finetune.label_fraction": bad})
