@@ -291,6 +291,12 @@ class RunConfig:
     # usable cores, 1..4; OMP_NUM_THREADS when set): drac_ssl.runtime.default_threads.
     # Changes speed, not results (beyond float rounding): it may change on resume.
     threads: int = 0
+    # Another run folder whose finished ingest / pretrain / umm stages a NEW run folder takes
+    # instead of running them again, in pipeline order while their settings equal this run's
+    # (ingest: data.*; pretrain: + pretrain.*, run.seed, run.device; umm: + umm.*): e.g. another
+    # fine-tuning on the same pretraining. Files are hard links (copies where links cannot be
+    # made); stages.json says what came from where. Ignored when the run folder exists already.
+    reuse: str = ""
 
 
 @dataclass

@@ -166,6 +166,13 @@ def _stages_section(run_dir: Path) -> list[str]:
     if earlier:
         lines += ["", f"The run was resumed: {earlier:.1f} s went into attempts that were interrupted "
                       f"or failed (their finished work, e.g. checkpoints and folds, was reused)."]
+    taken = {name: s for name, s in stages.items() if isinstance(s, dict) and s.get("reused_from")}
+    if taken:
+        sources = sorted({str(s["reused_from"]) for s in taken.values()})
+        lines += ["", "Taken from another run folder with the same settings (`run.reuse`), not run here: "
+                      + ", ".join(f"{name} ({_num(s.get('seconds_in_source'), 1)} s there)"
+                                  for name, s in taken.items())
+                      + f"; from `{'`, `'.join(sources)}`."]
     return lines
 
 

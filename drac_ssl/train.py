@@ -25,6 +25,8 @@ import argparse
 import dataclasses
 import datetime as _dt
 import json
+import os
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -43,13 +45,23 @@ from drac_ssl.config import (  # noqa: F401 - load_config: train.load_config for
     to_dict,
 )
 from drac_ssl.io import atomic_write_json
-from drac_ssl.preflight import PIPELINE, Finding
+from drac_ssl.preflight import PIPELINE, Finding, PreflightError
 from drac_ssl.runtime import apply_thread_policy, environment_info
 
 # settings that change what a resumed run does or writes, or how fast, not its results
-OUTPUT_ONLY_SETTINGS = ("run.stages", "run.tensorboard", "run.threads", "run.out_dir", "run.name")
-"""Settings that change no stage's result: which stages run, logging, threads, and where the
-run folder is (``run.out_dir`` / ``run.name``: a moved or renamed run folder resumes)."""
+OUTPUT_ONLY_SETTINGS = ("run.stages", "run.tensorboard", "run.threads", "run.out_dir", "run.name",
+                        "run.reuse")
+"""Settings that change no stage's result: which stages run, logging, threads, where the
+run folder is (``run.out_dir`` / ``run.name``: a moved or renamed run folder resumes) and
+where a new run folder took finished stages from (``run.reuse``: only equal settings)."""
+REUSABLE_STAGES: dict[str, tuple[str, ...]] = {
+    "ingest": ("data.",),
+    "pretrain": ("data.", "pretrain.", "run.seed", "run.device"),
+    "umm": ("data.", "pretrain.", "umm.", "run.seed", "run.device"),
+}
+"""The stages ``run.reuse`` can take from another run folder, in pipeline order, with the
+settings (a section ``x.`` or one key) their outputs depend on."""
+STAGE_FOLDERS = {"ingest": "data", "pretrain": "pretrain", "umm": "umm"}
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "default.yaml"
 def phantom_root(cfg: Config) -> Path:
     d = cfg.data
@@ -208,10 +220,137 @@ def _existing_run_problem(cfg: Config, run_dir: Path) -> str:
                          f"means fundus): {before} -> {now}")
     if not diffs:
         return ""
+    keys = [d.split(": ", 1)[0] for d in diffs]
+    later = [stage for stage, prefixes in REUSABLE_STAGES.items()
+             if not any(_reads(prefixes, key) for key in keys)]
+    branch = (f"; or keep this run and start a new one that takes its finished {', '.join(later)} "
+              f"stage(s) instead of running them again: add run.name={run_dir.name}-2 "
+              f"run.reuse={run_dir} to your command" if later else "")
     return (f"{saved}: this run folder was made with a different configuration:\n     "
             + "\n     ".join(diffs)
             + "\n     fix: choose another run.name to start a new run, or rerun with the saved "
-            f"config: python -m drac_ssl.train -c {saved} run.out_dir={run_dir.parent} run.name={run_dir.name}")
+            f"config: python -m drac_ssl.train -c {saved} run.out_dir={run_dir.parent} run.name={run_dir.name}"
+            + branch)
+
+
+def _reads(prefixes: tuple[str, ...], key: str) -> bool:
+    """Whether setting ``key`` is one of ``prefixes`` (a section ``x.`` or one key)."""
+    return any(key.startswith(p) if p.endswith(".") else key == p for p in prefixes)
+
+
+@dataclasses.dataclass(frozen=True)
+class ReusePlan:
+    """What ``run.reuse`` takes from another run folder (:func:`plan_reuse`)."""
+
+    source: Path
+    stages: tuple[str, ...]  # taken, pipeline order (a prefix of REUSABLE_STAGES)
+    stopped_at: str  # the first reusable stage not taken; "" when all were
+    why: tuple[str, ...]  # why it was not: the differing settings, or that it had not finished
+
+    def describe(self) -> str:
+        taken = ", ".join(self.stages) or "nothing"
+        rest = (f"; {self.stopped_at} and later stages run here ({'; '.join(self.why)})"
+                if self.stopped_at else "")
+        return f"takes {taken} from {self.source}{rest}"
+
+
+def plan_reuse(cfg: Config, source: Path, run_dir: Path) -> ReusePlan:
+    """The finished stages of run folder ``source`` that the new run folder ``run_dir`` can take:
+    those of :data:`REUSABLE_STAGES`, in pipeline order, up to the first that did not finish
+    there or whose settings differ from ``cfg``'s (a changed ``pretrain.*`` keeps the ingest;
+    a changed ``finetune.*`` keeps all three). Reads ``source/config.yaml`` and
+    ``source/stages.json`` only.
+
+    Raises:
+        ConfigError: ``source`` is not a run folder, is ``run_dir`` itself, or ``run_dir``
+            already holds files; its message ends with ``\n  fix: ...``.
+    """
+    saved = source / "config.yaml"
+    if not (source / "stages.json").is_file() or not saved.is_file():
+        raise ConfigError(f"{source} is not a run folder of python -m drac_ssl.train (no config.yaml and "
+                          f"stages.json there)\n  fix: run.reuse=the folder of an earlier run, e.g. "
+                          f"runs/<run.name>")
+    if os.path.abspath(source) == os.path.abspath(run_dir):
+        raise ConfigError(f"{source} is this run's own folder\n  fix: run.reuse=another run folder, or "
+                          f"leave run.reuse out to resume this one")
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise ConfigError(f"{run_dir} already holds files but no config.yaml: finished stages are taken "
+                          f"only into a new run folder\n  fix: choose another run.name")
+    try:
+        old = yaml.safe_load(saved.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{saved} is not valid YAML ({exc})\n  fix: run.reuse=another run folder") from None
+    diffs = _config_differences(_data_channels_resolved(_saved_settings(old), source),
+                                _data_channels_resolved(to_dict(cfg), source))
+    modality = (ingest_modality(_saved_settings(old)), ingest_modality(to_dict(cfg)))
+    status = preflight._status(source)
+    taken: list[str] = []
+    for stage, prefixes in REUSABLE_STAGES.items():
+        entry = status.get(stage)
+        if not (isinstance(entry, dict) and entry.get("status") == "done"):
+            return ReusePlan(source, tuple(taken), stage, (f"it has not finished in {source}",))
+        blocking = [d for d in diffs if _reads(prefixes, d.split(": ", 1)[0])]
+        if modality[0] != modality[1]:  # the one setting outside data.* the ingest reads
+            blocking.append(f"the ingest's data.modality: {modality[0]} -> {modality[1]}")
+        if blocking:
+            return ReusePlan(source, tuple(taken), stage, tuple(blocking))
+        taken.append(stage)
+    return ReusePlan(source, tuple(taken), "", ())
+
+
+def _link_tree(src: Path, dst: Path) -> tuple[int, int]:
+    """Every file under ``src`` (links followed) at the same place under ``dst``: a hard link,
+    or a copy where one cannot be made (another file system). Returns (linked, copied).
+    The package replaces finished files atomically and never writes into them, so a linked
+    file stays what both runs made."""
+    linked = copied = 0
+    for root, _dirs, files in os.walk(src, followlinks=True):
+        target_dir = dst / Path(root).relative_to(src)
+        target_dir.mkdir(parents=True, exist_ok=True)
+        for name in files:
+            try:
+                os.link(Path(root) / name, target_dir / name)
+                linked += 1
+            except OSError:
+                shutil.copy2(Path(root) / name, target_dir / name)
+                copied += 1
+    return linked, copied
+
+
+def _rebased(value: Any, folder: str, run_dir: Path) -> Any:
+    """``value`` (a stage's outputs in stages.json) with its paths into the stage's ``folder``
+    moved to ``run_dir``."""
+    if isinstance(value, dict):
+        return {k: _rebased(v, folder, run_dir) for k, v in value.items()}
+    if isinstance(value, str) and ("/" in value or os.sep in value):
+        parts = Path(value).parts
+        if folder in parts:
+            at = len(parts) - 1 - parts[::-1].index(folder)
+            return str(run_dir.joinpath(*parts[at:]))
+    return value
+
+
+def take_reused_stages(plan: ReusePlan, run_dir: Path) -> str:
+    """Put the stages of ``plan`` into the new run folder ``run_dir``: their folders linked
+    (:func:`_link_tree`) and ``stages.json`` entries saying ``done``, ``reused_from`` (the
+    source folder), ``seconds_in_source`` and 0 seconds here. Returns a line for the console."""
+    status = preflight._status(plan.source)
+    entries: dict[str, Any] = {}
+    linked = copied = 0
+    now = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+    for stage in plan.stages:
+        folder = STAGE_FOLDERS[stage]
+        if (plan.source / folder).is_dir():
+            n_linked, n_copied = _link_tree(plan.source / folder, run_dir / folder)
+            linked, copied = linked + n_linked, copied + n_copied
+        old = status[stage]
+        entries[stage] = {"status": "done", "seconds": 0.0, "finished_utc": now,
+                          "reused_from": str(plan.source), "seconds_in_source": old.get("seconds"),
+                          "outputs": _rebased(old.get("outputs"), folder, run_dir)}
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(run_dir / "stages.json", entries)
+    files = f"{linked} file(s) hard-linked" + (f", {copied} copied" if copied else "")
+    return f"[train] run.reuse: {plan.describe()} ({files})"
 
 
 def run_pipeline(cfg: Config, sources: dict[str, str] | None = None,
@@ -238,8 +377,33 @@ def run_pipeline(cfg: Config, sources: dict[str, str] | None = None,
     problem = _existing_run_problem(cfg, run_dir)
     if problem:
         findings.append(Finding("", None, problem))
-    for warning in preflight.run(cfg, run_dir, sources, findings):
+    plan = None
+    if cfg.run.reuse and not (run_dir / "config.yaml").exists():  # a new run folder only
+        try:
+            plan = plan_reuse(cfg, Path(cfg.run.reuse), run_dir)
+        except ConfigError as exc:
+            what, _, fix = str(exc).partition("\n  fix: ")
+            findings.append(Finding("run.reuse", cfg.run.reuse, what, fix))
+        if plan is not None and not plan.stages:
+            findings.append(Finding("run.reuse", cfg.run.reuse,
+                                    f"nothing can be taken from it: its {plan.stopped_at} stage differs "
+                                    f"({'; '.join(plan.why)})",
+                                    "make those settings equal to that run's, or leave run.reuse out "
+                                    "to run every stage here"))
+    reused = ""
+    created = not run_dir.exists()
+    if plan is not None and plan.stages and not any(f.severity == "error" for f in findings):
+        reused = take_reused_stages(plan, run_dir)  # before the preflight: it checks what remains
+    try:
+        warnings = preflight.run(cfg, run_dir, sources, findings)
+    except PreflightError:
+        if reused and created:  # a configuration that cannot run leaves no run folder behind
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+    for warning in warnings:
         print(f"[preflight] warning: {warning.line}")
+    if reused:
+        print(reused)
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(cfg, run_dir / "config.yaml")
     env = environment_info()
@@ -256,7 +420,11 @@ def run_pipeline(cfg: Config, sources: dict[str, str] | None = None,
         if name not in cfg.run.stages:
             continue
         if status.get(name, {}).get("status") == "done":
-            print(f"[train] stage {name}: already done ({status[name]['seconds']:.1f} s), skipping")
+            source = status[name].get("reused_from")
+            print(f"[train] stage {name}: already done "
+                  + (f"in {source} ({float(status[name].get('seconds_in_source') or 0):.1f} s there; "
+                     f"taken by run.reuse)" if source else f"({status[name]['seconds']:.1f} s)")
+                  + ", skipping")
             continue
         previous = status.get(name, {})  # an attempt that was interrupted or failed
         before_s = float(previous.get("seconds_earlier_attempts", 0)) + float(previous.get("seconds", 0) or 0)

@@ -202,3 +202,77 @@ def test_an_interrupted_stage_keeps_its_time_and_the_resume_says_so(
     assert pretrain["seconds_earlier_attempts"] >= 0.2
     report = write_report(run_dir).read_text()
     assert "The run was resumed" in report and "| pretrain | done |" in report
+
+
+def test_a_new_run_takes_the_finished_stages_of_another_with_the_same_settings(
+        reduced_run: tuple[Path, int, str], capsys: pytest.CaptureFixture[str]) -> None:
+    work, _, _ = reduced_run
+    source = work / "runs" / "reduced"
+    cwd = os.getcwd()
+    os.chdir(work)
+    try:
+        capsys.readouterr()
+        # another fine-tuning on the same pretraining: the refusal says how
+        assert train.main([*REDUCED, "finetune.head=mlp"]) == 2
+        assert f"run.name=reduced-2 run.reuse={Path('runs') / 'reduced'}" in capsys.readouterr().err
+        assert train.main([*REDUCED, "finetune.head=mlp", "run.name=branch", "run.reuse=runs/reduced"]) == 0
+    finally:
+        os.chdir(cwd)
+    out = capsys.readouterr().out
+    assert "run.reuse: takes ingest, pretrain, umm from runs/reduced" in out
+    for stage in ("ingest", "pretrain", "umm"):
+        assert f"stage {stage}: already done in runs/reduced" in out
+    assert "stage finetune: starting" in out and "stage export: starting" in out
+    branch = work / "runs" / "branch"
+    stages = json.loads((branch / "stages.json").read_text())
+    assert stages["pretrain"]["reused_from"] == "runs/reduced" and stages["pretrain"]["seconds"] == 0.0
+    assert stages["pretrain"]["seconds_in_source"] > 0
+    assert stages["pretrain"]["outputs"]["backbone"] == str(Path("runs/branch/pretrain/backbone.safetensors"))
+    assert "reused_from" not in stages["finetune"]
+    # hard links: the same file, no second copy on the disk
+    for rel in ("pretrain/backbone.safetensors", "umm/backbone.safetensors", "data/manifest.csv"):
+        assert os.path.samefile(branch / rel, source / rel), rel
+    assert json.loads((branch / "finetune" / "vicreg" / "model.json").read_text())["model"]["head"] == "mlp"
+    assert "`run.reuse`" in (branch / "report.md").read_text()
+
+
+def test_run_reuse_stops_at_the_first_stage_whose_settings_differ(
+        reduced_run: tuple[Path, int, str], tmp_path: Path) -> None:
+    work, _, _ = reduced_run
+    source = work / "runs" / "reduced"
+    cfg = train.load_config(train.DEFAULT_CONFIG, REDUCED)
+    plan = train.plan_reuse(cfg, source, tmp_path / "new")
+    assert plan.stages == ("ingest", "pretrain", "umm") and plan.stopped_at == ""
+    plan = train.plan_reuse(train.load_config(train.DEFAULT_CONFIG, [*REDUCED, "umm.epochs=2"]),
+                            source, tmp_path / "new")
+    assert plan.stages == ("ingest", "pretrain") and plan.stopped_at == "umm"
+    assert plan.why == ("umm.epochs: 1 -> 2",)
+    plan = train.plan_reuse(train.load_config(train.DEFAULT_CONFIG, [*REDUCED, "run.seed=3"]),
+                            source, tmp_path / "new")
+    assert plan.stages == ("ingest",) and plan.stopped_at == "pretrain" and plan.why == ("run.seed: 0 -> 3",)
+    # no run folder there, or this run's own: a clear error with its fix
+    with pytest.raises(train.ConfigError, match="not a run folder"):
+        train.plan_reuse(cfg, tmp_path, tmp_path / "new")
+    with pytest.raises(train.ConfigError, match="own folder"):
+        train.plan_reuse(cfg, source, source)
+
+
+def test_run_reuse_that_can_take_nothing_is_refused_and_leaves_no_folder(
+        reduced_run: tuple[Path, int, str], capsys: pytest.CaptureFixture[str]) -> None:
+    work, _, _ = reduced_run
+    cwd = os.getcwd()
+    os.chdir(work)
+    try:
+        capsys.readouterr()
+        assert train.main([*REDUCED, "data.n_folds=3", "run.name=nothing", "run.reuse=runs/reduced"]) == 2
+        err = capsys.readouterr().err
+        assert "run.reuse=runs/reduced" in err and "its ingest stage differs (data.n_folds: 2 -> 3)" in err
+        assert train.main([*REDUCED, "run.name=nowhere", "run.reuse=runs/missing"]) == 2
+        assert "not a run folder" in capsys.readouterr().err
+        # taken, then refused by the preflight (a bad fine-tuning setting): nothing is left behind
+        assert train.main([*REDUCED, "finetune.epochs=0", "run.name=refused", "run.reuse=runs/reduced"]) == 2
+        assert "finetune.epochs" in capsys.readouterr().err
+    finally:
+        os.chdir(cwd)
+    for name in ("nothing", "nowhere", "refused"):
+        assert not (work / "runs" / name).exists(), name
