@@ -80,7 +80,10 @@ class DataConfig:
     Diabetic Retinopathy Detection competition report", 2015 (the winning entry).
     """
 
-    dataset: str = "drac"  # drac | mnist | fashion_mnist | cifar10
+    # drac = graded retinal images through the ingest (whatever data.layout finds: DRAC, APTOS,
+    # EyePACS, IDRiD, MedMNIST or a plain folder + CSV; the name is DRAC's, the home task);
+    # mnist | fashion_mnist | cifar10 = the correctness checks, read directly (no ingest)
+    dataset: str = "drac"
     root: str = ""  # DRAC unzipped root, a public DR layout, a .npz, a plain image folder, or a generic dataset path
     layout: str = "auto"  # auto | drac | plain | aptos | eyepacs | idrid | medmnist
     labels_csv: str = ""  # plain layout: the label CSV (default: the only CSV in root)
