@@ -275,6 +275,10 @@ class FinetuneConfig:
     # labelled image. 1.0 = all. An epoch is one pass over the drawn images: raise
     # finetune.epochs to keep the number of optimiser steps (e.g. 0.1 -> about 7x-8x).
     label_fraction: float = 1.0
+    # The seed of the fine-tuning alone (head init, scratch's backbone init, batch order,
+    # augmentation, the label_fraction draw, the bootstrap); -1 = run.seed. Another value
+    # repeats the fine-tuning on the same pretraining (with run.reuse: without pretraining again).
+    seed: int = -1
 
 
 @dataclass
@@ -529,10 +533,24 @@ def get(cfg: Any, dotted: str) -> Any:
     return obj
 
 
-def closest_choice(value: Any, choices: Sequence[str]) -> str:
-    """The choice nearest to a mistyped ``value`` (``fundas`` -> ``fundus``), else the first
-    (the default where the first is the default)."""
-    near = difflib.get_close_matches(str(value).strip().lower(), [c for c in choices if c], n=1, cutoff=0.6)
+_CHOICE_MEANINGS: dict[str, dict[str, str]] = {
+    "finetune.freeze": {"none": "all", "no": "all", "false": "all", "off": "all", "unfrozen": "all",
+                        "full": "all", "whole": "all", "yes": "frozen", "true": "frozen", "on": "frozen",
+                        "head": "frozen", "linear": "frozen", "linear_probe": "frozen"},
+}
+"""Words users write for a choice, by setting: ``finetune.freeze=none`` (nothing frozen) means
+``all`` (the whole backbone trains), not the nearest spelling ``frozen``."""
+
+
+def closest_choice(value: Any, choices: Sequence[str], setting: str = "") -> str:
+    """The choice ``value`` most likely means: what its word means for ``setting``
+    (:data:`_CHOICE_MEANINGS`, ``freeze=none`` -> ``all``), else the nearest spelling
+    (``fundas`` -> ``fundus``), else the first (the default where the first is the default)."""
+    text = str(value).strip().lower()
+    meant = _CHOICE_MEANINGS.get(setting, {}).get(text)
+    if meant in choices:
+        return meant
+    near = difflib.get_close_matches(text, [c for c in choices if c], n=1, cutoff=0.6)
     return near[0] if near else choices[0]
 
 
@@ -544,7 +562,7 @@ def validate(cfg: Config) -> None:
             raise ConfigError(
                 f"config: {dotted}={value!r} is not one of "
                 f"{', '.join(c or repr(c) + ' (the default)' for c in choices)}.\n"
-                f"  fix: {dotted}={closest_choice(value, choices)}"
+                f"  fix: {dotted}={closest_choice(value, choices, dotted)}"
             )
     positive = ["data.n_folds", "pretrain.epochs", "pretrain.batch_size", "finetune.batch_size",
                 "pretrain.augment.image_size", "pretrain.checkpoint_every"]
@@ -579,6 +597,9 @@ def validate(cfg: Config) -> None:
             "config: finetune.head_warmup_epochs trains the head alone before the backbone is "
             "fine-tuned, but finetune.freeze=frozen never fine-tunes the backbone.\n"
             "  fix: finetune.head_warmup_epochs=0, or finetune.freeze=all (or last)")
+    if ft.seed < -1:
+        raise ConfigError(f"config: finetune.seed={ft.seed} must be -1 (run.seed's) or a seed >= 0.\n"
+                          f"  fix: finetune.seed=-1")
     if not (0.0 < ft.label_fraction <= 1.0):
         raise ConfigError(
             f"config: finetune.label_fraction={ft.label_fraction} must be in (0, 1]: the fraction "

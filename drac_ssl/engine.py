@@ -290,7 +290,10 @@ class Engine:
         self.monitor.load_state_dict(state)
         self.stopped = state.get("stopped", "")
         if self.is_main:
-            print(f"[{self.stage}] resuming from {self.last} at epoch {self.start_epoch}")
+            done = self.start_epoch  # epochs finished, counted from 1 as the epoch lines are
+            print(f"[{self.stage}] resuming from {self.last}: {done} of {self.epochs} epoch(s) done"
+                  + (f", stopped then ({self.stopped})" if self.stopped else
+                     f", continuing with epoch {done + 1}" if done < self.epochs else ", nothing left to train"))
         return True
 
     def run(self, task: TrainingTask, stop_after_epoch: int | None = None) -> EngineResult:

@@ -133,6 +133,8 @@ __all__ = [
 ]
 
 VARIANTS = ("scratch", "vicreg", "vicreg_umm")
+FREEZE_WORDS = {"frozen": "backbone frozen", "last": "backbone's last stage trained",
+                "all": "whole backbone trained"}
 """Backbone variants, in the order of the comparison table."""
 EXTRACT_BATCH = 64
 _FT_DEFAULTS = FinetuneConfig()
@@ -267,11 +269,16 @@ class _Context:
     def num_grades(self) -> int:
         return len(self.grade_names)
 
+    @property
+    def seed(self) -> int:
+        """The fine-tuning's seed: ``finetune.seed``, or ``run.seed`` when that is -1."""
+        return self.ft.seed if self.ft.seed >= 0 else self.cfg.run.seed
+
     def train_positions(self, fold: int) -> np.ndarray:
         """Positions (into ``lab``) of the images fold ``fold`` trains on: every labelled image
         outside the fold, or with ``finetune.label_fraction`` < 1 a grade-stratified draw of
         that fraction of them (:func:`drac_ssl.evaluation.stratified_split`; at least one
-        image per grade; seeded by ``run.seed`` and the fold, so every variant gets the same
+        image per grade; seeded by the fine-tuning's seed and the fold, so every variant gets the same
         images). Sorted, int64."""
         pool = np.flatnonzero(self.folds != fold)
         fraction = self.ft.label_fraction
@@ -279,9 +286,30 @@ class _Context:
             return pool
         n_grades_present = len(np.unique(self.grades[pool]))
         n = min(pool.size, max(n_grades_present, int(round(fraction * pool.size))))
-        rng = np.random.default_rng([self.cfg.run.seed, fold, 1013])
+        rng = np.random.default_rng([self.seed, fold, 1013])
         chosen, _ = stratified_split(self.grades[pool], n, rng)
         return pool[chosen]
+
+
+def _label_draw(ctx: _Context) -> tuple[str, float]:
+    """With ``finetune.label_fraction`` < 1: words for what the folds train on (the counts
+    actually drawn, which the floor of one image per grade can raise above the setting) and
+    the fraction in effect (drawn / training images, over all folds); ("", 1.0) otherwise."""
+    fraction = ctx.ft.label_fraction
+    if fraction >= 1.0:
+        return "", 1.0
+    drawn = [ctx.train_positions(f).size for f in ctx.fold_ids]
+    pools = [int(np.sum(ctx.folds != f)) for f in ctx.fold_ids]
+    effective = sum(drawn) / max(sum(pools), 1)
+
+    def span(values: list[int]) -> str:
+        return f"{min(values)}" if min(values) == max(values) else f"{min(values)}-{max(values)}"
+
+    floor = (f"; {effective:.0%} in effect: at least one image of each grade is drawn"
+             if abs(effective - fraction) > max(0.01, 0.1 * fraction) else "")
+    return (f"each fold trains on {span(drawn)} of its {span(pools)} training images "
+            f"(finetune.label_fraction={fraction:g}, a grade-stratified draw, the same for every "
+            f"variant{floor})", effective)
 
 
 def _workers(cfg: Config) -> int:
@@ -333,7 +361,7 @@ def _feature_bank(model: GradingModel, ctx: _Context) -> _FeatureBank:
     positions = np.arange(len(ctx.lab))
     views = []
     for v in range(n_views):
-        seed = epoch_seed(ctx.cfg.run.seed, 10_000 + v)
+        seed = epoch_seed(ctx.seed, 10_000 + v)
         batches = _stack_inputs(ctx, ctx.spec.view_transform(seed), positions, seed)
         views.append(_features(model, batches, [()], ctx)[0])
     flips = TTA_FLIPS if ctx.ft.tta else TTA_FLIPS[:1]
@@ -468,7 +496,7 @@ def _run_fold(ctx: _Context, spec: ModelSpec, backbone: Backbone, fold: int,
     its raw validation outputs (TTA), the history, the best epoch and the stop reason.
     ``head_warmup_epochs``: see :func:`_fit_fold` (the full-model path only)."""
     ft = ctx.ft
-    seed_everything(ctx.cfg.run.seed + fold)
+    seed_everything(ctx.seed + fold)
     model = spec.build(copy.deepcopy(backbone))
     _apply_freeze(model, ft.freeze)
     model.to(ctx.device)
@@ -482,7 +510,7 @@ def _run_fold(ctx: _Context, spec: ModelSpec, backbone: Backbone, fold: int,
 
     def order(epoch: int) -> np.ndarray:
         return epoch_order(y_train, ft.batch_size, ft.class_balance,
-                           epoch_seed(ctx.cfg.run.seed, epoch, 1 + fold), k)
+                           epoch_seed(ctx.seed, epoch, 1 + fold), k)
 
     if ft.freeze == "frozen":
         features = bank(model)
@@ -490,7 +518,7 @@ def _run_fold(ctx: _Context, spec: ModelSpec, backbone: Backbone, fold: int,
 
         def batches(epoch: int) -> Iterator[tuple[Tensor, Tensor]]:
             positions = train_pos[order(epoch)]
-            rng = np.random.default_rng(epoch_seed(ctx.cfg.run.seed, epoch, 101 + fold))
+            rng = np.random.default_rng(epoch_seed(ctx.seed, epoch, 101 + fold))
             view = torch.as_tensor(rng.integers(0, features.train_views.shape[0], len(positions)))
             pos_t = torch.as_tensor(positions)
             grades_t = torch.as_tensor(ctx.grades[positions], dtype=torch.long)
@@ -518,7 +546,7 @@ def _run_fold(ctx: _Context, spec: ModelSpec, backbone: Backbone, fold: int,
         inputs = _eval_inputs(ctx)[torch.as_tensor(val_pos)]
 
         def batches(epoch: int) -> Iterator[tuple[Tensor, Tensor]]:
-            seed = epoch_seed(ctx.cfg.run.seed, epoch, 1 + fold)
+            seed = epoch_seed(ctx.seed, epoch, 1 + fold)
             dataset.reseed(seed)
             loader = DataLoader(dataset, batch_size=ft.batch_size, sampler=order(epoch).tolist(),
                                 num_workers=ctx.workers,
@@ -580,6 +608,7 @@ def _signature(ctx: _Context, variant: str, source: Path | None, spec: ModelSpec
                 if k not in _UNSIGNED_SETTINGS and not (k in _ADDED_SETTINGS and v == defaults[k])}
     if source is None:  # scratch never warms its head up alone (nothing pretrained to keep)
         settings.pop("head_warmup_epochs", None)
+    settings.pop("seed", None)  # the seed in effect is signed below, whichever setting gave it
     # the input spec's train_crop_scale is finetune.crop_scale, signed above; the ingest's
     # fundus options are recorded only when one is on (an older run's signature holds)
     input_meta = {k: v for k, v in ctx.spec.to_metadata().items() if k != "train_crop_scale"}
@@ -595,7 +624,7 @@ def _signature(ctx: _Context, variant: str, source: Path | None, spec: ModelSpec
         if run_dir is not None and where.is_relative_to(os.path.abspath(run_dir)):
             where = where.relative_to(os.path.abspath(run_dir))
         source_id = {"path": where.as_posix(), "sha256": _source_digest(source) if source.is_file() else "none"}
-    blob = json.dumps({"finetune": settings, "seed": ctx.cfg.run.seed, "variant": variant,
+    blob = json.dumps({"finetune": settings, "seed": ctx.seed, "variant": variant,
                        "source": source_id,
                        "spec": spec_dict, "input": input_meta,
                        "ids": [r["id"] for r in ctx.lab], "folds": ctx.folds.tolist(),
@@ -639,7 +668,7 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
     signature = _signature(ctx, variant, source, spec, run_dir)
     # a fold finished before sources were signed by content (absolute path + file stamp)
     accepted = {signature} if source is None else {signature, _signature(ctx, variant, source, spec, legacy=True)}
-    seed_everything(ctx.cfg.run.seed)  # scratch: one random init shared by all folds
+    seed_everything(ctx.seed)  # scratch: one random init shared by all folds
     backbone = spec.build_backbone()
     if source is not None:
         load_local_weights(backbone, source, strict=True)
@@ -730,13 +759,13 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
     names = list(ctx.grade_names)
     qwk_k = functools.partial(quadratic_weighted_kappa, num_grades=k)
     report = grading_report(y, probs, pred, names)
-    qwk_ci = bootstrap_ci(y, pred, qwk_k, n_boot=ctx.ft.n_boot, seed=ctx.cfg.run.seed)
+    qwk_ci = bootstrap_ci(y, pred, qwk_k, n_boot=ctx.ft.n_boot, seed=ctx.seed)
     rules: dict[str, dict[str, Any]] = {}
     for rule in DECISIONS:
         r = report if rule == decision else grading_report(y, probs, preds[rule], names)
         rules[rule] = {"qwk": r["qwk"], "accuracy": r["accuracy"], "macro_f1": r["macro_f1"],
                        "qwk_ci95": list(qwk_ci if rule == decision else bootstrap_ci(
-                           y, preds[rule], qwk_k, n_boot=ctx.ft.n_boot, seed=ctx.cfg.run.seed)),
+                           y, preds[rule], qwk_k, n_boot=ctx.ft.n_boot, seed=ctx.seed)),
                        "selected": rule == decision}
     _, _, pred_in_sample = calibration.decide([raw_all])
     per_fold: list[dict[str, Any]] = []
@@ -751,6 +780,7 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
                          "thresholds_cross_fitted": fold_cuts[record["fold"]],
                          "seconds": record["seconds"], "stopped": record["stopped"]})
     fold_qwk = np.array([f["qwk"] for f in per_fold], dtype=np.float64)
+    draw_words, draw_fraction = _label_draw(ctx)
     metrics = {
         "variant": variant,
         "n": report["n"],
@@ -769,10 +799,10 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
         "calibration": calibration.to_dict(),
         "keep": ctx.ft.keep,
         "label_fraction": ctx.ft.label_fraction,
+        "label_fraction_in_effect": draw_fraction,
+        "seed": ctx.seed,
         "protocol": ("out-of-fold predictions of every labelled image"
-                     + (f", each fold trained on {ctx.ft.label_fraction:g} of its training images "
-                        f"(finetune.label_fraction: a grade-stratified draw, the same for every "
-                        f"variant)" if ctx.ft.label_fraction < 1 else "")
+                     + (f"; {draw_words}" if draw_words else "")
                      + (", each fold's model after its last epoch (finetune.keep=last: no epoch chosen "
                         "on the validation fold)" if ctx.ft.keep == "last" else
                         ", each fold's model from the epoch with the best validation kappa "
@@ -949,12 +979,11 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
         raise ValueError(f"the manifest holds grade {int(ctx.grades.max())} but the ingest recorded "
                          f"{len(names)} grades ({describe_grades(names)}); rerun the ingest stage")
     print(f"[finetune] {len(lab)} labelled images in {len(fold_ids)} folds, {len(names)} grades "
-          f"({describe_grades(names)}), {data.channels} channel(s); head {ft.head}, backbone "
-          f"{ft.freeze}, decision {ft.decision}; variants {', '.join(sources)}"
+          f"({describe_grades(names)}), {data.channels} channel(s); head {ft.head}, "
+          f"{FREEZE_WORDS.get(ft.freeze, ft.freeze)} (finetune.freeze={ft.freeze}), decision {ft.decision}; variants {', '.join(sources)}"
           + (f"; pretrained variants train the head alone for the first {ft.head_warmup_epochs} "
              f"epochs (finetune.head_warmup_epochs, LP-FT)" if ft.head_warmup_epochs else "")
-          + (f"; each fold trains on {ft.label_fraction:g} of its training images "
-             f"(finetune.label_fraction) and is scored on its whole validation fold"
+          + (f"; {_label_draw(ctx)[0]}, and is scored on its whole validation fold"
              if ft.label_fraction < 1 else ""))
     variants: dict[str, VariantResult] = {}
     for name, source in sources.items():
@@ -980,8 +1009,7 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
                      f"same folds, head and budget for every variant"
                      + (f" (the pretrained ones train the head alone for the first "
                         f"{ft.head_warmup_epochs} epochs: LP-FT)" if ft.head_warmup_epochs else "")
-                     + (f"; each fold trained on {ft.label_fraction:g} of its training images "
-                        f"(finetune.label_fraction)" if ft.label_fraction < 1 else "")
+                     + (f"; {_label_draw(ctx)[0]}" if ft.label_fraction < 1 else "")
                      + "; metrics on out-of-fold "
                      f"predictions with cross-fitted calibration, grades by finetune.decision="
                      f"{ft.decision}; AUC: macro one-vs-one (auc) and one-vs-rest (auc_ovr); 95% CI: "

@@ -280,7 +280,7 @@ def _check_choices(c: _Findings, cfg: Config) -> None:
     for setting, choices in config_module._CHOICES.items():
         value = get(cfg, setting)
         if value not in choices:
-            fix = config_module.closest_choice(value, choices)
+            fix = config_module.closest_choice(value, choices, setting)
             c.error(setting, f"not one of {', '.join(repr(x) if not x else x for x in choices)}",
                     f"{setting}={fix or repr(fix)}")
 
@@ -408,6 +408,9 @@ def _check_finetune_settings(c: _Findings, cfg: Config) -> None:
                     "finetune.conv_head_channels", "finetune.n_boot"], 1)
     _range(c, cfg, ["finetune.backbone_lr_ratio", "finetune.weight_decay", "finetune.patience"], 0)
     _range(c, cfg, ["finetune.dropout"], 0, high=1, high_open=True)
+    _range(c, cfg, ["finetune.label_fraction"], 0, strict=True, high=1,
+           why=": the fraction of each fold's training images the fold trains on")
+    _range(c, cfg, ["finetune.seed"], -1, why=" (-1: run.seed's)")
     _check_crop_scale(c, "finetune.crop_scale", ft.crop_scale)
     bn = _bn_trains(cfg)
     if ft.batch_size == 1 and bn:
@@ -1004,7 +1007,10 @@ def _run_stage_validators(c: _Findings, cfg: Config, stages: list[str]) -> None:
                 continue
             if not setting and any(f.severity == "error" for f in c.items):
                 continue  # cannot tell which setting: the errors above already stop the run
-            c.error("", message.replace("\n  fix: ", "\n     fix: ").replace(" -> ", "\n     fix: ", 1))
+            what = message.replace("\n  fix: ", "\n     fix: ").replace(" -> ", "\n     fix: ", 1)
+            if any(f.what == what for f in c.items):
+                continue  # two stages' validators share a check: say it once
+            c.error("", what)
 
 
 # --------------------------------------------------------------------------------------

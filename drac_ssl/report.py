@@ -141,8 +141,8 @@ def _config_section(run_dir: Path) -> list[str]:
                      f"resamples"
                      + (f", head alone for the first {fc.get('head_warmup_epochs')} epochs (LP-FT)"
                         if fc.get("head_warmup_epochs") else "")
-                     + (f", **each fold trained on {fc.get('label_fraction'):g} of its training images** "
-                        f"(label_fraction; the fold table's train column)"
+                     + (f", **label fraction {fc.get('label_fraction'):g}: each fold trained on a "
+                        f"grade-stratified draw of its training images** (the fold table's train column)"
                         if (fc.get("label_fraction") or 1) < 1 else "")],
         ["stages", ", ".join(cfg.get("run", {}).get("stages", []))],
     ]
@@ -155,7 +155,9 @@ def _stages_section(run_dir: Path) -> list[str]:
     lines = ["## Stage wall times", ""]
     if not isinstance(stages, dict) or not stages:
         return lines + ["No `stages.json` (the stages were not run by the orchestrator).", ""]
-    rows = [[name, s.get("status"), _num(s.get("seconds"), 1),
+    rows = [[name, "taken (`run.reuse`)" if s.get("reused_from") else s.get("status"),
+             f"{_num(s.get('seconds'), 1)} ({_num(s.get('seconds_in_source'), 1)} there)"
+             if s.get("reused_from") else _num(s.get("seconds"), 1),
              f"{_num(s.get('seconds_earlier_attempts'), 1)} ({int(s.get('attempts', 1)) - 1})"
              if s.get("seconds_earlier_attempts") is not None else "",
              s.get("finished_utc") or s.get("stopped_utc")] for name, s in stages.items()]
@@ -172,7 +174,7 @@ def _stages_section(run_dir: Path) -> list[str]:
         lines += ["", "Taken from another run folder with the same settings (`run.reuse`), not run here: "
                       + ", ".join(f"{name} ({_num(s.get('seconds_in_source'), 1)} s there)"
                                   for name, s in taken.items())
-                      + f"; from `{'`, `'.join(sources)}`."]
+                      + f"; from `{'`, `'.join(sources)}` (hard links, or copies across file systems)."]
     return lines
 
 

@@ -205,6 +205,18 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def git_dirty() -> bool | None:
+    """Whether tracked files of the checkout this package runs from differ from its commit
+    (uncommitted changes: the commit alone does not reproduce the code); None when unknown."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    try:
+        out = subprocess.run(["git", "-C", here, "status", "--porcelain", "--untracked-files=no"],
+                             capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return bool(out.stdout.strip()) if out.returncode == 0 else None
+
+
 def git_commit() -> str:
     """Short commit of the checkout this package runs from (not of the working directory)."""
     here = os.path.dirname(os.path.abspath(__file__))
@@ -241,6 +253,7 @@ def environment_info() -> dict[str, Any]:
         "cpu_cores": os.cpu_count(),
         "threads": thread_settings(),
         "git_commit": git_commit(),
+        "git_dirty": git_dirty(),
         "command": command_line(),
     }
     if torch.cuda.is_available():

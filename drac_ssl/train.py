@@ -56,11 +56,14 @@ run folder is (``run.out_dir`` / ``run.name``: a moved or renamed run folder res
 where a new run folder took finished stages from (``run.reuse``: only equal settings)."""
 REUSABLE_STAGES: dict[str, tuple[str, ...]] = {
     "ingest": ("data.",),
-    "pretrain": ("data.", "pretrain.", "run.seed", "run.device"),
-    "umm": ("data.", "pretrain.", "umm.", "run.seed", "run.device"),
+    "pretrain": ("data.", "pretrain.", "run.seed"),
+    "umm": ("data.", "pretrain.", "umm.", "run.seed"),
 }
 """The stages ``run.reuse`` can take from another run folder, in pipeline order, with the
-settings (a section ``x.`` or one key) their outputs depend on."""
+settings (a section ``x.`` or one key) their outputs depend on. ``run.device`` is not one:
+a pretraining made on a GPU may be fine-tuned on a CPU (the numbers differ by rounding)."""
+PATH_SETTINGS = ("data.root", "data.labels_csv", "pretrain.backbone.weights")
+"""Settings holding a path: compared as the file they name (``data/`` and ``./data`` agree)."""
 STAGE_FOLDERS = {"ingest": "data", "pretrain": "pretrain", "umm": "umm"}
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "default.yaml"
 def phantom_root(cfg: Config) -> Path:
@@ -176,6 +179,26 @@ def _data_channels_resolved(settings: dict[str, Any], run_dir: Path) -> dict[str
                                      "backbone": {**backbone, "in_channels": channels}}}
 
 
+def _comparable(settings: dict[str, Any]) -> dict[str, Any]:
+    """``settings`` with what means the same written the same: paths (:data:`PATH_SETTINGS`)
+    absolute and normalised (relative ones from the working folder, as a run reads them;
+    a trailing slash dropped) and ``run.device=auto`` as the device it picks here."""
+    out = json.loads(json.dumps(settings, default=str))
+    for key in PATH_SETTINGS:
+        section, _, name = key.rpartition(".")
+        node: Any = out
+        for part in section.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and isinstance(node.get(name), str) and node[name].strip():
+            node[name] = os.path.normpath(os.path.abspath(os.path.expanduser(node[name])))
+    run = out.get("run")
+    if isinstance(run, dict) and run.get("device") == "auto":
+        from drac_ssl.runtime import resolve_device
+
+        run["device"] = str(resolve_device("auto"))
+    return out
+
+
 def _saved_settings(saved: dict[str, Any]) -> dict[str, Any]:
     """A run folder's saved ``config.yaml`` as this version reads it: settings added since it
     was written take their defaults (the values the run used); as written when it no longer
@@ -208,8 +231,8 @@ def _existing_run_problem(cfg: Config, run_dir: Path) -> str:
         old = yaml.safe_load(saved.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         return f"{saved}: the saved configuration is not valid YAML ({exc}).\n     fix: choose another run.name"
-    diffs = _config_differences(_data_channels_resolved(_saved_settings(old), run_dir),
-                                _data_channels_resolved(to_dict(cfg), run_dir))
+    diffs = _config_differences(_comparable(_data_channels_resolved(_saved_settings(old), run_dir)),
+                                _comparable(_data_channels_resolved(to_dict(cfg), run_dir)))
     if not preflight.blocking_outputs(run_dir):
         if not (run_dir / "data" / "manifest.csv").exists():
             return ""  # nothing finished (e.g. an ingest stopped by a bad file): any change is fine
@@ -254,6 +277,35 @@ class ReusePlan:
         return f"takes {taken} from {self.source}{rest}"
 
 
+def _is_run_folder(path: Path) -> bool:
+    return (path / "config.yaml").is_file() and (path / "stages.json").is_file()
+
+
+def reuse_source(cfg: Config) -> Path:
+    """The run folder ``run.reuse`` names, absolute: the path as given (relative to the
+    working folder), else a run of that name in ``run.out_dir`` (``run.reuse=base``).
+
+    Raises:
+        ConfigError: neither is a run folder; the fix names the closest run folder there.
+    """
+    given = Path(os.path.expanduser(cfg.run.reuse))
+    candidates = [given] + ([Path(cfg.run.out_dir) / given] if not given.is_absolute() else [])
+    for path in candidates:
+        if _is_run_folder(path):
+            return Path(os.path.abspath(path))
+    import difflib
+
+    out_dir = Path(cfg.run.out_dir)
+    runs = sorted(p.name for p in out_dir.iterdir() if _is_run_folder(p)) if out_dir.is_dir() else []
+    close = difflib.get_close_matches(given.name, runs, n=1)
+    where = " or ".join(str(p) for p in candidates)
+    fix = (f"run.reuse={out_dir / close[0]} (the closest run folder in {out_dir})" if close else
+           f"run.reuse=the folder of an earlier run (a path, or a run name in run.out_dir={out_dir}"
+           + (f": {', '.join(runs[:8])}" if runs else ", which holds none") + ")")
+    raise ConfigError(f"{where} is not a run folder of python -m drac_ssl.train (no config.yaml and "
+                      f"stages.json there)\n  fix: {fix}")
+
+
 def plan_reuse(cfg: Config, source: Path, run_dir: Path) -> ReusePlan:
     """The finished stages of run folder ``source`` that the new run folder ``run_dir`` can take:
     those of :data:`REUSABLE_STAGES`, in pipeline order, up to the first that did not finish
@@ -266,7 +318,7 @@ def plan_reuse(cfg: Config, source: Path, run_dir: Path) -> ReusePlan:
             already holds files; its message ends with ``\n  fix: ...``.
     """
     saved = source / "config.yaml"
-    if not (source / "stages.json").is_file() or not saved.is_file():
+    if not _is_run_folder(source):
         raise ConfigError(f"{source} is not a run folder of python -m drac_ssl.train (no config.yaml and "
                           f"stages.json there)\n  fix: run.reuse=the folder of an earlier run, e.g. "
                           f"runs/<run.name>")
@@ -280,8 +332,8 @@ def plan_reuse(cfg: Config, source: Path, run_dir: Path) -> ReusePlan:
         old = yaml.safe_load(saved.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{saved} is not valid YAML ({exc})\n  fix: run.reuse=another run folder") from None
-    diffs = _config_differences(_data_channels_resolved(_saved_settings(old), source),
-                                _data_channels_resolved(to_dict(cfg), source))
+    diffs = _config_differences(_comparable(_data_channels_resolved(_saved_settings(old), source)),
+                                _comparable(_data_channels_resolved(to_dict(cfg), source)))
     modality = (ingest_modality(_saved_settings(old)), ingest_modality(to_dict(cfg)))
     status = preflight._status(source)
     taken: list[str] = []
@@ -308,13 +360,20 @@ def _link_tree(src: Path, dst: Path) -> tuple[int, int]:
         target_dir = dst / Path(root).relative_to(src)
         target_dir.mkdir(parents=True, exist_ok=True)
         for name in files:
-            try:
-                os.link(Path(root) / name, target_dir / name)
-                linked += 1
-            except OSError:
-                shutil.copy2(Path(root) / name, target_dir / name)
-                copied += 1
+            n_linked, n_copied = _link_tree_file(Path(root) / name, target_dir / name)
+            linked, copied = linked + n_linked, copied + n_copied
     return linked, copied
+
+
+def _link_tree_file(src: Path, dst: Path) -> tuple[int, int]:
+    """One file of :func:`_link_tree`: a hard link, else a copy. Returns (linked, copied)."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(src, dst)
+        return 1, 0
+    except OSError:
+        shutil.copy2(src, dst)
+        return 0, 1
 
 
 def _rebased(value: Any, folder: str, run_dir: Path) -> Any:
@@ -330,7 +389,7 @@ def _rebased(value: Any, folder: str, run_dir: Path) -> Any:
     return value
 
 
-def take_reused_stages(plan: ReusePlan, run_dir: Path) -> str:
+def take_reused_stages(plan: ReusePlan, run_dir: Path, cfg: Config) -> str:
     """Put the stages of ``plan`` into the new run folder ``run_dir``: their folders linked
     (:func:`_link_tree`) and ``stages.json`` entries saying ``done``, ``reused_from`` (the
     source folder), ``seconds_in_source`` and 0 seconds here. Returns a line for the console."""
@@ -344,13 +403,55 @@ def take_reused_stages(plan: ReusePlan, run_dir: Path) -> str:
             n_linked, n_copied = _link_tree(plan.source / folder, run_dir / folder)
             linked, copied = linked + n_linked, copied + n_copied
         old = status[stage]
+        taken_there = old.get("reused_from")  # a chain of reuses names the run that did the work
         entries[stage] = {"status": "done", "seconds": 0.0, "finished_utc": now,
-                          "reused_from": str(plan.source), "seconds_in_source": old.get("seconds"),
+                          "reused_from": str(taken_there or plan.source),
+                          "seconds_in_source": old.get("seconds_in_source") if taken_there else old.get("seconds"),
                           "outputs": _rebased(old.get("outputs"), folder, run_dir)}
+        if taken_there:
+            entries[stage]["via"] = str(plan.source)
+    # finished fine-tuning folds: fine-tuning reuses those whose signature (settings, data,
+    # seed, pretrained weights) matches, e.g. scratch when only the pretraining changed
+    n_folds = 0
+    variants = {"vicreg"} | ({"scratch"} if cfg.finetune.compare_scratch else set()) | (
+        {"vicreg_umm"} if cfg.umm.enabled else set())
+    for record in sorted((plan.source / "finetune").glob("*/fold*.json")):
+        if record.parent.name not in variants:
+            continue
+        weights = record.with_suffix(".safetensors")
+        if weights.is_file():
+            for path in (record, weights):
+                n_linked, n_copied = _link_tree_file(path, run_dir / "finetune" / record.parent.name / path.name)
+                linked, copied = linked + n_linked, copied + n_copied
+            n_folds += 1
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_json(run_dir / "stages.json", entries)
     files = f"{linked} file(s) hard-linked" + (f", {copied} copied" if copied else "")
-    return f"[train] run.reuse: {plan.describe()} ({files})"
+    folds = (f"; its {n_folds} finished fine-tuning fold(s) are offered to the fine-tuning, which "
+             f"reuses those whose settings and inputs match (signature) and retrains the others"
+             if n_folds else "")
+    return f"[train] run.reuse: {plan.describe()} ({files}){folds}"
+
+
+def _reuse_in_existing_folder(cfg: Config, run_dir: Path) -> list[Finding]:
+    """A warning when ``run.reuse`` names another source than the one this existing run
+    folder took its stages from (or it took none): the setting is read only for a new folder,
+    so nothing is taken now. Rerunning the command that made the folder says nothing."""
+    try:
+        wanted = str(reuse_source(cfg))
+    except ConfigError:
+        wanted = cfg.run.reuse
+    status = preflight._status(run_dir)
+    taken = {str(s.get("via") or s.get("reused_from")) for s in status.values()
+             if isinstance(s, dict) and s.get("reused_from")}
+    if wanted in taken:
+        return []
+    had = (f"its stages were taken from {', '.join(sorted(taken))}" if taken else "its stages ran in it")
+    return [Finding("run.reuse", cfg.run.reuse,
+                    f"ignored: run.reuse is read only when the run folder is new, and {run_dir} exists "
+                    f"({had}); nothing is taken from {wanted}",
+                    "choose another run.name to start a new run that takes stages from it",
+                    severity="warning")]
 
 
 def run_pipeline(cfg: Config, sources: dict[str, str] | None = None,
@@ -380,7 +481,7 @@ def run_pipeline(cfg: Config, sources: dict[str, str] | None = None,
     plan = None
     if cfg.run.reuse and not (run_dir / "config.yaml").exists():  # a new run folder only
         try:
-            plan = plan_reuse(cfg, Path(cfg.run.reuse), run_dir)
+            plan = plan_reuse(cfg, reuse_source(cfg), run_dir)
         except ConfigError as exc:
             what, _, fix = str(exc).partition("\n  fix: ")
             findings.append(Finding("run.reuse", cfg.run.reuse, what, fix))
@@ -390,10 +491,12 @@ def run_pipeline(cfg: Config, sources: dict[str, str] | None = None,
                                     f"({'; '.join(plan.why)})",
                                     "make those settings equal to that run's, or leave run.reuse out "
                                     "to run every stage here"))
+    elif cfg.run.reuse:
+        findings += _reuse_in_existing_folder(cfg, run_dir)
     reused = ""
     created = not run_dir.exists()
     if plan is not None and plan.stages and not any(f.severity == "error" for f in findings):
-        reused = take_reused_stages(plan, run_dir)  # before the preflight: it checks what remains
+        reused = take_reused_stages(plan, run_dir, cfg)  # before the preflight: it checks what remains
     try:
         warnings = preflight.run(cfg, run_dir, sources, findings)
     except PreflightError:
@@ -421,9 +524,10 @@ def run_pipeline(cfg: Config, sources: dict[str, str] | None = None,
             continue
         if status.get(name, {}).get("status") == "done":
             source = status[name].get("reused_from")
+            via = f" via {status[name]['via']}" if status[name].get("via") else ""
             print(f"[train] stage {name}: already done "
                   + (f"in {source} ({float(status[name].get('seconds_in_source') or 0):.1f} s there; "
-                     f"taken by run.reuse)" if source else f"({status[name]['seconds']:.1f} s)")
+                     f"taken by run.reuse{via})" if source else f"({status[name]['seconds']:.1f} s)")
                   + ", skipping")
             continue
         previous = status.get(name, {})  # an attempt that was interrupted or failed
@@ -468,7 +572,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m drac_ssl.train",
         description="Run the drac_ssl pipeline (ingest -> VICReg -> UMM -> CV fine-tune -> export).",
-        epilog="Overrides: section.key=value, e.g. data.root=/path/to/DRAC pretrain.epochs=50",
+        epilog=("Overrides: section.key=value, e.g. data.root=/path/to/DRAC pretrain.epochs=50. Every "
+                "setting, its default and meaning: drac_ssl/config.py and configs/default.yaml. Rerunning "
+                "a command resumes its run folder; run.name=NEW run.reuse=runs/OLD starts a new run that "
+                "takes OLD's finished ingest / pretraining / UMM where their settings are equal (e.g. "
+                "another fine-tuning on the same pretraining)."),
     )
     parser.add_argument("-c", "--config", default=None,
                         help=f"YAML config (default: {DEFAULT_CONFIG.relative_to(DEFAULT_CONFIG.parents[1])})")

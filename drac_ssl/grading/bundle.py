@@ -173,8 +173,10 @@ def chance_warning(cv: dict[str, Any]) -> str | None:
     finite = len(ci) >= 2 and all(isinstance(c, int | float) and math.isfinite(c) for c in ci[:2])
     if not isinstance(qwk, int | float) or not finite or ci[0] > 0:
         return None
+    kind = "one-vs-rest" if isinstance(cv.get("auc_ovr"), int | float) else "one-vs-one"
     auc = cv.get("auc_ovr", cv.get("auc"))
-    auc_text = f", macro AUC {auc:.3f} (0.5 = chance)" if isinstance(auc, int | float) and math.isfinite(auc) else ""
+    auc_text = (f", macro AUC {kind} {auc:.3f} (0.5 = chance)"
+                if isinstance(auc, int | float) and math.isfinite(auc) else "")
     return (f"No evidence that this model grades better than chance: out-of-fold QWK {qwk:.3f}, "
             f"95% CI {ci[0]:.3f}..{ci[1]:.3f} reaches 0{auc_text}. Do not read its grades or "
             f"probabilities as a grading; it needs more labelled images, more training or "

@@ -411,7 +411,8 @@ def test_a_model_no_better_than_chance_is_flagged(exported_run: Path) -> None:
     assert bundles.chance_warning({}) is None  # an untrained demo bundle: no metrics at all
     assert bundles.chance_warning({"qwk": None, "qwk_ci95": [None, None]}) is None
     text = bundles.chance_warning({"qwk": 0.0, "qwk_ci95": [0.0, 0.0], "auc_ovr": 0.49})
-    assert text and "better than chance" in text and "0.000..0.000" in text and "0.490" in text
+    assert text and "better than chance" in text and "0.000..0.000" in text and "one-vs-rest 0.490" in text
+    assert "one-vs-one 0.480" in bundles.chance_warning({"qwk": 0.0, "qwk_ci95": [-0.1, 0.1], "auc": 0.48})
     meta = json.loads((exported_run / "bundle" / "metadata.json").read_text())
     meta["cv_metrics"].update(qwk=0.01, qwk_ci95=[-0.2, 0.2])
     assert "No evidence that this model grades better than chance" in bundles._model_card(meta)

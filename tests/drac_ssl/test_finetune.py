@@ -269,7 +269,8 @@ def _signature(overrides: dict[str, str]) -> str:
                              *(f"{k}={v}" for k, v in overrides.items())])
     ctx = SimpleNamespace(cfg=cfg, ft=cfg.finetune, spec=grading.InputSpec.from_config(cfg),
                           lab=[{"id": f"img{i}"} for i in range(4)], folds=np.array([0, 0, 1, 1]),
-                          grades=np.array([0, 1, 2, 1]))
+                          grades=np.array([0, 1, 2, 1]),
+                          seed=cfg.finetune.seed if cfg.finetune.seed >= 0 else cfg.run.seed)
     spec = finetune._model_spec(cfg, Path("no-metadata.json"))
     return finetune._signature(ctx, "vicreg", None, spec)  # type: ignore[arg-type]
 
@@ -290,6 +291,10 @@ def test_fold_signature_follows_every_training_setting_and_keeps_old_runs() -> N
     assert len(signatures) == len(changed) and _signature({}) not in signatures
     # the bootstrap only summarises the folds, recomputed on every run: finished folds stay valid
     assert _signature({"finetune.n_boot": "10"}) == _signature({})
+    # the seed in effect counts, whichever setting gives it; so does a label fraction
+    assert _signature({"finetune.seed": "0"}) == _signature({})  # run.seed is 0
+    assert _signature({"finetune.seed": "1"}) == _signature({"run.seed": "1"}) != _signature({})
+    assert _signature({"finetune.label_fraction": "0.5"}) != _signature({})
 
 
 def test_fold_signature_signs_the_pretrained_source_by_place_in_the_run_and_content(tmp_path: Path) -> None:
@@ -298,7 +303,8 @@ def test_fold_signature_signs_the_pretrained_source_by_place_in_the_run_and_cont
     cfg = load_config(None, ["finetune.image_size=32", "pretrain.augment.source_size=48"])
     ctx = SimpleNamespace(cfg=cfg, ft=cfg.finetune, spec=grading.InputSpec.from_config(cfg),
                           lab=[{"id": f"img{i}"} for i in range(4)], folds=np.array([0, 0, 1, 1]),
-                          grades=np.array([0, 1, 2, 1]))
+                          grades=np.array([0, 1, 2, 1]),
+                          seed=cfg.finetune.seed if cfg.finetune.seed >= 0 else cfg.run.seed)
     spec = finetune._model_spec(cfg, Path("no-metadata.json"))
 
     def sign(run: Path, **kw: object) -> str:
@@ -504,7 +510,8 @@ def test_label_fraction_trains_every_variant_on_the_same_stratified_draw_and_sco
     train_ids: dict[str, dict[int, list[str]]] = {}
     for name, variant in result.variants.items():
         metrics = variant.metrics
-        assert metrics["label_fraction"] == 0.5 and "0.5 of its training images" in metrics["protocol"]
+        assert metrics["label_fraction"] == 0.5 and "12 of its 24 training images" in metrics["protocol"]
+        assert metrics["label_fraction_in_effect"] == 0.5 and "in effect" not in metrics["protocol"]
         assert metrics["n"] == 30  # still scored on every labelled image, out of fold
         for fold in metrics["folds"]:
             record = json.loads((variant.out_dir / f"fold{fold['fold']}.json").read_text())
@@ -516,19 +523,29 @@ def test_label_fraction_trains_every_variant_on_the_same_stratified_draw_and_sco
             train_ids.setdefault(name, {})[fold["fold"]] = ids
     assert train_ids["scratch"] == train_ids["vicreg"]  # paired: the same images for every variant
     assert len({tuple(v) for v in train_ids["vicreg"].values()}) == 5
-    assert "label_fraction" in json.loads(result.comparison_path.read_text())["protocol"]
+    assert "label_fraction=0.5" in json.loads(result.comparison_path.read_text())["protocol"]
 
-    # the draw follows run.seed; all labels is the full training part
+    # the draw follows the fine-tuning's seed; all labels is the full training part
     cfg = tiny_config(**base, **{"finetune.label_fraction": "0.5"})
     ctx = SimpleNamespace(folds=np.repeat(np.arange(5), 6), grades=np.tile(np.arange(3), 10),
-                          ft=cfg.finetune, cfg=cfg)
+                          ft=cfg.finetune, cfg=cfg, seed=0, fold_ids=list(range(5)))
     draw = finetune._Context.train_positions(ctx, 0)  # type: ignore[arg-type]
     assert np.array_equal(draw, finetune._Context.train_positions(ctx, 0))  # type: ignore[arg-type]
-    other = SimpleNamespace(**{**vars(ctx), "cfg": tiny_config(**base, **{"finetune.label_fraction": "0.5",
-                                                                          "run.seed": "1"})})
+    other = SimpleNamespace(**{**vars(ctx), "seed": 1})
     assert not np.array_equal(draw, finetune._Context.train_positions(other, 0))  # type: ignore[arg-type]
     full = SimpleNamespace(**{**vars(ctx), "ft": tiny_config(**base).finetune})
     assert np.array_equal(finetune._Context.train_positions(full, 0), np.arange(6, 30))  # type: ignore[arg-type]
+    # a fraction below one image per grade: the floor raises it, and the words say so
+    tiny = SimpleNamespace(**{**vars(ctx), "ft": tiny_config(**{"finetune.label_fraction": "0.05"}).finetune})
+    tiny.train_positions = lambda fold: finetune._Context.train_positions(tiny, fold)  # type: ignore[arg-type]
+    words, effective = finetune._label_draw(tiny)  # type: ignore[arg-type]
+    assert effective == 3 / 24 and "3 of its 24 training images" in words and "in effect" in words
+    # finetune.seed: the fine-tuning's own seed, run.seed's when -1
+    assert finetune._Context.seed.fget(SimpleNamespace(ft=cfg.finetune, cfg=cfg)) == 0  # type: ignore[attr-defined]
+    seeded = tiny_config(**{"finetune.seed": "7"})
+    assert finetune._Context.seed.fget(SimpleNamespace(ft=seeded.finetune, cfg=seeded)) == 7  # type: ignore[attr-defined]
     for bad in ("0", "1.5", "-0.1"):
         with pytest.raises(ConfigError, match="finetune.label_fraction"):
             tiny_config(**{"finetune.label_fraction": bad})
+    with pytest.raises(ConfigError, match="finetune.seed"):
+        tiny_config(**{"finetune.seed": "-2"})

@@ -460,3 +460,15 @@ def test_data_problems_name_the_pipeline_settings_not_the_ingest_flags(tmp_path:
     found = [f.line for f in findings(f"data.root={root}") if f.severity == "error"]
     assert any("which one holds the labels" in line and "data.labels_csv=FILE" in line for line in found), found
     assert not any("--labels-csv" in line for line in found)
+
+
+def test_new_finetune_settings_are_checked_once_with_the_fix_they_mean(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    err = main_fails(tmp_path, monkeypatch, capsys, "finetune.label_fraction=0", "finetune.seed=-3",
+                     "finetune.freeze=none")
+    assert "3 problem(s)" in err  # each once (the config's and fine-tuning's own checks agree)
+    assert err.count("finetune.label_fraction=0.0") == 1 and "must be > 0 and <= 1" in err
+    assert "finetune.seed=-3" in err and "-1: run.seed's" in err
+    # "none" frozen means the whole backbone trains: all, not the nearest spelling (frozen)
+    assert "fix: finetune.freeze=all" in err
+    assert "fix: finetune.freeze=frozen" in errors("finetune.freeze=head")["finetune.freeze"]

@@ -114,3 +114,26 @@ def test_bench_scripts_apply_the_policy_and_record_threads(tmp_path: Path) -> No
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], env=env, cwd=REPO,
                          capture_output=True, text=True, timeout=120, check=True)
     assert out.stdout.split()[-4:] == ["3", "3", "3", "OMP_NUM_THREADS"]
+
+
+def test_the_environment_record_says_whether_the_code_had_uncommitted_changes(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+
+    from drac_ssl import runtime
+
+    calls: list[list[str]] = []
+
+    def fake_run(args: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+        calls.append(args)
+        return subprocess.CompletedProcess(args, 0, stdout=" M drac_ssl/config.py\n", stderr="")
+
+    monkeypatch.setattr(runtime.subprocess, "run", fake_run)
+    assert runtime.git_dirty() is True
+    assert "--untracked-files=no" in calls[-1]  # run folders and caches are not code changes
+    monkeypatch.setattr(runtime.subprocess, "run",
+                        lambda args, **kw: subprocess.CompletedProcess(args, 0, stdout="", stderr=""))
+    assert runtime.git_dirty() is False
+    monkeypatch.setattr(runtime.subprocess, "run",
+                        lambda args, **kw: subprocess.CompletedProcess(args, 128, stdout="", stderr="no git"))
+    assert runtime.git_dirty() is None  # not a checkout (an installed package): unknown

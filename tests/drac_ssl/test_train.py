@@ -219,13 +219,13 @@ def test_a_new_run_takes_the_finished_stages_of_another_with_the_same_settings(
     finally:
         os.chdir(cwd)
     out = capsys.readouterr().out
-    assert "run.reuse: takes ingest, pretrain, umm from runs/reduced" in out
+    assert f"run.reuse: takes ingest, pretrain, umm from {source}" in out
     for stage in ("ingest", "pretrain", "umm"):
-        assert f"stage {stage}: already done in runs/reduced" in out
+        assert f"stage {stage}: already done in {source}" in out
     assert "stage finetune: starting" in out and "stage export: starting" in out
     branch = work / "runs" / "branch"
     stages = json.loads((branch / "stages.json").read_text())
-    assert stages["pretrain"]["reused_from"] == "runs/reduced" and stages["pretrain"]["seconds"] == 0.0
+    assert stages["pretrain"]["reused_from"] == str(source) and stages["pretrain"]["seconds"] == 0.0
     assert stages["pretrain"]["seconds_in_source"] > 0
     assert stages["pretrain"]["outputs"]["backbone"] == str(Path("runs/branch/pretrain/backbone.safetensors"))
     assert "reused_from" not in stages["finetune"]
@@ -276,3 +276,37 @@ def test_run_reuse_that_can_take_nothing_is_refused_and_leaves_no_folder(
         os.chdir(cwd)
     for name in ("nothing", "nowhere", "refused"):
         assert not (work / "runs" / name).exists(), name
+
+
+def test_run_reuse_finds_a_run_by_name_follows_chains_and_warns_when_the_folder_exists(
+        reduced_run: tuple[Path, int, str], capsys: pytest.CaptureFixture[str]) -> None:
+    work, _, _ = reduced_run
+    source = work / "runs" / "reduced"
+    cwd = os.getcwd()
+    os.chdir(work)
+    try:
+        # a run name in run.out_dir; then a chain: the origin, not the middle run, is recorded
+        assert train.main([*REDUCED, "finetune.epochs=2", "run.name=by-name", "run.reuse=reduced"]) == 0
+        assert train.main([*REDUCED, "finetune.epochs=3", "run.name=chained", "run.reuse=by-name"]) == 0
+        out = capsys.readouterr().out
+        assert f"stage pretrain: already done in {source}" in out and "via" in out
+        stages = json.loads((work / "runs" / "chained" / "stages.json").read_text())
+        assert stages["pretrain"]["reused_from"] == str(source)
+        assert stages["pretrain"]["seconds_in_source"] > 0
+        assert stages["pretrain"]["via"] == str(work / "runs" / "by-name")
+        # the same command again resumes quietly; another source for an existing folder is a warning
+        assert train.main([*REDUCED, "finetune.epochs=3", "run.name=chained", "run.reuse=by-name"]) == 0
+        assert "ignored" not in capsys.readouterr().out
+        assert train.main([*REDUCED, "finetune.epochs=3", "run.name=chained", "run.reuse=branch"]) == 0
+        out = capsys.readouterr().out
+        assert "run.reuse=branch" in out and "ignored: run.reuse is read only when the run folder is new" in out
+        # a typo: the closest run folder is the fix
+        assert train.main([*REDUCED, "run.name=typo", "run.reuse=reducd"]) == 2
+        assert f"fix: run.reuse={Path('runs') / 'reduced'} (the closest" in capsys.readouterr().err
+        # a trailing slash or ./ is the same data root
+        cfg = train.load_config(train.DEFAULT_CONFIG, [*REDUCED, "data.root=./somewhere/"])
+        same = train.load_config(train.DEFAULT_CONFIG, [*REDUCED, "data.root=somewhere"])
+        assert train._config_differences(train._comparable(train.to_dict(cfg)),
+                                         train._comparable(train.to_dict(same))) == []
+    finally:
+        os.chdir(cwd)
