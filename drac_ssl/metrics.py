@@ -60,6 +60,7 @@ __all__ = [
     "macro_ovo_auc",
     "macro_ovr_auc",
     "ovr_auc_per_grade",
+    "paired_bootstrap_difference",
     "quadratic_weighted_kappa",
     "softmax",
 ]
@@ -338,6 +339,102 @@ def bootstrap_ci(
         return float("nan"), float("nan")
     lo, hi = np.percentile(stats, [100 * alpha / 2, 100 * (1 - alpha / 2)])
     return float(lo), float(hi)
+
+
+PAIRED_METRICS = ("accuracy", "qwk", "auc_ovr")
+"""The metrics :func:`paired_bootstrap_difference` compares, named as in :func:`grading_report`."""
+
+
+def paired_bootstrap_difference(
+    y_true: Any,
+    probs_a: Any,
+    probs_b: Any,
+    pred_a: Any,
+    pred_b: Any,
+    n_boot: int = 1000,
+    alpha: float = 0.05,
+    seed: int = 0,
+) -> dict[str, dict[str, float]]:
+    """Difference ``a - b`` of two models graded on the same images, with a paired percentile
+    bootstrap ``(1 - alpha)`` confidence interval, for accuracy, QWK and macro one-vs-rest AUC.
+
+    Args:
+        y_true: true grades ``(n,)``, integers ``0 .. K-1``.
+        probs_a, probs_b: each model's class probabilities ``(n, K)``, rows sum to 1, row ``i``
+            of both for image ``i`` (``K = probs_a.shape[1]``, the same for ``probs_b``).
+        pred_a, pred_b: each model's submitted grades ``(n,)`` (e.g. thresholded expected
+            grades, not necessarily ``argmax(probs)``).
+        n_boot: bootstrap resamples; alpha: 0.05 for a 95% interval; seed: of
+            ``numpy.random.default_rng``, so the interval is reproducible.
+
+    Accuracy and QWK (:func:`quadratic_weighted_kappa` over the K grades) score the given
+    grades, the AUC (:func:`macro_ovr_auc`) the probabilities, exactly as
+    :func:`grading_report` does. Each resample draws ``n`` images with replacement, and the
+    SAME images score both models (paired: what the two share, the images, cancels out of the
+    difference). The interval is the ``alpha/2`` and ``1 - alpha/2`` percentiles of the
+    resampled differences (Efron & Tibshirani 1993, An Introduction to the Bootstrap, ch. 13;
+    the resampling of :func:`bootstrap_ci`). A resample on which a metric is undefined for
+    either model is left out of that metric's interval, as :func:`bootstrap_ci` does: for the
+    AUC, a resample that lacks a grade (:func:`macro_ovr_auc` is nan, see
+    :func:`auc_undefined_reason`); for QWK, one where kappa is undefined. So a rare grade makes
+    the AUC's interval rest on the resamples that contain it, which ``resamples`` counts.
+
+    Returns:
+        For each of :data:`PAIRED_METRICS` (``accuracy``, ``qwk``, ``auc_ovr``): ``a``, ``b``
+        (the metric on all ``n`` images), ``difference`` (``a - b``), ``ci_low``, ``ci_high``
+        and ``resamples`` (how many resamples the interval used). nan where undefined (e.g. the
+        AUC when a grade is absent from ``y_true``, or ``n == 0``).
+
+    Raises:
+        ValueError: shapes that differ, a grade outside ``0 .. K-1``, malformed probabilities,
+            ``n_boot < 0`` or ``alpha`` outside (0, 1).
+    """
+    yt = _as_grades(y_true, "y_true")
+    pa = _as_probs(probs_a, n=yt.size, name="probs_a")
+    pb = _as_probs(probs_b, n=yt.size, name="probs_b")
+    if pa.shape != pb.shape:
+        raise ValueError(f"probs_a {pa.shape} and probs_b {pb.shape} differ in shape")
+    k = pa.shape[1]
+    ga = _as_grades(pred_a, "pred_a")
+    gb = _as_grades(pred_b, "pred_b")
+    for name, grades in (("pred_a", ga), ("pred_b", gb), ("y_true", yt)):
+        if grades.shape != yt.shape:
+            raise ValueError(f"{name} has shape {grades.shape} but y_true has {yt.shape}")
+        if grades.size and grades.max() >= k:
+            raise ValueError(f"{name} holds grade {grades.max()} but the probabilities have {k} "
+                             f"columns (grades 0..{k - 1})")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    if n_boot < 0:
+        raise ValueError(f"n_boot must be >= 0, got {n_boot}")
+
+    def scores(idx: np.ndarray) -> dict[str, tuple[float, float]]:
+        y = yt[idx]
+        if y.size == 0:
+            return dict.fromkeys(PAIRED_METRICS, (float("nan"), float("nan")))
+        return {"accuracy": (float(accuracy_score(y, ga[idx])), float(accuracy_score(y, gb[idx]))),
+                "qwk": (quadratic_weighted_kappa(y, ga[idx], k), quadratic_weighted_kappa(y, gb[idx], k)),
+                "auc_ovr": (macro_ovr_auc(y, pa[idx]), macro_ovr_auc(y, pb[idx]))}
+
+    n = yt.size
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        whole = scores(np.arange(n))
+        resampled: dict[str, list[float]] = {m: [] for m in PAIRED_METRICS}
+        rng = np.random.default_rng(seed)
+        for _ in range(n_boot if n else 0):
+            for metric, (a, b) in scores(rng.integers(0, n, size=n)).items():
+                if math.isfinite(a - b):
+                    resampled[metric].append(a - b)
+    out: dict[str, dict[str, float]] = {}
+    for metric in PAIRED_METRICS:
+        a, b = whole[metric]
+        diffs = resampled[metric]
+        lo, hi = (np.percentile(diffs, [100 * alpha / 2, 100 * (1 - alpha / 2)]) if diffs
+                  else (float("nan"), float("nan")))
+        out[metric] = {"a": a, "b": b, "difference": a - b, "ci_low": float(lo), "ci_high": float(hi),
+                       "resamples": len(diffs)}
+    return out
 
 
 # --------------------------------------------------------------------------- class decision

@@ -47,14 +47,14 @@ def test_grade_constants_are_defined_once_and_only_defaults() -> None:
     # the modules that grade, score, plot, report, export and serve take K from the data:
     # none of them reads the DRAC constants (docs/design.md)
     for module in ("drac_ssl/metrics.py", "drac_ssl/plots.py", "drac_ssl/report.py",
-                   "drac_ssl/export.py", "drac_ssl/grading/bundle.py", "drac_ssl/grading/predict.py",
+                   "drac_ssl/compare.py", "drac_ssl/export.py", "drac_ssl/grading/bundle.py", "drac_ssl/grading/predict.py",
                    "app/predict.py", "app/server.py", "app/inputs.py"):
         text = (REPO / module).read_text(encoding="utf-8")
         for name in ("NUM_GRADES", "GRADE_NAMES", "PROB_COLUMNS"):
             assert name not in text, f"{module} uses drac_ssl.{name}"
 
 
-@pytest.mark.parametrize("module", ["drac_ssl.train", "drac_ssl.export", "drac_ssl.umm"])
+@pytest.mark.parametrize("module", ["drac_ssl.train", "drac_ssl.export", "drac_ssl.umm", "drac_ssl.compare"])
 def test_module_entry_points_still_run(module: str) -> None:
     proc = subprocess.run([sys.executable, "-m", module, "--help"], cwd=REPO, capture_output=True,
                           text=True, timeout=180,

@@ -21,6 +21,7 @@ from drac_ssl.metrics import (
     grading_report,
     knn_accuracy,
     macro_ovo_auc,
+    paired_bootstrap_difference,
     quadratic_weighted_kappa,
     softmax,
 )
@@ -172,6 +173,73 @@ def test_bootstrap_skips_degenerate_resamples() -> None:
     lo, hi = bootstrap_ci(y, probs, metric=macro_ovo_auc, n_boot=60)
     assert math.isfinite(lo) and math.isfinite(hi) and lo <= hi <= 1.0
     assert all(math.isnan(v) for v in bootstrap_ci([1, 1], [1, 1], n_boot=20))
+
+
+def test_paired_difference_hand_computed_on_all_images() -> None:
+    # The kappa example above: a grades [0,1,1,1,2,0] (QWK 2/7, 4 of 6 right), b is perfect.
+    # AUC one-vs-rest of a's one-hot probabilities: grade 0: P0 = [1,0,0,0,0,1], positives
+    # {1,0} against negatives {0,0,0,1}: (3 + 0.5 + 0 + 3 * 0.5) / 8 = 5/8; grade 1: 7/8;
+    # grade 2: 6/8 -> mean 3/4. b's is 1.
+    y = np.array([0, 0, 1, 1, 2, 2])
+    pred_a = np.array([0, 1, 1, 1, 2, 0])
+    diff = paired_bootstrap_difference(y, np.eye(3)[pred_a], np.eye(3)[y], pred_a, y, n_boot=50)
+    assert diff["accuracy"]["difference"] == pytest.approx(4 / 6 - 1)
+    assert diff["qwk"]["difference"] == pytest.approx(2 / 7 - 1)
+    assert diff["auc_ovr"]["a"] == pytest.approx(3 / 4) and diff["auc_ovr"]["b"] == 1.0
+    assert diff["auc_ovr"]["difference"] == pytest.approx(-1 / 4)
+    for metric in diff.values():  # a is never better than b on any resample
+        assert metric["ci_low"] <= metric["difference"] <= metric["ci_high"] <= 0.0
+
+
+def test_paired_difference_of_identical_models_is_zero() -> None:
+    y, pred = _noisy_grades(40, 0)
+    probs = softmax(np.stack([-(pred - k) ** 2.0 for k in range(3)], axis=1))
+    diff = paired_bootstrap_difference(y, probs, probs.copy(), pred, pred.copy(), n_boot=100)
+    for metric in diff.values():
+        assert (metric["difference"], metric["ci_low"], metric["ci_high"]) == (0.0, 0.0, 0.0)
+        assert metric["resamples"] == 100
+
+
+def test_paired_difference_of_a_clearly_better_model_excludes_zero_and_is_seeded() -> None:
+    y = np.repeat([0, 1, 2], 10)
+    rng = np.random.default_rng(0)
+    worse = np.where(rng.random(30) < 0.6, (y + 1) % 3, y)  # most grades wrong
+    probs_good = softmax(np.stack([-3.0 * (y - k) ** 2 for k in range(3)], axis=1))
+    probs_bad = softmax(np.stack([-(worse - k) ** 2.0 for k in range(3)], axis=1))
+    diff = paired_bootstrap_difference(y, probs_bad, probs_good, worse, y, n_boot=200, seed=3)
+    for name, metric in diff.items():
+        assert metric["ci_high"] < 0, name
+    again = paired_bootstrap_difference(y, probs_bad, probs_good, worse, y, n_boot=200, seed=3)
+    other = paired_bootstrap_difference(y, probs_bad, probs_good, worse, y, n_boot=200, seed=4)
+    assert again == diff
+    assert other["qwk"]["ci_low"] != diff["qwk"]["ci_low"]
+    assert other["qwk"]["difference"] == diff["qwk"]["difference"]  # all images: no resampling
+
+
+def test_paired_difference_skips_auc_on_resamples_without_a_grade() -> None:
+    # 1 PDR among 12: about a third of resamples lack it, where the AUC is undefined
+    y = np.array([0] * 6 + [1] * 5 + [2])
+    probs = softmax(np.stack([-(y - k) ** 2.0 for k in range(3)], axis=1))
+    flat = np.full((12, 3), 1 / 3)
+    diff = paired_bootstrap_difference(y, probs, flat, y, np.zeros(12, dtype=int), n_boot=60)
+    assert diff["accuracy"]["resamples"] == 60
+    assert 20 < diff["auc_ovr"]["resamples"] < 60
+    assert math.isfinite(diff["auc_ovr"]["ci_low"]) and diff["auc_ovr"]["ci_low"] > 0
+    absent = paired_bootstrap_difference([0, 1, 0, 1], np.eye(3)[[0, 1, 0, 1]], np.full((4, 3), 1 / 3),
+                                         [0, 1, 0, 1], [0, 0, 0, 0], n_boot=20)
+    assert math.isnan(absent["auc_ovr"]["difference"]) and math.isnan(absent["auc_ovr"]["ci_low"])
+    assert absent["accuracy"]["difference"] == 0.5
+
+
+def test_paired_difference_refuses_mismatched_inputs() -> None:
+    y = np.array([0, 1, 2])
+    probs = np.eye(3)
+    with pytest.raises(ValueError, match="probs_b"):
+        paired_bootstrap_difference(y, probs, probs[:2], y, y)
+    with pytest.raises(ValueError, match="pred_b"):
+        paired_bootstrap_difference(y, probs, probs, y, y[:2])
+    with pytest.raises(ValueError, match="grade 3"):
+        paired_bootstrap_difference(y, probs, probs, y, np.array([0, 1, 3]))
 
 
 # ----------------------------------------------------------------------------- thresholds

@@ -234,6 +234,14 @@ def test_a_new_run_takes_the_finished_stages_of_another_with_the_same_settings(
         assert os.path.samefile(branch / rel, source / rel), rel
     assert json.loads((branch / "finetune" / "vicreg" / "model.json").read_text())["model"]["head"] == "mlp"
     assert "`run.reuse`" in (branch / "report.md").read_text()
+    # the two runs side by side (python -m drac_ssl.compare reads what the stages wrote)
+    from drac_ssl.compare import main as compare
+
+    assert compare([str(source), str(branch), "--n-boot", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "| run | finetune.head | variant |" in out
+    assert "| reduced | linear | vicreg | 7.5 |" in out and "| branch | mlp | vicreg_umm | 7.5 |" in out
+    assert "`branch` took its ingest, pretrain, umm stage(s) from `runs/reduced` (run.reuse)" in out
 
 
 def test_run_reuse_stops_at_the_first_stage_whose_settings_differ(

@@ -1,0 +1,611 @@
+"""Several run folders side by side: ``python -m drac_ssl.compare RUN [RUN ...]``.
+
+A researcher who ran ``python -m drac_ssl.train`` several times (another head on the same
+pretraining through ``run.reuse``, ``finetune.label_fraction=0.1``, another seed) gets one
+table instead of a script of their own: one row per run and variant, with
+
+* the settings that differ among the runs, as dotted keys (``finetune.head``), from each
+  run's ``config.yaml`` (the output-only settings :data:`drac_ssl.train.OUTPUT_ONLY_SETTINGS`
+  such as ``run.name`` aside),
+* the mean number of training images per fold (``finetune/<variant>/metrics.json``,
+  ``folds[*].n_train``: what ``finetune.label_fraction`` really left),
+* the out-of-fold QWK with its 95% CI, accuracy, AUC one-vs-one and one-vs-rest and macro F1
+  of ``finetune/comparison.json``;
+
+then, for each run, every pretrained variant minus scratch on the same out-of-fold images
+(``finetune/<variant>/oof.csv``, matched by id) with a paired bootstrap CI
+(:func:`drac_ssl.metrics.paired_bootstrap_difference`). ``stages.json`` says which stages a
+run took from another run folder (``reused_from``).
+
+Only those files are read. A folder that is not a run folder, a run whose fine-tuning has not
+finished and an unreadable file are errors that name the file (:class:`CompareError`; exit
+code 2, every such run at once). Runs graded on scales of different sizes are still listed,
+with a message that their scores are not comparable (exit code 2). A key that a run made by
+an older version does not hold shows as "—".
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+import os
+import sys
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from drac_ssl.grading.bundle import data_provenance
+from drac_ssl.io import atomic_write_text
+from drac_ssl.metrics import PAIRED_METRICS, paired_bootstrap_difference
+from drac_ssl.preflight import PIPELINE
+from drac_ssl.scale import default_grade_names, describe_grades, read_ingest_facts
+from drac_ssl.train import OUTPUT_ONLY_SETTINGS
+
+__all__ = ["CompareError", "Comparison", "RunOutputs", "VariantDifference", "VariantOutputs",
+           "compare_runs", "main", "read_run"]
+
+MISSING = "—"
+"""What a table shows for a value a run does not record (or an undefined metric)."""
+BASELINE = "scratch"
+"""The variant the pretrained ones are compared with, within each run."""
+METRIC_TITLES = {"accuracy": "accuracy", "qwk": "QWK", "auc_ovr": "AUC OvR"}
+CSV_METRICS = (("qwk", "qwk"), ("qwk_ci_low", "qwk_ci_low"), ("qwk_ci_high", "qwk_ci_high"),
+               ("accuracy", "accuracy"), ("auc_ovo", "auc"), ("auc_ovr", "auc_ovr"),
+               ("macro_f1", "macro_f1"))
+"""CSV column -> key of a ``comparison.json`` row (``auc`` there is the one-vs-one AUC)."""
+
+
+class CompareError(ValueError):
+    """A run folder that cannot be compared; the message names the file, what is wrong and,
+    where there is one, the fix."""
+
+
+class _Absent:
+    """A setting that a run's ``config.yaml`` does not hold (an older version's run)."""
+
+    def __repr__(self) -> str:
+        return MISSING
+
+
+ABSENT = _Absent()
+
+
+@dataclass(frozen=True)
+class VariantOutputs:
+    """One variant of one run.
+
+    ``row``: its row of ``finetune/comparison.json``; ``train_per_fold``: the mean of
+    ``metrics.json``'s ``folds[*].n_train`` (None when not recorded); ``ids`` ``(n,)``,
+    ``grades`` ``(n,)`` int, ``probs`` ``(n, K)`` and ``pred`` ``(n,)`` int: its ``oof.csv``.
+    """
+
+    name: str
+    row: dict[str, Any]
+    train_per_fold: float | None
+    oof_path: Path
+    ids: tuple[str, ...]
+    grades: np.ndarray
+    probs: np.ndarray
+    pred: np.ndarray
+
+
+@dataclass(frozen=True)
+class RunOutputs:
+    """What :func:`read_run` reads of one run folder.
+
+    ``settings``: ``config.yaml`` as dotted keys (``finetune.head``: value); ``class_names``:
+    grades 0..K-1; ``data``: what the images are and where they came from, in words;
+    ``variants``: in the order of ``comparison.json``; ``reused``: stage -> the run folder
+    it was taken from (``stages.json``'s ``reused_from``).
+    """
+
+    path: Path
+    settings: dict[str, Any]
+    class_names: tuple[str, ...]
+    data: str
+    variants: dict[str, VariantOutputs]
+    reused: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def num_grades(self) -> int:
+        return len(self.class_names)
+
+
+@dataclass(frozen=True)
+class VariantDifference:
+    """``variant`` minus ``baseline`` within run ``label``, on ``n`` out-of-fold images:
+    ``result`` is :func:`drac_ssl.metrics.paired_bootstrap_difference`'s."""
+
+    label: str
+    variant: str
+    baseline: str
+    n: int
+    result: dict[str, dict[str, float]]
+
+
+@dataclass
+class Comparison:
+    """The result of :func:`compare_runs`: the runs, their labels in the tables, the settings
+    that differ among them, the pretrained-minus-scratch differences, notes, and problems
+    (runs whose scores are not comparable with the others': listed, but the command exits 2)."""
+
+    runs: list[RunOutputs]
+    labels: list[str]
+    setting_keys: list[str]
+    differences: list[VariantDifference]
+    notes: list[str]
+    problems: list[str]
+    header: str
+    n_boot: int
+    seed: int
+
+    def table_rows(self) -> list[dict[str, Any]]:
+        """One dict per (run, variant): ``run``, ``path``, the differing settings
+        (:data:`ABSENT` where a run lacks one), ``variant``, ``train_images_per_fold`` and the
+        ``comparison.json`` row's metrics under the names of :data:`CSV_METRICS` (None where
+        absent or undefined)."""
+        rows = []
+        for label, run in zip(self.labels, self.runs, strict=True):
+            for variant in run.variants.values():
+                rows.append({"run": label, "path": str(run.path),
+                             **{key: run.settings.get(key, ABSENT) for key in self.setting_keys},
+                             "variant": variant.name, "train_images_per_fold": variant.train_per_fold,
+                             **{column: _number(variant.row.get(key)) for column, key in CSV_METRICS}})
+        return rows
+
+    def table_csv(self) -> str:
+        """The first table as CSV: ``run, path, <settings>, variant,
+        train_images_per_fold, qwk, qwk_ci_low, qwk_ci_high, accuracy, auc_ovo, auc_ovr,
+        macro_f1``; numbers to 6 significant digits, an empty cell where a value is absent."""
+        columns = ["run", "path", *self.setting_keys, "variant", "train_images_per_fold",
+                   *(column for column, _ in CSV_METRICS)]
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows([_csv_cell(row[c]) for c in columns] for row in self.table_rows())
+        return buf.getvalue()
+
+    def markdown(self) -> str:
+        """The whole text: the header line, the table of runs and variants, the pretrained
+        minus scratch differences, notes and problems."""
+        lines = [f"# drac_ssl: {len(self.runs)} run folder(s) compared", ""]
+        if self.header:
+            lines += [self.header, ""]
+        for problem in self.problems:
+            lines += [f"> **Not comparable:** {problem}", ""]
+        header = ["run", *self.setting_keys, "variant", "train images / fold", "QWK (95% CI)",
+                  "accuracy", "AUC OvO", "AUC OvR", "macro F1"]
+        body = [[row["run"], *(_setting_text(row[key]) for key in self.setting_keys), row["variant"],
+                 _count(row["train_images_per_fold"]),
+                 _with_ci(row["qwk"], row["qwk_ci_low"], row["qwk_ci_high"]),
+                 _num(row["accuracy"]), _num(row["auc_ovo"]), _num(row["auc_ovr"]), _num(row["macro_f1"])]
+                for row in self.table_rows()]
+        lines += _table(header, body)
+        lines += ["Out-of-fold metrics of each run's `finetune/comparison.json` (QWK of the submitted "
+                  "grades, its CI the run's own bootstrap); "
+                  + ("columns before the variant: the settings of `config.yaml` that differ among the "
+                     "runs (output-only `run.*` settings aside)." if self.setting_keys else
+                     "the runs' `config.yaml` settings are equal (output-only `run.*` settings aside)."),
+                  ""]
+        lines += [f"## Pretrained minus {BASELINE}, per run", ""]
+        if self.differences:
+            lines += _table(["run", "difference", "images", *(METRIC_TITLES[m] for m in PAIRED_METRICS)],
+                            [[d.label, f"{d.variant} − {d.baseline}", d.n,
+                              *(_signed_ci(d.result[m]) for m in PAIRED_METRICS)] for d in self.differences])
+            lines += [f"Difference on all out-of-fold images (95% CI): paired percentile bootstrap "
+                      f"(Efron & Tibshirani 1993), {self.n_boot} resamples of the images, the same "
+                      f"images for both variants, seed {self.seed}; a CI that excludes 0 is a "
+                      f"difference these images support. QWK and accuracy of the submitted grades, "
+                      f"AUC one-vs-rest of the probabilities (resamples that lack a grade are left "
+                      f"out of the AUC's CI).", ""]
+        else:
+            lines += ["None: no run has a scratch variant and a pretrained one with the same images.", ""]
+        if self.notes:
+            lines += ["Notes:", "", *(f"- {note}" for note in self.notes), ""]
+        return "\n".join(lines).rstrip() + "\n"
+
+
+# --------------------------------------------------------------------------- reading a run
+
+
+def read_run(path: str | os.PathLike[str]) -> RunOutputs:
+    """Read one run folder: ``config.yaml``, ``stages.json`` (when present),
+    ``finetune/comparison.json`` and each listed variant's ``metrics.json`` and ``oof.csv``.
+
+    Raises:
+        CompareError: ``path`` is not a run folder (no ``config.yaml``), its fine-tuning has
+            not finished (no ``finetune/comparison.json``; the message gives the command that
+            finishes it), or a file is missing, unreadable or not in the format
+            ``drac_ssl.finetune`` writes (the message names the file and what is wrong).
+    """
+    run = Path(path)
+    config_path = run / "config.yaml"
+    if not run.is_dir():
+        raise CompareError(f"{run}: no such folder")
+    if not config_path.is_file():
+        raise CompareError(f"{run}: not a run folder of python -m drac_ssl.train (no config.yaml there)")
+    settings = _flatten(_read_yaml(config_path))
+    comparison_path = run / "finetune" / "comparison.json"
+    if not comparison_path.is_file():
+        stages = settings.get("run.stages")
+        fix = f"python -m drac_ssl.train -c {config_path} run.out_dir={run.parent} run.name={run.name}"
+        if isinstance(stages, list) and "finetune" not in stages:
+            wanted = [s for s in PIPELINE if s in stages or s == "finetune"]
+            fix += f" run.stages=[{','.join(wanted)}]"
+        raise CompareError(f"{run}: the fine-tuning stage has not finished there (no "
+                           f"finetune/comparison.json)\n  fix: finish the run (it resumes where it "
+                           f"stopped): {fix}")
+    comparison = _read_json(comparison_path)
+    rows = comparison.get("rows")
+    if not isinstance(rows, list) or not rows or not all(
+            isinstance(r, dict) and isinstance(r.get("variant"), str) for r in rows):
+        raise CompareError(f"{comparison_path}: no list of variant rows under 'rows' (as "
+                           f"drac_ssl.finetune writes: {{\"rows\": [{{\"variant\": \"scratch\", ...}}]}})")
+    variants: dict[str, VariantOutputs] = {}
+    first_metrics: dict[str, Any] = {}
+    for row in rows:
+        vdir = run / "finetune" / row["variant"]
+        metrics = _read_json(vdir / "metrics.json")
+        first_metrics = first_metrics or metrics
+        n_train = [f.get("n_train") for f in metrics.get("folds") or [] if isinstance(f, dict)]
+        per_fold = (float(np.mean(n_train)) if n_train and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in n_train) else None)
+        ids, grades, probs, pred = _read_oof(vdir / "oof.csv")
+        variants[row["variant"]] = VariantOutputs(row["variant"], row, per_fold, vdir / "oof.csv",
+                                                  ids, grades, probs, pred)
+    widths = {v.probs.shape[1] for v in variants.values()}
+    if len(widths) > 1:
+        counts = ", ".join(f"{v.name} {v.probs.shape[1]}" for v in variants.values())
+        raise CompareError(f"{run / 'finetune'}: the variants' oof.csv have different numbers of "
+                           f"probability columns ({counts})")
+    k = widths.pop()
+    names = comparison.get("class_names") or first_metrics.get("class_names") or default_grade_names(k)
+    if not isinstance(names, list | tuple) or len(names) != k:
+        raise CompareError(f"{comparison_path}: names the grades {names!r}, but the oof.csv files have "
+                           f"{k} probability columns P0..P{k - 1}")
+    reused: dict[str, str] = {}
+    if (run / "stages.json").exists():
+        reused = {stage: str(entry["reused_from"]) for stage, entry in _read_json(run / "stages.json").items()
+                  if isinstance(entry, dict) and entry.get("reused_from")}
+    n = len(next(iter(variants.values())).ids)
+    return RunOutputs(run, settings, tuple(str(name) for name in names), _data_words(run, settings, n),
+                      variants, reused)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise CompareError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise CompareError(f"{path}: not valid YAML ({exc})") from None
+    if not isinstance(data, dict):
+        raise CompareError(f"{path}: holds {type(data).__name__}, not the mapping of settings "
+                           f"drac_ssl.train saves")
+    return data
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CompareError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise CompareError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise CompareError(f"{path}: not UTF-8 text ({exc})") from None
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise CompareError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise CompareError(f"{path}: holds a JSON {type(data).__name__}, not an object")
+    return data
+
+
+def _read_oof(path: Path) -> tuple[tuple[str, ...], np.ndarray, np.ndarray, np.ndarray]:
+    """ids ``(n,)``, grades ``(n,)``, probabilities ``(n, K)`` and predicted grades ``(n,)``
+    of an ``oof.csv`` (K = its ``P0..P{K-1}`` columns)."""
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            columns = list(reader.fieldnames or [])
+            rows = [(reader.line_num, row) for row in reader]
+    except FileNotFoundError:
+        raise CompareError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise CompareError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise CompareError(f"{path}: not a readable CSV file ({exc})") from None
+    k = 0
+    while f"P{k}" in columns:
+        k += 1
+    missing = [c for c in ("id", "grade", "pred") if c not in columns] + [f"P{g}" for g in range(k, 2)]
+    if missing:
+        raise CompareError(f"{path}: no column {', '.join(missing)} (drac_ssl.finetune writes id, "
+                           f"grade, fold, P0..P{{K-1}}, score, pred, ...)")
+    if not rows:
+        raise CompareError(f"{path}: no rows")
+
+    def value(line: int, row: dict[str, Any], column: str, kind: type[int] | type[float]) -> Any:
+        text: Any = row.get(column)  # None on a short row
+        try:
+            return kind(text)
+        except (TypeError, ValueError):
+            raise CompareError(f"{path}, line {line}: {column} is {text!r}, not "
+                               f"{'an integer' if kind is int else 'a number'}") from None
+
+    ids = tuple(str(row["id"]) for _, row in rows)
+    repeated = [image for image, count in Counter(ids).items() if count > 1]
+    if repeated:
+        raise CompareError(f"{path}: id {repeated[0]!r} appears more than once")
+    grades = np.array([value(line, row, "grade", int) for line, row in rows], dtype=np.int64)
+    pred = np.array([value(line, row, "pred", int) for line, row in rows], dtype=np.int64)
+    probs = np.array([[value(line, row, f"P{g}", float) for g in range(k)] for line, row in rows],
+                     dtype=np.float64)
+    return ids, grades, probs, pred
+
+
+def _flatten(settings: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"finetune": {"head": "mlp"}}`` -> ``{"finetune.head": "mlp"}`` (lists stay values)."""
+    flat: dict[str, Any] = {}
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _data_words(run: Path, settings: dict[str, Any], n_labelled: int) -> str:
+    """What the images are and where they came from (the ingest's record in the run folder,
+    else what ``config.yaml`` asked for), and how many were graded out of fold."""
+    provenance = data_provenance(run / "data")
+    if provenance["kind"] == "phantom":
+        what = f"the phantom UW-OCTA set (procedural stand-ins, not patient images) at `{provenance['root']}`"
+    elif provenance["kind"] != "unknown":
+        what = f"{read_ingest_facts(run / 'data').describe_images()} from `{provenance['root']}`"
+    else:  # no ingest summary
+        root = settings.get("data.root", ABSENT)
+        what = (MISSING if root is ABSENT else f"root `{root}`" if root
+                else "the phantom set (data.root empty)")
+    return f"{what}, {n_labelled} labelled images"
+
+
+# --------------------------------------------------------------------------- comparing
+
+
+def compare_runs(paths: Sequence[str | os.PathLike[str]], n_boot: int = 1000, seed: int = 0,
+                 progress: Callable[[str], None] | None = None) -> Comparison:
+    """Read the run folders ``paths`` and compare them (see the module docstring).
+
+    Args:
+        paths: run folders of ``python -m drac_ssl.train``, in the order of the table.
+        n_boot, seed: of the paired bootstrap of each pretrained variant minus scratch.
+        progress: called with a line before each bootstrap (the command prints it to stderr).
+
+    Returns:
+        A :class:`Comparison`; ``.markdown()`` is the command's text, ``.table_csv()`` its
+        ``--csv``. Runs whose number of grades differs from the others' are listed and named
+        in ``.problems``.
+
+    Raises:
+        CompareError: naming every run folder that cannot be read, and why (:func:`read_run`).
+    """
+    if not paths:
+        raise CompareError("no run folder given")
+    runs: list[RunOutputs] = []
+    errors: list[str] = []
+    for path in paths:
+        try:
+            runs.append(read_run(path))
+        except CompareError as exc:
+            errors.append(str(exc))
+    if len(errors) == 1:
+        raise CompareError(errors[0])
+    if errors:
+        raise CompareError(f"{len(errors)} of the run folders cannot be compared:\n"
+                           + "\n".join(f"- {error}" for error in errors))
+    names = [run.path.name or str(run.path) for run in runs]
+    labels = [name if names.count(name) == 1 else str(run.path) for name, run in zip(names, runs, strict=True)]
+    setting_keys = _differing_settings([run.settings for run in runs])
+    notes: list[str] = []
+    differences: list[VariantDifference] = []
+    for label, run in zip(labels, runs, strict=True):
+        for source in sorted(set(run.reused.values())):
+            stages = [s for s, src in run.reused.items() if src == source]
+            notes.append(f"`{label}` took its {', '.join(stages)} stage(s) from `{source}` (run.reuse).")
+        baseline = run.variants.get(BASELINE)
+        if baseline is None:
+            off = run.settings.get("finetune.compare_scratch") is False
+            why = " (finetune.compare_scratch=false)" if off else ""
+            notes.append(f"`{label}` has no {BASELINE} variant{why}: no pretrained − {BASELINE} difference.")
+            continue
+        for variant in run.variants.values():
+            if variant.name == BASELINE:
+                continue
+            skipped = _unpaired(variant, baseline)
+            if skipped:
+                notes.append(f"`{label}`: {skipped}; {variant.name} − {BASELINE} skipped.")
+                continue
+            if progress is not None:
+                progress(f"[compare] {label}: {variant.name} − {BASELINE} on {len(variant.ids)} images, "
+                         f"{n_boot} paired bootstrap resamples")
+            order = {image: i for i, image in enumerate(baseline.ids)}
+            at = np.array([order[image] for image in variant.ids], dtype=np.int64)
+            try:
+                result = paired_bootstrap_difference(variant.grades, variant.probs, baseline.probs[at],
+                                                     variant.pred, baseline.pred[at], n_boot=n_boot, seed=seed)
+            except ValueError as exc:
+                raise CompareError(f"{variant.oof_path} or {baseline.oof_path}: {exc}") from None
+            differences.append(VariantDifference(label, variant.name, BASELINE, len(variant.ids), result))
+    header, problems = _scale_and_data(labels, runs)
+    return Comparison(runs, labels, setting_keys, differences, notes, problems, header, n_boot, seed)
+
+
+def _differing_settings(settings: list[dict[str, Any]]) -> list[str]:
+    """The dotted keys whose value is not the same in every run (a key some runs lack counts
+    as differing), in the order of the configuration file, output-only settings left out."""
+    keys: dict[str, None] = {}
+    for flat in settings:
+        keys.update(dict.fromkeys(flat))
+    return [key for key in keys if key not in OUTPUT_ONLY_SETTINGS
+            and any(flat.get(key, ABSENT) != settings[0].get(key, ABSENT) for flat in settings[1:])]
+
+
+def _unpaired(variant: VariantOutputs, baseline: VariantOutputs) -> str:
+    """Why two variants' out-of-fold rows cannot be paired by id ('' when they can)."""
+    mine, theirs = set(variant.ids), set(baseline.ids)
+    if mine != theirs:
+        return (f"{variant.name} and {baseline.name} were scored on different images ({len(mine - theirs)} "
+                f"id(s) only in {variant.oof_path}, {len(theirs - mine)} only in {baseline.oof_path})")
+    grade_of = dict(zip(baseline.ids, baseline.grades.tolist(), strict=True))
+    changed = [image for image, g in zip(variant.ids, variant.grades.tolist(), strict=True) if grade_of[image] != g]
+    if changed:
+        return (f"{len(changed)} image(s) carry another grade in {variant.oof_path} than in "
+                f"{baseline.oof_path} (e.g. {changed[0]!r})")
+    return ""
+
+
+def _scale_and_data(labels: list[str], runs: list[RunOutputs]) -> tuple[str, list[str]]:
+    """The header line (the grade scale, and the data when all runs share them) and the
+    problems (runs on scales with different numbers of grades)."""
+    scales = {run.class_names for run in runs}
+    if len({run.num_grades for run in runs}) > 1:
+        listing = "; ".join(f"`{label}` {run.num_grades} ({describe_grades(run.class_names)})"
+                            for label, run in zip(labels, runs, strict=True))
+        return "", [f"the runs grade on scales of different sizes, so their QWK and AUC cannot be "
+                    f"compared: {listing}"]
+    if len(scales) > 1:
+        listing = "; ".join(f"`{label}` {describe_grades(run.class_names)}"
+                            for label, run in zip(labels, runs, strict=True))
+        return f"K = {runs[0].num_grades} grades in every run, named differently: {listing}.", []
+    scale = f"K = {runs[0].num_grades} grades ({describe_grades(runs[0].class_names)})"
+    if len({run.data for run in runs}) == 1:
+        return f"All runs: {scale}; data: {runs[0].data}.", []
+    return f"All runs: {scale}; their data differ (see the data.* columns).", []
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def _number(value: Any) -> float | None:
+    """A finite float, or None (absent, null in JSON, nan, or not a number)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _num(value: Any, digits: int = 3) -> str:
+    number = _number(value)
+    return MISSING if number is None else f"{number:.{digits}f}"
+
+
+def _count(value: float | None) -> str:
+    if value is None:
+        return MISSING
+    return f"{value:.0f}" if value == round(value) else f"{value:.1f}"
+
+
+def _with_ci(value: Any, low: Any, high: Any, sign: str = "") -> str:
+    """``0.650 (0.600..0.700)``, with ``sign="+"`` ``+0.050 (+0.010..+0.090)``; "—" for an
+    absent value, ``(—)`` for an absent interval."""
+    value, low, high = _number(value), _number(low), _number(high)
+    if value is None:
+        return MISSING
+    ci = f"{low:{sign}.3f}..{high:{sign}.3f}" if low is not None and high is not None else MISSING
+    return f"{value:{sign}.3f} ({ci})"
+
+
+def _signed_ci(result: dict[str, float]) -> str:
+    """A paired difference with its interval: ``+0.050 (+0.010..+0.090)``."""
+    return _with_ci(result.get("difference"), result.get("ci_low"), result.get("ci_high"), sign="+")
+
+
+def _setting_text(value: Any) -> str:
+    """A setting as the YAML / command line spells it: true, 0.1, [0.6, 1.0], "" for empty."""
+    if value is ABSENT:
+        return MISSING
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_setting_text(v) for v in value) + "]"
+    text = str(value)
+    return text.replace("|", "\\|") if text else '""'
+
+
+def _csv_cell(value: Any) -> Any:
+    if value is ABSENT or value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, (bool, list)):
+        return _setting_text(value)
+    return value
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return lines + [""]
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m drac_ssl.compare RUN [RUN ...] [--csv FILE] [--md FILE] [--n-boot N]``:
+    print the comparison as Markdown; 0 on success, 2 on a bad input (said on stderr)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m drac_ssl.compare",
+        description="Compare finished run folders of python -m drac_ssl.train: one row per run and "
+                    "variant with the settings that differ and the out-of-fold metrics, then each "
+                    "pretrained variant minus scratch with a paired bootstrap CI.",
+        epilog="e.g. python -m drac_ssl.compare runs/base runs/base-mlp --csv compare.csv")
+    parser.add_argument("runs", nargs="+", metavar="RUN", help="run folders (runs/<run.name>)")
+    parser.add_argument("--csv", metavar="FILE", help="also write the table of runs and variants as CSV")
+    parser.add_argument("--md", metavar="FILE", help="also write the whole Markdown text")
+    parser.add_argument("--n-boot", type=int, default=1000, metavar="N",
+                        help="bootstrap resamples of the paired differences (default 1000)")
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, or a usage error argparse has already printed
+        return exc.code if isinstance(exc.code, int) else 2
+    if args.n_boot < 1:
+        print(f"error: --n-boot must be at least 1, got {args.n_boot}", file=sys.stderr)
+        return 2
+    try:
+        comparison = compare_runs(args.runs, n_boot=args.n_boot,
+                                  progress=lambda line: print(line, file=sys.stderr))
+    except CompareError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    text = comparison.markdown()
+    print(text, end="")
+    try:
+        if args.csv:
+            atomic_write_text(args.csv, comparison.table_csv())
+        if args.md:
+            atomic_write_text(args.md, text)
+    except OSError as exc:
+        print(f"error: cannot write {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return 2
+    for problem in comparison.problems:
+        print(f"error: {problem}", file=sys.stderr)
+    return 2 if comparison.problems else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

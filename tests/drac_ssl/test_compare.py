@@ -1,0 +1,218 @@
+"""python -m drac_ssl.compare on fake run folders written file by file, in the format
+drac_ssl.finetune writes (config.yaml, stages.json, finetune/comparison.json and each variant's
+metrics.json and oof.csv): the differing settings as columns, the paired pretrained-minus-
+scratch difference, --csv, and a clear error (exit code 2) for every bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from drac_ssl.compare import compare_runs, main
+from drac_ssl.config import load_config, save_config
+from drac_ssl.metrics import bootstrap_ci, grading_report, softmax
+from drac_ssl.scale import default_grade_names, prob_columns
+
+N_BOOT = 200
+
+
+def _probs(pred: np.ndarray, k: int) -> np.ndarray:
+    """Probabilities that put most weight on ``pred`` ``(n,)``, shape ``(n, K)``."""
+    return softmax(np.stack([-2.0 * (pred - g) ** 2 for g in range(k)], axis=1))
+
+
+def make_run(root: Path, name: str, overrides: Sequence[str] = (), k: int = 3, n_train: int = 12,
+             reused_from: Path | None = None, variants: tuple[str, ...] = ("scratch", "vicreg"), n: int = 24) -> Path:
+    """A finished run folder of ``n`` labelled images in 2 folds: scratch gets two thirds of
+    the grades wrong, vicreg all right."""
+    run = root / name
+    save_config(load_config(None, [f"run.name={name}", f"run.out_dir={root}", *overrides]), run / "config.yaml")
+    stages = {s: {"status": "done", "seconds": 1.0} for s in ("ingest", "pretrain", "umm", "finetune")}
+    if reused_from is not None:
+        for s in ("ingest", "pretrain", "umm"):
+            stages[s].update(seconds=0.0, reused_from=str(reused_from), seconds_in_source=1.0)
+    (run / "stages.json").write_text(json.dumps(stages))
+    grades = np.arange(n) % k
+    folds = np.arange(n) // (n // 2)
+    names = list(default_grade_names(k))
+    rows = []
+    for variant in variants:
+        pred = np.where(np.arange(n) % 3 == 0, grades, (grades + 1) % k) if variant == "scratch" else grades
+        probs = _probs(pred, k)
+        out = run / "finetune" / variant
+        out.mkdir(parents=True)
+        with open(out / "oof.csv", "w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh, lineterminator="\n")
+            writer.writerow(["id", "grade", "fold", *prob_columns(k), "score", "pred",
+                             *(f"logit{g}" for g in range(k))])
+            for i in range(n):
+                writer.writerow([f"img{i:03d}.png", grades[i], folds[i], *(f"{p:.6f}" for p in probs[i]),
+                                 f"{probs[i] @ np.arange(k):.6f}", pred[i], *(f"{v:.6f}" for v in np.log(probs[i]))])
+        report = grading_report(grades, probs, pred, names)
+        ci = bootstrap_ci(grades, pred, n_boot=N_BOOT)
+        metrics = {"variant": variant, "n": n, "class_names": names, "decision": "thresholds",
+                   "qwk": report["qwk"], "qwk_ci95": list(ci), "auc": report["auc"],
+                   "auc_ovr": report["auc_ovr"], "accuracy": report["accuracy"],
+                   "macro_f1": report["macro_f1"],
+                   "folds": [{"fold": f, "n_train": n_train, "n_val": n // 2} for f in (0, 1)]}
+        (out / "metrics.json").write_text(json.dumps(metrics))
+        rows.append({"variant": variant, "n": n, "qwk": report["qwk"], "qwk_ci_low": ci[0],
+                     "qwk_ci_high": ci[1], "auc": report["auc"], "auc_ovr": report["auc_ovr"],
+                     "accuracy": report["accuracy"], "macro_f1": report["macro_f1"],
+                     "qwk_fold_mean": None, "qwk_fold_std": None, "seconds": 1.0, "decision": "thresholds"})
+    columns = ["variant", "n", "qwk", "qwk_ci_low", "qwk_ci_high", "auc", "accuracy", "macro_f1",
+               "qwk_fold_mean", "qwk_fold_std", "seconds", "auc_ovr", "decision"]
+    (run / "finetune" / "comparison.json").write_text(json.dumps(
+        {"columns": columns, "rows": rows, "class_names": names, "protocol": "2-fold cross-validation"}))
+    return run
+
+
+@pytest.fixture()
+def two_runs(tmp_path: Path) -> tuple[Path, Path]:
+    base = make_run(tmp_path, "base")
+    low = make_run(tmp_path, "base-mlp-half", ["finetune.head=mlp", "finetune.label_fraction=0.5",
+                                               f"run.reuse={base}", "run.threads=1"],
+                   n_train=6, reused_from=base)
+    return base, low
+
+
+def test_differing_settings_become_columns_and_each_run_gets_its_paired_difference(
+        two_runs: tuple[Path, Path]) -> None:
+    base, low = two_runs
+    comparison = compare_runs([base, low], n_boot=N_BOOT)
+    # run.name, run.reuse and run.threads differ too, but change no result
+    assert comparison.setting_keys == ["finetune.head", "finetune.label_fraction"]
+    text = comparison.markdown()
+    table = [line for line in text.splitlines() if line.startswith("| ")]
+    assert table[0].startswith("| run | finetune.head | finetune.label_fraction | variant | "
+                               "train images / fold | QWK (95% CI) |")
+    assert "finetune.epochs" not in text and "run.reuse |" not in table[0]
+    assert "| base | conv | 1 | scratch | 12 |" in text
+    assert "| base-mlp-half | mlp | 0.5 | vicreg | 6 | 1.000 (1.000..1.000) |" in text
+    assert "All runs: K = 3 grades (0 Normal, 1 NPDR, 2 PDR); data: the phantom set" in text
+    assert f"`base-mlp-half` took its ingest, pretrain, umm stage(s) from `{base}`" in text
+
+    assert [(d.label, d.variant, d.baseline, d.n) for d in comparison.differences] == [
+        ("base", "vicreg", "scratch", 24), ("base-mlp-half", "vicreg", "scratch", 24)]
+    for difference in comparison.differences:
+        for metric in ("accuracy", "qwk", "auc_ovr"):
+            assert difference.result[metric]["ci_low"] > 0, metric  # vicreg is clearly better
+        assert difference.result["accuracy"]["difference"] == pytest.approx(16 / 24)
+    assert "| base | vicreg − scratch | 24 | +0.667 (+" in text
+    assert comparison.problems == []
+
+
+def test_command_prints_the_text_and_writes_csv_and_markdown(two_runs: tuple[Path, Path], tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    base, low = two_runs
+    out_csv, out_md = tmp_path / "out" / "table.csv", tmp_path / "out" / "compare.md"
+    code = main([str(base), str(low), "--csv", str(out_csv), "--md", str(out_md), "--n-boot", "50"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert out_md.read_text(encoding="utf-8") == captured.out
+    assert "50 resamples" in captured.out and "[compare] base: vicreg − scratch" in captured.err
+    with open(out_csv, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == ["run", "path", "finetune.head", "finetune.label_fraction", "variant",
+                             "train_images_per_fold", "qwk", "qwk_ci_low", "qwk_ci_high", "accuracy",
+                             "auc_ovo", "auc_ovr", "macro_f1"]
+    assert [(r["run"], r["finetune.head"], r["finetune.label_fraction"], r["variant"]) for r in rows] == [
+        ("base", "conv", "1", "scratch"), ("base", "conv", "1", "vicreg"),
+        ("base-mlp-half", "mlp", "0.5", "scratch"), ("base-mlp-half", "mlp", "0.5", "vicreg")]
+    saved = json.loads((base / "finetune" / "comparison.json").read_text())["rows"][0]
+    assert float(rows[0]["qwk"]) == pytest.approx(saved["qwk"], abs=1e-5)
+    assert float(rows[0]["accuracy"]) == pytest.approx(8 / 24, abs=1e-5)
+    assert rows[2]["train_images_per_fold"] == "6" and rows[2]["path"] == str(low)
+
+
+def test_every_bad_run_folder_is_named_with_exit_code_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    not_a_run = tmp_path / "photos"
+    not_a_run.mkdir()
+    unfinished = tmp_path / "unfinished"
+    save_config(load_config(None, ["run.stages=[ingest,pretrain]"]), unfinished / "config.yaml")
+    good = make_run(tmp_path, "good")
+    assert main([str(good), str(not_a_run), str(unfinished), str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "error: 3 of the run folders cannot be compared:" in err
+    assert f"{not_a_run}: not a run folder of python -m drac_ssl.train (no config.yaml there)" in err
+    assert f"{unfinished}: the fine-tuning stage has not finished there (no finetune/comparison.json)" in err
+    assert (f"fix: finish the run (it resumes where it stopped): python -m drac_ssl.train -c "
+            f"{unfinished / 'config.yaml'} run.out_dir={tmp_path} run.name=unfinished "
+            f"run.stages=[ingest,pretrain,finetune]") in err
+    assert f"{tmp_path / 'nowhere'}: no such folder" in err
+    assert str(good) not in err
+
+
+def test_unreadable_files_name_the_file_and_what_is_wrong(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    broken_json = make_run(tmp_path, "a")
+    (broken_json / "finetune" / "vicreg" / "metrics.json").write_text('{"qwk": 0.5,')
+    broken_csv = make_run(tmp_path, "b")
+    oof = broken_csv / "finetune" / "scratch" / "oof.csv"
+    lines = oof.read_text().splitlines()
+    lines[3] = lines[3].replace(",2,", ",two,", 1)  # the grade of the third image
+    oof.write_text("\n".join(lines) + "\n")
+    broken_yaml = make_run(tmp_path, "c")
+    (broken_yaml / "config.yaml").write_text("finetune: [head: mlp\n")
+    assert main([str(broken_json), str(broken_csv), str(broken_yaml)]) == 2
+    err = capsys.readouterr().err
+    assert f"{broken_json / 'finetune' / 'vicreg' / 'metrics.json'}: not valid JSON" in err
+    assert f"{oof}, line 4: grade is 'two', not an integer" in err
+    assert f"{broken_yaml / 'config.yaml'}: not valid YAML" in err
+    assert "Traceback" not in err
+
+
+def test_runs_on_another_grade_scale_are_listed_but_said_to_be_incomparable(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    drac = make_run(tmp_path, "drac")
+    icdr = make_run(tmp_path, "icdr", ["data.grades=[icdr]"], k=5, n=20)
+    assert main([str(drac), str(icdr), "--n-boot", "20"]) == 2
+    captured = capsys.readouterr()
+    assert "error: the runs grade on scales of different sizes" in captured.err
+    assert "`drac` 3 (0 Normal, 1 NPDR, 2 PDR); `icdr` 5 (0 0, 1 1, 2 2, 3 3, 4 4)" in captured.err
+    assert "| icdr | [icdr] | vicreg |" in captured.out  # still listed, data.grades a column
+    assert "> **Not comparable:**" in captured.out and "All runs:" not in captured.out
+
+
+def test_older_runs_without_some_keys_show_a_dash(tmp_path: Path) -> None:
+    new = make_run(tmp_path, "new")
+    old = make_run(tmp_path, "old", ["finetune.compare_scratch=false"], variants=("vicreg",))
+    config = yaml.safe_load((old / "config.yaml").read_text())
+    del config["finetune"]["label_fraction"]  # a run made before the setting existed
+    (old / "config.yaml").write_text(yaml.safe_dump(config))
+    comparison_path = old / "finetune" / "comparison.json"
+    saved = json.loads(comparison_path.read_text())
+    del saved["rows"][0]["auc_ovr"], saved["class_names"]
+    comparison_path.write_text(json.dumps(saved))
+    metrics_path = old / "finetune" / "vicreg" / "metrics.json"
+    metrics = json.loads(metrics_path.read_text())
+    del metrics["folds"]
+    metrics_path.write_text(json.dumps(metrics))
+
+    comparison = compare_runs([new, old], n_boot=20)
+    assert comparison.setting_keys == ["finetune.compare_scratch", "finetune.label_fraction"]
+    text = comparison.markdown()
+    row = next(line for line in text.splitlines() if line.startswith("| old |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[1:3] == ["false", "—"]  # compare_scratch, label_fraction
+    assert cells[4] == "—" and cells[5].startswith("1.000")  # train images / fold absent, QWK there
+    assert cells[8] == "—" and cells[7] == "1.000"  # AUC OvR absent, AUC OvO there
+    assert "`old` has no scratch variant (finetune.compare_scratch=false)" in text
+    assert [d.label for d in comparison.differences] == ["new"]
+
+
+def test_variants_scored_on_other_images_are_not_paired(tmp_path: Path) -> None:
+    run = make_run(tmp_path, "run")
+    oof = run / "finetune" / "vicreg" / "oof.csv"
+    oof.write_text(oof.read_text().replace("img000.png", "other.png"))
+    comparison = compare_runs([run], n_boot=20)
+    assert comparison.differences == []
+    assert any("vicreg and scratch were scored on different images (1 id(s) only in" in note
+               and "vicreg − scratch skipped" in note for note in comparison.notes)
+    assert comparison.setting_keys == [] and "settings are equal" in comparison.markdown()
