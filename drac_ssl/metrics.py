@@ -167,11 +167,15 @@ def auc_undefined_reason(y_true: Any, probs: Any) -> str | None:
 
 
 def _macro_auc(y_true: Any, probs: Any, multi_class: str) -> float:
-    """sklearn's macro ``multi_class`` ("ovo" / "ovr") AUC over all K grades, nan when undefined."""
+    """sklearn's macro ``multi_class`` ("ovo" / "ovr") AUC over all K grades, nan when undefined;
+    for K = 2 the binary AUC of ``P1`` (which both averages equal; sklearn's multi-class path
+    refuses two columns)."""
     yt = _as_grades(y_true, "y_true")
     p = _as_probs(probs, n=yt.size)
     if auc_undefined_reason(yt, p) is not None:
         return float("nan")
+    if p.shape[1] == 2:  # two grades: one-vs-one and one-vs-rest are both the AUC of P1
+        return float(roc_auc_score(yt == 1, p[:, 1]))
     return float(roc_auc_score(yt, p, average="macro", multi_class=multi_class,
                                labels=np.arange(p.shape[1])))
 

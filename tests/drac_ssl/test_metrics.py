@@ -340,3 +340,15 @@ def test_cluster_quality_orders_separated_above_mixed() -> None:
     from_torch = cluster_quality(torch.from_numpy(feats), torch.from_numpy(labels))
     assert from_torch["davies_bouldin"] == pytest.approx(separated["davies_bouldin"], rel=1e-5)
     assert all(math.isnan(v) for v in cluster_quality(feats, np.zeros(len(feats))).values())
+
+
+def test_two_grades_give_the_binary_auc_and_a_full_report() -> None:
+    from drac_ssl.metrics import grading_report, macro_ovo_auc, macro_ovr_auc
+
+    y = np.array([0, 0, 1, 1])
+    p1 = np.array([0.1, 0.6, 0.4, 0.9])  # pairs (neg, pos): 0.1<0.4, 0.1<0.9, 0.6>0.4, 0.6<0.9 -> 3/4
+    probs = np.stack([1 - p1, p1], axis=1)
+    assert macro_ovo_auc(y, probs) == pytest.approx(0.75) == macro_ovr_auc(y, probs)
+    report = grading_report(y, probs, class_names=["no referable DR", "referable DR"])
+    assert report["auc"] == pytest.approx(0.75) and report["auc_ovr"] == pytest.approx(0.75)
+    assert report["auc_per_grade"] == pytest.approx({"no referable DR": 0.75, "referable DR": 0.75})
