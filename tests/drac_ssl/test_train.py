@@ -241,7 +241,7 @@ def test_a_new_run_takes_the_finished_stages_of_another_with_the_same_settings(
     out = capsys.readouterr().out
     assert "| run | finetune.head | variant |" in out
     assert "| reduced | linear | vicreg | 7.5 |" in out and "| branch | mlp | vicreg_umm | 7.5 |" in out
-    assert "`branch` took its ingest, pretrain, umm stage(s) from `{source}` (run.reuse)" in out
+    assert f"`branch` took its ingest, pretrain, umm stage(s) from `{source}` (run.reuse)" in out
 
 
 def test_run_reuse_stops_at_the_first_stage_whose_settings_differ(
