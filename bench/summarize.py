@@ -383,6 +383,8 @@ def retinamnist_epochs_table(r: dict[str, Any]) -> list[str]:
         out += ["", f"Ensemble of the {ens['n_seeds']} seeds (their out-of-fold probabilities averaged, "
                     f"argmax): {cell(ens['ensemble'])}; the single runs on average: "
                     f"{cell(ens['single_runs_mean'])}."]
+    for note in r.get("notes_added_after_the_run") or []:
+        out += ["", f"Note: {note}"]
     return out
 
 

@@ -138,3 +138,10 @@ def test_retinamnist_epochs_table_with_own_scratch_compares_with_the_runs_scratc
     text = "\n".join(retinamnist_epochs_table(record))
     assert "| 0 | 0.400 / 0.700 / 0.300 | 0.450 / 0.720 / 0.350 | +0.050, +0.020, +0.050 |" in text
     assert "0.900" not in text and "same run" in text and "label_fraction=0.1" in text
+
+
+def test_retinamnist_epochs_table_carries_the_notes_of_the_result_file() -> None:
+    from bench.summarize import retinamnist_epochs_table
+
+    record = {"epochs": 20, "per_seed": {}, "notes_added_after_the_run": ["the ensemble saw more labels"]}
+    assert "Note: the ensemble saw more labels" in "\n".join(retinamnist_epochs_table(record))
