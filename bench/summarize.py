@@ -298,6 +298,15 @@ def retinamnist_table(r: dict[str, Any]) -> list[str]:
         ci = f" [{lo:.3f}, {hi:.3f}]" if lo is not None and hi is not None else ""
         out.append(f"| {name} | {m['qwk']:.3f}{ci} | {m['accuracy']:.3f} | {m['auc_ovr']:.3f} | {m['auc_ovo']:.3f} | "
                    f"{m['macro_f1']:.3f} | {thr_text} |")
+    diffs = r.get("pretrained_minus_scratch") or {}
+    if diffs:
+        def signed(d: dict[str, Any]) -> str:
+            return f"{d['difference']:+.3f} ({d['ci_low']:+.3f}..{d['ci_high']:+.3f})"
+
+        out += ["", "Pretrained minus scratch on the same out-of-fold images, paired bootstrap 95% CI "
+                    "(accuracy / AUC OvR / QWK): "
+                + "; ".join(f"{name}: {signed(d['accuracy'])} / {signed(d['auc_ovr'])} / {signed(d['qwk'])}"
+                            for name, d in diffs.items()) + "."]
     pub = r.get("published_test_split", {})
     refs = "; ".join(f"{k}: accuracy {v['accuracy']}, AUC OvR {v['auc_ovr']}" for k, v in pub.items()
                      if isinstance(v, dict))

@@ -113,6 +113,7 @@ from drac_ssl.metrics import (
     bootstrap_ci,
     default_thresholds,
     grading_report,
+    paired_bootstrap_difference,
     quadratic_weighted_kappa,
 )
 from drac_ssl.models import Backbone, BackboneArchitecture, load_local_weights
@@ -230,6 +231,8 @@ class VariantResult:
     folds: list[dict[str, Any]]
     calibration: Calibration
     seconds: float
+    oof_probs: np.ndarray | None = None  # (n_lab, K) cross-fitted out-of-fold probabilities
+    oof_pred: np.ndarray | None = None  # (n_lab,) grades by finetune.decision
 
 
 @dataclass
@@ -310,6 +313,29 @@ def _label_draw(ctx: _Context) -> tuple[str, float]:
     return (f"each fold trains on {span(drawn)} of its {span(pools)} training images "
             f"(finetune.label_fraction={fraction:g}, a grade-stratified draw, the same for every "
             f"variant{floor})", effective)
+
+
+def _minus_scratch(ctx: _Context, variants: dict[str, VariantResult]) -> dict[str, Any]:
+    """Each pretrained variant minus scratch on the same out-of-fold images: accuracy and QWK
+    of the graded images, macro AUC one-vs-rest, with a paired percentile bootstrap 95% CI
+    (:func:`drac_ssl.metrics.paired_bootstrap_difference`, ``finetune.n_boot`` resamples, the
+    fine-tuning's seed). Empty without a scratch variant."""
+    base = variants.get("scratch")
+    if base is None or base.oof_probs is None:
+        return {}
+    out: dict[str, Any] = {}
+    for name, v in variants.items():
+        if name == "scratch" or v.oof_probs is None:
+            continue
+        t0 = time.perf_counter()
+        out[name] = paired_bootstrap_difference(ctx.grades, v.oof_probs, base.oof_probs, v.oof_pred,
+                                                base.oof_pred, n_boot=ctx.ft.n_boot, seed=ctx.seed)
+        diff = out[name]
+        print(f"[finetune] {name} - scratch, paired bootstrap 95% CI: "
+              + "; ".join(f"{m} {d['difference']:+.3f} ({d['ci_low']:+.3f}..{d['ci_high']:+.3f})"
+                          for m, d in diff.items())
+              + f" ({time.perf_counter() - t0:.1f} s)")
+    return out
 
 
 def _workers(cfg: Config) -> int:
@@ -849,7 +875,7 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
           f"{metrics['auc_ovr']:.3f}), accuracy {metrics['accuracy']:.3f} [{decision}; the other "
           f"rule: QWK {other['qwk']:.3f}, accuracy {other['accuracy']:.3f}]")
     return VariantResult(variant, out_dir, oof_path, _json_safe(metrics), per_fold, calibration,
-                         metrics["seconds"])
+                         metrics["seconds"], probs, pred)
 
 
 # --------------------------------------------------------------------------------------
@@ -1002,8 +1028,10 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
                       "seconds": m["seconds"], "decision_rules": m["decision_rules"]})
     comparison_path = out_dir / "comparison.json"
     comparison_csv = out_dir / "comparison.csv"
+    differences = _minus_scratch(ctx, variants)
     atomic_write_json(comparison_path, _json_safe({
         "columns": columns, "rows": table,
+        "pretrained_minus_scratch": differences,
         "class_names": list(names),
         "protocol": (f"{len(fold_ids)}-fold cross-validation, head {ft.head}, backbone {ft.freeze}, "
                      f"same folds, head and budget for every variant"

@@ -284,6 +284,10 @@ def _variant_section(run_dir: Path, figures: Path, name: str) -> list[str]:
     return lines + [""]
 
 
+def _signed(value: Any) -> str:
+    return f"{value:+.3f}" if isinstance(value, int | float) and math.isfinite(value) else "—"
+
+
 def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
     ft = run_dir / "finetune"
     comparison = _read_json(ft / "comparison.json")
@@ -306,6 +310,17 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
     png = plot_comparison(bars, ["qwk", "auc", "auc_ovr", "accuracy", "macro_f1"], figures / "comparison.png",
                           "Out-of-fold metrics per backbone variant")
     lines += [_link(run_dir, png, "comparison of the variants"), ""]
+    differences = comparison.get("pretrained_minus_scratch")
+    if isinstance(differences, dict) and differences:
+        titles = {"accuracy": "accuracy", "qwk": "QWK", "auc_ovr": "AUC (OvR)"}
+        lines += ["Does pretraining help? Each pretrained variant minus scratch on the same out-of-fold "
+                  "images, with a paired bootstrap 95% CI (a CI that contains 0 is no evidence either way):", ""]
+        lines += _table(["difference", *titles.values()],
+                        [[f"{VARIANT_TITLES.get(name, name)} - scratch",
+                          *(f"{_signed(d.get(m, {}).get('difference'))} ({_signed(d.get(m, {}).get('ci_low'))}.."
+                            f"{_signed(d.get(m, {}).get('ci_high'))})" for m in titles)]
+                         for name, d in differences.items() if isinstance(d, dict)])
+        lines += [""]
     summary = _read_json(ft / "summary.json")
     if isinstance(summary, dict):
         lines += [f"Selected for export: **{summary.get('selected')}** ({summary.get('selection')}).", ""]

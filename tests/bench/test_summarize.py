@@ -145,3 +145,13 @@ def test_retinamnist_epochs_table_carries_the_notes_of_the_result_file() -> None
 
     record = {"epochs": 20, "per_seed": {}, "notes_added_after_the_run": ["the ensemble saw more labels"]}
     assert "Note: the ensemble saw more labels" in "\n".join(retinamnist_epochs_table(record))
+
+
+def test_retinamnist_table_shows_the_paired_differences_to_scratch() -> None:
+    from bench.summarize import retinamnist_table
+
+    d = {"difference": 0.004, "ci_low": -0.01, "ci_high": 0.02}
+    m = {"qwk": 0.5, "qwk_ci95": [0.4, 0.6], "accuracy": 0.5, "auc_ovr": 0.7, "auc_ovo": 0.7, "macro_f1": 0.3}
+    text = "\n".join(retinamnist_table({"variants": {"scratch": m, "vicreg": m},
+                                        "pretrained_minus_scratch": {"vicreg": {"accuracy": d, "auc_ovr": d, "qwk": d}}}))
+    assert "vicreg: +0.004 (-0.010..+0.020) / +0.004 (-0.010..+0.020) / +0.004 (-0.010..+0.020)" in text

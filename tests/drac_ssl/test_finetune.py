@@ -152,6 +152,17 @@ def test_comparison_table_has_scratch_and_vicreg_rows(frozen_result: finetune.Fi
     assert len(lines) == 3
     summary = json.loads(frozen_result.summary_path.read_text())
     assert summary["selected"] in ("scratch", "vicreg")
+    # does pretraining help? vicreg - scratch on the same out-of-fold images, paired CI
+    diff = table["pretrained_minus_scratch"]["vicreg"]
+    vicreg, scratch = (frozen_result.variants[v].metrics for v in ("vicreg", "scratch"))
+    assert diff["accuracy"]["difference"] == pytest.approx(vicreg["accuracy"] - scratch["accuracy"])
+    assert diff["qwk"]["difference"] == pytest.approx(vicreg["qwk"] - scratch["qwk"])
+    for metric in ("accuracy", "qwk"):
+        assert diff[metric]["ci_low"] <= diff[metric]["difference"] <= diff[metric]["ci_high"]
+    from drac_ssl.report import write_report
+
+    report = write_report(frozen_result.out_dir.parent).read_text()
+    assert "Does pretraining help?" in report and "| VICReg - scratch |" in report
 
 
 def test_umm_output_adds_a_variant_unless_disabled(pretrained_run: Path, tmp_path: Path) -> None:
