@@ -270,7 +270,8 @@ class FinetuneConfig:
     # With keep=best the warm-up epochs are never kept and do not count towards the patience.
     head_warmup_epochs: int = 0
     # Low-label protocol: each fold trains on this fraction of its training images (drawn per
-    # fold, stratified by grade, seeded by run.seed: the same images for every variant) and is
+    # fold, stratified by grade with at least one image of each, seeded by the fine-tuning's
+    # seed: the same images for every variant) and is
     # still scored on its whole validation fold, so the out-of-fold metrics cover every
     # labelled image. 1.0 = all. An epoch is one pass over the drawn images: raise
     # finetune.epochs to keep the number of optimiser steps (e.g. 0.1 -> about 7x-8x).
@@ -300,7 +301,8 @@ class RunConfig:
     threads: int = 0
     # Another run folder whose finished ingest / pretrain / umm stages a NEW run folder takes
     # instead of running them again, in pipeline order while their settings equal this run's
-    # (ingest: data.*; pretrain: + pretrain.*, run.seed, run.device; umm: + umm.*): e.g. another
+    # (ingest: data.*; pretrain: + pretrain.*, run.seed and the monitor's umm settings; umm:
+    # + umm.*; run.device does not count): e.g. another
     # fine-tuning on the same pretraining. Files are hard links (copies where links cannot be
     # made); stages.json says what came from where. Ignored when the run folder exists already.
     reuse: str = ""

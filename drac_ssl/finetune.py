@@ -287,11 +287,19 @@ class _Context:
         fraction = self.ft.label_fraction
         if fraction >= 1.0 or pool.size == 0:
             return pool
-        n_grades_present = len(np.unique(self.grades[pool]))
-        n = min(pool.size, max(n_grades_present, int(round(fraction * pool.size))))
+        grades = self.grades[pool]
+        present = np.unique(grades)
+        n = min(pool.size, max(present.size, int(round(fraction * pool.size))))
         rng = np.random.default_rng([self.seed, fold, 1013])
-        chosen, _ = stratified_split(self.grades[pool], n, rng)
-        return pool[chosen]
+        chosen = list(stratified_split(grades, n, rng)[0])
+        # a proportional draw can leave a rare grade out: it then takes the place of an image
+        # of the grade drawn most often
+        for g in present:
+            if not np.any(grades[chosen] == g):
+                counts = np.bincount(grades[chosen], minlength=int(grades.max()) + 1)
+                chosen.remove(next(i for i in chosen if grades[i] == int(np.argmax(counts))))
+                chosen.append(int(rng.choice(np.flatnonzero(grades == g))))
+        return pool[np.sort(np.asarray(chosen, dtype=np.int64))]
 
 
 def _label_draw(ctx: _Context) -> tuple[str, float]:
@@ -635,6 +643,8 @@ def _signature(ctx: _Context, variant: str, source: Path | None, spec: ModelSpec
     if source is None:  # scratch never warms its head up alone (nothing pretrained to keep)
         settings.pop("head_warmup_epochs", None)
     settings.pop("seed", None)  # the seed in effect is signed below, whichever setting gave it
+    if ctx.bf16:  # bf16 autocast changes the results; fp32 folds (all CPU runs) sign as before
+        settings["bf16_autocast"] = True
     # the input spec's train_crop_scale is finetune.crop_scale, signed above; the ingest's
     # fundus options are recorded only when one is on (an older run's signature holds)
     input_meta = {k: v for k, v in ctx.spec.to_metadata().items() if k != "train_crop_scale"}

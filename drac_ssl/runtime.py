@@ -255,6 +255,7 @@ def environment_info() -> dict[str, Any]:
         "git_commit": git_commit(),
         "git_dirty": git_dirty(),
         "command": command_line(),
+        "cwd": os.getcwd(),  # where relative paths in the command and config.yaml start
     }
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)

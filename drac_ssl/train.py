@@ -45,7 +45,7 @@ from drac_ssl.config import (  # noqa: F401 - load_config: train.load_config for
     to_dict,
 )
 from drac_ssl.io import atomic_write_json
-from drac_ssl.preflight import PIPELINE, Finding, PreflightError
+from drac_ssl.preflight import PIPELINE, Finding
 from drac_ssl.runtime import apply_thread_policy, environment_info
 
 # settings that change what a resumed run does or writes, or how fast, not its results
@@ -56,7 +56,10 @@ run folder is (``run.out_dir`` / ``run.name``: a moved or renamed run folder res
 where a new run folder took finished stages from (``run.reuse``: only equal settings)."""
 REUSABLE_STAGES: dict[str, tuple[str, ...]] = {
     "ingest": ("data.",),
-    "pretrain": ("data.", "pretrain.", "run.seed"),
+    # the pretraining's rate-reduction monitor (which picks monitor_peak.pt, UMM's start) uses
+    # the UMM stage's membership and early-cut settings
+    "pretrain": ("data.", "pretrain.", "run.seed", "umm.eps2", "umm.membership",
+                 "umm.membership_temperature", "umm.early_cut"),
     "umm": ("data.", "pretrain.", "umm.", "run.seed"),
 }
 """The stages ``run.reuse`` can take from another run folder, in pipeline order, with the
@@ -179,10 +182,21 @@ def _data_channels_resolved(settings: dict[str, Any], run_dir: Path) -> dict[str
                                      "backbone": {**backbone, "in_channels": channels}}}
 
 
-def _comparable(settings: dict[str, Any]) -> dict[str, Any]:
+def _made_in(run_dir: Path) -> str | None:
+    """The working folder the run in ``run_dir`` was made from (``environment.json``'s ``cwd``;
+    None for runs made before it was recorded)."""
+    try:
+        cwd = json.loads((run_dir / "environment.json").read_text(encoding="utf-8")).get("cwd")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return cwd if isinstance(cwd, str) and cwd else None
+
+
+def _comparable(settings: dict[str, Any], cwd: str | None = None) -> dict[str, Any]:
     """``settings`` with what means the same written the same: paths (:data:`PATH_SETTINGS`)
-    absolute and normalised (relative ones from the working folder, as a run reads them;
-    a trailing slash dropped) and ``run.device=auto`` as the device it picks here."""
+    absolute and normalised (relative ones from ``cwd``, the folder the settings were used
+    in; the current one when None; a trailing slash dropped) and ``run.device=auto`` as the
+    device it picks here."""
     out = json.loads(json.dumps(settings, default=str))
     for key in PATH_SETTINGS:
         section, _, name = key.rpartition(".")
@@ -190,7 +204,8 @@ def _comparable(settings: dict[str, Any]) -> dict[str, Any]:
         for part in section.split("."):
             node = node.get(part) if isinstance(node, dict) else None
         if isinstance(node, dict) and isinstance(node.get(name), str) and node[name].strip():
-            node[name] = os.path.normpath(os.path.abspath(os.path.expanduser(node[name])))
+            path = os.path.expanduser(node[name])
+            node[name] = os.path.normpath(os.path.join(cwd, path) if cwd else os.path.abspath(path))
     run = out.get("run")
     if isinstance(run, dict) and run.get("device") == "auto":
         from drac_ssl.runtime import resolve_device
@@ -231,7 +246,7 @@ def _existing_run_problem(cfg: Config, run_dir: Path) -> str:
         old = yaml.safe_load(saved.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         return f"{saved}: the saved configuration is not valid YAML ({exc}).\n     fix: choose another run.name"
-    diffs = _config_differences(_comparable(_data_channels_resolved(_saved_settings(old), run_dir)),
+    diffs = _config_differences(_comparable(_data_channels_resolved(_saved_settings(old), run_dir), _made_in(run_dir)),
                                 _comparable(_data_channels_resolved(to_dict(cfg), run_dir)))
     if not preflight.blocking_outputs(run_dir):
         if not (run_dir / "data" / "manifest.csv").exists():
@@ -332,7 +347,7 @@ def plan_reuse(cfg: Config, source: Path, run_dir: Path) -> ReusePlan:
         old = yaml.safe_load(saved.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{saved} is not valid YAML ({exc})\n  fix: run.reuse=another run folder") from None
-    diffs = _config_differences(_comparable(_data_channels_resolved(_saved_settings(old), source)),
+    diffs = _config_differences(_comparable(_data_channels_resolved(_saved_settings(old), source), _made_in(source)),
                                 _comparable(_data_channels_resolved(to_dict(cfg), source)))
     modality = (ingest_modality(_saved_settings(old)), ingest_modality(to_dict(cfg)))
     status = preflight._status(source)
@@ -433,6 +448,17 @@ def take_reused_stages(plan: ReusePlan, run_dir: Path, cfg: Config) -> str:
     return f"[train] run.reuse: {plan.describe()} ({files}){folds}"
 
 
+def _untake(run_dir: Path, created: bool) -> None:
+    """Remove what :func:`take_reused_stages` put into ``run_dir`` (the whole folder when this
+    invocation created it), so a folder without ``config.yaml`` never claims finished stages."""
+    if created:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        return
+    for name in [*STAGE_FOLDERS.values(), "finetune"]:
+        shutil.rmtree(run_dir / name, ignore_errors=True)
+    (run_dir / "stages.json").unlink(missing_ok=True)
+
+
 def _reuse_in_existing_folder(cfg: Config, run_dir: Path) -> list[Finding]:
     """A warning when ``run.reuse`` names another source than the one this existing run
     folder took its stages from (or it took none): the setting is read only for a new folder,
@@ -486,22 +512,23 @@ def run_pipeline(cfg: Config, sources: dict[str, str] | None = None,
             what, _, fix = str(exc).partition("\n  fix: ")
             findings.append(Finding("run.reuse", cfg.run.reuse, what, fix))
         if plan is not None and not plan.stages:
+            unfinished = any(w.startswith("it has not finished") for w in plan.why)
             findings.append(Finding("run.reuse", cfg.run.reuse,
-                                    f"nothing can be taken from it: its {plan.stopped_at} stage differs "
-                                    f"({'; '.join(plan.why)})",
+                                    f"nothing can be taken from it: its {plan.stopped_at} stage "
+                                    f"{'is not finished' if unfinished else 'differs'} ({'; '.join(plan.why)})",
                                     "make those settings equal to that run's, or leave run.reuse out "
                                     "to run every stage here"))
     elif cfg.run.reuse:
         findings += _reuse_in_existing_folder(cfg, run_dir)
     reused = ""
     created = not run_dir.exists()
-    if plan is not None and plan.stages and not any(f.severity == "error" for f in findings):
-        reused = take_reused_stages(plan, run_dir, cfg)  # before the preflight: it checks what remains
     try:
+        if plan is not None and plan.stages and not any(f.severity == "error" for f in findings):
+            reused = take_reused_stages(plan, run_dir, cfg)  # before the preflight: it checks what remains
         warnings = preflight.run(cfg, run_dir, sources, findings)
-    except PreflightError:
-        if reused and created:  # a configuration that cannot run leaves no run folder behind
-            shutil.rmtree(run_dir, ignore_errors=True)
+    except BaseException:  # refused, failed or interrupted: nothing taken stays behind
+        if plan is not None and not (run_dir / "config.yaml").exists():
+            _untake(run_dir, created)
         raise
     for warning in warnings:
         print(f"[preflight] warning: {warning.line}")

@@ -272,7 +272,7 @@ def test_crop_scale_reaches_the_training_views_and_the_input_spec() -> None:
     assert grading.InputSpec.from_config(tiny_config()).view_recipe().crop_scale == (0.6, 1.0)
 
 
-def _signature(overrides: dict[str, str]) -> str:
+def _signature(overrides: dict[str, str], bf16: bool = False) -> str:
     """The fold signature of a fixed four-image context with ``overrides``."""
     from types import SimpleNamespace
 
@@ -280,7 +280,7 @@ def _signature(overrides: dict[str, str]) -> str:
                              *(f"{k}={v}" for k, v in overrides.items())])
     ctx = SimpleNamespace(cfg=cfg, ft=cfg.finetune, spec=grading.InputSpec.from_config(cfg),
                           lab=[{"id": f"img{i}"} for i in range(4)], folds=np.array([0, 0, 1, 1]),
-                          grades=np.array([0, 1, 2, 1]),
+                          grades=np.array([0, 1, 2, 1]), bf16=bf16,
                           seed=cfg.finetune.seed if cfg.finetune.seed >= 0 else cfg.run.seed)
     spec = finetune._model_spec(cfg, Path("no-metadata.json"))
     return finetune._signature(ctx, "vicreg", None, spec)  # type: ignore[arg-type]
@@ -306,6 +306,7 @@ def test_fold_signature_follows_every_training_setting_and_keeps_old_runs() -> N
     assert _signature({"finetune.seed": "0"}) == _signature({})  # run.seed is 0
     assert _signature({"finetune.seed": "1"}) == _signature({"run.seed": "1"}) != _signature({})
     assert _signature({"finetune.label_fraction": "0.5"}) != _signature({})
+    assert _signature({}, bf16=True) != _signature({})  # bf16 autocast (a GPU run) is signed
 
 
 def test_fold_signature_signs_the_pretrained_source_by_place_in_the_run_and_content(tmp_path: Path) -> None:
@@ -314,7 +315,7 @@ def test_fold_signature_signs_the_pretrained_source_by_place_in_the_run_and_cont
     cfg = load_config(None, ["finetune.image_size=32", "pretrain.augment.source_size=48"])
     ctx = SimpleNamespace(cfg=cfg, ft=cfg.finetune, spec=grading.InputSpec.from_config(cfg),
                           lab=[{"id": f"img{i}"} for i in range(4)], folds=np.array([0, 0, 1, 1]),
-                          grades=np.array([0, 1, 2, 1]),
+                          grades=np.array([0, 1, 2, 1]), bf16=False,
                           seed=cfg.finetune.seed if cfg.finetune.seed >= 0 else cfg.run.seed)
     spec = finetune._model_spec(cfg, Path("no-metadata.json"))
 
@@ -551,6 +552,13 @@ def test_label_fraction_trains_every_variant_on_the_same_stratified_draw_and_sco
     tiny.train_positions = lambda fold: finetune._Context.train_positions(tiny, fold)  # type: ignore[arg-type]
     words, effective = finetune._label_draw(tiny)  # type: ignore[arg-type]
     assert effective == 3 / 24 and "3 of its 24 training images" in words and "in effect" in words
+    # a grade too rare for its share of the draw still gets one image (here 4 of 5 folds' 4 PDR)
+    skewed = SimpleNamespace(**{**vars(ctx), "folds": np.arange(395) % 5,
+                                "grades": np.repeat(np.arange(5), [300, 40, 30, 20, 5]),
+                                "ft": tiny_config(**{"finetune.label_fraction": "0.1"}).finetune})
+    for fold in range(5):
+        drawn = skewed.grades[finetune._Context.train_positions(skewed, fold)]  # type: ignore[arg-type]
+        assert len(drawn) == 32 and set(drawn.tolist()) == {0, 1, 2, 3, 4}
     # finetune.seed: the fine-tuning's own seed, run.seed's when -1
     assert finetune._Context.seed.fget(SimpleNamespace(ft=cfg.finetune, cfg=cfg)) == 0  # type: ignore[attr-defined]
     seeded = tiny_config(**{"finetune.seed": "7"})

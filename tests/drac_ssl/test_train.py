@@ -258,6 +258,17 @@ def test_run_reuse_stops_at_the_first_stage_whose_settings_differ(
     plan = train.plan_reuse(train.load_config(train.DEFAULT_CONFIG, [*REDUCED, "run.seed=3"]),
                             source, tmp_path / "new")
     assert plan.stages == ("ingest",) and plan.stopped_at == "pretrain" and plan.why == ("run.seed: 0 -> 3",)
+    # the pretraining's monitor (which picks UMM's start) reads UMM's membership settings
+    plan = train.plan_reuse(train.load_config(train.DEFAULT_CONFIG, [*REDUCED, "umm.membership=pairs"]),
+                            source, tmp_path / "new")
+    assert plan.stages == ("ingest",) and plan.stopped_at == "pretrain"
+    # a relative path means the folder the run was made from (environment.json's cwd): the
+    # same words typed in another folder name other images
+    assert json.loads((source / "environment.json").read_text())["cwd"] == str(work)
+    saved = train.to_dict(train.load_config(train.DEFAULT_CONFIG, [*REDUCED, "data.root=images"]))
+    here = train._comparable(saved)  # typed now, in this folder
+    assert train._comparable(saved, os.getcwd()) == here
+    assert train._comparable(saved, str(tmp_path))["data"]["root"] == str(tmp_path / "images") != here["data"]["root"]
     # no run folder there, or this run's own: a clear error with its fix
     with pytest.raises(train.ConfigError, match="not a run folder"):
         train.plan_reuse(cfg, tmp_path, tmp_path / "new")
@@ -280,9 +291,28 @@ def test_run_reuse_that_can_take_nothing_is_refused_and_leaves_no_folder(
         # taken, then refused by the preflight (a bad fine-tuning setting): nothing is left behind
         assert train.main([*REDUCED, "finetune.epochs=0", "run.name=refused", "run.reuse=runs/reduced"]) == 2
         assert "finetune.epochs" in capsys.readouterr().err
+        # interrupted (or failing) right after taking the stages: nothing taken stays behind, so a
+        # later run in that folder cannot skip stages it never ran
+        original = train.preflight.run
+
+        def interrupted(*args: object, **kwargs: object) -> None:
+            raise KeyboardInterrupt
+
+        train.preflight.run = interrupted  # type: ignore[assignment]
+        try:
+            assert train.main([*REDUCED, "run.name=cut", "run.reuse=runs/reduced"]) == 130
+        finally:
+            train.preflight.run = original
+        (work / "runs" / "empty").mkdir()
+        train.preflight.run = interrupted  # type: ignore[assignment]
+        try:
+            assert train.main([*REDUCED, "run.name=empty", "run.reuse=runs/reduced"]) == 130
+        finally:
+            train.preflight.run = original
+        assert list((work / "runs" / "empty").iterdir()) == []
     finally:
         os.chdir(cwd)
-    for name in ("nothing", "nowhere", "refused"):
+    for name in ("nothing", "nowhere", "refused", "cut"):
         assert not (work / "runs" / name).exists(), name
 
 
