@@ -60,7 +60,9 @@ files), ``fold{k}.safetensors`` (the head, and the backbone when it was trained;
 backbone is stored once as ``backbone.safetensors``) and ``fold{k}.json`` (ids, history, raw
 out-of-fold outputs: a rerun with the same settings reuses finished folds; :func:`_signature`
 says which settings count). ``run_dir/finetune/comparison.{json,csv}`` holds the
-side-by-side table and ``summary.json`` the variant chosen for export.
+side-by-side table (``comparison.json`` also each pretrained variant minus scratch on the same
+out-of-fold images with a paired bootstrap 95% CI, ``pretrained_minus_scratch``) and
+``summary.json`` the variant chosen for export.
 """
 
 from __future__ import annotations
