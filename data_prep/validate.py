@@ -122,7 +122,8 @@ def size_problem(path: str, width: int, height: int, expected_side: int | None) 
     return [warning(
         path, f"size {width}x{height}, not {expected_side}x{expected_side} "
               f"(resized to the cache sizes{'' if width == height else ', aspect ratio changed'})",
-        f"use the original {expected_side} x {expected_side} UW-OCTA export", "size")]
+        f"use the original {expected_side} x {expected_side} UW-OCTA export; if these are not "
+        f"UW-OCTA scans (e.g. fundus photographs), data.modality=fundus", "size")]
 
 
 def inspect_image(data: bytes, path: str, *, channels: int | str | None = 1,

@@ -112,6 +112,7 @@ from drac_ssl.grading.predict import TTA_FLIPS, predict_raw
 from drac_ssl.io import atomic_write_json, atomic_write_text, read_json_dict
 from drac_ssl.metrics import (
     apply_thresholds,
+    binary_screening,
     bootstrap_ci,
     default_thresholds,
     grading_report,
@@ -836,6 +837,7 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
         "folds": per_fold,
         "calibration": calibration.to_dict(),
         "keep": ctx.ft.keep,
+        **(binary_screening(y, pred) if k == 2 else {}),  # two grades: a screening decision
         "label_fraction": ctx.ft.label_fraction,
         "label_fraction_in_effect": draw_fraction,
         "seed": ctx.seed,

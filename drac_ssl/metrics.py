@@ -41,6 +41,7 @@ from sklearn.metrics import (
     confusion_matrix,
     davies_bouldin_score,
     precision_recall_fscore_support,
+    recall_score,
     roc_auc_score,
 )
 
@@ -49,6 +50,7 @@ from drac_ssl.scale import default_grade_names
 __all__ = [
     "apply_thresholds",
     "auc_undefined_reason",
+    "binary_screening",
     "bootstrap_ci",
     "cluster_quality",
     "default_thresholds",
@@ -203,6 +205,28 @@ def macro_ovr_auc(y_true: Any, probs: Any) -> float:
     a grade is absent from ``y_true`` (see :func:`auc_undefined_reason`).
     """
     return _macro_auc(y_true, probs, "ovr")
+
+
+def binary_screening(y_true: Any, pred: Any) -> dict[str, float]:
+    """Sensitivity and specificity of a two-grade decision (grade 1 = the condition, e.g.
+    referable DR): ``sensitivity`` = recall of grade 1 (TP / (TP + FN)), ``specificity`` =
+    recall of grade 0 (TN / (TN + FP)), from ``sklearn.metrics.recall_score``.
+
+    ``y_true``, ``pred``: grades ``(n,)`` in {0, 1}. A figure is nan when its grade has no
+    image in ``y_true``. Raises ValueError for a grade outside {0, 1}."""
+    yt = _as_grades(y_true, "y_true")
+    yp = _as_grades(pred, "pred")
+    if yt.shape != yp.shape:
+        raise ValueError(f"y_true {yt.shape} and pred {yp.shape} differ in shape")
+    if yt.size and max(int(yt.max()), int(yp.max())) > 1:
+        raise ValueError("binary_screening is for two grades (0 and 1); got a grade above 1")
+
+    def recall(label: int) -> float:
+        if not np.any(yt == label):
+            return float("nan")
+        return float(recall_score(yt, yp, pos_label=label, labels=[label], average="binary"))
+
+    return {"sensitivity": recall(1), "specificity": recall(0)}
 
 
 def ovr_auc_per_grade(y_true: Any, probs: Any) -> list[float]:

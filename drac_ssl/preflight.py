@@ -830,11 +830,19 @@ def _check_against_data(c: _Findings, cfg: Config, facts: DataFacts, stages: lis
         absent = [g for g, n in sorted(facts.grade_counts.items()) if n == 0]
         if absent:
             them = "it" if len(absent) == 1 else "them"
+            used = max(g for g, n in facts.grade_counts.items() if n > 0) + 1
+            top_only = used >= 2 and absent == list(range(used, len(facts.grade_names)))
+            scale = (f"; if your scale has {used} grades, the model would still have "
+                     f"{len(facts.grade_names)} outputs named {', '.join(facts.grade_names)}"
+                     if top_only else "")
+            fix = (f"data.grades=[{', '.join(f'name of grade {g}' for g in range(used))}] (your {used} "
+                   f"grades' names, e.g. data.grades=[no referable DR, referable DR] for 2), or check "
+                   f"the label CSV" if top_only else
+                   "check the label CSV, or name only the grades the data has in data.grades")
             c.warning("data.grades",
                       f"{', '.join(_grade(facts, g) for g in absent)}: no labelled image in "
-                      f"{facts.source}; the grading model never sees {them}",
-                      "check the label CSV, or name only the grades the data has in data.grades",
-                      value=list(facts.grade_names))
+                      f"{facts.source}; the grading model never sees {them}{scale}",
+                      fix, value=list(facts.grade_names))
     if "finetune" in stages:
         if facts.n_labelled == 0:
             c.error("run.stages", f"fine-tuning cross-validates on labelled training images, and "

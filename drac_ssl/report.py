@@ -251,6 +251,16 @@ def _variant_section(run_dir: Path, figures: Path, name: str) -> list[str]:
              f"{_num(metrics.get('macro_f1'))}; final calibration: temperature {_num(cal.get('temperature'))}, "
              f"thresholds {', '.join(_num(t) for t in cal.get('thresholds', []))}; class decision "
              f"`{decision}`.", ""]
+    if "sensitivity" in metrics and len(names) == 2:
+        cut = (cal.get("thresholds") or [None])[0]
+        score = "P1" if cal.get("output", "classification") == "classification" else "the regression score"
+        rule = (f"grade 1 when {score} >= {_num(cut)}" if decision == "thresholds" and cut is not None
+                else "grade 1 when P1 > P0" if decision == "argmax" else f"`{decision}`")
+        lines += [f"Two grades, read as a screening decision ({rule}): sensitivity "
+                  f"{_num(metrics.get('sensitivity'))} (images of grade 1, {names[1]}, found), "
+                  f"specificity {_num(metrics.get('specificity'))} (grade 0, {names[0]}, cleared); "
+                  f"QWK is Cohen's kappa here, and the one-vs-one and one-vs-rest AUCs are the same "
+                  f"ROC AUC of P1.", ""]
     rules = metrics.get("decision_rules") or {}
     if rules:
         lines += ["Both class decisions on the same cross-fitted probabilities (the selected one in bold):", ""]

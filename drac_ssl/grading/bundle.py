@@ -240,6 +240,11 @@ def _model_card(meta: dict[str, Any]) -> str:
         grade_rule = (f"{cal['score']} cut at the kappa-optimal thresholds "
                       f"{', '.join(f'{t:.3f}' for t in cal['thresholds'])}")
     rules = cv.get("decision_rules") or {}
+    screening = ""
+    if "sensitivity" in cv and k == 2:
+        screening = (f"\nTwo grades, read as a screening decision: sensitivity {num(cv.get('sensitivity'))} "
+                     f"(grade 1, {names[1]}, found), specificity {num(cv.get('specificity'))} "
+                     f"(grade 0, {names[0]}, cleared), out of fold.")
     rule_line = ""
     if rules:
         rule_line = "\nClass decision `" + decision + "` (`finetune.decision`); both rules, cross-fitted: " + "; ".join(
@@ -284,7 +289,7 @@ to diagnose, grade or triage patients.
 ## Cross-validated performance (out-of-fold, n = {cv.get('n')})
 Quadratic weighted kappa {num(cv.get('qwk'))} (bootstrap 95% CI {num(ci[0])}..{num(ci[1])}),
 macro one-vs-one AUC {num(cv.get('auc'))}, macro one-vs-rest AUC {num(cv.get('auc_ovr'))},
-accuracy {num(cv.get('accuracy'))}, macro F1 {num(cv.get('macro_f1'))}. {cv.get('protocol', '')}{rule_line}
+accuracy {num(cv.get('accuracy'))}, macro F1 {num(cv.get('macro_f1'))}. {cv.get('protocol', '')}{rule_line}{screening}
 
 | fold | n | QWK | AUC (OvO) | AUC (OvR) | accuracy |
 |---|---|---|---|---|---|
@@ -374,7 +379,8 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
         "calibration": {k: v for k, v in calibration.items()},
         "cv_metrics": {key: metrics.get(key) for key in (
             "n", "qwk", "qwk_ci95", "auc", "auc_ovr", "accuracy", "macro_f1", "qwk_fold_mean",
-            "qwk_fold_std", "decision", "decision_rules", "folds", "protocol")},
+            "qwk_fold_std", "decision", "decision_rules", "folds", "protocol", "sensitivity",
+            "specificity") if key in metrics or key not in ("sensitivity", "specificity")},
         "comparison": comparison.get("rows", []),
         "data": data,
         "backbone_pretraining": {k: source_meta.get(k) for k in

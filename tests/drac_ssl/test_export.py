@@ -418,6 +418,11 @@ def test_a_model_no_better_than_chance_is_flagged(exported_run: Path) -> None:
     assert "No evidence that this model grades better than chance" in bundles._model_card(meta)
     meta["cv_metrics"].update(qwk=0.6, qwk_ci95=[0.4, 0.7])
     assert "better than chance" not in bundles._model_card(meta)
+    assert "screening" not in bundles._model_card(meta)  # three grades
+    two = {**meta, "class_names": ["no referable DR", "referable DR"],
+           "cv_metrics": {**meta["cv_metrics"], "sensitivity": 0.8, "specificity": 0.9}}
+    assert ("sensitivity 0.800 (grade 1, referable DR, found), specificity 0.900 (grade 0, no referable "
+            "DR, cleared)") in bundles._model_card(two)
 
 
 def test_the_model_card_speaks_of_the_data_it_was_trained_on(exported_run: Path) -> None:

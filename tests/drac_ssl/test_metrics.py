@@ -352,3 +352,15 @@ def test_two_grades_give_the_binary_auc_and_a_full_report() -> None:
     report = grading_report(y, probs, class_names=["no referable DR", "referable DR"])
     assert report["auc"] == pytest.approx(0.75) and report["auc_ovr"] == pytest.approx(0.75)
     assert report["auc_per_grade"] == pytest.approx({"no referable DR": 0.75, "referable DR": 0.75})
+
+
+def test_binary_screening_is_sensitivity_and_specificity() -> None:
+    from drac_ssl.metrics import binary_screening
+
+    # grade 1 found in 2 of 3, grade 0 cleared in 1 of 2
+    assert binary_screening([0, 0, 1, 1, 1], [0, 1, 1, 1, 0]) == pytest.approx(
+        {"sensitivity": 2 / 3, "specificity": 1 / 2})
+    no_positive = binary_screening([0, 0], [0, 1])
+    assert math.isnan(no_positive["sensitivity"]) and no_positive["specificity"] == 0.5
+    with pytest.raises(ValueError, match="two grades"):
+        binary_screening([0, 2], [0, 1])

@@ -472,3 +472,16 @@ def test_new_finetune_settings_are_checked_once_with_the_fix_they_mean(
     # "none" frozen means the whole backbone trains: all, not the nearest spelling (frozen)
     assert "fix: finetune.freeze=all" in err
     assert "fix: finetune.freeze=frozen" in errors("finetune.freeze=head")["finetune.freeze"]
+
+
+def test_labels_that_use_only_the_lower_grades_suggest_a_shorter_scale(tmp_path: Path) -> None:
+    import cv2
+
+    for i in range(12):
+        cv2.imwrite(str(tmp_path / f"{i:03d}.png"), np.full((32, 32), 40 * (i % 2), np.uint8))
+    (tmp_path / "labels.csv").write_text("image name,DR grade\n" + "".join(f"{i:03d}.png,{i % 2}\n" for i in range(12)))
+    found = [f for f in findings(f"data.root={tmp_path}", "data.n_folds=2", *CPU, *SMALL_BATCHES)
+             if f.setting == "data.grades"]
+    assert len(found) == 1 and found[0].severity == "warning"
+    assert "if your scale has 2 grades, the model would still have 3 outputs" in found[0].what
+    assert found[0].fix.startswith("data.grades=[name of grade 0, name of grade 1]")
