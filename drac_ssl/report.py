@@ -251,6 +251,11 @@ def _variant_section(run_dir: Path, figures: Path, name: str) -> list[str]:
              f"{_num(metrics.get('macro_f1'))}; final calibration: temperature {_num(cal.get('temperature'))}, "
              f"thresholds {', '.join(_num(t) for t in cal.get('thresholds', []))}; class decision "
              f"`{decision}`.", ""]
+    temperature = cal.get("temperature")
+    if isinstance(temperature, int | float) and not 0.0101 < temperature < 99.0:
+        lines += [f"> The calibration's temperature ({_num(temperature)}) sits at the edge of its search "
+                  f"range (0.01..100): the raw outputs could not be calibrated (often a model that has "
+                  f"not learnt, or outputs far out of scale); read its probabilities with care.", ""]
     if "sensitivity" in metrics and len(names) == 2:
         cut = (cal.get("thresholds") or [None])[0]
         score = "P1" if cal.get("output", "classification") == "classification" else "the regression score"

@@ -239,6 +239,9 @@ def _model_card(meta: dict[str, Any]) -> str:
     else:
         grade_rule = (f"{cal['score']} cut at the kappa-optimal thresholds "
                       f"{', '.join(f'{t:.3f}' for t in cal['thresholds'])}")
+        if k == 2 and cal.get("output", "classification") == "classification" and cal.get("thresholds"):
+            grade_rule += (f" (with two grades the expected grade is P1: {names[1]} when P1 >= "
+                           f"{cal['thresholds'][0]:.3f}, which need not be 0.5)")
     rules = cv.get("decision_rules") or {}
     screening = ""
     if "sensitivity" in cv and k == 2:

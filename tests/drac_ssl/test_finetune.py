@@ -165,6 +165,21 @@ def test_comparison_table_has_scratch_and_vicreg_rows(frozen_result: finetune.Fi
     assert "Does pretraining help?" in report and "| VICReg - scratch |" in report
 
 
+def test_report_flags_a_calibration_at_the_edge_of_its_search_range(
+        frozen_result: finetune.FinetuneResult, tmp_path: Path) -> None:
+    from drac_ssl.report import write_report
+
+    run = tmp_path / "run"
+    shutil.copytree(frozen_result.out_dir.parent, run, symlinks=True)
+    path = run / "finetune" / "vicreg" / "metrics.json"
+    metrics = json.loads(path.read_text())
+    metrics["calibration"]["temperature"] = 100.0
+    path.write_text(json.dumps(metrics))
+    report = write_report(run).read_text()
+    assert report.count("sits at the edge of its search range") >= 1
+    assert "temperature (100.000) sits at the edge" in report
+
+
 def test_umm_output_adds_a_variant_unless_disabled(pretrained_run: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
     (run / "pretrain").mkdir(parents=True)
