@@ -211,8 +211,8 @@ def main(argv: list[str] | None = None) -> None:
         "goal_note": None if not resumed else "a resumed run: the total is not the whole job's time",
         "selected_variant": summary.get("selected"),
         "variants": variants,
-        "pretrained_minus_scratch": json.loads((run_dir / "finetune" / "comparison.json").read_text(
-            encoding="utf-8")).get("pretrained_minus_scratch"),
+        **{key: json.loads((run_dir / "finetune" / "comparison.json").read_text(encoding="utf-8")).get(key)
+           for key in ("pretrained_minus_scratch", "umm_minus_vicreg")},
         "pixel_floor": floor,
         "submissions": submissions,
         "published_test_split": PUBLISHED,

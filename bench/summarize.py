@@ -303,10 +303,13 @@ def retinamnist_table(r: dict[str, Any]) -> list[str]:
         def signed(d: dict[str, Any]) -> str:
             return f"{d['difference']:+.3f} ({d['ci_low']:+.3f}..{d['ci_high']:+.3f})"
 
+        umm = r.get("umm_minus_vicreg")
         out += ["", "Pretrained minus scratch on the same out-of-fold images, paired bootstrap 95% CI "
                     "(accuracy / AUC OvR / QWK): "
                 + "; ".join(f"{name}: {signed(d['accuracy'])} / {signed(d['auc_ovr'])} / {signed(d['qwk'])}"
-                            for name, d in diffs.items()) + "."]
+                            for name, d in diffs.items())
+                + (f"; VICReg + UMM - VICReg: {signed(umm['accuracy'])} / {signed(umm['auc_ovr'])} / "
+                   f"{signed(umm['qwk'])}" if isinstance(umm, dict) else "") + "."]
     pub = r.get("published_test_split", {})
     refs = "; ".join(f"{k}: accuracy {v['accuracy']}, AUC OvR {v['auc_ovr']}" for k, v in pub.items()
                      if isinstance(v, dict))

@@ -61,7 +61,8 @@ backbone is stored once as ``backbone.safetensors``) and ``fold{k}.json`` (ids, 
 out-of-fold outputs: a rerun with the same settings reuses finished folds; :func:`_signature`
 says which settings count). ``run_dir/finetune/comparison.{json,csv}`` holds the
 side-by-side table (``comparison.json`` also each pretrained variant minus scratch on the same
-out-of-fold images with a paired bootstrap 95% CI, ``pretrained_minus_scratch``) and
+out-of-fold images with a paired bootstrap 95% CI, ``pretrained_minus_scratch``, and VICReg +
+UMM minus VICReg, ``umm_minus_vicreg``) and
 ``summary.json`` the variant chosen for export.
 """
 
@@ -326,27 +327,38 @@ def _label_draw(ctx: _Context) -> tuple[str, float]:
             f"variant{floor})", effective)
 
 
-def _minus_scratch(ctx: _Context, variants: dict[str, VariantResult]) -> dict[str, Any]:
-    """Each pretrained variant minus scratch on the same out-of-fold images: accuracy and QWK
-    of the graded images, macro AUC one-vs-rest, with a paired percentile bootstrap 95% CI
+def _paired(ctx: _Context, a: VariantResult, b: VariantResult) -> dict[str, Any]:
+    """``a`` minus ``b`` on the same out-of-fold images: accuracy and QWK of the graded images,
+    macro AUC one-vs-rest, with a paired percentile bootstrap 95% CI
     (:func:`drac_ssl.metrics.paired_bootstrap_difference`, ``finetune.n_boot`` resamples, the
-    fine-tuning's seed). Empty without a scratch variant."""
+    fine-tuning's seed); printed as one line."""
+    t0 = time.perf_counter()
+    diff = paired_bootstrap_difference(ctx.grades, a.oof_probs, b.oof_probs, a.oof_pred, b.oof_pred,
+                                       n_boot=ctx.ft.n_boot, seed=ctx.seed)
+    print(f"[finetune] {a.name} - {b.name}, paired bootstrap 95% CI: "
+          + "; ".join(f"{m} {d['difference']:+.3f} ({d['ci_low']:+.3f}..{d['ci_high']:+.3f})"
+                      for m, d in diff.items())
+          + f" ({time.perf_counter() - t0:.1f} s)")
+    return diff
+
+
+def _minus_scratch(ctx: _Context, variants: dict[str, VariantResult]) -> dict[str, Any]:
+    """Each pretrained variant minus scratch (:func:`_paired`): does pretraining help? Empty
+    without a scratch variant."""
     base = variants.get("scratch")
     if base is None or base.oof_probs is None:
         return {}
-    out: dict[str, Any] = {}
-    for name, v in variants.items():
-        if name == "scratch" or v.oof_probs is None:
-            continue
-        t0 = time.perf_counter()
-        out[name] = paired_bootstrap_difference(ctx.grades, v.oof_probs, base.oof_probs, v.oof_pred,
-                                                base.oof_pred, n_boot=ctx.ft.n_boot, seed=ctx.seed)
-        diff = out[name]
-        print(f"[finetune] {name} - scratch, paired bootstrap 95% CI: "
-              + "; ".join(f"{m} {d['difference']:+.3f} ({d['ci_low']:+.3f}..{d['ci_high']:+.3f})"
-                          for m, d in diff.items())
-              + f" ({time.perf_counter() - t0:.1f} s)")
-    return out
+    return {name: _paired(ctx, v, base) for name, v in variants.items()
+            if name != "scratch" and v.oof_probs is not None}
+
+
+def _umm_minus_vicreg(ctx: _Context, variants: dict[str, VariantResult]) -> dict[str, Any] | None:
+    """VICReg + UMM minus VICReg (:func:`_paired`): does the UMM stage add to VICReg? None
+    unless both variants ran."""
+    umm, vicreg = variants.get("vicreg_umm"), variants.get("vicreg")
+    if umm is None or vicreg is None or umm.oof_probs is None or vicreg.oof_probs is None:
+        return None
+    return _paired(ctx, umm, vicreg)
 
 
 def _workers(cfg: Config) -> int:
@@ -1046,6 +1058,7 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
     atomic_write_json(comparison_path, _json_safe({
         "columns": columns, "rows": table,
         "pretrained_minus_scratch": differences,
+        "umm_minus_vicreg": _umm_minus_vicreg(ctx, variants),
         "class_names": list(names),
         "protocol": (f"{len(fold_ids)}-fold cross-validation, head {ft.head}, backbone {ft.freeze}, "
                      f"same folds, head and budget for every variant"

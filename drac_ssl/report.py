@@ -325,16 +325,20 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
     png = plot_comparison(bars, ["qwk", "auc", "auc_ovr", "accuracy", "macro_f1"], figures / "comparison.png",
                           "Out-of-fold metrics per backbone variant")
     lines += [_link(run_dir, png, "comparison of the variants"), ""]
-    differences = comparison.get("pretrained_minus_scratch")
-    if isinstance(differences, dict) and differences:
+    differences = {f"{VARIANT_TITLES.get(name, name)} - scratch": d
+                   for name, d in (comparison.get("pretrained_minus_scratch") or {}).items()}
+    if isinstance(comparison.get("umm_minus_vicreg"), dict):
+        differences["VICReg + UMM - VICReg"] = comparison["umm_minus_vicreg"]
+    if differences:
         titles = {"accuracy": "accuracy", "qwk": "QWK", "auc_ovr": "AUC (OvR)"}
-        lines += ["Does pretraining help? Each pretrained variant minus scratch on the same out-of-fold "
-                  "images, with a paired bootstrap 95% CI (a CI that contains 0 is no evidence either way):", ""]
+        lines += ["Does pretraining help, and does UMM add to VICReg? Each difference on the same "
+                  "out-of-fold images, with a paired bootstrap 95% CI (a CI that contains 0 is no "
+                  "evidence either way):", ""]
         lines += _table(["difference", *titles.values()],
-                        [[f"{VARIANT_TITLES.get(name, name)} - scratch",
+                        [[label,
                           *(f"{_signed(d.get(m, {}).get('difference'))} ({_signed(d.get(m, {}).get('ci_low'))}.."
                             f"{_signed(d.get(m, {}).get('ci_high'))})" for m in titles)]
-                         for name, d in differences.items() if isinstance(d, dict)])
+                         for label, d in differences.items() if isinstance(d, dict)])
         lines += [""]
     summary = _read_json(ft / "summary.json")
     if isinstance(summary, dict):

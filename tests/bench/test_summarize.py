@@ -155,3 +155,7 @@ def test_retinamnist_table_shows_the_paired_differences_to_scratch() -> None:
     text = "\n".join(retinamnist_table({"variants": {"scratch": m, "vicreg": m},
                                         "pretrained_minus_scratch": {"vicreg": {"accuracy": d, "auc_ovr": d, "qwk": d}}}))
     assert "vicreg: +0.004 (-0.010..+0.020) / +0.004 (-0.010..+0.020) / +0.004 (-0.010..+0.020)" in text
+    assert "VICReg + UMM - VICReg" not in text
+    text = "\n".join(retinamnist_table({"variants": {"scratch": m}, "pretrained_minus_scratch": {"vicreg": {
+        "accuracy": d, "auc_ovr": d, "qwk": d}}, "umm_minus_vicreg": {"accuracy": d, "auc_ovr": d, "qwk": d}}))
+    assert "VICReg + UMM - VICReg: +0.004 (-0.010..+0.020)" in text

@@ -161,8 +161,23 @@ def test_comparison_table_has_scratch_and_vicreg_rows(frozen_result: finetune.Fi
         assert diff[metric]["ci_low"] <= diff[metric]["difference"] <= diff[metric]["ci_high"]
     from drac_ssl.report import write_report
 
+    assert table["umm_minus_vicreg"] is None  # no UMM variant in this run
     report = write_report(frozen_result.out_dir.parent).read_text()
-    assert "Does pretraining help?" in report and "| VICReg - scratch |" in report
+    assert "Does pretraining help" in report and "| VICReg - scratch |" in report
+    assert "VICReg + UMM - VICReg" not in report
+
+
+def test_umm_minus_vicreg_is_reported_and_zero_for_the_same_weights(pretrained_run: Path, tmp_path: Path) -> None:
+    from drac_ssl.report import write_report
+
+    run = _linked_run(pretrained_run, tmp_path)
+    (run / "umm").symlink_to(pretrained_run / "pretrain", target_is_directory=True)  # UMM that changed nothing
+    result = finetune.run(tiny_config(**{"finetune.compare_scratch": "false", "finetune.epochs": "1"}), run)
+    assert list(result.variants) == ["vicreg", "vicreg_umm"]
+    diff = json.loads(result.comparison_path.read_text())["umm_minus_vicreg"]
+    for metric in ("accuracy", "qwk"):  # the same weights, seeds and folds: the same grades
+        assert diff[metric]["difference"] == 0 and diff[metric]["ci_low"] == diff[metric]["ci_high"] == 0
+    assert "| VICReg + UMM - VICReg | +0.000 (+0.000..+0.000)" in write_report(run).read_text()
 
 
 def test_report_flags_a_calibration_at_the_edge_of_its_search_range(
