@@ -24,11 +24,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as _dt
+import functools
 import json
 import os
 import shutil
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -349,7 +351,9 @@ def plan_reuse(cfg: Config, source: Path, run_dir: Path) -> ReusePlan:
         raise ConfigError(f"{saved} is not valid YAML ({exc})\n  fix: run.reuse=another run folder") from None
     diffs = _config_differences(_comparable(_data_channels_resolved(_saved_settings(old), source), _made_in(source)),
                                 _comparable(_data_channels_resolved(to_dict(cfg), source)))
-    modality = (ingest_modality(_saved_settings(old)), ingest_modality(to_dict(cfg)))
+    before, now = ingest_modality(_saved_settings(old)), ingest_modality(to_dict(cfg))
+    if before != now:  # the one setting outside data.* the ingest reads (so every stage's)
+        diffs.append(f"data.modality as the ingest reads it (recipe=fundus means fundus): {before} -> {now}")
     status = preflight._status(source)
     taken: list[str] = []
     for stage, prefixes in REUSABLE_STAGES.items():
@@ -357,38 +361,22 @@ def plan_reuse(cfg: Config, source: Path, run_dir: Path) -> ReusePlan:
         if not (isinstance(entry, dict) and entry.get("status") == "done"):
             return ReusePlan(source, tuple(taken), stage, (f"it has not finished in {source}",))
         blocking = [d for d in diffs if _reads(prefixes, d.split(": ", 1)[0])]
-        if modality[0] != modality[1]:  # the one setting outside data.* the ingest reads
-            blocking.append(f"the ingest's data.modality: {modality[0]} -> {modality[1]}")
         if blocking:
             return ReusePlan(source, tuple(taken), stage, tuple(blocking))
         taken.append(stage)
     return ReusePlan(source, tuple(taken), "", ())
 
 
-def _link_tree(src: Path, dst: Path) -> tuple[int, int]:
-    """Every file under ``src`` (links followed) at the same place under ``dst``: a hard link,
-    or a copy where one cannot be made (another file system). Returns (linked, copied).
-    The package replaces finished files atomically and never writes into them, so a linked
-    file stays what both runs made."""
-    linked = copied = 0
-    for root, _dirs, files in os.walk(src, followlinks=True):
-        target_dir = dst / Path(root).relative_to(src)
-        target_dir.mkdir(parents=True, exist_ok=True)
-        for name in files:
-            n_linked, n_copied = _link_tree_file(Path(root) / name, target_dir / name)
-            linked, copied = linked + n_linked, copied + n_copied
-    return linked, copied
-
-
-def _link_tree_file(src: Path, dst: Path) -> tuple[int, int]:
-    """One file of :func:`_link_tree`: a hard link, else a copy. Returns (linked, copied)."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
+def _link_or_copy(src: str | os.PathLike[str], dst: str | os.PathLike[str], counts: Counter[str]) -> None:
+    """``dst`` as a hard link to ``src``, or a copy where one cannot be made (another file
+    system); ``counts`` tallies ``linked`` / ``copied``. The package replaces finished files
+    atomically and never writes into them, so a linked file stays what both runs made."""
     try:
         os.link(src, dst)
-        return 1, 0
+        counts["linked"] += 1
     except OSError:
         shutil.copy2(src, dst)
-        return 0, 1
+        counts["copied"] += 1
 
 
 def _rebased(value: Any, folder: str, run_dir: Path) -> Any:
@@ -406,17 +394,17 @@ def _rebased(value: Any, folder: str, run_dir: Path) -> Any:
 
 def take_reused_stages(plan: ReusePlan, run_dir: Path, cfg: Config) -> str:
     """Put the stages of ``plan`` into the new run folder ``run_dir``: their folders linked
-    (:func:`_link_tree`) and ``stages.json`` entries saying ``done``, ``reused_from`` (the
+    (:func:`_link_or_copy`) and ``stages.json`` entries saying ``done``, ``reused_from`` (the
     source folder), ``seconds_in_source`` and 0 seconds here. Returns a line for the console."""
     status = preflight._status(plan.source)
     entries: dict[str, Any] = {}
-    linked = copied = 0
+    counts: Counter[str] = Counter()
+    link = functools.partial(_link_or_copy, counts=counts)
     now = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     for stage in plan.stages:
         folder = STAGE_FOLDERS[stage]
-        if (plan.source / folder).is_dir():
-            n_linked, n_copied = _link_tree(plan.source / folder, run_dir / folder)
-            linked, copied = linked + n_linked, copied + n_copied
+        if (plan.source / folder).is_dir():  # links followed, as the stages read them
+            shutil.copytree(plan.source / folder, run_dir / folder, copy_function=link, dirs_exist_ok=True)
         old = status[stage]
         taken_there = old.get("reused_from")  # a chain of reuses names the run that did the work
         entries[stage] = {"status": "done", "seconds": 0.0, "finished_utc": now,
@@ -435,13 +423,13 @@ def take_reused_stages(plan: ReusePlan, run_dir: Path, cfg: Config) -> str:
             continue
         weights = record.with_suffix(".safetensors")
         if weights.is_file():
+            (run_dir / "finetune" / record.parent.name).mkdir(parents=True, exist_ok=True)
             for path in (record, weights):
-                n_linked, n_copied = _link_tree_file(path, run_dir / "finetune" / record.parent.name / path.name)
-                linked, copied = linked + n_linked, copied + n_copied
+                link(path, run_dir / "finetune" / record.parent.name / path.name)
             n_folds += 1
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_json(run_dir / "stages.json", entries)
-    files = f"{linked} file(s) hard-linked" + (f", {copied} copied" if copied else "")
+    files = f"{counts['linked']} file(s) hard-linked" + (f", {counts['copied']} copied" if counts["copied"] else "")
     folds = (f"; its {n_folds} finished fine-tuning fold(s) are offered to the fine-tuning, which "
              f"reuses those whose settings and inputs match (signature) and retrains the others"
              if n_folds else "")

@@ -380,10 +380,10 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
                 "flips": [FLIP_NAMES[d] for d in TTA_FLIPS],
                 "how": "mean raw model output over the flipped inputs, per fold model"},
         "calibration": {k: v for k, v in calibration.items()},
-        "cv_metrics": {key: metrics.get(key) for key in (
+        "cv_metrics": {**{key: metrics.get(key) for key in (
             "n", "qwk", "qwk_ci95", "auc", "auc_ovr", "accuracy", "macro_f1", "qwk_fold_mean",
-            "qwk_fold_std", "decision", "decision_rules", "folds", "protocol", "sensitivity",
-            "specificity") if key in metrics or key not in ("sensitivity", "specificity")},
+            "qwk_fold_std", "decision", "decision_rules", "folds", "protocol")},
+            **{key: metrics[key] for key in ("sensitivity", "specificity") if key in metrics}},  # two grades
         "comparison": comparison.get("rows", []),
         "data": data,
         "backbone_pretraining": {k: source_meta.get(k) for k in

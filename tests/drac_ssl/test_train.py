@@ -205,19 +205,16 @@ def test_an_interrupted_stage_keeps_its_time_and_the_resume_says_so(
 
 
 def test_a_new_run_takes_the_finished_stages_of_another_with_the_same_settings(
-        reduced_run: tuple[Path, int, str], capsys: pytest.CaptureFixture[str]) -> None:
+        reduced_run: tuple[Path, int, str], capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
     work, _, _ = reduced_run
     source = work / "runs" / "reduced"
-    cwd = os.getcwd()
-    os.chdir(work)
-    try:
-        capsys.readouterr()
-        # another fine-tuning on the same pretraining: the refusal says how
-        assert train.main([*REDUCED, "finetune.head=mlp"]) == 2
-        assert f"run.name=reduced-2 run.reuse={Path('runs') / 'reduced'}" in capsys.readouterr().err
-        assert train.main([*REDUCED, "finetune.head=mlp", "run.name=branch", "run.reuse=runs/reduced"]) == 0
-    finally:
-        os.chdir(cwd)
+    monkeypatch.chdir(work)
+    capsys.readouterr()
+    # another fine-tuning on the same pretraining: the refusal says how
+    assert train.main([*REDUCED, "finetune.head=mlp"]) == 2
+    assert f"run.name=reduced-2 run.reuse={Path('runs') / 'reduced'}" in capsys.readouterr().err
+    assert train.main([*REDUCED, "finetune.head=mlp", "run.name=branch", "run.reuse=runs/reduced"]) == 0
     out = capsys.readouterr().out
     assert f"run.reuse: takes ingest, pretrain, umm from {source}" in out
     for stage in ("ingest", "pretrain", "umm"):
@@ -277,74 +274,60 @@ def test_run_reuse_stops_at_the_first_stage_whose_settings_differ(
 
 
 def test_run_reuse_that_can_take_nothing_is_refused_and_leaves_no_folder(
-        reduced_run: tuple[Path, int, str], capsys: pytest.CaptureFixture[str]) -> None:
+        reduced_run: tuple[Path, int, str], capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
     work, _, _ = reduced_run
-    cwd = os.getcwd()
-    os.chdir(work)
-    try:
-        capsys.readouterr()
-        assert train.main([*REDUCED, "data.n_folds=3", "run.name=nothing", "run.reuse=runs/reduced"]) == 2
-        err = capsys.readouterr().err
-        assert "run.reuse=runs/reduced" in err and "its ingest stage differs (data.n_folds: 2 -> 3)" in err
-        assert train.main([*REDUCED, "run.name=nowhere", "run.reuse=runs/missing"]) == 2
-        assert "not a run folder" in capsys.readouterr().err
-        # taken, then refused by the preflight (a bad fine-tuning setting): nothing is left behind
-        assert train.main([*REDUCED, "finetune.epochs=0", "run.name=refused", "run.reuse=runs/reduced"]) == 2
-        assert "finetune.epochs" in capsys.readouterr().err
-        # interrupted (or failing) right after taking the stages: nothing taken stays behind, so a
-        # later run in that folder cannot skip stages it never ran
-        original = train.preflight.run
-
+    monkeypatch.chdir(work)
+    capsys.readouterr()
+    assert train.main([*REDUCED, "data.n_folds=3", "run.name=nothing", "run.reuse=runs/reduced"]) == 2
+    err = capsys.readouterr().err
+    assert "run.reuse=runs/reduced" in err and "its ingest stage differs (data.n_folds: 2 -> 3)" in err
+    assert train.main([*REDUCED, "run.name=nowhere", "run.reuse=runs/missing"]) == 2
+    assert "not a run folder" in capsys.readouterr().err
+    # taken, then refused by the preflight (a bad fine-tuning setting): nothing is left behind
+    assert train.main([*REDUCED, "finetune.epochs=0", "run.name=refused", "run.reuse=runs/reduced"]) == 2
+    assert "finetune.epochs" in capsys.readouterr().err
+    # interrupted (or failing) right after taking the stages: nothing taken stays behind, so a
+    # later run in that folder cannot skip stages it never ran
+    with monkeypatch.context() as patch:
         def interrupted(*args: object, **kwargs: object) -> None:
             raise KeyboardInterrupt
 
-        train.preflight.run = interrupted  # type: ignore[assignment]
-        try:
-            assert train.main([*REDUCED, "run.name=cut", "run.reuse=runs/reduced"]) == 130
-        finally:
-            train.preflight.run = original
+        patch.setattr(train.preflight, "run", interrupted)
+        assert train.main([*REDUCED, "run.name=cut", "run.reuse=runs/reduced"]) == 130
         (work / "runs" / "empty").mkdir()
-        train.preflight.run = interrupted  # type: ignore[assignment]
-        try:
-            assert train.main([*REDUCED, "run.name=empty", "run.reuse=runs/reduced"]) == 130
-        finally:
-            train.preflight.run = original
-        assert list((work / "runs" / "empty").iterdir()) == []
-    finally:
-        os.chdir(cwd)
+        assert train.main([*REDUCED, "run.name=empty", "run.reuse=runs/reduced"]) == 130
+    assert list((work / "runs" / "empty").iterdir()) == []
     for name in ("nothing", "nowhere", "refused", "cut"):
         assert not (work / "runs" / name).exists(), name
 
 
 def test_run_reuse_finds_a_run_by_name_follows_chains_and_warns_when_the_folder_exists(
-        reduced_run: tuple[Path, int, str], capsys: pytest.CaptureFixture[str]) -> None:
+        reduced_run: tuple[Path, int, str], capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
     work, _, _ = reduced_run
     source = work / "runs" / "reduced"
-    cwd = os.getcwd()
-    os.chdir(work)
-    try:
-        # a run name in run.out_dir; then a chain: the origin, not the middle run, is recorded
-        assert train.main([*REDUCED, "finetune.epochs=2", "run.name=by-name", "run.reuse=reduced"]) == 0
-        assert train.main([*REDUCED, "finetune.epochs=3", "run.name=chained", "run.reuse=by-name"]) == 0
-        out = capsys.readouterr().out
-        assert f"stage pretrain: already done in {source}" in out and "via" in out
-        stages = json.loads((work / "runs" / "chained" / "stages.json").read_text())
-        assert stages["pretrain"]["reused_from"] == str(source)
-        assert stages["pretrain"]["seconds_in_source"] > 0
-        assert stages["pretrain"]["via"] == str(work / "runs" / "by-name")
-        # the same command again resumes quietly; another source for an existing folder is a warning
-        assert train.main([*REDUCED, "finetune.epochs=3", "run.name=chained", "run.reuse=by-name"]) == 0
-        assert "ignored" not in capsys.readouterr().out
-        assert train.main([*REDUCED, "finetune.epochs=3", "run.name=chained", "run.reuse=branch"]) == 0
-        out = capsys.readouterr().out
-        assert "run.reuse=branch" in out and "ignored: run.reuse is read only when the run folder is new" in out
-        # a typo: the closest run folder is the fix
-        assert train.main([*REDUCED, "run.name=typo", "run.reuse=reducd"]) == 2
-        assert f"fix: run.reuse={Path('runs') / 'reduced'} (the closest" in capsys.readouterr().err
-        # a trailing slash or ./ is the same data root
-        cfg = train.load_config(train.DEFAULT_CONFIG, [*REDUCED, "data.root=./somewhere/"])
-        same = train.load_config(train.DEFAULT_CONFIG, [*REDUCED, "data.root=somewhere"])
-        assert train._config_differences(train._comparable(train.to_dict(cfg)),
-                                         train._comparable(train.to_dict(same))) == []
-    finally:
-        os.chdir(cwd)
+    monkeypatch.chdir(work)
+    # a run name in run.out_dir; then a chain: the origin, not the middle run, is recorded
+    assert train.main([*REDUCED, "finetune.epochs=2", "run.name=by-name", "run.reuse=reduced"]) == 0
+    assert train.main([*REDUCED, "finetune.epochs=3", "run.name=chained", "run.reuse=by-name"]) == 0
+    out = capsys.readouterr().out
+    assert f"stage pretrain: already done in {source}" in out and "via" in out
+    stages = json.loads((work / "runs" / "chained" / "stages.json").read_text())
+    assert stages["pretrain"]["reused_from"] == str(source)
+    assert stages["pretrain"]["seconds_in_source"] > 0
+    assert stages["pretrain"]["via"] == str(work / "runs" / "by-name")
+    # the same command again resumes quietly; another source for an existing folder is a warning
+    assert train.main([*REDUCED, "finetune.epochs=3", "run.name=chained", "run.reuse=by-name"]) == 0
+    assert "ignored" not in capsys.readouterr().out
+    assert train.main([*REDUCED, "finetune.epochs=3", "run.name=chained", "run.reuse=branch"]) == 0
+    out = capsys.readouterr().out
+    assert "run.reuse=branch" in out and "ignored: run.reuse is read only when the run folder is new" in out
+    # a typo: the closest run folder is the fix
+    assert train.main([*REDUCED, "run.name=typo", "run.reuse=reducd"]) == 2
+    assert f"fix: run.reuse={Path('runs') / 'reduced'} (the closest" in capsys.readouterr().err
+    # a trailing slash or ./ is the same data root
+    cfg = train.load_config(train.DEFAULT_CONFIG, [*REDUCED, "data.root=./somewhere/"])
+    same = train.load_config(train.DEFAULT_CONFIG, [*REDUCED, "data.root=somewhere"])
+    assert train._config_differences(train._comparable(train.to_dict(cfg)),
+                                     train._comparable(train.to_dict(same))) == []
