@@ -13,9 +13,12 @@ table instead of a script of their own: one row per run and variant, with
   of ``finetune/comparison.json``;
 
 then, for each run, every pretrained variant minus scratch on the same out-of-fold images
-(``finetune/<variant>/oof.csv``, matched by id) with a paired bootstrap CI
-(:func:`drac_ssl.metrics.paired_bootstrap_difference`). ``stages.json`` says which stages a
-run took from another run folder (``reused_from``).
+with a paired bootstrap CI (:func:`drac_ssl.metrics.paired_bootstrap_difference`): by
+default the run's own, as its fine-tuning stored it (``comparison.json``'s
+``pretrained_minus_scratch``, ``finetune.n_boot`` resamples, the fine-tuning's seed: the
+figures of its ``report.md``); for a run made before those were stored, or with
+``--n-boot N``, recomputed here from ``finetune/<variant>/oof.csv`` (matched by id).
+``stages.json`` says which stages a run took from another run folder (``reused_from``).
 
 Only those files are read. A folder that is not a run folder, a run whose fine-tuning has not
 finished and an unreadable file are errors that name the file (:class:`CompareError`; exit
@@ -54,6 +57,8 @@ __all__ = ["CompareError", "Comparison", "RunOutputs", "VariantDifference", "Var
 
 MISSING = "—"
 """What a table shows for a value a run does not record (or an undefined metric)."""
+DEFAULT_N_BOOT = 1000
+"""Resamples of a difference recomputed here without ``--n-boot`` (a run that did not store its own)."""
 BASELINE = "scratch"
 """The variant the pretrained ones are compared with, within each run."""
 METRIC_TITLES = {"accuracy": "accuracy", "qwk": "QWK", "auc_ovr": "AUC OvR"}
@@ -104,7 +109,9 @@ class RunOutputs:
     ``settings``: ``config.yaml`` as dotted keys (``finetune.head``: value); ``class_names``:
     grades 0..K-1; ``data``: what the images are and where they came from, in words;
     ``variants``: in the order of ``comparison.json``; ``reused``: stage -> the run folder
-    it was taken from (``stages.json``'s ``reused_from``).
+    it was taken from (``stages.json``'s ``reused_from``); ``stored_differences``: variant ->
+    its paired difference to scratch as the fine-tuning stored it (``comparison.json``'s
+    ``pretrained_minus_scratch``; only complete entries; empty for older runs).
     """
 
     path: Path
@@ -113,6 +120,7 @@ class RunOutputs:
     data: str
     variants: dict[str, VariantOutputs]
     reused: dict[str, str] = field(default_factory=dict)
+    stored_differences: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
 
     @property
     def num_grades(self) -> int:
@@ -122,13 +130,24 @@ class RunOutputs:
 @dataclass(frozen=True)
 class VariantDifference:
     """``variant`` minus ``baseline`` within run ``label``, on ``n`` out-of-fold images:
-    ``result`` is :func:`drac_ssl.metrics.paired_bootstrap_difference`'s."""
+    ``result`` is :func:`drac_ssl.metrics.paired_bootstrap_difference`'s, with ``n_boot``
+    resamples and ``seed``; ``stored``: read from the run's ``comparison.json`` (its own
+    fine-tuning's figures) rather than recomputed here."""
 
     label: str
     variant: str
     baseline: str
     n: int
     result: dict[str, dict[str, float]]
+    n_boot: int = 0
+    seed: int = 0
+    stored: bool = False
+
+    @property
+    def source(self) -> str:
+        """Where the CI comes from, in words: ``the run's (1000, seed 0)`` or ``here (...)``."""
+        where = "the run's" if self.stored else "here"
+        return f"{where} ({self.n_boot}, seed {self.seed})"
 
 
 @dataclass
@@ -144,7 +163,7 @@ class Comparison:
     notes: list[str]
     problems: list[str]
     header: str
-    n_boot: int
+    n_boot: int | None
     seed: int
 
     def table_rows(self) -> list[dict[str, Any]]:
@@ -197,15 +216,24 @@ class Comparison:
                   ""]
         lines += [f"## Pretrained minus {BASELINE}, per run", ""]
         if self.differences:
-            lines += _table(["run", "difference", "images", *(METRIC_TITLES[m] for m in PAIRED_METRICS)],
+            lines += _table(["run", "difference", "images", *(METRIC_TITLES[m] for m in PAIRED_METRICS),
+                             "CI from (resamples, seed)"],
                             [[d.label, f"{d.variant} − {d.baseline}", d.n,
-                              *(_signed_ci(d.result[m]) for m in PAIRED_METRICS)] for d in self.differences])
-            lines += [f"Difference on all out-of-fold images (95% CI): paired percentile bootstrap "
-                      f"(Efron & Tibshirani 1993), {self.n_boot} resamples of the images, the same "
-                      f"images for both variants, seed {self.seed}; a CI that excludes 0 is a "
-                      f"difference these images support. QWK and accuracy of the submitted grades, "
-                      f"AUC one-vs-rest of the probabilities (resamples that lack a grade are left "
-                      f"out of the AUC's CI).", ""]
+                              *(_signed_ci(d.result[m]) for m in PAIRED_METRICS), d.source]
+                             for d in self.differences])
+            sources = []
+            if any(d.stored for d in self.differences):
+                sources.append("\"the run's\": as the run's fine-tuning computed it (its `comparison.json`, "
+                               "the figures of its `report.md`)")
+            if not all(d.stored for d in self.differences):
+                why = (f"--n-boot {self.n_boot}" if self.n_boot is not None else
+                       "the run did not store its own")
+                sources.append(f"\"here\": recomputed by this command from the `oof.csv` files ({why})")
+            lines += ["Difference on all out-of-fold images (95% CI): paired percentile bootstrap "
+                      "(Efron & Tibshirani 1993), the same resampled images for both variants; a CI "
+                      "that excludes 0 is a difference these images support. QWK and accuracy of the "
+                      "submitted grades, AUC one-vs-rest of the probabilities (resamples that lack a "
+                      "grade are left out of the AUC's CI). " + "; ".join(sources) + ".", ""]
         else:
             lines += ["None: no run has a scratch variant and a pretrained one with the same images.", ""]
         if self.notes:
@@ -277,7 +305,30 @@ def read_run(path: str | os.PathLike[str]) -> RunOutputs:
                   if isinstance(entry, dict) and entry.get("reused_from")}
     n = len(next(iter(variants.values())).ids)
     return RunOutputs(run, settings, tuple(str(name) for name in names), _data_words(run, settings, n),
-                      variants, reused)
+                      variants, reused, _stored_differences(comparison.get("pretrained_minus_scratch")))
+
+
+def _stored_differences(entries: Any) -> dict[str, dict[str, dict[str, float]]]:
+    """The complete entries of ``comparison.json``'s ``pretrained_minus_scratch`` (variant ->
+    metric -> ``difference``, ``ci_low``, ``ci_high``, ...); an incomplete one is left out and
+    recomputed instead."""
+    if not isinstance(entries, dict):
+        return {}
+    keys = ("difference", "ci_low", "ci_high")
+    return {str(variant): {m: dict(entry[m]) for m in PAIRED_METRICS}
+            for variant, entry in entries.items()
+            if isinstance(entry, dict) and all(
+                isinstance(entry.get(m), dict) and all(k in entry[m] for k in keys) for m in PAIRED_METRICS)}
+
+
+def _run_bootstrap(settings: dict[str, Any]) -> tuple[int, int] | None:
+    """The resamples and seed of a run's own paired bootstrap: ``finetune.n_boot`` and the
+    fine-tuning's seed (``finetune.seed``, or ``run.seed`` when that is -1); None when the
+    config does not say."""
+    n_boot, seed, run_seed = (settings.get(k) for k in ("finetune.n_boot", "finetune.seed", "run.seed"))
+    if not isinstance(n_boot, int) or not isinstance(run_seed, int):
+        return None
+    return n_boot, seed if isinstance(seed, int) and seed >= 0 else run_seed
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -383,13 +434,16 @@ def _data_words(run: Path, settings: dict[str, Any], n_labelled: int) -> str:
 # --------------------------------------------------------------------------- comparing
 
 
-def compare_runs(paths: Sequence[str | os.PathLike[str]], n_boot: int = 1000, seed: int = 0,
+def compare_runs(paths: Sequence[str | os.PathLike[str]], n_boot: int | None = None, seed: int = 0,
                  progress: Callable[[str], None] | None = None) -> Comparison:
     """Read the run folders ``paths`` and compare them (see the module docstring).
 
     Args:
         paths: run folders of ``python -m drac_ssl.train``, in the order of the table.
-        n_boot, seed: of the paired bootstrap of each pretrained variant minus scratch.
+        n_boot, seed: of the paired bootstrap of each pretrained variant minus scratch that is
+            recomputed here. ``n_boot=None`` (the default) takes each run's own difference
+            from its ``comparison.json`` where the run stored it, and recomputes the others
+            with :data:`DEFAULT_N_BOOT` resamples; a number recomputes every difference.
         progress: called with a line before each bootstrap (the command prints it to stderr).
 
     Returns:
@@ -436,17 +490,25 @@ def compare_runs(paths: Sequence[str | os.PathLike[str]], n_boot: int = 1000, se
             if skipped:
                 notes.append(f"`{label}`: {skipped}; {variant.name} − {BASELINE} skipped.")
                 continue
+            own = _run_bootstrap(run.settings)
+            if n_boot is None and variant.name in run.stored_differences and own is not None:
+                differences.append(VariantDifference(label, variant.name, BASELINE, len(variant.ids),
+                                                     run.stored_differences[variant.name], *own, stored=True))
+                continue
+            resamples = DEFAULT_N_BOOT if n_boot is None else n_boot
             if progress is not None:
                 progress(f"[compare] {label}: {variant.name} − {BASELINE} on {len(variant.ids)} images, "
-                         f"{n_boot} paired bootstrap resamples")
+                         f"{resamples} paired bootstrap resamples")
             order = {image: i for i, image in enumerate(baseline.ids)}
             at = np.array([order[image] for image in variant.ids], dtype=np.int64)
             try:
                 result = paired_bootstrap_difference(variant.grades, variant.probs, baseline.probs[at],
-                                                     variant.pred, baseline.pred[at], n_boot=n_boot, seed=seed)
+                                                     variant.pred, baseline.pred[at], n_boot=resamples,
+                                                     seed=seed)
             except ValueError as exc:
                 raise CompareError(f"{variant.oof_path} or {baseline.oof_path}: {exc}") from None
-            differences.append(VariantDifference(label, variant.name, BASELINE, len(variant.ids), result))
+            differences.append(VariantDifference(label, variant.name, BASELINE, len(variant.ids), result,
+                                                 resamples, seed))
     header, problems = _scale_and_data(labels, runs)
     return Comparison(runs, labels, setting_keys, differences, notes, problems, header, n_boot, seed)
 
@@ -577,13 +639,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("runs", nargs="+", metavar="RUN", help="run folders (runs/<run.name>)")
     parser.add_argument("--csv", metavar="FILE", help="also write the table of runs and variants as CSV")
     parser.add_argument("--md", metavar="FILE", help="also write the whole Markdown text")
-    parser.add_argument("--n-boot", type=int, default=1000, metavar="N",
-                        help="bootstrap resamples of the paired differences (default 1000)")
+    parser.add_argument("--n-boot", type=int, default=None, metavar="N",
+                        help="recompute every paired difference with N bootstrap resamples (seed 0); "
+                             "default: each run's own differences as its fine-tuning stored them (the "
+                             f"figures of its report.md), {DEFAULT_N_BOOT} resamples for a run that "
+                             "did not store them")
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, or a usage error argparse has already printed
         return exc.code if isinstance(exc.code, int) else 2
-    if args.n_boot < 1:
+    if args.n_boot is not None and args.n_boot < 1:
         print(f"error: --n-boot must be at least 1, got {args.n_boot}", file=sys.stderr)
         return 2
     try:

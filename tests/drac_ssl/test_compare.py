@@ -116,7 +116,8 @@ def test_command_prints_the_text_and_writes_csv_and_markdown(two_runs: tuple[Pat
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert out_md.read_text(encoding="utf-8") == captured.out
-    assert "50 resamples" in captured.out and "[compare] base: vicreg − scratch" in captured.err
+    assert "| here (50, seed 0) |" in captured.out and "(--n-boot 50)" in captured.out
+    assert "[compare] base: vicreg − scratch" in captured.err
     with open(out_csv, newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     assert list(rows[0]) == ["run", "path", "finetune.head", "finetune.label_fraction", "variant",
@@ -216,3 +217,37 @@ def test_variants_scored_on_other_images_are_not_paired(tmp_path: Path) -> None:
     assert any("vicreg and scratch were scored on different images (1 id(s) only in" in note
                and "vicreg − scratch skipped" in note for note in comparison.notes)
     assert comparison.setting_keys == [] and "settings are equal" in comparison.markdown()
+
+
+def test_a_run_that_stored_its_differences_is_shown_with_its_own_figures(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The run's own pretrained - scratch CIs (comparison.json, those of its report.md) are
+    shown as they are, with the run's resamples and seed; --n-boot recomputes them; a run that
+    did not store them is recomputed with 1000 resamples."""
+    stored_run = make_run(tmp_path, "stored", ["finetune.n_boot=321", "run.seed=7"])
+    path = stored_run / "finetune" / "comparison.json"
+    saved = json.loads(path.read_text())
+    mark = {m: {"a": 0.5, "b": 0.4, "difference": 0.123, "ci_low": 0.011, "ci_high": 0.222, "resamples": 321}
+            for m in ("accuracy", "qwk", "auc_ovr")}
+    saved["pretrained_minus_scratch"] = {"vicreg": mark}
+    path.write_text(json.dumps(saved))
+    older = make_run(tmp_path, "older")
+
+    code = main([str(stored_run), str(older)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "| stored | vicreg − scratch | 24 | +0.123 (+0.011..+0.222) | +0.123 (+0.011..+0.222) | " \
+           "+0.123 (+0.011..+0.222) | the run's (321, seed 7) |" in captured.out
+    assert "| older | vicreg − scratch | 24 | +0.667 (+" in captured.out
+    assert "| here (1000, seed 0) |" in captured.out and "the run did not store its own" in captured.out
+    assert "[compare] stored:" not in captured.err and "[compare] older: vicreg − scratch" in captured.err
+
+    comparison = compare_runs([stored_run], n_boot=20)  # an explicit number recomputes it
+    (difference,) = comparison.differences
+    assert not difference.stored and difference.n_boot == 20
+    assert difference.result["accuracy"]["difference"] == pytest.approx(16 / 24)
+    # finetune.seed >= 0 is the fine-tuning's seed, not run.seed
+    reseeded = make_run(tmp_path, "reseeded", ["finetune.seed=3", "run.seed=7"])
+    (reseeded / "finetune" / "comparison.json").write_text(json.dumps(saved))
+    (difference,) = compare_runs([reseeded]).differences
+    assert difference.stored and (difference.n_boot, difference.seed) == (1000, 3)
