@@ -258,7 +258,7 @@ class FinetuneConfig:
     # reported in metrics.json; this one is stored in the calibration and the bundle.
     decision: str = "thresholds"
     # which weights of each fold are kept: best = the epoch with the best validation kappa
-    # (early stopping with patience); last = the weights after the last epoch, no epoch chosen
+    # (the lowest validation loss among equal kappas; early stopping with patience); last = the weights after the last epoch, no epoch chosen
     # on the validation fold, so the out-of-fold metrics are not tuned on the rows they score
     # (finetune.patience is then not used)
     keep: str = "best"

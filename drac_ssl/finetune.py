@@ -459,7 +459,8 @@ def _fit_fold(
     head_warmup_epochs: int = 0,
 ) -> tuple[dict[str, Tensor], list[dict[str, Any]], int, str]:
     """The epoch loop of one fold with early stopping on the validation kappa
-    (``finetune.keep=best``), or all ``finetune.epochs`` epochs keeping the last one's weights
+    (``finetune.keep=best``: the epoch of the highest kappa, the lowest validation loss among
+    equal kappas), or all ``finetune.epochs`` epochs keeping the last one's weights
     (``keep=last``: the validation fold is scored every epoch for the history, never used
     to choose).
 
@@ -478,6 +479,7 @@ def _fit_fold(
     total = max(1, ft.epochs * steps_per_epoch)
     y_val_t = torch.as_tensor(y_val, dtype=torch.long)
     best_state: dict[str, Tensor] | None = None
+    best_val_loss = math.inf
     monitor = Monitor("val_qwk", mode="max", min_delta=1e-9, patience=ft.patience,
                       stop_message="early stopping: no better validation kappa for {patience} epochs")
     stopped = "completed all epochs"
@@ -521,8 +523,13 @@ def _fit_fold(
             continue  # no epoch is chosen on the validation fold: the last one's weights are kept
         if epoch < head_warmup_epochs:
             continue  # the head-only warm-up is neither kept nor counted towards the patience
-        if monitor.update(qwk if math.isfinite(qwk) else -2.0, epoch):  # the first epoch always
-            best_state = _state_copy(trainable)
+        value = qwk if math.isfinite(qwk) else -2.0
+        # an equal kappa with a lower validation loss is kept too (a kappa that never moves, as
+        # on a fold the model grades all alike, would otherwise keep the first epoch); it does
+        # not restart the patience: the kappa did not improve
+        tie = value == monitor.best and val_loss < best_val_loss
+        if monitor.update(value, epoch) or tie:  # the first epoch always
+            best_state, best_val_loss, monitor.best_epoch = _state_copy(trainable), val_loss, epoch
         if monitor.should_stop:
             stopped = monitor.reason
             break

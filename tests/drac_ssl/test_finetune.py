@@ -540,6 +540,25 @@ def test_with_keep_best_the_head_warmup_is_never_kept_nor_counted_for_patience(
         assert fold["best_epoch"] >= 2 and fold["epochs_run"] >= 3, fold
 
 
+def test_keep_best_breaks_a_kappa_tie_with_the_validation_loss(
+        pretrained_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A validation kappa that never moves (here forced to 0) used to keep the first epoch's
+    weights; the epoch with the lowest validation loss among equal kappas is kept instead."""
+    run = _linked_run(pretrained_run, tmp_path)
+    monkeypatch.setattr(finetune, "quadratic_weighted_kappa", lambda *args, **kwargs: 0.0)
+    cfg = tiny_config(**{"finetune.freeze": "all", "finetune.head": "linear", "finetune.epochs": "4",
+                         "finetune.keep": "best", "finetune.patience": "0", "finetune.tta": "false",
+                         "finetune.compare_scratch": "false", "umm.enabled": "false"})
+    variant = finetune.run(cfg, run).variants["vicreg"]
+    kept_later = 0
+    for fold in variant.metrics["folds"]:
+        history = json.loads((variant.out_dir / f"fold{fold['fold']}.json").read_text())["history"]
+        losses = [row["val_loss"] for row in history]
+        assert fold["best_epoch"] == int(np.argmin(losses)), (fold, losses)
+        kept_later += fold["best_epoch"] > 0
+    assert kept_later > 0  # the loss fell after the first epoch somewhere: not the old behaviour
+
+
 def test_label_fraction_trains_every_variant_on_the_same_stratified_draw_and_scores_every_image(
         pretrained_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run = _linked_run(pretrained_run, tmp_path)
