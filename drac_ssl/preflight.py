@@ -227,8 +227,9 @@ class DataFacts:
     n_test: int = 0  # of which test images (left out with pretrain.use_test_images=false)
     grade_counts: dict[int, int] = field(default_factory=dict)  # labelled training images per grade
     grade_names: tuple[str, ...] = ()
-    patients_per_grade: dict[int, int] | None = None  # with data.patient_column
+    patients_per_grade: dict[int, int] | None = None  # with data.patient_column or EyePACS eye pairs
     n_patients: int | None = None
+    patients_from: str = ""  # where the patients come from, in words (the messages say it)
     cache_sizes: list[int] | None = None  # the cached sides (None: a generic dataset)
     native_size: int | None = None  # a generic dataset's image side
     channels: int | None = None  # None: known once the images are decoded (data.channels=auto)
@@ -685,7 +686,11 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
         counts[e.label.grade] = counts.get(e.label.grade, 0) + 1
     patients_per_grade: dict[int, int] | None = None
     n_patients: int | None = None
-    if d.patient_column:
+    patients_from = f"data.patient_column={d.patient_column}" if d.patient_column else ""
+    if not d.patient_column and layout.kind == "eyepacs" and ingest._eye_pairs(labelled, ""):
+        # as the ingest will: both eyes of a patient (<patient>_left / _right) share a fold
+        patients_from = "the EyePACS image names <patient>_left / _right"
+    if patients_from:
         by_grade: dict[int, set[str]] = {}
         for e in labelled:
             assert e.label is not None and e.label.grade is not None
@@ -698,7 +703,7 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
                      n_test=sum(1 for e in entries if e.split == "test"), grade_counts=counts,
                      grade_names=names,
                      patients_per_grade=patients_per_grade, n_patients=n_patients,
-                     cache_sizes=sorted(set(d.cache_sizes)), channels=channels, channels_why=why,
+                     patients_from=patients_from, cache_sizes=sorted(set(d.cache_sizes)), channels=channels, channels_why=why,
                      labels_known=not blocking)
 
 
@@ -879,7 +884,7 @@ def _check_folds(c: _Findings, cfg: Config, facts: DataFacts) -> None:
         return
     if grouped and facts.n_patients is not None and facts.n_patients < k:
         c.error("data.n_folds", f"{facts.source} has {facts.n_patients} patients "
-                                f"(data.patient_column={cfg.data.patient_column}); no patient may be in "
+                                f"({facts.patients_from or 'data.patient_column'}); no patient may be in "
                                 f"two folds, so there are at most {facts.n_patients} folds",
                 f"data.n_folds={max(2, facts.n_patients)}")
         return

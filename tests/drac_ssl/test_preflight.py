@@ -438,6 +438,26 @@ def test_folds_grouped_by_patient_count_patients(tmp_path: Path) -> None:
     assert "has only 2 patients" in found["data.n_folds"] and "fix: data.n_folds=2" in found["data.n_folds"]
 
 
+def test_eyepacs_eye_pairs_are_counted_as_patients_as_the_ingest_groups_them(tmp_path: Path) -> None:
+    """EyePACS images <patient>_left / _right share a fold in the ingest: 8 images of a grade
+    from 4 patients cannot fill 5 folds, which the preflight says before any stage runs."""
+    root = tmp_path / "eyepacs"
+    (root / "train").mkdir(parents=True)
+    rows = []
+    for patient in range(20):  # both eyes of a patient share the grade: 4 patients per grade
+        for eye in ("left", "right"):
+            name = f"{100 + patient}_{eye}"
+            (root / "train" / f"{name}.jpeg").write_bytes(b"not decoded by the preflight")
+            rows.append(f"{name},{patient % 5}")
+    (root / "trainLabels.csv").write_text("image,level\n" + "\n".join(rows) + "\n")
+    found = errors(f"data.root={root}", "data.grades=[icdr]", "pretrain.augment.recipe=fundus",
+                   *SMALL_BATCHES)
+    assert "grade 4 (PDR) has only 4 patients" in found["data.n_folds"], found
+    assert "fix: data.n_folds=4" in found["data.n_folds"]
+    assert "data.n_folds" not in errors(f"data.root={root}", "data.grades=[icdr]", "data.n_folds=4",
+                                        *SMALL_BATCHES)
+
+
 def test_gpu_checks_with_a_simulated_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
     """No GPU here: torch.cuda is patched to a one-GPU machine without native bf16 (a V100)."""
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
