@@ -85,6 +85,13 @@ class Prediction:
     timings: dict[str, float] = field(default_factory=dict)  # parts of ``seconds``
 
     @property
+    def no_location(self) -> bool:
+        """True when Grad-CAM's target layer is a single cell (``cam_cells == (1, 1)``, e.g. a
+        ResNet-18's ``layer4`` on a 28 px input): a Grad-CAM map is then constant, so it says
+        nothing about where the model looked, and no heatmap is made."""
+        return self.cam_cells is not None and self.cam_cells[0] * self.cam_cells[1] == 1
+
+    @property
     def heatmap_empty(self) -> bool:
         """True when Grad-CAM found no region with positive evidence for ``explained``."""
         return self.heatmap is not None and float(self.heatmap.max()) <= 0.0
@@ -102,7 +109,11 @@ class Prediction:
         }
 
     def heatmap_summary(self, target_layer: str) -> dict[str, Any] | None:
-        """What the heatmap shows, for the details JSON (None without a heatmap)."""
+        """What the heatmap shows, for the details JSON (None when Grad-CAM is off)."""
+        if self.no_location and self.explained is not None:
+            return {"target_layer": target_layer, "explains_grade": self.explained,
+                    "cells": list(self.cam_cells or ()), "shape": None,
+                    "none": "the target layer is a single cell: Grad-CAM cannot locate anything"}
         if self.heatmap is None or self.explained is None:
             return None
         return {"target_layer": target_layer, "explains_grade": self.explained,
@@ -215,12 +226,17 @@ class Predictor:
             size = (int(x.shape[-2]), int(x.shape[-1]))
             if isinstance(self.cam, FoldMapGradCAM):
                 assert out.maps is not None
-                cam = self.cam.from_maps([m[0] for m in out.maps], explained, size)
+                cells = (int(out.maps[0].shape[-2]), int(out.maps[0].shape[-1]))
+                # a 1 x 1 map has no location to show: its normalised CAM would only stretch
+                # float rounding (values ~1e-7 apart) to the full colour range
+                cam = None if cells == (1, 1) else self.cam.from_maps([m[0] for m in out.maps],
+                                                                         explained, size)
             else:
                 assert self.cam is not None
                 cam = self.cam(x[0], explained)
-            heatmap = resize_heatmap(cam, gray.shape[:2])
-            cells = self.cam.last_cells
+                cells = self.cam.last_cells
+                cam = None if cells == (1, 1) else cam
+            heatmap = None if cam is None else resize_heatmap(cam, gray.shape[:2])
         t3 = time.perf_counter()
         timings = {"preprocess": t1 - t0, "ensemble": t2 - t1}
         if want_cam:

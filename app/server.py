@@ -228,6 +228,11 @@ def _result_markdown(pred: Prediction, predictor: Predictor) -> str:
 
 def _heatmap_markdown(pred: Prediction, predictor: Predictor) -> str:
     """What the heatmap shows: which score, at what resolution, and whether it is empty."""
+    if pred.no_location:
+        return (f"<small>Heatmap: none. Grad-CAM at `{predictor.target_layer}` sees this model's "
+                f"{predictor.bundle.spec.image_size} px input as a single 1 × 1 cell, so it cannot "
+                f"show where the model looked (any map would be flat). The grade rests on the "
+                f"image as a whole.</small>")
     if pred.heatmap is None or pred.explained is None:
         return "<small>Heatmap: off.</small>"
     cells = f"{pred.cam_cells[0]} × {pred.cam_cells[1]} cells" if pred.cam_cells else "?"

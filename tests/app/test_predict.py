@@ -311,6 +311,27 @@ def test_other_gradcam_layer_uses_the_per_model_reference(tmp_path: Path, one_th
     assert "one forward and backward per fold model" in predictor.describe()
 
 
+def test_a_single_cell_target_layer_gives_no_heatmap_and_says_why(tmp_path: Path, one_thread: None) -> None:
+    """A 28 px colour model (RetinaMNIST's) reaches layer4 as 1 x 1: a Grad-CAM map is then
+    flat, and min-max scaling would paint float rounding as evidence. No heatmap is made,
+    the details say so, and the page explains it."""
+    from app.server import _heatmap_markdown
+
+    icdr = ["No DR", "Mild", "Moderate", "Severe", "PDR"]
+    bundle_dir = build_demo_bundle(tmp_path / "run", image_size=28, source_size=28, n_folds=2,
+                                   head="linear", grade_names=icdr, channels=3)
+    predictor = Predictor(bundle_dir)
+    rgb = np.stack([_octa_like(28, 28, seed=s) for s in range(3)], axis=-1)
+    pred = predictor.predict(rgb)
+    assert pred.cam_cells == (1, 1) and pred.no_location and pred.explained == pred.grade
+    assert pred.heatmap is None and not pred.heatmap_empty
+    summary = pred.heatmap_summary(predictor.target_layer)
+    assert summary is not None and summary["cells"] == [1, 1] and "single cell" in summary["none"]
+    text = _heatmap_markdown(pred, predictor)
+    assert "Heatmap: none" in text and "single 1 × 1 cell" in text and "28 px" in text
+    assert pred.probs.shape == (5,) and abs(float(pred.probs.sum()) - 1) < 1e-6
+
+
 # --------------------------------------------------------------------------------------
 # Grad-CAM: sign, range, normaliser
 
