@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from app.gradcam import EnsembleGradCAM, FoldMapGradCAM, resize_heatmap
 from app.inputs import InputLimits, LoadedImage, image_kind, load_upload
@@ -83,6 +84,9 @@ class Prediction:
     cam_cells: tuple[int, int] | None = None  # Grad-CAM resolution (target layer map size)
     class_names: list[str] = field(default_factory=list)  # grades 0..K-1 (the bundle's)
     timings: dict[str, float] = field(default_factory=dict)  # parts of ``seconds``
+    # the out-of-distribution check (drac_ssl.grading.ood): distance, threshold, flagged;
+    # None when the bundle has no input profile
+    input_check: dict[str, Any] | None = None
 
     @property
     def no_location(self) -> bool:
@@ -106,6 +110,7 @@ class Prediction:
             "timings_seconds": {k: round(v, 4) for k, v in self.timings.items()},
             "image_size": [int(self.image.shape[1]), int(self.image.shape[0])],
             "warnings": list(self.warnings),
+            "unlike_training_images": self.input_check,
         }
 
     def heatmap_summary(self, target_layer: str) -> dict[str, Any] | None:
@@ -188,6 +193,10 @@ class Predictor:
                      f"view (one forward and backward per fold model), averaged")
         else:
             text += "; no heatmap"
+        profile = self.bundle.input_profile
+        text += ("; images unlike the training images are flagged (an out-of-distribution check "
+                 f"against {profile.n_images} of them)" if profile is not None else
+                 "; no out-of-distribution check in this bundle")
         return text + "."
 
     def probabilities(self, images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -196,6 +205,19 @@ class Predictor:
         from drac_ssl.grading.predict import predict_images
 
         return predict_images(self.bundle, images, tta=self.tta)
+
+    def unlike_training(self, images: list[np.ndarray]) -> list[str]:
+        """For each uint8 image in the model's channels, the out-of-distribution warning of
+        :meth:`drac_ssl.grading.ood.InputProfile.warning` ("" when it looks like the training
+        images, or when the bundle has no input profile)."""
+        from drac_ssl.grading.predict import preprocess_image
+
+        profile = self.bundle.input_profile
+        if profile is None or not images:
+            return [""] * len(images)
+        x = torch.stack([preprocess_image(image, self.metadata) for image in images])
+        distances, flagged = profile.unlike_training(x)
+        return [profile.warning(float(d)) if f else "" for d, f in zip(distances, flagged, strict=True)]
 
     def predict(self, image: np.ndarray, name: str = "image", warnings: list[str] | None = None,
                 gradcam: bool = True, explain: int | None = None) -> Prediction:
@@ -219,6 +241,13 @@ class Predictor:
                                keep_maps=want_cam and self.one_pass_gradcam)
         probs, _, classes = self.bundle.calibration.decide(out.raw)
         grade = int(classes[0])
+        input_check, unlike = None, []
+        profile = self.bundle.input_profile
+        if profile is not None:
+            distance, flagged = profile.unlike_training(x)
+            input_check = {"distance": round(float(distance[0]), 2),
+                           "threshold": round(profile.threshold, 2), "flagged": bool(flagged[0])}
+            unlike = [profile.warning(float(distance[0]))] if flagged[0] else []
         t2 = time.perf_counter()
         heatmap = cells = explained = None
         if want_cam:
@@ -244,9 +273,10 @@ class Predictor:
         return Prediction(name=name, grade=grade, grade_name=self.class_names[grade],
                           probs=np.asarray(probs[0], dtype=np.float64), heatmap=heatmap,
                           image=gray, seconds=t3 - t0,
-                          warnings=list(warnings or []) + [f"Preprocessing as in training: {n}." for n in found],
+                          warnings=unlike + list(warnings or [])
+                          + [f"Preprocessing as in training: {n}." for n in found],
                           explained=explained, cam_cells=cells, class_names=list(self.class_names),
-                          timings=timings)
+                          timings=timings, input_check=input_check)
 
     def predict_loaded(self, loaded: LoadedImage, gradcam: bool = True,
                        explain: int | None = None) -> Prediction:

@@ -452,15 +452,18 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
         good_images.append(loaded.for_channels(predictor.channels))
         good_notes.append(" ".join(loaded.warnings))
     csv_path = None
+    unlike: list[str] = []
     n_good = len(good_images)
     if n_good:
         try:
             t1 = time.perf_counter()
             probs, classes = predictor.probabilities(good_images)
+            unlike = predictor.unlike_training(good_images)
             per_image = (time.perf_counter() - t1) / n_good
-            for name, p, c, note in zip(good_names, probs, classes, good_notes, strict=True):
+            for name, p, c, note, odd in zip(good_names, probs, classes, good_notes, unlike, strict=True):
                 rows.append([name, int(c), predictor.class_names[int(c)],
-                             *(round(float(v), 4) for v in p), round(per_image, 3), note])
+                             *(round(float(v), 4) for v in p), round(per_image, 3),
+                             " ".join(x for x in (odd, note) if x)])
             out_dir = Path(tempfile.mkdtemp(dir=_batch_root()))
             csv_path = str(write_submission(out_dir / "submission.csv", good_names, probs, classes,
                                             num_grades=k))
@@ -471,10 +474,20 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
     order = {p: i for i, p in enumerate(Path(x).name for x in paths)}
     rows.sort(key=lambda r: order.get(r[0], len(order)))
     rejected = len(rows) - n_good
+    n_unlike = sum(1 for x in unlike if x)
+    given = {r[2] for r in rows if r[2] != "rejected"}
+    cautions = ""
+    if n_unlike:
+        cautions += (f"\n\n⚠ **{n_unlike} of the {n_good} graded image(s) are unlike the training "
+                     f"images** (see the notes column): their grades may mean nothing.")
+    if n_good >= 5 and len(given) == 1:
+        cautions += (f"\n\n⚠ **All {n_good} images got the same grade ({given.pop()}).** Check that "
+                     f"they are the kind of image this model was trained on (model card tab).")
     summary = (f"**{n_good} image(s) graded** in {time.perf_counter() - t0:.1f} s"
                + (f", **{rejected} rejected** (see the notes column; not in the CSV)" if rejected else "")
                + (f". Download the submission CSV (`{','.join(table_columns(k)[:2] + table_columns(k)[3:3 + k])}`, "
-                  f"the format written by the export command) below." if csv_path else "."))
+                  f"the format written by the export command) below." if csv_path else ".")
+               + cautions)
     return summary, rows, csv_path
 
 

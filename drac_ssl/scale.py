@@ -28,6 +28,7 @@ __all__ = [
     "IngestFacts",
     "default_grade_names",
     "describe_grades",
+    "explain_grades",
     "grade_names_of",
     "prob_columns",
     "read_ingest_facts",
@@ -64,6 +65,34 @@ def default_grade_names(num_grades: int) -> tuple[str, ...]:
 def describe_grades(names: Sequence[str]) -> str:
     """``'0 Normal, 1 NPDR, 2 PDR'``."""
     return ", ".join(f"{k} {name}" for k, name in enumerate(names))
+
+
+GRADE_MEANINGS: dict[tuple[str, ...], tuple[str, ...]] = {
+    # International Clinical Diabetic Retinopathy scale: Wilkinson et al., Ophthalmology 2003,
+    # "Proposed international clinical diabetic retinopathy and diabetic macular edema
+    # disease severity scales"
+    ("No DR", "Mild", "Moderate", "Severe", "PDR"): (
+        "no apparent retinopathy",
+        "mild non-proliferative DR: microaneurysms only",
+        "moderate non-proliferative DR: more than microaneurysms, less than severe",
+        "severe non-proliferative DR by the 4-2-1 rule: haemorrhages in four quadrants, venous "
+        "beading in two or intraretinal microvascular abnormalities in one; no proliferation",
+        "proliferative DR: neovascularisation, or vitreous / preretinal haemorrhage"),
+    # DRAC 2022 Task 3 (UW-OCTA)
+    ("Normal", "NPDR", "PDR"): ("no diabetic retinopathy", "non-proliferative DR",
+                                "proliferative DR"),
+}
+"""What the grades of the known scales mean (keyed by the scale's names, in order)."""
+
+
+def explain_grades(names: Sequence[str]) -> str:
+    """The grades with what they mean for a known scale (:data:`GRADE_MEANINGS`):
+    ``'0 Normal (no diabetic retinopathy), 1 NPDR (non-proliferative DR), ...'``; for another
+    scale :func:`describe_grades` (the names alone)."""
+    meanings = GRADE_MEANINGS.get(tuple(str(n) for n in names))
+    if meanings is None:
+        return describe_grades(names)
+    return ", ".join(f"{k} {name} ({meaning})" for k, (name, meaning) in enumerate(zip(names, meanings, strict=True)))
 
 
 def grade_names_of(metadata: Mapping[str, Any] | None) -> tuple[str, ...]:

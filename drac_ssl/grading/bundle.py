@@ -11,8 +11,11 @@ everything needed to use it and to judge it.
   calibration (temperature, K - 1 kappa thresholds, the class decision), cross-validated
   metrics, data provenance (phantom, DRAC or another layout), package version and the
   Grad-CAM target layer,
+* ``input_profile.npz``: where the labelled training images lie at the model's input
+  (:mod:`drac_ssl.grading.ood`), so that an image unlike them is flagged before its grade
+  (none when the run folder holds no ingest cache; ``metadata.json`` says why),
 * ``MODEL_CARD.md``: what the model is, what it was trained on, how well it did in
-  cross-validation, what it is for and what it is not for.
+  cross-validation (per grade too), what it is for and what it is not for.
 
 :func:`load_bundle` reads one back (a bundle folder or a run folder holding ``bundle/``):
 the fold models (:func:`drac_ssl.grading.model.load_fold_model`), sharing one backbone
@@ -39,10 +42,11 @@ from torch import nn
 
 from drac_ssl import __version__
 from drac_ssl.grading.model import Calibration, GradingModel, InputSpec, load_fold_model
-from drac_ssl.grading.predict import FLIP_NAMES, TTA_FLIPS, input_spec_of
+from drac_ssl.grading.ood import PROFILE_FILE, InputProfile, fit_input_profile
+from drac_ssl.grading.predict import FLIP_NAMES, TTA_FLIPS, input_spec_of, preprocess_image
 from drac_ssl.io import atomic_write_json, atomic_write_text
 from drac_ssl.models import Backbone
-from drac_ssl.scale import describe_grades, grade_names_of, read_ingest_facts, submission_columns
+from drac_ssl.scale import explain_grades, grade_names_of, read_ingest_facts, submission_columns
 
 __all__ = [
     "BUNDLE_FORMAT",
@@ -86,6 +90,7 @@ class Bundle:
     spec: InputSpec
     device: torch.device
     channels_last: bool = False  # weights stored channels-last (load_bundle: on the CPU)
+    input_profile: InputProfile | None = None  # the out-of-distribution check (None: not built)
 
     @property
     def shared_backbone(self) -> Backbone | None:
@@ -253,6 +258,17 @@ def _model_card(meta: dict[str, Any]) -> str:
         rule_line = "\nClass decision `" + decision + "` (`finetune.decision`); both rules, cross-fitted: " + "; ".join(
             f"{name}: QWK {num(r.get('qwk'))}, accuracy {num(r.get('accuracy'))}"
             for name, r in rules.items()) + "."
+    per_grade = _per_grade_card(meta.get("per_grade") or [])
+    profile = meta.get("input_profile") or {}
+    if profile.get("file"):
+        ood_line = (f"Images unlike the training data ({unlike}) may be graded badly. An image "
+                    f"whose input lies farther from the training images than "
+                    f"{profile.get('percentile', 99):g} % of them do is flagged before its grade "
+                    f"({profile.get('how')}); the check sees the coarse layout of brightness and "
+                    f"colour, not lesions, so an unflagged image may still be unlike them.")
+    else:
+        ood_line = (f"Images unlike the training data ({unlike}) are graded without warning: this "
+                    f"bundle has no out-of-distribution check ({profile.get('why') or 'built by an older version'}).")
     prep = inp.get("ingest_preprocessing") or {}
     conversion = ("Colour or 16-bit inputs are converted to 8-bit grey (luminance), as in training."
                   if inp["channels"] == 1 else
@@ -271,7 +287,7 @@ to diagnose, grade or triage patients.
 {data_warning}
 ## What it is
 - Task: {meta.get('task', '')}.
-- Grades: {describe_grades(names)}.
+- Grades: {explain_grades(names)}.
 - Model: {model['arch']} backbone ({inp['channels']} input channel{'s' if inp['channels'] != 1 else ''}), backbone variant
   `{meta['variant']}` ({meta['selection']}), {model['head']} head ({model['output']}{width}),
   backbone {meta['freeze']} during fine-tuning; an ensemble of {len(meta['folds'])}
@@ -297,7 +313,7 @@ accuracy {num(cv.get('accuracy'))}, macro F1 {num(cv.get('macro_f1'))}. {cv.get(
 | fold | n | QWK | AUC (OvO) | AUC (OvR) | accuracy |
 |---|---|---|---|---|---|
 {fold_lines}
-
+{per_grade}
 Variants compared under the same protocol:
 
 | variant | QWK (95% CI) | AUC (OvO) | AUC (OvR) | accuracy | macro F1 |
@@ -313,9 +329,94 @@ Grad-CAM target layer: `{meta['gradcam_target_layer']}`.
 - Cross-validated on {scope} (no external test set); kappa has a
   wide confidence interval. The reported metrics use cross-fitted thresholds and temperature;
   the deployed ones were fitted on all out-of-fold predictions.
-- Images unlike the training data ({unlike}) are graded without warning. {conversion}
+- {ood_line} {conversion}
 - The probabilities are calibrated on out-of-fold predictions only.
 """
+
+
+RARE_RECALL = 0.2
+"""A grade found (recalled) in fewer than this share of its images, out of fold, is named in
+the model card as one the model rarely gives."""
+
+
+def per_grade_outcomes(report: dict[str, Any], names: Sequence[str]) -> list[dict[str, Any]]:
+    """Per grade, out of fold, from :func:`drac_ssl.metrics.grading_report`'s ``confusion``
+    (rows: true grade, columns: given grade): ``grade``, ``name``, ``images`` (of that true
+    grade), ``found`` (of those, given that grade), ``given`` (images given that grade), and
+    ``recall`` (found / images; None for a grade without images). Empty without a
+    confusion matrix of the right size."""
+    confusion = report.get("confusion")
+    k = len(names)
+    if not isinstance(confusion, list) or len(confusion) != k or any(len(r) != k for r in confusion):
+        return []
+    out = []
+    for g, name in enumerate(names):
+        images = int(sum(confusion[g]))
+        found = int(confusion[g][g])
+        out.append({"grade": g, "name": str(name), "images": images, "found": found,
+                    "given": int(sum(row[g] for row in confusion)),
+                    "recall": found / images if images else None})
+    return out
+
+
+def _per_grade_card(rows: Sequence[dict[str, Any]]) -> str:
+    """The model card's per-grade table and, for grades found in under :data:`RARE_RECALL`
+    of their images, a warning that names them."""
+    if not rows:
+        return ""
+
+    def found(r: dict[str, Any]) -> str:
+        return f"{r['found']}" if r["recall"] is None else f"{r['found']} ({r['recall']:.0%})"
+
+    table = "\n".join(f"| {r['grade']} {r['name']} | {r['images']} | {found(r)} | {r['given']} |"
+                      for r in rows)
+    rare = [r for r in rows if r["images"] and r["recall"] is not None and r["recall"] < RARE_RECALL]
+    warning = ""
+    if rare:
+        warning = ("\n> **This model rarely gives " + ", ".join(
+            f"grade {r['grade']} ({r['name']}: {r['found']} of {r['images']} found"
+            + ("; never given" if r["given"] == 0 else "") + ")" for r in rare)
+            + "**, out of fold: do not rely on it to find "
+            + ("that grade" if len(rare) == 1 else "those grades") + ".\n")
+    return ("\nPer grade, out of fold (the grade the model gave against the true one):\n\n"
+            "| true grade | images | graded correctly (sensitivity) | images given this grade |\n"
+            "|---|---|---|---|\n" + table + "\n" + warning)
+
+
+def training_input_profile(data_dir: str | os.PathLike[str], meta: dict[str, Any]
+                           ) -> tuple[InputProfile | None, str]:
+    """The :class:`~drac_ssl.grading.ood.InputProfile` of the labelled training images of an
+    ingest (``data_dir/manifest.csv`` rows with ``split=train``, a grade and a fold >= 0;
+    their rows of ``data_dir/cache/<source size>px.npy``), each preprocessed as a new image
+    would be (:func:`drac_ssl.grading.predict.preprocess_image` with ``ingested=True``).
+    Returns ``(profile, "")``, or ``(None, why)`` when the ingest cache or manifest is
+    missing or unreadable, or there are too few images."""
+    import numpy as np
+
+    data_dir = Path(data_dir)
+    spec = input_spec_of(meta)
+    cache = data_dir / "cache" / f"{spec.source_size}px.npy"
+    manifest = data_dir / "manifest.csv"
+    if not cache.is_file() or not manifest.is_file():
+        return None, f"no ingest cache {cache.name} and manifest in {data_dir}"
+    try:
+        with open(manifest, newline="", encoding="utf-8") as fh:
+            rows = [int(r["cache_index"]) for r in csv.DictReader(fh)
+                    if r.get("split") == "train" and (r.get("grade") or "").strip()
+                    and (r.get("fold") or "").strip().lstrip("-").isdigit() and int(r["fold"]) >= 0]
+        images = np.load(cache, mmap_mode="r")
+    except (OSError, ValueError, KeyError) as exc:
+        return None, f"the ingest in {data_dir} cannot be read ({exc})"
+
+    def batches() -> Any:
+        for start in range(0, len(rows), 256):
+            yield torch.stack([preprocess_image(np.asarray(images[i]), meta, ingested=True)
+                               for i in rows[start:start + 256]])
+
+    try:
+        return fit_input_profile(batches()), ""
+    except ValueError as exc:
+        return None, str(exc)
 
 
 def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
@@ -384,6 +485,7 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
             "n", "qwk", "qwk_ci95", "auc", "auc_ovr", "accuracy", "macro_f1", "qwk_fold_mean",
             "qwk_fold_std", "decision", "decision_rules", "folds", "protocol")},
             **{key: metrics[key] for key in ("sensitivity", "specificity") if key in metrics}},  # two grades
+        "per_grade": per_grade_outcomes(metrics.get("report") or {}, class_names),
         "comparison": comparison.get("rows", []),
         "data": data,
         "backbone_pretraining": {k: source_meta.get(k) for k in
@@ -402,6 +504,14 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
+        profile, why_not = training_input_profile(run_dir / "data", meta)
+        if profile is not None:
+            profile.save(tmp / PROFILE_FILE)
+            meta["input_profile"] = {"file": PROFILE_FILE, "how": profile.describe(),
+                                     "threshold": profile.threshold, "percentile": profile.percentile,
+                                     "images": profile.n_images}
+        else:
+            meta["input_profile"] = {"file": None, "why": why_not}
         for name in sorted({n for f in model_json["folds"] for n in f["weights"]}):
             source = vdir / name
             if not source.is_file():
@@ -470,7 +580,14 @@ def load_bundle(path: str | os.PathLike[str], device: str | torch.device = "cpu"
             model.backbone = models[0].backbone
     layout = channels_last_on(dev) if channels_last is None else bool(channels_last)
     models = [to_inference_layout(model.to(dev), layout) for model in models]
-    return Bundle(bundle_dir, meta, models, calibration, input_spec_of(meta), dev, layout)
+    profile = None
+    if (meta.get("input_profile") or {}).get("file"):
+        try:
+            profile = InputProfile.load(bundle_dir / meta["input_profile"]["file"])
+        except ValueError as exc:
+            raise BundleError(f"{exc}\n  fix: rebuild the bundle from its run folder "
+                              f"(build_bundle('RUN'))") from None
+    return Bundle(bundle_dir, meta, models, calibration, input_spec_of(meta), dev, layout, profile)
 
 
 def backbones_identical(models: Sequence[GradingModel]) -> bool:

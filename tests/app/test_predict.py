@@ -332,6 +332,50 @@ def test_a_single_cell_target_layer_gives_no_heatmap_and_says_why(tmp_path: Path
     assert pred.probs.shape == (5,) and abs(float(pred.probs.sum()) - 1) < 1e-6
 
 
+def test_images_unlike_the_training_images_are_flagged_before_the_grade(tmp_path: Path, one_thread: None) -> None:
+    """A bundle with an input profile (the out-of-distribution check, drac_ssl.grading.ood)
+    puts its warning first and marks the grade; the batch tab counts the flagged images and
+    says when every image got the same grade."""
+    import json
+
+    from app.server import AppSettings, _grade_batch_now, _result_markdown
+    from drac_ssl.grading.ood import PROFILE_FILE, fit_input_profile
+    from drac_ssl.grading.predict import preprocess_image
+
+    bundle_dir = build_demo_bundle(tmp_path / "run", image_size=64, source_size=128, n_folds=2)
+    meta = json.loads((bundle_dir / "metadata.json").read_text())
+    train = torch.stack([preprocess_image(_octa_like(128, 128, seed=s), meta) for s in range(40)])
+    profile = fit_input_profile([train])
+    profile.save(bundle_dir / PROFILE_FILE)
+    meta["input_profile"] = {"file": PROFILE_FILE, "how": profile.describe()}
+    (bundle_dir / "metadata.json").write_text(json.dumps(meta))
+    predictor = Predictor(bundle_dir)
+    assert "images unlike the training images are flagged" in predictor.describe()
+
+    stripes = np.zeros((128, 128), np.uint8)
+    stripes[:, ::16] = 255
+    pred = predictor.predict(stripes)
+    assert pred.input_check is not None and pred.input_check["flagged"]
+    assert pred.warnings[0].startswith("Unlike the training images")
+    assert "(⚠ see above)" in _result_markdown(pred, predictor)
+    assert pred.as_dict()["unlike_training_images"]["distance"] > pred.input_check["threshold"]
+    like = predictor.predict(_octa_like(128, 128, seed=1))  # a training image
+    assert like.input_check is not None and not like.input_check["flagged"]
+
+    paths = []
+    for i in range(5):
+        path = tmp_path / f"stripes{i}.png"
+        path.write_bytes(_png(np.roll(stripes, i, axis=1)))
+        paths.append(str(path))
+    summary, rows, _ = _grade_batch_now(predictor, AppSettings(), paths)
+    assert "5 of the 5 graded image(s) are unlike the training images" in summary
+    assert all(row[-1].startswith("Unlike the training images") for row in rows)
+    if len({row[1] for row in rows}) == 1:
+        assert "All 5 images got the same grade" in summary
+    assert "no out-of-distribution check" in Predictor(build_demo_bundle(
+        tmp_path / "plain", image_size=64, source_size=128, n_folds=2)).describe()
+
+
 # --------------------------------------------------------------------------------------
 # Grad-CAM: sign, range, normaliser
 

@@ -125,6 +125,8 @@ def test_five_grade_colour_run_writes_a_five_column_submission(colour_run: Path)
     card = (colour_run / "bundle" / "MODEL_CARD.md").read_text()
     assert "colour fundus photograph" in card and "4 PDR" in card and "P0..P4" in card
     assert "crop to the fundus disc" in card
+    assert meta["input_profile"]["file"] == "input_profile.npz"  # the out-of-distribution check
+    assert "2 Moderate (moderate non-proliferative DR" in card  # the ICDR grades explained
     report = (colour_run / "report.md").read_text()
     assert "5 grades" in report and "AUC (OvR)" in report and "RGB colour" in report
 

@@ -106,6 +106,31 @@ def test_bundle_metadata_and_model_card(exported_run: Path) -> None:
         assert all((exported_run / "bundle" / w).is_file() for w in fold["weights"])
     card = (exported_run / "bundle" / "MODEL_CARD.md").read_text()
     assert "not a medical device" in card.lower() and "Limitations" in card
+    # per grade, out of fold: the confusion matrix's rows and columns, in the card too
+    per_grade = meta["per_grade"]
+    assert [r["name"] for r in per_grade] == ["Normal", "NPDR", "PDR"]
+    assert sum(r["images"] for r in per_grade) == 30 == sum(r["given"] for r in per_grade)
+    assert "Per grade, out of fold" in card and "| 0 Normal | " in card
+    assert "0 Normal (no diabetic retinopathy), 1 NPDR (non-proliferative DR)" in card
+    # the out-of-distribution check: fitted on the 30 labelled training images
+    assert meta["input_profile"]["file"] == "input_profile.npz" and meta["input_profile"]["images"] == 30
+    assert (exported_run / "bundle" / "input_profile.npz").is_file()
+    assert "flagged before its grade" in card and "graded without warning" not in card
+
+
+def test_the_bundle_flags_images_unlike_the_training_images(exported_run: Path) -> None:
+    bundle = bundles.load_bundle(exported_run)
+    profile = bundle.input_profile
+    assert profile is not None and profile.n_images == 30 and profile.channels == 1
+    cache = np.load(exported_run / "data" / "cache" / f"{SOURCE_SIZE}px.npy")
+    train = torch.stack([predict.preprocess_image(cache[i], bundle.metadata, ingested=True) for i in range(30)])
+    _, flagged = profile.unlike_training(train)
+    assert flagged.sum() <= 3  # the 99th percentile of cross-fitted distances: few of their own
+    stripes = np.zeros((64, 64), np.uint8)
+    stripes[:, ::8] = 255  # nothing like the training images
+    distance, flagged = profile.unlike_training(predict.preprocess_image(stripes, bundle.metadata)[None])
+    assert flagged.all() and distance[0] > profile.threshold
+    assert "Unlike the training images" in profile.warning(float(distance[0]))
 
 
 def test_read_image_any_converts_rgb_and_16_bit_like_the_ingest(tmp_path: Path) -> None:
