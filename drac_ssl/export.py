@@ -307,7 +307,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "test images without a folder (RetinaMNIST's .npz)")
     parser.add_argument("--grades", type=int, default=None, metavar="K",
                         help="with --check: the number of grades (default: the manifest's, else "
-                             "read from the header)")
+                             "the header's width: case,class and K columns P<n>)")
     parser.add_argument("--no-tta", action="store_true", help="no flip test-time augmentation")
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto")
     parser.add_argument("--threads", type=int, default=0, metavar="N",

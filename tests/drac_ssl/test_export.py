@@ -178,6 +178,14 @@ def test_command_line_warns_like_the_stage_when_no_better_than_chance(
     assert written["chance"] == written["better"]  # the warning changes nothing in the file
 
 
+def test_check_takes_k_from_a_misnumbered_header(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    team = tmp_path / "team.csv"  # a 5-grade submission with a typo in its header
+    team.write_text("case,class,P0,P1,P2,P3,P5\n1.png,4,0.1,0.2,0.3,0.2,0.2\n2.png,0,0.6,0.1,0.1,0.1,0.1\n")
+    assert export.main(["--check", str(team)]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        f"{team}:1: header is 'case,class,P0,P1,P2,P3,P5' -> replace it with 'case,class,P0,P1,P2,P3,P4'"]
+
+
 def test_report_is_written_and_links_existing_images(exported_run: Path) -> None:
     path = write_report(exported_run)
     text = path.read_text()
