@@ -27,7 +27,10 @@ Images whose channels differ from the model's are converted like the ingest conv
 (colour -> luminance for a grey model; grey -> three identical channels for a colour model),
 each with a warning printed before the summary line
 (:func:`drac_ssl.grading.predict.conform_channels`); the ingest's fundus crop and Graham
-filter, when the data had them, are replayed on every image.
+filter, when the data had them, are replayed on every image. A bundle with no evidence of
+grading better than chance (its out-of-fold QWK 95% CI reaches 0:
+:func:`drac_ssl.grading.bundle.chance_warning`, the rule of the stage, the report, the model
+card and the app) gets that warning on stderr too; the CSV and the exit code are unchanged.
 
 Exit codes: 0 success, 1 the submission has problems (each printed as FILE:LINE: what ->
 fix), 2 bad input (missing run or bundle, unreadable images, bad arguments), without a
@@ -229,7 +232,9 @@ def list_images(folder: str | os.PathLike[str]) -> list[Path]:
 
 def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool, device: str) -> int:
     """Grade every image of the folder ``images_dir`` (or the one image file it names) into
-    the submission ``out``; the exit code."""
+    the submission ``out``; the exit code. Like the stage, a bundle whose out-of-fold QWK
+    95% CI reaches 0 (:func:`chance_warning`) is warned about on stderr; the file and the exit
+    code stay the same."""
     bundle = load_bundle(run, resolve_device(device))
     single = images_dir.is_file()
     files = [images_dir] if single else list_images(images_dir)
@@ -261,6 +266,9 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool, device: st
                      np.concatenate(grade_parts), num_grades=k)
     for line in warnings:
         print(f"warning: {line}", file=sys.stderr)
+    chance = chance_warning(bundle.metadata.get("cv_metrics") or {})  # the stage's caveat, same rule
+    if chance:
+        print(f"warning: {chance}", file=sys.stderr)
     issues = check_submission(out, None if single else images_dir, num_grades=k, grade_names=names,
                               cases=[images_dir.name] if single else None)
     for line in issues:
@@ -299,7 +307,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "test images without a folder (RetinaMNIST's .npz)")
     parser.add_argument("--grades", type=int, default=None, metavar="K",
                         help="with --check: the number of grades (default: the manifest's, else "
-                             "read from the header)")
+                             "the header's width: case,class and K columns P<n>)")
     parser.add_argument("--no-tta", action="store_true", help="no flip test-time augmentation")
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto")
     parser.add_argument("--threads", type=int, default=0, metavar="N",

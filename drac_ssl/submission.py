@@ -6,7 +6,10 @@ name (``161.png``), ``class`` the submitted integer grade (0 Normal, 1 NPDR, 2 P
 Every test image appears exactly once. A scale of K grades (e.g. the 5 ICDR grades of
 RetinaMNIST) has the header ``case,class,P0..P{K-1}`` and classes ``0..K-1``; the writer
 takes K from the probabilities, the checker from ``num_grades`` or, when not given, from
-the file's header (:func:`drac_ssl.scale.submission_columns`).
+the file's header: its width when it is ``case,class`` and K columns named P and a number,
+even misnumbered (``case,class,P0,P1,P2,P3,P5`` is a 5-grade file whose header is wrong).
+When nothing says K (an empty file, another header) the rows are checked as DRAC's 3 grades
+and the fixes name ``case,class,P0..P{K-1}`` and ``--grades K``, not DRAC's header alone.
 
 ``write_submission`` refuses what would be invalid and writes atomically, so a crashed run
 never leaves a half-written file. ``check_submission`` reports every problem of an existing
@@ -21,6 +24,7 @@ import csv
 import io
 import math
 import os
+import re
 import sys
 import warnings
 from collections.abc import Sequence
@@ -223,19 +227,36 @@ def _header_grades(fields: Sequence[str]) -> int | None:
     return k if names[2:] == [c.lower() for c in submission_columns(k)[2:]] else None
 
 
-def _scale_of(rows: Sequence[tuple[int, list[str]]], num_grades: int | None) -> int:
-    """K to check against: given, else the header's, else the first row's column count,
-    else DRAC's 3."""
+def _header_width_grades(fields: Sequence[str]) -> int | None:
+    """K of a header shaped ``case,class`` + K >= 2 probability columns named P and a number,
+    however numbered (``case,class,P0,P1,P2,P3,P5`` or ``P1..P5``: K = 5), else None."""
+    names = [f.strip().lower() for f in fields]
+    if len(names) < 4 or names[:2] != ["case", "class"]:
+        return None
+    return len(names) - 2 if all(re.fullmatch(r"p\d+", n) for n in names[2:]) else None
+
+
+def _scale_of(rows: Sequence[tuple[int, list[str]]], num_grades: int | None) -> tuple[int, bool]:
+    """(K to check against, whether the file or the caller said it): given, else the width
+    of a header shaped ``case,class,P..`` (:func:`_header_width_grades`), else the first row's
+    column count when that row is already data, else DRAC's 3, assumed (False)."""
     if num_grades is not None:
-        return int(num_grades)
+        return int(num_grades), True
     if rows:
         first = rows[0][1]
-        k = _header_grades(first)
+        k = _header_width_grades(first)
         if k is not None:
-            return k
+            return k, True
         if len(first) >= 4 and Path(first[0].strip()).suffix.lower() in IMAGE_SUFFIXES:
-            return len(first) - 2  # no header: the data row says how many P columns
-    return len(PROB_COLUMNS)
+            return len(first) - 2, True  # no header: the data row says how many P columns
+    return len(PROB_COLUMNS), False
+
+
+def _assumed_header() -> str:
+    """The header to name when nothing says K: the general form, DRAC's, and how to say K."""
+    drac = ",".join(submission_columns(len(PROB_COLUMNS)))
+    return (f"'case,class,P0..P{{K-1}}' for K grades ('{drac}' for DRAC's {len(PROB_COLUMNS)} "
+            "grades; --grades K to check another scale)")
 
 
 def _grade_choices(names: Sequence[str]) -> str:
@@ -273,9 +294,10 @@ def _check(csv_path: str | os.PathLike[str],
     if grade_names is not None and num_grades is None:
         num_grades = len(grade_names)
     if not text.strip():
-        columns = submission_columns(num_grades or len(PROB_COLUMNS))
+        wanted = (f"'{','.join(submission_columns(num_grades))}'" if num_grades is not None
+                  else _assumed_header())
         problems.add(1, "empty", "the file is empty",
-                     f"write the header '{','.join(columns)}' and one row per "
+                     f"write the header {wanted} and one row per "
                      "test image (drac_ssl.submission.write_submission does this)")
         return problems.finish(), 0
 
@@ -299,10 +321,11 @@ def _check(csv_path: str | os.PathLike[str],
         problems.add(reader.line_num, "csv", f"malformed CSV ({exc})",
                      "remove stray quotes; fields are plain, comma-separated")
 
-    k = _scale_of(rows, num_grades)
+    k, k_known = _scale_of(rows, num_grades)
     names = list(grade_names) if grade_names is not None else list(default_grade_names(k))
     columns = submission_columns(k)
     header = ",".join(columns)
+    assumed = "" if k_known else f" (DRAC's {k} grades; --grades K to check another scale)"
     if rows:
         line, first = rows[0]
         if [f.strip().lower() for f in first] == [c.lower() for c in columns]:
@@ -316,7 +339,8 @@ def _check(csv_path: str | os.PathLike[str],
                          "already data)", f"insert '{header}' as the first line")
         else:
             problems.add(line, "header", f"header is '{','.join(first)}'",
-                         f"replace it with '{header}'")
+                         f"replace it with '{header}'" if k_known
+                         else f"replace it with {_assumed_header()}")
             rows = rows[1:]
     if not rows:
         problems.add(reader.line_num + 1, "no-rows", "no data rows",
@@ -328,7 +352,7 @@ def _check(csv_path: str | os.PathLike[str],
         if len(fields) != len(columns):
             problems.add(line, "columns", f"{len(fields)} columns, expected "
                          f"{len(columns)} ({header})",
-                         f"write {header} separated by commas, nothing else")
+                         f"write {header} separated by commas, nothing else{assumed}")
             key = fields[0].strip() if fields else ""
             if key and key not in seen:  # its case is there: no "has no row" for it below
                 seen[key] = line
@@ -462,11 +486,13 @@ def check_submission(csv_path: str | os.PathLike[str],
     ``case,class,P0..P{K-1}`` (missing or different; DRAC: ``case,class,P0,P1,P2``);
     K + 2 columns per row; class an integer in ``0..K-1``; the P columns finite numbers in
     [0, 1] summing to 1 within 1e-3; no duplicate or empty case. K is ``num_grades`` (or
-    ``len(grade_names)``, whose names appear in the fixes), else read from the header
-    (else from the first row, else 3). Without ``images_dir``, a case without file
-    extension is flagged. With ``images_dir`` (the test images): every image has a row,
-    every case an image, and a case that names an image but not by its file name (``161``
-    or ``1.png`` for ``001.png``) gets the right name as fix. Without an image folder,
+    ``len(grade_names)``, whose names appear in the fixes), else the width of a header
+    ``case,class,P..`` (K columns named P and a number, even misnumbered: ``P0,P1,P2,P3,P5``
+    is K = 5), else the first row's when it is data, else 3 assumed (the header and
+    empty-file fixes then name ``case,class,P0..P{K-1}`` and ``--grades K``). Without
+    ``images_dir``, a case without file extension is flagged. With ``images_dir`` (the test
+    images): every image has a row, every case an image, and a case that names an image but
+    not by its file name (``161`` or ``1.png`` for ``001.png``) gets the right name as fix. Without an image folder,
     ``cases`` (e.g. the ingest manifest's test ids: RetinaMNIST's ``test_0000.png`` ...
     live in an ``.npz``) are checked the same way: each once, no other. LINE 0 means the
     file as a whole; a missing image points one past the last row. At most 20 problems of
@@ -489,7 +515,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--images", metavar="DIR", default=None,
                         help="folder of the test images: every image must appear once")
     parser.add_argument("--grades", type=int, default=None, metavar="K",
-                        help="number of grades (default: read from the header)")
+                        help="number of grades (default: the header's width: case,class and K "
+                             "columns P<n>)")
     args = parser.parse_args(argv)
     return report_check(args.check, args.images, num_grades=args.grades)
 

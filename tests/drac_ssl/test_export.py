@@ -10,6 +10,7 @@ import copy
 import csv
 import json
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -179,6 +180,35 @@ def test_command_line_grades_a_folder_and_checks_files(exported_run: Path, tmp_p
         assert export.main(argv) == 2
         err = capsys.readouterr().err
         assert err.startswith("error:") and "Traceback" not in err
+
+
+def test_command_line_warns_like_the_stage_when_no_better_than_chance(
+        exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    test_dir = exported_run / "images" / "test"
+    written = {}
+    for name, qwk, ci in (("chance", 0.02, [-0.15, 0.2]), ("better", 0.5, [0.3, 0.7])):
+        bundle_dir = tmp_path / name
+        shutil.copytree(exported_run / "bundle", bundle_dir)
+        meta = json.loads((bundle_dir / "metadata.json").read_text())
+        meta["cv_metrics"].update(qwk=qwk, qwk_ci95=ci)
+        (bundle_dir / "metadata.json").write_text(json.dumps(meta))
+        out = tmp_path / f"{name}.csv"
+        assert export.main([str(bundle_dir), "--images", str(test_dir), "--out", str(out)]) == 0
+        captured = capsys.readouterr()
+        said = [line for line in captured.err.splitlines() if "better than chance" in line]
+        stage = bundles.chance_warning(meta["cv_metrics"])  # the export stage's rule and words
+        assert said == ([f"warning: {stage}"] if name == "chance" else []), captured.err
+        assert captured.out.startswith("OK: 6 image(s) graded")
+        written[name] = out.read_text()
+    assert written["chance"] == written["better"]  # the warning changes nothing in the file
+
+
+def test_check_takes_k_from_a_misnumbered_header(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    team = tmp_path / "team.csv"  # a 5-grade submission with a typo in its header
+    team.write_text("case,class,P0,P1,P2,P3,P5\n1.png,4,0.1,0.2,0.3,0.2,0.2\n2.png,0,0.6,0.1,0.1,0.1,0.1\n")
+    assert export.main(["--check", str(team)]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        f"{team}:1: header is 'case,class,P0,P1,P2,P3,P5' -> replace it with 'case,class,P0,P1,P2,P3,P4'"]
 
 
 def test_report_is_written_and_links_existing_images(exported_run: Path) -> None:

@@ -244,3 +244,40 @@ def test_rows_with_missing_columns_still_name_their_case(tmp_path: Path, images:
     problems = check_submission(_write(tmp_path, text), images)
     assert sum("columns, expected 5" in p for p in problems) == len(CASES)
     assert not any("has no row" in p for p in problems)  # the cases are there, only short
+
+
+# ----------------------------------------------------------------------------- K not given
+
+
+def test_a_misnumbered_header_sets_k_by_its_width(tmp_path: Path, images: Path) -> None:
+    # a 5-grade file with a typo in its header: the rows are right, only the header is reported
+    rows = [f"{c},4,0.100000,0.200000,0.300000,0.200000,0.200000" for c in CASES]
+    four = [f"{c},3,0.250000,0.250000,0.250000,0.250000" for c in CASES]
+    for header, fixed, data in (("case,class,P0,P1,P2,P3,P5", "case,class,P0,P1,P2,P3,P4", rows),
+                                ("Case,Class,P1,P2,P3,P4,P5", "case,class,P0,P1,P2,P3,P4", rows),
+                                ("case,class,p0,p1,p1,p3", "case,class,P0,P1,P2,P3", four)):
+        path = _write(tmp_path, "\n".join([header, *data]) + "\n")
+        assert check_submission(path, images) == [
+            f"{path}:1: header is '{header}' -> replace it with '{fixed}'"], header
+    # a row of another width is measured against the header's 7 columns, not DRAC's 5
+    path = _write(tmp_path, "\n".join(["case,class,P0,P1,P2,P3,P5", *rows[:3],
+                                       "1000.png,0,0.7,0.2,0.1"]) + "\n")
+    assert any(p.startswith(f"{path}:5: 5 columns, expected 7 (case,class,P0,P1,P2,P3,P4)")
+               for p in check_submission(path, images))
+
+
+def test_when_nothing_says_k_the_fix_names_the_general_header(tmp_path: Path) -> None:
+    general = ("'case,class,P0..P{K-1}' for K grades ('case,class,P0,P1,P2' for DRAC's 3 grades; "
+               "--grades K to check another scale)")
+    empty = _write(tmp_path, "", "empty.csv")
+    assert check_submission(empty) == [
+        f"{empty}:1: the file is empty -> write the header {general} and one row per test image "
+        "(drac_ssl.submission.write_submission does this)"]
+    assert "write the header 'case,class,P0,P1,P2,P3,P4' and" in check_submission(empty, num_grades=5)[0]
+    other = _write(tmp_path, "image,grade,P0,P1,P2,P3,P4\n1.png,0,0.1,0.2,0.3,0.2,0.2\n", "other.csv")
+    assert check_submission(other) == [
+        f"{other}:1: header is 'image,grade,P0,P1,P2,P3,P4' -> replace it with {general}",
+        f"{other}:2: 7 columns, expected 5 (case,class,P0,P1,P2) -> write case,class,P0,P1,P2 "
+        "separated by commas, nothing else (DRAC's 3 grades; --grades K to check another scale)"]
+    assert check_submission(other, num_grades=5) == [
+        f"{other}:1: header is 'image,grade,P0,P1,P2,P3,P4' -> replace it with 'case,class,P0,P1,P2,P3,P4'"]
