@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from app.gradcam import EnsembleGradCAM, FoldMapGradCAM, resize_heatmap
 from app.inputs import InputLimits, LoadedImage, image_kind, load_upload
@@ -210,14 +209,13 @@ class Predictor:
         """For each uint8 image in the model's channels, the out-of-distribution warning of
         :meth:`drac_ssl.grading.ood.InputProfile.warning` ("" when it looks like the training
         images, or when the bundle has no input profile)."""
-        from drac_ssl.grading.predict import preprocess_image
+        from drac_ssl.grading.predict import unlike_training_images
 
+        checked = unlike_training_images(self.bundle, images)
         profile = self.bundle.input_profile
-        if profile is None or not images:
+        if checked is None or profile is None:
             return [""] * len(images)
-        x = torch.stack([preprocess_image(image, self.metadata) for image in images])
-        distances, flagged = profile.unlike_training(x)
-        return [profile.warning(float(d)) if f else "" for d, f in zip(distances, flagged, strict=True)]
+        return [profile.warning(float(d)) if f else "" for d, f in zip(*checked, strict=True)]
 
     def predict(self, image: np.ndarray, name: str = "image", warnings: list[str] | None = None,
                 gradcam: bool = True, explain: int | None = None) -> Prediction:

@@ -58,6 +58,7 @@ from drac_ssl.grading.predict import (
     preprocess_image,
     read_image,
     read_image_any,
+    unlike_training_images,
 )
 from drac_ssl.io import atomic_write_json
 from drac_ssl.runtime import resolve_device
@@ -200,6 +201,11 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
         print(f"[export] {bundle.metadata['variant']}: {len(test_rows)} test images graded "
               f"({counts} per grade, {bundle.calibration.decision} decision) -> {written} "
               f"(checked against {images_dir or 'the manifest test ids'})")
+        unlike = _unlike_training(bundle, [np.asarray(images[r["cache_index"]]) for r in test_rows],
+                                  cases, ingested=True)
+        if unlike:
+            print(f"[export] note: {unlike}")
+            notes.append(unlike)
     else:
         notes.append("the ingest manifest has no test images: no submission written")
     chance = chance_warning(bundle.metadata.get("cv_metrics") or {})
@@ -219,6 +225,26 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
 
 # --------------------------------------------------------------------------------------
 # Command line
+
+
+def _unlike_training(bundle: Bundle, images: Sequence[np.ndarray], cases: Sequence[str],
+                     ingested: bool = False) -> str:
+    """One line naming the images the bundle's out-of-distribution check flags
+    (:func:`drac_ssl.grading.predict.unlike_training_images`; at most 10 named), or "" when
+    none is flagged or the bundle has no input profile."""
+    checked = unlike_training_images(bundle, images, ingested)
+    return _unlike_line(None if checked is None else checked[1], cases)
+
+
+def _unlike_line(flags: np.ndarray | None, cases: Sequence[str]) -> str:
+    """:func:`_unlike_training`'s line from the flags ``(n,)`` of ``cases``."""
+    if flags is None or not flags.any():
+        return ""
+    flagged = [c for c, f in zip(cases, flags, strict=True) if f]
+    shown = ", ".join(flagged[:10]) + (f" and {len(flagged) - 10} more" if len(flagged) > 10 else "")
+    return (f"{len(flagged)} of the {len(cases)} image(s) are unlike the model's training images "
+            f"(its out-of-distribution check, see the model card): {shown}. Their grades may mean "
+            f"nothing; check that they are the kind of image the model was trained on.")
 
 
 def list_images(folder: str | os.PathLike[str]) -> list[Path]:
@@ -243,7 +269,7 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool, device: st
     channels = bundle.spec.channels
     problems: list[str] = []
     warnings: list[str] = []
-    probs_parts, grade_parts = [], []
+    probs_parts, grade_parts, flag_parts = [], [], []
     for start in range(0, len(files), PREDICT_CHUNK):
         chunk: list[np.ndarray] = []
         for path in files[start:start + PREDICT_CHUNK]:
@@ -257,6 +283,9 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool, device: st
             probs, grades = predict_images(bundle, chunk, tta=tta)
             probs_parts.append(probs)
             grade_parts.append(grades)
+            checked = unlike_training_images(bundle, chunk)
+            if checked is not None:
+                flag_parts.append(checked[1])
     if problems:
         raise BundleError(f"{len(problems)} image(s) cannot be read (nothing written):\n  "
                           + "\n  ".join(problems))
@@ -266,6 +295,9 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool, device: st
                      np.concatenate(grade_parts), num_grades=k)
     for line in warnings:
         print(f"warning: {line}", file=sys.stderr)
+    unlike = _unlike_line(np.concatenate(flag_parts) if flag_parts else None, [p.name for p in files])
+    if unlike:
+        print(f"warning: {unlike}", file=sys.stderr)
     chance = chance_warning(bundle.metadata.get("cv_metrics") or {})  # the stage's caveat, same rule
     if chance:
         print(f"warning: {chance}", file=sys.stderr)

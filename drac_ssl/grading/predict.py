@@ -74,6 +74,7 @@ __all__ = [
     "read_image",
     "read_image_any",
     "tta_views",
+    "unlike_training_images",
 ]
 
 TTA_FLIPS: tuple[tuple[int, ...], ...] = ((), (-1,), (-2,), (-2, -1))
@@ -375,3 +376,20 @@ def predict_images(bundle: Bundle, images: Sequence[np.ndarray], tta: bool = Tru
     inputs = torch.stack([preprocess_image(image, bundle.metadata, ingested) for image in images])
     probs, _, grades = predict_tensors(bundle, inputs, tta)
     return probs, grades
+
+
+def unlike_training_images(bundle: Bundle, images: Sequence[np.ndarray], ingested: bool = False
+                           ) -> tuple[np.ndarray, np.ndarray] | None:
+    """The out-of-distribution check of the bundle (:mod:`drac_ssl.grading.ood`) on uint8
+    images in the model's channels, preprocessed as :func:`predict_images` does:
+    ``(distances (n,), flagged (n,) bool)``, flagged where an image is farther from the
+    labelled training images than the bundle's threshold; None when the bundle has no input
+    profile (built without an ingest cache, or by an older version)."""
+    profile = bundle.input_profile
+    if profile is None:
+        return None
+    if len(images) == 0:
+        return np.zeros(0), np.zeros(0, dtype=bool)
+    inputs = torch.stack([preprocess_image(image, bundle.metadata, ingested) for image in images])
+    return profile.unlike_training(inputs)
+

@@ -134,6 +134,22 @@ def test_the_bundle_flags_images_unlike_the_training_images(exported_run: Path) 
     assert "Unlike the training images" in profile.warning(float(distance[0]))
 
 
+def test_command_line_names_the_images_unlike_the_training_images(
+        exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    for path in sorted((exported_run / "images" / "test").iterdir())[:3]:
+        (folder / path.name).write_bytes(path.read_bytes())
+    stripes = np.zeros((64, 64), np.uint8)
+    stripes[:, ::8] = 255
+    cv2.imwrite(str(folder / "stripes.png"), stripes)
+    capsys.readouterr()
+    assert export.main([str(exported_run), "--images", str(folder), "--out", str(tmp_path / "x.csv")]) == 0
+    err = capsys.readouterr().err
+    line = next(x for x in err.splitlines() if "unlike the model's training images" in x)
+    assert line.startswith("warning: 1 of the 4 image(s)") and line.count(".png") == 1 and "stripes.png" in line
+
+
 def test_read_image_any_converts_rgb_and_16_bit_like_the_ingest(tmp_path: Path) -> None:
     gray = np.random.default_rng(0).integers(0, 256, (20, 24), dtype=np.uint8)
     cv2.imwrite(str(tmp_path / "rgb.png"), np.dstack([gray] * 3))
