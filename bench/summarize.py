@@ -143,6 +143,21 @@ def generic_rows(name: str, r: dict[str, Any]) -> list[str]:
     return [f"| {name} | {text} | {_device(r)} | {_date(r)} | `{r.get('command')}` |"]
 
 
+def ood_rows(r: dict[str, Any]) -> list[str]:
+    """The out-of-distribution check: flagged / n per set."""
+    sets = r.get("sets") or {}
+    words = {"retinamnist_test_images_unlabelled": "RetinaMNIST test images (same kind, never fitted)",
+             "aptos_2019_photographs": "APTOS 2019 photographs", "drac_uw_octa_samples": "DRAC UW-OCTA samples",
+             "synthetic": "synthetic (noise, flat grey, cartoon, black)"}
+    figure = "; ".join(f"{words.get(k, k)} {v.get('flagged')} of {v.get('n')}" for k, v in sets.items()
+                       if isinstance(v, dict))
+    profile = r.get("profile") or {}
+    return [f"| images flagged as unlike the training images (ood_check), RetinaMNIST bundle "
+            f"({profile.get('training_images')} training images, threshold = their cross-fitted "
+            f"{profile.get('percentile', 99):g}th percentile) | {figure} | {_device(r)} | {_date(r)} | "
+            f"`{r.get('command')}` |"]
+
+
 def threads_rows(r: dict[str, Any]) -> list[str]:
     names = {"predict": "one ResNet-18 prediction, one 224 x 224 px grey image",
              "train_step": "one ResNet-18 training step, batch 32 x 64 px"}
@@ -546,6 +561,8 @@ def render(results_dir: Path = RESULTS) -> str:
             lines += inference_rows(record)
         elif name == "threads":
             lines += threads_rows(record)
+        elif name == "ood_check":
+            lines += ood_rows(record)
         elif name == "retinamnist":
             lines += retinamnist_rows(record)
         elif name.startswith(("umm_ablation", "umm_protocol_", "low_label_", "layer_clusters_", "retinamnist_")):

@@ -27,10 +27,11 @@ image gets: :func:`drac_ssl.grading.predict.preprocess_image`):
   new images like the training ones are flagged, not fewer than would be in-sample.
 
 It says *unlike the training images*, not *wrong*: a flagged image may be graded well,
-and an unflagged one badly (the check sees the 8 x 8 layout, not lesions). On RetinaMNIST
-(the bundle of ``configs/retinamnist.yaml``) it flagged 2 of the 400 unlabelled test
-images (0.5 %), and all 30 APTOS photographs, random noise and a grey OCTA scan
-(``tests/drac_ssl/test_ood.py`` checks the behaviour on synthetic data).
+and an unflagged one badly (the check sees the 8 x 8 layout, not lesions). On the RetinaMNIST
+bundle (``python -m bench.ood_check``, ``bench/results/ood_check.json``) it flagged 2 of the
+400 unlabelled test images (0.5 %), all 30 APTOS photographs, the 3 DRAC OCTA samples, noise,
+a flat grey image and a cartoon, but not a black image (the app's blank-image warning says
+that one); ``tests/drac_ssl/test_ood.py`` checks the behaviour on synthetic data.
 """
 
 from __future__ import annotations
