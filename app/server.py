@@ -226,6 +226,14 @@ def _result_markdown(pred: Prediction, predictor: Predictor) -> str:
     return "\n".join(lines)
 
 
+def _resize_words(spec: Any) -> str:
+    """How an upload is resized: ``resize to 512 px, then 224 px``, or one size when the
+    cached source size and the model size are the same (a 28 px RetinaMNIST model)."""
+    if spec.source_size == spec.image_size:
+        return f"resize to {spec.image_size} x {spec.image_size} px"
+    return f"resize to {spec.source_size} px as the training cache, then to the model's {spec.image_size} px"
+
+
 def _heatmap_markdown(pred: Prediction, predictor: Predictor) -> str:
     """What the heatmap shows: which score, at what resolution, and whether it is empty."""
     if pred.no_location:
@@ -551,8 +559,7 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                         button = gr.Button("Grade", variant="primary")
                         gr.Markdown(f"<small>Limits: {limits.max_mb:g} MB, {limits.max_side} px per "
                                     f"side. The image is preprocessed exactly as in training "
-                                    f"(resize to {predictor.bundle.spec.source_size} px, then "
-                                    f"{predictor.bundle.spec.image_size} px).</small>")
+                                    f"({_resize_words(predictor.bundle.spec)}).</small>")
                     with gr.Column(scale=3, min_width=320):
                         result = gr.Markdown("Upload an image to grade it.")
                         label = grade_probabilities(num_top_classes=k, label="Probabilities", show_heading=False)

@@ -290,7 +290,7 @@ to diagnose, grade or triage patients.
 - Grades: {explain_grades(names)}.
 - Model: {model['arch']} backbone ({inp['channels']} input channel{'s' if inp['channels'] != 1 else ''}), backbone variant
   `{meta['variant']}` ({meta['selection']}), {model['head']} head ({model['output']}{width}),
-  backbone {meta['freeze']} during fine-tuning; an ensemble of {len(meta['folds'])}
+  {_freeze_words(meta['freeze'])} during fine-tuning; an ensemble of {len(meta['folds'])}
   cross-validation fold models with flip test-time augmentation.
 - Output: probabilities P0..P{k - 1} ({cal['probabilities']}, temperature {cal['temperature']:.3f})
   and a grade = {grade_rule}.
@@ -332,6 +332,16 @@ Grad-CAM target layer: `{meta['gradcam_target_layer']}`.
 - {ood_line} {conversion}
 - The probabilities are calibrated on out-of-fold predictions only.
 """
+
+
+FREEZE_WORDS = {"frozen": "backbone frozen (the head alone trained)",
+                "last": "backbone frozen except its last stage (layer4)",
+                "all": "the whole backbone trained"}
+"""``finetune.freeze`` in words for the model card (as ``drac_ssl.finetune`` prints it)."""
+
+
+def _freeze_words(freeze: Any) -> str:
+    return FREEZE_WORDS.get(str(freeze), f"backbone setting `{freeze}`")
 
 
 RARE_RECALL = 0.2

@@ -315,7 +315,7 @@ def test_a_single_cell_target_layer_gives_no_heatmap_and_says_why(tmp_path: Path
     """A 28 px colour model (RetinaMNIST's) reaches layer4 as 1 x 1: a Grad-CAM map is then
     flat, and min-max scaling would paint float rounding as evidence. No heatmap is made,
     the details say so, and the page explains it."""
-    from app.server import _heatmap_markdown
+    from app.server import _heatmap_markdown, _resize_words
 
     icdr = ["No DR", "Mild", "Moderate", "Severe", "PDR"]
     bundle_dir = build_demo_bundle(tmp_path / "run", image_size=28, source_size=28, n_folds=2,
@@ -330,6 +330,7 @@ def test_a_single_cell_target_layer_gives_no_heatmap_and_says_why(tmp_path: Path
     text = _heatmap_markdown(pred, predictor)
     assert "Heatmap: none" in text and "single 1 × 1 cell" in text and "28 px" in text
     assert pred.probs.shape == (5,) and abs(float(pred.probs.sum()) - 1) < 1e-6
+    assert _resize_words(predictor.bundle.spec) == "resize to 28 x 28 px"  # not "28 px, then 28 px"
 
 
 def test_images_unlike_the_training_images_are_flagged_before_the_grade(tmp_path: Path, one_thread: None) -> None:
