@@ -212,8 +212,10 @@ def plot_comparison(
     ``rows``: e.g. ``[{"name": "scratch", "qwk": 0.71, "qwk_std": 0.03, "auc": ...},
     {"name": "VICReg", ...}, {"name": "VICReg+UMM", ...}]``; the bar label is
     ``row[label_key]`` (else ``row i``), an error bar is drawn where a ``"<metric>_std"``
-    entry exists, and each bar carries its value. Missing metrics leave an empty slot.
-    Writes a PNG at ``path``.
+    entry exists (± std) or ``"<metric>_ci_low"`` and ``"<metric>_ci_high"`` do (the
+    interval, e.g. a 95% CI; it wins over a std), and each bar carries its value. The y axis
+    says which kind of bar is drawn. Missing metrics leave an empty slot. Writes a PNG at
+    ``path``.
     """
     if not rows or not metric_keys:
         raise ValueError("plot_comparison needs at least one row and one metric key")
@@ -222,24 +224,34 @@ def plot_comparison(
     x = np.arange(n_metrics, dtype=np.float64)
     fig = _new_figure(max(5.0, 1.2 * n_metrics * max(1.0, n_rows / 2) + 2.0), 4.4)
     ax = fig.add_subplot()
+    kinds: set[str] = set()
     for r, row in enumerate(rows):
         values = np.array([_finite(row.get(key)) for key in metric_keys])
         stds = np.array([_finite(row.get(f"{key}_std")) for key in metric_keys])
-        has_std = np.isfinite(stds)
+        lows = np.array([_finite(row.get(f"{key}_ci_low")) for key in metric_keys])
+        highs = np.array([_finite(row.get(f"{key}_ci_high")) for key in metric_keys])
+        has_ci = np.isfinite(lows) & np.isfinite(highs) & np.isfinite(values)
+        has_std = np.isfinite(stds) & ~has_ci
+        below = np.where(has_ci, values - lows, np.where(has_std, stds, np.nan))
+        above = np.where(has_ci, highs - values, np.where(has_std, stds, np.nan))
+        drawn = has_ci | has_std
+        kinds |= ({"ci"} if has_ci.any() else set()) | ({"std"} if has_std.any() else set())
         offsets = x - 0.4 + width * (r + 0.5)
         bars = ax.bar(offsets, np.nan_to_num(values), width=width * 0.95,
                       label=str(row.get(label_key, f"row {r}")),
-                      yerr=np.where(has_std, stds, np.nan) if has_std.any() else None,
-                      capsize=3 if has_std.any() else 0)
-        for bar, value, std in zip(bars, values, stds, strict=True):
-            top = (value + std if math.isfinite(std) else value) if math.isfinite(value) else 0.0
+                      yerr=np.stack([np.clip(below, 0, None), np.clip(above, 0, None)]) if drawn.any() else None,
+                      capsize=3 if drawn.any() else 0)
+        for bar, value, up in zip(bars, values, above, strict=True):
+            top = (value + up if math.isfinite(up) else value) if math.isfinite(value) else 0.0
             ax.annotate(f"{value:.3f}" if math.isfinite(value) else "n/a",
                         (bar.get_x() + bar.get_width() / 2, top), xytext=(0, 3),
                         textcoords="offset points", ha="center", va="bottom",
                         fontsize="x-small")
     ax.set_xticks(x, labels=list(metric_keys))
     ax.set_xlabel("metric")
-    ax.set_ylabel("value (mean ± std where given)")
+    ax.set_ylabel("value" + {frozenset(): "", frozenset({"std"}): " (mean ± std)",
+                             frozenset({"ci"}): " (error bars: 95% CI)",
+                             frozenset({"ci", "std"}): " (error bars: 95% CI, or ± std)"}[frozenset(kinds)])
     ax.set_title(title)
     fig.legend(loc="outside lower center", ncols=min(n_rows, 4), fontsize="small")
     ax.grid(True, axis="y", alpha=0.3)

@@ -279,6 +279,9 @@ def _variant_section(run_dir: Path, figures: Path, name: str) -> list[str]:
             for f in metrics.get("folds", [])]
     lines += _table(["fold", "train", "val", "best epoch", "epochs", "QWK", "AUC (OvO)", "AUC (OvR)",
                      "accuracy", "macro F1", "seconds"], rows)
+    gap = _pooling_gap(metrics)
+    if gap:
+        lines += [gap, ""]
     report = grading_report(grades, probs, pred, names)
     cm = plot_confusion(report["confusion"], figures / f"{name}_confusion.png", names,
                         title=f"{title}: out-of-fold confusion")
@@ -303,6 +306,37 @@ def _signed(value: Any) -> str:
     return f"{value:+.3f}" if isinstance(value, int | float) and math.isfinite(value) else "—"
 
 
+POOLING_GAP = 0.1
+"""A pooled out-of-fold AUC this far below the folds' mean AUC is explained in the report."""
+
+
+def _pooling_gap(metrics: dict[str, Any]) -> str:
+    """A note when the pooled out-of-fold AUC (one-vs-one) is more than :data:`POOLING_GAP`
+    below the mean of the folds' own AUCs: each fold model ranks only its own validation
+    images, while the pooled AUC also compares images scored by different fold models."""
+    per_fold = [f.get("auc") for f in metrics.get("folds", [])]
+    per_fold = [a for a in per_fold if isinstance(a, int | float) and math.isfinite(a)]
+    pooled = metrics.get("auc")
+    if not per_fold or not isinstance(pooled, int | float) or not math.isfinite(pooled):
+        return ""
+    mean = sum(per_fold) / len(per_fold)
+    if mean - pooled <= POOLING_GAP:
+        return ""
+    return (f"The pooled out-of-fold AUC ({_num(pooled)}) is well below the folds' own (mean "
+            f"{_num(mean)}): each fold's AUC ranks only the images one fold model scored, while "
+            f"the pooled one also ranks images of different fold models against each other, whose "
+            f"probabilities are on different scales. With few images per fold the folds' own AUCs "
+            f"are also very uncertain; the pooled figure is the one that describes the exported "
+            f"ensemble's ranking of new images.")
+
+
+def _identical(d: dict[str, Any]) -> bool:
+    """True when a paired difference is exactly 0 with a (0, 0) CI on every metric: the two
+    variants were right and wrong on the same images, resample after resample."""
+    return bool(d) and all(isinstance(d.get(m), dict) and d[m].get("difference") == 0
+                           and d[m].get("ci_low") == 0 and d[m].get("ci_high") == 0 for m in d)
+
+
 def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
     ft = run_dir / "finetune"
     comparison = _read_json(ft / "comparison.json")
@@ -319,11 +353,12 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
           _num(r.get("auc_ovr")), _num(r.get("accuracy")), _num(r.get("macro_f1")),
           f"{_num(r.get('qwk_fold_mean'))} ± {_num(r.get('qwk_fold_std'))}", _num(r.get("seconds"), 1)]
          for r in rows])
-    bars = [{"name": VARIANT_TITLES.get(r["variant"], r["variant"]), "qwk": r.get("qwk"), "auc": r.get("auc"),
+    bars = [{"name": VARIANT_TITLES.get(r["variant"], r["variant"]), "qwk": r.get("qwk"),
+             "qwk_ci_low": r.get("qwk_ci_low"), "qwk_ci_high": r.get("qwk_ci_high"), "auc": r.get("auc"),
              "auc_ovr": r.get("auc_ovr"), "accuracy": r.get("accuracy"), "macro_f1": r.get("macro_f1")}
             for r in rows]
     png = plot_comparison(bars, ["qwk", "auc", "auc_ovr", "accuracy", "macro_f1"], figures / "comparison.png",
-                          "Out-of-fold metrics per backbone variant")
+                          "Out-of-fold metrics per backbone variant (QWK with its 95% CI)")
     lines += [_link(run_dir, png, "comparison of the variants"), ""]
     differences = {f"{VARIANT_TITLES.get(name, name)} - scratch": d
                    for name, d in (comparison.get("pretrained_minus_scratch") or {}).items()}
@@ -340,6 +375,12 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
                             f"{_signed(d.get(m, {}).get('ci_high'))})" for m in titles)]
                          for label, d in differences.items() if isinstance(d, dict)])
         lines += [""]
+        same = [label for label, d in differences.items() if isinstance(d, dict) and _identical(d)]
+        if same:
+            lines += [f"{', '.join(same)}: exactly 0 with a CI of 0..0, which is not certainty: the two "
+                      f"variants graded the same images right and wrong and ranked them alike, so "
+                      f"these images cannot tell them apart (often one stage changed nothing the "
+                      f"fine-tuning could use).", ""]
     summary = _read_json(ft / "summary.json")
     if isinstance(summary, dict):
         lines += [f"Selected for export: **{summary.get('selected')}** ({summary.get('selection')}).", ""]

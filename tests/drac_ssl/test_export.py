@@ -508,3 +508,17 @@ def test_the_model_card_speaks_of_the_data_it_was_trained_on(exported_run: Path)
     assert "other cameras" in card and "3 x 3 mm" not in card
     assert bundles.task_description(["a", "b", "c"], 1, "plain", "fundus").endswith("grey fundus photograph")
     assert bundles.task_description(["Normal", "NPDR", "PDR"], 1, "drac", "octa").startswith("DRAC 2022")
+
+
+def test_report_explains_a_pooled_auc_far_below_the_folds_and_a_zero_difference() -> None:
+    from drac_ssl import report
+
+    folds = [{"auc": 0.8}, {"auc": 0.7}, {"auc": 0.6}]
+    note = report._pooling_gap({"auc": 0.49, "folds": folds})
+    assert "pooled out-of-fold AUC (0.490) is well below the folds' own (mean 0.700)" in note
+    assert report._pooling_gap({"auc": 0.65, "folds": folds}) == ""  # within 0.1: nothing to explain
+    assert report._pooling_gap({"auc": None, "folds": folds}) == ""
+    zero = {m: {"difference": 0.0, "ci_low": 0.0, "ci_high": 0.0} for m in ("accuracy", "qwk", "auc_ovr")}
+    assert report._identical(zero)
+    assert not report._identical({**zero, "qwk": {"difference": 0.0, "ci_low": -0.01, "ci_high": 0.01}})
+    assert not report._identical({})

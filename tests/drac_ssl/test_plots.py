@@ -62,6 +62,26 @@ def test_plot_comparison(tmp_path: Path) -> None:
     _assert_png(plot_comparison([{"qwk": 0.5}], ["qwk"], tmp_path / "one.png"))
 
 
+def test_plot_comparison_says_which_error_bars_it_draws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A y axis that promised "mean ± std" over bars without any misled a reader into a ranking;
+    a CI is drawn asymmetrically, and the label names what is drawn."""
+    from drac_ssl import plots
+
+    figures = []
+    save = plots._save
+    monkeypatch.setattr(plots, "_save", lambda fig, path: (figures.append(fig), save(fig, path))[1])
+    ci = [{"name": "a", "qwk": 0.5, "qwk_ci_low": 0.3, "qwk_ci_high": 0.6, "auc": 0.7},
+          {"name": "b", "qwk": 0.4, "qwk_ci_low": 0.1, "qwk_ci_high": 0.45, "auc": 0.6}]
+    _assert_png(plot_comparison(ci, ["qwk", "auc"], tmp_path / "ci.png"))
+    _assert_png(plot_comparison([{"qwk": 0.5, "auc": 0.7}], ["qwk", "auc"], tmp_path / "plain.png"))
+    _assert_png(plot_comparison([{"qwk": 0.5, "qwk_std": 0.1}], ["qwk"], tmp_path / "std.png"))
+    labels = [fig.axes[0].get_ylabel() for fig in figures]
+    assert labels == ["value (error bars: 95% CI)", "value", "value (mean ± std)"]
+    segments = [seg for c in figures[0].axes[0].collections for seg in c.get_segments() if len(seg)]
+    spans = sorted((round(float(s[0][1]), 3), round(float(s[1][1]), 3)) for s in segments)
+    assert spans == [(0.1, 0.45), (0.3, 0.6)]  # from ci_low to ci_high, not symmetric
+
+
 def test_plot_history_draws_a_monitor_logged_every_few_epochs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # k-NN is logged every 5 epochs: the other rows lack the key. The points must be joined
     # into one visible line (on the first GPU run each point was isolated: an empty panel).
