@@ -171,12 +171,12 @@ def _check_settings(cfg: DataConfig) -> list[int]:
 
 
 def _plan(cfg: DataConfig, layout: Layout, sizes: list[int]) -> tuple[Plan, list[Problem]]:
-    names, grades_source = resolve_grades(cfg.grades, layout.kind)
+    names, grades_source = resolve_grades(cfg.grades, layout.treated_as)
     setting = str(cfg.channels)
     source = "data.channels"
     if not setting:
         setting = "auto" if layout.fundus else "1"
-        source = f"the {layout.kind} layout's default"
+        source = f"the {layout.treated_as} layout's default"
     modality = str(cfg.modality or "auto")
     if modality not in DATA_MODALITIES:
         raise IngestError(f"data.modality={modality!r} is not one of {', '.join(DATA_MODALITIES)} "
@@ -533,7 +533,7 @@ def _run(cfg: DataConfig, out_dir: str | os.PathLike[str], verbose: bool,
     problems += apply_strict(channel_problems, cfg.strict) + _upscale_note(entries, sizes, root)
 
     if not any(p.severity == "error" for p in problems):
-        problems += _assign_folds(entries, cfg, str(layout.labels_csv or root), layout.kind)
+        problems += _assign_folds(entries, cfg, str(layout.labels_csv or root), layout.treated_as)
 
     errors = [p for p in problems if p.severity == "error"]
     if errors:
@@ -676,8 +676,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "unhonoured properties instead of converting")
     parser.add_argument("--labels-csv", default=d.labels_csv,
                         help="label CSV (default: found in the layout)")
-    parser.add_argument("--image-column", default=d.image_column)
-    parser.add_argument("--grade-column", default=d.grade_column)
+    parser.add_argument("--image-column", default=d.image_column,
+                        help="the label CSV's image-name column (default: the layout's; a plain "
+                             "folder's CSV with a public layout's columns is read with those)")
+    parser.add_argument("--grade-column", default=d.grade_column,
+                        help="the label CSV's grade column (default: as --image-column)")
     parser.add_argument("--patient-column", default=d.patient_column,
                         help="optional; folds are grouped by patient when given")
     parser.add_argument("--grades", type=_grades, default=d.grades,

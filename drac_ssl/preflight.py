@@ -658,11 +658,13 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
     except IngestError as exc:
         c.error("data.root", as_config_keys(str(exc)).replace(" -> ", "\n     fix: "))
         return None
-    names = _grade_names(cfg, layout.kind)
+    names = _grade_names(cfg, layout.treated_as)
     fundus = d.modality == "fundus" or (d.modality == "auto" and layout.fundus)
     if fundus and cfg.pretrain.augment.recipe == "octa":
+        columns = (f" (its label CSV has the {layout.label_format} layout's columns)"
+                   if layout.label_format else "")
         c.warning("pretrain.augment.recipe",
-                  f"the {layout.kind} layout holds fundus photographs, but the augmentation recipe is "
+                  f"the {layout.kind} layout{columns} holds fundus photographs, but the augmentation recipe is "
                   f"octa, made for grey UW-OCTA scans (its normalisation and colour handling)",
                   "pretrain.augment.recipe=fundus (as configs/retinamnist.yaml), unless octa is meant")
     try:
@@ -687,7 +689,7 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
     patients_per_grade: dict[int, int] | None = None
     n_patients: int | None = None
     patients_from = f"data.patient_column={d.patient_column}" if d.patient_column else ""
-    if not d.patient_column and layout.kind == "eyepacs" and ingest._eye_pairs(labelled, ""):
+    if not d.patient_column and layout.treated_as == "eyepacs" and ingest._eye_pairs(labelled, ""):
         # as the ingest will: both eyes of a patient (<patient>_left / _right) share a fold
         patients_from = "the EyePACS image names <patient>_left / _right"
     if patients_from:

@@ -174,6 +174,38 @@ def test_n_folds_too_large_for_a_grade_names_the_grade_and_the_fix(
     assert errors(f"data.root={root}", "data.n_folds=3", *SMALL_BATCHES) == {}
 
 
+def test_a_plain_folder_with_a_public_layouts_columns_is_read_as_the_ingest_reads_it(
+        tmp_path: Path) -> None:
+    """IDRiD's / EyePACS's label columns in a plain folder: the preflight finds the columns,
+    the ICDR grades and the EyePACS eye pairs, as the ingest will; it no longer stops on a
+    missing 'DR grade' column."""
+    root = tmp_path / "plain"
+    root.mkdir()
+    rows = []
+    for i in range(25):
+        (root / f"IDRiD_{i + 1:03d}.jpg").write_bytes(b"not decoded by the preflight")
+        rows.append(f"IDRiD_{i + 1:03d},{i % 5},0")
+    (root / "labels.csv").write_text("Image name,Retinopathy grade,Risk of macular edema\n"
+                                     + "\n".join(rows) + "\n")
+    found = findings(f"data.root={root}", *SMALL_BATCHES)
+    assert [f.line for f in found if f.severity == "error"] == []
+    (recipe,) = [f.line for f in found if f.setting == "pretrain.augment.recipe"]
+    assert "(its label CSV has the idrid layout's columns) holds fundus photographs" in recipe
+    assert errors(f"data.root={root}", "data.grades=[drac]", *SMALL_BATCHES)  # 3, 4 are outside
+    assert not errors(f"data.root={root}", "pretrain.augment.recipe=fundus", *SMALL_BATCHES)
+
+    eyes = tmp_path / "eyes"
+    eyes.mkdir()
+    rows = []
+    for patient in range(20):  # both eyes share the grade: 4 patients per grade
+        for eye in ("left", "right"):
+            (eyes / f"{100 + patient}_{eye}.jpeg").write_bytes(b"not decoded by the preflight")
+            rows.append(f"{100 + patient}_{eye},{patient % 5}")
+    (eyes / "labels.csv").write_text("image,level\n" + "\n".join(rows) + "\n")
+    found_errors = errors(f"data.root={eyes}", *SMALL_BATCHES)
+    assert "grade 4 (PDR) has only 4 patients" in found_errors["data.n_folds"], found_errors
+
+
 def test_label_csv_problems_are_reported_before_the_run_folder(tmp_path: Path) -> None:
     root = plain_dataset(tmp_path / "plain", [0, 1, 2] * 4)
     (root / "labels.csv").write_text("file,grade\n000.png,0\n")  # the columns are not there
