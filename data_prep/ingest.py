@@ -408,10 +408,11 @@ def _eye_pairs(train: Sequence[ImageEntry], source: str) -> list[Problem]:
 
 
 def _assign_folds(entries: Sequence[ImageEntry], cfg: DataConfig, source: str,
-                  layout_kind: str = "") -> list[Problem]:
+                  layout_kind: str = "", grade_names: Sequence[str] = ()) -> list[Problem]:
     """Set ``fold`` of every training image (all labelled and valid by now); return notes or
     the error of an impossible split. Folds are grouped by patient with
-    ``data.patient_column``, and for the EyePACS layout by the patient its image ids name."""
+    ``data.patient_column``, and for the EyePACS layout by the patient its image ids name.
+    ``grade_names`` name the grades in the notes (a grade with fewer images than folds)."""
     train = [e for e in entries if e.split == "train"]
     grades = [e.label.grade for e in train if e.label is not None and e.label.grade is not None]
     if not train or len(grades) != len(train):
@@ -420,12 +421,13 @@ def _assign_folds(entries: Sequence[ImageEntry], cfg: DataConfig, source: str,
     patients = [(e.label.patient if e.label else "") or e.image_id for e in train] \
         if cfg.patient_column or notes else None
     try:
-        folds, caveats = assign_folds(grades, cfg.n_folds, cfg.fold_seed, patients, source)
+        folds, caveats = assign_folds(grades, cfg.n_folds, cfg.fold_seed, patients, source,
+                                      grade_names)
     except IngestError as exc:
         return exc.problems
     for entry, fold in zip(train, folds, strict=True):
         entry.fold = int(fold)
-    return notes + [note(source, caveat, "check the fold counts below") for caveat in caveats]
+    return notes + caveats
 
 
 def _manifest_text(entries: Sequence[ImageEntry]) -> str:
@@ -472,7 +474,7 @@ def format_summary(result: IngestResult) -> str:
                  f"{result.seconds:.1f} s")
     lines.append(f"grades: {describe(result.grade_names)}   channels: {result.channels} "
                  f"({'RGB' if result.channels == 3 else 'grey'})")
-    kinds = Counter((p.severity, p.kind) for p in result.findings if p.kind)
+    kinds = Counter((p.severity, p.kind or "other") for p in result.findings)  # as the JSON
     if kinds:
         lines.append("findings by kind: " + ", ".join(
             f"{kind} {count} {severity}(s)" for (severity, kind), count in sorted(kinds.items())))
@@ -533,7 +535,8 @@ def _run(cfg: DataConfig, out_dir: str | os.PathLike[str], verbose: bool,
     problems += apply_strict(channel_problems, cfg.strict) + _upscale_note(entries, sizes, root)
 
     if not any(p.severity == "error" for p in problems):
-        problems += _assign_folds(entries, cfg, str(layout.labels_csv or root), layout.treated_as)
+        problems += _assign_folds(entries, cfg, str(layout.labels_csv or root), layout.treated_as,
+                                  plan.grade_names)
 
     errors = [p for p in problems if p.severity == "error"]
     if errors:

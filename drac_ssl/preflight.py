@@ -881,7 +881,7 @@ def _check_folds(c: _Findings, cfg: Config, facts: DataFacts) -> None:
     grouped = facts.patients_per_grade is not None
     counts = facts.patients_per_grade if grouped else facts.grade_counts
     assert counts is not None
-    unit = "patients" if grouped else "labelled images"
+    unit = "patient" if grouped else "labelled image"
     if facts.n_labelled == 0:
         return
     if grouped and facts.n_patients is not None and facts.n_patients < k:
@@ -893,14 +893,13 @@ def _check_folds(c: _Findings, cfg: Config, facts: DataFacts) -> None:
     short = {g: n for g, n in counts.items() if 0 < n < k}
     if not short:
         return
+    from data_prep.folds import rare_grade
+    from data_prep.problems import as_config_keys
+
     fewest = min(short.values())
-    for g, n in sorted(short.items()):
-        fix = (f"data.n_folds={fewest}" if fewest >= 2 else "data.n_folds cannot go below 2")
-        fix += f", or add labelled {_grade(facts, g)} images (at least {k} for {k} folds)"
-        c.error("data.n_folds",
-                f"{_grade(facts, g)} has only {n} {unit} in {facts.source}; stratified {k}-fold "
-                f"cross-validation needs at least {k} of every grade ({k - n} fold(s) would "
-                f"validate without any {_grade(facts, g)} image)", fix)
+    for g, n in sorted(short.items()):  # in the ingest's words (its note on such folds)
+        what, fix = rare_grade(_grade(facts, g), n, unit, k, fewest, where=f" in {facts.source}")
+        c.error("data.n_folds", what, as_config_keys(fix))
 
 
 def _check_weights(c: _Findings, cfg: Config, data_channels: int | None = None) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -172,6 +173,32 @@ def test_n_folds_too_large_for_a_grade_names_the_grade_and_the_fix(
     assert not (tmp_path / "runs").exists()
     # the fix works, and the images were never decoded (they are not images)
     assert errors(f"data.root={root}", "data.n_folds=3", *SMALL_BATCHES) == {}
+
+
+def test_a_grade_of_one_image_gets_a_fix_that_works_in_the_ingests_words(tmp_path: Path) -> None:
+    """One grade-1 image among grade 0: no fold count helps (a fix 'data.n_folds cannot go
+    below 2' is none); the message is the ingest's note on the same folds, in settings."""
+    from data_prep import ingest
+    from data_prep.problems import as_config_keys
+    from drac_ssl.config import DataConfig
+
+    root = plain_dataset(tmp_path / "plain", [int(i == 5) for i in range(12)])
+    line = errors(f"data.root={root}", *SMALL_BATCHES)["data.n_folds"]
+    assert f"grade 1 (NPDR) has only 1 labelled image in {root / 'labels.csv'};" in line
+    assert "(4 folds would validate without any grade 1 (NPDR) image)" in line
+    fix = ("add labelled grade 1 (NPDR) images (at least 5 for 5 folds, 2 for data.n_folds=2), or "
+           "merge grade 1 (NPDR) into a neighbouring grade (relabel its image in the label CSV "
+           "and name the grades left with data.grades)")
+    assert line.endswith(f"fix: {fix}") and "cannot go below" not in line
+    # the ingest says the same of the folds it makes (their images need to decode here)
+    for i in range(12):
+        (root / f"{i:03d}.png").unlink()
+        cv2.imwrite(str(root / f"{i:03d}.png"), np.full((16, 16), 10 * i, np.uint8))
+    result = ingest.run(DataConfig(root=str(root), cache_sizes=[16], workers=1), tmp_path / "out",
+                        verbose=False)
+    (note,) = [p for p in result.findings if p.kind == "folds"]
+    assert as_config_keys(note.fix) == fix
+    assert note.what.startswith("grade 1 (NPDR) has only 1 labelled image; stratified 5-fold")
 
 
 def test_a_plain_folder_with_a_public_layouts_columns_is_read_as_the_ingest_reads_it(
