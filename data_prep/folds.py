@@ -83,8 +83,10 @@ def assign_folds(grades: Sequence[int], n_folds: int, seed: int,
     units = len(set(patients)) if patients is not None else len(y)
     unit = "patient" if patients is not None else "training image"
     if units < n_folds:
-        problem = error(source, f"only {units} {unit}s for {n_folds} folds",
-                        f"use --folds {max(units, 2)} or fewer (at least 2), or add training images")
+        more = "training images" + (" of other patients" if patients is not None else "")
+        fix = (f"use --folds {units} or fewer (at least 2), or add {more}" if units >= 2 else
+               f"add {more}: cross-validation needs at least 2 {unit}s, one per fold")
+        problem = error(source, f"only {counted(units, unit)} for {n_folds} folds", fix)
         raise IngestError(problem.line, [problem])
     if patients is not None:
         per_grade = [len({p for p, g in zip(patients, y, strict=True) if g == grade})

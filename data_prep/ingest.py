@@ -39,6 +39,7 @@ from data_prep import cache
 from data_prep.folds import assign_folds
 from data_prep.grades import describe, resolve_grades
 from data_prep.layout import Layout, discover, scan_image_folder
+from data_prep.problems import counted
 from data_prep.validate import (
     IngestError,
     LabelRow,
@@ -246,7 +247,7 @@ def _npz_labels(npz: Path, split: str, labels: np.ndarray, n: int,
     if labels.ndim == 2 and labels.shape[1] == 1:
         labels = labels[:, 0]
     if labels.ndim != 1 or len(labels) != n:
-        return [None] * n, [error(where, f"shape {labels.shape} does not fit {n} images (one "
+        return [None] * n, [error(where, f"shape {labels.shape} does not fit {counted(n, 'image')} (one "
                                          "grade per image expected; a multi-label set is not "
                                          "a grading set)", "use a MedMNIST grading set such as "
                                                            "RetinaMNIST", "npz")]

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from data_prep.problems import counted
 from drac_ssl import config as config_module
 from drac_ssl.config import Config, ConfigError, get, parse_override
 
@@ -761,19 +762,19 @@ def _check_against_data(c: _Findings, cfg: Config, facts: DataFacts, stages: lis
         f": {facts.n_images - facts.n_test} training + {facts.n_test} test images"
         f" (pretrain.use_test_images=true)" if pool == facts.n_images and facts.n_test else
         "" if pool == facts.n_images else
-        f", less its {facts.n_test} test images (pretrain.use_test_images=false)")
+        f", less its {counted(facts.n_test, 'test image')} (pretrain.use_test_images=false)")
     if "pretrain" in stages and pc.batch_size >= 2:
         per_rank = pool // world
         if pc.batch_size > per_rank:
             sees = f"each of the {world} processes sees" if world > 1 else "pretraining draws from"
             c.error("pretrain.batch_size",
-                    f"larger than the {per_rank} images {sees} ({pool_source}); batches are "
+                    f"larger than the {counted(per_rank, 'image')} {sees} ({pool_source}); batches are "
                     f"always full (the last partial batch is dropped), so an epoch would have no step",
                     f"pretrain.batch_size={_pow2_at_most(per_rank, _DEFAULTS.pretrain.batch_size)}"
                     if per_rank >= 2 else "add images: pretraining needs at least 2")
     if umm_runs and uc.batch_size >= 2 and uc.batch_size > pool:
         c.error("umm.batch_size",
-                f"larger than the {pool} images UMM draws from ({pool_source}); batches "
+                f"larger than the {counted(pool, 'image')} UMM draws from ({pool_source}); batches "
                 f"are always full, so an epoch would have no step",
                 f"umm.batch_size={_pow2_at_most(pool, _DEFAULTS.umm.batch_size)}"
                 if pool >= 2 else "add images: UMM needs at least 2")
@@ -885,10 +886,12 @@ def _check_folds(c: _Findings, cfg: Config, facts: DataFacts) -> None:
     if facts.n_labelled == 0:
         return
     if grouped and facts.n_patients is not None and facts.n_patients < k:
-        c.error("data.n_folds", f"{facts.source} has {facts.n_patients} patients "
+        c.error("data.n_folds", f"{facts.source} has {counted(facts.n_patients, 'patient')} "
                                 f"({facts.patients_from or 'data.patient_column'}); no patient may be in "
-                                f"two folds, so there are at most {facts.n_patients} folds",
-                f"data.n_folds={max(2, facts.n_patients)}")
+                                f"two folds, so there are at most {counted(facts.n_patients, 'fold')}",
+                f"data.n_folds={facts.n_patients}" if facts.n_patients >= 2 else
+                "add labelled images of other patients: cross-validation needs at least 2 "
+                "patients, one per fold")
         return
     short = {g: n for g, n in counts.items() if 0 < n < k}
     if not short:

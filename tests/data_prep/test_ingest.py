@@ -566,6 +566,14 @@ def test_a_grade_with_fewer_images_than_folds_is_named_with_its_fix(tmp_path: Pa
     assert "grade 0" not in line
 
 
+def test_too_few_images_for_two_folds_says_one_image_and_a_fix_that_works() -> None:
+    with pytest.raises(validate.IngestError) as caught:
+        assign_folds([0], 2, seed=0, source="labels.csv")
+    assert str(caught.value) == ("labels.csv: only 1 training image for 2 folds -> add training "
+                                 "images: cross-validation needs at least 2 training images, one "
+                                 "per fold")  # no '--folds 2 or fewer' for one image
+
+
 def test_ingest_folds_reproducible_end_to_end(tmp_path: Path) -> None:
     data = make_plain(tmp_path / "d", {f"{i:03d}.png": i % 3 for i in range(1, 13)})
     folds = {}

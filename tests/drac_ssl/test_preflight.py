@@ -495,6 +495,13 @@ def test_folds_grouped_by_patient_count_patients(tmp_path: Path) -> None:
     (root / "labels.csv").write_text("\n".join(lines) + "\n")
     found = errors(f"data.root={root}", "data.patient_column=patient", *SMALL_BATCHES)
     assert "has only 2 patients" in found["data.n_folds"] and "fix: data.n_folds=2" in found["data.n_folds"]
+    # one patient: no number of folds works (never 'data.n_folds=2'), and the count agrees
+    lines = [rows[0] + ",patient"] + [f"{r},p0" for r in rows[1:]]
+    (root / "labels.csv").write_text("\n".join(lines) + "\n")
+    line = errors(f"data.root={root}", "data.patient_column=patient", *SMALL_BATCHES)["data.n_folds"]
+    assert "has 1 patient (data.patient_column=patient)" in line and "at most 1 fold\n" in line
+    assert line.endswith("fix: add labelled images of other patients: cross-validation needs at "
+                         "least 2 patients, one per fold")
 
 
 def test_eyepacs_eye_pairs_are_counted_as_patients_as_the_ingest_groups_them(tmp_path: Path) -> None:
