@@ -4,6 +4,10 @@ There is no official DRAC validation split; the top teams used stratified 5-fold
 611 training images. Folds are a pure function of (grades in manifest order, groups, K, seed),
 and the manifest order is the natural sort of the file names, so the same seed and file set
 always give the same folds.
+
+A grade with fewer images (or patients) than folds cannot be in every fold: the folds without
+it validate without that grade. :func:`rare_grade` says so in the words the ingest and the
+preflight of ``python -m drac_ssl.train`` (``drac_ssl.preflight``) share.
 """
 
 from __future__ import annotations
@@ -14,35 +18,88 @@ from collections.abc import Sequence
 import numpy as np
 from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold
 
+from data_prep.problems import Problem, counted, note
 from data_prep.validate import IngestError, error
+
+SKLEARN_FEW_MEMBERS = "least populated class in y has only"
+"""scikit-learn's warning for a class smaller than n_splits, replaced by :func:`rare_grade`."""
+
+
+def grade_label(grade: int, grade_names: Sequence[str] = ()) -> str:
+    """``'grade 1 (NPDR)'``, or ``'grade 1'`` when the names are not known."""
+    return f"grade {grade} ({grade_names[grade]})" if grade < len(grade_names) else f"grade {grade}"
+
+
+def rare_grade(grade: str, n: int, unit: str, n_folds: int, fewest: int, *,
+               without: int | None = None, where: str = "") -> tuple[str, str]:
+    """(what is wrong, the fix) for a grade with ``n`` labelled images or patients, fewer than
+    ``n_folds``.
+
+    Args:
+        grade: the grade as said (:func:`grade_label`, ``'grade 1 (NPDR)'``).
+        n: its labelled images (``unit='labelled image'``) or patients (``unit='patient'``).
+        fewest: the fewest of any grade with too few, so that the fewer folds proposed suit
+            them all. A grade of one image (patient) is in one fold whatever their number:
+            its fix is more images, or one grade fewer.
+        without: how many folds validate without the grade once assigned; None: before the
+            folds exist, ``n_folds - n`` (stratified folds spread the ``n`` over ``n`` folds).
+        where: the data the counts come from, said after them (``' in labels.csv'``).
+
+    The fix names the ingest's flags (``--folds``, ``--grades``); the pipeline says them as
+    settings with :func:`data_prep.problems.as_config_keys`.
+    """
+    k = n_folds
+    folds = (f"{counted(k - n, 'fold')} would validate" if without is None
+             else f"{without} of the {k} folds will validate")
+    what = (f"{grade} has only {counted(n, unit)}{where}; stratified {k}-fold cross-validation "
+            f"needs at least {k} of every grade ({folds} without any {grade} image)")
+    more = "images" if unit != "patient" else "images of more patients"
+    if n < 2:  # fewer folds cannot help: one image is in one fold, and there are 2 or more
+        its = "images" if unit == "patient" else "image"
+        return what, (f"add labelled {grade} {more} (at least {k} for {k} folds, 2 for --folds 2), "
+                      f"or merge {grade} into a neighbouring grade (relabel its {its} in the "
+                      f"label CSV and name the grades left with --grades)")
+    add = f"add labelled {grade} {more} (at least {k} for {k} folds)"
+    return what, f"--folds {fewest if fewest >= 2 else n}, or {add}"
 
 
 def assign_folds(grades: Sequence[int], n_folds: int, seed: int,
-                 patients: Sequence[str] | None = None,
-                 source: str = "folds") -> tuple[np.ndarray, list[str]]:
-    """Fold index 0..n_folds-1 for each training image, and any caveats as text.
+                 patients: Sequence[str] | None = None, source: str = "folds",
+                 grade_names: Sequence[str] = ()) -> tuple[np.ndarray, list[Problem]]:
+    """Fold index 0..n_folds-1 for each training image, and any caveats as notes at ``source``.
 
     ``StratifiedKFold(shuffle=True, random_state=seed)``; with ``patients`` (one id per
-    image) ``StratifiedGroupKFold`` instead, so no patient is in two folds. Raises
+    image) ``StratifiedGroupKFold`` instead, so no patient is in two folds. A grade with
+    fewer images (patients) than folds is a note naming it (``grade_names``: the names of
+    grades 0..K-1), its count, the folds that validate without it and the fix
+    (:func:`rare_grade`); the folds are still made, and training can run on them. Raises
     :class:`IngestError` when there are too few images (or patients) for ``n_folds``;
-    ``source`` (the label CSV) is where that problem is reported.
+    ``source`` (the label CSV) is where the problems are reported.
     """
     y = np.asarray(grades, dtype=np.int64)
     folds = np.full(len(y), -1, dtype=np.int64)
     if len(y) == 0:
         return folds, []
     units = len(set(patients)) if patients is not None else len(y)
-    what = "patients" if patients is not None else "training images"
+    unit = "patient" if patients is not None else "training image"
     if units < n_folds:
-        problem = error(source, f"only {units} {what} for {n_folds} folds",
-                        f"use --folds {max(units, 2)} or fewer (at least 2), or add training images")
+        more = "training images" + (" of other patients" if patients is not None else "")
+        fix = (f"use --folds {units} or fewer (at least 2), or add {more}" if units >= 2 else
+               f"add {more}: cross-validation needs at least 2 {unit}s, one per fold")
+        problem = error(source, f"only {counted(units, unit)} for {n_folds} folds", fix)
         raise IngestError(problem.line, [problem])
-    caveats: list[str] = []
+    if patients is not None:
+        per_grade = [len({p for p, g in zip(patients, y, strict=True) if g == grade})
+                     for grade in range(int(y.max()) + 1)]
+    else:
+        per_grade = np.bincount(y).tolist()
+    caveats: list[Problem] = []
     splitter: StratifiedKFold | StratifiedGroupKFold | KFold | GroupKFold
-    if int(np.bincount(y).max()) < n_folds:
+    stratified = int(np.bincount(y).max()) >= n_folds
+    if not stratified:
         # sklearn cannot stratify when every grade has fewer images than folds (tiny sets)
-        caveats.append(f"folds: every grade has fewer than {n_folds} {what}, "
-                       "folds are not stratified")
+        caveats.append(note(source, f"every grade has fewer than {n_folds} {unit}s: the folds "
+                                    "are not stratified", "check the fold counts below", "folds"))
         splitter = GroupKFold(n_splits=n_folds, shuffle=True, random_state=seed) \
             if patients is not None else KFold(n_splits=n_folds, shuffle=True, random_state=seed)
     elif patients is not None:
@@ -53,5 +110,14 @@ def assign_folds(grades: Sequence[int], n_folds: int, seed: int,
         warnings.simplefilter("always")
         for fold, (_, val) in enumerate(splitter.split(np.zeros(len(y)), y, groups=patients)):
             folds[val] = fold
-    caveats += [f"folds: {w.message}" for w in caught]
+    rare = {g: n for g, n in enumerate(per_grade) if 0 < n < n_folds}
+    if stratified:
+        for grade, n in rare.items():
+            what, fix = rare_grade(grade_label(grade, grade_names), n,
+                                   "patient" if patients is not None else "labelled image",
+                                   n_folds, min(rare.values()),
+                                   without=n_folds - len(set(folds[y == grade].tolist())))
+            caveats.append(note(source, what, fix, "folds"))
+    caveats += [note(source, f"folds: {w.message}", "check the fold counts below", "folds")
+                for w in caught if not (stratified and SKLEARN_FEW_MEMBERS in str(w.message))]
     return folds, caveats

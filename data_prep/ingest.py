@@ -39,6 +39,7 @@ from data_prep import cache
 from data_prep.folds import assign_folds
 from data_prep.grades import describe, resolve_grades
 from data_prep.layout import Layout, discover, scan_image_folder
+from data_prep.problems import counted
 from data_prep.validate import (
     IngestError,
     LabelRow,
@@ -171,12 +172,12 @@ def _check_settings(cfg: DataConfig) -> list[int]:
 
 
 def _plan(cfg: DataConfig, layout: Layout, sizes: list[int]) -> tuple[Plan, list[Problem]]:
-    names, grades_source = resolve_grades(cfg.grades, layout.kind)
+    names, grades_source = resolve_grades(cfg.grades, layout.treated_as)
     setting = str(cfg.channels)
     source = "data.channels"
     if not setting:
         setting = "auto" if layout.fundus else "1"
-        source = f"the {layout.kind} layout's default"
+        source = f"the {layout.treated_as} layout's default"
     modality = str(cfg.modality or "auto")
     if modality not in DATA_MODALITIES:
         raise IngestError(f"data.modality={modality!r} is not one of {', '.join(DATA_MODALITIES)} "
@@ -246,7 +247,7 @@ def _npz_labels(npz: Path, split: str, labels: np.ndarray, n: int,
     if labels.ndim == 2 and labels.shape[1] == 1:
         labels = labels[:, 0]
     if labels.ndim != 1 or len(labels) != n:
-        return [None] * n, [error(where, f"shape {labels.shape} does not fit {n} images (one "
+        return [None] * n, [error(where, f"shape {labels.shape} does not fit {counted(n, 'image')} (one "
                                          "grade per image expected; a multi-label set is not "
                                          "a grading set)", "use a MedMNIST grading set such as "
                                                            "RetinaMNIST", "npz")]
@@ -408,10 +409,11 @@ def _eye_pairs(train: Sequence[ImageEntry], source: str) -> list[Problem]:
 
 
 def _assign_folds(entries: Sequence[ImageEntry], cfg: DataConfig, source: str,
-                  layout_kind: str = "") -> list[Problem]:
+                  layout_kind: str = "", grade_names: Sequence[str] = ()) -> list[Problem]:
     """Set ``fold`` of every training image (all labelled and valid by now); return notes or
     the error of an impossible split. Folds are grouped by patient with
-    ``data.patient_column``, and for the EyePACS layout by the patient its image ids name."""
+    ``data.patient_column``, and for the EyePACS layout by the patient its image ids name.
+    ``grade_names`` name the grades in the notes (a grade with fewer images than folds)."""
     train = [e for e in entries if e.split == "train"]
     grades = [e.label.grade for e in train if e.label is not None and e.label.grade is not None]
     if not train or len(grades) != len(train):
@@ -420,12 +422,13 @@ def _assign_folds(entries: Sequence[ImageEntry], cfg: DataConfig, source: str,
     patients = [(e.label.patient if e.label else "") or e.image_id for e in train] \
         if cfg.patient_column or notes else None
     try:
-        folds, caveats = assign_folds(grades, cfg.n_folds, cfg.fold_seed, patients, source)
+        folds, caveats = assign_folds(grades, cfg.n_folds, cfg.fold_seed, patients, source,
+                                      grade_names)
     except IngestError as exc:
         return exc.problems
     for entry, fold in zip(train, folds, strict=True):
         entry.fold = int(fold)
-    return notes + [note(source, caveat, "check the fold counts below") for caveat in caveats]
+    return notes + caveats
 
 
 def _manifest_text(entries: Sequence[ImageEntry]) -> str:
@@ -472,7 +475,7 @@ def format_summary(result: IngestResult) -> str:
                  f"{result.seconds:.1f} s")
     lines.append(f"grades: {describe(result.grade_names)}   channels: {result.channels} "
                  f"({'RGB' if result.channels == 3 else 'grey'})")
-    kinds = Counter((p.severity, p.kind) for p in result.findings if p.kind)
+    kinds = Counter((p.severity, p.kind or "other") for p in result.findings)  # as the JSON
     if kinds:
         lines.append("findings by kind: " + ", ".join(
             f"{kind} {count} {severity}(s)" for (severity, kind), count in sorted(kinds.items())))
@@ -533,7 +536,8 @@ def _run(cfg: DataConfig, out_dir: str | os.PathLike[str], verbose: bool,
     problems += apply_strict(channel_problems, cfg.strict) + _upscale_note(entries, sizes, root)
 
     if not any(p.severity == "error" for p in problems):
-        problems += _assign_folds(entries, cfg, str(layout.labels_csv or root), layout.kind)
+        problems += _assign_folds(entries, cfg, str(layout.labels_csv or root), layout.treated_as,
+                                  plan.grade_names)
 
     errors = [p for p in problems if p.severity == "error"]
     if errors:
@@ -676,8 +680,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "unhonoured properties instead of converting")
     parser.add_argument("--labels-csv", default=d.labels_csv,
                         help="label CSV (default: found in the layout)")
-    parser.add_argument("--image-column", default=d.image_column)
-    parser.add_argument("--grade-column", default=d.grade_column)
+    parser.add_argument("--image-column", default=d.image_column,
+                        help="the label CSV's image-name column (default: the layout's; a plain "
+                             "folder's CSV with a public layout's columns is read with those)")
+    parser.add_argument("--grade-column", default=d.grade_column,
+                        help="the label CSV's grade column (default: as --image-column)")
     parser.add_argument("--patient-column", default=d.patient_column,
                         help="optional; folds are grouped by patient when given")
     parser.add_argument("--grades", type=_grades, default=d.grades,

@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from data_prep.problems import Problem, error, note
+from data_prep.problems import Problem, counted, error, note
 
 DELIMITERS = (",", ";", "\t", "|")
 _NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
@@ -171,7 +171,7 @@ def read_table(path: Path, wanted: Sequence[str] = ()) -> tuple[Table | None, li
     for line, cells in data:
         if len(cells) > len(columns):
             problems.append(error(
-                f"{path}:{line}", f"{len(cells)} values but the header has {len(columns)} columns "
+                f"{path}:{line}", f"{len(cells)} values but the header has {counted(len(columns), 'column')} "
                                   f"({_NAMES.get(delimiter, repr(delimiter))}-separated)",
                 f"quote values that contain a {_NAMES.get(delimiter, repr(delimiter))} (a decimal "
                 "comma?), or save the file with another delimiter", "csv"))

@@ -39,10 +39,16 @@ underscore-space are real)::
 
 ``plain``: a folder of images plus a label CSV (``labels_csv`` or the only CSV in the
   folder); an optional ``test/`` subfolder holds unlabelled test images. A plain folder is
-  taken as UW-OCTA (grey, DRAC grades) unless ``data.channels`` / ``data.grades`` say otherwise.
+  taken as UW-OCTA (grey, DRAC grades) unless ``data.channels`` / ``data.grades`` say otherwise,
+  or its CSV has the label columns of one public layout (below).
 
 Each public layout names its own label columns; ``data.image_column`` / ``data.grade_column``
-override them when changed from their defaults.
+override them when changed from their defaults. A plain folder whose CSV lacks the default
+columns (``image name``, ``DR grade``) but has those of exactly one public layout (IDRiD's
+``Image name`` / ``Retinopathy grade``, APTOS's ``id_code`` / ``diagnosis``, EyePACS's
+``image`` / ``level``) is read with them, and that layout's defaults apply (grade scale,
+colour fundus photographs, EyePACS eye pairs): ``Layout.label_format``, said in a note.
+Columns the user set are never replaced.
 """
 
 from __future__ import annotations
@@ -52,6 +58,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from data_prep.grades import LAYOUT_SCALES
+from data_prep.labels import normalise, read_table
 from data_prep.problems import IngestError, Problem, error, note
 from drac_ssl import scale
 from drac_ssl.config import DATA_LAYOUTS, DataConfig
@@ -85,6 +93,9 @@ COLUMNS = {  # the label columns each layout's CSV has
 }
 FUNDUS_LAYOUTS = frozenset(scale.FUNDUS_LAYOUTS)
 """Colour fundus layouts: ``data.channels`` defaults to auto, no 1024 px expectation."""
+LABEL_FORMATS = tuple(kind for kind, columns in COLUMNS.items()
+                      if all(columns) and columns != COLUMNS["plain"])
+"""The public layouts whose label columns a plain folder's CSV may have (aptos, eyepacs, idrid)."""
 
 
 @dataclass
@@ -103,10 +114,18 @@ class Layout:
     test_list_csv: Path | None = None  # a list of the test ids to check the test folder against
     npz: Path | None = None  # medmnist: the .npz holding the images
     shared_test_names: bool = False  # the official test names restart (IDRiD)
+    label_format: str = ""  # plain: the public layout whose label columns the CSV has
+
+    @property
+    def treated_as(self) -> str:
+        """The layout whose defaults apply (grade scale, modality, channels, EyePACS eye
+        pairs): ``kind``, or for a plain folder the public layout whose label columns its CSV
+        has (:data:`LABEL_FORMATS`)."""
+        return self.label_format or self.kind
 
     @property
     def fundus(self) -> bool:
-        return self.kind in FUNDUS_LAYOUTS
+        return self.treated_as in FUNDUS_LAYOUTS
 
 
 @dataclass
@@ -383,6 +402,40 @@ def _required(folder: Path, name: str, purpose: str) -> tuple[Path | None, list[
                                                                    "--labels-csv FILE", "layout")]
 
 
+def label_format_of(csv_path: Path) -> str:
+    """The public layout (:data:`LABEL_FORMATS`) whose label columns the CSV's header has,
+    when it lacks the plain default ones; ``''`` when it has them, has the columns of no
+    public layout or of several, or cannot be read (the ingest reports that itself).
+
+    Column names match as the label reading matches them: ignoring case and spacing.
+    """
+    wanted = [column for kind in ("plain", *LABEL_FORMATS) for column in COLUMNS[kind]]
+    table, _ = read_table(csv_path, wanted)
+    if table is None:
+        return ""
+    header = {normalise(c) for c in table.columns}
+
+    def has(kind: str) -> bool:
+        return all(normalise(column) in header for column in COLUMNS[kind])
+
+    found = [kind for kind in LABEL_FORMATS if has(kind)]
+    return found[0] if len(found) == 1 and not has("plain") else ""
+
+
+def _label_format_note(layout: Layout) -> Problem:
+    image, grade = COLUMNS[layout.label_format]
+    plain_image, plain_grade = COLUMNS["plain"]
+    kind = layout.label_format
+    return note(layout.labels_csv or layout.root,
+                f"no {plain_image!r} / {plain_grade!r} columns, but the {kind} layout's "
+                f"{image!r} / {grade!r}: read with these, and with the {kind} layout's defaults "
+                f"({LAYOUT_SCALES[kind]} grades, colour fundus photographs) for what --grades, "
+                f"--channels and --modality do not set",
+                f"nothing to do if these are {kind}-style fundus photographs; otherwise name the "
+                f"label columns with --image-column NAME and --grade-column NAME (the plain "
+                f"folder's defaults then apply)", "layout")
+
+
 def detect_kind(root: Path) -> str:
     """The layout ``data.layout=auto`` takes for ``root`` (an existing path)."""
     if root.is_file():
@@ -401,7 +454,8 @@ def discover(cfg: DataConfig) -> Layout:
     Raises :class:`IngestError` when the root is missing or the requested layout is not
     there; softer findings (no CSV, several CSVs) are returned as ``Layout.problems``. The
     label columns are the layout's, unless ``cfg.image_column`` / ``cfg.grade_column`` were
-    changed from their defaults.
+    changed from their defaults; with both at their defaults, a plain folder whose CSV has a
+    public layout's columns instead is read with those (``Layout.label_format``, a note).
     """
     if not cfg.root:
         raise IngestError("no data root given -> pass --root DIR (the unzipped DRAC folder, a "
@@ -429,7 +483,13 @@ def discover(cfg: DataConfig) -> Layout:
     }
     layout = finders[kind]()
     defaults = DataConfig()
-    image_column, grade_column = COLUMNS[kind]
+    columns_set = (cfg.image_column, cfg.grade_column) != (defaults.image_column,
+                                                           defaults.grade_column)
+    if kind == "plain" and not columns_set and layout.labels_csv is not None:
+        layout.label_format = label_format_of(layout.labels_csv)
+        if layout.label_format:
+            layout.problems.append(_label_format_note(layout))
+    image_column, grade_column = COLUMNS[layout.treated_as]
     return dataclasses.replace(
         layout,
         image_column=cfg.image_column if cfg.image_column != defaults.image_column else image_column,

@@ -85,6 +85,12 @@ class Problem:
         return dataclasses.replace(self, path=str(path))
 
 
+def counted(n: int, noun: str, plural: str = "") -> str:
+    """``n`` and ``noun`` in agreement: ``'1 labelled image'``, ``'2 labelled images'``
+    (``plural`` for a noun not made plural by an ``s``)."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
 def error(path: str | Path, what: str, fix: str, kind: str = "") -> Problem:
     return Problem(str(path), what, fix, "error", kind)
 

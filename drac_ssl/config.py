@@ -48,7 +48,10 @@ class DataConfig:
     (APTOS 2019: ``train.csv`` + ``train_images/``; EyePACS / Kaggle DR 2015:
     ``trainLabels.csv`` + ``train/``; IDRiD grading: ``B. Disease Grading/``; MedMNIST: a
     ``.npz`` file or a folder holding one) and otherwise takes a plain folder of images plus
-    a label CSV.
+    a label CSV. A plain folder's CSV without the ``image_column`` / ``grade_column``
+    defaults but with the label columns of exactly one public layout (IDRiD, APTOS,
+    EyePACS) is read with those, and that layout's defaults below (scale, channels,
+    modality) apply; columns set here are never replaced.
 
     ``grades``: the names of grades 0..K-1, K >= 2 (``[Normal, NPDR, PDR]``), or a named
     scale: ``drac`` (Normal, NPDR, PDR) or ``icdr`` (No DR, Mild, Moderate, Severe, PDR).
@@ -87,7 +90,7 @@ class DataConfig:
     root: str = ""  # DRAC unzipped root, a public DR layout, a .npz, a plain image folder, or a generic dataset path
     layout: str = "auto"  # auto | drac | plain | aptos | eyepacs | idrid | medmnist
     labels_csv: str = ""  # plain layout: the label CSV (default: the only CSV in root)
-    image_column: str = "image name"  # the public layouts use their own unless this is changed
+    image_column: str = "image name"  # the public layouts use their own unless this is changed (see above)
     grade_column: str = "DR grade"
     patient_column: str = ""  # optional: folds are grouped by it when present
     grades: list[str] = field(default_factory=list)  # names of grades 0..K-1, or drac | icdr; empty: the layout's

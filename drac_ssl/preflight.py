@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from data_prep.problems import counted
 from drac_ssl import config as config_module
 from drac_ssl.config import Config, ConfigError, get, parse_override
 
@@ -658,11 +659,13 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
     except IngestError as exc:
         c.error("data.root", as_config_keys(str(exc)).replace(" -> ", "\n     fix: "))
         return None
-    names = _grade_names(cfg, layout.kind)
+    names = _grade_names(cfg, layout.treated_as)
     fundus = d.modality == "fundus" or (d.modality == "auto" and layout.fundus)
     if fundus and cfg.pretrain.augment.recipe == "octa":
+        columns = (f" (its label CSV has the {layout.label_format} layout's columns)"
+                   if layout.label_format else "")
         c.warning("pretrain.augment.recipe",
-                  f"the {layout.kind} layout holds fundus photographs, but the augmentation recipe is "
+                  f"the {layout.kind} layout{columns} holds fundus photographs, but the augmentation recipe is "
                   f"octa, made for grey UW-OCTA scans (its normalisation and colour handling)",
                   "pretrain.augment.recipe=fundus (as configs/retinamnist.yaml), unless octa is meant")
     try:
@@ -687,7 +690,7 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
     patients_per_grade: dict[int, int] | None = None
     n_patients: int | None = None
     patients_from = f"data.patient_column={d.patient_column}" if d.patient_column else ""
-    if not d.patient_column and layout.kind == "eyepacs" and ingest._eye_pairs(labelled, ""):
+    if not d.patient_column and layout.treated_as == "eyepacs" and ingest._eye_pairs(labelled, ""):
         # as the ingest will: both eyes of a patient (<patient>_left / _right) share a fold
         patients_from = "the EyePACS image names <patient>_left / _right"
     if patients_from:
@@ -759,19 +762,19 @@ def _check_against_data(c: _Findings, cfg: Config, facts: DataFacts, stages: lis
         f": {facts.n_images - facts.n_test} training + {facts.n_test} test images"
         f" (pretrain.use_test_images=true)" if pool == facts.n_images and facts.n_test else
         "" if pool == facts.n_images else
-        f", less its {facts.n_test} test images (pretrain.use_test_images=false)")
+        f", less its {counted(facts.n_test, 'test image')} (pretrain.use_test_images=false)")
     if "pretrain" in stages and pc.batch_size >= 2:
         per_rank = pool // world
         if pc.batch_size > per_rank:
             sees = f"each of the {world} processes sees" if world > 1 else "pretraining draws from"
             c.error("pretrain.batch_size",
-                    f"larger than the {per_rank} images {sees} ({pool_source}); batches are "
+                    f"larger than the {counted(per_rank, 'image')} {sees} ({pool_source}); batches are "
                     f"always full (the last partial batch is dropped), so an epoch would have no step",
                     f"pretrain.batch_size={_pow2_at_most(per_rank, _DEFAULTS.pretrain.batch_size)}"
                     if per_rank >= 2 else "add images: pretraining needs at least 2")
     if umm_runs and uc.batch_size >= 2 and uc.batch_size > pool:
         c.error("umm.batch_size",
-                f"larger than the {pool} images UMM draws from ({pool_source}); batches "
+                f"larger than the {counted(pool, 'image')} UMM draws from ({pool_source}); batches "
                 f"are always full, so an epoch would have no step",
                 f"umm.batch_size={_pow2_at_most(pool, _DEFAULTS.umm.batch_size)}"
                 if pool >= 2 else "add images: UMM needs at least 2")
@@ -879,26 +882,27 @@ def _check_folds(c: _Findings, cfg: Config, facts: DataFacts) -> None:
     grouped = facts.patients_per_grade is not None
     counts = facts.patients_per_grade if grouped else facts.grade_counts
     assert counts is not None
-    unit = "patients" if grouped else "labelled images"
+    unit = "patient" if grouped else "labelled image"
     if facts.n_labelled == 0:
         return
     if grouped and facts.n_patients is not None and facts.n_patients < k:
-        c.error("data.n_folds", f"{facts.source} has {facts.n_patients} patients "
+        c.error("data.n_folds", f"{facts.source} has {counted(facts.n_patients, 'patient')} "
                                 f"({facts.patients_from or 'data.patient_column'}); no patient may be in "
-                                f"two folds, so there are at most {facts.n_patients} folds",
-                f"data.n_folds={max(2, facts.n_patients)}")
+                                f"two folds, so there are at most {counted(facts.n_patients, 'fold')}",
+                f"data.n_folds={facts.n_patients}" if facts.n_patients >= 2 else
+                "add labelled images of other patients: cross-validation needs at least 2 "
+                "patients, one per fold")
         return
     short = {g: n for g, n in counts.items() if 0 < n < k}
     if not short:
         return
+    from data_prep.folds import rare_grade
+    from data_prep.problems import as_config_keys
+
     fewest = min(short.values())
-    for g, n in sorted(short.items()):
-        fix = (f"data.n_folds={fewest}" if fewest >= 2 else "data.n_folds cannot go below 2")
-        fix += f", or add labelled {_grade(facts, g)} images (at least {k} for {k} folds)"
-        c.error("data.n_folds",
-                f"{_grade(facts, g)} has only {n} {unit} in {facts.source}; stratified {k}-fold "
-                f"cross-validation needs at least {k} of every grade ({k - n} fold(s) would "
-                f"validate without any {_grade(facts, g)} image)", fix)
+    for g, n in sorted(short.items()):  # in the ingest's words (its note on such folds)
+        what, fix = rare_grade(_grade(facts, g), n, unit, k, fewest, where=f" in {facts.source}")
+        c.error("data.n_folds", what, as_config_keys(fix))
 
 
 def _check_weights(c: _Findings, cfg: Config, data_channels: int | None = None) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -519,6 +520,58 @@ def test_too_few_images_for_folds(tmp_path: Path) -> None:
     data = make_plain(tmp_path / "d", {"001.png": 0, "002.png": 1, "003.png": 2})
     expect_error(config(data, n_folds=5), tmp_path / "out", "only 3 training images for 5 folds",
                  "--folds 3")
+
+
+def summary_counts(text: str) -> tuple[int, int, int, int]:
+    """(warnings, notes) of the printed summary's count line, and the sums of its 'findings
+    by kind' line per severity."""
+    counts = re.search(r"warnings: (\d+)\s+notes: (\d+)", text)
+    assert counts is not None, text
+    by_kind = re.search(r"^findings by kind: (.*)$", text, re.MULTILINE)
+    kinds = re.findall(r"(\d+) (warning|note)\(s\)", by_kind.group(1) if by_kind else "")
+    return (int(counts[1]), int(counts[2]), sum(int(n) for n, s in kinds if s == "warning"),
+            sum(int(n) for n, s in kinds if s == "note"))
+
+
+def test_a_grade_with_fewer_images_than_folds_is_named_with_its_fix(tmp_path: Path) -> None:
+    """All grade 0 but one grade 1, 5 folds: the folds are made (training can run on them),
+    and the note says which grade, how many images, how many folds validate without it and
+    what to do, in the preflight's words; never scikit-learn's raw warning."""
+    grades = {f"{i:03d}.png": int(i == 6) for i in range(1, 13)}
+    root = make_plain(tmp_path / "plain", grades)
+    (root / ".DS_Store").write_bytes(b"\0")  # a note of no kind: counted in the summary too
+    result = ingest.run(config(root, n_folds=5), tmp_path / "out", verbose=False)
+    rows = read_manifest(result.manifest_path)
+    without = 5 - len({r["fold"] for r in rows if r["grade"] == "1"})
+    assert without == 4
+    (line,) = [n for n in result.notes if "stratified" in n]
+    assert line == (
+        f"{root / 'labels.csv'}: grade 1 (NPDR) has only 1 labelled image; stratified 5-fold "
+        "cross-validation needs at least 5 of every grade (4 of the 5 folds will validate without "
+        "any grade 1 (NPDR) image) -> add labelled grade 1 (NPDR) images (at least 5 for 5 folds, "
+        "2 for --folds 2), or merge grade 1 (NPDR) into a neighbouring grade (relabel its image in "
+        "the label CSV and name the grades left with --grades)")
+    assert not any("least populated class" in n for n in result.notes)
+    assert [p.kind for p in result.findings if "stratified" in p.what] == ["folds"]
+    # the count line and the findings by kind agree (the JSON's 'other' kind is printed too)
+    printed = ingest.format_summary(result)
+    warned, noted, warned_by_kind, noted_by_kind = summary_counts(printed)
+    assert (warned, noted) == (warned_by_kind, noted_by_kind) == (0, 2), printed
+    assert "folds 1 note(s)" in printed and "other 1 note(s)" in printed
+    # a grade of 3 images: fewer folds are the fix; 6 images of grade 0 are enough
+    three = make_plain(tmp_path / "three", {f"{i:03d}.png": int(i > 6) for i in range(1, 10)})
+    (line,) = ingest.run(config(three, n_folds=5), tmp_path / "out3", verbose=False).notes
+    assert "grade 1 (NPDR) has only 3 labelled images;" in line and "2 of the 5 folds" in line
+    assert line.endswith("-> --folds 3, or add labelled grade 1 (NPDR) images (at least 5 for 5 folds)")
+    assert "grade 0" not in line
+
+
+def test_too_few_images_for_two_folds_says_one_image_and_a_fix_that_works() -> None:
+    with pytest.raises(validate.IngestError) as caught:
+        assign_folds([0], 2, seed=0, source="labels.csv")
+    assert str(caught.value) == ("labels.csv: only 1 training image for 2 folds -> add training "
+                                 "images: cross-validation needs at least 2 training images, one "
+                                 "per fold")  # no '--folds 2 or fewer' for one image
 
 
 def test_ingest_folds_reproducible_end_to_end(tmp_path: Path) -> None:

@@ -212,6 +212,79 @@ def test_idrid_layout_with_official_folder_names(tmp_path: Path, aptos: list) ->
         assert again.layout == "idrid" and again.channels == 3 and (again.n_train, again.n_test) == (25, 5)
 
 
+def test_a_plain_folder_with_idrid_columns_is_read_as_the_idrid_layout(tmp_path: Path,
+                                                                     aptos: list) -> None:
+    """Images + a CSV with IDRiD's grading columns in a plain folder: read at once with those
+    columns, the ICDR grades and colour kept, exactly as the official IDRiD layout reads the
+    same files; a note says so and how to choose other columns; set columns are never replaced."""
+    train, _ = split(aptos)
+    header = ["Image name", "Retinopathy grade", "Risk of macular edema "]
+    rows = [[f"IDRiD_{i + 1:03d}", grade, 0] for i, (_, grade, _) in enumerate(train)]
+    official = tmp_path / "IDRiD" / IDRID_DIR
+    plain = tmp_path / "plain"
+    for i, (_, _, rgb) in enumerate(train):
+        save(official / IMAGES_DIR / TRAIN_DIR / f"IDRiD_{i + 1:03d}.jpg", rgb, format="JPEG")
+        save(plain / f"IDRiD_{i + 1:03d}.jpg", rgb, format="JPEG")
+    write_rows(official / GROUNDTRUTH_DIR / IDRID_LABELS_CSV_NAME, header, rows)
+    write_rows(plain / "labels.csv", header, rows)
+
+    result = ingest.run(config(plain, n_folds=5), tmp_path / "plain-out", verbose=False)
+    reference = ingest.run(config(official, n_folds=5), tmp_path / "idrid-out", verbose=False)
+
+    assert result.layout == "plain" and reference.layout == "idrid"
+    assert result.warnings == [] and result.n_train == 25
+    assert (result.grade_names, result.channels) == (tuple(ICDR), 3)
+    info, ref = summary(result), summary(reference)
+    for key in ("grades", "channels", "modality", "label_columns", "counts"):
+        assert info[key] == ref[key], key
+    np.testing.assert_array_equal(np.load(result.cache_paths[SIZE]),
+                                  np.load(reference.cache_paths[SIZE]))
+    (said,) = [n for n in result.notes if "idrid layout's" in n]
+    assert "no 'image name' / 'DR grade' columns, but the idrid layout's 'Image name' / " \
+           "'Retinopathy grade'" in said and "icdr grades, colour fundus photographs" in said
+    assert "--image-column NAME and --grade-column NAME" in said
+    assert any("findings by kind: layout 1 note(s)" in line
+               for line in ingest.format_summary(result).splitlines())
+
+    # columns the user names are never replaced: the plain folder's defaults then apply
+    message = run_error(config(plain, image_column="Image name", grade_column="Retinopathy grade"),
+                        tmp_path / "named")
+    assert "grade 3 of IDRiD_" in message and "outside {0, 1, 2}" in message  # DRAC's 3 grades
+    assert "no image-name column 'file'" in run_error(config(plain, image_column="file"),
+                                                      tmp_path / "file")
+    named = ingest.run(config(plain, image_column="Image name", grade_column="Retinopathy grade",
+                              grades=["icdr"], channels="auto"), tmp_path / "named-ok", verbose=False)
+    assert not any("idrid layout's" in n for n in named.notes) and named.channels == 3
+
+
+@pytest.mark.parametrize("kind", ["aptos", "eyepacs"])
+def test_a_plain_folder_with_other_public_columns(tmp_path: Path, aptos: list, kind: str) -> None:
+    """APTOS's id_code / diagnosis and EyePACS's image / level in a plain folder: their
+    layouts' defaults (ICDR, colour, EyePACS eye pairs in one fold); columns of two layouts at
+    once are not guessed between."""
+    train, _ = split(aptos)
+    root = tmp_path / kind
+    names = [f"{10 + i // 2}_{'left' if i % 2 else 'right'}" if kind == "eyepacs" else code
+             for i, (code, _, _) in enumerate(train[:24])]
+    for name, (_, _, rgb) in zip(names, train, strict=False):
+        save(root / f"{name}.png", rgb)
+    columns = list(layout.COLUMNS[kind])
+    write_rows(root / "labels.csv", columns, [[n, g] for n, (_, g, _) in zip(names, train, strict=False)])
+    result = ingest.run(config(root, n_folds=3), tmp_path / "out", verbose=False)
+    assert result.layout == "plain" and result.grade_names == tuple(ICDR) and result.channels == 3
+    assert summary(result)["modality"]["value"] == "fundus" and not result.warnings
+    assert any(f"the {kind} layout's {columns[0]!r} / {columns[1]!r}" in n for n in result.notes)
+    if kind == "eyepacs":
+        assert any("two eyes of a patient are kept in one fold" in n for n in result.notes)
+        folds: dict[str, set[str]] = {}
+        for row in manifest(result):
+            folds.setdefault(row["patient"], set()).add(row["fold"])
+        assert len(folds) == 12 and all(len(f) == 1 for f in folds.values())
+    both = ["id_code", "diagnosis", "image", "level"]
+    write_rows(root / "labels.csv", both, [[n, g, n, g] for n, (_, g, _) in zip(names, train, strict=False)])
+    assert "no grade column 'DR grade'" in run_error(config(root), tmp_path / "both")
+
+
 def test_plain_fundus_folder_and_the_channel_rules(tmp_path: Path, aptos: list) -> None:
     """A plain folder is UW-OCTA by default (grey, colour converted and said); channels=auto
     keeps colour; a red-only image does not become its grey copy."""

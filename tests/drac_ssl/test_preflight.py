@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -172,6 +173,64 @@ def test_n_folds_too_large_for_a_grade_names_the_grade_and_the_fix(
     assert not (tmp_path / "runs").exists()
     # the fix works, and the images were never decoded (they are not images)
     assert errors(f"data.root={root}", "data.n_folds=3", *SMALL_BATCHES) == {}
+
+
+def test_a_grade_of_one_image_gets_a_fix_that_works_in_the_ingests_words(tmp_path: Path) -> None:
+    """One grade-1 image among grade 0: no fold count helps (a fix 'data.n_folds cannot go
+    below 2' is none); the message is the ingest's note on the same folds, in settings."""
+    from data_prep import ingest
+    from data_prep.problems import as_config_keys
+    from drac_ssl.config import DataConfig
+
+    root = plain_dataset(tmp_path / "plain", [int(i == 5) for i in range(12)])
+    line = errors(f"data.root={root}", *SMALL_BATCHES)["data.n_folds"]
+    assert f"grade 1 (NPDR) has only 1 labelled image in {root / 'labels.csv'};" in line
+    assert "(4 folds would validate without any grade 1 (NPDR) image)" in line
+    fix = ("add labelled grade 1 (NPDR) images (at least 5 for 5 folds, 2 for data.n_folds=2), or "
+           "merge grade 1 (NPDR) into a neighbouring grade (relabel its image in the label CSV "
+           "and name the grades left with data.grades)")
+    assert line.endswith(f"fix: {fix}") and "cannot go below" not in line
+    # the ingest says the same of the folds it makes (their images need to decode here)
+    for i in range(12):
+        (root / f"{i:03d}.png").unlink()
+        cv2.imwrite(str(root / f"{i:03d}.png"), np.full((16, 16), 10 * i, np.uint8))
+    result = ingest.run(DataConfig(root=str(root), cache_sizes=[16], workers=1), tmp_path / "out",
+                        verbose=False)
+    (note,) = [p for p in result.findings if p.kind == "folds"]
+    assert as_config_keys(note.fix) == fix
+    assert note.what.startswith("grade 1 (NPDR) has only 1 labelled image; stratified 5-fold")
+
+
+def test_a_plain_folder_with_a_public_layouts_columns_is_read_as_the_ingest_reads_it(
+        tmp_path: Path) -> None:
+    """IDRiD's / EyePACS's label columns in a plain folder: the preflight finds the columns,
+    the ICDR grades and the EyePACS eye pairs, as the ingest will; it no longer stops on a
+    missing 'DR grade' column."""
+    root = tmp_path / "plain"
+    root.mkdir()
+    rows = []
+    for i in range(25):
+        (root / f"IDRiD_{i + 1:03d}.jpg").write_bytes(b"not decoded by the preflight")
+        rows.append(f"IDRiD_{i + 1:03d},{i % 5},0")
+    (root / "labels.csv").write_text("Image name,Retinopathy grade,Risk of macular edema\n"
+                                     + "\n".join(rows) + "\n")
+    found = findings(f"data.root={root}", *SMALL_BATCHES)
+    assert [f.line for f in found if f.severity == "error"] == []
+    (recipe,) = [f.line for f in found if f.setting == "pretrain.augment.recipe"]
+    assert "(its label CSV has the idrid layout's columns) holds fundus photographs" in recipe
+    assert errors(f"data.root={root}", "data.grades=[drac]", *SMALL_BATCHES)  # 3, 4 are outside
+    assert not errors(f"data.root={root}", "pretrain.augment.recipe=fundus", *SMALL_BATCHES)
+
+    eyes = tmp_path / "eyes"
+    eyes.mkdir()
+    rows = []
+    for patient in range(20):  # both eyes share the grade: 4 patients per grade
+        for eye in ("left", "right"):
+            (eyes / f"{100 + patient}_{eye}.jpeg").write_bytes(b"not decoded by the preflight")
+            rows.append(f"{100 + patient}_{eye},{patient % 5}")
+    (eyes / "labels.csv").write_text("image,level\n" + "\n".join(rows) + "\n")
+    found_errors = errors(f"data.root={eyes}", *SMALL_BATCHES)
+    assert "grade 4 (PDR) has only 4 patients" in found_errors["data.n_folds"], found_errors
 
 
 def test_label_csv_problems_are_reported_before_the_run_folder(tmp_path: Path) -> None:
@@ -436,6 +495,13 @@ def test_folds_grouped_by_patient_count_patients(tmp_path: Path) -> None:
     (root / "labels.csv").write_text("\n".join(lines) + "\n")
     found = errors(f"data.root={root}", "data.patient_column=patient", *SMALL_BATCHES)
     assert "has only 2 patients" in found["data.n_folds"] and "fix: data.n_folds=2" in found["data.n_folds"]
+    # one patient: no number of folds works (never 'data.n_folds=2'), and the count agrees
+    lines = [rows[0] + ",patient"] + [f"{r},p0" for r in rows[1:]]
+    (root / "labels.csv").write_text("\n".join(lines) + "\n")
+    line = errors(f"data.root={root}", "data.patient_column=patient", *SMALL_BATCHES)["data.n_folds"]
+    assert "has 1 patient (data.patient_column=patient)" in line and "at most 1 fold\n" in line
+    assert line.endswith("fix: add labelled images of other patients: cross-validation needs at "
+                         "least 2 patients, one per fold")
 
 
 def test_eyepacs_eye_pairs_are_counted_as_patients_as_the_ingest_groups_them(tmp_path: Path) -> None:
