@@ -6,7 +6,9 @@ table instead of a script of their own: one row per run and variant, with
 
 * the settings that differ among the runs, as dotted keys (``finetune.head``), from each
   run's ``config.yaml`` (the output-only settings :data:`drac_ssl.train.OUTPUT_ONLY_SETTINGS`
-  such as ``run.name`` aside),
+  such as ``run.name`` aside; ``data.grades``, ``data.channels``, ``data.layout`` and
+  ``data.modality`` as the run's ingest resolved them, so ``[]`` and the scale it stands
+  for are not a difference),
 * the mean number of training images per fold (``finetune/<variant>/metrics.json``,
   ``folds[*].n_train``: what ``finetune.label_fraction`` really left),
 * the out-of-fold QWK with its 95% CI, accuracy, AUC one-vs-one and one-vs-rest and macro F1
@@ -260,7 +262,7 @@ def read_run(path: str | os.PathLike[str]) -> RunOutputs:
         raise CompareError(f"{run}: no such folder")
     if not config_path.is_file():
         raise CompareError(f"{run}: not a run folder of python -m drac_ssl.train (no config.yaml there)")
-    settings = _flatten(_read_yaml(config_path))
+    settings = _resolved(_flatten(_read_yaml(config_path)), run / "data")
     comparison_path = run / "finetune" / "comparison.json"
     if not comparison_path.is_file():
         stages = settings.get("run.stages")
@@ -306,6 +308,24 @@ def read_run(path: str | os.PathLike[str]) -> RunOutputs:
     n = len(next(iter(variants.values())).ids)
     return RunOutputs(run, settings, tuple(str(name) for name in names), _data_words(run, settings, n),
                       variants, reused, _stored_differences(comparison.get("pretrained_minus_scratch")))
+
+
+def _resolved(settings: dict[str, Any], data_dir: Path) -> dict[str, Any]:
+    """``settings`` with the data settings the ingest resolves (``data.grades`` ``[]`` or a
+    scale's name, ``data.channels`` ``""`` / ``auto``, ``data.layout`` and ``data.modality``
+    ``auto``) replaced by what the run's ingest recorded in ``ingest_summary.json``, so that
+    two runs of the same data do not differ only in how the setting was spelled; unchanged
+    for an ingest that did not record them."""
+    facts = read_ingest_facts(data_dir)
+    if not facts.recorded:
+        return settings
+    out = dict(settings)
+    out["data.grades"] = list(facts.grade_names)
+    out["data.channels"] = str(facts.channels)
+    out["data.modality"] = facts.modality
+    if facts.layout:
+        out["data.layout"] = facts.layout
+    return out
 
 
 def _stored_differences(entries: Any) -> dict[str, dict[str, dict[str, float]]]:

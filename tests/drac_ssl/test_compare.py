@@ -251,3 +251,22 @@ def test_a_run_that_stored_its_differences_is_shown_with_its_own_figures(
     (reseeded / "finetune" / "comparison.json").write_text(json.dumps(saved))
     (difference,) = compare_runs([reseeded]).differences
     assert difference.stored and (difference.n_boot, difference.seed) == (1000, 3)
+
+
+def test_data_settings_are_compared_as_the_ingest_resolved_them(tmp_path: Path) -> None:
+    """data.grades=[] (the layout's scale) and the same names spelled out, or data.channels
+    "" and 1, are the same data: not a column. What the ingest did not resolve still is."""
+    summary = {"grades": {"names": ["Normal", "NPDR", "PDR"]}, "channels": {"value": 1},
+               "layout": "plain", "modality": {"value": "octa"}}
+    spelled = make_run(tmp_path, "spelled", ["data.grades=[Normal,NPDR,PDR]", "data.channels=1",
+                                             "data.modality=octa"])
+    implied = make_run(tmp_path, "implied", ["finetune.head=mlp"])
+    for run in (spelled, implied):
+        (run / "data").mkdir()
+        (run / "data" / "ingest_summary.json").write_text(json.dumps(summary))
+    comparison = compare_runs([spelled, implied], n_boot=20)
+    assert comparison.setting_keys == ["finetune.head"]
+    assert comparison.runs[1].settings["data.grades"] == ["Normal", "NPDR", "PDR"]
+    assert comparison.runs[1].settings["data.layout"] == "plain"
+    (implied / "data" / "ingest_summary.json").unlink()  # an ingest that recorded nothing
+    assert "data.grades" in compare_runs([spelled, implied], n_boot=20).setting_keys
