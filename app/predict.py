@@ -58,6 +58,10 @@ def find_newest_bundle(runs_dir: str | os.PathLike[str] = "runs") -> Path:
     return max(found, key=lambda p: (p / "metadata.json").stat().st_mtime)
 
 
+_TRAINING_WORDS = {"octa": "UW-OCTA images", "fundus": "fundus photographs"}
+"""A model's kind (:func:`app.inputs.image_kind`) -> its training images in words."""
+
+
 @dataclass
 class Prediction:
     """One graded image.
@@ -215,7 +219,13 @@ class Predictor:
         profile = self.bundle.input_profile
         if checked is None or profile is None:
             return [""] * len(images)
-        return [profile.warning(float(d)) if f else "" for d, f in zip(*checked, strict=True)]
+        return [profile.warning(self.training_images_words) if f else "" for f in checked[1]]
+
+    @property
+    def training_images_words(self) -> str:
+        """What the model was trained on, in the words of a warning: "colour fundus
+        photographs", "UW-OCTA images", ..."""
+        return _TRAINING_WORDS.get(self.kind, "images")
 
     def predict(self, image: np.ndarray, name: str = "image", warnings: list[str] | None = None,
                 gradcam: bool = True, explain: int | None = None) -> Prediction:
@@ -224,7 +234,7 @@ class Predictor:
 
         The heatmap explains grade ``explain`` (default: the returned grade): regions whose
         activation raises that grade's score."""
-        from drac_ssl.grading.predict import ensemble_outputs, preprocess_image
+        from drac_ssl.grading.predict import ensemble_outputs, preprocess_image, profile_features
 
         gray = np.asarray(image)  # the image as the model reads it (grey or RGB)
         if explain is not None and not 0 <= int(explain) < len(self.class_names):
@@ -242,10 +252,14 @@ class Predictor:
         input_check, unlike = None, []
         profile = self.bundle.input_profile
         if profile is not None:
-            distance, flagged = profile.unlike_training(x)
+            # the first fold model's pooled layer4 map of the identity view, when the one-pass
+            # Grad-CAM kept it (the backbone's own pooling), else one more backbone pass
+            features = (out.maps[0].float().mean(dim=(2, 3)) if out.maps is not None
+                        else profile_features(self.bundle, x))
+            distance, flagged = profile.unlike_training(x, features)
             input_check = {"distance": round(float(distance[0]), 2),
                            "threshold": round(profile.threshold, 2), "flagged": bool(flagged[0])}
-            unlike = [profile.warning(float(distance[0]))] if flagged[0] else []
+            unlike = [profile.warning(self.training_images_words)] if flagged[0] else []
         t2 = time.perf_counter()
         heatmap = cells = explained = None
         if want_cam:

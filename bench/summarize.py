@@ -144,18 +144,24 @@ def generic_rows(name: str, r: dict[str, Any]) -> list[str]:
 
 
 def ood_rows(r: dict[str, Any]) -> list[str]:
-    """The out-of-distribution check: flagged / n per set."""
-    sets = r.get("sets") or {}
-    words = {"retinamnist_test_images_unlabelled": "RetinaMNIST test images (same kind, never fitted)",
+    """The out-of-distribution check: flagged / n per set, one row per bundle."""
+    words = {"own_test_images_unlabelled": "own test images (same kind, never fitted)",
+             "val_cropped_1px_a_side": "val cropped 1 px a side",
+             "val_cropped_2px_a_side": "val cropped 2 px a side",
+             "val_turned_90_degrees": "val turned 90°",
              "aptos_2019_photographs": "APTOS 2019 photographs", "drac_uw_octa_samples": "DRAC UW-OCTA samples",
              "synthetic": "synthetic (noise, flat grey, cartoon, black)"}
-    figure = "; ".join(f"{words.get(k, k)} {v.get('flagged')} of {v.get('n')}" for k, v in sets.items()
-                       if isinstance(v, dict))
-    profile = r.get("profile") or {}
-    return [f"| images flagged as unlike the training images (ood_check), RetinaMNIST bundle "
-            f"({profile.get('training_images')} training images, threshold = their cross-fitted "
-            f"{profile.get('percentile', 99):g}th percentile) | {figure} | {_device(r)} | {_date(r)} | "
-            f"`{r.get('command')}` |"]
+    rows = []
+    for name, b in (r.get("bundles") or {}).items():
+        sets = b.get("sets") or {}
+        figure = "; ".join(f"{words.get(k, k)} {v.get('flagged')} of {v.get('n')}" for k, v in sets.items()
+                           if isinstance(v, dict))
+        profile = b.get("profile") or {}
+        rows.append(f"| images flagged as unlike the training images (ood_check), bundle of `{name}` "
+                    f"({profile.get('training_images')} training images; threshold {profile.get('margin', 2):g} x "
+                    f"their cross-fitted {profile.get('percentile', 99):g}th percentile) | {figure} | "
+                    f"{_device(r)} | {_date(r)} | `{r.get('command')}` |")
+    return rows
 
 
 def threads_rows(r: dict[str, Any]) -> list[str]:

@@ -393,12 +393,13 @@ def _per_grade_card(rows: Sequence[dict[str, Any]]) -> str:
             "|---|---|---|---|\n" + table + "\n" + warning)
 
 
-def training_input_profile(data_dir: str | os.PathLike[str], meta: dict[str, Any]
+def training_input_profile(data_dir: str | os.PathLike[str], meta: dict[str, Any], model: GradingModel
                            ) -> tuple[InputProfile | None, str]:
     """The :class:`~drac_ssl.grading.ood.InputProfile` of the labelled training images of an
     ingest (``data_dir/manifest.csv`` rows with ``split=train``, a grade and a fold >= 0;
     their rows of ``data_dir/cache/<source size>px.npy``), each preprocessed as a new image
-    would be (:func:`drac_ssl.grading.predict.preprocess_image` with ``ingested=True``).
+    would be (:func:`drac_ssl.grading.predict.preprocess_image` with ``ingested=True``), with
+    the backbone features of ``model`` (the bundle's first fold model, on the CPU).
     Returns ``(profile, "")``, or ``(None, why)`` when the ingest cache or manifest is
     missing or unreadable, or there are too few images."""
     import numpy as np
@@ -419,9 +420,11 @@ def training_input_profile(data_dir: str | os.PathLike[str], meta: dict[str, Any
         return None, f"the ingest in {data_dir} cannot be read ({exc})"
 
     def batches() -> Any:
-        for start in range(0, len(rows), 256):
-            yield torch.stack([preprocess_image(np.asarray(images[i]), meta, ingested=True)
-                               for i in rows[start:start + 256]])
+        with torch.inference_mode():
+            for start in range(0, len(rows), 64):
+                x = torch.stack([preprocess_image(np.asarray(images[i]), meta, ingested=True)
+                                 for i in rows[start:start + 64]])
+                yield x, model.backbone(x).float()
 
     try:
         return fit_input_profile(batches()), ""
@@ -514,19 +517,20 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
-        profile, why_not = training_input_profile(run_dir / "data", meta)
-        if profile is not None:
-            profile.save(tmp / PROFILE_FILE)
-            meta["input_profile"] = {"file": PROFILE_FILE, "how": profile.describe(),
-                                     "threshold": profile.threshold, "percentile": profile.percentile,
-                                     "images": profile.n_images}
-        else:
-            meta["input_profile"] = {"file": None, "why": why_not}
         for name in sorted({n for f in model_json["folds"] for n in f["weights"]}):
             source = vdir / name
             if not source.is_file():
                 raise BundleError(f"{source}: weight file missing; rerun the finetune stage")
             shutil.copyfile(source, tmp / name)
+        first = load_fold_model(meta, tmp, meta["folds"][0])
+        profile, why_not = training_input_profile(run_dir / "data", meta, first)
+        if profile is not None:
+            profile.save(tmp / PROFILE_FILE)
+            meta["input_profile"] = {"file": PROFILE_FILE, "how": profile.describe(),
+                                     "threshold": profile.threshold, "percentile": profile.percentile,
+                                     "margin": profile.margin, "images": profile.n_images}
+        else:
+            meta["input_profile"] = {"file": None, "why": why_not}
         atomic_write_json(tmp / "metadata.json", meta)
         atomic_write_text(tmp / "MODEL_CARD.md", _model_card(meta))
         if out.exists():

@@ -3,35 +3,39 @@
 A model graded only colour fundus photographs of 28 px (RetinaMNIST) gives a grade to
 anything: random noise, a cartoon, a full-size photograph preprocessed differently, a grey
 OCTA scan. Its grade then means nothing, and nothing in the probabilities says so. This
-module measures how far an image's model input lies from the training images' and flags
-the far ones, so the app and the export command can say so before the grade.
+module measures how far an image lies from the training images and flags the far ones, so
+the app and the export command can say so before the grade.
 
 The measure (fitted by :func:`fit_input_profile` when the bundle is built, from the
 labelled training images of the ingest cache, through exactly the preprocessing a new
 image gets: :func:`drac_ssl.grading.predict.preprocess_image`):
 
-* descriptor: the model input ``(C, S, S)`` (normalised as the model reads it) average-pooled
-  to :data:`GRID` x :data:`GRID` cells per channel and flattened, ``C * GRID**2`` numbers:
-  the image's coarse layout of brightness and colour, as the model sees it;
+* descriptor: the first fold model's backbone features (globally average-pooled ``layer4``,
+  512 numbers for a ResNet-18: what the model itself sees) followed by the model input
+  ``(C, S, S)`` average-pooled to :data:`GRID` x :data:`GRID` cells per channel (its coarse
+  layout of brightness and colour). Neither alone sufficed on the two models it was tried on
+  (exploratory notes in ``bench/ood_check.py``): the features of a 28 px RetinaMNIST model do not
+  separate an OCTA scan from its photographs, and the pooled input of the grey phantom
+  UW-OCTA model does not separate noise from its scans;
 * distance: the squared Mahalanobis distance of a descriptor to the training descriptors'
   mean under their covariance, estimated with Ledoit-Wolf shrinkage
   (:class:`sklearn.covariance.LedoitWolf`; Ledoit & Wolf 2004, "A well-conditioned
   estimator for large-dimensional covariance matrices"), so that a few hundred images give
-  a usable inverse in 192 dimensions. Mahalanobis distances as an out-of-distribution score
-  follow Lee et al., NeurIPS 2018 ("A Simple Unified Framework for Detecting
-  Out-of-Distribution Samples and Adversarial Attacks"), there on a network's features;
-  here on its pooled input, which needs no extra pass of the model and is the same for
-  every fold;
-* threshold: the ``percentile`` (99 by default) of the training images' own distances,
-  each measured by a fit on the OTHER images (5-fold cross-fitting), so that about 1 % of
-  new images like the training ones are flagged, not fewer than would be in-sample.
+  a usable inverse in several hundred dimensions. Mahalanobis distances of a network's
+  features as an out-of-distribution score: Lee et al., NeurIPS 2018 ("A Simple Unified
+  Framework for Detecting Out-of-Distribution Samples and Adversarial Attacks");
+* threshold: :data:`MARGIN` times the ``percentile`` (99) of the training images' own
+  distances, each measured by a fit on the OTHER images (5-fold cross-fitting, so not
+  optimistic). At 1x about 1 % of new images like the training ones would be flagged, and
+  in exploratory runs so were several percent of RetinaMNIST photographs cropped by one
+  pixel a side; at 2x (``bench/results/ood_check.json``) none of the 400 unlabelled
+  RetinaMNIST test images or of those crops are, while every image of another kind tried
+  still is. It is meant to flag images of another kind, not unusual ones of the same kind.
 
 It says *unlike the training images*, not *wrong*: a flagged image may be graded well,
-and an unflagged one badly (the check sees the 8 x 8 layout, not lesions). On the RetinaMNIST
-bundle (``python -m bench.ood_check``, ``bench/results/ood_check.json``) it flagged 2 of the
-400 unlabelled test images (0.5 %), all 30 APTOS photographs, the 3 DRAC OCTA samples, noise,
-a flat grey image and a cartoon, but not a black image (the app's blank-image warning says
-that one); ``tests/drac_ssl/test_ood.py`` checks the behaviour on synthetic data.
+and an unflagged one badly. What it flagged on the RetinaMNIST and the default (phantom
+UW-OCTA) bundles is measured by ``python -m bench.ood_check`` (``bench/results/``);
+``tests/drac_ssl/test_ood.py`` checks the behaviour on synthetic data.
 """
 
 from __future__ import annotations
@@ -42,29 +46,36 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 __all__ = ["GRID", "PROFILE_FILE", "InputProfile", "fit_input_profile", "input_descriptors"]
 
 GRID = 8
-"""Cells per side of the pooled model input (the descriptor has ``C * GRID**2`` numbers)."""
+"""Cells per side of the pooled model input (``C * GRID**2`` numbers of the descriptor)."""
+MARGIN = 2.0
+"""The threshold is this many times the percentile of the cross-fitted training distances."""
 PROFILE_FILE = "input_profile.npz"
 """The profile's file in a bundle folder (numpy arrays only, read without pickle)."""
-FORMAT = "drac_ssl input profile v1"
+FORMAT = "drac_ssl input profile v2"
 
 
-def input_descriptors(inputs: Tensor) -> np.ndarray:
-    """Descriptors ``(n, C * GRID**2)`` float64 of model inputs ``(n, C, S, S)`` (as
-    :func:`drac_ssl.grading.predict.preprocess_image` makes them): each channel
+def input_descriptors(inputs: Tensor, features: Tensor) -> np.ndarray:
+    """Descriptors ``(n, F + C * GRID**2)`` float64: the backbone ``features`` ``(n, F)`` of
+    model inputs ``inputs`` ``(n, C, S, S)`` (as
+    :func:`drac_ssl.grading.predict.preprocess_image` makes them), then each input channel
     average-pooled to ``GRID x GRID`` cells (:func:`torch.nn.functional.adaptive_avg_pool2d`;
     ``S`` need not be a multiple of ``GRID``), flattened channel by channel.
 
-    Raises ValueError for a tensor that is not 4-D."""
+    Raises ValueError for inputs that are not 4-D or features that are not ``(n, F)``."""
     if inputs.ndim != 4:
         raise ValueError(f"expected model inputs (n, C, S, S), got shape {tuple(inputs.shape)}")
-    pooled = F.adaptive_avg_pool2d(inputs.detach().float().cpu(), GRID)
-    return pooled.flatten(1).numpy().astype(np.float64)
+    if features.ndim != 2 or features.shape[0] != inputs.shape[0]:
+        raise ValueError(f"expected features (n, F) for {inputs.shape[0]} input(s), got shape "
+                         f"{tuple(features.shape)}")
+    pooled = F.adaptive_avg_pool2d(inputs.detach().float().cpu(), GRID).flatten(1)
+    return torch.cat([features.detach().float().cpu(), pooled], dim=1).numpy().astype(np.float64)
 
 
 @dataclass(frozen=True)
@@ -72,9 +83,9 @@ class InputProfile:
     """Where the training images' descriptors lie (see the module docstring).
 
     ``location`` ``(D,)`` and ``precision`` ``(D, D)``: the Ledoit-Wolf mean and inverse
-    covariance of the training descriptors; ``threshold``: the ``percentile`` of their
-    cross-fitted squared Mahalanobis distances; ``n_images``: how many were used;
-    ``channels``: ``C`` (``D = C * GRID**2``).
+    covariance of the training descriptors; ``threshold``: :data:`MARGIN` x the
+    ``percentile`` of their cross-fitted squared Mahalanobis distances; ``n_images``: how
+    many were used; ``channels``: ``C``; ``feature_dim``: ``F`` (``D = F + C * GRID**2``).
     """
 
     location: np.ndarray
@@ -83,6 +94,8 @@ class InputProfile:
     percentile: float
     n_images: int
     channels: int
+    feature_dim: int
+    margin: float = MARGIN
 
     def distances(self, descriptors: np.ndarray) -> np.ndarray:
         """Squared Mahalanobis distances ``(n,)`` of descriptors ``(n, D)`` to the training
@@ -90,31 +103,31 @@ class InputProfile:
         d = np.asarray(descriptors, dtype=np.float64)
         if d.ndim != 2 or d.shape[1] != self.location.size:
             raise ValueError(f"descriptors of shape {d.shape}, expected (n, {self.location.size}) "
-                             f"for this {self.channels}-channel profile")
+                             f"for this profile ({self.feature_dim} features, {self.channels} channel(s))")
         centred = d - self.location
         return np.einsum("ij,jk,ik->i", centred, self.precision, centred)
 
-    def unlike_training(self, inputs: Tensor) -> tuple[np.ndarray, np.ndarray]:
-        """``(distances (n,), flagged (n,) bool)`` of model inputs ``(n, C, S, S)``: flagged
-        where the distance is above :attr:`threshold`."""
-        dist = self.distances(input_descriptors(inputs))
+    def unlike_training(self, inputs: Tensor, features: Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """``(distances (n,), flagged (n,) bool)`` of model inputs ``(n, C, S, S)`` with their
+        backbone features ``(n, F)``: flagged where the distance is above :attr:`threshold`."""
+        dist = self.distances(input_descriptors(inputs, features))
         return dist, dist > self.threshold
 
-    def warning(self, distance: float) -> str:
-        """The sentence shown beside the grade of a flagged image."""
-        return (f"Unlike the training images: at the model's input this image is farther from "
-                f"the {self.n_images} labelled training images than {self.percentile:g} % of "
-                f"them are (distance {distance:.0f}, against {self.threshold:.0f}; an "
-                f"out-of-distribution check on its coarse layout of brightness and colour). "
-                f"The model may never have seen an image like it: its grade may mean nothing.")
+    def warning(self, what: str = "images") -> str:
+        """The sentence shown beside the grade of a flagged image; ``what``: the kind of
+        images the model was trained on, in words (e.g. "colour fundus photographs")."""
+        return (f"Unlike the training images: this image does not look like the "
+                f"{self.n_images} {what} this model was trained on (to the model, or in its "
+                f"layout of brightness and colour). Its grade may mean nothing. Check that it is "
+                f"the same kind of image, taken and framed like those.")
 
     def describe(self) -> str:
         """One line for the model card and ``metadata.json``."""
-        return (f"squared Mahalanobis distance of the {GRID} x {GRID} average-pooled model input "
-                f"({self.channels * GRID * GRID} numbers) to the {self.n_images} labelled "
-                f"training images (Ledoit-Wolf covariance); flagged above {self.threshold:.1f}, "
-                f"the {self.percentile:g}th percentile of the training images' cross-fitted "
-                f"distances")
+        return (f"squared Mahalanobis distance of the first fold model's {self.feature_dim} backbone "
+                f"features and the {GRID} x {GRID} average-pooled model input to those of the "
+                f"{self.n_images} labelled training images (Ledoit-Wolf covariance); flagged above "
+                f"{self.threshold:.1f}, {self.margin:g} x the {self.percentile:g}th percentile of "
+                f"the training images' cross-fitted distances")
 
     def save(self, path: str | Path) -> Path:
         """Write the profile as ``.npz`` (arrays only; :meth:`load` reads it without pickle)."""
@@ -122,6 +135,7 @@ class InputProfile:
         np.savez(buf, format=np.array(FORMAT), location=self.location, precision=self.precision,
                  threshold=np.float64(self.threshold), percentile=np.float64(self.percentile),
                  n_images=np.int64(self.n_images), channels=np.int64(self.channels),
+                 feature_dim=np.int64(self.feature_dim), margin=np.float64(self.margin),
                  grid=np.int64(GRID))
         path = Path(path)
         path.write_bytes(buf.getvalue())
@@ -137,47 +151,56 @@ class InputProfile:
                                      f"expected {FORMAT!r} (grid {GRID})")
                 profile = cls(np.asarray(z["location"], dtype=np.float64),
                               np.asarray(z["precision"], dtype=np.float64), float(z["threshold"]),
-                              float(z["percentile"]), int(z["n_images"]), int(z["channels"]))
+                              float(z["percentile"]), int(z["n_images"]), int(z["channels"]),
+                              int(z["feature_dim"]), float(z["margin"]))
         except (OSError, KeyError, ValueError) as exc:
             raise ValueError(f"{path}: not an input profile of this drac_ssl ({exc})") from None
         d = profile.location.size
-        if profile.precision.shape != (d, d) or d != profile.channels * GRID * GRID:
+        if profile.precision.shape != (d, d) or d != profile.feature_dim + profile.channels * GRID * GRID:
             raise ValueError(f"{path}: location {profile.location.shape} and precision "
-                             f"{profile.precision.shape} do not fit {profile.channels} channel(s)")
+                             f"{profile.precision.shape} do not fit {profile.feature_dim} features and "
+                             f"{profile.channels} channel(s)")
         return profile
 
 
-def fit_input_profile(inputs: Iterable[Tensor], percentile: float = 99.0, n_folds: int = 5,
-                      seed: int = 0, progress: Callable[[int], None] | None = None) -> InputProfile:
-    """Fit an :class:`InputProfile` to training model inputs.
+def fit_input_profile(batches: Iterable[tuple[Tensor, Tensor]], percentile: float = 99.0,
+                      margin: float = MARGIN, n_folds: int = 5, seed: int = 0,
+                      progress: Callable[[int], None] | None = None) -> InputProfile:
+    """Fit an :class:`InputProfile` to training images.
 
     Args:
-        inputs: batches ``(b, C, S, S)`` of preprocessed training images (all of one ``C``).
-        percentile: of the cross-fitted training distances, the threshold (0 < p < 100).
+        batches: ``(inputs (b, C, S, S), features (b, F))`` pairs: preprocessed training
+            images and their backbone features (all of one ``C`` and ``F``).
+        percentile, margin: the threshold is ``margin`` x this percentile (0 < p < 100) of
+            the cross-fitted training distances.
         n_folds: the cross-fitting's folds (:class:`sklearn.model_selection.KFold`, shuffled
             with ``seed``): each image's distance comes from a fit on the other folds.
         progress: called with the number of images described after each batch.
 
     Raises:
-        ValueError: fewer than ``2 * n_folds`` images, a ``percentile`` outside (0, 100), or
-            batches of different channel counts.
+        ValueError: fewer than ``2 * n_folds`` images, a ``percentile`` outside (0, 100), a
+            ``margin`` below 1, or batches of different channel or feature counts.
     """
     from sklearn.covariance import LedoitWolf
     from sklearn.model_selection import KFold
 
     if not 0 < percentile < 100:
         raise ValueError(f"percentile must be in (0, 100), got {percentile}")
-    parts, channels = [], None
-    for batch in inputs:
-        if channels is not None and batch.shape[1] != channels:
-            raise ValueError(f"batches of {channels} and {batch.shape[1]} channels")
-        channels = int(batch.shape[1])
-        parts.append(input_descriptors(batch))
+    if margin < 1:
+        raise ValueError(f"margin must be at least 1, got {margin}")
+    parts: list[np.ndarray] = []
+    shape: tuple[int, int] | None = None
+    for inputs, features in batches:
+        now = (int(inputs.shape[1]), int(features.shape[-1]))
+        if shape is not None and now != shape:
+            raise ValueError(f"batches of {shape[0]} and {now[0]} channels, {shape[1]} and {now[1]} features")
+        shape = now
+        parts.append(input_descriptors(inputs, features))
         if progress is not None:
             progress(sum(len(p) for p in parts))
     descriptors = np.concatenate(parts) if parts else np.zeros((0, 0))
     n = len(descriptors)
-    if n < 2 * n_folds or channels is None:
+    if n < 2 * n_folds or shape is None:
         raise ValueError(f"{n} training image(s): an input profile needs at least {2 * n_folds}")
     held_out = np.empty(n)
     for train, held in KFold(n_folds, shuffle=True, random_state=seed).split(descriptors):
@@ -185,4 +208,5 @@ def fit_input_profile(inputs: Iterable[Tensor], percentile: float = 99.0, n_fold
     whole = LedoitWolf().fit(descriptors)
     return InputProfile(np.asarray(whole.location_, dtype=np.float64),
                         np.asarray(whole.precision_, dtype=np.float64),
-                        float(np.percentile(held_out, percentile)), float(percentile), n, channels)
+                        margin * float(np.percentile(held_out, percentile)), float(percentile), n,
+                        shape[0], shape[1], float(margin))

@@ -71,6 +71,7 @@ __all__ = [
     "predict_raw",
     "predict_tensors",
     "preprocess_image",
+    "profile_features",
     "read_image",
     "read_image_any",
     "tta_views",
@@ -378,18 +379,37 @@ def predict_images(bundle: Bundle, images: Sequence[np.ndarray], tta: bool = Tru
     return probs, grades
 
 
+PROFILE_CHUNK = 32
+"""Images per backbone pass of :func:`profile_features`."""
+
+
+def profile_features(bundle: Bundle, inputs: Tensor) -> Tensor:
+    """The first fold model's globally pooled backbone features ``(n, F)`` (float32, CPU) of
+    preprocessed inputs ``(n, C, S, S)``: the model's half of the out-of-distribution
+    descriptor (:mod:`drac_ssl.grading.ood`); identity view, no TTA."""
+    backbone = bundle.models[0].backbone
+    parts = []
+    with torch.inference_mode():
+        for start in range(0, len(inputs), PROFILE_CHUNK):
+            x = inputs[start:start + PROFILE_CHUNK].to(bundle.device)
+            if bundle.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            parts.append(backbone(x).float().cpu())
+    return torch.cat(parts) if parts else torch.zeros(0, 0)
+
+
 def unlike_training_images(bundle: Bundle, images: Sequence[np.ndarray], ingested: bool = False
                            ) -> tuple[np.ndarray, np.ndarray] | None:
     """The out-of-distribution check of the bundle (:mod:`drac_ssl.grading.ood`) on uint8
     images in the model's channels, preprocessed as :func:`predict_images` does:
     ``(distances (n,), flagged (n,) bool)``, flagged where an image is farther from the
     labelled training images than the bundle's threshold; None when the bundle has no input
-    profile (built without an ingest cache, or by an older version)."""
+    profile (built without an ingest cache, or by an older version). Costs one pass of the
+    first fold model's backbone per image."""
     profile = bundle.input_profile
     if profile is None:
         return None
     if len(images) == 0:
         return np.zeros(0), np.zeros(0, dtype=bool)
     inputs = torch.stack([preprocess_image(image, bundle.metadata, ingested) for image in images])
-    return profile.unlike_training(inputs)
-
+    return profile.unlike_training(inputs, profile_features(bundle, inputs))

@@ -340,13 +340,14 @@ def test_images_unlike_the_training_images_are_flagged_before_the_grade(tmp_path
     import json
 
     from app.server import AppSettings, _grade_batch_now, _result_markdown
+    from drac_ssl.grading.bundle import load_bundle
     from drac_ssl.grading.ood import PROFILE_FILE, fit_input_profile
-    from drac_ssl.grading.predict import preprocess_image
+    from drac_ssl.grading.predict import preprocess_image, profile_features
 
     bundle_dir = build_demo_bundle(tmp_path / "run", image_size=64, source_size=128, n_folds=2)
     meta = json.loads((bundle_dir / "metadata.json").read_text())
     train = torch.stack([preprocess_image(_octa_like(128, 128, seed=s), meta) for s in range(40)])
-    profile = fit_input_profile([train])
+    profile = fit_input_profile([(train, profile_features(load_bundle(bundle_dir), train))])
     profile.save(bundle_dir / PROFILE_FILE)
     meta["input_profile"] = {"file": PROFILE_FILE, "how": profile.describe()}
     (bundle_dir / "metadata.json").write_text(json.dumps(meta))
@@ -358,6 +359,7 @@ def test_images_unlike_the_training_images_are_flagged_before_the_grade(tmp_path
     pred = predictor.predict(stripes)
     assert pred.input_check is not None and pred.input_check["flagged"]
     assert pred.warnings[0].startswith("Unlike the training images")
+    assert "the 40 UW-OCTA images this model was trained on" in pred.warnings[0]
     assert "(⚠ see above)" in _result_markdown(pred, predictor)
     assert pred.as_dict()["unlike_training_images"]["distance"] > pred.input_check["threshold"]
     like = predictor.predict(_octa_like(128, 128, seed=1))  # a training image

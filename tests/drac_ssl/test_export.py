@@ -126,13 +126,12 @@ def test_the_bundle_flags_images_unlike_the_training_images(exported_run: Path) 
     assert profile is not None and profile.n_images == 30 and profile.channels == 1
     cache = np.load(exported_run / "data" / "cache" / f"{SOURCE_SIZE}px.npy")
     train = torch.stack([predict.preprocess_image(cache[i], bundle.metadata, ingested=True) for i in range(30)])
-    _, flagged = profile.unlike_training(train)
-    assert flagged.sum() <= 3  # the 99th percentile of cross-fitted distances: few of their own
-    stripes = np.zeros((64, 64), np.uint8)
-    stripes[:, ::8] = 255  # nothing like the training images
-    distance, flagged = profile.unlike_training(predict.preprocess_image(stripes, bundle.metadata)[None])
-    assert flagged.all() and distance[0] > profile.threshold
-    assert "Unlike the training images" in profile.warning(float(distance[0]))
+    _, flagged = profile.unlike_training(train, predict.profile_features(bundle, train))
+    assert flagged.sum() <= 1  # 2 x the 99th percentile of cross-fitted distances: their own pass
+    white = np.full((64, 64), 255, np.uint8)  # nothing like the 30 training images
+    checked = predict.unlike_training_images(bundle, [white])
+    assert checked is not None and checked[1].all() and checked[0][0] > profile.threshold
+    assert profile.feature_dim == 512 and bundle.metadata["input_profile"]["margin"] == 2
 
 
 def test_command_line_names_the_images_unlike_the_training_images(
@@ -141,14 +140,12 @@ def test_command_line_names_the_images_unlike_the_training_images(
     folder.mkdir()
     for path in sorted((exported_run / "images" / "test").iterdir())[:3]:
         (folder / path.name).write_bytes(path.read_bytes())
-    stripes = np.zeros((64, 64), np.uint8)
-    stripes[:, ::8] = 255
-    cv2.imwrite(str(folder / "stripes.png"), stripes)
+    cv2.imwrite(str(folder / "white.png"), np.full((64, 64), 255, np.uint8))
     capsys.readouterr()
     assert export.main([str(exported_run), "--images", str(folder), "--out", str(tmp_path / "x.csv")]) == 0
     err = capsys.readouterr().err
     line = next(x for x in err.splitlines() if "unlike the model's training images" in x)
-    assert line.startswith("warning: 1 of the 4 image(s)") and line.count(".png") == 1 and "stripes.png" in line
+    assert line.startswith("warning: 1 of the 4 image(s)") and line.count(".png") == 1 and "white.png" in line
 
 
 def test_read_image_any_converts_rgb_and_16_bit_like_the_ingest(tmp_path: Path) -> None:

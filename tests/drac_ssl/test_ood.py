@@ -1,6 +1,7 @@
-"""The out-of-distribution check of drac_ssl.grading.ood on synthetic model inputs whose
-distribution is known: about 1 % of new images like the training ones are flagged, images
-from elsewhere all are, and the profile survives a save and load."""
+"""The out-of-distribution check of drac_ssl.grading.ood on synthetic model inputs and
+features whose distribution is known: at 1x the threshold about 1 % of new images like the
+training ones are flagged, at the default 2x none to very few; images from elsewhere all are;
+the profile survives a save and load."""
 
 from __future__ import annotations
 
@@ -10,7 +11,21 @@ import numpy as np
 import pytest
 import torch
 
-from drac_ssl.grading.ood import GRID, InputProfile, fit_input_profile, input_descriptors
+from drac_ssl.grading.ood import GRID, MARGIN, InputProfile, fit_input_profile, input_descriptors
+
+FEATURES = 16
+
+
+def _features(inputs: torch.Tensor) -> torch.Tensor:
+    """Stand-in backbone features ``(n, 16)``: a fixed random projection of the 4 x 4 pooled
+    input (so they follow the inputs, as a network's do)."""
+    pooled = torch.nn.functional.adaptive_avg_pool2d(inputs, 4).flatten(1)
+    w = torch.randn(pooled.shape[1], FEATURES, generator=torch.Generator().manual_seed(99))
+    return pooled @ w
+
+
+def _pairs(*batches: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    return [(b, _features(b)) for b in batches]
 
 
 def _inputs(n: int, seed: int, channels: int = 3, size: int = 28, shift: float = 0.0) -> torch.Tensor:
@@ -23,31 +38,39 @@ def _inputs(n: int, seed: int, channels: int = 3, size: int = 28, shift: float =
     return x + cast + shift
 
 
-def test_descriptors_pool_each_channel_to_the_grid() -> None:
+def test_descriptors_are_the_features_then_each_channel_pooled_to_the_grid() -> None:
     x = torch.arange(2 * 3 * 28 * 28, dtype=torch.float32).reshape(2, 3, 28, 28)
-    d = input_descriptors(x)
-    assert d.shape == (2, 3 * GRID * GRID) and d.dtype == np.float64
-    assert input_descriptors(torch.ones(1, 1, 224, 224)).shape == (1, GRID * GRID)
-    np.testing.assert_allclose(input_descriptors(torch.full((1, 1, 30, 30), 2.5)), 2.5)
+    f = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
+    d = input_descriptors(x, f)
+    assert d.shape == (2, 2 + 3 * GRID * GRID) and d.dtype == np.float64
+    np.testing.assert_array_equal(d[:, :2], f.numpy())
+    one = input_descriptors(torch.full((1, 1, 30, 30), 2.5), torch.zeros(1, 0))
+    assert one.shape == (1, GRID * GRID)
+    np.testing.assert_allclose(one, 2.5)
     with pytest.raises(ValueError, match=r"\(n, C, S, S\)"):
-        input_descriptors(torch.zeros(3, 28, 28))
+        input_descriptors(torch.zeros(3, 28, 28), torch.zeros(3, 2))
+    with pytest.raises(ValueError, match=r"features \(n, F\) for 2 input"):
+        input_descriptors(x, torch.zeros(3, 2))
 
 
-def test_about_one_percent_of_like_images_and_all_unlike_ones_are_flagged() -> None:
-    profile = fit_input_profile([_inputs(400, seed=0), _inputs(400, seed=1)])
-    assert profile.n_images == 800 and profile.channels == 3 and profile.percentile == 99
-    _, like = profile.unlike_training(_inputs(2000, seed=2))  # new images of the same kind
-    assert 0.002 <= like.mean() <= 0.04, like.mean()
-    _, shifted = profile.unlike_training(_inputs(200, seed=3, shift=8.0))  # a cast 8x the training spread
-    assert shifted.all()
+def test_like_images_are_rarely_flagged_and_unlike_ones_always() -> None:
+    x0, x1 = _inputs(400, seed=0), _inputs(400, seed=1)
+    profile = fit_input_profile(_pairs(x0, x1))
+    assert (profile.n_images, profile.channels, profile.feature_dim) == (800, 3, FEATURES)
+    assert profile.percentile == 99 and profile.margin == MARGIN == 2
+    new = _inputs(2000, seed=2)  # new images of the same kind
+    distances, flagged = profile.unlike_training(new, _features(new))
+    assert flagged.mean() <= 0.005, flagged.mean()
+    at_1x = (distances > profile.threshold / profile.margin).mean()  # the bare 99th percentile
+    assert 0.002 <= at_1x <= 0.04, at_1x
+    shifted = _inputs(200, seed=3, shift=8.0)  # a cast 8x the training spread
+    assert profile.unlike_training(shifted, _features(shifted))[1].all()
     noise = torch.randn(50, 3, 28, 28, generator=torch.Generator().manual_seed(4)) * 3
-    _, noisy = profile.unlike_training(noise)
-    assert noisy.all()
-    distance, flagged = profile.unlike_training(_inputs(1, seed=3, shift=8.0))
-    text = profile.warning(float(distance[0]))
-    assert "Unlike the training images" in text and "800 labelled training images" in text
-    assert "99 %" in text and f"{profile.threshold:.0f}" in text
-    assert "99th percentile" in profile.describe() and "192 numbers" in profile.describe()
+    assert profile.unlike_training(noise, _features(noise))[1].all()
+    text = profile.warning("colour fundus photographs")
+    assert "Unlike the training images" in text and "800 colour fundus photographs" in text
+    how = profile.describe()
+    assert "2 x the 99th percentile" in how and f"{FEATURES} backbone features" in how
 
 
 def test_the_threshold_comes_from_held_out_distances_not_in_sample_ones() -> None:
@@ -56,22 +79,24 @@ def test_the_threshold_comes_from_held_out_distances_not_in_sample_ones() -> Non
     from sklearn.covariance import LedoitWolf
 
     x = _inputs(300, seed=5)
-    profile = fit_input_profile([x])
-    in_sample = np.percentile(LedoitWolf().fit(input_descriptors(x)).mahalanobis(input_descriptors(x)), 99)
+    profile = fit_input_profile(_pairs(x), margin=1.0)
+    d = input_descriptors(x, _features(x))
+    in_sample = np.percentile(LedoitWolf().fit(d).mahalanobis(d), 99)
     assert profile.threshold > in_sample
 
 
 def test_save_and_load_give_the_same_distances(tmp_path: Path) -> None:
-    profile = fit_input_profile([_inputs(100, seed=6, channels=1)], percentile=95)
+    profile = fit_input_profile(_pairs(_inputs(100, seed=6, channels=1)), percentile=95, margin=1.5)
     path = profile.save(tmp_path / "input_profile.npz")
     loaded = InputProfile.load(path)
     probe = _inputs(5, seed=7, channels=1)
-    np.testing.assert_allclose(loaded.distances(input_descriptors(probe)),
-                               profile.distances(input_descriptors(probe)))
-    assert (loaded.threshold, loaded.percentile, loaded.n_images, loaded.channels) == \
-        (profile.threshold, 95.0, 100, 1)
-    with pytest.raises(ValueError, match=r"expected \(n, 64\) for this 1-channel profile"):
-        loaded.distances(input_descriptors(_inputs(2, seed=8, channels=3)))
+    np.testing.assert_allclose(loaded.distances(input_descriptors(probe, _features(probe))),
+                               profile.distances(input_descriptors(probe, _features(probe))))
+    assert (loaded.threshold, loaded.percentile, loaded.margin, loaded.n_images, loaded.channels,
+            loaded.feature_dim) == (profile.threshold, 95.0, 1.5, 100, 1, FEATURES)
+    other = _inputs(2, seed=8, channels=3)
+    with pytest.raises(ValueError, match=r"expected \(n, 80\) for this profile \(16 features, 1 channel"):
+        loaded.distances(input_descriptors(other, _features(other)))
     broken = tmp_path / "broken.npz"
     broken.write_bytes(b"not a zip")
     with pytest.raises(ValueError, match="broken.npz: not an input profile"):
@@ -80,8 +105,10 @@ def test_save_and_load_give_the_same_distances(tmp_path: Path) -> None:
 
 def test_bad_fits_are_refused() -> None:
     with pytest.raises(ValueError, match="needs at least 10"):
-        fit_input_profile([_inputs(9, seed=0)])
+        fit_input_profile(_pairs(_inputs(9, seed=0)))
     with pytest.raises(ValueError, match=r"percentile must be in \(0, 100\)"):
-        fit_input_profile([_inputs(20, seed=0)], percentile=100)
+        fit_input_profile(_pairs(_inputs(20, seed=0)), percentile=100)
+    with pytest.raises(ValueError, match="margin must be at least 1"):
+        fit_input_profile(_pairs(_inputs(20, seed=0)), margin=0.5)
     with pytest.raises(ValueError, match="batches of 3 and 1 channels"):
-        fit_input_profile([_inputs(20, seed=0), _inputs(20, seed=1, channels=1)])
+        fit_input_profile(_pairs(_inputs(20, seed=0), _inputs(20, seed=1, channels=1)))
