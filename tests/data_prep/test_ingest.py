@@ -306,6 +306,25 @@ def test_all_problems_collected_in_one_pass(tmp_path: Path) -> None:
     assert "4 problem(s)" in message
 
 
+def test_a_repeated_row_shows_its_grades_as_the_csv_writes_them(tmp_path: Path) -> None:
+    """A row repeated with an out-of-range grade: the repeat shows the grades as written, in
+    file order ([0, 7], not [None, 0]), and the bad grade keeps its own error at its line."""
+    data = make_plain(tmp_path / "d", {"001.png": 0, "002.png": 1, "003.png": 2})
+    csv_path = data / "labels.csv"
+    with open(csv_path, "a", encoding="utf-8") as fh:
+        fh.write("001.png,7\n")  # line 5; line 2 gives 001.png grade 0
+    message = expect_error(config(data), tmp_path / "out")
+    assert (f"{csv_path}:5: 001.png is listed 2 times (lines 2, 5) with conflicting grades "
+            "[0, 7] -> keep exactly one row per image") in message
+    assert f"{csv_path}:5: grade 7 of 001.png is outside {{0, 1, 2}}" in message
+    # the same grade written two ways is no conflict; two bad cells that differ are one
+    csv_path.write_text("image name,DR grade\n001.png,0\n002.png,1\n003.png,2\n002.png,1.0\n"
+                        "003.png,x\n003.png,9\n")
+    message = expect_error(config(data), tmp_path / "out")
+    assert f"{csv_path}:5: 002.png is listed 2 times (lines 3, 5) -> keep" in message
+    assert "003.png is listed 3 times (lines 4, 6, 7) with conflicting grades [2, x, 9]" in message
+
+
 @pytest.mark.parametrize(("header", "fragments"), [
     (["image name", "DR_grade"], ["no grade column 'DR grade'", "'image name', 'DR_grade'",
                                   "did you mean 'DR_grade'", "--grade-column"]),
