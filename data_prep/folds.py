@@ -18,16 +18,12 @@ from collections.abc import Sequence
 import numpy as np
 from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold
 
+from data_prep.grades import grade_label
 from data_prep.problems import Problem, counted, note
 from data_prep.validate import IngestError, error
 
 SKLEARN_FEW_MEMBERS = "least populated class in y has only"
 """scikit-learn's warning for a class smaller than n_splits, replaced by :func:`rare_grade`."""
-
-
-def grade_label(grade: int, grade_names: Sequence[str] = ()) -> str:
-    """``'grade 1 (NPDR)'``, or ``'grade 1'`` when the names are not known."""
-    return f"grade {grade} ({grade_names[grade]})" if grade < len(grade_names) else f"grade {grade}"
 
 
 def rare_grade(grade: str, n: int, unit: str, n_folds: int, fewest: int, *,

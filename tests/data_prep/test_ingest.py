@@ -8,6 +8,7 @@ import csv
 import hashlib
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -36,6 +37,7 @@ REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(__file__).resolve().parents[3] / "shared"
 SAMPLES = SHARED / "data" / "drac_samples"
 SIZE = 64  # cache size for the synthetic tests (fast)
+TWO_GRADES = ["Normal", "DR"]  # for sets of grades 0 and 1 only (DRAC's PDR would have no image)
 
 
 # --------------------------------------------------------------------------------------
@@ -197,7 +199,7 @@ def test_csv_names_without_extension(tmp_path: Path) -> None:
 
 def test_natural_order_and_summary(tmp_path: Path) -> None:
     data = make_plain(tmp_path / "d", {"1000.png": 0, "999.png": 1, "010.png": 0, "2.png": 1})
-    result = ingest.run(config(data), tmp_path / "out", verbose=False)
+    result = ingest.run(config(data, grades=TWO_GRADES), tmp_path / "out", verbose=False)
     assert [r["id"] for r in read_manifest(result.manifest_path)] == \
         ["2.png", "010.png", "999.png", "1000.png"]
     summary = ingest.format_summary(result)
@@ -373,13 +375,14 @@ def test_conversions_warn_and_strict_rejects(tmp_path: Path, kind: str) -> None:
     make, fragment = CONVERSIONS[kind]
     gray = make(data / "002.png")
 
-    result = ingest.run(config(data), tmp_path / "out", verbose=False)
+    result = ingest.run(config(data, grades=TWO_GRADES), tmp_path / "out", verbose=False)
     assert len(result.warnings) == 1 and fragment in result.warnings[0]
     cached = np.load(result.cache_paths[SIZE])
     np.testing.assert_array_equal(
         cached[1], cv2.resize(gray, (SIZE, SIZE), interpolation=cv2.INTER_AREA))
 
-    expect_error(config(data, strict=True), tmp_path / "strict", fragment, "rejected by --strict")
+    expect_error(config(data, grades=TWO_GRADES, strict=True), tmp_path / "strict", fragment,
+                 "rejected by --strict")
 
 
 def test_cli_reports_without_traceback(tmp_path: Path) -> None:
@@ -553,10 +556,11 @@ def summary_counts(text: str) -> tuple[int, int, int, int]:
 
 
 def test_a_grade_with_fewer_images_than_folds_is_named_with_its_fix(tmp_path: Path) -> None:
-    """All grade 0 but one grade 1, 5 folds: the folds are made (training can run on them),
-    and the note says which grade, how many images, how many folds validate without it and
-    what to do, in the preflight's words; never scikit-learn's raw warning."""
-    grades = {f"{i:03d}.png": int(i == 6) for i in range(1, 13)}
+    """One grade-1 image among grades 0 and 2, 5 folds: the folds are made (training can run
+    on them), and the note says which grade, how many images, how many folds validate without
+    it and what to do, in the preflight's words; never
+    scikit-learn's raw warning."""
+    grades = {f"{i:03d}.png": 2 if i > 9 else int(i == 6) for i in range(1, 16)}
     root = make_plain(tmp_path / "plain", grades)
     (root / ".DS_Store").write_bytes(b"\0")  # a note of no kind: counted in the summary too
     result = ingest.run(config(root, n_folds=5), tmp_path / "out", verbose=False)
@@ -583,6 +587,73 @@ def test_a_grade_with_fewer_images_than_folds_is_named_with_its_fix(tmp_path: Pa
     assert "grade 1 (NPDR) has only 3 labelled images;" in line and "2 of the 5 folds" in line
     assert line.endswith("-> --folds 3, or add labelled grade 1 (NPDR) images (at least 5 for 5 folds)")
     assert "grade 0" not in line
+
+
+def follow_grade_fix(fix: str, csv_path: Path, neighbour: int = 0) -> list[str]:
+    """Do what a grade fix says, as a user would, in a two-column label CSV: relabel the lines
+    it names to the first (``neighbour=0``) or second grade it offers, then replace the grades
+    one by one in the order it gives; return the ``--grades`` arguments it says to pass."""
+    lines = csv_path.read_text().splitlines()
+    relabel = re.search(r"relabel its images? ([^(]+) \(lines? ([\d, ]+)\) from \d+ to (.+?), then", fix)
+    if relabel:
+        to = re.findall(r"(\d+) \(", relabel[3])[neighbour]
+        for number in relabel[2].split(", "):
+            name = lines[int(number) - 1].split(",")[0]
+            assert name in relabel[1].split(", "), (name, fix)  # the line holds the image named
+            lines[int(number) - 1] = f"{name},{to}"
+    moves = re.search(r"so that they run 0\.\.\d+ \(([^)]*)\)", fix)
+    for old, new in re.findall(r"(\d+) -> (\d+)", moves[1] if moves else ""):
+        lines = [lines[0]] + [f"{row.split(',')[0]},{new}" if row.split(",")[1] == old else row
+                              for row in lines[1:]]
+    csv_path.write_text("\n".join(lines) + "\n")
+    option = re.search(r'--grades "[^"]*"', fix)
+    assert option is not None, fix
+    return shlex.split(option[0])
+
+
+def ingest_cli(root: Path, out: Path, *options: str) -> int:
+    """``python -m data_prep ingest`` (its argument parser and entry point) on ``root``."""
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    ingest.add_arguments(parser)
+    args = parser.parse_args(["--root", str(root), "--out", str(out), "--sizes", str(SIZE),
+                              "--workers", "1", *options])
+    return ingest.cli(args)
+
+
+ICDR_WITHOUT_MILD = [0, 0, 0, 2, 2, 2, 3, 3, 3, 4, 4, 4]
+
+
+def test_a_grade_without_images_is_warned_and_its_fix_works(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """ICDR labels with no Mild image: the ingest warns as the preflight does (it printed
+    '1 Mild 0' and nothing else); following its fix (renumber, --grades) ingests cleanly,
+    where dropping the name alone left grades 2..4 outside 0..3."""
+    root = make_plain(tmp_path / "d", {f"{i:03d}.png": g for i, g in enumerate(ICDR_WITHOUT_MILD, 1)})
+    assert ingest_cli(root, tmp_path / "out", "--grades", "icdr", "--folds", "3") == 0
+    printed = capsys.readouterr().out
+    (line,) = [w for w in printed.splitlines() if "no labelled image" in w]
+    assert line == (
+        f"  {root / 'labels.csv'}: grade 1 (Mild): no labelled image; the grading model never sees "
+        "it -> check the label CSV, or add labelled grade 1 (Mild) images; if the data has none, "
+        "take it out of the scale: renumber the grades in the label CSV so that they run 0..3 "
+        '(2 -> 1, 3 -> 2, 4 -> 3, in this order), and pass --grades "No DR,Moderate,Severe,PDR"')
+    assert "warnings (converted or not honoured; fatal with --strict): 1" in printed
+    message = expect_error(config(root, grades=["icdr"], n_folds=3, strict=True), tmp_path / "strict",
+                           "grade 1 (Mild): no labelled image", "(rejected by --strict)",
+                           "or run without --strict to ingest the labels as they are")
+    assert "convert it automatically" not in message
+    # follow the fix: the grades are numbered 0..3 and named, and nothing is left to say
+    fix = line.split(" -> ", 1)[1]
+    options = follow_grade_fix(fix, root / "labels.csv")
+    assert options == ["--grades", "No DR,Moderate,Severe,PDR"]
+    assert ingest_cli(root, tmp_path / "after", *options, "--folds", "3") == 0
+    printed = capsys.readouterr().out
+    assert "warnings: 0   notes: 0" in printed and "errors" not in printed
+    assert "0 No DR  1 Moderate  2 Severe  3 PDR" in printed
+    rows = read_manifest(tmp_path / "after" / ingest.MANIFEST_NAME)
+    assert [int(r["grade"]) for r in rows] == [max(g - 1, 0) for g in ICDR_WITHOUT_MILD]
 
 
 def test_too_few_images_for_two_folds_says_one_image_and_a_fix_that_works() -> None:
