@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 
 from drac_ssl.config import GRADE_SCALES
 
+SHOWN_ROWS = 5
+"""Images a fix names one by one, with their lines in the label CSV; more are counted."""
 LAYOUT_SCALES = {"drac": "drac", "plain": "drac", "aptos": "icdr", "eyepacs": "icdr",
                  "idrid": "icdr", "medmnist": "icdr"}
 """The grade scale a layout implies when ``data.grades`` is empty."""
@@ -72,6 +74,51 @@ def _renumber_and_name(kept: Sequence[int], grade_names: Sequence[str], renumber
     order = ", in this order" if "," in moves else ""
     return (f"{renumber} so that they run 0..{len(kept) - 1} ({moves}{order}), and "
             f"pass {named}")
+
+
+def _images(rows: Sequence[tuple[str, int]], n_images: int | None) -> str:
+    """``'its image 005.png (line 7)'``, up to :data:`SHOWN_ROWS` images named; without
+    ``rows``, ``'its image'`` for one image (``n_images``), else ``'its images'``."""
+    if not rows:
+        return "its image" if n_images == 1 else "its images"
+    if len(rows) > SHOWN_ROWS:
+        return f"its {len(rows)} images"
+    names = ", ".join(name for name, _ in rows)
+    lines = ", ".join(str(line) for _, line in rows)
+    if len(rows) == 1:
+        return f"its image {names} (line {lines})"
+    return f"its images {names} (lines {lines})"
+
+
+def merge_fix(grade: int, grade_names: Sequence[str], rows: Sequence[tuple[str, int]] = (),
+              labels: str = "", n_images: int | None = None) -> str:
+    """How to merge ``grade`` into a neighbouring grade so that the ingest accepts the result:
+    relabel its images in the label CSV, renumber the grades above it so that they run
+    0..K-2 again, and name the K-1 grades left with ``--grades``.
+
+    Args:
+        rows: (image name, line) of the grade's rows in the label CSV, named when there are
+            at most :data:`SHOWN_ROWS`; ``labels`` the CSV's file name.
+        n_images: the grade's images when ``rows`` are not known (1: 'its image').
+
+    Returns ``''`` when merging cannot work: a scale of two grades would keep one.
+    """
+    k = len(grade_names)
+    label = grade_label(grade, grade_names)
+    where = labels or "the label CSV"
+    images = _images(rows, n_images)
+    if grade >= k:  # the names are not known: said without numbers
+        return (f"merge {label} into a neighbouring grade (relabel {images} in {where}, lower "
+                f"every grade above {grade} by one so that the grades run 0..K-2, and name the "
+                f"grades left with --grades)")
+    if k <= 2:
+        return ""
+    neighbours = [g for g in (grade - 1, grade + 1) if 0 <= g < k]
+    to = " or ".join(f"{g} ({grade_names[g]})" for g in neighbours)
+    kept = [g for g in range(k) if g != grade]
+    return (f"merge {label} into a neighbouring grade: in {where} relabel {images} from "
+            f"{grade} to {to}, then "
+            + _renumber_and_name(kept, grade_names, "renumber the grades, the relabelled ones too,"))
 
 
 def empty_grades(counts: Mapping[int, int], grade_names: Sequence[str], *,

@@ -421,9 +421,12 @@ def _assign_folds(entries: Sequence[ImageEntry], cfg: DataConfig, source: str,
     notes = _eye_pairs(train, source) if layout_kind == "eyepacs" and not cfg.patient_column else []
     patients = [(e.label.patient if e.label else "") or e.image_id for e in train] \
         if cfg.patient_column or notes else None
+    # each image's row in the label CSV, so that a fix can name the images to relabel
+    rows = [(e.label.name, e.label.line) for e in train if e.label is not None] \
+        if Path(source).suffix.lower() != ".npz" and Path(source).is_file() else None
     try:
         folds, caveats = assign_folds(grades, cfg.n_folds, cfg.fold_seed, patients, source,
-                                      grade_names)
+                                      grade_names, rows)
     except IngestError as exc:
         return exc.problems
     for entry, fold in zip(train, folds, strict=True):

@@ -238,6 +238,8 @@ class DataFacts:
     fold_sizes: dict[int, int] | None = None  # labelled images per fold, of an existing ingest
     ingest_dir: Path | None = None
     labels_known: bool = True  # False: the label CSV has problems (reported), counts unreliable
+    grade_rows: dict[int, list[tuple[str, int]]] = field(default_factory=dict)  # (name, CSV line)
+    labels_name: str = ""  # the label CSV's file name, where grade_rows' lines are
 
     @property
     def n_labelled(self) -> int:
@@ -700,6 +702,11 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
             by_grade.setdefault(e.label.grade, set()).add(e.label.patient or e.image_id)
         patients_per_grade = {g: len(by_grade.get(g, ())) for g in counts}
         n_patients = len({(e.label.patient if e.label else "") or e.image_id for e in labelled})
+    grade_rows: dict[int, list[tuple[str, int]]] = {}
+    if layout.labels_csv is not None and layout.npz is None:  # the rows a fix can name
+        for e in labelled:
+            assert e.label is not None and e.label.grade is not None
+            grade_rows.setdefault(e.label.grade, []).append((e.label.name, e.label.line))
     channels, why = _channels_setting(cfg, layout.fundus)
     where = layout.labels_csv or layout.npz or layout.root
     return DataFacts(source=f"{where}", n_images=len(entries),
@@ -707,7 +714,8 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
                      grade_names=names,
                      patients_per_grade=patients_per_grade, n_patients=n_patients,
                      patients_from=patients_from, cache_sizes=sorted(set(d.cache_sizes)), channels=channels, channels_why=why,
-                     labels_known=not blocking)
+                     labels_known=not blocking, grade_rows=grade_rows,
+                     labels_name=layout.labels_csv.name if grade_rows and layout.labels_csv else "")
 
 
 def _data_facts(c: _Findings, cfg: Config, run_dir: Path, stages: list[str]) -> DataFacts | None:
@@ -894,13 +902,12 @@ def _check_folds(c: _Findings, cfg: Config, facts: DataFacts) -> None:
     if not short:
         return
     from data_prep.folds import rare_grade
-    from data_prep.grades import grade_label
     from data_prep.problems import as_config_keys
 
     fewest = min(short.values())
     for g, n in sorted(short.items()):  # in the ingest's words (its note on such folds)
-        what, fix = rare_grade(grade_label(g, facts.grade_names), n, unit, k, fewest,
-                               where=f" in {facts.source}")
+        what, fix = rare_grade(g, facts.grade_names, n, unit, k, fewest, where=f" in {facts.source}",
+                               rows=facts.grade_rows.get(g, []), labels=facts.labels_name)
         c.error("data.n_folds", what, as_config_keys(fix))
 
 

@@ -558,7 +558,7 @@ def summary_counts(text: str) -> tuple[int, int, int, int]:
 def test_a_grade_with_fewer_images_than_folds_is_named_with_its_fix(tmp_path: Path) -> None:
     """One grade-1 image among grades 0 and 2, 5 folds: the folds are made (training can run
     on them), and the note says which grade, how many images, how many folds validate without
-    it and what to do, in the preflight's words; never
+    it and what to do (naming the image and its line), in the preflight's words; never
     scikit-learn's raw warning."""
     grades = {f"{i:03d}.png": 2 if i > 9 else int(i == 6) for i in range(1, 16)}
     root = make_plain(tmp_path / "plain", grades)
@@ -572,8 +572,10 @@ def test_a_grade_with_fewer_images_than_folds_is_named_with_its_fix(tmp_path: Pa
         f"{root / 'labels.csv'}: grade 1 (NPDR) has only 1 labelled image; stratified 5-fold "
         "cross-validation needs at least 5 of every grade (4 of the 5 folds will validate without "
         "any grade 1 (NPDR) image) -> add labelled grade 1 (NPDR) images (at least 5 for 5 folds, "
-        "2 for --folds 2), or merge grade 1 (NPDR) into a neighbouring grade (relabel its image in "
-        "the label CSV and name the grades left with --grades)")
+        "2 for --folds 2), or merge grade 1 (NPDR) into a neighbouring grade: in labels.csv "
+        "relabel its image 006.png (line 7) from 1 to 0 (Normal) or 2 (PDR), then renumber the "
+        "grades, the relabelled ones too, so that they run 0..1 (2 -> 1), and pass --grades "
+        '"Normal,PDR"')
     assert not any("least populated class" in n for n in result.notes)
     assert [p.kind for p in result.findings if "stratified" in p.what] == ["folds"]
     # the count line and the findings by kind agree (the JSON's 'other' kind is printed too)
@@ -654,6 +656,45 @@ def test_a_grade_without_images_is_warned_and_its_fix_works(
     assert "0 No DR  1 Moderate  2 Severe  3 PDR" in printed
     rows = read_manifest(tmp_path / "after" / ingest.MANIFEST_NAME)
     assert [int(r["grade"]) for r in rows] == [max(g - 1, 0) for g in ICDR_WITHOUT_MILD]
+
+
+@pytest.mark.parametrize("neighbour", [0, 1], ids=["into the grade below", "into the grade above"])
+def test_merging_a_grade_of_one_image_as_the_note_says_works(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], neighbour: int) -> None:
+    """One Mild image on the ICDR scale, 3 folds: the note names the image and its line and
+    says to renumber the grades above it; a user who relabelled 1 -> 2 and named four grades
+    got 6 errors ('grade 4 ... is outside {0, 1, 2, 3}'). Followed, either way, it works."""
+    grades = [0, 0, 0, 2, 1, 2, 2, 3, 3, 3, 4, 4, 4]  # 005.png is Mild, on line 6
+    root = make_plain(tmp_path / "d", {f"{i:03d}.png": g for i, g in enumerate(grades, 1)})
+    assert ingest_cli(root, tmp_path / "out", "--grades", "icdr", "--folds", "3") == 0
+    (line,) = [n for n in capsys.readouterr().out.splitlines() if "stratified" in n]
+    fix = line.split(" -> ", 1)[1]
+    assert fix.endswith(
+        "or merge grade 1 (Mild) into a neighbouring grade: in labels.csv relabel its image "
+        "005.png (line 6) from 1 to 0 (No DR) or 2 (Moderate), then renumber the grades, the "
+        "relabelled ones too, so that they run 0..3 (2 -> 1, 3 -> 2, 4 -> 3, in this order), and "
+        'pass --grades "No DR,Moderate,Severe,PDR"')
+    options = follow_grade_fix(fix, root / "labels.csv", neighbour)
+    assert ingest_cli(root, tmp_path / "after", *options, "--folds", "3") == 0
+    printed = capsys.readouterr().out
+    assert "warnings: 0   notes: 0" in printed and "errors" not in printed
+    rows = read_manifest(tmp_path / "after" / ingest.MANIFEST_NAME)
+    merged = 0 if neighbour == 0 else 1  # No DR, or Moderate (grade 2 renumbered to 1)
+    assert [int(r["grade"]) for r in rows] == [merged if g == 1 else max(g - 1, 0) for g in grades]
+
+
+@pytest.mark.parametrize(("n_images", "named"), [
+    (2, "its images 006.png, 007.png (lines 8, 9)"), (6, "its 6 images")])
+def test_a_grade_of_one_patient_names_its_images_when_they_are_few(n_images: int, named: str) -> None:
+    """Folds grouped by patient, one patient of grade 1: its images (up to 5) and their CSV
+    lines are named in the merge fix; more are counted."""
+    grades = [0] * 6 + [1] * n_images + [2] * 6
+    patients = [f"p{i}" for i in range(6)] + ["q"] * n_images + [f"r{i}" for i in range(6)]
+    rows = [(f"{i:03d}.png", i + 2) for i in range(len(grades))]  # line 2 holds 000.png
+    _, caveats = assign_folds(grades, 3, 0, patients, "/data/labels.csv", ("A", "B", "C"), rows)
+    (fix,) = [p.fix for p in caveats if "grade 1 (B) has only 1 patient" in p.what]
+    assert f"merge grade 1 (B) into a neighbouring grade: in labels.csv relabel {named} from 1 to " \
+           "0 (A) or 2 (C), then" in fix
 
 
 def test_too_few_images_for_two_folds_says_one_image_and_a_fix_that_works() -> None:

@@ -210,8 +210,10 @@ def test_a_grade_of_one_image_gets_a_fix_that_works_in_the_ingests_words(tmp_pat
     assert f"grade 1 (NPDR) has only 1 labelled image in {root / 'labels.csv'};" in line
     assert "(4 folds would validate without any grade 1 (NPDR) image)" in line
     fix = ("add labelled grade 1 (NPDR) images (at least 5 for 5 folds, 2 for data.n_folds=2), or "
-           "merge grade 1 (NPDR) into a neighbouring grade (relabel its image in the label CSV "
-           "and name the grades left with data.grades)")
+           "merge grade 1 (NPDR) into a neighbouring grade: in labels.csv relabel its image "
+           "005.png (line 7) from 1 to 0 (Normal) or 2 (PDR), then renumber the grades, the "
+           "relabelled ones too, so that they run 0..1 (2 -> 1), and pass "
+           "data.grades=[Normal, PDR]")
     assert line.endswith(f"fix: {fix}") and "cannot go below" not in line
     # the ingest says the same of the folds it makes (their images need to decode here)
     for i in range(12):
@@ -222,6 +224,11 @@ def test_a_grade_of_one_image_gets_a_fix_that_works_in_the_ingests_words(tmp_pat
     (note,) = [p for p in result.findings if p.kind == "folds"]
     assert as_config_keys(note.fix) == fix
     assert note.what.startswith("grade 1 (NPDR) has only 1 labelled image; stratified 5-fold")
+    # followed (merged into the grade above), the data pass with no word on their grades
+    setting = follow_grade_fix(fix, root / "labels.csv", neighbour=1)
+    assert setting == "data.grades=[Normal, PDR]"
+    found = findings(f"data.root={root}", setting, *SMALL_BATCHES)
+    assert [f.line for f in found if f.severity == "error" or "grade" in f.setting] == []
 
 
 def test_a_grade_without_images_gets_the_ingests_warning_and_a_fix_that_works(tmp_path: Path) -> None:
