@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold
 
+from data_prep.grades import grade_label, merge_fix
 from data_prep.problems import Problem, counted, note
 from data_prep.validate import IngestError, error
 
@@ -25,54 +27,56 @@ SKLEARN_FEW_MEMBERS = "least populated class in y has only"
 """scikit-learn's warning for a class smaller than n_splits, replaced by :func:`rare_grade`."""
 
 
-def grade_label(grade: int, grade_names: Sequence[str] = ()) -> str:
-    """``'grade 1 (NPDR)'``, or ``'grade 1'`` when the names are not known."""
-    return f"grade {grade} ({grade_names[grade]})" if grade < len(grade_names) else f"grade {grade}"
-
-
-def rare_grade(grade: str, n: int, unit: str, n_folds: int, fewest: int, *,
-               without: int | None = None, where: str = "") -> tuple[str, str]:
+def rare_grade(grade: int, grade_names: Sequence[str], n: int, unit: str, n_folds: int,
+               fewest: int, *, without: int | None = None, where: str = "",
+               rows: Sequence[tuple[str, int]] = (), labels: str = "") -> tuple[str, str]:
     """(what is wrong, the fix) for a grade with ``n`` labelled images or patients, fewer than
     ``n_folds``.
 
     Args:
-        grade: the grade as said (:func:`grade_label`, ``'grade 1 (NPDR)'``).
+        grade: the grade's number; ``grade_names`` the names of grades 0..K-1.
         n: its labelled images (``unit='labelled image'``) or patients (``unit='patient'``).
         fewest: the fewest of any grade with too few, so that the fewer folds proposed suit
             them all. A grade of one image (patient) is in one fold whatever their number:
-            its fix is more images, or one grade fewer.
+            its fix is more images, or merging it into a neighbouring grade
+            (:func:`data_prep.grades.merge_fix`: relabel, renumber, name the grades left).
         without: how many folds validate without the grade once assigned; None: before the
             folds exist, ``n_folds - n`` (stratified folds spread the ``n`` over ``n`` folds).
         where: the data the counts come from, said after them (``' in labels.csv'``).
+        rows: (image name, line) of the grade's rows in the label CSV ``labels`` (its file
+            name), named in the merge fix when there are few.
 
     The fix names the ingest's flags (``--folds``, ``--grades``); the pipeline says them as
     settings with :func:`data_prep.problems.as_config_keys`.
     """
     k = n_folds
+    said = grade_label(grade, grade_names)
     folds = (f"{counted(k - n, 'fold')} would validate" if without is None
              else f"{without} of the {k} folds will validate")
-    what = (f"{grade} has only {counted(n, unit)}{where}; stratified {k}-fold cross-validation "
-            f"needs at least {k} of every grade ({folds} without any {grade} image)")
+    what = (f"{said} has only {counted(n, unit)}{where}; stratified {k}-fold cross-validation "
+            f"needs at least {k} of every grade ({folds} without any {said} image)")
     more = "images" if unit != "patient" else "images of more patients"
     if n < 2:  # fewer folds cannot help: one image is in one fold, and there are 2 or more
-        its = "images" if unit == "patient" else "image"
-        return what, (f"add labelled {grade} {more} (at least {k} for {k} folds, 2 for --folds 2), "
-                      f"or merge {grade} into a neighbouring grade (relabel its {its} in the "
-                      f"label CSV and name the grades left with --grades)")
-    add = f"add labelled {grade} {more} (at least {k} for {k} folds)"
+        add = f"add labelled {said} {more} (at least {k} for {k} folds, 2 for --folds 2)"
+        merge = merge_fix(grade, grade_names, rows, labels, None if unit == "patient" else n)
+        return what, f"{add}, or {merge}" if merge else add
+    add = f"add labelled {said} {more} (at least {k} for {k} folds)"
     return what, f"--folds {fewest if fewest >= 2 else n}, or {add}"
 
 
 def assign_folds(grades: Sequence[int], n_folds: int, seed: int,
                  patients: Sequence[str] | None = None, source: str = "folds",
-                 grade_names: Sequence[str] = ()) -> tuple[np.ndarray, list[Problem]]:
+                 grade_names: Sequence[str] = (),
+                 rows: Sequence[tuple[str, int]] | None = None) -> tuple[np.ndarray, list[Problem]]:
     """Fold index 0..n_folds-1 for each training image, and any caveats as notes at ``source``.
 
     ``StratifiedKFold(shuffle=True, random_state=seed)``; with ``patients`` (one id per
     image) ``StratifiedGroupKFold`` instead, so no patient is in two folds. A grade with
     fewer images (patients) than folds is a note naming it (``grade_names``: the names of
     grades 0..K-1), its count, the folds that validate without it and the fix
-    (:func:`rare_grade`); the folds are still made, and training can run on them. Raises
+    (:func:`rare_grade`; ``rows``: each image's (name, line) in the label CSV ``source``, so
+    that the fix names the images to relabel); the folds are still made, and training can
+    run on them. Raises
     :class:`IngestError` when there are too few images (or patients) for ``n_folds``;
     ``source`` (the label CSV) is where the problems are reported.
     """
@@ -113,10 +117,12 @@ def assign_folds(grades: Sequence[int], n_folds: int, seed: int,
     rare = {g: n for g, n in enumerate(per_grade) if 0 < n < n_folds}
     if stratified:
         for grade, n in rare.items():
-            what, fix = rare_grade(grade_label(grade, grade_names), n,
+            its = [row for row, g in zip(rows, y, strict=True) if g == grade] if rows else []
+            what, fix = rare_grade(grade, grade_names, n,
                                    "patient" if patients is not None else "labelled image",
                                    n_folds, min(rare.values()),
-                                   without=n_folds - len(set(folds[y == grade].tolist())))
+                                   without=n_folds - len(set(folds[y == grade].tolist())),
+                                   rows=its, labels=Path(source).name if rows else "")
             caveats.append(note(source, what, fix, "folds"))
     caveats += [note(source, f"folds: {w.message}", "check the fold counts below", "folds")
                 for w in caught if not (stratified and SKLEARN_FEW_MEMBERS in str(w.message))]

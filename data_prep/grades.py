@@ -8,10 +8,12 @@ International Clinical Diabetic Retinopathy scale (ICDR; Wilkinson et al., Ophth
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from drac_ssl.config import GRADE_SCALES
 
+SHOWN_ROWS = 5
+"""Images a fix names one by one, with their lines in the label CSV; more are counted."""
 LAYOUT_SCALES = {"drac": "drac", "plain": "drac", "aptos": "icdr", "eyepacs": "icdr",
                  "idrid": "icdr", "medmnist": "icdr"}
 """The grade scale a layout implies when ``data.grades`` is empty."""
@@ -42,3 +44,118 @@ def choices(names: Sequence[str]) -> str:
     """``'0 (Normal), 1 (NPDR) or 2 (PDR)'`` for a fix."""
     parts = [f"{k} ({name})" for k, name in enumerate(names)]
     return ", ".join(parts[:-1]) + f" or {parts[-1]}" if len(parts) > 1 else parts[0]
+
+
+def grade_label(grade: int, grade_names: Sequence[str] = ()) -> str:
+    """``'grade 1 (NPDR)'``, or ``'grade 1'`` when the names are not known."""
+    return f"grade {grade} ({grade_names[grade]})" if grade < len(grade_names) else f"grade {grade}"
+
+
+def grades_option(names: Sequence[str]) -> str:
+    """``--grades "No DR,Moderate,PDR"``, the ingest's flag naming these grades (the pipeline
+    says it as ``data.grades=[No DR, Moderate, PDR]``: :func:`data_prep.problems.as_config_keys`)."""
+    return '--grades "' + ",".join(names) + '"'
+
+
+def renumbering(kept: Sequence[int]) -> str:
+    """``'2 -> 1, 3 -> 2, 4 -> 3'``: the kept grades whose numbers change when they are numbered
+    0..len(kept)-1, lowest first (the order in which replacing them one by one is safe)."""
+    return ", ".join(f"{old} -> {new}" for new, old in enumerate(sorted(kept)) if old != new)
+
+
+def _renumber_and_name(kept: Sequence[int], grade_names: Sequence[str], renumber: str) -> str:
+    """``'{renumber} so that they run 0..K-2 (2 -> 1, 3 -> 2, in this order), and pass
+    --grades "..."'`` for the ``kept`` grades; only the ``--grades`` step when no number
+    changes."""
+    moves = renumbering(kept)
+    named = grades_option([grade_names[g] for g in sorted(kept)])
+    if not moves:
+        return f"pass {named}"
+    order = ", in this order" if "," in moves else ""
+    return (f"{renumber} so that they run 0..{len(kept) - 1} ({moves}{order}), and "
+            f"pass {named}")
+
+
+def _images(rows: Sequence[tuple[str, int]], n_images: int | None) -> str:
+    """``'its image 005.png (line 7)'``, up to :data:`SHOWN_ROWS` images named; without
+    ``rows``, ``'its image'`` for one image (``n_images``), else ``'its images'``."""
+    if not rows:
+        return "its image" if n_images == 1 else "its images"
+    if len(rows) > SHOWN_ROWS:
+        return f"its {len(rows)} images"
+    names = ", ".join(name for name, _ in rows)
+    lines = ", ".join(str(line) for _, line in rows)
+    if len(rows) == 1:
+        return f"its image {names} (line {lines})"
+    return f"its images {names} (lines {lines})"
+
+
+def merge_fix(grade: int, grade_names: Sequence[str], rows: Sequence[tuple[str, int]] = (),
+              labels: str = "", n_images: int | None = None) -> str:
+    """How to merge ``grade`` into a neighbouring grade so that the ingest accepts the result:
+    relabel its images in the label CSV, renumber the grades above it so that they run
+    0..K-2 again, and name the K-1 grades left with ``--grades``.
+
+    Args:
+        rows: (image name, line) of the grade's rows in the label CSV, named when there are
+            at most :data:`SHOWN_ROWS`; ``labels`` the CSV's file name.
+        n_images: the grade's images when ``rows`` are not known (1: 'its image').
+
+    Returns ``''`` when merging cannot work: a scale of two grades would keep one.
+    """
+    k = len(grade_names)
+    label = grade_label(grade, grade_names)
+    where = labels or "the label CSV"
+    images = _images(rows, n_images)
+    if grade >= k:  # the names are not known: said without numbers
+        return (f"merge {label} into a neighbouring grade (relabel {images} in {where}, lower "
+                f"every grade above {grade} by one so that the grades run 0..K-2, and name the "
+                f"grades left with --grades)")
+    if k <= 2:
+        return ""
+    neighbours = [g for g in (grade - 1, grade + 1) if 0 <= g < k]
+    to = " or ".join(f"{g} ({grade_names[g]})" for g in neighbours)
+    kept = [g for g in range(k) if g != grade]
+    return (f"merge {label} into a neighbouring grade: in {where} relabel {images} from "
+            f"{grade} to {to}, then "
+            + _renumber_and_name(kept, grade_names, "renumber the grades, the relabelled ones too,"))
+
+
+def empty_grades(counts: Mapping[int, int], grade_names: Sequence[str], *,
+                 where: str = "") -> tuple[str, str] | None:
+    """(what is wrong, the fix) for the grades of the scale without a labelled image, or None.
+
+    Args:
+        counts: labelled training images per grade (at least one image in all).
+        grade_names: the names of grades 0..K-1 (``data.grades``).
+        where: the data the counts come from, said after them (``' in labels.csv'``).
+
+    The ingest (a warning) and the preflight of ``python -m drac_ssl.train`` say it in these
+    words; the fix names the ingest's ``--grades``, the pipeline says it as a setting with
+    :func:`data_prep.problems.as_config_keys`. Dropping a grade from the scale means
+    renumbering the grades above it, since grades are numbered 0..K-1: the fix says how.
+    """
+    k = len(grade_names)
+    absent = [g for g in range(k) if counts.get(g, 0) == 0]
+    present = [g for g in range(k) if counts.get(g, 0) > 0]
+    if not absent or not present:
+        return None
+    them = "it" if len(absent) == 1 else "them"
+    said = ", ".join(grade_label(g, grade_names) for g in absent)
+    used = max(present) + 1
+    top_only = len(present) >= 2 and absent == list(range(used, k))
+    scale = (f"; if your scale has {used} grades, the model would still have {k} outputs named "
+             f"{', '.join(grade_names)}" if top_only else "")
+    what = f"{said}: no labelled image{where}; the grading model never sees {them}{scale}"
+    if top_only:
+        names = ",".join(f"name of grade {g}" for g in range(used))
+        fix = (f'--grades "{names}" (your {used} grades\' names, e.g. --grades "no referable '
+               f'DR,referable DR" for 2), or check the label CSV')
+    elif len(present) < 2:
+        fix = (f"check the label CSV: grading needs labelled images of at least 2 grades "
+               f"(add labelled {' or '.join(grade_label(g, grade_names) for g in absent)} images)")
+    else:
+        fix = (f"check the label CSV, or add labelled {said} images; if the data has none, take "
+               f"{them} out of the scale: "
+               + _renumber_and_name(present, grade_names, "renumber the grades in the label CSV"))
+    return what, fix

@@ -37,7 +37,7 @@ import numpy as np
 
 from data_prep import cache
 from data_prep.folds import assign_folds
-from data_prep.grades import describe, resolve_grades
+from data_prep.grades import describe, empty_grades, resolve_grades
 from data_prep.layout import Layout, discover, scan_image_folder
 from data_prep.problems import counted
 from data_prep.validate import (
@@ -86,7 +86,7 @@ class IngestResult:
     n_test: int
     counts_per_grade: dict[int, int]  # training images per grade
     counts_per_fold: dict[int, dict[int, int]]  # fold -> grade -> training images
-    warnings: list[str]  # printed lines of the conversions (empty with --strict)
+    warnings: list[str]  # printed lines of the warnings (empty with --strict)
     notes: list[str]
     problems: list[Problem]  # fatal problems: always empty here, run() raises IngestError
     findings: list[Problem]  # the warnings and notes, structured
@@ -421,14 +421,30 @@ def _assign_folds(entries: Sequence[ImageEntry], cfg: DataConfig, source: str,
     notes = _eye_pairs(train, source) if layout_kind == "eyepacs" and not cfg.patient_column else []
     patients = [(e.label.patient if e.label else "") or e.image_id for e in train] \
         if cfg.patient_column or notes else None
+    # each image's row in the label CSV, so that a fix can name the images to relabel
+    rows = [(e.label.name, e.label.line) for e in train if e.label is not None] \
+        if Path(source).suffix.lower() != ".npz" and Path(source).is_file() else None
     try:
         folds, caveats = assign_folds(grades, cfg.n_folds, cfg.fold_seed, patients, source,
-                                      grade_names)
+                                      grade_names, rows)
     except IngestError as exc:
         return exc.problems
     for entry, fold in zip(train, folds, strict=True):
         entry.fold = int(fold)
     return notes + caveats
+
+
+def _empty_grades(entries: Sequence[ImageEntry], grade_names: Sequence[str], source: str,
+                  strict: bool) -> list[Problem]:
+    """A warning for the grades of ``data.grades`` with no labelled training image (the model
+    never sees them), in the words of the preflight of ``python -m drac_ssl.train``
+    (:func:`data_prep.grades.empty_grades`); fatal with ``--strict``. None without labels."""
+    counts = Counter(e.label.grade for e in entries if e.split == "train" and e.label is not None
+                     and e.label.grade is not None)
+    found = empty_grades(counts, grade_names) if counts else None
+    if found is None:
+        return []
+    return apply_strict([warning(source, *found, "grades")], strict)
 
 
 def _manifest_text(entries: Sequence[ImageEntry]) -> str:
@@ -538,6 +554,8 @@ def _run(cfg: DataConfig, out_dir: str | os.PathLike[str], verbose: bool,
     if not any(p.severity == "error" for p in problems):
         problems += _assign_folds(entries, cfg, str(layout.labels_csv or root), layout.treated_as,
                                   plan.grade_names)
+        problems += _empty_grades(entries, plan.grade_names, str(layout.labels_csv or root),
+                                  cfg.strict)
 
     errors = [p for p in problems if p.severity == "error"]
     if errors:

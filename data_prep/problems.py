@@ -4,7 +4,8 @@ Severities:
 
 - ``error``: fatal, the ingest writes nothing and exits non-zero;
 - ``warning``: the data were converted or a property of the file cannot be honoured (colour
-  to grey, 16-bit to 8-bit, an ICC profile not applied ...); fatal with ``--strict``;
+  to grey, 16-bit to 8-bit, an ICC profile not applied ...), or a grade of ``data.grades``
+  has no labelled image (the model would never see it); fatal with ``--strict``;
 - ``note``: informational (an EXIF orientation applied, bytes after the end of an image
   ignored, a hidden file skipped).
 
@@ -39,6 +40,8 @@ _FLAG_VALUE = r"(?:[A-Z]{2,}|\d|[/.~<'\"]|(?:auto|fundus|octa|icdr|drac|eyepacs|
 def as_config_keys(text: str) -> str:
     """An ingest message with its command-line flags written as the pipeline's settings
     (``--labels-csv FILE`` -> ``data.labels_csv=FILE``), for ``python -m drac_ssl.train``."""
+    text = re.sub(r'(?<![\w-])--grades "([^"]*)"',  # a quoted list of names: a YAML list
+                  lambda m: f"data.grades=[{', '.join(n.strip() for n in m[1].split(','))}]", text)
     for flag, setting in CLI_TO_CONFIG.items():
         with_value = setting + (" " if "=" in setting else "=")
         text = re.sub(rf"(?<![\w-]){re.escape(flag)} (?={_FLAG_VALUE})", with_value, text)
@@ -70,13 +73,15 @@ class Problem:
         return f"{self.path}: {self.what} -> {self.fix}"
 
     def strict(self) -> Problem:
-        """The fatal version of a conversion warning (``--strict``)."""
+        """The fatal version of a warning (``--strict``)."""
         if self.severity != "warning":
             return self
+        accept = ("ingest the labels as they are" if self.kind == "grades"
+                  else "convert it automatically")
         return dataclasses.replace(
             self,
             what=f"{self.what} (rejected by --strict)",
-            fix=f"{self.fix}, or run without --strict to convert it automatically",
+            fix=f"{self.fix}, or run without --strict to {accept}",
             severity="error",
         )
 

@@ -163,6 +163,7 @@ class LabelRow:
     grade: int | None  # None: the cell is not a valid grade (reported as a problem)
     patient: str
     line: int  # 1-based line in the CSV file (header is line 1)
+    written: str = ""  # the grade cell as written (stripped): '1.0', '7', 'x'
 
 
 @dataclass
@@ -248,7 +249,7 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
             problems.append(bad)
             grade = None
         patient = cells[index["patient"]].strip() if "patient" in index else ""
-        rows.append(LabelRow(name, grade, patient, number))
+        rows.append(LabelRow(name, grade, patient, number, raw_grade.strip()))
     if not rows and not any(p.severity == "error" for p in problems):
         problems.append(error(csv_path, "the label CSV has a header but no rows",
                               "add one row per training image", "csv"))
@@ -272,7 +273,11 @@ def read_name_list(csv_path: Path, column: str) -> tuple[list[tuple[int, str]] |
 
 
 def duplicate_label_rows(table: LabelTable) -> list[Problem]:
-    """A CSV naming the same image twice (case-insensitively) is fatal."""
+    """A CSV naming the same image twice (case-insensitively) is fatal.
+
+    Grades that differ are shown as the CSV writes them, one per line in file order (an
+    out-of-range ``7`` stays ``7``; its own error comes from :func:`grade_problem`); ``1``
+    and ``1.0`` are the same grade, no conflict."""
     by_name: dict[str, list[LabelRow]] = {}
     for row in table.rows:
         by_name.setdefault(row.name.lower(), []).append(row)
@@ -280,8 +285,10 @@ def duplicate_label_rows(table: LabelTable) -> list[Problem]:
     for rows in by_name.values():
         if len(rows) > 1:
             lines = ", ".join(str(r.line) for r in rows)
-            grades = sorted({r.grade for r in rows}, key=lambda g: -1 if g is None else g)
-            clash = f" with conflicting grades {grades}" if len(grades) > 1 else ""
+            values = {parse_grade(r.written) if parse_grade(r.written) is not None else r.written
+                      for r in rows}
+            written = ", ".join(r.written or "''" for r in rows)
+            clash = f" with conflicting grades [{written}]" if len(values) > 1 else ""
             problems.append(error(f"{table.path}:{rows[1].line}",
                                   f"{rows[0].name} is listed {len(rows)} times (lines {lines}){clash}",
                                   "keep exactly one row per image", "csv"))

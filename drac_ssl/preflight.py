@@ -238,6 +238,8 @@ class DataFacts:
     fold_sizes: dict[int, int] | None = None  # labelled images per fold, of an existing ingest
     ingest_dir: Path | None = None
     labels_known: bool = True  # False: the label CSV has problems (reported), counts unreliable
+    grade_rows: dict[int, list[tuple[str, int]]] = field(default_factory=dict)  # (name, CSV line)
+    labels_name: str = ""  # the label CSV's file name, where grade_rows' lines are
 
     @property
     def n_labelled(self) -> int:
@@ -700,6 +702,11 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
             by_grade.setdefault(e.label.grade, set()).add(e.label.patient or e.image_id)
         patients_per_grade = {g: len(by_grade.get(g, ())) for g in counts}
         n_patients = len({(e.label.patient if e.label else "") or e.image_id for e in labelled})
+    grade_rows: dict[int, list[tuple[str, int]]] = {}
+    if layout.labels_csv is not None and layout.npz is None:  # the rows a fix can name
+        for e in labelled:
+            assert e.label is not None and e.label.grade is not None
+            grade_rows.setdefault(e.label.grade, []).append((e.label.name, e.label.line))
     channels, why = _channels_setting(cfg, layout.fundus)
     where = layout.labels_csv or layout.npz or layout.root
     return DataFacts(source=f"{where}", n_images=len(entries),
@@ -707,7 +714,8 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
                      grade_names=names,
                      patients_per_grade=patients_per_grade, n_patients=n_patients,
                      patients_from=patients_from, cache_sizes=sorted(set(d.cache_sizes)), channels=channels, channels_why=why,
-                     labels_known=not blocking)
+                     labels_known=not blocking, grade_rows=grade_rows,
+                     labels_name=layout.labels_csv.name if grade_rows and layout.labels_csv else "")
 
 
 def _data_facts(c: _Findings, cfg: Config, run_dir: Path, stages: list[str]) -> DataFacts | None:
@@ -835,22 +843,7 @@ def _check_against_data(c: _Findings, cfg: Config, facts: DataFacts, stages: lis
     if ingest_runs and d.n_folds >= 2:
         _check_folds(c, cfg, facts)
     if (ingest_runs or "finetune" in stages) and facts.n_labelled:
-        absent = [g for g, n in sorted(facts.grade_counts.items()) if n == 0]
-        if absent:
-            them = "it" if len(absent) == 1 else "them"
-            used = max(g for g, n in facts.grade_counts.items() if n > 0) + 1
-            top_only = used >= 2 and absent == list(range(used, len(facts.grade_names)))
-            scale = (f"; if your scale has {used} grades, the model would still have "
-                     f"{len(facts.grade_names)} outputs named {', '.join(facts.grade_names)}"
-                     if top_only else "")
-            fix = (f"data.grades=[{', '.join(f'name of grade {g}' for g in range(used))}] (your {used} "
-                   f"grades' names, e.g. data.grades=[no referable DR, referable DR] for 2), or check "
-                   f"the label CSV" if top_only else
-                   "check the label CSV, or name only the grades the data has in data.grades")
-            c.warning("data.grades",
-                      f"{', '.join(_grade(facts, g) for g in absent)}: no labelled image in "
-                      f"{facts.source}; the grading model never sees {them}{scale}",
-                      fix, value=list(facts.grade_names))
+        _check_empty_grades(c, facts, strict=ingest_runs and d.strict)
     if "finetune" in stages:
         if facts.n_labelled == 0:
             c.error("run.stages", f"fine-tuning cross-validates on labelled training images, and "
@@ -873,8 +866,20 @@ def _check_against_data(c: _Findings, cfg: Config, facts: DataFacts, stages: lis
                                         f"or more", "data.n_folds=2, or add labelled images")
 
 
-def _grade(facts: DataFacts, g: int) -> str:
-    return f"grade {g} ({facts.grade_names[g]})" if g < len(facts.grade_names) else f"grade {g}"
+def _check_empty_grades(c: _Findings, facts: DataFacts, strict: bool) -> None:
+    """A grade of ``data.grades`` without a labelled image: the ingest's warning
+    (:func:`data_prep.grades.empty_grades`), in settings; an error with ``data.strict=true``
+    when the ingest will run, as the ingest then refuses the data."""
+    from data_prep.grades import empty_grades
+    from data_prep.problems import as_config_keys, warning
+
+    found = empty_grades(facts.grade_counts, facts.grade_names, where=f" in {facts.source}")
+    if found is None:
+        return
+    problem = warning(facts.source, *found, "grades")
+    problem = problem.strict() if strict else problem
+    c.add(problem.severity, "data.grades", as_config_keys(problem.what),
+          as_config_keys(problem.fix), value=list(facts.grade_names))
 
 
 def _check_folds(c: _Findings, cfg: Config, facts: DataFacts) -> None:
@@ -901,7 +906,8 @@ def _check_folds(c: _Findings, cfg: Config, facts: DataFacts) -> None:
 
     fewest = min(short.values())
     for g, n in sorted(short.items()):  # in the ingest's words (its note on such folds)
-        what, fix = rare_grade(_grade(facts, g), n, unit, k, fewest, where=f" in {facts.source}")
+        what, fix = rare_grade(g, facts.grade_names, n, unit, k, fewest, where=f" in {facts.source}",
+                               rows=facts.grade_rows.get(g, []), labels=facts.labels_name)
         c.error("data.n_folds", what, as_config_keys(fix))
 
 

@@ -8,6 +8,7 @@ import csv
 import hashlib
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -36,6 +37,7 @@ REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(__file__).resolve().parents[3] / "shared"
 SAMPLES = SHARED / "data" / "drac_samples"
 SIZE = 64  # cache size for the synthetic tests (fast)
+TWO_GRADES = ["Normal", "DR"]  # for sets of grades 0 and 1 only (DRAC's PDR would have no image)
 
 
 # --------------------------------------------------------------------------------------
@@ -197,7 +199,7 @@ def test_csv_names_without_extension(tmp_path: Path) -> None:
 
 def test_natural_order_and_summary(tmp_path: Path) -> None:
     data = make_plain(tmp_path / "d", {"1000.png": 0, "999.png": 1, "010.png": 0, "2.png": 1})
-    result = ingest.run(config(data), tmp_path / "out", verbose=False)
+    result = ingest.run(config(data, grades=TWO_GRADES), tmp_path / "out", verbose=False)
     assert [r["id"] for r in read_manifest(result.manifest_path)] == \
         ["2.png", "010.png", "999.png", "1000.png"]
     summary = ingest.format_summary(result)
@@ -306,6 +308,25 @@ def test_all_problems_collected_in_one_pass(tmp_path: Path) -> None:
     assert "4 problem(s)" in message
 
 
+def test_a_repeated_row_shows_its_grades_as_the_csv_writes_them(tmp_path: Path) -> None:
+    """A row repeated with an out-of-range grade: the repeat shows the grades as written, in
+    file order ([0, 7], not [None, 0]), and the bad grade keeps its own error at its line."""
+    data = make_plain(tmp_path / "d", {"001.png": 0, "002.png": 1, "003.png": 2})
+    csv_path = data / "labels.csv"
+    with open(csv_path, "a", encoding="utf-8") as fh:
+        fh.write("001.png,7\n")  # line 5; line 2 gives 001.png grade 0
+    message = expect_error(config(data), tmp_path / "out")
+    assert (f"{csv_path}:5: 001.png is listed 2 times (lines 2, 5) with conflicting grades "
+            "[0, 7] -> keep exactly one row per image") in message
+    assert f"{csv_path}:5: grade 7 of 001.png is outside {{0, 1, 2}}" in message
+    # the same grade written two ways is no conflict; two bad cells that differ are one
+    csv_path.write_text("image name,DR grade\n001.png,0\n002.png,1\n003.png,2\n002.png,1.0\n"
+                        "003.png,x\n003.png,9\n")
+    message = expect_error(config(data), tmp_path / "out")
+    assert f"{csv_path}:5: 002.png is listed 2 times (lines 3, 5) -> keep" in message
+    assert "003.png is listed 3 times (lines 4, 6, 7) with conflicting grades [2, x, 9]" in message
+
+
 @pytest.mark.parametrize(("header", "fragments"), [
     (["image name", "DR_grade"], ["no grade column 'DR grade'", "'image name', 'DR_grade'",
                                   "did you mean 'DR_grade'", "--grade-column"]),
@@ -354,13 +375,14 @@ def test_conversions_warn_and_strict_rejects(tmp_path: Path, kind: str) -> None:
     make, fragment = CONVERSIONS[kind]
     gray = make(data / "002.png")
 
-    result = ingest.run(config(data), tmp_path / "out", verbose=False)
+    result = ingest.run(config(data, grades=TWO_GRADES), tmp_path / "out", verbose=False)
     assert len(result.warnings) == 1 and fragment in result.warnings[0]
     cached = np.load(result.cache_paths[SIZE])
     np.testing.assert_array_equal(
         cached[1], cv2.resize(gray, (SIZE, SIZE), interpolation=cv2.INTER_AREA))
 
-    expect_error(config(data, strict=True), tmp_path / "strict", fragment, "rejected by --strict")
+    expect_error(config(data, grades=TWO_GRADES, strict=True), tmp_path / "strict", fragment,
+                 "rejected by --strict")
 
 
 def test_cli_reports_without_traceback(tmp_path: Path) -> None:
@@ -534,10 +556,11 @@ def summary_counts(text: str) -> tuple[int, int, int, int]:
 
 
 def test_a_grade_with_fewer_images_than_folds_is_named_with_its_fix(tmp_path: Path) -> None:
-    """All grade 0 but one grade 1, 5 folds: the folds are made (training can run on them),
-    and the note says which grade, how many images, how many folds validate without it and
-    what to do, in the preflight's words; never scikit-learn's raw warning."""
-    grades = {f"{i:03d}.png": int(i == 6) for i in range(1, 13)}
+    """One grade-1 image among grades 0 and 2, 5 folds: the folds are made (training can run
+    on them), and the note says which grade, how many images, how many folds validate without
+    it and what to do (naming the image and its line), in the preflight's words; never
+    scikit-learn's raw warning."""
+    grades = {f"{i:03d}.png": 2 if i > 9 else int(i == 6) for i in range(1, 16)}
     root = make_plain(tmp_path / "plain", grades)
     (root / ".DS_Store").write_bytes(b"\0")  # a note of no kind: counted in the summary too
     result = ingest.run(config(root, n_folds=5), tmp_path / "out", verbose=False)
@@ -549,8 +572,10 @@ def test_a_grade_with_fewer_images_than_folds_is_named_with_its_fix(tmp_path: Pa
         f"{root / 'labels.csv'}: grade 1 (NPDR) has only 1 labelled image; stratified 5-fold "
         "cross-validation needs at least 5 of every grade (4 of the 5 folds will validate without "
         "any grade 1 (NPDR) image) -> add labelled grade 1 (NPDR) images (at least 5 for 5 folds, "
-        "2 for --folds 2), or merge grade 1 (NPDR) into a neighbouring grade (relabel its image in "
-        "the label CSV and name the grades left with --grades)")
+        "2 for --folds 2), or merge grade 1 (NPDR) into a neighbouring grade: in labels.csv "
+        "relabel its image 006.png (line 7) from 1 to 0 (Normal) or 2 (PDR), then renumber the "
+        "grades, the relabelled ones too, so that they run 0..1 (2 -> 1), and pass --grades "
+        '"Normal,PDR"')
     assert not any("least populated class" in n for n in result.notes)
     assert [p.kind for p in result.findings if "stratified" in p.what] == ["folds"]
     # the count line and the findings by kind agree (the JSON's 'other' kind is printed too)
@@ -564,6 +589,112 @@ def test_a_grade_with_fewer_images_than_folds_is_named_with_its_fix(tmp_path: Pa
     assert "grade 1 (NPDR) has only 3 labelled images;" in line and "2 of the 5 folds" in line
     assert line.endswith("-> --folds 3, or add labelled grade 1 (NPDR) images (at least 5 for 5 folds)")
     assert "grade 0" not in line
+
+
+def follow_grade_fix(fix: str, csv_path: Path, neighbour: int = 0) -> list[str]:
+    """Do what a grade fix says, as a user would, in a two-column label CSV: relabel the lines
+    it names to the first (``neighbour=0``) or second grade it offers, then replace the grades
+    one by one in the order it gives; return the ``--grades`` arguments it says to pass."""
+    lines = csv_path.read_text().splitlines()
+    relabel = re.search(r"relabel its images? ([^(]+) \(lines? ([\d, ]+)\) from \d+ to (.+?), then", fix)
+    if relabel:
+        to = re.findall(r"(\d+) \(", relabel[3])[neighbour]
+        for number in relabel[2].split(", "):
+            name = lines[int(number) - 1].split(",")[0]
+            assert name in relabel[1].split(", "), (name, fix)  # the line holds the image named
+            lines[int(number) - 1] = f"{name},{to}"
+    moves = re.search(r"so that they run 0\.\.\d+ \(([^)]*)\)", fix)
+    for old, new in re.findall(r"(\d+) -> (\d+)", moves[1] if moves else ""):
+        lines = [lines[0]] + [f"{row.split(',')[0]},{new}" if row.split(",")[1] == old else row
+                              for row in lines[1:]]
+    csv_path.write_text("\n".join(lines) + "\n")
+    option = re.search(r'--grades "[^"]*"', fix)
+    assert option is not None, fix
+    return shlex.split(option[0])
+
+
+def ingest_cli(root: Path, out: Path, *options: str) -> int:
+    """``python -m data_prep ingest`` (its argument parser and entry point) on ``root``."""
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    ingest.add_arguments(parser)
+    args = parser.parse_args(["--root", str(root), "--out", str(out), "--sizes", str(SIZE),
+                              "--workers", "1", *options])
+    return ingest.cli(args)
+
+
+ICDR_WITHOUT_MILD = [0, 0, 0, 2, 2, 2, 3, 3, 3, 4, 4, 4]
+
+
+def test_a_grade_without_images_is_warned_and_its_fix_works(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """ICDR labels with no Mild image: the ingest warns as the preflight does (it printed
+    '1 Mild 0' and nothing else); following its fix (renumber, --grades) ingests cleanly,
+    where dropping the name alone left grades 2..4 outside 0..3."""
+    root = make_plain(tmp_path / "d", {f"{i:03d}.png": g for i, g in enumerate(ICDR_WITHOUT_MILD, 1)})
+    assert ingest_cli(root, tmp_path / "out", "--grades", "icdr", "--folds", "3") == 0
+    printed = capsys.readouterr().out
+    (line,) = [w for w in printed.splitlines() if "no labelled image" in w]
+    assert line == (
+        f"  {root / 'labels.csv'}: grade 1 (Mild): no labelled image; the grading model never sees "
+        "it -> check the label CSV, or add labelled grade 1 (Mild) images; if the data has none, "
+        "take it out of the scale: renumber the grades in the label CSV so that they run 0..3 "
+        '(2 -> 1, 3 -> 2, 4 -> 3, in this order), and pass --grades "No DR,Moderate,Severe,PDR"')
+    assert "warnings (converted or not honoured; fatal with --strict): 1" in printed
+    message = expect_error(config(root, grades=["icdr"], n_folds=3, strict=True), tmp_path / "strict",
+                           "grade 1 (Mild): no labelled image", "(rejected by --strict)",
+                           "or run without --strict to ingest the labels as they are")
+    assert "convert it automatically" not in message
+    # follow the fix: the grades are numbered 0..3 and named, and nothing is left to say
+    fix = line.split(" -> ", 1)[1]
+    options = follow_grade_fix(fix, root / "labels.csv")
+    assert options == ["--grades", "No DR,Moderate,Severe,PDR"]
+    assert ingest_cli(root, tmp_path / "after", *options, "--folds", "3") == 0
+    printed = capsys.readouterr().out
+    assert "warnings: 0   notes: 0" in printed and "errors" not in printed
+    assert "0 No DR  1 Moderate  2 Severe  3 PDR" in printed
+    rows = read_manifest(tmp_path / "after" / ingest.MANIFEST_NAME)
+    assert [int(r["grade"]) for r in rows] == [max(g - 1, 0) for g in ICDR_WITHOUT_MILD]
+
+
+@pytest.mark.parametrize("neighbour", [0, 1], ids=["into the grade below", "into the grade above"])
+def test_merging_a_grade_of_one_image_as_the_note_says_works(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], neighbour: int) -> None:
+    """One Mild image on the ICDR scale, 3 folds: the note names the image and its line and
+    says to renumber the grades above it; a user who relabelled 1 -> 2 and named four grades
+    got 6 errors ('grade 4 ... is outside {0, 1, 2, 3}'). Followed, either way, it works."""
+    grades = [0, 0, 0, 2, 1, 2, 2, 3, 3, 3, 4, 4, 4]  # 005.png is Mild, on line 6
+    root = make_plain(tmp_path / "d", {f"{i:03d}.png": g for i, g in enumerate(grades, 1)})
+    assert ingest_cli(root, tmp_path / "out", "--grades", "icdr", "--folds", "3") == 0
+    (line,) = [n for n in capsys.readouterr().out.splitlines() if "stratified" in n]
+    fix = line.split(" -> ", 1)[1]
+    assert fix.endswith(
+        "or merge grade 1 (Mild) into a neighbouring grade: in labels.csv relabel its image "
+        "005.png (line 6) from 1 to 0 (No DR) or 2 (Moderate), then renumber the grades, the "
+        "relabelled ones too, so that they run 0..3 (2 -> 1, 3 -> 2, 4 -> 3, in this order), and "
+        'pass --grades "No DR,Moderate,Severe,PDR"')
+    options = follow_grade_fix(fix, root / "labels.csv", neighbour)
+    assert ingest_cli(root, tmp_path / "after", *options, "--folds", "3") == 0
+    printed = capsys.readouterr().out
+    assert "warnings: 0   notes: 0" in printed and "errors" not in printed
+    rows = read_manifest(tmp_path / "after" / ingest.MANIFEST_NAME)
+    merged = 0 if neighbour == 0 else 1  # No DR, or Moderate (grade 2 renumbered to 1)
+    assert [int(r["grade"]) for r in rows] == [merged if g == 1 else max(g - 1, 0) for g in grades]
+
+
+@pytest.mark.parametrize(("n_images", "named"), [
+    (2, "its images 006.png, 007.png (lines 8, 9)"), (6, "its 6 images")])
+def test_a_grade_of_one_patient_names_its_images_when_they_are_few(n_images: int, named: str) -> None:
+    """Folds grouped by patient, one patient of grade 1: its images (up to 5) and their CSV
+    lines are named in the merge fix; more are counted."""
+    grades = [0] * 6 + [1] * n_images + [2] * 6
+    patients = [f"p{i}" for i in range(6)] + ["q"] * n_images + [f"r{i}" for i in range(6)]
+    rows = [(f"{i:03d}.png", i + 2) for i in range(len(grades))]  # line 2 holds 000.png
+    _, caveats = assign_folds(grades, 3, 0, patients, "/data/labels.csv", ("A", "B", "C"), rows)
+    (fix,) = [p.fix for p in caveats if "grade 1 (B) has only 1 patient" in p.what]
+    assert f"merge grade 1 (B) into a neighbouring grade: in labels.csv relabel {named} from 1 to " \
+           "0 (A) or 2 (C), then" in fix
 
 
 def test_too_few_images_for_two_folds_says_one_image_and_a_fix_that_works() -> None:

@@ -7,6 +7,7 @@ is wrong, the fix) and the promise that a configuration that cannot run leaves n
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import cv2
@@ -137,6 +138,28 @@ def plain_dataset(root: Path, grades: list[int]) -> Path:
     return root
 
 
+def follow_grade_fix(fix: str, csv_path: Path, neighbour: int = 0) -> str:
+    """Do what a grade fix says, as a user would, in a two-column label CSV (as in
+    tests/data_prep/test_ingest.py): relabel the lines it names to the first or second grade
+    it offers, replace the grades one by one in its order; return its data.grades setting."""
+    lines = csv_path.read_text().splitlines()
+    relabel = re.search(r"relabel its images? ([^(]+) \(lines? ([\d, ]+)\) from \d+ to (.+?), then", fix)
+    if relabel:
+        to = re.findall(r"(\d+) \(", relabel[3])[neighbour]
+        for number in relabel[2].split(", "):
+            name = lines[int(number) - 1].split(",")[0]
+            assert name in relabel[1].split(", "), (name, fix)  # the line holds the image named
+            lines[int(number) - 1] = f"{name},{to}"
+    moves = re.search(r"so that they run 0\.\.\d+ \(([^)]*)\)", fix)
+    for old, new in re.findall(r"(\d+) -> (\d+)", moves[1] if moves else ""):
+        lines = [lines[0]] + [f"{row.split(',')[0]},{new}" if row.split(",")[1] == old else row
+                              for row in lines[1:]]
+    csv_path.write_text("\n".join(lines) + "\n")
+    setting = re.search(r"data\.grades=\[[^]]*\]", fix)
+    assert setting is not None, fix
+    return setting[0]
+
+
 def test_fundus_photographs_with_the_octa_recipe_are_warned(tmp_path: Path) -> None:
     root = tmp_path / "aptos"
     (root / "train_images").mkdir(parents=True)
@@ -182,13 +205,15 @@ def test_a_grade_of_one_image_gets_a_fix_that_works_in_the_ingests_words(tmp_pat
     from data_prep.problems import as_config_keys
     from drac_ssl.config import DataConfig
 
-    root = plain_dataset(tmp_path / "plain", [int(i == 5) for i in range(12)])
+    root = plain_dataset(tmp_path / "plain", [2 if i > 5 else int(i == 5) for i in range(12)])
     line = errors(f"data.root={root}", *SMALL_BATCHES)["data.n_folds"]
     assert f"grade 1 (NPDR) has only 1 labelled image in {root / 'labels.csv'};" in line
     assert "(4 folds would validate without any grade 1 (NPDR) image)" in line
     fix = ("add labelled grade 1 (NPDR) images (at least 5 for 5 folds, 2 for data.n_folds=2), or "
-           "merge grade 1 (NPDR) into a neighbouring grade (relabel its image in the label CSV "
-           "and name the grades left with data.grades)")
+           "merge grade 1 (NPDR) into a neighbouring grade: in labels.csv relabel its image "
+           "005.png (line 7) from 1 to 0 (Normal) or 2 (PDR), then renumber the grades, the "
+           "relabelled ones too, so that they run 0..1 (2 -> 1), and pass "
+           "data.grades=[Normal, PDR]")
     assert line.endswith(f"fix: {fix}") and "cannot go below" not in line
     # the ingest says the same of the folds it makes (their images need to decode here)
     for i in range(12):
@@ -199,6 +224,34 @@ def test_a_grade_of_one_image_gets_a_fix_that_works_in_the_ingests_words(tmp_pat
     (note,) = [p for p in result.findings if p.kind == "folds"]
     assert as_config_keys(note.fix) == fix
     assert note.what.startswith("grade 1 (NPDR) has only 1 labelled image; stratified 5-fold")
+    # followed (merged into the grade above), the data pass with no word on their grades
+    setting = follow_grade_fix(fix, root / "labels.csv", neighbour=1)
+    assert setting == "data.grades=[Normal, PDR]"
+    found = findings(f"data.root={root}", setting, *SMALL_BATCHES)
+    assert [f.line for f in found if f.severity == "error" or "grade" in f.setting] == []
+
+
+def test_a_grade_without_images_gets_the_ingests_warning_and_a_fix_that_works(tmp_path: Path) -> None:
+    """ICDR labels with no Mild image: 'name only the grades the data has in data.grades' left
+    grades 2..4 outside 0..3; the fix now says to renumber them, and followed it works. With
+    data.strict=true the ingest refuses such labels, so the preflight does too."""
+    root = plain_dataset(tmp_path / "plain", [0, 0, 0, 2, 2, 2, 3, 3, 3, 4, 4, 4])
+    settings = (f"data.root={root}", "data.n_folds=3", *SMALL_BATCHES)
+    (warned,) = [f for f in findings(*settings, "data.grades=[icdr]") if f.setting == "data.grades"]
+    assert warned.severity == "warning"
+    assert warned.what == (f"grade 1 (Mild): no labelled image in {root / 'labels.csv'}; the "
+                           "grading model never sees it")
+    assert warned.fix == (
+        "check the label CSV, or add labelled grade 1 (Mild) images; if the data has none, take it "
+        "out of the scale: renumber the grades in the label CSV so that they run 0..3 (2 -> 1, "
+        "3 -> 2, 4 -> 3, in this order), and pass data.grades=[No DR, Moderate, Severe, PDR]")
+    strict = errors(*settings, "data.grades=[icdr]", "data.strict=true")["data.grades"]
+    assert "(rejected by data.strict=true)" in strict
+    assert "or run without data.strict=true to ingest the labels as they are" in strict
+    setting = follow_grade_fix(warned.fix, root / "labels.csv")
+    assert setting == "data.grades=[No DR, Moderate, Severe, PDR]"
+    found = findings(*settings, setting, "data.strict=true")
+    assert [f.line for f in found if f.severity == "error" or f.setting == "data.grades"] == []
 
 
 def test_a_plain_folder_with_a_public_layouts_columns_is_read_as_the_ingest_reads_it(
