@@ -46,6 +46,7 @@ __all__ = [
     "colour_model_warnings",
     "describe_kind",
     "image_kind",
+    "is_blank",
     "InputLimits",
     "InputRejected",
     "LoadedImage",
@@ -102,6 +103,11 @@ class LoadedImage:
     pixels: np.ndarray | None = None  # as decoded: grey (H, W) or RGB (H, W, 3)
     colour: bool = False  # the file's content has colour
 
+    @property
+    def blank(self) -> bool:
+        """True for a blank or near-constant image (:func:`is_blank`): nothing to grade."""
+        return is_blank(self.gray)
+
     def for_channels(self, channels: int) -> np.ndarray:
         """The image as a model with ``channels`` reads it: ``gray`` for 1, RGB ``(H, W, 3)``
         for 3 (a grey image replicated into three channels; :func:`load_bytes` with that
@@ -112,6 +118,16 @@ class LoadedImage:
 
         return conform_channels(self.pixels if self.pixels is not None else self.gray, channels,
                                 self.name, colour=self.colour)[0]
+
+
+def is_blank(gray: np.ndarray) -> bool:
+    """A blank or near-constant image: grey levels with a standard deviation below
+    :data:`BLANK_STD` or a 1st-99th percentile range below :data:`BLANK_RANGE` (sampled on a
+    grid of at most about 512 x 512 pixels)."""
+    h, w = gray.shape[:2]
+    sample = gray[:: max(1, h // 512), :: max(1, w // 512)]
+    lo, hi = np.percentile(sample, [1, 99])
+    return bool(float(sample.std()) < BLANK_STD or hi - lo < BLANK_RANGE)
 
 
 def _mb(n: int) -> str:

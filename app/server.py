@@ -391,6 +391,10 @@ def _grade_single_now(predictor: Predictor, settings: AppSettings, path: str | N
         t0 = time.perf_counter()
         loaded = _load(path, settings.limits, predictor.channels, predictor.kind)
         read_seconds = time.perf_counter() - t0
+        if loaded.blank:  # a grade of it would be a grade of nothing
+            raise InputRejected(f"`{name}` is blank or near-constant (grey levels "
+                                f"{int(loaded.gray.min())}..{int(loaded.gray.max())}): there is nothing "
+                                f"to grade. Upload the image itself, not an empty export or a mask.")
         pred = predictor.predict_loaded(loaded, gradcam=settings.gradcam, explain=explain)
         pred.read_seconds = read_seconds
     except InputRejected as exc:
@@ -440,6 +444,7 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
     good_images: list[np.ndarray] = []
     good_notes: list[str] = []
     seen: set[str] = set()
+    n_blank = 0  # graded (a submission lists every case) but said in the summary
     for path in paths:
         name = Path(path).name
         try:
@@ -459,6 +464,7 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
         good_names.append(name)
         good_images.append(loaded.for_channels(predictor.channels))
         good_notes.append(" ".join(loaded.warnings))
+        n_blank += loaded.blank
     csv_path = None
     unlike: list[str] = []
     n_good = len(good_images)
@@ -488,6 +494,10 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
     if n_unlike:
         cautions += (f"\n\n⚠ **{n_unlike} of the {n_good} graded image(s) are unlike the training "
                      f"images** (see the notes column): their grades may mean nothing.")
+    if n_blank:
+        cautions += (f"\n\n⚠ **{n_blank} of the graded image(s) are blank or near-constant** (see the "
+                     f"notes column): there is nothing to grade in them; their grades are in the CSV "
+                     f"only so that it lists every case.")
     if n_good >= 5 and len(given) == 1:
         cautions += (f"\n\n⚠ **All {n_good} images got the same grade ({given.pop()}).** Check that "
                      f"they are the kind of image this model was trained on (model card tab).")

@@ -595,3 +595,19 @@ def test_a_colour_model_tells_a_grey_file_from_a_grey_picture_saved_as_colour() 
     assert not any("replicated" in w for w in rgb_grey.warnings)
     colour = np.stack([_octa_like(), _octa_like(seed=1), _octa_like(seed=2)], axis=-1)
     assert not any("colour" in w.lower() for w in load_bytes(_png(colour), "f.png", channels=3).warnings)
+
+
+def test_a_blank_image_is_refused_alone_and_counted_in_a_batch(predictor: Predictor, tmp_path: Path) -> None:
+    """"Nothing to grade" followed by a grade contradicted itself: a single blank upload is
+    refused; in a batch (a submission lists every case) it is graded and said in the summary."""
+    from app.server import AppSettings, _grade_batch_now, _grade_single_now
+
+    black = tmp_path / "black.png"
+    black.write_bytes(_png(np.zeros((256, 256), np.uint8)))
+    markdown, label, _, _, details = _grade_single_now(predictor, AppSettings(), str(black), None, "black.png")
+    assert label is None and "Cannot grade" in markdown and "nothing to grade" in details["error"]
+    scan = tmp_path / "scan.png"
+    scan.write_bytes(_png(_octa_like(256, 256)))
+    summary, rows, csv_path = _grade_batch_now(predictor, AppSettings(), [str(black), str(scan)])
+    assert csv_path is not None and len(rows) == 2
+    assert "1 of the graded image(s) are blank or near-constant" in summary
