@@ -167,6 +167,27 @@ class Predictor:
             self.cam = FoldMapGradCAM(self.bundle.models, output)
         elif gradcam:  # another layer than the maps the prediction keeps: per-model reference
             self.cam = EnsembleGradCAM(self.bundle.models, self.target_layer, output)
+        # the size of layer4's map at this model's input (one zero image through the first
+        # fold's backbone): 1 x 1 (a 28 px input) has no location for Grad-CAM to show
+        self.layer4_cells: tuple[int, int] = self._layer4_cells()
+
+    def _layer4_cells(self) -> tuple[int, int]:
+        import torch
+
+        from drac_ssl.grading.model import FEATURE_STAGE
+
+        size = self.bundle.spec.image_size
+        x = torch.zeros(1, self.channels, size, size, device=self.bundle.device)
+        with torch.inference_mode():
+            fmap = self.bundle.models[0].backbone.forward_until(x, FEATURE_STAGE)
+        return int(fmap.shape[-2]), int(fmap.shape[-1])
+
+    @property
+    def heatmap_possible(self) -> bool:
+        """False when Grad-CAM is off or its map would be a single cell (see
+        :attr:`layer4_cells`); the page then hides the heatmap controls."""
+        return self.cam is not None and not (
+            isinstance(self.cam, FoldMapGradCAM) and self.layer4_cells == (1, 1))
 
     @property
     def path(self) -> Path:
@@ -187,12 +208,15 @@ class Predictor:
         text = (f"{folds}-fold ensemble (every fold model on every image), {flips}"
                 + (", one pass of the backbone the folds share per image" if shared else
                    ", each fold model's own backbone"))
-        if isinstance(self.cam, FoldMapGradCAM):
-            text += (f"; Grad-CAM at `{self.target_layer}` of every fold model on the identity "
+        if isinstance(self.cam, FoldMapGradCAM) and not self.heatmap_possible:
+            text += (f"; no heatmap: at this model's {self.bundle.spec.image_size} px input "
+                     f"{self.target_layer} is a single 1 x 1 cell, so Grad-CAM cannot locate anything")
+        elif isinstance(self.cam, FoldMapGradCAM):
+            text += (f"; Grad-CAM at {self.target_layer} of every fold model on the identity "
                      f"view, from the same forward pass (one backward through the heads), "
                      f"averaged")
         elif self.cam is not None:
-            text += (f"; Grad-CAM at `{self.target_layer}` of every fold model on the identity "
+            text += (f"; Grad-CAM at {self.target_layer} of every fold model on the identity "
                      f"view (one forward and backward per fold model), averaged")
         else:
             text += "; no heatmap"

@@ -222,8 +222,37 @@ def _result_markdown(pred: Prediction, predictor: Predictor) -> str:
         lines += ["", f"<small>Grade = expected grade Σ k·P<sub>k</sub> cut at the bundle's "
                      f"kappa-tuned thresholds {' / '.join(f'{v:.3f}' for v in t)}; it may differ from "
                      f"the most probable class.</small>"]
+    rare = _rare_grades_line(predictor.metadata)
+    if rare:
+        lines += ["", rare]
     lines += ["", _heatmap_markdown(pred, predictor)]
     return "\n".join(lines)
+
+
+def _data_words(meta: dict[str, Any]) -> str:
+    """The training data in a few words: its kind, the file or folder it came from, and how
+    many labelled images (``medmnist (retinamnist_public.npz), 1200 labelled images``)."""
+    data = meta.get("data") or {}
+    kind = str(data.get("kind") or "unknown")
+    root = str(data.get("root") or "")
+    where = f" ({Path(root).name})" if root and kind != "phantom" else ""
+    n = data.get("n_train")
+    return f"{kind}{where}" + (f", {n} labelled images" if isinstance(n, int) else "")
+
+
+def _rare_grades_line(meta: dict[str, Any]) -> str:
+    """A line for the result when the model rarely finds some grades out of fold (the model
+    card's per-grade table): a grade other than those does not rule them out."""
+    from drac_ssl.grading.bundle import RARE_RECALL
+
+    rare = [r for r in meta.get("per_grade") or []
+            if r.get("images") and r.get("recall") is not None and r["recall"] < RARE_RECALL]
+    if not rare:
+        return ""
+    names = ", ".join(f"{r['name']} ({r['found']} of {r['images']})" for r in rare)
+    return (f"<small>Out of fold this model rarely found {names}: a grade other than "
+            f"{'that one' if len(rare) == 1 else 'these'} does not rule "
+            f"{'it' if len(rare) == 1 else 'them'} out (model card).</small>")
 
 
 def _resize_words(spec: Any) -> str:
@@ -310,7 +339,7 @@ def _banner(predictor: Predictor) -> str:
         f"<p style='margin:6px 0 0 0;font-size:90%'>Bundle <code>{html.escape(str(predictor.path))}</code>: "
         f"{html.escape(str(model.get('arch', '?')))} + {html.escape(str(model.get('head', '?')))} head, "
         f"variant {html.escape(str(meta.get('variant', '?')))}, {len(predictor.bundle.models)} fold "
-        f"model(s), {html.escape(perf)}; training data: {html.escape(str(data_kind or 'unknown'))}.</p>")
+        f"model(s), {html.escape(perf)}; training data: {html.escape(_data_words(meta))}.</p>")
     parts.append(f"<p style='margin:2px 0 0 0;font-size:90%'>Every image: "
                  f"{html.escape(predictor.describe())}</p>")
     return "\n".join(parts)
@@ -565,7 +594,7 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                         explain = gr.Radio(
                             choices=[("the shown grade", -1)]
                             + [(f"{k} {n}", k) for k, n in enumerate(predictor.class_names)],
-                            value=-1, label="Heatmap for", visible=settings.gradcam)
+                            value=-1, label="Heatmap for", visible=settings.gradcam and predictor.heatmap_possible)
                         button = gr.Button("Grade", variant="primary")
                         gr.Markdown(f"<small>Limits: {limits.max_mb:g} MB, {limits.max_side} px per "
                                     f"side. The image is preprocessed exactly as in training "
@@ -579,7 +608,7 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                                         interactive=False, height=420, buttons=["fullscreen"])
                     overlay = gr.Image(label="Grad-CAM (red: regions that raise the explained "
                                        "grade's score)", interactive=False, height=420,
-                                       buttons=["fullscreen"])
+                                       buttons=["fullscreen"], visible=predictor.heatmap_possible)
                 with gr.Accordion("Details (JSON)", open=False):
                     details = gr.JSON(label="Prediction")
                 outputs = [result, label, original, overlay, details]

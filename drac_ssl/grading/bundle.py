@@ -299,7 +299,7 @@ to diagnose, grade or triage patients.
 
 ## What it was trained on
 - Data: {data.get('kind')} ({data.get('root') or 'unknown root'}); {data.get('n_train', '?')}
-  training images (per grade: {data.get('train_per_grade', '?')}), {data.get('n_test', '?')}
+  training images (per grade: {_counts_words(data.get('train_per_grade'))}), {data.get('n_test', '?')}
   test images. {data.get('note', '')}
 - Self-supervised pretraining (VICReg{', then UMM' if meta['variant'] == 'vicreg_umm' else ''})
   on the ingested images without labels{' (not used: random init)' if meta['variant'] == 'scratch' else ''};
@@ -346,7 +346,7 @@ def _freeze_words(freeze: Any) -> str:
 
 RARE_RECALL = 0.2
 """A grade found (recalled) in fewer than this share of its images, out of fold, is named in
-the model card as one the model rarely gives."""
+the model card as one the model rarely finds."""
 
 
 def per_grade_outcomes(report: dict[str, Any], names: Sequence[str]) -> list[dict[str, Any]]:
@@ -369,6 +369,13 @@ def per_grade_outcomes(report: dict[str, Any], names: Sequence[str]) -> list[dic
     return out
 
 
+def _counts_words(counts: Any) -> str:
+    """``{'No DR': 540, 'Mild': 140}`` -> ``No DR 540, Mild 140`` ("?" when not a mapping)."""
+    if not isinstance(counts, dict) or not counts:
+        return "?"
+    return ", ".join(f"{name} {n}" for name, n in counts.items())
+
+
 def _per_grade_card(rows: Sequence[dict[str, Any]]) -> str:
     """The model card's per-grade table and, for grades found in under :data:`RARE_RECALL`
     of their images, a warning that names them."""
@@ -383,10 +390,11 @@ def _per_grade_card(rows: Sequence[dict[str, Any]]) -> str:
     rare = [r for r in rows if r["images"] and r["recall"] is not None and r["recall"] < RARE_RECALL]
     warning = ""
     if rare:
-        warning = ("\n> **This model rarely gives " + ", ".join(
+        warning = ("\n> **This model rarely finds " + ", ".join(
             f"grade {r['grade']} ({r['name']}: {r['found']} of {r['images']} found"
             + ("; never given" if r["given"] == 0 else "") + ")" for r in rare)
-            + "**, out of fold: do not rely on it to find "
+            + "**, out of fold (sensitivity under "
+            + f"{RARE_RECALL:.0%}): do not rely on it to find "
             + ("that grade" if len(rare) == 1 else "those grades") + ".\n")
     return ("\nPer grade, out of fold (the grade the model gave against the true one):\n\n"
             "| true grade | images | graded correctly (sensitivity) | images given this grade |\n"

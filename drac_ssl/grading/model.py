@@ -183,9 +183,10 @@ class InputSpec:
             filt = (f" -> Graham's local-mean subtraction (sigma {self.source_size}/60"
                     f"{', mask outside 90% of the radius' if self.graham_mask else ''})"
                     if self.graham else "")
+            to_model = ("" if self.image_size == self.source_size else
+                        f" -> cv2.resize to {self.image_size}x{self.image_size} (INTER_AREA)")
             steps = (f"{kind}{crop} -> cv2.resize to {self.source_size}x{self.source_size} "
-                     f"(INTER_AREA){filt} (as the ingest cache) -> cv2.resize to "
-                     f"{self.image_size}x{self.image_size} (INTER_AREA) -> (x/255 - mean) / std "
+                     f"(INTER_AREA){filt} (as the ingest cache){to_model} -> (x/255 - mean) / std "
                      f"per channel")
         meta = {
             "channels": self.channels,

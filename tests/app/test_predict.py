@@ -129,6 +129,7 @@ def test_explain_another_grade(predictor: Predictor, sample_path: Path) -> None:
     assert pred.explained == other and pred.grade == shown.grade
     np.testing.assert_array_equal(pred.probs, shown.probs)  # the grading does not change
     assert pred.cam_cells == (2, 2)  # layer4 of a 64 px input (stride 32)
+    assert predictor.layer4_cells == (2, 2) and predictor.heatmap_possible
     summary = pred.heatmap_summary(predictor.target_layer)
     assert summary is not None and summary["explains_grade"] == other
     assert summary["empty"] == (float(pred.heatmap.max()) == 0.0)
@@ -331,6 +332,9 @@ def test_a_single_cell_target_layer_gives_no_heatmap_and_says_why(tmp_path: Path
     assert "Heatmap: none" in text and "single 1 × 1 cell" in text and "28 px" in text
     assert pred.probs.shape == (5,) and abs(float(pred.probs.sum()) - 1) < 1e-6
     assert _resize_words(predictor.bundle.spec) == "resize to 28 x 28 px"  # not "28 px, then 28 px"
+    # known before any image: the page hides the heatmap controls and says why once
+    assert predictor.layer4_cells == (1, 1) and not predictor.heatmap_possible
+    assert "no heatmap: at this model's 28 px input backbone.layer4 is a single 1 x 1 cell" in predictor.describe()
 
 
 def test_images_unlike_the_training_images_are_flagged_before_the_grade(tmp_path: Path, one_thread: None) -> None:
@@ -611,3 +615,18 @@ def test_a_blank_image_is_refused_alone_and_counted_in_a_batch(predictor: Predic
     summary, rows, csv_path = _grade_batch_now(predictor, AppSettings(), [str(black), str(scan)])
     assert csv_path is not None and len(rows) == 2
     assert "1 of the graded image(s) are blank or near-constant" in summary
+
+
+def test_the_page_names_the_training_data_and_the_grades_the_model_rarely_finds() -> None:
+    from app.server import _data_words, _rare_grades_line
+
+    meta = {"data": {"kind": "medmnist", "root": "/x/retinamnist_public.npz", "n_train": 1200},
+            "per_grade": [{"grade": 0, "name": "No DR", "images": 540, "found": 408, "recall": 0.76},
+                          {"grade": 1, "name": "Mild", "images": 140, "found": 5, "recall": 5 / 140},
+                          {"grade": 4, "name": "PDR", "images": 72, "found": 0, "recall": 0.0}]}
+    assert _data_words(meta) == "medmnist (retinamnist_public.npz), 1200 labelled images"
+    assert _data_words({"data": {"kind": "phantom", "root": "/tmp/p", "n_train": 611}}) == \
+        "phantom, 611 labelled images"
+    line = _rare_grades_line(meta)
+    assert "rarely found Mild (5 of 140), PDR (0 of 72)" in line and "does not rule them out" in line
+    assert _rare_grades_line({"per_grade": meta["per_grade"][:1]}) == ""

@@ -113,6 +113,7 @@ def test_bundle_metadata_and_model_card(exported_run: Path) -> None:
     assert sum(r["images"] for r in per_grade) == 30 == sum(r["given"] for r in per_grade)
     assert "Per grade, out of fold" in card and "| 0 Normal | " in card
     assert "backbone frozen (the head alone trained) during fine-tuning" in card
+    assert "(per grade: Normal " in card and "{" not in card.split("(per grade:")[1].split(")")[0]
     assert "0 Normal (no diabetic retinopathy), 1 NPDR (non-proliferative DR)" in card
     # the out-of-distribution check: fitted on the 30 labelled training images
     assert meta["input_profile"]["file"] == "input_profile.npz" and meta["input_profile"]["images"] == 30
