@@ -242,7 +242,8 @@ def _unlike_line(flags: np.ndarray | None, cases: Sequence[str]) -> str:
         return ""
     flagged = [c for c, f in zip(cases, flags, strict=True) if f]
     shown = ", ".join(flagged[:10]) + (f" and {len(flagged) - 10} more" if len(flagged) > 10 else "")
-    return (f"{len(flagged)} of the {len(cases)} image(s) are unlike the model's training images "
+    verb = "is" if len(flagged) == 1 else "are"
+    return (f"{len(flagged)} of the {len(cases)} image(s) {verb} unlike the model's training images "
             f"(its out-of-distribution check, see the model card): {shown}. Their grades may mean "
             f"nothing; check that they are the kind of image the model was trained on.")
 
@@ -306,6 +307,8 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool, device: st
     for line in issues:
         print(line)
     converted = f", {len(warnings)} converted to the model's channels (see the warnings)" if warnings else ""
+    n_unlike = int(np.concatenate(flag_parts).sum()) if flag_parts else 0
+    converted += f", {n_unlike} unlike the training images (see the warning)" if n_unlike else ""
     rule = ("the most probable grade" if bundle.calibration.decision == "argmax" else
             "the expected grade cut at QWK-tuned thresholds, so not always the largest P")
     print(f"{'OK' if not issues else 'PROBLEMS'}: {len(files)} image(s) graded with {bundle.path} -> "

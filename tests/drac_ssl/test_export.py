@@ -144,9 +144,11 @@ def test_command_line_names_the_images_unlike_the_training_images(
     cv2.imwrite(str(folder / "white.png"), np.full((64, 64), 255, np.uint8))
     capsys.readouterr()
     assert export.main([str(exported_run), "--images", str(folder), "--out", str(tmp_path / "x.csv")]) == 0
-    err = capsys.readouterr().err
+    captured = capsys.readouterr()
+    err, out = captured.err, captured.out
     line = next(x for x in err.splitlines() if "unlike the model's training images" in x)
-    assert line.startswith("warning: 1 of the 4 image(s)") and line.count(".png") == 1 and "white.png" in line
+    assert line.startswith("warning: 1 of the 4 image(s) is unlike") and line.count(".png") == 1
+    assert "white.png" in line and "1 unlike the training images" in out
 
 
 def test_read_image_any_converts_rgb_and_16_bit_like_the_ingest(tmp_path: Path) -> None:
