@@ -4,7 +4,10 @@ everything needed to use it and to judge it.
 :func:`build_bundle` writes ``run_dir/bundle/`` from ``run_dir/finetune/`` (the variant of
 ``finetune/summary.json``, the best out-of-fold kappa):
 
-* the fold ensemble's weights (safetensors; a frozen backbone is stored once),
+* the fold ensemble's weights (safetensors; a frozen backbone is stored once; hard links to
+  ``finetune/<variant>/``'s files where the file system allows, so a bundle costs no disk
+  space of its own: the fine-tuning replaces its files atomically and never writes into them,
+  so the bundle keeps the weights it was built from),
 * ``metadata.json`` (MONAI-bundle style): the input format exactly as training used it
   (channels, size, the cached source size, per-channel normalisation, the ingest's fundus
   preprocessing and the steps), the grade names (K of them, from the data), the head and its
@@ -529,7 +532,10 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
             source = vdir / name
             if not source.is_file():
                 raise BundleError(f"{source}: weight file missing; rerun the finetune stage")
-            shutil.copyfile(source, tmp / name)
+            try:  # a hard link: the fine-tuning replaces its files atomically, never writes into them
+                os.link(source, tmp / name)
+            except OSError:  # another file system, or links not allowed
+                shutil.copyfile(source, tmp / name)
         first = load_fold_model(meta, tmp, meta["folds"][0])
         profile, why_not = training_input_profile(run_dir / "data", meta, first)
         if profile is not None:

@@ -522,3 +522,23 @@ def test_report_explains_a_pooled_auc_far_below_the_folds_and_a_zero_difference(
     assert report._identical(zero)
     assert not report._identical({**zero, "qwk": {"difference": 0.0, "ci_low": -0.01, "ci_high": 0.01}})
     assert not report._identical({})
+
+
+def test_the_bundle_links_the_fine_tuned_weights_and_keeps_them_when_finetuning_replaces_them(
+        exported_run: Path, tmp_path: Path) -> None:
+    import os
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(exported_run, run)
+    out = bundles.build_bundle(run, out=tmp_path / "bundle")
+    meta = json.loads((out / "metadata.json").read_text())
+    name = meta["folds"][0]["weights"][-1]
+    source = run / "finetune" / meta["variant"] / name
+    assert os.path.samefile(out / name, source)  # no second copy on disk
+    before = (out / name).read_bytes()
+    from drac_ssl.io import atomic_write_bytes
+
+    atomic_write_bytes(source, b"a rerun of the fine-tuning")  # how the package rewrites a file
+    assert (out / name).read_bytes() == before
+    bundles.load_bundle(out)
