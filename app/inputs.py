@@ -38,7 +38,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from data_prep.validate import BLANK_RANGE as _BLANK_RANGE
+from data_prep.validate import BLANK_STD as _BLANK_STD
 from data_prep.validate import inspect_image
+from data_prep.validate import is_blank as _is_blank
 
 __all__ = [
     "ACCEPTED_FORMATS",
@@ -61,10 +64,7 @@ FILE_TYPES = [".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"]
 """Extensions offered by the upload widgets (the content decides, not the name)."""
 MIN_SIDE = 256
 """Below this many pixels on the short side an image is flagged as too small."""
-BLANK_STD = 2.0
-"""Grey-level standard deviation (0..255) below which an image is flagged as blank."""
-BLANK_RANGE = 8
-"""... or a 1st-99th percentile range (grey levels) below this."""
+BLANK_STD, BLANK_RANGE = _BLANK_STD, _BLANK_RANGE  # data_prep.validate's, the export command's too
 MAX_ASPECT = 1.25
 """Long side / short side above which an image is flagged as non-square (UW-OCTA en-face
 exports are square)."""
@@ -121,13 +121,9 @@ class LoadedImage:
 
 
 def is_blank(gray: np.ndarray) -> bool:
-    """A blank or near-constant image: grey levels with a standard deviation below
-    :data:`BLANK_STD` or a 1st-99th percentile range below :data:`BLANK_RANGE` (sampled on a
-    grid of at most about 512 x 512 pixels)."""
-    h, w = gray.shape[:2]
-    sample = gray[:: max(1, h // 512), :: max(1, w // 512)]
-    lo, hi = np.percentile(sample, [1, 99])
-    return bool(float(sample.std()) < BLANK_STD or hi - lo < BLANK_RANGE)
+    """A blank or near-constant image: :func:`data_prep.validate.is_blank` (the export
+    command's test too)."""
+    return _is_blank(gray)
 
 
 def _mb(n: int) -> str:

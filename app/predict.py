@@ -233,6 +233,19 @@ class Predictor:
 
         return predict_images(self.bundle, images, tta=self.tta)
 
+    def grade_batch(self, images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """``(probs (n, K), classes (n,), warnings)`` of uint8 images in the model's channels,
+        each preprocessed once (:func:`drac_ssl.grading.predict.grade_images` with this
+        predictor's TTA): the probabilities of :meth:`probabilities`, and per image the
+        out-of-distribution warning of :meth:`unlike_training` ("" when none)."""
+        from drac_ssl.grading.predict import grade_images
+
+        graded = grade_images(self.bundle, images, tta=self.tta)
+        profile = self.bundle.input_profile
+        words = ([profile.warning(self.training_images_words) if f else "" for f in graded.unlike]
+                 if profile is not None and graded.unlike is not None else [""] * len(images))
+        return graded.probs, graded.classes, words
+
     def unlike_training(self, images: list[np.ndarray]) -> list[str]:
         """For each uint8 image in the model's channels, the out-of-distribution warning of
         :meth:`drac_ssl.grading.ood.InputProfile.warning` ("" when it looks like the training

@@ -500,8 +500,7 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
     if n_good:
         try:
             t1 = time.perf_counter()
-            probs, classes = predictor.probabilities(good_images)
-            unlike = predictor.unlike_training(good_images)
+            probs, classes, unlike = predictor.grade_batch(good_images)
             per_image = (time.perf_counter() - t1) / n_good
             for name, p, c, note, odd in zip(good_names, probs, classes, good_notes, unlike, strict=True):
                 rows.append([name, int(c), predictor.class_names[int(c)],

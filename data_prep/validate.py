@@ -36,6 +36,24 @@ from data_prep.problems import (  # noqa: F401 - re-exported: the historical hom
 )
 from drac_ssl.config import GRADE_SCALES
 
+BLANK_STD = 2.0
+"""Grey-level standard deviation (0..255) below which an image is blank (:func:`is_blank`)."""
+BLANK_RANGE = 8
+"""... or a 1st-99th percentile range (grey levels) below this."""
+
+
+def is_blank(image: np.ndarray) -> bool:
+    """A blank or near-constant image (nothing to grade): uint8 grey ``(H, W)`` or colour
+    ``(H, W, C)`` (its channel mean), with a standard deviation below :data:`BLANK_STD` or a
+    1st-99th percentile range below :data:`BLANK_RANGE` grey levels, sampled on a grid of at
+    most about 512 x 512 pixels. Used by the app and the export command alike."""
+    array = np.asarray(image)
+    grey = array if array.ndim == 2 else array.mean(axis=2)
+    h, w = grey.shape[:2]
+    sample = grey[:: max(1, h // 512), :: max(1, w // 512)]
+    lo, hi = np.percentile(sample, [1, 99])
+    return bool(float(sample.std()) < BLANK_STD or hi - lo < BLANK_RANGE)
+
 EXPECTED_SIDE = 1024
 """Side of a DRAC UW-OCTA en-face export; other sizes are resized with a warning."""
 DRAC_GRADES: tuple[str, ...] = GRADE_SCALES["drac"]

@@ -54,11 +54,11 @@ from drac_ssl.config import Config
 from drac_ssl.datasets import load_octa_cache
 from drac_ssl.grading.bundle import Bundle, BundleError, build_bundle, chance_warning, load_bundle
 from drac_ssl.grading.predict import (
+    grade_images,
     predict_images,
     preprocess_image,
     read_image,
     read_image_any,
-    unlike_training_images,
 )
 from drac_ssl.io import atomic_write_json
 from drac_ssl.runtime import resolve_device
@@ -160,8 +160,9 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
     if submission_path is None:
         submission_path = run_dir / "export" / ("submission.csv" if variant is None
                                                 else f"submission_{variant}.csv")
-    bundle_dir = build_bundle(run_dir, variant, bundle_dir)
-    bundle = load_bundle(bundle_dir, resolve_device(cfg.run.device))
+    device = resolve_device(cfg.run.device)
+    bundle_dir = build_bundle(run_dir, variant, bundle_dir, device=device)
+    bundle = load_bundle(bundle_dir, device)
     notes: list[str] = []
     data_dir = run_dir / "data"
     images, rows = load_octa_cache(data_dir, bundle.spec.source_size)
@@ -179,9 +180,9 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
                           f"the bundle's ({', '.join(names)}); rerun fine-tuning on this ingest")
     written: Path | None = None
     if test_rows:
-        probs, grades = predict_images(
-            bundle, [np.asarray(images[r["cache_index"]]) for r in test_rows], tta=cfg.finetune.tta,
-            ingested=True)
+        graded = grade_images(bundle, [np.asarray(images[r["cache_index"]]) for r in test_rows],
+                              tta=cfg.finetune.tta, ingested=True)
+        probs, grades = graded.probs, graded.classes
         cases = [r["id"] for r in test_rows]
         written = write_submission(submission_path, cases, probs, grades, num_grades=k)
         images_dir = _test_images_dir(data_dir, test_rows)
@@ -201,11 +202,10 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
         print(f"[export] {bundle.metadata['variant']}: {len(test_rows)} test images graded "
               f"({counts} per grade, {bundle.calibration.decision} decision) -> {written} "
               f"(checked against {images_dir or 'the manifest test ids'})")
-        unlike = _unlike_training(bundle, [np.asarray(images[r["cache_index"]]) for r in test_rows],
-                                  cases, ingested=True)
-        if unlike:
-            print(f"[export] note: {unlike}")
-            notes.append(unlike)
+        for line in (_unlike_line(graded.unlike, cases), _blank_line(graded.blank, cases)):
+            if line:
+                print(f"[export] note: {line}")
+                notes.append(line)
     else:
         notes.append("the ingest manifest has no test images: no submission written")
     chance = chance_warning(bundle.metadata.get("cv_metrics") or {})
@@ -227,21 +227,32 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
 # Command line
 
 
-def _unlike_training(bundle: Bundle, images: Sequence[np.ndarray], cases: Sequence[str],
-                     ingested: bool = False) -> str:
-    """One line naming the images the bundle's out-of-distribution check flags
-    (:func:`drac_ssl.grading.predict.unlike_training_images`; at most 10 named), or "" when
-    none is flagged or the bundle has no input profile."""
-    checked = unlike_training_images(bundle, images, ingested)
-    return _unlike_line(None if checked is None else checked[1], cases)
+def _named(flags: np.ndarray, cases: Sequence[str]) -> tuple[list[str], str]:
+    """The flagged cases and at most 10 of them in words."""
+    flagged = [c for c, f in zip(cases, flags, strict=True) if f]
+    return flagged, ", ".join(flagged[:10]) + (f" and {len(flagged) - 10} more" if len(flagged) > 10 else "")
+
+
+def _blank_line(blank: np.ndarray, cases: Sequence[str]) -> str:
+    """One line naming the blank or near-constant images (graded, so that a submission lists
+    every case, but with nothing to grade), or "" when there are none."""
+    if not blank.any():
+        return ""
+    flagged, shown = _named(blank, cases)
+    verb = "is" if len(flagged) == 1 else "are"
+    return (f"{len(flagged)} of the {len(cases)} image(s) {verb} blank or near-constant: {shown}. "
+            f"There is nothing to grade in them; their rows are in the CSV only so that it lists "
+            f"every case.")
 
 
 def _unlike_line(flags: np.ndarray | None, cases: Sequence[str]) -> str:
-    """:func:`_unlike_training`'s line from the flags ``(n,)`` of ``cases``."""
+    """One line naming the images the bundle's out-of-distribution check flags
+    (:func:`drac_ssl.grading.predict.grade_images`; at most 10 named), or "" when none is
+    flagged or the bundle has no input profile (``flags`` None)."""
     if flags is None or not flags.any():
         return ""
     flagged = [c for c, f in zip(cases, flags, strict=True) if f]
-    shown = ", ".join(flagged[:10]) + (f" and {len(flagged) - 10} more" if len(flagged) > 10 else "")
+    _, shown = _named(flags, cases)
     verb = "is" if len(flagged) == 1 else "are"
     return (f"{len(flagged)} of the {len(cases)} image(s) {verb} unlike the model's training images "
             f"(its out-of-distribution check, see the model card): {shown}. Their grades may mean "
@@ -270,7 +281,7 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool, device: st
     channels = bundle.spec.channels
     problems: list[str] = []
     warnings: list[str] = []
-    probs_parts, grade_parts, flag_parts = [], [], []
+    probs_parts, grade_parts, flag_parts, blank_parts = [], [], [], []
     for start in range(0, len(files), PREDICT_CHUNK):
         chunk: list[np.ndarray] = []
         for path in files[start:start + PREDICT_CHUNK]:
@@ -281,12 +292,12 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool, device: st
             except (OSError, ValueError) as exc:
                 problems.append(str(exc))
         if not problems:
-            probs, grades = predict_images(bundle, chunk, tta=tta)
-            probs_parts.append(probs)
-            grade_parts.append(grades)
-            checked = unlike_training_images(bundle, chunk)
-            if checked is not None:
-                flag_parts.append(checked[1])
+            graded = grade_images(bundle, chunk, tta=tta)
+            probs_parts.append(graded.probs)
+            grade_parts.append(graded.classes)
+            blank_parts.append(graded.blank)
+            if graded.unlike is not None:
+                flag_parts.append(graded.unlike)
     if problems:
         raise BundleError(f"{len(problems)} image(s) cannot be read (nothing written):\n  "
                           + "\n  ".join(problems))
@@ -296,9 +307,17 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool, device: st
                      np.concatenate(grade_parts), num_grades=k)
     for line in warnings:
         print(f"warning: {line}", file=sys.stderr)
-    unlike = _unlike_line(np.concatenate(flag_parts) if flag_parts else None, [p.name for p in files])
-    if unlike:
-        print(f"warning: {unlike}", file=sys.stderr)
+    cases = [p.name for p in files]
+    blank = np.concatenate(blank_parts)
+    for line in (_unlike_line(np.concatenate(flag_parts) if flag_parts else None, cases),
+                 _blank_line(blank, cases)):
+        if line:
+            print(f"warning: {line}", file=sys.stderr)
+    if bundle.input_profile is None:
+        print(f"note: {bundle.path} has no out-of-distribution check (a bundle built by an older "
+              f"version, or without the ingest cache): images unlike its training images are graded "
+              f"without a word. Rebuild it from its run folder to have one: python -c \"from "
+              f"drac_ssl.grading.bundle import build_bundle; build_bundle('RUN')\"", file=sys.stderr)
     chance = chance_warning(bundle.metadata.get("cv_metrics") or {})  # the stage's caveat, same rule
     if chance:
         print(f"warning: {chance}", file=sys.stderr)
@@ -309,6 +328,7 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool, device: st
     converted = f", {len(warnings)} converted to the model's channels (see the warnings)" if warnings else ""
     n_unlike = int(np.concatenate(flag_parts).sum()) if flag_parts else 0
     converted += f", {n_unlike} unlike the training images (see the warning)" if n_unlike else ""
+    converted += f", {int(blank.sum())} blank (see the warning)" if blank.any() else ""
     rule = ("the most probable grade" if bundle.calibration.decision == "argmax" else
             "the expected grade cut at QWK-tuned thresholds, so not always the largest P")
     print(f"{'OK' if not issues else 'PROBLEMS'}: {len(files)} image(s) graded with {bundle.path} -> "

@@ -326,8 +326,7 @@ def _pooling_gap(metrics: dict[str, Any]) -> str:
             f"{_num(mean)}): each fold's AUC ranks only the images one fold model scored, while "
             f"the pooled one also ranks images of different fold models against each other, whose "
             f"probabilities are on different scales. With few images per fold the folds' own AUCs "
-            f"are also very uncertain; the pooled figure is the one that describes the exported "
-            f"ensemble's ranking of new images.")
+            f"are also very uncertain.")
 
 
 def _identical(d: dict[str, Any]) -> bool:

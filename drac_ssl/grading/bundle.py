@@ -265,10 +265,13 @@ def _model_card(meta: dict[str, Any]) -> str:
     profile = meta.get("input_profile") or {}
     if profile.get("file"):
         ood_line = (f"Images unlike the training data ({unlike}) may be graded badly. An image "
-                    f"whose input lies farther from the training images than "
-                    f"{profile.get('percentile', 99):g} % of them do is flagged before its grade "
-                    f"({profile.get('how')}); the check sees the coarse layout of brightness and "
-                    f"colour, not lesions, so an unflagged image may still be unlike them.")
+                    f"is flagged before its grade as unlike the training images when it lies "
+                    f"more than {profile.get('margin', 2):g} times as far from them as all but "
+                    f"{100 - profile.get('percentile', 99):g} % of the training images themselves "
+                    f"do, measured on the model's own features and the image's coarse layout of "
+                    f"brightness and colour ({profile.get('how')}). It catches images of another "
+                    f"kind, not lesions the model misreads: an unflagged image may still be "
+                    f"graded badly.")
     else:
         ood_line = (f"Images unlike the training data ({unlike}) are graded without warning: this "
                     f"bundle has no out-of-distribution check ({profile.get('why') or 'built by an older version'}).")
@@ -410,12 +413,13 @@ def training_input_profile(data_dir: str | os.PathLike[str], meta: dict[str, Any
     ingest (``data_dir/manifest.csv`` rows with ``split=train``, a grade and a fold >= 0;
     their rows of ``data_dir/cache/<source size>px.npy``), each preprocessed as a new image
     would be (:func:`drac_ssl.grading.predict.preprocess_image` with ``ingested=True``), with
-    the backbone features of ``model`` (the bundle's first fold model, on the CPU).
+    the backbone features of ``model`` (the bundle's first fold model, on its device).
     Returns ``(profile, "")``, or ``(None, why)`` when the ingest cache or manifest is
     missing or unreadable, or there are too few images."""
     import numpy as np
 
     data_dir = Path(data_dir)
+    device = next(model.parameters()).device
     spec = input_spec_of(meta)
     cache = data_dir / "cache" / f"{spec.source_size}px.npy"
     manifest = data_dir / "manifest.csv"
@@ -435,7 +439,7 @@ def training_input_profile(data_dir: str | os.PathLike[str], meta: dict[str, Any
             for start in range(0, len(rows), 64):
                 x = torch.stack([preprocess_image(np.asarray(images[i]), meta, ingested=True)
                                  for i in rows[start:start + 64]])
-                yield x, model.backbone(x).float()
+                yield x, model.backbone(x.to(device)).float().cpu()
 
     try:
         return fit_input_profile(batches()), ""
@@ -444,14 +448,17 @@ def training_input_profile(data_dir: str | os.PathLike[str], meta: dict[str, Any
 
 
 def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
-                 out: str | os.PathLike[str] | None = None) -> Path:
+                 out: str | os.PathLike[str] | None = None,
+                 device: str | torch.device = "cpu") -> Path:
     """Write ``run_dir/bundle/`` (or ``out``) from the fine-tuning outputs (see the module
     docstring).
 
     ``variant`` defaults to the one selected in ``finetune/summary.json``; another variant
     (``scratch``, ``vicreg``, ``vicreg_umm``) gives that variant's fold ensemble, e.g. into
     ``out=run_dir/bundles/<variant>``. The bundle is assembled in a temporary folder and
-    moved into place, replacing an older one.
+    moved into place, replacing an older one. ``device``: where the first fold model
+    describes the training images for the out-of-distribution profile (the run's device:
+    a GPU run's export does not redo them on the CPU).
     """
     run_dir = Path(run_dir)
     ft_dir = run_dir / "finetune"
@@ -536,7 +543,8 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
                 os.link(source, tmp / name)
             except OSError:  # another file system, or links not allowed
                 shutil.copyfile(source, tmp / name)
-        first = load_fold_model(meta, tmp, meta["folds"][0])
+        dev = torch.device(device) if not isinstance(device, torch.device) else device
+        first = load_fold_model(meta, tmp, meta["folds"][0]).to(dev)
         profile, why_not = training_input_profile(run_dir / "data", meta, first)
         if profile is not None:
             profile.save(tmp / PROFILE_FILE)

@@ -63,8 +63,10 @@ __all__ = [
     "EnsembleOutput",
     "FLIP_NAMES",
     "TTA_FLIPS",
+    "GradedImages",
     "conform_channels",
     "ensemble_outputs",
+    "grade_images",
     "input_spec_of",
     "model_channels",
     "predict_images",
@@ -413,3 +415,39 @@ def unlike_training_images(bundle: Bundle, images: Sequence[np.ndarray], ingeste
         return np.zeros(0), np.zeros(0, dtype=bool)
     inputs = torch.stack([preprocess_image(image, bundle.metadata, ingested) for image in images])
     return profile.unlike_training(inputs, profile_features(bundle, inputs))
+
+
+@dataclass
+class GradedImages:
+    """:func:`grade_images`' result for ``n`` images: ``probs`` ``(n, K)`` and ``classes``
+    ``(n,)`` as :func:`predict_images` returns them; ``unlike`` ``(n,)`` bool, flagged by the
+    bundle's out-of-distribution check (None: the bundle has none, see
+    :func:`unlike_training_images`); ``blank`` ``(n,)`` bool, blank or near-constant images
+    (:func:`data_prep.validate.is_blank`: nothing to grade)."""
+
+    probs: np.ndarray
+    classes: np.ndarray
+    unlike: np.ndarray | None
+    blank: np.ndarray
+
+
+def grade_images(bundle: Bundle, images: Sequence[np.ndarray], tta: bool = True,
+                 ingested: bool = False) -> GradedImages:
+    """Grade uint8 images in the model's channels and check them, preprocessing each once:
+    :func:`predict_images`' probabilities and grades, the out-of-distribution check of
+    :func:`unlike_training_images` and the blank-image test, for the export command, the
+    export stage and the app's batch tab."""
+    from data_prep.validate import is_blank
+
+    k = bundle.calibration.num_grades
+    blank = np.array([is_blank(image) for image in images], dtype=bool)
+    if len(images) == 0:
+        none = None if bundle.input_profile is None else np.zeros(0, dtype=bool)
+        return GradedImages(np.zeros((0, k)), np.zeros(0, dtype=np.int64), none, blank)
+    inputs = torch.stack([preprocess_image(image, bundle.metadata, ingested) for image in images])
+    probs, _, classes = predict_tensors(bundle, inputs, tta)
+    unlike = None
+    if bundle.input_profile is not None:
+        unlike = bundle.input_profile.unlike_training(inputs, profile_features(bundle, inputs))[1]
+    return GradedImages(probs, classes, unlike, blank)
+

@@ -118,7 +118,8 @@ def test_bundle_metadata_and_model_card(exported_run: Path) -> None:
     # the out-of-distribution check: fitted on the 30 labelled training images
     assert meta["input_profile"]["file"] == "input_profile.npz" and meta["input_profile"]["images"] == 30
     assert (exported_run / "bundle" / "input_profile.npz").is_file()
-    assert "flagged before its grade" in card and "graded without warning" not in card
+    assert "flagged before its grade as unlike the training images when it lies more than 2 times as far" in card
+    assert "all but 1 % of the training images" in card and "graded without warning" not in card
 
 
 def test_the_bundle_flags_images_unlike_the_training_images(exported_run: Path) -> None:
@@ -542,3 +543,30 @@ def test_the_bundle_links_the_fine_tuned_weights_and_keeps_them_when_finetuning_
     atomic_write_bytes(source, b"a rerun of the fine-tuning")  # how the package rewrites a file
     assert (out / name).read_bytes() == before
     bundles.load_bundle(out)
+
+
+def test_command_line_names_blank_images_and_says_when_a_bundle_has_no_check(
+        exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    folder = tmp_path / "with_black"
+    folder.mkdir()
+    for path in sorted((exported_run / "images" / "test").iterdir())[:2]:
+        (folder / path.name).write_bytes(path.read_bytes())
+    cv2.imwrite(str(folder / "black.png"), np.zeros((64, 64), np.uint8))
+    capsys.readouterr()
+    assert export.main([str(exported_run), "--images", str(folder), "--out", str(tmp_path / "x.csv")]) == 0
+    captured = capsys.readouterr()
+    line = next(x for x in captured.err.splitlines() if "blank or near-constant" in x)
+    assert "1 of the 3 image(s) is blank or near-constant: black.png" in line
+    assert "1 blank (see the warning)" in captured.out and len(_submission(tmp_path / "x.csv")) == 3
+    assert "no out-of-distribution check" not in captured.err
+
+    old = tmp_path / "old_bundle"  # built before the check existed: no input_profile
+    shutil.copytree(exported_run / "bundle", old)
+    meta = json.loads((old / "metadata.json").read_text())
+    del meta["input_profile"]
+    (old / "metadata.json").write_text(json.dumps(meta))
+    assert export.main([str(old), "--images", str(folder), "--out", str(tmp_path / "y.csv")]) == 0
+    err = capsys.readouterr().err
+    assert "has no out-of-distribution check" in err and "build_bundle('RUN')" in err
