@@ -19,6 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from grade_fix import follow_grade_fix
 
 from data_prep import ingest, validate
 from data_prep.folds import assign_folds
@@ -591,26 +592,9 @@ def test_a_grade_with_fewer_images_than_folds_is_named_with_its_fix(tmp_path: Pa
     assert "grade 0" not in line
 
 
-def follow_grade_fix(fix: str, csv_path: Path, neighbour: int = 0) -> list[str]:
-    """Do what a grade fix says, as a user would, in a two-column label CSV: relabel the lines
-    it names to the first (``neighbour=0``) or second grade it offers, then replace the grades
-    one by one in the order it gives; return the ``--grades`` arguments it says to pass."""
-    lines = csv_path.read_text().splitlines()
-    relabel = re.search(r"relabel its images? ([^(]+) \(lines? ([\d, ]+)\) from \d+ to (.+?), then", fix)
-    if relabel:
-        to = re.findall(r"(\d+) \(", relabel[3])[neighbour]
-        for number in relabel[2].split(", "):
-            name = lines[int(number) - 1].split(",")[0]
-            assert name in relabel[1].split(", "), (name, fix)  # the line holds the image named
-            lines[int(number) - 1] = f"{name},{to}"
-    moves = re.search(r"so that they run 0\.\.\d+ \(([^)]*)\)", fix)
-    for old, new in re.findall(r"(\d+) -> (\d+)", moves[1] if moves else ""):
-        lines = [lines[0]] + [f"{row.split(',')[0]},{new}" if row.split(",")[1] == old else row
-                              for row in lines[1:]]
-    csv_path.write_text("\n".join(lines) + "\n")
-    option = re.search(r'--grades "[^"]*"', fix)
-    assert option is not None, fix
-    return shlex.split(option[0])
+def grades_options(fix: str, csv_path: Path, neighbour: int = 0) -> list[str]:
+    """:func:`grade_fix.follow_grade_fix` for the ingest: the ``--grades`` arguments it says to pass."""
+    return shlex.split(follow_grade_fix(fix, csv_path, r'--grades "[^"]*"', neighbour))
 
 
 def ingest_cli(root: Path, out: Path, *options: str) -> int:
@@ -648,7 +632,7 @@ def test_a_grade_without_images_is_warned_and_its_fix_works(
     assert "convert it automatically" not in message
     # follow the fix: the grades are numbered 0..3 and named, and nothing is left to say
     fix = line.split(" -> ", 1)[1]
-    options = follow_grade_fix(fix, root / "labels.csv")
+    options = grades_options(fix, root / "labels.csv")
     assert options == ["--grades", "No DR,Moderate,Severe,PDR"]
     assert ingest_cli(root, tmp_path / "after", *options, "--folds", "3") == 0
     printed = capsys.readouterr().out
@@ -674,7 +658,7 @@ def test_merging_a_grade_of_one_image_as_the_note_says_works(
         "005.png (line 6) from 1 to 0 (No DR) or 2 (Moderate), then renumber the grades, the "
         "relabelled ones too, so that they run 0..3 (2 -> 1, 3 -> 2, 4 -> 3, in this order), and "
         'pass --grades "No DR,Moderate,Severe,PDR"')
-    options = follow_grade_fix(fix, root / "labels.csv", neighbour)
+    options = grades_options(fix, root / "labels.csv", neighbour)
     assert ingest_cli(root, tmp_path / "after", *options, "--folds", "3") == 0
     printed = capsys.readouterr().out
     assert "warnings: 0   notes: 0" in printed and "errors" not in printed

@@ -7,7 +7,6 @@ is wrong, the fix) and the promise that a configuration that cannot run leaves n
 from __future__ import annotations
 
 import csv
-import re
 from pathlib import Path
 
 import cv2
@@ -15,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 from fake_ingest import SOURCE_SIZE, make_fake_ingest
+from grade_fix import follow_grade_fix
 
 from drac_ssl import preflight, train
 from drac_ssl.config import ConfigError, save_config
@@ -138,26 +138,9 @@ def plain_dataset(root: Path, grades: list[int]) -> Path:
     return root
 
 
-def follow_grade_fix(fix: str, csv_path: Path, neighbour: int = 0) -> str:
-    """Do what a grade fix says, as a user would, in a two-column label CSV (as in
-    tests/data_prep/test_ingest.py): relabel the lines it names to the first or second grade
-    it offers, replace the grades one by one in its order; return its data.grades setting."""
-    lines = csv_path.read_text().splitlines()
-    relabel = re.search(r"relabel its images? ([^(]+) \(lines? ([\d, ]+)\) from \d+ to (.+?), then", fix)
-    if relabel:
-        to = re.findall(r"(\d+) \(", relabel[3])[neighbour]
-        for number in relabel[2].split(", "):
-            name = lines[int(number) - 1].split(",")[0]
-            assert name in relabel[1].split(", "), (name, fix)  # the line holds the image named
-            lines[int(number) - 1] = f"{name},{to}"
-    moves = re.search(r"so that they run 0\.\.\d+ \(([^)]*)\)", fix)
-    for old, new in re.findall(r"(\d+) -> (\d+)", moves[1] if moves else ""):
-        lines = [lines[0]] + [f"{row.split(',')[0]},{new}" if row.split(",")[1] == old else row
-                              for row in lines[1:]]
-    csv_path.write_text("\n".join(lines) + "\n")
-    setting = re.search(r"data\.grades=\[[^]]*\]", fix)
-    assert setting is not None, fix
-    return setting[0]
+def grades_setting(fix: str, csv_path: Path, neighbour: int = 0) -> str:
+    """:func:`grade_fix.follow_grade_fix` for the preflight: the ``data.grades`` setting it says to pass."""
+    return follow_grade_fix(fix, csv_path, r"data\.grades=\[[^]]*\]", neighbour)
 
 
 def test_fundus_photographs_with_the_octa_recipe_are_warned(tmp_path: Path) -> None:
@@ -225,7 +208,7 @@ def test_a_grade_of_one_image_gets_a_fix_that_works_in_the_ingests_words(tmp_pat
     assert as_config_keys(note.fix) == fix
     assert note.what.startswith("grade 1 (NPDR) has only 1 labelled image; stratified 5-fold")
     # followed (merged into the grade above), the data pass with no word on their grades
-    setting = follow_grade_fix(fix, root / "labels.csv", neighbour=1)
+    setting = grades_setting(fix, root / "labels.csv", neighbour=1)
     assert setting == "data.grades=[Normal, PDR]"
     found = findings(f"data.root={root}", setting, *SMALL_BATCHES)
     assert [f.line for f in found if f.severity == "error" or "grade" in f.setting] == []
@@ -248,7 +231,7 @@ def test_a_grade_without_images_gets_the_ingests_warning_and_a_fix_that_works(tm
     strict = errors(*settings, "data.grades=[icdr]", "data.strict=true")["data.grades"]
     assert "(rejected by data.strict=true)" in strict
     assert "or run without data.strict=true to ingest the labels as they are" in strict
-    setting = follow_grade_fix(warned.fix, root / "labels.csv")
+    setting = grades_setting(warned.fix, root / "labels.csv")
     assert setting == "data.grades=[No DR, Moderate, Severe, PDR]"
     found = findings(*settings, setting, "data.strict=true")
     assert [f.line for f in found if f.severity == "error" or f.setting == "data.grades"] == []
