@@ -38,10 +38,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from data_prep.validate import BLANK_RANGE as _BLANK_RANGE
-from data_prep.validate import BLANK_STD as _BLANK_STD
-from data_prep.validate import inspect_image
-from data_prep.validate import is_blank as _is_blank
+from data_prep.validate import inspect_image, is_blank
 
 __all__ = [
     "ACCEPTED_FORMATS",
@@ -64,7 +61,6 @@ FILE_TYPES = [".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"]
 """Extensions offered by the upload widgets (the content decides, not the name)."""
 MIN_SIDE = 256
 """Below this many pixels on the short side an image is flagged as too small."""
-BLANK_STD, BLANK_RANGE = _BLANK_STD, _BLANK_RANGE  # data_prep.validate's, the export command's too
 MAX_ASPECT = 1.25
 """Long side / short side above which an image is flagged as non-square (UW-OCTA en-face
 exports are square)."""
@@ -120,10 +116,13 @@ class LoadedImage:
                                 self.name, colour=self.colour)[0]
 
 
-def is_blank(gray: np.ndarray) -> bool:
-    """A blank or near-constant image: :func:`data_prep.validate.is_blank` (the export
-    command's test too)."""
-    return _is_blank(gray)
+def _blank_words(gray: np.ndarray) -> str:
+    """"Blank or near-constant image (grey levels a..b, std s)" when :func:`is_blank`
+    (:func:`data_prep.validate.is_blank`, the export command's test too), else ""."""
+    if not is_blank(gray):
+        return ""
+    return (f"Blank or near-constant image (grey levels {int(gray.min())}..{int(gray.max())}, "
+            f"std {float(gray.std()):.1f})")
 
 
 def _mb(n: int) -> str:
@@ -227,14 +226,10 @@ def colour_model_warnings(image: LoadedImage, notes: list[str] | None = None) ->
     """Sanity warnings for a colour (3-channel) model: blank, grey (replicated into three
     channels: the model was trained on colour photographs), 16-bit, and the decoder's
     findings as ``Image file: ...``."""
-    gray = image.gray
     out: list[str] = []
-    h, w = gray.shape[:2]
-    sample = gray[:: max(1, h // 512), :: max(1, w // 512)]
-    lo, hi = np.percentile(sample, [1, 99])
-    if float(sample.std()) < BLANK_STD or hi - lo < BLANK_RANGE:
-        out.append(f"Blank or near-constant image (grey levels {int(sample.min())}..{int(sample.max())},"
-                   f" std {float(sample.std()):.1f}): there is nothing to grade.")
+    blank = _blank_words(image.gray)
+    if blank:
+        out.append(f"{blank}: there is nothing to grade.")
     if not image.colour:
         saved_as_colour = image.mode in ("RGB", "RGBA", "CMYK", "YCbCr")
         first = ("No colour: the file's three channels are identical (a grey picture saved as "
@@ -294,12 +289,9 @@ def sanity_warnings(gray: np.ndarray, mode: str = "L", notes: list[str] | None =
     if octa and min(h, w) < MIN_SIDE:
         out.append(f"Too small: {w} x {h} px (UW-OCTA en-face exports are 1024 x 1024; below "
                    f"{MIN_SIDE} px the vessels are not resolved).")
-    sample = gray[:: max(1, h // 512), :: max(1, w // 512)]
-    lo, hi = np.percentile(sample, [1, 99])
-    if float(sample.std()) < BLANK_STD or hi - lo < BLANK_RANGE:
-        out.append(f"Blank or near-constant image (grey levels {int(sample.min())}..{int(sample.max())},"
-                   f" std {float(sample.std()):.1f}): there is "
-                   f"{'no vessel pattern' if octa else 'nothing'} to grade.")
+    blank = _blank_words(gray)
+    if blank:
+        out.append(f"{blank}: there is {'no vessel pattern' if octa else 'nothing'} to grade.")
     aspect = max(h, w) / max(1, min(h, w))
     if octa and aspect > MAX_ASPECT:
         out.append(f"Not square: {w} x {h} px (aspect {aspect:.2f}); UW-OCTA en-face images are "

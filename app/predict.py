@@ -237,7 +237,8 @@ class Predictor:
         """``(probs (n, K), classes (n,), warnings)`` of uint8 images in the model's channels,
         each preprocessed once (:func:`drac_ssl.grading.predict.grade_images` with this
         predictor's TTA): the probabilities of :meth:`probabilities`, and per image the
-        out-of-distribution warning of :meth:`unlike_training` ("" when none)."""
+        out-of-distribution warning (:meth:`drac_ssl.grading.ood.InputProfile.warning`; ""
+        when the image looks like the training images, or the bundle has no input profile)."""
         from drac_ssl.grading.predict import grade_images
 
         graded = grade_images(self.bundle, images, tta=self.tta)
@@ -245,18 +246,6 @@ class Predictor:
         words = ([profile.warning(self.training_images_words) if f else "" for f in graded.unlike]
                  if profile is not None and graded.unlike is not None else [""] * len(images))
         return graded.probs, graded.classes, words
-
-    def unlike_training(self, images: list[np.ndarray]) -> list[str]:
-        """For each uint8 image in the model's channels, the out-of-distribution warning of
-        :meth:`drac_ssl.grading.ood.InputProfile.warning` ("" when it looks like the training
-        images, or when the bundle has no input profile)."""
-        from drac_ssl.grading.predict import unlike_training_images
-
-        checked = unlike_training_images(self.bundle, images)
-        profile = self.bundle.input_profile
-        if checked is None or profile is None:
-            return [""] * len(images)
-        return [profile.warning(self.training_images_words) if f else "" for f in checked[1]]
 
     @property
     def training_images_words(self) -> str:

@@ -227,36 +227,30 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
 # Command line
 
 
-def _named(flags: np.ndarray, cases: Sequence[str]) -> tuple[list[str], str]:
-    """The flagged cases and at most 10 of them in words."""
-    flagged = [c for c, f in zip(cases, flags, strict=True) if f]
-    return flagged, ", ".join(flagged[:10]) + (f" and {len(flagged) - 10} more" if len(flagged) > 10 else "")
-
-
-def _blank_line(blank: np.ndarray, cases: Sequence[str]) -> str:
-    """One line naming the blank or near-constant images (graded, so that a submission lists
-    every case, but with nothing to grade), or "" when there are none."""
-    if not blank.any():
-        return ""
-    flagged, shown = _named(blank, cases)
-    verb = "is" if len(flagged) == 1 else "are"
-    return (f"{len(flagged)} of the {len(cases)} image(s) {verb} blank or near-constant: {shown}. "
-            f"There is nothing to grade in them; their rows are in the CSV only so that it lists "
-            f"every case.")
-
-
-def _unlike_line(flags: np.ndarray | None, cases: Sequence[str]) -> str:
-    """One line naming the images the bundle's out-of-distribution check flags
-    (:func:`drac_ssl.grading.predict.grade_images`; at most 10 named), or "" when none is
-    flagged or the bundle has no input profile (``flags`` None)."""
+def _flagged_line(flags: np.ndarray | None, cases: Sequence[str], what: str, after: str) -> str:
+    """``"<k> of the <n> image(s) is/are <what>: a.png, b.png (at most 10 named). <after>"``,
+    or "" when no case is flagged (or ``flags`` is None)."""
     if flags is None or not flags.any():
         return ""
     flagged = [c for c, f in zip(cases, flags, strict=True) if f]
-    _, shown = _named(flags, cases)
+    shown = ", ".join(flagged[:10]) + (f" and {len(flagged) - 10} more" if len(flagged) > 10 else "")
     verb = "is" if len(flagged) == 1 else "are"
-    return (f"{len(flagged)} of the {len(cases)} image(s) {verb} unlike the model's training images "
-            f"(its out-of-distribution check, see the model card): {shown}. Their grades may mean "
-            f"nothing; check that they are the kind of image the model was trained on.")
+    return f"{len(flagged)} of the {len(cases)} image(s) {verb} {what}: {shown}. {after}"
+
+
+def _blank_line(blank: np.ndarray, cases: Sequence[str]) -> str:
+    """The line naming the blank or near-constant images (graded, so that a submission lists
+    every case, but with nothing to grade)."""
+    return _flagged_line(blank, cases, "blank or near-constant", "There is nothing to grade in "
+                         "them; their rows are in the CSV only so that it lists every case.")
+
+
+def _unlike_line(flags: np.ndarray | None, cases: Sequence[str]) -> str:
+    """The line naming the images the bundle's out-of-distribution check flags
+    (:func:`drac_ssl.grading.predict.grade_images`); ``flags`` None: the bundle has none."""
+    return _flagged_line(flags, cases, "unlike the model's training images (its out-of-distribution "
+                         "check, see the model card)", "Their grades may mean nothing; check that "
+                         "they are the kind of image the model was trained on.")
 
 
 def list_images(folder: str | os.PathLike[str]) -> list[Path]:
@@ -309,8 +303,8 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool, device: st
         print(f"warning: {line}", file=sys.stderr)
     cases = [p.name for p in files]
     blank = np.concatenate(blank_parts)
-    for line in (_unlike_line(np.concatenate(flag_parts) if flag_parts else None, cases),
-                 _blank_line(blank, cases)):
+    unlike = np.concatenate(flag_parts) if flag_parts else None
+    for line in (_unlike_line(unlike, cases), _blank_line(blank, cases)):
         if line:
             print(f"warning: {line}", file=sys.stderr)
     if bundle.input_profile is None:
@@ -326,8 +320,8 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool, device: st
     for line in issues:
         print(line)
     converted = f", {len(warnings)} converted to the model's channels (see the warnings)" if warnings else ""
-    n_unlike = int(np.concatenate(flag_parts).sum()) if flag_parts else 0
-    converted += f", {n_unlike} unlike the training images (see the warning)" if n_unlike else ""
+    converted += (f", {int(unlike.sum())} unlike the training images (see the warning)"
+                  if unlike is not None and unlike.any() else "")
     converted += f", {int(blank.sum())} blank (see the warning)" if blank.any() else ""
     rule = ("the most probable grade" if bundle.calibration.decision == "argmax" else
             "the expected grade cut at QWK-tuned thresholds, so not always the largest P")

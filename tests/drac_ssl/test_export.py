@@ -136,13 +136,18 @@ def test_the_bundle_flags_images_unlike_the_training_images(exported_run: Path) 
     assert profile.feature_dim == 512 and bundle.metadata["input_profile"]["margin"] == 2
 
 
+def _test_images_and(run: Path, folder: Path, n: int, name: str, pixels: np.ndarray) -> Path:
+    """``folder`` holding the first ``n`` test images of ``run`` and one more, ``name``."""
+    folder.mkdir()
+    for path in sorted((run / "images" / "test").iterdir())[:n]:
+        (folder / path.name).write_bytes(path.read_bytes())
+    cv2.imwrite(str(folder / name), pixels)
+    return folder
+
+
 def test_command_line_names_the_images_unlike_the_training_images(
         exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    folder = tmp_path / "mixed"
-    folder.mkdir()
-    for path in sorted((exported_run / "images" / "test").iterdir())[:3]:
-        (folder / path.name).write_bytes(path.read_bytes())
-    cv2.imwrite(str(folder / "white.png"), np.full((64, 64), 255, np.uint8))
+    folder = _test_images_and(exported_run, tmp_path / "mixed", 3, "white.png", np.full((64, 64), 255, np.uint8))
     capsys.readouterr()
     assert export.main([str(exported_run), "--images", str(folder), "--out", str(tmp_path / "x.csv")]) == 0
     captured = capsys.readouterr()
@@ -549,11 +554,7 @@ def test_command_line_names_blank_images_and_says_when_a_bundle_has_no_check(
         exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import shutil
 
-    folder = tmp_path / "with_black"
-    folder.mkdir()
-    for path in sorted((exported_run / "images" / "test").iterdir())[:2]:
-        (folder / path.name).write_bytes(path.read_bytes())
-    cv2.imwrite(str(folder / "black.png"), np.zeros((64, 64), np.uint8))
+    folder = _test_images_and(exported_run, tmp_path / "with_black", 2, "black.png", np.zeros((64, 64), np.uint8))
     capsys.readouterr()
     assert export.main([str(exported_run), "--images", str(folder), "--out", str(tmp_path / "x.csv")]) == 0
     captured = capsys.readouterr()
