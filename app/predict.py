@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from app.gradcam import EnsembleGradCAM, FoldMapGradCAM, resize_heatmap
-from app.inputs import InputLimits, LoadedImage, image_kind, load_upload
+from app.inputs import InputLimits, LoadedImage, describe_kind, image_kind, load_upload
 
 __all__ = ["NoBundleError", "Prediction", "Predictor", "find_newest_bundle", "make_bundle_hint"]
 
@@ -56,10 +56,6 @@ def find_newest_bundle(runs_dir: str | os.PathLike[str] = "runs") -> Path:
     if not found:
         raise NoBundleError(make_bundle_hint(root))
     return max(found, key=lambda p: (p / "metadata.json").stat().st_mtime)
-
-
-_TRAINING_WORDS = {"octa": "UW-OCTA images", "fundus": "fundus photographs"}
-"""A model's kind (:func:`app.inputs.image_kind`) -> its training images in words."""
 
 
 @dataclass
@@ -250,8 +246,8 @@ class Predictor:
     @property
     def training_images_words(self) -> str:
         """What the model was trained on, in the words of a warning: "colour fundus
-        photographs", "UW-OCTA images", ..."""
-        return _TRAINING_WORDS.get(self.kind, "images")
+        photographs", "UW-OCTA images", ... (:func:`app.inputs.describe_kind`, plural)."""
+        return f"{describe_kind(self.kind, self.channels)}s"
 
     def predict(self, image: np.ndarray, name: str = "image", warnings: list[str] | None = None,
                 gradcam: bool = True, explain: int | None = None) -> Prediction:
