@@ -95,7 +95,7 @@ from drac_ssl.config import validate as validate_config
 from drac_ssl.datasets import load_octa_cache
 from drac_ssl.engine import Monitor
 from drac_ssl.evaluation import stratified_split
-from drac_ssl.grading.bundle import VARIANT_STAGE
+from drac_ssl.grading.bundle import FREEZE_WORDS, VARIANT_STAGE
 from drac_ssl.grading.model import (
     DECISIONS,
     DEFAULT_CROP_SCALE,
@@ -138,8 +138,6 @@ __all__ = [
 ]
 
 VARIANTS = ("scratch", "vicreg", "vicreg_umm")
-FREEZE_WORDS = {"frozen": "backbone frozen", "last": "backbone's last stage trained",
-                "all": "whole backbone trained"}
 """Backbone variants, in the order of the comparison table."""
 EXTRACT_BATCH = 64
 _FT_DEFAULTS = FinetuneConfig()

@@ -343,7 +343,7 @@ Grad-CAM target layer: `{meta['gradcam_target_layer']}`.
 FREEZE_WORDS = {"frozen": "backbone frozen (the head alone trained)",
                 "last": "backbone frozen except its last stage (layer4)",
                 "all": "the whole backbone trained"}
-"""``finetune.freeze`` in words for the model card (as ``drac_ssl.finetune`` prints it)."""
+"""``finetune.freeze`` in words: the model card's and ``drac_ssl.finetune``'s console line."""
 
 
 def _freeze_words(freeze: Any) -> str:
