@@ -8,7 +8,9 @@ table instead of a script of their own: one row per run and variant, with
   run's ``config.yaml`` (the output-only settings :data:`drac_ssl.train.OUTPUT_ONLY_SETTINGS`
   such as ``run.name`` aside; ``data.grades``, ``data.channels``, ``data.layout`` and
   ``data.modality`` as the run's ingest resolved them, so ``[]`` and the scale it stands
-  for are not a difference),
+  for are not a difference); up to :data:`MAX_SETTING_COLUMNS` of them are columns, more get a
+  table of their own (setting by run), and the settings of speed only
+  (:data:`SPEED_SETTINGS`: ``pretrain.num_workers``, ``compile``, ...) a line of their own,
 * the mean number of training images per fold (``finetune/<variant>/metrics.json``,
   ``folds[*].n_train``: what ``finetune.label_fraction`` really left),
 * the out-of-fold QWK with its 95% CI, accuracy, AUC one-vs-one and one-vs-rest and macro F1
@@ -68,6 +70,14 @@ CSV_METRICS = (("qwk", "qwk"), ("qwk_ci_low", "qwk_ci_low"), ("qwk_ci_high", "qw
                ("accuracy", "accuracy"), ("auc_ovo", "auc"), ("auc_ovr", "auc_ovr"),
                ("macro_f1", "macro_f1"))
 """CSV column -> key of a ``comparison.json`` row (``auc`` there is the one-vs-one AUC)."""
+SPEED_SETTINGS = ("pretrain.compile", "pretrain.channels_last", "pretrain.num_workers",
+                  "pretrain.checkpoint_every")
+"""Settings that change how fast a run goes, not what it computes (its results only through
+float rounding or the order of random draws): the text names them in a line of their own
+instead of giving them a column; the CSV keeps them."""
+MAX_SETTING_COLUMNS = 3
+"""Up to this many differing settings are columns of the runs' table; more get a table of
+their own (one row per setting, one column per run), so the metrics stay readable."""
 
 
 class CompareError(ValueError):
@@ -202,20 +212,40 @@ class Comparison:
             lines += [self.header, ""]
         for problem in self.problems:
             lines += [f"> **Not comparable:** {problem}", ""]
-        header = ["run", *self.setting_keys, "variant", "train images / fold", "QWK (95% CI)",
+        result_keys = [key for key in self.setting_keys if key not in SPEED_SETTINGS]
+        speed_keys = [key for key in self.setting_keys if key in SPEED_SETTINGS]
+        columns = result_keys if len(result_keys) <= MAX_SETTING_COLUMNS else []
+        header = ["run", *columns, "variant", "train images / fold", "QWK (95% CI)",
                   "accuracy", "AUC OvO", "AUC OvR", "macro F1"]
-        body = [[row["run"], *(_setting_text(row[key]) for key in self.setting_keys), row["variant"],
+        body = [[row["run"], *(_setting_text(row[key]) for key in columns), row["variant"],
                  _count(row["train_images_per_fold"]),
                  _with_ci(row["qwk"], row["qwk_ci_low"], row["qwk_ci_high"]),
                  _num(row["accuracy"]), _num(row["auc_ovo"]), _num(row["auc_ovr"]), _num(row["macro_f1"])]
                 for row in self.table_rows()]
         lines += _table(header, body)
+        if not self.setting_keys:
+            where = "the runs' `config.yaml` settings are equal"
+        elif not result_keys:
+            where = "the runs' `config.yaml` settings that change results are equal"
+        elif columns:
+            where = "columns before the variant: the settings of `config.yaml` that differ among the runs"
+        else:
+            where = (f"the {len(result_keys)} settings of `config.yaml` that differ among the runs are "
+                     "in the next table")
         lines += ["Out-of-fold metrics of each run's `finetune/comparison.json` (QWK of the submitted "
-                  "grades, its CI the run's own bootstrap); "
-                  + ("columns before the variant: the settings of `config.yaml` that differ among the "
-                     "runs (output-only `run.*` settings aside)." if self.setting_keys else
-                     "the runs' `config.yaml` settings are equal (output-only `run.*` settings aside)."),
+                  f"grades, its CI the run's own bootstrap); {where} (output-only `run.*` settings aside).",
                   ""]
+        if result_keys and not columns:
+            lines += ["## Settings that differ", ""]
+            lines += _table(["setting", *self.labels],
+                            [[f"`{key}`", *(_setting_text(run.settings.get(key, ABSENT)) for run in self.runs)]
+                             for key in result_keys])
+        if speed_keys:
+            lines += ["Also different, settings of speed only (they change results only through float "
+                      "rounding or the order of random draws): "
+                      + "; ".join(f"`{key}` " + ", ".join(f"{label} {_setting_text(run.settings.get(key, ABSENT))}"
+                                                        for label, run in zip(self.labels, self.runs, strict=True))
+                                  for key in speed_keys) + ".", ""]
         lines += [f"## Pretrained minus {BASELINE}, per run", ""]
         if self.differences:
             lines += _table(["run", "difference", "images", *(METRIC_TITLES[m] for m in PAIRED_METRICS),

@@ -270,3 +270,37 @@ def test_data_settings_are_compared_as_the_ingest_resolved_them(tmp_path: Path) 
     assert comparison.runs[1].settings["data.layout"] == "plain"
     (implied / "data" / "ingest_summary.json").unlink()  # an ingest that recorded nothing
     assert "data.grades" in compare_runs([spelled, implied], n_boot=20).setting_keys
+
+
+def test_many_differing_settings_get_their_own_table_and_speed_settings_a_line(tmp_path: Path) -> None:
+    base = make_run(tmp_path, "base")
+    other = make_run(tmp_path, "other", ["finetune.head=mlp", "finetune.epochs=9", "finetune.lr=0.01",
+                                         "pretrain.epochs=7", "pretrain.num_workers=0",
+                                         "pretrain.compile=false"])
+    comparison = compare_runs([base, other], n_boot=20)
+    assert set(comparison.setting_keys) == {"finetune.head", "finetune.epochs", "finetune.lr",
+                                            "pretrain.epochs", "pretrain.num_workers", "pretrain.compile"}
+    text = comparison.markdown()
+    table = [line for line in text.splitlines() if line.startswith("| ")]
+    # the runs' table keeps only the metrics: 4 result settings are too many for columns
+    assert table[0].startswith("| run | variant | train images / fold | QWK (95% CI) |")
+    assert "## Settings that differ" in text
+    assert "| setting | base | other |" in text
+    assert "| `finetune.head` | conv | mlp |" in text and "| `pretrain.epochs` |" in text
+    # speed-only settings: neither columns nor rows, one line with each run's value
+    assert "| `pretrain.num_workers`" not in text
+    line = next(line for line in text.splitlines() if line.startswith("Also different, settings of speed only"))
+    assert "`pretrain.num_workers` base -1, other 0" in line and "`pretrain.compile` base auto, other false" in line
+    # the CSV keeps every differing setting as a column
+    header = comparison.table_csv().splitlines()[0].split(",")
+    assert "pretrain.num_workers" in header and "finetune.lr" in header
+
+
+def test_a_speed_only_difference_leaves_the_runs_table_without_setting_columns(tmp_path: Path) -> None:
+    base = make_run(tmp_path, "base")
+    other = make_run(tmp_path, "other", ["pretrain.channels_last=false"])
+    text = compare_runs([base, other], n_boot=20).markdown()
+    assert next(line for line in text.splitlines() if line.startswith("| ")).startswith("| run | variant |")
+    assert "settings that change results are equal" in text
+    assert "`pretrain.channels_last` base true, other false" in text
+    assert "## Settings that differ" not in text
