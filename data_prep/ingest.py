@@ -13,7 +13,8 @@ ingest --root DIR --out RUN_DATA`` wraps it. It
 4. chooses the channels (``data.channels``: 1, 3 or auto = what the images are) and
    assigns stratified (patient-grouped) folds over the K grades (:mod:`data_prep.folds`),
 5. writes, each atomically and in this order: the cache arrays, ``manifest.csv``,
-   ``ingest_summary.json`` (grades, channels, preprocessing, every finding) and, last,
+   ``ingest_summary.json`` (grades, channels, preprocessing, every finding, the stamps of
+   the label CSV or ``.npz`` that :mod:`data_prep.source_check` compares) and, last,
    ``cache/state.json``.
 """
 
@@ -40,6 +41,7 @@ from data_prep.folds import assign_folds
 from data_prep.grades import describe, empty_grades, resolve_grades
 from data_prep.layout import Layout, discover, scan_image_folder
 from data_prep.problems import counted
+from data_prep.source_check import stamp_sources
 from data_prep.validate import (
     IngestError,
     LabelRow,
@@ -627,6 +629,7 @@ def _summary(result: IngestResult, cfg: DataConfig, layout: Layout, plan: Plan,
         "test_dir": str(layout.test_dir) if layout.test_dir else None,
         "labels_csv": str(layout.labels_csv) if layout.labels_csv else None,
         "labels_csv_dialect": dialect or None,
+        "source_files": stamp_sources(layout),  # what a resumed run compares (source_check)
         "label_columns": {"image": layout.image_column, "grade": layout.grade_column}
         if layout.npz is None else None,
         "manifest": MANIFEST_NAME,

@@ -735,6 +735,7 @@ def _data_facts(c: _Findings, cfg: Config, run_dir: Path, stages: list[str]) -> 
     if "ingest" in stages:
         return _facts_from_layout(c, cfg) if d.root else _facts_from_phantom(cfg)
     if (data_dir / "manifest.csv").is_file():
+        _check_source_unchanged(c, cfg, run_dir)
         return _facts_from_ingest(c, cfg, data_dir)
     needing = [s for s in stages if s in TORCH_STAGES and (s != "umm" or cfg.umm.enabled)]
     if needing:
@@ -742,6 +743,22 @@ def _data_facts(c: _Findings, cfg: Config, run_dir: Path, stages: list[str]) -> 
                               f"run.stages has no ingest and {data_dir / 'manifest.csv'} does not exist",
                 _stages_fix(["ingest", *stages]))
     return None
+
+
+def _check_source_unchanged(c: _Findings, cfg: Config, run_dir: Path) -> None:
+    """Warn when the images or labels under ``data.root`` changed since the run's finished
+    ingest (:func:`data_prep.source_check.source_changes`): a resumed run goes on with the
+    data as it was ingested, which is right for a resume, but not what a user who has just
+    fixed a label expects."""
+    from data_prep.source_check import source_changes
+
+    changes = source_changes(run_dir / "data")
+    if changes:
+        c.warning("data.root", f"the data changed since this run ingested it: {'; '.join(changes)}. "
+                               "This run goes on with the data as it was ingested (its finished "
+                               "stages were made from it) and does not read the changes",
+                  f"to use the changed data, run the same command in a new run folder "
+                  f"(run.name=<a new name>), or delete {run_dir} to redo this one")
 
 
 def _pow2_at_most(n: int, cap: int) -> int:

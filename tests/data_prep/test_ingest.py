@@ -732,3 +732,40 @@ def test_ingest_messages_read_as_pipeline_settings_in_the_pipeline() -> None:
     assert as_config_keys("e.g. --channels auto") == "e.g. data.channels=auto"
     assert as_config_keys("run without --strict to convert") == "run without data.strict=true to convert"
     assert as_config_keys("--no-graham-mask stays") == "--no-graham-mask stays"  # no such setting spelled so
+
+
+def test_source_changes_after_an_ingest_are_found_without_decoding(
+        tmp_path: Path, count_decodes: Counter[str]) -> None:
+    from data_prep.source_check import source_changes
+
+    grades = {f"{i:03d}.png": i % 2 for i in range(1, 7)}
+    data = make_plain(tmp_path / "d", grades, test=("t1.png",))
+    out = tmp_path / "out"
+    ingest.run(config(data, grades=TWO_GRADES), out, verbose=False)
+    summary = ingest_summary(out)
+    assert summary["source_files"]["labels_csv"]["path"] == str(data / "labels.csv")
+    count_decodes.clear()
+    assert source_changes(out) == []
+    os.utime(data / "001.png", ns=(1, 1))  # touched, same bytes: no change
+    shutil.copy(data / "labels.csv", tmp_path / "copy.csv")
+    shutil.copy(tmp_path / "copy.csv", data / "labels.csv")  # copied back: same bytes
+    assert source_changes(out) == []
+
+    write_png(data / "002.png", 255 - smooth_image(1))  # replaced
+    write_png(data / "0035.png", smooth_image(42))  # added
+    (data / "test" / "t1.png").unlink()  # removed
+    with open(data / "labels.csv", "a", encoding="utf-8") as fh:
+        fh.write("0035.png,1\n")
+    assert source_changes(out) == [f"the label CSV {data / 'labels.csv'} was edited",
+                                   "1 image added (0035.png)", "1 image removed (test/t1.png)",
+                                   "1 image replaced or edited (002.png)"]
+    assert count_decodes["decodes"] == 0
+    (data / "labels.csv").unlink()
+    assert source_changes(out)[0] == f"the label CSV {data / 'labels.csv'} is gone"
+    assert source_changes(tmp_path / "no-ingest-here") == []
+
+
+def ingest_summary(out: Path) -> dict[str, object]:
+    import json
+
+    return json.loads((out / ingest.SUMMARY_NAME).read_text(encoding="utf-8"))

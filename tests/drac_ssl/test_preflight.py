@@ -607,3 +607,39 @@ def test_labels_that_use_only_the_lower_grades_suggest_a_shorter_scale(tmp_path:
     assert len(found) == 1 and found[0].severity == "warning"
     assert "if your scale has 2 grades, the model would still have 3 outputs" in found[0].what
     assert found[0].fix.startswith("data.grades=[name of grade 0, name of grade 1]")
+
+
+def test_a_resumed_run_says_when_its_data_changed_since_the_ingest(tmp_path: Path) -> None:
+    """A user fixes a label after the run and reruns the same command: the finished ingest is
+    not redone, so the preflight says the run goes on with the old data, and how to use the new."""
+    import json
+
+    from data_prep import ingest
+    from drac_ssl.config import DataConfig
+
+    root = plain_dataset(tmp_path / "plain", [i % 3 for i in range(12)])
+    for i in range(12):
+        (root / f"{i:03d}.png").unlink()
+        cv2.imwrite(str(root / f"{i:03d}.png"), np.full((16, 16), 10 * i, np.uint8))
+    run_dir = tmp_path / "runs" / "x"
+    ingest.run(DataConfig(root=str(root), cache_sizes=[16], n_folds=3, workers=1), run_dir / "data",
+               verbose=False)
+    (run_dir / "stages.json").write_text(json.dumps({"ingest": {"status": "done", "seconds": 1.0}}))
+    settings = (f"data.root={root}", "data.n_folds=3", *SMALL_BATCHES)
+
+    def warned() -> list[preflight.Finding]:
+        return [f for f in findings(*settings, run_dir=run_dir, stages=["pretrain"]) if f.setting == "data.root"]
+
+    assert warned() == []
+    rows = (root / "labels.csv").read_text().splitlines()
+    rows[3] = rows[3][:-1] + "0"  # 002.png: grade 2 -> 0
+    (root / "labels.csv").write_text("\n".join(rows) + "\n")
+    (finding,) = warned()
+    assert finding.severity == "warning"
+    assert finding.what.startswith(f"the data changed since this run ingested it: the label CSV "
+                                   f"{root / 'labels.csv'} was edited. This run goes on with the data "
+                                   "as it was ingested")
+    assert finding.fix == (f"to use the changed data, run the same command in a new run folder "
+                           f"(run.name=<a new name>), or delete {run_dir} to redo this one")
+    # followed: a new run folder ingests the data as it is now
+    assert [f for f in findings(*settings, run_dir=tmp_path / "runs" / "y") if f.setting == "data.root"] == []
