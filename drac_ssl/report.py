@@ -26,7 +26,7 @@ import yaml
 
 from drac_ssl import __version__
 from drac_ssl.config import FinetuneConfig, to_dict
-from drac_ssl.grading.bundle import chance_warning, data_provenance
+from drac_ssl.grading.bundle import FREEZE_WORDS, chance_warning, data_provenance
 from drac_ssl.io import atomic_write_text
 from drac_ssl.metrics import grading_report
 from drac_ssl.plots import plot_comparison, plot_confusion, plot_history, plot_roc
@@ -110,6 +110,10 @@ def _data_section(run_dir: Path) -> list[str]:
     return lines
 
 
+def _epochs(n: Any) -> str:
+    return f"{n} epoch{'' if n == 1 else 's'}"
+
+
 def _config_section(run_dir: Path) -> list[str]:
     try:
         cfg = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")) or {}
@@ -126,17 +130,18 @@ def _config_section(run_dir: Path) -> list[str]:
                  f"{cfg.get('data', {}).get('n_folds')} folds"],
         ["backbone", f"{bb.get('arch')}, "
                      f"{bb.get('in_channels') or read_ingest_facts(run_dir / 'data').channels} channel(s)"
-                     f"{' (the data' + chr(39) + 's)' if not bb.get('in_channels') else ''}, cifar stem "
-                     f"{bb.get('cifar_stem')}"
+                     f"{' (the data' + chr(39) + 's)' if not bb.get('in_channels') else ''}, "
+                     f"{'CIFAR stem (3x3 conv, no max-pool)' if bb.get('cifar_stem') else 'ImageNet stem'}"
                      f"{', stem stride ' + str(bb.get('stem_stride')) if bb.get('stem_stride', 1) != 1 else ''}"],
-        ["pretrain", f"VICReg {pc.get('epochs')} epochs, batch {pc.get('batch_size')}, {pc.get('optimizer')} lr "
+        ["pretrain", f"VICReg {_epochs(pc.get('epochs'))}, batch {pc.get('batch_size')}, {pc.get('optimizer')} lr "
                      f"{pc.get('lr')}, expander {pc.get('expander')}, {aug.get('image_size')} px crops of the "
                      f"{aug.get('source_size')} px cache"],
-        ["umm", f"enabled {uc.get('enabled')}, early cut {uc.get('early_cut')}, {uc.get('epochs')} epochs"],
-        ["finetune", f"head {fc.get('head')}, backbone {fc.get('freeze')}, {fc.get('epochs')} epochs, batch "
+        ["umm", f"on, early cut {uc.get('early_cut')}, {_epochs(uc.get('epochs'))}" if uc.get("enabled")
+         else "off (umm.enabled=false)"],
+        ["finetune", f"head {fc.get('head')}, {FREEZE_WORDS.get(str(fc.get('freeze')), 'backbone ' + str(fc.get('freeze')))}, {_epochs(fc.get('epochs'))}, batch "
                      f"{fc.get('batch_size')}, lr {fc.get('lr')} (backbone x{fc.get('backbone_lr_ratio')}), "
-                     f"{fc.get('class_balance')}, patience {fc.get('patience')}, {fc.get('image_size')} px, "
-                     f"crop scale {fc.get('crop_scale')}, TTA {fc.get('tta')}{width}{views}, class "
+                     f"class balance {fc.get('class_balance')}, patience {fc.get('patience')}, {fc.get('image_size')} px, "
+                     f"crop scale {fc.get('crop_scale')}, TTA {'on' if fc.get('tta') else 'off'}{width}{views}, class "
                      f"decision {fc.get('decision')}, kappa 95% CI from {fc.get('n_boot')} bootstrap "
                      f"resamples"
                      + (f", head alone for the first {fc.get('head_warmup_epochs')} epochs (LP-FT)"

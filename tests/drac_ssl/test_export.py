@@ -254,6 +254,10 @@ def test_report_is_written_and_links_existing_images(exported_run: Path) -> None
     assert "graded retinal images" in text and "dataset drac," not in text
     assert "percentile bootstrap (100 resamples)" in text  # the configured finetune.n_boot
     assert "crop scale [0.6, 1.0]" in text and "from 100 bootstrap resamples" in text
+    # settings in words, not Python's True / False
+    config_rows = text.split("## Configuration")[1].split("\n## ")[0]
+    assert "True" not in config_rows and "False" not in config_rows
+    assert "ImageNet stem" in config_rows and "TTA on" in config_rows and "class balance " in config_rows
 
 
 def test_bundle_without_the_newer_keys_loads_with_the_old_defaults(tmp_path: Path) -> None:
