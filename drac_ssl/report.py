@@ -357,6 +357,9 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
           _num(r.get("auc_ovr")), _num(r.get("accuracy")), _num(r.get("macro_f1")),
           f"{_num(r.get('qwk_fold_mean'))} ± {_num(r.get('qwk_fold_std'))}", _num(r.get("seconds"), 1)]
          for r in rows])
+    if len(comparison.get("class_names") or ()) == 2:
+        lines += ["With two grades the one-vs-one and one-vs-rest AUCs are the same number: the "
+                  "ROC AUC of grade 1 against grade 0.", ""]
     bars = [{"name": VARIANT_TITLES.get(r["variant"], r["variant"]), "qwk": r.get("qwk"),
              "qwk_ci_low": r.get("qwk_ci_low"), "qwk_ci_high": r.get("qwk_ci_high"), "auc": r.get("auc"),
              "auc_ovr": r.get("auc_ovr"), "accuracy": r.get("accuracy"), "macro_f1": r.get("macro_f1")}

@@ -575,3 +575,17 @@ def test_command_line_names_blank_images_and_says_when_a_bundle_has_no_check(
     assert export.main([str(old), "--images", str(folder), "--out", str(tmp_path / "y.csv")]) == 0
     err = capsys.readouterr().err
     assert "has no out-of-distribution check" in err and "build_bundle('RUN')" in err
+
+
+@pytest.mark.parametrize("names", [["Normal", "DR"], ["Normal", "NPDR", "PDR"]])
+def test_the_report_says_why_two_grades_give_two_equal_aucs(tmp_path: Path, names: list[str]) -> None:
+    from drac_ssl.report import _finetune_section
+
+    row = {"variant": "scratch", "n": 10, "qwk": 0.5, "qwk_ci_low": 0.1, "qwk_ci_high": 0.8, "auc": 0.7,
+           "auc_ovr": 0.7 if len(names) == 2 else 0.72, "accuracy": 0.6, "macro_f1": 0.5,
+           "qwk_fold_mean": 0.5, "qwk_fold_std": 0.1, "seconds": 1.0}
+    (tmp_path / "finetune").mkdir()
+    (tmp_path / "finetune" / "comparison.json").write_text(json.dumps(
+        {"rows": [row], "class_names": names, "protocol": "2-fold"}))
+    text = "\n".join(_finetune_section(tmp_path, tmp_path / "report"))
+    assert ("With two grades the one-vs-one and one-vs-rest AUCs are the same number" in text) == (len(names) == 2)
