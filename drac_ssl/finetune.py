@@ -135,6 +135,7 @@ __all__ = [
     "labelled_rows",
     "load_finetune_data",
     "run",
+    "select_variant",
 ]
 
 VARIANTS = ("scratch", "vicreg", "vicreg_umm")
@@ -702,6 +703,39 @@ def _fmt(value: Any) -> Any:
     return value
 
 
+VARIANT_PREFERENCE = ("vicreg_umm", "vicreg", "scratch")
+"""The order that breaks a tie on both of :func:`select_variant`'s figures."""
+
+
+def select_variant(metrics: dict[str, dict[str, Any]], decision: str) -> tuple[str, str]:
+    """The variant to export and the rule in words.
+
+    Ranked by the benchmark's own order: with ``finetune.decision=thresholds`` by the
+    out-of-fold QWK, a tie broken by the macro one-vs-one AUC (``auc``), as the DRAC 2022
+    leaderboard breaks ties; with ``argmax`` by accuracy, a tie broken by the macro
+    one-vs-rest AUC (``auc_ovr``), the pair MedMNIST reports. A tie on both goes to
+    :data:`VARIANT_PREFERENCE`'s order. A missing or non-finite figure ranks last.
+
+    Args:
+        metrics: variant name -> its out-of-fold metrics (``qwk``, ``accuracy``, ``auc``,
+            ``auc_ovr``).
+        decision: ``finetune.decision``.
+    """
+    key, tie_key = ("qwk", "auc") if decision == "thresholds" else ("accuracy", "auc_ovr")
+
+    def finite(value: Any) -> float:
+        return float(value) if isinstance(value, int | float) and math.isfinite(value) else -2.0
+
+    def rank(name: str) -> tuple[float, float, int]:
+        order = -VARIANT_PREFERENCE.index(name) if name in VARIANT_PREFERENCE else -len(VARIANT_PREFERENCE)
+        return finite(metrics[name].get(key)), finite(metrics[name].get(tie_key)), order
+
+    tie_words = "AUC one-vs-one, as DRAC breaks ties" if tie_key == "auc" else "AUC one-vs-rest"
+    return max(metrics, key=rank), (
+        f"highest out-of-fold {'QWK' if key == 'qwk' else 'accuracy'} (finetune.decision={decision}; "
+        f"a tie goes to the higher {tie_words}, then to {', '.join(VARIANT_PREFERENCE)} in that order)")
+
+
 def _json_safe(obj: Any) -> Any:
     """NaN/inf -> None, so the JSON files are standard JSON."""
     if isinstance(obj, float):
@@ -1076,19 +1110,11 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
                      f"percentile bootstrap ({ft.n_boot} resamples)")}))
     atomic_write_text(comparison_csv, _csv_text(columns, [[_fmt(row[c]) for c in columns] for row in table]))
 
-    key = "qwk" if ft.decision == "thresholds" else "accuracy"
-
-    def rank(name: str) -> tuple[float, int]:
-        value = variants[name].metrics[key]
-        preference = {"vicreg_umm": 2, "vicreg": 1, "scratch": 0}[name]
-        return (value if value is not None and math.isfinite(value) else -2.0, preference)
-
-    selected = max(variants, key=rank)
+    selected, selection = select_variant({n: v.metrics for n, v in variants.items()}, ft.decision)
     summary_path = out_dir / "summary.json"
     atomic_write_json(summary_path, _json_safe({
         "selected": selected,
-        "selection": (f"highest out-of-fold {'QWK' if key == 'qwk' else 'accuracy'} (finetune."
-                      f"decision={ft.decision}; a tie goes to vicreg_umm, then vicreg, then scratch)"),
+        "selection": selection,
         "variants": {n: {"dir": n, "qwk": v.metrics["qwk"], "auc": v.metrics["auc"],
                          "auc_ovr": v.metrics["auc_ovr"], "accuracy": v.metrics["accuracy"]}
                      for n, v in variants.items()},

@@ -617,3 +617,18 @@ def test_label_fraction_trains_every_variant_on_the_same_stratified_draw_and_sco
             tiny_config(**{"finetune.label_fraction": bad})
     with pytest.raises(ConfigError, match="finetune.seed"):
         tiny_config(**{"finetune.seed": "-2"})
+
+
+def test_the_exported_variant_is_chosen_as_the_benchmark_ranks_with_its_tie_breaker() -> None:
+    from drac_ssl.finetune import select_variant
+
+    tied = {"scratch": {"qwk": 0.0, "auc": 0.50, "accuracy": 0.5, "auc_ovr": 0.70},
+            "vicreg": {"qwk": 0.0, "auc": 0.635, "accuracy": 0.5, "auc_ovr": 0.60},
+            "vicreg_umm": {"qwk": 0.0, "auc": 0.604, "accuracy": 0.5, "auc_ovr": 0.65}}
+    name, words = select_variant(tied, "thresholds")  # the trial's 12-image run: QWK 0 everywhere
+    assert name == "vicreg" and "AUC one-vs-one, as DRAC breaks ties" in words
+    assert select_variant(tied, "argmax")[0] == "scratch"  # accuracy tied: AUC one-vs-rest decides
+    tied["scratch"]["auc_ovr"] = tied["vicreg_umm"]["auc_ovr"] = tied["vicreg"]["auc_ovr"]
+    assert select_variant(tied, "argmax")[0] == "vicreg_umm"  # both tied: the fixed order
+    assert select_variant({**tied, "scratch": {**tied["scratch"], "qwk": 0.1}}, "thresholds")[0] == "scratch"
+    assert select_variant({"scratch": {"qwk": float("nan")}, "vicreg": {"qwk": -0.5}}, "thresholds")[0] == "vicreg"
