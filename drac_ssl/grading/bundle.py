@@ -96,6 +96,12 @@ class Bundle:
     input_profile: InputProfile | None = None  # the out-of-distribution check (None: not built)
 
     @property
+    def grade_names(self) -> tuple[str, ...]:
+        """The names of grades 0..K-1 the models grade on (``metadata["class_names"]``;
+        DRAC's for a bundle written before the scale was recorded)."""
+        return grade_names_of(self.metadata)
+
+    @property
     def shared_backbone(self) -> Backbone | None:
         """The backbone module every fold model holds (the same object), else None: then
         :func:`drac_ssl.grading.predict.predict_tensors` runs it once per view for all fold heads."""
@@ -565,6 +571,9 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
 
 def _bundle_dir(path: str | os.PathLike[str]) -> Path:
     p = Path(path)
+    if not p.exists():
+        raise BundleError(f"{p}: does not exist.\n  fix: pass RUN or RUN/bundle of a run whose export "
+                          f"stage finished (a relative path is read from the current folder, {Path.cwd()})")
     if (p / "metadata.json").is_file() and (p / "MODEL_CARD.md").is_file():
         return p
     if (p / "bundle" / "metadata.json").is_file():

@@ -372,13 +372,30 @@ def predict_images(bundle: Bundle, images: Sequence[np.ndarray], tta: bool = Tru
 
     Returns ``probs`` ``(n, K)`` (rows sum to 1) and ``classes`` ``(n,)`` int64: the fold
     ensemble's calibrated probabilities and its grade (the calibration's decision: cut at
-    the thresholds or argmax), with flip TTA when ``tta``.
+    the thresholds or argmax), with flip TTA when ``tta``. The grade names are
+    ``bundle.grade_names``.
+
+    Raises ValueError for one array instead of a sequence of images, and as
+    :func:`preprocess_image` does.
     """
+    _check_sequence(images)
     if len(images) == 0:
         return np.zeros((0, bundle.calibration.num_grades)), np.zeros(0, dtype=np.int64)
     inputs = torch.stack([preprocess_image(image, bundle.metadata, ingested) for image in images])
     probs, _, grades = predict_tensors(bundle, inputs, tta)
     return probs, grades
+
+
+def _check_sequence(images: Any) -> None:
+    """A single image array passed where a sequence of images is expected would be graded
+    row by row; say so instead (ValueError)."""
+    if isinstance(images, np.ndarray | torch.Tensor):
+        raise ValueError(f"expected a sequence of images, got one {type(images).__name__} of shape "
+                         f"{tuple(images.shape)}.\n  fix: pass a list, e.g. [image] for one image")
+    if any(isinstance(image, tuple) for image in images):
+        raise ValueError("expected a sequence of image arrays, got tuples (read_image returns "
+                         "(image, warnings)).\n  fix: take the image of each: "
+                         "[read_image(path, channels)[0] for path in paths]")
 
 
 PROFILE_CHUNK = 32
@@ -439,6 +456,7 @@ def grade_images(bundle: Bundle, images: Sequence[np.ndarray], tta: bool = True,
     export stage and the app's batch tab."""
     from data_prep.validate import is_blank
 
+    _check_sequence(images)
     k = bundle.calibration.num_grades
     blank = np.array([is_blank(image) for image in images], dtype=bool)
     if len(images) == 0:

@@ -589,3 +589,19 @@ def test_the_report_says_why_two_grades_give_two_equal_aucs(tmp_path: Path, name
         {"rows": [row], "class_names": names, "protocol": "2-fold"}))
     text = "\n".join(_finetune_section(tmp_path, tmp_path / "report"))
     assert ("With two grades the one-vs-one and one-vs-rest AUCs are the same number" in text) == (len(names) == 2)
+
+
+def test_the_python_api_names_the_grades_and_says_what_a_wrong_call_is(exported_run: Path, tmp_path: Path) -> None:
+    bundle = bundles.load_bundle(exported_run)
+    assert bundle.grade_names == ("Normal", "NPDR", "PDR")
+    image = np.full((SOURCE_SIZE, SOURCE_SIZE), 90, np.uint8)
+    for grade in (predict.predict_images, predict.grade_images):
+        with pytest.raises(ValueError, match=r"expected a sequence of images, got one ndarray of shape "
+                                             r"\(\d+, \d+\).*\n  fix: pass a list, e.g. \[image\]"):
+            grade(bundle, image)
+        with pytest.raises(ValueError, match=r"got tuples \(read_image returns \(image, warnings\)\)"):
+            grade(bundle, [(image, [])])
+    probs, classes = predict.predict_images(bundle, [image])
+    assert probs.shape == (1, len(bundle.grade_names)) and classes.shape == (1,)
+    with pytest.raises(bundles.BundleError, match=r"nowhere: does not exist.*\n  fix: pass RUN or RUN/bundle"):
+        bundles.load_bundle(tmp_path / "nowhere")
