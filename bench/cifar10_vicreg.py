@@ -94,7 +94,7 @@ def time_to_accuracy(history: list[dict[str, Any]], targets: tuple[float, ...] =
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench.cifar10_vicreg", description=__doc__)
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--data", default=str(SHARED / "data" / "cifar10" / "cifar10_jpeg.tar.xz"))
     parser.add_argument("--run-dir", default="runs/bench-cifar10")

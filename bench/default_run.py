@@ -29,7 +29,8 @@ from bench.common import REPO, RESULTS, add_threads_argument, load_average, writ
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m bench.default_run",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default=str(REPO / "configs" / "default.yaml"))
     parser.add_argument("--name", default="default_run")
     parser.add_argument("--goal-seconds", type=float, default=600)

@@ -108,7 +108,8 @@ def batched_ops(cfg: Config, images: np.ndarray) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m bench.feed_throughput",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workers", default=str(max(1, (os.cpu_count() or 2) - 1)),
                         help="comma-separated DataLoader worker counts for the CPU path")
     parser.add_argument("--epochs", type=int, default=3,

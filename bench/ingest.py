@@ -92,7 +92,7 @@ def train_only_root(data: Path, scratch: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.ingest", description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=REPO / phantom_root(Config()),
                         help="where the phantom set is (generated if absent; default: where "
                              "the pipeline keeps it)")

@@ -69,7 +69,8 @@ def main(argv: list[str] | None = None) -> None:
     from drac_ssl.config import Config
     from drac_ssl.train import phantom_root
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m bench.ingest_memory",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=REPO / phantom_root(Config()))
     parser.add_argument("--sizes", default="256,512", help="cache sizes, px")
     parser.add_argument("--workers", default="1,2", help="worker processes to measure, comma-separated")

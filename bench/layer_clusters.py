@@ -235,7 +235,8 @@ def _fmt(v: float | None, digits: int) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.layer_clusters",
+        description=__doc__.split("\n\n")[0])
     parser.add_argument("--backbone", default=None,
                         help="backbone weights (safetensors written by pretraining)")
     parser.add_argument("--backbone-name", default="vicreg", help="its name in the table")

@@ -20,7 +20,8 @@ it finished.
 
     python -m bench.low_label --dataset mnist [--data DIR] [--epochs 50] [overrides ...]
 
-CPU smoke test (about a minute)::
+CPU smoke test (a few minutes on the 2-core CPU; with ``--eval-limit`` the default result
+name is ``low_label_<dataset>_smoke``, so it never replaces the committed figures)::
 
     python -m bench.low_label --dataset mnist --epochs 1 --labels 500 --seeds 0 \\
         --eval-limit 500 --max-epochs 2 --run-dir /tmp/lowlabel_smoke/run \\
@@ -83,7 +84,8 @@ def _summary(values: list[float]) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m bench.low_label",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", choices=("mnist", "fashion_mnist"), default="mnist")
     parser.add_argument("--data", default=None, help="dataset folder (default: ../shared/data/<dataset>)")
     parser.add_argument("--epochs", type=int, default=None, help="pretraining epochs (default: the config's)")
@@ -104,7 +106,8 @@ def main() -> None:
     dataset = args.dataset
     data_root = args.data or str(SHARED / "data" / dataset)
     run_dir = Path(args.run_dir or f"runs/bench-low-label-{dataset}")
-    name = args.name or f"low_label_{dataset}"
+    # a smoke run (--eval-limit) never takes the committed figures' name by default
+    name = args.name or f"low_label_{dataset}" + ("_smoke" if args.eval_limit else "")
     methods = [m for m in args.methods.split(",") if m]
     unknown = set(methods) - set(METHODS)
     if unknown:

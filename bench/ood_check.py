@@ -130,7 +130,8 @@ def check_run(run_dir: Path) -> dict[str, object]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m bench.ood_check",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run-dir", action="append", metavar="RUN",
                         help="a finished run folder (repeatable; default: runs/bench-retinamnist "
                              "and runs/default)")

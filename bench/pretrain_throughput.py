@@ -220,7 +220,7 @@ def octa_images(n_train: int, n_test: int, workdir: Path, source: str = "phantom
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench.pretrain_throughput", description=__doc__)
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--octa-train", type=int, default=611)

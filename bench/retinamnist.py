@@ -121,7 +121,8 @@ def _variant_row(metrics: dict[str, Any]) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m bench.retinamnist",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run-dir", default=str(REPO / "runs" / "bench-retinamnist"),
                         help="the run folder (kept; a rerun resumes it)")
     parser.add_argument("--fresh", action="store_true", help="delete the run folder first (a timed run)")

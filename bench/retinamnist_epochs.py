@@ -130,7 +130,8 @@ def mean_se(values: list[float]) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m bench.retinamnist_epochs",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--seeds", default="0,1,2,3,4")
     parser.add_argument("--runs-root", type=Path, default=REPO / "runs" / "retinamnist-epochs")

@@ -582,7 +582,7 @@ def render(results_dir: Path = RESULTS) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench.summarize", description=__doc__)
     parser.add_argument("--print", action="store_true")
     args = parser.parse_args()
     table = render()

@@ -319,7 +319,8 @@ def plot(rows: dict[str, list[dict[str, Any]]], path: Path, dataset: str) -> Non
 
 def protocol_main(argv: list[str] | None = None) -> None:
     """The protocol of issue #13 (``--dataset``): module docstring."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m bench.umm_ablation",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", choices=DATASETS, required=True)
     parser.add_argument("--smoke", action="store_true", help="a few steps of everything (wiring check)")
     parser.add_argument("--pretrain-epochs", type=int, default=100)
@@ -489,7 +490,8 @@ UMM_PAPER_VICREGL = {"before": 90.99, "after": 92.77, "gain": 1.78}  # ResNet-18
 
 def quick_main(argv: list[str] | None = None) -> None:
     """The quick CIFAR-10 check (``--checkpoint``): module docstring."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m bench.umm_ablation",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", required=True, help="VICReg model (backbone + expander) safetensors")
     parser.add_argument("--data", default=str(SHARED / "data" / "cifar10" / "cifar10_jpeg.tar.xz"))
     parser.add_argument("--variants", default="checkpoint," + ",".join(QUICK_VARIANTS))
