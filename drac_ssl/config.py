@@ -385,6 +385,13 @@ def _coerce(value: Any, tp: Any, where: str, key: str) -> Any:
     return value
 
 
+def close_match(word: Any, names: Sequence[str]) -> str:
+    """The name in ``names`` closest in spelling to ``word`` (difflib, its default cutoff 0.6),
+    or "" when none is close: the "Did you mean" of an unknown setting or stage name."""
+    found = difflib.get_close_matches(str(word), list(names), n=1)
+    return found[0] if found else ""
+
+
 def _merge(base: Any, updates: dict[str, Any], where: str, prefix: str = "") -> Any:
     """Return a copy of dataclass ``base`` with ``updates`` applied (recursively, checked)."""
     hints = _type_hints(type(base))
@@ -393,8 +400,8 @@ def _merge(base: Any, updates: dict[str, Any], where: str, prefix: str = "") -> 
     for key, value in updates.items():
         full = f"{prefix}.{key}" if prefix else str(key)
         if key not in names:
-            close = difflib.get_close_matches(str(key), names, n=1)
-            hint = f" Did you mean '{prefix + '.' if prefix else ''}{close[0]}'?" if close else ""
+            close = close_match(key, names)
+            hint = f" Did you mean '{prefix + '.' if prefix else ''}{close}'?" if close else ""
             raise ConfigError(
                 f"{where}: unknown setting '{full}'.{hint}\n"
                 f"  valid keys here: {', '.join(names)}"

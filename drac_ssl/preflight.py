@@ -432,7 +432,11 @@ def _check_finetune_settings(c: _Findings, cfg: Config) -> None:
 
 
 def _stages_fix(stages: Iterable[str]) -> str:
+    """``run.stages=[...]`` of the known ``stages`` in pipeline order; never an empty list,
+    which runs nothing: without a known stage, every stage (the default)."""
     wanted = set(stages)
+    if not wanted & set(PIPELINE):
+        return "run.stages=[" + ",".join(PIPELINE) + "] (the default: every stage)"
     return "run.stages=[" + ",".join(s for s in PIPELINE if s in wanted) + "]"
 
 
@@ -442,9 +446,11 @@ def _check_run_settings(c: _Findings, cfg: Config, run_dir: Path) -> None:
         c.error("run.threads", "must be 0 (the package's policy) or a positive count of threads",
                 _default("run.threads"))
     unknown = [s for s in r.stages if s not in PIPELINE]
-    if unknown:
-        c.error("run.stages", f"unknown stage(s) {', '.join(map(repr, unknown))}; the pipeline is "
-                              f"{', '.join(PIPELINE)}", _stages_fix(s for s in r.stages if s in PIPELINE))
+    if unknown:  # a typo gets the stage it was meant to be, as an unknown setting does
+        meant = {s: config_module.close_match(str(s).strip().lower(), PIPELINE) for s in unknown}
+        said = ", ".join(f"{s!r} (did you mean {meant[s]!r}?)" if meant[s] else repr(s) for s in unknown)
+        c.error("run.stages", f"unknown stage(s) {said}; the pipeline is {', '.join(PIPELINE)}",
+                _stages_fix(meant.get(s, s) for s in r.stages))
     known = [s for s in r.stages if s in PIPELINE]
     if len(set(known)) != len(known):
         c.warning("run.stages", "a stage is listed twice; each runs once", _stages_fix(known))
@@ -978,7 +984,7 @@ def _check_stage_outputs(c: _Findings, cfg: Config, run_dir: Path, stages: list[
                                       f"dataset; data.dataset={cfg.data.dataset} is read directly by "
                                       f"pretraining (evaluate it with k-NN / linear probes, "
                                       f"drac_ssl.evaluation)",
-                        _stages_fix(s for s in stages if s in ("pretrain", "umm")))
+                        _stages_fix([s for s in stages if s in ("pretrain", "umm")] or ["pretrain"]))
                 break
     needs = {
         "umm": ("pretrain", run_dir / "pretrain" / "vicreg_model.safetensors", umm_runs),

@@ -422,6 +422,16 @@ def test_a_stage_without_the_output_it_needs(tmp_path: Path) -> None:
     assert "needs the pretrain" not in str(errors(*args, run_dir=run_dir, stages=["pretrain", "finetune"]))
 
 
+def test_a_mistyped_stage_gets_the_stage_it_meant_never_a_shorter_or_empty_list() -> None:
+    found = errors("run.stages=[ingest,pretrian]")["run.stages"]
+    assert "unknown stage(s) 'pretrian' (did you mean 'pretrain'?)" in found
+    assert "fix: run.stages=[ingest,pretrain]" in found
+    assert "fix: run.stages=[pretrain]" in errors("run.stages=[pretrian]")["run.stages"]
+    # a name like no stage: every stage, not run.stages=[] (which runs nothing)
+    found = errors("run.stages=[all]")["run.stages"]
+    assert "unknown stage(s) 'all';" in found and "fix: run.stages=[ingest,pretrain,umm,finetune,export]" in found
+
+
 def test_umm_enabled_but_not_run_is_said() -> None:
     warned = {f.setting: f.line for f in findings("run.stages=[ingest,pretrain,finetune]")
               if f.severity == "warning"}
