@@ -622,6 +622,36 @@ def validate(cfg: Config) -> None:
     if cfg.run.threads < 0:
         raise ConfigError(f"config: run.threads must be 0 (the default policy) or a positive "
                           f"count, got {cfg.run.threads}.\n  fix: run.threads=0")
+    what, fix = run_name_problem(cfg.run.name, cfg.run.out_dir)
+    if what:
+        raise ConfigError(f"config: {what}.\n  fix: {fix}")
+
+
+def run_name_problem(name: str, out_dir: str, fallback: str = "run1") -> tuple[str, str]:
+    """What is wrong with ``run.name`` and the fix, or ``("", "")`` when it is a plain folder
+    name (or empty: ``<dataset>-<date>-<time>``).
+
+    The run folder is ``run.out_dir/run.name``: a name with a path separator (``/`` or ``\\``),
+    ``.``, ``..`` or an absolute path would put it elsewhere (``../../x``: outside
+    ``run.out_dir``). The fix is the name's last part (``fallback`` when it has none) and,
+    where the folder the name pointed at can be made, the ``run.out_dir`` that makes it there.
+    """
+    if not name or ("/" not in name and "\\" not in name and name not in (".", "..")):
+        return "", ""
+    target = os.path.normpath(os.path.join(out_dir, name))
+    outside = os.path.isabs(name) or os.path.relpath(target, out_dir or ".").split(os.sep)[0] == ".."
+    why = ("is an absolute path" if os.path.isabs(name) else "is a path ('.' or '..')"
+           if name in (".", "..") else "holds a path separator")
+    what = (f"run.name is the name of the run folder in run.out_dir, not a path: {name!r} "
+            f"{why}, so the run folder would be {target}"
+            + (f", outside run.out_dir={out_dir}" if outside else ""))
+    plain = Path(name.replace("\\", "/")).name
+    fix = f"run.name={plain if plain not in ('', '.', '..') else fallback}"
+    parent, base = os.path.split(target)
+    if name not in (".", "..") and base not in ("", ".", "..") and parent != os.path.normpath(out_dir):
+        fix += (f"; to make the run folder {target}, set the folder it is made in: "
+                f"run.out_dir={parent or '.'} run.name={base}")
+    return what, fix
 
 
 def validate_grades(grades: list[str]) -> None:

@@ -457,6 +457,10 @@ def _check_run_settings(c: _Findings, cfg: Config, run_dir: Path) -> None:
     elif known != [s for s in PIPELINE if s in known]:
         c.warning("run.stages", f"stages always run in pipeline order ({' -> '.join(PIPELINE)}); "
                                 f"the order given is not used", _stages_fix(known))
+    what, fix = config_module.run_name_problem(r.name, r.out_dir)
+    if what:
+        c.error("run.name", what, fix)
+        return  # the folder checks below would be of a folder outside run.out_dir
     if run_dir.exists() and not run_dir.is_dir():
         c.error("run.name", f"{run_dir} is a file, not a run folder", "choose another run.name")
     existing = next((p for p in [run_dir, *run_dir.absolute().parents] if p.exists()), None)

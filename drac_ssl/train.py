@@ -43,6 +43,7 @@ from drac_ssl.config import (  # noqa: F401 - load_config: train.load_config for
     ConfigError,
     from_dict,
     load_config,
+    run_name_problem,
     save_config,
     to_dict,
 )
@@ -489,11 +490,16 @@ def run_pipeline(cfg: Config, sources: dict[str, str] | None = None,
     """
     run_dir = resolve_run_dir(cfg)
     findings = list(earlier or [])
-    problem = _existing_run_problem(cfg, run_dir)
+    # a run.name that is a path (the preflight refuses it): nothing outside run.out_dir is
+    # compared with or taken into
+    elsewhere = bool(run_name_problem(cfg.run.name, cfg.run.out_dir)[0])
+    problem = "" if elsewhere else _existing_run_problem(cfg, run_dir)
     if problem:
         findings.append(Finding("", None, problem))
     plan = None
-    if cfg.run.reuse and not (run_dir / "config.yaml").exists():  # a new run folder only
+    if elsewhere:
+        pass
+    elif cfg.run.reuse and not (run_dir / "config.yaml").exists():  # a new run folder only
         try:
             plan = plan_reuse(cfg, reuse_source(cfg), run_dir)
         except ConfigError as exc:

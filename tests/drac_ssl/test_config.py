@@ -75,6 +75,18 @@ def test_missing_file_and_bad_override_are_clear(tmp_path: Path) -> None:
         load_config(None, ["pretrain.lr"])
 
 
+def test_run_name_must_be_a_plain_folder_name_in_out_dir() -> None:
+    with pytest.raises(ConfigError, match=r"(?s)'\.\./\.\./escape' holds a path separator, so the run "
+                                          r"folder would be /tmp/escape, outside run.out_dir=/tmp/t9/runs.*"
+                                          r"fix: run.name=escape; .* run.out_dir=/tmp run.name=escape"):
+        load_config(None, ["run.out_dir=/tmp/t9/runs", "run.name=../../escape"])
+    for name in ("sub/run", "/abs/run", ".."):
+        with pytest.raises(ConfigError, match="not a path"):
+            load_config(None, [f"run.name={name}"])
+    for path in sorted(CONFIGS.glob("*.yaml")):  # the shipped names are plain
+        assert "/" not in load_config(path).run.name
+
+
 def test_saved_config_round_trips(tmp_path: Path) -> None:
     cfg = load_config(CONFIGS / "cifar10.yaml", ["pretrain.epochs=7"])
     path = save_config(cfg, tmp_path / "run" / "config.yaml")

@@ -432,6 +432,21 @@ def test_a_mistyped_stage_gets_the_stage_it_meant_never_a_shorter_or_empty_list(
     assert "unknown stage(s) 'all';" in found and "fix: run.stages=[ingest,pretrain,umm,finetune,export]" in found
 
 
+def test_a_run_name_that_is_a_path_is_refused_before_anything_is_made_outside_out_dir(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # no stage: were the name let through, the test would not run the whole job out there
+    err = main_fails(tmp_path, monkeypatch, capsys, "run.name=../escape", "run.stages=[]")
+    assert ("run.name=../escape (command line 'run.name=../escape'): run.name is the name of the "
+            "run folder in run.out_dir, not a path: '../escape' holds a path separator, so the run "
+            "folder would be escape, outside run.out_dir=runs") in err
+    assert "fix: run.name=escape; to make the run folder escape, set the folder it is made in: " \
+           "run.out_dir=. run.name=escape" in err
+    assert not (tmp_path / "escape").exists()
+    assert "is an absolute path" in errors(f"run.name={tmp_path / 'abs'}")["run.name"]
+    assert "fix: run.name=run1" in errors("run.name=..")["run.name"]
+    assert "run.name" not in errors("run.name=lr0.01_a-b")  # the plain names the configs and benches use
+
+
 def test_umm_enabled_but_not_run_is_said() -> None:
     warned = {f.setting: f.line for f in findings("run.stages=[ingest,pretrain,finetune]")
               if f.severity == "warning"}
