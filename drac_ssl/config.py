@@ -332,8 +332,29 @@ def _describe(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp))
 
 
+def _as_text(value: Any) -> str:
+    """A value as it is written in a ``key=value`` override (and in YAML)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ",".join(_as_text(v) for v in value) + "]"
+    return str(value) if value != "" else "''"
+
+
+def _default_fix(key: str) -> str:
+    """``\n  fix: SETTING=DEFAULT (the default)`` for a setting of :class:`Config` (a list's
+    item ``x[0]``: the whole list's default); "" for a key that is not one."""
+    setting = key.split("[", 1)[0]
+    try:
+        value = get(Config(), setting)
+    except AttributeError:
+        return ""
+    return f"\n  fix: {setting}={_as_text(value)} (the default)"
+
+
 def _coerce(value: Any, tp: Any, where: str, key: str) -> Any:
-    """Check/convert ``value`` to the annotated type ``tp``; raise ConfigError otherwise."""
+    """Check/convert ``value`` to the annotated type ``tp``; raise ConfigError otherwise, with
+    the setting's default as the fix."""
     origin = typing.get_origin(tp)
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
@@ -347,7 +368,8 @@ def _coerce(value: Any, tp: Any, where: str, key: str) -> Any:
         if isinstance(value, str):  # allow a=1,2,3 on the command line
             value = [v for v in value.split(",") if v != ""]
         if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{where}: '{key}' must be a list, got {value!r}.\n  fix: {key}=[a, b]")
+            fix = _default_fix(key) if get(Config(), key) else f"\n  fix: {key}=[a, b]"
+            raise ConfigError(f"{where}: '{key}' must be a list, got {value!r}.{fix}")
         return [_coerce(v, item_tp, where, f"{key}[{i}]") for i, v in enumerate(value)]
     if origin in (typing.Union, types.UnionType):
         return value
@@ -356,31 +378,31 @@ def _coerce(value: Any, tp: Any, where: str, key: str) -> Any:
             return value
         if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0"):
             return value.lower() in ("true", "yes", "1")
-        raise ConfigError(f"{where}: '{key}' must be true or false, got {value!r}.")
+        raise ConfigError(f"{where}: '{key}' must be true or false, got {value!r}.{_default_fix(key)}")
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, (int, str, float)):
-            raise ConfigError(f"{where}: '{key}' must be an integer, got {value!r}.")
+            raise ConfigError(f"{where}: '{key}' must be an integer, got {value!r}.{_default_fix(key)}")
         try:
             as_float = float(value)
         except ValueError:
-            raise ConfigError(f"{where}: '{key}' must be an integer, got {value!r}.") from None
+            raise ConfigError(f"{where}: '{key}' must be an integer, got {value!r}.{_default_fix(key)}") from None
         if not as_float.is_integer():
-            raise ConfigError(f"{where}: '{key}' must be an integer, got {value!r}.")
+            raise ConfigError(f"{where}: '{key}' must be an integer, got {value!r}.{_default_fix(key)}")
         return int(as_float)
     if tp is float:
         if isinstance(value, bool):
-            raise ConfigError(f"{where}: '{key}' must be a number, got {value!r}.")
+            raise ConfigError(f"{where}: '{key}' must be a number, got {value!r}.{_default_fix(key)}")
         try:
             return float(value)
         except (TypeError, ValueError):
-            raise ConfigError(f"{where}: '{key}' must be a number, got {value!r}.") from None
+            raise ConfigError(f"{where}: '{key}' must be a number, got {value!r}.{_default_fix(key)}") from None
     if tp is str:
         if value is None:
             return ""
         if isinstance(value, bool):  # YAML's true/false for a setting that also takes words
             return "true" if value else "false"
         if isinstance(value, (dict, list)):
-            raise ConfigError(f"{where}: '{key}' must be a string, got {value!r}.")
+            raise ConfigError(f"{where}: '{key}' must be a string, got {value!r}.{_default_fix(key)}")
         return str(value)
     return value
 
@@ -390,6 +412,19 @@ def close_match(word: Any, names: Sequence[str]) -> str:
     or "" when none is close: the "Did you mean" of an unknown setting or stage name."""
     found = difflib.get_close_matches(str(word), list(names), n=1)
     return found[0] if found else ""
+
+
+def _settings_ending(base: Any, last: str, prefix: str = "") -> list[str]:
+    """The dotted settings of dataclass ``base`` whose last part is ``last``, in the order
+    of the sections (``epochs`` -> pretrain.epochs, umm.epochs, finetune.epochs)."""
+    found = []
+    for f in dataclasses.fields(base):
+        value = getattr(base, f.name)
+        if dataclasses.is_dataclass(value):
+            found += _settings_ending(value, last, f"{prefix}{f.name}.")
+        elif f.name == last and prefix:
+            found.append(f"{prefix}{f.name}")
+    return found
 
 
 def _merge(base: Any, updates: dict[str, Any], where: str, prefix: str = "") -> Any:
@@ -402,6 +437,10 @@ def _merge(base: Any, updates: dict[str, Any], where: str, prefix: str = "") -> 
         if key not in names:
             close = close_match(key, names)
             hint = f" Did you mean '{prefix + '.' if prefix else ''}{close}'?" if close else ""
+            if not close and not prefix:  # a setting without its section: stages -> run.stages
+                meant = _settings_ending(base, str(key))
+                said = ", ".join(repr(m) for m in meant[:-1]) + " or " * (len(meant) > 1)
+                hint = f" Did you mean {said}{meant[-1]!r}?" if meant else ""
             raise ConfigError(
                 f"{where}: unknown setting '{full}'.{hint}\n"
                 f"  valid keys here: {', '.join(names)}"

@@ -49,6 +49,29 @@ def test_bad_value_type_says_which_key() -> None:
         load_config(None, ["pretrain.epochs=ten"])
 
 
+def test_bad_value_type_gets_a_fix_with_a_value_that_works() -> None:
+    cases = {"pretrain.lr=abc": "'pretrain.lr' must be a number, got 'abc'.\n  fix: pretrain.lr=0.015 (the default)",
+             "pretrain.epochs=2.5": "'pretrain.epochs' must be an integer, got 2.5.\n  fix: pretrain.epochs=100 (the default)",
+             "umm.enabled=maybe": "fix: umm.enabled=true (the default)",
+             "data.cache_sizes=abc,1": "fix: data.cache_sizes=[256,512] (the default)",
+             "pretrain.expander=[1, 2]": "fix: pretrain.expander=128-128-128 (the default)"}
+    for override, expected in cases.items():
+        with pytest.raises(ConfigError) as info:
+            load_config(None, [override])
+        assert expected in str(info.value)
+        fixed = str(info.value).split("fix: ")[1].split(" (the default)")[0]
+        load_config(None, [fixed])  # the fix loads
+
+
+def test_a_setting_without_its_section_suggests_the_settings_of_that_name(tmp_path: Path) -> None:
+    top = tmp_path / "top.yaml"
+    top.write_text("run:\n  name: a\nstages: [ingest]\n")
+    with pytest.raises(ConfigError, match=r"top.yaml:3: unknown setting 'stages'. Did you mean 'run.stages'\?"):
+        load_config(top)
+    with pytest.raises(ConfigError, match=r"Did you mean 'pretrain.lr' or 'finetune.lr'\?"):
+        load_config(None, ["lr=0.1"])
+
+
 def test_bad_choice_lists_the_choices() -> None:
     with pytest.raises(ConfigError, match=r"pretrain.optimizer='rmsprop' is not one of adam"):
         load_config(None, ["pretrain.optimizer=rmsprop"])
