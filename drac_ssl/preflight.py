@@ -99,6 +99,9 @@ class Finding:
     fix: str = ""
     severity: str = "error"  # error | warning
     where: str = ""
+    # the configuration itself could not be read (not valid YAML, no such -c file): the checks
+    # would check the defaults instead of what was meant, so :func:`run` does not run them
+    unread: bool = False
 
     @property
     def line(self) -> str:
@@ -153,7 +156,8 @@ def read_config(path: str | os.PathLike[str] | None = None,
         ``(cfg, sources, findings)``: the configuration with every good setting applied;
         ``sources`` maps each dotted key that was set to where (``FILE:LINE`` or
         ``command line 'k=v'``); ``findings`` the unknown keys, bad types and YAML errors,
-        each with its location. The value checks are :func:`check`'s.
+        each with its location (a file that cannot be read at all: ``unread``, and its
+        settings are the defaults). The value checks are :func:`check`'s.
     """
     cfg, sources, findings = Config(), {}, []
     if path is not None:
@@ -161,7 +165,7 @@ def read_config(path: str | os.PathLike[str] | None = None,
         try:
             data = config_module._load_yaml(p)
         except ConfigError as exc:
-            findings.append(Finding("", None, str(exc)))
+            findings.append(Finding("", None, str(exc), unread=True))
             data = {}
         for parts, value in _leaves(data):
             where = config_module._key_line(p, ".".join(parts))
@@ -1122,8 +1126,13 @@ def check(cfg: Config, run_dir: str | os.PathLike[str], sources: dict[str, str] 
 def run(cfg: Config, run_dir: str | os.PathLike[str], sources: dict[str, str] | None = None,
         earlier: Iterable[Finding] = ()) -> list[Finding]:
     """:func:`check`, plus ``earlier`` findings (of reading the config); raise
-    :class:`PreflightError` listing them all when any is an error, else return the warnings."""
-    findings = list(earlier) + check(cfg, run_dir, sources)
+    :class:`PreflightError` listing them all when any is an error, else return the warnings.
+    When the config file could not be read (an ``unread`` finding), nothing is checked: the
+    error lists only the reading problems, not warnings about the defaults."""
+    earlier = list(earlier)
+    if any(f.unread for f in earlier):
+        raise PreflightError(earlier)
+    findings = earlier + check(cfg, run_dir, sources)
     findings.sort(key=lambda f: f.severity != "error")
     if any(f.severity == "error" for f in findings):
         raise PreflightError(findings)

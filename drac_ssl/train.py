@@ -482,14 +482,18 @@ def run_pipeline(cfg: Config, sources: dict[str, str] | None = None,
         cfg: the configuration.
         sources: where each setting came from (:func:`drac_ssl.preflight.read_config`), said in
             the messages.
-        earlier: problems found while reading the configuration.
+        earlier: problems found while reading the configuration; when the config file could
+            not be read at all (``Finding.unread``), only those are reported and nothing else
+            is checked (the checks would be of the defaults).
 
     Raises:
         PreflightError (a ConfigError): every problem, before any stage ran or right after the
             ingest (what only the decoded images tell).
     """
-    run_dir = resolve_run_dir(cfg)
     findings = list(earlier or [])
+    if any(f.unread for f in findings):  # the config file was not read: no check of the defaults
+        raise preflight.PreflightError(findings)
+    run_dir = resolve_run_dir(cfg)
     # a run.name that is a path (the preflight refuses it): nothing outside run.out_dir is
     # compared with or taken into
     elsewhere = bool(run_name_problem(cfg.run.name, cfg.run.out_dir)[0])

@@ -395,6 +395,22 @@ def test_every_problem_in_one_pass_with_where_each_value_came_from(
     assert not (tmp_path / "runs").exists()
 
 
+def test_a_config_that_cannot_be_read_is_reported_alone_without_warnings_about_the_defaults(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from drac_ssl import runtime
+
+    monkeypatch.setattr(runtime, "cpu_has_amx_bf16", lambda: True)  # the defaults' bf16 hint
+    broken = tmp_path / "syntax.yaml"
+    broken.write_text("pretrain:\n  epochs: 2\n   lr: 0.01\n")
+    monkeypatch.chdir(tmp_path)
+    for config in (broken, tmp_path / "missing.yaml"):
+        assert train.main(["-c", str(config), *CPU, "pretrain.augment.image_size=224"]) == 2
+        err = capsys.readouterr().err
+        assert "1 problem(s)" in err and str(config) in err, err
+        assert "warning" not in err and "AMX" not in err, err
+    assert list(tmp_path.iterdir()) == [broken]  # nothing written
+
+
 def test_existing_run_folder_is_left_untouched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     run_dir = tmp_path / "runs" / "x"
