@@ -457,13 +457,47 @@ class _LineLoader(yaml.SafeLoader):
     """SafeLoader that remembers the line of every mapping key (for error messages)."""
 
 
+PACKAGE_CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+"""The package's own configs (the repository's ``configs/``)."""
+_PATH_SETTINGS_IN_CONFIGS = ("data.root", "data.labels_csv", "pretrain.backbone.weights")
+
+
+def _missing_config_fix(path: Path) -> str:
+    """The fix for a ``-c`` file that does not exist. A relative path whose file name is one of
+    the package's configs (``-c configs/mnist.yaml`` from another folder) gets that file's
+    absolute path, not loaded in its place: the relative data paths inside it are read from
+    the current folder too, which the fix says, with their values from the repository."""
+    shipped = PACKAGE_CONFIGS / path.name
+    if not path.is_absolute() and shipped.is_file():
+        try:
+            data = yaml.safe_load(shipped.read_text(encoding="utf-8")) or {}
+            values = {key: get(_merge(Config(), data, str(shipped)), key) for key in _PATH_SETTINGS_IN_CONFIGS}
+        except (OSError, yaml.YAMLError, ConfigError, AttributeError):
+            values = {}
+        relative = {k: v for k, v in values.items() if v and not os.path.isabs(os.path.expanduser(v))}
+        fix = f"-c {shipped} (the package's own {path.name})"
+        if relative:
+            repo = PACKAGE_CONFIGS.parent
+            fix += (f"; the relative paths in it ({', '.join(f'{k}: {v}' for k, v in relative.items())}) "
+                    f"are read from the current folder too, so run the command from {repo}, or add "
+                    + " ".join(f"{k}={os.path.normpath(repo / v)}" for k, v in relative.items()))
+        return fix
+    example = Path("configs") / "drac.yaml"
+    return f"pass an existing file with -c, e.g. -c {example if example.is_file() else PACKAGE_CONFIGS / example.name}"
+
+
 def _load_yaml(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
+        here = "" if path.is_absolute() else f" (looked for from the current folder, {Path.cwd()})"
         raise ConfigError(
-            f"{path}: config file not found.\n  fix: pass an existing file with -c, "
-            f"e.g. -c configs/drac.yaml"
+            f"{path}: config file not found{here}.\n  fix: {_missing_config_fix(path)}"
+        ) from None
+    except OSError as exc:  # a folder, no permission
+        what = "is a folder, not a config file" if path.is_dir() else f"cannot be read ({exc.strerror or exc})"
+        raise ConfigError(
+            f"{path}: {what}.\n  fix: pass a YAML config file with -c, e.g. -c {PACKAGE_CONFIGS / 'drac.yaml'}"
         ) from None
     try:
         data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass

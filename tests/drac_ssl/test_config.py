@@ -1,5 +1,6 @@
 """The one configuration system: defaults -> YAML -> command-line overrides, with clear errors."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -108,6 +109,23 @@ def test_run_name_must_be_a_plain_folder_name_in_out_dir() -> None:
             load_config(None, [f"run.name={name}"])
     for path in sorted(CONFIGS.glob("*.yaml")):  # the shipped names are plain
         assert "/" not in load_config(path).run.name
+
+
+def test_a_shipped_config_named_from_another_folder_gets_its_absolute_path_and_a_word_on_paths(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as info:  # not loaded in its place: its data.root would miss
+        load_config("configs/mnist.yaml")
+    message = str(info.value)
+    assert f"configs/mnist.yaml: config file not found (looked for from the current folder, {tmp_path})" in message
+    assert f"fix: -c {CONFIGS / 'mnist.yaml'} (the package's own mnist.yaml)" in message
+    assert "(data.root: ../shared/data/mnist) are read from the current folder too" in message
+    assert f"run the command from {CONFIGS.parent}, or add data.root={os.path.normpath(CONFIGS.parent / '../shared/data/mnist')}" in message
+    # no shipped file of that name: the example is one that exists from here
+    with pytest.raises(ConfigError, match=f"fix: pass an existing file with -c, e.g. -c {CONFIGS / 'drac.yaml'}"):
+        load_config("nope.yaml")
+    with pytest.raises(ConfigError, match="is a folder, not a config file"):
+        load_config(tmp_path)
 
 
 def test_saved_config_round_trips(tmp_path: Path) -> None:
