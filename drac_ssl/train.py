@@ -469,31 +469,24 @@ def _reuse_in_existing_folder(cfg: Config, run_dir: Path) -> list[Finding]:
                     severity="warning")]
 
 
-def run_pipeline(cfg: Config, sources: dict[str, str] | None = None,
-                 earlier: list[Finding] | None = None) -> Path:
-    """Run (or resume) the configured stages; return the run folder.
+class InterruptedBeforeStart(KeyboardInterrupt):
+    """Ctrl-C while the configuration was read or checked: no stage had started and nothing
+    of this invocation was written (:func:`main` says so instead of "resume")."""
 
-    First the preflight (:mod:`drac_ssl.preflight`): every setting of the stages that will
-    run is checked against the data and the methods, with ``earlier`` problems (of reading
-    the config) and a changed configuration in an existing run folder; any error stops here,
-    before the run folder is created or anything in it is written.
 
-    Args:
-        cfg: the configuration.
-        sources: where each setting came from (:func:`drac_ssl.preflight.read_config`), said in
-            the messages.
-        earlier: problems found while reading the configuration; when the config file could
-            not be read at all (``Finding.unread``), only those are reported and nothing else
-            is checked (the checks would be of the defaults).
+def _check_before_start(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
+                        findings: list[Finding]) -> tuple[str, list[Finding]]:
+    """The preflight of :func:`run_pipeline` (with ``findings`` of reading the config): a
+    changed configuration in an existing run folder, ``run.reuse`` (whose stages are taken
+    here, and removed again when the checks refuse the run or are interrupted), then
+    :func:`drac_ssl.preflight.run`. Returns the ``run.reuse`` line for the console ("" when
+    nothing was taken) and the warnings.
 
     Raises:
-        PreflightError (a ConfigError): every problem, before any stage ran or right after the
-            ingest (what only the decoded images tell).
+        PreflightError: any error; nothing is left in ``run_dir``.
     """
-    findings = list(earlier or [])
     if any(f.unread for f in findings):  # the config file was not read: no check of the defaults
         raise preflight.PreflightError(findings)
-    run_dir = resolve_run_dir(cfg)
     # a run.name that is a path (the preflight refuses it): nothing outside run.out_dir is
     # compared with or taken into
     elsewhere = bool(run_name_problem(cfg.run.name, cfg.run.out_dir)[0])
@@ -528,6 +521,37 @@ def run_pipeline(cfg: Config, sources: dict[str, str] | None = None,
         if plan is not None and not (run_dir / "config.yaml").exists():
             _untake(run_dir, created)
         raise
+    return reused, warnings
+
+
+def run_pipeline(cfg: Config, sources: dict[str, str] | None = None,
+                 earlier: list[Finding] | None = None) -> Path:
+    """Run (or resume) the configured stages; return the run folder.
+
+    First the preflight (:mod:`drac_ssl.preflight`): every setting of the stages that will
+    run is checked against the data and the methods, with ``earlier`` problems (of reading
+    the config) and a changed configuration in an existing run folder; any error stops here,
+    before the run folder is created or anything in it is written.
+
+    Args:
+        cfg: the configuration.
+        sources: where each setting came from (:func:`drac_ssl.preflight.read_config`), said in
+            the messages.
+        earlier: problems found while reading the configuration; when the config file could
+            not be read at all (``Finding.unread``), only those are reported and nothing else
+            is checked (the checks would be of the defaults).
+
+    Raises:
+        PreflightError (a ConfigError): every problem, before any stage ran or right after the
+            ingest (what only the decoded images tell).
+        InterruptedBeforeStart (a KeyboardInterrupt): Ctrl-C during the preflight, before
+            anything was written.
+    """
+    run_dir = resolve_run_dir(cfg)
+    try:
+        reused, warnings = _check_before_start(cfg, run_dir, sources, list(earlier or []))
+    except KeyboardInterrupt:  # Ctrl-C during the checks: nothing of this invocation was written
+        raise InterruptedBeforeStart from None
     for warning in warnings:
         print(f"[preflight] warning: {warning.line}")
     if reused:
@@ -615,14 +639,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads is not None:
         overrides.append(f"run.threads={args.threads}")
     try:
-        cfg, sources, problems = preflight.read_config(config_path, overrides)
-        threads = apply_thread_policy(max(cfg.run.threads, 0))  # a negative count: the preflight says
+        try:
+            cfg, sources, problems = preflight.read_config(config_path, overrides)
+            threads = apply_thread_policy(max(cfg.run.threads, 0))  # a negative count: the preflight says
+        except KeyboardInterrupt:
+            raise InterruptedBeforeStart from None
         print(f"[train] CPU threads: {threads['threads']} ({threads['source']}; "
               f"{threads['usable_cores']} usable cores)")
         run_pipeline(cfg, sources, problems)
     except (ConfigError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except InterruptedBeforeStart:
+        print("\n[train] interrupted before any stage started (while the settings were checked): "
+              "nothing was run or written; rerun the same command to run it", file=sys.stderr)
+        return 130
     except KeyboardInterrupt:
         print("\n[train] interrupted: rerun the same command to resume from the last checkpoint",
               file=sys.stderr)

@@ -204,6 +204,24 @@ def test_an_interrupted_stage_keeps_its_time_and_the_resume_says_so(
     assert "The run was resumed" in report and "| pretrain | done |" in report
 
 
+def test_ctrl_c_before_any_stage_started_says_nothing_was_written(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from drac_ssl import preflight
+
+    def ctrl_c(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise KeyboardInterrupt
+
+    monkeypatch.chdir(tmp_path)
+    for where in ("run", "read_config"):  # during the preflight; while the config is read
+        with monkeypatch.context() as patch:
+            patch.setattr(preflight, where, ctrl_c)
+            assert train.main([*REDUCED, "run.name=never"]) == 130
+        err = capsys.readouterr().err
+        assert "interrupted before any stage started" in err and "nothing was run or written" in err
+        assert "resume from the last checkpoint" not in err
+        assert list(tmp_path.iterdir()) == []
+
+
 def test_a_new_run_takes_the_finished_stages_of_another_with_the_same_settings(
         reduced_run: tuple[Path, int, str], capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
