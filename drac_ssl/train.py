@@ -10,9 +10,10 @@ With no arguments it uses ``configs/default.yaml``: the embedded phantom UW-OCTA
 The run folder explains itself: ``config.yaml`` (the resolved configuration),
 ``stages.json`` (which stages finished, when, and in how long), ``environment.json`` (the
 machine, versions and command of the invocation that made it; kept when the run resumes),
-``invocations.jsonl`` (one line per invocation, resumes included) and one sub-folder per
-stage. Rerunning the same command resumes: finished stages are skipped and an
-interrupted stage continues from its last checkpoint.
+``invocations.jsonl`` (one line per invocation, resumes included, with how it ended:
+finished, interrupted or failed) and one sub-folder per stage. Rerunning the same command
+resumes: finished stages are skipped and an interrupted stage continues from its last
+checkpoint.
 
 Before any stage runs, the preflight (:mod:`drac_ssl.preflight`) checks every setting of the
 stages that will run against the data and the methods and lists ALL problems at once (exit
@@ -561,13 +562,56 @@ def run_pipeline(cfg: Config, sources: dict[str, str] | None = None,
     env = environment_info()
     if not (run_dir / "environment.json").exists():  # how the run was made: the first invocation's
         atomic_write_json(run_dir / "environment.json", env)
+    invocation = json.dumps(env, default=str)
     with open(run_dir / "invocations.jsonl", "a", encoding="utf-8") as fh:  # every invocation, one line each
-        fh.write(json.dumps(env, default=str) + "\n")
+        fh.write(invocation + "\n")
+    print(f"[train] run folder: {run_dir}")
+    t0 = time.perf_counter()
+    try:
+        _run_stages(cfg, run_dir, sources)
+    except BaseException as exc:
+        _record_end(run_dir / "invocations.jsonl", invocation, t0, exc)
+        raise
+    _record_end(run_dir / "invocations.jsonl", invocation, t0)
+    print(f"[train] finished: {run_dir}")
+    return run_dir
+
+
+def _record_end(path: Path, invocation: str, t0: float, exc: BaseException | None = None) -> None:
+    """Add how this invocation ended to its line of ``invocations.jsonl`` (``invocation``, as
+    written when it started): ``"ended": {"outcome": "finished" | "interrupted" | "failed",
+    "utc", "seconds"}``, and for a failure ``"error"`` (the exception's type and first line).
+    The file keeps one line per invocation (rewritten atomically); a line without ``ended``
+    is an invocation still running or killed. Nothing is done when the line is gone, and a
+    file that cannot be written is left as it is (the run's own outcome matters more)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        at = len(lines) - 1 - lines[::-1].index(invocation)
+    except (OSError, ValueError):
+        return
+    outcome = "finished" if exc is None else "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+    ended: dict[str, Any] = {"outcome": outcome,
+                             "utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+                             "seconds": round(time.perf_counter() - t0, 2)}
+    if outcome == "failed":
+        first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+        ended["error"] = f"{type(exc).__name__}: {first}"[:500] if first else type(exc).__name__
+    lines[at] = json.dumps({**json.loads(invocation), "ended": ended}, default=str)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+
+
+def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None) -> None:
+    """The stages of ``run.stages`` in pipeline order (finished ones skipped), each recorded in
+    ``stages.json``, then the report (:func:`run_pipeline`, after the preflight)."""
     status_path = run_dir / "stages.json"
     status: dict[str, Any] = {}
     if status_path.exists():
         status = json.loads(status_path.read_text(encoding="utf-8"))
-    print(f"[train] run folder: {run_dir}")
     for name in PIPELINE:
         if name not in cfg.run.stages:
             continue
@@ -613,8 +657,6 @@ def run_pipeline(cfg: Config, sources: dict[str, str] | None = None,
         from drac_ssl.report import write_report
 
         print(f"[train] report: {write_report(run_dir)}")
-    print(f"[train] finished: {run_dir}")
-    return run_dir
 
 
 def main(argv: list[str] | None = None) -> int:
