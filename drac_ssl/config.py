@@ -332,8 +332,29 @@ def _describe(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp))
 
 
+def _as_text(value: Any) -> str:
+    """A value as it is written in a ``key=value`` override (and in YAML)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ",".join(_as_text(v) for v in value) + "]"
+    return str(value) if value != "" else "''"
+
+
+def _default_fix(key: str) -> str:
+    """``\n  fix: SETTING=DEFAULT (the default)`` for a setting of :class:`Config` (a list's
+    item ``x[0]``: the whole list's default); "" for a key that is not one."""
+    setting = key.split("[", 1)[0]
+    try:
+        value = get(Config(), setting)
+    except AttributeError:
+        return ""
+    return f"\n  fix: {setting}={_as_text(value)} (the default)"
+
+
 def _coerce(value: Any, tp: Any, where: str, key: str) -> Any:
-    """Check/convert ``value`` to the annotated type ``tp``; raise ConfigError otherwise."""
+    """Check/convert ``value`` to the annotated type ``tp``; raise ConfigError otherwise, with
+    the setting's default as the fix."""
     origin = typing.get_origin(tp)
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
@@ -347,7 +368,8 @@ def _coerce(value: Any, tp: Any, where: str, key: str) -> Any:
         if isinstance(value, str):  # allow a=1,2,3 on the command line
             value = [v for v in value.split(",") if v != ""]
         if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{where}: '{key}' must be a list, got {value!r}.\n  fix: {key}=[a, b]")
+            fix = _default_fix(key) if get(Config(), key) else f"\n  fix: {key}=[a, b]"
+            raise ConfigError(f"{where}: '{key}' must be a list, got {value!r}.{fix}")
         return [_coerce(v, item_tp, where, f"{key}[{i}]") for i, v in enumerate(value)]
     if origin in (typing.Union, types.UnionType):
         return value
@@ -356,33 +378,53 @@ def _coerce(value: Any, tp: Any, where: str, key: str) -> Any:
             return value
         if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0"):
             return value.lower() in ("true", "yes", "1")
-        raise ConfigError(f"{where}: '{key}' must be true or false, got {value!r}.")
+        raise ConfigError(f"{where}: '{key}' must be true or false, got {value!r}.{_default_fix(key)}")
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, (int, str, float)):
-            raise ConfigError(f"{where}: '{key}' must be an integer, got {value!r}.")
+            raise ConfigError(f"{where}: '{key}' must be an integer, got {value!r}.{_default_fix(key)}")
         try:
             as_float = float(value)
         except ValueError:
-            raise ConfigError(f"{where}: '{key}' must be an integer, got {value!r}.") from None
+            raise ConfigError(f"{where}: '{key}' must be an integer, got {value!r}.{_default_fix(key)}") from None
         if not as_float.is_integer():
-            raise ConfigError(f"{where}: '{key}' must be an integer, got {value!r}.")
+            raise ConfigError(f"{where}: '{key}' must be an integer, got {value!r}.{_default_fix(key)}")
         return int(as_float)
     if tp is float:
         if isinstance(value, bool):
-            raise ConfigError(f"{where}: '{key}' must be a number, got {value!r}.")
+            raise ConfigError(f"{where}: '{key}' must be a number, got {value!r}.{_default_fix(key)}")
         try:
             return float(value)
         except (TypeError, ValueError):
-            raise ConfigError(f"{where}: '{key}' must be a number, got {value!r}.") from None
+            raise ConfigError(f"{where}: '{key}' must be a number, got {value!r}.{_default_fix(key)}") from None
     if tp is str:
         if value is None:
             return ""
         if isinstance(value, bool):  # YAML's true/false for a setting that also takes words
             return "true" if value else "false"
         if isinstance(value, (dict, list)):
-            raise ConfigError(f"{where}: '{key}' must be a string, got {value!r}.")
+            raise ConfigError(f"{where}: '{key}' must be a string, got {value!r}.{_default_fix(key)}")
         return str(value)
     return value
+
+
+def close_match(word: Any, names: Sequence[str]) -> str:
+    """The name in ``names`` closest in spelling to ``word`` (difflib, its default cutoff 0.6),
+    or "" when none is close: the "Did you mean" of an unknown setting or stage name."""
+    found = difflib.get_close_matches(str(word), list(names), n=1)
+    return found[0] if found else ""
+
+
+def _settings_ending(base: Any, last: str, prefix: str = "") -> list[str]:
+    """The dotted settings of dataclass ``base`` whose last part is ``last``, in the order
+    of the sections (``epochs`` -> pretrain.epochs, umm.epochs, finetune.epochs)."""
+    found = []
+    for f in dataclasses.fields(base):
+        value = getattr(base, f.name)
+        if dataclasses.is_dataclass(value):
+            found += _settings_ending(value, last, f"{prefix}{f.name}.")
+        elif f.name == last and prefix:
+            found.append(f"{prefix}{f.name}")
+    return found
 
 
 def _merge(base: Any, updates: dict[str, Any], where: str, prefix: str = "") -> Any:
@@ -393,8 +435,12 @@ def _merge(base: Any, updates: dict[str, Any], where: str, prefix: str = "") -> 
     for key, value in updates.items():
         full = f"{prefix}.{key}" if prefix else str(key)
         if key not in names:
-            close = difflib.get_close_matches(str(key), names, n=1)
-            hint = f" Did you mean '{prefix + '.' if prefix else ''}{close[0]}'?" if close else ""
+            close = close_match(key, names)
+            hint = f" Did you mean '{prefix + '.' if prefix else ''}{close}'?" if close else ""
+            if not close and not prefix:  # a setting without its section: stages -> run.stages
+                meant = _settings_ending(base, str(key))
+                said = ", ".join(repr(m) for m in meant[:-1]) + " or " * (len(meant) > 1)
+                hint = f" Did you mean {said}{meant[-1]!r}?" if meant else ""
             raise ConfigError(
                 f"{where}: unknown setting '{full}'.{hint}\n"
                 f"  valid keys here: {', '.join(names)}"
@@ -411,13 +457,47 @@ class _LineLoader(yaml.SafeLoader):
     """SafeLoader that remembers the line of every mapping key (for error messages)."""
 
 
+PACKAGE_CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+"""The package's own configs (the repository's ``configs/``)."""
+_PATH_SETTINGS_IN_CONFIGS = ("data.root", "data.labels_csv", "pretrain.backbone.weights")
+
+
+def _missing_config_fix(path: Path) -> str:
+    """The fix for a ``-c`` file that does not exist. A relative path whose file name is one of
+    the package's configs (``-c configs/mnist.yaml`` from another folder) gets that file's
+    absolute path, not loaded in its place: the relative data paths inside it are read from
+    the current folder too, which the fix says, with their values from the repository."""
+    shipped = PACKAGE_CONFIGS / path.name
+    if not path.is_absolute() and shipped.is_file():
+        try:
+            data = yaml.safe_load(shipped.read_text(encoding="utf-8")) or {}
+            values = {key: get(_merge(Config(), data, str(shipped)), key) for key in _PATH_SETTINGS_IN_CONFIGS}
+        except (OSError, yaml.YAMLError, ConfigError, AttributeError):
+            values = {}
+        relative = {k: v for k, v in values.items() if v and not os.path.isabs(os.path.expanduser(v))}
+        fix = f"-c {shipped} (the package's own {path.name})"
+        if relative:
+            repo = PACKAGE_CONFIGS.parent
+            fix += (f"; the relative paths in it ({', '.join(f'{k}: {v}' for k, v in relative.items())}) "
+                    f"are read from the current folder too, so run the command from {repo}, or add "
+                    + " ".join(f"{k}={os.path.normpath(repo / v)}" for k, v in relative.items()))
+        return fix
+    example = Path("configs") / "drac.yaml"
+    return f"pass an existing file with -c, e.g. -c {example if example.is_file() else PACKAGE_CONFIGS / example.name}"
+
+
 def _load_yaml(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
+        here = "" if path.is_absolute() else f" (looked for from the current folder, {Path.cwd()})"
         raise ConfigError(
-            f"{path}: config file not found.\n  fix: pass an existing file with -c, "
-            f"e.g. -c configs/drac.yaml"
+            f"{path}: config file not found{here}.\n  fix: {_missing_config_fix(path)}"
+        ) from None
+    except OSError as exc:  # a folder, no permission
+        what = "is a folder, not a config file" if path.is_dir() else f"cannot be read ({exc.strerror or exc})"
+        raise ConfigError(
+            f"{path}: {what}.\n  fix: pass a YAML config file with -c, e.g. -c {PACKAGE_CONFIGS / 'drac.yaml'}"
         ) from None
     try:
         data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
@@ -615,6 +695,36 @@ def validate(cfg: Config) -> None:
     if cfg.run.threads < 0:
         raise ConfigError(f"config: run.threads must be 0 (the default policy) or a positive "
                           f"count, got {cfg.run.threads}.\n  fix: run.threads=0")
+    what, fix = run_name_problem(cfg.run.name, cfg.run.out_dir)
+    if what:
+        raise ConfigError(f"config: {what}.\n  fix: {fix}")
+
+
+def run_name_problem(name: str, out_dir: str, fallback: str = "run1") -> tuple[str, str]:
+    """What is wrong with ``run.name`` and the fix, or ``("", "")`` when it is a plain folder
+    name (or empty: ``<dataset>-<date>-<time>``).
+
+    The run folder is ``run.out_dir/run.name``: a name with a path separator (``/`` or ``\\``),
+    ``.``, ``..`` or an absolute path would put it elsewhere (``../../x``: outside
+    ``run.out_dir``). The fix is the name's last part (``fallback`` when it has none) and,
+    where the folder the name pointed at can be made, the ``run.out_dir`` that makes it there.
+    """
+    if not name or ("/" not in name and "\\" not in name and name not in (".", "..")):
+        return "", ""
+    target = os.path.normpath(os.path.join(out_dir, name))
+    outside = os.path.isabs(name) or os.path.relpath(target, out_dir or ".").split(os.sep)[0] == ".."
+    why = ("is an absolute path" if os.path.isabs(name) else "is a path ('.' or '..')"
+           if name in (".", "..") else "holds a path separator")
+    what = (f"run.name is the name of the run folder in run.out_dir, not a path: {name!r} "
+            f"{why}, so the run folder would be {target}"
+            + (f", outside run.out_dir={out_dir}" if outside else ""))
+    plain = Path(name.replace("\\", "/")).name
+    fix = f"run.name={plain if plain not in ('', '.', '..') else fallback}"
+    parent, base = os.path.split(target)
+    if name not in (".", "..") and base not in ("", ".", "..") and parent != os.path.normpath(out_dir):
+        fix += (f"; to make the run folder {target}, set the folder it is made in: "
+                f"run.out_dir={parent or '.'} run.name={base}")
+    return what, fix
 
 
 def validate_grades(grades: list[str]) -> None:

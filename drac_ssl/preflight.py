@@ -99,6 +99,9 @@ class Finding:
     fix: str = ""
     severity: str = "error"  # error | warning
     where: str = ""
+    # the configuration itself could not be read (not valid YAML, no such -c file): the checks
+    # would check the defaults instead of what was meant, so :func:`run` does not run them
+    unread: bool = False
 
     @property
     def line(self) -> str:
@@ -153,7 +156,8 @@ def read_config(path: str | os.PathLike[str] | None = None,
         ``(cfg, sources, findings)``: the configuration with every good setting applied;
         ``sources`` maps each dotted key that was set to where (``FILE:LINE`` or
         ``command line 'k=v'``); ``findings`` the unknown keys, bad types and YAML errors,
-        each with its location. The value checks are :func:`check`'s.
+        each with its location (a file that cannot be read at all: ``unread``, and its
+        settings are the defaults). The value checks are :func:`check`'s.
     """
     cfg, sources, findings = Config(), {}, []
     if path is not None:
@@ -161,7 +165,7 @@ def read_config(path: str | os.PathLike[str] | None = None,
         try:
             data = config_module._load_yaml(p)
         except ConfigError as exc:
-            findings.append(Finding("", None, str(exc)))
+            findings.append(Finding("", None, str(exc), unread=True))
             data = {}
         for parts, value in _leaves(data):
             where = config_module._key_line(p, ".".join(parts))
@@ -432,7 +436,11 @@ def _check_finetune_settings(c: _Findings, cfg: Config) -> None:
 
 
 def _stages_fix(stages: Iterable[str]) -> str:
+    """``run.stages=[...]`` of the known ``stages`` in pipeline order; never an empty list,
+    which runs nothing: without a known stage, every stage (the default)."""
     wanted = set(stages)
+    if not wanted & set(PIPELINE):
+        return "run.stages=[" + ",".join(PIPELINE) + "] (the default: every stage)"
     return "run.stages=[" + ",".join(s for s in PIPELINE if s in wanted) + "]"
 
 
@@ -442,15 +450,21 @@ def _check_run_settings(c: _Findings, cfg: Config, run_dir: Path) -> None:
         c.error("run.threads", "must be 0 (the package's policy) or a positive count of threads",
                 _default("run.threads"))
     unknown = [s for s in r.stages if s not in PIPELINE]
-    if unknown:
-        c.error("run.stages", f"unknown stage(s) {', '.join(map(repr, unknown))}; the pipeline is "
-                              f"{', '.join(PIPELINE)}", _stages_fix(s for s in r.stages if s in PIPELINE))
+    if unknown:  # a typo gets the stage it was meant to be, as an unknown setting does
+        meant = {s: config_module.close_match(str(s).strip().lower(), PIPELINE) for s in unknown}
+        said = ", ".join(f"{s!r} (did you mean {meant[s]!r}?)" if meant[s] else repr(s) for s in unknown)
+        c.error("run.stages", f"unknown stage(s) {said}; the pipeline is {', '.join(PIPELINE)}",
+                _stages_fix(meant.get(s, s) for s in r.stages))
     known = [s for s in r.stages if s in PIPELINE]
     if len(set(known)) != len(known):
         c.warning("run.stages", "a stage is listed twice; each runs once", _stages_fix(known))
     elif known != [s for s in PIPELINE if s in known]:
         c.warning("run.stages", f"stages always run in pipeline order ({' -> '.join(PIPELINE)}); "
                                 f"the order given is not used", _stages_fix(known))
+    what, fix = config_module.run_name_problem(r.name, r.out_dir)
+    if what:
+        c.error("run.name", what, fix)
+        return  # the folder checks below would be of a folder outside run.out_dir
     if run_dir.exists() and not run_dir.is_dir():
         c.error("run.name", f"{run_dir} is a file, not a run folder", "choose another run.name")
     existing = next((p for p in [run_dir, *run_dir.absolute().parents] if p.exists()), None)
@@ -978,7 +992,7 @@ def _check_stage_outputs(c: _Findings, cfg: Config, run_dir: Path, stages: list[
                                       f"dataset; data.dataset={cfg.data.dataset} is read directly by "
                                       f"pretraining (evaluate it with k-NN / linear probes, "
                                       f"drac_ssl.evaluation)",
-                        _stages_fix(s for s in stages if s in ("pretrain", "umm")))
+                        _stages_fix([s for s in stages if s in ("pretrain", "umm")] or ["pretrain"]))
                 break
     needs = {
         "umm": ("pretrain", run_dir / "pretrain" / "vicreg_model.safetensors", umm_runs),
@@ -1112,8 +1126,13 @@ def check(cfg: Config, run_dir: str | os.PathLike[str], sources: dict[str, str] 
 def run(cfg: Config, run_dir: str | os.PathLike[str], sources: dict[str, str] | None = None,
         earlier: Iterable[Finding] = ()) -> list[Finding]:
     """:func:`check`, plus ``earlier`` findings (of reading the config); raise
-    :class:`PreflightError` listing them all when any is an error, else return the warnings."""
-    findings = list(earlier) + check(cfg, run_dir, sources)
+    :class:`PreflightError` listing them all when any is an error, else return the warnings.
+    When the config file could not be read (an ``unread`` finding), nothing is checked: the
+    error lists only the reading problems, not warnings about the defaults."""
+    earlier = list(earlier)
+    if any(f.unread for f in earlier):
+        raise PreflightError(earlier)
+    findings = earlier + check(cfg, run_dir, sources)
     findings.sort(key=lambda f: f.severity != "error")
     if any(f.severity == "error" for f in findings):
         raise PreflightError(findings)

@@ -10,9 +10,10 @@ With no arguments it uses ``configs/default.yaml``: the embedded phantom UW-OCTA
 The run folder explains itself: ``config.yaml`` (the resolved configuration),
 ``stages.json`` (which stages finished, when, and in how long), ``environment.json`` (the
 machine, versions and command of the invocation that made it; kept when the run resumes),
-``invocations.jsonl`` (one line per invocation, resumes included) and one sub-folder per
-stage. Rerunning the same command resumes: finished stages are skipped and an
-interrupted stage continues from its last checkpoint.
+``invocations.jsonl`` (one line per invocation, resumes included, with how it ended:
+finished, interrupted or failed) and one sub-folder per stage. Rerunning the same command
+resumes: finished stages are skipped and an interrupted stage continues from its last
+checkpoint.
 
 Before any stage runs, the preflight (:mod:`drac_ssl.preflight`) checks every setting of the
 stages that will run against the data and the methods and lists ALL problems at once (exit
@@ -43,6 +44,7 @@ from drac_ssl.config import (  # noqa: F401 - load_config: train.load_config for
     ConfigError,
     from_dict,
     load_config,
+    run_name_problem,
     save_config,
     to_dict,
 )
@@ -468,32 +470,34 @@ def _reuse_in_existing_folder(cfg: Config, run_dir: Path) -> list[Finding]:
                     severity="warning")]
 
 
-def run_pipeline(cfg: Config, sources: dict[str, str] | None = None,
-                 earlier: list[Finding] | None = None) -> Path:
-    """Run (or resume) the configured stages; return the run folder.
+class InterruptedBeforeStart(KeyboardInterrupt):
+    """Ctrl-C while the configuration was read or checked: no stage had started and nothing
+    of this invocation was written (:func:`main` says so instead of "resume")."""
 
-    First the preflight (:mod:`drac_ssl.preflight`): every setting of the stages that will
-    run is checked against the data and the methods, with ``earlier`` problems (of reading
-    the config) and a changed configuration in an existing run folder; any error stops here,
-    before the run folder is created or anything in it is written.
 
-    Args:
-        cfg: the configuration.
-        sources: where each setting came from (:func:`drac_ssl.preflight.read_config`), said in
-            the messages.
-        earlier: problems found while reading the configuration.
+def _check_before_start(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
+                        findings: list[Finding]) -> tuple[str, list[Finding]]:
+    """The preflight of :func:`run_pipeline` (with ``findings`` of reading the config): a
+    changed configuration in an existing run folder, ``run.reuse`` (whose stages are taken
+    here, and removed again when the checks refuse the run or are interrupted), then
+    :func:`drac_ssl.preflight.run`. Returns the ``run.reuse`` line for the console ("" when
+    nothing was taken) and the warnings.
 
     Raises:
-        PreflightError (a ConfigError): every problem, before any stage ran or right after the
-            ingest (what only the decoded images tell).
+        PreflightError: any error; nothing is left in ``run_dir``.
     """
-    run_dir = resolve_run_dir(cfg)
-    findings = list(earlier or [])
-    problem = _existing_run_problem(cfg, run_dir)
+    if any(f.unread for f in findings):  # the config file was not read: no check of the defaults
+        raise preflight.PreflightError(findings)
+    # a run.name that is a path (the preflight refuses it): nothing outside run.out_dir is
+    # compared with or taken into
+    elsewhere = bool(run_name_problem(cfg.run.name, cfg.run.out_dir)[0])
+    problem = "" if elsewhere else _existing_run_problem(cfg, run_dir)
     if problem:
         findings.append(Finding("", None, problem))
     plan = None
-    if cfg.run.reuse and not (run_dir / "config.yaml").exists():  # a new run folder only
+    if elsewhere:
+        pass
+    elif cfg.run.reuse and not (run_dir / "config.yaml").exists():  # a new run folder only
         try:
             plan = plan_reuse(cfg, reuse_source(cfg), run_dir)
         except ConfigError as exc:
@@ -518,6 +522,37 @@ def run_pipeline(cfg: Config, sources: dict[str, str] | None = None,
         if plan is not None and not (run_dir / "config.yaml").exists():
             _untake(run_dir, created)
         raise
+    return reused, warnings
+
+
+def run_pipeline(cfg: Config, sources: dict[str, str] | None = None,
+                 earlier: list[Finding] | None = None) -> Path:
+    """Run (or resume) the configured stages; return the run folder.
+
+    First the preflight (:mod:`drac_ssl.preflight`): every setting of the stages that will
+    run is checked against the data and the methods, with ``earlier`` problems (of reading
+    the config) and a changed configuration in an existing run folder; any error stops here,
+    before the run folder is created or anything in it is written.
+
+    Args:
+        cfg: the configuration.
+        sources: where each setting came from (:func:`drac_ssl.preflight.read_config`), said in
+            the messages.
+        earlier: problems found while reading the configuration; when the config file could
+            not be read at all (``Finding.unread``), only those are reported and nothing else
+            is checked (the checks would be of the defaults).
+
+    Raises:
+        PreflightError (a ConfigError): every problem, before any stage ran or right after the
+            ingest (what only the decoded images tell).
+        InterruptedBeforeStart (a KeyboardInterrupt): Ctrl-C during the preflight, before
+            anything was written.
+    """
+    run_dir = resolve_run_dir(cfg)
+    try:
+        reused, warnings = _check_before_start(cfg, run_dir, sources, list(earlier or []))
+    except KeyboardInterrupt:  # Ctrl-C during the checks: nothing of this invocation was written
+        raise InterruptedBeforeStart from None
     for warning in warnings:
         print(f"[preflight] warning: {warning.line}")
     if reused:
@@ -527,13 +562,56 @@ def run_pipeline(cfg: Config, sources: dict[str, str] | None = None,
     env = environment_info()
     if not (run_dir / "environment.json").exists():  # how the run was made: the first invocation's
         atomic_write_json(run_dir / "environment.json", env)
+    invocation = json.dumps(env, default=str)
     with open(run_dir / "invocations.jsonl", "a", encoding="utf-8") as fh:  # every invocation, one line each
-        fh.write(json.dumps(env, default=str) + "\n")
+        fh.write(invocation + "\n")
+    print(f"[train] run folder: {run_dir}")
+    t0 = time.perf_counter()
+    try:
+        _run_stages(cfg, run_dir, sources)
+    except BaseException as exc:
+        _record_end(run_dir / "invocations.jsonl", invocation, t0, exc)
+        raise
+    _record_end(run_dir / "invocations.jsonl", invocation, t0)
+    print(f"[train] finished: {run_dir}")
+    return run_dir
+
+
+def _record_end(path: Path, invocation: str, t0: float, exc: BaseException | None = None) -> None:
+    """Add how this invocation ended to its line of ``invocations.jsonl`` (``invocation``, as
+    written when it started): ``"ended": {"outcome": "finished" | "interrupted" | "failed",
+    "utc", "seconds"}``, and for a failure ``"error"`` (the exception's type and first line).
+    The file keeps one line per invocation (rewritten atomically); a line without ``ended``
+    is an invocation still running or killed. Nothing is done when the line is gone, and a
+    file that cannot be written is left as it is (the run's own outcome matters more)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        at = len(lines) - 1 - lines[::-1].index(invocation)
+    except (OSError, ValueError):
+        return
+    outcome = "finished" if exc is None else "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+    ended: dict[str, Any] = {"outcome": outcome,
+                             "utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+                             "seconds": round(time.perf_counter() - t0, 2)}
+    if outcome == "failed":
+        first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+        ended["error"] = f"{type(exc).__name__}: {first}"[:500] if first else type(exc).__name__
+    lines[at] = json.dumps({**json.loads(invocation), "ended": ended}, default=str)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+
+
+def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None) -> None:
+    """The stages of ``run.stages`` in pipeline order (finished ones skipped), each recorded in
+    ``stages.json``, then the report (:func:`run_pipeline`, after the preflight)."""
     status_path = run_dir / "stages.json"
     status: dict[str, Any] = {}
     if status_path.exists():
         status = json.loads(status_path.read_text(encoding="utf-8"))
-    print(f"[train] run folder: {run_dir}")
     for name in PIPELINE:
         if name not in cfg.run.stages:
             continue
@@ -579,8 +657,6 @@ def run_pipeline(cfg: Config, sources: dict[str, str] | None = None,
         from drac_ssl.report import write_report
 
         print(f"[train] report: {write_report(run_dir)}")
-    print(f"[train] finished: {run_dir}")
-    return run_dir
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -605,14 +681,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads is not None:
         overrides.append(f"run.threads={args.threads}")
     try:
-        cfg, sources, problems = preflight.read_config(config_path, overrides)
-        threads = apply_thread_policy(max(cfg.run.threads, 0))  # a negative count: the preflight says
+        try:
+            cfg, sources, problems = preflight.read_config(config_path, overrides)
+            threads = apply_thread_policy(max(cfg.run.threads, 0))  # a negative count: the preflight says
+        except KeyboardInterrupt:
+            raise InterruptedBeforeStart from None
         print(f"[train] CPU threads: {threads['threads']} ({threads['source']}; "
               f"{threads['usable_cores']} usable cores)")
         run_pipeline(cfg, sources, problems)
     except (ConfigError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except InterruptedBeforeStart:
+        print("\n[train] interrupted before any stage started (while the settings were checked): "
+              "nothing was run or written; rerun the same command to run it", file=sys.stderr)
+        return 130
     except KeyboardInterrupt:
         print("\n[train] interrupted: rerun the same command to resume from the last checkpoint",
               file=sys.stderr)

@@ -1,5 +1,6 @@
 """The one configuration system: defaults -> YAML -> command-line overrides, with clear errors."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,29 @@ def test_bad_value_type_says_which_key() -> None:
         load_config(None, ["pretrain.epochs=ten"])
 
 
+def test_bad_value_type_gets_a_fix_with_a_value_that_works() -> None:
+    cases = {"pretrain.lr=abc": "'pretrain.lr' must be a number, got 'abc'.\n  fix: pretrain.lr=0.015 (the default)",
+             "pretrain.epochs=2.5": "'pretrain.epochs' must be an integer, got 2.5.\n  fix: pretrain.epochs=100 (the default)",
+             "umm.enabled=maybe": "fix: umm.enabled=true (the default)",
+             "data.cache_sizes=abc,1": "fix: data.cache_sizes=[256,512] (the default)",
+             "pretrain.expander=[1, 2]": "fix: pretrain.expander=128-128-128 (the default)"}
+    for override, expected in cases.items():
+        with pytest.raises(ConfigError) as info:
+            load_config(None, [override])
+        assert expected in str(info.value)
+        fixed = str(info.value).split("fix: ")[1].split(" (the default)")[0]
+        load_config(None, [fixed])  # the fix loads
+
+
+def test_a_setting_without_its_section_suggests_the_settings_of_that_name(tmp_path: Path) -> None:
+    top = tmp_path / "top.yaml"
+    top.write_text("run:\n  name: a\nstages: [ingest]\n")
+    with pytest.raises(ConfigError, match=r"top.yaml:3: unknown setting 'stages'. Did you mean 'run.stages'\?"):
+        load_config(top)
+    with pytest.raises(ConfigError, match=r"Did you mean 'pretrain.lr' or 'finetune.lr'\?"):
+        load_config(None, ["lr=0.1"])
+
+
 def test_bad_choice_lists_the_choices() -> None:
     with pytest.raises(ConfigError, match=r"pretrain.optimizer='rmsprop' is not one of adam"):
         load_config(None, ["pretrain.optimizer=rmsprop"])
@@ -73,6 +97,35 @@ def test_missing_file_and_bad_override_are_clear(tmp_path: Path) -> None:
         load_config(tmp_path / "nope.yaml")
     with pytest.raises(ConfigError, match="is not an override"):
         load_config(None, ["pretrain.lr"])
+
+
+def test_run_name_must_be_a_plain_folder_name_in_out_dir() -> None:
+    with pytest.raises(ConfigError, match=r"(?s)'\.\./\.\./escape' holds a path separator, so the run "
+                                          r"folder would be /tmp/escape, outside run.out_dir=/tmp/t9/runs.*"
+                                          r"fix: run.name=escape; .* run.out_dir=/tmp run.name=escape"):
+        load_config(None, ["run.out_dir=/tmp/t9/runs", "run.name=../../escape"])
+    for name in ("sub/run", "/abs/run", ".."):
+        with pytest.raises(ConfigError, match="not a path"):
+            load_config(None, [f"run.name={name}"])
+    for path in sorted(CONFIGS.glob("*.yaml")):  # the shipped names are plain
+        assert "/" not in load_config(path).run.name
+
+
+def test_a_shipped_config_named_from_another_folder_gets_its_absolute_path_and_a_word_on_paths(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as info:  # not loaded in its place: its data.root would miss
+        load_config("configs/mnist.yaml")
+    message = str(info.value)
+    assert f"configs/mnist.yaml: config file not found (looked for from the current folder, {tmp_path})" in message
+    assert f"fix: -c {CONFIGS / 'mnist.yaml'} (the package's own mnist.yaml)" in message
+    assert "(data.root: ../shared/data/mnist) are read from the current folder too" in message
+    assert f"run the command from {CONFIGS.parent}, or add data.root={os.path.normpath(CONFIGS.parent / '../shared/data/mnist')}" in message
+    # no shipped file of that name: the example is one that exists from here
+    with pytest.raises(ConfigError, match=f"fix: pass an existing file with -c, e.g. -c {CONFIGS / 'drac.yaml'}"):
+        load_config("nope.yaml")
+    with pytest.raises(ConfigError, match="is a folder, not a config file"):
+        load_config(tmp_path)
 
 
 def test_saved_config_round_trips(tmp_path: Path) -> None:

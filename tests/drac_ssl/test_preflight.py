@@ -395,6 +395,22 @@ def test_every_problem_in_one_pass_with_where_each_value_came_from(
     assert not (tmp_path / "runs").exists()
 
 
+def test_a_config_that_cannot_be_read_is_reported_alone_without_warnings_about_the_defaults(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from drac_ssl import runtime
+
+    monkeypatch.setattr(runtime, "cpu_has_amx_bf16", lambda: True)  # the defaults' bf16 hint
+    broken = tmp_path / "syntax.yaml"
+    broken.write_text("pretrain:\n  epochs: 2\n   lr: 0.01\n")
+    monkeypatch.chdir(tmp_path)
+    for config in (broken, tmp_path / "missing.yaml"):
+        assert train.main(["-c", str(config), *CPU, "pretrain.augment.image_size=224"]) == 2
+        err = capsys.readouterr().err
+        assert "1 problem(s)" in err and str(config) in err, err
+        assert "warning" not in err and "AMX" not in err, err
+    assert list(tmp_path.iterdir()) == [broken]  # nothing written
+
+
 def test_existing_run_folder_is_left_untouched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     run_dir = tmp_path / "runs" / "x"
@@ -420,6 +436,31 @@ def test_a_stage_without_the_output_it_needs(tmp_path: Path) -> None:
     found = errors(*args, run_dir=tmp_path / "runs" / "empty", stages=["pretrain"])
     assert "run.stages has no ingest" in found["run.stages"]
     assert "needs the pretrain" not in str(errors(*args, run_dir=run_dir, stages=["pretrain", "finetune"]))
+
+
+def test_a_mistyped_stage_gets_the_stage_it_meant_never_a_shorter_or_empty_list() -> None:
+    found = errors("run.stages=[ingest,pretrian]")["run.stages"]
+    assert "unknown stage(s) 'pretrian' (did you mean 'pretrain'?)" in found
+    assert "fix: run.stages=[ingest,pretrain]" in found
+    assert "fix: run.stages=[pretrain]" in errors("run.stages=[pretrian]")["run.stages"]
+    # a name like no stage: every stage, not run.stages=[] (which runs nothing)
+    found = errors("run.stages=[all]")["run.stages"]
+    assert "unknown stage(s) 'all';" in found and "fix: run.stages=[ingest,pretrain,umm,finetune,export]" in found
+
+
+def test_a_run_name_that_is_a_path_is_refused_before_anything_is_made_outside_out_dir(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # no stage: were the name let through, the test would not run the whole job out there
+    err = main_fails(tmp_path, monkeypatch, capsys, "run.name=../escape", "run.stages=[]")
+    assert ("run.name=../escape (command line 'run.name=../escape'): run.name is the name of the "
+            "run folder in run.out_dir, not a path: '../escape' holds a path separator, so the run "
+            "folder would be escape, outside run.out_dir=runs") in err
+    assert "fix: run.name=escape; to make the run folder escape, set the folder it is made in: " \
+           "run.out_dir=. run.name=escape" in err
+    assert not (tmp_path / "escape").exists()
+    assert "is an absolute path" in errors(f"run.name={tmp_path / 'abs'}")["run.name"]
+    assert "fix: run.name=run1" in errors("run.name=..")["run.name"]
+    assert "run.name" not in errors("run.name=lr0.01_a-b")  # the plain names the configs and benches use
 
 
 def test_umm_enabled_but_not_run_is_said() -> None:

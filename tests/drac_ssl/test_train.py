@@ -91,7 +91,11 @@ def test_rerun_skips_finished_stages(reduced_run: tuple[Path, int, str], capsys:
     # how the run was made stays; the resume is one more line of the invocation log
     assert (run_dir / "environment.json").read_text() == first_env
     later = (run_dir / "invocations.jsonl").read_text().splitlines()
-    assert len(later) == len(invocations) + 1 and json.loads(later[0]) == json.loads(first_env)
+    assert len(later) == len(invocations) + 1
+    first = json.loads(later[0])
+    # ... which says how it ended, beside the environment the run was made with
+    assert first.pop("ended")["outcome"] == "finished" and first == json.loads(first_env)
+    assert json.loads(later[-1])["ended"]["outcome"] == "finished"
 
 
 def test_changed_config_in_an_existing_run_folder_is_refused(reduced_run: tuple[Path, int, str],
@@ -186,6 +190,9 @@ def test_an_interrupted_stage_keeps_its_time_and_the_resume_says_so(
         time.sleep(0.2)
         raise KeyboardInterrupt
 
+    def fails(cfg, run_dir):  # type: ignore[no-untyped-def]
+        raise RuntimeError("out of memory\nmore detail")
+
     monkeypatch.setitem(train.STAGES, "pretrain", ctrl_c)
     monkeypatch.chdir(tmp_path)
     assert train.main(args) == 130
@@ -193,15 +200,41 @@ def test_an_interrupted_stage_keeps_its_time_and_the_resume_says_so(
     stages = json.loads((run_dir / "stages.json").read_text())
     assert stages["ingest"]["status"] == "done" and stages["pretrain"]["status"] == "interrupted"
     assert stages["pretrain"]["seconds"] >= 0.2 and stages["pretrain"]["attempts"] == 1
+    monkeypatch.setitem(train.STAGES, "pretrain", fails)
+    with pytest.raises(RuntimeError):  # an unexpected error: its traceback is not caught
+        train.main(args)
     monkeypatch.setitem(train.STAGES, "pretrain", real)
     capsys.readouterr()
     assert train.main(args) == 0
-    assert "stage pretrain: starting (attempt 2; the earlier ones ran" in capsys.readouterr().out
+    assert "stage pretrain: starting (attempt 3; the earlier ones ran" in capsys.readouterr().out
+    # the invocation log says how each attempt ended, one line each
+    ended = [json.loads(line)["ended"] for line in (run_dir / "invocations.jsonl").read_text().splitlines()]
+    assert [e["outcome"] for e in ended] == ["interrupted", "failed", "finished"]
+    assert ended[0]["seconds"] >= 0.2 and ended[0]["utc"].endswith("+00:00")
+    assert ended[1]["error"] == "RuntimeError: out of memory" and "error" not in ended[2]
     pretrain = json.loads((run_dir / "stages.json").read_text())["pretrain"]
-    assert pretrain["status"] == "done" and pretrain["attempts"] == 2
+    assert pretrain["status"] == "done" and pretrain["attempts"] == 3
     assert pretrain["seconds_earlier_attempts"] >= 0.2
     report = write_report(run_dir).read_text()
     assert "The run was resumed" in report and "| pretrain | done |" in report
+
+
+def test_ctrl_c_before_any_stage_started_says_nothing_was_written(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from drac_ssl import preflight
+
+    def ctrl_c(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise KeyboardInterrupt
+
+    monkeypatch.chdir(tmp_path)
+    for where in ("run", "read_config"):  # during the preflight; while the config is read
+        with monkeypatch.context() as patch:
+            patch.setattr(preflight, where, ctrl_c)
+            assert train.main([*REDUCED, "run.name=never"]) == 130
+        err = capsys.readouterr().err
+        assert "interrupted before any stage started" in err and "nothing was run or written" in err
+        assert "resume from the last checkpoint" not in err
+        assert list(tmp_path.iterdir()) == []
 
 
 def test_a_new_run_takes_the_finished_stages_of_another_with_the_same_settings(
