@@ -240,6 +240,7 @@ class DataFacts:
     labels_known: bool = True  # False: the label CSV has problems (reported), counts unreliable
     grade_rows: dict[int, list[tuple[str, int]]] = field(default_factory=dict)  # (name, CSV line)
     labels_name: str = ""  # the label CSV's file name, where grade_rows' lines are
+    no_labels: tuple[str, str] = ("", "")  # (why, fix): the layout found no training folder
 
     @property
     def n_labelled(self) -> int:
@@ -709,13 +710,17 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
             grade_rows.setdefault(e.label.grade, []).append((e.label.name, e.label.line))
     channels, why = _channels_setting(cfg, layout.fundus)
     where = layout.labels_csv or layout.npz or layout.root
+    # no training folder (DRAC): the layout's note says where the training images go
+    no_train = [p for p in layout.problems if p.kind == "no-training-set"]
     return DataFacts(source=f"{where}", n_images=len(entries),
                      n_test=sum(1 for e in entries if e.split == "test"), grade_counts=counts,
                      grade_names=names,
                      patients_per_grade=patients_per_grade, n_patients=n_patients,
                      patients_from=patients_from, cache_sizes=sorted(set(d.cache_sizes)), channels=channels, channels_why=why,
                      labels_known=not blocking, grade_rows=grade_rows,
-                     labels_name=layout.labels_csv.name if grade_rows and layout.labels_csv else "")
+                     labels_name=layout.labels_csv.name if grade_rows and layout.labels_csv else "",
+                     no_labels=(as_config_keys(no_train[0].what.partition(": ")[2]),
+                                as_config_keys(no_train[0].fix)) if no_train else ("", ""))
 
 
 def _data_facts(c: _Findings, cfg: Config, run_dir: Path, stages: list[str]) -> DataFacts | None:
@@ -863,10 +868,11 @@ def _check_against_data(c: _Findings, cfg: Config, facts: DataFacts, stages: lis
         _check_empty_grades(c, facts, strict=ingest_runs and d.strict)
     if "finetune" in stages:
         if facts.n_labelled == 0:
+            why, fix = facts.no_labels
             c.error("run.stages", f"fine-tuning cross-validates on labelled training images, and "
-                                  f"{facts.source} has none",
-                    "give the label CSV (data.labels_csv), or leave finetune and export out of "
-                    "run.stages")
+                                  f"{facts.source} has none" + (f" ({why})" if why else ""),
+                    f"{fix or 'give the label CSV (data.labels_csv)'}, or leave finetune and "
+                    "export out of run.stages")
         elif facts.fold_sizes is not None and len(facts.fold_sizes) < 2:
             c.error("data.n_folds", f"the ingest in {facts.ingest_dir} put the labelled images in "
                                     f"{len(facts.fold_sizes)} fold(s); cross-validation needs 2 or more",

@@ -165,6 +165,107 @@ def test_official_layout_with_real_samples(tmp_path: Path, real_samples: list[Pa
             np.testing.assert_array_equal(cached[i], expected)
 
 
+def make_drac(root: Path, n_train: int = 6, n_test: int = 2, *, train_dir: str = TRAIN_DIR,
+              test_dir: str = TEST_DIR, truth_dir: str = GROUNDTRUTH_DIR, test: bool = True,
+              train: bool = True) -> Path:
+    """A synthetic official DRAC tree (grades 0, 1, 2 in turn), with folder names as given."""
+    task = root / TASK_DIR
+    if train:
+        for i in range(1, n_train + 1):
+            write_png(task / IMAGES_DIR / train_dir / f"{i:03d}.png", smooth_image(i))
+    write_csv(task / truth_dir / LABELS_CSV_NAME, ["image name", "DR grade"],
+              [[f"{i:03d}.png", i % 3] for i in range(1, n_train + 1)])
+    if test:
+        for i in range(n_test):
+            write_png(root / TEST_ROOT_DIR / TASK_DIR / IMAGES_DIR / test_dir / f"{1500 + i}.png",
+                      smooth_image(500 + i))
+    return root
+
+
+@pytest.mark.parametrize(("folder", "near_miss"), [
+    ("train", "a. Training set"), ("train", "a.  training  set"), ("test", "b. Testing set"),
+    ("truth", "2. GroundTruths"), ("task", "C. diabetic retinopathy grading")])
+def test_drac_folder_names_differing_in_case_or_spacing_are_read_with_a_note(
+        tmp_path: Path, folder: str, near_miss: str) -> None:
+    """A trial user's 'a. Training set' (lower-case s) was taken as no training set at all
+    (exit 0, 0 training images, the label CSV never mentioned), and 'b. Testing set' as no
+    testing set (a finished run with no submission). Both are read, with a note naming the
+    folder found and the official name."""
+    names = {"train_dir": TRAIN_DIR, "test_dir": TEST_DIR, "truth_dir": GROUNDTRUTH_DIR}
+    if folder != "task":
+        names[f"{folder}_dir"] = near_miss
+    root = make_drac(tmp_path / "DRAC", **names)
+    official = {"train": TRAIN_DIR, "test": TEST_DIR, "truth": GROUNDTRUTH_DIR, "task": TASK_DIR}[folder]
+    if folder == "task":
+        for task in (root / TASK_DIR, root / TEST_ROOT_DIR / TASK_DIR):
+            task.rename(task.parent / near_miss)
+    result = ingest.run(config(root, n_folds=2), tmp_path / "out", verbose=False)
+    assert (result.n_train, result.n_test) == (6, 2)
+    assert result.counts_per_grade == {0: 2, 1: 2, 2: 2}
+    said = [n for n in result.notes if f"read as the official '{official}'" in n]
+    assert said and all(f"/{near_miss}: read as the official '{official}' (the folder name "
+                        "differs only in letter case or spacing)" in n for n in said), result.notes
+    assert not any("no training set" in n or "no testing set" in n for n in result.notes)
+
+
+def test_two_folders_matching_one_official_name_are_an_error_naming_both(tmp_path: Path) -> None:
+    root = make_drac(tmp_path / "DRAC", train_dir="a. Training set")
+    (root / TASK_DIR / IMAGES_DIR / "a. training Set").mkdir()
+    message = expect_error(config(root), tmp_path / "out",
+                           "2 folders ('a. Training set', 'a. training Set') differ from the "
+                           "official 'a. Training Set' only in letter case or spacing",
+                           "keep one, named 'a. Training Set'")
+    assert str(root / TASK_DIR / IMAGES_DIR) in message
+    # beside the exact name, a near miss is ignored with a note (its images are not read)
+    (root / TASK_DIR / IMAGES_DIR / "a. training Set").rmdir()
+    (root / TASK_DIR / IMAGES_DIR / "a. Training set").rename(root / TASK_DIR / IMAGES_DIR / TRAIN_DIR)
+    (root / TASK_DIR / IMAGES_DIR / "a. Training  Set").mkdir()
+    result = ingest.run(config(root), tmp_path / "out", verbose=False)
+    assert result.n_train == 6
+    assert any("a. Training  Set: folder ignored: its name differs from the official "
+               "'a. Training Set' only in letter case or spacing" in n for n in result.notes)
+
+
+def test_a_label_csv_without_a_training_folder_is_an_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The label CSV in '2. Groundtruths' and no training folder: an error (non-zero exit,
+    nothing written) saying what was looked for and where, never a note and exit 0."""
+    root = make_drac(tmp_path / "DRAC", train=False)
+    (root / TASK_DIR / IMAGES_DIR / "train").mkdir(parents=True)
+    assert ingest_cli(root, tmp_path / "out", "--folds", "2") == 1
+    err = capsys.readouterr().err
+    images = root / TASK_DIR / IMAGES_DIR
+    assert (f"{root / TASK_DIR / GROUNDTRUTH_DIR / LABELS_CSV_NAME}: a training-label CSV, but no "
+            f"'{TRAIN_DIR}' folder of training images in {images} (it holds 'train') -> put the "
+            f"training images in '{images / TRAIN_DIR}'") in err, err
+    assert not (tmp_path / "out" / ingest.MANIFEST_NAME).exists()
+    # without the CSV it is the testing set alone, said in a note that names where it looked
+    shutil.rmtree(root / TASK_DIR / GROUNDTRUTH_DIR)
+    result = ingest.run(config(root), tmp_path / "out", verbose=False)
+    assert (result.n_train, result.n_test) == (0, 2)
+    (line,) = [n for n in result.notes if "no training set found" in n]
+    assert f"no '{TRAIN_DIR}' folder of training images in {images} (it holds 'train')" in line
+
+
+def test_a_missing_testing_set_says_where_it_looked_and_where_it_goes(tmp_path: Path) -> None:
+    """The note's fix said 'unzip the testing set as DRAC2022_Testing_Set' also when that
+    folder was there, its test folder misnamed."""
+    root = make_drac(tmp_path / "DRAC", test=False)
+    result = ingest.run(config(root), tmp_path / "out", verbose=False)
+    (line,) = [n for n in result.notes if "no testing set found" in n]
+    images = root / TASK_DIR / IMAGES_DIR
+    assert (f"no '{TEST_DIR}' folder of test images in {images} (it holds '{TRAIN_DIR}') -> "
+            f"unzip the testing set into {root}, so that '{TEST_ROOT_DIR}/{TASK_DIR}/{IMAGES_DIR}/"
+            f"{TEST_DIR}' holds the test images") in line, line
+    test_images = root / TEST_ROOT_DIR / TASK_DIR / IMAGES_DIR
+    (test_images / "b. Test images").mkdir(parents=True)  # not a near miss: named, with its place
+    result = ingest.run(config(root), tmp_path / "out", verbose=False)
+    (line,) = [n for n in result.notes if "no testing set found" in n]
+    assert f"{test_images} (it holds 'b. Test images')" in line
+    assert f"-> put the test images in '{test_images / TEST_DIR}'" in line
+    assert "unzip the testing set" not in line
+
+
 def test_plain_layout_with_custom_columns(tmp_path: Path) -> None:
     data = tmp_path / "plain"
     names = [f"img{i}.png" for i in range(1, 7)]

@@ -269,6 +269,39 @@ def test_a_plain_folder_with_a_public_layouts_columns_is_read_as_the_ingest_read
     assert "grade 4 (PDR) has only 4 patients" in found_errors["data.n_folds"], found_errors
 
 
+def test_a_drac_training_folder_named_near_the_official_name_or_missing(tmp_path: Path) -> None:
+    """'a. Training set' (lower-case s) made the preflight refuse with 'give the label CSV
+    (data.labels_csv)' although the CSV was at its official place: the folder is now read,
+    and a folder really missing is named, with where the training images go."""
+    from data_prep.layout import GROUNDTRUTH_DIR, IMAGES_DIR, LABELS_CSV_NAME, TASK_DIR, TRAIN_DIR
+
+    images = tmp_path / "DRAC" / TASK_DIR / IMAGES_DIR
+    near_miss = images / "a. Training set"
+    near_miss.mkdir(parents=True)
+    truth = images.parent / GROUNDTRUTH_DIR
+    truth.mkdir()
+    with open(truth / LABELS_CSV_NAME, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["image name", "DR grade"])
+        for i in range(15):
+            (near_miss / f"{i + 1:03d}.png").write_bytes(b"not decoded by the preflight")
+            writer.writerow([f"{i + 1:03d}.png", i % 3])
+    settings = (f"data.root={tmp_path / 'DRAC'}", *SMALL_BATCHES)
+    assert errors(*settings) == {}
+    near_miss.rename(images / "train")  # the label CSV, and no training folder: refused
+    found = [f.line for f in findings(*settings) if f.severity == "error"]
+    assert any(f"{truth / LABELS_CSV_NAME}: a training-label CSV, but no '{TRAIN_DIR}' folder of "
+               f"training images in {images} (it holds 'train')" in line for line in found), found
+    assert not any("data.labels_csv" in line for line in found), found
+    (images / "train").rename(images / "b. Testing Set")  # no CSV, test images only
+    (truth / LABELS_CSV_NAME).unlink()
+    line = errors(*settings)["run.stages"]
+    assert f"has none (no '{TRAIN_DIR}' folder of training images in {images} (it holds " \
+           "'b. Testing Set'))" in line, line
+    assert f"fix: put the training images in '{images / TRAIN_DIR}' and its label CSV in " \
+           f"'{truth}' to ingest them, or leave finetune and export out of run.stages" in line, line
+
+
 def test_label_csv_problems_are_reported_before_the_run_folder(tmp_path: Path) -> None:
     root = plain_dataset(tmp_path / "plain", [0, 1, 2] * 4)
     (root / "labels.csv").write_text("file,grade\n000.png,0\n")  # the columns are not there
