@@ -176,7 +176,7 @@ def scan_image_folder(folder: Path, skip: Iterable[Path] = ()) -> FolderScan:
         else:
             problems.append(error(path, f"not an image file ({path.suffix or 'no extension'}) "
                                         "in an image folder",
-                                  "move it out of the image folder"))
+                                  "move it out of the image folder", "non-image"))
     by_name: dict[str, list[Path]] = {}
     for path in images:
         by_name.setdefault(path.name.lower(), []).append(path)
@@ -184,7 +184,7 @@ def scan_image_folder(folder: Path, skip: Iterable[Path] = ()) -> FolderScan:
         if len(same) > 1:
             others = ", ".join(p.name for p in same[1:])
             problems.append(error(same[0], f"duplicate name: {others} differs only in case",
-                                  "keep one file per image id"))
+                                  "keep one file per image id", "duplicate-name"))
     return FolderScan(images, problems)
 
 

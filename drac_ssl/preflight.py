@@ -78,7 +78,7 @@ class PreflightError(ConfigError):
     def __init__(self, findings: list[Finding], when: str = "before any stage ran") -> None:
         self.findings = list(findings)
         errors = [f for f in findings if f.severity == "error"]
-        lines = [f"the configuration cannot run: {len(errors)} problem(s) found {when}"]
+        lines = [f"the configuration cannot run: {sum(f.count for f in errors)} problem(s) found {when}"]
         lines += [f"  {i}. {f.line}" for i, f in enumerate(errors, start=1)]
         others = [f for f in findings if f.severity != "error"]
         if others:
@@ -91,7 +91,9 @@ class PreflightError(ConfigError):
 class Finding:
     """One problem with one setting. ``setting`` is the dotted key (empty for a problem of
     the config file itself or of the data, whose text says where); ``where`` is where the
-    value came from (``configs/x.yaml:12``, ``command line 'k=v'`` or ``the default``)."""
+    value came from (``configs/x.yaml:12``, ``command line 'k=v'`` or ``the default``);
+    ``count`` how many problems it stands for (a line counting the data problems of one kind
+    beyond the first 10 stands for all of them)."""
 
     setting: str
     value: Any
@@ -99,6 +101,7 @@ class Finding:
     fix: str = ""
     severity: str = "error"  # error | warning
     where: str = ""
+    count: int = 1
 
     @property
     def line(self) -> str:
@@ -253,14 +256,15 @@ class _Findings:
     def __init__(self, cfg: Config, sources: dict[str, str] | None) -> None:
         self.cfg, self.sources, self.items = cfg, sources, []
 
-    def add(self, severity: str, setting: str, what: str, fix: str = "", value: Any = None) -> None:
+    def add(self, severity: str, setting: str, what: str, fix: str = "", value: Any = None,
+            count: int = 1) -> None:
         if setting and value is None:
             try:
                 value = get(self.cfg, setting)
             except AttributeError:
                 value = ""
         where = _where(setting, self.sources, self.cfg) if setting else ""
-        self.items.append(Finding(setting, value, what, fix, severity, where))
+        self.items.append(Finding(setting, value, what, fix, severity, where, count))
 
     def error(self, setting: str, what: str, fix: str = "", value: Any = None) -> None:
         self.add("error", setting, what, fix, value)
@@ -654,7 +658,13 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
     label CSV only); the problems the ingest would stop on are reported now."""
     from data_prep import ingest
     from data_prep.layout import discover
-    from data_prep.problems import IngestError, as_config_keys, in_line_order
+    from data_prep.problems import (
+        IngestError,
+        as_config_keys,
+        cut_per_kind,
+        in_line_order,
+        more_of_a_kind,
+    )
 
     d = cfg.data
     try:
@@ -677,13 +687,21 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
         c.error("data.root", as_config_keys(str(exc)).replace(" -> ", "\n     fix: "))
         return None
     blocking = in_line_order([p for p in problems if p.severity == "error"])
-    for problem in blocking:
+    shown, hidden = cut_per_kind(blocking)  # at most 10 of a kind, as the ingest prints them
+    last = {p.kind: i for i, p in enumerate(shown)}
+    ingest_command = (f"python -m data_prep ingest --root {shlex.quote(str(d.root))} --out <a scratch "
+                      f"folder> (with the same data settings)")
+    for i, problem in enumerate(shown):
         c.error("", as_config_keys(problem.line).replace(" -> ", "\n     fix: ", 1))
+        rest = hidden.get((problem.severity, problem.kind))
+        if rest and last[problem.kind] == i:
+            c.add("error", "", as_config_keys(more_of_a_kind(rest)),
+                  f"{ingest_command} lists every one in <a scratch folder>/ingest_problems.txt",
+                  count=len(rest))
     if blocking:
         c.warning("", "the image files themselves were not opened yet: the ingest stage decodes "
                       "and checks every one (truncated, corrupt, unreadable) once these are fixed",
-                  f"to see both kinds of problem at once: python -m data_prep ingest --root "
-                  f"{shlex.quote(str(d.root))} --out <a scratch folder> (with the same data settings)")
+                  f"to see both kinds of problem at once: {ingest_command}")
     labelled = [e for e in entries if e.split == "train" and e.label is not None
                 and e.label.grade is not None]
     counts = {g: 0 for g in range(len(names))}

@@ -429,6 +429,36 @@ def test_a_repeated_row_shows_its_grades_as_the_csv_writes_them(tmp_path: Path) 
     assert "003.png is listed 3 times (lines 4, 6, 7) with conflicting grades [2, x, 9]" in message
 
 
+def test_many_label_rows_without_images_print_ten_a_count_and_a_summary(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The official 611-row label CSV beside 3 images printed 608 identical error lines and no
+    summary. Now: the first 10 of the kind, one line with the count and a summary that says
+    what is likely wrong, and every line in ingest_problems.txt (the only file written);
+    IngestError.problems keeps them all."""
+    root = make_plain(tmp_path / "d", {"001.png": 0, "002.png": 1, "003.png": 2})
+    with open(root / "labels.csv", "a", encoding="utf-8") as fh:
+        fh.writelines(f"{i:03d}.png,{i % 3}\n" for i in range(4, 41))  # 37 rows without an image
+    out = tmp_path / "out"
+    with pytest.raises(validate.IngestError) as caught:
+        ingest.run(config(root), out, verbose=False)
+    assert sum("label without image" in p.what for p in caught.value.problems) == 37
+    assert ingest_cli(root, out, "--folds", "2") == 1
+    err = capsys.readouterr().err
+    assert err.count("label without image") == 10, err
+    listed = out / ingest.PROBLEMS_NAME
+    assert (f"  ... and 27 more 'no-image' error(s) of this kind: 37 of the 40 label rows have no "
+            f"image in {root} (3 images there): is the training set fully unzipped there? (all "
+            f"listed in {listed})") in err, err
+    assert "ingest of" in err and "37 problem(s) must be fixed first" in err
+    full = listed.read_text(encoding="utf-8")
+    assert full.count("label without image") == 37 and "labels.csv:41: label without image: 040.png" in full
+    assert sorted(p.name for p in out.iterdir()) == [ingest.PROBLEMS_NAME]  # no manifest, no cache
+    # fixed, the ingest succeeds and the stale list goes
+    (root / "labels.csv").write_text("image name,DR grade\n001.png,0\n002.png,1\n003.png,2\n")
+    assert ingest_cli(root, out, "--folds", "2") == 0
+    assert not listed.exists() and (out / ingest.MANIFEST_NAME).exists()
+
+
 @pytest.mark.parametrize(("header", "fragments"), [
     (["image name", "DR_grade"], ["no grade column 'DR grade'", "'image name', 'DR_grade'",
                                   "did you mean 'DR_grade'", "--grade-column"]),

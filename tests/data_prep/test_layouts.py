@@ -575,7 +575,16 @@ def test_many_findings_of_one_kind_are_grouped_in_print() -> None:
                 for i in range(25)] + [validate.error(f"{i}.png", "bad", "fix") for i in range(12)]
     text = validate.format_problems(problems)
     assert text.count("Exif orientation") == 10 and "... and 15 more 'orientation'" in text
-    assert text.count(": bad ->") == 12  # errors are all printed
+    assert text.count(": bad ->") == 12  # errors of no kind (one-off findings) are all printed
+    rows = [validate.Problem(f"labels.csv:{n}", f"label without image: {n}.png", "fix", "error",
+                             "no-image", "25 of the 25 label rows have no image") for n in range(2, 27)]
+    text = validate.format_problems(rows + [validate.error("a.png", "bad", "fix")], full_list="F.txt")
+    lines = [line.strip() for line in text.splitlines()]
+    assert lines == ["errors (fatal): 26", *[f"labels.csv:{n}: label without image: {n}.png -> fix"
+                                             for n in range(2, 12)],
+                     "... and 15 more 'no-image' error(s) of this kind: 25 of the 25 label rows "
+                     "have no image (all listed in F.txt)", "a.png: bad -> fix"]
+    assert validate.format_problems(rows, per_kind=None).count("label without image") == 25
     csv_errors = [validate.error(f"labels.csv:{n}", f"row {n}", "fix") for n in (14, 22, 6, 7, 34)]
     text = validate.format_problems([csv_errors[0], validate.error("a.png", "bad", "fix"), *csv_errors[1:]])
     lines = [line.strip() for line in text.splitlines()[1:]]

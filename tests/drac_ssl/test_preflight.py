@@ -322,6 +322,23 @@ def test_label_rows_are_listed_in_line_order_and_the_images_are_said_to_come_lat
                for f in found if f.severity == "warning")
 
 
+def test_many_label_rows_without_images_are_listed_ten_then_counted(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The preflight listed every one of 608 'label without image' rows; it now lists 10, then
+    one finding that counts the rest (counted in the header too), says what is likely wrong
+    and how to see them all."""
+    root = plain_dataset(tmp_path / "plain", [0, 1, 2] * 4)
+    with open(root / "labels.csv", "a", encoding="utf-8") as fh:
+        fh.writelines(f"{i:03d}.png,{i % 3}\n" for i in range(12, 52))  # 40 rows without an image
+    err = main_fails(tmp_path, monkeypatch, capsys, f"data.root={root}", *SMALL_BATCHES)
+    assert err.count("label without image") == 10, err
+    assert "the configuration cannot run: 40 problem(s) found" in err
+    assert (f"11. ... and 30 more 'no-image' error(s) of this kind: 40 of the 52 label rows have no "
+            f"image in {root} (12 images there): is the training set fully unzipped there?\n     fix: python -m data_prep ingest --root {root} "
+            "--out <a scratch folder> (with the same data settings) lists every one in <a scratch "
+            "folder>/ingest_problems.txt") in err, err
+
+
 # --------------------------------------------------------------------------------------
 # The model: expander, weights
 
