@@ -12,7 +12,8 @@ read cheaply from its description, never by decoding an image:
   listing and the label CSV, read as the ingest reads them (:func:`data_prep.layout.discover`
   and the ingest's label matching), which also reports a missing CSV or column early;
 * an ingest already in the run folder (``RUN/data/manifest.csv``): its rows, folds and cached
-  sizes;
+  sizes (before fine-tuning, its folds are checked as those an ingest will make are:
+  :func:`_check_ingest_folds`);
 * MNIST, Fashion-MNIST, CIFAR-10: their published split sizes.
 
 What only the decoded images can tell (``data.channels=auto``: grey or colour) is checked
@@ -239,7 +240,9 @@ class DataFacts:
     channels: int | None = None  # None: known once the images are decoded (data.channels=auto)
     channels_why: str = ""
     fold_sizes: dict[int, int] | None = None  # labelled images per fold, of an existing ingest
+    fold_grades: dict[int, dict[int, int]] | None = None  # fold -> grade -> its images, likewise
     ingest_dir: Path | None = None
+    ingest_root: str = ""  # the data root an existing ingest read
     labels_known: bool = True  # False: the label CSV has problems (reported), counts unreliable
     grade_rows: dict[int, list[tuple[str, int]]] = field(default_factory=dict)  # (name, CSV line)
     labels_name: str = ""  # the label CSV's file name, where grade_rows' lines are
@@ -566,8 +569,9 @@ def _check_device_use(c: _Findings, cfg: Config, device: str, stages: list[str])
 # The data, without decoding it
 
 
-def _labels_from_manifest(path: Path) -> tuple[int, dict[int, int], dict[int, int], int, int]:
-    """(rows, labelled per grade, labelled per fold, distinct patients, test rows) of a manifest."""
+def _labels_from_manifest(path: Path) -> tuple[int, dict[int, int], dict[int, dict[int, int]], int, int]:
+    """(rows, labelled per grade, labelled per fold and grade, distinct patients, test rows) of
+    a manifest."""
     n, grades, folds, patients, n_test = 0, {}, {}, set(), 0
     with open(path, newline="", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
@@ -576,7 +580,8 @@ def _labels_from_manifest(path: Path) -> tuple[int, dict[int, int], dict[int, in
             grade, fold = (row.get("grade") or "").strip(), (row.get("fold") or "").strip()
             if row.get("split") == "train" and grade and fold.lstrip("-").isdigit() and int(fold) >= 0:
                 grades[int(grade)] = grades.get(int(grade), 0) + 1
-                folds[int(fold)] = folds.get(int(fold), 0) + 1
+                per_grade = folds.setdefault(int(fold), {})
+                per_grade[int(grade)] = per_grade.get(int(grade), 0) + 1
                 patients.add(row.get("patient") or row.get("id"))
     return n, grades, folds, len(patients), n_test
 
@@ -609,8 +614,9 @@ def _facts_from_ingest(c: _Findings, cfg: Config, data_dir: Path) -> DataFacts |
     counts = {g: grades.get(g, 0) for g in range(max(len(names), max(grades, default=-1) + 1))}
     return DataFacts(source=f"the ingest in {data_dir}", n_images=n, n_test=n_test, grade_counts=counts,
                      grade_names=names, cache_sizes=sizes, channels=channels,
-                     channels_why=f"the cache in {data_dir / 'cache'}", fold_sizes=folds,
-                     ingest_dir=data_dir)
+                     channels_why=f"the cache in {data_dir / 'cache'}",
+                     fold_sizes={f: sum(per.values()) for f, per in folds.items()},
+                     fold_grades=folds, ingest_dir=data_dir, ingest_root=str(summary.get("root") or ""))
 
 
 def _grade_names(cfg: Config, layout: str) -> tuple[str, ...]:
@@ -882,6 +888,8 @@ def _check_against_data(c: _Findings, cfg: Config, facts: DataFacts, stages: lis
         return
     if ingest_runs and d.n_folds >= 2:
         _check_folds(c, cfg, facts)
+    elif "finetune" in stages and facts.fold_grades:
+        _check_ingest_folds(c, facts)
     if (ingest_runs or "finetune" in stages) and facts.n_labelled:
         _check_empty_grades(c, facts, strict=ingest_runs and d.strict)
     if "finetune" in stages:
@@ -950,6 +958,49 @@ def _check_folds(c: _Findings, cfg: Config, facts: DataFacts) -> None:
         what, fix = rare_grade(g, facts.grade_names, n, unit, k, fewest, where=f" in {facts.source}",
                                rows=facts.grade_rows.get(g, []), labels=facts.labels_name)
         c.error("data.n_folds", what, as_config_keys(fix))
+
+
+def _check_ingest_folds(c: _Findings, facts: DataFacts) -> None:
+    """The folds an existing ingest made (its manifest), checked as :func:`_check_folds` checks
+    the folds an ingest will make, so that fine-tuning on a standalone ``python -m data_prep
+    ingest`` is refused where the same data are refused when the pipeline runs the ingest: a
+    grade with fewer labelled images than folds (some validation folds hold none of it) is an
+    error; a grade with enough images that still misses a fold (folds from an older ingest, or
+    grouped by patient) is a warning."""
+    from data_prep.folds import rare_grade
+    from data_prep.grades import grade_label
+    from data_prep.problems import as_config_keys
+
+    assert facts.fold_grades is not None
+    k = len(facts.fold_grades)
+    if k < 2:
+        return  # said by the fine-tuning check of the fold count
+    missing = {g: sum(1 for per in facts.fold_grades.values() if not per.get(g))
+               for g, n in facts.grade_counts.items() if n}
+    short = {g: facts.grade_counts[g] for g, without in missing.items()
+             if without and facts.grade_counts[g] < k}
+    root = shlex.quote(facts.ingest_root) if facts.ingest_root else "DATA_ROOT"
+
+    def redo(folds: str = "") -> str:
+        return (f"python -m data_prep ingest --root {root} --out {shlex.quote(str(facts.ingest_dir))}"
+                f"{f' --folds {folds}' if folds else ''} (its other options as before), or ingest "
+                f"in run.stages of a new run folder (run.name=<a new name>"
+                f"{f' data.n_folds={folds}' if folds else ''})")
+
+    for g, n in sorted(short.items()):
+        what, fix = rare_grade(g, facts.grade_names, n, "labelled image", k, min(short.values()),
+                               without=missing[g], where=f" in {facts.source}")
+        fewer = re.match(r"--folds (\d+), or (.*)$", fix)  # the folds are the ingest's: redo it
+        c.error("", what, f"redo the ingest with {fewer[1]} folds: {redo(fewer[1])}; or "
+                          f"{as_config_keys(fewer[2])} and redo it" if fewer else
+                f"{as_config_keys(fix)}; then redo the ingest: {redo()}")
+    for g, without in sorted(missing.items()):
+        if without and g not in short:
+            said = grade_label(g, facts.grade_names)
+            c.warning("", f"{facts.source}: {without} of its {k} folds validate without any {said} "
+                          f"image, although it has {counted(facts.grade_counts[g], 'labelled image')}: "
+                          f"their kappa and AUC leave {said} out",
+                      f"redo the ingest (its folds are stratified by grade): {redo()}")
 
 
 def _check_weights(c: _Findings, cfg: Config, data_channels: int | None = None) -> None:

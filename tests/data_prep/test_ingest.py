@@ -661,6 +661,47 @@ def test_folds_are_stratified_and_reproducible() -> None:
     assert not np.array_equal(folds, assign_folds(DRAC_GRADES, 5, seed=1)[0])
 
 
+def test_folds_when_no_grade_fills_every_fold_are_as_even_as_the_counts_allow(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """4 images per grade and 5 folds: scikit-learn cannot stratify, and KFold put 0/2/1 and
+    1/0/2 images of the grades in two folds, with a note 'check the fold counts below' and no
+    fix. The images are now dealt grade by grade (at most one of a grade per fold), each grade
+    gets the note the preflight words too, with the fold count every grade can fill; followed,
+    the folds are stratified. Data that can be stratified keep StratifiedKFold's folds."""
+    from sklearn.model_selection import StratifiedKFold
+
+    grades = [i % 3 for i in range(12)]
+    folds, caveats = assign_folds(grades, 5, seed=0, source="labels.csv",
+                                  grade_names=("Normal", "NPDR", "PDR"))
+    y = np.asarray(grades)
+    assert all(np.sum((folds == f) & (y == g)) <= 1 for f in range(5) for g in range(3))
+    assert sorted(np.bincount(folds, minlength=5).tolist()) == [2, 2, 2, 3, 3]
+    assert [p.line for p in caveats] == [
+        f"labels.csv: grade {g} ({name}) has only 4 labelled images; stratified 5-fold "
+        f"cross-validation needs at least 5 of every grade (1 of the 5 folds will validate "
+        f"without any grade {g} ({name}) image) -> --folds 4, or add labelled grade {g} ({name}) "
+        "images (at least 5 for 5 folds)" for g, name in enumerate(("Normal", "NPDR", "PDR"))]
+    np.testing.assert_array_equal(folds, assign_folds(grades, 5, seed=0)[0])
+    assert not np.array_equal(folds, assign_folds(grades, 5, seed=1)[0])
+    # where stratification works, the folds are StratifiedKFold's as before (the default job's
+    # out-of-fold files stay byte-identical)
+    expected = np.full(len(DRAC_GRADES), -1)
+    splitter = StratifiedKFold(n_splits=5, shuffle=True, random_state=0)
+    for fold, (_, val) in enumerate(splitter.split(np.zeros(len(DRAC_GRADES)), DRAC_GRADES)):
+        expected[val] = fold
+    np.testing.assert_array_equal(assign_folds(DRAC_GRADES, 5, seed=0)[0], expected)
+    # the standalone ingest says it with the fix, and the fix works
+    root = make_plain(tmp_path / "d", {f"{i:03d}.png": g for i, g in enumerate(grades, 1)})
+    assert ingest_cli(root, tmp_path / "out", "--folds", "5") == 0
+    printed = capsys.readouterr().out
+    assert printed.count("-> --folds 4, or add labelled grade") == 3
+    assert ingest_cli(root, tmp_path / "out", "--folds", "4") == 0
+    printed = capsys.readouterr().out
+    assert "stratified" not in printed and "warnings: 0   notes: 0" in printed
+    for per_grade in ingest.run(config(root, n_folds=4), tmp_path / "out", verbose=False).counts_per_fold.values():
+        assert per_grade == {0: 1, 1: 1, 2: 1}
+
+
 def test_folds_grouped_by_patient() -> None:
     rng = np.random.default_rng(0)
     patients = [f"p{i}" for i in rng.integers(0, 150, len(DRAC_GRADES))]

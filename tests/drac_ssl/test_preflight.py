@@ -573,6 +573,59 @@ def test_knn_monitor_without_labels_and_a_grade_without_images_are_warned(tmp_pa
     assert "the k-NN monitor needs labelled images of at least two grades" in warned["pretrain.knn_every"]
 
 
+def _refold(data: Path, fold_of: object) -> None:
+    """Rewrite the fold column of the manifest in ``data``: ``fold_of(row index, grade)``."""
+    with open(data / "manifest.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    for i, row in enumerate(rows):
+        if row["split"] == "train":
+            row["fold"] = str(fold_of(i, int(row["grade"])))  # type: ignore[operator]
+    with open(data / "manifest.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def test_the_folds_of_an_existing_ingest_are_checked_as_those_an_ingest_will_make(tmp_path: Path) -> None:
+    """Fine-tuning on a standalone ingest whose validation folds lack a grade trained without a
+    word, while the same data were refused when train ran the ingest itself: the manifest's
+    folds are checked now, an error (as on that path) with the fix spelled for a done ingest."""
+    run_dir = tmp_path / "runs" / "x"
+    data = make_fake_ingest(run_dir, n_train=12)  # 4 images per grade
+    (run_dir / "data" / "ingest_summary.json").write_text('{"root": "/data/my DRAC"}')
+    _refold(data, lambda i, grade: i % 5)  # 5 folds, each grade in 4 of them (an unstratified split)
+    settings = ("finetune.image_size=32", f"pretrain.augment.source_size={SOURCE_SIZE}",
+                "finetune.batch_size=2")
+
+    def fold_findings() -> list[preflight.Finding]:
+        return [f for f in findings(*settings, run_dir=run_dir, stages=["finetune", "export"])
+                if "stratified" in f.what or "folds validate" in f.what]
+
+    found = fold_findings()
+    assert [f.severity for f in found] == ["error"] * 3, [f.line for f in found]
+    assert found[0].what == (f"grade 0 (Normal) has only 4 labelled images in the ingest in {data}; "
+                             "stratified 5-fold cross-validation needs at least 5 of every grade (1 of "
+                             "the 5 folds will validate without any grade 0 (Normal) image)")
+    assert found[0].fix == (
+        f"redo the ingest with 4 folds: python -m data_prep ingest --root '/data/my DRAC' --out {data} "
+        "--folds 4 (its other options as before), or ingest in run.stages of a new run folder "
+        "(run.name=<a new name> data.n_folds=4); or add labelled grade 0 (Normal) images (at least 5 "
+        "for 5 folds) and redo it")
+    assert [f.line for f in findings(*settings, run_dir=run_dir, stages=["pretrain"])
+            if "stratified" in f.what] == []  # pretraining does not use the folds
+    _refold(data, lambda i, grade: i // 3 % 4)  # 4 folds, every grade in each: nothing to say
+    assert fold_findings() == []
+    # a grade with enough images that still misses a fold: a warning
+    data = make_fake_ingest(tmp_path / "y")  # 10 images per grade, 5 folds
+    run_dir = tmp_path / "y"
+    _refold(data, lambda i, grade: (i // 3) % 4 + 1 if grade == 2 else (i // 3) % 5)
+    (warned,) = fold_findings()
+    assert warned.severity == "warning"
+    assert warned.what == (f"the ingest in {data}: 1 of its 5 folds validate without any grade 2 (PDR) "
+                           "image, although it has 10 labelled images: their kappa and AUC leave "
+                           "grade 2 (PDR) out")
+
+
 def test_folds_grouped_by_patient_count_patients(tmp_path: Path) -> None:
     root = plain_dataset(tmp_path / "plain", [0, 1, 2] * 6)
     rows = (root / "labels.csv").read_text().splitlines()
