@@ -719,7 +719,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "APTOS / EyePACS / IDRiD folder, a MedMNIST .npz, or a plain folder "
                              "of images with a label CSV")
     parser.add_argument("--out", required=True, help="output folder (RUN/data)")
-    parser.add_argument("--layout", choices=DATA_LAYOUTS, default=d.layout)
+    parser.add_argument("--layout", choices=DATA_LAYOUTS, default=d.layout,
+                        help=f"the folder layout (default: {d.layout}: recognised from --root)")
     parser.add_argument("--strict", action="store_true",
                         help="reject converted images (colour, 16-bit, non-1024 px ...) and "
                              "unhonoured properties instead of converting")
@@ -747,11 +748,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Graham's local-mean subtraction (Kaggle DR 2015 winner)")
     parser.add_argument("--no-graham-mask", dest="graham_mask", action="store_false",
                         help="with --graham: keep the border instead of setting it to 128")
-    parser.add_argument("--folds", type=int, default=d.n_folds)
-    parser.add_argument("--seed", type=int, default=d.fold_seed, help="fold seed")
+    parser.add_argument("--folds", type=int, default=d.n_folds,
+                        help=f"cross-validation folds, stratified by grade (default: {d.n_folds})")
+    parser.add_argument("--seed", type=int, default=d.fold_seed,
+                        help=f"fold seed (default: {d.fold_seed})")
     parser.add_argument("--sizes", type=_sizes, default=d.cache_sizes,
-                        help="cache sizes in pixels, comma-separated")
-    parser.add_argument("--workers", type=int, default=d.workers, help="0 = all cores")
+                        help="cache sizes in pixels, comma-separated (default: "
+                             f"{','.join(map(str, d.cache_sizes))})")
+    parser.add_argument("--workers", type=int, default=d.workers,
+                        help=f"processes decoding the images; 0 = all cores (default: {d.workers})")
     parser.set_defaults(func=cli)
 
 

@@ -533,6 +533,22 @@ def test_cli_reports_without_traceback(tmp_path: Path) -> None:
     assert not (tmp_path / "out" / "manifest.csv").exists()
 
 
+def test_help_shows_the_defaults() -> None:
+    """`python -m data_prep ingest --help` showed no defaults for --folds, --seed, --sizes,
+    --workers."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="ingest")
+    ingest.add_arguments(parser)
+    text = " ".join(parser.format_help().split())  # argparse wraps the lines
+    d = DataConfig()
+    for option, default in (("--folds FOLDS", d.n_folds), ("--seed SEED", d.fold_seed),
+                            ("--sizes SIZES", ",".join(map(str, d.cache_sizes))),
+                            ("--workers WORKERS", d.workers), ("--layout", d.layout)):
+        after = text.split(option, 2)[-1]  # its help, after the usage line's mention
+        assert f"(default: {default}" in after.split(" --")[0], (option, after[:200])
+
+
 # --------------------------------------------------------------------------------------
 # Incremental re-runs and atomic writes
 
