@@ -510,7 +510,9 @@ def format_summary(result: IngestResult) -> str:
 def run(cfg: DataConfig, out_dir: str | os.PathLike[str], *, verbose: bool = True) -> IngestResult:
     """Validate every file, then write the cache, manifest and summary into ``out_dir``.
 
-    Raises :class:`IngestError` listing ALL problems (nothing is written) when any is fatal.
+    Raises :class:`IngestError` when any problem is fatal: its ``problems`` hold ALL of them,
+    its message prints at most 10 of a kind (nothing is written, but for the full list in
+    ``out_dir/ingest_problems.txt`` when the printed one is cut short).
     With ``verbose``, warnings, notes and the summary table are printed to stdout. The new
     cache rows wait in a spill file in ``out_dir/cache`` until every file has been checked
     (:class:`data_prep.cache.RowSpill`; removed at the end), so memory does not grow with
