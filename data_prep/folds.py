@@ -6,7 +6,9 @@ and the manifest order is the natural sort of the file names, so the same seed a
 always give the same folds.
 
 A grade with fewer images (or patients) than folds cannot be in every fold: the folds without
-it validate without that grade. :func:`rare_grade` says so in the words the ingest and the
+it validate without that grade. When no grade has as many images as folds, scikit-learn cannot
+stratify; the images are then dealt grade by grade (:func:`dealt_folds`), as evenly as the
+counts allow. Data that can be stratified get ``StratifiedKFold``'s folds, unchanged. :func:`rare_grade` says so in the words the ingest and the
 preflight of ``python -m drac_ssl.train`` (``drac_ssl.preflight``) share.
 """
 
@@ -17,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold
+from sklearn.model_selection import GroupKFold, StratifiedGroupKFold, StratifiedKFold
 
 from data_prep.grades import grade_label, merge_fix
 from data_prep.problems import Problem, counted, note
@@ -71,7 +73,9 @@ def assign_folds(grades: Sequence[int], n_folds: int, seed: int,
     """Fold index 0..n_folds-1 for each training image, and any caveats as notes at ``source``.
 
     ``StratifiedKFold(shuffle=True, random_state=seed)``; with ``patients`` (one id per
-    image) ``StratifiedGroupKFold`` instead, so no patient is in two folds. A grade with
+    image) ``StratifiedGroupKFold`` instead, so no patient is in two folds. When no grade has
+    ``n_folds`` images, stratification is impossible and the images are dealt grade by grade
+    (:func:`dealt_folds`; ``GroupKFold`` with patients). A grade with
     fewer images (patients) than folds is a note naming it (``grade_names``: the names of
     grades 0..K-1), its count, the folds that validate without it and the fix
     (:func:`rare_grade`; ``rows``: each image's (name, line) in the label CSV ``source``, so
@@ -98,32 +102,46 @@ def assign_folds(grades: Sequence[int], n_folds: int, seed: int,
     else:
         per_grade = np.bincount(y).tolist()
     caveats: list[Problem] = []
-    splitter: StratifiedKFold | StratifiedGroupKFold | KFold | GroupKFold
+    splitter: StratifiedKFold | StratifiedGroupKFold | GroupKFold
     stratified = int(np.bincount(y).max()) >= n_folds
-    if not stratified:
+    caught: list[warnings.WarningMessage] = []
+    if not stratified and patients is None:
         # sklearn cannot stratify when every grade has fewer images than folds (tiny sets)
-        caveats.append(note(source, f"every grade has fewer than {n_folds} {unit}s: the folds "
-                                    "are not stratified", "check the fold counts below", "folds"))
-        splitter = GroupKFold(n_splits=n_folds, shuffle=True, random_state=seed) \
-            if patients is not None else KFold(n_splits=n_folds, shuffle=True, random_state=seed)
-    elif patients is not None:
-        splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+        folds = dealt_folds(y, n_folds, seed)
     else:
-        splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        for fold, (_, val) in enumerate(splitter.split(np.zeros(len(y)), y, groups=patients)):
-            folds[val] = fold
+        if not stratified:
+            splitter = GroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+        elif patients is not None:
+            splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+        else:
+            splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for fold, (_, val) in enumerate(splitter.split(np.zeros(len(y)), y, groups=patients)):
+                folds[val] = fold
     rare = {g: n for g, n in enumerate(per_grade) if 0 < n < n_folds}
-    if stratified:
-        for grade, n in rare.items():
-            its = [row for row, g in zip(rows, y, strict=True) if g == grade] if rows else []
-            what, fix = rare_grade(grade, grade_names, n,
-                                   "patient" if patients is not None else "labelled image",
-                                   n_folds, min(rare.values()),
-                                   without=n_folds - len(set(folds[y == grade].tolist())),
-                                   rows=its, labels=Path(source).name if rows else "")
-            caveats.append(note(source, what, fix, "folds"))
+    for grade, n in rare.items():
+        its = [row for row, g in zip(rows, y, strict=True) if g == grade] if rows else []
+        what, fix = rare_grade(grade, grade_names, n,
+                               "patient" if patients is not None else "labelled image",
+                               n_folds, min(rare.values()),
+                               without=n_folds - len(set(folds[y == grade].tolist())),
+                               rows=its, labels=Path(source).name if rows else "")
+        caveats.append(note(source, what, fix, "folds"))
     caveats += [note(source, f"folds: {w.message}", "check the fold counts below", "folds")
-                for w in caught if not (stratified and SKLEARN_FEW_MEMBERS in str(w.message))]
+                for w in caught if SKLEARN_FEW_MEMBERS not in str(w.message)]
     return folds, caveats
+
+
+def dealt_folds(grades: Sequence[int] | np.ndarray, n_folds: int, seed: int) -> np.ndarray:
+    """Folds as even as the counts allow when no grade has ``n_folds`` images (scikit-learn's
+    StratifiedKFold refuses, and KFold put two images of a grade in one fold and none in
+    another): the images, in a seeded random order within each grade, are dealt to the folds
+    in turn, grade after grade. A grade of ``n`` images is then in ``n`` different folds, and
+    the fold sizes differ by at most one."""
+    y = np.asarray(grades, dtype=np.int64)
+    order = np.random.default_rng(seed).permutation(len(y))
+    order = order[np.argsort(y[order], kind="stable")]
+    folds = np.empty(len(y), dtype=np.int64)
+    folds[order] = np.arange(len(y)) % n_folds
+    return folds

@@ -9,7 +9,9 @@ ingest --root DIR --out RUN_DATA`` wraps it. It
 2. reads every file once, hashes, decodes, checks and resizes it in a process pool
    (:mod:`data_prep.cache`, :mod:`data_prep.validate`), reusing unchanged files from the
    previous run,
-3. collects ALL problems and stops before writing anything if one is fatal,
+3. collects ALL problems and stops before writing anything if one is fatal (the printed
+   list shows at most 10 of one kind and counts the rest; when it is cut short, every line
+   is written to ``ingest_problems.txt`` in the output folder, whose path it prints),
 4. chooses the channels (``data.channels``: 1, 3 or auto = what the images are) and
    assigns stratified (patient-grouped) folds over the K grades (:mod:`data_prep.folds`),
 5. writes, each atomically and in this order: the cache arrays, ``manifest.csv``,
@@ -40,7 +42,7 @@ from data_prep import cache
 from data_prep.folds import assign_folds
 from data_prep.grades import describe, empty_grades, resolve_grades
 from data_prep.layout import Layout, discover, scan_image_folder
-from data_prep.problems import counted
+from data_prep.problems import counted, cut_per_kind
 from data_prep.source_check import stamp_sources
 from data_prep.validate import (
     IngestError,
@@ -65,6 +67,9 @@ from drac_ssl.io import atomic_write_json, atomic_write_text
 
 MANIFEST_NAME = "manifest.csv"
 SUMMARY_NAME = "ingest_summary.json"
+PROBLEMS_NAME = "ingest_problems.txt"
+"""Every problem of a failed ingest, one line each, when the printed list is cut short (at
+most :data:`data_prep.problems.SHOWN_PER_KIND` per kind); the only file a failed ingest writes."""
 CACHE_DIR = "cache"
 MANIFEST_COLUMNS = ("id", "path", "grade", "split", "fold", "patient", "sha256",
                     "orig_width", "orig_height", "orig_mode", "cache_index", "origin")
@@ -505,7 +510,9 @@ def format_summary(result: IngestResult) -> str:
 def run(cfg: DataConfig, out_dir: str | os.PathLike[str], *, verbose: bool = True) -> IngestResult:
     """Validate every file, then write the cache, manifest and summary into ``out_dir``.
 
-    Raises :class:`IngestError` listing ALL problems (nothing is written) when any is fatal.
+    Raises :class:`IngestError` when any problem is fatal: its ``problems`` hold ALL of them,
+    its message prints at most 10 of a kind (nothing is written, but for the full list in
+    ``out_dir/ingest_problems.txt`` when the printed one is cut short).
     With ``verbose``, warnings, notes and the summary table are printed to stdout. The new
     cache rows wait in a spill file in ``out_dir/cache`` until every file has been checked
     (:class:`data_prep.cache.RowSpill`; removed at the end), so memory does not grow with
@@ -536,7 +543,7 @@ def _run(cfg: DataConfig, out_dir: str | os.PathLike[str], verbose: bool,
     entries, found, dialect = _collect(cfg, layout, plan.grade_names)
     problems += found
     if not entries and not any(p.severity == "error" for p in problems):
-        listing = f"\n{format_problems(problems)}" if problems else ""
+        listing = f"\n{_listing(problems, out, root)}" if problems else ""
         raise IngestError(f"{root}: no images found -> point --root at the folder that holds "
                           f"the images (or the unzipped DRAC data){listing}", problems)
 
@@ -563,7 +570,7 @@ def _run(cfg: DataConfig, out_dir: str | os.PathLike[str], verbose: bool,
     if errors:
         raise IngestError(
             f"ingest of {root} stopped: {len(errors)} problem(s) must be fixed first "
-            f"(nothing was written)\n{format_problems(problems)}", problems)
+            f"(nothing was written)\n{_listing(problems, out, root)}", problems)
 
     try:
         cache_paths = _write(out, root, sizes, entries, previous, channels, spill)
@@ -591,11 +598,30 @@ def _run(cfg: DataConfig, out_dir: str | os.PathLike[str], verbose: bool,
         raise IngestError(f"{exc.filename or out}: cannot write the ingest output "
                           f"({exc.strerror or exc}) -> check free disk space and the "
                           "permissions of --out") from None
+    (out / PROBLEMS_NAME).unlink(missing_ok=True)  # a failed attempt's list: fixed now
     if verbose:
         if problems:
             print(format_problems(problems))
         print(format_summary(result))
     return result
+
+
+def _listing(problems: Sequence[Problem], out: Path, root: Path) -> str:
+    """The printed list of a failed ingest's problems. When it is cut short (more than
+    :data:`data_prep.problems.SHOWN_PER_KIND` of a kind), every line goes to
+    ``out/ingest_problems.txt``, which the list names; otherwise a stale one is removed."""
+    path = out / PROBLEMS_NAME
+    if not cut_per_kind(problems)[1]:
+        path.unlink(missing_ok=True)
+        return format_problems(problems)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, f"ingest of {root}: every problem found "
+                                f"({datetime.now(UTC).isoformat(timespec='seconds')})\n"
+                                f"{format_problems(problems, per_kind=None)}\n")
+    except OSError:  # no file to point to: every line is printed
+        return format_problems(problems, per_kind=None)
+    return format_problems(problems, full_list=str(path))
 
 
 def _write(out: Path, root: Path, sizes: Sequence[int], entries: Sequence[ImageEntry],
@@ -695,7 +721,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "APTOS / EyePACS / IDRiD folder, a MedMNIST .npz, or a plain folder "
                              "of images with a label CSV")
     parser.add_argument("--out", required=True, help="output folder (RUN/data)")
-    parser.add_argument("--layout", choices=DATA_LAYOUTS, default=d.layout)
+    parser.add_argument("--layout", choices=DATA_LAYOUTS, default=d.layout,
+                        help=f"the folder layout (default: {d.layout}: recognised from --root)")
     parser.add_argument("--strict", action="store_true",
                         help="reject converted images (colour, 16-bit, non-1024 px ...) and "
                              "unhonoured properties instead of converting")
@@ -723,11 +750,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Graham's local-mean subtraction (Kaggle DR 2015 winner)")
     parser.add_argument("--no-graham-mask", dest="graham_mask", action="store_false",
                         help="with --graham: keep the border instead of setting it to 128")
-    parser.add_argument("--folds", type=int, default=d.n_folds)
-    parser.add_argument("--seed", type=int, default=d.fold_seed, help="fold seed")
+    parser.add_argument("--folds", type=int, default=d.n_folds,
+                        help=f"cross-validation folds, stratified by grade (default: {d.n_folds})")
+    parser.add_argument("--seed", type=int, default=d.fold_seed,
+                        help=f"fold seed (default: {d.fold_seed})")
     parser.add_argument("--sizes", type=_sizes, default=d.cache_sizes,
-                        help="cache sizes in pixels, comma-separated")
-    parser.add_argument("--workers", type=int, default=d.workers, help="0 = all cores")
+                        help="cache sizes in pixels, comma-separated (default: "
+                             f"{','.join(map(str, d.cache_sizes))})")
+    parser.add_argument("--workers", type=int, default=d.workers,
+                        help=f"processes decoding the images; 0 = all cores (default: {d.workers})")
     parser.set_defaults(func=cli)
 
 

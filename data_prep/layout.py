@@ -49,6 +49,13 @@ columns (``image name``, ``DR grade``) but has those of exactly one public layou
 ``image`` / ``level``) is read with them, and that layout's defaults apply (grade scale,
 colour fundus photographs, EyePACS eye pairs): ``Layout.label_format``, said in a note.
 Columns the user set are never replaced.
+
+The official folder and file names above (and APTOS's ``train_images/``, ``train.csv``,
+``test_images/``, ``test.csv``) are matched without letter case and whitespace
+(:func:`find_named`): ``a. Training set`` is read as ``a. Training Set`` with a note naming
+both; two folders that both match (and no exact one) are an error naming them. A DRAC layout
+with a training-label CSV but no training folder is an error; without a testing set, a note
+says where it was looked for and where it goes.
 """
 
 from __future__ import annotations
@@ -60,7 +67,7 @@ from pathlib import Path
 
 from data_prep.grades import LAYOUT_SCALES
 from data_prep.labels import normalise, read_table
-from data_prep.problems import IngestError, Problem, error, note
+from data_prep.problems import IngestError, Problem, error, format_problems, note
 from drac_ssl import scale
 from drac_ssl.config import DATA_LAYOUTS, DataConfig
 
@@ -169,7 +176,7 @@ def scan_image_folder(folder: Path, skip: Iterable[Path] = ()) -> FolderScan:
         else:
             problems.append(error(path, f"not an image file ({path.suffix or 'no extension'}) "
                                         "in an image folder",
-                                  "move it out of the image folder"))
+                                  "move it out of the image folder", "non-image"))
     by_name: dict[str, list[Path]] = {}
     for path in images:
         by_name.setdefault(path.name.lower(), []).append(path)
@@ -177,7 +184,7 @@ def scan_image_folder(folder: Path, skip: Iterable[Path] = ()) -> FolderScan:
         if len(same) > 1:
             others = ", ".join(p.name for p in same[1:])
             problems.append(error(same[0], f"duplicate name: {others} differs only in case",
-                                  "keep one file per image id"))
+                                  "keep one file per image id", "duplicate-name"))
     return FolderScan(images, problems)
 
 
@@ -192,24 +199,126 @@ def _unique(paths: Iterable[Path]) -> list[Path]:
     return out
 
 
-def _task_dirs(root: Path) -> list[Path]:
-    """Every existing ``C. Diabetic Retinopathy Grading`` folder that ``root`` can mean."""
-    candidates = [root / TASK_DIR, root / TEST_ROOT_DIR / TASK_DIR]
-    if root.name == TASK_DIR:
+def _once(problems: Iterable[Problem]) -> list[Problem]:
+    """``problems`` without repeats (a folder looked up twice is reported once), in order."""
+    return list(dict.fromkeys(problems))
+
+
+def loose_name(name: str) -> str:
+    """``name`` without letter case and whitespace: how a folder or file name is compared with
+    an official one (``a. Training set`` and ``a.Training Set`` are ``a. Training Set``)."""
+    return "".join(name.split()).casefold()
+
+
+def same_name(name: str, official: str) -> bool:
+    """``name`` is ``official`` but for letter case and whitespace."""
+    return loose_name(name) == loose_name(official)
+
+
+def _read_as(path: Path, official: str) -> list[Problem]:
+    """The note for ``path`` taken as the official ``official`` (none when it is that name)."""
+    if path.name == official:
+        return []
+    what = "folder" if path.is_dir() else "file"
+    return [note(path, f"read as the official '{official}' (the {what} name differs only in "
+                       "letter case or spacing)",
+                 f"nothing to do; rename it '{official}' to match the official layout", "layout")]
+
+
+def find_named(folder: Path, name: str, *, want_dir: bool = True) -> tuple[Path | None, list[Problem]]:
+    """``folder/name``, a folder (``want_dir``) or a file, also when its name differs from
+    ``name`` only in letter case or whitespace (an archive unzipped by another tool, a folder
+    renamed by hand): the exact name wins; otherwise the one near miss is taken, with a note
+    naming it and the official name. Several near misses and no exact name: None and an error
+    naming them; a near miss beside the exact name: a note that it is ignored. Hidden and
+    system entries (:func:`is_hidden`) are never candidates.
+    """
+    def fits(path: Path) -> bool:
+        return path.is_dir() if want_dir else path.is_file()
+
+    try:
+        entries = list(folder.iterdir()) if folder.is_dir() else []
+    except OSError:
+        entries = []
+    near = sorted(p for p in entries if p.name != name and not is_hidden(p)
+                  and same_name(p.name, name) and fits(p))
+    what = "folder" if want_dir else "file"
+    exact = folder / name
+    if fits(exact):
+        return exact, [note(p, f"{what} ignored: its name differs from the official '{name}' only "
+                               f"in letter case or spacing, and '{name}' beside it is read",
+                            f"move its contents into '{name}' if they belong there", "layout")
+                       for p in near]
+    if len(near) == 1:
+        return near[0], _read_as(near[0], name)
+    if near:
+        listed = ", ".join(f"'{p.name}'" for p in near)
+        return None, [error(folder, f"{len(near)} {what}s ({listed}) differ from the official "
+                                    f"'{name}' only in letter case or spacing: which one is it?",
+                            f"keep one, named '{name}', and move the contents of the others into "
+                            "it", "layout")]
+    return None, []
+
+
+def find_path(base: Path, *names: str) -> tuple[Path | None, Path, list[Problem]]:
+    """``base/names[0]/names[1]/...``, folder by folder with :func:`find_named`: the folder
+    (None when one on the way is missing or ambiguous), the deepest folder reached, and the
+    notes and errors of the near misses taken or refused on the way."""
+    here: Path = base
+    problems: list[Problem] = []
+    if not base.is_dir():
+        return None, base, problems
+    for name in names:
+        found, said = find_named(here, name)
+        problems += said
+        if found is None:
+            return None, here, problems
+        here = found
+    return here, here, problems
+
+
+def _holds(folder: Path) -> str:
+    """`` (it holds 'x', 'y')``: the subfolders (or files) of ``folder``, for a message."""
+    try:
+        entries = sorted(p.name for p in folder.iterdir() if not is_hidden(p))
+    except OSError:
+        return ""
+    if not entries:
+        return " (it is empty)"
+    shown = ", ".join(f"'{n}'" for n in entries[:5])
+    return f" (it holds {shown}{', ...' if len(entries) > 5 else ''})"
+
+
+def _task_dirs(root: Path) -> tuple[list[Path], list[Problem]]:
+    """Every existing ``C. Diabetic Retinopathy Grading`` folder that ``root`` can mean, and
+    the notes (errors) of near-miss folder names taken (ambiguous) on the way."""
+    problems: list[Problem] = []
+
+    def at(base: Path, *names: str) -> Path | None:
+        found, _, said = find_path(base, *names)
+        problems.extend(said)
+        return found
+
+    candidates = [at(root, TASK_DIR), at(root, TEST_ROOT_DIR, TASK_DIR)]
+    if same_name(root.name, TASK_DIR):
+        problems.extend(_read_as(root, TASK_DIR))
         candidates[:0] = [root]
-        candidates.append(root.parent / TEST_ROOT_DIR / TASK_DIR)
-    if root.name == TEST_ROOT_DIR:
-        candidates.append(root / TASK_DIR)
-    if root.name == IMAGES_DIR or (root.parent.name == IMAGES_DIR
-                                   and root.name in (TRAIN_DIR, TEST_DIR)):
-        task = root.parent if root.name == IMAGES_DIR else root.parent.parent
-        if task.name != IDRID_DIR:  # IDRiD's grading task uses the same folder names
-            candidates += [task, task.parent / TEST_ROOT_DIR / TASK_DIR]  # a folder inside the task
-    return _unique(c for c in candidates if c.is_dir())
+        candidates.append(at(root.parent, TEST_ROOT_DIR, TASK_DIR))
+    if same_name(root.name, TEST_ROOT_DIR):
+        candidates.append(at(root, TASK_DIR))
+    inside = same_name(root.name, IMAGES_DIR) or (same_name(root.parent.name, IMAGES_DIR) and any(
+        same_name(root.name, name) for name in (TRAIN_DIR, TEST_DIR)))
+    if inside:
+        task = root.parent if same_name(root.name, IMAGES_DIR) else root.parent.parent
+        if not same_name(task.name, IDRID_DIR):  # IDRiD's grading task uses the same folder names
+            candidates += [task, at(task.parent, TEST_ROOT_DIR, TASK_DIR)]  # a folder inside the task
+    return _unique(c for c in candidates if c is not None and c.is_dir()), _once(problems)
 
 
 def looks_like_drac(root: Path) -> bool:
-    return bool(_task_dirs(root)) or (root / TEST_ROOT_DIR).is_dir()
+    tasks, problems = _task_dirs(root)
+    return (bool(tasks) or any(p.severity == "error" for p in problems)
+            or find_named(root, TEST_ROOT_DIR)[0] is not None)
 
 
 def _single_csv(folder: Path, purpose: str) -> tuple[Path | None, list[Problem]]:
@@ -234,29 +343,114 @@ def _explicit_csv(labels_csv: str, root: Path) -> tuple[Path | None, list[Proble
     return None, [error(given, "label CSV not found", "check the --labels-csv path")]
 
 
+def _images_dir(task: Path) -> Path:
+    """``task``'s ``1. Original Images`` (its near miss), else ``task`` itself: where a
+    message about a missing image set points."""
+    found, _, _ = find_path(task, IMAGES_DIR)
+    return found or task
+
+
+def _in_test_root(task: Path) -> bool:
+    return same_name(task.parent.name, TEST_ROOT_DIR)
+
+
+def _training_task(root: Path, tasks: list[Path]) -> Path:
+    """The ``C. Diabetic Retinopathy Grading`` folder that holds (or should hold) the training set."""
+    outside = [t for t in tasks if not _in_test_root(t)]
+    if outside:
+        return outside[0]
+    return (root.parent if same_name(root.name, TEST_ROOT_DIR) else root) / TASK_DIR
+
+
+def _looked_in(tasks: list[Path], root: Path) -> str:
+    places = [_images_dir(t) for t in tasks] or [root]
+    return ", ".join(f"{p}{_holds(p)}" for p in places)
+
+
+def _no_training_set(root: Path, tasks: list[Path], labels: list[Path]) -> Problem:
+    """No training folder: fatal when a training-label CSV is there (the labels would be
+    dropped without a word), else a note that only the testing set is ingested."""
+    task = _training_task(root, tasks)
+    images = _images_dir(task)
+    expected = (images if same_name(images.name, IMAGES_DIR) else images / IMAGES_DIR) / TRAIN_DIR
+    where = [task] if task.is_dir() else tasks  # the testing set's folder only when it is all there is
+    looked = f"no '{TRAIN_DIR}' folder of training images in {_looked_in(where, root)}"
+    if labels:
+        return error(labels[0], f"a training-label CSV, but {looked}",
+                     f"put the training images in '{expected}' (unzip the training set there "
+                     "unchanged), or point --root at the folder that holds them", "no-training-set")
+    return note(root, f"no training set found, only the testing set is ingested: {looked}",
+                f"put the training images in '{expected}' and its label CSV in "
+                f"'{expected.parent.parent / GROUNDTRUTH_DIR}' to ingest them", "no-training-set")
+
+
+def _no_testing_set(root: Path, tasks: list[Path]) -> Problem:
+    """The note of a DRAC layout without a testing set: where it was looked for, and where it
+    goes (the testing set's own folder when it exists, else unzipped beside the training set)."""
+    looked = f"no '{TEST_DIR}' folder of test images in {_looked_in(tasks, root)}"
+    test_tasks = [t for t in tasks if _in_test_root(t)]
+    if test_tasks:
+        images = _images_dir(test_tasks[0])
+        expected = (images if same_name(images.name, IMAGES_DIR) else images / IMAGES_DIR) / TEST_DIR
+        fix = f"put the test images in '{expected}'"
+    else:
+        base = _training_task(root, tasks).parent
+        fix = (f"unzip the testing set into {base}, so that '{TEST_ROOT_DIR}/{TASK_DIR}/"
+               f"{IMAGES_DIR}/{TEST_DIR}' holds the test images")
+    return note(root, f"no testing set found, only the training set is ingested: {looked}",
+                f"{fix}; without it no submission is written", "no-testing-set")
+
+
+def _groundtruth_csvs(tasks: list[Path]) -> list[Path]:
+    found: list[Path] = []
+    for task in tasks:
+        truth, _, _ = find_path(task, GROUNDTRUTH_DIR)
+        if truth is not None:
+            found += sorted(p for p in truth.iterdir()
+                            if p.suffix.lower() == ".csv" and p.is_file() and not is_hidden(p))
+    return found
+
+
 def _discover_drac(root: Path, labels_csv: str) -> Layout:
-    tasks = _task_dirs(root)
-    train = next((t / IMAGES_DIR / TRAIN_DIR for t in tasks
-                  if (t / IMAGES_DIR / TRAIN_DIR).is_dir()), None)
-    test = next((t / IMAGES_DIR / TEST_DIR for t in tasks
-                 if (t / IMAGES_DIR / TEST_DIR).is_dir()), None)
+    tasks, problems = _task_dirs(root)
+    train = test = None
+    for task in tasks:
+        if train is None:
+            train, _, said = find_path(task, IMAGES_DIR, TRAIN_DIR)
+            problems += said
+        if test is None:
+            test, _, said = find_path(task, IMAGES_DIR, TEST_DIR)
+            problems += said
+    problems = _once(problems)
     if train is None and test is None:
+        errors = [p for p in problems if p.severity == "error"]
+        if errors:
+            raise IngestError(f"{root}: the DRAC image folders cannot be told apart: several "
+                              "folders match one official name -> rename them as said below\n"
+                              f"{format_problems(errors)}", errors)
+        labels = _groundtruth_csvs(tasks) if not labels_csv else []
+        if labels:  # the labels are there: say where their images were looked for
+            problem = _no_training_set(root, tasks, labels)
+            raise IngestError(problem.line, [problem])
         raise IngestError(
             f"{root}: no DRAC image folders found (looked for '{TASK_DIR}/{IMAGES_DIR}/"
-            f"{TRAIN_DIR}' and '{TEST_ROOT_DIR}/{TASK_DIR}/{IMAGES_DIR}/{TEST_DIR}') -> point "
-            "--root at the folder where the DRAC zip files were unzipped, or use --layout plain")
-    problems: list[Problem] = []
+            f"{TRAIN_DIR}' and '{TEST_ROOT_DIR}/{TASK_DIR}/{IMAGES_DIR}/{TEST_DIR}', letter case "
+            "and spacing aside) -> point --root at the folder where the DRAC zip files were "
+            "unzipped, or use --layout plain")
     csv_path: Path | None = None
     if labels_csv:
-        csv_path, problems = _explicit_csv(labels_csv, root)
+        csv_path, said = _explicit_csv(labels_csv, root)
+        problems += said
     elif train is not None:
-        csv_path, problems = _single_csv(train.parent.parent / GROUNDTRUTH_DIR, "training-label")
+        task = train.parent.parent
+        truth, _, said = find_path(task, GROUNDTRUTH_DIR)
+        csv_path, found = _single_csv(truth or task / GROUNDTRUTH_DIR, "training-label")
+        problems += said + found
     if train is None:
-        problems.append(note(root, "no training set found, only the testing set is ingested",
-                             f"add '{TASK_DIR}/{IMAGES_DIR}/{TRAIN_DIR}' to ingest training images"))
+        labels = [csv_path] if csv_path is not None else [] if labels_csv else _groundtruth_csvs(tasks)
+        problems.append(_no_training_set(root, tasks, labels))
     if test is None:
-        problems.append(note(root, "no testing set found, only the training set is ingested",
-                             f"unzip the testing set as '{TEST_ROOT_DIR}' beside or inside the root"))
+        problems.append(_no_testing_set(root, tasks))
     return Layout("drac", root, train, test, csv_path, problems)
 
 
@@ -276,13 +470,14 @@ def _discover_plain(root: Path, labels_csv: str) -> Layout:
 
 
 def _child(folder: Path, name: str) -> Path | None:
-    """``folder/name``, matching the name case-insensitively (archives differ in case)."""
+    """``folder/name``, its name matched without letter case and whitespace (archives differ
+    in case): what the layout detection looks for; :func:`find_named` says which was taken."""
     exact = folder / name
     if exact.exists():
         return exact
     if not folder.is_dir():
         return None
-    return next((p for p in folder.iterdir() if p.name.lower() == name.lower()), None)
+    return next((p for p in sorted(folder.iterdir()) if same_name(p.name, name)), None)
 
 
 def looks_like_aptos(root: Path) -> bool:
@@ -295,8 +490,11 @@ def looks_like_eyepacs(root: Path) -> bool:
 
 
 def _idrid_task(root: Path) -> Path | None:
-    for candidate in (root, root / IDRID_DIR, root.parent, root.parent.parent):
-        if candidate.name == IDRID_DIR and (candidate / IMAGES_DIR).is_dir():
+    """The ``B. Disease Grading`` folder ``root`` is, holds or lies in (names matched as
+    :func:`find_named` matches them)."""
+    for candidate in (root, find_named(root, IDRID_DIR)[0], root.parent, root.parent.parent):
+        if candidate is not None and same_name(candidate.name, IDRID_DIR) \
+                and find_named(candidate, IMAGES_DIR)[0] is not None:
             return candidate
     return None
 
@@ -320,20 +518,24 @@ def looks_like_medmnist(root: Path) -> bool:
 
 
 def _discover_aptos(root: Path, labels_csv: str) -> Layout:
-    train = _child(root, APTOS_TRAIN)
-    if train is None or not train.is_dir():
+    train, problems = find_named(root, APTOS_TRAIN)
+    if train is None:
+        errors = [p for p in problems if p.severity == "error"]
+        listing = f"\n{format_problems(errors)}" if errors else ""
         raise IngestError(f"{root}: no APTOS '{APTOS_TRAIN}/' folder here -> point --root at the "
-                          f"folder holding '{APTOS_CSV}' and '{APTOS_TRAIN}/'")
-    csv_path, problems = (_explicit_csv(labels_csv, root) if labels_csv
-                          else _required(root, APTOS_CSV, "APTOS label"))
-    test = _child(root, APTOS_TEST)
-    test_dir = test if test is not None and test.is_dir() else None
-    test_list = _child(root, APTOS_TEST_CSV) if test_dir is not None else None
-    if test_dir is None:
+                          f"folder holding '{APTOS_CSV}' and '{APTOS_TRAIN}/'{listing}", errors)
+    csv_path, found = (_explicit_csv(labels_csv, root) if labels_csv
+                       else _required(root, APTOS_CSV, "APTOS label"))
+    test_dir, said = find_named(root, APTOS_TEST)
+    problems += found + said
+    test_list = None
+    if test_dir is not None:
+        test_list, said = find_named(root, APTOS_TEST_CSV, want_dir=False)
+        problems += said
+    elif not any(p.severity == "error" for p in said):
         problems.append(note(root, f"no '{APTOS_TEST}/' folder: only the training set is ingested",
                              "nothing to do", "layout"))
-    return Layout("aptos", root, train, test_dir, csv_path, problems,
-                  test_list_csv=test_list if test_list is not None and test_list.is_file() else None)
+    return Layout("aptos", root, train, test_dir, csv_path, problems, test_list_csv=test_list)
 
 
 def _discover_eyepacs(root: Path, labels_csv: str) -> Layout:
@@ -358,13 +560,17 @@ def _discover_idrid(root: Path, labels_csv: str) -> Layout:
     if task is None:
         raise IngestError(f"{root}: no IDRiD '{IDRID_DIR}/{IMAGES_DIR}' folder -> point --root at "
                           f"the folder where 'B. Disease Grading.zip' was unzipped")
-    train = task / IMAGES_DIR / TRAIN_DIR
-    test = task / IMAGES_DIR / TEST_DIR
-    problems: list[Problem] = []
+    problems = _read_as(task, IDRID_DIR)
+    train, _, said = find_path(task, IMAGES_DIR, TRAIN_DIR)
+    test, _, more = find_path(task, IMAGES_DIR, TEST_DIR)
+    problems = _once(problems + said + more)
     if labels_csv:
-        csv_path, problems = _explicit_csv(labels_csv, root)
+        csv_path, found_csv = _explicit_csv(labels_csv, root)
+        problems += found_csv
     else:
-        truth = task / GROUNDTRUTH_DIR
+        truth, _, said = find_path(task, GROUNDTRUTH_DIR)
+        problems += said
+        truth = truth or task / GROUNDTRUTH_DIR
         found = sorted(p for p in truth.glob("*.csv") if not is_hidden(p)) if truth.is_dir() else []
         training = [p for p in found if "training" in p.name.lower()] or found
         csv_path = training[0] if len(training) == 1 else None
@@ -377,11 +583,12 @@ def _discover_idrid(root: Path, labels_csv: str) -> Layout:
                 problems.append(note(other, "CSV not read (the testing set is ingested unlabelled: "
                                             "score predictions on it yourself)", "nothing to do",
                                      "layout"))
-    if not train.is_dir():
+    if train is None:
+        errors = [p for p in problems if p.severity == "error"]
+        listing = f"\n{format_problems(errors)}" if errors else ""
         raise IngestError(f"{task}: no '{IMAGES_DIR}/{TRAIN_DIR}' folder -> unzip the IDRiD "
-                          "grading archive unchanged")
-    return Layout("idrid", root, train, test if test.is_dir() else None, csv_path, problems,
-                  shared_test_names=True)
+                          f"grading archive unchanged{listing}", errors)
+    return Layout("idrid", root, train, test, csv_path, problems, shared_test_names=True)
 
 
 def _discover_medmnist(root: Path) -> Layout:
@@ -395,9 +602,9 @@ def _discover_medmnist(root: Path) -> Layout:
 
 
 def _required(folder: Path, name: str, purpose: str) -> tuple[Path | None, list[Problem]]:
-    found = _child(folder, name)
-    if found is not None and found.is_file():
-        return found, []
+    found, problems = find_named(folder, name, want_dir=False)
+    if found is not None or problems:
+        return found, problems
     return None, [error(folder / name, f"{purpose} CSV not found", "put it here or pass "
                                                                    "--labels-csv FILE", "layout")]
 

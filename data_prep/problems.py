@@ -9,8 +9,12 @@ Severities:
 - ``note``: informational (an EXIF orientation applied, bytes after the end of an image
   ignored, a hidden file skipped).
 
-``kind`` is a short tag (``orientation``, ``bit-depth``, ``trailing-data`` ...) that groups
-findings of the same sort in the printed summary and in ``ingest_summary.json``.
+``kind`` is a short tag (``orientation``, ``bit-depth``, ``no-image`` ...) that groups
+findings of the same sort in the printed summary and in ``ingest_summary.json``. The printed
+list shows at most :data:`SHOWN_PER_KIND` findings of one kind, errors included, then one line
+counting the rest (with the kind's ``summary``, a sentence about all of them, when it has one);
+nothing is dropped: the caller says where the full list is (``ingest_summary.json``, or the
+``ingest_problems.txt`` a failed ingest writes).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SHOWN_PER_KIND = 10
-"""Printed lines per (severity, kind); the rest are counted (all are in the summary JSON)."""
+"""Printed lines per (severity, kind), errors included; the rest are counted on one line."""
 
 
 CLI_TO_CONFIG = {
@@ -66,6 +70,7 @@ class Problem:
     fix: str
     severity: str = "error"  # error | warning | note
     kind: str = ""  # a short tag grouping findings of one sort (orientation, bit-depth ...)
+    summary: str = ""  # about all the findings of its kind, said when their lines are cut short
 
     @property
     def line(self) -> str:
@@ -126,13 +131,42 @@ def in_line_order(problems: Sequence[Problem]) -> list[Problem]:
     return sorted(problems, key=lambda p: (first_seen[split(p)[0]], split(p)[1]))
 
 
-def format_problems(problems: Sequence[Problem], per_kind: int = SHOWN_PER_KIND) -> str:
+def cut_per_kind(problems: Sequence[Problem], per_kind: int | None = SHOWN_PER_KIND
+                 ) -> tuple[list[Problem], dict[tuple[str, str], list[Problem]]]:
+    """(the problems to print, in order; the rest by (severity, kind)): at most ``per_kind``
+    of each severity and kind; problems without a kind are all printed (they are one-off
+    findings of different sorts). ``per_kind`` None: all."""
+    shown: list[Problem] = []
+    hidden: dict[tuple[str, str], list[Problem]] = {}
+    counts: dict[tuple[str, str], int] = {}
+    for problem in problems:
+        key = (problem.severity, problem.kind)
+        if per_kind is None or not problem.kind or counts.get(key, 0) < per_kind:
+            counts[key] = counts.get(key, 0) + 1
+            shown.append(problem)
+        else:
+            hidden.setdefault(key, []).append(problem)
+    return shown, hidden
+
+
+def more_of_a_kind(hidden: Sequence[Problem]) -> str:
+    """``... and N more 'KIND' error(s) of this kind`` and the kind's summary, if any."""
+    first = hidden[0]
+    summary = next((p.summary for p in hidden if p.summary), "")
+    return (f"... and {len(hidden)} more '{first.kind}' {first.severity}(s) of this kind"
+            + (f": {summary}" if summary else ""))
+
+
+def format_problems(problems: Sequence[Problem], per_kind: int | None = SHOWN_PER_KIND,
+                    full_list: str = "ingest_summary.json") -> str:
     """Problems grouped by severity, one ``PATH: what -> fix`` line each.
 
-    Errors are all printed, those of one file in line order (``labels.csv:6`` before
-    ``labels.csv:14``; files keep the order they were found in). Of the warnings and notes, at most ``per_kind`` lines of each
-    ``kind`` are printed, then a count of the rest (a 35,000-image set with one repeated
-    finding stays readable; every line is kept in ``ingest_summary.json``).
+    Errors come first, those of one file in line order (``labels.csv:6`` before
+    ``labels.csv:14``; files keep the order they were found in). Of every severity, at most
+    ``per_kind`` lines of each ``kind`` are printed (:func:`cut_per_kind`; None: all), and
+    right below them a line counting the rest, with the kind's summary and ``full_list``,
+    where every line is (a 611-row label CSV beside 3 images, or a 35,000-image set with one
+    repeated finding, stays readable).
     """
     sections = (
         ("error", "errors (fatal)"),
@@ -147,16 +181,11 @@ def format_problems(problems: Sequence[Problem], per_kind: int = SHOWN_PER_KIND)
         if severity == "error":
             found = in_line_order(found)
         out.append(f"{title}: {len(found)}")
-        shown: dict[str, int] = {}
-        hidden: dict[str, int] = {}
-        for problem in found:
-            key = problem.kind
-            if severity == "error" or not key or shown.get(key, 0) < per_kind:
-                shown[key] = shown.get(key, 0) + 1
-                out.append(f"  {problem.line}")
-            else:
-                hidden[key] = hidden.get(key, 0) + 1
-        for key, count in hidden.items():
-            out.append(f"  ... and {count} more '{key}' {severity}(s) of this kind "
-                       "(all listed in ingest_summary.json)")
+        shown, hidden = cut_per_kind(found, per_kind)
+        last = {(p.severity, p.kind): i for i, p in enumerate(shown)}
+        for i, problem in enumerate(shown):
+            out.append(f"  {problem.line}")
+            rest = hidden.get((problem.severity, problem.kind))
+            if rest and last[(problem.severity, problem.kind)] == i:  # right below its kind's lines
+                out.append(f"  {more_of_a_kind(rest)} (all listed in {full_list})")
     return "\n".join(out)

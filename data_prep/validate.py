@@ -29,6 +29,7 @@ from data_prep.problems import (  # noqa: F401 - re-exported: the historical hom
     IngestError,
     Problem,
     apply_strict,
+    counted,
     error,
     format_problems,
     note,
@@ -363,14 +364,17 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
     A row without an image whose file sits in a subfolder of ``folder`` says so (the
     subfolder ``test_dir_name`` is the layout's test split: those images are unlabelled).
 
-    Fatal: an image without a row, a row without an image, a name without extension that
-    matches several images (``x`` for ``x.png`` and ``x.jpg``). A note says how many names
-    were matched by stem (APTOS, EyePACS and IDRiD write ids without extension) or by number.
+    Fatal: an image without a row (kind ``no-label``), a row without an image (``no-image``),
+    a name without extension that matches several images (``x`` for ``x.png`` and ``x.jpg``).
+    The first two carry a summary (``608 of the 611 label rows have no image in FOLDER``),
+    printed when their lines are cut short. A note says how many names were matched by stem
+    (APTOS, EyePACS and IDRiD write ids without extension) or by number.
     """
     index = NameIndex(images)
     nested_index: NameIndex | None = None  # listed on the first row without an image
     matched: dict[Path, LabelRow] = {}
     problems: list[Problem] = []
+    no_image: list[tuple[str, str, str]] = []  # (where, what, fix) of the rows without an image
     by_how: dict[str, list[str]] = {"stem": [], "number": []}
     for row in table.rows:
         paths, how = index.find(row.name)
@@ -398,7 +402,7 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
                        f"plain file names in the CSV)")
             else:
                 what, fix = f"label without image: {row.name} is not in {folder}", "add the image or delete the row"
-            problems.append(error(f"{table.path}:{row.line}", what, fix, "match"))
+            no_image.append((f"{table.path}:{row.line}", what, fix))
         if how in by_how:
             by_how[how].append(f"{row.name} -> {paths[0].name}")
         for path in paths:  # several paths: a duplicate name, reported by the folder scan
@@ -412,12 +416,21 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
                                          f"zeros (a spreadsheet read them as numbers), matched by "
                                          f"number (e.g. {by_how['number'][0]})",
                              "format the name column as text in the spreadsheet", "match"))
-    for path in images:
-        if path not in matched:
-            problems.append(error(path, f"image without label: no row for {path.name} in "
-                                        f"{table.path.name}",
-                                  "add a row with its grade or move the image out of the folder",
-                                  "match"))
+    if no_image:
+        rows = len(table.rows)
+        summary = (f"{len(no_image)} of the {rows} label rows have no image in {folder} "
+                   f"({counted(len(images), 'image')} there)"
+                   + (": is the training set fully unzipped there?" if 2 * len(no_image) > rows else ""))
+        problems += [Problem(where, what, fix, "error", "no-image", summary)
+                     for where, what, fix in no_image]
+    unlabelled = [path for path in images if path not in matched]
+    summary = (f"{len(unlabelled)} of the {len(images)} images in {folder} have no row in "
+               f"{table.path.name}" + (f": is {table.path.name} the label CSV of these images?"
+                                       if 2 * len(unlabelled) > len(images) else ""))
+    problems += [Problem(str(path), f"image without label: no row for {path.name} in "
+                                    f"{table.path.name}",
+                         "add a row with its grade or move the image out of the folder", "error",
+                         "no-label", summary) for path in unlabelled]
     return matched, problems
 
 
@@ -432,13 +445,14 @@ def check_test_list(images: Sequence[Path], names: Sequence[tuple[int, str]], cs
         if not paths or how == "ambiguous":
             problems.append(error(f"{csv_path}:{line}", f"test image {name} is listed but "
                                   f"{'ambiguous' if paths else 'not'} in {folder}",
-                                  "add the image or delete the row", "match"))
+                                  "add the image or delete the row",
+                                  "match" if paths else "no-image"))
         listed.update(paths if how != "ambiguous" else [])
     for path in images:
         if path not in listed:
             problems.append(error(path, f"test image not listed in {csv_path.name}",
                                   "add its id to the list or move it out of the test folder",
-                                  "match"))
+                                  "no-label"))
     return problems
 
 
@@ -457,7 +471,7 @@ def names_in_both(train: Sequence[Path], test: Sequence[Path],
                                      "contents differ", "nothing to do", "match")] if both else []
     return [error(path, f"image present in both train and test: {train_names[path.name.lower()]} "
                         "has the same name",
-                  "remove it from one of the two sets", "match")
+                  "remove it from one of the two sets", "in-both")
             for path in both]
 
 
@@ -479,5 +493,5 @@ def identical_content(files: Sequence[tuple[str, str, str]]) -> list[Problem]:
         else:
             what = f"byte-identical to {', '.join(paths[1:])} (sha256 {digest[:12]})"
             fix = "delete the duplicate copies so each image is counted once"
-        problems.append(error(paths[0], what, fix))
+        problems.append(error(paths[0], what, fix, "identical"))
     return problems

@@ -10,7 +10,8 @@ whose test images have no folder) with :func:`drac_ssl.grading.predict.predict_i
 DRAC ``case,class,P0,P1,P2``; real probabilities, never one-hot) written by
 :func:`drac_ssl.submission.write_submission`, then checked with
 :func:`drac_ssl.submission.check_submission` against the manifest's test case names and,
-when the test images are files, their folder.
+when the test images are files, their folder. A manifest without test images writes no
+submission, and the stage prints why (the ingest's note on where it looked for them).
 
 The bundle format and prediction live in :mod:`drac_ssl.grading` (the app and the benches
 use them too); the names :class:`Bundle`, :class:`BundleError`, :func:`build_bundle`,
@@ -101,6 +102,20 @@ class ExportResult:
 def _array_row(row: dict[str, Any]) -> bool:
     """A manifest row of an image stored in an array file (``x.npz:test_images[3]``)."""
     return ".npz:" in str(row.get("path", ""))
+
+
+def _no_test_images_why(data_dir: Path) -> str:
+    """Why the ingest in ``data_dir`` has no test images, in words: its note on a missing
+    testing set (where it looked) when it made one, else the data root it read."""
+    try:
+        summary = json.loads((data_dir / "ingest_summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        summary = {}
+    summary = summary if isinstance(summary, dict) else {}
+    said = [n for n in summary.get("notes") or [] if isinstance(n, str) and "no testing set" in n]
+    if said:
+        return f"the ingest said: {said[0].split(' -> ')[0]}"
+    return f"the ingest of {summary.get('root') or data_dir} found none"
 
 
 def _test_images_dir(data_dir: Path, test_rows: Sequence[dict[str, Any]]) -> Path | None:
@@ -207,7 +222,11 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
                 print(f"[export] note: {line}")
                 notes.append(line)
     else:
-        notes.append("the ingest manifest has no test images: no submission written")
+        why = _no_test_images_why(data_dir)
+        notes.append(f"the ingest manifest has no test images: no submission written ({why})")
+        print(f"[export] no submission written: the ingest manifest has no test images ({why}) -> "
+              f"to grade a folder of test images with this run's bundle: python -m drac_ssl.export "
+              f"{run_dir} --images DIR --out submission.csv")
     chance = chance_warning(bundle.metadata.get("cv_metrics") or {})
     if chance:
         print(f"[export] WARNING: {chance}")

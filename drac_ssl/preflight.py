@@ -12,7 +12,8 @@ read cheaply from its description, never by decoding an image:
   listing and the label CSV, read as the ingest reads them (:func:`data_prep.layout.discover`
   and the ingest's label matching), which also reports a missing CSV or column early;
 * an ingest already in the run folder (``RUN/data/manifest.csv``): its rows, folds and cached
-  sizes;
+  sizes (before fine-tuning, its folds are checked as those an ingest will make are:
+  :func:`_check_ingest_folds`);
 * MNIST, Fashion-MNIST, CIFAR-10: their published split sizes.
 
 What only the decoded images can tell (``data.channels=auto``: grey or colour) is checked
@@ -78,7 +79,7 @@ class PreflightError(ConfigError):
     def __init__(self, findings: list[Finding], when: str = "before any stage ran") -> None:
         self.findings = list(findings)
         errors = [f for f in findings if f.severity == "error"]
-        lines = [f"the configuration cannot run: {len(errors)} problem(s) found {when}"]
+        lines = [f"the configuration cannot run: {sum(f.count for f in errors)} problem(s) found {when}"]
         lines += [f"  {i}. {f.line}" for i, f in enumerate(errors, start=1)]
         others = [f for f in findings if f.severity != "error"]
         if others:
@@ -91,7 +92,9 @@ class PreflightError(ConfigError):
 class Finding:
     """One problem with one setting. ``setting`` is the dotted key (empty for a problem of
     the config file itself or of the data, whose text says where); ``where`` is where the
-    value came from (``configs/x.yaml:12``, ``command line 'k=v'`` or ``the default``)."""
+    value came from (``configs/x.yaml:12``, ``command line 'k=v'`` or ``the default``);
+    ``count`` how many problems it stands for (a line counting the data problems of one kind
+    beyond the first 10 stands for all of them)."""
 
     setting: str
     value: Any
@@ -102,6 +105,7 @@ class Finding:
     # the configuration itself could not be read (not valid YAML, no such -c file): the checks
     # would check the defaults instead of what was meant, so :func:`run` does not run them
     unread: bool = False
+    count: int = 1
 
     @property
     def line(self) -> str:
@@ -240,10 +244,13 @@ class DataFacts:
     channels: int | None = None  # None: known once the images are decoded (data.channels=auto)
     channels_why: str = ""
     fold_sizes: dict[int, int] | None = None  # labelled images per fold, of an existing ingest
+    fold_grades: dict[int, dict[int, int]] | None = None  # fold -> grade -> its images, likewise
     ingest_dir: Path | None = None
+    ingest_root: str = ""  # the data root an existing ingest read
     labels_known: bool = True  # False: the label CSV has problems (reported), counts unreliable
     grade_rows: dict[int, list[tuple[str, int]]] = field(default_factory=dict)  # (name, CSV line)
     labels_name: str = ""  # the label CSV's file name, where grade_rows' lines are
+    no_labels: tuple[str, str] = ("", "")  # (why, fix): the layout found no training folder
 
     @property
     def n_labelled(self) -> int:
@@ -256,14 +263,15 @@ class _Findings:
     def __init__(self, cfg: Config, sources: dict[str, str] | None) -> None:
         self.cfg, self.sources, self.items = cfg, sources, []
 
-    def add(self, severity: str, setting: str, what: str, fix: str = "", value: Any = None) -> None:
+    def add(self, severity: str, setting: str, what: str, fix: str = "", value: Any = None,
+            count: int = 1) -> None:
         if setting and value is None:
             try:
                 value = get(self.cfg, setting)
             except AttributeError:
                 value = ""
         where = _where(setting, self.sources, self.cfg) if setting else ""
-        self.items.append(Finding(setting, value, what, fix, severity, where))
+        self.items.append(Finding(setting, value, what, fix, severity, where, count=count))
 
     def error(self, setting: str, what: str, fix: str = "", value: Any = None) -> None:
         self.add("error", setting, what, fix, value)
@@ -575,8 +583,9 @@ def _check_device_use(c: _Findings, cfg: Config, device: str, stages: list[str])
 # The data, without decoding it
 
 
-def _labels_from_manifest(path: Path) -> tuple[int, dict[int, int], dict[int, int], int, int]:
-    """(rows, labelled per grade, labelled per fold, distinct patients, test rows) of a manifest."""
+def _labels_from_manifest(path: Path) -> tuple[int, dict[int, int], dict[int, dict[int, int]], int, int]:
+    """(rows, labelled per grade, labelled per fold and grade, distinct patients, test rows) of
+    a manifest."""
     n, grades, folds, patients, n_test = 0, {}, {}, set(), 0
     with open(path, newline="", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
@@ -585,7 +594,8 @@ def _labels_from_manifest(path: Path) -> tuple[int, dict[int, int], dict[int, in
             grade, fold = (row.get("grade") or "").strip(), (row.get("fold") or "").strip()
             if row.get("split") == "train" and grade and fold.lstrip("-").isdigit() and int(fold) >= 0:
                 grades[int(grade)] = grades.get(int(grade), 0) + 1
-                folds[int(fold)] = folds.get(int(fold), 0) + 1
+                per_grade = folds.setdefault(int(fold), {})
+                per_grade[int(grade)] = per_grade.get(int(grade), 0) + 1
                 patients.add(row.get("patient") or row.get("id"))
     return n, grades, folds, len(patients), n_test
 
@@ -618,8 +628,9 @@ def _facts_from_ingest(c: _Findings, cfg: Config, data_dir: Path) -> DataFacts |
     counts = {g: grades.get(g, 0) for g in range(max(len(names), max(grades, default=-1) + 1))}
     return DataFacts(source=f"the ingest in {data_dir}", n_images=n, n_test=n_test, grade_counts=counts,
                      grade_names=names, cache_sizes=sizes, channels=channels,
-                     channels_why=f"the cache in {data_dir / 'cache'}", fold_sizes=folds,
-                     ingest_dir=data_dir)
+                     channels_why=f"the cache in {data_dir / 'cache'}",
+                     fold_sizes={f: sum(per.values()) for f, per in folds.items()},
+                     fold_grades=folds, ingest_dir=data_dir, ingest_root=str(summary.get("root") or ""))
 
 
 def _grade_names(cfg: Config, layout: str) -> tuple[str, ...]:
@@ -667,7 +678,13 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
     label CSV only); the problems the ingest would stop on are reported now."""
     from data_prep import ingest
     from data_prep.layout import discover
-    from data_prep.problems import IngestError, as_config_keys, in_line_order
+    from data_prep.problems import (
+        IngestError,
+        as_config_keys,
+        cut_per_kind,
+        in_line_order,
+        more_of_a_kind,
+    )
 
     d = cfg.data
     try:
@@ -690,13 +707,21 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
         c.error("data.root", as_config_keys(str(exc)).replace(" -> ", "\n     fix: "))
         return None
     blocking = in_line_order([p for p in problems if p.severity == "error"])
-    for problem in blocking:
+    shown, hidden = cut_per_kind(blocking)  # at most 10 of a kind, as the ingest prints them
+    last = {p.kind: i for i, p in enumerate(shown)}
+    ingest_command = (f"python -m data_prep ingest --root {shlex.quote(str(d.root))} --out <a scratch "
+                      f"folder> (with the same data settings)")
+    for i, problem in enumerate(shown):
         c.error("", as_config_keys(problem.line).replace(" -> ", "\n     fix: ", 1))
+        rest = hidden.get((problem.severity, problem.kind))
+        if rest and last[problem.kind] == i:
+            c.add("error", "", as_config_keys(more_of_a_kind(rest)),
+                  f"{ingest_command} lists every one in <a scratch folder>/ingest_problems.txt",
+                  count=len(rest))
     if blocking:
         c.warning("", "the image files themselves were not opened yet: the ingest stage decodes "
                       "and checks every one (truncated, corrupt, unreadable) once these are fixed",
-                  f"to see both kinds of problem at once: python -m data_prep ingest --root "
-                  f"{shlex.quote(str(d.root))} --out <a scratch folder> (with the same data settings)")
+                  f"to see both kinds of problem at once: {ingest_command}")
     labelled = [e for e in entries if e.split == "train" and e.label is not None
                 and e.label.grade is not None]
     counts = {g: 0 for g in range(len(names))}
@@ -723,13 +748,17 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
             grade_rows.setdefault(e.label.grade, []).append((e.label.name, e.label.line))
     channels, why = _channels_setting(cfg, layout.fundus)
     where = layout.labels_csv or layout.npz or layout.root
+    # no training folder (DRAC): the layout's note says where the training images go
+    no_train = [p for p in layout.problems if p.kind == "no-training-set"]
     return DataFacts(source=f"{where}", n_images=len(entries),
                      n_test=sum(1 for e in entries if e.split == "test"), grade_counts=counts,
                      grade_names=names,
                      patients_per_grade=patients_per_grade, n_patients=n_patients,
                      patients_from=patients_from, cache_sizes=sorted(set(d.cache_sizes)), channels=channels, channels_why=why,
                      labels_known=not blocking, grade_rows=grade_rows,
-                     labels_name=layout.labels_csv.name if grade_rows and layout.labels_csv else "")
+                     labels_name=layout.labels_csv.name if grade_rows and layout.labels_csv else "",
+                     no_labels=(as_config_keys(no_train[0].what.partition(": ")[2]),
+                                as_config_keys(no_train[0].fix)) if no_train else ("", ""))
 
 
 def _data_facts(c: _Findings, cfg: Config, run_dir: Path, stages: list[str]) -> DataFacts | None:
@@ -873,14 +902,17 @@ def _check_against_data(c: _Findings, cfg: Config, facts: DataFacts, stages: lis
         return
     if ingest_runs and d.n_folds >= 2:
         _check_folds(c, cfg, facts)
+    elif "finetune" in stages and facts.fold_grades:
+        _check_ingest_folds(c, facts)
     if (ingest_runs or "finetune" in stages) and facts.n_labelled:
         _check_empty_grades(c, facts, strict=ingest_runs and d.strict)
     if "finetune" in stages:
         if facts.n_labelled == 0:
+            why, fix = facts.no_labels
             c.error("run.stages", f"fine-tuning cross-validates on labelled training images, and "
-                                  f"{facts.source} has none",
-                    "give the label CSV (data.labels_csv), or leave finetune and export out of "
-                    "run.stages")
+                                  f"{facts.source} has none" + (f" ({why})" if why else ""),
+                    f"{fix or 'give the label CSV (data.labels_csv)'}, or leave finetune and "
+                    "export out of run.stages")
         elif facts.fold_sizes is not None and len(facts.fold_sizes) < 2:
             c.error("data.n_folds", f"the ingest in {facts.ingest_dir} put the labelled images in "
                                     f"{len(facts.fold_sizes)} fold(s); cross-validation needs 2 or more",
@@ -940,6 +972,49 @@ def _check_folds(c: _Findings, cfg: Config, facts: DataFacts) -> None:
         what, fix = rare_grade(g, facts.grade_names, n, unit, k, fewest, where=f" in {facts.source}",
                                rows=facts.grade_rows.get(g, []), labels=facts.labels_name)
         c.error("data.n_folds", what, as_config_keys(fix))
+
+
+def _check_ingest_folds(c: _Findings, facts: DataFacts) -> None:
+    """The folds an existing ingest made (its manifest), checked as :func:`_check_folds` checks
+    the folds an ingest will make, so that fine-tuning on a standalone ``python -m data_prep
+    ingest`` is refused where the same data are refused when the pipeline runs the ingest: a
+    grade with fewer labelled images than folds (some validation folds hold none of it) is an
+    error; a grade with enough images that still misses a fold (folds from an older ingest, or
+    grouped by patient) is a warning."""
+    from data_prep.folds import rare_grade
+    from data_prep.grades import grade_label
+    from data_prep.problems import as_config_keys
+
+    assert facts.fold_grades is not None
+    k = len(facts.fold_grades)
+    if k < 2:
+        return  # said by the fine-tuning check of the fold count
+    missing = {g: sum(1 for per in facts.fold_grades.values() if not per.get(g))
+               for g, n in facts.grade_counts.items() if n}
+    short = {g: facts.grade_counts[g] for g, without in missing.items()
+             if without and facts.grade_counts[g] < k}
+    root = shlex.quote(facts.ingest_root) if facts.ingest_root else "DATA_ROOT"
+
+    def redo(folds: str = "") -> str:
+        return (f"python -m data_prep ingest --root {root} --out {shlex.quote(str(facts.ingest_dir))}"
+                f"{f' --folds {folds}' if folds else ''} (its other options as before), or ingest "
+                f"in run.stages of a new run folder (run.name=<a new name>"
+                f"{f' data.n_folds={folds}' if folds else ''})")
+
+    for g, n in sorted(short.items()):
+        what, fix = rare_grade(g, facts.grade_names, n, "labelled image", k, min(short.values()),
+                               without=missing[g], where=f" in {facts.source}")
+        fewer = re.match(r"--folds (\d+), or (.*)$", fix)  # the folds are the ingest's: redo it
+        c.error("", what, f"redo the ingest with {fewer[1]} folds: {redo(fewer[1])}; or "
+                          f"{as_config_keys(fewer[2])} and redo it" if fewer else
+                f"{as_config_keys(fix)}; then redo the ingest: {redo()}")
+    for g, without in sorted(missing.items()):
+        if without and g not in short:
+            said = grade_label(g, facts.grade_names)
+            c.warning("", f"{facts.source}: {without} of its {k} folds validate without any {said} "
+                          f"image, although it has {counted(facts.grade_counts[g], 'labelled image')}: "
+                          f"their kappa and AUC leave {said} out",
+                      f"redo the ingest (its folds are stratified by grade): {redo()}")
 
 
 def _check_weights(c: _Findings, cfg: Config, data_channels: int | None = None) -> None:

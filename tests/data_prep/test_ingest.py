@@ -165,6 +165,107 @@ def test_official_layout_with_real_samples(tmp_path: Path, real_samples: list[Pa
             np.testing.assert_array_equal(cached[i], expected)
 
 
+def make_drac(root: Path, n_train: int = 6, n_test: int = 2, *, train_dir: str = TRAIN_DIR,
+              test_dir: str = TEST_DIR, truth_dir: str = GROUNDTRUTH_DIR, test: bool = True,
+              train: bool = True) -> Path:
+    """A synthetic official DRAC tree (grades 0, 1, 2 in turn), with folder names as given."""
+    task = root / TASK_DIR
+    if train:
+        for i in range(1, n_train + 1):
+            write_png(task / IMAGES_DIR / train_dir / f"{i:03d}.png", smooth_image(i))
+    write_csv(task / truth_dir / LABELS_CSV_NAME, ["image name", "DR grade"],
+              [[f"{i:03d}.png", i % 3] for i in range(1, n_train + 1)])
+    if test:
+        for i in range(n_test):
+            write_png(root / TEST_ROOT_DIR / TASK_DIR / IMAGES_DIR / test_dir / f"{1500 + i}.png",
+                      smooth_image(500 + i))
+    return root
+
+
+@pytest.mark.parametrize(("folder", "near_miss"), [
+    ("train", "a. Training set"), ("train", "a.  training  set"), ("test", "b. Testing set"),
+    ("truth", "2. GroundTruths"), ("task", "C. diabetic retinopathy grading")])
+def test_drac_folder_names_differing_in_case_or_spacing_are_read_with_a_note(
+        tmp_path: Path, folder: str, near_miss: str) -> None:
+    """A trial user's 'a. Training set' (lower-case s) was taken as no training set at all
+    (exit 0, 0 training images, the label CSV never mentioned), and 'b. Testing set' as no
+    testing set (a finished run with no submission). Both are read, with a note naming the
+    folder found and the official name."""
+    names = {"train_dir": TRAIN_DIR, "test_dir": TEST_DIR, "truth_dir": GROUNDTRUTH_DIR}
+    if folder != "task":
+        names[f"{folder}_dir"] = near_miss
+    root = make_drac(tmp_path / "DRAC", **names)
+    official = {"train": TRAIN_DIR, "test": TEST_DIR, "truth": GROUNDTRUTH_DIR, "task": TASK_DIR}[folder]
+    if folder == "task":
+        for task in (root / TASK_DIR, root / TEST_ROOT_DIR / TASK_DIR):
+            task.rename(task.parent / near_miss)
+    result = ingest.run(config(root, n_folds=2), tmp_path / "out", verbose=False)
+    assert (result.n_train, result.n_test) == (6, 2)
+    assert result.counts_per_grade == {0: 2, 1: 2, 2: 2}
+    said = [n for n in result.notes if f"read as the official '{official}'" in n]
+    assert said and all(f"/{near_miss}: read as the official '{official}' (the folder name "
+                        "differs only in letter case or spacing)" in n for n in said), result.notes
+    assert not any("no training set" in n or "no testing set" in n for n in result.notes)
+
+
+def test_two_folders_matching_one_official_name_are_an_error_naming_both(tmp_path: Path) -> None:
+    root = make_drac(tmp_path / "DRAC", train_dir="a. Training set")
+    (root / TASK_DIR / IMAGES_DIR / "a. training Set").mkdir()
+    message = expect_error(config(root), tmp_path / "out",
+                           "2 folders ('a. Training set', 'a. training Set') differ from the "
+                           "official 'a. Training Set' only in letter case or spacing",
+                           "keep one, named 'a. Training Set'")
+    assert str(root / TASK_DIR / IMAGES_DIR) in message
+    # beside the exact name, a near miss is ignored with a note (its images are not read)
+    (root / TASK_DIR / IMAGES_DIR / "a. training Set").rmdir()
+    (root / TASK_DIR / IMAGES_DIR / "a. Training set").rename(root / TASK_DIR / IMAGES_DIR / TRAIN_DIR)
+    (root / TASK_DIR / IMAGES_DIR / "a. Training  Set").mkdir()
+    result = ingest.run(config(root), tmp_path / "out", verbose=False)
+    assert result.n_train == 6
+    assert any("a. Training  Set: folder ignored: its name differs from the official "
+               "'a. Training Set' only in letter case or spacing" in n for n in result.notes)
+
+
+def test_a_label_csv_without_a_training_folder_is_an_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The label CSV in '2. Groundtruths' and no training folder: an error (non-zero exit,
+    nothing written) saying what was looked for and where, never a note and exit 0."""
+    root = make_drac(tmp_path / "DRAC", train=False)
+    (root / TASK_DIR / IMAGES_DIR / "train").mkdir(parents=True)
+    assert ingest_cli(root, tmp_path / "out", "--folds", "2") == 1
+    err = capsys.readouterr().err
+    images = root / TASK_DIR / IMAGES_DIR
+    assert (f"{root / TASK_DIR / GROUNDTRUTH_DIR / LABELS_CSV_NAME}: a training-label CSV, but no "
+            f"'{TRAIN_DIR}' folder of training images in {images} (it holds 'train') -> put the "
+            f"training images in '{images / TRAIN_DIR}'") in err, err
+    assert not (tmp_path / "out" / ingest.MANIFEST_NAME).exists()
+    # without the CSV it is the testing set alone, said in a note that names where it looked
+    shutil.rmtree(root / TASK_DIR / GROUNDTRUTH_DIR)
+    result = ingest.run(config(root), tmp_path / "out", verbose=False)
+    assert (result.n_train, result.n_test) == (0, 2)
+    (line,) = [n for n in result.notes if "no training set found" in n]
+    assert f"no '{TRAIN_DIR}' folder of training images in {images} (it holds 'train')" in line
+
+
+def test_a_missing_testing_set_says_where_it_looked_and_where_it_goes(tmp_path: Path) -> None:
+    """The note's fix said 'unzip the testing set as DRAC2022_Testing_Set' also when that
+    folder was there, its test folder misnamed."""
+    root = make_drac(tmp_path / "DRAC", test=False)
+    result = ingest.run(config(root), tmp_path / "out", verbose=False)
+    (line,) = [n for n in result.notes if "no testing set found" in n]
+    images = root / TASK_DIR / IMAGES_DIR
+    assert (f"no '{TEST_DIR}' folder of test images in {images} (it holds '{TRAIN_DIR}') -> "
+            f"unzip the testing set into {root}, so that '{TEST_ROOT_DIR}/{TASK_DIR}/{IMAGES_DIR}/"
+            f"{TEST_DIR}' holds the test images") in line, line
+    test_images = root / TEST_ROOT_DIR / TASK_DIR / IMAGES_DIR
+    (test_images / "b. Test images").mkdir(parents=True)  # not a near miss: named, with its place
+    result = ingest.run(config(root), tmp_path / "out", verbose=False)
+    (line,) = [n for n in result.notes if "no testing set found" in n]
+    assert f"{test_images} (it holds 'b. Test images')" in line
+    assert f"-> put the test images in '{test_images / TEST_DIR}'" in line
+    assert "unzip the testing set" not in line
+
+
 def test_plain_layout_with_custom_columns(tmp_path: Path) -> None:
     data = tmp_path / "plain"
     names = [f"img{i}.png" for i in range(1, 7)]
@@ -328,6 +429,36 @@ def test_a_repeated_row_shows_its_grades_as_the_csv_writes_them(tmp_path: Path) 
     assert "003.png is listed 3 times (lines 4, 6, 7) with conflicting grades [2, x, 9]" in message
 
 
+def test_many_label_rows_without_images_print_ten_a_count_and_a_summary(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The official 611-row label CSV beside 3 images printed 608 identical error lines and no
+    summary. Now: the first 10 of the kind, one line with the count and a summary that says
+    what is likely wrong, and every line in ingest_problems.txt (the only file written);
+    IngestError.problems keeps them all."""
+    root = make_plain(tmp_path / "d", {"001.png": 0, "002.png": 1, "003.png": 2})
+    with open(root / "labels.csv", "a", encoding="utf-8") as fh:
+        fh.writelines(f"{i:03d}.png,{i % 3}\n" for i in range(4, 41))  # 37 rows without an image
+    out = tmp_path / "out"
+    with pytest.raises(validate.IngestError) as caught:
+        ingest.run(config(root), out, verbose=False)
+    assert sum("label without image" in p.what for p in caught.value.problems) == 37
+    assert ingest_cli(root, out, "--folds", "2") == 1
+    err = capsys.readouterr().err
+    assert err.count("label without image") == 10, err
+    listed = out / ingest.PROBLEMS_NAME
+    assert (f"  ... and 27 more 'no-image' error(s) of this kind: 37 of the 40 label rows have no "
+            f"image in {root} (3 images there): is the training set fully unzipped there? (all "
+            f"listed in {listed})") in err, err
+    assert "ingest of" in err and "37 problem(s) must be fixed first" in err
+    full = listed.read_text(encoding="utf-8")
+    assert full.count("label without image") == 37 and "labels.csv:41: label without image: 040.png" in full
+    assert sorted(p.name for p in out.iterdir()) == [ingest.PROBLEMS_NAME]  # no manifest, no cache
+    # fixed, the ingest succeeds and the stale list goes
+    (root / "labels.csv").write_text("image name,DR grade\n001.png,0\n002.png,1\n003.png,2\n")
+    assert ingest_cli(root, out, "--folds", "2") == 0
+    assert not listed.exists() and (out / ingest.MANIFEST_NAME).exists()
+
+
 @pytest.mark.parametrize(("header", "fragments"), [
     (["image name", "DR_grade"], ["no grade column 'DR grade'", "'image name', 'DR_grade'",
                                   "did you mean 'DR_grade'", "--grade-column"]),
@@ -400,6 +531,22 @@ def test_cli_reports_without_traceback(tmp_path: Path) -> None:
     assert "error: ingest of" in proc.stderr
     assert "truncated PNG" in proc.stderr and "grade 'x' of 002.png" in proc.stderr
     assert not (tmp_path / "out" / "manifest.csv").exists()
+
+
+def test_help_shows_the_defaults() -> None:
+    """`python -m data_prep ingest --help` showed no defaults for --folds, --seed, --sizes,
+    --workers."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="ingest")
+    ingest.add_arguments(parser)
+    text = " ".join(parser.format_help().split())  # argparse wraps the lines
+    d = DataConfig()
+    for option, default in (("--folds FOLDS", d.n_folds), ("--seed SEED", d.fold_seed),
+                            ("--sizes SIZES", ",".join(map(str, d.cache_sizes))),
+                            ("--workers WORKERS", d.workers), ("--layout", d.layout)):
+        after = text.split(option, 2)[-1]  # its help, after the usage line's mention
+        assert f"(default: {default}" in after.split(" --")[0], (option, after[:200])
 
 
 # --------------------------------------------------------------------------------------
@@ -528,6 +675,47 @@ def test_folds_are_stratified_and_reproducible() -> None:
             assert abs(int(np.sum((folds == fold) & (grades == grade))) - total / 5) <= 1
     np.testing.assert_array_equal(folds, assign_folds(DRAC_GRADES, 5, seed=0)[0])
     assert not np.array_equal(folds, assign_folds(DRAC_GRADES, 5, seed=1)[0])
+
+
+def test_folds_when_no_grade_fills_every_fold_are_as_even_as_the_counts_allow(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """4 images per grade and 5 folds: scikit-learn cannot stratify, and KFold put 0/2/1 and
+    1/0/2 images of the grades in two folds, with a note 'check the fold counts below' and no
+    fix. The images are now dealt grade by grade (at most one of a grade per fold), each grade
+    gets the note the preflight words too, with the fold count every grade can fill; followed,
+    the folds are stratified. Data that can be stratified keep StratifiedKFold's folds."""
+    from sklearn.model_selection import StratifiedKFold
+
+    grades = [i % 3 for i in range(12)]
+    folds, caveats = assign_folds(grades, 5, seed=0, source="labels.csv",
+                                  grade_names=("Normal", "NPDR", "PDR"))
+    y = np.asarray(grades)
+    assert all(np.sum((folds == f) & (y == g)) <= 1 for f in range(5) for g in range(3))
+    assert sorted(np.bincount(folds, minlength=5).tolist()) == [2, 2, 2, 3, 3]
+    assert [p.line for p in caveats] == [
+        f"labels.csv: grade {g} ({name}) has only 4 labelled images; stratified 5-fold "
+        f"cross-validation needs at least 5 of every grade (1 of the 5 folds will validate "
+        f"without any grade {g} ({name}) image) -> --folds 4, or add labelled grade {g} ({name}) "
+        "images (at least 5 for 5 folds)" for g, name in enumerate(("Normal", "NPDR", "PDR"))]
+    np.testing.assert_array_equal(folds, assign_folds(grades, 5, seed=0)[0])
+    assert not np.array_equal(folds, assign_folds(grades, 5, seed=1)[0])
+    # where stratification works, the folds are StratifiedKFold's as before (the default job's
+    # out-of-fold files stay byte-identical)
+    expected = np.full(len(DRAC_GRADES), -1)
+    splitter = StratifiedKFold(n_splits=5, shuffle=True, random_state=0)
+    for fold, (_, val) in enumerate(splitter.split(np.zeros(len(DRAC_GRADES)), DRAC_GRADES)):
+        expected[val] = fold
+    np.testing.assert_array_equal(assign_folds(DRAC_GRADES, 5, seed=0)[0], expected)
+    # the standalone ingest says it with the fix, and the fix works
+    root = make_plain(tmp_path / "d", {f"{i:03d}.png": g for i, g in enumerate(grades, 1)})
+    assert ingest_cli(root, tmp_path / "out", "--folds", "5") == 0
+    printed = capsys.readouterr().out
+    assert printed.count("-> --folds 4, or add labelled grade") == 3
+    assert ingest_cli(root, tmp_path / "out", "--folds", "4") == 0
+    printed = capsys.readouterr().out
+    assert "stratified" not in printed and "warnings: 0   notes: 0" in printed
+    for per_grade in ingest.run(config(root, n_folds=4), tmp_path / "out", verbose=False).counts_per_fold.values():
+        assert per_grade == {0: 1, 1: 1, 2: 1}
 
 
 def test_folds_grouped_by_patient() -> None:

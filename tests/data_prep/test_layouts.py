@@ -212,6 +212,40 @@ def test_idrid_layout_with_official_folder_names(tmp_path: Path, aptos: list) ->
         assert again.layout == "idrid" and again.channels == 3 and (again.n_train, again.n_test) == (25, 5)
 
 
+def test_public_layout_names_differing_in_case_or_spacing_are_read_with_a_note(tmp_path: Path) -> None:
+    """APTOS's and IDRiD's fixed names are matched as DRAC's are: without letter case and
+    whitespace, the folder or file taken named in a note (the folder listing only)."""
+    aptos = tmp_path / "aptos"
+    (aptos / "Train_Images ").mkdir(parents=True)  # a trailing space, and capitals
+    (aptos / "Test_images").mkdir()
+    write_rows(aptos / "Train.csv", ["id_code", "diagnosis"], [["a", 0]])
+    assert layout.detect_kind(aptos) == "aptos"
+    found = layout.discover(config(aptos))
+    assert (found.train_dir, found.test_dir, found.labels_csv) == (
+        aptos / "Train_Images ", aptos / "Test_images", aptos / "Train.csv")
+    said = [p.line for p in found.problems]
+    for name, official, what in (("Train_Images ", "train_images", "folder"),
+                                 ("Train.csv", "train.csv", "file"),
+                                 ("Test_images", "test_images", "folder")):
+        assert f"{aptos / name}: read as the official '{official}' (the {what} name differs only " \
+               "in letter case or spacing)" in " ".join(said), said
+
+    task = tmp_path / "IDRiD" / "B. Disease grading"
+    (task / "1. original images" / "a. Training set").mkdir(parents=True)
+    (task / "1. original images" / "b.Testing Set").mkdir()
+    write_rows(task / "2. Groundtruths" / IDRID_LABELS_CSV_NAME, ["Image name", "Retinopathy grade"],
+               [["IDRiD_001", 0]])
+    assert layout.detect_kind(tmp_path / "IDRiD") == "idrid"
+    found = layout.discover(config(tmp_path / "IDRiD"))
+    images = task / "1. original images"
+    assert (found.train_dir, found.test_dir) == (images / "a. Training set", images / "b.Testing Set")
+    assert found.labels_csv == task / "2. Groundtruths" / IDRID_LABELS_CSV_NAME
+    said = " ".join(p.line for p in found.problems)
+    for path, official in ((task, IDRID_DIR), (images, IMAGES_DIR),
+                           (images / "a. Training set", TRAIN_DIR), (images / "b.Testing Set", TEST_DIR)):
+        assert f"{path}: read as the official '{official}'" in said, said
+
+
 def test_a_plain_folder_with_idrid_columns_is_read_as_the_idrid_layout(tmp_path: Path,
                                                                      aptos: list) -> None:
     """Images + a CSV with IDRiD's grading columns in a plain folder: read at once with those
@@ -541,7 +575,16 @@ def test_many_findings_of_one_kind_are_grouped_in_print() -> None:
                 for i in range(25)] + [validate.error(f"{i}.png", "bad", "fix") for i in range(12)]
     text = validate.format_problems(problems)
     assert text.count("Exif orientation") == 10 and "... and 15 more 'orientation'" in text
-    assert text.count(": bad ->") == 12  # errors are all printed
+    assert text.count(": bad ->") == 12  # errors of no kind (one-off findings) are all printed
+    rows = [validate.Problem(f"labels.csv:{n}", f"label without image: {n}.png", "fix", "error",
+                             "no-image", "25 of the 25 label rows have no image") for n in range(2, 27)]
+    text = validate.format_problems(rows + [validate.error("a.png", "bad", "fix")], full_list="F.txt")
+    lines = [line.strip() for line in text.splitlines()]
+    assert lines == ["errors (fatal): 26", *[f"labels.csv:{n}: label without image: {n}.png -> fix"
+                                             for n in range(2, 12)],
+                     "... and 15 more 'no-image' error(s) of this kind: 25 of the 25 label rows "
+                     "have no image (all listed in F.txt)", "a.png: bad -> fix"]
+    assert validate.format_problems(rows, per_kind=None).count("label without image") == 25
     csv_errors = [validate.error(f"labels.csv:{n}", f"row {n}", "fix") for n in (14, 22, 6, 7, 34)]
     text = validate.format_problems([csv_errors[0], validate.error("a.png", "bad", "fix"), *csv_errors[1:]])
     lines = [line.strip() for line in text.splitlines()[1:]]

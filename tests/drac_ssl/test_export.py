@@ -488,6 +488,40 @@ def test_any_fine_tuned_variant_exports_into_its_own_bundle_and_csv(exported_run
     assert not (tmp_path / "s.csv").exists()
 
 
+def test_no_test_images_is_said_on_the_console_with_why(
+        exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A trial run whose testing set was not found ended '[train] finished' with no
+    submission, said only in export/summary.json and report.md: the export stage says so on
+    the console, with why (the ingest's note on where it looked) and how to grade a folder."""
+    run = tmp_path / "run"
+    shutil.copytree(exported_run, run, ignore=shutil.ignore_patterns("bundle", "bundles", "export"))
+    manifest = run / "data" / "manifest.csv"
+    rows = manifest.read_text(encoding="utf-8").splitlines()
+    manifest.write_text("\n".join(r for r in rows if ",test," not in r) + "\n", encoding="utf-8")
+    summary = json.loads((run / "data" / "ingest_summary.json").read_text())
+    looked = ("/data/DRAC: no testing set found, only the training set is ingested: no 'b. Testing "
+              "Set' folder of test images in /data/DRAC/C. Diabetic Retinopathy Grading/1. "
+              "Original Images")
+    summary["notes"] = [f"{looked} -> unzip the testing set into /data/DRAC"]
+    (run / "data" / "ingest_summary.json").write_text(json.dumps(summary))
+    capsys.readouterr()
+    result = export.run(tiny_config(), run)
+    out = capsys.readouterr().out
+    assert result.submission_path is None and result.n_test == 0
+    assert not (run / "export" / "submission.csv").exists()
+    assert (f"[export] no submission written: the ingest manifest has no test images (the ingest "
+            f"said: {looked}) -> to grade a folder of test images with this run's bundle: "
+            f"python -m drac_ssl.export {run} --images DIR --out submission.csv") in out, out
+    noted = json.loads((run / "export" / "summary.json").read_text())["notes"]
+    assert noted[0].startswith("the ingest manifest has no test images: no submission written (the "
+                               "ingest said: /data/DRAC: no testing set found")
+    summary["notes"] = []  # a layout with no note on it (a plain folder without test/)
+    (run / "data" / "ingest_summary.json").write_text(json.dumps(summary))
+    export.run(tiny_config(), run)
+    assert (f"no test images (the ingest of {summary['root']} found none)"
+            in capsys.readouterr().out)
+
+
 def test_a_model_no_better_than_chance_is_flagged(exported_run: Path) -> None:
     assert bundles.chance_warning({"qwk": 0.31, "qwk_ci95": [0.12, 0.5]}) is None
     assert bundles.chance_warning({}) is None  # an untrained demo bundle: no metrics at all

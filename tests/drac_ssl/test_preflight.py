@@ -269,6 +269,39 @@ def test_a_plain_folder_with_a_public_layouts_columns_is_read_as_the_ingest_read
     assert "grade 4 (PDR) has only 4 patients" in found_errors["data.n_folds"], found_errors
 
 
+def test_a_drac_training_folder_named_near_the_official_name_or_missing(tmp_path: Path) -> None:
+    """'a. Training set' (lower-case s) made the preflight refuse with 'give the label CSV
+    (data.labels_csv)' although the CSV was at its official place: the folder is now read,
+    and a folder really missing is named, with where the training images go."""
+    from data_prep.layout import GROUNDTRUTH_DIR, IMAGES_DIR, LABELS_CSV_NAME, TASK_DIR, TRAIN_DIR
+
+    images = tmp_path / "DRAC" / TASK_DIR / IMAGES_DIR
+    near_miss = images / "a. Training set"
+    near_miss.mkdir(parents=True)
+    truth = images.parent / GROUNDTRUTH_DIR
+    truth.mkdir()
+    with open(truth / LABELS_CSV_NAME, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["image name", "DR grade"])
+        for i in range(15):
+            (near_miss / f"{i + 1:03d}.png").write_bytes(b"not decoded by the preflight")
+            writer.writerow([f"{i + 1:03d}.png", i % 3])
+    settings = (f"data.root={tmp_path / 'DRAC'}", *SMALL_BATCHES)
+    assert errors(*settings) == {}
+    near_miss.rename(images / "train")  # the label CSV, and no training folder: refused
+    found = [f.line for f in findings(*settings) if f.severity == "error"]
+    assert any(f"{truth / LABELS_CSV_NAME}: a training-label CSV, but no '{TRAIN_DIR}' folder of "
+               f"training images in {images} (it holds 'train')" in line for line in found), found
+    assert not any("data.labels_csv" in line for line in found), found
+    (images / "train").rename(images / "b. Testing Set")  # no CSV, test images only
+    (truth / LABELS_CSV_NAME).unlink()
+    line = errors(*settings)["run.stages"]
+    assert f"has none (no '{TRAIN_DIR}' folder of training images in {images} (it holds " \
+           "'b. Testing Set'))" in line, line
+    assert f"fix: put the training images in '{images / TRAIN_DIR}' and its label CSV in " \
+           f"'{truth}' to ingest them, or leave finetune and export out of run.stages" in line, line
+
+
 def test_label_csv_problems_are_reported_before_the_run_folder(tmp_path: Path) -> None:
     root = plain_dataset(tmp_path / "plain", [0, 1, 2] * 4)
     (root / "labels.csv").write_text("file,grade\n000.png,0\n")  # the columns are not there
@@ -287,6 +320,23 @@ def test_label_rows_are_listed_in_line_order_and_the_images_are_said_to_come_lat
     assert len(errors) == 2 and "labels.csv:4:" in errors[0] and "labels.csv:10:" in errors[1], errors
     assert any("not opened yet" in f.line and "python -m data_prep ingest" in f.line
                for f in found if f.severity == "warning")
+
+
+def test_many_label_rows_without_images_are_listed_ten_then_counted(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The preflight listed every one of 608 'label without image' rows; it now lists 10, then
+    one finding that counts the rest (counted in the header too), says what is likely wrong
+    and how to see them all."""
+    root = plain_dataset(tmp_path / "plain", [0, 1, 2] * 4)
+    with open(root / "labels.csv", "a", encoding="utf-8") as fh:
+        fh.writelines(f"{i:03d}.png,{i % 3}\n" for i in range(12, 52))  # 40 rows without an image
+    err = main_fails(tmp_path, monkeypatch, capsys, f"data.root={root}", *SMALL_BATCHES)
+    assert err.count("label without image") == 10, err
+    assert "the configuration cannot run: 40 problem(s) found" in err
+    assert (f"11. ... and 30 more 'no-image' error(s) of this kind: 40 of the 52 label rows have no "
+            f"image in {root} (12 images there): is the training set fully unzipped there?\n     fix: python -m data_prep ingest --root {root} "
+            "--out <a scratch folder> (with the same data settings) lists every one in <a scratch "
+            "folder>/ingest_problems.txt") in err, err
 
 
 # --------------------------------------------------------------------------------------
@@ -562,6 +612,59 @@ def test_knn_monitor_without_labels_and_a_grade_without_images_are_warned(tmp_pa
         "pretrain.augment.image_size=32", *SMALL_BATCHES, run_dir=unlabelled, stages=["pretrain"])
         if f.severity == "warning"}
     assert "the k-NN monitor needs labelled images of at least two grades" in warned["pretrain.knn_every"]
+
+
+def _refold(data: Path, fold_of: object) -> None:
+    """Rewrite the fold column of the manifest in ``data``: ``fold_of(row index, grade)``."""
+    with open(data / "manifest.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    for i, row in enumerate(rows):
+        if row["split"] == "train":
+            row["fold"] = str(fold_of(i, int(row["grade"])))  # type: ignore[operator]
+    with open(data / "manifest.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def test_the_folds_of_an_existing_ingest_are_checked_as_those_an_ingest_will_make(tmp_path: Path) -> None:
+    """Fine-tuning on a standalone ingest whose validation folds lack a grade trained without a
+    word, while the same data were refused when train ran the ingest itself: the manifest's
+    folds are checked now, an error (as on that path) with the fix spelled for a done ingest."""
+    run_dir = tmp_path / "runs" / "x"
+    data = make_fake_ingest(run_dir, n_train=12)  # 4 images per grade
+    (run_dir / "data" / "ingest_summary.json").write_text('{"root": "/data/my DRAC"}')
+    _refold(data, lambda i, grade: i % 5)  # 5 folds, each grade in 4 of them (an unstratified split)
+    settings = ("finetune.image_size=32", f"pretrain.augment.source_size={SOURCE_SIZE}",
+                "finetune.batch_size=2")
+
+    def fold_findings() -> list[preflight.Finding]:
+        return [f for f in findings(*settings, run_dir=run_dir, stages=["finetune", "export"])
+                if "stratified" in f.what or "folds validate" in f.what]
+
+    found = fold_findings()
+    assert [f.severity for f in found] == ["error"] * 3, [f.line for f in found]
+    assert found[0].what == (f"grade 0 (Normal) has only 4 labelled images in the ingest in {data}; "
+                             "stratified 5-fold cross-validation needs at least 5 of every grade (1 of "
+                             "the 5 folds will validate without any grade 0 (Normal) image)")
+    assert found[0].fix == (
+        f"redo the ingest with 4 folds: python -m data_prep ingest --root '/data/my DRAC' --out {data} "
+        "--folds 4 (its other options as before), or ingest in run.stages of a new run folder "
+        "(run.name=<a new name> data.n_folds=4); or add labelled grade 0 (Normal) images (at least 5 "
+        "for 5 folds) and redo it")
+    assert [f.line for f in findings(*settings, run_dir=run_dir, stages=["pretrain"])
+            if "stratified" in f.what] == []  # pretraining does not use the folds
+    _refold(data, lambda i, grade: i // 3 % 4)  # 4 folds, every grade in each: nothing to say
+    assert fold_findings() == []
+    # a grade with enough images that still misses a fold: a warning
+    data = make_fake_ingest(tmp_path / "y")  # 10 images per grade, 5 folds
+    run_dir = tmp_path / "y"
+    _refold(data, lambda i, grade: (i // 3) % 4 + 1 if grade == 2 else (i // 3) % 5)
+    (warned,) = fold_findings()
+    assert warned.severity == "warning"
+    assert warned.what == (f"the ingest in {data}: 1 of its 5 folds validate without any grade 2 (PDR) "
+                           "image, although it has 10 labelled images: their kappa and AUC leave "
+                           "grade 2 (PDR) out")
 
 
 def test_folds_grouped_by_patient_count_patients(tmp_path: Path) -> None:
