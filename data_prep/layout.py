@@ -164,7 +164,7 @@ def scan_image_folder(folder: Path, skip: Iterable[Path] = ()) -> FolderScan:
         raise IngestError(f"{folder}: cannot list the folder ({exc.strerror or exc}) -> "
                           "check the path and its permissions") from None
     for path in entries:
-        if path.resolve() in skipped:
+        if skipped and path.resolve() in skipped:  # resolve() costs a system call per entry
             continue
         if is_hidden(path):
             problems.append(note(path, "hidden/system file ignored", "nothing to do"))

@@ -778,7 +778,7 @@ def _data_facts(c: _Findings, cfg: Config, run_dir: Path, stages: list[str]) -> 
     if "ingest" in stages:
         return _facts_from_layout(c, cfg) if d.root else _facts_from_phantom(cfg)
     if (data_dir / "manifest.csv").is_file():
-        _check_source_unchanged(c, cfg, run_dir)
+        _check_source_unchanged(c, run_dir)
         return _facts_from_ingest(c, cfg, data_dir)
     needing = [s for s in stages if s in TORCH_STAGES and (s != "umm" or cfg.umm.enabled)]
     if needing:
@@ -788,20 +788,29 @@ def _data_facts(c: _Findings, cfg: Config, run_dir: Path, stages: list[str]) -> 
     return None
 
 
-def _check_source_unchanged(c: _Findings, cfg: Config, run_dir: Path) -> None:
+def _check_source_unchanged(c: _Findings, run_dir: Path) -> None:
     """Warn when the images or labels under ``data.root`` changed since the run's finished
     ingest (:func:`data_prep.source_check.source_changes`): a resumed run goes on with the
     data as it was ingested, which is right for a resume, but not what a user who has just
-    fixed a label expects."""
+    fixed a label expects. A data root that is gone is said apart: the run's stages read the
+    ingest's cache, not the images, so it needs nothing."""
     from data_prep.source_check import source_changes
 
     changes = source_changes(run_dir / "data")
-    if changes:
-        c.warning("data.root", f"the data changed since this run ingested it: {'; '.join(changes)}. "
-                               "This run goes on with the data as it was ingested (its finished "
-                               "stages were made from it) and does not read the changes",
-                  f"to use the changed data, run the same command in a new run folder "
-                  f"(run.name=<a new name>), or delete {run_dir} to redo this one")
+    if not changes:
+        return
+    if changes[0].startswith("the data root "):
+        c.warning("data.root", f"{changes[0]}. This run does not need it: its stages read the images "
+                               f"as ingested, from {run_dir / 'data'}",
+                  "nothing, to finish this run; to ingest the data in its new place, run the same "
+                  "command with data.root=<its new place> and run.name=<a new name>")
+        return
+    c.warning("data.root", f"the data changed since this run ingested it: {'; '.join(changes)}. "
+                           "This run goes on with the data as it was ingested (its finished "
+                           "stages were made from it) and does not read the changes",
+              f"to use the changed data, run the same command in a new run folder "
+              f"(run.name=<a new name>, without run.reuse of this run, which would take its "
+              f"ingest of the old data), or delete {run_dir} to redo this one")
 
 
 def _pow2_at_most(n: int, cap: int) -> int:

@@ -953,6 +953,42 @@ def test_source_changes_after_an_ingest_are_found_without_decoding(
     assert source_changes(tmp_path / "no-ingest-here") == []
 
 
+def test_source_changes_hash_within_a_budget_so_a_resume_never_rereads_a_data_set(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A copy that did not keep file times changes every image's mtime, not its bytes: the
+    check hashes at most HASH_BUDGET_BYTES of them per call and counts the rest."""
+    from data_prep import source_check
+
+    grades = {f"{i:03d}.png": i % 2 for i in range(1, 9)}
+    data = make_plain(tmp_path / "d", grades)
+    out = tmp_path / "out"
+    ingest.run(config(data, grades=TWO_GRADES), out, verbose=False)
+    hashed: list[str] = []
+    real = source_check._sha256
+    monkeypatch.setattr(source_check, "_sha256", lambda path: hashed.append(path.name) or real(path))
+    for name in grades:
+        os.utime(data / name, ns=(7, 7))
+    assert source_check.source_changes(out) == [] and sorted(hashed) == sorted(grades)  # same bytes: no change
+    sizes = sorted((data / name).stat().st_size for name in grades)
+    monkeypatch.setattr(source_check, "HASH_BUDGET_BYTES", sum(sizes[:3]))
+    hashed.clear()
+    (changes,) = source_check.source_changes(out)
+    assert 1 <= len(hashed) <= 3  # what the budget allows
+    assert re.match(r"\d images with new file times, of the same size, not compared byte by byte", changes)
+    assert int(changes.split()[0]) == 8 - len(hashed)
+
+
+def test_source_changes_say_what_cannot_be_read_instead_of_raising(tmp_path: Path) -> None:
+    from data_prep.source_check import source_changes
+
+    data = make_plain(tmp_path / "d", {f"{i:03d}.png": i % 2 for i in range(4)})
+    out = tmp_path / "out"
+    ingest.run(config(data, grades=TWO_GRADES), out, verbose=False)
+    shutil.rmtree(data)
+    assert source_changes(out) == [f"the data root {data} no longer exists (moved or renamed, or a drive "
+                                   "not mounted?)"]
+
+
 def ingest_summary(out: Path) -> dict[str, object]:
     import json
 

@@ -784,6 +784,19 @@ def test_a_resumed_run_says_when_its_data_changed_since_the_ingest(tmp_path: Pat
                                    f"{root / 'labels.csv'} was edited. This run goes on with the data "
                                    "as it was ingested")
     assert finding.fix == (f"to use the changed data, run the same command in a new run folder "
-                           f"(run.name=<a new name>), or delete {run_dir} to redo this one")
-    # followed: a new run folder ingests the data as it is now
-    assert [f for f in findings(*settings, run_dir=tmp_path / "runs" / "y") if f.setting == "data.root"] == []
+                           f"(run.name=<a new name>, without run.reuse of this run, which would take its "
+                           f"ingest of the old data), or delete {run_dir} to redo this one")
+    # followed: a new run folder's ingest reads the label as it is now, and its resume is quiet
+    new_run = tmp_path / "runs" / "y"
+    ingest.run(DataConfig(root=str(root), cache_sizes=[16], n_folds=3, workers=1), new_run / "data",
+               verbose=False)
+    (new_run / "stages.json").write_text((run_dir / "stages.json").read_text())
+    with open(new_run / "data" / "manifest.csv", newline="") as fh:
+        assert {r["id"]: r["grade"] for r in csv.DictReader(fh)}["002.png"] == "0"
+    assert [f for f in findings(*settings, run_dir=new_run, stages=["pretrain"]) if f.setting == "data.root"] == []
+    # a data root that is gone (moved, a drive not mounted) is said as such, with nothing to do
+    root.rename(tmp_path / "moved")
+    (finding,) = warned()
+    assert finding.what.startswith(f"the data root {root} no longer exists (moved or renamed, or a drive "
+                                   "not mounted?). This run does not need it")
+    assert finding.fix.startswith("nothing, to finish this run") and "delete" not in finding.fix
