@@ -244,7 +244,9 @@ def find_named(folder: Path, name: str, *, want_dir: bool = True) -> tuple[Path 
                   and same_name(p.name, name) and fits(p))
     what = "folder" if want_dir else "file"
     exact = folder / name
-    if fits(exact):
+    # exact only when listed under that very name: on a case-insensitive file system (macOS,
+    # Windows) folder/name opens the near miss, which is then the one entry, not a second
+    if fits(exact) and any(p.name == name for p in entries):
         return exact, [note(p, f"{what} ignored: its name differs from the official '{name}' only "
                                f"in letter case or spacing, and '{name}' beside it is read",
                             f"move its contents into '{name}' if they belong there", "layout")
@@ -477,7 +479,7 @@ def _child(folder: Path, name: str) -> Path | None:
         return exact
     if not folder.is_dir():
         return None
-    return next((p for p in sorted(folder.iterdir()) if same_name(p.name, name)), None)
+    return min((p for p in folder.iterdir() if same_name(p.name, name)), default=None)
 
 
 def looks_like_aptos(root: Path) -> bool:

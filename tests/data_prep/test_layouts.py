@@ -599,3 +599,26 @@ def test_a_truncated_colour_image_is_an_error_and_not_called_grey(tmp_path: Path
     message = run_error(config(root), tmp_path / "out")
     assert "truncated" in message and broken.name in message
     assert "grey image" not in message  # it did not decode: neither grey nor colour
+
+
+def test_a_case_insensitive_file_system_takes_the_one_folder_without_calling_it_a_second(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On macOS and Windows, folder/'a. Training Set' opens the real 'a. Training set': it was
+    read as the exact name and the same folder, listed, as an ignored near miss."""
+    from data_prep.layout import find_named
+
+    (tmp_path / "a. Training set").mkdir()
+    real_is_dir = Path.is_dir
+
+    def case_insensitive_is_dir(self: Path) -> bool:
+        if real_is_dir(self):
+            return True
+        parent = self.parent
+        return real_is_dir(parent) and any(p.name.lower() == self.name.lower() and real_is_dir(p)
+                                           for p in parent.iterdir())
+
+    monkeypatch.setattr(Path, "is_dir", case_insensitive_is_dir)
+    found, said = find_named(tmp_path, "a. Training Set")
+    assert found == tmp_path / "a. Training set"
+    assert [p.what for p in said] == ["read as the official 'a. Training Set' (the folder name differs only "
+                                      "in letter case or spacing)"]
