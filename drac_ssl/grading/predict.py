@@ -375,10 +375,11 @@ def predict_images(bundle: Bundle, images: Sequence[np.ndarray], tta: bool = Tru
     the thresholds or argmax), with flip TTA when ``tta``. The grade names are
     ``bundle.grade_names``.
 
-    Raises ValueError for one array instead of a sequence of images, and as
+    ``images``: a sequence (or iterable) of arrays, or a stacked batch ``(N, H, W[, C])``.
+    Raises ValueError for one image array instead of a sequence, and as
     :func:`preprocess_image` does.
     """
-    _check_sequence(images)
+    images = _image_list(images)
     if len(images) == 0:
         return np.zeros((0, bundle.calibration.num_grades)), np.zeros(0, dtype=np.int64)
     inputs = torch.stack([preprocess_image(image, bundle.metadata, ingested) for image in images])
@@ -386,16 +387,22 @@ def predict_images(bundle: Bundle, images: Sequence[np.ndarray], tta: bool = Tru
     return probs, grades
 
 
-def _check_sequence(images: Any) -> None:
-    """A single image array passed where a sequence of images is expected would be graded
-    row by row; say so instead (ValueError)."""
+def _image_list(images: Any) -> list[Any]:
+    """``images`` as a list of images: a sequence or iterable of arrays, or a stacked batch
+    ``(N, H, W)`` / ``(N, H, W, C)``. One image array, ``(H, W)`` or ``(H, W, 1 or 3)``, would be
+    graded row by row, and :func:`read_image`'s ``(image, warnings)`` pairs fail deep inside:
+    both raise ValueError with the fix."""
     if isinstance(images, np.ndarray | torch.Tensor):
-        raise ValueError(f"expected a sequence of images, got one {type(images).__name__} of shape "
-                         f"{tuple(images.shape)}.\n  fix: pass a list, e.g. [image] for one image")
+        if images.ndim == 2 or (images.ndim == 3 and images.shape[2] in (1, 3)):
+            raise ValueError(f"expected a sequence of images, got one {type(images).__name__} of shape "
+                             f"{tuple(images.shape)}.\n  fix: pass a list, e.g. [image] for one image")
+        return list(images)  # a stacked batch: one image per first index
+    images = list(images)
     if any(isinstance(image, tuple) for image in images):
         raise ValueError("expected a sequence of image arrays, got tuples (read_image returns "
                          "(image, warnings)).\n  fix: take the image of each: "
                          "[read_image(path, channels)[0] for path in paths]")
+    return images
 
 
 PROFILE_CHUNK = 32
@@ -456,7 +463,7 @@ def grade_images(bundle: Bundle, images: Sequence[np.ndarray], tta: bool = True,
     export stage and the app's batch tab."""
     from data_prep.validate import is_blank
 
-    _check_sequence(images)
+    images = _image_list(images)
     k = bundle.calibration.num_grades
     blank = np.array([is_blank(image) for image in images], dtype=bool)
     if len(images) == 0:

@@ -637,5 +637,10 @@ def test_the_python_api_names_the_grades_and_says_what_a_wrong_call_is(exported_
             grade(bundle, [(image, [])])
     probs, classes = predict.predict_images(bundle, [image])
     assert probs.shape == (1, len(bundle.grade_names)) and classes.shape == (1,)
+    # a stacked batch and a generator are graded as the list of their images
+    batch = np.stack([image, 255 - image])
+    listed = predict.predict_images(bundle, [image, 255 - image])[0]
+    np.testing.assert_array_equal(predict.predict_images(bundle, batch)[0], listed)
+    np.testing.assert_array_equal(predict.grade_images(bundle, (im for im in batch)).probs, listed)
     with pytest.raises(bundles.BundleError, match=r"nowhere: does not exist.*\n  fix: pass RUN or RUN/bundle"):
         bundles.load_bundle(tmp_path / "nowhere")
