@@ -1014,9 +1014,14 @@ def _check_ingest_folds(c: _Findings, facts: DataFacts) -> None:
         what, fix = rare_grade(g, facts.grade_names, n, "labelled image", k, min(short.values()),
                                without=missing[g], where=f" in {facts.source}")
         fewer = re.match(r"--folds (\d+), or (.*)$", fix)  # the folds are the ingest's: redo it
-        c.error("", what, f"redo the ingest with {fewer[1]} folds: {redo(fewer[1])}; or "
-                          f"{as_config_keys(fewer[2])} and redo it" if fewer else
-                f"{as_config_keys(fix)}; then redo the ingest: {redo()}")
+        if fewer:
+            c.error("", what, f"redo the ingest with {fewer[1]} folds: {redo(fewer[1])}; or "
+                              f"{as_config_keys(fewer[2])} and redo it")
+        else:  # more images or a merge, said in the ingest's flags, since the ingest is redone
+            c.error("", what, f"{fix}; then redo the ingest with those flags: python -m data_prep ingest "
+                              f"--root {root} --out {shlex.quote(str(facts.ingest_dir))} (its other "
+                              f"options as before), or, in a new run folder with ingest in run.stages "
+                              f"(run.name=<a new name>), in settings: {as_config_keys(fix)}")
     for g, without in sorted(missing.items()):
         if without and g not in short:
             said = grade_label(g, facts.grade_names)

@@ -614,13 +614,14 @@ def test_knn_monitor_without_labels_and_a_grade_without_images_are_warned(tmp_pa
     assert "the k-NN monitor needs labelled images of at least two grades" in warned["pretrain.knn_every"]
 
 
-def _refold(data: Path, fold_of: object) -> None:
-    """Rewrite the fold column of the manifest in ``data``: ``fold_of(row index, grade)``."""
+def _refold(data: Path, fold_of: object, column: str = "fold") -> None:
+    """Rewrite the fold column (or ``column``) of the manifest in ``data``: ``fold_of(row
+    index, grade)``."""
     with open(data / "manifest.csv", newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     for i, row in enumerate(rows):
         if row["split"] == "train":
-            row["fold"] = str(fold_of(i, int(row["grade"])))  # type: ignore[operator]
+            row[column] = str(fold_of(i, int(row["grade"])))  # type: ignore[operator]
     with open(data / "manifest.csv", "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
         writer.writeheader()
@@ -656,6 +657,15 @@ def test_the_folds_of_an_existing_ingest_are_checked_as_those_an_ingest_will_mak
             if "stratified" in f.what] == []  # pretraining does not use the folds
     _refold(data, lambda i, grade: i // 3 % 4)  # 4 folds, every grade in each: nothing to say
     assert fold_findings() == []
+    # a grade of one image: the fix is the ingest's (flags, for the ingest that is redone), then
+    # the same in settings for a new run folder, never the two mixed
+    _refold(data, lambda i, grade: 2 if i == 0 else (1 if grade == 2 else grade), column="grade")
+    (found,) = [f for f in fold_findings() if "grade 2 (PDR) has only 1" in f.what]
+    ingest_part, _, settings_part = found.fix.partition("; then redo the ingest with those flags: ")
+    assert "--grades" in ingest_part and "data." not in ingest_part
+    assert settings_part.startswith(f"python -m data_prep ingest --root '/data/my DRAC' --out {data} ")
+    in_settings = settings_part.split("in settings: ")[1]
+    assert "data.grades=" in in_settings and "--" not in in_settings
     # a grade with enough images that still misses a fold: a warning
     data = make_fake_ingest(tmp_path / "y")  # 10 images per grade, 5 folds
     run_dir = tmp_path / "y"
