@@ -534,6 +534,8 @@ def run(cfg: DataConfig, out_dir: str | os.PathLike[str], *, verbose: bool = Tru
 def _run(cfg: DataConfig, out_dir: str | os.PathLike[str], verbose: bool,
          spill: cache.RowSpill) -> IngestResult:
     start = time.perf_counter()
+    # an earlier failed attempt's problem list would outlive a failure before the list is made
+    (Path(out_dir).expanduser().absolute() / PROBLEMS_NAME).unlink(missing_ok=True)
     sizes = _check_settings(cfg)
     layout = discover(cfg)
     root = layout.root
@@ -568,9 +570,10 @@ def _run(cfg: DataConfig, out_dir: str | os.PathLike[str], verbose: bool,
 
     errors = [p for p in problems if p.severity == "error"]
     if errors:
-        raise IngestError(
-            f"ingest of {root} stopped: {len(errors)} problem(s) must be fixed first "
-            f"(nothing was written)\n{_listing(problems, out, root)}", problems)
+        written = ("nothing was written but the full list, named below" if cut_per_kind(problems)[1]
+                   else "nothing was written")
+        raise IngestError(f"ingest of {root} stopped: {len(errors)} problem(s) must be fixed first "
+                          f"({written})\n{_listing(problems, out, root)}", problems)
 
     try:
         cache_paths = _write(out, root, sizes, entries, previous, channels, spill)

@@ -349,6 +349,9 @@ def _default_fix(key: str) -> str:
         value = get(Config(), setting)
     except AttributeError:
         return ""
+    if value in ("", [], None):  # an empty default means "none" or "auto": no example of a value
+        kind = "path" if setting.endswith(("root", "csv", "weights", "reuse", "dir")) else "value"
+        return f"\n  fix: {setting}=<a {kind}>, or leave it out for the default (empty)"
     return f"\n  fix: {setting}={_as_text(value)} (the default)"
 
 

@@ -43,6 +43,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -226,7 +227,7 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
         notes.append(f"the ingest manifest has no test images: no submission written ({why})")
         print(f"[export] no submission written: the ingest manifest has no test images ({why}) -> "
               f"to grade a folder of test images with this run's bundle: python -m drac_ssl.export "
-              f"{run_dir} --images DIR --out submission.csv")
+              f"{shlex.quote(str(run_dir))} --images DIR --out submission.csv")
     chance = chance_warning(bundle.metadata.get("cv_metrics") or {})
     if chance:
         print(f"[export] WARNING: {chance}")

@@ -95,7 +95,7 @@ from drac_ssl.config import validate as validate_config
 from drac_ssl.datasets import load_octa_cache
 from drac_ssl.engine import Monitor
 from drac_ssl.evaluation import stratified_split
-from drac_ssl.grading.bundle import FREEZE_WORDS, VARIANT_STAGE
+from drac_ssl.grading.bundle import VARIANT_STAGE, freeze_words
 from drac_ssl.grading.model import (
     DECISIONS,
     DEFAULT_CROP_SCALE,
@@ -1071,7 +1071,7 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
                          f"{len(names)} grades ({describe_grades(names)}); rerun the ingest stage")
     print(f"[finetune] {len(lab)} labelled images in {len(fold_ids)} folds, {len(names)} grades "
           f"({describe_grades(names)}), {data.channels} channel(s); head {ft.head}, "
-          f"{FREEZE_WORDS.get(ft.freeze, ft.freeze)} (finetune.freeze={ft.freeze}), decision {ft.decision}; variants {', '.join(sources)}"
+          f"{freeze_words(ft.freeze)} (finetune.freeze={ft.freeze}), decision {ft.decision}; variants {', '.join(sources)}"
           + (f"; pretrained variants train the head alone for the first {ft.head_warmup_epochs} "
              f"epochs (finetune.head_warmup_epochs, LP-FT)" if ft.head_warmup_epochs else "")
           + (f"; {_label_draw(ctx)[0]}, and is scored on its whole validation fold"

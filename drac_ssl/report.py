@@ -26,7 +26,7 @@ import yaml
 
 from drac_ssl import __version__
 from drac_ssl.config import FinetuneConfig, to_dict
-from drac_ssl.grading.bundle import FREEZE_WORDS, chance_warning, data_provenance
+from drac_ssl.grading.bundle import chance_warning, data_provenance, freeze_words
 from drac_ssl.io import atomic_write_text
 from drac_ssl.metrics import grading_report
 from drac_ssl.plots import plot_comparison, plot_confusion, plot_history, plot_roc
@@ -138,7 +138,7 @@ def _config_section(run_dir: Path) -> list[str]:
                      f"{aug.get('source_size')} px cache"],
         ["umm", f"on, early cut {uc.get('early_cut')}, {_epochs(uc.get('epochs'))}" if uc.get("enabled")
          else "off (umm.enabled=false)"],
-        ["finetune", f"head {fc.get('head')}, {FREEZE_WORDS.get(str(fc.get('freeze')), 'backbone ' + str(fc.get('freeze')))}, {_epochs(fc.get('epochs'))}, batch "
+        ["finetune", f"head {fc.get('head')}, {freeze_words(fc.get('freeze'))}, {_epochs(fc.get('epochs'))}, batch "
                      f"{fc.get('batch_size')}, lr {fc.get('lr')} (backbone x{fc.get('backbone_lr_ratio')}), "
                      f"class balance {fc.get('class_balance')}, patience {fc.get('patience')}, {fc.get('image_size')} px, "
                      f"crop scale {fc.get('crop_scale')}, TTA {'on' if fc.get('tta') else 'off'}{width}{views}, class "

@@ -40,6 +40,7 @@ import yaml
 
 from drac_ssl import preflight
 from drac_ssl.config import (  # noqa: F401 - load_config: train.load_config for callers
+    PACKAGE_CONFIGS,
     Config,
     ConfigError,
     from_dict,
@@ -72,7 +73,7 @@ a pretraining made on a GPU may be fine-tuned on a CPU (the numbers differ by ro
 PATH_SETTINGS = ("data.root", "data.labels_csv", "pretrain.backbone.weights")
 """Settings holding a path: compared as the file they name (``data/`` and ``./data`` agree)."""
 STAGE_FOLDERS = {"ingest": "data", "pretrain": "pretrain", "umm": "umm"}
-DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "default.yaml"
+DEFAULT_CONFIG = PACKAGE_CONFIGS / "default.yaml"
 def phantom_root(cfg: Config) -> Path:
     d = cfg.data
     return Path("data") / "phantom" / f"seed{d.phantom_seed}-train{d.phantom_n_train}-test{d.phantom_n_test}"
@@ -495,9 +496,8 @@ def _check_before_start(cfg: Config, run_dir: Path, sources: dict[str, str] | No
     if problem:
         findings.append(Finding("", None, problem))
     plan = None
-    if elsewhere:
-        pass
-    elif cfg.run.reuse and not (run_dir / "config.yaml").exists():  # a new run folder only
+    reuse = "" if elsewhere else cfg.run.reuse  # nothing is taken into a folder outside run.out_dir
+    if reuse and not (run_dir / "config.yaml").exists():  # a new run folder only
         try:
             plan = plan_reuse(cfg, reuse_source(cfg), run_dir)
         except ConfigError as exc:
@@ -510,7 +510,7 @@ def _check_before_start(cfg: Config, run_dir: Path, sources: dict[str, str] | No
                                     f"{'is not finished' if unfinished else 'differs'} ({'; '.join(plan.why)})",
                                     "make those settings equal to that run's, or leave run.reuse out "
                                     "to run every stage here"))
-    elif cfg.run.reuse:
+    elif reuse:
         findings += _reuse_in_existing_folder(cfg, run_dir)
     reused = ""
     created = not run_dir.exists()

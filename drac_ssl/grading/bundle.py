@@ -302,7 +302,7 @@ to diagnose, grade or triage patients.
 - Grades: {explain_grades(names)}.
 - Model: {model['arch']} backbone ({inp['channels']} input channel{'s' if inp['channels'] != 1 else ''}), backbone variant
   `{meta['variant']}` ({meta['selection']}), {model['head']} head ({model['output']}{width}),
-  {_freeze_words(meta['freeze'])} during fine-tuning; an ensemble of {len(meta['folds'])}
+  {freeze_words(meta['freeze'])} during fine-tuning; an ensemble of {len(meta['folds'])}
   cross-validation fold models with flip test-time augmentation.
 - Output: probabilities P0..P{k - 1} ({cal['probabilities']}, temperature {cal['temperature']:.3f})
   and a grade = {grade_rule}.
@@ -352,7 +352,8 @@ FREEZE_WORDS = {"frozen": "backbone frozen (the head alone trained)",
 """``finetune.freeze`` in words: the model card's and ``drac_ssl.finetune``'s console line."""
 
 
-def _freeze_words(freeze: Any) -> str:
+def freeze_words(freeze: Any) -> str:
+    """``finetune.freeze`` in words (:data:`FREEZE_WORDS`), or the setting as written."""
     return FREEZE_WORDS.get(str(freeze), f"backbone setting `{freeze}`")
 
 

@@ -50,7 +50,7 @@ def test_bad_value_type_says_which_key() -> None:
         load_config(None, ["pretrain.epochs=ten"])
 
 
-def test_bad_value_type_gets_a_fix_with_a_value_that_works() -> None:
+def test_bad_value_type_gets_a_fix_with_a_value_that_works(tmp_path: Path) -> None:
     cases = {"pretrain.lr=abc": "'pretrain.lr' must be a number, got 'abc'.\n  fix: pretrain.lr=0.015 (the default)",
              "pretrain.epochs=2.5": "'pretrain.epochs' must be an integer, got 2.5.\n  fix: pretrain.epochs=100 (the default)",
              "umm.enabled=maybe": "fix: umm.enabled=true (the default)",
@@ -62,6 +62,11 @@ def test_bad_value_type_gets_a_fix_with_a_value_that_works() -> None:
         assert expected in str(info.value)
         fixed = str(info.value).split("fix: ")[1].split(" (the default)")[0]
         load_config(None, [fixed])  # the fix loads
+    # an empty default (the phantom set for data.root) is no fix for a wrong value: a placeholder
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("data:\n  root: [a, b]\n")
+    with pytest.raises(ConfigError, match=r"fix: data.root=<a path>, or leave it out for the default \(empty\)"):
+        load_config(bad)
 
 
 def test_a_setting_without_its_section_suggests_the_settings_of_that_name(tmp_path: Path) -> None:
