@@ -83,6 +83,12 @@ def _summary(values: list[float]) -> dict[str, Any]:
     }
 
 
+def result_name(dataset: str, name: str | None, eval_limit: int) -> str:
+    """The result file's name: ``name``, else ``low_label_<dataset>``; a smoke run
+    (``eval_limit`` > 0) gets ``_smoke``, so it never replaces the committed figures by default."""
+    return name or f"low_label_{dataset}" + ("_smoke" if eval_limit else "")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.low_label",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -97,7 +103,8 @@ def main() -> None:
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--run-dir", default=None, help="default: runs/bench-low-label-<dataset>")
     parser.add_argument("--out-dir", default=str(RESULTS))
-    parser.add_argument("--name", default=None, help="result name (default: low_label_<dataset>)")
+    parser.add_argument("--name", default=None,
+                        help="result name (default: low_label_<dataset>, with --eval-limit low_label_<dataset>_smoke)")
     parser.add_argument("--eval-limit", type=int, default=0,
                         help="evaluate on N evenly spaced test images only (smoke test); 0 = all")
     parser.add_argument("overrides", nargs="*")
@@ -106,8 +113,7 @@ def main() -> None:
     dataset = args.dataset
     data_root = args.data or str(SHARED / "data" / dataset)
     run_dir = Path(args.run_dir or f"runs/bench-low-label-{dataset}")
-    # a smoke run (--eval-limit) never takes the committed figures' name by default
-    name = args.name or f"low_label_{dataset}" + ("_smoke" if args.eval_limit else "")
+    name = result_name(dataset, args.name, args.eval_limit)
     methods = [m for m in args.methods.split(",") if m]
     unknown = set(methods) - set(METHODS)
     if unknown:

@@ -1,0 +1,26 @@
+"""Every bench script's --help names it the way the README runs it (``python -m bench.X``),
+and the low-label smoke run never takes the committed figures' file name by default."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+def test_every_bench_parser_is_named_as_the_readme_runs_it() -> None:
+    for script in sorted(BENCH.glob("*.py")):
+        text = script.read_text(encoding="utf-8")
+        parsers = text.count("argparse.ArgumentParser(")
+        names = re.findall(r'argparse\.ArgumentParser\(prog="([^"]+)"', text)
+        assert len(names) == parsers, f"{script.name}: a parser without prog="
+        assert set(names) <= {f"python -m bench.{script.stem}"}, (script.name, names)
+
+
+def test_the_low_label_smoke_run_writes_its_own_file_by_default() -> None:
+    from bench.low_label import result_name
+
+    assert result_name("mnist", None, 0) == "low_label_mnist"  # the committed figures
+    assert result_name("mnist", None, 500) == "low_label_mnist_smoke"
+    assert result_name("fashion_mnist", "mine", 500) == "mine"
