@@ -28,14 +28,13 @@ every file removed.
 from __future__ import annotations
 
 import csv
-import hashlib
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 from data_prep.layout import Layout, scan_image_folder
 from data_prep.problems import IngestError
+from drac_ssl.io import read_json_dict, sha256_file
 
 __all__ = ["HASH_BUDGET_BYTES", "SOURCE_ROLES", "source_changes", "stamp_sources"]
 
@@ -44,11 +43,6 @@ SOURCE_ROLES = {"labels_csv": "label CSV", "test_list_csv": "test-list CSV", "np
 HASH_BUDGET_BYTES = 256 * 2**20
 """Bytes of images whose stat changed that :func:`source_changes` hashes per call (the label
 CSV and ``.npz`` are always hashed)."""
-
-
-def _sha256(path: Path) -> str:
-    with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def stamp_sources(layout: Layout) -> dict[str, dict[str, Any]]:
@@ -61,16 +55,8 @@ def stamp_sources(layout: Layout) -> dict[str, dict[str, Any]]:
             continue
         stat = Path(path).stat()
         stamps[role] = {"path": str(path), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
-                        "sha256": _sha256(Path(path))}
+                        "sha256": sha256_file(Path(path))}
     return stamps
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def _changed(path: Path, recorded: dict[str, Any], budget: list[int] | None = None) -> bool | None:
@@ -86,7 +72,7 @@ def _changed(path: Path, recorded: dict[str, Any], budget: list[int] | None = No
         if budget[0] < stat.st_size:
             return None
         budget[0] -= stat.st_size
-    return _sha256(path) != recorded["sha256"]
+    return sha256_file(path) != recorded["sha256"]
 
 
 def _examples(names: list[str]) -> str:
@@ -113,7 +99,7 @@ def source_changes(data_dir: str | Path) -> list[str]:
 def _changes(data_dir: Path) -> list[str]:
 
 
-    summary = _read_json(data_dir / "ingest_summary.json")
+    summary = read_json_dict(data_dir / "ingest_summary.json") or {}
     if not summary:
         return []
     root = Path(str(summary.get("root", "")))
@@ -129,7 +115,7 @@ def _changes(data_dir: Path) -> list[str]:
             changes.append(f"the {words} {path} was edited")
     if summary.get("layout") == "medmnist":
         return changes  # the images are rows of the .npz, stamped above
-    state = _read_json(data_dir / "cache" / "state.json").get("files") or {}
+    state = (read_json_dict(data_dir / "cache" / "state.json") or {}).get("files") or {}
     try:
         with open(data_dir / "manifest.csv", newline="", encoding="utf-8") as fh:
             ingested = {row["path"] for row in csv.DictReader(fh) if row.get("path")}

@@ -110,7 +110,7 @@ from drac_ssl.grading.model import (
     monitor_score,
 )
 from drac_ssl.grading.predict import TTA_FLIPS, predict_raw
-from drac_ssl.io import atomic_write_json, atomic_write_text, read_json_dict
+from drac_ssl.io import atomic_write_json, atomic_write_text, read_json_dict, sha256_file
 from drac_ssl.metrics import (
     apply_thresholds,
     binary_screening,
@@ -639,13 +639,9 @@ are still reused; any other value changes it."""
 
 
 def _source_digest(path: Path) -> str:
-    """SHA-256 of a weights file's bytes (a 45 MB ResNet-18 takes ~0.1 s): the same weights
-    sign the same wherever the run folder is moved or copied to."""
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """SHA-256 of a weights file's bytes: the same weights sign the same wherever the run
+    folder is moved or copied to."""
+    return sha256_file(path)
 
 
 def _signature(ctx: _Context, variant: str, source: Path | None, spec: ModelSpec,

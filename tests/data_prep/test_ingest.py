@@ -964,8 +964,8 @@ def test_source_changes_hash_within_a_budget_so_a_resume_never_rereads_a_data_se
     out = tmp_path / "out"
     ingest.run(config(data, grades=TWO_GRADES), out, verbose=False)
     hashed: list[str] = []
-    real = source_check._sha256
-    monkeypatch.setattr(source_check, "_sha256", lambda path: hashed.append(path.name) or real(path))
+    real = source_check.sha256_file
+    monkeypatch.setattr(source_check, "sha256_file", lambda path: hashed.append(path.name) or real(path))
     for name in grades:
         os.utime(data / name, ns=(7, 7))
     assert source_check.source_changes(out) == [] and sorted(hashed) == sorted(grades)  # same bytes: no change
