@@ -33,23 +33,35 @@ def rare_grade(grade: int, grade_names: Sequence[str], n: int, unit: str, n_fold
                fewest: int, *, without: int | None = None, where: str = "",
                rows: Sequence[tuple[str, int]] = (), labels: str = "") -> tuple[str, str]:
     """(what is wrong, the fix) for a grade with ``n`` labelled images or patients, fewer than
-    ``n_folds``.
+    ``n_folds``: :func:`rare_grade_parts` put into words.
+
+    The fix names the ingest's flags (``--folds``, ``--grades``); the pipeline says them as
+    settings with :func:`data_prep.problems.as_config_keys`.
+    """
+    what, folds, add = rare_grade_parts(grade, grade_names, n, unit, n_folds, fewest, without=without,
+                                        where=where, rows=rows, labels=labels)
+    return what, f"--folds {folds}, or {add}" if folds else add
+
+
+def rare_grade_parts(grade: int, grade_names: Sequence[str], n: int, unit: str, n_folds: int,
+                     fewest: int, *, without: int | None = None, where: str = "",
+                     rows: Sequence[tuple[str, int]] = (), labels: str = "") -> tuple[str, int | None, str]:
+    """(what is wrong, the fewer folds that would do or None, the other fix) for a grade with
+    ``n`` labelled images or patients, fewer than ``n_folds``.
 
     Args:
         grade: the grade's number; ``grade_names`` the names of grades 0..K-1.
         n: its labelled images (``unit='labelled image'``) or patients (``unit='patient'``).
         fewest: the fewest of any grade with too few, so that the fewer folds proposed suit
             them all. A grade of one image (patient) is in one fold whatever their number:
-            its fix is more images, or merging it into a neighbouring grade
-            (:func:`data_prep.grades.merge_fix`: relabel, renumber, name the grades left).
+            no fold count helps (None), its fix is more images, or merging it into a
+            neighbouring grade (:func:`data_prep.grades.merge_fix`: relabel, renumber, name
+            the grades left).
         without: how many folds validate without the grade once assigned; None: before the
             folds exist, ``n_folds - n`` (stratified folds spread the ``n`` over ``n`` folds).
         where: the data the counts come from, said after them (``' in labels.csv'``).
         rows: (image name, line) of the grade's rows in the label CSV ``labels`` (its file
             name), named in the merge fix when there are few.
-
-    The fix names the ingest's flags (``--folds``, ``--grades``); the pipeline says them as
-    settings with :func:`data_prep.problems.as_config_keys`.
     """
     k = n_folds
     said = grade_label(grade, grade_names)
@@ -61,9 +73,8 @@ def rare_grade(grade: int, grade_names: Sequence[str], n: int, unit: str, n_fold
     if n < 2:  # fewer folds cannot help: one image is in one fold, and there are 2 or more
         add = f"add labelled {said} {more} (at least {k} for {k} folds, 2 for --folds 2)"
         merge = merge_fix(grade, grade_names, rows, labels, None if unit == "patient" else n)
-        return what, f"{add}, or {merge}" if merge else add
-    add = f"add labelled {said} {more} (at least {k} for {k} folds)"
-    return what, f"--folds {fewest if fewest >= 2 else n}, or {add}"
+        return what, None, f"{add}, or {merge}" if merge else add
+    return what, fewest if fewest >= 2 else n, f"add labelled {said} {more} (at least {k} for {k} folds)"
 
 
 def assign_folds(grades: Sequence[int], n_folds: int, seed: int,

@@ -53,7 +53,7 @@ from drac_ssl.grading.bundle import data_provenance
 from drac_ssl.io import atomic_write_text
 from drac_ssl.metrics import PAIRED_METRICS, paired_bootstrap_difference
 from drac_ssl.preflight import PIPELINE
-from drac_ssl.scale import default_grade_names, describe_grades, read_ingest_facts
+from drac_ssl.scale import IngestFacts, default_grade_names, describe_grades, read_ingest_facts
 from drac_ssl.train import OUTPUT_ONLY_SETTINGS
 
 __all__ = ["CompareError", "Comparison", "RunOutputs", "VariantDifference", "VariantOutputs",
@@ -292,7 +292,8 @@ def read_run(path: str | os.PathLike[str]) -> RunOutputs:
         raise CompareError(f"{run}: no such folder")
     if not config_path.is_file():
         raise CompareError(f"{run}: not a run folder of python -m drac_ssl.train (no config.yaml there)")
-    settings = _resolved(_flatten(_read_yaml(config_path)), run / "data")
+    facts = read_ingest_facts(run / "data")  # read once: the settings and the data words use it
+    settings = _resolved(_flatten(_read_yaml(config_path)), facts)
     comparison_path = run / "finetune" / "comparison.json"
     if not comparison_path.is_file():
         stages = settings.get("run.stages")
@@ -336,17 +337,16 @@ def read_run(path: str | os.PathLike[str]) -> RunOutputs:
         reused = {stage: str(entry["reused_from"]) for stage, entry in _read_json(run / "stages.json").items()
                   if isinstance(entry, dict) and entry.get("reused_from")}
     n = len(next(iter(variants.values())).ids)
-    return RunOutputs(run, settings, tuple(str(name) for name in names), _data_words(run, settings, n),
+    return RunOutputs(run, settings, tuple(str(name) for name in names), _data_words(run, settings, n, facts),
                       variants, reused, _stored_differences(comparison.get("pretrained_minus_scratch")))
 
 
-def _resolved(settings: dict[str, Any], data_dir: Path) -> dict[str, Any]:
+def _resolved(settings: dict[str, Any], facts: IngestFacts) -> dict[str, Any]:
     """``settings`` with the data settings the ingest resolves (``data.grades`` ``[]`` or a
     scale's name, ``data.channels`` ``""`` / ``auto``, ``data.layout`` and ``data.modality``
     ``auto``) replaced by what the run's ingest recorded in ``ingest_summary.json``, so that
     two runs of the same data do not differ only in how the setting was spelled; unchanged
-    for an ingest that did not record them."""
-    facts = read_ingest_facts(data_dir)
+    for an ingest that did not record them (``facts``: the run's :func:`read_ingest_facts`)."""
     if not facts.recorded:
         return settings
     out = dict(settings)
@@ -466,14 +466,14 @@ def _flatten(settings: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def _data_words(run: Path, settings: dict[str, Any], n_labelled: int) -> str:
+def _data_words(run: Path, settings: dict[str, Any], n_labelled: int, facts: IngestFacts) -> str:
     """What the images are and where they came from (the ingest's record in the run folder,
     else what ``config.yaml`` asked for), and how many were graded out of fold."""
     provenance = data_provenance(run / "data")
     if provenance["kind"] == "phantom":
         what = f"the phantom UW-OCTA set (procedural stand-ins, not patient images) at `{provenance['root']}`"
     elif provenance["kind"] != "unknown":
-        what = f"{read_ingest_facts(run / 'data').describe_images()} from `{provenance['root']}`"
+        what = f"{facts.describe_images()} from `{provenance['root']}`"
     else:  # no ingest summary
         root = settings.get("data.root", ABSENT)
         what = (MISSING if root is ABSENT else f"root `{root}`" if root

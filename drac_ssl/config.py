@@ -462,7 +462,9 @@ class _LineLoader(yaml.SafeLoader):
 
 PACKAGE_CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 """The package's own configs (the repository's ``configs/``)."""
-_PATH_SETTINGS_IN_CONFIGS = ("data.root", "data.labels_csv", "pretrain.backbone.weights")
+PATH_SETTINGS = ("data.root", "data.labels_csv", "pretrain.backbone.weights")
+"""Settings holding a path: compared as the file they name (``data/`` and ``./data`` agree),
+and read from the current folder when relative."""
 
 
 def _missing_config_fix(path: Path) -> str:
@@ -474,7 +476,7 @@ def _missing_config_fix(path: Path) -> str:
     if not path.is_absolute() and shipped.is_file():
         try:
             data = yaml.safe_load(shipped.read_text(encoding="utf-8")) or {}
-            values = {key: get(_merge(Config(), data, str(shipped)), key) for key in _PATH_SETTINGS_IN_CONFIGS}
+            values = {key: get(_merge(Config(), data, str(shipped)), key) for key in PATH_SETTINGS}
         except (OSError, yaml.YAMLError, ConfigError, AttributeError):
             values = {}
         relative = {k: v for k, v in values.items() if v and not os.path.isabs(os.path.expanduser(v))}
@@ -703,13 +705,13 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"config: {what}.\n  fix: {fix}")
 
 
-def run_name_problem(name: str, out_dir: str, fallback: str = "run1") -> tuple[str, str]:
+def run_name_problem(name: str, out_dir: str) -> tuple[str, str]:
     """What is wrong with ``run.name`` and the fix, or ``("", "")`` when it is a plain folder
     name (or empty: ``<dataset>-<date>-<time>``).
 
     The run folder is ``run.out_dir/run.name``: a name with a path separator (``/`` or ``\\``),
     ``.``, ``..`` or an absolute path would put it elsewhere (``../../x``: outside
-    ``run.out_dir``). The fix is the name's last part (``fallback`` when it has none) and,
+    ``run.out_dir``). The fix is the name's last part (``run1`` when it has none) and,
     where the folder the name pointed at can be made, the ``run.out_dir`` that makes it there.
     """
     if not name or ("/" not in name and "\\" not in name and name not in (".", "..")):
@@ -722,7 +724,7 @@ def run_name_problem(name: str, out_dir: str, fallback: str = "run1") -> tuple[s
             f"{why}, so the run folder would be {target}"
             + (f", outside run.out_dir={out_dir}" if outside else ""))
     plain = Path(name.replace("\\", "/")).name
-    fix = f"run.name={plain if plain not in ('', '.', '..') else fallback}"
+    fix = f"run.name={plain if plain not in ('', '.', '..') else 'run1'}"
     parent, base = os.path.split(target)
     if name not in (".", "..") and base not in ("", ".", "..") and parent != os.path.normpath(out_dir):
         fix += (f"; to make the run folder {target}, set the folder it is made in: "

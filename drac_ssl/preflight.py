@@ -243,8 +243,7 @@ class DataFacts:
     native_size: int | None = None  # a generic dataset's image side
     channels: int | None = None  # None: known once the images are decoded (data.channels=auto)
     channels_why: str = ""
-    fold_sizes: dict[int, int] | None = None  # labelled images per fold, of an existing ingest
-    fold_grades: dict[int, dict[int, int]] | None = None  # fold -> grade -> its images, likewise
+    fold_grades: dict[int, dict[int, int]] | None = None  # fold -> grade -> its images, of an existing ingest
     ingest_dir: Path | None = None
     ingest_root: str = ""  # the data root an existing ingest read
     labels_known: bool = True  # False: the label CSV has problems (reported), counts unreliable
@@ -255,6 +254,13 @@ class DataFacts:
     @property
     def n_labelled(self) -> int:
         return sum(self.grade_counts.values())
+
+    @property
+    def fold_sizes(self) -> dict[int, int] | None:
+        """Labelled images per fold of an existing ingest (None before the folds exist)."""
+        if self.fold_grades is None:
+            return None
+        return {f: sum(per.values()) for f, per in self.fold_grades.items()}
 
 
 class _Findings:
@@ -629,7 +635,6 @@ def _facts_from_ingest(c: _Findings, cfg: Config, data_dir: Path) -> DataFacts |
     return DataFacts(source=f"the ingest in {data_dir}", n_images=n, n_test=n_test, grade_counts=counts,
                      grade_names=names, cache_sizes=sizes, channels=channels,
                      channels_why=f"the cache in {data_dir / 'cache'}",
-                     fold_sizes={f: sum(per.values()) for f, per in folds.items()},
                      fold_grades=folds, ingest_dir=data_dir, ingest_root=str(summary.get("root") or ""))
 
 
@@ -990,7 +995,7 @@ def _check_ingest_folds(c: _Findings, facts: DataFacts) -> None:
     grade with fewer labelled images than folds (some validation folds hold none of it) is an
     error; a grade with enough images that still misses a fold (folds from an older ingest, or
     grouped by patient) is a warning."""
-    from data_prep.folds import rare_grade
+    from data_prep.folds import rare_grade_parts
     from data_prep.grades import grade_label
     from data_prep.problems import as_config_keys
 
@@ -1011,12 +1016,12 @@ def _check_ingest_folds(c: _Findings, facts: DataFacts) -> None:
                 f"{f' data.n_folds={folds}' if folds else ''})")
 
     for g, n in sorted(short.items()):
-        what, fix = rare_grade(g, facts.grade_names, n, "labelled image", k, min(short.values()),
-                               without=missing[g], where=f" in {facts.source}")
-        fewer = re.match(r"--folds (\d+), or (.*)$", fix)  # the folds are the ingest's: redo it
-        if fewer:
-            c.error("", what, f"redo the ingest with {fewer[1]} folds: {redo(fewer[1])}; or "
-                              f"{as_config_keys(fewer[2])} and redo it")
+        what, folds, fix = rare_grade_parts(g, facts.grade_names, n, "labelled image", k,
+                                            min(short.values()), without=missing[g],
+                                            where=f" in {facts.source}")
+        if folds:  # the folds are the ingest's: redo it
+            c.error("", what, f"redo the ingest with {folds} folds: {redo(str(folds))}; or "
+                              f"{as_config_keys(fix)} and redo it")
         else:  # more images or a merge, said in the ingest's flags, since the ingest is redone
             c.error("", what, f"{fix}; then redo the ingest with those flags: python -m data_prep ingest "
                               f"--root {root} --out {shlex.quote(str(facts.ingest_dir))} (its other "

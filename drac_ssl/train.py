@@ -41,6 +41,7 @@ import yaml
 from drac_ssl import preflight
 from drac_ssl.config import (  # noqa: F401 - load_config: train.load_config for callers
     PACKAGE_CONFIGS,
+    PATH_SETTINGS,
     Config,
     ConfigError,
     from_dict,
@@ -70,8 +71,6 @@ REUSABLE_STAGES: dict[str, tuple[str, ...]] = {
 """The stages ``run.reuse`` can take from another run folder, in pipeline order, with the
 settings (a section ``x.`` or one key) their outputs depend on. ``run.device`` is not one:
 a pretraining made on a GPU may be fine-tuned on a CPU (the numbers differ by rounding)."""
-PATH_SETTINGS = ("data.root", "data.labels_csv", "pretrain.backbone.weights")
-"""Settings holding a path: compared as the file they name (``data/`` and ``./data`` agree)."""
 STAGE_FOLDERS = {"ingest": "data", "pretrain": "pretrain", "umm": "umm"}
 DEFAULT_CONFIG = PACKAGE_CONFIGS / "default.yaml"
 def phantom_root(cfg: Config) -> Path:
