@@ -41,7 +41,7 @@ import numpy as np
 from data_prep import cache
 from data_prep.folds import assign_folds
 from data_prep.grades import describe, empty_grades, resolve_grades
-from data_prep.layout import Layout, discover, scan_image_folder
+from data_prep.layout import Layout, discover, relative, scan_image_folder
 from data_prep.problems import counted, cut_per_kind
 from data_prep.source_check import stamp_sources
 from data_prep.validate import (
@@ -151,10 +151,6 @@ def natural_key(name: str) -> tuple[list[str | int], str]:
     """``2.png`` < ``10.png`` < ``1000.png``, case-insensitive; the name breaks ties."""
     parts = re.split(r"(\d+)", name.lower())
     return [int(p) if i % 2 else p for i, p in enumerate(parts)], name
-
-
-def relative(path: Path, root: Path) -> str:
-    return Path(os.path.relpath(path, root)).as_posix()
 
 
 def _check_settings(cfg: DataConfig) -> list[int]:
@@ -521,7 +517,7 @@ def run(cfg: DataConfig, out_dir: str | os.PathLike[str], *, verbose: bool = Tru
     out = Path(out_dir).expanduser().absolute()
     try:
         with cache.RowSpill(out / CACHE_DIR) as spill:
-            return _run(cfg, out_dir, verbose, spill)
+            return _run(cfg, out, verbose, spill)
     except OSError as exc:  # the spill or an output that cannot be written (full disk, rights)
         where = Path(os.path.abspath(exc.filename)) if exc.filename else out
         if not (where == out or where.is_relative_to(out) or out.is_relative_to(where)):
@@ -531,21 +527,19 @@ def run(cfg: DataConfig, out_dir: str | os.PathLike[str], *, verbose: bool = Tru
                           "check free disk space and the permissions of --out") from None
 
 
-def _run(cfg: DataConfig, out_dir: str | os.PathLike[str], verbose: bool,
-         spill: cache.RowSpill) -> IngestResult:
+def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill) -> IngestResult:
     start = time.perf_counter()
-    # an earlier failed attempt's problem list would outlive a failure before the list is made
-    (Path(out_dir).expanduser().absolute() / PROBLEMS_NAME).unlink(missing_ok=True)
+    # an earlier failed attempt's problem list: this attempt writes its own, if it fails
+    (out / PROBLEMS_NAME).unlink(missing_ok=True)
     sizes = _check_settings(cfg)
     layout = discover(cfg)
     root = layout.root
     plan, problems = _plan(cfg, layout, sizes)
-    out = Path(out_dir).expanduser().absolute()
     cache_dir = out / CACHE_DIR
     entries, found, dialect = _collect(cfg, layout, plan.grade_names)
     problems += found
     if not entries and not any(p.severity == "error" for p in problems):
-        listing = f"\n{_listing(problems, out, root)}" if problems else ""
+        listing = f"\n{_listing(problems, out, root)[0]}" if problems else ""
         raise IngestError(f"{root}: no images found -> point --root at the folder that holds "
                           f"the images (or the unzipped DRAC data){listing}", problems)
 
@@ -570,10 +564,10 @@ def _run(cfg: DataConfig, out_dir: str | os.PathLike[str], verbose: bool,
 
     errors = [p for p in problems if p.severity == "error"]
     if errors:
-        written = ("nothing was written but the full list, named below" if cut_per_kind(problems)[1]
-                   else "nothing was written")
+        listing, full_list = _listing(problems, out, root)
+        written = "nothing was written but the full list, named below" if full_list else "nothing was written"
         raise IngestError(f"ingest of {root} stopped: {len(errors)} problem(s) must be fixed first "
-                          f"({written})\n{_listing(problems, out, root)}", problems)
+                          f"({written})\n{listing}", problems)
 
     try:
         cache_paths = _write(out, root, sizes, entries, previous, channels, spill)
@@ -601,7 +595,6 @@ def _run(cfg: DataConfig, out_dir: str | os.PathLike[str], verbose: bool,
         raise IngestError(f"{exc.filename or out}: cannot write the ingest output "
                           f"({exc.strerror or exc}) -> check free disk space and the "
                           "permissions of --out") from None
-    (out / PROBLEMS_NAME).unlink(missing_ok=True)  # a failed attempt's list: fixed now
     if verbose:
         if problems:
             print(format_problems(problems))
@@ -609,22 +602,23 @@ def _run(cfg: DataConfig, out_dir: str | os.PathLike[str], verbose: bool,
     return result
 
 
-def _listing(problems: Sequence[Problem], out: Path, root: Path) -> str:
-    """The printed list of a failed ingest's problems. When it is cut short (more than
+def _listing(problems: Sequence[Problem], out: Path, root: Path) -> tuple[str, Path | None]:
+    """The printed list of a failed ingest's problems, and the file holding all of them (None
+    when none was written). When the list is cut short (more than
     :data:`data_prep.problems.SHOWN_PER_KIND` of a kind), every line goes to
-    ``out/ingest_problems.txt``, which the list names; otherwise a stale one is removed."""
-    path = out / PROBLEMS_NAME
+    ``out/ingest_problems.txt``, which the list names; if that file cannot be written, every
+    line is printed."""
     if not cut_per_kind(problems)[1]:
-        path.unlink(missing_ok=True)
-        return format_problems(problems)
+        return format_problems(problems), None
+    path = out / PROBLEMS_NAME
     try:
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_text(path, f"ingest of {root}: every problem found "
                                 f"({datetime.now(UTC).isoformat(timespec='seconds')})\n"
                                 f"{format_problems(problems, per_kind=None)}\n")
     except OSError:  # no file to point to: every line is printed
-        return format_problems(problems, per_kind=None)
-    return format_problems(problems, full_list=str(path))
+        return format_problems(problems, per_kind=None), None
+    return format_problems(problems, full_list=str(path)), path
 
 
 def _write(out: Path, root: Path, sizes: Sequence[int], entries: Sequence[ImageEntry],

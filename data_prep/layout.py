@@ -61,6 +61,7 @@ says where it was looked for and where it goes.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -141,6 +142,12 @@ class FolderScan:
 
     images: list[Path]
     problems: list[Problem]
+
+
+def relative(path: Path, root: Path) -> str:
+    """``path`` relative to ``root`` with forward slashes: how the manifest and the cache
+    state name an image."""
+    return Path(os.path.relpath(path, root)).as_posix()
 
 
 def is_hidden(path: Path) -> bool:
@@ -262,21 +269,21 @@ def find_named(folder: Path, name: str, *, want_dir: bool = True) -> tuple[Path 
     return None, []
 
 
-def find_path(base: Path, *names: str) -> tuple[Path | None, Path, list[Problem]]:
+def find_path(base: Path, *names: str) -> tuple[Path | None, list[Problem]]:
     """``base/names[0]/names[1]/...``, folder by folder with :func:`find_named`: the folder
-    (None when one on the way is missing or ambiguous), the deepest folder reached, and the
-    notes and errors of the near misses taken or refused on the way."""
+    (None when one on the way is missing or ambiguous), and the notes and errors of the near
+    misses taken or refused on the way."""
     here: Path = base
     problems: list[Problem] = []
     if not base.is_dir():
-        return None, base, problems
+        return None, problems
     for name in names:
         found, said = find_named(here, name)
         problems += said
         if found is None:
-            return None, here, problems
+            return None, problems
         here = found
-    return here, here, problems
+    return here, problems
 
 
 def _holds(folder: Path) -> str:
@@ -297,7 +304,7 @@ def _task_dirs(root: Path) -> tuple[list[Path], list[Problem]]:
     problems: list[Problem] = []
 
     def at(base: Path, *names: str) -> Path | None:
-        found, _, said = find_path(base, *names)
+        found, said = find_path(base, *names)
         problems.extend(said)
         return found
 
@@ -306,8 +313,6 @@ def _task_dirs(root: Path) -> tuple[list[Path], list[Problem]]:
         problems.extend(_read_as(root, TASK_DIR))
         candidates[:0] = [root]
         candidates.append(at(root.parent, TEST_ROOT_DIR, TASK_DIR))
-    if same_name(root.name, TEST_ROOT_DIR):
-        candidates.append(at(root, TASK_DIR))
     inside = same_name(root.name, IMAGES_DIR) or (same_name(root.parent.name, IMAGES_DIR) and any(
         same_name(root.name, name) for name in (TRAIN_DIR, TEST_DIR)))
     if inside:
@@ -348,7 +353,7 @@ def _explicit_csv(labels_csv: str, root: Path) -> tuple[Path | None, list[Proble
 def _images_dir(task: Path) -> Path:
     """``task``'s ``1. Original Images`` (its near miss), else ``task`` itself: where a
     message about a missing image set points."""
-    found, _, _ = find_path(task, IMAGES_DIR)
+    found, _ = find_path(task, IMAGES_DIR)
     return found or task
 
 
@@ -406,7 +411,7 @@ def _no_testing_set(root: Path, tasks: list[Path]) -> Problem:
 def _groundtruth_csvs(tasks: list[Path]) -> list[Path]:
     found: list[Path] = []
     for task in tasks:
-        truth, _, _ = find_path(task, GROUNDTRUTH_DIR)
+        truth, _ = find_path(task, GROUNDTRUTH_DIR)
         if truth is not None:
             found += sorted(p for p in truth.iterdir()
                             if p.suffix.lower() == ".csv" and p.is_file() and not is_hidden(p))
@@ -418,10 +423,10 @@ def _discover_drac(root: Path, labels_csv: str) -> Layout:
     train = test = None
     for task in tasks:
         if train is None:
-            train, _, said = find_path(task, IMAGES_DIR, TRAIN_DIR)
+            train, said = find_path(task, IMAGES_DIR, TRAIN_DIR)
             problems += said
         if test is None:
-            test, _, said = find_path(task, IMAGES_DIR, TEST_DIR)
+            test, said = find_path(task, IMAGES_DIR, TEST_DIR)
             problems += said
     problems = _once(problems)
     if train is None and test is None:
@@ -445,7 +450,7 @@ def _discover_drac(root: Path, labels_csv: str) -> Layout:
         problems += said
     elif train is not None:
         task = train.parent.parent
-        truth, _, said = find_path(task, GROUNDTRUTH_DIR)
+        truth, said = find_path(task, GROUNDTRUTH_DIR)
         csv_path, found = _single_csv(truth or task / GROUNDTRUTH_DIR, "training-label")
         problems += said + found
     if train is None:
@@ -563,14 +568,14 @@ def _discover_idrid(root: Path, labels_csv: str) -> Layout:
         raise IngestError(f"{root}: no IDRiD '{IDRID_DIR}/{IMAGES_DIR}' folder -> point --root at "
                           f"the folder where 'B. Disease Grading.zip' was unzipped")
     problems = _read_as(task, IDRID_DIR)
-    train, _, said = find_path(task, IMAGES_DIR, TRAIN_DIR)
-    test, _, more = find_path(task, IMAGES_DIR, TEST_DIR)
+    train, said = find_path(task, IMAGES_DIR, TRAIN_DIR)
+    test, more = find_path(task, IMAGES_DIR, TEST_DIR)
     problems = _once(problems + said + more)
     if labels_csv:
         csv_path, found_csv = _explicit_csv(labels_csv, root)
         problems += found_csv
     else:
-        truth, _, said = find_path(task, GROUNDTRUTH_DIR)
+        truth, said = find_path(task, GROUNDTRUTH_DIR)
         problems += said
         truth = truth or task / GROUNDTRUTH_DIR
         found = sorted(p for p in truth.glob("*.csv") if not is_hidden(p)) if truth.is_dir() else []

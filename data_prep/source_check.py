@@ -28,11 +28,10 @@ every file removed.
 from __future__ import annotations
 
 import csv
-import os
 from pathlib import Path
 from typing import Any
 
-from data_prep.layout import Layout, scan_image_folder
+from data_prep.layout import Layout, relative, scan_image_folder
 from data_prep.problems import IngestError
 from drac_ssl.io import read_json_dict, sha256_file
 
@@ -97,8 +96,6 @@ def source_changes(data_dir: str | Path) -> list[str]:
 
 
 def _changes(data_dir: Path) -> list[str]:
-
-
     summary = read_json_dict(data_dir / "ingest_summary.json") or {}
     if not summary:
         return []
@@ -129,7 +126,7 @@ def _changes(data_dir: Path) -> list[str]:
             except IngestError as exc:
                 changes.append(str(exc).partition(" ->")[0])
                 return changes
-            listed |= {Path(os.path.relpath(p, root)).as_posix() for p in images}  # as the manifest's paths
+            listed |= {relative(p, root) for p in images}
     added = sorted(listed - ingested)
     removed = sorted(rel for rel in ingested - listed if not (root / rel).is_file())
     budget = [HASH_BUDGET_BYTES]
