@@ -46,7 +46,6 @@ __all__ = [
     "colour_model_warnings",
     "describe_kind",
     "image_kind",
-    "is_blank",
     "InputLimits",
     "InputRejected",
     "LoadedImage",

@@ -256,6 +256,9 @@ class Predictor:
 
         The heatmap explains grade ``explain`` (default: the returned grade): regions whose
         activation raises that grade's score."""
+        import torch
+
+        from drac_ssl.grading.model import FEATURE_STAGE
         from drac_ssl.grading.predict import ensemble_outputs, preprocess_image, profile_features
 
         gray = np.asarray(image)  # the image as the model reads it (grey or RGB)
@@ -276,8 +279,12 @@ class Predictor:
         if profile is not None:
             # the first fold model's pooled layer4 map of the identity view, when the one-pass
             # Grad-CAM kept it (the backbone's own pooling), else one more backbone pass
-            features = (out.maps[0].float().mean(dim=(2, 3)) if out.maps is not None
-                        else profile_features(self.bundle, x))
+            if out.maps is not None:
+                with torch.inference_mode():
+                    backbone = self.bundle.models[0].backbone
+                    features = backbone.forward_from(out.maps[0], FEATURE_STAGE).float().cpu()
+            else:
+                features = profile_features(self.bundle, x)
             distance, flagged = profile.unlike_training(x, features)
             input_check = {"distance": round(float(distance[0]), 2),
                            "threshold": round(profile.threshold, 2), "flagged": bool(flagged[0])}

@@ -243,10 +243,9 @@ def _data_words(meta: dict[str, Any]) -> str:
 def _rare_grades_line(meta: dict[str, Any]) -> str:
     """A line for the result when the model rarely finds some grades out of fold (the model
     card's per-grade table): a grade other than those does not rule them out."""
-    from drac_ssl.grading.bundle import RARE_RECALL
+    from drac_ssl.grading.bundle import rare_grades
 
-    rare = [r for r in meta.get("per_grade") or []
-            if r.get("images") and r.get("recall") is not None and r["recall"] < RARE_RECALL]
+    rare = rare_grades(meta.get("per_grade") or [])
     if not rare:
         return ""
     names = ", ".join(f"{r['name']} ({r['found']} of {r['images']})" for r in rare)

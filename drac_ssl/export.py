@@ -62,7 +62,7 @@ from drac_ssl.grading.predict import (
     read_image,
     read_image_any,
 )
-from drac_ssl.io import atomic_write_json
+from drac_ssl.io import atomic_write_json, read_json_dict
 from drac_ssl.runtime import resolve_device
 from drac_ssl.scale import read_ingest_facts
 from drac_ssl.submission import IMAGE_SUFFIXES, check_submission, write_submission
@@ -108,11 +108,7 @@ def _array_row(row: dict[str, Any]) -> bool:
 def _no_test_images_why(data_dir: Path) -> str:
     """Why the ingest in ``data_dir`` has no test images, in words: its note on a missing
     testing set (where it looked) when it made one, else the data root it read."""
-    try:
-        summary = json.loads((data_dir / "ingest_summary.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        summary = {}
-    summary = summary if isinstance(summary, dict) else {}
+    summary = read_json_dict(data_dir / "ingest_summary.json") or {}
     said = [n for n in summary.get("notes") or [] if isinstance(n, str) and "no testing set" in n]
     if said:
         return f"the ingest said: {said[0].split(' -> ')[0]}"

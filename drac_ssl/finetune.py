@@ -638,12 +638,6 @@ default value (the old constant) they stay out of the signature, so those runs' 
 are still reused; any other value changes it."""
 
 
-def _source_digest(path: Path) -> str:
-    """SHA-256 of a weights file's bytes: the same weights sign the same wherever the run
-    folder is moved or copied to."""
-    return sha256_file(path)
-
-
 def _signature(ctx: _Context, variant: str, source: Path | None, spec: ModelSpec,
                run_dir: Path | None = None, legacy: bool = False) -> str:
     """A hash of everything a fold's result depends on: a fold record with another
@@ -676,7 +670,7 @@ def _signature(ctx: _Context, variant: str, source: Path | None, spec: ModelSpec
         where = Path(os.path.abspath(source))
         if run_dir is not None and where.is_relative_to(os.path.abspath(run_dir)):
             where = where.relative_to(os.path.abspath(run_dir))
-        source_id = {"path": where.as_posix(), "sha256": _source_digest(source) if source.is_file() else "none"}
+        source_id = {"path": where.as_posix(), "sha256": sha256_file(source) if source.is_file() else "none"}
     blob = json.dumps({"finetune": settings, "seed": ctx.seed, "variant": variant,
                        "source": source_id,
                        "spec": spec_dict, "input": input_meta,

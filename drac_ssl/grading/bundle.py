@@ -35,7 +35,7 @@ import json
 import math
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -362,6 +362,12 @@ RARE_RECALL = 0.2
 the model card as one the model rarely finds."""
 
 
+def rare_grades(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows of a per-grade table (``metadata["per_grade"]``) whose grade has images and
+    was found in fewer than :data:`RARE_RECALL` of them, out of fold."""
+    return [r for r in rows if r.get("images") and r.get("recall") is not None and r["recall"] < RARE_RECALL]
+
+
 def per_grade_outcomes(report: dict[str, Any], names: Sequence[str]) -> list[dict[str, Any]]:
     """Per grade, out of fold, from :func:`drac_ssl.metrics.grading_report`'s ``confusion``
     (rows: true grade, columns: given grade): ``grade``, ``name``, ``images`` (of that true
@@ -400,7 +406,7 @@ def _per_grade_card(rows: Sequence[dict[str, Any]]) -> str:
 
     table = "\n".join(f"| {r['grade']} {r['name']} | {r['images']} | {found(r)} | {r['given']} |"
                       for r in rows)
-    rare = [r for r in rows if r["images"] and r["recall"] is not None and r["recall"] < RARE_RECALL]
+    rare = rare_grades(rows)
     warning = ""
     if rare:
         warning = ("\n> **This model rarely finds " + ", ".join(
@@ -550,7 +556,7 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
                 os.link(source, tmp / name)
             except OSError:  # another file system, or links not allowed
                 shutil.copyfile(source, tmp / name)
-        dev = torch.device(device) if not isinstance(device, torch.device) else device
+        dev = torch.device(device)
         first = load_fold_model(meta, tmp, meta["folds"][0]).to(dev)
         profile, why_not = training_input_profile(run_dir / "data", meta, first)
         if profile is not None:
@@ -612,7 +618,7 @@ def load_bundle(path: str | os.PathLike[str], device: str | torch.device = "cpu"
             f"{bundle_dir}: format {meta.get('format')!r}, expected {BUNDLE_FORMAT!r}.\n  fix: "
             f"rebuild it with this version of drac_ssl from the run folder that made it: python -c "
             f"\"from drac_ssl.grading.bundle import build_bundle; build_bundle('RUN')\"")
-    dev = torch.device(device) if not isinstance(device, torch.device) else device
+    dev = torch.device(device)
     calibration = Calibration.from_dict(meta["calibration"])
     names = grade_names_of(meta)
     outputs = int(meta["model"].get("num_grades", len(names)))

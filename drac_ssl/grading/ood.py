@@ -41,7 +41,7 @@ UW-OCTA) bundles is measured by ``python -m bench.ood_check`` (``bench/results/`
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -164,8 +164,7 @@ class InputProfile:
 
 
 def fit_input_profile(batches: Iterable[tuple[Tensor, Tensor]], percentile: float = 99.0,
-                      margin: float = MARGIN, n_folds: int = 5, seed: int = 0,
-                      progress: Callable[[int], None] | None = None) -> InputProfile:
+                      margin: float = MARGIN, n_folds: int = 5, seed: int = 0) -> InputProfile:
     """Fit an :class:`InputProfile` to training images.
 
     Args:
@@ -175,7 +174,6 @@ def fit_input_profile(batches: Iterable[tuple[Tensor, Tensor]], percentile: floa
             the cross-fitted training distances.
         n_folds: the cross-fitting's folds (:class:`sklearn.model_selection.KFold`, shuffled
             with ``seed``): each image's distance comes from a fit on the other folds.
-        progress: called with the number of images described after each batch.
 
     Raises:
         ValueError: fewer than ``2 * n_folds`` images, a ``percentile`` outside (0, 100), a
@@ -196,8 +194,6 @@ def fit_input_profile(batches: Iterable[tuple[Tensor, Tensor]], percentile: floa
             raise ValueError(f"batches of {shape[0]} and {now[0]} channels, {shape[1]} and {now[1]} features")
         shape = now
         parts.append(input_descriptors(inputs, features))
-        if progress is not None:
-            progress(sum(len(p) for p in parts))
     descriptors = np.concatenate(parts) if parts else np.zeros((0, 0))
     n = len(descriptors)
     if n < 2 * n_folds or shape is None:
