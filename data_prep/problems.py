@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -149,6 +149,18 @@ def cut_per_kind(problems: Sequence[Problem], per_kind: int | None = SHOWN_PER_K
     return shown, hidden
 
 
+def shown_with_rest(problems: Sequence[Problem], per_kind: int | None = SHOWN_PER_KIND
+                    ) -> Iterator[tuple[Problem, list[Problem] | None]]:
+    """The problems to print (:func:`cut_per_kind`), each with the rest of its kind after the
+    last one of that kind shown (to be counted right below it: :func:`more_of_a_kind`), else
+    None."""
+    shown, hidden = cut_per_kind(problems, per_kind)
+    last = {(p.severity, p.kind): i for i, p in enumerate(shown)}
+    for i, problem in enumerate(shown):
+        key = (problem.severity, problem.kind)
+        yield problem, hidden.get(key) if last[key] == i else None
+
+
 def more_of_a_kind(hidden: Sequence[Problem]) -> str:
     """``... and N more 'KIND' error(s) of this kind`` and the kind's summary, if any."""
     first = hidden[0]
@@ -181,11 +193,8 @@ def format_problems(problems: Sequence[Problem], per_kind: int | None = SHOWN_PE
         if severity == "error":
             found = in_line_order(found)
         out.append(f"{title}: {len(found)}")
-        shown, hidden = cut_per_kind(found, per_kind)
-        last = {(p.severity, p.kind): i for i, p in enumerate(shown)}
-        for i, problem in enumerate(shown):
+        for problem, rest in shown_with_rest(found, per_kind):
             out.append(f"  {problem.line}")
-            rest = hidden.get((problem.severity, problem.kind))
-            if rest and last[(problem.severity, problem.kind)] == i:  # right below its kind's lines
+            if rest:  # right below its kind's lines
                 out.append(f"  {more_of_a_kind(rest)} (all listed in {full_list})")
     return "\n".join(out)

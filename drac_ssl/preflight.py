@@ -686,9 +686,9 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
     from data_prep.problems import (
         IngestError,
         as_config_keys,
-        cut_per_kind,
         in_line_order,
         more_of_a_kind,
+        shown_with_rest,
     )
 
     d = cfg.data
@@ -712,14 +712,11 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
         c.error("data.root", as_config_keys(str(exc)).replace(" -> ", "\n     fix: "))
         return None
     blocking = in_line_order([p for p in problems if p.severity == "error"])
-    shown, hidden = cut_per_kind(blocking)  # at most 10 of a kind, as the ingest prints them
-    last = {p.kind: i for i, p in enumerate(shown)}
     ingest_command = (f"python -m data_prep ingest --root {shlex.quote(str(d.root))} --out <a scratch "
                       f"folder> (with the same data settings)")
-    for i, problem in enumerate(shown):
+    for problem, rest in shown_with_rest(blocking):  # at most 10 of a kind, as the ingest prints them
         c.error("", as_config_keys(problem.line).replace(" -> ", "\n     fix: ", 1))
-        rest = hidden.get((problem.severity, problem.kind))
-        if rest and last[problem.kind] == i:
+        if rest:
             c.add("error", "", as_config_keys(more_of_a_kind(rest)),
                   f"{ingest_command} lists every one in <a scratch folder>/ingest_problems.txt",
                   count=len(rest))
