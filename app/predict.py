@@ -256,10 +256,7 @@ class Predictor:
 
         The heatmap explains grade ``explain`` (default: the returned grade): regions whose
         activation raises that grade's score."""
-        import torch
-
-        from drac_ssl.grading.model import FEATURE_STAGE
-        from drac_ssl.grading.predict import ensemble_outputs, preprocess_image, profile_features
+        from drac_ssl.grading.predict import ensemble_outputs, preprocess_image
 
         gray = np.asarray(image)  # the image as the model reads it (grey or RGB)
         if explain is not None and not 0 <= int(explain) < len(self.class_names):
@@ -270,22 +267,17 @@ class Predictor:
         found: list[str] = []  # what the replayed ingest preprocessing (fundus crop) found
         x = preprocess_image(gray, self.metadata, notes=found)[None]
         t1 = time.perf_counter()
+        profile = self.bundle.input_profile
+        # the out-of-distribution check's features come from the grading's own backbone pass
         out = ensemble_outputs(self.bundle, x, tta=self.tta,
-                               keep_maps=want_cam and self.one_pass_gradcam)
+                               keep_maps=want_cam and self.one_pass_gradcam,
+                               keep_features=profile is not None)
         probs, _, classes = self.bundle.calibration.decide(out.raw)
         grade = int(classes[0])
         input_check, unlike = None, []
-        profile = self.bundle.input_profile
         if profile is not None:
-            # the first fold model's pooled layer4 map of the identity view, when the one-pass
-            # Grad-CAM kept it (the backbone's own pooling), else one more backbone pass
-            if out.maps is not None:
-                with torch.inference_mode():
-                    backbone = self.bundle.models[0].backbone
-                    features = backbone.forward_from(out.maps[0], FEATURE_STAGE).float().cpu()
-            else:
-                features = profile_features(self.bundle, x)
-            distance, flagged = profile.unlike_training(x, features)
+            assert out.features is not None
+            distance, flagged = profile.unlike_training(x, out.features)
             input_check = {"distance": round(float(distance[0]), 2),
                            "threshold": round(profile.threshold, 2), "flagged": bool(flagged[0])}
             unlike = [profile.warning(self.training_images_words)] if flagged[0] else []

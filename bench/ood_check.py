@@ -23,7 +23,15 @@ run is not touched) is applied to:
   white bar), a black image.
 
 For each set it records how many were flagged, the distances (min / median / max) and the
-grades the model gave. The RetinaMNIST test labels are never read (the evaluator holds them).
+grades the model gave, all from :func:`drac_ssl.grading.predict.grade_images` (the path of
+the export and the app's batch tab). The RetinaMNIST test labels are never read (the
+evaluator holds them).
+
+What the check costs: on the run's own test images, in interleaved repeats (``--repeats``),
+the seconds of grading alone (``predict_images``), of grading with the check in one pass
+(``grade_images``: the check reads the features of the grading's own backbone pass), and of
+the two separate calls (``predict_images`` then ``unlike_training_images``, a second
+backbone pass). Medians, and their ratios to grading alone; one torch thread.
 
 Exploratory notes (how :mod:`drac_ssl.grading.ood` was chosen; measured on the same two
 bundles with a throwaway script that is not part of the repository, so pointers, not
@@ -88,11 +96,37 @@ def _crops(images: list[np.ndarray]) -> dict[str, list[tuple[str, np.ndarray]]]:
             "val_turned_90_degrees": [(str(i), np.ascontiguousarray(np.rot90(a))) for i, a in enumerate(images)]}
 
 
-def check_run(run_dir: Path) -> dict[str, object]:
+def _cost(bundle: object, images: list[np.ndarray], repeats: int) -> dict[str, object]:
+    """Median seconds of grading ``images`` (ingested cache rows) alone, with the check in
+    one pass, and with the check as a second call; interleaved repeats."""
+    from drac_ssl.grading.predict import grade_images, predict_images, unlike_training_images
+
+    ways = {"grading_alone": lambda: predict_images(bundle, images, ingested=True),  # type: ignore[arg-type]
+            "grading_and_check_one_pass": lambda: grade_images(bundle, images, ingested=True),  # type: ignore[arg-type]
+            "grading_then_check_two_calls": lambda: (
+                predict_images(bundle, images, ingested=True),  # type: ignore[arg-type]
+                unlike_training_images(bundle, images, ingested=True))}  # type: ignore[arg-type]
+    seconds: dict[str, list[float]] = {name: [] for name in ways}
+    for way in ways.values():  # warm-up, not counted
+        way()
+    for _ in range(repeats):
+        for name, way in ways.items():
+            t0 = time.perf_counter()
+            way()
+            seconds[name].append(time.perf_counter() - t0)
+    median = {name: float(np.median(v)) for name, v in seconds.items()}
+    return {"images": len(images), "repeats": repeats, "tta": True,
+            "median_seconds": {name: round(v, 3) for name, v in median.items()},
+            "ratio_to_grading_alone": {name: round(v / median["grading_alone"], 3)
+                                       for name, v in median.items()},
+            "seconds": {name: [round(t, 3) for t in v] for name, v in seconds.items()}}
+
+
+def check_run(run_dir: Path, repeats: int = 5) -> dict[str, object]:
     """The figures of one run (see the module docstring)."""
     from drac_ssl.datasets import load_octa_cache
     from drac_ssl.grading.bundle import build_bundle, load_bundle
-    from drac_ssl.grading.predict import predict_images, unlike_training_images
+    from drac_ssl.grading.predict import grade_images
 
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
@@ -115,18 +149,20 @@ def check_run(run_dir: Path) -> dict[str, object]:
     for name, items in sets.items():
         arrays = [a for _, a in items]
         ingested = name == "own_test_images_unlabelled"
-        checked = unlike_training_images(bundle, arrays, ingested=ingested)
-        assert checked is not None
-        _, grades = predict_images(bundle, arrays, ingested=ingested)
-        results[name] = _summary([n for n, _ in items], *checked, grades, class_names)
+        graded = grade_images(bundle, arrays, ingested=ingested)
+        assert graded.distance is not None and graded.unlike is not None
+        results[name] = _summary([n for n, _ in items], graded.distance, graded.unlike,
+                                 graded.classes, class_names)
         print(f"[ood] {run_dir.name}: {name}: {results[name]['flagged']} of {len(items)} flagged")  # type: ignore[index]
+    cost = _cost(bundle, [a for _, a in sets["own_test_images_unlabelled"]], repeats)
+    print(f"[ood] {run_dir.name}: the check costs {cost['ratio_to_grading_alone']}")
     return {"run_dir": str(run_dir), "variant": bundle.metadata["variant"],
             "data": bundle.metadata.get("data", {}).get("kind"),
             "profile": {"how": profile.describe(), "threshold": profile.threshold,
                         "percentile": profile.percentile, "margin": profile.margin,
                         "training_images": profile.n_images,
                         "seconds_to_build_bundle_with_profile": round(build_seconds, 2)},
-            "sets": results}
+            "sets": results, "cost_on_own_test_images": cost}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -135,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run-dir", action="append", metavar="RUN",
                         help="a finished run folder (repeatable; default: runs/bench-retinamnist "
                              "and runs/default)")
+    parser.add_argument("--repeats", type=int, default=5,
+                        help="interleaved timing repeats of the check's cost (default 5)")
     parser.add_argument("--name", default="ood_check")
     parser.add_argument("--out-dir", default=str(REPO / "bench" / "results"))
     args = parser.parse_args(argv)
@@ -149,7 +187,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {SHARED / 'data'} is missing: the APTOS and DRAC samples are read from there",
               file=sys.stderr)
         return 2
-    bundles = {run_dir.name: check_run(run_dir) for run_dir in runs}
+    import torch
+
+    torch.set_num_threads(1)
+    bundles = {run_dir.name: check_run(run_dir, args.repeats) for run_dir in runs}
     write_result(args.name, {
         "what": ("share of images the bundle's out-of-distribution check (drac_ssl.grading.ood) "
                  "flags, per set and per bundle; the model's grades of each set"),

@@ -161,6 +161,18 @@ def ood_rows(r: dict[str, Any]) -> list[str]:
                     f"({profile.get('training_images')} training images; threshold {profile.get('margin', 2):g} x "
                     f"their cross-fitted {profile.get('percentile', 99):g}th percentile) | {figure} | "
                     f"{_device(r)} | {_date(r)} | `{r.get('command')}` |")
+        cost = b.get("cost_on_own_test_images")
+        if isinstance(cost, dict):
+            ratio = cost.get("ratio_to_grading_alone") or {}
+            med = cost.get("median_seconds") or {}
+            rows.append(
+                f"| what the out-of-distribution check costs, bundle of `{name}`: grading its "
+                f"{cost.get('images')} test images with flip TTA (median of {cost.get('repeats')} "
+                f"interleaved repeats, one thread) | grading alone {med.get('grading_alone')} s; with the "
+                f"check in one pass (`grade_images`) x{ratio.get('grading_and_check_one_pass')}; "
+                f"as a second call (`unlike_training_images`, its own backbone pass) "
+                f"x{ratio.get('grading_then_check_two_calls')} | {_device(r)} | {_date(r)} | "
+                f"`{r.get('command')}` |")
     return rows
 
 

@@ -267,7 +267,7 @@ def predict_raw(model: nn.Module, inputs: Tensor, tta: bool, device: torch.devic
 
     The views of a chunk of images go through the model in ONE forward pass
     (:func:`tta_views`; at most ``batch_size`` views per pass), not one pass per flip."""
-    raw, _ = _run_models([model], None, inputs, tta, device, batch_size, bf16)
+    raw, _, _ = _run_models([model], None, inputs, tta, device, batch_size, bf16)
     return raw[0]
 
 
@@ -283,19 +283,24 @@ class EnsembleOutput:
     views. ``maps``: with ``keep_maps``, per fold model its :data:`FEATURE_STAGE` map of the
     identity view ``(n, C, h, w)`` float32, an ordinary tensor (usable with autograd: the
     input of the one-pass Grad-CAM, :class:`app.gradcam.FoldMapGradCAM`); with a shared
-    backbone every entry is the same tensor. None otherwise."""
+    backbone every entry is the same tensor. None otherwise. ``features``: with
+    ``keep_features``, the first fold model's globally pooled backbone features of the
+    identity view ``(n, F)`` float32 on the CPU (what :func:`profile_features` computes, taken
+    from the same pass), else None."""
 
     raw: list[np.ndarray]
     maps: list[Tensor] | None = None
+    features: Tensor | None = None
 
 
 def _run_models(models: Sequence[GradingModel], backbone: Backbone | None, inputs: Tensor,
                 tta: bool, device: torch.device, batch_size: int = PREDICT_BATCH,
-                bf16: bool = False, keep_maps: bool = False
-                ) -> tuple[list[np.ndarray], list[Tensor] | None]:
-    """Raw outputs (and identity-view maps) of ``models``. ``backbone``: the module every
-    model holds: it runs once per chunk for all heads (:meth:`GradingModel.features_from_map`
-    on its :data:`FEATURE_STAGE` map); None: each model runs on its own."""
+                bf16: bool = False, keep_maps: bool = False, keep_features: bool = False
+                ) -> tuple[list[np.ndarray], list[Tensor] | None, Tensor | None]:
+    """Raw outputs (and identity-view maps, and the first model's identity-view pooled
+    features) of ``models``. ``backbone``: the module every model holds: it runs once per
+    chunk for all heads (:meth:`GradingModel.features_from_map` on its :data:`FEATURE_STAGE`
+    map); None: each model runs on its own."""
     views = len(TTA_FLIPS) if tta else 1
     modes = [model.training for model in models]
     for model in models:
@@ -303,6 +308,7 @@ def _run_models(models: Sequence[GradingModel], backbone: Backbone | None, input
             model.eval()
     out: list[list[Tensor]] = [[] for _ in models]
     maps: list[list[Tensor]] = [[] for _ in models]
+    pooled: list[Tensor] = []
     try:
         with torch.inference_mode():
             for part in _chunks(len(inputs), batch_size, views):
@@ -313,13 +319,17 @@ def _run_models(models: Sequence[GradingModel], backbone: Backbone | None, input
                         fmap = backbone.forward_until(x, FEATURE_STAGE)
                         ys = [model.head(model.features_from_map(fmap)) for model in models]
                         fmaps = [fmap] * len(models)
-                    elif keep_maps:
+                    elif keep_maps or keep_features:
                         fmaps = [model.backbone.forward_until(x, FEATURE_STAGE) for model in models]
                         ys = [model.head(model.features_from_map(f))
                               for model, f in zip(models, fmaps, strict=True)]
                     else:
                         ys = [model(x) for model in models]
                         fmaps = []
+                    if keep_features:
+                        # the identity view's rows: the backbone's own pooling of its map
+                        first = models[0].backbone.forward_from(fmaps[0][:m], FEATURE_STAGE)
+                        pooled.append(first.float().cpu())
                 for i, y in enumerate(ys):
                     out[i].append(_mean_over_views(y, views).cpu())
                 if keep_maps:
@@ -330,20 +340,25 @@ def _run_models(models: Sequence[GradingModel], backbone: Backbone | None, input
             if training:
                 model.train()
     raw = [torch.cat(parts).double().numpy() if parts else np.zeros((0, 1)) for parts in out]
+    features = None
+    if keep_features:
+        features = torch.cat(pooled).clone() if pooled else torch.zeros(0, 0)
     if not keep_maps:
-        return raw, None
+        return raw, None, features
     # outside inference mode: clones are ordinary tensors, usable with autograd
     kept: list[Tensor] = []
     for i, parts in enumerate(maps):
         same = backbone is not None and i > 0
         kept.append(kept[0] if same else torch.cat(parts).clone())
-    return raw, kept
+    return raw, kept, features
 
 
 def ensemble_outputs(bundle: Bundle, inputs: Tensor, tta: bool = True,
-                     keep_maps: bool = False) -> EnsembleOutput:
+                     keep_maps: bool = False, keep_features: bool = False) -> EnsembleOutput:
     """Raw outputs of every fold model of ``bundle`` on preprocessed inputs ``(n, C, S, S)``
-    (and, with ``keep_maps``, their identity-view :data:`FEATURE_STAGE` maps).
+    (and, with ``keep_maps``, their identity-view :data:`FEATURE_STAGE` maps; with
+    ``keep_features``, the first fold model's pooled features for the out-of-distribution
+    check, :attr:`EnsembleOutput.features`, from the same backbone pass).
 
     With a shared backbone (:attr:`Bundle.shared_backbone`, ``finetune.freeze: frozen``) the
     backbone runs ONCE per chunk of images for all fold heads; otherwise each fold model runs
@@ -352,9 +367,10 @@ def ensemble_outputs(bundle: Bundle, inputs: Tensor, tta: bool = True,
     model's operations on the same batches in the same order)."""
     shared = bundle.shared_backbone
     use_shared = shared is not None and len(bundle.models) > 1
-    raw, maps = _run_models(bundle.models, shared if use_shared else None, inputs, tta,
-                            bundle.device, PREDICT_BATCH, keep_maps=keep_maps)
-    return EnsembleOutput(raw, maps)
+    raw, maps, features = _run_models(bundle.models, shared if use_shared else None, inputs, tta,
+                                      bundle.device, PREDICT_BATCH, keep_maps=keep_maps,
+                                      keep_features=keep_features)
+    return EnsembleOutput(raw, maps, features)
 
 
 def predict_tensors(bundle: Bundle, inputs: Tensor, tta: bool = True
@@ -447,12 +463,15 @@ class GradedImages:
     ``(n,)`` as :func:`predict_images` returns them; ``unlike`` ``(n,)`` bool, flagged by the
     bundle's out-of-distribution check (None: the bundle has none, see
     :func:`unlike_training_images`); ``blank`` ``(n,)`` bool, blank or near-constant images
-    (:func:`data_prep.validate.is_blank`: nothing to grade)."""
+    (:func:`data_prep.validate.is_blank`: nothing to grade); ``distance`` ``(n,)`` float64,
+    each image's distance from the training images that ``unlike`` compares with the
+    bundle's threshold (None with ``unlike``)."""
 
     probs: np.ndarray
     classes: np.ndarray
     unlike: np.ndarray | None
     blank: np.ndarray
+    distance: np.ndarray | None = None
 
 
 def grade_images(bundle: Bundle, images: Sequence[np.ndarray], tta: bool = True,
@@ -460,19 +479,25 @@ def grade_images(bundle: Bundle, images: Sequence[np.ndarray], tta: bool = True,
     """Grade uint8 images in the model's channels and check them, preprocessing each once:
     :func:`predict_images`' probabilities and grades, the out-of-distribution check of
     :func:`unlike_training_images` and the blank-image test, for the export command, the
-    export stage and the app's batch tab."""
+    export stage and the app's batch tab. The check reads the first fold model's features
+    from the grading's own backbone pass (:attr:`EnsembleOutput.features`): no second pass."""
     from data_prep.validate import is_blank
 
     images = _image_list(images)
     k = bundle.calibration.num_grades
     blank = np.array([is_blank(image) for image in images], dtype=bool)
     if len(images) == 0:
-        none = None if bundle.input_profile is None else np.zeros(0, dtype=bool)
-        return GradedImages(np.zeros((0, k)), np.zeros(0, dtype=np.int64), none, blank)
+        checked = bundle.input_profile is not None
+        return GradedImages(np.zeros((0, k)), np.zeros(0, dtype=np.int64),
+                            np.zeros(0, dtype=bool) if checked else None, blank,
+                            np.zeros(0) if checked else None)
     inputs = torch.stack([preprocess_image(image, bundle.metadata, ingested) for image in images])
-    probs, _, classes = predict_tensors(bundle, inputs, tta)
-    unlike = None
-    if bundle.input_profile is not None:
-        unlike = bundle.input_profile.unlike_training(inputs, profile_features(bundle, inputs))[1]
-    return GradedImages(probs, classes, unlike, blank)
+    profile = bundle.input_profile
+    out = ensemble_outputs(bundle, inputs, tta, keep_features=profile is not None)
+    probs, _, classes = bundle.calibration.decide(out.raw)
+    if profile is None:
+        return GradedImages(probs, classes, None, blank)
+    assert out.features is not None
+    distance, unlike = profile.unlike_training(inputs, out.features)
+    return GradedImages(probs, classes, unlike, blank, distance)
 

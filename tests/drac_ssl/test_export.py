@@ -136,6 +136,40 @@ def test_the_bundle_flags_images_unlike_the_training_images(exported_run: Path) 
     assert profile.feature_dim == 512 and bundle.metadata["input_profile"]["margin"] == 2
 
 
+def test_grade_images_checks_with_the_gradings_own_backbone_pass(
+        exported_run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bundle = bundles.load_bundle(exported_run)
+    cache = np.load(exported_run / "data" / "cache" / f"{SOURCE_SIZE}px.npy")
+    images = [cache[i] for i in range(12)] + [np.full((64, 64), 255, np.uint8)]
+    want_probs, want_classes = predict.predict_images(bundle, images, ingested=False)
+    checked = predict.unlike_training_images(bundle, images)
+    assert checked is not None
+    x = torch.stack([predict.preprocess_image(im, bundle.metadata) for im in images])
+    # the kept features are the first fold model's pooled identity view, as profile_features
+    out = predict.ensemble_outputs(bundle, x, tta=True, keep_features=True)
+    assert out.features is not None and out.features.shape == (13, 512)
+    torch.testing.assert_close(out.features, predict.profile_features(bundle, x), rtol=1e-4, atol=1e-5)
+    assert predict.ensemble_outputs(bundle, x).features is None
+    # grade_images: the same grades and flags, and no second backbone pass for the check
+    calls = {"profile_features": 0}
+    profile_features = predict.profile_features
+
+    def counted(*args: object) -> object:
+        calls["profile_features"] += 1
+        return profile_features(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(predict, "profile_features", counted)
+    graded = predict.grade_images(bundle, images)
+    assert calls["profile_features"] == 0
+    np.testing.assert_array_equal(graded.probs, want_probs)
+    np.testing.assert_array_equal(graded.classes, want_classes)
+    assert graded.unlike is not None
+    np.testing.assert_array_equal(graded.unlike, checked[1])
+    assert graded.distance is not None
+    np.testing.assert_allclose(graded.distance, checked[0], rtol=1e-3)
+    assert graded.unlike[-1] and not graded.unlike[:12].any()  # the white image alone
+
+
 def _test_images_and(run: Path, folder: Path, n: int, name: str, pixels: np.ndarray) -> Path:
     """``folder`` holding the first ``n`` test images of ``run`` and one more, ``name``."""
     folder.mkdir()
@@ -433,6 +467,12 @@ def test_bundle_with_differing_backbones_runs_every_fold_model(
 
     monkeypatch.setattr(predict, "_run_models", spy)
     _assert_same(predict.predict_tensors(bundle, x, tta=True), want)
+    # keeping the first model's features: the same raw outputs, bit for bit, and its features
+    out = predict.ensemble_outputs(bundle, x, tta=True, keep_features=True)
+    for got, ref in zip(out.raw, raw_want, strict=True):
+        np.testing.assert_array_equal(got, ref)
+    assert out.features is not None
+    torch.testing.assert_close(out.features, predict.profile_features(bundle, x), rtol=1e-4, atol=1e-5)
     probs, classes = export.predict_images(bundle, [np.zeros((48, 48), np.uint8)] * 2)
     assert probs.shape == (2, 3) and classes.shape == (2,)
 
