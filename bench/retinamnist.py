@@ -112,7 +112,14 @@ def pixel_floor(images: np.ndarray, grades: np.ndarray, folds: np.ndarray, seed:
 
 def _variant_row(metrics: dict[str, Any]) -> dict[str, Any]:
     rules = metrics.get("decision_rules", {})
-    return {"n": metrics["n"], "decision": metrics["decision"], "qwk": metrics["qwk"],
+    report = metrics.get("report") or {}
+    confusion = report.get("confusion")  # rows: true grade, columns: the grade given
+    given = None
+    if confusion:
+        names = report.get("class_names") or metrics.get("class_names") or list(range(len(confusion)))
+        given = {str(name): int(sum(row[j] for row in confusion)) for j, name in enumerate(names)}
+    return {"n": metrics["n"], "decision": metrics["decision"], "grades_given_out_of_fold": given,
+            "confusion_true_by_given": confusion, "qwk": metrics["qwk"],
             "qwk_ci95": metrics["qwk_ci95"], "accuracy": metrics["accuracy"], "auc_ovo": metrics["auc"],
             "auc_ovr": metrics["auc_ovr"], "macro_f1": metrics["macro_f1"],
             "qwk_fold_mean": metrics.get("qwk_fold_mean"), "qwk_fold_std": metrics.get("qwk_fold_std"),

@@ -25,3 +25,16 @@ def test_floor_learns_a_pixel_signal_and_scores_out_of_fold() -> None:
     noise = pixel_floor(_images(grades, 0.0, seed=1), np.random.default_rng(2).permutation(grades), folds,
                         n_boot=50)
     assert noise["accuracy"] < 0.5 and noise["auc_ovr"] < 0.65
+
+
+def test_variant_row_counts_the_grades_given_out_of_fold() -> None:
+    from bench.retinamnist import _variant_row
+
+    confusion = [[5, 1, 0], [2, 0, 1], [0, 0, 3]]  # rows: true grade, columns: given
+    metrics = {"n": 12, "decision": "argmax", "qwk": 0.5, "qwk_ci95": [0.1, 0.9], "accuracy": 0.67,
+               "auc": 0.8, "auc_ovr": 0.8, "macro_f1": 0.5,
+               "report": {"confusion": confusion, "class_names": ["Normal", "NPDR", "PDR"]}}
+    row = _variant_row(metrics)
+    assert row["grades_given_out_of_fold"] == {"Normal": 7, "NPDR": 1, "PDR": 4}
+    assert row["confusion_true_by_given"] == confusion
+    assert _variant_row({**metrics, "report": {}})["grades_given_out_of_fold"] is None
