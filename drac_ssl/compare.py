@@ -51,7 +51,7 @@ import yaml
 
 from drac_ssl.grading.bundle import data_provenance
 from drac_ssl.io import atomic_write_text
-from drac_ssl.metrics import PAIRED_METRICS, paired_bootstrap_difference
+from drac_ssl.metrics import PAIRED_METRICS, BootstrapScores, bootstrap_scores, paired_difference
 from drac_ssl.preflight import PIPELINE
 from drac_ssl.scale import IngestFacts, default_grade_names, describe_grades, read_ingest_facts
 from drac_ssl.train import OUTPUT_ONLY_SETTINGS
@@ -533,6 +533,7 @@ def compare_runs(paths: Sequence[str | os.PathLike[str]], n_boot: int | None = N
             why = " (finetune.compare_scratch=false)" if off else ""
             notes.append(f"`{label}` has no {BASELINE} variant{why}: no pretrained − {BASELINE} difference.")
             continue
+        baseline_scores: dict[tuple[bytes, int], BootstrapScores] = {}
         for variant in run.variants.values():
             if variant.name == BASELINE:
                 continue
@@ -552,9 +553,14 @@ def compare_runs(paths: Sequence[str | os.PathLike[str]], n_boot: int | None = N
             order = {image: i for i, image in enumerate(baseline.ids)}
             at = np.array([order[image] for image in variant.ids], dtype=np.int64)
             try:
-                result = paired_bootstrap_difference(variant.grades, variant.probs, baseline.probs[at],
-                                                     variant.pred, baseline.pred[at], n_boot=resamples,
-                                                     seed=seed)
+                # the baseline's resamples on these images are scored once for all its variants
+                key = (at.tobytes(), resamples)
+                if key not in baseline_scores:
+                    baseline_scores[key] = bootstrap_scores(variant.grades, baseline.probs[at],
+                                                            baseline.pred[at], n_boot=resamples, seed=seed)
+                result = paired_difference(bootstrap_scores(variant.grades, variant.probs, variant.pred,
+                                                            n_boot=resamples, seed=seed),
+                                           baseline_scores[key])
             except ValueError as exc:
                 raise CompareError(f"{variant.oof_path} or {baseline.oof_path}: {exc}") from None
             differences.append(VariantDifference(label, variant.name, BASELINE, len(variant.ids), result,

@@ -78,7 +78,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -112,12 +112,14 @@ from drac_ssl.grading.model import (
 from drac_ssl.grading.predict import TTA_FLIPS, predict_raw
 from drac_ssl.io import atomic_write_json, atomic_write_text, read_json_dict, sha256_file
 from drac_ssl.metrics import (
+    BootstrapScores,
     apply_thresholds,
     binary_screening,
     bootstrap_ci,
+    bootstrap_scores,
     default_thresholds,
     grading_report,
-    paired_bootstrap_difference,
+    paired_difference,
     quadratic_weighted_kappa,
 )
 from drac_ssl.models import Backbone, BackboneArchitecture, load_local_weights
@@ -270,6 +272,8 @@ class _Context:
     fold_ids: list[int]
     grade_names: tuple[str, ...] = GRADE_NAMES
     eval_inputs: Tensor | None = None  # (n_lab, C, S, S), computed on first use
+    # each variant's paired-bootstrap scores, drawn once for all its comparisons (_paired)
+    bootstrap: dict[str, BootstrapScores] = field(default_factory=dict)
 
     @property
     def num_grades(self) -> int:
@@ -330,10 +334,14 @@ def _paired(ctx: _Context, a: VariantResult, b: VariantResult) -> dict[str, Any]
     """``a`` minus ``b`` on the same out-of-fold images: accuracy and QWK of the graded images,
     macro AUC one-vs-rest, with a paired percentile bootstrap 95% CI
     (:func:`drac_ssl.metrics.paired_bootstrap_difference`, ``finetune.n_boot`` resamples, the
-    fine-tuning's seed); printed as one line."""
+    fine-tuning's seed; each variant's resamples are scored once, for all its comparisons);
+    printed as one line."""
     t0 = time.perf_counter()
-    diff = paired_bootstrap_difference(ctx.grades, a.oof_probs, b.oof_probs, a.oof_pred, b.oof_pred,
-                                       n_boot=ctx.ft.n_boot, seed=ctx.seed)
+    for v in (a, b):
+        if v.name not in ctx.bootstrap:
+            ctx.bootstrap[v.name] = bootstrap_scores(ctx.grades, v.oof_probs, v.oof_pred,
+                                                     n_boot=ctx.ft.n_boot, seed=ctx.seed)
+    diff = paired_difference(ctx.bootstrap[a.name], ctx.bootstrap[b.name])
     print(f"[finetune] {a.name} - {b.name}, paired bootstrap 95% CI: "
           + "; ".join(f"{m} {d['difference']:+.3f} ({d['ci_low']:+.3f}..{d['ci_high']:+.3f})"
                       for m, d in diff.items())

@@ -27,6 +27,7 @@ import functools
 import math
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -62,7 +63,10 @@ __all__ = [
     "macro_ovo_auc",
     "macro_ovr_auc",
     "ovr_auc_per_grade",
+    "BootstrapScores",
+    "bootstrap_scores",
     "paired_bootstrap_difference",
+    "paired_difference",
     "quadratic_weighted_kappa",
     "softmax",
 ]
@@ -413,55 +417,123 @@ def paired_bootstrap_difference(
         and ``resamples`` (how many resamples the interval used). nan where undefined (e.g. the
         AUC when a grade is absent from ``y_true``, or ``n == 0``).
 
+    The same as :func:`paired_difference` of the two models' :func:`bootstrap_scores` with
+    the same ``n_boot`` and ``seed``, to the last bit: a caller that compares one model with
+    several others scores each model's resamples once that way.
+
     Raises:
         ValueError: shapes that differ, a grade outside ``0 .. K-1``, malformed probabilities,
             ``n_boot < 0`` or ``alpha`` outside (0, 1).
     """
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
     yt = _as_grades(y_true, "y_true")
     pa = _as_probs(probs_a, n=yt.size, name="probs_a")
     pb = _as_probs(probs_b, n=yt.size, name="probs_b")
     if pa.shape != pb.shape:
         raise ValueError(f"probs_a {pa.shape} and probs_b {pb.shape} differ in shape")
-    k = pa.shape[1]
     ga = _as_grades(pred_a, "pred_a")
     gb = _as_grades(pred_b, "pred_b")
-    for name, grades in (("pred_a", ga), ("pred_b", gb), ("y_true", yt)):
+    _check_paired_inputs(yt, pa.shape[1], {"pred_a": ga, "pred_b": gb})
+    return paired_difference(_resampled_scores(yt, pa, ga, n_boot, seed),
+                             _resampled_scores(yt, pb, gb, n_boot, seed), alpha)
+
+
+@dataclass(frozen=True)
+class BootstrapScores:
+    """One model's :data:`PAIRED_METRICS` on ``n`` graded images, and on each of ``n_boot``
+    bootstrap resamples of them (:func:`bootstrap_scores`).
+
+    ``whole``: each metric on all ``n`` images (nan where undefined). ``resampled``: each
+    metric's ``(n_boot,)`` float64 values, resample by resample, nan where undefined. The
+    resamples are fixed by ``(n, n_boot, seed)``: two models' scores with the same three were
+    computed on the same images, so :func:`paired_difference` can pair them."""
+
+    whole: dict[str, float]
+    resampled: dict[str, np.ndarray]
+    n: int
+    n_boot: int
+    seed: int
+
+
+def _check_paired_inputs(yt: np.ndarray, k: int, preds: dict[str, np.ndarray]) -> None:
+    for name, grades in (*preds.items(), ("y_true", yt)):
         if grades.shape != yt.shape:
             raise ValueError(f"{name} has shape {grades.shape} but y_true has {yt.shape}")
         if grades.size and grades.max() >= k:
             raise ValueError(f"{name} holds grade {grades.max()} but the probabilities have {k} "
                              f"columns (grades 0..{k - 1})")
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+
+
+def _resampled_scores(yt: np.ndarray, probs: np.ndarray, pred: np.ndarray, n_boot: int,
+                      seed: int) -> BootstrapScores:
     if n_boot < 0:
         raise ValueError(f"n_boot must be >= 0, got {n_boot}")
+    k = probs.shape[1]
 
-    def scores(idx: np.ndarray) -> dict[str, tuple[float, float]]:
+    def scores(idx: np.ndarray) -> tuple[float, float, float]:
         y = yt[idx]
         if y.size == 0:
-            return dict.fromkeys(PAIRED_METRICS, (float("nan"), float("nan")))
-        return {"accuracy": (float(accuracy_score(y, ga[idx])), float(accuracy_score(y, gb[idx]))),
-                "qwk": (quadratic_weighted_kappa(y, ga[idx], k), quadratic_weighted_kappa(y, gb[idx], k)),
-                "auc_ovr": (macro_ovr_auc(y, pa[idx]), macro_ovr_auc(y, pb[idx]))}
+            return float("nan"), float("nan"), float("nan")
+        return (float(accuracy_score(y, pred[idx])), quadratic_weighted_kappa(y, pred[idx], k),
+                macro_ovr_auc(y, probs[idx]))
 
     n = yt.size
-    with warnings.catch_warnings():
+    # inputs checked by the callers: scikit-learn's own checks of each resample only cost time
+    with warnings.catch_warnings(), sklearn.config_context(assume_finite=True,
+                                                           skip_parameter_validation=True):
         warnings.simplefilter("ignore")
         whole = scores(np.arange(n))
-        resampled: dict[str, list[float]] = {m: [] for m in PAIRED_METRICS}
         rng = np.random.default_rng(seed)
-        for _ in range(n_boot if n else 0):
-            for metric, (a, b) in scores(rng.integers(0, n, size=n)).items():
-                if math.isfinite(a - b):
-                    resampled[metric].append(a - b)
+        values = np.array([scores(rng.integers(0, n, size=n)) for _ in range(n_boot if n else 0)],
+                          dtype=np.float64).reshape(-1, len(PAIRED_METRICS))
+    return BootstrapScores(dict(zip(PAIRED_METRICS, whole, strict=True)),
+                           {m: values[:, i] for i, m in enumerate(PAIRED_METRICS)}, n, n_boot, seed)
+
+
+def bootstrap_scores(y_true: Any, probs: Any, pred: Any, n_boot: int = 1000,
+                     seed: int = 0) -> BootstrapScores:
+    """One model's accuracy and QWK of its grades ``pred`` ``(n,)`` and macro one-vs-rest AUC of
+    its probabilities ``probs`` ``(n, K)`` against ``y_true`` ``(n,)``, on all ``n`` images and
+    on each of ``n_boot`` resamples drawn with replacement by ``numpy.random.default_rng(seed)``
+    (the draws of :func:`paired_bootstrap_difference`). Pair two models' scores with
+    :func:`paired_difference`.
+
+    Raises:
+        ValueError: shapes that differ, a grade outside ``0 .. K-1``, malformed
+            probabilities or ``n_boot < 0``.
+    """
+    yt = _as_grades(y_true, "y_true")
+    p = _as_probs(probs, n=yt.size, name="probs")
+    g = _as_grades(pred, "pred")
+    _check_paired_inputs(yt, p.shape[1], {"pred": g})
+    return _resampled_scores(yt, p, g, n_boot, seed)
+
+
+def paired_difference(a: BootstrapScores, b: BootstrapScores, alpha: float = 0.05
+                      ) -> dict[str, dict[str, float]]:
+    """``a - b`` with a paired percentile bootstrap ``(1 - alpha)`` interval from two models'
+    :func:`bootstrap_scores` on the same images and resamples; the result of
+    :func:`paired_bootstrap_difference` (see there), to the last bit.
+
+    Raises:
+        ValueError: ``alpha`` outside (0, 1), or scores of other resamples (``n``, ``n_boot``
+            or ``seed`` differ: nothing pairs them).
+    """
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    if (a.n, a.n_boot, a.seed) != (b.n, b.n_boot, b.seed):
+        raise ValueError(f"the two models' bootstrap scores were drawn differently (n, n_boot, seed: "
+                         f"{(a.n, a.n_boot, a.seed)} and {(b.n, b.n_boot, b.seed)}): nothing pairs them")
     out: dict[str, dict[str, float]] = {}
     for metric in PAIRED_METRICS:
-        a, b = whole[metric]
-        diffs = resampled[metric]
-        lo, hi = (np.percentile(diffs, [100 * alpha / 2, 100 * (1 - alpha / 2)]) if diffs
+        wa, wb = a.whole[metric], b.whole[metric]
+        diffs = a.resampled[metric] - b.resampled[metric]
+        diffs = diffs[np.isfinite(diffs)]
+        lo, hi = (np.percentile(diffs, [100 * alpha / 2, 100 * (1 - alpha / 2)]) if diffs.size
                   else (float("nan"), float("nan")))
-        out[metric] = {"a": a, "b": b, "difference": a - b, "ci_low": float(lo), "ci_high": float(hi),
-                       "resamples": len(diffs)}
+        out[metric] = {"a": wa, "b": wb, "difference": wa - wb, "ci_low": float(lo), "ci_high": float(hi),
+                       "resamples": int(diffs.size)}
     return out
 
 

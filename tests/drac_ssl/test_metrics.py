@@ -14,6 +14,7 @@ from drac_ssl.metrics import (
     apply_thresholds,
     auc_undefined_reason,
     bootstrap_ci,
+    bootstrap_scores,
     cluster_quality,
     expected_grade,
     fit_kappa_thresholds,
@@ -22,6 +23,7 @@ from drac_ssl.metrics import (
     knn_accuracy,
     macro_ovo_auc,
     paired_bootstrap_difference,
+    paired_difference,
     quadratic_weighted_kappa,
     softmax,
 )
@@ -229,6 +231,26 @@ def test_paired_difference_skips_auc_on_resamples_without_a_grade() -> None:
                                          [0, 1, 0, 1], [0, 0, 0, 0], n_boot=20)
     assert math.isnan(absent["auc_ovr"]["difference"]) and math.isnan(absent["auc_ovr"]["ci_low"])
     assert absent["accuracy"]["difference"] == 0.5
+
+
+def test_scores_drawn_once_per_model_pair_to_the_last_bit() -> None:
+    # three models compared pairwise: each model's resamples scored once give exactly the
+    # differences and intervals of paired_bootstrap_difference on each pair
+    rng = np.random.default_rng(2)
+    y = np.repeat([0, 1, 2, 3, 4], 8)
+    probs = [softmax(rng.normal(size=(40, 5)) + 2.0 * np.eye(5)[y] * s) for s in (0.5, 1.0, 2.0)]
+    preds = [p.argmax(axis=1) for p in probs]
+    scores = [bootstrap_scores(y, p, g, n_boot=80, seed=7) for p, g in zip(probs, preds, strict=True)]
+    assert scores[0].resampled["qwk"].shape == (80,) and scores[0].n == 40
+    for i, j in ((1, 0), (2, 0), (2, 1)):
+        want = paired_bootstrap_difference(y, probs[i], probs[j], preds[i], preds[j], n_boot=80, seed=7)
+        got = paired_difference(scores[i], scores[j])
+        assert got == want  # no nan here: the five grades are in every resample's AUC or left out
+    assert paired_difference(scores[2], scores[0])["auc_ovr"]["difference"] > 0
+    with pytest.raises(ValueError, match="drawn differently"):
+        paired_difference(scores[0], bootstrap_scores(y, probs[1], preds[1], n_boot=80, seed=8))
+    with pytest.raises(ValueError, match="grade 5"):
+        bootstrap_scores(y, probs[0], np.full(40, 5))
 
 
 def test_paired_difference_refuses_mismatched_inputs() -> None:
