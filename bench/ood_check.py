@@ -31,7 +31,8 @@ What the check costs: on the run's own test images, in interleaved repeats (``--
 the seconds of grading alone (``predict_images``), of grading with the check in one pass
 (``grade_images``: the check reads the features of the grading's own backbone pass), and of
 the two separate calls (``predict_images`` then ``unlike_training_images``, a second
-backbone pass). Medians, and their ratios to grading alone; one torch thread.
+backbone pass), the order rotating from repeat to repeat. Median seconds, and the median
+(and range) of each repeat's ratio to grading alone; one torch thread.
 
 Exploratory notes (how :mod:`drac_ssl.grading.ood` was chosen; measured on the same two
 bundles with a throwaway script that is not part of the repository, so pointers, not
@@ -106,19 +107,24 @@ def _cost(bundle: object, images: list[np.ndarray], repeats: int) -> dict[str, o
             "grading_then_check_two_calls": lambda: (
                 predict_images(bundle, images, ingested=True),  # type: ignore[arg-type]
                 unlike_training_images(bundle, images, ingested=True))}  # type: ignore[arg-type]
+    names = list(ways)
     seconds: dict[str, list[float]] = {name: [] for name in ways}
     for way in ways.values():  # warm-up, not counted
         way()
-    for _ in range(repeats):
-        for name, way in ways.items():
+    for r in range(repeats):
+        for name in names[r % 3:] + names[:r % 3]:  # the order rotates from repeat to repeat
             t0 = time.perf_counter()
-            way()
+            ways[name]()
             seconds[name].append(time.perf_counter() - t0)
     median = {name: float(np.median(v)) for name, v in seconds.items()}
+    base = np.array(seconds["grading_alone"])
     return {"images": len(images), "repeats": repeats, "tta": True,
             "median_seconds": {name: round(v, 3) for name, v in median.items()},
-            "ratio_to_grading_alone": {name: round(v / median["grading_alone"], 3)
-                                       for name, v in median.items()},
+            "ratio_to_grading_alone": {name: round(float(np.median(np.array(v) / base)), 3)
+                                       for name, v in seconds.items()},
+            "ratio_range": {name: [round(float(x), 3) for x in
+                                   (min(np.array(v) / base), max(np.array(v) / base))]
+                            for name, v in seconds.items() if name != "grading_alone"},
             "seconds": {name: [round(t, 3) for t in v] for name, v in seconds.items()}}
 
 

@@ -552,17 +552,20 @@ def compare_runs(paths: Sequence[str | os.PathLike[str]], n_boot: int | None = N
                          f"{resamples} paired bootstrap resamples")
             order = {image: i for i, image in enumerate(baseline.ids)}
             at = np.array([order[image] for image in variant.ids], dtype=np.int64)
+            # the baseline's resamples on these images are scored once for all its variants
+            key = (at.tobytes(), resamples)
             try:
-                # the baseline's resamples on these images are scored once for all its variants
-                key = (at.tobytes(), resamples)
                 if key not in baseline_scores:
                     baseline_scores[key] = bootstrap_scores(variant.grades, baseline.probs[at],
                                                             baseline.pred[at], n_boot=resamples, seed=seed)
-                result = paired_difference(bootstrap_scores(variant.grades, variant.probs, variant.pred,
-                                                            n_boot=resamples, seed=seed),
-                                           baseline_scores[key])
             except ValueError as exc:
-                raise CompareError(f"{variant.oof_path} or {baseline.oof_path}: {exc}") from None
+                raise CompareError(f"{baseline.oof_path}: {exc}") from None
+            try:
+                scores = bootstrap_scores(variant.grades, variant.probs, variant.pred,
+                                          n_boot=resamples, seed=seed)
+            except ValueError as exc:
+                raise CompareError(f"{variant.oof_path}: {exc}") from None
+            result = paired_difference(scores, baseline_scores[key])
             differences.append(VariantDifference(label, variant.name, BASELINE, len(variant.ids), result,
                                                  resamples, seed))
     header, problems = _scale_and_data(labels, runs)

@@ -272,8 +272,9 @@ class _Context:
     fold_ids: list[int]
     grade_names: tuple[str, ...] = GRADE_NAMES
     eval_inputs: Tensor | None = None  # (n_lab, C, S, S), computed on first use
-    # each variant's paired-bootstrap scores, drawn once for all its comparisons (_paired)
-    bootstrap: dict[str, BootstrapScores] = field(default_factory=dict)
+    # each variant's paired-bootstrap scores, drawn once for all its comparisons (_paired),
+    # with the result they score (a variant run again in this context is scored again)
+    bootstrap: dict[str, tuple[VariantResult, BootstrapScores]] = field(default_factory=dict)
 
     @property
     def num_grades(self) -> int:
@@ -338,10 +339,10 @@ def _paired(ctx: _Context, a: VariantResult, b: VariantResult) -> dict[str, Any]
     printed as one line."""
     t0 = time.perf_counter()
     for v in (a, b):
-        if v.name not in ctx.bootstrap:
-            ctx.bootstrap[v.name] = bootstrap_scores(ctx.grades, v.oof_probs, v.oof_pred,
-                                                     n_boot=ctx.ft.n_boot, seed=ctx.seed)
-    diff = paired_difference(ctx.bootstrap[a.name], ctx.bootstrap[b.name])
+        if v.name not in ctx.bootstrap or ctx.bootstrap[v.name][0] is not v:
+            ctx.bootstrap[v.name] = (v, bootstrap_scores(ctx.grades, v.oof_probs, v.oof_pred,
+                                                         n_boot=ctx.ft.n_boot, seed=ctx.seed))
+    diff = paired_difference(ctx.bootstrap[a.name][1], ctx.bootstrap[b.name][1])
     print(f"[finetune] {a.name} - {b.name}, paired bootstrap 95% CI: "
           + "; ".join(f"{m} {d['difference']:+.3f} ({d['ci_low']:+.3f}..{d['ci_high']:+.3f})"
                       for m, d in diff.items())

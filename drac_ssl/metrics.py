@@ -24,6 +24,7 @@ features of a pretraining run without a copy to the host.
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 import warnings
 from collections.abc import Callable, Sequence
@@ -396,7 +397,7 @@ def paired_bootstrap_difference(
             of both for image ``i`` (``K = probs_a.shape[1]``, the same for ``probs_b``).
         pred_a, pred_b: each model's submitted grades ``(n,)`` (e.g. thresholded expected
             grades, not necessarily ``argmax(probs)``).
-        n_boot: bootstrap resamples; alpha: 0.05 for a 95% interval; seed: of
+        n_boot: bootstrap resamples; alpha: 0.05 for a 95% interval; seed: an integer, of
             ``numpy.random.default_rng``, so the interval is reproducible.
 
     Accuracy and QWK (:func:`quadratic_weighted_kappa` over the K grades) score the given
@@ -445,15 +446,18 @@ class BootstrapScores:
     bootstrap resamples of them (:func:`bootstrap_scores`).
 
     ``whole``: each metric on all ``n`` images (nan where undefined). ``resampled``: each
-    metric's ``(n_boot,)`` float64 values, resample by resample, nan where undefined. The
-    resamples are fixed by ``(n, n_boot, seed)``: two models' scores with the same three were
-    computed on the same images, so :func:`paired_difference` can pair them."""
+    metric's float64 values, resample by resample, shape ``(n_boot,)`` (``(0,)`` when
+    ``n == 0``), nan where undefined. The resamples are fixed by ``(n, n_boot, seed)`` and the
+    true grades by ``labels`` (a digest of ``y_true`` in its order): two models' scores that
+    agree on all four were computed on the same images, so :func:`paired_difference` can pair
+    them."""
 
     whole: dict[str, float]
     resampled: dict[str, np.ndarray]
     n: int
     n_boot: int
     seed: int
+    labels: str
 
 
 def _check_paired_inputs(yt: np.ndarray, k: int, preds: dict[str, np.ndarray]) -> None:
@@ -469,6 +473,10 @@ def _resampled_scores(yt: np.ndarray, probs: np.ndarray, pred: np.ndarray, n_boo
                       seed: int) -> BootstrapScores:
     if n_boot < 0:
         raise ValueError(f"n_boot must be >= 0, got {n_boot}")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        # None or a Generator would draw other images for each model: nothing would pair them
+        raise ValueError(f"seed must be an integer (the same draws for every model), got {seed!r}")
+    seed = int(seed)
     k = probs.shape[1]
 
     def scores(idx: np.ndarray) -> tuple[float, float, float]:
@@ -487,8 +495,10 @@ def _resampled_scores(yt: np.ndarray, probs: np.ndarray, pred: np.ndarray, n_boo
         rng = np.random.default_rng(seed)
         values = np.array([scores(rng.integers(0, n, size=n)) for _ in range(n_boot if n else 0)],
                           dtype=np.float64).reshape(-1, len(PAIRED_METRICS))
+    labels = hashlib.sha256(np.ascontiguousarray(yt, dtype=np.int64).tobytes()).hexdigest()
     return BootstrapScores(dict(zip(PAIRED_METRICS, whole, strict=True)),
-                           {m: values[:, i] for i, m in enumerate(PAIRED_METRICS)}, n, n_boot, seed)
+                           {m: values[:, i] for i, m in enumerate(PAIRED_METRICS)}, n, n_boot, seed,
+                           labels)
 
 
 def bootstrap_scores(y_true: Any, probs: Any, pred: Any, n_boot: int = 1000,
@@ -501,7 +511,8 @@ def bootstrap_scores(y_true: Any, probs: Any, pred: Any, n_boot: int = 1000,
 
     Raises:
         ValueError: shapes that differ, a grade outside ``0 .. K-1``, malformed
-            probabilities or ``n_boot < 0``.
+            probabilities, ``n_boot < 0``, or a ``seed`` that is not an integer (None or a
+            Generator would draw other resamples for each model).
     """
     yt = _as_grades(y_true, "y_true")
     p = _as_probs(probs, n=yt.size, name="probs")
@@ -518,13 +529,16 @@ def paired_difference(a: BootstrapScores, b: BootstrapScores, alpha: float = 0.0
 
     Raises:
         ValueError: ``alpha`` outside (0, 1), or scores of other resamples (``n``, ``n_boot``
-            or ``seed`` differ: nothing pairs them).
+            or ``seed`` differ) or of other true grades (``labels``): nothing pairs them.
     """
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
     if (a.n, a.n_boot, a.seed) != (b.n, b.n_boot, b.seed):
         raise ValueError(f"the two models' bootstrap scores were drawn differently (n, n_boot, seed: "
                          f"{(a.n, a.n_boot, a.seed)} and {(b.n, b.n_boot, b.seed)}): nothing pairs them")
+    if a.labels != b.labels:
+        raise ValueError("the two models' bootstrap scores are of other true grades (or the same "
+                         "images in another order): nothing pairs them")
     out: dict[str, dict[str, float]] = {}
     for metric in PAIRED_METRICS:
         wa, wb = a.whole[metric], b.whole[metric]

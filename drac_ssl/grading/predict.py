@@ -286,7 +286,7 @@ class EnsembleOutput:
     backbone every entry is the same tensor. None otherwise. ``features``: with
     ``keep_features``, the first fold model's globally pooled backbone features of the
     identity view ``(n, F)`` float32 on the CPU (what :func:`profile_features` computes, taken
-    from the same pass), else None."""
+    from the same pass; ``(0, 0)`` for no inputs), else None."""
 
     raw: list[np.ndarray]
     maps: list[Tensor] | None = None
@@ -300,7 +300,9 @@ def _run_models(models: Sequence[GradingModel], backbone: Backbone | None, input
     """Raw outputs (and identity-view maps, and the first model's identity-view pooled
     features) of ``models``. ``backbone``: the module every model holds: it runs once per
     chunk for all heads (:meth:`GradingModel.features_from_map` on its :data:`FEATURE_STAGE`
-    map); None: each model runs on its own."""
+    map); None: each model runs on its own. ``keep_maps`` and ``keep_features`` need
+    :class:`GradingModel` instances (their ``backbone``); without them any module that maps
+    ``(n, C, S, S)`` to ``(n, out)`` will do (:func:`predict_raw`)."""
     views = len(TTA_FLIPS) if tta else 1
     modes = [model.training for model in models]
     for model in models:

@@ -251,6 +251,13 @@ def test_scores_drawn_once_per_model_pair_to_the_last_bit() -> None:
         paired_difference(scores[0], bootstrap_scores(y, probs[1], preds[1], n_boot=80, seed=8))
     with pytest.raises(ValueError, match="grade 5"):
         bootstrap_scores(y, probs[0], np.full(40, 5))
+    # another order of the same images, or no fixed seed, would pair other images: refused
+    with pytest.raises(ValueError, match="other true grades"):
+        paired_difference(scores[0], bootstrap_scores(y[::-1], probs[1][::-1], preds[1][::-1],
+                                                      n_boot=80, seed=7))
+    for seed in (None, np.random.default_rng(7)):
+        with pytest.raises(ValueError, match="seed must be an integer"):
+            paired_bootstrap_difference(y, probs[0], probs[0], preds[0], preds[0], n_boot=5, seed=seed)
 
 
 def test_paired_difference_refuses_mismatched_inputs() -> None:
