@@ -22,14 +22,27 @@ code 2); a configuration that cannot run leaves no run folder behind.
 
 from __future__ import annotations
 
+import os
+import signal
+import sys
+
+if __name__ == "__main__":
+    # Ctrl-C while the imports below load torch (1-3 s): one line instead of torch's traceback.
+    # main() hands Ctrl-C back to Python (KeyboardInterrupt) once everything is imported.
+    def _interrupted_while_starting(signum: int, frame: object) -> None:
+        sys.stderr.write("\n[train] interrupted while starting: nothing was run or written; rerun "
+                         "the same command to run it\n")
+        sys.stderr.flush()
+        os._exit(130)
+
+    signal.signal(signal.SIGINT, _interrupted_while_starting)
+
 import argparse
 import dataclasses
 import datetime as _dt
 import functools
 import json
-import os
 import shutil
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -659,6 +672,9 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None) -> N
 
 
 def main(argv: list[str] | None = None) -> int:
+    starting = globals().get("_interrupted_while_starting")  # set when run as a script
+    if starting is not None and signal.getsignal(signal.SIGINT) is starting:
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # everything is imported now
     parser = argparse.ArgumentParser(
         prog="python -m drac_ssl.train",
         description="Run the drac_ssl pipeline (ingest -> VICReg -> UMM -> CV fine-tune -> export).",

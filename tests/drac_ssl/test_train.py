@@ -237,6 +237,24 @@ def test_ctrl_c_before_any_stage_started_says_nothing_was_written(
         assert list(tmp_path.iterdir()) == []
 
 
+def test_ctrl_c_while_the_script_starts_is_one_line_without_a_traceback(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(repo), "NO_ALBUMENTATIONS_UPDATE": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "drac_ssl.train", f"run.out_dir={tmp_path / 'runs'}"],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.8)  # python is up; torch is usually still being imported (else: the preflight's line)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    assert "nothing was run or written" in err
+    assert not (tmp_path / "runs").exists()
+
+
 def test_a_new_run_takes_the_finished_stages_of_another_with_the_same_settings(
         reduced_run: tuple[Path, int, str], capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
