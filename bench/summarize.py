@@ -169,7 +169,8 @@ def ood_rows(r: dict[str, Any]) -> list[str]:
                 f"| what the out-of-distribution check costs, bundle of `{name}`: grading its "
                 f"{cost.get('images')} test images with flip TTA (median of {cost.get('repeats')} "
                 f"interleaved repeats, one thread) | grading alone {med.get('grading_alone')} s; with the "
-                f"check in one pass (`grade_images`) x{ratio.get('grading_and_check_one_pass')}; "
+                f"checks in one pass (`grade_images`: this check and the blank-image test) "
+                f"x{ratio.get('grading_and_check_one_pass')}; "
                 f"as a second call (`unlike_training_images`, its own backbone pass) "
                 f"x{ratio.get('grading_then_check_two_calls')} | {_device(r)} | {_date(r)} | "
                 f"`{r.get('command')}` |")
