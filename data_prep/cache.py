@@ -43,7 +43,14 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from data_prep.fundus import crop_to_disc, graham
+from data_prep.fundus import (
+    disc_crop,
+    graham,
+    has_dark_surround,
+    pad_to_square,
+    scaled_margins,
+    square_margins,
+)
 from data_prep.validate import (
     DecodedImage,
     Problem,
@@ -102,13 +109,25 @@ def cache_rows(pixels: np.ndarray, sizes: Sequence[int], options: CacheOptions,
     """The cached copies of one decoded uint8 image at every size, and what was done to it."""
     problems: list[Problem] = []
     height, width = pixels.shape[:2]
+    margins = None  # padding that is not photograph, set to 128 by the Graham filter
     if options.fundus_crop:
-        pixels, found = crop_to_disc(pixels)
+        crop, found = disc_crop(pixels)
         if not found:
             problems.append(warning(
                 path, "no fundus disc found (no bright region covering 5% of the image): not "
                       "cropped, only padded to a square",
                 "check the image, or set data.fundus_crop=false", "fundus-crop"))
+        elif not has_dark_surround(pixels):
+            problems.append(warning(
+                path, "no dark surround around the fundus disc (the bright region fills the frame, "
+                      "corners included): the image looks already cropped to the disc or "
+                      "pre-filtered (e.g. a Graham-filtered copy); left as it is"
+                      + ("; data.graham filters it again" if options.graham else ""),
+                "use the original photographs, or set data.fundus_crop=false"
+                + " (and data.graham=false for pre-filtered copies)" * options.graham, "fundus-crop"))
+        if options.graham and crop.shape[0] != crop.shape[1]:
+            margins = square_margins(*crop.shape[:2])
+        pixels = pad_to_square(crop, reflect=margins is not None)
     elif not options.expected_side and width != height:
         problems.append(warning(
             path, f"non-square image {width}x{height} squeezed to a square in the cache (aspect "
@@ -117,7 +136,10 @@ def cache_rows(pixels: np.ndarray, sizes: Sequence[int], options: CacheOptions,
     rows = {}
     for size in sizes:
         row = resize_gray(pixels, size)
-        rows[size] = graham(row, options.graham_mask) if options.graham else row
+        if options.graham:
+            row = graham(row, options.graham_mask, None if margins is None else
+                         scaled_margins(margins, pixels.shape[0], size))
+        rows[size] = row
     return rows, problems
 
 

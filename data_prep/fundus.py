@@ -11,6 +11,20 @@ lesions; everything outside ``0.9 r`` is set to 128.
 Here the disc is cropped and padded to a square at full resolution (:func:`crop_to_disc`),
 each cached copy is resized to ``S x S`` and then filtered (:func:`graham`) with ``r = S/2``,
 i.e. ``sigma = S / 60``, so every cache size sees the same filter relative to the disc.
+
+Two departures from a plain "crop, pad black, filter" and why:
+
+* A disc cut off by the photograph's edge (a crop wider than it is high, or the reverse) is
+  padded to a square. Black padding would enter the blur of the rows next to the cut and
+  leave a saturated band along it; Graham's own script blurs the unpadded image (OpenCV's
+  reflected border). So with the filter on, the padding reflects the image
+  (:func:`pad_to_square` ``reflect=True``) and is set to 128 after filtering, as Graham sets
+  everything outside the disc (:func:`square_margins` gives where it lies).
+* A disc is looked for as a bright region on a dark surround. Photographs already cropped to
+  a square around the disc with a grey (not black) surround, e.g. copies that were already
+  Graham-filtered, have none: the bright region is the whole frame, corners included
+  (:func:`has_dark_surround` is False), and the crop leaves them as they are; the ingest
+  says so.
 """
 
 from __future__ import annotations
@@ -55,34 +69,73 @@ def disc_box(image: np.ndarray) -> tuple[int, int, int, int] | None:
             min(width, int(np.ceil((x + w) / scale))), min(height, int(np.ceil((y + h) / scale))))
 
 
-def pad_to_square(image: np.ndarray) -> np.ndarray:
-    """Centre ``image`` on a black square of side max(H, W)."""
-    height, width = image.shape[:2]
+def square_margins(height: int, width: int) -> tuple[int, int, int, int]:
+    """``(top, bottom, left, right)`` margins that centre an ``H x W`` image on a square of side
+    ``max(H, W)`` (:func:`pad_to_square`)."""
     side = max(height, width)
     top, left = (side - height) // 2, (side - width) // 2
+    return top, side - height - top, left, side - width - left
+
+
+def pad_to_square(image: np.ndarray, reflect: bool = False) -> np.ndarray:
+    """Centre ``image`` ``(H, W[, C])`` on a square of side ``max(H, W)``: black margins, or with
+    ``reflect`` the image mirrored into them (``cv2.BORDER_REFLECT_101``, the border OpenCV's
+    blur uses; for :func:`graham`, which then sets them to 128)."""
+    height, width = image.shape[:2]
+    top, bottom, left, right = square_margins(height, width)
+    if reflect:  # OpenCV mirrors as often as a margin needs, also past the image's own size
+        return cv2.copyMakeBorder(image, top, bottom, left, right, cv2.BORDER_REFLECT_101)
+    side = max(height, width)
     out = np.zeros((side, side, *image.shape[2:]), dtype=image.dtype)
     out[top:top + height, left:left + width] = image
     return out
 
 
-def crop_to_disc(image: np.ndarray) -> tuple[np.ndarray, bool]:
-    """The fundus disc of ``image`` cropped and padded to a square, and whether a disc was found.
+CORNER_SHARE = 0.04
+"""Side of the corner patches :func:`has_dark_surround` looks at, as a share of the image's."""
 
-    Without a disc (see :func:`disc_box`) the whole image is padded to a square.
-    """
+
+def has_dark_surround(image: np.ndarray) -> bool:
+    """Whether uint8 ``image`` ``(H, W[, 3])`` has the dark surround a fundus disc is found on:
+    False when all four corner patches (:data:`CORNER_SHARE` of each side) are brighter than
+    :func:`disc_box`'s threshold, i.e. the bright region is the whole frame (an image already
+    cropped to the disc on a grey or bright background, e.g. a Graham-filtered copy)."""
+    grey = _grey(image)
+    height, width = grey.shape
+    threshold = max(float(grey.mean()) / 10.0, MIN_THRESHOLD)
+    ph, pw = max(1, round(height * CORNER_SHARE)), max(1, round(width * CORNER_SHARE))
+    corners = (grey[:ph, :pw], grey[:ph, -pw:], grey[-ph:, :pw], grey[-ph:, -pw:])
+    return any(float(np.median(c)) <= threshold for c in corners)
+
+
+def disc_crop(image: np.ndarray) -> tuple[np.ndarray, bool]:
+    """The fundus disc's bounding box cut out of ``image`` (not padded), and whether a disc
+    was found (:func:`disc_box`; without one, the whole image)."""
     box = disc_box(image)
     if box is not None:
         x0, y0, x1, y1 = box
         image = image[y0:y1, x0:x1]
-    return pad_to_square(np.ascontiguousarray(image)), box is not None
+    return np.ascontiguousarray(image), box is not None
 
 
-def graham(image: np.ndarray, mask: bool = True) -> np.ndarray:
+def crop_to_disc(image: np.ndarray, reflect: bool = False) -> tuple[np.ndarray, bool]:
+    """The fundus disc of ``image`` cropped and padded to a square (:func:`pad_to_square`; black,
+    or mirrored with ``reflect``), and whether a disc was found.
+
+    Without a disc (see :func:`disc_box`) the whole image is padded to a square.
+    """
+    crop, found = disc_crop(image)
+    return pad_to_square(crop, reflect), found
+
+
+def graham(image: np.ndarray, mask: bool = True,
+           margins: tuple[int, int, int, int] | None = None) -> np.ndarray:
     """Graham's local-mean subtraction of a square uint8 image ``(S, S[, 3])`` whose disc fills it.
 
     ``4 * image - 4 * GaussianBlur(image, sigma = S / 60) + 128``, saturated to uint8 (the
     disc radius is taken as ``S / 2``); with ``mask``, pixels farther than ``0.9 * S / 2`` from
-    the centre are set to 128.
+    the centre are set to 128. ``margins`` ``(top, bottom, left, right)`` in pixels of this
+    image: padding that is not photograph (mirrored by :func:`pad_to_square`), set to 128 too.
     """
     side = image.shape[0]
     blurred = cv2.GaussianBlur(image, (0, 0), side / 60.0)
@@ -92,4 +145,16 @@ def graham(image: np.ndarray, mask: bool = True) -> np.ndarray:
         centre_y, centre_x = (side - 1) / 2.0, (image.shape[1] - 1) / 2.0
         outside = (yy - centre_y) ** 2 + (xx - centre_x) ** 2 > (0.9 * side / 2.0) ** 2
         out[outside] = 128
+    if margins is not None:
+        top, bottom, left, right = margins
+        out[:top] = 128
+        out[out.shape[0] - bottom:] = 128
+        out[:, :left] = 128
+        out[:, out.shape[1] - right:] = 128
     return out
+
+
+def scaled_margins(margins: tuple[int, int, int, int], side: int, size: int) -> tuple[int, int, int, int]:
+    """``margins`` of a square of ``side`` pixels in a copy resized to ``size``: rounded inwards
+    to whole pixels of padding (a pixel half photograph, half padding stays photograph)."""
+    return tuple(int(m * size // side) for m in margins)  # type: ignore[return-value]

@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from data_prep import ingest, layout, validate
-from data_prep.fundus import crop_to_disc, graham
+from data_prep.fundus import crop_to_disc, graham, has_dark_surround
 from data_prep.layout import (
     GROUNDTRUTH_DIR,
     IDRID_DIR,
@@ -568,6 +568,57 @@ def test_crop_to_disc_and_graham(aptos: list) -> None:
     assert abs(inside.mean() - 128) < 20  # the local mean is removed
     flat = graham(np.full((64, 64), 90, np.uint8), mask=False)
     assert np.all(flat == 128)  # 4 * 90 - 4 * 90 + 128
+
+
+def _black_surround_disc(rgb: np.ndarray) -> np.ndarray:
+    """An APTOS sample (grey surround, already Graham-filtered) on a black surround: the
+    pixels outside its inscribed circle set to 0, the inside kept at >= 20."""
+    side = rgb.shape[0]
+    yy, xx = np.ogrid[:side, :side]
+    disc = (yy - side / 2 + 0.5) ** 2 + (xx - side / 2 + 0.5) ** 2 <= (side / 2) ** 2
+    return np.where(disc[..., None], np.maximum(rgb, 20), 0).astype(np.uint8)
+
+
+def test_the_crop_says_when_an_image_has_no_dark_surround(aptos: list) -> None:
+    from data_prep.cache import CacheOptions, cache_rows
+
+    rgb = aptos[7][2]  # the shared samples: cropped to the disc on a grey surround
+    assert not has_dark_surround(rgb) and has_dark_surround(_black_surround_disc(rgb))
+    options = CacheOptions(target="native", expected_side=0, fundus_crop=True)
+    rows, problems = cache_rows(rgb, [64], options, "a.png")
+    assert len(problems) == 1 and "no dark surround around the fundus disc" in problems[0].what
+    assert "left as it is" in problems[0].what and "graham" not in problems[0].what
+    np.testing.assert_array_equal(rows[64], cv2.resize(rgb, (64, 64), interpolation=cv2.INTER_AREA))
+    _, problems = cache_rows(rgb, [64], CacheOptions(target="native", expected_side=0, fundus_crop=True,
+                                                      graham=True), "a.png")
+    assert "data.graham filters it again" in problems[0].what and "data.graham=false" in problems[0].fix
+    _, problems = cache_rows(_black_surround_disc(rgb), [64], options, "b.png")
+    assert problems == []
+
+
+def test_graham_on_a_disc_cut_by_the_frame_leaves_no_band_along_the_cut(aptos: list) -> None:
+    from data_prep.cache import CacheOptions, cache_rows
+
+    disc = _black_surround_disc(aptos[7][2])
+    side = disc.shape[0]
+    cut = side // 4  # the photograph lost the top quarter of the disc
+    framed = np.zeros((side - cut + 40, side + 120, 3), np.uint8)
+    framed[:side - cut, 60:60 + side] = disc[cut:]
+    size = 128
+    options = CacheOptions(target="native", expected_side=0, fundus_crop=True, graham=True)
+    rows, problems = cache_rows(framed, [size], options, "cut.png")
+    row = rows[size].astype(int)
+    assert problems == []
+    top = round(cut / side * size / 2)  # the square's top margin at this size (about)
+    assert np.all(row[:top - 1] == 128)  # the padding is not photograph: 128, as outside the disc
+    centre = slice(size // 2 - 20, size // 2 + 20)
+    band = np.abs(row[top + 1:top + 4, centre] - 128).mean()  # the rows along the cut
+    inside = np.abs(row[size // 2 - 10:size // 2 + 10, centre] - 128).mean()
+    assert band < 2.5 * inside  # black padding blurred into them gave a band ~5x the inside
+    # a square crop is filtered as before (no margins)
+    square, _ = cache_rows(disc, [size], options, "disc.png")
+    np.testing.assert_array_equal(square[size], graham(cv2.resize(crop_to_disc(disc)[0], (size, size),
+                                                                   interpolation=cv2.INTER_AREA)))
 
 
 def test_many_findings_of_one_kind_are_grouped_in_print() -> None:
