@@ -90,6 +90,9 @@ class CacheOptions:
     fundus_crop: bool = False
     graham: bool = False
     graham_mask: bool = True
+    # with fundus_crop and graham: pad a crop that is not square with its mirror image and set
+    # the padding to 128 after filtering (False: black padding, as ingests before it did)
+    graham_reflect_padding: bool = False
     # a colour file converted to grey is what the user asked for (fundus photographs ingested
     # with data.channels=1): a note, not a warning to re-save the file. It changes no pixel,
     # and the findings cached with the rows follow it anyway: it is on exactly when a grey
@@ -101,6 +104,8 @@ class CacheOptions:
         is rebuilt)."""
         state = dataclasses.asdict(self)
         del state["grey_is_chosen"]
+        if not self.graham_reflect_padding:  # states written before it existed stay equal
+            del state["graham_reflect_padding"]
         return state
 
 
@@ -117,15 +122,16 @@ def cache_rows(pixels: np.ndarray, sizes: Sequence[int], options: CacheOptions,
                 path, "no fundus disc found (no bright region covering 5% of the image): not "
                       "cropped, only padded to a square",
                 "check the image, or set data.fundus_crop=false", "fundus-crop"))
-        elif not has_dark_surround(pixels):
+        elif crop.shape == pixels.shape and not has_dark_surround(pixels):  # left as it was
             problems.append(warning(
-                path, "no dark surround around the fundus disc (the bright region fills the frame, "
-                      "corners included): the image looks already cropped to the disc or "
-                      "pre-filtered (e.g. a Graham-filtered copy); left as it is"
+                path, "no dark surround around the fundus disc (the bright region fills the frame: "
+                      "no corner darker than a tenth of the image's mean brightness): the image "
+                      "looks already cropped to the disc or pre-filtered (e.g. a Graham-filtered "
+                      "copy); left as it is"
                       + ("; data.graham filters it again" if options.graham else ""),
                 "use the original photographs, or set data.fundus_crop=false"
                 + " (and data.graham=false for pre-filtered copies)" * options.graham, "fundus-crop"))
-        if options.graham and crop.shape[0] != crop.shape[1]:
+        if options.graham and options.graham_reflect_padding and crop.shape[0] != crop.shape[1]:
             margins = square_margins(*crop.shape[:2])
         pixels = pad_to_square(crop, reflect=margins is not None)
     elif not options.expected_side and width != height:

@@ -8,23 +8,27 @@ brighter than a tenth of its mean, the image is scaled so the disc has a fixed r
 as ``cv2.addWeighted`` does) removes the slowly varying illumination and keeps vessels and
 lesions; everything outside ``0.9 r`` is set to 128.
 
-Here the disc is cropped and padded to a square at full resolution (:func:`crop_to_disc`),
-each cached copy is resized to ``S x S`` and then filtered (:func:`graham`) with ``r = S/2``,
-i.e. ``sigma = S / 60``, so every cache size sees the same filter relative to the disc.
+Here the disc is cropped (:func:`disc_crop`) and padded to a square at full resolution
+(:func:`pad_to_square`), each cached copy is resized to ``S x S`` and then filtered
+(:func:`graham`) with ``r = S/2``, i.e. ``sigma = S / 60``, so every cache size sees the same
+filter relative to the disc (:func:`data_prep.cache.cache_rows` does the steps).
 
 Two departures from a plain "crop, pad black, filter" and why:
 
-* A disc cut off by the photograph's edge (a crop wider than it is high, or the reverse) is
-  padded to a square. Black padding would enter the blur of the rows next to the cut and
-  leave a saturated band along it; Graham's own script blurs the unpadded image (OpenCV's
-  reflected border). So with the filter on, the padding reflects the image
-  (:func:`pad_to_square` ``reflect=True``) and is set to 128 after filtering, as Graham sets
-  everything outside the disc (:func:`square_margins` gives where it lies).
+* A crop that is not square (a disc cut off by the photograph's edge; or, by a few pixels,
+  the rounding of the box, found on a copy at most 512 px wide) is padded to a square. Black
+  padding would enter the blur of the rows next to it and, along a cut, leave a saturated
+  band; Graham's own script blurs the unpadded image (OpenCV's reflected border). So with the
+  filter on, the padding reflects the image (:func:`pad_to_square` ``reflect=True``) and is set
+  to 128 after filtering, as Graham sets everything outside the disc (:func:`square_margins`
+  gives where it lies). Ingests before this padded black; their models record no
+  ``graham_reflect_padding`` and are replayed as they were trained
+  (:class:`data_prep.cache.CacheOptions`).
 * A disc is looked for as a bright region on a dark surround. Photographs already cropped to
   a square around the disc with a grey (not black) surround, e.g. copies that were already
   Graham-filtered, have none: the bright region is the whole frame, corners included
   (:func:`has_dark_surround` is False), and the crop leaves them as they are; the ingest
-  says so.
+  says so when the crop is indeed the whole frame.
 """
 
 from __future__ import annotations
@@ -97,15 +101,16 @@ CORNER_SHARE = 0.04
 
 def has_dark_surround(image: np.ndarray) -> bool:
     """Whether uint8 ``image`` ``(H, W[, 3])`` has the dark surround a fundus disc is found on:
-    False when all four corner patches (:data:`CORNER_SHARE` of each side) are brighter than
-    :func:`disc_box`'s threshold, i.e. the bright region is the whole frame (an image already
-    cropped to the disc on a grey or bright background, e.g. a Graham-filtered copy)."""
+    False when, in each of the four corner patches (:data:`CORNER_SHARE` of each side), even
+    the darkest tenth of the pixels is brighter than :func:`disc_box`'s threshold
+    (``max(mean / 10, 7)``): an image already cropped to the disc on a grey or bright
+    background (e.g. a Graham-filtered copy), or whose surround is not dark."""
     grey = _grey(image)
     height, width = grey.shape
     threshold = max(float(grey.mean()) / 10.0, MIN_THRESHOLD)
     ph, pw = max(1, round(height * CORNER_SHARE)), max(1, round(width * CORNER_SHARE))
     corners = (grey[:ph, :pw], grey[:ph, -pw:], grey[-ph:, :pw], grey[-ph:, -pw:])
-    return any(float(np.median(c)) <= threshold for c in corners)
+    return any(float(np.percentile(c, 10)) <= threshold for c in corners)
 
 
 def disc_crop(image: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -118,14 +123,14 @@ def disc_crop(image: np.ndarray) -> tuple[np.ndarray, bool]:
     return np.ascontiguousarray(image), box is not None
 
 
-def crop_to_disc(image: np.ndarray, reflect: bool = False) -> tuple[np.ndarray, bool]:
-    """The fundus disc of ``image`` cropped and padded to a square (:func:`pad_to_square`; black,
-    or mirrored with ``reflect``), and whether a disc was found.
+def crop_to_disc(image: np.ndarray) -> tuple[np.ndarray, bool]:
+    """The fundus disc of ``image`` cropped and padded to a black square, and whether a disc was
+    found (the ingest's crop without the Graham filter: :func:`data_prep.cache.cache_rows`).
 
     Without a disc (see :func:`disc_box`) the whole image is padded to a square.
     """
     crop, found = disc_crop(image)
-    return pad_to_square(crop, reflect), found
+    return pad_to_square(crop), found
 
 
 def graham(image: np.ndarray, mask: bool = True,
@@ -155,6 +160,8 @@ def graham(image: np.ndarray, mask: bool = True,
 
 
 def scaled_margins(margins: tuple[int, int, int, int], side: int, size: int) -> tuple[int, int, int, int]:
-    """``margins`` of a square of ``side`` pixels in a copy resized to ``size``: rounded inwards
-    to whole pixels of padding (a pixel half photograph, half padding stays photograph)."""
+    """``margins`` of a square of ``side`` pixels in a copy resized to ``size``: rounded down to
+    whole pixels of padding. Shrinking (``size <= side``, the usual case), a pixel partly
+    photograph stays photograph; enlarging a crop smaller than the cache size, the edge pixel
+    of a margin may hold some photograph (OpenCV interpolates) and is set to 128 with it."""
     return tuple(int(m * size // side) for m in margins)  # type: ignore[return-value]

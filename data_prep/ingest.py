@@ -190,6 +190,7 @@ def _plan(cfg: DataConfig, layout: Layout, sizes: list[int]) -> tuple[Plan, list
         target="gray" if setting == "1" else "native",
         expected_side=1024 if (octa and setting == "1") else 0,
         fundus_crop=cfg.fundus_crop, graham=cfg.graham, graham_mask=cfg.graham_mask,
+        graham_reflect_padding=bool(cfg.fundus_crop and cfg.graham),
         grey_is_chosen=setting == "1" and not octa)
     problems = []
     if cfg.graham and not cfg.fundus_crop:
@@ -665,6 +666,7 @@ def _summary(result: IngestResult, cfg: DataConfig, layout: Layout, plan: Plan,
                      "setting": plan.modality},
         "preprocessing": {"fundus_crop": cfg.fundus_crop, "graham": cfg.graham,
                           "graham_mask": cfg.graham_mask,
+                          "graham_reflect_padding": bool(cfg.fundus_crop and cfg.graham),
                           "reference": "B. Graham, Kaggle Diabetic Retinopathy Detection "
                                        "competition report, 2015"},
         "counts": {

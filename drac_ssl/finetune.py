@@ -1045,7 +1045,8 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
     prep = {**DEFAULT_PREPROCESSING, **(data.preprocessing or {})}
     spec_in = replace(InputSpec.from_config(cfg), source_size=data.source_size,
                       channels=model_spec.in_channels, fundus_crop=bool(prep["fundus_crop"]),
-                      graham=bool(prep["graham"]), graham_mask=bool(prep["graham_mask"]))
+                      graham=bool(prep["graham"]), graham_mask=bool(prep["graham_mask"]),
+                      graham_reflect_padding=bool(prep["graham_reflect_padding"]))
     if ft.image_size > data.source_size:
         print(f"[finetune] warning: finetune.image_size={ft.image_size} is larger than the cached "
               f"source size {data.source_size}: the images are upsampled; set "

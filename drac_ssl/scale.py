@@ -39,8 +39,12 @@ FUNDUS_LAYOUTS = ("aptos", "eyepacs", "idrid", "medmnist")
 """The colour fundus layouts (as :data:`data_prep.layout.FUNDUS_LAYOUTS`)."""
 
 DEFAULT_PREPROCESSING: dict[str, bool] = {"fundus_crop": False, "graham": False,
-                                          "graham_mask": True}
-"""The ingest's fundus preprocessing options when none are recorded (all off)."""
+                                          "graham_mask": True, "graham_reflect_padding": False}
+"""The ingest's fundus preprocessing options when none are recorded (all off).
+``graham_reflect_padding``: with the crop and the Graham filter both on, a crop that is not
+square was padded with its mirror image, the padding set to 128 after filtering
+(:mod:`data_prep.fundus`); False for ingests before that (black padding, filtered as it is),
+so their models are replayed as they were trained."""
 
 
 def prob_columns(num_grades: int) -> tuple[str, ...]:

@@ -35,7 +35,10 @@ if __name__ == "__main__":
         sys.stderr.flush()
         os._exit(130)
 
-    signal.signal(signal.SIGINT, _interrupted_while_starting)
+    # only where Ctrl-C would raise KeyboardInterrupt: a run started with SIGINT ignored (a
+    # background job of a script) keeps ignoring it
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _interrupted_while_starting)
 
 import argparse
 import dataclasses
@@ -674,7 +677,9 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None) -> N
 def main(argv: list[str] | None = None) -> int:
     starting = globals().get("_interrupted_while_starting")  # set when run as a script
     if starting is not None and signal.getsignal(signal.SIGINT) is starting:
-        signal.signal(signal.SIGINT, signal.default_int_handler)  # everything is imported now
+        # everything is imported now: Ctrl-C raises KeyboardInterrupt again (the handler was
+        # installed only in its place)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     parser = argparse.ArgumentParser(
         prog="python -m drac_ssl.train",
         description="Run the drac_ssl pipeline (ingest -> VICReg -> UMM -> CV fine-tune -> export).",

@@ -122,12 +122,17 @@ class InputSpec:
     fundus_crop: bool = False  # the ingest's data.fundus_crop, replayed at inference
     graham: bool = False  # the ingest's data.graham
     graham_mask: bool = True  # the ingest's data.graham_mask
+    graham_reflect_padding: bool = False  # how the ingest padded crops for the filter (scale)
 
     @property
     def ingest_preprocessing(self) -> dict[str, bool]:
-        """The ingest's fundus options this model's images went through."""
-        return {"fundus_crop": self.fundus_crop, "graham": self.graham,
+        """The ingest's fundus options this model's images went through (the padding flag
+        only when on: a model.json without it is replayed with the older black padding)."""
+        prep = {"fundus_crop": self.fundus_crop, "graham": self.graham,
                 "graham_mask": self.graham_mask}
+        if self.graham_reflect_padding:
+            prep["graham_reflect_padding"] = True
+        return prep
 
     @property
     def replays_fundus_preprocessing(self) -> bool:
@@ -141,7 +146,8 @@ class InputSpec:
 
         return CacheOptions(target="gray" if self.channels == 1 else "native", expected_side=0,
                             fundus_crop=self.fundus_crop, graham=self.graham,
-                            graham_mask=self.graham_mask)
+                            graham_mask=self.graham_mask,
+                            graham_reflect_padding=self.graham_reflect_padding)
 
     @classmethod
     def from_config(cls, cfg: Config) -> InputSpec:
@@ -198,7 +204,7 @@ class InputSpec:
             "preprocessing": steps,
             "train_crop_scale": list(self.crop_scale),
         }
-        if self.ingest_preprocessing != DEFAULT_PREPROCESSING:
+        if self.replays_fundus_preprocessing or not self.graham_mask:  # not all off: recorded
             meta["ingest_preprocessing"] = self.ingest_preprocessing
         return meta
 
@@ -214,7 +220,8 @@ class InputSpec:
                    std=tuple(float(v) for v in meta["normalization"]["std"]),
                    crop_scale=(float(crop[0]), float(crop[1])),
                    fundus_crop=bool(prep["fundus_crop"]), graham=bool(prep["graham"]),
-                   graham_mask=bool(prep["graham_mask"]))
+                   graham_mask=bool(prep["graham_mask"]),
+                   graham_reflect_padding=bool(prep["graham_reflect_padding"]))
 
 
 class LinearHead(nn.Module):

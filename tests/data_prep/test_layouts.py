@@ -410,6 +410,7 @@ def test_colour_cache_is_incremental_and_options_rebuild(tmp_path: Path, aptos: 
     cropped = ingest.run(config(root, fundus_crop=True, graham=True), out, verbose=False)
     assert cropped.n_decoded == 25 and any("other decoding options" in n for n in cropped.notes)
     assert summary(cropped)["preprocessing"]["graham"] is True
+    assert summary(cropped)["preprocessing"]["graham_reflect_padding"] is True  # replayed as such
 
 
 # --------------------------------------------------------------------------------------
@@ -605,7 +606,8 @@ def test_graham_on_a_disc_cut_by_the_frame_leaves_no_band_along_the_cut(aptos: l
     framed = np.zeros((side - cut + 40, side + 120, 3), np.uint8)
     framed[:side - cut, 60:60 + side] = disc[cut:]
     size = 128
-    options = CacheOptions(target="native", expected_side=0, fundus_crop=True, graham=True)
+    options = CacheOptions(target="native", expected_side=0, fundus_crop=True, graham=True,
+                           graham_reflect_padding=True)  # what an ingest with both sets
     rows, problems = cache_rows(framed, [size], options, "cut.png")
     row = rows[size].astype(int)
     assert problems == []
@@ -615,10 +617,28 @@ def test_graham_on_a_disc_cut_by_the_frame_leaves_no_band_along_the_cut(aptos: l
     band = np.abs(row[top + 1:top + 4, centre] - 128).mean()  # the rows along the cut
     inside = np.abs(row[size // 2 - 10:size // 2 + 10, centre] - 128).mean()
     assert band < 2.5 * inside  # black padding blurred into them gave a band ~5x the inside
-    # a square crop is filtered as before (no margins)
+    # a square crop is filtered as before (no margins), and so is everything of a model trained
+    # before the mirrored padding (its metadata has no graham_reflect_padding: black padding)
+    def before(image: np.ndarray) -> np.ndarray:
+        return graham(cv2.resize(crop_to_disc(image)[0], (size, size), interpolation=cv2.INTER_AREA))
+
     square, _ = cache_rows(disc, [size], options, "disc.png")
-    np.testing.assert_array_equal(square[size], graham(cv2.resize(crop_to_disc(disc)[0], (size, size),
-                                                                   interpolation=cv2.INTER_AREA)))
+    np.testing.assert_array_equal(square[size], before(disc))
+    old_rows, _ = cache_rows(framed, [size], CacheOptions(target="native", expected_side=0,
+                                                          fundus_crop=True, graham=True), "cut.png")
+    np.testing.assert_array_equal(old_rows[size], before(framed))
+    assert "graham_reflect_padding" not in CacheOptions(fundus_crop=True, graham=True).state()
+    assert options.state()["graham_reflect_padding"] is True  # a cache made before is rebuilt
+    # a model records the padding it was trained with, and is replayed with it
+    from drac_ssl.grading.model import InputSpec
+
+    spec = InputSpec(channels=3, source_size=size, image_size=size, recipe="fundus", mean=(0.5,) * 3,
+                     std=(0.25,) * 3, fundus_crop=True, graham=True, graham_reflect_padding=True)
+    again = InputSpec.from_metadata(spec.to_metadata())
+    assert again.graham_reflect_padding and again.cache_options().graham_reflect_padding
+    older = spec.to_metadata()
+    del older["ingest_preprocessing"]["graham_reflect_padding"]  # a model.json written before
+    assert not InputSpec.from_metadata(older).cache_options().graham_reflect_padding
 
 
 def test_many_findings_of_one_kind_are_grouped_in_print() -> None:
