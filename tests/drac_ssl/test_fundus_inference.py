@@ -49,9 +49,10 @@ def test_crop_and_graham_are_replayed_from_the_recorded_settings(tmp_path: Path)
     result = ingest.run(cfg, tmp_path / "data", verbose=False)
     facts = read_ingest_facts(tmp_path / "data")
     assert result.channels == 3 and facts.channels == 3 and facts.num_grades == 5
-    assert facts.preprocessing == {"fundus_crop": True, "graham": True, "graham_mask": True}
+    assert facts.preprocessing == {"fundus_crop": True, "graham": True, "graham_mask": True,
+                                   "graham_reflect_padding": True}
     spec = InputSpec(channels=3, source_size=32, image_size=24, recipe="fundus",
-                     mean=FUNDUS_MEAN, std=FUNDUS_STD, fundus_crop=True, graham=True)
+                     mean=FUNDUS_MEAN, std=FUNDUS_STD, **facts.preprocessing)  # as fine-tuning records it
     meta = {"input": spec.to_metadata()}
     assert InputSpec.from_metadata(meta["input"]) == spec
     cache = np.load(tmp_path / "data" / "cache" / "32px.npy")
