@@ -193,7 +193,8 @@ def test_scale_facts_from_the_ingest_summary(tmp_path: Path) -> None:
         "channels": {"value": 3}, "preprocessing": {"fundus_crop": True, "graham": False}}))
     facts = read_ingest_facts(tmp_path)
     assert facts.grade_names == ICDR and facts.channels == 3 and facts.recorded
-    assert facts.preprocessing == {"fundus_crop": True, "graham": False, "graham_mask": True}
+    assert facts.preprocessing == {"fundus_crop": True, "graham": False, "graham_mask": True,
+                                   "graham_reflect_padding": False}  # not recorded: the older padding
     assert prob_columns(5) == ("P0", "P1", "P2", "P3", "P4")
     assert grade_names_of({}) == ("Normal", "NPDR", "PDR")
     assert grade_names_of({"class_names": list(ICDR)}) == ICDR
