@@ -130,7 +130,7 @@ def cache_rows(pixels: np.ndarray, sizes: Sequence[int], options: CacheOptions,
                       "copy); left as it is"
                       + ("; data.graham filters it again" if options.graham else ""),
                 "use the original photographs, or set data.fundus_crop=false"
-                + " (and data.graham=false for pre-filtered copies)" * options.graham, "fundus-crop"))
+                + " (and data.graham=false for pre-filtered copies)" * options.graham, "fundus-surround"))
         if options.graham and options.graham_reflect_padding and crop.shape[0] != crop.shape[1]:
             margins = square_margins(*crop.shape[:2])
         pixels = pad_to_square(crop, reflect=margins is not None)

@@ -161,10 +161,19 @@ def shown_with_rest(problems: Sequence[Problem], per_kind: int | None = SHOWN_PE
         yield problem, hidden.get(key) if last[key] == i else None
 
 
+KIND_SUMMARIES = {
+    "fundus-surround": ("these photographs have no dark surround around the fundus disc, so the "
+                        "crop left them as they are: a set already cropped to the disc or "
+                        "pre-filtered needs no data.fundus_crop"),
+}
+"""What the findings of a kind say together, for kinds whose findings are kept without their
+own ``summary`` (the cache state stores each file's findings as (what, fix, severity, kind))."""
+
+
 def more_of_a_kind(hidden: Sequence[Problem]) -> str:
     """``... and N more 'KIND' error(s) of this kind`` and the kind's summary, if any."""
     first = hidden[0]
-    summary = next((p.summary for p in hidden if p.summary), "")
+    summary = next((p.summary for p in hidden if p.summary), "") or KIND_SUMMARIES.get(first.kind, "")
     return (f"... and {len(hidden)} more '{first.kind}' {first.severity}(s) of this kind"
             + (f": {summary}" if summary else ""))
 

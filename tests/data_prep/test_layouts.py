@@ -589,6 +589,10 @@ def test_the_crop_says_when_an_image_has_no_dark_surround(aptos: list) -> None:
     rows, problems = cache_rows(rgb, [64], options, "a.png")
     assert len(problems) == 1 and "no dark surround around the fundus disc" in problems[0].what
     assert "left as it is" in problems[0].what and "graham" not in problems[0].what
+    from data_prep.problems import more_of_a_kind
+
+    assert problems[0].kind == "fundus-surround"  # a cut-short list says what they mean together
+    assert "a set already cropped to the disc or pre-filtered" in more_of_a_kind(problems * 20)
     np.testing.assert_array_equal(rows[64], cv2.resize(rgb, (64, 64), interpolation=cv2.INTER_AREA))
     _, problems = cache_rows(rgb, [64], CacheOptions(target="native", expected_side=0, fundus_crop=True,
                                                       graham=True), "a.png")
