@@ -2,13 +2,15 @@
 
 Both follow B. Graham's winning entry of the Kaggle Diabetic Retinopathy Detection
 competition (2015; competition report "Kaggle Diabetic Retinopathy Detection competition
-report", and his ``preprocessImages.py``): the fundus disc is found where the image is
-brighter than a tenth of its mean, the image is scaled so the disc has a fixed radius
-``r``, and ``4 * img - 4 * GaussianBlur(img, sigma = r / 30) + 128`` (saturated to 0..255,
+report", and his ``preprocessImages.py``): the disc's radius is estimated from the middle
+row, where it is brighter than a tenth of that row's mean, the image is scaled so the disc
+has a fixed radius ``r``, and ``4 * img - 4 * GaussianBlur(img, sigma = r / 30) + 128`` (saturated to 0..255,
 as ``cv2.addWeighted`` does) removes the slowly varying illumination and keeps vessels and
 lesions; everything outside ``0.9 r`` is set to 128.
 
-Here the disc is cropped (:func:`disc_crop`) and padded to a square at full resolution
+Here the disc is the largest region of the whole image brighter than a tenth of the image's
+mean (at least 7, the common APTOS kernels' tolerance: :func:`disc_box`), a 2-D version of that
+estimate that also finds discs cut by the frame; it is cropped (:func:`disc_crop`) and padded to a square at full resolution
 (:func:`pad_to_square`), each cached copy is resized to ``S x S`` and then filtered
 (:func:`graham`) with ``r = S/2``, i.e. ``sigma = S / 60``, so every cache size sees the same
 filter relative to the disc (:func:`data_prep.cache.cache_rows` does the steps).
