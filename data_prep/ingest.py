@@ -666,7 +666,7 @@ def _summary(result: IngestResult, cfg: DataConfig, layout: Layout, plan: Plan,
                      "setting": plan.modality},
         "preprocessing": {"fundus_crop": cfg.fundus_crop, "graham": cfg.graham,
                           "graham_mask": cfg.graham_mask,
-                          "graham_reflect_padding": bool(cfg.fundus_crop and cfg.graham),
+                          "graham_reflect_padding": plan.options.graham_reflect_padding,
                           "reference": "B. Graham, Kaggle Diabetic Retinopathy Detection "
                                        "competition report, 2015"},
         "counts": {

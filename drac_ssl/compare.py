@@ -533,7 +533,7 @@ def compare_runs(paths: Sequence[str | os.PathLike[str]], n_boot: int | None = N
             why = " (finetune.compare_scratch=false)" if off else ""
             notes.append(f"`{label}` has no {BASELINE} variant{why}: no pretrained − {BASELINE} difference.")
             continue
-        baseline_scores: dict[tuple[bytes, int], BootstrapScores] = {}
+        baseline_scores: dict[bytes, BootstrapScores] = {}  # by the images compared
         for variant in run.variants.values():
             if variant.name == BASELINE:
                 continue
@@ -553,7 +553,7 @@ def compare_runs(paths: Sequence[str | os.PathLike[str]], n_boot: int | None = N
             order = {image: i for i, image in enumerate(baseline.ids)}
             at = np.array([order[image] for image in variant.ids], dtype=np.int64)
             # the baseline's resamples on these images are scored once for all its variants
-            key = (at.tobytes(), resamples)
+            key = at.tobytes()
             try:
                 if key not in baseline_scores:
                     baseline_scores[key] = bootstrap_scores(variant.grades, baseline.probs[at],
