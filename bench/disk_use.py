@@ -1,0 +1,82 @@
+"""Disk use of finished run folders -> ``bench/results/disk_use.json``.
+
+    python -m bench.disk_use --run-dir RUN [--run-dir RUN ...] [--skip bundles] [--name disk_use]
+
+For each run folder: the total, each top-level folder, the two checkpoint folders
+(``pretrain/checkpoints``, ``umm/checkpoints``: needed only to resume those stages or for
+``umm.start_from=last|peak|past_peak``) and the fine-tuned weights (``finetune/*/*.safetensors``),
+in MiB (2**20 bytes) of apparent file size. A file with several hard links (the bundle's and
+``run.reuse``'s weights are links to the fine-tuning's) counts once in the total, under the
+first top-level folder that holds it in name order with ``finetune`` first. ``--skip`` leaves
+out top-level folders that are not part of a run (``bundles``: the extra bundles of
+``bench/retinamnist.py``). What the README's "Disk" paragraph cites.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from bench.common import REPO, write_result
+
+MIB = 2 ** 20
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def disk_use(run_dir: Path, skip: tuple[str, ...] = ()) -> dict[str, object]:
+    """The figures of one run folder (see the module docstring)."""
+    tops = sorted((p for p in run_dir.iterdir() if p.name not in skip),
+                  key=lambda p: (p.name != "finetune", p.name))
+    seen: set[tuple[int, int]] = set()
+    per_folder: dict[str, float] = {}
+    for top in tops:
+        size = 0
+        for path in ([top] if top.is_file() else _files(top)):
+            st = path.stat()
+            if (st.st_dev, st.st_ino) not in seen:
+                seen.add((st.st_dev, st.st_ino))
+                size += st.st_size
+        per_folder[top.name] = round(size / MIB, 1)
+
+    def mib(paths: list[Path]) -> float:
+        return round(sum(p.stat().st_size for p in paths) / MIB, 1)
+
+    checkpoints = {f"{stage}/checkpoints": mib(_files(run_dir / stage / "checkpoints"))
+                   for stage in ("pretrain", "umm") if (run_dir / stage / "checkpoints").is_dir()}
+    weights = sorted((run_dir / "finetune").glob("*/*.safetensors"))
+    return {"run_dir": str(run_dir), "skipped": list(skip),
+            "total_mib": round(sum(per_folder.values()), 1), "per_top_level_mib": per_folder,
+            "checkpoints_mib": checkpoints, "checkpoints_total_mib": round(sum(checkpoints.values()), 1),
+            "fine_tuned_weights_mib": mib(weights), "fine_tuned_weight_files": len(weights),
+            "largest_weight_file_mib": round(max((p.stat().st_size for p in weights), default=0) / MIB, 1)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.disk_use", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run-dir", action="append", required=True, metavar="RUN",
+                        help="a finished run folder (repeatable)")
+    parser.add_argument("--skip", action="append", default=[], metavar="NAME",
+                        help="a top-level folder to leave out (repeatable), e.g. bundles")
+    parser.add_argument("--name", default="disk_use")
+    parser.add_argument("--out-dir", default=str(REPO / "bench" / "results"))
+    args = parser.parse_args(argv)
+    runs = [Path(os.path.abspath(r)) for r in args.run_dir]
+    missing = [str(r) for r in runs if not (r / "stages.json").is_file()]
+    if missing:
+        parser.error(f"not a run folder (no stages.json): {', '.join(missing)}")
+    figures = {run.name: disk_use(run, tuple(args.skip)) for run in runs}
+    for name, f in figures.items():
+        print(f"[disk] {name}: {f['total_mib']} MiB, checkpoints {f['checkpoints_total_mib']} MiB, "
+              f"fine-tuned weights {f['fine_tuned_weights_mib']} MiB")
+    write_result(args.name, {"what": "disk use of finished run folders (apparent size, MiB, hard "
+                                     "links counted once)", "runs": figures}, Path(args.out_dir))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
