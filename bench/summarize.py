@@ -177,6 +177,19 @@ def ood_rows(r: dict[str, Any]) -> list[str]:
     return rows
 
 
+def disk_rows(r: dict[str, Any]) -> list[str]:
+    """Disk use: one row per run folder."""
+    rows = []
+    for name, f in (r.get("runs") or {}).items():
+        skipped = f"; without {', '.join(f['skipped'])}/" if f.get("skipped") else ""
+        rows.append(f"| disk use of the finished run folder `{name}` (apparent size, hard links once"
+                    f"{skipped}) | {f.get('total_mib')} MiB in all; pretrain + umm checkpoints "
+                    f"{f.get('checkpoints_total_mib')} MiB; fine-tuned weights "
+                    f"{f.get('fine_tuned_weights_mib')} MiB ({f.get('fine_tuned_weight_files')} files) | "
+                    f"{_device(r)} | {_date(r)} | `{r.get('command')}` |")
+    return rows
+
+
 def threads_rows(r: dict[str, Any]) -> list[str]:
     names = {"predict": "one ResNet-18 prediction, one 224 x 224 px grey image",
              "train_step": "one ResNet-18 training step, batch 32 x 64 px"}
@@ -582,6 +595,8 @@ def render(results_dir: Path = RESULTS) -> str:
             lines += threads_rows(record)
         elif name == "ood_check":
             lines += ood_rows(record)
+        elif name == "disk_use":
+            lines += disk_rows(record)
         elif name == "retinamnist":
             lines += retinamnist_rows(record)
         elif name.startswith(("umm_ablation", "umm_protocol_", "low_label_", "layer_clusters_", "retinamnist_")):

@@ -159,3 +159,14 @@ def test_retinamnist_table_shows_the_paired_differences_to_scratch() -> None:
     text = "\n".join(retinamnist_table({"variants": {"scratch": m}, "pretrained_minus_scratch": {"vicreg": {
         "accuracy": d, "auc_ovr": d, "qwk": d}}, "umm_minus_vicreg": {"accuracy": d, "auc_ovr": d, "qwk": d}}))
     assert "VICReg + UMM - VICReg: +0.004 (-0.010..+0.020)" in text
+
+
+def test_disk_use_row_names_the_run_and_its_parts() -> None:
+    from bench.summarize import disk_rows
+
+    record = {"command": "python -m bench.disk_use --run-dir x", "device": "CPU", "date_utc": "2026-12-01T00:00:00",
+              "runs": {"default": {"skipped": ["bundles"], "total_mib": 780.5, "checkpoints_total_mib": 389.0,
+                                   "fine_tuned_weights_mib": 94.1, "fine_tuned_weight_files": 18}}}
+    row = disk_rows(record)[0]
+    assert "`default`" in row and "without bundles/" in row and "780.5 MiB in all" in row
+    assert "checkpoints 389.0 MiB" in row and "94.1 MiB (18 files)" in row
