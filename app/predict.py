@@ -218,8 +218,8 @@ class Predictor:
             text += "; no heatmap"
         profile = self.bundle.input_profile
         text += ("; images unlike the training images are flagged (an out-of-distribution check "
-                 f"against {profile.n_images} of them)" if profile is not None else
-                 "; no out-of-distribution check in this bundle")
+                 f"against {profile.n_images} of them" + (f"; {profile.caveat()})" if profile.few_images else ")")
+                 if profile is not None else "; no out-of-distribution check in this bundle")
         return text + "."
 
     def probabilities(self, images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

@@ -328,6 +328,9 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool, device: st
               f"version, or without the ingest cache): images unlike its training images are graded "
               f"without a word. Rebuild it from its run folder to have one: python -c \"from "
               f"drac_ssl.grading.bundle import build_bundle; build_bundle('RUN')\"", file=sys.stderr)
+    elif bundle.input_profile.few_images:
+        print(f"note: the out-of-distribution check of {bundle.path}: {bundle.input_profile.caveat()}",
+              file=sys.stderr)
     chance = chance_warning(bundle.metadata.get("cv_metrics") or {})  # the stage's caveat, same rule
     if chance:
         print(f"warning: {chance}", file=sys.stderr)

@@ -277,7 +277,7 @@ def _model_card(meta: dict[str, Any]) -> str:
                     f"do, measured on the model's own features and the image's coarse layout of "
                     f"brightness and colour ({profile.get('how')}). It catches images of another "
                     f"kind, not lesions the model misreads: an unflagged image may still be "
-                    f"graded badly.")
+                    f"graded badly." + (f" **Weak for this bundle:** {profile['caveat']}." if profile.get("weak") else ""))
     else:
         ood_line = (f"Images unlike the training data ({unlike}) are graded without warning: this "
                     f"bundle has no out-of-distribution check ({profile.get('why') or 'built by an older version'}).")
@@ -563,7 +563,9 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
             profile.save(tmp / PROFILE_FILE)
             meta["input_profile"] = {"file": PROFILE_FILE, "how": profile.describe(),
                                      "threshold": profile.threshold, "percentile": profile.percentile,
-                                     "margin": profile.margin, "images": profile.n_images}
+                                     "margin": profile.margin, "images": profile.n_images,
+                                     "dimensions": profile.dimensions, "weak": profile.few_images,
+                                     "caveat": profile.caveat()}
         else:
             meta["input_profile"] = {"file": None, "why": why_not}
         atomic_write_json(tmp / "metadata.json", meta)

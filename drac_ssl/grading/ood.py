@@ -121,8 +121,32 @@ class InputProfile:
                 f"layout of brightness and colour). Its grade may mean nothing. Check that it is "
                 f"the same kind of image, taken and framed like those.")
 
+    @property
+    def dimensions(self) -> int:
+        """``D``: the numbers compared per image (``feature_dim + channels * GRID**2``)."""
+        return int(self.location.size)
+
+    @property
+    def few_images(self) -> bool:
+        """Fitted on fewer training images than :attr:`dimensions`: the covariance is then
+        mostly the shrinkage target, and the check was validated only with more images than
+        numbers (611 and 1,200 images for 576 and 704 numbers, ``bench/results/ood_check.json``).
+        A new-user trial's bundle of 25 fundus photographs (704 numbers) did not flag a flat
+        grey picture, which it scored nearer its training images than a real photograph."""
+        return self.n_images < self.dimensions
+
+    def caveat(self) -> str:
+        """``""``, or the sentence that says the check is weak (:attr:`few_images`)."""
+        if not self.few_images:
+            return ""
+        return (f"the check is weak here: it was fitted on {self.n_images} training images for "
+                f"{self.dimensions} numbers per image, and it was validated only with more images "
+                f"than numbers; it can miss images of another kind (a flag still means unlike the "
+                f"training images; no flag means little)")
+
     def describe(self) -> str:
-        """One line for the model card and ``metadata.json``."""
+        """One line for the model card and ``metadata.json`` (:meth:`caveat` says separately
+        when the check is weak)."""
         return (f"squared Mahalanobis distance of the first fold model's {self.feature_dim} backbone "
                 f"features and the {GRID} x {GRID} average-pooled model input to those of the "
                 f"{self.n_images} labelled training images (Ledoit-Wolf covariance); flagged above "

@@ -357,6 +357,7 @@ def test_images_unlike_the_training_images_are_flagged_before_the_grade(tmp_path
     (bundle_dir / "metadata.json").write_text(json.dumps(meta))
     predictor = Predictor(bundle_dir)
     assert "images unlike the training images are flagged" in predictor.describe()
+    assert "fitted on 40 training images for 576 numbers per image" in predictor.describe()  # weak
 
     stripes = np.zeros((128, 128), np.uint8)
     stripes[:, ::16] = 255

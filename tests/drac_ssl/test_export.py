@@ -120,6 +120,9 @@ def test_bundle_metadata_and_model_card(exported_run: Path) -> None:
     assert (exported_run / "bundle" / "input_profile.npz").is_file()
     assert "flagged before its grade as unlike the training images when it lies more than 2 times as far" in card
     assert "all but 1 % of the training images" in card and "graded without warning" not in card
+    # 30 images for 512 features + 64 pooled cells: the card says the check is weak
+    assert meta["input_profile"]["weak"] and meta["input_profile"]["dimensions"] == 576
+    assert "**Weak for this bundle:** the check is weak here: it was fitted on 30 training images for 576" in card
 
 
 def test_the_bundle_flags_images_unlike_the_training_images(exported_run: Path) -> None:
@@ -640,6 +643,7 @@ def test_command_line_names_blank_images_and_says_when_a_bundle_has_no_check(
     assert "1 of the 3 image(s) is blank or near-constant: black.png" in line
     assert "1 blank (see the warning)" in captured.out and len(_submission(tmp_path / "x.csv")) == 3
     assert "no out-of-distribution check" not in captured.err
+    assert "the check is weak here: it was fitted on 30 training images for 576 numbers" in captured.err
 
     old = tmp_path / "old_bundle"  # built before the check existed: no input_profile
     shutil.copytree(exported_run / "bundle", old)

@@ -71,6 +71,15 @@ def test_like_images_are_rarely_flagged_and_unlike_ones_always() -> None:
     assert "Unlike the training images" in text and "800 colour fundus photographs" in text
     how = profile.describe()
     assert "2 x the 99th percentile" in how and f"{FEATURES} backbone features" in how
+    assert profile.dimensions == FEATURES + 3 * 64 and not profile.few_images and profile.caveat() == ""
+
+
+def test_a_profile_of_fewer_images_than_numbers_says_it_is_weak() -> None:
+    x = _inputs(20, seed=0)  # 20 images, FEATURES + 3 x 64 numbers each (a trial's 25-photo bundle)
+    profile = fit_input_profile(_pairs(x[:10], x[10:]))
+    assert profile.n_images == 20 < profile.dimensions and profile.few_images
+    caveat = profile.caveat()
+    assert "weak" in caveat and f"20 training images for {profile.dimensions} numbers" in caveat
 
 
 def test_the_threshold_comes_from_held_out_distances_not_in_sample_ones() -> None:
