@@ -411,6 +411,8 @@ def backbone_metadata(cfg: Config, data: PretrainData, history: list[dict[str, A
             "recipe": pc.augment.recipe,
         },
         "training_data": data.description,
+        # the backbone's starting weights (pretrain.backbone.weights): "" = random initialisation
+        "initial_weights": pc.backbone.weights,
         "data": data.facts or {"channels": data.channels},
         "best_epoch": best_epoch,
         "metrics": {k: best.get(k) for k in (*TERMS, *MONITOR_KEYS, "knn_top1") if k in best},
@@ -599,7 +601,10 @@ def run(cfg: Config, run_dir: str | Path, data: PretrainData | None = None,
     loss_fn = VICRegLoss.from_config(pc.loss, gather=gather_with_grad if dist.world_size > 1 else None)
     task = _VICRegTraining(cfg, model, optimizer, loss_fn, data, device, bf16, channels_last, dist)
     task.ckpt_dir = engine.ckpt_dir
-    engine.resume(task, map_location=device)
+    resumed = engine.resume(task, map_location=device)
+    if pc.backbone.weights and not resumed and dist.is_main:
+        print(f"[pretrain] the backbone starts from {pc.backbone.weights} (pretrain.backbone.weights); "
+              f"the expander starts random")
 
     train_model: nn.Module = model
     if dist.world_size > 1:

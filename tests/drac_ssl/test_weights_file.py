@@ -321,6 +321,28 @@ def test_train_cli_reports_an_unloadable_checkpoint_as_one_error_line(
     assert "torch.save(obj['teacher']" in err
 
 
+def test_pretraining_from_a_weights_file_says_so_and_records_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from drac_ssl import train
+
+    torch.manual_seed(0)
+    path = tmp_path / "cifar_init.pt"
+    torch.save(Backbone("resnet18", in_channels=1, cifar_stem=True).state_dict(), path)
+    make_fake_ingest(tmp_path / "runs" / "w")
+    args = ["run.out_dir=" + str(tmp_path / "runs"), "run.name=w", "run.stages=[pretrain]",
+            "run.device=cpu", "pretrain.backbone.weights=" + str(path), "pretrain.epochs=2",
+            "pretrain.max_steps_per_epoch=1", "pretrain.augment.source_size=48",
+            "pretrain.augment.image_size=16", "pretrain.backbone.cifar_stem=true",
+            "pretrain.num_workers=0", "pretrain.batch_size=4", "pretrain.monitor_images=0"]
+    assert train.main(args) == 0
+    out = capsys.readouterr().out
+    assert f"[pretrain] the backbone starts from {path} (pretrain.backbone.weights)" in out
+    meta = json.loads((tmp_path / "runs" / "w" / "pretrain" / "metadata.json").read_text())
+    assert meta["initial_weights"] == str(path)
+
+
 def test_pickle_cut_short_inside_the_archive_is_called_damaged(tmp_path: Path) -> None:
     buf = io.BytesIO()
     torch.save({"state_dict": tiny_state(18)}, buf)
