@@ -102,6 +102,7 @@ class IngestResult:
     seconds: float = 0.0
     grade_names: tuple[str, ...] = ("Normal", "NPDR", "PDR")  # grades 0..K-1
     channels: int = 1  # of the cache arrays: (N, S, S) for 1, (N, S, S, 3) for 3
+    preprocessing: tuple[str, ...] = ()  # the fundus options applied to the cached copies, in words
 
 
 @dataclass
@@ -476,6 +477,15 @@ def _counts(entries: Sequence[ImageEntry], k: int) -> tuple[dict[int, int], dict
     return per_grade, {s: per_split.get(s, 0) for s in ("train", "test")}, dict(sorted(per_fold.items()))
 
 
+def _preprocessing_words(cfg: DataConfig) -> tuple[str, ...]:
+    """``data.fundus_crop`` / ``data.graham`` in words, in the order the cache applies them."""
+    words = ["cropped to the fundus disc and padded to a square"] if cfg.fundus_crop else []
+    if cfg.graham:
+        words.append("Graham local-mean subtraction" + (" (reflect padding)" if cfg.fundus_crop else "")
+                     + (", grey (128) outside 90 % of the disc radius" if cfg.graham_mask else ""))
+    return tuple(words)
+
+
 def format_summary(result: IngestResult) -> str:
     """The table printed at the end: counts per grade, split and fold; warnings."""
     grades = range(len(result.grade_names))
@@ -495,6 +505,8 @@ def format_summary(result: IngestResult) -> str:
                  f"{result.seconds:.1f} s")
     lines.append(f"grades: {describe(result.grade_names)}   channels: {result.channels} "
                  f"({'RGB' if result.channels == 3 else 'grey'})")
+    if result.preprocessing:
+        lines.append(f"preprocessing of the cached copies: {', then '.join(result.preprocessing)}")
     kinds = Counter((p.severity, p.kind or "other") for p in result.findings)  # as the JSON
     if kinds:
         lines.append("findings by kind: " + ", ".join(
@@ -586,6 +598,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill) -> In
             n_reused=sum(not e.record.decoded for e in entries),
             grade_names=plan.grade_names,
             channels=channels,
+            preprocessing=_preprocessing_words(cfg),
         )
         result.seconds = time.perf_counter() - start
         atomic_write_json(result.summary_path,

@@ -411,6 +411,11 @@ def test_colour_cache_is_incremental_and_options_rebuild(tmp_path: Path, aptos: 
     assert cropped.n_decoded == 25 and any("other decoding options" in n for n in cropped.notes)
     assert summary(cropped)["preprocessing"]["graham"] is True
     assert summary(cropped)["preprocessing"]["graham_reflect_padding"] is True  # replayed as such
+    # the console summary says what was done to the cached copies (only when something was)
+    assert ("preprocessing of the cached copies: cropped to the fundus disc and padded to a square, "
+            "then Graham local-mean subtraction (reflect padding), grey (128) outside 90 % of the disc radius"
+            ) in ingest.format_summary(cropped)
+    assert "preprocessing" not in ingest.format_summary(first)
 
 
 # --------------------------------------------------------------------------------------
