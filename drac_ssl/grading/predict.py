@@ -51,6 +51,7 @@ import torch
 from torch import Tensor, nn
 
 from data_prep.cache import cache_rows, resize_gray
+from data_prep.problems import Problem
 from data_prep.validate import convert_channels, inspect_image
 from drac_ssl.augment import EvalDataset
 from drac_ssl.grading.model import FEATURE_STAGE, GradingModel, InputSpec
@@ -64,6 +65,7 @@ __all__ = [
     "FLIP_NAMES",
     "TTA_FLIPS",
     "GradedImages",
+    "ImageReadError",
     "conform_channels",
     "ensemble_outputs",
     "grade_images",
@@ -90,6 +92,17 @@ PREDICT_BATCH = 64  # views per forward pass: 16 images x 4 flips (predict_raw's
 # Reading and preprocessing images
 
 
+class ImageReadError(ValueError):
+    """An image file that cannot be decoded (:func:`read_image`). ``str(exc)``: the problems
+    as ``PATH: what is wrong -> what to do`` lines joined by "; "; ``problems``: the same as
+    :class:`data_prep.problems.Problem` objects (``path``, ``what``, ``fix``), for a caller
+    that lists them apart (``python -m drac_ssl.export --skip-unreadable``)."""
+
+    def __init__(self, message: str, problems: Sequence[Problem] = ()) -> None:
+        super().__init__(message)
+        self.problems = list(problems)
+
+
 def read_image_any(path: str | os.PathLike[str]) -> np.ndarray:
     """An image file (PNG, JPEG, TIFF, BMP; grey, RGB/RGBA or 16-bit) as uint8 grey ``(H, W)``.
 
@@ -107,15 +120,17 @@ def read_image(path: str | os.PathLike[str], channels: int) -> tuple[np.ndarray,
 
     Decoded like the ingest (:func:`data_prep.validate.inspect_image`: orientation, 16-bit
     -> 8-bit, palette / alpha ...). Raises FileNotFoundError for a missing file and
-    ValueError (what is wrong, how to fix it) for an unreadable one.
+    :class:`ImageReadError` (a ValueError: what is wrong, how to fix it; its ``problems``
+    the same one by one) for an unreadable one.
     """
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"{p}: no such image file")
     decoded = inspect_image(p.read_bytes(), str(p), channels=None, expected_side=None)
     if decoded.pixels is None:
-        raise ValueError("; ".join(problem.line for problem in decoded.problems)
-                         or f"{p}: cannot be decoded as an image")
+        fatal = [q for q in decoded.problems if q.severity == "error"] or decoded.problems
+        raise ImageReadError("; ".join(problem.line for problem in decoded.problems)
+                             or f"{p}: cannot be decoded as an image", fatal)
     return conform_channels(decoded.pixels, channels, p.name, colour=decoded.colour)
 
 

@@ -239,6 +239,64 @@ def test_command_line_grades_a_folder_and_checks_files(exported_run: Path, tmp_p
         assert err.startswith("error:") and "Traceback" not in err
 
 
+def test_unreadable_files_write_nothing_unless_skip_unreadable_grades_the_rest(
+        exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    test_dir = exported_run / "images" / "test"
+    folder = _test_images_and(exported_run, tmp_path / "clinic", 6, "a_cut.png", np.zeros((64, 64), np.uint8))
+    (folder / "a_cut.png").write_bytes((folder / "a_cut.png").read_bytes()[:60])  # truncated
+    with pytest.raises(predict.ImageReadError) as raised:
+        predict.read_image(folder / "a_cut.png", 3)
+    assert raised.value.problems and all(p.what and p.fix for p in raised.value.problems)
+    out = tmp_path / "grades.csv"
+    record = export.skipped_record_path(out)
+    assert record == tmp_path / "grades.skipped.json"
+    record.write_text("{}")  # a record left by an earlier run: a strict success removes it
+    capsys.readouterr()
+    # the default: a submission missing a case is invalid, so nothing is written
+    assert export.main([str(exported_run), "--images", str(folder), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: 1 of the 7 image(s) cannot be read (nothing written)")
+    assert "a_cut.png: truncated PNG" in err and "-> re-copy" in err
+    fix = err.splitlines()[-1]
+    assert fix.startswith("  fix:") and "move them out of the folder" in fix and "--skip-unreadable" in fix
+    assert not out.exists()
+    # --skip-unreadable: the six readable images graded exactly as in a complete run
+    assert export.main([str(exported_run), "--images", str(folder), "--out", str(out),
+                        "--skip-unreadable"]) == export.EXIT_SKIPPED == 3
+    captured = capsys.readouterr()
+    assert [x for x in captured.err.splitlines() if x.startswith("skipped:")] == [
+        x for x in captured.err.splitlines() if "a_cut.png" in x] and "skipped: " in captured.err
+    last = captured.out.splitlines()[-1]
+    assert last.startswith("INCOMPLETE: 1 unreadable image(s) skipped") and "not a complete submission" in last
+    assert captured.out.startswith("INCOMPLETE: 6 of the 7 image(s) graded")
+    assert out.read_text() == (exported_run / "export" / "submission.csv").read_text()
+    said = json.loads(record.read_text())
+    assert said["complete"] is False and said["graded"] == 6
+    assert [(s["file"], s["problem"].split(" (")[0]) for s in said["skipped"]] == [("a_cut.png", "truncated PNG")]
+    assert said["skipped"][0]["fix"]
+    # a submission check against the folder sees the missing case, and names the record
+    assert export.main(["--check", str(out), "--images", str(folder)]) == 1
+    captured = capsys.readouterr()
+    assert "image 'a_cut.png' has no row" in captured.out and str(record) in captured.err
+    # nothing unreadable: exit 0 and a record that says so
+    assert export.main([str(exported_run), "--images", str(test_dir), "--out", str(out),
+                        "--skip-unreadable"]) == 0
+    assert json.loads(record.read_text())["complete"] is True and "OK: 6" in capsys.readouterr().out
+    # a strict run rewriting the CSV removes the record of an earlier one
+    assert export.main([str(exported_run), "--images", str(test_dir), "--out", str(out)]) == 0
+    assert not record.exists()
+    # nothing readable at all: nothing written, even with the option
+    only_bad = tmp_path / "bad"
+    only_bad.mkdir()
+    shutil.copy(folder / "a_cut.png", only_bad / "a_cut.png")
+    assert export.main([str(exported_run), "--images", str(only_bad), "--out", str(tmp_path / "n.csv"),
+                        "--skip-unreadable"]) == 2
+    assert not (tmp_path / "n.csv").exists()
+    with pytest.raises(SystemExit):
+        export.main(["--help"])
+    assert "NOT a complete submission" in " ".join(capsys.readouterr().out.split())
+
+
 def test_command_line_warns_like_the_stage_when_no_better_than_chance(
         exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     test_dir = exported_run / "images" / "test"
