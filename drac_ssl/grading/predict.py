@@ -66,8 +66,10 @@ __all__ = [
     "TTA_FLIPS",
     "GradedImages",
     "ImageReadError",
+    "COLOUR_FILE_MODES",
     "conform_channels",
     "ensemble_outputs",
+    "grey_for_colour_model",
     "grade_images",
     "input_spec_of",
     "model_channels",
@@ -131,7 +133,28 @@ def read_image(path: str | os.PathLike[str], channels: int) -> tuple[np.ndarray,
         fatal = [q for q in decoded.problems if q.severity == "error"] or decoded.problems
         raise ImageReadError("; ".join(problem.line for problem in decoded.problems)
                              or f"{p}: cannot be decoded as an image", fatal)
-    return conform_channels(decoded.pixels, channels, p.name, colour=decoded.colour)
+    return conform_channels(decoded.pixels, channels, p.name, colour=decoded.colour,
+                            mode=decoded.mode)
+
+
+COLOUR_FILE_MODES = ("RGB", "RGBA", "CMYK", "YCbCr")
+"""PIL pixel formats of a colour file: a grey picture in one (its channels identical) was
+saved as colour, not a grey file (:func:`grey_for_colour_model`)."""
+
+
+def grey_for_colour_model(mode: str = "") -> str:
+    """The warning for a grey picture given to a colour (3-channel) model, the same words in
+    the export command (after ``NAME: ``) and the app. ``mode``: the file's PIL pixel format;
+    one of :data:`COLOUR_FILE_MODES` means a colour file whose three channels are identical
+    (read as they are), anything else ("" for an array) a grey file replicated into three
+    channels, as the ingest replicates grey files of a colour data set."""
+    first = ("No colour: the file's three channels are identical (a grey picture saved as "
+             "colour), read as they are" if mode in COLOUR_FILE_MODES else
+             "Grey image: replicated to 3 identical channels for this colour model, as the "
+             "ingest does for grey files of a colour data set")
+    return (f"{first}. The model was trained on colour photographs: if this is another kind of "
+            "image (an OCTA scan, a red-free photograph), its grade is outside what the model saw "
+            "and may mean nothing.")
 
 
 def model_channels(metadata: dict[str, Any]) -> int:
@@ -141,7 +164,7 @@ def model_channels(metadata: dict[str, Any]) -> int:
 
 
 def conform_channels(image: np.ndarray, channels: int, name: str = "image",
-                     colour: bool | None = None) -> tuple[np.ndarray, list[str]]:
+                     colour: bool | None = None, mode: str = "") -> tuple[np.ndarray, list[str]]:
     """``image`` (uint8 grey ``(H, W)`` / ``(H, W, 1)`` or RGB ``(H, W, 3)``) in the model's
     ``channels`` and a warning for each conversion; never converts silently.
 
@@ -151,11 +174,14 @@ def conform_channels(image: np.ndarray, channels: int, name: str = "image",
     * colour image, grey model (1 channel): converted to its luminance (ITU-R BT.601) with a
       warning; an RGB file whose three channels are identical loses nothing (no warning);
     * grey image, colour model (3 channels): replicated into three identical channels with
-      a warning: the model was trained on colour photographs, and a grey image is outside
-      what it saw (its grade is graded anyway, and says so).
+      a warning (:func:`grey_for_colour_model`): the model was trained on colour photographs,
+      and a grey image is outside what it saw (its grade is graded anyway, and says so). The
+      warning tells a grey file (replicated) from a colour file whose three channels are
+      identical (read as they are) by ``mode``.
 
-    ``colour``: whether the channels differ (default: computed). Raises ValueError for an
-    array that is not uint8 grey or RGB.
+    ``colour``: whether the channels differ (default: computed). ``mode``: the PIL pixel
+    format of the file the image was decoded from ("" for an array: a grey file). Raises
+    ValueError for an array that is not uint8 grey or RGB.
     """
     array = np.asarray(image)
     if array.ndim == 3 and array.shape[2] == 1:
@@ -179,11 +205,7 @@ def conform_channels(image: np.ndarray, channels: int, name: str = "image",
         return converted, [f"{name}: colour image converted to grey (luminance, ITU-R BT.601) for "
                            f"this 1-channel model, as the ingest converts colour files of a grey "
                            f"data set; the model never saw colour"]
-    return converted, [f"{name}: grey image replicated to 3 identical channels for this colour "
-                       f"model, as the ingest does for grey files of a colour data set. The model "
-                       f"was trained on colour photographs: if this is another kind of image (an "
-                       f"OCTA scan, a red-free photograph), its grade is outside what the model "
-                       f"saw and may mean nothing"]
+    return converted, [f"{name}: {grey_for_colour_model(mode)}"]
 
 
 @functools.lru_cache(maxsize=8)
