@@ -28,7 +28,9 @@ Images whose channels differ from the model's are converted like the ingest conv
 (colour -> luminance for a grey model; grey -> three identical channels for a colour model),
 each with a warning printed before the summary line
 (:func:`drac_ssl.grading.predict.conform_channels`); the ingest's fundus crop and Graham
-filter, when the data had them, are replayed on every image. A bundle with no evidence of
+filter, when the data had them, are replayed on every image. An image whose shorter side is
+below half the model's input size is graded with a warning (upscaled, the grade is
+unreliable: :func:`drac_ssl.grading.predict.small_image_warning`, the app's words too). A bundle with no evidence of
 grading better than chance (its out-of-fold QWK 95% CI reaches 0:
 :func:`drac_ssl.grading.bundle.chance_warning`, the rule of the stage, the report, the model
 card and the app) gets that warning on stderr too; the CSV and the exit code are unchanged.
@@ -333,6 +335,7 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool, device: st
     graded_files: list[Path] = []
     warnings: list[str] = []
     probs_parts, grade_parts, flag_parts, blank_parts = [], [], [], []
+    image_warnings: list[list[str]] = []  # per graded image: e.g. far smaller than the model's input
     for start in range(0, len(files), PREDICT_CHUNK):
         chunk: list[np.ndarray] = []
         for path in files[start:start + PREDICT_CHUNK]:
@@ -350,6 +353,7 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool, device: st
             probs_parts.append(graded.probs)
             grade_parts.append(graded.classes)
             blank_parts.append(graded.blank)
+            image_warnings += graded.warnings
             if graded.unlike is not None:
                 flag_parts.append(graded.unlike)
     record = skipped_record_path(out)
@@ -381,6 +385,10 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool, device: st
         print(f"skipped: {problem.line}", file=sys.stderr)
     for line in warnings:
         print(f"warning: {line}", file=sys.stderr)
+    for case, said in zip(cases, image_warnings, strict=True):
+        for line in said:
+            print(f"warning: {case}: {line}", file=sys.stderr)
+    n_small = sum(1 for said in image_warnings if said)
     blank = np.concatenate(blank_parts)
     unlike = np.concatenate(flag_parts) if flag_parts else None
     for line in (_unlike_line(unlike, cases), _blank_line(blank, cases)):
@@ -404,6 +412,8 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool, device: st
     converted += (f", {int(unlike.sum())} unlike the training images (see the warning)"
                   if unlike is not None and unlike.any() else "")
     converted += f", {int(blank.sum())} blank (see the warning)" if blank.any() else ""
+    converted += (f", {n_small} far smaller than the model's input (see the warnings)"
+                  if n_small else "")
     rule = ("the most probable grade" if bundle.calibration.decision == "argmax" else
             "the expected grade cut at QWK-tuned thresholds, so not always the largest P")
     status = "PROBLEMS" if issues else "INCOMPLETE" if skipped else "OK"

@@ -42,7 +42,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -80,6 +80,7 @@ __all__ = [
     "profile_features",
     "read_image",
     "read_image_any",
+    "small_image_warning",
     "tta_views",
     "unlike_training_images",
 ]
@@ -218,8 +219,31 @@ def input_spec_of(metadata: dict[str, Any]) -> InputSpec:
     return InputSpec.from_metadata(metadata["input"] if "input" in metadata else metadata)
 
 
+SMALL_IMAGE_FRACTION = 0.5
+"""An image whose shorter side is below this fraction of the model's input size (the
+``image_size`` its training fed it, ``metadata.json``'s ``input.size``) is warned about:
+enlarged more than 2x, it holds less detail than any image the model learnt from. A RetinaMNIST
+model (28 px) warns below 14 px, the default job's (64 px) below 32, DRAC's (224 px) below
+112; an image at the training size never warns."""
+
+
+def small_image_warning(shape: Sequence[int], metadata: dict[str, Any]) -> str:
+    """The warning for an image of ``shape`` (``(H, W[, C])``, pixels) much smaller than the
+    input of the model of ``metadata`` (a bundle's ``metadata.json`` or its ``input``
+    section): its shorter side below :data:`SMALL_IMAGE_FRACTION` of the model's input size.
+    "" otherwise. The same words in the export command (after ``NAME: ``), ``grade_images``
+    (:attr:`GradedImages.warnings`) and the app (:func:`preprocess_image` says it to all)."""
+    h, w = int(shape[0]), int(shape[1])
+    size = input_spec_of(metadata).image_size
+    if min(h, w) >= SMALL_IMAGE_FRACTION * size:
+        return ""
+    return (f"{w}x{h} px, far below the {size} px the model was trained on (its input size; "
+            f"warned below half of it): upscaled {size / max(1, min(h, w)):.0f}x, the grade is "
+            f"unreliable")
+
+
 def preprocess_image(image: np.ndarray, metadata: dict[str, Any], ingested: bool = False,
-                     notes: list[str] | None = None) -> Tensor:
+                     notes: list[str] | None = None, warnings: list[str] | None = None) -> Tensor:
     """One uint8 image in the model's channels (grey ``(H, W)`` or RGB ``(H, W, 3)``) -> the
     model input ``(C, S, S)`` float32.
 
@@ -232,7 +256,9 @@ def preprocess_image(image: np.ndarray, metadata: dict[str, Any], ingested: bool
     row of the ingest cache (already that copy; it must be at the source size).
     ``metadata``: a bundle's ``metadata.json`` (or its ``input`` section). ``notes``: a list
     that receives what the replayed ingest preprocessing found, as the ingest would have
-    warned (e.g. no fundus disc found, so the image was padded, not cropped).
+    warned (e.g. no fundus disc found, so the image was padded, not cropped). ``warnings``: a
+    list that receives :func:`small_image_warning` for an image much smaller than the model's
+    input (never for an ingested row).
 
     Raises ValueError for an image in other channels than the model's (convert it
     explicitly with :func:`conform_channels` or read it with :func:`read_image`, which say
@@ -252,6 +278,10 @@ def preprocess_image(image: np.ndarray, metadata: dict[str, Any], ingested: bool
             f"convert colour and grey like the ingest and say so")
     spec = input_spec_of(metadata)
     size = (spec.source_size, spec.source_size)
+    if warnings is not None and not ingested:
+        small = small_image_warning(array.shape, metadata)
+        if small:
+            warnings.append(small)
     if ingested:
         if array.shape[:2] != size:
             raise ValueError(f"an ingest cache row must be {size[0]} x {size[1]} px (the model's "
@@ -504,22 +534,29 @@ class GradedImages:
     :func:`unlike_training_images`); ``blank`` ``(n,)`` bool, blank or near-constant images
     (:func:`data_prep.validate.is_blank`: nothing to grade); ``distance`` ``(n,)`` float64,
     each image's distance from the training images that ``unlike`` compares with the
-    bundle's threshold (None with ``unlike``)."""
+    bundle's threshold (None with ``unlike``); ``warnings``: per image, what makes its grade
+    doubtful in the image itself (:func:`small_image_warning`; an empty list for most)."""
 
     probs: np.ndarray
     classes: np.ndarray
     unlike: np.ndarray | None
     blank: np.ndarray
     distance: np.ndarray | None = None
+    warnings: list[list[str]] = field(default_factory=list)
 
 
 def grade_images(bundle: Bundle, images: Sequence[np.ndarray], tta: bool = True,
                  ingested: bool = False) -> GradedImages:
     """Grade uint8 images in the model's channels and check them, preprocessing each once:
     :func:`predict_images`' probabilities and grades, the out-of-distribution check of
-    :func:`unlike_training_images` and the blank-image test, for the export command, the
-    export stage and the app's batch tab. The check reads the first fold model's features
-    from the grading's own backbone pass (:attr:`EnsembleOutput.features`): no second pass."""
+    :func:`unlike_training_images`, the blank-image test and the warning for an image much
+    smaller than the model's input (:func:`small_image_warning`, in
+    :attr:`GradedImages.warnings`), for the export command, the export stage and the app's
+    batch tab. The check reads the first fold model's features from the grading's own
+    backbone pass (:attr:`EnsembleOutput.features`): no second pass.
+
+    Reading files is the caller's: pass what :func:`read_image` returned for the files it
+    could read (it raises for an unreadable one)."""
     from data_prep.validate import is_blank
 
     images = _image_list(images)
@@ -530,13 +567,15 @@ def grade_images(bundle: Bundle, images: Sequence[np.ndarray], tta: bool = True,
         return GradedImages(np.zeros((0, k)), np.zeros(0, dtype=np.int64),
                             np.zeros(0, dtype=bool) if checked else None, blank,
                             np.zeros(0) if checked else None)
-    inputs = torch.stack([preprocess_image(image, bundle.metadata, ingested) for image in images])
+    warnings: list[list[str]] = [[] for _ in images]
+    inputs = torch.stack([preprocess_image(image, bundle.metadata, ingested, warnings=said)
+                          for image, said in zip(images, warnings, strict=True)])
     profile = bundle.input_profile
     out = ensemble_outputs(bundle, inputs, tta, keep_features=profile is not None)
     probs, _, classes = bundle.calibration.decide(out.raw)
     if profile is None:
-        return GradedImages(probs, classes, None, blank)
+        return GradedImages(probs, classes, None, blank, warnings=warnings)
     assert out.features is not None
     distance, unlike = profile.unlike_training(inputs, out.features)
-    return GradedImages(probs, classes, unlike, blank, distance)
+    return GradedImages(probs, classes, unlike, blank, distance, warnings)
 

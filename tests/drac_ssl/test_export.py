@@ -297,6 +297,56 @@ def test_unreadable_files_write_nothing_unless_skip_unreadable_grades_the_rest(
     assert "NOT a complete submission" in " ".join(capsys.readouterr().out.split())
 
 
+@pytest.mark.parametrize(("image_size", "shape", "warned"), [
+    (28, (28, 28), False),  # RetinaMNIST: its own 28 px images never warn
+    (28, (14, 20), False),  # half the input size: the threshold itself
+    (28, (13, 28), True),
+    (64, (8, 8), True),
+    (64, (48, 300, 3), False),
+])
+def test_small_image_warning_is_below_half_the_models_input_size(
+        image_size: int, shape: tuple[int, ...], warned: bool) -> None:
+    spec = grading.InputSpec(channels=3, source_size=max(image_size, 128), image_size=image_size,
+                             recipe="fundus", mean=(0.5,) * 3, std=(0.25,) * 3)
+    said = predict.small_image_warning(shape, {"input": spec.to_metadata()})
+    assert bool(said) == warned
+    if warned:
+        h, w = shape[:2]
+        assert said.startswith(f"{w}x{h} px, far below the {image_size} px the model was trained on")
+        assert said.endswith(f"upscaled {image_size / min(h, w):.0f}x, the grade is unreliable")
+
+
+def test_an_image_far_smaller_than_the_models_input_is_warned_about_alike_everywhere(
+        exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The export command, grade_images and the app (one image and the batch tab) say the
+    same words, from preprocess_image; this bundle's input is 32 px: 8 px warns, 16 px not."""
+    from app.predict import Predictor
+
+    folder = _test_images_and(exported_run, tmp_path / "small", 2, "tiny.png",
+                              np.random.default_rng(0).integers(0, 256, (8, 8), np.uint8))
+    cv2.imwrite(str(folder / "half.png"), np.random.default_rng(1).integers(0, 256, (16, 16), np.uint8))
+    bundle = bundles.load_bundle(exported_run)
+    assert bundle.spec.image_size == 32
+    words = predict.small_image_warning((8, 8), bundle.metadata)
+    assert words.startswith("8x8 px, far below the 32 px the model was trained on")
+    capsys.readouterr()
+    assert export.main([str(exported_run), "--images", str(folder), "--out", str(tmp_path / "x.csv")]) == 0
+    captured = capsys.readouterr()
+    assert [x for x in captured.err.splitlines() if "far below" in x] == [f"warning: tiny.png: {words}"]
+    assert "1 far smaller than the model's input" in captured.out
+    files = export.list_images(folder)
+    graded = predict.grade_images(bundle, [predict.read_image(p, 1)[0] for p in files])
+    assert {p.name: w for p, w in zip(files, graded.warnings, strict=True) if w} == {"tiny.png": [words]}
+    ingested = predict.grade_images(bundle, [np.zeros((48, 48), np.uint8)], ingested=True)
+    assert ingested.warnings == [[]]  # a cache row is no file: its size says nothing
+    predictor = Predictor(bundle, gradcam=False)
+    assert f"{words}." in predictor.predict_file(folder / "tiny.png").warnings
+    assert not any("far below" in w for w in predictor.predict_file(folder / "half.png").warnings)
+    _, _, unlike, small = predictor.grade_batch([predict.read_image(p, 1)[0] for p in files])
+    assert small == [f"{words}." if p.name == "tiny.png" else "" for p in files]
+    assert len(unlike) == len(files)
+
+
 def test_command_line_warns_like_the_stage_when_no_better_than_chance(
         exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     test_dir = exported_run / "images" / "test"
