@@ -229,15 +229,10 @@ def colour_model_warnings(image: LoadedImage, notes: list[str] | None = None) ->
     blank = _blank_words(image.gray)
     if blank:
         out.append(f"{blank}: there is nothing to grade.")
-    if not image.colour:
-        saved_as_colour = image.mode in ("RGB", "RGBA", "CMYK", "YCbCr")
-        first = ("No colour: the file's three channels are identical (a grey picture saved as "
-                 "colour), read as they are" if saved_as_colour else
-                 "Grey image: replicated to 3 identical channels for this colour model, as the "
-                 "ingest does for grey files of a colour data set")
-        out.append(f"{first}. The model was trained on colour photographs: if this is another kind "
-                   "of image (an OCTA scan, a red-free photograph), its grade is outside what the "
-                   "model saw and may mean nothing.")
+    if not image.colour:  # the export command's words too (read_image)
+        from drac_ssl.grading.predict import grey_for_colour_model
+
+        out.append(grey_for_colour_model(image.mode))
     notes = notes or []
     depth = [n for n in notes if n.startswith(("16-bit", "32-bit"))]
     if depth or image.mode.startswith("I;16") or image.mode == "I":

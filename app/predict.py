@@ -229,19 +229,24 @@ class Predictor:
 
         return predict_images(self.bundle, images, tta=self.tta)
 
-    def grade_batch(self, images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, list[str]]:
-        """``(probs (n, K), classes (n,), warnings)`` of uint8 images in the model's channels,
+    def grade_batch(self, images: list[np.ndarray]
+                    ) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
+        """``(probs (n, K), classes (n,), unlike, small)`` of uint8 images in the model's channels,
         each preprocessed once (:func:`drac_ssl.grading.predict.grade_images` with this
         predictor's TTA): the probabilities of :meth:`probabilities`, and per image the
-        out-of-distribution warning (:meth:`drac_ssl.grading.ood.InputProfile.warning`; ""
-        when the image looks like the training images, or the bundle has no input profile)."""
+        out-of-distribution warning ``unlike`` (:meth:`drac_ssl.grading.ood.InputProfile.warning`;
+        "" when the image looks like the training images, or the bundle has no input profile)
+        and the warning ``small`` for an image far smaller than the model's input
+        (:func:`drac_ssl.grading.predict.small_image_warning`, as :meth:`predict` says it; "")."""
         from drac_ssl.grading.predict import grade_images
 
         graded = grade_images(self.bundle, images, tta=self.tta)
         profile = self.bundle.input_profile
         words = ([profile.warning(self.training_images_words) if f else "" for f in graded.unlike]
                  if profile is not None and graded.unlike is not None else [""] * len(images))
-        return graded.probs, graded.classes, words
+        # an image far smaller than the model's input: the words of predict() and the export
+        small = [" ".join(f"{x[0].upper()}{x[1:]}." for x in said) for said in graded.warnings]
+        return graded.probs, graded.classes, words, small
 
     @property
     def training_images_words(self) -> str:
@@ -265,7 +270,8 @@ class Predictor:
         want_cam = gradcam and self.cam is not None
         t0 = time.perf_counter()
         found: list[str] = []  # what the replayed ingest preprocessing (fundus crop) found
-        x = preprocess_image(gray, self.metadata, notes=found)[None]
+        small: list[str] = []  # far smaller than the model's input (the export's words too)
+        x = preprocess_image(gray, self.metadata, notes=found, warnings=small)[None]
         t1 = time.perf_counter()
         profile = self.bundle.input_profile
         # the out-of-distribution check's features come from the grading's own backbone pass
@@ -306,7 +312,8 @@ class Predictor:
         return Prediction(name=name, grade=grade, grade_name=self.class_names[grade],
                           probs=np.asarray(probs[0], dtype=np.float64), heatmap=heatmap,
                           image=gray, seconds=t3 - t0,
-                          warnings=unlike + list(warnings or [])
+                          warnings=unlike + [f"{w[0].upper()}{w[1:]}." for w in small]
+                          + list(warnings or [])
                           + [f"Preprocessing as in training: {n}." for n in found],
                           explained=explained, cam_cells=cells, class_names=list(self.class_names),
                           timings=timings, input_check=input_check)

@@ -499,12 +499,13 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
     if n_good:
         try:
             t1 = time.perf_counter()
-            probs, classes, unlike = predictor.grade_batch(good_images)
+            probs, classes, unlike, small = predictor.grade_batch(good_images)
             per_image = (time.perf_counter() - t1) / n_good
-            for name, p, c, note, odd in zip(good_names, probs, classes, good_notes, unlike, strict=True):
+            for name, p, c, note, odd, tiny in zip(good_names, probs, classes, good_notes, unlike,
+                                                   small, strict=True):
                 rows.append([name, int(c), predictor.class_names[int(c)],
                              *(round(float(v), 4) for v in p), round(per_image, 3),
-                             " ".join(x for x in (odd, note) if x)])
+                             " ".join(x for x in (odd, tiny, note) if x)])
             out_dir = Path(tempfile.mkdtemp(dir=_batch_root()))
             csv_path = str(write_submission(out_dir / "submission.csv", good_names, probs, classes,
                                             num_grades=k))

@@ -28,14 +28,24 @@ Images whose channels differ from the model's are converted like the ingest conv
 (colour -> luminance for a grey model; grey -> three identical channels for a colour model),
 each with a warning printed before the summary line
 (:func:`drac_ssl.grading.predict.conform_channels`); the ingest's fundus crop and Graham
-filter, when the data had them, are replayed on every image. A bundle with no evidence of
+filter, when the data had them, are replayed on every image. An image whose shorter side is
+below half the model's input size is graded with a warning (upscaled, the grade is
+unreliable: :func:`drac_ssl.grading.predict.small_image_warning`, the app's words too). A bundle with no evidence of
 grading better than chance (its out-of-fold QWK 95% CI reaches 0:
 :func:`drac_ssl.grading.bundle.chance_warning`, the rule of the stage, the report, the model
 card and the app) gets that warning on stderr too; the CSV and the exit code are unchanged.
 
+An image that cannot be read (truncated, corrupt, not an image) writes nothing: a
+submission missing a case is invalid, and the error lists each file (what is wrong, the
+fix). ``--skip-unreadable`` (clinic batch grading) grades and writes the readable images
+instead, lists each skipped file on stderr (``skipped: PATH: what -> fix``) and in
+``OUT.skipped.json`` beside the CSV (:func:`skipped_record_path`), ends with an
+``INCOMPLETE:`` line and exits 3: the CSV is not a complete submission (``--check`` against
+the folder reports a missing row for each skipped file).
+
 Exit codes: 0 success, 1 the submission has problems (each printed as FILE:LINE: what ->
 fix), 2 bad input (missing run or bundle, unreadable images, bad arguments), without a
-traceback.
+traceback; 3 written with ``--skip-unreadable`` but some files skipped.
 """
 
 from __future__ import annotations
@@ -52,10 +62,12 @@ from typing import Any
 
 import numpy as np
 
+from data_prep.problems import Problem
 from drac_ssl.config import Config
 from drac_ssl.datasets import load_octa_cache
 from drac_ssl.grading.bundle import Bundle, BundleError, build_bundle, chance_warning, load_bundle
 from drac_ssl.grading.predict import (
+    ImageReadError,
     grade_images,
     predict_images,
     preprocess_image,
@@ -81,9 +93,11 @@ __all__ = [
     "read_image_any",
     "run",
     "manifest_test_cases",
+    "skipped_record_path",
 ]
 
 PREDICT_CHUNK = 32  # images decoded and preprocessed at a time by the command line
+EXIT_SKIPPED = 3  # --skip-unreadable skipped some files: the CSV was written without them
 
 
 @dataclass
@@ -278,46 +292,103 @@ def list_images(folder: str | os.PathLike[str]) -> list[Path]:
     return sorted(files, key=lambda p: natural_key(p.name))
 
 
-def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool, device: str) -> int:
+def _unreadable(path: Path, exc: Exception) -> list[Problem]:
+    """What is wrong with an image file :func:`read_image` could not read, as problems
+    (``path``, ``what``, ``fix``)."""
+    if isinstance(exc, ImageReadError) and exc.problems:
+        return [p.at(path) for p in exc.problems]
+    if isinstance(exc, FileNotFoundError):
+        return [Problem(str(path), "the file is gone (moved or deleted while the folder was read)",
+                        "put it back, or grade the folder again")]
+    if isinstance(exc, OSError):
+        return [Problem(str(path), f"cannot be opened ({exc.strerror or exc})",
+                        "check that the file is readable (permissions, a network drive)")]
+    return [Problem(str(path), str(exc), "re-copy or re-export the image")]
+
+
+def skipped_record_path(out: str | os.PathLike[str]) -> Path:
+    """Where ``--skip-unreadable`` writes its record of the skipped files for the CSV ``out``:
+    beside it, ``grades.csv`` -> ``grades.skipped.json``."""
+    return Path(out).with_suffix(".skipped.json")
+
+
+def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool, device: str,
+                    skip_unreadable: bool = False) -> int:
     """Grade every image of the folder ``images_dir`` (or the one image file it names) into
     the submission ``out``; the exit code. Like the stage, a bundle whose out-of-fold QWK
     95% CI reaches 0 (:func:`chance_warning`) is warned about on stderr; the file and the exit
-    code stay the same."""
+    code stay the same.
+
+    An unreadable image writes nothing (a submission missing a case is invalid): BundleError
+    naming each file. ``skip_unreadable``: the readable images are graded and written instead,
+    each skipped file is listed on stderr and in :func:`skipped_record_path` (JSON: the CSV,
+    the folder, ``complete``, and per skipped file ``file``, ``path``, ``problem``, ``fix``),
+    and the exit code is :data:`EXIT_SKIPPED` (3) when any was skipped."""
     bundle = load_bundle(run, resolve_device(device))
     single = images_dir.is_file()
     files = [images_dir] if single else list_images(images_dir)
     if not files:
         raise BundleError(f"{images_dir}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
     channels = bundle.spec.channels
-    problems: list[str] = []
+    problems: list[Problem] = []
+    skipped: list[Path] = []
+    graded_files: list[Path] = []
     warnings: list[str] = []
     probs_parts, grade_parts, flag_parts, blank_parts = [], [], [], []
+    image_warnings: list[list[str]] = []  # per graded image: e.g. far smaller than the model's input
     for start in range(0, len(files), PREDICT_CHUNK):
         chunk: list[np.ndarray] = []
         for path in files[start:start + PREDICT_CHUNK]:
             try:
                 pixels, said = read_image(path, channels)
-                chunk.append(pixels)
-                warnings += said
             except (OSError, ValueError) as exc:
-                problems.append(str(exc))
-        if not problems:
+                problems += _unreadable(path, exc)
+                skipped.append(path)
+                continue
+            chunk.append(pixels)
+            graded_files.append(path)
+            warnings += said
+        if chunk and (skip_unreadable or not problems):
             graded = grade_images(bundle, chunk, tta=tta)
             probs_parts.append(graded.probs)
             grade_parts.append(graded.classes)
             blank_parts.append(graded.blank)
+            image_warnings += graded.warnings
             if graded.unlike is not None:
                 flag_parts.append(graded.unlike)
-    if problems:
-        raise BundleError(f"{len(problems)} image(s) cannot be read (nothing written):\n  "
-                          + "\n  ".join(problems))
+    record = skipped_record_path(out)
+    if problems and (not skip_unreadable or not graded_files):
+        also = ("" if skip_unreadable else
+                "; or, to grade the readable images alone (clinic batch grading; the CSV then lacks "
+                "these cases, so it is not a complete submission), add --skip-unreadable")
+        raise BundleError(f"{len(skipped)} of the {len(files)} image(s) cannot be read (nothing "
+                          f"written):\n  " + "\n  ".join(p.line for p in problems)
+                          + f"\n  fix: re-copy or re-export these files, or move them out of the "
+                          f"folder{also}")
     k = bundle.calibration.num_grades
     names = list(bundle.metadata.get("class_names") or []) or None
-    write_submission(out, [p.name for p in files], np.concatenate(probs_parts),
-                     np.concatenate(grade_parts), num_grades=k)
+    cases = [p.name for p in graded_files]
+    write_submission(out, cases, np.concatenate(probs_parts), np.concatenate(grade_parts),
+                     num_grades=k)
+    if skip_unreadable:
+        atomic_write_json(record, {
+            "submission": str(out), "images": str(images_dir), "complete": not skipped,
+            "graded": len(graded_files), "skipped": [
+                {"file": Path(p.path).name, "path": p.path, "problem": p.what, "fix": p.fix}
+                for p in problems],
+            "note": ("every image was read: a complete submission" if not skipped else
+                     f"{len(skipped)} unreadable image(s) skipped by --skip-unreadable: the CSV "
+                     f"has no row for them, so it is not a complete submission")})
+    elif record.is_file():
+        record.unlink()  # it described an earlier CSV of this name, now overwritten
+    for problem in problems:
+        print(f"skipped: {problem.line}", file=sys.stderr)
     for line in warnings:
         print(f"warning: {line}", file=sys.stderr)
-    cases = [p.name for p in files]
+    for case, said in zip(cases, image_warnings, strict=True):
+        for line in said:
+            print(f"warning: {case}: {line}", file=sys.stderr)
+    n_small = sum(1 for said in image_warnings if said)
     blank = np.concatenate(blank_parts)
     unlike = np.concatenate(flag_parts) if flag_parts else None
     for line in (_unlike_line(unlike, cases), _blank_line(blank, cases)):
@@ -334,25 +405,36 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool, device: st
     chance = chance_warning(bundle.metadata.get("cv_metrics") or {})  # the stage's caveat, same rule
     if chance:
         print(f"warning: {chance}", file=sys.stderr)
-    issues = check_submission(out, None if single else images_dir, num_grades=k, grade_names=names,
-                              cases=[images_dir.name] if single else None)
+    # with skipped files the folder has images without a row: check the rows written
+    issues = check_submission(out, None if single or skipped else images_dir, num_grades=k,
+                              grade_names=names,
+                              cases=[images_dir.name] if single else cases if skipped else None)
     for line in issues:
         print(line)
     converted = f", {len(warnings)} converted to the model's channels (see the warnings)" if warnings else ""
     converted += (f", {int(unlike.sum())} unlike the training images (see the warning)"
                   if unlike is not None and unlike.any() else "")
     converted += f", {int(blank.sum())} blank (see the warning)" if blank.any() else ""
+    converted += (f", {n_small} far smaller than the model's input (see the warnings)"
+                  if n_small else "")
     rule = ("the most probable grade" if bundle.calibration.decision == "argmax" else
             "the expected grade cut at QWK-tuned thresholds, so not always the largest P")
-    print(f"{'OK' if not issues else 'PROBLEMS'}: {len(files)} image(s) graded with {bundle.path} -> "
-          f"{out}{converted}\n  class = {rule} (finetune.decision={bundle.calibration.decision}); "
-          f"P0..P{k - 1} = the calibrated probabilities of the grades")
-    return 1 if issues else 0
+    status = "PROBLEMS" if issues else "INCOMPLETE" if skipped else "OK"
+    counted = f"{len(graded_files)} of the {len(files)}" if skipped else f"{len(files)}"
+    print(f"{status}: {counted} image(s) graded with {bundle.path} -> {out}{converted}\n  class = "
+          f"{rule} (finetune.decision={bundle.calibration.decision}); P0..P{k - 1} = the "
+          f"calibrated probabilities of the grades")
+    if skipped:
+        print(f"INCOMPLETE: {len(skipped)} unreadable image(s) skipped (--skip-unreadable; listed "
+              f"on stderr and in {record}): {out} has no row for them, so it is not a complete "
+              f"submission")
+    return 1 if issues else EXIT_SKIPPED if skipped else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m drac_ssl.export RUN --images DIR --out TEAM.csv`` or ``--check TEAM.csv
-    --images DIR``; returns the exit code (0 ok, 1 submission problems, 2 bad input)."""
+    --images DIR``; returns the exit code (0 ok, 1 submission problems, 2 bad input, 3
+    written with ``--skip-unreadable`` but some files skipped)."""
     parser = argparse.ArgumentParser(
         prog="python -m drac_ssl.export",
         description="Grade a folder of retinal images (UW-OCTA, colour fundus) with a drac_ssl "
@@ -376,6 +458,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--grades", type=int, default=None, metavar="K",
                         help="with --check: the number of grades (default: the manifest's, else "
                              "the header's width: case,class and K columns P<n>)")
+    parser.add_argument("--skip-unreadable", action="store_true",
+                        help="grade the readable images and write them even when some files "
+                             "cannot be read (clinic batch grading); each skipped file is listed "
+                             "on stderr and in OUT's .skipped.json beside the CSV, and the exit "
+                             "code is 3. The CSV then lacks those cases: it is NOT a complete "
+                             "submission (--check against the folder reports each missing row). "
+                             "Default: an unreadable file writes nothing")
     parser.add_argument("--no-tta", action="store_true", help="no flip test-time augmentation")
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto")
     parser.add_argument("--threads", type=int, default=0, metavar="N",
@@ -387,8 +476,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         apply_thread_policy(args.threads)
         if args.check:
-            if args.run or args.out:
-                raise BundleError("--check validates a file; give no RUN and no --out with it")
+            if args.run or args.out or args.skip_unreadable:
+                raise BundleError("--check validates a file; give no RUN, --out or --skip-unreadable "
+                                  "with it")
             if not Path(args.check).is_file():
                 raise BundleError(f"{args.check}: no such submission file")
             if args.images and not Path(args.images).is_dir():
@@ -410,6 +500,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                                       f"({', '.join(names)})")
                 if not cases:
                     raise BundleError(f"{args.manifest}: the manifest lists no test images")
+            record = skipped_record_path(args.check)
+            if record.is_file():
+                said = read_json_dict(record) or {}
+                print(f"note: {record} says {len(said.get('skipped') or [])} unreadable image(s) were "
+                      f"skipped when this CSV was written (--skip-unreadable): it has no row for them",
+                      file=sys.stderr)
             return report_check(args.check, args.images, num_grades=k, grade_names=names,
                                 cases=None if args.images else cases)
         if args.manifest or args.grades is not None:
@@ -423,7 +519,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                               f"takes a folder of images or one image file")
         if not images_dir.exists():
             raise BundleError(f"{images_dir}: no such image folder or file")
-        return _predict_folder(args.run, images_dir, Path(args.out), not args.no_tta, args.device)
+        return _predict_folder(args.run, images_dir, Path(args.out), not args.no_tta, args.device,
+                               skip_unreadable=args.skip_unreadable)
     except (BundleError, FileNotFoundError, ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -42,7 +42,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +51,7 @@ import torch
 from torch import Tensor, nn
 
 from data_prep.cache import cache_rows, resize_gray
+from data_prep.problems import Problem
 from data_prep.validate import convert_channels, inspect_image
 from drac_ssl.augment import EvalDataset
 from drac_ssl.grading.model import FEATURE_STAGE, GradingModel, InputSpec
@@ -64,8 +65,11 @@ __all__ = [
     "FLIP_NAMES",
     "TTA_FLIPS",
     "GradedImages",
+    "ImageReadError",
+    "COLOUR_FILE_MODES",
     "conform_channels",
     "ensemble_outputs",
+    "grey_for_colour_model",
     "grade_images",
     "input_spec_of",
     "model_channels",
@@ -76,6 +80,7 @@ __all__ = [
     "profile_features",
     "read_image",
     "read_image_any",
+    "small_image_warning",
     "tta_views",
     "unlike_training_images",
 ]
@@ -88,6 +93,17 @@ PREDICT_BATCH = 64  # views per forward pass: 16 images x 4 flips (predict_raw's
 
 # --------------------------------------------------------------------------------------
 # Reading and preprocessing images
+
+
+class ImageReadError(ValueError):
+    """An image file that cannot be decoded (:func:`read_image`). ``str(exc)``: the problems
+    as ``PATH: what is wrong -> what to do`` lines joined by "; "; ``problems``: the same as
+    :class:`data_prep.problems.Problem` objects (``path``, ``what``, ``fix``), for a caller
+    that lists them apart (``python -m drac_ssl.export --skip-unreadable``)."""
+
+    def __init__(self, message: str, problems: Sequence[Problem] = ()) -> None:
+        super().__init__(message)
+        self.problems = list(problems)
 
 
 def read_image_any(path: str | os.PathLike[str]) -> np.ndarray:
@@ -107,16 +123,39 @@ def read_image(path: str | os.PathLike[str], channels: int) -> tuple[np.ndarray,
 
     Decoded like the ingest (:func:`data_prep.validate.inspect_image`: orientation, 16-bit
     -> 8-bit, palette / alpha ...). Raises FileNotFoundError for a missing file and
-    ValueError (what is wrong, how to fix it) for an unreadable one.
+    :class:`ImageReadError` (a ValueError: what is wrong, how to fix it; its ``problems``
+    the same one by one) for an unreadable one.
     """
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"{p}: no such image file")
     decoded = inspect_image(p.read_bytes(), str(p), channels=None, expected_side=None)
     if decoded.pixels is None:
-        raise ValueError("; ".join(problem.line for problem in decoded.problems)
-                         or f"{p}: cannot be decoded as an image")
-    return conform_channels(decoded.pixels, channels, p.name, colour=decoded.colour)
+        fatal = [q for q in decoded.problems if q.severity == "error"] or decoded.problems
+        raise ImageReadError("; ".join(problem.line for problem in decoded.problems)
+                             or f"{p}: cannot be decoded as an image", fatal)
+    return conform_channels(decoded.pixels, channels, p.name, colour=decoded.colour,
+                            mode=decoded.mode)
+
+
+COLOUR_FILE_MODES = ("RGB", "RGBA", "CMYK", "YCbCr")
+"""PIL pixel formats of a colour file: a grey picture in one (its channels identical) was
+saved as colour, not a grey file (:func:`grey_for_colour_model`)."""
+
+
+def grey_for_colour_model(mode: str = "") -> str:
+    """The warning for a grey picture given to a colour (3-channel) model, the same words in
+    the export command (after ``NAME: ``) and the app. ``mode``: the file's PIL pixel format;
+    one of :data:`COLOUR_FILE_MODES` means a colour file whose three channels are identical
+    (read as they are), anything else ("" for an array) a grey file replicated into three
+    channels, as the ingest replicates grey files of a colour data set."""
+    first = ("No colour: the file's three channels are identical (a grey picture saved as "
+             "colour), read as they are" if mode in COLOUR_FILE_MODES else
+             "Grey image: replicated to 3 identical channels for this colour model, as the "
+             "ingest does for grey files of a colour data set")
+    return (f"{first}. The model was trained on colour photographs: if this is another kind of "
+            "image (an OCTA scan, a red-free photograph), its grade is outside what the model saw "
+            "and may mean nothing.")
 
 
 def model_channels(metadata: dict[str, Any]) -> int:
@@ -126,7 +165,7 @@ def model_channels(metadata: dict[str, Any]) -> int:
 
 
 def conform_channels(image: np.ndarray, channels: int, name: str = "image",
-                     colour: bool | None = None) -> tuple[np.ndarray, list[str]]:
+                     colour: bool | None = None, mode: str = "") -> tuple[np.ndarray, list[str]]:
     """``image`` (uint8 grey ``(H, W)`` / ``(H, W, 1)`` or RGB ``(H, W, 3)``) in the model's
     ``channels`` and a warning for each conversion; never converts silently.
 
@@ -136,11 +175,14 @@ def conform_channels(image: np.ndarray, channels: int, name: str = "image",
     * colour image, grey model (1 channel): converted to its luminance (ITU-R BT.601) with a
       warning; an RGB file whose three channels are identical loses nothing (no warning);
     * grey image, colour model (3 channels): replicated into three identical channels with
-      a warning: the model was trained on colour photographs, and a grey image is outside
-      what it saw (its grade is graded anyway, and says so).
+      a warning (:func:`grey_for_colour_model`): the model was trained on colour photographs,
+      and a grey image is outside what it saw (its grade is graded anyway, and says so). The
+      warning tells a grey file (replicated) from a colour file whose three channels are
+      identical (read as they are) by ``mode``.
 
-    ``colour``: whether the channels differ (default: computed). Raises ValueError for an
-    array that is not uint8 grey or RGB.
+    ``colour``: whether the channels differ (default: computed). ``mode``: the PIL pixel
+    format of the file the image was decoded from ("" for an array: a grey file). Raises
+    ValueError for an array that is not uint8 grey or RGB.
     """
     array = np.asarray(image)
     if array.ndim == 3 and array.shape[2] == 1:
@@ -164,11 +206,7 @@ def conform_channels(image: np.ndarray, channels: int, name: str = "image",
         return converted, [f"{name}: colour image converted to grey (luminance, ITU-R BT.601) for "
                            f"this 1-channel model, as the ingest converts colour files of a grey "
                            f"data set; the model never saw colour"]
-    return converted, [f"{name}: grey image replicated to 3 identical channels for this colour "
-                       f"model, as the ingest does for grey files of a colour data set. The model "
-                       f"was trained on colour photographs: if this is another kind of image (an "
-                       f"OCTA scan, a red-free photograph), its grade is outside what the model "
-                       f"saw and may mean nothing"]
+    return converted, [f"{name}: {grey_for_colour_model(mode)}"]
 
 
 @functools.lru_cache(maxsize=8)
@@ -181,8 +219,31 @@ def input_spec_of(metadata: dict[str, Any]) -> InputSpec:
     return InputSpec.from_metadata(metadata["input"] if "input" in metadata else metadata)
 
 
+SMALL_IMAGE_FRACTION = 0.5
+"""An image whose shorter side is below this fraction of the model's input size (the
+``image_size`` its training fed it, ``metadata.json``'s ``input.size``) is warned about:
+enlarged more than 2x, it holds less detail than any image the model learnt from. A RetinaMNIST
+model (28 px) warns below 14 px, the default job's (64 px) below 32, DRAC's (224 px) below
+112; an image at the training size never warns."""
+
+
+def small_image_warning(shape: Sequence[int], metadata: dict[str, Any]) -> str:
+    """The warning for an image of ``shape`` (``(H, W[, C])``, pixels) much smaller than the
+    input of the model of ``metadata`` (a bundle's ``metadata.json`` or its ``input``
+    section): its shorter side below :data:`SMALL_IMAGE_FRACTION` of the model's input size.
+    "" otherwise. The same words in the export command (after ``NAME: ``), ``grade_images``
+    (:attr:`GradedImages.warnings`) and the app (:func:`preprocess_image` says it to all)."""
+    h, w = int(shape[0]), int(shape[1])
+    size = input_spec_of(metadata).image_size
+    if min(h, w) >= SMALL_IMAGE_FRACTION * size:
+        return ""
+    return (f"{w}x{h} px, far below the {size} px the model was trained on (its input size; "
+            f"warned below half of it): upscaled {size / max(1, min(h, w)):.0f}x, the grade is "
+            f"unreliable")
+
+
 def preprocess_image(image: np.ndarray, metadata: dict[str, Any], ingested: bool = False,
-                     notes: list[str] | None = None) -> Tensor:
+                     notes: list[str] | None = None, warnings: list[str] | None = None) -> Tensor:
     """One uint8 image in the model's channels (grey ``(H, W)`` or RGB ``(H, W, 3)``) -> the
     model input ``(C, S, S)`` float32.
 
@@ -195,7 +256,9 @@ def preprocess_image(image: np.ndarray, metadata: dict[str, Any], ingested: bool
     row of the ingest cache (already that copy; it must be at the source size).
     ``metadata``: a bundle's ``metadata.json`` (or its ``input`` section). ``notes``: a list
     that receives what the replayed ingest preprocessing found, as the ingest would have
-    warned (e.g. no fundus disc found, so the image was padded, not cropped).
+    warned (e.g. no fundus disc found, so the image was padded, not cropped). ``warnings``: a
+    list that receives :func:`small_image_warning` for an image much smaller than the model's
+    input (never for an ingested row).
 
     Raises ValueError for an image in other channels than the model's (convert it
     explicitly with :func:`conform_channels` or read it with :func:`read_image`, which say
@@ -215,6 +278,10 @@ def preprocess_image(image: np.ndarray, metadata: dict[str, Any], ingested: bool
             f"convert colour and grey like the ingest and say so")
     spec = input_spec_of(metadata)
     size = (spec.source_size, spec.source_size)
+    if warnings is not None and not ingested:
+        small = small_image_warning(array.shape, metadata)
+        if small:
+            warnings.append(small)
     if ingested:
         if array.shape[:2] != size:
             raise ValueError(f"an ingest cache row must be {size[0]} x {size[1]} px (the model's "
@@ -467,22 +534,29 @@ class GradedImages:
     :func:`unlike_training_images`); ``blank`` ``(n,)`` bool, blank or near-constant images
     (:func:`data_prep.validate.is_blank`: nothing to grade); ``distance`` ``(n,)`` float64,
     each image's distance from the training images that ``unlike`` compares with the
-    bundle's threshold (None with ``unlike``)."""
+    bundle's threshold (None with ``unlike``); ``warnings``: per image, what makes its grade
+    doubtful in the image itself (:func:`small_image_warning`; an empty list for most)."""
 
     probs: np.ndarray
     classes: np.ndarray
     unlike: np.ndarray | None
     blank: np.ndarray
     distance: np.ndarray | None = None
+    warnings: list[list[str]] = field(default_factory=list)
 
 
 def grade_images(bundle: Bundle, images: Sequence[np.ndarray], tta: bool = True,
                  ingested: bool = False) -> GradedImages:
     """Grade uint8 images in the model's channels and check them, preprocessing each once:
     :func:`predict_images`' probabilities and grades, the out-of-distribution check of
-    :func:`unlike_training_images` and the blank-image test, for the export command, the
-    export stage and the app's batch tab. The check reads the first fold model's features
-    from the grading's own backbone pass (:attr:`EnsembleOutput.features`): no second pass."""
+    :func:`unlike_training_images`, the blank-image test and the warning for an image much
+    smaller than the model's input (:func:`small_image_warning`, in
+    :attr:`GradedImages.warnings`), for the export command, the export stage and the app's
+    batch tab. The check reads the first fold model's features from the grading's own
+    backbone pass (:attr:`EnsembleOutput.features`): no second pass.
+
+    Reading files is the caller's: pass what :func:`read_image` returned for the files it
+    could read (it raises for an unreadable one)."""
     from data_prep.validate import is_blank
 
     images = _image_list(images)
@@ -493,13 +567,15 @@ def grade_images(bundle: Bundle, images: Sequence[np.ndarray], tta: bool = True,
         return GradedImages(np.zeros((0, k)), np.zeros(0, dtype=np.int64),
                             np.zeros(0, dtype=bool) if checked else None, blank,
                             np.zeros(0) if checked else None)
-    inputs = torch.stack([preprocess_image(image, bundle.metadata, ingested) for image in images])
+    warnings: list[list[str]] = [[] for _ in images]
+    inputs = torch.stack([preprocess_image(image, bundle.metadata, ingested, warnings=said)
+                          for image, said in zip(images, warnings, strict=True)])
     profile = bundle.input_profile
     out = ensemble_outputs(bundle, inputs, tta, keep_features=profile is not None)
     probs, _, classes = bundle.calibration.decide(out.raw)
     if profile is None:
-        return GradedImages(probs, classes, None, blank)
+        return GradedImages(probs, classes, None, blank, warnings=warnings)
     assert out.features is not None
     distance, unlike = profile.unlike_training(inputs, out.features)
-    return GradedImages(probs, classes, unlike, blank, distance)
+    return GradedImages(probs, classes, unlike, blank, distance, warnings)
 

@@ -175,16 +175,28 @@ def test_files_are_read_in_the_models_channels(colour_run: Path, tmp_path: Path,
     colour = fundus_like(3, rng)
     Image.fromarray(colour).save(folder / "a.png")
     Image.fromarray(colour[..., 1]).save(folder / "b.png")  # a grey file
+    Image.fromarray(np.repeat(colour[..., 1:2], 3, axis=2)).save(folder / "c.png")  # grey, saved as RGB
     pixels, said = read_image(folder / "a.png", 3)
     assert np.array_equal(pixels, colour) and said == []
     grey, said = read_image(folder / "b.png", 3)
     assert grey.shape == (SIZE, SIZE, 3) and "replicated to 3 identical channels" in said[0]
+    same, said_rgb = read_image(folder / "c.png", 3)
+    assert np.array_equal(same, grey)  # the same pixels, told apart in words only
+    assert said_rgb[0].startswith("c.png: No colour: the file's three channels are identical")
+    assert "replicated" not in said_rgb[0]
+    # the app says the very same words (after the file name) for both files
+    from app.inputs import load_bytes
+
+    for name, words in (("b.png", said), ("c.png", said_rgb)):
+        app_words = load_bytes((folder / name).read_bytes(), name, channels=3).warnings
+        assert words[0] == f"{name}: {app_words[0]}"
     luma, said = read_image(folder / "a.png", 1)
     assert luma.shape == (SIZE, SIZE) and "converted to grey" in said[0]
     out = tmp_path / "team.csv"
     assert export.main([str(colour_run), "--images", str(folder), "--out", str(out)]) == 0
     captured = capsys.readouterr()
-    assert "b.png: grey image replicated" in captured.err and "1 converted" in captured.out
+    assert "b.png: Grey image: replicated" in captured.err and "2 converted" in captured.out
+    assert "c.png: No colour: the file's three channels are identical" in captured.err
     assert out.read_text().splitlines()[0] == "case,class,P0,P1,P2,P3,P4"
     assert check_submission(out, folder) == []
     # an original image and its ingest cache row give the same model input: the ingest's

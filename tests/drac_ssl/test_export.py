@@ -242,6 +242,114 @@ def test_command_line_grades_a_folder_and_checks_files(exported_run: Path, tmp_p
         assert err.startswith("error:") and "Traceback" not in err
 
 
+def test_unreadable_files_write_nothing_unless_skip_unreadable_grades_the_rest(
+        exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    test_dir = exported_run / "images" / "test"
+    folder = _test_images_and(exported_run, tmp_path / "clinic", 6, "a_cut.png", np.zeros((64, 64), np.uint8))
+    (folder / "a_cut.png").write_bytes((folder / "a_cut.png").read_bytes()[:60])  # truncated
+    with pytest.raises(predict.ImageReadError) as raised:
+        predict.read_image(folder / "a_cut.png", 3)
+    assert raised.value.problems and all(p.what and p.fix for p in raised.value.problems)
+    out = tmp_path / "grades.csv"
+    record = export.skipped_record_path(out)
+    assert record == tmp_path / "grades.skipped.json"
+    record.write_text("{}")  # a record left by an earlier run: a strict success removes it
+    capsys.readouterr()
+    # the default: a submission missing a case is invalid, so nothing is written
+    assert export.main([str(exported_run), "--images", str(folder), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: 1 of the 7 image(s) cannot be read (nothing written)")
+    assert "a_cut.png: truncated PNG" in err and "-> re-copy" in err
+    fix = err.splitlines()[-1]
+    assert fix.startswith("  fix:") and "move them out of the folder" in fix and "--skip-unreadable" in fix
+    assert not out.exists()
+    # --skip-unreadable: the six readable images graded exactly as in a complete run
+    assert export.main([str(exported_run), "--images", str(folder), "--out", str(out),
+                        "--skip-unreadable"]) == export.EXIT_SKIPPED == 3
+    captured = capsys.readouterr()
+    assert [x for x in captured.err.splitlines() if x.startswith("skipped:")] == [
+        x for x in captured.err.splitlines() if "a_cut.png" in x] and "skipped: " in captured.err
+    last = captured.out.splitlines()[-1]
+    assert last.startswith("INCOMPLETE: 1 unreadable image(s) skipped") and "not a complete submission" in last
+    assert captured.out.startswith("INCOMPLETE: 6 of the 7 image(s) graded")
+    assert out.read_text() == (exported_run / "export" / "submission.csv").read_text()
+    said = json.loads(record.read_text())
+    assert said["complete"] is False and said["graded"] == 6
+    assert [(s["file"], s["problem"].split(" (")[0]) for s in said["skipped"]] == [("a_cut.png", "truncated PNG")]
+    assert said["skipped"][0]["fix"]
+    # a submission check against the folder sees the missing case, and names the record
+    assert export.main(["--check", str(out), "--images", str(folder)]) == 1
+    captured = capsys.readouterr()
+    assert "image 'a_cut.png' has no row" in captured.out and str(record) in captured.err
+    # nothing unreadable: exit 0 and a record that says so
+    assert export.main([str(exported_run), "--images", str(test_dir), "--out", str(out),
+                        "--skip-unreadable"]) == 0
+    assert json.loads(record.read_text())["complete"] is True and "OK: 6" in capsys.readouterr().out
+    # a strict run rewriting the CSV removes the record of an earlier one
+    assert export.main([str(exported_run), "--images", str(test_dir), "--out", str(out)]) == 0
+    assert not record.exists()
+    # nothing readable at all: nothing written, even with the option
+    only_bad = tmp_path / "bad"
+    only_bad.mkdir()
+    shutil.copy(folder / "a_cut.png", only_bad / "a_cut.png")
+    assert export.main([str(exported_run), "--images", str(only_bad), "--out", str(tmp_path / "n.csv"),
+                        "--skip-unreadable"]) == 2
+    assert not (tmp_path / "n.csv").exists()
+    with pytest.raises(SystemExit):
+        export.main(["--help"])
+    assert "NOT a complete submission" in " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize(("image_size", "shape", "warned"), [
+    (28, (28, 28), False),  # RetinaMNIST: its own 28 px images never warn
+    (28, (14, 20), False),  # half the input size: the threshold itself
+    (28, (13, 28), True),
+    (64, (8, 8), True),
+    (64, (48, 300, 3), False),
+])
+def test_small_image_warning_is_below_half_the_models_input_size(
+        image_size: int, shape: tuple[int, ...], warned: bool) -> None:
+    spec = grading.InputSpec(channels=3, source_size=max(image_size, 128), image_size=image_size,
+                             recipe="fundus", mean=(0.5,) * 3, std=(0.25,) * 3)
+    said = predict.small_image_warning(shape, {"input": spec.to_metadata()})
+    assert bool(said) == warned
+    if warned:
+        h, w = shape[:2]
+        assert said.startswith(f"{w}x{h} px, far below the {image_size} px the model was trained on")
+        assert said.endswith(f"upscaled {image_size / min(h, w):.0f}x, the grade is unreliable")
+
+
+def test_an_image_far_smaller_than_the_models_input_is_warned_about_alike_everywhere(
+        exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The export command, grade_images and the app (one image and the batch tab) say the
+    same words, from preprocess_image; this bundle's input is 32 px: 8 px warns, 16 px not."""
+    from app.predict import Predictor
+
+    folder = _test_images_and(exported_run, tmp_path / "small", 2, "tiny.png",
+                              np.random.default_rng(0).integers(0, 256, (8, 8), np.uint8))
+    cv2.imwrite(str(folder / "half.png"), np.random.default_rng(1).integers(0, 256, (16, 16), np.uint8))
+    bundle = bundles.load_bundle(exported_run)
+    assert bundle.spec.image_size == 32
+    words = predict.small_image_warning((8, 8), bundle.metadata)
+    assert words.startswith("8x8 px, far below the 32 px the model was trained on")
+    capsys.readouterr()
+    assert export.main([str(exported_run), "--images", str(folder), "--out", str(tmp_path / "x.csv")]) == 0
+    captured = capsys.readouterr()
+    assert [x for x in captured.err.splitlines() if "far below" in x] == [f"warning: tiny.png: {words}"]
+    assert "1 far smaller than the model's input" in captured.out
+    files = export.list_images(folder)
+    graded = predict.grade_images(bundle, [predict.read_image(p, 1)[0] for p in files])
+    assert {p.name: w for p, w in zip(files, graded.warnings, strict=True) if w} == {"tiny.png": [words]}
+    ingested = predict.grade_images(bundle, [np.zeros((48, 48), np.uint8)], ingested=True)
+    assert ingested.warnings == [[]]  # a cache row is no file: its size says nothing
+    predictor = Predictor(bundle, gradcam=False)
+    assert f"{words}." in predictor.predict_file(folder / "tiny.png").warnings
+    assert not any("far below" in w for w in predictor.predict_file(folder / "half.png").warnings)
+    _, _, unlike, small = predictor.grade_batch([predict.read_image(p, 1)[0] for p in files])
+    assert small == [f"{words}." if p.name == "tiny.png" else "" for p in files]
+    assert len(unlike) == len(files)
+
+
 def test_command_line_warns_like_the_stage_when_no_better_than_chance(
         exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     test_dir = exported_run / "images" / "test"
