@@ -51,7 +51,14 @@ import yaml
 
 from drac_ssl.grading.bundle import data_provenance
 from drac_ssl.io import atomic_write_text
-from drac_ssl.metrics import PAIRED_METRICS, BootstrapScores, bootstrap_scores, paired_difference
+from drac_ssl.metrics import (
+    PAIRED_METRICS,
+    BootstrapScores,
+    bootstrap_scores,
+    degenerate_ci_reason,
+    format_ci,
+    paired_difference,
+)
 from drac_ssl.preflight import PIPELINE
 from drac_ssl.scale import IngestFacts, default_grade_names, describe_grades, read_ingest_facts
 from drac_ssl.train import OUTPUT_ONLY_SETTINGS
@@ -112,6 +119,17 @@ class VariantOutputs:
     grades: np.ndarray
     probs: np.ndarray
     pred: np.ndarray
+
+    def qwk_ci_note(self, class_names: Sequence[str] | None = None) -> str | None:
+        """Why the QWK's CI is not meaningful (an interval of width 0, e.g. every image given
+        one grade), or None: the run's own note (``comparison.json``'s ``qwk_ci_note``), else,
+        for a run made before it was stored, :func:`drac_ssl.metrics.degenerate_ci_reason` of
+        the interval and this variant's ``oof.csv`` grades."""
+        note = self.row.get("qwk_ci_note")
+        if isinstance(note, str) and note:
+            return note
+        return degenerate_ci_reason(self.row.get("qwk_ci_low"), self.row.get("qwk_ci_high"),
+                                    self.grades, self.pred, class_names)
 
 
 @dataclass(frozen=True)
@@ -182,14 +200,16 @@ class Comparison:
         """One dict per (run, variant): ``run``, ``path``, the differing settings
         (:data:`ABSENT` where a run lacks one), ``variant``, ``train_images_per_fold`` and the
         ``comparison.json`` row's metrics under the names of :data:`CSV_METRICS` (None where
-        absent or undefined)."""
+        absent or undefined) and ``qwk_ci_note`` (:meth:`VariantOutputs.qwk_ci_note`; not a
+        CSV column)."""
         rows = []
         for label, run in zip(self.labels, self.runs, strict=True):
             for variant in run.variants.values():
                 rows.append({"run": label, "path": str(run.path),
                              **{key: run.settings.get(key, ABSENT) for key in self.setting_keys},
                              "variant": variant.name, "train_images_per_fold": variant.train_per_fold,
-                             **{column: _number(variant.row.get(key)) for column, key in CSV_METRICS}})
+                             **{column: _number(variant.row.get(key)) for column, key in CSV_METRICS},
+                             "qwk_ci_note": variant.qwk_ci_note(run.class_names)})
         return rows
 
     def table_csv(self) -> str:
@@ -219,7 +239,7 @@ class Comparison:
                   "accuracy", "AUC OvO", "AUC OvR", "macro F1"]
         body = [[row["run"], *(_setting_text(row[key]) for key in columns), row["variant"],
                  _count(row["train_images_per_fold"]),
-                 _with_ci(row["qwk"], row["qwk_ci_low"], row["qwk_ci_high"]),
+                 _qwk_with_ci(row),
                  _num(row["accuracy"]), _num(row["auc_ovo"]), _num(row["auc_ovr"]), _num(row["macro_f1"])]
                 for row in self.table_rows()]
         lines += _table(header, body)
@@ -644,6 +664,15 @@ def _with_ci(value: Any, low: Any, high: Any, sign: str = "") -> str:
         return MISSING
     ci = f"{low:{sign}.3f}..{high:{sign}.3f}" if low is not None and high is not None else MISSING
     return f"{value:{sign}.3f} ({ci})"
+
+
+def _qwk_with_ci(row: dict[str, Any]) -> str:
+    """A table row's QWK with its interval: ``0.650 (0.600..0.700)``, or ``0.000 (CI not
+    meaningful: every image was given one grade ...)`` when the row's ``qwk_ci_note`` says so."""
+    note = row.get("qwk_ci_note")
+    if note and _number(row["qwk"]) is not None:
+        return f"{_num(row['qwk'])} (CI {format_ci(row['qwk_ci_low'], row['qwk_ci_high'], note)})"
+    return _with_ci(row["qwk"], row["qwk_ci_low"], row["qwk_ci_high"])
 
 
 def _signed_ci(result: dict[str, float]) -> str:

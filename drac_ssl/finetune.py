@@ -118,6 +118,8 @@ from drac_ssl.metrics import (
     bootstrap_ci,
     bootstrap_scores,
     default_thresholds,
+    degenerate_ci_reason,
+    format_ci,
     grading_report,
     paired_difference,
     quadratic_weighted_kappa,
@@ -849,12 +851,17 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
     qwk_k = functools.partial(quadratic_weighted_kappa, num_grades=k)
     report = grading_report(y, probs, pred, names)
     qwk_ci = bootstrap_ci(y, pred, qwk_k, n_boot=ctx.ft.n_boot, seed=ctx.seed)
+    # an interval of width 0 (e.g. every image given one grade: kappa 0 on every resample)
+    # is not certainty; the figures stay, the note says why they mean nothing
+    qwk_ci_note = degenerate_ci_reason(*qwk_ci, y, pred, names)
     rules: dict[str, dict[str, Any]] = {}
     for rule in DECISIONS:
         r = report if rule == decision else grading_report(y, probs, preds[rule], names)
+        rule_ci = qwk_ci if rule == decision else bootstrap_ci(
+            y, preds[rule], qwk_k, n_boot=ctx.ft.n_boot, seed=ctx.seed)
         rules[rule] = {"qwk": r["qwk"], "accuracy": r["accuracy"], "macro_f1": r["macro_f1"],
-                       "qwk_ci95": list(qwk_ci if rule == decision else bootstrap_ci(
-                           y, preds[rule], qwk_k, n_boot=ctx.ft.n_boot, seed=ctx.seed)),
+                       "qwk_ci95": list(rule_ci),
+                       "qwk_ci95_note": degenerate_ci_reason(*rule_ci, y, preds[rule], names),
                        "selected": rule == decision}
     _, _, pred_in_sample = calibration.decide([raw_all])
     per_fold: list[dict[str, Any]] = []
@@ -875,7 +882,7 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
         "n": report["n"],
         "class_names": names,
         "decision": decision,
-        "qwk": report["qwk"], "qwk_ci95": list(qwk_ci),
+        "qwk": report["qwk"], "qwk_ci95": list(qwk_ci), "qwk_ci95_note": qwk_ci_note,
         "auc": report["auc"], "auc_ovr": report["auc_ovr"], "auc_per_grade": report["auc_per_grade"],
         "auc_note": report["auc_note"],
         "accuracy": report["accuracy"], "macro_f1": report["macro_f1"],
@@ -902,7 +909,9 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
                      f"outputs); grades by finetune.decision={decision} (decision_rules: both "
                      "rules on the same cross-fitted probabilities); qwk_in_sample_thresholds uses "
                      "the final calibration fitted on all out-of-fold outputs and is optimistic; "
-                     f"qwk_ci95: percentile bootstrap ({ctx.ft.n_boot} resamples)"),
+                     f"qwk_ci95: percentile bootstrap ({ctx.ft.n_boot} resamples); qwk_ci95_note: "
+                     "why an interval of width 0 means nothing (e.g. every image given one grade), "
+                     "else null"),
         "tta": ctx.ft.tta,
         "seconds": round(time.perf_counter() - t_start, 3),
     }
@@ -935,7 +944,7 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
     })
     other = rules["argmax" if decision == "thresholds" else "thresholds"]
     print(f"[finetune] {variant}: out-of-fold QWK {metrics['qwk']:.3f} "
-          f"(95% CI {qwk_ci[0]:.3f}..{qwk_ci[1]:.3f}), AUC {metrics['auc']:.3f} (one-vs-rest "
+          f"(95% CI {format_ci(*qwk_ci, qwk_ci_note)}), AUC {metrics['auc']:.3f} (one-vs-rest "
           f"{metrics['auc_ovr']:.3f}), accuracy {metrics['accuracy']:.3f} [{decision}; the other "
           f"rule: QWK {other['qwk']:.3f}, accuracy {other['accuracy']:.3f}]")
     return VariantResult(variant, out_dir, oof_path, _json_safe(metrics), per_fold, calibration,
@@ -1087,6 +1096,7 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
         m = v.metrics
         lo, hi = m["qwk_ci95"]
         table.append({"variant": name, "n": m["n"], "qwk": m["qwk"], "qwk_ci_low": lo, "qwk_ci_high": hi,
+                      "qwk_ci_note": m.get("qwk_ci95_note"),
                       "auc": m["auc"], "auc_ovr": m["auc_ovr"], "accuracy": m["accuracy"],
                       "macro_f1": m["macro_f1"], "qwk_fold_mean": m["qwk_fold_mean"],
                       "qwk_fold_std": m["qwk_fold_std"], "decision": m["decision"],

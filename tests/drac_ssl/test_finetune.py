@@ -131,6 +131,7 @@ def test_oof_predictions_cover_every_labelled_image_once(frozen_result: finetune
         assert metrics["n"] == 30 and len(metrics["folds"]) == 5
         low, high = metrics["qwk_ci95"]
         assert low <= metrics["qwk"] <= high
+        assert (metrics["qwk_ci95_note"] is None) == (low < high)  # a note only for a width of 0
         calibration = json.loads((variant.out_dir / "calibration.json").read_text())
         assert calibration["thresholds"][0] < calibration["thresholds"][1]
         assert calibration["temperature"] > 0
@@ -193,6 +194,39 @@ def test_report_flags_a_calibration_at_the_edge_of_its_search_range(
     report = write_report(run).read_text()
     assert report.count("sits at the edge of its search range") >= 1
     assert "temperature (100.000) sits at the edge" in report
+
+
+def test_report_says_a_ci_of_width_zero_is_not_meaningful(
+        frozen_result: finetune.FinetuneResult, tmp_path: Path) -> None:
+    from drac_ssl.report import write_report
+
+    run = tmp_path / "run"
+    shutil.copytree(frozen_result.out_dir.parent, run, symlinks=True)
+    vdir = run / "finetune" / "vicreg"
+    rows = _read_csv(vdir / "oof.csv")
+    for r in rows:  # every image given grade 1, as a model that learnt nothing does
+        r["pred"] = "1"
+    with open(vdir / "oof.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    metrics = json.loads((vdir / "metrics.json").read_text())
+    metrics.update(qwk=0.0, qwk_ci95=[0.0, 0.0])
+    metrics.pop("qwk_ci95_note")  # a run made before the note was stored: the report finds the reason
+    metrics["decision_rules"][metrics["decision"]]["qwk_ci95"] = [0.0, 0.0]
+    metrics["decision_rules"][metrics["decision"]]["qwk_ci95_note"] = "every image was given one grade (1 NPDR)"
+    (vdir / "metrics.json").write_text(json.dumps(metrics))
+    path = run / "finetune" / "comparison.json"
+    comparison = json.loads(path.read_text())
+    row = next(r for r in comparison["rows"] if r["variant"] == "vicreg")
+    row.update(qwk=0.0, qwk_ci_low=0.0, qwk_ci_high=0.0, qwk_ci_note=None)
+    path.write_text(json.dumps(comparison))
+    report = write_report(run).read_text()
+    assert ("Out-of-fold QWK 0.000 (95% CI not meaningful: every image was given one grade (1 NPDR), "
+            "so every resample gives 0.000), AUC") in report
+    assert "| not meaningful: every image was given one grade (1 NPDR) |" in report  # decision rules
+    assert "| VICReg | 0.000 | not meaningful: every resample gives 0.000" in report  # the variants' table
+    assert "0.000..0.000" not in report
 
 
 def test_umm_output_adds_a_variant_unless_disabled(pretrained_run: Path, tmp_path: Path) -> None:
