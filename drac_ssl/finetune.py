@@ -490,9 +490,9 @@ def _fit_fold(
     y_val_t = torch.as_tensor(y_val, dtype=torch.long)
     best_state: dict[str, Tensor] | None = None
     best_val_loss = math.inf
-    monitor = Monitor("val_qwk", mode="max", min_delta=1e-9, patience=ft.patience,
-                      stop_message="early stopping: no better validation kappa for {patience} epochs")
-    stopped = "completed all epochs"
+    monitor = Monitor("val_qwk", mode="max", min_delta=1e-9, patience=ft.patience)
+    kappa_epoch = -1  # the epoch the validation kappa last improved (the tie rule moves best_epoch only)
+    stopped_early = False
     history: list[dict[str, Any]] = []
     step = 0
     lr = ft.lr
@@ -538,21 +538,44 @@ def _fit_fold(
         # on a fold the model grades all alike, would otherwise keep the first epoch); it does
         # not restart the patience: the kappa did not improve
         tie = value == monitor.best and val_loss < best_val_loss
-        if monitor.update(value, epoch) or tie:  # the first epoch always
+        improved = monitor.update(value, epoch)  # the first epoch always
+        kappa_epoch = epoch if improved else kappa_epoch
+        if improved or tie:
             best_state, best_val_loss, monitor.best_epoch = _state_copy(trainable), val_loss, epoch
         if monitor.should_stop:
-            stopped = monitor.reason
+            stopped_early = epoch + 1 < ft.epochs  # the patience running out on the last epoch ends nothing early
             break
     if ft.keep == "last":
         best_state, monitor.best_epoch = _state_copy(trainable), len(history) - 1
-        stopped = "completed all epochs; finetune.keep=last: the last epoch's weights"
     assert best_state is not None
     best_epoch = monitor.best_epoch
-    print(f"[finetune] {label}: best epoch {best_epoch + 1}/{len(history)} "
+    stopped = _fold_stop_words(ft, len(history), best_epoch, kappa_epoch, stopped_early)
+    print(f"[finetune] {label}: {'kept' if ft.keep == 'last' else 'best'} epoch {best_epoch + 1} of "
+          f"{len(history)} run ({ft.epochs} set; {stopped}) "
           f"val QWK {history[best_epoch]['val_qwk']:.3f} (uncalibrated: the expected grade cut at "
           f"the fixed thresholds 0.5, 1.5, ...; folds.csv and the metrics give the calibrated, "
-          f"cross-fitted figures) ({stopped})")
+          f"cross-fitted figures)")
     return best_state, history, best_epoch, stopped
+
+
+def _fold_stop_words(ft: FinetuneConfig, epochs_run: int, best_epoch: int, kappa_epoch: int,
+                     stopped_early: bool) -> str:
+    """Why a fold's training ended and why its kept epoch was kept, in the words of the rule
+    of :func:`_fit_fold` (epochs 0-based here, 1-based in the words): ``keep=last``: the last
+    epoch, none chosen; ``keep=best``: the epoch ``kappa_epoch`` where the validation kappa
+    last rose, or a later one ``best_epoch`` with the same kappa and a lower validation loss
+    (the tie rule); early stopping when ``finetune.patience`` epochs after ``kappa_epoch``
+    brought no better kappa before ``finetune.epochs`` ran out (``stopped_early``). Stored
+    as the fold record's ``stopped``."""
+    if ft.keep == "last":
+        return "finetune.keep=last: the last epoch's weights, no epoch chosen on the validation fold"
+    words = (f"stopped early: no better validation kappa since epoch {kappa_epoch + 1} "
+             f"(finetune.patience={ft.patience})" if stopped_early else
+             f"all {epochs_run} epochs run; the best validation kappa first reached at epoch {kappa_epoch + 1}")
+    if best_epoch != kappa_epoch:
+        words += (f"; epoch {best_epoch + 1} kept: the same kappa as epoch {kappa_epoch + 1}, ties broken "
+                  f"by the lower validation loss")
+    return words
 
 
 def _run_fold(ctx: _Context, spec: ModelSpec, backbone: Backbone, fold: int,

@@ -593,6 +593,42 @@ def test_keep_best_breaks_a_kappa_tie_with_the_validation_loss(
     assert kept_later > 0  # the loss fell after the first epoch somewhere: not the old behaviour
 
 
+def test_the_fold_line_says_which_epoch_was_kept_of_how_many_run_and_set_and_why(
+        pretrained_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The trial saw 'best epoch 5/5 ... (early stopping: no better validation kappa for 4
+    epochs)' with finetune.epochs=6: epoch 5 was kept by the tie rule, 5 were run of 6 set."""
+    run = _linked_run(pretrained_run, tmp_path)
+    monkeypatch.setattr(finetune, "quadratic_weighted_kappa", lambda *args, **kwargs: 0.0)
+    cfg = tiny_config(**{"finetune.epochs": "6", "finetune.keep": "best", "finetune.patience": "2",
+                         "finetune.compare_scratch": "false", "umm.enabled": "false"})
+    capsys.readouterr()
+    variant = finetune.run(cfg, run).variants["vicreg"]
+    lines = [line for line in capsys.readouterr().out.splitlines() if "vicreg fold" in line]
+    assert len(lines) == 5
+    for fold, line in zip(variant.metrics["folds"], lines, strict=True):
+        assert fold["epochs_run"] == 3  # kappa 0 from epoch 1 on: 2 more epochs without a better one
+        best = fold["best_epoch"] + 1
+        early = "stopped early: no better validation kappa since epoch 1 (finetune.patience=2)"
+        tie = (f"; epoch {best} kept: the same kappa as epoch 1, ties broken by the lower validation loss"
+               if best > 1 else "")
+        assert f": best epoch {best} of 3 run (6 set; {early}{tie}) val QWK 0.000" in line, line
+        assert fold["stopped"] == early + tie
+
+
+def test_fold_stop_words_follow_the_rule() -> None:
+    ft = FinetuneConfig(epochs=6, patience=4, keep="best")
+    assert finetune._fold_stop_words(ft, 6, 2, 2, stopped_early=False) == (
+        "all 6 epochs run; the best validation kappa first reached at epoch 3")
+    # the patience running out on the last epoch set is no early stop
+    assert finetune._fold_stop_words(ft, 6, 5, 1, stopped_early=False) == (
+        "all 6 epochs run; the best validation kappa first reached at epoch 2; epoch 6 kept: the same "
+        "kappa as epoch 2, ties broken by the lower validation loss")
+    assert finetune._fold_stop_words(ft, 5, 0, 0, stopped_early=True) == (
+        "stopped early: no better validation kappa since epoch 1 (finetune.patience=4)")
+    assert "keep=last" in finetune._fold_stop_words(FinetuneConfig(keep="last"), 6, 5, 0, stopped_early=False)
+
+
 def test_label_fraction_trains_every_variant_on_the_same_stratified_draw_and_scores_every_image(
         pretrained_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run = _linked_run(pretrained_run, tmp_path)
