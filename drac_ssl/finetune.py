@@ -126,7 +126,7 @@ from drac_ssl.metrics import (
 )
 from drac_ssl.models import Backbone, BackboneArchitecture, load_local_weights
 from drac_ssl.optim import lr_at, param_groups, set_lr
-from drac_ssl.runtime import epoch_seed, resolve_device, seed_everything, use_bf16
+from drac_ssl.runtime import StageInterrupted, epoch_seed, resolve_device, seed_everything, use_bf16
 from drac_ssl.scale import DEFAULT_PREPROCESSING, describe_grades, prob_columns, read_ingest_facts
 
 __all__ = [
@@ -773,9 +773,25 @@ def _json_safe(obj: Any) -> Any:
     return obj
 
 
+def _folds_interrupted(saved: dict[str, list[int]], variants: Sequence[str], n_folds: int) -> StageInterrupted:
+    """What a Ctrl-C during the fine-tuning leaves: the folds saved per variant (``saved``, of
+    ``n_folds`` each for the ``variants`` in order), which the same command reuses."""
+    total = n_folds * len(variants)
+    done = sum(len(folds) for folds in saved.values())
+    if not done:
+        return StageInterrupted("no fold saved yet", "start it again")
+    per_variant = ", ".join(f"{v} {len(saved.get(v, []))} of {n_folds}" for v in variants)
+    if done == total:
+        return StageInterrupted(f"all {total} folds saved", "compare the variants again from the saved folds")
+    return StageInterrupted(f"{done} of {total} folds saved: {per_variant}",
+                            "resume: the saved folds are reused, the others trained")
+
+
 def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSpec,
-                 out_dir: Path) -> VariantResult:
-    """All folds of one variant, then its out-of-fold predictions, metrics and calibration."""
+                 out_dir: Path, saved_folds: dict[str, list[int]] | None = None) -> VariantResult:
+    """All folds of one variant, then its out-of-fold predictions, metrics and calibration.
+    Each fold saved (trained, or reused from an earlier attempt) is added to
+    ``saved_folds[variant]`` as it is, for what a Ctrl-C says (:func:`_folds_interrupted`)."""
     t_start = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
     run_dir = out_dir.parent.parent  # <run>/finetune/<variant>
@@ -844,6 +860,8 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
                 "weights": ([shared_backbone.name] if frozen else []) + [weights_path.name],
             }
             atomic_write_json(record_path, _json_safe(record))
+        if saved_folds is not None:
+            saved_folds.setdefault(variant, []).append(fold)
         raw_val = np.asarray(record["val_raw"], dtype=np.float64)
         if raw_all is None:
             raw_all = np.zeros((n_lab, raw_val.shape[1]))
@@ -1109,8 +1127,14 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
           + (f"; {_label_draw(ctx)[0]}, and is scored on its whole validation fold"
              if ft.label_fraction < 1 else ""))
     variants: dict[str, VariantResult] = {}
-    for name, source in sources.items():
-        variants[name] = _run_variant(ctx, name, source, model_spec, out_dir / name)
+    saved_folds: dict[str, list[int]] = {}  # variant -> its folds saved (trained or reused) so far
+    try:
+        for name, source in sources.items():
+            variants[name] = _run_variant(ctx, name, source, model_spec, out_dir / name, saved_folds)
+        differences = _minus_scratch(ctx, variants)  # bootstraps: seconds to minutes
+        umm_minus_vicreg = _umm_minus_vicreg(ctx, variants)
+    except KeyboardInterrupt:
+        raise _folds_interrupted(saved_folds, list(sources), len(fold_ids)) from None
 
     columns = ["variant", "n", "qwk", "qwk_ci_low", "qwk_ci_high", "auc", "accuracy", "macro_f1",
                "qwk_fold_mean", "qwk_fold_std", "seconds", "auc_ovr", "decision"]
@@ -1126,11 +1150,10 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
                       "seconds": m["seconds"], "decision_rules": m["decision_rules"]})
     comparison_path = out_dir / "comparison.json"
     comparison_csv = out_dir / "comparison.csv"
-    differences = _minus_scratch(ctx, variants)
     atomic_write_json(comparison_path, _json_safe({
         "columns": columns, "rows": table,
         "pretrained_minus_scratch": differences,
-        "umm_minus_vicreg": _umm_minus_vicreg(ctx, variants),
+        "umm_minus_vicreg": umm_minus_vicreg,
         "class_names": list(names),
         "protocol": (f"{len(fold_ids)}-fold cross-validation, head {ft.head}, backbone {ft.freeze}, "
                      f"same folds, head and budget for every variant"

@@ -68,7 +68,7 @@ from drac_ssl.config import (  # noqa: F401 - load_config: train.load_config for
 )
 from drac_ssl.io import atomic_write_json
 from drac_ssl.preflight import PIPELINE, Finding
-from drac_ssl.runtime import apply_thread_policy, environment_info
+from drac_ssl.runtime import StageInterrupted, apply_thread_policy, environment_info
 
 # settings that change what a resumed run does or writes, or how fast, not its results
 OUTPUT_ONLY_SETTINGS = ("run.stages", "run.tensorboard", "run.threads", "run.out_dir", "run.name",
@@ -595,7 +595,9 @@ def run_pipeline(cfg: Config, sources: dict[str, str] | None = None,
 def _record_end(path: Path, invocation: str, t0: float, exc: BaseException | None = None) -> None:
     """Add how this invocation ended to its line of ``invocations.jsonl`` (``invocation``, as
     written when it started): ``"ended": {"outcome": "finished" | "interrupted" | "failed",
-    "utc", "seconds"}``, and for a failure ``"error"`` (the exception's type and first line).
+    "utc", "seconds"}``, for a Ctrl-C in a stage ``"stage"`` and, where the stage says,
+    ``"saved"`` (:class:`drac_ssl.runtime.StageInterrupted`), and for a failure ``"error"``
+    (the exception's type and first line).
     The file keeps one line per invocation (rewritten atomically); a line without ``ended``
     is an invocation still running or killed. Nothing is done when the line is gone, and a
     file that cannot be written is left as it is (the run's own outcome matters more)."""
@@ -608,6 +610,10 @@ def _record_end(path: Path, invocation: str, t0: float, exc: BaseException | Non
     ended: dict[str, Any] = {"outcome": outcome,
                              "utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
                              "seconds": round(time.perf_counter() - t0, 2)}
+    if isinstance(exc, StageInterrupted) and exc.stage:
+        ended["stage"] = exc.stage
+        if exc.saved:
+            ended["saved"] = exc.saved
     if outcome == "failed":
         first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
         ended["error"] = f"{type(exc).__name__}: {first}"[:500] if first else type(exc).__name__
@@ -618,6 +624,17 @@ def _record_end(path: Path, invocation: str, t0: float, exc: BaseException | Non
         os.replace(tmp, path)
     except OSError:
         tmp.unlink(missing_ok=True)
+
+
+def interrupted_words(exc: KeyboardInterrupt) -> str:
+    """What :func:`main` says after a Ctrl-C: the stage it stopped in and what of it is saved
+    when known (:class:`drac_ssl.runtime.StageInterrupted`), e.g. ``interrupted in pretrain
+    (epoch 6 of 20 saved); rerun the same command to resume from epoch 7``."""
+    if not isinstance(exc, StageInterrupted) or not exc.stage:
+        return "interrupted: rerun the same command to resume from the last checkpoint"
+    saved = f" ({exc.saved})" if exc.saved else ""
+    return (f"interrupted in {exc.stage}{saved}; rerun the same command to "
+            f"{exc.resume or f'run {exc.stage} again (the stages finished before it are skipped)'}")
 
 
 def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None) -> None:
@@ -653,8 +670,16 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None) -> N
                 "seconds_earlier_attempts": round(before_s, 2), "attempts": attempts,
                 "stopped_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             }
+            if not isinstance(exc, KeyboardInterrupt):
+                atomic_write_json(status_path, status)
+                raise
+            # Ctrl-C: which stage, and what of it is saved (the stages that train say so)
+            stopped = exc if isinstance(exc, StageInterrupted) else StageInterrupted()
+            stopped.stage = name
+            if stopped.saved:
+                status[name]["saved"] = stopped.saved
             atomic_write_json(status_path, status)
-            raise
+            raise stopped from None
         status[name] = {
             "status": "done",
             "seconds": round(time.perf_counter() - t0, 2),
@@ -716,9 +741,9 @@ def main(argv: list[str] | None = None) -> int:
         print("\n[train] interrupted before any stage started (while the settings were checked): "
               "nothing was run or written; rerun the same command to run it", file=sys.stderr)
         return 130
-    except KeyboardInterrupt:
-        print("\n[train] interrupted: rerun the same command to resume from the last checkpoint",
-              file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        sys.stdout.flush()  # the lines printed before (a file or pipe buffers them) come first
+        print(f"\n[train] {interrupted_words(exc)}", file=sys.stderr)
         return 130
     return 0
 

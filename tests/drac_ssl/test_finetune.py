@@ -616,6 +616,31 @@ def test_the_fold_line_says_which_epoch_was_kept_of_how_many_run_and_set_and_why
         assert fold["stopped"] == early + tie
 
 
+def test_ctrl_c_says_which_folds_are_saved(pretrained_run: Path, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from drac_ssl.runtime import StageInterrupted
+
+    run = _linked_run(pretrained_run, tmp_path)
+    real, calls = finetune._run_fold, []
+
+    def ctrl_c_in_the_third_fold(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(finetune, "_run_fold", ctrl_c_in_the_third_fold)
+    cfg = tiny_config(**{"finetune.epochs": "1", "finetune.compare_scratch": "true", "umm.enabled": "false"})
+    with pytest.raises(StageInterrupted) as caught:
+        finetune.run(cfg, run)
+    assert caught.value.saved == "2 of 10 folds saved: scratch 2 of 5, vicreg 0 of 5"
+    assert caught.value.resume == "resume: the saved folds are reused, the others trained"
+    assert sorted(p.name for p in (run / "finetune" / "scratch").glob("fold*.json")) == ["fold0.json", "fold1.json"]
+    assert finetune._folds_interrupted({}, ["vicreg"], 5).saved == "no fold saved yet"
+    done = finetune._folds_interrupted({"vicreg": [0, 1]}, ["vicreg"], 2)
+    assert (done.saved, done.resume) == ("all 2 folds saved", "compare the variants again from the saved folds")
+
+
 def test_fold_stop_words_follow_the_rule() -> None:
     ft = FinetuneConfig(epochs=6, patience=4, keep="best")
     assert finetune._fold_stop_words(ft, 6, 2, 2, stopped_early=False) == (

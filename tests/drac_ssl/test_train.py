@@ -196,6 +196,9 @@ def test_an_interrupted_stage_keeps_its_time_and_the_resume_says_so(
     monkeypatch.setitem(train.STAGES, "pretrain", ctrl_c)
     monkeypatch.chdir(tmp_path)
     assert train.main(args) == 130
+    # the stage it stopped in; a stage that does not say what it saved is simply run again
+    assert ("[train] interrupted in pretrain; rerun the same command to run pretrain again (the "
+            "stages finished before it are skipped)") in capsys.readouterr().err
     run_dir = tmp_path / "runs" / "interrupted"
     stages = json.loads((run_dir / "stages.json").read_text())
     assert stages["ingest"]["status"] == "done" and stages["pretrain"]["status"] == "interrupted"
@@ -210,6 +213,7 @@ def test_an_interrupted_stage_keeps_its_time_and_the_resume_says_so(
     # the invocation log says how each attempt ended, one line each
     ended = [json.loads(line)["ended"] for line in (run_dir / "invocations.jsonl").read_text().splitlines()]
     assert [e["outcome"] for e in ended] == ["interrupted", "failed", "finished"]
+    assert ended[0]["stage"] == "pretrain" and "saved" not in ended[0] and "stage" not in ended[2]
     assert ended[0]["seconds"] >= 0.2 and ended[0]["utc"].endswith("+00:00")
     assert ended[1]["error"] == "RuntimeError: out of memory" and "error" not in ended[2]
     pretrain = json.loads((run_dir / "stages.json").read_text())["pretrain"]
@@ -217,6 +221,27 @@ def test_an_interrupted_stage_keeps_its_time_and_the_resume_says_so(
     assert pretrain["seconds_earlier_attempts"] >= 0.2
     report = write_report(run_dir).read_text()
     assert "The run was resumed" in report and "| pretrain | done |" in report
+
+
+def test_ctrl_c_in_a_stage_that_saved_epochs_says_where_it_stopped_and_resumes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from drac_ssl.runtime import StageInterrupted
+
+    def ctrl_c(cfg, run_dir):  # type: ignore[no-untyped-def]
+        print("[pretrain] epoch 6/20 loss 1.0")  # buffered on a file or pipe: printed before the message
+        raise StageInterrupted("epoch 6 of 20 saved", "resume from epoch 7")
+
+    monkeypatch.setitem(train.STAGES, "pretrain", ctrl_c)
+    monkeypatch.chdir(tmp_path)
+    assert train.main([*REDUCED, "run.name=saved", "run.stages=[ingest,pretrain]"]) == 130
+    captured = capsys.readouterr()
+    assert "[pretrain] epoch 6/20 loss 1.0" in captured.out
+    assert captured.err.endswith("[train] interrupted in pretrain (epoch 6 of 20 saved); rerun the same "
+                                 "command to resume from epoch 7\n")
+    run_dir = tmp_path / "runs" / "saved"
+    assert json.loads((run_dir / "stages.json").read_text())["pretrain"]["saved"] == "epoch 6 of 20 saved"
+    ended = json.loads((run_dir / "invocations.jsonl").read_text().splitlines()[-1])["ended"]
+    assert ended == {**ended, "outcome": "interrupted", "stage": "pretrain", "saved": "epoch 6 of 20 saved"}
 
 
 def test_ctrl_c_before_any_stage_started_says_nothing_was_written(
