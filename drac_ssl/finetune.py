@@ -130,12 +130,15 @@ from drac_ssl.runtime import StageInterrupted, epoch_seed, resolve_device, seed_
 from drac_ssl.scale import DEFAULT_PREPROCESSING, describe_grades, prob_columns, read_ingest_facts
 
 __all__ = [
+    "OFFERED_FOLDS",
     "VARIANTS",
     "FinetuneData",
     "FinetuneResult",
     "VariantResult",
     "backbone_sources",
     "epoch_order",
+    "folds_taken_from",
+    "folds_taken_words",
     "labelled_rows",
     "load_finetune_data",
     "run",
@@ -145,6 +148,12 @@ __all__ = [
 VARIANTS = ("scratch", "vicreg", "vicreg_umm")
 """Backbone variants, in the order of the comparison table."""
 EXTRACT_BATCH = 64
+OFFERED_FOLDS = "offered_folds.json"
+"""In ``finetune/<variant>/``: the folds ``run.reuse`` offered from another run folder
+(:func:`drac_ssl.train.take_reused_stages`), ``foldK.json`` -> ``trained_in`` (the run folder
+that trained it) and ``signature``. A fold reused with that signature was not trained here:
+``metrics.json``'s ``folds_taken_from`` says so, and the report and compare repeat it."""
+
 _FT_DEFAULTS = FinetuneConfig()
 
 
@@ -773,6 +782,52 @@ def _json_safe(obj: Any) -> Any:
     return obj
 
 
+def folds_taken_from(run_dir: str | Path, variant: str) -> dict[str, list[int]]:
+    """The folds of ``variant`` that the fine-tuning of run folder ``run_dir`` reused from
+    another run folder (``run.reuse``), by the folder that trained them: ``{"/runs/eye_b":
+    [0, 1]}``; empty when every fold was trained here. Such folds are the same models as
+    there (the same settings, data, seed and weights: the fold signature), so the two runs'
+    figures of that variant are not independent repeats.
+
+    Read from ``finetune/<variant>/metrics.json``'s ``folds_taken_from``; for a run made
+    before it was recorded, found by comparing each ``foldK.json``'s signature with the
+    same fold of the run folder its stages were taken from (``stages.json``'s
+    ``reused_from``), when that folder is still there. Never raises on missing files."""
+    run_dir = Path(run_dir)
+    vdir = run_dir / "finetune" / variant
+    metrics = read_json_dict(vdir / "metrics.json") or {}
+    recorded = metrics.get("folds_taken_from")
+    if isinstance(recorded, dict):
+        return {str(k): sorted(int(f) for f in v) for k, v in recorded.items() if isinstance(v, list) and v}
+    stages = read_json_dict(run_dir / "stages.json") or {}
+    sources = {str(e["reused_from"]) for e in stages.values() if isinstance(e, dict) and e.get("reused_from")}
+    found: dict[str, list[int]] = {}
+    for path in sorted(vdir.glob("fold*.json")):
+        record = read_json_dict(path) or {}
+        for source in sorted(sources):
+            there = read_json_dict(Path(source) / "finetune" / variant / path.name) or {}
+            if record.get("signature") and there.get("signature") == record["signature"]:
+                found.setdefault(source, []).append(int(record.get("fold", path.stem[4:])))
+    return found
+
+
+def folds_taken_words(run_dir: str | Path, variants: Sequence[str]) -> list[str]:
+    """One sentence per run folder that trained folds :func:`folds_taken_from` finds among
+    ``variants`` of ``run_dir``, e.g. ``"the fine-tuning of scratch (2 of 2 folds) and vicreg
+    (2 of 2 folds) was taken from /runs/eye_b (run.reuse: the same settings, data, seed and
+    weights, so the same models): their figures repeat that run's, they are not an
+    independent replication"``; empty when every fold was trained here."""
+    by_source: dict[str, list[str]] = {}
+    for variant in variants:
+        n_folds = len(list((Path(run_dir) / "finetune" / variant).glob("fold*.json")))
+        for source, folds in folds_taken_from(run_dir, variant).items():
+            by_source.setdefault(source, []).append(f"{variant} ({len(folds)} of {n_folds} folds)")
+    return [f"the fine-tuning of {' and '.join(parts) if len(parts) < 3 else ', '.join(parts)} was taken "
+            f"from {source} (run.reuse: the same settings, data, seed and weights, so the same models): "
+            f"their figures repeat that run's, they are not an independent replication"
+            for source, parts in by_source.items()]
+
+
 def _folds_interrupted(saved: dict[str, list[int]], variants: Sequence[str], n_folds: int) -> StageInterrupted:
     """What a Ctrl-C during the fine-tuning leaves: the folds saved per variant (``saved``, of
     ``n_folds`` each for the ``variants`` in order), which the same command reuses."""
@@ -825,6 +880,8 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
     n_lab = len(ctx.lab)
     raw_all: np.ndarray | None = None
     fold_records: list[dict[str, Any]] = []
+    offered = read_json_dict(out_dir / OFFERED_FOLDS) or {}
+    taken_from: dict[str, list[int]] = {}  # run folder -> the folds reused from it (run.reuse)
     for k_i, fold in enumerate(ctx.fold_ids):
         record_path = out_dir / f"fold{fold}.json"
         weights_path = out_dir / f"fold{fold}.safetensors"
@@ -836,7 +893,14 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
         if set(train_ids) & set(val_ids):  # cannot happen by construction; never allow it
             raise RuntimeError(f"fold {fold}: ids in both training and validation")
         if record is not None and record.get("signature") in accepted and weights_path.is_file():
-            print(f"[finetune] {variant} fold {fold}: reusing {record_path.name}")
+            origin = offered.get(record_path.name)
+            trained_in = (origin.get("trained_in") if isinstance(origin, dict)
+                          and origin.get("signature") == record.get("signature") else None)
+            if trained_in:
+                taken_from.setdefault(str(trained_in), []).append(fold)
+            print(f"[finetune] {variant} fold {fold}: reusing {record_path.name}"
+                  + (f" (trained in {trained_in}, offered by run.reuse: the same settings and "
+                     f"inputs)" if trained_in else ""))
             if record["signature"] != signature:  # re-sign an older record: the folder can now move
                 record["signature"] = signature
                 atomic_write_json(record_path, record)
@@ -924,6 +988,7 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
         "class_names": names,
         "decision": decision,
         "qwk": report["qwk"], "qwk_ci95": list(qwk_ci), "qwk_ci95_note": qwk_ci_note,
+        "folds_taken_from": taken_from,
         "auc": report["auc"], "auc_ovr": report["auc_ovr"], "auc_per_grade": report["auc_per_grade"],
         "auc_note": report["auc_note"],
         "accuracy": report["accuracy"], "macro_f1": report["macro_f1"],

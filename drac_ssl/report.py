@@ -26,6 +26,7 @@ import yaml
 
 from drac_ssl import __version__
 from drac_ssl.config import FinetuneConfig, to_dict
+from drac_ssl.finetune import folds_taken_words
 from drac_ssl.grading.bundle import chance_warning, data_provenance, freeze_words
 from drac_ssl.io import atomic_write_text
 from drac_ssl.metrics import degenerate_ci_reason, format_ci, grading_report
@@ -180,6 +181,11 @@ def _stages_section(run_dir: Path) -> list[str]:
                       + ", ".join(f"{name} ({_num(s.get('seconds_in_source'), 1)} s there)"
                                   for name, s in taken.items())
                       + f"; from `{'`, `'.join(sources)}` (hard links, or copies across file systems)."]
+    comparison = _read_json(run_dir / "finetune" / "comparison.json")
+    variants = [r.get("variant") for r in (comparison or {}).get("rows", []) if isinstance(r, dict)] \
+        if isinstance(comparison, dict) else []
+    for words in folds_taken_words(run_dir, [v for v in variants if isinstance(v, str)]):
+        lines += ["", f"**Not trained here:** {words[0].upper()}{words[1:]}."]
     return lines
 
 

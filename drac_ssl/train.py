@@ -66,7 +66,7 @@ from drac_ssl.config import (  # noqa: F401 - load_config: train.load_config for
     save_config,
     to_dict,
 )
-from drac_ssl.io import atomic_write_json
+from drac_ssl.io import atomic_write_json, read_json_dict
 from drac_ssl.preflight import PIPELINE, Finding
 from drac_ssl.runtime import StageInterrupted, apply_thread_policy, environment_info
 
@@ -151,7 +151,10 @@ def stage_finetune(cfg: Config, run_dir: Path) -> dict[str, Any]:
     from drac_ssl import finetune
 
     result = finetune.run(cfg, run_dir)
-    return {"comparison": str(result.comparison_path), "selected": result.selected}
+    taken = {name: v.metrics["folds_taken_from"] for name, v in result.variants.items()
+             if v.metrics.get("folds_taken_from")}  # run.reuse: folds trained in another run folder
+    return {"comparison": str(result.comparison_path), "selected": result.selected,
+            **({"folds_taken_from": taken} if taken else {})}
 
 
 def stage_export(cfg: Config, run_dir: Path) -> dict[str, Any]:
@@ -436,6 +439,9 @@ def take_reused_stages(plan: ReusePlan, run_dir: Path, cfg: Config) -> str:
     n_folds = 0
     variants = {"vicreg"} | ({"scratch"} if cfg.finetune.compare_scratch else set()) | (
         {"vicreg_umm"} if cfg.umm.enabled else set())
+    from drac_ssl.finetune import OFFERED_FOLDS
+
+    offered: dict[str, dict[str, Any]] = {}
     for record in sorted((plan.source / "finetune").glob("*/fold*.json")):
         if record.parent.name not in variants:
             continue
@@ -445,6 +451,10 @@ def take_reused_stages(plan: ReusePlan, run_dir: Path, cfg: Config) -> str:
             for path in (record, weights):
                 link(path, run_dir / "finetune" / record.parent.name / path.name)
             n_folds += 1
+            offered.setdefault(record.parent.name, {})[record.name] = _fold_origin(
+                record, plan.source, OFFERED_FOLDS)
+    for variant, folds in offered.items():  # where each offered fold was trained: said if reused
+        atomic_write_json(run_dir / "finetune" / variant / OFFERED_FOLDS, folds)
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_json(run_dir / "stages.json", entries)
     files = f"{counts['linked']} file(s) hard-linked" + (f", {counts['copied']} copied" if counts["copied"] else "")
@@ -452,6 +462,16 @@ def take_reused_stages(plan: ReusePlan, run_dir: Path, cfg: Config) -> str:
              f"reuses those whose settings and inputs match (signature) and retrains the others"
              if n_folds else "")
     return f"[train] run.reuse: {plan.describe()} ({files}){folds}"
+
+
+def _fold_origin(record: Path, source: Path, offered_name: str) -> dict[str, Any]:
+    """The run folder where fine-tuning fold ``record`` (``<source>/finetune/<variant>/foldK.json``)
+    was trained, and its signature: ``source``, or where ``source`` itself took it from (a
+    chain of reuses names the run that did the work: its own ``offered_name`` file)."""
+    signature = (read_json_dict(record) or {}).get("signature")
+    earlier = (read_json_dict(record.parent / offered_name) or {}).get(record.name) or {}
+    trained_in = earlier.get("trained_in") if earlier.get("signature") == signature else None
+    return {"trained_in": str(trained_in or source), "signature": signature}
 
 
 def _untake(run_dir: Path, created: bool) -> None:

@@ -337,6 +337,49 @@ def test_a_new_run_takes_the_finished_stages_of_another_with_the_same_settings(
     assert f"`branch` took its ingest, pretrain, umm stage(s) from `{source}` (run.reuse)" in out
 
 
+def test_fine_tuned_folds_taken_from_another_run_are_said_to_be_that_runs(
+        reduced_run: tuple[Path, int, str], capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The trial's eye_c (run.reuse=eye_b umm.epochs=4) reused eye_b's scratch and vicreg folds,
+    and nothing said so: the two runs' equal rows read as agreeing replications."""
+    from drac_ssl.compare import main as compare
+    from drac_ssl.finetune import folds_taken_from
+
+    work, _, _ = reduced_run
+    source = work / "runs" / "reduced"
+    monkeypatch.chdir(work)
+    capsys.readouterr()
+    assert train.main([*REDUCED, "umm.epochs=2", "run.name=umm2", "run.reuse=runs/reduced"]) == 0
+    out = capsys.readouterr().out
+    assert (f"vicreg fold 0: reusing fold0.json (trained in {source}, offered by run.reuse: the same "
+            f"settings and inputs)") in out
+    assert "vicreg_umm fold 0 (1/2): best epoch" in out  # UMM changed: trained here
+    run = work / "runs" / "umm2"
+    metrics = {v: json.loads((run / "finetune" / v / "metrics.json").read_text()) for v in ("vicreg", "vicreg_umm")}
+    assert metrics["vicreg"]["folds_taken_from"] == {str(source): [0, 1]}
+    assert metrics["vicreg_umm"]["folds_taken_from"] == {}
+    stages = json.loads((run / "stages.json").read_text())
+    assert stages["finetune"]["outputs"]["folds_taken_from"] == {"vicreg": {str(source): [0, 1]}}
+    assert (f"**Not trained here:** The fine-tuning of vicreg (2 of 2 folds) was taken from {source} "
+            f"(run.reuse: the same settings, data, seed and weights, so the same models)") in (
+        run / "report.md").read_text()
+    assert compare([str(source), str(run), "--n-boot", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "| umm2 | 2 | vicreg (folds from reduced) |" in out and "| umm2 | 2 | vicreg_umm |" in out
+    assert ("`umm2`'s fine-tuning of vicreg (2 of 2 folds) was taken from `reduced` (run.reuse: the same "
+            "settings, data, seed and weights, so the same models, not trained again): those rows repeat "
+            "`reduced`'s, they are not an independent replication.") in out
+    # a chain of reuses names the run that trained the folds
+    assert train.main([*REDUCED, "umm.epochs=3", "run.name=umm3", "run.reuse=runs/umm2"]) == 0
+    assert folds_taken_from(work / "runs" / "umm3", "vicreg") == {str(source): [0, 1]}
+    # a run made before the record: found by the folds' signatures in the run it took stages from
+    path = run / "finetune" / "vicreg" / "metrics.json"
+    del metrics["vicreg"]["folds_taken_from"]
+    path.write_text(json.dumps(metrics["vicreg"]))
+    assert folds_taken_from(run, "vicreg") == {str(source): [0, 1]}
+    assert folds_taken_from(run, "vicreg_umm") == {} and folds_taken_from(source, "vicreg") == {}
+
+
 def test_run_reuse_stops_at_the_first_stage_whose_settings_differ(
         reduced_run: tuple[Path, int, str], tmp_path: Path) -> None:
     work, _, _ = reduced_run
