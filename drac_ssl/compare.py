@@ -49,9 +49,17 @@ from typing import Any
 import numpy as np
 import yaml
 
+from drac_ssl.finetune import folds_taken_from
 from drac_ssl.grading.bundle import data_provenance
 from drac_ssl.io import atomic_write_text
-from drac_ssl.metrics import PAIRED_METRICS, BootstrapScores, bootstrap_scores, paired_difference
+from drac_ssl.metrics import (
+    PAIRED_METRICS,
+    BootstrapScores,
+    bootstrap_scores,
+    degenerate_ci_reason,
+    format_ci,
+    paired_difference,
+)
 from drac_ssl.preflight import PIPELINE
 from drac_ssl.scale import IngestFacts, default_grade_names, describe_grades, read_ingest_facts
 from drac_ssl.train import OUTPUT_ONLY_SETTINGS
@@ -101,7 +109,9 @@ class VariantOutputs:
 
     ``row``: its row of ``finetune/comparison.json``; ``train_per_fold``: the mean of
     ``metrics.json``'s ``folds[*].n_train`` (None when not recorded); ``ids`` ``(n,)``,
-    ``grades`` ``(n,)`` int, ``probs`` ``(n, K)`` and ``pred`` ``(n,)`` int: its ``oof.csv``.
+    ``grades`` ``(n,)`` int, ``probs`` ``(n, K)`` and ``pred`` ``(n,)`` int: its ``oof.csv``;
+    ``taken_from``: run folder -> the folds its fine-tuning reused from there
+    (:func:`drac_ssl.finetune.folds_taken_from`), of ``n_folds`` folds.
     """
 
     name: str
@@ -112,6 +122,19 @@ class VariantOutputs:
     grades: np.ndarray
     probs: np.ndarray
     pred: np.ndarray
+    taken_from: dict[str, list[int]] = field(default_factory=dict)
+    n_folds: int = 0
+
+    def qwk_ci_note(self, class_names: Sequence[str] | None = None) -> str | None:
+        """Why the QWK's CI is not meaningful (an interval of width 0, e.g. every image given
+        one grade), or None: the run's own note (``comparison.json``'s ``qwk_ci_note``), else,
+        for a run made before it was stored, :func:`drac_ssl.metrics.degenerate_ci_reason` of
+        the interval and this variant's ``oof.csv`` grades."""
+        note = self.row.get("qwk_ci_note")
+        if isinstance(note, str) and note:
+            return note
+        return degenerate_ci_reason(self.row.get("qwk_ci_low"), self.row.get("qwk_ci_high"),
+                                    self.grades, self.pred, class_names)
 
 
 @dataclass(frozen=True)
@@ -182,14 +205,16 @@ class Comparison:
         """One dict per (run, variant): ``run``, ``path``, the differing settings
         (:data:`ABSENT` where a run lacks one), ``variant``, ``train_images_per_fold`` and the
         ``comparison.json`` row's metrics under the names of :data:`CSV_METRICS` (None where
-        absent or undefined)."""
+        absent or undefined) and ``qwk_ci_note`` (:meth:`VariantOutputs.qwk_ci_note`; not a
+        CSV column)."""
         rows = []
         for label, run in zip(self.labels, self.runs, strict=True):
             for variant in run.variants.values():
                 rows.append({"run": label, "path": str(run.path),
                              **{key: run.settings.get(key, ABSENT) for key in self.setting_keys},
                              "variant": variant.name, "train_images_per_fold": variant.train_per_fold,
-                             **{column: _number(variant.row.get(key)) for column, key in CSV_METRICS}})
+                             **{column: _number(variant.row.get(key)) for column, key in CSV_METRICS},
+                             "qwk_ci_note": variant.qwk_ci_note(run.class_names)})
         return rows
 
     def table_csv(self) -> str:
@@ -217,9 +242,9 @@ class Comparison:
         columns = result_keys if len(result_keys) <= MAX_SETTING_COLUMNS else []
         header = ["run", *columns, "variant", "train images / fold", "QWK (95% CI)",
                   "accuracy", "AUC OvO", "AUC OvR", "macro F1"]
-        body = [[row["run"], *(_setting_text(row[key]) for key in columns), row["variant"],
+        body = [[row["run"], *(_setting_text(row[key]) for key in columns), _variant_text(row, self),
                  _count(row["train_images_per_fold"]),
-                 _with_ci(row["qwk"], row["qwk_ci_low"], row["qwk_ci_high"]),
+                 _qwk_with_ci(row),
                  _num(row["accuracy"]), _num(row["auc_ovo"]), _num(row["auc_ovr"]), _num(row["macro_f1"])]
                 for row in self.table_rows()]
         lines += _table(header, body)
@@ -321,7 +346,9 @@ def read_run(path: str | os.PathLike[str]) -> RunOutputs:
             isinstance(v, (int, float)) and not isinstance(v, bool) for v in n_train) else None)
         ids, grades, probs, pred = _read_oof(vdir / "oof.csv")
         variants[row["variant"]] = VariantOutputs(row["variant"], row, per_fold, vdir / "oof.csv",
-                                                  ids, grades, probs, pred)
+                                                  ids, grades, probs, pred,
+                                                  folds_taken_from(run, row["variant"]),
+                                                  len(metrics.get("folds") or []))
     widths = {v.probs.shape[1] for v in variants.values()}
     if len(widths) > 1:
         counts = ", ".join(f"{v.name} {v.probs.shape[1]}" for v in variants.values())
@@ -527,6 +554,7 @@ def compare_runs(paths: Sequence[str | os.PathLike[str]], n_boot: int | None = N
         for source in sorted(set(run.reused.values())):
             stages = [s for s, src in run.reused.items() if src == source]
             notes.append(f"`{label}` took its {', '.join(stages)} stage(s) from `{source}` (run.reuse).")
+        notes += _taken_notes(label, run, runs, labels)
         baseline = run.variants.get(BASELINE)
         if baseline is None:
             off = run.settings.get("finetune.compare_scratch") is False
@@ -644,6 +672,55 @@ def _with_ci(value: Any, low: Any, high: Any, sign: str = "") -> str:
         return MISSING
     ci = f"{low:{sign}.3f}..{high:{sign}.3f}" if low is not None and high is not None else MISSING
     return f"{value:{sign}.3f} ({ci})"
+
+
+def _variant_text(row: dict[str, Any], comparison: Comparison) -> str:
+    """A table row's variant, marked when its fine-tuning was taken from another run folder:
+    ``scratch (folds from eye_b)``."""
+    run = comparison.runs[comparison.labels.index(row["run"])]
+    variant = run.variants[row["variant"]]
+    if not variant.taken_from:
+        return row["variant"]
+    parts = [(f"{len(folds)} of {variant.n_folds} folds" if 0 < len(folds) < variant.n_folds else "folds")
+             + f" from {_source_label(source, comparison.runs, comparison.labels)}"
+             for source, folds in variant.taken_from.items()]
+    return f"{row['variant']} ({'; '.join(parts)})"
+
+
+def _source_label(source: str, runs: Sequence[RunOutputs], labels: Sequence[str]) -> str:
+    """A run folder as the tables name it when it is one of the compared runs, else its path."""
+    for run, label in zip(runs, labels, strict=True):
+        if os.path.abspath(run.path) == os.path.abspath(source):
+            return label
+    return source
+
+
+def _taken_notes(label: str, run: RunOutputs, runs: Sequence[RunOutputs], labels: Sequence[str]) -> list[str]:
+    """One note per run folder whose fine-tuned folds ``run`` reused: which variants, so that
+    two runs' equal rows are not read as agreeing replications."""
+    by_source: dict[str, list[str]] = {}
+    for variant in run.variants.values():
+        for source, folds in variant.taken_from.items():
+            of = f" of {variant.n_folds}" if variant.n_folds else ""
+            by_source.setdefault(source, []).append(f"{variant.name} ({len(folds)}{of} folds)")
+    notes = []
+    for source, parts in by_source.items():
+        there = _source_label(source, runs, labels)
+        compared = there != source
+        notes.append(f"`{label}`'s fine-tuning of {', '.join(parts)} was taken from `{there}` (run.reuse: "
+                     f"the same settings, data, seed and weights, so the same models, not trained again): "
+                     + (f"those rows repeat `{there}`'s, they are not an independent replication."
+                        if compared else "its figures repeat that run's, not an independent replication."))
+    return notes
+
+
+def _qwk_with_ci(row: dict[str, Any]) -> str:
+    """A table row's QWK with its interval: ``0.650 (0.600..0.700)``, or ``0.000 (CI not
+    meaningful: every image was given one grade ...)`` when the row's ``qwk_ci_note`` says so."""
+    note = row.get("qwk_ci_note")
+    if note and _number(row["qwk"]) is not None:
+        return f"{_num(row['qwk'])} (CI {format_ci(row['qwk_ci_low'], row['qwk_ci_high'], note)})"
+    return _with_ci(row["qwk"], row["qwk_ci_low"], row["qwk_ci_high"])
 
 
 def _signed_ci(result: dict[str, float]) -> str:

@@ -57,7 +57,7 @@ from tqdm.auto import tqdm
 
 from drac_ssl.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from drac_ssl.io import atomic_write_text
-from drac_ssl.runtime import seed_everything
+from drac_ssl.runtime import StageInterrupted, ctrl_c_deferred, seed_everything
 from drac_ssl.tensorboard_log import write_tensorboard
 
 __all__ = ["Engine", "EngineResult", "Monitor", "TrainingTask", "write_history"]
@@ -272,6 +272,7 @@ class Engine:
         self.last = self.ckpt_dir / "last.pt"
         self.best = self.ckpt_dir / "best.pt"
         self.start_epoch = 0
+        self.saved_epoch = -1  # the last epoch (0-based) that last.pt holds: what a rerun resumes after
         self.history: list[dict[str, Any]] = []
         self.stopped = ""
         seed_everything(seed)
@@ -286,6 +287,7 @@ class Engine:
         task.load_state_dict(state)
         set_rng_state(state["rng"])
         self.start_epoch = state["epoch"] + 1
+        self.saved_epoch = state["epoch"]
         self.history = list(state["history"])
         self.monitor.load_state_dict(state)
         self.stopped = state.get("stopped", "")
@@ -301,6 +303,10 @@ class Engine:
 
         ``stop_after_epoch`` ends after that epoch (0-based) as if interrupted (resume tests);
         the result's ``stopped`` is then ``"interrupted"``.
+
+        Raises:
+            StageInterrupted (a KeyboardInterrupt): Ctrl-C; it says which epoch ``last.pt``
+                holds (:attr:`saved_epoch`) and where the same command resumes.
         """
         if _has_guard(task) and not self.stopped:
             self._passed = (_device_copy(task.state_dict()), self.start_epoch - 1)
@@ -311,6 +317,11 @@ class Engine:
                 self._epoch(task, epoch)
                 if stop_after_epoch is not None and epoch >= stop_after_epoch:
                     return EngineResult(self.history, self.monitor.best_epoch, "interrupted")
+        except KeyboardInterrupt:
+            saved = self.saved_epoch + 1
+            raise StageInterrupted(
+                f"epoch {saved} of {self.epochs} saved" if saved else "no epoch saved yet",
+                f"resume from epoch {saved + 1}" if saved else "start it again") from None
         finally:
             task.close()
         if not self.stopped:
@@ -373,6 +384,12 @@ class Engine:
                 self._unsaved_best = (best, epoch)
             else:  # a copy on the device: the live weights move on before the next write
                 self._unsaved_best = (_device_copy(best), epoch)
+        with ctrl_c_deferred():  # the checkpoint and the line that reports it: both or neither
+            self._end_epoch(task, epoch, steps, row, checkpoint_now)
+
+    def _end_epoch(self, task: TrainingTask, epoch: int, steps: int, row: dict[str, Any],
+                   checkpoint_now: bool) -> None:
+        """Write ``last.pt`` / ``best.pt`` when due, the history, then print the epoch line."""
         if self.is_main and checkpoint_now:
             if self._unsaved_best is not None:
                 best, best_epoch = self._unsaved_best
@@ -388,13 +405,15 @@ class Engine:
                 "stopped": self.stopped,
                 "config": self.config,
             })
+        if checkpoint_now:
+            self.saved_epoch = epoch
         if self._passed is not None and not self.stopped:
             self._passed = (_device_copy(task.state_dict()), epoch)
         if self.is_main:
             write_history(self.out_dir, self.history)
             if self.tensorboard:
                 write_tensorboard(self.out_dir / "tensorboard", self.stage, self.history)
-            print(task.describe(row))
+            print(task.describe(row), flush=True)
 
     def _roll_back(self, task: TrainingTask, epoch: int, steps: int, reason: str) -> None:
         """A guard refused ``epoch``: restore the last epoch that passed, stop, and write it
@@ -403,6 +422,7 @@ class Engine:
         state, passed = self._passed
         task.load_state_dict(state)
         self.stopped = reason
+        self.saved_epoch = passed  # last.pt holds the last epoch that passed (written below)
         if self.is_main:
             kept = f"the weights of epoch {passed + 1}" if passed >= 0 else "the starting weights"
             print(f"[{self.stage}] epoch {epoch + 1}: {reason}; stopping with {kept}")

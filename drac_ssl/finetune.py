@@ -118,22 +118,27 @@ from drac_ssl.metrics import (
     bootstrap_ci,
     bootstrap_scores,
     default_thresholds,
+    degenerate_ci_reason,
+    format_ci,
     grading_report,
     paired_difference,
     quadratic_weighted_kappa,
 )
 from drac_ssl.models import Backbone, BackboneArchitecture, load_local_weights
 from drac_ssl.optim import lr_at, param_groups, set_lr
-from drac_ssl.runtime import epoch_seed, resolve_device, seed_everything, use_bf16
+from drac_ssl.runtime import StageInterrupted, epoch_seed, resolve_device, seed_everything, use_bf16
 from drac_ssl.scale import DEFAULT_PREPROCESSING, describe_grades, prob_columns, read_ingest_facts
 
 __all__ = [
+    "OFFERED_FOLDS",
     "VARIANTS",
     "FinetuneData",
     "FinetuneResult",
     "VariantResult",
     "backbone_sources",
     "epoch_order",
+    "folds_taken_from",
+    "folds_taken_words",
     "labelled_rows",
     "load_finetune_data",
     "run",
@@ -143,6 +148,12 @@ __all__ = [
 VARIANTS = ("scratch", "vicreg", "vicreg_umm")
 """Backbone variants, in the order of the comparison table."""
 EXTRACT_BATCH = 64
+OFFERED_FOLDS = "offered_folds.json"
+"""In ``finetune/<variant>/``: the folds ``run.reuse`` offered from another run folder
+(:func:`drac_ssl.train.take_reused_stages`), ``foldK.json`` -> ``trained_in`` (the run folder
+that trained it) and ``signature``. A fold reused with that signature was not trained here:
+``metrics.json``'s ``folds_taken_from`` says so, and the report and compare repeat it."""
+
 _FT_DEFAULTS = FinetuneConfig()
 
 
@@ -488,9 +499,9 @@ def _fit_fold(
     y_val_t = torch.as_tensor(y_val, dtype=torch.long)
     best_state: dict[str, Tensor] | None = None
     best_val_loss = math.inf
-    monitor = Monitor("val_qwk", mode="max", min_delta=1e-9, patience=ft.patience,
-                      stop_message="early stopping: no better validation kappa for {patience} epochs")
-    stopped = "completed all epochs"
+    monitor = Monitor("val_qwk", mode="max", min_delta=1e-9, patience=ft.patience)
+    kappa_epoch = -1  # the epoch the validation kappa last improved (the tie rule moves best_epoch only)
+    stopped_early = False
     history: list[dict[str, Any]] = []
     step = 0
     lr = ft.lr
@@ -536,21 +547,44 @@ def _fit_fold(
         # on a fold the model grades all alike, would otherwise keep the first epoch); it does
         # not restart the patience: the kappa did not improve
         tie = value == monitor.best and val_loss < best_val_loss
-        if monitor.update(value, epoch) or tie:  # the first epoch always
+        improved = monitor.update(value, epoch)  # the first epoch always
+        kappa_epoch = epoch if improved else kappa_epoch
+        if improved or tie:
             best_state, best_val_loss, monitor.best_epoch = _state_copy(trainable), val_loss, epoch
         if monitor.should_stop:
-            stopped = monitor.reason
+            stopped_early = epoch + 1 < ft.epochs  # the patience running out on the last epoch ends nothing early
             break
     if ft.keep == "last":
         best_state, monitor.best_epoch = _state_copy(trainable), len(history) - 1
-        stopped = "completed all epochs; finetune.keep=last: the last epoch's weights"
     assert best_state is not None
     best_epoch = monitor.best_epoch
-    print(f"[finetune] {label}: best epoch {best_epoch + 1}/{len(history)} "
+    stopped = _fold_stop_words(ft, len(history), best_epoch, kappa_epoch, stopped_early)
+    print(f"[finetune] {label}: {'kept' if ft.keep == 'last' else 'best'} epoch {best_epoch + 1} of "
+          f"{len(history)} run ({ft.epochs} set; {stopped}) "
           f"val QWK {history[best_epoch]['val_qwk']:.3f} (uncalibrated: the expected grade cut at "
           f"the fixed thresholds 0.5, 1.5, ...; folds.csv and the metrics give the calibrated, "
-          f"cross-fitted figures) ({stopped})")
+          f"cross-fitted figures)")
     return best_state, history, best_epoch, stopped
+
+
+def _fold_stop_words(ft: FinetuneConfig, epochs_run: int, best_epoch: int, kappa_epoch: int,
+                     stopped_early: bool) -> str:
+    """Why a fold's training ended and why its kept epoch was kept, in the words of the rule
+    of :func:`_fit_fold` (epochs 0-based here, 1-based in the words): ``keep=last``: the last
+    epoch, none chosen; ``keep=best``: the epoch ``kappa_epoch`` where the validation kappa
+    last rose, or a later one ``best_epoch`` with the same kappa and a lower validation loss
+    (the tie rule); early stopping when ``finetune.patience`` epochs after ``kappa_epoch``
+    brought no better kappa before ``finetune.epochs`` ran out (``stopped_early``). Stored
+    as the fold record's ``stopped``."""
+    if ft.keep == "last":
+        return "finetune.keep=last: the last epoch's weights, no epoch chosen on the validation fold"
+    words = (f"stopped early: no better validation kappa since epoch {kappa_epoch + 1} "
+             f"(finetune.patience={ft.patience})" if stopped_early else
+             f"all {epochs_run} epochs run; the best validation kappa first reached at epoch {kappa_epoch + 1}")
+    if best_epoch != kappa_epoch:
+        words += (f"; epoch {best_epoch + 1} kept: the same kappa as epoch {kappa_epoch + 1}, ties broken "
+                  f"by the lower validation loss")
+    return words
 
 
 def _run_fold(ctx: _Context, spec: ModelSpec, backbone: Backbone, fold: int,
@@ -748,9 +782,71 @@ def _json_safe(obj: Any) -> Any:
     return obj
 
 
+def folds_taken_from(run_dir: str | Path, variant: str) -> dict[str, list[int]]:
+    """The folds of ``variant`` that the fine-tuning of run folder ``run_dir`` reused from
+    another run folder (``run.reuse``), by the folder that trained them: ``{"/runs/eye_b":
+    [0, 1]}``; empty when every fold was trained here. Such folds are the same models as
+    there (the same settings, data, seed and weights: the fold signature), so the two runs'
+    figures of that variant are not independent repeats.
+
+    Read from ``finetune/<variant>/metrics.json``'s ``folds_taken_from``; for a run made
+    before it was recorded, found by comparing each ``foldK.json``'s signature with the
+    same fold of the run folder its stages were taken from (``stages.json``'s
+    ``reused_from``), when that folder is still there. Never raises on missing files."""
+    run_dir = Path(run_dir)
+    vdir = run_dir / "finetune" / variant
+    metrics = read_json_dict(vdir / "metrics.json") or {}
+    recorded = metrics.get("folds_taken_from")
+    if isinstance(recorded, dict):
+        return {str(k): sorted(int(f) for f in v) for k, v in recorded.items() if isinstance(v, list) and v}
+    stages = read_json_dict(run_dir / "stages.json") or {}
+    sources = {str(e["reused_from"]) for e in stages.values() if isinstance(e, dict) and e.get("reused_from")}
+    found: dict[str, list[int]] = {}
+    for path in sorted(vdir.glob("fold*.json")):
+        record = read_json_dict(path) or {}
+        for source in sorted(sources):
+            there = read_json_dict(Path(source) / "finetune" / variant / path.name) or {}
+            if record.get("signature") and there.get("signature") == record["signature"]:
+                found.setdefault(source, []).append(int(record.get("fold", path.stem[4:])))
+    return found
+
+
+def folds_taken_words(run_dir: str | Path, variants: Sequence[str]) -> list[str]:
+    """One sentence per run folder that trained folds :func:`folds_taken_from` finds among
+    ``variants`` of ``run_dir``, e.g. ``"the fine-tuning of scratch (2 of 2 folds) and vicreg
+    (2 of 2 folds) was taken from /runs/eye_b (run.reuse: the same settings, data, seed and
+    weights, so the same models): their figures repeat that run's, they are not an
+    independent replication"``; empty when every fold was trained here."""
+    by_source: dict[str, list[str]] = {}
+    for variant in variants:
+        n_folds = len(list((Path(run_dir) / "finetune" / variant).glob("fold*.json")))
+        for source, folds in folds_taken_from(run_dir, variant).items():
+            by_source.setdefault(source, []).append(f"{variant} ({len(folds)} of {n_folds} folds)")
+    return [f"the fine-tuning of {' and '.join(parts) if len(parts) < 3 else ', '.join(parts)} was taken "
+            f"from {source} (run.reuse: the same settings, data, seed and weights, so the same models): "
+            f"their figures repeat that run's, they are not an independent replication"
+            for source, parts in by_source.items()]
+
+
+def _folds_interrupted(saved: dict[str, list[int]], variants: Sequence[str], n_folds: int) -> StageInterrupted:
+    """What a Ctrl-C during the fine-tuning leaves: the folds saved per variant (``saved``, of
+    ``n_folds`` each for the ``variants`` in order), which the same command reuses."""
+    total = n_folds * len(variants)
+    done = sum(len(folds) for folds in saved.values())
+    if not done:
+        return StageInterrupted("no fold saved yet", "start it again")
+    per_variant = ", ".join(f"{v} {len(saved.get(v, []))} of {n_folds}" for v in variants)
+    if done == total:
+        return StageInterrupted(f"all {total} folds saved", "compare the variants again from the saved folds")
+    return StageInterrupted(f"{done} of {total} folds saved: {per_variant}",
+                            "resume: the saved folds are reused, the others trained")
+
+
 def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSpec,
-                 out_dir: Path) -> VariantResult:
-    """All folds of one variant, then its out-of-fold predictions, metrics and calibration."""
+                 out_dir: Path, saved_folds: dict[str, list[int]] | None = None) -> VariantResult:
+    """All folds of one variant, then its out-of-fold predictions, metrics and calibration.
+    Each fold saved (trained, or reused from an earlier attempt) is added to
+    ``saved_folds[variant]`` as it is, for what a Ctrl-C says (:func:`_folds_interrupted`)."""
     t_start = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
     run_dir = out_dir.parent.parent  # <run>/finetune/<variant>
@@ -784,6 +880,8 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
     n_lab = len(ctx.lab)
     raw_all: np.ndarray | None = None
     fold_records: list[dict[str, Any]] = []
+    offered = read_json_dict(out_dir / OFFERED_FOLDS) or {}
+    taken_from: dict[str, list[int]] = {}  # run folder -> the folds reused from it (run.reuse)
     for k_i, fold in enumerate(ctx.fold_ids):
         record_path = out_dir / f"fold{fold}.json"
         weights_path = out_dir / f"fold{fold}.safetensors"
@@ -795,7 +893,14 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
         if set(train_ids) & set(val_ids):  # cannot happen by construction; never allow it
             raise RuntimeError(f"fold {fold}: ids in both training and validation")
         if record is not None and record.get("signature") in accepted and weights_path.is_file():
-            print(f"[finetune] {variant} fold {fold}: reusing {record_path.name}")
+            origin = offered.get(record_path.name)
+            trained_in = (origin.get("trained_in") if isinstance(origin, dict)
+                          and origin.get("signature") == record.get("signature") else None)
+            if trained_in:
+                taken_from.setdefault(str(trained_in), []).append(fold)
+            print(f"[finetune] {variant} fold {fold}: reusing {record_path.name}"
+                  + (f" (trained in {trained_in}, offered by run.reuse: the same settings and "
+                     f"inputs)" if trained_in else ""))
             if record["signature"] != signature:  # re-sign an older record: the folder can now move
                 record["signature"] = signature
                 atomic_write_json(record_path, record)
@@ -819,6 +924,8 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
                 "weights": ([shared_backbone.name] if frozen else []) + [weights_path.name],
             }
             atomic_write_json(record_path, _json_safe(record))
+        if saved_folds is not None:
+            saved_folds.setdefault(variant, []).append(fold)
         raw_val = np.asarray(record["val_raw"], dtype=np.float64)
         if raw_all is None:
             raw_all = np.zeros((n_lab, raw_val.shape[1]))
@@ -849,12 +956,17 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
     qwk_k = functools.partial(quadratic_weighted_kappa, num_grades=k)
     report = grading_report(y, probs, pred, names)
     qwk_ci = bootstrap_ci(y, pred, qwk_k, n_boot=ctx.ft.n_boot, seed=ctx.seed)
+    # an interval of width 0 (e.g. every image given one grade: kappa 0 on every resample)
+    # is not certainty; the figures stay, the note says why they mean nothing
+    qwk_ci_note = degenerate_ci_reason(*qwk_ci, y, pred, names)
     rules: dict[str, dict[str, Any]] = {}
     for rule in DECISIONS:
         r = report if rule == decision else grading_report(y, probs, preds[rule], names)
+        rule_ci = qwk_ci if rule == decision else bootstrap_ci(
+            y, preds[rule], qwk_k, n_boot=ctx.ft.n_boot, seed=ctx.seed)
         rules[rule] = {"qwk": r["qwk"], "accuracy": r["accuracy"], "macro_f1": r["macro_f1"],
-                       "qwk_ci95": list(qwk_ci if rule == decision else bootstrap_ci(
-                           y, preds[rule], qwk_k, n_boot=ctx.ft.n_boot, seed=ctx.seed)),
+                       "qwk_ci95": list(rule_ci),
+                       "qwk_ci95_note": degenerate_ci_reason(*rule_ci, y, preds[rule], names),
                        "selected": rule == decision}
     _, _, pred_in_sample = calibration.decide([raw_all])
     per_fold: list[dict[str, Any]] = []
@@ -875,7 +987,8 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
         "n": report["n"],
         "class_names": names,
         "decision": decision,
-        "qwk": report["qwk"], "qwk_ci95": list(qwk_ci),
+        "qwk": report["qwk"], "qwk_ci95": list(qwk_ci), "qwk_ci95_note": qwk_ci_note,
+        "folds_taken_from": taken_from,
         "auc": report["auc"], "auc_ovr": report["auc_ovr"], "auc_per_grade": report["auc_per_grade"],
         "auc_note": report["auc_note"],
         "accuracy": report["accuracy"], "macro_f1": report["macro_f1"],
@@ -902,7 +1015,9 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
                      f"outputs); grades by finetune.decision={decision} (decision_rules: both "
                      "rules on the same cross-fitted probabilities); qwk_in_sample_thresholds uses "
                      "the final calibration fitted on all out-of-fold outputs and is optimistic; "
-                     f"qwk_ci95: percentile bootstrap ({ctx.ft.n_boot} resamples)"),
+                     f"qwk_ci95: percentile bootstrap ({ctx.ft.n_boot} resamples); qwk_ci95_note: "
+                     "why an interval of width 0 means nothing (e.g. every image given one grade), "
+                     "else null"),
         "tta": ctx.ft.tta,
         "seconds": round(time.perf_counter() - t_start, 3),
     }
@@ -935,7 +1050,7 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
     })
     other = rules["argmax" if decision == "thresholds" else "thresholds"]
     print(f"[finetune] {variant}: out-of-fold QWK {metrics['qwk']:.3f} "
-          f"(95% CI {qwk_ci[0]:.3f}..{qwk_ci[1]:.3f}), AUC {metrics['auc']:.3f} (one-vs-rest "
+          f"(95% CI {format_ci(*qwk_ci, qwk_ci_note)}), AUC {metrics['auc']:.3f} (one-vs-rest "
           f"{metrics['auc_ovr']:.3f}), accuracy {metrics['accuracy']:.3f} [{decision}; the other "
           f"rule: QWK {other['qwk']:.3f}, accuracy {other['accuracy']:.3f}]")
     return VariantResult(variant, out_dir, oof_path, _json_safe(metrics), per_fold, calibration,
@@ -1077,8 +1192,14 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
           + (f"; {_label_draw(ctx)[0]}, and is scored on its whole validation fold"
              if ft.label_fraction < 1 else ""))
     variants: dict[str, VariantResult] = {}
-    for name, source in sources.items():
-        variants[name] = _run_variant(ctx, name, source, model_spec, out_dir / name)
+    saved_folds: dict[str, list[int]] = {}  # variant -> its folds saved (trained or reused) so far
+    try:
+        for name, source in sources.items():
+            variants[name] = _run_variant(ctx, name, source, model_spec, out_dir / name, saved_folds)
+        differences = _minus_scratch(ctx, variants)  # bootstraps: seconds to minutes
+        umm_minus_vicreg = _umm_minus_vicreg(ctx, variants)
+    except KeyboardInterrupt:
+        raise _folds_interrupted(saved_folds, list(sources), len(fold_ids)) from None
 
     columns = ["variant", "n", "qwk", "qwk_ci_low", "qwk_ci_high", "auc", "accuracy", "macro_f1",
                "qwk_fold_mean", "qwk_fold_std", "seconds", "auc_ovr", "decision"]
@@ -1087,17 +1208,17 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
         m = v.metrics
         lo, hi = m["qwk_ci95"]
         table.append({"variant": name, "n": m["n"], "qwk": m["qwk"], "qwk_ci_low": lo, "qwk_ci_high": hi,
+                      "qwk_ci_note": m.get("qwk_ci95_note"),
                       "auc": m["auc"], "auc_ovr": m["auc_ovr"], "accuracy": m["accuracy"],
                       "macro_f1": m["macro_f1"], "qwk_fold_mean": m["qwk_fold_mean"],
                       "qwk_fold_std": m["qwk_fold_std"], "decision": m["decision"],
                       "seconds": m["seconds"], "decision_rules": m["decision_rules"]})
     comparison_path = out_dir / "comparison.json"
     comparison_csv = out_dir / "comparison.csv"
-    differences = _minus_scratch(ctx, variants)
     atomic_write_json(comparison_path, _json_safe({
         "columns": columns, "rows": table,
         "pretrained_minus_scratch": differences,
-        "umm_minus_vicreg": _umm_minus_vicreg(ctx, variants),
+        "umm_minus_vicreg": umm_minus_vicreg,
         "class_names": list(names),
         "protocol": (f"{len(fold_ids)}-fold cross-validation, head {ft.head}, backbone {ft.freeze}, "
                      f"same folds, head and budget for every variant"

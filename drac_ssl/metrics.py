@@ -55,6 +55,8 @@ __all__ = [
     "binary_screening",
     "bootstrap_ci",
     "cluster_quality",
+    "degenerate_ci_reason",
+    "format_ci",
     "default_thresholds",
     "expected_grade",
     "fit_kappa_thresholds",
@@ -372,6 +374,57 @@ def bootstrap_ci(
         return float("nan"), float("nan")
     lo, hi = np.percentile(stats, [100 * alpha / 2, 100 * (1 - alpha / 2)])
     return float(lo), float(hi)
+
+
+def degenerate_ci_reason(low: Any, high: Any, y_true: Any = None, y_pred: Any = None,
+                         grade_names: Sequence[str] | None = None) -> str | None:
+    """Why a bootstrap interval ``low..high`` (of :func:`bootstrap_ci`) tells nothing, or None
+    when it is an interval.
+
+    An interval of width 0 (``low == high``, both finite) is not certainty: every resample
+    gave the same value, which happens when the data cannot vary the metric at all, above
+    all when a model gave every image one grade (its kappa is then 0 on every resample).
+    ``y_true`` / ``y_pred`` (grades ``(n,)``, optional) make the reason specific: one
+    submitted grade, or one true grade; without them, or otherwise, the reason says only
+    that every resample gave the same value. ``grade_names`` (grade ``g`` -> name) names
+    the one grade. Returns a phrase such as ``"every image was given one grade (1 Mild), so
+    every resample gives 0.000"``; it never raises on absent or non-finite bounds (None).
+    """
+    try:
+        lo, hi = float(low), float(high)
+    except (TypeError, ValueError):
+        return None
+    if not (math.isfinite(lo) and math.isfinite(hi)) or lo != hi:
+        return None
+    value = f"every resample gives {lo:.3f}"
+    for values, words in ((y_pred, "every image was given one grade"),
+                          (y_true, "every image has one true grade")):
+        if values is None:
+            continue
+        distinct = np.unique(np.asarray(values))
+        if distinct.size == 1:
+            g = int(distinct[0])
+            name = (f"{g} {grade_names[g]}" if grade_names is not None and 0 <= g < len(grade_names)
+                    else f"grade {g}")
+            return f"{words} ({name}), so {value}"
+    return f"{value}: no resample of these images changes it"
+
+
+def format_ci(low: Any, high: Any, reason: str | None = None) -> str:
+    """An interval for people: ``0.100..0.300``, or
+    ``not meaningful: <reason>`` when ``reason`` (e.g. :func:`degenerate_ci_reason`'s) is
+    given or the interval has width 0 (a generic reason then), or ``n/a`` for an absent or
+    non-finite bound."""
+    reason = reason or degenerate_ci_reason(low, high)
+    if reason:
+        return f"not meaningful: {reason}"
+    try:
+        lo, hi = float(low), float(high)
+    except (TypeError, ValueError):
+        return "n/a"
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return "n/a"
+    return f"{lo:.3f}..{hi:.3f}"
 
 
 PAIRED_METRICS = ("accuracy", "qwk", "auc_ovr")

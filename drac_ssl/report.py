@@ -26,9 +26,10 @@ import yaml
 
 from drac_ssl import __version__
 from drac_ssl.config import FinetuneConfig, to_dict
+from drac_ssl.finetune import folds_taken_words
 from drac_ssl.grading.bundle import chance_warning, data_provenance, freeze_words
 from drac_ssl.io import atomic_write_text
-from drac_ssl.metrics import grading_report
+from drac_ssl.metrics import degenerate_ci_reason, format_ci, grading_report
 from drac_ssl.plots import plot_comparison, plot_confusion, plot_history, plot_roc
 from drac_ssl.scale import default_grade_names, describe_grades, read_ingest_facts
 
@@ -180,6 +181,11 @@ def _stages_section(run_dir: Path) -> list[str]:
                       + ", ".join(f"{name} ({_num(s.get('seconds_in_source'), 1)} s there)"
                                   for name, s in taken.items())
                       + f"; from `{'`, `'.join(sources)}` (hard links, or copies across file systems)."]
+    comparison = _read_json(run_dir / "finetune" / "comparison.json")
+    variants = [r.get("variant") for r in (comparison or {}).get("rows", []) if isinstance(r, dict)] \
+        if isinstance(comparison, dict) else []
+    for words in folds_taken_words(run_dir, [v for v in variants if isinstance(v, str)]):
+        lines += ["", f"**Not trained here:** {words[0].upper()}{words[1:]}."]
     return lines
 
 
@@ -249,8 +255,10 @@ def _variant_section(run_dir: Path, figures: Path, name: str) -> list[str]:
     grades, probs, pred = _read_oof(vdir / "oof.csv")
     names = list(metrics.get("class_names") or default_grade_names(probs.shape[1]))
     decision = metrics.get("decision") or cal.get("decision") or "thresholds"
+    # a run made before the note was stored: the reason from its out-of-fold grades
+    ci_note = metrics.get("qwk_ci95_note") or degenerate_ci_reason(*ci[:2], grades, pred, names)
     lines = [f"### {title}", "",
-             f"Out-of-fold QWK {_num(metrics.get('qwk'))} (95% CI {_num(ci[0])}..{_num(ci[1])}), "
+             f"Out-of-fold QWK {_num(metrics.get('qwk'))} (95% CI {format_ci(*ci[:2], ci_note)}), "
              f"AUC {_num(metrics.get('auc'))} (one-vs-one; one-vs-rest {_num(metrics.get('auc_ovr'))}), "
              f"accuracy {_num(metrics.get('accuracy'))}, macro F1 "
              f"{_num(metrics.get('macro_f1'))}; final calibration: temperature {_num(cal.get('temperature'))}, "
@@ -276,7 +284,7 @@ def _variant_section(run_dir: Path, figures: Path, name: str) -> list[str]:
         lines += ["Both class decisions on the same cross-fitted probabilities (the selected one in bold):", ""]
         lines += _table(["decision", "QWK", "95% CI", "accuracy", "macro F1"],
                         [[f"**{rule}**" if rule == decision else rule, _num(r.get("qwk")),
-                          f"{_num((r.get('qwk_ci95') or [None, None])[0])}..{_num((r.get('qwk_ci95') or [None, None])[1])}",
+                          format_ci(*(r.get("qwk_ci95") or [None, None])[:2], r.get("qwk_ci95_note")),
                           _num(r.get("accuracy")), _num(r.get("macro_f1"))] for rule, r in rules.items()])
     rows = [[f["fold"], f["n_train"], f["n_val"], int(f["best_epoch"]) + 1, f["epochs_run"], _num(f.get("qwk")),
              _num(f.get("auc")), _num(f.get("auc_ovr")), _num(f.get("accuracy")), _num(f.get("macro_f1")),
@@ -353,7 +361,7 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
         ["variant", "QWK", "95% CI", "AUC (OvO)", "AUC (OvR)", "accuracy", "macro F1",
          "fold QWK mean ± std", "seconds"],
         [[VARIANT_TITLES.get(r["variant"], r["variant"]), _num(r.get("qwk")),
-          f"{_num(r.get('qwk_ci_low'))}..{_num(r.get('qwk_ci_high'))}", _num(r.get("auc")),
+          format_ci(r.get("qwk_ci_low"), r.get("qwk_ci_high"), r.get("qwk_ci_note")), _num(r.get("auc")),
           _num(r.get("auc_ovr")), _num(r.get("accuracy")), _num(r.get("macro_f1")),
           f"{_num(r.get('qwk_fold_mean'))} ± {_num(r.get('qwk_fold_std'))}", _num(r.get("seconds"), 1)]
          for r in rows])

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import math
 import os
 import platform
 import random
+import signal
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +21,39 @@ import torch
 
 if TYPE_CHECKING:
     from drac_ssl.config import Config
+
+
+class StageInterrupted(KeyboardInterrupt):
+    """Ctrl-C inside a stage that knows what of its work is saved: ``saved`` says it in words
+    (``"epoch 6 of 20 saved"``, ``"no epoch saved yet"``) and ``resume`` what the same command
+    does next (``"resume from epoch 7"``). :func:`drac_ssl.train.main` prints both with the
+    stage's name (``stage``, set by the orchestrator). Still a KeyboardInterrupt to every
+    caller that catches one."""
+
+    def __init__(self, saved: str = "", resume: str = "", stage: str = "") -> None:
+        super().__init__(saved)
+        self.saved, self.resume, self.stage = saved, resume, stage
+
+
+@contextlib.contextmanager
+def ctrl_c_deferred() -> Iterator[None]:
+    """Hold a Ctrl-C (SIGINT) back until the block has run, then raise KeyboardInterrupt: for
+    work that must not be cut in two, such as writing a checkpoint and printing the epoch line
+    that says it was written. Does nothing outside the main thread or where SIGINT has a
+    handler other than Python's default one (e.g. ignored); an exception in the block
+    propagates as it is."""
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield
+        return
+    received: list[int] = []
+    signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if received:
+        raise KeyboardInterrupt
 
 
 def resolve_device(name: str = "auto", local_rank: int = 0) -> torch.device:

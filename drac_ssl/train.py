@@ -66,9 +66,9 @@ from drac_ssl.config import (  # noqa: F401 - load_config: train.load_config for
     save_config,
     to_dict,
 )
-from drac_ssl.io import atomic_write_json
+from drac_ssl.io import atomic_write_json, read_json_dict
 from drac_ssl.preflight import PIPELINE, Finding
-from drac_ssl.runtime import apply_thread_policy, environment_info
+from drac_ssl.runtime import StageInterrupted, apply_thread_policy, environment_info
 
 # settings that change what a resumed run does or writes, or how fast, not its results
 OUTPUT_ONLY_SETTINGS = ("run.stages", "run.tensorboard", "run.threads", "run.out_dir", "run.name",
@@ -151,7 +151,10 @@ def stage_finetune(cfg: Config, run_dir: Path) -> dict[str, Any]:
     from drac_ssl import finetune
 
     result = finetune.run(cfg, run_dir)
-    return {"comparison": str(result.comparison_path), "selected": result.selected}
+    taken = {name: v.metrics["folds_taken_from"] for name, v in result.variants.items()
+             if v.metrics.get("folds_taken_from")}  # run.reuse: folds trained in another run folder
+    return {"comparison": str(result.comparison_path), "selected": result.selected,
+            **({"folds_taken_from": taken} if taken else {})}
 
 
 def stage_export(cfg: Config, run_dir: Path) -> dict[str, Any]:
@@ -436,6 +439,9 @@ def take_reused_stages(plan: ReusePlan, run_dir: Path, cfg: Config) -> str:
     n_folds = 0
     variants = {"vicreg"} | ({"scratch"} if cfg.finetune.compare_scratch else set()) | (
         {"vicreg_umm"} if cfg.umm.enabled else set())
+    from drac_ssl.finetune import OFFERED_FOLDS
+
+    offered: dict[str, dict[str, Any]] = {}
     for record in sorted((plan.source / "finetune").glob("*/fold*.json")):
         if record.parent.name not in variants:
             continue
@@ -445,6 +451,10 @@ def take_reused_stages(plan: ReusePlan, run_dir: Path, cfg: Config) -> str:
             for path in (record, weights):
                 link(path, run_dir / "finetune" / record.parent.name / path.name)
             n_folds += 1
+            offered.setdefault(record.parent.name, {})[record.name] = _fold_origin(
+                record, plan.source, OFFERED_FOLDS)
+    for variant, folds in offered.items():  # where each offered fold was trained: said if reused
+        atomic_write_json(run_dir / "finetune" / variant / OFFERED_FOLDS, folds)
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_json(run_dir / "stages.json", entries)
     files = f"{counts['linked']} file(s) hard-linked" + (f", {counts['copied']} copied" if counts["copied"] else "")
@@ -452,6 +462,16 @@ def take_reused_stages(plan: ReusePlan, run_dir: Path, cfg: Config) -> str:
              f"reuses those whose settings and inputs match (signature) and retrains the others"
              if n_folds else "")
     return f"[train] run.reuse: {plan.describe()} ({files}){folds}"
+
+
+def _fold_origin(record: Path, source: Path, offered_name: str) -> dict[str, Any]:
+    """The run folder where fine-tuning fold ``record`` (``<source>/finetune/<variant>/foldK.json``)
+    was trained, and its signature: ``source``, or where ``source`` itself took it from (a
+    chain of reuses names the run that did the work: its own ``offered_name`` file)."""
+    signature = (read_json_dict(record) or {}).get("signature")
+    earlier = (read_json_dict(record.parent / offered_name) or {}).get(record.name) or {}
+    trained_in = earlier.get("trained_in") if earlier.get("signature") == signature else None
+    return {"trained_in": str(trained_in or source), "signature": signature}
 
 
 def _untake(run_dir: Path, created: bool) -> None:
@@ -595,7 +615,9 @@ def run_pipeline(cfg: Config, sources: dict[str, str] | None = None,
 def _record_end(path: Path, invocation: str, t0: float, exc: BaseException | None = None) -> None:
     """Add how this invocation ended to its line of ``invocations.jsonl`` (``invocation``, as
     written when it started): ``"ended": {"outcome": "finished" | "interrupted" | "failed",
-    "utc", "seconds"}``, and for a failure ``"error"`` (the exception's type and first line).
+    "utc", "seconds"}``, for a Ctrl-C in a stage ``"stage"`` and, where the stage says,
+    ``"saved"`` (:class:`drac_ssl.runtime.StageInterrupted`), and for a failure ``"error"``
+    (the exception's type and first line).
     The file keeps one line per invocation (rewritten atomically); a line without ``ended``
     is an invocation still running or killed. Nothing is done when the line is gone, and a
     file that cannot be written is left as it is (the run's own outcome matters more)."""
@@ -608,6 +630,10 @@ def _record_end(path: Path, invocation: str, t0: float, exc: BaseException | Non
     ended: dict[str, Any] = {"outcome": outcome,
                              "utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
                              "seconds": round(time.perf_counter() - t0, 2)}
+    if isinstance(exc, StageInterrupted) and exc.stage:
+        ended["stage"] = exc.stage
+        if exc.saved:
+            ended["saved"] = exc.saved
     if outcome == "failed":
         first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
         ended["error"] = f"{type(exc).__name__}: {first}"[:500] if first else type(exc).__name__
@@ -618,6 +644,17 @@ def _record_end(path: Path, invocation: str, t0: float, exc: BaseException | Non
         os.replace(tmp, path)
     except OSError:
         tmp.unlink(missing_ok=True)
+
+
+def interrupted_words(exc: KeyboardInterrupt) -> str:
+    """What :func:`main` says after a Ctrl-C: the stage it stopped in and what of it is saved
+    when known (:class:`drac_ssl.runtime.StageInterrupted`), e.g. ``interrupted in pretrain
+    (epoch 6 of 20 saved); rerun the same command to resume from epoch 7``."""
+    if not isinstance(exc, StageInterrupted) or not exc.stage:
+        return "interrupted: rerun the same command to resume from the last checkpoint"
+    saved = f" ({exc.saved})" if exc.saved else ""
+    return (f"interrupted in {exc.stage}{saved}; rerun the same command to "
+            f"{exc.resume or f'run {exc.stage} again (the stages finished before it are skipped)'}")
 
 
 def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None) -> None:
@@ -653,8 +690,16 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None) -> N
                 "seconds_earlier_attempts": round(before_s, 2), "attempts": attempts,
                 "stopped_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             }
+            if not isinstance(exc, KeyboardInterrupt):
+                atomic_write_json(status_path, status)
+                raise
+            # Ctrl-C: which stage, and what of it is saved (the stages that train say so)
+            stopped = exc if isinstance(exc, StageInterrupted) else StageInterrupted()
+            stopped.stage = name
+            if stopped.saved:
+                status[name]["saved"] = stopped.saved
             atomic_write_json(status_path, status)
-            raise
+            raise stopped from None
         status[name] = {
             "status": "done",
             "seconds": round(time.perf_counter() - t0, 2),
@@ -716,9 +761,9 @@ def main(argv: list[str] | None = None) -> int:
         print("\n[train] interrupted before any stage started (while the settings were checked): "
               "nothing was run or written; rerun the same command to run it", file=sys.stderr)
         return 130
-    except KeyboardInterrupt:
-        print("\n[train] interrupted: rerun the same command to resume from the last checkpoint",
-              file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        sys.stdout.flush()  # the lines printed before (a file or pipe buffers them) come first
+        print(f"\n[train] {interrupted_words(exc)}", file=sys.stderr)
         return 130
     return 0
 

@@ -48,6 +48,7 @@ from drac_ssl.grading.model import Calibration, GradingModel, InputSpec, load_fo
 from drac_ssl.grading.ood import PROFILE_FILE, InputProfile, fit_input_profile
 from drac_ssl.grading.predict import FLIP_NAMES, TTA_FLIPS, input_spec_of, preprocess_image
 from drac_ssl.io import atomic_write_json, atomic_write_text
+from drac_ssl.metrics import format_ci
 from drac_ssl.models import Backbone
 from drac_ssl.scale import explain_grades, grade_names_of, read_ingest_facts, submission_columns
 
@@ -191,8 +192,11 @@ def chance_warning(cv: dict[str, Any]) -> str | None:
     auc = cv.get("auc_ovr", cv.get("auc"))
     auc_text = (f", macro AUC {kind} {auc:.3f} (0.5 = chance)"
                 if isinstance(auc, int | float) and math.isfinite(auc) else "")
+    note = cv.get("qwk_ci95_note")
+    ci_text = (f"95% CI {ci[0]:.3f}..{ci[1]:.3f} reaches 0" if not note and ci[0] != ci[1]
+               else f"its CI {format_ci(ci[0], ci[1], note)}")
     return (f"No evidence that this model grades better than chance: out-of-fold QWK {qwk:.3f}, "
-            f"95% CI {ci[0]:.3f}..{ci[1]:.3f} reaches 0{auc_text}. Do not read its grades or "
+            f"{ci_text}{auc_text}. Do not read its grades or "
             f"probabilities as a grading; it needs more labelled images, more training or "
             f"another recipe.")
 
@@ -228,7 +232,7 @@ def _model_card(meta: dict[str, Any]) -> str:
         f"| {f['fold']} | {f['n_val']} | {num(f.get('qwk'))} | {num(f.get('auc'))} | "
         f"{num(f.get('auc_ovr'))} | {num(f.get('accuracy'))} |" for f in cv.get("folds", []))
     comparison = "\n".join(
-        f"| {r['variant']} | {num(r.get('qwk'))} ({num(r.get('qwk_ci_low'))}..{num(r.get('qwk_ci_high'))}) "
+        f"| {r['variant']} | {num(r.get('qwk'))} ({format_ci(r.get('qwk_ci_low'), r.get('qwk_ci_high'), r.get('qwk_ci_note'))}) "
         f"| {num(r.get('auc'))} | {num(r.get('auc_ovr'))} | {num(r.get('accuracy'))} | "
         f"{num(r.get('macro_f1'))} |"
         for r in meta.get("comparison", []))
@@ -318,7 +322,7 @@ to diagnose, grade or triage patients.
   supervised fine-tuning by {len(meta['folds'])}-fold cross-validation on the labelled images.
 
 ## Cross-validated performance (out-of-fold, n = {cv.get('n')})
-Quadratic weighted kappa {num(cv.get('qwk'))} (bootstrap 95% CI {num(ci[0])}..{num(ci[1])}),
+Quadratic weighted kappa {num(cv.get('qwk'))} (bootstrap 95% CI {format_ci(ci[0], ci[1], cv.get('qwk_ci95_note'))}),
 macro one-vs-one AUC {num(cv.get('auc'))}, macro one-vs-rest AUC {num(cv.get('auc_ovr'))},
 accuracy {num(cv.get('accuracy'))}, macro F1 {num(cv.get('macro_f1'))}. {cv.get('protocol', '')}{rule_line}{screening}
 
@@ -526,7 +530,7 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
                 "how": "mean raw model output over the flipped inputs, per fold model"},
         "calibration": {k: v for k, v in calibration.items()},
         "cv_metrics": {**{key: metrics.get(key) for key in (
-            "n", "qwk", "qwk_ci95", "auc", "auc_ovr", "accuracy", "macro_f1", "qwk_fold_mean",
+            "n", "qwk", "qwk_ci95", "qwk_ci95_note", "auc", "auc_ovr", "accuracy", "macro_f1", "qwk_fold_mean",
             "qwk_fold_std", "decision", "decision_rules", "folds", "protocol")},
             **{key: metrics[key] for key in ("sensitivity", "specificity") if key in metrics}},  # two grades
         "per_grade": per_grade_outcomes(metrics.get("report") or {}, class_names),

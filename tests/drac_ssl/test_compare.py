@@ -28,9 +28,10 @@ def _probs(pred: np.ndarray, k: int) -> np.ndarray:
 
 
 def make_run(root: Path, name: str, overrides: Sequence[str] = (), k: int = 3, n_train: int = 12,
-             reused_from: Path | None = None, variants: tuple[str, ...] = ("scratch", "vicreg"), n: int = 24) -> Path:
+             reused_from: Path | None = None, variants: tuple[str, ...] = ("scratch", "vicreg"), n: int = 24,
+             one_grade: tuple[str, ...] = ()) -> Path:
     """A finished run folder of ``n`` labelled images in 2 folds: scratch gets two thirds of
-    the grades wrong, vicreg all right."""
+    the grades wrong, vicreg all right; the variants in ``one_grade`` give every image grade 1."""
     run = root / name
     save_config(load_config(None, [f"run.name={name}", f"run.out_dir={root}", *overrides]), run / "config.yaml")
     stages = {s: {"status": "done", "seconds": 1.0} for s in ("ingest", "pretrain", "umm", "finetune")}
@@ -44,6 +45,7 @@ def make_run(root: Path, name: str, overrides: Sequence[str] = (), k: int = 3, n
     rows = []
     for variant in variants:
         pred = np.where(np.arange(n) % 3 == 0, grades, (grades + 1) % k) if variant == "scratch" else grades
+        pred = np.ones(n, dtype=int) if variant in one_grade else pred
         probs = _probs(pred, k)
         out = run / "finetune" / variant
         out.mkdir(parents=True)
@@ -94,7 +96,9 @@ def test_differing_settings_become_columns_and_each_run_gets_its_paired_differen
                                "train images / fold | QWK (95% CI) |")
     assert "finetune.epochs" not in text and "run.reuse |" not in table[0]
     assert "| base | conv | 1 | scratch | 12 |" in text
-    assert "| base-mlp-half | mlp | 0.5 | vicreg | 6 | 1.000 (1.000..1.000) |" in text
+    # every image graded right: the interval of width 1.000..1.000 is not certainty either
+    assert ("| base-mlp-half | mlp | 0.5 | vicreg | 6 | 1.000 (CI not meaningful: every resample gives "
+            "1.000: no resample of these images changes it) |") in text
     assert "All runs: K = 3 grades (0 Normal, 1 NPDR, 2 PDR); data: the phantom set" in text
     assert f"`base-mlp-half` took its ingest, pretrain, umm stage(s) from `{base}`" in text
 
@@ -206,6 +210,24 @@ def test_older_runs_without_some_keys_show_a_dash(tmp_path: Path) -> None:
     assert cells[8] == "—" and cells[7] == "1.000"  # AUC OvR absent, AUC OvO there
     assert "`old` has no scratch variant (finetune.compare_scratch=false)" in text
     assert [d.label for d in comparison.differences] == ["new"]
+
+
+def test_a_model_that_gave_every_image_one_grade_has_no_interval(tmp_path: Path) -> None:
+    run = make_run(tmp_path, "run", one_grade=("vicreg",))
+    comparison = compare_runs([run], n_boot=20)
+    row = next(r for r in comparison.table_rows() if r["variant"] == "vicreg")
+    assert (row["qwk_ci_low"], row["qwk_ci_high"]) == (0.0, 0.0)  # the figures as the run stored them
+    text = comparison.markdown()
+    assert ("| run | vicreg | 12 | 0.000 (CI not meaningful: every image was given one grade (1 NPDR), so "
+            "every resample gives 0.000) |") in text, text
+    assert "0.000 (0.000..0.000)" not in text
+    assert "qwk_ci_note" not in comparison.table_csv()  # the CSV keeps its columns
+    # a run that stored its own note is shown with it
+    path = run / "finetune" / "comparison.json"
+    saved = json.loads(path.read_text())
+    saved["rows"][1]["qwk_ci_note"] = "the run's own words"
+    path.write_text(json.dumps(saved))
+    assert "0.000 (CI not meaningful: the run's own words)" in compare_runs([run], n_boot=20).markdown()
 
 
 def test_variants_scored_on_other_images_are_not_paired(tmp_path: Path) -> None:

@@ -4,6 +4,8 @@ checkpoint layout, non-finite stop (CPU, well under a second each)."""
 from __future__ import annotations
 
 import math
+import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,8 +13,10 @@ from typing import Any
 import pytest
 import torch
 
+from drac_ssl import engine as engine_module
 from drac_ssl.checkpoint import load_checkpoint
 from drac_ssl.engine import Engine, Monitor, TrainingTask
+from drac_ssl.runtime import StageInterrupted
 
 
 def test_monitor_min_and_max_with_delta_and_patience() -> None:
@@ -226,3 +230,58 @@ def test_mid_epoch_non_finite_check_is_optional(tmp_path: Path, check_every: int
         engine.run(task)
     assert len(steps) == steps_run
     assert not (tmp_path / "checkpoints" / "last.pt").exists()
+
+
+class CtrlCTask(ToyTask):
+    """Ctrl-C in a step of epoch ``epoch`` (0-based), as a user's key press lands."""
+
+    def __init__(self, epoch: int) -> None:
+        super().__init__()
+        self.ctrl_c_epoch = epoch
+
+    def step(self, batch: tuple[torch.Tensor, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
+        if step == self.ctrl_c_epoch * self.steps_per_epoch + 1:
+            raise KeyboardInterrupt
+        return super().step(batch, step)
+
+
+def test_ctrl_c_says_which_epoch_is_saved_and_where_the_rerun_resumes(tmp_path: Path) -> None:
+    engine = _engine(tmp_path, epochs=20)
+    with pytest.raises(StageInterrupted) as caught:  # in epoch 7: epochs 1..6 are in last.pt
+        engine.run(CtrlCTask(epoch=6))
+    assert (caught.value.saved, caught.value.resume) == ("epoch 6 of 20 saved", "resume from epoch 7")
+    assert isinstance(caught.value, KeyboardInterrupt)
+    assert load_checkpoint(tmp_path / "checkpoints" / "last.pt")["epoch"] == 5
+    resumed = _engine(tmp_path, epochs=20)
+    resumed.resume(ToyTask())
+    with pytest.raises(StageInterrupted) as caught:  # resumed, and interrupted before another save
+        resumed.run(CtrlCTask(epoch=6))
+    assert caught.value.saved == "epoch 6 of 20 saved"
+    with pytest.raises(StageInterrupted) as caught:
+        _engine(tmp_path / "fresh").run(CtrlCTask(epoch=0))
+    assert (caught.value.saved, caught.value.resume) == ("no epoch saved yet", "start it again")
+
+
+def test_ctrl_c_while_an_epoch_is_saved_waits_until_its_line_is_printed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The trial saw epoch 6 saved but its line never printed: a Ctrl-C between the checkpoint
+    and the line now waits for the line, and the run stops right after it."""
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        pytest.skip("SIGINT is not Python's default handler here")
+    real = engine_module.write_history
+    calls: list[int] = []
+
+    def ctrl_c_after_the_checkpoint(out_dir: Path, history: list[dict[str, Any]]) -> None:
+        real(out_dir, history)
+        calls.append(len(history))
+        if len(history) == 2:  # epoch 2 is in last.pt, its line not printed yet
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(engine_module, "write_history", ctrl_c_after_the_checkpoint)
+    engine = _engine(tmp_path, epochs=5)
+    with pytest.raises(StageInterrupted) as caught:
+        engine.run(ToyTask())
+    assert caught.value.saved == "epoch 2 of 5 saved" and calls == [1, 2]
+    lines = capsys.readouterr().out.splitlines()
+    assert len([line for line in lines if line.startswith("loss ")]) == 2  # the saved epoch's line too
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored

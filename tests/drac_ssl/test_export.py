@@ -678,11 +678,22 @@ def test_a_model_no_better_than_chance_is_flagged(exported_run: Path) -> None:
     assert bundles.chance_warning({}) is None  # an untrained demo bundle: no metrics at all
     assert bundles.chance_warning({"qwk": None, "qwk_ci95": [None, None]}) is None
     text = bundles.chance_warning({"qwk": 0.0, "qwk_ci95": [0.0, 0.0], "auc_ovr": 0.49})
-    assert text and "better than chance" in text and "0.000..0.000" in text and "one-vs-rest 0.490" in text
+    assert text and "better than chance" in text and "one-vs-rest 0.490" in text
+    assert "0.000..0.000" not in text and "its CI not meaningful: every resample gives 0.000" in text
+    text = bundles.chance_warning({"qwk": 0.0, "qwk_ci95": [0.0, 0.0], "auc_ovr": 0.49,
+                                   "qwk_ci95_note": "every image was given one grade (1 NPDR), so every "
+                                                    "resample gives 0.000"})
+    assert "QWK 0.000, its CI not meaningful: every image was given one grade (1 NPDR)" in text
+    assert "95% CI -0.100..0.100 reaches 0" in bundles.chance_warning({"qwk": 0.0, "qwk_ci95": [-0.1, 0.1]})
     assert "one-vs-one 0.480" in bundles.chance_warning({"qwk": 0.0, "qwk_ci95": [-0.1, 0.1], "auc": 0.48})
     meta = json.loads((exported_run / "bundle" / "metadata.json").read_text())
     meta["cv_metrics"].update(qwk=0.01, qwk_ci95=[-0.2, 0.2])
     assert "No evidence that this model grades better than chance" in bundles._model_card(meta)
+    assert "(bootstrap 95% CI -0.200..0.200)" in bundles._model_card(meta)
+    meta["cv_metrics"].update(qwk=0.0, qwk_ci95=[0.0, 0.0], qwk_ci95_note="every image was given one grade")
+    card = bundles._model_card(meta)
+    assert "(bootstrap 95% CI not meaningful: every image was given one grade)" in card
+    assert "0.000..0.000" not in card
     meta["cv_metrics"].update(qwk=0.6, qwk_ci95=[0.4, 0.7])
     assert "better than chance" not in bundles._model_card(meta)
     assert "screening" not in bundles._model_card(meta)  # three grades

@@ -131,6 +131,7 @@ def test_oof_predictions_cover_every_labelled_image_once(frozen_result: finetune
         assert metrics["n"] == 30 and len(metrics["folds"]) == 5
         low, high = metrics["qwk_ci95"]
         assert low <= metrics["qwk"] <= high
+        assert (metrics["qwk_ci95_note"] is None) == (low < high)  # a note only for a width of 0
         calibration = json.loads((variant.out_dir / "calibration.json").read_text())
         assert calibration["thresholds"][0] < calibration["thresholds"][1]
         assert calibration["temperature"] > 0
@@ -193,6 +194,39 @@ def test_report_flags_a_calibration_at_the_edge_of_its_search_range(
     report = write_report(run).read_text()
     assert report.count("sits at the edge of its search range") >= 1
     assert "temperature (100.000) sits at the edge" in report
+
+
+def test_report_says_a_ci_of_width_zero_is_not_meaningful(
+        frozen_result: finetune.FinetuneResult, tmp_path: Path) -> None:
+    from drac_ssl.report import write_report
+
+    run = tmp_path / "run"
+    shutil.copytree(frozen_result.out_dir.parent, run, symlinks=True)
+    vdir = run / "finetune" / "vicreg"
+    rows = _read_csv(vdir / "oof.csv")
+    for r in rows:  # every image given grade 1, as a model that learnt nothing does
+        r["pred"] = "1"
+    with open(vdir / "oof.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    metrics = json.loads((vdir / "metrics.json").read_text())
+    metrics.update(qwk=0.0, qwk_ci95=[0.0, 0.0])
+    metrics.pop("qwk_ci95_note")  # a run made before the note was stored: the report finds the reason
+    metrics["decision_rules"][metrics["decision"]]["qwk_ci95"] = [0.0, 0.0]
+    metrics["decision_rules"][metrics["decision"]]["qwk_ci95_note"] = "every image was given one grade (1 NPDR)"
+    (vdir / "metrics.json").write_text(json.dumps(metrics))
+    path = run / "finetune" / "comparison.json"
+    comparison = json.loads(path.read_text())
+    row = next(r for r in comparison["rows"] if r["variant"] == "vicreg")
+    row.update(qwk=0.0, qwk_ci_low=0.0, qwk_ci_high=0.0, qwk_ci_note=None)
+    path.write_text(json.dumps(comparison))
+    report = write_report(run).read_text()
+    assert ("Out-of-fold QWK 0.000 (95% CI not meaningful: every image was given one grade (1 NPDR), "
+            "so every resample gives 0.000), AUC") in report
+    assert "| not meaningful: every image was given one grade (1 NPDR) |" in report  # decision rules
+    assert "| VICReg | 0.000 | not meaningful: every resample gives 0.000" in report  # the variants' table
+    assert "0.000..0.000" not in report
 
 
 def test_umm_output_adds_a_variant_unless_disabled(pretrained_run: Path, tmp_path: Path) -> None:
@@ -557,6 +591,67 @@ def test_keep_best_breaks_a_kappa_tie_with_the_validation_loss(
         assert fold["best_epoch"] == int(np.argmin(losses)), (fold, losses)
         kept_later += fold["best_epoch"] > 0
     assert kept_later > 0  # the loss fell after the first epoch somewhere: not the old behaviour
+
+
+def test_the_fold_line_says_which_epoch_was_kept_of_how_many_run_and_set_and_why(
+        pretrained_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The trial saw 'best epoch 5/5 ... (early stopping: no better validation kappa for 4
+    epochs)' with finetune.epochs=6: epoch 5 was kept by the tie rule, 5 were run of 6 set."""
+    run = _linked_run(pretrained_run, tmp_path)
+    monkeypatch.setattr(finetune, "quadratic_weighted_kappa", lambda *args, **kwargs: 0.0)
+    cfg = tiny_config(**{"finetune.epochs": "6", "finetune.keep": "best", "finetune.patience": "2",
+                         "finetune.compare_scratch": "false", "umm.enabled": "false"})
+    capsys.readouterr()
+    variant = finetune.run(cfg, run).variants["vicreg"]
+    lines = [line for line in capsys.readouterr().out.splitlines() if "vicreg fold" in line]
+    assert len(lines) == 5
+    for fold, line in zip(variant.metrics["folds"], lines, strict=True):
+        assert fold["epochs_run"] == 3  # kappa 0 from epoch 1 on: 2 more epochs without a better one
+        best = fold["best_epoch"] + 1
+        early = "stopped early: no better validation kappa since epoch 1 (finetune.patience=2)"
+        tie = (f"; epoch {best} kept: the same kappa as epoch 1, ties broken by the lower validation loss"
+               if best > 1 else "")
+        assert f": best epoch {best} of 3 run (6 set; {early}{tie}) val QWK 0.000" in line, line
+        assert fold["stopped"] == early + tie
+
+
+def test_ctrl_c_says_which_folds_are_saved(pretrained_run: Path, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from drac_ssl.runtime import StageInterrupted
+
+    run = _linked_run(pretrained_run, tmp_path)
+    real, calls = finetune._run_fold, []
+
+    def ctrl_c_in_the_third_fold(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(finetune, "_run_fold", ctrl_c_in_the_third_fold)
+    cfg = tiny_config(**{"finetune.epochs": "1", "finetune.compare_scratch": "true", "umm.enabled": "false"})
+    with pytest.raises(StageInterrupted) as caught:
+        finetune.run(cfg, run)
+    assert caught.value.saved == "2 of 10 folds saved: scratch 2 of 5, vicreg 0 of 5"
+    assert caught.value.resume == "resume: the saved folds are reused, the others trained"
+    assert sorted(p.name for p in (run / "finetune" / "scratch").glob("fold*.json")) == ["fold0.json", "fold1.json"]
+    assert finetune._folds_interrupted({}, ["vicreg"], 5).saved == "no fold saved yet"
+    done = finetune._folds_interrupted({"vicreg": [0, 1]}, ["vicreg"], 2)
+    assert (done.saved, done.resume) == ("all 2 folds saved", "compare the variants again from the saved folds")
+
+
+def test_fold_stop_words_follow_the_rule() -> None:
+    ft = FinetuneConfig(epochs=6, patience=4, keep="best")
+    assert finetune._fold_stop_words(ft, 6, 2, 2, stopped_early=False) == (
+        "all 6 epochs run; the best validation kappa first reached at epoch 3")
+    # the patience running out on the last epoch set is no early stop
+    assert finetune._fold_stop_words(ft, 6, 5, 1, stopped_early=False) == (
+        "all 6 epochs run; the best validation kappa first reached at epoch 2; epoch 6 kept: the same "
+        "kappa as epoch 2, ties broken by the lower validation loss")
+    assert finetune._fold_stop_words(ft, 5, 0, 0, stopped_early=True) == (
+        "stopped early: no better validation kappa since epoch 1 (finetune.patience=4)")
+    assert "keep=last" in finetune._fold_stop_words(FinetuneConfig(keep="last"), 6, 5, 0, stopped_early=False)
 
 
 def test_label_fraction_trains_every_variant_on_the_same_stratified_draw_and_scores_every_image(

@@ -16,9 +16,11 @@ from drac_ssl.metrics import (
     bootstrap_ci,
     bootstrap_scores,
     cluster_quality,
+    degenerate_ci_reason,
     expected_grade,
     fit_kappa_thresholds,
     fit_temperature,
+    format_ci,
     grading_report,
     knn_accuracy,
     macro_ovo_auc,
@@ -175,6 +177,25 @@ def test_bootstrap_skips_degenerate_resamples() -> None:
     lo, hi = bootstrap_ci(y, probs, metric=macro_ovo_auc, n_boot=60)
     assert math.isfinite(lo) and math.isfinite(hi) and lo <= hi <= 1.0
     assert all(math.isnan(v) for v in bootstrap_ci([1, 1], [1, 1], n_boot=20))
+
+
+def test_an_interval_of_width_zero_says_why_it_means_nothing() -> None:
+    y = np.array([0, 1, 2, 0, 1, 2, 0, 1])
+    one_grade = np.ones(8, dtype=int)
+    lo, hi = bootstrap_ci(y, one_grade, n_boot=50)
+    assert (lo, hi) == (0.0, 0.0)  # kappa 0 on every resample: the figures stay as they are
+    reason = degenerate_ci_reason(lo, hi, y, one_grade, ["Normal", "NPDR", "PDR"])
+    assert reason == "every image was given one grade (1 NPDR), so every resample gives 0.000"
+    assert format_ci(lo, hi, reason) == f"not meaningful: {reason}"
+    assert degenerate_ci_reason(lo, hi, y, one_grade).startswith("every image was given one grade (grade 1)")
+    # without the grades, a generic reason; one true grade named as such
+    assert format_ci(0.0, 0.0) == "not meaningful: every resample gives 0.000: no resample of these images changes it"
+    assert degenerate_ci_reason(1.0, 1.0, np.zeros(4, dtype=int), np.array([0, 1, 0, 1])).startswith(
+        "every image has one true grade (grade 0)")
+    # a real interval, or none at all, is not degenerate
+    lo, hi = bootstrap_ci(*_noisy_grades(60, 0), n_boot=50)
+    assert lo < hi and degenerate_ci_reason(lo, hi) is None and format_ci(lo, hi) == f"{lo:.3f}..{hi:.3f}"
+    assert degenerate_ci_reason(math.nan, math.nan) is None and format_ci(None, None) == "n/a"
 
 
 def test_paired_difference_hand_computed_on_all_images() -> None:

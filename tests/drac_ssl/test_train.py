@@ -196,6 +196,9 @@ def test_an_interrupted_stage_keeps_its_time_and_the_resume_says_so(
     monkeypatch.setitem(train.STAGES, "pretrain", ctrl_c)
     monkeypatch.chdir(tmp_path)
     assert train.main(args) == 130
+    # the stage it stopped in; a stage that does not say what it saved is simply run again
+    assert ("[train] interrupted in pretrain; rerun the same command to run pretrain again (the "
+            "stages finished before it are skipped)") in capsys.readouterr().err
     run_dir = tmp_path / "runs" / "interrupted"
     stages = json.loads((run_dir / "stages.json").read_text())
     assert stages["ingest"]["status"] == "done" and stages["pretrain"]["status"] == "interrupted"
@@ -210,6 +213,7 @@ def test_an_interrupted_stage_keeps_its_time_and_the_resume_says_so(
     # the invocation log says how each attempt ended, one line each
     ended = [json.loads(line)["ended"] for line in (run_dir / "invocations.jsonl").read_text().splitlines()]
     assert [e["outcome"] for e in ended] == ["interrupted", "failed", "finished"]
+    assert ended[0]["stage"] == "pretrain" and "saved" not in ended[0] and "stage" not in ended[2]
     assert ended[0]["seconds"] >= 0.2 and ended[0]["utc"].endswith("+00:00")
     assert ended[1]["error"] == "RuntimeError: out of memory" and "error" not in ended[2]
     pretrain = json.loads((run_dir / "stages.json").read_text())["pretrain"]
@@ -217,6 +221,27 @@ def test_an_interrupted_stage_keeps_its_time_and_the_resume_says_so(
     assert pretrain["seconds_earlier_attempts"] >= 0.2
     report = write_report(run_dir).read_text()
     assert "The run was resumed" in report and "| pretrain | done |" in report
+
+
+def test_ctrl_c_in_a_stage_that_saved_epochs_says_where_it_stopped_and_resumes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from drac_ssl.runtime import StageInterrupted
+
+    def ctrl_c(cfg, run_dir):  # type: ignore[no-untyped-def]
+        print("[pretrain] epoch 6/20 loss 1.0")  # buffered on a file or pipe: printed before the message
+        raise StageInterrupted("epoch 6 of 20 saved", "resume from epoch 7")
+
+    monkeypatch.setitem(train.STAGES, "pretrain", ctrl_c)
+    monkeypatch.chdir(tmp_path)
+    assert train.main([*REDUCED, "run.name=saved", "run.stages=[ingest,pretrain]"]) == 130
+    captured = capsys.readouterr()
+    assert "[pretrain] epoch 6/20 loss 1.0" in captured.out
+    assert captured.err.endswith("[train] interrupted in pretrain (epoch 6 of 20 saved); rerun the same "
+                                 "command to resume from epoch 7\n")
+    run_dir = tmp_path / "runs" / "saved"
+    assert json.loads((run_dir / "stages.json").read_text())["pretrain"]["saved"] == "epoch 6 of 20 saved"
+    ended = json.loads((run_dir / "invocations.jsonl").read_text().splitlines()[-1])["ended"]
+    assert ended == {**ended, "outcome": "interrupted", "stage": "pretrain", "saved": "epoch 6 of 20 saved"}
 
 
 def test_ctrl_c_before_any_stage_started_says_nothing_was_written(
@@ -310,6 +335,49 @@ def test_a_new_run_takes_the_finished_stages_of_another_with_the_same_settings(
     assert "| run | finetune.head | variant |" in out
     assert "| reduced | linear | vicreg | 7.5 |" in out and "| branch | mlp | vicreg_umm | 7.5 |" in out
     assert f"`branch` took its ingest, pretrain, umm stage(s) from `{source}` (run.reuse)" in out
+
+
+def test_fine_tuned_folds_taken_from_another_run_are_said_to_be_that_runs(
+        reduced_run: tuple[Path, int, str], capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The trial's eye_c (run.reuse=eye_b umm.epochs=4) reused eye_b's scratch and vicreg folds,
+    and nothing said so: the two runs' equal rows read as agreeing replications."""
+    from drac_ssl.compare import main as compare
+    from drac_ssl.finetune import folds_taken_from
+
+    work, _, _ = reduced_run
+    source = work / "runs" / "reduced"
+    monkeypatch.chdir(work)
+    capsys.readouterr()
+    assert train.main([*REDUCED, "umm.epochs=2", "run.name=umm2", "run.reuse=runs/reduced"]) == 0
+    out = capsys.readouterr().out
+    assert (f"vicreg fold 0: reusing fold0.json (trained in {source}, offered by run.reuse: the same "
+            f"settings and inputs)") in out
+    assert "vicreg_umm fold 0 (1/2): best epoch" in out  # UMM changed: trained here
+    run = work / "runs" / "umm2"
+    metrics = {v: json.loads((run / "finetune" / v / "metrics.json").read_text()) for v in ("vicreg", "vicreg_umm")}
+    assert metrics["vicreg"]["folds_taken_from"] == {str(source): [0, 1]}
+    assert metrics["vicreg_umm"]["folds_taken_from"] == {}
+    stages = json.loads((run / "stages.json").read_text())
+    assert stages["finetune"]["outputs"]["folds_taken_from"] == {"vicreg": {str(source): [0, 1]}}
+    assert (f"**Not trained here:** The fine-tuning of vicreg (2 of 2 folds) was taken from {source} "
+            f"(run.reuse: the same settings, data, seed and weights, so the same models)") in (
+        run / "report.md").read_text()
+    assert compare([str(source), str(run), "--n-boot", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "| umm2 | 2 | vicreg (folds from reduced) |" in out and "| umm2 | 2 | vicreg_umm |" in out
+    assert ("`umm2`'s fine-tuning of vicreg (2 of 2 folds) was taken from `reduced` (run.reuse: the same "
+            "settings, data, seed and weights, so the same models, not trained again): those rows repeat "
+            "`reduced`'s, they are not an independent replication.") in out
+    # a chain of reuses names the run that trained the folds
+    assert train.main([*REDUCED, "umm.epochs=3", "run.name=umm3", "run.reuse=runs/umm2"]) == 0
+    assert folds_taken_from(work / "runs" / "umm3", "vicreg") == {str(source): [0, 1]}
+    # a run made before the record: found by the folds' signatures in the run it took stages from
+    path = run / "finetune" / "vicreg" / "metrics.json"
+    del metrics["vicreg"]["folds_taken_from"]
+    path.write_text(json.dumps(metrics["vicreg"]))
+    assert folds_taken_from(run, "vicreg") == {str(source): [0, 1]}
+    assert folds_taken_from(run, "vicreg_umm") == {} and folds_taken_from(source, "vicreg") == {}
 
 
 def test_run_reuse_stops_at_the_first_stage_whose_settings_differ(
