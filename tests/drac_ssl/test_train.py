@@ -283,8 +283,12 @@ def test_ctrl_c_while_the_script_starts_is_one_line_without_a_traceback(tmp_path
         proc.send_signal(signal.SIGINT)
         return proc.communicate(timeout=120)[1]
 
+    # Ctrl-C as a terminal delivers it, whatever this test process inherited: pytest started as
+    # a background job of a script has SIGINT ignored, which its children would inherit (and
+    # keep ignoring, as the second half checks), running the whole default job instead
     proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     err = interrupt_while_importing(proc)
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "KeyboardInterrupt" not in err
