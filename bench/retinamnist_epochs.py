@@ -125,6 +125,29 @@ def seed_ensemble(folders: list[Path]) -> dict[str, Any]:
             "what": "the out-of-fold calibrated probabilities averaged over the seeds' runs, argmax grades"}
 
 
+def initial_weights(overrides: list[str]) -> dict[str, Any] | None:
+    """What a ``pretrain.backbone.weights=FILE`` override started the pretraining from: the
+    run that made ``FILE`` (a package pretraining: its ``metadata.json`` beside it and the
+    run's ``stages.json`` above), or None without the override."""
+    value = next((o.split("=", 1)[1] for o in overrides if o.startswith("pretrain.backbone.weights=")), None)
+    if not value:
+        return None
+    path = Path(value)
+    record: dict[str, Any] = {"file": str(path)}
+    meta_path, stages_path = path.parent / "metadata.json", path.parent.parent / "stages.json"
+    if meta_path.is_file():
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        config = meta.get("config") or {}
+        record.update(training_data=meta.get("training_data"), epochs_run=meta.get("epochs_run"),
+                      final_loss=(meta.get("metrics") or {}).get("loss"),
+                      steps_per_epoch=(config.get("pretrain") or {}).get("max_steps_per_epoch"),
+                      batch_size=(config.get("pretrain") or {}).get("batch_size"))
+    if stages_path.is_file():
+        stage = json.loads(stages_path.read_text(encoding="utf-8")).get("pretrain") or {}
+        record["pretrain_seconds"] = stage.get("seconds")
+    return record
+
+
 def mean_se(values: list[float]) -> dict[str, float]:
     n = len(values)
     mean = sum(values) / n
@@ -207,6 +230,7 @@ def main(argv: list[str] | None = None) -> None:
             "longer pretraining makes the fine-tuned VICReg variant beat scratch"),
         "epochs": args.epochs,
         "overrides": args.overrides,
+        **({"initial_weights": start} if (start := initial_weights(args.overrides)) else {}),
         "seeds": seeds,
         "per_seed": per_seed,
         "differences": summary,

@@ -442,6 +442,12 @@ def retinamnist_epochs_table(r: dict[str, Any]) -> list[str]:
         out += ["", f"Ensemble of the {ens['n_seeds']} seeds (their out-of-fold probabilities averaged, "
                     f"argmax): {cell(ens['ensemble'])}; the single runs on average: "
                     f"{cell(ens['single_runs_mean'])}."]
+    start = r.get("initial_weights")
+    if start:
+        took = f", {start['pretrain_seconds']:.0f} s" if start.get("pretrain_seconds") else ""
+        out += ["", f"The VICReg pretraining started from `{start['file']}`: {start.get('epochs_run')} "
+                    f"epochs of {start.get('steps_per_epoch')} steps of {start.get('batch_size')} images "
+                    f"on {start.get('training_data')}{took}."]
     for note in r.get("notes_added_after_the_run") or []:
         out += ["", f"Note: {note}"]
     return out

@@ -147,6 +147,27 @@ def test_retinamnist_epochs_table_carries_the_notes_of_the_result_file() -> None
     assert "Note: the ensemble saw more labels" in "\n".join(retinamnist_epochs_table(record))
 
 
+def test_retinamnist_epochs_table_says_what_the_pretraining_started_from(tmp_path: Path) -> None:
+    import json
+
+    from bench.retinamnist_epochs import initial_weights
+    from bench.summarize import retinamnist_epochs_table
+
+    assert initial_weights(["finetune.epochs=5"]) is None
+    run = tmp_path / "cifar_init"
+    (run / "pretrain").mkdir(parents=True)
+    (run / "pretrain" / "metadata.json").write_text(json.dumps({
+        "training_data": "cifar10 train split (50000 images)", "epochs_run": 8, "metrics": {"loss": 20.4},
+        "config": {"pretrain": {"max_steps_per_epoch": 150, "batch_size": 64}}}))
+    (run / "stages.json").write_text(json.dumps({"pretrain": {"seconds": 1000.8}}))
+    weights = run / "pretrain" / "backbone.safetensors"
+    start = initial_weights([f"pretrain.backbone.weights={weights}"])
+    assert start is not None and start["epochs_run"] == 8 and start["pretrain_seconds"] == 1000.8
+    text = "\n".join(retinamnist_epochs_table({"epochs": 20, "per_seed": {}, "initial_weights": start}))
+    assert (f"started from `{weights}`: 8 epochs of 150 steps of 64 images on cifar10 train split "
+            f"(50000 images), 1001 s.") in text
+
+
 def test_retinamnist_table_shows_the_paired_differences_to_scratch() -> None:
     from bench.summarize import retinamnist_table
 
