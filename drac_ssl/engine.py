@@ -319,6 +319,11 @@ class Engine:
                     return EngineResult(self.history, self.monitor.best_epoch, "interrupted")
         except KeyboardInterrupt:
             saved = self.saved_epoch + 1
+            if saved and (saved >= self.epochs or self.stopped):  # the Ctrl-C came as the last epoch was saved
+                raise StageInterrupted(
+                    f"training finished: epoch {saved} of {self.epochs} saved"
+                    + (f", {self.stopped}" if self.stopped else ""),
+                    "finish the stage from the saved weights (no epoch is trained again)") from None
             raise StageInterrupted(
                 f"epoch {saved} of {self.epochs} saved" if saved else "no epoch saved yet",
                 f"resume from epoch {saved + 1}" if saved else "start it again") from None

@@ -266,22 +266,45 @@ def test_ctrl_c_while_an_epoch_is_saved_waits_until_its_line_is_printed(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """The trial saw epoch 6 saved but its line never printed: a Ctrl-C between the checkpoint
     and the line now waits for the line, and the run stops right after it."""
-    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
-        pytest.skip("SIGINT is not Python's default handler here")
-    real = engine_module.write_history
-    calls: list[int] = []
-
-    def ctrl_c_after_the_checkpoint(out_dir: Path, history: list[dict[str, Any]]) -> None:
-        real(out_dir, history)
-        calls.append(len(history))
-        if len(history) == 2:  # epoch 2 is in last.pt, its line not printed yet
-            os.kill(os.getpid(), signal.SIGINT)
-
-    monkeypatch.setattr(engine_module, "write_history", ctrl_c_after_the_checkpoint)
-    engine = _engine(tmp_path, epochs=5)
-    with pytest.raises(StageInterrupted) as caught:
-        engine.run(ToyTask())
-    assert caught.value.saved == "epoch 2 of 5 saved" and calls == [1, 2]
+    # Python's own Ctrl-C handler, as a terminal run has it (pytest started as a background job
+    # of a script inherits SIGINT ignored)
+    monkeypatch.setattr(engine_module, "write_history", _ctrl_c_after_the_checkpoint_of(2))
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        engine = _engine(tmp_path, epochs=5)
+        with pytest.raises(StageInterrupted) as caught:
+            engine.run(ToyTask())
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert caught.value.saved == "epoch 2 of 5 saved" and caught.value.resume == "resume from epoch 3"
     lines = capsys.readouterr().out.splitlines()
     assert len([line for line in lines if line.startswith("loss ")]) == 2  # the saved epoch's line too
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+
+
+def _ctrl_c_after_the_checkpoint_of(epochs: int) -> Any:
+    """``write_history`` that sends this process SIGINT once ``epochs`` epochs are in
+    ``last.pt`` and before that epoch's line is printed."""
+    real = engine_module.write_history
+
+    def write_history(out_dir: Path, history: list[dict[str, Any]]) -> None:
+        real(out_dir, history)
+        if len(history) == epochs:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    return write_history
+
+
+def test_ctrl_c_as_the_last_epoch_is_saved_says_the_training_finished(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review found "epoch 3 of 3 saved; resume from epoch 4" after a Ctrl-C during the last
+    epoch's save: the rerun trains nothing, it only finishes the stage."""
+    monkeypatch.setattr(engine_module, "write_history", _ctrl_c_after_the_checkpoint_of(3))
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(StageInterrupted) as caught:
+            _engine(tmp_path, epochs=3).run(ToyTask())
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert caught.value.saved == "training finished: epoch 3 of 3 saved"
+    assert "no epoch is trained again" in caught.value.resume and "epoch 4" not in caught.value.resume
