@@ -358,16 +358,21 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool, device: st
                 flag_parts.append(graded.unlike)
     record = skipped_record_path(out)
     if problems and (not skip_unreadable or not graded_files):
-        also = ("" if skip_unreadable else
+        if single:  # one file: no folder to move it out of, nothing else to grade
+            fix = "re-copy or re-export the image"
+        else:
+            fix = "re-copy or re-export these files, or move them out of the folder" + (
+                "" if skip_unreadable else
                 "; or, to grade the readable images alone (clinic batch grading; the CSV then lacks "
                 "these cases, so it is not a complete submission), add --skip-unreadable")
         raise BundleError(f"{len(skipped)} of the {len(files)} image(s) cannot be read (nothing "
-                          f"written):\n  " + "\n  ".join(p.line for p in problems)
-                          + f"\n  fix: re-copy or re-export these files, or move them out of the "
-                          f"folder{also}")
+                          f"written):\n  " + "\n  ".join(p.line for p in problems) + f"\n  fix: {fix}")
     k = bundle.calibration.num_grades
     names = list(bundle.metadata.get("class_names") or []) or None
     cases = [p.name for p in graded_files]
+    # the CSV and its record must not contradict each other if this is cut short: the old
+    # record (of an earlier CSV of this name) goes before the new CSV is written
+    record.unlink(missing_ok=True)
     write_submission(out, cases, np.concatenate(probs_parts), np.concatenate(grade_parts),
                      num_grades=k)
     if skip_unreadable:
@@ -379,8 +384,6 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool, device: st
             "note": ("every image was read: a complete submission" if not skipped else
                      f"{len(skipped)} unreadable image(s) skipped by --skip-unreadable: the CSV "
                      f"has no row for them, so it is not a complete submission")})
-    elif record.is_file():
-        record.unlink()  # it described an earlier CSV of this name, now overwritten
     for problem in problems:
         print(f"skipped: {problem.line}", file=sys.stderr)
     for line in warnings:
@@ -501,10 +504,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if not cases:
                     raise BundleError(f"{args.manifest}: the manifest lists no test images")
             record = skipped_record_path(args.check)
-            if record.is_file():
-                said = read_json_dict(record) or {}
-                print(f"note: {record} says {len(said.get('skipped') or [])} unreadable image(s) were "
-                      f"skipped when this CSV was written (--skip-unreadable): it has no row for them",
+            said = (read_json_dict(record) or {}) if record.is_file() else {}
+            skipped_files = sorted({str(e.get("path") or e.get("file")) for e in said.get("skipped") or []
+                                    if isinstance(e, dict)})
+            if skipped_files:  # a record of a run that skipped nothing says nothing here
+                print(f"note: {record} says {len(skipped_files)} unreadable image(s) were skipped "
+                      f"when this CSV was written (--skip-unreadable): it has no row for them",
                       file=sys.stderr)
             return report_check(args.check, args.images, num_grades=k, grade_names=names,
                                 cases=None if args.images else cases)

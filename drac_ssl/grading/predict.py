@@ -238,7 +238,7 @@ def small_image_warning(shape: Sequence[int], metadata: dict[str, Any]) -> str:
     if min(h, w) >= SMALL_IMAGE_FRACTION * size:
         return ""
     return (f"{w}x{h} px, far below the {size} px the model was trained on (its input size; "
-            f"warned below half of it): upscaled {size / max(1, min(h, w)):.0f}x, the grade is "
+            f"warned below half of it): upscaled {size / max(1, min(h, w)):.3g}x, the grade is "
             f"unreliable")
 
 

@@ -285,6 +285,8 @@ def test_unreadable_files_write_nothing_unless_skip_unreadable_grades_the_rest(
     assert export.main([str(exported_run), "--images", str(test_dir), "--out", str(out),
                         "--skip-unreadable"]) == 0
     assert json.loads(record.read_text())["complete"] is True and "OK: 6" in capsys.readouterr().out
+    assert export.main(["--check", str(out), "--images", str(test_dir)]) == 0
+    assert "unreadable" not in capsys.readouterr().err  # a record of nothing skipped says nothing
     # a strict run rewriting the CSV removes the record of an earlier one
     assert export.main([str(exported_run), "--images", str(test_dir), "--out", str(out)]) == 0
     assert not record.exists()
@@ -295,6 +297,12 @@ def test_unreadable_files_write_nothing_unless_skip_unreadable_grades_the_rest(
     assert export.main([str(exported_run), "--images", str(only_bad), "--out", str(tmp_path / "n.csv"),
                         "--skip-unreadable"]) == 2
     assert not (tmp_path / "n.csv").exists()
+    # one unreadable file given alone: no folder to move it out of, no other image to grade
+    capsys.readouterr()
+    assert export.main([str(exported_run), "--images", str(only_bad / "a_cut.png"), "--out",
+                        str(tmp_path / "n.csv")]) == 2
+    fix = capsys.readouterr().err.splitlines()[-1]
+    assert fix == "  fix: re-copy or re-export the image"
     with pytest.raises(SystemExit):
         export.main(["--help"])
     assert "NOT a complete submission" in " ".join(capsys.readouterr().out.split())
