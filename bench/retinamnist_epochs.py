@@ -4,7 +4,7 @@
                                        [--parallel 2] [--name retinamnist_epochs60]
                                        [--set KEY=VALUE ... --tag TAG --hypothesis TEXT]
 
-Four hypotheses were tested with it, each fixed before its runs:
+Five hypotheses were tested with it, each fixed before its runs:
 
 * ``--epochs 60`` (``retinamnist_epochs60.json``): the 20-epoch pretraining was too short.
 * ``--epochs 20 --set finetune.head_warmup_epochs=5 --tag lpft5``
@@ -21,6 +21,13 @@ Four hypotheses were tested with it, each fixed before its runs:
   (``retinamnist_epochs20_crop06.json``): at 28 px, crops down to 30 % of the image make the
   backbone invariant to the scale of 1-2 px lesions; crops of 60-100 % keep them, and the
   VICReg variant then beats scratch.
+* ``--epochs 20 --tag cifarinit --set pretrain.backbone.weights=runs/cifar10_init28/pretrain/backbone.safetensors``
+  after ``python -m drac_ssl.train -c configs/cifar10_init28.yaml``
+  (``retinamnist_epochs20_cifarinit.json``): the 1,600 unlabelled photographs are too few; a
+  backbone that first learns generic features by VICReg on the 50,000 CIFAR-10 training images
+  (labels never read), then the same 20-epoch VICReg on RetinaMNIST, fine-tunes better, and the
+  VICReg variant then beats scratch. The JSON records what the weights file's run was
+  (``initial_weights``).
 
 The RetinaMNIST job (``configs/retinamnist.yaml``, ``bench/retinamnist.py``) pretrained VICReg
 for 20 epochs, with the loss still falling; over five seeds its fine-tuned VICReg variant
