@@ -308,8 +308,12 @@ def _unreadable(path: Path, exc: Exception) -> list[Problem]:
 
 def skipped_record_path(out: str | os.PathLike[str]) -> Path:
     """Where ``--skip-unreadable`` writes its record of the skipped files for the CSV ``out``:
-    beside it, ``grades.csv`` -> ``grades.skipped.json``."""
-    return Path(out).with_suffix(".skipped.json")
+    beside it, ``grades.csv`` -> ``grades.skipped.json``. Only a ``.csv`` suffix is replaced:
+    ``sub.v1`` -> ``sub.v1.skipped.json``, so ``sub.v1`` and ``sub.v2`` keep records of their own."""
+    out = Path(out)
+    if out.suffix.lower() == ".csv":
+        return out.with_suffix(".skipped.json")
+    return out.with_name(out.name + ".skipped.json")
 
 
 def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool, device: str,

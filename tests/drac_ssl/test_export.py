@@ -253,6 +253,9 @@ def test_unreadable_files_write_nothing_unless_skip_unreadable_grades_the_rest(
     out = tmp_path / "grades.csv"
     record = export.skipped_record_path(out)
     assert record == tmp_path / "grades.skipped.json"
+    # only a .csv suffix is replaced: two CSVs named sub.v1 and sub.v2 keep records of their own
+    assert export.skipped_record_path(tmp_path / "sub.v1") == tmp_path / "sub.v1.skipped.json"
+    assert export.skipped_record_path(tmp_path / "sub.v2") != export.skipped_record_path(tmp_path / "sub.v1")
     record.write_text("{}")  # a record left by an earlier run: a strict success removes it
     capsys.readouterr()
     # the default: a submission missing a case is invalid, so nothing is written
