@@ -236,16 +236,19 @@ class Predictor:
         predictor's TTA): the probabilities of :meth:`probabilities`, and per image the
         out-of-distribution warning ``unlike`` (:meth:`drac_ssl.grading.ood.InputProfile.warning`;
         "" when the image looks like the training images, or the bundle has no input profile)
-        and the warning ``small`` for an image far smaller than the model's input
-        (:func:`drac_ssl.grading.predict.small_image_warning`, as :meth:`predict` says it; "")."""
+        and the warnings ``small`` about the image itself: far smaller than the model's input
+        (:func:`drac_ssl.grading.predict.small_image_warning`), what the replayed fundus crop
+        found (:func:`drac_ssl.grading.predict.preprocessing_warning`), as :meth:`predict` says
+        them, in sentences joined by a space ("" for most)."""
         from drac_ssl.grading.predict import grade_images
 
         graded = grade_images(self.bundle, images, tta=self.tta)
         profile = self.bundle.input_profile
         words = ([profile.warning(self.training_images_words) if f else "" for f in graded.unlike]
                  if profile is not None and graded.unlike is not None else [""] * len(images))
-        # an image far smaller than the model's input: the words of predict() and the export
-        small = [" ".join(f"{x[0].upper()}{x[1:]}." for x in said) for said in graded.warnings]
+        # far smaller than the model's input, no disc to crop: the words of predict() and the export
+        small = [" ".join(f"{x[0].upper()}{x[1:]}." for x in said + found) for said, found
+                 in zip(graded.warnings, graded.preprocessing_warnings, strict=True)]
         return graded.probs, graded.classes, words, small
 
     @property
@@ -261,7 +264,11 @@ class Predictor:
 
         The heatmap explains grade ``explain`` (default: the returned grade): regions whose
         activation raises that grade's score."""
-        from drac_ssl.grading.predict import ensemble_outputs, preprocess_image
+        from drac_ssl.grading.predict import (
+            ensemble_outputs,
+            preprocess_image,
+            preprocessing_warning,
+        )
 
         gray = np.asarray(image)  # the image as the model reads it (grey or RGB)
         if explain is not None and not 0 <= int(explain) < len(self.class_names):
@@ -314,7 +321,7 @@ class Predictor:
                           image=gray, seconds=t3 - t0,
                           warnings=unlike + [f"{w[0].upper()}{w[1:]}." for w in small]
                           + list(warnings or [])
-                          + [f"Preprocessing as in training: {n}." for n in found],
+                          + [f"{w[0].upper()}{w[1:]}." for w in map(preprocessing_warning, found)],
                           explained=explained, cam_cells=cells, class_names=list(self.class_names),
                           timings=timings, input_check=input_check)
 

@@ -28,7 +28,9 @@ Images whose channels differ from the model's are converted like the ingest conv
 (colour -> luminance for a grey model; grey -> three identical channels for a colour model),
 each with a warning printed before the summary line
 (:func:`drac_ssl.grading.predict.conform_channels`); the ingest's fundus crop and Graham
-filter, when the data had them, are replayed on every image. An image whose shorter side is
+filter, when the data had them, are replayed on every image, and an image where the crop
+finds no disc (or no dark surround) is graded with the app's warning, per file on stderr
+(:func:`drac_ssl.grading.predict.preprocessing_warning`). An image whose shorter side is
 below half the model's input size is graded with a warning (upscaled, the grade is
 unreliable: :func:`drac_ssl.grading.predict.small_image_warning`, the app's words too). A bundle with no evidence of
 grading better than chance (its out-of-fold QWK 95% CI reaches 0:
@@ -340,6 +342,7 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool, device: st
     warnings: list[str] = []
     probs_parts, grade_parts, flag_parts, blank_parts = [], [], [], []
     image_warnings: list[list[str]] = []  # per graded image: e.g. far smaller than the model's input
+    crop_warnings: list[list[str]] = []  # per graded image: e.g. no fundus disc found to crop
     for start in range(0, len(files), PREDICT_CHUNK):
         chunk: list[np.ndarray] = []
         for path in files[start:start + PREDICT_CHUNK]:
@@ -358,6 +361,7 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool, device: st
             grade_parts.append(graded.classes)
             blank_parts.append(graded.blank)
             image_warnings += graded.warnings
+            crop_warnings += graded.preprocessing_warnings
             if graded.unlike is not None:
                 flag_parts.append(graded.unlike)
     record = skipped_record_path(out)
@@ -392,10 +396,11 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool, device: st
         print(f"skipped: {problem.line}", file=sys.stderr)
     for line in warnings:
         print(f"warning: {line}", file=sys.stderr)
-    for case, said in zip(cases, image_warnings, strict=True):
-        for line in said:
+    for case, said, found in zip(cases, image_warnings, crop_warnings, strict=True):
+        for line in said + found:
             print(f"warning: {case}: {line}", file=sys.stderr)
     n_small = sum(1 for said in image_warnings if said)
+    n_crop = sum(1 for found in crop_warnings if found)
     blank = np.concatenate(blank_parts)
     unlike = np.concatenate(flag_parts) if flag_parts else None
     for line in (_unlike_line(unlike, cases), _blank_line(blank, cases)):
@@ -424,6 +429,7 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool, device: st
     converted += f", {int(blank.sum())} blank (see the warning)" if blank.any() else ""
     converted += (f", {n_small} far smaller than the model's input (see the warnings)"
                   if n_small else "")
+    converted += f", {n_crop} not cropped to a fundus disc (see the warnings)" if n_crop else ""
     rule = ("the most probable grade" if bundle.calibration.decision == "argmax" else
             "the expected grade cut at QWK-tuned thresholds, so not always the largest P")
     status = "PROBLEMS" if issues else "INCOMPLETE" if skipped else "OK"

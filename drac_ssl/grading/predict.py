@@ -77,6 +77,7 @@ __all__ = [
     "predict_raw",
     "predict_tensors",
     "preprocess_image",
+    "preprocessing_warning",
     "profile_features",
     "read_image",
     "read_image_any",
@@ -240,6 +241,17 @@ def small_image_warning(shape: Sequence[int], metadata: dict[str, Any]) -> str:
     return (f"{w}x{h} px, far below the {size} px the model was trained on (its input size; "
             f"warned below half of it): upscaled {size / max(1, min(h, w)):.3g}x, the grade is "
             f"unreliable")
+
+
+def preprocessing_warning(finding: str) -> str:
+    """The warning for what the ingest's preprocessing, replayed on an image for a bundle whose
+    data had it, found there: ``finding`` is one of :func:`preprocess_image`'s ``notes``, the
+    ingest's own words (:func:`data_prep.cache.cache_rows`: the crop to the fundus disc,
+    ``data.fundus_crop``, found no disc, so the image was only padded to a square; or no dark
+    surround, so it was left as it is). The same words in the export command (after
+    ``NAME: ``), ``grade_images`` (:attr:`GradedImages.preprocessing_warnings`) and the app
+    (capitalised, with a full stop)."""
+    return f"preprocessing as in training: {finding}"
 
 
 def preprocess_image(image: np.ndarray, metadata: dict[str, Any], ingested: bool = False,
@@ -535,7 +547,10 @@ class GradedImages:
     (:func:`data_prep.validate.is_blank`: nothing to grade); ``distance`` ``(n,)`` float64,
     each image's distance from the training images that ``unlike`` compares with the
     bundle's threshold (None with ``unlike``); ``warnings``: per image, what makes its grade
-    doubtful in the image itself (:func:`small_image_warning`; an empty list for most)."""
+    doubtful in the image itself (:func:`small_image_warning`; an empty list for most);
+    ``preprocessing_warnings``: per image, what the replayed ingest preprocessing found, e.g.
+    no fundus disc to crop (:func:`preprocessing_warning`; an empty list for most, and for
+    every image of a bundle whose data had no fundus crop)."""
 
     probs: np.ndarray
     classes: np.ndarray
@@ -543,6 +558,7 @@ class GradedImages:
     blank: np.ndarray
     distance: np.ndarray | None = None
     warnings: list[list[str]] = field(default_factory=list)
+    preprocessing_warnings: list[list[str]] = field(default_factory=list)
 
 
 def grade_images(bundle: Bundle, images: Sequence[np.ndarray], tta: bool = True,
@@ -551,7 +567,9 @@ def grade_images(bundle: Bundle, images: Sequence[np.ndarray], tta: bool = True,
     :func:`predict_images`' probabilities and grades, the out-of-distribution check of
     :func:`unlike_training_images`, the blank-image test and the warning for an image much
     smaller than the model's input (:func:`small_image_warning`, in
-    :attr:`GradedImages.warnings`), for the export command, the export stage and the app's
+    :attr:`GradedImages.warnings`) and what the replayed fundus crop found
+    (:func:`preprocessing_warning`, in :attr:`GradedImages.preprocessing_warnings`), for the
+    export command, the export stage and the app's
     batch tab. The check reads the first fold model's features from the grading's own
     backbone pass (:attr:`EnsembleOutput.features`): no second pass.
 
@@ -568,14 +586,17 @@ def grade_images(bundle: Bundle, images: Sequence[np.ndarray], tta: bool = True,
                             np.zeros(0, dtype=bool) if checked else None, blank,
                             np.zeros(0) if checked else None)
     warnings: list[list[str]] = [[] for _ in images]
-    inputs = torch.stack([preprocess_image(image, bundle.metadata, ingested, warnings=said)
-                          for image, said in zip(images, warnings, strict=True)])
+    found: list[list[str]] = [[] for _ in images]
+    inputs = torch.stack([preprocess_image(image, bundle.metadata, ingested, notes=notes, warnings=said)
+                          for image, notes, said in zip(images, found, warnings, strict=True)])
+    preprocessing = [[preprocessing_warning(n) for n in notes] for notes in found]
     profile = bundle.input_profile
     out = ensemble_outputs(bundle, inputs, tta, keep_features=profile is not None)
     probs, _, classes = bundle.calibration.decide(out.raw)
     if profile is None:
-        return GradedImages(probs, classes, None, blank, warnings=warnings)
+        return GradedImages(probs, classes, None, blank, warnings=warnings,
+                            preprocessing_warnings=preprocessing)
     assert out.features is not None
     distance, unlike = profile.unlike_training(inputs, out.features)
-    return GradedImages(probs, classes, unlike, blank, distance, warnings)
+    return GradedImages(probs, classes, unlike, blank, distance, warnings, preprocessing)
 

@@ -553,6 +553,48 @@ def test_the_replayed_fundus_crop_says_when_it_found_no_disc(tmp_path: Path, one
     assert predictor.predict(disc).warnings == []
 
 
+def test_the_export_and_the_batch_tab_give_the_apps_fundus_crop_warning_in_its_words(
+        tmp_path: Path, one_thread: None, capsys: pytest.CaptureFixture[str]) -> None:
+    """A bundle trained with data.fundus_crop: the export command says per file on stderr what
+    the app says when the replayed crop finds no disc (or no dark surround), in the same words;
+    the CSV and the exit code are those of any grading."""
+    import json
+
+    import cv2
+
+    from drac_ssl import export
+
+    bundle = build_demo_bundle(tmp_path / "run", image_size=32, source_size=64, n_folds=1, channels=1)
+    meta = json.loads((bundle / "metadata.json").read_text())
+    meta["input"].update(recipe="fundus", ingest_preprocessing={"fundus_crop": True})
+    (bundle / "metadata.json").write_text(json.dumps(meta))
+    folder = tmp_path / "images"
+    folder.mkdir()
+    yy, xx = np.mgrid[0:96, 0:128]
+    images = {"dark.png": np.zeros((96, 128), np.uint8),  # no bright disc anywhere
+              "framed.png": np.random.default_rng(0).integers(100, 200, (96, 128), np.uint8),  # no surround
+              "disc.png": np.where((yy - 48) ** 2 + (xx - 64) ** 2 < 40 ** 2, 120, 0).astype(np.uint8)}
+    for name, image in images.items():
+        cv2.imwrite(str(folder / name), image)
+    predictor = Predictor(bundle, gradcam=False)
+    said = {name: [w for w in predictor.predict_file(folder / name).warnings
+                   if w.startswith("Preprocessing as in training: ")] for name in images}
+    assert [len(said[name]) for name in images] == [1, 1, 0]
+    assert "no fundus disc found" in said["dark.png"][0] and "no dark surround" in said["framed.png"][0]
+    capsys.readouterr()
+    assert export.main([str(bundle), "--images", str(folder), "--out", str(tmp_path / "g.csv")]) == 0
+    captured = capsys.readouterr()
+    crop = [x for x in captured.err.splitlines() if "preprocessing as in training" in x.lower()]
+    # the app's sentence, after "warning: NAME: " and without its capital and full stop
+    assert crop == [f"warning: {name}: {w[0].lower()}{w[1:-1]}" for name in sorted(images) for w in said[name]]
+    assert "2 not cropped to a fundus disc (see the warnings)" in captured.out
+    assert len((tmp_path / "g.csv").read_text().splitlines()) == 4  # every image graded
+    files = export.list_images(folder)
+    _, _, _, notes = predictor.grade_batch([cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in files])
+    assert {p.name: n for p, n in zip(files, notes, strict=True)} == {
+        name: " ".join(said[name]) for name in sorted(images)}  # the batch tab's notes column
+
+
 # --------------------------------------------------------------------------------------
 # Bundle discovery and the command line
 
