@@ -52,6 +52,7 @@ __all__ = [
     "load_bytes",
     "load_upload",
     "sanity_warnings",
+    "too_small_warning",
 ]
 
 ACCEPTED_FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "TIFF": "TIFF", "BMP": "BMP", "MPO": "JPEG"}
@@ -60,6 +61,9 @@ FILE_TYPES = [".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"]
 """Extensions offered by the upload widgets (the content decides, not the name)."""
 MIN_SIDE = 256
 """Below this many pixels on the short side an image is flagged as too small."""
+OCTA_SIZE_DETAIL = (f"UW-OCTA en-face exports are 1024 x 1024; below {MIN_SIDE} px the vessels are "
+                    f"not resolved")
+"""What the UW-OCTA size warning adds to the model's own small-image warning."""
 MAX_ASPECT = 1.25
 """Long side / short side above which an image is flagged as non-square (UW-OCTA en-face
 exports are square)."""
@@ -266,6 +270,17 @@ def load_upload(path: str | os.PathLike[str] | None, limits: InputLimits = Input
     return load_bytes(data, shown, limits, channels, kind)
 
 
+def too_small_warning(width: int, height: int) -> str:
+    """The warning for an upload of ``width`` x ``height`` px to a UW-OCTA model whose short
+    side is below :data:`MIN_SIDE` (:func:`sanity_warnings`), "" otherwise. Where the model's
+    own small-image warning (:func:`drac_ssl.grading.predict.small_image_warning`, below half
+    its input size) is said of the same image, the page says one size warning instead: that
+    one with :data:`OCTA_SIZE_DETAIL` (:meth:`app.predict.Predictor.predict`)."""
+    if min(width, height) >= MIN_SIDE:
+        return ""
+    return f"Too small: {width} x {height} px ({OCTA_SIZE_DETAIL})."
+
+
 def sanity_warnings(gray: np.ndarray, mode: str = "L", notes: list[str] | None = None,
                     octa: bool = True) -> list[str]:
     """Reasons why ``gray`` (uint8 ``(H, W)``) may not be a UW-OCTA en-face image, and what
@@ -280,9 +295,8 @@ def sanity_warnings(gray: np.ndarray, mode: str = "L", notes: list[str] | None =
     """
     out: list[str] = []
     h, w = gray.shape[:2]
-    if octa and min(h, w) < MIN_SIDE:
-        out.append(f"Too small: {w} x {h} px (UW-OCTA en-face exports are 1024 x 1024; below "
-                   f"{MIN_SIDE} px the vessels are not resolved).")
+    if octa and too_small_warning(w, h):
+        out.append(too_small_warning(w, h))
     blank = _blank_words(gray)
     if blank:
         out.append(f"{blank}: there is {'no vessel pattern' if octa else 'nothing'} to grade.")

@@ -23,7 +23,15 @@ from typing import Any
 import numpy as np
 
 from app.gradcam import EnsembleGradCAM, FoldMapGradCAM, resize_heatmap
-from app.inputs import InputLimits, LoadedImage, describe_kind, image_kind, load_upload
+from app.inputs import (
+    OCTA_SIZE_DETAIL,
+    InputLimits,
+    LoadedImage,
+    describe_kind,
+    image_kind,
+    load_upload,
+    too_small_warning,
+)
 
 __all__ = ["NoBundleError", "Prediction", "Predictor", "find_newest_bundle", "make_bundle_hint"]
 
@@ -229,7 +237,7 @@ class Predictor:
 
         return predict_images(self.bundle, images, tta=self.tta)
 
-    def grade_batch(self, images: list[np.ndarray]
+    def grade_batch(self, images: list[np.ndarray], warnings: list[list[str]] | None = None
                     ) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
         """``(probs (n, K), classes (n,), unlike, small)`` of uint8 images in the model's channels,
         each preprocessed once (:func:`drac_ssl.grading.predict.grade_images` with this
@@ -238,8 +246,10 @@ class Predictor:
         "" when the image looks like the training images, or the bundle has no input profile)
         and the warnings ``small`` about the image itself: far smaller than the model's input
         (:func:`drac_ssl.grading.predict.small_image_warning`), what the replayed fundus crop
-        found (:func:`drac_ssl.grading.predict.preprocessing_warning`), as :meth:`predict` says
-        them, in sentences joined by a space ("" for most)."""
+        found (:func:`drac_ssl.grading.predict.preprocessing_warning`) and, given ``warnings``
+        (per image, the upload's own: :attr:`app.inputs.LoadedImage.warnings`), those, as
+        :meth:`predict` says them (:meth:`image_warnings`), in sentences joined by a space (""
+        for most)."""
         from drac_ssl.grading.predict import grade_images
 
         graded = grade_images(self.bundle, images, tta=self.tta)
@@ -247,9 +257,28 @@ class Predictor:
         words = ([profile.warning(self.training_images_words) if f else "" for f in graded.unlike]
                  if profile is not None and graded.unlike is not None else [""] * len(images))
         # far smaller than the model's input, no disc to crop: the words of predict() and the export
-        small = [" ".join(f"{x[0].upper()}{x[1:]}." for x in said + found) for said, found
-                 in zip(graded.warnings, graded.preprocessing_warnings, strict=True)]
+        small = [" ".join(self.image_warnings(image.shape, said, upload, found))
+                 for image, said, upload, found in zip(images, graded.warnings, warnings or [[]] * len(images),
+                                                       graded.preprocessing_warnings, strict=True)]
         return graded.probs, graded.classes, words, small
+
+    @staticmethod
+    def image_warnings(shape: tuple[int, ...], small: list[str], upload: list[str],
+                       found: list[str]) -> list[str]:
+        """The warnings about an image of ``shape`` ``(H, W[, C])`` itself, as the page says them
+        (sentences): ``small`` far smaller than the model's input
+        (:func:`drac_ssl.grading.predict.small_image_warning`), ``upload`` the upload's own
+        (:attr:`app.inputs.LoadedImage.warnings`), ``found`` what the replayed fundus crop found
+        (:func:`drac_ssl.grading.predict.preprocessing_warning`); ``small`` and ``found`` in the
+        export's words (capitalised here, with a full stop). One size warning: an image the
+        model warns about as ``small`` loses the upload's UW-OCTA "Too small" line
+        (:func:`app.inputs.too_small_warning`), whose detail joins the model's warning."""
+        upload = list(upload)
+        octa_size = too_small_warning(int(shape[1]), int(shape[0]))
+        if small and octa_size and octa_size in upload:
+            upload.remove(octa_size)
+            small = [f"{small[0]} ({OCTA_SIZE_DETAIL})", *small[1:]]
+        return [f"{w[0].upper()}{w[1:]}." for w in small] + upload + [f"{w[0].upper()}{w[1:]}." for w in found]
 
     @property
     def training_images_words(self) -> str:
@@ -319,9 +348,9 @@ class Predictor:
         return Prediction(name=name, grade=grade, grade_name=self.class_names[grade],
                           probs=np.asarray(probs[0], dtype=np.float64), heatmap=heatmap,
                           image=gray, seconds=t3 - t0,
-                          warnings=unlike + [f"{w[0].upper()}{w[1:]}." for w in small]
-                          + list(warnings or [])
-                          + [f"{w[0].upper()}{w[1:]}." for w in map(preprocessing_warning, found)],
+                          warnings=unlike + self.image_warnings(
+                              gray.shape, small, list(warnings or []),
+                              [preprocessing_warning(n) for n in found]),
                           explained=explained, cam_cells=cells, class_names=list(self.class_names),
                           timings=timings, input_check=input_check)
 

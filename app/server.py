@@ -470,7 +470,7 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
     rows: list[list[Any]] = []
     good_names: list[str] = []
     good_images: list[np.ndarray] = []
-    good_notes: list[str] = []
+    good_warnings: list[list[str]] = []
     seen: set[str] = set()
     n_blank = 0  # graded (a submission lists every case) but said in the summary
     for path in paths:
@@ -491,7 +491,7 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
         seen.add(name)
         good_names.append(name)
         good_images.append(loaded.for_channels(predictor.channels))
-        good_notes.append(" ".join(loaded.warnings))
+        good_warnings.append(loaded.warnings)
         n_blank += loaded.blank
     csv_path = None
     unlike: list[str] = []
@@ -499,13 +499,13 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
     if n_good:
         try:
             t1 = time.perf_counter()
-            probs, classes, unlike, small = predictor.grade_batch(good_images)
+            # the upload's own warnings too: one size warning, as on the single-image tab
+            probs, classes, unlike, small = predictor.grade_batch(good_images, good_warnings)
             per_image = (time.perf_counter() - t1) / n_good
-            for name, p, c, note, odd, tiny in zip(good_names, probs, classes, good_notes, unlike,
-                                                   small, strict=True):
+            for name, p, c, odd, note in zip(good_names, probs, classes, unlike, small, strict=True):
                 rows.append([name, int(c), predictor.class_names[int(c)],
                              *(round(float(v), 4) for v in p), round(per_image, 3),
-                             " ".join(x for x in (odd, tiny, note) if x)])
+                             " ".join(x for x in (odd, note) if x)])
             out_dir = Path(tempfile.mkdtemp(dir=_batch_root()))
             csv_path = str(write_submission(out_dir / "submission.csv", good_names, probs, classes,
                                             num_grades=k))

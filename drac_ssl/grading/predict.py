@@ -233,7 +233,9 @@ def small_image_warning(shape: Sequence[int], metadata: dict[str, Any]) -> str:
     input of the model of ``metadata`` (a bundle's ``metadata.json`` or its ``input``
     section): its shorter side below :data:`SMALL_IMAGE_FRACTION` of the model's input size.
     "" otherwise. The same words in the export command (after ``NAME: ``), ``grade_images``
-    (:attr:`GradedImages.warnings`) and the app (:func:`preprocess_image` says it to all)."""
+    (:attr:`GradedImages.warnings`) and the app (:func:`preprocess_image` says it to all; the
+    app of a UW-OCTA model adds its own size warning's detail in one line:
+    :meth:`app.predict.Predictor.image_warnings`)."""
     h, w = int(shape[0]), int(shape[1])
     size = input_spec_of(metadata).image_size
     if min(h, w) >= SMALL_IMAGE_FRACTION * size:

@@ -553,6 +553,35 @@ def test_the_replayed_fundus_crop_says_when_it_found_no_disc(tmp_path: Path, one
     assert predictor.predict(disc).warnings == []
 
 
+def test_a_tiny_upload_to_a_uw_octa_model_gets_one_size_warning(tmp_path: Path, one_thread: None) -> None:
+    """The model's small-image warning (below half its 64 px input) and the app's UW-OCTA one
+    (below 256 px) are one line for an 8 x 8 upload, on the single-image and the batch tab; a
+    100 px upload, above half the input, keeps the UW-OCTA line alone."""
+    from app.server import AppSettings, _grade_batch
+
+    bundle = build_demo_bundle(tmp_path / "run", image_size=64, source_size=128, n_folds=1, channels=1)
+    predictor = Predictor(bundle, gradcam=False)
+    assert predictor.kind == "octa"
+    rng = np.random.default_rng(0)
+    for name, side in (("tiny.png", 8), ("mid.png", 100)):
+        (tmp_path / name).write_bytes(_png(rng.integers(0, 256, (side, side), np.uint8)))
+
+    def size_lines(warnings: list[str]) -> list[str]:
+        return [x for x in warnings if "far below" in x or "Too small" in x or "1024 x 1024" in x]
+
+    tiny = size_lines(predictor.predict_file(tmp_path / "tiny.png").warnings)
+    assert len(tiny) == 1, tiny
+    assert tiny[0].startswith("8x8 px, far below the 64 px the model was trained on")
+    assert "UW-OCTA en-face exports are 1024 x 1024; below 256 px the vessels are not resolved" in tiny[0]
+    mid = size_lines(predictor.predict_file(tmp_path / "mid.png").warnings)
+    assert mid == ["Too small: 100 x 100 px (UW-OCTA en-face exports are 1024 x 1024; below 256 px "
+                   "the vessels are not resolved)."]
+    _, rows, _ = _grade_batch(predictor, AppSettings(), [str(tmp_path / "tiny.png"), str(tmp_path / "mid.png")])
+    notes = {row[0]: row[-1] for row in rows}
+    assert notes["tiny.png"].count("far below") == 1 and "Too small" not in notes["tiny.png"]
+    assert tiny[0] in notes["tiny.png"] and mid[0] in notes["mid.png"]
+
+
 def test_the_export_and_the_batch_tab_give_the_apps_fundus_crop_warning_in_its_words(
         tmp_path: Path, one_thread: None, capsys: pytest.CaptureFixture[str]) -> None:
     """A bundle trained with data.fundus_crop: the export command says per file on stderr what
