@@ -27,12 +27,26 @@ class StageInterrupted(KeyboardInterrupt):
     """Ctrl-C inside a stage that knows what of its work is saved: ``saved`` says it in words
     (``"epoch 6 of 20 saved"``, ``"no epoch saved yet"``) and ``resume`` what the same command
     does next (``"resume from epoch 7"``). :func:`drac_ssl.train.main` prints both with the
-    stage's name (``stage``, set by the orchestrator). Still a KeyboardInterrupt to every
+    stage's name (``stage``, set by the orchestrator, or by ``python -m drac_ssl.umm``;
+    :func:`interrupted_words`). Still a KeyboardInterrupt to every
     caller that catches one."""
 
     def __init__(self, saved: str = "", resume: str = "", stage: str = "") -> None:
         super().__init__(saved)
         self.saved, self.resume, self.stage = saved, resume, stage
+
+
+def interrupted_words(exc: KeyboardInterrupt) -> str:
+    """What a command says after a Ctrl-C (:func:`drac_ssl.train.main`, ``python -m
+    drac_ssl.umm``): the stage it stopped in and what of it is saved when known
+    (:class:`StageInterrupted` with its ``stage``), e.g. ``interrupted in pretrain (epoch 6 of
+    20 saved); rerun the same command to resume from epoch 7``; otherwise that the same
+    command resumes from the last checkpoint."""
+    if not isinstance(exc, StageInterrupted) or not exc.stage:
+        return "interrupted: rerun the same command to resume from the last checkpoint"
+    saved = f" ({exc.saved})" if exc.saved else ""
+    return (f"interrupted in {exc.stage}{saved}; rerun the same command to "
+            f"{exc.resume or f'run {exc.stage} again (the stages finished before it are skipped)'}")
 
 
 @contextlib.contextmanager

@@ -68,7 +68,12 @@ from drac_ssl.config import (  # noqa: F401 - load_config: train.load_config for
 )
 from drac_ssl.io import atomic_write_json, read_json_dict
 from drac_ssl.preflight import PIPELINE, Finding
-from drac_ssl.runtime import StageInterrupted, apply_thread_policy, environment_info
+from drac_ssl.runtime import (
+    StageInterrupted,
+    apply_thread_policy,
+    environment_info,
+    interrupted_words,
+)
 
 # settings that change what a resumed run does or writes, or how fast, not its results
 OUTPUT_ONLY_SETTINGS = ("run.stages", "run.tensorboard", "run.threads", "run.out_dir", "run.name",
@@ -644,17 +649,6 @@ def _record_end(path: Path, invocation: str, t0: float, exc: BaseException | Non
         os.replace(tmp, path)
     except OSError:
         tmp.unlink(missing_ok=True)
-
-
-def interrupted_words(exc: KeyboardInterrupt) -> str:
-    """What :func:`main` says after a Ctrl-C: the stage it stopped in and what of it is saved
-    when known (:class:`drac_ssl.runtime.StageInterrupted`), e.g. ``interrupted in pretrain
-    (epoch 6 of 20 saved); rerun the same command to resume from epoch 7``."""
-    if not isinstance(exc, StageInterrupted) or not exc.stage:
-        return "interrupted: rerun the same command to resume from the last checkpoint"
-    saved = f" ({exc.saved})" if exc.saved else ""
-    return (f"interrupted in {exc.stage}{saved}; rerun the same command to "
-            f"{exc.resume or f'run {exc.stage} again (the stages finished before it are skipped)'}")
 
 
 def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None) -> None:

@@ -3,7 +3,12 @@
 
 ``CHECKPOINT``: a ``vicreg_model.safetensors`` or a pretrain ``.pt``; ``RUN``: a run folder,
 from whose ``pretrain/`` ``umm.start_from`` picks the checkpoint (``best``, ``last``,
-``peak``, ``past_peak``)."""
+``peak``, ``past_peak``).
+
+Exit codes: 0 done, 1 a non-finite loss (the last good checkpoint kept), 2 bad input (a
+missing checkpoint, a bad setting), 130 Ctrl-C, said as ``python -m drac_ssl.train`` says
+it (:func:`drac_ssl.runtime.interrupted_words`): e.g. ``[umm] interrupted in umm (epoch 6 of
+20 saved); rerun the same command to resume from epoch 7``."""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ import sys
 from pathlib import Path
 
 from drac_ssl.config import ConfigError, load_config
+from drac_ssl.runtime import StageInterrupted, interrupted_words
 from drac_ssl.umm.source import resolve_start
 from drac_ssl.umm.stage import UMMNonFiniteError, run
 
@@ -101,11 +107,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except UMMNonFiniteError:
         return 1
-    except KeyboardInterrupt:
-        print(
-            "\n[umm] interrupted: rerun the same command to resume from the last checkpoint",
-            file=sys.stderr,
-        )
+    except KeyboardInterrupt as exc:
+        # in training the engine says which epoch is saved (StageInterrupted): worded as
+        # python -m drac_ssl.train words it; before or after training, the same command resumes
+        if isinstance(exc, StageInterrupted) and not exc.stage:
+            exc.stage = "umm"
+        sys.stdout.flush()  # the lines printed before (a file or pipe buffers them) come first
+        print(f"\n[umm] {interrupted_words(exc)}", file=sys.stderr)
         return 130
     return 0
 

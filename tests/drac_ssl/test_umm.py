@@ -831,3 +831,40 @@ def test_cli_takes_a_run_folder_and_starts_from_the_rule(pretrained: Path, tmp_p
     assert calls["start"].rule == "peak" and calls["start"].path.name == "monitor_peak.pt"
     assert calls["run_dir"] == tmp_path
     assert umm.main([*args[:3], "umm.start_from=past_peak", *args[4:]]) == 2  # not past the peak
+
+
+def test_cli_ctrl_c_says_which_epoch_is_saved_and_the_rerun_resumes_there(
+        pretrained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """``python -m drac_ssl.umm`` words a Ctrl-C as ``python -m drac_ssl.train`` does: the
+    stage, the epoch its last checkpoint holds, what the same command does next."""
+    import signal
+
+    monkeypatch.setattr(pretrain, "load_pretrain_data", lambda *args, **kwargs: tiny_data())
+    real_step = umm_stage._UMMTraining.step
+
+    def ctrl_c_in_the_second_epoch(self, batch, step):  # type: ignore[no-untyped-def]
+        if step == 1:  # one step per epoch: epoch 2; a terminal's Ctrl-C is a SIGINT
+            os.kill(os.getpid(), signal.SIGINT)
+        return real_step(self, batch, step)
+
+    args = [str(pretrained / "pretrain" / "vicreg_model.safetensors"), "--run-dir", str(tmp_path),
+            "umm.epochs=3", *(f"{k}={v}" for k, v in CHEAP.items()), "pretrain.expander=32-32",
+            "pretrain.augment.image_size=32", "pretrain.augment.source_size=48",
+            "pretrain.backbone.cifar_stem=true", "run.device=cpu", "umm.batch_size=8",
+            "umm.max_steps_per_epoch=1", "umm.early_cut=layer3"]
+    # Python's own Ctrl-C handler, as a terminal run has it (pytest started as a background job
+    # of a script inherits SIGINT ignored)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with monkeypatch.context() as patch:
+            patch.setattr(umm_stage._UMMTraining, "step", ctrl_c_in_the_second_epoch)
+            assert umm.main(args) == 130
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    err = capsys.readouterr().err
+    assert err.endswith("[umm] interrupted in umm (epoch 1 of 3 saved); rerun the same command to "
+                        "resume from epoch 2\n"), err
+    assert umm.main(args) == 0  # the same command
+    out = capsys.readouterr().out
+    assert "1 of 3 epoch(s) done, continuing with epoch 2" in out and "[umm] epoch 1/3" not in out
