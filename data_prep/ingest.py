@@ -677,7 +677,16 @@ def _write(out: Path, root: Path, sizes: Sequence[int], entries: Sequence[ImageE
 
 def _summary(result: IngestResult, cfg: DataConfig, layout: Layout, plan: Plan,
              channels_why: str, dialect: str) -> dict[str, object]:
+    """The content of ``ingest_summary.json``: what was found and made (``label_columns``,
+    ``grades``, ``channels`` ... as resolved) and ``config``, the data settings as given
+    (``layout: auto``, ``channels: ''``: left to the layout), but for the label columns: its
+    ``image_column`` / ``grade_column`` are the columns read, as ``label_columns`` (a public
+    layout's own, such as IDRiD's ``Image name`` / ``Retinopathy grade``, when the defaults
+    ``image name`` / ``DR grade`` were not set, so never a pair no CSV had); None for a
+    MedMNIST ``.npz``, which has no label CSV."""
     n = result.n_train + result.n_test
+    columns = ({"image": layout.image_column, "grade": layout.grade_column}
+               if layout.npz is None else None)
     by_kind = Counter(f"{p.severity}:{p.kind or 'other'}" for p in result.findings)
     return {
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -688,8 +697,7 @@ def _summary(result: IngestResult, cfg: DataConfig, layout: Layout, plan: Plan,
         "labels_csv": str(layout.labels_csv) if layout.labels_csv else None,
         "labels_csv_dialect": dialect or None,
         "source_files": stamp_sources(layout),  # what a resumed run compares (source_check)
-        "label_columns": {"image": layout.image_column, "grade": layout.grade_column}
-        if layout.npz is None else None,
+        "label_columns": columns,
         "manifest": MANIFEST_NAME,
         "n_images": n,
         "grades": {"names": list(result.grade_names), "k": len(result.grade_names),
@@ -721,7 +729,9 @@ def _summary(result: IngestResult, cfg: DataConfig, layout: Layout, plan: Plan,
         "n_decoded": result.n_decoded,
         "n_reused": result.n_reused,
         "seconds": round(result.seconds, 3),
-        "config": dataclasses.asdict(cfg),
+        "config": {**dataclasses.asdict(cfg),
+                   "image_column": None if columns is None else columns["image"],
+                   "grade_column": None if columns is None else columns["grade"]},
     }
 
 

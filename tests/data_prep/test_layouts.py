@@ -164,7 +164,9 @@ def test_eyepacs_layout(tmp_path: Path, aptos: list) -> None:
     rows = manifest(result)
     assert rows[0]["id"] == "10_right.jpeg" and rows[0]["path"] == "train/10_right.jpeg"
     assert [int(r["grade"]) for r in rows if r["split"] == "train"][:3] == [g for _, g in names[:3]]
-    assert summary(result)["label_columns"] == {"image": "image", "grade": "level"}
+    info = summary(result)  # one column pair: the config records the columns read, not the defaults
+    assert info["label_columns"] == {"image": "image", "grade": "level"}
+    assert (info["config"]["image_column"], info["config"]["grade_column"]) == ("image", "level")
     assert {r["patient"] for r in rows if r["split"] == "train"} == {str(10 + i) for i in range(25)}
 
     # both eyes of a patient (10_left, 10_right) are never in two folds: no leak between them
@@ -202,6 +204,10 @@ def test_idrid_layout_with_official_folder_names(tmp_path: Path, aptos: list) ->
 
     assert result.layout == "idrid" and (result.n_train, result.n_test) == (25, 5)
     assert result.channels == 3 and result.counts_per_grade == dict.fromkeys(range(5), 5)
+    info = summary(result)
+    assert info["label_columns"] == {"image": "Image name", "grade": "Retinopathy grade"}
+    assert {k: info["config"][k] for k in ("image_column", "grade_column")} == {
+        "image_column": "Image name", "grade_column": "Retinopathy grade"}
     assert any("also name training images" in n for n in result.notes)
     assert any("Testing Labels.csv: CSV not read" in n for n in result.notes)
     ids = [r["id"] for r in manifest(result)]
@@ -429,6 +435,9 @@ def test_retinamnist_npz(tmp_path: Path) -> None:
     result = ingest.run(config(RETINAMNIST, cache_sizes=[28], n_folds=5), tmp_path / "out",
                         verbose=False)
     assert result.layout == "medmnist" and (result.n_train, result.n_test) == (1200, 400)
+    info = summary(result)  # no label CSV, so no columns were read
+    assert info["label_columns"] is None
+    assert (info["config"]["image_column"], info["config"]["grade_column"]) == (None, None)
     assert result.grade_names == tuple(ICDR) and result.channels == 3
     assert result.counts_per_grade == {0: 540, 1: 140, 2: 234, 3: 214, 4: 72}
     rows = manifest(result)
