@@ -152,7 +152,8 @@ OFFERED_FOLDS = "offered_folds.json"
 """In ``finetune/<variant>/``: the folds ``run.reuse`` offered from another run folder
 (:func:`drac_ssl.train.take_reused_stages`), ``foldK.json`` -> ``trained_in`` (the run folder
 that trained it) and ``signature``. A fold reused with that signature was not trained here:
-``metrics.json``'s ``folds_taken_from`` says so, and the report and compare repeat it."""
+``metrics.json``'s ``folds_taken_from`` says so, and the report and compare repeat it. A record
+re-signed here (one made before content signing) takes its offer's signature along."""
 
 _FT_DEFAULTS = FinetuneConfig()
 
@@ -902,6 +903,9 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
                   + (f" (trained in {trained_in}, offered by run.reuse: the same settings and "
                      f"inputs)" if trained_in else ""))
             if record["signature"] != signature:  # re-sign an older record: the folder can now move
+                if trained_in:  # and its offer first: a later pass and a reuse of this run match it
+                    offered[record_path.name] = {**origin, "signature": signature}
+                    atomic_write_json(out_dir / OFFERED_FOLDS, offered)
                 record["signature"] = signature
                 atomic_write_json(record_path, record)
         else:
