@@ -772,3 +772,21 @@ def test_a_fold_offered_under_its_older_signature_keeps_its_credit_once_re_signe
     finetune.run(cfg, run)  # the variant computed again from its saved folds
     assert credit() == {elsewhere: [0]}
     assert _fold_origin(vdir / "fold0.json", run, finetune.OFFERED_FOLDS)["trained_in"] == elsewhere
+
+
+def test_folds_taken_from_a_run_made_before_the_record_leaves_out_folds_it_trained(tmp_path: Path) -> None:
+    """For a run whose metrics.json has no ``folds_taken_from`` (made before it was recorded,
+    or stopped before its metrics), the folds are compared with the run its stages came from.
+    A fold trained here signs as the source's when the source finished that fold only after
+    this run took its stages (the same settings, data, seed and weights): not taken from it."""
+    source, run = tmp_path / "source", tmp_path / "run"
+    there = {"fold": 0, "signature": "s0", "seconds": 1.5, "val_raw": [[0.2, 0.8]]}
+    later = {"fold": 1, "signature": "s1", "seconds": 1.25, "val_raw": [[0.6, 0.4]]}
+    mine = {**later, "seconds": 2.75, "val_raw": [[0.7, 0.3]]}  # fold 1 trained in this run
+    for folder, records in ((source, (there, later)), (run, (there, mine))):
+        (folder / "finetune" / "vicreg").mkdir(parents=True)
+        for record in records:
+            (folder / "finetune" / "vicreg" / f"fold{record['fold']}.json").write_text(json.dumps(record))
+    (run / "finetune" / "vicreg" / "metrics.json").write_text(json.dumps({"variant": "vicreg"}))
+    (run / "stages.json").write_text(json.dumps({"ingest": {"status": "done", "reused_from": str(source)}}))
+    assert finetune.folds_taken_from(run, "vicreg") == {str(source): [0]}
