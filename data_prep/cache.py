@@ -121,16 +121,16 @@ def cache_rows(pixels: np.ndarray, sizes: Sequence[int], options: CacheOptions,
             problems.append(warning(
                 path, "no fundus disc found (no bright region covering 5% of the image): not "
                       "cropped, only padded to a square",
-                "check the image, or set data.fundus_crop=false", "fundus-crop"))
+                "check the image, or run without --fundus-crop", "fundus-crop"))
         elif crop.shape == pixels.shape and not has_dark_surround(pixels):  # left as it was
             problems.append(warning(
                 path, "no dark surround around the fundus disc (the bright region fills the frame: "
                       "no corner darker than a tenth of the image's mean brightness): the image "
                       "looks already cropped to the disc or pre-filtered (e.g. a Graham-filtered "
                       "copy); left as it is"
-                      + ("; data.graham filters it again" if options.graham else ""),
-                "use the original photographs, or set data.fundus_crop=false"
-                + " (and data.graham=false for pre-filtered copies)" * options.graham, "fundus-surround"))
+                      + ("; the Graham filter is applied to it again" if options.graham else ""),
+                "use the original photographs, or run without --fundus-crop"
+                + " (and without --graham for pre-filtered copies)" * options.graham, "fundus-surround"))
         if options.graham and options.graham_reflect_padding and crop.shape[0] != crop.shape[1]:
             margins = square_margins(*crop.shape[:2])
         pixels = pad_to_square(crop, reflect=margins is not None)
@@ -138,7 +138,7 @@ def cache_rows(pixels: np.ndarray, sizes: Sequence[int], options: CacheOptions,
         problems.append(warning(
             path, f"non-square image {width}x{height} squeezed to a square in the cache (aspect "
                   "ratio changed)",
-            "set data.fundus_crop=true to crop to the fundus disc and pad it to a square", "size"))
+            "add --fundus-crop to crop to the fundus disc and pad it to a square", "size"))
     rows = {}
     for size in sizes:
         row = resize_gray(pixels, size)

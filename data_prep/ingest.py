@@ -31,7 +31,7 @@ import re
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -166,12 +166,15 @@ def _check_settings(cfg: DataConfig) -> list[int]:
         raise IngestError(f"--sizes {cfg.cache_sizes}: each cache size must be 8..4096 pixels "
                           "-> e.g. --sizes 256,512")
     if str(cfg.channels) not in DATA_CHANNELS:
-        raise IngestError(f"data.channels={cfg.channels!r} is not one of 1, 3, auto -> e.g. "
+        raise IngestError(f"--channels {cfg.channels!r} is not one of 1, 3, auto -> e.g. "
                           "--channels auto (what the images are)")
     try:
         validate_grades(list(cfg.grades))
-    except ConfigError as exc:
-        raise IngestError(str(exc).replace("\n  fix:", " ->")) from None
+    except ConfigError as exc:  # said as the flag: data.grades=[a, b] -> --grades "a,b"
+        said = re.sub(r"data\.grades=\[([^\]]*)\]",
+                      lambda m: '--grades "' + ",".join(n.strip(" '") for n in m[1].split(",")) + '"',
+                      str(exc).removeprefix("config: ").replace("\n  fix:", " ->"))
+        raise IngestError(said) from None
     return sizes
 
 
@@ -184,7 +187,7 @@ def _plan(cfg: DataConfig, layout: Layout, sizes: list[int]) -> tuple[Plan, list
         source = f"the {layout.treated_as} layout's default"
     modality = str(cfg.modality or "auto")
     if modality not in DATA_MODALITIES:
-        raise IngestError(f"data.modality={modality!r} is not one of {', '.join(DATA_MODALITIES)} "
+        raise IngestError(f"--modality {modality!r} is not one of {', '.join(DATA_MODALITIES)} "
                           f"-> e.g. --modality fundus for fundus photographs")
     octa = modality == "octa" or (modality == "auto" and not layout.fundus)
     options = cache.CacheOptions(
@@ -195,9 +198,9 @@ def _plan(cfg: DataConfig, layout: Layout, sizes: list[int]) -> tuple[Plan, list
         grey_is_chosen=setting == "1" and not octa)
     problems = []
     if cfg.graham and not cfg.fundus_crop:
-        problems.append(note(layout.root, "data.graham without data.fundus_crop: the blur scale "
+        problems.append(note(layout.root, "--graham without --fundus-crop: the blur scale "
                                           "and the mask assume the fundus disc fills the image",
-                             "set data.fundus_crop=true unless the images are already cropped",
+                             "add --fundus-crop unless the images are already cropped",
                              "preprocessing"))
     return Plan(sizes, names, grades_source, setting, source, options, modality), problems
 
@@ -269,7 +272,7 @@ def _npz_labels(npz: Path, split: str, labels: np.ndarray, n: int,
         listed = ", ".join(str(int(v)) for v in sorted(set(values[bad].tolist()))[:8])
         return [None] * n, [dataclasses.replace(
             first, what=f"{len(bad)} label(s) outside 0..{len(grade_names) - 1} (values {listed}; "
-                        f"first: row {int(bad[0])}); data.grades has {len(grade_names)} grades: "
+                        f"first: row {int(bad[0])}); the grade scale (--grades) has {len(grade_names)} grades: "
                         f"{describe(grade_names)}")]
     return [int(v) for v in values], []
 
@@ -377,9 +380,9 @@ def _resolve_channels(entries: Sequence[ImageEntry], plan: Plan,
         examples = ", ".join(e.image_id for e in grey[:3]) + (", ..." if len(grey) > 3 else "")
         problems.append(warning(
             where, f"{len(grey)} grey image(s) replicated to 3 identical channels ({examples}); "
-                   f"the cache is RGB because of data.channels={plan.channels_setting}"
+                   f"the cache is RGB because of --channels {plan.channels_setting}"
                    + (f" and {len(colour)} colour image(s)" if colour else ""),
-            "nothing to do if a grey image is meant; set data.channels=1 for grey data",
+            "nothing to do if a grey image is meant; use --channels 1 for grey data",
             "channels"))
     return channels, why, problems
 
@@ -390,7 +393,7 @@ def _upscale_note(entries: Sequence[ImageEntry], sizes: Sequence[int], where: Pa
         return []
     return [note(where, f"cache size {max(sizes)} px enlarges the images (at most {max(sides)} px) "
                         f"{max(sizes) / max(sides):.0f}x: no detail is gained",
-                 f"use cache sizes near {max(sides)} px (data.cache_sizes) to save memory", "size")]
+                 f"use cache sizes near {max(sides)} px (--sizes) to save memory", "size")]
 
 
 EYE_NAME = re.compile(r"^(?P<patient>.+)_(?:left|right)$", re.IGNORECASE)
@@ -410,7 +413,7 @@ def _eye_pairs(train: Sequence[ImageEntry], source: str) -> list[Problem]:
         return []
     return [note(source, f"{paired} EyePACS image(s) named <patient>_left / _right: the two eyes "
                           f"of a patient are kept in one fold (the manifest's patient column)",
-                 "nothing to do; data.patient_column overrides it", "folds")]
+                 "nothing to do; --patient-column overrides it", "folds")]
 
 
 def _assign_folds(entries: Sequence[ImageEntry], cfg: DataConfig, source: str,
@@ -516,7 +519,8 @@ def format_summary(result: IngestResult) -> str:
     return "\n".join(lines)
 
 
-def run(cfg: DataConfig, out_dir: str | os.PathLike[str], *, verbose: bool = True) -> IngestResult:
+def run(cfg: DataConfig, out_dir: str | os.PathLike[str], *, verbose: bool = True,
+        wording: Callable[[str], str] | None = None) -> IngestResult:
     """Validate every file, then write the cache, manifest and summary into ``out_dir``.
 
     Raises :class:`IngestError` when any problem is fatal: its ``problems`` hold ALL of them,
@@ -526,11 +530,21 @@ def run(cfg: DataConfig, out_dir: str | os.PathLike[str], *, verbose: bool = Tru
     cache rows wait in a spill file in ``out_dir/cache`` until every file has been checked
     (:class:`data_prep.cache.RowSpill`; removed at the end), so memory does not grow with
     the number of images.
+
+    The messages' advice names this module's command-line flags (``--fundus-crop``), as
+    ``python -m data_prep ingest`` takes them; ``wording`` rewrites every printed line, the
+    error's message and the summary's warnings and notes for another command:
+    :func:`data_prep.problems.as_config_keys` for ``python -m drac_ssl.train``'s settings
+    (``data.fundus_crop=true``). The structured findings (``findings``, the error's
+    ``problems``) keep the flags.
     """
     out = Path(out_dir).expanduser().absolute()
+    said = wording or _as_written
     try:
         with cache.RowSpill(out / CACHE_DIR) as spill:
-            return _run(cfg, out, verbose, spill)
+            return _run(cfg, out, verbose, spill, said)
+    except IngestError as exc:
+        raise IngestError(said(str(exc)), exc.problems) from None
     except OSError as exc:  # the spill or an output that cannot be written (full disk, rights)
         where = Path(os.path.abspath(exc.filename)) if exc.filename else out
         if not (where == out or where.is_relative_to(out) or out.is_relative_to(where)):
@@ -540,7 +554,12 @@ def run(cfg: DataConfig, out_dir: str | os.PathLike[str], *, verbose: bool = Tru
                           "check free disk space and the permissions of --out") from None
 
 
-def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill) -> IngestResult:
+def _as_written(text: str) -> str:
+    return text
+
+
+def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
+         said: Callable[[str], str]) -> IngestResult:
     start = time.perf_counter()
     # an earlier failed attempt's problem list: this attempt writes its own, if it fails
     (out / PROBLEMS_NAME).unlink(missing_ok=True)
@@ -552,7 +571,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill) -> In
     entries, found, dialect = _collect(cfg, layout, plan.grade_names)
     problems += found
     if not entries and not any(p.severity == "error" for p in problems):
-        listing = f"\n{_listing(problems, out, root)[0]}" if problems else ""
+        listing = f"\n{_listing(problems, out, root, said)[0]}" if problems else ""
         raise IngestError(f"{root}: no images found -> point --root at the folder that holds "
                           f"the images (or the unzipped DRAC data){listing}", problems)
 
@@ -577,7 +596,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill) -> In
 
     errors = [p for p in problems if p.severity == "error"]
     if errors:
-        listing, full_list = _listing(problems, out, root)
+        listing, full_list = _listing(problems, out, root, said)
         written = "nothing was written but the full list, named below" if full_list else "nothing was written"
         raise IngestError(f"ingest of {root} stopped: {len(errors)} problem(s) must be fixed first "
                           f"({written})\n{listing}", problems)
@@ -590,8 +609,8 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill) -> In
             cache_paths=cache_paths, root=root, layout=layout.kind,
             n_train=per_split["train"], n_test=per_split["test"],
             counts_per_grade=per_grade, counts_per_fold=per_fold,
-            warnings=[p.line for p in problems if p.severity == "warning"],
-            notes=[p.line for p in problems if p.severity == "note"],
+            warnings=[said(p.line) for p in problems if p.severity == "warning"],
+            notes=[said(p.line) for p in problems if p.severity == "note"],
             problems=[],
             findings=problems,
             n_decoded=sum(e.record.decoded for e in entries),
@@ -611,17 +630,19 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill) -> In
                           "permissions of --out") from None
     if verbose:
         if problems:
-            print(format_problems(problems))
+            print(said(format_problems(problems)))
         print(format_summary(result))
     return result
 
 
-def _listing(problems: Sequence[Problem], out: Path, root: Path) -> tuple[str, Path | None]:
+def _listing(problems: Sequence[Problem], out: Path, root: Path,
+             said: Callable[[str], str] = _as_written) -> tuple[str, Path | None]:
     """The printed list of a failed ingest's problems, and the file holding all of them (None
     when none was written). When the list is cut short (more than
     :data:`data_prep.problems.SHOWN_PER_KIND` of a kind), every line goes to
     ``out/ingest_problems.txt``, which the list names; if that file cannot be written, every
-    line is printed."""
+    line is printed. ``said`` words the file (:func:`run`'s ``wording``); the list is worded
+    with the error's message."""
     if not cut_per_kind(problems)[1]:
         return format_problems(problems), None
     path = out / PROBLEMS_NAME
@@ -629,7 +650,7 @@ def _listing(problems: Sequence[Problem], out: Path, root: Path) -> tuple[str, P
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_text(path, f"ingest of {root}: every problem found "
                                 f"({datetime.now(UTC).isoformat(timespec='seconds')})\n"
-                                f"{format_problems(problems, per_kind=None)}\n")
+                                f"{said(format_problems(problems, per_kind=None))}\n")
     except OSError:  # no file to point to: every line is printed
         return format_problems(problems, per_kind=None), None
     return format_problems(problems, full_list=str(path)), path
@@ -656,7 +677,16 @@ def _write(out: Path, root: Path, sizes: Sequence[int], entries: Sequence[ImageE
 
 def _summary(result: IngestResult, cfg: DataConfig, layout: Layout, plan: Plan,
              channels_why: str, dialect: str) -> dict[str, object]:
+    """The content of ``ingest_summary.json``: what was found and made (``label_columns``,
+    ``grades``, ``channels`` ... as resolved) and ``config``, the data settings as given
+    (``layout: auto``, ``channels: ''``: left to the layout), but for the label columns: its
+    ``image_column`` / ``grade_column`` are the columns read, as ``label_columns`` (a public
+    layout's own, such as IDRiD's ``Image name`` / ``Retinopathy grade``, when the defaults
+    ``image name`` / ``DR grade`` were not set, so never a pair no CSV had); None for a
+    MedMNIST ``.npz``, which has no label CSV."""
     n = result.n_train + result.n_test
+    columns = ({"image": layout.image_column, "grade": layout.grade_column}
+               if layout.npz is None else None)
     by_kind = Counter(f"{p.severity}:{p.kind or 'other'}" for p in result.findings)
     return {
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -667,8 +697,7 @@ def _summary(result: IngestResult, cfg: DataConfig, layout: Layout, plan: Plan,
         "labels_csv": str(layout.labels_csv) if layout.labels_csv else None,
         "labels_csv_dialect": dialect or None,
         "source_files": stamp_sources(layout),  # what a resumed run compares (source_check)
-        "label_columns": {"image": layout.image_column, "grade": layout.grade_column}
-        if layout.npz is None else None,
+        "label_columns": columns,
         "manifest": MANIFEST_NAME,
         "n_images": n,
         "grades": {"names": list(result.grade_names), "k": len(result.grade_names),
@@ -700,7 +729,9 @@ def _summary(result: IngestResult, cfg: DataConfig, layout: Layout, plan: Plan,
         "n_decoded": result.n_decoded,
         "n_reused": result.n_reused,
         "seconds": round(result.seconds, 3),
-        "config": dataclasses.asdict(cfg),
+        "config": {**dataclasses.asdict(cfg),
+                   "image_column": None if columns is None else columns["image"],
+                   "grade_column": None if columns is None else columns["grade"]},
     }
 
 

@@ -203,8 +203,9 @@ def _unsplit(cell: str) -> bool:
     return any(d in cell for d in DELIMITERS) or '"' in cell
 
 
-def missing_column(table: Table, wanted: str, role: str, option: str, setting: str) -> Problem:
-    """The error for an absent column, with a fix that can work.
+def missing_column(table: Table, wanted: str, role: str, option: str) -> Problem:
+    """The error for an absent column, with a fix that can work: ``option``, the ingest's flag
+    naming the column (``--image-column``; ``python -m drac_ssl.train`` says it as its setting).
 
     The suggestion is the closest real column name (never a header cell that holds a
     delimiter, nor the only cell of a header: a whole line that was not split); a header
@@ -223,13 +224,11 @@ def missing_column(table: Table, wanted: str, role: str, option: str, setting: s
     close = difflib.get_close_matches(wanted.lower(), list(lowered), n=1, cutoff=0.4)
     if close:
         name = lowered[close[0]]
-        return error(table.path, what, f"did you mean {name!r}? pass {option} {name!r} "
-                                       f"({setting}={name})", "csv")
+        return error(table.path, what, f"did you mean {name!r}? pass {option} {name!r}", "csv")
     if columns and re.search(r"\.(png|jpe?g|tiff?|bmp)$", columns[0], re.IGNORECASE):
         return error(table.path, what + "; the first row looks like data, not column names",
                      f"add a header row naming the columns (e.g. {wanted!r})", "csv")
-    return error(table.path, what, f"pass {option} with the name of the {role} column "
-                                   f"({setting}=NAME)", "csv")
+    return error(table.path, what, f"pass {option} NAME with the name of the {role} column", "csv")
 
 
 def parse_grade(raw: str) -> int | None:

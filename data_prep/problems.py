@@ -35,8 +35,11 @@ CLI_TO_CONFIG = {
     "--root": "data.root", "--layout": "data.layout", "--grades": "data.grades",
     "--channels": "data.channels", "--modality": "data.modality", "--folds": "data.n_folds",
     "--sizes": "data.cache_sizes", "--seed": "data.fold_seed", "--strict": "data.strict=true",
+    "--fundus-crop": "data.fundus_crop=true", "--graham": "data.graham=true",
 }
-"""The standalone ingest's flags and the ``python -m drac_ssl.train`` settings they are."""
+"""The standalone ingest's flags and the ``python -m drac_ssl.train`` settings they are. The
+ingest's messages name the flags (its own command's terms); ``python -m drac_ssl.train`` says
+them as settings with :func:`as_config_keys` (``ingest.run(..., wording=as_config_keys)``)."""
 _FLAG_VALUE = r"(?:[A-Z]{2,}|\d|[/.~<'\"]|(?:auto|fundus|octa|icdr|drac|eyepacs|aptos|idrid|plain)\b)"
 """What follows a flag when it is the flag's value (``FILE``, a number, a path, a choice)."""
 
@@ -164,7 +167,7 @@ def shown_with_rest(problems: Sequence[Problem], per_kind: int | None = SHOWN_PE
 KIND_SUMMARIES = {
     "fundus-surround": ("these photographs have no dark surround around the fundus disc, so the "
                         "crop left them as they are: a set already cropped to the disc or "
-                        "pre-filtered needs no data.fundus_crop"),
+                        "pre-filtered needs no --fundus-crop"),
 }
 """What the findings of a kind say together, for kinds whose findings are kept without their
 own ``summary`` (the cache state stores each file's findings as (what, fix, severity, kind))."""

@@ -118,12 +118,12 @@ def convert_channels(pixels: np.ndarray, path: str, channels: int | str | None, 
         gray = cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY) if colour else pixels[..., 0]
         if colour and grey_is_chosen:
             return np.ascontiguousarray(gray), [note(
-                path, f"{name} image converted to grey ({detail}) as data.channels=1 asks",
-                "nothing to do; data.channels=3 (or auto) keeps the colour", "channels")]
+                path, f"{name} image converted to grey ({detail}) as --channels 1 asks",
+                "nothing to do; --channels 3 (or auto) keeps the colour", "channels")]
         said = warning if colour else note  # identical channels: nothing is lost
         return np.ascontiguousarray(gray), [said(
             path, f"{name} image (converted to grayscale: {detail})",
-            "save it as single-channel 8-bit grayscale PNG, or keep colour with data.channels=3 "
+            "save it as single-channel 8-bit grayscale PNG, or keep colour with --channels 3 "
             "(or auto)" if colour else "nothing to do", "channels")]
     if wanted == "3" and pixels.ndim == 2:
         return np.repeat(pixels[..., None], 3, axis=2), [warning(
@@ -142,7 +142,7 @@ def size_problem(path: str, width: int, height: int, expected_side: int | None) 
         path, f"size {width}x{height}, not {expected_side}x{expected_side} "
               f"(resized to the cache sizes{'' if width == height else ', aspect ratio changed'})",
         f"use the original {expected_side} x {expected_side} UW-OCTA export; if these are not "
-        f"UW-OCTA scans (e.g. fundus photographs), data.modality=fundus", "size")]
+        f"UW-OCTA scans (e.g. fundus photographs), --modality fundus", "size")]
 
 
 def inspect_image(data: bytes, path: str, *, channels: int | str | None = 1,
@@ -193,9 +193,7 @@ class LabelTable:
     dialect: str = ""  # 'semicolon-separated, utf-8-sig', for the summary
 
 
-_OPTIONS = {"image-name": ("--image-column", "data.image_column"),
-            "grade": ("--grade-column", "data.grade_column"),
-            "patient": ("--patient-column", "data.patient_column")}
+_OPTIONS = {"image-name": "--image-column", "grade": "--grade-column", "patient": "--patient-column"}
 
 
 def grade_problem(where: str, name: str, raw: str, grade: int | None,
@@ -204,7 +202,7 @@ def grade_problem(where: str, name: str, raw: str, grade: int | None,
     k = len(grade_names)
     example = ("" if tuple(grade_names) == GRADE_SCALES["icdr"] or k > 5
                else ", e.g. icdr for the 5 ICDR grades")
-    fix = (f"use {choices(grade_names)}, or set data.grades (--grades) to the scale of these "
+    fix = (f"use {choices(grade_names)}, or set --grades to the scale of these "
            f"labels{example}")
     if grade is None:
         named = [i for i, n in enumerate(grade_names) if n.lower() == raw.strip().lower()]
@@ -213,7 +211,7 @@ def grade_problem(where: str, name: str, raw: str, grade: int | None,
         return error(where, f"grade {raw.strip()!r} of {name} is not an integer", fix, "grade")
     if not 0 <= grade < k:
         listed = "{" + ", ".join(str(g) for g in range(k)) + "}"
-        return error(where, f"grade {grade} of {name} is outside {listed} (data.grades: "
+        return error(where, f"grade {grade} of {name} is outside {listed} (--grades: "
                             f"{describe(grade_names)})", fix, "grade")
     return None
 
@@ -242,8 +240,7 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
         if position is not None:
             index[role] = position
         elif not any(p.severity == "error" and repr(column) in p.what for p in found):
-            option, setting = _OPTIONS[role]
-            problems.append(missing_column(table, column, role, option, setting))
+            problems.append(missing_column(table, column, role, _OPTIONS[role]))
             if len(table.columns) == 1:
                 break  # one unsplit header line: said once
     if len(index) < len([c for c in (image_column, grade_column, patient_column) if c]):
@@ -283,9 +280,7 @@ def read_name_list(csv_path: Path, column: str) -> tuple[list[tuple[int, str]] |
     position, found = column_index(table, column)
     problems += found
     if position is None:
-        option = "--image-column"
-        return None, problems + [missing_column(table, column, "image-name", option,
-                                                "data.image_column")]
+        return None, problems + [missing_column(table, column, "image-name", "--image-column")]
     names = [(line, Path(cells[position].strip().replace("\\", "/")).name)
              for line, cells in table.rows if cells[position].strip()]
     return names, problems

@@ -152,7 +152,8 @@ OFFERED_FOLDS = "offered_folds.json"
 """In ``finetune/<variant>/``: the folds ``run.reuse`` offered from another run folder
 (:func:`drac_ssl.train.take_reused_stages`), ``foldK.json`` -> ``trained_in`` (the run folder
 that trained it) and ``signature``. A fold reused with that signature was not trained here:
-``metrics.json``'s ``folds_taken_from`` says so, and the report and compare repeat it."""
+``metrics.json``'s ``folds_taken_from`` says so, and the report and compare repeat it. A record
+re-signed here (one made before content signing) takes its offer's signature along."""
 
 _FT_DEFAULTS = FinetuneConfig()
 
@@ -790,9 +791,11 @@ def folds_taken_from(run_dir: str | Path, variant: str) -> dict[str, list[int]]:
     figures of that variant are not independent repeats.
 
     Read from ``finetune/<variant>/metrics.json``'s ``folds_taken_from``; for a run made
-    before it was recorded, found by comparing each ``foldK.json``'s signature with the
-    same fold of the run folder its stages were taken from (``stages.json``'s
-    ``reused_from``), when that folder is still there. Never raises on missing files."""
+    before it was recorded, found by comparing each ``foldK.json`` with the same fold of the
+    run folder its stages were taken from (``stages.json``'s ``reused_from``), when that
+    folder is still there: a taken fold's record is the source's (linked or copied), one
+    trained here differs (its time, its predictions) even where its signature is the same.
+    Never raises on missing files."""
     run_dir = Path(run_dir)
     vdir = run_dir / "finetune" / variant
     metrics = read_json_dict(vdir / "metrics.json") or {}
@@ -806,7 +809,9 @@ def folds_taken_from(run_dir: str | Path, variant: str) -> dict[str, list[int]]:
         record = read_json_dict(path) or {}
         for source in sorted(sources):
             there = read_json_dict(Path(source) / "finetune" / variant / path.name) or {}
-            if record.get("signature") and there.get("signature") == record["signature"]:
+            # the same record, not only the same signature: a fold trained here signs as the
+            # source's when the source finished it after this run took its stages
+            if record.get("signature") and there == record:
                 found.setdefault(source, []).append(int(record.get("fold", path.stem[4:])))
     return found
 
@@ -902,6 +907,9 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
                   + (f" (trained in {trained_in}, offered by run.reuse: the same settings and "
                      f"inputs)" if trained_in else ""))
             if record["signature"] != signature:  # re-sign an older record: the folder can now move
+                if trained_in:  # and its offer first: a later pass and a reuse of this run match it
+                    offered[record_path.name] = {**origin, "signature": signature}
+                    atomic_write_json(out_dir / OFFERED_FOLDS, offered)
                 record["signature"] = signature
                 atomic_write_json(record_path, record)
         else:

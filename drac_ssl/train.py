@@ -115,12 +115,10 @@ def stage_ingest(cfg: Config, run_dir: Path) -> dict[str, Any]:
     # the fundus recipe (not the default) says what the images are: a plain folder of fundus
     # photographs ingested as grey is still fundus (no UW-OCTA checks or wording)
     data_cfg = dataclasses.replace(data_cfg, modality=ingest_modality(to_dict(cfg)))
-    from data_prep.problems import IngestError, as_config_keys
+    from data_prep.problems import as_config_keys
 
-    try:
-        result = ingest.run(data_cfg, run_dir / "data")
-    except IngestError as exc:  # said in this command's terms: settings, not the ingest's flags
-        raise IngestError(as_config_keys(str(exc)), exc.problems) from None
+    # said in this command's terms: settings, not the ingest's flags
+    result = ingest.run(data_cfg, run_dir / "data", wording=as_config_keys)
     if result.problems:
         raise ValueError(f"ingest found {len(result.problems)} problem(s); see the lines above")
     return {"n_train": result.n_train, "n_test": result.n_test, "manifest": str(result.manifest_path)}

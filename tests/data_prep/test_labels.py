@@ -156,7 +156,7 @@ def test_grades_outside_k_name_the_setting(tmp_path: Path) -> None:
     path = write(tmp_path / "l.csv", "image name,DR grade\n001.png,4\n002.png,PDR\n003.png,1\n")
     table, problems = read(path)
     text = "\n".join(p.line for p in problems)
-    assert "grade 4 of 001.png is outside {0, 1, 2}" in text and "data.grades" in text
+    assert "grade 4 of 001.png is outside {0, 1, 2}" in text and "set --grades to the scale" in text
     assert "write 2 for PDR" in text
     icdr = validate.read_labels(path, *HEADER, grade_names=("No DR", "Mild", "Moderate",
                                                             "Severe", "PDR"))

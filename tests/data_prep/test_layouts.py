@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -163,7 +164,9 @@ def test_eyepacs_layout(tmp_path: Path, aptos: list) -> None:
     rows = manifest(result)
     assert rows[0]["id"] == "10_right.jpeg" and rows[0]["path"] == "train/10_right.jpeg"
     assert [int(r["grade"]) for r in rows if r["split"] == "train"][:3] == [g for _, g in names[:3]]
-    assert summary(result)["label_columns"] == {"image": "image", "grade": "level"}
+    info = summary(result)  # one column pair: the config records the columns read, not the defaults
+    assert info["label_columns"] == {"image": "image", "grade": "level"}
+    assert (info["config"]["image_column"], info["config"]["grade_column"]) == ("image", "level")
     assert {r["patient"] for r in rows if r["split"] == "train"} == {str(10 + i) for i in range(25)}
 
     # both eyes of a patient (10_left, 10_right) are never in two folds: no leak between them
@@ -201,6 +204,10 @@ def test_idrid_layout_with_official_folder_names(tmp_path: Path, aptos: list) ->
 
     assert result.layout == "idrid" and (result.n_train, result.n_test) == (25, 5)
     assert result.channels == 3 and result.counts_per_grade == dict.fromkeys(range(5), 5)
+    info = summary(result)
+    assert info["label_columns"] == {"image": "Image name", "grade": "Retinopathy grade"}
+    assert {k: info["config"][k] for k in ("image_column", "grade_column")} == {
+        "image_column": "Image name", "grade_column": "Retinopathy grade"}
     assert any("also name training images" in n for n in result.notes)
     assert any("Testing Labels.csv: CSV not read" in n for n in result.notes)
     ids = [r["id"] for r in manifest(result)]
@@ -368,10 +375,10 @@ def test_plain_fundus_folder_and_the_channel_rules(tmp_path: Path, aptos: list) 
     assert fundus.channels == 1 and summary(fundus)["modality"]["value"] == "fundus"
     assert not any("UW-OCTA" in w or "not 1024x1024" in w or "grayscale PNG" in w
                    for w in fundus.warnings + fundus.notes)
-    assert sum("converted to grey" in n and "data.channels=1 asks" in n for n in fundus.notes) == 11
+    assert sum("converted to grey" in n and "--channels 1 asks" in n for n in fundus.notes) == 11
     assert read_ingest_facts(fundus.out_dir).describe_images() == "grey fundus photographs (plain layout)"
     np.testing.assert_array_equal(np.load(fundus.cache_paths[SIZE]), np.load(grey.cache_paths[SIZE]))
-    assert "data.modality" in run_error(config(root, modality="photo"), tmp_path / "bad")
+    assert "--modality 'photo' is not one of" in run_error(config(root, modality="photo"), tmp_path / "bad")
 
 
 def test_grey_octa_with_channels_3_is_replicated_once(tmp_path: Path,
@@ -388,7 +395,7 @@ def test_grey_octa_with_channels_3_is_replicated_once(tmp_path: Path,
     assert cached.shape == (3, SIZE, SIZE, 3)
     np.testing.assert_array_equal(cached[..., 2], np.load(grey.cache_paths[SIZE]))
     (line,) = rgb.warnings
-    assert "3 grey image(s) replicated" in line and "data.channels=3" in line
+    assert "3 grey image(s) replicated" in line and "--channels 3" in line
 
 
 def aptos_train_folder(root: Path, train: list[tuple[str, int, np.ndarray]]) -> Path:
@@ -428,6 +435,9 @@ def test_retinamnist_npz(tmp_path: Path) -> None:
     result = ingest.run(config(RETINAMNIST, cache_sizes=[28], n_folds=5), tmp_path / "out",
                         verbose=False)
     assert result.layout == "medmnist" and (result.n_train, result.n_test) == (1200, 400)
+    info = summary(result)  # no label CSV, so no columns were read
+    assert info["label_columns"] is None
+    assert (info["config"]["image_column"], info["config"]["grade_column"]) == (None, None)
     assert result.grade_names == tuple(ICDR) and result.channels == 3
     assert result.counts_per_grade == {0: 540, 1: 140, 2: 234, 3: 214, 4: 72}
     rows = manifest(result)
@@ -458,7 +468,7 @@ def test_retinamnist_npz(tmp_path: Path) -> None:
     grey = ingest.run(config(RETINAMNIST, cache_sizes=[28], channels="1"), tmp_path / "grey",
                       verbose=False)
     assert grey.channels == 1 and not grey.warnings
-    assert sum("as data.channels=1 asks" in n for n in grey.notes) == 1600
+    assert sum("as --channels 1 asks" in n for n in grey.notes) == 1600
 
 
 def test_medmnist_npz_validation(tmp_path: Path) -> None:
@@ -473,7 +483,7 @@ def test_medmnist_npz_validation(tmp_path: Path) -> None:
     assert any("test_labels present but not used" in n for n in result.notes)
     assert any("enlarges the images" in n for n in result.notes) is False
     message = run_error(config(path, grades=["drac"]), tmp_path / "bad")
-    assert "8 label(s) outside 0..2 (values 3, 4" in message and "data.grades" in message
+    assert "8 label(s) outside 0..2 (values 3, 4" in message and "the grade scale (--grades) has 3 grades" in message
 
 
 # --------------------------------------------------------------------------------------
@@ -519,7 +529,7 @@ def test_k_grades_from_the_config(tmp_path: Path, drac_samples: list[np.ndarray]
     write_rows(root / "labels.csv", ["image name", "DR grade"],
                [[f"{i:03d}.png", i % 5] for i in range(10)])
     message = run_error(config(root), tmp_path / "drac")
-    assert "grade 3 of 003.png is outside {0, 1, 2}" in message and "data.grades" in message
+    assert "grade 3 of 003.png is outside {0, 1, 2}" in message and "set --grades to the scale" in message
     assert "e.g. icdr" in message  # 3 grades: the 5-grade ICDR scale is a useful hint ...
     write_rows(root / "labels.csv", ["image name", "DR grade"],
                [[f"{i:03d}.png", 7 if i == 0 else i % 5] for i in range(10)])
@@ -545,7 +555,7 @@ def test_config_keys_are_validated(tmp_path: Path) -> None:
         with pytest.raises(ConfigError, match=fragment):
             load_config(None, [bad])
     message = run_error(config(tmp_path, grades=["x"]), tmp_path / "out")
-    assert "data.grades" in message and "at least 2" in message
+    assert '--grades "x"' in message and "at least 2" in message
 
 
 # --------------------------------------------------------------------------------------
@@ -601,7 +611,8 @@ def test_the_crop_says_when_an_image_has_no_dark_surround(aptos: list) -> None:
     np.testing.assert_array_equal(rows[64], cv2.resize(rgb, (64, 64), interpolation=cv2.INTER_AREA))
     _, problems = cache_rows(rgb, [64], CacheOptions(target="native", expected_side=0, fundus_crop=True,
                                                       graham=True), "a.png")
-    assert "data.graham filters it again" in problems[0].what and "data.graham=false" in problems[0].fix
+    assert "the Graham filter is applied to it again" in problems[0].what
+    assert "run without --fundus-crop (and without --graham" in problems[0].fix
     _, problems = cache_rows(_black_surround_disc(rgb), [64], options, "b.png")
     assert problems == []
 
@@ -702,3 +713,68 @@ def test_a_case_insensitive_file_system_takes_the_one_folder_without_calling_it_
     assert found == tmp_path / "a. Training set"
     assert [p.what for p in said] == ["read as the official 'a. Training Set' (the folder name differs only "
                                       "in letter case or spacing)"]
+
+
+# --------------------------------------------------------------------------------------
+# Advice in the terms of the command that runs the ingest
+
+FLAG = re.compile(r"(?<![\w-])--[a-z][a-z-]*")
+SETTING = re.compile(r"\bdata\.[a-z_]+")
+
+
+def test_advice_names_the_ingest_flags_or_the_pipeline_settings_by_command(
+        tmp_path: Path, aptos: list, capsys: pytest.CaptureFixture[str]) -> None:
+    """The same findings from ``python -m data_prep ingest`` name its flags (``--fundus-crop``)
+    and from ``python -m drac_ssl.train`` its settings (``data.fundus_crop=true``), in the
+    printed lines, the errors and ``ingest_summary.json``; never the other command's."""
+    from data_prep.__main__ import main
+    from drac_ssl.train import stage_ingest
+
+    train, _ = split(aptos)
+    root = tmp_path / "eyes"  # EyePACS columns: read as that layout (colour, eye pairs)
+    names = [f"{10 + i // 2}_{'left' if i % 2 else 'right'}" for i in range(12)]
+    for name, (_, _, rgb) in zip(names, train, strict=False):  # non-square: 24 x 30 px
+        save(root / f"{name}.png", cv2.resize(rgb, (24, 30), interpolation=cv2.INTER_AREA))
+    save(root / "30_left.png", cv2.cvtColor(cv2.resize(train[12][2], (24, 30)), cv2.COLOR_RGB2GRAY))
+    write_rows(root / "labels.csv", ["image", "level"],
+               [[n, g] for n, (_, g, _) in zip([*names, "30_left"], train, strict=False)])
+    # (ingest flags, the same as pipeline settings): each provokes findings with advice
+    cases = [
+        (["--graham", "--sizes", "64"], ["data.graham=true", "data.cache_sizes=[64]"]),
+        (["--fundus-crop", "--graham"], ["data.fundus_crop=true", "data.graham=true"]),
+        (["--modality", "octa", "--channels", "1"], ["data.modality=octa", "data.channels=1"]),
+        (["--modality", "fundus", "--channels", "1"], ["data.modality=fundus", "data.channels=1"]),
+        (["--grades", "a,b"], ["data.grades=[a,b]"]),  # grades 2..4 outside: an error
+        (["--image-column", "imgae"], ["data.image_column=imgae"]),  # did you mean 'image'?
+    ]
+    said: dict[str, list[str]] = {"ingest": [], "train": []}
+    for i, (flags, settings) in enumerate(cases):
+        out = tmp_path / f"ingest{i}"
+        main(["ingest", "--root", str(root), "--out", str(out), "--folds", "2", "--workers", "1",
+              *(["--sizes", "32"] if "--sizes" not in flags else []), *flags])
+        captured = capsys.readouterr()
+        said["ingest"] += [captured.out, captured.err]
+        cfg = load_config(None, [f"data.root={root}", "data.n_folds=2", "data.workers=1",
+                                 *(["data.cache_sizes=[32]"] if "--sizes" not in flags else []),
+                                 *settings])
+        try:
+            stage_ingest(cfg, tmp_path / f"run{i}")
+        except validate.IngestError as exc:
+            said["train"].append(str(exc))
+        said["train"].append(capsys.readouterr().out)
+        for command, folder in (("ingest", out), ("train", tmp_path / f"run{i}" / "data")):
+            if (folder / "ingest_summary.json").exists():
+                recorded = json.loads((folder / "ingest_summary.json").read_text(encoding="utf-8"))
+                said[command] += recorded["warnings"] + recorded["notes"]
+    main(["ingest", "--root", str(root), "--out", str(tmp_path / "one"), "--grades", "x"])
+    refused = capsys.readouterr().err  # the pipeline's config refuses data.grades=[x] itself
+    assert '--grades "x" names one grade' in refused and '--grades "Normal,NPDR,PDR"' in refused
+    said["ingest"].append(refused)
+    ingest_text, train_text = "\n".join(said["ingest"]), "\n".join(said["train"])
+    assert not SETTING.findall(ingest_text), sorted(set(SETTING.findall(ingest_text)))
+    assert not FLAG.findall(train_text), sorted(set(FLAG.findall(train_text)))
+    for flag, setting in (("--fundus-crop", "data.fundus_crop=true"), ("--channels 1", "data.channels=1"),
+                          ("--modality fundus", "data.modality=fundus"), ("--sizes", "data.cache_sizes"),
+                          ("--patient-column", "data.patient_column"), ("--grades", "data.grades"),
+                          ("--image-column 'image'", "data.image_column='image'")):
+        assert flag in ingest_text and setting in train_text, (flag, setting)

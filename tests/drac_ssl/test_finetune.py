@@ -727,3 +727,66 @@ def test_the_exported_variant_is_chosen_as_the_benchmark_ranks_with_its_tie_brea
     assert select_variant(tied, "argmax")[0] == "vicreg_umm"  # both tied: the fixed order
     assert select_variant({**tied, "scratch": {**tied["scratch"], "qwk": 0.1}}, "thresholds")[0] == "scratch"
     assert select_variant({"scratch": {"qwk": float("nan")}, "vicreg": {"qwk": -0.5}}, "thresholds")[0] == "vicreg"
+
+
+def test_a_fold_offered_under_its_older_signature_keeps_its_credit_once_re_signed(
+        pretrained_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """run.reuse offers a fold with the signature its record carries (``offered_folds.json``);
+    a record from before content signing (the run it came from was made at this folder's
+    path, then renamed) is reused by that older signature and re-signed. A later pass over
+    the variant (a resumed fine-tuning) must still credit the run that trained it, and so
+    must a run that reuses this one (a chain of reuses)."""
+    from drac_ssl.train import _fold_origin
+
+    run = tmp_path / "run"
+    shutil.copytree(pretrained_run / "data", run / "data")
+    shutil.copytree(pretrained_run / "pretrain", run / "pretrain")
+    cfg = tiny_config(**{"finetune.compare_scratch": "false", "umm.enabled": "false",
+                         "finetune.epochs": "1", "finetune.n_boot": "10"})
+    legacy: list[str] = []
+    real = finetune._signature
+
+    def spy(*args: object, **kw: object) -> str:
+        out = real(*args, **kw)  # type: ignore[arg-type]
+        if kw.get("legacy"):
+            legacy.append(out)
+        return out
+
+    monkeypatch.setattr(finetune, "_signature", spy)
+    finetune.run(cfg, run)  # notes the older signature this folder accepts
+    monkeypatch.undo()
+    vdir = run / "finetune" / "vicreg"
+    record = json.loads((vdir / "fold0.json").read_text())
+    record["signature"] = legacy[0]
+    (vdir / "fold0.json").write_text(json.dumps(record))
+    elsewhere = str(tmp_path / "trained-there")
+    (vdir / finetune.OFFERED_FOLDS).write_text(json.dumps(
+        {"fold0.json": {"trained_in": elsewhere, "signature": legacy[0]}}))
+
+    def credit() -> dict[str, list[int]]:
+        return json.loads((vdir / "metrics.json").read_text())["folds_taken_from"]
+
+    finetune.run(cfg, run)
+    assert credit() == {elsewhere: [0]}
+    assert json.loads((vdir / "fold0.json").read_text())["signature"] != legacy[0]  # re-signed
+    finetune.run(cfg, run)  # the variant computed again from its saved folds
+    assert credit() == {elsewhere: [0]}
+    assert _fold_origin(vdir / "fold0.json", run, finetune.OFFERED_FOLDS)["trained_in"] == elsewhere
+
+
+def test_folds_taken_from_a_run_made_before_the_record_leaves_out_folds_it_trained(tmp_path: Path) -> None:
+    """For a run whose metrics.json has no ``folds_taken_from`` (made before it was recorded,
+    or stopped before its metrics), the folds are compared with the run its stages came from.
+    A fold trained here signs as the source's when the source finished that fold only after
+    this run took its stages (the same settings, data, seed and weights): not taken from it."""
+    source, run = tmp_path / "source", tmp_path / "run"
+    there = {"fold": 0, "signature": "s0", "seconds": 1.5, "val_raw": [[0.2, 0.8]]}
+    later = {"fold": 1, "signature": "s1", "seconds": 1.25, "val_raw": [[0.6, 0.4]]}
+    mine = {**later, "seconds": 2.75, "val_raw": [[0.7, 0.3]]}  # fold 1 trained in this run
+    for folder, records in ((source, (there, later)), (run, (there, mine))):
+        (folder / "finetune" / "vicreg").mkdir(parents=True)
+        for record in records:
+            (folder / "finetune" / "vicreg" / f"fold{record['fold']}.json").write_text(json.dumps(record))
+    (run / "finetune" / "vicreg" / "metrics.json").write_text(json.dumps({"variant": "vicreg"}))
+    (run / "stages.json").write_text(json.dumps({"ingest": {"status": "done", "reused_from": str(source)}}))
+    assert finetune.folds_taken_from(run, "vicreg") == {str(source): [0]}
