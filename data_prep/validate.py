@@ -415,7 +415,9 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
         rows = len(table.rows)
         summary = (f"{len(no_image)} of the {rows} label rows have no image in {folder} "
                    f"({counted(len(images), 'image')} there)"
-                   + (": is the training set fully unzipped there?" if 2 * len(no_image) > rows else ""))
+                   + (": is the training set fully unzipped there? To train on the images that "
+                      f"are there, copy {table.path.name} with only their rows and pass the copy "
+                      "with --labels-csv FILE" if 2 * len(no_image) > rows else ""))
         problems += [Problem(where, what, fix, "error", "no-image", summary)
                      for where, what, fix in no_image]
     unlabelled = [path for path in images if path not in matched]

@@ -447,7 +447,9 @@ def test_many_label_rows_without_images_print_ten_a_count_and_a_summary(
     assert err.count("label without image") == 10, err
     listed = out / ingest.PROBLEMS_NAME
     assert (f"  ... and 27 more 'no-image' error(s) of this kind: 37 of the 40 label rows have no "
-            f"image in {root} (3 images there): is the training set fully unzipped there? (all "
+            f"image in {root} (3 images there): is the training set fully unzipped there? To train on "
+            f"the images that are there, copy labels.csv with only their rows and pass the copy with "
+            f"--labels-csv FILE (all "
             f"listed in {listed})") in err, err
     assert "ingest of" in err and "37 problem(s) must be fixed first" in err
     full = listed.read_text(encoding="utf-8")
