@@ -17,7 +17,9 @@ JPEG ignored, the first frame of several used) and what it cannot honour (an ICC
 non-square pixels) are shown as warnings beside the grade.
 
 :func:`sanity_warnings` flags images that do not look like a UW-OCTA en-face scan: too
-small, blank, strongly non-square, converted from colour or 16-bit. They are graded anyway.
+small, blank, strongly non-square, converted from colour. They are graded anyway. A 16-bit file
+converted to 8-bit is said too, as a plain note (:func:`is_plain_note`): the training ingest
+converts the same way.
 These checks are for an OCTA model (:func:`image_kind`: the bundle's ``octa`` recipe). For a
 colour model (3 channels) the OCTA size and shape checks do not apply; a grey upload is
 replicated into three channels and said so (:func:`colour_model_warnings`), as the ingest
@@ -43,8 +45,10 @@ from data_prep.validate import inspect_image, is_blank
 __all__ = [
     "ACCEPTED_FORMATS",
     "FILE_TYPES",
+    "DEPTH_NOTE",
     "colour_model_warnings",
     "describe_kind",
+    "is_plain_note",
     "image_kind",
     "InputLimits",
     "InputRejected",
@@ -241,7 +245,7 @@ def colour_model_warnings(image: LoadedImage, notes: list[str] | None = None) ->
     depth = [n for n in notes if n.startswith(("16-bit", "32-bit"))]
     if depth or image.mode.startswith("I;16") or image.mode == "I":
         detail = depth[0] if depth else "converted like the training ingest"
-        out.append(f"16-bit image converted to 8-bit as the training ingest does: {detail}.")
+        out.append(f"{DEPTH_NOTE}: {detail}.")
     out += [f"Image file: {n}." for n in notes if n not in set(depth)]
     return out
 
@@ -270,6 +274,18 @@ def load_upload(path: str | os.PathLike[str] | None, limits: InputLimits = Input
     return load_bytes(data, shown, limits, channels, kind)
 
 
+DEPTH_NOTE = "16-bit image converted to 8-bit as the training ingest does"
+"""How a 16-bit (or 32-bit) upload's conversion starts in :attr:`LoadedImage.warnings`."""
+
+
+def is_plain_note(warning: str) -> bool:
+    """True for a line of :attr:`LoadedImage.warnings` that is information, not a doubt about
+    the image: the 16-bit conversion (:data:`DEPTH_NOTE`), which the training ingest and the
+    export command do the same way. The page says such lines as notes, not under its "may not
+    be a UW-OCTA en-face image" / "check this image" heading (:func:`app.server._result_markdown`)."""
+    return warning.startswith(DEPTH_NOTE)
+
+
 def too_small_warning(width: int, height: int) -> str:
     """The warning for an upload of ``width`` x ``height`` px to a UW-OCTA model whose short
     side is below :data:`MIN_SIDE` (:func:`sanity_warnings`), "" otherwise. Where the model's
@@ -287,9 +303,9 @@ def sanity_warnings(gray: np.ndarray, mode: str = "L", notes: list[str] | None =
     the decoder did to the file.
 
     Too small (short side < :data:`MIN_SIDE`), blank (near-constant), strongly non-square
-    (aspect > :data:`MAX_ASPECT`), converted from colour or from 16-bit (``mode`` is PIL's
-    pixel format of the file; ``notes`` the decoder's findings, each of the others shown as
-    ``Image file: ...``). ``octa=False`` (a grey model of fundus photographs or other images):
+    (aspect > :data:`MAX_ASPECT`), converted from colour, and a plain note (:func:`is_plain_note`,
+    not a doubt) for a 16-bit file converted to 8-bit (``mode`` is PIL's pixel format of the
+    file; ``notes`` the decoder's findings, each of the others shown as ``Image file: ...``). ``octa=False`` (a grey model of fundus photographs or other images):
     no size or shape check, and a colour file converted to grey is said to be read as the
     model's training ingest read its images, not doubted as OCTA.
     """
@@ -318,7 +334,7 @@ def sanity_warnings(gray: np.ndarray, mode: str = "L", notes: list[str] | None =
     depth = [n for n in notes if n.startswith(("16-bit", "32-bit"))]
     if depth or mode.startswith("I;16") or mode == "I":
         detail = depth[0] if depth else "converted like the training ingest"
-        out.append(f"16-bit image converted to 8-bit as the training ingest does: {detail}.")
+        out.append(f"{DEPTH_NOTE}: {detail}.")
     shown = set(colour) | set(depth)
     out += [f"Image file: {n}." for n in notes if n not in shown]
     return out

@@ -75,7 +75,9 @@ class Prediction:
     ``(H, W)`` in [0, 1] with the image's shape (None when Grad-CAM is off); ``seconds`` the
     model time (preprocessing, the ensemble with TTA and Grad-CAM; not the file decoding,
     in ``read_seconds``); ``timings`` its parts in seconds (``preprocess``, ``ensemble``,
-    ``gradcam``).
+    ``gradcam``); ``warnings`` sentences: first the model's (:attr:`Predictor.chance_warning`),
+    then the image's (:meth:`Predictor.image_warnings`; a 16-bit conversion is a plain note there,
+    :func:`app.inputs.is_plain_note`).
     """
 
     name: str
@@ -281,6 +283,16 @@ class Predictor:
         return [f"{w[0].upper()}{w[1:]}." for w in small] + upload + [f"{w[0].upper()}{w[1:]}." for w in found]
 
     @property
+    def chance_warning(self) -> str | None:
+        """The bundle's "no evidence that this model grades better than chance" sentence (its
+        out-of-fold QWK 95% CI reaches 0), None otherwise: :func:`drac_ssl.grading.bundle.chance_warning`,
+        the words of the page's banner and the export command. :meth:`predict` puts it first in
+        every :attr:`Prediction.warnings`, so a script's result says it too."""
+        from drac_ssl.grading.bundle import chance_warning
+
+        return chance_warning(self.metadata.get("cv_metrics") or {})
+
+    @property
     def training_images_words(self) -> str:
         """What the model was trained on, in the words of a warning: "colour fundus
         photographs", "UW-OCTA images", ... (:func:`app.inputs.describe_kind`, plural)."""
@@ -292,7 +304,8 @@ class Predictor:
         :attr:`channels`; convert others with :func:`drac_ssl.grading.predict.conform_channels`).
 
         The heatmap explains grade ``explain`` (default: the returned grade): regions whose
-        activation raises that grade's score."""
+        activation raises that grade's score. The warnings start with the model's own
+        (:attr:`chance_warning`, a model no better than chance), then the image's."""
         from drac_ssl.grading.predict import (
             ensemble_outputs,
             preprocess_image,
@@ -348,7 +361,7 @@ class Predictor:
         return Prediction(name=name, grade=grade, grade_name=self.class_names[grade],
                           probs=np.asarray(probs[0], dtype=np.float64), heatmap=heatmap,
                           image=gray, seconds=t3 - t0,
-                          warnings=unlike + self.image_warnings(
+                          warnings=[w for w in (self.chance_warning,) if w] + unlike + self.image_warnings(
                               gray.shape, small, list(warnings or []),
                               [preprocessing_warning(n) for n in found]),
                           explained=explained, cam_cells=cells, class_names=list(self.class_names),

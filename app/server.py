@@ -37,7 +37,14 @@ import gradio as gr
 import numpy as np
 
 from app.gradcam import overlay_heatmap
-from app.inputs import FILE_TYPES, InputLimits, InputRejected, describe_kind, load_upload
+from app.inputs import (
+    FILE_TYPES,
+    InputLimits,
+    InputRejected,
+    describe_kind,
+    is_plain_note,
+    load_upload,
+)
 from app.model_queue import ModelQueue, ServerBusy, gradio_limits
 from app.predict import Prediction, Predictor
 from drac_ssl.submission import write_submission
@@ -202,13 +209,20 @@ def _result_markdown(pred: Prediction, predictor: Predictor) -> str:
                        zip(predictor.class_names, pred.probs, strict=True))
     decision = predictor.bundle.calibration.decision
     lines: list[str] = []
-    if pred.warnings:  # said first: a grade of an image that may not be what the model reads
+    chance = predictor.chance_warning  # the model's own caveat, the banner's words
+    if chance:
+        lines += [f"**⚠ {html.escape(chance)}**", ""]
+    doubts = [w for w in pred.warnings if w != chance and not is_plain_note(w)]
+    notes = [w for w in pred.warnings if w != chance and is_plain_note(w)]
+    if doubts:  # said first: a grade of an image that may not be what the model reads
         heading = ("**⚠ This may not be a UW-OCTA en-face image, so the grade below may mean "
                    "nothing:**" if predictor.kind == "octa"
                    else "**⚠ Check this image before reading the grade below:**")
-        lines += [heading] + [f"- {html.escape(w)}" for w in pred.warnings] + [""]
+        lines += [heading] + [f"- {html.escape(w)}" for w in doubts] + [""]
+    lines += [f"Note: {html.escape(w)}" for w in notes] + ([""] if notes else [])
     lines += [
-        f"## Grade {pred.grade} — {pred.grade_name}" + (" (⚠ see above)" if pred.warnings else ""),
+        f"## Grade {pred.grade} — {pred.grade_name}"
+        + (" (⚠ see above)" if doubts or chance else ""),
         probs,
         "",
         f"Inference **{pred.seconds:.2f} s** on CPU ({folds} fold model(s) × {flips} flip(s)"
@@ -519,6 +533,9 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
     n_unlike = sum(1 for x in unlike if x)
     given = {r[2] for r in rows if r[2] != "rejected"}
     cautions = ""
+    chance = predictor.chance_warning  # the model's own caveat, the banner's words
+    if chance and n_good:
+        cautions += f"\n\n⚠ **{chance}**"
     if n_unlike:
         cautions += (f"\n\n⚠ **{n_unlike} of the {n_good} graded image(s) are unlike the training "
                      f"images** (see the notes column): their grades may mean nothing.")

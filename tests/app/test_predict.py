@@ -663,6 +663,64 @@ def test_the_page_banner_says_when_the_model_is_no_better_than_chance(tmp_path: 
     assert "No evidence that this model grades better than chance" in _banner(Predictor(bundle, gradcam=False))
 
 
+def test_a_script_gets_the_no_better_than_chance_warning(tmp_path: Path, one_thread: None) -> None:
+    """The banner's caveat reached only the browser: a script's Prediction, its dict, the
+    single result's markdown and the batch summary now say it too, in the same words."""
+    import json
+
+    from app.server import AppSettings, _grade_batch_now, _result_markdown
+    from drac_ssl.grading.bundle import chance_warning
+
+    bundle = build_demo_bundle(tmp_path / "run", image_size=32, source_size=64, n_folds=1)
+    scan = tmp_path / "scan.png"
+    scan.write_bytes(_png(_octa_like(256, 256)))
+    meta_path = bundle / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    for cv, at_chance in (({"n": 30, "qwk": 0.62, "qwk_ci95": [0.41, 0.8]}, False),
+                          ({"n": 30, "qwk": 0.0, "qwk_ci95": [0.0, 0.0], "auc_ovr": 0.5}, True)):
+        meta["cv_metrics"].update(cv)
+        meta_path.write_text(json.dumps(meta))
+        predictor = Predictor(bundle, gradcam=False)
+        words = chance_warning(meta["cv_metrics"])
+        assert (words is not None) == at_chance and predictor.chance_warning == words
+        pred = predictor.predict_file(scan, gradcam=False)
+        summary, _, csv_path = _grade_batch_now(predictor, AppSettings(), [str(scan)])
+        assert csv_path is not None
+        if at_chance:
+            assert words is not None and words.startswith("No evidence that this model grades better than chance")
+            assert pred.warnings[0] == words and pred.as_dict()["warnings"][0] == words
+            assert words in _result_markdown(pred, predictor) and words in summary
+        else:
+            assert not any("better than chance" in w for w in pred.warnings)
+            assert "better than chance" not in _result_markdown(pred, predictor)
+            assert "better than chance" not in summary
+
+
+def test_a_16_bit_octa_upload_gets_a_note_not_the_not_octa_heading(predictor: Predictor, tmp_path: Path) -> None:
+    """Every 16-bit OCTA export was said to be possibly not OCTA: the 8-bit conversion (the
+    training ingest's) is a plain note; a colour photograph on a grey model is still doubted."""
+    import html
+
+    from app.inputs import is_plain_note
+    from app.server import AppSettings, _grade_single_now
+
+    assert predictor.kind == "octa"
+    scan = SAMPLES / "sample_0.png"
+    gray = np.asarray(Image.open(scan).convert("L")) if scan.is_file() else _octa_like(1024, 1024)
+    deep = tmp_path / "deep.png"
+    deep.write_bytes(_png(gray.astype(np.uint16) * 257))
+    markdown, label, _, _, details = _grade_single_now(predictor, AppSettings(), str(deep), None, "deep.png")
+    assert label is not None
+    (note,) = [w for w in details["warnings"] if w.startswith("16-bit")]
+    assert is_plain_note(note) and f"Note: {html.escape(note)}" in markdown
+    assert "may not be a UW-OCTA" not in markdown and "see above" not in markdown
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(_png(np.stack([gray, np.roll(gray, 40, axis=0), gray // 2], axis=-1)))
+    markdown, label, _, _, _ = _grade_single_now(predictor, AppSettings(), str(photo), None, "photo.png")
+    assert label is not None and "may not be a UW-OCTA en-face image" in markdown
+    assert "Colour image" in markdown and "(⚠ see above)" in markdown
+
+
 def test_a_colour_model_tells_a_grey_file_from_a_grey_picture_saved_as_colour() -> None:
     grey = load_bytes(_png(_octa_like()), "g.png", channels=3)
     assert any(w.startswith("Grey image: replicated to 3 identical channels") for w in grey.warnings)
