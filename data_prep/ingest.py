@@ -230,7 +230,7 @@ def _collect(cfg: DataConfig, layout: Layout,
     if train_images and layout.labels_csv is not None and layout.train_dir is not None:
         table, table_problems = read_labels(layout.labels_csv, layout.image_column,
                                             layout.grade_column, cfg.patient_column, grade_names)
-        problems += table_problems
+        problems += apply_strict(table_problems, cfg.strict)
         if table is not None:
             dialect = table.dialect
             problems += duplicate_label_rows(table)

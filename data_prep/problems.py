@@ -84,8 +84,9 @@ class Problem:
         """The fatal version of a warning (``--strict``)."""
         if self.severity != "warning":
             return self
-        accept = ("ingest the labels as they are" if self.kind == "grades"
-                  else "convert it automatically")
+        accept = {"grades": "ingest the labels as they are",
+                  "patient": "fold the images as if independent"}.get(
+                      self.kind, "convert it automatically")
         return dataclasses.replace(
             self,
             what=f"{self.what} (rejected by --strict)",

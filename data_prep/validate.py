@@ -248,8 +248,13 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
     if not patient_column:
         guess = next((c for c in table.columns if "patient" in c.lower()), "")
         if guess:
-            problems.append(note(csv_path, f"column {guess!r} looks like a patient id",
-                                 f"pass --patient-column {guess!r} to group the folds by patient"))
+            problems.append(warning(
+                csv_path,
+                f"column {guess!r} looks like a patient id but --patient-column is not set: "
+                "images of one patient may land in different folds, so the cross-validated "
+                "figures can be optimistic",
+                f"pass --patient-column {guess!r} to keep each patient's images in one fold",
+                "patient"))
     rows: list[LabelRow] = []
     for number, cells in table.rows:
         where = f"{csv_path}:{number}"

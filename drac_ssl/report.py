@@ -27,7 +27,12 @@ import yaml
 from drac_ssl import __version__
 from drac_ssl.config import FinetuneConfig, to_dict
 from drac_ssl.finetune import folds_taken_words
-from drac_ssl.grading.bundle import chance_warning, data_provenance, freeze_words
+from drac_ssl.grading.bundle import (
+    chance_warning,
+    data_provenance,
+    fold_grouping_words,
+    freeze_words,
+)
 from drac_ssl.io import atomic_write_text
 from drac_ssl.metrics import degenerate_ci_reason, format_ci, grading_report
 from drac_ssl.plots import plot_comparison, plot_confusion, plot_history, plot_roc
@@ -107,7 +112,9 @@ def _data_section(run_dir: Path) -> list[str]:
                   f"- channels: {facts.channels} ({'RGB colour' if facts.channels == 3 else 'grey'})",
                   f"- fundus preprocessing: {', '.join(prep) if prep else 'none'}",
                   f"- training images: {prov.get('n_train')} ({per_grade})",
-                  f"- test images: {prov.get('n_test')}", f"- ingested: {prov.get('ingested_utc')}", ""]
+                  f"- test images: {prov.get('n_test')}", f"- ingested: {prov.get('ingested_utc')}"]
+        grouping = fold_grouping_words(prov)
+        lines += ([f"- {grouping}"] if grouping else []) + [""]
     return lines
 
 

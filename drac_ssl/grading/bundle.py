@@ -63,6 +63,7 @@ __all__ = [
     "channels_last_on",
     "chance_warning",
     "data_provenance",
+    "fold_grouping_words",
     "load_bundle",
     "to_inference_layout",
 ]
@@ -132,6 +133,9 @@ def data_provenance(data_dir: str | os.PathLike[str],
     the summary names none), or ``unknown`` (no ingest summary). ``modality`` is what the
     images are (``octa`` or ``fundus``, :class:`drac_ssl.scale.IngestFacts`).
     ``train_per_grade`` is keyed by the grade names (``grade_names``, default: the ingest's).
+    ``n_patients``: the distinct patients of the training images when the folds were grouped
+    by patient (the manifest's ``patient`` column is filled: ``data.patient_column`` or
+    EyePACS eye pairs), None when every image was its own unit.
     """
     from data_prep.phantom import MANIFEST_NAME as PHANTOM_MARKER
 
@@ -146,6 +150,8 @@ def data_provenance(data_dir: str | os.PathLike[str],
     names = list(grade_names) if grade_names is not None else list(facts.grade_names)
     n_train = n_test = 0
     per_grade = dict.fromkeys(range(len(names)), 0)
+    patients: set[str] = set()  # training images' patients (an image without one: its own)
+    grouped = False
     try:  # counts from the manifest itself, the list the later stages really used
         with open(Path(data_dir) / "manifest.csv", newline="", encoding="utf-8") as fh:
             for row in csv.DictReader(fh):
@@ -153,6 +159,9 @@ def data_provenance(data_dir: str | os.PathLike[str],
                     n_test += 1
                 elif row.get("split") == "train":
                     n_train += 1
+                    patient = (row.get("patient") or "").strip()
+                    grouped = grouped or bool(patient)
+                    patients.add(f"patient:{patient}" if patient else f"image:{row.get('id')}")
                     if (row.get("grade") or "").strip().isdigit():
                         per_grade[int(row["grade"])] = per_grade.get(int(row["grade"]), 0) + 1
     except OSError:
@@ -167,6 +176,7 @@ def data_provenance(data_dir: str | os.PathLike[str],
         "ingested_utc": summary.get("created_utc"),
         "n_train": n_train,
         "n_test": n_test,
+        "n_patients": len(patients) if grouped else None,
         "train_per_grade": {names[k]: v for k, v in per_grade.items() if k < len(names)},
         "grades": names,
         "channels": facts.channels,
@@ -176,6 +186,31 @@ def data_provenance(data_dir: str | os.PathLike[str],
                  "patient data; metrics on them say nothing about real DR grading"
                  if phantom else "images ingested from the data root above (not the phantom set)"),
     }
+
+
+def fold_grouping_words(data: dict[str, Any]) -> str:
+    """One sentence on how the cross-validation folds were formed, for the report and the
+    model card, from :func:`data_provenance` ``data``: grouped by patient (N patients for M
+    images), and then that the bootstrap CIs resample images, not patients (so are likely
+    too narrow when a patient has several images); or the images treated as independent.
+    '' when ``data`` does not say (no manifest, or a bundle built before ``n_patients``)."""
+    n_train = data.get("n_train")
+    if "n_patients" not in data or not n_train:
+        return ""
+    n_patients = data["n_patients"]
+
+    def counted(n: int, noun: str) -> str:
+        return f"{n} {noun}{'' if n == 1 else 's'}"
+
+    if n_patients is None:
+        return (f"folds: the {counted(n_train, 'training image')} treated as independent (no "
+                f"patient column); images of one patient, if any, may be in different folds")
+    words = (f"folds: grouped by patient, {counted(n_patients, 'patient')} for "
+             f"{counted(n_train, 'training image')} (each patient's images in one fold)")
+    if n_patients < n_train:
+        words += ("; the bootstrap 95% CIs resample images, not patients, so with correlated "
+                  "images of one patient they are likely too narrow")
+    return words
 
 
 def chance_warning(cv: dict[str, Any]) -> str | None:
@@ -241,6 +276,8 @@ def _model_card(meta: dict[str, Any]) -> str:
         "`data_prep.phantom`), not patient data. This bundle only demonstrates the pipeline; "
         "its numbers say nothing about grading real UW-OCTA images.\n"
         if data.get("kind") == "phantom" else "")
+    grouping = fold_grouping_words(data)
+    folds_line = f"\n- {grouping[0].upper()}{grouping[1:]}." if grouping else ""
     chance = chance_warning(cv)
     if chance:
         data_warning += f"\n> **{chance}**\n"
@@ -316,7 +353,7 @@ to diagnose, grade or triage patients.
 ## What it was trained on
 - Data: {data.get('kind')} ({data.get('root') or 'unknown root'}); {data.get('n_train', '?')}
   training images (per grade: {_counts_words(data.get('train_per_grade'))}), {data.get('n_test', '?')}
-  test images. {data.get('note', '')}
+  test images. {data.get('note', '')}{folds_line}
 - Self-supervised pretraining (VICReg{', then UMM' if meta['variant'] == 'vicreg_umm' else ''})
   on the ingested images without labels{' (not used: random init)' if meta['variant'] == 'scratch' else ''};
   supervised fine-tuning by {len(meta['folds'])}-fold cross-validation on the labelled images.

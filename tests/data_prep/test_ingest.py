@@ -995,3 +995,24 @@ def ingest_summary(out: Path) -> dict[str, object]:
     import json
 
     return json.loads((out / ingest.SUMMARY_NAME).read_text(encoding="utf-8"))
+
+
+def test_an_unused_patient_column_warns_and_strict_stops_on_it(tmp_path: Path) -> None:
+    """A CSV with a PatientID column ingested without --patient-column: the eyes of one
+    patient may be split across folds, so it is a warning (fatal with --strict), not a note."""
+    data = make_plain(tmp_path / "d", {f"{i:03d}.png": i % 2 for i in range(1, 5)})
+    write_csv(data / "labels.csv", ["image name", "DR grade", "PatientID"],
+              [[f"{i:03d}.png", i % 2, f"P{(i + 1) // 2}"] for i in range(1, 5)])
+
+    result = ingest.run(config(data, grades=TWO_GRADES), tmp_path / "out", verbose=False)
+    (line,) = [w for w in result.warnings if "looks like a patient id" in w]
+    assert "'PatientID'" in line and "different folds" in line and "optimistic" in line
+    assert "-> pass --patient-column 'PatientID' to keep each patient's images in one fold" in line
+
+    expect_error(config(data, grades=TWO_GRADES, strict=True), tmp_path / "strict",
+                 "looks like a patient id", "(rejected by --strict)",
+                 "or run without --strict to fold the images as if independent")
+
+    grouped = ingest.run(config(data, grades=TWO_GRADES, patient_column="PatientID", strict=True),
+                         tmp_path / "grouped", verbose=False)
+    assert not any("patient" in w for w in grouped.warnings)

@@ -11,7 +11,7 @@ import csv
 import json
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import cv2
@@ -820,3 +820,51 @@ def test_the_python_api_names_the_grades_and_says_what_a_wrong_call_is(exported_
     np.testing.assert_array_equal(predict.grade_images(bundle, (im for im in batch)).probs, listed)
     with pytest.raises(bundles.BundleError, match=r"nowhere: does not exist.*\n  fix: pass RUN or RUN/bundle"):
         bundles.load_bundle(tmp_path / "nowhere")
+
+
+def _group_manifest(data: Path, patient_of: Callable[[int], str]) -> None:
+    """Rewrite the fake ingest's manifest with the patient ``patient_of(i)`` of training row i."""
+    with open(data / "manifest.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    for i, row in enumerate(r for r in rows if r["split"] == "train"):
+        row["patient"] = patient_of(i)
+    with open(data / "manifest.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def test_report_says_how_the_folds_were_formed_and_the_limit_of_image_level_cis(tmp_path: Path) -> None:
+    """Folds grouped by patient: report.md says so (N patients for M images) and that the
+    bootstrap CIs resample images, not patients; without patients: images independent."""
+    data = make_fake_ingest(tmp_path, n_train=30, n_test=2)
+    independent = write_report(tmp_path).read_text()
+    assert ("- folds: the 30 training images treated as independent (no patient column); images of "
+            "one patient, if any, may be in different folds\n") in independent
+    assert "not patients" not in independent
+
+    _group_manifest(data, lambda i: f"P{i // 2:03d}")  # two eyes per patient
+    grouped = write_report(tmp_path).read_text()
+    assert ("- folds: grouped by patient, 15 patients for 30 training images (each patient's images "
+            "in one fold); the bootstrap 95% CIs resample images, not patients, so with correlated "
+            "images of one patient they are likely too narrow\n") in grouped
+    assert "treated as independent" not in grouped
+
+    _group_manifest(data, lambda i: f"P{i:03d}")  # one image per patient: the CIs are not too narrow
+    single = write_report(tmp_path).read_text()
+    assert "- folds: grouped by patient, 30 patients for 30 training images" in single
+    assert "not patients" not in single
+
+
+def test_the_model_card_says_how_the_folds_were_formed(exported_run: Path) -> None:
+    meta = json.loads((exported_run / "bundle" / "metadata.json").read_text())
+    assert meta["data"]["n_patients"] is None  # the fake ingest has no patient column
+    assert "- Folds: the 30 training images treated as independent (no patient column)" in \
+        bundles._model_card(meta)
+    meta["data"].update(n_train=44, n_patients=23)
+    card = bundles._model_card(meta)
+    assert ("- Folds: grouped by patient, 23 patients for 44 training images (each patient's images "
+            "in one fold); the bootstrap 95% CIs resample images, not patients, so with correlated "
+            "images of one patient they are likely too narrow.\n") in card
+    del meta["data"]["n_patients"]  # a bundle built before the patients were counted: no line
+    assert "Folds:" not in bundles._model_card(meta)
