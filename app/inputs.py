@@ -311,8 +311,8 @@ def sanity_warnings(gray: np.ndarray, mode: str = "L", notes: list[str] | None =
     """
     out: list[str] = []
     h, w = gray.shape[:2]
-    if octa and too_small_warning(w, h):
-        out.append(too_small_warning(w, h))
+    if octa and (too_small := too_small_warning(w, h)):
+        out.append(too_small)
     blank = _blank_words(gray)
     if blank:
         out.append(f"{blank}: there is {'no vessel pattern' if octa else 'nothing'} to grade.")

@@ -197,11 +197,9 @@ def fold_grouping_words(data: dict[str, Any]) -> str:
     n_train = data.get("n_train")
     if "n_patients" not in data or not n_train:
         return ""
+    from data_prep.problems import counted
+
     n_patients = data["n_patients"]
-
-    def counted(n: int, noun: str) -> str:
-        return f"{n} {noun}{'' if n == 1 else 's'}"
-
     if n_patients is None:
         return (f"folds: the {counted(n_train, 'training image')} treated as independent (no "
                 f"patient column); images of one patient, if any, may be in different folds")

@@ -336,6 +336,24 @@ def test_crop_scale_reaches_the_training_views_and_the_input_spec() -> None:
     assert grading.InputSpec.from_config(tiny_config()).view_recipe().crop_scale == (0.6, 1.0)
 
 
+def _legacy_signatures(monkeypatch: pytest.MonkeyPatch, cfg: Config, run: Path) -> list[str]:
+    """Fine-tune ``run`` once and return the older (pre-content) signatures the code computed
+    and accepts for this folder's records (then undoes the test's monkeypatches)."""
+    legacy: list[str] = []
+    real = finetune._signature
+
+    def spy(*args: object, **kw: object) -> str:
+        out = real(*args, **kw)  # type: ignore[arg-type]
+        if kw.get("legacy"):
+            legacy.append(out)
+        return out
+
+    monkeypatch.setattr(finetune, "_signature", spy)
+    finetune.run(cfg, run)
+    monkeypatch.undo()
+    return legacy
+
+
 def _signature(overrides: dict[str, str], bf16: bool = False) -> str:
     """The fold signature of a fixed four-image context with ``overrides``."""
     from types import SimpleNamespace
@@ -418,18 +436,7 @@ def test_a_moved_run_folder_reuses_its_folds_and_older_records_are_re_signed(
     record_path = moved / "finetune" / "vicreg" / "fold0.json"
     record = json.loads(record_path.read_text())
     new_signature = record["signature"]
-    legacy: list[str] = []
-    real = finetune._signature
-
-    def spy(*args: object, **kw: object) -> str:
-        out = real(*args, **kw)  # type: ignore[arg-type]
-        if kw.get("legacy"):
-            legacy.append(out)
-        return out
-
-    monkeypatch.setattr(finetune, "_signature", spy)
-    finetune.run(cfg, moved)  # notes the legacy signature the code accepts for this folder
-    monkeypatch.undo()
+    legacy = _legacy_signatures(monkeypatch, cfg, moved)  # the legacy signature accepted here
     assert legacy and legacy[0] != new_signature
     record["signature"] = legacy[0]
     record_path.write_text(json.dumps(record))
@@ -743,18 +750,7 @@ def test_a_fold_offered_under_its_older_signature_keeps_its_credit_once_re_signe
     shutil.copytree(pretrained_run / "pretrain", run / "pretrain")
     cfg = tiny_config(**{"finetune.compare_scratch": "false", "umm.enabled": "false",
                          "finetune.epochs": "1", "finetune.n_boot": "10"})
-    legacy: list[str] = []
-    real = finetune._signature
-
-    def spy(*args: object, **kw: object) -> str:
-        out = real(*args, **kw)  # type: ignore[arg-type]
-        if kw.get("legacy"):
-            legacy.append(out)
-        return out
-
-    monkeypatch.setattr(finetune, "_signature", spy)
-    finetune.run(cfg, run)  # notes the older signature this folder accepts
-    monkeypatch.undo()
+    legacy = _legacy_signatures(monkeypatch, cfg, run)  # the older signature this folder accepts
     vdir = run / "finetune" / "vicreg"
     record = json.loads((vdir / "fold0.json").read_text())
     record["signature"] = legacy[0]
