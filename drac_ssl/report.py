@@ -34,15 +34,56 @@ from drac_ssl.grading.bundle import (
     freeze_words,
 )
 from drac_ssl.io import atomic_write_text
-from drac_ssl.metrics import degenerate_ci_reason, format_ci, grading_report
+from drac_ssl.metrics import degenerate_ci_reason, format_ci, grading_report, one_grade_words
 from drac_ssl.plots import plot_comparison, plot_confusion, plot_history, plot_roc
+from drac_ssl.pretrain import collapse_symptoms
 from drac_ssl.scale import default_grade_names, describe_grades, read_ingest_facts
 
-__all__ = ["write_report", "main"]
+__all__ = ["FIGURE_CAPTIONS", "figure_caption", "write_report", "main"]
 
 VARIANT_TITLES = {"scratch": "scratch (random init)", "vicreg": "VICReg",
                   "vicreg_umm": "VICReg + UMM"}
 FIGURES = "report"
+
+FIGURE_CAPTIONS = {
+    # pretrain/plots/ (drac_ssl.pretrain)
+    "pretrain_loss": "VICReg loss and its three terms per epoch; a curve still falling at the last epoch "
+                     "means more epochs may help, and a variance term near 1 means the embeddings collapsed.",
+    "pretrain_monitors": "Label-free monitors per epoch: the probe's rate reduction (last / early features) "
+                         "should rise, then level off; near 0 means the features no longer tell images apart. "
+                         "Its peak is where UMM's start_from=peak begins.",
+    # umm/plots/ (drac_ssl.umm.plots)
+    "umm_start": "Pretraining's rate-reduction monitor with its peak and the epoch UMM started from; check "
+                 "the start is the epoch the start_from rule meant.",
+    "umm_rate_reduction": "UMM's rate reduction per epoch (early and last features at theta, and at theta') "
+                          "and view cosine; UMM is meant to raise it, so a falling curve means it did not help.",
+    "umm_losses": "UMM's SSL loss at theta and theta', outer objective, JS and VICReg terms per epoch; an SSL "
+                  "loss climbing steadily means UMM is undoing the pretraining (the guard's umm.max_ssl_rise).",
+    "umm_steps": "Outer / inner step-norm ratio per parameter group and the step norms; a ratio far above 1 "
+                 "means the rate-reduction step dominates the SSL step.",
+    # report/ (drawn by this module)
+    "comparison": "Out-of-fold metrics of each variant side by side, QWK with its 95% CI; overlapping CIs "
+                  "mean these images cannot rank the variants (the paired differences below say more).",
+    "confusion": "Out-of-fold grades: rows true, columns predicted, count and share of the true grade; look "
+                 "for a strong diagonal, and a single filled column means one grade was given to nearly "
+                 "every image.",
+    "roc": "One-vs-rest ROC per grade from the out-of-fold probabilities; a curve near the dashed diagonal "
+           "(AUC near 0.5) means that grade is not told from the rest.",
+    "val_qwk": "Validation QWK per epoch and fold (uncalibrated); curves still rising at the last epoch "
+               "suggest more epochs, and folds far apart mean few validation images per fold.",
+}
+"""One-line caption per figure the report links, keyed by the PNG's file stem: what it shows
+and what to look for. A variant's figures (``report/<variant>_confusion.png``, ``_roc``,
+``_val_qwk``) are keyed without the variant (:func:`figure_caption`)."""
+
+
+def figure_caption(stem: str, variant: str = "") -> str | None:
+    """The caption of the figure ``<stem>.png`` (:data:`FIGURE_CAPTIONS`), or None for a stem
+    it does not know; ``variant``: the fine-tuning variant whose ``<variant>_`` prefix the
+    stem carries (``figure_caption("vicreg_roc", "vicreg")``)."""
+    if variant and stem.startswith(f"{variant}_"):
+        stem = stem[len(variant) + 1:]
+    return FIGURE_CAPTIONS.get(stem)
 
 
 def _read_json(path: Path) -> Any:
@@ -68,6 +109,12 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
 
 def _link(run_dir: Path, path: Path, alt: str) -> str:
     return f"![{alt}]({path.relative_to(run_dir).as_posix()})"
+
+
+def _figure(run_dir: Path, path: Path, alt: str, variant: str = "") -> list[str]:
+    """A figure as its own paragraph, with its caption (:func:`figure_caption`) under it."""
+    caption = figure_caption(path.stem, variant)
+    return [_link(run_dir, path, alt), ""] + ([f"*Figure: {caption}*", ""] if caption else [])
 
 
 def _read_oof(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -210,6 +257,7 @@ def _ssl_section(run_dir: Path) -> list[str]:
             metrics = ", ".join(f"{k} {_num(v, 4)}" for k, v in (meta.get("metrics") or {}).items())
             lines += [f"Best epoch {int(meta.get('best_epoch', -1)) + 1} of {meta.get('epochs_run')} "
                       f"({meta.get('stopped', '')}); {metrics}.", ""]
+            lines += _collapse_warning(meta, title, "umm" if stage == "umm" else "vicreg")
             seen = str(meta.get("training_data") or "")
             if seen:
                 test_note = (" **The test images were among them** (transductive: their pixels, never "
@@ -218,8 +266,28 @@ def _ssl_section(run_dir: Path) -> list[str]:
                 lines += [f"Images it learnt from, without labels: {seen.split(', ingest at')[0]}.{test_note}", ""]
             if stage == "umm" and isinstance(meta.get("umm"), dict):
                 lines += [_umm_line(meta["umm"]), ""]
-        lines += [_link(run_dir, p, f"{title}: {p.stem}") for p in pngs] + [""]
+        for p in pngs:
+            lines += _figure(run_dir, p, f"{title}: {p.stem}")
     return lines
+
+
+def _collapse_warning(meta: dict[str, Any], title: str, stage: str) -> list[str]:
+    """A warning when the stage's recorded monitors show a collapsed representation
+    (:func:`drac_ssl.pretrain.collapse_symptoms`), else []."""
+    loss = (((meta.get("config") or {}).get("pretrain") or {}).get("loss") or {})
+    try:
+        gamma = float(loss.get("gamma", 1.0))
+    except (TypeError, ValueError):
+        gamma = 1.0
+    metrics = meta.get("metrics")
+    seen = collapse_symptoms(metrics if isinstance(metrics, dict) else {}, gamma=gamma, stage=stage)
+    if not seen:
+        return []
+    return [f"> **The {title} representation looks collapsed**: {'; '.join(seen)}. Its features then carry "
+            f"little information about the images, so the fine-tuning figures of the VICReg variants below "
+            f"measure mostly the head and the fine-tuning, not the pretraining. Pretrain for more epochs "
+            f"(`pretrain.epochs`) or with a larger batch (`pretrain.batch_size`), and check the learning "
+            f"rate (`pretrain.lr`).", ""]
 
 
 def _dataset_words(cfg: dict[str, Any], run_dir: Path) -> str:
@@ -271,6 +339,11 @@ def _variant_section(run_dir: Path, figures: Path, name: str) -> list[str]:
              f"{_num(metrics.get('macro_f1'))}; final calibration: temperature {_num(cal.get('temperature'))}, "
              f"thresholds {', '.join(_num(t) for t in cal.get('thresholds', []))}; class decision "
              f"`{decision}`.", ""]
+    one_grade = one_grade_words(pred, names)
+    if one_grade:
+        lines += [f"> **{one_grade[0].upper()}{one_grade[1:]}**: this variant learnt next to nothing about "
+                  f"grading, and a difference against it shows at most that the other variant learnt "
+                  f"something.", ""]
     temperature = cal.get("temperature")
     if isinstance(temperature, int | float) and not 0.0101 < temperature < 99.0:
         lines += [f"> The calibration's temperature ({_num(temperature)}) sits at the edge of its search "
@@ -306,7 +379,7 @@ def _variant_section(run_dir: Path, figures: Path, name: str) -> list[str]:
     cm = plot_confusion(report["confusion"], figures / f"{name}_confusion.png", names,
                         title=f"{title}: out-of-fold confusion")
     roc = plot_roc(grades, probs, figures / f"{name}_roc.png", names, title=f"{title}: out-of-fold ROC")
-    lines += [_link(run_dir, cm, f"{title} confusion matrix"), _link(run_dir, roc, f"{title} ROC")]
+    lines += _figure(run_dir, cm, f"{title} confusion matrix", name) + _figure(run_dir, roc, f"{title} ROC", name)
     histories: dict[int, list[dict[str, Any]]] = {}
     for f in metrics.get("folds", []):
         record = _read_json(vdir / f"fold{f['fold']}.json")
@@ -318,7 +391,7 @@ def _variant_section(run_dir: Path, figures: Path, name: str) -> list[str]:
                                   if e < len(h)}} for e in range(n_epochs)]
         hist = plot_history(rows_h, [f"fold {k} val QWK" for k in histories], figures / f"{name}_val_qwk.png",
                             f"{title}: validation QWK per epoch (uncalibrated, rounded expected grade)")
-        lines.append(_link(run_dir, hist, f"{title} validation kappa per epoch"))
+        lines += _figure(run_dir, hist, f"{title} validation kappa per epoch", name)
     return lines + [""]
 
 
@@ -356,6 +429,37 @@ def _identical(d: dict[str, Any]) -> bool:
                            and d[m].get("ci_low") == 0 and d[m].get("ci_high") == 0 for m in d)
 
 
+def _one_grade(run_dir: Path, name: str) -> str | None:
+    """:func:`drac_ssl.metrics.one_grade_words` of a variant's out-of-fold grades, or None
+    (also when its ``oof.csv`` is missing or unreadable)."""
+    vdir = run_dir / "finetune" / name
+    try:
+        _, probs, pred = _read_oof(vdir / "oof.csv")
+    except (OSError, KeyError, ValueError):
+        return None
+    metrics = _read_json(vdir / "metrics.json")
+    names = (metrics.get("class_names") if isinstance(metrics, dict) else None) \
+        or default_grade_names(probs.shape[1])
+    return one_grade_words(pred, list(names))
+
+
+def _one_grade_difference(label: str, a: str, b: str, what: str, one_grade: dict[str, str | None]) -> str:
+    """How to read the difference ``label`` (variant ``a`` minus ``b``, meant to measure
+    ``what``) when either variant gave (nearly) every image one grade; "" otherwise."""
+    title_a, title_b = VARIANT_TITLES.get(a, a), VARIANT_TITLES.get(b, b)
+    words_a, words_b = one_grade.get(a), one_grade.get(b)
+    if words_a and words_b:
+        return (f"**Read with care:** {title_a}: {words_a}; {title_b}: {words_b}; so {label} compares two "
+                f"models that learnt next to nothing and says nothing about whether {what} helped.")
+    if words_b:
+        return (f"**Read with care:** {title_b}: {words_b}, so {label} says only that {title_a} learnt "
+                f"something, not that {what} helped.")
+    if words_a:
+        return (f"**Read with care:** {title_a}: {words_a}, so {label} says only that {title_a} learnt "
+                f"next to nothing here, not that {what} hurts.")
+    return ""
+
+
 def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
     ft = run_dir / "finetune"
     comparison = _read_json(ft / "comparison.json")
@@ -381,11 +485,15 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
             for r in rows]
     png = plot_comparison(bars, ["qwk", "auc", "auc_ovr", "accuracy", "macro_f1"], figures / "comparison.png",
                           "Out-of-fold metrics per backbone variant (QWK with its 95% CI)")
-    lines += [_link(run_dir, png, "comparison of the variants"), ""]
+    lines += _figure(run_dir, png, "comparison of the variants")
     differences = {f"{VARIANT_TITLES.get(name, name)} - scratch": d
                    for name, d in (comparison.get("pretrained_minus_scratch") or {}).items()}
+    # label -> (minuend, subtrahend, what the difference is meant to measure)
+    pairs = {f"{VARIANT_TITLES.get(name, name)} - scratch": (name, "scratch", "pretraining")
+             for name in (comparison.get("pretrained_minus_scratch") or {})}
     if isinstance(comparison.get("umm_minus_vicreg"), dict):
         differences["VICReg + UMM - VICReg"] = comparison["umm_minus_vicreg"]
+        pairs["VICReg + UMM - VICReg"] = ("vicreg_umm", "vicreg", "UMM")
     if differences:
         titles = {"accuracy": "accuracy", "qwk": "QWK", "auc_ovr": "AUC (OvR)"}
         lines += ["Does pretraining help, and does UMM add to VICReg? Each difference on the same "
@@ -403,6 +511,11 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
                       f"variants graded the same images right and wrong and ranked them alike, so "
                       f"these images cannot tell them apart (often one stage changed nothing the "
                       f"fine-tuning could use).", ""]
+        one_grade = {name: _one_grade(run_dir, name) for name in {n for a, b, _ in pairs.values() for n in (a, b)}}
+        for label, (a, b, what) in pairs.items():
+            if label in differences and isinstance(differences[label], dict):
+                note = _one_grade_difference(label, a, b, what, one_grade)
+                lines += [note, ""] if note else []
     summary = _read_json(ft / "summary.json")
     if isinstance(summary, dict):
         lines += [f"Selected for export: **{summary.get('selected')}** ({summary.get('selection')}).", ""]

@@ -1,0 +1,181 @@
+"""The run report's warnings and captions (drac_ssl.report) on minimal hand-made run folders.
+
+No training: each test writes only the files the report reads (``pretrain/metadata.json``,
+``finetune/comparison.json``, each variant's ``metrics.json`` and ``oof.csv``, a placeholder
+PNG under ``pretrain/plots/``), so the report's words are checked against known numbers.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+
+from drac_ssl import pretrain
+from drac_ssl.metrics import degenerate_ci_reason, one_grade_words
+from drac_ssl.report import FIGURE_CAPTIONS, figure_caption, write_report
+from drac_ssl.umm import plots as umm_plots
+from drac_ssl.umm import stage as umm_stage
+
+NAMES = ["Normal", "NPDR", "PDR"]
+GRADES = [i % 3 for i in range(30)]  # 10 images per grade
+
+# the monitors of the new user's 1-epoch pretraining (one VICReg step on the fake ingest):
+# eval-mode features of every probe image nearly identical
+COLLAPSED = {"loss": 22.174007, "invariance": 0.211148, "variance": 0.668895, "covariance": 0.172924,
+             "rate_reduction": 23.920582, "rate_reduction_last": 0.001117, "rate_reduction_early": 0.00225,
+             "view_cosine_last": 0.999992}
+# a pretraining that learnt (monitors of the phantom UMM-protocol bench, bench/results)
+HEALTHY = {"loss": 18.2, "invariance": 0.05, "variance": 0.12, "covariance": 0.31, "rate_reduction": 30.5,
+           "rate_reduction_last": 4.388232, "rate_reduction_early": 3.924721, "view_cosine_last": 0.767453}
+
+
+def _pretrain_meta(run: Path, metrics: dict[str, float], stage: str = "pretrain") -> None:
+    (run / stage / "plots").mkdir(parents=True, exist_ok=True)
+    (run / stage / "metadata.json").write_text(json.dumps(
+        {"best_epoch": 0, "epochs_run": 1, "stopped": "completed", "metrics": metrics,
+         "config": {"pretrain": {"loss": {"gamma": 1.0}}}}))
+
+
+def _variant(run: Path, name: str, pred: list[int]) -> dict[str, object]:
+    """``finetune/<name>/{metrics.json,oof.csv}`` with these out-of-fold grades; its comparison row."""
+    vdir = run / "finetune" / name
+    vdir.mkdir(parents=True)
+    probs = np.full((len(pred), 3), 0.1)
+    probs[np.arange(len(pred)), pred] = 0.8
+    with open(vdir / "oof.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(["id", "grade", "fold", "P0", "P1", "P2", "score", "pred"])
+        for i, (g, p) in enumerate(zip(GRADES, pred, strict=True)):
+            writer.writerow([f"{i:03d}.png", g, i % 5, *probs[i], p, p])
+    one = len(set(pred)) == 1
+    qwk, ci = (0.0, [0.0, 0.0]) if one else (0.6, [0.3, 0.8])
+    (vdir / "metrics.json").write_text(json.dumps(
+        {"qwk": qwk, "qwk_ci95": ci, "auc": 0.7, "auc_ovr": 0.7, "accuracy": 0.5, "macro_f1": 0.4,
+         "class_names": NAMES, "calibration": {"temperature": 1.0, "thresholds": [0.5, 1.5]},
+         "decision": "thresholds", "folds": []}))
+    return {"variant": name, "n": len(pred), "qwk": qwk, "qwk_ci_low": ci[0], "qwk_ci_high": ci[1],
+            "auc": 0.7, "auc_ovr": 0.7, "accuracy": 0.5, "macro_f1": 0.4, "qwk_fold_mean": qwk,
+            "qwk_fold_std": 0.1, "seconds": 1.0}
+
+
+def _difference(value: float) -> dict[str, dict[str, float]]:
+    return {m: {"difference": value, "ci_low": value - 0.2, "ci_high": value + 0.2}
+            for m in ("accuracy", "qwk", "auc_ovr")}
+
+
+def _run(tmp_path: Path, scratch_pred: list[int], metrics: dict[str, float]) -> Path:
+    run = tmp_path / "run"
+    _pretrain_meta(run, metrics)
+    (run / "pretrain" / "plots" / "pretrain_loss.png").write_bytes(b"png")
+    (run / "pretrain" / "plots" / "pretrain_something_new.png").write_bytes(b"png")
+    rows = [_variant(run, "scratch", scratch_pred), _variant(run, "vicreg", GRADES)]
+    (run / "finetune" / "comparison.json").write_text(json.dumps(
+        {"rows": rows, "class_names": NAMES, "protocol": "5-fold",
+         "pretrained_minus_scratch": {"vicreg": _difference(0.379)}, "umm_minus_vicreg": None}))
+    return run
+
+
+def _section(text: str, heading: str) -> str:
+    return text.split(heading, 1)[1].split("\n## ", 1)[0]
+
+
+def test_a_collapsed_pretraining_and_a_one_grade_scratch_are_flagged(tmp_path: Path) -> None:
+    text = write_report(_run(tmp_path, [1] * 30, COLLAPSED)).read_text()
+    ssl = _section(text, "## Self-supervised pretraining")
+    assert "**The VICReg representation looks collapsed**" in ssl
+    assert ("rate reduction of the probe 0.0011 (under 0.1; runs that learnt have several) and view "
+            "cosine 1.0000: every image gives nearly the same features") in ssl
+    assert "carry little information" in ssl and "mostly the head" in ssl
+    assert "more epochs" in ssl and "larger batch" in ssl and "learning rate" in ssl
+
+    finetune = _section(text, "## Cross-validated fine-tuning")
+    scratch = finetune.split("### scratch (random init)", 1)[1].split("### ", 1)[0]
+    assert "every image was given one grade (1 NPDR)" in scratch
+    assert "| VICReg - scratch | +0.379" in finetune  # the numbers stay; the words qualify them
+    assert ("scratch (random init): every image was given one grade (1 NPDR), so VICReg - scratch says "
+            "only that VICReg learnt something, not that pretraining helped") in finetune
+    vicreg = finetune.split("### VICReg", 1)[1]
+    assert "given one grade (" not in vicreg and "learnt next to nothing" not in vicreg
+
+
+def test_nearly_one_grade_is_flagged_with_its_share(tmp_path: Path) -> None:
+    text = write_report(_run(tmp_path, [1] * 29 + [0], HEALTHY)).read_text()
+    assert "29 of the 30 images (97%) were given one grade (1 NPDR)" in text
+    assert "not that pretraining helped" in text
+
+
+def test_a_healthy_run_gets_neither_warning(tmp_path: Path) -> None:
+    text = write_report(_run(tmp_path, [0, 1, 2, 1, 1, 0] * 5, HEALTHY)).read_text()
+    assert "looks collapsed" not in text and "carry little information" not in text
+    assert "given one grade (" not in text and "Read with care" not in text
+    assert "learnt next to nothing" not in text
+
+
+def test_collapse_symptoms_follow_the_named_thresholds() -> None:
+    assert pretrain.collapse_symptoms(HEALTHY) == []
+    assert pretrain.collapse_symptoms({}) == []  # nothing measured: nothing claimed
+    seen = pretrain.collapse_symptoms(COLLAPSED)
+    assert len(seen) == 1 and "rate reduction of the probe 0.0011" in seen[0]
+    edge = pretrain.COLLAPSE_RATE_REDUCTION
+    assert pretrain.collapse_symptoms({**HEALTHY, "rate_reduction_last": edge * 1.01}) == []
+    assert pretrain.collapse_symptoms({**HEALTHY, "rate_reduction_last": edge * 0.99})
+    # no probe (pretrain.monitor_images=0): the training batches' rate reduction stands in
+    no_probe = {k: v for k, v in HEALTHY.items() if not k.endswith(("_last", "_early"))}
+    assert pretrain.collapse_symptoms(no_probe) == []
+    words = pretrain.collapse_symptoms({**no_probe, "rate_reduction": 0.01})[0]
+    assert "of the training batches 0.0100" in words and "no better than two views of one image" in words
+    # the VICReg variance hinge near gamma: the embeddings' per-dimension std near 0
+    share = pretrain.COLLAPSE_VARIANCE_SHARE
+    std = pretrain.collapse_symptoms({**HEALTHY, "variance": share + 0.05})
+    assert len(std) == 1 and "standard deviation" in std[0]
+    assert pretrain.collapse_symptoms({**HEALTHY, "variance": share - 0.05}) == []
+    assert pretrain.collapse_symptoms({**HEALTHY, "variance": 2 * (share + 0.05)}, gamma=2.0)
+    assert pretrain.collapse_symptoms({**HEALTHY, "variance": None, "rate_reduction_last": float("nan")}) == []
+
+
+def test_one_grade_words_and_the_ci_reason_say_it_alike() -> None:
+    assert one_grade_words([1, 1, 1], NAMES) == "every image was given one grade (1 NPDR)"
+    assert degenerate_ci_reason(0.0, 0.0, [0, 1, 2], [1, 1, 1], NAMES).startswith(one_grade_words([1, 1, 1], NAMES))
+    assert one_grade_words([2] * 19 + [0], NAMES) == "19 of the 20 images (95%) were given one grade (2 PDR)"
+    assert one_grade_words([2] * 18 + [0, 1], NAMES) is None  # 90%: below ONE_GRADE_SHARE
+    assert one_grade_words([2] * 19 + [0], NAMES, min_share=1.0) is None
+    assert one_grade_words([], NAMES) is None
+
+
+def test_every_linked_figure_kind_has_a_caption_under_it(tmp_path: Path) -> None:
+    run = _run(tmp_path, [0, 1, 2, 1, 1, 0] * 5, HEALTHY)
+    _pretrain_meta(run, HEALTHY, stage="umm")
+    for stem in ("umm_rate_reduction", "umm_losses", "umm_steps", "umm_start"):
+        (run / "umm" / "plots" / f"{stem}.png").write_bytes(b"png")
+    lines = write_report(run).read_text().splitlines()
+    figures = [(i, m.group(1)) for i, line in enumerate(lines)
+               if (m := re.fullmatch(r"!\[[^\]]*\]\((?:.+/)?([^/)]+)\.png\)", line))]
+    stems = {stem for _, stem in figures}
+    assert {"pretrain_loss", "pretrain_something_new", "umm_start", "comparison", "vicreg_confusion",
+            "scratch_roc"} <= stems
+    for i, stem in figures:
+        following = next((line for line in lines[i + 1:] if line.strip()), "")
+        if stem == "pretrain_something_new":  # unknown stem: no caption, nothing invented
+            assert not following.startswith("*Figure:"), following
+            continue
+        variant = next((v for v in ("scratch", "vicreg") if stem.startswith(f"{v}_")), "")
+        caption = figure_caption(stem, variant)
+        assert caption and following == f"*Figure: {caption}*", (stem, following)
+    assert "a curve still falling at the last epoch" in FIGURE_CAPTIONS["pretrain_loss"]
+    assert figure_caption("nothing_known") is None and figure_caption("vicreg_confusion") is None
+    assert figure_caption("vicreg_confusion", "vicreg") == FIGURE_CAPTIONS["confusion"]
+
+
+@pytest.mark.parametrize(("module", "stem"), [
+    (pretrain, "pretrain_loss"), (pretrain, "pretrain_monitors"), (umm_plots, "umm_rate_reduction"),
+    (umm_plots, "umm_losses"), (umm_plots, "umm_steps"), (umm_stage, "umm_start")])
+def test_the_captioned_stage_figures_are_those_the_stages_write(module: ModuleType, stem: str) -> None:
+    """A renamed plot would silently lose its caption: the stems must be the stages' file names."""
+    assert f'"{stem}.png"' in Path(str(module.__file__)).read_text(encoding="utf-8")
+    assert stem in FIGURE_CAPTIONS
