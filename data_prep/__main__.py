@@ -5,6 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+if __name__ == "__main__":  # Ctrl-C while torch / OpenCV load: one line, not an import's traceback
+    from drac_ssl.starting import quiet_while_starting
+
+    quiet_while_starting("data_prep")
+
 
 def main(argv: list[str] | None = None) -> int:
     from data_prep import ingest, phantom
@@ -26,7 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads < 0:
         parser.error("--threads must be 0 (the default policy) or a positive count")
     from drac_ssl.runtime import apply_thread_policy
+    from drac_ssl.starting import started
 
+    started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
     apply_thread_policy(args.threads)
     return int(args.func(args) or 0)
 

@@ -103,6 +103,7 @@ class IngestResult:
     grade_names: tuple[str, ...] = ("Normal", "NPDR", "PDR")  # grades 0..K-1
     channels: int = 1  # of the cache arrays: (N, S, S) for 1, (N, S, S, 3) for 3
     preprocessing: tuple[str, ...] = ()  # the fundus options applied to the cached copies, in words
+    patients: dict[str, object] | None = None  # how the folds were grouped: _patient_facts
 
 
 @dataclass
@@ -480,6 +481,35 @@ def _counts(entries: Sequence[ImageEntry], k: int) -> tuple[dict[int, int], dict
     return per_grade, {s: per_split.get(s, 0) for s in ("train", "test")}, dict(sorted(per_fold.items()))
 
 
+def _patient_facts(entries: Sequence[ImageEntry], cfg: DataConfig) -> dict[str, object]:
+    """How the folds were formed, for ``ingest_summary.json`` (``patients``) and the printed
+    summary: ``grouped`` (True when each patient's images share a fold), ``source`` (in
+    words: the ``--patient-column`` read, or the EyePACS image ids), ``column`` (None
+    without one), ``n_patients`` (distinct patients among the labelled training images; an
+    image with an empty patient cell is its own patient, as in the folds; None when not
+    grouped) and ``n_images`` (those training images)."""
+    train = [e for e in entries if e.split == "train" and e.label is not None]
+    named = any(e.label.patient for e in train if e.label is not None)
+    grouped = bool(cfg.patient_column) or named  # EyePACS eye pairs name the patient themselves
+    source = (f"column {cfg.patient_column!r}" if cfg.patient_column
+              else "EyePACS image ids (<patient>_left / _right)" if grouped else None)
+    patients = {(e.label.patient if e.label else "") or e.image_id for e in train}
+    return {"grouped": grouped, "source": source, "column": cfg.patient_column or None,
+            "n_patients": len(patients) if grouped else None, "n_images": len(train)}
+
+
+def _patients_line(facts: dict[str, object] | None) -> str:
+    """The printed summary's line on the folds' grouping ('' for a result without facts)."""
+    if not facts:
+        return ""
+    if facts.get("grouped"):
+        return (f"folds: grouped by patient ({facts.get('source')}): "
+                f"{counted(int(facts['n_patients']), 'patient')} for "
+                f"{counted(int(facts['n_images']), 'training image')}")
+    return ("folds: each training image its own unit (no patient column: --patient-column "
+            "groups a patient's images into one fold)")
+
+
 def _preprocessing_words(cfg: DataConfig) -> tuple[str, ...]:
     """``data.fundus_crop`` / ``data.graham`` in words, in the order the cache applies them."""
     words = ["cropped to the fundus disc and padded to a square"] if cfg.fundus_crop else []
@@ -508,6 +538,8 @@ def format_summary(result: IngestResult) -> str:
                  f"{result.seconds:.1f} s")
     lines.append(f"grades: {describe(result.grade_names)}   channels: {result.channels} "
                  f"({'RGB' if result.channels == 3 else 'grey'})")
+    if _patients_line(result.patients):
+        lines.append(_patients_line(result.patients))
     if result.preprocessing:
         lines.append(f"preprocessing of the cached copies: {', then '.join(result.preprocessing)}")
     kinds = Counter((p.severity, p.kind or "other") for p in result.findings)  # as the JSON
@@ -618,6 +650,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
             grade_names=plan.grade_names,
             channels=channels,
             preprocessing=_preprocessing_words(cfg),
+            patients=_patient_facts(entries, cfg),
         )
         result.seconds = time.perf_counter() - start
         atomic_write_json(result.summary_path,
@@ -706,6 +739,7 @@ def _summary(result: IngestResult, cfg: DataConfig, layout: Layout, plan: Plan,
                      "reason": channels_why},
         "modality": {"value": plan.resolved_modality(layout, result.channels),
                      "setting": plan.modality},
+        "patients": result.patients,
         "preprocessing": {"fundus_crop": cfg.fundus_crop, "graham": cfg.graham,
                           "graham_mask": cfg.graham_mask,
                           "graham_reflect_padding": plan.options.graham_reflect_padding,

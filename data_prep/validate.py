@@ -14,6 +14,7 @@ common dialect by :mod:`data_prep.labels`.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -216,6 +217,22 @@ def grade_problem(where: str, name: str, raw: str, grade: int | None,
     return None
 
 
+PATIENT_COLUMN_WORDS = ("patient", "subject", "participant")
+"""Words that make a label-CSV column look like a patient id (any case, anywhere in the name,
+e.g. ``PatientID``, ``subject_id``); ``pid`` / ``patid`` alone match too."""
+
+
+def looks_like_patient_column(name: str) -> bool:
+    """Whether a label-CSV column ``name`` looks like a patient id, so that ingesting without
+    ``--patient-column`` deserves a warning (images of one patient in two folds make the
+    cross-validated figures optimistic). Matches :data:`PATIENT_COLUMN_WORDS` anywhere in
+    the name, and the abbreviations ``pid`` / ``patid`` / ``ptid`` as the whole name
+    (ignoring case, spaces, ``_``, ``-`` and ``.``: ``PID``, ``pat_id``)."""
+    low = name.lower()
+    squeezed = re.sub(r"[\s_\-.]", "", low)
+    return any(word in low for word in PATIENT_COLUMN_WORDS) or squeezed in ("pid", "patid", "ptid")
+
+
 def read_labels(csv_path: Path, image_column: str, grade_column: str,
                 patient_column: str = "",
                 grade_names: Sequence[str] = DRAC_GRADES) -> tuple[LabelTable | None, list[Problem]]:
@@ -246,7 +263,7 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
     if len(index) < len([c for c in (image_column, grade_column, patient_column) if c]):
         return None, problems
     if not patient_column:
-        guess = next((c for c in table.columns if "patient" in c.lower()), "")
+        guess = next((c for c in table.columns if looks_like_patient_column(c)), "")
         if guess:
             problems.append(warning(
                 csv_path,

@@ -33,6 +33,11 @@ an older version does not hold shows as "—".
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # Ctrl-C while torch loads: one line, not an import's traceback
+    from drac_ssl.starting import quiet_while_starting
+
+    quiet_while_starting("compare")
+
 import argparse
 import csv
 import io
@@ -62,6 +67,7 @@ from drac_ssl.metrics import (
 )
 from drac_ssl.preflight import PIPELINE
 from drac_ssl.scale import IngestFacts, default_grade_names, describe_grades, read_ingest_facts
+from drac_ssl.starting import started
 from drac_ssl.train import OUTPUT_ONLY_SETTINGS
 
 __all__ = ["CompareError", "Comparison", "RunOutputs", "VariantDifference", "VariantOutputs",
@@ -780,6 +786,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "default: each run's own differences as its fine-tuning stored them (the "
                              f"figures of its report.md), {DEFAULT_N_BOOT} resamples for a run that "
                              "did not store them")
+    started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, or a usage error argparse has already printed
@@ -793,6 +800,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CompareError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("\n[compare] interrupted while the runs were read and compared: nothing was "
+              "written; rerun the same command", file=sys.stderr)
+        return 130
     text = comparison.markdown()
     print(text, end="")
     try:

@@ -52,6 +52,11 @@ traceback; 3 written with ``--skip-unreadable`` but some files skipped.
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # Ctrl-C while torch loads: one line, not an import's traceback
+    from drac_ssl.starting import quiet_while_starting
+
+    quiet_while_starting("export")
+
 import argparse
 import json
 import os
@@ -79,6 +84,7 @@ from drac_ssl.grading.predict import (
 from drac_ssl.io import atomic_write_json, read_json_dict
 from drac_ssl.runtime import resolve_device
 from drac_ssl.scale import read_ingest_facts
+from drac_ssl.starting import started
 from drac_ssl.submission import IMAGE_SUFFIXES, check_submission, write_submission
 
 __all__ = [
@@ -484,6 +490,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="CPU threads (torch, OpenCV); 0 = the default policy: half the "
                              "cores, 1..4 (drac_ssl.runtime)")
     args = parser.parse_args(argv)
+    started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
     try:
         from drac_ssl.runtime import apply_thread_policy
 
@@ -539,6 +546,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (BundleError, FileNotFoundError, ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        sys.stdout.flush()
+        print("\n[export] interrupted: the submission CSV is written whole, at the end, so --out is "
+              "either complete or as it was before; rerun the same command to grade the images",
+              file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

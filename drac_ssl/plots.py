@@ -112,6 +112,7 @@ def plot_monitor(
             colour, style = styles[i % len(styles)]
             ax.axvline(epoch + 1, color=colour, linestyle=style, label=label)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no epoch 1.2 on a short run
         ax.set_title(key)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7)

@@ -247,6 +247,7 @@ class DataFacts:
     ingest_dir: Path | None = None
     ingest_root: str = ""  # the data root an existing ingest read
     labels_known: bool = True  # False: the label CSV has problems (reported), counts unreliable
+    # (True when its only problems are rows without an image: the counts are of the rows with one)
     grade_rows: dict[int, list[tuple[str, int]]] = field(default_factory=dict)  # (name, CSV line)
     labels_name: str = ""  # the label CSV's file name, where grade_rows' lines are
     no_labels: tuple[str, str] = ("", "")  # (why, fix): the layout found no training folder
@@ -749,15 +750,21 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
             assert e.label is not None and e.label.grade is not None
             grade_rows.setdefault(e.label.grade, []).append((e.label.name, e.label.line))
     channels, why = _channels_setting(cfg, layout.fundus)
-    where = layout.labels_csv or layout.npz or layout.root
+    where = f"{layout.labels_csv or layout.npz or layout.root}"
+    # Rows without an image are the only label problems (a partial download): the counts of the
+    # rows that have one are what a copy of the CSV with only those rows gives, so the fold
+    # checks run on them now and their problems come in the same list, not after the trimming.
+    only_missing = bool(blocking) and all(p.kind == "no-image" for p in blocking)
+    if only_missing:
+        where += f", counting only its {counted(len(labelled), 'row')} with an image"
     # no training folder (DRAC): the layout's note says where the training images go
     no_train = [p for p in layout.problems if p.kind == "no-training-set"]
-    return DataFacts(source=f"{where}", n_images=len(entries),
+    return DataFacts(source=where, n_images=len(entries),
                      n_test=sum(1 for e in entries if e.split == "test"), grade_counts=counts,
                      grade_names=names,
                      patients_per_grade=patients_per_grade, n_patients=n_patients,
                      patients_from=patients_from, cache_sizes=sorted(set(d.cache_sizes)), channels=channels, channels_why=why,
-                     labels_known=not blocking, grade_rows=grade_rows,
+                     labels_known=not blocking or only_missing, grade_rows=grade_rows,
                      labels_name=layout.labels_csv.name if grade_rows and layout.labels_csv else "",
                      no_labels=(as_config_keys(no_train[0].what.partition(": ")[2]),
                                 as_config_keys(no_train[0].fix)) if no_train else ("", ""))

@@ -13,6 +13,11 @@ Command line: ``python -m drac_ssl.report RUN``.
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # Ctrl-C while torch loads: one line, not an import's traceback
+    from drac_ssl.starting import quiet_while_starting
+
+    quiet_while_starting("report")
+
 import csv
 import json
 import math
@@ -38,6 +43,7 @@ from drac_ssl.metrics import degenerate_ci_reason, format_ci, grading_report, on
 from drac_ssl.plots import plot_comparison, plot_confusion, plot_history, plot_roc
 from drac_ssl.pretrain import collapse_symptoms
 from drac_ssl.scale import default_grade_names, describe_grades, read_ingest_facts
+from drac_ssl.starting import started
 
 __all__ = ["FIGURE_CAPTIONS", "figure_caption", "write_report", "main"]
 
@@ -569,6 +575,7 @@ def write_report(run_dir: str | Path) -> Path:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m drac_ssl.report RUN``: write RUN/report.md."""
+    started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) != 1 or args[0].startswith("-"):
         print("usage: python -m drac_ssl.report RUN", file=sys.stderr)

@@ -19,6 +19,11 @@ file as ``FILE:LINE: what is wrong -> how to fix`` (LINE 0 means the file as a w
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # Ctrl-C while torch loads: one line, not an import's traceback
+    from drac_ssl.starting import quiet_while_starting
+
+    quiet_while_starting("submission")
+
 import argparse
 import csv
 import io
@@ -35,6 +40,7 @@ import numpy as np
 from drac_ssl import PROB_COLUMNS
 from drac_ssl.io import atomic_write_text
 from drac_ssl.scale import default_grade_names, submission_columns
+from drac_ssl.starting import started
 
 __all__ = ["SUBMISSION_COLUMNS", "check_submission", "main", "report_check", "write_submission"]
 
@@ -507,6 +513,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Prints each problem (or ``OK: N cases``) and returns 1 when there are problems, else 0.
     """
+    started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
     parser = argparse.ArgumentParser(
         prog="python -m drac_ssl.submission",
         description="Check a submission CSV (DRAC 2022 Task 3: case,class,P0,P1,P2; K grades: "

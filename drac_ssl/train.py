@@ -23,22 +23,14 @@ code 2); a configuration that cannot run leaves no run folder behind.
 from __future__ import annotations
 
 import os
-import signal
 import sys
 
 if __name__ == "__main__":
-    # Ctrl-C while the imports below load torch (1-3 s): one line instead of torch's traceback.
-    # main() hands Ctrl-C back to Python (KeyboardInterrupt) once everything is imported.
-    def _interrupted_while_starting(signum: int, frame: object) -> None:
-        sys.stderr.write("\n[train] interrupted while starting: nothing was run or written; rerun "
-                         "the same command to run it\n")
-        sys.stderr.flush()
-        os._exit(130)
+    # Ctrl-C while the imports below load torch (1-3 s): one line instead of torch's traceback;
+    # main() hands Ctrl-C back to Python (KeyboardInterrupt) once everything is imported
+    from drac_ssl.starting import quiet_while_starting
 
-    # only where Ctrl-C would raise KeyboardInterrupt: a run started with SIGINT ignored (a
-    # background job of a script) keeps ignoring it
-    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-        signal.signal(signal.SIGINT, _interrupted_while_starting)
+    quiet_while_starting("train")
 
 import argparse
 import dataclasses
@@ -74,6 +66,7 @@ from drac_ssl.runtime import (
     environment_info,
     interrupted_words,
 )
+from drac_ssl.starting import started
 
 # settings that change what a resumed run does or writes, or how fast, not its results
 OUTPUT_ONLY_SETTINGS = ("run.stages", "run.tensorboard", "run.threads", "run.out_dir", "run.name",
@@ -712,11 +705,7 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None) -> N
 
 
 def main(argv: list[str] | None = None) -> int:
-    starting = globals().get("_interrupted_while_starting")  # set when run as a script
-    if starting is not None and signal.getsignal(signal.SIGINT) is starting:
-        # everything is imported now: Ctrl-C raises KeyboardInterrupt again (the handler was
-        # installed only in its place)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+    started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
     parser = argparse.ArgumentParser(
         prog="python -m drac_ssl.train",
         description="Run the drac_ssl pipeline (ingest -> VICReg -> UMM -> CV fine-tune -> export).",

@@ -997,6 +997,42 @@ def ingest_summary(out: Path) -> dict[str, object]:
     return json.loads((out / ingest.SUMMARY_NAME).read_text(encoding="utf-8"))
 
 
+@pytest.mark.parametrize("name", ["subject_id", "Participant", "PID", "pat_id"])
+def test_other_patient_column_names_are_recognised(tmp_path: Path, name: str) -> None:
+    """Not only 'patient': a subject / participant column or a bare PID is a patient id too."""
+    data = make_plain(tmp_path / "d", {f"{i:03d}.png": i % 2 for i in range(1, 5)})
+    write_csv(data / "labels.csv", ["image name", "DR grade", name],
+              [[f"{i:03d}.png", i % 2, f"S{(i + 1) // 2}"] for i in range(1, 5)])
+    result = ingest.run(config(data, grades=TWO_GRADES), tmp_path / "out", verbose=False)
+    assert any(f"column {name!r} looks like a patient id" in w for w in result.warnings)
+
+
+def test_columns_that_are_not_patient_ids_give_no_warning() -> None:
+    for name in ("image name", "DR grade", "id_code", "diagnosis", "Retinopathy grade", "personal"):
+        assert not validate.looks_like_patient_column(name), name
+
+
+def test_the_summary_says_how_the_folds_were_grouped(tmp_path: Path) -> None:
+    """ingest_summary.json and the printed table name the patient column and the count of
+    patients (or say each image was its own unit), so a reader need not open the manifest."""
+    data = make_plain(tmp_path / "d", {f"{i:03d}.png": i % 2 for i in range(1, 9)})
+    write_csv(data / "labels.csv", ["image name", "DR grade", "PatientID"],
+              [[f"{i:03d}.png", i % 2, f"P{(i + 1) // 2}"] for i in range(1, 9)])
+
+    grouped = ingest.run(config(data, grades=TWO_GRADES, patient_column="PatientID", n_folds=2),
+                         tmp_path / "grouped", verbose=False)
+    assert ingest_summary(tmp_path / "grouped")["patients"] == {
+        "grouped": True, "source": "column 'PatientID'", "column": "PatientID",
+        "n_patients": 4, "n_images": 8}
+    assert ("folds: grouped by patient (column 'PatientID'): 4 patients for 8 training images"
+            in ingest.format_summary(grouped))
+
+    alone = ingest.run(config(data, grades=TWO_GRADES, n_folds=2), tmp_path / "alone", verbose=False)
+    assert ingest_summary(tmp_path / "alone")["patients"] == {
+        "grouped": False, "source": None, "column": None, "n_patients": None, "n_images": 8}
+    assert "folds: each training image its own unit" in ingest.format_summary(alone)
+
+
 def test_an_unused_patient_column_warns_and_strict_stops_on_it(tmp_path: Path) -> None:
     """A CSV with a PatientID column ingested without --patient-column: the eyes of one
     patient may be split across folds, so it is a warning (fatal with --strict), not a note."""

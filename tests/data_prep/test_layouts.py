@@ -183,6 +183,9 @@ def test_eyepacs_layout(tmp_path: Path, aptos: list) -> None:
         fold_of.setdefault(r["patient"], set()).add(r["fold"])
     assert len(fold_of) == 12 and all(len(folds) == 1 for folds in fold_of.values())
     assert any("two eyes of a patient are kept in one fold" in n for n in paired.notes)
+    assert summary(paired)["patients"] == {
+        "grouped": True, "source": "EyePACS image ids (<patient>_left / _right)", "column": None,
+        "n_patients": 12, "n_images": 24}
 
 
 def test_idrid_layout_with_official_folder_names(tmp_path: Path, aptos: list) -> None:

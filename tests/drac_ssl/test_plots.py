@@ -112,3 +112,17 @@ def test_plot_history_counts_epochs_from_one_with_whole_ticks(tmp_path: Path,
     assert list(ax.lines[0].get_xdata()) == [1, 2, 3]  # the report's "best epoch 2" is x = 2
     ticks = ax.xaxis.get_major_locator().tick_values(1, 3)
     assert all(float(t).is_integer() for t in ticks)  # no tick at epoch 1.5
+
+
+def test_plot_monitor_of_a_two_epoch_run_has_whole_epoch_ticks(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A trial's 2-epoch pretraining drew its monitor at epochs 0.8, 1.2, 1.4 ..."""
+    from drac_ssl import plots
+
+    figures = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: figures.append(fig) or Path(path))
+    plots.plot_monitor([{"epoch": 0, "knn_top1": 0.4}, {"epoch": 1, "knn_top1": 0.5}], ["knn_top1"],
+                       {"peak": 1}, tmp_path / "m.png")
+    ax = figures[0].axes[0]
+    ticks = ax.xaxis.get_major_locator().tick_values(0.95, 2.05)
+    assert len(ticks) >= 2 and all(float(t).is_integer() for t in ticks), ticks

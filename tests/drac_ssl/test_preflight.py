@@ -326,13 +326,20 @@ def test_many_label_rows_without_images_are_listed_ten_then_counted(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """The preflight listed every one of 608 'label without image' rows; it now lists 10, then
     one finding that counts the rest (counted in the header too), says what is likely wrong
-    and how to see them all."""
+    and how to see them all. The rows that have an image are checked in the same pass (a
+    trial met the folds' errors only after trimming the CSV): 4 images per grade cannot fill
+    5 folds."""
     root = plain_dataset(tmp_path / "plain", [0, 1, 2] * 4)
     with open(root / "labels.csv", "a", encoding="utf-8") as fh:
         fh.writelines(f"{i:03d}.png,{i % 3}\n" for i in range(12, 52))  # 40 rows without an image
     err = main_fails(tmp_path, monkeypatch, capsys, f"data.root={root}", *SMALL_BATCHES)
     assert err.count("label without image") == 10, err
-    assert "the configuration cannot run: 40 problem(s) found" in err
+    assert "the configuration cannot run: 43 problem(s) found" in err  # 40 rows + 3 grades
+    for grade in ("0 (Normal)", "1 (NPDR)", "2 (PDR)"):
+        assert (f"data.n_folds=5 (the default): grade {grade} has only 4 labelled images in "
+                f"{root / 'labels.csv'}, counting only its 12 rows with an image; stratified 5-fold "
+                "cross-validation needs at least 5 of every grade") in err, err
+    assert "fix: data.n_folds=4, or add labelled grade 2 (PDR) images" in err
     assert (f"11. ... and 30 more 'no-image' error(s) of this kind: 40 of the 52 label rows have no "
             f"image in {root} (12 images there): is the training set fully unzipped there? To train "
             "on the images that are there, copy labels.csv with only their rows and pass the copy "

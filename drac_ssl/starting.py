@@ -1,0 +1,45 @@
+"""Ctrl-C while a command starts: one line, not the traceback of an import.
+
+``python -m drac_ssl.<command>`` spends its first 1-3 s importing torch, OpenCV and
+scikit-learn; a Ctrl-C then raises KeyboardInterrupt inside some library's import and prints
+a long traceback that says nothing useful. A command module calls :func:`quiet_while_starting`
+at its top, under ``if __name__ == "__main__":`` and before its heavy imports, and
+:func:`started` at the start of its ``main()``, once everything is imported: from then on
+Ctrl-C raises KeyboardInterrupt again, for the command's own handling (the stage that was
+interrupted, what was saved).
+
+Only the standard library is imported here, so that the handler is in place before torch.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from types import FrameType
+
+_PROG: list[str] = []  # the command whose handler is installed (empty: none)
+
+
+def _interrupted_while_starting(signum: int, frame: FrameType | None) -> None:
+    sys.stderr.write(f"\n[{_PROG[0] if _PROG else 'drac_ssl'}] interrupted while starting: nothing "
+                     "was run or written; rerun the same command to run it\n")
+    sys.stderr.flush()
+    os._exit(130)
+
+
+def quiet_while_starting(prog: str) -> None:
+    """Make Ctrl-C exit at once with exit code 130 and one line naming ``prog`` (e.g.
+    ``"export"``), until :func:`started`. Only where Ctrl-C would raise KeyboardInterrupt: a
+    command started with SIGINT ignored (a background job of a script) keeps ignoring it."""
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        _PROG[:] = [prog]
+        signal.signal(signal.SIGINT, _interrupted_while_starting)
+
+
+def started() -> None:
+    """Everything is imported: Ctrl-C raises KeyboardInterrupt again (only where
+    :func:`quiet_while_starting` had installed its handler; no-op otherwise, e.g. when
+    ``main()`` is called from Python)."""
+    if signal.getsignal(signal.SIGINT) is _interrupted_while_starting:
+        signal.signal(signal.SIGINT, signal.default_int_handler)

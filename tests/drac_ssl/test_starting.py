@@ -1,0 +1,78 @@
+"""Ctrl-C while a command starts (imports) is one line, not a traceback; Ctrl-C while the
+export grades or compare compares says what was (not) written (``drac_ssl.starting``)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from drac_ssl import compare, export
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _interrupted_while_importing(command: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Start ``command``, send SIGINT once torch or OpenCV is loaded (still importing), wait."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "NO_ALBUMENTATIONS_UPDATE": "1"}
+    # Ctrl-C as a terminal delivers it, whatever this test process inherited (a background
+    # job of a script has SIGINT ignored, which its children would keep)
+    proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    maps = Path(f"/proc/{proc.pid}/maps")
+    deadline = time.monotonic() + 60
+    while (maps.exists() and not any(lib in maps.read_text() for lib in ("libtorch", "cv2"))
+           and time.monotonic() < deadline):
+        time.sleep(0.01)
+    if not maps.exists():
+        time.sleep(0.3)  # no /proc: python is up, its imports most likely still running
+    assert proc.poll() is None  # still starting: the signal reaches it
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    return subprocess.CompletedProcess(command, proc.returncode, out, err)
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs /proc to see the imports")
+@pytest.mark.parametrize(("module", "prog", "args"), [
+    ("drac_ssl.export", "export", ["--check", "team.csv"]),
+    ("drac_ssl.compare", "compare", ["runs/a"]),
+    ("data_prep", "data_prep", ["ingest", "--root", "nowhere", "--out", "out"]),
+])
+def test_ctrl_c_while_a_command_starts_is_one_line(tmp_path: Path, module: str, prog: str,
+                                                   args: list[str]) -> None:
+    done = _interrupted_while_importing([sys.executable, "-m", module, *args], tmp_path)
+    assert done.returncode == 130, done.stderr
+    assert "Traceback" not in done.stderr and "KeyboardInterrupt" not in done.stderr
+    assert (f"[{prog}] interrupted while starting: nothing was run or written; rerun the same "
+            "command to run it") in done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_ctrl_c_while_the_export_grades_says_the_csv_is_whole_or_untouched(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    def interrupted(*args: object, **kwargs: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(export, "_predict_folder", interrupted)
+    (tmp_path / "images").mkdir()
+    code = export.main([str(tmp_path / "run"), "--images", str(tmp_path / "images"),
+                        "--out", str(tmp_path / "team.csv")])
+    err = capsys.readouterr().err
+    assert code == 130 and "Traceback" not in err
+    assert "[export] interrupted: the submission CSV is written whole, at the end" in err
+
+
+def test_ctrl_c_while_compare_reads_the_runs_is_one_line(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    def interrupted(*args: object, **kwargs: object) -> object:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(compare, "compare_runs", interrupted)
+    assert compare.main(["runs/a", "runs/b"]) == 130
+    assert "[compare] interrupted while the runs were read and compared: nothing was written" \
+        in capsys.readouterr().err
