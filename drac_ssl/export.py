@@ -27,7 +27,10 @@ Command line::
 Images whose channels differ from the model's are converted like the ingest converts them
 (colour -> luminance for a grey model; grey -> three identical channels for a colour model),
 each with a warning printed before the summary line
-(:func:`drac_ssl.grading.predict.conform_channels`); the ingest's fundus crop and Graham
+(:func:`drac_ssl.grading.predict.conform_channels`), in the app's words
+(:mod:`drac_ssl.grading.image_notes`): a colour file on a grey UW-OCTA model "may not be
+OCTA"; a 16-bit file converted to 8-bit as the ingest does is a plain ``note:``, not a
+doubt. The ingest's fundus crop and Graham
 filter, when the data had them, are replayed on every image, and an image where the crop
 finds no disc (or no dark surround) is graded with the app's warning, per file on stderr
 (:func:`drac_ssl.grading.predict.preprocessing_warning`). An image whose shorter side is
@@ -340,14 +343,16 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool, device: st
     skipped: list[Path] = []
     graded_files: list[Path] = []
     warnings: list[str] = []
+    plain: list[str] = []  # plain notes, not doubts: a 16-bit file converted as the ingest does
     probs_parts, grade_parts, flag_parts, blank_parts = [], [], [], []
     image_warnings: list[list[str]] = []  # per graded image: e.g. far smaller than the model's input
     crop_warnings: list[list[str]] = []  # per graded image: e.g. no fundus disc found to crop
     for start in range(0, len(files), PREDICT_CHUNK):
         chunk: list[np.ndarray] = []
         for path in files[start:start + PREDICT_CHUNK]:
-            try:
-                pixels, said = read_image(path, channels)
+            noted: list[str] = []
+            try:  # the bundle's kind: a colour file on a grey UW-OCTA model is doubted, as in the app
+                pixels, said = read_image(path, channels, kind=bundle.kind, notes=noted)
             except (OSError, ValueError) as exc:
                 problems += _unreadable(path, exc)
                 skipped.append(path)
@@ -355,6 +360,7 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool, device: st
             chunk.append(pixels)
             graded_files.append(path)
             warnings += said
+            plain += noted
         if chunk and (skip_unreadable or not problems):
             graded = grade_images(bundle, chunk, tta=tta)
             probs_parts.append(graded.probs)
@@ -396,6 +402,8 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool, device: st
         print(f"skipped: {problem.line}", file=sys.stderr)
     for line in warnings:
         print(f"warning: {line}", file=sys.stderr)
+    for line in plain:
+        print(f"note: {line}", file=sys.stderr)
     for case, said, found in zip(cases, image_warnings, crop_warnings, strict=True):
         for line in said + found:
             print(f"warning: {case}: {line}", file=sys.stderr)
