@@ -45,7 +45,9 @@ submission missing a case is invalid, and the error lists each file (what is wro
 fix). ``--skip-unreadable`` (clinic batch grading) grades and writes the readable images
 instead, lists each skipped file on stderr (``skipped: PATH: what -> fix``) and in
 ``OUT.skipped.json`` beside the CSV (:func:`skipped_record_path`), ends with an
-``INCOMPLETE:`` line and exits 3: the CSV is not a complete submission (``--check`` against
+``INCOMPLETE:`` line naming each (``file: what``,
+:func:`drac_ssl.grading.image_notes.incomplete_line`, the first words of the app's batch
+summary too) and exits 3: the CSV is not a complete submission (``--check`` against
 the folder reports a missing row for each skipped file).
 
 Exit codes: 0 success, 1 the submission has problems (each printed as FILE:LINE: what ->
@@ -71,6 +73,7 @@ from data_prep.problems import Problem
 from drac_ssl.config import Config
 from drac_ssl.datasets import load_octa_cache
 from drac_ssl.grading.bundle import Bundle, BundleError, build_bundle, chance_warning, load_bundle
+from drac_ssl.grading.image_notes import incomplete_line
 from drac_ssl.grading.predict import (
     ImageReadError,
     grade_images,
@@ -445,10 +448,13 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool, device: st
     print(f"{status}: {counted} image(s) graded with {bundle.path} -> {out}{converted}\n  class = "
           f"{rule} (finetune.decision={bundle.calibration.decision}); P0..P{k - 1} = the "
           f"calibrated probabilities of the grades")
-    if skipped:
-        print(f"INCOMPLETE: {len(skipped)} unreadable image(s) skipped (--skip-unreadable; listed "
-              f"on stderr and in {record}): {out} has no row for them, so it is not a complete "
-              f"submission")
+    if skipped:  # the app's batch summary starts with the same words (incomplete_line)
+        reasons: dict[str, list[str]] = {}
+        for problem in problems:
+            reasons.setdefault(problem.path, []).append(problem.what)
+        print(f"{incomplete_line([(Path(p).name, '; '.join(w)) for p, w in reasons.items()], len(files))}"
+              f". Unreadable, skipped by --skip-unreadable (listed on stderr and in {record}): "
+              f"{out} has no row for them, so it is not a complete submission")
     return 1 if issues else EXIT_SKIPPED if skipped else 0
 
 

@@ -10,6 +10,8 @@ apart. Pure string functions (no torch), cheap to import from the app's upload c
 * :func:`grey_for_colour_model`: a grey picture read by a colour (3-channel) model.
 * :func:`depth_note` / :data:`DEPTH_NOTE` / :func:`is_plain_note`: a 16-bit (or 32-bit)
   file converted to 8-bit as the training ingest does: a plain note, not a doubt.
+* :func:`incomplete_line`: the ``INCOMPLETE:`` line of a batch some of whose files were
+  not graded (the export's ``--skip-unreadable``, the app's batch tab).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ __all__ = [
     "depth_note",
     "grey_for_colour_model",
     "image_kind",
+    "incomplete_line",
     "is_plain_note",
 ]
 
@@ -35,6 +38,10 @@ DEPTH_NOTE = "16-bit image converted to 8-bit as the training ingest does"
 
 DEPTH_PREFIXES = ("16-bit", "32-bit")
 """How the decoder's findings on a deep file start (:func:`data_prep.validate.inspect_image`)."""
+
+INCOMPLETE_SHOWN = 10
+""":func:`incomplete_line` names at most this many files, then a count."""
+
 
 def image_kind(recipe: str | None, channels: int, modality: str | None = None) -> str:
     """What a model grades: ``octa`` (UW-OCTA en-face images), ``fundus`` (fundus photographs)
@@ -111,3 +118,19 @@ def is_plain_note(warning: str) -> bool:
     UW-OCTA en-face image" / "check this image" heading (:func:`app.server._result_markdown`);
     the export command prints them as ``note:``, not ``warning:``."""
     return warning.startswith(DEPTH_NOTE)
+
+
+def incomplete_line(not_graded: Sequence[tuple[str, str]], n_files: int) -> str:
+    """``INCOMPLETE: <k> of the <n> file(s) not graded: a.png: why; b.png: why`` (at most
+    :data:`INCOMPLETE_SHOWN` named, then "and <m> more"), the first words of the export
+    command's last line with ``--skip-unreadable`` and of the app's batch summary; each
+    caller adds what its output holds for them. ``not_graded``: ``(file name, reason)``
+    pairs, the reason without the file name (``truncated PNG (...)``). Raises ValueError for
+    an empty ``not_graded`` (a complete batch has no such line)."""
+    if not not_graded:
+        raise ValueError("incomplete_line: no file was left ungraded; a complete batch has no "
+                         "INCOMPLETE line")
+    shown = [f"{name}: {why}" for name, why in not_graded[:INCOMPLETE_SHOWN]]
+    more = len(not_graded) - len(shown)
+    listed = "; ".join(s.rstrip(". ") for s in shown) + (f"; and {more} more" if more else "")
+    return f"INCOMPLETE: {len(not_graded)} of the {n_files} file(s) not graded: {listed}"

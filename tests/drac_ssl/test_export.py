@@ -273,7 +273,8 @@ def test_unreadable_files_write_nothing_unless_skip_unreadable_grades_the_rest(
     assert [x for x in captured.err.splitlines() if x.startswith("skipped:")] == [
         x for x in captured.err.splitlines() if "a_cut.png" in x] and "skipped: " in captured.err
     last = captured.out.splitlines()[-1]
-    assert last.startswith("INCOMPLETE: 1 unreadable image(s) skipped") and "not a complete submission" in last
+    assert last.startswith("INCOMPLETE: 1 of the 7 file(s) not graded: a_cut.png: truncated PNG")
+    assert "skipped by --skip-unreadable" in last and "not a complete submission" in last
     assert captured.out.startswith("INCOMPLETE: 6 of the 7 image(s) graded")
     assert out.read_text() == (exported_run / "export" / "submission.csv").read_text()
     said = json.loads(record.read_text())
@@ -903,3 +904,13 @@ def test_a_colour_photo_on_a_grey_octa_model_is_doubted_as_in_the_app_a_16_bit_s
     assert predict.read_image(folder / "deep.png", 1, kind="octa", notes=notes)[1] == []
     assert notes == [f"deep.png: {depth}"]
 
+
+def test_the_incomplete_line_names_each_file_and_why_then_counts() -> None:
+    from drac_ssl.grading.image_notes import incomplete_line
+
+    assert incomplete_line([("a.png", "truncated PNG."), ("b.png", "empty")], 5) == (
+        "INCOMPLETE: 2 of the 5 file(s) not graded: a.png: truncated PNG; b.png: empty")
+    many = incomplete_line([(f"{i}.png", "empty") for i in range(12)], 20)
+    assert many.startswith("INCOMPLETE: 12 of the 20 file(s)") and many.endswith("9.png: empty; and 2 more")
+    with pytest.raises(ValueError):
+        incomplete_line([], 3)
