@@ -19,7 +19,10 @@ non-square pixels) are shown as warnings beside the grade.
 :func:`sanity_warnings` flags images that do not look like a UW-OCTA en-face scan: too
 small, blank, strongly non-square, converted from colour. They are graded anyway. A 16-bit file
 converted to 8-bit is said too, as a plain note (:func:`is_plain_note`): the training ingest
-converts the same way.
+converts the same way. The sentences the export command says too (a colour file on a grey
+model, a grey file on a colour model, the 16-bit note) come from
+:mod:`drac_ssl.grading.image_notes` (:data:`DEPTH_NOTE`, :func:`is_plain_note` and
+:func:`image_kind` are re-exported here).
 These checks are for an OCTA model (:func:`image_kind`: the bundle's ``octa`` recipe). For a
 colour model (3 channels) the OCTA size and shape checks do not apply; a grey upload is
 replicated into three channels and said so (:func:`colour_model_warnings`), as the ingest
@@ -41,6 +44,14 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from data_prep.validate import inspect_image, is_blank
+from drac_ssl.grading.image_notes import (
+    DEPTH_NOTE,
+    colour_for_grey_model,
+    depth_note,
+    grey_for_colour_model,
+    image_kind,
+    is_plain_note,
+)
 
 __all__ = [
     "ACCEPTED_FORMATS",
@@ -136,25 +147,6 @@ def _mb(n: int) -> str:
     return f"{n / (1024 * 1024):.1f} MB"
 
 
-def image_kind(recipe: str | None, channels: int, modality: str | None = None) -> str:
-    """What a model grades: ``octa`` (UW-OCTA en-face images), ``fundus`` (fundus photographs)
-    or ``image`` (anything else, e.g. a CIFAR-10 demonstration model).
-
-    ``modality``: what the ingest recorded the training images to be (a bundle's
-    ``data.modality``), which decides when present. Otherwise the augmentation ``recipe`` (a
-    bundle's ``input.recipe``): ``fundus``; ``octa`` for a grey model (the default recipe:
-    a colour model trained with it graded colour photographs, so ``fundus``); another recipe
-    ``image``. Without either (an older bundle): ``octa`` for a grey model, ``fundus`` for a
-    colour one."""
-    if modality in ("octa", "fundus"):
-        return modality
-    if recipe == "fundus" or (recipe == "octa" and channels == 3):
-        return "fundus"
-    if recipe and recipe != "octa":
-        return "image"
-    return "octa" if channels == 1 else "fundus"
-
-
 def describe_kind(kind: str, channels: int) -> str:
     """``kind`` (:func:`image_kind`) in the words of the page, e.g. "grey fundus photograph"."""
     colour = "colour" if channels == 3 else "grey"
@@ -238,15 +230,11 @@ def colour_model_warnings(image: LoadedImage, notes: list[str] | None = None) ->
     if blank:
         out.append(f"{blank}: there is nothing to grade.")
     if not image.colour:  # the export command's words too (read_image)
-        from drac_ssl.grading.predict import grey_for_colour_model
-
         out.append(grey_for_colour_model(image.mode))
     notes = notes or []
-    depth = [n for n in notes if n.startswith(("16-bit", "32-bit"))]
-    if depth or image.mode.startswith("I;16") or image.mode == "I":
-        detail = depth[0] if depth else "converted like the training ingest"
-        out.append(f"{DEPTH_NOTE}: {detail}.")
-    out += [f"Image file: {n}." for n in notes if n not in set(depth)]
+    depth, said = depth_note(image.mode, notes)
+    out += [depth] if depth else []
+    out += [f"Image file: {n}." for n in notes if n not in set(said)]
     return out
 
 
@@ -272,18 +260,6 @@ def load_upload(path: str | os.PathLike[str] | None, limits: InputLimits = Input
     except OSError as exc:
         raise InputRejected(f"`{shown}` cannot be read ({exc.strerror or exc}).") from None
     return load_bytes(data, shown, limits, channels, kind)
-
-
-DEPTH_NOTE = "16-bit image converted to 8-bit as the training ingest does"
-"""How a 16-bit (or 32-bit) upload's conversion starts in :attr:`LoadedImage.warnings`."""
-
-
-def is_plain_note(warning: str) -> bool:
-    """True for a line of :attr:`LoadedImage.warnings` that is information, not a doubt about
-    the image: the 16-bit conversion (:data:`DEPTH_NOTE`), which the training ingest and the
-    export command do the same way. The page says such lines as notes, not under its "may not
-    be a UW-OCTA en-face image" / "check this image" heading (:func:`app.server._result_markdown`)."""
-    return warning.startswith(DEPTH_NOTE)
 
 
 def too_small_warning(width: int, height: int) -> str:
@@ -323,18 +299,11 @@ def sanity_warnings(gray: np.ndarray, mode: str = "L", notes: list[str] | None =
     notes = notes or []
     colour = [n for n in notes if "grayscale" in n]
     if colour or mode in ("RGB", "RGBA", "P", "CMYK", "YCbCr", "LA", "PA"):
-        detail = colour[0] if colour else f"{mode} image converted to grey"
-        if "channels identical" not in detail and not octa:
-            out.append(f"Colour image: {detail}, as the training ingest converted this grey "
-                       f"model's images.")
-        elif "channels identical" not in detail:
-            out.append(f"Colour image: {detail}. UW-OCTA is grey; a colour picture may not be OCTA.")
-        else:
-            out.append(f"Colour-encoded file: {detail}.")
-    depth = [n for n in notes if n.startswith(("16-bit", "32-bit"))]
-    if depth or mode.startswith("I;16") or mode == "I":
-        detail = depth[0] if depth else "converted like the training ingest"
-        out.append(f"{DEPTH_NOTE}: {detail}.")
-    shown = set(colour) | set(depth)
+        # the export command's words too (conform_channels)
+        out.append(colour_for_grey_model(colour[0] if colour else f"{mode} image converted to grey",
+                                         octa))
+    depth, said = depth_note(mode, notes)
+    out += [depth] if depth else []
+    shown = set(colour) | set(said)
     out += [f"Image file: {n}." for n in notes if n not in shown]
     return out

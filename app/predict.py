@@ -28,7 +28,6 @@ from app.inputs import (
     InputLimits,
     LoadedImage,
     describe_kind,
-    image_kind,
     load_upload,
     too_small_warning,
 )
@@ -164,8 +163,7 @@ class Predictor:
         self.class_names: list[str] = list(grade_names_of(self.metadata))
         self.channels: int = self.bundle.spec.channels
         # what the model grades (octa | fundus | image): which upload checks and words apply
-        self.kind: str = image_kind(self.bundle.spec.recipe, self.channels,
-                                    (self.metadata.get("data") or {}).get("modality"))
+        self.kind: str = self.bundle.kind
         self.target_layer: str = str(self.metadata.get("gradcam_target_layer", "backbone.layer4"))
         output = str(self.metadata.get("model", {}).get("output", "classification"))
         self.cam: FoldMapGradCAM | EnsembleGradCAM | None = None

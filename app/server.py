@@ -47,7 +47,8 @@ from app.inputs import (
 )
 from app.model_queue import ModelQueue, ServerBusy, gradio_limits
 from app.predict import Prediction, Predictor
-from drac_ssl.submission import write_submission
+from drac_ssl.grading.image_notes import incomplete_line
+from drac_ssl.submission import write_incomplete_grades, write_submission
 
 __all__ = ["AppSettings", "build_demo", "serve", "transport_limit"]
 
@@ -459,8 +460,16 @@ def _grade_single_now(predictor: Predictor, settings: AppSettings, path: str | N
 
 def _grade_batch(predictor: Predictor, settings: AppSettings, paths: list[str] | None,
                  queue: ModelQueue | None = None) -> tuple[str, list[list[Any]], str | None]:
-    """Batch handler: (markdown summary, table rows, submission CSV path or None); the whole
-    batch holds one slot of ``queue``."""
+    """Batch handler: (markdown summary, table rows, CSV path or None); the whole batch holds
+    one slot of ``queue``.
+
+    Every file graded: the CSV is the submission (:func:`drac_ssl.submission.write_submission`,
+    the export command's format). Some rejected (unreadable, too large, a duplicate name ...):
+    the summary starts with the export command's ``INCOMPLETE:`` line naming each and why
+    (:func:`drac_ssl.grading.image_notes.incomplete_line`), and the CSV,
+    ``grades_INCOMPLETE.csv``, lists them too, first, without a grade, the reason in a notes
+    column (:func:`drac_ssl.submission.write_incomplete_grades`): never a file that passes for
+    a complete submission. Nothing graded: no CSV."""
     try:
         with queue.slot() if queue is not None else nullcontext():
             return _grade_batch_now(predictor, settings, paths)
@@ -486,6 +495,8 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
     good_images: list[np.ndarray] = []
     good_warnings: list[list[str]] = []
     seen: set[str] = set()
+    not_graded: list[tuple[str, str]] = []  # (file name, why) for the INCOMPLETE line ...
+    rejected_notes: list[tuple[str, str]] = []  # ... and the notes column, which says the name too
     n_blank = 0  # graded (a submission lists every case) but said in the summary
     for path in paths:
         name = Path(path).name
@@ -496,11 +507,16 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                 raise InputRejected(f"`{name}`: a file name with a comma or quote cannot be a case.")
             loaded = _load(path, settings.limits, predictor.channels, predictor.kind)
         except InputRejected as exc:
-            rows.append([name, None, "rejected", *blanks, None, str(exc).replace("`", "")])
+            said = str(exc).replace("`", "")
+            rows.append([name, None, "rejected", *blanks, None, said])
+            not_graded.append((name, said.removeprefix(name).lstrip(": ") or said))
+            rejected_notes.append((name, said))
             continue
         except Exception as exc:
             log.error("reading %s failed:\n%s", name, traceback.format_exc())
             rows.append([name, None, "rejected", *blanks, None, f"internal error: {exc}"])
+            not_graded.append((name, f"internal error: {exc}"))
+            rejected_notes.append(not_graded[-1])
             continue
         seen.add(name)
         good_names.append(name)
@@ -521,7 +537,12 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                              *(round(float(v), 4) for v in p), round(per_image, 3),
                              " ".join(x for x in (odd, note) if x)])
             out_dir = Path(tempfile.mkdtemp(dir=_batch_root()))
-            csv_path = str(write_submission(out_dir / "submission.csv", good_names, probs, classes,
+            # files not graded: rows without a grade (and a name that says it), never left out
+            # silently; a complete batch: the submission itself
+            csv_path = str(write_incomplete_grades(out_dir / "grades_INCOMPLETE.csv", good_names,
+                                                   probs, classes, rejected_notes, num_grades=k)
+                           if not_graded else
+                           write_submission(out_dir / "submission.csv", good_names, probs, classes,
                                             num_grades=k))
         except Exception as exc:
             log.error("batch grading failed:\n%s", traceback.format_exc())
@@ -546,10 +567,20 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
     if n_good >= 5 and len(given) == 1:
         cautions += (f"\n\n⚠ **All {n_good} images got the same grade ({given.pop()}).** Check that "
                      f"they are the kind of image this model was trained on (model card tab).")
-    summary = (f"**{n_good} image(s) graded** in {time.perf_counter() - t0:.1f} s"
-               + (f", **{rejected} rejected** (see the notes column; not in the CSV)" if rejected else "")
-               + (f". Download the submission CSV (`{','.join(table_columns(k)[:2] + table_columns(k)[3:3 + k])}`, "
-                  f"the format written by the export command) below." if csv_path else ".")
+    header = ",".join(table_columns(k)[:2] + table_columns(k)[3:3 + k])
+    incomplete = ""
+    if not_graded:  # said first, in the export command's words (its --skip-unreadable)
+        incomplete = incomplete_line(not_graded, len(paths)) + (
+            ". The CSV below lists them first, without a grade, the reason in its notes column: "
+            "it is not a complete submission.\n\n" if csv_path else
+            ". Nothing was graded, so there is no CSV.\n\n")
+    summary = (incomplete + f"**{n_good} image(s) graded** in {time.perf_counter() - t0:.1f} s"
+               + (f", **{rejected} rejected** (see the notes column)" if rejected else "")
+               + (f". Download the grades CSV (`{header},notes`: the submission's columns and a "
+                  f"notes column, a row without a grade for each rejected file) below."
+                  if csv_path and not_graded else
+                  f". Download the submission CSV (`{header}`, the format written by the export "
+                  f"command) below." if csv_path else ".")
                + cautions)
     return summary, rows, csv_path
 

@@ -27,7 +27,10 @@ Command line::
 Images whose channels differ from the model's are converted like the ingest converts them
 (colour -> luminance for a grey model; grey -> three identical channels for a colour model),
 each with a warning printed before the summary line
-(:func:`drac_ssl.grading.predict.conform_channels`); the ingest's fundus crop and Graham
+(:func:`drac_ssl.grading.predict.conform_channels`), in the app's words
+(:mod:`drac_ssl.grading.image_notes`): a colour file on a grey UW-OCTA model "may not be
+OCTA"; a 16-bit file converted to 8-bit as the ingest does is a plain ``note:``, not a
+doubt. The ingest's fundus crop and Graham
 filter, when the data had them, are replayed on every image, and an image where the crop
 finds no disc (or no dark surround) is graded with the app's warning, per file on stderr
 (:func:`drac_ssl.grading.predict.preprocessing_warning`). An image whose shorter side is
@@ -42,7 +45,9 @@ submission missing a case is invalid, and the error lists each file (what is wro
 fix). ``--skip-unreadable`` (clinic batch grading) grades and writes the readable images
 instead, lists each skipped file on stderr (``skipped: PATH: what -> fix``) and in
 ``OUT.skipped.json`` beside the CSV (:func:`skipped_record_path`), ends with an
-``INCOMPLETE:`` line and exits 3: the CSV is not a complete submission (``--check`` against
+``INCOMPLETE:`` line naming each (``file: what``,
+:func:`drac_ssl.grading.image_notes.incomplete_line`, the first words of the app's batch
+summary too) and exits 3: the CSV is not a complete submission (``--check`` against
 the folder reports a missing row for each skipped file).
 
 Exit codes: 0 success, 1 the submission has problems (each printed as FILE:LINE: what ->
@@ -73,6 +78,7 @@ from data_prep.problems import Problem
 from drac_ssl.config import Config
 from drac_ssl.datasets import load_octa_cache
 from drac_ssl.grading.bundle import Bundle, BundleError, build_bundle, chance_warning, load_bundle
+from drac_ssl.grading.image_notes import incomplete_line
 from drac_ssl.grading.predict import (
     ImageReadError,
     grade_images,
@@ -346,14 +352,16 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool, device: st
     skipped: list[Path] = []
     graded_files: list[Path] = []
     warnings: list[str] = []
+    plain: list[str] = []  # plain notes, not doubts: a 16-bit file converted as the ingest does
     probs_parts, grade_parts, flag_parts, blank_parts = [], [], [], []
     image_warnings: list[list[str]] = []  # per graded image: e.g. far smaller than the model's input
     crop_warnings: list[list[str]] = []  # per graded image: e.g. no fundus disc found to crop
     for start in range(0, len(files), PREDICT_CHUNK):
         chunk: list[np.ndarray] = []
         for path in files[start:start + PREDICT_CHUNK]:
-            try:
-                pixels, said = read_image(path, channels)
+            noted: list[str] = []
+            try:  # the bundle's kind: a colour file on a grey UW-OCTA model is doubted, as in the app
+                pixels, said = read_image(path, channels, kind=bundle.kind, notes=noted)
             except (OSError, ValueError) as exc:
                 problems += _unreadable(path, exc)
                 skipped.append(path)
@@ -361,6 +369,7 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool, device: st
             chunk.append(pixels)
             graded_files.append(path)
             warnings += said
+            plain += noted
         if chunk and (skip_unreadable or not problems):
             graded = grade_images(bundle, chunk, tta=tta)
             probs_parts.append(graded.probs)
@@ -402,6 +411,8 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool, device: st
         print(f"skipped: {problem.line}", file=sys.stderr)
     for line in warnings:
         print(f"warning: {line}", file=sys.stderr)
+    for line in plain:
+        print(f"note: {line}", file=sys.stderr)
     for case, said, found in zip(cases, image_warnings, crop_warnings, strict=True):
         for line in said + found:
             print(f"warning: {case}: {line}", file=sys.stderr)
@@ -443,10 +454,13 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool, device: st
     print(f"{status}: {counted} image(s) graded with {bundle.path} -> {out}{converted}\n  class = "
           f"{rule} (finetune.decision={bundle.calibration.decision}); P0..P{k - 1} = the "
           f"calibrated probabilities of the grades")
-    if skipped:
-        print(f"INCOMPLETE: {len(skipped)} unreadable image(s) skipped (--skip-unreadable; listed "
-              f"on stderr and in {record}): {out} has no row for them, so it is not a complete "
-              f"submission")
+    if skipped:  # the app's batch summary starts with the same words (incomplete_line)
+        reasons: dict[str, list[str]] = {}
+        for problem in problems:
+            reasons.setdefault(problem.path, []).append(problem.what)
+        print(f"{incomplete_line([(Path(p).name, '; '.join(w)) for p, w in reasons.items()], len(files))}"
+              f". Unreadable, skipped by --skip-unreadable (listed on stderr and in {record}): "
+              f"{out} has no row for them, so it is not a complete submission")
     return 1 if issues else EXIT_SKIPPED if skipped else 0
 
 

@@ -42,7 +42,8 @@ from drac_ssl.io import atomic_write_text
 from drac_ssl.scale import default_grade_names, submission_columns
 from drac_ssl.starting import started
 
-__all__ = ["SUBMISSION_COLUMNS", "check_submission", "main", "report_check", "write_submission"]
+__all__ = ["NOT_GRADED", "SUBMISSION_COLUMNS", "check_submission", "main", "report_check",
+           "write_incomplete_grades", "write_submission"]
 
 SUBMISSION_COLUMNS = ("case", "class", *PROB_COLUMNS)
 """The DRAC 2022 Task 3 header ``case,class,P0,P1,P2`` (K grades: ``submission_columns(K)``)."""
@@ -99,6 +100,60 @@ def write_submission(
     file of only one-hot rows triggers a UserWarning. Raises ValueError, with what is wrong
     and how to fix it, for anything that would make the file invalid.
     """
+    names, grades, units = _valid_rows(cases, probs, classes, num_grades)
+    out = io.StringIO()
+    out.write(",".join(submission_columns(int(num_grades))) + "\n")
+    for name, grade, row in zip(names, grades, units, strict=True):
+        out.write(f"{name},{int(grade)}," + ",".join(_format_units(int(u)) for u in row) + "\n")
+    return atomic_write_text(path, out.getvalue())
+
+
+NOT_GRADED = "NOT GRADED: "
+"""How the notes cell of a file not graded starts (:func:`write_incomplete_grades`)."""
+
+
+def write_incomplete_grades(
+    path: str | os.PathLike[str],
+    cases: Sequence[str],
+    probs: np.ndarray,
+    classes: np.ndarray | None,
+    not_graded: Sequence[tuple[str, str]],
+    num_grades: int = len(PROB_COLUMNS),
+) -> Path:
+    """Write the grades of a batch some of whose files could not be graded (the app's batch
+    tab), atomically, so that the file cannot pass for a complete submission.
+
+    The header is the submission's plus a ``notes`` column (``case,class,P0..P{K-1},notes``).
+    First one row per file not graded, ``not_graded`` ``(file name, reason)`` pairs: the
+    case, an empty class and empty probabilities, and ``NOT GRADED: <reason>`` (:data:`NOT_GRADED`)
+    in the notes, so that the top of the file says it before any grade; then the graded
+    rows, exactly as :func:`write_submission` writes them (the same checks on ``cases``,
+    ``probs``, ``classes`` and ``num_grades``), each with an empty notes cell. Why rows and
+    not a file without them (the export command's ``--skip-unreadable``): a reader of a
+    spreadsheet misses a row that is not there, not a row without a grade; and
+    :func:`check_submission` reports the empty grades and the extra column, so the file is
+    never uploaded as a complete submission by mistake. Cells are quoted where a name or a
+    reason holds a comma or a quote. Raises ValueError for an empty ``not_graded`` (write
+    the submission itself) and as :func:`write_submission` for the graded rows.
+    """
+    if not not_graded:
+        raise ValueError("every file was graded: write the submission itself (write_submission)")
+    names, grades, units = _valid_rows(cases, probs, classes, num_grades) if len(cases) else (
+        [], np.zeros(0, np.int64), np.zeros((0, num_grades), np.int64))
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([*submission_columns(int(num_grades)), "notes"])
+    for name, reason in not_graded:
+        writer.writerow([name, "", *[""] * int(num_grades), f"{NOT_GRADED}{reason}"])
+    for name, grade, row in zip(names, grades, units, strict=True):
+        writer.writerow([name, int(grade), *(_format_units(int(u)) for u in row), ""])
+    return atomic_write_text(path, out.getvalue())
+
+
+def _valid_rows(cases: Sequence[str], probs: np.ndarray, classes: np.ndarray | None,
+                num_grades: int) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """``(cases, grades (n,), probabilities in micro-units (n, K))`` of a valid submission;
+    ValueError for anything :func:`write_submission` refuses."""
     names = [str(c) for c in cases]
     p = np.asarray(probs, dtype=np.float64)
     if int(num_grades) < 2:
@@ -165,14 +220,8 @@ def write_submission(
     if np.all(p.max(axis=1) == 1.0):
         warnings.warn("every probability row is one-hot: the tie-breaking AUC will be "
                       "meaningless; write the model's (calibrated) probabilities instead",
-                      UserWarning, stacklevel=2)
-
-    units = _micro_units(p)
-    out = io.StringIO()
-    out.write(",".join(submission_columns(num_grades)) + "\n")
-    for name, grade, row in zip(names, grades, units, strict=True):
-        out.write(f"{name},{int(grade)}," + ",".join(_format_units(int(u)) for u in row) + "\n")
-    return atomic_write_text(path, out.getvalue())
+                      UserWarning, stacklevel=3)
+    return names, grades, _micro_units(p)
 
 
 # --------------------------------------------------------------------------- checking

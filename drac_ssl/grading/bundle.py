@@ -44,6 +44,7 @@ import torch
 from torch import nn
 
 from drac_ssl import __version__
+from drac_ssl.grading.image_notes import image_kind
 from drac_ssl.grading.model import Calibration, GradingModel, InputSpec, load_fold_model
 from drac_ssl.grading.ood import PROFILE_FILE, InputProfile, fit_input_profile
 from drac_ssl.grading.predict import FLIP_NAMES, TTA_FLIPS, input_spec_of, preprocess_image
@@ -102,6 +103,15 @@ class Bundle:
         """The names of grades 0..K-1 the models grade on (``metadata["class_names"]``;
         DRAC's for a bundle written before the scale was recorded)."""
         return grade_names_of(self.metadata)
+
+    @property
+    def kind(self) -> str:
+        """What the model grades: ``octa``, ``fundus`` or ``image``
+        (:func:`drac_ssl.grading.image_notes.image_kind` of the ingest's recorded modality,
+        else the input recipe and channels); the app and the export command doubt a colour
+        file as UW-OCTA only for ``octa``."""
+        return image_kind(self.spec.recipe, self.spec.channels,
+                          (self.metadata.get("data") or {}).get("modality"))
 
     @property
     def shared_backbone(self) -> Backbone | None:

@@ -54,6 +54,12 @@ from data_prep.cache import cache_rows, resize_gray
 from data_prep.problems import Problem
 from data_prep.validate import convert_channels, inspect_image
 from drac_ssl.augment import EvalDataset
+from drac_ssl.grading.image_notes import (
+    COLOUR_FILE_MODES,
+    colour_for_grey_model,
+    depth_note,
+    grey_for_colour_model,
+)
 from drac_ssl.grading.model import FEATURE_STAGE, GradingModel, InputSpec
 from drac_ssl.models import Backbone
 
@@ -118,12 +124,16 @@ def read_image_any(path: str | os.PathLike[str]) -> np.ndarray:
     return read_image(path, 1)[0]
 
 
-def read_image(path: str | os.PathLike[str], channels: int) -> tuple[np.ndarray, list[str]]:
+def read_image(path: str | os.PathLike[str], channels: int, kind: str | None = None,
+               notes: list[str] | None = None) -> tuple[np.ndarray, list[str]]:
     """An image file in ``channels`` (1: uint8 grey ``(H, W)``, 3: RGB ``(H, W, 3)``) and the
-    warnings of what was converted to get there (:func:`conform_channels`).
+    warnings of what was converted to get there (:func:`conform_channels`, whose ``kind``
+    this is: a colour file read by a grey UW-OCTA model is doubted as OCTA, the app's words).
 
     Decoded like the ingest (:func:`data_prep.validate.inspect_image`: orientation, 16-bit
-    -> 8-bit, palette / alpha ...). Raises FileNotFoundError for a missing file and
+    -> 8-bit, palette / alpha ...). ``notes``, when given, receives ``NAME: `` and the plain
+    note on a 16-bit file's conversion (:func:`drac_ssl.grading.image_notes.depth_note`,
+    the app's words; not a doubt). Raises FileNotFoundError for a missing file and
     :class:`ImageReadError` (a ValueError: what is wrong, how to fix it; its ``problems``
     the same one by one) for an unreadable one.
     """
@@ -135,28 +145,11 @@ def read_image(path: str | os.PathLike[str], channels: int) -> tuple[np.ndarray,
         fatal = [q for q in decoded.problems if q.severity == "error"] or decoded.problems
         raise ImageReadError("; ".join(problem.line for problem in decoded.problems)
                              or f"{p}: cannot be decoded as an image", fatal)
+    if notes is not None:
+        depth, _ = depth_note(decoded.mode, [q.what for q in decoded.problems])
+        notes += [f"{p.name}: {depth}"] if depth else []
     return conform_channels(decoded.pixels, channels, p.name, colour=decoded.colour,
-                            mode=decoded.mode)
-
-
-COLOUR_FILE_MODES = ("RGB", "RGBA", "CMYK", "YCbCr")
-"""PIL pixel formats of a colour file: a grey picture in one (its channels identical) was
-saved as colour, not a grey file (:func:`grey_for_colour_model`)."""
-
-
-def grey_for_colour_model(mode: str = "") -> str:
-    """The warning for a grey picture given to a colour (3-channel) model, the same words in
-    the export command (after ``NAME: ``) and the app. ``mode``: the file's PIL pixel format;
-    one of :data:`COLOUR_FILE_MODES` means a colour file whose three channels are identical
-    (read as they are), anything else ("" for an array) a grey file replicated into three
-    channels, as the ingest replicates grey files of a colour data set."""
-    first = ("No colour: the file's three channels are identical (a grey picture saved as "
-             "colour), read as they are" if mode in COLOUR_FILE_MODES else
-             "Grey image: replicated to 3 identical channels for this colour model, as the "
-             "ingest does for grey files of a colour data set")
-    return (f"{first}. The model was trained on colour photographs: if this is another kind of "
-            "image (an OCTA scan, a red-free photograph), its grade is outside what the model saw "
-            "and may mean nothing.")
+                            mode=decoded.mode, kind=kind)
 
 
 def model_channels(metadata: dict[str, Any]) -> int:
@@ -166,7 +159,8 @@ def model_channels(metadata: dict[str, Any]) -> int:
 
 
 def conform_channels(image: np.ndarray, channels: int, name: str = "image",
-                     colour: bool | None = None, mode: str = "") -> tuple[np.ndarray, list[str]]:
+                     colour: bool | None = None, mode: str = "", kind: str | None = None
+                     ) -> tuple[np.ndarray, list[str]]:
     """``image`` (uint8 grey ``(H, W)`` / ``(H, W, 1)`` or RGB ``(H, W, 3)``) in the model's
     ``channels`` and a warning for each conversion; never converts silently.
 
@@ -174,7 +168,11 @@ def conform_channels(image: np.ndarray, channels: int, name: str = "image",
     graded here reads as it would have read in training:
 
     * colour image, grey model (1 channel): converted to its luminance (ITU-R BT.601) with a
-      warning; an RGB file whose three channels are identical loses nothing (no warning);
+      warning (:func:`drac_ssl.grading.image_notes.colour_for_grey_model`, the app's words):
+      for a UW-OCTA model (``kind`` ``octa``, :func:`drac_ssl.grading.image_notes.image_kind`)
+      a doubt that the picture is OCTA at all, else the ingest's conversion (``kind`` None:
+      not known to be OCTA); an RGB file whose three channels are identical loses nothing
+      (no warning);
     * grey image, colour model (3 channels): replicated into three identical channels with
       a warning (:func:`grey_for_colour_model`): the model was trained on colour photographs,
       and a grey image is outside what it saw (its grade is graded anyway, and says so). The
@@ -199,14 +197,13 @@ def conform_channels(image: np.ndarray, channels: int, name: str = "image",
     if colour is None:
         colour = array.ndim == 3 and not (np.array_equal(array[..., 0], array[..., 1])
                                           and np.array_equal(array[..., 1], array[..., 2]))
-    converted, _ = convert_channels(array, name, channels, bool(colour),
-                                    "RGB" if array.ndim == 3 else "L")
+    # the file's mode names the conversion as the ingest and the app name it ("palette colour")
+    converted, said = convert_channels(array, name, channels, bool(colour),
+                                       mode or ("RGB" if array.ndim == 3 else "L"))
     if channels == 1:
         if not colour:
             return converted, []  # an RGB file of a grey picture: nothing is lost
-        return converted, [f"{name}: colour image converted to grey (luminance, ITU-R BT.601) for "
-                           f"this 1-channel model, as the ingest converts colour files of a grey "
-                           f"data set; the model never saw colour"]
+        return converted, [f"{name}: {colour_for_grey_model(said[0].what, kind == 'octa')}"]
     return converted, [f"{name}: {grey_for_colour_model(mode)}"]
 
 

@@ -177,7 +177,11 @@ def test_bad_input_then_good(client, samples: list[Path], tmp_path: Path) -> Non
     summary, table, csv_path = client.predict(
         [handle_file(str(fake)), handle_file(str(samples[0]))], api_name="/grade_batch")
     assert "1 image(s) graded" in summary and "1 rejected" in summary
-    assert check_submission(csv_path) == []  # the bad file is left out of the CSV
+    assert summary.startswith("INCOMPLETE: 1 of the 2 file(s) not graded: notes.png: is not an image")
+    # the bad file is a row without a grade, not left out: the CSV cannot pass for a submission
+    lines = Path(csv_path).read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "case,class,P0,P1,P2,notes" and lines[1].startswith("notes.png,,,,,")
+    assert "NOT GRADED: notes.png is not an image" in lines[1] and check_submission(csv_path) != []
 
     markdown, label, original, overlay, details = client.predict(
         handle_file(str(samples[1])), api_name="/grade")  # the server still serves

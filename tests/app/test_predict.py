@@ -760,3 +760,42 @@ def test_the_page_names_the_training_data_and_the_grades_the_model_rarely_finds(
     line = _rare_grades_line(meta)
     assert "rarely found Mild (5 of 140), PDR (0 of 72)" in line and "does not rule them out" in line
     assert _rare_grades_line({"per_grade": meta["per_grade"][:1]}) == ""
+
+
+def test_a_batch_with_a_corrupt_file_says_incomplete_and_the_csv_marks_it(predictor: Predictor,
+                                                                          tmp_path: Path) -> None:
+    """A rejected file was left out of the batch CSV silently (the export command with
+    --skip-unreadable says INCOMPLETE): the summary starts with the export's INCOMPLETE words
+    naming the file and why, and the CSV lists it, without a grade, the reason in its notes
+    column, so that it cannot pass for a complete submission."""
+    import csv
+
+    from app.server import AppSettings, _grade_batch_now
+    from drac_ssl.submission import check_submission
+
+    scan = tmp_path / "scan.png"
+    scan.write_bytes(_png(_octa_like(256, 256)))
+    cut = tmp_path / "cut.png"
+    cut.write_bytes(scan.read_bytes()[:60])  # truncated
+    summary, rows, csv_path = _grade_batch_now(predictor, AppSettings(), [str(cut), str(scan)])
+    first = summary.splitlines()[0]
+    assert first.startswith("INCOMPLETE: 1 of the 2 file(s) not graded")
+    assert first.startswith("INCOMPLETE: 1 of the 2 file(s) not graded: cut.png: cannot be read: ")
+    assert [r[0] for r in rows] == ["cut.png", "scan.png"] and rows[0][1] is None
+    assert csv_path is not None and "INCOMPLETE" in Path(csv_path).name
+    with open(csv_path, newline="", encoding="utf-8") as fh:
+        written = {r["case"]: r for r in csv.DictReader(fh)}
+    assert list(written) == ["cut.png", "scan.png"]
+    assert written["cut.png"]["class"] == "" and written["cut.png"]["P0"] == ""
+    assert written["cut.png"]["notes"].startswith("NOT GRADED: ") and "cannot be read" in written["cut.png"]["notes"]
+    assert written["scan.png"]["class"] in ("0", "1", "2") and written["scan.png"]["notes"] == ""
+    assert check_submission(csv_path) != []  # not a complete submission, and the check says so
+    # the export command's words: one function
+    from drac_ssl.grading.image_notes import incomplete_line
+
+    reason = rows[0][-1].removeprefix("cut.png ")  # the notes column says the file name first
+    assert first.startswith(incomplete_line([("cut.png", reason)], 2))
+    # nothing rejected: the CSV is the plain submission, no notes column, no INCOMPLETE
+    summary, _, csv_path = _grade_batch_now(predictor, AppSettings(), [str(scan)])
+    assert "INCOMPLETE" not in summary and csv_path is not None and Path(csv_path).name == "submission.csv"
+    assert check_submission(csv_path) == []

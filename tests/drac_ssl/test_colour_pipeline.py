@@ -191,7 +191,14 @@ def test_files_are_read_in_the_models_channels(colour_run: Path, tmp_path: Path,
         app_words = load_bytes((folder / name).read_bytes(), name, channels=3).warnings
         assert words[0] == f"{name}: {app_words[0]}"
     luma, said = read_image(folder / "a.png", 1)
-    assert luma.shape == (SIZE, SIZE) and "converted to grey" in said[0]
+    assert luma.shape == (SIZE, SIZE) and "converted to grayscale" in said[0]
+    # a grey model's words are the app's (sanity_warnings): a doubt for a UW-OCTA model only
+    for kind in ("octa", "fundus"):
+        app_words = load_bytes((folder / "a.png").read_bytes(), "a.png", channels=1, kind=kind).warnings
+        assert read_image(folder / "a.png", 1, kind=kind)[1] == [f"a.png: {w}" for w in app_words
+                                                                 if w.startswith("Colour image")]
+    assert "may not be OCTA" in read_image(folder / "a.png", 1, kind="octa")[1][0]
+    assert "may not be OCTA" not in said[0]  # kind not known: the ingest's conversion, no doubt
     out = tmp_path / "team.csv"
     assert export.main([str(colour_run), "--images", str(folder), "--out", str(out)]) == 0
     captured = capsys.readouterr()

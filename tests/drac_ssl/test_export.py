@@ -273,7 +273,8 @@ def test_unreadable_files_write_nothing_unless_skip_unreadable_grades_the_rest(
     assert [x for x in captured.err.splitlines() if x.startswith("skipped:")] == [
         x for x in captured.err.splitlines() if "a_cut.png" in x] and "skipped: " in captured.err
     last = captured.out.splitlines()[-1]
-    assert last.startswith("INCOMPLETE: 1 unreadable image(s) skipped") and "not a complete submission" in last
+    assert last.startswith("INCOMPLETE: 1 of the 7 file(s) not graded: a_cut.png: truncated PNG")
+    assert "skipped by --skip-unreadable" in last and "not a complete submission" in last
     assert captured.out.startswith("INCOMPLETE: 6 of the 7 image(s) graded")
     assert out.read_text() == (exported_run / "export" / "submission.csv").read_text()
     said = json.loads(record.read_text())
@@ -868,3 +869,48 @@ def test_the_model_card_says_how_the_folds_were_formed(exported_run: Path) -> No
             "images of one patient they are likely too narrow.\n") in card
     del meta["data"]["n_patients"]  # a bundle built before the patients were counted: no line
     assert "Folds:" not in bundles._model_card(meta)
+
+
+def test_a_colour_photo_on_a_grey_octa_model_is_doubted_as_in_the_app_a_16_bit_scan_is_a_note(
+        exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The export graded a colour photograph on this grey UW-OCTA model with only a
+    conversion note, where the app says it may not be OCTA: both now say the app's words
+    (app.inputs.sanity_warnings, on stderr after the file name). A 16-bit grey scan is the
+    training ingest's own conversion: a plain note in both, never that doubt."""
+    from app.inputs import is_plain_note, load_bytes
+    from app.predict import Predictor
+
+    assert Predictor(exported_run, gradcam=False).kind == "octa"
+    rng = np.random.default_rng(3)
+    scan = next(iter(sorted((exported_run / "images" / "test").iterdir())))
+    grey = cv2.imread(str(scan), cv2.IMREAD_GRAYSCALE)
+    folder = _test_images_and(exported_run, tmp_path / "kinds", 1, "photo.png",
+                              rng.integers(0, 256, (64, 64, 3), np.uint8))  # channels differ
+    cv2.imwrite(str(folder / "deep.png"), grey.astype(np.uint16) * 257)
+    app = {name: load_bytes((folder / name).read_bytes(), name, channels=1, kind="octa").warnings
+           for name in ("photo.png", "deep.png")}
+    (doubt,) = [w for w in app["photo.png"] if "may not be OCTA" in w]
+    (depth,) = [w for w in app["deep.png"] if is_plain_note(w)]  # (and the app's 256 px "Too small")
+    assert depth.startswith("16-bit") and not is_plain_note(doubt)
+    capsys.readouterr()
+    assert export.main([str(exported_run), "--images", str(folder), "--out", str(tmp_path / "k.csv")]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert f"warning: photo.png: {doubt}" in err  # the app's words, on stderr
+    assert f"note: deep.png: {depth}" in err
+    assert not [x for x in err if "deep.png" in x and ("OCTA" in x or "Colour" in x or "converted to grey" in x)]
+    # the function the export reads with says the same words
+    assert predict.read_image(folder / "photo.png", 1, kind="octa")[1] == [f"photo.png: {doubt}"]
+    notes: list[str] = []
+    assert predict.read_image(folder / "deep.png", 1, kind="octa", notes=notes)[1] == []
+    assert notes == [f"deep.png: {depth}"]
+
+
+def test_the_incomplete_line_names_each_file_and_why_then_counts() -> None:
+    from drac_ssl.grading.image_notes import incomplete_line
+
+    assert incomplete_line([("a.png", "truncated PNG."), ("b.png", "empty")], 5) == (
+        "INCOMPLETE: 2 of the 5 file(s) not graded: a.png: truncated PNG; b.png: empty")
+    many = incomplete_line([(f"{i}.png", "empty") for i in range(12)], 20)
+    assert many.startswith("INCOMPLETE: 12 of the 20 file(s)") and many.endswith("9.png: empty; and 2 more")
+    with pytest.raises(ValueError):
+        incomplete_line([], 3)

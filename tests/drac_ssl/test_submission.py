@@ -281,3 +281,28 @@ def test_when_nothing_says_k_the_fix_names_the_general_header(tmp_path: Path) ->
         "separated by commas, nothing else (DRAC's 3 grades; --grades K to check another scale)"]
     assert check_submission(other, num_grades=5) == [
         f"{other}:1: header is 'image,grade,P0,P1,P2,P3,P4' -> replace it with 'case,class,P0,P1,P2,P3,P4'"]
+
+
+def test_incomplete_grades_list_the_files_not_graded_first_and_never_pass_the_check(tmp_path: Path) -> None:
+    """The app's batch CSV when some files were rejected: a row without a grade for each (the
+    reason in a notes column, quoted where it holds a comma or quote), then the graded rows
+    exactly as the submission writes them."""
+    import csv
+
+    from drac_ssl.submission import NOT_GRADED, write_incomplete_grades
+
+    probs = np.array([[0.2, 0.3, 0.5], [0.6, 0.3, 0.1]])
+    complete = write_submission(tmp_path / "s.csv", ["a.png", "d.png"], probs, np.array([2, 0]))
+    path = write_incomplete_grades(tmp_path / "g.csv", ["a.png", "d.png"], probs, np.array([2, 0]),
+                                   [("b,c.png", 'bad "x", y')])
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["case"] for r in rows] == ["b,c.png", "a.png", "d.png"]
+    assert rows[0]["class"] == rows[0]["P2"] == "" and rows[0]["notes"] == f'{NOT_GRADED}bad "x", y'
+    graded = path.read_text().splitlines()[2:]
+    assert graded == [f"{line}," for line in complete.read_text().splitlines()[1:]]  # the same rows
+    assert check_submission(path) != []
+    with pytest.raises(ValueError, match="write the submission itself"):
+        write_incomplete_grades(tmp_path / "n.csv", ["a.png"], probs[:1], None, [])
+    with pytest.raises(ValueError, match="appears twice"):  # the graded rows are checked as ever
+        write_incomplete_grades(tmp_path / "n.csv", ["a.png", "a.png"], probs, None, [("b.png", "x")])

@@ -1,0 +1,136 @@
+"""What the app and the export command both say about an input image and a batch: one
+function per sentence, so that the page, the batch CSV and the command line never drift
+apart. Pure string functions (no torch), cheap to import from the app's upload checks.
+
+* :func:`image_kind`: what a bundle's model grades (``octa``, ``fundus`` or ``image``),
+  which decides whether a colour file is doubted as UW-OCTA.
+* :func:`colour_for_grey_model`: a colour file read by a grey (1-channel) model; for a
+  UW-OCTA model a doubt ("a colour picture may not be OCTA"), otherwise the ingest's
+  conversion.
+* :func:`grey_for_colour_model`: a grey picture read by a colour (3-channel) model.
+* :func:`depth_note` / :data:`DEPTH_NOTE` / :func:`is_plain_note`: a 16-bit (or 32-bit)
+  file converted to 8-bit as the training ingest does: a plain note, not a doubt.
+* :func:`incomplete_line`: the ``INCOMPLETE:`` line of a batch some of whose files were
+  not graded (the export's ``--skip-unreadable``, the app's batch tab).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = [
+    "COLOUR_FILE_MODES",
+    "DEPTH_NOTE",
+    "colour_for_grey_model",
+    "depth_note",
+    "grey_for_colour_model",
+    "image_kind",
+    "incomplete_line",
+    "is_plain_note",
+]
+
+COLOUR_FILE_MODES = ("RGB", "RGBA", "CMYK", "YCbCr")
+"""PIL pixel formats of a colour file: a grey picture in one (its channels identical) was
+saved as colour, not a grey file (:func:`grey_for_colour_model`)."""
+
+DEPTH_NOTE = "16-bit image converted to 8-bit as the training ingest does"
+"""How the note on a 16-bit (or 32-bit) file's conversion starts (:func:`depth_note`)."""
+
+DEPTH_PREFIXES = ("16-bit", "32-bit")
+"""How the decoder's findings on a deep file start (:func:`data_prep.validate.inspect_image`)."""
+
+INCOMPLETE_SHOWN = 10
+""":func:`incomplete_line` names at most this many files, then a count."""
+
+
+def image_kind(recipe: str | None, channels: int, modality: str | None = None) -> str:
+    """What a model grades: ``octa`` (UW-OCTA en-face images), ``fundus`` (fundus photographs)
+    or ``image`` (anything else, e.g. a CIFAR-10 demonstration model).
+
+    ``modality``: what the ingest recorded the training images to be (a bundle's
+    ``data.modality``), which decides when present. Otherwise the augmentation ``recipe`` (a
+    bundle's ``input.recipe``): ``fundus``; ``octa`` for a grey model (the default recipe:
+    a colour model trained with it graded colour photographs, so ``fundus``); another recipe
+    ``image``. Without either (an older bundle): ``octa`` for a grey model, ``fundus`` for a
+    colour one."""
+    if modality in ("octa", "fundus"):
+        return modality
+    if recipe == "fundus" or (recipe == "octa" and channels == 3):
+        return "fundus"
+    if recipe and recipe != "octa":
+        return "image"
+    return "octa" if channels == 1 else "fundus"
+
+
+def colour_for_grey_model(detail: str, octa: bool) -> str:
+    """The sentence for a colour file read by a grey (1-channel) model, the same words in
+    the app (:func:`app.inputs.sanity_warnings`) and the export command (after ``NAME: ``,
+    :func:`drac_ssl.grading.predict.conform_channels`).
+
+    ``detail``: what the conversion did, the decoder's words
+    (:func:`data_prep.validate.convert_channels`: "RGB image (converted to grayscale:
+    luminance of the colour channels)"). ``octa``: the model grades UW-OCTA images (:func:`image_kind`),
+    which are grey: a colour picture may not be one, a doubt (the app says it under "This may
+    not be a UW-OCTA en-face image"). Otherwise (a fundus set ingested as grey) the ingest
+    converted the training images the same way. A file whose three channels are identical
+    ("channels identical" in ``detail``) lost nothing: said as a colour-encoded file."""
+    if "channels identical" in detail:
+        return f"Colour-encoded file: {detail}."
+    if octa:
+        return f"Colour image: {detail}. UW-OCTA is grey; a colour picture may not be OCTA."
+    return f"Colour image: {detail}, as the training ingest converted this grey model's images."
+
+
+def grey_for_colour_model(mode: str = "") -> str:
+    """The warning for a grey picture given to a colour (3-channel) model, the same words in
+    the export command (after ``NAME: ``) and the app. ``mode``: the file's PIL pixel format;
+    one of :data:`COLOUR_FILE_MODES` means a colour file whose three channels are identical
+    (read as they are), anything else ("" for an array) a grey file replicated into three
+    channels, as the ingest replicates grey files of a colour data set."""
+    first = ("No colour: the file's three channels are identical (a grey picture saved as "
+             "colour), read as they are" if mode in COLOUR_FILE_MODES else
+             "Grey image: replicated to 3 identical channels for this colour model, as the "
+             "ingest does for grey files of a colour data set")
+    return (f"{first}. The model was trained on colour photographs: if this is another kind of "
+            "image (an OCTA scan, a red-free photograph), its grade is outside what the model saw "
+            "and may mean nothing.")
+
+
+def depth_note(mode: str, findings: Sequence[str]) -> tuple[str, list[str]]:
+    """``(note, said)``: the plain note (:data:`DEPTH_NOTE` ": detail.") on a 16-bit or 32-bit
+    file converted to 8-bit, "" for another file; and the decoder's ``findings`` it says
+    (those starting "16-bit" / "32-bit"), which the caller then leaves out of its own list.
+
+    ``mode``: the file's PIL pixel format (``I;16``, ``I``: deep even when the decoder said
+    nothing); ``findings``: the decoder's words (:func:`data_prep.validate.inspect_image`'s
+    problems' ``what``)."""
+    said = [n for n in findings if n.startswith(DEPTH_PREFIXES)]
+    if not said and not (mode.startswith("I;16") or mode == "I"):
+        return "", []
+    detail = said[0] if said else "converted like the training ingest"
+    return f"{DEPTH_NOTE}: {detail}.", said
+
+
+def is_plain_note(warning: str) -> bool:
+    """True for a sentence about an image that is information, not a doubt about the image:
+    the 16-bit conversion (:data:`DEPTH_NOTE`), which the training ingest and the export
+    command do the same way. The page says such lines as notes, not under its "may not be a
+    UW-OCTA en-face image" / "check this image" heading (:func:`app.server._result_markdown`);
+    the export command prints them as ``note:``, not ``warning:``."""
+    return warning.startswith(DEPTH_NOTE)
+
+
+def incomplete_line(not_graded: Sequence[tuple[str, str]], n_files: int) -> str:
+    """``INCOMPLETE: <k> of the <n> file(s) not graded: a.png: why; b.png: why`` (at most
+    :data:`INCOMPLETE_SHOWN` named, then "and <m> more"), the first words of the export
+    command's last line with ``--skip-unreadable`` and of the app's batch summary; each
+    caller adds what its output holds for them. ``not_graded``: ``(file name, reason)``
+    pairs, the reason without the file name (``truncated PNG (...)``). Raises ValueError for
+    an empty ``not_graded`` (a complete batch has no such line)."""
+    if not not_graded:
+        raise ValueError("incomplete_line: no file was left ungraded; a complete batch has no "
+                         "INCOMPLETE line")
+    shown = [f"{name}: {why}" for name, why in not_graded[:INCOMPLETE_SHOWN]]
+    more = len(not_graded) - len(shown)
+    listed = "; ".join(s.rstrip(". ") for s in shown) + (f"; and {more} more" if more else "")
+    return f"INCOMPLETE: {len(not_graded)} of the {n_files} file(s) not graded: {listed}"
