@@ -24,6 +24,13 @@ figures of its ``report.md``); for a run made before those were stored, or with
 ``--n-boot N``, recomputed here from ``finetune/<variant>/oof.csv`` (matched by id).
 ``stages.json`` says which stages a run took from another run folder (``reused_from``).
 
+Every interval says what it resampled. A run's own CIs: what its ``comparison.json`` records
+(``ci_resamples``: ``patients`` or ``images``, ``ci_units``; a run made before it was recorded
+resampled images). A difference recomputed here resamples the patients of the run's
+``data/manifest.csv`` (its ``patient`` column, :func:`drac_ssl.finetune.patient_groups`),
+each with all its images, when it names them, else the images. The text says when the runs
+differ in it, and warns of image-level intervals in a run whose manifest names patients.
+
 Only those files are read. A folder that is not a run folder, a run whose fine-tuning has not
 finished and an unreadable file are errors that name the file (:class:`CompareError`; exit
 code 2, every such run at once). Runs graded on scales of different sizes are still listed,
@@ -319,13 +326,14 @@ class Comparison:
                       "that excludes 0 is a difference these images support. QWK and accuracy of the "
                       "submitted grades, AUC one-vs-rest of the probabilities (resamples that lack a "
                       "grade are left out of the AUC's CI). " + "; ".join(sources) + ".", ""]
-            lines += [f"{caveat}", ""] if (caveat := self._difference_caveat()) else []
+            caveat = self._difference_caveat()
+            if caveat:
+                lines += [caveat, ""]
         else:
             lines += ["None: no run has a scratch variant and a pretrained one with the same images.", ""]
         if self.notes:
             lines += ["Notes:", "", *(f"- {note}" for note in self.notes), ""]
         return "\n".join(lines).rstrip() + "\n"
-
 
     def _qwk_ci_units(self) -> str:
         """What the runs' own QWK CIs resampled: one phrase when every run's is the same, else
@@ -669,11 +677,11 @@ def compare_runs(paths: Sequence[str | os.PathLike[str]], n_boot: int | None = N
                 continue
             own = _run_bootstrap(run.settings)
             if n_boot is None and variant.name in run.stored_differences and own is not None:
-                by_patient = run.ci_resamples == "patients"
+                by_patient = run.ci_resamples == "patients"  # as the run recorded (older runs: images)
+                units = run.ci_units if run.ci_units is not None or by_patient else len(variant.ids)
                 differences.append(VariantDifference(
                     label, variant.name, BASELINE, len(variant.ids), run.stored_differences[variant.name],
-                    *own, stored=True, by_patient=by_patient,
-                    units=run.ci_units if by_patient or run.ci_units is not None else len(variant.ids)))
+                    *own, stored=True, by_patient=by_patient, units=units))
                 continue
             # the run's patients known: resample them, each with all its images
             groups = (None if run.patients is None else
@@ -883,7 +891,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--csv", metavar="FILE", help="also write the table of runs and variants as CSV")
     parser.add_argument("--md", metavar="FILE", help="also write the whole Markdown text")
     parser.add_argument("--n-boot", type=int, default=None, metavar="N",
-                        help="recompute every paired difference with N bootstrap resamples (seed 0); "
+                        help="recompute every paired difference with N bootstrap resamples (seed 0; "
+                             "of the patients, each with all its images, when the run's "
+                             "data/manifest.csv names them, else of the images); "
                              "default: each run's own differences as its fine-tuning stored them (the "
                              f"figures of its report.md), {DEFAULT_N_BOOT} resamples for a run that "
                              "did not store them")

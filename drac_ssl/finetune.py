@@ -54,7 +54,9 @@ one of the stored views of each training image.
 
 Outputs in ``run_dir/finetune/<variant>/``: ``oof.csv`` (id, grade, fold, P0..P{K-1},
 score, pred, and the raw outputs), ``folds.csv`` and ``metrics.json`` (per-fold and
-out-of-fold metrics, kappa with a bootstrap 95% CI of ``finetune.n_boot`` resamples),
+out-of-fold metrics, kappa with a bootstrap 95% CI of ``finetune.n_boot`` resamples: of the
+patients, each with all its images, when the manifest names them (:func:`patient_groups`),
+else of the images; ``ci_resamples`` / ``ci_units`` say which),
 ``calibration.json``, ``model.json`` (architecture and head width, input format, weight
 files), ``fold{k}.safetensors`` (the head, and the backbone when it was trained; a frozen
 backbone is stored once as ``backbone.safetensors``) and ``fold{k}.json`` (ids, history, raw
@@ -136,10 +138,10 @@ __all__ = [
     "FinetuneResult",
     "VariantResult",
     "backbone_sources",
+    "ci_resampling",
     "epoch_order",
     "folds_taken_from",
     "folds_taken_words",
-    "ci_resampling",
     "labelled_rows",
     "load_finetune_data",
     "patient_groups",
@@ -384,7 +386,9 @@ def _paired(ctx: _Context, a: VariantResult, b: VariantResult) -> dict[str, Any]
                                                          n_boot=ctx.ft.n_boot, seed=ctx.seed,
                                                          groups=ctx.patients))
     diff = paired_difference(ctx.bootstrap[a.name][1], ctx.bootstrap[b.name][1])
-    print(f"[finetune] {a.name} - {b.name}, paired bootstrap 95% CI: "
+    print(f"[finetune] {a.name} - {b.name}, paired bootstrap 95% CI"
+          + (f" (resampling {ctx.bootstrap[a.name][1].units} patients)" if ctx.patients is not None else "")
+          + ": "
           + "; ".join(f"{m} {d['difference']:+.3f} ({d['ci_low']:+.3f}..{d['ci_high']:+.3f})"
                       for m, d in diff.items())
           + f" ({time.perf_counter() - t0:.1f} s)")
@@ -1091,7 +1095,9 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
     })
     other = rules["argmax" if decision == "thresholds" else "thresholds"]
     print(f"[finetune] {variant}: out-of-fold QWK {metrics['qwk']:.3f} "
-          f"(95% CI {format_ci(*qwk_ci, qwk_ci_note)}), AUC {metrics['auc']:.3f} (one-vs-rest "
+          f"(95% CI {format_ci(*qwk_ci, qwk_ci_note)}"
+          + (f", resampling {resampling['ci_units']} patients" if ctx.patients is not None else "")
+          + f"), AUC {metrics['auc']:.3f} (one-vs-rest "
           f"{metrics['auc_ovr']:.3f}), accuracy {metrics['accuracy']:.3f} [{decision}; the other "
           f"rule: QWK {other['qwk']:.3f}, accuracy {other['accuracy']:.3f}]")
     return VariantResult(variant, out_dir, oof_path, _json_safe(metrics), per_fold, calibration,

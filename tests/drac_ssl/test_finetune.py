@@ -230,7 +230,7 @@ def test_report_says_a_ci_of_width_zero_is_not_meaningful(
 
 
 def test_cis_resample_patients_when_the_manifest_names_them(
-        frozen_result: finetune.FinetuneResult, tmp_path: Path) -> None:
+        frozen_result: finetune.FinetuneResult, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Patients in the manifest (two images each): the out-of-fold QWK CI, the decision rules'
     CIs and the paired differences resample patients, each with all its images, and
     metrics.json / comparison.json / report.md say so; without patients: images, as before."""
@@ -253,7 +253,11 @@ def test_cis_resample_patients_when_the_manifest_names_them(
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
+    capsys.readouterr()
     result = finetune.run(tiny_config(**{"finetune.compare_scratch": "true"}), run)
+    said = capsys.readouterr().out
+    assert "[finetune] vicreg: out-of-fold QWK" in said and ", resampling 15 patients), AUC" in said
+    assert "[finetune] vicreg - scratch, paired bootstrap 95% CI (resampling 15 patients): accuracy" in said
     patient_of = {r["id"]: r["patient"] for r in rows}
     metrics = result.variants["vicreg"].metrics
     assert (metrics["ci_resamples"], metrics["ci_units"]) == ("patients", 15)
