@@ -24,6 +24,13 @@ figures of its ``report.md``); for a run made before those were stored, or with
 ``--n-boot N``, recomputed here from ``finetune/<variant>/oof.csv`` (matched by id).
 ``stages.json`` says which stages a run took from another run folder (``reused_from``).
 
+Every interval says what it resampled. A run's own CIs: what its ``comparison.json`` records
+(``ci_resamples``: ``patients`` or ``images``, ``ci_units``; a run made before it was recorded
+resampled images). A difference recomputed here resamples the patients of the run's
+``data/manifest.csv`` (its ``patient`` column, :func:`drac_ssl.finetune.patient_groups`),
+each with all its images, when it names them, else the images. The text says when the runs
+differ in it, and warns of image-level intervals in a run whose manifest names patients.
+
 Only those files are read. A folder that is not a run folder, a run whose fine-tuning has not
 finished and an unreadable file are errors that name the file (:class:`CompareError`; exit
 code 2, every such run at once). Runs graded on scales of different sizes are still listed,
@@ -54,7 +61,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from drac_ssl.finetune import folds_taken_from
+from drac_ssl.finetune import folds_taken_from, patient_groups
 from drac_ssl.grading.bundle import data_provenance
 from drac_ssl.io import atomic_write_text
 from drac_ssl.metrics import (
@@ -153,6 +160,10 @@ class RunOutputs:
     it was taken from (``stages.json``'s ``reused_from``); ``stored_differences``: variant ->
     its paired difference to scratch as the fine-tuning stored it (``comparison.json``'s
     ``pretrained_minus_scratch``; only complete entries; empty for older runs).
+    ``patients``: image id -> its resampling unit (:func:`drac_ssl.finetune.patient_groups`
+    of the run's ``data/manifest.csv``), None when the manifest names no patient or is not
+    there; ``ci_resamples`` / ``ci_units``: what the run's own bootstrap CIs resampled
+    (``comparison.json``; ``images`` and None for a run made before it was recorded).
     """
 
     path: Path
@@ -162,10 +173,28 @@ class RunOutputs:
     variants: dict[str, VariantOutputs]
     reused: dict[str, str] = field(default_factory=dict)
     stored_differences: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    patients: dict[str, str] | None = None
+    ci_resamples: str = "images"
+    ci_units: int | None = None
 
     @property
     def num_grades(self) -> int:
         return len(self.class_names)
+
+    @property
+    def n_patients(self) -> int | None:
+        """The patients of the out-of-fold images, when the manifest names them."""
+        if self.patients is None:
+            return None
+        ids = next(iter(self.variants.values())).ids
+        return len({self.patients.get(image, f"image:{image}") for image in ids})
+
+    def ci_words(self) -> str:
+        """What the run's own CIs resample: ``patients (23 patients, each with all its
+        images)``, ``images, not patients (...)`` when the manifest names patients but the
+        run resampled images, or ``images (treated as independent)``."""
+        return _units_words(self.ci_resamples == "patients", self.ci_units, self.n_patients,
+                            len(next(iter(self.variants.values())).ids))
 
 
 @dataclass(frozen=True)
@@ -183,12 +212,18 @@ class VariantDifference:
     n_boot: int = 0
     seed: int = 0
     stored: bool = False
+    by_patient: bool = False
+    units: int | None = None
 
     @property
     def source(self) -> str:
-        """Where the CI comes from, in words: ``the run's (1000, seed 0)`` or ``here (...)``."""
+        """Where the CI comes from and what it resampled, in words: ``the run's (1000, seed 0,
+        23 patients)`` or ``here (200, seed 0, 44 images)``."""
         where = "the run's" if self.stored else "here"
-        return f"{where} ({self.n_boot}, seed {self.seed})"
+        kind = "patient" if self.by_patient else "image"
+        units = (f"{self.units} {kind}{'' if self.units == 1 else 's'}" if self.units is not None
+                 else f"{kind}s")
+        return f"{where} ({self.n_boot}, seed {self.seed}, {units})"
 
 
 @dataclass
@@ -264,8 +299,8 @@ class Comparison:
             where = (f"the {len(result_keys)} settings of `config.yaml` that differ among the runs are "
                      "in the next table")
         lines += ["Out-of-fold metrics of each run's `finetune/comparison.json` (QWK of the submitted "
-                  f"grades, its CI the run's own bootstrap); {where} (output-only `run.*` settings aside).",
-                  ""]
+                  f"grades, its CI the run's own bootstrap, {self._qwk_ci_units()}); {where} (output-only "
+                  "`run.*` settings aside).", ""]
         if result_keys and not columns:
             lines += ["## Settings that differ", ""]
             lines += _table(["setting", *self.labels],
@@ -280,7 +315,7 @@ class Comparison:
         lines += [f"## Pretrained minus {BASELINE}, per run", ""]
         if self.differences:
             lines += _table(["run", "difference", "images", *(METRIC_TITLES[m] for m in PAIRED_METRICS),
-                             "CI from (resamples, seed)"],
+                             "CI from (resamples, seed, units)"],
                             [[d.label, f"{d.variant} − {d.baseline}", d.n,
                               *(_signed_ci(d.result[m]) for m in PAIRED_METRICS), d.source]
                              for d in self.differences])
@@ -293,15 +328,69 @@ class Comparison:
                        "the run did not store its own")
                 sources.append(f"\"here\": recomputed by this command from the `oof.csv` files ({why})")
             lines += ["Difference on all out-of-fold images (95% CI): paired percentile bootstrap "
-                      "(Efron & Tibshirani 1993), the same resampled images for both variants; a CI "
+                      f"(Efron & Tibshirani 1993), {self._difference_units()}; a CI "
                       "that excludes 0 is a difference these images support. QWK and accuracy of the "
                       "submitted grades, AUC one-vs-rest of the probabilities (resamples that lack a "
                       "grade are left out of the AUC's CI). " + "; ".join(sources) + ".", ""]
+            caveat = self._difference_caveat()
+            if caveat:
+                lines += [caveat, ""]
         else:
             lines += ["None: no run has a scratch variant and a pretrained one with the same images.", ""]
         if self.notes:
             lines += ["Notes:", "", *(f"- {note}" for note in self.notes), ""]
         return "\n".join(lines).rstrip() + "\n"
+
+    def _qwk_ci_units(self) -> str:
+        """What the runs' own QWK CIs resampled: one phrase when every run's is the same, else
+        run by run, and that intervals over patients and over images do not compare."""
+        words = [run.ci_words() for run in self.runs]
+        if len(set(words)) == 1:
+            return f"which resampled {words[0]}"
+        listing = "; ".join(f"`{label}` {w}" for label, w in zip(self.labels, words, strict=True))
+        differ = ("; the runs' CIs resample different units, so their widths do not compare (over "
+                  "patients they are wider)" if len({run.ci_resamples for run in self.runs}) > 1 else "")
+        return f"which resampled: {listing}{differ}"
+
+    def _difference_units(self) -> str:
+        """What the paired differences resampled, in words."""
+        kinds = {d.by_patient for d in self.differences}
+        if kinds == {True}:
+            return ("the same resampled patients for both variants, each patient with all its images "
+                    "(the cluster bootstrap, Field & Welsh 2007)")
+        if kinds == {False}:
+            return "the same resampled images for both variants, each image its own unit"
+        return ("the same resamples for both variants, of patients (each with all its images: the "
+                "cluster bootstrap, Field & Welsh 2007) or of images, as the last column says; "
+                "intervals over patients and over images do not compare in width")
+
+    def _difference_caveat(self) -> str:
+        """A warning for differences that resampled images in a run whose manifest names
+        patients ('' when there is none)."""
+        narrow = []
+        for d in self.differences:
+            run = self.runs[self.labels.index(d.label)]
+            patients = run.n_patients
+            if not d.by_patient and patients is not None and patients < d.n:
+                narrow.append(f"`{d.label}` {d.variant} − {d.baseline} ({patients} patients for {d.n} images)")
+        if not narrow:
+            return ""
+        return ("Resampled images, not patients, although the manifest names patients: "
+                + "; ".join(narrow) + ". With correlated images of one patient these CIs are likely "
+                "too narrow (the run stored them before patient-level CIs); --n-boot N recomputes "
+                "them over patients.")
+
+
+def _units_words(by_patient: bool, units: int | None, n_patients: int | None, n_images: int) -> str:
+    """``patients (23 patients, each with all its images)``, ``images, not patients (23
+    patients for 44 images: ...)`` or ``images (treated as independent)``."""
+    if by_patient:
+        count = f"{units} patients, " if units is not None else ""
+        return f"patients ({count}each with all its images)"
+    if n_patients is not None and n_patients < n_images:
+        return (f"images, not patients ({n_patients} patients for {n_images} images: with correlated "
+                f"images of one patient likely too narrow)")
+    return "images (treated as independent)"
 
 
 # --------------------------------------------------------------------------- reading a run
@@ -370,8 +459,25 @@ def read_run(path: str | os.PathLike[str]) -> RunOutputs:
         reused = {stage: str(entry["reused_from"]) for stage, entry in _read_json(run / "stages.json").items()
                   if isinstance(entry, dict) and entry.get("reused_from")}
     n = len(next(iter(variants.values())).ids)
+    units = comparison.get("ci_units")
     return RunOutputs(run, settings, tuple(str(name) for name in names), _data_words(run, settings, n, facts),
-                      variants, reused, _stored_differences(comparison.get("pretrained_minus_scratch")))
+                      variants, reused, _stored_differences(comparison.get("pretrained_minus_scratch")),
+                      _read_patients(run / "data" / "manifest.csv"),
+                      "patients" if comparison.get("ci_resamples") == "patients" else "images",
+                      units if isinstance(units, int) and not isinstance(units, bool) else None)
+
+
+def _read_patients(path: Path) -> dict[str, str] | None:
+    """Training image id -> its resampling unit (:func:`drac_ssl.finetune.patient_groups`) from
+    the ingest's ``manifest.csv``; None when it names no patient or cannot be read (a run
+    folder without its data: the images are then resampled as independent)."""
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = [row for row in csv.DictReader(fh) if row.get("split") == "train"]
+    except (OSError, csv.Error, UnicodeDecodeError):
+        return None
+    groups = patient_groups(rows)
+    return None if groups is None else {str(row.get("id")): g for row, g in zip(rows, groups, strict=True)}
 
 
 def _resolved(settings: dict[str, Any], facts: IngestFacts) -> dict[str, Any]:
@@ -577,13 +683,21 @@ def compare_runs(paths: Sequence[str | os.PathLike[str]], n_boot: int | None = N
                 continue
             own = _run_bootstrap(run.settings)
             if n_boot is None and variant.name in run.stored_differences and own is not None:
-                differences.append(VariantDifference(label, variant.name, BASELINE, len(variant.ids),
-                                                     run.stored_differences[variant.name], *own, stored=True))
+                by_patient = run.ci_resamples == "patients"  # as the run recorded (older runs: images)
+                units = run.ci_units if run.ci_units is not None or by_patient else len(variant.ids)
+                differences.append(VariantDifference(
+                    label, variant.name, BASELINE, len(variant.ids), run.stored_differences[variant.name],
+                    *own, stored=True, by_patient=by_patient, units=units))
                 continue
+            # the run's patients known: resample them, each with all its images
+            groups = (None if run.patients is None else
+                      [run.patients.get(image, f"image:{image}") for image in variant.ids])
+            units = len(variant.ids) if groups is None else len(set(groups))
+            what = "images" if groups is None else f"patients ({units})"
             resamples = DEFAULT_N_BOOT if n_boot is None else n_boot
             if progress is not None:
                 progress(f"[compare] {label}: {variant.name} − {BASELINE} on {len(variant.ids)} images, "
-                         f"{resamples} paired bootstrap resamples")
+                         f"{resamples} paired bootstrap resamples of the {what}")
             order = {image: i for i, image in enumerate(baseline.ids)}
             at = np.array([order[image] for image in variant.ids], dtype=np.int64)
             # the baseline's resamples on these images are scored once for all its variants
@@ -591,17 +705,18 @@ def compare_runs(paths: Sequence[str | os.PathLike[str]], n_boot: int | None = N
             try:
                 if key not in baseline_scores:
                     baseline_scores[key] = bootstrap_scores(variant.grades, baseline.probs[at],
-                                                            baseline.pred[at], n_boot=resamples, seed=seed)
+                                                            baseline.pred[at], n_boot=resamples, seed=seed,
+                                                            groups=groups)
             except ValueError as exc:
                 raise CompareError(f"{baseline.oof_path}: {exc}") from None
             try:
                 scores = bootstrap_scores(variant.grades, variant.probs, variant.pred,
-                                          n_boot=resamples, seed=seed)
+                                          n_boot=resamples, seed=seed, groups=groups)
             except ValueError as exc:
                 raise CompareError(f"{variant.oof_path}: {exc}") from None
             result = paired_difference(scores, baseline_scores[key])
             differences.append(VariantDifference(label, variant.name, BASELINE, len(variant.ids), result,
-                                                 resamples, seed))
+                                                 resamples, seed, by_patient=groups is not None, units=units))
     header, problems = _scale_and_data(labels, runs)
     return Comparison(runs, labels, setting_keys, differences, notes, problems, header, n_boot, seed)
 
@@ -782,7 +897,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--csv", metavar="FILE", help="also write the table of runs and variants as CSV")
     parser.add_argument("--md", metavar="FILE", help="also write the whole Markdown text")
     parser.add_argument("--n-boot", type=int, default=None, metavar="N",
-                        help="recompute every paired difference with N bootstrap resamples (seed 0); "
+                        help="recompute every paired difference with N bootstrap resamples (seed 0; "
+                             "of the patients, each with all its images, when the run's "
+                             "data/manifest.csv names them, else of the images); "
                              "default: each run's own differences as its fine-tuning stored them (the "
                              f"figures of its report.md), {DEFAULT_N_BOOT} resamples for a run that "
                              "did not store them")

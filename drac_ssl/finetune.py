@@ -54,7 +54,9 @@ one of the stored views of each training image.
 
 Outputs in ``run_dir/finetune/<variant>/``: ``oof.csv`` (id, grade, fold, P0..P{K-1},
 score, pred, and the raw outputs), ``folds.csv`` and ``metrics.json`` (per-fold and
-out-of-fold metrics, kappa with a bootstrap 95% CI of ``finetune.n_boot`` resamples),
+out-of-fold metrics, kappa with a bootstrap 95% CI of ``finetune.n_boot`` resamples: of the
+patients, each with all its images, when the manifest names them (:func:`patient_groups`),
+else of the images; ``ci_resamples`` / ``ci_units`` say which),
 ``calibration.json``, ``model.json`` (architecture and head width, input format, weight
 files), ``fold{k}.safetensors`` (the head, and the backbone when it was trained; a frozen
 backbone is stored once as ``backbone.safetensors``) and ``fold{k}.json`` (ids, history, raw
@@ -95,7 +97,7 @@ from drac_ssl.config import validate as validate_config
 from drac_ssl.datasets import load_octa_cache
 from drac_ssl.engine import Monitor
 from drac_ssl.evaluation import stratified_split
-from drac_ssl.grading.bundle import VARIANT_STAGE, freeze_words
+from drac_ssl.grading.bundle import VARIANT_STAGE, ci_resampling_words, freeze_words
 from drac_ssl.grading.model import (
     DECISIONS,
     DEFAULT_CROP_SCALE,
@@ -136,11 +138,13 @@ __all__ = [
     "FinetuneResult",
     "VariantResult",
     "backbone_sources",
+    "ci_resampling",
     "epoch_order",
     "folds_taken_from",
     "folds_taken_words",
     "labelled_rows",
     "load_finetune_data",
+    "patient_groups",
     "run",
     "select_variant",
 ]
@@ -228,6 +232,28 @@ def load_finetune_data(cfg: Config, data_dir: Path) -> FinetuneData:
                         grade_names=facts.grade_names, preprocessing=dict(facts.preprocessing))
 
 
+def patient_groups(rows: Sequence[dict[str, Any]]) -> list[str] | None:
+    """The resampling unit of each of ``rows`` (manifest rows, e.g. :func:`labelled_rows`) for
+    the bootstrap CIs (:func:`drac_ssl.metrics.bootstrap_ci` ``groups``): its patient,
+    ``patient:<id>`` (the manifest's ``patient`` column, filled by ``data.patient_column`` or
+    EyePACS eye pairs, the column the ingest grouped the folds by), a row without one its own
+    unit ``image:<id>``; None when no row names a patient (every image its own unit: the
+    image bootstrap)."""
+    patients = [str(r.get("patient") or "").strip() for r in rows]
+    if not any(patients):
+        return None
+    return [f"patient:{p}" if p else f"image:{r.get('id')}" for p, r in zip(patients, rows, strict=True)]
+
+
+def ci_resampling(groups: Sequence[Any] | None, n: int) -> dict[str, Any]:
+    """What the bootstrap CIs of ``n`` images resample, as ``metrics.json`` and
+    ``comparison.json`` record it: ``{"ci_resamples": "patients", "ci_units": <patients>}``
+    with ``groups`` (:func:`patient_groups`), else ``{"ci_resamples": "images", "ci_units": n}``."""
+    if groups is None:
+        return {"ci_resamples": "images", "ci_units": n}
+    return {"ci_resamples": "patients", "ci_units": len(set(groups))}
+
+
 def labelled_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """The rows cross-validation may use: training split, a grade, a fold >= 0. Test rows
     (split ``test`` or no grade) are never among them."""
@@ -283,6 +309,9 @@ class _Context:
     folds: np.ndarray  # (n_lab,)
     fold_ids: list[int]
     grade_names: tuple[str, ...] = GRADE_NAMES
+    # (n_lab,) each labelled image's patient (patient_groups): the bootstrap CIs resample
+    # patients; None: no patients known, they resample images
+    patients: list[str] | None = None
     eval_inputs: Tensor | None = None  # (n_lab, C, S, S), computed on first use
     # each variant's paired-bootstrap scores, drawn once for all its comparisons (_paired),
     # with the result they score (a variant run again in this context is scored again)
@@ -347,15 +376,19 @@ def _paired(ctx: _Context, a: VariantResult, b: VariantResult) -> dict[str, Any]
     """``a`` minus ``b`` on the same out-of-fold images: accuracy and QWK of the graded images,
     macro AUC one-vs-rest, with a paired percentile bootstrap 95% CI
     (:func:`drac_ssl.metrics.paired_bootstrap_difference`, ``finetune.n_boot`` resamples, the
-    fine-tuning's seed; each variant's resamples are scored once, for all its comparisons);
-    printed as one line."""
+    fine-tuning's seed, of the patients when they are known (``ctx.patients``), else of the
+    images; each variant's resamples are scored once, for all its comparisons); printed as
+    one line."""
     t0 = time.perf_counter()
     for v in (a, b):
         if v.name not in ctx.bootstrap or ctx.bootstrap[v.name][0] is not v:
             ctx.bootstrap[v.name] = (v, bootstrap_scores(ctx.grades, v.oof_probs, v.oof_pred,
-                                                         n_boot=ctx.ft.n_boot, seed=ctx.seed))
+                                                         n_boot=ctx.ft.n_boot, seed=ctx.seed,
+                                                         groups=ctx.patients))
     diff = paired_difference(ctx.bootstrap[a.name][1], ctx.bootstrap[b.name][1])
-    print(f"[finetune] {a.name} - {b.name}, paired bootstrap 95% CI: "
+    print(f"[finetune] {a.name} - {b.name}, paired bootstrap 95% CI"
+          + (f" (resampling {ctx.bootstrap[a.name][1].units} patients)" if ctx.patients is not None else "")
+          + ": "
           + "; ".join(f"{m} {d['difference']:+.3f} ({d['ci_low']:+.3f}..{d['ci_high']:+.3f})"
                       for m, d in diff.items())
           + f" ({time.perf_counter() - t0:.1f} s)")
@@ -963,7 +996,10 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
     names = list(ctx.grade_names)
     qwk_k = functools.partial(quadratic_weighted_kappa, num_grades=k)
     report = grading_report(y, probs, pred, names)
-    qwk_ci = bootstrap_ci(y, pred, qwk_k, n_boot=ctx.ft.n_boot, seed=ctx.seed)
+    # patients known: the resamples draw patients with all their images (their images are
+    # not independent); else images, exactly as before
+    resampling = ci_resampling(ctx.patients, n_lab)
+    qwk_ci = bootstrap_ci(y, pred, qwk_k, n_boot=ctx.ft.n_boot, seed=ctx.seed, groups=ctx.patients)
     # an interval of width 0 (e.g. every image given one grade: kappa 0 on every resample)
     # is not certainty; the figures stay, the note says why they mean nothing
     qwk_ci_note = degenerate_ci_reason(*qwk_ci, y, pred, names)
@@ -971,7 +1007,7 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
     for rule in DECISIONS:
         r = report if rule == decision else grading_report(y, probs, preds[rule], names)
         rule_ci = qwk_ci if rule == decision else bootstrap_ci(
-            y, preds[rule], qwk_k, n_boot=ctx.ft.n_boot, seed=ctx.seed)
+            y, preds[rule], qwk_k, n_boot=ctx.ft.n_boot, seed=ctx.seed, groups=ctx.patients)
         rules[rule] = {"qwk": r["qwk"], "accuracy": r["accuracy"], "macro_f1": r["macro_f1"],
                        "qwk_ci95": list(rule_ci),
                        "qwk_ci95_note": degenerate_ci_reason(*rule_ci, y, preds[rule], names),
@@ -996,6 +1032,7 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
         "class_names": names,
         "decision": decision,
         "qwk": report["qwk"], "qwk_ci95": list(qwk_ci), "qwk_ci95_note": qwk_ci_note,
+        **resampling,
         "folds_taken_from": taken_from,
         "auc": report["auc"], "auc_ovr": report["auc_ovr"], "auc_per_grade": report["auc_per_grade"],
         "auc_note": report["auc_note"],
@@ -1023,7 +1060,7 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
                      f"outputs); grades by finetune.decision={decision} (decision_rules: both "
                      "rules on the same cross-fitted probabilities); qwk_in_sample_thresholds uses "
                      "the final calibration fitted on all out-of-fold outputs and is optimistic; "
-                     f"qwk_ci95: percentile bootstrap ({ctx.ft.n_boot} resamples); qwk_ci95_note: "
+                     f"qwk_ci95: {ci_resampling_words(resampling, ctx.ft.n_boot)}; qwk_ci95_note: "
                      "why an interval of width 0 means nothing (e.g. every image given one grade), "
                      "else null"),
         "tta": ctx.ft.tta,
@@ -1058,7 +1095,9 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
     })
     other = rules["argmax" if decision == "thresholds" else "thresholds"]
     print(f"[finetune] {variant}: out-of-fold QWK {metrics['qwk']:.3f} "
-          f"(95% CI {format_ci(*qwk_ci, qwk_ci_note)}), AUC {metrics['auc']:.3f} (one-vs-rest "
+          f"(95% CI {format_ci(*qwk_ci, qwk_ci_note)}"
+          + (f", resampling {resampling['ci_units']} patients" if ctx.patients is not None else "")
+          + f"), AUC {metrics['auc']:.3f} (one-vs-rest "
           f"{metrics['auc_ovr']:.3f}), accuracy {metrics['accuracy']:.3f} [{decision}; the other "
           f"rule: QWK {other['qwk']:.3f}, accuracy {other['accuracy']:.3f}]")
     return VariantResult(variant, out_dir, oof_path, _json_safe(metrics), per_fold, calibration,
@@ -1188,7 +1227,7 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
         cache_idx=np.array([int(r["cache_index"]) for r in lab], dtype=np.int64),
         grades=np.array([int(r["grade"]) for r in lab], dtype=np.int64),
         folds=np.array([int(r["fold"]) for r in lab], dtype=np.int64), fold_ids=fold_ids,
-        grade_names=names)
+        grade_names=names, patients=patient_groups(lab))
     if ctx.grades.size and int(ctx.grades.max()) >= len(names):
         raise ValueError(f"the manifest holds grade {int(ctx.grades.max())} but the ingest recorded "
                          f"{len(names)} grades ({describe_grades(names)}); rerun the ingest stage")
@@ -1223,8 +1262,10 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
                       "seconds": m["seconds"], "decision_rules": m["decision_rules"]})
     comparison_path = out_dir / "comparison.json"
     comparison_csv = out_dir / "comparison.csv"
+    resampling = ci_resampling(ctx.patients, len(lab))
     atomic_write_json(comparison_path, _json_safe({
         "columns": columns, "rows": table,
+        **resampling,
         "pretrained_minus_scratch": differences,
         "umm_minus_vicreg": umm_minus_vicreg,
         "class_names": list(names),
@@ -1236,7 +1277,7 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
                      + "; metrics on out-of-fold "
                      f"predictions with cross-fitted calibration, grades by finetune.decision="
                      f"{ft.decision}; AUC: macro one-vs-one (auc) and one-vs-rest (auc_ovr); 95% CI: "
-                     f"percentile bootstrap ({ft.n_boot} resamples)")}))
+                     f"{ci_resampling_words(resampling, ft.n_boot)}")}))
     atomic_write_text(comparison_csv, _csv_text(columns, [[_fmt(row[c]) for c in columns] for row in table]))
 
     selected, selection = select_variant({n: v.metrics for n, v in variants.items()}, ft.decision)

@@ -27,7 +27,7 @@ import functools
 import hashlib
 import math
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +54,7 @@ __all__ = [
     "auc_undefined_reason",
     "binary_screening",
     "bootstrap_ci",
+    "bootstrap_resamples",
     "cluster_quality",
     "degenerate_ci_reason",
     "format_ci",
@@ -333,6 +334,96 @@ def grading_report(y_true: Any, probs: Any | None, pred: Any | None = None,
     }
 
 
+@dataclass(frozen=True)
+class _Units:
+    """The resampling units of a bootstrap over ``n`` images: ``count`` patients, numbered
+    0.. in the order of their first image; ``order`` ``(n,)`` the image positions patient by
+    patient (each patient's images in row order), ``starts`` / ``sizes`` ``(count,)`` where
+    each patient's run of ``order`` begins and how long it is; ``digest``: of the numbering,
+    so two models' resamples are known to be drawn over the same patients."""
+
+    count: int
+    order: np.ndarray
+    starts: np.ndarray
+    sizes: np.ndarray
+    grouped: bool
+    digest: str
+
+
+def _units(groups: Any, n: int) -> _Units:
+    """:class:`_Units` of ``groups`` (one patient id per image, ``(n,)``), or of the ``n``
+    images as their own units when ``groups`` is None; ValueError for malformed groups."""
+    if groups is None:
+        codes = np.arange(n, dtype=np.int64)
+    else:
+        g = np.asarray(groups)
+        if g.ndim != 1:
+            raise ValueError(f"groups has shape {g.shape}: give one patient id per image, shape ({n},)")
+        if g.shape[0] != n:
+            raise ValueError(f"groups has {g.shape[0]} entries but there are {n} images: give one "
+                             f"patient id per image, in the order of y_true")
+        missing = [i for i, v in enumerate(g.tolist()) if v is None or (isinstance(v, float) and math.isnan(v))]
+        if missing:
+            raise ValueError(f"groups[{missing[0]}] is missing ({g[missing[0]]!r}; {len(missing)} such): "
+                             f"every image needs a patient id (an image without one: give it an id of "
+                             f"its own, e.g. the image's)")
+        try:
+            uniq, first, inverse = np.unique(g, return_index=True, return_inverse=True)
+        except TypeError as exc:
+            raise ValueError(f"groups mixes ids that cannot be compared ({exc}): give the patient "
+                             f"ids as strings") from None
+        rank = np.empty(uniq.size, dtype=np.int64)
+        rank[np.argsort(first, kind="stable")] = np.arange(uniq.size)
+        codes = rank[np.asarray(inverse).reshape(-1)]
+    count = int(codes.max()) + 1 if codes.size else 0
+    sizes = np.bincount(codes, minlength=count).astype(np.int64)
+    digest = hashlib.sha256(np.ascontiguousarray(codes, dtype=np.int64).tobytes()).hexdigest()
+    return _Units(count, np.argsort(codes, kind="stable"), np.cumsum(sizes) - sizes, sizes,
+                  groups is not None, digest)
+
+
+def _draw(rng: np.random.Generator, n: int, units: _Units) -> np.ndarray:
+    """One resample: ``n`` image positions drawn with replacement (no groups: exactly the
+    draw of earlier versions), or ``units.count`` patients drawn with replacement, each with
+    all its images."""
+    if not units.grouped:
+        return rng.integers(0, n, size=n)
+    chosen = rng.integers(0, units.count, size=units.count)
+    sizes = units.sizes[chosen]
+    ends = np.cumsum(sizes)
+    within = np.arange(int(ends[-1])) - np.repeat(ends - sizes, sizes)
+    return units.order[np.repeat(units.starts[chosen], sizes) + within]
+
+
+def bootstrap_resamples(n: int, n_boot: int, seed: int = 0, groups: Any = None) -> Iterator[np.ndarray]:
+    """The resamples of :func:`bootstrap_ci`, :func:`bootstrap_scores` and
+    :func:`paired_bootstrap_difference`: ``n_boot`` int64 arrays of image positions
+    ``0 .. n-1``, drawn by ``numpy.random.default_rng(seed)``.
+
+    ``groups`` None: each resample is ``n`` images drawn with replacement (each image its own
+    unit). ``groups`` ``(n,)``, a patient id per image (any ids numpy can sort: strings or
+    integers; none missing): the cluster bootstrap. Each resample draws as many patients as
+    there are, with replacement, and takes all the images of each (patient by patient, each
+    patient's images in row order), so a resample holds whole patients and its size varies
+    (Field & Welsh 2007, "Bootstrapping clustered data", JRSS B 69(3):369-390, the
+    cluster bootstrap; Davison & Hinkley 1997, Bootstrap Methods and their Application,
+    sec. 3.8). Patients are numbered by their first image, so with every image its own patient
+    the draws are exactly those of ``groups=None``, to the last bit. Nothing for ``n == 0``.
+
+    Raises:
+        ValueError: ``n_boot < 0``, or ``groups`` not of shape ``(n,)``, with a missing id
+            (None, nan) or ids that cannot be compared.
+    """
+    if n_boot < 0:
+        raise ValueError(f"n_boot must be >= 0, got {n_boot}")
+    units = _units(groups, n)
+    if n == 0:
+        return
+    rng = np.random.default_rng(seed)
+    for _ in range(n_boot):
+        yield _draw(rng, n, units)
+
+
 def bootstrap_ci(
     y_true: Any,
     y_pred: Any,
@@ -340,15 +431,25 @@ def bootstrap_ci(
     n_boot: int = 1000,
     alpha: float = 0.05,
     seed: int = 0,
+    groups: Any = None,
 ) -> tuple[float, float]:
     """Percentile bootstrap ``(1 - alpha)`` confidence interval of ``metric(y_true, y_pred)``.
 
     Resamples the ``n`` rows with replacement ``n_boot`` times (``numpy.random.default_rng
     (seed)``, so the interval is reproducible). ``y_pred`` may be grades ``(n,)`` or
     probabilities ``(n, K)`` (e.g. ``metric=macro_ovo_auc``); it is indexed along axis 0.
+    ``groups`` ``(n,)``: a patient id per image; the resamples then draw patients with
+    replacement, each with all its images (the cluster bootstrap of
+    :func:`bootstrap_resamples`: images of one patient are not independent, and resampling
+    them as if they were gives too narrow an interval). None (the default): each image its
+    own unit, the interval of earlier versions to the last bit.
     Degenerate resamples, where the metric is undefined (non-finite or raises ValueError,
     e.g. a resample without PDR for AUC), are skipped. Returns ``(nan, nan)`` if none is
     valid.
+
+    Raises:
+        ValueError: ``y_true`` and ``y_pred`` of different lengths, ``alpha`` outside (0, 1),
+            or malformed ``groups`` (:func:`bootstrap_resamples`).
     """
     yt = np.asarray(y_true)
     yp = np.asarray(y_pred)
@@ -357,6 +458,7 @@ def bootstrap_ci(
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
     n = yt.shape[0]
+    units = _units(groups, n)
     if n == 0 or n_boot < 1:
         return float("nan"), float("nan")
     rng = np.random.default_rng(seed)
@@ -364,7 +466,7 @@ def bootstrap_ci(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for _ in range(n_boot):
-            idx = rng.integers(0, n, size=n)
+            idx = _draw(rng, n, units)
             try:
                 value = float(metric(yt[idx], yp[idx]))
             except ValueError:
@@ -476,6 +578,7 @@ def paired_bootstrap_difference(
     n_boot: int = 1000,
     alpha: float = 0.05,
     seed: int = 0,
+    groups: Any = None,
 ) -> dict[str, dict[str, float]]:
     """Difference ``a - b`` of two models graded on the same images, with a paired percentile
     bootstrap ``(1 - alpha)`` confidence interval, for accuracy, QWK and macro one-vs-rest AUC.
@@ -488,11 +591,15 @@ def paired_bootstrap_difference(
             grades, not necessarily ``argmax(probs)``).
         n_boot: bootstrap resamples; alpha: 0.05 for a 95% interval; seed: an integer, of
             ``numpy.random.default_rng``, so the interval is reproducible.
+        groups: ``(n,)`` a patient id per image, or None (each image its own unit): with
+            patients, each resample draws patients with replacement and takes all their
+            images (the cluster bootstrap of :func:`bootstrap_resamples`), the same patients
+            for both models.
 
     Accuracy and QWK (:func:`quadratic_weighted_kappa` over the K grades) score the given
     grades, the AUC (:func:`macro_ovr_auc`) the probabilities, exactly as
-    :func:`grading_report` does. Each resample draws ``n`` images with replacement, and the
-    SAME images score both models (paired: what the two share, the images, cancels out of the
+    :func:`grading_report` does. Each resample draws ``n`` images with replacement (with
+    ``groups``: the patients, each with all its images), and the SAME images score both models (paired: what the two share, the images, cancels out of the
     difference). The interval is the ``alpha/2`` and ``1 - alpha/2`` percentiles of the
     resampled differences (Efron & Tibshirani 1993, An Introduction to the Bootstrap, ch. 13;
     the resampling of :func:`bootstrap_ci`). A resample on which a metric is undefined for
@@ -513,7 +620,7 @@ def paired_bootstrap_difference(
 
     Raises:
         ValueError: shapes that differ, a grade outside ``0 .. K-1``, malformed probabilities,
-            ``n_boot < 0`` or ``alpha`` outside (0, 1).
+            ``n_boot < 0``, ``alpha`` outside (0, 1) or malformed ``groups``.
     """
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
@@ -525,8 +632,9 @@ def paired_bootstrap_difference(
     ga = _as_grades(pred_a, "pred_a")
     gb = _as_grades(pred_b, "pred_b")
     _check_paired_inputs(yt, pa.shape[1], {"pred_a": ga, "pred_b": gb})
-    return paired_difference(_resampled_scores(yt, pa, ga, n_boot, seed),
-                             _resampled_scores(yt, pb, gb, n_boot, seed), alpha)
+    units = _units(groups, yt.size)
+    return paired_difference(_resampled_scores(yt, pa, ga, n_boot, seed, units),
+                             _resampled_scores(yt, pb, gb, n_boot, seed, units), alpha)
 
 
 @dataclass(frozen=True)
@@ -537,9 +645,12 @@ class BootstrapScores:
     ``whole``: each metric on all ``n`` images (nan where undefined). ``resampled``: each
     metric's float64 values, resample by resample, shape ``(n_boot,)`` (``(0,)`` when
     ``n == 0``), nan where undefined. The resamples are fixed by ``(n, n_boot, seed)`` and the
-    true grades by ``labels`` (a digest of ``y_true`` in its order): two models' scores that
-    agree on all four were computed on the same images, so :func:`paired_difference` can pair
-    them."""
+    units they draw (``grouping``: a digest of the patient of each image, numbered by first
+    image; the images themselves when no patients were given), the true grades by ``labels``
+    (a digest of ``y_true`` in its order): two models' scores that agree on all five were
+    computed on the same resamples, so :func:`paired_difference` can pair them. ``units``:
+    how many units each resample draws (the patients, or ``n`` images); ``by_patient``:
+    whether they are patients (``groups`` given)."""
 
     whole: dict[str, float]
     resampled: dict[str, np.ndarray]
@@ -547,6 +658,9 @@ class BootstrapScores:
     n_boot: int
     seed: int
     labels: str
+    units: int = 0
+    by_patient: bool = False
+    grouping: str = ""
 
 
 def _check_paired_inputs(yt: np.ndarray, k: int, preds: dict[str, np.ndarray]) -> None:
@@ -559,7 +673,7 @@ def _check_paired_inputs(yt: np.ndarray, k: int, preds: dict[str, np.ndarray]) -
 
 
 def _resampled_scores(yt: np.ndarray, probs: np.ndarray, pred: np.ndarray, n_boot: int,
-                      seed: int) -> BootstrapScores:
+                      seed: int, units: _Units) -> BootstrapScores:
     if n_boot < 0:
         raise ValueError(f"n_boot must be >= 0, got {n_boot}")
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
@@ -582,32 +696,35 @@ def _resampled_scores(yt: np.ndarray, probs: np.ndarray, pred: np.ndarray, n_boo
         warnings.simplefilter("ignore")
         whole = scores(np.arange(n))
         rng = np.random.default_rng(seed)
-        values = np.array([scores(rng.integers(0, n, size=n)) for _ in range(n_boot if n else 0)],
+        values = np.array([scores(_draw(rng, n, units)) for _ in range(n_boot if n else 0)],
                           dtype=np.float64).reshape(-1, len(PAIRED_METRICS))
     labels = hashlib.sha256(np.ascontiguousarray(yt, dtype=np.int64).tobytes()).hexdigest()
     return BootstrapScores(dict(zip(PAIRED_METRICS, whole, strict=True)),
                            {m: values[:, i] for i, m in enumerate(PAIRED_METRICS)}, n, n_boot, seed,
-                           labels)
+                           labels, units.count, units.grouped, units.digest)
 
 
 def bootstrap_scores(y_true: Any, probs: Any, pred: Any, n_boot: int = 1000,
-                     seed: int = 0) -> BootstrapScores:
+                     seed: int = 0, groups: Any = None) -> BootstrapScores:
     """One model's accuracy and QWK of its grades ``pred`` ``(n,)`` and macro one-vs-rest AUC of
     its probabilities ``probs`` ``(n, K)`` against ``y_true`` ``(n,)``, on all ``n`` images and
     on each of ``n_boot`` resamples drawn with replacement by ``numpy.random.default_rng(seed)``
-    (the draws of :func:`paired_bootstrap_difference`). Pair two models' scores with
+    (the draws of :func:`paired_bootstrap_difference`). ``groups`` ``(n,)``, a patient id per
+    image: each resample draws the patients with replacement, each with all its images (the
+    cluster bootstrap of :func:`bootstrap_resamples`); None: each image its own unit. Pair two
+    models' scores, drawn with the same ``n_boot``, ``seed`` and ``groups``, with
     :func:`paired_difference`.
 
     Raises:
         ValueError: shapes that differ, a grade outside ``0 .. K-1``, malformed
-            probabilities, ``n_boot < 0``, or a ``seed`` that is not an integer (None or a
-            Generator would draw other resamples for each model).
+            probabilities, ``n_boot < 0``, a ``seed`` that is not an integer (None or a
+            Generator would draw other resamples for each model), or malformed ``groups``.
     """
     yt = _as_grades(y_true, "y_true")
     p = _as_probs(probs, n=yt.size, name="probs")
     g = _as_grades(pred, "pred")
     _check_paired_inputs(yt, p.shape[1], {"pred": g})
-    return _resampled_scores(yt, p, g, n_boot, seed)
+    return _resampled_scores(yt, p, g, n_boot, seed, _units(groups, yt.size))
 
 
 def paired_difference(a: BootstrapScores, b: BootstrapScores, alpha: float = 0.05
@@ -617,14 +734,21 @@ def paired_difference(a: BootstrapScores, b: BootstrapScores, alpha: float = 0.0
     :func:`paired_bootstrap_difference` (see there), to the last bit.
 
     Raises:
-        ValueError: ``alpha`` outside (0, 1), or scores of other resamples (``n``, ``n_boot``
-            or ``seed`` differ) or of other true grades (``labels``): nothing pairs them.
+        ValueError: ``alpha`` outside (0, 1), or scores of other resamples (``n``, ``n_boot``,
+            ``seed`` or the patients drawn differ) or of other true grades (``labels``):
+            nothing pairs them.
     """
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
     if (a.n, a.n_boot, a.seed) != (b.n, b.n_boot, b.seed):
         raise ValueError(f"the two models' bootstrap scores were drawn differently (n, n_boot, seed: "
                          f"{(a.n, a.n_boot, a.seed)} and {(b.n, b.n_boot, b.seed)}): nothing pairs them")
+    if a.grouping != b.grouping:
+        def drawn(s: BootstrapScores) -> str:
+            return f"{s.units} patients" if s.by_patient else f"{s.n} images"
+        raise ValueError(f"the two models' bootstrap scores were drawn differently (over {drawn(a)} "
+                         f"and over {drawn(b)}, or other patients): nothing pairs them; give both "
+                         f"the same groups")
     if a.labels != b.labels:
         raise ValueError("the two models' bootstrap scores are of other true grades (or the same "
                          "images in another order): nothing pairs them")

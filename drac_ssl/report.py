@@ -166,7 +166,8 @@ def _data_section(run_dir: Path) -> list[str]:
                   f"- fundus preprocessing: {', '.join(prep) if prep else 'none'}",
                   f"- training images: {prov.get('n_train')} ({per_grade})",
                   f"- test images: {prov.get('n_test')}", f"- ingested: {prov.get('ingested_utc')}"]
-        grouping = fold_grouping_words(prov)
+        comparison = _read_json(run_dir / "finetune" / "comparison.json")  # what its CIs resample
+        grouping = fold_grouping_words(prov, comparison if isinstance(comparison, dict) else None)
         lines += ([f"- {grouping}"] if grouping else []) + [""]
     return lines
 

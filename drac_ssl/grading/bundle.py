@@ -63,6 +63,7 @@ __all__ = [
     "build_bundle",
     "channels_last_on",
     "chance_warning",
+    "ci_resampling_words",
     "data_provenance",
     "fold_grouping_words",
     "load_bundle",
@@ -198,11 +199,29 @@ def data_provenance(data_dir: str | os.PathLike[str],
     }
 
 
-def fold_grouping_words(data: dict[str, Any]) -> str:
+def ci_resampling_words(resampling: dict[str, Any] | None, n_boot: int | None = None) -> str:
+    """What bootstrap CIs resample, from a record of :func:`drac_ssl.finetune.ci_resampling`
+    (``metrics.json``, ``comparison.json``, a bundle's ``cv_metrics``: ``ci_resamples``
+    ``patients`` or ``images``, ``ci_units`` their number): ``percentile bootstrap (1000
+    resamples) of the 23 patients, each with all its images`` or ``... of the 44 images, each
+    its own unit``. A record without them (a run made before patient-level CIs): images."""
+    resampling = resampling or {}
+    how = "percentile bootstrap" + (f" ({n_boot} resamples)" if n_boot is not None else "")
+    units = resampling.get("ci_units")
+    count = f" {units}" if isinstance(units, int) and not isinstance(units, bool) else ""
+    if resampling.get("ci_resamples") == "patients":
+        return f"{how} of the{count} patients, each with all its images"
+    return f"{how} of the{count} images, each its own unit"
+
+
+def fold_grouping_words(data: dict[str, Any], cv: dict[str, Any] | None = None) -> str:
     """One sentence on how the cross-validation folds were formed, for the report and the
     model card, from :func:`data_provenance` ``data``: grouped by patient (N patients for M
-    images), and then that the bootstrap CIs resample images, not patients (so are likely
-    too narrow when a patient has several images); or the images treated as independent.
+    images), and then what the bootstrap CIs resample, from ``cv`` (a ``metrics.json``, a
+    bundle's ``cv_metrics`` or ``comparison.json``: ``ci_resamples`` / ``ci_units``, see
+    :func:`ci_resampling_words`): patients, or, for a run that recorded none (made before
+    patient-level CIs), images, not patients (so likely too narrow when a patient has several
+    images); or the images treated as independent.
     '' when ``data`` does not say (no manifest, or a bundle built before ``n_patients``)."""
     n_train = data.get("n_train")
     if "n_patients" not in data or not n_train:
@@ -215,7 +234,12 @@ def fold_grouping_words(data: dict[str, Any]) -> str:
                 f"patient column); images of one patient, if any, may be in different folds")
     words = (f"folds: grouped by patient, {counted(n_patients, 'patient')} for "
              f"{counted(n_train, 'training image')} (each patient's images in one fold)")
-    if n_patients < n_train:
+    if (cv or {}).get("ci_resamples") == "patients":
+        units = cv.get("ci_units") if cv else None
+        count = (f" ({counted(units, 'patient')}, each with all its images)"
+                 if isinstance(units, int) and not isinstance(units, bool) else " (each with all its images)")
+        words += f"; the bootstrap 95% CIs resample patients{count}"
+    elif n_patients < n_train:
         words += ("; the bootstrap 95% CIs resample images, not patients, so with correlated "
                   "images of one patient they are likely too narrow")
     return words
@@ -284,7 +308,7 @@ def _model_card(meta: dict[str, Any]) -> str:
         "`data_prep.phantom`), not patient data. This bundle only demonstrates the pipeline; "
         "its numbers say nothing about grading real UW-OCTA images.\n"
         if data.get("kind") == "phantom" else "")
-    grouping = fold_grouping_words(data)
+    grouping = fold_grouping_words(data, cv)
     folds_line = f"\n- {grouping[0].upper()}{grouping[1:]}." if grouping else ""
     chance = chance_warning(cv)
     if chance:
@@ -577,6 +601,8 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
         "cv_metrics": {**{key: metrics.get(key) for key in (
             "n", "qwk", "qwk_ci95", "qwk_ci95_note", "auc", "auc_ovr", "accuracy", "macro_f1", "qwk_fold_mean",
             "qwk_fold_std", "decision", "decision_rules", "folds", "protocol")},
+            # what the CIs resample (patients or images); a run made before: absent, images
+            **{key: metrics[key] for key in ("ci_resamples", "ci_units") if key in metrics},
             **{key: metrics[key] for key in ("sensitivity", "specificity") if key in metrics}},  # two grades
         "per_grade": per_grade_outcomes(metrics.get("report") or {}, class_names),
         "comparison": comparison.get("rows", []),

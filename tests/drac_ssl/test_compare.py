@@ -120,7 +120,7 @@ def test_command_prints_the_text_and_writes_csv_and_markdown(two_runs: tuple[Pat
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert out_md.read_text(encoding="utf-8") == captured.out
-    assert "| here (50, seed 0) |" in captured.out and "(--n-boot 50)" in captured.out
+    assert "| here (50, seed 0, 24 images) |" in captured.out and "(--n-boot 50)" in captured.out
     assert "[compare] base: vicreg − scratch" in captured.err
     with open(out_csv, newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
@@ -259,9 +259,9 @@ def test_a_run_that_stored_its_differences_is_shown_with_its_own_figures(
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "| stored | vicreg − scratch | 24 | +0.123 (+0.011..+0.222) | +0.123 (+0.011..+0.222) | " \
-           "+0.123 (+0.011..+0.222) | the run's (321, seed 7) |" in captured.out
+           "+0.123 (+0.011..+0.222) | the run's (321, seed 7, 24 images) |" in captured.out
     assert "| older | vicreg − scratch | 24 | +0.667 (+" in captured.out
-    assert "| here (1000, seed 0) |" in captured.out and "the run did not store its own" in captured.out
+    assert "| here (1000, seed 0, 24 images) |" in captured.out and "the run did not store its own" in captured.out
     assert "[compare] stored:" not in captured.err and "[compare] older: vicreg − scratch" in captured.err
 
     comparison = compare_runs([stored_run], n_boot=20)  # an explicit number recomputes it
@@ -326,3 +326,86 @@ def test_a_speed_only_difference_leaves_the_runs_table_without_setting_columns(t
     assert "settings that change results are equal" in text
     assert "`pretrain.channels_last` base true, other false" in text
     assert "## Settings that differ" not in text
+
+
+def _add_patients(run: Path, per_patient: int, n: int = 24, record: str | None = "patients") -> None:
+    """Give the run a data/manifest.csv whose training images come ``per_patient`` to a patient,
+    and (``record``) the ``ci_resamples`` its fine-tuning recorded in comparison.json (None: a
+    run made before it was recorded)."""
+    (run / "data").mkdir(exist_ok=True)
+    with open(run / "data" / "manifest.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(["id", "path", "grade", "split", "fold", "patient"])
+        for i in range(n):
+            writer.writerow([f"img{i:03d}.png", f"x/img{i:03d}.png", i % 3, "train", i // (n // 2),
+                             f"P{i // per_patient:02d}"])
+    if record is not None:
+        path = run / "finetune" / "comparison.json"
+        saved = json.loads(path.read_text())
+        saved.update(ci_resamples=record, ci_units=n // per_patient if record == "patients" else n)
+        path.write_text(json.dumps(saved))
+
+
+def test_the_intervals_say_what_they_resample_and_recompute_over_patients(tmp_path: Path) -> None:
+    """A run whose manifest names patients: the recomputed paired difference resamples patients
+    (the cluster bootstrap of metrics.paired_bootstrap_difference with the patients), and the
+    text says what every interval resampled; runs that differ in it are said to."""
+    from drac_ssl.metrics import paired_bootstrap_difference
+
+    plain = make_run(tmp_path, "plain")
+    text = compare_runs([plain], n_boot=50).markdown()
+    assert "its CI the run's own bootstrap, which resampled images (treated as independent))" in text
+    assert "the same resampled images for both variants, each image its own unit" in text
+    assert "| here (50, seed 0, 24 images) |" in text
+
+    grouped = make_run(tmp_path, "grouped")
+    _add_patients(grouped, per_patient=4)  # 6 patients of 4 images
+    comparison = compare_runs([grouped], n_boot=50)
+    (difference,) = comparison.differences
+    assert difference.by_patient and difference.units == 6
+    oof = {v: _read_oof_for_test(grouped / "finetune" / v / "oof.csv") for v in ("scratch", "vicreg")}
+    grades = oof["vicreg"][0]
+    patients = [f"P{i // 4:02d}" for i in range(24)]
+    want = paired_bootstrap_difference(grades, oof["vicreg"][1], oof["scratch"][1], oof["vicreg"][2],
+                                       oof["scratch"][2], n_boot=50, seed=0, groups=patients)
+    assert difference.result == want
+    images = paired_bootstrap_difference(grades, oof["vicreg"][1], oof["scratch"][1], oof["vicreg"][2],
+                                         oof["scratch"][2], n_boot=50, seed=0)
+    assert difference.result["accuracy"]["ci_low"] != images["accuracy"]["ci_low"]
+    text = comparison.markdown()
+    assert ("its CI the run's own bootstrap, which resampled patients (6 patients, each with all its "
+            "images))") in text
+    assert "| here (50, seed 0, 6 patients) |" in text
+    assert "the same resampled patients for both variants, each patient with all its images" in text
+
+    both = compare_runs([plain, grouped], n_boot=50).markdown()
+    assert ("which resampled: `plain` images (treated as independent); `grouped` patients (6 patients, "
+            "each with all its images); the runs' CIs resample different units, so their widths do not "
+            "compare") in both
+    assert "of patients (each with all its images: the cluster bootstrap, Field & Welsh 2007) or of images" in both
+
+    # a run made before patient-level CIs: its stored figures resampled images, and it is said
+    older = make_run(tmp_path, "older")
+    _add_patients(older, per_patient=2, record=None)
+    path = older / "finetune" / "comparison.json"
+    saved = json.loads(path.read_text())
+    saved["pretrained_minus_scratch"] = {"vicreg": {m: {"a": 0.5, "b": 0.4, "difference": 0.1, "ci_low": 0.05,
+                                                        "ci_high": 0.15} for m in ("accuracy", "qwk", "auc_ovr")}}
+    path.write_text(json.dumps(saved))
+    text = compare_runs([older]).markdown()
+    assert ("which resampled images, not patients (12 patients for 24 images: with correlated images of one "
+            "patient likely too narrow))") in text
+    assert "| the run's (1000, seed 0, 24 images) |" in text
+    assert ("Resampled images, not patients, although the manifest names patients: `older` vicreg − scratch "
+            "(12 patients for 24 images).") in text
+    assert "--n-boot N recomputes them over patients" in text
+    (again,) = compare_runs([older], n_boot=30).differences
+    assert again.by_patient and again.units == 12 and again.source == "here (30, seed 0, 12 patients)"
+
+
+def _read_oof_for_test(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    k = sum(1 for c in rows[0] if c.startswith("P") and c[1:].isdigit())
+    return (np.array([int(r["grade"]) for r in rows]), np.array([[float(r[f"P{g}"]) for g in range(k)] for r in rows]),
+            np.array([int(r["pred"]) for r in rows]))

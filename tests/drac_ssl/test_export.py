@@ -856,6 +856,20 @@ def test_report_says_how_the_folds_were_formed_and_the_limit_of_image_level_cis(
     assert "- folds: grouped by patient, 30 patients for 30 training images" in single
     assert "not patients" not in single
 
+    # a fine-tuning that resampled patients (comparison.json says so): the CIs are patient-level
+    _group_manifest(data, lambda i: f"P{i // 2:03d}")
+    (tmp_path / "finetune").mkdir()
+    (tmp_path / "finetune" / "comparison.json").write_text(json.dumps({"ci_resamples": "patients",
+                                                                      "ci_units": 15}))
+    patients = write_report(tmp_path).read_text()
+    assert ("- folds: grouped by patient, 15 patients for 30 training images (each patient's images "
+            "in one fold); the bootstrap 95% CIs resample patients (15 patients, each with all its "
+            "images)\n") in patients
+    assert "not patients" not in patients
+    # one made before it was recorded: images, as it did
+    (tmp_path / "finetune" / "comparison.json").write_text(json.dumps({"rows": []}))
+    assert "the bootstrap 95% CIs resample images, not patients" in write_report(tmp_path).read_text()
+
 
 def test_the_model_card_says_how_the_folds_were_formed(exported_run: Path) -> None:
     meta = json.loads((exported_run / "bundle" / "metadata.json").read_text())
@@ -867,6 +881,15 @@ def test_the_model_card_says_how_the_folds_were_formed(exported_run: Path) -> No
     assert ("- Folds: grouped by patient, 23 patients for 44 training images (each patient's images "
             "in one fold); the bootstrap 95% CIs resample images, not patients, so with correlated "
             "images of one patient they are likely too narrow.\n") in card
+    # no patients: the CIs resampled images, and the metrics say so
+    assert (meta["cv_metrics"]["ci_resamples"], meta["cv_metrics"]["ci_units"]) == ("images", 30)
+    assert "of the 30 images, each its own unit" in meta["cv_metrics"]["protocol"]
+    meta["cv_metrics"].update(ci_resamples="patients", ci_units=23)  # a run with patients
+    card = bundles._model_card(meta)
+    assert ("- Folds: grouped by patient, 23 patients for 44 training images (each patient's images "
+            "in one fold); the bootstrap 95% CIs resample patients (23 patients, each with all its "
+            "images).\n") in card
+    assert "not patients" not in card
     del meta["data"]["n_patients"]  # a bundle built before the patients were counted: no line
     assert "Folds:" not in bundles._model_card(meta)
 

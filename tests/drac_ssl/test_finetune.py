@@ -229,6 +229,62 @@ def test_report_says_a_ci_of_width_zero_is_not_meaningful(
     assert "0.000..0.000" not in report
 
 
+def test_cis_resample_patients_when_the_manifest_names_them(
+        frozen_result: finetune.FinetuneResult, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Patients in the manifest (two images each): the out-of-fold QWK CI, the decision rules'
+    CIs and the paired differences resample patients, each with all its images, and
+    metrics.json / comparison.json / report.md say so; without patients: images, as before."""
+    import functools
+
+    from drac_ssl.metrics import bootstrap_ci, paired_bootstrap_difference, quadratic_weighted_kappa
+    from drac_ssl.report import write_report
+
+    plain = frozen_result.variants["vicreg"].metrics
+    assert (plain["ci_resamples"], plain["ci_units"]) == ("images", plain["n"])
+    assert "percentile bootstrap (100 resamples) of the 30 images, each its own unit" in plain["protocol"]
+
+    run = tmp_path / "run"
+    shutil.copytree(frozen_result.out_dir.parent, run, symlinks=True)
+    manifest = run / "data" / "manifest.csv"
+    rows = _read_csv(manifest)
+    for i, row in enumerate(r for r in rows if r["split"] == "train"):
+        row["patient"] = f"P{i // 2:02d}"
+    with open(manifest, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    capsys.readouterr()
+    result = finetune.run(tiny_config(**{"finetune.compare_scratch": "true"}), run)
+    said = capsys.readouterr().out
+    assert "[finetune] vicreg: out-of-fold QWK" in said and ", resampling 15 patients), AUC" in said
+    assert "[finetune] vicreg - scratch, paired bootstrap 95% CI (resampling 15 patients): accuracy" in said
+    patient_of = {r["id"]: r["patient"] for r in rows}
+    metrics = result.variants["vicreg"].metrics
+    assert (metrics["ci_resamples"], metrics["ci_units"]) == ("patients", 15)
+    assert "percentile bootstrap (100 resamples) of the 15 patients, each with all its images" in metrics["protocol"]
+    oof = {v: _read_csv(result.variants[v].oof_path) for v in ("scratch", "vicreg")}
+    groups = [f"patient:{patient_of[r['id']]}" for r in oof["vicreg"]]
+    y = np.array([int(r["grade"]) for r in oof["vicreg"]])
+    pred = {v: np.array([int(r["pred"]) for r in oof[v]]) for v in oof}
+    probs = {v: np.array([[float(r[f"P{g}"]) for g in range(3)] for r in oof[v]]) for v in oof}
+    # the oof.csv grades and probabilities are those of an image bootstrap run: unchanged
+    assert pred["vicreg"].tolist() == [int(r["pred"]) for r in _read_csv(frozen_result.variants["vicreg"].oof_path)]
+    qwk = functools.partial(quadratic_weighted_kappa, num_grades=3)
+    want = bootstrap_ci(y, pred["vicreg"], qwk, n_boot=100, seed=metrics["seed"], groups=groups)
+    assert metrics["qwk_ci95"] == list(want)
+    assert metrics["qwk_ci95"] != plain["qwk_ci95"]  # over images it was another interval
+    assert metrics["qwk_ci95"] != list(bootstrap_ci(y, pred["vicreg"], qwk, n_boot=100, seed=metrics["seed"]))
+    comparison = json.loads(result.comparison_path.read_text())
+    assert (comparison["ci_resamples"], comparison["ci_units"]) == ("patients", 15)
+    assert comparison["pretrained_minus_scratch"]["vicreg"] == paired_bootstrap_difference(
+        y, probs["vicreg"], probs["scratch"], pred["vicreg"], pred["scratch"], n_boot=100,
+        seed=metrics["seed"], groups=groups)
+    report = write_report(run).read_text()
+    assert ("- folds: grouped by patient, 15 patients for 30 training images (each patient's images in one "
+            "fold); the bootstrap 95% CIs resample patients (15 patients, each with all its images)\n") in report
+    assert "not patients" not in report
+
+
 def test_umm_output_adds_a_variant_unless_disabled(pretrained_run: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
     (run / "pretrain").mkdir(parents=True)

@@ -14,6 +14,7 @@ from drac_ssl.metrics import (
     apply_thresholds,
     auc_undefined_reason,
     bootstrap_ci,
+    bootstrap_resamples,
     bootstrap_scores,
     cluster_quality,
     degenerate_ci_reason,
@@ -290,6 +291,123 @@ def test_paired_difference_refuses_mismatched_inputs() -> None:
         paired_bootstrap_difference(y, probs, probs, y, y[:2])
     with pytest.raises(ValueError, match="grade 3"):
         paired_bootstrap_difference(y, probs, probs, y, np.array([0, 1, 3]))
+
+
+# ----------------------------------------------------------------------------- patient-level bootstrap
+
+
+def _accuracy(y: np.ndarray, pred: np.ndarray) -> float:
+    return float(np.mean(y == pred))
+
+
+def test_distinct_patients_resample_exactly_as_images() -> None:
+    # one image per patient: the cluster bootstrap is the image bootstrap, to the last bit
+    y, pred = _noisy_grades(50, 3)
+    probs = softmax(np.stack([-(pred - k) ** 2.0 for k in range(3)], axis=1))
+    patients = [f"P{i:03d}" for i in range(50)]
+    assert bootstrap_ci(y, pred, n_boot=80, seed=5, groups=patients) == bootstrap_ci(y, pred, n_boot=80, seed=5)
+    grouped = bootstrap_scores(y, probs, pred, n_boot=80, seed=5, groups=patients)
+    plain = bootstrap_scores(y, probs, pred, n_boot=80, seed=5)
+    for metric in plain.resampled:
+        np.testing.assert_array_equal(grouped.resampled[metric], plain.resampled[metric])
+    assert paired_difference(grouped, plain) == paired_bootstrap_difference(y, probs, probs, pred, pred,
+                                                                            n_boot=80, seed=5)
+    assert (grouped.units, plain.units) == (50, 50)
+    draws = list(bootstrap_resamples(50, 3, seed=5))
+    rng = np.random.default_rng(5)
+    for idx in draws:  # groups=None: numpy's draws of n images, as before
+        np.testing.assert_array_equal(idx, rng.integers(0, 50, size=50))
+
+
+def test_two_patients_of_identical_images_give_a_wider_interval() -> None:
+    # patient A: 3 images graded right, patient B: 3 images graded wrong. Resampling the two
+    # patients gives accuracy 1 (A, A), 0.5 (A, B or B, A) or 0 (B, B), each of A, A and B, B
+    # a quarter of the time, so the 2.5th and 97.5th percentiles are 0 and 1. Resampling the
+    # six images as if independent gives k/6 with k ~ Binomial(6, 1/2): 0 or 1 only 1/64 of
+    # the time each, under 2.5%, so that interval lies inside (0, 1).
+    y = np.zeros(6, dtype=int)
+    pred = np.array([0, 0, 0, 1, 1, 1])
+    patients = ["A", "A", "A", "B", "B", "B"]
+    assert bootstrap_ci(y, pred, _accuracy, n_boot=400, seed=0, groups=patients) == (0.0, 1.0)
+    lo, hi = bootstrap_ci(y, pred, _accuracy, n_boot=400, seed=0)
+    assert 0.0 < lo < hi < 1.0
+
+
+def test_duplicated_images_of_a_patient_add_nothing_to_a_patient_resample() -> None:
+    # each patient's image twice: a patient resample is a resample of the single images with
+    # every image doubled (kappa and accuracy unchanged by doubling), so its interval is the
+    # image interval of the undoubled set; resampling the doubled images as independent is
+    # narrower (about 1/sqrt(2)), the too-narrow interval the report warned of
+    y, pred = _noisy_grades(40, 4)
+    doubled_y, doubled_pred = np.repeat(y, 2), np.repeat(pred, 2)
+    patients = np.repeat(np.arange(40), 2)
+    cluster = bootstrap_ci(doubled_y, doubled_pred, n_boot=300, seed=1, groups=patients)
+    np.testing.assert_allclose(cluster, bootstrap_ci(y, pred, n_boot=300, seed=1), rtol=0, atol=1e-12)
+    lo, hi = bootstrap_ci(doubled_y, doubled_pred, n_boot=300, seed=1)
+    assert hi - lo < 0.85 * (cluster[1] - cluster[0])
+
+
+def test_each_resample_holds_whole_patients() -> None:
+    # patients of 1, 2 and 3 images, interleaved in the order of the rows
+    patients = np.array(["c", "a", "b", "c", "b", "c"])
+    members = {p: np.flatnonzero(patients == p).tolist() for p in "abc"}
+    seen: list[np.ndarray] = []
+    for idx in bootstrap_resamples(6, 200, seed=2, groups=patients):
+        seen.append(idx)
+        chosen = [patients[i] for i in idx]
+        rest = list(idx)
+        while rest:  # the rows come patient by patient, each patient's rows whole, in row order
+            block = members[patients[rest[0]]]
+            assert rest[:len(block)] == block
+            rest = rest[len(block):]
+        assert len({*chosen}) <= 3
+    assert {len(idx) for idx in seen} >= {3, 6, 9}  # 3 patients drawn: 3 (a, a, a) .. 9 (c, c, c)
+    # the metric sees exactly the drawn rows: the same draws through bootstrap_ci
+    calls: list[np.ndarray] = []
+
+    def spy(y: np.ndarray, _: np.ndarray) -> float:
+        calls.append(y.copy())
+        return 0.0
+
+    bootstrap_ci(np.arange(6), np.zeros(6), spy, n_boot=200, seed=2, groups=patients)
+    assert len(calls) == 200 and all(np.array_equal(a, b) for a, b in zip(calls, seen, strict=True))
+
+
+def test_paired_patient_resamples_pair_two_models() -> None:
+    y = np.repeat([0, 1, 2], 8)
+    patients = np.repeat(np.arange(12), 2)
+    rng = np.random.default_rng(6)
+    probs = [softmax(rng.normal(size=(24, 3)) + s * np.eye(3)[y]) for s in (0.5, 2.0)]
+    preds = [p.argmax(axis=1) for p in probs]
+    scores = [bootstrap_scores(y, p, g, n_boot=60, seed=3, groups=patients)
+              for p, g in zip(probs, preds, strict=True)]
+    assert scores[0].units == 12
+    want = paired_bootstrap_difference(y, probs[1], probs[0], preds[1], preds[0], n_boot=60, seed=3,
+                                       groups=patients)
+    assert paired_difference(scores[1], scores[0]) == want
+    same = paired_bootstrap_difference(y, probs[0], probs[0], preds[0], preds[0], n_boot=60, seed=3,
+                                       groups=patients)
+    assert all((m["ci_low"], m["ci_high"]) == (0.0, 0.0) for m in same.values())
+    # scores drawn over images, or over other patients, pair nothing
+    with pytest.raises(ValueError, match="drawn differently"):
+        paired_difference(scores[1], bootstrap_scores(y, probs[0], preds[0], n_boot=60, seed=3))
+    with pytest.raises(ValueError, match="drawn differently"):
+        paired_difference(scores[1], bootstrap_scores(y, probs[0], preds[0], n_boot=60, seed=3,
+                                                      groups=np.arange(24) // 3))
+
+
+def test_patient_groups_are_checked() -> None:
+    y = np.array([0, 1, 2, 1])
+    with pytest.raises(ValueError, match="groups has 3 entries but there are 4 images"):
+        bootstrap_ci(y, y, groups=["a", "a", "b"])
+    with pytest.raises(ValueError, match="one patient id per image"):
+        bootstrap_scores(y, np.eye(3)[y], y, groups=np.zeros((4, 1)))
+    with pytest.raises(ValueError, match="groups\\[2\\] is missing"):
+        paired_bootstrap_difference(y, np.eye(3)[y], np.eye(3)[y], y, y, groups=["a", "a", None, "b"])
+    with pytest.raises(ValueError, match="groups\\[1\\] is missing"):
+        bootstrap_ci(y, y, groups=[1.0, math.nan, 2.0, 2.0])
+    with pytest.raises(ValueError, match="n_boot"):
+        list(bootstrap_resamples(4, -1))
 
 
 # ----------------------------------------------------------------------------- thresholds
