@@ -28,6 +28,7 @@ from app.inputs import (
     InputLimits,
     LoadedImage,
     describe_kind,
+    is_plain_note,
     load_upload,
     too_small_warning,
 )
@@ -249,7 +250,9 @@ class Predictor:
         found (:func:`drac_ssl.grading.predict.preprocessing_warning`) and, given ``warnings``
         (per image, the upload's own: :attr:`app.inputs.LoadedImage.warnings`), those, as
         :meth:`predict` says them (:meth:`image_warnings`), in sentences joined by a space (""
-        for most)."""
+        for most); a plain note (:func:`app.inputs.is_plain_note`: a 16-bit file converted,
+        a grey picture saved as RGB) starts "Note:", as on the single-image tab, so that the
+        batch's notes column does not read it as a doubt."""
         from drac_ssl.grading.predict import grade_images
 
         graded = grade_images(self.bundle, images, tta=self.tta)
@@ -257,7 +260,8 @@ class Predictor:
         words = ([profile.warning(self.training_images_words) if f else "" for f in graded.unlike]
                  if profile is not None and graded.unlike is not None else [""] * len(images))
         # far smaller than the model's input, no disc to crop: the words of predict() and the export
-        small = [" ".join(self.image_warnings(image.shape, said, upload, found))
+        small = [" ".join(f"Note: {w}" if is_plain_note(w) else w
+                          for w in self.image_warnings(image.shape, said, upload, found))
                  for image, said, upload, found in zip(images, graded.warnings, warnings or [[]] * len(images),
                                                        graded.preprocessing_warnings, strict=True)]
         return graded.probs, graded.classes, words, small

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 __all__ = [
+    "COLOUR_ENCODED",
     "COLOUR_FILE_MODES",
     "DEPTH_NOTE",
     "colour_for_grey_model",
@@ -35,6 +36,10 @@ saved as colour, not a grey file (:func:`grey_for_colour_model`)."""
 
 DEPTH_NOTE = "16-bit image converted to 8-bit as the training ingest does"
 """How the note on a 16-bit (or 32-bit) file's conversion starts (:func:`depth_note`)."""
+
+COLOUR_ENCODED = "Colour-encoded file"
+"""How the note on an RGB file of a grey picture (three identical channels) read by a grey
+model starts (:func:`colour_for_grey_model`): nothing is lost, so a plain note."""
 
 DEPTH_PREFIXES = ("16-bit", "32-bit")
 """How the decoder's findings on a deep file start (:func:`data_prep.validate.inspect_image`)."""
@@ -75,7 +80,7 @@ def colour_for_grey_model(detail: str, octa: bool) -> str:
     converted the training images the same way. A file whose three channels are identical
     ("channels identical" in ``detail``) lost nothing: said as a colour-encoded file."""
     if "channels identical" in detail:
-        return f"Colour-encoded file: {detail}."
+        return f"{COLOUR_ENCODED}: {detail}."
     if octa:
         return f"Colour image: {detail}. UW-OCTA is grey; a colour picture may not be OCTA."
     return f"Colour image: {detail}, as the training ingest converted this grey model's images."
@@ -114,10 +119,11 @@ def depth_note(mode: str, findings: Sequence[str]) -> tuple[str, list[str]]:
 def is_plain_note(warning: str) -> bool:
     """True for a sentence about an image that is information, not a doubt about the image:
     the 16-bit conversion (:data:`DEPTH_NOTE`), which the training ingest and the export
-    command do the same way. The page says such lines as notes, not under its "may not be a
+    command do the same way, and a grey picture saved as an RGB file read by a grey model
+    (:data:`COLOUR_ENCODED`: nothing is lost; the export says nothing of it). The page says such lines as notes, not under its "may not be a
     UW-OCTA en-face image" / "check this image" heading (:func:`app.server._result_markdown`);
     the export command prints them as ``note:``, not ``warning:``."""
-    return warning.startswith(DEPTH_NOTE)
+    return warning.startswith((DEPTH_NOTE, COLOUR_ENCODED))
 
 
 def incomplete_line(not_graded: Sequence[tuple[str, str]], n_files: int) -> str:

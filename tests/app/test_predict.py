@@ -719,6 +719,35 @@ def test_a_16_bit_octa_upload_gets_a_note_not_the_not_octa_heading(predictor: Pr
     markdown, label, _, _, _ = _grade_single_now(predictor, AppSettings(), str(photo), None, "photo.png")
     assert label is not None and "may not be a UW-OCTA en-face image" in markdown
     assert "Colour image" in markdown and "(⚠ see above)" in markdown
+    # the batch's notes column says the conversion as a note, the colour photograph as a doubt
+    from app.server import _grade_batch_now
+
+    _, rows, _ = _grade_batch_now(predictor, AppSettings(), [str(deep), str(photo)])
+    notes = {row[0]: row[-1] for row in rows}
+    assert notes["deep.png"].startswith("Note: 16-bit image converted to 8-bit"), notes
+    assert "Colour image" in notes["photo.png"] and "Note: Colour image" not in notes["photo.png"]
+
+
+def test_a_grey_octa_scan_saved_as_rgb_gets_a_note_not_the_not_octa_heading(
+        predictor: Predictor, tmp_path: Path) -> None:
+    """A grey UW-OCTA scan saved as an RGB PNG (three identical channels) loses nothing when
+    read as grey, and the export says nothing of it; the page put it under "This may not be a
+    UW-OCTA en-face image". It is a plain note now."""
+    import html
+
+    from app.inputs import is_plain_note
+    from app.server import AppSettings, _grade_single_now
+
+    assert predictor.kind == "octa"
+    scan = SAMPLES / "sample_0.png"
+    gray = np.asarray(Image.open(scan).convert("L")) if scan.is_file() else _octa_like(1024, 1024)
+    rgb = tmp_path / "rgb_grey.png"
+    rgb.write_bytes(_png(np.repeat(gray[..., None], 3, axis=2)))
+    markdown, label, _, _, details = _grade_single_now(predictor, AppSettings(), str(rgb), None, "rgb_grey.png")
+    assert label is not None
+    (note,) = [w for w in details["warnings"] if w.startswith("Colour-encoded file")]
+    assert is_plain_note(note) and f"Note: {html.escape(note)}" in markdown
+    assert "may not be a UW-OCTA" not in markdown and "see above" not in markdown
 
 
 def test_a_colour_model_tells_a_grey_file_from_a_grey_picture_saved_as_colour() -> None:
