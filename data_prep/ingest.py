@@ -41,6 +41,7 @@ import numpy as np
 from data_prep import cache
 from data_prep.folds import assign_folds
 from data_prep.grades import describe, empty_grades, resolve_grades
+from data_prep.labels import read_table
 from data_prep.layout import Layout, discover, relative, scan_image_folder
 from data_prep.problems import counted, cut_per_kind
 from data_prep.source_check import stamp_sources
@@ -55,6 +56,7 @@ from data_prep.validate import (
     format_problems,
     grade_problem,
     identical_content,
+    looks_like_patient_column,
     match_labels,
     names_in_both,
     note,
@@ -481,21 +483,31 @@ def _counts(entries: Sequence[ImageEntry], k: int) -> tuple[dict[int, int], dict
     return per_grade, {s: per_split.get(s, 0) for s in ("train", "test")}, dict(sorted(per_fold.items()))
 
 
-def _patient_facts(entries: Sequence[ImageEntry], cfg: DataConfig) -> dict[str, object]:
+def _patient_facts(entries: Sequence[ImageEntry], cfg: DataConfig,
+                   labels_csv: Path | None = None) -> dict[str, object]:
     """How the folds were formed, for ``ingest_summary.json`` (``patients``) and the printed
     summary: ``grouped`` (True when each patient's images share a fold), ``source`` (in
     words: the ``--patient-column`` read, or the EyePACS image ids), ``column`` (None
     without one), ``n_patients`` (distinct patients among the labelled training images; an
     image with an empty patient cell is its own patient, as in the folds; None when not
-    grouped) and ``n_images`` (those training images)."""
+    grouped), ``n_images`` (those training images) and ``unused_column``: when not grouped,
+    a column of ``labels_csv`` that looks like a patient id
+    (:func:`data_prep.validate.looks_like_patient_column`, the ingest's warning), which the
+    report and the model card repeat (None otherwise)."""
     train = [e for e in entries if e.split == "train" and e.label is not None]
     named = any(e.label.patient for e in train if e.label is not None)
     grouped = bool(cfg.patient_column) or named  # EyePACS eye pairs name the patient themselves
     source = (f"column {cfg.patient_column!r}" if cfg.patient_column
               else "EyePACS image ids (<patient>_left / _right)" if grouped else None)
     patients = {(e.label.patient if e.label else "") or e.image_id for e in train}
+    unused = None
+    if not grouped and labels_csv is not None and train:
+        table, _ = read_table(labels_csv)
+        unused = next((c for c in (table.columns if table is not None else [])
+                       if looks_like_patient_column(c)), None)
     return {"grouped": grouped, "source": source, "column": cfg.patient_column or None,
-            "n_patients": len(patients) if grouped else None, "n_images": len(train)}
+            "n_patients": len(patients) if grouped else None, "n_images": len(train),
+            "unused_column": unused}
 
 
 def _patients_line(facts: dict[str, object] | None) -> str:
@@ -506,6 +518,10 @@ def _patients_line(facts: dict[str, object] | None) -> str:
         return (f"folds: grouped by patient ({facts.get('source')}): "
                 f"{counted(int(facts['n_patients']), 'patient')} for "
                 f"{counted(int(facts['n_images']), 'training image')}")
+    if facts.get("unused_column"):
+        return (f"folds: each training image its own unit, although column "
+                f"{facts['unused_column']!r} looks like a patient id (see the warning): "
+                f"--patient-column {facts['unused_column']!r} groups a patient's images into one fold")
     return ("folds: each training image its own unit (no patient column: --patient-column "
             "groups a patient's images into one fold)")
 
@@ -650,7 +666,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
             grade_names=plan.grade_names,
             channels=channels,
             preprocessing=_preprocessing_words(cfg),
-            patients=_patient_facts(entries, cfg),
+            patients=_patient_facts(entries, cfg, layout.labels_csv if layout.npz is None else None),
         )
         result.seconds = time.perf_counter() - start
         atomic_write_json(result.summary_path,
@@ -664,7 +680,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     if verbose:
         if problems:
             print(said(format_problems(problems)))
-        print(format_summary(result))
+        print(said(format_summary(result)))
     return result
 
 

@@ -146,7 +146,9 @@ def data_provenance(data_dir: str | os.PathLike[str],
     ``train_per_grade`` is keyed by the grade names (``grade_names``, default: the ingest's).
     ``n_patients``: the distinct patients of the training images when the folds were grouped
     by patient (the manifest's ``patient`` column is filled: ``data.patient_column`` or
-    EyePACS eye pairs), None when every image was its own unit.
+    EyePACS eye pairs), None when every image was its own unit. ``unused_patient_column``:
+    then, a column of the label CSV that looks like a patient id (``ingest_summary.json``'s
+    ``patients.unused_column``; None for an ingest made before it was recorded).
     """
     from data_prep.phantom import MANIFEST_NAME as PHANTOM_MARKER
 
@@ -188,6 +190,10 @@ def data_provenance(data_dir: str | os.PathLike[str],
         "n_train": n_train,
         "n_test": n_test,
         "n_patients": len(patients) if grouped else None,
+        # not grouped although the label CSV has a patient-looking column (the ingest's warning)
+        "unused_patient_column": None if grouped else (
+            (summary.get("patients") or {}).get("unused_column")
+            if isinstance(summary.get("patients"), dict) else None),
         "train_per_grade": {names[k]: v for k, v in per_grade.items() if k < len(names)},
         "grades": names,
         "channels": facts.channels,
@@ -229,6 +235,13 @@ def fold_grouping_words(data: dict[str, Any], cv: dict[str, Any] | None = None) 
     from data_prep.problems import counted
 
     n_patients = data["n_patients"]
+    unused = data.get("unused_patient_column")
+    if n_patients is None and unused:
+        return (f"folds: the {counted(n_train, 'training image')} treated as independent, although "
+                f"the label CSV's column {unused!r} looks like a patient id (the ingest warned): if "
+                f"it is, images of one patient may be in different folds, and every "
+                f"cross-validated figure and CI here is likely optimistic; "
+                f"data.patient_column={unused} groups them")
     if n_patients is None:
         return (f"folds: the {counted(n_train, 'training image')} treated as independent (no "
                 f"patient column); images of one patient, if any, may be in different folds")

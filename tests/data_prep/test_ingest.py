@@ -1023,14 +1023,21 @@ def test_the_summary_says_how_the_folds_were_grouped(tmp_path: Path) -> None:
                          tmp_path / "grouped", verbose=False)
     assert ingest_summary(tmp_path / "grouped")["patients"] == {
         "grouped": True, "source": "column 'PatientID'", "column": "PatientID",
-        "n_patients": 4, "n_images": 8}
+        "n_patients": 4, "n_images": 8, "unused_column": None}
     assert ("folds: grouped by patient (column 'PatientID'): 4 patients for 8 training images"
             in ingest.format_summary(grouped))
 
     alone = ingest.run(config(data, grades=TWO_GRADES, n_folds=2), tmp_path / "alone", verbose=False)
     assert ingest_summary(tmp_path / "alone")["patients"] == {
-        "grouped": False, "source": None, "column": None, "n_patients": None, "n_images": 8}
-    assert "folds: each training image its own unit" in ingest.format_summary(alone)
+        "grouped": False, "source": None, "column": None, "n_patients": None, "n_images": 8,
+        "unused_column": "PatientID"}  # the report and the model card repeat the warning
+    assert ("folds: each training image its own unit, although column 'PatientID' looks like a "
+            "patient id (see the warning)") in ingest.format_summary(alone)
+
+    write_csv(data / "labels.csv", ["image name", "DR grade"], [[f"{i:03d}.png", i % 2] for i in range(1, 9)])
+    bare = ingest.run(config(data, grades=TWO_GRADES, n_folds=2), tmp_path / "bare", verbose=False)
+    assert ingest_summary(tmp_path / "bare")["patients"]["unused_column"] is None
+    assert "folds: each training image its own unit (no patient column" in ingest.format_summary(bare)
 
 
 def test_an_unused_patient_column_warns_and_strict_stops_on_it(tmp_path: Path) -> None:

@@ -185,7 +185,7 @@ def test_eyepacs_layout(tmp_path: Path, aptos: list) -> None:
     assert any("two eyes of a patient are kept in one fold" in n for n in paired.notes)
     assert summary(paired)["patients"] == {
         "grouped": True, "source": "EyePACS image ids (<patient>_left / _right)", "column": None,
-        "n_patients": 12, "n_images": 24}
+        "n_patients": 12, "n_images": 24, "unused_column": None}
 
 
 def test_idrid_layout_with_official_folder_names(tmp_path: Path, aptos: list) -> None:

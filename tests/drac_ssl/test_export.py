@@ -843,6 +843,15 @@ def test_report_says_how_the_folds_were_formed_and_the_limit_of_image_level_cis(
     assert ("- folds: the 30 training images treated as independent (no patient column); images of "
             "one patient, if any, may be in different folds\n") in independent
     assert "not patients" not in independent
+    # the ingest warned of a patient-looking column it was not told to use: the report repeats it
+    summary = json.loads((data / "ingest_summary.json").read_text())
+    summary["patients"] = {"grouped": False, "unused_column": "subject_id"}
+    (data / "ingest_summary.json").write_text(json.dumps(summary))
+    unused = write_report(tmp_path).read_text()
+    assert ("- folds: the 30 training images treated as independent, although the label CSV's column "
+            "'subject_id' looks like a patient id (the ingest warned): if it is, images of one "
+            "patient may be in different folds, and every cross-validated figure and CI here is "
+            "likely optimistic; data.patient_column=subject_id groups them\n") in unused
 
     _group_manifest(data, lambda i: f"P{i // 2:03d}")  # two eyes per patient
     grouped = write_report(tmp_path).read_text()
@@ -876,6 +885,9 @@ def test_the_model_card_says_how_the_folds_were_formed(exported_run: Path) -> No
     assert meta["data"]["n_patients"] is None  # the fake ingest has no patient column
     assert "- Folds: the 30 training images treated as independent (no patient column)" in \
         bundles._model_card(meta)
+    card = bundles._model_card({**meta, "data": {**meta["data"], "unused_patient_column": "PID"}})
+    assert "- Folds: the 30 training images treated as independent, although the label CSV's " \
+           "column 'PID' looks like a patient id" in card
     meta["data"].update(n_train=44, n_patients=23)
     card = bundles._model_card(meta)
     assert ("- Folds: grouped by patient, 23 patients for 44 training images (each patient's images "
