@@ -62,7 +62,7 @@ import numpy as np
 import yaml
 
 from drac_ssl.finetune import folds_taken_from, patient_groups
-from drac_ssl.grading.bundle import data_provenance
+from drac_ssl.grading.bundle import chance_warning, data_provenance
 from drac_ssl.io import atomic_write_text
 from drac_ssl.metrics import (
     PAIRED_METRICS,
@@ -164,6 +164,8 @@ class RunOutputs:
     of the run's ``data/manifest.csv``), None when the manifest names no patient or is not
     there; ``ci_resamples`` / ``ci_units``: what the run's own bootstrap CIs resampled
     (``comparison.json``; ``images`` and None for a run made before it was recorded).
+    ``unused_patient_column``: a label-CSV column that looks like a patient id which the
+    folds did not use (:func:`drac_ssl.grading.bundle.data_provenance`), else None.
     """
 
     path: Path
@@ -176,6 +178,7 @@ class RunOutputs:
     patients: dict[str, str] | None = None
     ci_resamples: str = "images"
     ci_units: int | None = None
+    unused_patient_column: str | None = None
 
     @property
     def num_grades(self) -> int:
@@ -194,7 +197,7 @@ class RunOutputs:
         images)``, ``images, not patients (...)`` when the manifest names patients but the
         run resampled images, or ``images (treated as independent)``."""
         return _units_words(self.ci_resamples == "patients", self.ci_units, self.n_patients,
-                            len(next(iter(self.variants.values())).ids))
+                            len(next(iter(self.variants.values())).ids), self.unused_patient_column)
 
 
 @dataclass(frozen=True)
@@ -329,7 +332,10 @@ class Comparison:
                 sources.append(f"\"here\": recomputed by this command from the `oof.csv` files ({why})")
             lines += ["Difference on all out-of-fold images (95% CI): paired percentile bootstrap "
                       f"(Efron & Tibshirani 1993), {self._difference_units()}; a CI "
-                      "that excludes 0 is a difference these images support. QWK and accuracy of the "
+                      "that excludes 0 is a difference these images support, but a 95% CI excludes 0 "
+                      "one time in twenty by chance alone when nothing differs, and this table has "
+                      f"{self._n_intervals()}; a difference between models no better than chance "
+                      "(see the notes) says nothing. QWK and accuracy of the "
                       "submitted grades, AUC one-vs-rest of the probabilities (resamples that lack a "
                       "grade are left out of the AUC's CI). " + "; ".join(sources) + ".", ""]
             caveat = self._difference_caveat()
@@ -351,6 +357,11 @@ class Comparison:
         differ = ("; the runs' CIs resample different units, so their widths do not compare (over "
                   "patients they are wider)" if len({run.ci_resamples for run in self.runs}) > 1 else "")
         return f"which resampled: {listing}{differ}"
+
+    def _n_intervals(self) -> int:
+        """The difference CIs in the table: one per difference and metric."""
+        return sum(len([m for m in d.result if isinstance(d.result.get(m), dict)])
+                   for d in self.differences) or len(self.differences)
 
     def _difference_units(self) -> str:
         """What the paired differences resampled, in words."""
@@ -381,15 +392,21 @@ class Comparison:
                 "them over patients.")
 
 
-def _units_words(by_patient: bool, units: int | None, n_patients: int | None, n_images: int) -> str:
+def _units_words(by_patient: bool, units: int | None, n_patients: int | None, n_images: int,
+                 unused_column: str | None = None) -> str:
     """``patients (23 patients, each with all its images)``, ``images, not patients (23
-    patients for 44 images: ...)`` or ``images (treated as independent)``."""
+    patients for 44 images: ...)``, ``images (treated as independent, although column ...
+    looks like a patient id ...)`` or ``images (treated as independent)``."""
     if by_patient:
         count = f"{units} patients, " if units is not None else ""
         return f"patients ({count}each with all its images)"
     if n_patients is not None and n_patients < n_images:
         return (f"images, not patients ({n_patients} patients for {n_images} images: with correlated "
                 f"images of one patient likely too narrow)")
+    if unused_column:
+        return (f"images (treated as independent, although column {unused_column!r} looks like a "
+                f"patient id and the folds did not use it: if it is one, these CIs are too narrow "
+                f"and the figures likely optimistic)")
     return "images (treated as independent)"
 
 
@@ -464,7 +481,8 @@ def read_run(path: str | os.PathLike[str]) -> RunOutputs:
                       variants, reused, _stored_differences(comparison.get("pretrained_minus_scratch")),
                       _read_patients(run / "data" / "manifest.csv"),
                       "patients" if comparison.get("ci_resamples") == "patients" else "images",
-                      units if isinstance(units, int) and not isinstance(units, bool) else None)
+                      units if isinstance(units, int) and not isinstance(units, bool) else None,
+                      data_provenance(run / "data").get("unused_patient_column"))
 
 
 def _read_patients(path: Path) -> dict[str, str] | None:
@@ -667,6 +685,10 @@ def compare_runs(paths: Sequence[str | os.PathLike[str]], n_boot: int | None = N
             stages = [s for s, src in run.reused.items() if src == source]
             notes.append(f"`{label}` took its {', '.join(stages)} stage(s) from `{source}` (run.reuse).")
         notes += _taken_notes(label, run, runs, labels)
+        for variant in run.variants.values():  # the report's and the model card's warning
+            chance = chance_warning(_row_metrics(variant.row))
+            if chance:
+                notes.append(f"`{label}` {variant.name}: {chance}")
         baseline = run.variants.get(BASELINE)
         if baseline is None:
             off = run.settings.get("finetune.compare_scratch") is False
@@ -814,6 +836,15 @@ def _source_label(source: str, runs: Sequence[RunOutputs], labels: Sequence[str]
         if os.path.abspath(run.path) == os.path.abspath(source):
             return label
     return source
+
+
+def _row_metrics(row: dict[str, Any]) -> dict[str, Any]:
+    """A ``comparison.json`` row as :func:`drac_ssl.grading.bundle.chance_warning` reads a
+    variant's metrics (``qwk``, ``qwk_ci95``, ``qwk_ci95_note``, ``auc_ovr`` / ``auc``)."""
+    cv = {"qwk": row.get("qwk"), "qwk_ci95": [row.get("qwk_ci_low"), row.get("qwk_ci_high")],
+          "qwk_ci95_note": row.get("qwk_ci_note")}
+    cv.update({key: row[key] for key in ("auc_ovr", "auc") if isinstance(row.get(key), int | float)})
+    return cv
 
 
 def _taken_notes(label: str, run: RunOutputs, runs: Sequence[RunOutputs], labels: Sequence[str]) -> list[str]:

@@ -409,3 +409,37 @@ def _read_oof_for_test(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     k = sum(1 for c in rows[0] if c.startswith("P") and c[1:].isdigit())
     return (np.array([int(r["grade"]) for r in rows]), np.array([[float(r[f"P{g}"]) for g in range(k)] for r in rows]),
             np.array([int(r["pred"]) for r in rows]))
+
+
+def test_chance_level_variants_are_noted_and_the_legend_counts_the_intervals(tmp_path: Path) -> None:
+    """A trial read 'QWK +0.108 (+0.005..+0.189): a difference these images support' between two
+    models whose reports both said 'no better than chance'; compare now carries that warning
+    and says how many intervals its table holds."""
+    run = make_run(tmp_path, "tiny", one_grade=("scratch",))
+    comparison = compare_runs([run], n_boot=50)
+    text = comparison.markdown()
+    (note,) = [n for n in comparison.notes if "better than chance" in n]
+    assert note.startswith("`tiny` scratch: No evidence that this model grades better than chance")
+    assert note in text and not any("vicreg: No evidence" in n for n in comparison.notes)
+    assert ("a 95% CI excludes 0 one time in twenty by chance alone when nothing differs, and this "
+            "table has 3;") in text  # one difference x accuracy, QWK, AUC one-vs-rest
+
+
+def test_an_unused_patient_looking_column_is_said_with_the_intervals(tmp_path: Path) -> None:
+    """Images treated as independent although the ingest warned of a patient-looking column:
+    compare says so beside what the intervals resampled, as the report does."""
+    run = make_run(tmp_path, "nopat")
+    _add_patients(run, per_patient=1, record="images")
+    with open(run / "data" / "manifest.csv", "w", newline="", encoding="utf-8") as fh:  # no patients
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(["id", "path", "grade", "split", "fold", "patient"])
+        writer.writerows([f"img{i:03d}.png", f"x/img{i:03d}.png", i % 3, "train", i // 12, ""]
+                         for i in range(24))
+    (run / "data" / "ingest_summary.json").write_text(json.dumps(
+        {"root": str(tmp_path), "layout": "plain", "patients": {
+            "grouped": False, "source": None, "column": None, "n_patients": None, "n_images": 24,
+            "unused_column": "subject_id"}}))
+    text = compare_runs([run], n_boot=50).markdown()
+    assert ("images (treated as independent, although column 'subject_id' looks like a patient id "
+            "and the folds did not use it: if it is one, these CIs are too narrow and the figures "
+            "likely optimistic)") in text
