@@ -47,7 +47,7 @@ from app.inputs import (
 )
 from app.model_queue import ModelQueue, ServerBusy, gradio_limits
 from app.predict import Prediction, Predictor
-from drac_ssl.grading.image_notes import incomplete_line
+from drac_ssl.grading.image_notes import incomplete_line, same_grade_words
 from drac_ssl.submission import write_incomplete_grades, write_submission
 
 __all__ = ["AppSettings", "build_demo", "serve", "transport_limit"]
@@ -532,15 +532,16 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
             # the upload's own warnings too: one size warning, as on the single-image tab
             probs, classes, unlike, small = predictor.grade_batch(good_images, good_warnings)
             per_image = (time.perf_counter() - t1) / n_good
-            for name, p, c, odd, note in zip(good_names, probs, classes, unlike, small, strict=True):
+            graded_notes = [" ".join(x for x in (odd, note) if x) for odd, note in zip(unlike, small, strict=True)]
+            for name, p, c, said in zip(good_names, probs, classes, graded_notes, strict=True):
                 rows.append([name, int(c), predictor.class_names[int(c)],
-                             *(round(float(v), 4) for v in p), round(per_image, 3),
-                             " ".join(x for x in (odd, note) if x)])
+                             *(round(float(v), 4) for v in p), round(per_image, 3), said])
             out_dir = Path(tempfile.mkdtemp(dir=_batch_root()))
             # files not graded: rows without a grade (and a name that says it), never left out
             # silently; a complete batch: the submission itself
             csv_path = str(write_incomplete_grades(out_dir / "grades_INCOMPLETE.csv", good_names,
-                                                   probs, classes, rejected_notes, num_grades=k)
+                                                   probs, classes, rejected_notes, num_grades=k,
+                                                   notes=graded_notes)
                            if not_graded else
                            write_submission(out_dir / "submission.csv", good_names, probs, classes,
                                             num_grades=k))
@@ -552,7 +553,7 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
     rows.sort(key=lambda r: order.get(r[0], len(order)))
     rejected = len(rows) - n_good
     n_unlike = sum(1 for x in unlike if x)
-    given = {r[2] for r in rows if r[2] != "rejected"}
+    same = same_grade_words([r[1] for r in rows if r[2] != "rejected"], predictor.class_names)
     cautions = ""
     chance = predictor.chance_warning  # the model's own caveat, the banner's words
     if chance and n_good:
@@ -564,9 +565,9 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
         cautions += (f"\n\n⚠ **{n_blank} of the graded image(s) are blank or near-constant** (see the "
                      f"notes column): there is nothing to grade in them; their grades are in the CSV "
                      f"only so that it lists every case.")
-    if n_good >= 5 and len(given) == 1:
-        cautions += (f"\n\n⚠ **All {n_good} images got the same grade ({given.pop()}).** Check that "
-                     f"they are the kind of image this model was trained on (model card tab).")
+    if same:  # the export command's words too
+        cautions += (f"\n\n⚠ **{same}.** Check that they are the kind of image this model was "
+                     f"trained on (model card tab).")
     header = ",".join(table_columns(k)[:2] + table_columns(k)[3:3 + k])
     incomplete = ""
     if not_graded:  # said first, in the export command's words (its --skip-unreadable)
@@ -577,7 +578,8 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
     summary = (incomplete + f"**{n_good} image(s) graded** in {time.perf_counter() - t0:.1f} s"
                + (f", **{rejected} rejected** (see the notes column)" if rejected else "")
                + (f". Download the grades CSV (`{header},notes`: the submission's columns and a "
-                  f"notes column, a row without a grade for each rejected file) below."
+                  f"notes column: each graded image's notes, and a row without a grade for each "
+                  f"rejected file) below."
                   if csv_path and not_graded else
                   f". Download the submission CSV (`{header}`, the format written by the export "
                   f"command) below." if csv_path else ".")

@@ -78,7 +78,7 @@ from data_prep.problems import Problem
 from drac_ssl.config import Config
 from drac_ssl.datasets import load_octa_cache
 from drac_ssl.grading.bundle import Bundle, BundleError, build_bundle, chance_warning, load_bundle
-from drac_ssl.grading.image_notes import incomplete_line
+from drac_ssl.grading.image_notes import incomplete_line, same_grade_words
 from drac_ssl.grading.predict import (
     ImageReadError,
     grade_images,
@@ -242,7 +242,8 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
         print(f"[export] {bundle.metadata['variant']}: {len(test_rows)} test images graded "
               f"({counts} per grade, {bundle.calibration.decision} decision) -> {written} "
               f"(checked against {images_dir or 'the manifest test ids'})")
-        for line in (_unlike_line(graded.unlike, cases), _blank_line(graded.blank, cases)):
+        for line in (_unlike_line(graded.unlike, cases), _blank_line(graded.blank, cases),
+                     _same_grade_line(grades, names or bundle.grade_names)):
             if line:
                 print(f"[export] note: {line}")
                 notes.append(line)
@@ -287,6 +288,14 @@ def _blank_line(blank: np.ndarray, cases: Sequence[str]) -> str:
     every case, but with nothing to grade)."""
     return _flagged_line(blank, cases, "blank or near-constant", "There is nothing to grade in "
                          "them; their rows are in the CSV only so that it lists every case.")
+
+
+def _same_grade_line(grades: np.ndarray, grade_names: Sequence[str]) -> str:
+    """The line when every image got one grade (:func:`same_grade_words`, the app's words), ''
+    otherwise."""
+    words = same_grade_words([int(g) for g in grades], grade_names)
+    return (f"{words}: check that they are the kind of image this model was trained on (its "
+            f"MODEL_CARD.md), and that the model grades better than chance" if words else "")
 
 
 def _unlike_line(flags: np.ndarray | None, cases: Sequence[str]) -> str:
@@ -420,7 +429,8 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool, device: st
     n_crop = sum(1 for found in crop_warnings if found)
     blank = np.concatenate(blank_parts)
     unlike = np.concatenate(flag_parts) if flag_parts else None
-    for line in (_unlike_line(unlike, cases), _blank_line(blank, cases)):
+    for line in (_unlike_line(unlike, cases), _blank_line(blank, cases),
+                 _same_grade_line(np.concatenate(grade_parts), names or bundle.grade_names)):
         if line:
             print(f"warning: {line}", file=sys.stderr)
     if bundle.input_profile is None:

@@ -119,6 +119,7 @@ def write_incomplete_grades(
     classes: np.ndarray | None,
     not_graded: Sequence[tuple[str, str]],
     num_grades: int = len(PROB_COLUMNS),
+    notes: Sequence[str] | None = None,
 ) -> Path:
     """Write the grades of a batch some of whose files could not be graded (the app's batch
     tab), atomically, so that the file cannot pass for a complete submission.
@@ -128,7 +129,8 @@ def write_incomplete_grades(
     case, an empty class and empty probabilities, and ``NOT GRADED: <reason>`` (:data:`NOT_GRADED`)
     in the notes, so that the top of the file says it before any grade; then the graded
     rows, exactly as :func:`write_submission` writes them (the same checks on ``cases``,
-    ``probs``, ``classes`` and ``num_grades``), each with an empty notes cell. Why rows and
+    ``probs``, ``classes`` and ``num_grades``), each with its ``notes`` (one per case, e.g.
+    the page's warnings on a blank image; empty cells without them). Why rows and
     not a file without them (the export command's ``--skip-unreadable``): a reader of a
     spreadsheet misses a row that is not there, not a row without a grade; and
     :func:`check_submission` reports the empty grades and the extra column, so the file is
@@ -138,6 +140,8 @@ def write_incomplete_grades(
     """
     if not not_graded:
         raise ValueError("every file was graded: write the submission itself (write_submission)")
+    if notes is not None and len(notes) != len(cases):
+        raise ValueError(f"{len(notes)} notes for {len(cases)} graded cases: give one per case")
     names, grades, units = _valid_rows(cases, probs, classes, num_grades) if len(cases) else (
         [], np.zeros(0, np.int64), np.zeros((0, num_grades), np.int64))
     out = io.StringIO()
@@ -145,8 +149,9 @@ def write_incomplete_grades(
     writer.writerow([*submission_columns(int(num_grades)), "notes"])
     for name, reason in not_graded:
         writer.writerow([name, "", *[""] * int(num_grades), f"{NOT_GRADED}{reason}"])
-    for name, grade, row in zip(names, grades, units, strict=True):
-        writer.writerow([name, int(grade), *(_format_units(int(u)) for u in row), ""])
+    for i, (name, grade, row) in enumerate(zip(names, grades, units, strict=True)):
+        writer.writerow([name, int(grade), *(_format_units(int(u)) for u in row),
+                         str(notes[i]) if notes is not None else ""])
     return atomic_write_text(path, out.getvalue())
 
 

@@ -10,6 +10,8 @@ apart. Pure string functions (no torch), cheap to import from the app's upload c
 * :func:`grey_for_colour_model`: a grey picture read by a colour (3-channel) model.
 * :func:`depth_note` / :data:`DEPTH_NOTE` / :func:`is_plain_note`: a 16-bit (or 32-bit)
   file converted to 8-bit as the training ingest does: a plain note, not a doubt.
+* :func:`same_grade_words`: every image of a batch of at least :data:`SAME_GRADE_MIN`
+  got one grade.
 * :func:`incomplete_line`: the ``INCOMPLETE:`` line of a batch some of whose files were
   not graded (the export's ``--skip-unreadable``, the app's batch tab).
 """
@@ -28,6 +30,7 @@ __all__ = [
     "image_kind",
     "incomplete_line",
     "is_plain_note",
+    "same_grade_words",
 ]
 
 COLOUR_FILE_MODES = ("RGB", "RGBA", "CMYK", "YCbCr")
@@ -43,6 +46,10 @@ model starts (:func:`colour_for_grey_model`): nothing is lost, so a plain note."
 
 DEPTH_PREFIXES = ("16-bit", "32-bit")
 """How the decoder's findings on a deep file start (:func:`data_prep.validate.inspect_image`)."""
+
+SAME_GRADE_MIN = 5
+"""A batch of at least this many images all given one grade is said (:func:`same_grade_words`):
+fewer may well share a grade."""
 
 INCOMPLETE_SHOWN = 10
 """:func:`incomplete_line` names at most this many files, then a count."""
@@ -124,6 +131,20 @@ def is_plain_note(warning: str) -> bool:
     UW-OCTA en-face image" / "check this image" heading (:func:`app.server._result_markdown`);
     the export command prints them as ``note:``, not ``warning:``."""
     return warning.startswith((DEPTH_NOTE, COLOUR_ENCODED))
+
+
+def same_grade_words(grades: Sequence[int], grade_names: Sequence[str]) -> str | None:
+    """``All 10 images got the same grade (1 Mild)`` when a batch of at least
+    :data:`SAME_GRADE_MIN` images was given one grade, else None: the words of the app's batch
+    summary and of the export command, each of which adds where to check the kind of image the
+    model was trained on (a model that grades everything alike, or images unlike its
+    training images). ``grades``: the graded images' grades 0..K-1."""
+    given = {int(g) for g in grades}
+    if len(grades) < SAME_GRADE_MIN or len(given) != 1:
+        return None
+    g = given.pop()
+    name = f"{g} {grade_names[g]}" if 0 <= g < len(grade_names) else f"grade {g}"
+    return f"All {len(grades)} images got the same grade ({name})"
 
 
 def incomplete_line(not_graded: Sequence[tuple[str, str]], n_files: int) -> str:

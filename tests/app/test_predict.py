@@ -806,15 +806,19 @@ def test_a_batch_with_a_corrupt_file_says_incomplete_and_the_csv_marks_it(predic
     scan.write_bytes(_png(_octa_like(256, 256)))
     cut = tmp_path / "cut.png"
     cut.write_bytes(scan.read_bytes()[:60])  # truncated
-    summary, rows, csv_path = _grade_batch_now(predictor, AppSettings(), [str(cut), str(scan)])
+    blank = tmp_path / "blank.png"
+    blank.write_bytes(_png(np.full((256, 256), 128, np.uint8)))
+    summary, rows, csv_path = _grade_batch_now(predictor, AppSettings(), [str(cut), str(scan), str(blank)])
     first = summary.splitlines()[0]
-    assert first.startswith("INCOMPLETE: 1 of the 2 file(s) not graded")
-    assert first.startswith("INCOMPLETE: 1 of the 2 file(s) not graded: cut.png: cannot be read: ")
-    assert [r[0] for r in rows] == ["cut.png", "scan.png"] and rows[0][1] is None
+    assert first.startswith("INCOMPLETE: 1 of the 3 file(s) not graded")
+    assert first.startswith("INCOMPLETE: 1 of the 3 file(s) not graded: cut.png: cannot be read: ")
+    assert [r[0] for r in rows] == ["cut.png", "scan.png", "blank.png"] and rows[0][1] is None
     assert csv_path is not None and "INCOMPLETE" in Path(csv_path).name
     with open(csv_path, newline="", encoding="utf-8") as fh:
         written = {r["case"]: r for r in csv.DictReader(fh)}
-    assert list(written) == ["cut.png", "scan.png"]
+    assert list(written) == ["cut.png", "scan.png", "blank.png"]
+    # a graded image's notes travel with the download too (a trial lost the blank-image note)
+    assert written["blank.png"]["notes"] == rows[2][-1] and "Blank" in written["blank.png"]["notes"]
     assert written["cut.png"]["class"] == "" and written["cut.png"]["P0"] == ""
     assert written["cut.png"]["notes"].startswith("NOT GRADED: ") and "cannot be read" in written["cut.png"]["notes"]
     assert written["scan.png"]["class"] in ("0", "1", "2") and written["scan.png"]["notes"] == ""
@@ -823,7 +827,7 @@ def test_a_batch_with_a_corrupt_file_says_incomplete_and_the_csv_marks_it(predic
     from drac_ssl.grading.image_notes import incomplete_line
 
     reason = rows[0][-1].removeprefix("cut.png ")  # the notes column says the file name first
-    assert first.startswith(incomplete_line([("cut.png", reason)], 2))
+    assert first.startswith(incomplete_line([("cut.png", reason)], 3))
     # nothing rejected: the CSV is the plain submission, no notes column, no INCOMPLETE
     summary, _, csv_path = _grade_batch_now(predictor, AppSettings(), [str(scan)])
     assert "INCOMPLETE" not in summary and csv_path is not None and Path(csv_path).name == "submission.csv"

@@ -949,3 +949,26 @@ def test_the_incomplete_line_names_each_file_and_why_then_counts() -> None:
     assert many.startswith("INCOMPLETE: 12 of the 20 file(s)") and many.endswith("9.png: empty; and 2 more")
     with pytest.raises(ValueError):
         incomplete_line([], 3)
+
+
+def test_a_folder_whose_images_all_get_one_grade_is_said(
+        exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The app said 'All 10 images got the same grade'; the export command graded a trial's 10
+    images all one grade without a word. Now both say it, in one function's words."""
+    folder = tmp_path / "same"
+    folder.mkdir()
+    image = np.full((64, 64), 90, np.uint8)
+    image[::8] = 200  # not blank
+    for i in range(5):
+        cv2.imwrite(str(folder / f"s{i}.png"), image)
+    capsys.readouterr()
+    assert export.main([str(exported_run), "--images", str(folder), "--out", str(tmp_path / "s.csv")]) == 0
+    err = capsys.readouterr().err
+    grade = int(_submission(tmp_path / "s.csv")[0]["class"])
+    names = bundles.load_bundle(exported_run).grade_names
+    assert (f"warning: All 5 images got the same grade ({grade} {names[grade]}): check that they are "
+            "the kind of image this model was trained on") in err
+    # four images may well share a grade: nothing said
+    (folder / "s4.png").unlink()
+    assert export.main([str(exported_run), "--images", str(folder), "--out", str(tmp_path / "t.csv")]) == 0
+    assert "got the same grade" not in capsys.readouterr().err
