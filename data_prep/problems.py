@@ -182,6 +182,40 @@ def more_of_a_kind(hidden: Sequence[Problem]) -> str:
             + (f": {summary}" if summary else ""))
 
 
+SAME_FINDING_MIN = 3
+"""Warnings or notes of one kind with the same words for at least this many files are printed
+as one line naming the files (:func:`merge_same_findings`)."""
+
+
+def merge_same_findings(problems: Sequence[Problem], at_least: int = SAME_FINDING_MIN) -> list[Problem]:
+    """``problems`` for printing, with the findings that say the same thing of many files
+    merged: those of one severity (warnings and notes only: an error names its own row or
+    file to fix), ``kind``, ``what`` and ``fix``, at least ``at_least`` of them, become one
+    finding at the place of the first, ``PATH: N files (a.png, b.png, c.png and N-3 more): what
+    -> fix`` (``PATH`` the folder they share, else the first's). A folder of 35,000 colour
+    photographs converted to grey gets one line, not ten and a count. The structured findings
+    (``ingest_summary.json``) keep every file."""
+    groups: dict[tuple[str, str, str, str], list[Problem]] = {}
+    for problem in problems:
+        if problem.severity != "error" and problem.kind:
+            groups.setdefault((problem.severity, problem.kind, problem.what, problem.fix), []).append(problem)
+    out: list[Problem] = []
+    for problem in problems:
+        same = groups.get((problem.severity, problem.kind, problem.what, problem.fix), [])
+        if len(same) < at_least or problem.severity == "error" or not problem.kind:
+            out.append(problem)
+            continue
+        if problem is not same[0]:
+            continue
+        parents = {str(Path(p.path).parent) for p in same}
+        where = parents.pop() if len(parents) == 1 else problem.path
+        names = [Path(p.path).name for p in same[:3]]
+        listed = ", ".join(names) + (f" and {len(same) - 3} more" if len(same) > 3 else "")
+        out.append(dataclasses.replace(problem, path=where,
+                                       what=f"{len(same)} files ({listed}): {problem.what}"))
+    return out
+
+
 def format_problems(problems: Sequence[Problem], per_kind: int | None = SHOWN_PER_KIND,
                     full_list: str = "ingest_summary.json") -> str:
     """Problems grouped by severity, one ``PATH: what -> fix`` line each.
@@ -191,7 +225,9 @@ def format_problems(problems: Sequence[Problem], per_kind: int | None = SHOWN_PE
     ``per_kind`` lines of each ``kind`` are printed (:func:`cut_per_kind`; None: all), and
     right below them a line counting the rest, with the kind's summary and ``full_list``,
     where every line is (a 611-row label CSV beside 3 images, or a 35,000-image set with one
-    repeated finding, stays readable).
+    repeated finding, stays readable). Warnings and notes that say the same of many files are
+    one line first (:func:`merge_same_findings`); the count in each title is of the files'
+    findings.
     """
     sections = (
         ("error", "errors (fatal)"),
@@ -206,7 +242,8 @@ def format_problems(problems: Sequence[Problem], per_kind: int | None = SHOWN_PE
         if severity == "error":
             found = in_line_order(found)
         out.append(f"{title}: {len(found)}")
-        for problem, rest in shown_with_rest(found, per_kind):
+        for problem, rest in shown_with_rest(merge_same_findings(found) if per_kind is not None
+                                             else found, per_kind):
             out.append(f"  {problem.line}")
             if rest:  # right below its kind's lines
                 out.append(f"  {more_of_a_kind(rest)} (all listed in {full_list})")

@@ -664,8 +664,29 @@ def test_graham_on_a_disc_cut_by_the_frame_leaves_no_band_along_the_cut(aptos: l
     assert not InputSpec.from_metadata(older).cache_options().graham_reflect_padding
 
 
+def test_the_same_finding_for_many_files_is_one_line(tmp_path: Path) -> None:
+    """A trial's 120 colour photographs in a plain folder printed 20 lines of the same two
+    warnings; the same words for 3 or more files are one line naming the folder and a few
+    files, for warnings and notes, never for errors (each names its own row to fix)."""
+    folder = tmp_path / "photos"
+    same = [validate.warning(str(folder / f"{i:03d}.png"), "RGB image (converted to grayscale)",
+                             "keep colour with --channels auto", "channels") for i in range(120)]
+    other = validate.warning(str(folder / "odd.png"), "RGB image (palette)", "fix", "channels")
+    two = [validate.note(str(folder / f"{i}.png"), "EXIF orientation 6 applied", "ok", "orientation")
+           for i in range(2)]
+    errors = [validate.error(str(folder / f"{i}.png"), "truncated", "re-copy", "decode") for i in range(4)]
+    lines = [line.strip() for line in validate.format_problems(same + [other] + two + errors).splitlines()]
+    assert f"{folder}: 120 files (000.png, 001.png, 002.png and 117 more): RGB image (converted to " \
+           "grayscale) -> keep colour with --channels auto" in lines
+    assert "warnings (converted or not honoured; fatal with --strict): 121" in lines  # files counted
+    assert f"{folder / 'odd.png'}: RGB image (palette) -> fix" in lines
+    assert sum("EXIF orientation 6 applied" in line for line in lines) == 2  # two: not merged
+    assert sum(": truncated -> re-copy" in line for line in lines) == 4  # errors: never merged
+    assert len(validate.format_problems(same, per_kind=None).splitlines()) == 121  # the full list
+
+
 def test_many_findings_of_one_kind_are_grouped_in_print() -> None:
-    problems = [validate.warning(f"{i}.jpg", "Exif orientation", "ok", "orientation")
+    problems = [validate.warning(f"{i}.jpg", f"Exif orientation ({i})", "ok", "orientation")
                 for i in range(25)] + [validate.error(f"{i}.png", "bad", "fix") for i in range(12)]
     text = validate.format_problems(problems)
     assert text.count("Exif orientation") == 10 and "... and 15 more 'orientation'" in text
