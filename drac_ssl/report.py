@@ -262,8 +262,8 @@ def _ssl_section(run_dir: Path) -> list[str]:
         lines += [f"### {title}", ""]
         if isinstance(meta, dict):
             metrics = ", ".join(f"{k} {_num(v, 4)}" for k, v in (meta.get("metrics") or {}).items())
-            lines += [f"Best epoch {int(meta.get('best_epoch', -1)) + 1} of {meta.get('epochs_run')} "
-                      f"({meta.get('stopped', '')}); {metrics}.", ""]
+            lines += [f"Kept: epoch {int(meta.get('best_epoch', -1)) + 1} of {meta.get('epochs_run')}, "
+                      f"{_kept_rule(stage, meta)} ({meta.get('stopped', '')}); its {metrics}.", ""]
             lines += _collapse_warning(meta, title, "umm" if stage == "umm" else "vicreg")
             seen = str(meta.get("training_data") or "")
             if seen:
@@ -295,6 +295,20 @@ def _collapse_warning(meta: dict[str, Any], title: str, stage: str) -> list[str]
             f"measure mostly the head and the fine-tuning, not the pretraining. Pretrain for more epochs "
             f"(`pretrain.epochs`) or with a larger batch (`pretrain.batch_size`), and check the learning "
             f"rate (`pretrain.lr`).", ""]
+
+
+def _kept_rule(stage: str, meta: dict[str, Any]) -> str:
+    """Which epoch's weights a self-supervised stage hands on, in words: pretraining keeps the
+    lowest VICReg loss (its early-stopping monitor); UMM the last epoch, the last one its
+    SSL-loss guard passed, or the highest rate reduction (``umm.early_stop_on_rate_reduction``)."""
+    if stage != "umm":
+        return "the lowest VICReg loss"
+    umm_cfg = ((meta.get("config") or {}).get("umm") or {}) if isinstance(meta.get("config"), dict) else {}
+    if umm_cfg.get("early_stop_on_rate_reduction"):
+        return "the highest rate reduction of the last-layer features"
+    if str(meta.get("stopped", "")).startswith("guard:"):
+        return "the last epoch the SSL-loss guard passed"
+    return "the last epoch"
 
 
 def _dataset_words(cfg: dict[str, Any], run_dir: Path) -> str:

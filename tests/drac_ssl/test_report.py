@@ -179,3 +179,23 @@ def test_the_captioned_stage_figures_are_those_the_stages_write(module: ModuleTy
     """A renamed plot would silently lose its caption: the stems must be the stages' file names."""
     assert f'"{stem}.png"' in Path(str(module.__file__)).read_text(encoding="utf-8")
     assert stem in FIGURE_CAPTIONS
+
+
+@pytest.mark.parametrize(("umm_config", "stopped", "rule"), [
+    ({}, "completed all epochs", "the last epoch"),
+    ({}, "guard: SSL loss rose 0.2", "the last epoch the SSL-loss guard passed"),
+    ({"early_stop_on_rate_reduction": True}, "completed all epochs",
+     "the highest rate reduction of the last-layer features"),
+])
+def test_each_ssl_stage_says_which_epoch_it_kept_and_why(tmp_path: Path, umm_config: dict[str, object],
+                                                        stopped: str, rule: str) -> None:
+    """A trial read 'Best epoch 1 of 1' for UMM, which keeps its last epoch, not a best one."""
+    run = _run(tmp_path, [0, 1, 2, 1, 1, 0] * 5, HEALTHY)
+    _pretrain_meta(run, HEALTHY, stage="umm")
+    meta = json.loads((run / "umm" / "metadata.json").read_text())
+    meta.update(stopped=stopped, epochs_run=3, best_epoch=1, config={**meta["config"], "umm": umm_config})
+    (run / "umm" / "metadata.json").write_text(json.dumps(meta))
+    ssl = _section(write_report(run).read_text(), "## Self-supervised pretraining")
+    assert "Kept: epoch 1 of 1, the lowest VICReg loss (completed); its loss 18.2000" in ssl
+    assert f"Kept: epoch 2 of 3, {rule} ({stopped}); its " in ssl
+    assert "Best epoch" not in ssl
