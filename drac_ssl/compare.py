@@ -430,7 +430,7 @@ def read_run(path: str | os.PathLike[str]) -> RunOutputs:
     if not config_path.is_file():
         raise CompareError(f"{run}: not a run folder of python -m drac_ssl.train (no config.yaml there)")
     facts = read_ingest_facts(run / "data")  # read once: the settings and the data words use it
-    settings = _resolved(_flatten(_read_yaml(config_path)), facts)
+    settings = _resolved(_flatten(_read_yaml(config_path)), facts, _label_columns(run / "data"))
     comparison_path = run / "finetune" / "comparison.json"
     if not comparison_path.is_file():
         stages = settings.get("run.stages")
@@ -498,15 +498,36 @@ def _read_patients(path: Path) -> dict[str, str] | None:
     return None if groups is None else {str(row.get("id")): g for row, g in zip(rows, groups, strict=True)}
 
 
-def _resolved(settings: dict[str, Any], facts: IngestFacts) -> dict[str, Any]:
+def _label_columns(data_dir: Path) -> dict[str, str] | None:
+    """The label-CSV columns the run's ingest read (``ingest_summary.json``'s
+    ``label_columns``: a public layout's own, e.g. EyePACS ``image`` / ``level``), None when
+    it did not record them (or read no CSV: a MedMNIST ``.npz``)."""
+    try:
+        summary = json.loads((data_dir / "ingest_summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    columns = summary.get("label_columns") if isinstance(summary, dict) else None
+    if isinstance(columns, dict) and all(isinstance(columns.get(k), str) for k in ("image", "grade")):
+        return {"image": columns["image"], "grade": columns["grade"]}
+    return None
+
+
+def _resolved(settings: dict[str, Any], facts: IngestFacts,
+              label_columns: dict[str, str] | None = None) -> dict[str, Any]:
     """``settings`` with the data settings the ingest resolves (``data.grades`` ``[]`` or a
     scale's name, ``data.channels`` ``""`` / ``auto``, ``data.layout`` and ``data.modality``
-    ``auto``) replaced by what the run's ingest recorded in ``ingest_summary.json``, so that
-    two runs of the same data do not differ only in how the setting was spelled; unchanged
-    for an ingest that did not record them (``facts``: the run's :func:`read_ingest_facts`)."""
-    if not facts.recorded:
-        return settings
+    ``auto``, and ``data.image_column`` / ``data.grade_column``, which a public layout
+    replaces with its own: ``label_columns``, :func:`_label_columns`) replaced by what the
+    run's ingest recorded in ``ingest_summary.json``, so that two runs of the same data do
+    not differ only in how the setting was spelled, and no run shows columns its CSV did not
+    have; unchanged for an ingest that did not record them (``facts``: the run's
+    :func:`read_ingest_facts`)."""
     out = dict(settings)
+    if label_columns is not None:
+        out["data.image_column"] = label_columns["image"]
+        out["data.grade_column"] = label_columns["grade"]
+    if not facts.recorded:
+        return out
     out["data.grades"] = list(facts.grade_names)
     out["data.channels"] = str(facts.channels)
     out["data.modality"] = facts.modality

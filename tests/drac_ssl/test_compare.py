@@ -292,6 +292,12 @@ def test_data_settings_are_compared_as_the_ingest_resolved_them(tmp_path: Path) 
     assert comparison.runs[1].settings["data.layout"] == "plain"
     (implied / "data" / "ingest_summary.json").unlink()  # an ingest that recorded nothing
     assert "data.grades" in compare_runs([spelled, implied], n_boot=20).setting_keys
+    # the columns an EyePACS ingest read, not the defaults it replaced (a trial saw 'image name')
+    (implied / "data" / "ingest_summary.json").write_text(json.dumps(
+        {**summary, "layout": "eyepacs", "label_columns": {"image": "image", "grade": "level"}}))
+    eyepacs = compare_runs([implied], n_boot=20).runs[0].settings
+    assert (eyepacs["data.image_column"], eyepacs["data.grade_column"]) == ("image", "level")
+    assert eyepacs["data.layout"] == "eyepacs"
 
 
 def test_many_differing_settings_get_their_own_table_and_speed_settings_a_line(tmp_path: Path) -> None:
