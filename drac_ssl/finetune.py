@@ -312,6 +312,8 @@ class _Context:
     # (n_lab,) each labelled image's patient (patient_groups): the bootstrap CIs resample
     # patients; None: no patients known, they resample images
     patients: list[str] | None = None
+    # the per-fold line has explained once what its "uncalibrated" validation kappa is
+    qwk_explained: bool = False
     eval_inputs: Tensor | None = None  # (n_lab, C, S, S), computed on first use
     # each variant's paired-bootstrap scores, drawn once for all its comparisons (_paired),
     # with the result they score (a variant run again in this context is scored again)
@@ -595,9 +597,11 @@ def _fit_fold(
     stopped = _fold_stop_words(ft, len(history), best_epoch, kappa_epoch, stopped_early)
     print(f"[finetune] {label}: {'kept' if ft.keep == 'last' else 'best'} epoch {best_epoch + 1} of "
           f"{len(history)} run ({ft.epochs} set; {stopped}) "
-          f"val QWK {history[best_epoch]['val_qwk']:.3f} (uncalibrated: the expected grade cut at "
-          f"the fixed thresholds 0.5, 1.5, ...; folds.csv and the metrics give the calibrated, "
-          f"cross-fitted figures)")
+          f"val QWK {history[best_epoch]['val_qwk']:.3f} (uncalibrated"
+          + ("" if ctx.qwk_explained else
+             ": the expected grade cut at the fixed thresholds 0.5, 1.5, ...; folds.csv and the "
+             "metrics give the calibrated, cross-fitted figures") + ")")
+    ctx.qwk_explained = True  # the next folds' lines say only "(uncalibrated)"
     return best_state, history, best_epoch, stopped
 
 

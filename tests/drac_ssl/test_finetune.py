@@ -560,11 +560,15 @@ def test_non_default_settings_reach_the_run_the_metrics_and_the_bundle(
 
 
 def test_keep_last_keeps_the_last_epoch_and_chooses_nothing_on_the_scored_fold(
-        pretrained_run: Path, tmp_path: Path) -> None:
+        pretrained_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run = _linked_run(pretrained_run, tmp_path)
     cfg = tiny_config(**{"finetune.keep": "last", "finetune.epochs": "3", "finetune.patience": "1",
                          "finetune.compare_scratch": "false", "umm.enabled": "false"})
+    capsys.readouterr()
     finetune.run(cfg, run)
+    # the fold lines explain their uncalibrated kappa once, not on each of the 5 (a trial's log)
+    out = capsys.readouterr().out
+    assert out.count("(uncalibrated") == 5 and out.count("folds.csv and the metrics give") == 1
     metrics = json.loads((run / "finetune" / "vicreg" / "metrics.json").read_text())
     assert metrics["keep"] == "last" and "finetune.keep=last" in metrics["protocol"]
     for fold in metrics["folds"]:  # patience 1 would have stopped some folds early under keep=best
