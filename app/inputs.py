@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from data_prep.decode import content_words
 from data_prep.validate import inspect_image, is_blank
 from drac_ssl.grading.image_notes import (
     DEPTH_NOTE,
@@ -190,8 +191,8 @@ def load_bytes(data: bytes, name: str, limits: InputLimits = InputLimits(),
         raise InputRejected(f"`{name}` declares an enormous pixel count; refused. Upload an "
                             f"image of at most {limits.max_side} px per side.") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        raise InputRejected(f"`{name}` is not an image (PNG, JPEG or TIFF expected; the "
-                            f"content starts with {data[:8]!r}).") from None
+        raise InputRejected(f"`{name}` is not an image (PNG, JPEG, TIFF or BMP expected; "
+                            f"it holds {content_words(data)}).") from None
     if file_format not in ACCEPTED_FORMATS:
         raise InputRejected(f"`{name}` is a {file_format or 'unknown'} file; upload a PNG, "
                             f"JPEG or TIFF image.")

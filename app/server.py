@@ -673,8 +673,11 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                 gr.Markdown(f"Grade many images at once (no heatmaps) and download a "
                             f"{'DRAC ' if drac else ''}submission CSV: `{csv_header}`, one row per "
                             f"image, the case being the file name.")
-                files = gr.File(label="Images", file_count="multiple", file_types=FILE_TYPES,
-                                type="filepath", height=160)
+                # no file_types here: gradio would refuse the whole batch for one stray file
+                # (naming none); the loader says which file is not an image, and grades the rest
+                files = gr.File(label=f"Images ({', '.join(t.lstrip('.').upper() for t in FILE_TYPES)}; "
+                                      f"any other file is listed as not graded)",
+                                file_count="multiple", type="filepath", height=160)
                 batch_button = gr.Button("Grade all", variant="primary")
                 batch_summary = gr.Markdown()
                 p_width = 24 // k
@@ -682,7 +685,8 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                                      wrap=True, column_count=len(columns),
                                      column_widths=["15%", "7%", "9%", *[f"{p_width}%"] * k, "9%",
                                                     f"{60 - k * p_width}%"])
-                csv_file = gr.File(label="Submission CSV", interactive=False)
+                csv_file = gr.File(label="CSV: the submission, or grades_INCOMPLETE.csv when a file "
+                                         "was not graded", interactive=False)
                 batch_button.click(grade_batch, inputs=files, outputs=[batch_summary, table, csv_file],
                                    api_name="grade_batch", **model_event)
             with gr.Tab("Model card"):

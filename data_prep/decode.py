@@ -418,7 +418,8 @@ def _composite(colour: np.ndarray, alpha: np.ndarray, path: str) -> tuple[np.nda
     out = np.rint(colour.astype(np.float32) * weight).astype(np.uint8)
     share = float(np.mean(alpha < top)) * 100
     return out, [warning(path, f"{share:.1f}% of the pixels are (partly) transparent: composited "
-                               "over black",
+                               "over black, which darkens them by their transparency (the grade "
+                               "may differ from the opaque image's)",
                          "export the image without transparency if another background is meant",
                          "alpha")]
 
@@ -534,11 +535,39 @@ def _failed(path: str, what: str, fix: str, mode: str = "", file_format: str = "
     return Decoded(None, mode=mode, file_format=file_format, problems=[error(path, what, fix, kind)])
 
 
+_KNOWN_CONTENT = ((b"%PDF", "a PDF document"), (b"PK\x03\x04", "a ZIP archive (e.g. a .docx or .xlsx)"),
+                  (b"\xd0\xcf\x11\xe0", "an old Microsoft Office document"),
+                  (b"DICM", "a DICOM file"))
+
+
+def content_words(data: bytes) -> str:
+    """What a file that is not an image seems to hold, for messages: ``a PDF document``,
+    ``text "referral letter"`` (printable text, its first 24 characters), a DICOM file (the
+    ``DICM`` tag at byte 128) ..., else its first bytes in hex (``bytes 00 01 02 03 ...``);
+    ``an empty file`` for no bytes."""
+    if not data:
+        return "an empty file"
+    if data[128:132] == b"DICM":
+        return "a DICOM file (export the image as PNG or TIFF from the viewer)"
+    for magic, words in _KNOWN_CONTENT:
+        if data.startswith(magic):
+            return words
+    head = data[:48]
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        text = ""
+    if text and all(c.isprintable() or c in "\r\n\t" for c in text):
+        shown = " ".join(text.split())[:24]
+        return f'text "{shown}{"..." if len(" ".join(text.split())) > 24 else ""}"'
+    return "bytes " + " ".join(f"{b:02x}" for b in data[:8]) + (" ..." if len(data) > 8 else "")
+
+
 def _open_fallback(data: bytes, path: str) -> Decoded:
     """Pillow cannot open the file: OpenCV may still decode it (e.g. a float RGB TIFF)."""
     pixels = _opencv_decode(data)
     if pixels is None:
-        return _failed(path, f"not an image (content starts with {data[:8]!r})",
+        return _failed(path, f"not an image (it holds {content_words(data)})",
                        "replace it with the real image or move it out of the image folder",
                        kind="not-an-image")
     mode = f"{pixels.dtype}x{1 if pixels.ndim == 2 else pixels.shape[2]}"

@@ -183,6 +183,15 @@ def test_bad_input_then_good(client, samples: list[Path], tmp_path: Path) -> Non
     assert lines[0] == "case,class,P0,P1,P2,notes" and lines[1].startswith("notes.png,,,,,")
     assert "NOT GRADED: notes.png is not an image" in lines[1] and check_submission(csv_path) != []
 
+    # a stray file of another type in a clinic batch: gradio refused the whole batch with its own
+    # 'Invalid file type' error naming no file; it is one file not graded, like any other
+    stray = tmp_path / "notes.txt"
+    stray.write_text("referral letter\n", encoding="utf-8")
+    summary, table, csv_path = client.predict(
+        [handle_file(str(stray)), handle_file(str(samples[0]))], api_name="/grade_batch")
+    assert summary.startswith("INCOMPLETE: 1 of the 2 file(s) not graded: notes.txt: "), summary
+    assert "1 image(s) graded" in summary and csv_path is not None
+
     markdown, label, original, overlay, details = client.predict(
         handle_file(str(samples[1])), api_name="/grade")  # the server still serves
     assert "error" not in details and details["grade"] in (0, 1, 2)

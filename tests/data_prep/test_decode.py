@@ -288,6 +288,23 @@ def test_palette_and_alpha(drac_samples: list[np.ndarray]) -> None:
     np.testing.assert_array_equal(composited.gray, expected)
     assert "25.0% of the pixels are (partly) transparent" in messages(composited)
     assert "over black" in messages(composited) and "alpha" in kinds(composited, "warning")
+    assert "the grade may differ from the opaque image's" in messages(composited)  # why it matters
+
+
+@pytest.mark.parametrize(("data", "words"), [
+    (b"referral letter for patient 12\nplease grade\n", 'text "referral letter for pati..."'),
+    (b"short\n", 'text "short"'),
+    (b"%PDF-1.7\n%\xe2\xe3", "a PDF document"),
+    (b"PK\x03\x04\x14\x00", "a ZIP archive (e.g. a .docx or .xlsx)"),
+    (b"\x00" * 128 + b"DICM" + b"\x02" * 8, "a DICOM file (export the image as PNG or TIFF from the viewer)"),
+    (bytes(range(12)), "bytes 00 01 02 03 04 05 06 07 ..."),
+    (b"", "an empty file"),
+])
+def test_a_file_that_is_not_an_image_is_said_in_words(data: bytes, words: str) -> None:
+    """Not "the content starts with b'referral'" (a Python bytes value) but what it seems to be."""
+    assert decode.content_words(data) == words
+    if data:  # an empty file has its own error ("empty file (0 bytes)")
+        assert f"not an image (it holds {words})" in messages(validate.inspect_image(data, "x.png"))
 
 
 def test_cmyk_jpeg_is_converted_and_said(drac_samples: list[np.ndarray]) -> None:
