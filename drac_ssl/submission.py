@@ -232,6 +232,14 @@ def _valid_rows(cases: Sequence[str], probs: np.ndarray, classes: np.ndarray | N
 # --------------------------------------------------------------------------- checking
 
 
+class ProblemLines(list[str]):
+    """The printed lines of a submission check (a list of ``FILE:LINE: what -> fix`` strings,
+    then one ``FILE: ... and N more`` line per kind cut short) and ``total``: how many
+    problems there are in all, counting those the cut left out."""
+
+    total: int = 0
+
+
 class _Problems:
     """Collects ``FILE:LINE: what -> fix`` lines, at most ``MAX_PER_KIND`` of each kind,
     and returns them ordered by line (file-level problems, LINE 0, first)."""
@@ -246,13 +254,14 @@ class _Problems:
         if self.counts[kind] <= MAX_PER_KIND:
             self.entries.append((line, f"{self.file}:{line}: {what} -> {fix}"))
 
-    def finish(self) -> list[str]:
-        lines = [text for _, text in sorted(self.entries, key=lambda e: e[0])]
+    def finish(self) -> ProblemLines:
+        lines = ProblemLines(text for _, text in sorted(self.entries, key=lambda e: e[0]))
         for kind, count in self.counts.items():
             if count > MAX_PER_KIND:
-                lines.append(f"{self.file}:0: ... and {count - MAX_PER_KIND} more "
-                                  f"problem(s) of the kind '{kind}' -> fix the ones above "
-                                  "and check again")
+                lines.append(f"{self.file}: ... and {count - MAX_PER_KIND} more "
+                             f"problem(s) of the kind '{kind}' ({count} in all) -> fix the ones "
+                             "above and check again")
+        lines.total = sum(self.counts.values())
         return lines
 
 
@@ -593,7 +602,9 @@ def report_check(csv_path: str | os.PathLike[str], images_dir: str | os.PathLike
     if problems:
         for line in problems:
             print(line)
-        print(f"{len(problems)} problem(s) in {csv_path}", file=sys.stderr)
+        total = getattr(problems, "total", len(problems)) or len(problems)
+        print(f"{total} problem(s) in {csv_path}" + (f" ({len(problems)} lines above)" if total != len(problems) else ""),
+              file=sys.stderr)
         return 1
     k = num_grades or (len(grade_names) if grade_names else None)
     if k is None:

@@ -197,8 +197,21 @@ def test_unreadable_and_bom_files_are_problems(tmp_path: Path) -> None:
 
 def test_many_problems_of_one_kind_are_summarised(tmp_path: Path) -> None:
     rows = [f"{i}.png,7,0.7,0.2,0.1" for i in range(30)]
-    problems = check_submission(_write(tmp_path, "\n".join([HEADER, *rows]) + "\n"))
+    path = _write(tmp_path, "\n".join([HEADER, *rows]) + "\n")
+    problems = check_submission(path)
     assert len(problems) == 21 and "10 more" in problems[-1]
+    # the total counts them all (a trial's 101 missing rows were summed up as '21 problem(s)'),
+    # and the summary line has no made-up line number
+    assert problems.total == 30 and ":0:" not in problems[-1] and "(30 in all)" in problems[-1]
+    assert problems[-1].startswith(f"{path}: ... and 10 more problem(s)")
+
+
+def test_the_cli_counts_every_problem_not_the_lines_shown(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [f"{i}.png,7,0.7,0.2,0.1" for i in range(30)]
+    path = _write(tmp_path, "\n".join([HEADER, *rows]) + "\n")
+    assert main(["--check", str(path)]) == 1
+    assert f"30 problem(s) in {path} (21 lines above)" in capsys.readouterr().err
 
 
 # ----------------------------------------------------------------------------- CLI
