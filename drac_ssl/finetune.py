@@ -1030,6 +1030,14 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
                          "seconds": record["seconds"], "stopped": record["stopped"]})
     fold_qwk = np.array([f["qwk"] for f in per_fold], dtype=np.float64)
     draw_words, draw_fraction = _label_draw(ctx)
+    protocol_words = ("out-of-fold predictions of every labelled image"
+                      + (f"; {draw_words}" if draw_words else "")
+                      + (", each fold's model after its last epoch (finetune.keep=last: no epoch "
+                         "chosen on the validation fold)" if ctx.ft.keep == "last" else
+                         ", each fold's model from the epoch with the best validation kappa "
+                         "(finetune.keep=best: chosen on the fold it scores, slightly optimistic)")
+                      + "; temperature and kappa thresholds cross-fitted (fold k calibrated on the "
+                      f"other folds' out-of-fold outputs); grades by finetune.decision={decision}")
     metrics = {
         "variant": variant,
         "n": report["n"],
@@ -1053,20 +1061,14 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
         "label_fraction": ctx.ft.label_fraction,
         "label_fraction_in_effect": draw_fraction,
         "seed": ctx.seed,
-        "protocol": ("out-of-fold predictions of every labelled image"
-                     + (f"; {draw_words}" if draw_words else "")
-                     + (", each fold's model after its last epoch (finetune.keep=last: no epoch chosen "
-                        "on the validation fold)" if ctx.ft.keep == "last" else
-                        ", each fold's model from the epoch with the best validation kappa "
-                        "(finetune.keep=best: chosen on the fold it scores, slightly optimistic)")
-                     + "; temperature and kappa "
-                     "thresholds cross-fitted (fold k calibrated on the other folds' out-of-fold "
-                     f"outputs); grades by finetune.decision={decision} (decision_rules: both "
-                     "rules on the same cross-fitted probabilities); qwk_in_sample_thresholds uses "
-                     "the final calibration fitted on all out-of-fold outputs and is optimistic; "
-                     f"qwk_ci95: {ci_resampling_words(resampling, ctx.ft.n_boot)}; qwk_ci95_note: "
-                     "why an interval of width 0 means nothing (e.g. every image given one grade), "
-                     "else null"),
+        "protocol": protocol_words + (
+                     " (decision_rules: both rules on the same cross-fitted probabilities); "
+                     "qwk_in_sample_thresholds uses the final calibration fitted on all out-of-fold "
+                     f"outputs and is optimistic; qwk_ci95: {ci_resampling_words(resampling, ctx.ft.n_boot)}; "
+                     "qwk_ci95_note: why an interval of width 0 means nothing (e.g. every image given "
+                     "one grade), else null"),
+        # the same without the notes on metrics.json's own fields: for people (the model card)
+        "protocol_words": protocol_words + f"; the QWK's 95% CI: {ci_resampling_words(resampling, ctx.ft.n_boot)}",
         "tta": ctx.ft.tta,
         "seconds": round(time.perf_counter() - t_start, 3),
     }

@@ -258,6 +258,18 @@ def fold_grouping_words(data: dict[str, Any], cv: dict[str, Any] | None = None) 
     return words
 
 
+def _protocol_for_people(cv: dict[str, Any]) -> str:
+    """How the out-of-fold figures were made, for the model card: ``protocol_words`` (without
+    the notes on metrics.json's own fields, such as ``qwk_ci95_note``), or, for a bundle made
+    before it was stored, ``protocol`` cut where those notes begin."""
+    words = cv.get("protocol_words")
+    if not isinstance(words, str) or not words:
+        words = str(cv.get("protocol") or "").split(" (decision_rules:", 1)[0]
+        words = words.split("; qwk_in_sample_thresholds", 1)[0]
+    words = words.rstrip(". ")
+    return f"{words[:1].upper()}{words[1:]}" if words else "Protocol not recorded"
+
+
 def chance_warning(cv: dict[str, Any]) -> str | None:
     """A warning when out-of-fold metrics ``cv`` (a variant's ``metrics.json``, a bundle's
     ``cv_metrics``) give no evidence of grading better than chance: the lower end of the
@@ -406,7 +418,7 @@ to diagnose, grade or triage patients.
 ## Cross-validated performance (out-of-fold, n = {cv.get('n')})
 Quadratic weighted kappa {num(cv.get('qwk'))} (bootstrap 95% CI {format_ci(ci[0], ci[1], cv.get('qwk_ci95_note'))}),
 macro one-vs-one AUC {num(cv.get('auc'))}, macro one-vs-rest AUC {num(cv.get('auc_ovr'))},
-accuracy {num(cv.get('accuracy'))}, macro F1 {num(cv.get('macro_f1'))}. {cv.get('protocol', '')}{rule_line}{screening}
+accuracy {num(cv.get('accuracy'))}, macro F1 {num(cv.get('macro_f1'))}. {_protocol_for_people(cv)}.{rule_line}{screening}
 
 | fold | n | QWK | AUC (OvO) | AUC (OvR) | accuracy |
 |---|---|---|---|---|---|
@@ -615,7 +627,7 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
             "n", "qwk", "qwk_ci95", "qwk_ci95_note", "auc", "auc_ovr", "accuracy", "macro_f1", "qwk_fold_mean",
             "qwk_fold_std", "decision", "decision_rules", "folds", "protocol")},
             # what the CIs resample (patients or images); a run made before: absent, images
-            **{key: metrics[key] for key in ("ci_resamples", "ci_units") if key in metrics},
+            **{key: metrics[key] for key in ("ci_resamples", "ci_units", "protocol_words") if key in metrics},
             **{key: metrics[key] for key in ("sensitivity", "specificity") if key in metrics}},  # two grades
         "per_grade": per_grade_outcomes(metrics.get("report") or {}, class_names),
         "comparison": comparison.get("rows", []),

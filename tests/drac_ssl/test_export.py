@@ -972,3 +972,19 @@ def test_a_folder_whose_images_all_get_one_grade_is_said(
     (folder / "s4.png").unlink()
     assert export.main([str(exported_run), "--images", str(folder), "--out", str(tmp_path / "t.csv")]) == 0
     assert "got the same grade" not in capsys.readouterr().err
+
+
+def test_the_model_card_describes_the_protocol_in_words_not_metrics_json_fields(exported_run: Path) -> None:
+    """A clinician read 'qwk_in_sample_thresholds uses ...; qwk_ci95_note: why an interval ...,
+    else null' in the model card: the notes on metrics.json's fields stay in metrics.json."""
+    meta = json.loads((exported_run / "bundle" / "metadata.json").read_text())
+    card = (exported_run / "bundle" / "MODEL_CARD.md").read_text()
+    assert "Out-of-fold predictions of every labelled image" in card
+    assert "the QWK's 95% CI: percentile bootstrap" in card
+    for field_note in ("qwk_in_sample_thresholds", "qwk_ci95_note", "decision_rules:", "else null"):
+        assert field_note not in card, field_note
+    assert "qwk_ci95_note" in meta["cv_metrics"]["protocol"]  # still documented for programs
+    # a bundle made before protocol_words was stored: the protocol cut before the field notes
+    del meta["cv_metrics"]["protocol_words"]
+    older = bundles._model_card(meta)
+    assert "Out-of-fold predictions of every labelled image" in older and "qwk_ci95_note" not in older
