@@ -977,6 +977,12 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
         raw_all[val_pos] = raw_val
         fold_records.append(record)
     assert raw_all is not None
+    if offered:  # run.reuse offered folds: say how many were taken (a trial saw none taken, unsaid)
+        n_taken = sum(len(folds) for folds in taken_from.values())
+        print(f"[finetune] {variant}: {n_taken} of the {len(offered)} fold(s) offered by run.reuse "
+              f"reused" + ("" if n_taken == len(offered) else
+                           f"; {len(offered) - n_taken} retrained here (their settings or inputs "
+                           f"differ from this run's: the signature)"))
 
     # cross-fitted calibration for the reported out-of-fold numbers, for both class decisions
     kind = spec.output

@@ -359,6 +359,10 @@ def test_fine_tuned_folds_taken_from_another_run_are_said_to_be_that_runs(
     assert (f"vicreg fold 0: reusing fold0.json (trained in {source}, offered by run.reuse: the same "
             f"settings and inputs)") in out
     assert "vicreg_umm fold 0 (1/2): best epoch" in out  # UMM changed: trained here
+    # how many of the offered folds were taken, variant by variant (a trial saw none taken, unsaid)
+    assert "[finetune] vicreg: 2 of the 2 fold(s) offered by run.reuse reused\n" in out
+    assert ("[finetune] vicreg_umm: 0 of the 2 fold(s) offered by run.reuse reused; 2 retrained here "
+            "(their settings or inputs differ from this run's: the signature)") in out
     run = work / "runs" / "umm2"
     metrics = {v: json.loads((run / "finetune" / v / "metrics.json").read_text()) for v in ("vicreg", "vicreg_umm")}
     assert metrics["vicreg"]["folds_taken_from"] == {str(source): [0, 1]}
