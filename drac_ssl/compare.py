@@ -51,6 +51,7 @@ import io
 import json
 import math
 import os
+import platform
 import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -438,6 +439,12 @@ def read_run(path: str | os.PathLike[str]) -> RunOutputs:
         if isinstance(stages, list) and "finetune" not in stages:
             wanted = [s for s in PIPELINE if s in stages or s == "finetune"]
             fix += f" run.stages=[{','.join(wanted)}]"
+        running = _still_running(run / "invocations.jsonl")
+        if running:
+            raise CompareError(f"{run}: the fine-tuning stage has not finished there (no "
+                               f"finetune/comparison.json), and {running}\n  fix: wait for it to "
+                               f"finish, then compare again; do not start a second run in the "
+                               f"same folder")
         raise CompareError(f"{run}: the fine-tuning stage has not finished there (no "
                            f"finetune/comparison.json)\n  fix: finish the run (it resumes where it "
                            f"stopped): {fix}")
@@ -496,6 +503,28 @@ def _read_patients(path: Path) -> dict[str, str] | None:
         return None
     groups = patient_groups(rows)
     return None if groups is None else {str(row.get("id")): g for row, g in zip(rows, groups, strict=True)}
+
+
+def _still_running(path: Path) -> str:
+    """Words on the run's last invocation (``invocations.jsonl``) when it has no ``ended``
+    and its process is alive on this machine (``pid``, ``host``): "python -m drac_ssl.train
+    is still running there (process 1234, started 2026-...)"; '' otherwise (finished,
+    killed, another machine's, or a line without a pid: an older run)."""
+    try:
+        last = json.loads(path.read_text(encoding="utf-8").splitlines()[-1])
+    except (OSError, ValueError, IndexError):
+        return ""
+    pid = last.get("pid") if isinstance(last, dict) else None
+    if "ended" in last or not isinstance(pid, int) or last.get("host") != platform.node():
+        return ""
+    try:
+        os.kill(pid, 0)  # signal 0: is it there (no signal is sent)
+    except ProcessLookupError:
+        return ""
+    except PermissionError:
+        pass  # another user's process: alive
+    return (f"python -m drac_ssl.train is still running there (process {pid}, started "
+            f"{last.get('date_utc', '?')})")
 
 
 def _label_columns(data_dir: Path) -> dict[str, str] | None:

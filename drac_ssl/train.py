@@ -23,6 +23,7 @@ code 2); a configuration that cannot run leaves no run folder behind.
 from __future__ import annotations
 
 import os
+import platform
 import sys
 
 if __name__ == "__main__":
@@ -593,7 +594,8 @@ def run_pipeline(cfg: Config, sources: dict[str, str] | None = None,
     env = environment_info()
     if not (run_dir / "environment.json").exists():  # how the run was made: the first invocation's
         atomic_write_json(run_dir / "environment.json", env)
-    invocation = json.dumps(env, default=str)
+    # pid and host: another command can tell a run still going from one killed (compare)
+    invocation = json.dumps({**env, "pid": os.getpid(), "host": platform.node()}, default=str)
     with open(run_dir / "invocations.jsonl", "a", encoding="utf-8") as fh:  # every invocation, one line each
         fh.write(invocation + "\n")
     print(f"[train] run folder: {run_dir}")

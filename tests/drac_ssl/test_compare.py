@@ -153,6 +153,27 @@ def test_every_bad_run_folder_is_named_with_exit_code_2(tmp_path: Path, capsys: 
     assert f"{tmp_path / 'nowhere'}: no such folder" in err
     assert str(good) not in err
 
+    # a run still going: wait for it, never a second run in the same folder (a trial was told to
+    # 'finish the run' while its train command was running); a killed one: resume it
+    import platform
+    import subprocess
+    import sys
+
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (unfinished / "invocations.jsonl").write_text(json.dumps(
+            {"date_utc": "2026-12-01T10:00:00+00:00", "pid": alive.pid, "host": platform.node()}) + "\n")
+        assert main([str(unfinished)]) == 2
+        err = capsys.readouterr().err
+        assert (f"and python -m drac_ssl.train is still running there (process {alive.pid}, started "
+                "2026-12-01T10:00:00+00:00)\n  fix: wait for it to finish, then compare again; do not "
+                "start a second run in the same folder") in err
+    finally:
+        alive.kill()
+        alive.wait()
+    assert main([str(unfinished)]) == 2  # the process is gone: killed, so resume it
+    assert "fix: finish the run (it resumes where it stopped)" in capsys.readouterr().err
+
 
 def test_unreadable_files_name_the_file_and_what_is_wrong(tmp_path: Path,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
