@@ -195,7 +195,7 @@ def load_bytes(data: bytes, name: str, limits: InputLimits = InputLimits(),
                             f"it holds {content_words(data)}).") from None
     if file_format not in ACCEPTED_FORMATS:
         raise InputRejected(f"`{name}` is a {file_format or 'unknown'} file; upload a PNG, "
-                            f"JPEG or TIFF image.")
+                            f"JPEG, TIFF or BMP image.")
     if max(width, height) > limits.max_side:
         raise InputRejected(f"`{name}` is {width} x {height} px, above the limit of "
                             f"{limits.max_side} px per side. Downscale it first.")
@@ -245,7 +245,7 @@ def load_upload(path: str | os.PathLike[str] | None, limits: InputLimits = Input
     (:func:`load_bytes`, whose ``channels`` and ``kind`` these are)."""
     kind = _resolve(kind, channels)
     if path is None or str(path) == "":
-        raise InputRejected(f"No file uploaded. Choose a PNG, JPEG or TIFF {describe_kind(kind, channels)}.")
+        raise InputRejected(f"No file uploaded. Choose a PNG, JPEG, TIFF or BMP {describe_kind(kind, channels)}.")
     p = Path(path)
     shown = name or p.name
     try:

@@ -471,7 +471,7 @@ def test_limits() -> None:
 
 
 def test_upload_file_checks(tmp_path: Path) -> None:
-    with pytest.raises(InputRejected, match="No file uploaded. Choose a PNG, JPEG or TIFF UW-OCTA image"):
+    with pytest.raises(InputRejected, match="No file uploaded. Choose a PNG, JPEG, TIFF or BMP UW-OCTA image"):
         load_upload(None)
     # a colour fundus model speaks of photographs, not of OCTA exports
     with pytest.raises(InputRejected, match="colour fundus photograph"):
