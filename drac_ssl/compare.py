@@ -79,7 +79,7 @@ from drac_ssl.starting import started
 from drac_ssl.train import OUTPUT_ONLY_SETTINGS
 
 __all__ = ["CompareError", "Comparison", "RunOutputs", "VariantDifference", "VariantOutputs",
-           "compare_runs", "main", "read_run"]
+           "between_runs", "compare_runs", "main", "read_run"]
 
 MISSING = "—"
 """What a table shows for a value a run does not record (or an undefined metric)."""
@@ -245,6 +245,10 @@ class Comparison:
     header: str
     n_boot: int | None
     seed: int
+    # with between=True: each later run minus the first, variant by variant (label = the later
+    # run, baseline = the first run's label, variant = the variant both have)
+    between: list[VariantDifference] = field(default_factory=list)
+    between_asked: bool = False
 
     def table_rows(self) -> list[dict[str, Any]]:
         """One dict per (run, variant): ``run``, ``path``, the differing settings
@@ -344,9 +348,32 @@ class Comparison:
                 lines += [caveat, ""]
         else:
             lines += ["None: no run has a scratch variant and a pretrained one with the same images.", ""]
+        if self.between_asked:
+            lines += self._between_lines()
         if self.notes:
             lines += ["Notes:", "", *(f"- {note}" for note in self.notes), ""]
         return "\n".join(lines).rstrip() + "\n"
+
+    def _between_lines(self) -> list[str]:
+        """The section of ``--between``: each later run minus the first, variant by variant."""
+        first = self.labels[0]
+        lines = [f"## Each run minus `{first}`, variant by variant", ""]
+        if not self.between:
+            return lines + [f"None: no later run has a variant of `{first}`'s scored on the same "
+                            "images with the same grades (see the notes).", ""]
+        lines += _table(["run", "variant", "images", *(METRIC_TITLES[m] for m in PAIRED_METRICS),
+                         "CI from (resamples, seed, units)"],
+                        [[f"`{d.label}` − `{d.baseline}`", d.variant, d.n,
+                          *(_signed_ci(d.result[m]) for m in PAIRED_METRICS), d.source]
+                         for d in self.between])
+        n = sum(len(PAIRED_METRICS) for _ in self.between)
+        lines += ["The same variant of two runs on the same out-of-fold images (95% CI): paired "
+                  "percentile bootstrap, the same resamples for both runs; what it measures is what "
+                  "the settings that differ (above) changed, together with the randomness of "
+                  "training (a rerun with another seed differs too). A CI that excludes 0 is a "
+                  "difference these images support, but each excludes 0 one time in twenty by "
+                  f"chance alone when nothing differs, and this table has {n}.", ""]
+        return lines
 
     def _qwk_ci_units(self) -> str:
         """What the runs' own QWK CIs resampled: one phrase when every run's is the same, else
@@ -692,7 +719,7 @@ def _data_words(run: Path, settings: dict[str, Any], n_labelled: int, facts: Ing
 
 
 def compare_runs(paths: Sequence[str | os.PathLike[str]], n_boot: int | None = None, seed: int = 0,
-                 progress: Callable[[str], None] | None = None) -> Comparison:
+                 progress: Callable[[str], None] | None = None, between: bool = False) -> Comparison:
     """Read the run folders ``paths`` and compare them (see the module docstring).
 
     Args:
@@ -702,6 +729,8 @@ def compare_runs(paths: Sequence[str | os.PathLike[str]], n_boot: int | None = N
             from its ``comparison.json`` where the run stored it, and recomputes the others
             with :data:`DEFAULT_N_BOOT` resamples; a number recomputes every difference.
         progress: called with a line before each bootstrap (the command prints it to stderr).
+        between: also each later run minus the first, variant by variant, on the images both
+            scored (:func:`between_runs`; ``n_boot`` resamples, :data:`DEFAULT_N_BOOT` when None).
 
     Returns:
         A :class:`Comparison`; ``.markdown()`` is the command's text, ``.table_csv()`` its
@@ -790,7 +819,65 @@ def compare_runs(paths: Sequence[str | os.PathLike[str]], n_boot: int | None = N
             differences.append(VariantDifference(label, variant.name, BASELINE, len(variant.ids), result,
                                                  resamples, seed, by_patient=groups is not None, units=units))
     header, problems = _scale_and_data(labels, runs)
-    return Comparison(runs, labels, setting_keys, differences, notes, problems, header, n_boot, seed)
+    across: list[VariantDifference] = []
+    if between and not problems:
+        across, skipped = between_runs(runs, labels, DEFAULT_N_BOOT if n_boot is None else n_boot,
+                                       seed, progress)
+        notes += skipped
+    return Comparison(runs, labels, setting_keys, differences, notes, problems, header, n_boot, seed,
+                      across, between)
+
+
+def between_runs(runs: Sequence[RunOutputs], labels: Sequence[str], n_boot: int, seed: int = 0,
+                 progress: Callable[[str], None] | None = None
+                 ) -> tuple[list[VariantDifference], list[str]]:
+    """Each later run minus the first, variant by variant: ``(differences, notes)``.
+
+    For every variant name the first run and a later run both have, scored on the same
+    images with the same grades (:func:`_unpaired`), the paired bootstrap difference later -
+    first of accuracy, QWK and AUC one-vs-rest (:func:`drac_ssl.metrics.paired_difference`
+    of both variants' :func:`drac_ssl.metrics.bootstrap_scores` on the first run's image
+    order, the same ``n_boot`` resamples and ``seed``; over the first run's patients when
+    its manifest names them). Each variant's resamples are scored once. A pair that cannot
+    be scored together is a note saying why; a variant only one of them has is left out.
+    Raises :class:`CompareError` for an ``oof.csv`` the bootstrap refuses."""
+    first = runs[0]
+    differences: list[VariantDifference] = []
+    notes: list[str] = []
+    scored: dict[tuple[int, str], BootstrapScores] = {}
+
+    def scores_of(i: int, variant: VariantOutputs, at: np.ndarray, groups: list[str] | None) -> BootstrapScores:
+        if (i, variant.name) not in scored:
+            try:
+                scored[(i, variant.name)] = bootstrap_scores(
+                    variant.grades[at], variant.probs[at], variant.pred[at], n_boot=n_boot, seed=seed,
+                    groups=groups)
+            except ValueError as exc:
+                raise CompareError(f"{variant.oof_path}: {exc}") from None
+        return scored[(i, variant.name)]
+
+    for i, run in enumerate(runs[1:], start=1):
+        for name, base in first.variants.items():
+            other = run.variants.get(name)
+            if other is None:
+                continue
+            why = _unpaired(other, base)
+            if why:
+                notes.append(f"`{labels[i]}` − `{labels[0]}`, {name}: {why}; not compared.")
+                continue
+            groups = (None if first.patients is None else
+                      [first.patients.get(image, f"image:{image}") for image in base.ids])
+            units = len(base.ids) if groups is None else len(set(groups))
+            if progress is not None:
+                progress(f"[compare] {labels[i]} − {labels[0]}: {name} on {len(base.ids)} images, "
+                         f"{n_boot} paired bootstrap resamples")
+            order = {image: j for j, image in enumerate(other.ids)}
+            at_other = np.array([order[image] for image in base.ids], dtype=np.int64)
+            result = paired_difference(scores_of(i, other, at_other, groups),
+                                       scores_of(0, base, np.arange(len(base.ids)), groups))
+            differences.append(VariantDifference(labels[i], name, labels[0], len(base.ids), result,
+                                                 n_boot, seed, by_patient=groups is not None, units=units))
+    return differences, notes
 
 
 def _differing_settings(settings: list[dict[str, Any]]) -> list[str]:
@@ -977,6 +1064,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("runs", nargs="+", metavar="RUN", help="run folders (runs/<run.name>)")
     parser.add_argument("--csv", metavar="FILE", help="also write the table of runs and variants as CSV")
     parser.add_argument("--md", metavar="FILE", help="also write the whole Markdown text")
+    parser.add_argument("--between", action="store_true",
+                        help="also each run minus the first, variant by variant, with a paired "
+                             "bootstrap CI on the out-of-fold images both scored: did the changed "
+                             "settings help? (seconds per variant)")
     parser.add_argument("--n-boot", type=int, default=None, metavar="N",
                         help="recompute every paired difference with N bootstrap resamples (seed 0; "
                              "of the patients, each with all its images, when the run's "
@@ -994,7 +1085,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         comparison = compare_runs(args.runs, n_boot=args.n_boot,
-                                  progress=lambda line: print(line, file=sys.stderr))
+                                  progress=lambda line: print(line, file=sys.stderr),
+                                  between=args.between)
     except CompareError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

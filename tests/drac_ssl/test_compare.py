@@ -470,3 +470,34 @@ def test_an_unused_patient_looking_column_is_said_with_the_intervals(tmp_path: P
     assert ("images (treated as independent, although column 'subject_id' looks like a patient id "
             "and the folds did not use it: if it is one, these CIs are too narrow and the figures "
             "likely optimistic)") in text
+
+
+def test_between_says_whether_the_changed_settings_helped_variant_by_variant(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A trial asked 'did my change help?' and got each run's pretrained − scratch only:
+    --between adds each later run minus the first, same variant, same images, paired."""
+    from drac_ssl.metrics import paired_bootstrap_difference
+
+    base = make_run(tmp_path, "base")
+    worse = make_run(tmp_path, "mlp", ["finetune.head=mlp"], one_grade=("vicreg",))
+    plain = compare_runs([base, worse], n_boot=40)
+    assert plain.between == [] and "variant by variant" not in plain.markdown()
+
+    comparison = compare_runs([base, worse], n_boot=40, between=True)
+    by_variant = {d.variant: d for d in comparison.between}
+    assert set(by_variant) == {"scratch", "vicreg"}
+    assert all(d.label == "mlp" and d.baseline == "base" and d.n == 24 for d in comparison.between)
+    assert by_variant["scratch"].result["accuracy"]["difference"] == 0.0  # the same predictions
+    vicreg = by_variant["vicreg"].result
+    assert vicreg["accuracy"]["difference"] == pytest.approx(8 / 24 - 1)  # all grade 1 vs all right
+    grades, probs, pred = _read_oof_for_test(worse / "finetune" / "vicreg" / "oof.csv")
+    _, base_probs, base_pred = _read_oof_for_test(base / "finetune" / "vicreg" / "oof.csv")
+    expected = paired_bootstrap_difference(grades, probs, base_probs, pred, base_pred, n_boot=40, seed=0)
+    assert vicreg["qwk"] == expected["qwk"]  # the package's paired bootstrap, to the last bit
+    text = comparison.markdown()
+    assert "## Each run minus `base`, variant by variant" in text
+    assert "| `mlp` − `base` | vicreg | 24 |" in text
+    assert "and this table has 6." in text
+
+    assert main([str(base), str(worse), "--between", "--n-boot", "20"]) == 0
+    assert "## Each run minus `base`, variant by variant" in capsys.readouterr().out
