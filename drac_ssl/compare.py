@@ -284,6 +284,9 @@ class Comparison:
         lines = [f"# drac_ssl: {len(self.runs)} run folder(s) compared", ""]
         if self.header:
             lines += [self.header, ""]
+        length = self._length_line()
+        if length:
+            lines += [length, ""]
         for problem in self.problems:
             lines += [f"> **Not comparable:** {problem}", ""]
         result_keys = [key for key in self.setting_keys if key not in SPEED_SETTINGS]
@@ -353,6 +356,25 @@ class Comparison:
         if self.notes:
             lines += ["Notes:", "", *(f"- {note}" for note in self.notes), ""]
         return "\n".join(lines).rstrip() + "\n"
+
+    def _length_line(self) -> str:
+        """How long the runs trained, when every run trained as long (otherwise the lengths
+        that differ are setting columns): a table hides equal settings, and a reader of a
+        1-epoch smoke test's figures should know it was one."""
+        keys = ("pretrain.epochs", "umm.enabled", "umm.epochs", "umm.max_steps_per_epoch",
+                "finetune.epochs")
+        values = [tuple(run.settings.get(key, ABSENT) for key in keys) for run in self.runs]
+        if len(set(map(repr, values))) != 1 or any(v is ABSENT for v in values[0]):
+            return ""
+        pre, umm_on, umm_epochs, umm_steps, ft = values[0]
+
+        def epochs(n: Any) -> str:
+            return f"{n} epoch{'' if n == 1 else 's'}"
+
+        umm = "off" if umm_on is False else (
+            f"{epochs(umm_epochs)}" + (f" of at most {umm_steps} steps" if umm_steps else ""))
+        return (f"Training length in every run: VICReg {epochs(pre)}, UMM {umm}, fine-tuning "
+                f"{epochs(ft)} per fold.")
 
     def _between_lines(self) -> list[str]:
         """The section of ``--between``: each later run minus the first, variant by variant."""

@@ -501,3 +501,18 @@ def test_between_says_whether_the_changed_settings_helped_variant_by_variant(
 
     assert main([str(base), str(worse), "--between", "--n-boot", "20"]) == 0
     assert "## Each run minus `base`, variant by variant" in capsys.readouterr().out
+
+
+def test_the_training_length_is_said_when_every_run_trained_as_long(tmp_path: Path) -> None:
+    """A trial's compare.md of two 1-epoch runs hid the equal epochs (equal settings are not
+    columns), so its figures read like the README's full runs."""
+    a = make_run(tmp_path, "a", ["pretrain.epochs=1", "finetune.epochs=2", "umm.epochs=1",
+                                 "umm.max_steps_per_epoch=2"])
+    b = make_run(tmp_path, "b", ["pretrain.epochs=1", "finetune.epochs=2", "umm.epochs=1",
+                                 "umm.max_steps_per_epoch=2", "finetune.head=mlp"])
+    assert ("Training length in every run: VICReg 1 epoch, UMM 1 epoch of at most 2 steps, "
+            "fine-tuning 2 epochs per fold.") in compare_runs([a, b], n_boot=20).markdown()
+    c = make_run(tmp_path, "c", ["pretrain.epochs=5", "umm.enabled=false"])
+    text = compare_runs([a, c], n_boot=20).markdown()
+    assert "Training length in every run" not in text and "pretrain.epochs" in text  # a column
+    assert "UMM off" in compare_runs([c], n_boot=20).markdown()
