@@ -536,8 +536,7 @@ def _failed(path: str, what: str, fix: str, mode: str = "", file_format: str = "
 
 
 _KNOWN_CONTENT = ((b"%PDF", "a PDF document"), (b"PK\x03\x04", "a ZIP archive (e.g. a .docx or .xlsx)"),
-                  (b"\xd0\xcf\x11\xe0", "an old Microsoft Office document"),
-                  (b"DICM", "a DICOM file"))
+                  (b"\xd0\xcf\x11\xe0", "an old Microsoft Office document"))
 
 
 def content_words(data: bytes) -> str:
@@ -547,7 +546,7 @@ def content_words(data: bytes) -> str:
     ``an empty file`` for no bytes."""
     if not data:
         return "an empty file"
-    if data[128:132] == b"DICM":
+    if b"DICM" in (data[128:132], data[:4]):  # after the 128-byte preamble, or without one
         return "a DICOM file (export the image as PNG or TIFF from the viewer)"
     for magic, words in _KNOWN_CONTENT:
         if data.startswith(magic):
@@ -558,8 +557,8 @@ def content_words(data: bytes) -> str:
     except UnicodeDecodeError:
         text = ""
     if text and all(c.isprintable() or c in "\r\n\t" for c in text):
-        shown = " ".join(text.split())[:24]
-        return f'text "{shown}{"..." if len(" ".join(text.split())) > 24 else ""}"'
+        flat = " ".join(text.split())
+        return f'text "{flat[:24]}{"..." if len(flat) > 24 else ""}"'
     return "bytes " + " ".join(f"{b:02x}" for b in data[:8]) + (" ..." if len(data) > 8 else "")
 
 

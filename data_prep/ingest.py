@@ -41,13 +41,13 @@ import numpy as np
 from data_prep import cache
 from data_prep.folds import assign_folds
 from data_prep.grades import describe, empty_grades, resolve_grades
-from data_prep.labels import read_table
 from data_prep.layout import Layout, discover, relative, scan_image_folder
 from data_prep.problems import counted, cut_per_kind
 from data_prep.source_check import stamp_sources
 from data_prep.validate import (
     IngestError,
     LabelRow,
+    LabelTable,
     Problem,
     apply_strict,
     check_test_list,
@@ -212,13 +212,14 @@ def _plan(cfg: DataConfig, layout: Layout, sizes: list[int]) -> tuple[Plan, list
 # The images of each layout
 
 
-def _collect(cfg: DataConfig, layout: Layout,
-             grade_names: Sequence[str]) -> tuple[list[ImageEntry], list[Problem], str]:
+def _collect(cfg: DataConfig, layout: Layout, grade_names: Sequence[str]
+             ) -> tuple[list[ImageEntry], list[Problem], LabelTable | None]:
     """Images of both splits (manifest order) with their labels, the folder and label
-    problems, and the dialect the label CSV was read in."""
+    problems, and the label CSV as read (its dialect and columns for the summary; None
+    without one)."""
     if layout.npz is not None:
         entries, problems = _collect_npz(layout.npz, grade_names)
-        return entries, list(layout.problems) + problems, ""
+        return entries, list(layout.problems) + problems, None
     problems = list(layout.problems)
     train_images: list[Path] = []
     test_images: list[Path] = []
@@ -229,13 +230,12 @@ def _collect(cfg: DataConfig, layout: Layout,
         scan = scan_image_folder(layout.test_dir)
         test_images, problems = scan.images, problems + scan.problems
     labels: dict[Path, LabelRow] = {}
-    dialect = ""
+    table: LabelTable | None = None
     if train_images and layout.labels_csv is not None and layout.train_dir is not None:
         table, table_problems = read_labels(layout.labels_csv, layout.image_column,
                                             layout.grade_column, cfg.patient_column, grade_names)
         problems += apply_strict(table_problems, cfg.strict)
         if table is not None:
-            dialect = table.dialect
             problems += duplicate_label_rows(table)
             labels, match_problems = match_labels(train_images, table, layout.train_dir)
             problems += match_problems
@@ -249,7 +249,7 @@ def _collect(cfg: DataConfig, layout: Layout,
     test = sorted(test_images, key=lambda p: natural_key(p.name))
     entries = [ImageEntry(p, relative(p, layout.root), "train", labels.get(p)) for p in train]
     entries += [ImageEntry(p, relative(p, layout.root), "test") for p in test]
-    return entries, problems, dialect
+    return entries, problems, table
 
 
 def _npz_labels(npz: Path, split: str, labels: np.ndarray, n: int,
@@ -484,14 +484,14 @@ def _counts(entries: Sequence[ImageEntry], k: int) -> tuple[dict[int, int], dict
 
 
 def _patient_facts(entries: Sequence[ImageEntry], cfg: DataConfig,
-                   labels_csv: Path | None = None) -> dict[str, object]:
+                   columns: Sequence[str] = ()) -> dict[str, object]:
     """How the folds were formed, for ``ingest_summary.json`` (``patients``) and the printed
     summary: ``grouped`` (True when each patient's images share a fold), ``source`` (in
     words: the ``--patient-column`` read, or the EyePACS image ids), ``column`` (None
     without one), ``n_patients`` (distinct patients among the labelled training images; an
     image with an empty patient cell is its own patient, as in the folds; None when not
     grouped), ``n_images`` (those training images) and ``unused_column``: when not grouped,
-    a column of ``labels_csv`` that looks like a patient id
+    one of the label CSV's ``columns`` that looks like a patient id
     (:func:`data_prep.validate.looks_like_patient_column`, the ingest's warning), which the
     report and the model card repeat (None otherwise)."""
     train = [e for e in entries if e.split == "train" and e.label is not None]
@@ -500,11 +500,8 @@ def _patient_facts(entries: Sequence[ImageEntry], cfg: DataConfig,
     source = (f"column {cfg.patient_column!r}" if cfg.patient_column
               else "EyePACS image ids (<patient>_left / _right)" if grouped else None)
     patients = {(e.label.patient if e.label else "") or e.image_id for e in train}
-    unused = None
-    if not grouped and labels_csv is not None and train:
-        table, _ = read_table(labels_csv)
-        unused = next((c for c in (table.columns if table is not None else [])
-                       if looks_like_patient_column(c)), None)
+    unused = None if grouped or not train else next(
+        (c for c in columns if looks_like_patient_column(c)), None)
     return {"grouped": grouped, "source": source, "column": cfg.patient_column or None,
             "n_patients": len(patients) if grouped else None, "n_images": len(train),
             "unused_column": unused}
@@ -616,7 +613,8 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     root = layout.root
     plan, problems = _plan(cfg, layout, sizes)
     cache_dir = out / CACHE_DIR
-    entries, found, dialect = _collect(cfg, layout, plan.grade_names)
+    entries, found, table = _collect(cfg, layout, plan.grade_names)
+    dialect = table.dialect if table is not None else ""
     problems += found
     if not entries and not any(p.severity == "error" for p in problems):
         listing = f"\n{_listing(problems, out, root, said)[0]}" if problems else ""
@@ -666,7 +664,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
             grade_names=plan.grade_names,
             channels=channels,
             preprocessing=_preprocessing_words(cfg),
-            patients=_patient_facts(entries, cfg, layout.labels_csv if layout.npz is None else None),
+            patients=_patient_facts(entries, cfg, table.columns if table is not None else ()),
         )
         result.seconds = time.perf_counter() - start
         atomic_write_json(result.summary_path,

@@ -202,7 +202,7 @@ def merge_same_findings(problems: Sequence[Problem], at_least: int = SAME_FINDIN
     out: list[Problem] = []
     for problem in problems:
         same = groups.get((problem.severity, problem.kind, problem.what, problem.fix), [])
-        if len(same) < at_least or problem.severity == "error" or not problem.kind:
+        if len(same) < at_least:  # errors and findings without a kind are never in groups
             out.append(problem)
             continue
         if problem is not same[0]:

@@ -185,13 +185,18 @@ class RunOutputs:
     def num_grades(self) -> int:
         return len(self.class_names)
 
+    def groups(self, ids: Sequence[str]) -> list[str] | None:
+        """The resampling unit of each image of ``ids``: its patient (an image the manifest
+        does not name is its own unit), None when the manifest names no patient."""
+        if self.patients is None:
+            return None
+        return [self.patients.get(image, f"image:{image}") for image in ids]
+
     @property
     def n_patients(self) -> int | None:
         """The patients of the out-of-fold images, when the manifest names them."""
-        if self.patients is None:
-            return None
-        ids = next(iter(self.variants.values())).ids
-        return len({self.patients.get(image, f"image:{image}") for image in ids})
+        groups = self.groups(next(iter(self.variants.values())).ids)
+        return None if groups is None else len(set(groups))
 
     def ci_words(self) -> str:
         """What the run's own CIs resample: ``patients (23 patients, each with all its
@@ -342,7 +347,7 @@ class Comparison:
                       f"(Efron & Tibshirani 1993), {self._difference_units()}; a CI "
                       "that excludes 0 is a difference these images support, but a 95% CI excludes 0 "
                       "one time in twenty by chance alone when nothing differs, and this table has "
-                      f"{self._n_intervals()}; a difference between models no better than chance "
+                      f"{len(PAIRED_METRICS) * len(self.differences)}; a difference between models no better than chance "
                       "(see the notes) says nothing. QWK and accuracy of the "
                       "submitted grades, AUC one-vs-rest of the probabilities (resamples that lack a "
                       "grade are left out of the AUC's CI). " + "; ".join(sources) + ".", ""]
@@ -388,7 +393,7 @@ class Comparison:
                         [[f"`{d.label}` − `{d.baseline}`", d.variant, d.n,
                           *(_signed_ci(d.result[m]) for m in PAIRED_METRICS), d.source]
                          for d in self.between])
-        n = sum(len(PAIRED_METRICS) for _ in self.between)
+        n = len(PAIRED_METRICS) * len(self.between)  # one CI per difference and metric
         lines += ["The same variant of two runs on the same out-of-fold images (95% CI): paired "
                   "percentile bootstrap, the same resamples for both runs; what it measures is what "
                   "the settings that differ (above) changed, together with the randomness of "
@@ -408,10 +413,6 @@ class Comparison:
                   "patients they are wider)" if len({run.ci_resamples for run in self.runs}) > 1 else "")
         return f"which resampled: {listing}{differ}"
 
-    def _n_intervals(self) -> int:
-        """The difference CIs in the table: one per difference and metric."""
-        return sum(len([m for m in d.result if isinstance(d.result.get(m), dict)])
-                   for d in self.differences) or len(self.differences)
 
     def _difference_units(self) -> str:
         """What the paired differences resampled, in words."""
@@ -533,12 +534,14 @@ def read_run(path: str | os.PathLike[str]) -> RunOutputs:
                   if isinstance(entry, dict) and entry.get("reused_from")}
     n = len(next(iter(variants.values())).ids)
     units = comparison.get("ci_units")
-    return RunOutputs(run, settings, tuple(str(name) for name in names), _data_words(run, settings, n, facts),
+    provenance = data_provenance(run / "data")  # reads the summary and the manifest: once
+    return RunOutputs(run, settings, tuple(str(name) for name in names),
+                      _data_words(provenance, settings, n, facts),
                       variants, reused, _stored_differences(comparison.get("pretrained_minus_scratch")),
                       _read_patients(run / "data" / "manifest.csv"),
                       "patients" if comparison.get("ci_resamples") == "patients" else "images",
                       units if isinstance(units, int) and not isinstance(units, bool) else None,
-                      data_provenance(run / "data").get("unused_patient_column"))
+                      provenance.get("unused_patient_column"))
 
 
 def _read_patients(path: Path) -> dict[str, str] | None:
@@ -722,10 +725,11 @@ def _flatten(settings: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def _data_words(run: Path, settings: dict[str, Any], n_labelled: int, facts: IngestFacts) -> str:
+def _data_words(provenance: dict[str, Any], settings: dict[str, Any], n_labelled: int,
+                facts: IngestFacts) -> str:
     """What the images are and where they came from (the ingest's record in the run folder,
-    else what ``config.yaml`` asked for), and how many were graded out of fold."""
-    provenance = data_provenance(run / "data")
+    ``provenance``: :func:`drac_ssl.grading.bundle.data_provenance`, else what ``config.yaml``
+    asked for), and how many were graded out of fold."""
     if provenance["kind"] == "phantom":
         what = f"the phantom UW-OCTA set (procedural stand-ins, not patient images) at `{provenance['root']}`"
     elif provenance["kind"] != "unknown":
@@ -813,8 +817,7 @@ def compare_runs(paths: Sequence[str | os.PathLike[str]], n_boot: int | None = N
                     *own, stored=True, by_patient=by_patient, units=units))
                 continue
             # the run's patients known: resample them, each with all its images
-            groups = (None if run.patients is None else
-                      [run.patients.get(image, f"image:{image}") for image in variant.ids])
+            groups = run.groups(variant.ids)
             units = len(variant.ids) if groups is None else len(set(groups))
             what = "images" if groups is None else f"patients ({units})"
             resamples = DEFAULT_N_BOOT if n_boot is None else n_boot
@@ -887,8 +890,7 @@ def between_runs(runs: Sequence[RunOutputs], labels: Sequence[str], n_boot: int,
             if why:
                 notes.append(f"`{labels[i]}` − `{labels[0]}`, {name}: {why}; not compared.")
                 continue
-            groups = (None if first.patients is None else
-                      [first.patients.get(image, f"image:{image}") for image in base.ids])
+            groups = first.groups(base.ids)
             units = len(base.ids) if groups is None else len(set(groups))
             if progress is not None:
                 progress(f"[compare] {labels[i]} − {labels[0]}: {name} on {len(base.ids)} images, "

@@ -1044,6 +1044,7 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
                          "(finetune.keep=best: chosen on the fold it scores, slightly optimistic)")
                       + "; temperature and kappa thresholds cross-fitted (fold k calibrated on the "
                       f"other folds' out-of-fold outputs); grades by finetune.decision={decision}")
+    ci_words = ci_resampling_words(resampling, ctx.ft.n_boot)
     metrics = {
         "variant": variant,
         "n": report["n"],
@@ -1070,11 +1071,11 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
         "protocol": protocol_words + (
                      " (decision_rules: both rules on the same cross-fitted probabilities); "
                      "qwk_in_sample_thresholds uses the final calibration fitted on all out-of-fold "
-                     f"outputs and is optimistic; qwk_ci95: {ci_resampling_words(resampling, ctx.ft.n_boot)}; "
+                     f"outputs and is optimistic; qwk_ci95: {ci_words}; "
                      "qwk_ci95_note: why an interval of width 0 means nothing (e.g. every image given "
                      "one grade), else null"),
         # the same without the notes on metrics.json's own fields: for people (the model card)
-        "protocol_words": protocol_words + f"; the QWK's 95% CI: {ci_resampling_words(resampling, ctx.ft.n_boot)}",
+        "protocol_words": protocol_words + f"; the QWK's 95% CI: {ci_words}",
         "tta": ctx.ft.tta,
         "seconds": round(time.perf_counter() - t_start, 3),
     }

@@ -395,6 +395,16 @@ def _draw(rng: np.random.Generator, n: int, units: _Units) -> np.ndarray:
     return units.order[np.repeat(units.starts[chosen], sizes) + within]
 
 
+def _resamples(n: int, n_boot: int, seed: int, units: _Units) -> Iterator[np.ndarray]:
+    """The ``n_boot`` draws of ``numpy.random.default_rng(seed)`` over ``units`` (nothing for
+    ``n == 0``): the one loop behind every bootstrap here, so all draw alike."""
+    if n == 0:
+        return
+    rng = np.random.default_rng(seed)
+    for _ in range(n_boot):
+        yield _draw(rng, n, units)
+
+
 def bootstrap_resamples(n: int, n_boot: int, seed: int = 0, groups: Any = None) -> Iterator[np.ndarray]:
     """The resamples of :func:`bootstrap_ci`, :func:`bootstrap_scores` and
     :func:`paired_bootstrap_difference`: ``n_boot`` int64 arrays of image positions
@@ -416,12 +426,7 @@ def bootstrap_resamples(n: int, n_boot: int, seed: int = 0, groups: Any = None) 
     """
     if n_boot < 0:
         raise ValueError(f"n_boot must be >= 0, got {n_boot}")
-    units = _units(groups, n)
-    if n == 0:
-        return
-    rng = np.random.default_rng(seed)
-    for _ in range(n_boot):
-        yield _draw(rng, n, units)
+    yield from _resamples(n, n_boot, seed, _units(groups, n))
 
 
 def bootstrap_ci(
@@ -461,12 +466,10 @@ def bootstrap_ci(
     units = _units(groups, n)
     if n == 0 or n_boot < 1:
         return float("nan"), float("nan")
-    rng = np.random.default_rng(seed)
     stats: list[float] = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for _ in range(n_boot):
-            idx = _draw(rng, n, units)
+        for idx in _resamples(n, n_boot, seed, units):
             try:
                 value = float(metric(yt[idx], yp[idx]))
             except ValueError:
@@ -695,8 +698,7 @@ def _resampled_scores(yt: np.ndarray, probs: np.ndarray, pred: np.ndarray, n_boo
                                                            skip_parameter_validation=True):
         warnings.simplefilter("ignore")
         whole = scores(np.arange(n))
-        rng = np.random.default_rng(seed)
-        values = np.array([scores(_draw(rng, n, units)) for _ in range(n_boot if n else 0)],
+        values = np.array([scores(idx) for idx in _resamples(n, n_boot, seed, units)],
                           dtype=np.float64).reshape(-1, len(PAIRED_METRICS))
     labels = hashlib.sha256(np.ascontiguousarray(yt, dtype=np.int64).tobytes()).hexdigest()
     return BootstrapScores(dict(zip(PAIRED_METRICS, whole, strict=True)),

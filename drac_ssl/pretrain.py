@@ -68,7 +68,7 @@ from drac_ssl.datasets import load_generic, load_octa_cache, normalization_for
 from drac_ssl.distributed import DistInfo, gather_with_grad, init_distributed
 from drac_ssl.engine import Engine, Monitor, TrainingTask
 from drac_ssl.evaluation import KnnMonitor, embed_images
-from drac_ssl.io import atomic_write_json
+from drac_ssl.io import atomic_write_json, finite_number
 from drac_ssl.losses.rate_reduction import rate_reduction
 from drac_ssl.losses.vicreg import VICRegLoss, VICRegTerms
 from drac_ssl.models import ARCHS, VICRegModel, build_vicreg_model
@@ -392,14 +392,6 @@ views of one image with the same features are what the invariance term asks for;
 Delta R near 0 (different images alike too) is it the collapse."""
 
 
-def _finite_or_none(value: Any) -> float | None:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
-
-
 def collapse_symptoms(metrics: dict[str, Any], gamma: float = 1.0, stage: str = "vicreg") -> list[str]:
     """What in a stage's recorded monitors says the representation collapsed; [] when nothing does.
 
@@ -423,18 +415,18 @@ def collapse_symptoms(metrics: dict[str, Any], gamma: float = 1.0, stage: str = 
     Absent or non-finite values are no evidence either way (never raises).
     """
     seen = []
-    last = _finite_or_none(metrics.get("rate_reduction_last"))
+    last = finite_number(metrics.get("rate_reduction_last"))
     where = "the probe" if stage != "umm" else "UMM's training batches"
     if last is None:
-        last, where = _finite_or_none(metrics.get("rate_reduction")), "the training batches"
+        last, where = finite_number(metrics.get("rate_reduction")), "the training batches"
     if last is not None and last < COLLAPSE_RATE_REDUCTION:
-        cosine = _finite_or_none(metrics.get("view_cosine_last"))
+        cosine = finite_number(metrics.get("view_cosine_last"))
         meaning = (f" and view cosine {cosine:.4f}: every image gives nearly the same features"
                    if cosine is not None and cosine >= COLLAPSE_VIEW_COSINE
                    else ": the features tell the images apart no better than two views of one image")
         seen.append(f"rate reduction of {where} {last:.4f} (under {COLLAPSE_RATE_REDUCTION:g}; runs that "
                     f"learnt have several){meaning}")
-    variance = _finite_or_none(metrics.get("variance"))
+    variance = finite_number(metrics.get("variance"))
     if variance is not None and gamma > 0 and variance >= COLLAPSE_VARIANCE_SHARE * gamma:
         seen.append(f"VICReg variance term {variance:.4f} of at most {gamma:g}: the embeddings' "
                     f"standard deviation per dimension (capped at its target {gamma:g}) averages "

@@ -340,12 +340,15 @@ def _umm_line(info: dict[str, Any]) -> str:
             f"; {guard_text}.")
 
 
-def _variant_section(run_dir: Path, figures: Path, name: str) -> list[str]:
+def _variant_section(run_dir: Path, figures: Path, name: str) -> tuple[list[str], str | None]:
+    """The variant's section of report.md, and :func:`drac_ssl.metrics.one_grade_words` of its
+    out-of-fold grades (None: graded alike no more than that, or no out-of-fold file), which
+    the comparison of the variants reads too."""
     vdir = run_dir / "finetune" / name
     metrics = _read_json(vdir / "metrics.json")
     title = VARIANT_TITLES.get(name, name)
     if not isinstance(metrics, dict) or not (vdir / "oof.csv").is_file():
-        return [f"### {title}", "", "Incomplete: no metrics or out-of-fold predictions.", ""]
+        return [f"### {title}", "", "Incomplete: no metrics or out-of-fold predictions.", ""], None
     ci = metrics.get("qwk_ci95") or [None, None]
     cal = metrics.get("calibration", {})
     grades, probs, pred = _read_oof(vdir / "oof.csv")
@@ -413,7 +416,7 @@ def _variant_section(run_dir: Path, figures: Path, name: str) -> list[str]:
         hist = plot_history(rows_h, [f"fold {k} val QWK" for k in histories], figures / f"{name}_val_qwk.png",
                             f"{title}: validation QWK per epoch (uncalibrated, rounded expected grade)")
         lines += _figure(run_dir, hist, f"{title} validation kappa per epoch", name)
-    return lines + [""]
+    return lines + [""], one_grade
 
 
 def _signed(value: Any) -> str:
@@ -448,20 +451,6 @@ def _identical(d: dict[str, Any]) -> bool:
     variants were right and wrong on the same images, resample after resample."""
     return bool(d) and all(isinstance(d.get(m), dict) and d[m].get("difference") == 0
                            and d[m].get("ci_low") == 0 and d[m].get("ci_high") == 0 for m in d)
-
-
-def _one_grade(run_dir: Path, name: str) -> str | None:
-    """:func:`drac_ssl.metrics.one_grade_words` of a variant's out-of-fold grades, or None
-    (also when its ``oof.csv`` is missing or unreadable)."""
-    vdir = run_dir / "finetune" / name
-    try:
-        _, probs, pred = _read_oof(vdir / "oof.csv")
-    except (OSError, KeyError, ValueError):
-        return None
-    metrics = _read_json(vdir / "metrics.json")
-    names = (metrics.get("class_names") if isinstance(metrics, dict) else None) \
-        or default_grade_names(probs.shape[1])
-    return one_grade_words(pred, list(names))
 
 
 def _one_grade_difference(label: str, a: str, b: str, what: str, one_grade: dict[str, str | None]) -> str:
@@ -507,14 +496,14 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
     png = plot_comparison(bars, ["qwk", "auc", "auc_ovr", "accuracy", "macro_f1"], figures / "comparison.png",
                           "Out-of-fold metrics per backbone variant (QWK with its 95% CI)")
     lines += _figure(run_dir, png, "comparison of the variants")
-    differences = {f"{VARIANT_TITLES.get(name, name)} - scratch": d
-                   for name, d in (comparison.get("pretrained_minus_scratch") or {}).items()}
-    # label -> (minuend, subtrahend, what the difference is meant to measure)
-    pairs = {f"{VARIANT_TITLES.get(name, name)} - scratch": (name, "scratch", "pretraining")
-             for name in (comparison.get("pretrained_minus_scratch") or {})}
+    # each variant's section once: its lines come last, its one-grade words qualify the differences
+    sections = {r["variant"]: _variant_section(run_dir, figures, r["variant"]) for r in rows}
+    # label -> (minuend, subtrahend, what the difference is meant to measure, the stored difference)
+    pairs = {f"{VARIANT_TITLES.get(name, name)} - scratch": (name, "scratch", "pretraining", d)
+             for name, d in (comparison.get("pretrained_minus_scratch") or {}).items()}
     if isinstance(comparison.get("umm_minus_vicreg"), dict):
-        differences["VICReg + UMM - VICReg"] = comparison["umm_minus_vicreg"]
-        pairs["VICReg + UMM - VICReg"] = ("vicreg_umm", "vicreg", "UMM")
+        pairs["VICReg + UMM - VICReg"] = ("vicreg_umm", "vicreg", "UMM", comparison["umm_minus_vicreg"])
+    differences = {label: d for label, (_, _, _, d) in pairs.items()}
     if differences:
         titles = {"accuracy": "accuracy", "qwk": "QWK", "auc_ovr": "AUC (OvR)"}
         lines += ["Does pretraining help, and does UMM add to VICReg? Each difference on the same "
@@ -532,11 +521,10 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
                       f"variants graded the same images right and wrong and ranked them alike, so "
                       f"these images cannot tell them apart (often one stage changed nothing the "
                       f"fine-tuning could use).", ""]
-        one_grade = {name: _one_grade(run_dir, name) for name in {n for a, b, _ in pairs.values() for n in (a, b)}}
-        for label, (a, b, what) in pairs.items():
-            if label in differences and isinstance(differences[label], dict):
-                note = _one_grade_difference(label, a, b, what, one_grade)
-                lines += [note, ""] if note else []
+        one_grade = {name: section[1] for name, section in sections.items()}
+        for label, (a, b, what, d) in pairs.items():
+            note = _one_grade_difference(label, a, b, what, one_grade) if isinstance(d, dict) else ""
+            lines += [note, ""] if note else []
     summary = _read_json(ft / "summary.json")
     if isinstance(summary, dict):
         lines += [f"Selected for export: **{summary.get('selected')}** ({summary.get('selection')}).", ""]
@@ -544,8 +532,8 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
         chance = chance_warning(chosen) if isinstance(chosen, dict) else None
         if chance:
             lines += [f"> **{chance}**", ""]
-    for r in rows:
-        lines += _variant_section(run_dir, figures, r["variant"])
+    for section, _ in sections.values():
+        lines += section
     return lines
 
 

@@ -42,7 +42,7 @@ from drac_ssl.io import atomic_write_text
 from drac_ssl.scale import default_grade_names, submission_columns
 from drac_ssl.starting import started
 
-__all__ = ["NOT_GRADED", "SUBMISSION_COLUMNS", "check_submission", "main", "report_check",
+__all__ = ["NOT_GRADED", "SUBMISSION_COLUMNS", "ProblemLines", "check_submission", "main", "report_check",
            "write_incomplete_grades", "write_submission"]
 
 SUBMISSION_COLUMNS = ("case", "class", *PROB_COLUMNS)
@@ -337,7 +337,7 @@ def _grade_choices(names: Sequence[str]) -> str:
 def _check(csv_path: str | os.PathLike[str],
            images_dir: str | os.PathLike[str] | None = None, *,
            num_grades: int | None = None, grade_names: Sequence[str] | None = None,
-           cases: Sequence[str] | None = None) -> tuple[list[str], int]:
+           cases: Sequence[str] | None = None) -> tuple[ProblemLines, int]:
     """Return (problems, number of data rows read); see ``check_submission``."""
     file = str(csv_path)
     problems = _Problems(file)
@@ -547,9 +547,10 @@ def _check_against_cases(problems: _Problems, expected: list[str],
 def check_submission(csv_path: str | os.PathLike[str],
                      images_dir: str | os.PathLike[str] | None = None, *,
                      num_grades: int | None = None, grade_names: Sequence[str] | None = None,
-                     cases: Sequence[str] | None = None) -> list[str]:
+                     cases: Sequence[str] | None = None) -> ProblemLines:
     """Every problem of a submission CSV, one ``FILE:LINE: what is wrong -> how to fix``
-    string each; an empty list means the file is valid.
+    string each; an empty list means the file is valid (``.total`` counts those a per-kind
+    cut left out, :class:`ProblemLines`).
 
     Checks: readable UTF-8 text without BOM, not empty; header exactly
     ``case,class,P0..P{K-1}`` (missing or different; DRAC: ``case,class,P0,P1,P2``);
@@ -565,7 +566,7 @@ def check_submission(csv_path: str | os.PathLike[str],
     ``cases`` (e.g. the ingest manifest's test ids: RetinaMNIST's ``test_0000.png`` ...
     live in an ``.npz``) are checked the same way: each once, no other. LINE 0 means the
     file as a whole; a missing image points one past the last row. At most 20 problems of
-    one kind are listed, then a count. Never raises for a bad file.
+    one kind are listed, then a line counting the rest. Never raises for a bad file.
     """
     return _check(csv_path, images_dir, num_grades=num_grades, grade_names=grade_names,
                   cases=cases)[0]
@@ -602,7 +603,7 @@ def report_check(csv_path: str | os.PathLike[str], images_dir: str | os.PathLike
     if problems:
         for line in problems:
             print(line)
-        total = getattr(problems, "total", len(problems)) or len(problems)
+        total = problems.total
         print(f"{total} problem(s) in {csv_path}" + (f" ({len(problems)} lines above)" if total != len(problems) else ""),
               file=sys.stderr)
         return 1

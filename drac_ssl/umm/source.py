@@ -27,14 +27,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from drac_ssl.checkpoint import load_checkpoint
 from drac_ssl.config import Config, configured_channels, with_data_channels
-from drac_ssl.io import read_json_dict
+from drac_ssl.io import finite_number, read_json_dict
 from drac_ssl.models import (
     BackboneArchitecture,
     VICRegModel,
@@ -76,19 +75,11 @@ def default_checkpoint(run_dir: Path) -> Path:
     return run_dir / "pretrain" / "vicreg_model.safetensors"
 
 
-def _finite(value: Any) -> float | None:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
-
-
 def monitor_peak(history: list[dict[str, Any]], key: str = MONITOR_KEY) -> tuple[int, float] | None:
     """``(epoch, value)`` of the monitor's maximum (the first one if tied); None without values."""
     best: tuple[int, float] | None = None
     for row in history:
-        value = _finite(row.get(key))
+        value = finite_number(row.get(key))
         if value is not None and (best is None or value > best[1]):
             best = (int(row["epoch"]), value)
     return best
@@ -130,7 +121,7 @@ def choose_start(history: list[dict[str, Any]], rule: str, drop: float = 0.05,
     if rule == "peak":
         return "peak", p, f"the monitor's peak: epoch {p + 1}, {key} {r_p:.4g}"
     assert last_epoch is not None
-    r_last = _finite(history[-1].get(key))
+    r_last = finite_number(history[-1].get(key))
     limit = (1.0 - drop) * r_p
     if last_epoch > p and r_last is not None and r_last <= limit:
         return "last", last_epoch, (
@@ -165,7 +156,7 @@ def resolve_start(run_dir: Path, checkpoint: str | Path | None, rule: str = "bes
     history = pretrain_history(pretrain_dir)
     peak = monitor_peak(history)
     peak_epoch, peak_value = peak if peak is not None else (None, None)
-    values = {int(r["epoch"]): _finite(r.get(MONITOR_KEY)) for r in history}
+    values = {int(r["epoch"]): finite_number(r.get(MONITOR_KEY)) for r in history}
     if checkpoint is not None:
         path = Path(checkpoint)
         if not path.is_file():
