@@ -405,6 +405,138 @@ def _resamples(n: int, n_boot: int, seed: int, units: _Units) -> Iterator[np.nda
         yield _draw(rng, n, units)
 
 
+# --------------------------------------------------------------------------- resamples as counts
+# A bootstrap resample is a multiset of the n images: what each metric here needs of it is how
+# many times each image was drawn. Scoring 1000 resamples as a (1000, n) count matrix takes a
+# few matrix products instead of 1000 calls into scikit-learn, whose input checks cost about
+# 8 ms per resample and were most of a fine-tuning stage's time. scikit-learn stays the
+# reference: every figure reported for all n images is its, and each bootstrap below checks
+# that the counted metric gives scikit-learn's value on the whole sample before trusting it.
+
+_COUNT_CELLS = 1 << 22
+"""At most this many (resample, image) counts held at once (32 MiB of float64): resamples are
+scored in chunks of ``_COUNT_CELLS // n``."""
+
+
+def _count_chunks(n: int, resamples: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+    """The ``resamples`` (arrays of image positions ``0 .. n-1``) as float64 count matrices
+    ``(b, n)``: entry ``[r, i]`` is how many times resample ``r`` drew image ``i``; chunks of
+    at most ``_COUNT_CELLS`` entries, in the order of ``resamples``. Integer counts are exact
+    in float64, so the sums below are exact up to 2**53."""
+    per_chunk = max(1, _COUNT_CELLS // max(n, 1))
+    chunk: list[np.ndarray] = []
+    for idx in resamples:
+        chunk.append(idx)
+        if len(chunk) == per_chunk:
+            yield _counts(n, chunk)
+            chunk = []
+    if chunk:
+        yield _counts(n, chunk)
+
+
+def _counts(n: int, chunk: list[np.ndarray]) -> np.ndarray:
+    rows = np.repeat(np.arange(len(chunk), dtype=np.int64), [idx.size for idx in chunk])
+    flat = rows * n + np.concatenate(chunk).astype(np.int64)
+    return np.bincount(flat, minlength=len(chunk) * n).reshape(len(chunk), n).astype(np.float64)
+
+
+def _counted_accuracy(counts: np.ndarray, y: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """Accuracy of each resample ``(b,)`` from ``counts`` ``(b, n)``; nan for an empty one."""
+    total = counts.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, counts @ (y == pred).astype(np.float64) / total, np.nan)
+
+
+def _counted_qwk(counts: np.ndarray, y: np.ndarray, pred: np.ndarray, k: int) -> np.ndarray:
+    """Quadratic weighted kappa of each resample ``(b,)`` over the labels ``0 .. k-1`` (every
+    grade of ``y`` and ``pred`` below ``k``), in the steps of scikit-learn's
+    ``cohen_kappa_score(weights="quadratic")``: the confusion matrix, its margins' outer
+    product over the total as the expected matrix, ``1 - sum(W * C) / sum(W * E)``; nan where
+    scikit-learn returns its undefined value (an empty resample, or one common label)."""
+    cells = np.zeros((y.size, k * k))
+    cells[np.arange(y.size), y * k + pred] = 1.0
+    confusion = (counts @ cells).reshape(-1, k, k)  # [r, true, predicted]
+    sum0 = confusion.sum(axis=1)
+    sum1 = confusion.sum(axis=2)
+    total = sum0.sum(axis=1)
+    grades = np.arange(k, dtype=np.float64)
+    weights = (grades[None, :] - grades[:, None]) ** 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        expected = sum0[:, :, None] * sum1[:, None, :] / total[:, None, None]
+        observed = (weights * confusion).sum(axis=(1, 2))
+        chance = (weights * expected).sum(axis=(1, 2))
+        kappa = 1.0 - observed / chance
+    return np.where((total > 0) & (chance != 0) & np.isfinite(kappa), kappa, np.nan)
+
+
+def _counted_ovr_auc(counts: np.ndarray, y: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """Macro one-vs-rest AUC of each resample ``(b,)`` (:func:`macro_ovr_auc`; K = 2: the AUC
+    of ``P1``), as the Mann-Whitney statistic: for grade ``c``, the share of (positive,
+    negative) pairs, counted with multiplicity, whose ``P_c`` is higher for the positive, ties
+    half (Hanley & McNeil 1982: the area under the ROC curve). nan when a resample lacks a
+    grade, as :func:`auc_undefined_reason` rules."""
+    k = probs.shape[1]
+    per_grade = []
+    for c in ([1] if k == 2 else range(k)):
+        order = np.argsort(probs[:, c], kind="stable")
+        ranked = probs[order, c]
+        starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])  # runs of tied scores
+        drawn = counts[:, order]
+        positive = drawn * (y[order] == c)
+        pos = np.add.reduceat(positive, starts, axis=1)
+        neg = np.add.reduceat(drawn - positive, starts, axis=1)
+        below = np.cumsum(neg, axis=1) - neg
+        pairs = pos.sum(axis=1) * neg.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            per_grade.append(np.where(pairs > 0, (pos * (below + 0.5 * neg)).sum(axis=1) / pairs, np.nan))
+    if k > 2:  # every grade must be in the resample, for one-vs-one's sake too (the same rule)
+        present = np.stack([counts @ (y == c).astype(np.float64) for c in range(k)], axis=1) > 0
+        return np.where(present.all(axis=1), np.mean(per_grade, axis=0), np.nan)
+    return per_grade[0]
+
+
+def _check_counted(counted: Callable[[np.ndarray], np.ndarray], n: int, reference: Sequence[float],
+                   names: Sequence[str]) -> None:
+    """Raise RuntimeError unless ``counted`` on all ``n`` images once each gives the
+    ``reference`` (scikit-learn's) values to 1e-9, nan where they are nan: a resample's
+    counted score is then scikit-learn's score of that resample."""
+    got = np.asarray(counted(np.ones((1, n))), dtype=np.float64).reshape(-1)
+    ref = np.asarray(reference, dtype=np.float64).reshape(-1)
+    bad = [name for name, g, r in zip(names, got, ref, strict=True)
+           if not (np.isnan(g) and np.isnan(r)) and not abs(g - r) <= 1e-9]
+    if bad:
+        raise RuntimeError(f"the bootstrap's counted {', '.join(bad)} ({got.tolist()}) differs from "
+                           f"scikit-learn's on the whole sample ({ref.tolist()}): a bug in "
+                           f"drac_ssl.metrics; please report it with the data's shape")
+
+
+def _counted_metric(metric: Callable[..., float], y_true: np.ndarray, y_pred: np.ndarray
+                    ) -> Callable[[np.ndarray], np.ndarray] | None:
+    """The counted form of ``metric`` on these data, for :func:`bootstrap_ci`: for
+    :func:`quadratic_weighted_kappa` (also as ``functools.partial(..., num_grades=k)``) and
+    :func:`macro_ovr_auc`; None for any other metric, or data the metric would refuse (the
+    caller then calls ``metric`` on each resample, as before)."""
+    func, keywords = metric, {}
+    if isinstance(metric, functools.partial) and not metric.args:
+        func, keywords = metric.func, dict(metric.keywords)
+    try:
+        if func is quadratic_weighted_kappa and set(keywords) <= {"num_grades"}:
+            y, pred = _as_grades(y_true, "y_true"), _as_grades(y_pred, "y_pred")
+            if y.shape != pred.shape or y.size == 0:
+                return None
+            k = max(int(keywords.get("num_grades") or 2) - 1, int(y.max()), int(pred.max())) + 1
+            return functools.partial(_counted_qwk, y=y, pred=pred, k=k)
+        if func is macro_ovr_auc and not keywords:
+            y = _as_grades(y_true, "y_true")
+            probs = _as_probs(y_pred, n=y.size)
+            if y.size == 0 or y.max() >= probs.shape[1]:
+                return None
+            return functools.partial(_counted_ovr_auc, y=y, probs=probs)
+    except (ValueError, TypeError):
+        return None
+    return None
+
+
 def bootstrap_resamples(n: int, n_boot: int, seed: int = 0, groups: Any = None) -> Iterator[np.ndarray]:
     """The resamples of :func:`bootstrap_ci`, :func:`bootstrap_scores` and
     :func:`paired_bootstrap_difference`: ``n_boot`` int64 arrays of image positions
@@ -467,15 +599,22 @@ def bootstrap_ci(
     if n == 0 or n_boot < 1:
         return float("nan"), float("nan")
     stats: list[float] = []
+    counted = _counted_metric(metric, yt, yp)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for idx in _resamples(n, n_boot, seed, units):
-            try:
-                value = float(metric(yt[idx], yp[idx]))
-            except ValueError:
-                continue
-            if math.isfinite(value):
-                stats.append(value)
+        if counted is not None:
+            _check_counted(counted, n, [float(metric(yt, yp))], [getattr(metric, "__name__", "metric")])
+            for counts in _count_chunks(n, _resamples(n, n_boot, seed, units)):
+                values = counted(counts)
+                stats.extend(values[np.isfinite(values)].tolist())
+        else:
+            for idx in _resamples(n, n_boot, seed, units):
+                try:
+                    value = float(metric(yt[idx], yp[idx]))
+                except ValueError:
+                    continue
+                if math.isfinite(value):
+                    stats.append(value)
     if not stats:
         return float("nan"), float("nan")
     lo, hi = np.percentile(stats, [100 * alpha / 2, 100 * (1 - alpha / 2)])
@@ -692,14 +831,20 @@ def _resampled_scores(yt: np.ndarray, probs: np.ndarray, pred: np.ndarray, n_boo
         return (float(accuracy_score(y, pred[idx])), quadratic_weighted_kappa(y, pred[idx], k),
                 macro_ovr_auc(y, probs[idx]))
 
+    def counted(counts: np.ndarray) -> np.ndarray:
+        return np.stack([_counted_accuracy(counts, yt, pred), _counted_qwk(counts, yt, pred, k),
+                         _counted_ovr_auc(counts, yt, probs)], axis=1)
+
     n = yt.size
-    # inputs checked by the callers: scikit-learn's own checks of each resample only cost time
+    # inputs checked by the callers: scikit-learn's own checks only cost time
     with warnings.catch_warnings(), sklearn.config_context(assume_finite=True,
                                                            skip_parameter_validation=True):
         warnings.simplefilter("ignore")
         whole = scores(np.arange(n))
-        values = np.array([scores(idx) for idx in _resamples(n, n_boot, seed, units)],
-                          dtype=np.float64).reshape(-1, len(PAIRED_METRICS))
+    if n:
+        _check_counted(counted, n, whole, PAIRED_METRICS)
+    values = np.concatenate([np.zeros((0, len(PAIRED_METRICS))),
+                             *(counted(c) for c in _count_chunks(n, _resamples(n, n_boot, seed, units)))])
     labels = hashlib.sha256(np.ascontiguousarray(yt, dtype=np.int64).tobytes()).hexdigest()
     return BootstrapScores(dict(zip(PAIRED_METRICS, whole, strict=True)),
                            {m: values[:, i] for i, m in enumerate(PAIRED_METRICS)}, n, n_boot, seed,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -25,6 +27,7 @@ from drac_ssl.metrics import (
     grading_report,
     knn_accuracy,
     macro_ovo_auc,
+    macro_ovr_auc,
     paired_bootstrap_difference,
     paired_difference,
     quadratic_weighted_kappa,
@@ -280,6 +283,45 @@ def test_scores_drawn_once_per_model_pair_to_the_last_bit() -> None:
     for seed in (None, np.random.default_rng(7)):
         with pytest.raises(ValueError, match="seed must be an integer"):
             paired_bootstrap_difference(y, probs[0], probs[0], preds[0], preds[0], n_boot=5, seed=seed)
+
+
+
+@pytest.mark.parametrize("k, n, groups", [(2, 30, False), (3, 14, False), (5, 60, True), (5, 9, False)])
+def test_every_resample_scores_what_scikit_learn_scores_on_it(k: int, n: int, groups: bool) -> None:
+    """The bootstraps score all resamples at once from counts; each value must be
+    scikit-learn's on that resample's images (ties, repeated images, a grade or a whole
+    rater missing, patients), as the loop over resamples gave before."""
+    from sklearn.metrics import accuracy_score
+
+    rng = np.random.default_rng(k * 100 + n)
+    y = rng.integers(0, k, size=n)
+    y[:k] = np.arange(k)  # every grade at least once in the whole sample
+    # coarse probabilities (many ties) and grades that often agree with y
+    probs = softmax(np.round(rng.normal(size=(n, k)) + 1.5 * np.eye(k)[y], 0))
+    pred = np.where(rng.random(n) < 0.6, y, rng.integers(0, k, size=n))
+    patients = rng.integers(0, max(2, n // 3), size=n) if groups else None
+    scores = bootstrap_scores(y, probs, pred, n_boot=150, seed=1, groups=patients)
+    qwk_ci = bootstrap_ci(y, pred, functools.partial(quadratic_weighted_kappa, num_grades=k),
+                          n_boot=150, seed=1, groups=patients)
+    auc_ci = bootstrap_ci(y, probs, macro_ovr_auc, n_boot=150, seed=1, groups=patients)
+    want: dict[str, list[float]] = {"accuracy": [], "qwk": [], "auc_ovr": []}
+    for idx in bootstrap_resamples(n, 150, seed=1, groups=patients):  # the loop of earlier versions
+        want["accuracy"].append(accuracy_score(y[idx], pred[idx]))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # an undefined kappa: scikit-learn warns, gives nan
+            want["qwk"].append(quadratic_weighted_kappa(y[idx], pred[idx], k))
+        want["auc_ovr"].append(macro_ovr_auc(y[idx], probs[idx]))
+    for metric, values in want.items():
+        np.testing.assert_allclose(scores.resampled[metric], values, rtol=0, atol=1e-12, err_msg=metric)
+    assert np.isnan(scores.resampled["auc_ovr"]).any() == (n < 20)  # tiny sets lose a grade
+    # the intervals are the percentiles of the same values, degenerate resamples left out
+    for ci, metric in ((qwk_ci, "qwk"), (auc_ci, "auc_ovr")):
+        kept = np.array(want[metric])[np.isfinite(want[metric])]
+        np.testing.assert_allclose(ci, np.percentile(kept, [2.5, 97.5]), rtol=0, atol=1e-12)
+    # any other metric is still called on each resample: the same interval
+    slow = bootstrap_ci(y, pred, lambda a, b: quadratic_weighted_kappa(a, b, num_grades=k),
+                        n_boot=150, seed=1, groups=patients)
+    np.testing.assert_allclose(slow, qwk_ci, rtol=0, atol=1e-12)
 
 
 def test_paired_difference_refuses_mismatched_inputs() -> None:
