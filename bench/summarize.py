@@ -129,6 +129,17 @@ def default_run_rows(r: dict[str, Any]) -> list[str]:
             + f" | {_device(r)} | {_date(r)} | `{r.get('command')}` |"]
 
 
+def bootstrap_speed_rows(r: dict[str, Any]) -> list[str]:
+    """Counted bootstrap vs the earlier per-resample scikit-learn loop: one row per case."""
+    rows = []
+    for case, figures in r.get("cases", {}).items():
+        cells = "; ".join(f"{what}: {f['loop_seconds']} s -> {f['counted_seconds']} s (x{f['speedup']}, "
+                          f"largest difference {f['max_abs_difference']:.0e})" for what, f in figures.items())
+        rows.append(f"| bootstrap of {r.get('n_boot')} resamples, {case.replace('_', ' ')} (loop -> counted) "
+                    f"| {cells}{_load_note(r)} | {_device(r)} | {_date(r)} | `{r.get('command')}` |")
+    return rows
+
+
 def _load_note(r: dict[str, Any]) -> str:
     """The 1-minute load average at the start and end of a timed run, where recorded."""
     load = r.get("load_average_1_5_15_min") or {}
@@ -589,6 +600,8 @@ def render(results_dir: Path = RESULTS) -> str:
             lines += app_load_rows(name, record)
         elif name.startswith("app_speed"):
             lines += app_speed_rows(record)
+        elif name == "bootstrap_speed":
+            lines += bootstrap_speed_rows(record)
         elif name == "default_run":
             lines += default_run_rows(record)
         elif name == "drac_pipeline_gpu":
