@@ -55,6 +55,16 @@ The stage, part by part (read in this order):
 The names below are re-exported so that ``from drac_ssl import umm; umm.run(...)`` works.
 """
 
+import sys as _sys
+
+if "-m" in _sys.orig_argv and _sys.orig_argv[_sys.orig_argv.index("-m") + 1:][:1] == ["drac_ssl.umm"]:
+    # python -m drac_ssl.umm imports this package (torch and all) before its __main__ runs:
+    # Ctrl-C in those seconds is one line, not an import's traceback (drac_ssl.starting);
+    # cli.main() hands Ctrl-C back to the stage's own handling once everything is imported
+    from drac_ssl.starting import quiet_while_starting
+
+    quiet_while_starting("umm")
+
 from drac_ssl.umm.bilevel import (
     HVP_MODES,
     HYPERGRADIENTS,

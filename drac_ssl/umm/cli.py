@@ -18,6 +18,7 @@ from pathlib import Path
 
 from drac_ssl.config import ConfigError, load_config
 from drac_ssl.runtime import StageInterrupted, interrupted_words
+from drac_ssl.starting import started
 from drac_ssl.umm.source import resolve_start
 from drac_ssl.umm.stage import UMMNonFiniteError, run
 
@@ -43,6 +44,7 @@ def _default_config_path(checkpoint: Path) -> Path | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    started()  # everything is imported: Ctrl-C is the stage's to handle (what was saved)
     parser = argparse.ArgumentParser(
         prog="python -m drac_ssl.umm",
         description="UMM (methods.md section 2): freeze the backbone up to umm.early_cut and re-tune the "

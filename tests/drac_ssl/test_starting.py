@@ -42,6 +42,8 @@ def _interrupted_while_importing(command: list[str], cwd: Path) -> subprocess.Co
     ("drac_ssl.export", "export", ["--check", "team.csv"]),
     ("drac_ssl.compare", "compare", ["runs/a"]),
     ("data_prep", "data_prep", ["ingest", "--root", "nowhere", "--out", "out"]),
+    # a package whose __init__ imports torch before its __main__ runs
+    ("drac_ssl.umm", "umm", ["nowhere.safetensors", "--run-dir", "run"]),
 ])
 def test_ctrl_c_while_a_command_starts_is_one_line(tmp_path: Path, module: str, prog: str,
                                                    args: list[str]) -> None:
