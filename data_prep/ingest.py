@@ -399,6 +399,32 @@ def _upscale_note(entries: Sequence[ImageEntry], sizes: Sequence[int], where: Pa
                  f"use cache sizes near {max(sides)} px (--sizes) to save memory", "size")]
 
 
+SMALL_SHARE = 4
+"""An image whose longer side is at most 1/SMALL_SHARE of the set's median longer side is
+said: among photographs of one kind such an image is most likely a thumbnail or a crop, and
+the cache enlarges it many times (a 20 x 20 crop among 1024 px scans: 26x at 512 px)."""
+
+
+def _small_images(entries: Sequence[ImageEntry], sizes: Sequence[int]) -> list[Problem]:
+    """A warning per image far smaller than the others (:data:`SMALL_SHARE`), unless its size
+    was already said (a UW-OCTA image that is not 1024 px square has its own warning)."""
+    sides = {id(e): max(e.record.width, e.record.height) for e in entries if e.record.width}
+    if len(sides) < 3:
+        return []
+    typical = int(np.median(list(sides.values())))
+    found = []
+    for e in entries:
+        side = sides.get(id(e), 0)
+        if not side or side * SMALL_SHARE > typical or any(issue[3] == "size" for issue in e.record.issues):
+            continue
+        found.append(warning(
+            e.display, f"{e.record.width}x{e.record.height} px, far smaller than the other images "
+                       f"(typically {typical} px): enlarged {max(sizes) / side:.0f}x to the {max(sizes)} px "
+                       f"cache; a thumbnail or a crop?",
+            "use the full-size image, or remove its row from the label CSV", "size"))
+    return found
+
+
 EYE_NAME = re.compile(r"^(?P<patient>.+)_(?:left|right)$", re.IGNORECASE)
 """EyePACS / Kaggle DR 2015 image ids: ``<patient>_left`` and ``<patient>_right``."""
 
@@ -633,6 +659,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
                                    for e in entries if e.record.sha256])
     channels, channels_why, channel_problems = _resolve_channels(entries, plan, root)
     problems += apply_strict(channel_problems, cfg.strict) + _upscale_note(entries, sizes, root)
+    problems += apply_strict(_small_images(entries, sizes), cfg.strict)
 
     if not any(p.severity == "error" for p in problems):
         problems += _assign_folds(entries, cfg, str(layout.labels_csv or root), layout.treated_as,

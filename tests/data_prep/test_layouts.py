@@ -130,6 +130,30 @@ def test_aptos_layout(tmp_path: Path, aptos: list) -> None:
     assert "fold 4" in ingest.format_summary(result) and "4 PDR" in ingest.format_summary(result)
 
 
+
+def test_a_thumbnail_among_full_size_photographs_is_said(tmp_path: Path, aptos: list,
+                                                          drac_samples: list[np.ndarray]) -> None:
+    """A trial's 20 x 20 crop among 224 px photographs was enlarged to the cache without a word
+    (fundus layouts have no expected size): it is a warning naming the file and the
+    enlargement; a UW-OCTA image already warned of its size is not warned twice."""
+    train, test = split(aptos)
+    root = tmp_path / "aptos"
+    for code, _, rgb in train:
+        save(root / "train_images" / f"{code}.png", rgb if code != train[3][0] else rgb[100:120, 100:120])
+    write_rows(root / "train.csv", ["id_code", "diagnosis"], [[c, g] for c, g, _ in train])
+    result = ingest.run(config(root, n_folds=3, cache_sizes=[64]), tmp_path / "out", verbose=False)
+    (small,) = [w for w in result.warnings if "far smaller" in w]
+    assert f"{train[3][0]}.png" in small and "20x20 px" in small and "typically 224 px" in small
+    assert "enlarged 3x to the 64 px cache" in small and "thumbnail or a crop" in small
+    # grey UW-OCTA (expected 1024 px): the crop's own size warning says it once
+    octa = tmp_path / "octa"
+    for i, sample in enumerate([*drac_samples, drac_samples[0][:200, :200]]):
+        save(octa / f"{i + 1:03d}.png", sample)
+    write_rows(octa / "labels.csv", ["image name", "DR grade"], [[f"{i:03d}.png", (i - 1) % 3] for i in range(1, 5)])
+    grey = ingest.run(config(octa, n_folds=2), tmp_path / "grey", verbose=False)
+    assert [w for w in grey.warnings if "004.png" in w and "200x200" in w] and not any(
+        "far smaller" in w for w in grey.warnings)
+
 def test_aptos_test_list_is_checked(tmp_path: Path, aptos: list) -> None:
     train, test = split(aptos)
     root = tmp_path / "aptos"
