@@ -17,7 +17,10 @@ Conventions (shared by every function here):
   that a small cross-validation fold does not crash a run; ``auc_undefined_reason`` says why.
 
 The scores are scikit-learn's; this module only fixes labels, validates shapes and
-handles the degenerate cases. ``knn_accuracy`` is written in torch so it runs on the GPU
+handles the degenerate cases. The bootstrap intervals score their resamples from how many
+times each image was drawn (a few matrix products for all resamples instead of one
+scikit-learn call each), checked against scikit-learn's value on the whole sample at every
+call (see "resamples as counts" below and ``docs/design.md``). ``knn_accuracy`` is written in torch so it runs on the GPU
 features of a pretraining run without a copy to the host.
 """
 
