@@ -114,7 +114,11 @@ def _as_grades(y: Any, name: str) -> np.ndarray:
 def _as_probs(probs: Any, n: int | None = None, name: str = "probs") -> np.ndarray:
     """Return ``probs`` as float64 ``(n, K)`` rows that sum to 1.
 
-    Rows off by less than 1e-3 (float32 rounding) are renormalised; anything else raises.
+    Rows off by less than 1e-3 (float32 rounding) are clipped to [0, 1] and renormalised;
+    anything else raises. Rows within 1e-12 of summing to 1 are kept as they are, so applying
+    this twice gives what applying it once gives (a second renormalisation could move a value
+    by one ulp, and so make or break a tie between two images' probabilities, which the AUC
+    counts half).
     """
     arr = np.asarray(probs, dtype=np.float64)
     if arr.ndim != 2 or arr.shape[1] < 2:
@@ -130,7 +134,13 @@ def _as_probs(probs: Any, n: int | None = None, name: str = "probs") -> np.ndarr
     if arr.size and np.max(np.abs(sums - 1.0)) > 1e-3:
         worst = int(np.argmax(np.abs(sums - 1.0)))
         raise ValueError(f"{name} rows must sum to 1; row {worst} sums to {sums[worst]:.6g}")
-    return np.clip(arr, 0.0, 1.0) / sums[:, None] if arr.size else arr
+    off = (np.abs(sums - 1.0) > 1e-12) | (arr < 0.0).any(axis=1) | (arr > 1.0).any(axis=1)
+    if not off.any():
+        return arr
+    clipped = np.clip(arr[off], 0.0, 1.0)
+    out = arr.copy()
+    out[off] = clipped / clipped.sum(axis=1, keepdims=True)
+    return out
 
 
 # --------------------------------------------------------------------------- challenge scores
@@ -416,17 +426,20 @@ def _resamples(n: int, n_boot: int, seed: int, units: _Units) -> Iterator[np.nda
 # reference: every figure reported for all n images is its, and each bootstrap below checks
 # that the counted metric gives scikit-learn's value on the whole sample before trusting it.
 
-_COUNT_CELLS = 1 << 22
-"""At most this many (resample, image) counts held at once (32 MiB of float64): resamples are
-scored in chunks of ``_COUNT_CELLS // n``."""
+_COUNT_CELLS = 1 << 20
+"""At most this many cells in one array of a chunk of resamples (8 MiB of float64): a chunk
+holds ``_COUNT_CELLS // max(n, K * K)`` resamples, and the counted metrics build a handful of
+arrays of that size at once (about 60 MiB at the peak for any n; 1000 resamples of 35,000
+images are 34 chunks)."""
 
 
-def _count_chunks(n: int, resamples: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+def _count_chunks(n: int, resamples: Iterator[np.ndarray], width: int = 0) -> Iterator[np.ndarray]:
     """The ``resamples`` (arrays of image positions ``0 .. n-1``) as float64 count matrices
     ``(b, n)``: entry ``[r, i]`` is how many times resample ``r`` drew image ``i``; chunks of
-    at most ``_COUNT_CELLS`` entries, in the order of ``resamples``. Integer counts are exact
-    in float64, so the sums below are exact up to 2**53."""
-    per_chunk = max(1, _COUNT_CELLS // max(n, 1))
+    ``_COUNT_CELLS // max(n, width)`` resamples (``width``: the widest per-resample array the
+    metric builds, ``K * K`` for the confusion matrices), in the order of ``resamples``.
+    Integer counts are exact in float64, so the sums below are exact up to 2**53."""
+    per_chunk = max(1, _COUNT_CELLS // max(n, width, 1))
     chunk: list[np.ndarray] = []
     for idx in resamples:
         chunk.append(idx)
@@ -456,9 +469,13 @@ def _counted_qwk(counts: np.ndarray, y: np.ndarray, pred: np.ndarray, k: int) ->
     ``cohen_kappa_score(weights="quadratic")``: the confusion matrix, its margins' outer
     product over the total as the expected matrix, ``1 - sum(W * C) / sum(W * E)``; nan where
     scikit-learn returns its undefined value (an empty resample, or one common label)."""
-    cells = np.zeros((y.size, k * k))
-    cells[np.arange(y.size), y * k + pred] = 1.0
-    confusion = (counts @ cells).reshape(-1, k, k)  # [r, true, predicted]
+    codes = y * k + pred  # the confusion cell of each image
+    order = np.argsort(codes, kind="stable")
+    ranked = codes[order]
+    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
+    confusion = np.zeros((counts.shape[0], k * k))
+    confusion[:, ranked[starts]] = np.add.reduceat(counts[:, order], starts, axis=1)
+    confusion = confusion.reshape(-1, k, k)  # [r, true, predicted]
     sum0 = confusion.sum(axis=1)
     sum1 = confusion.sum(axis=2)
     total = sum0.sum(axis=1)
@@ -514,11 +531,12 @@ def _check_counted(counted: Callable[[np.ndarray], np.ndarray], n: int, referenc
 
 
 def _counted_metric(metric: Callable[..., float], y_true: np.ndarray, y_pred: np.ndarray
-                    ) -> Callable[[np.ndarray], np.ndarray] | None:
+                    ) -> tuple[Callable[[np.ndarray], np.ndarray], int] | None:
     """The counted form of ``metric`` on these data, for :func:`bootstrap_ci`: for
     :func:`quadratic_weighted_kappa` (also as ``functools.partial(..., num_grades=k)``) and
     :func:`macro_ovr_auc`; None for any other metric, or data the metric would refuse (the
-    caller then calls ``metric`` on each resample, as before)."""
+    caller then calls ``metric`` on each resample, as before). With it, the widest array it
+    builds per resample (``K * K``: :func:`_count_chunks`' ``width``)."""
     func, keywords = metric, {}
     if isinstance(metric, functools.partial) and not metric.args:
         func, keywords = metric.func, dict(metric.keywords)
@@ -528,13 +546,13 @@ def _counted_metric(metric: Callable[..., float], y_true: np.ndarray, y_pred: np
             if y.shape != pred.shape or y.size == 0:
                 return None
             k = max(int(keywords.get("num_grades") or 2) - 1, int(y.max()), int(pred.max())) + 1
-            return functools.partial(_counted_qwk, y=y, pred=pred, k=k)
+            return functools.partial(_counted_qwk, y=y, pred=pred, k=k), k * k
         if func is macro_ovr_auc and not keywords:
             y = _as_grades(y_true, "y_true")
             probs = _as_probs(y_pred, n=y.size)
             if y.size == 0 or y.max() >= probs.shape[1]:
                 return None
-            return functools.partial(_counted_ovr_auc, y=y, probs=probs)
+            return functools.partial(_counted_ovr_auc, y=y, probs=probs), probs.shape[1]
     except (ValueError, TypeError):
         return None
     return None
@@ -582,7 +600,11 @@ def bootstrap_ci(
     replacement, each with all its images (the cluster bootstrap of
     :func:`bootstrap_resamples`: images of one patient are not independent, and resampling
     them as if they were gives too narrow an interval). None (the default): each image its
-    own unit, the interval of earlier versions to the last bit.
+    own unit, the resamples of earlier versions to the last bit. QWK
+    (:func:`quadratic_weighted_kappa`, also as ``functools.partial(..., num_grades=k)``) and
+    :func:`macro_ovr_auc` are scored for all resamples at once from how many times each image
+    was drawn (equal to scikit-learn's per-resample values within about 1e-15, checked on the
+    whole sample at each call); any other metric is called on each resample.
     Degenerate resamples, where the metric is undefined (non-finite or raises ValueError,
     e.g. a resample without PDR for AUC), are skipped. Returns ``(nan, nan)`` if none is
     valid.
@@ -602,12 +624,13 @@ def bootstrap_ci(
     if n == 0 or n_boot < 1:
         return float("nan"), float("nan")
     stats: list[float] = []
-    counted = _counted_metric(metric, yt, yp)
+    fast = _counted_metric(metric, yt, yp)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if counted is not None:
+        if fast is not None:
+            counted, width = fast
             _check_counted(counted, n, [float(metric(yt, yp))], [getattr(metric, "__name__", "metric")])
-            for counts in _count_chunks(n, _resamples(n, n_boot, seed, units)):
+            for counts in _count_chunks(n, _resamples(n, n_boot, seed, units), width):
                 values = counted(counts)
                 stats.extend(values[np.isfinite(values)].tolist())
         else:
@@ -847,7 +870,7 @@ def _resampled_scores(yt: np.ndarray, probs: np.ndarray, pred: np.ndarray, n_boo
     if n:
         _check_counted(counted, n, whole, PAIRED_METRICS)
     values = np.concatenate([np.zeros((0, len(PAIRED_METRICS))),
-                             *(counted(c) for c in _count_chunks(n, _resamples(n, n_boot, seed, units)))])
+                             *(counted(c) for c in _count_chunks(n, _resamples(n, n_boot, seed, units), k * k))])
     labels = hashlib.sha256(np.ascontiguousarray(yt, dtype=np.int64).tobytes()).hexdigest()
     return BootstrapScores(dict(zip(PAIRED_METRICS, whole, strict=True)),
                            {m: values[:, i] for i, m in enumerate(PAIRED_METRICS)}, n, n_boot, seed,

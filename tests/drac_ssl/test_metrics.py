@@ -324,6 +324,26 @@ def test_every_resample_scores_what_scikit_learn_scores_on_it(k: int, n: int, gr
     np.testing.assert_allclose(slow, qwk_ci, rtol=0, atol=1e-12)
 
 
+
+def test_probabilities_renormalised_into_a_tie_score_as_scikit_learn_scored_them() -> None:
+    """A review found rows that one renormalisation leaves 1 ulp apart and a second makes a tie
+    (P1 0.6000000000000001 vs 0.6): the counted AUC must score what macro_ovr_auc scores (the
+    rows renormalised once more), not raise or differ by a tie's half."""
+    probs = np.array([[0.25, 0.25, 0.5], [0.4, 0.1, 0.5], [9 / 19, 8 / 19, 2 / 19], [0.3, 0.6, 0.1],
+                      [3 / 11, 4 / 11, 4 / 11], [0.2, 0.6, 0.2]])
+    y = np.array([0, 1, 2, 2, 2, 1])
+    diff = paired_bootstrap_difference(y, probs, probs, y, y, n_boot=10)
+    assert diff["auc_ovr"]["a"] == pytest.approx(macro_ovr_auc(y, probs), abs=1e-15)
+    # float32 softmax of coarse logits, as the fine-tuning's out-of-fold probabilities are
+    rng = np.random.default_rng(3)
+    for _ in range(5):
+        y = rng.integers(0, 3, size=300)
+        logits = np.round(rng.normal(size=(300, 3)) + 2.0 * np.eye(3)[y]).astype(np.float32)
+        probs = torch.softmax(torch.from_numpy(logits), dim=1).numpy()
+        scores = bootstrap_scores(y, probs, probs.argmax(axis=1), n_boot=40, seed=0)
+        want = [macro_ovr_auc(y[idx], probs[idx]) for idx in bootstrap_resamples(300, 40, seed=0)]
+        np.testing.assert_allclose(scores.resampled["auc_ovr"], want, rtol=0, atol=1e-12)
+
 def test_paired_difference_refuses_mismatched_inputs() -> None:
     y = np.array([0, 1, 2])
     probs = np.eye(3)
