@@ -56,6 +56,7 @@ __all__ = [
     "apply_thresholds",
     "auc_undefined_reason",
     "binary_screening",
+    "CountedMetricWarning",
     "bootstrap_ci",
     "bootstrap_resamples",
     "cluster_quality",
@@ -515,19 +516,29 @@ def _counted_ovr_auc(counts: np.ndarray, y: np.ndarray, probs: np.ndarray) -> np
     return per_grade[0]
 
 
-def _check_counted(counted: Callable[[np.ndarray], np.ndarray], n: int, reference: Sequence[float],
-                   names: Sequence[str]) -> None:
-    """Raise RuntimeError unless ``counted`` on all ``n`` images once each gives the
-    ``reference`` (scikit-learn's) values to 1e-9, nan where they are nan: a resample's
-    counted score is then scikit-learn's score of that resample."""
+class CountedMetricWarning(RuntimeWarning):
+    """A bootstrap's counted metric disagreed with scikit-learn on the whole sample, so its
+    resamples were scored with scikit-learn instead (correct, slower): a bug to report."""
+
+
+def _counted_agrees(counted: Callable[[np.ndarray], np.ndarray], n: int, reference: Sequence[float],
+                    names: Sequence[str]) -> bool:
+    """Whether ``counted`` on all ``n`` images once each gives the ``reference``
+    (scikit-learn's) values to 1e-9, nan where they are nan: a resample's counted score is
+    then scikit-learn's score of that resample. If not, a :class:`CountedMetricWarning` says
+    so and the caller scores each resample with scikit-learn, so a run is slower, not
+    stopped or wrong."""
     got = np.asarray(counted(np.ones((1, n))), dtype=np.float64).reshape(-1)
     ref = np.asarray(reference, dtype=np.float64).reshape(-1)
     bad = [name for name, g, r in zip(names, got, ref, strict=True)
            if not (np.isnan(g) and np.isnan(r)) and not abs(g - r) <= 1e-9]
     if bad:
-        raise RuntimeError(f"the bootstrap's counted {', '.join(bad)} ({got.tolist()}) differs from "
-                           f"scikit-learn's on the whole sample ({ref.tolist()}): a bug in "
-                           f"drac_ssl.metrics; please report it with the data's shape")
+        warnings.warn(f"the bootstrap's counted {', '.join(bad)} ({got.tolist()}) differs from "
+                      f"scikit-learn's on the whole sample ({ref.tolist()}); its {n} images' "
+                      f"resamples are scored with scikit-learn instead (slower, the same values as "
+                      f"before). A bug in drac_ssl.metrics: please report it with the data's shape",
+                      CountedMetricWarning, stacklevel=3)
+    return not bad
 
 
 def _counted_metric(metric: Callable[..., float], y_true: np.ndarray, y_pred: np.ndarray
@@ -625,11 +636,16 @@ def bootstrap_ci(
         return float("nan"), float("nan")
     stats: list[float] = []
     fast = _counted_metric(metric, yt, yp)
+    if fast is not None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            whole = float(metric(yt, yp))
+        if not _counted_agrees(fast[0], n, [whole], [getattr(metric, "__name__", "metric")]):
+            fast = None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if fast is not None:
             counted, width = fast
-            _check_counted(counted, n, [float(metric(yt, yp))], [getattr(metric, "__name__", "metric")])
             for counts in _count_chunks(n, _resamples(n, n_boot, seed, units), width):
                 values = counted(counts)
                 stats.extend(values[np.isfinite(values)].tolist())
@@ -867,10 +883,15 @@ def _resampled_scores(yt: np.ndarray, probs: np.ndarray, pred: np.ndarray, n_boo
                                                            skip_parameter_validation=True):
         warnings.simplefilter("ignore")
         whole = scores(np.arange(n))
-    if n:
-        _check_counted(counted, n, whole, PAIRED_METRICS)
-    values = np.concatenate([np.zeros((0, len(PAIRED_METRICS))),
-                             *(counted(c) for c in _count_chunks(n, _resamples(n, n_boot, seed, units), k * k))])
+    if not n or _counted_agrees(counted, n, whole, PAIRED_METRICS):
+        values = np.concatenate([np.zeros((0, len(PAIRED_METRICS))),
+                                 *(counted(c) for c in _count_chunks(n, _resamples(n, n_boot, seed, units), k * k))])
+    else:  # scikit-learn on each resample, as before the counts
+        with warnings.catch_warnings(), sklearn.config_context(assume_finite=True,
+                                                               skip_parameter_validation=True):
+            warnings.simplefilter("ignore")
+            values = np.array([scores(idx) for idx in _resamples(n, n_boot, seed, units)],
+                              dtype=np.float64).reshape(-1, len(PAIRED_METRICS))
     labels = hashlib.sha256(np.ascontiguousarray(yt, dtype=np.int64).tobytes()).hexdigest()
     return BootstrapScores(dict(zip(PAIRED_METRICS, whole, strict=True)),
                            {m: values[:, i] for i, m in enumerate(PAIRED_METRICS)}, n, n_boot, seed,

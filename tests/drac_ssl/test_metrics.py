@@ -13,6 +13,9 @@ from sklearn.metrics import cohen_kappa_score, roc_auc_score
 
 from drac_ssl import GRADE_NAMES
 from drac_ssl.metrics import (
+    PAIRED_METRICS as PAIRED,
+)
+from drac_ssl.metrics import (
     apply_thresholds,
     auc_undefined_reason,
     bootstrap_ci,
@@ -343,6 +346,29 @@ def test_probabilities_renormalised_into_a_tie_score_as_scikit_learn_scored_them
         scores = bootstrap_scores(y, probs, probs.argmax(axis=1), n_boot=40, seed=0)
         want = [macro_ovr_auc(y[idx], probs[idx]) for idx in bootstrap_resamples(300, 40, seed=0)]
         np.testing.assert_allclose(scores.resampled["auc_ovr"], want, rtol=0, atol=1e-12)
+
+
+def test_a_counted_metric_that_disagrees_with_scikit_learn_warns_and_the_loop_scores(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The guard: a counted metric off on the whole sample must not stop a run nor give wrong
+    intervals; it warns (a bug to report) and scores each resample with scikit-learn."""
+    from drac_ssl import metrics
+
+    rng = np.random.default_rng(5)
+    y = np.repeat([0, 1, 2], 10)
+    probs = softmax(rng.normal(size=(30, 3)) + 2.0 * np.eye(3)[y])
+    pred = probs.argmax(axis=1)
+    want_scores = bootstrap_scores(y, probs, pred, n_boot=30, seed=2)
+    want_ci = bootstrap_ci(y, pred, functools.partial(quadratic_weighted_kappa, num_grades=3), n_boot=30)
+    monkeypatch.setattr(metrics, "_counted_ovr_auc", lambda counts, y, probs: np.full(len(counts), 0.5))
+    monkeypatch.setattr(metrics, "_counted_qwk", lambda counts, y, pred, k: np.full(len(counts), 0.5))
+    with pytest.warns(metrics.CountedMetricWarning, match="auc_ovr"):
+        got = bootstrap_scores(y, probs, pred, n_boot=30, seed=2)
+    for metric in PAIRED:
+        np.testing.assert_allclose(got.resampled[metric], want_scores.resampled[metric], rtol=0, atol=1e-12)
+    with pytest.warns(metrics.CountedMetricWarning, match="scored with scikit-learn instead"):
+        ci = bootstrap_ci(y, pred, functools.partial(quadratic_weighted_kappa, num_grades=3), n_boot=30)
+    np.testing.assert_allclose(ci, want_ci, rtol=0, atol=1e-12)
 
 def test_paired_difference_refuses_mismatched_inputs() -> None:
     y = np.array([0, 1, 2])
