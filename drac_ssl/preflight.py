@@ -797,29 +797,47 @@ def _data_facts(c: _Findings, cfg: Config, run_dir: Path, stages: list[str]) -> 
     return None
 
 
-def _check_source_unchanged(c: _Findings, run_dir: Path) -> None:
+def _check_source_unchanged(c: _Findings, run_dir: Path, finished: bool = False) -> None:
     """Warn when the images or labels under ``data.root`` changed since the run's finished
     ingest (:func:`data_prep.source_check.source_changes`): a resumed run goes on with the
     data as it was ingested, which is right for a resume, but not what a user who has just
-    fixed a label expects. A data root that is gone is said apart: the run's stages read the
-    ingest's cache, not the images, so it needs nothing."""
+    fixed a label expects; a ``finished`` run (every stage done) is rerun as nothing, which
+    the user must hear too. A data root that is gone is said apart: the run's stages read the
+    ingest's cache, not the images, so it needs nothing (and a finished run nothing at all)."""
     from data_prep.source_check import source_changes
 
     changes = source_changes(run_dir / "data")
     if not changes:
         return
     if changes[0].startswith("the data root "):
+        if finished:
+            return
         c.warning("data.root", f"{changes[0]}. This run does not need it: its stages read the images "
                                f"as ingested, from {run_dir / 'data'}",
                   "nothing, to finish this run; to ingest the data in its new place, run the same "
                   "command with data.root=<its new place> and run.name=<a new name>")
         return
+    taken = _stage_record(run_dir, "ingest").get("reused_from", "")
+    redo = (f"or delete {run_dir} and rerun without run.reuse (its ingest was taken from {taken}, "
+            f"made from the old data)" if taken else f"or delete {run_dir} to redo this one")
     c.warning("data.root", f"the data changed since this run ingested it: {'; '.join(changes)}. "
-                           "This run goes on with the data as it was ingested (its finished "
-                           "stages were made from it) and does not read the changes",
+                           + ("This run is finished: every stage was made from the data as it was "
+                              "ingested, and nothing is rerun, so its results do not reflect the "
+                              "changes" if finished else
+                              "This run goes on with the data as it was ingested (its finished "
+                              "stages were made from it) and does not read the changes"),
               f"to use the changed data, run the same command in a new run folder "
               f"(run.name=<a new name>, without run.reuse of this run, which would take its "
-              f"ingest of the old data), or delete {run_dir} to redo this one")
+              f"ingest of the old data), {redo}")
+
+
+def _stage_record(run_dir: Path, stage: str) -> dict[str, Any]:
+    """``stages.json``'s record of ``stage`` in ``run_dir`` ({} when absent or unreadable)."""
+    try:
+        record = json.loads((run_dir / "stages.json").read_text(encoding="utf-8")).get(stage, {})
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return record if isinstance(record, dict) else {}
 
 
 def _pow2_at_most(n: int, cap: int) -> int:
@@ -1213,6 +1231,8 @@ def check(cfg: Config, run_dir: str | os.PathLike[str], sources: dict[str, str] 
         _check_device_use(c, cfg, device, stages)
     _check_stage_outputs(c, cfg, run_dir, stages)
     facts = _data_facts(c, cfg, run_dir, stages) if stages else None
+    if not stages and cfg.data.dataset == "drac" and (run_dir / "data" / "manifest.csv").is_file():
+        _check_source_unchanged(c, run_dir, finished=True)  # a rerun of a finished run
     if facts is not None:
         _check_against_data(c, cfg, facts, stages, ingest_runs="ingest" in stages)
     if "pretrain" in stages:

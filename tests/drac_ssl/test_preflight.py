@@ -805,6 +805,17 @@ def test_a_resumed_run_says_when_its_data_changed_since_the_ingest(tmp_path: Pat
     assert finding.fix == (f"to use the changed data, run the same command in a new run folder "
                            f"(run.name=<a new name>, without run.reuse of this run, which would take its "
                            f"ingest of the old data), or delete {run_dir} to redo this one")
+    # a rerun of a finished run (nothing left to run) says it too: a trial fixed a label, reran
+    # and heard only "already done" for every stage
+    (done,) = [f for f in findings(*settings, run_dir=run_dir, stages=[]) if f.setting == "data.root"]
+    assert done.what.endswith("This run is finished: every stage was made from the data as it was "
+                              "ingested, and nothing is rerun, so its results do not reflect the changes")
+    # a run that took its ingest from another (run.reuse): deleting it and rerunning the same
+    # command would take the old ingest again
+    (run_dir / "stages.json").write_text(json.dumps({"ingest": {"status": "done", "seconds": 0.0,
+                                                                "reused_from": "runs/older"}}))
+    assert warned()[0].fix.endswith(f"or delete {run_dir} and rerun without run.reuse (its ingest was "
+                                    f"taken from runs/older, made from the old data)")
     # followed: a new run folder's ingest reads the label as it is now, and its resume is quiet
     new_run = tmp_path / "runs" / "y"
     ingest.run(DataConfig(root=str(root), cache_sizes=[16], n_folds=3, workers=1), new_run / "data",
@@ -819,3 +830,4 @@ def test_a_resumed_run_says_when_its_data_changed_since_the_ingest(tmp_path: Pat
     assert finding.what.startswith(f"the data root {root} no longer exists (moved or renamed, or a drive "
                                    "not mounted?). This run does not need it")
     assert finding.fix.startswith("nothing, to finish this run") and "delete" not in finding.fix
+    assert [f for f in findings(*settings, run_dir=run_dir, stages=[]) if f.setting == "data.root"] == []
