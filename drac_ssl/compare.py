@@ -487,7 +487,10 @@ def read_run(path: str | os.PathLike[str]) -> RunOutputs:
         stages = settings.get("run.stages")
         fix = f"python -m drac_ssl.train -c {config_path} run.out_dir={run.parent} run.name={run.name}"
         if isinstance(stages, list) and "finetune" not in stages:
-            wanted = [s for s in PIPELINE if s in stages or s == "finetune"]
+            # every stage the fine-tuning needs (finished ones are skipped), and any it asked for
+            # after it: [ingest] -> [ingest,pretrain,umm,finetune], not a refused [ingest,finetune]
+            needed = PIPELINE[:PIPELINE.index("finetune") + 1]
+            wanted = [s for s in PIPELINE if s in needed or s in stages]
             fix += f" run.stages=[{','.join(wanted)}]"
         running = _still_running(run / "invocations.jsonl")
         if running:

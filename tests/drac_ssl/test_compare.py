@@ -149,7 +149,7 @@ def test_every_bad_run_folder_is_named_with_exit_code_2(tmp_path: Path, capsys: 
     assert f"{unfinished}: the fine-tuning stage has not finished there (no finetune/comparison.json)" in err
     assert (f"fix: finish the run (it resumes where it stopped): python -m drac_ssl.train -c "
             f"{unfinished / 'config.yaml'} run.out_dir={tmp_path} run.name=unfinished "
-            f"run.stages=[ingest,pretrain,finetune]") in err
+            f"run.stages=[ingest,pretrain,umm,finetune]") in err
     assert f"{tmp_path / 'nowhere'}: no such folder" in err
     assert str(good) not in err
 
