@@ -391,11 +391,15 @@ def _variant_section(run_dir: Path, figures: Path, name: str) -> tuple[list[str]
                           format_ci(*(r.get("qwk_ci95") or [None, None])[:2], r.get("qwk_ci95_note")),
                           _num(r.get("accuracy")), _num(r.get("macro_f1"))] for rule, r in rules.items()])
     rows = [[f["fold"], f["n_train"], f["n_val"], int(f["best_epoch"]) + 1, f["epochs_run"], _num(f.get("qwk")),
-             _num(f.get("auc")), _num(f.get("auc_ovr")), _num(f.get("accuracy")), _num(f.get("macro_f1")),
-             _num(f.get("seconds"), 1)]
+             _num(f.get("best_val_qwk_uncalibrated")), _num(f.get("auc")), _num(f.get("auc_ovr")),
+             _num(f.get("accuracy")), _num(f.get("macro_f1")), _num(f.get("seconds"), 1)]
             for f in metrics.get("folds", [])]
-    lines += _table(["fold", "train", "val", "best epoch", "epochs", "QWK", "AUC (OvO)", "AUC (OvR)",
-                     "accuracy", "macro F1", "seconds"], rows)
+    lines += _table(["fold", "train", "val", "best epoch", "epochs", "QWK (calibrated)", "QWK (uncalibrated)",
+                     "AUC (OvO)", "AUC (OvR)", "accuracy", "macro F1", "seconds"], rows)
+    lines += ["QWK (calibrated): the fold's images graded with the thresholds fitted on the other "
+              "folds (cross-fitted), as the metrics and folds.csv give it. QWK (uncalibrated): the "
+              "console's per-fold 'val QWK', the expected grade cut at the fixed thresholds 0.5, "
+              "1.5, ..., which chose the kept epoch.", ""]
     gap = _pooling_gap(metrics)
     if gap:
         lines += [gap, ""]

@@ -407,6 +407,10 @@ def test_report_is_written_and_links_existing_images(exported_run: Path) -> None
     for link in links:
         assert (exported_run / link).is_file(), link
     assert "| fold | train | val |" in text and "| pretrain | done |" in text
+    # which per-fold kappa is which: a trial read 0.438 in the report and 0.000 in the console
+    folds = json.loads((exported_run / "finetune" / "vicreg" / "metrics.json").read_text())["folds"]
+    assert "| QWK (calibrated) | QWK (uncalibrated) |" in text and "cross-fitted" in text
+    assert f"| {folds[0]['best_val_qwk_uncalibrated']:.3f} |" in text
     # which images pretraining saw, and that the test images were among them (transductive)
     assert "Images it learnt from, without labels:" in text
     assert "**The test images were among them**" in text
