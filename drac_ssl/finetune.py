@@ -416,6 +416,36 @@ def _umm_minus_vicreg(ctx: _Context, variants: dict[str, VariantResult]) -> dict
     return _paired(ctx, umm, vicreg)
 
 
+def _selection_evidence(ctx: _Context, variants: dict[str, VariantResult], selected: str,
+                        decision: str) -> str:
+    """Whether the paired bootstrap shows the ``selected`` variant better than each other one
+    on the figure that selected it (QWK for ``thresholds``, accuracy for ``argmax``), in words:
+    "" when every difference's 95% CI lies above 0 (or there is nothing to compare with), else
+    which variants it was not shown better than. A trial's run exported a randomly
+    initialised, frozen backbone on a QWK 0.053 against 0.000, both CIs spanning -0.4..0.4."""
+    metric = "qwk" if decision == "thresholds" else "accuracy"
+    best = variants.get(selected)
+    if best is None or best.oof_probs is None:
+        return ""
+    level = []
+    for name, other in variants.items():
+        if name == selected or other.oof_probs is None:
+            continue
+        for v in (best, other):  # each variant's resamples scored once (shared with _paired)
+            if v.name not in ctx.bootstrap or ctx.bootstrap[v.name][0] is not v:
+                ctx.bootstrap[v.name] = (v, bootstrap_scores(ctx.grades, v.oof_probs, v.oof_pred,
+                                                             n_boot=ctx.ft.n_boot, seed=ctx.seed,
+                                                             groups=ctx.patients))
+        d = paired_difference(ctx.bootstrap[selected][1], ctx.bootstrap[name][1])[metric]
+        if not (math.isfinite(d["ci_low"]) and d["ci_low"] > 0):
+            level.append(f"{name} ({d['difference']:+.3f}, 95% CI {d['ci_low']:+.3f}..{d['ci_high']:+.3f})")
+    if not level:
+        return ""
+    said = "QWK" if metric == "qwk" else "accuracy"
+    return (f"not shown better than {', '.join(level)}: the paired 95% CI of its {said} minus "
+            f"theirs reaches 0, so which of them is exported is not evidence of the better one")
+
+
 def _workers(cfg: Config) -> int:
     workers = cfg.pretrain.num_workers
     return max(0, (os.cpu_count() or 1) - 1) if workers < 0 else workers
@@ -1294,10 +1324,12 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
     atomic_write_text(comparison_csv, _csv_text(columns, [[_fmt(row[c]) for c in columns] for row in table]))
 
     selected, selection = select_variant({n: v.metrics for n, v in variants.items()}, ft.decision)
+    evidence = _selection_evidence(ctx, variants, selected, ft.decision)
     summary_path = out_dir / "summary.json"
     atomic_write_json(summary_path, _json_safe({
         "selected": selected,
         "selection": selection,
+        "selection_evidence": evidence,
         "variants": {n: {"dir": n, "qwk": v.metrics["qwk"], "auc": v.metrics["auc"],
                          "auc_ovr": v.metrics["auc_ovr"], "accuracy": v.metrics["accuracy"]}
                      for n, v in variants.items()},
@@ -1305,5 +1337,6 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
         "data": data.description,
         "n_labelled": len(lab), "folds": fold_ids,
     }))
-    print(f"[finetune] comparison -> {comparison_csv}; selected for export: {selected}")
+    print(f"[finetune] comparison -> {comparison_csv}; selected for export: {selected}"
+          + (f" ({evidence})" if evidence else ""))
     return FinetuneResult(out_dir, variants, comparison_path, comparison_csv, selected, summary_path)

@@ -531,7 +531,9 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
             lines += [note, ""] if note else []
     summary = _read_json(ft / "summary.json")
     if isinstance(summary, dict):
-        lines += [f"Selected for export: **{summary.get('selected')}** ({summary.get('selection')}).", ""]
+        lines += [f"Selected for export: **{summary.get('selected')}** ({summary.get('selection')})"
+                  + (f"; {summary['selection_evidence']}" if summary.get("selection_evidence") else "")
+                  + ".", ""]
         chosen = _read_json(ft / str(summary.get("selected")) / "metrics.json")
         chance = chance_warning(chosen) if isinstance(chosen, dict) else None
         if chance:

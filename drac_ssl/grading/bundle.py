@@ -305,6 +305,16 @@ def task_description(grade_names: Sequence[str], channels: int, kind: str | None
     return f"diabetic retinopathy grade ({len(grade_names)} grades) of one {image}"
 
 
+def _scratch_words(meta: dict[str, Any]) -> str:
+    """The model card's words for the ``scratch`` variant: not pretrained, and, with the backbone
+    frozen, never trained at all (random features under a trained head: a trial read "scratch"
+    as a network trained from scratch)."""
+    if meta.get("freeze") == "frozen":
+        return (" (not used: the backbone is randomly initialised and frozen, so only the head "
+                "was trained, on random features)")
+    return " (not used: the backbone starts from a random initialisation)"
+
+
 def _model_card(meta: dict[str, Any]) -> str:
     cv = meta["cv_metrics"]
     data = meta["data"]
@@ -412,7 +422,7 @@ to diagnose, grade or triage patients.
   training images (per grade: {_counts_words(data.get('train_per_grade'))}), {data.get('n_test', '?')}
   test images. {data.get('note', '')}{folds_line}
 - Self-supervised pretraining (VICReg{', then UMM' if meta['variant'] == 'vicreg_umm' else ''})
-  on the ingested images without labels{' (not used: random init)' if meta['variant'] == 'scratch' else ''};
+  on the ingested images without labels{_scratch_words(meta) if meta['variant'] == 'scratch' else ''};
   supervised fine-tuning by {len(meta['folds'])}-fold cross-validation on the labelled images.
 
 ## Cross-validated performance (out-of-fold, n = {cv.get('n')})
@@ -613,7 +623,9 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
         "freeze": model_json["freeze"],
         "finetune": model_json.get("finetune", {}),
         "variant": variant,
-        "selection": (summary.get("selection", "") if variant == summary.get("selected") else
+        "selection": (summary.get("selection", "") + (f"; {summary['selection_evidence']}"
+                                                      if summary.get("selection_evidence") else "")
+                      if variant == summary.get("selected") else
                       f"asked for by name; the run selected {summary.get('selected')} "
                       f"({summary.get('selection', '')})"),
         "folds": model_json["folds"],

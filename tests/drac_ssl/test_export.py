@@ -732,6 +732,10 @@ def test_the_model_card_speaks_of_the_data_it_was_trained_on(exported_run: Path)
     assert "other cameras" in card and "3 x 3 mm" not in card
     assert bundles.task_description(["a", "b", "c"], 1, "plain", "fundus").endswith("grey fundus photograph")
     assert bundles.task_description(["Normal", "NPDR", "PDR"], 1, "drac", "octa").startswith("DRAC 2022")
+    # scratch under a frozen backbone is random features, not a network trained from scratch
+    scratch = {**meta, "variant": "scratch", "freeze": "frozen"}
+    assert "randomly initialised and frozen, so only the head was trained" in bundles._model_card(scratch)
+    assert "starts from a random initialisation" in bundles._model_card({**scratch, "freeze": "all"})
 
 
 def test_report_explains_a_pooled_auc_far_below_the_folds_and_a_zero_difference() -> None:

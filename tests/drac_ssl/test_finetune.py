@@ -846,3 +846,27 @@ def test_folds_taken_from_a_run_made_before_the_record_leaves_out_folds_it_train
     (run / "finetune" / "vicreg" / "metrics.json").write_text(json.dumps({"variant": "vicreg"}))
     (run / "stages.json").write_text(json.dumps({"ingest": {"status": "done", "reused_from": str(source)}}))
     assert finetune.folds_taken_from(run, "vicreg") == {str(source): [0]}
+
+
+def test_the_export_choice_says_when_it_is_not_evidence_of_the_better_variant() -> None:
+    """A trial's run exported 'scratch' (a random, frozen backbone) on QWK 0.053 against 0.000,
+    both CIs spanning -0.4..0.4, and nothing said the choice was a coin toss."""
+    from drac_ssl.metrics import softmax
+
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1, 2], 20)
+
+    def variant(name: str, skill: float) -> SimpleNamespace:
+        probs = softmax(rng.normal(size=(60, 3)) + skill * np.eye(3)[y])
+        return SimpleNamespace(name=name, oof_probs=probs, oof_pred=probs.argmax(axis=1))
+
+    ctx = SimpleNamespace(bootstrap={}, grades=y, ft=SimpleNamespace(n_boot=200), seed=0, patients=None)
+    noise = {"scratch": variant("scratch", 0.0), "vicreg": variant("vicreg", 0.1)}
+    words = finetune._selection_evidence(ctx, noise, "vicreg", "argmax")
+    assert words.startswith("not shown better than scratch (") and "95% CI" in words
+    assert words.endswith("its accuracy minus theirs reaches 0, so which of them is exported is not "
+                          "evidence of the better one")
+    clear = {"scratch": noise["scratch"], "vicreg": variant("vicreg", 6.0)}
+    ctx.bootstrap = {}
+    assert finetune._selection_evidence(ctx, clear, "vicreg", "thresholds") == ""
+    assert finetune._selection_evidence(ctx, {"vicreg": clear["vicreg"]}, "vicreg", "thresholds") == ""
