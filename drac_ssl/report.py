@@ -518,7 +518,18 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
                           *(f"{_signed(d.get(m, {}).get('difference'))} ({_signed(d.get(m, {}).get('ci_low'))}.."
                             f"{_signed(d.get(m, {}).get('ci_high'))})" for m in titles)]
                          for label, d in differences.items() if isinstance(d, dict)])
-        lines += [""]
+        n_cis = len(titles) * sum(isinstance(d, dict) for d in differences.values())
+        by_chance = []
+        for name in sorted({n for minuend, subtrahend, _, _ in pairs.values() for n in (minuend, subtrahend)}):
+            variant_metrics = _read_json(ft / name / "metrics.json")
+            if isinstance(variant_metrics, dict) and chance_warning(variant_metrics):
+                by_chance.append(VARIANT_TITLES.get(name, name))
+        lines += ["", f"This table holds {n_cis} CIs: a 95% CI excludes 0 one time in twenty by chance "
+                      f"alone when nothing differs, so one that does is a hint to check, not a finding; "
+                      f"a CI that ends at 0 (e.g. -0.125..+0.000) touches 0 and is no evidence either."
+                  + (f" {', '.join(by_chance)}: no evidence of grading better than chance (see "
+                     f"its section), and a difference against a model no better than chance says "
+                     f"nothing about what changed." if by_chance else ""), ""]
         same = [label for label, d in differences.items() if isinstance(d, dict) and _identical(d)]
         if same:
             lines += [f"{', '.join(same)}: exactly 0 with a CI of 0..0, which is not certainty: the two "

@@ -104,6 +104,20 @@ def test_a_collapsed_pretraining_and_a_one_grade_scratch_are_flagged(tmp_path: P
     assert "given one grade (" not in vicreg and "learnt next to nothing" not in vicreg
 
 
+def test_the_differences_table_says_how_many_cis_it_holds_and_what_chance_makes_of_them(
+        tmp_path: Path) -> None:
+    """A trial read an AUC difference whose CI excluded 0 between two models no better than
+    chance as a finding: compare said why not, report.md did not."""
+    text = _section(write_report(_run(tmp_path / "a", [1] * 30, COLLAPSED)).read_text(),
+                    "## Cross-validated fine-tuning")
+    assert "This table holds 3 CIs: a 95% CI excludes 0 one time in twenty by chance alone" in text
+    assert "touches 0 and is no evidence either" in text
+    assert ("scratch (random init): no evidence of grading better than chance (see its section), and a "
+            "difference against a model no better than chance says nothing about what changed") in text
+    healthy = write_report(_run(tmp_path / "b", [0, 1, 2, 1, 1, 0] * 5, HEALTHY)).read_text()
+    assert "This table holds 3 CIs" in healthy and "no evidence of grading better than chance (see" not in healthy
+
+
 def test_nearly_one_grade_is_flagged_with_its_share(tmp_path: Path) -> None:
     text = write_report(_run(tmp_path, [1] * 29 + [0], HEALTHY)).read_text()
     assert "29 of the 30 images (97%) were given one grade (1 NPDR)" in text
