@@ -123,6 +123,7 @@ from drac_ssl.metrics import (
     degenerate_ci_reason,
     format_ci,
     grading_report,
+    macro_ovr_auc,
     paired_difference,
     quadratic_weighted_kappa,
 )
@@ -1040,6 +1041,10 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
     # not independent); else images, exactly as before
     resampling = ci_resampling(ctx.patients, n_lab)
     qwk_ci = bootstrap_ci(y, pred, qwk_k, n_boot=ctx.ft.n_boot, seed=ctx.seed, groups=ctx.patients)
+    # the probabilities' ranking has its own interval: a QWK CI that reaches 0 beside an AUC
+    # well above 0.5 read as a contradiction to a trial (chance_warning words both)
+    auc_ovr_ci = bootstrap_ci(y, probs, macro_ovr_auc, n_boot=ctx.ft.n_boot, seed=ctx.seed,
+                              groups=ctx.patients)
     # an interval of width 0 (e.g. every image given one grade: kappa 0 on every resample)
     # is not certainty; the figures stay, the note says why they mean nothing
     qwk_ci_note = degenerate_ci_reason(*qwk_ci, y, pred, names)
@@ -1083,7 +1088,8 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
         "qwk": report["qwk"], "qwk_ci95": list(qwk_ci), "qwk_ci95_note": qwk_ci_note,
         **resampling,
         "folds_taken_from": taken_from,
-        "auc": report["auc"], "auc_ovr": report["auc_ovr"], "auc_per_grade": report["auc_per_grade"],
+        "auc": report["auc"], "auc_ovr": report["auc_ovr"], "auc_ovr_ci95": list(auc_ovr_ci),
+        "auc_per_grade": report["auc_per_grade"],
         "auc_note": report["auc_note"],
         "accuracy": report["accuracy"], "macro_f1": report["macro_f1"],
         "decision_rules": rules,

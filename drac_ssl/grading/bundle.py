@@ -274,7 +274,10 @@ def chance_warning(cv: dict[str, Any]) -> str | None:
     """A warning when out-of-fold metrics ``cv`` (a variant's ``metrics.json``, a bundle's
     ``cv_metrics``) give no evidence of grading better than chance: the lower end of the
     quadratic weighted kappa's bootstrap 95% CI is at or below 0 (QWK 0 = chance agreement).
-    None otherwise, or when there are no metrics (an untrained demo bundle)."""
+    When the macro one-vs-rest AUC's CI (``auc_ovr_ci95``, runs since it was stored) lies
+    above 0.5, the warning says that the probabilities do rank the images better than chance
+    while the grades do not yet agree. None otherwise, or when there are no metrics (an
+    untrained demo bundle)."""
     qwk = cv.get("qwk")
     ci = cv.get("qwk_ci95") or [None, None]
     finite = len(ci) >= 2 and all(isinstance(c, int | float) and math.isfinite(c) for c in ci[:2])
@@ -287,6 +290,15 @@ def chance_warning(cv: dict[str, Any]) -> str | None:
     note = cv.get("qwk_ci95_note")
     ci_text = (f"95% CI {ci[0]:.3f}..{ci[1]:.3f} reaches 0" if not note and ci[0] != ci[1]
                else f"its CI {format_ci(ci[0], ci[1], note)}")
+    auc_ci = cv.get("auc_ovr_ci95") or [None, None]
+    if (kind == "one-vs-rest" and len(auc_ci) >= 2 and isinstance(auc_ci[0], int | float)
+            and isinstance(auc_ci[1], int | float) and math.isfinite(auc_ci[0]) and auc_ci[0] > 0.5):
+        return (f"No evidence that this model grades better than chance: out-of-fold QWK {qwk:.3f}, "
+                f"{ci_text}. Its probabilities do rank the images better than chance (macro AUC "
+                f"one-vs-rest {auc:.3f}, 95% CI {auc_ci[0]:.3f}..{auc_ci[1]:.3f}, above 0.5), but "
+                f"its grades do not yet agree with the true grades beyond chance. Do not read its "
+                f"grades as a grading; it needs more labelled images, more training or another "
+                f"recipe.")
     return (f"No evidence that this model grades better than chance: out-of-fold QWK {qwk:.3f}, "
             f"{ci_text}{auc_text}. Do not read its grades or "
             f"probabilities as a grading; it needs more labelled images, more training or "
@@ -639,7 +651,8 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
             "n", "qwk", "qwk_ci95", "qwk_ci95_note", "auc", "auc_ovr", "accuracy", "macro_f1", "qwk_fold_mean",
             "qwk_fold_std", "decision", "decision_rules", "folds", "protocol")},
             # what the CIs resample (patients or images); a run made before: absent, images
-            **{key: metrics[key] for key in ("ci_resamples", "ci_units", "protocol_words") if key in metrics},
+            **{key: metrics[key] for key in ("ci_resamples", "ci_units", "protocol_words", "auc_ovr_ci95")
+               if key in metrics},
             **{key: metrics[key] for key in ("sensitivity", "specificity") if key in metrics}},  # two grades
         "per_grade": per_grade_outcomes(metrics.get("report") or {}, class_names),
         "comparison": comparison.get("rows", []),

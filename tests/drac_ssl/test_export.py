@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import csv
 import json
+import math
 import re
 import shutil
 from collections.abc import Callable, Iterator
@@ -704,6 +705,15 @@ def test_a_model_no_better_than_chance_is_flagged(exported_run: Path) -> None:
     assert "QWK 0.000, its CI not meaningful: every image was given one grade (1 NPDR)" in text
     assert "95% CI -0.100..0.100 reaches 0" in bundles.chance_warning({"qwk": 0.0, "qwk_ci95": [-0.1, 0.1]})
     assert "one-vs-one 0.480" in bundles.chance_warning({"qwk": 0.0, "qwk_ci95": [-0.1, 0.1], "auc": 0.48})
+    # a trial's QWK 0.469 (CI -0.011..0.716) beside an AUC of 0.810 read as a contradiction: with
+    # the AUC's own CI above 0.5 the warning says the ranking is better than chance, the grades not
+    ranked = bundles.chance_warning({"qwk": 0.469, "qwk_ci95": [-0.011, 0.716], "auc_ovr": 0.81,
+                                     "auc_ovr_ci95": [0.7, 0.9]})
+    assert ranked.startswith("No evidence that this model grades better than chance: out-of-fold QWK "
+                             "0.469, 95% CI -0.011..0.716 reaches 0. Its probabilities do rank the images "
+                             "better than chance (macro AUC one-vs-rest 0.810, 95% CI 0.700..0.900, above 0.5)")
+    assert "rank the images" not in bundles.chance_warning({"qwk": 0.0, "qwk_ci95": [-0.1, 0.1],
+                                                            "auc_ovr": 0.55, "auc_ovr_ci95": [0.45, 0.65]})
     meta = json.loads((exported_run / "bundle" / "metadata.json").read_text())
     meta["cv_metrics"].update(qwk=0.01, qwk_ci95=[-0.2, 0.2])
     assert "No evidence that this model grades better than chance" in bundles._model_card(meta)
@@ -732,6 +742,10 @@ def test_the_model_card_speaks_of_the_data_it_was_trained_on(exported_run: Path)
     assert "other cameras" in card and "3 x 3 mm" not in card
     assert bundles.task_description(["a", "b", "c"], 1, "plain", "fundus").endswith("grey fundus photograph")
     assert bundles.task_description(["Normal", "NPDR", "PDR"], 1, "drac", "octa").startswith("DRAC 2022")
+    # the AUC's own interval travels from the fine-tuning's metrics into the bundle
+    lo, hi = meta["cv_metrics"]["auc_ovr_ci95"]
+    auc = json.loads((exported_run / "finetune" / "vicreg" / "metrics.json").read_text())["auc_ovr"]
+    assert lo <= auc <= hi or not math.isfinite(auc)
     # scratch under a frozen backbone is random features, not a network trained from scratch
     scratch = {**meta, "variant": "scratch", "freeze": "frozen"}
     assert "randomly initialised and frozen, so only the head was trained" in bundles._model_card(scratch)
