@@ -87,7 +87,7 @@ from drac_ssl.grading.predict import (
     read_image,
     read_image_any,
 )
-from drac_ssl.io import atomic_write_json, read_json_dict
+from drac_ssl.io import atomic_write_json, read_json_dict, sha256_file
 from drac_ssl.runtime import resolve_device
 from drac_ssl.scale import read_ingest_facts
 from drac_ssl.starting import started
@@ -290,6 +290,27 @@ def _blank_line(blank: np.ndarray, cases: Sequence[str]) -> str:
                          "them; their rows are in the CSV only so that it lists every case.")
 
 
+def _copies_line(files: Sequence[Path]) -> str:
+    """The line naming graded files that are byte-identical to another graded file (the
+    ingest refuses such copies; a folder of test images with ``1003 copy.png`` beside
+    ``1003.png`` would otherwise give one case two rows, graded alike, without a word); ''
+    when there are none."""
+    first: dict[str, Path] = {}
+    pairs = []
+    for path in files:
+        digest = sha256_file(path)
+        if digest in first:
+            pairs.append(f"{path.name} = {first[digest].name}")
+        else:
+            first[digest] = path
+    if not pairs:
+        return ""
+    shown = "; ".join(pairs[:5]) + (f"; ... ({len(pairs) - 5} more)" if len(pairs) > 5 else "")
+    return (f"{len(pairs)} image(s) are byte-identical copies of another image in the folder ({shown}): "
+            f"each copy has its own row, with the same grade; if the folder should hold each case "
+            f"once, remove the copies and export again")
+
+
 def _same_grade_line(grades: np.ndarray, grade_names: Sequence[str]) -> str:
     """The line when every image got one grade (:func:`same_grade_words`, the app's words), ''
     otherwise."""
@@ -429,7 +450,7 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool, device: st
     n_crop = sum(1 for found in crop_warnings if found)
     blank = np.concatenate(blank_parts)
     unlike = np.concatenate(flag_parts) if flag_parts else None
-    for line in (_unlike_line(unlike, cases), _blank_line(blank, cases),
+    for line in (_unlike_line(unlike, cases), _blank_line(blank, cases), _copies_line(graded_files),
                  _same_grade_line(np.concatenate(grade_parts), names or bundle.grade_names)):
         if line:
             print(f"warning: {line}", file=sys.stderr)

@@ -996,6 +996,27 @@ def test_a_folder_whose_images_all_get_one_grade_is_said(
     assert "got the same grade" not in capsys.readouterr().err
 
 
+def test_byte_identical_copies_in_the_folder_are_named(
+        exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A trial's test folder held '1003 copy.png' beside '1003.png': the ingest refuses such
+    copies, the export graded both without a word."""
+    folder = tmp_path / "copies"
+    folder.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(folder / f"100{i}.png"), np.full((64, 64), 40 + 50 * i, np.uint8) + np.eye(64, dtype=np.uint8))
+    (folder / "1002 copy.png").write_bytes((folder / "1002.png").read_bytes())
+    capsys.readouterr()
+    assert export.main([str(exported_run), "--images", str(folder), "--out", str(tmp_path / "c.csv")]) == 0
+    err = capsys.readouterr().err
+    (line,) = [x for x in err.splitlines() if "byte-identical" in x]
+    assert line.startswith("warning: 1 image(s) are byte-identical copies of another image in the folder (")
+    assert "1002 copy.png" in line and "1002.png" in line and "each copy has its own row, with the same grade" in line
+    assert len(_submission(tmp_path / "c.csv")) == 4  # still every file, as asked
+    (folder / "1002 copy.png").unlink()
+    assert export.main([str(exported_run), "--images", str(folder), "--out", str(tmp_path / "d.csv")]) == 0
+    assert "byte-identical" not in capsys.readouterr().err
+
+
 def test_the_model_card_describes_the_protocol_in_words_not_metrics_json_fields(exported_run: Path) -> None:
     """A clinician read 'qwk_in_sample_thresholds uses ...; qwk_ci95_note: why an interval ...,
     else null' in the model card: the notes on metrics.json's fields stay in metrics.json."""
