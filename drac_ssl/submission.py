@@ -495,23 +495,40 @@ def _check_against_images(problems: _Problems, folder: Path,
         problems.add(0, "images", f"no images ({', '.join(IMAGE_SUFFIXES)}) in '{folder}'",
                      "pass the folder of test images with --images")
         return
-    covered: set[str] = set()
+    rows_of: dict[str, int] = {}  # image -> the first line that names it exactly
     for line, case in cases:
         if case in images:
-            covered.add(case)
+            rows_of.setdefault(case, line)
+    covered: set[str] = set(rows_of)
+    near: list[tuple[int, str, str]] = []  # (line, case, the image it names inexactly)
+    for line, case in cases:
+        if case in images:
             continue
         stem = Path(case).stem
         match = index.get(case) or index.get(stem)
         if match is None and stem.isdigit():
             match = index.get(f"#{int(stem)}")
         if match is not None:
+            near.append((line, case, match))
             covered.add(match)
-            problems.add(line, "case-name", f"case '{case}' is not an image file name",
-                         f"write '{match}' (the file name in {folder.name}/)")
         else:
             problems.add(line, "no-image", f"case '{case}' has no image in '{folder}'",
                          "remove the row, or check that --images is the test-set folder")
-    for name in sorted(images - covered):
+    missing = sorted(images - covered)
+    for line, case, match in near:
+        if match in rows_of and rows_of[match] != line:
+            # writing the file name would make a second row of it: a trial's '1005' beside
+            # '1005.png' was most likely the row of 1004.png, which had none
+            problems.add(line, "case-name", f"case '{case}' is not an image file name, and '{match}' "
+                                            f"already has a row (line {rows_of[match]})",
+                         f"if this is the row of {' or '.join(repr(m) for m in missing[:3])} (no row "
+                         f"yet), write that name; else remove the row" if missing else
+                         "remove the row: every test image must appear exactly once")
+        else:
+            rows_of.setdefault(match, line)
+            problems.add(line, "case-name", f"case '{case}' is not an image file name",
+                         f"write '{match}' (the file name in {folder.name}/)")
+    for name in missing:
         problems.add(end_line, "missing", f"image '{name}' has no row",
                      "add a row for it (this line number is where the file ends: the next row); every "
                      "test image must appear exactly once")

@@ -149,6 +149,10 @@ BAD_FILES: dict[str, tuple[str, str]] = {
                      "case '161' is not an image file name -> write '161.png'"),
     "unpadded": ("\n".join([HEADER, "1.png,0,0.7,0.2,0.1", *_good_rows()[1:]]),
                  "case '1.png' is not an image file name -> write '001.png'"),
+    # '1000' beside a row of 1000.png, with 161.png rowless: most likely 161.png's row
+    "name_with_a_row_already": ("\n".join([HEADER, *_good_rows()[:2], "1000,0,0.7,0.2,0.1", _good_rows()[3]]),
+                                "case '1000' is not an image file name, and '1000.png' already has a row "
+                                "(line 5) -> if this is the row of '161.png' (no row yet), write that name"),
     "unknown_case": ("\n".join([HEADER, *_good_rows(), "999.png,0,0.7,0.2,0.1"]),
                      "case '999.png' has no image"),
     "wrong_columns": ("\n".join([HEADER, *_good_rows()[:3], "1000.png,0,0.7,0.3"]),
