@@ -234,7 +234,9 @@ def _stages_section(run_dir: Path) -> list[str]:
     lines += _table(["stage", "status", "seconds", "earlier attempts: seconds (how many)", "finished (UTC)"], rows)
     if earlier:
         lines += ["", f"The run was resumed: {earlier:.1f} s went into attempts that were interrupted "
-                      f"or failed (their finished work, e.g. checkpoints and folds, was reused)."]
+                      f"or failed (what they had saved, e.g. checkpoints and folds, was reused; a stage "
+                      f"that stopped before saving anything, such as an ingest refused for a problem in "
+                      f"the data, was run again from the start)."]
     taken = {name: s for name, s in stages.items() if isinstance(s, dict) and s.get("reused_from")}
     if taken:
         sources = sorted({str(s["reused_from"]) for s in taken.values()})

@@ -224,6 +224,7 @@ def test_an_interrupted_stage_keeps_its_time_and_the_resume_says_so(
     assert pretrain["seconds_earlier_attempts"] >= 0.2
     report = write_report(run_dir).read_text()
     assert "The run was resumed" in report and "| pretrain | done |" in report
+    assert "was run again from the start" in report  # not all earlier work is reused: said so
 
 
 def test_ctrl_c_in_a_stage_that_saved_epochs_says_where_it_stopped_and_resumes(
