@@ -910,7 +910,7 @@ def generate(
 
 
 def _progress(total: int, enabled: bool) -> tqdm:
-    return tqdm(total=total, desc="phantom images", unit="img", disable=not enabled or total == 0)
+    return tqdm(total=total, desc="phantom images", unit="img", disable=None if enabled and total else True)
 
 
 # --------------------------------------------------------------------------------------

@@ -342,7 +342,9 @@ class Engine:
         n_steps = 0
         t0 = time.perf_counter()
         bar = tqdm(task.batches(epoch), total=steps, desc=f"{self.stage} {epoch + 1}/{self.epochs}",
-                   disable=not self.is_main, leave=False, mininterval=2.0)
+                   # None: no bar when stderr is not a terminal (a log file would hold the bar's
+                   # carriage returns glued to the epoch lines, as a trial's `> log 2>&1` did)
+                   disable=None if self.is_main else True, leave=False, mininterval=2.0)
         for i, batch in enumerate(bar):
             logs = task.step(batch, epoch * steps + i)
             with torch.no_grad():
