@@ -13,6 +13,7 @@ common dialect by :mod:`data_prep.labels`.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
 from collections.abc import Sequence
@@ -374,6 +375,47 @@ def _subfolder_images(folder: Path) -> NameIndex:
     return NameIndex(found)
 
 
+TYPO_PAIRS_MAX = 250_000  # rows without image x images without row compared by spelling, at most
+
+
+def _stem_key(name: str) -> str:
+    """A name as a typo-tolerant key: no folder, no extension, lower case, no leading zeros
+    (``Images/017.PNG``, ``017.jpg`` and ``17`` give ``17``)."""
+    base = Path(name.replace("\\", "/")).name
+    stem = (Path(base).stem if Path(base).suffix.lower() in IMAGE_SUFFIXES else base).lower()
+    return stem.lstrip("0") or stem
+
+
+def likely_typos(names: Sequence[str], unlabelled: Sequence[Path]) -> dict[int, Path]:
+    """Pair label rows without an image with images without a row whose names are close.
+
+    ``names``: the CSV names of the rows without an image; ``unlabelled``: the images without
+    a row. Returns {index in ``names``: image}, one-to-one, first by names equal but for case,
+    extension or leading zeros (``005.png`` and ``5.jpg``), then by spelling
+    (``difflib.get_close_matches`` at cutoff 0.8: ``0l7.png`` and ``017.png``), in row order.
+    The spelling pass is skipped when it would compare more than ``TYPO_PAIRS_MAX`` pairs.
+    """
+    free: dict[str, Path] = {path.name: path for path in unlabelled}
+    by_key: dict[str, list[str]] = {}
+    for path in unlabelled:
+        by_key.setdefault(_stem_key(path.name), []).append(path.name)
+    pairs: dict[int, Path] = {}
+    for i, name in enumerate(names):
+        candidates = [n for n in by_key.get(_stem_key(name), []) if n in free]
+        if len(candidates) == 1:
+            pairs[i] = free.pop(candidates[0])
+    if len(names) * len(unlabelled) > TYPO_PAIRS_MAX:
+        return pairs
+    for i, name in enumerate(names):
+        if i in pairs or not free:
+            continue
+        close = difflib.get_close_matches(Path(name.replace("\\", "/")).name, list(free), n=1,
+                                          cutoff=0.8)
+        if close:
+            pairs[i] = free.pop(close[0])
+    return pairs
+
+
 def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
                  test_dir_name: str = "test") -> tuple[dict[Path, LabelRow], list[Problem]]:
     """Pair each training image with its CSV row (see :class:`NameIndex`).
@@ -392,6 +434,7 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
     matched: dict[Path, LabelRow] = {}
     problems: list[Problem] = []
     no_image: list[tuple[str, str, str]] = []  # (where, what, fix) of the rows without an image
+    plain_missing: dict[int, LabelRow] = {}  # index in no_image: a row whose image is nowhere
     by_how: dict[str, list[str]] = {"stem": [], "number": []}
     for row in table.rows:
         paths, how = index.find(row.name)
@@ -419,6 +462,7 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
                        f"plain file names in the CSV)")
             else:
                 what, fix = f"label without image: {row.name} is not in {folder}", "add the image or delete the row"
+                plain_missing[len(no_image)] = row
             no_image.append((f"{table.path}:{row.line}", what, fix))
         if how in by_how:
             by_how[how].append(f"{row.name} -> {paths[0].name}")
@@ -433,6 +477,16 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
                                          f"zeros (a spreadsheet read them as numbers), matched by "
                                          f"number (e.g. {by_how['number'][0]})",
                              "format the name column as text in the spreadsheet", "match"))
+    unlabelled = [path for path in images if path not in matched]
+    typo_rows = list(plain_missing)
+    typos = likely_typos([plain_missing[k].name for k in typo_rows], unlabelled)
+    row_of: dict[Path, LabelRow] = {}
+    for i, path in typos.items():
+        where, what, _ = no_image[typo_rows[i]]
+        no_image[typo_rows[i]] = (where, what, f"did you mean {path.name}? (the image {path.name} "
+                                               f"has no row): write {path.name} in the row, or "
+                                               f"add the image or delete the row")
+        row_of[path] = plain_missing[typo_rows[i]]
     if no_image:
         rows = len(table.rows)
         summary = (f"{len(no_image)} of the {rows} label rows have no image in {folder} "
@@ -442,14 +496,17 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
                       "with --labels-csv FILE" if 2 * len(no_image) > rows else ""))
         problems += [Problem(where, what, fix, "error", "no-image", summary)
                      for where, what, fix in no_image]
-    unlabelled = [path for path in images if path not in matched]
     summary = (f"{len(unlabelled)} of the {len(images)} images in {folder} have no row in "
                f"{table.path.name}" + (f": is {table.path.name} the label CSV of these images?"
                                        if 2 * len(unlabelled) > len(images) else ""))
-    problems += [Problem(str(path), f"image without label: no row for {path.name} in "
-                                    f"{table.path.name}",
-                         "add a row with its grade or move the image out of the folder", "error",
-                         "no-label", summary) for path in unlabelled]
+    for path in unlabelled:
+        what = f"image without label: no row for {path.name} in {table.path.name}"
+        fix = "add a row with its grade or move the image out of the folder"
+        if path in row_of:
+            what += f"; line {row_of[path].line} names {row_of[path].name}: a typo?"
+            fix = (f"write {path.name} at {table.path.name}:{row_of[path].line} if that row is "
+                   f"its, else {fix}")
+        problems.append(Problem(str(path), what, fix, "error", "no-label", summary))
     return matched, problems
 
 

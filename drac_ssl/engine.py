@@ -57,7 +57,7 @@ from tqdm.auto import tqdm
 
 from drac_ssl.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from drac_ssl.io import atomic_write_text
-from drac_ssl.runtime import StageInterrupted, ctrl_c_deferred, seed_everything
+from drac_ssl.runtime import StageInterrupted, ctrl_c_deferred, saved_words, seed_everything
 from drac_ssl.tensorboard_log import write_tensorboard
 
 __all__ = ["Engine", "EngineResult", "Monitor", "TrainingTask", "write_history"]
@@ -298,6 +298,11 @@ class Engine:
                      f", continuing with epoch {done + 1}" if done < self.epochs else ", nothing left to train"))
         return True
 
+    def interrupted(self) -> StageInterrupted:
+        """What a Ctrl-C now says: which epoch ``last.pt`` holds and where the same command
+        resumes (:func:`drac_ssl.runtime.saved_words`)."""
+        return StageInterrupted(*saved_words(self.saved_epoch + 1, self.epochs, self.stopped))
+
     def run(self, task: TrainingTask, stop_after_epoch: int | None = None) -> EngineResult:
         """Train from :attr:`start_epoch` to ``epochs`` (or an early stop).
 
@@ -318,17 +323,14 @@ class Engine:
                 if stop_after_epoch is not None and epoch >= stop_after_epoch:
                     return EngineResult(self.history, self.monitor.best_epoch, "interrupted")
         except KeyboardInterrupt:
-            saved = self.saved_epoch + 1
-            if saved and (saved >= self.epochs or self.stopped):  # the Ctrl-C came as the last epoch was saved
-                raise StageInterrupted(
-                    f"training finished: epoch {saved} of {self.epochs} saved"
-                    + (f", {self.stopped}" if self.stopped else ""),
-                    "finish the stage from the saved weights (no epoch is trained again)") from None
-            raise StageInterrupted(
-                f"epoch {saved} of {self.epochs} saved" if saved else "no epoch saved yet",
-                f"resume from epoch {saved + 1}" if saved else "start it again") from None
+            raise self.interrupted() from None
         finally:
-            task.close()
+            try:
+                task.close()
+            except StageInterrupted:
+                raise
+            except KeyboardInterrupt:  # a Ctrl-C while the loaders close: the same words
+                raise self.interrupted() from None
         if not self.stopped:
             self.stopped = "completed all epochs"
         return EngineResult(self.history, self.monitor.best_epoch, self.stopped)

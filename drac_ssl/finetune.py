@@ -955,6 +955,7 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
     fold_records: list[dict[str, Any]] = []
     offered = read_json_dict(out_dir / OFFERED_FOLDS) or {}
     taken_from: dict[str, list[int]] = {}  # run folder -> the folds reused from it (run.reuse)
+    resumed: list[int] = []  # folds read back from this run's earlier attempt (not offered)
     for k_i, fold in enumerate(ctx.fold_ids):
         record_path = out_dir / f"fold{fold}.json"
         weights_path = out_dir / f"fold{fold}.safetensors"
@@ -971,6 +972,8 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
                           and origin.get("signature") == record.get("signature") else None)
             if trained_in:
                 taken_from.setdefault(str(trained_in), []).append(fold)
+            else:
+                resumed.append(fold)
             print(f"[finetune] {variant} fold {fold}: reusing {record_path.name}"
                   + (f" (trained in {trained_in}, offered by run.reuse: the same settings and "
                      f"inputs)" if trained_in else ""))
@@ -1010,10 +1013,16 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
     assert raw_all is not None
     if offered:  # run.reuse offered folds: say how many were taken (a trial saw none taken, unsaid)
         n_taken = sum(len(folds) for folds in taken_from.values())
-        print(f"[finetune] {variant}: {n_taken} of the {len(offered)} fold(s) offered by run.reuse "
-              f"reused" + ("" if n_taken == len(offered) else
-                           f"; {len(offered) - n_taken} retrained here (their settings or inputs "
-                           f"differ from this run's: the signature)"))
+        if resumed:  # a resumed attempt: its own folds are neither taken nor retrained now
+            n_trained = len(ctx.fold_ids) - n_taken - len(resumed)
+            print(f"[finetune] {variant}: {len(resumed)} fold(s) resumed from this run's earlier "
+                  f"attempt; {n_taken} of the {len(offered)} offered by run.reuse taken"
+                  + (f"; {n_trained} trained here" if n_trained else ""))
+        else:
+            print(f"[finetune] {variant}: {n_taken} of the {len(offered)} fold(s) offered by run.reuse "
+                  f"reused" + ("" if n_taken == len(offered) else
+                               f"; {len(offered) - n_taken} retrained here (their settings or inputs "
+                               f"differ from this run's: the signature)"))
 
     # cross-fitted calibration for the reported out-of-fold numbers, for both class decisions
     kind = spec.output

@@ -36,6 +36,32 @@ class StageInterrupted(KeyboardInterrupt):
         self.saved, self.resume, self.stage = saved, resume, stage
 
 
+def saved_words(saved: int, epochs: int, stopped: str = "") -> tuple[str, str]:
+    """(``saved``, ``resume``) of a :class:`StageInterrupted` for a stage whose ``last.pt``
+    holds ``saved`` epochs (counted from 1; 0 = none) of ``epochs``, ``stopped`` being its
+    early stop if any: e.g. ``("epoch 6 of 20 saved", "resume from epoch 7")``, or once all
+    are saved ``("training finished: epoch 1 of 1 saved", "finish the stage ...")``."""
+    if saved and (saved >= epochs or stopped):  # the Ctrl-C came as the last epoch was saved
+        return (f"training finished: epoch {saved} of {epochs} saved" + (f", {stopped}" if stopped else ""),
+                "finish the stage from the saved weights (no epoch is trained again)")
+    return (f"epoch {saved} of {epochs} saved" if saved else "no epoch saved yet",
+            f"resume from epoch {saved + 1}" if saved else "start it again")
+
+
+def checkpoint_interrupted(last: Path, epochs: int) -> StageInterrupted | None:
+    """What a Ctrl-C outside a stage's epoch loop (after its last epoch was saved, or before
+    a resumed attempt trained) says, read from the stage's ``last.pt`` (its ``epoch``, 0-based,
+    and ``stopped``) for a stage of ``epochs`` epochs; None when there is no readable one."""
+    try:
+        if not last.is_file():
+            return None
+        state = torch.load(last, map_location="cpu", weights_only=True, mmap=True)
+        saved, stopped = int(state["epoch"]) + 1, str(state.get("stopped") or "")
+    except Exception:  # noqa: BLE001 - a torn or foreign file: say nothing rather than fail
+        return None
+    return StageInterrupted(*saved_words(saved, epochs, stopped))
+
+
 def interrupted_words(exc: KeyboardInterrupt) -> str:
     """What a command says after a Ctrl-C (:func:`drac_ssl.train.main`, ``python -m
     drac_ssl.umm``): the stage it stopped in and what of it is saved when known

@@ -64,6 +64,7 @@ from drac_ssl.preflight import PIPELINE, Finding
 from drac_ssl.runtime import (
     StageInterrupted,
     apply_thread_policy,
+    checkpoint_interrupted,
     environment_info,
     interrupted_words,
 )
@@ -644,6 +645,15 @@ def _record_end(path: Path, invocation: str, t0: float, exc: BaseException | Non
         tmp.unlink(missing_ok=True)
 
 
+def _checkpoint_words(cfg: Config, run_dir: Path, name: str) -> StageInterrupted | None:
+    """For a Ctrl-C in stage ``name`` that said nothing of what is saved: what its
+    ``checkpoints/last.pt`` holds (a stage trained by epochs: pretrain, umm), else None."""
+    epochs = getattr(getattr(cfg, name, None), "epochs", None)
+    if not isinstance(epochs, int):
+        return None
+    return checkpoint_interrupted(run_dir / name / "checkpoints" / "last.pt", epochs)
+
+
 def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None) -> None:
     """The stages of ``run.stages`` in pipeline order (finished ones skipped), each recorded in
     ``stages.json``, then the report (:func:`run_pipeline`, after the preflight)."""
@@ -682,6 +692,8 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None) -> N
                 raise
             # Ctrl-C: which stage, and what of it is saved (the stages that train say so)
             stopped = exc if isinstance(exc, StageInterrupted) else StageInterrupted()
+            if not stopped.saved:  # outside the epoch loop (e.g. just after the last epoch's save)
+                stopped = _checkpoint_words(cfg, run_dir, name) or stopped
             stopped.stage = name
             if stopped.saved:
                 status[name]["saved"] = stopped.saved

@@ -429,6 +429,33 @@ def test_a_repeated_row_shows_its_grades_as_the_csv_writes_them(tmp_path: Path) 
     assert "003.png is listed 3 times (lines 4, 6, 7) with conflicting grades [2, x, 9]" in message
 
 
+def test_a_typo_in_a_label_row_pairs_the_row_with_the_image_it_likely_names(tmp_path: Path) -> None:
+    """A CSV with 0l7.png for 017.png gave two unrelated lines (a label without image, an
+    image without label). Now the row's fix asks 'did you mean 017.png?' and the image's line
+    names the row; names that differ only by case, extension or leading zeros pair too, while
+    an unrelated row and image stay unpaired."""
+    root = make_plain(tmp_path / "d", {"001.png": 0, "002.png": 1, "017.png": 2, "5.jpg": 1,
+                                       "abc.png": 0})
+    csv_path = write_csv(root / "labels.csv", ["image name", "DR grade"],
+                         [["001.png", 0], ["002.png", 1], ["0l7.png", 2], ["005.png", 1],
+                          ["zzz_unrelated.png", 0]])
+    message = expect_error(config(root), tmp_path / "out")
+    assert (f"{csv_path}:4: label without image: 0l7.png is not in {root} -> did you mean "
+            f"017.png? (the image 017.png has no row)") in message, message
+    assert (f"{root / '017.png'}: image without label: no row for 017.png in labels.csv; "
+            f"line 4 names 0l7.png: a typo? -> ") in message, message
+    assert (f"{csv_path}:5: label without image: 005.png is not in {root} -> did you mean "
+            f"5.jpg? (the image 5.jpg has no row)") in message, message
+    assert "line 5 names 005.png: a typo?" in message, message
+    # no close name: the plain messages
+    assert (f"{csv_path}:6: label without image: zzz_unrelated.png is not in {root} -> add the "
+            "image or delete the row") in message, message
+    assert (f"{root / 'abc.png'}: image without label: no row for abc.png in labels.csv -> add "
+            "a row") in message, message
+    assert message.count("did you mean") == 2 and message.count("a typo?") == 2, message
+
+
+
 def test_many_label_rows_without_images_print_ten_a_count_and_a_summary(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The official 611-row label CSV beside 3 images printed 608 identical error lines and no

@@ -830,6 +830,35 @@ def test_a_fold_offered_under_its_older_signature_keeps_its_credit_once_re_signe
     assert _fold_origin(vdir / "fold0.json", run, finetune.OFFERED_FOLDS)["trained_in"] == elsewhere
 
 
+def test_folds_resumed_from_this_runs_earlier_attempt_are_not_counted_as_retrained(
+        pretrained_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A resumed fine-tuning of a run.reuse run printed 'reusing fold0.json', 'reusing
+    fold1.json', then '0 of the 2 fold(s) offered by run.reuse reused; 2 retrained here':
+    the folds came from this run's own earlier attempt. Now they are counted apart."""
+    run = tmp_path / "run"
+    shutil.copytree(pretrained_run / "data", run / "data")
+    shutil.copytree(pretrained_run / "pretrain", run / "pretrain")
+    cfg = tiny_config(**{"finetune.compare_scratch": "false", "umm.enabled": "false",
+                         "finetune.epochs": "1", "finetune.n_boot": "10"})
+    vdir = run / "finetune" / "vicreg"
+    vdir.mkdir(parents=True)
+    elsewhere = str(tmp_path / "trained-there")  # offered, but under settings that differ
+    (vdir / finetune.OFFERED_FOLDS).write_text(json.dumps(
+        {f"fold{k}.json": {"trained_in": elsewhere, "signature": "other settings"} for k in (0, 1)}))
+    finetune.run(cfg, run)  # the earlier attempt: both folds trained here
+    first = capsys.readouterr().out
+    assert ("[finetune] vicreg: 0 of the 2 fold(s) offered by run.reuse reused; 2 retrained here "
+            "(their settings or inputs differ from this run's: the signature)") in first, first
+    finetune.run(cfg, run)  # the resume: both folds read back from that attempt
+    out = capsys.readouterr().out
+    assert "vicreg fold 0: reusing fold0.json\n" in out and "vicreg fold 1: reusing fold1.json\n" in out
+    n_folds = len(list(vdir.glob("fold*.json")))
+    assert (f"[finetune] vicreg: {n_folds} fold(s) resumed from this run's earlier attempt; 0 of "
+            f"the 2 offered by run.reuse taken\n") in out, out
+    assert "retrained here" not in out, out
+    assert json.loads((vdir / "metrics.json").read_text())["folds_taken_from"] == {}
+
+
 def test_folds_taken_from_a_run_made_before_the_record_leaves_out_folds_it_trained(tmp_path: Path) -> None:
     """For a run whose metrics.json has no ``folds_taken_from`` (made before it was recorded,
     or stopped before its metrics), the folds are compared with the run its stages came from.

@@ -248,6 +248,41 @@ def test_ctrl_c_in_a_stage_that_saved_epochs_says_where_it_stopped_and_resumes(
     assert ended == {**ended, "outcome": "interrupted", "stage": "pretrain", "saved": "epoch 6 of 20 saved"}
 
 
+def test_ctrl_c_after_the_last_epoch_was_saved_says_what_the_checkpoint_holds(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A Ctrl-C right after UMM's only epoch was saved (outside the engine's epoch loop) said
+    'interrupted in umm; rerun ... to run umm again' and invocations.jsonl had no 'saved'. Now
+    a plain KeyboardInterrupt in a stage whose checkpoints/last.pt exists says what it holds."""
+    import torch
+
+    epochs = {"finished": (0, 1, ""), "midway": (0, 3, "")}
+    for name, (epoch, total, stopped) in epochs.items():
+        def ctrl_c(cfg, run_dir, epoch=epoch, stopped=stopped):  # type: ignore[no-untyped-def]
+            (run_dir / "umm" / "checkpoints").mkdir(parents=True)
+            torch.save({"epoch": epoch, "stopped": stopped, "model": {"w": torch.zeros(2)}},
+                       run_dir / "umm" / "checkpoints" / "last.pt")
+            raise KeyboardInterrupt  # e.g. while the stage writes its weights after the last epoch
+
+        monkeypatch.setitem(train.STAGES, "umm", ctrl_c)
+        monkeypatch.setitem(train.STAGES, "pretrain", lambda cfg, run_dir: {})
+        monkeypatch.chdir(tmp_path)
+        assert train.main([*REDUCED, f"run.name={name}", "run.stages=[ingest,pretrain,umm]",
+                           f"umm.epochs={total}"]) == 130
+        err = capsys.readouterr().err
+        run_dir = tmp_path / "runs" / name
+        ended = json.loads((run_dir / "invocations.jsonl").read_text().splitlines()[-1])["ended"]
+        if name == "finished":
+            assert err.endswith("[train] interrupted in umm (training finished: epoch 1 of 1 saved); "
+                                "rerun the same command to finish the stage from the saved weights "
+                                "(no epoch is trained again)\n"), err
+            assert ended["saved"] == "training finished: epoch 1 of 1 saved", ended
+        else:
+            assert err.endswith("[train] interrupted in umm (epoch 1 of 3 saved); rerun the same "
+                                "command to resume from epoch 2\n"), err
+            assert ended["saved"] == "epoch 1 of 3 saved", ended
+        assert json.loads((run_dir / "stages.json").read_text())["umm"]["saved"] == ended["saved"]
+
+
 def test_ctrl_c_before_any_stage_started_says_nothing_was_written(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     from drac_ssl import preflight
