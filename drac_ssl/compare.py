@@ -70,7 +70,9 @@ from drac_ssl.metrics import (
     BootstrapScores,
     bootstrap_scores,
     degenerate_ci_reason,
+    fold_one_grade_words,
     format_ci,
+    one_grade_words,
     paired_difference,
 )
 from drac_ssl.preflight import PIPELINE
@@ -125,7 +127,8 @@ class VariantOutputs:
     ``metrics.json``'s ``folds[*].n_train`` (None when not recorded); ``ids`` ``(n,)``,
     ``grades`` ``(n,)`` int, ``probs`` ``(n, K)`` and ``pred`` ``(n,)`` int: its ``oof.csv``;
     ``taken_from``: run folder -> the folds its fine-tuning reused from there
-    (:func:`drac_ssl.finetune.folds_taken_from`), of ``n_folds`` folds.
+    (:func:`drac_ssl.finetune.folds_taken_from`), of ``n_folds`` folds; ``folds`` ``(n,)``
+    int: each image's fold (``oof.csv``'s ``fold``; None without that column).
     """
 
     name: str
@@ -138,6 +141,7 @@ class VariantOutputs:
     pred: np.ndarray
     taken_from: dict[str, list[int]] = field(default_factory=dict)
     n_folds: int = 0
+    folds: np.ndarray | None = None
 
     def qwk_ci_note(self, class_names: Sequence[str] | None = None) -> str | None:
         """Why the QWK's CI is not meaningful (an interval of width 0, e.g. every image given
@@ -149,6 +153,18 @@ class VariantOutputs:
             return note
         return degenerate_ci_reason(self.row.get("qwk_ci_low"), self.row.get("qwk_ci_high"),
                                     self.grades, self.pred, class_names)
+
+    def one_grade_note(self, class_names: Sequence[str] | None = None) -> str | None:
+        """That (nearly) every image was given one grade, overall or within each fold, or None:
+        the run's own note (``comparison.json``'s ``one_grade_note``, null when there was
+        none), else, for a run made before it was stored,
+        :func:`drac_ssl.metrics.one_grade_words` or :func:`drac_ssl.metrics.fold_one_grade_words`
+        of this variant's ``oof.csv``."""
+        if "one_grade_note" in self.row:
+            note = self.row["one_grade_note"]
+            return note if isinstance(note, str) and note else None
+        return one_grade_words(self.pred, class_names) or (
+            fold_one_grade_words(self.pred, self.folds, class_names) if self.folds is not None else None)
 
 
 @dataclass(frozen=True)
@@ -400,6 +416,12 @@ class Comparison:
                   "training (a rerun with another seed differs too). A CI that excludes 0 is a "
                   "difference these images support, but each excludes 0 one time in twenty by "
                   f"chance alone when nothing differs, and this table has {n}.", ""]
+        flat = _zero_width(self.between)
+        if flat:
+            lines += ["Not meaningful (a CI of width 0): " + "; ".join(flat) + ". Every resample scored "
+                      "both runs' models alike, which is not certainty that they are the same: often "
+                      "both gave the same grades, e.g. both learnt next to nothing (see the notes), "
+                      "and these images cannot tell them apart.", ""]
         return lines
 
     def _qwk_ci_units(self) -> str:
@@ -516,11 +538,11 @@ def read_run(path: str | os.PathLike[str]) -> RunOutputs:
         n_train = [f.get("n_train") for f in metrics.get("folds") or [] if isinstance(f, dict)]
         per_fold = (float(np.mean(n_train)) if n_train and all(
             isinstance(v, (int, float)) and not isinstance(v, bool) for v in n_train) else None)
-        ids, grades, probs, pred = _read_oof(vdir / "oof.csv")
+        ids, grades, probs, pred, folds = _read_oof(vdir / "oof.csv")
         variants[row["variant"]] = VariantOutputs(row["variant"], row, per_fold, vdir / "oof.csv",
                                                   ids, grades, probs, pred,
                                                   folds_taken_from(run, row["variant"]),
-                                                  len(metrics.get("folds") or []))
+                                                  len(metrics.get("folds") or []), folds)
     widths = {v.probs.shape[1] for v in variants.values()}
     if len(widths) > 1:
         counts = ", ".join(f"{v.name} {v.probs.shape[1]}" for v in variants.values())
@@ -674,9 +696,10 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data
 
 
-def _read_oof(path: Path) -> tuple[tuple[str, ...], np.ndarray, np.ndarray, np.ndarray]:
-    """ids ``(n,)``, grades ``(n,)``, probabilities ``(n, K)`` and predicted grades ``(n,)``
-    of an ``oof.csv`` (K = its ``P0..P{K-1}`` columns)."""
+def _read_oof(path: Path) -> tuple[tuple[str, ...], np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """ids ``(n,)``, grades ``(n,)``, probabilities ``(n, K)``, predicted grades ``(n,)`` and
+    folds ``(n,)`` (None without a ``fold`` column) of an ``oof.csv`` (K = its
+    ``P0..P{K-1}`` columns)."""
     try:
         with open(path, newline="", encoding="utf-8") as fh:
             reader = csv.DictReader(fh)
@@ -714,7 +737,9 @@ def _read_oof(path: Path) -> tuple[tuple[str, ...], np.ndarray, np.ndarray, np.n
     pred = np.array([value(line, row, "pred", int) for line, row in rows], dtype=np.int64)
     probs = np.array([[value(line, row, f"P{g}", float) for g in range(k)] for line, row in rows],
                      dtype=np.float64)
-    return ids, grades, probs, pred
+    folds = (np.array([value(line, row, "fold", int) for line, row in rows], dtype=np.int64)
+             if "fold" in columns else None)
+    return ids, grades, probs, pred, folds
 
 
 def _flatten(settings: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -797,6 +822,10 @@ def compare_runs(paths: Sequence[str | os.PathLike[str]], n_boot: int | None = N
             chance = chance_warning(_row_metrics(variant.row))
             if chance:
                 notes.append(f"`{label}` {variant.name}: {chance}")
+            one_grade = variant.one_grade_note(run.class_names)  # as the fine-tuning and report.md say
+            if one_grade:
+                notes.append(f"`{label}` {variant.name}: {one_grade}; this variant learnt next to nothing "
+                             f"about grading.")
         baseline = run.variants.get(BASELINE)
         if baseline is None:
             off = run.settings.get("finetune.compare_scratch") is False
@@ -1040,8 +1069,27 @@ def _qwk_with_ci(row: dict[str, Any]) -> str:
 
 
 def _signed_ci(result: dict[str, float]) -> str:
-    """A paired difference with its interval: ``+0.050 (+0.010..+0.090)``."""
-    return _with_ci(result.get("difference"), result.get("ci_low"), result.get("ci_high"), sign="+")
+    """A paired difference with its interval: ``+0.050 (+0.010..+0.090)``, or ``+0.000 (not
+    meaningful: every resample gives 0.000: ...)`` for an interval of width 0
+    (:func:`drac_ssl.metrics.degenerate_ci_reason`): every resample scored both models alike,
+    which is not certainty that they are the same."""
+    value, low, high = (_number(result.get(key)) for key in ("difference", "ci_low", "ci_high"))
+    reason = degenerate_ci_reason(low, high)
+    if value is not None and reason:
+        return f"{value:+.3f} ({format_ci(low, high, reason)})"
+    return _with_ci(value, low, high, sign="+")
+
+
+def _zero_width(differences: Sequence[VariantDifference]) -> list[str]:
+    """``run − baseline variant: QWK, accuracy`` for each difference with an interval of width
+    0 in some metric (in :data:`PAIRED_METRICS` order)."""
+    found = []
+    for d in differences:
+        metrics = [METRIC_TITLES[m] for m in PAIRED_METRICS
+                   if degenerate_ci_reason(d.result[m].get("ci_low"), d.result[m].get("ci_high"))]
+        if metrics:
+            found.append(f"`{d.label}` − `{d.baseline}` {d.variant}: {', '.join(metrics)}")
+    return found
 
 
 def _setting_text(value: Any) -> str:

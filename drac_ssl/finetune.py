@@ -121,9 +121,11 @@ from drac_ssl.metrics import (
     bootstrap_scores,
     default_thresholds,
     degenerate_ci_reason,
+    fold_one_grade_words,
     format_ci,
     grading_report,
     macro_ovr_auc,
+    one_grade_words,
     paired_difference,
     quadratic_weighted_kappa,
 )
@@ -1057,6 +1059,9 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
     # an interval of width 0 (e.g. every image given one grade: kappa 0 on every resample)
     # is not certainty; the figures stay, the note says why they mean nothing
     qwk_ci_note = degenerate_ci_reason(*qwk_ci, y, pred, names)
+    # (nearly) every image one grade, overall or within each fold (one model per fold, each
+    # giving its fold one grade): the grades say next to nothing about the images
+    one_grade_note = one_grade_words(pred, names) or fold_one_grade_words(pred, ctx.folds, names)
     rules: dict[str, dict[str, Any]] = {}
     for rule in DECISIONS:
         r = report if rule == decision else grading_report(y, probs, preds[rule], names)
@@ -1095,6 +1100,7 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
         "class_names": names,
         "decision": decision,
         "qwk": report["qwk"], "qwk_ci95": list(qwk_ci), "qwk_ci95_note": qwk_ci_note,
+        "one_grade_note": one_grade_note,
         **resampling,
         "folds_taken_from": taken_from,
         "auc": report["auc"], "auc_ovr": report["auc_ovr"], "auc_ovr_ci95": list(auc_ovr_ci),
@@ -1118,7 +1124,8 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
                      "qwk_in_sample_thresholds uses the final calibration fitted on all out-of-fold "
                      f"outputs and is optimistic; qwk_ci95: {ci_words}; "
                      "qwk_ci95_note: why an interval of width 0 means nothing (e.g. every image given "
-                     "one grade), else null"),
+                     "one grade), else null; one_grade_note: (nearly) every image given one grade, "
+                     "overall or within each fold, else null"),
         # the same without the notes on metrics.json's own fields: for people (the model card)
         "protocol_words": protocol_words + f"; the QWK's 95% CI: {ci_words}",
         "tta": ctx.ft.tta,
@@ -1158,6 +1165,9 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
           + f"), AUC {metrics['auc']:.3f} (one-vs-rest "
           f"{metrics['auc_ovr']:.3f}), accuracy {metrics['accuracy']:.3f} [{decision}; the other "
           f"rule: QWK {other['qwk']:.3f}, accuracy {other['accuracy']:.3f}]")
+    if one_grade_note:
+        print(f"[finetune] {variant}: warning: {one_grade_note}; this variant learnt next to nothing "
+              f"about grading")
     return VariantResult(variant, out_dir, oof_path, _json_safe(metrics), per_fold, calibration,
                          metrics["seconds"], probs, pred)
 
@@ -1313,7 +1323,7 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
         m = v.metrics
         lo, hi = m["qwk_ci95"]
         table.append({"variant": name, "n": m["n"], "qwk": m["qwk"], "qwk_ci_low": lo, "qwk_ci_high": hi,
-                      "qwk_ci_note": m.get("qwk_ci95_note"),
+                      "qwk_ci_note": m.get("qwk_ci95_note"), "one_grade_note": m.get("one_grade_note"),
                       "auc": m["auc"], "auc_ovr": m["auc_ovr"], "accuracy": m["accuracy"],
                       "macro_f1": m["macro_f1"], "qwk_fold_mean": m["qwk_fold_mean"],
                       "qwk_fold_std": m["qwk_fold_std"], "decision": m["decision"],

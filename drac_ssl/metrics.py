@@ -66,6 +66,8 @@ __all__ = [
     "expected_grade",
     "fit_kappa_thresholds",
     "fit_temperature",
+    "FOLD_MIN_IMAGES",
+    "fold_one_grade_words",
     "grading_report",
     "knn_accuracy",
     "macro_ovo_auc",
@@ -730,6 +732,67 @@ def one_grade_words(y_pred: Any, grade_names: Sequence[str] | None = None,
     if k == n:
         return f"every image was given one grade ({name})"
     return f"{k} of the {n} images ({100 * k / n:.0f}%) were given one grade ({name})"
+
+
+FOLD_MIN_IMAGES = 2
+"""A fold needs at least this many out-of-fold images for :func:`fold_one_grade_words` to read
+its grades: one image is always "one grade"."""
+
+
+def fold_one_grade_words(y_pred: Any, folds: Any, grade_names: Sequence[str] | None = None,
+                         min_share: float = ONE_GRADE_SHARE) -> str | None:
+    """Say that within each fold (nearly) every image was given one grade, the grade
+    differing from fold to fold, or None.
+
+    Out-of-fold grades come from one model per fold; a model that learnt nothing gives its
+    fold's images one grade, often another one than the next fold's model, so no grade
+    reaches :data:`ONE_GRADE_SHARE` overall and :func:`one_grade_words` stays silent, while
+    the grades still tell only which fold an image fell in (its kappa is near 0).
+
+    ``y_pred``: the predicted grades ``(n,)`` (e.g. a variant's out-of-fold ``pred``);
+    ``folds``: each image's fold ``(n,)`` (``oof.csv``'s ``fold``); ``grade_names``: grade
+    ``g`` -> name; ``min_share``: the share of a fold's images its commonest predicted grade
+    must reach (1.0 = all). Folds of fewer than :data:`FOLD_MIN_IMAGES` images are left out
+    (the words then say ``within each fold of 2 or more images``). Returns e.g. ``"within
+    each fold every image was given one grade (fold 0: 0 Normal, fold 1: 2 PDR): the grades
+    say which fold an image fell in, not what it shows"`` (``(nearly) every image`` and
+    ``fold 0: 0 Normal, 19 of 20`` where a fold's grade is not all of its images') when at
+    least two folds are read, each reaches ``min_share`` and they were given at least two
+    different grades; None otherwise, and None when :func:`one_grade_words` (same
+    ``min_share``) fires, so that one grade for (nearly) all images is said once, in its
+    words. Raises ValueError when ``y_pred`` and ``folds`` differ in length.
+    """
+    values = np.asarray(y_pred).reshape(-1)
+    fold_of = np.asarray(folds).reshape(-1)
+    if values.shape != fold_of.shape:
+        raise ValueError(f"y_pred has {values.size} grades but folds {fold_of.size} entries: one fold per image")
+    if values.size == 0 or one_grade_words(values, grade_names, min_share) is not None:
+        return None
+    parts: list[str] = []
+    tops: set[int] = set()
+    left_out = False
+    nearly = False
+    for fold in np.unique(fold_of):
+        inside = values[fold_of == fold]
+        if inside.size < FOLD_MIN_IMAGES:
+            left_out = True
+            continue
+        grades, counts = np.unique(inside, return_counts=True)
+        top = int(np.argmax(counts))
+        k, n = int(counts[top]), int(inside.size)
+        if k < min_share * n:
+            return None
+        tops.add(int(grades[top]))
+        name = _grade_name(int(grades[top]), grade_names)
+        nearly |= k < n
+        parts.append(f"fold {fold}: {name}" + (f", {k} of {n}" if k < n else ""))
+    if len(parts) < 2 or len(tops) < 2:
+        return None
+    where = f"within each fold of {FOLD_MIN_IMAGES} or more images" if left_out else "within each fold"
+    every = "(nearly) every image" if nearly else "every image"
+    sep = "; " if nearly else ", "
+    return (f"{where} {every} was given one grade ({sep.join(parts)}): the grades say which fold an "
+            f"image fell in, not what it shows")
 
 
 def format_ci(low: Any, high: Any, reason: str | None = None) -> str:

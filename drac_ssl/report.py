@@ -39,7 +39,13 @@ from drac_ssl.grading.bundle import (
     freeze_words,
 )
 from drac_ssl.io import atomic_write_text
-from drac_ssl.metrics import degenerate_ci_reason, format_ci, grading_report, one_grade_words
+from drac_ssl.metrics import (
+    degenerate_ci_reason,
+    fold_one_grade_words,
+    format_ci,
+    grading_report,
+    one_grade_words,
+)
 from drac_ssl.plots import plot_comparison, plot_confusion, plot_history, plot_roc
 from drac_ssl.pretrain import collapse_symptoms
 from drac_ssl.scale import default_grade_names, describe_grades, read_ingest_facts
@@ -123,9 +129,9 @@ def _figure(run_dir: Path, path: Path, alt: str, variant: str = "") -> list[str]
     return [_link(run_dir, path, alt), ""] + ([f"*Figure: {caption}*", ""] if caption else [])
 
 
-def _read_oof(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """grades (n,), probabilities (n, K), predicted grades (n,) of an ``oof.csv`` (K = its
-    ``P0..P{K-1}`` columns)."""
+def _read_oof(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """grades (n,), probabilities (n, K), predicted grades (n,) and folds (n,; None without a
+    ``fold`` column) of an ``oof.csv`` (K = its ``P0..P{K-1}`` columns)."""
     with open(path, newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
         columns = reader.fieldnames or []
@@ -136,7 +142,8 @@ def _read_oof(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     grades = np.array([int(r["grade"]) for r in rows], dtype=np.int64)
     probs = np.array([[float(r[f"P{g}"]) for g in range(k)] for r in rows]).reshape(len(rows), k)
     pred = np.array([int(r["pred"]) for r in rows], dtype=np.int64)
-    return grades, probs, pred
+    folds = np.array([int(r["fold"]) for r in rows], dtype=np.int64) if "fold" in columns else None
+    return grades, probs, pred, folds
 
 
 def _data_section(run_dir: Path) -> list[str]:
@@ -344,8 +351,9 @@ def _umm_line(info: dict[str, Any]) -> str:
 
 def _variant_section(run_dir: Path, figures: Path, name: str) -> tuple[list[str], str | None]:
     """The variant's section of report.md, and :func:`drac_ssl.metrics.one_grade_words` of its
-    out-of-fold grades (None: graded alike no more than that, or no out-of-fold file), which
-    the comparison of the variants reads too."""
+    out-of-fold grades, else their :func:`drac_ssl.metrics.fold_one_grade_words` (one grade
+    within each fold), None when neither fires or there is no out-of-fold file; the
+    comparison of the variants reads it too."""
     vdir = run_dir / "finetune" / name
     metrics = _read_json(vdir / "metrics.json")
     title = VARIANT_TITLES.get(name, name)
@@ -353,7 +361,7 @@ def _variant_section(run_dir: Path, figures: Path, name: str) -> tuple[list[str]
         return [f"### {title}", "", "Incomplete: no metrics or out-of-fold predictions.", ""], None
     ci = metrics.get("qwk_ci95") or [None, None]
     cal = metrics.get("calibration", {})
-    grades, probs, pred = _read_oof(vdir / "oof.csv")
+    grades, probs, pred, folds = _read_oof(vdir / "oof.csv")
     names = list(metrics.get("class_names") or default_grade_names(probs.shape[1]))
     decision = metrics.get("decision") or cal.get("decision") or "thresholds"
     # a run made before the note was stored: the reason from its out-of-fold grades
@@ -365,7 +373,10 @@ def _variant_section(run_dir: Path, figures: Path, name: str) -> tuple[list[str]
              f"{_num(metrics.get('macro_f1'))}; final calibration: temperature {_num(cal.get('temperature'))}, "
              f"thresholds {', '.join(_num(t) for t in cal.get('thresholds', []))}; class decision "
              f"`{decision}`.", ""]
-    one_grade = one_grade_words(pred, names)
+    # one grade overall, else one grade within each fold (another per fold): the grades tell
+    # the fold, not the image
+    one_grade = one_grade_words(pred, names) or (
+        fold_one_grade_words(pred, folds, names) if folds is not None else None)
     if one_grade:
         lines += [f"> **{one_grade[0].upper()}{one_grade[1:]}**: this variant learnt next to nothing about "
                   f"grading, and a difference against it shows at most that the other variant learnt "
@@ -461,7 +472,8 @@ def _identical(d: dict[str, Any]) -> bool:
 
 def _one_grade_difference(label: str, a: str, b: str, what: str, one_grade: dict[str, str | None]) -> str:
     """How to read the difference ``label`` (variant ``a`` minus ``b``, meant to measure
-    ``what``) when either variant gave (nearly) every image one grade; "" otherwise."""
+    ``what``) when either variant gave (nearly) every image one grade, overall or within
+    each fold (``one_grade``: variant -> :func:`_variant_section`'s words); "" otherwise."""
     title_a, title_b = VARIANT_TITLES.get(a, a), VARIANT_TITLES.get(b, b)
     words_a, words_b = one_grade.get(a), one_grade.get(b)
     if words_a and words_b:

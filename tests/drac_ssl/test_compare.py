@@ -29,9 +29,10 @@ def _probs(pred: np.ndarray, k: int) -> np.ndarray:
 
 def make_run(root: Path, name: str, overrides: Sequence[str] = (), k: int = 3, n_train: int = 12,
              reused_from: Path | None = None, variants: tuple[str, ...] = ("scratch", "vicreg"), n: int = 24,
-             one_grade: tuple[str, ...] = ()) -> Path:
+             one_grade: tuple[str, ...] = (), by_fold: tuple[str, ...] = ()) -> Path:
     """A finished run folder of ``n`` labelled images in 2 folds: scratch gets two thirds of
-    the grades wrong, vicreg all right; the variants in ``one_grade`` give every image grade 1."""
+    the grades wrong, vicreg all right; the variants in ``one_grade`` give every image grade 1,
+    those in ``by_fold`` fold 0's images grade 0 and fold 1's grade K-1."""
     run = root / name
     save_config(load_config(None, [f"run.name={name}", f"run.out_dir={root}", *overrides]), run / "config.yaml")
     stages = {s: {"status": "done", "seconds": 1.0} for s in ("ingest", "pretrain", "umm", "finetune")}
@@ -46,6 +47,7 @@ def make_run(root: Path, name: str, overrides: Sequence[str] = (), k: int = 3, n
     for variant in variants:
         pred = np.where(np.arange(n) % 3 == 0, grades, (grades + 1) % k) if variant == "scratch" else grades
         pred = np.ones(n, dtype=int) if variant in one_grade else pred
+        pred = folds * (k - 1) if variant in by_fold else pred
         probs = _probs(pred, k)
         out = run / "finetune" / variant
         out.mkdir(parents=True)
@@ -501,6 +503,52 @@ def test_between_says_whether_the_changed_settings_helped_variant_by_variant(
 
     assert main([str(base), str(worse), "--between", "--n-boot", "20"]) == 0
     assert "## Each run minus `base`, variant by variant" in capsys.readouterr().out
+
+
+FOLD_WORDS = ("within each fold every image was given one grade (fold 0: 0 Normal, fold 1: 2 PDR): the grades "
+              "say which fold an image fell in, not what it shows")
+
+
+def test_grades_that_follow_the_fold_are_noted_per_variant(tmp_path: Path) -> None:
+    """The trial's VICReg gave fold 0 all Normal and fold 1 all PDR: compare notes it as the
+    report does, from the run's own note or, for a run made before it, from oof.csv."""
+    run = make_run(tmp_path, "tiny", by_fold=("vicreg",))
+    comparison = compare_runs([run], n_boot=20)
+    said = f"`tiny` vicreg: {FOLD_WORDS}; this variant learnt next to nothing about grading."
+    assert said in comparison.notes and f"- {said}" in comparison.markdown()
+    assert not any(n.startswith("`tiny` scratch: within") for n in comparison.notes)
+    # the run's own note (null: none) wins over what oof.csv would say
+    path = run / "finetune" / "comparison.json"
+    saved = json.loads(path.read_text())
+    saved["rows"][1]["one_grade_note"] = None
+    path.write_text(json.dumps(saved))
+    assert not any("within each fold" in n for n in compare_runs([run], n_boot=20).notes)
+    saved["rows"][1]["one_grade_note"] = "the run's own words"
+    path.write_text(json.dumps(saved))
+    assert ("`tiny` vicreg: the run's own words; this variant learnt next to nothing about grading."
+            in compare_runs([run], n_boot=20).notes)
+
+
+def test_between_says_a_difference_of_width_zero_is_not_meaningful(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Two runs whose VICReg both graded by fold: 'r2 - r1 | vicreg | accuracy +0.000
+    (+0.000..+0.000)' read as certainly identical; it is not meaningful, and says why."""
+    r1 = make_run(tmp_path, "r1", by_fold=("vicreg",))
+    r2 = make_run(tmp_path, "r2", ["finetune.head=mlp"], by_fold=("vicreg",))
+    comparison = compare_runs([r1, r2], n_boot=40, between=True)
+    vicreg = next(d for d in comparison.between if d.variant == "vicreg").result
+    assert all(vicreg[m]["ci_low"] == vicreg[m]["ci_high"] == 0.0 for m in ("accuracy", "qwk"))
+    text = comparison.markdown()
+    flat = "+0.000 (not meaningful: every resample gives 0.000: no resample of these images changes it)"
+    assert f"| `r2` − `r1` | vicreg | 24 | {flat} | {flat} |" in text, text
+    assert "+0.000..+0.000" not in text
+    assert "Not meaningful (a CI of width 0): `r2` − `r1` scratch: accuracy, QWK, AUC OvR; `r2` − `r1` vicreg:" in text
+    assert f"`r2` vicreg: {FOLD_WORDS}" in text  # the notes say why
+    # a real interval stays an interval
+    vicreg_row = next(line for line in text.splitlines() if line.startswith("| r2 | vicreg − scratch"))
+    assert "not meaningful" not in vicreg_row and ".." in vicreg_row
+    assert main([str(r1), str(r2), "--between", "--n-boot", "20"]) == 0
+    assert f"| `r2` − `r1` | vicreg | 24 | {flat} |" in capsys.readouterr().out
 
 
 def test_the_training_length_is_said_when_every_run_trained_as_long(tmp_path: Path) -> None:

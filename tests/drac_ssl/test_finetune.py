@@ -23,6 +23,7 @@ from drac_ssl import finetune, pretrain
 from drac_ssl.config import Config, ConfigError, FinetuneConfig, load_config
 from drac_ssl.datasets import load_octa_cache
 from drac_ssl.grading import model as grading
+from drac_ssl.metrics import fold_one_grade_words, one_grade_words
 from drac_ssl.models import Backbone
 
 
@@ -227,6 +228,52 @@ def test_report_says_a_ci_of_width_zero_is_not_meaningful(
     assert "| not meaningful: every image was given one grade (1 NPDR) |" in report  # decision rules
     assert "| VICReg | 0.000 | not meaningful: every resample gives 0.000" in report  # the variants' table
     assert "0.000..0.000" not in report
+
+
+def test_grades_that_follow_the_fold_are_said_in_the_console_metrics_and_report(
+        frozen_result: finetune.FinetuneResult, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The new-user trial: each fold's model gave its fold's images one grade, another per
+    fold, so no grade reaches 95% overall; the fine-tuning line, metrics.json, comparison.json
+    and report.md say the grades follow the fold (compare: test_compare.py)."""
+    from drac_ssl.report import write_report
+
+    run = tmp_path / "run"
+    shutil.copytree(frozen_result.out_dir.parent, run, symlinks=True)
+    n_lab = frozen_result.variants["vicreg"].metrics["n"]
+    original = grading.Calibration.grades_of
+    calls = {"n": 0}
+
+    def by_fold(self: grading.Calibration, probs: np.ndarray, score: np.ndarray) -> np.ndarray:
+        if len(probs) == n_lab:  # the in-sample decision on all images: as it was
+            return original(self, probs, score)
+        grade = calls["n"] // len(grading.DECISIONS) % 3  # one grade per fold, cycling 0, 1, 2
+        calls["n"] += 1
+        return np.full(len(probs), grade, dtype=np.int64)
+
+    monkeypatch.setattr(grading.Calibration, "grades_of", by_fold)
+    capsys.readouterr()
+    result = finetune.run(tiny_config(**{"finetune.compare_scratch": "true"}), run)
+    said = capsys.readouterr().out
+    said_of: dict[str, str] = {}
+    for name, variant in result.variants.items():
+        rows = _read_csv(variant.oof_path)
+        given = {(r["fold"], r["pred"]) for r in rows}
+        assert len(given) == 5 and len({pred for _, pred in given}) == 3  # one grade per fold, all three
+        pred = np.array([int(r["pred"]) for r in rows])
+        assert one_grade_words(pred, ["Normal", "NPDR", "PDR"]) is None  # no grade reaches 95%
+        words = fold_one_grade_words(pred, np.array([int(r["fold"]) for r in rows]), ["Normal", "NPDR", "PDR"])
+        assert words is not None and words.startswith("within each fold every image was given one grade (fold 0: ")
+        assert f"[finetune] {name}: warning: {words}; this variant learnt next to nothing about grading" in said
+        assert variant.metrics["one_grade_note"] == words
+        said_of[name] = words
+    comparison = json.loads(result.comparison_path.read_text())
+    assert {r["variant"]: r["one_grade_note"] for r in comparison["rows"]} == said_of
+    report = write_report(run).read_text()
+    words = said_of["vicreg"]
+    assert f"> **W{words[1:]}**: this variant learnt next to nothing about grading" in report
+    assert (f"**Read with care:** VICReg: {words}; scratch (random init): {said_of['scratch']}; so VICReg - scratch "
+            "compares two models that learnt next to nothing") in report
 
 
 def test_cis_resample_patients_when_the_manifest_names_them(

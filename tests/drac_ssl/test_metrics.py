@@ -26,11 +26,13 @@ from drac_ssl.metrics import (
     expected_grade,
     fit_kappa_thresholds,
     fit_temperature,
+    fold_one_grade_words,
     format_ci,
     grading_report,
     knn_accuracy,
     macro_ovo_auc,
     macro_ovr_auc,
+    one_grade_words,
     paired_bootstrap_difference,
     paired_difference,
     quadratic_weighted_kappa,
@@ -203,6 +205,55 @@ def test_an_interval_of_width_zero_says_why_it_means_nothing() -> None:
     lo, hi = bootstrap_ci(*_noisy_grades(60, 0), n_boot=50)
     assert lo < hi and degenerate_ci_reason(lo, hi) is None and format_ci(lo, hi) == f"{lo:.3f}..{hi:.3f}"
     assert degenerate_ci_reason(math.nan, math.nan) is None and format_ci(None, None) == "n/a"
+
+
+DRAC = ["Normal", "NPDR", "PDR"]
+
+
+def test_fold_one_grade_words_fires_when_each_fold_got_one_grade() -> None:
+    # the trial: fold 0 all Normal, fold 1 all PDR, whatever the true grade; no grade reaches 95%
+    folds = np.array([0, 0, 0, 1, 1, 1, 0, 1])
+    pred = np.where(folds == 0, 0, 2)
+    assert one_grade_words(pred, DRAC) is None
+    words = fold_one_grade_words(pred, folds, DRAC)
+    assert words == ("within each fold every image was given one grade (fold 0: 0 Normal, fold 1: 2 PDR): "
+                     "the grades say which fold an image fell in, not what it shows")
+    # nearly: each fold's share is given; names optional
+    folds = np.repeat([0, 1], 20)
+    pred = np.where(folds == 0, 0, 2)
+    pred[0] = 1
+    assert fold_one_grade_words(pred, folds) == (
+        "within each fold (nearly) every image was given one grade (fold 0: grade 0, 19 of 20; "
+        "fold 1: grade 2): the grades say which fold an image fell in, not what it shows")
+    assert fold_one_grade_words(pred, folds, min_share=1.0) is None
+    # a fold of a single image says nothing and is left out; the words say so
+    folds = np.array([0, 0, 1, 1, 2])
+    pred = np.array([0, 0, 2, 2, 1])
+    assert fold_one_grade_words(pred, folds, DRAC) == (
+        "within each fold of 2 or more images every image was given one grade (fold 0: 0 Normal, "
+        "fold 1: 2 PDR): the grades say which fold an image fell in, not what it shows")
+
+
+def test_fold_one_grade_words_quiet_when_a_fold_varies_or_one_grade_overall() -> None:
+    folds = np.array([0, 0, 0, 1, 1, 1])
+    assert fold_one_grade_words([0, 0, 0, 2, 1, 2], folds, DRAC) is None  # fold 1 varied
+    # every fold the same grade: one_grade_words says it (once), not this
+    assert fold_one_grade_words([1] * 6, folds, DRAC) is None
+    assert one_grade_words([1] * 6, DRAC) == "every image was given one grade (1 NPDR)"
+    # nearly one grade overall though the folds differ: one_grade_words's words, not these
+    folds = np.array([0] * 40 + [1] * 2)
+    pred = np.array([0] * 40 + [2] * 2)
+    assert one_grade_words(pred, DRAC) is not None and fold_one_grade_words(pred, folds, DRAC) is None
+    # the folds agree on a grade but not enough images overall: no fold pattern to tell
+    folds = np.array([0] * 20 + [1] * 20 + [2] * 3)
+    pred = np.array([0] * 19 + [2] + [0] * 19 + [2] + [2, 1, 2])
+    assert one_grade_words(pred, DRAC) is None and fold_one_grade_words(pred, folds, DRAC) is None
+    # one fold only, no images, or folds of single images: nothing to say
+    assert fold_one_grade_words([0, 0, 0], [0, 0, 0], DRAC) is None
+    assert fold_one_grade_words([], [], DRAC) is None
+    assert fold_one_grade_words([0, 2, 1], [0, 1, 2], DRAC) is None
+    with pytest.raises(ValueError, match="folds"):
+        fold_one_grade_words([0, 2, 1], [0, 1], DRAC)
 
 
 def test_paired_difference_hand_computed_on_all_images() -> None:
