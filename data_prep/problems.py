@@ -40,8 +40,9 @@ CLI_TO_CONFIG = {
 """The standalone ingest's flags and the ``python -m drac_ssl.train`` settings they are. The
 ingest's messages name the flags (its own command's terms); ``python -m drac_ssl.train`` says
 them as settings with :func:`as_config_keys` (``ingest.run(..., wording=as_config_keys)``)."""
-_FLAG_VALUE = r"(?:[A-Z]{2,}|\d|[/.~<'\"]|(?:auto|fundus|octa|icdr|drac|eyepacs|aptos|idrid|plain)\b)"
-"""What follows a flag when it is the flag's value (``FILE``, a number, a path, a choice)."""
+_FLAG_VALUE = r"(?:[A-Z]{2,}|\d|[/.~<'\"]|(?:auto|fundus|octa|icdr|drac|eyepacs|aptos|idrid|medmnist|plain)\b)"
+"""What follows a flag when it is the flag's value (``FILE``, a number, a path, a choice: every
+``data.layout``, as ``tests/data_prep/test_layouts.py`` checks)."""
 
 
 def as_config_keys(text: str) -> str:

@@ -826,3 +826,21 @@ def test_advice_names_the_ingest_flags_or_the_pipeline_settings_by_command(
                           ("--patient-column", "data.patient_column"), ("--grades", "data.grades"),
                           ("--image-column 'image'", "data.image_column='image'")):
         assert flag in ingest_text and setting in train_text, (flag, setting)
+
+
+def test_every_layout_is_registered_wherever_layouts_are_listed() -> None:
+    """A contributor adding a layout meets several hand-kept lists (docs/design.md names them):
+    one left out fails silently (an unknown layout's grades fall back to DRAC's 3; `--layout
+    medmnist` was said as 'data.layout medmnist', without the '=')."""
+    from data_prep.grades import LAYOUT_SCALES
+    from data_prep.problems import as_config_keys
+    from drac_ssl import scale
+    from drac_ssl.config import DATA_LAYOUTS
+
+    kinds = set(DATA_LAYOUTS) - {"auto"}
+    assert set(LAYOUT_SCALES) == kinds
+    assert set(scale.FUNDUS_LAYOUTS) == set(layout.FUNDUS_LAYOUTS) == {
+        k for k, v in LAYOUT_SCALES.items() if v == "icdr"}
+    for kind in kinds:
+        assert as_config_keys(f"pass --layout {kind}") == f"pass data.layout={kind}", kind
+        assert kind in layout.COLUMNS or kind == "medmnist", kind  # the npz has no label columns
