@@ -198,6 +198,10 @@ class LabelTable:
 _OPTIONS = {"image-name": "--image-column", "grade": "--grade-column", "patient": "--patient-column"}
 
 
+UNGRADED_CELLS = ("", "na", "n/a", "nan", "none", "null", "-", "?", "ungradable", "ungraded")
+"""Grade cells that say "no grade" rather than a wrong one (lower case, stripped)."""
+
+
 def grade_problem(where: str, name: str, raw: str, grade: int | None,
                   grade_names: Sequence[str]) -> Problem | None:
     """The error for a grade cell that is not one of 0..K-1 (None when it is)."""
@@ -206,6 +210,12 @@ def grade_problem(where: str, name: str, raw: str, grade: int | None,
                else ", e.g. icdr for the 5 ICDR grades")
     fix = (f"use {choices(grade_names)}, or set --grades to the scale of these "
            f"labels{example}")
+    if grade is None and raw.strip().lower() in UNGRADED_CELLS:
+        # empty or NA: most often an image the graders marked ungradable; no grade scale fixes it
+        return error(where, f"{name} has no grade ({'an empty cell' if not raw.strip() else repr(raw.strip())}"
+                            f"; an ungradable image?)",
+                     f"write its grade ({choices(grade_names)}), or, to leave an ungradable image "
+                     f"out, delete the row and move the image out of the folder", "grade")
     if grade is None:
         named = [i for i, n in enumerate(grade_names) if n.lower() == raw.strip().lower()]
         if named:

@@ -384,6 +384,10 @@ CORPUS = {
     "repeated csv row": (_repeated_row, ["002.png is listed 2 times"]),
     "grade 3": (_rewrite_grade("3"), ["grade 3 of 002.png is outside {0, 1, 2}"]),
     "grade x": (_rewrite_grade("x"), ["grade 'x' of 002.png is not an integer"]),
+    # a blank or NA cell is an ungraded image, not a scale problem: its fix names no --grades
+    "empty grade": (_rewrite_grade(""), ["002.png has no grade (an empty cell; an ungradable image?)",
+                                         "delete the row and move the image out of the folder"]),
+    "NA grade": (_rewrite_grade("NA"), ["002.png has no grade ('NA'; an ungradable image?)"]),
     "byte-identical": (_identical, ["byte-identical", "001.png", "004.png"]),
     "same name in train and test": (_in_both_splits, ["image present in both train and test"]),
     "same image in train and test": (_identical_across_splits,
