@@ -539,6 +539,8 @@ def read_run(path: str | os.PathLike[str]) -> RunOutputs:
         per_fold = (float(np.mean(n_train)) if n_train and all(
             isinstance(v, (int, float)) and not isinstance(v, bool) for v in n_train) else None)
         ids, grades, probs, pred, folds = _read_oof(vdir / "oof.csv")
+        if isinstance(metrics.get("auc_ovr_ci95"), list):  # the chance note words the AUC's CI too
+            row = {**row, "auc_ovr_ci95": metrics["auc_ovr_ci95"]}
         variants[row["variant"]] = VariantOutputs(row["variant"], row, per_fold, vdir / "oof.csv",
                                                   ids, grades, probs, pred,
                                                   folds_taken_from(run, row["variant"]),
@@ -1033,10 +1035,13 @@ def _source_label(source: str, runs: Sequence[RunOutputs], labels: Sequence[str]
 
 def _row_metrics(row: dict[str, Any]) -> dict[str, Any]:
     """A ``comparison.json`` row as :func:`drac_ssl.grading.bundle.chance_warning` reads a
-    variant's metrics (``qwk``, ``qwk_ci95``, ``qwk_ci95_note``, ``auc_ovr`` / ``auc``)."""
+    variant's metrics (``qwk``, ``qwk_ci95``, ``qwk_ci95_note``, ``auc_ovr`` / ``auc``, and
+    ``auc_ovr_ci95`` where :func:`read_run` took it from the variant's ``metrics.json``)."""
     cv = {"qwk": row.get("qwk"), "qwk_ci95": [row.get("qwk_ci_low"), row.get("qwk_ci_high")],
           "qwk_ci95_note": row.get("qwk_ci_note")}
     cv.update({key: row[key] for key in ("auc_ovr", "auc") if isinstance(row.get(key), int | float)})
+    if isinstance(row.get("auc_ovr_ci95"), list):  # from the variant's metrics.json (runs since it was stored)
+        cv["auc_ovr_ci95"] = row["auc_ovr_ci95"]
     return cv
 
 

@@ -452,6 +452,18 @@ def test_chance_level_variants_are_noted_and_the_legend_counts_the_intervals(tmp
     assert note in text and not any("vicreg: No evidence" in n for n in comparison.notes)
     assert ("a 95% CI excludes 0 one time in twenty by chance alone when nothing differs, and this "
             "table has 3;") in text  # one difference x accuracy, QWK, AUC one-vs-rest
+    # a run that stored the AUC's own CI: the note words it as report.md does
+    metrics_path = run / "finetune" / "scratch" / "metrics.json"
+    stored = json.loads(metrics_path.read_text())
+    metrics_path.write_text(json.dumps({**stored, "auc_ovr": 0.8, "auc_ovr_ci95": [0.7, 0.9]}))
+    rows_path = run / "finetune" / "comparison.json"
+    rows = json.loads(rows_path.read_text())
+    for row in rows["rows"]:
+        row["auc_ovr"] = 0.8 if row["variant"] == "scratch" else row.get("auc_ovr")
+    rows_path.write_text(json.dumps(rows))
+    (note,) = [n for n in compare_runs([run], n_boot=50).notes if "better than chance" in n]
+    assert "Its probabilities do rank the images better than chance (macro AUC one-vs-rest 0.800, 95% CI " \
+           "0.700..0.900, above 0.5)" in note
 
 
 def test_an_unused_patient_looking_column_is_said_with_the_intervals(tmp_path: Path) -> None:
