@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from drac_ssl.config import ConfigError, load_config
-from drac_ssl.runtime import StageInterrupted, interrupted_words
+from drac_ssl.runtime import StageInterrupted, checkpoint_interrupted, interrupted_words
 from drac_ssl.starting import started
 from drac_ssl.umm.source import resolve_start
 from drac_ssl.umm.stage import UMMNonFiniteError, run
@@ -75,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         "overrides", nargs="*", help="section.key=value overrides, e.g. umm.beta=0.5"
     )
     args = parser.parse_intermixed_args(argv)  # options may come between the overrides
+    umm_dir: Path | None = None  # known once the run folder is: its checkpoints say what is saved
+    epochs = 0
     try:
         checkpoint = Path(args.checkpoint)
         if not checkpoint.is_file() and not checkpoint.is_dir():
@@ -103,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
             if source_run is not None and (source_run / "data").is_dir()
             else run_dir / "data"
         )
+        umm_dir, epochs = run_dir / "umm", cfg.umm.epochs
         run(cfg, run_dir, checkpoint=start, data_dir=data_dir)
     except (ConfigError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -112,6 +115,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as exc:
         # in training the engine says which epoch is saved (StageInterrupted): worded as
         # python -m drac_ssl.train words it; before or after training, the same command resumes
+        if not (isinstance(exc, StageInterrupted) and exc.saved) and umm_dir is not None:
+            # outside the epoch loop (e.g. while the weights are written after the last epoch):
+            # what the checkpoint holds, as python -m drac_ssl.train says it
+            exc = checkpoint_interrupted(umm_dir / "checkpoints" / "last.pt", epochs) or exc
         if isinstance(exc, StageInterrupted) and not exc.stage:
             exc.stage = "umm"
         sys.stdout.flush()  # the lines printed before (a file or pipe buffers them) come first

@@ -833,6 +833,28 @@ def test_cli_takes_a_run_folder_and_starts_from_the_rule(pretrained: Path, tmp_p
     assert umm.main([*args[:3], "umm.start_from=past_peak", *args[4:]]) == 2  # not past the peak
 
 
+def test_cli_ctrl_c_after_the_last_epoch_says_what_the_checkpoint_holds(
+        pretrained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A Ctrl-C outside the epoch loop (the weights being written after the last epoch) said
+    'resume from the last checkpoint'; the train command says what last.pt holds, and so now
+    does python -m drac_ssl.umm."""
+    from drac_ssl.umm import cli
+
+    def ctrl_c(cfg, run_dir, **kwargs):  # type: ignore[no-untyped-def]
+        (run_dir / "umm" / "checkpoints").mkdir(parents=True)
+        torch.save({"epoch": 0, "stopped": "", "model": {"w": torch.zeros(2)}},
+                   run_dir / "umm" / "checkpoints" / "last.pt")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "run", ctrl_c)
+    assert umm.main([str(pretrained / "pretrain" / "vicreg_model.safetensors"), "--run-dir", str(tmp_path),
+                     "umm.epochs=1", "run.device=cpu"]) == 130
+    assert capsys.readouterr().err.endswith(
+        "[umm] interrupted in umm (training finished: epoch 1 of 1 saved); rerun the same command to "
+        "finish the stage from the saved weights (no epoch is trained again)\n")
+
+
 def test_cli_ctrl_c_says_which_epoch_is_saved_and_the_rerun_resumes_there(
         pretrained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
