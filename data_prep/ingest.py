@@ -408,14 +408,13 @@ the cache enlarges it many times (a 20 x 20 crop among 1024 px scans: 26x at 512
 def _small_images(entries: Sequence[ImageEntry], sizes: Sequence[int]) -> list[Problem]:
     """A warning per image far smaller than the others (:data:`SMALL_SHARE`), unless its size
     was already said (a UW-OCTA image that is not 1024 px square has its own warning)."""
-    sides = {id(e): max(e.record.width, e.record.height) for e in entries if e.record.width}
-    if len(sides) < 3:
+    sized = [(e, max(e.record.width, e.record.height)) for e in entries if e.record.width]
+    if len(sized) < 3:
         return []
-    typical = int(np.median(list(sides.values())))
+    typical = int(np.median([side for _, side in sized]))
     found = []
-    for e in entries:
-        side = sides.get(id(e), 0)
-        if not side or side * SMALL_SHARE > typical or any(issue[3] == "size" for issue in e.record.issues):
+    for e, side in sized:
+        if side * SMALL_SHARE > typical or any(issue[3] == "size" for issue in e.record.issues):
             continue
         found.append(warning(
             e.display, f"{e.record.width}x{e.record.height} px, far smaller than the other images "

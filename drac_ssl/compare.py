@@ -70,9 +70,8 @@ from drac_ssl.metrics import (
     BootstrapScores,
     bootstrap_scores,
     degenerate_ci_reason,
-    fold_one_grade_words,
     format_ci,
-    one_grade_words,
+    one_grade_note,
     paired_difference,
 )
 from drac_ssl.preflight import PIPELINE
@@ -158,13 +157,11 @@ class VariantOutputs:
         """That (nearly) every image was given one grade, overall or within each fold, or None:
         the run's own note (``comparison.json``'s ``one_grade_note``, null when there was
         none), else, for a run made before it was stored,
-        :func:`drac_ssl.metrics.one_grade_words` or :func:`drac_ssl.metrics.fold_one_grade_words`
-        of this variant's ``oof.csv``."""
+        :func:`drac_ssl.metrics.one_grade_note` of this variant's ``oof.csv``."""
         if "one_grade_note" in self.row:
             note = self.row["one_grade_note"]
             return note if isinstance(note, str) and note else None
-        return one_grade_words(self.pred, class_names) or (
-            fold_one_grade_words(self.pred, self.folds, class_names) if self.folds is not None else None)
+        return one_grade_note(self.pred, self.folds, class_names)
 
 
 @dataclass(frozen=True)

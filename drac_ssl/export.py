@@ -295,9 +295,12 @@ def _copies_line(files: Sequence[Path]) -> str:
     ingest refuses such copies; a folder of test images with ``1003 copy.png`` beside
     ``1003.png`` would otherwise give one case two rows, graded alike, without a word); ''
     when there are none."""
+    by_size: dict[int, list[Path]] = {}
+    for path in files:  # only files of one size can be copies: most are hashed never
+        by_size.setdefault(path.stat().st_size, []).append(path)
     first: dict[str, Path] = {}
     pairs = []
-    for path in files:
+    for path in (p for same in by_size.values() if len(same) > 1 for p in same):
         digest = sha256_file(path)
         if digest in first:
             pairs.append(f"{path.name} = {first[digest].name}")

@@ -121,11 +121,10 @@ from drac_ssl.metrics import (
     bootstrap_scores,
     default_thresholds,
     degenerate_ci_reason,
-    fold_one_grade_words,
     format_ci,
     grading_report,
     macro_ovr_auc,
-    one_grade_words,
+    one_grade_note,
     paired_difference,
     quadratic_weighted_kappa,
 )
@@ -377,6 +376,16 @@ def _label_draw(ctx: _Context) -> tuple[str, float]:
             f"variant{floor})", effective)
 
 
+def _scores(ctx: _Context, v: VariantResult) -> BootstrapScores:
+    """The variant's :func:`drac_ssl.metrics.bootstrap_scores` on its out-of-fold images,
+    scored once for all its comparisons (``ctx.bootstrap``)."""
+    if v.name not in ctx.bootstrap or ctx.bootstrap[v.name][0] is not v:
+        ctx.bootstrap[v.name] = (v, bootstrap_scores(ctx.grades, v.oof_probs, v.oof_pred,
+                                                     n_boot=ctx.ft.n_boot, seed=ctx.seed,
+                                                     groups=ctx.patients))
+    return ctx.bootstrap[v.name][1]
+
+
 def _paired(ctx: _Context, a: VariantResult, b: VariantResult) -> dict[str, Any]:
     """``a`` minus ``b`` on the same out-of-fold images: accuracy and QWK of the graded images,
     macro AUC one-vs-rest, with a paired percentile bootstrap 95% CI
@@ -385,12 +394,7 @@ def _paired(ctx: _Context, a: VariantResult, b: VariantResult) -> dict[str, Any]
     images; each variant's resamples are scored once, for all its comparisons); printed as
     one line."""
     t0 = time.perf_counter()
-    for v in (a, b):
-        if v.name not in ctx.bootstrap or ctx.bootstrap[v.name][0] is not v:
-            ctx.bootstrap[v.name] = (v, bootstrap_scores(ctx.grades, v.oof_probs, v.oof_pred,
-                                                         n_boot=ctx.ft.n_boot, seed=ctx.seed,
-                                                         groups=ctx.patients))
-    diff = paired_difference(ctx.bootstrap[a.name][1], ctx.bootstrap[b.name][1])
+    diff = paired_difference(_scores(ctx, a), _scores(ctx, b))
     print(f"[finetune] {a.name} - {b.name}, paired bootstrap 95% CI"
           + (f" (resampling {ctx.bootstrap[a.name][1].units} patients)" if ctx.patients is not None else "")
           + ": "
@@ -434,12 +438,7 @@ def _selection_evidence(ctx: _Context, variants: dict[str, VariantResult], selec
     for name, other in variants.items():
         if name == selected or other.oof_probs is None:
             continue
-        for v in (best, other):  # each variant's resamples scored once (shared with _paired)
-            if v.name not in ctx.bootstrap or ctx.bootstrap[v.name][0] is not v:
-                ctx.bootstrap[v.name] = (v, bootstrap_scores(ctx.grades, v.oof_probs, v.oof_pred,
-                                                             n_boot=ctx.ft.n_boot, seed=ctx.seed,
-                                                             groups=ctx.patients))
-        d = paired_difference(ctx.bootstrap[selected][1], ctx.bootstrap[name][1])[metric]
+        d = paired_difference(_scores(ctx, best), _scores(ctx, other))[metric]
         if not (math.isfinite(d["ci_low"]) and d["ci_low"] > 0):
             level.append(f"{name} ({d['difference']:+.3f}, 95% CI {d['ci_low']:+.3f}..{d['ci_high']:+.3f})")
     if not level:
@@ -1061,7 +1060,7 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
     qwk_ci_note = degenerate_ci_reason(*qwk_ci, y, pred, names)
     # (nearly) every image one grade, overall or within each fold (one model per fold, each
     # giving its fold one grade): the grades say next to nothing about the images
-    one_grade_note = one_grade_words(pred, names) or fold_one_grade_words(pred, ctx.folds, names)
+    one_grade = one_grade_note(pred, ctx.folds, names)
     rules: dict[str, dict[str, Any]] = {}
     for rule in DECISIONS:
         r = report if rule == decision else grading_report(y, probs, preds[rule], names)
@@ -1100,7 +1099,7 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
         "class_names": names,
         "decision": decision,
         "qwk": report["qwk"], "qwk_ci95": list(qwk_ci), "qwk_ci95_note": qwk_ci_note,
-        "one_grade_note": one_grade_note,
+        "one_grade_note": one_grade,
         **resampling,
         "folds_taken_from": taken_from,
         "auc": report["auc"], "auc_ovr": report["auc_ovr"], "auc_ovr_ci95": list(auc_ovr_ci),
@@ -1165,8 +1164,8 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
           + f"), AUC {metrics['auc']:.3f} (one-vs-rest "
           f"{metrics['auc_ovr']:.3f}), accuracy {metrics['accuracy']:.3f} [{decision}; the other "
           f"rule: QWK {other['qwk']:.3f}, accuracy {other['accuracy']:.3f}]")
-    if one_grade_note:
-        print(f"[finetune] {variant}: warning: {one_grade_note}; this variant learnt next to nothing "
+    if one_grade:
+        print(f"[finetune] {variant}: warning: {one_grade}; this variant learnt next to nothing "
               f"about grading")
     return VariantResult(variant, out_dir, oof_path, _json_safe(metrics), per_fold, calibration,
                          metrics["seconds"], probs, pred)

@@ -20,8 +20,8 @@ The scores are scikit-learn's; this module only fixes labels, validates shapes a
 handles the degenerate cases. The bootstrap intervals score their resamples from how many
 times each image was drawn (a few matrix products for all resamples instead of one
 scikit-learn call each), checked against scikit-learn's value on the whole sample at every
-call (see "resamples as counts" below and ``docs/design.md``). ``knn_accuracy`` is written in torch so it runs on the GPU
-features of a pretraining run without a copy to the host.
+call (see "resamples as counts" below and ``docs/design.md``). ``knn_accuracy`` is written
+in torch so it runs on the GPU features of a pretraining run without a copy to the host.
 """
 
 from __future__ import annotations
@@ -68,6 +68,7 @@ __all__ = [
     "fit_temperature",
     "FOLD_MIN_IMAGES",
     "fold_one_grade_words",
+    "one_grade_note",
     "grading_report",
     "knn_accuracy",
     "macro_ovo_auc",
@@ -424,10 +425,11 @@ def _resamples(n: int, n_boot: int, seed: int, units: _Units) -> Iterator[np.nda
 # --------------------------------------------------------------------------- resamples as counts
 # A bootstrap resample is a multiset of the n images: what each metric here needs of it is how
 # many times each image was drawn. Scoring 1000 resamples as a (1000, n) count matrix takes a
-# few matrix products instead of 1000 calls into scikit-learn, whose input checks cost about
-# 8 ms per resample and were most of a fine-tuning stage's time. scikit-learn stays the
-# reference: every figure reported for all n images is its, and each bootstrap below checks
-# that the counted metric gives scikit-learn's value on the whole sample before trusting it.
+# few matrix products instead of 1000 calls into scikit-learn, whose input checks made the
+# per-resample loop take 7-11 ms a resample (bench/results/bootstrap_speed.json).
+# scikit-learn stays the reference: every figure reported for all n images is its, and each
+# bootstrap below checks that the counted metric gives scikit-learn's value on the whole
+# sample before trusting it.
 
 _COUNT_CELLS = 1 << 20
 """At most this many cells in one array of a chunk of resamples (8 MiB of float64): a chunk
@@ -459,6 +461,15 @@ def _counts(n: int, chunk: list[np.ndarray]) -> np.ndarray:
     return np.bincount(flat, minlength=len(chunk) * n).reshape(len(chunk), n).astype(np.float64)
 
 
+def _sums_by_value(counts: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct ``keys`` ``(m,)`` in ascending order, and for each resample the counts of
+    the images holding each, ``(b, m)``: ``counts`` ``(b, n)`` summed over runs of equal key."""
+    order = np.argsort(keys, kind="stable")
+    ranked = keys[order]
+    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
+    return ranked[starts], np.add.reduceat(counts[:, order], starts, axis=1)
+
+
 def _counted_accuracy(counts: np.ndarray, y: np.ndarray, pred: np.ndarray) -> np.ndarray:
     """Accuracy of each resample ``(b,)`` from ``counts`` ``(b, n)``; nan for an empty one."""
     total = counts.sum(axis=1)
@@ -472,12 +483,9 @@ def _counted_qwk(counts: np.ndarray, y: np.ndarray, pred: np.ndarray, k: int) ->
     ``cohen_kappa_score(weights="quadratic")``: the confusion matrix, its margins' outer
     product over the total as the expected matrix, ``1 - sum(W * C) / sum(W * E)``; nan where
     scikit-learn returns its undefined value (an empty resample, or one common label)."""
-    codes = y * k + pred  # the confusion cell of each image
-    order = np.argsort(codes, kind="stable")
-    ranked = codes[order]
-    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
+    cells, drawn = _sums_by_value(counts, y * k + pred)  # the confusion cell of each image
     confusion = np.zeros((counts.shape[0], k * k))
-    confusion[:, ranked[starts]] = np.add.reduceat(counts[:, order], starts, axis=1)
+    confusion[:, cells] = drawn
     confusion = confusion.reshape(-1, k, k)  # [r, true, predicted]
     sum0 = confusion.sum(axis=1)
     sum1 = confusion.sum(axis=2)
@@ -497,25 +505,19 @@ def _counted_ovr_auc(counts: np.ndarray, y: np.ndarray, probs: np.ndarray) -> np
     of ``P1``), as the Mann-Whitney statistic: for grade ``c``, the share of (positive,
     negative) pairs, counted with multiplicity, whose ``P_c`` is higher for the positive, ties
     half (Hanley & McNeil 1982: the area under the ROC curve). nan when a resample lacks a
-    grade, as :func:`auc_undefined_reason` rules."""
+    grade, as :func:`auc_undefined_reason` rules (that grade's own AUC is nan, and so is the
+    mean)."""
     k = probs.shape[1]
     per_grade = []
     for c in ([1] if k == 2 else range(k)):
-        order = np.argsort(probs[:, c], kind="stable")
-        ranked = probs[order, c]
-        starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])  # runs of tied scores
-        drawn = counts[:, order]
-        positive = drawn * (y[order] == c)
-        pos = np.add.reduceat(positive, starts, axis=1)
-        neg = np.add.reduceat(drawn - positive, starts, axis=1)
+        _, pos = _sums_by_value(counts * (y == c), probs[:, c])  # per run of tied scores
+        _, drawn = _sums_by_value(counts, probs[:, c])
+        neg = drawn - pos
         below = np.cumsum(neg, axis=1) - neg
         pairs = pos.sum(axis=1) * neg.sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
             per_grade.append(np.where(pairs > 0, (pos * (below + 0.5 * neg)).sum(axis=1) / pairs, np.nan))
-    if k > 2:  # every grade must be in the resample, for one-vs-one's sake too (the same rule)
-        present = np.stack([counts @ (y == c).astype(np.float64) for c in range(k)], axis=1) > 0
-        return np.where(present.all(axis=1), np.mean(per_grade, axis=0), np.nan)
-    return per_grade[0]
+    return np.mean(per_grade, axis=0)
 
 
 class CountedMetricWarning(RuntimeWarning):
@@ -793,6 +795,15 @@ def fold_one_grade_words(y_pred: Any, folds: Any, grade_names: Sequence[str] | N
     sep = "; " if nearly else ", "
     return (f"{where} {every} was given one grade ({sep.join(parts)}): the grades say which fold an "
             f"image fell in, not what it shows")
+
+
+def one_grade_note(y_pred: Any, folds: Any = None, grade_names: Sequence[str] | None = None) -> str | None:
+    """:func:`one_grade_words` of the out-of-fold grades ``y_pred`` ``(n,)``, else, with their
+    ``folds`` ``(n,)`` (None: not known), :func:`fold_one_grade_words`: the words the
+    fine-tuning, report.md and compare all say of a variant whose grades tell next to nothing
+    about the images; None when neither fires."""
+    return one_grade_words(y_pred, grade_names) or (
+        fold_one_grade_words(y_pred, folds, grade_names) if folds is not None else None)
 
 
 def format_ci(low: Any, high: Any, reason: str | None = None) -> str:

@@ -817,7 +817,8 @@ def _check_source_unchanged(c: _Findings, run_dir: Path, finished: bool = False)
                   "nothing, to finish this run; to ingest the data in its new place, run the same "
                   "command with data.root=<its new place> and run.name=<a new name>")
         return
-    taken = _stage_record(run_dir, "ingest").get("reused_from", "")
+    ingest = _status(run_dir).get("ingest")
+    taken = ingest.get("reused_from", "") if isinstance(ingest, dict) else ""
     redo = (f"or delete {run_dir} and rerun without run.reuse (its ingest was taken from {taken}, "
             f"made from the old data)" if taken else f"or delete {run_dir} to redo this one")
     c.warning("data.root", f"the data changed since this run ingested it: {'; '.join(changes)}. "
@@ -829,15 +830,6 @@ def _check_source_unchanged(c: _Findings, run_dir: Path, finished: bool = False)
               f"to use the changed data, run the same command in a new run folder "
               f"(run.name=<a new name>, without run.reuse of this run, which would take its "
               f"ingest of the old data), {redo}")
-
-
-def _stage_record(run_dir: Path, stage: str) -> dict[str, Any]:
-    """``stages.json``'s record of ``stage`` in ``run_dir`` ({} when absent or unreadable)."""
-    try:
-        record = json.loads((run_dir / "stages.json").read_text(encoding="utf-8")).get(stage, {})
-    except (OSError, ValueError, AttributeError):
-        return {}
-    return record if isinstance(record, dict) else {}
 
 
 def _pow2_at_most(n: int, cap: int) -> int:

@@ -41,10 +41,9 @@ from drac_ssl.grading.bundle import (
 from drac_ssl.io import atomic_write_text
 from drac_ssl.metrics import (
     degenerate_ci_reason,
-    fold_one_grade_words,
     format_ci,
     grading_report,
-    one_grade_words,
+    one_grade_note,
 )
 from drac_ssl.plots import plot_comparison, plot_confusion, plot_history, plot_roc
 from drac_ssl.pretrain import collapse_symptoms
@@ -350,10 +349,9 @@ def _umm_line(info: dict[str, Any]) -> str:
 
 
 def _variant_section(run_dir: Path, figures: Path, name: str) -> tuple[list[str], str | None]:
-    """The variant's section of report.md, and :func:`drac_ssl.metrics.one_grade_words` of its
-    out-of-fold grades, else their :func:`drac_ssl.metrics.fold_one_grade_words` (one grade
-    within each fold), None when neither fires or there is no out-of-fold file; the
-    comparison of the variants reads it too."""
+    """The variant's section of report.md, and :func:`drac_ssl.metrics.one_grade_note` of its
+    out-of-fold grades (one grade overall or within each fold), None when it says nothing or
+    there is no out-of-fold file; the comparison of the variants reads it too."""
     vdir = run_dir / "finetune" / name
     metrics = _read_json(vdir / "metrics.json")
     title = VARIANT_TITLES.get(name, name)
@@ -375,8 +373,7 @@ def _variant_section(run_dir: Path, figures: Path, name: str) -> tuple[list[str]
              f"`{decision}`.", ""]
     # one grade overall, else one grade within each fold (another per fold): the grades tell
     # the fold, not the image
-    one_grade = one_grade_words(pred, names) or (
-        fold_one_grade_words(pred, folds, names) if folds is not None else None)
+    one_grade = one_grade_note(pred, folds, names)
     if one_grade:
         lines += [f"> **{one_grade[0].upper()}{one_grade[1:]}**: this variant learnt next to nothing about "
                   f"grading, and a difference against it shows at most that the other variant learnt "

@@ -279,9 +279,8 @@ def chance_warning(cv: dict[str, Any]) -> str | None:
     while the grades do not yet agree. None otherwise, or when there are no metrics (an
     untrained demo bundle)."""
     qwk = cv.get("qwk")
-    ci = cv.get("qwk_ci95") or [None, None]
-    finite = len(ci) >= 2 and all(isinstance(c, int | float) and math.isfinite(c) for c in ci[:2])
-    if not isinstance(qwk, int | float) or not finite or ci[0] > 0:
+    ci = _finite_pair(cv.get("qwk_ci95"))
+    if not isinstance(qwk, int | float) or ci is None or ci[0] > 0:
         return None
     kind = "one-vs-rest" if isinstance(cv.get("auc_ovr"), int | float) else "one-vs-one"
     auc = cv.get("auc_ovr", cv.get("auc"))
@@ -290,19 +289,25 @@ def chance_warning(cv: dict[str, Any]) -> str | None:
     note = cv.get("qwk_ci95_note")
     ci_text = (f"95% CI {ci[0]:.3f}..{ci[1]:.3f} reaches 0" if not note and ci[0] != ci[1]
                else f"its CI {format_ci(ci[0], ci[1], note)}")
-    auc_ci = cv.get("auc_ovr_ci95") or [None, None]
-    if (kind == "one-vs-rest" and len(auc_ci) >= 2 and isinstance(auc_ci[0], int | float)
-            and isinstance(auc_ci[1], int | float) and math.isfinite(auc_ci[0]) and auc_ci[0] > 0.5):
-        return (f"No evidence that this model grades better than chance: out-of-fold QWK {qwk:.3f}, "
-                f"{ci_text}. Its probabilities do rank the images better than chance (macro AUC "
+    said = f"No evidence that this model grades better than chance: out-of-fold QWK {qwk:.3f}, {ci_text}"
+    remedy = "it needs more labelled images, more training or another recipe."
+    auc_ci = _finite_pair(cv.get("auc_ovr_ci95")) if kind == "one-vs-rest" else None
+    if auc_ci is not None and auc_ci[0] > 0.5:
+        return (f"{said}. Its probabilities do rank the images better than chance (macro AUC "
                 f"one-vs-rest {auc:.3f}, 95% CI {auc_ci[0]:.3f}..{auc_ci[1]:.3f}, above 0.5), but "
                 f"its grades do not yet agree with the true grades beyond chance. Do not read its "
-                f"grades as a grading; it needs more labelled images, more training or another "
-                f"recipe.")
-    return (f"No evidence that this model grades better than chance: out-of-fold QWK {qwk:.3f}, "
-            f"{ci_text}{auc_text}. Do not read its grades or "
-            f"probabilities as a grading; it needs more labelled images, more training or "
-            f"another recipe.")
+                f"grades as a grading; {remedy}")
+    return f"{said}{auc_text}. Do not read its grades or probabilities as a grading; {remedy}"
+
+
+def _finite_pair(values: Any) -> tuple[float, float] | None:
+    """The first two entries of a stored interval (``[low, high]``) as floats, or None when
+    it is absent or either bound is not a finite number."""
+    if not isinstance(values, list | tuple) or len(values) < 2:
+        return None
+    if not all(isinstance(v, int | float) and math.isfinite(v) for v in values[:2]):
+        return None
+    return float(values[0]), float(values[1])
 
 
 def task_description(grade_names: Sequence[str], channels: int, kind: str | None,
