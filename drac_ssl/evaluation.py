@@ -74,7 +74,8 @@ def embed_images(
     feats = []
     starts = range(0, len(images), batch_size)
     try:
-        for start in (tqdm(starts, desc=progress, unit="batch", leave=False, mininterval=2.0)
+        for start in (tqdm(starts, desc=progress, unit="batch", leave=False, mininterval=2.0,
+                           disable=None)  # None: only on a terminal, not in a log file
                       if progress else starts):
             x = prepare_images(images[start : start + batch_size], mean, std, image_size, device)
             if channels_last:

@@ -121,7 +121,8 @@ def test_stratified_split_keeps_class_proportions() -> None:
         stratified_split(labels, 0, np.random.default_rng(0))
 
 
-def test_embed_images_and_knn_monitor_from_device_resident_images(capsys: pytest.CaptureFixture[str]) -> None:
+def test_embed_images_and_knn_monitor_from_device_resident_images(capsys: pytest.CaptureFixture[str],
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     # The k-NN monitor keeps the uint8 images on the device; its features and score must be
     # those of the host-array path.
     from drac_ssl.augment import to_device_uint8
@@ -146,7 +147,12 @@ def test_embed_images_and_knn_monitor_from_device_resident_images(capsys: pytest
     expected = 100 * knn_accuracy(host[:8], torch.as_tensor(labels[:8]), host[8:], torch.as_tensor(labels[8:]), k=3)
     capsys.readouterr()
     assert monitor(backbone) == pytest.approx(expected)
-    shown = capsys.readouterr().err  # minutes on a CPU for 20k images: the monitor shows progress
+    # redirected to a log file, no bar: its carriage returns would glue it to the epoch lines
+    assert "k-NN monitor" not in capsys.readouterr().err
+    import sys
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    assert monitor(backbone) == pytest.approx(expected)
+    shown = capsys.readouterr().err  # minutes on a CPU for 20k images: on a terminal, a bar
     assert "k-NN monitor: 8 training images" in shown and "k-NN monitor: 4 test images" in shown
     with pytest.raises(ValueError, match="uint8"):
         embed_images(backbone, torch.zeros(2, 3, 16, 16), "cifar", 16, cpu)
