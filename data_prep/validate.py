@@ -386,6 +386,9 @@ def _subfolder_images(folder: Path) -> NameIndex:
 
 
 TYPO_PAIRS_MAX = 250_000  # rows without image x images without row compared by spelling, at most
+TYPO_ROWS_MAX = (5, 0.10)  # spelling guesses only while the rows without image are at most
+# 5 or 10 % of the rows, whichever is more: a typo is a few rows; a CSV of other images would
+# have every row "paired" with some unrelated, similarly numbered image
 
 
 def _stem_key(name: str) -> str:
@@ -396,14 +399,17 @@ def _stem_key(name: str) -> str:
     return stem.lstrip("0") or stem
 
 
-def likely_typos(names: Sequence[str], unlabelled: Sequence[Path]) -> dict[int, Path]:
+def likely_typos(names: Sequence[str], unlabelled: Sequence[Path], rows: int = 0) -> dict[int, Path]:
     """Pair label rows without an image with images without a row whose names are close.
 
     ``names``: the CSV names of the rows without an image; ``unlabelled``: the images without
     a row. Returns {index in ``names``: image}, one-to-one, first by names equal but for case,
     extension or leading zeros (``005.png`` and ``5.jpg``), then by spelling
     (``difflib.get_close_matches`` at cutoff 0.8: ``0l7.png`` and ``017.png``), in row order.
-    The spelling pass is skipped when it would compare more than ``TYPO_PAIRS_MAX`` pairs.
+    The spelling pass is skipped when it would compare more than ``TYPO_PAIRS_MAX`` pairs, or
+    when ``rows`` (the CSV's row count; 0: unknown) says that more rows lack their image than
+    typos would explain (:data:`TYPO_ROWS_MAX`): then it is the wrong CSV or folder, and the
+    guesses would be noise.
     """
     free: dict[str, Path] = {path.name: path for path in unlabelled}
     by_key: dict[str, list[str]] = {}
@@ -414,7 +420,8 @@ def likely_typos(names: Sequence[str], unlabelled: Sequence[Path]) -> dict[int, 
         candidates = [n for n in by_key.get(_stem_key(name), []) if n in free]
         if len(candidates) == 1:
             pairs[i] = free.pop(candidates[0])
-    if len(names) * len(unlabelled) > TYPO_PAIRS_MAX:
+    few, share = TYPO_ROWS_MAX
+    if len(names) * len(unlabelled) > TYPO_PAIRS_MAX or (rows and len(names) > max(few, share * rows)):
         return pairs
     for i, name in enumerate(names):
         if i in pairs or not free:
@@ -489,7 +496,7 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
                              "format the name column as text in the spreadsheet", "match"))
     unlabelled = [path for path in images if path not in matched]
     typo_rows = list(plain_missing)
-    typos = likely_typos([plain_missing[k].name for k in typo_rows], unlabelled)
+    typos = likely_typos([plain_missing[k].name for k in typo_rows], unlabelled, len(table.rows))
     row_of: dict[Path, LabelRow] = {}
     for i, path in typos.items():
         where, what, _ = no_image[typo_rows[i]]

@@ -459,6 +459,19 @@ def test_a_typo_in_a_label_row_pairs_the_row_with_the_image_it_likely_names(tmp_
     assert message.count("did you mean") == 2 and message.count("a typo?") == 2, message
 
 
+def test_a_label_csv_of_other_images_gets_no_spelling_guesses(tmp_path: Path) -> None:
+    """A CSV written for another folder (img_001..img_012 beside img_101..img_112) had every
+    row 'paired' by spelling with an unrelated image: twelve wrong 'did you mean' guesses.
+    A typo is a few rows; when many rows lack their image the guesses are left out and the
+    summary asks whether this is the CSV of these images."""
+    root = make_plain(tmp_path / "d", {f"img_{100 + i + 1:03d}.png": i % 3 for i in range(12)})
+    csv_path = write_csv(root / "labels.csv", ["image name", "DR grade"],
+                         [[f"img_{i + 1:03d}.png", i % 3] for i in range(12)])
+    message = expect_error(config(root), tmp_path / "out")
+    assert f"{csv_path}:2: label without image: img_001.png is not in {root}" in message, message
+    assert "did you mean" not in message and "a typo?" not in message, message
+    assert "is labels.csv the label CSV of these images?" in message, message
+
 
 def test_many_label_rows_without_images_print_ten_a_count_and_a_summary(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
