@@ -75,10 +75,13 @@ most :data:`data_prep.problems.SHOWN_PER_KIND` per kind); the only file a failed
 CACHE_DIR = "cache"
 MANIFEST_COLUMNS = ("id", "path", "grade", "split", "fold", "patient", "sha256",
                     "orig_width", "orig_height", "orig_mode", "cache_index", "origin")
-"""``split`` is ``train`` (the labelled cross-validation pool) or ``test`` (unlabelled);
-``origin`` is the official split the image came from (``train``, ``val`` or ``test``: a
-MedMNIST ``val`` image is in the ``train`` pool)."""
+"""``split`` is ``train`` (the labelled cross-validation pool), ``test`` (unlabelled, graded
+by the export) or ``unlabelled`` (``data.unlabelled``: pretraining and UMM only); ``origin``
+is the official split the image came from (``train``, ``val`` or ``test``: a MedMNIST ``val``
+image is in the ``train`` pool; ``unlabelled``)."""
 MEDMNIST_SPLITS = ("train", "val", "test")
+UNLABELLED = "unlabelled"
+"""The manifest split of the ``data.unlabelled`` folders' images."""
 
 
 @dataclass
@@ -102,6 +105,8 @@ class IngestResult:
     n_decoded: int  # files decoded in this run
     n_reused: int  # files whose cached rows were reused
     seconds: float = 0.0
+    n_unlabelled: int = 0  # images of the data.unlabelled folders (copies left out)
+    unlabelled_copies: list[str] = field(default_factory=list)  # the copies left out (root-relative)
     grade_names: tuple[str, ...] = ("Normal", "NPDR", "PDR")  # grades 0..K-1
     channels: int = 1  # of the cache arrays: (N, S, S) for 1, (N, S, S, 3) for 3
     preprocessing: tuple[str, ...] = ()  # the fundus options applied to the cached copies, in words
@@ -114,7 +119,7 @@ class ImageEntry:
 
     path: Path
     rel: str
-    split: str  # train | test
+    split: str  # train | test | unlabelled (data.unlabelled: pretraining and UMM only)
     label: LabelRow | None = None
     fold: int = -1
     record: cache.FileRecord = field(default_factory=lambda: cache.FileRecord(""))
@@ -128,7 +133,9 @@ class ImageEntry:
     @property
     def display(self) -> str:
         """Where to point a message: the file, or ``FILE.npz:key[i]`` for an array row."""
-        return str(self.path) if not self.name else f"{self.path.parent / self.rel}"
+        if not self.name or self.split == UNLABELLED:
+            return str(self.path)
+        return f"{self.path.parent / self.rel}"
 
 
 @dataclass
@@ -252,6 +259,64 @@ def _collect(cfg: DataConfig, layout: Layout, grade_names: Sequence[str]
     return entries, problems, table
 
 
+def _collect_unlabelled(cfg: DataConfig, root: Path) -> tuple[list[ImageEntry], list[Problem]]:
+    """The images of the ``data.unlabelled`` folders (``--unlabelled``), in the order given,
+    each folder's in natural name order: split ``unlabelled``, no label, no fold. Their case
+    id is ``FOLDER/NAME`` (the folder's name; ``i-FOLDER/NAME`` when two folders share a
+    name), so that they never collide with a training or test id. A folder that is missing
+    or not a folder is fatal; its listing is checked as an image folder's
+    (:func:`data_prep.layout.scan_image_folder`)."""
+    folders = [Path(text).expanduser().absolute() for text in cfg.unlabelled]
+    repeated = {f.name for f in folders if sum(g.name == f.name for g in folders) > 1}
+    entries: list[ImageEntry] = []
+    problems: list[Problem] = []
+    for i, folder in enumerate(folders):
+        if not folder.is_dir():
+            problems.append(error(folder, f"--unlabelled folder {i + 1} of {len(folders)} "
+                                          f"{'is not a folder' if folder.exists() else 'does not exist'}",
+                                  "point --unlabelled at a folder of images without grades, or "
+                                  "leave it out", "unlabelled"))
+            continue
+        scan = scan_image_folder(folder)
+        problems += scan.problems
+        if not scan.images and not any(p.severity == "error" for p in scan.problems):
+            problems.append(warning(folder, "--unlabelled folder holds no image", "point "
+                                    "--unlabelled at the folder that holds the images",
+                                    "unlabelled"))
+        prefix = f"{i + 1}-{folder.name}" if folder.name in repeated else folder.name
+        entries += [ImageEntry(p, relative(p, root), UNLABELLED, name=f"{prefix}/{p.name}",
+                               origin=UNLABELLED)
+                    for p in sorted(scan.images, key=lambda p: natural_key(p.name))]
+    return entries, problems
+
+
+def _pool_copies(entries: list[ImageEntry]) -> tuple[list[Problem], list[str]]:
+    """Leave out (from ``entries``, in place) each ``unlabelled`` image byte-identical to a
+    training or test image or to an earlier image of the pool, so that no image is
+    pretrained on twice (the DRAC tasks' folders share scans); one note says how many and
+    names the first few. Returns the note and the copies' paths (manifest-style, relative
+    to the root), which ``ingest_summary.json`` keeps so that a resume's data check
+    (:mod:`data_prep.source_check`) does not take them for added images."""
+    seen = {e.record.sha256: e for e in entries if e.split != UNLABELLED and e.record.sha256}
+    copies: list[tuple[ImageEntry, ImageEntry]] = []
+    kept: list[ImageEntry] = []
+    for entry in entries:
+        if entry.split == UNLABELLED and entry.record.sha256:
+            first = seen.setdefault(entry.record.sha256, entry)
+            if first is not entry:
+                copies.append((entry, first))
+                continue
+        kept.append(entry)
+    entries[:] = kept
+    if not copies:
+        return [], []
+    examples = "; ".join(f"{e.path} = {f.display} ({f.split})" for e, f in copies[:3])
+    return [note(copies[0][0].path.parent, f"{counted(len(copies), 'image')} of the "
+                 f"--unlabelled folders left out: byte-identical to a training, test or earlier "
+                 f"unlabelled image, pretrained on once (e.g. {examples})", "nothing to do",
+                 "unlabelled")], [e.rel for e, _ in copies]
+
+
 def _npz_labels(npz: Path, split: str, labels: np.ndarray, n: int,
                 grade_names: Sequence[str]) -> tuple[list[int | None], list[Problem]]:
     where = f"{npz}:{split}_labels"
@@ -339,7 +404,7 @@ def _load_records(entries: Sequence[ImageEntry], previous: cache.CacheState,
                         [e.display for e in chosen], plan.sizes, plan.options, spill)
                     for entry, record in zip(chosen, records, strict=True):
                         entry.record = record
-        return
+        entries = [e for e in entries if e.split == UNLABELLED]  # data.unlabelled: files
     pending: list[tuple[ImageEntry, cache.FileTask]] = []
     for entry in entries:
         old = previous.files.get(entry.rel)
@@ -505,7 +570,8 @@ def _counts(entries: Sequence[ImageEntry], k: int) -> tuple[dict[int, int], dict
     per_fold: dict[int, dict[int, int]] = {}
     for fold, grade in labelled:
         per_fold.setdefault(fold, dict.fromkeys(range(k), 0))[grade] += 1
-    return per_grade, {s: per_split.get(s, 0) for s in ("train", "test")}, dict(sorted(per_fold.items()))
+    return (per_grade, {s: per_split.get(s, 0) for s in ("train", "test", UNLABELLED)},
+            dict(sorted(per_fold.items())))
 
 
 def _patient_facts(entries: Sequence[ImageEntry], cfg: DataConfig,
@@ -563,6 +629,8 @@ def format_summary(result: IngestResult) -> str:
     header = ["", "images"] + [f"{g} {result.grade_names[g]}" for g in grades]
     rows = [["train", str(result.n_train)] + [str(result.counts_per_grade.get(g, 0)) for g in grades],
             ["test", str(result.n_test)] + ["-"] * len(grades)]
+    if result.n_unlabelled:
+        rows.append([UNLABELLED, str(result.n_unlabelled)] + ["-"] * len(grades))
     for fold, per_grade in result.counts_per_fold.items():
         rows.append([f"fold {fold}", str(sum(per_grade.values()))]
                     + [str(per_grade[g]) for g in grades])
@@ -641,6 +709,8 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     entries, found, table = _collect(cfg, layout, plan.grade_names)
     dialect = table.dialect if table is not None else ""
     problems += found
+    pool, found = _collect_unlabelled(cfg, root)
+    entries, problems = entries + pool, problems + found
     if not entries and not any(p.severity == "error" for p in problems):
         listing = f"\n{_listing(problems, out, root, said)[0]}" if problems else ""
         raise IngestError(f"{root}: no images found -> point --root at the folder that holds "
@@ -655,7 +725,9 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     for entry in entries:
         problems += apply_strict(entry.record.problems(entry.display), cfg.strict)
     problems += identical_content([(e.display, e.split, e.record.sha256)
-                                   for e in entries if e.record.sha256])
+                                   for e in entries if e.record.sha256 and e.split != UNLABELLED])
+    found, pool_copies = _pool_copies(entries)
+    problems += found
     channels, channels_why, channel_problems = _resolve_channels(entries, plan, root)
     problems += apply_strict(channel_problems, cfg.strict) + _upscale_note(entries, sizes, root)
     problems += apply_strict(_small_images(entries, sizes), cfg.strict)
@@ -679,7 +751,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
         result = IngestResult(
             out_dir=out, manifest_path=out / MANIFEST_NAME, summary_path=out / SUMMARY_NAME,
             cache_paths=cache_paths, root=root, layout=layout.kind,
-            n_train=per_split["train"], n_test=per_split["test"],
+            n_train=per_split["train"], n_test=per_split["test"], n_unlabelled=per_split[UNLABELLED],
             counts_per_grade=per_grade, counts_per_fold=per_fold,
             warnings=[said(p.line) for p in problems if p.severity == "warning"],
             notes=[said(p.line) for p in problems if p.severity == "note"],
@@ -691,6 +763,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
             channels=channels,
             preprocessing=_preprocessing_words(cfg),
             patients=_patient_facts(entries, cfg, table.columns if table is not None else ()),
+            unlabelled_copies=pool_copies,
         )
         result.seconds = time.perf_counter() - start
         atomic_write_json(result.summary_path,
@@ -757,7 +830,7 @@ def _summary(result: IngestResult, cfg: DataConfig, layout: Layout, plan: Plan,
     layout's own, such as IDRiD's ``Image name`` / ``Retinopathy grade``, when the defaults
     ``image name`` / ``DR grade`` were not set, so never a pair no CSV had); None for a
     MedMNIST ``.npz``, which has no label CSV."""
-    n = result.n_train + result.n_test
+    n = result.n_train + result.n_test + result.n_unlabelled
     columns = ({"image": layout.image_column, "grade": layout.grade_column}
                if layout.npz is None else None)
     by_kind = Counter(f"{p.severity}:{p.kind or 'other'}" for p in result.findings)
@@ -769,6 +842,8 @@ def _summary(result: IngestResult, cfg: DataConfig, layout: Layout, plan: Plan,
         "test_dir": str(layout.test_dir) if layout.test_dir else None,
         "labels_csv": str(layout.labels_csv) if layout.labels_csv else None,
         "labels_csv_dialect": dialect or None,
+        "unlabelled_dirs": [str(Path(t).expanduser().absolute()) for t in cfg.unlabelled],
+        "unlabelled_copies": result.unlabelled_copies,  # left out: byte-identical to another image
         "source_files": stamp_sources(layout),  # what a resumed run compares (source_check)
         "label_columns": columns,
         "manifest": MANIFEST_NAME,
@@ -786,7 +861,8 @@ def _summary(result: IngestResult, cfg: DataConfig, layout: Layout, plan: Plan,
                           "reference": "B. Graham, Kaggle Diabetic Retinopathy Detection "
                                        "competition report, 2015"},
         "counts": {
-            "per_split": {"train": result.n_train, "test": result.n_test},
+            "per_split": {"train": result.n_train, "test": result.n_test,
+                          UNLABELLED: result.n_unlabelled},
             "per_grade": {str(g): c for g, c in result.counts_per_grade.items()},
             "per_fold": {str(f): {str(g): c for g, c in pg.items()}
                          for f, pg in result.counts_per_fold.items()},
@@ -867,6 +943,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Graham's local-mean subtraction (Kaggle DR 2015 winner)")
     parser.add_argument("--no-graham-mask", dest="graham_mask", action="store_false",
                         help="with --graham: keep the border instead of setting it to 128")
+    parser.add_argument("--unlabelled", action="append", default=[], metavar="FOLDER",
+                        help="a folder of further images without grades, for the self-supervised "
+                             "pretraining and UMM only (repeat for several)")
     parser.add_argument("--folds", type=int, default=d.n_folds,
                         help=f"cross-validation folds, stratified by grade (default: {d.n_folds})")
     parser.add_argument("--seed", type=int, default=d.fold_seed,
@@ -883,7 +962,7 @@ def config_from_args(args: argparse.Namespace) -> DataConfig:
     return dataclasses.replace(
         DataConfig(), root=args.root, layout=args.layout, labels_csv=args.labels_csv,
         image_column=args.image_column, grade_column=args.grade_column,
-        patient_column=args.patient_column, grades=list(args.grades),
+        patient_column=args.patient_column, unlabelled=list(args.unlabelled), grades=list(args.grades),
         channels=args.channels, modality=args.modality, fundus_crop=args.fundus_crop, graham=args.graham,
         graham_mask=args.graham_mask, cache_sizes=list(args.sizes), n_folds=args.folds,
         fold_seed=args.seed, strict=args.strict, workers=args.workers)

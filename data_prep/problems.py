@@ -36,6 +36,7 @@ CLI_TO_CONFIG = {
     "--channels": "data.channels", "--modality": "data.modality", "--folds": "data.n_folds",
     "--sizes": "data.cache_sizes", "--seed": "data.fold_seed", "--strict": "data.strict=true",
     "--fundus-crop": "data.fundus_crop=true", "--graham": "data.graham=true",
+    "--unlabelled": "data.unlabelled",
 }
 """The standalone ingest's flags and the ``python -m drac_ssl.train`` settings they are. The
 ingest's messages name the flags (its own command's terms); ``python -m drac_ssl.train`` says

@@ -110,16 +110,21 @@ def _changes(data_dir: Path) -> list[str]:
             changes.append(f"the {words} {path} is gone")
         elif _changed(path, recorded):
             changes.append(f"the {words} {path} was edited")
-    if summary.get("layout") == "medmnist":
-        return changes  # the images are rows of the .npz, stamped above
+    pool_dirs = list(summary.get("unlabelled_dirs") or ())  # data.unlabelled
+    arrays = summary.get("layout") == "medmnist"  # its images are rows of the .npz, stamped above
+    if arrays and not pool_dirs:
+        return changes
     state = (read_json_dict(data_dir / "cache" / "state.json") or {}).get("files") or {}
     try:
         with open(data_dir / "manifest.csv", newline="", encoding="utf-8") as fh:
-            ingested = {row["path"] for row in csv.DictReader(fh) if row.get("path")}
+            ingested = {row["path"] for row in csv.DictReader(fh) if row.get("path")
+                        and (not arrays or row.get("split") == "unlabelled")}
     except (OSError, KeyError, csv.Error):
         return changes
+    ingested |= set(summary.get("unlabelled_copies") or ())  # known, left out by the ingest
     listed: set[str] = set()
-    for folder in (summary.get("train_dir"), summary.get("test_dir")):
+    folders = ([] if arrays else [summary.get("train_dir"), summary.get("test_dir")]) + pool_dirs
+    for folder in folders:
         if folder and Path(folder).is_dir():
             try:
                 images = scan_image_folder(Path(folder)).images

@@ -81,6 +81,14 @@ class DataConfig:
     ``sigma`` = disc radius / 30 (= cache size / 60 once the disc fills the image), and with
     ``graham_mask`` sets everything outside 90 % of the radius to 128. B. Graham, "Kaggle
     Diabetic Retinopathy Detection competition report", 2015 (the winning entry).
+
+    ``unlabelled``: folders of further images without grades (e.g. the DRAC Task 1 and Task 2
+    UW-OCTA images, or a clinic's ungraded scans), each read like an image folder (not
+    recursively) and validated, cached and preprocessed like the rest; they join the
+    self-supervised pool of pretraining and UMM (manifest split ``unlabelled``) and are never
+    fine-tuned on, evaluated or exported. A copy (byte-identical) of a training or test image,
+    or of another image of the pool, is left out with a note, so no image is pretrained on
+    twice.
     """
 
     # drac = graded retinal images through the ingest (whatever data.layout finds: DRAC, APTOS,
@@ -93,6 +101,7 @@ class DataConfig:
     image_column: str = "image name"  # the public layouts use their own unless this is changed (see above)
     grade_column: str = "DR grade"
     patient_column: str = ""  # optional: folds are grouped by it when present
+    unlabelled: list[str] = field(default_factory=list)  # folders of ungraded images: pretraining and UMM only
     grades: list[str] = field(default_factory=list)  # names of grades 0..K-1, or drac | icdr; empty: the layout's
     channels: str = ""  # 1 | 3 | auto; empty: the layout's (DRAC/plain 1, fundus layouts auto)
     modality: str = "auto"  # auto | octa | fundus: what the images are (see above)

@@ -234,6 +234,7 @@ class DataFacts:
     source: str  # where the numbers come from, said in the messages
     n_images: int  # the pool pretraining and UMM draw from (DRAC: training and test images)
     n_test: int = 0  # of which test images (left out with pretrain.use_test_images=false)
+    n_unlabelled: int = 0  # of which images of the data.unlabelled folders
     grade_counts: dict[int, int] = field(default_factory=dict)  # labelled training images per grade
     grade_names: tuple[str, ...] = ()
     patients_per_grade: dict[int, int] | None = None  # with data.patient_column or EyePACS eye pairs
@@ -590,27 +591,29 @@ def _check_device_use(c: _Findings, cfg: Config, device: str, stages: list[str])
 # The data, without decoding it
 
 
-def _labels_from_manifest(path: Path) -> tuple[int, dict[int, int], dict[int, dict[int, int]], int, int]:
-    """(rows, labelled per grade, labelled per fold and grade, distinct patients, test rows) of
-    a manifest."""
-    n, grades, folds, patients, n_test = 0, {}, {}, set(), 0
+def _labels_from_manifest(path: Path) -> tuple[int, dict[int, int], dict[int, dict[int, int]],
+                                              int, int, int]:
+    """(rows, labelled per grade, labelled per fold and grade, distinct patients, test rows,
+    data.unlabelled rows) of a manifest."""
+    n, grades, folds, patients, n_test, n_pool = 0, {}, {}, set(), 0, 0
     with open(path, newline="", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
             n += 1
             n_test += row.get("split") == "test"
+            n_pool += row.get("split") == "unlabelled"
             grade, fold = (row.get("grade") or "").strip(), (row.get("fold") or "").strip()
             if row.get("split") == "train" and grade and fold.lstrip("-").isdigit() and int(fold) >= 0:
                 grades[int(grade)] = grades.get(int(grade), 0) + 1
                 per_grade = folds.setdefault(int(fold), {})
                 per_grade[int(grade)] = per_grade.get(int(grade), 0) + 1
                 patients.add(row.get("patient") or row.get("id"))
-    return n, grades, folds, len(patients), n_test
+    return n, grades, folds, len(patients), n_test, n_pool
 
 
 def _facts_from_ingest(c: _Findings, cfg: Config, data_dir: Path) -> DataFacts | None:
     manifest = data_dir / "manifest.csv"
     try:
-        n, grades, folds, _, n_test = _labels_from_manifest(manifest)
+        n, grades, folds, _, n_test, n_pool = _labels_from_manifest(manifest)
     except (OSError, ValueError, csv.Error) as exc:
         c.error("", f"{manifest}: the ingest output cannot be read ({exc})",
                 "add ingest to run.stages to redo it")
@@ -633,7 +636,8 @@ def _facts_from_ingest(c: _Findings, cfg: Config, data_dir: Path) -> DataFacts |
         except (OSError, ValueError):
             channels = None
     counts = {g: grades.get(g, 0) for g in range(max(len(names), max(grades, default=-1) + 1))}
-    return DataFacts(source=f"the ingest in {data_dir}", n_images=n, n_test=n_test, grade_counts=counts,
+    return DataFacts(source=f"the ingest in {data_dir}", n_images=n, n_test=n_test,
+                     n_unlabelled=n_pool, grade_counts=counts,
                      grade_names=names, cache_sizes=sizes, channels=channels,
                      channels_why=f"the cache in {data_dir / 'cache'}",
                      fold_grades=folds, ingest_dir=data_dir, ingest_root=str(summary.get("root") or ""))
@@ -709,6 +713,8 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
                   "pretrain.augment.recipe=fundus (as configs/retinamnist.yaml), unless octa is meant")
     try:
         entries, problems, _ = ingest._collect(d, layout, names)
+        pool, found = ingest._collect_unlabelled(d, layout.root)  # data.unlabelled (listing only)
+        entries, problems = entries + pool, problems + found
     except IngestError as exc:
         c.error("data.root", as_config_keys(str(exc)).replace(" -> ", "\n     fix: "))
         return None
@@ -760,7 +766,8 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
     # no training folder (DRAC): the layout's note says where the training images go
     no_train = [p for p in layout.problems if p.kind == "no-training-set"]
     return DataFacts(source=where, n_images=len(entries),
-                     n_test=sum(1 for e in entries if e.split == "test"), grade_counts=counts,
+                     n_test=sum(1 for e in entries if e.split == "test"),
+                     n_unlabelled=len(pool), grade_counts=counts,
                      grade_names=names,
                      patients_per_grade=patients_per_grade, n_patients=n_patients,
                      patients_from=patients_from, cache_sizes=sorted(set(d.cache_sizes)), channels=channels, channels_why=why,
@@ -854,11 +861,15 @@ def _check_against_data(c: _Findings, cfg: Config, facts: DataFacts, stages: lis
     world = int(os.environ["WORLD_SIZE"]) if os.environ.get("WORLD_SIZE", "").isdigit() else 1
     world = max(1, world)
     pool = facts.n_images - (0 if pc.use_test_images or d.dataset != "drac" else facts.n_test)
+    ungraded = f" + {facts.n_unlabelled} ungraded (data.unlabelled)" if facts.n_unlabelled else ""
     pool_source = facts.source + (
-        f": {facts.n_images - facts.n_test} training + {facts.n_test} test images"
-        f" (pretrain.use_test_images=true)" if pool == facts.n_images and facts.n_test else
-        "" if pool == facts.n_images else
-        f", less its {counted(facts.n_test, 'test image')} (pretrain.use_test_images=false)")
+        f": {facts.n_images - facts.n_test - facts.n_unlabelled} training{ungraded} + "
+        f"{facts.n_test} test images (pretrain.use_test_images=true)"
+        if pool == facts.n_images and facts.n_test else
+        (f": {facts.n_images - facts.n_unlabelled} training{ungraded} images" if ungraded else "")
+        if pool == facts.n_images else
+        f"{ungraded and ' with' + ungraded[2:]}, less its {counted(facts.n_test, 'test image')} "
+        "(pretrain.use_test_images=false)")
     if "pretrain" in stages and pc.batch_size >= 2:
         per_rank = pool // world
         if pc.batch_size > per_rank:

@@ -133,10 +133,10 @@ def default_cache_dir() -> Path:
 def load_pretrain_data(cfg: Config, data_dir: Path | None) -> PretrainData:
     """The image pool for ``cfg.data.dataset``.
 
-    DRAC (any ingested data set): every ingested image, training and test (labels are not
-    used to pretrain: transductive on the test images), from the cached ``source_size`` copy;
-    with ``pretrain.use_test_images=false`` the training split only, so the test images stay
-    unseen. k-NN monitor on fold 0 vs the other folds when labelled. The description says
+    DRAC (any ingested data set): every ingested image, training, test and the
+    ``data.unlabelled`` folders' (labels are not used to pretrain: transductive on the test
+    images), from the cached ``source_size`` copy; with ``pretrain.use_test_images=false`` the
+    test images are left out, so they stay unseen. k-NN monitor on fold 0 vs the other folds when labelled. The description says
     which splits were used. Generic datasets: the training split unlabelled; k-NN from train
     to the test split.
     """
@@ -146,15 +146,19 @@ def load_pretrain_data(cfg: Config, data_dir: Path | None) -> PretrainData:
             raise ValueError("DRAC pretraining needs the ingest output folder (run the ingest stage first).")
         images, rows = load_octa_cache(data_dir, aug.source_size)
         n_test = sum(1 for r in rows if r["split"] == "test")
-        splits = "training and test images, no labels" if n_test else "training images, no labels"
+        n_pool = sum(1 for r in rows if r["split"] == "unlabelled")  # data.unlabelled
+        left_out = ""
         if not cfg.pretrain.use_test_images and n_test:
             rows = [r for r in rows if r["split"] != "test"]
             keep = np.array(sorted(int(r["cache_index"]) for r in rows), dtype=np.int64)
             images = np.asarray(images[keep])
             position = {int(c): i for i, c in enumerate(keep)}
             rows = [{**r, "cache_index": position[int(r["cache_index"])]} for r in rows]
-            splits = (f"training images only, no labels ({n_test} test images left out: "
-                      f"pretrain.use_test_images=false)")
+            left_out = f" ({n_test} test images left out: pretrain.use_test_images=false)"
+        parts = ["training"] + [f"{n_pool} ungraded (data.unlabelled)"] * bool(n_pool) \
+            + ["test"] * bool(n_test and not left_out)
+        splits = (" and ".join(parts) if len(parts) < 3 else f"{parts[0]}, {parts[1]} and {parts[2]}")
+        splits = f"{splits} images{' only' if len(parts) == 1 and left_out else ''}, no labels{left_out}"
         knn_train = knn_test = None
         labelled = [r for r in rows if r["grade"] is not None]
         if cfg.pretrain.knn_every and len({r["grade"] for r in labelled}) > 1:

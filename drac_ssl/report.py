@@ -171,7 +171,11 @@ def _data_section(run_dir: Path) -> list[str]:
                   f"- channels: {facts.channels} ({'RGB colour' if facts.channels == 3 else 'grey'})",
                   f"- fundus preprocessing: {', '.join(prep) if prep else 'none'}",
                   f"- training images: {prov.get('n_train')} ({per_grade})",
-                  f"- test images: {prov.get('n_test')}", f"- ingested: {prov.get('ingested_utc')}"]
+                  f"- test images: {prov.get('n_test')}"]
+        if prov.get("n_unlabelled"):
+            lines.append(f"- ungraded images for pretraining and UMM only (data.unlabelled): "
+                         f"{prov['n_unlabelled']}")
+        lines.append(f"- ingested: {prov.get('ingested_utc')}")
         comparison = _read_json(run_dir / "finetune" / "comparison.json")  # what its CIs resample
         grouping = fold_grouping_words(prov, comparison if isinstance(comparison, dict) else None)
         lines += ([f"- {grouping}"] if grouping else []) + [""]
@@ -277,7 +281,7 @@ def _ssl_section(run_dir: Path) -> list[str]:
             if seen:
                 test_note = (" **The test images were among them** (transductive: their pixels, never "
                              "a grade; `pretrain.use_test_images=false` leaves them out)."
-                             if "training and test images" in seen else "")
+                             if "and test images" in seen else "")  # pretrain.load_pretrain_data's words
                 lines += [f"Images it learnt from, without labels: {seen.split(', ingest at')[0]}.{test_note}", ""]
             if stage == "umm" and isinstance(meta.get("umm"), dict):
                 lines += [_umm_line(meta["umm"]), ""]

@@ -116,7 +116,9 @@ def stage_ingest(cfg: Config, run_dir: Path) -> dict[str, Any]:
     result = ingest.run(data_cfg, run_dir / "data", wording=as_config_keys)
     if result.problems:
         raise ValueError(f"ingest found {len(result.problems)} problem(s); see the lines above")
-    return {"n_train": result.n_train, "n_test": result.n_test, "manifest": str(result.manifest_path)}
+    return {"n_train": result.n_train, "n_test": result.n_test,
+            **({"n_unlabelled": result.n_unlabelled} if result.n_unlabelled else {}),
+            "manifest": str(result.manifest_path)}
 
 
 def _epochs(best_epoch: int, history: list[dict[str, Any]]) -> dict[str, Any]:

@@ -161,7 +161,7 @@ def data_provenance(data_dir: str | os.PathLike[str],
     phantom = bool(root) and (Path(root) / PHANTOM_MARKER).is_file()
     facts = read_ingest_facts(data_dir)
     names = list(grade_names) if grade_names is not None else list(facts.grade_names)
-    n_train = n_test = 0
+    n_train = n_test = n_unlabelled = 0
     per_grade = dict.fromkeys(range(len(names)), 0)
     patients: set[str] = set()  # training images' patients (an image without one: its own)
     grouped = False
@@ -170,6 +170,8 @@ def data_provenance(data_dir: str | os.PathLike[str],
             for row in csv.DictReader(fh):
                 if row.get("split") == "test":
                     n_test += 1
+                elif row.get("split") == "unlabelled":  # data.unlabelled: pretraining only
+                    n_unlabelled += 1
                 elif row.get("split") == "train":
                     n_train += 1
                     patient = (row.get("patient") or "").strip()
@@ -189,6 +191,7 @@ def data_provenance(data_dir: str | os.PathLike[str],
         "ingested_utc": summary.get("created_utc"),
         "n_train": n_train,
         "n_test": n_test,
+        "n_unlabelled": n_unlabelled,
         "n_patients": len(patients) if grouped else None,
         # not grouped although the label CSV has a patient-looking column (the ingest's warning)
         "unused_patient_column": None if grouped else (
@@ -322,6 +325,13 @@ def task_description(grade_names: Sequence[str], channels: int, kind: str | None
     return f"diabetic retinopathy grade ({len(grade_names)} grades) of one {image}"
 
 
+def _unlabelled_words(data: dict[str, Any]) -> str:
+    """', and N ungraded images (data.unlabelled, pretraining only)' for the model card; ''
+    without any (or for a bundle made before they were counted)."""
+    n = int(data.get("n_unlabelled") or 0)
+    return f", and {n} ungraded images (data.unlabelled, for pretraining only)" if n else ""
+
+
 def _scratch_words(meta: dict[str, Any]) -> str:
     """The model card's words for the ``scratch`` variant: not pretrained, and, with the backbone
     frozen, never trained at all (random features under a trained head: a trial read "scratch"
@@ -437,7 +447,7 @@ to diagnose, grade or triage patients.
 ## What it was trained on
 - Data: {data.get('kind')} ({data.get('root') or 'unknown root'}); {data.get('n_train', '?')}
   training images (per grade: {_counts_words(data.get('train_per_grade'))}), {data.get('n_test', '?')}
-  test images. {data.get('note', '')}{folds_line}
+  test images{_unlabelled_words(data)}. {data.get('note', '')}{folds_line}
 - Self-supervised pretraining (VICReg{', then UMM' if meta['variant'] == 'vicreg_umm' else ''})
   on the ingested images without labels{_scratch_words(meta) if meta['variant'] == 'scratch' else ''};
   supervised fine-tuning by {len(meta['folds'])}-fold cross-validation on the labelled images.

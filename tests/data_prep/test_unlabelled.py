@@ -1,0 +1,123 @@
+"""Tests of ``data.unlabelled`` (``--unlabelled``): folders of ungraded images that join the
+self-supervised pool only (manifest split ``unlabelled``), validated like every image."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from test_ingest import SIZE, config, expect_error, make_plain, smooth_image, write_png
+
+from data_prep import ingest
+from data_prep.problems import as_config_keys
+from data_prep.source_check import source_changes
+
+GRADES = {f"{i:03d}.png": i % 3 for i in range(1, 7)}
+
+
+def manifest(out: Path) -> list[dict[str, str]]:
+    with open(out / ingest.MANIFEST_NAME, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_unlabelled_folders_join_the_pool_never_the_folds(tmp_path: Path) -> None:
+    """Two folders (one sharing its name with... nothing, one holding a copy of a training
+    image and of its own image): their images are cached with split 'unlabelled', no grade,
+    no fold, an id FOLDER/NAME; the copies are left out with one note; the counts, the
+    summary and the printed table say how many."""
+    root = make_plain(tmp_path / "d", GRADES, test=("t1.png",))
+    task1 = tmp_path / "task1"
+    for i in range(3):
+        write_png(task1 / f"{i + 1}.png", smooth_image(500 + i))
+    task2 = tmp_path / "task2"
+    write_png(task2 / "001.png", smooth_image(600))  # a training image's name, another image
+    shutil.copy(root / "002.png", task2 / "copy_of_002.png")  # the same bytes as a training image
+    shutil.copy(task1 / "1.png", task2 / "again.png")  # the same bytes as a pool image
+    out = tmp_path / "out"
+    result = ingest.run(config(root, unlabelled=[str(task1), str(task2)]), out, verbose=False)
+
+    rows = manifest(out)
+    pool = [r for r in rows if r["split"] == "unlabelled"]
+    assert [r["id"] for r in pool] == ["task1/1.png", "task1/2.png", "task1/3.png", "task2/001.png"]
+    assert all(r["grade"] == "" and r["fold"] == "-1" and r["origin"] == "unlabelled" for r in pool)
+    assert len({r["id"] for r in rows}) == len(rows)  # no id collides with training 001.png
+    assert {r["split"] for r in rows} == {"train", "test", "unlabelled"}
+    assert [int(r["cache_index"]) for r in rows] == list(range(len(rows)))
+    assert (result.n_train, result.n_test, result.n_unlabelled) == (6, 1, 4)
+    assert sum(sum(g.values()) for g in result.counts_per_fold.values()) == 6  # folds: training only
+    copies = [n for n in result.notes if "byte-identical" in n]
+    assert len(copies) == 1 and "2 images of the --unlabelled folders left out" in copies[0], result.notes
+    assert "copy_of_002.png" in copies[0] and "(train)" in copies[0]
+
+    summary = json.loads((out / ingest.SUMMARY_NAME).read_text())
+    assert summary["counts"]["per_split"] == {"train": 6, "test": 1, "unlabelled": 4}
+    assert summary["n_images"] == 11
+    assert summary["unlabelled_dirs"] == [str(task1), str(task2)]
+    assert summary["cache"][str(SIZE)]["shape"][0] == 11
+    import numpy as np
+    assert np.load(out / "cache" / f"{SIZE}px.npy").shape[0] == 11
+    assert "unlabelled" in ingest.format_summary(result)
+
+    # a resume's data check knows the pool (and the copies it left out): nothing changed ...
+    assert source_changes(out) == []
+    assert sorted(summary["unlabelled_copies"]) == ["../task2/again.png", "../task2/copy_of_002.png"]
+    # ... until an image is added to, or removed from, a pool folder
+    write_png(task1 / "4.png", smooth_image(510))
+    (task2 / "001.png").unlink()
+    changes = source_changes(out)
+    assert any("1 image added" in c and "task1/4.png" in c for c in changes), changes
+    assert any("1 image removed" in c and "task2/001.png" in c for c in changes), changes
+
+    # put back as it was: a rerun reuses every cached image of the manifest, the pool's too
+    (task1 / "4.png").unlink()
+    write_png(task2 / "001.png", smooth_image(600))
+    again = ingest.run(config(root, unlabelled=[str(task1), str(task2)]), out, verbose=False)
+    assert again.n_unlabelled == 4 and again.n_decoded == 0
+    assert manifest(out) == rows
+
+
+def test_a_bad_unlabelled_folder_or_file_is_an_error_with_its_fix(tmp_path: Path) -> None:
+    """A missing folder, and a corrupt image in a pool folder, stop the ingest like any bad
+    input (file, what, fix), said as the train command's setting there."""
+    root = make_plain(tmp_path / "d", GRADES)
+    missing = tmp_path / "nowhere"
+    message = expect_error(config(root, unlabelled=[str(missing)]), tmp_path / "out",
+                           f"{missing}: --unlabelled folder 1 of 1 does not exist -> point "
+                           "--unlabelled at a folder of images without grades")
+    assert "data.unlabelled at a folder" in as_config_keys(message)
+    pool = tmp_path / "pool"
+    write_png(pool / "ok.png", smooth_image(700))
+    (pool / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    expect_error(config(root, unlabelled=[str(pool)]), tmp_path / "out", str(pool / "broken.png"))
+
+
+def test_folders_sharing_a_name_get_distinct_ids(tmp_path: Path) -> None:
+    root = make_plain(tmp_path / "d", GRADES)
+    a, b = tmp_path / "a" / "images", tmp_path / "b" / "images"
+    write_png(a / "1.png", smooth_image(800))
+    write_png(b / "1.png", smooth_image(801))
+    out = tmp_path / "out"
+    ingest.run(config(root, unlabelled=[str(a), str(b)]), out, verbose=False)
+    assert [r["id"] for r in manifest(out) if r["split"] == "unlabelled"] == ["1-images/1.png",
+                                                                             "2-images/1.png"]
+
+
+def test_the_ingest_command_takes_repeated_unlabelled_flags(tmp_path: Path) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    ingest.add_arguments(parser)
+    args = parser.parse_args(["--root", "r", "--out", "o", "--unlabelled", "x", "--unlabelled", "y"])
+    assert ingest.config_from_args(args).unlabelled == ["x", "y"]
+    assert ingest.config_from_args(parser.parse_args(["--root", "r", "--out", "o"])).unlabelled == []
+
+
+@pytest.mark.parametrize("written", ["data.unlabelled=/a/task1", "data.unlabelled=[/a/task1,/b/task2]"])
+def test_the_setting_reads_one_folder_or_a_list(written: str) -> None:
+    from drac_ssl.config import load_config
+
+    cfg = load_config(None, [written])
+    assert cfg.data.unlabelled[0] == "/a/task1"

@@ -1,0 +1,112 @@
+"""data.unlabelled end to end: a RetinaMNIST-shaped ``.npz`` (as in test_colour_pipeline) plus
+a folder of ungraded photographs through ``python -m drac_ssl.train``: the photographs are
+pretrained on (VICReg and UMM) and nothing else."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from test_colour_pipeline import N_TEST, N_TRAIN, N_VAL, TINY, fundus_like, make_npz
+
+from drac_ssl import train
+
+N_POOL = 8
+
+
+@pytest.fixture(scope="module")
+def pool_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    work = tmp_path_factory.mktemp("pool")
+    npz = make_npz(work / "retinamnist_tiny.npz")
+    pool = work / "ungraded"
+    pool.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(N_POOL):
+        cv2.imwrite(str(pool / f"u{i}.png"), cv2.cvtColor(fundus_like(i % 5, rng), cv2.COLOR_RGB2BGR))
+    cwd = os.getcwd()
+    os.chdir(work)
+    try:
+        assert train.main([f"data.root={npz}", f"data.unlabelled=[{pool}]", *TINY,
+                           "finetune.decision=argmax", "run.name=pool"]) == 0
+    finally:
+        os.chdir(cwd)
+    yield work / "runs" / "pool"
+    torch.set_num_threads(threads)
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_ungraded_images_are_pretrained_on_and_nothing_else(pool_run: Path) -> None:
+    """data.unlabelled: the folder's photographs join the pretraining pool (the description
+    counts them), never the folds, the out-of-fold figures or the submission; the report
+    and the model card say how many there were."""
+    manifest = _rows(pool_run / "data" / "manifest.csv")
+    pool = [r for r in manifest if r["split"] == "unlabelled"]
+    assert [r["id"] for r in pool] == [f"ungraded/u{i}.png" for i in range(N_POOL)]
+    pre = json.loads((pool_run / "pretrain" / "metadata.json").read_text())
+    assert (f"{N_TRAIN + N_VAL + N_TEST + N_POOL} images ({N_TRAIN + N_VAL} labelled; training, "
+            f"{N_POOL} ungraded (data.unlabelled) and test images, no labels)") in pre["training_data"]
+    assert len(_rows(pool_run / "finetune" / "vicreg_umm" / "oof.csv")) == N_TRAIN + N_VAL
+    assert len(_rows(pool_run / "export" / "submission.csv")) == N_TEST
+    meta = json.loads((pool_run / "bundle" / "metadata.json").read_text())
+    assert meta["data"]["n_unlabelled"] == N_POOL and meta["data"]["n_train"] == N_TRAIN + N_VAL
+    card = (pool_run / "bundle" / "MODEL_CARD.md").read_text()
+    assert f"and {N_POOL} ungraded images (data.unlabelled, for pretraining only)" in card
+    report = (pool_run / "report.md").read_text()
+    assert f"- ungraded images for pretraining and UMM only (data.unlabelled): {N_POOL}" in report
+    assert "**The test images were among them**" in report
+
+
+def _plain_folder(root: Path, n: int = 12) -> Path:
+    """A plain folder of ``n`` grey 64 px images of grades 0..2 and its label CSV."""
+    root.mkdir(parents=True)
+    rows = []
+    for i in range(n):
+        cv2.imwrite(str(root / f"{i:03d}.png"), np.full((64, 64), 10 * i, np.uint8))
+        rows.append(f"{i:03d}.png,{i % 3}")
+    (root / "labels.csv").write_text("image name,DR grade\n" + "\n".join(rows) + "\n")
+    return root
+
+
+def test_the_preflight_counts_the_ungraded_images_and_stops_on_a_missing_folder(tmp_path: Path) -> None:
+    """Before any stage runs: the pretraining pool's count names the ungraded images (they
+    make a batch fit that the labelled images alone would not), and a folder that does not
+    exist is an error in the train command's words."""
+    from drac_ssl import preflight
+
+    root = _plain_folder(tmp_path / "d")
+    pool = tmp_path / "pool"
+    pool.mkdir()
+    for i in range(6):
+        cv2.imwrite(str(pool / f"p{i}.png"), np.full((64, 64), 7 * i, np.uint8))
+
+    def errors(*overrides: str) -> dict[str, str]:
+        cfg, sources, _ = preflight.read_config(train.DEFAULT_CONFIG, [f"data.root={root}",
+                                                                       "run.device=cpu", *overrides])
+        return {f.setting: f.line for f in preflight.check(cfg, tmp_path / "runs" / "x", sources)
+                if f.severity == "error"}
+
+    alone = errors("pretrain.batch_size=16", "umm.batch_size=8")
+    assert "larger than the 12 images pretraining draws from" in alone["pretrain.batch_size"]
+    with_pool = errors("pretrain.batch_size=32", "umm.batch_size=8", f"data.unlabelled=[{pool}]")
+    assert ("larger than the 18 images pretraining draws from "
+            f"({root / 'labels.csv'}: 12 training + 6 ungraded (data.unlabelled) images)"
+            ) in with_pool["pretrain.batch_size"], with_pool
+    assert "pretrain.batch_size" not in errors("pretrain.batch_size=16", "umm.batch_size=8",
+                                               f"data.unlabelled=[{pool}]")
+    missing = errors("pretrain.batch_size=8", "umm.batch_size=8", f"data.unlabelled=[{tmp_path / 'nope'}]")
+    assert any(f"{tmp_path / 'nope'}: data.unlabelled folder 1 of 1 does not exist" in line
+               and "point data.unlabelled at a folder of images without grades" in line
+               for line in missing.values()), missing
