@@ -708,7 +708,7 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
                   f"octa, made for grey UW-OCTA scans (its normalisation and colour handling)",
                   "pretrain.augment.recipe=fundus (as configs/retinamnist.yaml), unless octa is meant")
     try:
-        entries, problems, _ = ingest._collect(d, layout, names)
+        entries, problems, _, _ = ingest._collect(d, layout, names)  # data.ungradable as the ingest
     except IngestError as exc:
         c.error("data.root", as_config_keys(str(exc)).replace(" -> ", "\n     fix: "))
         return None
