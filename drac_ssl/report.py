@@ -37,6 +37,7 @@ from drac_ssl.grading.bundle import (
     data_provenance,
     fold_grouping_words,
     freeze_words,
+    left_out_words,
 )
 from drac_ssl.io import atomic_write_text
 from drac_ssl.metrics import (
@@ -172,6 +173,8 @@ def _data_section(run_dir: Path) -> list[str]:
                   f"- fundus preprocessing: {', '.join(prep) if prep else 'none'}",
                   f"- training images: {prov.get('n_train')} ({per_grade})",
                   f"- test images: {prov.get('n_test')}", f"- ingested: {prov.get('ingested_utc')}"]
+        if prov.get("n_left_out_ungradable"):  # data.ungradable=leave_out, and there were such rows
+            lines.append(f"- {left_out_words(prov['n_left_out_ungradable'])}")
         comparison = _read_json(run_dir / "finetune" / "comparison.json")  # what its CIs resample
         grouping = fold_grouping_words(prov, comparison if isinstance(comparison, dict) else None)
         lines += ([f"- {grouping}"] if grouping else []) + [""]
