@@ -327,9 +327,10 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
         patient = cells[index["patient"]].strip() if "patient" in index else ""
         rows.append(LabelRow(name, grade, patient, number, raw_grade.strip()))
     if not rows and left_out and not any(p.severity == "error" for p in problems):
-        problems.append(error(csv_path, f"all {counted(len(left_out), 'row')} of the label CSV are "
-                                        "marked ungradable (an empty or NA grade cell), so "
-                                        "--ungradable leave_out leaves nothing to train on",
+        every = ("the label CSV's one row is" if len(left_out) == 1
+                 else f"all {len(left_out)} rows of the label CSV are")
+        problems.append(error(csv_path, f"{every} marked ungradable (an empty or NA grade cell), "
+                                        "so --ungradable leave_out leaves nothing to train on",
                               "write the grades of the gradable images, or pass the label CSV "
                               "that holds them with --labels-csv FILE", "grade"))
     elif not rows and not any(p.severity == "error" for p in problems):
@@ -380,7 +381,8 @@ def leave_out_ungradable(images: Sequence[Path], table: LabelTable
     problems.append(note(
         table.path,
         f"{counted(len(left_out), 'row')} marked ungradable (an empty or NA grade cell) "
-        f"{'was' if len(left_out) == 1 else 'were'} left out with their images (--ungradable leave_out): {shown}"
+        f"{'was left out with its image' if len(left_out) == 1 else 'were left out with their images'} "
+        f"(--ungradable leave_out): {shown}"
         + (f", and {more} more" if more > 0 else "")
         + (f"; {missing} of them had no image in the folder" if missing else ""),
         "nothing to do; ingest_summary.json lists every one (left_out_ungradable)", "ungradable"))
