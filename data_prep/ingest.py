@@ -56,6 +56,7 @@ from data_prep.validate import (
     format_problems,
     grade_problem,
     identical_content,
+    leave_out_ungradable,
     looks_like_patient_column,
     match_labels,
     names_in_both,
@@ -64,7 +65,14 @@ from data_prep.validate import (
     read_name_list,
     warning,
 )
-from drac_ssl.config import DATA_CHANNELS, DATA_MODALITIES, ConfigError, DataConfig, validate_grades
+from drac_ssl.config import (
+    DATA_CHANNELS,
+    DATA_MODALITIES,
+    DATA_UNGRADABLE,
+    ConfigError,
+    DataConfig,
+    validate_grades,
+)
 from drac_ssl.io import atomic_write_json, atomic_write_text
 
 MANIFEST_NAME = "manifest.csv"
@@ -111,6 +119,9 @@ class IngestResult:
     channels: int = 1  # of the cache arrays: (N, S, S) for 1, (N, S, S, 3) for 3
     preprocessing: tuple[str, ...] = ()  # the fundus options applied to the cached copies, in words
     patients: dict[str, object] | None = None  # how the folds were grouped: _patient_facts
+    # data.ungradable=leave_out: the rows left out with their images (manifest-style path, or
+    # None: the folder did not hold it), in file order
+    left_out_ungradable: list[tuple[LabelRow, str | None]] = field(default_factory=list)
 
 
 @dataclass
@@ -175,6 +186,10 @@ def _check_settings(cfg: DataConfig) -> list[int]:
     if not sizes or any(not 8 <= s <= 4096 for s in sizes):
         raise IngestError(f"--sizes {cfg.cache_sizes}: each cache size must be 8..4096 pixels "
                           "-> e.g. --sizes 256,512")
+    if cfg.ungradable not in DATA_UNGRADABLE:
+        raise IngestError(f"--ungradable {cfg.ungradable!r} is not one of {', '.join(DATA_UNGRADABLE)} "
+                          "-> --ungradable error (a row with an empty or NA grade stops the ingest) "
+                          "or --ungradable leave_out (such rows and their images are left out)")
     if str(cfg.channels) not in DATA_CHANNELS:
         raise IngestError(f"--channels {cfg.channels!r} is not one of 1, 3, auto -> e.g. "
                           "--channels auto (what the images are)")
@@ -220,13 +235,17 @@ def _plan(cfg: DataConfig, layout: Layout, sizes: list[int]) -> tuple[Plan, list
 
 
 def _collect(cfg: DataConfig, layout: Layout, grade_names: Sequence[str]
-             ) -> tuple[list[ImageEntry], list[Problem], LabelTable | None]:
+             ) -> tuple[list[ImageEntry], list[Problem], LabelTable | None,
+                        list[tuple[LabelRow, Path | None]]]:
     """Images of both splits (manifest order) with their labels, the folder and label
-    problems, and the label CSV as read (its dialect and columns for the summary; None
-    without one)."""
+    problems, the label CSV as read (its dialect and columns for the summary; None
+    without one), and the rows left out as ungradable with their images
+    (``data.ungradable=leave_out``, :func:`data_prep.validate.leave_out_ungradable`: their
+    images are in no split). The preflight reads the data through this function too."""
+    left_out: list[tuple[LabelRow, Path | None]] = []
     if layout.npz is not None:
         entries, problems = _collect_npz(layout.npz, grade_names)
-        return entries, list(layout.problems) + problems, None
+        return entries, list(layout.problems) + problems, None, left_out
     problems = list(layout.problems)
     train_images: list[Path] = []
     test_images: list[Path] = []
@@ -240,10 +259,14 @@ def _collect(cfg: DataConfig, layout: Layout, grade_names: Sequence[str]
     table: LabelTable | None = None
     if train_images and layout.labels_csv is not None and layout.train_dir is not None:
         table, table_problems = read_labels(layout.labels_csv, layout.image_column,
-                                            layout.grade_column, cfg.patient_column, grade_names)
+                                            layout.grade_column, cfg.patient_column, grade_names,
+                                            cfg.ungradable)
         problems += apply_strict(table_problems, cfg.strict)
         if table is not None:
             problems += duplicate_label_rows(table)
+            # data.ungradable=leave_out: the rows with no grade and their images go before matching
+            train_images, left_out, left_out_problems = leave_out_ungradable(train_images, table)
+            problems += left_out_problems
             labels, match_problems = match_labels(train_images, table, layout.train_dir)
             problems += match_problems
     if test_images and layout.test_list_csv is not None and layout.test_dir is not None:
@@ -256,7 +279,7 @@ def _collect(cfg: DataConfig, layout: Layout, grade_names: Sequence[str]
     test = sorted(test_images, key=lambda p: natural_key(p.name))
     entries = [ImageEntry(p, relative(p, layout.root), "train", labels.get(p)) for p in train]
     entries += [ImageEntry(p, relative(p, layout.root), "test") for p in test]
-    return entries, problems, table
+    return entries, problems, table, left_out
 
 
 def _collect_unlabelled(cfg: DataConfig, root: Path) -> tuple[list[ImageEntry], list[Problem]]:
@@ -648,6 +671,9 @@ def format_summary(result: IngestResult) -> str:
         lines.append(_patients_line(result.patients))
     if result.preprocessing:
         lines.append(f"preprocessing of the cached copies: {', then '.join(result.preprocessing)}")
+    if result.left_out_ungradable:
+        lines.append(f"left out: {counted(len(result.left_out_ungradable), 'row')} marked ungradable "
+                     f"(--ungradable leave_out), listed in {SUMMARY_NAME} (left_out_ungradable)")
     kinds = Counter((p.severity, p.kind or "other") for p in result.findings)  # as the JSON
     if kinds:
         lines.append("findings by kind: " + ", ".join(
@@ -706,7 +732,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     root = layout.root
     plan, problems = _plan(cfg, layout, sizes)
     cache_dir = out / CACHE_DIR
-    entries, found, table = _collect(cfg, layout, plan.grade_names)
+    entries, found, table, left_out = _collect(cfg, layout, plan.grade_names)
     dialect = table.dialect if table is not None else ""
     problems += found
     pool, found = _collect_unlabelled(cfg, root)
@@ -764,6 +790,8 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
             preprocessing=_preprocessing_words(cfg),
             patients=_patient_facts(entries, cfg, table.columns if table is not None else ()),
             unlabelled_copies=pool_copies,
+            left_out_ungradable=[(row, None if path is None else relative(path, root))
+                                 for row, path in left_out],
         )
         result.seconds = time.perf_counter() - start
         atomic_write_json(result.summary_path,
@@ -855,6 +883,10 @@ def _summary(result: IngestResult, cfg: DataConfig, layout: Layout, plan: Plan,
         "modality": {"value": plan.resolved_modality(layout, result.channels),
                      "setting": plan.modality},
         "patients": result.patients,
+        "ungradable": cfg.ungradable,
+        # data.ungradable=leave_out: every row left out, its image (None: not in the folder)
+        "left_out_ungradable": [{"name": row.name, "line": row.line, "grade_cell": row.written,
+                                 "image": image} for row, image in result.left_out_ungradable],
         "preprocessing": {"fundus_crop": cfg.fundus_crop, "graham": cfg.graham,
                           "graham_mask": cfg.graham_mask,
                           "graham_reflect_padding": plan.options.graham_reflect_padding,
@@ -937,6 +969,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--modality", choices=list(DATA_MODALITIES), default=d.modality,
                         help="what the images are: octa (UW-OCTA) or fundus (fundus photographs); "
                              "auto: the layout's (a plain folder: fundus when colour)")
+    parser.add_argument("--ungradable", choices=list(DATA_UNGRADABLE), default=d.ungradable,
+                        help="a label row whose grade cell is empty or NA (an image the graders "
+                             "found ungradable, as Messidor-2 ships them): error (the default) "
+                             "stops the ingest; leave_out leaves the row and its image out, "
+                             "listed in ingest_summary.json")
     parser.add_argument("--fundus-crop", action="store_true",
                         help="crop to the fundus disc and pad to a square")
     parser.add_argument("--graham", action="store_true",
@@ -965,7 +1002,7 @@ def config_from_args(args: argparse.Namespace) -> DataConfig:
         patient_column=args.patient_column, unlabelled=list(args.unlabelled), grades=list(args.grades),
         channels=args.channels, modality=args.modality, fundus_crop=args.fundus_crop, graham=args.graham,
         graham_mask=args.graham_mask, cache_sizes=list(args.sizes), n_folds=args.folds,
-        fold_seed=args.seed, strict=args.strict, workers=args.workers)
+        fold_seed=args.seed, strict=args.strict, workers=args.workers, ungradable=args.ungradable)
 
 
 def cli(args: argparse.Namespace) -> int:

@@ -36,14 +36,15 @@ CLI_TO_CONFIG = {
     "--channels": "data.channels", "--modality": "data.modality", "--folds": "data.n_folds",
     "--sizes": "data.cache_sizes", "--seed": "data.fold_seed", "--strict": "data.strict=true",
     "--fundus-crop": "data.fundus_crop=true", "--graham": "data.graham=true",
-    "--unlabelled": "data.unlabelled",
+    "--unlabelled": "data.unlabelled", "--ungradable": "data.ungradable",
 }
 """The standalone ingest's flags and the ``python -m drac_ssl.train`` settings they are. The
 ingest's messages name the flags (its own command's terms); ``python -m drac_ssl.train`` says
 them as settings with :func:`as_config_keys` (``ingest.run(..., wording=as_config_keys)``)."""
-_FLAG_VALUE = r"(?:[A-Z]{2,}|\d|[/.~<'\"]|(?:auto|fundus|octa|icdr|drac|eyepacs|aptos|idrid|medmnist|plain)\b)"
+_FLAG_VALUE = r"(?:[A-Z]{2,}|\d|[/.~<'\"]|(?:auto|fundus|octa|icdr|drac|eyepacs|aptos|idrid|medmnist|plain|leave_out|error)\b)"
 """What follows a flag when it is the flag's value (``FILE``, a number, a path, a choice: every
-``data.layout``, as ``tests/data_prep/test_layouts.py`` checks)."""
+``data.layout``, as ``tests/data_prep/test_layouts.py`` checks, and ``leave_out`` / ``error`` of
+``--ungradable``)."""
 
 
 def as_config_keys(text: str) -> str:

@@ -193,6 +193,8 @@ class LabelTable:
     columns: list[str]
     rows: list[LabelRow]
     dialect: str = ""  # 'semicolon-separated, utf-8-sig', for the summary
+    # rows whose grade cell says "no grade", left out with data.ungradable=leave_out (file order)
+    left_out: list[LabelRow] = field(default_factory=list)
 
 
 _OPTIONS = {"image-name": "--image-column", "grade": "--grade-column", "patient": "--patient-column"}
@@ -200,6 +202,19 @@ _OPTIONS = {"image-name": "--image-column", "grade": "--grade-column", "patient"
 
 UNGRADED_CELLS = ("", "na", "n/a", "nan", "none", "null", "-", "?", "ungradable", "ungraded")
 """Grade cells that say "no grade" rather than a wrong one (lower case, stripped)."""
+
+LEAVE_OUT_FIX = ("rerun with --ungradable leave_out (every row with no grade is then left out "
+                 "with its image, listed in ingest_summary.json)")
+"""How an ungraded cell's fix under ``data.ungradable=error`` leaves the image out without
+editing the data: the ingest's flag, which ``python -m drac_ssl.train`` says as
+``data.ungradable=leave_out``."""
+
+
+def is_ungraded(cell: str) -> bool:
+    """Whether a grade cell says "no grade" (:data:`UNGRADED_CELLS`: empty, ``NA``, ``nan`` ...,
+    any case, spaces and quotes around it ignored): the one rule by which the ingest and the
+    preflight either report a row (``data.ungradable=error``) or leave it out (``leave_out``)."""
+    return cell.strip().strip('"').strip().lower() in UNGRADED_CELLS
 
 
 def grade_problem(where: str, name: str, raw: str, grade: int | None,
@@ -210,12 +225,13 @@ def grade_problem(where: str, name: str, raw: str, grade: int | None,
                else ", e.g. icdr for the 5 ICDR grades")
     fix = (f"use {choices(grade_names)}, or set --grades to the scale of these "
            f"labels{example}")
-    if grade is None and raw.strip().lower() in UNGRADED_CELLS:
+    if grade is None and is_ungraded(raw):
         # empty or NA: most often an image the graders marked ungradable; no grade scale fixes it
         return error(where, f"{name} has no grade ({'an empty cell' if not raw.strip() else repr(raw.strip())}"
                             f"; an ungradable image?)",
                      f"write its grade ({choices(grade_names)}), or, to leave an ungradable image "
-                     f"out, delete the row and move the image out of the folder", "grade")
+                     f"out, {LEAVE_OUT_FIX} or delete the row and move the image out of the folder",
+                     "grade")
     if grade is None:
         named = [i for i, n in enumerate(grade_names) if n.lower() == raw.strip().lower()]
         if named:
@@ -246,13 +262,19 @@ def looks_like_patient_column(name: str) -> bool:
 
 def read_labels(csv_path: Path, image_column: str, grade_column: str,
                 patient_column: str = "",
-                grade_names: Sequence[str] = DRAC_GRADES) -> tuple[LabelTable | None, list[Problem]]:
+                grade_names: Sequence[str] = DRAC_GRADES,
+                ungradable: str = "error") -> tuple[LabelTable | None, list[Problem]]:
     """Read and check the label CSV: columns present, every grade an integer in 0..K-1.
 
     ``grade_names`` are the names of grades 0..K-1 (``data.grades``). The CSV may be in any
     dialect :func:`data_prep.labels.read_table` reads. Returns the rows (a row with a bad
     grade is kept with ``grade=None``, so that its image is not also reported as
     unlabelled) and every problem found.
+
+    ``ungradable`` (``data.ungradable``): ``error``, a row whose grade cell says "no grade"
+    (:func:`is_ungraded`) is an error like any bad grade; ``leave_out``, it goes to
+    ``LabelTable.left_out`` instead of ``rows``, without a problem (the ingest leaves its
+    image out, :func:`leave_out_ungradable`). Any other bad grade is an error either way.
     """
     wanted = [c for c in (image_column, grade_column, patient_column) if c]
     table, problems = read_table(csv_path, wanted)
@@ -284,6 +306,7 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
                 f"pass --patient-column {guess!r} to keep each patient's images in one fold",
                 "patient"))
     rows: list[LabelRow] = []
+    left_out: list[LabelRow] = []
     for number, cells in table.rows:
         where = f"{csv_path}:{number}"
         name = Path(cells[index["image-name"]].strip().replace("\\", "/")).name
@@ -293,16 +316,77 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
                                   "fill in the file name or delete the row", "csv"))
             continue
         grade = parse_grade(raw_grade)
+        if ungradable == "leave_out" and grade is None and is_ungraded(raw_grade):
+            patient = cells[index["patient"]].strip() if "patient" in index else ""
+            left_out.append(LabelRow(name, None, patient, number, raw_grade.strip()))
+            continue
         bad = grade_problem(where, name, raw_grade, grade, grade_names)
         if bad is not None:
             problems.append(bad)
             grade = None
         patient = cells[index["patient"]].strip() if "patient" in index else ""
         rows.append(LabelRow(name, grade, patient, number, raw_grade.strip()))
-    if not rows and not any(p.severity == "error" for p in problems):
+    if not rows and left_out and not any(p.severity == "error" for p in problems):
+        every = ("the label CSV's one row is" if len(left_out) == 1
+                 else f"all {len(left_out)} rows of the label CSV are")
+        problems.append(error(csv_path, f"{every} marked ungradable (an empty or NA grade cell), "
+                                        "so --ungradable leave_out leaves nothing to train on",
+                              "write the grades of the gradable images, or pass the label CSV "
+                              "that holds them with --labels-csv FILE", "grade"))
+    elif not rows and not any(p.severity == "error" for p in problems):
         problems.append(error(csv_path, "the label CSV has a header but no rows",
                               "add one row per training image", "csv"))
-    return LabelTable(csv_path, table.columns, rows, table.dialect), problems
+    return LabelTable(csv_path, table.columns, rows, table.dialect, left_out), problems
+
+
+LEFT_OUT_SHOWN = 5
+"""Left-out ungradable rows named in the note (the rest are counted; all are in the summary)."""
+
+
+def leave_out_ungradable(images: Sequence[Path], table: LabelTable
+                         ) -> tuple[list[Path], list[tuple[LabelRow, Path | None]], list[Problem]]:
+    """The training ``images`` without those the table's left-out rows name
+    (:attr:`LabelTable.left_out`, ``data.ungradable=leave_out``), matched as
+    :func:`match_labels` matches names (:class:`NameIndex`).
+
+    Returns the images kept, each left-out row with its image (None when the folder does not
+    hold it: the row is left out all the same, the user need not edit the CSV) and the
+    problems: one note naming how many rows were left out and the first
+    :data:`LEFT_OUT_SHOWN` (``labels.csv:LINE NAME``), nothing when none was; an error for a
+    left-out name without extension that matches several images. The ingest and the
+    preflight both call it (through ``data_prep.ingest._collect``), so they leave out the
+    same rows and count the same images.
+    """
+    if not table.left_out:
+        return list(images), [], []
+    index = NameIndex(images)
+    dropped: set[Path] = set()
+    left_out: list[tuple[LabelRow, Path | None]] = []
+    problems: list[Problem] = []
+    for row in table.left_out:
+        paths, how = index.find(row.name)
+        if how == "ambiguous":
+            problems.append(error(f"{table.path}:{row.line}",
+                                  f"{row.name} (no extension, marked ungradable) matches "
+                                  f"{len(paths)} images: {', '.join(p.name for p in paths)}",
+                                  "write the full file name in the CSV, or remove the extra file",
+                                  "match"))
+            paths = []
+        dropped.update(paths)
+        left_out.append((row, paths[0] if paths else None))
+    shown = ", ".join(f"{table.path.name}:{row.line} {row.name}"
+                      for row, _ in left_out[:LEFT_OUT_SHOWN])
+    more = len(left_out) - LEFT_OUT_SHOWN
+    missing = sum(path is None for _, path in left_out)
+    problems.append(note(
+        table.path,
+        f"{counted(len(left_out), 'row')} marked ungradable (an empty or NA grade cell) "
+        f"{'was left out with its image' if len(left_out) == 1 else 'were left out with their images'} "
+        f"(--ungradable leave_out): {shown}"
+        + (f", and {more} more" if more > 0 else "")
+        + (f"; {missing} of them had no image in the folder" if missing else ""),
+        "nothing to do; ingest_summary.json lists every one (left_out_ungradable)", "ungradable"))
+    return [p for p in images if p not in dropped], left_out, problems
 
 
 def read_name_list(csv_path: Path, column: str) -> tuple[list[tuple[int, str]] | None, list[Problem]]:
@@ -326,7 +410,7 @@ def duplicate_label_rows(table: LabelTable) -> list[Problem]:
     out-of-range ``7`` stays ``7``; its own error comes from :func:`grade_problem`); ``1``
     and ``1.0`` are the same grade, no conflict."""
     by_name: dict[str, list[LabelRow]] = {}
-    for row in table.rows:
+    for row in sorted([*table.rows, *table.left_out], key=lambda r: r.line):
         by_name.setdefault(row.name.lower(), []).append(row)
     problems = []
     for rows in by_name.values():

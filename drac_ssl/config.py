@@ -36,6 +36,8 @@ GRADE_SCALES: dict[str, tuple[str, ...]] = {
 DATA_LAYOUTS = ("auto", "drac", "plain", "aptos", "eyepacs", "idrid", "medmnist")
 DATA_CHANNELS = ("auto", "1", "3", "")
 DATA_MODALITIES = ("auto", "octa", "fundus")
+DATA_UNGRADABLE = ("error", "leave_out")
+"""``data.ungradable``: what a label row with no grade (an empty or NA cell) does."""
 
 
 @dataclass
@@ -72,6 +74,16 @@ class DataConfig:
     MedMNIST: fundus; a plain folder: fundus when ingested in colour, else octa).
     ``python -m drac_ssl.train`` takes ``pretrain.augment.recipe=fundus`` as ``fundus`` for
     ``auto``, so a plain folder of fundus photographs ingested as grey is still fundus.
+
+    ``ungradable``: what a label-CSV row whose grade cell says "no grade" does (empty,
+    ``NA``, ``n/a``, ``nan``, ``-``, ``?``, ``ungradable`` ...:
+    :data:`data_prep.validate.UNGRADED_CELLS`), as public sets ship them for the images their
+    graders found ungradable (Messidor-2's empty ``adjudicated_dr_grade``, NA cells of
+    EyePACS-derived sets). ``error`` (the default): each is an error whose fix names its
+    row. ``leave_out``: the row and its image are left out (not cached, not in the manifest,
+    the folds or the test set), said in one note and listed in ``ingest_summary.json``
+    (``left_out_ungradable``) and the run's report. Any other bad grade (``7``, ``x``) stays
+    an error. Every layout with a label CSV; a MedMNIST ``.npz`` has no such cells.
 
     Fundus preprocessing, off by default, applied to every cached copy (train and test):
     ``fundus_crop`` crops to the fundus disc (the bounding box of the largest region
@@ -112,6 +124,7 @@ class DataConfig:
     n_folds: int = 5
     fold_seed: int = 0
     strict: bool = False  # reject (instead of convert) RGB/16-bit/non-1024 images
+    ungradable: str = "error"  # error | leave_out: a row with an empty or NA grade (see above)
     workers: int = 0  # 0 = all cores
     phantom_n_train: int = 611
     phantom_n_test: int = 386
@@ -604,6 +617,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "data.layout": DATA_LAYOUTS,
     "data.channels": DATA_CHANNELS,
     "data.modality": DATA_MODALITIES,
+    "data.ungradable": DATA_UNGRADABLE,
     "pretrain.optimizer": ("adam", "adamw", "sgd", "lars"),
     "pretrain.schedule": ("cosine", "constant"),
     "pretrain.precision": ("auto", "bf16", "fp32"),
@@ -636,9 +650,12 @@ _CHOICE_MEANINGS: dict[str, dict[str, str]] = {
     "finetune.freeze": {"none": "all", "no": "all", "false": "all", "off": "all", "unfrozen": "all",
                         "full": "all", "whole": "all", "yes": "frozen", "true": "frozen", "on": "frozen",
                         "head": "frozen", "linear": "frozen", "linear_probe": "frozen"},
+    "data.ungradable": {word: "leave_out" for word in ("drop", "skip", "exclude", "omit", "remove",
+                                                       "ignore", "leave", "leaveout", "true")},
 }
 """Words users write for a choice, by setting: ``finetune.freeze=none`` (nothing frozen) means
-``all`` (the whole backbone trains), not the nearest spelling ``frozen``."""
+``all`` (the whole backbone trains), not the nearest spelling ``frozen``; ``data.ungradable=drop``
+(or skip, exclude ...) means ``leave_out``."""
 
 
 def closest_choice(value: Any, choices: Sequence[str], setting: str = "") -> str:

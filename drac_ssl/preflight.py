@@ -712,7 +712,7 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
                   f"octa, made for grey UW-OCTA scans (its normalisation and colour handling)",
                   "pretrain.augment.recipe=fundus (as configs/retinamnist.yaml), unless octa is meant")
     try:
-        entries, problems, _ = ingest._collect(d, layout, names)
+        entries, problems, _, _ = ingest._collect(d, layout, names)  # data.ungradable as the ingest
         pool, found = ingest._collect_unlabelled(d, layout.root)  # data.unlabelled (listing only)
         entries, problems = entries + pool, problems + found
     except IngestError as exc:

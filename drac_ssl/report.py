@@ -37,6 +37,7 @@ from drac_ssl.grading.bundle import (
     data_provenance,
     fold_grouping_words,
     freeze_words,
+    left_out_words,
 )
 from drac_ssl.io import atomic_write_text
 from drac_ssl.metrics import (
@@ -176,6 +177,8 @@ def _data_section(run_dir: Path) -> list[str]:
             lines.append(f"- ungraded images for pretraining and UMM only (data.unlabelled): "
                          f"{prov['n_unlabelled']}")
         lines.append(f"- ingested: {prov.get('ingested_utc')}")
+        if prov.get("n_left_out_ungradable"):  # data.ungradable=leave_out, and there were such rows
+            lines.append(f"- {left_out_words(prov['n_left_out_ungradable'])}")
         comparison = _read_json(run_dir / "finetune" / "comparison.json")  # what its CIs resample
         grouping = fold_grouping_words(prov, comparison if isinstance(comparison, dict) else None)
         lines += ([f"- {grouping}"] if grouping else []) + [""]

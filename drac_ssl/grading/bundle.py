@@ -66,6 +66,7 @@ __all__ = [
     "ci_resampling_words",
     "data_provenance",
     "fold_grouping_words",
+    "left_out_words",
     "load_bundle",
     "to_inference_layout",
 ]
@@ -149,6 +150,9 @@ def data_provenance(data_dir: str | os.PathLike[str],
     EyePACS eye pairs), None when every image was its own unit. ``unused_patient_column``:
     then, a column of the label CSV that looks like a patient id (``ingest_summary.json``'s
     ``patients.unused_column``; None for an ingest made before it was recorded).
+    ``n_left_out_ungradable``: the label rows left out as ungradable with their images
+    (``data.ungradable=leave_out``, ``ingest_summary.json``'s ``left_out_ungradable``; 0 when
+    none was or the ingest did not record it).
     """
     from data_prep.phantom import MANIFEST_NAME as PHANTOM_MARKER
 
@@ -197,6 +201,7 @@ def data_provenance(data_dir: str | os.PathLike[str],
         "unused_patient_column": None if grouped else (
             (summary.get("patients") or {}).get("unused_column")
             if isinstance(summary.get("patients"), dict) else None),
+        "n_left_out_ungradable": len(summary.get("left_out_ungradable") or []),
         "train_per_grade": {names[k]: v for k, v in per_grade.items() if k < len(names)},
         "grades": names,
         "channels": facts.channels,
@@ -221,6 +226,17 @@ def ci_resampling_words(resampling: dict[str, Any] | None, n_boot: int | None = 
     if resampling.get("ci_resamples") == "patients":
         return f"{how} of the{count} patients, each with all its images"
     return f"{how} of the{count} images, each its own unit"
+
+
+def left_out_words(n: int) -> str:
+    """The report's and the model card's line on the label rows left out as ungradable
+    (``data.ungradable=leave_out``; :func:`data_provenance`'s ``n_left_out_ungradable``)."""
+    from data_prep.problems import counted
+
+    one = n == 1
+    return (f"{counted(n, 'row')} marked ungradable {'was' if one else 'were'} left out "
+            f"(data.ungradable=leave_out), with {'its image' if one else 'their images'}; "
+            f"ingest_summary.json lists {'it' if one else 'them'}")
 
 
 def fold_grouping_words(data: dict[str, Any], cv: dict[str, Any] | None = None) -> str:
@@ -372,6 +388,8 @@ def _model_card(meta: dict[str, Any]) -> str:
         if data.get("kind") == "phantom" else "")
     grouping = fold_grouping_words(data, cv)
     folds_line = f"\n- {grouping[0].upper()}{grouping[1:]}." if grouping else ""
+    if data.get("n_left_out_ungradable"):  # the model never saw the images graders found ungradable
+        folds_line += f"\n- {left_out_words(data['n_left_out_ungradable'])}."
     chance = chance_warning(cv)
     if chance:
         data_warning += f"\n> **{chance}**\n"

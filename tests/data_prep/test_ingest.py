@@ -1103,3 +1103,127 @@ def test_an_unused_patient_column_warns_and_strict_stops_on_it(tmp_path: Path) -
     grouped = ingest.run(config(data, grades=TWO_GRADES, patient_column="PatientID", strict=True),
                          tmp_path / "grouped", verbose=False)
     assert not any("patient" in w for w in grouped.warnings)
+
+
+# --------------------------------------------------------------------------------------
+# Rows a dataset marks ungradable (data.ungradable / --ungradable)
+
+UNGRADABLE_SET = {"001.png": 0, "002.png": "", "003.png": 1, "004.png": "NA", "005.png": 0,
+                  "006.png": "", "007.png": 1, "008.png": 0, "009.png": 1}
+"""Two empty grade cells and one NA (Messidor-2 leaves ungradable images' grade empty)."""
+
+
+def make_ungradable(root: Path) -> Path:
+    return make_plain(root, UNGRADABLE_SET, test=("900.png",))  # type: ignore[arg-type]
+
+
+def test_ungradable_rows_are_an_error_by_default_whose_fix_names_the_option(tmp_path: Path) -> None:
+    data = make_ungradable(tmp_path / "d")
+    message = expect_error(config(data, grades=TWO_GRADES), tmp_path / "out",
+                           "002.png has no grade (an empty cell; an ungradable image?)",
+                           "004.png has no grade ('NA'; an ungradable image?)",
+                           "006.png has no grade (an empty cell; an ungradable image?)")
+    assert "3 problem(s)" in message
+    assert message.count("or, to leave an ungradable image out, rerun with --ungradable leave_out "
+                         "(every row with no grade is then left out with its image, listed in "
+                         "ingest_summary.json) or delete the row and move the image out of the "
+                         "folder") == 3  # the old fix stays, the option comes first
+    assert "data.ungradable" not in message  # the ingest names its own flag; train its setting
+    from data_prep.problems import as_config_keys
+
+    assert "rerun with data.ungradable=leave_out" in as_config_keys(message)
+
+
+def test_leave_out_ingests_without_the_ungradable_rows_and_lists_them(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = make_ungradable(tmp_path / "d")
+    assert ingest_cli(data, tmp_path / "out", "--grades", "Normal,DR", "--folds", "2",
+                      "--ungradable", "leave_out") == 0
+    printed = capsys.readouterr().out
+    rows = read_manifest(tmp_path / "out" / ingest.MANIFEST_NAME)
+    left_out = {"002.png", "004.png", "006.png"}
+    assert {r["id"] for r in rows} == set(UNGRADABLE_SET) - left_out | {"900.png"}
+    assert [r["id"] for r in rows if r["split"] == "test"] == ["900.png"]
+    assert all(r["fold"] in ("0", "1") for r in rows if r["split"] == "train")
+    assert np.load(tmp_path / "out" / "cache" / f"{SIZE}px.npy").shape[0] == 7  # not cached
+    summary = ingest_summary(tmp_path / "out")
+    assert summary["ungradable"] == "leave_out" and summary["config"]["ungradable"] == "leave_out"
+    assert summary["left_out_ungradable"] == [
+        {"name": "002.png", "line": 3, "grade_cell": "", "image": "002.png"},
+        {"name": "004.png", "line": 5, "grade_cell": "NA", "image": "004.png"},
+        {"name": "006.png", "line": 7, "grade_cell": "", "image": "006.png"}]
+    assert summary["counts"]["per_split"] == {"train": 6, "test": 1, "unlabelled": 0}
+    (line,) = [n for n in summary["notes"] if "marked ungradable" in n]
+    assert line.startswith(f"{data / 'labels.csv'}: 3 rows marked ungradable (an empty or NA "
+                           "grade cell) were left out with their images (--ungradable leave_out): "
+                           "labels.csv:3 002.png, labels.csv:5 004.png, labels.csv:7 006.png")
+    assert "ingest_summary.json" in line
+    assert line in printed
+    assert ("left out: 3 rows marked ungradable (--ungradable leave_out), listed in "
+            "ingest_summary.json (left_out_ungradable)") in printed
+    assert "image without label" not in printed
+
+    # no ungradable row: a leave_out run says nothing extra
+    plain = make_plain(tmp_path / "p", {f"{i:03d}.png": i % 2 for i in range(1, 7)})
+    result = ingest.run(config(plain, grades=TWO_GRADES, ungradable="leave_out"), tmp_path / "o2",
+                        verbose=False)
+    assert not any("ungradable" in n for n in result.notes + result.warnings)
+    assert "ungradable" not in ingest.format_summary(result)
+    assert ingest_summary(tmp_path / "o2")["left_out_ungradable"] == []
+
+
+def test_leave_out_names_only_the_first_rows_and_a_row_without_its_image(tmp_path: Path) -> None:
+    """Seven ungradable rows: the note shows the first five and counts the rest; a row whose
+    image is already gone is left out too (the user need not edit the CSV), its image None."""
+    grades: dict[str, object] = {f"{i:03d}.png": i % 2 for i in range(1, 7)}
+    grades.update({f"{i:03d}.png": "" for i in range(7, 14)})
+    data = make_plain(tmp_path / "d", grades)  # type: ignore[arg-type]
+    (data / "013.png").unlink()
+    result = ingest.run(config(data, grades=TWO_GRADES, ungradable="leave_out"), tmp_path / "out",
+                        verbose=False)
+    (line,) = [n for n in result.notes if "marked ungradable" in n]
+    assert "labels.csv:12 011.png, and 2 more" in line and "012.png" not in line
+    listed = ingest_summary(tmp_path / "out")["left_out_ungradable"]
+    assert [e["name"] for e in listed] == [f"{i:03d}.png" for i in range(7, 14)]
+    assert listed[-1]["image"] is None and listed[0]["image"] == "007.png"
+
+
+@pytest.mark.parametrize("grade", ["7", "x"])
+def test_leave_out_keeps_other_bad_grades_errors(tmp_path: Path, grade: str) -> None:
+    """Only a "no grade" cell (empty, NA ...) is left out: a 7 or an x is a wrong grade."""
+    data = make_plain(tmp_path / "d", {**UNGRADABLE_SET, "002.png": 1})  # type: ignore[arg-type]
+    _rewrite_grade(grade)(data)
+    message = expect_error(config(data, grades=TWO_GRADES, ungradable="leave_out"), tmp_path / "out",
+                           f"grade {grade if grade == '7' else repr(grade)} of 002.png is")
+    assert "1 problem(s)" in message and "has no grade" not in message
+
+
+def test_leave_out_when_every_row_is_ungradable(tmp_path: Path) -> None:
+    data = make_plain(tmp_path / "d", {"001.png": "", "002.png": "NA"})  # type: ignore[dict-item]
+    message = expect_error(config(data, ungradable="leave_out"), tmp_path / "out",
+                           "all 2 rows of the label CSV are marked ungradable")
+    assert "header but no rows" not in message
+
+
+def test_an_unknown_ungradable_setting_is_refused(tmp_path: Path) -> None:
+    data = make_ungradable(tmp_path / "d")
+    expect_error(config(data, ungradable="drop"), tmp_path / "out",
+                 "--ungradable 'drop' is not one of error, leave_out")
+
+
+def test_the_train_command_passes_data_ungradable_to_the_ingest(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``python -m drac_ssl.train data.ungradable=leave_out`` ingests as ``--ungradable leave_out``
+    does, and says it in its own terms."""
+    from drac_ssl.config import load_config
+    from drac_ssl.train import stage_ingest
+
+    data = make_ungradable(tmp_path / "d")
+    cfg = load_config(None, [f"data.root={data}", "data.grades=[Normal,DR]", "data.n_folds=2",
+                             "data.workers=1", f"data.cache_sizes=[{SIZE}]", "data.ungradable=leave_out"])
+    stage_ingest(cfg, tmp_path / "run")
+    printed = capsys.readouterr().out
+    summary = ingest_summary(tmp_path / "run" / "data")
+    assert [e["name"] for e in summary["left_out_ungradable"]] == ["002.png", "004.png", "006.png"]
+    (line,) = [n for n in summary["notes"] if "marked ungradable" in n]
+    assert "(data.ungradable=leave_out)" in line and "--ungradable" not in printed

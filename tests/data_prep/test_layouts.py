@@ -844,3 +844,29 @@ def test_every_layout_is_registered_wherever_layouts_are_listed() -> None:
     for kind in kinds:
         assert as_config_keys(f"pass --layout {kind}") == f"pass data.layout={kind}", kind
         assert kind in layout.COLUMNS or kind == "medmnist", kind  # the npz has no label columns
+
+
+@pytest.mark.parametrize("kind", ["aptos", "eyepacs"])
+def test_public_layouts_leave_out_ungradable_rows_matched_by_stem(tmp_path: Path, aptos: list,
+                                                                   kind: str) -> None:
+    """data.ungradable=leave_out in the public layouts, whose CSVs name images without an
+    extension: an NA (APTOS) or empty (EyePACS) grade leaves the row and its image out; the
+    default stops on them."""
+    train, _ = split(aptos)
+    root = tmp_path / kind
+    folder, csv_name, header = (("train_images", "train.csv", ["id_code", "diagnosis"]) if kind == "aptos"
+                                else ("train", "trainLabels.csv", ["image", "level"]))
+    cell = "NA" if kind == "aptos" else ""
+    rows = []
+    for i, (code, grade, rgb) in enumerate(train[:13]):
+        name = code if kind == "aptos" else f"{10 + i}_{'left' if i % 2 else 'right'}"
+        save(root / folder / f"{name}.png", rgb)
+        rows.append([name, cell if i in (0, 7) else grade])
+    write_rows(root / csv_name, header, rows)
+    assert "has no grade" in run_error(config(root), tmp_path / "refused")
+    result = ingest.run(config(root, ungradable="leave_out"), tmp_path / "out", verbose=False)
+    assert result.layout == kind and result.n_train == 11
+    left_out = {f"{rows[0][0]}.png", f"{rows[7][0]}.png"}
+    assert not left_out & {r["id"] for r in manifest(result)}
+    assert [(e["name"], e["line"], e["grade_cell"], e["image"]) for e in summary(result)["left_out_ungradable"]] == [
+        (rows[0][0], 2, cell, f"{folder}/{rows[0][0]}.png"), (rows[7][0], 9, cell, f"{folder}/{rows[7][0]}.png")]

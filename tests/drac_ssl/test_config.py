@@ -192,3 +192,13 @@ def test_stem_stride_needs_the_cifar_stem_and_says_the_fix() -> None:
         load_config(None, ["pretrain.backbone.cifar_stem=true", "pretrain.backbone.stem_stride=3"])
     cfg = load_config(None, ["pretrain.backbone.cifar_stem=true", "pretrain.backbone.stem_stride=2"])
     assert cfg.pretrain.backbone.stem_stride == 2
+
+
+def test_data_ungradable_is_a_checked_choice() -> None:
+    """data.ungradable: error (the default: an empty or NA grade stops the ingest) or leave_out."""
+    assert Config().data.ungradable == "error"
+    assert load_config(None, ["data.ungradable=leave_out"]).data.ungradable == "leave_out"
+    with pytest.raises(ConfigError, match=r"data.ungradable='drop' is not one of error, leave_out"):
+        load_config(None, ["data.ungradable=drop"])
+    with pytest.raises(ConfigError, match=r"fix: data.ungradable=leave_out"):  # the typo's meaning
+        load_config(None, ["data.ungradable=leave-out"])

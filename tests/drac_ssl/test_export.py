@@ -910,6 +910,11 @@ def test_the_model_card_says_how_the_folds_were_formed(exported_run: Path) -> No
     card = bundles._model_card({**meta, "data": {**meta["data"], "unused_patient_column": "PID"}})
     assert "- Folds: the 30 training images treated as independent, although the label CSV's " \
            "column 'PID' looks like a patient id" in card
+    # data.ungradable=leave_out: the model never saw the rows graders found ungradable
+    assert meta["data"]["n_left_out_ungradable"] == 0 and "ungradable" not in card
+    card = bundles._model_card({**meta, "data": {**meta["data"], "n_left_out_ungradable": 1}})
+    assert ("- 1 row marked ungradable was left out (data.ungradable=leave_out), with its image; "
+            "ingest_summary.json lists it.\n") in card
     meta["data"].update(n_train=44, n_patients=23)
     card = bundles._model_card(meta)
     assert ("- Folds: grouped by patient, 23 patients for 44 training images (each patient's images "

@@ -831,3 +831,20 @@ def test_a_resumed_run_says_when_its_data_changed_since_the_ingest(tmp_path: Pat
                                    "not mounted?). This run does not need it")
     assert finding.fix.startswith("nothing, to finish this run") and "delete" not in finding.fix
     assert [f for f in findings(*settings, run_dir=run_dir, stages=[]) if f.setting == "data.root"] == []
+
+
+def test_ungradable_rows_refuse_the_run_unless_left_out_and_are_not_counted(tmp_path: Path) -> None:
+    """The preflight reads the label CSV as the ingest does: an empty or NA grade refuses the
+    run (its fix names data.ungradable=leave_out); with leave_out those rows are not counted,
+    so 4 graded PDR images (and 2 ungradable rows) cannot fill 5 folds."""
+    grades: list[object] = [0, 1, 2] * 4 + [0, 1] + ["", "NA", ""]
+    root = plain_dataset(tmp_path / "plain", grades)  # type: ignore[arg-type]
+    refused = [f.line for f in findings(f"data.root={root}", *SMALL_BATCHES) if f.severity == "error"]
+    ungradable = [line for line in refused if "has no grade" in line]
+    assert len(ungradable) == 3, refused
+    assert all("rerun with data.ungradable=leave_out" in line for line in ungradable)
+    assert "--ungradable" not in "\n".join(refused)
+    left_out = errors(f"data.root={root}", "data.ungradable=leave_out", "data.n_folds=4", *SMALL_BATCHES)
+    assert left_out == {}, left_out
+    found = errors(f"data.root={root}", "data.ungradable=leave_out", *SMALL_BATCHES)
+    assert list(found) == ["data.n_folds"] and "grade 2 (PDR) has only 4" in found["data.n_folds"], found

@@ -215,3 +215,28 @@ def test_each_ssl_stage_says_which_epoch_it_kept_and_why(tmp_path: Path, umm_con
     assert "Kept: epoch 1 of 1, the lowest VICReg loss (completed); its loss 18.2000" in ssl
     assert f"Kept: epoch 2 of 3, {rule} ({stopped}); its " in ssl
     assert "Best epoch" not in ssl
+
+
+def test_the_data_section_says_how_many_ungradable_rows_were_left_out(tmp_path: Path) -> None:
+    """data.ungradable=leave_out: the report's data section counts the rows left out (from
+    ingest_summary.json); a run with none (or an older summary) says nothing of them."""
+    from drac_ssl.report import _data_section
+
+    data = tmp_path / "run" / "data"
+    data.mkdir(parents=True)
+    with open(data / "manifest.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(["id", "path", "grade", "split", "fold", "patient"])
+        writer.writerows([[f"{i:03d}.png", f"{i:03d}.png", i % 3, "train", i % 2, ""] for i in range(6)])
+    summary = {"root": str(tmp_path / "images"), "layout": "plain", "created_utc": "2026-12-01T00:00:00",
+               "grades": {"names": NAMES, "k": 3, "source": "data.grades"}, "ungradable": "leave_out",
+               "left_out_ungradable": [{"name": f"{i:03d}.png", "line": i + 2, "grade_cell": "",
+                                        "image": f"{i:03d}.png"} for i in range(6, 9)]}
+    (data / "ingest_summary.json").write_text(json.dumps(summary))
+    lines = _data_section(tmp_path / "run")
+    assert ("- 3 rows marked ungradable were left out (data.ungradable=leave_out), with their "
+            "images; ingest_summary.json lists them") in lines
+    for left_out in ([], None):
+        summary["left_out_ungradable"] = left_out
+        (data / "ingest_summary.json").write_text(json.dumps(summary))
+        assert not any("ungradable" in line for line in _data_section(tmp_path / "run"))
