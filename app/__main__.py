@@ -44,7 +44,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=0,
                         help="CPU threads of torch and OpenCV (default 0: the package's policy, "
                              "half the cores, 1..4; see drac_ssl.runtime.default_threads)")
-    parser.add_argument("--no-tta", action="store_true", help="no flip test-time augmentation")
+    parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
+                        help="flip test-time augmentation (4 flips per image) on or off; default: "
+                             "as the bundle's cross-validated figures were measured (finetune.tta)")
     parser.add_argument("--no-gradcam", action="store_true", help="no heatmaps (faster)")
     parser.add_argument("--quiet", action="store_true", help="less gradio output")
     return parser.parse_args(argv)
@@ -80,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = AppSettings(host=args.host, port=args.port, max_mb=args.max_size_mb,
                            max_side=args.max_side, concurrency=args.concurrency,
                            queue_size=args.queue_size, max_batch_files=args.max_batch,
-                           tta=not args.no_tta, gradcam=not args.no_gradcam)
+                           tta=args.tta, gradcam=not args.no_gradcam)
     try:
         predictor = Predictor(bundle, tta=settings.tta, gradcam=settings.gradcam,
                               limits=settings.limits)

@@ -142,7 +142,9 @@ class Predictor:
     Args:
         bundle: a bundle folder (or a run folder with ``bundle/``), or a loaded
             :class:`drac_ssl.grading.bundle.Bundle`.
-        tta: flip test-time augmentation, as the export command (default on).
+        tta: flip test-time augmentation; None (the default): as the bundle's cross-validated
+            figures were measured (:attr:`drac_ssl.grading.bundle.Bundle.tta_in_cv`), as the
+            export command does.
         gradcam: compute heatmaps in :meth:`predict` (default on).
         limits: upload limits for :meth:`predict_file`.
 
@@ -151,13 +153,13 @@ class Predictor:
     is the server's choice (``python -m app --concurrency``).
     """
 
-    def __init__(self, bundle: Any, tta: bool = True, gradcam: bool = True,
+    def __init__(self, bundle: Any, tta: bool | None = None, gradcam: bool = True,
                  limits: InputLimits | None = None) -> None:
         from drac_ssl.grading.bundle import Bundle, load_bundle
 
         self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle, "cpu")
         self.metadata: dict[str, Any] = self.bundle.metadata
-        self.tta = tta
+        self.tta = self.bundle.tta_in_cv if tta is None else bool(tta)
         self.limits = limits or InputLimits()
         from drac_ssl.scale import grade_names_of
 

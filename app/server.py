@@ -97,7 +97,7 @@ class AppSettings:
     concurrency: int = 1
     queue_size: int = 32
     max_batch_files: int = 200
-    tta: bool = True
+    tta: bool | None = None  # None: as the bundle's cross-validation (Bundle.tta_in_cv)
     gradcam: bool = True
 
     @property

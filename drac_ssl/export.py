@@ -221,7 +221,7 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
     written: Path | None = None
     if test_rows:
         graded = grade_images(bundle, [np.asarray(images[r["cache_index"]]) for r in test_rows],
-                              tta=cfg.finetune.tta, ingested=True)
+                              ingested=True)  # the flips the cross-validation used (tta_in_cv)
         probs, grades = graded.probs, graded.classes
         cases = [r["id"] for r in test_rows]
         written = write_submission(submission_path, cases, probs, grades, num_grades=k)
@@ -261,7 +261,7 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
     atomic_write_json(run_dir / "export" / summary_name, {
         "bundle": str(bundle_dir), "variant": bundle.metadata["variant"],
         "submission": None if written is None else str(written),
-        "n_test": len(test_rows), "tta": cfg.finetune.tta, "class_names": names,
+        "n_test": len(test_rows), "tta": bundle.tta_in_cv, "class_names": names,
         "decision": bundle.calibration.decision, "notes": notes})
     print(f"[export] bundle -> {bundle_dir}")
     return ExportResult(bundle_dir, bundle_dir / "metadata.json", bundle_dir / "MODEL_CARD.md",
@@ -363,7 +363,7 @@ def skipped_record_path(out: str | os.PathLike[str]) -> Path:
     return out.with_name(out.name + ".skipped.json")
 
 
-def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool, device: str,
+def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, device: str,
                     skip_unreadable: bool = False) -> int:
     """Grade every image of the folder ``images_dir`` (or the one image file it names) into
     the submission ``out``; the exit code. Like the stage, a bundle whose out-of-fold QWK
@@ -532,7 +532,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "code is 3. The CSV then lacks those cases: it is NOT a complete "
                              "submission (--check against the folder reports each missing row). "
                              "Default: an unreadable file writes nothing")
-    parser.add_argument("--no-tta", action="store_true", help="no flip test-time augmentation")
+    parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
+                        help="flip test-time augmentation (4 flips per image) on or off; default: "
+                             "as the bundle's cross-validated figures were measured (finetune.tta)")
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto")
     parser.add_argument("--threads", type=int, default=0, metavar="N",
                         help="CPU threads (torch, OpenCV); 0 = the default policy: half the "
@@ -589,7 +591,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                               f"takes a folder of images or one image file")
         if not images_dir.exists():
             raise BundleError(f"{images_dir}: no such image folder or file")
-        return _predict_folder(args.run, images_dir, Path(args.out), not args.no_tta, args.device,
+        return _predict_folder(args.run, images_dir, Path(args.out), args.tta, args.device,
                                skip_unreadable=args.skip_unreadable)
     except (BundleError, FileNotFoundError, ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -101,6 +101,14 @@ class Bundle:
     input_profile: InputProfile | None = None  # the out-of-distribution check (None: not built)
 
     @property
+    def tta_in_cv(self) -> bool:
+        """Whether the cross-validated figures were measured with flip test-time augmentation
+        (``metadata["tta"]["used_in_cv"]``, ``finetune.tta``): what prediction does when not
+        told otherwise, so that a new image is graded as the reported figures were. True for
+        a bundle written before it was recorded (flips were then always on)."""
+        return bool((self.metadata.get("tta") or {}).get("used_in_cv", True))
+
+    @property
     def grade_names(self) -> tuple[str, ...]:
         """The names of grades 0..K-1 the models grade on (``metadata["class_names"]``;
         DRAC's for a bundle written before the scale was recorded)."""
@@ -341,6 +349,16 @@ def task_description(grade_names: Sequence[str], channels: int, kind: str | None
     return f"diabetic retinopathy grade ({len(grade_names)} grades) of one {image}"
 
 
+def _tta_words(meta: dict[str, Any]) -> str:
+    """How the model card says the test-time augmentation: the one the cross-validation used,
+    which prediction applies unless told otherwise (:attr:`Bundle.tta_in_cv`)."""
+    if bool((meta.get("tta") or {}).get("used_in_cv", True)):
+        return ("with flip test-time augmentation (the mean over 4 flips), as the cross-validated "
+                "figures were measured")
+    return ("without test-time augmentation, as the cross-validated figures were measured "
+            "(`--tta` adds flips they did not measure)")
+
+
 def _unlabelled_words(data: dict[str, Any]) -> str:
     """', and N ungraded images (data.unlabelled, pretraining only)' for the model card; ''
     without any (or for a bundle made before they were counted)."""
@@ -456,7 +474,7 @@ to diagnose, grade or triage patients.
 - Model: {model['arch']} backbone ({inp['channels']} input channel{'s' if inp['channels'] != 1 else ''}), backbone variant
   `{meta['variant']}` ({meta['selection']}), {model['head']} head ({model['output']}{width}),
   {freeze_words(meta['freeze'])} during fine-tuning; an ensemble of {len(meta['folds'])}
-  cross-validation fold models with flip test-time augmentation.
+  cross-validation fold models {_tta_words(meta)}.
 - Output: probabilities P0..P{k - 1} ({cal['probabilities']}, temperature {cal['temperature']:.3f})
   and a grade = {grade_rule}.
 - Input: {inp['preprocessing']}.{fundus}

@@ -433,7 +433,7 @@ def _run_models(models: Sequence[GradingModel], backbone: Backbone | None, input
     return raw, kept, features
 
 
-def ensemble_outputs(bundle: Bundle, inputs: Tensor, tta: bool = True,
+def ensemble_outputs(bundle: Bundle, inputs: Tensor, tta: bool | None = None,
                      keep_maps: bool = False, keep_features: bool = False) -> EnsembleOutput:
     """Raw outputs of every fold model of ``bundle`` on preprocessed inputs ``(n, C, S, S)``
     (and, with ``keep_maps``, their identity-view :data:`FEATURE_STAGE` maps; with
@@ -444,7 +444,12 @@ def ensemble_outputs(bundle: Bundle, inputs: Tensor, tta: bool = True,
     backbone runs ONCE per chunk of images for all fold heads; otherwise each fold model runs
     on its own. Either way the TTA views of a chunk go through in one forward pass, in
     ``torch.inference_mode``. The two paths give bit-identical outputs on the CPU (each fold
-    model's operations on the same batches in the same order)."""
+    model's operations on the same batches in the same order).
+
+    ``tta``: flip test-time augmentation; None (the default): as the cross-validation was
+    measured (:attr:`Bundle.tta_in_cv`), so the figures of the model card describe what is
+    predicted. Every function below that takes ``tta`` passes it here."""
+    tta = bundle.tta_in_cv if tta is None else bool(tta)
     shared = bundle.shared_backbone
     use_shared = shared is not None and len(bundle.models) > 1
     raw, maps, features = _run_models(bundle.models, shared if use_shared else None, inputs, tta,
@@ -453,7 +458,7 @@ def ensemble_outputs(bundle: Bundle, inputs: Tensor, tta: bool = True,
     return EnsembleOutput(raw, maps, features)
 
 
-def predict_tensors(bundle: Bundle, inputs: Tensor, tta: bool = True
+def predict_tensors(bundle: Bundle, inputs: Tensor, tta: bool | None = None
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(probs (n, K), score (n,), grade (n,))`` of the ensemble on preprocessed inputs:
     :func:`ensemble_outputs` turned into probabilities, a score and a grade by the bundle's
@@ -461,7 +466,7 @@ def predict_tensors(bundle: Bundle, inputs: Tensor, tta: bool = True
     return bundle.calibration.decide(ensemble_outputs(bundle, inputs, tta).raw)
 
 
-def predict_images(bundle: Bundle, images: Sequence[np.ndarray], tta: bool = True,
+def predict_images(bundle: Bundle, images: Sequence[np.ndarray], tta: bool | None = None,
                    ingested: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Grade uint8 images in the model's channels (any size: preprocessed like the ingest;
     ``ingested``: rows of the ingest cache, see :func:`preprocess_image`).
@@ -560,7 +565,7 @@ class GradedImages:
     preprocessing_warnings: list[list[str]] = field(default_factory=list)
 
 
-def grade_images(bundle: Bundle, images: Sequence[np.ndarray], tta: bool = True,
+def grade_images(bundle: Bundle, images: Sequence[np.ndarray], tta: bool | None = None,
                  ingested: bool = False) -> GradedImages:
     """Grade uint8 images in the model's channels and check them, preprocessing each once:
     :func:`predict_images`' probabilities and grades, the out-of-distribution check of

@@ -1036,3 +1036,44 @@ def test_the_model_card_describes_the_protocol_in_words_not_metrics_json_fields(
     del meta["cv_metrics"]["protocol_words"]
     older = bundles._model_card(meta)
     assert "Out-of-fold predictions of every labelled image" in older and "qwk_ci95_note" not in older
+
+
+def test_prediction_uses_the_flips_the_cross_validation_used_unless_told(
+        exported_run: Path, tmp_path: Path) -> None:
+    """A run fine-tuned with finetune.tta=false had its figures measured without flips, but the
+    export command, the app and predict_images flipped every image (their default was on): a
+    review found submissions that differed from the stage's. Now None, the default, means the
+    bundle's tta.used_in_cv; --tta / --no-tta still choose, and the model card says which."""
+    from app.predict import Predictor
+
+    copy = tmp_path / "run"
+    shutil.copytree(exported_run / "bundle", copy / "bundle")
+    meta_path = copy / "bundle" / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    assert meta["tta"]["used_in_cv"] is True  # the fixture's finetune.tta default
+    meta["tta"]["used_in_cv"] = False
+    meta_path.write_text(json.dumps(meta))
+    bundle = export.load_bundle(copy)
+    assert bundle.tta_in_cv is False and export.load_bundle(exported_run).tta_in_cv is True
+    test_dir = exported_run / "images" / "test"
+    files = sorted(test_dir.iterdir())
+    images = [predict.read_image(p, bundle.spec.channels)[0] for p in files]
+    plain, _ = predict.predict_images(bundle, images, tta=False)
+    flipped, _ = predict.predict_images(bundle, images, tta=True)
+    assert np.abs(plain - flipped).max() > 1e-6  # the flips change the probabilities here
+    assert np.array_equal(predict.predict_images(bundle, images)[0], plain)
+    assert Predictor(bundle).tta is False and Predictor(bundle, tta=True).tta is True
+
+    def written(*flags: str) -> np.ndarray:
+        out = tmp_path / f"sub{len(flags)}{''.join(flags)}.csv"
+        assert export.main([str(copy), "--images", str(test_dir), "--out", str(out), *flags]) == 0
+        rows = {r["case"]: r for r in _submission(out)}
+        return np.array([[float(rows[p.name][f"P{k}"]) for k in range(3)] for p in files])
+
+    assert np.allclose(written(), plain, atol=1e-6)
+    assert np.allclose(written("--tta"), flipped, atol=1e-6)
+    assert np.allclose(written("--no-tta"), plain, atol=1e-6)
+    assert "cross-validation fold models without test-time augmentation, as the cross-validated " \
+        "figures were measured" in " ".join(bundles._model_card(meta).split())
+    assert "with flip test-time augmentation (the mean over 4 flips)" in \
+        (exported_run / "bundle" / "MODEL_CARD.md").read_text()
