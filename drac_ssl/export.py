@@ -242,8 +242,10 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
         print(f"[export] {bundle.metadata['variant']}: {len(test_rows)} test images graded "
               f"({counts} per grade, {bundle.calibration.decision} decision) -> {written} "
               f"(checked against {images_dir or 'the manifest test ids'})")
+        oof = _oof_grades(run_dir, str(bundle.metadata["variant"]))
         for line in (_unlike_line(graded.unlike, cases), _blank_line(graded.blank, cases),
-                     _same_grade_line(grades, names or bundle.grade_names)):
+                     _same_grade_line(grades, names or bundle.grade_names),
+                     _ensemble_grades_line(grades, oof, names or bundle.grade_names)):
             if line:
                 print(f"[export] note: {line}")
                 notes.append(line)
@@ -320,6 +322,56 @@ def _same_grade_line(grades: np.ndarray, grade_names: Sequence[str]) -> str:
     words = same_grade_words([int(g) for g in grades], grade_names)
     return (f"{words}: check that they are the kind of image this model was trained on (its "
             f"MODEL_CARD.md), and that the model grades better than chance" if words else "")
+
+
+ENSEMBLE_CHECK_MIN_IMAGES = 20
+"""The export compares the fold ensemble's grades with the out-of-fold ones only for at least
+this many test images (fewer say nothing about shares)."""
+ENSEMBLE_CHECK_SHARE = 0.10
+"""A grade the single fold models gave to at least this share of the out-of-fold images, and
+the ensemble to none of the test images, is said (:func:`_ensemble_grades_line`)."""
+
+
+def _ensemble_grades_line(test_grades: np.ndarray, oof_grades: np.ndarray | None,
+                          grade_names: Sequence[str]) -> str:
+    """The line when the fold ensemble gave NO test image a grade that the single fold models
+    gave to at least :data:`ENSEMBLE_CHECK_SHARE` of the out-of-fold images ('' otherwise,
+    with fewer than :data:`ENSEMBLE_CHECK_MIN_IMAGES` test images, or without out-of-fold
+    grades).
+
+    Why: the cross-validated figures are those of single fold models, each with its own
+    cross-fitted calibration; the bundle averages the fold models and decides on the average
+    with the calibration fitted on single models' outputs. Averaging narrows the spread of the
+    expected grade, and a fold model that gives every image nearly one score pulls the mean,
+    so a grade can vanish (a review's tiny run: out-of-fold 12 of 30 images PDR, the ensemble
+    none of 36). A different test set can also explain it, so this is a note to look, not an
+    error. ``test_grades`` ``(n,)`` and ``oof_grades`` ``(m,)`` are integer grades."""
+    if oof_grades is None or len(test_grades) < ENSEMBLE_CHECK_MIN_IMAGES or not len(oof_grades):
+        return ""
+    k = len(grade_names)
+    oof_share = np.bincount(np.asarray(oof_grades, dtype=np.int64), minlength=k)[:k] / len(oof_grades)
+    test_counts = np.bincount(np.asarray(test_grades, dtype=np.int64), minlength=k)[:k]
+    gone = [g for g in range(k) if oof_share[g] >= ENSEMBLE_CHECK_SHARE and test_counts[g] == 0]
+    if not gone:
+        return ""
+    said = ", ".join(f"{g} {grade_names[g]} ({100 * oof_share[g]:.0f} % out of fold)" for g in gone)
+    return (f"the fold ensemble graded none of the {len(test_grades)} test images as {said}. The "
+            f"cross-validated figures are those of single fold models; the bundle averages them, "
+            f"which can shift grades (a fold model giving nearly one score to every image pulls "
+            f"the mean), or the test images differ. Look for such a fold in report.md's fold "
+            f"table; finetune.decision=argmax does not cut the averaged expected grade at "
+            f"thresholds fitted on single models")
+
+
+def _oof_grades(run_dir: Path, variant: str) -> np.ndarray | None:
+    """The out-of-fold grades (``pred``) of ``variant``'s ``oof.csv``; None when unreadable."""
+    import csv
+
+    try:
+        with open(run_dir / "finetune" / variant / "oof.csv", newline="", encoding="utf-8") as fh:
+            return np.array([int(r["pred"]) for r in csv.DictReader(fh)], dtype=np.int64)
+    except (OSError, KeyError, ValueError, csv.Error):
+        return None
 
 
 def _unlike_line(flags: np.ndarray | None, cases: Sequence[str]) -> str:

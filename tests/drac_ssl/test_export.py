@@ -1077,3 +1077,21 @@ def test_prediction_uses_the_flips_the_cross_validation_used_unless_told(
         "figures were measured" in " ".join(bundles._model_card(meta).split())
     assert "with flip test-time augmentation (the mean over 4 flips)" in \
         (exported_run / "bundle" / "MODEL_CARD.md").read_text()
+
+
+def test_a_grade_the_ensemble_never_gives_is_noted_against_the_out_of_fold_shares() -> None:
+    """A review found a fold ensemble that graded no test image PDR while the single fold
+    models (whose figures the report gives) called 12 of 30 out-of-fold images PDR. The export
+    now says when a grade given to >= 10 % out of fold is given to no test image."""
+    names = ["Normal", "NPDR", "PDR"]
+    oof = np.array([0] * 12 + [1] * 6 + [2] * 12)
+    test = np.array([0] * 12 + [1] * 24)
+    line = export._ensemble_grades_line(test, oof, names)
+    assert line.startswith("the fold ensemble graded none of the 36 test images as 2 PDR (40 % out "
+                           "of fold)"), line
+    assert "finetune.decision=argmax" in line
+    assert export._ensemble_grades_line(np.array([0] * 12 + [1] * 23 + [2]), oof, names) == ""
+    rare = np.array([0] * 28 + [1, 2])  # 1 of 30 = 3 %: not said
+    assert export._ensemble_grades_line(test, rare, names) == ""
+    assert export._ensemble_grades_line(test[:19], oof, names) == ""  # too few test images
+    assert export._ensemble_grades_line(test, None, names) == ""
