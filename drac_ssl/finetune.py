@@ -1033,15 +1033,20 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
     score = np.zeros(n_lab)
     preds = {rule: np.zeros(n_lab, dtype=np.int64) for rule in DECISIONS}
     fold_cuts: dict[int, list[float]] = {}
+    # fold k is calibrated on the labels its model was given: every other fold's images, or
+    # with finetune.label_fraction < 1 only its draw of them (a review found the calibration
+    # fitted on all other-fold labels, 24 where the fold trained on 6, which a low-label
+    # figure must not have); the deployed calibration on the labels any fold was given
     for fold in ctx.fold_ids:
-        inside, outside = ctx.folds == fold, ctx.folds != fold
-        cal_k = Calibration.fit(raw_all[outside], ctx.grades[outside], kind, k, decision)
+        inside, known = ctx.folds == fold, ctx.train_positions(fold)
+        cal_k = Calibration.fit(raw_all[known], ctx.grades[known], kind, k, decision)
         probs[inside], score[inside] = cal_k.probs_and_scores([raw_all[inside]])
         for rule in DECISIONS:
             preds[rule][inside] = cal_k.with_decision(rule).grades_of(probs[inside], score[inside])
         fold_cuts[fold] = list(cal_k.thresholds)
     pred = preds[decision]
-    calibration = Calibration.fit(raw_all, ctx.grades, kind, k, decision)
+    given = np.unique(np.concatenate([ctx.train_positions(f) for f in ctx.fold_ids]))
+    calibration = Calibration.fit(raw_all[given], ctx.grades[given], kind, k, decision)
 
     y = ctx.grades
     names = list(ctx.grade_names)
@@ -1070,7 +1075,9 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
                        "qwk_ci95": list(rule_ci),
                        "qwk_ci95_note": degenerate_ci_reason(*rule_ci, y, preds[rule], names),
                        "selected": rule == decision}
-    _, _, pred_in_sample = calibration.decide([raw_all])
+    # the final thresholds' in-sample kappa, whichever rule decides (it held argmax's under
+    # finetune.decision=argmax, as a review found)
+    _, _, pred_in_sample = calibration.with_decision("thresholds").decide([raw_all])
     per_fold: list[dict[str, Any]] = []
     for record in fold_records:
         inside = ctx.folds == record["fold"]
@@ -1091,7 +1098,9 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
                          ", each fold's model from the epoch with the best validation kappa "
                          "(finetune.keep=best: chosen on the fold it scores, slightly optimistic)")
                       + "; temperature and kappa thresholds cross-fitted (fold k calibrated on the "
-                      f"other folds' out-of-fold outputs); grades by finetune.decision={decision}")
+                      "other folds' out-of-fold outputs"
+                      + (", only those of the images in its draw" if draw_words else "")
+                      + f"); grades by finetune.decision={decision}")
     ci_words = ci_resampling_words(resampling, ctx.ft.n_boot)
     metrics = {
         "variant": variant,

@@ -774,7 +774,8 @@ def test_label_fraction_trains_every_variant_on_the_same_stratified_draw_and_sco
     base = {"finetune.compare_scratch": "true", "umm.enabled": "false", "finetune.epochs": "1"}
     finetune.run(tiny_config(**base), run)  # all labels: the folds a draw must not reuse
     capsys.readouterr()
-    result = finetune.run(tiny_config(**base, **{"finetune.label_fraction": "0.5"}), run)
+    result = finetune.run(tiny_config(**base, **{"finetune.label_fraction": "0.5",
+                                                 "finetune.decision": "argmax"}), run)
     assert "reusing" not in capsys.readouterr().out
     manifest = {r["id"]: r for r in _manifest(run)}
     train_ids: dict[str, dict[int, list[str]]] = {}
@@ -792,6 +793,31 @@ def test_label_fraction_trains_every_variant_on_the_same_stratified_draw_and_sco
             assert len(record["val_ids"]) == 6
             train_ids.setdefault(name, {})[fold["fold"]] = ids
     assert train_ids["scratch"] == train_ids["vicreg"]  # paired: the same images for every variant
+    # each fold is calibrated on its draw's labels only (a review found all 24 other-fold labels
+    # used where the fold trained on 12), and the in-sample figure is the thresholds' own
+    from drac_ssl.metrics import quadratic_weighted_kappa
+
+    Calibration = grading.Calibration
+    variant = result.variants["vicreg"]
+    with open(variant.out_dir / "oof.csv", newline="", encoding="utf-8") as fh:
+        oof = list(csv.DictReader(fh))
+    position = {r["id"]: i for i, r in enumerate(oof)}
+    raw = np.array([[float(r[f"logit{g}"]) for g in range(3)] for r in oof])
+    grades = np.array([int(r["grade"]) for r in oof])
+    differs = False
+    for fold in variant.metrics["folds"]:
+        drawn = np.array(sorted(position[i] for i in train_ids["vicreg"][fold["fold"]]))
+        outside = np.array([i for i, r in enumerate(oof) if int(r["fold"]) != fold["fold"]])
+        want = Calibration.fit(raw[drawn], grades[drawn], "classification", 3).thresholds
+        assert fold["thresholds_cross_fitted"] == pytest.approx(list(want))
+        old = Calibration.fit(raw[outside], grades[outside], "classification", 3).thresholds
+        differs = differs or list(old) != pytest.approx(list(want))
+    assert differs  # the old rule would have given other cuts here
+    assert "only those of the images in its draw" in variant.metrics["protocol"]
+    final = Calibration.from_dict(variant.metrics["calibration"])
+    assert variant.metrics["decision"] == "argmax"
+    assert variant.metrics["qwk_in_sample_thresholds"] == pytest.approx(quadratic_weighted_kappa(
+        grades, final.with_decision("thresholds").decide([raw])[2], 3))
     assert len({tuple(v) for v in train_ids["vicreg"].values()}) == 5
     assert "label_fraction=0.5" in json.loads(result.comparison_path.read_text())["protocol"]
 
