@@ -81,6 +81,7 @@ __all__ = [
     "paired_difference",
     "quadratic_weighted_kappa",
     "referable_report",
+    "referable_summary",
     "referable_words",
     "softmax",
 ]
@@ -345,6 +346,35 @@ def referable_report(y_true: Any, probs: Any, pred: Any, from_grade: int,
     return {"from_grade": r, "rule": rule, "n_referable": n_ref, "n_not": n_not,
             "auc": auc, "auc_note": note, "auc_ci95": [float(ci[0]), float(ci[1])],
             **binary_screening(truth, (yp >= r).astype(np.int64))}
+
+
+def referable_summary(referable: dict[str, Any]) -> str:
+    """One sentence of :func:`referable_report`'s figures (as returned, or read back from JSON,
+    where nan is null), the words the fine-tuning's console, report.md and the model card share:
+    ``'referable = grade >= 2 (Moderate or worse), 12 referable and 18 not: AUC of
+    P(referable) 0.912 (95% CI 0.850..0.960); at the submitted grades (not an operating point
+    tuned on P(referable)) sensitivity 0.800, specificity 0.900'``; an undefined AUC is
+    ``n/a (<auc_note>)``."""
+    def num(value: Any) -> str:
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            return "n/a"
+        return f"{v:.3f}" if math.isfinite(v) else "n/a"
+
+    ci = list(referable.get("auc_ci95") or [None, None])[:2]
+    auc = num(referable.get("auc"))
+    if auc == "n/a":
+        note = referable.get("auc_note")
+        auc_text = f"n/a ({note})" if note else "n/a"
+    else:
+        shown = format_ci(*ci)
+        auc_text = auc + (f" (95% CI {shown})" if shown != "n/a" else "")
+    return (f"{referable.get('rule') or referable_words(int(referable.get('from_grade', 0)))}, "
+            f"{referable.get('n_referable', '?')} referable and {referable.get('n_not', '?')} not: "
+            f"AUC of P(referable) {auc_text}; at the submitted grades (not an operating point tuned "
+            f"on P(referable)) sensitivity {num(referable.get('sensitivity'))}, specificity "
+            f"{num(referable.get('specificity'))}")
 
 
 def ovr_auc_per_grade(y_true: Any, probs: Any) -> list[float]:

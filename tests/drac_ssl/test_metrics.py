@@ -763,3 +763,22 @@ def test_referable_auc_ci_is_scikit_learns_on_the_same_resamples_and_counted(
     np.testing.assert_allclose(got["auc_ci95"], np.percentile(want, [2.5, 97.5]), rtol=0, atol=1e-12)
     assert got["auc_ci95"][0] <= got["auc"] <= got["auc_ci95"][1]
     assert calls["n"] <= 3  # the whole sample (and its check), never each of the 60 resamples
+
+
+def test_referable_summary_says_the_rule_the_counts_and_where_the_sensitivity_is_read() -> None:
+    import json
+
+    from drac_ssl.metrics import referable_report, referable_summary
+
+    got = referable_report(REF_Y, REF_P, REF_PRED, 2, ICDR_NAMES)
+    got["auc_ci95"] = [0.5, 0.9]
+    assert referable_summary(got) == (
+        "referable = grade >= 2 (Moderate or worse), 4 referable and 4 not: AUC of P(referable) 0.781 "
+        "(95% CI 0.500..0.900); at the submitted grades (not an operating point tuned on P(referable)) "
+        "sensitivity 0.750, specificity 0.500")
+    keep = REF_Y >= 2  # read back from JSON: nan is null
+    undefined = json.loads(json.dumps(referable_report(REF_Y[keep], REF_P[keep], REF_PRED[keep], 2, ICDR_NAMES),
+                                      allow_nan=True).replace("NaN", "null"))
+    assert ("AUC of P(referable) n/a (every one of the 4 images is referable (grade >= 2): the AUC needs "
+            "referable and non-referable images); at the submitted") in referable_summary(undefined)
+    assert "specificity n/a" in referable_summary(undefined)
