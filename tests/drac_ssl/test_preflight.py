@@ -831,3 +831,15 @@ def test_a_resumed_run_says_when_its_data_changed_since_the_ingest(tmp_path: Pat
                                    "not mounted?). This run does not need it")
     assert finding.fix.startswith("nothing, to finish this run") and "delete" not in finding.fix
     assert [f for f in findings(*settings, run_dir=run_dir, stages=[]) if f.setting == "data.root"] == []
+
+
+def test_a_referable_cut_outside_the_data_scale_is_said_before_the_pretraining() -> None:
+    """finetune.referable_from needs the data's scale (the phantom's: DRAC's three grades), so
+    the fine-tuning can only check it after hours of pretraining: the preflight says it first."""
+    found = errors("finetune.referable_from=3")
+    assert "finetune.referable_from" in found
+    assert ("finetune.referable_from=3 (command line 'finetune.referable_from=3'): outside 1..2 on the "
+            "data's drac scale (0 Normal, 1 NPDR, 2 PDR)") in found["finetune.referable_from"]
+    assert "fix: finetune.referable_from=2, or finetune.referable_from=off" in found["finetune.referable_from"]
+    assert "finetune.referable_from" not in errors("finetune.referable_from=2")
+    assert "finetune.referable_from" not in errors()  # auto: off on DRAC's scale
