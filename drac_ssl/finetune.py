@@ -56,7 +56,9 @@ Outputs in ``run_dir/finetune/<variant>/``: ``oof.csv`` (id, grade, fold, P0..P{
 score, pred, and the raw outputs), ``folds.csv`` and ``metrics.json`` (per-fold and
 out-of-fold metrics, kappa with a bootstrap 95% CI of ``finetune.n_boot`` resamples: of the
 patients, each with all its images, when the manifest names them (:func:`patient_groups`),
-else of the images; ``ci_resamples`` / ``ci_units`` say which),
+else of the images; ``ci_resamples`` / ``ci_units`` say which; with more than two grades
+and ``finetune.referable_from``, ``referable``: referable DR, grade >= r, of
+:func:`drac_ssl.metrics.referable_report`, its AUC's CI on the same resamples),
 ``calibration.json``, ``model.json`` (architecture and head width, input format, weight
 files), ``fold{k}.safetensors`` (the head, and the backbone when it was trained; a frozen
 backbone is stored once as ``backbone.safetensors``) and ``fold{k}.json`` (ids, history, raw
