@@ -396,7 +396,7 @@ def _variant_section(run_dir: Path, figures: Path, name: str) -> tuple[list[str]
                   f"ROC AUC of P1.", ""]
     referable = metrics.get("referable")
     if isinstance(referable, dict) and len(names) > 2:  # finetune.referable_from: grade >= r
-        lines += [f"Referable DR ({referable_summary(referable)}).", ""]
+        lines += [f"Referable DR: {referable_summary(referable)}.", ""]
     rules = metrics.get("decision_rules") or {}
     if rules:
         lines += ["Both class decisions on the same cross-fitted probabilities (the selected one in bold):", ""]

@@ -1004,7 +1004,7 @@ def test_referable_dr_is_reported_on_the_icdr_scale_and_nowhere_else(
     line = f"[finetune] vicreg: referable DR: {referable_summary(ref)}"
     assert line in said
     report = write_report(run).read_text()
-    assert f"Referable DR ({referable_summary(ref)})." in report
+    assert f"Referable DR: {referable_summary(ref)}." in report
     export.build_bundle(run)
     card = (run / "bundle" / "MODEL_CARD.md").read_text()
     meta = json.loads((run / "bundle" / "metadata.json").read_text())
