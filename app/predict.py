@@ -66,6 +66,17 @@ def find_newest_bundle(runs_dir: str | os.PathLike[str] = "runs") -> Path:
     return max(found, key=lambda p: (p / "metadata.json").stat().st_mtime)
 
 
+def referable_cut_of(metadata: dict[str, Any], num_grades: int) -> int | None:
+    """The referable cut ``r`` a bundle's ``metadata.json`` records (``cv_metrics.referable
+    .from_grade``: the fine-tuning reported referable DR, grade >= r), or None: none recorded,
+    two grades (the grade is the screening decision), or a value outside ``1 .. K-1``."""
+    referable = (metadata.get("cv_metrics") or {}).get("referable")
+    r = referable.get("from_grade") if isinstance(referable, dict) else None
+    if isinstance(r, bool) or not isinstance(r, int) or num_grades <= 2 or not 1 <= r <= num_grades - 1:
+        return None
+    return r
+
+
 @dataclass
 class Prediction:
     """One graded image.
@@ -96,6 +107,9 @@ class Prediction:
     # the out-of-distribution check (drac_ssl.grading.ood): distance, threshold, flagged;
     # None when the bundle has no input profile
     input_check: dict[str, Any] | None = None
+    # the bundle's referable cut r (Predictor.referable_from): from_grade, probability
+    # (P_r + ... + P_{K-1}) and rule; None when the bundle records none
+    referable: dict[str, Any] | None = None
 
     @property
     def no_location(self) -> bool:
@@ -120,6 +134,7 @@ class Prediction:
             "image_size": [int(self.image.shape[1]), int(self.image.shape[0])],
             "warnings": list(self.warnings),
             "unlike_training_images": self.input_check,
+            **({"referable": self.referable} if self.referable is not None else {}),
         }
 
     def heatmap_summary(self, target_layer: str) -> dict[str, Any] | None:
@@ -164,6 +179,9 @@ class Predictor:
         from drac_ssl.scale import grade_names_of
 
         self.class_names: list[str] = list(grade_names_of(self.metadata))
+        # referable DR (grade >= r), when the bundle's cross-validation reported it
+        # (finetune.referable_from); None otherwise
+        self.referable_from: int | None = referable_cut_of(self.metadata, len(self.class_names))
         self.channels: int = self.bundle.spec.channels
         # what the model grades (octa | fundus | image): which upload checks and words apply
         self.kind: str = self.bundle.kind
@@ -362,6 +380,14 @@ class Predictor:
         timings = {"preprocess": t1 - t0, "ensemble": t2 - t1}
         if want_cam:
             timings["gradcam"] = t3 - t2
+        referable = None
+        if self.referable_from is not None:
+            from drac_ssl.metrics import referable_words
+
+            r = self.referable_from
+            rule = ((self.metadata.get("cv_metrics") or {}).get("referable") or {}).get("rule")
+            referable = {"from_grade": r, "probability": float(np.asarray(probs[0], dtype=np.float64)[r:].sum()),
+                         "rule": str(rule or referable_words(r, self.class_names))}
         return Prediction(name=name, grade=grade, grade_name=self.class_names[grade],
                           probs=np.asarray(probs[0], dtype=np.float64), heatmap=heatmap,
                           image=gray, seconds=t3 - t0,
@@ -369,7 +395,7 @@ class Predictor:
                               gray.shape, small, list(warnings or []),
                               [preprocessing_warning(n) for n in found]),
                           explained=explained, cam_cells=cells, class_names=list(self.class_names),
-                          timings=timings, input_check=input_check)
+                          timings=timings, input_check=input_check, referable=referable)
 
     def predict_loaded(self, loaded: LoadedImage, gradcam: bool = True,
                        explain: int | None = None) -> Prediction:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+import math
 import tempfile
 import time
 import traceback
@@ -225,6 +226,7 @@ def _result_markdown(pred: Prediction, predictor: Predictor) -> str:
         f"## Grade {pred.grade} — {pred.grade_name}"
         + (" (⚠ see above)" if doubts or chance else ""),
         probs,
+        *_referable_lines(pred, predictor),
         "",
         f"Inference **{pred.seconds:.2f} s** on CPU ({folds} fold model(s) × {flips} flip(s)"
         f"{' + Grad-CAM' if pred.heatmap is not None else ''}); image {pred.image.shape[1]} × "
@@ -242,6 +244,24 @@ def _result_markdown(pred: Prediction, predictor: Predictor) -> str:
         lines += ["", rare]
     lines += ["", _heatmap_markdown(pred, predictor)]
     return "\n".join(lines)
+
+
+def _referable_lines(pred: Prediction, predictor: Predictor) -> list[str]:
+    """P(referable) beside the grade, when the bundle records a referable cut (its
+    cross-validation reported referable DR), with what that figure did out of fold; [] else."""
+    if pred.referable is None:
+        return []
+    r = int(pred.referable["from_grade"])
+    cv = (predictor.metadata.get("cv_metrics") or {}).get("referable") or {}
+
+    def num(value: Any) -> str:
+        return f"{value:.3f}" if isinstance(value, int | float) and math.isfinite(value) else "n/a"
+
+    return ["", f"P(referable: grade ≥ {r}, {html.escape(predictor.class_names[r])} or worse) "
+                f"**{pred.referable['probability']:.3f}**, the sum of those grades' probabilities "
+                f"(out of fold: AUC {num(cv.get('auc'))} of this probability; the grades' decision, "
+                f"grade ≥ {r}: sensitivity {num(cv.get('sensitivity'))}, specificity "
+                f"{num(cv.get('specificity'))}). Research software: not a referral decision."]
 
 
 def _data_words(meta: dict[str, Any]) -> str:

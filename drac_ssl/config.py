@@ -305,6 +305,13 @@ class FinetuneConfig:
     # augmentation, the label_fraction draw, the bootstrap); -1 = run.seed. Another value
     # repeats the fine-tuning on the same pretraining (with run.reuse: without pretraining again).
     seed: int = -1
+    # Referable DR, the binary screening figure reported beside the grades (Gulshan et al.,
+    # JAMA 2016; Krause et al., Ophthalmology 2018; ICO guidelines): grade >= r against below.
+    # auto: r = 2 (moderate NPDR or worse) on the ICDR scale (data.grades=[icdr]), off on any
+    # other scale (DRAC's Normal/NPDR/PDR has no standard cut: set 1 for "any DR", 2 for PDR);
+    # an integer r in 1..K-1; off. Two grades are read as a screening decision already. Only
+    # what is reported changes (metrics.json, report.md, the model card), never a fold's training.
+    referable_from: str = "auto"
 
 
 @dataclass
@@ -688,6 +695,7 @@ def validate(cfg: Config) -> None:
     if cfg.data.n_folds < 2:
         raise ConfigError("config: data.n_folds must be at least 2 for cross-validation.")
     validate_grades(cfg.data.grades)
+    _referable_setting(cfg.finetune.referable_from)  # its range needs the data's scale: referable_cut
     if cfg.pretrain.backbone.in_channels < 0:
         raise ConfigError(f"config: pretrain.backbone.in_channels must be 0 (the data's channels), "
                           f"1 or 3, got {cfg.pretrain.backbone.in_channels}.\n"
@@ -756,6 +764,59 @@ def run_name_problem(name: str, out_dir: str) -> tuple[str, str]:
         fix += (f"; to make the run folder {target}, set the folder it is made in: "
                 f"run.out_dir={parent or '.'} run.name={base}")
     return what, fix
+
+
+REFERABLE_OFF = ("off", "false", "no", "none")
+"""Words of ``finetune.referable_from`` for no referable figures (YAML reads a bare ``off``
+or ``no`` as false, which the setting holds as ``'false'``)."""
+
+
+def _referable_setting(value: str) -> int | str:
+    """``finetune.referable_from`` as ``'auto'``, ``'off'`` or a grade >= 1; ConfigError else."""
+    text = str(value).strip().lower()
+    if text == "auto" or text in REFERABLE_OFF:
+        return "auto" if text == "auto" else "off"
+    try:
+        cut = int(text)
+    except ValueError:
+        cut = 0
+    if cut < 1 or str(cut) != text:
+        raise ConfigError(
+            f"config: finetune.referable_from={value!r} is not auto, off or a grade 1..K-1 (the "
+            f"lowest referable grade: referable = grade >= it).\n"
+            f"  fix: finetune.referable_from=auto (the default: 2 on the ICDR scale, else off), or "
+            f"e.g. finetune.referable_from=2")
+    return cut
+
+
+def referable_cut(value: str, names: Sequence[str]) -> int | None:
+    """The lowest referable grade ``r`` that ``finetune.referable_from`` (``value``) gives on
+    the data's scale ``names`` (grades ``0 .. K-1``), or None for no referable figures.
+
+    ``auto``: 2 on the ICDR scale (:data:`GRADE_SCALES` ``icdr``: referable DR = moderate
+    NPDR or worse), None on any other; ``off``: None; an integer: itself. With K = 2 grades
+    the grading is the screening decision already (reported as such): None.
+
+    Raises:
+        ConfigError: a value that is not auto, off or an integer, or an integer outside
+            ``1 .. K-1``; the message names the scale and the fix.
+    """
+    setting = _referable_setting(value)
+    names = [str(n) for n in names]
+    k = len(names)
+    if setting == "off":
+        return None
+    if setting == "auto":
+        return 2 if tuple(names) == GRADE_SCALES["icdr"] else None
+    if not 1 <= int(setting) <= k - 1:
+        scale = next((f"{key} scale" for key, v in GRADE_SCALES.items() if tuple(names) == v),
+                     f"{k}-grade scale")
+        listed = ", ".join(f"{g} {n}" for g, n in enumerate(names))
+        raise ConfigError(
+            f"config: finetune.referable_from={setting} is outside 1..{k - 1} on the data's {scale} "
+            f"({listed}): referable = grade >= it, so it must leave some grade on each side.\n"
+            f"  fix: finetune.referable_from={min(2, k - 1)}, or finetune.referable_from=off")
+    return None if k == 2 else int(setting)
 
 
 def validate_grades(grades: list[str]) -> None:

@@ -56,7 +56,9 @@ Outputs in ``run_dir/finetune/<variant>/``: ``oof.csv`` (id, grade, fold, P0..P{
 score, pred, and the raw outputs), ``folds.csv`` and ``metrics.json`` (per-fold and
 out-of-fold metrics, kappa with a bootstrap 95% CI of ``finetune.n_boot`` resamples: of the
 patients, each with all its images, when the manifest names them (:func:`patient_groups`),
-else of the images; ``ci_resamples`` / ``ci_units`` say which),
+else of the images; ``ci_resamples`` / ``ci_units`` say which; with more than two grades
+and ``finetune.referable_from``, ``referable``: referable DR, grade >= r, of
+:func:`drac_ssl.metrics.referable_report`, its AUC's CI on the same resamples),
 ``calibration.json``, ``model.json`` (architecture and head width, input format, weight
 files), ``fold{k}.safetensors`` (the head, and the backbone when it was trained; a frozen
 backbone is stored once as ``backbone.safetensors``) and ``fold{k}.json`` (ids, history, raw
@@ -92,7 +94,7 @@ from torch.utils.data import DataLoader
 from drac_ssl import GRADE_NAMES, __version__
 from drac_ssl.augment import EvalDataset, seed_worker
 from drac_ssl.checkpoint import save_weights
-from drac_ssl.config import Config, ConfigError, FinetuneConfig, to_dict
+from drac_ssl.config import Config, ConfigError, FinetuneConfig, referable_cut, to_dict
 from drac_ssl.config import validate as validate_config
 from drac_ssl.datasets import load_octa_cache
 from drac_ssl.engine import Monitor
@@ -127,6 +129,8 @@ from drac_ssl.metrics import (
     one_grade_note,
     paired_difference,
     quadratic_weighted_kappa,
+    referable_report,
+    referable_summary,
 )
 from drac_ssl.models import Backbone, BackboneArchitecture, load_local_weights
 from drac_ssl.optim import lr_at, param_groups, set_lr
@@ -314,6 +318,10 @@ class _Context:
     # (n_lab,) each labelled image's patient (patient_groups): the bootstrap CIs resample
     # patients; None: no patients known, they resample images
     patients: list[str] | None = None
+    # the lowest referable grade (finetune.referable_from on this scale, config.referable_cut):
+    # the referable-DR figures of each variant; None: not reported (and for two grades, whose
+    # grading is the screening decision already)
+    referable_from: int | None = None
     # the per-fold line has explained once what its "uncalibrated" validation kappa is
     qwk_explained: bool = False
     eval_inputs: Tensor | None = None  # (n_lab, C, S, S), computed on first use
@@ -740,10 +748,10 @@ def _file_stamp(path: Path) -> str:
     return f"{st.st_size}-{st.st_mtime_ns}"
 
 
-_UNSIGNED_SETTINGS = ("compare_scratch", "n_boot", "decision")
+_UNSIGNED_SETTINGS = ("compare_scratch", "n_boot", "decision", "referable_from")
 """``finetune`` settings that change no fold's training (which variants run; the bootstrap of
-the metrics and the class decision, recomputed on every run), so they never make finished
-folds stale."""
+the metrics, the class decision and the referable cut, recomputed on every run), so they never
+make finished folds stale."""
 _ADDED_SETTINGS = ("crop_scale", "frozen_train_views", "mlp_hidden", "conv_head_channels", "keep",
                    "head_warmup_epochs", "label_fraction")
 """``finetune`` settings that were module constants when earlier runs were made: at their
@@ -1066,6 +1074,11 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
     # (nearly) every image one grade, overall or within each fold (one model per fold, each
     # giving its fold one grade): the grades say next to nothing about the images
     one_grade = one_grade_note(pred, ctx.folds, names)
+    # referable DR (grade >= r): the screening figure beside the grades, its AUC's CI drawn as
+    # the others (same resamples, patients when known)
+    referable = (None if ctx.referable_from is None else
+                 referable_report(y, probs, pred, ctx.referable_from, names, n_boot=ctx.ft.n_boot,
+                                  seed=ctx.seed, groups=ctx.patients))
     rules: dict[str, dict[str, Any]] = {}
     for rule in DECISIONS:
         r = report if rule == decision else grading_report(y, probs, preds[rule], names)
@@ -1124,6 +1137,8 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
         "calibration": calibration.to_dict(),
         "keep": ctx.ft.keep,
         **(binary_screening(y, pred) if k == 2 else {}),  # two grades: a screening decision
+        # K > 2 with finetune.referable_from: grade >= r as the screening decision
+        **({"referable": referable} if referable is not None else {}),
         "label_fraction": ctx.ft.label_fraction,
         "label_fraction_in_effect": draw_fraction,
         "seed": ctx.seed,
@@ -1173,6 +1188,8 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
           + f"), AUC {metrics['auc']:.3f} (one-vs-rest "
           f"{metrics['auc_ovr']:.3f}), accuracy {metrics['accuracy']:.3f} [{decision}; the other "
           f"rule: QWK {other['qwk']:.3f}, accuracy {other['accuracy']:.3f}]")
+    if referable is not None:
+        print(f"[finetune] {variant}: referable DR: {referable_summary(_json_safe(referable))}")
     if one_grade:
         print(f"[finetune] {variant}: warning: {one_grade}; this variant learnt next to nothing "
               f"about grading")
@@ -1272,6 +1289,7 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
     names = tuple(data.grade_names)
     if len(names) < 2:
         raise ValueError(f"a grading scale needs at least 2 grades, got {names}")
+    referable_from = referable_cut(ft.referable_from, names)  # before any training: a bad cut stops here
     model_spec = _model_spec(cfg, run_dir / "pretrain" / "metadata.json", data.channels, len(names))
     if model_spec.in_channels != data.channels:
         raise ValueError(
@@ -1303,7 +1321,7 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
         cache_idx=np.array([int(r["cache_index"]) for r in lab], dtype=np.int64),
         grades=np.array([int(r["grade"]) for r in lab], dtype=np.int64),
         folds=np.array([int(r["fold"]) for r in lab], dtype=np.int64), fold_ids=fold_ids,
-        grade_names=names, patients=patient_groups(lab))
+        grade_names=names, patients=patient_groups(lab), referable_from=referable_from)
     if ctx.grades.size and int(ctx.grades.max()) >= len(names):
         raise ValueError(f"the manifest holds grade {int(ctx.grades.max())} but the ingest recorded "
                          f"{len(names)} grades ({describe_grades(names)}); rerun the ingest stage")

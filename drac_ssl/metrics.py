@@ -80,6 +80,9 @@ __all__ = [
     "paired_bootstrap_difference",
     "paired_difference",
     "quadratic_weighted_kappa",
+    "referable_report",
+    "referable_summary",
+    "referable_words",
     "softmax",
 ]
 
@@ -253,6 +256,125 @@ def binary_screening(y_true: Any, pred: Any) -> dict[str, float]:
         return float(recall_score(yt, yp, pos_label=label, labels=[label], average="binary"))
 
     return {"sensitivity": recall(1), "specificity": recall(0)}
+
+
+def referable_words(from_grade: int, class_names: Sequence[str] | None = None) -> str:
+    """The referable rule in words: ``'referable = grade >= 2 (Moderate or worse)'`` with the
+    scale's ``class_names`` (grade ``g`` -> name), ``'referable = grade >= 2'`` without."""
+    r = int(from_grade)
+    if class_names is not None and 0 <= r < len(class_names):
+        return f"referable = grade >= {r} ({class_names[r]} or worse)"
+    return f"referable = grade >= {r}"
+
+
+def _check_referable_cut(from_grade: Any, num_grades: int, class_names: Sequence[str] | None) -> int:
+    """``from_grade`` as an int in ``1 .. K-1``, or ValueError naming the scale."""
+    names = list(class_names) if class_names is not None else list(default_grade_names(num_grades))
+    if isinstance(from_grade, bool) or not isinstance(from_grade, int | np.integer) or \
+            not 1 <= int(from_grade) <= num_grades - 1:
+        raise ValueError(f"referable from grade >= {from_grade!r}: the cut must be 1..{num_grades - 1} "
+                         f"on the {num_grades}-grade scale ({', '.join(f'{g} {n}' for g, n in enumerate(names))}); "
+                         f"grade 0 or above is every image, and above {num_grades - 1} none")
+    return int(from_grade)
+
+
+def referable_report(y_true: Any, probs: Any, pred: Any, from_grade: int,
+                     class_names: Sequence[str] | None = None, n_boot: int = 0, alpha: float = 0.05,
+                     seed: int = 0, groups: Any = None) -> dict[str, Any]:
+    """The referable-DR screening figures of a K-grade grading, as a JSON-ready dict.
+
+    Screening programmes and papers report, beside the ICDR grades, the binary decision
+    "referable DR": ICDR grade >= 2, moderate non-proliferative DR or worse (Gulshan et al.,
+    JAMA 2016; Krause et al., Ophthalmology 2018; the ICO Guidelines for Diabetic Eye Care).
+    Here the cut is ``from_grade`` (``r``), any grade ``1 .. K-1``.
+
+    Args:
+        y_true: true grades ``(n,)``, integers ``0 .. K-1``.
+        probs: class probabilities ``(n, K)``, rows sum to 1 (``K = probs.shape[1]``).
+        pred: the submitted grades ``(n,)`` (the class decision, e.g. thresholded expected
+            grades), whose ``pred >= r`` is the screening decision.
+        from_grade: ``r``, the lowest referable grade, ``1 <= r <= K-1``.
+        class_names: the names of grades ``0 .. K-1`` (for the words; default numbers).
+        n_boot, alpha, seed, groups: the percentile bootstrap ``(1 - alpha)`` interval of the
+            AUC (:func:`bootstrap_ci`: ``n_boot`` resamples of ``numpy.random.default_rng
+            (seed)``; ``groups`` ``(n,)`` a patient id per image: the cluster bootstrap);
+            ``n_boot = 0``: no interval (nan, nan).
+
+    Returns:
+        ``from_grade``; ``rule`` (:func:`referable_words`); ``n_referable`` / ``n_not``
+        (images with ``y >= r`` / below); ``auc``: the ROC AUC (scikit-learn's
+        ``roc_auc_score``) of ``P(referable) = P_r + ... + P_{K-1}`` against ``y >= r``, nan
+        when one side has no image, ``auc_note`` then says why (else None); ``auc_ci95``
+        ``[low, high]``: its bootstrap interval (resamples with one side missing left out, as
+        :func:`bootstrap_ci` does), scored from counts (the binary AUC of ``s`` is the macro
+        one-vs-rest AUC of the two columns ``[1 - s, s]``, :func:`macro_ovr_auc`'s counted
+        path), so it equals scikit-learn's on each resample; ``sensitivity`` /
+        ``specificity``: :func:`binary_screening` of ``pred >= r`` against ``y >= r``, at the
+        submitted grades, not at an operating point tuned on ``P(referable)``.
+
+    Raises:
+        ValueError: ``from_grade`` outside ``1 .. K-1`` (the message names the scale),
+            malformed grades or probabilities, shapes that differ.
+    """
+    yt = _as_grades(y_true, "y_true")
+    p = _as_probs(probs, n=yt.size)
+    k = p.shape[1]
+    if class_names is not None and len(class_names) != k:
+        raise ValueError(f"probs has {k} columns but {len(class_names)} class names were given "
+                         f"({', '.join(class_names)})")
+    r = _check_referable_cut(from_grade, k, class_names)
+    yp = _as_grades(pred, "pred")
+    _check_paired_inputs(yt, k, {"pred": yp})
+    truth = (yt >= r).astype(np.int64)
+    # P(referable); clipped so the two columns [1 - s, s] are probabilities as they stand
+    s = np.clip(p[:, r:].sum(axis=1), 0.0, 1.0)
+    n_ref = int(truth.sum())
+    n_not = int(yt.size - n_ref)
+    rule = referable_words(r, class_names)
+    if n_ref and n_not:
+        auc, note = float(roc_auc_score(truth, s)), None
+    else:
+        auc = float("nan")
+        note = (f"every one of the {yt.size} images is referable (grade >= {r})" if n_ref
+                else f"none of the {yt.size} images is referable (grade >= {r})")
+        note += ": the AUC needs referable and non-referable images"
+    if n_boot > 0 and note is None:
+        two = np.stack([1.0 - s, s], axis=1)
+        ci = bootstrap_ci(truth, two, macro_ovr_auc, n_boot=n_boot, alpha=alpha, seed=seed, groups=groups)
+    else:
+        ci = (float("nan"), float("nan"))
+    return {"from_grade": r, "rule": rule, "n_referable": n_ref, "n_not": n_not,
+            "auc": auc, "auc_note": note, "auc_ci95": [float(ci[0]), float(ci[1])],
+            **binary_screening(truth, (yp >= r).astype(np.int64))}
+
+
+def referable_summary(referable: dict[str, Any]) -> str:
+    """One sentence of :func:`referable_report`'s figures (as returned, or read back from JSON,
+    where nan is null), the words the fine-tuning's console, report.md and the model card share:
+    ``'referable = grade >= 2 (Moderate or worse), 12 referable and 18 not: AUC of
+    P(referable) 0.912 (95% CI 0.850..0.960); at the submitted grades (not an operating point
+    tuned on P(referable)) sensitivity 0.800, specificity 0.900'``; an undefined AUC is
+    ``n/a (<auc_note>)``."""
+    def num(value: Any) -> str:
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            return "n/a"
+        return f"{v:.3f}" if math.isfinite(v) else "n/a"
+
+    ci = list(referable.get("auc_ci95") or [None, None])[:2]
+    auc = num(referable.get("auc"))
+    if auc == "n/a":
+        note = referable.get("auc_note")
+        auc_text = f"n/a ({note})" if note else "n/a"
+    else:
+        shown = format_ci(*ci)
+        auc_text = auc + (f" (95% CI {shown})" if shown != "n/a" else "")
+    return (f"{referable.get('rule') or referable_words(int(referable.get('from_grade', 0)))}, "
+            f"{referable.get('n_referable', '?')} referable and {referable.get('n_not', '?')} not: "
+            f"AUC of P(referable) {auc_text}; at the submitted grades (not an operating point tuned "
+            f"on P(referable)) sensitivity {num(referable.get('sensitivity'))}, specificity "
+            f"{num(referable.get('specificity'))}")
 
 
 def ovr_auc_per_grade(y_true: Any, probs: Any) -> list[float]:

@@ -966,6 +966,14 @@ def _check_against_data(c: _Findings, cfg: Config, facts: DataFacts, stages: lis
                 c.error("data.n_folds", f"a fold would train on {smallest_train} labelled image(s) "
                                         f"({facts.n_labelled} in {facts.source}); fine-tuning needs 2 "
                                         f"or more", "data.n_folds=2, or add labelled images")
+    if "finetune" in stages and facts.grade_names:
+        # the referable cut needs the scale: said now, not after the pretraining
+        try:
+            config_module.referable_cut(ft.referable_from, facts.grade_names)
+        except ConfigError as exc:
+            what, _, fix = str(exc).removeprefix("config: ").partition("\n  fix: ")
+            what = what.split(" is ", 1)[-1]  # the finding names the setting and its value itself
+            c.error("finetune.referable_from", f"{what} (the scale of {facts.source})", fix)
 
 
 def _check_empty_grades(c: _Findings, facts: DataFacts, strict: bool) -> None:

@@ -45,6 +45,7 @@ from drac_ssl.metrics import (
     format_ci,
     grading_report,
     one_grade_note,
+    referable_summary,
 )
 from drac_ssl.plots import plot_comparison, plot_confusion, plot_history, plot_roc
 from drac_ssl.pretrain import collapse_symptoms
@@ -400,6 +401,9 @@ def _variant_section(run_dir: Path, figures: Path, name: str) -> tuple[list[str]
                   f"specificity {_num(metrics.get('specificity'))} (grade 0, {names[0]}, cleared); "
                   f"QWK is Cohen's kappa here, and the one-vs-one and one-vs-rest AUCs are the same "
                   f"ROC AUC of P1.", ""]
+    referable = metrics.get("referable")
+    if isinstance(referable, dict) and len(names) > 2:  # finetune.referable_from: grade >= r
+        lines += [f"Referable DR: {referable_summary(referable)}.", ""]
     rules = metrics.get("decision_rules") or {}
     if rules:
         lines += ["Both class decisions on the same cross-fitted probabilities (the selected one in bold):", ""]

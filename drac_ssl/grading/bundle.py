@@ -49,7 +49,7 @@ from drac_ssl.grading.model import Calibration, GradingModel, InputSpec, load_fo
 from drac_ssl.grading.ood import PROFILE_FILE, InputProfile, fit_input_profile
 from drac_ssl.grading.predict import FLIP_NAMES, TTA_FLIPS, input_spec_of, preprocess_image
 from drac_ssl.io import atomic_write_json, atomic_write_text
-from drac_ssl.metrics import format_ci
+from drac_ssl.metrics import format_ci, referable_summary
 from drac_ssl.models import Backbone
 from drac_ssl.scale import explain_grades, grade_names_of, read_ingest_facts, submission_columns
 
@@ -433,6 +433,8 @@ def _model_card(meta: dict[str, Any]) -> str:
         screening = (f"\nTwo grades, read as a screening decision: sensitivity {num(cv.get('sensitivity'))} "
                      f"(grade 1, {names[1]}, found), specificity {num(cv.get('specificity'))} "
                      f"(grade 0, {names[0]}, cleared), out of fold.")
+    elif isinstance(cv.get("referable"), dict) and k > 2:  # finetune.referable_from: grade >= r
+        screening = f"\nReferable DR, out of fold: {referable_summary(cv['referable'])}."
     rule_line = ""
     if rules:
         rule_line = "\nClass decision `" + decision + "` (`finetune.decision`); both rules, cross-fitted: " + "; ".join(
@@ -704,7 +706,8 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
             # what the CIs resample (patients or images); a run made before: absent, images
             **{key: metrics[key] for key in ("ci_resamples", "ci_units", "protocol_words", "auc_ovr_ci95")
                if key in metrics},
-            **{key: metrics[key] for key in ("sensitivity", "specificity") if key in metrics}},  # two grades
+            **{key: metrics[key] for key in ("sensitivity", "specificity") if key in metrics},  # two grades
+            **({"referable": metrics["referable"]} if "referable" in metrics else {})},  # K > 2: grade >= r
         "per_grade": per_grade_outcomes(metrics.get("report") or {}, class_names),
         "comparison": comparison.get("rows", []),
         "data": data,

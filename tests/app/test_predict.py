@@ -832,3 +832,37 @@ def test_a_batch_with_a_corrupt_file_says_incomplete_and_the_csv_marks_it(predic
     summary, _, csv_path = _grade_batch_now(predictor, AppSettings(), [str(scan)])
     assert "INCOMPLETE" not in summary and csv_path is not None and Path(csv_path).name == "submission.csv"
     assert check_submission(csv_path) == []
+
+
+def test_p_referable_is_shown_beside_the_grade_when_the_bundle_records_a_referable_cut(
+        tmp_path: Path, predictor: Predictor, sample_path: Path, one_thread: None) -> None:
+    """A bundle whose cross-validation reported referable DR (cv_metrics.referable, an ICDR
+    model with finetune.referable_from): each result gives P(referable) = P2 + P3 + P4 beside
+    the grade (as_dict and the page); DRAC's three grades (the shared demo bundle): nothing."""
+    import json
+
+    from app.server import _result_markdown
+
+    icdr = ["No DR", "Mild", "Moderate", "Severe", "PDR"]
+    bundle_dir = build_demo_bundle(tmp_path / "run", image_size=32, source_size=32, n_folds=1,
+                                   grade_names=icdr, channels=3)
+    meta = json.loads((bundle_dir / "metadata.json").read_text())
+    meta["cv_metrics"]["referable"] = {"from_grade": 2, "rule": "referable = grade >= 2 (Moderate or worse)",
+                                       "n_referable": 10, "n_not": 20, "auc": 0.9, "auc_ci95": [0.8, 0.95],
+                                       "auc_note": None, "sensitivity": 0.7, "specificity": 0.8}
+    (bundle_dir / "metadata.json").write_text(json.dumps(meta))
+    five = Predictor(bundle_dir, gradcam=False)
+    assert five.referable_from == 2
+    pred = five.predict(np.full((40, 40, 3), 90, np.uint8))
+    p = float(pred.probs[2:].sum())
+    assert pred.referable == pytest.approx({"from_grade": 2, "probability": p,
+                                            "rule": "referable = grade >= 2 (Moderate or worse)"})
+    assert pred.as_dict()["referable"] == pred.referable
+    page = _result_markdown(pred, five)
+    assert (f"P(referable: grade ≥ 2, Moderate or worse) **{p:.3f}**, the sum of those grades' "
+            f"probabilities (out of fold: AUC 0.900") in page
+
+    assert predictor.referable_from is None  # DRAC's Normal / NPDR / PDR: no standard cut
+    three = predictor.predict_file(sample_path, gradcam=False)
+    assert three.referable is None and "referable" not in three.as_dict()
+    assert "P(referable" not in _result_markdown(three, predictor)

@@ -202,3 +202,44 @@ def test_data_ungradable_is_a_checked_choice() -> None:
         load_config(None, ["data.ungradable=drop"])
     with pytest.raises(ConfigError, match=r"fix: data.ungradable=leave_out"):  # the typo's meaning
         load_config(None, ["data.ungradable=leave-out"])
+
+
+ICDR = ["No DR", "Mild", "Moderate", "Severe", "PDR"]
+DRAC = ["Normal", "NPDR", "PDR"]
+
+
+@pytest.mark.parametrize(("value", "names", "cut"), [
+    ("auto", ICDR, 2),  # the ICDR scale: referable DR = moderate NPDR or worse
+    ("auto", DRAC, None),  # DRAC's scale has no standard referable cut
+    ("auto", ["a", "b", "c", "d", "e"], None),  # five grades, not the ICDR ones
+    ("1", DRAC, 1), ("2", DRAC, 2), ("3", ICDR, 3),
+    ("off", ICDR, None), ("false", ICDR, None),  # YAML reads a bare off as false
+    ("1", ["no referable DR", "referable DR"], None),  # two grades: already the screening decision
+    ("auto", ["no referable DR", "referable DR"], None),
+])
+def test_referable_from_resolves_on_the_data_scale(value: str, names: list[str], cut: int | None) -> None:
+    from drac_ssl.config import referable_cut
+
+    assert referable_cut(value, names) == cut
+
+
+def test_referable_from_is_a_setting_of_the_fine_tuning() -> None:
+    assert Config().finetune.referable_from == "auto"
+    assert load_config(None, ["finetune.referable_from=off"]).finetune.referable_from == "false"
+    assert load_config(None, ["finetune.referable_from=2"]).finetune.referable_from == "2"
+    with pytest.raises(ConfigError, match=r"finetune\.referable_from='maybe'.*\n  fix: finetune\.referable_from=auto"):
+        load_config(None, ["finetune.referable_from=maybe"])
+    with pytest.raises(ConfigError, match=r"finetune\.referable_from='0'"):
+        load_config(None, ["finetune.referable_from=0"])
+
+
+@pytest.mark.parametrize(("value", "names", "words"), [
+    ("3", DRAC, r"finetune\.referable_from=3 is outside 1\.\.2 on the data's drac scale \(0 Normal, 1 NPDR, 2 PDR\)"),
+    ("5", ICDR, r"outside 1\.\.4 on the data's icdr scale \(0 No DR, 1 Mild, 2 Moderate, 3 Severe, 4 PDR\)"),
+    ("2", ["a", "b"], r"outside 1\.\.1 on the data's 2-grade scale \(0 a, 1 b\)"),
+])
+def test_referable_from_outside_the_scale_is_an_error_naming_it(value: str, names: list[str], words: str) -> None:
+    from drac_ssl.config import referable_cut
+
+    with pytest.raises(ConfigError, match=words + r"[\s\S]*fix: finetune\.referable_from="):
+        referable_cut(value, names)

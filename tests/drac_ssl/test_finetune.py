@@ -972,3 +972,82 @@ def test_the_export_choice_says_when_it_is_not_evidence_of_the_better_variant() 
     ctx.bootstrap = {}
     assert finetune._selection_evidence(ctx, clear, "vicreg", "thresholds") == ""
     assert finetune._selection_evidence(ctx, {"vicreg": clear["vicreg"]}, "vicreg", "thresholds") == ""
+
+
+ICDR = ["No DR", "Mild", "Moderate", "Severe", "PDR"]
+
+
+def _icdr_run(pretrained_run: Path, tmp_path: Path) -> Path:
+    """A run folder on the ICDR scale: the shared pretraining (linked), a copy of its ingest
+    whose summary records the five ICDR grades and whose j-th labelled image has grade j % 5
+    (6 per grade; the folds as they were)."""
+    run = tmp_path / "icdr_run"
+    run.mkdir()
+    (run / "pretrain").symlink_to(pretrained_run / "pretrain", target_is_directory=True)
+    shutil.copytree(pretrained_run / "data", run / "data")
+    rows = _read_csv(run / "data" / "manifest.csv")
+    for j, row in enumerate(r for r in rows if r["split"] == "train"):
+        row["grade"] = str(j % 5)
+    with open(run / "data" / "manifest.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    summary = json.loads((run / "data" / "ingest_summary.json").read_text())
+    summary["grades"] = {"names": ICDR}
+    (run / "data" / "ingest_summary.json").write_text(json.dumps(summary))
+    return run
+
+
+def test_referable_dr_is_reported_on_the_icdr_scale_and_nowhere_else(
+        frozen_result: finetune.FinetuneResult, pretrained_run: Path, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """finetune.referable_from=auto: on DRAC's three grades no referable figures; on the five
+    ICDR grades referable DR = grade >= 2 in metrics.json (with the CI of
+    metrics.referable_report on the same probabilities, resamples and seed), the console,
+    report.md and the model card; =off reuses every fold (it changes no training) and drops them."""
+    from drac_ssl import export
+    from drac_ssl.metrics import referable_report, referable_summary
+    from drac_ssl.report import write_report
+
+    for variant in frozen_result.variants.values():  # Normal / NPDR / PDR: no standard cut
+        assert "referable" not in variant.metrics
+        assert "referable" not in json.loads((variant.out_dir / "metrics.json").read_text())
+
+    run = _icdr_run(pretrained_run, tmp_path)
+    cfg = {"finetune.compare_scratch": "false", "finetune.n_boot": "20"}
+    capsys.readouterr()
+    result = finetune.run(tiny_config(**cfg), run)
+    said = capsys.readouterr().out
+    variant = result.variants["vicreg"]
+    stored = json.loads((variant.out_dir / "metrics.json").read_text())
+    ref = stored["referable"]
+    y = np.array([int(r["grade"]) for r in _read_csv(variant.oof_path)])
+    assert (ref["from_grade"], ref["n_referable"], ref["n_not"]) == (2, 18, 12)
+    assert ref["rule"] == "referable = grade >= 2 (Moderate or worse)"
+    want = referable_report(y, variant.oof_probs, variant.oof_pred, 2, ICDR, n_boot=20, seed=stored["seed"])
+    assert ref["auc"] == pytest.approx(want["auc"]) and ref["auc_ci95"] == pytest.approx(want["auc_ci95"])
+    assert (ref["sensitivity"], ref["specificity"]) == pytest.approx((want["sensitivity"], want["specificity"]))
+    line = f"[finetune] vicreg: referable DR: {referable_summary(ref)}"
+    assert line in said
+    report = write_report(run).read_text()
+    assert f"Referable DR: {referable_summary(ref)}." in report
+    export.build_bundle(run)
+    card = (run / "bundle" / "MODEL_CARD.md").read_text()
+    meta = json.loads((run / "bundle" / "metadata.json").read_text())
+    assert meta["cv_metrics"]["referable"] == ref
+    assert f"Referable DR, out of fold: {referable_summary(ref)}." in card
+
+    # off: the same folds (reused), no referable figures
+    again = finetune.run(tiny_config(**cfg, **{"finetune.referable_from": "off"}), run)
+    said = capsys.readouterr().out
+    assert said.count("reusing") == 5 and "referable DR" not in said
+    assert "referable" not in again.variants["vicreg"].metrics
+
+
+def test_a_referable_cut_outside_the_scale_is_refused_before_any_training(
+        pretrained_run: Path, tmp_path: Path) -> None:
+    run = _linked_run(pretrained_run, tmp_path)
+    with pytest.raises(ConfigError, match=r"finetune\.referable_from=3 is outside 1\.\.2 on the data's drac "
+                                          r"scale \(0 Normal, 1 NPDR, 2 PDR\)"):
+        finetune.run(tiny_config(**{"finetune.referable_from": "3"}), run)
+    assert not (run / "finetune").exists()  # no fold trained for figures it could not report

@@ -671,3 +671,114 @@ def test_binary_screening_is_sensitivity_and_specificity() -> None:
     assert math.isnan(no_positive["sensitivity"]) and no_positive["specificity"] == 0.5
     with pytest.raises(ValueError, match="two grades"):
         binary_screening([0, 2], [0, 1])
+
+
+# --------------------------------------------------------------------------- referable DR
+ICDR_NAMES = ("No DR", "Mild", "Moderate", "Severe", "PDR")
+# 8 images on the ICDR scale, referable = grade >= 2; P(referable) = P2 + P3 + P4 = s, the
+# rows ((1-s)/2, (1-s)/2, s/2, s/4, s/4) in exact binary fractions. Referable images (2, 3, 4,
+# 7) have s = .75, .5, .875, .375, the others (0, 1, 5, 6) .125, .25, .5, .625. By hand, of the
+# 16 (referable, not) pairs: .75 beats 4, .5 beats 2 and ties 1 (1/2), .875 beats 4, .375 beats
+# 2: AUC = 12.5 / 16 = 25/32. The submitted grades call 2, 4, 7 and (wrongly) 1 and 5
+# referable: sensitivity 3/4 (image 3 missed), specificity 2/4 (0 and 6 cleared).
+REF_Y = np.array([0, 1, 2, 3, 4, 0, 1, 2])
+REF_S = np.array([.125, .25, .75, .5, .875, .5, .625, .375])
+REF_P = np.stack([(1 - REF_S) / 2, (1 - REF_S) / 2, REF_S / 2, REF_S / 4, REF_S / 4], axis=1)
+REF_PRED = np.array([0, 2, 2, 1, 4, 2, 1, 3])
+
+
+def test_referable_report_by_hand() -> None:
+    from drac_ssl.metrics import referable_report
+
+    got = referable_report(REF_Y, REF_P, REF_PRED, 2, ICDR_NAMES)
+    assert got["from_grade"] == 2
+    assert got["rule"] == "referable = grade >= 2 (Moderate or worse)"
+    assert (got["n_referable"], got["n_not"]) == (4, 4)
+    assert got["auc"] == pytest.approx(25 / 32) and got["auc_note"] is None
+    assert got["sensitivity"] == pytest.approx(3 / 4) and got["specificity"] == pytest.approx(1 / 2)
+    assert got["auc"] == pytest.approx(roc_auc_score(REF_Y >= 2, REF_S))
+    # no bootstrap asked: no interval
+    assert got["auc_ci95"] == [None, None] or all(math.isnan(v) for v in got["auc_ci95"])
+    # grade >= 1 ("any DR") on the same images: other truth, other score
+    any_dr = referable_report(REF_Y, REF_P, REF_PRED, 1, ICDR_NAMES)
+    assert any_dr["rule"] == "referable = grade >= 1 (Mild or worse)"
+    assert (any_dr["n_referable"], any_dr["n_not"]) == (6, 2)
+    assert any_dr["auc"] == pytest.approx(roc_auc_score(REF_Y >= 1, REF_P[:, 1:].sum(axis=1)))
+    # without names the grades are numbers
+    assert referable_report(REF_Y, REF_P, REF_PRED, 2)["rule"] == "referable = grade >= 2"
+
+
+def test_referable_auc_is_nan_with_a_reason_when_one_side_has_no_image() -> None:
+    from drac_ssl.metrics import referable_report
+
+    keep = REF_Y >= 2
+    got = referable_report(REF_Y[keep], REF_P[keep], REF_PRED[keep], 2, ICDR_NAMES, n_boot=20)
+    assert math.isnan(got["auc"]) and (got["n_referable"], got["n_not"]) == (4, 0)
+    assert got["auc_note"] == ("every one of the 4 images is referable (grade >= 2): the AUC needs "
+                               "referable and non-referable images")
+    assert got["sensitivity"] == pytest.approx(3 / 4) and math.isnan(got["specificity"])
+    assert all(math.isnan(v) for v in got["auc_ci95"])
+    none = referable_report(REF_Y[~keep], REF_P[~keep], REF_PRED[~keep], 2, ICDR_NAMES)
+    assert math.isnan(none["auc"]) and "none of the 4 images is referable" in none["auc_note"]
+
+
+@pytest.mark.parametrize("cut", [0, 5, -1])
+def test_referable_cut_outside_the_scale_is_refused_naming_it(cut: int) -> None:
+    from drac_ssl.metrics import referable_report
+
+    with pytest.raises(ValueError, match=r"grade >= .* must be 1\.\.4 on the 5-grade scale "
+                                         r"\(0 No DR, 1 Mild, 2 Moderate, 3 Severe, 4 PDR\)"):
+        referable_report(REF_Y, REF_P, REF_PRED, cut, ICDR_NAMES)
+
+
+@pytest.mark.parametrize("groups", [False, True])
+def test_referable_auc_ci_is_scikit_learns_on_the_same_resamples_and_counted(
+        groups: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The interval of the referable AUC: the percentiles of scikit-learn's binary AUC of
+    P(referable) on each resample (one side missing: left out), with patients when given;
+    scored from counts, so scikit-learn is called on the whole sample only, not per resample."""
+    import drac_ssl.metrics as m
+
+    rng = np.random.default_rng(7)
+    n = 40
+    y = rng.integers(0, 5, size=n)
+    probs = softmax(np.round(rng.normal(size=(n, 5)) + 1.5 * np.eye(5)[y], 0))  # many ties
+    pred = np.where(rng.random(n) < 0.6, y, rng.integers(0, 5, size=n))
+    patients = rng.integers(0, 14, size=n) if groups else None
+    s = probs[:, 2:].sum(axis=1)
+    want = []
+    for idx in bootstrap_resamples(n, 60, seed=3, groups=patients):
+        truth = y[idx] >= 2
+        if 0 < truth.sum() < truth.size:
+            want.append(roc_auc_score(truth, s[idx]))
+    calls = {"n": 0}
+    real = m.roc_auc_score
+
+    def counting(*args: object, **kwargs: object) -> float:
+        calls["n"] += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(m, "roc_auc_score", counting)
+    got = m.referable_report(y, probs, pred, 2, ICDR_NAMES, n_boot=60, seed=3, groups=patients)
+    np.testing.assert_allclose(got["auc_ci95"], np.percentile(want, [2.5, 97.5]), rtol=0, atol=1e-12)
+    assert got["auc_ci95"][0] <= got["auc"] <= got["auc_ci95"][1]
+    assert calls["n"] <= 3  # the whole sample (and its check), never each of the 60 resamples
+
+
+def test_referable_summary_says_the_rule_the_counts_and_where_the_sensitivity_is_read() -> None:
+    import json
+
+    from drac_ssl.metrics import referable_report, referable_summary
+
+    got = referable_report(REF_Y, REF_P, REF_PRED, 2, ICDR_NAMES)
+    got["auc_ci95"] = [0.5, 0.9]
+    assert referable_summary(got) == (
+        "referable = grade >= 2 (Moderate or worse), 4 referable and 4 not: AUC of P(referable) 0.781 "
+        "(95% CI 0.500..0.900); at the submitted grades (not an operating point tuned on P(referable)) "
+        "sensitivity 0.750, specificity 0.500")
+    keep = REF_Y >= 2  # read back from JSON: nan is null
+    undefined = json.loads(json.dumps(referable_report(REF_Y[keep], REF_P[keep], REF_PRED[keep], 2, ICDR_NAMES),
+                                      allow_nan=True).replace("NaN", "null"))
+    assert ("AUC of P(referable) n/a (every one of the 4 images is referable (grade >= 2): the AUC needs "
+            "referable and non-referable images); at the submitted") in referable_summary(undefined)
+    assert "specificity n/a" in referable_summary(undefined)

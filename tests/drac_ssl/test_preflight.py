@@ -848,3 +848,15 @@ def test_ungradable_rows_refuse_the_run_unless_left_out_and_are_not_counted(tmp_
     assert left_out == {}, left_out
     found = errors(f"data.root={root}", "data.ungradable=leave_out", *SMALL_BATCHES)
     assert list(found) == ["data.n_folds"] and "grade 2 (PDR) has only 4" in found["data.n_folds"], found
+
+
+def test_a_referable_cut_outside_the_data_scale_is_said_before_the_pretraining() -> None:
+    """finetune.referable_from needs the data's scale (the phantom's: DRAC's three grades), so
+    the fine-tuning can only check it after hours of pretraining: the preflight says it first."""
+    found = errors("finetune.referable_from=3")
+    assert "finetune.referable_from" in found
+    assert ("finetune.referable_from=3 (command line 'finetune.referable_from=3'): outside 1..2 on the "
+            "data's drac scale (0 Normal, 1 NPDR, 2 PDR)") in found["finetune.referable_from"]
+    assert "fix: finetune.referable_from=2, or finetune.referable_from=off" in found["finetune.referable_from"]
+    assert "finetune.referable_from" not in errors("finetune.referable_from=2")
+    assert "finetune.referable_from" not in errors()  # auto: off on DRAC's scale
