@@ -349,6 +349,18 @@ def task_description(grade_names: Sequence[str], channels: int, kind: str | None
     return f"diabetic retinopathy grade ({len(grade_names)} grades) of one {image}"
 
 
+def _temperature_edge(cal: dict[str, Any]) -> str:
+    """The model card's words when the calibration's temperature sits at the edge of its search
+    range (:func:`drac_ssl.metrics.fit_temperature`, 0.01..100), as report.md says them; ''
+    otherwise."""
+    t = cal.get("temperature")
+    if not isinstance(t, int | float) or 0.0101 < t < 99.0:
+        return ""
+    return (f"\n- The calibration's temperature ({t:.3g}) sits at the edge of its search range "
+            "(0.01..100): the raw outputs could not be calibrated (often a model that has not "
+            "learnt, or outputs far out of scale); its probabilities are close to one-hot or flat.")
+
+
 def _tta_words(meta: dict[str, Any]) -> str:
     """How the model card says the test-time augmentation: the one the cross-validation used,
     which prediction applies unless told otherwise (:attr:`Bundle.tta_in_cv`)."""
@@ -515,7 +527,13 @@ Grad-CAM target layer: `{meta['gradcam_target_layer']}`.
   wide confidence interval. The reported metrics use cross-fitted thresholds and temperature;
   the deployed ones were fitted on all out-of-fold predictions.
 - {ood_line} {conversion}
-- The probabilities are calibrated on out-of-fold predictions only.
+- The probabilities are calibrated on out-of-fold predictions only.{_temperature_edge(cal)}
+- The figures above are those of single fold models, each with its own cross-fitted
+  calibration; this bundle grades with the mean of its {len(meta['folds'])} fold models, calibrated with the
+  temperature and thresholds fitted on single models' outputs. The ensemble itself has no
+  out-of-fold figure: averaging narrows the spread of the expected grade, and a fold model that
+  gives nearly one score to every image pulls the mean (the export stage notes a grade the
+  ensemble gives no test image).
 """
 
 

@@ -1095,3 +1095,18 @@ def test_a_grade_the_ensemble_never_gives_is_noted_against_the_out_of_fold_share
     assert export._ensemble_grades_line(test, rare, names) == ""
     assert export._ensemble_grades_line(test[:19], oof, names) == ""  # too few test images
     assert export._ensemble_grades_line(test, None, names) == ""
+
+
+def test_the_model_card_says_its_figures_are_single_fold_models_and_flags_an_edge_temperature(
+        exported_run: Path) -> None:
+    """A review: the card gave out-of-fold figures of single fold models as the bundle's, which
+    grades with their mean, and did not say when the temperature sat at its search bound (the
+    report did)."""
+    meta = json.loads((exported_run / "bundle" / "metadata.json").read_text())
+    card = " ".join(bundles._model_card(meta).split())
+    assert (f"this bundle grades with the mean of its {len(meta['folds'])} fold models" in card
+            and "The ensemble itself has no out-of-fold figure" in card)
+    for t, said in ((100.0, True), (0.01, True), (1.7, False)):
+        meta["calibration"]["temperature"] = t
+        card = " ".join(bundles._model_card(meta).split())
+        assert ("sits at the edge of its search range (0.01..100)" in card) is said, (t, card)
