@@ -123,6 +123,9 @@ def _variant_row(metrics: dict[str, Any]) -> dict[str, Any]:
             "qwk_ci95": metrics["qwk_ci95"], "accuracy": metrics["accuracy"], "auc_ovo": metrics["auc"],
             "auc_ovr": metrics["auc_ovr"], "macro_f1": metrics["macro_f1"],
             "qwk_fold_mean": metrics.get("qwk_fold_mean"), "qwk_fold_std": metrics.get("qwk_fold_std"),
+            # referable DR (grade >= 2: AUC of P(referable) with its CI, sensitivity and
+            # specificity at the given grades), absent in runs made before it was reported
+            **({"referable": metrics["referable"]} if metrics.get("referable") else {}),
             "decision_rules": {rule: {key: r.get(key) for key in ("qwk", "qwk_ci95", "accuracy", "macro_f1")}
                                for rule, r in rules.items()}}
 

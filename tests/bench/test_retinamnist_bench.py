@@ -38,3 +38,7 @@ def test_variant_row_counts_the_grades_given_out_of_fold() -> None:
     assert row["grades_given_out_of_fold"] == {"Normal": 7, "NPDR": 1, "PDR": 4}
     assert row["confusion_true_by_given"] == confusion
     assert _variant_row({**metrics, "report": {}})["grades_given_out_of_fold"] is None
+    assert "referable" not in row  # a run made before referable DR was reported
+    referable = {"from_grade": 2, "auc": 0.8, "auc_ci95": [0.7, 0.9], "sensitivity": 0.6,
+                 "specificity": 0.9}
+    assert _variant_row({**metrics, "referable": referable})["referable"] == referable
