@@ -5,8 +5,9 @@
 export command takes (:func:`drac_ssl.grading.predict.predict_images`; preprocessing
 :func:`drac_ssl.grading.predict.preprocess_image`, the training's evaluation path), so the
 app and a submission agree to the last bit for the same image. Every image goes through
-every fold model with the 4 flips (a shared frozen backbone runs once for the 4 flips, in
-one batch, for all fold heads). The heatmap explains the grade that is shown, resized back
+every fold model, with the 4 flips when the bundle's cross-validation used them
+(:attr:`drac_ssl.grading.bundle.Bundle.tta_in_cv`; ``tta`` overrides it) (a shared frozen
+backbone runs once for all views, in one batch, for all fold heads). The heatmap explains the grade that is shown, resized back
 to the image's shape: :class:`app.gradcam.FoldMapGradCAM` from the identity-view ``layer4``
 maps of that same forward pass (one backward pass through the heads; no second backbone
 pass), or, for a bundle whose Grad-CAM layer is another one, :class:`app.gradcam.EnsembleGradCAM`.

@@ -418,12 +418,14 @@ def unchanged(records: Sequence[FileRecord], previous: CacheState, channels: int
 
 
 def _fit(rows: np.ndarray, channels: int, rgb: bool) -> np.ndarray:
-    """Rows (RGB when ``rgb``) in ``channels``: grey replicated, or the first channel of RGB
-    rows of a grey image."""
+    """One image's rows (RGB when ``rgb``) in ``channels``: grey replicated, or RGB to grey
+    (OpenCV's ``COLOR_RGB2GRAY``, exact for the RGB rows of a grey image, whose three channels
+    are equal; a colour image reaches here only from a ``data.unlabelled`` folder beside grey
+    labelled images, and the ingest warns of it)."""
     if channels == 3 and not rgb:
         return np.repeat(rows[..., None], 3, axis=-1)
     if channels == 1 and rgb:
-        return rows[..., 0]
+        return cv2.cvtColor(np.ascontiguousarray(rows), cv2.COLOR_RGB2GRAY)
     return rows
 
 

@@ -290,6 +290,7 @@ def _collect_unlabelled(cfg: DataConfig, root: Path) -> tuple[list[ImageEntry], 
     or not a folder is fatal; its listing is checked as an image folder's
     (:func:`data_prep.layout.scan_image_folder`)."""
     folders = [Path(text).expanduser().absolute() for text in cfg.unlabelled]
+    base = root if root.is_dir() else root.parent  # a MedMNIST root is the .npz file itself
     repeated = {f.name for f in folders if sum(g.name == f.name for g in folders) > 1}
     entries: list[ImageEntry] = []
     problems: list[Problem] = []
@@ -307,7 +308,7 @@ def _collect_unlabelled(cfg: DataConfig, root: Path) -> tuple[list[ImageEntry], 
                                     "--unlabelled at the folder that holds the images",
                                     "unlabelled"))
         prefix = f"{i + 1}-{folder.name}" if folder.name in repeated else folder.name
-        entries += [ImageEntry(p, relative(p, root), UNLABELLED, name=f"{prefix}/{p.name}",
+        entries += [ImageEntry(p, relative(p, base), UNLABELLED, name=f"{prefix}/{p.name}",
                                origin=UNLABELLED)
                     for p in sorted(scan.images, key=lambda p: natural_key(p.name))]
     return entries, problems
@@ -336,7 +337,7 @@ def _pool_copies(entries: list[ImageEntry]) -> tuple[list[Problem], list[str]]:
     examples = "; ".join(f"{e.path} = {f.display} ({f.split})" for e, f in copies[:3])
     return [note(copies[0][0].path.parent, f"{counted(len(copies), 'image')} of the "
                  f"--unlabelled folders left out: byte-identical to a training, test or earlier "
-                 f"unlabelled image, pretrained on once (e.g. {examples})", "nothing to do",
+                 f"unlabelled image, so none is pretrained on twice (e.g. {examples})", "nothing to do",
                  "unlabelled")], [e.rel for e, _ in copies]
 
 
@@ -476,6 +477,22 @@ def _resolve_channels(entries: Sequence[ImageEntry], plan: Plan,
             "nothing to do if a grey image is meant; use --channels 1 for grey data",
             "channels"))
     return channels, why, problems
+
+
+def _pool_channels(entries: Sequence[ImageEntry], channels: int) -> list[Problem]:
+    """A warning when ``data.unlabelled`` images are colour while the labelled and test images
+    made the cache grey (``channels`` 1): they are converted to grey, and may not be the same
+    kind of image; [] otherwise. (Grey pool images in a colour cache are replicated, as grey
+    labelled ones are.)"""
+    colour = [e for e in entries if e.split == UNLABELLED and e.record.sha256 and e.record.colour]
+    if channels != 1 or not colour:
+        return []
+    examples = ", ".join(e.image_id for e in colour[:3]) + (", ..." if len(colour) > 3 else "")
+    return [warning(colour[0].path.parent, f"{counted(len(colour), 'colour image')} of the "
+                    f"--unlabelled folders converted to grey, as the labelled images are grey "
+                    f"({examples}): are they the same kind of image?",
+                    "nothing to do if they are; else leave that folder out of --unlabelled",
+                    "channels")]
 
 
 def _upscale_note(entries: Sequence[ImageEntry], sizes: Sequence[int], where: Path) -> list[Problem]:
@@ -754,7 +771,12 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
                                    for e in entries if e.record.sha256 and e.split != UNLABELLED])
     found, pool_copies = _pool_copies(entries)
     problems += found
-    channels, channels_why, channel_problems = _resolve_channels(entries, plan, root)
+    # the labelled and test images decide the channels (and so the modality); the ungraded pool
+    # of data.unlabelled follows them
+    labelled_part = [e for e in entries if e.split != UNLABELLED]
+    channels, channels_why, channel_problems = _resolve_channels(labelled_part or entries, plan, root)
+    if plan.options.target != "gray":  # with data.channels=1 the decoding converted (and said so)
+        channel_problems += _pool_channels(entries, channels)
     problems += apply_strict(channel_problems, cfg.strict) + _upscale_note(entries, sizes, root)
     problems += apply_strict(_small_images(entries, sizes), cfg.strict)
 

@@ -122,6 +122,10 @@ def _changes(data_dir: Path) -> list[str]:
     except (OSError, KeyError, csv.Error):
         return changes
     ingested |= set(summary.get("unlabelled_copies") or ())  # known, left out by the ingest
+    ingested |= {str(row["image"]) for row in summary.get("left_out_ungradable") or ()
+                 if isinstance(row, dict) and row.get("image")}  # data.ungradable=leave_out
+    if arrays:  # rows of the .npz: the pool's paths are relative to the folder that holds it
+        root = root.parent
     listed: set[str] = set()
     folders = ([] if arrays else [summary.get("train_dir"), summary.get("test_dir")]) + pool_dirs
     for folder in folders:

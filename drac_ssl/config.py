@@ -491,9 +491,9 @@ class _LineLoader(yaml.SafeLoader):
 
 PACKAGE_CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 """The package's own configs (the repository's ``configs/``)."""
-PATH_SETTINGS = ("data.root", "data.labels_csv", "pretrain.backbone.weights")
-"""Settings holding a path: compared as the file they name (``data/`` and ``./data`` agree),
-and read from the current folder when relative."""
+PATH_SETTINGS = ("data.root", "data.labels_csv", "data.unlabelled", "pretrain.backbone.weights")
+"""Settings holding a path (``data.unlabelled``: a list of them): compared as the file they
+name (``data/`` and ``./data`` agree), and read from the current folder when relative."""
 
 
 def _missing_config_fix(path: Path) -> str:
@@ -508,7 +508,8 @@ def _missing_config_fix(path: Path) -> str:
             values = {key: get(_merge(Config(), data, str(shipped)), key) for key in PATH_SETTINGS}
         except (OSError, yaml.YAMLError, ConfigError, AttributeError):
             values = {}
-        relative = {k: v for k, v in values.items() if v and not os.path.isabs(os.path.expanduser(v))}
+        relative = {k: v for k, v in values.items()
+                    if isinstance(v, str) and v and not os.path.isabs(os.path.expanduser(v))}
         fix = f"-c {shipped} (the package's own {path.name})"
         if relative:
             repo = PACKAGE_CONFIGS.parent

@@ -23,9 +23,10 @@ The model itself (heads, :class:`~drac_ssl.grading.model.GradingModel`, its spec
 format, the grading loss and the class decision :class:`~drac_ssl.grading.model.Calibration`)
 lives in :mod:`drac_ssl.grading.model`, which a bundle needs without this loop. The out-of-fold metrics use
 *cross-fitted* calibration: fold k's rows are calibrated with a temperature and thresholds
-fitted on the other folds' out-of-fold predictions only, so the reported kappa is not tuned
-on the rows it scores. The calibration fitted on all out-of-fold predictions is the one
-stored for export (``calibration.json``).
+fitted on the other folds' out-of-fold predictions only (with ``finetune.label_fraction`` < 1
+only those of the fold's own label draw), so the reported kappa is not tuned on the rows it
+scores. The calibration fitted on all out-of-fold predictions (with a label fraction, those
+of the images some fold was given) is the one stored for export (``calibration.json``).
 
 The grading scale is the data's: K and the grade names come from the ingest summary
 (:func:`drac_ssl.scale.read_ingest_facts`; DRAC's 3 grades when it records none), so heads
@@ -1145,7 +1146,8 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
         "protocol": protocol_words + (
                      " (decision_rules: both rules on the same cross-fitted probabilities); "
                      "qwk_in_sample_thresholds uses the final calibration fitted on all out-of-fold "
-                     f"outputs and is optimistic; qwk_ci95: {ci_words}; "
+                     + ("(with the label draws: the drawn images') " if draw_words else "")
+                     + f"outputs and is optimistic; qwk_ci95: {ci_words}; "
                      "qwk_ci95_note: why an interval of width 0 means nothing (e.g. every image given "
                      "one grade), else null; one_grade_note: (nearly) every image given one grade, "
                      "overall or within each fold, else null"),

@@ -226,9 +226,17 @@ def _comparable(settings: dict[str, Any], cwd: str | None = None) -> dict[str, A
         node: Any = out
         for part in section.split("."):
             node = node.get(part) if isinstance(node, dict) else None
-        if isinstance(node, dict) and isinstance(node.get(name), str) and node[name].strip():
-            path = os.path.expanduser(node[name])
-            node[name] = os.path.normpath(os.path.join(cwd, path) if cwd else os.path.abspath(path))
+        if not isinstance(node, dict):
+            continue
+
+        def absolute(text: str) -> str:
+            path = os.path.expanduser(text)
+            return os.path.normpath(os.path.join(cwd, path) if cwd else os.path.abspath(path))
+
+        if isinstance(node.get(name), str) and node[name].strip():
+            node[name] = absolute(node[name])
+        elif isinstance(node.get(name), list):  # data.unlabelled: each folder
+            node[name] = [absolute(v) if isinstance(v, str) and v.strip() else v for v in node[name]]
     run = out.get("run")
     if isinstance(run, dict) and run.get("device") == "auto":
         from drac_ssl.runtime import resolve_device

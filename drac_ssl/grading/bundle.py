@@ -525,7 +525,8 @@ Grad-CAM target layer: `{meta['gradcam_target_layer']}`.
 - Not a medical device; not validated on any clinical population.
 - Cross-validated on {scope} (no external test set); kappa has a
   wide confidence interval. The reported metrics use cross-fitted thresholds and temperature;
-  the deployed ones were fitted on all out-of-fold predictions.
+  the deployed ones were fitted on all out-of-fold predictions (with finetune.label_fraction
+  below 1: those of the images some fold was trained on).
 - {ood_line} {conversion}
 - The probabilities are calibrated on out-of-fold predictions only.{_temperature_edge(cal)}
 - The figures above are those of single fold models, each with its own cross-fitted

@@ -121,3 +121,59 @@ def test_the_setting_reads_one_folder_or_a_list(written: str) -> None:
 
     cfg = load_config(None, [written])
     assert cfg.data.unlabelled[0] == "/a/task1"
+
+
+def test_the_labelled_images_decide_the_channels_not_the_pool(tmp_path: Path) -> None:
+    """A review: one colour photograph in --unlabelled made a grey set's cache RGB (and its
+    modality fundus) under --channels auto. The labelled and test images decide; a colour pool
+    image is converted to grey with a warning."""
+    import cv2
+    import numpy as np
+
+    root = make_plain(tmp_path / "d", GRADES)
+    pool = tmp_path / "pool"
+    colour = np.zeros((64, 64, 3), np.uint8)
+    colour[..., 2] = 200  # red (OpenCV writes BGR)
+    write_png(pool / "red.png", colour)
+    out = tmp_path / "out"
+    result = ingest.run(config(root, channels="auto", unlabelled=[str(pool)]), out, verbose=False)
+    assert result.channels == 1
+    summary = json.loads((out / ingest.SUMMARY_NAME).read_text())
+    assert summary["modality"]["value"] == "octa"
+    (warned,) = [w for w in result.warnings if "--unlabelled folders converted to grey" in w]
+    assert "1 colour image" in warned and "red.png" in warned
+    row = np.load(out / "cache" / f"{SIZE}px.npy")[-1]
+    assert row.ndim == 2 and int(row.mean()) == int(cv2.cvtColor(np.full((1, 1, 3), (200, 0, 0), np.uint8),
+                                                                 cv2.COLOR_RGB2GRAY)[0, 0])
+
+
+def test_a_resume_sees_no_change_for_left_out_rows_or_a_medmnist_pool(tmp_path: Path) -> None:
+    """A review: rows left out as ungradable were 'added images' on every resume, and the pool
+    of a MedMNIST .npz ingest was read from beside the .npz path as if it were a folder."""
+    import numpy as np
+
+    root = make_plain(tmp_path / "d", GRADES)
+    with open(root / "labels.csv", "a", encoding="utf-8") as fh:
+        fh.write("ungraded.png,\n")
+    write_png(root / "ungraded.png", smooth_image(900))
+    out = tmp_path / "out"
+    ingest.run(config(root, ungradable="leave_out"), out, verbose=False)
+    assert source_changes(out) == []
+
+    npz = tmp_path / "m" / "tiny.npz"
+    npz.parent.mkdir()
+    rng = np.random.default_rng(0)
+    np.savez(npz, train_images=rng.integers(0, 255, (10, 28, 28, 3), dtype=np.uint8),
+             train_labels=(np.arange(10) % 2).reshape(-1, 1),
+             test_images=rng.integers(0, 255, (2, 28, 28, 3), dtype=np.uint8))
+    pool = tmp_path / "pool"
+    for i in range(3):
+        write_png(pool / f"{i}.png", smooth_image(950 + i, side=28))
+    out = tmp_path / "out_npz"
+    ingest.run(config(npz, layout="medmnist", cache_sizes=[28], grades=["a", "b"],
+                      unlabelled=[str(pool)]), out, verbose=False)
+    assert [r["path"] for r in manifest(out) if r["split"] == "unlabelled"] == \
+        ["../pool/0.png", "../pool/1.png", "../pool/2.png"]
+    assert source_changes(out) == []
+    write_png(pool / "3.png", smooth_image(960, side=28))
+    assert any("1 image added" in c for c in source_changes(out))

@@ -110,3 +110,20 @@ def test_the_preflight_counts_the_ungraded_images_and_stops_on_a_missing_folder(
     assert any(f"{tmp_path / 'nope'}: data.unlabelled folder 1 of 1 does not exist" in line
                and "point data.unlabelled at a folder of images without grades" in line
                for line in missing.values()), missing
+
+
+def test_unlabelled_folders_are_compared_as_paths_on_resume_and_reuse(tmp_path: Path) -> None:
+    """A review: data.unlabelled was compared as text, so a resume refused the same folder
+    written another way ('extra' vs './extra/') and accepted another folder written the same
+    from elsewhere. Each entry is now a path, as data.root is."""
+    from drac_ssl.config import load_config, to_dict
+
+    def settings(*folders: str) -> dict:
+        return to_dict(load_config(None, [f"data.unlabelled=[{', '.join(folders)}]"]))
+
+    here = train._comparable(settings("extra", "/abs/x"), str(tmp_path))
+    same = train._comparable(settings("./extra/", "/abs/x/"), str(tmp_path))
+    assert here["data"]["unlabelled"] == [str(tmp_path / "extra"), "/abs/x"]
+    assert train._config_differences(here, same) == []
+    elsewhere = train._comparable(settings("extra", "/abs/x"), str(tmp_path / "other"))
+    assert train._config_differences(here, elsewhere) != []
