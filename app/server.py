@@ -49,6 +49,7 @@ from app.inputs import (
 from app.model_queue import ModelQueue, ServerBusy, gradio_limits
 from app.predict import Prediction, Predictor
 from drac_ssl.grading.image_notes import incomplete_line, same_grade_words
+from drac_ssl.grading.model import threshold_words
 from drac_ssl.submission import write_incomplete_grades, write_submission
 
 __all__ = ["AppSettings", "build_demo", "serve", "transport_limit"]
@@ -237,7 +238,7 @@ def _result_markdown(pred: Prediction, predictor: Predictor) -> str:
                       "of the calibrated probabilities).</small>"]
     elif t:
         lines += ["", f"<small>Grade = expected grade Σ k·P<sub>k</sub> cut at the bundle's "
-                     f"kappa-tuned thresholds {' / '.join(f'{v:.3f}' for v in t)}; it may differ from "
+                     f"kappa-tuned thresholds {threshold_words(t, ' / ')}; it may differ from "
                      f"the most probable class.</small>"]
     rare = _rare_grades_line(predictor.metadata)
     if rare:

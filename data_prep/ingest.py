@@ -26,6 +26,7 @@ import argparse
 import csv
 import dataclasses
 import io
+import json
 import os
 import re
 import sys
@@ -312,6 +313,30 @@ def _collect_unlabelled(cfg: DataConfig, root: Path) -> tuple[list[ImageEntry], 
                                origin=UNLABELLED)
                     for p in sorted(scan.images, key=lambda p: natural_key(p.name))]
     return entries, problems
+
+
+def _pool_dropped(out: Path, cfg: DataConfig) -> list[Problem]:
+    """A warning when the earlier ingest in ``out`` pretrained on ``--unlabelled`` folders that
+    this one's settings leave out (a trial ingested with ``--unlabelled`` by hand, then ran
+    ``python -m drac_ssl.train`` without ``data.unlabelled`` into the same folder: 300 images
+    left the pool without a word); [] otherwise."""
+    try:
+        summary = json.loads((out / SUMMARY_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    if not isinstance(summary, dict):
+        return []
+    before = [str(d) for d in summary.get("unlabelled_dirs") or ()]
+    n_before = ((summary.get("counts") or {}).get("per_split") or {}).get(UNLABELLED) or 0
+    now = {str(Path(t).expanduser().absolute()) for t in cfg.unlabelled}
+    gone = [d for d in before if d not in now]
+    if not gone or not n_before:
+        return []
+    return [warning(out / SUMMARY_NAME, f"the earlier ingest here pretrained on {n_before} ungraded "
+                    f"image(s) of --unlabelled {', '.join(gone)}; these settings leave "
+                    f"{'it' if len(gone) == 1 else 'them'} out",
+                    f"add --unlabelled {gone[0]} to keep {'it' if len(gone) == 1 else 'them'}"
+                    + (" (and the others)" if len(gone) > 1 else ""), "unlabelled")]
 
 
 def _pool_copies(entries: list[ImageEntry]) -> tuple[list[Problem], list[str]]:
@@ -761,6 +786,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
 
     for stale in cache.remove_stale_temporaries(out) + cache.remove_stale_temporaries(cache_dir):
         problems.append(note(stale, "temporary file of an interrupted run removed", "nothing to do"))
+    problems += _pool_dropped(out, cfg)
     previous = cache.load_state(cache_dir, root, sizes, plan.options)
     if previous.reason:
         problems.append(note(cache_dir, previous.reason, "nothing to do"))

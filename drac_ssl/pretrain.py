@@ -155,10 +155,10 @@ def load_pretrain_data(cfg: Config, data_dir: Path | None) -> PretrainData:
             position = {int(c): i for i, c in enumerate(keep)}
             rows = [{**r, "cache_index": position[int(r["cache_index"])]} for r in rows]
             left_out = f" ({n_test} test images left out: pretrain.use_test_images=false)"
-        parts = ["training"] + [f"{n_pool} ungraded (data.unlabelled)"] * bool(n_pool) \
-            + ["test"] * bool(n_test and not left_out)
-        splits = (" and ".join(parts) if len(parts) < 3 else f"{parts[0]}, {parts[1]} and {parts[2]}")
-        splits = f"{splits} images{' only' if len(parts) == 1 and left_out else ''}, no labels{left_out}"
+        splits = ("training and test images" if n_test and not left_out
+                  else f"training images{' only' if left_out and not n_pool else ''}")
+        pool = f" and {n_pool} ungraded ones (data.unlabelled)" if n_pool else ""
+        splits = f"{splits}{pool}, no labels{left_out}"
         knn_train = knn_test = None
         labelled = [r for r in rows if r["grade"] is not None]
         if cfg.pretrain.knn_every and len({r["grade"] for r in labelled}) > 1:

@@ -39,6 +39,7 @@ from drac_ssl.grading.bundle import (
     freeze_words,
     left_out_words,
 )
+from drac_ssl.grading.model import threshold_words
 from drac_ssl.io import atomic_write_text
 from drac_ssl.metrics import (
     degenerate_ci_reason,
@@ -285,7 +286,7 @@ def _ssl_section(run_dir: Path) -> list[str]:
             if seen:
                 test_note = (" **The test images were among them** (transductive: their pixels, never "
                              "a grade; `pretrain.use_test_images=false` leaves them out)."
-                             if "and test images" in seen else "")  # pretrain.load_pretrain_data's words
+                             if "training and test images" in seen else "")  # load_pretrain_data's words
                 lines += [f"Images it learnt from, without labels: {seen.split(', ingest at')[0]}.{test_note}", ""]
             if stage == "umm" and isinstance(meta.get("umm"), dict):
                 lines += [_umm_line(meta["umm"]), ""]
@@ -377,7 +378,7 @@ def _variant_section(run_dir: Path, figures: Path, name: str) -> tuple[list[str]
              f"AUC {_num(metrics.get('auc'))} (one-vs-one; one-vs-rest {_num(metrics.get('auc_ovr'))}), "
              f"accuracy {_num(metrics.get('accuracy'))}, macro F1 "
              f"{_num(metrics.get('macro_f1'))}; final calibration: temperature {_num(cal.get('temperature'))}, "
-             f"thresholds {', '.join(_num(t) for t in cal.get('thresholds', []))}; class decision "
+             f"thresholds {threshold_words(cal.get('thresholds') or [])}; class decision "
              f"`{decision}`.", ""]
     # one grade overall, else one grade within each fold (another per fold): the grades tell
     # the fold, not the image

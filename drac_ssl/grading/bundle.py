@@ -45,7 +45,13 @@ from torch import nn
 
 from drac_ssl import __version__
 from drac_ssl.grading.image_notes import image_kind
-from drac_ssl.grading.model import Calibration, GradingModel, InputSpec, load_fold_model
+from drac_ssl.grading.model import (
+    Calibration,
+    GradingModel,
+    InputSpec,
+    load_fold_model,
+    threshold_words,
+)
 from drac_ssl.grading.ood import PROFILE_FILE, InputProfile, fit_input_profile
 from drac_ssl.grading.predict import FLIP_NAMES, TTA_FLIPS, input_spec_of, preprocess_image
 from drac_ssl.io import atomic_write_json, atomic_write_text
@@ -371,6 +377,15 @@ def _tta_words(meta: dict[str, Any]) -> str:
             "(`--tta` adds flips they did not measure)")
 
 
+def _sentence(text: Any) -> str:
+    """``text`` as a sentence of the card: its first letter capitalised (the provenance note is
+    written to follow a colon elsewhere), ending in a full stop; '' for none."""
+    text = str(text or "").strip()
+    if not text:
+        return ""
+    return text[0].upper() + text[1:] + ("" if text.endswith(".") else ".")
+
+
 def _unlabelled_words(data: dict[str, Any]) -> str:
     """', and N ungraded images (data.unlabelled, pretraining only)' for the model card; ''
     without any (or for a bundle made before they were counted)."""
@@ -432,10 +447,10 @@ def _model_card(meta: dict[str, Any]) -> str:
     if decision == "argmax":
         grade_rule = (f"the most probable grade (argmax of the calibrated probabilities; the "
                       f"kappa-tuned cut of {cal['score']} would be at "
-                      f"{', '.join(f'{t:.3f}' for t in cal['thresholds'])})")
+                      f"{threshold_words(cal['thresholds'])})")
     else:
         grade_rule = (f"{cal['score']} cut at the kappa-optimal thresholds "
-                      f"{', '.join(f'{t:.3f}' for t in cal['thresholds'])}")
+                      f"{threshold_words(cal['thresholds'])}")
         if k == 2 and cal.get("output", "classification") == "classification" and cal.get("thresholds"):
             grade_rule += (f" (with two grades the expected grade is P1: {names[1]} when P1 >= "
                            f"{cal['thresholds'][0]:.3f}, which need not be 0.5)")
@@ -497,7 +512,7 @@ to diagnose, grade or triage patients.
 ## What it was trained on
 - Data: {data.get('kind')} ({data.get('root') or 'unknown root'}); {data.get('n_train', '?')}
   training images (per grade: {_counts_words(data.get('train_per_grade'))}), {data.get('n_test', '?')}
-  test images{_unlabelled_words(data)}. {data.get('note', '')}{folds_line}
+  test images{_unlabelled_words(data)}. {_sentence(data.get('note', ''))}{folds_line}
 - Self-supervised pretraining (VICReg{', then UMM' if meta['variant'] == 'vicreg_umm' else ''})
   on the ingested images without labels{_scratch_words(meta) if meta['variant'] == 'scratch' else ''};
   supervised fine-tuning by {len(meta['folds'])}-fold cross-validation on the labelled images.

@@ -79,6 +79,7 @@ __all__ = [
     "load_fold_model",
     "monitor_score",
     "regression_logits",
+    "threshold_words",
 ]
 
 HEADS: dict[str, str] = {"linear": "classification", "mlp": "classification",
@@ -393,6 +394,17 @@ def regression_logits(score: np.ndarray, num_grades: int) -> np.ndarray:
     temperature) is the regression head's probability mapping."""
     s = np.asarray(score, dtype=np.float64).reshape(-1, 1)
     return -((s - np.arange(num_grades, dtype=np.float64)[None]) ** 2)
+
+
+def threshold_words(thresholds: Sequence[float], sep: str = ", ") -> str:
+    """Thresholds as people read them: 3 decimals, more (up to 6) while two of them would print
+    alike (a trial's card showed ``2.001, 2.001, 2.001, 2.012`` for 2.00094, 2.00115, 2.00118,
+    2.01201, which read as degenerate)."""
+    values = [float(t) for t in thresholds]
+    digits = 3
+    while digits < 6 and len({f"{v:.{digits}f}" for v in values}) < len(set(values)):
+        digits += 1
+    return sep.join(f"{v:.{digits}f}" for v in values)
 
 
 @dataclass(frozen=True)

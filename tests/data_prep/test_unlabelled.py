@@ -177,3 +177,21 @@ def test_a_resume_sees_no_change_for_left_out_rows_or_a_medmnist_pool(tmp_path: 
     assert source_changes(out) == []
     write_png(pool / "3.png", smooth_image(960, side=28))
     assert any("1 image added" in c for c in source_changes(out))
+
+
+def test_an_ingest_that_drops_the_earlier_pool_says_so(tmp_path: Path) -> None:
+    """A trial ingested with --unlabelled, then reran into the same folder without it (the
+    train command's settings lacked data.unlabelled): the pool's images left without a word."""
+    root = make_plain(tmp_path / "d", GRADES)
+    pool = tmp_path / "clinic"
+    for i in range(3):
+        write_png(pool / f"{i}.png", smooth_image(970 + i))
+    out = tmp_path / "out"
+    ingest.run(config(root, unlabelled=[str(pool)]), out, verbose=False)
+    kept = ingest.run(config(root, unlabelled=[str(pool)]), out, verbose=False)
+    assert not [w for w in kept.warnings if "earlier ingest" in w]
+    dropped = ingest.run(config(root), out, verbose=False)
+    (line,) = [w for w in dropped.warnings if "earlier ingest" in w]
+    assert f"pretrained on 3 ungraded image(s) of --unlabelled {pool}; these settings leave it out" in line
+    assert f"add --unlabelled {pool} to keep it" in line
+    assert "data.unlabelled" in as_config_keys(line)

@@ -1110,3 +1110,12 @@ def test_the_model_card_says_its_figures_are_single_fold_models_and_flags_an_edg
         meta["calibration"]["temperature"] = t
         card = " ".join(bundles._model_card(meta).split())
         assert ("sits at the edge of its search range (0.01..100)" in card) is said, (t, card)
+
+
+def test_thresholds_print_with_enough_digits_to_tell_them_apart() -> None:
+    from drac_ssl.grading.model import threshold_words
+
+    assert threshold_words([0.5, 1.5]) == "0.500, 1.500"
+    assert threshold_words([2.00094, 2.00115, 2.00118, 2.01201]) == "2.0009, 2.0011, 2.0012, 2.0120"
+    assert threshold_words([1.00011, 1.00014]) == "1.00011, 1.00014"
+    assert threshold_words([1.0, 1.0], " / ") == "1.000 / 1.000"  # equal ones stay equal

@@ -56,8 +56,8 @@ def test_ungraded_images_are_pretrained_on_and_nothing_else(pool_run: Path) -> N
     pool = [r for r in manifest if r["split"] == "unlabelled"]
     assert [r["id"] for r in pool] == [f"ungraded/u{i}.png" for i in range(N_POOL)]
     pre = json.loads((pool_run / "pretrain" / "metadata.json").read_text())
-    assert (f"{N_TRAIN + N_VAL + N_TEST + N_POOL} images ({N_TRAIN + N_VAL} labelled; training, "
-            f"{N_POOL} ungraded (data.unlabelled) and test images, no labels)") in pre["training_data"]
+    assert (f"{N_TRAIN + N_VAL + N_TEST + N_POOL} images ({N_TRAIN + N_VAL} labelled; training and "
+            f"test images and {N_POOL} ungraded ones (data.unlabelled), no labels)") in pre["training_data"]
     assert len(_rows(pool_run / "finetune" / "vicreg_umm" / "oof.csv")) == N_TRAIN + N_VAL
     assert len(_rows(pool_run / "export" / "submission.csv")) == N_TEST
     meta = json.loads((pool_run / "bundle" / "metadata.json").read_text())
