@@ -974,6 +974,17 @@ def _check_against_data(c: _Findings, cfg: Config, facts: DataFacts, stages: lis
             what, _, fix = str(exc).removeprefix("config: ").partition("\n  fix: ")
             what = what.split(" is ", 1)[-1]  # the finding names the setting and its value itself
             c.error("finetune.referable_from", f"{what} (the scale of {facts.source})", fix)
+        else:
+            names = tuple(str(n) for n in facts.grade_names)
+            if (str(ft.referable_from).lower() == "auto" and len(names) == 5
+                    and names != config_module.GRADE_SCALES["icdr"]):
+                # five grades named otherwise: auto cannot tell they are ICDR's (a reviewer's catch)
+                c.warning("finetune.referable_from",
+                          f"auto gives no referable-DR figures on this scale ({', '.join(names)}): "
+                          f"it recognises only the ICDR names "
+                          f"({', '.join(config_module.GRADE_SCALES['icdr'])})",
+                          "finetune.referable_from=2 if these are the ICDR grades (referable DR = "
+                          "grade >= 2), or finetune.referable_from=off to silence this")
 
 
 def _check_empty_grades(c: _Findings, facts: DataFacts, strict: bool) -> None:
@@ -1221,6 +1232,10 @@ def check(cfg: Config, run_dir: str | os.PathLike[str], sources: dict[str, str] 
     _check_run_settings(c, cfg, run_dir)
     if "ingest" in stages and cfg.data.dataset == "drac":
         _check_data_settings(c, cfg)
+    if cfg.data.dataset != "drac" and cfg.data.unlabelled:  # a generic set reads its own splits
+        c.warning("data.unlabelled", f"data.dataset={cfg.data.dataset} is read as it is, without the "
+                                     f"ingest, so the folders of data.unlabelled are not used",
+                  "leave data.unlabelled out for this data set")
     if "pretrain" in stages:
         _check_pretrain_settings(c, cfg)
     if "pretrain" in stages or umm_runs:

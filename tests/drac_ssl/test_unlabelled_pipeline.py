@@ -127,3 +127,29 @@ def test_unlabelled_folders_are_compared_as_paths_on_resume_and_reuse(tmp_path: 
     assert train._config_differences(here, same) == []
     elsewhere = train._comparable(settings("extra", "/abs/x"), str(tmp_path / "other"))
     assert train._config_differences(here, elsewhere) != []
+
+
+def test_the_preflight_warns_of_settings_that_would_do_nothing(tmp_path: Path) -> None:
+    """A review: data.unlabelled on a generic data set (read without the ingest) and
+    finetune.referable_from=auto on five grades not named as ICDR's were silently ignored."""
+    from drac_ssl import preflight
+
+    def warnings(config: Path | None, *overrides: str) -> dict[str, str]:
+        cfg, sources, _ = preflight.read_config(config, ["run.device=cpu", *overrides])
+        return {f.setting: f.line for f in preflight.check(cfg, tmp_path / "runs" / "x", sources)
+                if f.severity == "warning"}
+
+    found = warnings(None, "data.dataset=mnist", f"data.root={tmp_path}", f"data.unlabelled=[{tmp_path}]")
+    assert "the folders of data.unlabelled are not used" in found["data.unlabelled"]
+    root = _plain_folder(tmp_path / "five", n=15)
+    with open(root / "labels.csv", "w") as fh:
+        fh.write("image name,DR grade\n" + "\n".join(f"{i:03d}.png,{i % 5}" for i in range(15)) + "\n")
+    five = ["none", "mild", "moderate", "severe", "proliferative"]
+    found = warnings(train.DEFAULT_CONFIG, f"data.root={root}", f"data.grades=[{', '.join(five)}]",
+                     "data.n_folds=3", "pretrain.batch_size=8", "umm.batch_size=8")
+    assert "auto gives no referable-DR figures on this scale" in found["finetune.referable_from"]
+    assert "finetune.referable_from=2" in found["finetune.referable_from"]
+    quiet = warnings(train.DEFAULT_CONFIG, f"data.root={root}", f"data.grades=[{', '.join(five)}]",
+                     "data.n_folds=3", "pretrain.batch_size=8", "umm.batch_size=8",
+                     "finetune.referable_from=2")
+    assert "finetune.referable_from" not in quiet
