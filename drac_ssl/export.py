@@ -33,6 +33,12 @@ ingest's test images as ``run(cfg, RUN, variant=NAME)`` does (the run's ``config
 It prints the bundle used and, when the run selected another variant, that one and why
 (``finetune/summary.json``); a variant the run did not fine-tune exits 2 naming those it has.
 
+When the bundle's cross-validated figures have a referable-DR cut (``cv_metrics``'s
+``referable``, ``finetune.referable_from``: auto = grade >= 2 on the ICDR scale, none on
+DRAC's), the stage and ``--images`` also write ``<submission stem>_referable.csv`` beside the
+submission (``case,P_referable,referable``: :func:`write_referable_beside`); the submission
+itself is unchanged.
+
 Images whose channels differ from the model's are converted like the ingest converts them
 (colour -> luminance for a grey model; grey -> three identical channels for a colour model),
 each with a warning printed before the summary line
@@ -107,7 +113,13 @@ from drac_ssl.io import atomic_write_json, read_json_dict, sha256_file
 from drac_ssl.runtime import resolve_device
 from drac_ssl.scale import read_ingest_facts
 from drac_ssl.starting import started
-from drac_ssl.submission import IMAGE_SUFFIXES, check_submission, write_submission
+from drac_ssl.submission import (
+    IMAGE_SUFFIXES,
+    check_submission,
+    referable_path,
+    write_referable,
+    write_submission,
+)
 
 __all__ = [
     "Bundle",
@@ -245,6 +257,7 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
         raise BundleError(f"{data_dir}: the ingest's grades ({', '.join(facts.grade_names)}) are not "
                           f"the bundle's ({', '.join(names)}); rerun fine-tuning on this ingest")
     written: Path | None = None
+    referable_csv: Path | None = None
     if test_rows:
         graded = grade_images(bundle, [np.asarray(images[r["cache_index"]]) for r in test_rows],
                               ingested=True)  # the flips the cross-validation used (tta_in_cv)
@@ -268,6 +281,9 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
         print(f"[export] {bundle.metadata['variant']}: {len(test_rows)} test images graded "
               f"({counts} per grade, {bundle.calibration.decision} decision) -> {written} "
               f"(checked against {images_dir or 'the manifest test ids'})")
+        referable_csv, line = write_referable_beside(bundle, written)
+        if line:
+            print(f"[export] {line}")
         oof = _oof_grades(run_dir, str(bundle.metadata["variant"]))
         for line in (_unlike_line(graded.unlike, cases), _blank_line(graded.blank, cases),
                      _same_grade_line(grades, names or bundle.grade_names),
@@ -291,10 +307,32 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
         "bundle": str(bundle_dir), "variant": bundle.metadata["variant"],
         "submission": None if written is None else str(written),
         "n_test": len(test_rows), "tta": bundle.tta_in_cv, "class_names": names,
-        "decision": bundle.calibration.decision, "notes": notes})
+        "decision": bundle.calibration.decision, "notes": notes,
+        **({"referable": str(referable_csv)} if referable_csv is not None else {})})
     print(f"[export] bundle -> {bundle_dir}")
     return ExportResult(bundle_dir, bundle_dir / "metadata.json", bundle_dir / "MODEL_CARD.md",
                         written, len(test_rows), notes, reused)
+
+
+def write_referable_beside(bundle: Bundle, submission: Path) -> tuple[Path | None, str]:
+    """When the bundle's cross-validated figures have a referable-DR cut (``cv_metrics``'s
+    ``referable``: ``finetune.referable_from``, auto = grade >= 2 on the ICDR scale; never on
+    DRAC's scale or two grades), write ``<submission stem>_referable.csv`` beside the
+    submission (:func:`drac_ssl.submission.write_referable`: ``case,P_referable,referable``)
+    and return its path and the console line; else ``(None, "")``. The submission itself is
+    unchanged (its format is fixed)."""
+    referable = (bundle.metadata.get("cv_metrics") or {}).get("referable")
+    k = bundle.calibration.num_grades
+    if not isinstance(referable, dict) or k <= 2 or not isinstance(referable.get("from_grade"), int):
+        # one left by an earlier export of another bundle would contradict this submission
+        referable_path(submission).unlink(missing_ok=True)
+        return None, ""
+    r = int(referable["from_grade"])
+    path = write_referable(submission, r)
+    rule = referable.get("rule") or f"referable = grade >= {r}"
+    return path, (f"referable DR ({rule}): P_referable = P{r}"
+                  + (f"+..+P{k - 1}" if r < k - 1 else "")
+                  + f" and referable = 1 when class >= {r}, per case -> {path}")
 
 
 def selected_other_line(run_dir: str | os.PathLike[str], variant: str) -> str:
@@ -537,6 +575,7 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     record.unlink(missing_ok=True)
     write_submission(out, cases, np.concatenate(probs_parts), np.concatenate(grade_parts),
                      num_grades=k)
+    _, referable_line = write_referable_beside(bundle, out)
     if skip_unreadable:
         atomic_write_json(record, {
             "submission": str(out), "images": str(images_dir), "complete": not skipped,
@@ -594,6 +633,8 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     print(f"{status}: {counted} image(s) graded with {bundle.path} -> {out}{converted}\n  class = "
           f"{rule} (finetune.decision={bundle.calibration.decision}); P0..P{k - 1} = the "
           f"calibrated probabilities of the grades")
+    if referable_line:
+        print(f"  {referable_line}")
     if skipped:  # the app's batch summary starts with the same words (incomplete_line)
         reasons: dict[str, list[str]] = {}
         for problem in problems:

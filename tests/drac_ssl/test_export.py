@@ -73,6 +73,9 @@ def test_exported_submission_passes_the_check_with_real_probabilities(exported_r
     probs = np.array([[float(r[f"P{k}"]) for k in range(3)] for r in rows])
     assert np.allclose(probs.sum(1), 1, atol=1e-6)
     assert (probs.max(1) < 1).all()  # probabilities, not one-hot
+    # DRAC's three grades have no referable cut: nothing beside the submission
+    assert not (exported_run / "export" / "submission_referable.csv").exists()
+    assert "referable" not in json.loads((exported_run / "export" / "summary.json").read_text())
 
 
 def test_predict_images_on_the_original_files_matches_the_export(exported_run: Path) -> None:
