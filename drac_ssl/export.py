@@ -21,8 +21,23 @@ use them too); the names :class:`Bundle`, :class:`BundleError`, :func:`build_bun
 Command line::
 
     python -m drac_ssl.export RUN --images DIR --out TEAM.csv   # grade every image in DIR
+    python -m drac_ssl.export RUN --variant vicreg [--images DIR --out CSV]  # another variant
     python -m drac_ssl.export --check TEAM.csv --images DIR     # validate a submission
     python -m drac_ssl.export --check TEAM.csv --manifest RUN   # ... against the ingest's test ids
+
+``--variant NAME`` exports a fine-tuned variant of the run other than the selected one
+(:func:`drac_ssl.grading.bundle.build_or_reuse_bundle`: ``RUN/bundles/NAME``, reused while
+the fine-tuning outputs it was built from are unchanged): with ``--images DIR --out CSV`` it
+grades the folder, without ``--images`` it writes ``RUN/export/submission_NAME.csv`` of the
+ingest's test images as ``run(cfg, RUN, variant=NAME)`` does (the run's ``config.yaml``).
+It prints the bundle used and, when the run selected another variant, that one and why
+(``finetune/summary.json``); a variant the run did not fine-tune exits 2 naming those it has.
+
+When the bundle's cross-validated figures have a referable-DR cut (``cv_metrics``'s
+``referable``, ``finetune.referable_from``: auto = grade >= 2 on the ICDR scale, none on
+DRAC's), the stage and ``--images`` also write ``<submission stem>_referable.csv`` beside the
+submission (``case,P_referable,referable``: :func:`write_referable_beside`); the submission
+itself is unchanged.
 
 Images whose channels differ from the model's are converted like the ingest converts them
 (colour -> luminance for a grey model; grey -> three identical channels for a colour model),
@@ -77,7 +92,14 @@ import numpy as np
 from data_prep.problems import Problem
 from drac_ssl.config import Config
 from drac_ssl.datasets import load_octa_cache
-from drac_ssl.grading.bundle import Bundle, BundleError, build_bundle, chance_warning, load_bundle
+from drac_ssl.grading.bundle import (
+    Bundle,
+    BundleError,
+    build_bundle,
+    build_or_reuse_bundle,
+    chance_warning,
+    load_bundle,
+)
 from drac_ssl.grading.image_notes import incomplete_line, same_grade_words
 from drac_ssl.grading.predict import (
     ImageReadError,
@@ -91,7 +113,13 @@ from drac_ssl.io import atomic_write_json, read_json_dict, sha256_file
 from drac_ssl.runtime import resolve_device
 from drac_ssl.scale import read_ingest_facts
 from drac_ssl.starting import started
-from drac_ssl.submission import IMAGE_SUFFIXES, check_submission, write_submission
+from drac_ssl.submission import (
+    IMAGE_SUFFIXES,
+    check_submission,
+    referable_path,
+    write_referable,
+    write_submission,
+)
 
 __all__ = [
     "Bundle",
@@ -122,6 +150,7 @@ class ExportResult:
     submission_path: Path | None
     n_test: int
     notes: list[str] = field(default_factory=list)
+    reused: bool = False  # a named variant's bundle built earlier from the same fine-tuning outputs
 
 
 # --------------------------------------------------------------------------------------
@@ -201,9 +230,18 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
         submission_path = run_dir / "export" / ("submission.csv" if variant is None
                                                 else f"submission_{variant}.csv")
     device = resolve_device(cfg.run.device)
-    bundle_dir = build_bundle(run_dir, variant, bundle_dir, device=device)
-    bundle = load_bundle(bundle_dir, device)
     notes: list[str] = []
+    reused = False
+    if variant is None:
+        bundle_dir = build_bundle(run_dir, None, bundle_dir, device=device)
+    else:
+        bundle_dir, reused = build_or_reuse_bundle(run_dir, variant, bundle_dir, device=device)
+        for line in variant_lines(run_dir, variant, bundle_dir, reused):
+            print(f"[export] {line}")
+        other = selected_other_line(run_dir, variant)
+        if other:
+            notes.append(other)
+    bundle = load_bundle(bundle_dir, device)
     data_dir = run_dir / "data"
     images, rows = load_octa_cache(data_dir, bundle.spec.source_size)
     test_rows = [r for r in rows if r["split"] == "test"]
@@ -219,6 +257,7 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
         raise BundleError(f"{data_dir}: the ingest's grades ({', '.join(facts.grade_names)}) are not "
                           f"the bundle's ({', '.join(names)}); rerun fine-tuning on this ingest")
     written: Path | None = None
+    referable_csv: Path | None = None
     if test_rows:
         graded = grade_images(bundle, [np.asarray(images[r["cache_index"]]) for r in test_rows],
                               ingested=True)  # the flips the cross-validation used (tta_in_cv)
@@ -242,6 +281,9 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
         print(f"[export] {bundle.metadata['variant']}: {len(test_rows)} test images graded "
               f"({counts} per grade, {bundle.calibration.decision} decision) -> {written} "
               f"(checked against {images_dir or 'the manifest test ids'})")
+        referable_csv, line = write_referable_beside(bundle, written)
+        if line:
+            print(f"[export] {line}")
         oof = _oof_grades(run_dir, str(bundle.metadata["variant"]))
         for line in (_unlike_line(graded.unlike, cases), _blank_line(graded.blank, cases),
                      _same_grade_line(grades, names or bundle.grade_names),
@@ -254,7 +296,8 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
         notes.append(f"the ingest manifest has no test images: no submission written ({why})")
         print(f"[export] no submission written: the ingest manifest has no test images ({why}) -> "
               f"to grade a folder of test images with this run's bundle: python -m drac_ssl.export "
-              f"{shlex.quote(str(run_dir))} --images DIR --out submission.csv")
+              f"{shlex.quote(str(run_dir))}{'' if variant is None else ' --variant ' + variant} --images DIR "
+              f"--out submission.csv")
     chance = chance_warning(bundle.metadata.get("cv_metrics") or {})
     if chance:
         print(f"[export] WARNING: {chance}")
@@ -264,10 +307,59 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
         "bundle": str(bundle_dir), "variant": bundle.metadata["variant"],
         "submission": None if written is None else str(written),
         "n_test": len(test_rows), "tta": bundle.tta_in_cv, "class_names": names,
-        "decision": bundle.calibration.decision, "notes": notes})
+        "decision": bundle.calibration.decision, "notes": notes,
+        **({"referable": str(referable_csv)} if referable_csv is not None else {})})
     print(f"[export] bundle -> {bundle_dir}")
     return ExportResult(bundle_dir, bundle_dir / "metadata.json", bundle_dir / "MODEL_CARD.md",
-                        written, len(test_rows), notes)
+                        written, len(test_rows), notes, reused)
+
+
+def write_referable_beside(bundle: Bundle, submission: Path) -> tuple[Path | None, str]:
+    """When the bundle's cross-validated figures have a referable-DR cut (``cv_metrics``'s
+    ``referable``: ``finetune.referable_from``, auto = grade >= 2 on the ICDR scale; never on
+    DRAC's scale or two grades), write ``<submission stem>_referable.csv`` beside the
+    submission (:func:`drac_ssl.submission.write_referable`: ``case,P_referable,referable``)
+    and return its path and the console line; else ``(None, "")``. The submission itself is
+    unchanged (its format is fixed)."""
+    referable = (bundle.metadata.get("cv_metrics") or {}).get("referable")
+    k = bundle.calibration.num_grades
+    if not isinstance(referable, dict) or k <= 2 or not isinstance(referable.get("from_grade"), int):
+        # one left by an earlier export of another bundle would contradict this submission
+        referable_path(submission).unlink(missing_ok=True)
+        return None, ""
+    r = int(referable["from_grade"])
+    path = write_referable(submission, r)
+    rule = referable.get("rule") or f"referable = grade >= {r}"
+    return path, (f"referable DR ({rule}): P_referable = P{r}"
+                  + (f"+..+P{k - 1}" if r < k - 1 else "")
+                  + f" and referable = 1 when class >= {r}, per case -> {path}")
+
+
+def selected_other_line(run_dir: str | os.PathLike[str], variant: str) -> str:
+    """``"the run selected scratch, not vicreg: <selection>; <selection_evidence>"`` from
+    ``finetune/summary.json`` when the run selected another variant than ``variant``; ""
+    when it selected ``variant`` (or its summary is unreadable)."""
+    summary = read_json_dict(Path(run_dir) / "finetune" / "summary.json") or {}
+    selected = summary.get("selected")
+    if not selected or selected == variant:
+        return ""
+    why = "; ".join(str(w) for w in (summary.get("selection"), summary.get("selection_evidence")) if w)
+    return f"the run selected {selected}, not {variant}" + (f": {why}" if why else "")
+
+
+def variant_lines(run_dir: str | os.PathLike[str], variant: str, bundle_dir: Path,
+                  reused: bool) -> list[str]:
+    """The console lines of a variant exported by name: which bundle grades (built now or
+    reused), and, when the run selected another variant, that one and why
+    (:func:`selected_other_line`)."""
+    how = ("reused: built from the same fine-tuning outputs" if reused else
+           f"built from {Path(run_dir) / 'finetune' / variant}")
+    lines = [f"bundle: {bundle_dir} ({variant}, {how})"]
+    other = selected_other_line(run_dir, variant)
+    if other:
+        lines.append(f"note: {other}; this bundle is {variant}, as asked for by name "
+                     f"(the run's own export is {Path(run_dir) / 'bundle'})")
+    return lines
 
 
 # --------------------------------------------------------------------------------------
@@ -483,6 +575,7 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     record.unlink(missing_ok=True)
     write_submission(out, cases, np.concatenate(probs_parts), np.concatenate(grade_parts),
                      num_grades=k)
+    _, referable_line = write_referable_beside(bundle, out)
     if skip_unreadable:
         atomic_write_json(record, {
             "submission": str(out), "images": str(images_dir), "complete": not skipped,
@@ -540,6 +633,8 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     print(f"{status}: {counted} image(s) graded with {bundle.path} -> {out}{converted}\n  class = "
           f"{rule} (finetune.decision={bundle.calibration.decision}); P0..P{k - 1} = the "
           f"calibrated probabilities of the grades")
+    if referable_line:
+        print(f"  {referable_line}")
     if skipped:  # the app's batch summary starts with the same words (incomplete_line)
         reasons: dict[str, list[str]] = {}
         for problem in problems:
@@ -548,6 +643,49 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
               f". Unreadable, skipped by --skip-unreadable (listed on stderr and in {record}): "
               f"{out} has no row for them, so it is not a complete submission")
     return 1 if issues else EXIT_SKIPPED if skipped else 0
+
+
+def _export_variant(args: argparse.Namespace) -> int:
+    """``RUN --variant NAME [--images DIR --out CSV]``: that variant's bundle (built or reused,
+    :func:`build_or_reuse_bundle`) grades the folder, or, without ``--images``, writes its
+    submission of the ingest's test images as :func:`run` does (the run's ``config.yaml``,
+    on ``--device``)."""
+    if not args.run:
+        raise BundleError("--variant NAME exports a variant of a run: give the run folder, "
+                          "python -m drac_ssl.export RUN --variant NAME")
+    run_dir = Path(args.run)
+    if not (run_dir / "finetune" / "summary.json").is_file():
+        raise BundleError(f"{run_dir}: not a run folder whose fine-tuning finished (no "
+                          f"finetune/summary.json).\n  fix: pass the run folder (not a bundle "
+                          f"folder) of a run with the finetune stage done")
+    if args.images:
+        if not args.out:
+            raise BundleError("--images DIR needs --out CSV (the file to write)")
+        images_dir = Path(args.images)
+        if not images_dir.exists():
+            raise BundleError(f"{images_dir}: no such image folder or file")
+        if images_dir.is_file() and images_dir.suffix.lower() not in IMAGE_SUFFIXES:
+            raise BundleError(f"{images_dir}: not an image file ({', '.join(IMAGE_SUFFIXES)}); --images "
+                              f"takes a folder of images or one image file")
+        bundle_dir, reused = build_or_reuse_bundle(run_dir, args.variant,
+                                                   device=resolve_device(args.device))
+        for line in variant_lines(run_dir, args.variant, bundle_dir, reused):
+            print(line)
+        return _predict_folder(str(bundle_dir), images_dir, Path(args.out), args.tta, args.device,
+                               skip_unreadable=args.skip_unreadable)
+    if args.skip_unreadable or args.tta is not None:
+        raise BundleError("--skip-unreadable and --tta go with --images; the submission of the "
+                          "ingest's test images grades the ingest cache as the export stage does")
+    from drac_ssl.config import load_config
+
+    config_path = run_dir / "config.yaml"
+    if not config_path.is_file():
+        raise BundleError(f"{config_path}: the run's saved settings are missing; grade a folder "
+                          f"instead: --variant {args.variant} --images DIR --out CSV")
+    cfg = load_config(config_path, [f"run.device={args.device}"])
+    result = run(cfg, run_dir, variant=args.variant,
+                 submission_path=Path(args.out) if args.out else None)
+    return 0 if result.submission_path is not None else 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -560,11 +698,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "model bundle into a submission CSV (case,class,P0..P{K-1}; DRAC 2022 Task 3: "
                     "case,class,P0,P1,P2), or check a submission CSV.",
         epilog="Examples:\n  python -m drac_ssl.export runs/default --images TEST_DIR --out team.csv\n"
+               "  python -m drac_ssl.export runs/default --variant vicreg --images TEST_DIR --out vicreg.csv\n"
                "  python -m drac_ssl.export --check team.csv --images TEST_DIR\n"
                "  python -m drac_ssl.export --check team.csv --manifest runs/retinamnist   "
                "# test images in an .npz",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run", nargs="?", help="run folder (with bundle/) or bundle folder")
+    parser.add_argument("--variant", metavar="NAME",
+                        help="export this fine-tuned variant of the run folder RUN (scratch, vicreg "
+                             "or vicreg_umm) instead of the one the fine-tuning selected: its bundle "
+                             "is built into RUN/bundles/NAME (reused while the fine-tuning outputs "
+                             "are the same); with --images DIR --out CSV it grades the folder, "
+                             "without --images it writes RUN/export/submission_NAME.csv of the "
+                             "ingest's test images (or --out)")
     parser.add_argument("--images", metavar="DIR", help="folder of the images to grade (or one image "
                                                         "file) / with --check: the folder of the test "
                                                         "images")
@@ -598,6 +744,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         apply_thread_policy(args.threads)
         if args.check:
+            if args.variant is not None:
+                raise BundleError("--variant exports a variant of a run; give no --check with it")
             if args.run or args.out or args.skip_unreadable:
                 raise BundleError("--check validates a file; give no RUN, --out or --skip-unreadable "
                                   "with it")
@@ -634,6 +782,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 cases=None if args.images else cases)
         if args.manifest or args.grades is not None:
             raise BundleError("--manifest and --grades go with --check")
+        if args.variant is not None:
+            return _export_variant(args)
         if not args.run or not args.images or not args.out:
             raise BundleError("to grade images give RUN, --images DIR and --out TEAM.csv "
                               "(or --check TEAM.csv to validate a file)")

@@ -67,7 +67,8 @@ out-of-fold outputs: a rerun with the same settings reuses finished folds; :func
 says which settings count). ``run_dir/finetune/comparison.{json,csv}`` holds the
 side-by-side table (``comparison.json`` also each pretrained variant minus scratch on the same
 out-of-fold images with a paired bootstrap 95% CI, ``pretrained_minus_scratch``, and VICReg +
-UMM minus VICReg, ``umm_minus_vicreg``) and
+UMM minus VICReg, ``umm_minus_vicreg``; with a referable cut, ``finetune.referable_from``,
+each row's :data:`REFERABLE_COLUMNS` too) and
 ``summary.json`` the variant chosen for export.
 """
 
@@ -809,6 +810,24 @@ def _csv_text(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return buf.getvalue()
 
 
+REFERABLE_COLUMNS = ("referable_auc", "referable_auc_ci_low", "referable_auc_ci_high",
+                     "referable_sensitivity", "referable_specificity")
+"""The comparison's columns of referable-DR figures (``metrics.json``'s ``referable``), present
+only when the variants have them (``finetune.referable_from``, auto: grade >= 2 on the ICDR
+scale): DRAC's comparison files are as they were without a cut."""
+
+
+def _referable_columns(referable: Any) -> dict[str, Any]:
+    """A variant's :data:`REFERABLE_COLUMNS` from its ``metrics.json`` ``referable`` dict
+    (:func:`drac_ssl.metrics.referable_report`); {} without one."""
+    if not isinstance(referable, dict):
+        return {}
+    lo, hi = (list(referable.get("auc_ci95") or []) + [None, None])[:2]
+    return {"referable_auc": referable.get("auc"), "referable_auc_ci_low": lo, "referable_auc_ci_high": hi,
+            "referable_sensitivity": referable.get("sensitivity"),
+            "referable_specificity": referable.get("specificity")}
+
+
 def _fmt(value: Any) -> Any:
     if isinstance(value, float):
         return "" if not math.isfinite(value) else f"{value:.6g}"
@@ -1355,7 +1374,11 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
                       "auc": m["auc"], "auc_ovr": m["auc_ovr"], "accuracy": m["accuracy"],
                       "macro_f1": m["macro_f1"], "qwk_fold_mean": m["qwk_fold_mean"],
                       "qwk_fold_std": m["qwk_fold_std"], "decision": m["decision"],
-                      "seconds": m["seconds"], "decision_rules": m["decision_rules"]})
+                      "seconds": m["seconds"], "decision_rules": m["decision_rules"],
+                      **_referable_columns(m.get("referable"))})
+    if any("referable_auc" in row for row in table):  # a referable cut (ICDR): its figures, else no columns
+        columns += list(REFERABLE_COLUMNS)
+        table = [{**dict.fromkeys(REFERABLE_COLUMNS), **row} for row in table]
     comparison_path = out_dir / "comparison.json"
     comparison_csv = out_dir / "comparison.csv"
     resampling = ci_resampling(ctx.patients, len(lab))

@@ -505,14 +505,24 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
         return lines + ["Not run (no `finetune/comparison.json`).", ""]
     rows = comparison["rows"]
     lines += [comparison.get("protocol", ""), "", "### Scratch vs VICReg vs VICReg + UMM", ""]
+    referable = any("referable_auc" in r for r in rows)  # a referable cut (ICDR): one more column
     lines += _table(
         ["variant", "QWK", "95% CI", "AUC (OvO)", "AUC (OvR)", "accuracy", "macro F1",
-         "fold QWK mean ± std", "seconds"],
+         "fold QWK mean ± std", "seconds"] + (["referable AUC (95% CI)"] if referable else []),
         [[VARIANT_TITLES.get(r["variant"], r["variant"]), _num(r.get("qwk")),
           format_ci(r.get("qwk_ci_low"), r.get("qwk_ci_high"), r.get("qwk_ci_note")), _num(r.get("auc")),
           _num(r.get("auc_ovr")), _num(r.get("accuracy")), _num(r.get("macro_f1")),
           f"{_num(r.get('qwk_fold_mean'))} ± {_num(r.get('qwk_fold_std'))}", _num(r.get("seconds"), 1)]
+         + ([f"{_num(r.get('referable_auc'))} ({format_ci(r.get('referable_auc_ci_low'), r.get('referable_auc_ci_high'))})"]
+            if referable else [])
          for r in rows])
+    if referable:
+        rule = next((m["referable"].get("rule") for m in (_read_json(ft / r["variant"] / "metrics.json")
+                                                          for r in rows)
+                     if isinstance(m, dict) and isinstance(m.get("referable"), dict)), None)
+        lines += ["Referable AUC: the ROC AUC of P(referable) out of fold"
+                  + (f" ({rule})" if rule else "")
+                  + "; each variant's section gives its sensitivity and specificity.", ""]
     if len(comparison.get("class_names") or ()) == 2:
         lines += ["With two grades the one-vs-one and one-vs-rest AUCs are the same number: the "
                   "ROC AUC of grade 1 against grade 0.", ""]

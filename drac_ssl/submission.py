@@ -43,7 +43,7 @@ from drac_ssl.scale import default_grade_names, submission_columns
 from drac_ssl.starting import started
 
 __all__ = ["NOT_GRADED", "SUBMISSION_COLUMNS", "ProblemLines", "check_submission", "main", "report_check",
-           "write_incomplete_grades", "write_submission"]
+           "referable_path", "write_incomplete_grades", "write_referable", "write_submission"]
 
 SUBMISSION_COLUMNS = ("case", "class", *PROB_COLUMNS)
 """The DRAC 2022 Task 3 header ``case,class,P0,P1,P2`` (K grades: ``submission_columns(K)``)."""
@@ -106,6 +106,53 @@ def write_submission(
     for name, grade, row in zip(names, grades, units, strict=True):
         out.write(f"{name},{int(grade)}," + ",".join(_format_units(int(u)) for u in row) + "\n")
     return atomic_write_text(path, out.getvalue())
+
+
+REFERABLE_COLUMNS = ("case", "P_referable", "referable")
+"""The columns of :func:`write_referable`'s file."""
+
+
+def referable_path(submission: str | os.PathLike[str]) -> Path:
+    """Where :func:`write_referable` writes beside the submission ``submission``:
+    ``submission.csv`` -> ``submission_referable.csv`` (the stem with ``_referable``)."""
+    submission = Path(submission)
+    return submission.with_name(f"{submission.stem}_referable.csv")
+
+
+def write_referable(submission: str | os.PathLike[str], from_grade: int,
+                    out: str | os.PathLike[str] | None = None) -> Path:
+    """Write ``case,P_referable,referable`` beside a written submission (default
+    :func:`referable_path`) and return its path.
+
+    ``P_referable`` is ``P_r + ... + P_{K-1}`` of the submission's written probabilities
+    (``r = from_grade``), summed exactly in their 6-decimal units, so it is the sum of what
+    the file says; ``referable`` is 1 when the written ``class`` is ``>= r``, else 0 (the
+    submission's own decision, not a cut of ``P_referable``). Rows in the submission's order.
+
+    Raises:
+        ValueError: ``from_grade`` outside ``1 .. K-1`` for the submission's K grades, or the
+            file is not a submission (``case,class,P0..P{K-1}``).
+    """
+    submission = Path(submission)
+    with open(submission, newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        header = next(reader, [])
+        rows = list(reader)
+    k = len(header) - 2
+    if k < 2 or list(header) != list(submission_columns(k)):
+        raise ValueError(f"{submission}: not a submission (header {','.join(header)}; expected "
+                         f"case,class,P0..P{{K-1}})")
+    r = int(from_grade)
+    if not 1 <= r <= k - 1:
+        raise ValueError(f"{submission}: a referable cut at grade {r} is outside 1..{k - 1} on its "
+                         f"{k} grades")
+    scale = 10**WRITE_DECIMALS
+    out_text = io.StringIO()
+    out_text.write(",".join(REFERABLE_COLUMNS) + "\n")
+    for row in rows:
+        units = sum(int(round(float(v) * scale)) for v in row[2 + r:2 + k])
+        out_text.write(f"{row[0]},{_format_units(units)},{int(int(row[1]) >= r)}\n")
+    return atomic_write_text(referable_path(submission) if out is None else out, out_text.getvalue())
 
 
 NOT_GRADED = "NOT GRADED: "

@@ -54,7 +54,7 @@ from drac_ssl.grading.model import (
 )
 from drac_ssl.grading.ood import PROFILE_FILE, InputProfile, fit_input_profile
 from drac_ssl.grading.predict import FLIP_NAMES, TTA_FLIPS, input_spec_of, preprocess_image
-from drac_ssl.io import atomic_write_json, atomic_write_text
+from drac_ssl.io import atomic_write_json, atomic_write_text, sha256_file
 from drac_ssl.metrics import format_ci, referable_summary
 from drac_ssl.models import Backbone
 from drac_ssl.scale import explain_grades, grade_names_of, read_ingest_facts, submission_columns
@@ -685,12 +685,7 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
     summary = _read_json(ft_dir / "summary.json",
                          "the fine-tuning summary (run the finetune stage first)")
     variant = variant or summary["selected"]
-    vdir = ft_dir / variant
-    if not (vdir / "model.json").is_file():
-        done = sorted(p.parent.name for p in ft_dir.glob("*/model.json"))
-        raise BundleError(f"{vdir}: no fine-tuned variant {variant!r} in this run (it has "
-                          f"{', '.join(done) or 'none'}).\n  fix: choose one of those, or run the "
-                          f"finetune stage with it")
+    vdir = fine_tuned_variant_dir(run_dir, variant)
     model_json = _read_json(vdir / "model.json", f"the {variant} model description")
     metrics = _read_json(vdir / "metrics.json", f"the {variant} metrics")
     calibration = _read_json(vdir / "calibration.json", f"the {variant} calibration")
@@ -754,6 +749,8 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
                                  if calibration.get("decision") == "argmax" else "thresholded score"),
                        "P": "calibrated ensemble probabilities"},
         "not_a_medical_device": True,
+        # what it was built from: build_or_reuse_bundle reuses it while these are unchanged
+        "built_from": {"finetune_dir": str(vdir), "sha256": finetune_outputs_digest(run_dir, variant)},
     }
     out = Path(out) if out is not None else run_dir / "bundle"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -789,6 +786,64 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
+
+
+def fine_tuned_variant_dir(run_dir: str | os.PathLike[str], variant: str) -> Path:
+    """``run_dir/finetune/<variant>``, the outputs of a variant the run fine-tuned.
+
+    Raises:
+        BundleError: the run did not fine-tune ``variant`` (e.g. ``scratch`` with
+            ``finetune.compare_scratch=false``, or a misspelt name); the message names the
+            variants it has.
+    """
+    ft_dir = Path(run_dir) / "finetune"
+    vdir = ft_dir / variant
+    if not variant or "/" in variant or "\\" in variant or not (vdir / "model.json").is_file():
+        done = sorted(p.parent.name for p in ft_dir.glob("*/model.json"))
+        raise BundleError(f"{vdir}: no fine-tuned variant {variant!r} in this run (it has "
+                          f"{', '.join(done) or 'none'}).\n  fix: choose one of those, or run the "
+                          f"finetune stage with it (scratch needs finetune.compare_scratch=true)")
+    return vdir
+
+
+def finetune_outputs_digest(run_dir: str | os.PathLike[str], variant: str) -> dict[str, str]:
+    """SHA-256 of each fine-tuning output a bundle of ``variant`` is built from, by its path
+    under ``run_dir/finetune``: the variant's ``model.json``, ``calibration.json``,
+    ``metrics.json`` and weight files, and ``summary.json`` and ``comparison.json`` (the
+    selection words and the comparison the bundle copies). A missing file is ``"missing"``."""
+    ft_dir = Path(run_dir) / "finetune"
+    vdir = ft_dir / variant
+    names = [f"{variant}/{n}" for n in ("model.json", "calibration.json", "metrics.json")]
+    try:
+        folds = json.loads((vdir / "model.json").read_text(encoding="utf-8")).get("folds") or []
+        names += sorted({f"{variant}/{w}" for f in folds for w in f.get("weights") or []})
+    except (OSError, ValueError, AttributeError):
+        pass
+    names += ["summary.json", "comparison.json"]
+    return {n: sha256_file(ft_dir / n) if (ft_dir / n).is_file() else "missing" for n in names}
+
+
+def build_or_reuse_bundle(run_dir: str | os.PathLike[str], variant: str,
+                          out: str | os.PathLike[str] | None = None,
+                          device: str | torch.device = "cpu") -> tuple[Path, bool]:
+    """The bundle of ``variant`` in ``out`` (default ``run_dir/bundles/<variant>``) and
+    whether it was reused: a bundle already there of this format and variant, built from
+    fine-tuning outputs identical to the run's now (:func:`finetune_outputs_digest`, recorded
+    in its ``metadata.json`` as ``built_from``), is kept as it is; otherwise
+    :func:`build_bundle` (re)builds it. Raises BundleError as :func:`build_bundle` does."""
+    run_dir = Path(run_dir)
+    fine_tuned_variant_dir(run_dir, variant)
+    out = Path(out) if out is not None else run_dir / "bundles" / variant
+    try:
+        meta = json.loads((out / "metadata.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        meta = None
+    if (isinstance(meta, dict) and meta.get("format") == BUNDLE_FORMAT and meta.get("variant") == variant
+            and (out / "MODEL_CARD.md").is_file()
+            and (meta.get("built_from") or {}).get("sha256") == finetune_outputs_digest(run_dir, variant)
+            and all((out / w).is_file() for f in meta.get("folds") or [] for w in f.get("weights") or [])):
+        return out, True
+    return build_bundle(run_dir, variant, out, device=device), False
 
 
 def _bundle_dir(path: str | os.PathLike[str]) -> Path:

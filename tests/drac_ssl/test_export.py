@@ -73,6 +73,9 @@ def test_exported_submission_passes_the_check_with_real_probabilities(exported_r
     probs = np.array([[float(r[f"P{k}"]) for k in range(3)] for r in rows])
     assert np.allclose(probs.sum(1), 1, atol=1e-6)
     assert (probs.max(1) < 1).all()  # probabilities, not one-hot
+    # DRAC's three grades have no referable cut: nothing beside the submission
+    assert not (exported_run / "export" / "submission_referable.csv").exists()
+    assert "referable" not in json.loads((exported_run / "export" / "summary.json").read_text())
 
 
 def test_predict_images_on_the_original_files_matches_the_export(exported_run: Path) -> None:
@@ -1119,3 +1122,70 @@ def test_thresholds_print_with_enough_digits_to_tell_them_apart() -> None:
     assert threshold_words([2.00094, 2.00115, 2.00118, 2.01201]) == "2.0009, 2.0011, 2.0012, 2.0120"
     assert threshold_words([1.00011, 1.00014]) == "1.00011, 1.00014"
     assert threshold_words([1.0, 1.0], " / ") == "1.000 / 1.000"  # equal ones stay equal
+
+
+def _two_variant_run(exported_run: Path, tmp_path: Path) -> Path:
+    """A copy of the run (no bundles, no export) as if it had fine-tuned scratch too and the
+    fine-tuning had selected scratch: ``finetune/scratch`` is a copy of ``finetune/vicreg``."""
+    run = tmp_path / "run"
+    shutil.copytree(exported_run, run, ignore=shutil.ignore_patterns("bundle", "bundles", "export"))
+    shutil.copytree(run / "finetune" / "vicreg", run / "finetune" / "scratch")
+    summary = json.loads((run / "finetune" / "summary.json").read_text())
+    summary.update(selected="scratch", selection="highest out-of-fold QWK (finetune.decision=thresholds)",
+                   selection_evidence="not shown better than vicreg (QWK difference 95% CI reaches 0)")
+    (run / "finetune" / "summary.json").write_text(json.dumps(summary))
+    return run
+
+
+def test_the_command_line_exports_a_variant_the_run_did_not_select(
+        exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A trial's run selected scratch by chance: ``--variant vicreg`` builds that variant's
+    bundle into RUN/bundles/vicreg (reused while the fine-tuning outputs are the same),
+    grades a folder with it or writes its submission of the ingest's test images, and says
+    that the run selected another variant, and why."""
+    run = _two_variant_run(exported_run, tmp_path)
+    test_dir = run / "images" / "test"
+    out = tmp_path / "vicreg.csv"
+    capsys.readouterr()
+    assert export.main([str(run), "--variant", "vicreg", "--images", str(test_dir), "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    bundle_dir = run / "bundles" / "vicreg"
+    meta = json.loads((bundle_dir / "metadata.json").read_text())
+    assert meta["variant"] == "vicreg"
+    assert meta["selection"].startswith("asked for by name; the run selected scratch")
+    assert f"bundle: {bundle_dir} (vicreg, built from {run / 'finetune' / 'vicreg'})" in said, said
+    assert ("the run selected scratch, not vicreg: highest out-of-fold QWK (finetune.decision="
+            "thresholds); not shown better than vicreg (QWK difference 95% CI reaches 0)") in said
+    # the CSV is that bundle's grading of the folder
+    bundle = export.load_bundle(bundle_dir)
+    rows = _submission(out)
+    probs, classes = export.predict_images(
+        bundle, [export.read_image_any(test_dir / r["case"]) for r in rows], tta=True)
+    assert np.allclose(probs, [[float(r[f"P{k}"]) for k in range(3)] for r in rows], atol=2e-6)
+    assert classes.tolist() == [int(r["class"]) for r in rows]
+    # again: the same fine-tuning outputs, the bundle is reused, not rebuilt
+    stamp = (bundle_dir / "metadata.json").stat().st_mtime_ns
+    assert export.main([str(run), "--variant", "vicreg", "--images", str(test_dir), "--out", str(out)]) == 0
+    assert (bundle_dir / "metadata.json").stat().st_mtime_ns == stamp
+    assert f"bundle: {bundle_dir} (vicreg, reused: built from the same fine-tuning outputs)" in capsys.readouterr().out
+    # without --images: the variant's submission of the ingest's test images, as the stage writes it
+    calibration = run / "finetune" / "vicreg" / "calibration.json"
+    calibration.write_text(json.dumps(json.loads(calibration.read_text()), indent=1))  # the outputs changed
+    assert export.main([str(run), "--variant", "vicreg"]) == 0
+    said = capsys.readouterr().out
+    assert f"(vicreg, built from {run / 'finetune' / 'vicreg'})" in said  # rebuilt, not reused
+    submission = run / "export" / "submission_vicreg.csv"
+    assert check_submission(submission, test_dir) == []
+    assert sorted(_submission(submission), key=lambda r: r["case"]) == sorted(rows, key=lambda r: r["case"])
+    assert json.loads((run / "export" / "summary_vicreg.json").read_text())["bundle"] == str(bundle_dir)
+    # the selected variant: no word of another selection
+    assert export.main([str(run), "--variant", "scratch", "--images", str(test_dir), "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert f"bundle: {run / 'bundles' / 'scratch'} (scratch, built" in said and "the run selected" not in said
+    # a variant the run did not fine-tune, or no such variant: exit 2, naming the variants it has
+    for name in ("vicreg_umm", "simclr"):
+        assert export.main([str(run), "--variant", name]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error:") and f"no fine-tuned variant {name!r}" in err
+        assert "it has scratch, vicreg" in err and "Traceback" not in err
+    assert not (run / "bundles" / "vicreg_umm").exists()

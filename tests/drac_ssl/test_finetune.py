@@ -152,6 +152,16 @@ def test_comparison_table_has_scratch_and_vicreg_rows(frozen_result: finetune.Fi
     lines = frozen_result.comparison_csv.read_text().splitlines()
     assert lines[0].startswith("variant,n,qwk,qwk_ci_low,qwk_ci_high,auc,accuracy,macro_f1")
     assert len(lines) == 3
+    # DRAC's three grades have no referable cut: the file is as it always was, byte for byte
+    old_columns = ["variant", "n", "qwk", "qwk_ci_low", "qwk_ci_high", "auc", "accuracy", "macro_f1",
+                   "qwk_fold_mean", "qwk_fold_std", "seconds", "auc_ovr", "decision"]
+    want = [",".join(old_columns)]
+    for name in ("scratch", "vicreg"):
+        m = frozen_result.variants[name].metrics
+        values = {**m, "variant": name, "qwk_ci_low": m["qwk_ci95"][0], "qwk_ci_high": m["qwk_ci95"][1]}
+        want.append(",".join("" if values[c] is None else str(finetune._fmt(values[c])) for c in old_columns))
+    assert frozen_result.comparison_csv.read_text() == "\n".join(want) + "\n"
+    assert not any(key.startswith("referable") for row in table["rows"] for key in row)
     summary = json.loads(frozen_result.summary_path.read_text())
     assert summary["selected"] in ("scratch", "vicreg")
     # does pretraining help? vicreg - scratch on the same out-of-fold images, paired CI
@@ -167,6 +177,7 @@ def test_comparison_table_has_scratch_and_vicreg_rows(frozen_result: finetune.Fi
     report = write_report(frozen_result.out_dir.parent).read_text()
     assert "Does pretraining help" in report and "| VICReg - scratch |" in report
     assert "VICReg + UMM - VICReg" not in report
+    assert "referable AUC" not in report  # no referable figures on DRAC's scale
 
 
 def test_umm_minus_vicreg_is_reported_and_zero_for_the_same_weights(pretrained_run: Path, tmp_path: Path) -> None:
@@ -1029,9 +1040,40 @@ def test_referable_dr_is_reported_on_the_icdr_scale_and_nowhere_else(
     assert (ref["sensitivity"], ref["specificity"]) == pytest.approx((want["sensitivity"], want["specificity"]))
     line = f"[finetune] vicreg: referable DR: {referable_summary(ref)}"
     assert line in said
+    # the comparison rows (json and csv) and report.md's comparison table carry them too
+    row = json.loads(result.comparison_path.read_text())["rows"][0]
+    assert (row["referable_auc"], row["referable_sensitivity"], row["referable_specificity"]) == (
+        ref["auc"], ref["sensitivity"], ref["specificity"])
+    assert [row["referable_auc_ci_low"], row["referable_auc_ci_high"]] == ref["auc_ci95"]
+    table = _read_csv(result.comparison_csv)
+    assert list(table[0])[-5:] == ["referable_auc", "referable_auc_ci_low", "referable_auc_ci_high",
+                                   "referable_sensitivity", "referable_specificity"]
+    assert float(table[0]["referable_auc"]) == pytest.approx(ref["auc"], rel=1e-5)
     report = write_report(run).read_text()
     assert f"Referable DR: {referable_summary(ref)}." in report
-    export.build_bundle(run)
+    header = next(line for line in report.splitlines() if line.startswith("| variant | QWK |"))
+    assert header.rstrip(" |").endswith("referable AUC (95% CI)")
+    vicreg_row = next(line for line in report.splitlines() if line.startswith("| VICReg |"))
+    lo, hi = ref["auc_ci95"]
+    assert vicreg_row.rstrip(" |").endswith(f"{ref['auc']:.3f} ({lo:.3f}..{hi:.3f})")
+    # the export writes P(referable) beside the submission (whose format stays as it is)
+    exported = export.run(tiny_config(**cfg), run)
+    said = capsys.readouterr().out
+    beside = run / "export" / "submission_referable.csv"
+    assert f"-> {beside}" in said
+    assert json.loads((run / "export" / "summary.json").read_text())["referable"] == str(beside)
+    submission = _read_csv(exported.submission_path)
+    assert list(submission[0]) == ["case", "class", "P0", "P1", "P2", "P3", "P4"]
+    referable = _read_csv(beside)
+    assert list(referable[0]) == ["case", "P_referable", "referable"]
+    assert [r["case"] for r in referable] == [r["case"] for r in submission]
+    for sub, got in zip(submission, referable, strict=True):
+        assert float(got["P_referable"]) == pytest.approx(sum(float(sub[f"P{g}"]) for g in (2, 3, 4)), abs=1e-9)
+        assert got["referable"] == str(int(int(sub["class"]) >= 2))
+    graded = tmp_path / "graded.csv"  # the command line, too
+    assert export.main([str(run), "--images", str(pretrained_run / "images" / "test"), "--out", str(graded)]) == 0
+    assert f"-> {tmp_path / 'graded_referable.csv'}" in capsys.readouterr().out
+    assert _read_csv(tmp_path / "graded_referable.csv")[0]["P_referable"]
     card = (run / "bundle" / "MODEL_CARD.md").read_text()
     meta = json.loads((run / "bundle" / "metadata.json").read_text())
     assert meta["cv_metrics"]["referable"] == ref

@@ -10,7 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from drac_ssl.submission import SUBMISSION_COLUMNS, check_submission, main, write_submission
+from drac_ssl.submission import (
+    SUBMISSION_COLUMNS,
+    check_submission,
+    main,
+    referable_path,
+    write_referable,
+    write_submission,
+)
 
 HEADER = ",".join(SUBMISSION_COLUMNS)
 CASES = ["001.png", "005.png", "161.png", "1000.png"]
@@ -323,3 +330,21 @@ def test_incomplete_grades_list_the_files_not_graded_first_and_never_pass_the_ch
         write_incomplete_grades(tmp_path / "n.csv", ["a.png"], probs[:1], None, [])
     with pytest.raises(ValueError, match="appears twice"):  # the graded rows are checked as ever
         write_incomplete_grades(tmp_path / "n.csv", ["a.png", "a.png"], probs, None, [("b.png", "x")])
+
+
+def test_the_referable_file_sums_the_written_probabilities_and_cuts_the_written_class(tmp_path: Path) -> None:
+    probs = np.array([[0.1, 0.2, 0.3, 0.25, 0.15], [0.7, 0.1, 0.1, 0.05, 0.05], [1 / 3, 1 / 3, 1 / 9, 1 / 9, 1 / 9]])
+    sub = write_submission(tmp_path / "team.csv", ["a.png", "b.png", "c.png"], probs, np.array([2, 0, 1]),
+                           num_grades=5)
+    out = write_referable(sub, 2)
+    assert out == referable_path(sub) == tmp_path / "team_referable.csv"
+    written = [line.split(",") for line in sub.read_text().splitlines()[1:]]
+    lines = out.read_text().splitlines()
+    assert lines[0] == "case,P_referable,referable"
+    for row, line in zip(written, lines[1:], strict=True):
+        case, p_ref, referable = line.split(",")
+        assert case == row[0] and referable == str(int(int(row[1]) >= 2))
+        # exactly the sum of the written decimals, not of the unrounded probabilities
+        assert round(float(p_ref) * 1e6) == sum(round(float(v) * 1e6) for v in row[4:])
+    with pytest.raises(ValueError, match="outside 1..4 on its 5 grades"):
+        write_referable(sub, 5)
