@@ -279,7 +279,8 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
                               + "\n  ".join(problems))
         counts = np.bincount(grades, minlength=k).tolist()
         print(f"[export] {bundle.metadata['variant']}: {len(test_rows)} test images graded "
-              f"({counts} per grade, {bundle.calibration.decision} decision) -> {written} "
+              f"({counts} per grade, {bundle.calibration.decision} decision, "
+              f"{'4 flips' if bundle.tta_in_cv else 'no flips'} as in the cross-validation) -> {written} "
               f"(checked against {images_dir or 'the manifest test ids'})")
         referable_csv, line = write_referable_beside(bundle, written)
         if line:
@@ -630,9 +631,12 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
             "the expected grade cut at QWK-tuned thresholds, so not always the largest P")
     status = "PROBLEMS" if issues else "INCOMPLETE" if skipped else "OK"
     counted = f"{len(graded_files)} of the {len(files)}" if skipped else f"{len(files)}"
+    flips = bundle.tta_in_cv if tta is None else bool(tta)
     print(f"{status}: {counted} image(s) graded with {bundle.path} -> {out}{converted}\n  class = "
           f"{rule} (finetune.decision={bundle.calibration.decision}); P0..P{k - 1} = the "
-          f"calibrated probabilities of the grades")
+          f"calibrated probabilities of the grades; "
+          f"{'the mean over 4 flips' if flips else 'no flips'} (test-time augmentation"
+          f"{', as in the cross-validation' if flips == bundle.tta_in_cv else ', NOT as in the cross-validation'})")
     if referable_line:
         print(f"  {referable_line}")
     if skipped:  # the app's batch summary starts with the same words (incomplete_line)

@@ -1042,7 +1042,7 @@ def test_the_model_card_describes_the_protocol_in_words_not_metrics_json_fields(
 
 
 def test_prediction_uses_the_flips_the_cross_validation_used_unless_told(
-        exported_run: Path, tmp_path: Path) -> None:
+        exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A run fine-tuned with finetune.tta=false had its figures measured without flips, but the
     export command, the app and predict_images flipped every image (their default was on): a
     review found submissions that differed from the stage's. Now None, the default, means the
@@ -1074,7 +1074,11 @@ def test_prediction_uses_the_flips_the_cross_validation_used_unless_told(
         return np.array([[float(rows[p.name][f"P{k}"]) for k in range(3)] for p in files])
 
     assert np.allclose(written(), plain, atol=1e-6)
+    said = capsys.readouterr().out
+    assert "no flips (test-time augmentation, as in the cross-validation)" in said
     assert np.allclose(written("--tta"), flipped, atol=1e-6)
+    assert "the mean over 4 flips (test-time augmentation, NOT as in the cross-validation)" in \
+        capsys.readouterr().out
     assert np.allclose(written("--no-tta"), plain, atol=1e-6)
     assert "cross-validation fold models without test-time augmentation, as the cross-validated " \
         "figures were measured" in " ".join(bundles._model_card(meta).split())
