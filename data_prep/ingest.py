@@ -332,9 +332,9 @@ def _pool_dropped(out: Path, cfg: DataConfig) -> list[Problem]:
     gone = [d for d in before if d not in now]
     if not gone or not n_before:
         return []
-    return [warning(out / SUMMARY_NAME, f"the earlier ingest here pretrained on {n_before} ungraded "
-                    f"image(s) of --unlabelled {', '.join(gone)}; these settings leave "
-                    f"{'it' if len(gone) == 1 else 'them'} out",
+    return [warning(out / SUMMARY_NAME, f"the earlier ingest here pooled {n_before} ungraded "
+                    f"image(s) from --unlabelled {', '.join(before)}; these settings leave out "
+                    f"{', '.join(gone)}",
                     f"add --unlabelled {gone[0]} to keep {'it' if len(gone) == 1 else 'them'}"
                     + (" (and the others)" if len(gone) > 1 else ""), "unlabelled")]
 

@@ -263,6 +263,8 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
                               ingested=True)  # the flips the cross-validation used (tta_in_cv)
         probs, grades = graded.probs, graded.classes
         cases = [r["id"] for r in test_rows]
+        # a referable file of an earlier export must not outlive a submission that fails below
+        referable_path(Path(submission_path)).unlink(missing_ok=True)
         written = write_submission(submission_path, cases, probs, grades, num_grades=k)
         images_dir = _test_images_dir(data_dir, test_rows)
         if any(_array_row(r) for r in test_rows):
@@ -332,7 +334,7 @@ def write_referable_beside(bundle: Bundle, submission: Path) -> tuple[Path | Non
     path = write_referable(submission, r)
     rule = referable.get("rule") or f"referable = grade >= {r}"
     return path, (f"referable DR ({rule}): P_referable = P{r}"
-                  + (f"+..+P{k - 1}" if r < k - 1 else "")
+                  + ("".join(f"+P{g}" for g in range(r + 1, k)) if k - r <= 3 else f"+..+P{k - 1}")
                   + f" and referable = 1 when class >= {r}, per case -> {path}")
 
 
@@ -574,6 +576,7 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     # the CSV and its record must not contradict each other if this is cut short: the old
     # record (of an earlier CSV of this name) goes before the new CSV is written
     record.unlink(missing_ok=True)
+    referable_path(out).unlink(missing_ok=True)  # never beside a submission it does not describe
     write_submission(out, cases, np.concatenate(probs_parts), np.concatenate(grade_parts),
                      num_grades=k)
     _, referable_line = write_referable_beside(bundle, out)

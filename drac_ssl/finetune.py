@@ -1378,7 +1378,7 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
                       **_referable_columns(m.get("referable"))})
     if any("referable_auc" in row for row in table):  # a referable cut (ICDR): its figures, else no columns
         columns += list(REFERABLE_COLUMNS)
-        table = [{**dict.fromkeys(REFERABLE_COLUMNS), **row} for row in table]
+        table = [{**row, **{c: row.get(c) for c in REFERABLE_COLUMNS}} for row in table]
     comparison_path = out_dir / "comparison.json"
     comparison_csv = out_dir / "comparison.csv"
     resampling = ci_resampling(ctx.patients, len(lab))

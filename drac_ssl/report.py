@@ -286,7 +286,7 @@ def _ssl_section(run_dir: Path) -> list[str]:
             if seen:
                 test_note = (" **The test images were among them** (transductive: their pixels, never "
                              "a grade; `pretrain.use_test_images=false` leaves them out)."
-                             if "training and test images" in seen else "")  # load_pretrain_data's words
+                             if "and test images" in seen else "")  # load_pretrain_data's words, old and new
                 lines += [f"Images it learnt from, without labels: {seen.split(', ingest at')[0]}.{test_note}", ""]
             if stage == "umm" and isinstance(meta.get("umm"), dict):
                 lines += [_umm_line(meta["umm"]), ""]

@@ -807,20 +807,24 @@ def fine_tuned_variant_dir(run_dir: str | os.PathLike[str], variant: str) -> Pat
 
 
 def finetune_outputs_digest(run_dir: str | os.PathLike[str], variant: str) -> dict[str, str]:
-    """SHA-256 of each fine-tuning output a bundle of ``variant`` is built from, by its path
-    under ``run_dir/finetune``: the variant's ``model.json``, ``calibration.json``,
-    ``metrics.json`` and weight files, and ``summary.json`` and ``comparison.json`` (the
-    selection words and the comparison the bundle copies). A missing file is ``"missing"``."""
-    ft_dir = Path(run_dir) / "finetune"
-    vdir = ft_dir / variant
-    names = [f"{variant}/{n}" for n in ("model.json", "calibration.json", "metrics.json")]
+    """SHA-256 of each run output a bundle of ``variant`` is built from, by its path under
+    ``run_dir``: the variant's ``model.json``, ``calibration.json``, ``metrics.json`` and weight
+    files, the fine-tuning's ``summary.json`` and ``comparison.json`` (the selection words and
+    the comparison the bundle copies), and what the bundle reads besides (a review found a
+    bundle reused after the manifest changed): the ingest's ``manifest.csv`` and
+    ``ingest_summary.json`` (the provenance, the input profile's images) and the pretraining and
+    UMM ``metadata.json``. A missing file is ``"missing"``."""
+    run_dir = Path(run_dir)
+    vdir = run_dir / "finetune" / variant
+    names = [f"finetune/{variant}/{n}" for n in ("model.json", "calibration.json", "metrics.json")]
     try:
         folds = json.loads((vdir / "model.json").read_text(encoding="utf-8")).get("folds") or []
-        names += sorted({f"{variant}/{w}" for f in folds for w in f.get("weights") or []})
+        names += sorted({f"finetune/{variant}/{w}" for f in folds for w in f.get("weights") or []})
     except (OSError, ValueError, AttributeError):
         pass
-    names += ["summary.json", "comparison.json"]
-    return {n: sha256_file(ft_dir / n) if (ft_dir / n).is_file() else "missing" for n in names}
+    names += ["finetune/summary.json", "finetune/comparison.json", "data/manifest.csv",
+              "data/ingest_summary.json", "pretrain/metadata.json", "umm/metadata.json"]
+    return {n: sha256_file(run_dir / n) if (run_dir / n).is_file() else "missing" for n in names}
 
 
 def build_or_reuse_bundle(run_dir: str | os.PathLike[str], variant: str,

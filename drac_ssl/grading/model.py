@@ -35,6 +35,7 @@ calibration's thresholds + 1); records written before K was stored are DRAC's 3 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -400,11 +401,12 @@ def threshold_words(thresholds: Sequence[float], sep: str = ", ") -> str:
     """Thresholds as people read them: 3 decimals, more (up to 6) while two of them would print
     alike (a trial's card showed ``2.001, 2.001, 2.001, 2.012`` for 2.00094, 2.00115, 2.00118,
     2.01201, which read as degenerate)."""
-    values = [float(t) for t in thresholds]
+    values = [float(t) if isinstance(t, int | float) else math.nan for t in thresholds]
+    finite = [v for v in values if math.isfinite(v)]
     digits = 3
-    while digits < 6 and len({f"{v:.{digits}f}" for v in values}) < len(set(values)):
+    while digits < 6 and len({f"{v:.{digits}f}" for v in finite}) < len(set(finite)):
         digits += 1
-    return sep.join(f"{v:.{digits}f}" for v in values)
+    return sep.join(f"{v:.{digits}f}" if math.isfinite(v) else "n/a" for v in values)
 
 
 @dataclass(frozen=True)

@@ -192,6 +192,6 @@ def test_an_ingest_that_drops_the_earlier_pool_says_so(tmp_path: Path) -> None:
     assert not [w for w in kept.warnings if "earlier ingest" in w]
     dropped = ingest.run(config(root), out, verbose=False)
     (line,) = [w for w in dropped.warnings if "earlier ingest" in w]
-    assert f"pretrained on 3 ungraded image(s) of --unlabelled {pool}; these settings leave it out" in line
+    assert f"pooled 3 ungraded image(s) from --unlabelled {pool}; these settings leave out {pool}" in line
     assert f"add --unlabelled {pool} to keep it" in line
     assert "data.unlabelled" in as_config_keys(line)

@@ -1126,6 +1126,7 @@ def test_thresholds_print_with_enough_digits_to_tell_them_apart() -> None:
     assert threshold_words([2.00094, 2.00115, 2.00118, 2.01201]) == "2.0009, 2.0011, 2.0012, 2.0120"
     assert threshold_words([1.00011, 1.00014]) == "1.00011, 1.00014"
     assert threshold_words([1.0, 1.0], " / ") == "1.000 / 1.000"  # equal ones stay equal
+    assert threshold_words([None, float("nan"), 1.5]) == "n/a, n/a, 1.500"  # as report.md's _num
 
 
 def _two_variant_run(exported_run: Path, tmp_path: Path) -> Path:
@@ -1182,6 +1183,23 @@ def test_the_command_line_exports_a_variant_the_run_did_not_select(
     assert check_submission(submission, test_dir) == []
     assert sorted(_submission(submission), key=lambda r: r["case"]) == sorted(rows, key=lambda r: r["case"])
     assert json.loads((run / "export" / "summary_vicreg.json").read_text())["bundle"] == str(bundle_dir)
+    # a review: the ingest's manifest changed while the fine-tuning did not: rebuilt, not reused
+    manifest = run / "data" / "manifest.csv"
+    manifest.write_text(manifest.read_text() + "\n")
+    assert export.main([str(run), "--variant", "vicreg", "--images", str(test_dir), "--out", str(out)]) == 0
+    assert f"(vicreg, built from {run / 'finetune' / 'vicreg'})" in capsys.readouterr().out
+    # a review: an export whose submission fails its check left an earlier referable file
+    # beside the new submission (here a test row taken out of the manifest: a case missing)
+    stale = export.referable_path(submission)
+    stale.write_text("case,P_referable,referable\nx.png,0.5,1\n")
+    kept = manifest.read_text()
+    lines = kept.splitlines(keepends=True)
+    manifest.write_text("".join([lines[0]] + [ln for ln in lines[1:] if ",test," not in ln]
+                                + [ln for ln in lines[1:] if ",test," in ln][1:]))
+    assert export.main([str(run), "--variant", "vicreg"]) == 2
+    assert not stale.exists()
+    manifest.write_text(kept)
+    capsys.readouterr()
     # the selected variant: no word of another selection
     assert export.main([str(run), "--variant", "scratch", "--images", str(test_dir), "--out", str(out)]) == 0
     said = capsys.readouterr().out
