@@ -714,10 +714,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--variant", metavar="NAME",
                         help="export this fine-tuned variant of the run folder RUN (scratch, vicreg "
                              "or vicreg_umm) instead of the one the fine-tuning selected: its bundle "
-                             "is built into RUN/bundles/NAME (reused while the fine-tuning outputs "
-                             "are the same); with --images DIR --out CSV it grades the folder, "
-                             "without --images it writes RUN/export/submission_NAME.csv of the "
-                             "ingest's test images (or --out)")
+                             "is built into RUN/bundles/NAME (reused while the run's outputs it "
+                             "is built from are the same); with --images DIR --out CSV it grades "
+                             "the folder, without --images it writes RUN/export/submission_NAME.csv "
+                             "of the ingest's test images (or --out); on --device (default cpu), "
+                             "not the run's run.device")
     parser.add_argument("--images", metavar="DIR", help="folder of the images to grade (or one image "
                                                         "file) / with --check: the folder of the test "
                                                         "images")
