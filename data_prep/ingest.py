@@ -316,8 +316,8 @@ def _collect_unlabelled(cfg: DataConfig, root: Path) -> tuple[list[ImageEntry], 
 
 
 def _pool_dropped(out: Path, cfg: DataConfig) -> list[Problem]:
-    """A warning when the earlier ingest in ``out`` pretrained on ``--unlabelled`` folders that
-    this one's settings leave out (a trial ingested with ``--unlabelled`` by hand, then ran
+    """A warning when the earlier ingest in ``out`` pooled ``--unlabelled`` folders that this
+    one's settings leave out (a trial ingested with ``--unlabelled`` by hand, then ran
     ``python -m drac_ssl.train`` without ``data.unlabelled`` into the same folder: 300 images
     left the pool without a word); [] otherwise."""
     try:
@@ -343,8 +343,8 @@ def _pool_copies(entries: list[ImageEntry]) -> tuple[list[Problem], list[str]]:
     """Leave out (from ``entries``, in place) each ``unlabelled`` image byte-identical to a
     training or test image or to an earlier image of the pool, so that no image is
     pretrained on twice (the DRAC tasks' folders share scans); one note says how many and
-    names the first few. Returns the note and the copies' paths (manifest-style, relative
-    to the root), which ``ingest_summary.json`` keeps so that a resume's data check
+    names the first few. Returns the note and the copies' paths (manifest-style: relative
+    to the root, or to the folder of a MedMNIST ``.npz``), which ``ingest_summary.json`` keeps so that a resume's data check
     (:mod:`data_prep.source_check`) does not take them for added images."""
     seen = {e.record.sha256: e for e in entries if e.split != UNLABELLED and e.record.sha256}
     copies: list[tuple[ImageEntry, ImageEntry]] = []
