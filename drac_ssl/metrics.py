@@ -48,6 +48,7 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
     recall_score,
     roc_auc_score,
+    roc_curve,
 )
 
 from drac_ssl.scale import default_grade_names
@@ -278,6 +279,10 @@ def _check_referable_cut(from_grade: Any, num_grades: int, class_names: Sequence
     return int(from_grade)
 
 
+OPERATING_LEVEL = 0.90
+"""The sensitivity / specificity level of :func:`referable_report`'s operating points."""
+
+
 def referable_report(y_true: Any, probs: Any, pred: Any, from_grade: int,
                      class_names: Sequence[str] | None = None, n_boot: int = 0, alpha: float = 0.05,
                      seed: int = 0, groups: Any = None) -> dict[str, Any]:
@@ -310,7 +315,12 @@ def referable_report(y_true: Any, probs: Any, pred: Any, from_grade: int,
         one-vs-rest AUC of the two columns ``[1 - s, s]``, :func:`macro_ovr_auc`'s counted
         path), so it equals scikit-learn's on each resample; ``sensitivity`` /
         ``specificity``: :func:`binary_screening` of ``pred >= r`` against ``y >= r``, at the
-        submitted grades, not at an operating point tuned on ``P(referable)``.
+        submitted grades, not at an operating point tuned on ``P(referable)``;
+        ``sensitivity_at_specificity_90`` / ``specificity_at_sensitivity_90``: the operating
+        points reviewers ask for, read off the ROC curve of ``P(referable)``
+        (``sklearn.metrics.roc_curve``): the highest sensitivity among the cuts with
+        specificity >= 0.90, and the highest specificity among those with sensitivity >= 0.90
+        (nan with the AUC). The cut is chosen on the images it is scored on: optimistic.
 
     Raises:
         ValueError: ``from_grade`` outside ``1 .. K-1`` (the message names the scale),
@@ -331,8 +341,13 @@ def referable_report(y_true: Any, probs: Any, pred: Any, from_grade: int,
     n_ref = int(truth.sum())
     n_not = int(yt.size - n_ref)
     rule = referable_words(r, class_names)
+    sens90 = spec90 = float("nan")
     if n_ref and n_not:
         auc, note = float(roc_auc_score(truth, s)), None
+        fpr, tpr, _ = roc_curve(truth, s)
+        spec = 1.0 - fpr
+        sens90 = float(tpr[spec >= OPERATING_LEVEL - 1e-12].max())
+        spec90 = float(spec[tpr >= OPERATING_LEVEL - 1e-12].max())
     else:
         auc = float("nan")
         note = (f"every one of the {yt.size} images is referable (grade >= {r})" if n_ref
@@ -345,7 +360,8 @@ def referable_report(y_true: Any, probs: Any, pred: Any, from_grade: int,
         ci = (float("nan"), float("nan"))
     return {"from_grade": r, "rule": rule, "n_referable": n_ref, "n_not": n_not,
             "auc": auc, "auc_note": note, "auc_ci95": [float(ci[0]), float(ci[1])],
-            **binary_screening(truth, (yp >= r).astype(np.int64))}
+            **binary_screening(truth, (yp >= r).astype(np.int64)),
+            "sensitivity_at_specificity_90": sens90, "specificity_at_sensitivity_90": spec90}
 
 
 def referable_summary(referable: dict[str, Any]) -> str:
@@ -370,11 +386,17 @@ def referable_summary(referable: dict[str, Any]) -> str:
     else:
         shown = format_ci(*ci)
         auc_text = auc + (f" (95% CI {shown})" if shown != "n/a" else "")
+    points = ""  # runs made before the operating points were reported have none
+    if num(referable.get("sensitivity_at_specificity_90")) != "n/a":
+        points = (f"; on the ROC curve of P(referable), with the cut chosen on these same images "
+                  f"(optimistic): sensitivity {num(referable.get('sensitivity_at_specificity_90'))} "
+                  f"at specificity >= 0.90, specificity "
+                  f"{num(referable.get('specificity_at_sensitivity_90'))} at sensitivity >= 0.90")
     return (f"{referable.get('rule') or referable_words(int(referable.get('from_grade', 0)))}, "
             f"{referable.get('n_referable', '?')} referable and {referable.get('n_not', '?')} not: "
             f"AUC of P(referable) {auc_text}; at the submitted grades (not an operating point tuned "
             f"on P(referable)) sensitivity {num(referable.get('sensitivity'))}, specificity "
-            f"{num(referable.get('specificity'))}")
+            f"{num(referable.get('specificity'))}{points}")
 
 
 def ovr_auc_per_grade(y_true: Any, probs: Any) -> list[float]:
