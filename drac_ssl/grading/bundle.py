@@ -750,7 +750,9 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
                        "P": "calibrated ensemble probabilities"},
         "not_a_medical_device": True,
         # what it was built from: build_or_reuse_bundle reuses it while these are unchanged
-        "built_from": {"finetune_dir": str(vdir), "sha256": finetune_outputs_digest(run_dir, variant)},
+        # relative to the run folder, as the digest's keys: a bundle shared or a run moved
+        # carries no absolute path of the machine it was built on
+        "built_from": {"finetune_dir": f"finetune/{variant}", "sha256": finetune_outputs_digest(run_dir, variant)},
     }
     out = Path(out) if out is not None else run_dir / "bundle"
     out.parent.mkdir(parents=True, exist_ok=True)
