@@ -339,6 +339,15 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
     return LabelTable(csv_path, table.columns, rows, table.dialect, left_out), problems
 
 
+def ambiguous_name(table: LabelTable, row: LabelRow, paths: Sequence[Path],
+                   said: str = "no extension") -> Problem:
+    """The error for a CSV name without extension that matches several images (``x`` for
+    ``x.png`` and ``x.jpg``), at its row; ``said``: what the name is, in brackets."""
+    return error(f"{table.path}:{row.line}",
+                 f"{row.name} ({said}) matches {len(paths)} images: {', '.join(p.name for p in paths)}",
+                 "write the full file name in the CSV, or remove the extra file", "match")
+
+
 LEFT_OUT_SHOWN = 5
 """Left-out ungradable rows named in the note (the rest are counted; all are in the summary)."""
 
@@ -366,11 +375,7 @@ def leave_out_ungradable(images: Sequence[Path], table: LabelTable
     for row in table.left_out:
         paths, how = index.find(row.name)
         if how == "ambiguous":
-            problems.append(error(f"{table.path}:{row.line}",
-                                  f"{row.name} (no extension, marked ungradable) matches "
-                                  f"{len(paths)} images: {', '.join(p.name for p in paths)}",
-                                  "write the full file name in the CSV, or remove the extra file",
-                                  "match"))
+            problems.append(ambiguous_name(table, row, paths, "no extension, marked ungradable"))
             paths = []
         dropped.update(paths)
         left_out.append((row, paths[0] if paths else None))
@@ -540,11 +545,7 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
     for row in table.rows:
         paths, how = index.find(row.name)
         if how == "ambiguous":
-            problems.append(error(f"{table.path}:{row.line}",
-                                  f"{row.name} (no extension) matches {len(paths)} images: "
-                                  f"{', '.join(p.name for p in paths)}",
-                                  "write the full file name in the CSV, or remove the extra file",
-                                  "match"))
+            problems.append(ambiguous_name(table, row, paths))
             continue
         if not paths:
             if nested_index is None:

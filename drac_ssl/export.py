@@ -236,9 +236,9 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
         bundle_dir = build_bundle(run_dir, None, bundle_dir, device=device)
     else:
         bundle_dir, reused = build_or_reuse_bundle(run_dir, variant, bundle_dir, device=device)
-        for line in variant_lines(run_dir, variant, bundle_dir, reused):
-            print(f"[export] {line}")
         other = selected_other_line(run_dir, variant)
+        for line in variant_lines(run_dir, variant, bundle_dir, reused, other):
+            print(f"[export] {line}")
         if other:
             notes.append(other)
     bundle = load_bundle(bundle_dir, device)
@@ -323,12 +323,11 @@ def write_referable_beside(bundle: Bundle, submission: Path) -> tuple[Path | Non
     DRAC's scale or two grades), write ``<submission stem>_referable.csv`` beside the
     submission (:func:`drac_ssl.submission.write_referable`: ``case,P_referable,referable``)
     and return its path and the console line; else ``(None, "")``. The submission itself is
-    unchanged (its format is fixed)."""
+    unchanged (its format is fixed). The callers remove an earlier referable file before they
+    write the submission, so none outlives a submission it does not describe."""
     referable = (bundle.metadata.get("cv_metrics") or {}).get("referable")
     k = bundle.calibration.num_grades
     if not isinstance(referable, dict) or k <= 2 or not isinstance(referable.get("from_grade"), int):
-        # one left by an earlier export of another bundle would contradict this submission
-        referable_path(submission).unlink(missing_ok=True)
         return None, ""
     r = int(referable["from_grade"])
     path = write_referable(submission, r)
@@ -351,14 +350,13 @@ def selected_other_line(run_dir: str | os.PathLike[str], variant: str) -> str:
 
 
 def variant_lines(run_dir: str | os.PathLike[str], variant: str, bundle_dir: Path,
-                  reused: bool) -> list[str]:
+                  reused: bool, other: str) -> list[str]:
     """The console lines of a variant exported by name: which bundle grades (built now or
-    reused), and, when the run selected another variant, that one and why
-    (:func:`selected_other_line`)."""
+    reused), and, when the run selected another variant, that one and why (``other``:
+    :func:`selected_other_line`)."""
     how = ("reused: built from the same fine-tuning outputs" if reused else
            f"built from {Path(run_dir) / 'finetune' / variant}")
     lines = [f"bundle: {bundle_dir} ({variant}, {how})"]
-    other = selected_other_line(run_dir, variant)
     if other:
         lines.append(f"note: {other}; this bundle is {variant}, as asked for by name "
                      f"(the run's own export is {Path(run_dir) / 'bundle'})")
@@ -652,6 +650,17 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     return 1 if issues else EXIT_SKIPPED if skipped else 0
 
 
+def _images_arg(text: str) -> Path:
+    """``--images``: an existing folder, or one image file; BundleError otherwise."""
+    images_dir = Path(text)
+    if images_dir.is_file() and images_dir.suffix.lower() not in IMAGE_SUFFIXES:
+        raise BundleError(f"{images_dir}: not an image file ({', '.join(IMAGE_SUFFIXES)}); --images "
+                          f"takes a folder of images or one image file")
+    if not images_dir.exists():
+        raise BundleError(f"{images_dir}: no such image folder or file")
+    return images_dir
+
+
 def _export_variant(args: argparse.Namespace) -> int:
     """``RUN --variant NAME [--images DIR --out CSV]``: that variant's bundle (built or reused,
     :func:`build_or_reuse_bundle`) grades the folder, or, without ``--images``, writes its
@@ -668,15 +677,11 @@ def _export_variant(args: argparse.Namespace) -> int:
     if args.images:
         if not args.out:
             raise BundleError("--images DIR needs --out CSV (the file to write)")
-        images_dir = Path(args.images)
-        if not images_dir.exists():
-            raise BundleError(f"{images_dir}: no such image folder or file")
-        if images_dir.is_file() and images_dir.suffix.lower() not in IMAGE_SUFFIXES:
-            raise BundleError(f"{images_dir}: not an image file ({', '.join(IMAGE_SUFFIXES)}); --images "
-                              f"takes a folder of images or one image file")
+        images_dir = _images_arg(args.images)
         bundle_dir, reused = build_or_reuse_bundle(run_dir, args.variant,
                                                    device=resolve_device(args.device))
-        for line in variant_lines(run_dir, args.variant, bundle_dir, reused):
+        for line in variant_lines(run_dir, args.variant, bundle_dir, reused,
+                                  selected_other_line(run_dir, args.variant)):
             print(line)
         return _predict_folder(str(bundle_dir), images_dir, Path(args.out), args.tta, args.device,
                                skip_unreadable=args.skip_unreadable)
@@ -795,13 +800,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.run or not args.images or not args.out:
             raise BundleError("to grade images give RUN, --images DIR and --out TEAM.csv "
                               "(or --check TEAM.csv to validate a file)")
-        images_dir = Path(args.images)
-        if images_dir.is_file() and images_dir.suffix.lower() not in IMAGE_SUFFIXES:
-            raise BundleError(f"{images_dir}: not an image file ({', '.join(IMAGE_SUFFIXES)}); --images "
-                              f"takes a folder of images or one image file")
-        if not images_dir.exists():
-            raise BundleError(f"{images_dir}: no such image folder or file")
-        return _predict_folder(args.run, images_dir, Path(args.out), args.tta, args.device,
+        return _predict_folder(args.run, _images_arg(args.images), Path(args.out), args.tta, args.device,
                                skip_unreadable=args.skip_unreadable)
     except (BundleError, FileNotFoundError, ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -1065,15 +1065,16 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
     # with finetune.label_fraction < 1 only its draw of them (a review found the calibration
     # fitted on all other-fold labels, 24 where the fold trained on 6, which a low-label
     # figure must not have); the deployed calibration on the labels any fold was given
+    given_to = {fold: ctx.train_positions(fold) for fold in ctx.fold_ids}  # each fold's labels
     for fold in ctx.fold_ids:
-        inside, known = ctx.folds == fold, ctx.train_positions(fold)
+        inside, known = ctx.folds == fold, given_to[fold]
         cal_k = Calibration.fit(raw_all[known], ctx.grades[known], kind, k, decision)
         probs[inside], score[inside] = cal_k.probs_and_scores([raw_all[inside]])
         for rule in DECISIONS:
             preds[rule][inside] = cal_k.with_decision(rule).grades_of(probs[inside], score[inside])
         fold_cuts[fold] = list(cal_k.thresholds)
     pred = preds[decision]
-    given = np.unique(np.concatenate([ctx.train_positions(f) for f in ctx.fold_ids]))
+    given = np.unique(np.concatenate(list(given_to.values())))
     calibration = Calibration.fit(raw_all[given], ctx.grades[given], kind, k, decision)
 
     y = ctx.grades

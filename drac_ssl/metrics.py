@@ -1327,7 +1327,21 @@ def softmax(logits: Any, temperature: float = 1.0) -> np.ndarray:
     return _scipy_softmax(z / temperature, axis=-1)
 
 
-def fit_temperature(logits: Any, y_true: Any, bounds: tuple[float, float] = (1e-2, 1e2)) -> float:
+TEMPERATURE_BOUNDS = (1e-2, 1e2)
+"""Where :func:`fit_temperature` searches ``T`` (by default)."""
+
+
+def temperature_at_bound(temperature: Any) -> bool:
+    """Whether a fitted temperature sits at the edge of :data:`TEMPERATURE_BOUNDS` (within 1 %
+    of either end): the raw outputs could not be calibrated, which report.md and the model
+    card both say. False for a value that is not a number."""
+    if not isinstance(temperature, int | float) or isinstance(temperature, bool):
+        return False
+    low, high = TEMPERATURE_BOUNDS
+    return not 1.01 * low < temperature < 0.99 * high
+
+
+def fit_temperature(logits: Any, y_true: Any, bounds: tuple[float, float] = TEMPERATURE_BOUNDS) -> float:
     """Temperature ``T > 0`` minimising the NLL of ``softmax(logits / T)`` (Guo et al. 2017).
 
     ``logits`` ``(n, K)``, ``y_true`` ``(n,)`` grades. Fit on held-out (out-of-fold) logits.

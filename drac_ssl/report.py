@@ -47,6 +47,7 @@ from drac_ssl.metrics import (
     grading_report,
     one_grade_note,
     referable_summary,
+    temperature_at_bound,
 )
 from drac_ssl.plots import plot_comparison, plot_confusion, plot_history, plot_roc
 from drac_ssl.pretrain import collapse_symptoms
@@ -388,7 +389,7 @@ def _variant_section(run_dir: Path, figures: Path, name: str) -> tuple[list[str]
                   f"grading, and a difference against it shows at most that the other variant learnt "
                   f"something.", ""]
     temperature = cal.get("temperature")
-    if isinstance(temperature, int | float) and not 0.0101 < temperature < 99.0:
+    if temperature_at_bound(temperature):
         lines += [f"> The calibration's temperature ({_num(temperature)}) sits at the edge of its search "
                   f"range (0.01..100): the raw outputs could not be calibrated (often a model that has "
                   f"not learnt, or outputs far out of scale); read its probabilities with care.", ""]

@@ -55,7 +55,7 @@ from drac_ssl.grading.model import (
 from drac_ssl.grading.ood import PROFILE_FILE, InputProfile, fit_input_profile
 from drac_ssl.grading.predict import FLIP_NAMES, TTA_FLIPS, input_spec_of, preprocess_image
 from drac_ssl.io import atomic_write_json, atomic_write_text, sha256_file
-from drac_ssl.metrics import format_ci, referable_summary
+from drac_ssl.metrics import format_ci, referable_summary, temperature_at_bound
 from drac_ssl.models import Backbone
 from drac_ssl.scale import explain_grades, grade_names_of, read_ingest_facts, submission_columns
 
@@ -360,7 +360,7 @@ def _temperature_edge(cal: dict[str, Any]) -> str:
     range (:func:`drac_ssl.metrics.fit_temperature`, 0.01..100), as report.md says them; ''
     otherwise."""
     t = cal.get("temperature")
-    if not isinstance(t, int | float) or 0.0101 < t < 99.0:
+    if not temperature_at_bound(t):
         return ""
     return (f"\n- The calibration's temperature ({t:.3g}) sits at the edge of its search range "
             "(0.01..100): the raw outputs could not be calibrated (often a model that has not "
@@ -669,7 +669,7 @@ def training_input_profile(data_dir: str | os.PathLike[str], meta: dict[str, Any
 
 def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
                  out: str | os.PathLike[str] | None = None,
-                 device: str | torch.device = "cpu") -> Path:
+                 device: str | torch.device = "cpu", built_from: dict[str, str] | None = None) -> Path:
     """Write ``run_dir/bundle/`` (or ``out``) from the fine-tuning outputs (see the module
     docstring).
 
@@ -678,7 +678,9 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
     ``out=run_dir/bundles/<variant>``. The bundle is assembled in a temporary folder and
     moved into place, replacing an older one. ``device``: where the first fold model
     describes the training images for the out-of-distribution profile (the run's device:
-    a GPU run's export does not redo them on the CPU).
+    a GPU run's export does not redo them on the CPU). ``built_from``: the
+    :func:`finetune_outputs_digest` it is built from, recorded for :func:`build_or_reuse_bundle`
+    (None: not recorded; the export stage's bundle is always rebuilt, so it hashes nothing).
     """
     run_dir = Path(run_dir)
     ft_dir = run_dir / "finetune"
@@ -752,7 +754,8 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
         # what it was built from: build_or_reuse_bundle reuses it while these are unchanged
         # relative to the run folder, as the digest's keys: a bundle shared or a run moved
         # carries no absolute path of the machine it was built on
-        "built_from": {"finetune_dir": f"finetune/{variant}", "sha256": finetune_outputs_digest(run_dir, variant)},
+        **({"built_from": {"finetune_dir": f"finetune/{variant}", "sha256": built_from}}
+           if built_from is not None else {}),
     }
     out = Path(out) if out is not None else run_dir / "bundle"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -844,12 +847,13 @@ def build_or_reuse_bundle(run_dir: str | os.PathLike[str], variant: str,
         meta = json.loads((out / "metadata.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         meta = None
+    digest = finetune_outputs_digest(run_dir, variant)  # hashed once: compared, else recorded
     if (isinstance(meta, dict) and meta.get("format") == BUNDLE_FORMAT and meta.get("variant") == variant
             and (out / "MODEL_CARD.md").is_file()
-            and (meta.get("built_from") or {}).get("sha256") == finetune_outputs_digest(run_dir, variant)
+            and (meta.get("built_from") or {}).get("sha256") == digest
             and all((out / w).is_file() for f in meta.get("folds") or [] for w in f.get("weights") or [])):
         return out, True
-    return build_bundle(run_dir, variant, out, device=device), False
+    return build_bundle(run_dir, variant, out, device=device, built_from=digest), False
 
 
 def _bundle_dir(path: str | os.PathLike[str]) -> Path:

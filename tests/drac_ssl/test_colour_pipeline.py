@@ -68,19 +68,26 @@ def make_npz(path: Path) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def colour_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    work = tmp_path_factory.mktemp("rmnist")
+def tiny_run(work: Path, *overrides: str) -> Path:
+    """``python -m drac_ssl.train`` on a RetinaMNIST-shaped ``.npz`` in ``work`` with
+    :data:`TINY` and ``overrides`` (a later ``run.name`` wins), run from ``work``; its run
+    folder. One intra-op thread, as the fixtures set for their module."""
     npz = make_npz(work / "retinamnist_tiny.npz")
     cwd = os.getcwd()
     os.chdir(work)
     try:
-        assert train.main([f"data.root={npz}", *TINY]) == 0
+        assert train.main([f"data.root={npz}", *TINY, *overrides]) == 0
     finally:
         os.chdir(cwd)
-    yield work / "runs" / "rmnist"
+    name = next(o.split("=", 1)[1] for o in reversed([*TINY, *overrides]) if o.startswith("run.name="))
+    return work / "runs" / name
+
+
+@pytest.fixture(scope="module")
+def colour_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield tiny_run(tmp_path_factory.mktemp("rmnist"))
     torch.set_num_threads(threads)
 
 

@@ -4,9 +4,7 @@ pretrained on (VICReg and UMM) and nothing else."""
 
 from __future__ import annotations
 
-import csv
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from test_colour_pipeline import N_TEST, N_TRAIN, N_VAL, TINY, fundus_like, make_npz
+from test_colour_pipeline import N_TEST, N_TRAIN, N_VAL, _rows, fundus_like, tiny_run
 
 from drac_ssl import train
 
@@ -26,26 +24,13 @@ def pool_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     work = tmp_path_factory.mktemp("pool")
-    npz = make_npz(work / "retinamnist_tiny.npz")
     pool = work / "ungraded"
     pool.mkdir()
     rng = np.random.default_rng(1)
     for i in range(N_POOL):
         cv2.imwrite(str(pool / f"u{i}.png"), cv2.cvtColor(fundus_like(i % 5, rng), cv2.COLOR_RGB2BGR))
-    cwd = os.getcwd()
-    os.chdir(work)
-    try:
-        assert train.main([f"data.root={npz}", f"data.unlabelled=[{pool}]", *TINY,
-                           "finetune.decision=argmax", "run.name=pool"]) == 0
-    finally:
-        os.chdir(cwd)
-    yield work / "runs" / "pool"
+    yield tiny_run(work, f"data.unlabelled=[{pool}]", "finetune.decision=argmax", "run.name=pool")
     torch.set_num_threads(threads)
-
-
-def _rows(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
 
 
 def test_ungraded_images_are_pretrained_on_and_nothing_else(pool_run: Path) -> None:
