@@ -1190,6 +1190,7 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
     atomic_write_json(out_dir / "metrics.json", _json_safe(metrics))
     atomic_write_json(out_dir / "calibration.json",
                       {**calibration.to_dict(), "fitted_on": f"out-of-fold outputs of {n_lab} images"})
+    weight_hashes = {n: sha256_file(out_dir / n) for n in sorted({n for r in fold_records for n in r["weights"]})}
     atomic_write_json(out_dir / "model.json", {
         "format": "drac_ssl grading model v1",
         "variant": variant,
@@ -1198,7 +1199,10 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
         "model": spec.to_dict(),
         "class_names": names,
         "input": ctx.spec.to_metadata(),
-        "folds": [{"fold": r["fold"], "weights": r["weights"]} for r in fold_records],
+        # each weight file's hash as it is now: a rerun interrupted after it replaced a fold's
+        # weights leaves them unlike this record, and no bundle is built from the mix
+        "folds": [{"fold": r["fold"], "weights": r["weights"],
+                   "sha256": {n: weight_hashes[n] for n in r["weights"]}} for r in fold_records],
         "tta": ctx.ft.tta,
         "finetune": to_dict(ctx.ft),
         "package_version": __version__,

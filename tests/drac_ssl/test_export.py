@@ -1211,3 +1211,38 @@ def test_the_command_line_exports_a_variant_the_run_did_not_select(
         assert err.startswith("error:") and f"no fine-tuned variant {name!r}" in err
         assert "it has scratch, vicreg" in err and "Traceback" not in err
     assert not (run / "bundles" / "vicreg_umm").exists()
+
+
+def test_a_bundle_is_not_built_from_weights_newer_than_the_variants_model_json(
+        exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A fine-tuning rerun interrupted after it replaced one fold's weights (the variant's
+    model.json, calibration and metrics are written only when every fold is done) left a
+    variant whose files describe two different trainings: ``--variant`` built a bundle from
+    that mixed state without a word. model.json records each weight file's SHA-256; a
+    weight file that differs is an error naming the fold, the file and the fix."""
+    run = _two_variant_run(exported_run, tmp_path)
+    vdir = run / "finetune" / "vicreg"
+    model_json = json.loads((vdir / "model.json").read_text())
+    folds = model_json["folds"]
+    from drac_ssl.io import atomic_write_bytes, sha256_file
+
+    for entry in folds:  # every weight file named, with its hash as written
+        assert set(entry["sha256"]) == set(entry["weights"])
+        assert all(entry["sha256"][n] == sha256_file(vdir / n) for n in entry["weights"])
+    first, second = folds[0]["weights"][-1], folds[1]["weights"][-1]
+    atomic_write_bytes(vdir / first, (vdir / second).read_bytes())  # a retrained fold, valid weights
+    with pytest.raises(bundles.BundleError) as err:
+        bundles.build_bundle(run, "vicreg", out=tmp_path / "bundle")
+    said = str(err.value)
+    assert f"fold {folds[0]['fold']}" in said and first in said and "model.json" in said
+    assert "interrupted" in said and "fix:" in said and "finetune" in said
+    assert not (tmp_path / "bundle").exists()
+    capsys.readouterr()
+    assert export.main([str(run), "--variant", "vicreg"]) == 2
+    err_text = capsys.readouterr().err
+    assert err_text.startswith("error:") and first in err_text and "Traceback" not in err_text
+    # a model.json written before the hashes were recorded is read as before
+    for entry in folds:
+        entry.pop("sha256")
+    (vdir / "model.json").write_text(json.dumps(model_json))
+    assert (bundles.build_bundle(run, "vicreg", out=tmp_path / "bundle") / "metadata.json").is_file()
