@@ -53,7 +53,6 @@ import math
 import os
 import platform
 import sys
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,6 +73,7 @@ from drac_ssl.metrics import (
     one_grade_note,
     paired_difference,
 )
+from drac_ssl.oof import OofError, read_oof
 from drac_ssl.preflight import PIPELINE
 from drac_ssl.scale import IngestFacts, default_grade_names, describe_grades, read_ingest_facts
 from drac_ssl.starting import started
@@ -696,49 +696,14 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def _read_oof(path: Path) -> tuple[tuple[str, ...], np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
-    """ids ``(n,)``, grades ``(n,)``, probabilities ``(n, K)``, predicted grades ``(n,)`` and
-    folds ``(n,)`` (None without a ``fold`` column) of an ``oof.csv`` (K = its
-    ``P0..P{K-1}`` columns)."""
+    """ids, grades, probabilities, predicted grades and folds of an ``oof.csv``
+    (:func:`drac_ssl.oof.read_oof`); its :class:`~drac_ssl.oof.OofError` as a
+    :class:`CompareError` (same message)."""
     try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            reader = csv.DictReader(fh)
-            columns = list(reader.fieldnames or [])
-            rows = [(reader.line_num, row) for row in reader]
-    except FileNotFoundError:
-        raise CompareError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise CompareError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    except (csv.Error, UnicodeDecodeError) as exc:
-        raise CompareError(f"{path}: not a readable CSV file ({exc})") from None
-    k = 0
-    while f"P{k}" in columns:
-        k += 1
-    missing = [c for c in ("id", "grade", "pred") if c not in columns] + [f"P{g}" for g in range(k, 2)]
-    if missing:
-        raise CompareError(f"{path}: no column {', '.join(missing)} (drac_ssl.finetune writes id, "
-                           f"grade, fold, P0..P{{K-1}}, score, pred, ...)")
-    if not rows:
-        raise CompareError(f"{path}: no rows")
-
-    def value(line: int, row: dict[str, Any], column: str, kind: type[int] | type[float]) -> Any:
-        text: Any = row.get(column)  # None on a short row
-        try:
-            return kind(text)
-        except (TypeError, ValueError):
-            raise CompareError(f"{path}, line {line}: {column} is {text!r}, not "
-                               f"{'an integer' if kind is int else 'a number'}") from None
-
-    ids = tuple(str(row["id"]) for _, row in rows)
-    repeated = [image for image, count in Counter(ids).items() if count > 1]
-    if repeated:
-        raise CompareError(f"{path}: id {repeated[0]!r} appears more than once")
-    grades = np.array([value(line, row, "grade", int) for line, row in rows], dtype=np.int64)
-    pred = np.array([value(line, row, "pred", int) for line, row in rows], dtype=np.int64)
-    probs = np.array([[value(line, row, f"P{g}", float) for g in range(k)] for line, row in rows],
-                     dtype=np.float64)
-    folds = (np.array([value(line, row, "fold", int) for line, row in rows], dtype=np.int64)
-             if "fold" in columns else None)
-    return ids, grades, probs, pred, folds
+        oof = read_oof(path)
+    except OofError as exc:
+        raise CompareError(str(exc)) from None
+    return oof.ids, oof.grades, oof.probs, oof.pred, oof.folds
 
 
 def _flatten(settings: dict[str, Any], prefix: str = "") -> dict[str, Any]:

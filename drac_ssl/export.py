@@ -110,6 +110,7 @@ from drac_ssl.grading.predict import (
     read_image_any,
 )
 from drac_ssl.io import atomic_write_json, read_json_dict, sha256_file
+from drac_ssl.oof import OOF_FILE, OofError, read_oof
 from drac_ssl.runtime import resolve_device
 from drac_ssl.scale import read_ingest_facts
 from drac_ssl.starting import started
@@ -458,12 +459,9 @@ def _ensemble_grades_line(test_grades: np.ndarray, oof_grades: np.ndarray | None
 
 def _oof_grades(run_dir: Path, variant: str) -> np.ndarray | None:
     """The out-of-fold grades (``pred``) of ``variant``'s ``oof.csv``; None when unreadable."""
-    import csv
-
     try:
-        with open(run_dir / "finetune" / variant / "oof.csv", newline="", encoding="utf-8") as fh:
-            return np.array([int(r["pred"]) for r in csv.DictReader(fh)], dtype=np.int64)
-    except (OSError, KeyError, ValueError, csv.Error):
+        return read_oof(run_dir / "finetune" / variant / OOF_FILE).pred
+    except OofError:
         return None
 
 

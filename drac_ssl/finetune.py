@@ -135,9 +135,10 @@ from drac_ssl.metrics import (
     referable_summary,
 )
 from drac_ssl.models import Backbone, BackboneArchitecture, load_local_weights
+from drac_ssl.oof import OOF_FILE, oof_columns
 from drac_ssl.optim import lr_at, param_groups, set_lr
 from drac_ssl.runtime import StageInterrupted, epoch_seed, resolve_device, seed_everything, use_bf16
-from drac_ssl.scale import DEFAULT_PREPROCESSING, describe_grades, prob_columns, read_ingest_facts
+from drac_ssl.scale import DEFAULT_PREPROCESSING, describe_grades, read_ingest_facts
 
 __all__ = [
     "OFFERED_FOLDS",
@@ -1176,13 +1177,11 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
         "tta": ctx.ft.tta,
         "seconds": round(time.perf_counter() - t_start, 3),
     }
-    raw_cols = ([f"logit{g}" for g in range(k)] if kind == "classification" else ["raw_score"])
     oof_rows = [[r["id"], int(y[i]), int(ctx.folds[i]), *(f"{p:.6f}" for p in probs[i]),
                  f"{score[i]:.6f}", int(pred[i]), *(f"{v:.6f}" for v in raw_all[i])]
                 for i, r in enumerate(ctx.lab)]
-    oof_path = out_dir / "oof.csv"
-    atomic_write_text(oof_path, _csv_text(["id", "grade", "fold", *prob_columns(k), "score", "pred",
-                                           *raw_cols], oof_rows))
+    oof_path = out_dir / OOF_FILE
+    atomic_write_text(oof_path, _csv_text(oof_columns(k, kind), oof_rows))
     fold_cols = ["fold", "n_train", "n_val", "best_epoch", "epochs_run", "qwk", "auc", "accuracy",
                  "macro_f1", "seconds"]
     atomic_write_text(out_dir / "folds.csv",

@@ -18,7 +18,6 @@ if __name__ == "__main__":  # Ctrl-C while torch loads: one line, not an import'
 
     quiet_while_starting("report")
 
-import csv
 import json
 import math
 import sys
@@ -26,7 +25,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import yaml
 
 from drac_ssl import __version__
@@ -49,6 +47,7 @@ from drac_ssl.metrics import (
     referable_summary,
     temperature_at_bound,
 )
+from drac_ssl.oof import OOF_FILE, OofError, read_oof
 from drac_ssl.plots import plot_comparison, plot_confusion, plot_history, plot_roc
 from drac_ssl.pretrain import collapse_symptoms
 from drac_ssl.scale import default_grade_names, describe_grades, read_ingest_facts
@@ -130,23 +129,6 @@ def _figure(run_dir: Path, path: Path, alt: str, variant: str = "") -> list[str]
     """A figure as its own paragraph, with its caption (:func:`figure_caption`) under it."""
     caption = figure_caption(path.stem, variant)
     return [_link(run_dir, path, alt), ""] + ([f"*Figure: {caption}*", ""] if caption else [])
-
-
-def _read_oof(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
-    """grades (n,), probabilities (n, K), predicted grades (n,) and folds (n,; None without a
-    ``fold`` column) of an ``oof.csv`` (K = its ``P0..P{K-1}`` columns)."""
-    with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        columns = reader.fieldnames or []
-        rows = list(reader)
-    k = 0
-    while f"P{k}" in columns:
-        k += 1
-    grades = np.array([int(r["grade"]) for r in rows], dtype=np.int64)
-    probs = np.array([[float(r[f"P{g}"]) for g in range(k)] for r in rows]).reshape(len(rows), k)
-    pred = np.array([int(r["pred"]) for r in rows], dtype=np.int64)
-    folds = np.array([int(r["fold"]) for r in rows], dtype=np.int64) if "fold" in columns else None
-    return grades, probs, pred, folds
 
 
 def _data_section(run_dir: Path) -> list[str]:
@@ -365,11 +347,16 @@ def _variant_section(run_dir: Path, figures: Path, name: str) -> tuple[list[str]
     vdir = run_dir / "finetune" / name
     metrics = _read_json(vdir / "metrics.json")
     title = VARIANT_TITLES.get(name, name)
-    if not isinstance(metrics, dict) or not (vdir / "oof.csv").is_file():
+    if not isinstance(metrics, dict) or not (vdir / OOF_FILE).is_file():
         return [f"### {title}", "", "Incomplete: no metrics or out-of-fold predictions.", ""], None
+    try:
+        oof = read_oof(vdir / OOF_FILE)
+    except OofError as exc:
+        return [f"### {title}", "", f"Incomplete: the out-of-fold predictions cannot be read ({exc}).",
+                ""], None
     ci = metrics.get("qwk_ci95") or [None, None]
     cal = metrics.get("calibration", {})
-    grades, probs, pred, folds = _read_oof(vdir / "oof.csv")
+    grades, probs, pred, folds = oof.grades, oof.probs, oof.pred, oof.folds
     names = list(metrics.get("class_names") or default_grade_names(probs.shape[1]))
     decision = metrics.get("decision") or cal.get("decision") or "thresholds"
     # a run made before the note was stored: the reason from its out-of-fold grades
