@@ -176,8 +176,9 @@ def natural_key(name: str) -> tuple[list[str | int], str]:
     return [int(p) if i % 2 else p for i, p in enumerate(parts)], name
 
 
-def _check_settings(cfg: DataConfig) -> list[int]:
-    """The cache sizes, sorted and unique; IngestError for settings that cannot work."""
+def check_settings(cfg: DataConfig) -> list[int]:
+    """The cache sizes, sorted and unique; IngestError for settings that cannot work (the
+    ingest calls it first; :mod:`drac_ssl.preflight` before any stage runs)."""
     if cfg.n_folds < 2:
         raise IngestError(f"--folds {cfg.n_folds}: need at least 2 folds for cross-validation "
                           "-> use --folds 5")
@@ -235,7 +236,7 @@ def _plan(cfg: DataConfig, layout: Layout, sizes: list[int]) -> tuple[Plan, list
 # The images of each layout
 
 
-def _collect(cfg: DataConfig, layout: Layout, grade_names: Sequence[str]
+def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str]
              ) -> tuple[list[ImageEntry], list[Problem], LabelTable | None,
                         list[tuple[LabelRow, Path | None]]]:
     """Images of both splits (manifest order) with their labels, the folder and label
@@ -283,7 +284,7 @@ def _collect(cfg: DataConfig, layout: Layout, grade_names: Sequence[str]
     return entries, problems, table, left_out
 
 
-def _collect_unlabelled(cfg: DataConfig, root: Path) -> tuple[list[ImageEntry], list[Problem]]:
+def collect_unlabelled(cfg: DataConfig, root: Path) -> tuple[list[ImageEntry], list[Problem]]:
     """The images of the ``data.unlabelled`` folders (``--unlabelled``), in the order given,
     each folder's in natural name order: split ``unlabelled``, no label, no fold. Their case
     id is ``FOLDER/NAME`` (the folder's name; ``i-FOLDER/NAME`` when two folders share a
@@ -558,7 +559,7 @@ EYE_NAME = re.compile(r"^(?P<patient>.+)_(?:left|right)$", re.IGNORECASE)
 """EyePACS / Kaggle DR 2015 image ids: ``<patient>_left`` and ``<patient>_right``."""
 
 
-def _eye_pairs(train: Sequence[ImageEntry], source: str) -> list[Problem]:
+def pair_eyes(train: Sequence[ImageEntry], source: str) -> list[Problem]:
     """EyePACS without a patient column: each image's patient from its id (``10_left`` and
     ``10_right`` are patient ``10``), recorded on its label, so both eyes share a fold."""
     paired = 0
@@ -584,7 +585,7 @@ def _assign_folds(entries: Sequence[ImageEntry], cfg: DataConfig, source: str,
     grades = [e.label.grade for e in train if e.label is not None and e.label.grade is not None]
     if not train or len(grades) != len(train):
         return []
-    notes = _eye_pairs(train, source) if layout_kind == "eyepacs" and not cfg.patient_column else []
+    notes = pair_eyes(train, source) if layout_kind == "eyepacs" and not cfg.patient_column else []
     patients = [(e.label.patient if e.label else "") or e.image_id for e in train] \
         if cfg.patient_column or notes else None
     # each image's row in the label CSV, so that a fix can name the images to relabel
@@ -769,15 +770,15 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     start = time.perf_counter()
     # an earlier failed attempt's problem list: this attempt writes its own, if it fails
     (out / PROBLEMS_NAME).unlink(missing_ok=True)
-    sizes = _check_settings(cfg)
+    sizes = check_settings(cfg)
     layout = discover(cfg)
     root = layout.root
     plan, problems = _plan(cfg, layout, sizes)
     cache_dir = out / CACHE_DIR
-    entries, found, table, left_out = _collect(cfg, layout, plan.grade_names)
+    entries, found, table, left_out = collect_images(cfg, layout, plan.grade_names)
     dialect = table.dialect if table is not None else ""
     problems += found
-    pool, found = _collect_unlabelled(cfg, root)
+    pool, found = collect_unlabelled(cfg, root)
     entries, problems = entries + pool, problems + found
     if not entries and not any(p.severity == "error" for p in problems):
         listing = f"\n{_listing(problems, out, root, said)[0]}" if problems else ""

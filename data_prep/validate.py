@@ -363,7 +363,7 @@ def leave_out_ungradable(images: Sequence[Path], table: LabelTable
     problems: one note naming how many rows were left out and the first
     :data:`LEFT_OUT_SHOWN` (``labels.csv:LINE NAME``), nothing when none was; an error for a
     left-out name without extension that matches several images. The ingest and the
-    preflight both call it (through ``data_prep.ingest._collect``), so they leave out the
+    preflight both call it (through ``data_prep.ingest.collect_images``), so they leave out the
     same rows and count the same images.
     """
     if not table.left_out:

@@ -147,6 +147,7 @@ __all__ = [
     "FinetuneResult",
     "VariantResult",
     "backbone_sources",
+    "check_settings",
     "ci_resampling",
     "epoch_order",
     "folds_taken_from",
@@ -1257,8 +1258,9 @@ def _model_spec(cfg: Config, metadata_path: Path, data_channels: int = 1,
                      stem_stride=arch.stem_stride, head=ft.head, dropout=ft.dropout, num_grades=num_grades, head_width=width)
 
 
-def _validate(cfg: Config) -> None:
-    """The package's config checks (choices, ranges) plus the fine-tuning ranges."""
+def check_settings(cfg: Config) -> None:
+    """The package's config checks (choices, ranges) plus the fine-tuning ranges; raises
+    ConfigError (called by the stage and, before any stage runs, by :mod:`drac_ssl.preflight`)."""
     validate_config(cfg)
     ft = cfg.finetune
     for key, value in {"finetune.epochs": ft.epochs, "finetune.batch_size": ft.batch_size,
@@ -1300,7 +1302,7 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
         ValueError: bad settings, or fewer than two folds of labelled images.
     """
     ft = cfg.finetune
-    _validate(cfg)
+    check_settings(cfg)
     run_dir = Path(run_dir)
     out_dir = run_dir / "finetune"
     sources = backbone_sources(cfg, run_dir)

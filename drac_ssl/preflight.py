@@ -712,8 +712,8 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
                   f"octa, made for grey UW-OCTA scans (its normalisation and colour handling)",
                   "pretrain.augment.recipe=fundus (as configs/retinamnist.yaml), unless octa is meant")
     try:
-        entries, problems, _, _ = ingest._collect(d, layout, names)  # data.ungradable as the ingest
-        pool, found = ingest._collect_unlabelled(d, layout.root)  # data.unlabelled (listing only)
+        entries, problems, _, _ = ingest.collect_images(d, layout, names)  # data.ungradable as the ingest
+        pool, found = ingest.collect_unlabelled(d, layout.root)  # data.unlabelled (listing only)
         entries, problems = entries + pool, problems + found
     except IngestError as exc:
         c.error("data.root", as_config_keys(str(exc)).replace(" -> ", "\n     fix: "))
@@ -740,7 +740,7 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
     patients_per_grade: dict[int, int] | None = None
     n_patients: int | None = None
     patients_from = f"data.patient_column={d.patient_column}" if d.patient_column else ""
-    if not d.patient_column and layout.treated_as == "eyepacs" and ingest._eye_pairs(labelled, ""):
+    if not d.patient_column and layout.treated_as == "eyepacs" and ingest.pair_eyes(labelled, ""):
         # as the ingest will: both eyes of a patient (<patient>_left / _right) share a fold
         patients_from = "the EyePACS image names <patient>_left / _right"
     if patients_from:
@@ -1172,15 +1172,15 @@ def _stage_validators(cfg: Config, stages: list[str]) -> list[tuple[str, Any]]:
     """(stage, check raising ConfigError / ValueError) of every stage that will run."""
     checks: list[tuple[str, Any]] = [("config", lambda: config_module.validate(cfg))]
     if "ingest" in stages and cfg.data.dataset == "drac":
-        from data_prep.ingest import _check_settings
+        from data_prep.ingest import check_settings
 
-        checks.append(("ingest", lambda: _check_settings(cfg.data)))
+        checks.append(("ingest", lambda: check_settings(cfg.data)))
     if "umm" in stages and cfg.umm.enabled:
-        from drac_ssl.umm.stage import _validate as validate_umm
+        from drac_ssl.umm.stage import check_settings as validate_umm
 
         checks.append(("umm", lambda: validate_umm(cfg.umm)))
     if "finetune" in stages:
-        from drac_ssl.finetune import _validate as validate_finetune
+        from drac_ssl.finetune import check_settings as validate_finetune
 
         checks.append(("finetune", lambda: validate_finetune(cfg)))
     return checks

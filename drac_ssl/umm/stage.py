@@ -70,7 +70,7 @@ from drac_ssl.umm.step import (
     umm_step,
 )
 
-__all__ = ["EARLY_CUTS", "UMMNonFiniteError", "UMMResult", "feed_config", "run"]
+__all__ = ["EARLY_CUTS", "UMMNonFiniteError", "UMMResult", "check_settings", "feed_config", "run"]
 
 EARLY_CUTS = ("layer2", "layer3")
 INNER_OPTIMIZERS = ("adam", "sgd")
@@ -95,7 +95,9 @@ class UMMResult:
     guard_fired: bool = False
 
 
-def _validate(uc: UMMConfig) -> None:
+def check_settings(uc: UMMConfig) -> None:
+    """Raise ConfigError for a UMM setting outside its choices or range (called by the
+    stage and, before any stage runs, by :mod:`drac_ssl.preflight`)."""
     checks = {
         "umm.early_cut": (uc.early_cut, EARLY_CUTS),
         "umm.hypergradient": (uc.hypergradient, HYPERGRADIENTS),
@@ -338,7 +340,7 @@ def run(
         UMMNonFiniteError: a loss became NaN/inf (the last good checkpoint is kept).
     """
     uc = cfg.umm
-    _validate(uc)
+    check_settings(uc)
     if cfg.run.tensorboard:
         require_tensorboard()
     run_dir = Path(run_dir)

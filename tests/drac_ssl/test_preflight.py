@@ -544,7 +544,7 @@ def test_a_stage_validator_is_the_net_under_the_checks(monkeypatch: pytest.Monke
     def refuse(cfg: object) -> None:
         raise ConfigError("config: finetune.some_new_setting='x' is not one of a, b.\n  fix: a")
 
-    monkeypatch.setattr(finetune, "_validate", refuse)
+    monkeypatch.setattr(finetune, "check_settings", refuse)
     assert "finetune.some_new_setting='x'" in " ".join(f.line for f in findings())
 
 
