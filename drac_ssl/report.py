@@ -460,6 +460,23 @@ def _pooling_gap(metrics: dict[str, Any]) -> str:
             f"are also very uncertain.")
 
 
+def _difference_cell(result: dict[str, Any]) -> str:
+    """A paired difference with its interval, ``+0.050 (+0.010..+0.090)``; an interval of
+    width 0 is not printed as one (``+0.000 (+0.000..+0.000)`` read as certainty):
+    ``+0.000 (CI not meaningful: width 0)``, explained under the table."""
+    value, low, high = (result.get(key) for key in ("difference", "ci_low", "ci_high"))
+    if degenerate_ci_reason(low, high):
+        return f"{_signed(value)} (CI not meaningful: width 0)"
+    return f"{_signed(value)} ({_signed(low)}..{_signed(high)})"
+
+
+def _zero_width(d: dict[str, Any], titles: dict[str, str]) -> list[str]:
+    """The titles of the metrics (``titles``: metric -> title) whose interval in the paired
+    difference ``d`` has width 0."""
+    return [title for m, title in titles.items() if isinstance(d.get(m), dict)
+            and degenerate_ci_reason(d[m].get("ci_low"), d[m].get("ci_high"))]
+
+
 def _identical(d: dict[str, Any]) -> bool:
     """True when a paired difference is exactly 0 with a (0, 0) CI on every metric: the two
     variants were right and wrong on the same images, resample after resample."""
@@ -535,9 +552,7 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
                   "out-of-fold images, with a paired bootstrap 95% CI (a CI that contains 0 is no "
                   "evidence either way):", ""]
         lines += _table(["difference", *titles.values()],
-                        [[label,
-                          *(f"{_signed(d.get(m, {}).get('difference'))} ({_signed(d.get(m, {}).get('ci_low'))}.."
-                            f"{_signed(d.get(m, {}).get('ci_high'))})" for m in titles)]
+                        [[label, *(_difference_cell(d.get(m, {})) for m in titles)]
                          for label, d in differences.items() if isinstance(d, dict)])
         n_cis = len(titles) * sum(isinstance(d, dict) for d in differences.values())
         by_chance = []
@@ -557,6 +572,12 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
                       f"variants graded the same images right and wrong and ranked them alike, so "
                       f"these images cannot tell them apart (often one stage changed nothing the "
                       f"fine-tuning could use).", ""]
+        flat = [f"{label}: {', '.join(widthless)}" for label, d in differences.items()
+                if isinstance(d, dict) and label not in same and (widthless := _zero_width(d, titles))]
+        if flat:
+            lines += ["CI not meaningful (width 0): " + "; ".join(flat) + ". Every resample gave that "
+                      "difference, which is not certainty: these images cannot move it (e.g. both "
+                      "variants gave every image one grade, so both kappas are 0 on every resample).", ""]
         one_grade = {name: section[1] for name, section in sections.items()}
         for label, (a, b, what, d) in pairs.items():
             note = _one_grade_difference(label, a, b, what, one_grade) if isinstance(d, dict) else ""

@@ -240,3 +240,20 @@ def test_the_data_section_says_how_many_ungradable_rows_were_left_out(tmp_path: 
         summary["left_out_ungradable"] = left_out
         (data / "ingest_summary.json").write_text(json.dumps(summary))
         assert not any("ungradable" in line for line in _data_section(tmp_path / "run"))
+
+
+def test_a_difference_whose_interval_has_width_0_is_not_printed_as_an_interval(tmp_path: Path) -> None:
+    """Trials read ``+0.000 (+0.000..+0.000)`` in report.md's differences table as certainty
+    (compare already said "not meaningful"): a width-0 interval now says so in its cell, with
+    one line under the table naming the metrics; an interval of width > 0 prints as before."""
+    run = _run(tmp_path, [1] * 30, COLLAPSED)
+    comparison = json.loads((run / "finetune" / "comparison.json").read_text())
+    difference = _difference(0.1)
+    difference["qwk"] = {"difference": 0.0, "ci_low": 0.0, "ci_high": 0.0}  # both kappas 0 on every resample
+    comparison["pretrained_minus_scratch"]["vicreg"] = difference
+    (run / "finetune" / "comparison.json").write_text(json.dumps(comparison))
+    text = _section(write_report(run).read_text(), "## Cross-validated fine-tuning")
+    assert "| VICReg - scratch | +0.100 (-0.100..+0.300) | +0.000 (CI not meaningful: width 0) |" in text
+    assert "+0.000 (+0.000..+0.000)" not in text
+    assert "CI not meaningful (width 0): VICReg - scratch: QWK. Every resample gave that difference" in text
+    assert "exactly 0 with a CI of 0..0" not in text  # only for a difference 0 on every metric
