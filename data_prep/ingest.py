@@ -883,7 +883,9 @@ def _write(out: Path, root: Path, sizes: Sequence[int], entries: Sequence[ImageE
            previous: cache.CacheState, channels: int,
            spill: cache.RowSpill | None = None) -> dict[int, Path]:
     """Arrays, then the manifest. The state and the manifest are removed first, so that a
-    run killed in between leaves nothing that a later run or stage would trust."""
+    run killed in between leaves nothing that a later run or stage would trust; arrays of
+    sizes not in ``sizes`` (an earlier ingest's) are removed before the manifest is written
+    (their rows follow that ingest's manifest, not this one's)."""
     cache_dir = out / CACHE_DIR
     records = [e.record for e in entries]
     paths = {size: cache.array_path(cache_dir, size) for size in sizes}
@@ -894,6 +896,9 @@ def _write(out: Path, root: Path, sizes: Sequence[int], entries: Sequence[ImageE
         for size, path in paths.items():
             cache.write_assembled(path, records, size, previous, channels, spill)
     previous.arrays.clear()  # release the memory maps of the old arrays
+    for stale in cache_dir.glob("*px.npy"):  # sizes no longer asked for: rows of another manifest
+        if stale not in paths.values():
+            stale.unlink(missing_ok=True)
     atomic_write_text(out / MANIFEST_NAME, _manifest_text(entries))
     return paths
 

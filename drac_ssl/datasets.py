@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import gzip
 import hashlib
+import json
 import lzma
 import os
 import tarfile
@@ -540,6 +541,16 @@ def _typed_row(row: dict[str, str], line: int, where: Path) -> dict[str, Any]:
     return out
 
 
+def _sizes_written(run_data: Path) -> list[int] | None:
+    """The cache sizes ``ingest_summary.json`` says its ingest wrote (its ``cache`` keys), or
+    None without a readable summary (a cache written by hand or by a test)."""
+    try:
+        summary = json.loads((run_data / "ingest_summary.json").read_text(encoding="utf-8"))
+        return sorted(int(s) for s in summary["cache"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def load_octa_cache(
     run_data_dir: str | os.PathLike[str], size: int
 ) -> tuple[np.ndarray, list[dict[str, Any]]]:
@@ -550,6 +561,13 @@ def load_octa_cache(
     RGB when the ingest kept colour; row ``i`` = ``cache_index i``) memory-mapped read-only. Rows come back as dicts in file order with ``grade``
     int or None (test rows), ``fold`` int (-1 for test), ``cache_index`` int,
     ``orig_width``/``orig_height`` int, everything else a string.
+
+    Raises:
+        FileNotFoundError: no manifest or no array of ``size`` (names the sizes there are).
+        DatasetFormatError: a manifest without its columns or with a bad value; an array not
+            uint8 of that shape, of a size ``ingest_summary.json`` does not list (a leftover
+            of an earlier ingest, whose rows follow another manifest), or too short for the
+            manifest's ``cache_index`` values.
     """
     run_data = Path(run_data_dir)
     manifest = run_data / "manifest.csv"
@@ -558,7 +576,7 @@ def load_octa_cache(
     if missing:
         available = sorted(p.name for p in (run_data / "cache").glob("*px.npy"))
         raise FileNotFoundError(
-            f"UW-OCTA cache incomplete in {run_data}: missing {', '.join(missing)}. "
+            f"The ingest's image cache is incomplete in {run_data}: missing {', '.join(missing)}. "
             f"Expected manifest.csv and cache/{size}px.npy written by the ingest stage "
             f"(available sizes: {', '.join(available) or 'none'}); run the 'ingest' stage "
             f"first or add {size} to data.cache_sizes."
@@ -582,6 +600,13 @@ def load_octa_cache(
         raise DatasetFormatError(
             f"{cache}: expected uint8 (N, {size}, {size}) or RGB (N, {size}, {size}, 3), got "
             f"{images.dtype} {images.shape}"
+        )
+    written = _sizes_written(run_data)
+    if written is not None and size not in written:
+        raise DatasetFormatError(
+            f"{cache}: not one of the sizes the last ingest wrote ({', '.join(map(str, written)) or 'none'}, "
+            f"ingest_summary.json): a leftover whose rows follow an earlier manifest; rerun the "
+            f"ingest with {size} in data.cache_sizes"
         )
     if rows:
         top = max(r["cache_index"] for r in rows)

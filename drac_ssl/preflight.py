@@ -626,6 +626,9 @@ def _facts_from_ingest(c: _Findings, cfg: Config, data_dir: Path) -> DataFacts |
     names = tuple((summary.get("grades") or {}).get("names") or ()) or _grade_names(cfg, "drac")
     sizes = sorted(int(p.name[:-len("px.npy")]) for p in (data_dir / "cache").glob("*px.npy")
                    if p.name[:-len("px.npy")].isdigit())
+    if isinstance(summary.get("cache"), dict):  # only what the last ingest wrote (a review: a
+        # leftover array of an earlier ingest's size follows another manifest)
+        sizes = [s for s in sizes if str(s) in summary["cache"]]
     channels = None
     if sizes:
         import numpy as np

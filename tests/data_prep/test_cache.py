@@ -110,3 +110,34 @@ def test_stale_temporaries_of_dead_processes_go_and_windows_never_signals(
     monkeypatch.setattr(cache.os, "kill", no_signals)
     monkeypatch.setattr(cache, "_windows_pid_alive", lambda pid: asked.append(pid) or True)
     assert cache._pid_alive(tmp_path / ".z.npy.tmp-4242", platform="nt") and asked == [4242]
+
+
+def test_an_array_of_a_size_no_longer_asked_for_is_removed_and_never_read_as_current(tmp_path: Path) -> None:
+    """A review: an ingest with sizes 32 and 48, the data fixed (one image renamed, so the
+    manifest order moved), then an ingest with 48 alone left 32px.npy behind; the preflight
+    listed 32 as cached and ``load_octa_cache(data, 32)`` served every manifest row another
+    image's pixels. The ingest now removes arrays of sizes it was not asked for, and the
+    reader refuses an array the last ingest did not write."""
+    from drac_ssl.datasets import DatasetFormatError, load_octa_cache
+
+    data = make_plain(tmp_path / "d", {"a.png": 0, "b.png": 1, "c.png": 0, "d.png": 1})
+    out = tmp_path / "out"
+    ingest.run(config(data, cache_sizes=[SIZE, 2 * SIZE]), out, verbose=False)
+    assert (out / "cache" / f"{SIZE}px.npy").is_file()
+    (data / "a.png").rename(data / "z.png")
+    (data / "labels.csv").write_text("image name,DR grade\nz.png,0\nb.png,1\nc.png,0\nd.png,1\n")
+    ingest.run(config(data, cache_sizes=[2 * SIZE]), out, verbose=False)
+    assert sorted(p.name for p in (out / "cache").glob("*px.npy")) == [f"{2 * SIZE}px.npy"]
+    with pytest.raises(FileNotFoundError, match=f"available sizes: {2 * SIZE}px.npy"):
+        load_octa_cache(out, SIZE)
+    images, rows = load_octa_cache(out, 2 * SIZE)
+    assert [r["id"] for r in rows] == ["b.png", "c.png", "d.png", "z.png"] and len(images) == 4
+    # an array left there by hand, or by an ingest before this fix: refused, with the fix
+    np.save(out / "cache" / f"{SIZE}px.npy", np.zeros((4, SIZE, SIZE), np.uint8))
+    with pytest.raises(DatasetFormatError, match=r"not one of the sizes the last ingest wrote.*rerun the ingest"):
+        load_octa_cache(out, SIZE)
+    from drac_ssl import preflight
+    from drac_ssl.config import Config
+
+    facts = preflight._facts_from_ingest(preflight._Findings(Config(), None), Config(), out)
+    assert facts is not None and facts.cache_sizes == [2 * SIZE]  # the leftover is not offered
