@@ -26,7 +26,7 @@ import numpy as np
 from data_prep import decode as _decode
 from data_prep.grades import choices, describe
 from data_prep.labels import column_index, missing_column, parse_grade, read_table
-from data_prep.layout import IMAGE_SUFFIXES
+from data_prep.layout import IMAGE_SUFFIXES, name_key
 from data_prep.problems import (  # noqa: F401 - re-exported: the historical home of these names
     IngestError,
     Problem,
@@ -369,6 +369,9 @@ def leave_out_ungradable(images: Sequence[Path], table: LabelTable
     if not table.left_out:
         return list(images), [], []
     index = NameIndex(images)
+    # an image that a graded row names too stays (a conflict said by duplicate_label_rows or
+    # same_image_rows), so that the graded row is not also called a label without image
+    graded = {path for row in table.rows for path in index.find(row.name)[0]}
     dropped: set[Path] = set()
     left_out: list[tuple[LabelRow, Path | None]] = []
     problems: list[Problem] = []
@@ -377,7 +380,7 @@ def leave_out_ungradable(images: Sequence[Path], table: LabelTable
         if how == "ambiguous":
             problems.append(ambiguous_name(table, row, paths, "no extension, marked ungradable"))
             paths = []
-        dropped.update(paths)
+        dropped.update(p for p in paths if p not in graded)
         left_out.append((row, paths[0] if paths else None))
     shown = ", ".join(f"{table.path.name}:{row.line} {row.name}"
                       for row, _ in left_out[:LEFT_OUT_SHOWN])
@@ -408,46 +411,90 @@ def read_name_list(csv_path: Path, column: str) -> tuple[list[tuple[int, str]] |
     return names, problems
 
 
+def _grade_clash(rows: Sequence[LabelRow]) -> str:
+    """`` with conflicting grades [0, 7]`` when the rows' grades differ (as the CSV writes
+    them, in row order: an out-of-range ``7`` stays ``7``), else ``''`` (``1`` and ``1.0`` are
+    the same grade)."""
+    values = {parse_grade(r.written) if parse_grade(r.written) is not None else r.written
+              for r in rows}
+    written = ", ".join(r.written or "''" for r in rows)
+    return f" with conflicting grades [{written}]" if len(values) > 1 else ""
+
+
 def duplicate_label_rows(table: LabelTable) -> list[Problem]:
-    """A CSV naming the same image twice (case-insensitively) is fatal.
+    """A CSV naming the same image twice (case-insensitively, in any Unicode form:
+    :func:`data_prep.layout.name_key`) is fatal.
 
     Grades that differ are shown as the CSV writes them, one per line in file order (an
     out-of-range ``7`` stays ``7``; its own error comes from :func:`grade_problem`); ``1``
-    and ``1.0`` are the same grade, no conflict."""
+    and ``1.0`` are the same grade, no conflict. Rows naming one image in different
+    spellings (``001.png`` and ``1``) are :func:`same_image_rows`'."""
     by_name: dict[str, list[LabelRow]] = {}
     for row in sorted([*table.rows, *table.left_out], key=lambda r: r.line):
-        by_name.setdefault(row.name.lower(), []).append(row)
+        by_name.setdefault(name_key(row.name), []).append(row)
     problems = []
     for rows in by_name.values():
         if len(rows) > 1:
             lines = ", ".join(str(r.line) for r in rows)
-            values = {parse_grade(r.written) if parse_grade(r.written) is not None else r.written
-                      for r in rows}
-            written = ", ".join(r.written or "''" for r in rows)
-            clash = f" with conflicting grades [{written}]" if len(values) > 1 else ""
             problems.append(error(f"{table.path}:{rows[1].line}",
-                                  f"{rows[0].name} is listed {len(rows)} times (lines {lines}){clash}",
+                                  f"{rows[0].name} is listed {len(rows)} times (lines {lines})"
+                                  f"{_grade_clash(rows)}",
                                   "keep exactly one row per image", "csv"))
+    return problems
+
+
+def same_image_rows(images: Sequence[Path], table: LabelTable) -> list[Problem]:
+    """Rows that name one image in different spellings are fatal: ``001.png`` and ``1`` (a
+    spreadsheet ate the leading zeros) or ``001`` (no extension), matched as
+    :func:`match_labels` matches (:class:`NameIndex`), whatever their grades. Without it the
+    ingest would keep one row's grade and drop the other's without a word.
+
+    ``images``: the training images, before the rows marked ungradable take theirs out
+    (:func:`leave_out_ungradable`), so that those rows count too. One error per image, at its
+    second row, naming every row of the image (line, spelling, grade as written) and whether
+    the grades conflict. Rows spelled alike (but for case or Unicode form) are
+    :func:`duplicate_label_rows`' and not said again; names matching several images are
+    :func:`ambiguous_name`'s and the folder scan's."""
+    index = NameIndex(images)
+    by_image: dict[Path, list[LabelRow]] = {}
+    for row in sorted([*table.rows, *table.left_out], key=lambda r: r.line):
+        paths, how = index.find(row.name)
+        if len(paths) == 1 and how != "ambiguous":
+            by_image.setdefault(paths[0], []).append(row)
+    problems = []
+    for path, rows in by_image.items():
+        if len({name_key(r.name) for r in rows}) < 2:
+            continue
+        named = ", ".join(f"line {r.line} '{r.name}' grade {r.written or repr('')}" for r in rows)
+        lines = [str(r.line) for r in rows]
+        delete = (f"delete line {lines[0]} or line {lines[1]}" if len(rows) == 2
+                  else f"delete all but one of lines {', '.join(lines)}")
+        problems.append(error(f"{table.path}:{rows[1].line}",
+                              f"{path.name} is named by {len(rows)} rows spelled differently "
+                              f"({named}){_grade_clash(rows)}",
+                              f"keep exactly one row per image: {delete}", "csv"))
     return problems
 
 
 class NameIndex:
     """Find the image a CSV names: by file name, else (no extension) by stem, else (digits
-    only) by the number a spreadsheet left after eating leading zeros, all case-insensitive."""
+    only) by the number a spreadsheet left after eating leading zeros, all case-insensitive
+    and in any Unicode form (:func:`data_prep.layout.name_key`); the paths found are the
+    files' own."""
 
     def __init__(self, images: Sequence[Path]) -> None:
         self.by_name: dict[str, list[Path]] = {}
         self.by_stem: dict[str, list[Path]] = {}
         self.by_number: dict[int, list[Path]] = {}
         for path in images:
-            self.by_name.setdefault(path.name.lower(), []).append(path)
-            self.by_stem.setdefault(path.stem.lower(), []).append(path)
+            self.by_name.setdefault(name_key(path.name), []).append(path)
+            self.by_stem.setdefault(name_key(path.stem), []).append(path)
             if path.stem.isdigit():
                 self.by_number.setdefault(int(path.stem), []).append(path)
 
     def find(self, name: str) -> tuple[list[Path], str]:
         """(matching images, how: 'name' | 'stem' | 'number' | 'ambiguous' | '')."""
-        key = name.lower()
+        key = name_key(name)
         if key in self.by_name:
             return self.by_name[key], "name"
         if Path(key).suffix.lower() in IMAGE_SUFFIXES:
@@ -481,10 +528,10 @@ TYPO_ROWS_MAX = (5, 0.10)  # spelling guesses only while the rows without image 
 
 
 def _stem_key(name: str) -> str:
-    """A name as a typo-tolerant key: no folder, no extension, lower case, no leading zeros
-    (``Images/017.PNG``, ``017.jpg`` and ``17`` give ``17``)."""
+    """A name as a typo-tolerant key: no folder, no extension, lower case, NFC, no leading
+    zeros (``Images/017.PNG``, ``017.jpg`` and ``17`` give ``17``)."""
     base = Path(name.replace("\\", "/")).name
-    stem = (Path(base).stem if Path(base).suffix.lower() in IMAGE_SUFFIXES else base).lower()
+    stem = name_key(Path(base).stem if Path(base).suffix.lower() in IMAGE_SUFFIXES else base)
     return stem.lstrip("0") or stem
 
 
@@ -569,7 +616,9 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
         if how in by_how:
             by_how[how].append(f"{row.name} -> {paths[0].name}")
         for path in paths:  # several paths: a duplicate name, reported by the folder scan
-            matched.setdefault(path, row)  # a repeated row is reported by duplicate_label_rows
+            # a row repeated, or in another spelling, is reported by duplicate_label_rows or
+            # same_image_rows (fatal): the first row's grade is only kept for the other checks
+            matched.setdefault(path, row)
     if by_how["stem"]:
         problems.append(note(table.path, f"{len(by_how['stem'])} name(s) without extension, each "
                                          f"matched to the one image with that stem (e.g. "
@@ -641,13 +690,13 @@ def names_in_both(train: Sequence[Path], test: Sequence[Path],
     ``allowed``: the layout's official names restart in the test set (IDRiD): one note
     instead (identical content is still caught by :func:`identical_content`).
     """
-    train_names = {p.name.lower(): p for p in train}
-    both = [path for path in test if path.name.lower() in train_names]
+    train_names = {name_key(p.name): p for p in train}
+    both = [path for path in test if name_key(path.name) in train_names]
     if allowed:
         return [note(both[0].parent, f"{len(both)} test image name(s) also name training images "
                                      "(the official names restart in the test set); their "
                                      "contents differ", "nothing to do", "match")] if both else []
-    return [error(path, f"image present in both train and test: {train_names[path.name.lower()]} "
+    return [error(path, f"image present in both train and test: {train_names[name_key(path.name)]} "
                         "has the same name",
                   "remove it from one of the two sets", "in-both")
             for path in both]

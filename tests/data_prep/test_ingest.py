@@ -12,6 +12,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import unicodedata
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -431,6 +432,85 @@ def test_a_repeated_row_shows_its_grades_as_the_csv_writes_them(tmp_path: Path) 
     message = expect_error(config(data), tmp_path / "out")
     assert f"{csv_path}:5: 002.png is listed 2 times (lines 3, 5) -> keep" in message
     assert "003.png is listed 3 times (lines 4, 6, 7) with conflicting grades [2, x, 9]" in message
+
+
+@pytest.mark.parametrize("spelling, grade", [("1", "2"), ("001", "2"), ("1", "0")])
+def test_two_rows_naming_one_image_in_different_spellings_are_an_error(
+        tmp_path: Path, spelling: str, grade: str) -> None:
+    """``001.png,0`` and ``1,2`` (a spreadsheet ate the leading zeros) or ``001,2`` (no
+    extension) name one image: the ingest kept the first row's grade without a word. Now it
+    is an error at the second row naming both lines, both spellings and both grades, with the
+    other problems of the pass (here a row without its image), whether the grades differ or
+    not."""
+    data = make_plain(tmp_path / "d", {"001.png": 0, "002.png": 1, "003.png": 2})
+    csv_path = data / "labels.csv"
+    with open(csv_path, "a", encoding="utf-8") as fh:
+        fh.write(f"{spelling},{grade}\n")  # line 5
+        fh.write("009.png,1\n")  # line 6: no image, reported in the same pass
+    message = expect_error(config(data), tmp_path / "out", "label without image: 009.png")
+    clash = " with conflicting grades [0, 2]" if grade != "0" else ""
+    assert (f"{csv_path}:5: 001.png is named by 2 rows spelled differently (line 2 '001.png' "
+            f"grade 0, line 5 '{spelling}' grade {grade}){clash} -> keep exactly one row per "
+            "image: delete line 2 or line 5") in message
+    assert "2 problem(s)" in message
+
+
+def test_rows_naming_one_image_in_three_spellings_and_a_repeat_are_each_said_once(
+        tmp_path: Path) -> None:
+    """An exact repeat (any case) stays duplicate_label_rows' 'listed N times'; a third
+    spelling joins the other error, which then names every row of the image."""
+    data = make_plain(tmp_path / "d", {"001.png": 0, "002.png": 1, "003.png": 2})
+    csv_path = data / "labels.csv"
+    with open(csv_path, "a", encoding="utf-8") as fh:
+        fh.write("002.PNG,1\n1,2\n001,0\n")  # lines 5, 6, 7
+    message = expect_error(config(data), tmp_path / "out")
+    assert f"{csv_path}:5: 002.png is listed 2 times (lines 3, 5) -> keep" in message
+    assert "002.png is named by" not in message
+    assert (f"{csv_path}:6: 001.png is named by 3 rows spelled differently (line 2 '001.png' "
+            "grade 0, line 6 '1' grade 2, line 7 '001' grade 0) with conflicting grades "
+            "[0, 2, 0] -> keep exactly one row per image: delete all but one of lines 2, 6, 7"
+            ) in message
+
+
+def test_an_ungradable_row_in_another_spelling_of_a_labelled_image_is_an_error(
+        tmp_path: Path) -> None:
+    """With --ungradable leave_out a row ``1,NA`` would leave out 001.png, which ``001.png,0``
+    grades: the two rows are named together, and 001.png stays to be matched (its graded row
+    is not called a label without image)."""
+    data = make_plain(tmp_path / "d", {"001.png": 0, "002.png": 1, "003.png": 1, "004.png": 0})
+    csv_path = data / "labels.csv"
+    with open(csv_path, "a", encoding="utf-8") as fh:
+        fh.write("1,NA\n")  # line 6
+    message = expect_error(config(data, grades=TWO_GRADES, ungradable="leave_out"),
+                           tmp_path / "out",
+                           f"{csv_path}:6: 001.png is named by 2 rows spelled differently (line 2 "
+                           "'001.png' grade 0, line 6 '1' grade NA) with conflicting grades "
+                           "[0, NA]")
+    assert "1 problem(s)" in message and "label without image" not in message
+
+
+@pytest.mark.parametrize("file_form, csv_form", [("NFD", "NFC"), ("NFC", "NFD")])
+def test_a_name_in_another_unicode_form_matches_its_image(
+        tmp_path: Path, file_form: str, csv_form: str) -> None:
+    """``é04.png`` written in NFC in the CSV and stored in NFD (as macOS writes names) gave
+    'label without image: é04.png ... did you mean é04.png?'. Names match whatever their
+    Unicode form; the manifest keeps the file's own name (the one that opens it)."""
+    data = make_plain(tmp_path / "d", {"001.png": 0, "002.png": 1})
+    stored = unicodedata.normalize(file_form, "é04.png")
+    written = unicodedata.normalize(csv_form, "é04.png")
+    assert stored != written
+    write_png(data / stored, smooth_image(9))
+    with open(data / "labels.csv", "a", encoding="utf-8") as fh:
+        fh.write(f"{written},1\n")
+    result = ingest.run(config(data, grades=TWO_GRADES), tmp_path / "out", verbose=False)
+    rows = {r["id"]: r for r in read_manifest(result.manifest_path)}
+    assert set(rows) == {"001.png", "002.png", stored} and rows[stored]["grade"] == "1"
+    assert (data / rows[stored]["id"]).is_file()
+
+    # both forms stored side by side are two files for one name
+    write_png(data / written, smooth_image(10))
+    expect_error(config(data, grades=TWO_GRADES), tmp_path / "out2", "duplicate name", stored,
+                 written)
 
 
 def test_a_typo_in_a_label_row_pairs_the_row_with_the_image_it_likely_names(tmp_path: Path) -> None:
