@@ -643,6 +643,64 @@ def test_conversions_warn_and_strict_rejects(tmp_path: Path, kind: str) -> None:
                  "rejected by --strict")
 
 
+def test_a_blank_image_is_ingested_with_a_warning_and_strict_rejects_it(
+        tmp_path: Path, count_decodes: Counter[str]) -> None:
+    """An all-black training image and a constant test image were ingested without a word,
+    while the app and the export call such an image blank (validate.is_blank). Each gets a
+    warning naming it; both stay in the manifest; the check reads the pixels already decoded
+    (one decode per file) and its finding is cached with the file's other findings."""
+    data = make_plain(tmp_path / "d", {"001.png": 0, "002.png": 1, "003.png": 0},
+                      test=("900.png", "901.png"))
+    write_png(data / "003.png", np.zeros((1024, 1024), np.uint8))
+    write_png(data / "test" / "901.png", np.full((1024, 1024), 180, np.uint8))
+    cfg = config(data, grades=TWO_GRADES)
+    result = ingest.run(cfg, tmp_path / "out", verbose=False)
+    assert count_decodes["decodes"] == 5
+    blank = [w for w in result.warnings if "blank" in w]
+    assert len(blank) == 2 and len(result.warnings) == 2, result.warnings
+    assert blank[0].startswith(f"{data / '003.png'}: blank or near-constant image (grey levels "
+                               "0..0, std 0.0): the app and the export would call it blank")
+    assert blank[1].startswith(f"{data / 'test' / '901.png'}: blank or near-constant image "
+                               "(grey levels 180..180")
+    assert {r["id"] for r in read_manifest(result.manifest_path)} == \
+        {"001.png", "002.png", "003.png", "900.png", "901.png"}
+    again = ingest.run(cfg, tmp_path / "out", verbose=False)  # rows and findings reused
+    assert count_decodes["decodes"] == 5 and again.warnings == result.warnings
+
+    expect_error(config(data, grades=TWO_GRADES, strict=True), tmp_path / "strict",
+                 f"{data / '003.png'}: blank or near-constant image", "rejected by --strict",
+                 "901.png")
+
+
+def _blank_by_definition(image: np.ndarray) -> bool:
+    """validate.is_blank as first written, with np.std and np.percentile on the sample."""
+    grey = image if image.ndim == 2 else image.mean(axis=2)
+    h, w = grey.shape[:2]
+    sample = grey[:: max(1, h // 512), :: max(1, w // 512)]
+    lo, hi = np.percentile(sample, [1, 99])
+    return bool(float(sample.std()) < validate.BLANK_STD or hi - lo < validate.BLANK_RANGE)
+
+
+def test_is_blank_from_a_histogram_gives_the_verdict_of_its_definition() -> None:
+    """is_blank reads the sample's histogram (the ingest runs it on every image it decodes, so
+    it must cost next to nothing) and must say what np.std and np.percentile say, near both
+    thresholds too: a spread of noise around the std and the percentile range, outliers just
+    inside and outside the 1 % tails, colour (the channel mean), odd sizes, 1024 x 1024."""
+    rng = np.random.default_rng(0)
+    images: list[np.ndarray] = [np.zeros((1024, 1024), np.uint8), smooth_image(3)]
+    for amplitude in range(0, 14):  # uniform noise of width amplitude: std ~ amplitude / 3.5
+        images.append((100 + rng.integers(0, amplitude + 1, (300, 517))).astype(np.uint8))
+        images.append((100 + rng.integers(0, amplitude + 1, (1031, 777, 3))).astype(np.uint8))
+    for share in (0.005, 0.009, 0.0101, 0.011, 0.02, 0.2):  # bright outliers on grey 50
+        image = np.full((200, 200), 50, np.uint8)
+        image.flat[rng.choice(image.size, int(share * image.size), replace=False)] = 250
+        images.append(image)
+    images.append(np.dstack([np.full((64, 64), v, np.uint8) for v in (10, 13, 19)]))  # no spread
+    verdicts = [validate.is_blank(image) for image in images]
+    assert verdicts == [_blank_by_definition(image) for image in images]
+    assert True in verdicts and False in verdicts
+
+
 def test_cli_reports_without_traceback(tmp_path: Path) -> None:
     data = make_plain(tmp_path / "d", {"001.png": 0, "002.png": 1, "003.png": 2})
     _truncated(data)
