@@ -54,6 +54,7 @@ from data_prep.fundus import (
 from data_prep.validate import (
     DecodedImage,
     Problem,
+    blank_problem,
     convert_channels,
     inspect_image,
     sha256_of,
@@ -62,7 +63,8 @@ from data_prep.validate import (
 from drac_ssl.io import atomic_path, atomic_write_json
 
 STATE_NAME = "state.json"
-STATE_VERSION = 2  # 2: channels and the decoding options are part of the state
+STATE_VERSION = 3  # 2: channels and the decoding options are part of the state; 3: the
+# findings include blank images (validate.blank_problem): older findings lack them
 
 
 def array_path(cache_dir: Path, size: int) -> Path:
@@ -197,6 +199,7 @@ def _fill(record: FileRecord, image: DecodedImage, sizes: Sequence[int], options
     record.colour = image.colour
     problems = list(image.problems)
     if image.pixels is not None:
+        problems += blank_problem(image.pixels, path)  # the decoded pixels: no second decode
         record.resized, done = cache_rows(image.pixels, sizes, options, path)
         problems += done
     record.issues = [(p.what, p.fix, p.severity, p.kind) for p in problems]

@@ -64,6 +64,7 @@ from data_prep.validate import (
     note,
     read_labels,
     read_name_list,
+    same_image_rows,
     warning,
 )
 from drac_ssl.config import (
@@ -265,7 +266,7 @@ def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str]
                                             cfg.ungradable)
         problems += apply_strict(table_problems, cfg.strict)
         if table is not None:
-            problems += duplicate_label_rows(table)
+            problems += duplicate_label_rows(table) + same_image_rows(train_images, table)
             # data.ungradable=leave_out: the rows with no grade and their images go before matching
             train_images, left_out, left_out_problems = leave_out_ungradable(train_images, table)
             problems += left_out_problems

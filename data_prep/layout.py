@@ -62,6 +62,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,12 +156,20 @@ def is_hidden(path: Path) -> bool:
     return path.name.startswith(".") or path.name.lower() in SYSTEM_FILES
 
 
+def name_key(name: str) -> str:
+    """A file name as image names are matched: in Unicode NFC form and lower case. macOS stores
+    ``é04.png`` decomposed (NFD: ``e`` and a combining accent) while a CSV typed elsewhere has
+    it composed (NFC); both print alike and are one name. The key is only for comparing: paths
+    and manifest ids keep the name as stored, which is the one that opens the file."""
+    return unicodedata.normalize("NFC", name).lower()
+
+
 def scan_image_folder(folder: Path, skip: Iterable[Path] = ()) -> FolderScan:
     """List the images of ``folder`` (not recursive), flagging everything else.
 
     Hidden/system files are ignored with a note, subfolders too (except those in ``skip``,
     which the caller handles); any other non-image file is fatal, and so are two names that
-    differ only in case (``001.png`` and ``001.PNG``).
+    differ only in case (``001.png`` and ``001.PNG``) or Unicode form (:func:`name_key`).
     """
     skipped = {p.resolve() for p in skip}
     images: list[Path] = []
@@ -186,11 +195,13 @@ def scan_image_folder(folder: Path, skip: Iterable[Path] = ()) -> FolderScan:
                                   "move it out of the image folder", "non-image"))
     by_name: dict[str, list[Path]] = {}
     for path in images:
-        by_name.setdefault(path.name.lower(), []).append(path)
+        by_name.setdefault(name_key(path.name), []).append(path)
     for same in by_name.values():
         if len(same) > 1:
             others = ", ".join(p.name for p in same[1:])
-            problems.append(error(same[0], f"duplicate name: {others} differs only in case",
+            how = ("in case" if len({p.name.lower() for p in same}) < len(same) else
+                   "in its Unicode form (the same letters encoded two ways, NFC and NFD)")
+            problems.append(error(same[0], f"duplicate name: {others} differs only {how}",
                                   "keep one file per image id", "duplicate-name"))
     return FolderScan(images, problems)
 

@@ -4,8 +4,9 @@ Severities:
 
 - ``error``: fatal, the ingest writes nothing and exits non-zero;
 - ``warning``: the data were converted or a property of the file cannot be honoured (colour
-  to grey, 16-bit to 8-bit, an ICC profile not applied ...), or a grade of ``data.grades``
-  has no labelled image (the model would never see it); fatal with ``--strict``;
+  to grey, 16-bit to 8-bit, an ICC profile not applied ...), an image is blank (the app and
+  the export would grade nothing), or a grade of ``data.grades`` has no labelled image (the
+  model would never see it); fatal with ``--strict``;
 - ``note``: informational (an EXIF orientation applied, bytes after the end of an image
   ignored, a hidden file skipped).
 
@@ -88,7 +89,8 @@ class Problem:
         if self.severity != "warning":
             return self
         accept = {"grades": "ingest the labels as they are",
-                  "patient": "fold the images as if independent"}.get(
+                  "patient": "fold the images as if independent",
+                  "blank": "ingest it as it is"}.get(
                       self.kind, "convert it automatically")
         return dataclasses.replace(
             self,

@@ -26,7 +26,7 @@ import numpy as np
 from data_prep import decode as _decode
 from data_prep.grades import choices, describe
 from data_prep.labels import column_index, missing_column, parse_grade, read_table
-from data_prep.layout import IMAGE_SUFFIXES
+from data_prep.layout import IMAGE_SUFFIXES, name_key
 from data_prep.problems import (  # noqa: F401 - re-exported: the historical home of these names
     IngestError,
     Problem,
@@ -49,13 +49,54 @@ def is_blank(image: np.ndarray) -> bool:
     """A blank or near-constant image (nothing to grade): uint8 grey ``(H, W)`` or colour
     ``(H, W, C)`` (its channel mean), with a standard deviation below :data:`BLANK_STD` or a
     1st-99th percentile range below :data:`BLANK_RANGE` grey levels, sampled on a grid of at
-    most about 512 x 512 pixels. Used by the app and the export command alike."""
+    most about 512 x 512 pixels. Used by the app, the export command and the ingest alike
+    (:func:`blank_problem`, on every image it decodes: for uint8 the figures come from the
+    sample's histogram, about a millisecond for a 1024 x 1024 image, the percentiles
+    interpolated as ``np.percentile``'s default does)."""
     array = np.asarray(image)
-    grey = array if array.ndim == 2 else array.mean(axis=2)
-    h, w = grey.shape[:2]
-    sample = grey[:: max(1, h // 512), :: max(1, w // 512)]
-    lo, hi = np.percentile(sample, [1, 99])
-    return bool(float(sample.std()) < BLANK_STD or hi - lo < BLANK_RANGE)
+    h, w = array.shape[:2]
+    sample = array[:: max(1, h // 512), :: max(1, w // 512)]  # a pixel's channels stay together
+    if sample.dtype != np.uint8:
+        grey = sample if sample.ndim == 2 else sample.mean(axis=2)
+        lo, hi = np.percentile(grey, [1, 99])
+        return bool(float(grey.std()) < BLANK_STD or hi - lo < BLANK_RANGE)
+    channels = 1 if sample.ndim == 2 else sample.shape[2]
+    total = sample if sample.ndim == 2 else sample[..., 0].astype(np.uint16)
+    for channel in range(1, channels):  # channel by channel: sum(axis=2) is 5 times slower
+        total += sample[..., channel]
+    counts = np.bincount(total.ravel(), minlength=255 * channels + 1)
+    n = int(counts.sum())
+    if n == 0:
+        return True
+    levels = np.arange(counts.size) / channels  # the channel mean of each bin
+    mean = float(counts @ levels) / n
+    std = float(np.sqrt(counts @ (levels - mean) ** 2 / n))
+    cumulative = np.cumsum(counts)
+
+    def percentile(q: float) -> float:  # np.percentile's linear interpolation
+        virtual = (n - 1) * q / 100
+        below = int(np.floor(virtual))
+        a, b = levels[np.searchsorted(cumulative, [below, min(below + 1, n - 1)], side="right")]
+        return float(a + (b - a) * (virtual - below))
+
+    return bool(std < BLANK_STD or percentile(99) - percentile(1) < BLANK_RANGE)
+
+
+def blank_problem(pixels: np.ndarray, path: str) -> list[Problem]:
+    """A warning (kind ``blank``) when the decoded uint8 ``pixels`` are blank or near-constant
+    (:func:`is_blank`), else nothing: the ingest keeps such an image, but the app and the
+    export would call it blank and grade nothing (a failed capture or export, a placeholder),
+    so it should be looked at. The grey levels and spread it names are the whole image's (its
+    luminance for colour), as the app words them."""
+    if not is_blank(pixels):
+        return []
+    grey = pixels if pixels.ndim == 2 else cv2.cvtColor(pixels[..., :3], cv2.COLOR_RGB2GRAY)
+    return [warning(
+        path, f"blank or near-constant image (grey levels {int(grey.min())}..{int(grey.max())}, "
+              f"std {float(grey.std()):.1f}): the app and the export would call it blank and "
+              "grade nothing; it is ingested as it is",
+        "check the image (a failed capture or export?); if it is not a real scan, move it out "
+        "of the folder and delete its label row", "blank")]
 
 EXPECTED_SIDE = 1024
 """Side of a DRAC UW-OCTA en-face export; other sizes are resized with a warning."""
@@ -369,6 +410,9 @@ def leave_out_ungradable(images: Sequence[Path], table: LabelTable
     if not table.left_out:
         return list(images), [], []
     index = NameIndex(images)
+    # an image that a graded row names too stays (a conflict said by duplicate_label_rows or
+    # same_image_rows), so that the graded row is not also called a label without image
+    graded = {path for row in table.rows for path in index.find(row.name)[0]}
     dropped: set[Path] = set()
     left_out: list[tuple[LabelRow, Path | None]] = []
     problems: list[Problem] = []
@@ -377,7 +421,7 @@ def leave_out_ungradable(images: Sequence[Path], table: LabelTable
         if how == "ambiguous":
             problems.append(ambiguous_name(table, row, paths, "no extension, marked ungradable"))
             paths = []
-        dropped.update(paths)
+        dropped.update(p for p in paths if p not in graded)
         left_out.append((row, paths[0] if paths else None))
     shown = ", ".join(f"{table.path.name}:{row.line} {row.name}"
                       for row, _ in left_out[:LEFT_OUT_SHOWN])
@@ -408,46 +452,90 @@ def read_name_list(csv_path: Path, column: str) -> tuple[list[tuple[int, str]] |
     return names, problems
 
 
+def _grade_clash(rows: Sequence[LabelRow]) -> str:
+    """`` with conflicting grades [0, 7]`` when the rows' grades differ (as the CSV writes
+    them, in row order: an out-of-range ``7`` stays ``7``), else ``''`` (``1`` and ``1.0`` are
+    the same grade)."""
+    values = {parse_grade(r.written) if parse_grade(r.written) is not None else r.written
+              for r in rows}
+    written = ", ".join(r.written or "''" for r in rows)
+    return f" with conflicting grades [{written}]" if len(values) > 1 else ""
+
+
 def duplicate_label_rows(table: LabelTable) -> list[Problem]:
-    """A CSV naming the same image twice (case-insensitively) is fatal.
+    """A CSV naming the same image twice (case-insensitively, in any Unicode form:
+    :func:`data_prep.layout.name_key`) is fatal.
 
     Grades that differ are shown as the CSV writes them, one per line in file order (an
     out-of-range ``7`` stays ``7``; its own error comes from :func:`grade_problem`); ``1``
-    and ``1.0`` are the same grade, no conflict."""
+    and ``1.0`` are the same grade, no conflict. Rows naming one image in different
+    spellings (``001.png`` and ``1``) are :func:`same_image_rows`'."""
     by_name: dict[str, list[LabelRow]] = {}
     for row in sorted([*table.rows, *table.left_out], key=lambda r: r.line):
-        by_name.setdefault(row.name.lower(), []).append(row)
+        by_name.setdefault(name_key(row.name), []).append(row)
     problems = []
     for rows in by_name.values():
         if len(rows) > 1:
             lines = ", ".join(str(r.line) for r in rows)
-            values = {parse_grade(r.written) if parse_grade(r.written) is not None else r.written
-                      for r in rows}
-            written = ", ".join(r.written or "''" for r in rows)
-            clash = f" with conflicting grades [{written}]" if len(values) > 1 else ""
             problems.append(error(f"{table.path}:{rows[1].line}",
-                                  f"{rows[0].name} is listed {len(rows)} times (lines {lines}){clash}",
+                                  f"{rows[0].name} is listed {len(rows)} times (lines {lines})"
+                                  f"{_grade_clash(rows)}",
                                   "keep exactly one row per image", "csv"))
+    return problems
+
+
+def same_image_rows(images: Sequence[Path], table: LabelTable) -> list[Problem]:
+    """Rows that name one image in different spellings are fatal: ``001.png`` and ``1`` (a
+    spreadsheet ate the leading zeros) or ``001`` (no extension), matched as
+    :func:`match_labels` matches (:class:`NameIndex`), whatever their grades. Without it the
+    ingest would keep one row's grade and drop the other's without a word.
+
+    ``images``: the training images, before the rows marked ungradable take theirs out
+    (:func:`leave_out_ungradable`), so that those rows count too. One error per image, at its
+    second row, naming every row of the image (line, spelling, grade as written) and whether
+    the grades conflict. Rows spelled alike (but for case or Unicode form) are
+    :func:`duplicate_label_rows`' and not said again; names matching several images are
+    :func:`ambiguous_name`'s and the folder scan's."""
+    index = NameIndex(images)
+    by_image: dict[Path, list[LabelRow]] = {}
+    for row in sorted([*table.rows, *table.left_out], key=lambda r: r.line):
+        paths, how = index.find(row.name)
+        if len(paths) == 1 and how != "ambiguous":
+            by_image.setdefault(paths[0], []).append(row)
+    problems = []
+    for path, rows in by_image.items():
+        if len({name_key(r.name) for r in rows}) < 2:
+            continue
+        named = ", ".join(f"line {r.line} '{r.name}' grade {r.written or repr('')}" for r in rows)
+        lines = [str(r.line) for r in rows]
+        delete = (f"delete line {lines[0]} or line {lines[1]}" if len(rows) == 2
+                  else f"delete all but one of lines {', '.join(lines)}")
+        problems.append(error(f"{table.path}:{rows[1].line}",
+                              f"{path.name} is named by {len(rows)} rows spelled differently "
+                              f"({named}){_grade_clash(rows)}",
+                              f"keep exactly one row per image: {delete}", "csv"))
     return problems
 
 
 class NameIndex:
     """Find the image a CSV names: by file name, else (no extension) by stem, else (digits
-    only) by the number a spreadsheet left after eating leading zeros, all case-insensitive."""
+    only) by the number a spreadsheet left after eating leading zeros, all case-insensitive
+    and in any Unicode form (:func:`data_prep.layout.name_key`); the paths found are the
+    files' own."""
 
     def __init__(self, images: Sequence[Path]) -> None:
         self.by_name: dict[str, list[Path]] = {}
         self.by_stem: dict[str, list[Path]] = {}
         self.by_number: dict[int, list[Path]] = {}
         for path in images:
-            self.by_name.setdefault(path.name.lower(), []).append(path)
-            self.by_stem.setdefault(path.stem.lower(), []).append(path)
+            self.by_name.setdefault(name_key(path.name), []).append(path)
+            self.by_stem.setdefault(name_key(path.stem), []).append(path)
             if path.stem.isdigit():
                 self.by_number.setdefault(int(path.stem), []).append(path)
 
     def find(self, name: str) -> tuple[list[Path], str]:
         """(matching images, how: 'name' | 'stem' | 'number' | 'ambiguous' | '')."""
-        key = name.lower()
+        key = name_key(name)
         if key in self.by_name:
             return self.by_name[key], "name"
         if Path(key).suffix.lower() in IMAGE_SUFFIXES:
@@ -481,10 +569,10 @@ TYPO_ROWS_MAX = (5, 0.10)  # spelling guesses only while the rows without image 
 
 
 def _stem_key(name: str) -> str:
-    """A name as a typo-tolerant key: no folder, no extension, lower case, no leading zeros
-    (``Images/017.PNG``, ``017.jpg`` and ``17`` give ``17``)."""
+    """A name as a typo-tolerant key: no folder, no extension, lower case, NFC, no leading
+    zeros (``Images/017.PNG``, ``017.jpg`` and ``17`` give ``17``)."""
     base = Path(name.replace("\\", "/")).name
-    stem = (Path(base).stem if Path(base).suffix.lower() in IMAGE_SUFFIXES else base).lower()
+    stem = name_key(Path(base).stem if Path(base).suffix.lower() in IMAGE_SUFFIXES else base)
     return stem.lstrip("0") or stem
 
 
@@ -569,7 +657,9 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
         if how in by_how:
             by_how[how].append(f"{row.name} -> {paths[0].name}")
         for path in paths:  # several paths: a duplicate name, reported by the folder scan
-            matched.setdefault(path, row)  # a repeated row is reported by duplicate_label_rows
+            # a row repeated, or in another spelling, is reported by duplicate_label_rows or
+            # same_image_rows (fatal): the first row's grade is only kept for the other checks
+            matched.setdefault(path, row)
     if by_how["stem"]:
         problems.append(note(table.path, f"{len(by_how['stem'])} name(s) without extension, each "
                                          f"matched to the one image with that stem (e.g. "
@@ -641,13 +731,13 @@ def names_in_both(train: Sequence[Path], test: Sequence[Path],
     ``allowed``: the layout's official names restart in the test set (IDRiD): one note
     instead (identical content is still caught by :func:`identical_content`).
     """
-    train_names = {p.name.lower(): p for p in train}
-    both = [path for path in test if path.name.lower() in train_names]
+    train_names = {name_key(p.name): p for p in train}
+    both = [path for path in test if name_key(path.name) in train_names]
     if allowed:
         return [note(both[0].parent, f"{len(both)} test image name(s) also name training images "
                                      "(the official names restart in the test set); their "
                                      "contents differ", "nothing to do", "match")] if both else []
-    return [error(path, f"image present in both train and test: {train_names[path.name.lower()]} "
+    return [error(path, f"image present in both train and test: {train_names[name_key(path.name)]} "
                         "has the same name",
                   "remove it from one of the two sets", "in-both")
             for path in both]

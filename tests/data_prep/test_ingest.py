@@ -12,6 +12,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import unicodedata
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -433,6 +434,85 @@ def test_a_repeated_row_shows_its_grades_as_the_csv_writes_them(tmp_path: Path) 
     assert "003.png is listed 3 times (lines 4, 6, 7) with conflicting grades [2, x, 9]" in message
 
 
+@pytest.mark.parametrize("spelling, grade", [("1", "2"), ("001", "2"), ("1", "0")])
+def test_two_rows_naming_one_image_in_different_spellings_are_an_error(
+        tmp_path: Path, spelling: str, grade: str) -> None:
+    """``001.png,0`` and ``1,2`` (a spreadsheet ate the leading zeros) or ``001,2`` (no
+    extension) name one image: the ingest kept the first row's grade without a word. Now it
+    is an error at the second row naming both lines, both spellings and both grades, with the
+    other problems of the pass (here a row without its image), whether the grades differ or
+    not."""
+    data = make_plain(tmp_path / "d", {"001.png": 0, "002.png": 1, "003.png": 2})
+    csv_path = data / "labels.csv"
+    with open(csv_path, "a", encoding="utf-8") as fh:
+        fh.write(f"{spelling},{grade}\n")  # line 5
+        fh.write("009.png,1\n")  # line 6: no image, reported in the same pass
+    message = expect_error(config(data), tmp_path / "out", "label without image: 009.png")
+    clash = " with conflicting grades [0, 2]" if grade != "0" else ""
+    assert (f"{csv_path}:5: 001.png is named by 2 rows spelled differently (line 2 '001.png' "
+            f"grade 0, line 5 '{spelling}' grade {grade}){clash} -> keep exactly one row per "
+            "image: delete line 2 or line 5") in message
+    assert "2 problem(s)" in message
+
+
+def test_rows_naming_one_image_in_three_spellings_and_a_repeat_are_each_said_once(
+        tmp_path: Path) -> None:
+    """An exact repeat (any case) stays duplicate_label_rows' 'listed N times'; a third
+    spelling joins the other error, which then names every row of the image."""
+    data = make_plain(tmp_path / "d", {"001.png": 0, "002.png": 1, "003.png": 2})
+    csv_path = data / "labels.csv"
+    with open(csv_path, "a", encoding="utf-8") as fh:
+        fh.write("002.PNG,1\n1,2\n001,0\n")  # lines 5, 6, 7
+    message = expect_error(config(data), tmp_path / "out")
+    assert f"{csv_path}:5: 002.png is listed 2 times (lines 3, 5) -> keep" in message
+    assert "002.png is named by" not in message
+    assert (f"{csv_path}:6: 001.png is named by 3 rows spelled differently (line 2 '001.png' "
+            "grade 0, line 6 '1' grade 2, line 7 '001' grade 0) with conflicting grades "
+            "[0, 2, 0] -> keep exactly one row per image: delete all but one of lines 2, 6, 7"
+            ) in message
+
+
+def test_an_ungradable_row_in_another_spelling_of_a_labelled_image_is_an_error(
+        tmp_path: Path) -> None:
+    """With --ungradable leave_out a row ``1,NA`` would leave out 001.png, which ``001.png,0``
+    grades: the two rows are named together, and 001.png stays to be matched (its graded row
+    is not called a label without image)."""
+    data = make_plain(tmp_path / "d", {"001.png": 0, "002.png": 1, "003.png": 1, "004.png": 0})
+    csv_path = data / "labels.csv"
+    with open(csv_path, "a", encoding="utf-8") as fh:
+        fh.write("1,NA\n")  # line 6
+    message = expect_error(config(data, grades=TWO_GRADES, ungradable="leave_out"),
+                           tmp_path / "out",
+                           f"{csv_path}:6: 001.png is named by 2 rows spelled differently (line 2 "
+                           "'001.png' grade 0, line 6 '1' grade NA) with conflicting grades "
+                           "[0, NA]")
+    assert "1 problem(s)" in message and "label without image" not in message
+
+
+@pytest.mark.parametrize("file_form, csv_form", [("NFD", "NFC"), ("NFC", "NFD")])
+def test_a_name_in_another_unicode_form_matches_its_image(
+        tmp_path: Path, file_form: str, csv_form: str) -> None:
+    """``é04.png`` written in NFC in the CSV and stored in NFD (as macOS writes names) gave
+    'label without image: é04.png ... did you mean é04.png?'. Names match whatever their
+    Unicode form; the manifest keeps the file's own name (the one that opens it)."""
+    data = make_plain(tmp_path / "d", {"001.png": 0, "002.png": 1})
+    stored = unicodedata.normalize(file_form, "é04.png")
+    written = unicodedata.normalize(csv_form, "é04.png")
+    assert stored != written
+    write_png(data / stored, smooth_image(9))
+    with open(data / "labels.csv", "a", encoding="utf-8") as fh:
+        fh.write(f"{written},1\n")
+    result = ingest.run(config(data, grades=TWO_GRADES), tmp_path / "out", verbose=False)
+    rows = {r["id"]: r for r in read_manifest(result.manifest_path)}
+    assert set(rows) == {"001.png", "002.png", stored} and rows[stored]["grade"] == "1"
+    assert (data / rows[stored]["id"]).is_file()
+
+    # both forms stored side by side are two files for one name
+    write_png(data / written, smooth_image(10))
+    expect_error(config(data, grades=TWO_GRADES), tmp_path / "out2", "duplicate name", stored,
+                 written)
+
+
 def test_a_typo_in_a_label_row_pairs_the_row_with_the_image_it_likely_names(tmp_path: Path) -> None:
     """A CSV with 0l7.png for 017.png gave two unrelated lines (a label without image, an
     image without label). Now the row's fix asks 'did you mean 017.png?' and the image's line
@@ -561,6 +641,64 @@ def test_conversions_warn_and_strict_rejects(tmp_path: Path, kind: str) -> None:
 
     expect_error(config(data, grades=TWO_GRADES, strict=True), tmp_path / "strict", fragment,
                  "rejected by --strict")
+
+
+def test_a_blank_image_is_ingested_with_a_warning_and_strict_rejects_it(
+        tmp_path: Path, count_decodes: Counter[str]) -> None:
+    """An all-black training image and a constant test image were ingested without a word,
+    while the app and the export call such an image blank (validate.is_blank). Each gets a
+    warning naming it; both stay in the manifest; the check reads the pixels already decoded
+    (one decode per file) and its finding is cached with the file's other findings."""
+    data = make_plain(tmp_path / "d", {"001.png": 0, "002.png": 1, "003.png": 0},
+                      test=("900.png", "901.png"))
+    write_png(data / "003.png", np.zeros((1024, 1024), np.uint8))
+    write_png(data / "test" / "901.png", np.full((1024, 1024), 180, np.uint8))
+    cfg = config(data, grades=TWO_GRADES)
+    result = ingest.run(cfg, tmp_path / "out", verbose=False)
+    assert count_decodes["decodes"] == 5
+    blank = [w for w in result.warnings if "blank" in w]
+    assert len(blank) == 2 and len(result.warnings) == 2, result.warnings
+    assert blank[0].startswith(f"{data / '003.png'}: blank or near-constant image (grey levels "
+                               "0..0, std 0.0): the app and the export would call it blank")
+    assert blank[1].startswith(f"{data / 'test' / '901.png'}: blank or near-constant image "
+                               "(grey levels 180..180")
+    assert {r["id"] for r in read_manifest(result.manifest_path)} == \
+        {"001.png", "002.png", "003.png", "900.png", "901.png"}
+    again = ingest.run(cfg, tmp_path / "out", verbose=False)  # rows and findings reused
+    assert count_decodes["decodes"] == 5 and again.warnings == result.warnings
+
+    expect_error(config(data, grades=TWO_GRADES, strict=True), tmp_path / "strict",
+                 f"{data / '003.png'}: blank or near-constant image", "rejected by --strict",
+                 "901.png")
+
+
+def _blank_by_definition(image: np.ndarray) -> bool:
+    """validate.is_blank as first written, with np.std and np.percentile on the sample."""
+    grey = image if image.ndim == 2 else image.mean(axis=2)
+    h, w = grey.shape[:2]
+    sample = grey[:: max(1, h // 512), :: max(1, w // 512)]
+    lo, hi = np.percentile(sample, [1, 99])
+    return bool(float(sample.std()) < validate.BLANK_STD or hi - lo < validate.BLANK_RANGE)
+
+
+def test_is_blank_from_a_histogram_gives_the_verdict_of_its_definition() -> None:
+    """is_blank reads the sample's histogram (the ingest runs it on every image it decodes, so
+    it must cost next to nothing) and must say what np.std and np.percentile say, near both
+    thresholds too: a spread of noise around the std and the percentile range, outliers just
+    inside and outside the 1 % tails, colour (the channel mean), odd sizes, 1024 x 1024."""
+    rng = np.random.default_rng(0)
+    images: list[np.ndarray] = [np.zeros((1024, 1024), np.uint8), smooth_image(3)]
+    for amplitude in range(0, 14):  # uniform noise of width amplitude: std ~ amplitude / 3.5
+        images.append((100 + rng.integers(0, amplitude + 1, (300, 517))).astype(np.uint8))
+        images.append((100 + rng.integers(0, amplitude + 1, (1031, 777, 3))).astype(np.uint8))
+    for share in (0.005, 0.009, 0.0101, 0.011, 0.02, 0.2):  # bright outliers on grey 50
+        image = np.full((200, 200), 50, np.uint8)
+        image.flat[rng.choice(image.size, int(share * image.size), replace=False)] = 250
+        images.append(image)
+    images.append(np.dstack([np.full((64, 64), v, np.uint8) for v in (10, 13, 19)]))  # no spread
+    verdicts = [validate.is_blank(image) for image in images]
+    assert verdicts == [_blank_by_definition(image) for image in images]
+    assert True in verdicts and False in verdicts
 
 
 def test_cli_reports_without_traceback(tmp_path: Path) -> None:
