@@ -478,6 +478,23 @@ def _load_records(entries: Sequence[ImageEntry], previous: cache.CacheState,
         entry.record = record
 
 
+def _redecode_lost_colour(entries: Sequence[ImageEntry], previous: cache.CacheState, channels: int,
+                          plan: Plan, workers: int, spill: cache.RowSpill | None) -> None:
+    """Decode again the colour images whose rows would be reused from a grey cache that now
+    becomes colour (a review: grey labelled images under ``channels=auto`` made the cache grey
+    and a colour ``data.unlabelled`` pool was converted; a rerun with ``channels=3`` replicated
+    those grey rows instead of the colour a fresh ingest keeps)."""
+    if channels != 3 or previous.channels != 1:
+        return
+    lost = [e for e in entries if e.record is not None and e.record.colour
+            and e.record.resized is None and e.record.spill_row < 0 and e.record.sha256]
+    if not lost:
+        return
+    tasks = [cache.FileTask(str(e.path), e.rel, tuple(plan.sizes), "", plan.options) for e in lost]
+    for entry, record in zip(lost, cache.process_files(tasks, workers, spill), strict=True):
+        entry.record = record
+
+
 def _resolve_channels(entries: Sequence[ImageEntry], plan: Plan,
                       where: Path) -> tuple[int, str, list[Problem]]:
     """The cache's channels (1 or 3), why, and what that means for the images (said once)."""
@@ -803,6 +820,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     # of data.unlabelled follows them
     labelled_part = [e for e in entries if e.split != UNLABELLED]
     channels, channels_why, channel_problems = _resolve_channels(labelled_part or entries, plan, root)
+    _redecode_lost_colour(entries, previous, channels, plan, cfg.workers, spill)
     if plan.options.target != "gray":  # with data.channels=1 the decoding converted (and said so)
         channel_problems += _pool_channels(entries, channels)
     problems += apply_strict(channel_problems, cfg.strict) + _upscale_note(entries, sizes, root)

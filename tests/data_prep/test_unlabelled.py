@@ -147,6 +147,26 @@ def test_the_labelled_images_decide_the_channels_not_the_pool(tmp_path: Path) ->
                                                                  cv2.COLOR_RGB2GRAY)[0, 0])
 
 
+def test_a_grey_cache_that_becomes_colour_decodes_the_pools_colour_images_again(tmp_path: Path) -> None:
+    """A review: after the grey ingest above, a rerun with --channels 3 reused the pool image's
+    grey row and replicated it, where a fresh ingest keeps its colour. Its colour comes back."""
+    import numpy as np
+
+    root = make_plain(tmp_path / "d", GRADES)
+    pool = tmp_path / "pool"
+    colour = np.zeros((64, 64, 3), np.uint8)
+    colour[..., 2] = 200  # red (OpenCV writes BGR)
+    write_png(pool / "red.png", colour)
+    out, fresh = tmp_path / "out", tmp_path / "fresh"
+    assert ingest.run(config(root, channels="auto", unlabelled=[str(pool)]), out, verbose=False).channels == 1
+    again = ingest.run(config(root, channels="3", unlabelled=[str(pool)]), out, verbose=False)
+    ingest.run(config(root, channels="3", unlabelled=[str(pool)]), fresh, verbose=False)
+    rows = np.load(out / "cache" / f"{SIZE}px.npy")
+    assert rows.shape[-1] == 3 and rows[-1, ..., 0].mean() > 150 and rows[-1, ..., 1].max() == 0  # red
+    np.testing.assert_array_equal(rows, np.load(fresh / "cache" / f"{SIZE}px.npy"))
+    assert again.n_decoded == 1  # the grey images' rows are reused (replicated), as fresh would make them
+
+
 def test_a_resume_sees_no_change_for_left_out_rows_or_a_medmnist_pool(tmp_path: Path) -> None:
     """A review: rows left out as ungradable were 'added images' on every resume, and the pool
     of a MedMNIST .npz ingest was read from beside the .npz path as if it were a folder."""
