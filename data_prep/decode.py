@@ -53,6 +53,7 @@ progressive JPEG, 16-bit grey
 from __future__ import annotations
 
 import io
+import re
 import struct
 import warnings
 from dataclasses import dataclass, field
@@ -331,6 +332,21 @@ def _bits_used(top: int, container: int, sbit: int) -> tuple[int, str]:
             return bits, (f"no sBIT chunk; max {top} <= {2 ** bits - 1}: read as {bits}-bit data "
                           "(the range device exports use)")
     return container, f"the full {container}-bit range"
+
+
+_GUESSED_BITS = re.compile(r"no sBIT chunk; max \d+ <= (?:255: (?P<eight>8)-bit values|\d+: read as "
+                           r"(?P<bits>\d+)-bit data)|(?<!says )the full (?P<full>\d+)-bit range")
+
+
+def guessed_bits(what: str) -> int | None:
+    """The bit depth :func:`to_uint8` guessed from an image's own maximum, read back from its
+    ``bit-depth`` warning ``what``; None when a PNG sBIT chunk decided it or ``what`` is not
+    such a warning. The ingest compares these across a set (:mod:`data_prep.ingest`): images
+    of one set guessed at different depths are not scaled alike."""
+    found = _GUESSED_BITS.search(what)
+    if found is None or "sBIT chunk says" in what:
+        return None
+    return int(found["eight"] or found["bits"] or found["full"])
 
 
 def to_uint8(samples: np.ndarray, path: str, sbit: int = 0,

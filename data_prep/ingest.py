@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from data_prep import cache
+from data_prep.decode import guessed_bits
 from data_prep.folds import assign_folds
 from data_prep.grades import describe, empty_grades, resolve_grades
 from data_prep.layout import Layout, discover, relative, scan_image_folder
@@ -573,6 +574,31 @@ def _small_images(entries: Sequence[ImageEntry], sizes: Sequence[int]) -> list[P
     return found
 
 
+def _mixed_bit_depths(entries: Sequence[ImageEntry], where: Path) -> list[Problem]:
+    """One warning when the 16-bit images of the set were read at different guessed bit depths
+    (:func:`data_prep.decode.guessed_bits`: no sBIT chunk, the depth from each image's own
+    maximum): a review's 12-bit export with one pixel above 4095 read as 14-bit data, 4x darker
+    than its neighbours, with nothing saying the set was scaled unevenly."""
+    depths: dict[int, list[str]] = {}
+    for e in entries:
+        for what, _, _, kind in e.record.issues if e.record is not None else ():
+            bits = guessed_bits(what) if kind == "bit-depth" else None
+            if bits is not None:
+                depths.setdefault(bits, []).append(e.display)
+    if len(depths) < 2:
+        return []
+    common = max(depths, key=lambda b: len(depths[b]))
+    counts = ", ".join(f"{len(depths[b])} read as {b}-bit" for b in sorted(depths))
+    odd = [name for b in sorted(depths) if b != common for name in depths[b]]
+    return [warning(str(where), f"16-bit images scaled from different bit depths ({counts}; each "
+                                f"depth guessed from the image's own maximum, no sBIT chunk): their "
+                                f"brightness is not comparable; e.g. {', '.join(odd[:3])}"
+                                + (", ..." if len(odd) > 3 else "")
+                                + f" (a few bright pixels above the {common}-bit range?)",
+                    "export the images with an sBIT chunk naming their bit depth, or as 8-bit, "
+                    "so that every image is scaled alike", "bit-depth")]
+
+
 EYE_NAME = re.compile(r"^(?P<patient>.+)_(?:left|right)$", re.IGNORECASE)
 """EyePACS / Kaggle DR 2015 image ids: ``<patient>_left`` and ``<patient>_right``."""
 
@@ -825,6 +851,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
         channel_problems += _pool_channels(entries, channels)
     problems += apply_strict(channel_problems, cfg.strict) + _upscale_note(entries, sizes, root)
     problems += apply_strict(_small_images(entries, sizes), cfg.strict)
+    problems += apply_strict(_mixed_bit_depths(entries, root), cfg.strict)
 
     if not any(p.severity == "error" for p in problems):
         problems += _assign_folds(entries, cfg, str(layout.labels_csv or root), layout.treated_as,

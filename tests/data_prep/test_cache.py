@@ -141,3 +141,32 @@ def test_an_array_of_a_size_no_longer_asked_for_is_removed_and_never_read_as_cur
 
     facts = preflight._facts_from_ingest(preflight._Findings(Config(), None), Config(), out)
     assert facts is not None and facts.cache_sizes == [2 * SIZE]  # the leftover is not offered
+
+
+def test_16_bit_images_of_one_set_scaled_from_different_bit_depths_are_warned_of(tmp_path: Path) -> None:
+    """A review: without an sBIT chunk each 16-bit image's bit depth is guessed from its own
+    maximum, so one pixel above 4095 in a 12-bit export made that scan read as 14-bit data,
+    4x darker than its neighbours. The ingest now says when the images of one set were
+    scaled from different depths, naming how many of each and the fix."""
+    import cv2
+    from test_ingest import smooth_image, write_csv
+
+    data = tmp_path / "d"
+    data.mkdir()
+    for i in range(4):
+        image = smooth_image(i, 64).astype(np.uint16) * 16  # a 12-bit export: max <= 4080
+        if i == 3:
+            image[0, 0] = 4100  # one hot pixel: read as 14-bit data
+        assert cv2.imwrite(str(data / f"{i}.png"), image)
+    write_csv(data / "labels.csv", ["image name", "DR grade"], [[f"{i}.png", i % 2] for i in range(4)])
+    result = ingest.run(config(data), tmp_path / "out", verbose=False)
+    (mixed,) = [w for w in result.warnings if "scaled from different bit depths" in w]
+    assert "3 read as 12-bit" in mixed and "1 read as 14-bit" in mixed and "3.png" in mixed
+    assert "sBIT" in mixed  # the fix
+    same = tmp_path / "same"
+    same.mkdir()
+    for i in range(3):
+        assert cv2.imwrite(str(same / f"{i}.png"), smooth_image(i, 64).astype(np.uint16) * 16)
+    write_csv(same / "labels.csv", ["image name", "DR grade"], [[f"{i}.png", i % 2] for i in range(3)])
+    again = ingest.run(config(same), tmp_path / "out2", verbose=False)
+    assert not [w for w in again.warnings if "different bit depths" in w]
