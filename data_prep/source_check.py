@@ -74,6 +74,35 @@ def _changed(path: Path, recorded: dict[str, Any], budget: list[int] | None = No
     return sha256_file(path) != recorded["sha256"]
 
 
+def _test_set_appeared(summary: dict[str, Any]) -> str:
+    """A testing set found now where the ingest found none (a review: the DRAC testing set
+    unzipped after the first ingest; the resumed run wrote no submission, unsaid): the
+    layout is looked up again with the ingest's data settings (``summary["config"]``); ""
+    when the ingest had a testing set, the settings cannot be read, or none is there now."""
+    if summary.get("test_dir") or summary.get("layout") == "medmnist":
+        return ""
+    import dataclasses
+
+    from data_prep.layout import discover
+    from drac_ssl.config import DataConfig
+
+    settings = summary.get("config")
+    if not isinstance(settings, dict):
+        return ""
+    known = {f.name for f in dataclasses.fields(DataConfig)}
+    try:
+        layout = discover(DataConfig(**{k: v for k, v in settings.items() if k in known}))
+        if layout.test_dir is None or not layout.test_dir.is_dir():
+            return ""
+        n = len(scan_image_folder(layout.test_dir).images)
+    except (IngestError, OSError, TypeError, ValueError):
+        return ""
+    if not n:
+        return ""
+    return (f"a testing set appeared in {layout.test_dir} ({n} image{'s' if n != 1 else ''}; the ingest "
+            f"found none, so this run grades no test images and writes no submission)")
+
+
 def _examples(names: list[str]) -> str:
     shown = ", ".join(sorted(names)[:3])
     return shown + (", ..." if len(names) > 3 else "")
@@ -110,6 +139,9 @@ def _changes(data_dir: Path) -> list[str]:
             changes.append(f"the {words} {path} is gone")
         elif _changed(path, recorded):
             changes.append(f"the {words} {path} was edited")
+    appeared = _test_set_appeared(summary)
+    if appeared:
+        changes.append(appeared)
     pool_dirs = list(summary.get("unlabelled_dirs") or ())  # data.unlabelled
     arrays = summary.get("layout") == "medmnist"  # its images are rows of the .npz, stamped above
     if arrays and not pool_dirs:

@@ -267,6 +267,23 @@ def test_a_missing_testing_set_says_where_it_looked_and_where_it_goes(tmp_path: 
     assert "unzip the testing set" not in line
 
 
+def test_a_testing_set_unzipped_after_the_ingest_is_a_change_a_resume_hears_of(tmp_path: Path) -> None:
+    """A review: the DRAC testing set unzipped after an ingest that found none; the resume's
+    data check said nothing, and the resumed run silently wrote no submission."""
+    from data_prep.source_check import source_changes
+
+    root = make_drac(tmp_path / "DRAC", test=False)
+    out = tmp_path / "out"
+    ingest.run(config(root), out, verbose=False)
+    assert source_changes(out) == []
+    make_drac(tmp_path / "DRAC", n_test=2)  # the testing set arrives (the rest rewritten alike)
+    (change,) = [c for c in source_changes(out) if "testing set" in c]
+    assert change.startswith(f"a testing set appeared in {root / TEST_ROOT_DIR / TASK_DIR / IMAGES_DIR / TEST_DIR}")
+    assert "(2 images; the ingest found none, so this run grades no test images and writes no submission)" in change
+    ingest.run(config(root), out, verbose=False)  # ingested: no longer a change
+    assert not [c for c in source_changes(out) if "testing set" in c]
+
+
 def test_plain_layout_with_custom_columns(tmp_path: Path) -> None:
     data = tmp_path / "plain"
     names = [f"img{i}.png" for i in range(1, 7)]
