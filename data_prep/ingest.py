@@ -817,6 +817,10 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     sizes = check_settings(cfg)
     layout = discover(cfg)
     root = layout.root
+    # the label CSV and the other source files as they are before they are read: an edit while
+    # the ingest runs is then a change the resume's data check sees (a review: stamped at the
+    # end, an edited grade was recorded as ingested)
+    sources = stamp_sources(layout)
     plan, problems = _plan(cfg, layout, sizes)
     cache_dir = out / CACHE_DIR
     entries, found, table, left_out = collect_images(cfg, layout, plan.grade_names)
@@ -890,7 +894,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
         )
         result.seconds = time.perf_counter() - start
         atomic_write_json(result.summary_path,
-                          _summary(result, cfg, layout, plan, channels_why, dialect))
+                          _summary(result, cfg, layout, plan, channels_why, dialect, sources))
         cache.save_state(cache_dir, root, sizes, [e.record for e in entries], plan.options,
                          channels)
     except OSError as exc:
@@ -950,7 +954,7 @@ def _write(out: Path, root: Path, sizes: Sequence[int], entries: Sequence[ImageE
 
 
 def _summary(result: IngestResult, cfg: DataConfig, layout: Layout, plan: Plan,
-             channels_why: str, dialect: str) -> dict[str, object]:
+             channels_why: str, dialect: str, sources: dict[str, dict[str, object]]) -> dict[str, object]:
     """The content of ``ingest_summary.json``: what was found and made (``label_columns``,
     ``grades``, ``channels`` ... as resolved) and ``config``, the data settings as given
     (``layout: auto``, ``channels: ''``: left to the layout), but for the label columns: its
@@ -972,7 +976,7 @@ def _summary(result: IngestResult, cfg: DataConfig, layout: Layout, plan: Plan,
         "labels_csv_dialect": dialect or None,
         "unlabelled_dirs": [str(Path(t).expanduser().absolute()) for t in cfg.unlabelled],
         "unlabelled_copies": result.unlabelled_copies,  # left out: byte-identical to another image
-        "source_files": stamp_sources(layout),  # what a resumed run compares (source_check)
+        "source_files": sources,  # what a resumed run compares (source_check), stamped before reading
         "label_columns": columns,
         "manifest": MANIFEST_NAME,
         "n_images": n,

@@ -284,6 +284,26 @@ def test_a_testing_set_unzipped_after_the_ingest_is_a_change_a_resume_hears_of(t
     assert not [c for c in source_changes(out) if "testing set" in c]
 
 
+def test_a_label_edited_while_the_ingest_runs_is_a_change_the_resume_hears_of(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review: the label CSV was stamped when the summary was written, after it was read, so
+    a grade fixed meanwhile was recorded as ingested and no resume ever said otherwise."""
+    from data_prep.source_check import source_changes
+
+    data = make_plain(tmp_path / "d", {"a.png": 0, "b.png": 1, "c.png": 0, "d.png": 1})
+    write = ingest._write
+
+    def edit_then_write(*args: object, **kwargs: object) -> object:
+        write_csv(data / "labels.csv", ["image name", "DR grade"], [["a.png", 1], ["b.png", 1], ["c.png", 0], ["d.png", 1]])
+        return write(*args, **kwargs)
+
+    monkeypatch.setattr(ingest, "_write", edit_then_write)
+    out = tmp_path / "out"
+    ingest.run(config(data), out, verbose=False)
+    assert read_manifest(out / ingest.MANIFEST_NAME)[0]["grade"] == "0"  # as read
+    assert source_changes(out) == [f"the label CSV {data / 'labels.csv'} was edited"]
+
+
 def test_plain_layout_with_custom_columns(tmp_path: Path) -> None:
     data = tmp_path / "plain"
     names = [f"img{i}.png" for i in range(1, 7)]
