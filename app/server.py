@@ -24,7 +24,6 @@ from __future__ import annotations
 import html
 import json
 import logging
-import math
 import tempfile
 import time
 import traceback
@@ -50,6 +49,7 @@ from app.model_queue import ModelQueue, ServerBusy, gradio_limits
 from app.predict import Prediction, Predictor
 from drac_ssl.grading.image_notes import incomplete_line, same_grade_words
 from drac_ssl.grading.model import threshold_words
+from drac_ssl.metrics import figure_text
 from drac_ssl.submission import write_incomplete_grades, write_submission
 
 __all__ = ["AppSettings", "build_demo", "serve", "transport_limit"]
@@ -254,10 +254,7 @@ def _referable_lines(pred: Prediction, predictor: Predictor) -> list[str]:
         return []
     r = int(pred.referable["from_grade"])
     cv = (predictor.metadata.get("cv_metrics") or {}).get("referable") or {}
-
-    def num(value: Any) -> str:
-        return f"{value:.3f}" if isinstance(value, int | float) and math.isfinite(value) else "n/a"
-
+    num = figure_text
     return ["", f"P(referable: grade ≥ {r}, {html.escape(predictor.class_names[r])} or worse) "
                 f"**{pred.referable['probability']:.3f}**, the sum of those grades' probabilities "
                 f"(out of fold: AUC {num(cv.get('auc'))} of this probability; the grades' decision, "

@@ -62,6 +62,7 @@ __all__ = [
     "bootstrap_resamples",
     "cluster_quality",
     "degenerate_ci_reason",
+    "figure_text",
     "format_ci",
     "default_thresholds",
     "expected_grade",
@@ -364,6 +365,16 @@ def referable_report(y_true: Any, probs: Any, pred: Any, from_grade: int,
             "sensitivity_at_specificity_90": sens90, "specificity_at_sensitivity_90": spec90}
 
 
+def figure_text(value: Any) -> str:
+    """A figure for people, 3 decimals (``0.812``), or ``n/a`` for anything that is not a
+    finite number (None, nan read back from JSON as null, a string)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return "n/a"
+    return f"{v:.3f}" if math.isfinite(v) else "n/a"
+
+
 def referable_summary(referable: dict[str, Any]) -> str:
     """One sentence of :func:`referable_report`'s figures (as returned, or read back from JSON,
     where nan is null), the words the fine-tuning's console, report.md and the model card share:
@@ -371,13 +382,7 @@ def referable_summary(referable: dict[str, Any]) -> str:
     P(referable) 0.912 (95% CI 0.850..0.960); at the submitted grades (not an operating point
     tuned on P(referable)) sensitivity 0.800, specificity 0.900'``; an undefined AUC is
     ``n/a (<auc_note>)``."""
-    def num(value: Any) -> str:
-        try:
-            v = float(value)
-        except (TypeError, ValueError):
-            return "n/a"
-        return f"{v:.3f}" if math.isfinite(v) else "n/a"
-
+    num = figure_text
     ci = list(referable.get("auc_ci95") or [None, None])[:2]
     auc = num(referable.get("auc"))
     if auc == "n/a":
