@@ -47,6 +47,7 @@ from typing import Any
 from data_prep.problems import counted
 from drac_ssl import config as config_module
 from drac_ssl.config import Config, ConfigError, get, parse_override
+from drac_ssl.io import read_json_dict
 
 __all__ = [
     "PIPELINE",
@@ -686,6 +687,39 @@ def _facts_from_phantom(cfg: Config) -> DataFacts:
         channels_why=why if channels is not None else "the phantom images are grey")
 
 
+_OCTA_RECIPE_WORDS = "made for grey UW-OCTA scans (its normalisation and colour handling)"
+_FUNDUS_RECIPE_FIX = "pretrain.augment.recipe=fundus (as configs/retinamnist.yaml), unless octa is meant"
+
+
+def _fundus_before_decoding(d: Any, layout: Any) -> bool:
+    """Whether the data is known to be fundus photographs before any image is decoded: said
+    so (``data.modality=fundus``) or a fundus layout under ``data.modality=auto``."""
+    return d.modality == "fundus" or (d.modality == "auto" and layout.fundus)
+
+
+def _recipe_after_ingest(c: _Findings, cfg: Config, data_dir: Path) -> None:
+    """The octa recipe on data the ingest found to be fundus photographs, when only decoding
+    could tell (a trial: a plain folder of colour photographs under ``data.channels=auto``,
+    fundus by the ingest's rule, pretrained with the grey UW-OCTA recipe without a word);
+    when the layout told before decoding, the first preflight has said it already."""
+    if cfg.pretrain.augment.recipe != "octa":
+        return
+    summary = read_json_dict(data_dir / "ingest_summary.json") or {}
+    if (summary.get("modality") or {}).get("value") != "fundus":
+        return
+    from data_prep.layout import FUNDUS_LAYOUTS, discover
+
+    try:
+        said_before = _fundus_before_decoding(cfg.data, discover(cfg.data))
+    except Exception:  # noqa: BLE001 - the data moved since: judge by the layout the ingest recorded
+        said_before = cfg.data.modality == "fundus" or summary.get("layout") in FUNDUS_LAYOUTS
+    if not said_before:
+        c.warning("pretrain.augment.recipe",
+                  f"the ingest found colour fundus photographs ({data_dir / 'ingest_summary.json'}: "
+                  f"modality fundus), but the augmentation recipe is octa, {_OCTA_RECIPE_WORDS}",
+                  _FUNDUS_RECIPE_FIX + " (the ingest is reused when the same command is rerun)")
+
+
 def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
     """The images and labels of ``data.root`` as the ingest will find them (folder listing and
     label CSV only); the problems the ingest would stop on are reported now."""
@@ -706,14 +740,12 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
         c.error("data.root", as_config_keys(str(exc)).replace(" -> ", "\n     fix: "))
         return None
     names = _grade_names(cfg, layout.treated_as)
-    fundus = d.modality == "fundus" or (d.modality == "auto" and layout.fundus)
-    if fundus and cfg.pretrain.augment.recipe == "octa":
+    if _fundus_before_decoding(d, layout) and cfg.pretrain.augment.recipe == "octa":
         columns = (f" (its label CSV has the {layout.label_format} layout's columns)"
                    if layout.label_format else "")
         c.warning("pretrain.augment.recipe",
                   f"the {layout.kind} layout{columns} holds fundus photographs, but the augmentation recipe is "
-                  f"octa, made for grey UW-OCTA scans (its normalisation and colour handling)",
-                  "pretrain.augment.recipe=fundus (as configs/retinamnist.yaml), unless octa is meant")
+                  f"octa, {_OCTA_RECIPE_WORDS}", _FUNDUS_RECIPE_FIX)
     try:
         entries, problems, _, _ = ingest.collect_images(d, layout, names)  # data.ungradable as the ingest
         pool, found = ingest.collect_unlabelled(d, layout.root)  # data.unlabelled (listing only)
@@ -1288,9 +1320,11 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], sources: dict[str, str] | 
 
 
 def after_ingest(cfg: Config, run_dir: str | os.PathLike[str],
-                 sources: dict[str, str] | None = None) -> None:
+                 sources: dict[str, str] | None = None) -> list[Finding]:
     """The checks against the data again, now from the ingest's manifest and cache (what only
-    decoding tells: the channels of ``data.channels=auto``), before pretraining starts.
+    decoding tells: the channels of ``data.channels=auto``, whether a plain folder holds
+    fundus photographs), before pretraining starts. Returns the warnings only decoding could
+    give (the others were said before the ingest), for the caller to print.
 
     Raises:
         PreflightError: a later stage cannot run on the ingested data.
@@ -1298,17 +1332,21 @@ def after_ingest(cfg: Config, run_dir: str | os.PathLike[str],
     run_dir = Path(run_dir)
     stages = [s for s in stages_to_run(cfg, run_dir) if s != "ingest"]
     if not stages or cfg.data.dataset != "drac":
-        return
+        return []
     c = _Findings(cfg, sources)
     facts = _facts_from_ingest(c, cfg, run_dir / "data")
     if facts is not None:
         _check_against_data(c, cfg, facts, stages, ingest_runs=False)
+    new = _Findings(cfg, sources)
+    if "pretrain" in stages or "finetune" in stages:
+        _recipe_after_ingest(new, cfg, run_dir / "data")
     errors = [f for f in c.items if f.severity == "error"]
     if errors:
         raise PreflightError(errors, when=(
             f"after the ingest, before pretraining (only the decoded images tell these); the "
             f"ingest output in {run_dir / 'data'} is kept: fix the setting(s) and rerun the same "
             f"command, the ingest is reused"))
+    return new.items
 
 
 def blocking_outputs(run_dir: Path) -> list[str]:

@@ -721,7 +721,8 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None) -> N
         print(f"[train] stage {name}: done in {status[name]['seconds']:.1f} s"
               + (f" (+ {before_s:.1f} s in {attempts - 1} earlier attempt(s))" if previous else ""))
         if name == "ingest":
-            preflight.after_ingest(cfg, run_dir, sources)
+            for warning in preflight.after_ingest(cfg, run_dir, sources):
+                print(f"[preflight] warning: {warning.line}")
     if (run_dir / "finetune").exists():
         from drac_ssl.report import write_report
 

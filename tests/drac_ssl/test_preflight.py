@@ -7,6 +7,7 @@ is wrong, the fix) and the promise that a configuration that cannot run leaves n
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import cv2
@@ -561,6 +562,31 @@ def test_what_only_decoding_tells_is_checked_right_after_the_ingest(tmp_path: Pa
     # the default (0) takes the data's channels: nothing to refuse
     cfg, sources, _ = preflight.read_config(train.DEFAULT_CONFIG, sizes)
     preflight.after_ingest(cfg, run_dir, sources)  # raises PreflightError on any error
+
+
+def test_a_plain_folder_found_to_be_fundus_by_decoding_warns_of_the_octa_recipe(tmp_path: Path) -> None:
+    """A trial: a plain folder of colour photographs ingested with data.channels=auto is fundus
+    by the ingest's rule, yet pretrained with the grey UW-OCTA recipe without a word (the
+    preflight warns only for layouts known to be fundus before decoding). After the ingest
+    it is said, once; with the fundus recipe, or grey data, nothing is."""
+    run_dir = _rgb_ingest(tmp_path)
+    summary_path = run_dir / "data" / "ingest_summary.json"
+    summary = json.loads(summary_path.read_text())
+    summary["modality"] = {"value": "fundus", "setting": "auto"}
+    summary_path.write_text(json.dumps(summary))
+    sizes = [f"pretrain.augment.source_size={SOURCE_SIZE}", "pretrain.augment.image_size=32",
+             "finetune.image_size=32", f"data.root={summary['root']}"]
+    cfg, sources, _ = preflight.read_config(train.DEFAULT_CONFIG, sizes)
+    (warned,) = preflight.after_ingest(cfg, run_dir, sources)
+    assert warned.setting == "pretrain.augment.recipe" and warned.severity == "warning"
+    assert "the ingest found colour fundus photographs" in warned.line and "recipe is octa" in warned.line
+    assert "pretrain.augment.recipe=fundus" in warned.line
+    cfg, sources, _ = preflight.read_config(train.DEFAULT_CONFIG, [*sizes, "pretrain.augment.recipe=fundus"])
+    assert preflight.after_ingest(cfg, run_dir, sources) == []
+    summary["modality"] = {"value": "octa", "setting": "auto"}
+    summary_path.write_text(json.dumps(summary))
+    cfg, sources, _ = preflight.read_config(train.DEFAULT_CONFIG, sizes)
+    assert preflight.after_ingest(cfg, run_dir, sources) == []
 
 
 def test_a_run_folder_holding_only_the_ingest_accepts_the_fix(tmp_path: Path) -> None:
