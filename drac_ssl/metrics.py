@@ -195,7 +195,9 @@ def auc_undefined_reason(y_true: Any, probs: Any) -> str | None:
     missing = sorted(set(range(num_classes)) - set(yt.tolist()))
     if missing:
         return (f"grade(s) {missing} absent from y_true ({yt.size} samples): one-vs-one AUC "
-                "needs every grade; evaluate on pooled out-of-fold predictions")
+                "needs every grade (one fold may lack a rare grade: pool the out-of-fold "
+                "predictions; if all the labelled images lack it, check that data.grades is the "
+                "scale of the labels)")
     return None
 
 

@@ -368,6 +368,14 @@ def _variant_section(run_dir: Path, figures: Path, name: str) -> tuple[list[str]
              f"{_num(metrics.get('macro_f1'))}; final calibration: temperature {_num(cal.get('temperature'))}, "
              f"thresholds {threshold_words(cal.get('thresholds') or [])}; class decision "
              f"`{decision}`.", ""]
+    absent = sorted(set(range(probs.shape[1])) - set(grades.tolist()))
+    if absent:  # a trial: a two-grade set run on DRAC's three grades said only "AUC n/a"
+        which = ", ".join(f"{g} ({names[g]})" if g < len(names) else str(g) for g in absent)
+        lines += [f"**No labelled image has grade {which}**: the model has outputs for grades it "
+                  f"never saw, and the AUCs are undefined. Is `data.grades` "
+                  f"({', '.join(names)}) the scale of these labels?", ""]
+    elif metrics.get("auc_note") and _num(metrics.get("auc")) == "n/a":
+        lines += [f"AUC n/a: {metrics['auc_note']}.", ""]
     # one grade overall, else one grade within each fold (another per fold): the grades tell
     # the fold, not the image
     one_grade = one_grade_note(pred, folds, names)

@@ -438,6 +438,11 @@ def _model_card(meta: dict[str, Any]) -> str:
     chance = chance_warning(cv)
     if chance:
         data_warning += f"\n> **{chance}**\n"
+    unseen = [f"{g['grade']} ({g['name']})" for g in meta.get("per_grade") or [] if g.get("images") == 0]
+    if unseen:  # a trial: a two-grade set run on DRAC's three grades, unsaid in the card
+        data_warning += (f"\n> **No labelled image had grade {', '.join(unseen)}**: this model has "
+                         f"outputs for grades it never saw, and its AUCs are undefined; the "
+                         f"grading scale ({', '.join(names)}) may not be that of the labels.\n")
     fundus_data = data.get("modality") == "fundus" or (data.get("modality") is None and inp["channels"] == 3)
     unlike = ("other cameras, fields of view, image quality, artefacts" if fundus_data
               else "other devices, fields of view, montages, 3 x 3 mm scans, artefacts")

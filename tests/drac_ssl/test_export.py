@@ -1119,6 +1119,19 @@ def test_the_model_card_says_its_figures_are_single_fold_models_and_flags_an_edg
         assert ("sits at the edge of its search range (0.01..100)" in card) is said, (t, card)
 
 
+def test_the_model_card_says_when_a_grade_had_no_labelled_image(exported_run: Path) -> None:
+    """A trial: a two-grade set run on DRAC's three grades gave a card without a word of the
+    grade no image had (its AUCs undefined)."""
+    meta = json.loads((exported_run / "bundle" / "metadata.json").read_text())
+    card = " ".join(bundles._model_card(meta).split())
+    assert "No labelled image had grade" not in card
+    meta["per_grade"][2] = {**meta["per_grade"][2], "images": 0, "found": 0, "recall": None}
+    card = " ".join(bundles._model_card(meta).split())
+    assert ("**No labelled image had grade 2 (PDR)**: this model has outputs for grades it never saw, "
+            "and its AUCs are undefined; the grading scale (Normal, NPDR, PDR) may not be that of the "
+            "labels.") in card
+
+
 def test_thresholds_print_with_enough_digits_to_tell_them_apart() -> None:
     from drac_ssl.grading.model import threshold_words
 

@@ -257,3 +257,26 @@ def test_a_difference_whose_interval_has_width_0_is_not_printed_as_an_interval(t
     assert "+0.000 (+0.000..+0.000)" not in text
     assert "CI not meaningful (width 0): VICReg - scratch: QWK. Every resample gave that difference" in text
     assert "exactly 0 with a CI of 0..0" not in text  # only for a difference 0 on every metric
+
+
+def test_a_grade_no_labelled_image_has_is_said_in_the_variants_section(tmp_path: Path) -> None:
+    """A trial: a two-grade (referable / not) set run on DRAC's default three grades printed
+    ``AUC n/a`` in report.md with no reason; the section now says which grade no labelled
+    image has and asks whether data.grades is the labels' scale."""
+    run = _run(tmp_path, [0, 1, 2, 1, 1, 0] * 5, HEALTHY)
+    oof = run / "finetune" / "vicreg" / "oof.csv"
+    with open(oof, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(["id", "grade", "fold", "P0", "P1", "P2", "score", "pred"])
+        for i in range(30):
+            writer.writerow([f"{i:03d}.png", i % 2, i % 5, 0.5, 0.3, 0.2, 0.7, i % 2])
+    metrics_path = run / "finetune" / "vicreg" / "metrics.json"
+    metrics = json.loads(metrics_path.read_text())
+    metrics.update(auc=None, auc_ovr=None, auc_note="grade(s) [2] absent from y_true (30 samples): ...")
+    metrics_path.write_text(json.dumps(metrics))
+    text = _section(write_report(run).read_text(), "## Cross-validated fine-tuning")
+    vicreg = text.split("### VICReg", 1)[1]
+    assert ("**No labelled image has grade 2 (PDR)**: the model has outputs for grades it never saw, and "
+            "the AUCs are undefined. Is `data.grades` (Normal, NPDR, PDR) the scale of these labels?") in vicreg
+    scratch = text.split("### scratch (random init)", 1)[1].split("### ", 1)[0]
+    assert "No labelled image has grade" not in scratch
