@@ -125,6 +125,7 @@ from drac_ssl.metrics import (
     bootstrap_scores,
     default_thresholds,
     degenerate_ci_reason,
+    figure_text,
     format_ci,
     grading_report,
     macro_ovr_auc,
@@ -819,6 +820,11 @@ only when the variants have them (``finetune.referable_from``, auto: grade >= 2 
 scale): DRAC's comparison files are as they were without a cut."""
 
 
+SCREENING_COLUMNS = ("sensitivity", "specificity")
+"""The comparison's columns of a two-grade run (:func:`drac_ssl.metrics.binary_screening` at
+the submitted grades: grade 1 found, grade 0 cleared), present only with K = 2."""
+
+
 def _referable_columns(referable: Any) -> dict[str, Any]:
     """A variant's :data:`REFERABLE_COLUMNS` from its ``metrics.json`` ``referable`` dict
     (:func:`drac_ssl.metrics.referable_report`); {} without one."""
@@ -1216,6 +1222,10 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
           f"rule: QWK {other['qwk']:.3f}, accuracy {other['accuracy']:.3f}]")
     if referable is not None:
         print(f"[finetune] {variant}: referable DR: {referable_summary(_json_safe(referable))}")
+    if k == 2:  # a trial: two-grade runs printed no screening figure
+        print(f"[finetune] {variant}: two grades as a screening decision, at the submitted grades: "
+              f"sensitivity {figure_text(metrics.get('sensitivity'))} ({names[1]} found), "
+              f"specificity {figure_text(metrics.get('specificity'))} ({names[0]} cleared)")
     if one_grade:
         print(f"[finetune] {variant}: warning: {one_grade}; this variant learnt next to nothing "
               f"about grading")
@@ -1381,10 +1391,15 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
                       "macro_f1": m["macro_f1"], "qwk_fold_mean": m["qwk_fold_mean"],
                       "qwk_fold_std": m["qwk_fold_std"], "decision": m["decision"],
                       "seconds": m["seconds"], "decision_rules": m["decision_rules"],
-                      **_referable_columns(m.get("referable"))})
+                      **_referable_columns(m.get("referable")),
+                      # two grades: the screening decision's figures (a trial found none here)
+                      **{c: m[c] for c in SCREENING_COLUMNS if c in m}})
     if any("referable_auc" in row for row in table):  # a referable cut (ICDR): its figures, else no columns
         columns += list(REFERABLE_COLUMNS)
         table = [{**row, **{c: row.get(c) for c in REFERABLE_COLUMNS}} for row in table]
+    if any("sensitivity" in row for row in table):
+        columns += list(SCREENING_COLUMNS)
+        table = [{**row, **{c: row.get(c) for c in SCREENING_COLUMNS}} for row in table]
     comparison_path = out_dir / "comparison.json"
     comparison_csv = out_dir / "comparison.csv"
     resampling = ci_resampling(ctx.patients, len(lab))

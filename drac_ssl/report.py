@@ -519,15 +519,18 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
     rows = comparison["rows"]
     lines += [comparison.get("protocol", ""), "", "### Scratch vs VICReg vs VICReg + UMM", ""]
     referable = any("referable_auc" in r for r in rows)  # a referable cut (ICDR): one more column
+    screening = any("sensitivity" in r for r in rows)  # two grades: the screening decision's figures
     lines += _table(
         ["variant", "QWK", "95% CI", "AUC (OvO)", "AUC (OvR)", "accuracy", "macro F1",
-         "fold QWK mean ± std", "seconds"] + (["referable AUC (95% CI)"] if referable else []),
+         "fold QWK mean ± std", "seconds"] + (["referable AUC (95% CI)"] if referable else [])
+        + (["sensitivity", "specificity"] if screening else []),
         [[VARIANT_TITLES.get(r["variant"], r["variant"]), _num(r.get("qwk")),
           format_ci(r.get("qwk_ci_low"), r.get("qwk_ci_high"), r.get("qwk_ci_note")), _num(r.get("auc")),
           _num(r.get("auc_ovr")), _num(r.get("accuracy")), _num(r.get("macro_f1")),
           f"{_num(r.get('qwk_fold_mean'))} ± {_num(r.get('qwk_fold_std'))}", _num(r.get("seconds"), 1)]
          + ([f"{_num(r.get('referable_auc'))} ({format_ci(r.get('referable_auc_ci_low'), r.get('referable_auc_ci_high'))})"]
             if referable else [])
+         + ([_num(r.get("sensitivity")), _num(r.get("specificity"))] if screening else [])
          for r in rows])
     if referable:
         rule = next((m["referable"].get("rule") for m in (_read_json(ft / r["variant"] / "metrics.json")

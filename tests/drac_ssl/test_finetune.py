@@ -1009,6 +1009,42 @@ def _icdr_run(pretrained_run: Path, tmp_path: Path) -> Path:
     return run
 
 
+def test_a_two_grade_run_prints_and_tabulates_its_screening_figures(
+        pretrained_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A trial: a two-grade (referable / not) run printed no sensitivity or specificity on the
+    console, and comparison.csv / report.md's comparison table had none; they now do, from
+    metrics.json's screening figures."""
+    from drac_ssl.report import write_report
+
+    names = ["non-referable", "referable"]
+    run = _icdr_run(pretrained_run, tmp_path)
+    rows = _read_csv(run / "data" / "manifest.csv")
+    for j, row in enumerate(r for r in rows if r["split"] == "train"):
+        row["grade"] = str(j % 2)
+    with open(run / "data" / "manifest.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    summary = json.loads((run / "data" / "ingest_summary.json").read_text())
+    summary["grades"] = {"names": names}
+    (run / "data" / "ingest_summary.json").write_text(json.dumps(summary))
+    capsys.readouterr()
+    result = finetune.run(tiny_config(**{"finetune.compare_scratch": "false", "finetune.n_boot": "20"}), run)
+    said = capsys.readouterr().out
+    stored = json.loads((result.variants["vicreg"].out_dir / "metrics.json").read_text())
+    sens, spec = stored["sensitivity"], stored["specificity"]
+    assert (f"[finetune] vicreg: two grades as a screening decision, at the submitted grades: "
+            f"sensitivity {sens:.3f} (referable found), specificity {spec:.3f} (non-referable cleared)") in said
+    table = _read_csv(result.comparison_csv)
+    assert list(table[0])[-2:] == ["sensitivity", "specificity"]
+    assert float(table[0]["sensitivity"]) == pytest.approx(sens, rel=1e-5)
+    report = write_report(run).read_text()
+    header = next(line for line in report.splitlines() if line.startswith("| variant | QWK |"))
+    assert header.rstrip(" |").endswith("sensitivity | specificity")
+    vicreg_row = next(line for line in report.splitlines() if line.startswith("| VICReg |"))
+    assert vicreg_row.rstrip(" |").endswith(f"{sens:.3f} | {spec:.3f}")
+
+
 def test_referable_dr_is_reported_on_the_icdr_scale_and_nowhere_else(
         frozen_result: finetune.FinetuneResult, pretrained_run: Path, tmp_path: Path,
         capsys: pytest.CaptureFixture[str]) -> None:
