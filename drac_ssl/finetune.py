@@ -644,8 +644,9 @@ def _fit_fold(
           f"{len(history)} run ({ft.epochs} set; {stopped}) "
           f"val QWK {history[best_epoch]['val_qwk']:.3f} (uncalibrated"
           + ("" if ctx.qwk_explained else
-             ": the expected grade cut at the fixed thresholds 0.5, 1.5, ...; folds.csv and the "
-             "metrics give the calibrated, cross-fitted figures") + ")")
+             (": the expected grade cut at 0.5 (with two grades, Cohen's kappa)"
+              if ctx.num_grades == 2 else ": the expected grade cut at the fixed thresholds 0.5, 1.5, ...")
+             + "; folds.csv and the metrics give the calibrated, cross-fitted figures") + ")")
     ctx.qwk_explained = True  # the next folds' lines say only "(uncalibrated)"
     return best_state, history, best_epoch, stopped
 

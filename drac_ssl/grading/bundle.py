@@ -627,8 +627,10 @@ def _per_grade_card(rows: Sequence[dict[str, Any]]) -> str:
             + "**, out of fold (sensitivity under "
             + f"{RARE_RECALL:.0%}): do not rely on it to find "
             + ("that grade" if len(rare) == 1 else "those grades") + ".\n")
+    recall = ("graded correctly (sensitivity; for grade 0, the specificity)" if len(rows) == 2
+              else "graded correctly (sensitivity)")  # a trial: grade 0's recall is specificity
     return ("\nPer grade, out of fold (the grade the model gave against the true one):\n\n"
-            "| true grade | images | graded correctly (sensitivity) | images given this grade |\n"
+            f"| true grade | images | {recall} | images given this grade |\n"
             "|---|---|---|---|\n" + table + "\n" + warning)
 
 

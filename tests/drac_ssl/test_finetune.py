@@ -1035,6 +1035,7 @@ def test_a_two_grade_run_prints_and_tabulates_its_screening_figures(
     sens, spec = stored["sensitivity"], stored["specificity"]
     assert (f"[finetune] vicreg: two grades as a screening decision, at the submitted grades: "
             f"sensitivity {sens:.3f} (referable found), specificity {spec:.3f} (non-referable cleared)") in said
+    assert "the expected grade cut at 0.5 (with two grades, Cohen's kappa)" in said  # not "0.5, 1.5, ..."
     table = _read_csv(result.comparison_csv)
     assert list(table[0])[-2:] == ["sensitivity", "specificity"]
     assert float(table[0]["sensitivity"]) == pytest.approx(sens, rel=1e-5)
