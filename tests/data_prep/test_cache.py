@@ -170,3 +170,27 @@ def test_16_bit_images_of_one_set_scaled_from_different_bit_depths_are_warned_of
     write_csv(same / "labels.csv", ["image name", "DR grade"], [[f"{i}.png", i % 2] for i in range(3)])
     again = ingest.run(config(same), tmp_path / "out2", verbose=False)
     assert not [w for w in again.warnings if "different bit depths" in w]
+
+
+def test_few_files_are_decoded_in_this_process_unless_workers_are_asked_for(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A trial: with workers=0 (every core) a 60-image ingest spent seconds starting a process
+    pool; under POOL_MIN_FILES files the default decodes them in this process, while an
+    explicit worker count still gets its pool."""
+    from test_ingest import smooth_image, write_png
+
+    tasks = [cache.FileTask(str(write_png(tmp_path / f"{i}.png", smooth_image(i, 32))), f"{i}.png", (16,))
+             for i in range(3)]
+    started: list[int] = []
+
+    class NoPool:
+        def __init__(self, n: int, **_: object) -> None:
+            started.append(n)
+            raise cache.BrokenProcessPool("not started in this test")
+
+    monkeypatch.setattr(cache, "ProcessPoolExecutor", NoPool)
+    monkeypatch.setattr(cache, "resolve_workers", lambda workers: workers or 2)
+    assert [r.rel for r in cache.process_files(tasks, 0)] == ["0.png", "1.png", "2.png"]
+    assert started == []
+    cache.process_files(tasks, 2)  # asked for: the pool is tried (here it fails and falls back)
+    assert started == [2]
