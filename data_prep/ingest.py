@@ -568,7 +568,7 @@ def _small_images(entries: Sequence[ImageEntry], sizes: Sequence[int]) -> list[P
             continue
         found.append(warning(
             e.display, f"{e.record.width}x{e.record.height} px, far smaller than the other images "
-                       f"(typically {typical} px): enlarged {max(sizes) / side:.{0 if max(sizes) >= 10 * side else 1}f}x to the {max(sizes)} px "
+                       f"(typically {typical} px): enlarged {max(sizes) / side:.{1 if max(sizes) < 2 * side else 0}f}x to the {max(sizes)} px "
                        f"cache; a thumbnail or a crop?",
             "use the full-size image, or remove its row from the label CSV", "size"))
     return found
