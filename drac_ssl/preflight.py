@@ -334,11 +334,9 @@ def _check_data_settings(c: _Findings, cfg: Config) -> None:
     if not sizes or any(not 8 <= s <= 4096 for s in sizes):
         c.error("data.cache_sizes", "each cached size must be 8..4096 pixels, and at least one is needed",
                 _default("data.cache_sizes"))
-    try:
-        config_module.validate_grades(d.grades)
-    except ConfigError as exc:
-        what, _, fix = str(exc).partition("\n  fix: ")
-        c.error("data.grades", what.split(" ", 2)[-1], fix)  # less "config: data.grades=[...]"
+    what, fix = config_module.grades_problem(d.grades)
+    if what:
+        c.error("data.grades", what, fix)
 
 
 def _check_pretrain_settings(c: _Findings, cfg: Config) -> None:
