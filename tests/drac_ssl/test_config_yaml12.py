@@ -81,3 +81,16 @@ def test_a_grade_name_read_as_a_boolean_or_number_is_refused_with_the_fix_to_quo
 
 def test_quoted_words_are_names() -> None:
     assert load_config(None, ["data.grades=['true', 'false']"]).data.grades == ["true", "false"]
+
+
+def test_a_run_saved_with_referable_from_off_read_as_false_resumes_with_off() -> None:
+    """Configs saved while YAML 1.1 was read hold finetune.referable_from=off as 'false'; the
+    same command now reads 'off', which a resume must not take for a changed setting."""
+    from drac_ssl import train
+    from drac_ssl.config import Config, to_dict
+
+    saved = to_dict(load_config(None, ["finetune.referable_from=false"]))
+    now = to_dict(load_config(None, ["finetune.referable_from=off"]))
+    assert saved != now
+    assert train._comparable(saved) == train._comparable(now)
+    assert train._comparable(to_dict(Config()))["finetune"]["referable_from"] == "auto"
