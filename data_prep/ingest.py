@@ -387,7 +387,7 @@ def _npz_labels(npz: Path, split: str, labels: np.ndarray, n: int,
     bad = np.flatnonzero((values < 0) | (values >= len(grade_names)))
     if len(bad):
         first = grade_problem(where, f"row {int(bad[0])}", str(int(values[bad[0]])),
-                              int(values[bad[0]]), grade_names)
+                              int(values[bad[0]]), grade_names, set(values.tolist()))
         assert first is not None
         listed = ", ".join(str(int(v)) for v in sorted(set(values[bad].tolist()))[:8])
         return [None] * n, [dataclasses.replace(

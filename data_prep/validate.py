@@ -16,7 +16,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -258,14 +258,26 @@ def is_ungraded(cell: str) -> bool:
     return cell.strip().strip('"').strip().lower() in UNGRADED_CELLS
 
 
-def grade_problem(where: str, name: str, raw: str, grade: int | None,
-                  grade_names: Sequence[str]) -> Problem | None:
-    """The error for a grade cell that is not one of 0..K-1 (None when it is)."""
+def scale_fix(grade_names: Sequence[str], values: Collection[int]) -> str:
+    """The fix for grades outside 0..K-1 (``K = len(grade_names)``), given the set's integer
+    grades ``values``: labels 0..K (one grade more than named) are told to give K+1 names,
+    and ICDR is named only where it fits: 5 grades written 0..4 (never to a 2-grade scale)."""
     k = len(grade_names)
-    example = ("" if tuple(grade_names) == GRADE_SCALES["icdr"] or k > 5
-               else ", e.g. icdr for the 5 ICDR grades")
-    fix = (f"use {choices(grade_names)}, or set --grades to the scale of these "
-           f"labels{example}")
+    low, high = min(values, default=0), max(values, default=0)
+    icdr = (low >= 0 and high == 4 and k not in (2, 5) and tuple(grade_names) != GRADE_SCALES["icdr"])
+    example = ", e.g. icdr for the 5 ICDR grades" if icdr else ""
+    if low >= 0 and high == k:
+        return (f"use {choices(grade_names)}, or, if the labels have {k + 1} grades "
+                f"(0..{k}), give {k + 1} names in --grades{example}")
+    return f"use {choices(grade_names)}, or set --grades to the scale of these labels{example}"
+
+
+def grade_problem(where: str, name: str, raw: str, grade: int | None,
+                  grade_names: Sequence[str], values: Collection[int] = ()) -> Problem | None:
+    """The error for a grade cell that is not one of 0..K-1 (None when it is). ``values``:
+    the integer grades of the whole set, which choose the fix (:func:`scale_fix`; ``grade``
+    alone when empty)."""
+    k = len(grade_names)
     if grade is None and is_ungraded(raw):
         # empty or NA: most often an image the graders marked ungradable; no grade scale fixes it
         return error(where, f"{name} has no grade ({'an empty cell' if not raw.strip() else repr(raw.strip())}"
@@ -274,15 +286,43 @@ def grade_problem(where: str, name: str, raw: str, grade: int | None,
                      f"out, {LEAVE_OUT_FIX} or delete the row and move the image out of the folder",
                      "grade")
     if grade is None:
-        named = [i for i, n in enumerate(grade_names) if n.lower() == raw.strip().lower()]
-        if named:
-            fix = f"write {named[0]} for {grade_names[named[0]]} (grades are numbers 0..{k - 1})"
-        return error(where, f"grade {raw.strip()!r} of {name} is not an integer", fix, "grade")
+        return error(where, f"grade {raw.strip()!r} of {name} is not an integer",
+                     f"use {choices(grade_names)}, or the name of a grade as --grades writes it "
+                     f"({', '.join(grade_names)})", "grade")
     if not 0 <= grade < k:
         listed = "{" + ", ".join(str(g) for g in range(k)) + "}"
         return error(where, f"grade {grade} of {name} is outside {listed} (--grades: "
-                            f"{describe(grade_names)})", fix, "grade")
+                            f"{describe(grade_names)})", scale_fix(grade_names, values or (grade,)), "grade")
     return None
+
+
+def grade_from_name(raw: str, grade_names: Sequence[str]) -> int | None:
+    """The grade whose name (``data.grades``) the cell ``raw`` writes, ignoring case and the
+    spaces and quotes around both (``' Severe '`` -> 3 on ``[none, mild, moderate, severe]``),
+    else None."""
+    word = raw.strip().strip('"').strip().casefold()
+    if not word:
+        return None
+    return next((g for g, n in enumerate(grade_names) if str(n).strip().casefold() == word), None)
+
+
+def one_based_problem(csv_path: Path, column: str, grade_names: Sequence[str],
+                      values: Collection[int], n_top: int) -> Problem | None:
+    """The one error for a label set written 1..K on a K-grade scale (``values`` exactly within
+    1..K, K among them, no 0): its rows of grade K are not K errors of their own, and its fix
+    is to subtract 1 (a pandas one-liner on ``csv_path``'s ``column``), never another scale.
+    None when the values do not look 1-based."""
+    k = len(grade_names)
+    if not values or min(values) != 1 or max(values) != k:
+        return None
+    code = (f"import pandas as pd; t = pd.read_csv({str(csv_path)!r}, sep=None, engine='python'); "
+            f"t[{column!r}] -= 1; t.to_csv({str(csv_path)!r}, index=False)")
+    return error(csv_path,
+                 f"the grades run 1..{k}, but the scale (--grades) has {k} grades, 0..{k - 1}: the "
+                 f"labels look 1-based ({counted(n_top, 'row')} {'holds' if n_top == 1 else 'hold'} "
+                 f"{k}, outside 0..{k - 1}; grades start at 0 here: {describe(grade_names)})",
+                 f"subtract 1 from the {column} column, e.g. python -c \"{code}\" (it rewrites the "
+                 f"file as comma-separated: keep a copy), or in a spreadsheet", "grade")
 
 
 PATIENT_COLUMN_WORDS = ("patient", "subject", "participant")
@@ -348,6 +388,9 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
                 "patient"))
     rows: list[LabelRow] = []
     left_out: list[LabelRow] = []
+    numbers: set[int] = set()  # the integer grades written as numbers (not names), any range
+    outside: list[tuple[str, str, str, int]] = []  # rows whose grade is outside 0..K-1
+    by_name: dict[int, int] = {}  # grade -> rows that wrote it as its name
     for number, cells in table.rows:
         where = f"{csv_path}:{number}"
         name = Path(cells[index["image-name"]].strip().replace("\\", "/")).name
@@ -357,16 +400,37 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
                                   "fill in the file name or delete the row", "csv"))
             continue
         grade = parse_grade(raw_grade)
+        if grade is None and (named := grade_from_name(raw_grade, grade_names)) is not None:
+            grade = named  # a configured grade name ('severe', even 'none'): its number
+            by_name[named] = by_name.get(named, 0) + 1
+        elif grade is not None:
+            numbers.add(grade)
         if ungradable == "leave_out" and grade is None and is_ungraded(raw_grade):
             patient = cells[index["patient"]].strip() if "patient" in index else ""
             left_out.append(LabelRow(name, None, patient, number, raw_grade.strip()))
             continue
-        bad = grade_problem(where, name, raw_grade, grade, grade_names)
-        if bad is not None:
+        if grade is not None and not 0 <= grade < len(grade_names):
+            outside.append((where, name, raw_grade, grade))  # said once the whole set is read
+            grade = None
+        elif (bad := grade_problem(where, name, raw_grade, grade, grade_names)) is not None:
             problems.append(bad)
             grade = None
         patient = cells[index["patient"]].strip() if "patient" in index else ""
         rows.append(LabelRow(name, grade, patient, number, raw_grade.strip()))
+    if by_name:
+        n = sum(by_name.values())
+        problems.append(note(
+            csv_path, f"{counted(n, 'grade')} written as {'a name' if n == 1 else 'names'}, read as "
+                      f"{'a number' if n == 1 else 'numbers'}: "
+                      + ", ".join(f"{grade_names[g]}={g}" for g in sorted(by_name)),
+            "nothing to do (the manifest holds the numbers)", "grade-names"))
+    if outside:
+        said = (None if by_name else  # words and numbers mixed: not a 1-based column of numbers
+                one_based_problem(csv_path, table.columns[index["grade"]], grade_names, numbers,
+                                  len(outside)))
+        found = [said] if said is not None else [
+            grade_problem(where, name, raw, grade, grade_names, numbers) for where, name, raw, grade in outside]
+        problems += [p for p in found if p is not None]
     if not rows and left_out and not any(p.severity == "error" for p in problems):
         every = ("the label CSV's one row is" if len(left_out) == 1
                  else f"all {len(left_out)} rows of the label CSV are")
@@ -456,8 +520,8 @@ def _grade_clash(rows: Sequence[LabelRow]) -> str:
     """`` with conflicting grades [0, 7]`` when the rows' grades differ (as the CSV writes
     them, in row order: an out-of-range ``7`` stays ``7``), else ``''`` (``1`` and ``1.0`` are
     the same grade)."""
-    values = {parse_grade(r.written) if parse_grade(r.written) is not None else r.written
-              for r in rows}
+    values = {r.grade if r.grade is not None else  # a grade written as its name: its number
+              parse_grade(r.written) if parse_grade(r.written) is not None else r.written for r in rows}
     written = ", ".join(r.written or "''" for r in rows)
     return f" with conflicting grades [{written}]" if len(values) > 1 else ""
 

@@ -61,6 +61,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from drac_ssl.config import read_yaml
 from drac_ssl.finetune import folds_taken_from, patient_groups
 from drac_ssl.grading.bundle import chance_warning, data_provenance
 from drac_ssl.io import atomic_write_text
@@ -666,7 +667,7 @@ def _run_bootstrap(settings: dict[str, Any]) -> tuple[int, int] | None:
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = read_yaml(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise CompareError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:

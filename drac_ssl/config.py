@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
+import re
 import types
 import typing
 from collections.abc import Sequence
@@ -384,6 +385,31 @@ def _default_fix(key: str) -> str:
     return f"\n  fix: {setting}={_as_text(value)} (the default)"
 
 
+_YAML11_BOOLS = {"yes": "true", "y": "true", "on": "true", "no": "false", "n": "false", "off": "false"}
+"""YAML 1.1's boolean words (read as words: :class:`YamlLoader`) and the boolean each meant."""
+
+
+def _grade_names_read_as_values(value: list[Any], where: str) -> None:
+    """A ConfigError when ``data.grades`` holds an item YAML read as a boolean (``true``) or a
+    number (``1``): grade names are words, and a list of numbers is most often label values
+    taken for names."""
+    odd = [v for v in value if isinstance(v, (bool, int, float))]
+    if not odd:
+        return
+    said = [_as_text(v) for v in odd]
+    listed = f"{', '.join(said[:-1])} and {said[-1]}" if len(said) > 1 else said[0]
+    kinds = {"boolean" if isinstance(v, bool) else "number" for v in odd}
+    kind = " or ".join(sorted(kinds))
+    kind = f"{kind}s" if len(said) > 1 else f"a {kind}"
+    quoted = "[" + ", ".join(repr(_as_text(v)) if isinstance(v, (bool, int, float)) else str(v)
+                             for v in value) + "]"
+    raise ConfigError(
+        f"{where}: 'data.grades' holds {listed}, read as {kind}, not words: grade names are "
+        f"words, the names of grades 0..K-1 in order (the label CSV holds the numbers).\n"
+        f"  fix: name the grades, e.g. data.grades=[no referable DR, referable DR] or "
+        f"data.grades=[Normal, NPDR, PDR]; to use {listed} as names, quote them: data.grades={quoted}")
+
+
 def _coerce(value: Any, tp: Any, where: str, key: str) -> Any:
     """Check/convert ``value`` to the annotated type ``tp``; raise ConfigError otherwise, with
     the setting's default as the fix."""
@@ -402,15 +428,23 @@ def _coerce(value: Any, tp: Any, where: str, key: str) -> Any:
         if not isinstance(value, (list, tuple)):
             fix = _default_fix(key) if get(Config(), key) else f"\n  fix: {key}=[a, b]"
             raise ConfigError(f"{where}: '{key}' must be a list, got {value!r}.{fix}")
+        if key == "data.grades":
+            _grade_names_read_as_values(list(value), where)
         return [_coerce(v, item_tp, where, f"{key}[{i}]") for i, v in enumerate(value)]
     if origin in (typing.Union, types.UnionType):
         return value
     if tp is bool:
         if isinstance(value, bool):
             return value
-        if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0"):
-            return value.lower() in ("true", "yes", "1")
-        raise ConfigError(f"{where}: '{key}' must be true or false, got {value!r}.{_default_fix(key)}")
+        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
+            return value.lower() in ("true", "1")
+        word = str(value).strip().lower()
+        if isinstance(value, str) and word in _YAML11_BOOLS:  # YAML 1.1's booleans are words here
+            fix = (f"\n  fix: {key}={_YAML11_BOOLS[word]} (write true or false: only they are "
+                   f"booleans, {value!r} is a word)")
+        else:
+            fix = _default_fix(key)
+        raise ConfigError(f"{where}: '{key}' must be true or false, got {value!r}.{fix}")
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, (int, str, float)):
             raise ConfigError(f"{where}: '{key}' must be an integer, got {value!r}.{_default_fix(key)}")
@@ -485,8 +519,36 @@ def _merge(base: Any, updates: dict[str, Any], where: str, prefix: str = "") -> 
     return dataclasses.replace(base, **changes)
 
 
-class _LineLoader(yaml.SafeLoader):
-    """SafeLoader that remembers the line of every mapping key (for error messages)."""
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+
+
+class YamlLoader(yaml.SafeLoader):
+    """PyYAML's SafeLoader with YAML 1.2's booleans: only ``true`` and ``false`` (any case).
+
+    PyYAML follows YAML 1.1, where ``yes``, ``no``, ``on`` and ``off`` are booleans too, so a
+    grade scale written ``[no, yes]`` would silently become ``['false', 'true']``. Every
+    config file and command-line override is read with this loader (:func:`read_yaml`): those
+    words stay the words written, and a bool setting written ``yes`` gets the type error
+    that says to write true or false."""
+
+
+YamlLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != _BOOL_TAG]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+YamlLoader.add_implicit_resolver(_BOOL_TAG, re.compile(r"^(?:true|false)$", re.IGNORECASE), list("tTfF"))
+
+
+def read_yaml(text: str) -> Any:
+    """The YAML ``text`` as Python values, read with :class:`YamlLoader` (YAML 1.2 booleans).
+
+    Raises:
+        yaml.YAMLError: text that is not valid YAML."""
+    return yaml.load(text, Loader=YamlLoader)  # noqa: S506 - a SafeLoader subclass
+
+
+class _LineLoader(YamlLoader):
+    """:class:`YamlLoader` that remembers the line of every mapping key (for error messages)."""
 
 
 PACKAGE_CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -504,7 +566,7 @@ def _missing_config_fix(path: Path) -> str:
     shipped = PACKAGE_CONFIGS / path.name
     if not path.is_absolute() and shipped.is_file():
         try:
-            data = yaml.safe_load(shipped.read_text(encoding="utf-8")) or {}
+            data = read_yaml(shipped.read_text(encoding="utf-8")) or {}
             values = {key: get(_merge(Config(), data, str(shipped)), key) for key in PATH_SETTINGS}
         except (OSError, yaml.YAMLError, ConfigError, AttributeError):
             values = {}
@@ -576,7 +638,8 @@ def _key_line(path: Path, dotted: str) -> str:
 
 
 def parse_override(arg: str) -> tuple[list[str], Any]:
-    """Split ``a.b.c=value`` into (['a','b','c'], parsed value). The value is parsed as YAML."""
+    """Split ``a.b.c=value`` into (['a','b','c'], parsed value). The value is parsed as YAML
+    1.2 (:func:`read_yaml`: ``yes``, ``no``, ``on`` and ``off`` stay words)."""
     if "=" not in arg:
         raise ConfigError(
             f"command line: '{arg}' is not an override.\n"
@@ -587,7 +650,7 @@ def parse_override(arg: str) -> tuple[list[str], Any]:
     if not key:
         raise ConfigError(f"command line: '{arg}' has no key before '='.")
     try:
-        value = yaml.safe_load(raw) if raw != "" else ""
+        value = read_yaml(raw) if raw != "" else ""
     except yaml.YAMLError:
         value = raw
     return key.split("."), value
@@ -658,6 +721,7 @@ _CHOICE_MEANINGS: dict[str, dict[str, str]] = {
     "finetune.freeze": {"none": "all", "no": "all", "false": "all", "off": "all", "unfrozen": "all",
                         "full": "all", "whole": "all", "yes": "frozen", "true": "frozen", "on": "frozen",
                         "head": "frozen", "linear": "frozen", "linear_probe": "frozen"},
+    "pretrain.compile": {"on": "true", "yes": "true", "off": "false", "no": "false"},
     "data.ungradable": {word: "leave_out" for word in ("drop", "skip", "exclude", "omit", "remove",
                                                        "ignore", "leave", "leaveout", "true")},
 }
@@ -768,8 +832,9 @@ def run_name_problem(name: str, out_dir: str) -> tuple[str, str]:
 
 
 REFERABLE_OFF = ("off", "false", "no", "none")
-"""Words of ``finetune.referable_from`` for no referable figures (YAML reads a bare ``off``
-or ``no`` as false, which the setting holds as ``'false'``)."""
+"""Words of ``finetune.referable_from`` for no referable figures (a bare ``false`` is read as
+a boolean, which the setting holds as ``'false'``; configs saved before YAML 1.2 was read hold
+``off`` and ``no`` as ``'false'`` too)."""
 
 
 def _referable_setting(value: str) -> int | str:
@@ -820,21 +885,48 @@ def referable_cut(value: str, names: Sequence[str]) -> int | None:
     return None if k == 2 else int(setting)
 
 
-def validate_grades(grades: list[str]) -> None:
-    """``data.grades``: empty, one named scale (drac, icdr), or >= 2 distinct non-empty names."""
+def grades_problem(grades: Sequence[str]) -> tuple[str, str]:
+    """What is wrong with ``data.grades`` and the fix, or ``("", "")`` when it is empty, one
+    named scale (drac, icdr) or >= 2 distinct non-empty names. Names are quoted as given;
+    two names that differ only in case are one name (the label CSV's grade words are read
+    ignoring case)."""
     if not grades or (len(grades) == 1 and grades[0].strip().lower() in GRADE_SCALES):
-        return
+        return "", ""
     names = [g.strip() for g in grades]
     scales = ", ".join(f"{k} ({', '.join(v)})" for k, v in GRADE_SCALES.items())
+    example = "e.g. data.grades=[Normal, NPDR, PDR]"
     if len(names) < 2:
-        raise ConfigError(
-            f"config: data.grades={grades!r} names one grade; grading needs at least 2.\n"
-            f"  fix: list the grade names in order, e.g. data.grades=[Normal,NPDR,PDR], or name a "
-            f"scale: {scales}")
-    if any(not n for n in names) or len(set(names)) != len(names):
-        raise ConfigError(
-            f"config: data.grades={grades!r} has an empty or repeated name.\n"
-            f"  fix: one distinct name per grade 0..K-1, e.g. data.grades=[Normal,NPDR,PDR]")
+        return (f"names one grade ({names[0]!r}); grading needs at least 2",
+                f"list the grade names in order, e.g. data.grades=[no referable DR, referable DR] "
+                f"or data.grades=[Normal, NPDR, PDR], or name a scale: {scales}")
+    empty = [g for g, n in enumerate(names) if not n]
+    if empty:
+        said = ", ".join(str(g) for g in empty)
+        return (f"gives grade{'s' if len(empty) > 1 else ''} {said} an empty name",
+                f"one non-empty name per grade 0..K-1, {example}")
+    seen: dict[str, list[int]] = {}
+    for g, n in enumerate(names):
+        seen.setdefault(n.casefold(), []).append(g)
+    for repeated in (gs for gs in seen.values() if len(gs) > 1):
+        at = f"{', '.join(str(g) for g in repeated[:-1])} and {repeated[-1]}"
+        times = "twice" if len(repeated) == 2 else f"{len(repeated)} times"
+        spelled = {names[g] for g in repeated}
+        if len(spelled) == 1:
+            what = f"gives the name {names[repeated[0]]!r} {times} (grades {at})"
+        else:
+            what = (f"gives the names {', '.join(repr(names[g]) for g in repeated)} (grades {at}), "
+                    f"which differ only in case: grade names are compared ignoring case")
+        return what, f"one distinct name per grade 0..K-1, {example}"
+    return "", ""
+
+
+def validate_grades(grades: list[str]) -> None:
+    """``data.grades``: empty, one named scale (drac, icdr), or >= 2 distinct non-empty names
+    (:func:`grades_problem`); ConfigError otherwise, quoting the names as given."""
+    what, fix = grades_problem(grades)
+    if what:
+        raise ConfigError(f"config: data.grades=[{', '.join(str(g) for g in grades)}] {what}.\n"
+                          f"  fix: {fix}")
 
 
 DATASET_CHANNELS = {"mnist": 1, "fashion_mnist": 1, "cifar10": 3}

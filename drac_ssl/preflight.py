@@ -335,11 +335,9 @@ def _check_data_settings(c: _Findings, cfg: Config) -> None:
     if not sizes or any(not 8 <= s <= 4096 for s in sizes):
         c.error("data.cache_sizes", "each cached size must be 8..4096 pixels, and at least one is needed",
                 _default("data.cache_sizes"))
-    try:
-        config_module.validate_grades(d.grades)
-    except ConfigError as exc:
-        what, _, fix = str(exc).partition("\n  fix: ")
-        c.error("data.grades", what.split(" ", 2)[-1], fix)  # less "config: data.grades=[...]"
+    what, fix = config_module.grades_problem(d.grades)
+    if what:
+        c.error("data.grades", what, fix)
 
 
 def _check_pretrain_settings(c: _Findings, cfg: Config) -> None:
@@ -647,6 +645,12 @@ def _facts_from_ingest(c: _Findings, cfg: Config, data_dir: Path) -> DataFacts |
                      fold_grades=folds, ingest_dir=data_dir, ingest_root=str(summary.get("root") or ""))
 
 
+def _on_the_fallback_scale(problem: Any) -> bool:
+    """Whether a label problem judges grades by the scale (outside 0..K-1, 1-based), which with
+    an invalid ``data.grades`` is the default scale :func:`_grade_names` fell back to."""
+    return problem.kind == "grade" and (" is outside {" in problem.what or "look 1-based" in problem.what)
+
+
 def _grade_names(cfg: Config, layout: str) -> tuple[str, ...]:
     from data_prep.grades import resolve_grades
 
@@ -753,6 +757,8 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
     except IngestError as exc:
         c.error("data.root", as_config_keys(str(exc)).replace(" -> ", "\n     fix: "))
         return None
+    if config_module.grades_problem(d.grades)[0]:  # said as data.grades' own error
+        problems = [p for p in problems if not _on_the_fallback_scale(p)]
     blocking = in_line_order([p for p in problems if p.severity == "error"])
     ingest_command = (f"python -m data_prep ingest --root {shlex.quote(str(d.root))} --out <a scratch "
                       f"folder> (with the same data settings)")
@@ -974,6 +980,10 @@ def _check_against_data(c: _Findings, cfg: Config, facts: DataFacts, stages: lis
                       f"{facts.source} has {facts.n_labelled} labelled image(s): it will not run",
                       "pretrain.knn_every=0")
     if d.dataset != "drac":
+        return
+    if config_module.grades_problem(d.grades)[0]:
+        # data.grades is itself the error: the grades' names, counts per fold and the referable
+        # cut would be said on the default scale it fell back to, which is nobody's scale
         return
     if ingest_runs and d.n_folds >= 2:
         _check_folds(c, cfg, facts)

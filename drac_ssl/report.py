@@ -28,7 +28,7 @@ from typing import Any
 import yaml
 
 from drac_ssl import __version__
-from drac_ssl.config import FinetuneConfig, to_dict
+from drac_ssl.config import FinetuneConfig, read_yaml, to_dict
 from drac_ssl.finetune import folds_taken_words
 from drac_ssl.grading.bundle import (
     chance_warning,
@@ -176,7 +176,7 @@ def _epochs(n: Any) -> str:
 
 def _config_section(run_dir: Path) -> list[str]:
     try:
-        cfg = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")) or {}
+        cfg = read_yaml((run_dir / "config.yaml").read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError):
         return ["## Configuration", "", "No readable `config.yaml` in the run folder.", ""]
     pc, uc = cfg.get("pretrain", {}), cfg.get("umm", {})

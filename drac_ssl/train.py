@@ -51,10 +51,12 @@ from drac_ssl import preflight
 from drac_ssl.config import (  # noqa: F401 - load_config: train.load_config for callers
     PACKAGE_CONFIGS,
     PATH_SETTINGS,
+    REFERABLE_OFF,
     Config,
     ConfigError,
     from_dict,
     load_config,
+    read_yaml,
     run_name_problem,
     save_config,
     to_dict,
@@ -219,7 +221,7 @@ def _comparable(settings: dict[str, Any], cwd: str | None = None) -> dict[str, A
     """``settings`` with what means the same written the same: paths (:data:`PATH_SETTINGS`)
     absolute and normalised (relative ones from ``cwd``, the folder the settings were used
     in; the current one when None; a trailing slash dropped) and ``run.device=auto`` as the
-    device it picks here."""
+    device it picks here; ``finetune.referable_from`` off, no or false as ``off``."""
     out = json.loads(json.dumps(settings, default=str))
     for key in PATH_SETTINGS:
         section, _, name = key.rpartition(".")
@@ -237,6 +239,9 @@ def _comparable(settings: dict[str, Any], cwd: str | None = None) -> dict[str, A
             node[name] = absolute(node[name])
         elif isinstance(node.get(name), list):  # data.unlabelled: each folder
             node[name] = [absolute(v) if isinstance(v, str) and v.strip() else v for v in node[name]]
+    finetune = out.get("finetune")
+    if isinstance(finetune, dict) and str(finetune.get("referable_from")).lower() in REFERABLE_OFF:
+        finetune["referable_from"] = "off"  # saved by YAML 1.1 readers as 'false'; 1.2 keeps 'off'
     run = out.get("run")
     if isinstance(run, dict) and run.get("device") == "auto":
         from drac_ssl.runtime import resolve_device
@@ -274,7 +279,7 @@ def _existing_run_problem(cfg: Config, run_dir: Path) -> str:
     if not saved.exists():
         return ""
     try:
-        old = yaml.safe_load(saved.read_text(encoding="utf-8")) or {}
+        old = read_yaml(saved.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         return f"{saved}: the saved configuration is not valid YAML ({exc}).\n     fix: choose another run.name"
     diffs = _config_differences(_comparable(_data_channels_resolved(_saved_settings(old), run_dir), _made_in(run_dir)),
@@ -375,7 +380,7 @@ def plan_reuse(cfg: Config, source: Path, run_dir: Path) -> ReusePlan:
         raise ConfigError(f"{run_dir} already holds files but no config.yaml: finished stages are taken "
                           f"only into a new run folder\n  fix: choose another run.name")
     try:
-        old = yaml.safe_load(saved.read_text(encoding="utf-8")) or {}
+        old = read_yaml(saved.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{saved} is not valid YAML ({exc})\n  fix: run.reuse=another run folder") from None
     diffs = _config_differences(_comparable(_data_channels_resolved(_saved_settings(old), source), _made_in(source)),

@@ -157,10 +157,11 @@ def test_grades_outside_k_name_the_setting(tmp_path: Path) -> None:
     table, problems = read(path)
     text = "\n".join(p.line for p in problems)
     assert "grade 4 of 001.png is outside {0, 1, 2}" in text and "set --grades to the scale" in text
-    assert "write 2 for PDR" in text
+    assert "1 grade written as a name, read as a number: PDR=2" in text  # the scale's own name
+    assert [r.grade for r in table.rows] == [None, 2, 1]
     icdr = validate.read_labels(path, *HEADER, grade_names=("No DR", "Mild", "Moderate",
                                                             "Severe", "PDR"))
-    assert [r.grade for r in icdr[0].rows] == [4, None, 1]  # 'PDR' is still not a number
+    assert [r.grade for r in icdr[0].rows] == [4, 4, 1]  # 'PDR' is ICDR's grade 4
 
 
 def test_table_reports_its_dialect(tmp_path: Path) -> None:

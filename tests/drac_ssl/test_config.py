@@ -213,7 +213,7 @@ DRAC = ["Normal", "NPDR", "PDR"]
     ("auto", DRAC, None),  # DRAC's scale has no standard referable cut
     ("auto", ["a", "b", "c", "d", "e"], None),  # five grades, not the ICDR ones
     ("1", DRAC, 1), ("2", DRAC, 2), ("3", ICDR, 3),
-    ("off", ICDR, None), ("false", ICDR, None),  # YAML reads a bare off as false
+    ("off", ICDR, None), ("false", ICDR, None),  # a bare false is a boolean, held as "false"
     ("1", ["no referable DR", "referable DR"], None),  # two grades: already the screening decision
     ("auto", ["no referable DR", "referable DR"], None),
 ])
@@ -225,7 +225,8 @@ def test_referable_from_resolves_on_the_data_scale(value: str, names: list[str],
 
 def test_referable_from_is_a_setting_of_the_fine_tuning() -> None:
     assert Config().finetune.referable_from == "auto"
-    assert load_config(None, ["finetune.referable_from=off"]).finetune.referable_from == "false"
+    assert load_config(None, ["finetune.referable_from=off"]).finetune.referable_from == "off"  # YAML 1.2
+    assert load_config(None, ["finetune.referable_from=false"]).finetune.referable_from == "false"
     assert load_config(None, ["finetune.referable_from=2"]).finetune.referable_from == "2"
     with pytest.raises(ConfigError, match=r"finetune\.referable_from='maybe'.*\n  fix: finetune\.referable_from=auto"):
         load_config(None, ["finetune.referable_from=maybe"])

@@ -1,0 +1,138 @@
+"""A screening set's own scale: labels written 1..K instead of 0..K-1, and grades written as
+the names of ``data.grades`` (``severe``) instead of numbers (``data_prep.validate.read_labels``,
+which the ingest and the preflight both read labels with)."""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from data_prep import ingest, validate
+from drac_ssl.config import DataConfig
+
+HEADER = ("image name", "DR grade")
+FOUR = ("none", "mild", "moderate", "severe")
+
+
+def write_labels(path: Path, grades: list[object]) -> Path:
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(HEADER)
+        writer.writerows([f"{i:03d}.png", g] for i, g in enumerate(grades))
+    return path
+
+
+def read(path: Path, names: tuple[str, ...], **kwargs: str) -> tuple[validate.LabelTable, list[validate.Problem]]:
+    table, problems = validate.read_labels(path, *HEADER, grade_names=names, **kwargs)
+    assert table is not None
+    return table, problems
+
+
+def errors(problems: list[validate.Problem]) -> list[validate.Problem]:
+    return [p for p in problems if p.severity == "error"]
+
+
+def follow_the_python_fix(fix: str) -> None:
+    """Run the ``python -c "..."`` one-liner a fix gives, as the user would."""
+    pytest.importorskip("pandas")
+    (code,) = re.findall(r'python -c "([^"]*)"', fix)
+    exec(code, {})  # noqa: S102 - the fix's own code, on the test's file
+
+
+# --------------------------------------------------------------------------------------
+# Labels written 1..K
+
+
+def test_labels_written_one_to_k_are_said_once_to_look_one_based_with_a_fix_that_works(
+        tmp_path: Path) -> None:
+    path = write_labels(tmp_path / "labels.csv", [1, 2, 3, 4, 4, 1, 2, 3])
+    table, problems = read(path, FOUR)
+    (said,) = errors(problems)  # one for the set, not one per row of grade 4
+    assert said.path == str(path)
+    assert said.what == ("the grades run 1..4, but the scale (--grades) has 4 grades, 0..3: the "
+                         "labels look 1-based (2 rows hold 4, outside 0..3; grades start at 0 here: "
+                         "0 none, 1 mild, 2 moderate, 3 severe)")
+    assert "subtract 1 from the DR grade column" in said.fix
+    assert "icdr" not in said.fix.lower() and "ICDR" not in said.what
+    assert [r.grade for r in table.rows] == [1, 2, 3, None, None, 1, 2, 3]
+    follow_the_python_fix(said.fix)
+    table, problems = read(path, FOUR)
+    assert errors(problems) == []
+    assert [r.grade for r in table.rows] == [0, 1, 2, 3, 3, 0, 1, 2]
+
+
+def test_a_two_grade_set_written_one_and_two_is_never_told_of_icdr(tmp_path: Path) -> None:
+    path = write_labels(tmp_path / "labels.csv", [1, 2, 2, 1])
+    _, problems = read(path, ("non-referable", "referable"))
+    (said,) = errors(problems)
+    assert "look 1-based" in said.what and "icdr" not in said.line.lower()
+    # 0, 1 and 2: one grade more than named; the fix says to name 3 grades, still no ICDR
+    path = write_labels(tmp_path / "labels.csv", [0, 1, 2, 2, 1])
+    _, problems = read(path, ("non-referable", "referable"))
+    assert errors(problems) and all("icdr" not in p.line.lower() for p in problems)
+    assert all("give 3 names" in p.fix for p in errors(problems))
+    assert "look 1-based" not in "\n".join(p.line for p in problems)
+
+
+def test_icdr_is_suggested_only_for_labels_zero_to_four(tmp_path: Path) -> None:
+    path = write_labels(tmp_path / "labels.csv", [0, 1, 2, 3, 4])
+    _, problems = read(path, FOUR)
+    (said,) = errors(problems)
+    assert "give 5 names" in said.fix and "icdr for the 5 ICDR grades" in said.fix
+    path = write_labels(tmp_path / "labels.csv", [0, 1, 2, 3, 6])
+    _, problems = read(path, FOUR)
+    (said,) = errors(problems)
+    assert "icdr" not in said.fix.lower()
+
+
+# --------------------------------------------------------------------------------------
+# Grades written as the names of data.grades
+
+
+def test_grade_words_that_are_the_configured_names_are_read_as_their_numbers(tmp_path: Path) -> None:
+    path = write_labels(tmp_path / "labels.csv", ["none", " Severe ", "MILD", "2", "severe", "sever"])
+    table, problems = read(path, FOUR)
+    assert [r.grade for r in table.rows] == [0, 3, 1, 2, 3, None]
+    (noted,) = [p for p in problems if p.severity == "note"]
+    assert noted.what == "4 grades written as names, read as numbers: none=0, mild=1, severe=3"
+    (bad,) = errors(problems)  # any other word stays an error
+    assert bad.what == "grade 'sever' of 005.png is not an integer"
+
+
+def test_a_grade_named_none_is_a_grade_not_an_ungradable_cell(tmp_path: Path) -> None:
+    path = write_labels(tmp_path / "labels.csv", ["none", "mild", "none", "NA"])
+    table, problems = read(path, FOUR, ungradable="leave_out")
+    assert [r.grade for r in table.rows] == [0, 1, 0]
+    assert [r.written for r in table.left_out] == ["NA"]
+    assert errors(problems) == []
+
+
+def test_the_ingest_and_the_preflight_read_grade_names_alike_and_the_manifest_holds_numbers(
+        tmp_path: Path) -> None:
+    from drac_ssl import preflight
+
+    root = tmp_path / "plain"
+    root.mkdir()
+    words = ["none", "mild", "moderate", "severe"] * 2
+    rng = np.random.default_rng(0)
+    for i in range(len(words)):
+        cv2.imwrite(str(root / f"{i:03d}.png"), rng.integers(0, 255, (64, 64), dtype=np.uint8))
+    write_labels(root / "labels.csv", words)
+    grades = ["none", "mild", "moderate", "severe"]
+    result = ingest.run(DataConfig(root=str(root), grades=grades, cache_sizes=[32], n_folds=2,
+                                   workers=1), tmp_path / "out", verbose=False)
+    with open(result.manifest_path, newline="", encoding="utf-8") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["split"] == "train"]
+    assert [r["grade"] for r in rows] == ["0", "1", "2", "3"] * 2
+    assert result.counts_per_grade == {0: 2, 1: 2, 2: 2, 3: 2}
+    cfg, sources, parsed = preflight.read_config(None, [
+        f"data.root={root}", f"data.grades=[{', '.join(grades)}]", "data.n_folds=2"])
+    assert parsed == []
+    found = preflight.check(cfg, tmp_path / "runs" / "x", sources, stages=["ingest"])
+    assert [f.line for f in found if f.severity == "error"] == []
+    assert not [f for f in found if "not an integer" in f.line]

@@ -1,0 +1,96 @@
+"""Config files and command-line overrides are read as YAML 1.2: only true/false (any case)
+are booleans, so grade names such as no/yes or off/on stay the words written."""
+
+from pathlib import Path
+
+import pytest
+
+from drac_ssl import preflight
+from drac_ssl.config import ConfigError, load_config, parse_override
+
+
+@pytest.mark.parametrize("names", [["no", "yes"], ["off", "on"], ["No", "Yes"], ["n", "y"]])
+def test_grade_names_yes_no_on_off_stay_words_on_the_command_line(names: list[str]) -> None:
+    cfg = load_config(None, [f"data.grades=[{', '.join(names)}]"])
+    assert cfg.data.grades == names
+
+
+def test_grade_names_yes_no_stay_words_in_a_config_file(tmp_path: Path) -> None:
+    path = tmp_path / "screening.yaml"
+    path.write_text("data:\n  grades: [no, yes]\n", encoding="utf-8")
+    assert load_config(path).data.grades == ["no", "yes"]
+    path.write_text("data:\n  grades:\n    - off\n    - on\n", encoding="utf-8")
+    assert load_config(path).data.grades == ["off", "on"]
+
+
+def test_only_true_and_false_in_any_case_are_booleans() -> None:
+    assert parse_override("run.tensorboard=TRUE")[1] is True
+    assert parse_override("run.tensorboard=False")[1] is False
+    assert load_config(None, ["run.tensorboard=true"]).run.tensorboard is True
+    for word in ("yes", "no", "on", "off", "y", "n"):
+        assert parse_override(f"a.b={word}")[1] == word
+
+
+@pytest.mark.parametrize("word, meant", [("yes", "true"), ("on", "true"), ("no", "false"), ("Off", "false")])
+def test_a_bool_setting_written_yes_or_off_gets_the_type_error_and_a_true_false_fix(
+        tmp_path: Path, word: str, meant: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, [f"run.tensorboard={word}"])
+    message = str(caught.value)
+    assert f"'run.tensorboard' must be true or false, got '{word}'" in message
+    assert f"fix: run.tensorboard={meant} (write true or false" in message
+    path = tmp_path / "c.yaml"
+    path.write_text(f"run:\n  out_dir: runs\n  tensorboard: {word}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value).startswith(f"{path}:3: 'run.tensorboard' must be true or false")
+
+
+def test_a_repeated_grade_name_is_quoted_as_given() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, ["data.grades=[no, no]"])
+    message = str(caught.value)
+    assert "false" not in message
+    assert message.startswith("config: data.grades=[no, no] gives the name 'no' twice "
+                              "(grades 0 and 1)"), message
+    cfg, sources, parsed = preflight.read_config(None, ["data.grades=[no, no]"])
+    assert parsed == []
+    (found,) = [f for f in preflight.check(cfg, Path("runs-that-do-not-exist") / "x", sources,
+                                           stages=["ingest"]) if f.setting == "data.grades"]
+    assert found.severity == "error"
+    assert found.what.startswith("gives the name 'no' twice (grades 0 and 1)"), found.what
+    assert "'false'" not in found.line and "]" not in found.what
+
+
+@pytest.mark.parametrize("written, said", [("[true, false]", "true and false, read as booleans"),
+                                           ("[0, 1]", "0 and 1, read as numbers"),
+                                           ("[Normal, 1, PDR]", "1, read as a number")])
+def test_a_grade_name_read_as_a_boolean_or_number_is_refused_with_the_fix_to_quote_it(
+        tmp_path: Path, written: str, said: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, [f"data.grades={written}"])
+    message = str(caught.value)
+    assert f"'data.grades' holds {said}, not words" in message, message
+    assert "grade names are words" in message and "quote" in message
+    path = tmp_path / "c.yaml"
+    path.write_text(f"data:\n  root: ''\n  grades: {written}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value).startswith(f"{path}:3: 'data.grades' holds {said}")
+
+
+def test_quoted_words_are_names() -> None:
+    assert load_config(None, ["data.grades=['true', 'false']"]).data.grades == ["true", "false"]
+
+
+def test_a_run_saved_with_referable_from_off_read_as_false_resumes_with_off() -> None:
+    """Configs saved while YAML 1.1 was read hold finetune.referable_from=off as 'false'; the
+    same command now reads 'off', which a resume must not take for a changed setting."""
+    from drac_ssl import train
+    from drac_ssl.config import Config, to_dict
+
+    saved = to_dict(load_config(None, ["finetune.referable_from=false"]))
+    now = to_dict(load_config(None, ["finetune.referable_from=off"]))
+    assert saved != now
+    assert train._comparable(saved) == train._comparable(now)
+    assert train._comparable(to_dict(Config()))["finetune"]["referable_from"] == "auto"

@@ -1,0 +1,39 @@
+"""An invalid ``data.grades`` is the one finding about the scale: nothing computed on the
+default scale it fell back to (a grade without images, rare grades, out-of-range rows)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from drac_ssl import preflight
+
+
+def plain_dataset(root: Path, grades: list[int]) -> Path:
+    root.mkdir()
+    with open(root / "labels.csv", "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["image name", "DR grade"])
+        for i, grade in enumerate(grades):
+            (root / f"{i:03d}.png").write_bytes(b"not decoded by the preflight")
+            writer.writerow([f"{i:03d}.png", grade])
+    return root
+
+
+@pytest.mark.parametrize("grades, labels", [("[referable]", [0, 1] * 4),
+                                            ("[no, no]", [0, 1] * 4),
+                                            ("[a, b, b, c, d]", [0, 1, 2, 3, 4] * 2)])
+def test_an_invalid_grade_scale_gets_no_findings_made_on_the_default_scale(
+        tmp_path: Path, grades: str, labels: list[int]) -> None:
+    root = plain_dataset(tmp_path / "plain", labels)
+    cfg, sources, parsed = preflight.read_config(None, [f"data.root={root}", f"data.grades={grades}",
+                                                        "data.n_folds=2"])
+    assert parsed == []
+    found = preflight.check(cfg, tmp_path / "runs" / "x", sources)
+    (said,) = [f for f in found if f.setting == "data.grades"]
+    assert said.severity == "error" and "PDR" not in said.what
+    on_default = [f.line for f in found if f is not said and (
+        "PDR" in f.line or "outside {" in f.line or "look 1-based" in f.line)]
+    assert on_default == []
