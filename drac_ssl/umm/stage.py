@@ -140,15 +140,14 @@ def check_settings(uc: UMMConfig) -> None:
         raise ConfigError(f"config: umm.past_peak_drop must be in [0, 1), got {uc.past_peak_drop}.")
 
 
-def _resume_differences(state: dict[str, Any], cfg: Config, source: Path) -> list[str]:
-    """What differs between a UMM checkpoint and this call (``umm.epochs`` may grow)."""
-    old = state.get("config", {}).get("umm", {})
-    new = to_dict(cfg)["umm"]
-    diffs = [
-        f"umm.{k}: {old.get(k)!r} -> {v!r}"
-        for k, v in new.items()
-        if k != "epochs" and old.get(k) != v
-    ]
+def _resume_differences(state: dict[str, Any], cfg: Config, source: Path, out_dir: Path) -> list[str]:
+    """What differs between a UMM checkpoint and this call: every setting the stage's output
+    depends on (``data.*``, ``pretrain.*``, ``umm.*``, ``run.seed``: ``train.py``'s
+    ``REUSABLE_STAGES["umm"]``, less the output-only settings; ``umm.epochs`` may grow) and
+    the pretrained checkpoint."""
+    from drac_ssl.train import stage_resume_differences  # the orchestrator's comparison
+
+    diffs = stage_resume_differences("umm", state.get("config"), cfg, out_dir, may_change=("umm.epochs",))
     if state.get("source") not in (None, str(source.resolve())):
         diffs.append(f"checkpoint: {state['source']} -> {source}")
     return diffs
@@ -276,13 +275,16 @@ class _UMMTraining(TrainingTask):
         return {"model": self.model.state_dict()} if self.uc.early_stop_on_rate_reduction else None
 
     def check_resume(self, state: dict[str, Any]) -> None:
-        diffs = _resume_differences(state, self.cfg, self.source)
+        diffs = _resume_differences(state, self.cfg, self.source, self.out_dir)
         if diffs:
             raise ConfigError(
                 f"{self.out_dir / 'checkpoints' / 'last.pt'}: this UMM run was made with other "
-                f"settings:\n  " + "\n  ".join(diffs)
-                + f"\n  fix: give the ablation its own folder (python -m drac_ssl.umm ... --run-dir NEW) "
-                f"or delete {self.out_dir} to start over.")
+                f"settings (old -> new); resuming it would mix two configurations in one run:\n  "
+                + "\n  ".join(diffs)
+                + f"\n  fix: rerun with the settings it was made with ({self.out_dir / 'config.yaml'}); "
+                f"or give the new settings their own folder: python -m drac_ssl.umm ... --run-dir NEW, "
+                f"or python -m drac_ssl.train run.name=NEW run.reuse={self.out_dir.parent} (takes the "
+                f"finished stages whose settings are equal); or delete {self.out_dir} to start over.")
 
     def non_finite(self, epoch: int, means: dict[str, float], bad: list[str], last: Path) -> Exception:
         return UMMNonFiniteError(

@@ -395,6 +395,34 @@ def test_resumed_run_gives_the_same_history_and_weights(
         )
 
 
+def test_resuming_with_other_data_pretrain_or_seed_settings_is_refused(
+    pretrained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A review: an interrupted UMM rerun with another run.seed, pretrain.loss.* or
+    pretrain.augment.* resumed without a word and mixed two configurations in one run (its
+    config.yaml then claimed the new one). Every setting the UMM stage's output depends on
+    (train.py's REUSABLE_STAGES["umm"]) is now compared; umm.epochs and the output-only
+    settings may change."""
+    monkeypatch.setattr(umm_stage, "_plot_history", lambda *args: None)
+    checkpoint = pretrained / "pretrain" / "vicreg_model.safetensors"
+    umm.run(tiny_config(**CHEAP), tmp_path, data=tiny_data(), checkpoint=checkpoint, stop_after_epoch=0)
+    saved = (tmp_path / "umm" / "config.yaml").read_text()
+    changed = {"run.seed": "7", "pretrain.loss.sim_coeff": "5", "pretrain.augment.crop_scale": "[0.9,1.0]",
+               "data.fold_seed": "3"}
+    with pytest.raises(ConfigError) as info:
+        umm.run(tiny_config(**CHEAP, **changed), tmp_path, data=tiny_data(), checkpoint=checkpoint)
+    message = str(info.value)
+    for line in ("run.seed: 0 -> 7", "pretrain.loss.sim_coeff: 25.0 -> 5.0",
+                 "pretrain.augment.crop_scale: [0.3, 1.0] -> [0.9, 1.0]", "data.fold_seed: 0 -> 3"):
+        assert line in message, message
+    assert "fix:" in message and "--run-dir" in message and "run.reuse" in message
+    assert (tmp_path / "umm" / "config.yaml").read_text() == saved  # nothing overwritten
+    # more epochs and the settings that change no result (train.OUTPUT_ONLY_SETTINGS) resume
+    resumed = umm.run(tiny_config(**CHEAP, **{"umm.epochs": "3", "run.name": "moved"}), tmp_path,
+                      data=tiny_data(), checkpoint=checkpoint)
+    assert [r["epoch"] for r in resumed.history] == [0, 1, 2]
+
+
 def test_resumed_run_with_tensorboard_logs_one_point_per_epoch(
     pretrained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
