@@ -715,6 +715,35 @@ def test_pretraining_keeps_the_monitor_peak_and_start_from_resolves_it(pretraine
         umm.resolve_start(pretrained, None, "past_peak")
 
 
+def _pretrain_folder(run_dir: Path, values: list[float], saved_epoch: int) -> None:
+    """``run_dir/pretrain`` as a pretraining killed after epoch ``len(values)`` leaves it with
+    ``pretrain.checkpoint_every`` > 1: ``metrics.jsonl`` has every epoch, ``last.pt`` (and the
+    peak checkpoint) only ``saved_epoch``."""
+    from drac_ssl.checkpoint import save_checkpoint
+
+    folder = run_dir / "pretrain"
+    (folder / "checkpoints").mkdir(parents=True)
+    (folder / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in curve(values)))
+    for name in ("last.pt", "monitor_peak.pt"):
+        save_checkpoint(folder / "checkpoints" / name, {"epoch": saved_epoch, "model": {}})
+
+
+def test_last_and_past_peak_take_the_epoch_of_the_saved_weights(tmp_path: Path) -> None:
+    """A review: ``metrics.jsonl`` is written every epoch, ``last.pt`` only every
+    ``pretrain.checkpoint_every``; the start point named the last epoch of the history, a
+    later one than the weights it loads, and past_peak judged an epoch it did not load."""
+    _pretrain_folder(tmp_path, [3.0, 7.0, 6.0, 5.0], saved_epoch=1)  # last.pt: epoch 2, the peak
+    start = umm.resolve_start(tmp_path, None, "last")
+    assert start.path.name == "last.pt" and start.epoch == 1 and start.value == 7.0
+    assert "epoch (2)" in start.reason
+    with pytest.raises(ValueError, match="has not passed the monitor's peak"):
+        umm.resolve_start(tmp_path, None, "past_peak")
+    # a finished pretraining (last.pt holds the last epoch): as before
+    _pretrain_folder(tmp_path / "done", [3.0, 7.0, 6.0, 5.0], saved_epoch=3)
+    start = umm.resolve_start(tmp_path / "done", None, "past_peak")
+    assert (start.rule, start.epoch, start.peak_epoch, start.value) == ("past_peak", 3, 1, 5.0)
+
+
 # --------------------------------------------------------------------------------------
 # The step on the ResNet layers: the fair control and the outer-step exclusion
 
