@@ -45,7 +45,7 @@ from drac_ssl.models import (
 
 __all__ = ["MONITOR_KEY", "START_RULES", "StartPoint", "choose_start", "default_checkpoint",
            "load_pretrained_model", "monitor_peak", "pretrain_history", "resolve_checkpoint",
-           "resolve_start", "saved_epoch", "with_checkpoint_channels"]
+           "resolve_start", "saved_epoch", "start_note", "with_checkpoint_channels"]
 
 START_RULES = ("best", "last", "peak", "past_peak")
 MONITOR_KEY = "rate_reduction_last"
@@ -136,6 +136,30 @@ def choose_start(history: list[dict[str, Any]], rule: str, drop: float = 0.05,
         f"{'no value' if r_last is None else f'{r_last:.4g}'}, and past_peak needs a later epoch at "
         f"or below {limit:.4g} (umm.past_peak_drop={drop}).\n  fix: pretrain longer "
         f"(pretrain.epochs, pretrain.patience=0), lower umm.past_peak_drop, or umm.start_from=last")
+
+
+def start_note(start: StartPoint, last_epoch: int | None = None) -> str:
+    """A sentence when UMM starts at or before the monitor's peak, else "".
+
+    methods.md section 2 applies UMM to a model that has begun to memorise, past the peak of
+    the last-layer Delta R monitor; the default ``umm.start_from=best`` is not checked
+    against it (a short pretraining has no peak), so the stage says so instead (console,
+    ``metadata.json``'s ``umm.start_note``, report.md). "" when the start epoch or the
+    monitor's peak is not known (e.g. the monitor was off) or the start is past the peak.
+
+    Args:
+        start: the start point (0-based ``epoch`` and ``peak_epoch``).
+        last_epoch: the last pretraining epoch with a monitor value (0-based); the peak
+            there means the monitor never peaked (it was still rising).
+    """
+    if start.epoch is None or start.peak_epoch is None or start.epoch > start.peak_epoch:
+        return ""
+    peak = start.peak_epoch
+    never = (", the last pretraining epoch: the monitor never peaked"
+             if last_epoch is not None and peak >= last_epoch else "")
+    return (f"UMM started from epoch {start.epoch + 1}, not past the rate-reduction monitor's peak "
+            f"(epoch {peak + 1}{never}): methods.md applies UMM to a model that has begun to "
+            f"memorise; set umm.start_from=past_peak after a longer pretraining")
 
 
 def pretrain_history(pretrain_dir: Path) -> list[dict[str, Any]]:

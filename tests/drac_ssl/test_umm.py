@@ -744,6 +744,37 @@ def test_last_and_past_peak_take_the_epoch_of_the_saved_weights(tmp_path: Path) 
     assert (start.rule, start.epoch, start.peak_epoch, start.value) == ("past_peak", 3, 1, 5.0)
 
 
+def test_the_start_note_says_when_umm_does_not_start_past_the_monitor_peak() -> None:
+    """methods.md section 2 applies UMM past the monitor's peak; the default start_from=best
+    is not checked, so the outputs say when the start is not past it (nothing without a
+    monitor)."""
+    def point(epoch: int | None, peak: int | None) -> umm.StartPoint:
+        return umm.StartPoint("best", Path("x"), epoch, None, peak, 1.0 if peak is not None else None)
+
+    note = umm.start_note(point(1, 2), last_epoch=4)
+    assert note.startswith("UMM started from epoch 2, not past the rate-reduction monitor's peak (epoch 3)")
+    assert "umm.start_from=past_peak" in note and "memorise" in note
+    assert umm.start_note(point(2, 2), last_epoch=4).startswith("UMM started from epoch 3, not past")
+    assert "never peaked" in umm.start_note(point(2, 2), last_epoch=2)  # still rising at the end
+    assert umm.start_note(point(3, 2), last_epoch=4) == ""  # past the peak
+    assert umm.start_note(point(1, None), last_epoch=4) == ""  # no monitor: nothing new
+    assert umm.start_note(point(None, 2), last_epoch=4) == ""  # the start epoch is not known
+
+
+def test_umm_from_the_default_start_says_it_is_not_past_the_peak(
+    pretrained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    monkeypatch.setattr(umm_stage, "_plot_history", lambda *args: None)
+    shutil.copytree(pretrained / "pretrain", tmp_path / "pretrain")
+    result = umm.run(tiny_config(**CHEAP, **{"umm.epochs": "1"}), tmp_path, data=tiny_data())
+    meta = json.loads(result.metadata_path.read_text())
+    note = meta["umm"]["start_note"]
+    assert note.startswith("UMM started from epoch 1, not past the rate-reduction monitor's peak (epoch 1")
+    assert capsys.readouterr().out.count(note) == 1
+
+
 # --------------------------------------------------------------------------------------
 # The step on the ResNet layers: the fair control and the outer-step exclusion
 
