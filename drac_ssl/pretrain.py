@@ -617,14 +617,16 @@ class _VICRegTraining(TrainingTask):
         diffs = stage_resume_differences("pretrain", state.get("config"), self.cfg, out_dir,
                                          may_change=("pretrain.epochs",))
         if diffs:
+            config = out_dir.parent / "config.yaml"  # the run folder's (python -m drac_ssl.train)
+            saved = f" (python -m drac_ssl.train -c {config})" if config.is_file() else ""
+            reuse = (f" (add run.reuse={out_dir.parent} to take its finished ingest)"
+                     if (out_dir.parent / "stages.json").is_file() else "")
             raise ConfigError(
                 f"{self.ckpt_dir / 'last.pt'}: this pretraining was made with other settings "
                 f"(old -> new); resuming it would mix two configurations in one run:\n  "
                 + "\n  ".join(diffs)
-                + f"\n  fix: rerun with the settings it was made with (the run folder's config.yaml: "
-                f"python -m drac_ssl.train -c {out_dir.parent / 'config.yaml'}); or start a new run "
-                f"folder: run.name=NEW (run.reuse={out_dir.parent} takes its finished ingest); or "
-                f"delete {out_dir} to start over.")
+                + f"\n  fix: rerun with the settings it was made with{saved}; or start a new run "
+                f"folder (run.name=NEW){reuse}; or delete {out_dir} to start over.")
 
     def non_finite(self, epoch: int, means: dict[str, float], bad: list[str], last: Path) -> Exception:
         return NonFiniteLossError(

@@ -281,14 +281,17 @@ class _UMMTraining(TrainingTask):
     def check_resume(self, state: dict[str, Any]) -> None:
         diffs = _resume_differences(state, self.cfg, self.source, self.out_dir)
         if diffs:
+            run_dir = self.out_dir.parent
+            reuse = (f", or python -m drac_ssl.train ... run.name=NEW run.reuse={run_dir} (takes the "
+                     f"finished stages whose settings are equal)"
+                     if (run_dir / "stages.json").is_file() else "")  # a run folder of drac_ssl.train
             raise ConfigError(
                 f"{self.out_dir / 'checkpoints' / 'last.pt'}: this UMM run was made with other "
                 f"settings (old -> new); resuming it would mix two configurations in one run:\n  "
                 + "\n  ".join(diffs)
-                + f"\n  fix: rerun with the settings it was made with ({self.out_dir / 'config.yaml'}); "
-                f"or give the new settings their own folder: python -m drac_ssl.umm ... --run-dir NEW, "
-                f"or python -m drac_ssl.train run.name=NEW run.reuse={self.out_dir.parent} (takes the "
-                f"finished stages whose settings are equal); or delete {self.out_dir} to start over.")
+                + f"\n  fix: rerun with the settings it was made with (-c {self.out_dir / 'config.yaml'}); "
+                f"or give the new settings their own folder: python -m drac_ssl.umm ... --run-dir NEW"
+                f"{reuse}; or delete {self.out_dir} to start over.")
 
     def non_finite(self, epoch: int, means: dict[str, float], bad: list[str], last: Path) -> Exception:
         return UMMNonFiniteError(

@@ -409,6 +409,7 @@ def test_resuming_with_other_data_pretrain_or_seed_settings_is_refused(
     saved = (tmp_path / "umm" / "config.yaml").read_text()
     changed = {"run.seed": "7", "pretrain.loss.sim_coeff": "5", "pretrain.augment.crop_scale": "[0.9,1.0]",
                "data.fold_seed": "3"}
+    (tmp_path / "stages.json").write_text("{}")  # a run folder of drac_ssl.train: run.reuse is a fix
     with pytest.raises(ConfigError) as info:
         umm.run(tiny_config(**CHEAP, **changed), tmp_path, data=tiny_data(), checkpoint=checkpoint)
     message = str(info.value)
