@@ -63,7 +63,7 @@ from drac_ssl.augment import (
     to_device_uint8,
 )
 from drac_ssl.checkpoint import load_checkpoint, save_checkpoint, save_weights
-from drac_ssl.config import Config, to_dict, with_data_channels
+from drac_ssl.config import Config, ConfigError, to_dict, with_data_channels
 from drac_ssl.datasets import load_generic, load_octa_cache, normalization_for
 from drac_ssl.distributed import DistInfo, gather_with_grad, init_distributed
 from drac_ssl.engine import Engine, Monitor, TrainingTask
@@ -605,6 +605,28 @@ class _VICRegTraining(TrainingTask):
 
     def best_state(self) -> dict[str, Any]:
         return {"model": self.model.state_dict()}
+
+    def check_resume(self, state: dict[str, Any]) -> None:
+        """Refuse ``last.pt`` made with other settings the pretraining's output depends on
+        (``train.py``'s ``REUSABLE_STAGES["pretrain"]``: ``data.*``, ``pretrain.*``,
+        ``run.seed`` and the monitor's UMM settings; ``pretrain.epochs`` may grow)."""
+        from drac_ssl.train import stage_resume_differences  # the orchestrator's comparison
+
+        assert self.ckpt_dir is not None, "set ckpt_dir before resuming"
+        out_dir = self.ckpt_dir.parent
+        diffs = stage_resume_differences("pretrain", state.get("config"), self.cfg, out_dir,
+                                         may_change=("pretrain.epochs",))
+        if diffs:
+            config = out_dir.parent / "config.yaml"  # the run folder's (python -m drac_ssl.train)
+            saved = f" (python -m drac_ssl.train -c {config})" if config.is_file() else ""
+            reuse = (f" (add run.reuse={out_dir.parent} to take its finished ingest)"
+                     if (out_dir.parent / "stages.json").is_file() else "")
+            raise ConfigError(
+                f"{self.ckpt_dir / 'last.pt'}: this pretraining was made with other settings "
+                f"(old -> new); resuming it would mix two configurations in one run:\n  "
+                + "\n  ".join(diffs)
+                + f"\n  fix: rerun with the settings it was made with{saved}; or start a new run "
+                f"folder (run.name=NEW){reuse}; or delete {out_dir} to start over.")
 
     def non_finite(self, epoch: int, means: dict[str, float], bad: list[str], last: Path) -> Exception:
         return NonFiniteLossError(

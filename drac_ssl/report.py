@@ -323,7 +323,8 @@ def _dataset_words(cfg: dict[str, Any], run_dir: Path) -> str:
 
 def _umm_line(info: dict[str, Any]) -> str:
     """Where UMM started (the pretraining monitor's peak and the chosen checkpoint), its
-    objective and what its guard did."""
+    objective and what its guard did; then the stage's note when it started at or before the
+    monitor's peak (``umm.start_note``; methods.md section 2)."""
     start = info.get("start") or {}
     epoch = start.get("epoch")
     peak = start.get("peak_epoch")
@@ -334,10 +335,11 @@ def _umm_line(info: dict[str, Any]) -> str:
     guard_text = (f"the guard stopped UMM ({guard.get('reason')}); output: {info.get('weights')}"
                   if guard.get("fired") else f"the guard (max SSL-loss rise {guard.get('max_ssl_rise')}) "
                                              f"did not fire")
+    note = info.get("start_note")  # not past the monitor's peak (drac_ssl.umm.source.start_note)
     return (f"UMM started from `{start.get('rule', '?')}` ({start.get('reason', '')}): {where}"
             f"{peak_text}. Outer objective {info.get('outer_objective')}, membership "
             f"{info.get('membership')}, outer step on {', '.join(info.get('outer_step_groups') or []) or 'nothing'}"
-            f"; {guard_text}.")
+            f"; {guard_text}." + (f" {note}." if isinstance(note, str) and note else ""))
 
 
 def _variant_section(run_dir: Path, figures: Path, name: str) -> tuple[list[str], str | None]:

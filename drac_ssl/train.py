@@ -307,6 +307,27 @@ def _existing_run_problem(cfg: Config, run_dir: Path) -> str:
             + branch)
 
 
+def stage_resume_differences(stage: str, saved: dict[str, Any] | None, cfg: Config, out_dir: Path,
+                             may_change: tuple[str, ...] = ()) -> list[str]:
+    """What differs, as ``"key: old -> new"`` lines, between the configuration a stage's
+    checkpoint was saved with (``saved``: its ``config``) and ``cfg``, among the settings the
+    stage's output depends on (:data:`REUSABLE_STAGES`), less :data:`OUTPUT_ONLY_SETTINGS` and
+    ``may_change`` (e.g. ``umm.epochs``: a finished stage may be given more epochs).
+
+    The same comparison as a rerun of ``python -m drac_ssl.train`` makes of the whole run
+    folder: settings added since the checkpoint take their defaults, relative paths are read
+    from the folder the stage was run in (``out_dir/environment.json``). ``saved`` None (a
+    checkpoint without its configuration): nothing to compare, [].
+    """
+    if not isinstance(saved, dict):
+        return []
+    prefixes = REUSABLE_STAGES[stage]
+    diffs = _config_differences(_comparable(_saved_settings(saved), _made_in(out_dir)),
+                                _comparable(to_dict(cfg)))
+    return [d for d in diffs
+            if _reads(prefixes, key := d.split(": ", 1)[0]) and key not in may_change]
+
+
 def _reads(prefixes: tuple[str, ...], key: str) -> bool:
     """Whether setting ``key`` is one of ``prefixes`` (a section ``x.`` or one key)."""
     return any(key.startswith(p) if p.endswith(".") else key == p for p in prefixes)

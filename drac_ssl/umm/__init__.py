@@ -88,6 +88,7 @@ from drac_ssl.umm.source import (
     load_pretrained_model,
     monitor_peak,
     resolve_start,
+    start_note,
 )
 from drac_ssl.umm.stage import (
     EARLY_CUTS,
@@ -147,6 +148,7 @@ __all__ = [
     "parameter_groups",
     "resolve_start",
     "run",
+    "start_note",
     "step_keys",
     "umm_step",
 ]

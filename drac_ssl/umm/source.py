@@ -9,11 +9,13 @@ features of a fixed probe, :mod:`drac_ssl.pretrain`). Pretraining keeps three we
 (the last epoch run) and ``checkpoints/monitor_peak.pt`` (the epoch of the monitor's peak).
 
 * ``best``: ``vicreg_model.safetensors`` (the default; what the pipeline did before).
-* ``last``: ``checkpoints/last.pt``.
+* ``last``: ``checkpoints/last.pt``, at the epoch it holds (written every
+  ``pretrain.checkpoint_every`` epochs: a pretraining killed in between has run later
+  epochs, which this rule and ``past_peak`` leave out).
 * ``peak``: ``checkpoints/monitor_peak.pt``, the early-stopped checkpoint of the paper.
 * ``past_peak``: the over-trained checkpoint. With ``p`` the first epoch of the monitor's
-  maximum ``r_p`` and ``L`` the last epoch run, it is ``checkpoints/last.pt`` provided
-  ``L > p`` and ``r_L <= (1 - umm.past_peak_drop) * r_p``; otherwise the run has not
+  maximum ``r_p`` and ``L`` the epoch ``checkpoints/last.pt`` holds, it is that
+  checkpoint provided ``L > p`` and ``r_L <= (1 - umm.past_peak_drop) * r_p``; otherwise the run has not
   passed its peak and UMM refuses to start, with the fix (pretrain longer with
   ``pretrain.patience=0``, or ``umm.start_from=last``). :func:`choose_start` is the rule,
   a pure function of the recorded history.
@@ -43,7 +45,7 @@ from drac_ssl.models import (
 
 __all__ = ["MONITOR_KEY", "START_RULES", "StartPoint", "choose_start", "default_checkpoint",
            "load_pretrained_model", "monitor_peak", "pretrain_history", "resolve_checkpoint",
-           "resolve_start", "with_checkpoint_channels"]
+           "resolve_start", "saved_epoch", "start_note", "with_checkpoint_channels"]
 
 START_RULES = ("best", "last", "peak", "past_peak")
 MONITOR_KEY = "rate_reduction_last"
@@ -136,6 +138,30 @@ def choose_start(history: list[dict[str, Any]], rule: str, drop: float = 0.05,
         f"(pretrain.epochs, pretrain.patience=0), lower umm.past_peak_drop, or umm.start_from=last")
 
 
+def start_note(start: StartPoint, last_epoch: int | None = None) -> str:
+    """A sentence when UMM starts at or before the monitor's peak, else "".
+
+    methods.md section 2 applies UMM to a model that has begun to memorise, past the peak of
+    the last-layer Delta R monitor; the default ``umm.start_from=best`` is not checked
+    against it (a short pretraining has no peak), so the stage says so instead (console,
+    ``metadata.json``'s ``umm.start_note``, report.md). "" when the start epoch or the
+    monitor's peak is not known (e.g. the monitor was off) or the start is past the peak.
+
+    Args:
+        start: the start point (0-based ``epoch`` and ``peak_epoch``).
+        last_epoch: the last pretraining epoch with a monitor value (0-based); the peak
+            there means the monitor never peaked (it was still rising).
+    """
+    if start.epoch is None or start.peak_epoch is None or start.epoch > start.peak_epoch:
+        return ""
+    peak = start.peak_epoch
+    never = (", the last pretraining epoch: the monitor never peaked"
+             if last_epoch is not None and peak >= last_epoch else "")
+    return (f"UMM started from epoch {start.epoch + 1}, not past the rate-reduction monitor's peak "
+            f"(epoch {peak + 1}{never}): methods.md applies UMM to a model that has begun to "
+            f"memorise; set umm.start_from=past_peak after a longer pretraining")
+
+
 def pretrain_history(pretrain_dir: Path) -> list[dict[str, Any]]:
     """The pretraining rows from ``metrics.jsonl`` (written with every ``last.pt``)."""
     path = pretrain_dir / "metrics.jsonl"
@@ -148,12 +174,21 @@ def resolve_start(run_dir: Path, checkpoint: str | Path | None, rule: str = "bes
                   drop: float = 0.05) -> StartPoint:
     """The checkpoint UMM starts from: ``checkpoint`` when given, else ``umm.start_from``'s.
 
+    ``last`` / ``past_peak`` read the history (``metrics.jsonl``) up to the epoch
+    ``checkpoints/last.pt`` holds (:func:`saved_epoch`), not to the last epoch run.
+
     Raises:
         FileNotFoundError: the checkpoint (or the pretraining output) does not exist.
         ValueError: the rule cannot be met (:func:`choose_start`).
     """
     pretrain_dir = run_dir / "pretrain"
     history = pretrain_history(pretrain_dir)
+    if checkpoint is None and rule in ("last", "past_peak"):
+        # metrics.jsonl has every epoch run, last.pt only every pretrain.checkpoint_every: the
+        # rule judges the epoch whose weights it loads
+        saved = saved_epoch(pretrain_dir / "checkpoints" / "last.pt")
+        if saved is not None:
+            history = [r for r in history if int(r["epoch"]) <= saved]
     peak = monitor_peak(history)
     peak_epoch, peak_value = peak if peak is not None else (None, None)
     values = {int(r["epoch"]): finite_number(r.get(MONITOR_KEY)) for r in history}
@@ -182,6 +217,16 @@ def resolve_start(run_dir: Path, checkpoint: str | Path | None, rule: str = "bes
         epoch = meta.get("best_epoch") if isinstance(meta.get("best_epoch"), int) else None
     return StartPoint(rule, path, epoch, values.get(epoch) if epoch is not None else None,
                       peak_epoch, peak_value, reason)
+
+
+def saved_epoch(path: Path) -> int | None:
+    """The 0-based epoch a pretrain / UMM checkpoint ``.pt`` holds (its stored ``epoch``);
+    None when there is no such file or it records none."""
+    if not path.is_file():
+        return None
+    state = load_checkpoint(path)
+    epoch = state.get("epoch") if isinstance(state, dict) else None
+    return int(epoch) if isinstance(epoch, int) else None
 
 
 def resolve_checkpoint(run_dir: Path, checkpoint: str | Path | None) -> Path:

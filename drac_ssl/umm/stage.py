@@ -19,7 +19,9 @@ relative rise) is a column of ``metrics.csv``.
 
 Outputs in ``run_dir/umm``: ``backbone.safetensors``, ``vicreg_model.safetensors``,
 ``metadata.json`` (pretraining's format, stage ``umm``, plus ``umm``: the start checkpoint,
-the objective, the groups with an outer step, the guard), ``metrics.csv`` /
+the objective, the groups with an outer step, the guard; ``start_note`` when it starts at
+or before the pretraining monitor's peak, also printed: methods.md section 2 applies UMM past
+it, :func:`drac_ssl.umm.source.start_note`), ``metrics.csv`` /
 ``metrics.jsonl``, ``plots/umm_rate_reduction.png``, ``umm_losses.png``,
 ``umm_steps.png``, ``umm_start.png`` (the pretraining monitor with its peak and the start
 checkpoint), ``config.yaml`` and ``checkpoints/last.pt`` (every epoch, atomic, exact
@@ -42,7 +44,7 @@ from drac_ssl.checkpoint import load_checkpoint, save_weights
 from drac_ssl.config import Config, ConfigError, UMMConfig, save_config, to_dict
 from drac_ssl.distributed import DistInfo
 from drac_ssl.engine import Engine, Monitor, TrainingTask
-from drac_ssl.io import atomic_write_json
+from drac_ssl.io import atomic_write_json, finite_number
 from drac_ssl.losses.vicreg import VICRegLoss
 from drac_ssl.models import VICRegModel
 from drac_ssl.runtime import environment_info, resolve_device, use_bf16
@@ -52,11 +54,13 @@ from drac_ssl.umm.layers import AfterCut, early_features, make_batch_norm_compos
 from drac_ssl.umm.plots import plot_start_point
 from drac_ssl.umm.plots import plot_umm_history as _plot_history
 from drac_ssl.umm.source import (
+    MONITOR_KEY,
     START_RULES,
     StartPoint,
     load_pretrained_model,
     pretrain_history,
     resolve_start,
+    start_note,
     with_checkpoint_channels,
 )
 from drac_ssl.umm.step import (
@@ -140,15 +144,14 @@ def check_settings(uc: UMMConfig) -> None:
         raise ConfigError(f"config: umm.past_peak_drop must be in [0, 1), got {uc.past_peak_drop}.")
 
 
-def _resume_differences(state: dict[str, Any], cfg: Config, source: Path) -> list[str]:
-    """What differs between a UMM checkpoint and this call (``umm.epochs`` may grow)."""
-    old = state.get("config", {}).get("umm", {})
-    new = to_dict(cfg)["umm"]
-    diffs = [
-        f"umm.{k}: {old.get(k)!r} -> {v!r}"
-        for k, v in new.items()
-        if k != "epochs" and old.get(k) != v
-    ]
+def _resume_differences(state: dict[str, Any], cfg: Config, source: Path, out_dir: Path) -> list[str]:
+    """What differs between a UMM checkpoint and this call: every setting the stage's output
+    depends on (``data.*``, ``pretrain.*``, ``umm.*``, ``run.seed``: ``train.py``'s
+    ``REUSABLE_STAGES["umm"]``, less the output-only settings; ``umm.epochs`` may grow) and
+    the pretrained checkpoint."""
+    from drac_ssl.train import stage_resume_differences  # the orchestrator's comparison
+
+    diffs = stage_resume_differences("umm", state.get("config"), cfg, out_dir, may_change=("umm.epochs",))
     if state.get("source") not in (None, str(source.resolve())):
         diffs.append(f"checkpoint: {state['source']} -> {source}")
     return diffs
@@ -276,13 +279,19 @@ class _UMMTraining(TrainingTask):
         return {"model": self.model.state_dict()} if self.uc.early_stop_on_rate_reduction else None
 
     def check_resume(self, state: dict[str, Any]) -> None:
-        diffs = _resume_differences(state, self.cfg, self.source)
+        diffs = _resume_differences(state, self.cfg, self.source, self.out_dir)
         if diffs:
+            run_dir = self.out_dir.parent
+            reuse = (f", or python -m drac_ssl.train ... run.name=NEW run.reuse={run_dir} (takes the "
+                     f"finished stages whose settings are equal)"
+                     if (run_dir / "stages.json").is_file() else "")  # a run folder of drac_ssl.train
             raise ConfigError(
                 f"{self.out_dir / 'checkpoints' / 'last.pt'}: this UMM run was made with other "
-                f"settings:\n  " + "\n  ".join(diffs)
-                + f"\n  fix: give the ablation its own folder (python -m drac_ssl.umm ... --run-dir NEW) "
-                f"or delete {self.out_dir} to start over.")
+                f"settings (old -> new); resuming it would mix two configurations in one run:\n  "
+                + "\n  ".join(diffs)
+                + f"\n  fix: rerun with the settings it was made with (-c {self.out_dir / 'config.yaml'}); "
+                f"or give the new settings their own folder: python -m drac_ssl.umm ... --run-dir NEW"
+                f"{reuse}; or delete {self.out_dir} to start over.")
 
     def non_finite(self, epoch: int, means: dict[str, float], bad: list[str], last: Path) -> Exception:
         return UMMNonFiniteError(
@@ -407,6 +416,12 @@ def run(
         f"{f' K={uc.neumann_steps}' if uc.hypergradient == 'neumann' else ''}, hvp {uc.hvp}, "
         f"JS {'on' if uc.use_js else 'off'}, {uc.inner_optimizer}/adam lr {uc.inner_lr:g}/{uc.outer_lr:g}"
     )
+    pretrain_rows = pretrain_history(run_dir / "pretrain") or pretrain_history(source.parent) \
+        or pretrain_history(source.parent.parent)
+    monitored = [int(r["epoch"]) for r in pretrain_rows if finite_number(r.get(MONITOR_KEY)) is not None]
+    note = start_note(start, max(monitored, default=None))
+    if note:  # methods.md section 2: UMM is meant for a model past the monitor's peak
+        print(f"[umm] note: {note}")
     result = engine.run(task, stop_after_epoch)
     backbone_path, model_path, metadata_path = (
         out_dir / "backbone.safetensors",
@@ -455,13 +470,13 @@ def run(
                     else "the starting weights (the first epoch failed the guard)" if guard_fired
                     else "last epoch"),
     }
+    if note:
+        meta["umm"]["start_note"] = note
     save_weights(backbone_path, backbone_state, {"format": "drac_ssl backbone v1"})
     save_weights(model_path, final_state)
     atomic_write_json(metadata_path, meta)
     if history:
         _plot_history(out_dir, history, groups)
-    pretrain_rows = pretrain_history(run_dir / "pretrain") or pretrain_history(source.parent) \
-        or pretrain_history(source.parent.parent)
     if pretrain_rows:
         plot_start_point(pretrain_rows, start, out_dir / "plots" / "umm_start.png")
     print(f"[umm] {stopped}; weights of {meta['umm']['weights']} -> {backbone_path}")

@@ -11,7 +11,7 @@ import torch
 
 from drac_ssl import pretrain
 from drac_ssl.checkpoint import load_checkpoint
-from drac_ssl.config import Config, load_config
+from drac_ssl.config import Config, ConfigError, load_config
 from drac_ssl.losses.vicreg import VICRegLoss, VICRegTerms
 from drac_ssl.models import build_backbone, load_local_weights
 
@@ -190,6 +190,23 @@ def test_checkpoint_every_n_epochs_and_resume_from_the_last_one_written(tmp_path
     resumed = pretrain.run(cfg, tmp_path / "resumed", data=tiny_data())
     for a, b in zip(straight.history, resumed.history, strict=True):
         assert a["loss"] == pytest.approx(b["loss"], rel=1e-5, abs=1e-6), a["epoch"]
+
+
+def test_resuming_with_other_settings_is_refused(tmp_path: Path) -> None:
+    """A review: a pretraining resumed with another run.seed or pretrain.* setting mixed two
+    configurations in one run without a word. The settings its output depends on
+    (train.py's REUSABLE_STAGES["pretrain"]) are compared; pretrain.epochs may grow."""
+    pretrain.run(tiny_config(), tmp_path, data=tiny_data(), stop_after_epoch=0)
+    with pytest.raises(ConfigError) as info:
+        pretrain.run(tiny_config(**{"run.seed": "3", "pretrain.lr": "0.002", "umm.early_cut": "layer2"}),
+                     tmp_path, data=tiny_data())
+    message = str(info.value)
+    for line in ("run.seed: 0 -> 3", "pretrain.lr: 0.001 -> 0.002", "umm.early_cut: 'layer3' -> 'layer2'"):
+        assert line in message, message
+    assert "last.pt" in message and "fix:" in message
+    resumed = pretrain.run(tiny_config(**{"pretrain.epochs": "3", "run.tensorboard": "false"}), tmp_path,
+                           data=tiny_data())
+    assert [r["epoch"] for r in resumed.history] == [0, 1, 2]
 
 
 @pytest.mark.parametrize(("setting", "compiled"), [("auto", False), ("true", True), ("false", False)])

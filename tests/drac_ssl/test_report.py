@@ -217,6 +217,30 @@ def test_each_ssl_stage_says_which_epoch_it_kept_and_why(tmp_path: Path, umm_con
     assert "Best epoch" not in ssl
 
 
+def test_the_umm_line_says_when_umm_did_not_start_past_the_monitor_peak(tmp_path: Path) -> None:
+    """methods.md section 2 applies UMM past the monitor's peak; the UMM stage's start note
+    (metadata.json ``umm.start_note``) is repeated in report.md, and a run without one (no
+    monitor, or past the peak) reads as before."""
+    run = _run(tmp_path, [0, 1, 2, 1, 1, 0] * 5, HEALTHY)
+    _pretrain_meta(run, HEALTHY, stage="umm")
+    meta = json.loads((run / "umm" / "metadata.json").read_text())
+    start = {"rule": "best", "reason": "the pretraining output", "epoch": 1, "peak_epoch": 2, "peak_value": 9.5}
+    meta["umm"] = {"start": start, "outer_objective": "F", "membership": "soft", "guard": {}}
+    (run / "umm" / "metadata.json").write_text(json.dumps(meta))
+    before = _section(write_report(run).read_text(), "## Self-supervised pretraining")
+    assert "UMM started from `best`" in before and "not past" not in before
+    note = ("UMM started from epoch 2, not past the rate-reduction monitor's peak (epoch 3): methods.md "
+            "applies UMM to a model that has begun to memorise; set umm.start_from=past_peak after a "
+            "longer pretraining")
+    meta["umm"]["start_note"] = note
+    (run / "umm" / "metadata.json").write_text(json.dumps(meta))
+    after = _section(write_report(run).read_text(), "## Self-supervised pretraining")
+    assert f"{note}." in after
+    umm_line = next(line for line in after.splitlines() if line.startswith("UMM started from `best`"))
+    assert umm_line.endswith(f"{note}.")  # on the UMM line, after what it says today
+    assert after.replace(f" {note}.", "") == before  # only words added
+
+
 def test_the_data_section_says_how_many_ungradable_rows_were_left_out(tmp_path: Path) -> None:
     """data.ungradable=leave_out: the report's data section counts the rows left out (from
     ingest_summary.json); a run with none (or an older summary) says nothing of them."""

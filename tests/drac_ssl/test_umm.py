@@ -395,6 +395,35 @@ def test_resumed_run_gives_the_same_history_and_weights(
         )
 
 
+def test_resuming_with_other_data_pretrain_or_seed_settings_is_refused(
+    pretrained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A review: an interrupted UMM rerun with another run.seed, pretrain.loss.* or
+    pretrain.augment.* resumed without a word and mixed two configurations in one run (its
+    config.yaml then claimed the new one). Every setting the UMM stage's output depends on
+    (train.py's REUSABLE_STAGES["umm"]) is now compared; umm.epochs and the output-only
+    settings may change."""
+    monkeypatch.setattr(umm_stage, "_plot_history", lambda *args: None)
+    checkpoint = pretrained / "pretrain" / "vicreg_model.safetensors"
+    umm.run(tiny_config(**CHEAP), tmp_path, data=tiny_data(), checkpoint=checkpoint, stop_after_epoch=0)
+    saved = (tmp_path / "umm" / "config.yaml").read_text()
+    changed = {"run.seed": "7", "pretrain.loss.sim_coeff": "5", "pretrain.augment.crop_scale": "[0.9,1.0]",
+               "data.fold_seed": "3"}
+    (tmp_path / "stages.json").write_text("{}")  # a run folder of drac_ssl.train: run.reuse is a fix
+    with pytest.raises(ConfigError) as info:
+        umm.run(tiny_config(**CHEAP, **changed), tmp_path, data=tiny_data(), checkpoint=checkpoint)
+    message = str(info.value)
+    for line in ("run.seed: 0 -> 7", "pretrain.loss.sim_coeff: 25.0 -> 5.0",
+                 "pretrain.augment.crop_scale: [0.3, 1.0] -> [0.9, 1.0]", "data.fold_seed: 0 -> 3"):
+        assert line in message, message
+    assert "fix:" in message and "--run-dir" in message and "run.reuse" in message
+    assert (tmp_path / "umm" / "config.yaml").read_text() == saved  # nothing overwritten
+    # more epochs and the settings that change no result (train.OUTPUT_ONLY_SETTINGS) resume
+    resumed = umm.run(tiny_config(**CHEAP, **{"umm.epochs": "3", "run.name": "moved"}), tmp_path,
+                      data=tiny_data(), checkpoint=checkpoint)
+    assert [r["epoch"] for r in resumed.history] == [0, 1, 2]
+
+
 def test_resumed_run_with_tensorboard_logs_one_point_per_epoch(
     pretrained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -685,6 +714,66 @@ def test_pretraining_keeps_the_monitor_peak_and_start_from_resolves_it(pretraine
     assert best.path.name == "vicreg_model.safetensors" and best.epoch == 0
     with pytest.raises(ValueError, match="has not passed"):  # one epoch: nothing past the peak
         umm.resolve_start(pretrained, None, "past_peak")
+
+
+def _pretrain_folder(run_dir: Path, values: list[float], saved_epoch: int) -> None:
+    """``run_dir/pretrain`` as a pretraining killed after epoch ``len(values)`` leaves it with
+    ``pretrain.checkpoint_every`` > 1: ``metrics.jsonl`` has every epoch, ``last.pt`` (and the
+    peak checkpoint) only ``saved_epoch``."""
+    from drac_ssl.checkpoint import save_checkpoint
+
+    folder = run_dir / "pretrain"
+    (folder / "checkpoints").mkdir(parents=True)
+    (folder / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in curve(values)))
+    for name in ("last.pt", "monitor_peak.pt"):
+        save_checkpoint(folder / "checkpoints" / name, {"epoch": saved_epoch, "model": {}})
+
+
+def test_last_and_past_peak_take_the_epoch_of_the_saved_weights(tmp_path: Path) -> None:
+    """A review: ``metrics.jsonl`` is written every epoch, ``last.pt`` only every
+    ``pretrain.checkpoint_every``; the start point named the last epoch of the history, a
+    later one than the weights it loads, and past_peak judged an epoch it did not load."""
+    _pretrain_folder(tmp_path, [3.0, 7.0, 6.0, 5.0], saved_epoch=1)  # last.pt: epoch 2, the peak
+    start = umm.resolve_start(tmp_path, None, "last")
+    assert start.path.name == "last.pt" and start.epoch == 1 and start.value == 7.0
+    assert "epoch (2)" in start.reason
+    with pytest.raises(ValueError, match="has not passed the monitor's peak"):
+        umm.resolve_start(tmp_path, None, "past_peak")
+    # a finished pretraining (last.pt holds the last epoch): as before
+    _pretrain_folder(tmp_path / "done", [3.0, 7.0, 6.0, 5.0], saved_epoch=3)
+    start = umm.resolve_start(tmp_path / "done", None, "past_peak")
+    assert (start.rule, start.epoch, start.peak_epoch, start.value) == ("past_peak", 3, 1, 5.0)
+
+
+def test_the_start_note_says_when_umm_does_not_start_past_the_monitor_peak() -> None:
+    """methods.md section 2 applies UMM past the monitor's peak; the default start_from=best
+    is not checked, so the outputs say when the start is not past it (nothing without a
+    monitor)."""
+    def point(epoch: int | None, peak: int | None) -> umm.StartPoint:
+        return umm.StartPoint("best", Path("x"), epoch, None, peak, 1.0 if peak is not None else None)
+
+    note = umm.start_note(point(1, 2), last_epoch=4)
+    assert note.startswith("UMM started from epoch 2, not past the rate-reduction monitor's peak (epoch 3)")
+    assert "umm.start_from=past_peak" in note and "memorise" in note
+    assert umm.start_note(point(2, 2), last_epoch=4).startswith("UMM started from epoch 3, not past")
+    assert "never peaked" in umm.start_note(point(2, 2), last_epoch=2)  # still rising at the end
+    assert umm.start_note(point(3, 2), last_epoch=4) == ""  # past the peak
+    assert umm.start_note(point(1, None), last_epoch=4) == ""  # no monitor: nothing new
+    assert umm.start_note(point(None, 2), last_epoch=4) == ""  # the start epoch is not known
+
+
+def test_umm_from_the_default_start_says_it_is_not_past_the_peak(
+    pretrained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    monkeypatch.setattr(umm_stage, "_plot_history", lambda *args: None)
+    shutil.copytree(pretrained / "pretrain", tmp_path / "pretrain")
+    result = umm.run(tiny_config(**CHEAP, **{"umm.epochs": "1"}), tmp_path, data=tiny_data())
+    meta = json.loads(result.metadata_path.read_text())
+    note = meta["umm"]["start_note"]
+    assert note.startswith("UMM started from epoch 1, not past the rate-reduction monitor's peak (epoch 1")
+    assert capsys.readouterr().out.count(note) == 1
 
 
 # --------------------------------------------------------------------------------------
