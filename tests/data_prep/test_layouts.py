@@ -577,7 +577,7 @@ def test_config_keys_are_validated(tmp_path: Path) -> None:
                              "data.graham=true", "data.layout=aptos"])
     assert cfg.data.grades == ["icdr"] and cfg.data.channels == "3" and cfg.data.graham
     assert load_config(None, ["data.grades=[Normal,NPDR,PDR]"]).data.grades == ["Normal", "NPDR", "PDR"]
-    for bad, fragment in [("data.grades=[only]", "at least 2"), ("data.grades=[a,a]", "repeated"),
+    for bad, fragment in [("data.grades=[only]", "at least 2"), ("data.grades=[a,a]", "twice"),
                           ("data.channels=2", "data.channels"), ("data.layout=messidor", "data.layout")]:
         with pytest.raises(ConfigError, match=fragment):
             load_config(None, [bad])
