@@ -65,7 +65,7 @@ from drac_ssl.augment import (
 from drac_ssl.checkpoint import load_checkpoint, save_checkpoint, save_weights
 from drac_ssl.config import Config, to_dict, with_data_channels
 from drac_ssl.datasets import load_generic, load_octa_cache, normalization_for
-from drac_ssl.distributed import DistInfo, gather_with_grad, init_distributed
+from drac_ssl.distributed import DistInfo, gather_with_grad, init_distributed, on_main
 from drac_ssl.engine import Engine, Monitor, TrainingTask
 from drac_ssl.evaluation import KnnMonitor, embed_images
 from drac_ssl.io import atomic_write_json, finite_number
@@ -656,6 +656,7 @@ def run(cfg: Config, run_dir: str | Path, data: PretrainData | None = None,
     engine = Engine("pretrain", out_dir, epochs=pc.epochs, config=to_dict(cfg), seed=cfg.run.seed,
                     is_main=dist.is_main, tensorboard=cfg.run.tensorboard,
                     checkpoint_every=pc.checkpoint_every, non_finite_check_every=0,
+                    distributed=dist.world_size > 1,
                     monitor=Monitor("loss", mode="min", min_delta=pc.min_delta, patience=pc.patience,
                                     state_key="best_loss",
                                     stop_message="early stopping: no improvement of the epoch "
@@ -699,7 +700,8 @@ def run(cfg: Config, run_dir: str | Path, data: PretrainData | None = None,
 
     history, best_epoch, stopped = result.history, result.best_epoch, result.stopped
     ckpt_dir = engine.ckpt_dir
-    if dist.is_main:
+
+    def export() -> None:
         best_state = load_checkpoint(ckpt_dir / "best.pt")["model"] if (ckpt_dir / "best.pt").exists() \
             else model.state_dict()
         backbone_state = {k[len("backbone."):]: v for k, v in best_state.items() if k.startswith("backbone.")}
@@ -710,4 +712,7 @@ def run(cfg: Config, run_dir: str | Path, data: PretrainData | None = None,
         atomic_write_json(metadata_path, meta)
         _plot_history(out_dir, history)
         print(f"[pretrain] {stopped}; best epoch {best_epoch + 1} -> {backbone_path}")
+
+    # rank 0 exports while the other processes wait: none returns before the weights exist
+    on_main(export, "the pretraining export")
     return PretrainResult(out_dir, backbone_path, metadata_path, history, best_epoch, stopped)
