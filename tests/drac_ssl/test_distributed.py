@@ -241,3 +241,29 @@ def test_two_process_pretraining_logs_and_decides_on_the_same_epoch_means(tmp_pa
     header = lines[0].split(",")
     logged = [float(line.split(",")[header.index("loss")]) for line in lines[1:]]
     assert logged == [row["loss"] for row in ranks[0]["history"]]
+
+
+def test_ddp_pretraining_on_cuda_synchronises_batchnorm_and_nothing_else_changes() -> None:
+    """The official VICReg code converts to SyncBatchNorm under DDP. Converting needs no GPU:
+    checked here on a CPU model; the CPU (gloo) and single-process runs keep the model as is
+    (torch's SyncBatchNorm refuses CPU tensors; the 2-process test above runs that path)."""
+    from drac_ssl import pretrain
+    from drac_ssl.config import load_config
+    from drac_ssl.models import build_vicreg_model
+
+    pc = load_config(None, ["pretrain.expander=16-16", "pretrain.backbone.cifar_stem=true"]).pretrain
+    model = build_vicreg_model(pc)
+    keys = list(model.state_dict())
+    params = [id(p) for p in model.parameters()]
+    n_bn = sum(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules())
+    assert n_bn > 0
+    for world, device in ((1, "cuda"), (2, "cpu"), (1, "cpu")):
+        same = pretrain.sync_batchnorm(model, DistInfo(world_size=world), torch.device(device))
+        assert same is model and not any(isinstance(m, torch.nn.SyncBatchNorm) for m in model.modules())
+    synced = pretrain.sync_batchnorm(model, DistInfo(rank=1, world_size=2, local_rank=1, is_main=False),
+                                     torch.device("cuda"))
+    assert sum(isinstance(m, torch.nn.SyncBatchNorm) for m in synced.modules()) == n_bn
+    assert not any(type(m) in (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d) for m in synced.modules())
+    # the optimiser's parameters, the checkpoint keys and the exported weights stay as they were
+    assert [id(p) for p in synced.parameters()] == params
+    assert list(synced.state_dict()) == keys
