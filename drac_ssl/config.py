@@ -172,10 +172,17 @@ class AugmentConfig:
 
 @dataclass
 class PretrainConfig:
-    """VICReg pretraining. DRAC defaults are the recipe of the project brief."""
+    """VICReg pretraining. DRAC defaults are the recipe of the project brief.
+
+    ``batch_size`` is the number of image pairs **per process**: under ``torchrun
+    --nproc_per_node=N`` every step trains on N x ``batch_size`` pairs (the VICReg variance and
+    covariance terms and, on CUDA, BatchNorm see that global batch) at the same ``lr``, which
+    is not scaled; each process draws from 1/N of the images. To keep one GPU's recipe on N
+    GPUs, divide ``batch_size`` by N.
+    """
 
     epochs: int = 100
-    batch_size: int = 32
+    batch_size: int = 32  # pairs per process (torchrun: N x this per step; see the docstring)
     optimizer: str = "adam"  # adam | adamw | sgd | lars
     lr: float = 0.015
     weight_decay: float = 1e-4

@@ -9,8 +9,9 @@ compute its variance and covariance terms on the global batch (methods.md sectio
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 import torch.distributed as dist
@@ -25,7 +26,10 @@ __all__ = [
     "gather_with_grad",
     "init_distributed",
     "is_dist",
+    "on_main",
 ]
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -91,6 +95,40 @@ def barrier() -> None:
     """Wait for every process (no-op in a single process)."""
     if is_dist():
         dist.barrier()
+
+
+def on_main(work: Callable[[], T], what: str) -> T | None:
+    """Run ``work`` on rank 0 only while the other processes wait, then tell them how it ended.
+
+    A barrier that carries rank 0's outcome: when ``work`` raises on rank 0, the other
+    processes raise too (instead of waiting for a process that will never come, or going on
+    without its files). In a single process: ``work()``.
+
+    Args:
+        work: what rank 0 does (e.g. write the exported weights).
+        what: the words for it in the other processes' error ("the pretraining export").
+
+    Returns:
+        ``work()``'s value on rank 0, None on the other ranks.
+
+    Raises:
+        whatever ``work`` raised (rank 0); RuntimeError naming it (other ranks).
+    """
+    if not is_dist():
+        return work()
+    outcome: list[Any] = [None]
+    result: T | None = None
+    if dist.get_rank() == 0:
+        try:
+            result = work()
+        except BaseException as exc:
+            outcome[0] = f"{type(exc).__name__}: {exc}"
+            dist.broadcast_object_list(outcome, src=0)
+            raise
+    dist.broadcast_object_list(outcome, src=0)
+    if outcome[0] is not None:
+        raise RuntimeError(f"process 0 failed during {what} ({outcome[0]}); see its output")
+    return result
 
 
 def cleanup() -> None:

@@ -32,7 +32,10 @@ an :class:`Engine`, which does everything else the same way for every stage:
   with a guard), which ``last.pt`` then holds whatever ``checkpoint_every``.
 
 Under ``torchrun`` every process runs the engine; only the main process (``is_main``)
-writes files and prints. The engine never wraps the model: DDP stays the stage's business
+writes files and prints. With ``distributed=True`` the epoch sums are added over the
+processes before anything is decided (each process sees only its share of the batch, and the
+VICReg invariance term is local): every process logs the same means and stops at the same
+epoch. The engine never wraps the model: DDP stays the stage's business
 (:mod:`drac_ssl.distributed`).
 
 Checkpoint layout (``last.pt``): the task's :meth:`TrainingTask.state_dict` (e.g. ``model``,
@@ -56,6 +59,7 @@ import torch
 from tqdm.auto import tqdm
 
 from drac_ssl.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from drac_ssl.distributed import all_reduce_mean
 from drac_ssl.io import atomic_write_text
 from drac_ssl.runtime import StageInterrupted, ctrl_c_deferred, saved_words, seed_everything
 from drac_ssl.tensorboard_log import write_tensorboard
@@ -247,6 +251,12 @@ class Engine:
             the last epoch written.
         non_finite_check_every: steps between two mid-epoch checks of the first watched
             value (each a host read); 0 = only at the epoch's end.
+        distributed: the task runs on every process of the initialised process group
+            (torchrun / DDP): the epoch sums and step counts are added over the processes
+            (one all-reduce per epoch) before the means are logged and early stopping,
+            the non-finite stop and the checkpoints decide on them, so every process takes
+            the same decisions; the mid-epoch check is a collective too. False (the default)
+            for a task that runs in one process only, even when a group exists (UMM).
 
     Raises:
         ValueError: ``checkpoint_every < 1`` or ``non_finite_check_every < 0``.
@@ -255,7 +265,7 @@ class Engine:
     def __init__(self, stage: str, out_dir: Path, *, epochs: int, monitor: Monitor,
                  config: dict[str, Any], seed: int, is_main: bool = True,
                  tensorboard: bool = False, checkpoint_every: int = 1,
-                 non_finite_check_every: int = NON_FINITE_CHECK_EVERY) -> None:
+                 non_finite_check_every: int = NON_FINITE_CHECK_EVERY, distributed: bool = False) -> None:
         if checkpoint_every < 1:
             raise ValueError(f"checkpoint_every must be >= 1 (1 = every epoch), got {checkpoint_every}")
         if non_finite_check_every < 0:
@@ -264,6 +274,7 @@ class Engine:
         self.stage, self.out_dir, self.epochs = stage, Path(out_dir), epochs
         self.monitor, self.config, self.is_main, self.tensorboard = monitor, config, is_main, tensorboard
         self.checkpoint_every, self.non_finite_check_every = checkpoint_every, non_finite_check_every
+        self.distributed = distributed
         # the best epoch's best_state() (a device copy) not yet in best.pt, and its epoch
         self._unsaved_best: tuple[dict[str, Any], int] | None = None
         # a guarded task's state after the last epoch that passed (a device copy) and that epoch
@@ -356,10 +367,14 @@ class Engine:
                 sums += values
             n_steps += 1
             if watch is not None and i % check_every == check_every - 1 \
-                    and not torch.isfinite(sums[watch]):
+                    and not self._finite(sums[watch]):
                 break
-        totals = sums.tolist() if sums is not None else [0.0] * len(task.keys)  # the epoch's read-back
-        means = {k: v / max(n_steps, 1) for k, v in zip(task.keys, totals, strict=True)}
+        if self.distributed:  # every process: the same global means, so the same decisions
+            totals, counted = _global_sums(sums, n_steps, len(task.keys))
+        else:
+            totals = sums.tolist() if sums is not None else [0.0] * len(task.keys)  # the epoch's read-back
+            counted = n_steps
+        means = {k: v / max(counted, 1) for k, v in zip(task.keys, totals, strict=True)}
         bad = [k for k in task.watched if not math.isfinite(means[k])]
         if bad:
             error = task.non_finite(epoch, means, bad, self.last)
@@ -395,6 +410,13 @@ class Engine:
                 self._unsaved_best = (_device_copy(best), epoch)
         with ctrl_c_deferred():  # the checkpoint and the line that reports it: both or neither
             self._end_epoch(task, epoch, steps, row, checkpoint_now)
+
+    def _finite(self, value: torch.Tensor) -> bool:
+        """Whether a running sum is finite; with :attr:`distributed`, on every process (a
+        collective: every process breaks off the epoch together, or none does)."""
+        if self.distributed:
+            value = all_reduce_mean(value)  # a non-finite sum anywhere makes the mean non-finite
+        return bool(torch.isfinite(value))
 
     def _end_epoch(self, task: TrainingTask, epoch: int, steps: int, row: dict[str, Any],
                    checkpoint_now: bool) -> None:
@@ -452,6 +474,29 @@ class Engine:
             write_history(self.out_dir, self.history)
             if self.tensorboard:
                 write_tensorboard(self.out_dir / "tensorboard", self.stage, self.history)
+
+
+def _global_sums(sums: torch.Tensor | None, n_steps: int, n_keys: int) -> tuple[list[float], int]:
+    """The epoch's sums and step count added over every process of the group (one
+    all-reduce, read back once), so that ``sum / steps`` is the mean over all the steps every
+    process ran, whatever each process's count (a process with more steps weighs more)."""
+    import torch.distributed as dist
+
+    if sums is None:
+        sums = torch.zeros(n_keys, dtype=torch.float64, device=_collective_device())
+    both = torch.cat([sums, sums.new_tensor([float(n_steps)])])
+    dist.all_reduce(both, op=dist.ReduceOp.SUM)
+    values = both.tolist()
+    return values[:n_keys], int(round(values[n_keys]))
+
+
+def _collective_device() -> torch.device:
+    """Where a tensor must lie for the group's backend (NCCL: this process's GPU)."""
+    import torch.distributed as dist
+
+    if dist.get_backend() == "nccl":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
 
 
 def _has_guard(task: TrainingTask) -> bool:

@@ -16,7 +16,9 @@ package's training engine (:class:`drac_ssl.engine.Engine`), shared with UMM:
 * a non-finite loss stops the run with a diagnostic; the last good checkpoint is kept;
 * bf16 autocast and channels-last on CUDA, ``torch.compile`` (``pretrain.compile``: auto =
   on CUDA); ``torchrun`` DDP with a gather-with-gradient so the variance/covariance terms
-  see the global batch;
+  see the global batch, SyncBatchNorm on CUDA (:func:`sync_batchnorm`), epoch means over all
+  processes; ``pretrain.batch_size`` is per process (the global batch is ``world_size`` times
+  it, at the same ``pretrain.lr``);
 * no value is read back to the host inside an epoch: the loss terms and monitors are summed
   on the device and read once at the epoch's end (a non-finite loss is caught there);
 * label-free monitors (methods.md section 2):
@@ -65,7 +67,7 @@ from drac_ssl.augment import (
 from drac_ssl.checkpoint import load_checkpoint, save_checkpoint, save_weights
 from drac_ssl.config import Config, ConfigError, to_dict, with_data_channels
 from drac_ssl.datasets import load_generic, load_octa_cache, normalization_for
-from drac_ssl.distributed import DistInfo, gather_with_grad, init_distributed
+from drac_ssl.distributed import DistInfo, gather_with_grad, init_distributed, on_main
 from drac_ssl.engine import Engine, Monitor, TrainingTask
 from drac_ssl.evaluation import KnnMonitor, embed_images
 from drac_ssl.io import atomic_write_json, finite_number
@@ -84,7 +86,8 @@ PEAK_CHECKPOINT = "monitor_peak.pt"
 # drac_ssl.evaluation; both stay importable from here (pretrain.embed_images).
 __all__ = ["COLLAPSE_RATE_REDUCTION", "COLLAPSE_VARIANCE_SHARE", "COLLAPSE_VIEW_COSINE", "KnnMonitor",
            "NonFiniteLossError", "PretrainData", "PretrainResult", "TwoViewFeed", "collapse_symptoms",
-           "embed_images", "epoch_order", "load_pretrain_data", "run", "train_step", "use_bf16"]
+           "embed_images", "epoch_order", "load_pretrain_data", "run", "sync_batchnorm", "train_step",
+           "use_bf16"]
 
 
 class NonFiniteLossError(RuntimeError):
@@ -653,6 +656,25 @@ class _VICRegTraining(TrainingTask):
             self.feed.close()  # stops the DataLoader workers of the CPU stream
 
 
+SYNC_BATCHNORM_DEVICES = ("cuda",)
+"""Devices whose DDP pretraining synchronises BatchNorm: torch's SyncBatchNorm refuses CPU
+tensors ("SyncBatchNorm expected input tensor to be on GPU"), so gloo on the CPU keeps
+per-process statistics."""
+
+
+def sync_batchnorm(model: nn.Module, dist: DistInfo, device: torch.device) -> nn.Module:
+    """``model`` with every BatchNorm a :class:`torch.nn.SyncBatchNorm` when the pretraining runs
+    on several processes on a CUDA device (:data:`SYNC_BATCHNORM_DEVICES`), as the official
+    VICReg code does: each BatchNorm then normalises with the statistics of the global batch,
+    not of each process's ``pretrain.batch_size`` images, so the trained model does not depend
+    on how the batch is split. The same parameter and buffer objects (the optimiser, the
+    checkpoints' keys and the exported weights are unchanged; evaluation mode never
+    synchronises). Otherwise ``model`` itself, untouched (a single process: bit-identical)."""
+    if dist.world_size > 1 and device.type in SYNC_BATCHNORM_DEVICES:
+        return nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    return model
+
+
 def run(cfg: Config, run_dir: str | Path, data: PretrainData | None = None,
         stop_after_epoch: int | None = None) -> PretrainResult:
     """Pretrain with VICReg; resume from ``run_dir/pretrain/checkpoints/last.pt`` if present.
@@ -678,6 +700,7 @@ def run(cfg: Config, run_dir: str | Path, data: PretrainData | None = None,
     engine = Engine("pretrain", out_dir, epochs=pc.epochs, config=to_dict(cfg), seed=cfg.run.seed,
                     is_main=dist.is_main, tensorboard=cfg.run.tensorboard,
                     checkpoint_every=pc.checkpoint_every, non_finite_check_every=0,
+                    distributed=dist.world_size > 1,
                     monitor=Monitor("loss", mode="min", min_delta=pc.min_delta, patience=pc.patience,
                                     state_key="best_loss",
                                     stop_message="early stopping: no improvement of the epoch "
@@ -685,7 +708,7 @@ def run(cfg: Config, run_dir: str | Path, data: PretrainData | None = None,
     bf16 = use_bf16(cfg, device)
     channels_last = pc.channels_last and device.type == "cuda"
 
-    model: VICRegModel = build_vicreg_model(pc).to(device)
+    model: VICRegModel = sync_batchnorm(build_vicreg_model(pc).to(device), dist, device)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = build_optimizer(model, pc)
@@ -721,7 +744,8 @@ def run(cfg: Config, run_dir: str | Path, data: PretrainData | None = None,
 
     history, best_epoch, stopped = result.history, result.best_epoch, result.stopped
     ckpt_dir = engine.ckpt_dir
-    if dist.is_main:
+
+    def export() -> None:
         best_state = load_checkpoint(ckpt_dir / "best.pt")["model"] if (ckpt_dir / "best.pt").exists() \
             else model.state_dict()
         backbone_state = {k[len("backbone."):]: v for k, v in best_state.items() if k.startswith("backbone.")}
@@ -732,4 +756,7 @@ def run(cfg: Config, run_dir: str | Path, data: PretrainData | None = None,
         atomic_write_json(metadata_path, meta)
         _plot_history(out_dir, history)
         print(f"[pretrain] {stopped}; best epoch {best_epoch + 1} -> {backbone_path}")
+
+    # rank 0 exports while the other processes wait: none returns before the weights exist
+    on_main(export, "the pretraining export")
     return PretrainResult(out_dir, backbone_path, metadata_path, history, best_epoch, stopped)

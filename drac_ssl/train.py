@@ -61,6 +61,7 @@ from drac_ssl.config import (  # noqa: F401 - load_config: train.load_config for
     save_config,
     to_dict,
 )
+from drac_ssl.distributed import DistInfo, cleanup, init_distributed
 from drac_ssl.io import atomic_write_json, read_json_dict
 from drac_ssl.preflight import PIPELINE, Finding
 from drac_ssl.runtime import (
@@ -594,6 +595,67 @@ def _check_before_start(cfg: Config, run_dir: Path, sources: dict[str, str] | No
     return reused, warnings
 
 
+class ProcessZeroFailed(RuntimeError):
+    """(torchrun) Process 0 stopped before the pretraining; the other processes leave with it."""
+
+
+class _Peers:
+    """Process 0's side of a torchrun run: tells the other processes, once, the run folder and
+    whether the pretraining runs (they take part in it), or that process 0 failed. Nothing
+    to tell in a single process."""
+
+    def __init__(self, world_size: int) -> None:
+        self.world_size = world_size
+        self.waiting = world_size > 1
+
+    def leave(self) -> None:
+        """After the pretraining: the process group is closed (no-op in a single process)."""
+        if self.world_size > 1:
+            cleanup()
+
+    def tell(self, run_dir: Path | None, pretrain: bool = False, failed: str = "") -> None:
+        if not self.waiting:
+            return
+        self.waiting = False
+        import torch.distributed as torch_dist
+
+        message = [{"run_dir": str(run_dir) if run_dir is not None else None,
+                    "pretrain": pretrain and run_dir is not None, "failed": failed}]
+        torch_dist.broadcast_object_list(message, src=0)
+        if not message[0]["pretrain"]:
+            cleanup()  # nobody pretrains: this process goes on alone
+
+
+def _follow_process_0(cfg: Config, procs: DistInfo) -> Path:
+    """A torchrun process other than 0: wait for process 0's word (after its preflight and
+    ingest), take part in the pretraining (DDP), then leave; process 0 runs the other stages.
+    Returns the run folder.
+
+    Raises:
+        ProcessZeroFailed: process 0 stopped before the pretraining.
+    """
+    import torch.distributed as torch_dist
+
+    message: list[Any] = [None]
+    torch_dist.broadcast_object_list(message, src=0)
+    word = message[0]
+    who = f"[train] process {procs.rank} of {procs.world_size}"
+    if word["failed"]:
+        cleanup()
+        first = word["failed"].splitlines()[0]
+        raise ProcessZeroFailed(f"{who}: process 0 stopped before the pretraining ({first}); "
+                                f"see its output")
+    run_dir = Path(word["run_dir"] or resolve_run_dir(cfg))
+    if word["pretrain"]:
+        stage_pretrain(cfg, run_dir)
+    cleanup()
+    if word["pretrain"]:
+        print(f"{who}: pretraining done; process 0 runs the other stages in {run_dir}", flush=True)
+    else:
+        print(f"{who}: no pretraining to run; process 0 runs the stages in {run_dir}", flush=True)
+    return run_dir
+
+
 def run_pipeline(cfg: Config, sources: dict[str, str] | None = None,
                  earlier: list[Finding] | None = None) -> Path:
     """Run (or resume) the configured stages; return the run folder.
@@ -611,12 +673,36 @@ def run_pipeline(cfg: Config, sources: dict[str, str] | None = None,
             not be read at all (``Finding.unread``), only those are reported and nothing else
             is checked (the checks would be of the defaults).
 
+    Under ``torchrun`` (``WORLD_SIZE`` > 1) only the pretraining runs on every process (DDP):
+    process 0 does everything else (preflight, ingest, run folder, UMM, fine-tuning, export,
+    report) while the others wait for it before the pretraining and leave after it (a line
+    says so; they return the run folder). The waits are collectives: the ingest must finish
+    within the process group's timeout (NCCL: 10 minutes by default).
+
     Raises:
         PreflightError (a ConfigError): every problem, before any stage ran or right after the
             ingest (what only the decoded images tell).
         InterruptedBeforeStart (a KeyboardInterrupt): Ctrl-C during the preflight, before
             anything was written.
+        ProcessZeroFailed: (torchrun, processes other than 0) process 0 stopped before the
+            pretraining.
     """
+    procs = init_distributed()  # torchrun: the process group (pretraining runs on every process)
+    if not procs.is_main:
+        return _follow_process_0(cfg, procs)
+    peers = _Peers(procs.world_size)
+    try:
+        return _run_pipeline_main(cfg, sources, earlier, peers)
+    except BaseException as exc:
+        peers.tell(None, failed=f"{type(exc).__name__}: {exc}".strip())
+        raise
+    finally:
+        peers.tell(None)  # no-op when told already
+
+
+def _run_pipeline_main(cfg: Config, sources: dict[str, str] | None, earlier: list[Finding] | None,
+                       peers: _Peers) -> Path:
+    """:func:`run_pipeline` in process 0 (the only one without torchrun)."""
     run_dir = resolve_run_dir(cfg)
     try:
         reused, warnings = _check_before_start(cfg, run_dir, sources, list(earlier or []))
@@ -638,7 +724,7 @@ def run_pipeline(cfg: Config, sources: dict[str, str] | None = None,
     print(f"[train] run folder: {run_dir}")
     t0 = time.perf_counter()
     try:
-        _run_stages(cfg, run_dir, sources)
+        _run_stages(cfg, run_dir, sources, peers)
     except BaseException as exc:
         _record_end(run_dir / "invocations.jsonl", invocation, t0, exc)
         raise
@@ -690,14 +776,19 @@ def _checkpoint_words(cfg: Config, run_dir: Path, name: str) -> StageInterrupted
     return checkpoint_interrupted(run_dir / name / "checkpoints" / "last.pt", epochs)
 
 
-def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None) -> None:
+def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
+                peers: _Peers | None = None) -> None:
     """The stages of ``run.stages`` in pipeline order (finished ones skipped), each recorded in
-    ``stages.json``, then the report (:func:`run_pipeline`, after the preflight)."""
+    ``stages.json``, then the report (:func:`run_pipeline`, after the preflight). ``peers``:
+    under torchrun, the other processes, told before the pretraining whether to take part."""
     status_path = run_dir / "stages.json"
     status: dict[str, Any] = {}
     if status_path.exists():
         status = json.loads(status_path.read_text(encoding="utf-8"))
     for name in PIPELINE:
+        if name == "pretrain" and peers is not None:  # torchrun: the others pretrain with us, or leave
+            peers.tell(run_dir, pretrain=name in cfg.run.stages
+                       and status.get(name, {}).get("status") != "done")
         if name not in cfg.run.stages:
             continue
         if status.get(name, {}).get("status") == "done":
@@ -746,6 +837,8 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None) -> N
         atomic_write_json(status_path, status)
         print(f"[train] stage {name}: done in {status[name]['seconds']:.1f} s"
               + (f" (+ {before_s:.1f} s in {attempts - 1} earlier attempt(s))" if previous else ""))
+        if name == "pretrain" and peers is not None:
+            peers.leave()  # torchrun: the others have left; the later stages run in this process alone
         if name == "ingest":
             for warning in preflight.after_ingest(cfg, run_dir, sources):
                 print(f"[preflight] warning: {warning.line}")
@@ -789,6 +882,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except ProcessZeroFailed as exc:
+        print(exc, file=sys.stderr)
+        return 1
     except InterruptedBeforeStart:
         print("\n[train] interrupted before any stage started (while the settings were checked): "
               "nothing was run or written; rerun the same command to run it", file=sys.stderr)

@@ -1,13 +1,15 @@
 """Distributed helpers (drac_ssl.distributed): a real 2-process gloo run on the CPU checks
 that VICReg with ``gather=gather_with_grad`` on two halves of a batch equals one process on
-the whole batch, in value and in (DDP-averaged) gradients."""
+the whole batch, in value and in (DDP-averaged) gradients; that the engine and the
+pretraining stage log and decide on the same (global) epoch means in every process."""
 
 from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -22,6 +24,7 @@ from drac_ssl.distributed import (
     init_distributed,
     is_dist,
 )
+from drac_ssl.engine import Engine, Monitor, TrainingTask
 from drac_ssl.losses import VICRegTerms, vicreg_loss
 
 WORLD = 2
@@ -128,3 +131,139 @@ def test_two_process_gloo_matches_single_process(tmp_path: Path) -> None:
     got_gb = torch.cat([r["g_b"] for r in ranks]) / WORLD
     torch.testing.assert_close(got_ga, ref_ga)
     torch.testing.assert_close(got_gb, ref_gb)
+
+
+# --------------------------------------------------------------------------------------
+# The engine and the pretraining stage under two processes: one set of epoch means, one
+# early-stopping decision (every process must stop at the same epoch, or the others wait in
+# a collective for a process that has left: gloo "Connection closed by peer", NCCL a hang)
+
+# per rank: steps per epoch and the value every step logs in each epoch. Rank 0 alone gets
+# worse after its first epoch (patience 1: it would stop after epoch 2); rank 1 alone keeps
+# improving. Over both, weighted by steps: 7.75, 4.25, 2.25, 1.75 (improving: no stop); the
+# plain mean of the two ranks' means would be 5.5, 3.5, 2.5, 2.5 (a stop after epoch 4).
+RANK_STEPS = (1, 3)
+RANK_VALUES = ((1.0, 2.0, 3.0, 4.0), (10.0, 5.0, 2.0, 1.0))
+GLOBAL_MEANS = [7.75, 4.25, 2.25, 1.75]
+
+
+class RankTask(TrainingTask):
+    """A task whose logged value depends on the rank (what VICReg's local invariance does)."""
+
+    keys = ("loss",)
+    watched = ("loss",)
+    pairs_per_step = 2
+
+    def __init__(self, rank: int) -> None:
+        self.rank, self.steps_per_epoch = rank, RANK_STEPS[rank]
+
+    def batches(self, epoch: int) -> Iterator[int]:
+        return iter(range(self.steps_per_epoch))
+
+    def step(self, batch: int, step: int) -> dict[str, torch.Tensor]:
+        return {"loss": torch.tensor(RANK_VALUES[self.rank][step // self.steps_per_epoch])}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass
+
+
+def _engine_worker(rank: int, port: int, out_dir: str) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
+                      WORLD_SIZE=str(WORLD), LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+    info = init_distributed("gloo")
+    try:
+        task = RankTask(rank)
+        engine = Engine("toy", Path(out_dir) / "run", epochs=4, config={}, seed=0, is_main=info.is_main,
+                        monitor=Monitor("loss", mode="min", patience=1), distributed=True)
+        result = engine.run(task)
+        torch.save({"losses": [r["loss"] for r in result.history], "stopped": result.stopped,
+                    "best_epoch": result.best_epoch}, Path(out_dir) / f"engine{rank}.pt")
+    finally:
+        cleanup()
+
+
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="no torch.distributed")
+def test_engine_means_are_global_so_every_process_stops_at_the_same_epoch(tmp_path: Path) -> None:
+    mp.spawn(_engine_worker, args=(free_port(), str(tmp_path)), nprocs=WORLD, join=True)
+    ranks = [torch.load(tmp_path / f"engine{r}.pt", weights_only=True) for r in range(WORLD)]
+    for r in ranks:
+        # the mean over every step of every process (weighted by each process's steps)
+        assert r["losses"] == pytest.approx(GLOBAL_MEANS)
+        assert r["stopped"] == "completed all epochs" and r["best_epoch"] == 3
+    # what rank 0 logs is the global mean, not its own share
+    logged = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
+    assert [float(line.split(",")[2]) for line in logged[1:]] == pytest.approx(GLOBAL_MEANS)
+
+
+def _pretrain_worker(rank: int, port: int, out_dir: str) -> None:
+    import numpy as np
+
+    from drac_ssl import pretrain
+    from drac_ssl.config import load_config
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
+                      WORLD_SIZE=str(WORLD), LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+    init_distributed("gloo")
+    try:
+        cfg = load_config(None, [
+            "pretrain.epochs=4", "pretrain.batch_size=4", "pretrain.num_workers=0",
+            "pretrain.expander=32-32", "pretrain.augment.image_size=16", "pretrain.augment.source_size=24",
+            "pretrain.backbone.cifar_stem=true", "pretrain.lr=0.001", "pretrain.monitor_images=0",
+            "pretrain.compile=false", "pretrain.patience=1", "run.device=cpu"])
+        images = np.random.default_rng(0).integers(0, 256, size=(16, 24, 24), dtype=np.uint8)
+        data = pretrain.PretrainData(images=images, description="random test images")
+        result = pretrain.run(cfg, Path(out_dir) / "run", data=data)
+        # rank 0 has exported by the time any process returns
+        exported = (Path(out_dir) / "run" / "pretrain" / "vicreg_model.safetensors").is_file()
+        torch.save({"history": [{k: row[k] for k in pretrain.TERMS} for row in result.history],
+                    "stopped": result.stopped, "best_epoch": result.best_epoch, "exported": exported},
+                   Path(out_dir) / f"pretrain{rank}.pt")
+    finally:
+        cleanup()
+
+
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="no torch.distributed")
+def test_two_process_pretraining_logs_and_decides_on_the_same_epoch_means(tmp_path: Path) -> None:
+    mp.spawn(_pretrain_worker, args=(free_port(), str(tmp_path)), nprocs=WORLD, join=True)
+    ranks = [torch.load(tmp_path / f"pretrain{r}.pt", weights_only=True) for r in range(WORLD)]
+    assert ranks[0]["history"], "no epoch ran"
+    for r in ranks[1:]:
+        assert r["history"] == ranks[0]["history"]
+        assert (r["stopped"], r["best_epoch"]) == (ranks[0]["stopped"], ranks[0]["best_epoch"])
+    assert all(r["exported"] for r in ranks)
+    # metrics.csv holds the same (global) means
+    lines = (tmp_path / "run" / "pretrain" / "metrics.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    logged = [float(line.split(",")[header.index("loss")]) for line in lines[1:]]
+    assert logged == [row["loss"] for row in ranks[0]["history"]]
+
+
+def test_ddp_pretraining_on_cuda_synchronises_batchnorm_and_nothing_else_changes() -> None:
+    """The official VICReg code converts to SyncBatchNorm under DDP. Converting needs no GPU:
+    checked here on a CPU model; the CPU (gloo) and single-process runs keep the model as is
+    (torch's SyncBatchNorm refuses CPU tensors; the 2-process test above runs that path)."""
+    from drac_ssl import pretrain
+    from drac_ssl.config import load_config
+    from drac_ssl.models import build_vicreg_model
+
+    pc = load_config(None, ["pretrain.expander=16-16", "pretrain.backbone.cifar_stem=true"]).pretrain
+    model = build_vicreg_model(pc)
+    keys = list(model.state_dict())
+    params = [id(p) for p in model.parameters()]
+    n_bn = sum(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules())
+    assert n_bn > 0
+    for world, device in ((1, "cuda"), (2, "cpu"), (1, "cpu")):
+        same = pretrain.sync_batchnorm(model, DistInfo(world_size=world), torch.device(device))
+        assert same is model and not any(isinstance(m, torch.nn.SyncBatchNorm) for m in model.modules())
+    synced = pretrain.sync_batchnorm(model, DistInfo(rank=1, world_size=2, local_rank=1, is_main=False),
+                                     torch.device("cuda"))
+    assert sum(isinstance(m, torch.nn.SyncBatchNorm) for m in synced.modules()) == n_bn
+    assert not any(type(m) in (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d) for m in synced.modules())
+    # the optimiser's parameters, the checkpoint keys and the exported weights stay as they were
+    assert [id(p) for p in synced.parameters()] == params
+    assert list(synced.state_dict()) == keys

@@ -518,3 +518,62 @@ def test_run_reuse_finds_a_run_by_name_follows_chains_and_warns_when_the_folder_
     same = train.load_config(train.DEFAULT_CONFIG, [*REDUCED, "data.root=somewhere"])
     assert train._config_differences(train._comparable(train.to_dict(cfg)),
                                      train._comparable(train.to_dict(same))) == []
+
+
+def test_torchrun_with_two_processes_runs_each_stage_once_and_both_exit_0(tmp_path: Path) -> None:
+    """``torchrun --nproc_per_node=2 -m drac_ssl.train`` (what drac_ssl.distributed tells users;
+    gloo on the CPU here): pretraining runs on both processes, everything else on process 0
+    while the other waits or has left; one run folder, one config, one report."""
+    import subprocess
+    import sys
+
+    import torch
+
+    if not torch.distributed.is_available():
+        pytest.skip("no torch.distributed")
+    repo = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+    env.update(PYTHONPATH=str(repo), NO_ALBUMENTATIONS_UPDATE="1", OMP_NUM_THREADS="1")
+    # 18 images, 9 per process: batches of 4, the run as test_no_argument_job_... reduces it
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+               "-m", "drac_ssl.train", *REDUCED, "run.name=ddp", "run.threads=1"]
+    proc = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-4000:]  # torchrun: 0 only when every process exited 0
+    run_dir = tmp_path / "runs" / "ddp"
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == ["ddp"]
+    stages = json.loads((run_dir / "stages.json").read_text())
+    assert list(stages) == list(train.PIPELINE) and all(s["status"] == "done" for s in stages.values())
+    for name in train.PIPELINE:  # each stage started (and finished) once
+        assert out.count(f"[train] stage {name}: starting") == 1, name
+        assert out.count(f"[train] stage {name}: done") == 1, name
+    assert out.count("[train] run folder:") == 1 and out.count("[train] report:") == 1
+    assert len((run_dir / "invocations.jsonl").read_text().splitlines()) == 1
+    # the other process pretrained with process 0, then left saying so
+    assert "[train] process 1 of 2: pretraining done" in out
+    assert (run_dir / "pretrain" / "vicreg_model.safetensors").is_file()
+    for rel in ("config.yaml", "report.md", "umm/backbone.safetensors", "export/submission.csv"):
+        assert (run_dir / rel).is_file(), rel
+
+
+def test_torchrun_process_0_refused_before_pretraining_the_others_leave_too(tmp_path: Path) -> None:
+    """The preflight refuses the run in process 0: the other process, waiting for its word,
+    leaves with a line naming it (no hang until the process group's timeout), nothing is written."""
+    import subprocess
+    import sys
+
+    import torch
+
+    if not torch.distributed.is_available():
+        pytest.skip("no torch.distributed")
+    repo = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+    env.update(PYTHONPATH=str(repo), NO_ALBUMENTATIONS_UPDATE="1", OMP_NUM_THREADS="1")
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+               "-m", "drac_ssl.train", "run.device=cpu", "run.name=refused", "pretrain.epochs=0"]
+    proc = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert out.count("pretrain.epochs=0 (command line 'pretrain.epochs=0'): must be > 0") == 1, out[-4000:]
+    assert "[train] process 1 of 2: process 0 stopped before the pretraining (PreflightError" in out
+    assert not (tmp_path / "runs").exists()
