@@ -384,8 +384,9 @@ def _grade_choices(names: Sequence[str]) -> str:
 def _check(csv_path: str | os.PathLike[str],
            images_dir: str | os.PathLike[str] | None = None, *,
            num_grades: int | None = None, grade_names: Sequence[str] | None = None,
-           cases: Sequence[str] | None = None) -> tuple[ProblemLines, int]:
-    """Return (problems, number of data rows read); see ``check_submission``."""
+           cases: Sequence[str] | None = None, scale_from: str = "") -> tuple[ProblemLines, int]:
+    """Return (problems, number of data rows read); see ``check_submission``. ``scale_from``:
+    who says K, for the line on a file of another scale (default "the check expects")."""
     file = str(csv_path)
     problems = _Problems(file)
     try:
@@ -442,7 +443,21 @@ def _check(csv_path: str | os.PathLike[str],
     columns = submission_columns(k)
     header = ",".join(columns)
     assumed = "" if k_known else f" (DRAC's {k} grades; --grades K to check another scale)"
-    if rows:
+    # a header of another width than the K asked for (--manifest, --grades): the file of
+    # another run, or the wrong file; said once, not as a header to cut and a row-by-row fix
+    file_k = _header_width_grades(rows[0][1]) if rows and num_grades is not None else None
+    other_scale = file_k is not None and file_k != k
+    if other_scale:
+        line, first = rows[0]
+        named = f" ({', '.join(grade_names)})" if grade_names is not None else ""
+        problems.add(line, "scale", f"the submission has {file_k} grades "
+                     f"({','.join(f.strip() for f in first)}) but {scale_from or 'the check expects'} "
+                     f"{k}{named}: the submission of another run, or the wrong file?",
+                     "check it against the run (--manifest) or scale (--grades) it was written "
+                     "for, or grade the images again with this run (python -m drac_ssl.export RUN "
+                     "--images DIR --out CSV); do not delete columns")
+        rows = rows[1:]
+    elif rows:
         line, first = rows[0]
         if [f.strip().lower() for f in first] == [c.lower() for c in columns]:
             if first != list(columns):
@@ -466,9 +481,10 @@ def _check(csv_path: str | os.PathLike[str],
     valid_cases: list[tuple[int, str]] = []
     for line, fields in rows:
         if len(fields) != len(columns):
-            problems.add(line, "columns", f"{len(fields)} columns, expected "
-                         f"{len(columns)} ({header})",
-                         f"write {header} separated by commas, nothing else{assumed}")
+            if not (other_scale and file_k is not None and len(fields) == file_k + 2):
+                problems.add(line, "columns", f"{len(fields)} columns, expected "
+                             f"{len(columns)} ({header})",
+                             f"write {header} separated by commas, nothing else{assumed}")
             key = fields[0].strip() if fields else ""
             if key and key not in seen:  # its case is there: no "has no row" for it below
                 seen[key] = line
@@ -623,7 +639,10 @@ def check_submission(csv_path: str | os.PathLike[str],
     ``len(grade_names)``, whose names appear in the fixes), else the width of a header
     ``case,class,P..`` (K columns named P and a number, even misnumbered: ``P0,P1,P2,P3,P5``
     is K = 5), else the first row's when it is data, else 3 assumed (the header and
-    empty-file fixes then name ``case,class,P0..P{K-1}`` and ``--grades K``). Without
+    empty-file fixes then name ``case,class,P0..P{K-1}`` and ``--grades K``). A header
+    ``case,class,P..`` of another width than the K given (``num_grades`` / ``grade_names``:
+    a 4-grade file checked against a 2-grade run) is one line at line 1 (the file of another
+    run, or the wrong file?) and its rows of that width get no column errors. Without
     ``images_dir``, a case without file extension is flagged. With ``images_dir`` (the test
     images): every image has a row, every case an image, and a case that names an image but
     not by its file name (``161`` or ``1.png`` for ``001.png``) gets the right name as fix. Without an image folder,
@@ -658,12 +677,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def report_check(csv_path: str | os.PathLike[str], images_dir: str | os.PathLike[str] | None = None,
                  *, num_grades: int | None = None, grade_names: Sequence[str] | None = None,
-                 cases: Sequence[str] | None = None) -> int:
+                 cases: Sequence[str] | None = None, scale_from: str = "") -> int:
     """Print the problems of a submission (or ``OK: N cases``, and on stderr the scale and
     what the cases were checked against); 1 when there are problems, else 0 (the command
-    lines' exit code)."""
+    lines' exit code). ``scale_from``: who says ``num_grades``, in the line on a file of
+    another scale ("the manifest of runs/x has"; default "the check expects")."""
     problems, n_rows = _check(csv_path, images_dir, num_grades=num_grades,
-                              grade_names=grade_names, cases=cases)
+                              grade_names=grade_names, cases=cases, scale_from=scale_from)
     if problems:
         for line in problems:
             print(line)
