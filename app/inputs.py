@@ -47,11 +47,14 @@ from data_prep.decode import content_words
 from data_prep.validate import inspect_image, is_blank
 from drac_ssl.grading.image_notes import (
     DEPTH_NOTE,
+    READ_FORMATS,
     colour_for_grey_model,
     depth_note,
     grey_for_colour_model,
     image_kind,
     is_plain_note,
+    not_an_image,
+    other_format,
 )
 
 __all__ = [
@@ -191,11 +194,10 @@ def load_bytes(data: bytes, name: str, limits: InputLimits = InputLimits(),
         raise InputRejected(f"`{name}` declares an enormous pixel count; refused. Upload an "
                             f"image of at most {limits.max_side} px per side.") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        raise InputRejected(f"`{name}` is not an image (PNG, JPEG, TIFF or BMP expected; "
-                            f"it holds {content_words(data)}).") from None
+        # the export command's words too (not_an_image, other_format)
+        raise InputRejected(f"`{name}` {not_an_image(content_words(data))}.") from None
     if file_format not in ACCEPTED_FORMATS:
-        raise InputRejected(f"`{name}` is a {file_format or 'unknown'} file; upload a PNG, "
-                            f"JPEG, TIFF or BMP image.")
+        raise InputRejected(f"`{name}` {other_format(file_format)}; upload a {READ_FORMATS} image.")
     if max(width, height) > limits.max_side:
         raise InputRejected(f"`{name}` is {width} x {height} px, above the limit of "
                             f"{limits.max_side} px per side. Downscale it first.")

@@ -72,6 +72,7 @@ from data_prep.labels import normalise, read_table
 from data_prep.problems import IngestError, Problem, error, format_problems, note
 from drac_ssl import scale
 from drac_ssl.config import DATA_LAYOUTS, DataConfig
+from drac_ssl.grading.image_notes import CONVERT_FIX, unread_image_format
 
 TASK_DIR = "C. Diabetic Retinopathy Grading"
 TEST_ROOT_DIR = "DRAC2022_Testing_Set"
@@ -168,7 +169,8 @@ def scan_image_folder(folder: Path, skip: Iterable[Path] = ()) -> FolderScan:
     """List the images of ``folder`` (not recursive), flagging everything else.
 
     Hidden/system files are ignored with a note, subfolders too (except those in ``skip``,
-    which the caller handles); any other non-image file is fatal, and so are two names that
+    which the caller handles); any other non-image file is fatal (an image of a format the
+    package does not read, ``.webp``, said as one, with the fix: convert it to PNG), and so are two names that
     differ only in case (``001.png`` and ``001.PNG``) or Unicode form (:func:`name_key`).
     """
     skipped = {p.resolve() for p in skip}
@@ -189,6 +191,9 @@ def scan_image_folder(folder: Path, skip: Iterable[Path] = ()) -> FolderScan:
                                  "move its images up one level if they belong to this set"))
         elif path.suffix.lower() in IMAGE_SUFFIXES:
             images.append(path)
+        elif unread_image_format(path.suffix):  # an image all the same: say so, and the fix
+            problems.append(error(path, f"{unread_image_format(path.suffix)}, in an image folder",
+                                  f"{CONVERT_FIX}, or move it out of the image folder", "non-image"))
         else:
             problems.append(error(path, f"not an image file ({path.suffix or 'no extension'}) "
                                         "in an image folder",

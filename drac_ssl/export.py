@@ -65,6 +65,15 @@ instead, lists each skipped file on stderr (``skipped: PATH: what -> fix``) and 
 summary too) and exits 3: the CSV is not a complete submission (``--check`` against
 the folder reports a missing row for each skipped file).
 
+A file of the folder not named as an image (``.png .jpg .jpeg .tif .tiff .bmp``) is not
+graded, and said like an unreadable one (the same exit codes, ``--skip-unreadable``, record
+and ``INCOMPLETE:`` line), with why in the app batch tab's words
+(:func:`drac_ssl.submission.read_folder`, :mod:`drac_ssl.grading.image_notes`): ``x.webp: is
+a WEBP file`` (convert it to PNG), ``notes.txt: is not an image (PNG, JPEG, TIFF or BMP
+expected; it holds text "...")``. A sub-folder is not searched, said in a ``note:``; hidden
+and system files (``.DS_Store``, ``Thumbs.db``) are left out without a word. ``--check
+TEAM.csv --images DIR`` reports each such file of DIR without a row as a problem.
+
 Exit codes: 0 success, 1 the submission has problems (each printed as FILE:LINE: what ->
 fix), 2 bad input (missing run or bundle, unreadable images, bad arguments), without a
 traceback; 3 written with ``--skip-unreadable`` but some files skipped.
@@ -117,6 +126,7 @@ from drac_ssl.starting import started
 from drac_ssl.submission import (
     IMAGE_SUFFIXES,
     check_submission,
+    read_folder,
     referable_path,
     write_referable,
     write_submission,
@@ -474,12 +484,11 @@ def _unlike_line(flags: np.ndarray | None, cases: Sequence[str]) -> str:
 
 
 def list_images(folder: str | os.PathLike[str]) -> list[Path]:
-    """Image files of ``folder`` (not hidden), in natural order (``2.png`` < ``10.png``)."""
+    """Image files of ``folder`` (named as images, not hidden), in natural order (``2.png`` <
+    ``10.png``); the files it leaves out, and why, are :func:`drac_ssl.submission.read_folder`'s."""
     from data_prep.ingest import natural_key
 
-    files = [p for p in Path(folder).iterdir()
-             if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES]
-    return sorted(files, key=lambda p: natural_key(p.name))
+    return sorted(read_folder(folder).images, key=lambda p: natural_key(p.name))
 
 
 def _unreadable(path: Path, exc: Exception) -> list[Problem]:
@@ -513,19 +522,31 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     95% CI reaches 0 (:func:`chance_warning`) is warned about on stderr; the file and the exit
     code stay the same.
 
-    An unreadable image writes nothing (a submission missing a case is invalid): BundleError
-    naming each file. ``skip_unreadable``: the readable images are graded and written instead,
+    An unreadable image, or a file of the folder not named as an image (:func:`read_folder`'s
+    ``others``: ``x.webp``, ``notes.txt``), writes nothing (a submission missing a case is
+    invalid): BundleError naming each file and why. Sub-folders get a ``note:`` on stderr
+    (not searched); hidden files nothing. ``skip_unreadable``: the readable images are graded and written instead,
     each skipped file is listed on stderr and in :func:`skipped_record_path` (JSON: the CSV,
     the folder, ``complete``, and per skipped file ``file``, ``path``, ``problem``, ``fix``),
     and the exit code is :data:`EXIT_SKIPPED` (3) when any was skipped."""
+    from data_prep.ingest import natural_key
+
     bundle = load_bundle(run, resolve_device(device))
     single = images_dir.is_file()
-    files = [images_dir] if single else list_images(images_dir)
+    found = read_folder(images_dir) if not single else None
+    files = [images_dir] if found is None else sorted(found.images, key=lambda p: natural_key(p.name))
+    # files not named as images (x.webp, notes.txt): not graded, said like unreadable ones
+    problems = [Problem(str(path), why, fix, kind="not-graded") for path, why, fix in
+                (found.others if found is not None else [])]
+    skipped: list[Path] = [Path(p.path) for p in problems]
+    n_files = len(files) + len(skipped)
+    for sub in found.subfolders if found is not None else []:
+        print(f"note: {sub}: a sub-folder, not graded (only the files of {images_dir} itself are); "
+              f"move its images up one level if they belong to this set", file=sys.stderr)
     if not files:
-        raise BundleError(f"{images_dir}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
+        raise BundleError(f"{images_dir}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder"
+                          + "".join(f"\n  {p.line}" for p in problems))
     channels = bundle.spec.channels
-    problems: list[Problem] = []
-    skipped: list[Path] = []
     graded_files: list[Path] = []
     warnings: list[str] = []
     plain: list[str] = []  # plain notes, not doubts: a 16-bit file converted as the ingest does
@@ -560,12 +581,16 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
         if single:  # one file: no folder to move it out of, nothing else to grade
             fix = "re-copy or re-export the image"
         else:
-            fix = "re-copy or re-export these files, or move them out of the folder" + (
+            fix = ("re-copy or re-export these files" if n_files == len(files) else
+                   "mend each as said above") + ", or move them out of the folder" + (
                 "" if skip_unreadable else
                 "; or, to grade the readable images alone (clinic batch grading; the CSV then lacks "
                 "these cases, so it is not a complete submission), add --skip-unreadable")
-        raise BundleError(f"{len(skipped)} of the {len(files)} image(s) cannot be read (nothing "
-                          f"written):\n  " + "\n  ".join(p.line for p in problems) + f"\n  fix: {fix}")
+        problems.sort(key=lambda p: natural_key(Path(p.path).name))
+        what = f"{n_files} file(s) cannot be graded" if n_files > len(files) else f"{len(files)} image(s) cannot be read"
+        raise BundleError(f"{len(skipped)} of the {what} (nothing written):\n  "
+                          + "\n  ".join(p.line for p in problems) + f"\n  fix: {fix}")
+    problems.sort(key=lambda p: natural_key(Path(p.path).name))
     k = bundle.calibration.num_grades
     names = list(bundle.metadata.get("class_names") or []) or None
     cases = [p.name for p in graded_files]
@@ -583,8 +608,9 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
                 {"file": Path(p.path).name, "path": p.path, "problem": p.what, "fix": p.fix}
                 for p in problems],
             "note": ("every image was read: a complete submission" if not skipped else
-                     f"{len(skipped)} unreadable image(s) skipped by --skip-unreadable: the CSV "
-                     f"has no row for them, so it is not a complete submission")})
+                     f"{len(skipped)} file(s) not graded (unreadable, or not an image this package "
+                     f"reads) skipped by --skip-unreadable: the CSV has no row for them, so it is "
+                     f"not a complete submission")})
     for problem in problems:
         print(f"skipped: {problem.line}", file=sys.stderr)
     for line in warnings:
@@ -629,9 +655,10 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     rule = ("the most probable grade" if bundle.calibration.decision == "argmax" else
             "the expected grade cut at QWK-tuned thresholds, so not always the largest P")
     status = "PROBLEMS" if issues else "INCOMPLETE" if skipped else "OK"
-    counted = f"{len(graded_files)} of the {len(files)}" if skipped else f"{len(files)}"
+    counted = f"{len(graded_files)} of the {n_files}" if skipped else f"{len(files)}"
     flips = bundle.tta_in_cv if tta is None else bool(tta)
-    print(f"{status}: {counted} image(s) graded with {bundle.path} -> {out}{converted}\n  class = "
+    noun = "image(s)" if n_files == len(files) else "file(s)"  # some files are not images it reads
+    print(f"{status}: {counted} {noun} graded with {bundle.path} -> {out}{converted}\n  class = "
           f"{rule} (finetune.decision={bundle.calibration.decision}); P0..P{k - 1} = the "
           f"calibrated probabilities of the grades; "
           f"{'the mean over 4 flips' if flips else 'no flips'} (test-time augmentation"
@@ -642,8 +669,9 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
         reasons: dict[str, list[str]] = {}
         for problem in problems:
             reasons.setdefault(problem.path, []).append(problem.what)
-        print(f"{incomplete_line([(Path(p).name, '; '.join(w)) for p, w in reasons.items()], len(files))}"
-              f". Unreadable, skipped by --skip-unreadable (listed on stderr and in {record}): "
+        which = "Unreadable" if n_files == len(files) else "Unreadable or not images this package reads"
+        print(f"{incomplete_line([(Path(p).name, '; '.join(w)) for p, w in reasons.items()], n_files)}"
+              f". {which}, skipped by --skip-unreadable (listed on stderr and in {record}): "
               f"{out} has no row for them, so it is not a complete submission")
     return 1 if issues else EXIT_SKIPPED if skipped else 0
 
@@ -736,7 +764,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "the header's width: case,class and K columns P<n>)")
     parser.add_argument("--skip-unreadable", action="store_true",
                         help="grade the readable images and write them even when some files "
-                             "cannot be read (clinic batch grading); each skipped file is listed "
+                             "cannot be read or are not images this package reads (x.webp, "
+                             "notes.txt; clinic batch grading); each skipped file is listed "
                              "on stderr and in OUT's .skipped.json beside the CSV, and the exit "
                              "code is 3. The CSV then lacks those cases: it is NOT a complete "
                              "submission (--check against the folder reports each missing row). "
@@ -786,11 +815,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             skipped_files = sorted({str(e.get("path") or e.get("file")) for e in said.get("skipped") or []
                                     if isinstance(e, dict)})
             if skipped_files:  # a record of a run that skipped nothing says nothing here
-                print(f"note: {record} says {len(skipped_files)} unreadable image(s) were skipped "
-                      f"when this CSV was written (--skip-unreadable): it has no row for them",
+                print(f"note: {record} says {len(skipped_files)} file(s) were skipped (unreadable, or "
+                      f"not an image this package reads) when this CSV was written "
+                      f"(--skip-unreadable): it has no row for them",
                       file=sys.stderr)
+            scale_from = (f"the manifest of {args.manifest} has" if args.manifest and args.grades is None
+                          else "--grades says" if args.grades is not None else "")
             return report_check(args.check, args.images, num_grades=k, grade_names=names,
-                                cases=None if args.images else cases)
+                                cases=None if args.images else cases, scale_from=scale_from)
         if args.manifest or args.grades is not None:
             raise BundleError("--manifest and --grades go with --check")
         if args.variant is not None:

@@ -33,6 +33,7 @@ import re
 import sys
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -42,8 +43,9 @@ from drac_ssl.io import atomic_write_text
 from drac_ssl.scale import default_grade_names, submission_columns
 from drac_ssl.starting import started
 
-__all__ = ["NOT_GRADED", "SUBMISSION_COLUMNS", "ProblemLines", "check_submission", "main", "report_check",
-           "referable_path", "write_incomplete_grades", "write_referable", "write_submission"]
+__all__ = ["NOT_GRADED", "SUBMISSION_COLUMNS", "FolderFiles", "ProblemLines", "check_submission", "main",
+           "read_folder", "report_check", "referable_path", "write_incomplete_grades", "write_referable",
+           "write_submission"]
 
 SUBMISSION_COLUMNS = ("case", "class", *PROB_COLUMNS)
 """The DRAC 2022 Task 3 header ``case,class,P0,P1,P2`` (K grades: ``submission_columns(K)``)."""
@@ -319,6 +321,78 @@ def _parse_number(text: str) -> float | None:
         return None
 
 
+@dataclass(frozen=True)
+class FolderFiles:
+    """What a folder of images to grade holds (:func:`read_folder`)."""
+
+    images: list[Path]  # files named as images (IMAGE_SUFFIXES), by name
+    others: list[tuple[Path, str, str]]  # (file, why it is not graded, fix), by name
+    subfolders: list[Path]  # not searched
+
+
+_READ_FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "MPO": "JPEG", "TIFF": "TIFF", "BMP": "BMP"}
+"""PIL format name -> the format an image file name suffix says (a JPEG with EXIF thumbnails
+opens as ``MPO``)."""
+
+
+def _why_not_graded(path: Path) -> tuple[str, str]:
+    """(why, fix) for a file of an image folder not named as an image: its content decides,
+    in the app's words (:mod:`drac_ssl.grading.image_notes`): ``is a WEBP file`` (an image the
+    package does not read), ``is not an image (...; it holds ...)``, or an image of a format it
+    reads under another name (``scan.dat`` holding a PNG: a case name must be an image file
+    name)."""
+    from PIL import Image, UnidentifiedImageError
+
+    from data_prep.decode import content_words
+    from drac_ssl.grading.image_notes import CONVERT_FIX, not_an_image, other_format
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                file_format = str(im.format or "")
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError):
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(256)
+        except OSError as exc:
+            return (f"cannot be opened ({exc.strerror or exc})",
+                    "check that the file is readable (permissions, a network drive)")
+        return not_an_image(content_words(head)), "move it out of the folder if it is not a test image"
+    if file_format in _READ_FORMATS:
+        suffix = "." + _READ_FORMATS[file_format].lower().replace("jpeg", "jpg")
+        return (f"is a {_READ_FORMATS[file_format]} image whose name does not end in an image "
+                f"suffix ({', '.join(IMAGE_SUFFIXES)}), so it cannot be a case",
+                f"rename it {path.stem}{suffix}")
+    return other_format(file_format), f"{CONVERT_FIX}, or move it out of the folder"
+
+
+def read_folder(folder: str | os.PathLike[str]) -> FolderFiles:
+    """The files of an image folder (not recursive), as the export command grades it: the
+    files named as images (:data:`IMAGE_SUFFIXES`, any case); every other file with why it
+    is not graded and the fix (:func:`_why_not_graded`, the app batch tab's words:
+    ``x.webp``: ``is a WEBP file``, ``notes.txt``: ``is not an image (...)``); and the
+    sub-folders, which are not searched. Hidden and system files (``.DS_Store``,
+    ``Thumbs.db``: :func:`data_prep.layout.is_hidden`) are left out without a word: the
+    operating system's clutter, never a test image. Raises OSError when the folder cannot be
+    listed."""
+    from data_prep.layout import is_hidden
+
+    images: list[Path] = []
+    others: list[tuple[Path, str, str]] = []
+    subfolders: list[Path] = []
+    for path in sorted(Path(folder).iterdir()):
+        if is_hidden(path):
+            continue
+        if path.is_dir():
+            subfolders.append(path)
+        elif path.suffix.lower() in IMAGE_SUFFIXES:
+            images.append(path)
+        elif path.is_file():
+            others.append((path, *_why_not_graded(path)))
+    return FolderFiles(images, others, subfolders)
+
+
 def _image_index(images_dir: Path) -> dict[str, str]:
     """Map each image name, its stem and its numeric id (``'001.png'`` -> ``'1'``) to the
     file name, for suggesting the right case name."""
@@ -384,8 +458,9 @@ def _grade_choices(names: Sequence[str]) -> str:
 def _check(csv_path: str | os.PathLike[str],
            images_dir: str | os.PathLike[str] | None = None, *,
            num_grades: int | None = None, grade_names: Sequence[str] | None = None,
-           cases: Sequence[str] | None = None) -> tuple[ProblemLines, int]:
-    """Return (problems, number of data rows read); see ``check_submission``."""
+           cases: Sequence[str] | None = None, scale_from: str = "") -> tuple[ProblemLines, int]:
+    """Return (problems, number of data rows read); see ``check_submission``. ``scale_from``:
+    who says K, for the line on a file of another scale (default "the check expects")."""
     file = str(csv_path)
     problems = _Problems(file)
     try:
@@ -442,7 +517,21 @@ def _check(csv_path: str | os.PathLike[str],
     columns = submission_columns(k)
     header = ",".join(columns)
     assumed = "" if k_known else f" (DRAC's {k} grades; --grades K to check another scale)"
-    if rows:
+    # a header of another width than the K asked for (--manifest, --grades): the file of
+    # another run, or the wrong file; said once, not as a header to cut and a row-by-row fix
+    file_k = _header_width_grades(rows[0][1]) if rows and num_grades is not None else None
+    other_scale = file_k is not None and file_k != k
+    if other_scale:
+        line, first = rows[0]
+        named = f" ({', '.join(grade_names)})" if grade_names is not None else ""
+        problems.add(line, "scale", f"the submission has {file_k} grades "
+                     f"({','.join(f.strip() for f in first)}) but {scale_from or 'the check expects'} "
+                     f"{k}{named}: the submission of another run, or the wrong file?",
+                     "check it against the run (--manifest) or scale (--grades) it was written "
+                     "for, or grade the images again with this run (python -m drac_ssl.export RUN "
+                     "--images DIR --out CSV); do not delete columns")
+        rows = rows[1:]
+    elif rows:
         line, first = rows[0]
         if [f.strip().lower() for f in first] == [c.lower() for c in columns]:
             if first != list(columns):
@@ -466,9 +555,10 @@ def _check(csv_path: str | os.PathLike[str],
     valid_cases: list[tuple[int, str]] = []
     for line, fields in rows:
         if len(fields) != len(columns):
-            problems.add(line, "columns", f"{len(fields)} columns, expected "
-                         f"{len(columns)} ({header})",
-                         f"write {header} separated by commas, nothing else{assumed}")
+            if not (other_scale and file_k is not None and len(fields) == file_k + 2):
+                problems.add(line, "columns", f"{len(fields)} columns, expected "
+                             f"{len(columns)} ({header})",
+                             f"write {header} separated by commas, nothing else{assumed}")
             key = fields[0].strip() if fields else ""
             if key and key not in seen:  # its case is there: no "has no row" for it below
                 seen[key] = line
@@ -535,13 +625,23 @@ def _check(csv_path: str | os.PathLike[str],
 
 def _check_against_images(problems: _Problems, folder: Path,
                           cases: list[tuple[int, str]], end_line: int) -> None:
-    """Every image once, every case an image, and case names equal to file names."""
+    """Every image once, every case an image, case names equal to file names, and no file
+    that is not graded (:func:`read_folder`'s ``others``) without a row."""
     index = _image_index(folder)
     images = {name for key, name in index.items() if key == name}
+    named = {case for _, case in cases}
+    not_graded = read_folder(folder).others
+    # files no row of this package can cover (x.webp, notes.txt), the export's words; a row
+    # that names one (written by another tool) covers it
+    for path, why, fix in not_graded:
+        if path.name not in named:
+            problems.add(end_line, "not-graded", f"file '{path.name}' {why}: the submission has no "
+                         f"row for it", f"{fix}, then grade the folder again")
     if not images:
         problems.add(0, "images", f"no images ({', '.join(IMAGE_SUFFIXES)}) in '{folder}'",
                      "pass the folder of test images with --images")
         return
+    others = {path.name for path, _, _ in not_graded}
     rows_of: dict[str, int] = {}  # image -> the first line that names it exactly
     for line, case in cases:
         if case in images:
@@ -549,7 +649,7 @@ def _check_against_images(problems: _Problems, folder: Path,
     covered: set[str] = set(rows_of)
     near: list[tuple[int, str, str]] = []  # (line, case, the image it names inexactly)
     for line, case in cases:
-        if case in images:
+        if case in images or case in others:
             continue
         stem = Path(case).stem
         match = index.get(case) or index.get(stem)
@@ -623,10 +723,15 @@ def check_submission(csv_path: str | os.PathLike[str],
     ``len(grade_names)``, whose names appear in the fixes), else the width of a header
     ``case,class,P..`` (K columns named P and a number, even misnumbered: ``P0,P1,P2,P3,P5``
     is K = 5), else the first row's when it is data, else 3 assumed (the header and
-    empty-file fixes then name ``case,class,P0..P{K-1}`` and ``--grades K``). Without
+    empty-file fixes then name ``case,class,P0..P{K-1}`` and ``--grades K``). A header
+    ``case,class,P..`` of another width than the K given (``num_grades`` / ``grade_names``:
+    a 4-grade file checked against a 2-grade run) is one line at line 1 (the file of another
+    run, or the wrong file?) and its rows of that width get no column errors. Without
     ``images_dir``, a case without file extension is flagged. With ``images_dir`` (the test
     images): every image has a row, every case an image, and a case that names an image but
-    not by its file name (``161`` or ``1.png`` for ``001.png``) gets the right name as fix. Without an image folder,
+    not by its file name (``161`` or ``1.png`` for ``001.png``) gets the right name as fix;
+    a file of the folder the export does not grade (``x.webp``, ``notes.txt``: :func:`read_folder`,
+    hidden files and sub-folders aside) is a problem too, with why. Without an image folder,
     ``cases`` (e.g. the ingest manifest's test ids: RetinaMNIST's ``test_0000.png`` ...
     live in an ``.npz``) are checked the same way: each once, no other. LINE 0 means the
     file as a whole; a missing image points one past the last row. At most 20 problems of
@@ -658,12 +763,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def report_check(csv_path: str | os.PathLike[str], images_dir: str | os.PathLike[str] | None = None,
                  *, num_grades: int | None = None, grade_names: Sequence[str] | None = None,
-                 cases: Sequence[str] | None = None) -> int:
+                 cases: Sequence[str] | None = None, scale_from: str = "") -> int:
     """Print the problems of a submission (or ``OK: N cases``, and on stderr the scale and
     what the cases were checked against); 1 when there are problems, else 0 (the command
-    lines' exit code)."""
+    lines' exit code). ``scale_from``: who says ``num_grades``, in the line on a file of
+    another scale ("the manifest of runs/x has"; default "the check expects")."""
     problems, n_rows = _check(csv_path, images_dir, num_grades=num_grades,
-                              grade_names=grade_names, cases=cases)
+                              grade_names=grade_names, cases=cases, scale_from=scale_from)
     if problems:
         for line in problems:
             print(line)

@@ -14,6 +14,11 @@ apart. Pure string functions (no torch), cheap to import from the app's upload c
   got one grade.
 * :func:`incomplete_line`: the ``INCOMPLETE:`` line of a batch some of whose files were
   not graded (the export's ``--skip-unreadable``, the app's batch tab).
+* :func:`other_format` / :func:`not_an_image`: why a file is not graded, after its name
+  (``x.webp: is a WEBP file``, ``notes.txt: is not an image (...; it holds text "...")``),
+  in the app's upload checks, the export command and its submission check;
+  :func:`unread_image_format`: the ingest's words for an image file of a format it does not
+  read (``.webp``), with :data:`CONVERT_FIX`.
 """
 
 from __future__ import annotations
@@ -23,14 +28,20 @@ from collections.abc import Sequence
 __all__ = [
     "COLOUR_ENCODED",
     "COLOUR_FILE_MODES",
+    "CONVERT_FIX",
     "DEPTH_NOTE",
+    "OTHER_IMAGE_SUFFIXES",
+    "READ_FORMATS",
     "colour_for_grey_model",
     "depth_note",
     "grey_for_colour_model",
     "image_kind",
     "incomplete_line",
     "is_plain_note",
+    "not_an_image",
+    "other_format",
     "same_grade_words",
+    "unread_image_format",
 ]
 
 COLOUR_FILE_MODES = ("RGB", "RGBA", "CMYK", "YCbCr")
@@ -50,6 +61,23 @@ DEPTH_PREFIXES = ("16-bit", "32-bit")
 SAME_GRADE_MIN = 5
 """A batch of at least this many images all given one grade is said (:func:`same_grade_words`):
 fewer may well share a grade."""
+
+READ_FORMATS = "PNG, JPEG, TIFF or BMP"
+"""The image formats the package reads (the app, the export command and the ingest)."""
+
+CONVERT_FIX = "convert it to PNG (lossless; JPEG, TIFF and BMP are read too)"
+"""What to do with an image file of another format (:func:`other_format`,
+:func:`unread_image_format`)."""
+
+OTHER_IMAGE_SUFFIXES = {
+    ".webp": "WEBP", ".gif": "GIF", ".heic": "HEIC", ".heif": "HEIF", ".avif": "AVIF",
+    ".jp2": "JPEG 2000", ".j2k": "JPEG 2000", ".jpx": "JPEG 2000", ".jxl": "JPEG XL",
+    ".ppm": "PPM", ".pgm": "PGM", ".pbm": "PBM", ".psd": "Photoshop", ".svg": "SVG",
+    ".ico": "ICO", ".dng": "DNG (camera raw)", ".raw": "raw",
+}
+"""File name suffixes of image formats the package does not read, and the format's name: the
+ingest says such a file is an image it cannot read (:func:`unread_image_format`), not "not an
+image file"."""
 
 INCOMPLETE_SHOWN = 10
 """:func:`incomplete_line` names at most this many files, then a count."""
@@ -161,3 +189,30 @@ def incomplete_line(not_graded: Sequence[tuple[str, str]], n_files: int) -> str:
     more = len(not_graded) - len(shown)
     listed = "; ".join(s.rstrip(". ") for s in shown) + (f"; and {more} more" if more else "")
     return f"INCOMPLETE: {len(not_graded)} of the {n_files} file(s) not graded: {listed}"
+
+
+def other_format(file_format: str) -> str:
+    """``is a WEBP file``: why an image of a format the package does not read (the format as
+    the decoder names it, PIL's ``format``; "" unknown) is not graded, after the file's name.
+    The app adds ``; upload a PNG, JPEG, TIFF or BMP image.``, the export command
+    :data:`CONVERT_FIX`."""
+    return f"is a {file_format or 'unknown'} file"
+
+
+def not_an_image(holds: str) -> str:
+    """``is not an image (PNG, JPEG, TIFF or BMP expected; it holds text "scan notes")``: why
+    a file that no decoder opens is not graded, after the file's name. ``holds``: what it
+    seems to hold (:func:`data_prep.decode.content_words`)."""
+    return f"is not an image ({READ_FORMATS} expected; it holds {holds})"
+
+
+def unread_image_format(suffix: str) -> str | None:
+    """The ingest's words for a file named as an image of a format it does not read (a
+    :data:`OTHER_IMAGE_SUFFIXES` suffix, any case): ``a WEBP image, a format this package
+    does not read (it reads PNG, JPEG, TIFF or BMP)``; None for another suffix (then "not an
+    image file"). The fix is :data:`CONVERT_FIX`."""
+    name = OTHER_IMAGE_SUFFIXES.get(suffix.lower())
+    if name is None:
+        return None
+    article = "an" if name[0] in "AEIOU" else "a"
+    return f"{article} {name} image, a format this package does not read (it reads {READ_FORMATS})"

@@ -32,6 +32,7 @@ from data_prep.layout import (
     TEST_DIR,
     TEST_ROOT_DIR,
     TRAIN_DIR,
+    scan_image_folder,
 )
 from drac_ssl.config import DataConfig
 
@@ -1402,3 +1403,20 @@ def test_the_train_command_passes_data_ungradable_to_the_ingest(
     assert [e["name"] for e in summary["left_out_ungradable"]] == ["002.png", "004.png", "006.png"]
     (line,) = [n for n in summary["notes"] if "marked ungradable" in n]
     assert "(data.ungradable=leave_out)" in line and "--ungradable" not in printed
+
+
+def test_an_image_in_a_format_the_package_does_not_read_is_said_so(tmp_path: Path) -> None:
+    """A .webp among the training images is an image the package cannot read, not "not an
+    image file": said so, with the fix (convert it to PNG); still a fatal non-image error."""
+    folder = tmp_path / "train"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "001.png"), np.zeros((8, 8), np.uint8))
+    (folder / "002.webp").write_bytes(b"RIFF\x1a\x00\x00\x00WEBPVP8L")
+    (folder / "notes.txt").write_text("scan notes")
+    found = {Path(p.path).name: p for p in scan_image_folder(folder).problems}
+    webp = found["002.webp"]
+    assert (webp.severity, webp.kind) == ("error", "non-image")
+    assert "not an image file" not in webp.what
+    assert "WEBP image" in webp.what and "format this package does not read" in webp.what
+    assert "convert it to PNG" in webp.fix
+    assert found["notes.txt"].what.startswith("not an image file (.txt)")

@@ -1267,3 +1267,76 @@ def test_a_bundle_is_not_built_from_weights_newer_than_the_variants_model_json(
         entry.pop("sha256")
     (vdir / "model.json").write_text(json.dumps(model_json))
     assert (bundles.build_bundle(run, "vicreg", out=tmp_path / "bundle") / "metadata.json").is_file()
+
+
+def test_files_the_export_cannot_grade_are_named_in_the_batch_tabs_words(
+        exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A .webp and a .txt among the images are named with why (the app batch tab's words) and
+    handled like unreadable files: nothing written, or --skip-unreadable's INCOMPLETE line,
+    exit 3 and record; a sub-folder gets a note, a dot-file nothing; --check against the folder
+    says the files no row can cover."""
+    from PIL import Image
+
+    from app.inputs import InputRejected, load_bytes
+
+    folder = tmp_path / "clinic"
+    folder.mkdir()
+    tests = sorted((exported_run / "images" / "test").iterdir())
+    for path in tests:
+        shutil.copy(path, folder / path.name)
+    Image.fromarray(np.full((64, 64), 90, np.uint8)).save(folder / "x.webp")
+    (folder / "notes.txt").write_text("scan notes")
+    (folder / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    (folder / "old").mkdir()
+    shutil.copy(tests[0], folder / "old" / tests[0].name)
+    app_words = {}  # the batch tab's reason for each, after the file name
+    for name in ("x.webp", "notes.txt"):
+        with pytest.raises(InputRejected) as raised:
+            load_bytes((folder / name).read_bytes(), name)
+        app_words[name] = str(raised.value).replace("`", "").removeprefix(name).lstrip(": ")
+    expected = {"x.webp": "x.webp: is a WEBP file",
+                "notes.txt": f"notes.txt: {app_words['notes.txt'].rstrip('.')}"}
+    assert app_words["x.webp"].startswith("is a WEBP file;")
+    out = tmp_path / "grades.csv"
+    capsys.readouterr()
+    assert export.main([str(exported_run), "--images", str(folder), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert not out.exists() and ".DS_Store" not in err
+    assert [x for x in err.splitlines() if x.startswith("error:")] == [
+        "error: 2 of the 8 file(s) cannot be graded (nothing written):"], err
+    assert all(words in err for words in expected.values()), err
+    assert "--skip-unreadable" in err.splitlines()[-1]
+    assert export.main([str(exported_run), "--images", str(folder), "--out", str(out),
+                        "--skip-unreadable"]) == export.EXIT_SKIPPED
+    captured = capsys.readouterr()
+    last = captured.out.splitlines()[-1]
+    assert last.startswith("INCOMPLETE: 2 of the 8 file(s) not graded: ")
+    assert captured.out.startswith("INCOMPLETE: 6 of the 8 file(s) graded")
+    assert all(words in last for words in expected.values()), last
+    assert ".DS_Store" not in captured.out + captured.err
+    assert [x for x in captured.err.splitlines() if "old" in x and "sub-folder" in x
+            and x.startswith("note:")], captured.err
+    assert out.read_text() == (exported_run / "export" / "submission.csv").read_text()
+    said = json.loads(export.skipped_record_path(out).read_text())
+    assert said["complete"] is False and {s["file"] for s in said["skipped"]} == {"x.webp", "notes.txt"}
+    # the full submission of the six images, checked against the folder: the two files said
+    assert export.main(["--check", str(exported_run / "export" / "submission.csv"),
+                        "--images", str(folder)]) == 1
+    said_out = capsys.readouterr().out
+    assert "x.webp' is a WEBP file" in said_out and "notes.txt' is not an image" in said_out
+    assert ".DS_Store" not in said_out and str(folder / "old") not in said_out
+
+
+def test_check_against_a_run_of_another_scale_says_it_once(
+        exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A 5-grade file checked against a run whose model has 3: one line naming both (wrong
+    run or wrong file?), not a header to rewrite and a column error per row."""
+    cases, _ = export.manifest_test_cases(exported_run)
+    sub = tmp_path / "five.csv"
+    sub.write_text("case,class,P0,P1,P2,P3,P4\n" + "".join(f"{c},1,0.2,0.2,0.2,0.2,0.2\n" for c in cases))
+    capsys.readouterr()
+    assert export.main(["--check", str(sub), "--manifest", str(exported_run)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"{sub}:1: the submission has 5 grades") and "the manifest" in lines[0]
+    assert "has 3 (" in lines[0] and "wrong file" in lines[0]

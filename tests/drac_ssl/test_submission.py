@@ -348,3 +348,20 @@ def test_the_referable_file_sums_the_written_probabilities_and_cuts_the_written_
         assert round(float(p_ref) * 1e6) == sum(round(float(v) * 1e6) for v in row[4:])
     with pytest.raises(ValueError, match="outside 1..4 on its 5 grades"):
         write_referable(sub, 5)
+
+
+def test_a_submission_of_another_scale_is_said_once_not_fixed_row_by_row(tmp_path: Path) -> None:
+    """4 grades in the file, 2 expected (a manifest's, --grades): deleting columns is the wrong
+    fix; one line says the two scales (the wrong run or the wrong file?), no per-row column
+    errors and no header to rewrite."""
+    sub = tmp_path / "sub.csv"
+    sub.write_text("case,class,P0,P1,P2,P3\n" + "".join(f"{i}.png,1,0.1,0.6,0.2,0.1\n" for i in range(5)))
+    problems = check_submission(sub, num_grades=2, grade_names=["No DR", "DR"])
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(f"{sub}:1: the submission has 4 grades (case,class,P0,P1,P2,P3)")
+    assert "expects 2 (No DR, DR)" in problems[0] and "wrong file" in problems[0]
+    assert "replace it" not in problems[0] and "columns, expected" not in problems[0]
+    # the same width: no such line (a misnumbered header is still said as before)
+    sub.write_text("case,class,P0,P2\n1.png,1,0.4,0.6\n")
+    assert [p.split(": ", 1)[1] for p in check_submission(sub, num_grades=2)] == [
+        "header is 'case,class,P0,P2' -> replace it with 'case,class,P0,P1'"]
