@@ -65,14 +65,16 @@ instead, lists each skipped file on stderr (``skipped: PATH: what -> fix``) and 
 summary too) and exits 3: the CSV is not a complete submission (``--check`` against
 the folder reports a missing row for each skipped file).
 
-A file of the folder not named as an image (``.png .jpg .jpeg .tif .tiff .bmp``) is not
-graded, and said like an unreadable one (the same exit codes, ``--skip-unreadable``, record
-and ``INCOMPLETE:`` line), with why in the app batch tab's words
-(:func:`drac_ssl.submission.read_folder`, :mod:`drac_ssl.grading.image_notes`): ``x.webp: is
-a WEBP file`` (convert it to PNG), ``notes.txt: is not an image (PNG, JPEG, TIFF or BMP
-expected; it holds text "...")``. A sub-folder is not searched, said in a ``note:``; hidden
-and system files (``.DS_Store``, ``Thumbs.db``) are left out without a word. ``--check
-TEAM.csv --images DIR`` reports each such file of DIR without a row as a problem.
+A file of the folder that holds an image but is not named as one (``.png .jpg .jpeg .tif
+.tiff .bmp``) is not graded, and said like an unreadable one (the same exit codes,
+``--skip-unreadable``, record and ``INCOMPLETE:`` line), with why in the app batch tab's
+words (:func:`drac_ssl.submission.read_folder`, :mod:`drac_ssl.grading.image_notes`):
+``x.webp: is a WEBP file`` (convert it to PNG). A file holding no image at all
+(``notes.txt: is not an image (PNG, JPEG, TIFF or BMP expected; it holds text "...")``) and
+a sub-folder (not searched) are said in a ``note:``, no test image being lost; hidden and
+system files (``.DS_Store``, ``Thumbs.db``) are left out without a word. ``--check TEAM.csv
+--images DIR`` reports each image file of DIR the package cannot grade without a row as a
+problem.
 
 Exit codes: 0 success, 1 the submission has problems (each printed as FILE:LINE: what ->
 fix), 2 bad input (missing run or bundle, unreadable images, bad arguments), without a
@@ -522,10 +524,11 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     95% CI reaches 0 (:func:`chance_warning`) is warned about on stderr; the file and the exit
     code stay the same.
 
-    An unreadable image, or a file of the folder not named as an image (:func:`read_folder`'s
-    ``others``: ``x.webp``, ``notes.txt``), writes nothing (a submission missing a case is
-    invalid): BundleError naming each file and why. Sub-folders get a ``note:`` on stderr
-    (not searched); hidden files nothing. ``skip_unreadable``: the readable images are graded and written instead,
+    An unreadable image, or a file of the folder holding an image not named as one
+    (:func:`read_folder`'s ``others``: ``x.webp``, ``scan.dat`` holding a PNG), writes nothing (a submission missing a case is
+    invalid): BundleError naming each file and why. Files holding no image at all
+    (``notes.txt``) and sub-folders (not searched) get a ``note:`` on stderr; hidden files
+    nothing. ``skip_unreadable``: the readable images are graded and written instead,
     each skipped file is listed on stderr and in :func:`skipped_record_path` (JSON: the CSV,
     the folder, ``complete``, and per skipped file ``file``, ``path``, ``problem``, ``fix``),
     and the exit code is :data:`EXIT_SKIPPED` (3) when any was skipped."""
@@ -540,6 +543,8 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
                 (found.others if found is not None else [])]
     skipped: list[Path] = [Path(p.path) for p in problems]
     n_files = len(files) + len(skipped)
+    for path, why in found.not_images if found is not None else []:  # notes.txt: no image lost
+        print(f"note: {path}: {why}; not graded", file=sys.stderr)
     for sub in found.subfolders if found is not None else []:
         print(f"note: {sub}: a sub-folder, not graded (only the files of {images_dir} itself are); "
               f"move its images up one level if they belong to this set", file=sys.stderr)

@@ -33,7 +33,7 @@ import re
 import sys
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -326,13 +326,19 @@ class FolderFiles:
     """What a folder of images to grade holds (:func:`read_folder`)."""
 
     images: list[Path]  # files named as images (IMAGE_SUFFIXES), by name
-    others: list[tuple[Path, str, str]]  # (file, why it is not graded, fix), by name
+    others: list[tuple[Path, str, str]]  # images it cannot grade: (file, why, fix), by name
     subfolders: list[Path]  # not searched
+    # files whose content is no image at all (notes.txt, a README): (file, why), by name;
+    # said in a note, never a test image left out
+    not_images: list[tuple[Path, str]] = field(default_factory=list)
 
 
 _READ_FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "MPO": "JPEG", "TIFF": "TIFF", "BMP": "BMP"}
 """PIL format name -> the format an image file name suffix says (a JPEG with EXIF thumbnails
 opens as ``MPO``)."""
+
+
+NOT_AN_IMAGE_FIX = "move it out of the folder if it is not a test image"
 
 
 def _why_not_graded(path: Path) -> tuple[str, str]:
@@ -358,7 +364,7 @@ def _why_not_graded(path: Path) -> tuple[str, str]:
         except OSError as exc:
             return (f"cannot be opened ({exc.strerror or exc})",
                     "check that the file is readable (permissions, a network drive)")
-        return not_an_image(content_words(head)), "move it out of the folder if it is not a test image"
+        return not_an_image(content_words(head)), NOT_AN_IMAGE_FIX
     if file_format in _READ_FORMATS:
         suffix = "." + _READ_FORMATS[file_format].lower().replace("jpeg", "jpg")
         return (f"is a {_READ_FORMATS[file_format]} image whose name does not end in an image "
@@ -369,10 +375,11 @@ def _why_not_graded(path: Path) -> tuple[str, str]:
 
 def read_folder(folder: str | os.PathLike[str]) -> FolderFiles:
     """The files of an image folder (not recursive), as the export command grades it: the
-    files named as images (:data:`IMAGE_SUFFIXES`, any case); every other file with why it
-    is not graded and the fix (:func:`_why_not_graded`, the app batch tab's words:
-    ``x.webp``: ``is a WEBP file``, ``notes.txt``: ``is not an image (...)``); and the
-    sub-folders, which are not searched. Hidden and system files (``.DS_Store``,
+    files named as images (:data:`IMAGE_SUFFIXES`, any case); every other file that holds an
+    image (a format it does not read, or a readable one under another name) with why it is not
+    graded and the fix (:func:`_why_not_graded`, the app batch tab's words: ``x.webp``: ``is a
+    WEBP file``); the files that hold no image at all (``notes.txt``: ``is not an image
+    (...)``), apart, for a note; and the sub-folders, which are not searched. Hidden and system files (``.DS_Store``,
     ``Thumbs.db``: :func:`data_prep.layout.is_hidden`) are left out without a word: the
     operating system's clutter, never a test image. Raises OSError when the folder cannot be
     listed."""
@@ -381,6 +388,7 @@ def read_folder(folder: str | os.PathLike[str]) -> FolderFiles:
     images: list[Path] = []
     others: list[tuple[Path, str, str]] = []
     subfolders: list[Path] = []
+    not_images: list[tuple[Path, str]] = []
     for path in sorted(Path(folder).iterdir()):
         if is_hidden(path):
             continue
@@ -389,8 +397,12 @@ def read_folder(folder: str | os.PathLike[str]) -> FolderFiles:
         elif path.suffix.lower() in IMAGE_SUFFIXES:
             images.append(path)
         elif path.is_file():
-            others.append((path, *_why_not_graded(path)))
-    return FolderFiles(images, others, subfolders)
+            why, fix = _why_not_graded(path)
+            if fix == NOT_AN_IMAGE_FIX:  # no image at all (notes.txt): a note, not a case left out
+                not_images.append((path, why))
+            else:
+                others.append((path, why, fix))
+    return FolderFiles(images, others, subfolders, not_images)
 
 
 def _image_index(images_dir: Path) -> dict[str, str]:
