@@ -50,9 +50,10 @@ def is_blank(image: np.ndarray) -> bool:
     ``(H, W, C)`` (its channel mean), with a standard deviation below :data:`BLANK_STD` or a
     1st-99th percentile range below :data:`BLANK_RANGE` grey levels, sampled on a grid of at
     most about 512 x 512 pixels. Used by the app, the export command and the ingest alike
-    (:func:`blank_problem`, on every image it decodes: for uint8 the figures come from the
-    sample's histogram, about a millisecond for a 1024 x 1024 image, the percentiles
-    interpolated as ``np.percentile``'s default does)."""
+    (:func:`blank_problem`, on every image it decodes). For uint8 the figures come from the
+    sample's histogram, the percentiles interpolated as ``np.percentile``'s default does: the
+    same verdict (a test checks it near both thresholds) several times faster than
+    ``np.percentile`` on the sample, which matters on the ingest's path of every image."""
     array = np.asarray(image)
     h, w = array.shape[:2]
     sample = array[:: max(1, h // 512), :: max(1, w // 512)]  # a pixel's channels stay together

@@ -23,9 +23,11 @@ __all__ = [
     "all_reduce_mean",
     "barrier",
     "cleanup",
+    "collective_device",
     "gather_with_grad",
     "init_distributed",
     "is_dist",
+    "sums_over_processes",
     "on_main",
 ]
 
@@ -150,6 +152,25 @@ def all_reduce_mean(x: Tensor) -> Tensor:
         dist.all_reduce(out, op=dist.ReduceOp.SUM)
         out /= dist.get_world_size()
     return out
+
+
+def sums_over_processes(sums: torch.Tensor | None, n_steps: int, n_keys: int) -> tuple[list[float], int]:
+    """The epoch's sums and step count added over every process of the group (one
+    all-reduce, read back once), so that ``sum / steps`` is the mean over all the steps every
+    process ran, whatever each process's count (a process with more steps weighs more)."""
+    if sums is None:
+        sums = torch.zeros(n_keys, dtype=torch.float64, device=collective_device())
+    both = torch.cat([sums, sums.new_tensor([float(n_steps)])])
+    dist.all_reduce(both, op=dist.ReduceOp.SUM)
+    values = both.tolist()
+    return values[:n_keys], int(round(values[n_keys]))
+
+
+def collective_device() -> torch.device:
+    """Where a tensor must lie for the group's backend (NCCL: this process's GPU)."""
+    if dist.get_backend() == "nccl":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
 
 
 class GatherWithGrad(torch.autograd.Function):

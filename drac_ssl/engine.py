@@ -59,7 +59,7 @@ import torch
 from tqdm.auto import tqdm
 
 from drac_ssl.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from drac_ssl.distributed import all_reduce_mean
+from drac_ssl.distributed import all_reduce_mean, sums_over_processes
 from drac_ssl.io import atomic_write_text
 from drac_ssl.runtime import StageInterrupted, ctrl_c_deferred, saved_words, seed_everything
 from drac_ssl.tensorboard_log import write_tensorboard
@@ -370,7 +370,7 @@ class Engine:
                     and not self._finite(sums[watch]):
                 break
         if self.distributed:  # every process: the same global means, so the same decisions
-            totals, counted = _global_sums(sums, n_steps, len(task.keys))
+            totals, counted = sums_over_processes(sums, n_steps, len(task.keys))
         else:
             totals = sums.tolist() if sums is not None else [0.0] * len(task.keys)  # the epoch's read-back
             counted = n_steps
@@ -474,29 +474,6 @@ class Engine:
             write_history(self.out_dir, self.history)
             if self.tensorboard:
                 write_tensorboard(self.out_dir / "tensorboard", self.stage, self.history)
-
-
-def _global_sums(sums: torch.Tensor | None, n_steps: int, n_keys: int) -> tuple[list[float], int]:
-    """The epoch's sums and step count added over every process of the group (one
-    all-reduce, read back once), so that ``sum / steps`` is the mean over all the steps every
-    process ran, whatever each process's count (a process with more steps weighs more)."""
-    import torch.distributed as dist
-
-    if sums is None:
-        sums = torch.zeros(n_keys, dtype=torch.float64, device=_collective_device())
-    both = torch.cat([sums, sums.new_tensor([float(n_steps)])])
-    dist.all_reduce(both, op=dist.ReduceOp.SUM)
-    values = both.tolist()
-    return values[:n_keys], int(round(values[n_keys]))
-
-
-def _collective_device() -> torch.device:
-    """Where a tensor must lie for the group's backend (NCCL: this process's GPU)."""
-    import torch.distributed as dist
-
-    if dist.get_backend() == "nccl":
-        return torch.device("cuda", torch.cuda.current_device())
-    return torch.device("cpu")
 
 
 def _has_guard(task: TrainingTask) -> bool:

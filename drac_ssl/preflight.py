@@ -712,10 +712,11 @@ def _recipe_after_ingest(c: _Findings, cfg: Config, data_dir: Path) -> None:
     if (summary.get("modality") or {}).get("value") != "fundus":
         return
     from data_prep.layout import FUNDUS_LAYOUTS, discover
+    from data_prep.problems import IngestError
 
     try:
         said_before = _fundus_before_decoding(cfg.data, discover(cfg.data))
-    except Exception:  # noqa: BLE001 - the data moved since: judge by the layout the ingest recorded
+    except (IngestError, OSError):  # the data moved since: judge by the layout the ingest recorded
         said_before = cfg.data.modality == "fundus" or summary.get("layout") in FUNDUS_LAYOUTS
     if not said_before:
         c.warning("pretrain.augment.recipe",

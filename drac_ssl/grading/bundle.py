@@ -778,7 +778,9 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
                 os.link(source, tmp / name)
             except OSError:  # another file system, or links not allowed
                 shutil.copyfile(source, tmp / name)
-            _check_weight_hash(model_json["folds"], name, tmp / name, vdir)
+            # the digest build_or_reuse_bundle has just taken, else the file itself: hashed once
+            _check_weight_hash(model_json["folds"], name, tmp / name, vdir,
+                               (built_from or {}).get(f"finetune/{variant}/{name}"))
         dev = torch.device(device)
         first = load_fold_model(meta, tmp, meta["folds"][0]).to(dev)
         profile, why_not = training_input_profile(run_dir / "data", meta, first)
@@ -801,26 +803,29 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
     return out
 
 
-def _check_weight_hash(folds: Sequence[dict[str, Any]], name: str, copy: Path, vdir: Path) -> None:
-    """Raise :class:`BundleError` when ``copy`` (the bundle's link or copy of ``vdir/name``)
-    is not the file ``model.json`` recorded (its ``sha256`` per fold; a model.json written
-    before hashes were recorded is not checked). The fine-tuning writes each fold's weights
+def _check_weight_hash(folds: Sequence[dict[str, Any]], name: str, copy: Path, vdir: Path,
+                       known: str | None = None) -> None:
+    """Raise :class:`BundleError` when ``copy`` (the bundle's link or copy of ``vdir/name``) is
+    not the file ``model.json`` recorded (its ``sha256`` per fold; a model.json written before
+    hashes were recorded is not checked). ``known``: the file's hash already taken by
+    :func:`build_or_reuse_bundle`'s digest, so that it is not hashed twice. The fine-tuning writes each fold's weights
     as it finishes the fold and the variant's model.json, calibration and metrics only once
     every fold is done: a rerun interrupted in between leaves weights of another training."""
     recorded = {f.get("fold"): (f.get("sha256") or {}).get(name) for f in folds if name in f.get("weights", [])}
     want = {h for h in recorded.values() if h}
     if not want:
         return
-    got = sha256_file(copy)
-    if got not in want:
-        which = ", ".join(f"fold {k}" for k in sorted(recorded, key=str))
-        raise BundleError(
-            f"{vdir / name}: {which}'s weights are not the ones {vdir / 'model.json'} records "
-            f"(SHA-256 {got[:12]}..., recorded {sorted(want)[0][:12]}...): a fine-tuning rerun "
-            f"was most likely interrupted after it retrained this fold and before it finished the "
-            f"variant, so the weights, the calibration and the figures come from different "
-            f"trainings.\n  fix: finish the fine-tuning: rerun the command that was interrupted (it "
-            f"resumes; the folds already done are reused), then export again")
+    got = known or sha256_file(copy)
+    if got in want:
+        return
+    which = ", ".join(f"fold {k}" for k in sorted(recorded, key=str))
+    raise BundleError(
+        f"{vdir / name}: {which}'s weights are not the ones {vdir / 'model.json'} records "
+        f"(SHA-256 {got[:12]}..., recorded {sorted(want)[0][:12]}...): a fine-tuning rerun "
+        f"was most likely interrupted after it retrained this fold and before it finished the "
+        f"variant, so the weights, the calibration and the figures come from different "
+        f"trainings.\n  fix: finish the fine-tuning: rerun the command that was interrupted (it "
+        f"resumes; the folds already done are reused), then export again")
 
 
 def fine_tuned_variant_dir(run_dir: str | os.PathLike[str], variant: str) -> Path:

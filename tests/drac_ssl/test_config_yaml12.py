@@ -31,19 +31,26 @@ def test_only_true_and_false_in_any_case_are_booleans() -> None:
         assert parse_override(f"a.b={word}")[1] == word
 
 
+def _refused_both_ways(tmp_path: Path, section: str, first: str, key: str, value: str) -> tuple[str, str]:
+    """The ConfigError messages for ``section.key=value`` given on the command line and written
+    in a config file ``tmp_path/c.yaml`` (``section:`` with the line ``first``, then ``key:``,
+    so the setting is on line 3)."""
+    with pytest.raises(ConfigError) as override:
+        load_config(None, [f"{section}.{key}={value}"])
+    path = tmp_path / "c.yaml"
+    path.write_text(f"{section}:\n  {first}\n  {key}: {value}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as in_file:
+        load_config(path)
+    return str(override.value), str(in_file.value)
+
+
 @pytest.mark.parametrize("word, meant", [("yes", "true"), ("on", "true"), ("no", "false"), ("Off", "false")])
 def test_a_bool_setting_written_yes_or_off_gets_the_type_error_and_a_true_false_fix(
         tmp_path: Path, word: str, meant: str) -> None:
-    with pytest.raises(ConfigError) as caught:
-        load_config(None, [f"run.tensorboard={word}"])
-    message = str(caught.value)
+    message, in_file = _refused_both_ways(tmp_path, "run", "out_dir: runs", "tensorboard", word)
     assert f"'run.tensorboard' must be true or false, got '{word}'" in message
     assert f"fix: run.tensorboard={meant} (write true or false" in message
-    path = tmp_path / "c.yaml"
-    path.write_text(f"run:\n  out_dir: runs\n  tensorboard: {word}\n", encoding="utf-8")
-    with pytest.raises(ConfigError) as caught:
-        load_config(path)
-    assert str(caught.value).startswith(f"{path}:3: 'run.tensorboard' must be true or false")
+    assert in_file.startswith(f"{tmp_path / 'c.yaml'}:3: 'run.tensorboard' must be true or false")
 
 
 def test_a_repeated_grade_name_is_quoted_as_given() -> None:
@@ -67,16 +74,10 @@ def test_a_repeated_grade_name_is_quoted_as_given() -> None:
                                            ("[Normal, 1, PDR]", "1, read as a number")])
 def test_a_grade_name_read_as_a_boolean_or_number_is_refused_with_the_fix_to_quote_it(
         tmp_path: Path, written: str, said: str) -> None:
-    with pytest.raises(ConfigError) as caught:
-        load_config(None, [f"data.grades={written}"])
-    message = str(caught.value)
+    message, in_file = _refused_both_ways(tmp_path, "data", "root: ''", "grades", written)
     assert f"'data.grades' holds {said}, not words" in message, message
     assert "grade names are words" in message and "quote" in message
-    path = tmp_path / "c.yaml"
-    path.write_text(f"data:\n  root: ''\n  grades: {written}\n", encoding="utf-8")
-    with pytest.raises(ConfigError) as caught:
-        load_config(path)
-    assert str(caught.value).startswith(f"{path}:3: 'data.grades' holds {said}")
+    assert in_file.startswith(f"{tmp_path / 'c.yaml'}:3: 'data.grades' holds {said}")
 
 
 def test_quoted_words_are_names() -> None:

@@ -62,11 +62,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _worker(rank: int, port: int, out_dir: str) -> None:
+def _join(rank: int, port: int) -> DistInfo:
+    """Process ``rank`` of :data:`WORLD` joins a gloo group on ``port`` (torchrun's variables),
+    one thread."""
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
                       WORLD_SIZE=str(WORLD), LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
-    info = init_distributed("gloo")
+    return init_distributed("gloo")
+
+
+def _worker(rank: int, port: int, out_dir: str) -> None:
+    info = _join(rank, port)
     try:
         assert is_dist() and info.world_size == WORLD and info.rank == rank
         x_a, x_b, layer = make_problem()
@@ -171,10 +177,7 @@ class RankTask(TrainingTask):
 
 
 def _engine_worker(rank: int, port: int, out_dir: str) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
-                      WORLD_SIZE=str(WORLD), LOCAL_RANK=str(rank))
-    torch.set_num_threads(1)
-    info = init_distributed("gloo")
+    info = _join(rank, port)
     try:
         task = RankTask(rank)
         engine = Engine("toy", Path(out_dir) / "run", epochs=4, config={}, seed=0, is_main=info.is_main,
@@ -205,10 +208,7 @@ def _pretrain_worker(rank: int, port: int, out_dir: str) -> None:
     from drac_ssl import pretrain
     from drac_ssl.config import load_config
 
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
-                      WORLD_SIZE=str(WORLD), LOCAL_RANK=str(rank))
-    torch.set_num_threads(1)
-    init_distributed("gloo")
+    _join(rank, port)
     try:
         cfg = load_config(None, [
             "pretrain.epochs=4", "pretrain.batch_size=4", "pretrain.num_workers=0",

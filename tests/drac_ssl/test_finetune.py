@@ -990,25 +990,30 @@ def test_the_export_choice_says_when_it_is_not_evidence_of_the_better_variant() 
 ICDR = ["No DR", "Mild", "Moderate", "Severe", "PDR"]
 
 
-def _icdr_run(pretrained_run: Path, tmp_path: Path) -> Path:
-    """A run folder on the ICDR scale: the shared pretraining (linked), a copy of its ingest
-    whose summary records the five ICDR grades and whose j-th labelled image has grade j % 5
-    (6 per grade; the folds as they were)."""
-    run = tmp_path / "icdr_run"
+def _scale_run(pretrained_run: Path, tmp_path: Path, names: list[str]) -> Path:
+    """A run folder on the scale ``names`` (K grades): the shared pretraining (linked), a copy
+    of its ingest whose summary records those grades and whose j-th labelled image has grade
+    j % K (the folds as they were)."""
+    run = tmp_path / f"k{len(names)}_run"
     run.mkdir()
     (run / "pretrain").symlink_to(pretrained_run / "pretrain", target_is_directory=True)
     shutil.copytree(pretrained_run / "data", run / "data")
     rows = _read_csv(run / "data" / "manifest.csv")
     for j, row in enumerate(r for r in rows if r["split"] == "train"):
-        row["grade"] = str(j % 5)
+        row["grade"] = str(j % len(names))
     with open(run / "data" / "manifest.csv", "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
     summary = json.loads((run / "data" / "ingest_summary.json").read_text())
-    summary["grades"] = {"names": ICDR}
+    summary["grades"] = {"names": names}
     (run / "data" / "ingest_summary.json").write_text(json.dumps(summary))
     return run
+
+
+def _icdr_run(pretrained_run: Path, tmp_path: Path) -> Path:
+    """:func:`_scale_run` on the five ICDR grades (6 images per grade)."""
+    return _scale_run(pretrained_run, tmp_path, ICDR)
 
 
 def test_a_two_grade_run_prints_and_tabulates_its_screening_figures(
@@ -1018,18 +1023,7 @@ def test_a_two_grade_run_prints_and_tabulates_its_screening_figures(
     metrics.json's screening figures."""
     from drac_ssl.report import write_report
 
-    names = ["non-referable", "referable"]
-    run = _icdr_run(pretrained_run, tmp_path)
-    rows = _read_csv(run / "data" / "manifest.csv")
-    for j, row in enumerate(r for r in rows if r["split"] == "train"):
-        row["grade"] = str(j % 2)
-    with open(run / "data" / "manifest.csv", "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-    summary = json.loads((run / "data" / "ingest_summary.json").read_text())
-    summary["grades"] = {"names": names}
-    (run / "data" / "ingest_summary.json").write_text(json.dumps(summary))
+    run = _scale_run(pretrained_run, tmp_path, ["non-referable", "referable"])
     capsys.readouterr()
     result = finetune.run(tiny_config(**{"finetune.compare_scratch": "false", "finetune.n_boot": "20"}), run)
     said = capsys.readouterr().out

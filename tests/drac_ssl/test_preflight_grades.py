@@ -3,23 +3,12 @@ default scale it fell back to (a grade without images, rare grades, out-of-range
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import pytest
+from test_preflight import plain_dataset
 
 from drac_ssl import preflight
-
-
-def plain_dataset(root: Path, grades: list[int]) -> Path:
-    root.mkdir()
-    with open(root / "labels.csv", "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["image name", "DR grade"])
-        for i, grade in enumerate(grades):
-            (root / f"{i:03d}.png").write_bytes(b"not decoded by the preflight")
-            writer.writerow([f"{i:03d}.png", grade])
-    return root
 
 
 @pytest.mark.parametrize("grades, labels", [("[referable]", [0, 1] * 4),

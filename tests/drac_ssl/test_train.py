@@ -11,10 +11,13 @@ from __future__ import annotations
 import csv
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from drac_ssl import train
 from drac_ssl.submission import check_submission
@@ -520,24 +523,25 @@ def test_run_reuse_finds_a_run_by_name_follows_chains_and_warns_when_the_folder_
                                      train._comparable(train.to_dict(same))) == []
 
 
-def test_torchrun_with_two_processes_runs_each_stage_once_and_both_exit_0(tmp_path: Path) -> None:
-    """``torchrun --nproc_per_node=2 -m drac_ssl.train`` (what drac_ssl.distributed tells users;
-    gloo on the CPU here): pretraining runs on both processes, everything else on process 0
-    while the other waits or has left; one run folder, one config, one report."""
-    import subprocess
-    import sys
-
-    import torch
-
+def _torchrun_train(cwd: Path, overrides: list[str], timeout: int) -> subprocess.CompletedProcess[str]:
+    """``torchrun --standalone --nproc_per_node=2 -m drac_ssl.train OVERRIDES`` in ``cwd`` (gloo
+    on the CPU), its output captured; skipped where torch has no torch.distributed."""
     if not torch.distributed.is_available():
         pytest.skip("no torch.distributed")
     repo = Path(__file__).resolve().parents[2]
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
     env.update(PYTHONPATH=str(repo), NO_ALBUMENTATIONS_UPDATE="1", OMP_NUM_THREADS="1")
-    # 18 images, 9 per process: batches of 4, the run as test_no_argument_job_... reduces it
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-               "-m", "drac_ssl.train", *REDUCED, "run.name=ddp", "run.threads=1"]
-    proc = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+               "-m", "drac_ssl.train", *overrides]
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def test_torchrun_with_two_processes_runs_each_stage_once_and_both_exit_0(tmp_path: Path) -> None:
+    """``torchrun --nproc_per_node=2 -m drac_ssl.train`` (what drac_ssl.distributed tells users;
+    gloo on the CPU here): pretraining runs on both processes, everything else on process 0
+    while the other waits or has left; one run folder, one config, one report."""
+    # 18 images, 9 per process: batches of 4, the run as test_no_argument_job_... reduces it
+    proc = _torchrun_train(tmp_path, [*REDUCED, "run.name=ddp", "run.threads=1"], timeout=900)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]  # torchrun: 0 only when every process exited 0
     run_dir = tmp_path / "runs" / "ddp"
@@ -559,19 +563,7 @@ def test_torchrun_with_two_processes_runs_each_stage_once_and_both_exit_0(tmp_pa
 def test_torchrun_process_0_refused_before_pretraining_the_others_leave_too(tmp_path: Path) -> None:
     """The preflight refuses the run in process 0: the other process, waiting for its word,
     leaves with a line naming it (no hang until the process group's timeout), nothing is written."""
-    import subprocess
-    import sys
-
-    import torch
-
-    if not torch.distributed.is_available():
-        pytest.skip("no torch.distributed")
-    repo = Path(__file__).resolve().parents[2]
-    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
-    env.update(PYTHONPATH=str(repo), NO_ALBUMENTATIONS_UPDATE="1", OMP_NUM_THREADS="1")
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-               "-m", "drac_ssl.train", "run.device=cpu", "run.name=refused", "pretrain.epochs=0"]
-    proc = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    proc = _torchrun_train(tmp_path, ["run.device=cpu", "run.name=refused", "pretrain.epochs=0"], timeout=300)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
     assert out.count("pretrain.epochs=0 (command line 'pretrain.epochs=0'): must be > 0") == 1, out[-4000:]
