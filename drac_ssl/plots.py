@@ -23,7 +23,7 @@ from sklearn.metrics import roc_auc_score, roc_curve
 from drac_ssl.io import atomic_path
 from drac_ssl.scale import default_grade_names
 
-__all__ = ["plot_comparison", "plot_confusion", "plot_history", "plot_monitor", "plot_roc"]
+__all__ = ["plot_comparison", "plot_confusion", "plot_history", "plot_monitor", "plot_roc", "roc_curves"]
 
 DPI = 120
 
@@ -158,6 +158,28 @@ def plot_confusion(
     return _save(fig, path)
 
 
+def roc_curves(y: np.ndarray, probs: np.ndarray,
+               class_names: Sequence[str]) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """The curves :func:`plot_roc` draws, as ``(legend label, fpr, tpr)``: one per grade
+    (column k of ``probs`` ``(n, K)`` against ``y == k``), or for two grades the one curve of
+    the second grade against the first (the first grade's curve is its mirror image and adds
+    nothing). A grade without positives or negatives gets an empty curve labelled undefined."""
+    curves = []
+    for c, name in enumerate(class_names):
+        if len(class_names) == 2 and c == 0:
+            continue
+        positive = y == c
+        rest = f"vs {class_names[0]}" if len(class_names) == 2 else "vs rest"
+        if positive.all() or not positive.any():
+            lacking = "negatives" if positive.any() else "positives"
+            curves.append((f"{name} {rest}: AUC undefined (no {lacking})", np.empty(0), np.empty(0)))
+            continue
+        fpr, tpr, _ = roc_curve(positive, probs[:, c])
+        auc = roc_auc_score(positive, probs[:, c])
+        curves.append((f"{name} {rest}: AUC {auc:.3f}", fpr, tpr))
+    return curves
+
+
 def plot_roc(
     y_true: Any,
     probs: Any,
@@ -170,7 +192,8 @@ def plot_roc(
     positives or negatives in ``y_true`` is listed as undefined. The challenge's macro
     one-vs-one AUC (``drac_ssl.metrics.macro_ovo_auc``) is a different average; this plot
     shows where each grade is separated well. ``class_names``: the K grade names (default:
-    K from ``probs``). Writes a PNG at ``path``."""
+    K from ``probs``). Two grades: one curve, the second grade against the first
+    (:func:`roc_curves`). Writes a PNG at ``path``."""
     y = np.asarray(y_true).astype(np.int64).reshape(-1)
     p = np.asarray(probs, dtype=np.float64)
     if class_names is None:
@@ -182,15 +205,8 @@ def plot_roc(
     fig = _new_figure(5.2, 4.6)
     ax = fig.add_subplot()
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1, label="chance")
-    for c, name in enumerate(class_names):
-        positive = y == c
-        if positive.all() or not positive.any():
-            lacking = "negatives" if positive.any() else "positives"
-            ax.plot([], [], label=f"{name}: AUC undefined (no {lacking})")
-            continue
-        fpr, tpr, _ = roc_curve(positive, p[:, c])
-        auc = roc_auc_score(positive, p[:, c])
-        ax.plot(fpr, tpr, linewidth=1.8, label=f"{name} vs rest: AUC {auc:.3f}")
+    for label, fpr, tpr in roc_curves(y, p, class_names):
+        ax.plot(fpr, tpr, linewidth=1.8, label=label)
     ax.set_xlim(-0.01, 1.01)
     ax.set_ylim(-0.01, 1.01)
     ax.set_xlabel("false positive rate (1 - specificity)")

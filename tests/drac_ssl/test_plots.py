@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from drac_ssl.plots import plot_comparison, plot_confusion, plot_history, plot_roc
+from drac_ssl.plots import plot_comparison, plot_confusion, plot_history, plot_roc, roc_curves
 
 
 def _assert_png(path: Path) -> None:
@@ -50,6 +50,20 @@ def test_plot_roc(tmp_path: Path) -> None:
     _assert_png(plot_roc(y, probs, tmp_path / "roc.png"))
     # A grade absent from y_true is listed as undefined instead of failing
     _assert_png(plot_roc(y[y < 2], probs[y < 2], tmp_path / "roc_missing.png"))
+    labels = [label for label, _, _ in roc_curves(y[y < 2], probs[y < 2], ("Normal", "NPDR", "PDR"))]
+    assert labels[2] == "PDR vs rest: AUC undefined (no positives)" and labels[0].startswith("Normal vs rest: AUC 0.")
+
+
+def test_two_grade_roc_is_one_curve_of_the_second_grade_against_the_first() -> None:
+    """A two-grade run's plot showed two mirror-image curves (grade 0 vs rest is grade 1 vs
+    rest with the roles swapped): one curve, the second grade's, as a binary ROC is drawn."""
+    y = np.array([0, 0, 0, 1, 1, 1])
+    p1 = np.array([0.1, 0.4, 0.35, 0.8, 0.3, 0.9])
+    curves = roc_curves(y, np.stack([1 - p1, p1], axis=1), ("non-referable", "referable"))
+    assert len(curves) == 1
+    label, fpr, tpr = curves[0]
+    assert label == "referable vs non-referable: AUC 0.778"  # 7 of the 9 pairs ordered right
+    assert fpr[-1] == tpr[-1] == 1.0 and fpr[0] == tpr[0] == 0.0
 
 
 def test_plot_comparison(tmp_path: Path) -> None:
