@@ -5,7 +5,7 @@ pretraining through ``run.reuse``, ``finetune.label_fraction=0.1``, another seed
 table instead of a script of their own: one row per run and variant, with
 
 * the settings that differ among the runs, as dotted keys (``finetune.head``), from each
-  run's ``config.yaml`` (the output-only settings :data:`drac_ssl.train.OUTPUT_ONLY_SETTINGS`
+  run's ``config.yaml`` (the output-only settings :data:`drac_ssl.stage_settings.OUTPUT_ONLY_SETTINGS`
   such as ``run.name`` aside; ``data.grades``, ``data.channels``, ``data.layout`` and
   ``data.modality`` as the run's ingest resolved them, so ``[]`` and the scale it stands
   for are not a difference); up to :data:`MAX_SETTING_COLUMNS` of them are columns, more get a
@@ -77,8 +77,8 @@ from drac_ssl.metrics import (
 from drac_ssl.oof import OofError, read_oof
 from drac_ssl.preflight import PIPELINE
 from drac_ssl.scale import IngestFacts, default_grade_names, describe_grades, read_ingest_facts
+from drac_ssl.stage_settings import OUTPUT_ONLY_SETTINGS
 from drac_ssl.starting import started
-from drac_ssl.train import OUTPUT_ONLY_SETTINGS
 
 __all__ = ["CompareError", "Comparison", "RunOutputs", "VariantDifference", "VariantOutputs",
            "between_runs", "compare_runs", "main", "read_run"]

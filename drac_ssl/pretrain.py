@@ -611,9 +611,9 @@ class _VICRegTraining(TrainingTask):
 
     def check_resume(self, state: dict[str, Any]) -> None:
         """Refuse ``last.pt`` made with other settings the pretraining's output depends on
-        (``train.py``'s ``REUSABLE_STAGES["pretrain"]``: ``data.*``, ``pretrain.*``,
+        (``stage_settings.REUSABLE_STAGES["pretrain"]``: ``data.*``, ``pretrain.*``,
         ``run.seed`` and the monitor's UMM settings; ``pretrain.epochs`` may grow)."""
-        from drac_ssl.train import stage_resume_differences  # the orchestrator's comparison
+        from drac_ssl.stage_settings import stage_resume_differences
 
         assert self.ckpt_dir is not None, "set ckpt_dir before resuming"
         out_dir = self.ckpt_dir.parent

@@ -50,11 +50,8 @@ import yaml
 from drac_ssl import preflight
 from drac_ssl.config import (  # noqa: F401 - load_config: train.load_config for callers
     PACKAGE_CONFIGS,
-    PATH_SETTINGS,
-    REFERABLE_OFF,
     Config,
     ConfigError,
-    from_dict,
     load_config,
     read_yaml,
     run_name_problem,
@@ -71,25 +68,16 @@ from drac_ssl.runtime import (
     environment_info,
     interrupted_words,
 )
+from drac_ssl.stage_settings import (
+    REUSABLE_STAGES,
+    comparable,
+    config_differences,
+    made_in,
+    reads,
+    saved_settings,
+)
 from drac_ssl.starting import started
 
-# settings that change what a resumed run does or writes, or how fast, not its results
-OUTPUT_ONLY_SETTINGS = ("run.stages", "run.tensorboard", "run.threads", "run.out_dir", "run.name",
-                        "run.reuse")
-"""Settings that change no stage's result: which stages run, logging, threads, where the
-run folder is (``run.out_dir`` / ``run.name``: a moved or renamed run folder resumes) and
-where a new run folder took finished stages from (``run.reuse``: only equal settings)."""
-REUSABLE_STAGES: dict[str, tuple[str, ...]] = {
-    "ingest": ("data.",),
-    # the pretraining's rate-reduction monitor (which picks monitor_peak.pt, UMM's start) uses
-    # the UMM stage's membership and early-cut settings
-    "pretrain": ("data.", "pretrain.", "run.seed", "umm.eps2", "umm.membership",
-                 "umm.membership_temperature", "umm.early_cut"),
-    "umm": ("data.", "pretrain.", "umm.", "run.seed"),
-}
-"""The stages ``run.reuse`` can take from another run folder, in pipeline order, with the
-settings (a section ``x.`` or one key) their outputs depend on. ``run.device`` is not one:
-a pretraining made on a GPU may be fine-tuned on a CPU (the numbers differ by rounding)."""
 STAGE_FOLDERS = {"ingest": "data", "pretrain": "pretrain", "umm": "umm"}
 DEFAULT_CONFIG = PACKAGE_CONFIGS / "default.yaml"
 def phantom_root(cfg: Config) -> Path:
@@ -182,18 +170,6 @@ def resolve_run_dir(cfg: Config) -> Path:
     return Path(cfg.run.out_dir) / name
 
 
-def _config_differences(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
-    diffs = []
-    for key in sorted(set(old) | set(new)):
-        a, b = old.get(key), new.get(key)
-        path = f"{prefix}{key}"
-        if isinstance(a, dict) and isinstance(b, dict):
-            diffs += _config_differences(a, b, path + ".")
-        elif a != b and path not in OUTPUT_ONLY_SETTINGS:
-            diffs.append(f"{path}: {a!r} -> {b!r}")
-    return diffs
-
-
 def _data_channels_resolved(settings: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     """``settings`` with ``pretrain.backbone.in_channels`` 0 ("the data's") replaced by the
     run's ingested channels when the ingest has run: a run folder made when the default was
@@ -206,59 +182,6 @@ def _data_channels_resolved(settings: dict[str, Any], run_dir: Path) -> dict[str
     channels = read_ingest_facts(run_dir / "data").channels
     return {**settings, "pretrain": {**settings["pretrain"],
                                      "backbone": {**backbone, "in_channels": channels}}}
-
-
-def _made_in(run_dir: Path) -> str | None:
-    """The working folder the run in ``run_dir`` was made from (``environment.json``'s ``cwd``;
-    None for runs made before it was recorded)."""
-    try:
-        cwd = json.loads((run_dir / "environment.json").read_text(encoding="utf-8")).get("cwd")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return cwd if isinstance(cwd, str) and cwd else None
-
-
-def _comparable(settings: dict[str, Any], cwd: str | None = None) -> dict[str, Any]:
-    """``settings`` with what means the same written the same: paths (:data:`PATH_SETTINGS`)
-    absolute and normalised (relative ones from ``cwd``, the folder the settings were used
-    in; the current one when None; a trailing slash dropped) and ``run.device=auto`` as the
-    device it picks here; ``finetune.referable_from`` off, no or false as ``off``."""
-    out = json.loads(json.dumps(settings, default=str))
-    for key in PATH_SETTINGS:
-        section, _, name = key.rpartition(".")
-        node: Any = out
-        for part in section.split("."):
-            node = node.get(part) if isinstance(node, dict) else None
-        if not isinstance(node, dict):
-            continue
-
-        def absolute(text: str) -> str:
-            path = os.path.expanduser(text)
-            return os.path.normpath(os.path.join(cwd, path) if cwd else os.path.abspath(path))
-
-        if isinstance(node.get(name), str) and node[name].strip():
-            node[name] = absolute(node[name])
-        elif isinstance(node.get(name), list):  # data.unlabelled: each folder
-            node[name] = [absolute(v) if isinstance(v, str) and v.strip() else v for v in node[name]]
-    finetune = out.get("finetune")
-    if isinstance(finetune, dict) and str(finetune.get("referable_from")).lower() in REFERABLE_OFF:
-        finetune["referable_from"] = "off"  # saved by YAML 1.1 readers as 'false'; 1.2 keeps 'off'
-    run = out.get("run")
-    if isinstance(run, dict) and run.get("device") == "auto":
-        from drac_ssl.runtime import resolve_device
-
-        run["device"] = str(resolve_device("auto"))
-    return out
-
-
-def _saved_settings(saved: dict[str, Any]) -> dict[str, Any]:
-    """A run folder's saved ``config.yaml`` as this version reads it: settings added since it
-    was written take their defaults (the values the run used); as written when it no longer
-    parses (a removed setting), so the comparison names it."""
-    try:
-        return to_dict(from_dict(saved))
-    except ConfigError:
-        return saved
 
 
 def ingest_modality(settings: dict[str, Any]) -> str:
@@ -283,13 +206,13 @@ def _existing_run_problem(cfg: Config, run_dir: Path) -> str:
         old = read_yaml(saved.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         return f"{saved}: the saved configuration is not valid YAML ({exc}).\n     fix: choose another run.name"
-    diffs = _config_differences(_comparable(_data_channels_resolved(_saved_settings(old), run_dir), _made_in(run_dir)),
-                                _comparable(_data_channels_resolved(to_dict(cfg), run_dir)))
+    diffs = config_differences(comparable(_data_channels_resolved(saved_settings(old), run_dir), made_in(run_dir)),
+                                comparable(_data_channels_resolved(to_dict(cfg), run_dir)))
     if not preflight.blocking_outputs(run_dir):
         if not (run_dir / "data" / "manifest.csv").exists():
             return ""  # nothing finished (e.g. an ingest stopped by a bad file): any change is fine
         diffs = [d for d in diffs if d.startswith("data.")]
-        before, now = ingest_modality(_saved_settings(old)), ingest_modality(to_dict(cfg))
+        before, now = ingest_modality(saved_settings(old)), ingest_modality(to_dict(cfg))
         if before != now:  # the one setting outside data.* the ingest reads
             diffs.append(f"the ingest's data.modality (auto: pretrain.augment.recipe=fundus "
                          f"means fundus): {before} -> {now}")
@@ -297,7 +220,7 @@ def _existing_run_problem(cfg: Config, run_dir: Path) -> str:
         return ""
     keys = [d.split(": ", 1)[0] for d in diffs]
     later = [stage for stage, prefixes in REUSABLE_STAGES.items()
-             if not any(_reads(prefixes, key) for key in keys)]
+             if not any(reads(prefixes, key) for key in keys)]
     branch = (f"; or keep this run and start a new one that takes its finished {', '.join(later)} "
               f"stage(s) instead of running them again: add run.name={run_dir.name}-2 "
               f"run.reuse={run_dir} to your command" if later else "")
@@ -306,32 +229,6 @@ def _existing_run_problem(cfg: Config, run_dir: Path) -> str:
             + "\n     fix: choose another run.name to start a new run, or rerun with the saved "
             f"config: python -m drac_ssl.train -c {saved} run.out_dir={run_dir.parent} run.name={run_dir.name}"
             + branch)
-
-
-def stage_resume_differences(stage: str, saved: dict[str, Any] | None, cfg: Config, out_dir: Path,
-                             may_change: tuple[str, ...] = ()) -> list[str]:
-    """What differs, as ``"key: old -> new"`` lines, between the configuration a stage's
-    checkpoint was saved with (``saved``: its ``config``) and ``cfg``, among the settings the
-    stage's output depends on (:data:`REUSABLE_STAGES`), less :data:`OUTPUT_ONLY_SETTINGS` and
-    ``may_change`` (e.g. ``umm.epochs``: a finished stage may be given more epochs).
-
-    The same comparison as a rerun of ``python -m drac_ssl.train`` makes of the whole run
-    folder: settings added since the checkpoint take their defaults, relative paths are read
-    from the folder the stage was run in (``out_dir/environment.json``). ``saved`` None (a
-    checkpoint without its configuration): nothing to compare, [].
-    """
-    if not isinstance(saved, dict):
-        return []
-    prefixes = REUSABLE_STAGES[stage]
-    diffs = _config_differences(_comparable(_saved_settings(saved), _made_in(out_dir)),
-                                _comparable(to_dict(cfg)))
-    return [d for d in diffs
-            if _reads(prefixes, key := d.split(": ", 1)[0]) and key not in may_change]
-
-
-def _reads(prefixes: tuple[str, ...], key: str) -> bool:
-    """Whether setting ``key`` is one of ``prefixes`` (a section ``x.`` or one key)."""
-    return any(key.startswith(p) if p.endswith(".") else key == p for p in prefixes)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -405,9 +302,9 @@ def plan_reuse(cfg: Config, source: Path, run_dir: Path) -> ReusePlan:
         old = read_yaml(saved.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{saved} is not valid YAML ({exc})\n  fix: run.reuse=another run folder") from None
-    diffs = _config_differences(_comparable(_data_channels_resolved(_saved_settings(old), source), _made_in(source)),
-                                _comparable(_data_channels_resolved(to_dict(cfg), source)))
-    before, now = ingest_modality(_saved_settings(old)), ingest_modality(to_dict(cfg))
+    diffs = config_differences(comparable(_data_channels_resolved(saved_settings(old), source), made_in(source)),
+                                comparable(_data_channels_resolved(to_dict(cfg), source)))
+    before, now = ingest_modality(saved_settings(old)), ingest_modality(to_dict(cfg))
     if before != now:  # the one setting outside data.* the ingest reads (so every stage's)
         diffs.append(f"data.modality as the ingest reads it (recipe=fundus means fundus): {before} -> {now}")
     status = preflight._status(source)
@@ -416,7 +313,7 @@ def plan_reuse(cfg: Config, source: Path, run_dir: Path) -> ReusePlan:
         entry = status.get(stage)
         if not (isinstance(entry, dict) and entry.get("status") == "done"):
             return ReusePlan(source, tuple(taken), stage, (f"it has not finished in {source}",))
-        blocking = [d for d in diffs if _reads(prefixes, d.split(": ", 1)[0])]
+        blocking = [d for d in diffs if reads(prefixes, d.split(": ", 1)[0])]
         if blocking:
             return ReusePlan(source, tuple(taken), stage, tuple(blocking))
         taken.append(stage)

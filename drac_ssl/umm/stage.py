@@ -149,7 +149,7 @@ def _resume_differences(state: dict[str, Any], cfg: Config, source: Path, out_di
     depends on (``data.*``, ``pretrain.*``, ``umm.*``, ``run.seed``: ``train.py``'s
     ``REUSABLE_STAGES["umm"]``, less the output-only settings; ``umm.epochs`` may grow) and
     the pretrained checkpoint."""
-    from drac_ssl.train import stage_resume_differences  # the orchestrator's comparison
+    from drac_ssl.stage_settings import stage_resume_differences
 
     diffs = stage_resume_differences("umm", state.get("config"), cfg, out_dir, may_change=("umm.epochs",))
     if state.get("source") not in (None, str(source.resolve())):

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from drac_ssl import preflight
+from drac_ssl import preflight, stage_settings
 from drac_ssl.config import ConfigError, load_config, parse_override
 
 
@@ -87,11 +87,10 @@ def test_quoted_words_are_names() -> None:
 def test_a_run_saved_with_referable_from_off_read_as_false_resumes_with_off() -> None:
     """Configs saved while YAML 1.1 was read hold finetune.referable_from=off as 'false'; the
     same command now reads 'off', which a resume must not take for a changed setting."""
-    from drac_ssl import train
     from drac_ssl.config import Config, to_dict
 
     saved = to_dict(load_config(None, ["finetune.referable_from=false"]))
     now = to_dict(load_config(None, ["finetune.referable_from=off"]))
     assert saved != now
-    assert train._comparable(saved) == train._comparable(now)
-    assert train._comparable(to_dict(Config()))["finetune"]["referable_from"] == "auto"
+    assert stage_settings.comparable(saved) == stage_settings.comparable(now)
+    assert stage_settings.comparable(to_dict(Config()))["finetune"]["referable_from"] == "auto"

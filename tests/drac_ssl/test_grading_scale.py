@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from drac_ssl import metrics
+from drac_ssl import metrics, stage_settings
 from drac_ssl.grading import model as grading
 from drac_ssl.plots import plot_confusion, plot_roc
 from drac_ssl.scale import (
@@ -272,10 +272,10 @@ def test_an_old_run_folder_resumes_under_the_new_in_channels_default(tmp_path: P
     new = to_dict(load_config(None))  # in_channels 0: the data's
     summary.write_text(json.dumps({"channels": {"value": 1}}))
     resolved = [train._data_channels_resolved(c, tmp_path) for c in (old, new)]
-    assert train._config_differences(*resolved) == []
+    assert stage_settings.config_differences(*resolved) == []
     summary.write_text(json.dumps({"channels": {"value": 3}, "grades": {"names": list(ICDR)}}))
     resolved = [train._data_channels_resolved(c, tmp_path) for c in (old, new)]
-    assert train._config_differences(*resolved) == ["pretrain.backbone.in_channels: 1 -> 3"]
+    assert stage_settings.config_differences(*resolved) == ["pretrain.backbone.in_channels: 1 -> 3"]
 
 
 def test_umm_refuses_a_checkpoint_of_other_channels_than_the_data(tmp_path: Path) -> None:

@@ -195,7 +195,7 @@ def test_checkpoint_every_n_epochs_and_resume_from_the_last_one_written(tmp_path
 def test_resuming_with_other_settings_is_refused(tmp_path: Path) -> None:
     """A review: a pretraining resumed with another run.seed or pretrain.* setting mixed two
     configurations in one run without a word. The settings its output depends on
-    (train.py's REUSABLE_STAGES["pretrain"]) are compared; pretrain.epochs may grow."""
+    (stage_settings.REUSABLE_STAGES["pretrain"]) are compared; pretrain.epochs may grow."""
     pretrain.run(tiny_config(), tmp_path, data=tiny_data(), stop_after_epoch=0)
     with pytest.raises(ConfigError) as info:
         pretrain.run(tiny_config(**{"run.seed": "3", "pretrain.lr": "0.002", "umm.early_cut": "layer2"}),

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from drac_ssl import train
+from drac_ssl import stage_settings, train
 from drac_ssl.submission import check_submission
 
 REDUCED = [
@@ -130,16 +130,16 @@ def test_run_folder_saved_before_newer_settings_existed_is_still_recognised() ->
     saved = train.to_dict(cfg)
     for key in ("crop_scale", "frozen_train_views", "mlp_hidden", "conv_head_channels", "n_boot"):
         del saved["finetune"][key]  # a config.yaml written when these were module constants
-    assert train._config_differences(train._saved_settings(saved), train.to_dict(cfg)) == []
+    assert stage_settings.config_differences(stage_settings.saved_settings(saved), train.to_dict(cfg)) == []
     changed = train.load_config(train.DEFAULT_CONFIG, [*REDUCED, "finetune.n_boot=50"])
-    assert train._config_differences(train._saved_settings(saved), train.to_dict(changed)) == [
+    assert stage_settings.config_differences(stage_settings.saved_settings(saved), train.to_dict(changed)) == [
         "finetune.n_boot: 1000 -> 50"]
 
 
 def test_output_only_settings_do_not_block_resuming_a_run_folder() -> None:
     cfg = train.load_config(train.DEFAULT_CONFIG, REDUCED)
     other = train.load_config(train.DEFAULT_CONFIG, [*REDUCED, "run.tensorboard=true", "run.stages=[ingest]"])
-    assert train._config_differences(train.to_dict(cfg), train.to_dict(other)) == []
+    assert stage_settings.config_differences(train.to_dict(cfg), train.to_dict(other)) == []
 
 
 def test_a_moved_and_renamed_run_folder_resumes(reduced_run: tuple[Path, int, str],
@@ -453,9 +453,9 @@ def test_run_reuse_stops_at_the_first_stage_whose_settings_differ(
     # same words typed in another folder name other images
     assert json.loads((source / "environment.json").read_text())["cwd"] == str(work)
     saved = train.to_dict(train.load_config(train.DEFAULT_CONFIG, [*REDUCED, "data.root=images"]))
-    here = train._comparable(saved)  # typed now, in this folder
-    assert train._comparable(saved, os.getcwd()) == here
-    assert train._comparable(saved, str(tmp_path))["data"]["root"] == str(tmp_path / "images") != here["data"]["root"]
+    here = stage_settings.comparable(saved)  # typed now, in this folder
+    assert stage_settings.comparable(saved, os.getcwd()) == here
+    assert stage_settings.comparable(saved, str(tmp_path))["data"]["root"] == str(tmp_path / "images") != here["data"]["root"]
     # no run folder there, or this run's own: a clear error with its fix
     with pytest.raises(train.ConfigError, match="not a run folder"):
         train.plan_reuse(cfg, tmp_path, tmp_path / "new")
@@ -519,8 +519,8 @@ def test_run_reuse_finds_a_run_by_name_follows_chains_and_warns_when_the_folder_
     # a trailing slash or ./ is the same data root
     cfg = train.load_config(train.DEFAULT_CONFIG, [*REDUCED, "data.root=./somewhere/"])
     same = train.load_config(train.DEFAULT_CONFIG, [*REDUCED, "data.root=somewhere"])
-    assert train._config_differences(train._comparable(train.to_dict(cfg)),
-                                     train._comparable(train.to_dict(same))) == []
+    assert stage_settings.config_differences(stage_settings.comparable(train.to_dict(cfg)),
+                                     stage_settings.comparable(train.to_dict(same))) == []
 
 
 def _torchrun_train(cwd: Path, overrides: list[str], timeout: int) -> subprocess.CompletedProcess[str]:

@@ -401,7 +401,7 @@ def test_resuming_with_other_data_pretrain_or_seed_settings_is_refused(
     """A review: an interrupted UMM rerun with another run.seed, pretrain.loss.* or
     pretrain.augment.* resumed without a word and mixed two configurations in one run (its
     config.yaml then claimed the new one). Every setting the UMM stage's output depends on
-    (train.py's REUSABLE_STAGES["umm"]) is now compared; umm.epochs and the output-only
+    (stage_settings.REUSABLE_STAGES["umm"]) is now compared; umm.epochs and the output-only
     settings may change."""
     monkeypatch.setattr(umm_stage, "_plot_history", lambda *args: None)
     checkpoint = pretrained / "pretrain" / "vicreg_model.safetensors"
@@ -418,7 +418,7 @@ def test_resuming_with_other_data_pretrain_or_seed_settings_is_refused(
         assert line in message, message
     assert "fix:" in message and "--run-dir" in message and "run.reuse" in message
     assert (tmp_path / "umm" / "config.yaml").read_text() == saved  # nothing overwritten
-    # more epochs and the settings that change no result (train.OUTPUT_ONLY_SETTINGS) resume
+    # more epochs and the settings that change no result (stage_settings.OUTPUT_ONLY_SETTINGS) resume
     resumed = umm.run(tiny_config(**CHEAP, **{"umm.epochs": "3", "run.name": "moved"}), tmp_path,
                       data=tiny_data(), checkpoint=checkpoint)
     assert [r["epoch"] for r in resumed.history] == [0, 1, 2]

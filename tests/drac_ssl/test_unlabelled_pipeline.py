@@ -14,7 +14,7 @@ import pytest
 import torch
 from test_colour_pipeline import N_TEST, N_TRAIN, N_VAL, _rows, fundus_like, tiny_run
 
-from drac_ssl import train
+from drac_ssl import stage_settings, train
 
 N_POOL = 8
 
@@ -107,12 +107,12 @@ def test_unlabelled_folders_are_compared_as_paths_on_resume_and_reuse(tmp_path: 
     def settings(*folders: str) -> dict:
         return to_dict(load_config(None, [f"data.unlabelled=[{', '.join(folders)}]"]))
 
-    here = train._comparable(settings("extra", "/abs/x"), str(tmp_path))
-    same = train._comparable(settings("./extra/", "/abs/x/"), str(tmp_path))
+    here = stage_settings.comparable(settings("extra", "/abs/x"), str(tmp_path))
+    same = stage_settings.comparable(settings("./extra/", "/abs/x/"), str(tmp_path))
     assert here["data"]["unlabelled"] == [str(tmp_path / "extra"), "/abs/x"]
-    assert train._config_differences(here, same) == []
-    elsewhere = train._comparable(settings("extra", "/abs/x"), str(tmp_path / "other"))
-    assert train._config_differences(here, elsewhere) != []
+    assert stage_settings.config_differences(here, same) == []
+    elsewhere = stage_settings.comparable(settings("extra", "/abs/x"), str(tmp_path / "other"))
+    assert stage_settings.config_differences(here, elsewhere) != []
 
 
 def test_the_preflight_warns_of_settings_that_would_do_nothing(tmp_path: Path) -> None:
