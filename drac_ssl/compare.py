@@ -15,6 +15,17 @@ table instead of a script of their own: one row per run and variant, with
   ``folds[*].n_train``: what ``finetune.label_fraction`` really left),
 * the out-of-fold QWK with its 95% CI, accuracy, AUC one-vs-one and one-vs-rest and macro F1
   of ``finetune/comparison.json``;
+* the screening figures the run's ``report.md`` gives, where its scale has them: with a
+  referable cut (``finetune.referable_from``; auto: grade >= 2 on the ICDR scale, none on
+  DRAC's) the AUC of P(referable) with the run's own CI (on its QWK's resamples: patients or
+  images) and the sensitivity and specificity of the submitted grades at the cut
+  (:func:`drac_ssl.metrics.referable_report`); with two grades the sensitivity and
+  specificity of the grading itself (:func:`drac_ssl.metrics.binary_screening`). The table
+  and the CSV take them from ``comparison.json``'s rows (named as there:
+  :data:`drac_ssl.finetune.REFERABLE_COLUMNS`, :data:`drac_ssl.finetune.SCREENING_COLUMNS`;
+  for a run whose rows predate them, from ``metrics.json``), a section gives each variant's
+  sentence of its ``report.md`` (:func:`drac_ssl.report.screening_line`), and a run without
+  them, beside runs with them, says why; runs on DRAC's scale get no such column or line;
 
 then, for each run, every pretrained variant minus scratch on the same out-of-fold images
 with a paired bootstrap CI (:func:`drac_ssl.metrics.paired_bootstrap_difference`): by
@@ -54,15 +65,21 @@ import os
 import platform
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import yaml
 
-from drac_ssl.config import read_yaml
-from drac_ssl.finetune import folds_taken_from, patient_groups
+from drac_ssl.config import REFERABLE_OFF, ConfigError, read_yaml, referable_cut
+from drac_ssl.finetune import (
+    REFERABLE_COLUMNS,
+    SCREENING_COLUMNS,
+    folds_taken_from,
+    patient_groups,
+    referable_columns,
+)
 from drac_ssl.grading.bundle import chance_warning, data_provenance
 from drac_ssl.io import atomic_write_text
 from drac_ssl.metrics import (
@@ -76,6 +93,7 @@ from drac_ssl.metrics import (
 )
 from drac_ssl.oof import OofError, read_oof
 from drac_ssl.preflight import PIPELINE
+from drac_ssl.report import screening_line
 from drac_ssl.scale import IngestFacts, default_grade_names, describe_grades, read_ingest_facts
 from drac_ssl.stage_settings import OUTPUT_ONLY_SETTINGS
 from drac_ssl.starting import started
@@ -128,7 +146,9 @@ class VariantOutputs:
     ``grades`` ``(n,)`` int, ``probs`` ``(n, K)`` and ``pred`` ``(n,)`` int: its ``oof.csv``;
     ``taken_from``: run folder -> the folds its fine-tuning reused from there
     (:func:`drac_ssl.finetune.folds_taken_from`), of ``n_folds`` folds; ``folds`` ``(n,)``
-    int: each image's fold (``oof.csv``'s ``fold``; None without that column).
+    int: each image's fold (``oof.csv``'s ``fold``; None without that column); ``screening``:
+    its referable-DR or two-grade screening figures in the words of its report.md
+    (:func:`drac_ssl.report.screening_line`), None when its ``metrics.json`` has none.
     """
 
     name: str
@@ -142,6 +162,7 @@ class VariantOutputs:
     taken_from: dict[str, list[int]] = field(default_factory=dict)
     n_folds: int = 0
     folds: np.ndarray | None = None
+    screening: str | None = None
 
     def qwk_ci_note(self, class_names: Sequence[str] | None = None) -> str | None:
         """Why the QWK's CI is not meaningful (an interval of width 0, e.g. every image given
@@ -269,12 +290,25 @@ class Comparison:
     between: list[VariantDifference] = field(default_factory=list)
     between_asked: bool = False
 
+    def screening_columns(self) -> list[str]:
+        """The screening figures' columns the runs have, named as in their own
+        ``comparison.json`` / ``comparison.csv``: :data:`drac_ssl.finetune.REFERABLE_COLUMNS`
+        when a variant has a referable cut (``finetune.referable_from``; auto: grade >= 2 on
+        the ICDR scale), :data:`drac_ssl.finetune.SCREENING_COLUMNS` when one has two
+        grades; none on DRAC's scale, whose table stays as it was."""
+        rows = [variant.row for run in self.runs for variant in run.variants.values()]
+        return ([*REFERABLE_COLUMNS] if any("referable_auc" in row for row in rows) else []) + \
+            ([*SCREENING_COLUMNS] if any("sensitivity" in row for row in rows) else [])
+
     def table_rows(self) -> list[dict[str, Any]]:
         """One dict per (run, variant): ``run``, ``path``, the differing settings
-        (:data:`ABSENT` where a run lacks one), ``variant``, ``train_images_per_fold`` and the
-        ``comparison.json`` row's metrics under the names of :data:`CSV_METRICS` (None where
-        absent or undefined) and ``qwk_ci_note`` (:meth:`VariantOutputs.qwk_ci_note`; not a
-        CSV column)."""
+        (:data:`ABSENT` where a run lacks one), ``variant``, ``train_images_per_fold``, the
+        ``comparison.json`` row's metrics under the names of :data:`CSV_METRICS` and its
+        screening figures under :meth:`screening_columns` (None where absent or undefined),
+        ``qwk_ci_note`` (:meth:`VariantOutputs.qwk_ci_note`) and ``screening`` (the figures in
+        the words of the run's report.md, :attr:`VariantOutputs.screening`; neither a CSV
+        column)."""
+        screening = self.screening_columns()
         rows = []
         for label, run in zip(self.labels, self.runs, strict=True):
             for variant in run.variants.values():
@@ -282,15 +316,20 @@ class Comparison:
                              **{key: run.settings.get(key, ABSENT) for key in self.setting_keys},
                              "variant": variant.name, "train_images_per_fold": variant.train_per_fold,
                              **{column: _number(variant.row.get(key)) for column, key in CSV_METRICS},
-                             "qwk_ci_note": variant.qwk_ci_note(run.class_names)})
+                             **{column: _number(variant.row.get(column)) for column in screening},
+                             "qwk_ci_note": variant.qwk_ci_note(run.class_names),
+                             "screening": variant.screening})
         return rows
 
     def table_csv(self) -> str:
         """The first table as CSV: ``run, path, <settings>, variant,
         train_images_per_fold, qwk, qwk_ci_low, qwk_ci_high, accuracy, auc_ovo, auc_ovr,
-        macro_f1``; numbers to 6 significant digits, an empty cell where a value is absent."""
+        macro_f1`` and the :meth:`screening_columns` (``referable_auc``, its CI,
+        ``referable_sensitivity``, ``referable_specificity``; two grades: ``sensitivity``,
+        ``specificity``); numbers to 6 significant digits, an empty cell where a value is
+        absent."""
         columns = ["run", "path", *self.setting_keys, "variant", "train_images_per_fold",
-                   *(column for column, _ in CSV_METRICS)]
+                   *(column for column, _ in CSV_METRICS), *self.screening_columns()]
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(columns)
@@ -298,8 +337,9 @@ class Comparison:
         return buf.getvalue()
 
     def markdown(self) -> str:
-        """The whole text: the header line, the table of runs and variants, the pretrained
-        minus scratch differences, notes and problems."""
+        """The whole text: the header line, the table of runs and variants (with the screening
+        columns where the runs have them), each variant's screening figures in its report.md's
+        words, the pretrained minus scratch differences, notes and problems."""
         lines = [f"# drac_ssl: {len(self.runs)} run folder(s) compared", ""]
         if self.header:
             lines += [self.header, ""]
@@ -311,12 +351,17 @@ class Comparison:
         result_keys = [key for key in self.setting_keys if key not in SPEED_SETTINGS]
         speed_keys = [key for key in self.setting_keys if key in SPEED_SETTINGS]
         columns = result_keys if len(result_keys) <= MAX_SETTING_COLUMNS else []
+        screening = self.screening_columns()
+        referable = "referable_auc" in screening
         header = ["run", *columns, "variant", "train images / fold", "QWK (95% CI)",
-                  "accuracy", "AUC OvO", "AUC OvR", "macro F1"]
+                  "accuracy", "AUC OvO", "AUC OvR", "macro F1",
+                  *(["referable AUC (95% CI)"] if referable else []),
+                  *(["sensitivity", "specificity"] if screening else [])]
         body = [[row["run"], *(_setting_text(row[key]) for key in columns), _variant_text(row, self),
                  _count(row["train_images_per_fold"]),
                  _qwk_with_ci(row),
-                 _num(row["accuracy"]), _num(row["auc_ovo"]), _num(row["auc_ovr"]), _num(row["macro_f1"])]
+                 _num(row["accuracy"]), _num(row["auc_ovo"]), _num(row["auc_ovr"]), _num(row["macro_f1"]),
+                 *_screening_cells(row, screening)]
                 for row in self.table_rows()]
         lines += _table(header, body)
         if not self.setting_keys:
@@ -331,6 +376,8 @@ class Comparison:
         lines += ["Out-of-fold metrics of each run's `finetune/comparison.json` (QWK of the submitted "
                   f"grades, its CI the run's own bootstrap, {self._qwk_ci_units()}); {where} (output-only "
                   "`run.*` settings aside).", ""]
+        if screening:
+            lines += [_screening_legend(screening), ""]
         if result_keys and not columns:
             lines += ["## Settings that differ", ""]
             lines += _table(["setting", *self.labels],
@@ -342,6 +389,7 @@ class Comparison:
                       + "; ".join(f"`{key}` " + ", ".join(f"{label} {_setting_text(run.settings.get(key, ABSENT))}"
                                                         for label, run in zip(self.labels, self.runs, strict=True))
                                   for key in speed_keys) + ".", ""]
+        lines += self._screening_lines()
         lines += [f"## Pretrained minus {BASELINE}, per run", ""]
         if self.differences:
             lines += _table(["run", "difference", "images", *(METRIC_TITLES[m] for m in PAIRED_METRICS),
@@ -375,6 +423,23 @@ class Comparison:
         if self.notes:
             lines += ["Notes:", "", *(f"- {note}" for note in self.notes), ""]
         return "\n".join(lines).rstrip() + "\n"
+
+    def _screening_lines(self) -> list[str]:
+        """The section of each variant's referable-DR or two-grade screening figures, in the
+        words of its run's report.md (:attr:`VariantOutputs.screening`), and, for a run
+        without them, why; [] when no run has them or could have (DRAC's scale)."""
+        absent = {label: _screening_absent(run) for label, run in zip(self.labels, self.runs, strict=True)
+                  if not any(variant.screening for variant in run.variants.values())}
+        if len(absent) == len(self.runs) and not any(expected for _, expected in absent.values()):
+            return []
+        lines = ["## Screening figures, per run and variant", ""]
+        for label, run in zip(self.labels, self.runs, strict=True):
+            if label in absent:
+                lines.append(f"- `{label}`: {absent[label][0]}.")
+                continue
+            lines += [f"- `{label}` {variant.name} — {variant.screening or 'none recorded.'}"
+                      for variant in run.variants.values()]
+        return lines + [""]
 
     def _length_line(self) -> str:
         """How long the runs trained, when every run trained as long (otherwise the lengths
@@ -463,6 +528,26 @@ class Comparison:
                 "them over patients.")
 
 
+def _screening_absent(run: RunOutputs) -> tuple[str, bool]:
+    """Why a run shows no screening figures, and whether its scale and settings would give
+    them (so that only its age keeps them out: a run made before they were stored)."""
+    older = "(a run made before they were stored)"
+    if run.num_grades == 2:
+        return f"no screening figures recorded {older}", True
+    setting = run.settings.get("finetune.referable_from", ABSENT)
+    value = "auto" if setting is ABSENT else str(setting)
+    if value.strip().lower() in REFERABLE_OFF:
+        return "no referable-DR figures (finetune.referable_from=off)", False
+    try:
+        cut = referable_cut(value, run.class_names)
+    except ConfigError:
+        return f"no referable-DR figures (finetune.referable_from={value} is not a cut on its scale)", False
+    if cut is None:
+        return ("no referable-DR figures: finetune.referable_from=auto gives a cut on the ICDR scale "
+                "only (finetune.referable_from=R: referable = grade >= R on another)"), False
+    return f"no referable-DR figures recorded {older}", True
+
+
 def _units_words(by_patient: bool, units: int | None, n_patients: int | None, n_images: int,
                  unused_column: str | None = None) -> str:
     """``patients (23 patients, each with all its images)``, ``images, not patients (23
@@ -528,10 +613,11 @@ def read_run(path: str | os.PathLike[str]) -> RunOutputs:
         raise CompareError(f"{comparison_path}: no list of variant rows under 'rows' (as "
                            f"drac_ssl.finetune writes: {{\"rows\": [{{\"variant\": \"scratch\", ...}}]}})")
     variants: dict[str, VariantOutputs] = {}
+    metrics_of: dict[str, dict[str, Any]] = {}
     first_metrics: dict[str, Any] = {}
     for row in rows:
         vdir = run / "finetune" / row["variant"]
-        metrics = _read_json(vdir / "metrics.json")
+        metrics = metrics_of[row["variant"]] = _read_json(vdir / "metrics.json")
         first_metrics = first_metrics or metrics
         n_train = [f.get("n_train") for f in metrics.get("folds") or [] if isinstance(f, dict)]
         per_fold = (float(np.mean(n_train)) if n_train and all(
@@ -539,6 +625,10 @@ def read_run(path: str | os.PathLike[str]) -> RunOutputs:
         ids, grades, probs, pred, folds = _read_oof(vdir / "oof.csv")
         if isinstance(metrics.get("auc_ovr_ci95"), list):  # the chance note words the AUC's CI too
             row = {**row, "auc_ovr_ci95": metrics["auc_ovr_ci95"]}
+        # the screening figures of a run whose comparison rows predate them, from metrics.json
+        # as the fine-tuning takes them into the rows (referable DR; two grades' sensitivity)
+        row = {**referable_columns(metrics.get("referable")),
+               **{c: metrics[c] for c in SCREENING_COLUMNS if c in metrics}, **row}
         variants[row["variant"]] = VariantOutputs(row["variant"], row, per_fold, vdir / "oof.csv",
                                                   ids, grades, probs, pred,
                                                   folds_taken_from(run, row["variant"]),
@@ -553,6 +643,9 @@ def read_run(path: str | os.PathLike[str]) -> RunOutputs:
     if not isinstance(names, list | tuple) or len(names) != k:
         raise CompareError(f"{comparison_path}: names the grades {names!r}, but the oof.csv files have "
                            f"{k} probability columns P0..P{k - 1}")
+    names = [str(name) for name in names]
+    variants = {name: replace(variant, screening=screening_line(metrics_of[name], names))
+                for name, variant in variants.items()}
     reused: dict[str, str] = {}
     if (run / "stages.json").exists():
         reused = {stage: str(entry["reused_from"]) for stage, entry in _read_json(run / "stages.json").items()
@@ -560,7 +653,7 @@ def read_run(path: str | os.PathLike[str]) -> RunOutputs:
     n = len(next(iter(variants.values())).ids)
     units = comparison.get("ci_units")
     provenance = data_provenance(run / "data")  # reads the summary and the manifest: once
-    return RunOutputs(run, settings, tuple(str(name) for name in names),
+    return RunOutputs(run, settings, tuple(names),
                       _data_words(provenance, settings, n, facts),
                       variants, reused, _stored_differences(comparison.get("pretrained_minus_scratch")),
                       _read_patients(run / "data" / "manifest.csv"),
@@ -1034,6 +1127,43 @@ def _qwk_with_ci(row: dict[str, Any]) -> str:
     if note and _number(row["qwk"]) is not None:
         return f"{_num(row['qwk'])} (CI {format_ci(row['qwk_ci_low'], row['qwk_ci_high'], note)})"
     return _with_ci(row["qwk"], row["qwk_ci_low"], row["qwk_ci_high"])
+
+
+def _screening_cells(row: dict[str, Any], columns: Sequence[str]) -> list[str]:
+    """A table row's screening cells for the :meth:`Comparison.screening_columns` ``columns``:
+    the referable AUC with its CI when a run has a cut (``0.912 (0.850..0.960)``, or ``1.000
+    (CI not meaningful: ...)`` for an interval of width 0), then sensitivity and specificity
+    (referable DR's, or two grades'); "—" where a run has none."""
+    if not columns:
+        return []
+    cells = []
+    if "referable_auc" in columns:  # an interval of width 0 said as the QWK's is
+        value, low, high = (_number(row[key]) for key in ("referable_auc", "referable_auc_ci_low",
+                                                          "referable_auc_ci_high"))
+        reason = degenerate_ci_reason(low, high)
+        cells.append(f"{value:.3f} (CI {format_ci(low, high, reason)})" if value is not None and reason
+                     else _with_ci(value, low, high))
+    for figure in ("sensitivity", "specificity"):
+        value = row.get(f"referable_{figure}")
+        cells.append(_num(row.get(figure) if value is None else value))
+    return cells
+
+
+def _screening_legend(columns: Sequence[str]) -> str:
+    """What the screening columns of the table hold, in the words of the runs' report.md."""
+    referable = "referable_auc" in columns
+    decisions = []
+    if referable:
+        decisions.append("referable = grade >= the run's cut, `finetune.referable_from`: referable "
+                         "images found, the others cleared")
+    if "sensitivity" in columns:
+        decisions.append("two grades: images of grade 1 found, grade 0 cleared")
+    auc = ("Referable AUC: the ROC AUC of P(referable) out of fold, its CI the run's own bootstrap "
+           "on the same resamples as its QWK's. " if referable else "")
+    return (f"{auc}Sensitivity and specificity: at the submitted grades, read as a screening decision "
+            f"({'; '.join(decisions)})" + (", not an operating point tuned on P(referable)" if referable
+                                           else "")
+            + "; each variant's figures in the words of its run's `report.md` follow.")
 
 
 def _signed_ci(result: dict[str, float]) -> str:

@@ -143,6 +143,8 @@ from drac_ssl.scale import DEFAULT_PREPROCESSING, describe_grades, read_ingest_f
 
 __all__ = [
     "OFFERED_FOLDS",
+    "REFERABLE_COLUMNS",
+    "SCREENING_COLUMNS",
     "VARIANTS",
     "FinetuneData",
     "FinetuneResult",
@@ -156,6 +158,7 @@ __all__ = [
     "labelled_rows",
     "load_finetune_data",
     "patient_groups",
+    "referable_columns",
     "run",
     "select_variant",
 ]
@@ -826,9 +829,10 @@ SCREENING_COLUMNS = ("sensitivity", "specificity")
 the submitted grades: grade 1 found, grade 0 cleared), present only with K = 2."""
 
 
-def _referable_columns(referable: Any) -> dict[str, Any]:
+def referable_columns(referable: Any) -> dict[str, Any]:
     """A variant's :data:`REFERABLE_COLUMNS` from its ``metrics.json`` ``referable`` dict
-    (:func:`drac_ssl.metrics.referable_report`); {} without one."""
+    (:func:`drac_ssl.metrics.referable_report`); {} without one. ``comparison.json``'s rows
+    and ``python -m drac_ssl.compare`` (for a run whose rows predate them) both take them here."""
     if not isinstance(referable, dict):
         return {}
     lo, hi = (list(referable.get("auc_ci95") or []) + [None, None])[:2]
@@ -1392,7 +1396,7 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
                       "macro_f1": m["macro_f1"], "qwk_fold_mean": m["qwk_fold_mean"],
                       "qwk_fold_std": m["qwk_fold_std"], "decision": m["decision"],
                       "seconds": m["seconds"], "decision_rules": m["decision_rules"],
-                      **_referable_columns(m.get("referable")),
+                      **referable_columns(m.get("referable")),
                       # two grades: the screening decision's figures (a trial found none here)
                       **{c: m[c] for c in SCREENING_COLUMNS if c in m}})
     if any("referable_auc" in row for row in table):  # a referable cut (ICDR): its figures, else no columns

@@ -53,7 +53,7 @@ from drac_ssl.pretrain import collapse_symptoms
 from drac_ssl.scale import default_grade_names, describe_grades, read_ingest_facts
 from drac_ssl.starting import started
 
-__all__ = ["FIGURE_CAPTIONS", "figure_caption", "write_report", "main"]
+__all__ = ["FIGURE_CAPTIONS", "figure_caption", "screening_line", "write_report", "main"]
 
 VARIANT_TITLES = {"scratch": "scratch (random init)", "vicreg": "VICReg",
                   "vicreg_umm": "VICReg + UMM"}
@@ -342,6 +342,35 @@ def _umm_line(info: dict[str, Any]) -> str:
             f"; {guard_text}." + (f" {note}." if isinstance(note, str) and note else ""))
 
 
+def screening_line(metrics: dict[str, Any], names: Sequence[str]) -> str | None:
+    """A variant's screening figures in one sentence, as its section of report.md says them
+    and ``python -m drac_ssl.compare`` repeats them; None when its ``metrics.json`` has none.
+
+    ``metrics``: the variant's ``metrics.json``; ``names``: its grades 0..K-1. With K > 2 and
+    a referable cut (``finetune.referable_from``; ``metrics["referable"]``):
+    ``Referable DR: <drac_ssl.metrics.referable_summary>.``; with two grades (``sensitivity``
+    and ``specificity`` of :func:`drac_ssl.metrics.binary_screening`): ``Two grades, read as
+    a screening decision (grade 1 when P1 >= 0.500): sensitivity ... (images of grade 1,
+    <name>, found), specificity ... (grade 0, <name>, cleared); ...``, the rule from the
+    variant's class decision and calibration."""
+    referable = metrics.get("referable")
+    if isinstance(referable, dict) and len(names) > 2:  # finetune.referable_from: grade >= r
+        return f"Referable DR: {referable_summary(referable)}."
+    if "sensitivity" not in metrics or len(names) != 2:
+        return None
+    cal = metrics.get("calibration") if isinstance(metrics.get("calibration"), dict) else {}
+    decision = metrics.get("decision") or cal.get("decision") or "thresholds"
+    cut = (cal.get("thresholds") or [None])[0]
+    score = "P1" if cal.get("output", "classification") == "classification" else "the regression score"
+    rule = (f"grade 1 when {score} >= {_num(cut)}" if decision == "thresholds" and cut is not None
+            else "grade 1 when P1 > P0" if decision == "argmax" else f"`{decision}`")
+    return (f"Two grades, read as a screening decision ({rule}): sensitivity "
+            f"{_num(metrics.get('sensitivity'))} (images of grade 1, {names[1]}, found), "
+            f"specificity {_num(metrics.get('specificity'))} (grade 0, {names[0]}, cleared); "
+            f"QWK is Cohen's kappa here, and the one-vs-one and one-vs-rest AUCs are the same "
+            f"ROC AUC of P1.")
+
+
 def _variant_section(run_dir: Path, figures: Path, name: str) -> tuple[list[str], str | None]:
     """The variant's section of report.md, and :func:`drac_ssl.metrics.one_grade_note` of its
     out-of-fold grades (one grade overall or within each fold), None when it says nothing or
@@ -390,19 +419,9 @@ def _variant_section(run_dir: Path, figures: Path, name: str) -> tuple[list[str]
         lines += [f"> The calibration's temperature ({_num(temperature)}) sits at the edge of its search "
                   f"range (0.01..100): the raw outputs could not be calibrated (often a model that has "
                   f"not learnt, or outputs far out of scale); read its probabilities with care.", ""]
-    if "sensitivity" in metrics and len(names) == 2:
-        cut = (cal.get("thresholds") or [None])[0]
-        score = "P1" if cal.get("output", "classification") == "classification" else "the regression score"
-        rule = (f"grade 1 when {score} >= {_num(cut)}" if decision == "thresholds" and cut is not None
-                else "grade 1 when P1 > P0" if decision == "argmax" else f"`{decision}`")
-        lines += [f"Two grades, read as a screening decision ({rule}): sensitivity "
-                  f"{_num(metrics.get('sensitivity'))} (images of grade 1, {names[1]}, found), "
-                  f"specificity {_num(metrics.get('specificity'))} (grade 0, {names[0]}, cleared); "
-                  f"QWK is Cohen's kappa here, and the one-vs-one and one-vs-rest AUCs are the same "
-                  f"ROC AUC of P1.", ""]
-    referable = metrics.get("referable")
-    if isinstance(referable, dict) and len(names) > 2:  # finetune.referable_from: grade >= r
-        lines += [f"Referable DR: {referable_summary(referable)}.", ""]
+    screening = screening_line(metrics, names)
+    if screening:
+        lines += [screening, ""]
     rules = metrics.get("decision_rules") or {}
     if rules:
         lines += ["Both class decisions on the same cross-fitted probabilities (the selected one in bold):", ""]

@@ -15,8 +15,15 @@ import pytest
 import yaml
 
 from drac_ssl.compare import compare_runs, main
-from drac_ssl.config import load_config, save_config
-from drac_ssl.metrics import bootstrap_ci, grading_report, softmax
+from drac_ssl.config import load_config, referable_cut, save_config
+from drac_ssl.metrics import (
+    binary_screening,
+    bootstrap_ci,
+    grading_report,
+    referable_report,
+    referable_summary,
+    softmax,
+)
 from drac_ssl.scale import default_grade_names, prob_columns
 
 N_BOOT = 200
@@ -29,12 +36,21 @@ def _probs(pred: np.ndarray, k: int) -> np.ndarray:
 
 def make_run(root: Path, name: str, overrides: Sequence[str] = (), k: int = 3, n_train: int = 12,
              reused_from: Path | None = None, variants: tuple[str, ...] = ("scratch", "vicreg"), n: int = 24,
-             one_grade: tuple[str, ...] = (), by_fold: tuple[str, ...] = ()) -> Path:
+             one_grade: tuple[str, ...] = (), by_fold: tuple[str, ...] = (),
+             names: Sequence[str] | None = None, screening: bool = True) -> Path:
     """A finished run folder of ``n`` labelled images in 2 folds: scratch gets two thirds of
     the grades wrong, vicreg all right; the variants in ``one_grade`` give every image grade 1,
-    those in ``by_fold`` fold 0's images grade 0 and fold 1's grade K-1."""
+    those in ``by_fold`` fold 0's images grade 0 and fold 1's grade K-1. ``names``: the
+    grades' names (default: DRAC's for K = 3, else numbers). With ``screening``, the figures
+    the fine-tuning stores beside the grades: referable DR (metrics.referable_report) where
+    ``finetune.referable_from`` gives a cut on that scale (auto: the ICDR scale), sensitivity
+    and specificity (metrics.binary_screening) with two grades; without, none (a run made
+    before they were stored)."""
     run = root / name
-    save_config(load_config(None, [f"run.name={name}", f"run.out_dir={root}", *overrides]), run / "config.yaml")
+    cfg = load_config(None, [f"run.name={name}", f"run.out_dir={root}", *overrides])
+    save_config(cfg, run / "config.yaml")
+    names = list(default_grade_names(k) if names is None else names)
+    cut = referable_cut(cfg.finetune.referable_from, names) if screening else None
     stages = {s: {"status": "done", "seconds": 1.0} for s in ("ingest", "pretrain", "umm", "finetune")}
     if reused_from is not None:
         for s in ("ingest", "pretrain", "umm"):
@@ -42,7 +58,6 @@ def make_run(root: Path, name: str, overrides: Sequence[str] = (), k: int = 3, n
     (run / "stages.json").write_text(json.dumps(stages))
     grades = np.arange(n) % k
     folds = np.arange(n) // (n // 2)
-    names = list(default_grade_names(k))
     rows = []
     for variant in variants:
         pred = np.where(np.arange(n) % 3 == 0, grades, (grades + 1) % k) if variant == "scratch" else grades
@@ -64,12 +79,26 @@ def make_run(root: Path, name: str, overrides: Sequence[str] = (), k: int = 3, n
                    "qwk": report["qwk"], "qwk_ci95": list(ci), "auc": report["auc"],
                    "auc_ovr": report["auc_ovr"], "accuracy": report["accuracy"],
                    "macro_f1": report["macro_f1"],
-                   "folds": [{"fold": f, "n_train": n_train, "n_val": n // 2} for f in (0, 1)]}
+                   "calibration": {"temperature": 1.0, "thresholds": [g + 0.5 for g in range(k - 1)],
+                                   "output": "classification"},
+                   "folds": [{"fold": f, "n_train": n_train, "n_val": n // 2, "best_epoch": 0, "epochs_run": 1}
+                             for f in (0, 1)]}
+        row = {"variant": variant, "n": n, "qwk": report["qwk"], "qwk_ci_low": ci[0],
+               "qwk_ci_high": ci[1], "auc": report["auc"], "auc_ovr": report["auc_ovr"],
+               "accuracy": report["accuracy"], "macro_f1": report["macro_f1"],
+               "qwk_fold_mean": None, "qwk_fold_std": None, "seconds": 1.0, "decision": "thresholds"}
+        if cut is not None:  # as drac_ssl.finetune stores them: metrics.json and the comparison's row
+            referable = referable_report(grades, probs, pred, cut, names, n_boot=N_BOOT)
+            metrics["referable"] = referable
+            lo, hi = referable["auc_ci95"]
+            row.update(referable_auc=referable["auc"], referable_auc_ci_low=lo, referable_auc_ci_high=hi,
+                       referable_sensitivity=referable["sensitivity"],
+                       referable_specificity=referable["specificity"])
+        if k == 2 and screening:
+            metrics.update(binary_screening(grades, pred))
+            row.update(binary_screening(grades, pred))
         (out / "metrics.json").write_text(json.dumps(metrics))
-        rows.append({"variant": variant, "n": n, "qwk": report["qwk"], "qwk_ci_low": ci[0],
-                     "qwk_ci_high": ci[1], "auc": report["auc"], "auc_ovr": report["auc_ovr"],
-                     "accuracy": report["accuracy"], "macro_f1": report["macro_f1"],
-                     "qwk_fold_mean": None, "qwk_fold_std": None, "seconds": 1.0, "decision": "thresholds"})
+        rows.append(row)
     columns = ["variant", "n", "qwk", "qwk_ci_low", "qwk_ci_high", "auc", "accuracy", "macro_f1",
                "qwk_fold_mean", "qwk_fold_std", "seconds", "auc_ovr", "decision"]
     (run / "finetune" / "comparison.json").write_text(json.dumps(
@@ -102,6 +131,8 @@ def test_differing_settings_become_columns_and_each_run_gets_its_paired_differen
     assert ("| base-mlp-half | mlp | 0.5 | vicreg | 6 | 1.000 (CI not meaningful: every resample gives "
             "1.000: no resample of these images changes it) |") in text
     assert "All runs: K = 3 grades (0 Normal, 1 NPDR, 2 PDR); data: the phantom set" in text
+    # DRAC's three grades have no referable cut: no column, no line, no note saying so
+    assert "referable" not in text.lower() and "sensitivity" not in text
     assert f"`base-mlp-half` took its ingest, pretrain, umm stage(s) from `{base}`" in text
 
     assert [(d.label, d.variant, d.baseline, d.n) for d in comparison.differences] == [
@@ -576,3 +607,112 @@ def test_the_training_length_is_said_when_every_run_trained_as_long(tmp_path: Pa
     text = compare_runs([a, c], n_boot=20).markdown()
     assert "Training length in every run" not in text and "pretrain.epochs" in text  # a column
     assert "UMM off" in compare_runs([c], n_boot=20).markdown()
+
+
+ICDR = ("No DR", "Mild", "Moderate", "Severe", "PDR")
+
+
+def _report_lines(run: Path, start: str, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The lines of the run's report.md (drac_ssl.report.write_report) that start with
+    ``start``; its figures are empty files (drawing them takes seconds and says nothing here)."""
+    from drac_ssl import report
+
+    def no_figure(*args: object, **kwargs: object) -> Path:
+        path = next(arg for arg in args if isinstance(arg, Path))
+        path.touch()
+        return path
+
+    for name in ("plot_comparison", "plot_confusion", "plot_roc", "plot_history"):
+        monkeypatch.setattr(report, name, no_figure)
+    text = report.write_report(run).read_text(encoding="utf-8")
+    return [line for line in text.splitlines() if line.startswith(start)]
+
+
+def _cells(text: str, start: str) -> list[str]:
+    """The cells of the first Markdown table row that starts with ``start``."""
+    row = next(line for line in text.splitlines() if line.startswith(start))
+    return [cell.strip() for cell in row.strip().strip("|").split("|")]
+
+
+def test_referable_dr_figures_are_shown_as_the_runs_report_words_them(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """compare showed QWK, accuracy and AUC of ICDR runs but not the referable-DR figures their
+    report.md and console give: now the table, the CSV and one line per variant in the report's
+    words; a run without them says why (an older run; finetune.referable_from=off)."""
+    icdr = make_run(tmp_path, "icdr", ["data.grades=[icdr]"], k=5, n=20, names=ICDR)
+    _add_patients(icdr, per_patient=4, n=20)  # its CIs resampled 5 patients
+    older = make_run(tmp_path, "older", ["data.grades=[icdr]"], k=5, n=20, names=ICDR, screening=False)
+    off = make_run(tmp_path, "off", ["data.grades=[icdr]", "finetune.referable_from=off"], k=5, n=20,
+                   names=ICDR)
+    comparison = compare_runs([icdr, older, off], n_boot=20)
+    assert comparison.problems == []
+    text = comparison.markdown()
+    header = _cells(text, "| run |")
+    assert header[1] == "finetune.referable_from"
+    assert header[-3:] == ["referable AUC (95% CI)", "sensitivity", "specificity"]
+    refs = {variant: json.loads((icdr / "finetune" / variant / "metrics.json").read_text())["referable"]
+            for variant in ("scratch", "vicreg")}
+    lo, hi = refs["scratch"]["auc_ci95"]
+    assert 0 < lo < hi < 1 and 0 < refs["scratch"]["specificity"] < 1
+    assert _cells(text, "| icdr | auto | scratch |")[-3:] == [
+        f"{refs['scratch']['auc']:.3f} ({lo:.3f}..{hi:.3f})", f"{refs['scratch']['sensitivity']:.3f}",
+        f"{refs['scratch']['specificity']:.3f}"]
+    # every image right: an AUC interval of width 0 is said as the QWK's, not as certainty
+    assert _cells(text, "| icdr | auto | vicreg |")[-3:] == [
+        "1.000 (CI not meaningful: every resample gives 1.000: no resample of these images changes it)",
+        "1.000", "1.000"]
+    for ref in refs.values():
+        assert f"Referable DR: {referable_summary(ref)}." in text  # the report's and the console's words
+    assert _cells(text, "| older | auto | vicreg |")[-3:] == ["—", "—", "—"]
+    assert _cells(text, "| off | off | vicreg |")[-3:] == ["—", "—", "—"]
+    said = _report_lines(icdr, "Referable DR: ", monkeypatch)
+    assert len(said) == 2 and all(line in text for line in said)
+    # the AUC's CI: the run's own bootstrap, on the resamples of its QWK's (here patients)
+    assert "referable = grade >= 2 (Moderate or worse)" in text
+    assert "the run's own bootstrap on the same resamples as its QWK's" in text
+    assert "`older`: no referable-DR figures recorded (a run made before they were stored)" in text
+    assert "`off`: no referable-DR figures (finetune.referable_from=off)" in text
+
+    out_csv = tmp_path / "table.csv"
+    assert main([str(icdr), str(older), str(off), "--n-boot", "20", "--csv", str(out_csv)]) == 0
+    assert "Referable DR: " in capsys.readouterr().out  # the console prints the same text
+    with open(out_csv, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0])[-5:] == ["referable_auc", "referable_auc_ci_low", "referable_auc_ci_high",
+                                  "referable_sensitivity", "referable_specificity"]
+    ref = json.loads((icdr / "finetune" / "vicreg" / "metrics.json").read_text())["referable"]
+    assert float(rows[1]["referable_auc"]) == pytest.approx(ref["auc"], rel=1e-5)
+    assert float(rows[1]["referable_auc_ci_low"]) == pytest.approx(ref["auc_ci95"][0], rel=1e-5)
+    assert float(rows[1]["referable_specificity"]) == pytest.approx(ref["specificity"], rel=1e-5)
+    assert rows[3]["referable_auc"] == "" and rows[5]["referable_sensitivity"] == ""
+    assert "sensitivity" not in rows[0]  # the two-grade columns only for two grades
+
+
+def test_a_two_grade_run_shows_its_screening_figures_as_its_report_does(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two grades are read as a screening decision: the sensitivity and specificity of the
+    submitted grades in the table, the CSV and the report's sentence; no referable columns."""
+    names = ["no referable DR", "referable DR"]
+    two = make_run(tmp_path, "two", ["data.grades=[no referable DR, referable DR]"], k=2, names=names)
+    comparison = compare_runs([two], n_boot=20)
+    text = comparison.markdown()
+    assert _cells(text, "| run |")[-3:] == ["macro F1", "sensitivity", "specificity"]
+    stored = json.loads((two / "finetune" / "scratch" / "metrics.json").read_text())
+    assert _cells(text, "| two | scratch |")[-2:] == [f"{stored['sensitivity']:.3f}",
+                                                      f"{stored['specificity']:.3f}"]
+    assert "referable AUC" not in text
+    said = _report_lines(two, "Two grades, read as a screening decision", monkeypatch)
+    assert len(said) == 2 and all(line in text for line in said)
+    assert ("Two grades, read as a screening decision (grade 1 when P1 >= 0.500): sensitivity "
+            f"{stored['sensitivity']:.3f} (images of grade 1, referable DR, found)") in text
+    rows = list(csv.DictReader(comparison.table_csv().splitlines()))
+    assert list(rows[0])[-2:] == ["sensitivity", "specificity"] and "referable_auc" not in rows[0]
+    assert float(rows[0]["specificity"]) == pytest.approx(stored["specificity"], rel=1e-5)
+    # a run whose comparison rows predate the screening columns: its metrics.json has them
+    path = two / "finetune" / "comparison.json"
+    saved = json.loads(path.read_text())
+    for row in saved["rows"]:
+        del row["sensitivity"], row["specificity"]
+    path.write_text(json.dumps(saved))
+    again = compare_runs([two], n_boot=20).markdown()
+    assert _cells(again, "| two | scratch |") == _cells(text, "| two | scratch |")
