@@ -829,6 +829,16 @@ SCREENING_COLUMNS = ("sensitivity", "specificity")
 the submitted grades: grade 1 found, grade 0 cleared), present only with K = 2."""
 
 
+def _calibration_fitted_on(n_given: int, n_labelled: int) -> str:
+    """``calibration.json``'s ``fitted_on``: the images whose out-of-fold outputs the
+    deployed calibration was fitted on (with ``finetune.label_fraction`` < 1 only those some
+    fold trained on, the union of the folds' draws, not every labelled image)."""
+    if n_given == n_labelled:
+        return f"out-of-fold outputs of {n_labelled} images"
+    return (f"out-of-fold outputs of {n_given} of the {n_labelled} labelled images (those some "
+            f"fold's finetune.label_fraction draw trained on)")
+
+
 def referable_columns(referable: Any) -> dict[str, Any]:
     """A variant's :data:`REFERABLE_COLUMNS` from its ``metrics.json`` ``referable`` dict
     (:func:`drac_ssl.metrics.referable_report`); {} without one. ``comparison.json``'s rows
@@ -1143,7 +1153,8 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
                       + (", each fold's model after its last epoch (finetune.keep=last: no epoch "
                          "chosen on the validation fold)" if ctx.ft.keep == "last" else
                          ", each fold's model from the epoch with the best validation kappa "
-                         "(finetune.keep=best: chosen on the fold it scores, slightly optimistic)")
+                         "(finetune.keep=best: chosen on the fold it scores, so optimistic by an amount not "
+                         "measured here; finetune.keep=last chooses nothing)")
                       + "; temperature and kappa thresholds cross-fitted (fold k calibrated on the "
                       "other folds' out-of-fold outputs"
                       + (", only those of the images in its draw" if draw_words else "")
@@ -1164,7 +1175,9 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
         "accuracy": report["accuracy"], "macro_f1": report["macro_f1"],
         "decision_rules": rules,
         "qwk_fold_mean": float(np.nanmean(fold_qwk)) if np.isfinite(fold_qwk).any() else float("nan"),
-        "qwk_fold_std": float(np.nanstd(fold_qwk)) if np.isfinite(fold_qwk).any() else float("nan"),
+        # the sample SD over the folds (ddof=1), as a spread across folds is usually given
+        "qwk_fold_std": (float(np.nanstd(fold_qwk, ddof=1)) if np.isfinite(fold_qwk).sum() >= 2
+                         else float("nan")),
         "qwk_in_sample_thresholds": quadratic_weighted_kappa(y, pred_in_sample, k),
         "report": report,
         "folds": per_fold,
@@ -1200,7 +1213,7 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
                       _csv_text(fold_cols, [[_fmt(f[c]) for c in fold_cols] for f in per_fold]))
     atomic_write_json(out_dir / "metrics.json", _json_safe(metrics))
     atomic_write_json(out_dir / "calibration.json",
-                      {**calibration.to_dict(), "fitted_on": f"out-of-fold outputs of {n_lab} images"})
+                      {**calibration.to_dict(), "fitted_on": _calibration_fitted_on(given.size, n_lab)})
     weight_hashes = {n: sha256_file(out_dir / n) for n in sorted({n for r in fold_records for n in r["weights"]})}
     atomic_write_json(out_dir / "model.json", {
         "format": "drac_ssl grading model v1",
@@ -1222,7 +1235,7 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
     print(f"[finetune] {variant}: out-of-fold QWK {metrics['qwk']:.3f} "
           f"(95% CI {format_ci(*qwk_ci, qwk_ci_note)}"
           + (f", resampling {resampling['ci_units']} patients" if ctx.patients is not None else "")
-          + f"), AUC {metrics['auc']:.3f} (one-vs-rest "
+          + f"), AUC OvO {metrics['auc']:.3f} (one-vs-rest "
           f"{metrics['auc_ovr']:.3f}), accuracy {metrics['accuracy']:.3f} [{decision}; the other "
           f"rule: QWK {other['qwk']:.3f}, accuracy {other['accuracy']:.3f}]")
     if referable is not None:

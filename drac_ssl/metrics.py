@@ -347,7 +347,9 @@ def referable_report(y_true: Any, probs: Any, pred: Any, from_grade: int,
     sens90 = spec90 = float("nan")
     if n_ref and n_not:
         auc, note = float(roc_auc_score(truth, s)), None
-        fpr, tpr, _ = roc_curve(truth, s)
+        # every cut point: the default drop_intermediate=True drops collinear points, which
+        # are real operating points and can be the best one at the 90 % level
+        fpr, tpr, _ = roc_curve(truth, s, drop_intermediate=False)
         spec = 1.0 - fpr
         sens90 = float(tpr[spec >= OPERATING_LEVEL - 1e-12].max())
         spec90 = float(spec[tpr >= OPERATING_LEVEL - 1e-12].max())

@@ -76,13 +76,15 @@ FIGURE_CAPTIONS = {
     "umm_steps": "Outer / inner step-norm ratio per parameter group and the step norms; a ratio far above 1 "
                  "means the rate-reduction step dominates the SSL step.",
     # report/ (drawn by this module)
-    "comparison": "Out-of-fold metrics of each variant side by side, QWK with its 95% CI; overlapping CIs "
-                  "mean these images cannot rank the variants (the paired differences below say more).",
+    "comparison": "Out-of-fold metrics of each variant side by side, QWK with its 95% CI; the intervals "
+                  "are each variant's own, so overlapping ones do not show the variants are equal: the "
+                  "paired differences below (the same images resampled for both) are the test.",
     "confusion": "Out-of-fold grades: rows true, columns predicted, count and share of the true grade; look "
                  "for a strong diagonal, and a single filled column means one grade was given to nearly "
                  "every image.",
-    "roc": "One-vs-rest ROC per grade from the out-of-fold probabilities; a curve near the dashed diagonal "
-           "(AUC near 0.5) means that grade is not told from the rest.",
+    "roc": "One-vs-rest ROC per grade from the out-of-fold probabilities (two grades: one curve, the second "
+           "grade against the first); a curve near the dashed diagonal (AUC near 0.5) means that grade is not "
+           "told from the rest.",
     "val_qwk": "Validation QWK per epoch and fold (uncalibrated); curves still rising at the last epoch "
                "suggest more epochs, and folds far apart mean few validation images per fold.",
 }
@@ -438,7 +440,9 @@ def _variant_section(run_dir: Path, figures: Path, name: str) -> tuple[list[str]
     lines += ["QWK (calibrated): the fold's images graded with the thresholds fitted on the other "
               "folds (cross-fitted), as the metrics and folds.csv give it. QWK (uncalibrated): the "
               "console's per-fold 'val QWK', the expected grade cut at the fixed thresholds 0.5, "
-              "1.5, ..., which chose the kept epoch.", ""]
+              "1.5, ..." + (", without the test-time flips (finetune.tta) the calibrated figure "
+                            "averages over," if metrics.get("tta") else "")
+              + " which chose the kept epoch.", ""]
     gap = _pooling_gap(metrics)
     if gap:
         lines += [gap, ""]
@@ -543,7 +547,7 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
     screening = any("sensitivity" in r for r in rows)  # two grades: the screening decision's figures
     lines += _table(
         ["variant", "QWK", "95% CI", "AUC (OvO)", "AUC (OvR)", "accuracy", "macro F1",
-         "fold QWK mean ± std", "seconds"] + (["referable AUC (95% CI)"] if referable else [])
+         "fold QWK mean ± SD", "seconds"] + (["referable AUC (95% CI)"] if referable else [])
         + (["sensitivity", "specificity"] if screening else []),
         [[VARIANT_TITLES.get(r["variant"], r["variant"]), _num(r.get("qwk")),
           format_ci(r.get("qwk_ci_low"), r.get("qwk_ci_high"), r.get("qwk_ci_note")), _num(r.get("auc")),
@@ -564,10 +568,10 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
         lines += ["With two grades the one-vs-one and one-vs-rest AUCs are the same number: the "
                   "ROC AUC of grade 1 against grade 0.", ""]
     bars = [{"name": VARIANT_TITLES.get(r["variant"], r["variant"]), "qwk": r.get("qwk"),
-             "qwk_ci_low": r.get("qwk_ci_low"), "qwk_ci_high": r.get("qwk_ci_high"), "auc": r.get("auc"),
+             "qwk_ci_low": r.get("qwk_ci_low"), "qwk_ci_high": r.get("qwk_ci_high"), "auc_ovo": r.get("auc"),
              "auc_ovr": r.get("auc_ovr"), "accuracy": r.get("accuracy"), "macro_f1": r.get("macro_f1")}
             for r in rows]
-    png = plot_comparison(bars, ["qwk", "auc", "auc_ovr", "accuracy", "macro_f1"], figures / "comparison.png",
+    png = plot_comparison(bars, ["qwk", "auc_ovo", "auc_ovr", "accuracy", "macro_f1"], figures / "comparison.png",
                           "Out-of-fold metrics per backbone variant (QWK with its 95% CI)")
     lines += _figure(run_dir, png, "comparison of the variants")
     # each variant's section once: its lines come last, its one-grade words qualify the differences

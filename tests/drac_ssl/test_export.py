@@ -127,6 +127,14 @@ def test_bundle_metadata_and_model_card(exported_run: Path) -> None:
     # 30 images for 512 features + 64 pooled cells: the card says the check is weak
     assert meta["input_profile"]["weak"] and meta["input_profile"]["dimensions"] == 576
     assert "**Weak for this bundle:** the check is weak here: it was fitted on 30 training images for 576" in card
+    # the headline is the winner of a comparison on the same images: the card says so (a review)
+    n_compared = len(meta["comparison"])
+    winner = (f"exported because its out-of-fold QWK was the best of these {n_compared} on the same images")
+    assert (winner in card) == (n_compared > 1)
+    two_variants = {**meta, "comparison": [*meta["comparison"], *meta["comparison"]][:2]}
+    assert winner.replace(str(n_compared), "2") in bundles._model_card(two_variants)
+    asked = {**two_variants, "selection": "asked for by name; the run selected vicreg (...)"}
+    assert "was the best of these" not in bundles._model_card(asked)
 
 
 def test_the_bundle_flags_images_unlike_the_training_images(exported_run: Path) -> None:

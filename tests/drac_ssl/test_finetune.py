@@ -833,6 +833,13 @@ def test_label_fraction_trains_every_variant_on_the_same_stratified_draw_and_sco
         grades, final.with_decision("thresholds").decide([raw])[2], 3))
     assert len({tuple(v) for v in train_ids["vicreg"].values()}) == 5
     assert "label_fraction=0.5" in json.loads(result.comparison_path.read_text())["protocol"]
+    # the deployed calibration says how many images it was fitted on: the folds' draws (a
+    # review found "out-of-fold outputs of 30 images" where fewer were)
+    n_drawn = len(set().union(*map(set, train_ids["vicreg"].values())))
+    assert n_drawn < 30
+    assert json.loads((variant.out_dir / "calibration.json").read_text())["fitted_on"] == (
+        f"out-of-fold outputs of {n_drawn} of the 30 labelled images (those some fold's "
+        "finetune.label_fraction draw trained on)")
 
     # the draw follows the fine-tuning's seed; all labels is the full training part
     cfg = tiny_config(**base, **{"finetune.label_fraction": "0.5"})

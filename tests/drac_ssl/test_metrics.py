@@ -708,6 +708,21 @@ def test_referable_report_by_hand() -> None:
     assert referable_report(REF_Y, REF_P, REF_PRED, 2)["rule"] == "referable = grade >= 2"
 
 
+def test_referable_operating_points_count_every_cut_of_tied_scores() -> None:
+    """sklearn's roc_curve drops collinear points by default; they are real cut points. Twenty
+    distinct scores, each held by one referable and one non-referable image: cutting above the
+    top two scores finds 2 of 20 referable images at specificity 18/20 = 0.90, so the
+    sensitivity at specificity >= 0.90 is 0.10 (a review got 0.05 from the dropped points)."""
+    from drac_ssl.metrics import referable_report
+
+    scores = np.repeat(np.linspace(0.05, 0.95, 20), 2)
+    y = np.tile([0, 4], 20)  # grade 4 referable, grade 0 not
+    p = np.stack([1 - scores, np.zeros(40), np.zeros(40), np.zeros(40), scores], axis=1)
+    got = referable_report(y, p, np.where(scores > 0.5, 4, 0), 2, ICDR_NAMES)
+    assert got["sensitivity_at_specificity_90"] == pytest.approx(0.10)
+    assert got["specificity_at_sensitivity_90"] == pytest.approx(0.10)
+
+
 def test_referable_auc_is_nan_with_a_reason_when_one_side_has_no_image() -> None:
     from drac_ssl.metrics import referable_report
 
