@@ -11,7 +11,8 @@ Columns, one row per labelled image in manifest order:
 - ``grade``: the reference grade, ``0..K-1``;
 - ``fold``: the validation fold that graded it;
 - ``P0..P{K-1}``: calibrated probabilities (each row sums to 1, 6 decimals);
-- ``score``: the expected grade ``sum_k k P_k`` (the thresholds rule's input);
+- ``score``: the thresholds rule's input: the expected grade ``sum_k k P_k`` (classification
+  head), or the fold model's raw output (regression head: the grade as a number);
 - ``pred``: the grade given by the variant's class decision (``finetune.decision``);
 - ``logit0..logit{K-1}`` (classification head) or ``raw_score`` (regression head): the fold
   model's uncalibrated output.
