@@ -612,7 +612,7 @@ def render(results_dir: Path = RESULTS) -> str:
             lines += inference_rows(record)
         elif name == "threads":
             lines += threads_rows(record)
-        elif name == "ood_check":
+        elif name.startswith("ood_check"):
             lines += ood_rows(record)
         elif name == "disk_use":
             lines += disk_rows(record)
