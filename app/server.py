@@ -360,8 +360,11 @@ def _heatmap_markdown(pred: Prediction, predictor: Predictor) -> str:
     how = (" from the prediction's own forward pass (identity view, one backward through the "
            "heads)" if predictor.one_pass_gradcam else " (identity view)")
     spec = predictor.bundle.spec
+    cropped = spec.fundus_crop and pred.geometry is not None and pred.geometry.cropped
     placed = (", put back over the fundus disc's box of the image (the part the model read; "
-              "no heat outside it)" if spec.fundus_crop else ", stretched over the image")
+              "no heat outside it)" if cropped else
+              ", put back over the image (no disc found: the whole image was padded to a square)"
+              if spec.fundus_crop else ", stretched over the image")
     text = (f"<small>Heatmap: Grad-CAM of {what} at `{predictor.target_layer}`, {cells} for the "
             f"{spec.image_size} px model input, mean of {folds} fold model(s){how}{placed}.</small>")
     if pred.coarse and pred.cam_cells:

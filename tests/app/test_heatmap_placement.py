@@ -100,6 +100,9 @@ def test_the_heat_lands_on_the_spot_of_a_fundus_crop_bundle(tmp_path: Path, one_
     assert float(pred.heatmap[:, :x0 - 4].max()) == 0.0 and float(pred.heatmap[:, x1 + 4:].max()) == 0.0
     summary = pred.heatmap_summary(predictor.target_layer)
     assert summary is not None and summary["image_box"][0] == pytest.approx(x0, abs=4)
+    from app.server import _heatmap_markdown
+
+    assert "put back over the fundus disc's box" in _heatmap_markdown(pred, predictor)
 
 
 def test_without_the_crop_the_heat_still_lands_on_the_spot(tmp_path: Path, one_thread: None) -> None:
