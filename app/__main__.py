@@ -34,6 +34,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="largest accepted upload in MB (default 50)")
     parser.add_argument("--max-side", type=int, default=8192,
                         help="largest accepted image side in pixels (default 8192)")
+    parser.add_argument("--max-megapixels", type=float, default=40.0,
+                        help="largest accepted image in decoded megapixels, width x height "
+                             "(default 40: a small file may hold a huge image)")
     parser.add_argument("--concurrency", type=int, default=1,
                         help="requests that run the model at the same time, each with --threads "
                              "threads (default 1)")
@@ -57,8 +60,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="[app] %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # gradio's own startup probes
-    if args.max_size_mb <= 0 or args.max_side < 1 or args.concurrency < 1 or args.queue_size < 0:
-        print("error: --max-size-mb, --max-side and --concurrency must be positive, --queue-size >= 0",
+    if (args.max_size_mb <= 0 or args.max_side < 1 or args.max_megapixels <= 0 or args.concurrency < 1
+            or args.queue_size < 0):
+        print("error: --max-size-mb, --max-side, --max-megapixels and --concurrency must be positive, "
+              "--queue-size >= 0",
               file=sys.stderr)
         return 2
     if args.threads < 0:
@@ -80,7 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from drac_ssl.grading.bundle import BundleError
 
     settings = AppSettings(host=args.host, port=args.port, max_mb=args.max_size_mb,
-                           max_side=args.max_side, concurrency=args.concurrency,
+                           max_side=args.max_side, max_megapixels=args.max_megapixels,
+                           concurrency=args.concurrency,
                            queue_size=args.queue_size, max_batch_files=args.max_batch,
                            tta=args.tta, gradcam=not args.no_gradcam)
     try:

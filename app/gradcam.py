@@ -32,6 +32,11 @@ to [0, 1], then averaged and normalised again. Two implementations of that one d
 
 The score explained: a classification head's logit of the shown grade; a regression head's
 single output (the predicted grade as a number: regions that push the grade up).
+
+Upsampling and placement: a map is upsampled to the model input bilinearly, or
+nearest-neighbour when it is coarse (fewer than :data:`COARSE_CELLS` cells a side:
+:func:`cam_upsampler`), and put back on the uploaded image through the crop and padding the
+preprocessing applied (:func:`place_heatmap`; a fundus-crop model reads only the disc's box).
 """
 
 from __future__ import annotations
@@ -40,14 +45,55 @@ import copy
 import threading
 import warnings
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-__all__ = ["EnsembleGradCAM", "FoldHeads", "FoldMapGradCAM", "minmax_normalizer", "overlay_heatmap",
-           "resize_heatmap"]
+if TYPE_CHECKING:
+    from data_prep.cache import RowGeometry
+
+__all__ = ["COARSE_CELLS", "EnsembleGradCAM", "FoldHeads", "FoldMapGradCAM", "cam_upsampler", "coarse_words",
+           "is_coarse", "minmax_normalizer", "overlay_heatmap", "place_heatmap", "resize_heatmap"]
+
+COARSE_CELLS = 4
+"""A Grad-CAM map with fewer cells than this on a side is coarse (:func:`is_coarse`): it is
+upsampled nearest-neighbour, so that its cells stay visible, and the page says what so few
+cells can tell. A ResNet's ``layer4`` has stride 32: a 64 px input gives 2 x 2 cells, where a
+smooth (bilinear) stretch over a 1024 px image made one positive cell look like a localised
+lesion."""
+
+
+def is_coarse(cells: Sequence[int] | None) -> bool:
+    """True for a map of fewer than :data:`COARSE_CELLS` cells on a side (a 1 x 1 map, which
+    has no location at all, included)."""
+    return cells is not None and min(int(c) for c in cells) < COARSE_CELLS
+
+
+def coarse_words(cells: Sequence[int]) -> str:
+    """What a coarse map (:func:`is_coarse`) of ``cells`` ``(h, w)`` can tell, e.g. "2 × 2 cells:
+    it can say which quarter of the image, not which lesion"."""
+    h, w = int(cells[0]), int(cells[1])
+    n = h * w
+    part = {2: "half", 4: "quarter", 9: "ninth"}.get(n)
+    which = f"which {part} of the image" if part else f"which of its {n} blocks of the image"
+    return f"{h} × {w} cells: it can say {which}, not which lesion"
+
+
+def cam_upsampler(size: Sequence[int]) -> Callable[[Tensor], Tensor]:
+    """The upsampling of a Grad-CAM map ``(n, 1, h, w)`` to ``size`` (MONAI's ``upsampler``
+    argument): bilinear (MONAI's default) for a fine map, nearest-neighbour for a coarse one
+    (:func:`is_coarse`), whose cells then stay cells."""
+    out = tuple(int(v) for v in size)
+
+    def up(x: Tensor) -> Tensor:
+        if is_coarse(x.shape[-2:]):
+            return torch.nn.functional.interpolate(x, size=out, mode="nearest")
+        return torch.nn.functional.interpolate(x, size=out, mode="bilinear", align_corners=False)
+
+    return up
 
 
 def minmax_normalizer(x: Tensor | np.ndarray) -> Tensor | np.ndarray:
@@ -99,7 +145,7 @@ class EnsembleGradCAM:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 self._cams.append(GradCAM(nn_module=clone, target_layers=target_layer,
-                                          postprocessing=minmax_normalizer))
+                                          upsampler=cam_upsampler, postprocessing=minmax_normalizer))
 
     def __call__(self, x: Tensor, class_idx: int) -> np.ndarray:
         """Heatmap ``(S, S)`` float32 in [0, 1] for one preprocessed input ``x`` ``(C, S, S)``
@@ -187,9 +233,7 @@ class FoldMapGradCAM:
                                 upsampler=self._upsampler, postprocessing=minmax_normalizer)
 
     def _upsampler(self, _map_size: Sequence[int]) -> Callable[[Tensor], Tensor]:
-        from monai.visualize.visualizer import default_upsampler
-
-        return default_upsampler(self._size)  # to the model input, not to the map's size
+        return cam_upsampler(self._size)  # to the model input, not to the map's size
 
     def from_maps(self, maps: Sequence[Tensor], class_idx: int,
                   input_size: tuple[int, int]) -> np.ndarray:
@@ -213,12 +257,39 @@ class FoldMapGradCAM:
 
 
 def resize_heatmap(heatmap: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """A heatmap ``(S, S)`` at the image's ``(H, W)`` (bilinear), clipped to [0, 1].
-
-    The model sees the whole image squeezed to a square, so stretching the map back to
-    ``(H, W)`` puts every value over the pixels it came from."""
+    """A heatmap ``(S, S)`` stretched over ``(H, W)`` (bilinear), clipped to [0, 1]: right only
+    for an image the model saw whole, squeezed to a square; :func:`place_heatmap` puts a map
+    back through the crop and padding the preprocessing applied."""
     h, w = int(shape[0]), int(shape[1])
     out = cv2.resize(np.asarray(heatmap, dtype=np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+    return np.clip(out, 0.0, 1.0)
+
+
+def place_heatmap(heatmap: np.ndarray, geometry: RowGeometry, shape: tuple[int, int],
+                  nearest: bool = False) -> np.ndarray:
+    """A heatmap over the model input ``(S, S)`` put back on the image ``shape`` ``(H, W)``
+    through the preprocessing's ``geometry`` (:class:`data_prep.cache.RowGeometry`, from
+    :func:`drac_ssl.grading.predict.preprocess_image`): the input shows the padded frame of
+    the crop box resized to ``S x S``, so the map is resized to that frame, its padding
+    dropped, the rest placed over the box, and everything outside the box (what the model did
+    not read) is 0. Bilinear, or nearest-neighbour with ``nearest`` (a coarse map's cells,
+    :func:`is_coarse`); pixel centres map to pixel centres, as ``cv2.resize`` maps them, so
+    without a crop this is :func:`resize_heatmap`. float32 ``(H, W)`` in [0, 1]."""
+    src = np.asarray(heatmap, dtype=np.float32)
+    h, w = int(shape[0]), int(shape[1])
+    x0, y0, x1, y1 = geometry.box
+    top, _, left, _ = geometry.margins
+    frame_h, frame_w = geometry.frame
+    ax, ay = src.shape[1] / frame_w, src.shape[0] / frame_h
+    # image pixel (x, y) -> map pixel (u, v), centres to centres
+    matrix = np.array([[ax, 0.0, (left - x0 + 0.5) * ax - 0.5],
+                       [0.0, ay, (top - y0 + 0.5) * ay - 0.5]], dtype=np.float64)
+    flags = (cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR) | cv2.WARP_INVERSE_MAP
+    out = cv2.warpAffine(src, matrix, (w, h), flags=flags, borderMode=cv2.BORDER_REPLICATE)
+    out[:max(0, y0)] = 0.0
+    out[max(0, y1):] = 0.0
+    out[:, :max(0, x0)] = 0.0
+    out[:, max(0, x1):] = 0.0
     return np.clip(out, 0.0, 1.0)
 
 

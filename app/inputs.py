@@ -5,7 +5,8 @@
 
 * no file, an empty file, a file above the size limit (bytes, checked before reading it),
 * not an image / not PNG, JPEG, TIFF or BMP (format read from the content, not the name),
-* an image above the pixel limit (read from the header, before decoding),
+* an image above the side limit or the decoded-pixels limit (read from the header, before
+  decoding: a 0.4 MB PNG can declare 8192 x 8192 16-bit RGB pixels, 400 MB decoded),
 * a truncated or corrupt image.
 
 Decoding and the colour / 16-bit conversion are :func:`data_prep.validate.inspect_image`,
@@ -94,10 +95,13 @@ class InputRejected(ValueError):
 
 @dataclass(frozen=True)
 class InputLimits:
-    """What the app accepts: file size in bytes and the longest side in pixels."""
+    """What the app accepts: file size in bytes, the longest side in pixels and the pixels
+    decoded (width x height: a small compressed file may hold a huge image, whose decoding
+    would hold the model's slot and a gigabyte of memory)."""
 
     max_bytes: int = 50 * 1024 * 1024
     max_side: int = 8192
+    max_pixels: int = 40_000_000
 
     @property
     def max_mb(self) -> float:
@@ -203,6 +207,12 @@ def load_bytes(data: bytes, name: str, limits: InputLimits = InputLimits(),
                             f"{limits.max_side} px per side. Downscale it first.")
     if min(width, height) < 1:
         raise InputRejected(f"`{name}` has no pixels ({width} x {height}).")
+    if width * height > limits.max_pixels:
+        scale = (limits.max_pixels / (width * height)) ** 0.5
+        raise InputRejected(
+            f"`{name}` is {width} x {height} px ({width * height / 1e6:.1f} megapixels), above the "
+            f"limit of {limits.max_pixels / 1e6:g} megapixels that the app decodes. Downscale it "
+            f"first (to at most {int(width * scale)} x {int(height * scale)} px at this shape).")
     try:  # size: sanity_warnings; channels: the model's (1: as the grey ingest converts)
         decoded = inspect_image(data, name, channels=1 if channels == 1 else None,
                                 expected_side=None)

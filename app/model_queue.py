@@ -41,13 +41,16 @@ class ModelQueue:
     """At most ``workers`` holders of :meth:`slot` at once, at most ``queue_size`` waiting
     for one (FIFO); more raise :class:`ServerBusy` without waiting.
 
-    Thread-safe. :attr:`peak_waiting` and :attr:`refused` count what happened (for the load
-    benchmark and the log)."""
+    ``kept``: what the busy message says became of the upload (the server's words: its
+    upload folder's clean-up); the queue itself keeps nothing, but the web server has stored
+    the upload before the request reaches it. Thread-safe. :attr:`peak_waiting` and
+    :attr:`refused` count what happened (for the load benchmark and the log)."""
 
-    def __init__(self, workers: int, queue_size: int) -> None:
+    def __init__(self, workers: int, queue_size: int, kept: str = "") -> None:
         if workers < 1 or queue_size < 0:
             raise ValueError(f"workers must be >= 1 and queue_size >= 0, got {workers}, {queue_size}")
         self.workers = int(workers)
+        self.kept = kept
         self.queue_size = int(queue_size)
         self._cond = threading.Condition()
         self._running = 0
@@ -72,7 +75,7 @@ class ModelQueue:
         return ServerBusy(
             f"The grader is busy: {self._running} image(s) are being graded and "
             f"{len(self._waiting)} are waiting (the queue holds {self.queue_size}). Nothing was "
-            f"graded and nothing was kept. Please try again in about {wait:g} s.", wait)
+            f"graded.{' ' + self.kept if self.kept else ''} Please try again in about {wait:g} s.", wait)
 
     @contextmanager
     def slot(self) -> Iterator[None]:

@@ -7,10 +7,13 @@ export command takes (:func:`drac_ssl.grading.predict.predict_images`; preproces
 app and a submission agree to the last bit for the same image. Every image goes through
 every fold model, with the 4 flips when the bundle's cross-validation used them
 (:attr:`drac_ssl.grading.bundle.Bundle.tta_in_cv`; ``tta`` overrides it) (a shared frozen
-backbone runs once for all views, in one batch, for all fold heads). The heatmap explains the grade that is shown, resized back
-to the image's shape: :class:`app.gradcam.FoldMapGradCAM` from the identity-view ``layer4``
+backbone runs once for all views, in one batch, for all fold heads). The heatmap explains the grade that is shown, at the
+image's shape: :class:`app.gradcam.FoldMapGradCAM` from the identity-view ``layer4``
 maps of that same forward pass (one backward pass through the heads; no second backbone
 pass), or, for a bundle whose Grad-CAM layer is another one, :class:`app.gradcam.EnsembleGradCAM`.
+The map is put back on the image through the crop and padding the preprocessing applied
+(:func:`app.gradcam.place_heatmap`; a fundus-crop model reads only the disc's box, and the map
+is 0 outside it); a coarse map (fewer than 4 cells a side) is drawn as its cells.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from app.gradcam import EnsembleGradCAM, FoldMapGradCAM, resize_heatmap
+from app.gradcam import EnsembleGradCAM, FoldMapGradCAM, coarse_words, is_coarse, place_heatmap
 from app.inputs import (
     OCTA_SIZE_DETAIL,
     InputLimits,
@@ -101,7 +104,11 @@ class Prediction:
     seconds: float
     read_seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
-    explained: int | None = None  # the grade the heatmap explains
+    explained: int | None = None  # the grade the heatmap explains (a regression head: the shown grade)
+    explains: str = "grade"  # what the heatmap explains: "grade" (a logit) or "score" (regression)
+    # where the model input came from in ``image`` (data_prep.cache.RowGeometry): the crop box
+    # and padding; the heatmap is 0 outside the box
+    geometry: Any = None
     cam_cells: tuple[int, int] | None = None  # Grad-CAM resolution (target layer map size)
     class_names: list[str] = field(default_factory=list)  # grades 0..K-1 (the bundle's)
     timings: dict[str, float] = field(default_factory=dict)  # parts of ``seconds``
@@ -138,16 +145,32 @@ class Prediction:
             **({"referable": self.referable} if self.referable is not None else {}),
         }
 
+    @property
+    def coarse(self) -> bool:
+        """True when the map has fewer than :data:`app.gradcam.COARSE_CELLS` cells a side (not
+        a single cell): drawn as its cells, it can say which part of the image, not which
+        lesion (:func:`app.gradcam.coarse_words`)."""
+        return not self.no_location and is_coarse(self.cam_cells)
+
     def heatmap_summary(self, target_layer: str) -> dict[str, Any] | None:
-        """What the heatmap shows, for the details JSON (None when Grad-CAM is off)."""
+        """What the heatmap shows, for the details JSON (None when Grad-CAM is off):
+        ``explains`` ("grade": the logit of ``explains_grade``; "score": a regression head's
+        single output, whatever grade is shown), the map's ``cells``, whether it is
+        ``coarse`` (with its ``meaning``), and ``image_box`` ``[x0, y0, x1, y1]``: the part of
+        the image the model read (the heatmap is 0 outside it)."""
+        what: dict[str, Any] = {"target_layer": target_layer, "explains": self.explains}
+        if self.explains == "grade":
+            what["explains_grade"] = self.explained
         if self.no_location and self.explained is not None:
-            return {"target_layer": target_layer, "explains_grade": self.explained,
-                    "cells": list(self.cam_cells or ()), "shape": None,
+            return {**what, "cells": list(self.cam_cells or ()), "shape": None,
                     "none": "the target layer is a single cell: Grad-CAM cannot locate anything"}
         if self.heatmap is None or self.explained is None:
             return None
-        return {"target_layer": target_layer, "explains_grade": self.explained,
-                "cells": list(self.cam_cells) if self.cam_cells else None,
+        coarse = {"meaning": coarse_words(self.cam_cells)} if self.coarse and self.cam_cells else {}
+        return {**what, "cells": list(self.cam_cells) if self.cam_cells else None,
+                "coarse": self.coarse, **coarse,
+                "drawn": "nearest-neighbour (cells)" if self.coarse else "bilinear",
+                "image_box": list(self.geometry.box) if self.geometry is not None else None,
                 "shape": list(self.heatmap.shape), "min": float(self.heatmap.min()),
                 "max": float(self.heatmap.max()), "empty": self.heatmap_empty}
 
@@ -188,6 +211,8 @@ class Predictor:
         self.kind: str = self.bundle.kind
         self.target_layer: str = str(self.metadata.get("gradcam_target_layer", "backbone.layer4"))
         output = str(self.metadata.get("model", {}).get("output", "classification"))
+        # a regression head has one output: its heatmap explains that score, whatever grade
+        self.regression: bool = output == "regression"
         self.cam: FoldMapGradCAM | EnsembleGradCAM | None = None
         if gradcam and self.target_layer == FoldMapGradCAM.target_layer:
             self.cam = FoldMapGradCAM(self.bundle.models, output)
@@ -327,8 +352,11 @@ class Predictor:
         :attr:`channels`; convert others with :func:`drac_ssl.grading.predict.conform_channels`).
 
         The heatmap explains grade ``explain`` (default: the returned grade): regions whose
-        activation raises that grade's score. The warnings start with the model's own
-        (:attr:`chance_warning`, a model no better than chance), then the image's."""
+        activation raises that grade's score; a regression head's explains its single score
+        (``explain`` must then be None: ValueError otherwise). It is placed on ``image``
+        through the crop and padding the preprocessing applied (0 outside the part the model
+        read). The warnings start with the model's own (:attr:`chance_warning`, a model no
+        better than chance), then the image's."""
         from drac_ssl.grading.predict import (
             ensemble_outputs,
             preprocess_image,
@@ -336,14 +364,20 @@ class Predictor:
         )
 
         gray = np.asarray(image)  # the image as the model reads it (grey or RGB)
-        if explain is not None and not 0 <= int(explain) < len(self.class_names):
+        if explain is not None and self.regression:
+            raise ValueError(f"explain={explain!r}: this model has a regression head, whose heatmap "
+                             f"explains its single score (the predicted grade as a number), not one "
+                             f"grade; leave explain unset")
+        if explain is not None and (isinstance(explain, bool) or not isinstance(explain, int | np.integer)
+                                    or not 0 <= int(explain) < len(self.class_names)):
             raise ValueError(f"explain must be a grade 0..{len(self.class_names) - 1}, "
-                             f"got {explain}")
+                             f"got {explain!r}")
         want_cam = gradcam and self.cam is not None
         t0 = time.perf_counter()
         found: list[str] = []  # what the replayed ingest preprocessing (fundus crop) found
         small: list[str] = []  # far smaller than the model's input (the export's words too)
-        x = preprocess_image(gray, self.metadata, notes=found, warnings=small)[None]
+        geometry: list[Any] = []  # where the input came from in the image (crop box, padding)
+        x = preprocess_image(gray, self.metadata, notes=found, warnings=small, geometry=geometry)[None]
         t1 = time.perf_counter()
         profile = self.bundle.input_profile
         # the out-of-distribution check's features come from the grading's own backbone pass
@@ -376,7 +410,9 @@ class Predictor:
                 cam = self.cam(x[0], explained)
                 cells = self.cam.last_cells
                 cam = None if cells == (1, 1) else cam
-            heatmap = None if cam is None else resize_heatmap(cam, gray.shape[:2])
+            # back through the crop and padding; a coarse map keeps its cells
+            heatmap = None if cam is None else place_heatmap(cam, geometry[0], gray.shape[:2],
+                                                             nearest=is_coarse(cells))
         t3 = time.perf_counter()
         timings = {"preprocess": t1 - t0, "ensemble": t2 - t1}
         if want_cam:
@@ -395,7 +431,8 @@ class Predictor:
                           warnings=[w for w in (self.chance_warning,) if w] + unlike + self.image_warnings(
                               gray.shape, small, list(warnings or []),
                               [preprocessing_warning(n) for n in found]),
-                          explained=explained, cam_cells=cells, class_names=list(self.class_names),
+                          explained=explained, explains="score" if self.regression else "grade",
+                          geometry=geometry[0], cam_cells=cells, class_names=list(self.class_names),
                           timings=timings, input_check=input_check, referable=referable)
 
     def predict_loaded(self, loaded: LoadedImage, gradcam: bool = True,

@@ -36,7 +36,7 @@ import cv2
 import gradio as gr
 import numpy as np
 
-from app.gradcam import overlay_heatmap
+from app.gradcam import coarse_words, overlay_heatmap
 from app.inputs import (
     FILE_TYPES,
     InputLimits,
@@ -57,6 +57,21 @@ __all__ = ["AppSettings", "build_demo", "serve", "transport_limit"]
 log = logging.getLogger("app")
 
 MODEL_GROUP = "model"
+CACHE_CLEANUP = (3600, 3600)
+"""gradio's ``delete_cache`` ``(every, older_than)`` in seconds: every hour, the uploads and
+pictures older than an hour are deleted from its cache (and all of them when the server
+stops); an upload therefore stays at most about two hours."""
+
+
+def _kept_words(cleanup: tuple[int, int]) -> str:
+    """What becomes of an upload the app did not grade (the busy message): it is in gradio's
+    upload cache already, deleted by the clean-up ``cleanup`` (:data:`CACHE_CLEANUP`)."""
+    every, age = (max(1, round(v / 60)) for v in cleanup)
+    def minutes(m: int) -> str:
+        return "an hour" if m == 60 else f"{m} minutes"
+    return (f"The file you sent is already in the server's upload folder: files there older "
+            f"than {minutes(age)} are deleted every {'hour' if every == 60 else f'{every} minutes'} "
+            f"(all of them when the server stops).")
 DISPLAY_MAX_SIDE = 768
 THEME = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
                           font_mono=["ui-monospace", "monospace"])
@@ -96,6 +111,7 @@ class AppSettings:
     port: int = 7860
     max_mb: float = 50.0
     max_side: int = 8192
+    max_megapixels: float = 40.0
     concurrency: int = 1
     queue_size: int = 32
     max_batch_files: int = 200
@@ -104,7 +120,8 @@ class AppSettings:
 
     @property
     def limits(self) -> InputLimits:
-        return InputLimits(max_bytes=int(self.max_mb * 1024 * 1024), max_side=self.max_side)
+        return InputLimits(max_bytes=int(self.max_mb * 1024 * 1024), max_side=self.max_side,
+                           max_pixels=int(self.max_megapixels * 1_000_000))
 
 
 # --------------------------------------------------------------------------------------
@@ -288,11 +305,41 @@ def _rare_grades_line(meta: dict[str, Any]) -> str:
 
 
 def _resize_words(spec: Any) -> str:
-    """How an upload is resized: ``resize to 512 px, then 224 px``, or one size when the
-    cached source size and the model size are the same (a 28 px RetinaMNIST model)."""
-    if spec.source_size == spec.image_size:
-        return f"resize to {spec.image_size} x {spec.image_size} px"
-    return f"resize to {spec.source_size} px as the training cache, then to the model's {spec.image_size} px"
+    """What is done to an upload before the model reads it, in order: the crop to the fundus
+    disc (``data.fundus_crop``), ``resize to 512 px as the training cache``, the Graham filter
+    (``data.graham``), ``then to the model's 224 px``; one size when the cached source size
+    and the model size are the same (a 28 px RetinaMNIST model)."""
+    steps = ["crop to the fundus disc and pad to a square"] if spec.fundus_crop else []
+    steps.append(f"resize to {spec.image_size} x {spec.image_size} px" if spec.source_size == spec.image_size
+                 else f"resize to {spec.source_size} px as the training cache")
+    if spec.graham:
+        steps.append("Graham filter (the local mean subtracted"
+                     + (", grey outside 90% of the disc" if spec.graham_mask else "") + ")")
+    if spec.source_size != spec.image_size:
+        steps.append(f"then to the model's {spec.image_size} px")
+    return ", ".join(steps)
+
+
+def _image_caption(predictor: Predictor) -> str:
+    """The caption of the page's image: the upload as decoded, in the model's channels, and
+    what the model reads of it when the preprocessing crops or filters it (the heatmap beside
+    it is placed on this image, 0 outside the part the model read)."""
+    spec = predictor.bundle.spec
+    depth = f"8-bit {'grey' if predictor.channels == 1 else 'RGB'}"
+    done = (["cropped to the fundus disc and padded to a square"] if spec.fundus_crop else []) + (
+        ["Graham-filtered"] if spec.graham else [])
+    if not done:
+        return f"Image (as the model reads it: {depth})"
+    return (f"Image ({depth}, as uploaded; the model reads it {' and '.join(done)}: "
+            f"{_resize_words(spec)})")
+
+
+def _heatmap_choices(predictor: Predictor) -> list[tuple[str, int]]:
+    """The *Heatmap for* choices: the shown grade and every grade, or, for a regression head
+    (one output, the same map whatever grade is asked for), its score alone."""
+    if predictor.regression:
+        return [("the predicted grade score (regression head: one map)", -1)]
+    return [("the shown grade", -1)] + [(f"{k} {n}", k) for k, n in enumerate(predictor.class_names)]
 
 
 def _heatmap_markdown(pred: Prediction, predictor: Predictor) -> str:
@@ -306,25 +353,66 @@ def _heatmap_markdown(pred: Prediction, predictor: Predictor) -> str:
         return "<small>Heatmap: off.</small>"
     cells = f"{pred.cam_cells[0]} × {pred.cam_cells[1]} cells" if pred.cam_cells else "?"
     folds = len(predictor.bundle.models)
-    if predictor.cam is not None and predictor.cam.output == "regression":
+    if pred.explains == "score":
         what = "the predicted grade score (regression head: regions that push the grade up)"
     else:
         what = f"grade {pred.explained} ({predictor.class_names[pred.explained]})"
     how = (" from the prediction's own forward pass (identity view, one backward through the "
            "heads)" if predictor.one_pass_gradcam else " (identity view)")
+    spec = predictor.bundle.spec
+    cropped = spec.fundus_crop and pred.geometry is not None and pred.geometry.cropped
+    placed = (", put back over the fundus disc's box of the image (the part the model read; "
+              "no heat outside it)" if cropped else
+              ", put back over the image (no disc found: the whole image was padded to a square)"
+              if spec.fundus_crop else ", stretched over the image")
     text = (f"<small>Heatmap: Grad-CAM of {what} at `{predictor.target_layer}`, {cells} for the "
-            f"{predictor.bundle.spec.image_size} px model input, mean of {folds} fold model(s)"
-            f"{how}, stretched over the image.</small>")
+            f"{spec.image_size} px model input, mean of {folds} fold model(s){how}{placed}.</small>")
+    if pred.coarse and pred.cam_cells:
+        text += (f"\n\n**A coarse map:** {coarse_words(pred.cam_cells)}; it is drawn as its cells. "
+                 f"Do not read a coloured cell as a located lesion.")
     if pred.heatmap_empty:
-        text += (f"\n\n**The heatmap is empty:** no region raises the score of {what}; at this "
-                 f"layer all evidence counts against it (common for *Normal*, whose evidence is "
-                 f"the absence of lesions). Pick another grade under *Heatmap for* to see its "
-                 f"evidence.")
+        text += f"\n\n**The heatmap is empty:** no region raises the score of {what}; at this layer "
+        if pred.explains == "grade" and pred.explained == 0:
+            text += (f"all evidence counts against it (common for *{predictor.class_names[0]}*, whose "
+                     f"evidence is the absence of lesions).")
+        else:
+            text += "all evidence counts against it: the map gives this grade no support to point at."
+        if pred.explains == "grade":
+            text += " Pick another grade under *Heatmap for* to see its evidence."
     return text
 
 
 def _error_markdown(message: str) -> str:
     return f"### ⛔ Cannot grade this file\n{message}"
+
+
+def _model_error_markdown(message: str) -> str:
+    """A fault of the model or the app on an image that was read fine: not blamed on the file."""
+    return f"### ⛔ The model failed on this image\n{message}"
+
+
+def _choice_error_markdown(message: str) -> str:
+    return f"### ⛔ Cannot use this heatmap choice\n{message}"
+
+
+def _explain_choice(predictor: Predictor, explain: Any) -> int | None:
+    """The grade the heatmap explains from the page's (or an API client's) ``explain``: None
+    for the shown grade (None or -1); raises InputRejected, saying what is accepted, for
+    anything else than an offered choice (:func:`_heatmap_choices`)."""
+    if explain is None:
+        return None
+    offered = [value for _, value in _heatmap_choices(predictor)]
+    value = None
+    if isinstance(explain, int | np.integer) and not isinstance(explain, bool):
+        value = int(explain)
+    elif isinstance(explain, float) and explain.is_integer():
+        value = int(explain)
+    if value not in offered:
+        accepted = ("-1 (this regression model's heatmap explains its predicted grade score, "
+                    "not one grade)" if predictor.regression else
+                    f"-1 (the shown grade) or a grade 0..{len(predictor.class_names) - 1}")
+        raise InputRejected(f"explain={explain!r} is not a heatmap choice: send {accepted}.")
+    return None if value == -1 else value
 
 
 def _busy_markdown(message: str) -> str:
@@ -447,7 +535,10 @@ def _grade_single_now(predictor: Predictor, settings: AppSettings, path: str | N
                       explain: int | None, name: str
                       ) -> tuple[str, dict[str, float] | None, str | None, str | None,
                                  dict[str, Any]]:
-    explain = None if explain is None or int(explain) < 0 else int(explain)
+    try:
+        explain = _explain_choice(predictor, explain)
+    except InputRejected as exc:
+        return _choice_error_markdown(str(exc)), None, None, None, {"error": str(exc), "name": name}
     try:
         t0 = time.perf_counter()
         loaded = _load(path, settings.limits, predictor.channels, predictor.kind)
@@ -456,14 +547,22 @@ def _grade_single_now(predictor: Predictor, settings: AppSettings, path: str | N
             raise InputRejected(f"`{name}` is blank or near-constant (grey levels "
                                 f"{int(loaded.gray.min())}..{int(loaded.gray.max())}): there is nothing "
                                 f"to grade. Upload the image itself, not an empty export or a mask.")
-        pred = predictor.predict_loaded(loaded, gradcam=settings.gradcam, explain=explain)
-        pred.read_seconds = read_seconds
     except InputRejected as exc:
         return _error_markdown(str(exc)), None, None, None, {"error": str(exc), "name": name}
     except Exception as exc:  # never let one request take the server down
-        log.error("grading %s failed:\n%s", name, traceback.format_exc())
-        message = f"Internal error while grading `{name}` ({type(exc).__name__}: {exc})."
+        log.error("reading %s failed:\n%s", name, traceback.format_exc())
+        message = f"Internal error while reading `{name}` ({type(exc).__name__}: {exc})."
         return _error_markdown(message), None, None, None, {"error": message, "name": name}
+    try:
+        pred = predictor.predict_loaded(loaded, gradcam=settings.gradcam, explain=explain)
+        pred.read_seconds = read_seconds
+    except Exception as exc:  # the file was read: a fault of the model (or the app), not of it
+        log.error("the model failed on %s:\n%s", name, traceback.format_exc())
+        message = (f"`{name}` was read, but the model failed on it ({type(exc).__name__}: {exc}). "
+                   f"This is a fault of the model bundle or the app, not a problem of the file; "
+                   f"the server log has the details. Report it to whoever maintains the model.")
+        return (_model_error_markdown(message), None, None, None,
+                {"error": message, "name": name, "model_error": True})
     original = _DISPLAY_FILES.write(_display(pred.image), "image")
     overlay = None
     if pred.heatmap is not None:
@@ -565,8 +664,9 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                                             num_grades=k))
         except Exception as exc:
             log.error("batch grading failed:\n%s", traceback.format_exc())
-            return (f"⛔ Internal error while grading the batch ({type(exc).__name__}: {exc}).",
-                    rows, None)
+            return (f"⛔ The model failed while grading the batch ({type(exc).__name__}: {exc}): a "
+                    f"fault of the model bundle or the app, not of the files; the server log has "
+                    f"the details.", rows, None)
     order = {p: i for i, p in enumerate(Path(x).name for x in paths)}
     rows.sort(key=lambda r: order.get(r[0], len(order)))
     rejected = len(rows) - n_good
@@ -621,7 +721,7 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
     meta_json = json.dumps({k: v for k, v in predictor.metadata.items() if k != "comparison"},
                            indent=1, default=str)
     limits = settings.limits
-    queue = ModelQueue(settings.concurrency, settings.queue_size)
+    queue = ModelQueue(settings.concurrency, settings.queue_size, kept=_kept_words(CACHE_CLEANUP))
 
     def grade(path: str | None, explain: int | None = -1) -> tuple[Any, ...]:
         return _grade_single(predictor, settings, path, explain, queue)
@@ -641,7 +741,7 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
     image_kind = describe_kind(predictor.kind, predictor.channels)
     scale = " · ".join(f"{g} {n}" for g, n in enumerate(predictor.class_names))
     with gr.Blocks(title=f"drac_ssl — {'UW-OCTA ' if drac else ''}DR grading", analytics_enabled=False,
-                   delete_cache=(3600, 3600)) as demo:
+                   delete_cache=CACHE_CLEANUP) as demo:
         if drac:
             gr.Markdown("# Diabetic retinopathy grade from a UW-OCTA image\n"
                         "DRAC 2022 Task 3: **0 Normal · 1 NPDR** (non-proliferative) **· 2 PDR** "
@@ -659,19 +759,17 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                                                f"TIFF; grey or colour)",
                                          file_types=FILE_TYPES, type="filepath", height=140)
                         explain = gr.Radio(
-                            choices=[("the shown grade", -1)]
-                            + [(f"{k} {n}", k) for k, n in enumerate(predictor.class_names)],
+                            choices=_heatmap_choices(predictor),
                             value=-1, label="Heatmap for", visible=settings.gradcam and predictor.heatmap_possible)
                         button = gr.Button("Grade", variant="primary")
                         gr.Markdown(f"<small>Limits: {limits.max_mb:g} MB, {limits.max_side} px per "
-                                    f"side. The image is preprocessed exactly as in training "
+                                    f"side, {limits.max_pixels / 1e6:g} megapixels. The image is preprocessed exactly as in training "
                                     f"({_resize_words(predictor.bundle.spec)}).</small>")
                     with gr.Column(scale=3, min_width=320):
                         result = gr.Markdown("Upload an image to grade it.")
                         label = grade_probabilities(num_top_classes=k, label="Probabilities", show_heading=False)
                 with gr.Row():
-                    original = gr.Image(label=f"Image (as the model reads it: 8-bit "
-                                              f"{'grey' if predictor.channels == 1 else 'RGB'})",
+                    original = gr.Image(label=_image_caption(predictor),
                                         interactive=False, height=420, buttons=["fullscreen"])
                     overlay = gr.Image(label="Grad-CAM (red: regions that raise the explained "
                                        "grade's score)", interactive=False, height=420,

@@ -44,7 +44,7 @@ import numpy as np
 from tqdm import tqdm
 
 from data_prep.fundus import (
-    disc_crop,
+    disc_crop_box,
     graham,
     has_dark_surround,
     pad_to_square,
@@ -111,14 +111,53 @@ class CacheOptions:
         return state
 
 
+@dataclass(frozen=True)
+class RowGeometry:
+    """Where a cached row's pixels come from in the decoded image (:func:`cache_rows`), so that
+    a map over the row (a Grad-CAM heatmap) can be put back on the image.
+
+    ``box`` ``(x0, y0, x1, y1)``: the part of the image kept, in its pixels (the fundus disc's
+    box with ``fundus_crop``; otherwise the whole image); ``margins`` ``(top, bottom, left,
+    right)``: the padding added around that part to make it square, in the same pixels (0
+    without ``fundus_crop``); the padded frame is then resized to the row's ``S x S`` (not
+    keeping the aspect ratio when it is not square: an image squeezed without the crop).
+    ``cropped``: a disc was found and cut out; ``graham``: the Graham filter was applied after
+    the resize. A report only: asking for it changes no pixel of the rows."""
+
+    box: tuple[int, int, int, int]
+    margins: tuple[int, int, int, int] = (0, 0, 0, 0)
+    cropped: bool = False
+    graham: bool = False
+
+    @property
+    def frame(self) -> tuple[int, int]:
+        """``(height, width)`` of the padded frame that is resized to the row."""
+        x0, y0, x1, y1 = self.box
+        top, bottom, left, right = self.margins
+        return y1 - y0 + top + bottom, x1 - x0 + left + right
+
+    @staticmethod
+    def whole(height: int, width: int) -> RowGeometry:
+        """The whole ``height x width`` image resized to the row (no crop, no padding)."""
+        return RowGeometry((0, 0, int(width), int(height)))
+
+
 def cache_rows(pixels: np.ndarray, sizes: Sequence[int], options: CacheOptions,
-               path: str) -> tuple[dict[int, np.ndarray], list[Problem]]:
-    """The cached copies of one decoded uint8 image at every size, and what was done to it."""
+               path: str, geometry: list[RowGeometry] | None = None
+               ) -> tuple[dict[int, np.ndarray], list[Problem]]:
+    """The cached copies of one decoded uint8 image at every size, and what was done to it.
+
+    ``geometry``: a list that receives one :class:`RowGeometry`, where the rows' pixels come
+    from in ``pixels`` (the crop box and the padding); the rows are the same either way."""
     problems: list[Problem] = []
     height, width = pixels.shape[:2]
     margins = None  # padding that is not photograph, set to 128 by the Graham filter
+    where = RowGeometry.whole(height, width)
     if options.fundus_crop:
-        crop, found = disc_crop(pixels)
+        crop, box = disc_crop_box(pixels)
+        found = box is not None
+        where = RowGeometry(box or (0, 0, width, height), square_margins(*crop.shape[:2]),
+                            cropped=found)
         if not found:
             problems.append(warning(
                 path, "no fundus disc found (no bright region covering 5% of the image): not "
@@ -148,6 +187,8 @@ def cache_rows(pixels: np.ndarray, sizes: Sequence[int], options: CacheOptions,
             row = graham(row, options.graham_mask, None if margins is None else
                          scaled_margins(margins, pixels.shape[0], size))
         rows[size] = row
+    if geometry is not None:
+        geometry.append(dataclasses.replace(where, graham=options.graham))
     return rows, problems
 
 

@@ -118,11 +118,18 @@ def has_dark_surround(image: np.ndarray) -> bool:
 def disc_crop(image: np.ndarray) -> tuple[np.ndarray, bool]:
     """The fundus disc's bounding box cut out of ``image`` (not padded), and whether a disc
     was found (:func:`disc_box`; without one, the whole image)."""
+    crop, box = disc_crop_box(image)
+    return crop, box is not None
+
+
+def disc_crop_box(image: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int] | None]:
+    """:func:`disc_crop` with the box it cut, ``(x0, y0, x1, y1)`` in pixels of ``image``
+    (None: no disc found, the whole image kept)."""
     box = disc_box(image)
     if box is not None:
         x0, y0, x1, y1 = box
         image = image[y0:y1, x0:x1]
-    return np.ascontiguousarray(image), box is not None
+    return np.ascontiguousarray(image), box
 
 
 def crop_to_disc(image: np.ndarray) -> tuple[np.ndarray, bool]:

@@ -29,7 +29,9 @@ __all__ = [
     "COLOUR_ENCODED",
     "COLOUR_FILE_MODES",
     "CONVERT_FIX",
+    "DEPTH_CONVERTED",
     "DEPTH_NOTE",
+    "DEPTH_NOTES",
     "OTHER_IMAGE_SUFFIXES",
     "READ_FORMATS",
     "colour_for_grey_model",
@@ -48,8 +50,12 @@ COLOUR_FILE_MODES = ("RGB", "RGBA", "CMYK", "YCbCr")
 """PIL pixel formats of a colour file: a grey picture in one (its channels identical) was
 saved as colour, not a grey file (:func:`grey_for_colour_model`)."""
 
-DEPTH_NOTE = "16-bit image converted to 8-bit as the training ingest does"
-"""How the note on a 16-bit (or 32-bit) file's conversion starts (:func:`depth_note`)."""
+DEPTH_CONVERTED = "image converted to 8-bit as the training ingest does"
+"""The words after the depth in the note on a deep file's conversion (:func:`depth_note`)."""
+
+DEPTH_NOTE = f"16-bit {DEPTH_CONVERTED}"
+"""How the note on a 16-bit file's conversion starts (:func:`depth_note`); a 32-bit file's
+starts "32-bit" (:data:`DEPTH_NOTES`)."""
 
 COLOUR_ENCODED = "Colour-encoded file"
 """How the note on an RGB file of a grey picture (three identical channels) read by a grey
@@ -57,6 +63,9 @@ model starts (:func:`colour_for_grey_model`): nothing is lost, so a plain note."
 
 DEPTH_PREFIXES = ("16-bit", "32-bit")
 """How the decoder's findings on a deep file start (:func:`data_prep.validate.inspect_image`)."""
+
+DEPTH_NOTES = tuple(f"{depth} {DEPTH_CONVERTED}" for depth in (*DEPTH_PREFIXES, "16- or 32-bit"))
+"""How the note on a deep file's conversion starts, by the file's depth (:func:`depth_note`)."""
 
 SAME_GRADE_MIN = 5
 """A batch of at least this many images all given one grade is said (:func:`same_grade_words`):
@@ -137,9 +146,10 @@ def grey_for_colour_model(mode: str = "") -> str:
 
 
 def depth_note(mode: str, findings: Sequence[str]) -> tuple[str, list[str]]:
-    """``(note, said)``: the plain note (:data:`DEPTH_NOTE` ": detail.") on a 16-bit or 32-bit
-    file converted to 8-bit, "" for another file; and the decoder's ``findings`` it says
-    (those starting "16-bit" / "32-bit"), which the caller then leaves out of its own list.
+    """``(note, said)``: the plain note (``16-bit`` or ``32-bit`` as the file is, then
+    :data:`DEPTH_CONVERTED` ": detail.") on a 16-bit or 32-bit file converted to 8-bit, "" for
+    another file; and the decoder's ``findings`` it says (those starting "16-bit" /
+    "32-bit"), which the caller then leaves out of its own list.
 
     ``mode``: the file's PIL pixel format (``I;16``, ``I``: deep even when the decoder said
     nothing); ``findings``: the decoder's words (:func:`data_prep.validate.inspect_image`'s
@@ -148,7 +158,10 @@ def depth_note(mode: str, findings: Sequence[str]) -> tuple[str, list[str]]:
     if not said and not (mode.startswith("I;16") or mode == "I"):
         return "", []
     detail = said[0] if said else "converted like the training ingest"
-    return f"{DEPTH_NOTE}: {detail}.", said
+    # the depth the decoder found; without its words, the file's mode (I: 32-bit integers,
+    # or 16-bit samples an older Pillow opens as I)
+    depth = (said[0].split(" ", 1)[0] if said else "16-bit" if mode.startswith("I;16") else "16- or 32-bit")
+    return f"{depth} {DEPTH_CONVERTED}: {detail}.", said
 
 
 def is_plain_note(warning: str) -> bool:
@@ -158,7 +171,7 @@ def is_plain_note(warning: str) -> bool:
     (:data:`COLOUR_ENCODED`: nothing is lost; the export says nothing of it). The page says such lines as notes, not under its "may not be a
     UW-OCTA en-face image" / "check this image" heading (:func:`app.server._result_markdown`);
     the export command prints them as ``note:``, not ``warning:``."""
-    return warning.startswith((DEPTH_NOTE, COLOUR_ENCODED))
+    return warning.startswith((*DEPTH_NOTES, COLOUR_ENCODED))
 
 
 def same_grade_words(grades: Sequence[int], grade_names: Sequence[str]) -> str | None:

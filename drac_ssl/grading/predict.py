@@ -50,7 +50,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from data_prep.cache import cache_rows, resize_gray
+from data_prep.cache import RowGeometry, cache_rows, resize_gray
 from data_prep.problems import Problem
 from data_prep.validate import convert_channels, inspect_image
 from drac_ssl.augment import EvalDataset
@@ -254,7 +254,8 @@ def preprocessing_warning(finding: str) -> str:
 
 
 def preprocess_image(image: np.ndarray, metadata: dict[str, Any], ingested: bool = False,
-                     notes: list[str] | None = None, warnings: list[str] | None = None) -> Tensor:
+                     notes: list[str] | None = None, warnings: list[str] | None = None,
+                     geometry: list[RowGeometry] | None = None) -> Tensor:
     """One uint8 image in the model's channels (grey ``(H, W)`` or RGB ``(H, W, 3)``) -> the
     model input ``(C, S, S)`` float32.
 
@@ -269,7 +270,11 @@ def preprocess_image(image: np.ndarray, metadata: dict[str, Any], ingested: bool
     that receives what the replayed ingest preprocessing found, as the ingest would have
     warned (e.g. no fundus disc found, so the image was padded, not cropped). ``warnings``: a
     list that receives :func:`small_image_warning` for an image much smaller than the model's
-    input (never for an ingested row).
+    input (never for an ingested row). ``geometry``: a list that receives one
+    :class:`data_prep.cache.RowGeometry`, the part of ``image`` the model input shows and how
+    it was padded before the resizes (the crop to the fundus disc; the whole image otherwise),
+    for putting a map over the input back on the image (the app's Grad-CAM); it changes
+    nothing of the input.
 
     Raises ValueError for an image in other channels than the model's (convert it
     explicitly with :func:`conform_channels` or read it with :func:`read_image`, which say
@@ -297,13 +302,17 @@ def preprocess_image(image: np.ndarray, metadata: dict[str, Any], ingested: bool
         if array.shape[:2] != size:
             raise ValueError(f"an ingest cache row must be {size[0]} x {size[1]} px (the model's "
                              f"source size), got {array.shape[:2]}")
-    elif spec.replays_fundus_preprocessing:
-        rows, problems = cache_rows(array, [spec.source_size], spec.cache_options(), "image")
+    if spec.replays_fundus_preprocessing and not ingested:
+        rows, problems = cache_rows(array, [spec.source_size], spec.cache_options(), "image",
+                                    geometry=geometry)
         if notes is not None:
             notes += [p.what for p in problems]
         array = rows[spec.source_size]
-    elif array.shape[:2] != size:
-        array = resize_gray(array, spec.source_size)
+    else:
+        if geometry is not None:
+            geometry.append(RowGeometry.whole(*array.shape[:2]))
+        if not ingested and array.shape[:2] != size:
+            array = resize_gray(array, spec.source_size)
     image_tensor, _ = EvalDataset(array[None], _eval_transform(spec))[0]
     return image_tensor
 

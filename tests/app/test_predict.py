@@ -24,7 +24,6 @@ from app.gradcam import (
     FoldMapGradCAM,
     minmax_normalizer,
     overlay_heatmap,
-    resize_heatmap,
 )
 from app.inputs import InputLimits, InputRejected, load_bytes, load_upload
 from app.predict import NoBundleError, Predictor, find_newest_bundle
@@ -196,12 +195,21 @@ def test_gradcam_and_grading_on_a_shared_backbone_bundle(predictor: Predictor) -
     x = preprocess_image(gray, bundle.metadata)
     ref = EnsembleGradCAM(separate, predictor.target_layer)(x, 1)
     assert pred.heatmap is not None and float(pred.heatmap.max()) > 0.5
-    np.testing.assert_allclose(resize_heatmap(ref, gray.shape), pred.heatmap, rtol=0, atol=1e-4)
+    np.testing.assert_allclose(_as_the_app_places(ref, gray.shape), pred.heatmap, rtol=0, atol=1e-4)
     assert "2-fold ensemble" in predictor.describe() and "4 flips" in predictor.describe()
 
 
 # --------------------------------------------------------------------------------------
 # One-pass Grad-CAM against MONAI's Grad-CAM of each whole fold model, averaged
+
+
+def _as_the_app_places(heatmap: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """A 64 px model's map (layer4: 2 x 2 cells, coarse) on a whole image of ``shape``, as
+    :meth:`Predictor.predict` places it: no crop, nearest-neighbour (its cells kept)."""
+    from app.gradcam import place_heatmap
+    from data_prep.cache import RowGeometry
+
+    return place_heatmap(heatmap, RowGeometry.whole(*shape[:2]), shape[:2], nearest=True)
 
 
 def _maps_like_the_reference(models: list[nn.Module], x: torch.Tensor) -> list[torch.Tensor]:
@@ -268,7 +276,7 @@ def test_one_pass_gradcam_end_to_end_equals_monai_per_model(tmp_path: Path, shar
         x = preprocess_image(gray, predictor.metadata)
         for k in range(3):
             pred = predictor.predict(gray, explain=k)
-            want = resize_heatmap(ref(x, k), gray.shape)
+            want = _as_the_app_places(ref(x, k), gray.shape)
             assert pred.heatmap is not None
             np.testing.assert_allclose(pred.heatmap, want, rtol=0, atol=1e-4)
 

@@ -1,0 +1,124 @@
+"""The app's messages say what happened: a model fault is not blamed on the file, a bad heatmap
+choice is a clear refusal, an image too many pixels to decode is refused before decoding, a
+32-bit file is called 32-bit, an empty heatmap is worded by the grade it explains, and the
+busy message does not claim that nothing was kept."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from app.demo_bundle import build_demo_bundle
+from app.inputs import InputLimits, InputRejected, load_bytes
+from app.predict import Predictor
+
+
+@pytest.fixture(scope="module")
+def predictor(tmp_path_factory: pytest.TempPathFactory) -> Predictor:
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield Predictor(build_demo_bundle(tmp_path_factory.mktemp("run"), image_size=32, source_size=48,
+                                      n_folds=1))
+    torch.set_num_threads(before)
+
+
+@pytest.fixture()
+def upload(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(0)
+    path = tmp_path / "scan.png"
+    Image.fromarray(rng.integers(0, 256, (96, 96), dtype=np.uint8)).save(path)
+    return path
+
+
+def test_a_model_fault_is_said_as_a_model_fault(predictor: Predictor, upload: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.server import AppSettings, _grade_single
+
+    fc = predictor.bundle.models[0].head.fc  # the model itself produces NaN
+    monkeypatch.setattr(fc, "forward", lambda h: torch.full((h.shape[0], 3), float("nan")))
+    markdown, label, original, overlay, details = _grade_single(predictor, AppSettings(), str(upload), -1)
+    assert label is None and original is None
+    assert "Cannot grade this file" not in markdown and "not a problem of the file" in markdown
+    assert "model" in markdown.lower() and "NaN" in details["error"]
+    assert details.get("model_error") is True
+
+
+@pytest.mark.parametrize("explain", [7, -5, "PDR", 1.5, True])
+def test_a_bad_heatmap_choice_is_refused_clearly(predictor: Predictor, upload: Path,
+                                                 explain: object) -> None:
+    from app.server import AppSettings, _grade_single
+
+    markdown, label, _, _, details = _grade_single(predictor, AppSettings(), str(upload), explain)
+    assert label is None and "Internal error" not in markdown and "Cannot grade this file" not in markdown
+    assert "explain" in details["error"] and "-1" in details["error"]
+
+
+def _png_header(width: int, height: int, bit_depth: int = 16, colour_type: int = 2) -> bytes:
+    """A PNG that declares ``width`` x ``height`` (16-bit RGB), with one small IDAT chunk."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
+    idat = zlib.compress(b"\0" * (1 + width * 6) * 4)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def test_too_many_pixels_are_refused_before_decoding() -> None:
+    data = _png_header(8192, 8192)
+    assert len(data) < 1024 * 1024  # far below the size limit in bytes
+    with pytest.raises(InputRejected, match=r"67\.1 megapixels.*limit of 40 megapixels.*Downscale") as caught:
+        load_bytes(data, "huge.png", InputLimits())
+    assert "huge.png" in str(caught.value)
+    with pytest.raises(InputRejected, match="megapixels"):
+        load_bytes(_png_header(1000, 1000), "x.png", InputLimits(max_pixels=999_999))
+
+
+def test_a_32_bit_file_is_called_32_bit() -> None:
+    from app.inputs import is_plain_note
+
+    buf = io.BytesIO()
+    Image.fromarray(np.arange(256 * 256, dtype=np.int32).reshape(256, 256) * 1000).save(buf, format="TIFF")
+    warnings = load_bytes(buf.getvalue(), "deep.tif").warnings
+    (note,) = [w for w in warnings if "converted to 8-bit" in w]
+    assert note.startswith("32-bit image converted to 8-bit") and "16-bit" not in note
+    assert is_plain_note(note)
+    buf = io.BytesIO()
+    Image.fromarray(np.arange(256 * 256, dtype=np.uint16).reshape(256, 256)).save(buf, format="PNG")
+    (note,) = [w for w in load_bytes(buf.getvalue(), "d.png").warnings if "converted to 8-bit" in w]
+    assert note.startswith("16-bit image converted to 8-bit") and is_plain_note(note)
+
+
+def test_an_empty_heatmap_is_worded_by_the_grade_it_explains(predictor: Predictor) -> None:
+    from app.predict import Prediction
+    from app.server import _heatmap_markdown
+
+    def empty(explained: int) -> Prediction:
+        return Prediction(name="x", grade=explained, grade_name=predictor.class_names[explained],
+                          probs=np.full(3, 1 / 3), heatmap=np.zeros((8, 8), np.float32),
+                          image=np.zeros((8, 8), np.uint8), seconds=0.1, explained=explained,
+                          cam_cells=(4, 4), class_names=list(predictor.class_names))
+
+    assert "common for *Normal*" in _heatmap_markdown(empty(0), predictor)
+    pdr = _heatmap_markdown(empty(2), predictor)
+    assert "heatmap is empty" in pdr and "Normal" not in pdr and "PDR" in pdr
+
+
+def test_the_busy_message_does_not_claim_that_nothing_was_kept(tmp_path: Path) -> None:
+    from app.model_queue import ModelQueue, ServerBusy
+    from app.server import AppSettings, build_demo
+
+    demo = build_demo(Predictor(build_demo_bundle(tmp_path / "run", image_size=32, source_size=48,
+                                                  n_folds=1), gradcam=False), AppSettings(queue_size=0))
+    queue: ModelQueue = demo.model_queue  # type: ignore[attr-defined]
+    with queue.slot(), pytest.raises(ServerBusy) as caught, queue.slot():
+        pass
+    message = str(caught.value)
+    assert "nothing was kept" not in message.lower()
+    assert "deleted" in message and "hour" in message
