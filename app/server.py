@@ -59,8 +59,9 @@ log = logging.getLogger("app")
 MODEL_GROUP = "model"
 CACHE_CLEANUP = (3600, 3600)
 """gradio's ``delete_cache`` ``(every, older_than)`` in seconds: every hour, the uploads and
-pictures older than an hour are deleted from its cache (and all of them when the server
-stops); an upload therefore stays at most about two hours."""
+pictures older than an hour are deleted from its cache while the server runs (a review found
+them still there after the server was stopped with SIGTERM); an upload therefore stays about
+two hours at most while the server runs."""
 
 
 def _kept_words(cleanup: tuple[int, int]) -> str:
@@ -71,7 +72,7 @@ def _kept_words(cleanup: tuple[int, int]) -> str:
         return "an hour" if m == 60 else f"{m} minutes"
     return (f"The file you sent is already in the server's upload folder: files there older "
             f"than {minutes(age)} are deleted every {'hour' if every == 60 else f'{every} minutes'} "
-            f"(all of them when the server stops).")
+            f"while the server runs.")
 DISPLAY_MAX_SIDE = 768
 THEME = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
                           font_mono=["ui-monospace", "monospace"])
