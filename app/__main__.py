@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import signal
 import sys
 from collections.abc import Sequence
@@ -60,10 +61,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="[app] %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # gradio's own startup probes
-    if (args.max_size_mb <= 0 or args.max_side < 1 or args.max_megapixels <= 0 or args.concurrency < 1
+    limits = (args.max_size_mb, args.max_megapixels)  # inf / nan: a crash or a bundle blamed
+    if (not all(math.isfinite(v) and v > 0 for v in limits) or args.max_side < 1 or args.concurrency < 1
             or args.queue_size < 0):
-        print("error: --max-size-mb, --max-side, --max-megapixels and --concurrency must be positive, "
-              "--queue-size >= 0",
+        print("error: --max-size-mb and --max-megapixels must be positive finite numbers, --max-side "
+              "and --concurrency positive, --queue-size >= 0",
               file=sys.stderr)
         return 2
     if args.threads < 0:

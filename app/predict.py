@@ -110,6 +110,9 @@ class Prediction:
     # and padding; the heatmap is 0 outside the box
     geometry: Any = None
     cam_cells: tuple[int, int] | None = None  # Grad-CAM resolution (target layer map size)
+    # the model-input map had positive evidence, but only in the padding the preprocessing
+    # added around the disc: the map placed on the image is then empty for that reason
+    heat_only_in_padding: bool = False
     class_names: list[str] = field(default_factory=list)  # grades 0..K-1 (the bundle's)
     timings: dict[str, float] = field(default_factory=dict)  # parts of ``seconds``
     # the out-of-distribution check (drac_ssl.grading.ood): distance, threshold, flagged;
@@ -172,7 +175,8 @@ class Prediction:
                 "drawn": "nearest-neighbour (cells)" if self.coarse else "bilinear",
                 "image_box": list(self.geometry.box) if self.geometry is not None else None,
                 "shape": list(self.heatmap.shape), "min": float(self.heatmap.min()),
-                "max": float(self.heatmap.max()), "empty": self.heatmap_empty}
+                "max": float(self.heatmap.max()), "empty": self.heatmap_empty,
+                "heat_only_in_padding": self.heat_only_in_padding}
 
 
 class Predictor:
@@ -395,6 +399,7 @@ class Predictor:
             unlike = [profile.warning(self.training_images_words)] if flagged[0] else []
         t2 = time.perf_counter()
         heatmap = cells = explained = None
+        in_padding = False
         if want_cam:
             explained = grade if explain is None else int(explain)
             size = (int(x.shape[-2]), int(x.shape[-1]))
@@ -413,6 +418,8 @@ class Predictor:
             # back through the crop and padding; a coarse map keeps its cells
             heatmap = None if cam is None else place_heatmap(cam, geometry[0], gray.shape[:2],
                                                              nearest=is_coarse(cells))
+            in_padding = (cam is not None and heatmap is not None and float(np.max(cam)) > 0.0
+                          and float(heatmap.max()) <= 0.0)
         t3 = time.perf_counter()
         timings = {"preprocess": t1 - t0, "ensemble": t2 - t1}
         if want_cam:
@@ -432,7 +439,8 @@ class Predictor:
                               gray.shape, small, list(warnings or []),
                               [preprocessing_warning(n) for n in found]),
                           explained=explained, explains="score" if self.regression else "grade",
-                          geometry=geometry[0], cam_cells=cells, class_names=list(self.class_names),
+                          geometry=geometry[0], cam_cells=cells, heat_only_in_padding=in_padding,
+                          class_names=list(self.class_names),
                           timings=timings, input_check=input_check, referable=referable)
 
     def predict_loaded(self, loaded: LoadedImage, gradcam: bool = True,

@@ -371,15 +371,20 @@ def _heatmap_markdown(pred: Prediction, predictor: Predictor) -> str:
     if pred.coarse and pred.cam_cells:
         text += (f"\n\n**A coarse map:** {coarse_words(pred.cam_cells)}; it is drawn as its cells. "
                  f"Do not read a coloured cell as a located lesion.")
-    if pred.heatmap_empty:
+    if pred.heatmap_empty and pred.heat_only_in_padding:
+        text += ("\n\n**The heatmap is empty over the image:** the model's positive evidence lies only "
+                 "in the padding the preprocessing added around the fundus disc, not in the image itself.")
+    elif pred.heatmap_empty and pred.explains == "score":
+        text += ("\n\n**The heatmap is empty:** no region pushes the predicted grade up at this layer: "
+                 "every region lowers the score.")
+    elif pred.heatmap_empty:
         text += f"\n\n**The heatmap is empty:** no region raises the score of {what}; at this layer "
-        if pred.explains == "grade" and pred.explained == 0:
+        if pred.explained == 0:
             text += (f"all evidence counts against it (common for *{predictor.class_names[0]}*, whose "
                      f"evidence is the absence of lesions).")
         else:
             text += "all evidence counts against it: the map gives this grade no support to point at."
-        if pred.explains == "grade":
-            text += " Pick another grade under *Heatmap for* to see its evidence."
+        text += " Pick another grade under *Heatmap for* to see its evidence."
     return text
 
 

@@ -123,6 +123,8 @@ class Reference:
             raw = [torch.stack([m(x.flip(d) if d else x).float() for d in TTA_FLIPS]).mean(0)
                    .double().numpy() for m in self.models]
         _, _, grade = self.bundle.calibration.decide(raw)
+        # the old path's own stretch over the whole image (as it was when these figures were
+        # first taken); the app now places the map through the crop geometry (place_heatmap)
         resize_heatmap(self.cam(x[0], int(grade[0])), image.shape[:2])
 
 

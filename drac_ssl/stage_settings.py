@@ -3,8 +3,9 @@
 One comparison serves every place that must not mix outputs of different configurations: a
 rerun of ``python -m drac_ssl.train`` on an existing run folder, ``run.reuse`` taking finished
 stages from another run folder (:mod:`drac_ssl.train`), a pretraining or UMM checkpoint resumed
-by its stage (:mod:`drac_ssl.pretrain`, :mod:`drac_ssl.umm.stage`), and the settings
-``python -m drac_ssl.compare`` lists as differing between runs. Settings are nested dicts as
+by its stage (:mod:`drac_ssl.pretrain`, :mod:`drac_ssl.umm.stage`); ``python -m
+drac_ssl.compare`` leaves :data:`OUTPUT_ONLY_SETTINGS` out of the settings it lists as differing
+between runs. Settings are nested dicts as
 :func:`drac_ssl.config.to_dict` writes them; differences are ``"section.key: old -> new"``.
 """
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import struct
 import zlib
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -108,6 +109,14 @@ def test_an_empty_heatmap_is_worded_by_the_grade_it_explains(predictor: Predicto
     assert "common for *Normal*" in _heatmap_markdown(empty(0), predictor)
     pdr = _heatmap_markdown(empty(2), predictor)
     assert "heatmap is empty" in pdr and "Normal" not in pdr and "PDR" in pdr
+    # a regression head's map explains its score, not a grade (a review: "the score of the
+    # predicted grade score ... this grade")
+    score = _heatmap_markdown(replace(empty(2), explains="score"), predictor)
+    assert "pushes the predicted grade up" in score and "this grade" not in score
+    assert "Heatmap for" not in score
+    # heat only in the padding around a cropped disc is not "all evidence counts against it"
+    padded = _heatmap_markdown(replace(empty(2), heat_only_in_padding=True), predictor)
+    assert "only in the padding" in padded and "counts against" not in padded
 
 
 def test_the_busy_message_does_not_claim_that_nothing_was_kept(tmp_path: Path) -> None:

@@ -657,6 +657,18 @@ def test_cli_without_bundle_says_how_to_make_one(tmp_path: Path,
     assert "No model bundle found" in err and "python -m drac_ssl.train" in err
 
 
+@pytest.mark.parametrize("limit", [["--max-megapixels", "inf"], ["--max-megapixels", "nan"],
+                                   ["--max-size-mb", "nan"], ["--max-megapixels", "0"]])
+def test_cli_limits_that_are_not_positive_finite_numbers_are_refused(
+        limit: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: inf crashed with OverflowError, nan was blamed on the bundle."""
+    from app.__main__ import main
+
+    assert main(["--bundle", "/nonexistent", *limit]) == 2
+    err = capsys.readouterr().err
+    assert "must be positive finite numbers" in err and "bundle" not in err
+
+
 def test_the_page_banner_says_when_the_model_is_no_better_than_chance(tmp_path: Path, one_thread: None) -> None:
     import json
 

@@ -129,12 +129,15 @@ def test_bundle_metadata_and_model_card(exported_run: Path) -> None:
     assert "**Weak for this bundle:** the check is weak here: it was fitted on 30 training images for 576" in card
     # the headline is the winner of a comparison on the same images: the card says so (a review)
     n_compared = len(meta["comparison"])
-    winner = (f"exported because its out-of-fold QWK was the best of these {n_compared} on the same images")
+    winner = f"exported because its out-of-fold QWK was the highest (or tied highest) of these {n_compared}"
     assert (winner in card) == (n_compared > 1)
     two_variants = {**meta, "comparison": [*meta["comparison"], *meta["comparison"]][:2]}
     assert winner.replace(str(n_compared), "2") in bundles._model_card(two_variants)
     asked = {**two_variants, "selection": "asked for by name; the run selected vicreg (...)"}
-    assert "was the best of these" not in bundles._model_card(asked)
+    assert "highest (or tied highest) of these" not in bundles._model_card(asked)
+    # finetune.decision=argmax selects by accuracy (a review: the card named QWK)
+    argmax = {**two_variants, "calibration": {**meta["calibration"], "decision": "argmax"}}
+    assert "its out-of-fold accuracy was the highest (or tied highest) of these 2" in bundles._model_card(argmax)
 
 
 def test_the_bundle_flags_images_unlike_the_training_images(exported_run: Path) -> None:

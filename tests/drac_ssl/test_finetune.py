@@ -149,6 +149,11 @@ def test_comparison_table_has_scratch_and_vicreg_rows(frozen_result: finetune.Fi
     for row in table["rows"]:
         for key in ("qwk", "qwk_ci_low", "qwk_ci_high", "auc", "accuracy", "macro_f1"):
             assert key in row
+    # the spread of the fold QWKs is their sample SD (ddof=1), their mean the plain mean
+    for row in table["rows"]:
+        fold_qwk = [f["qwk"] for f in frozen_result.variants[row["variant"]].metrics["folds"]]
+        assert row["qwk_fold_std"] == pytest.approx(np.std(fold_qwk, ddof=1))
+        assert row["qwk_fold_mean"] == pytest.approx(np.mean(fold_qwk))
     lines = frozen_result.comparison_csv.read_text().splitlines()
     assert lines[0].startswith("variant,n,qwk,qwk_ci_low,qwk_ci_high,auc,accuracy,macro_f1")
     assert len(lines) == 3
