@@ -346,6 +346,7 @@ def _check_pretrain_settings(c: _Findings, cfg: Config) -> None:
     _range(c, cfg, ["pretrain.lr"], 0, strict=True)
     _range(c, cfg, ["pretrain.weight_decay", "pretrain.warmup_epochs", "pretrain.patience",
                     "pretrain.min_delta", "pretrain.knn_every", "pretrain.max_steps_per_epoch"], 0)
+    _range(c, cfg, ["pretrain.knn_limit"], 0, why=" (0 = every image of each split)")
     _range(c, cfg, ["pretrain.knn_k"], 1)
     _range(c, cfg, ["pretrain.min_lr_ratio"], 0, high=1)
     if pc.optimizer in ("sgd", "lars"):

@@ -886,3 +886,9 @@ def test_a_referable_cut_outside_the_data_scale_is_said_before_the_pretraining()
     assert "fix: finetune.referable_from=2, or finetune.referable_from=off" in found["finetune.referable_from"]
     assert "finetune.referable_from" not in errors("finetune.referable_from=2")
     assert "finetune.referable_from" not in errors()  # auto: off on DRAC's scale
+
+
+def test_negative_knn_limit_is_refused() -> None:
+    line = errors("pretrain.knn_limit=-1")["pretrain.knn_limit"]
+    assert "must be >= 0 (0 = every image of each split)" in line and "pretrain.knn_limit=0 (the default)" in line
+    assert "pretrain.knn_limit" not in errors("pretrain.knn_limit=500")
