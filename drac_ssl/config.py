@@ -203,6 +203,10 @@ class PretrainConfig:
     num_workers: int = -1  # -1 = all cores but one
     knn_every: int = 0  # k-NN monitor every N epochs when labels exist; 0 = off
     knn_k: int = 20
+    # the k-NN monitor scores at most this many images of each labelled split (train and
+    # test): images i * n // knn_limit for i = 0..knn_limit-1, evenly spaced in the split's
+    # order; 0 = all (the default: over 10k + 10k MNIST images a CPU takes minutes per score)
+    knn_limit: int = 0
     # label-free rate-reduction monitor after every epoch: Delta R (umm.membership) of the
     # early-cut and last-layer features of this many fixed images, two fixed views each, eval
     # mode; 0 = off (UMM's start_from=peak|past_peak needs it)

@@ -210,7 +210,9 @@ def _candidate_dirs(root: Path, torchvision_folder: str) -> list[Path]:
     return [root, root / "raw", root / torchvision_folder / "raw"]
 
 
-def _load_idx_pair(root: Path, split: str, dataset: str, torchvision_folder: str) -> tuple[np.ndarray, np.ndarray] | None:
+def _find_idx_pair(root: Path, split: str, dataset: str, torchvision_folder: str) -> tuple[Path, Path] | None:
+    """The (images, labels) IDX files of ``split`` in the first candidate folder that holds
+    either; None when none does. Raises FileNotFoundError for half a pair."""
     prefix = {"train": "train", "test": "t10k"}[split]
     images_names = [f"{prefix}-images-idx3-ubyte.gz", f"{prefix}-images-idx3-ubyte"]
     labels_names = [f"{prefix}-labels-idx1-ubyte.gz", f"{prefix}-labels-idx1-ubyte"]
@@ -225,6 +227,14 @@ def _load_idx_pair(root: Path, split: str, dataset: str, torchvision_folder: str
                 f"{dataset} {split}: found only one of the IDX pair in {folder}; "
                 f"missing {' or '.join(missing)}"
             )
+        return images_path, labels_path
+    return None
+
+
+def _load_idx_pair(root: Path, split: str, dataset: str, torchvision_folder: str) -> tuple[np.ndarray, np.ndarray] | None:
+    found = _find_idx_pair(root, split, dataset, torchvision_folder)
+    if found is not None:
+        images_path, labels_path = found
         images = read_idx(images_path)
         labels = read_idx(labels_path)
         if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
@@ -274,45 +284,65 @@ CIFAR10_CLASSES = [
 ]  # fmt: skip
 
 
+def mnist_files(root: str | os.PathLike[str], split: str = "train") -> list[Path]:
+    """The files :func:`load_mnist` reads for ``split``, found without reading them:
+    ``[mnist_{split}.npz]``, else the IDX pair ``[images, labels]``, else (train only)
+    ``[mnist_train10k.npz]``.
+
+    Raises:
+        FileNotFoundError: none of them is there, or half an IDX pair (names what is missing).
+    """
+    _check_split(split)
+    folder = Path(root)
+    npz = folder / f"mnist_{split}.npz"
+    if npz.is_file():
+        return [npz]
+    pair = _find_idx_pair(folder, split, "MNIST", "MNIST")
+    if pair is not None:
+        return list(pair)
+    subset = folder / "mnist_train10k.npz"
+    if split == "train" and subset.is_file():
+        return [subset]
+    prefix = {"train": "train", "test": "t10k"}[split]
+    extra = " or mnist_train10k.npz" if split == "train" else ""
+    raise FileNotFoundError(
+        f"MNIST {split} not found under {folder} (also looked in raw/ and MNIST/raw/). "
+        f"Expected mnist_{split}.npz{extra}, or the IDX pair "
+        f"{prefix}-images-idx3-ubyte[.gz] + {prefix}-labels-idx1-ubyte[.gz]. "
+        f"Nothing is downloaded: copy the files there or fix data.root."
+    )
+
+
 def load_mnist(root: str | os.PathLike[str], split: str = "train") -> ArrayDataset:
     """MNIST from ``root``: ``mnist_{split}.npz``, else the IDX files, else (train only)
     ``mnist_train10k.npz`` (the first 10,000 training images, official order).
 
     The IDX files may be gzipped or raw, in ``root``, ``root/raw`` or ``root/MNIST/raw``.
     """
-    _check_split(split)
-    folder = Path(root)
-    npz = folder / f"mnist_{split}.npz"
+    files = mnist_files(root, split)
     name = f"mnist-{split}"
-    if npz.is_file():
-        x, y = _load_npz_pair(npz)
+    if len(files) == 2:
+        pair = _load_idx_pair(Path(root), split, "MNIST", "MNIST")
+        assert pair is not None
+        x, y = pair
     else:
-        pair = _load_idx_pair(folder, split, "MNIST", "MNIST")
-        subset = folder / "mnist_train10k.npz"
-        if pair is not None:
-            x, y = pair
-        elif split == "train" and subset.is_file():
-            x, y = _load_npz_pair(subset)
+        x, y = _load_npz_pair(files[0])
+        if files[0].name == "mnist_train10k.npz":
             name = "mnist-train10k"
-        else:
-            prefix = {"train": "train", "test": "t10k"}[split]
-            extra = " or mnist_train10k.npz" if split == "train" else ""
-            raise FileNotFoundError(
-                f"MNIST {split} not found under {folder} (also looked in raw/ and MNIST/raw/). "
-                f"Expected mnist_{split}.npz{extra}, or the IDX pair "
-                f"{prefix}-images-idx3-ubyte[.gz] + {prefix}-labels-idx1-ubyte[.gz]. "
-                f"Nothing is downloaded: copy the files there or fix data.root."
-            )
     _check_labels(y, 10, name)
     return ArrayDataset(np.ascontiguousarray(x), y, list(MNIST_CLASSES), name)
 
 
-def load_fashion_mnist(root: str | os.PathLike[str], split: str = "train") -> ArrayDataset:
-    """Fashion-MNIST from the official IDX files (gzipped or raw) in ``root``,
-    ``root/raw`` or ``root/FashionMNIST/raw``."""
+def fashion_mnist_files(root: str | os.PathLike[str], split: str = "train") -> list[Path]:
+    """The IDX pair ``[images, labels]`` :func:`load_fashion_mnist` reads for ``split``, found
+    without reading them.
+
+    Raises:
+        FileNotFoundError: neither file is there, or only one (names what is missing).
+    """
     _check_split(split)
     folder = Path(root)
-    pair = _load_idx_pair(folder, split, "Fashion-MNIST", "FashionMNIST")
+    pair = _find_idx_pair(folder, split, "Fashion-MNIST", "FashionMNIST")
     if pair is None:
         prefix = {"train": "train", "test": "t10k"}[split]
         raise FileNotFoundError(
@@ -321,6 +351,15 @@ def load_fashion_mnist(root: str | os.PathLike[str], split: str = "train") -> Ar
             f"{prefix}-labels-idx1-ubyte[.gz]. Nothing is downloaded: copy the files there "
             f"or fix data.root."
         )
+    return list(pair)
+
+
+def load_fashion_mnist(root: str | os.PathLike[str], split: str = "train") -> ArrayDataset:
+    """Fashion-MNIST from the official IDX files (gzipped or raw) in ``root``,
+    ``root/raw`` or ``root/FashionMNIST/raw``."""
+    fashion_mnist_files(root, split)  # a clear error when they are not there
+    pair = _load_idx_pair(Path(root), split, "Fashion-MNIST", "FashionMNIST")
+    assert pair is not None
     x, y = pair
     _check_labels(y, 10, f"fashion_mnist-{split}")
     return ArrayDataset(x, y, list(FASHION_MNIST_CLASSES), f"fashion_mnist-{split}")
@@ -452,6 +491,35 @@ def _write_cache(path: Path, images: np.ndarray, labels: np.ndarray) -> None:
         np.savez(fh, images=images, labels=labels)
 
 
+def cifar10_source(path: str | os.PathLike[str], split: str = "train") -> Path:
+    """What :func:`load_cifar10` reads for ``split``, found without reading it: the archive
+    (``path``, or ``path/cifar10_jpeg.tar.xz``; its members are checked only when read) or
+    the folder whose ``split/`` subfolder holds the images.
+
+    Raises:
+        FileNotFoundError: neither is there.
+    """
+    _check_split(split)
+    source = Path(path)
+    if source.is_dir() and not (source / split).is_dir() and (source / CIFAR10_ARCHIVE_NAME).is_file():
+        source = source / CIFAR10_ARCHIVE_NAME
+    if source.is_dir():
+        if not (source / split).is_dir():
+            raise FileNotFoundError(
+                f"CIFAR-10 {split}: {source} has no {split}/ folder. Expected either the "
+                f"archive {CIFAR10_ARCHIVE_NAME} or the ImageFolder layout "
+                f"{source}/{split}/<class>/NNNN.jpg with classes {', '.join(CIFAR10_CLASSES)}."
+            )
+        return source
+    if not source.is_file():
+        raise FileNotFoundError(
+            f"CIFAR-10 not found at {source}. Expected the archive {CIFAR10_ARCHIVE_NAME} "
+            f"(train/<class>/NNNN.jpg, test/<class>/NNNN.jpg inside) or a folder with that "
+            f"layout. Nothing is downloaded."
+        )
+    return source
+
+
 def load_cifar10(
     path: str | os.PathLike[str], split: str = "train", cache_dir: str | os.PathLike[str] | None = None
 ) -> ArrayDataset:
@@ -464,26 +532,11 @@ def load_cifar10(
     there as ``cifar10_<split>_<source-signature>.npz`` (written atomically; both splits in
     one pass over the archive) and reused while the archive is unchanged.
     """
-    _check_split(split)
-    source = Path(path)
-    if source.is_dir() and not (source / split).is_dir() and (source / CIFAR10_ARCHIVE_NAME).is_file():
-        source = source / CIFAR10_ARCHIVE_NAME
+    source = cifar10_source(path, split)
     name = f"cifar10-{split}"
     if source.is_dir():
-        if not (source / split).is_dir():
-            raise FileNotFoundError(
-                f"CIFAR-10 {split}: {source} has no {split}/ folder. Expected either the "
-                f"archive {CIFAR10_ARCHIVE_NAME} or the ImageFolder layout "
-                f"{source}/{split}/<class>/NNNN.jpg with classes {', '.join(CIFAR10_CLASSES)}."
-            )
         images, labels = _read_cifar_folder(source, split)
         return ArrayDataset(images, labels, list(CIFAR10_CLASSES), name)
-    if not source.is_file():
-        raise FileNotFoundError(
-            f"CIFAR-10 not found at {source}. Expected the archive {CIFAR10_ARCHIVE_NAME} "
-            f"(train/<class>/NNNN.jpg, test/<class>/NNNN.jpg inside) or a folder with that "
-            f"layout. Nothing is downloaded."
-        )
     if cache_dir is not None:
         cache_root = Path(cache_dir)
         cached = _read_cache(_cache_file(cache_root, source, split))
@@ -499,6 +552,23 @@ def load_cifar10(
 
 
 GENERIC_DATASETS = ("mnist", "fashion_mnist", "cifar10")
+
+
+def generic_files(name: str, root: str | os.PathLike[str], split: str = "train") -> list[Path]:
+    """The files (or folder) :func:`load_generic` reads for ``split`` of data set ``name``,
+    found without reading them (the preflight's check, with the loaders' own messages).
+
+    Raises:
+        FileNotFoundError: what the loader would raise for missing files.
+        ValueError: an unknown data set.
+    """
+    if name == "mnist":
+        return mnist_files(root, split)
+    if name == "fashion_mnist":
+        return fashion_mnist_files(root, split)
+    if name == "cifar10":
+        return [cifar10_source(root, split)]
+    raise ValueError(f"unknown dataset {name!r}; expected one of {', '.join(GENERIC_DATASETS)}")
 
 
 def load_generic(

@@ -15,6 +15,10 @@ an :class:`Engine`, which does everything else the same way for every stage:
   last epoch and on an early stop; in between, the best epoch's weights are kept as a copy
   on the device until the next write, and a resumed run restarts from the last epoch
   written (exactly, as above);
+* a Ctrl-C in an epoch's monitors (:meth:`TrainingTask.epoch_monitors`, run after its
+  steps) keeps the trained epoch when it is due a checkpoint: ``last.pt`` is written with its
+  row under ``monitors_pending``, and the resumed run measures the monitors first and goes
+  on exactly as an uninterrupted one (not for a task with a guard);
 * early stopping on one named metric of the epoch row (:class:`Monitor`);
 * history: ``metrics.csv`` / ``metrics.jsonl`` rewritten after every epoch (whatever
   ``checkpoint_every``), optional TensorBoard scalars (``run.tensorboard``,
@@ -286,6 +290,8 @@ class Engine:
         self.saved_epoch = -1  # the last epoch (0-based) that last.pt holds: what a rerun resumes after
         self.history: list[dict[str, Any]] = []
         self.stopped = ""
+        # the row of the epoch last.pt holds when a Ctrl-C cut its monitors (monitors_pending)
+        self._pending: dict[str, Any] | None = None
         seed_everything(seed)
 
     def resume(self, task: TrainingTask, map_location: str | torch.device = "cpu") -> bool:
@@ -302,9 +308,11 @@ class Engine:
         self.history = list(state["history"])
         self.monitor.load_state_dict(state)
         self.stopped = state.get("stopped", "")
+        self._pending = state.get("monitors_pending")
         if self.is_main:
             done = self.start_epoch  # epochs finished, counted from 1 as the epoch lines are
-            print(f"[{self.stage}] resuming from {self.last}: {done} of {self.epochs} epoch(s) done"
+            pending = " (its monitors were interrupted: they run first)" if self._pending else ""
+            print(f"[{self.stage}] resuming from {self.last}: {done} of {self.epochs} epoch(s) done{pending}"
                   + (f", stopped then ({self.stopped})" if self.stopped else
                      f", continuing with epoch {done + 1}" if done < self.epochs else ", nothing left to train"))
         return True
@@ -327,6 +335,9 @@ class Engine:
         if _has_guard(task) and not self.stopped:
             self._passed = (_device_copy(task.state_dict()), self.start_epoch - 1)
         try:
+            if self._pending is not None:  # the saved epoch's monitors, cut by a Ctrl-C
+                row, self._pending = dict(self._pending), None
+                self._finish_epoch(task, int(row["epoch"]), task.steps_per_epoch, row)
             for epoch in range(self.start_epoch, self.epochs):
                 if self.stopped:
                     break
@@ -387,8 +398,18 @@ class Engine:
         row.update({k: _row_value(v) for k, v in means.items()})
         row["seconds"] = round(seconds, 3)
         row["pairs_per_second"] = round(n_steps * task.pairs_per_step / max(seconds, 1e-9), 1)
+        self._finish_epoch(task, epoch, steps, row)
+
+    def _finish_epoch(self, task: TrainingTask, epoch: int, steps: int, row: dict[str, Any]) -> None:
+        """After the epoch's steps: its monitors (main process), guard, early stopping and
+        checkpoint. A Ctrl-C in the monitors first saves the trained epoch
+        (:meth:`_save_unmonitored`); a resume then runs this for it (:meth:`run`)."""
         if self.is_main:
-            row.update(task.epoch_monitors(epoch, row))
+            try:
+                row.update(task.epoch_monitors(epoch, row))
+            except KeyboardInterrupt:
+                self._save_unmonitored(task, epoch, steps, row)
+                raise
         self.history.append(row)
 
         reason = task.guard(epoch, row)
@@ -410,6 +431,39 @@ class Engine:
                 self._unsaved_best = (_device_copy(best), epoch)
         with ctrl_c_deferred():  # the checkpoint and the line that reports it: both or neither
             self._end_epoch(task, epoch, steps, row, checkpoint_now)
+
+    def _save_unmonitored(self, task: TrainingTask, epoch: int, steps: int, row: dict[str, Any]) -> None:
+        """A Ctrl-C in ``epoch``'s monitors (a k-NN score over 60k images takes minutes on a
+        CPU): when the epoch is due a checkpoint, write ``last.pt`` with its trained state, the
+        history and early-stopping state as they were before it, and its row without monitors
+        under ``monitors_pending``, so a resume measures them (on these very weights) and
+        finishes the epoch as an uninterrupted run does. The monitors are deterministic
+        functions of the weights that draw nothing from the global RNG, so the resumed run
+        is the uninterrupted one. Not for a task with a guard (its roll-back needs the state
+        of the epoch before, which only the running process holds): that epoch is lost, as
+        any epoch not yet written."""
+        due = (epoch + 1) % self.checkpoint_every == 0 or epoch + 1 == self.epochs
+        if not self.is_main or not due or _has_guard(task):
+            return
+        with ctrl_c_deferred():
+            if self._unsaved_best is not None:  # an earlier epoch's best, due at this checkpoint
+                best, best_epoch = self._unsaved_best
+                save_checkpoint(self.best, {**best, "epoch": best_epoch, "config": self.config})
+                self._unsaved_best = None
+            save_checkpoint(self.last, {
+                **task.state_dict(),
+                "epoch": epoch,
+                "step": (epoch + 1) * steps,
+                "rng": rng_state(),
+                "history": self.history,
+                **self.monitor.state_dict(),
+                "stopped": self.stopped,
+                "config": self.config,
+                "monitors_pending": row,
+            })
+            self.saved_epoch = epoch
+            print(f"[{self.stage}] epoch {epoch + 1}: interrupted in its monitors; its training is "
+                  f"saved in {self.last} and its monitors run when it resumes", flush=True)
 
     def _finite(self, value: torch.Tensor) -> bool:
         """Whether a running sum is finite; with :attr:`distributed`, on every process (a

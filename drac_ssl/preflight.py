@@ -346,6 +346,7 @@ def _check_pretrain_settings(c: _Findings, cfg: Config) -> None:
     _range(c, cfg, ["pretrain.lr"], 0, strict=True)
     _range(c, cfg, ["pretrain.weight_decay", "pretrain.warmup_epochs", "pretrain.patience",
                     "pretrain.min_delta", "pretrain.knn_every", "pretrain.max_steps_per_epoch"], 0)
+    _range(c, cfg, ["pretrain.knn_limit"], 0, why=" (0 = every image of each split)")
     _range(c, cfg, ["pretrain.knn_k"], 1)
     _range(c, cfg, ["pretrain.min_lr_ratio"], 0, high=1)
     if pc.optimizer in ("sgd", "lars"):
@@ -819,6 +820,25 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
                                 as_config_keys(no_train[0].fix)) if no_train else ("", ""))
 
 
+def _check_generic_files(c: _Findings, cfg: Config) -> None:
+    """The files of a generic data set that the pretraining reads (the training split; the
+    test split too for the k-NN monitor), looked up as its loader looks them up
+    (:func:`drac_ssl.datasets.generic_files`, nothing read), with the loader's message."""
+    from drac_ssl.datasets import generic_files
+
+    d = cfg.data
+    splits = ("train", "test") if cfg.pretrain.knn_every > 0 else ("train",)
+    for split in splits:
+        try:
+            generic_files(d.dataset, Path(d.root).expanduser(), split)
+        except FileNotFoundError as exc:
+            needed = " (the k-NN monitor's, pretrain.knn_every > 0)" if split == "test" else ""
+            what = str(exc).partition(" Nothing is downloaded")[0]  # the fix says it
+            c.error("data.root", f"the {split} split{needed}: {what}",
+                    "copy the files there or point data.root at the folder that holds them (nothing "
+                    "is downloaded)" + (", or pretrain.knn_every=0 (no k-NN monitor)" if needed else ""))
+
+
 def _data_facts(c: _Findings, cfg: Config, run_dir: Path, stages: list[str]) -> DataFacts | None:
     d = cfg.data
     if d.dataset in GENERIC_DATASETS:
@@ -828,6 +848,8 @@ def _data_facts(c: _Findings, cfg: Config, run_dir: Path, stages: list[str]) -> 
                                  f"{'it is empty' if not d.root else 'that path does not exist'}",
                     f"data.root=<the folder (or archive) of {d.dataset}>; a relative path is "
                     f"read from the current folder, {Path.cwd()}")
+        elif "pretrain" in stages:
+            _check_generic_files(c, cfg)
         return DataFacts(source=f"the {d.dataset} training split", n_images=n, native_size=side,
                          channels=channels, channels_why=f"{d.dataset} images")
     if d.dataset != "drac":

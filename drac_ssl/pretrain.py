@@ -33,7 +33,9 @@ package's training engine (:class:`drac_ssl.engine.Engine`), shared with UMM:
     same images and views every epoch, so the curve moves only with the weights; the paper
     finds it tracks linear accuracy and peaks where the model starts to memorise;
   - k-NN accuracy every ``knn_every`` epochs when labels exist (methods.md section 3), on
-    images kept on the device (``evaluation.KnnMonitor``);
+    images kept on the device (``evaluation.KnnMonitor``); ``pretrain.knn_limit=N`` scores
+    only images ``i * n // N`` (i = 0..N-1) of each labelled split (:func:`knn_subset`), said
+    on the console and in ``metadata.json`` (``knn_monitor``);
 * weights kept: ``checkpoints/last.pt``, ``checkpoints/best.pt`` (lowest epoch loss,
   exported as ``vicreg_model.safetensors``) and ``checkpoints/monitor_peak.pt`` (the epoch
   of the highest ``rate_reduction_last``, written when it is measured: the early-stopped
@@ -86,7 +88,7 @@ PEAK_CHECKPOINT = "monitor_peak.pt"
 # drac_ssl.evaluation; both stay importable from here (pretrain.embed_images).
 __all__ = ["COLLAPSE_RATE_REDUCTION", "COLLAPSE_VARIANCE_SHARE", "COLLAPSE_VIEW_COSINE", "KnnMonitor",
            "NonFiniteLossError", "PretrainData", "PretrainResult", "TwoViewFeed", "collapse_symptoms",
-           "embed_images", "epoch_order", "load_pretrain_data", "run", "sync_batchnorm", "train_step",
+           "embed_images", "epoch_order", "knn_subset", "load_pretrain_data", "run", "sync_batchnorm", "train_step",
            "use_bf16"]
 
 
@@ -194,6 +196,17 @@ def load_pretrain_data(cfg: Config, data_dir: Path | None) -> PretrainData:
         knn_train=knn_train,
         knn_test=knn_test,
     )
+
+
+def knn_subset(images: np.ndarray, labels: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray]:
+    """At most ``limit`` evenly spaced images of a labelled split, ``(images, labels)``: those
+    at ``i * n // limit`` for ``i = 0..limit-1`` (``n = len(images)``), in the split's order;
+    the split itself when ``limit`` is 0 or at least ``n`` (``pretrain.knn_limit``)."""
+    n = len(images)
+    if not limit or limit >= n:
+        return images, labels
+    keep = np.arange(limit, dtype=np.int64) * n // limit
+    return np.asarray(images[keep]), np.asarray(labels)[keep]
 
 
 class TwoViewFeed:
@@ -729,9 +742,18 @@ def run(cfg: Config, run_dir: str | Path, data: PretrainData | None = None,
 
     feed = TwoViewFeed(data.images, cfg, device, dist)
     knn = None  # built once: the labelled images go to the device here, not every monitor epoch
+    knn_scope: dict[str, int] | None = None  # what pretrain.knn_limit kept (None: every image)
     if pc.knn_every and data.knn_train is not None and data.knn_test is not None and dist.is_main:
-        knn = KnnMonitor(data.knn_train, data.knn_test, pc.augment.recipe, pc.augment.image_size, device,
-                         k=pc.knn_k)
+        knn_train = knn_subset(*data.knn_train, pc.knn_limit)
+        knn_test = knn_subset(*data.knn_test, pc.knn_limit)
+        if pc.knn_limit:
+            knn_scope = {"knn_limit": pc.knn_limit, "train_images": len(knn_train[0]),
+                         "of_train": len(data.knn_train[0]), "test_images": len(knn_test[0]),
+                         "of_test": len(data.knn_test[0])}
+            print(f"[pretrain] k-NN monitor on {knn_scope['train_images']} of {knn_scope['of_train']} "
+                  f"training and {knn_scope['test_images']} of {knn_scope['of_test']} test images "
+                  f"(pretrain.knn_limit={pc.knn_limit}, evenly spaced)")
+        knn = KnnMonitor(knn_train, knn_test, pc.augment.recipe, pc.augment.image_size, device, k=pc.knn_k)
     task.attach(train_model, feed, knn)
     if dist.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -751,6 +773,8 @@ def run(cfg: Config, run_dir: str | Path, data: PretrainData | None = None,
         backbone_state = {k[len("backbone."):]: v for k, v in best_state.items() if k.startswith("backbone.")}
         meta = backbone_metadata(cfg, data, history, best_epoch)
         meta["stopped"] = stopped
+        if knn_scope is not None:
+            meta["knn_monitor"] = knn_scope
         save_weights(backbone_path, backbone_state, {"format": "drac_ssl backbone v1"})
         save_weights(out_dir / "vicreg_model.safetensors", best_state)
         atomic_write_json(metadata_path, meta)

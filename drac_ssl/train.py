@@ -218,17 +218,38 @@ def _existing_run_problem(cfg: Config, run_dir: Path) -> str:
                          f"means fundus): {before} -> {now}")
     if not diffs:
         return ""
-    keys = [d.split(": ", 1)[0] for d in diffs]
-    later = [stage for stage, prefixes in REUSABLE_STAGES.items()
-             if not any(reads(prefixes, key) for key in keys)]
+    # what run.reuse would take into a new run folder (plan_reuse): the finished stages, in
+    # pipeline order, up to the first unfinished or changed one (a generic data set's
+    # pretraining-only run has no ingest: nothing)
+    later, _, _ = _takeable_stages(preflight._status(run_dir), diffs, run_dir)
     branch = (f"; or keep this run and start a new one that takes its finished {', '.join(later)} "
               f"stage(s) instead of running them again: add run.name={run_dir.name}-2 "
-              f"run.reuse={run_dir} to your command" if later else "")
+              f"run.reuse={run_dir} to your command" if later else
+              f" (nothing in it can be taken into a new run; to keep it, start the new run beside "
+              f"it: add run.name={run_dir.name}-2 to your command)")
     return (f"{saved}: this run folder was made with a different configuration:\n     "
             + "\n     ".join(diffs)
             + "\n     fix: choose another run.name to start a new run, or rerun with the saved "
             f"config: python -m drac_ssl.train -c {saved} run.out_dir={run_dir.parent} run.name={run_dir.name}"
             + branch)
+
+
+def _takeable_stages(status: dict[str, Any], diffs: list[str],
+                     source: Path) -> tuple[list[str], str, tuple[str, ...]]:
+    """The stages ``run.reuse`` can take from run folder ``source`` (its ``stages.json``
+    ``status``), given the settings that differ (``"key: old -> new"`` lines): those of
+    :data:`REUSABLE_STAGES`, in pipeline order, up to the first that did not finish there or
+    whose settings differ. Returns (taken, the first not taken or "", why it was not)."""
+    taken: list[str] = []
+    for stage, prefixes in REUSABLE_STAGES.items():
+        entry = status.get(stage)
+        if not (isinstance(entry, dict) and entry.get("status") == "done"):
+            return taken, stage, (f"it has not finished in {source}",)
+        blocking = [d for d in diffs if reads(prefixes, d.split(": ", 1)[0])]
+        if blocking:
+            return taken, stage, tuple(blocking)
+        taken.append(stage)
+    return taken, "", ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -307,17 +328,8 @@ def plan_reuse(cfg: Config, source: Path, run_dir: Path) -> ReusePlan:
     before, now = ingest_modality(saved_settings(old)), ingest_modality(to_dict(cfg))
     if before != now:  # the one setting outside data.* the ingest reads (so every stage's)
         diffs.append(f"data.modality as the ingest reads it (recipe=fundus means fundus): {before} -> {now}")
-    status = preflight._status(source)
-    taken: list[str] = []
-    for stage, prefixes in REUSABLE_STAGES.items():
-        entry = status.get(stage)
-        if not (isinstance(entry, dict) and entry.get("status") == "done"):
-            return ReusePlan(source, tuple(taken), stage, (f"it has not finished in {source}",))
-        blocking = [d for d in diffs if reads(prefixes, d.split(": ", 1)[0])]
-        if blocking:
-            return ReusePlan(source, tuple(taken), stage, tuple(blocking))
-        taken.append(stage)
-    return ReusePlan(source, tuple(taken), "", ())
+    taken, stopped_at, why = _takeable_stages(preflight._status(source), diffs, source)
+    return ReusePlan(source, tuple(taken), stopped_at, why)
 
 
 def _link_or_copy(src: str | os.PathLike[str], dst: str | os.PathLike[str], counts: Counter[str]) -> None:

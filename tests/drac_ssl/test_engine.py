@@ -308,3 +308,47 @@ def test_ctrl_c_as_the_last_epoch_is_saved_says_the_training_finished(
         signal.signal(signal.SIGINT, previous)
     assert caught.value.saved == "training finished: epoch 3 of 3 saved"
     assert "no epoch is trained again" in caught.value.resume and "epoch 4" not in caught.value.resume
+
+
+class MonitoredToyTask(ToyTask):
+    """The toy task with a monitor measured after each epoch's steps (the weight's sum, a
+    deterministic function of the weights); Ctrl-C inside it at epoch ``ctrl_c_epoch``."""
+
+    def __init__(self, ctrl_c_epoch: int | None = None) -> None:
+        super().__init__()
+        self.ctrl_c_epoch = ctrl_c_epoch
+        self.monitored: list[int] = []
+
+    def epoch_monitors(self, epoch: int, row: dict[str, Any]) -> dict[str, Any]:
+        if epoch == self.ctrl_c_epoch:
+            self.ctrl_c_epoch = None
+            raise KeyboardInterrupt
+        self.monitored.append(epoch)
+        return {"weight_sum": round(float(self.model.weight.sum()), 6)}
+
+
+def test_ctrl_c_in_a_monitor_keeps_the_finished_epoch_and_the_resume_is_exact(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A trial lost a whole epoch ("no epoch saved yet") to a Ctrl-C in the k-NN monitor run
+    after the epoch's training: the trained epoch is now saved and its monitors run first on
+    resume, so the history and weights are those of an uninterrupted run."""
+    def run(out: Path, ctrl_c_epoch: int | None = None) -> tuple[Engine, MonitoredToyTask, Any]:
+        engine = _engine(out)
+        task = MonitoredToyTask(ctrl_c_epoch)  # after the engine: its seed decides the initial weights
+        engine.resume(task)
+        return engine, task, engine.run(task)
+
+    _, straight_task, straight = run(tmp_path / "straight")
+    with pytest.raises(StageInterrupted) as caught:
+        run(tmp_path / "resumed", ctrl_c_epoch=2)
+    assert (caught.value.saved, caught.value.resume) == ("epoch 3 of 4 saved", "resume from epoch 4")
+    state = load_checkpoint(tmp_path / "resumed" / "checkpoints" / "last.pt")
+    assert state["epoch"] == 2 and len(state["history"]) == 2
+    assert "its monitors run when it resumes" in capsys.readouterr().out
+    engine, task, resumed = run(tmp_path / "resumed")
+    assert task.monitored == [2, 3] and engine.start_epoch == 3
+    assert [{k: v for k, v in r.items() if k not in ("seconds", "pairs_per_second")} for r in resumed.history] \
+        == [{k: v for k, v in r.items() if k not in ("seconds", "pairs_per_second")} for r in straight.history]
+    assert torch.equal(task.model.weight, straight_task.model.weight)
+    assert load_checkpoint(tmp_path / "resumed" / "checkpoints" / "best.pt")["epoch"] == straight.best_epoch
+    assert "monitors_pending" not in load_checkpoint(tmp_path / "resumed" / "checkpoints" / "last.pt")

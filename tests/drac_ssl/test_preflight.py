@@ -886,3 +886,44 @@ def test_a_referable_cut_outside_the_data_scale_is_said_before_the_pretraining()
     assert "fix: finetune.referable_from=2, or finetune.referable_from=off" in found["finetune.referable_from"]
     assert "finetune.referable_from" not in errors("finetune.referable_from=2")
     assert "finetune.referable_from" not in errors()  # auto: off on DRAC's scale
+
+
+def test_negative_knn_limit_is_refused() -> None:
+    line = errors("pretrain.knn_limit=-1")["pretrain.knn_limit"]
+    assert "must be >= 0 (0 = every image of each split)" in line and "pretrain.knn_limit=0 (the default)" in line
+    assert "pretrain.knn_limit" not in errors("pretrain.knn_limit=500")
+
+
+def _write_idx(path: Path, array: np.ndarray) -> None:
+    import struct
+
+    path.write_bytes(bytes([0, 0, 0x08, array.ndim]) + b"".join(struct.pack(">I", n) for n in array.shape)
+                     + np.ascontiguousarray(array, dtype=np.uint8).tobytes())
+
+
+@pytest.mark.parametrize("dataset", ["mnist", "fashion_mnist"])
+def test_missing_generic_dataset_files_are_refused_before_the_run_folder_is_made(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], dataset: str) -> None:
+    """A trial's data.root held only MNIST's test files (and a half Fashion-MNIST IDX pair):
+    the loader's error came after the run folder was made. The preflight now looks the files
+    up as the loader does and says its message; no run folder is left."""
+    root = tmp_path / "data_root"
+    root.mkdir()
+    _write_idx(root / "t10k-images-idx3-ubyte", np.zeros((4, 28, 28), np.uint8))
+    _write_idx(root / "t10k-labels-idx1-ubyte", np.arange(4, dtype=np.uint8))
+    monkeypatch.chdir(tmp_path)
+    config = str(train.DEFAULT_CONFIG.parent / f"{dataset}.yaml")
+    code = train.main(["-c", config, f"data.root={root}", *CPU])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err, err
+    assert "the train split: " in err and "not found under" in err and "train-images-idx3-ubyte" in err, err
+    assert not (tmp_path / "runs").exists()
+    # half a pair of the test split (the k-NN monitor's): the loader's own words
+    _write_idx(root / "train-images-idx3-ubyte", np.zeros((4, 28, 28), np.uint8))
+    _write_idx(root / "train-labels-idx1-ubyte", np.arange(4, dtype=np.uint8))
+    (root / "t10k-labels-idx1-ubyte").unlink()
+    found = errors(f"data.root={root}", config=Path(config), stages=["pretrain"])
+    assert "the test split (the k-NN monitor's, pretrain.knn_every > 0): " in found["data.root"]
+    assert "found only one of the IDX pair" in found["data.root"] and "pretrain.knn_every=0" in found["data.root"]
+    assert "data.root" not in errors(f"data.root={root}", "pretrain.knn_every=0", config=Path(config),
+                                     stages=["pretrain"])

@@ -272,3 +272,79 @@ def test_cpu_feed_streams_across_epochs_and_restarts_exactly() -> None:
     assert feed._stream is not stream
     for x, y in zip(epoch3, _epoch(_feed(0), 3), strict=True):
         torch.testing.assert_close(x, y, atol=0, rtol=0)
+
+
+def test_knn_limit_scores_evenly_spaced_subsets_and_says_so(tmp_path: Path, monkeypatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """A trial's 2-step MNIST run spent ~680 s in the k-NN monitor over 10k + 10k images:
+    pretrain.knn_limit=N scores images i * n // N (i = 0..N-1) of each split instead; 0 (the
+    default) keeps all of them."""
+    seen = {}
+    original = pretrain.KnnMonitor.__init__
+
+    def recording(self, train, test, *args, **kwargs) -> None:
+        seen["train"], seen["test"] = np.asarray(train[1]).copy(), np.asarray(test[1]).copy()
+        original(self, train, test, *args, **kwargs)
+
+    monkeypatch.setattr(pretrain.KnnMonitor, "__init__", recording)
+    data = tiny_data(12, labels=True)
+    data.knn_train = (data.images, np.arange(12))  # labels = indices: the subset is seen
+    data.knn_test = (data.images[:10], np.arange(10))
+    common = {"pretrain.epochs": "1", "pretrain.knn_every": "1", "pretrain.knn_k": "3"}
+    result = pretrain.run(tiny_config(**common, **{"pretrain.knn_limit": "4"}), tmp_path / "cut", data=data)
+    assert seen["train"].tolist() == [0, 3, 6, 9] and seen["test"].tolist() == [0, 2, 5, 7]
+    assert 0.0 <= result.history[0]["knn_top1"] <= 100.0
+    out = capsys.readouterr().out
+    assert "k-NN monitor on 4 of 12 training and 4 of 10 test images (pretrain.knn_limit=4, evenly spaced)" in out
+    meta = json.loads(result.metadata_path.read_text())
+    assert meta["knn_monitor"] == {"knn_limit": 4, "train_images": 4, "of_train": 12, "test_images": 4,
+                                   "of_test": 10}
+    # the default: every image, and the metadata as before
+    full = pretrain.run(tiny_config(**common), tmp_path / "all", data=data)
+    assert seen["train"].tolist() == list(range(12)) and seen["test"].tolist() == list(range(10))
+    assert "knn_monitor" not in json.loads(full.metadata_path.read_text())
+    assert "pretrain.knn_limit" not in capsys.readouterr().out
+
+
+def test_knn_limit_at_its_default_keeps_older_run_folders_resumable(tmp_path: Path) -> None:
+    """A checkpoint saved before pretrain.knn_limit existed resumes (the default, 0, is what it
+    used); another limit is a changed pretrain.* setting, refused like any other."""
+    from drac_ssl.config import to_dict
+    from drac_ssl.stage_settings import stage_resume_differences
+
+    saved = to_dict(tiny_config())
+    del saved["pretrain"]["knn_limit"]
+    assert stage_resume_differences("pretrain", saved, tiny_config(), tmp_path) == []
+    assert stage_resume_differences("pretrain", saved, tiny_config(**{"pretrain.knn_limit": "1000"}),
+                                    tmp_path) == ["pretrain.knn_limit: 0 -> 1000"]
+
+
+def test_ctrl_c_in_the_knn_monitor_keeps_the_trained_epoch(tmp_path: Path, monkeypatch) -> None:
+    """A trial's Ctrl-C in the k-NN monitor (13 minutes into CIFAR-10's first epoch, after its
+    steps and monitor_peak.pt) said "no epoch saved yet": the epoch is now saved, and the
+    resumed run scores its monitors first and ends as the uninterrupted one does."""
+    from drac_ssl.runtime import StageInterrupted
+
+    cfg = tiny_config(**{"pretrain.epochs": "2", "pretrain.knn_every": "1", "pretrain.knn_k": "3"})
+    straight = pretrain.run(cfg, tmp_path / "straight", data=tiny_data(labels=True))
+    original = pretrain.KnnMonitor.__call__
+    calls = {"n": 0}
+
+    def cut(self, *args, **kwargs) -> float:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise KeyboardInterrupt
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(pretrain.KnnMonitor, "__call__", cut)
+    with pytest.raises(StageInterrupted) as caught:
+        pretrain.run(cfg, tmp_path / "resumed", data=tiny_data(labels=True))
+    assert caught.value.saved == "epoch 1 of 2 saved"
+    resumed = pretrain.run(cfg, tmp_path / "resumed", data=tiny_data(labels=True))
+    keys = ("loss", "invariance", "variance", "covariance", "rate_reduction", "knn_top1", *pretrain.MONITOR_KEYS)
+    assert [[r[k] for k in keys] for r in resumed.history] == [[r[k] for k in keys] for r in straight.history]
+    for name in ("last.pt", pretrain.PEAK_CHECKPOINT):
+        a, b = (load_checkpoint(tmp_path / run / "pretrain" / "checkpoints" / name) for run in ("straight", "resumed"))
+        assert a["epoch"] == b["epoch"]
+        for key, value in a["model"].items():
+            assert torch.equal(value, b["model"][key]), (name, key)

@@ -569,3 +569,26 @@ def test_torchrun_process_0_refused_before_pretraining_the_others_leave_too(tmp_
     assert out.count("pretrain.epochs=0 (command line 'pretrain.epochs=0'): must be > 0") == 1, out[-4000:]
     assert "[train] process 1 of 2: process 0 stopped before the pretraining (PreflightError" in out
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_changed_generic_run_is_not_sent_to_run_reuse_when_nothing_could_be_taken(tmp_path: Path) -> None:
+    """A trial changed pretrain.epochs of a pretraining-only MNIST run: the refusal suggested
+    run.reuse, which then failed with "nothing can be taken from it: its ingest stage is not
+    finished" (the generic datasets have no ingest). Only stages finished in the folder, in
+    pipeline order, are offered; otherwise the fix is a new run.name."""
+    from drac_ssl.config import save_config
+
+    mnist = train.DEFAULT_CONFIG.parent / "mnist.yaml"
+    run_dir = tmp_path / "runs" / "mnist"
+    (run_dir / "pretrain").mkdir(parents=True)
+    save_config(train.load_config(mnist, [f"data.root={tmp_path}"]), run_dir / "config.yaml")
+    (run_dir / "stages.json").write_text(json.dumps({"pretrain": {"status": "done"}}))
+    problem = train._existing_run_problem(
+        train.load_config(mnist, [f"data.root={tmp_path}", "pretrain.epochs=3"]), run_dir)
+    assert "pretrain.epochs: 50 -> 3" in problem and "run.reuse" not in problem, problem
+    assert "run.name=mnist-2" in problem and "nothing in it can be taken" in problem, problem
+    # a DRAC-style run whose ingest finished is still offered it
+    (run_dir / "stages.json").write_text(json.dumps({"ingest": {"status": "done"}, "pretrain": {"status": "done"}}))
+    problem = train._existing_run_problem(
+        train.load_config(mnist, [f"data.root={tmp_path}", "pretrain.epochs=3"]), run_dir)
+    assert f"run.name=mnist-2 run.reuse={run_dir}" in problem and "finished ingest stage(s)" in problem, problem
