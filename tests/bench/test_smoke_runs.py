@@ -60,3 +60,10 @@ def test_summarize_leaves_smoke_results_out(tmp_path: Path) -> None:
     assert "74.64" in text  # the committed figure is still shown
     assert "12.34" not in text and "11.11" not in text
     assert "14.00" not in text
+
+
+def test_a_results_folder_of_smoke_runs_only_has_no_results(tmp_path: Path) -> None:
+    (tmp_path / "cifar10_vicreg_smoke.json").write_text(json.dumps(
+        {"smoke": True, "epochs": 1, "linear_probe_top1": 12.34}), encoding="utf-8")
+    text = render(tmp_path)
+    assert "(no results yet)" in text and "12.34" not in text
