@@ -1,5 +1,6 @@
 """Every bench script's --help names it the way the README runs it (``python -m bench.X``),
-and the low-label smoke run never takes the committed figures' file name by default."""
+and the low-label smoke run never takes the committed figures' file name by default nor
+stands beside the paper's figures."""
 
 from __future__ import annotations
 
@@ -24,3 +25,13 @@ def test_the_low_label_smoke_run_writes_its_own_file_by_default() -> None:
     assert result_name("mnist", None, 0) == "low_label_mnist"  # the committed figures
     assert result_name("mnist", None, 500) == "low_label_mnist_smoke"
     assert result_name("fashion_mnist", "mine", 500) == "mine"
+
+
+def test_a_low_label_smoke_run_is_not_comparable_with_the_paper() -> None:
+    from bench.low_label import paper_comparable
+
+    assert paper_comparable("mnist", eval_limit=0, max_steps_per_epoch=0, max_epochs=100) is True
+    assert paper_comparable("fashion_mnist", 0, 0, 100) is False  # the paper has MNIST figures only
+    assert paper_comparable("mnist", 500, 0, 100) is False  # --eval-limit
+    assert paper_comparable("mnist", 0, 2, 100) is False  # pretrain.max_steps_per_epoch
+    assert paper_comparable("mnist", 0, 0, 2) is False  # a short --max-epochs
