@@ -324,7 +324,7 @@ class MonitoredToyTask(ToyTask):
             self.ctrl_c_epoch = None
             raise KeyboardInterrupt
         self.monitored.append(epoch)
-        return {"weight_sum": round(float(self.model.weight.sum()), 6)}
+        return {"weight_sum": round(float(self.model.weight.detach().sum()), 6)}
 
 
 def test_ctrl_c_in_a_monitor_keeps_the_finished_epoch_and_the_resume_is_exact(
