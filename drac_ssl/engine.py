@@ -419,8 +419,7 @@ class Engine:
         improved = self.monitor.update(row[self.monitor.key], epoch)
         if self.monitor.should_stop:
             self.stopped = self.monitor.reason
-        checkpoint_now = ((epoch + 1) % self.checkpoint_every == 0 or epoch + 1 == self.epochs
-                          or bool(self.stopped))
+        checkpoint_now = self._due(epoch) or bool(self.stopped)
         if self.is_main and improved:
             best = task.best_state()
             if best is None:
@@ -442,28 +441,37 @@ class Engine:
         is the uninterrupted one. Not for a task with a guard (its roll-back needs the state
         of the epoch before, which only the running process holds): that epoch is lost, as
         any epoch not yet written."""
-        due = (epoch + 1) % self.checkpoint_every == 0 or epoch + 1 == self.epochs
-        if not self.is_main or not due or _has_guard(task):
+        if not self.is_main or not self._due(epoch) or _has_guard(task):
             return
         with ctrl_c_deferred():
-            if self._unsaved_best is not None:  # an earlier epoch's best, due at this checkpoint
-                best, best_epoch = self._unsaved_best
-                save_checkpoint(self.best, {**best, "epoch": best_epoch, "config": self.config})
-                self._unsaved_best = None
-            save_checkpoint(self.last, {
-                **task.state_dict(),
-                "epoch": epoch,
-                "step": (epoch + 1) * steps,
-                "rng": rng_state(),
-                "history": self.history,
-                **self.monitor.state_dict(),
-                "stopped": self.stopped,
-                "config": self.config,
-                "monitors_pending": row,
-            })
+            self._write_checkpoints(task, epoch, steps, monitors_pending=row)
             self.saved_epoch = epoch
             print(f"[{self.stage}] epoch {epoch + 1}: interrupted in its monitors; its training is "
                   f"saved in {self.last} and its monitors run when it resumes", flush=True)
+
+    def _due(self, epoch: int) -> bool:
+        """Whether ``epoch`` (0-based) is due a checkpoint by ``checkpoint_every`` (the last
+        epoch always is; an early stop makes any epoch one, decided by the caller)."""
+        return (epoch + 1) % self.checkpoint_every == 0 or epoch + 1 == self.epochs
+
+    def _write_checkpoints(self, task: TrainingTask, epoch: int, steps: int, **extra: Any) -> None:
+        """``best.pt`` when an earlier epoch's best waits for this checkpoint, then ``last.pt``
+        with ``epoch``'s state, the history and the early-stopping state, plus ``extra``."""
+        if self._unsaved_best is not None:
+            best, best_epoch = self._unsaved_best
+            save_checkpoint(self.best, {**best, "epoch": best_epoch, "config": self.config})
+            self._unsaved_best = None
+        save_checkpoint(self.last, {
+            **task.state_dict(),
+            "epoch": epoch,
+            "step": (epoch + 1) * steps,
+            "rng": rng_state(),
+            "history": self.history,
+            **self.monitor.state_dict(),
+            "stopped": self.stopped,
+            "config": self.config,
+            **extra,
+        })
 
     def _finite(self, value: torch.Tensor) -> bool:
         """Whether a running sum is finite; with :attr:`distributed`, on every process (a
@@ -476,20 +484,7 @@ class Engine:
                    checkpoint_now: bool) -> None:
         """Write ``last.pt`` / ``best.pt`` when due, the history, then print the epoch line."""
         if self.is_main and checkpoint_now:
-            if self._unsaved_best is not None:
-                best, best_epoch = self._unsaved_best
-                save_checkpoint(self.best, {**best, "epoch": best_epoch, "config": self.config})
-                self._unsaved_best = None
-            save_checkpoint(self.last, {
-                **task.state_dict(),
-                "epoch": epoch,
-                "step": (epoch + 1) * steps,
-                "rng": rng_state(),
-                "history": self.history,
-                **self.monitor.state_dict(),
-                "stopped": self.stopped,
-                "config": self.config,
-            })
+            self._write_checkpoints(task, epoch, steps)
         if checkpoint_now:
             self.saved_epoch = epoch
         if self._passed is not None and not self.stopped:
