@@ -28,14 +28,6 @@ from app.predict import Predictor
 ICDR = ["No DR", "Mild", "Moderate", "Severe", "PDR"]
 
 
-@pytest.fixture(scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _toy_bundle_dir(root: Path, **prep: bool) -> Path:
     bundle = build_demo_bundle(root, image_size=128, source_size=256, n_folds=1, head="linear",
                                grade_names=ICDR, channels=3)

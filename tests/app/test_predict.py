@@ -46,15 +46,6 @@ def _octa_like(h: int = 512, w: int = 512, seed: int = 0) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def one_thread():
-    """One torch thread: faster than two on a shared 2-core machine; restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
 def bundle_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_demo_bundle(tmp_path_factory.mktemp("run"), image_size=64, source_size=128,
                              n_folds=2)
