@@ -20,6 +20,7 @@ committed figures), records ``"smoke": true`` and compares nothing with the seed
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -180,8 +181,11 @@ def main() -> None:
     from drac_ssl.plots import plot_history
 
     out_dir = Path(args.out_dir)
+    # the monitor's k-NN of the starting backbone (pretrain/metadata.json; absent without the monitor)
+    knn_start = json.loads(Path(result.metadata_path).read_text()).get("knn_start_top1")
     plot_history(result.history, [k for k in ("loss", "rate_reduction", "knn_top1") if k in result.history[-1]],
-                 out_dir / f"{name}_curve.png", f"CIFAR-10 VICReg ResNet-18 ({len(result.history)} epochs)")
+                 out_dir / f"{name}_curve.png", f"CIFAR-10 VICReg ResNet-18 ({len(result.history)} epochs)",
+                 baselines={"knn_top1": ("starting backbone", knn_start)} if knn_start is not None else None)
     write_result(name, {
         "smoke": bool(reasons),
         "smoke_reasons": reasons,
@@ -208,6 +212,9 @@ def main() -> None:
         "linear_probe_top1": round(probe.top1, 2),
         "linear_probe_protocol": probe_protocol(probe.lr, probe.epochs),
         "time_to_knn_accuracy": time_to_accuracy(result.history),
+        "monitor_knn_top1_start": knn_start,
+        "monitor_knn_top1_start_note": "the k-NN monitor (pretrain.knn_k, pretrain.knn_limit) on the starting "
+                                       "backbone before any step: the curve's figures read against it",
         "time_to_accuracy_note": "training time only (sum of epoch times; k-NN monitor and checkpoints excluded), "
                                  "resolution = the k-NN monitor interval (pretrain.knn_every)",
         "baselines": {"seed_report_linear_resnet34_100ep": SEED_REPORT_LINEAR,

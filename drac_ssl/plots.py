@@ -53,6 +53,7 @@ def plot_history(
     keys: Sequence[str],
     path: str | os.PathLike[str],
     title: str = "Training history",
+    baselines: Mapping[str, tuple[str, float]] | None = None,
 ) -> Path:
     """One subplot per key of ``history`` against the epoch; writes a PNG at ``path``.
 
@@ -62,6 +63,8 @@ def plot_history(
     (loss terms, ``rate_reduction_early`` / ``rate_reduction_last``, ``knn_top1`` ...);
     epochs where a key is missing or not finite are skipped, so a monitor logged every N
     epochs (``knn_top1``) is drawn as a line through its points, with markers.
+    ``baselines``: ``{key: (label, value)}``, a dashed horizontal line with a legend in that
+    key's subplot (the k-NN top-1 of the starting backbone).
     """
     if not keys:
         raise ValueError("plot_history needs at least one key to plot")
@@ -75,6 +78,10 @@ def plot_history(
                   if math.isfinite(v)]
         xs, values = [x for x, _ in points], [v for _, v in points]
         ax.plot(xs, values, marker="o" if len(points) <= 30 else None, markersize=3)
+        if baselines and key in baselines and math.isfinite(_finite(baselines[key][1])):
+            label, level = baselines[key]
+            ax.axhline(level, color="0.4", linestyle="--", linewidth=1, label=f"{label}: {level:.2f}")
+            ax.legend(loc="best", fontsize="small")
         ax.set_title(key)
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))

@@ -33,7 +33,9 @@ package's training engine (:class:`drac_ssl.engine.Engine`), shared with UMM:
     same images and views every epoch, so the curve moves only with the weights; the paper
     finds it tracks linear accuracy and peaks where the model starts to memorise;
   - k-NN accuracy every ``knn_every`` epochs when labels exist (methods.md section 3), on
-    images kept on the device (``evaluation.KnnMonitor``); ``pretrain.knn_limit=N`` scores
+    images kept on the device (``evaluation.KnnMonitor``), and once of the starting backbone
+    before any step (console, ``metadata.json`` ``knn_start_top1``, a dashed line in the
+    monitors' plot: an untrained ResNet already scores far above chance); ``pretrain.knn_limit=N`` scores
     only images ``i * n // N`` (i = 0..N-1) of each labelled split (:func:`knn_subset`), said
     on the console and in ``metadata.json`` (``knn_monitor``);
 * weights kept: ``checkpoints/last.pt``, ``checkpoints/best.pt`` (lowest epoch loss,
@@ -459,7 +461,7 @@ def collapse_symptoms(metrics: dict[str, Any], gamma: float = 1.0, stage: str = 
 # Outputs
 
 
-def _plot_history(out_dir: Path, history: list[dict[str, Any]]) -> None:
+def _plot_history(out_dir: Path, history: list[dict[str, Any]], knn_start: float | None = None) -> None:
     from drac_ssl.plots import plot_history
 
     plot_history(history, ["loss", "invariance", "variance", "covariance"], out_dir / "plots" / "pretrain_loss.png",
@@ -468,7 +470,8 @@ def _plot_history(out_dir: Path, history: list[dict[str, Any]]) -> None:
                             "knn_top1", "lr") if any(k in r for r in history)]
     plot_history(history, monitors, out_dir / "plots" / "pretrain_monitors.png",
                  "Label-free rate reduction (probe: last / early; training batches: pairs)"
-                 + (", k-NN top-1" if "knn_top1" in monitors else "") + ", lr")
+                 + (", k-NN top-1" if "knn_top1" in monitors else "") + ", lr",
+                 baselines={"knn_top1": ("starting backbone", knn_start)} if knn_start is not None else None)
 
 
 def backbone_metadata(cfg: Config, data: PretrainData, history: list[dict[str, Any]], best_epoch: int,
@@ -557,6 +560,9 @@ class _VICRegTraining(TrainingTask):
         self.knn: KnnMonitor | None = None
         self.probe: MonitorProbe | None = None
         self.monitor_best = -math.inf  # the highest rate_reduction_last so far (monitor_peak.pt)
+        # k-NN top-1 (%) of the starting backbone, before any step (None: no k-NN monitor, or a
+        # run resumed from a checkpoint saved before this was recorded)
+        self.knn_start: float | None = None
         self.ckpt_dir: Path | None = None
 
     def attach(self, train_model: nn.Module, feed: TwoViewFeed, knn: KnnMonitor | None = None) -> None:
@@ -572,6 +578,13 @@ class _VICRegTraining(TrainingTask):
         return self.feed.epoch(epoch)
 
     def begin_epoch(self, epoch: int) -> None:
+        if epoch == 0 and self.knn is not None and self.knn_start is None:
+            # the k-NN figure an untrained backbone already reaches (a random ResNet's features
+            # separate MNIST's digits well): the epochs' k-NN is read against it. Epoch 0 is only
+            # begun by a fresh run; a Ctrl-C here leaves no epoch, and the rerun measures again.
+            self.knn_start = round(self.knn(self.model.backbone, self.bf16, self.channels_last), 3)
+            print(f"[pretrain] k-NN top-1 of the starting backbone, before any step: "
+                  f"{self.knn_start:.2f}% (k {self.pc.knn_k}; read the epochs' k-NN against it)")
         self.train_model.train()
 
     def step(self, batch: tuple[torch.Tensor, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
@@ -610,11 +623,13 @@ class _VICRegTraining(TrainingTask):
         return out
 
     def state_dict(self) -> dict[str, Any]:
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict()}
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "knn_start_top1": self.knn_start}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
+        self.knn_start = state.get("knn_start_top1")
         values = [r.get("rate_reduction_last") for r in state.get("history", [])]
         values = [float(v) for v in values if v is not None and math.isfinite(float(v))]
         self.monitor_best = max(values, default=-math.inf)
@@ -775,10 +790,12 @@ def run(cfg: Config, run_dir: str | Path, data: PretrainData | None = None,
         meta["stopped"] = stopped
         if knn_scope is not None:
             meta["knn_monitor"] = knn_scope
+        if task.knn_start is not None:
+            meta["knn_start_top1"] = task.knn_start
         save_weights(backbone_path, backbone_state, {"format": "drac_ssl backbone v1"})
         save_weights(out_dir / "vicreg_model.safetensors", best_state)
         atomic_write_json(metadata_path, meta)
-        _plot_history(out_dir, history)
+        _plot_history(out_dir, history, knn_start=task.knn_start)
         print(f"[pretrain] {stopped}; best epoch {best_epoch + 1} -> {backbone_path}")
 
     # rank 0 exports while the other processes wait: none returns before the weights exist

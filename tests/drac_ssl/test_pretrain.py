@@ -131,10 +131,36 @@ def test_early_stopping_on_the_epoch_loss(tmp_path: Path) -> None:
     assert result.best_epoch == 0
 
 
-def test_knn_monitor_runs_when_labels_exist(tmp_path: Path) -> None:
+def test_knn_monitor_runs_when_labels_exist_and_scores_the_starting_backbone_first(
+        tmp_path: Path, monkeypatch, capsys) -> None:
+    """A trial read 82.6 % k-NN on MNIST after two steps as learning: the monitor now scores the
+    starting backbone once, before any step, and says so (console, metadata, plot)."""
+    from drac_ssl.runtime import seed_everything
+
+    original = pretrain.KnnMonitor.__call__
+    calls: list[tuple[dict[str, torch.Tensor], float]] = []
+
+    def spy(self, backbone, *args, **kwargs) -> float:
+        value = original(self, backbone, *args, **kwargs)
+        calls.append(({k: v.clone() for k, v in backbone.state_dict().items()}, value))
+        return value
+
+    monkeypatch.setattr(pretrain.KnnMonitor, "__call__", spy)
     cfg = tiny_config(**{"pretrain.epochs": "1", "pretrain.knn_every": "1", "pretrain.knn_k": "3"})
     result = pretrain.run(cfg, tmp_path, data=tiny_data(labels=True))
     assert 0.0 <= result.history[0]["knn_top1"] <= 100.0
+    assert len(calls) == 2  # the starting backbone, then epoch 1
+    seed_everything(cfg.run.seed)  # what the engine does before the model is built
+    start = pretrain.build_vicreg_model(cfg.pretrain).backbone.state_dict()
+    assert all(torch.equal(calls[0][0][k], v) for k, v in start.items())
+    assert not all(torch.equal(calls[1][0][k], v) for k, v in start.items())  # epoch 1 trained
+    meta = json.loads(result.metadata_path.read_text())
+    assert meta["knn_start_top1"] == round(calls[0][1], 3)
+    assert (f"k-NN top-1 of the starting backbone, before any step: {round(calls[0][1], 3):.2f}%"
+            in capsys.readouterr().out)
+    # without the monitor: no baseline, nothing in the metadata
+    plain = pretrain.run(tiny_config(**{"pretrain.epochs": "1"}), tmp_path / "plain", data=tiny_data(labels=True))
+    assert "knn_start_top1" not in json.loads(plain.metadata_path.read_text()) and len(calls) == 2
 
 
 def test_gpu_augmentation_path_runs_on_cpu(tmp_path: Path) -> None:
@@ -332,7 +358,7 @@ def test_ctrl_c_in_the_knn_monitor_keeps_the_trained_epoch(tmp_path: Path, monke
 
     def cut(self, *args, **kwargs) -> float:
         calls["n"] += 1
-        if calls["n"] == 1:
+        if calls["n"] == 2:  # the first call scores the starting backbone, before any step
             raise KeyboardInterrupt
         return original(self, *args, **kwargs)
 
@@ -343,6 +369,10 @@ def test_ctrl_c_in_the_knn_monitor_keeps_the_trained_epoch(tmp_path: Path, monke
     resumed = pretrain.run(cfg, tmp_path / "resumed", data=tiny_data(labels=True))
     keys = ("loss", "invariance", "variance", "covariance", "rate_reduction", "knn_top1", *pretrain.MONITOR_KEYS)
     assert [[r[k] for k in keys] for r in resumed.history] == [[r[k] for k in keys] for r in straight.history]
+    # the starting backbone's k-NN travels in last.pt: the resumed run reports the one it measured
+    assert calls["n"] == 4  # start, epoch 1 (cut); resumed: epoch 1 again, epoch 2, no second start
+    assert (json.loads(resumed.metadata_path.read_text())["knn_start_top1"]
+            == json.loads(straight.metadata_path.read_text())["knn_start_top1"])
     for name in ("last.pt", pretrain.PEAK_CHECKPOINT):
         a, b = (load_checkpoint(tmp_path / run / "pretrain" / "checkpoints" / name) for run in ("straight", "resumed"))
         assert a["epoch"] == b["epoch"]

@@ -72,7 +72,7 @@ def test_rewriting_the_log_replaces_the_older_event_files(tmp_path: Path) -> Non
 
 @pytest.fixture(autouse=True)
 def no_plots(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pretrain, "_plot_history", lambda *args: None)  # checked in test_pretrain
+    monkeypatch.setattr(pretrain, "_plot_history", lambda *args, **kwargs: None)  # checked in test_pretrain
 
 
 def test_enabled_pretraining_writes_the_epoch_metrics_as_scalars(tmp_path: Path) -> None:
