@@ -56,6 +56,16 @@ def pretrained_run(tmp_path_factory: pytest.TempPathFactory, small_cpu: None) ->
 
 
 @pytest.fixture(scope="module")
+def two_fold_run(tmp_path_factory: pytest.TempPathFactory, small_cpu: None) -> Path:
+    """As ``pretrained_run`` with 2 folds: for tests of a per-fold rule, not of 5-fold CV
+    (each fine-tuning then trains 2 folds of 15 images instead of 5 of 24)."""
+    root = tmp_path_factory.mktemp("run2")
+    make_fake_ingest(root, n_folds=2)
+    pretrain.run(tiny_config(**{"data.n_folds": "2"}), root)
+    return root
+
+
+@pytest.fixture(scope="module")
 def frozen_result(pretrained_run: Path) -> finetune.FinetuneResult:
     return finetune.run(tiny_config(**{"finetune.compare_scratch": "true"}), pretrained_run)
 
@@ -185,12 +195,13 @@ def test_comparison_table_has_scratch_and_vicreg_rows(frozen_result: finetune.Fi
     assert "referable AUC" not in report  # no referable figures on DRAC's scale
 
 
-def test_umm_minus_vicreg_is_reported_and_zero_for_the_same_weights(pretrained_run: Path, tmp_path: Path) -> None:
+def test_umm_minus_vicreg_is_reported_and_zero_for_the_same_weights(two_fold_run: Path, tmp_path: Path) -> None:
     from drac_ssl.report import write_report
 
-    run = _linked_run(pretrained_run, tmp_path)
-    (run / "umm").symlink_to(pretrained_run / "pretrain", target_is_directory=True)  # UMM that changed nothing
-    result = finetune.run(tiny_config(**{"finetune.compare_scratch": "false", "finetune.epochs": "1"}), run)
+    run = _linked_run(two_fold_run, tmp_path)
+    (run / "umm").symlink_to(two_fold_run / "pretrain", target_is_directory=True)  # UMM that changed nothing
+    result = finetune.run(tiny_config(**{"data.n_folds": "2", "finetune.compare_scratch": "false",
+                                         "finetune.epochs": "1"}), run)
     assert list(result.variants) == ["vicreg", "vicreg_umm"]
     diff = json.loads(result.comparison_path.read_text())["umm_minus_vicreg"]
     for metric in ("accuracy", "qwk"):  # the same weights, seeds and folds: the same grades
@@ -644,9 +655,9 @@ def test_keep_last_keeps_the_last_epoch_and_chooses_nothing_on_the_scored_fold(
 
 
 def test_head_warmup_trains_the_head_alone_first_and_only_for_pretrained_variants(
-        pretrained_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    run = _linked_run(pretrained_run, tmp_path)
-    base = {"finetune.freeze": "all", "finetune.head": "linear", "finetune.epochs": "3",
+        two_fold_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run = _linked_run(two_fold_run, tmp_path)
+    base = {"data.n_folds": "2", "finetune.freeze": "all", "finetune.head": "linear", "finetune.epochs": "3",
             "finetune.keep": "last", "finetune.tta": "false", "finetune.compare_scratch": "true",
             "umm.enabled": "false"}
     # scratch has nothing pretrained to keep: its folds' signature ignores the warm-up, so a
@@ -675,11 +686,11 @@ def test_head_warmup_trains_the_head_alone_first_and_only_for_pretrained_variant
     monkeypatch.setattr(finetune, "_fit_fold", spy)
     result = finetune.run(tiny_config(**base, **{"finetune.head_warmup_epochs": "2"}), run)
     vicreg = [v for k, v in moved.items() if k.startswith("vicreg fold")]
-    assert len(vicreg) == 5 and all(v == [False, False, True] for v in vicreg)
+    assert len(vicreg) == 2 and all(v == [False, False, True] for v in vicreg)
     assert all(trainable_after[k] for k in moved)  # finetune.freeze=all applies again after the warm-up
     # scratch trains its whole network from the first epoch
     scratch = [v for k, v in moved.items() if k.startswith("scratch fold")]
-    assert len(scratch) == 5 and all(v == [True, True, True] for v in scratch)
+    assert len(scratch) == 2 and all(v == [True, True, True] for v in scratch)
     metrics = result.variants["vicreg"].metrics
     for fold in metrics["folds"]:
         record = json.loads((result.variants["vicreg"].out_dir / f"fold{fold['fold']}.json").read_text())
@@ -695,9 +706,9 @@ def test_head_warmup_trains_the_head_alone_first_and_only_for_pretrained_variant
 
 
 def test_with_keep_best_the_head_warmup_is_never_kept_nor_counted_for_patience(
-        pretrained_run: Path, tmp_path: Path) -> None:
-    run = _linked_run(pretrained_run, tmp_path)
-    cfg = tiny_config(**{"finetune.freeze": "all", "finetune.head": "linear", "finetune.epochs": "4",
+        two_fold_run: Path, tmp_path: Path) -> None:
+    run = _linked_run(two_fold_run, tmp_path)
+    cfg = tiny_config(**{"data.n_folds": "2", "finetune.freeze": "all", "finetune.head": "linear", "finetune.epochs": "4",
                          "finetune.head_warmup_epochs": "2", "finetune.keep": "best",
                          "finetune.patience": "1", "finetune.tta": "false",
                          "finetune.compare_scratch": "false", "umm.enabled": "false"})
@@ -707,12 +718,12 @@ def test_with_keep_best_the_head_warmup_is_never_kept_nor_counted_for_patience(
 
 
 def test_keep_best_breaks_a_kappa_tie_with_the_validation_loss(
-        pretrained_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        two_fold_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A validation kappa that never moves (here forced to 0) used to keep the first epoch's
     weights; the epoch with the lowest validation loss among equal kappas is kept instead."""
-    run = _linked_run(pretrained_run, tmp_path)
+    run = _linked_run(two_fold_run, tmp_path)
     monkeypatch.setattr(finetune, "quadratic_weighted_kappa", lambda *args, **kwargs: 0.0)
-    cfg = tiny_config(**{"finetune.freeze": "all", "finetune.head": "linear", "finetune.epochs": "4",
+    cfg = tiny_config(**{"data.n_folds": "2", "finetune.freeze": "all", "finetune.head": "linear", "finetune.epochs": "4",
                          "finetune.keep": "best", "finetune.patience": "0", "finetune.tta": "false",
                          "finetune.compare_scratch": "false", "umm.enabled": "false"})
     variant = finetune.run(cfg, run).variants["vicreg"]
