@@ -59,7 +59,11 @@ class DataConfig:
     ``grades``: the names of grades 0..K-1, K >= 2 (``[Normal, NPDR, PDR]``), or a named
     scale: ``drac`` (Normal, NPDR, PDR) or ``icdr`` (No DR, Mild, Moderate, Severe, PDR).
     Empty: the layout's scale (DRAC and plain folders: drac; APTOS, EyePACS, IDRiD and
-    MedMNIST: icdr). A label outside 0..K-1 is an error that names this setting.
+    MedMNIST: icdr). A label outside 0..K-1 is an error that names this setting. From Python a
+    list (``DataConfig(grades=["icdr"])``); a string is read as the command line and YAML read
+    it, split at commas: ``"icdr"`` is the one named scale ``["icdr"]``, ``"Normal,NPDR,PDR"``
+    three names (never its characters). ``cache_sizes`` likewise: ``"64"`` -> ``[64]``; a
+    value that is not a list of integers is a ConfigError.
 
     ``channels``: ``1`` (grey; colour files are converted with a warning), ``3`` (RGB; grey
     files are replicated, said once) or ``auto`` (what the images are: all grey -> 1, any
@@ -130,6 +134,14 @@ class DataConfig:
     phantom_n_train: int = 611
     phantom_n_test: int = 386
     phantom_seed: int = 0
+
+    def __post_init__(self) -> None:
+        # a str from Python is read as the command line and YAML read it (split at commas),
+        # never iterated as characters ("icdr" -> 4 grades i, c, d, r)
+        for key, tp in (("grades", list[str]), ("cache_sizes", list[int])):
+            value = getattr(self, key)
+            if isinstance(value, str) or not isinstance(value, (list, tuple)):
+                setattr(self, key, _coerce(value, tp, "DataConfig", f"data.{key}"))
 
 
 @dataclass

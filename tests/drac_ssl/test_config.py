@@ -269,3 +269,16 @@ def test_without_the_repository_configs_a_command_without_c_is_refused_and_fixes
         with pytest.raises(ConfigError) as info:
             load_config(bad)
         assert str(gone) not in str(info.value) and "configs/drac.yaml in the drac_ssl checkout" in str(info.value)
+
+
+def test_a_string_for_a_list_setting_from_python_is_read_as_the_command_line_reads_it() -> None:
+    from drac_ssl.config import DataConfig, validate_grades
+
+    assert DataConfig(grades="icdr").grades == ["icdr"]  # the named scale, not grades i, c, d, r
+    assert DataConfig(grades="Normal,NPDR,PDR").grades == load_config(None, ["data.grades=Normal,NPDR,PDR"]).data.grades
+    validate_grades(DataConfig(grades="icdr").grades)
+    assert DataConfig(cache_sizes="64").cache_sizes == [64]
+    with pytest.raises(ConfigError, match=r"DataConfig: 'data.cache_sizes\[0\]' must be an integer, got 'big'"):
+        DataConfig(cache_sizes="big")
+    with pytest.raises(ConfigError, match="'data.cache_sizes' must be a list, got 64"):
+        DataConfig(cache_sizes=64)
