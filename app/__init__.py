@@ -17,6 +17,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")  # albumentations' version check
 
-__all__ = ["__version__"]
+__all__ = ["GRADIO_MISSING", "__version__"]
 
 from drac_ssl import __version__  # noqa: E402
+
+GRADIO_MISSING = (
+    "the app needs gradio, an optional dependency that is not installed.\n"
+    "  fix: pip install 'drac_ssl[app]' (from the checkout: pip install -e '.[app]'), or "
+    "bash scripts/setup.sh, which installs the pinned gradio into .venv")
+"""What ``python -m app`` / ``drac-ssl-app`` and ``import app.server`` say without gradio."""

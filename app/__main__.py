@@ -2,12 +2,14 @@
 
 Serves the grading app for a model bundle (default: the newest ``runs/*/bundle``). Console
 script: ``drac-ssl-app = "app.__main__:main"``. Exit code 2, with the commands that make a
-bundle, when there is none; 0 after Ctrl-C.
+bundle, when there is none, or with the install command when gradio (the ``app`` extra) is
+missing; 0 after Ctrl-C.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import math
 import signal
@@ -70,6 +72,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.threads < 0:
         print("error: --threads must be 0 (the default policy) or a positive count", file=sys.stderr)
+        return 2
+    if importlib.util.find_spec("gradio") is None:  # before any bundle is loaded
+        from app import GRADIO_MISSING
+
+        print(f"error: {GRADIO_MISSING}", file=sys.stderr)
         return 2
     from drac_ssl.runtime import apply_thread_policy
 

@@ -33,8 +33,16 @@ from pathlib import Path
 from typing import Any
 
 import cv2
-import gradio as gr
 import numpy as np
+
+from app import GRADIO_MISSING
+
+try:
+    import gradio as gr
+except ModuleNotFoundError as exc:  # the optional [app] extra: say so and how to install it
+    if exc.name != "gradio":
+        raise
+    raise ModuleNotFoundError(GRADIO_MISSING, name="gradio") from None
 
 from app.gradcam import coarse_words, overlay_heatmap
 from app.inputs import (

@@ -59,7 +59,11 @@ class DataConfig:
     ``grades``: the names of grades 0..K-1, K >= 2 (``[Normal, NPDR, PDR]``), or a named
     scale: ``drac`` (Normal, NPDR, PDR) or ``icdr`` (No DR, Mild, Moderate, Severe, PDR).
     Empty: the layout's scale (DRAC and plain folders: drac; APTOS, EyePACS, IDRiD and
-    MedMNIST: icdr). A label outside 0..K-1 is an error that names this setting.
+    MedMNIST: icdr). A label outside 0..K-1 is an error that names this setting. From Python a
+    list (``DataConfig(grades=["icdr"])``); a string is read as the command line and YAML read
+    it, split at commas: ``"icdr"`` is the one named scale ``["icdr"]``, ``"Normal,NPDR,PDR"``
+    three names (never its characters). ``cache_sizes`` likewise: ``"64"`` -> ``[64]``; a
+    value that is not a list of integers is a ConfigError.
 
     ``channels``: ``1`` (grey; colour files are converted with a warning), ``3`` (RGB; grey
     files are replicated, said once) or ``auto`` (what the images are: all grey -> 1, any
@@ -130,6 +134,14 @@ class DataConfig:
     phantom_n_train: int = 611
     phantom_n_test: int = 386
     phantom_seed: int = 0
+
+    def __post_init__(self) -> None:
+        # a str from Python is read as the command line and YAML read it (split at commas),
+        # never iterated as characters ("icdr" -> 4 grades i, c, d, r)
+        for key, tp in (("grades", list[str]), ("cache_sizes", list[int])):
+            value = getattr(self, key)
+            if isinstance(value, str) or not isinstance(value, (list, tuple)):
+                setattr(self, key, _coerce(value, tp, "DataConfig", f"data.{key}"))
 
 
 @dataclass
@@ -563,7 +575,38 @@ class _LineLoader(YamlLoader):
 
 
 PACKAGE_CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-"""The package's own configs (the repository's ``configs/``)."""
+"""The package's own configs (the repository's ``configs/``). Only an editable install
+(``pip install -e .``) or a checkout has them: a non-editable ``pip install .`` does not ship
+``configs/``, so this folder is missing there (:func:`default_config_file`)."""
+NO_CONFIGS_WHY = ("a non-editable install (pip install .) does not ship the repository's "
+                  "configs/ folder")
+"""Why :data:`PACKAGE_CONFIGS` can be missing, said by every error that needs it."""
+
+
+def default_config_file(name: str = "default.yaml") -> Path:
+    """The repository's ``configs/NAME``, the config a command uses when given no ``-c``.
+
+    Raises:
+        ConfigError: the file is missing (a non-editable install does not ship
+            ``configs/``): the commands refuse rather than silently run the built-in
+            :class:`Config` defaults (the 224 px 100-epoch GPU recipe) in its place."""
+    path = PACKAGE_CONFIGS / name
+    if path.is_file():
+        return path
+    raise ConfigError(
+        f"{path}: the default config file is missing ({NO_CONFIGS_WHY}), so there is no "
+        f"config to run without -c.\n"
+        f"  fix: pass a config file with -c FILE (e.g. -c configs/{name} from the drac_ssl "
+        f"checkout), or install from the checkout with pip install -e .")
+
+
+def _example_config() -> str:
+    """An existing config file to name in a fix, or where the configs are when none is here."""
+    for example in (Path("configs") / "drac.yaml", PACKAGE_CONFIGS / "drac.yaml"):
+        if example.is_file():
+            return f"-c {example}"
+    return (f"-c FILE, e.g. configs/drac.yaml in the drac_ssl checkout ({NO_CONFIGS_WHY}; "
+            f"or install from the checkout with pip install -e .)")
 PATH_SETTINGS = ("data.root", "data.labels_csv", "data.unlabelled", "pretrain.backbone.weights")
 """Settings holding a path (``data.unlabelled``: a list of them): compared as the file they
 name (``data/`` and ``./data`` agree), and read from the current folder when relative."""
@@ -590,8 +633,7 @@ def _missing_config_fix(path: Path) -> str:
                     f"are read from the current folder too, so run the command from {repo}, or add "
                     + " ".join(f"{k}={os.path.normpath(repo / v)}" for k, v in relative.items()))
         return fix
-    example = Path("configs") / "drac.yaml"
-    return f"pass an existing file with -c, e.g. -c {example if example.is_file() else PACKAGE_CONFIGS / example.name}"
+    return f"pass an existing file with -c, e.g. {_example_config()}"
 
 
 def _load_yaml(path: Path) -> dict[str, Any]:
@@ -605,7 +647,7 @@ def _load_yaml(path: Path) -> dict[str, Any]:
     except OSError as exc:  # a folder, no permission
         what = "is a folder, not a config file" if path.is_dir() else f"cannot be read ({exc.strerror or exc})"
         raise ConfigError(
-            f"{path}: {what}.\n  fix: pass a YAML config file with -c, e.g. -c {PACKAGE_CONFIGS / 'drac.yaml'}"
+            f"{path}: {what}.\n  fix: pass a YAML config file with -c, e.g. {_example_config()}"
         ) from None
     try:
         data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass

@@ -120,6 +120,16 @@ def _as_grades(y: Any, name: str) -> np.ndarray:
     return arr
 
 
+def _check_grades_within(y: np.ndarray, num_grades: int, name: str) -> None:
+    """ValueError when grades ``y`` hold one outside ``0 .. num_grades-1`` (the ``probs``
+    columns): malformed input, not an undefined figure."""
+    if y.size and int(y.max()) >= num_grades:
+        raise ValueError(
+            f"{name} holds grade {int(y.max())}, but probs has {num_grades} columns (grades "
+            f"0..{num_grades - 1}): pass probabilities over every grade of the scale (K columns "
+            f"for K grades), or grades on the probabilities' scale")
+
+
 def _as_probs(probs: Any, n: int | None = None, name: str = "probs") -> np.ndarray:
     """Return ``probs`` as float64 ``(n, K)`` rows that sum to 1.
 
@@ -164,7 +174,14 @@ def quadratic_weighted_kappa(y_true: Any, y_pred: Any, num_grades: int | None = 
     seen), so a grade absent from both arrays still keeps its distance (missing NPDR does
     not make Normal-vs-PDR a one-step error). Equals the organisers' score whenever the data
     use the grades present. Returns nan when kappa is undefined (both raters use one and the
-    same single grade, or ``n == 0``).
+    same single grade, or ``n == 0``). Kappa with quadratic disagreement weights is Cohen's
+    weighted kappa (Cohen 1968, "Weighted kappa: nominal scale agreement with provision for
+    scaled disagreement or partial credit", Psychological Bulletin 70(4):213-220).
+
+    Raises:
+        ValueError: ``y_true`` / ``y_pred`` not 1-D (probabilities ``(n, K)`` given instead
+            of grades: pass ``argmax`` or thresholded grades), not integer grades (strings,
+            fractions, NaN), a negative grade, or the two of different lengths.
     """
     yt = _as_grades(y_true, "y_true")
     yp = _as_grades(y_pred, "y_pred")
@@ -207,6 +224,7 @@ def _macro_auc(y_true: Any, probs: Any, multi_class: str) -> float:
     refuses two columns)."""
     yt = _as_grades(y_true, "y_true")
     p = _as_probs(probs, n=yt.size)
+    _check_grades_within(yt, p.shape[1], "y_true")
     if auc_undefined_reason(yt, p) is not None:
         return float("nan")
     if p.shape[1] == 2:  # two grades: one-vs-one and one-vs-rest are both the AUC of P1
@@ -224,7 +242,8 @@ def macro_ovo_auc(y_true: Any, probs: Any) -> float:
 
     Returns ``float("nan")`` when a grade is absent from ``y_true`` (common in a small
     fold); ``auc_undefined_reason(y_true, probs)`` gives the reason as a string.
-    Raises ValueError for malformed input (shape mismatch, NaN, values outside [0, 1]).
+    Raises ValueError for malformed input (shape mismatch, NaN, values outside [0, 1], a
+    grade in ``y_true`` >= K, the number of columns).
     """
     return _macro_auc(y_true, probs, "ovo")
 
@@ -235,7 +254,8 @@ def macro_ovr_auc(y_true: Any, probs: Any) -> float:
 
     ``y_true``: grades ``(n,)``; ``probs``: ``(n, K)``, rows sum to 1. Computed with
     ``sklearn.metrics.roc_auc_score(average="macro", multi_class="ovr")``. Returns nan when
-    a grade is absent from ``y_true`` (see :func:`auc_undefined_reason`).
+    a grade is absent from ``y_true`` (see :func:`auc_undefined_reason`); ValueError for
+    malformed input, as :func:`macro_ovo_auc`.
     """
     return _macro_auc(y_true, probs, "ovr")
 
@@ -441,10 +461,21 @@ def grading_report(y_true: Any, probs: Any | None, pred: Any | None = None,
         (mean over grades where F1 is defined), per-grade ``precision``, ``recall`` and
         ``f1`` keyed by grade name (nan where undefined: no prediction / no true sample of
         that grade), ``confusion`` (list of K lists, rows = true grade, columns = predicted
-        grade, always all K labels), ``labels`` and ``class_names``.
+        grade, always all K labels), ``labels`` and ``class_names``. A figure that is
+        undefined on these data (an AUC with a grade absent from ``y_true``, kappa with one
+        grade only) is nan, not an error.
+
+    Raises:
+        ValueError: malformed input: ``y_true`` / ``pred`` not 1-D non-negative integer
+            grades of one length, ``probs`` not ``(n, K)`` probabilities (rows sum to 1,
+            values in [0, 1]), a grade >= K (the ``probs`` columns or the number of
+            ``class_names``; the message names the grade and K), ``class_names`` of another
+            length than the ``probs`` columns, or neither ``probs`` nor ``pred``.
     """
     yt = _as_grades(y_true, "y_true")
     p = _as_probs(probs, n=yt.size) if probs is not None else None
+    if p is not None:
+        _check_grades_within(yt, p.shape[1], "y_true")
     if pred is None:
         if p is None:
             raise ValueError("grading_report needs probs or pred")
@@ -453,6 +484,8 @@ def grading_report(y_true: Any, probs: Any | None, pred: Any | None = None,
         yp = _as_grades(pred, "pred")
         if yp.shape != yt.shape:
             raise ValueError(f"pred {yp.shape} and y_true {yt.shape} differ in length")
+        if p is not None:
+            _check_grades_within(yp, p.shape[1], "pred")
     if class_names is not None:
         num_classes = len(class_names)
         if p is not None and p.shape[1] != num_classes:
@@ -702,8 +735,9 @@ def _counted_metric(metric: Callable[..., float], y_true: np.ndarray, y_pred: np
                     ) -> tuple[Callable[[np.ndarray], np.ndarray], int] | None:
     """The counted form of ``metric`` on these data, for :func:`bootstrap_ci`: for
     :func:`quadratic_weighted_kappa` (also as ``functools.partial(..., num_grades=k)``) and
-    :func:`macro_ovr_auc`; None for any other metric, or data the metric would refuse (the
-    caller then calls ``metric`` on each resample, as before). With it, the widest array it
+    :func:`macro_ovr_auc`; None for any other metric, or data the metric would refuse
+    (:func:`bootstrap_ci` has then already raised the metric's own ValueError on the whole
+    sample, so this never hides an input error). With it, the widest array it
     builds per resample (``K * K``: :func:`_count_chunks`' ``width``)."""
     func, keywords = metric, {}
     if isinstance(metric, functools.partial) and not metric.args:
@@ -773,13 +807,24 @@ def bootstrap_ci(
     :func:`macro_ovr_auc` are scored for all resamples at once from how many times each image
     was drawn (equal to scikit-learn's per-resample values within about 1e-15, checked on the
     whole sample at each call); any other metric is called on each resample.
-    Degenerate resamples, where the metric is undefined (non-finite or raises ValueError,
-    e.g. a resample without PDR for AUC), are skipped. Returns ``(nan, nan)`` if none is
-    valid.
+    The interval is the percentile bootstrap (Efron & Tibshirani 1993, An Introduction to the
+    Bootstrap, ch. 13): the ``alpha / 2`` and ``1 - alpha / 2`` percentiles of the resamples'
+    values.
+
+    ``metric`` is first called once on the whole sample, and a ValueError there propagates:
+    it is the input's (probabilities given to the default QWK, which takes grades; string
+    labels), not a degenerate resample. A whole-sample value that is nan (a metric that
+    returns nan where it is undefined, e.g. :func:`macro_ovo_auc` with a grade absent from
+    ``y_true``) is no error: the resamples are still drawn. Degenerate resamples, where the
+    metric is undefined (non-finite or raises ValueError, e.g. a resample without PDR for
+    AUC), are skipped. Returns ``(nan, nan)`` if none is valid (or ``n == 0``,
+    ``n_boot < 1``).
 
     Raises:
         ValueError: ``y_true`` and ``y_pred`` of different lengths, ``alpha`` outside (0, 1),
-            or malformed ``groups`` (:func:`bootstrap_resamples`).
+            malformed ``groups`` (:func:`bootstrap_resamples`), or whatever ValueError
+            ``metric`` raises on the whole sample (e.g. :func:`quadratic_weighted_kappa`:
+            ``y_pred must be 1-D`` for probabilities, ``must hold integer grades``).
     """
     yt = np.asarray(y_true)
     yp = np.asarray(y_pred)
@@ -791,12 +836,14 @@ def bootstrap_ci(
     units = _units(groups, n)
     if n == 0 or n_boot < 1:
         return float("nan"), float("nan")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # the whole sample first: a ValueError here is the input's (probabilities given to
+        # QWK, string labels) and propagates; only a resample's ValueError means "degenerate"
+        whole = float(metric(yt, yp))
     stats: list[float] = []
     fast = _counted_metric(metric, yt, yp)
     if fast is not None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            whole = float(metric(yt, yp))
         if not _counted_agrees(fast[0], n, [whole], [getattr(metric, "__name__", "metric")]):
             fast = None
     with warnings.catch_warnings():
@@ -1198,18 +1245,38 @@ def expected_grade(probs: Any) -> np.ndarray:
     return p @ np.arange(p.shape[1], dtype=np.float64)
 
 
-def apply_thresholds(scores: Any, thresholds: Sequence[float] = DEFAULT_THRESHOLDS) -> np.ndarray:
+def apply_thresholds(scores: Any, thresholds: Sequence[float] | None = None) -> np.ndarray:
     """Grades ``(n,)`` int64 from continuous scores ``(n,)`` and increasing thresholds.
 
-    ``grade = number of thresholds t with score >= t``; with the default ``(0.5, 1.5)`` this
-    rounds the expected grade to the nearest grade (a score exactly on a threshold goes up).
+    ``grade = number of thresholds t with score >= t``; with the default
+    :data:`DEFAULT_THRESHOLDS` ``(0.5, 1.5)`` this rounds the expected grade to the nearest
+    grade (a score exactly on a threshold goes up). The default is DRAC's three grades: for K
+    grades pass K-1 thresholds (``default_thresholds(K)`` or :func:`fit_kappa_thresholds`).
+    With thresholds given, a score above the last one is the top grade (a regression output
+    may overshoot it); with the default, a score above 2.5 cannot be an expected grade on
+    DRAC's scale and is refused (below).
+
+    Raises:
+        ValueError: ``scores`` not 1-D; thresholds not finite and strictly increasing; or,
+            with the default thresholds, a score above ``len(DEFAULT_THRESHOLDS) + 0.5`` =
+            2.5: the scores come from more than three grades (expected grades of K = 5 up to
+            4 would otherwise silently become grade 2). Pass K-1 thresholds.
     """
     s = np.asarray(scores, dtype=np.float64)
-    t = np.asarray(thresholds, dtype=np.float64)
+    t = np.asarray(DEFAULT_THRESHOLDS if thresholds is None else thresholds, dtype=np.float64)
     if s.ndim != 1:
         raise ValueError(f"scores must be 1-D (n,), got shape {s.shape}")
     if t.ndim != 1 or t.size == 0 or np.any(np.diff(t) <= 0) or not np.all(np.isfinite(t)):
         raise ValueError(f"thresholds must be finite and strictly increasing, got {tuple(t)}")
+    top = len(t) + 0.5
+    finite = s[np.isfinite(s)]
+    if thresholds is None and finite.size and finite.max() > top:
+        raise ValueError(
+            f"apply_thresholds: a score of {finite.max():.4g} exceeds {top:g}, impossible for an "
+            f"expected grade on the scale of the default thresholds {tuple(float(v) for v in t)} "
+            f"(DRAC's grades 0..{len(t)}): these scores come from more grades.\n"
+            f"  fix: pass K-1 thresholds for K grades, e.g. "
+            f"apply_thresholds(scores, default_thresholds(K))")
     return np.digitize(s, t, right=False).astype(np.int64)
 
 

@@ -5,7 +5,10 @@ Runs the stages named in ``run.stages`` in pipeline order, in one run folder:
     ingest -> pretrain (VICReg) -> umm -> finetune (5-fold CV) -> export
 
 With no arguments it uses ``configs/default.yaml``: the embedded phantom UW-OCTA data
-(generated on first use under ``data/phantom``) and a CPU-sized schedule.
+(generated on first use under ``data/phantom``) and a CPU-sized schedule. A non-editable
+install (``pip install .``) does not ship ``configs/``: there a command without ``-c`` is
+refused (exit 2, :func:`drac_ssl.config.default_config_file`), never run on the built-in
+:class:`~drac_ssl.config.Config` defaults.
 
 The run folder explains itself: ``config.yaml`` (the resolved configuration),
 ``stages.json`` (which stages finished, when, and in how long), ``environment.json`` (the
@@ -52,6 +55,7 @@ from drac_ssl.config import (  # noqa: F401 - load_config: train.load_config for
     PACKAGE_CONFIGS,
     Config,
     ConfigError,
+    default_config_file,
     load_config,
     read_yaml,
     run_name_problem,
@@ -775,12 +779,13 @@ def main(argv: list[str] | None = None) -> int:
                              "default policy: half the cores, 1..4 (drac_ssl.runtime)")
     parser.add_argument("overrides", nargs="*", help="section.key=value overrides")
     args = parser.parse_args(argv)
-    config_path = args.config or (DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None)
     overrides = list(args.overrides)
     if args.threads is not None:
         overrides.append(f"run.threads={args.threads}")
     try:
         try:
+            # no -c and no configs/ (a non-editable install): refused, not the built-in defaults
+            config_path = args.config or default_config_file()
             cfg, sources, problems = preflight.read_config(config_path, overrides)
             threads = apply_thread_policy(max(cfg.run.threads, 0))  # a negative count: the preflight says
         except KeyboardInterrupt:

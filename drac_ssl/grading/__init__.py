@@ -7,4 +7,47 @@
 
 The export stage, the app and the benches use these; none of them imports the
 cross-validation loop (:mod:`drac_ssl.finetune`) or the SSL stages.
+
+The inference API is re-exported here (:data:`__all__`)::
+
+    from drac_ssl.grading import grade_images, load_bundle, read_image
+
+    bundle = load_bundle("runs/default")
+    images = [read_image(p, bundle.spec.channels)[0] for p in paths]  # uint8 grey or RGB
+    graded = grade_images(bundle, images)
+
+The names are resolved on first use (PEP 562), so ``import drac_ssl.grading`` alone (as
+:mod:`data_prep.layout` does for :mod:`drac_ssl.grading.image_notes`) imports neither torch
+nor the models.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Bundle": "bundle",
+    "BundleError": "bundle",
+    "load_bundle": "bundle",
+    "GradedImages": "predict",
+    "ImageReadError": "predict",
+    "conform_channels": "predict",
+    "grade_images": "predict",
+    "predict_images": "predict",
+    "read_image": "predict",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

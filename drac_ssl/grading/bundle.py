@@ -931,8 +931,25 @@ def load_bundle(path: str | os.PathLike[str], device: str | torch.device = "cpu"
                 channels_last: bool | None = None) -> Bundle:
     """Load a bundle folder (or a run folder holding ``bundle/``) onto ``device``.
 
-    ``channels_last``: store the convolution weights channels-last (None: on the CPU only,
-    :func:`channels_last_on`)."""
+    ``path``: ``RUN/bundle`` (what the export stage writes: ``metadata.json``, the fold
+    models' safetensors, the model card) or the run folder ``RUN``. ``device``: where the
+    models run (``"cpu"``, ``"cuda"``). ``channels_last``: store the convolution weights
+    channels-last (None: on the CPU only, :func:`channels_last_on`).
+
+    Returns:
+        :class:`Bundle`: the fold models in eval mode on ``device`` (one shared backbone
+        module when the folds' backbones are identical), the ``metadata``, the
+        ``calibration`` (temperature, thresholds, the class decision), the input ``spec``
+        (channels, size, normalisation), ``grade_names`` and the out-of-distribution
+        ``input_profile`` (None when the bundle has none). Pass it to
+        :func:`drac_ssl.grading.predict.grade_images` / ``predict_images``.
+
+    Raises:
+        BundleError: (a ValueError) no bundle at ``path``, an unreadable or missing
+            ``metadata.json``, a bundle of another format (rebuild it with
+            ``build_bundle('RUN')``), grade names, thresholds and model outputs that
+            disagree, or an unreadable input profile; each message says the fix.
+    """
     bundle_dir = _bundle_dir(path)
     meta = _read_json(bundle_dir / "metadata.json", "the bundle metadata")
     if meta.get("format") != BUNDLE_FORMAT:

@@ -480,14 +480,27 @@ def predict_images(bundle: Bundle, images: Sequence[np.ndarray], tta: bool | Non
     """Grade uint8 images in the model's channels (any size: preprocessed like the ingest;
     ``ingested``: rows of the ingest cache, see :func:`preprocess_image`).
 
-    Returns ``probs`` ``(n, K)`` (rows sum to 1) and ``classes`` ``(n,)`` int64: the fold
-    ensemble's calibrated probabilities and its grade (the calibration's decision: cut at
-    the thresholds or argmax), with flip TTA when ``tta``. The grade names are
-    ``bundle.grade_names``.
+    ``images``: a sequence (or iterable) of arrays, or a stacked batch ``(N, H, W[, C])``;
+    each uint8, grey ``(H, W)`` for a 1-channel model, **RGB** ``(H, W, 3)`` for a 3-channel
+    one (``bundle.spec.channels``). OpenCV's ``cv2.imread`` gives BGR: convert with
+    ``cv2.cvtColor(img, cv2.COLOR_BGR2RGB)``, or read files with :func:`read_image`, which
+    gives the model's channels (RGB) and says what it converted.
 
-    ``images``: a sequence (or iterable) of arrays, or a stacked batch ``(N, H, W[, C])``.
-    Raises ValueError for one image array instead of a sequence, and as
-    :func:`preprocess_image` does.
+    ``tta``: flip test-time augmentation (the 4 flips, averaged); None (the default): as the
+    cross-validated figures of the model card were measured (:attr:`Bundle.tta_in_cv`).
+
+    Returns ``probs`` ``(n, K)`` (rows sum to 1) and ``classes`` ``(n,)`` int64: the fold
+    ensemble's calibrated probabilities and its grade. ``classes`` is the calibration's
+    decision: with ``decision: thresholds`` the expected grade cut at the kappa-tuned
+    thresholds, so it may differ from ``probs.argmax(axis=1)`` (argmax only with
+    ``decision: argmax``). The grade names are ``bundle.grade_names``.
+
+    Raises:
+        TypeError: a path (``"a.png"``) or other non-array where images are expected
+            (read files with :func:`read_image`).
+        ValueError: one image array instead of a sequence, :func:`read_image`'s
+            ``(image, warnings)`` pairs, and as :func:`preprocess_image` does (an image not
+            uint8 or in other channels than the model's; an ingested row of another size).
     """
     images = _image_list(images)
     if len(images) == 0:
@@ -501,7 +514,14 @@ def _image_list(images: Any) -> list[Any]:
     """``images`` as a list of images: a sequence or iterable of arrays, or a stacked batch
     ``(N, H, W)`` / ``(N, H, W, C)``. One image array, ``(H, W)`` or ``(H, W, 1 or 3)``, would be
     graded row by row, and :func:`read_image`'s ``(image, warnings)`` pairs fail deep inside:
-    both raise ValueError with the fix."""
+    both raise ValueError with the fix. A path (``"a.png"``, or paths in the list) or any
+    other element that is not an image array raises TypeError naming its type: files are
+    the caller's to read, with :func:`read_image`."""
+    read_fix = ("  fix: read files with drac_ssl.grading.predict.read_image(path, channels), "
+                "e.g. [read_image(path, channels)[0] for path in paths], and pass the arrays")
+    if isinstance(images, str | bytes | os.PathLike):
+        raise TypeError(f"expected a sequence of image arrays, got the {type(images).__name__} "
+                        f"{images!r}: files are not read here.\n{read_fix}")
     if isinstance(images, np.ndarray | torch.Tensor):
         if images.ndim == 2 or (images.ndim == 3 and images.shape[2] in (1, 3)):
             raise ValueError(f"expected a sequence of images, got one {type(images).__name__} of shape "
@@ -512,6 +532,13 @@ def _image_list(images: Any) -> list[Any]:
         raise ValueError("expected a sequence of image arrays, got tuples (read_image returns "
                          "(image, warnings)).\n  fix: take the image of each: "
                          "[read_image(path, channels)[0] for path in paths]")
+    for i, image in enumerate(images):
+        if not isinstance(image, np.ndarray | torch.Tensor) or image.ndim not in (2, 3):
+            what = (f"{type(image).__name__} {image!r}" if isinstance(image, str | bytes | os.PathLike)
+                    else f"{type(image).__name__}" + (f" of shape {tuple(image.shape)}"
+                                                      if hasattr(image, "shape") else ""))
+            raise TypeError(f"expected a sequence of image arrays (H, W) or (H, W, C), but image "
+                            f"{i} is a {what}.\n{read_fix}")
     return images
 
 
@@ -586,8 +613,20 @@ def grade_images(bundle: Bundle, images: Sequence[np.ndarray], tta: bool | None 
     batch tab. The check reads the first fold model's features from the grading's own
     backbone pass (:attr:`EnsembleOutput.features`): no second pass.
 
+    ``images``, ``tta`` and ``ingested`` as for :func:`predict_images`: uint8 grey
+    ``(H, W)`` or **RGB** ``(H, W, 3)`` in the model's channels (OpenCV's ``cv2.imread``
+    gives BGR: ``cv2.cvtColor(img, cv2.COLOR_BGR2RGB)``); ``tta`` None: as the
+    cross-validation was measured (:attr:`Bundle.tta_in_cv`). ``classes`` is the
+    calibration's decision and may differ from ``probs.argmax(axis=1)`` (thresholds on the
+    expected grade).
+
     Reading files is the caller's: pass what :func:`read_image` returned for the files it
-    could read (it raises for an unreadable one)."""
+    could read (it raises for an unreadable one).
+
+    Raises:
+        TypeError: a path or other non-array where images are expected.
+        ValueError: as :func:`predict_images` does.
+    """
     from data_prep.validate import is_blank
 
     images = _image_list(images)

@@ -4,8 +4,12 @@
   convention (methods.md section 1).
 - :mod:`drac_ssl.losses.rate_reduction`: coding rate and rate reduction (MCR^2, Yu et al.,
   NeurIPS 2020) for UMM and the label-free overfitting monitor (methods.md section 2).
+- :mod:`drac_ssl.losses.alignment`: UMM's distribution-alignment term, the JS divergence of
+  the density the later layers induce to the uniform one (:func:`alignment_js`,
+  :func:`js_to_uniform`; methods.md section 2).
 """
 
+from drac_ssl.losses.alignment import alignment_js, js_divergence, js_to_uniform
 from drac_ssl.losses.rate_reduction import (
     RateReduction,
     coding_rate,
@@ -27,10 +31,13 @@ __all__ = [
     "RateReduction",
     "VICRegLoss",
     "VICRegTerms",
+    "alignment_js",
     "coding_rate",
     "compress_rate",
     "covariance_loss",
     "invariance_loss",
+    "js_divergence",
+    "js_to_uniform",
     "pair_compress_rate",
     "rate_reduction",
     "rate_reduction_general",

@@ -144,7 +144,10 @@ def js_to_uniform(log_p: Tensor) -> Tensor:
     """``JS(p || uniform)`` over the last dimension of ``k`` entries, in ``[0, log 2]``.
 
     Args:
-        log_p: ``(..., k)`` log-probabilities (e.g. :func:`log_density_from_gradients`).
+        log_p: ``(..., k)`` **log**-probabilities (e.g. :func:`log_density_from_gradients`):
+            ``log_p.exp()`` sums to 1 over the last dimension. Not validated (this runs on
+            every UMM step): probabilities given instead of their logs, or unnormalised
+            logits (use ``torch.log_softmax``), give a meaningless value, not an error.
 
     Returns:
         ``(...)`` divergences: 0 for a uniform ``p``; for a one-hot ``p`` exactly

@@ -83,8 +83,15 @@ def variance_loss(z: Tensor, gamma: float = 1.0, eps: float = 1e-4) -> Tensor:
 
     Returns:
         0-dim tensor ``1/d sum_k relu(gamma - sqrt(Var_k(z) + eps))`` with the unbiased
-        variance over the ``n`` rows (mean over dimensions: the official-code convention).
+        variance over the ``n`` rows (mean over dimensions: the official-code convention of
+        Bardes et al., ICLR 2022, ``main_vicreg.py``). Computed in ``z``'s dtype (no cast,
+        unlike :func:`vicreg_loss`).
+
+    Raises:
+        ValueError: ``z`` not 2-D ``(n, d)`` or ``n < 2`` (the unbiased variance of one row
+            is undefined: torch would give nan and a warning).
     """
+    _check_embeddings(z, "variance_loss")
     std = torch.sqrt(z.var(dim=0) + eps)  # unbiased (n - 1)
     return F.relu(gamma - std).mean()
 
@@ -97,13 +104,29 @@ def covariance_loss(z: Tensor) -> Tensor:
 
     Returns:
         0-dim tensor ``1/d sum_{k != l} C_kl^2`` with
-        ``C = (z - mean(z))^T (z - mean(z)) / (n - 1)`` of shape ``(d, d)``.
+        ``C = (z - mean(z))^T (z - mean(z)) / (n - 1)`` of shape ``(d, d)`` (the
+        official-code convention; memory ``O(d^2)``). Computed in ``z``'s dtype.
+
+    Raises:
+        ValueError: ``z`` not 2-D ``(n, d)`` or ``n < 2`` (the unbiased covariance of one
+            row is undefined).
     """
+    _check_embeddings(z, "covariance_loss")
     n, d = z.shape
     z = z - z.mean(dim=0)
     cov = (z.T @ z) / (n - 1)
     off_diagonal = cov.pow(2).sum() - torch.diagonal(cov).pow(2).sum()
     return off_diagonal / d
+
+
+def _check_embeddings(z: Tensor, name: str) -> None:
+    """ValueError unless ``z`` is ``(n, d)`` with ``n >= 2`` (shape only: no device sync)."""
+    if z.ndim != 2:
+        raise ValueError(f"{name} expects 2-D embeddings of shape (n, d); got shape "
+                         f"{tuple(z.shape)}. Flatten the expander output first (z.flatten(1)).")
+    if z.shape[0] < 2:
+        raise ValueError(f"{name} needs at least 2 rows (n >= 2) for the unbiased estimate, got "
+                         f"{z.shape[0]}: use a batch of at least 2 images.")
 
 
 def _check_pair(z_a: Tensor, z_b: Tensor) -> None:

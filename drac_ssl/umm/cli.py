@@ -16,7 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from drac_ssl.config import ConfigError, load_config
+from drac_ssl.config import ConfigError, default_config_file, load_config
 from drac_ssl.runtime import StageInterrupted, checkpoint_interrupted, interrupted_words
 from drac_ssl.starting import started
 from drac_ssl.umm.source import resolve_start
@@ -34,13 +34,13 @@ def _source_run_dir(checkpoint: Path) -> Path | None:
     return None
 
 
-def _default_config_path(checkpoint: Path) -> Path | None:
-    """``RUN/config.yaml`` beside the checkpoint's run folder, else ``configs/default.yaml``."""
+def _default_config_path(checkpoint: Path) -> Path:
+    """``RUN/config.yaml`` beside the checkpoint's run folder, else ``configs/default.yaml``;
+    ConfigError when neither exists (:func:`drac_ssl.config.default_config_file`)."""
     source_run = checkpoint if checkpoint.is_dir() else _source_run_dir(checkpoint)
     if source_run is not None and (source_run / "config.yaml").is_file():
         return source_run / "config.yaml"
-    default = Path(__file__).resolve().parents[2] / "configs" / "default.yaml"
-    return default if default.is_file() else None
+    return default_config_file()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -131,3 +131,20 @@ def test_the_busy_message_does_not_claim_that_nothing_was_kept(tmp_path: Path) -
     message = str(caught.value)
     assert "nothing was kept" not in message.lower()
     assert "deleted" in message and "hour" in message
+
+
+def test_without_gradio_the_app_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    import importlib
+    import sys
+
+    from app.__main__ import main
+
+    monkeypatch.setitem(sys.modules, "gradio", None)  # import gradio: ModuleNotFoundError
+    assert main(["--runs-dir", "nowhere"]) == 2  # before any bundle is looked for
+    err = capsys.readouterr().err
+    assert "error: the app needs gradio, an optional dependency that is not installed" in err
+    assert "fix: pip install 'drac_ssl[app]'" in err and "Traceback" not in err
+    monkeypatch.delitem(sys.modules, "app.server", raising=False)  # the library path says it too
+    with pytest.raises(ModuleNotFoundError, match=r"needs gradio.*\n  fix: pip install 'drac_ssl\[app\]'"):
+        importlib.import_module("app.server")

@@ -244,3 +244,41 @@ def test_referable_from_outside_the_scale_is_an_error_naming_it(value: str, name
 
     with pytest.raises(ConfigError, match=words + r"[\s\S]*fix: finetune\.referable_from="):
         referable_cut(value, names)
+
+
+def test_without_the_repository_configs_a_command_without_c_is_refused_and_fixes_name_real_files(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # a non-editable install: PACKAGE_CONFIGS points into site-packages, where no configs/ is
+    import drac_ssl.config as config_module
+    from drac_ssl import train
+    from drac_ssl.umm import cli as umm_cli
+
+    gone = tmp_path / "site-packages" / "configs"
+    monkeypatch.setattr(config_module, "PACKAGE_CONFIGS", gone)
+    monkeypatch.chdir(tmp_path)
+    checkpoint = tmp_path / "vicreg_model.safetensors"
+    checkpoint.write_bytes(b"")
+    for main, argv in ((train.main, []), (umm_cli.main, [str(checkpoint)])):
+        assert main(argv) == 2  # not the built-in Config() defaults run in its place
+        err = capsys.readouterr().err
+        assert f"{gone / 'default.yaml'}: the default config file is missing" in err
+        assert "a non-editable install (pip install .) does not ship the repository's configs/" in err
+        assert "fix: pass a config file with -c FILE" in err and "pip install -e ." in err
+        assert "Traceback" not in err
+    for bad in ("nope.yaml", tmp_path):  # a missing file, a folder: no fix naming site-packages
+        with pytest.raises(ConfigError) as info:
+            load_config(bad)
+        assert str(gone) not in str(info.value) and "configs/drac.yaml in the drac_ssl checkout" in str(info.value)
+
+
+def test_a_string_for_a_list_setting_from_python_is_read_as_the_command_line_reads_it() -> None:
+    from drac_ssl.config import DataConfig, validate_grades
+
+    assert DataConfig(grades="icdr").grades == ["icdr"]  # the named scale, not grades i, c, d, r
+    assert DataConfig(grades="Normal,NPDR,PDR").grades == load_config(None, ["data.grades=Normal,NPDR,PDR"]).data.grades
+    validate_grades(DataConfig(grades="icdr").grades)
+    assert DataConfig(cache_sizes="64").cache_sizes == [64]
+    with pytest.raises(ConfigError, match=r"DataConfig: 'data.cache_sizes\[0\]' must be an integer, got 'big'"):
+        DataConfig(cache_sizes="big")
+    with pytest.raises(ConfigError, match="'data.cache_sizes' must be a list, got 64"):
+        DataConfig(cache_sizes=64)

@@ -838,6 +838,16 @@ def test_the_report_says_why_two_grades_give_two_equal_aucs(tmp_path: Path, name
     assert ("With two grades the one-vs-one and one-vs-rest AUCs are the same number" in text) == (len(names) == 2)
 
 
+def test_paths_given_for_images_are_refused_with_the_read_image_fix() -> None:
+    # refused before the bundle is touched: no bundle needed
+    for grade in (predict.predict_images, predict.grade_images):
+        with pytest.raises(TypeError, match=r"got the str 'a.png': files are not read here.*\n  fix: read files "
+                                            r"with drac_ssl.grading.predict.read_image\(path, channels\)"):
+            grade(None, "a.png")  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match=r"image 1 is a PosixPath PosixPath\('a.png'\).*\n  fix: read files"):
+            grade(None, [np.zeros((4, 4), np.uint8), Path("a.png")])  # type: ignore[arg-type]
+
+
 def test_the_python_api_names_the_grades_and_says_what_a_wrong_call_is(exported_run: Path, tmp_path: Path) -> None:
     bundle = bundles.load_bundle(exported_run)
     assert bundle.grade_names == ("Normal", "NPDR", "PDR")

@@ -34,6 +34,16 @@ def test_grading_and_the_app_import_no_training_code() -> None:
     assert "drac_ssl.grading.predict" in loaded
     for name in TRAINING_MODULES:
         assert f"'{name}'" not in loaded and f"'{name}." not in loaded, name
+    # the package re-exports the inference API, resolved on use: importing it alone loads no
+    # torch, models or matplotlib (data_prep.layout imports drac_ssl.grading.image_notes)
+    proc = _python(
+        "import sys, drac_ssl.grading as g\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('drac_ssl.', 'torch', 'matplotlib'))))\n"
+        "from drac_ssl.grading import grade_images, load_bundle, predict_images, read_image\n"
+        "from drac_ssl.grading.predict import grade_images as direct\n"
+        "assert grade_images is direct and set(g.__all__) >= {'load_bundle', 'grade_images', 'predict_images'}\n")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "['drac_ssl.grading']", proc.stdout
 
 
 def test_grade_constants_are_defined_once_and_only_defaults() -> None:

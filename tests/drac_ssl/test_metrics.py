@@ -148,6 +148,11 @@ def test_grading_report_keys_and_missing_class() -> None:
     assert report["recall"]["NPDR"] == pytest.approx(0.5)
     assert math.isnan(report["recall"]["PDR"])  # no true PDR: undefined, not 0
     assert report["precision"]["PDR"] == pytest.approx(0.0)  # predicted once, wrong
+    # a grade >= K (the probs columns) is malformed input, named with K, not a zip() error or nan
+    for call in (lambda: grading_report([0, 1, 3, 1], probs), lambda: macro_ovo_auc([0, 1, 3, 2], probs),
+                 lambda: grading_report(y, probs, pred=[0, 1, 3, 1])):
+        with pytest.raises(ValueError, match=r"holds grade 3, but probs has 3 columns \(grades 0..2\)"):
+            call()
 
 
 def test_grading_report_uses_given_pred() -> None:
@@ -186,6 +191,13 @@ def test_bootstrap_skips_degenerate_resamples() -> None:
     lo, hi = bootstrap_ci(y, probs, metric=macro_ovo_auc, n_boot=60)
     assert math.isfinite(lo) and math.isfinite(hi) and lo <= hi <= 1.0
     assert all(math.isnan(v) for v in bootstrap_ci([1, 1], [1, 1], n_boot=20))
+    # a whole sample without PDR: AUC undefined (nan, not an error), as before
+    assert all(math.isnan(v) for v in bootstrap_ci(y[:11], probs[:11], metric=macro_ovo_auc, n_boot=20))
+    # wrong input is an error, not (nan, nan): probabilities to QWK, string labels
+    with pytest.raises(ValueError, match="y_pred must be 1-D"):
+        bootstrap_ci(y, probs, n_boot=20)
+    with pytest.raises(ValueError, match="must hold integer grades"):
+        bootstrap_ci(np.array(["a", "b"] * 6), y, n_boot=20)
 
 
 def test_an_interval_of_width_zero_says_why_it_means_nothing() -> None:
@@ -509,7 +521,9 @@ def test_each_resample_holds_whole_patients() -> None:
         return 0.0
 
     bootstrap_ci(np.arange(6), np.zeros(6), spy, n_boot=200, seed=2, groups=patients)
-    assert len(calls) == 200 and all(np.array_equal(a, b) for a, b in zip(calls, seen, strict=True))
+    # the whole sample first (its ValueError would be the input's), then the 200 resamples
+    assert np.array_equal(calls[0], np.arange(6))
+    assert len(calls) == 201 and all(np.array_equal(a, b) for a, b in zip(calls[1:], seen, strict=True))
 
 
 def test_paired_patient_resamples_pair_two_models() -> None:
@@ -560,6 +574,12 @@ def test_expected_grade_and_apply_thresholds() -> None:
                                   [0, 0, 1, 1, 2, 2])
     with pytest.raises(ValueError):
         apply_thresholds([0.1], (1.5, 0.5))
+    # expected grades of K = 5 with DRAC's default thresholds: refused, not silently grade 2
+    five = expected_grade(np.eye(5)[[0, 4]])
+    with pytest.raises(ValueError, match=r"(?s)a score of 4 exceeds 2.5.*pass K-1 thresholds"):
+        apply_thresholds(five)
+    np.testing.assert_array_equal(apply_thresholds(five, (0.5, 1.5, 2.5, 3.5)), [0, 4])
+    assert apply_thresholds([2.9], (0.5, 1.5)).tolist() == [2]  # given thresholds: overshoot is the top grade
 
 
 def test_fit_kappa_thresholds_on_ordinal_scores() -> None:

@@ -195,3 +195,9 @@ def test_half_precision_input_does_not_overflow() -> None:
 def test_clear_errors(za: torch.Tensor, zb: torch.Tensor, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         vicreg_loss(za, zb)
+    if za.shape == zb.shape:  # the terms alone refuse the same (nan or an unpack error before)
+        for term in (variance_loss, covariance_loss):
+            with pytest.raises(ValueError, match=match):
+                term(za)
+    with pytest.raises(ValueError, match=r"covariance_loss expects 2-D embeddings of shape \(n, d\); got shape \(4,\)"):
+        covariance_loss(torch.randn(4))
