@@ -1178,6 +1178,7 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
         # the sample SD over the folds (ddof=1), as a spread across folds is usually given
         "qwk_fold_std": (float(np.nanstd(fold_qwk, ddof=1)) if np.isfinite(fold_qwk).sum() >= 2
                          else float("nan")),
+        "qwk_fold_std_ddof": 1,  # said beside it: older versions wrote the population SD (ddof=0)
         "qwk_in_sample_thresholds": quadratic_weighted_kappa(y, pred_in_sample, k),
         "report": report,
         "folds": per_fold,
@@ -1407,7 +1408,8 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
                       "qwk_ci_note": m.get("qwk_ci95_note"), "one_grade_note": m.get("one_grade_note"),
                       "auc": m["auc"], "auc_ovr": m["auc_ovr"], "accuracy": m["accuracy"],
                       "macro_f1": m["macro_f1"], "qwk_fold_mean": m["qwk_fold_mean"],
-                      "qwk_fold_std": m["qwk_fold_std"], "decision": m["decision"],
+                      "qwk_fold_std": m["qwk_fold_std"], "qwk_fold_std_ddof": m.get("qwk_fold_std_ddof"),
+                      "decision": m["decision"],
                       "seconds": m["seconds"], "decision_rules": m["decision_rules"],
                       **referable_columns(m.get("referable")),
                       # two grades: the screening decision's figures (a trial found none here)

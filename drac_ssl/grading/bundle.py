@@ -75,6 +75,7 @@ __all__ = [
     "left_out_words",
     "load_bundle",
     "to_inference_layout",
+    "variant_title",
 ]
 
 BUNDLE_FORMAT = "drac_ssl bundle v1"
@@ -422,7 +423,7 @@ def _model_card(meta: dict[str, Any]) -> str:
         f"| {f['fold']} | {f['n_val']} | {num(f.get('qwk'))} | {num(f.get('auc'))} | "
         f"{num(f.get('auc_ovr'))} | {num(f.get('accuracy'))} |" for f in cv.get("folds", []))
     comparison = "\n".join(
-        f"| {r['variant']} | {num(r.get('qwk'))} ({format_ci(r.get('qwk_ci_low'), r.get('qwk_ci_high'), r.get('qwk_ci_note'))}) "
+        f"| {variant_title(r['variant'], meta.get('freeze'))} | {num(r.get('qwk'))} ({format_ci(r.get('qwk_ci_low'), r.get('qwk_ci_high'), r.get('qwk_ci_note'))}) "
         f"| {num(r.get('auc'))} | {num(r.get('auc_ovr'))} | {num(r.get('accuracy'))} | "
         f"{num(r.get('macro_f1'))} |"
         for r in meta.get("comparison", []))
@@ -569,6 +570,23 @@ FREEZE_WORDS = {"frozen": "backbone frozen (the head alone trained)",
                 "last": "backbone frozen except its last stage (layer4)",
                 "all": "the whole backbone trained"}
 """``finetune.freeze`` in words: the model card's and ``drac_ssl.finetune``'s console line."""
+
+
+VARIANT_TITLES = {"scratch": "scratch (random init)", "vicreg": "VICReg", "vicreg_umm": "VICReg + UMM"}
+"""Each fine-tuning variant's name for a reader (report.md, its plots, the model card)."""
+
+FROZEN_SCRATCH_TITLE = "scratch (random init, frozen: random features + trained head)"
+"""The ``scratch`` variant's name under ``finetune.freeze=frozen``: a random backbone that is
+never trained, under a trained head, not a network trained from scratch (an audit)."""
+
+
+def variant_title(name: str, freeze: Any = None) -> str:
+    """The variant ``name`` for a reader (:data:`VARIANT_TITLES`, else the name as written);
+    ``freeze``: ``finetune.freeze`` of the run (None: not known), which turns ``scratch``
+    under a frozen backbone into :data:`FROZEN_SCRATCH_TITLE`."""
+    if name == "scratch" and freeze == "frozen":
+        return FROZEN_SCRATCH_TITLE
+    return VARIANT_TITLES.get(name, name)
 
 
 def freeze_words(freeze: Any) -> str:
@@ -749,7 +767,8 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
             "n", "qwk", "qwk_ci95", "qwk_ci95_note", "auc", "auc_ovr", "accuracy", "macro_f1", "qwk_fold_mean",
             "qwk_fold_std", "decision", "decision_rules", "folds", "protocol")},
             # what the CIs resample (patients or images); a run made before: absent, images
-            **{key: metrics[key] for key in ("ci_resamples", "ci_units", "protocol_words", "auc_ovr_ci95")
+            **{key: metrics[key] for key in ("ci_resamples", "ci_units", "protocol_words", "auc_ovr_ci95",
+                                             "qwk_fold_std_ddof")
                if key in metrics},
             **{key: metrics[key] for key in ("sensitivity", "specificity") if key in metrics},  # two grades
             **({"referable": metrics["referable"]} if "referable" in metrics else {})},  # K > 2: grade >= r
