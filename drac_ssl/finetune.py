@@ -1046,6 +1046,7 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
             save_weights(weights_path, state, {"format": "drac_ssl grading fold v1"})
             record = {
                 "fold": fold, "signature": signature, "best_epoch": best_epoch,
+                "epochs_counted_from": 0,  # best_epoch and history's epochs; "stopped" counts from 1
                 "epochs_run": len(history), "stopped": stopped,
                 "seconds": round(time.perf_counter() - t0, 3),
                 "n_train": len(train_ids), "n_val": len(val_ids),
@@ -1140,7 +1141,8 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
         inside = ctx.folds == record["fold"]
         r = grading_report(y[inside], probs[inside], pred[inside], names)
         per_fold.append({"fold": record["fold"], "n_train": record["n_train"], "n_val": record["n_val"],
-                         "best_epoch": record["best_epoch"], "epochs_run": record["epochs_run"],
+                         "best_epoch": record["best_epoch"], "epochs_counted_from": 0,
+                         "epochs_run": record["epochs_run"],
                          "qwk": r["qwk"], "auc": r["auc"], "auc_ovr": r["auc_ovr"],
                          "accuracy": r["accuracy"], "macro_f1": r["macro_f1"],
                          "best_val_qwk_uncalibrated": record["history"][record["best_epoch"]]["val_qwk"],

@@ -404,6 +404,18 @@ def _scratch_words(meta: dict[str, Any]) -> str:
     return " (not used: the backbone starts from a random initialisation)"
 
 
+def _transductive_words(meta: dict[str, Any]) -> str:
+    """The model card's note that the pretraining the backbone comes from saw the test images
+    (their pixels, never a grade), as report.md says it: when its recorded ``training_data``
+    (:func:`drac_ssl.pretrain.load_pretrain_data`'s words) names them; '' otherwise, e.g.
+    with ``pretrain.use_test_images=false``."""
+    seen = str((meta.get("backbone_pretraining") or {}).get("training_data") or "")
+    if "and test images" not in seen:
+        return ""
+    return (". **The test images graded in `submission.csv` were among them** (transductive: "
+            "their pixels, never a grade; `pretrain.use_test_images=false` leaves them out)")
+
+
 def _model_card(meta: dict[str, Any]) -> str:
     cv = meta["cv_metrics"]
     data = meta["data"]
@@ -527,7 +539,7 @@ to diagnose, grade or triage patients.
   training images (per grade: {_counts_words(data.get('train_per_grade'))}), {data.get('n_test', '?')}
   test images{_unlabelled_words(data)}. {_sentence(data.get('note', ''))}{folds_line}
 - Self-supervised pretraining (VICReg{', then UMM' if meta['variant'] == 'vicreg_umm' else ''})
-  on the ingested images without labels{_scratch_words(meta) if meta['variant'] == 'scratch' else ''};
+  on the ingested images without labels{_scratch_words(meta) if meta['variant'] == 'scratch' else _transductive_words(meta)};
   supervised fine-tuning by {len(meta['folds'])}-fold cross-validation on the labelled images.
 
 ## Cross-validated performance (out-of-fold, n = {cv.get('n')})
@@ -775,8 +787,9 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
         "per_grade": per_grade_outcomes(metrics.get("report") or {}, class_names),
         "comparison": comparison.get("rows", []),
         "data": data,
-        "backbone_pretraining": {k: source_meta.get(k) for k in
-                                 ("stage", "training_data", "best_epoch", "metrics", "epochs_run")}
+        "backbone_pretraining": {**{k: source_meta.get(k) for k in
+                                    ("stage", "training_data", "best_epoch", "metrics", "epochs_run")},
+                                 "epochs_counted_from": 0}  # best_epoch: the epoch's index
         if source_meta else {"stage": "random init" if variant == "scratch" else "unknown"},
         "gradcam_target_layer": GRADCAM_TARGET_LAYER,
         "submission": {"columns": list(submission_columns(k)),
