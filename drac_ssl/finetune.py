@@ -101,7 +101,7 @@ from drac_ssl.config import validate as validate_config
 from drac_ssl.datasets import load_octa_cache
 from drac_ssl.engine import Monitor
 from drac_ssl.evaluation import stratified_split
-from drac_ssl.grading.bundle import VARIANT_STAGE, ci_resampling_words, freeze_words
+from drac_ssl.grading.bundle import VARIANT_STAGE, ci_resampling_words, freeze_words, variant_title
 from drac_ssl.grading.model import (
     DECISIONS,
     DEFAULT_CROP_SCALE,
@@ -1386,6 +1386,8 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
     print(f"[finetune] {len(lab)} labelled images in {len(fold_ids)} folds, {len(names)} grades "
           f"({describe_grades(names)}), {data.channels} channel(s); head {ft.head}, "
           f"{freeze_words(ft.freeze)} (finetune.freeze={ft.freeze}), decision {ft.decision}; variants {', '.join(sources)}"
+          + (f" (scratch: {variant_title('scratch', ft.freeze)})" if "scratch" in sources and ft.freeze == "frozen"
+             else "")
           + (f"; pretrained variants train the head alone for the first {ft.head_warmup_epochs} "
              f"epochs (finetune.head_warmup_epochs, LP-FT)" if ft.head_warmup_epochs else "")
           + (f"; {_label_draw(ctx)[0]}, and is scored on its whole validation fold"

@@ -670,9 +670,13 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
              "qwk_ci_low": r.get("qwk_ci_low"), "qwk_ci_high": r.get("qwk_ci_high"), "auc_ovo": r.get("auc"),
              "auc_ovr": r.get("auc_ovr"), "accuracy": r.get("accuracy"), "macro_f1": r.get("macro_f1")}
             for r in rows]
+    sizes = sorted({r.get("n") for r in rows if isinstance(r.get("n"), int)})
+    n_words = f", n = {sizes[0]} images" if len(sizes) == 1 else ""
     png = plot_comparison(bars, ["qwk", "auc_ovo", "auc_ovr", "accuracy", "macro_f1"], figures / "comparison.png",
-                          "Out-of-fold metrics per backbone variant (QWK with its 95% CI)")
-    lines += _figure(run_dir, png, "comparison of the variants")
+                          f"Out-of-fold metrics per backbone variant{n_words} (QWK with its 95% CI)",
+                          metric_labels={"qwk": "QWK", "auc_ovo": "AUC (one-vs-one)", "auc_ovr": "AUC (one-vs-rest)",
+                                         "accuracy": "accuracy", "macro_f1": "macro F1"})
+    lines += _figure(run_dir, png, f"comparison of the variants{n_words}")
     # each variant's section once: its lines come last, its one-grade words qualify the differences
     sections = {r["variant"]: _variant_section(run_dir, figures, r["variant"]) for r in rows}
     # label -> (minuend, subtrahend, what the difference is meant to measure, the stored difference)

@@ -777,6 +777,11 @@ def test_the_model_card_speaks_of_the_data_it_was_trained_on(exported_run: Path)
     scratch = {**meta, "variant": "scratch", "freeze": "frozen"}
     assert "randomly initialised and frozen, so only the head was trained" in bundles._model_card(scratch)
     assert "starts from a random initialisation" in bundles._model_card({**scratch, "freeze": "all"})
+    # and its row of the comparison says so too (an audit: "scratch" read as trained from scratch)
+    rows = {"comparison": [{"variant": "scratch", "qwk": 0.1}, {"variant": "vicreg", "qwk": 0.2}]}
+    assert "| scratch (random init, frozen: random features + trained head) | 0.100" in bundles._model_card(
+        {**scratch, **rows})
+    assert "| scratch (random init) | 0.100" in bundles._model_card({**scratch, **rows, "freeze": "all"})
 
 
 def test_report_explains_a_pooled_auc_far_below_the_folds_and_a_zero_difference() -> None:

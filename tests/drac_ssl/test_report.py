@@ -364,5 +364,6 @@ def test_the_report_says_what_scratch_caps_fold_sds_and_times_are(tmp_path: Path
     assert "130.1 s of the ingest stage went into generating the phantom data" in stages
     assert "(fold 0, unless folds were reused) include the frozen-backbone features of every image" in finetune
     assert "best_epoch" in text and "counted from 0" in text  # folds.csv's convention, said
+    assert "n = 30 images" in finetune  # the comparison plot's title, in its alt text too
     assert "frozen" not in write_report(_audited_run(tmp_path / "all", "all")).read_text().split(
         "## Cross-validated fine-tuning", 1)[1].split("### scratch", 1)[1].split("\n", 1)[0]
