@@ -211,8 +211,8 @@ def _pool_size(run_dir: Path) -> int | None:
 
 
 def cap_words(stage: str, settings: dict[str, Any], n_images: int | None) -> str:
-    """What ``<stage>.max_steps_per_epoch`` left of an epoch, e.g. ``, capped at 4 steps an
-    epoch (umm.max_steps_per_epoch): 64 of 997 image pairs an epoch``; '' when it is 0 (a
+    """What ``<stage>.max_steps_per_epoch`` left of an epoch, e.g. ``capped at 4 steps an
+    epoch by umm.max_steps_per_epoch: 64 of 997 image pairs an epoch``; '' when it is 0 (a
     full epoch) or does not cut the epoch short (``n_images`` // batch steps or fewer).
     ``settings``: the stage's section of ``config.yaml``; ``n_images``: the pool (None: not
     known, the pairs said as at most)."""
@@ -223,7 +223,7 @@ def cap_words(stage: str, settings: dict[str, Any], n_images: int | None) -> str
     if cap <= 0 or batch <= 0 or (n_images is not None and n_images // batch <= cap):
         return ""
     seen = f"{cap * batch} of {n_images}" if n_images is not None else f"at most {cap * batch}"
-    return f", capped at {cap} steps an epoch ({stage}.max_steps_per_epoch): {seen} image pairs an epoch"
+    return f"capped at {cap} steps an epoch by {stage}.max_steps_per_epoch: {seen} image pairs an epoch"
 
 
 def _config_section(run_dir: Path) -> list[str]:
@@ -248,9 +248,10 @@ def _config_section(run_dir: Path) -> list[str]:
                      f"{', stem stride ' + str(bb.get('stem_stride')) if bb.get('stem_stride', 1) != 1 else ''}"],
         ["pretrain", f"VICReg {_epochs(pc.get('epochs'))}, batch {pc.get('batch_size')}, {pc.get('optimizer')} lr "
                      f"{pc.get('lr')}, expander {pc.get('expander')}, {aug.get('image_size')} px crops of the "
-                     f"{aug.get('source_size')} px cache{cap_words('pretrain', pc, pool)}"],
+                     f"{aug.get('source_size')} px cache"
+                     + (f", {cap}" if (cap := cap_words("pretrain", pc, pool)) else "")],
         ["umm", f"on, early cut {uc.get('early_cut')}, {_epochs(uc.get('epochs'))}, batch {uc.get('batch_size')}"
-                f"{cap_words('umm', uc, pool)}" if uc.get("enabled")
+                + (f", {cap}" if (cap := cap_words("umm", uc, pool)) else "") if uc.get("enabled")
          else "off (umm.enabled=false)"],
         ["finetune", f"head {fc.get('head')}, {freeze_words(fc.get('freeze'))}, {_epochs(fc.get('epochs'))}, batch "
                      f"{fc.get('batch_size')}, lr {fc.get('lr')} (backbone x{fc.get('backbone_lr_ratio')}), "
@@ -333,7 +334,7 @@ def _ssl_section(run_dir: Path) -> list[str]:
             settings = ((meta.get("config") or {}).get(stage) or {}) if isinstance(meta.get("config"), dict) else {}
             cap = cap_words(stage, settings, _pool_size(run_dir))
             lines += [f"Kept: epoch {int(meta.get('best_epoch', -1)) + 1} of {meta.get('epochs_run')}"
-                      f"{' (' + cap[2:] + ')' if cap else ''}, "
+                      f"{' (' + cap + ')' if cap else ''}, "
                       f"{_kept_rule(stage, meta)} ({meta.get('stopped', '')}); its {metrics}.", ""]
             lines += _collapse_warning(meta, title, "umm" if stage == "umm" else "vicreg")
             seen = str(meta.get("training_data") or "")
@@ -689,12 +690,12 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
         titles = {"accuracy": "accuracy", "qwk": "QWK", "auc_ovr": "AUC (OvR)"}
         lines += ["Does pretraining help, and does UMM add to VICReg? Each difference on the same "
                   "out-of-fold images, with a paired bootstrap 95% CI (a CI that contains 0 is no "
-                  "evidence either way):"
-                  + (" With the backbone frozen (finetune.freeze=frozen), scratch is a random backbone "
-                     "that is never trained, under a trained head: VICReg - scratch compares pretrained "
-                     "frozen features with random frozen features, not against a network trained from "
-                     "scratch (finetune.freeze=all trains one)."
-                     if freeze == "frozen" and "scratch" in {r.get("variant") for r in rows} else ""), ""]
+                  "evidence either way):", ""]
+        if freeze == "frozen" and "scratch" in {r.get("variant") for r in rows}:
+            lines[-2:-2] = ["With the backbone frozen (finetune.freeze=frozen), scratch is a random backbone "
+                            "that is never trained, under a trained head: a difference against scratch compares "
+                            "pretrained frozen features with random frozen features, not against a network "
+                            "trained from scratch (finetune.freeze=all trains one).", ""]
         lines += _table(["difference", *titles.values()],
                         [[label, *(_difference_cell(d.get(m, {})) for m in titles)]
                          for label, d in differences.items() if isinstance(d, dict)])

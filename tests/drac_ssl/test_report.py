@@ -353,7 +353,7 @@ def test_the_report_says_what_scratch_caps_fold_sds_and_times_are(tmp_path: Path
     assert f"### {title}" in finetune and f"| {title} |" in finetune
     assert "random frozen features" in finetune and "not against a network trained from scratch" in finetune
     config = _section(text, "## Configuration")
-    assert "capped at 4 steps an epoch (umm.max_steps_per_epoch): 64 of 997 image pairs an epoch" in config
+    assert "capped at 4 steps an epoch by umm.max_steps_per_epoch: 64 of 997 image pairs an epoch" in config
     assert "max_steps_per_epoch" not in config.split("| pretrain |", 1)[1].split("\n", 1)[0]  # no cap: unsaid
     ssl = _section(text, "## Self-supervised pretraining")
     assert "64 of 997 image pairs an epoch" in ssl.split("### UMM", 1)[1]
