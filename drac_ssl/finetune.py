@@ -101,7 +101,7 @@ from drac_ssl.config import validate as validate_config
 from drac_ssl.datasets import load_octa_cache
 from drac_ssl.engine import Monitor
 from drac_ssl.evaluation import stratified_split
-from drac_ssl.grading.bundle import VARIANT_STAGE, ci_resampling_words, freeze_words
+from drac_ssl.grading.bundle import VARIANT_STAGE, ci_resampling_words, freeze_words, variant_title
 from drac_ssl.grading.model import (
     DECISIONS,
     DEFAULT_CROP_SCALE,
@@ -1046,6 +1046,7 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
             save_weights(weights_path, state, {"format": "drac_ssl grading fold v1"})
             record = {
                 "fold": fold, "signature": signature, "best_epoch": best_epoch,
+                "epochs_counted_from": 0,  # best_epoch and history's epochs; "stopped" counts from 1
                 "epochs_run": len(history), "stopped": stopped,
                 "seconds": round(time.perf_counter() - t0, 3),
                 "n_train": len(train_ids), "n_val": len(val_ids),
@@ -1140,7 +1141,8 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
         inside = ctx.folds == record["fold"]
         r = grading_report(y[inside], probs[inside], pred[inside], names)
         per_fold.append({"fold": record["fold"], "n_train": record["n_train"], "n_val": record["n_val"],
-                         "best_epoch": record["best_epoch"], "epochs_run": record["epochs_run"],
+                         "best_epoch": record["best_epoch"], "epochs_counted_from": 0,
+                         "epochs_run": record["epochs_run"],
                          "qwk": r["qwk"], "auc": r["auc"], "auc_ovr": r["auc_ovr"],
                          "accuracy": r["accuracy"], "macro_f1": r["macro_f1"],
                          "best_val_qwk_uncalibrated": record["history"][record["best_epoch"]]["val_qwk"],
@@ -1178,6 +1180,7 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
         # the sample SD over the folds (ddof=1), as a spread across folds is usually given
         "qwk_fold_std": (float(np.nanstd(fold_qwk, ddof=1)) if np.isfinite(fold_qwk).sum() >= 2
                          else float("nan")),
+        "qwk_fold_std_ddof": 1,  # said beside it: older versions wrote the population SD (ddof=0)
         "qwk_in_sample_thresholds": quadratic_weighted_kappa(y, pred_in_sample, k),
         "report": report,
         "folds": per_fold,
@@ -1383,6 +1386,8 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
     print(f"[finetune] {len(lab)} labelled images in {len(fold_ids)} folds, {len(names)} grades "
           f"({describe_grades(names)}), {data.channels} channel(s); head {ft.head}, "
           f"{freeze_words(ft.freeze)} (finetune.freeze={ft.freeze}), decision {ft.decision}; variants {', '.join(sources)}"
+          + (f" (scratch: {variant_title('scratch', ft.freeze)})" if "scratch" in sources and ft.freeze == "frozen"
+             else "")
           + (f"; pretrained variants train the head alone for the first {ft.head_warmup_epochs} "
              f"epochs (finetune.head_warmup_epochs, LP-FT)" if ft.head_warmup_epochs else "")
           + (f"; {_label_draw(ctx)[0]}, and is scored on its whole validation fold"
@@ -1407,7 +1412,8 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
                       "qwk_ci_note": m.get("qwk_ci95_note"), "one_grade_note": m.get("one_grade_note"),
                       "auc": m["auc"], "auc_ovr": m["auc_ovr"], "accuracy": m["accuracy"],
                       "macro_f1": m["macro_f1"], "qwk_fold_mean": m["qwk_fold_mean"],
-                      "qwk_fold_std": m["qwk_fold_std"], "decision": m["decision"],
+                      "qwk_fold_std": m["qwk_fold_std"], "qwk_fold_std_ddof": m.get("qwk_fold_std_ddof"),
+                      "decision": m["decision"],
                       "seconds": m["seconds"], "decision_rules": m["decision_rules"],
                       **referable_columns(m.get("referable")),
                       # two grades: the screening decision's figures (a trial found none here)

@@ -48,6 +48,16 @@ def _finite(value: Any) -> float:
     return v if math.isfinite(v) else math.nan
 
 
+def _epoch_axis(ax: Any, epochs: Sequence[float]) -> None:
+    """Whole-epoch ticks on ``ax``'s x axis. ``MaxNLocator(integer=True)`` alone falls back to
+    fractional ticks when fewer than two whole numbers are in view (a 1-epoch run drew its dot
+    on 0.945..1.050): one tick is enough, and a single epoch gets a view one epoch wide."""
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+    finite = [e for e in epochs if math.isfinite(e)]
+    if finite and max(finite) - min(finite) < 1:
+        ax.set_xlim(min(finite) - 0.5, max(finite) + 0.5)
+
+
 def plot_history(
     history: Sequence[Mapping[str, Any]],
     keys: Sequence[str],
@@ -84,7 +94,7 @@ def plot_history(
             ax.legend(loc="best", fontsize="small")
         ax.set_title(key)
         ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        _epoch_axis(ax, epochs)
         ax.set_ylabel(key)
         ax.grid(True, alpha=0.3)
         if not values:
@@ -119,7 +129,7 @@ def plot_monitor(
             colour, style = styles[i % len(styles)]
             ax.axvline(epoch + 1, color=colour, linestyle=style, label=label)
         ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no epoch 1.2 on a short run
+        _epoch_axis(ax, [x for x, _ in points] + [e + 1 for e in markers.values()])  # no epoch 1.2
         ax.set_title(key)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7)
@@ -230,6 +240,7 @@ def plot_comparison(
     path: str | os.PathLike[str],
     title: str = "Comparison",
     label_key: str = "name",
+    metric_labels: Mapping[str, str] | None = None,
 ) -> Path:
     """Grouped bar chart: one group per metric in ``metric_keys``, one bar per row.
 
@@ -238,7 +249,9 @@ def plot_comparison(
     ``row[label_key]`` (else ``row i``), an error bar is drawn where a ``"<metric>_std"``
     entry exists (± std) or ``"<metric>_ci_low"`` and ``"<metric>_ci_high"`` do (the
     interval, e.g. a 95% CI; it wins over a std), and each bar carries its value. The y axis
-    says which kind of bar is drawn. Missing metrics leave an empty slot. Writes a PNG at
+    says which kind of bar is drawn, naming the metrics that have one when not all do.
+    ``metric_labels``: metric key -> its name on the axis (e.g. ``{"auc_ovo": "AUC
+    (one-vs-one)"}``; else the key). Missing metrics leave an empty slot. Writes a PNG at
     ``path``.
     """
     if not rows or not metric_keys:
@@ -249,6 +262,8 @@ def plot_comparison(
     fig = _new_figure(max(5.0, 1.2 * n_metrics * max(1.0, n_rows / 2) + 2.0), 4.4)
     ax = fig.add_subplot()
     kinds: set[str] = set()
+    names = [str((metric_labels or {}).get(key, key)) for key in metric_keys]
+    with_bars: dict[str, set[str]] = {"ci": set(), "std": set()}  # kind -> the metrics it is drawn on
     for r, row in enumerate(rows):
         values = np.array([_finite(row.get(key)) for key in metric_keys])
         stds = np.array([_finite(row.get(f"{key}_std")) for key in metric_keys])
@@ -260,6 +275,8 @@ def plot_comparison(
         above = np.where(has_ci, highs - values, np.where(has_std, stds, np.nan))
         drawn = has_ci | has_std
         kinds |= ({"ci"} if has_ci.any() else set()) | ({"std"} if has_std.any() else set())
+        with_bars["ci"] |= {names[i] for i in np.flatnonzero(has_ci)}
+        with_bars["std"] |= {names[i] for i in np.flatnonzero(has_std)}
         offsets = x - 0.4 + width * (r + 0.5)
         bars = ax.bar(offsets, np.nan_to_num(values), width=width * 0.95,
                       label=str(row.get(label_key, f"row {r}")),
@@ -271,11 +288,17 @@ def plot_comparison(
                         (bar.get_x() + bar.get_width() / 2, top), xytext=(0, 3),
                         textcoords="offset points", ha="center", va="bottom",
                         fontsize="x-small")
-    ax.set_xticks(x, labels=list(metric_keys))
+    ax.set_xticks(x, labels=names)
     ax.set_xlabel("metric")
-    ax.set_ylabel("value" + {frozenset(): "", frozenset({"std"}): " (mean ± std)",
-                             frozenset({"ci"}): " (error bars: 95% CI)",
-                             frozenset({"ci", "std"}): " (error bars: 95% CI, or ± std)"}[frozenset(kinds)])
+    drawn_on = with_bars["ci"] | with_bars["std"]
+    if drawn_on and drawn_on != set(names):  # not every metric has bars: say which do
+        said = [f"{', '.join(n for n in names if n in with_bars[kind])}: {words}"
+                for kind, words in (("ci", "95% CI"), ("std", "± std")) if with_bars[kind]]
+        ax.set_ylabel(f"value (error bars: {'; '.join(said)})")
+    else:
+        ax.set_ylabel("value" + {frozenset(): "", frozenset({"std"}): " (mean ± std)",
+                                 frozenset({"ci"}): " (error bars: 95% CI)",
+                                 frozenset({"ci", "std"}): " (error bars: 95% CI, or ± std)"}[frozenset(kinds)])
     ax.set_title(title)
     fig.legend(loc="outside lower center", ncols=min(n_rows, 4), fontsize="small")
     ax.grid(True, axis="y", alpha=0.3)

@@ -503,6 +503,7 @@ def backbone_metadata(cfg: Config, data: PretrainData, history: list[dict[str, A
         "initial_weights": pc.backbone.weights,
         "data": data.facts or {"channels": data.channels},
         "best_epoch": best_epoch,
+        "epochs_counted_from": 0,  # best_epoch is the epoch's index; the console counts from 1
         "metrics": {k: best.get(k) for k in (*TERMS, *MONITOR_KEYS, "knn_top1") if k in best},
         "epochs_run": len(history),
         "config": to_dict(cfg),

@@ -20,6 +20,7 @@ if __name__ == "__main__":  # Ctrl-C while torch loads: one line, not an import'
 
 import json
 import math
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,11 +32,13 @@ from drac_ssl import __version__
 from drac_ssl.config import FinetuneConfig, read_yaml, to_dict
 from drac_ssl.finetune import folds_taken_words
 from drac_ssl.grading.bundle import (
+    VARIANT_TITLES,
     chance_warning,
     data_provenance,
     fold_grouping_words,
     freeze_words,
     left_out_words,
+    variant_title,
 )
 from drac_ssl.grading.model import threshold_words
 from drac_ssl.io import atomic_write_text
@@ -55,8 +58,6 @@ from drac_ssl.starting import started
 
 __all__ = ["FIGURE_CAPTIONS", "figure_caption", "screening_line", "write_report", "main"]
 
-VARIANT_TITLES = {"scratch": "scratch (random init)", "vicreg": "VICReg",
-                  "vicreg_umm": "VICReg + UMM"}
 FIGURES = "report"
 
 FIGURE_CAPTIONS = {
@@ -100,6 +101,28 @@ def figure_caption(stem: str, variant: str = "") -> str | None:
     if variant and stem.startswith(f"{variant}_"):
         stem = stem[len(variant) + 1:]
     return FIGURE_CAPTIONS.get(stem)
+
+
+def _freeze(run_dir: Path) -> str | None:
+    """``finetune.freeze`` of the run: the fine-tuning's ``model.json`` (scratch's, else any
+    variant's), else ``config.yaml``; None when neither says."""
+    ft = run_dir / "finetune"
+    for name in ("scratch", *sorted(p.name for p in ft.glob("*") if p.is_dir())) if ft.is_dir() else ():
+        model = _read_json(ft / name / "model.json")
+        if isinstance(model, dict) and model.get("freeze"):
+            return str(model["freeze"])
+    try:
+        cfg = read_yaml((run_dir / "config.yaml").read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return None
+    freeze = (cfg.get("finetune") or {}).get("freeze") if isinstance(cfg, dict) else None
+    return str(freeze) if freeze else None
+
+
+def _title(run_dir: Path, name: str) -> str:
+    """The variant ``name`` for a reader (:func:`drac_ssl.grading.bundle.variant_title`):
+    scratch under a frozen backbone is said to be random features under a trained head."""
+    return variant_title(name, _freeze(run_dir))
 
 
 def _read_json(path: Path) -> Any:
@@ -176,6 +199,33 @@ def _epochs(n: Any) -> str:
     return f"{n} epoch{'' if n == 1 else 's'}"
 
 
+def _pool_size(run_dir: Path) -> int | None:
+    """How many images pretraining and UMM drew pairs from: the ``N images`` of the stage's
+    recorded ``training_data`` (:func:`drac_ssl.pretrain.load_pretrain_data`), else None."""
+    for stage in ("pretrain", "umm"):
+        meta = _read_json(run_dir / stage / "metadata.json")
+        found = re.search(r"(\d+) images", str(meta.get("training_data") or "")) if isinstance(meta, dict) else None
+        if found:
+            return int(found.group(1))
+    return None
+
+
+def cap_words(stage: str, settings: dict[str, Any], n_images: int | None) -> str:
+    """What ``<stage>.max_steps_per_epoch`` left of an epoch, e.g. ``capped at 4 steps an
+    epoch by umm.max_steps_per_epoch: 64 of 997 image pairs an epoch``; '' when it is 0 (a
+    full epoch) or does not cut the epoch short (``n_images`` // batch steps or fewer).
+    ``settings``: the stage's section of ``config.yaml``; ``n_images``: the pool (None: not
+    known, the pairs said as at most)."""
+    try:
+        cap, batch = int(settings.get("max_steps_per_epoch") or 0), int(settings.get("batch_size") or 0)
+    except (TypeError, ValueError):
+        return ""
+    if cap <= 0 or batch <= 0 or (n_images is not None and n_images // batch <= cap):
+        return ""
+    seen = f"{cap * batch} of {n_images}" if n_images is not None else f"at most {cap * batch}"
+    return f"capped at {cap} steps an epoch by {stage}.max_steps_per_epoch: {seen} image pairs an epoch"
+
+
 def _config_section(run_dir: Path) -> list[str]:
     try:
         cfg = read_yaml((run_dir / "config.yaml").read_text(encoding="utf-8")) or {}
@@ -187,6 +237,7 @@ def _config_section(run_dir: Path) -> list[str]:
     width = f", head width {width}" if width is not None else ""
     views = f", {fc.get('frozen_train_views')} precomputed views" if fc.get("freeze") == "frozen" else ""
     aug, bb = pc.get("augment", {}), pc.get("backbone", {})
+    pool = _pool_size(run_dir)
     rows = [
         ["data", f"{_dataset_words(cfg, run_dir)}, root `{cfg.get('data', {}).get('root') or '(phantom)'}`, "
                  f"{cfg.get('data', {}).get('n_folds')} folds"],
@@ -197,8 +248,10 @@ def _config_section(run_dir: Path) -> list[str]:
                      f"{', stem stride ' + str(bb.get('stem_stride')) if bb.get('stem_stride', 1) != 1 else ''}"],
         ["pretrain", f"VICReg {_epochs(pc.get('epochs'))}, batch {pc.get('batch_size')}, {pc.get('optimizer')} lr "
                      f"{pc.get('lr')}, expander {pc.get('expander')}, {aug.get('image_size')} px crops of the "
-                     f"{aug.get('source_size')} px cache"],
-        ["umm", f"on, early cut {uc.get('early_cut')}, {_epochs(uc.get('epochs'))}" if uc.get("enabled")
+                     f"{aug.get('source_size')} px cache"
+                     + (f", {cap}" if (cap := cap_words("pretrain", pc, pool)) else "")],
+        ["umm", f"on, early cut {uc.get('early_cut')}, {_epochs(uc.get('epochs'))}, batch {uc.get('batch_size')}"
+                + (f", {cap}" if (cap := cap_words("umm", uc, pool)) else "") if uc.get("enabled")
          else "off (umm.enabled=false)"],
         ["finetune", f"head {fc.get('head')}, {freeze_words(fc.get('freeze'))}, {_epochs(fc.get('epochs'))}, batch "
                      f"{fc.get('batch_size')}, lr {fc.get('lr')} (backbone x{fc.get('backbone_lr_ratio')}), "
@@ -237,6 +290,20 @@ def _stages_section(run_dir: Path) -> list[str]:
                       f"or failed (what they had saved, e.g. checkpoints and folds, was reused; a stage "
                       f"that stopped before saving anything, such as an ingest refused for a problem in "
                       f"the data, was run again from the start)."]
+    ingest = stages.get("ingest") if isinstance(stages.get("ingest"), dict) else {}
+    phantom = (ingest.get("outputs") or {}).get("phantom_seconds") if isinstance(ingest.get("outputs"), dict) else None
+    summary = _read_json(run_dir / "data" / "ingest_summary.json")
+    own = summary.get("seconds") if isinstance(summary, dict) else None
+    if isinstance(phantom, int | float) and phantom >= 1 and not ingest.get("reused_from"):
+        lines += ["", f"{phantom:.1f} s of the ingest stage went into generating the phantom data "
+                      f"(`data.root` empty, first use of the set), not into the ingest itself"
+                  + (f" ({_num(own, 1)} s, `data/ingest_summary.json`)" if own is not None else "") + "."]
+    elif (phantom is None and data_provenance(run_dir / "data")["kind"] == "phantom"
+          and isinstance(own, int | float) and isinstance(ingest.get("seconds"), int | float)
+          and ingest["seconds"] > own + 5 and not ingest.get("reused_from")):  # a run made before it was recorded
+        lines += ["", f"The ingest itself took {own:.1f} s (`data/ingest_summary.json`); the rest of the "
+                      f"ingest stage's time was most likely spent generating the phantom data (first "
+                      f"use of the set), which this run did not record apart."]
     taken = {name: s for name, s in stages.items() if isinstance(s, dict) and s.get("reused_from")}
     if taken:
         sources = sorted({str(s["reused_from"]) for s in taken.values()})
@@ -264,7 +331,10 @@ def _ssl_section(run_dir: Path) -> list[str]:
         lines += [f"### {title}", ""]
         if isinstance(meta, dict):
             metrics = ", ".join(f"{k} {_num(v, 4)}" for k, v in (meta.get("metrics") or {}).items())
-            lines += [f"Kept: epoch {int(meta.get('best_epoch', -1)) + 1} of {meta.get('epochs_run')}, "
+            settings = ((meta.get("config") or {}).get(stage) or {}) if isinstance(meta.get("config"), dict) else {}
+            cap = cap_words(stage, settings, _pool_size(run_dir))
+            lines += [f"Kept: epoch {int(meta.get('best_epoch', -1)) + 1} of {meta.get('epochs_run')}"
+                      f"{' (' + cap + ')' if cap else ''}, "
                       f"{_kept_rule(stage, meta)} ({meta.get('stopped', '')}); its {metrics}.", ""]
             lines += _collapse_warning(meta, title, "umm" if stage == "umm" else "vicreg")
             seen = str(meta.get("training_data") or "")
@@ -379,7 +449,7 @@ def _variant_section(run_dir: Path, figures: Path, name: str) -> tuple[list[str]
     there is no out-of-fold file; the comparison of the variants reads it too."""
     vdir = run_dir / "finetune" / name
     metrics = _read_json(vdir / "metrics.json")
-    title = VARIANT_TITLES.get(name, name)
+    title = _title(run_dir, name)
     if not isinstance(metrics, dict) or not (vdir / OOF_FILE).is_file():
         return [f"### {title}", "", "Incomplete: no metrics or out-of-fold predictions.", ""], None
     try:
@@ -437,6 +507,12 @@ def _variant_section(run_dir: Path, figures: Path, name: str) -> tuple[list[str]
             for f in metrics.get("folds", [])]
     lines += _table(["fold", "train", "val", "best epoch", "epochs", "QWK (calibrated)", "QWK (uncalibrated)",
                      "AUC (OvO)", "AUC (OvR)", "accuracy", "macro F1", "seconds"], rows)
+    lines += ["Best epoch counted from 1 here; `folds.csv`, `metrics.json` and `fold*.json` hold "
+              "`best_epoch` counted from 0 (the epoch's index; `epochs_counted_from` says so where "
+              "written)." + (" With the backbone frozen, the seconds of the first fold trained (fold 0, "
+                             "unless folds were reused) include the frozen-backbone features of every "
+                             "image, computed once for all folds."
+                             if _freeze(run_dir) == "frozen" else ""), ""]
     lines += ["QWK (calibrated): the fold's images graded with the thresholds fitted on the other "
               "folds (cross-fitted), as the metrics and folds.csv give it. QWK (uncalibrated): the "
               "console's per-fold 'val QWK', the expected grade cut at the fixed thresholds 0.5, "
@@ -517,11 +593,13 @@ def _identical(d: dict[str, Any]) -> bool:
                            and d[m].get("ci_low") == 0 and d[m].get("ci_high") == 0 for m in d)
 
 
-def _one_grade_difference(label: str, a: str, b: str, what: str, one_grade: dict[str, str | None]) -> str:
+def _one_grade_difference(label: str, a: str, b: str, what: str, one_grade: dict[str, str | None],
+                          freeze: str | None = None) -> str:
     """How to read the difference ``label`` (variant ``a`` minus ``b``, meant to measure
     ``what``) when either variant gave (nearly) every image one grade, overall or within
-    each fold (``one_grade``: variant -> :func:`_variant_section`'s words); "" otherwise."""
-    title_a, title_b = VARIANT_TITLES.get(a, a), VARIANT_TITLES.get(b, b)
+    each fold (``one_grade``: variant -> :func:`_variant_section`'s words); "" otherwise.
+    ``freeze``: ``finetune.freeze``, for the variants' titles."""
+    title_a, title_b = variant_title(a, freeze), variant_title(b, freeze)
     words_a, words_b = one_grade.get(a), one_grade.get(b)
     if words_a and words_b:
         return (f"**Read with care:** {title_a}: {words_a}; {title_b}: {words_b}; so {label} compares two "
@@ -535,6 +613,25 @@ def _one_grade_difference(label: str, a: str, b: str, what: str, one_grade: dict
     return ""
 
 
+def _fold_sd(ft: Path, row: dict[str, Any]) -> Any:
+    """The sample SD (ddof=1) of a variant's fold kappas, as the table labels it: the row's
+    ``qwk_fold_std`` when ``qwk_fold_std_ddof`` says it is one, else recomputed from the
+    folds of its ``metrics.json`` (older versions wrote the population SD, ddof=0, unsaid);
+    None when neither is there."""
+    if row.get("qwk_fold_std_ddof") == 1:
+        return row.get("qwk_fold_std")
+    metrics = _read_json(ft / str(row.get("variant")) / "metrics.json")
+    if isinstance(metrics, dict) and metrics.get("qwk_fold_std_ddof") == 1:
+        return metrics.get("qwk_fold_std")
+    folds = metrics.get("folds") if isinstance(metrics, dict) else None
+    qwk = [float(f["qwk"]) for f in folds or [] if isinstance(f, dict) and isinstance(f.get("qwk"), int | float)
+           and math.isfinite(f["qwk"])]
+    if len(qwk) < 2:
+        return None
+    mean = sum(qwk) / len(qwk)
+    return math.sqrt(sum((q - mean) ** 2 for q in qwk) / (len(qwk) - 1))
+
+
 def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
     ft = run_dir / "finetune"
     comparison = _read_json(ft / "comparison.json")
@@ -542,6 +639,7 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
     if not isinstance(comparison, dict) or not comparison.get("rows"):
         return lines + ["Not run (no `finetune/comparison.json`).", ""]
     rows = comparison["rows"]
+    freeze = _freeze(run_dir)
     lines += [comparison.get("protocol", ""), "", "### Scratch vs VICReg vs VICReg + UMM", ""]
     referable = any("referable_auc" in r for r in rows)  # a referable cut (ICDR): one more column
     screening = any("sensitivity" in r for r in rows)  # two grades: the screening decision's figures
@@ -549,14 +647,16 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
         ["variant", "QWK", "95% CI", "AUC (OvO)", "AUC (OvR)", "accuracy", "macro F1",
          "fold QWK mean ± SD", "seconds"] + (["referable AUC (95% CI)"] if referable else [])
         + (["sensitivity", "specificity"] if screening else []),
-        [[VARIANT_TITLES.get(r["variant"], r["variant"]), _num(r.get("qwk")),
+        [[variant_title(r["variant"], freeze), _num(r.get("qwk")),
           format_ci(r.get("qwk_ci_low"), r.get("qwk_ci_high"), r.get("qwk_ci_note")), _num(r.get("auc")),
           _num(r.get("auc_ovr")), _num(r.get("accuracy")), _num(r.get("macro_f1")),
-          f"{_num(r.get('qwk_fold_mean'))} ± {_num(r.get('qwk_fold_std'))}", _num(r.get("seconds"), 1)]
+          f"{_num(r.get('qwk_fold_mean'))} ± {_num(_fold_sd(ft, r))}", _num(r.get("seconds"), 1)]
          + ([f"{_num(r.get('referable_auc'))} ({format_ci(r.get('referable_auc_ci_low'), r.get('referable_auc_ci_high'))})"]
             if referable else [])
          + ([_num(r.get("sensitivity")), _num(r.get("specificity"))] if screening else [])
          for r in rows])
+    lines += ["Fold QWK mean ± SD: the mean of the folds' own (calibrated) kappas and their sample SD "
+              "over the folds (ddof=1).", ""]
     if referable:
         rule = next((m["referable"].get("rule") for m in (_read_json(ft / r["variant"] / "metrics.json")
                                                           for r in rows)
@@ -567,13 +667,17 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
     if len(comparison.get("class_names") or ()) == 2:
         lines += ["With two grades the one-vs-one and one-vs-rest AUCs are the same number: the "
                   "ROC AUC of grade 1 against grade 0.", ""]
-    bars = [{"name": VARIANT_TITLES.get(r["variant"], r["variant"]), "qwk": r.get("qwk"),
+    bars = [{"name": variant_title(r["variant"], freeze), "qwk": r.get("qwk"),
              "qwk_ci_low": r.get("qwk_ci_low"), "qwk_ci_high": r.get("qwk_ci_high"), "auc_ovo": r.get("auc"),
              "auc_ovr": r.get("auc_ovr"), "accuracy": r.get("accuracy"), "macro_f1": r.get("macro_f1")}
             for r in rows]
+    sizes = sorted({r.get("n") for r in rows if isinstance(r.get("n"), int)})
+    n_words = f", n = {sizes[0]} images" if len(sizes) == 1 else ""
     png = plot_comparison(bars, ["qwk", "auc_ovo", "auc_ovr", "accuracy", "macro_f1"], figures / "comparison.png",
-                          "Out-of-fold metrics per backbone variant (QWK with its 95% CI)")
-    lines += _figure(run_dir, png, "comparison of the variants")
+                          f"Out-of-fold metrics per backbone variant{n_words} (QWK with its 95% CI)",
+                          metric_labels={"qwk": "QWK", "auc_ovo": "AUC (one-vs-one)", "auc_ovr": "AUC (one-vs-rest)",
+                                         "accuracy": "accuracy", "macro_f1": "macro F1"})
+    lines += _figure(run_dir, png, f"comparison of the variants{n_words}")
     # each variant's section once: its lines come last, its one-grade words qualify the differences
     sections = {r["variant"]: _variant_section(run_dir, figures, r["variant"]) for r in rows}
     # label -> (minuend, subtrahend, what the difference is meant to measure, the stored difference)
@@ -587,6 +691,11 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
         lines += ["Does pretraining help, and does UMM add to VICReg? Each difference on the same "
                   "out-of-fold images, with a paired bootstrap 95% CI (a CI that contains 0 is no "
                   "evidence either way):", ""]
+        if freeze == "frozen" and "scratch" in {r.get("variant") for r in rows}:
+            lines[-2:-2] = ["With the backbone frozen (finetune.freeze=frozen), scratch is a random backbone "
+                            "that is never trained, under a trained head: a difference against scratch compares "
+                            "pretrained frozen features with random frozen features, not against a network "
+                            "trained from scratch (finetune.freeze=all trains one).", ""]
         lines += _table(["difference", *titles.values()],
                         [[label, *(_difference_cell(d.get(m, {})) for m in titles)]
                          for label, d in differences.items() if isinstance(d, dict)])
@@ -595,7 +704,7 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
         for name in sorted({n for minuend, subtrahend, _, _ in pairs.values() for n in (minuend, subtrahend)}):
             variant_metrics = _read_json(ft / name / "metrics.json")
             if isinstance(variant_metrics, dict) and chance_warning(variant_metrics):
-                by_chance.append(VARIANT_TITLES.get(name, name))
+                by_chance.append(variant_title(name, freeze))
         lines += ["", f"This table holds {n_cis} CIs: a 95% CI excludes 0 one time in twenty by chance "
                       f"alone when nothing differs, so one that does is a hint to check, not a finding; "
                       f"a CI that ends at 0 (e.g. -0.125..+0.000) touches 0 and is no evidence either."
@@ -616,7 +725,7 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
                       "variants gave every image one grade, so both kappas are 0 on every resample).", ""]
         one_grade = {name: section[1] for name, section in sections.items()}
         for label, (a, b, what, d) in pairs.items():
-            note = _one_grade_difference(label, a, b, what, one_grade) if isinstance(d, dict) else ""
+            note = _one_grade_difference(label, a, b, what, one_grade, freeze) if isinstance(d, dict) else ""
             lines += [note, ""] if note else []
     summary = _read_json(ft / "summary.json")
     if isinstance(summary, dict):

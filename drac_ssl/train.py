@@ -96,11 +96,15 @@ def stage_ingest(cfg: Config, run_dir: Path) -> dict[str, Any]:
     from data_prep import ingest, phantom
 
     data_cfg = cfg.data
+    phantom_seconds = None
     if not data_cfg.root:
         root = phantom_root(cfg)
         print(f"[ingest] data.root is empty: using the embedded phantom UW-OCTA set at {root}")
+        t0 = time.perf_counter()
         phantom.generate(root, n_train=data_cfg.phantom_n_train, n_test=data_cfg.phantom_n_test,
                          seed=data_cfg.phantom_seed, workers=data_cfg.workers)
+        # part of the stage's seconds in stages.json (0 when the set was there already)
+        phantom_seconds = round(time.perf_counter() - t0, 1)
         data_cfg = dataclasses.replace(data_cfg, root=str(root))
     # the fundus recipe (not the default) says what the images are: a plain folder of fundus
     # photographs ingested as grey is still fundus (no UW-OCTA checks or wording)
@@ -113,6 +117,7 @@ def stage_ingest(cfg: Config, run_dir: Path) -> dict[str, Any]:
         raise ValueError(f"ingest found {len(result.problems)} problem(s); see the lines above")
     return {"n_train": result.n_train, "n_test": result.n_test,
             **({"n_unlabelled": result.n_unlabelled} if result.n_unlabelled else {}),
+            **({"phantom_seconds": phantom_seconds} if phantom_seconds is not None else {}),
             "manifest": str(result.manifest_path)}
 
 

@@ -75,6 +75,7 @@ __all__ = [
     "left_out_words",
     "load_bundle",
     "to_inference_layout",
+    "variant_title",
 ]
 
 BUNDLE_FORMAT = "drac_ssl bundle v1"
@@ -403,6 +404,18 @@ def _scratch_words(meta: dict[str, Any]) -> str:
     return " (not used: the backbone starts from a random initialisation)"
 
 
+def _transductive_words(meta: dict[str, Any]) -> str:
+    """The model card's note that the pretraining the backbone comes from saw the test images
+    (their pixels, never a grade), as report.md says it: when its recorded ``training_data``
+    (:func:`drac_ssl.pretrain.load_pretrain_data`'s words) names them; '' otherwise, e.g.
+    with ``pretrain.use_test_images=false``."""
+    seen = str((meta.get("backbone_pretraining") or {}).get("training_data") or "")
+    if "and test images" not in seen:
+        return ""
+    return (". **The test images graded in `submission.csv` were among them** (transductive: "
+            "their pixels, never a grade; `pretrain.use_test_images=false` leaves them out)")
+
+
 def _model_card(meta: dict[str, Any]) -> str:
     cv = meta["cv_metrics"]
     data = meta["data"]
@@ -422,7 +435,7 @@ def _model_card(meta: dict[str, Any]) -> str:
         f"| {f['fold']} | {f['n_val']} | {num(f.get('qwk'))} | {num(f.get('auc'))} | "
         f"{num(f.get('auc_ovr'))} | {num(f.get('accuracy'))} |" for f in cv.get("folds", []))
     comparison = "\n".join(
-        f"| {r['variant']} | {num(r.get('qwk'))} ({format_ci(r.get('qwk_ci_low'), r.get('qwk_ci_high'), r.get('qwk_ci_note'))}) "
+        f"| {variant_title(r['variant'], meta.get('freeze'))} | {num(r.get('qwk'))} ({format_ci(r.get('qwk_ci_low'), r.get('qwk_ci_high'), r.get('qwk_ci_note'))}) "
         f"| {num(r.get('auc'))} | {num(r.get('auc_ovr'))} | {num(r.get('accuracy'))} | "
         f"{num(r.get('macro_f1'))} |"
         for r in meta.get("comparison", []))
@@ -526,7 +539,7 @@ to diagnose, grade or triage patients.
   training images (per grade: {_counts_words(data.get('train_per_grade'))}), {data.get('n_test', '?')}
   test images{_unlabelled_words(data)}. {_sentence(data.get('note', ''))}{folds_line}
 - Self-supervised pretraining (VICReg{', then UMM' if meta['variant'] == 'vicreg_umm' else ''})
-  on the ingested images without labels{_scratch_words(meta) if meta['variant'] == 'scratch' else ''};
+  on the ingested images without labels{_scratch_words(meta) if meta['variant'] == 'scratch' else _transductive_words(meta)};
   supervised fine-tuning by {len(meta['folds'])}-fold cross-validation on the labelled images.
 
 ## Cross-validated performance (out-of-fold, n = {cv.get('n')})
@@ -569,6 +582,23 @@ FREEZE_WORDS = {"frozen": "backbone frozen (the head alone trained)",
                 "last": "backbone frozen except its last stage (layer4)",
                 "all": "the whole backbone trained"}
 """``finetune.freeze`` in words: the model card's and ``drac_ssl.finetune``'s console line."""
+
+
+VARIANT_TITLES = {"scratch": "scratch (random init)", "vicreg": "VICReg", "vicreg_umm": "VICReg + UMM"}
+"""Each fine-tuning variant's name for a reader (report.md, its plots, the model card)."""
+
+FROZEN_SCRATCH_TITLE = "scratch (random init, frozen: random features + trained head)"
+"""The ``scratch`` variant's name under ``finetune.freeze=frozen``: a random backbone that is
+never trained, under a trained head, not a network trained from scratch (an audit)."""
+
+
+def variant_title(name: str, freeze: Any = None) -> str:
+    """The variant ``name`` for a reader (:data:`VARIANT_TITLES`, else the name as written);
+    ``freeze``: ``finetune.freeze`` of the run (None: not known), which turns ``scratch``
+    under a frozen backbone into :data:`FROZEN_SCRATCH_TITLE`."""
+    if name == "scratch" and freeze == "frozen":
+        return FROZEN_SCRATCH_TITLE
+    return VARIANT_TITLES.get(name, name)
 
 
 def freeze_words(freeze: Any) -> str:
@@ -749,15 +779,17 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
             "n", "qwk", "qwk_ci95", "qwk_ci95_note", "auc", "auc_ovr", "accuracy", "macro_f1", "qwk_fold_mean",
             "qwk_fold_std", "decision", "decision_rules", "folds", "protocol")},
             # what the CIs resample (patients or images); a run made before: absent, images
-            **{key: metrics[key] for key in ("ci_resamples", "ci_units", "protocol_words", "auc_ovr_ci95")
+            **{key: metrics[key] for key in ("ci_resamples", "ci_units", "protocol_words", "auc_ovr_ci95",
+                                             "qwk_fold_std_ddof")
                if key in metrics},
             **{key: metrics[key] for key in ("sensitivity", "specificity") if key in metrics},  # two grades
             **({"referable": metrics["referable"]} if "referable" in metrics else {})},  # K > 2: grade >= r
         "per_grade": per_grade_outcomes(metrics.get("report") or {}, class_names),
         "comparison": comparison.get("rows", []),
         "data": data,
-        "backbone_pretraining": {k: source_meta.get(k) for k in
-                                 ("stage", "training_data", "best_epoch", "metrics", "epochs_run")}
+        "backbone_pretraining": {**{k: source_meta.get(k) for k in
+                                    ("stage", "training_data", "best_epoch", "metrics", "epochs_run")},
+                                 "epochs_counted_from": 0}  # best_epoch: the epoch's index
         if source_meta else {"stage": "random init" if variant == "scratch" else "unknown"},
         "gradcam_target_layer": GRADCAM_TARGET_LAYER,
         "submission": {"columns": list(submission_columns(k)),

@@ -117,6 +117,19 @@ def test_bundle_metadata_and_model_card(exported_run: Path) -> None:
     assert sum(r["images"] for r in per_grade) == 30 == sum(r["given"] for r in per_grade)
     assert "Per grade, out of fold" in card and "| 0 Normal | " in card
     assert "backbone frozen (the head alone trained) during fine-tuning" in card
+    # pretraining saw the test images the submission grades: the card says so, as report.md does
+    assert "and test images" in meta["backbone_pretraining"]["training_data"]
+    assert "**The test images graded in `submission.csv` were among them** (transductive" in card
+    unseen = {**meta, "backbone_pretraining": {**meta["backbone_pretraining"],
+                                               "training_data": "x, 30 images (30 labelled; training images only)"}}
+    assert "transductive" not in bundles._model_card(unseen)
+    # every 0-based best_epoch says so beside it (the report and the console count from 1)
+    assert meta["backbone_pretraining"]["epochs_counted_from"] == 0
+    assert all(f["epochs_counted_from"] == 0 for f in meta["cv_metrics"]["folds"])
+    vdir = exported_run / "finetune" / meta["variant"]
+    assert json.loads((vdir / "fold0.json").read_text())["epochs_counted_from"] == 0
+    assert json.loads((vdir / "metrics.json").read_text())["qwk_fold_std_ddof"] == 1
+    assert json.loads((exported_run / "pretrain" / "metadata.json").read_text())["epochs_counted_from"] == 0
     assert "(per grade: Normal " in card and "{" not in card.split("(per grade:")[1].split(")")[0]
     assert "0 Normal (no diabetic retinopathy), 1 NPDR (non-proliferative DR)" in card
     # the out-of-distribution check: fitted on the 30 labelled training images
@@ -764,6 +777,11 @@ def test_the_model_card_speaks_of_the_data_it_was_trained_on(exported_run: Path)
     scratch = {**meta, "variant": "scratch", "freeze": "frozen"}
     assert "randomly initialised and frozen, so only the head was trained" in bundles._model_card(scratch)
     assert "starts from a random initialisation" in bundles._model_card({**scratch, "freeze": "all"})
+    # and its row of the comparison says so too (an audit: "scratch" read as trained from scratch)
+    rows = {"comparison": [{"variant": "scratch", "qwk": 0.1}, {"variant": "vicreg", "qwk": 0.2}]}
+    assert "| scratch (random init, frozen: random features + trained head) | 0.100" in bundles._model_card(
+        {**scratch, **rows})
+    assert "| scratch (random init) | 0.100" in bundles._model_card({**scratch, **rows, "freeze": "all"})
 
 
 def test_report_explains_a_pooled_auc_far_below_the_folds_and_a_zero_difference() -> None:

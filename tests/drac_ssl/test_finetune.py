@@ -301,7 +301,9 @@ def test_grades_that_follow_the_fold_are_said_in_the_console_metrics_and_report(
     report = write_report(run).read_text()
     words = said_of["vicreg"]
     assert f"> **W{words[1:]}**: this variant learnt next to nothing about grading" in report
-    assert (f"**Read with care:** VICReg: {words}; scratch (random init): {said_of['scratch']}; so VICReg - scratch "
+    # finetune.freeze=frozen: scratch is random features under a trained head, and is named so
+    assert (f"**Read with care:** VICReg: {words}; scratch (random init, frozen: random features + trained "
+            f"head): {said_of['scratch']}; so VICReg - scratch "
             "compares two models that learnt next to nothing") in report
 
 

@@ -90,7 +90,7 @@ def test_plot_comparison_says_which_error_bars_it_draws(tmp_path: Path, monkeypa
     _assert_png(plot_comparison([{"qwk": 0.5, "auc": 0.7}], ["qwk", "auc"], tmp_path / "plain.png"))
     _assert_png(plot_comparison([{"qwk": 0.5, "qwk_std": 0.1}], ["qwk"], tmp_path / "std.png"))
     labels = [fig.axes[0].get_ylabel() for fig in figures]
-    assert labels == ["value (error bars: 95% CI)", "value", "value (mean ± std)"]
+    assert labels == ["value (error bars: qwk: 95% CI)", "value", "value (mean ± std)"]  # auc has none
     segments = [seg for c in figures[0].axes[0].collections for seg in c.get_segments() if len(seg)]
     spans = sorted((round(float(s[0][1]), 3), round(float(s[1][1]), 3)) for s in segments)
     assert spans == [(0.1, 0.45), (0.3, 0.6)]  # from ci_low to ci_high, not symmetric
@@ -140,3 +140,36 @@ def test_plot_monitor_of_a_two_epoch_run_has_whole_epoch_ticks(tmp_path: Path,
     ax = figures[0].axes[0]
     ticks = ax.xaxis.get_major_locator().tick_values(0.95, 2.05)
     assert len(ticks) >= 2 and all(float(t).is_integer() for t in ticks), ticks
+
+
+def test_a_one_epoch_history_has_whole_epoch_ticks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An audit: the UMM plots of a 1-epoch run showed a dot on an axis 0.945..1.050.
+    MaxNLocator(integer=True) falls back to fractions with fewer than two whole numbers in view."""
+    from drac_ssl import plots
+
+    figures = []
+    save = plots._save
+    monkeypatch.setattr(plots, "_save", lambda fig, path: (figures.append(fig), save(fig, path))[1])
+    plot_history([{"epoch": 0, "loss": 3.0}], ["loss"], tmp_path / "one.png")
+    plots.plot_monitor([{"epoch": 0, "rate_reduction_last": 1.0}], ["rate_reduction_last"], {}, tmp_path / "m.png")
+    for fig in figures:
+        ax = fig.axes[0]
+        low, high = ax.get_xlim()
+        shown = [t for t in ax.get_xticks() if low <= t <= high]
+        assert shown == [1.0], (shown, (low, high))
+
+
+def test_the_comparison_names_the_metrics_with_error_bars_and_n(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """An audit: 'error bars: 95% CI' on the y axis while only QWK had them."""
+    from drac_ssl import plots
+
+    figures = []
+    save = plots._save
+    monkeypatch.setattr(plots, "_save", lambda fig, path: (figures.append(fig), save(fig, path))[1])
+    rows = [{"name": "a", "qwk": 0.5, "qwk_ci_low": 0.3, "qwk_ci_high": 0.6, "auc_ovo": 0.7}]
+    plot_comparison(rows, ["qwk", "auc_ovo"], tmp_path / "c.png", "t",
+                    metric_labels={"qwk": "QWK", "auc_ovo": "AUC (one-vs-one)"})
+    ax = figures[0].axes[0]
+    assert ax.get_ylabel() == "value (error bars: QWK: 95% CI)"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["QWK", "AUC (one-vs-one)"]

@@ -304,3 +304,66 @@ def test_a_grade_no_labelled_image_has_is_said_in_the_variants_section(tmp_path:
             "the AUCs are undefined. Is `data.grades` (Normal, NPDR, PDR) the scale of these labels?") in vicreg
     scratch = text.split("### scratch (random init)", 1)[1].split("### ", 1)[0]
     assert "No labelled image has grade" not in scratch
+
+
+def _audited_run(tmp_path: Path, freeze: str = "frozen") -> Path:
+    """A run like the audited default job: frozen backbone, UMM capped at 4 steps of 16 pairs
+    on a pool of 997 images, a phantom ingest whose stage time includes generating the set,
+    and a metrics.json of an older version without the fold SD's definition."""
+    run = _run(tmp_path, [0, 1, 2, 1, 1, 0] * 5, HEALTHY)
+    meta = json.loads((run / "pretrain" / "metadata.json").read_text())
+    meta["training_data"] = ("grey UW-OCTA images, 997 images (611 labelled; training and test images, "
+                             "no labels), ingest at /x/data")
+    (run / "pretrain" / "metadata.json").write_text(json.dumps(meta))
+    _pretrain_meta(run, HEALTHY, stage="umm")
+    (run / "umm" / "metadata.json").write_text(json.dumps(
+        {**meta, "best_epoch": 0, "epochs_run": 1,
+         "config": {**meta["config"], "umm": {"batch_size": 16, "max_steps_per_epoch": 4}}}))
+    (run / "config.yaml").write_text(
+        "data: {dataset: drac, root: '', n_folds: 5}\n"
+        "pretrain: {epochs: 2, batch_size: 32, max_steps_per_epoch: 0, optimizer: lars, lr: 0.1,"
+        " expander: '64', augment: {image_size: 64, source_size: 128}, backbone: {arch: resnet18}}\n"
+        "umm: {enabled: true, early_cut: layer3, epochs: 1, batch_size: 16, max_steps_per_epoch: 4}\n"
+        f"finetune: {{freeze: {freeze}, epochs: 3, batch_size: 16}}\n"
+        "run: {stages: [ingest, pretrain, umm, finetune]}\n")
+    (run / "stages.json").write_text(json.dumps(
+        {"ingest": {"status": "done", "seconds": 150.0, "outputs": {"phantom_seconds": 130.1}},
+         "pretrain": {"status": "done", "seconds": 20.0}}))
+    for name in ("scratch", "vicreg"):
+        path = run / "finetune" / name / "metrics.json"
+        metrics = json.loads(path.read_text())
+        metrics["folds"] = [{"fold": f, "n_train": 24, "n_val": 6, "best_epoch": 0, "epochs_run": 2,
+                             "qwk": q, "seconds": 5.0 + 20 * (f == 0)} for f, q in enumerate([0.5, 0.7, 0.9])]
+        metrics["qwk_fold_std"] = float(np.std([0.5, 0.7, 0.9]))  # an older run: ddof=0, unsaid
+        path.write_text(json.dumps(metrics))
+    comparison = json.loads((run / "finetune" / "comparison.json").read_text())
+    for row in comparison["rows"]:
+        row["qwk_fold_mean"], row["qwk_fold_std"] = 0.7, float(np.std([0.5, 0.7, 0.9]))
+    (run / "finetune" / "comparison.json").write_text(json.dumps(comparison))
+    return run
+
+
+def test_the_report_says_what_scratch_caps_fold_sds_and_times_are(tmp_path: Path) -> None:
+    """An audit of the default job: 'scratch (random init)' was a frozen random backbone, the
+    UMM epoch was 64 pairs of 997, the fold SD of an old run was the population SD under a
+    label of the sample SD, and the ingest and fold-0 times held work not theirs."""
+    text = write_report(_audited_run(tmp_path)).read_text()
+    finetune = _section(text, "## Cross-validated fine-tuning")
+    title = "scratch (random init, frozen: random features + trained head)"
+    assert f"### {title}" in finetune and f"| {title} |" in finetune
+    assert "random frozen features" in finetune and "not against a network trained from scratch" in finetune
+    config = _section(text, "## Configuration")
+    assert "capped at 4 steps an epoch by umm.max_steps_per_epoch: 64 of 997 image pairs an epoch" in config
+    assert "max_steps_per_epoch" not in config.split("| pretrain |", 1)[1].split("\n", 1)[0]  # no cap: unsaid
+    ssl = _section(text, "## Self-supervised pretraining")
+    assert "64 of 997 image pairs an epoch" in ssl.split("### UMM", 1)[1]
+    # the old population SD (0.163) is not shown as the sample SD: recomputed from the folds
+    assert "0.700 ± 0.200" in finetune and "0.163" not in finetune
+    assert "sample SD over the folds" in finetune
+    stages = _section(text, "## Stage wall times")
+    assert "130.1 s of the ingest stage went into generating the phantom data" in stages
+    assert "(fold 0, unless folds were reused) include the frozen-backbone features of every image" in finetune
+    assert "best_epoch" in text and "counted from 0" in text  # folds.csv's convention, said
+    assert "n = 30 images" in finetune  # the comparison plot's title, in its alt text too
+    assert "frozen" not in write_report(_audited_run(tmp_path / "all", "all")).read_text().split(
+        "## Cross-validated fine-tuning", 1)[1].split("### scratch", 1)[1].split("\n", 1)[0]

@@ -63,6 +63,8 @@ def test_no_argument_job_runs_every_stage_on_phantom_data(reduced_run: tuple[Pat
     with open(run_dir / "data" / "manifest.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert sum(r["split"] == "train" for r in rows) == 15 and sum(r["split"] == "test" for r in rows) == 3
+    # the ingest stage's seconds include generating the phantom set: recorded apart (an audit)
+    assert 0 <= stages["ingest"]["outputs"]["phantom_seconds"] <= stages["ingest"]["seconds"]
     # the run folder explains itself
     for rel in ("config.yaml", "environment.json", "report.md", "pretrain/backbone.safetensors",
                 "umm/backbone.safetensors", "bundle/metadata.json", "bundle/MODEL_CARD.md"):
