@@ -100,6 +100,7 @@ def test_rerun_skips_finished_stages(reduced_run: tuple[Path, int, str], capsys:
     assert first.pop("ended")["outcome"] == "finished"
     # and the process that ran it (compare tells a run still going from a killed one)
     assert isinstance(first.pop("pid"), int) and isinstance(first.pop("host"), str)
+    assert first.pop("tool") == "drac_ssl.train"  # the report command writes lines too
     assert first == json.loads(first_env)
     assert json.loads(later[-1])["ended"]["outcome"] == "finished"
 
@@ -592,3 +593,48 @@ def test_a_changed_generic_run_is_not_sent_to_run_reuse_when_nothing_could_be_ta
     problem = train._existing_run_problem(
         train.load_config(mnist, [f"data.root={tmp_path}", "pretrain.epochs=3"]), run_dir)
     assert f"run.name=mnist-2 run.reuse={run_dir}" in problem and "finished ingest stage(s)" in problem, problem
+
+
+def test_a_stage_run_on_other_code_than_the_runs_start_is_said_and_recorded(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The stages import their modules when they start: a checkout that changes mid-run (a merge)
+    runs the later stages on other code. Each stage records the commit it ran on; a change is
+    warned about on the console and said in report.md."""
+    from drac_ssl import runtime
+    from drac_ssl.report import write_report
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "environment.json").write_text(json.dumps({"git_commit": "54e10d4", "git_dirty": False}))
+    versions = iter([{"git_commit": "54e10d4", "git_dirty": False},
+                     {"git_commit": "17e12e1", "git_dirty": True},
+                     {"git_commit": "17e12e1", "git_dirty": False}])  # the last: report.md's writer
+    monkeypatch.setattr(runtime, "code_version", lambda: next(versions))
+    for name in ("ingest", "pretrain"):
+        monkeypatch.setitem(train.STAGES, name, lambda cfg, run_dir: {})
+    cfg = train.load_config(train.DEFAULT_CONFIG, ["run.stages=[ingest,pretrain]", "run.device=cpu"])
+    monkeypatch.setattr(train.preflight, "after_ingest", lambda *a: [])
+    train._run_stages(cfg, run_dir, None)
+    stages = json.loads((run_dir / "stages.json").read_text())
+    assert stages["ingest"]["code"] == {"git_commit": "54e10d4", "git_dirty": False}
+    assert stages["pretrain"]["code"] == {"git_commit": "17e12e1", "git_dirty": True}
+    out = capsys.readouterr().out
+    assert "warning: stage pretrain runs on code 17e12e1 (dirty)" in out and "54e10d4" in out
+    assert "warning: stage ingest" not in out
+    report = write_report(run_dir).read_text()
+    assert "The run mixed code versions" in report and "pretrain: 17e12e1 (dirty)" in report
+    assert "at commit 17e12e1 on" in report and "the run was made at commit 54e10d4, 17e12e1 (dirty)" in report
+    # no git (code_version None): nothing recorded, nothing said
+    monkeypatch.setattr(runtime, "code_version", lambda: None)
+    (run_dir / "stages.json").unlink()
+    train._run_stages(cfg, run_dir, None)
+    assert all("code" not in s for s in json.loads((run_dir / "stages.json").read_text()).values())
+    assert "warning" not in capsys.readouterr().out
+
+
+def test_code_version_is_the_commit_and_dirty_flag_of_one_git_call() -> None:
+    from drac_ssl import runtime
+
+    version = runtime.code_version()
+    assert version is not None  # the tests run from a git checkout
+    assert version["git_commit"] == runtime.git_commit() and version["git_dirty"] == runtime.git_dirty()
