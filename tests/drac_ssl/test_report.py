@@ -304,3 +304,27 @@ def test_a_grade_no_labelled_image_has_is_said_in_the_variants_section(tmp_path:
             "the AUCs are undefined. Is `data.grades` (Normal, NPDR, PDR) the scale of these labels?") in vicreg
     scratch = text.split("### scratch (random init)", 1)[1].split("### ", 1)[0]
     assert "No labelled image has grade" not in scratch
+
+
+def test_the_report_command_is_logged_and_the_report_says_what_wrote_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``python -m drac_ssl.report RUN`` rewrites report.md with the code of now: it adds a line
+    to invocations.jsonl and report.md says which code wrote it and which made the run."""
+    from drac_ssl import report, runtime
+
+    run = _run(tmp_path, [0, 1, 2, 1, 1, 0] * 5, HEALTHY)
+    (run / "environment.json").write_text(json.dumps(
+        {"git_commit": "0000000", "git_dirty": False, "command": "python -m drac_ssl.train run.name=run",
+         "cwd": "/somewhere"}))
+    assert report.main([str(run)]) == 0
+    lines = (run / "invocations.jsonl").read_text().splitlines()
+    assert len(lines) == 1
+    line = json.loads(lines[0])
+    assert line["ended"]["outcome"] == "finished" and line["git_commit"] == runtime.git_commit()
+    text = (run / "report.md").read_text()
+    now = runtime.git_commit()
+    assert "Written by drac_ssl" in text and f"at commit {now}" in text
+    assert "the run was made at commit 0000000" in text
+    assert "`python -m drac_ssl.train run.name=run` (in `/somewhere`)" in text
+    assert report.main([str(run)]) == 0
+    assert len((run / "invocations.jsonl").read_text().splitlines()) == 2
