@@ -8,7 +8,9 @@ ROC), the scratch / VICReg / VICReg+UMM comparison, and the exported bundle and 
 Figures drawn here go to ``run_dir/report/``; every link is relative to ``run_dir`` and
 points at a file that exists. Missing stages are reported as missing, never invented.
 
-Command line: ``python -m drac_ssl.report RUN``.
+Its first lines say what wrote it (drac_ssl version, commit, UTC date) and what made the run
+(its commit(s), command). Command line: ``python -m drac_ssl.report RUN`` (which rewrites the
+report with the code of now, and so adds a line to the run's ``invocations.jsonl``).
 """
 
 from __future__ import annotations

@@ -422,3 +422,58 @@ def record_end(run_dir: str | os.PathLike[str], invocation: str, t0: float,
         os.replace(tmp, path)
     except OSError:
         tmp.unlink(missing_ok=True)
+
+
+CONSOLE_LOG = "console.log"
+
+
+class _Tee:
+    """A text stream that writes to ``stream`` and to the console log ``log``, and is
+    ``stream`` for everything else (``isatty``, ``fileno``, ``encoding``: tqdm still sees
+    the terminal). A write holding a carriage return (a tqdm bar, redrawn in place) goes to
+    the stream alone: bars are for a terminal, the log keeps lines."""
+
+    def __init__(self, stream: Any, log: Any) -> None:
+        self._stream = stream
+        self._log = log
+
+    def write(self, text: str) -> int:
+        n = self._stream.write(text)
+        if "\r" not in text:
+            try:
+                self._log.write(text)
+            except (OSError, ValueError):  # a full disk or a closed log: the console goes on
+                pass
+        return n
+
+    def flush(self) -> None:
+        self._stream.flush()
+        with contextlib.suppress(OSError, ValueError):
+            self._log.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def console_log(path: str | os.PathLike[str], header: str) -> Iterator[None]:
+    """Within the block, what this process prints (``sys.stdout`` and ``sys.stderr``) also goes
+    to ``path`` (appended, after a ``header`` line such as ``==== <UTC> <command> (pid N)
+    ====``): the run folder's ``console.log``, which keeps the warnings and selection lines
+    a terminal loses. tqdm bars (carriage returns) stay on the terminal. Output written to
+    the file descriptors directly (a subprocess, a C library) is not in it. The streams are
+    put back as they were when the block ends (a test's capture stays intact)."""
+    log = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - closed below
+    try:
+        log.write(f"{header}\n")
+        before = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = _Tee(before[0], log), _Tee(before[1], log)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError, ValueError):
+                sys.stdout.flush()
+                sys.stderr.flush()
+            sys.stdout, sys.stderr = before
+    finally:
+        log.close()

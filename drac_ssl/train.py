@@ -11,7 +11,8 @@ The run folder explains itself: ``config.yaml`` (the resolved configuration),
 ``stages.json`` (which stages finished, when, and in how long), ``environment.json`` (the
 machine, versions and command of the invocation that made it; kept when the run resumes),
 ``invocations.jsonl`` (one line per invocation, resumes included, with how it ended:
-finished, interrupted or failed) and one sub-folder per stage. Rerunning the same command
+finished, interrupted or failed), ``console.log`` (what this command printed, appended per
+invocation) and one sub-folder per stage. Rerunning the same command
 resumes: finished stages are skipped and an interrupted stage continues from its last
 checkpoint.
 
@@ -619,11 +620,21 @@ def _run_pipeline_main(cfg: Config, sources: dict[str, str] | None, earlier: lis
         reused, warnings = _check_before_start(cfg, run_dir, sources, list(earlier or []))
     except KeyboardInterrupt:  # Ctrl-C during the checks: nothing of this invocation was written
         raise InterruptedBeforeStart from None
-    for warning in warnings:
-        print(f"[preflight] warning: {warning.line}")
-    if reused:
-        print(reused)
     run_dir.mkdir(parents=True, exist_ok=True)
+    # what this process prints goes to run_dir/console.log too (appended: one header line per
+    # invocation); only process 0 gets here under torchrun
+    header = (f"==== {_dt.datetime.now(_dt.UTC).isoformat(timespec='seconds')} "
+              f"{runtime.command_line()} (pid {os.getpid()}) ====")
+    with runtime.console_log(run_dir / runtime.CONSOLE_LOG, header):
+        for warning in warnings:
+            print(f"[preflight] warning: {warning.line}")
+        if reused:
+            print(reused)
+        return _run_in_folder(cfg, run_dir, sources, peers)
+
+
+def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, peers: _Peers) -> Path:
+    """:func:`_run_pipeline_main` once the checks passed and ``run_dir`` exists."""
     save_config(cfg, run_dir / "config.yaml")
     env = environment_info()
     if not (run_dir / "environment.json").exists():  # how the run was made: the first invocation's

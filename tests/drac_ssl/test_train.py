@@ -75,6 +75,23 @@ def test_no_argument_job_runs_every_stage_on_phantom_data(reduced_run: tuple[Pat
     # where UMM started and what its guard did, with the monitor figure
     assert "UMM started from `best`" in report and "rate-reduction monitor peaked at epoch" in report
     assert "umm_start.png" in report and (run_dir / "umm" / "plots" / "umm_start.png").is_file()
+    # provenance: the commit each stage ran on (one checkout here: the run's own), what wrote
+    # report.md, and the bundle's seed and commits
+    from drac_ssl.runtime import code_version
+
+    env = json.loads((run_dir / "environment.json").read_text())
+    assert all(s["code"] == code_version() == {k: env[k] for k in ("git_commit", "git_dirty")}
+               for s in stages.values())
+    assert "Written by drac_ssl" in report and "the run was made at this commit too" in report
+    assert "mixed code versions" not in report
+    meta = json.loads((run_dir / "bundle" / "metadata.json").read_text())
+    assert meta["provenance"]["run_seed"] == 0 and meta["provenance"]["built_with"] == code_version()
+    assert "- Provenance: run seed 0; run made at commit" in (run_dir / "bundle" / "MODEL_CARD.md").read_text()
+    # the console's lines, kept in the run folder (no tqdm bar: no carriage return)
+    console = (run_dir / "console.log").read_text()
+    assert console.startswith("==== ") and console.count("\n==== ") == 0
+    assert "[train] stage umm: starting" in console and "[train] finished:" in console
+    assert "\r" not in console
 
 
 def test_rerun_skips_finished_stages(reduced_run: tuple[Path, int, str], capsys: pytest.CaptureFixture[str]) -> None:
@@ -103,6 +120,9 @@ def test_rerun_skips_finished_stages(reduced_run: tuple[Path, int, str], capsys:
     assert first.pop("tool") == "drac_ssl.train"  # the report command writes lines too
     assert first == json.loads(first_env)
     assert json.loads(later[-1])["ended"]["outcome"] == "finished"
+    # the resume's lines appended to console.log after a header line of their own
+    console = (run_dir / "console.log").read_text()
+    assert console.count("==== ") == 2 and "stage ingest: already done" in console.split("\n==== ")[1]
 
 
 def test_changed_config_in_an_existing_run_folder_is_refused(reduced_run: tuple[Path, int, str],
@@ -638,3 +658,25 @@ def test_code_version_is_the_commit_and_dirty_flag_of_one_git_call() -> None:
     version = runtime.code_version()
     assert version is not None  # the tests run from a git checkout
     assert version["git_commit"] == runtime.git_commit() and version["git_dirty"] == runtime.git_dirty()
+
+
+def test_the_console_log_keeps_the_lines_not_the_bars_and_gives_the_streams_back(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from drac_ssl import runtime
+
+    before = sys.stdout, sys.stderr
+    log = tmp_path / "console.log"
+    log.write_text("==== earlier ====\nold line\n")
+    with runtime.console_log(log, "==== now ===="):
+        print("[train] stage umm: starting")
+        sys.stderr.write("\rumm 1/3:  50%|#####     | 1/2")  # a tqdm bar redrawn in place
+        sys.stderr.write("\r                              \r")
+        print("[preflight] warning: something", file=sys.stderr)
+        assert sys.stderr.isatty() == before[1].isatty()  # tqdm still sees what the stream is
+    assert (sys.stdout, sys.stderr) == before
+    assert log.read_text() == ("==== earlier ====\nold line\n==== now ====\n[train] stage umm: starting\n"
+                               "[preflight] warning: something\n")
+    captured = capsys.readouterr()
+    assert captured.out == "[train] stage umm: starting\n" and "umm 1/3:  50%" in captured.err
+    print("after")  # no longer logged
+    assert "after" not in log.read_text()
