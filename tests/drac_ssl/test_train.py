@@ -573,6 +573,9 @@ def test_torchrun_with_two_processes_runs_each_stage_once_and_both_exit_0(tmp_pa
         assert out.count(f"[train] stage {name}: starting") == 1, name
         assert out.count(f"[train] stage {name}: done") == 1, name
     assert out.count("[train] run folder:") == 1 and out.count("[train] report:") == 1
+    console = (run_dir / "console.log").read_text()  # process 0's lines alone, once
+    assert console.count("==== ") == 1 and console.count("[train] stage pretrain: starting") == 1
+    assert console.count("[train] report:") == 1 and "\r" not in console
     assert len((run_dir / "invocations.jsonl").read_text().splitlines()) == 1
     # the other process pretrained with process 0, then left saying so
     assert "[train] process 1 of 2: pretraining done" in out
