@@ -680,8 +680,9 @@ def _still_running(path: Path) -> str:
     and its process is alive on this machine (``pid``, ``host``): "python -m drac_ssl.train
     is still running there (process 1234, started 2026-...)"; '' otherwise (finished,
     killed, another machine's, or a line without a pid: an older run)."""
-    try:
-        last = json.loads(path.read_text(encoding="utf-8").splitlines()[-1])
+    try:  # the last of the training's lines (python -m drac_ssl.report writes lines too)
+        last = [line for line in map(json.loads, path.read_text(encoding="utf-8").splitlines())
+                if isinstance(line, dict) and line.get("tool", "drac_ssl.train") == "drac_ssl.train"][-1]
     except (OSError, ValueError, IndexError):
         return ""
     pid = last.get("pid") if isinstance(last, dict) else None

@@ -8,7 +8,9 @@ ROC), the scratch / VICReg / VICReg+UMM comparison, and the exported bundle and 
 Figures drawn here go to ``run_dir/report/``; every link is relative to ``run_dir`` and
 points at a file that exists. Missing stages are reported as missing, never invented.
 
-Command line: ``python -m drac_ssl.report RUN``.
+Its first lines say what wrote it (drac_ssl version, commit, UTC date) and what made the run
+(its commit(s), command). Command line: ``python -m drac_ssl.report RUN`` (which rewrites the
+report with the code of now, and so adds a line to the run's ``invocations.jsonl``).
 """
 
 from __future__ import annotations
@@ -18,17 +20,19 @@ if __name__ == "__main__":  # Ctrl-C while torch loads: one line, not an import'
 
     quiet_while_starting("report")
 
+import datetime as _dt
 import json
 import math
 import re
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from drac_ssl import __version__
+from drac_ssl import __version__, runtime
 from drac_ssl.config import FinetuneConfig, read_yaml, to_dict
 from drac_ssl.finetune import folds_taken_words
 from drac_ssl.grading.bundle import (
@@ -53,6 +57,7 @@ from drac_ssl.metrics import (
 from drac_ssl.oof import OOF_FILE, OofError, read_oof
 from drac_ssl.plots import plot_comparison, plot_confusion, plot_history, plot_roc
 from drac_ssl.pretrain import collapse_symptoms
+from drac_ssl.runtime import code_words
 from drac_ssl.scale import default_grade_names, describe_grades, read_ingest_facts
 from drac_ssl.starting import started
 
@@ -314,6 +319,9 @@ def _stages_section(run_dir: Path) -> list[str]:
     comparison = _read_json(run_dir / "finetune" / "comparison.json")
     variants = [r.get("variant") for r in (comparison or {}).get("rows", []) if isinstance(r, dict)] \
         if isinstance(comparison, dict) else []
+    mixed = mixed_code_words(run_dir)
+    if mixed:
+        lines += ["", mixed]
     for words in folds_taken_words(run_dir, [v for v in variants if isinstance(v, str)]):
         lines += ["", f"**Not trained here:** {words[0].upper()}{words[1:]}."]
     return lines
@@ -757,6 +765,55 @@ def _export_section(run_dir: Path) -> list[str]:
     return lines + [""]
 
 
+def _run_codes(run_dir: Path) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """The code the run was made with (``environment.json``; {} when absent) and the code each
+    stage ran on (``stages.json``'s ``code``, where recorded)."""
+    env = _read_json(run_dir / "environment.json")
+    stages = _read_json(run_dir / "stages.json")
+    codes = {name: s["code"] for name, s in stages.items()
+             if isinstance(s, dict) and isinstance(s.get("code"), dict)} if isinstance(stages, dict) else {}
+    return (env if isinstance(env, dict) else {}), codes
+
+
+def _same_code(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return (a.get("git_commit"), bool(a.get("git_dirty"))) == (b.get("git_commit"), bool(b.get("git_dirty")))
+
+
+def mixed_code_words(run_dir: Path) -> str | None:
+    """Words for a run whose stages ran on other code than the run was made with (the
+    checkout changed during the run, e.g. a merge: ``stages.json``'s ``code``), else None."""
+    env, codes = _run_codes(run_dir)
+    start = env if env.get("git_commit") else next(iter(codes.values()), {})
+    other = {name: c for name, c in codes.items() if not _same_code(c, start)}
+    if not other:
+        return None
+    return (f"**The run mixed code versions:** it was made at commit {code_words(start)} "
+            f"(`environment.json`), but the checkout changed during it and these stages ran on "
+            f"other code: " + ", ".join(f"{name}: {code_words(c)}" for name, c in other.items())
+            + " (`stages.json`, each stage's `code`). Its results are not those of one commit.")
+
+
+def provenance_line(run_dir: Path) -> str:
+    """What wrote report.md (drac_ssl version, commit, date) and what made the run (its
+    commit(s) where they differ, its command and folder, from ``environment.json``)."""
+    now = runtime.code_version()
+    env, codes = _run_codes(run_dir)
+    words = (f"Written by drac_ssl {__version__} at commit {code_words(now) if now else 'unknown (no git)'} "
+             f"on {_dt.datetime.now(_dt.UTC).isoformat(timespec='seconds')}")
+    run_codes = [c for c in ([env] if env.get("git_commit") else []) + list(codes.values())]
+    distinct: list[dict[str, Any]] = []
+    for c in run_codes:
+        if not any(_same_code(c, d) for d in distinct):
+            distinct.append(c)
+    if distinct and not (now and len(distinct) == 1 and _same_code(distinct[0], now)):
+        words += "; the run was made at commit " + ", ".join(code_words(c) for c in distinct)
+    elif distinct:
+        words += "; the run was made at this commit too"
+    if env.get("command"):
+        words += f", by `{env['command']}`" + (f" (in `{env['cwd']}`)" if env.get("cwd") else "")
+    return words + "."
+
+
 def write_report(run_dir: str | Path) -> Path:
     """Write ``run_dir/report.md`` (and its figures under ``run_dir/report/``); return its path."""
     run_dir = Path(run_dir)
@@ -770,7 +827,8 @@ def write_report(run_dir: str | Path) -> Path:
     else:
         task = f"Diabetic retinopathy grading, {facts.num_grades} grades, {facts.describe_images()}"
     lines = [f"# drac_ssl run report: {run_dir.name}", "",
-             f"{task}, drac_ssl {__version__}. Research software, not a medical device.", ""]
+             f"{task}, drac_ssl {__version__}. Research software, not a medical device.", "",
+             provenance_line(run_dir), ""]
     lines += _data_section(run_dir)
     lines += _config_section(run_dir)
     lines += _stages_section(run_dir)
@@ -787,11 +845,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     if len(args) != 1 or args[0].startswith("-"):
         print("usage: python -m drac_ssl.report RUN", file=sys.stderr)
         return 2
+    run_dir = Path(args[0])
+    # report.md and its figures are rewritten with the code of now: one line in the run's
+    # invocation log says so (the train command's lines beside it)
+    invocation = runtime.record_start(run_dir, "drac_ssl.report") if run_dir.is_dir() else None
+    t0 = time.perf_counter()
     try:
-        print(write_report(args[0]))
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        print(write_report(run_dir))
+    except BaseException as exc:
+        if invocation is not None:
+            runtime.record_end(run_dir, invocation, t0, exc)
+        if isinstance(exc, (FileNotFoundError, ValueError)):
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        raise
+    if invocation is not None:
+        runtime.record_end(run_dir, invocation, t0)
     return 0
 
 

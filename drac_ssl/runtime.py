@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import json
 import math
 import os
 import platform
@@ -12,6 +13,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -305,6 +307,32 @@ def git_commit() -> str:
         return "unknown"
 
 
+def code_version() -> dict[str, Any] | None:
+    """The code this process would import now: ``{"git_commit": short commit, "git_dirty":
+    bool}`` of the checkout this package runs from (as :func:`git_commit` and :func:`git_dirty`
+    say it), in one git call (``git describe --always --dirty``, tags ignored); None when git
+    or the checkout is not there. Cheap enough to ask before every stage: the stages import
+    their modules when they start, so a checkout changed during a run (a merge) runs the
+    later stages on other code."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    try:
+        out = subprocess.run(["git", "-C", here, "describe", "--always", "--dirty", "--exclude=*"],
+                             capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    described = out.stdout.strip()
+    if out.returncode != 0 or not described:
+        return None
+    dirty = described.endswith("-dirty")
+    return {"git_commit": described.removesuffix("-dirty"), "git_dirty": dirty}
+
+
+def code_words(version: dict[str, Any]) -> str:
+    """``17e12e1`` or ``17e12e1 (dirty)``: a :func:`code_version` (or an ``environment.json``)
+    in words."""
+    return str(version.get("git_commit")) + (" (dirty)" if version.get("git_dirty") else "")
+
+
 def command_line() -> str:
     """The command as the user typed it: ``python -m pkg.mod args`` for module runs."""
     spec = getattr(sys.modules.get("__main__"), "__spec__", None)
@@ -342,3 +370,110 @@ def environment_info() -> dict[str, Any]:
         info["gpu"] = None
     info["device"] = info["gpu"] or f"CPU: {info['cpu']} x{info['cpu_cores']}"
     return info
+
+
+INVOCATIONS = "invocations.jsonl"
+
+
+def record_start(run_dir: str | os.PathLike[str], tool: str, env: dict[str, Any] | None = None) -> str:
+    """Add this invocation's line to ``run_dir/invocations.jsonl`` (one line per command that
+    ran on the run folder: ``drac_ssl.train``, resumes included, and ``drac_ssl.report``, which
+    rewrites report.md): ``env`` (:func:`environment_info`; computed when None), ``tool``, and
+    the ``pid`` and ``host`` (another command can tell a run still going from one killed:
+    compare). Returns the line as written, for :func:`record_end`."""
+    line = json.dumps({**(env if env is not None else environment_info()), "tool": tool,
+                       "pid": os.getpid(), "host": platform.node()}, default=str)
+    with open(Path(run_dir) / INVOCATIONS, "a", encoding="utf-8") as fh:
+        fh.write(line + "\n")
+    return line
+
+
+def record_end(run_dir: str | os.PathLike[str], invocation: str, t0: float,
+               exc: BaseException | None = None) -> None:
+    """Add how this invocation ended to its line of ``invocations.jsonl`` (``invocation``, as
+    written when it started): ``"ended": {"outcome": "finished" | "interrupted" | "failed",
+    "utc", "seconds"}``, for a Ctrl-C in a stage ``"stage"`` and, where the stage says,
+    ``"saved"`` (:class:`drac_ssl.runtime.StageInterrupted`), and for a failure ``"error"``
+    (the exception's type and first line).
+    The file keeps one line per invocation (rewritten atomically); a line without ``ended``
+    is an invocation still running or killed. Nothing is done when the line is gone, and a
+    file that cannot be written is left as it is (the run's own outcome matters more)."""
+    path = Path(run_dir) / INVOCATIONS
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        at = len(lines) - 1 - lines[::-1].index(invocation)
+    except (OSError, ValueError):
+        return
+    outcome = "finished" if exc is None else "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+    ended: dict[str, Any] = {"outcome": outcome,
+                             "utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+                             "seconds": round(time.perf_counter() - t0, 2)}
+    if isinstance(exc, StageInterrupted) and exc.stage:
+        ended["stage"] = exc.stage
+        if exc.saved:
+            ended["saved"] = exc.saved
+    if outcome == "failed":
+        first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+        ended["error"] = f"{type(exc).__name__}: {first}"[:500] if first else type(exc).__name__
+    lines[at] = json.dumps({**json.loads(invocation), "ended": ended}, default=str)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+
+
+CONSOLE_LOG = "console.log"
+
+
+class _Tee:
+    """A text stream that writes to ``stream`` and to the console log ``log``, and is
+    ``stream`` for everything else (``isatty``, ``fileno``, ``encoding``: tqdm still sees
+    the terminal). A write holding a carriage return (a tqdm bar, redrawn in place) goes to
+    the stream alone: bars are for a terminal, the log keeps lines."""
+
+    def __init__(self, stream: Any, log: Any) -> None:
+        self._stream = stream
+        self._log = log
+
+    def write(self, text: str) -> int:
+        n = self._stream.write(text)
+        if "\r" not in text:
+            try:
+                self._log.write(text)
+            except (OSError, ValueError):  # a full disk or a closed log: the console goes on
+                pass
+        return n
+
+    def flush(self) -> None:
+        self._stream.flush()
+        with contextlib.suppress(OSError, ValueError):
+            self._log.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def console_log(path: str | os.PathLike[str], header: str) -> Iterator[None]:
+    """Within the block, what this process prints (``sys.stdout`` and ``sys.stderr``) also goes
+    to ``path`` (appended, after a ``header`` line such as ``==== <UTC> <command> (pid N)
+    ====``): the run folder's ``console.log``, which keeps the warnings and selection lines
+    a terminal loses. tqdm bars (carriage returns) stay on the terminal. Output written to
+    the file descriptors directly (a subprocess, a C library) is not in it. The streams are
+    put back as they were when the block ends (a test's capture stays intact)."""
+    log = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - closed below
+    try:
+        log.write(f"{header}\n")
+        before = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = _Tee(before[0], log), _Tee(before[1], log)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError, ValueError):
+                sys.stdout.flush()
+                sys.stderr.flush()
+            sys.stdout, sys.stderr = before
+    finally:
+        log.close()

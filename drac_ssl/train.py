@@ -14,7 +14,8 @@ The run folder explains itself: ``config.yaml`` (the resolved configuration),
 ``stages.json`` (which stages finished, when, and in how long), ``environment.json`` (the
 machine, versions and command of the invocation that made it; kept when the run resumes),
 ``invocations.jsonl`` (one line per invocation, resumes included, with how it ended:
-finished, interrupted or failed) and one sub-folder per stage. Rerunning the same command
+finished, interrupted or failed), ``console.log`` (what this command printed, appended per
+invocation) and one sub-folder per stage. Rerunning the same command
 resumes: finished stages are skipped and an interrupted stage continues from its last
 checkpoint.
 
@@ -26,7 +27,6 @@ code 2); a configuration that cannot run leaves no run folder behind.
 from __future__ import annotations
 
 import os
-import platform
 import sys
 
 if __name__ == "__main__":
@@ -50,7 +50,7 @@ from typing import Any
 
 import yaml
 
-from drac_ssl import preflight
+from drac_ssl import preflight, runtime
 from drac_ssl.config import (  # noqa: F401 - load_config: train.load_config for callers
     PACKAGE_CONFIGS,
     Config,
@@ -69,8 +69,11 @@ from drac_ssl.runtime import (
     StageInterrupted,
     apply_thread_policy,
     checkpoint_interrupted,
+    code_words,
     environment_info,
     interrupted_words,
+    record_end,
+    record_start,
 )
 from drac_ssl.stage_settings import (
     REUSABLE_STAGES,
@@ -626,63 +629,36 @@ def _run_pipeline_main(cfg: Config, sources: dict[str, str] | None, earlier: lis
         reused, warnings = _check_before_start(cfg, run_dir, sources, list(earlier or []))
     except KeyboardInterrupt:  # Ctrl-C during the checks: nothing of this invocation was written
         raise InterruptedBeforeStart from None
-    for warning in warnings:
-        print(f"[preflight] warning: {warning.line}")
-    if reused:
-        print(reused)
     run_dir.mkdir(parents=True, exist_ok=True)
+    # what this process prints goes to run_dir/console.log too (appended: one header line per
+    # invocation); only process 0 gets here under torchrun
+    header = (f"==== {_dt.datetime.now(_dt.UTC).isoformat(timespec='seconds')} "
+              f"{runtime.command_line()} (pid {os.getpid()}) ====")
+    with runtime.console_log(run_dir / runtime.CONSOLE_LOG, header):
+        for warning in warnings:
+            print(f"[preflight] warning: {warning.line}")
+        if reused:
+            print(reused)
+        return _run_in_folder(cfg, run_dir, sources, peers)
+
+
+def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, peers: _Peers) -> Path:
+    """:func:`_run_pipeline_main` once the checks passed and ``run_dir`` exists."""
     save_config(cfg, run_dir / "config.yaml")
     env = environment_info()
     if not (run_dir / "environment.json").exists():  # how the run was made: the first invocation's
         atomic_write_json(run_dir / "environment.json", env)
-    # pid and host: another command can tell a run still going from one killed (compare)
-    invocation = json.dumps({**env, "pid": os.getpid(), "host": platform.node()}, default=str)
-    with open(run_dir / "invocations.jsonl", "a", encoding="utf-8") as fh:  # every invocation, one line each
-        fh.write(invocation + "\n")
+    invocation = record_start(run_dir, "drac_ssl.train", env)  # every invocation, one line each
     print(f"[train] run folder: {run_dir}")
     t0 = time.perf_counter()
     try:
         _run_stages(cfg, run_dir, sources, peers)
     except BaseException as exc:
-        _record_end(run_dir / "invocations.jsonl", invocation, t0, exc)
+        record_end(run_dir, invocation, t0, exc)
         raise
-    _record_end(run_dir / "invocations.jsonl", invocation, t0)
+    record_end(run_dir, invocation, t0)
     print(f"[train] finished: {run_dir}")
     return run_dir
-
-
-def _record_end(path: Path, invocation: str, t0: float, exc: BaseException | None = None) -> None:
-    """Add how this invocation ended to its line of ``invocations.jsonl`` (``invocation``, as
-    written when it started): ``"ended": {"outcome": "finished" | "interrupted" | "failed",
-    "utc", "seconds"}``, for a Ctrl-C in a stage ``"stage"`` and, where the stage says,
-    ``"saved"`` (:class:`drac_ssl.runtime.StageInterrupted`), and for a failure ``"error"``
-    (the exception's type and first line).
-    The file keeps one line per invocation (rewritten atomically); a line without ``ended``
-    is an invocation still running or killed. Nothing is done when the line is gone, and a
-    file that cannot be written is left as it is (the run's own outcome matters more)."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-        at = len(lines) - 1 - lines[::-1].index(invocation)
-    except (OSError, ValueError):
-        return
-    outcome = "finished" if exc is None else "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
-    ended: dict[str, Any] = {"outcome": outcome,
-                             "utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-                             "seconds": round(time.perf_counter() - t0, 2)}
-    if isinstance(exc, StageInterrupted) and exc.stage:
-        ended["stage"] = exc.stage
-        if exc.saved:
-            ended["saved"] = exc.saved
-    if outcome == "failed":
-        first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
-        ended["error"] = f"{type(exc).__name__}: {first}"[:500] if first else type(exc).__name__
-    lines[at] = json.dumps({**json.loads(invocation), "ended": ended}, default=str)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError:
-        tmp.unlink(missing_ok=True)
 
 
 def _checkpoint_words(cfg: Config, run_dir: Path, name: str) -> StageInterrupted | None:
@@ -694,6 +670,21 @@ def _checkpoint_words(cfg: Config, run_dir: Path, name: str) -> StageInterrupted
     return checkpoint_interrupted(run_dir / name / "checkpoints" / "last.pt", epochs)
 
 
+def _stage_code(name: str, start: dict[str, Any]) -> dict[str, Any] | None:
+    """The code stage ``name`` runs on (:func:`drac_ssl.runtime.code_version`, one git call;
+    None without git), recorded in its ``stages.json`` entry as ``code``. The stages import
+    their modules when they start: when the checkout changed since the run was made
+    (``start``, its ``environment.json``), e.g. a merge landed mid-run, a warning says so (and
+    report.md says the run mixed code versions)."""
+    code = runtime.code_version()
+    if code and start.get("git_commit") and (code["git_commit"], bool(code["git_dirty"])) != (
+            start["git_commit"], bool(start.get("git_dirty"))):
+        print(f"[train] warning: stage {name} runs on code {code_words(code)}, not on the "
+              f"{code_words(start)} the run was made with (environment.json): the checkout changed "
+              f"since; the run mixes code versions (stages.json records each stage's)", flush=True)
+    return code
+
+
 def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
                 peers: _Peers | None = None) -> None:
     """The stages of ``run.stages`` in pipeline order (finished ones skipped), each recorded in
@@ -703,6 +694,7 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
     status: dict[str, Any] = {}
     if status_path.exists():
         status = json.loads(status_path.read_text(encoding="utf-8"))
+    start = read_json_dict(run_dir / "environment.json") or {}  # the code the run was made with
     for name in PIPELINE:
         if name == "pretrain" and peers is not None:  # torchrun: the others pretrain with us, or leave
             peers.tell(run_dir, pretrain=name in cfg.run.stages
@@ -722,6 +714,7 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
         attempts = int(previous.get("attempts", 1 if previous else 0)) + 1
         print(f"[train] stage {name}: starting" + (f" (attempt {attempts}; the earlier ones ran "
                                                    f"{before_s:.1f} s)" if previous else ""))
+        code = _stage_code(name, start)
         t0 = time.perf_counter()
         try:
             outputs = STAGES[name](cfg, run_dir)
@@ -731,6 +724,7 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
                 "seconds": round(time.perf_counter() - t0, 2),
                 "seconds_earlier_attempts": round(before_s, 2), "attempts": attempts,
                 "stopped_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+                **({"code": code} if code else {}),
             }
             if not isinstance(exc, KeyboardInterrupt):
                 atomic_write_json(status_path, status)
@@ -749,6 +743,7 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
             "seconds": round(time.perf_counter() - t0, 2),
             "finished_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             "outputs": outputs,
+            **({"code": code} if code else {}),
         }
         if previous:  # resumed: the time of the interrupted attempts is not lost
             status[name].update(seconds_earlier_attempts=round(before_s, 2), attempts=attempts)

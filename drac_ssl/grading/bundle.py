@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import yaml
 from torch import nn
 
 from drac_ssl import __version__
@@ -532,7 +533,7 @@ to diagnose, grade or triage patients.
 - Output: probabilities P0..P{k - 1} ({cal['probabilities']}, temperature {cal['temperature']:.3f})
   and a grade = {grade_rule}.
 - Input: {inp['preprocessing']}.{fundus}
-- Package: drac_ssl {meta['package_version']}, built {meta['created_utc']}.
+- Package: drac_ssl {meta['package_version']}, built {meta['created_utc']}.{_provenance_card(meta)}
 
 ## What it was trained on
 - Data: {data.get('kind')} ({data.get('root') or 'unknown root'}); {data.get('n_train', '?')}
@@ -711,6 +712,50 @@ def training_input_profile(data_dir: str | os.PathLike[str], meta: dict[str, Any
         return None, str(exc)
 
 
+def run_provenance(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """What made the models of a run folder and what builds its bundle now, for
+    ``metadata.json`` and the model card: ``run_seed`` (``run.seed`` of its ``config.yaml``),
+    ``run_code`` (the commit and dirty flag the run was made at, ``environment.json``),
+    ``finetune_code`` (those the fine-tuning ran on, ``stages.json``; absent when not
+    recorded) and ``built_with`` (those of the code building the bundle now; None without
+    git). A value the run folder does not hold is None."""
+    from drac_ssl.runtime import code_version  # one git call; runtime loads no training code
+
+    run_dir = Path(run_dir)
+
+    def read(name: str) -> dict[str, Any]:
+        try:
+            data = (yaml.safe_load if name.endswith(".yaml") else json.loads)(
+                (run_dir / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError, yaml.YAMLError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    env = read("environment.json")
+    seed = (read("config.yaml").get("run") or {}).get("seed")
+    finetune = (read("stages.json").get("finetune") or {}).get("code")
+    return {"run_seed": seed if isinstance(seed, int) else None,
+            "run_code": {k: env.get(k) for k in ("git_commit", "git_dirty")} if env.get("git_commit") else None,
+            **({"finetune_code": finetune} if isinstance(finetune, dict) else {}),
+            "built_with": code_version()}
+
+
+def _provenance_card(meta: dict[str, Any]) -> str:
+    """The model card's provenance line (``metadata["provenance"]``; '' for a bundle without)."""
+    prov = meta.get("provenance")
+    if not isinstance(prov, dict):
+        return ""
+
+    def code(c: Any) -> str:
+        return (str(c.get("git_commit")) + (" (dirty)" if c.get("git_dirty") else "")) if isinstance(c, dict) \
+            else "unknown"
+
+    words = f"\n- Provenance: run seed {prov.get('run_seed', 'unknown')}; run made at commit {code(prov.get('run_code'))}"
+    if isinstance(prov.get("finetune_code"), dict) and prov["finetune_code"] != prov.get("run_code"):
+        words += f", fine-tuned at commit {code(prov['finetune_code'])}"
+    return words + f"; bundle built at commit {code(prov.get('built_with'))}."
+
+
 def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
                  out: str | os.PathLike[str] | None = None,
                  device: str | torch.device = "cpu", built_from: dict[str, str] | None = None) -> Path:
@@ -797,6 +842,7 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
                                  if calibration.get("decision") == "argmax" else "thresholded score"),
                        "P": "calibrated ensemble probabilities"},
         "not_a_medical_device": True,
+        "provenance": run_provenance(run_dir),
         # what it was built from: build_or_reuse_bundle reuses it while these are unchanged
         # relative to the run folder, as the digest's keys: a bundle shared or a run moved
         # carries no absolute path of the machine it was built on

@@ -201,6 +201,12 @@ def test_every_bad_run_folder_is_named_with_exit_code_2(tmp_path: Path, capsys: 
         assert (f"and python -m drac_ssl.train is still running there (process {alive.pid}, started "
                 "2026-12-01T10:00:00+00:00)\n  fix: wait for it to finish, then compare again; do not "
                 "start a second run in the same folder") in err
+        # python -m drac_ssl.report on it meanwhile (a line of its own, ended): still running
+        with open(unfinished / "invocations.jsonl", "a") as fh:
+            fh.write(json.dumps({"tool": "drac_ssl.report", "pid": 1, "host": platform.node(),
+                                 "ended": {"outcome": "finished"}}) + "\n")
+        assert main([str(unfinished)]) == 2
+        assert f"still running there (process {alive.pid}" in capsys.readouterr().err
     finally:
         alive.kill()
         alive.wait()

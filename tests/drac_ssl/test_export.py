@@ -146,6 +146,14 @@ def test_bundle_metadata_and_model_card(exported_run: Path) -> None:
     assert (winner in card) == (n_compared > 1)
     two_variants = {**meta, "comparison": [*meta["comparison"], *meta["comparison"]][:2]}
     assert winner.replace(str(n_compared), "2") in bundles._model_card(two_variants)
+    # provenance: the run's seed and the code that built the bundle (a run folder without
+    # environment.json: the run's commit unknown)
+    from drac_ssl.runtime import code_version, code_words
+
+    assert meta["provenance"]["run_seed"] == 0 and meta["provenance"]["run_code"] is None
+    assert meta["provenance"]["built_with"] == code_version()
+    assert (f"- Provenance: run seed 0; run made at commit unknown; bundle built at commit "
+            f"{code_words(code_version())}.") in card
     asked = {**two_variants, "selection": "asked for by name; the run selected vicreg (...)"}
     assert "highest (or tied highest) of these" not in bundles._model_card(asked)
     # finetune.decision=argmax selects by accuracy (a review: the card named QWK)
@@ -1384,3 +1392,18 @@ def test_check_against_a_run_of_another_scale_says_it_once(
     assert len(lines) == 1, lines
     assert lines[0].startswith(f"{sub}:1: the submission has 5 grades") and "the manifest" in lines[0]
     assert "has 3 (" in lines[0] and "wrong file" in lines[0]
+
+
+def test_bundle_provenance_names_the_runs_seed_and_commits(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text("run:\n  seed: 7\n")
+    (tmp_path / "environment.json").write_text(json.dumps({"git_commit": "54e10d4", "git_dirty": False}))
+    (tmp_path / "stages.json").write_text(json.dumps(
+        {"finetune": {"status": "done", "code": {"git_commit": "17e12e1", "git_dirty": True}}}))
+    prov = bundles.run_provenance(tmp_path)
+    assert prov["run_seed"] == 7 and prov["run_code"] == {"git_commit": "54e10d4", "git_dirty": False}
+    assert prov["finetune_code"] == {"git_commit": "17e12e1", "git_dirty": True}
+    line = bundles._provenance_card({"provenance": {**prov, "built_with": {"git_commit": "abc1234",
+                                                                            "git_dirty": False}}})
+    assert line == ("\n- Provenance: run seed 7; run made at commit 54e10d4, fine-tuned at commit "
+                    "17e12e1 (dirty); bundle built at commit abc1234.")
+    assert bundles._provenance_card({}) == ""  # a bundle built before provenance was recorded

@@ -367,3 +367,27 @@ def test_the_report_says_what_scratch_caps_fold_sds_and_times_are(tmp_path: Path
     assert "n = 30 images" in finetune  # the comparison plot's title, in its alt text too
     assert "frozen" not in write_report(_audited_run(tmp_path / "all", "all")).read_text().split(
         "## Cross-validated fine-tuning", 1)[1].split("### scratch", 1)[1].split("\n", 1)[0]
+
+
+def test_the_report_command_is_logged_and_the_report_says_what_wrote_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``python -m drac_ssl.report RUN`` rewrites report.md with the code of now: it adds a line
+    to invocations.jsonl and report.md says which code wrote it and which made the run."""
+    from drac_ssl import report, runtime
+
+    run = _run(tmp_path, [0, 1, 2, 1, 1, 0] * 5, HEALTHY)
+    (run / "environment.json").write_text(json.dumps(
+        {"git_commit": "0000000", "git_dirty": False, "command": "python -m drac_ssl.train run.name=run",
+         "cwd": "/somewhere"}))
+    assert report.main([str(run)]) == 0
+    lines = (run / "invocations.jsonl").read_text().splitlines()
+    assert len(lines) == 1
+    line = json.loads(lines[0])
+    assert line["ended"]["outcome"] == "finished" and line["git_commit"] == runtime.git_commit()
+    text = (run / "report.md").read_text()
+    now = runtime.git_commit()
+    assert "Written by drac_ssl" in text and f"at commit {now}" in text
+    assert "the run was made at commit 0000000" in text
+    assert "`python -m drac_ssl.train run.name=run` (in `/somewhere`)" in text
+    assert report.main([str(run)]) == 0
+    assert len((run / "invocations.jsonl").read_text().splitlines()) == 2

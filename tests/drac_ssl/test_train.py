@@ -77,6 +77,23 @@ def test_no_argument_job_runs_every_stage_on_phantom_data(reduced_run: tuple[Pat
     # where UMM started and what its guard did, with the monitor figure
     assert "UMM started from `best`" in report and "rate-reduction monitor peaked at epoch" in report
     assert "umm_start.png" in report and (run_dir / "umm" / "plots" / "umm_start.png").is_file()
+    # provenance: the commit each stage ran on (one checkout here: the run's own), what wrote
+    # report.md, and the bundle's seed and commits
+    from drac_ssl.runtime import code_version
+
+    env = json.loads((run_dir / "environment.json").read_text())
+    assert all(s["code"] == code_version() == {k: env[k] for k in ("git_commit", "git_dirty")}
+               for s in stages.values())
+    assert "Written by drac_ssl" in report and "the run was made at this commit too" in report
+    assert "mixed code versions" not in report
+    meta = json.loads((run_dir / "bundle" / "metadata.json").read_text())
+    assert meta["provenance"]["run_seed"] == 0 and meta["provenance"]["built_with"] == code_version()
+    assert "- Provenance: run seed 0; run made at commit" in (run_dir / "bundle" / "MODEL_CARD.md").read_text()
+    # the console's lines, kept in the run folder (no tqdm bar: no carriage return)
+    console = (run_dir / "console.log").read_text()
+    assert console.startswith("==== ") and console.count("\n==== ") == 0
+    assert "[train] stage umm: starting" in console and "[train] finished:" in console
+    assert "\r" not in console
 
 
 def test_rerun_skips_finished_stages(reduced_run: tuple[Path, int, str], capsys: pytest.CaptureFixture[str]) -> None:
@@ -102,8 +119,12 @@ def test_rerun_skips_finished_stages(reduced_run: tuple[Path, int, str], capsys:
     assert first.pop("ended")["outcome"] == "finished"
     # and the process that ran it (compare tells a run still going from a killed one)
     assert isinstance(first.pop("pid"), int) and isinstance(first.pop("host"), str)
+    assert first.pop("tool") == "drac_ssl.train"  # the report command writes lines too
     assert first == json.loads(first_env)
     assert json.loads(later[-1])["ended"]["outcome"] == "finished"
+    # the resume's lines appended to console.log after a header line of their own
+    console = (run_dir / "console.log").read_text()
+    assert console.count("==== ") == 2 and "stage ingest: already done" in console.split("\n==== ")[1]
 
 
 def test_changed_config_in_an_existing_run_folder_is_refused(reduced_run: tuple[Path, int, str],
@@ -554,6 +575,9 @@ def test_torchrun_with_two_processes_runs_each_stage_once_and_both_exit_0(tmp_pa
         assert out.count(f"[train] stage {name}: starting") == 1, name
         assert out.count(f"[train] stage {name}: done") == 1, name
     assert out.count("[train] run folder:") == 1 and out.count("[train] report:") == 1
+    console = (run_dir / "console.log").read_text()  # process 0's lines alone, once
+    assert console.count("==== ") == 1 and console.count("[train] stage pretrain: starting") == 1
+    assert console.count("[train] report:") == 1 and "\r" not in console
     assert len((run_dir / "invocations.jsonl").read_text().splitlines()) == 1
     # the other process pretrained with process 0, then left saying so
     assert "[train] process 1 of 2: pretraining done" in out
@@ -594,3 +618,70 @@ def test_a_changed_generic_run_is_not_sent_to_run_reuse_when_nothing_could_be_ta
     problem = train._existing_run_problem(
         train.load_config(mnist, [f"data.root={tmp_path}", "pretrain.epochs=3"]), run_dir)
     assert f"run.name=mnist-2 run.reuse={run_dir}" in problem and "finished ingest stage(s)" in problem, problem
+
+
+def test_a_stage_run_on_other_code_than_the_runs_start_is_said_and_recorded(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The stages import their modules when they start: a checkout that changes mid-run (a merge)
+    runs the later stages on other code. Each stage records the commit it ran on; a change is
+    warned about on the console and said in report.md."""
+    from drac_ssl import runtime
+    from drac_ssl.report import write_report
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "environment.json").write_text(json.dumps({"git_commit": "54e10d4", "git_dirty": False}))
+    versions = iter([{"git_commit": "54e10d4", "git_dirty": False},
+                     {"git_commit": "17e12e1", "git_dirty": True},
+                     {"git_commit": "17e12e1", "git_dirty": False}])  # the last: report.md's writer
+    monkeypatch.setattr(runtime, "code_version", lambda: next(versions))
+    for name in ("ingest", "pretrain"):
+        monkeypatch.setitem(train.STAGES, name, lambda cfg, run_dir: {})
+    cfg = train.load_config(train.DEFAULT_CONFIG, ["run.stages=[ingest,pretrain]", "run.device=cpu"])
+    monkeypatch.setattr(train.preflight, "after_ingest", lambda *a: [])
+    train._run_stages(cfg, run_dir, None)
+    stages = json.loads((run_dir / "stages.json").read_text())
+    assert stages["ingest"]["code"] == {"git_commit": "54e10d4", "git_dirty": False}
+    assert stages["pretrain"]["code"] == {"git_commit": "17e12e1", "git_dirty": True}
+    out = capsys.readouterr().out
+    assert "warning: stage pretrain runs on code 17e12e1 (dirty)" in out and "54e10d4" in out
+    assert "warning: stage ingest" not in out
+    report = write_report(run_dir).read_text()
+    assert "The run mixed code versions" in report and "pretrain: 17e12e1 (dirty)" in report
+    assert "at commit 17e12e1 on" in report and "the run was made at commit 54e10d4, 17e12e1 (dirty)" in report
+    # no git (code_version None): nothing recorded, nothing said
+    monkeypatch.setattr(runtime, "code_version", lambda: None)
+    (run_dir / "stages.json").unlink()
+    train._run_stages(cfg, run_dir, None)
+    assert all("code" not in s for s in json.loads((run_dir / "stages.json").read_text()).values())
+    assert "warning" not in capsys.readouterr().out
+
+
+def test_code_version_is_the_commit_and_dirty_flag_of_one_git_call() -> None:
+    from drac_ssl import runtime
+
+    version = runtime.code_version()
+    assert version is not None  # the tests run from a git checkout
+    assert version["git_commit"] == runtime.git_commit() and version["git_dirty"] == runtime.git_dirty()
+
+
+def test_the_console_log_keeps_the_lines_not_the_bars_and_gives_the_streams_back(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from drac_ssl import runtime
+
+    before = sys.stdout, sys.stderr
+    log = tmp_path / "console.log"
+    log.write_text("==== earlier ====\nold line\n")
+    with runtime.console_log(log, "==== now ===="):
+        print("[train] stage umm: starting")
+        sys.stderr.write("\rumm 1/3:  50%|#####     | 1/2")  # a tqdm bar redrawn in place
+        sys.stderr.write("\r                              \r")
+        print("[preflight] warning: something", file=sys.stderr)
+        assert sys.stderr.isatty() == before[1].isatty()  # tqdm still sees what the stream is
+    assert (sys.stdout, sys.stderr) == before
+    assert log.read_text() == ("==== earlier ====\nold line\n==== now ====\n[train] stage umm: starting\n"
+                               "[preflight] warning: something\n")
+    captured = capsys.readouterr()
+    assert captured.out == "[train] stage umm: starting\n" and "umm 1/3:  50%" in captured.err
+    print("after")  # no longer logged
+    assert "after" not in log.read_text()
