@@ -681,10 +681,20 @@ def _still_running(path: Path) -> str:
     is still running there (process 1234, started 2026-...)"; '' otherwise (finished,
     killed, another machine's, or a line without a pid: an older run)."""
     try:  # the last of the training's lines (python -m drac_ssl.report writes lines too)
-        last = [line for line in map(json.loads, path.read_text(encoding="utf-8").splitlines())
-                if isinstance(line, dict) and line.get("tool", "drac_ssl.train") == "drac_ssl.train"][-1]
-    except (OSError, ValueError, IndexError):
+        text = path.read_text(encoding="utf-8")
+    except (OSError, ValueError):
         return ""
+    lines = []
+    for raw in text.splitlines():
+        try:  # a damaged line (cut by a crash) is skipped, not the whole file
+            lines.append(json.loads(raw))
+        except ValueError:
+            continue
+    training = [line for line in lines
+                if isinstance(line, dict) and line.get("tool", "drac_ssl.train") == "drac_ssl.train"]
+    if not training:
+        return ""
+    last = training[-1]
     pid = last.get("pid") if isinstance(last, dict) else None
     if "ended" in last or not isinstance(pid, int) or last.get("host") != platform.node():
         return ""

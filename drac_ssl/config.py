@@ -63,7 +63,8 @@ class DataConfig:
     list (``DataConfig(grades=["icdr"])``); a string is read as the command line and YAML read
     it, split at commas: ``"icdr"`` is the one named scale ``["icdr"]``, ``"Normal,NPDR,PDR"``
     three names (never its characters). ``cache_sizes`` likewise: ``"64"`` -> ``[64]``; a
-    value that is not a list of integers is a ConfigError.
+    value that is neither a str nor a list/tuple is a ConfigError (the list's items are
+    checked where the config is validated, :func:`load_config`, not here).
 
     ``channels``: ``1`` (grey; colour files are converted with a warning), ``3`` (RGB; grey
     files are replicated, said once) or ``auto`` (what the images are: all grey -> 1, any

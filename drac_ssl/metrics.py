@@ -1274,9 +1274,11 @@ def apply_thresholds(scores: Any, thresholds: Sequence[float] | None = None) -> 
         raise ValueError(
             f"apply_thresholds: a score of {finite.max():.4g} exceeds {top:g}, impossible for an "
             f"expected grade on the scale of the default thresholds {tuple(float(v) for v in t)} "
-            f"(DRAC's grades 0..{len(t)}): these scores come from more grades.\n"
+            f"(DRAC's grades 0..{len(t)}): these scores come from more grades, or from a "
+            f"regression head that overshoots the scale.\n"
             f"  fix: pass K-1 thresholds for K grades, e.g. "
-            f"apply_thresholds(scores, default_thresholds(K))")
+            f"apply_thresholds(scores, default_thresholds(K)) (a score above the last "
+            f"threshold given is the top grade)")
     return np.digitize(s, t, right=False).astype(np.int64)
 
 

@@ -35,7 +35,8 @@ package's training engine (:class:`drac_ssl.engine.Engine`), shared with UMM:
   - k-NN accuracy every ``knn_every`` epochs when labels exist (methods.md section 3), on
     images kept on the device (``evaluation.KnnMonitor``), and once of the starting backbone
     before any step (console, ``metadata.json`` ``knn_start_top1``, a dashed line in the
-    monitors' plot: an untrained ResNet already scores far above chance); ``pretrain.knn_limit=N`` scores
+    monitors' plot: the epochs are read against it; an untrained ResNet already scores far
+    above chance); ``pretrain.knn_limit=N`` scores
     only images ``i * n // N`` (i = 0..N-1) of each labelled split (:func:`knn_subset`), said
     on the console and in ``metadata.json`` (``knn_monitor``);
 * weights kept: ``checkpoints/last.pt``, ``checkpoints/best.pt`` (lowest epoch loss,

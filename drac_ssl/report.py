@@ -776,7 +776,9 @@ def _run_codes(run_dir: Path) -> tuple[dict[str, Any], dict[str, dict[str, Any]]
 
 
 def _same_code(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    return (a.get("git_commit"), bool(a.get("git_dirty"))) == (b.get("git_commit"), bool(b.get("git_dirty")))
+    from drac_ssl.runtime import same_code
+
+    return same_code(a, b)
 
 
 def mixed_code_words(run_dir: Path) -> str | None:
@@ -790,7 +792,8 @@ def mixed_code_words(run_dir: Path) -> str | None:
     return (f"**The run mixed code versions:** it was made at commit {code_words(start)} "
             f"(`environment.json`), but the checkout changed during it and these stages ran on "
             f"other code: " + ", ".join(f"{name}: {code_words(c)}" for name, c in other.items())
-            + " (`stages.json`, each stage's `code`). Its results are not those of one commit.")
+            + " (`stages.json`, each stage's `code`; a dirty flag counts any edited tracked file). Its results "
+            "may not be those of one commit.")
 
 
 def provenance_line(run_dir: Path) -> str:
@@ -848,7 +851,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     run_dir = Path(args[0])
     # report.md and its figures are rewritten with the code of now: one line in the run's
     # invocation log says so (the train command's lines beside it)
-    invocation = runtime.record_start(run_dir, "drac_ssl.report") if run_dir.is_dir() else None
+    invocation = (runtime.record_start(run_dir, "drac_ssl.report")  # only in a run folder
+                  if any((run_dir / f).is_file() for f in ("stages.json", "environment.json")) else None)
     t0 = time.perf_counter()
     try:
         print(write_report(run_dir))

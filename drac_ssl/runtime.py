@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -327,6 +328,15 @@ def code_version() -> dict[str, Any] | None:
     return {"git_commit": described.removesuffix("-dirty"), "git_dirty": dirty}
 
 
+def same_code(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether two :func:`code_version` records (or ``environment.json`` files) name the same
+    code: the same dirty flag and one short commit a prefix of the other (git lengthens its
+    short hashes as a repository grows: ``17e12e1`` and ``17e12e1a`` are one commit)."""
+    ca, cb = str(a.get("git_commit") or ""), str(b.get("git_commit") or "")
+    return (bool(a.get("git_dirty")) == bool(b.get("git_dirty"))
+            and (ca.startswith(cb) or cb.startswith(ca)) and bool(ca) == bool(cb))
+
+
 def code_words(version: dict[str, Any]) -> str:
     """``17e12e1`` or ``17e12e1 (dirty)``: a :func:`code_version` (or an ``environment.json``)
     in words."""
@@ -446,6 +456,10 @@ class _Tee:
                 pass
         return n
 
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
     def flush(self) -> None:
         self._stream.flush()
         with contextlib.suppress(OSError, ValueError):
@@ -455,6 +469,15 @@ class _Tee:
         return getattr(self._stream, name)
 
 
+def _ending_words(exc: BaseException) -> str:
+    """How an exception that ends a :func:`console_log` block is written into the log."""
+    if isinstance(exc, KeyboardInterrupt):
+        return f"interrupted: {str(exc) or 'Ctrl-C'}\n"
+    if isinstance(exc, (ValueError, FileNotFoundError)):
+        return f"error: {exc}\n"
+    return "".join(traceback.format_exception(exc))
+
+
 @contextlib.contextmanager
 def console_log(path: str | os.PathLike[str], header: str) -> Iterator[None]:
     """Within the block, what this process prints (``sys.stdout`` and ``sys.stderr``) also goes
@@ -462,18 +485,28 @@ def console_log(path: str | os.PathLike[str], header: str) -> Iterator[None]:
     ====``): the run folder's ``console.log``, which keeps the warnings and selection lines
     a terminal loses. tqdm bars (carriage returns) stay on the terminal. Output written to
     the file descriptors directly (a subprocess, a C library) is not in it. The streams are
-    put back as they were when the block ends (a test's capture stays intact)."""
+    put back as they were when the block ends (a test's capture stays intact). A stream that
+    is None (a closed file descriptor) stays None: ``print`` then writes nothing, as before.
+    An exception that ends the block is written to the log before it goes on (the caller's
+    closing words reach the terminal after the block): a user error (``ValueError``,
+    ``FileNotFoundError``: ``error: ...``), a Ctrl-C (``interrupted: ...``) or, for anything
+    else, its traceback."""
     log = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - closed below
     try:
         log.write(f"{header}\n")
         before = sys.stdout, sys.stderr
-        sys.stdout, sys.stderr = _Tee(before[0], log), _Tee(before[1], log)
+        sys.stdout, sys.stderr = (None if s is None else _Tee(s, log) for s in before)
         try:
             yield
-        finally:
+        except BaseException as exc:
             with contextlib.suppress(OSError, ValueError):
-                sys.stdout.flush()
-                sys.stderr.flush()
+                log.write(_ending_words(exc))
+            raise
+        finally:
+            for stream in (sys.stdout, sys.stderr):
+                if stream is not None:
+                    with contextlib.suppress(OSError, ValueError):
+                        stream.flush()
             sys.stdout, sys.stderr = before
     finally:
         log.close()

@@ -677,8 +677,7 @@ def _stage_code(name: str, start: dict[str, Any]) -> dict[str, Any] | None:
     (``start``, its ``environment.json``), e.g. a merge landed mid-run, a warning says so (and
     report.md says the run mixed code versions)."""
     code = runtime.code_version()
-    if code and start.get("git_commit") and (code["git_commit"], bool(code["git_dirty"])) != (
-            start["git_commit"], bool(start.get("git_dirty"))):
+    if code and start.get("git_commit") and not runtime.same_code(code, start):
         print(f"[train] warning: stage {name} runs on code {code_words(code)}, not on the "
               f"{code_words(start)} the run was made with (environment.json): the checkout changed "
               f"since; the run mixes code versions (stages.json records each stage's)", flush=True)

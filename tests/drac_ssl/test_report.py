@@ -391,3 +391,7 @@ def test_the_report_command_is_logged_and_the_report_says_what_wrote_it(
     assert "`python -m drac_ssl.train run.name=run` (in `/somewhere`)" in text
     assert report.main([str(run)]) == 0
     assert len((run / "invocations.jsonl").read_text().splitlines()) == 2
+    other = tmp_path / "not_a_run"  # a folder no run made gets no invocation log of its own
+    other.mkdir()
+    report.main([str(other)])
+    assert not (other / "invocations.jsonl").exists()

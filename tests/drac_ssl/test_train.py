@@ -685,3 +685,30 @@ def test_the_console_log_keeps_the_lines_not_the_bars_and_gives_the_streams_back
     assert captured.out == "[train] stage umm: starting\n" and "umm 1/3:  50%" in captured.err
     print("after")  # no longer logged
     assert "after" not in log.read_text()
+    # a review: how a run ended was not in the log (main prints it after the block), writelines
+    # bypassed it, and a closed stdout (None) crashed the run
+    for exc, words in ((ValueError("ingest found 3 problem(s)"), "error: ingest found 3 problem(s)\n"),
+                       (KeyboardInterrupt(), "interrupted: Ctrl-C\n"),
+                       (RuntimeError("a bug"), "RuntimeError: a bug\n")):
+        with pytest.raises(type(exc)), runtime.console_log(log, "==== end ===="):
+            sys.stdout.writelines(["via writelines\n"])
+            raise exc
+        assert log.read_text().endswith(words) and "via writelines\n" in log.read_text()
+        assert (sys.stdout, sys.stderr) == before
+    assert "Traceback (most recent call last)" in log.read_text()  # the unexpected error's traceback
+    sys.stdout = None
+    try:
+        with runtime.console_log(log, "==== closed stdout ===="):
+            print("lost")  # print() to a None stdout writes nothing, as without the log
+            assert sys.stdout is None
+    finally:
+        sys.stdout = before[0]
+    assert log.read_text().endswith("==== closed stdout ====\n")
+
+
+def test_short_commits_of_different_lengths_are_the_same_code() -> None:
+    from drac_ssl.runtime import same_code
+
+    assert same_code({"git_commit": "17e12e1"}, {"git_commit": "17e12e1a", "git_dirty": False})
+    assert not same_code({"git_commit": "17e12e1"}, {"git_commit": "17e12e1", "git_dirty": True})
+    assert not same_code({"git_commit": "17e12e1"}, {"git_commit": "54e10d4"})
