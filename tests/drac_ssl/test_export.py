@@ -1356,3 +1356,24 @@ def test_check_against_a_run_of_another_scale_says_it_once(
     assert len(lines) == 1, lines
     assert lines[0].startswith(f"{sub}:1: the submission has 5 grades") and "the manifest" in lines[0]
     assert "has 3 (" in lines[0] and "wrong file" in lines[0]
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.0])
+def test_a_cut_short_or_empty_weight_file_is_a_bundle_error_and_export_exits_2(
+        tmp_path: Path, keep: float, capsys: pytest.CaptureFixture[str]) -> None:
+    from app.demo_bundle import build_demo_bundle
+
+    bundle_dir = build_demo_bundle(tmp_path / "run", image_size=32, source_size=48, n_folds=2)
+    weights = sorted(bundle_dir.glob("*.safetensors"))[-1]
+    data = weights.read_bytes()
+    weights.write_bytes(data[:int(len(data) * keep)])
+    with pytest.raises(bundles.BundleError, match="damaged safetensors file") as info:
+        export.load_bundle(bundle_dir)
+    assert str(weights) in str(info.value) and "fix:" in str(info.value)
+    (tmp_path / "imgs").mkdir()
+    cv2.imwrite(str(tmp_path / "imgs" / "a.png"), np.zeros((48, 48), np.uint8))
+    assert export.main([str(bundle_dir), "--images", str(tmp_path / "imgs"),
+                        "--out", str(tmp_path / "s.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "damaged safetensors file" in err and "Traceback" not in err
+    assert not (tmp_path / "s.csv").exists()
