@@ -1377,3 +1377,16 @@ def test_a_cut_short_or_empty_weight_file_is_a_bundle_error_and_export_exits_2(
     err = capsys.readouterr().err
     assert "damaged safetensors file" in err and "Traceback" not in err
     assert not (tmp_path / "s.csv").exists()
+
+
+def test_out_that_is_a_folder_is_refused_before_any_grading(tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    images, out = tmp_path / "imgs", tmp_path / "existing"
+    images.mkdir()
+    out.mkdir()
+    (out / "keep.txt").write_text("x")
+    # the run folder does not exist: the --out check comes first, before any bundle is read
+    assert export.main([str(tmp_path / "no-run"), "--images", str(images), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"{out}: --out is a folder" in err and ".csv file path" in err and "Traceback" not in err
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
