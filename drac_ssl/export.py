@@ -832,6 +832,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise BundleError("--manifest and --grades go with --check")
         if args.out and (problem := output_file_problem(args.out, "--out", "submission.csv")):
             raise BundleError(problem)  # before any grading, not at the final rename
+        resolve_device(args.device, setting="--device")  # the flag typed, before any work
         if args.variant is not None:
             return _export_variant(args)
         if not args.run or not args.images or not args.out:

@@ -1390,3 +1390,16 @@ def test_out_that_is_a_folder_is_refused_before_any_grading(tmp_path: Path,
     err = capsys.readouterr().err
     assert f"{out}: --out is a folder" in err and ".csv file path" in err and "Traceback" not in err
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
+
+
+@pytest.mark.parametrize("device", ["gpu", "cuda"])
+def test_a_bad_device_names_the_device_flag_before_any_bundle_is_read(
+        tmp_path: Path, device: str, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    (tmp_path / "imgs").mkdir()
+    assert export.main([str(tmp_path / "no-run"), "--images", str(tmp_path / "imgs"), "--out",
+                        str(tmp_path / "s.csv"), "--device", device]) == 2
+    err = capsys.readouterr().err
+    assert f"--device {device}" in err and "fix: --device auto" in err
+    assert "run.device" not in err and "no-run" not in err
