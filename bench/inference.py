@@ -50,7 +50,7 @@ from bench.common import RESULTS, SHARED, add_threads_argument, write_result  # 
 from drac_ssl.config import load_config  # noqa: E402
 from drac_ssl.export import PREDICT_CHUNK  # noqa: E402
 from drac_ssl.grading import predict  # noqa: E402
-from drac_ssl.grading.bundle import Bundle, load_bundle  # noqa: E402
+from drac_ssl.grading.bundle import Bundle, BundleError, load_bundle  # noqa: E402
 from drac_ssl.runtime import apply_thread_policy, resolve_device  # noqa: E402
 
 SAMPLES = SHARED / "data" / "drac_samples"
@@ -214,7 +214,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             bundle_path, bundle_note = Path(args.bundle), "given with --bundle"
         else:
             bundle_path, bundle_note = drac_recipe_bundle(Path(tmp))
-        bundle = load_bundle(bundle_path, device)
+        try:
+            bundle = load_bundle(bundle_path, device)
+        except (BundleError, FileNotFoundError) as exc:  # a wrong or damaged --bundle
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         images, images_note, decode_s = source_images(n)
         meta = bundle.metadata
         print(f"[inference] {len(bundle.models)}-fold {meta['model']['arch']} "

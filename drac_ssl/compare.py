@@ -81,7 +81,7 @@ from drac_ssl.finetune import (
     referable_columns,
 )
 from drac_ssl.grading.bundle import chance_warning, data_provenance
-from drac_ssl.io import atomic_write_text
+from drac_ssl.io import atomic_write_text, output_file_problem
 from drac_ssl.metrics import (
     PAIRED_METRICS,
     BootstrapScores,
@@ -1267,6 +1267,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.n_boot is not None and args.n_boot < 1:
         print(f"error: --n-boot must be at least 1, got {args.n_boot}", file=sys.stderr)
         return 2
+    for flag, path, example in (("--csv", args.csv, "comparison.csv"), ("--md", args.md, "comparison.md")):
+        if path and (problem := output_file_problem(path, flag, example)):
+            print(f"error: {problem}", file=sys.stderr)  # before the runs are compared
+            return 2
     try:
         comparison = compare_runs(args.runs, n_boot=args.n_boot,
                                   progress=lambda line: print(line, file=sys.stderr),
@@ -1280,14 +1284,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     text = comparison.markdown()
     print(text, end="")
-    try:
-        if args.csv:
-            atomic_write_text(args.csv, comparison.table_csv())
-        if args.md:
-            atomic_write_text(args.md, text)
-    except OSError as exc:
-        print(f"error: cannot write {exc.filename}: {exc.strerror}", file=sys.stderr)
-        return 2
+    for path, content in ((args.csv, comparison.table_csv), (args.md, lambda: text)):
+        try:
+            if path:
+                atomic_write_text(path, content())
+        except OSError as exc:  # the user's path, not the temporary file's
+            print(f"error: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
     for problem in comparison.problems:
         print(f"error: {problem}", file=sys.stderr)
     return 2 if comparison.problems else 0

@@ -572,7 +572,30 @@ def read_yaml(text: str) -> Any:
 
 
 class _LineLoader(YamlLoader):
-    """:class:`YamlLoader` that remembers the line of every mapping key (for error messages)."""
+    """:class:`YamlLoader` for ``-c`` files: a key written twice in one mapping is an error
+    (:func:`_repeated_key`), not the last value silently winning."""
+
+
+def _repeated_key(node: yaml.Node | None, path: tuple[str, ...] = ()) -> tuple[str, int, int] | None:
+    """The first key written twice in one mapping of the composed YAML ``node``: its dotted
+    name (``pretrain.epochs``) and the 1-based lines of both; None when every key is once."""
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key, value in node.value:
+            name = str(key.value) if isinstance(key, yaml.ScalarNode) else ""
+            if name and name != "<<":
+                if name in seen:
+                    return ".".join((*path, name)), seen[name], key.start_mark.line + 1
+                seen[name] = key.start_mark.line + 1
+            found = _repeated_key(value, (*path, name))
+            if found:
+                return found
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            found = _repeated_key(item, (*path[:-1], f"{path[-1]}[{i}]") if path else (f"[{i}]",))
+            if found:
+                return found
+    return None
 
 
 PACKAGE_CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -650,8 +673,11 @@ def _load_yaml(path: Path) -> dict[str, Any]:
         raise ConfigError(
             f"{path}: {what}.\n  fix: pass a YAML config file with -c, e.g. {_example_config()}"
         ) from None
+    loader = _LineLoader(text)  # a SafeLoader subclass
     try:
-        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+        node = loader.get_single_node()
+        repeated = _repeated_key(node)
+        data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
@@ -659,8 +685,21 @@ def _load_yaml(path: Path) -> dict[str, Any]:
             f"{path}{line}: not valid YAML ({getattr(exc, 'problem', exc)}).\n"
             f"  fix: check indentation and 'key: value' syntax on that line."
         ) from None
-    if data is None:
-        return {}
+    finally:
+        loader.dispose()
+    if repeated:
+        key, first, second = repeated
+        raise ConfigError(
+            f"{path}:{second}: {key!r} is written twice in the same section, on lines {first} and "
+            f"{second}; only one value can be used.\n  fix: keep one of the two lines "
+            f"(delete the other)."
+        )
+    if data is None:  # 0 bytes or only comments: the defaults would run, a full-size run
+        raise ConfigError(
+            f"{path}: config file is empty (no settings in it), so every setting would be the "
+            f"built-in default.\n  fix: pass a config with settings, e.g. -c "
+            f"{PACKAGE_CONFIGS / 'default.yaml'}, or write the settings you want into {path}."
+        )
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping (data:, pretrain:, ...).")
     return data

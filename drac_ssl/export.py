@@ -120,7 +120,7 @@ from drac_ssl.grading.predict import (
     read_image,
     read_image_any,
 )
-from drac_ssl.io import atomic_write_json, read_json_dict, sha256_file
+from drac_ssl.io import atomic_write_json, output_file_problem, read_json_dict, sha256_file
 from drac_ssl.oof import OOF_FILE, OofError, read_oof
 from drac_ssl.runtime import resolve_device
 from drac_ssl.scale import read_ingest_facts
@@ -830,6 +830,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 cases=None if args.images else cases, scale_from=scale_from)
         if args.manifest or args.grades is not None:
             raise BundleError("--manifest and --grades go with --check")
+        if args.out and (problem := output_file_problem(args.out, "--out", "submission.csv")):
+            raise BundleError(problem)  # before any grading, not at the final rename
+        resolve_device(args.device, setting="--device")  # the flag typed, before any work
         if args.variant is not None:
             return _export_variant(args)
         if not args.run or not args.images or not args.out:

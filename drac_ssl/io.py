@@ -18,6 +18,23 @@ from pathlib import Path
 from typing import Any
 
 
+def output_file_problem(path: str | os.PathLike[str], flag: str, example: str = "out.csv") -> str | None:
+    """Why the command-line output file ``path`` (given with ``flag``, e.g. ``--out``) cannot
+    be written, with the fix; None when it can be tried. Checked before the work that fills
+    it, so a folder (or a path under a file) is refused up front, not at the final rename."""
+    p = Path(path)
+    if p.is_dir():
+        return (f"{p}: {flag} is a folder; give a {Path(example).suffix} file path.\n  fix: "
+                f"{flag} {p / example}")
+    for parent in p.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                return (f"{p}: {flag} lies under {parent}, which is a file, not a folder.\n  "
+                        f"fix: give a path in a folder, e.g. {flag} {parent.parent / example}")
+            break
+    return None
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success move it onto ``path``.

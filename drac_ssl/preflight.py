@@ -483,8 +483,13 @@ def _check_run_settings(c: _Findings, cfg: Config, run_dir: Path) -> None:
         return  # the folder checks below would be of a folder outside run.out_dir
     if run_dir.exists() and not run_dir.is_dir():
         c.error("run.name", f"{run_dir} is a file, not a run folder", "choose another run.name")
-    existing = next((p for p in [run_dir, *run_dir.absolute().parents] if p.exists()), None)
-    if existing is not None and existing.is_dir() and not os.access(existing, os.W_OK | os.X_OK):
+    # os.path.exists: False, not PermissionError, for a path under a folder that cannot be read
+    existing = next((p for p in [run_dir, *run_dir.absolute().parents] if os.path.exists(p)), None)
+    if existing is not None and existing != run_dir and not existing.is_dir():
+        c.error("run.out_dir", f"{existing} is a file, not a folder: the run folder {run_dir} "
+                               f"cannot be made under it",
+                f"run.out_dir=a folder (or a new path), e.g. run.out_dir={existing.parent / 'runs'}")
+    elif existing is not None and existing.is_dir() and not os.access(existing, os.W_OK | os.X_OK):
         c.error("run.out_dir", f"{existing} is not writable: the run folder {run_dir} cannot be made",
                 "run.out_dir=a folder you can write to")
 

@@ -99,15 +99,27 @@ def ctrl_c_deferred() -> Iterator[None]:
         raise KeyboardInterrupt
 
 
-def resolve_device(name: str = "auto", local_rank: int = 0) -> torch.device:
-    """``auto`` -> the local CUDA device when there is one, else the CPU."""
+def resolve_device(name: str = "auto", local_rank: int = 0, setting: str = "run.device") -> torch.device:
+    """``auto`` -> the local CUDA device when there is one, else the CPU.
+
+    ``setting``: what the user typed the name with, for the error (``run.device``, or a
+    command-line flag such as ``--device``).
+
+    Raises:
+        RuntimeError: not a device name (``gpu``), or CUDA asked for on a machine without it;
+            the message names ``setting`` and the fix."""
     if name == "auto":
         return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
-    device = torch.device(name)
+    flag = setting.startswith("-")
+    said, fix = (f"{setting} {name}", f"{setting} ") if flag else (f"{setting}={name!r}", f"{setting}=")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise RuntimeError(f"{said}: not a device name.\n  fix: {fix}auto, cpu, cuda or cuda:N") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError(
-            f"run.device={name!r} but this machine has no usable CUDA device.\n"
-            f"  fix: run.device=auto (or cpu)"
+            f"{said} but this machine has no usable CUDA device.\n"
+            f"  fix: {fix}auto (or cpu)"
         )
     return device
 

@@ -283,6 +283,24 @@ def _flatten(obj: Any, prefix: str = "", depth: int = 0) -> Iterator[tuple[str, 
             yield from _flatten(value, f"{prefix}{key}.", depth + 1)
 
 
+def load_safetensors(path: str | Path) -> dict[str, Tensor]:
+    """Every tensor of the safetensors file ``path`` (CPU).
+
+    Raises:
+        WeightsFileError (a ValueError): a damaged file (cut short, empty, a bad header),
+            naming the file and the fix (copy it again and check its size).
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise WeightsFileError(
+            f"{path}: a damaged safetensors file ({exc}).\n  fix: copy it again and check its size."
+        ) from None
+
+
 def read_weights_file(path: str | Path) -> dict[str, Tensor]:
     """Every tensor in a local weights file, keyed by its dotted path inside the file.
 
@@ -308,15 +326,7 @@ def read_weights_file(path: str | Path) -> dict[str, Tensor]:
         head = fh.read(16)
     kind = _sniff_format(p, head)
     if kind == "safetensors":
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
-        try:
-            obj: Any = load_file(str(p))
-        except (SafetensorError, OSError, ValueError) as exc:
-            raise WeightsFileError(
-                f"{p}: a damaged safetensors file ({exc}).\n  fix: copy it again and check its size."
-            ) from None
+        obj: Any = load_safetensors(p)
     elif kind in ("torch-zip", "torch-legacy"):
         obj = _load_torch(p)
     elif kind == "torchscript":

@@ -59,6 +59,7 @@ from drac_ssl.io import atomic_write_json, atomic_write_text, sha256_file
 from drac_ssl.metrics import format_ci, referable_summary, temperature_at_bound
 from drac_ssl.models import Backbone
 from drac_ssl.scale import explain_grades, grade_names_of, read_ingest_facts, submission_columns
+from drac_ssl.weights_file import WeightsFileError
 
 __all__ = [
     "BUNDLE_FORMAT",
@@ -1026,7 +1027,9 @@ def load_bundle(path: str | os.PathLike[str], device: str | torch.device = "cpu"
         BundleError: (a ValueError) no bundle at ``path``, an unreadable or missing
             ``metadata.json``, a bundle of another format (rebuild it with
             ``build_bundle('RUN')``), grade names, thresholds and model outputs that
-            disagree, or an unreadable input profile; each message says the fix.
+            disagree, an unreadable input profile, or a damaged (cut short, empty) weight
+            file; each message names the file and says the fix.
+        FileNotFoundError: a weight file the metadata lists is missing.
     """
     bundle_dir = _bundle_dir(path)
     meta = _read_json(bundle_dir / "metadata.json", "the bundle metadata")
@@ -1043,7 +1046,11 @@ def load_bundle(path: str | os.PathLike[str], device: str | torch.device = "cpu"
         raise BundleError(f"{bundle_dir}: {len(names)} grade names, {calibration.num_grades - 1} "
                           f"thresholds and a {outputs}-grade model disagree.\n  fix: rebuild the "
                           f"bundle from its run folder (build_bundle('RUN'))")
-    models = [load_fold_model(meta, bundle_dir, entry) for entry in meta["folds"]]
+    try:
+        models = [load_fold_model(meta, bundle_dir, entry) for entry in meta["folds"]]
+    except WeightsFileError as exc:  # cut short or empty: the copy, not the run, is at fault
+        raise BundleError(f"{exc}\n  or rebuild the bundle from its run folder "
+                          f"(build_bundle('RUN'))") from None
     if len(models) > 1 and backbones_identical(models):
         for model in models[1:]:  # one module (and one copy of the weights) for every fold
             model.backbone = models[0].backbone

@@ -543,15 +543,20 @@ def class_weights_for(grades: np.ndarray, num_grades: int | None = None) -> np.n
 
 def load_fold_model(model_json: dict[str, Any], folder: Path, fold_entry: dict[str, Any]) -> GradingModel:
     """Rebuild one fold's :class:`GradingModel` from ``model.json`` and its weight files in
-    ``folder`` (eval mode, CPU). Every parameter and buffer must be present."""
-    from safetensors.torch import load_file
+    ``folder`` (eval mode, CPU). Every parameter and buffer must be present.
+
+    Raises:
+        FileNotFoundError: a weight file is missing.
+        WeightsFileError (a ValueError): a weight file is damaged (cut short, empty).
+        ValueError: the weights do not match the model."""
+    from drac_ssl.weights_file import load_safetensors
 
     state: dict[str, Tensor] = {}
     for name in fold_entry["weights"]:
         path = folder / name
         if not path.is_file():
             raise FileNotFoundError(f"{path}: weight file of fold {fold_entry['fold']} is missing")
-        state.update(load_file(str(path)))
+        state.update(load_safetensors(path))
     with torch.device("meta"):  # no random init: every tensor comes from the files
         model = ModelSpec.from_dict(model_json["model"]).build()
     missing, unexpected = model.load_state_dict(state, strict=False, assign=True)

@@ -56,3 +56,14 @@ def test_bf16_ensemble_gives_the_same_probabilities_up_to_rounding(tmp_path: Pat
     low = inference.bf16_ensemble(bundle, x, tta=True)
     assert low.shape == probs.shape == (3, 3)
     np.testing.assert_allclose(low, probs, atol=0.05)
+
+
+def test_a_damaged_bundle_is_an_error_line_and_exit_2(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    bundle = build_demo_bundle(tmp_path / "run", image_size=32, source_size=48, n_folds=2)
+    (bundle / "backbone.safetensors").write_bytes(b"")
+    rc = inference.main(["--bundle", str(bundle), "--device", "cpu", "--out-dir", str(tmp_path),
+                         "--name", "inf"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "backbone.safetensors: a damaged safetensors file" in err
+    assert not (tmp_path / "inf.json").exists()

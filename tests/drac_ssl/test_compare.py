@@ -722,3 +722,13 @@ def test_a_two_grade_run_shows_its_screening_figures_as_its_report_does(
     path.write_text(json.dumps(saved))
     again = compare_runs([two], n_boot=20).markdown()
     assert _cells(again, "| two | scratch |") == _cells(text, "| two | scratch |")
+
+
+@pytest.mark.parametrize("flag", ["--csv", "--md"])
+def test_an_output_that_is_a_folder_is_named_as_typed_before_comparing(
+        tmp_path: Path, flag: str, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "existing"
+    folder.mkdir()
+    assert main([str(tmp_path / "no-run"), flag, str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert f"{folder}: {flag} is a folder" in err and ".tmp-" not in err and "no-run" not in err

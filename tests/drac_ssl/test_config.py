@@ -282,3 +282,27 @@ def test_a_string_for_a_list_setting_from_python_is_read_as_the_command_line_rea
         DataConfig(cache_sizes="big")
     with pytest.raises(ConfigError, match="'data.cache_sizes' must be a list, got 64"):
         DataConfig(cache_sizes=64)
+
+
+def test_a_key_written_twice_in_one_mapping_names_the_key_and_both_lines(tmp_path: Path) -> None:
+    p = tmp_path / "twice.yaml"
+    p.write_text("run:\n  name: a\npretrain:\n  epochs: 3\n  lr: 0.1\n  epochs: 4\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(p)
+    msg = str(info.value)
+    assert str(p) in msg and "pretrain.epochs" in msg and "lines 4 and 6" in msg and "fix:" in msg
+    # the same key in two different mappings is no repeat
+    p.write_text("pretrain:\n  epochs: 3\nfinetune:\n  epochs: 4\n")
+    assert (load_config(p).pretrain.epochs, load_config(p).finetune.epochs) == (3, 4)
+    # a top-level section written twice
+    p.write_text("pretrain:\n  epochs: 3\nrun:\n  name: a\npretrain:\n  lr: 0.1\n")
+    with pytest.raises(ConfigError, match=r"'pretrain' .*lines 1 and 5"):
+        load_config(p)
+
+
+@pytest.mark.parametrize("text", ["", "# nothing set yet\n\n# still nothing\n"])
+def test_an_empty_config_file_is_an_error_not_the_full_size_defaults(tmp_path: Path, text: str) -> None:
+    p = tmp_path / "empty.yaml"
+    p.write_text(text)
+    with pytest.raises(ConfigError, match=r"config file is empty.*\n  fix: .*default\.yaml"):
+        load_config(p)

@@ -1407,3 +1407,50 @@ def test_bundle_provenance_names_the_runs_seed_and_commits(tmp_path: Path) -> No
     assert line == ("\n- Provenance: run seed 7; run made at commit 54e10d4, fine-tuned at commit "
                     "17e12e1 (dirty); bundle built at commit abc1234.")
     assert bundles._provenance_card({}) == ""  # a bundle built before provenance was recorded
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.0])
+def test_a_cut_short_or_empty_weight_file_is_a_bundle_error_and_export_exits_2(
+        tmp_path: Path, keep: float, capsys: pytest.CaptureFixture[str]) -> None:
+    from app.demo_bundle import build_demo_bundle
+
+    bundle_dir = build_demo_bundle(tmp_path / "run", image_size=32, source_size=48, n_folds=2)
+    weights = sorted(bundle_dir.glob("*.safetensors"))[-1]
+    data = weights.read_bytes()
+    weights.write_bytes(data[:int(len(data) * keep)])
+    with pytest.raises(bundles.BundleError, match="damaged safetensors file") as info:
+        export.load_bundle(bundle_dir)
+    assert str(weights) in str(info.value) and "fix:" in str(info.value)
+    (tmp_path / "imgs").mkdir()
+    cv2.imwrite(str(tmp_path / "imgs" / "a.png"), np.zeros((48, 48), np.uint8))
+    assert export.main([str(bundle_dir), "--images", str(tmp_path / "imgs"),
+                        "--out", str(tmp_path / "s.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "damaged safetensors file" in err and "Traceback" not in err
+    assert not (tmp_path / "s.csv").exists()
+
+
+def test_out_that_is_a_folder_is_refused_before_any_grading(tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    images, out = tmp_path / "imgs", tmp_path / "existing"
+    images.mkdir()
+    out.mkdir()
+    (out / "keep.txt").write_text("x")
+    # the run folder does not exist: the --out check comes first, before any bundle is read
+    assert export.main([str(tmp_path / "no-run"), "--images", str(images), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"{out}: --out is a folder" in err and ".csv file path" in err and "Traceback" not in err
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+
+
+@pytest.mark.parametrize("device", ["gpu", "cuda"])
+def test_a_bad_device_names_the_device_flag_before_any_bundle_is_read(
+        tmp_path: Path, device: str, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    (tmp_path / "imgs").mkdir()
+    assert export.main([str(tmp_path / "no-run"), "--images", str(tmp_path / "imgs"), "--out",
+                        str(tmp_path / "s.csv"), "--device", device]) == 2
+    err = capsys.readouterr().err
+    assert f"--device {device}" in err and "fix: --device auto" in err
+    assert "run.device" not in err and "no-run" not in err

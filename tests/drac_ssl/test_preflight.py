@@ -927,3 +927,14 @@ def test_missing_generic_dataset_files_are_refused_before_the_run_folder_is_made
     assert "found only one of the IDX pair" in found["data.root"] and "pretrain.knn_every=0" in found["data.root"]
     assert "data.root" not in errors(f"data.root={root}", "pretrain.knn_every=0", config=Path(config),
                                      stages=["pretrain"])
+
+
+@pytest.mark.parametrize("under", ["", "/sub"])
+def test_an_out_dir_that_is_a_file_or_under_one_is_refused_before_the_run_folder_is_made(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        under: str) -> None:
+    (tmp_path / "afile").write_text("notes")
+    err = main_fails(tmp_path, monkeypatch, capsys, f"run.out_dir=afile{under}", "run.name=x",
+                     "run.stages=[]")
+    assert "run.out_dir=" in err and "afile is a file, not a folder" in err and "fix: run.out_dir=" in err
+    assert (tmp_path / "afile").read_text() == "notes"
