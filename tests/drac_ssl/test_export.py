@@ -1356,3 +1356,17 @@ def test_check_against_a_run_of_another_scale_says_it_once(
     assert len(lines) == 1, lines
     assert lines[0].startswith(f"{sub}:1: the submission has 5 grades") and "the manifest" in lines[0]
     assert "has 3 (" in lines[0] and "wrong file" in lines[0]
+
+
+def test_a_bundle_missing_a_fold_file_says_how_to_rebuild_it(exported_run: Path, tmp_path: Path) -> None:
+    """A review deleted bundle/fold0.safetensors: the export said only "weight file of fold 0
+    is missing". Now it says the bundle is incomplete and how to rebuild it from the run."""
+    copy = tmp_path / "run"
+    shutil.copytree(exported_run / "bundle", copy / "bundle")
+    shutil.copytree(exported_run / "finetune", copy / "finetune")
+    gone = copy / "bundle" / json.loads((copy / "bundle" / "metadata.json").read_text())["folds"][0]["weights"][-1]
+    gone.unlink()
+    with pytest.raises(bundles.BundleError) as caught:
+        export.load_bundle(copy)
+    assert f"{gone} (fold 0)" in str(caught.value) and "the bundle is incomplete" in str(caught.value)
+    assert f"build_bundle('{copy}')" in str(caught.value)

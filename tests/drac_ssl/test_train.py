@@ -639,3 +639,27 @@ def test_a_rerun_of_a_finished_run_keeps_its_config_yaml(
     monkeypatch.setattr("drac_ssl.report.write_report", lambda run: run / "report.md")  # no figures of empty files
     assert train.main(["-c", str(saved)]) == 0
     assert saved.read_text() == before
+
+
+def test_a_refusal_by_the_preflight_exits_without_the_interpreters_teardown(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A review saw the command sit ~50 s after printing the preflight's error: the
+    interpreter tore down the ~3,800 modules the checks had imported. A refusal now leaves at
+    once with exit code 2; any other exit goes through sys.exit as before."""
+    class Left(Exception):
+        pass
+
+    def fake_exit(code: int) -> None:
+        raise Left(code)
+
+    monkeypatch.setattr(os, "_exit", fake_exit)
+    monkeypatch.setattr(train, "_REFUSED", False)  # restored to this after the test
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    code = train.main(["-c", str(tmp_path / "missing.yaml")])  # refused at once, nothing else checked
+    assert code == 2 and "the configuration cannot run" in capsys.readouterr().err
+    with pytest.raises(Left, match="2"):
+        train.exit_with(code)
+    monkeypatch.setattr(train, "_REFUSED", False)  # e.g. a stage's error: the usual exit
+    with pytest.raises(SystemExit):
+        train.exit_with(2)
