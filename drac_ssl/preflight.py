@@ -1259,17 +1259,17 @@ def _listed(paths: list[Path]) -> str:
     return ", ".join(str(p) for p in paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
 
 
-def redo_fix(run_dir: Path, stage: str, missing: list[Path]) -> str:
+def redo_fix(run_dir: Path, stage: str, missing: list[Path], reuse_set: bool = False) -> str:
     """How to mend finished ``stage`` of ``run_dir`` whose output files ``missing`` are gone:
     restore them, or run the stage (and the later ones, made from its output) again in a new
-    run folder that takes the intact stages before it (``run.reuse``; see
-    :func:`check`)."""
+    run folder that takes the intact stages before it (``run.reuse``). ``reuse_set``: the
+    run's config sets ``run.reuse`` (the new ingest clears it)."""
     restore = f"restore {'it' if len(missing) == 1 else 'them'} (e.g. from a copy of this run folder)"
     new_run = (f"python -m drac_ssl.train -c {run_dir / 'config.yaml'} run.out_dir={run_dir.parent} "
                f"run.name={run_dir.name}-2")
     if stage == "ingest":
         return (f"{restore}, or ingest the data again in a new run folder, where every stage runs: "
-                f"{new_run}")
+                f"{new_run}" + (" run.reuse=''" if reuse_set else ""))
     if stage in ("pretrain", "umm"):
         return (f"{restore}, or run {stage} and the later stages again in a new run folder that takes "
                 f"the stages before it: delete {run_dir / STAGE_OUTPUT_FOLDER[stage]} (the incomplete "
@@ -1300,7 +1300,7 @@ def _check_finished_outputs(c: _Findings, cfg: Config, run_dir: Path, stages: li
                         f"is incomplete: {_listed(gone)} {'is' if len(gone) == 1 else 'are'} missing "
                         f"(a resume skips a finished stage, so nothing would remake "
                         f"{'it' if len(gone) == 1 else 'them'})",
-                    redo_fix(run_dir, stage, gone))
+                    redo_fix(run_dir, stage, gone, bool(cfg.run.reuse)))
 
 
 def _check_stage_outputs(c: _Findings, cfg: Config, run_dir: Path, stages: list[str]) -> None:
@@ -1405,6 +1405,9 @@ def check(cfg: Config, run_dir: str | os.PathLike[str], sources: dict[str, str] 
             (``stages.json``) are not checked again, and its ingest output is the data.
         sources: where each setting came from (:func:`read_config`); None: unknown.
         stages: the stages to check (default :func:`stages_to_run`).
+
+    A stage ``stages.json`` records as done whose output files are gone
+    (:func:`missing_outputs`) is an error naming them, with how to restore or redo it.
 
     Returns:
         The findings, errors first, then warnings. Cheap: no image is decoded, no phantom

@@ -587,7 +587,8 @@ def test_a_changed_generic_run_is_not_sent_to_run_reuse_when_nothing_could_be_ta
         train.load_config(mnist, [f"data.root={tmp_path}", "pretrain.epochs=3"]), run_dir)
     assert "pretrain.epochs: 50 -> 3" in problem and "run.reuse" not in problem, problem
     assert "run.name=mnist-2" in problem and "nothing in it can be taken" in problem, problem
-    # a DRAC-style run whose ingest finished is still offered it
+    # a DRAC-style run whose ingest finished (its folder there) is still offered it
+    (run_dir / "data").mkdir()
     (run_dir / "stages.json").write_text(json.dumps({"ingest": {"status": "done"}, "pretrain": {"status": "done"}}))
     problem = train._existing_run_problem(
         train.load_config(mnist, [f"data.root={tmp_path}", "pretrain.epochs=3"]), run_dir)
