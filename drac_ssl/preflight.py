@@ -56,6 +56,7 @@ __all__ = [
     "PreflightError",
     "after_ingest",
     "check",
+    "missing_outputs",
     "read_config",
     "run",
     "stages_to_run",
@@ -226,6 +227,69 @@ def stages_to_run(cfg: Config, run_dir: Path) -> list[str]:
     status = _status(run_dir)
     return [s for s in PIPELINE if s in cfg.run.stages
             and not (isinstance(status.get(s), dict) and status[s].get("status") == "done")]
+
+
+STAGE_OUTPUT_FOLDER = {"ingest": "data", "pretrain": "pretrain", "umm": "umm", "finetune": "finetune",
+                       "export": "bundle"}
+"""The folder of a run folder where each stage leaves what the later stages and the user read."""
+
+
+def _listed_weights(description: Path) -> list[str]:
+    """The weight files a ``model.json`` / bundle ``metadata.json`` lists under ``folds``."""
+    try:
+        folds = json.loads(description.read_text(encoding="utf-8")).get("folds") or []
+        return sorted({str(n) for f in folds if isinstance(f, dict) for n in f.get("weights") or []})
+    except (OSError, ValueError, AttributeError):
+        return []
+
+
+def missing_outputs(run_dir: Path, stage: str, entry: dict[str, Any] | None = None) -> list[Path]:
+    """The files finished ``stage`` of ``run_dir`` left for the later stages and the user that
+    are gone (a cheap existence check; nothing is read but the small JSON files that list them).
+
+    Per stage: ingest ``data/manifest.csv`` and each ``data/cache/<size>px.npy`` its
+    ``ingest_summary.json`` records; pretrain ``pretrain/backbone.safetensors`` (fine-tuning
+    starts from it) and ``pretrain/vicreg_model.safetensors`` (UMM does); umm
+    ``umm/backbone.safetensors``; finetune ``finetune/summary.json``, the selected variant's
+    ``model.json`` and every fold weight file each variant's ``model.json`` lists; export
+    ``bundle/metadata.json``, the fold weights it lists and ``export/submission.csv`` when
+    the stage wrote one. ``entry``: the stage's ``stages.json`` entry (default: read it); a
+    stage that was skipped (``"outputs": {"skipped": ...}``) left nothing to check."""
+    if entry is None:
+        entry = _status(run_dir).get(stage)
+    outputs = (entry or {}).get("outputs") if isinstance(entry, dict) else None
+    if isinstance(outputs, dict) and outputs.get("skipped"):
+        return []
+    folder = run_dir / STAGE_OUTPUT_FOLDER[stage]
+    need: list[Path] = []
+    if stage == "ingest":
+        need.append(folder / "manifest.csv")
+        try:
+            cache = json.loads((folder / "ingest_summary.json").read_text(encoding="utf-8")).get("cache")
+        except (OSError, ValueError, AttributeError):
+            cache = None
+        if isinstance(cache, dict):
+            need += [folder / "cache" / f"{int(size)}px.npy" for size in cache if str(size).isdigit()]
+    elif stage == "pretrain":
+        need += [folder / "backbone.safetensors", folder / "vicreg_model.safetensors"]
+    elif stage == "umm":
+        need.append(folder / "backbone.safetensors")
+    elif stage == "finetune":
+        need.append(folder / "summary.json")
+        try:
+            selected = json.loads((folder / "summary.json").read_text(encoding="utf-8")).get("selected")
+        except (OSError, ValueError, AttributeError):
+            selected = None
+        if isinstance(selected, str) and selected:
+            need.append(folder / selected / "model.json")
+        for description in sorted(folder.glob("*/model.json")):
+            need += [description.parent / name for name in _listed_weights(description)]
+    elif stage == "export":
+        need.append(folder / "metadata.json")
+        need += [folder / name for name in _listed_weights(folder / "metadata.json")]
+        if isinstance(outputs, dict) and outputs.get("submission"):
+            need.append(run_dir / "export" / "submission.csv")
+    return [p for p in dict.fromkeys(need) if not p.is_file()]
 
 
 @dataclass
@@ -632,16 +696,18 @@ def _facts_from_ingest(c: _Findings, cfg: Config, data_dir: Path) -> DataFacts |
     sizes = sorted(int(p.name[:-len("px.npy")]) for p in (data_dir / "cache").glob("*px.npy")
                    if p.name[:-len("px.npy")].isdigit())
     if isinstance(summary.get("cache"), dict):  # only what the last ingest wrote (a review: a
-        # leftover array of an earlier ingest's size follows another manifest)
-        sizes = [s for s in sizes if str(s) in summary["cache"]]
+        # leftover array of an earlier ingest's size follows another manifest); one it wrote
+        # whose file is gone counts too: _check_finished_outputs says the ingest is incomplete
+        sizes = sorted(int(s) for s in summary["cache"] if str(s).isdigit())
     channels = None
-    if sizes:
+    present = [s for s in sizes if (data_dir / "cache" / f"{s}px.npy").is_file()]
+    if present:
         import numpy as np
 
         try:
-            shape = np.load(data_dir / "cache" / f"{sizes[0]}px.npy", mmap_mode="r").shape
+            shape = np.load(data_dir / "cache" / f"{present[0]}px.npy", mmap_mode="r").shape
             channels = 3 if len(shape) == 4 else 1
-        except (OSError, ValueError):
+        except (OSError, ValueError, EOFError):
             channels = None
     counts = {g: grades.get(g, 0) for g in range(max(len(names), max(grades, default=-1) + 1))}
     return DataFacts(source=f"the ingest in {data_dir}", n_images=n, n_test=n_test,
@@ -1194,6 +1260,54 @@ def _check_weights(c: _Findings, cfg: Config, data_channels: int | None = None) 
                                              f"cifar_stem={_show(bb.cifar_stem)}):\n     {exc}")
 
 
+def _listed(paths: list[Path]) -> str:
+    return ", ".join(str(p) for p in paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
+
+
+def redo_fix(run_dir: Path, stage: str, missing: list[Path], reuse_set: bool = False) -> str:
+    """How to mend finished ``stage`` of ``run_dir`` whose output files ``missing`` are gone:
+    restore them, or run the stage (and the later ones, made from its output) again in a new
+    run folder that takes the intact stages before it (``run.reuse``). ``reuse_set``: the
+    run's config sets ``run.reuse`` (the new ingest clears it)."""
+    restore = f"restore {'it' if len(missing) == 1 else 'them'} (e.g. from a copy of this run folder)"
+    new_run = (f"python -m drac_ssl.train -c {run_dir / 'config.yaml'} run.out_dir={run_dir.parent} "
+               f"run.name={run_dir.name}-2")
+    if stage == "ingest":
+        return (f"{restore}, or ingest the data again in a new run folder, where every stage runs: "
+                f"{new_run}" + (" run.reuse=''" if reuse_set else ""))
+    if stage in ("pretrain", "umm"):
+        return (f"{restore}, or run {stage} and the later stages again in a new run folder that takes "
+                f"the stages before it: delete {run_dir / STAGE_OUTPUT_FOLDER[stage]} (the incomplete "
+                f"output), then {new_run} run.reuse={run_dir}")
+    rebuild = (f"; only the bundle is incomplete: rebuild it from the fine-tuning, as the export stage does: "
+               f"python -c \"from drac_ssl.grading.bundle import build_bundle; build_bundle('{run_dir}')\""
+               if stage == "export" and all(p.parent == run_dir / "bundle" for p in missing) else "")
+    return (f"{restore}, or run the fine-tuning and export again in a new run folder that takes this "
+            f"run's ingest, pretraining and UMM (and reuses its fine-tuning folds that are intact): "
+            f"{new_run} run.reuse={run_dir}{rebuild}")
+
+
+def _check_finished_outputs(c: _Findings, cfg: Config, run_dir: Path, stages: list[str]) -> None:
+    """A stage ``stages.json`` records as done (a resume skips it) whose output files are
+    gone (:func:`missing_outputs`): of the stages in ``run.stages`` and those before a stage
+    that runs. Nothing would remake them, and a later stage or the user reads them."""
+    status = _status(run_dir)
+    last = max((PIPELINE.index(s) for s in stages if s in PIPELINE), default=-1)
+    for at, stage in enumerate(PIPELINE):
+        entry = status.get(stage)
+        if not (isinstance(entry, dict) and entry.get("status") == "done"):
+            continue
+        if stage not in cfg.run.stages and at > last:
+            continue
+        gone = missing_outputs(run_dir, stage, entry)
+        if gone:
+            c.error("", f"{run_dir / 'stages.json'} records the {stage} stage as done, but its output "
+                        f"is incomplete: {_listed(gone)} {'is' if len(gone) == 1 else 'are'} missing "
+                        f"(a resume skips a finished stage, so nothing would remake "
+                        f"{'it' if len(gone) == 1 else 'them'})",
+                    redo_fix(run_dir, stage, gone, bool(cfg.run.reuse)))
+
+
 def _check_stage_outputs(c: _Findings, cfg: Config, run_dir: Path, stages: list[str]) -> None:
     """A stage whose input comes from an earlier stage that is not run must find its output."""
     umm_runs = "umm" in stages and cfg.umm.enabled
@@ -1211,8 +1325,11 @@ def _check_stage_outputs(c: _Findings, cfg: Config, run_dir: Path, stages: list[
         "finetune": ("pretrain", run_dir / "pretrain" / "backbone.safetensors", "finetune" in stages),
         "export": ("finetune", run_dir / "finetune" / "summary.json", "export" in stages),
     }
+    status = _status(run_dir)
     for stage, (before, output, runs) in needs.items():
-        if runs and before not in stages and not output.is_file():
+        done = isinstance(status.get(before), dict) and status[before].get("status") == "done"
+        # a finished stage whose output is gone: _check_finished_outputs says so, and how to mend it
+        if runs and before not in stages and not done and not output.is_file():
             c.error("run.stages", f"the {stage} stage needs the {before} stage's output {output}, "
                                   f"which does not exist, and {before} is not in run.stages",
                     _stages_fix([*stages, before]))
@@ -1294,6 +1411,9 @@ def check(cfg: Config, run_dir: str | os.PathLike[str], sources: dict[str, str] 
         sources: where each setting came from (:func:`read_config`); None: unknown.
         stages: the stages to check (default :func:`stages_to_run`).
 
+    A stage ``stages.json`` records as done whose output files are gone
+    (:func:`missing_outputs`) is an error naming them, with how to restore or redo it.
+
     Returns:
         The findings, errors first, then warnings. Cheap: no image is decoded, no phantom
         rendered, no model trained (a ``pretrain.backbone.weights`` file is read).
@@ -1330,6 +1450,7 @@ def check(cfg: Config, run_dir: str | os.PathLike[str], sources: dict[str, str] 
         device = _resolve_device(c, cfg)
         _check_device_use(c, cfg, device, stages)
     _check_stage_outputs(c, cfg, run_dir, stages)
+    _check_finished_outputs(c, cfg, run_dir, stages)
     facts = _data_facts(c, cfg, run_dir, stages) if stages else None
     if not stages and cfg.data.dataset == "drac" and (run_dir / "data" / "manifest.csv").is_file():
         _check_source_unchanged(c, run_dir, finished=True)  # a rerun of a finished run

@@ -257,6 +257,9 @@ def _takeable_stages(status: dict[str, Any], diffs: list[str],
         entry = status.get(stage)
         if not (isinstance(entry, dict) and entry.get("status") == "done"):
             return taken, stage, (f"it has not finished in {source}",)
+        skipped = isinstance(entry.get("outputs"), dict) and entry["outputs"].get("skipped")
+        if not skipped and not (source / STAGE_FOLDERS[stage]).is_dir():  # deleted to be redone
+            return taken, stage, (f"its output folder {source / STAGE_FOLDERS[stage]} is gone",)
         blocking = [d for d in diffs if reads(prefixes, d.split(": ", 1)[0])]
         if blocking:
             return taken, stage, tuple(blocking)
@@ -462,6 +465,29 @@ def _reuse_in_existing_folder(cfg: Config, run_dir: Path) -> list[Finding]:
                     severity="warning")]
 
 
+def _incomplete_in_source(cfg: Config, plan: ReusePlan) -> list[Finding]:
+    """An error when a stage ``plan`` takes is incomplete in its source run folder (a file it
+    left is gone, :func:`drac_ssl.preflight.missing_outputs`): taking it would give the new
+    run a finished stage without its output. Says the first such stage, with the fixes."""
+    for stage in plan.stages:
+        gone = preflight.missing_outputs(plan.source, stage)
+        if not gone:
+            continue
+        folder = plan.source / STAGE_FOLDERS[stage]
+        restore = f"restore {'it' if len(gone) == 1 else 'them'} in {plan.source}"
+        fix = (f"{restore}, or leave run.reuse out: the ingest (and every stage) runs here"
+               if stage == "ingest" else
+               f"{restore}, or delete {folder} (the incomplete output) and rerun this command: "
+               f"run.reuse then takes only the stages before {stage}, and {stage} and the later "
+               f"stages run here")
+        return [Finding("run.reuse", cfg.run.reuse,
+                        f"the finished {stage} stage of {plan.source} would be taken, but its output "
+                        f"there is incomplete: {', '.join(map(str, gone[:5]))}"
+                        + (f" and {len(gone) - 5} more" if len(gone) > 5 else "")
+                        + f" {'is' if len(gone) == 1 else 'are'} missing", fix)]
+    return []
+
+
 class InterruptedBeforeStart(KeyboardInterrupt):
     """Ctrl-C while the configuration was read or checked: no stage had started and nothing
     of this invocation was written (:func:`main` says so instead of "resume")."""
@@ -494,8 +520,10 @@ def _check_before_start(cfg: Config, run_dir: Path, sources: dict[str, str] | No
         except ConfigError as exc:
             what, _, fix = str(exc).partition("\n  fix: ")
             findings.append(Finding("run.reuse", cfg.run.reuse, what, fix))
+        if plan is not None:
+            findings += _incomplete_in_source(cfg, plan)
         if plan is not None and not plan.stages:
-            unfinished = any(w.startswith("it has not finished") for w in plan.why)
+            unfinished = any(w.startswith(("it has not finished", "its output folder")) for w in plan.why)
             findings.append(Finding("run.reuse", cfg.run.reuse,
                                     f"nothing can be taken from it: its {plan.stopped_at} stage "
                                     f"{'is not finished' if unfinished else 'differs'} ({'; '.join(plan.why)})",
@@ -644,7 +672,9 @@ def _run_pipeline_main(cfg: Config, sources: dict[str, str] | None, earlier: lis
 
 def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, peers: _Peers) -> Path:
     """:func:`_run_pipeline_main` once the checks passed and ``run_dir`` exists."""
-    save_config(cfg, run_dir / "config.yaml")
+    if preflight.stages_to_run(cfg, run_dir) or not (run_dir / "config.yaml").exists():
+        # a rerun of a finished run changes nothing: its config.yaml stays the one it ran with
+        save_config(cfg, run_dir / "config.yaml")
     env = environment_info()
     if not (run_dir / "environment.json").exists():  # how the run was made: the first invocation's
         atomic_write_json(run_dir / "environment.json", env)
@@ -794,6 +824,8 @@ def main(argv: list[str] | None = None) -> int:
         run_pipeline(cfg, sources, problems)
     except (ConfigError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        global _REFUSED
+        _REFUSED = isinstance(exc, preflight.PreflightError)  # no stage running, every file written
         return 2
     except ProcessZeroFailed as exc:
         print(exc, file=sys.stderr)
@@ -809,5 +841,22 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+_REFUSED = False  # main(): the preflight refused the run (before any stage, or right after the ingest)
+
+
+def exit_with(code: int) -> None:
+    """Leave the process with ``code`` (``python -m drac_ssl.train``). After a refusal by the
+    preflight (code 2: no stage running, the run's records written) in a single process,
+    without the interpreter's teardown: the checks import torchvision (and with it
+    torch._dynamo), scikit-learn, SciPy and albumentations, ~3,800 modules whose teardown held
+    the console 10-50 s after the error on a loaded 2-core machine (no thread, worker or
+    child process was left running)."""
+    if code == 2 and _REFUSED and os.environ.get("WORLD_SIZE", "1") in ("", "1"):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with(main())

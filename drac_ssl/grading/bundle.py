@@ -1046,6 +1046,17 @@ def load_bundle(path: str | os.PathLike[str], device: str | torch.device = "cpu"
         raise BundleError(f"{bundle_dir}: {len(names)} grade names, {calibration.num_grades - 1} "
                           f"thresholds and a {outputs}-grade model disagree.\n  fix: rebuild the "
                           f"bundle from its run folder (build_bundle('RUN'))")
+    gone = [f"{bundle_dir / name} (fold {entry.get('fold')})" for entry in meta["folds"]
+            for name in entry.get("weights") or [] if not (bundle_dir / name).is_file()]
+    if gone:
+        run_dir = bundle_dir.parent if bundle_dir.name == "bundle" else None
+        rebuild = (f"rebuild the bundle from the run's fine-tuning, as the export stage does: python -c "
+                   f"\"from drac_ssl.grading.bundle import build_bundle; build_bundle('{run_dir}')\""
+                   if run_dir is not None and (run_dir / "finetune" / "summary.json").is_file() else
+                   "rebuild it from the run folder that made it: python -c \"from drac_ssl.grading.bundle "
+                   "import build_bundle; build_bundle('RUN')\" (what its export stage does)")
+        raise BundleError(f"{bundle_dir}: the bundle is incomplete: the weight file(s) "
+                          f"{', '.join(gone)} are missing.\n  fix: restore them, or {rebuild}")
     try:
         models = [load_fold_model(meta, bundle_dir, entry) for entry in meta["folds"]]
     except WeightsFileError as exc:  # cut short or empty: the copy, not the run, is at fault

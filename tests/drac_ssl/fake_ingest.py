@@ -55,3 +55,35 @@ def make_fake_ingest(root: Path, n_train: int = 30, n_test: int = 6, size: int =
         "root": str(src), "layout": "plain", "train_dir": str(src / "train"),
         "test_dir": str(src / "test"), "created_utc": "2026-01-01T00:00:00+00:00"}))
     return data
+
+
+def make_finished_run(run_dir: Path) -> Path:
+    """A fabricated finished run folder: the fake ingest (its cache recorded as the ingest
+    records it), config.yaml, stages.json with every stage done, and the files each stage
+    leaves (empty: only their existence is checked). Returns ``run_dir``."""
+    from drac_ssl import preflight, train
+    from drac_ssl.config import save_config
+
+    data = make_fake_ingest(run_dir)
+    summary = json.loads((data / "ingest_summary.json").read_text())
+    summary["cache"] = {str(SOURCE_SIZE): {"path": f"cache/{SOURCE_SIZE}px.npy"}}
+    (data / "ingest_summary.json").write_text(json.dumps(summary))
+    cfg = train.load_config(train.DEFAULT_CONFIG, [
+        f"data.root={run_dir / 'images'}", f"data.cache_sizes=[{SOURCE_SIZE}]", "data.n_folds=2",
+        f"pretrain.augment.source_size={SOURCE_SIZE}", "pretrain.augment.image_size=32",
+        "finetune.image_size=32", "pretrain.batch_size=8", "umm.batch_size=8", "run.device=cpu",
+        f"run.out_dir={run_dir.parent}", f"run.name={run_dir.name}"])
+    save_config(cfg, run_dir / "config.yaml")
+    folds = {"folds": [{"fold": k, "weights": [f"fold{k}.safetensors"]} for k in range(2)]}
+    files = {"pretrain/backbone.safetensors": "", "pretrain/vicreg_model.safetensors": "",
+             "umm/backbone.safetensors": "", "finetune/summary.json": json.dumps({"selected": "vicreg"}),
+             "finetune/vicreg/model.json": json.dumps(folds), "bundle/metadata.json": json.dumps(folds),
+             "export/submission.csv": "case,class\n"}
+    files.update({f"{where}/fold{k}.safetensors": "" for where in ("finetune/vicreg", "bundle") for k in range(2)})
+    for name, text in files.items():
+        (run_dir / name).parent.mkdir(parents=True, exist_ok=True)
+        (run_dir / name).write_text(text)
+    stages = {s: {"status": "done", "seconds": 1.0, "outputs": {}} for s in preflight.PIPELINE}
+    stages["export"]["outputs"] = {"submission": str(run_dir / "export" / "submission.csv")}
+    (run_dir / "stages.json").write_text(json.dumps(stages))
+    return run_dir

@@ -1454,3 +1454,17 @@ def test_a_bad_device_names_the_device_flag_before_any_bundle_is_read(
     err = capsys.readouterr().err
     assert f"--device {device}" in err and "fix: --device auto" in err
     assert "run.device" not in err and "no-run" not in err
+
+
+def test_a_bundle_missing_a_fold_file_says_how_to_rebuild_it(exported_run: Path, tmp_path: Path) -> None:
+    """A review deleted bundle/fold0.safetensors: the export said only "weight file of fold 0
+    is missing". Now it says the bundle is incomplete and how to rebuild it from the run."""
+    copy = tmp_path / "run"
+    shutil.copytree(exported_run / "bundle", copy / "bundle")
+    shutil.copytree(exported_run / "finetune", copy / "finetune")
+    gone = copy / "bundle" / json.loads((copy / "bundle" / "metadata.json").read_text())["folds"][0]["weights"][-1]
+    gone.unlink()
+    with pytest.raises(bundles.BundleError) as caught:
+        export.load_bundle(copy)
+    assert f"{gone} (fold 0)" in str(caught.value) and "the bundle is incomplete" in str(caught.value)
+    assert f"build_bundle('{copy}')" in str(caught.value)

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from fake_ingest import SOURCE_SIZE, make_fake_ingest
+from fake_ingest import SOURCE_SIZE, make_fake_ingest, make_finished_run
 from grade_fix import follow_grade_fix
 
 from drac_ssl import preflight, train
@@ -938,3 +938,41 @@ def test_an_out_dir_that_is_a_file_or_under_one_is_refused_before_the_run_folder
                      "run.stages=[]")
     assert "run.out_dir=" in err and "afile is a file, not a folder" in err and "fix: run.out_dir=" in err
     assert (tmp_path / "afile").read_text() == "notes"
+
+
+# --------------------------------------------------------------------------------------
+# A finished stage whose output files are gone (a resume or run.reuse would skip it)
+
+
+def test_a_finished_stage_whose_output_is_gone_is_said_with_the_file_and_how_to_redo_it(tmp_path: Path) -> None:
+    """A review deleted a fold's weights, or the ingest's cache, from a finished run folder:
+    the resume said "already done, skipping" for every stage and "finished". Now the
+    preflight names the missing file and says how to redo that stage; a cache the ingest
+    recorded but whose file is gone is not called "not a cached size" (whose fix changed the
+    experiment)."""
+    run_dir = make_finished_run(tmp_path / "runs" / "done")
+    config = run_dir / "config.yaml"
+    assert [f.line for f in findings(config=config, run_dir=run_dir) if f.severity == "error"] == []
+    fold = run_dir / "finetune" / "vicreg" / "fold1.safetensors"
+    fold.unlink()
+    found = [f.line for f in findings(config=config, run_dir=run_dir) if f.severity == "error"]
+    assert len(found) == 1, found
+    assert f"records the finetune stage as done, but its output is incomplete: {fold} is missing" in found[0]
+    assert f"run.name=done-2 run.reuse={run_dir}" in found[0]
+    fold.write_text("")
+    cache = run_dir / "data" / "cache" / f"{SOURCE_SIZE}px.npy"
+    array = cache.read_bytes()
+    cache.unlink()
+    found = [f.line for f in findings(config=config, run_dir=run_dir) if f.severity == "error"]
+    assert len(found) == 1 and "not a cached size" not in found[0], found
+    assert f"records the ingest stage as done, but its output is incomplete: {cache} is missing" in found[0]
+    assert "ingest the data again in a new run folder" in found[0] and "run.reuse" not in found[0]
+    # a stage that runs next to a finished one whose output is gone: named, not "not in run.stages"
+    cache.write_bytes(array)
+    backbone = run_dir / "pretrain" / "backbone.safetensors"
+    backbone.unlink()
+    found = [f.line for f in findings(config=config, run_dir=run_dir, stages=["finetune"])
+             if f.severity == "error"]
+    assert any(f"records the pretrain stage as done, but its output is incomplete: {backbone}" in f
+               for f in found), found
+    assert not any("is not in run.stages" in f for f in found), found

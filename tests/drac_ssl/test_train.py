@@ -613,7 +613,8 @@ def test_a_changed_generic_run_is_not_sent_to_run_reuse_when_nothing_could_be_ta
         train.load_config(mnist, [f"data.root={tmp_path}", "pretrain.epochs=3"]), run_dir)
     assert "pretrain.epochs: 50 -> 3" in problem and "run.reuse" not in problem, problem
     assert "run.name=mnist-2" in problem and "nothing in it can be taken" in problem, problem
-    # a DRAC-style run whose ingest finished is still offered it
+    # a DRAC-style run whose ingest finished (its folder there) is still offered it
+    (run_dir / "data").mkdir()
     (run_dir / "stages.json").write_text(json.dumps({"ingest": {"status": "done"}, "pretrain": {"status": "done"}}))
     problem = train._existing_run_problem(
         train.load_config(mnist, [f"data.root={tmp_path}", "pretrain.epochs=3"]), run_dir)
@@ -712,3 +713,74 @@ def test_short_commits_of_different_lengths_are_the_same_code() -> None:
     assert same_code({"git_commit": "17e12e1"}, {"git_commit": "17e12e1a", "git_dirty": False})
     assert not same_code({"git_commit": "17e12e1"}, {"git_commit": "17e12e1", "git_dirty": True})
     assert not same_code({"git_commit": "17e12e1"}, {"git_commit": "54e10d4"})
+
+
+def test_run_reuse_of_a_stage_whose_output_is_gone_names_the_file_and_how_to_redo_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A review deleted pretrain/backbone.safetensors from a finished run and reused it: the
+    refusal named the NEW run's path, said "pretrain is not in run.stages" (it was) and
+    offered run.stages=[pretrain,finetune,export] (dropping UMM). Now it names the file in
+    the reused run and the fixes: restore it, or delete the incomplete stage folder, after
+    which run.reuse takes only the stages before it."""
+    from fake_ingest import make_finished_run
+
+    source = make_finished_run(tmp_path / "runs" / "base")
+    backbone = source / "pretrain" / "backbone.safetensors"
+    backbone.unlink()
+    monkeypatch.chdir(tmp_path)
+    code = train.main(["-c", str(source / "config.yaml"), "run.name=new", f"run.reuse={source}"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert (f"the finished pretrain stage of {source} would be taken, but its output there is "
+            f"incomplete: {backbone} is missing") in err
+    assert f"delete {source / 'pretrain'} (the incomplete output) and rerun this command" in err
+    assert "is not in run.stages" not in err and "runs/new/pretrain" not in err
+    assert not (tmp_path / "runs" / "new").exists()  # nothing taken stays behind
+    # the fix followed: the stage's folder deleted, run.reuse takes the stages before it only
+    import shutil
+
+    shutil.rmtree(source / "pretrain")
+    cfg = train.load_config(source / "config.yaml", ["run.name=new"])
+    plan = train.plan_reuse(cfg, source, tmp_path / "runs" / "new")
+    assert plan.stages == ("ingest",) and plan.stopped_at == "pretrain", plan
+    assert f"its output folder {source / 'pretrain'} is gone" in plan.describe()
+
+
+def test_a_rerun_of_a_finished_run_keeps_its_config_yaml(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A resume with nothing left to run rewrote config.yaml (the newer code's keys, the new
+    out_dir/name): the run's resolved configuration was lost. A no-op rerun keeps it."""
+    from fake_ingest import make_finished_run
+
+    run_dir = make_finished_run(tmp_path / "runs" / "done")
+    saved = run_dir / "config.yaml"
+    saved.write_text(saved.read_text() + "# as the run was made\n")
+    before = saved.read_text()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("drac_ssl.report.write_report", lambda run: run / "report.md")  # no figures of empty files
+    assert train.main(["-c", str(saved)]) == 0
+    assert saved.read_text() == before
+
+
+def test_a_refusal_by_the_preflight_exits_without_the_interpreters_teardown(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A review saw the command sit ~50 s after printing the preflight's error: the
+    interpreter tore down the ~3,800 modules the checks had imported. A refusal now leaves at
+    once with exit code 2; any other exit goes through sys.exit as before."""
+    class Left(Exception):
+        pass
+
+    def fake_exit(code: int) -> None:
+        raise Left(code)
+
+    monkeypatch.setattr(os, "_exit", fake_exit)
+    monkeypatch.setattr(train, "_REFUSED", False)  # restored to this after the test
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    code = train.main(["-c", str(tmp_path / "missing.yaml")])  # refused at once, nothing else checked
+    assert code == 2 and "the configuration cannot run" in capsys.readouterr().err
+    with pytest.raises(Left, match="2"):
+        train.exit_with(code)
+    monkeypatch.setattr(train, "_REFUSED", False)  # e.g. a stage's error: the usual exit
+    with pytest.raises(SystemExit):
+        train.exit_with(2)
