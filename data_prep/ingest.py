@@ -776,7 +776,8 @@ def run(cfg: DataConfig, out_dir: str | os.PathLike[str], *, verbose: bool = Tru
 
     Raises :class:`IngestError` when any problem is fatal: its ``problems`` hold ALL of them,
     its message prints at most 10 of a kind (nothing is written, but for the full list in
-    ``out_dir/ingest_problems.txt`` when the printed one is cut short).
+    ``out_dir/ingest_problems.txt`` when the printed one is cut short); also, before any
+    image is read, when ``out_dir`` or a folder above it is a file.
     With ``verbose``, warnings, notes and the summary table are printed to stdout. The new
     cache rows wait in a spill file in ``out_dir/cache`` until every file has been checked
     (:class:`data_prep.cache.RowSpill`; removed at the end), so memory does not grow with
@@ -791,6 +792,10 @@ def run(cfg: DataConfig, out_dir: str | os.PathLike[str], *, verbose: bool = Tru
     """
     out = Path(out_dir).expanduser().absolute()
     said = wording or _as_written
+    blocking = next((p for p in (out, *out.parents) if p.exists() and not p.is_dir()), None)
+    if blocking is not None:  # before any image is read: not "check free disk space" at the end
+        raise IngestError(said(f"{blocking}: is a file, not a folder, so the ingest output {out} "
+                               f"cannot be made there -> give --out a folder path (made if missing)"))
     try:
         with cache.RowSpill(out / CACHE_DIR) as spill:
             return _run(cfg, out, verbose, spill, said)

@@ -1062,6 +1062,8 @@ def load_bundle(path: str | os.PathLike[str], device: str | torch.device = "cpu"
     except WeightsFileError as exc:  # cut short or empty: the copy, not the run, is at fault
         raise BundleError(f"{exc}\n  or rebuild the bundle from its run folder "
                           f"(build_bundle('RUN'))") from None
+    except ValueError as exc:  # weights that do not fit metadata.json's model
+        raise BundleError(str(exc)) from None
     if len(models) > 1 and backbones_identical(models):
         for model in models[1:]:  # one module (and one copy of the weights) for every fold
             model.backbone = models[0].backbone

@@ -548,7 +548,8 @@ def load_fold_model(model_json: dict[str, Any], folder: Path, fold_entry: dict[s
     Raises:
         FileNotFoundError: a weight file is missing.
         WeightsFileError (a ValueError): a weight file is damaged (cut short, empty).
-        ValueError: the weights do not match the model."""
+        ValueError: the weights do not match the model (a missing or extra tensor, or one of
+            another shape: metadata.json's channels or grades are not the weights')."""
     from drac_ssl.weights_file import load_safetensors
 
     state: dict[str, Tensor] = {}
@@ -557,8 +558,19 @@ def load_fold_model(model_json: dict[str, Any], folder: Path, fold_entry: dict[s
         if not path.is_file():
             raise FileNotFoundError(f"{path}: weight file of fold {fold_entry['fold']} is missing")
         state.update(load_safetensors(path))
+    spec = ModelSpec.from_dict(model_json["model"])
     with torch.device("meta"):  # no random init: every tensor comes from the files
-        model = ModelSpec.from_dict(model_json["model"]).build()
+        model = spec.build()
+    expected = model.state_dict()
+    wrong = [f"{k} {tuple(v.shape)} in the file, {tuple(expected[k].shape)} in the model"
+             for k, v in state.items() if k in expected and tuple(v.shape) != tuple(expected[k].shape)]
+    if wrong:  # e.g. metadata.json says 1 input channel, the weights were trained on 3
+        raise ValueError(f"{folder}: fold {fold_entry['fold']} weights do not fit the model its "
+                         f"metadata describes ({spec.in_channels} input channel(s), {spec.num_grades} "
+                         f"grades, head {spec.head}): {'; '.join(wrong[:3])}"
+                         + (f" and {len(wrong) - 3} more" if len(wrong) > 3 else "")
+                         + ".\n  fix: the metadata and the weights come from different models: copy the "
+                         "bundle again, or rebuild it from its run folder (build_bundle('RUN'))")
     missing, unexpected = model.load_state_dict(state, strict=False, assign=True)
     if missing or unexpected:
         raise ValueError(f"{folder}: fold {fold_entry['fold']} weights do not match the model "

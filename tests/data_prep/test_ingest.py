@@ -755,6 +755,20 @@ def test_cli_reports_without_traceback(tmp_path: Path) -> None:
     assert not (tmp_path / "out" / "manifest.csv").exists()
 
 
+@pytest.mark.parametrize("under", ["", "sub"])
+def test_an_out_that_is_a_file_or_under_one_is_said_before_any_image_is_read(tmp_path: Path,
+                                                                             under: str) -> None:
+    """A review: `--out <an existing file>` answered "check free disk space and the permissions
+    of --out" after the ingest's work."""
+    afile = tmp_path / "train.csv"
+    afile.write_text("id,grade\n")
+    with pytest.raises(ingest.IngestError) as caught:
+        ingest.run(DataConfig(root=str(tmp_path / "no-such-root")), afile / under if under else afile,
+                   verbose=False)
+    assert f"{afile}: is a file, not a folder" in str(caught.value) and "give --out a folder" in str(caught.value)
+    assert afile.read_text() == "id,grade\n"
+
+
 def test_help_shows_the_defaults() -> None:
     """`python -m data_prep ingest --help` showed no defaults for --folds, --seed, --sizes,
     --workers."""

@@ -1409,6 +1409,25 @@ def test_bundle_provenance_names_the_runs_seed_and_commits(tmp_path: Path) -> No
     assert bundles._provenance_card({}) == ""  # a bundle built before provenance was recorded
 
 
+def test_weights_that_do_not_fit_the_metadata_model_are_a_bundle_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A review edited a colour bundle's metadata to 1 channel: the export said torch's "size
+    mismatch for backbone.conv1.weight" and the app printed a traceback."""
+    from app.demo_bundle import build_demo_bundle
+
+    bundle_dir = build_demo_bundle(tmp_path / "run", image_size=32, source_size=48, n_folds=2, channels=3)
+    meta_path = bundle_dir / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    meta["model"]["in_channels"], meta["input"]["channels"] = 1, 1
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(bundles.BundleError) as caught:
+        export.load_bundle(bundle_dir)
+    words = str(caught.value)
+    assert "weights do not fit the model its metadata describes (1 input channel(s)" in words
+    assert "backbone.conv1.weight (64, 3, 7, 7) in the file, (64, 1, 7, 7) in the model" in words
+    assert "fix:" in words and "build_bundle('RUN')" in words
+
+
 @pytest.mark.parametrize("keep", [0.5, 0.0])
 def test_a_cut_short_or_empty_weight_file_is_a_bundle_error_and_export_exits_2(
         tmp_path: Path, keep: float, capsys: pytest.CaptureFixture[str]) -> None:
