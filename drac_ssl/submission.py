@@ -441,7 +441,9 @@ def _header_width_grades(fields: Sequence[str]) -> int | None:
 def _scale_of(rows: Sequence[tuple[int, list[str]]], num_grades: int | None) -> tuple[int, bool]:
     """(K to check against, whether the file or the caller said it): given, else the width
     of a header shaped ``case,class,P..`` (:func:`_header_width_grades`), else the first row's
-    column count when that row is already data, else DRAC's 3, assumed (False)."""
+    column count when that row is already data, else the count of a header's P columns
+    (``case,cls,P0..P4``: 5, its misnamed columns reported as the header's error), else DRAC's
+    3, assumed (False)."""
     if num_grades is not None:
         return int(num_grades), True
     if rows:
@@ -449,6 +451,11 @@ def _scale_of(rows: Sequence[tuple[int, list[str]]], num_grades: int | None) -> 
         k = _header_width_grades(first)
         if k is not None:
             return k, True
+        names = [f.strip().lower() for f in first]
+        if len(names) >= 4 and all(re.fullmatch(r"p\d+", n) for n in names[2:]):
+            # a header whose first two names are wrong (case,cls,P0..P4): its P columns still
+            # say K; the header's own error is reported, its rows are checked at that width
+            return len(names) - 2, True
         if len(first) >= 4 and Path(first[0].strip()).suffix.lower() in IMAGE_SUFFIXES:
             return len(first) - 2, True  # no header: the data row says how many P columns
     return len(PROB_COLUMNS), False
