@@ -765,13 +765,15 @@ def _export_section(run_dir: Path) -> list[str]:
     return lines + [""]
 
 
-def _run_codes(run_dir: Path) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+def _run_codes(run_dir: Path, reused: bool = False) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     """The code the run was made with (``environment.json``; {} when absent) and the code each
-    stage ran on (``stages.json``'s ``code``, where recorded)."""
+    stage ran on (``stages.json``'s ``code``, where recorded): of the stages run in this folder,
+    or with ``reused`` of those taken from another run by ``run.reuse`` (their code there)."""
     env = _read_json(run_dir / "environment.json")
     stages = _read_json(run_dir / "stages.json")
     codes = {name: s["code"] for name, s in stages.items()
-             if isinstance(s, dict) and isinstance(s.get("code"), dict)} if isinstance(stages, dict) else {}
+             if isinstance(s, dict) and isinstance(s.get("code"), dict)
+             and bool(s.get("reused_from")) == reused} if isinstance(stages, dict) else {}
     return (env if isinstance(env, dict) else {}), codes
 
 
@@ -814,6 +816,10 @@ def provenance_line(run_dir: Path) -> str:
         words += "; the run was made at this commit too"
     if env.get("command"):
         words += f", by `{env['command']}`" + (f" (in `{env['cwd']}`)" if env.get("cwd") else "")
+    _, taken = _run_codes(run_dir, reused=True)
+    if taken:  # run.reuse: those stages ran in another run, on its code
+        words += ("; taken from another run by run.reuse: "
+                  + ", ".join(f"{name} (made at commit {code_words(c)})" for name, c in taken.items()))
     return words + "."
 
 

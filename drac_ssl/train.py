@@ -393,6 +393,14 @@ def take_reused_stages(plan: ReusePlan, run_dir: Path, cfg: Config) -> str:
                           "outputs": _rebased(old.get("outputs"), folder, run_dir)}
         if taken_there:
             entries[stage]["via"] = str(plan.source)
+        # the code the stage ran on there: its own record, else the source run's (only when the
+        # source ran it itself; a chain without a record leaves it unknown)
+        source_env = read_json_dict(plan.source / "environment.json") or {}
+        code = old.get("code") if isinstance(old.get("code"), dict) else (
+            {"git_commit": source_env["git_commit"], "git_dirty": bool(source_env.get("git_dirty"))}
+            if source_env.get("git_commit") and not taken_there else None)
+        if code:
+            entries[stage]["code"] = code
     # finished fine-tuning folds: fine-tuning reuses those whose signature (settings, data,
     # seed, pretrained weights) matches, e.g. scratch when only the pretraining changed
     n_folds = 0

@@ -391,6 +391,13 @@ def test_the_report_command_is_logged_and_the_report_says_what_wrote_it(
     assert "`python -m drac_ssl.train run.name=run` (in `/somewhere`)" in text
     assert report.main([str(run)]) == 0
     assert len((run / "invocations.jsonl").read_text().splitlines()) == 2
+    # stages taken by run.reuse ran on the source run's code: named apart, not "mixed code"
+    (run / "stages.json").write_text(json.dumps({
+        "pretrain": {"status": "done", "reused_from": "/elsewhere/runs/a", "code": {"git_commit": "1111111"}},
+        "finetune": {"status": "done", "code": {"git_commit": "0000000", "git_dirty": False}}}))
+    line = report.provenance_line(run)
+    assert "taken from another run by run.reuse: pretrain (made at commit 1111111)" in line
+    assert "the run was made at commit 0000000," in line and report.mixed_code_words(run) is None
     other = tmp_path / "not_a_run"  # a folder no run made gets no invocation log of its own
     other.mkdir()
     report.main([str(other)])

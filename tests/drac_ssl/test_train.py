@@ -389,6 +389,8 @@ def test_a_new_run_takes_the_finished_stages_of_another_with_the_same_settings(
     stages = json.loads((branch / "stages.json").read_text())
     assert stages["pretrain"]["reused_from"] == str(source) and stages["pretrain"]["seconds"] == 0.0
     assert stages["pretrain"]["seconds_in_source"] > 0
+    # the code a taken stage ran on is the source's (report.md names it apart from this run's)
+    assert stages["pretrain"].get("code") == json.loads((source / "stages.json").read_text())["pretrain"].get("code")
     assert stages["pretrain"]["outputs"]["backbone"] == str(Path("runs/branch/pretrain/backbone.safetensors"))
     assert "reused_from" not in stages["finetune"]
     # hard links: the same file, no second copy on the disk
