@@ -78,8 +78,9 @@ def test_an_output_that_cannot_be_written_is_an_ingest_error_not_a_traceback(tmp
     from data_prep.validate import IngestError
 
     data = make_plain(tmp_path / "d", {f"{i:03d}.png": i % 3 for i in range(1, 9)})
-    blocked = tmp_path / "a-file"
-    blocked.write_text("not a folder")
+    blocked = tmp_path / "out"  # its cache/ is a file: the spill cannot be made (--out itself
+    blocked.mkdir()             # being a file is said before any image is read: test_ingest)
+    (blocked / "cache").write_text("not a folder")
     with pytest.raises(IngestError, match="cannot write the ingest output"):
         ingest.run(config(data, workers=1), blocked, verbose=False)
 
