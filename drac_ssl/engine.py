@@ -456,7 +456,8 @@ class Engine:
 
     def _write_checkpoints(self, task: TrainingTask, epoch: int, steps: int, **extra: Any) -> None:
         """``best.pt`` when an earlier epoch's best waits for this checkpoint, then ``last.pt``
-        with ``epoch``'s state, the history and the early-stopping state, plus ``extra``."""
+        with ``epoch``'s state, the history and the early-stopping state, plus ``extra`` (also
+        the roll-back's, with the last epoch that passed)."""
         if self._unsaved_best is not None:
             best, best_epoch = self._unsaved_best
             save_checkpoint(self.best, {**best, "epoch": best_epoch, "config": self.config})
@@ -506,20 +507,7 @@ class Engine:
         if self.is_main:
             kept = f"the weights of epoch {passed + 1}" if passed >= 0 else "the starting weights"
             print(f"[{self.stage}] epoch {epoch + 1}: {reason}; stopping with {kept}")
-            if self._unsaved_best is not None:
-                best, best_epoch = self._unsaved_best
-                save_checkpoint(self.best, {**best, "epoch": best_epoch, "config": self.config})
-                self._unsaved_best = None
-            save_checkpoint(self.last, {
-                **task.state_dict(),
-                "epoch": passed,
-                "step": (passed + 1) * steps,
-                "rng": rng_state(),
-                "history": self.history,
-                **self.monitor.state_dict(),
-                "stopped": self.stopped,
-                "config": self.config,
-            })
+            self._write_checkpoints(task, passed, steps)
             write_history(self.out_dir, self.history)
             if self.tensorboard:
                 write_tensorboard(self.out_dir / "tensorboard", self.stage, self.history)

@@ -264,10 +264,7 @@ def missing_outputs(run_dir: Path, stage: str, entry: dict[str, Any] | None = No
     need: list[Path] = []
     if stage == "ingest":
         need.append(folder / "manifest.csv")
-        try:
-            cache = json.loads((folder / "ingest_summary.json").read_text(encoding="utf-8")).get("cache")
-        except (OSError, ValueError, AttributeError):
-            cache = None
+        cache = (read_json_dict(folder / "ingest_summary.json") or {}).get("cache")
         if isinstance(cache, dict):
             need += [folder / "cache" / f"{int(size)}px.npy" for size in cache if str(size).isdigit()]
     elif stage == "pretrain":
@@ -276,10 +273,7 @@ def missing_outputs(run_dir: Path, stage: str, entry: dict[str, Any] | None = No
         need.append(folder / "backbone.safetensors")
     elif stage == "finetune":
         need.append(folder / "summary.json")
-        try:
-            selected = json.loads((folder / "summary.json").read_text(encoding="utf-8")).get("selected")
-        except (OSError, ValueError, AttributeError):
-            selected = None
+        selected = (read_json_dict(folder / "summary.json") or {}).get("selected")
         if isinstance(selected, str) and selected:
             need.append(folder / selected / "model.json")
         for description in sorted(folder.glob("*/model.json")):

@@ -57,7 +57,7 @@ from drac_ssl.metrics import (
 from drac_ssl.oof import OOF_FILE, OofError, read_oof
 from drac_ssl.plots import plot_comparison, plot_confusion, plot_history, plot_roc
 from drac_ssl.pretrain import collapse_symptoms
-from drac_ssl.runtime import code_words
+from drac_ssl.runtime import code_words, same_code
 from drac_ssl.scale import default_grade_names, describe_grades, read_ingest_facts
 from drac_ssl.starting import started
 
@@ -777,18 +777,12 @@ def _run_codes(run_dir: Path, reused: bool = False) -> tuple[dict[str, Any], dic
     return (env if isinstance(env, dict) else {}), codes
 
 
-def _same_code(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    from drac_ssl.runtime import same_code
-
-    return same_code(a, b)
-
-
 def mixed_code_words(run_dir: Path) -> str | None:
     """Words for a run whose stages ran on other code than the run was made with (the
     checkout changed during the run, e.g. a merge: ``stages.json``'s ``code``), else None."""
     env, codes = _run_codes(run_dir)
     start = env if env.get("git_commit") else next(iter(codes.values()), {})
-    other = {name: c for name, c in codes.items() if not _same_code(c, start)}
+    other = {name: c for name, c in codes.items() if not same_code(c, start)}
     if not other:
         return None
     return (f"**The run mixed code versions:** it was made at commit {code_words(start)} "
@@ -808,9 +802,9 @@ def provenance_line(run_dir: Path) -> str:
     run_codes = [c for c in ([env] if env.get("git_commit") else []) + list(codes.values())]
     distinct: list[dict[str, Any]] = []
     for c in run_codes:
-        if not any(_same_code(c, d) for d in distinct):
+        if not any(same_code(c, d) for d in distinct):
             distinct.append(c)
-    if distinct and not (now and len(distinct) == 1 and _same_code(distinct[0], now)):
+    if distinct and not (now and len(distinct) == 1 and same_code(distinct[0], now)):
         words += "; the run was made at commit " + ", ".join(code_words(c) for c in distinct)
     elif distinct:
         words += "; the run was made at this commit too"
