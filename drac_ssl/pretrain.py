@@ -752,8 +752,15 @@ def run(cfg: Config, run_dir: str | Path, data: PretrainData | None = None,
 
     train_model: nn.Module = model
     if dist.world_size > 1:
+        # broadcast_buffers=False: each step forwards the two views separately, and DDP's
+        # default copies process 0's BatchNorm running statistics into every process before
+        # each forward, in place; torch 2.11's CPU BatchNorm keeps those tensors for its
+        # backward, so the second view's copy failed the first view's backward ("modified by
+        # an inplace operation"). Process 0 is the source of that copy and the only process
+        # whose model is saved, so its weights and statistics are the same either way; on
+        # CUDA, SyncBatchNorm gives every process the same statistics.
         train_model = nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None)
+            model, device_ids=[device.index] if device.type == "cuda" else None, broadcast_buffers=False)
     if use_compile(pc.compile, device):
         train_model = torch.compile(train_model)
 

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The test suite on another torch release than the pinned one, on the CPU: by default torch
+# 2.11.0 + torchvision 0.26.0, the release of the lent GPU machine (the package must run on
+# 2.11 and on the pinned 2.14). It builds its own virtual environment .venv-torch<VERSION>
+# (git-ignored) from PyPI with the other pins of scripts/requirements-cpu.txt; the first run
+# downloads torch's CUDA wheels (about 4 GB) and takes several minutes more than the suite.
+#   bash scripts/test_other_torch.sh                  # torch 2.11.0, torchvision 0.26.0
+#   bash scripts/test_other_torch.sh 2.12.1 0.27.1    # another pair
+#   bash scripts/test_other_torch.sh 2.11.0 0.26.0 -n 0 tests/drac_ssl/test_distributed.py
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TORCH=${1:-2.11.0}
+VISION=${2:-0.26.0}
+[ $# -ge 2 ] && shift 2 || shift $#
+PY=${PYTHON:-python3}
+VENV=.venv-torch$TORCH
+REQ=$VENV/requirements.txt
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "[test_other_torch] creating $VENV with $($PY --version)"
+  "$PY" -m venv "$VENV"
+fi
+sed -e "s/^torch==.*/torch==$TORCH/" -e "s/^torchvision==.*/torchvision==$VISION/" \
+  scripts/requirements-cpu.txt > "$REQ.new"
+if ! cmp -s "$REQ.new" "$REQ"; then
+  echo "[test_other_torch] installing torch $TORCH, torchvision $VISION and the other pins into $VENV"
+  # the machine's pip constraints may cap torch at the pinned release; this venv is the exception
+  PIP_CONSTRAINT= "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$REQ.new" 2>&1 \
+    | { grep -v "^WARNING: Location '.*' is ignored" || true; }
+  mv "$REQ.new" "$REQ"
+else
+  rm "$REQ.new"
+fi
+"$VENV/bin/python" -c "import torch, torchvision; print(f'[test_other_torch] torch {torch.__version__}, torchvision {torchvision.__version__}')"
+# the package from this checkout (no editable install: that needs a newer setuptools than a
+# bare venv has, and the tests run the code from the checkout anyway)
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+export NO_ALBUMENTATIONS_UPDATE=1 GRADIO_ANALYTICS_ENABLED=False PYTHONUNBUFFERED=1
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+if [ $# -eq 0 ]; then set -- -n auto --dist loadfile; fi
+exec "$VENV/bin/python" -m pytest -q "$@"
