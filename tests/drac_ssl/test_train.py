@@ -524,8 +524,10 @@ def test_run_reuse_finds_a_run_by_name_follows_chains_and_warns_when_the_folder_
     source = work / "runs" / "reduced"
     monkeypatch.chdir(work)
     # a run name in run.out_dir; then a chain: the origin, not the middle run, is recorded
-    assert train.main([*REDUCED, "finetune.epochs=2", "run.name=by-name", "run.reuse=reduced"]) == 0
-    assert train.main([*REDUCED, "finetune.epochs=3", "run.name=chained", "run.reuse=by-name"]) == 0
+    # (the ingest and pretraining alone: they are what is taken; a fine-tuning would add minutes)
+    early = "run.stages=[ingest,pretrain]"
+    assert train.main([*REDUCED, "finetune.epochs=2", "run.name=by-name", "run.reuse=reduced", early]) == 0
+    assert train.main([*REDUCED, "finetune.epochs=3", "run.name=chained", "run.reuse=by-name", early]) == 0
     out = capsys.readouterr().out
     assert f"stage pretrain: already done in {source}" in out and "via" in out
     stages = json.loads((work / "runs" / "chained" / "stages.json").read_text())
@@ -533,9 +535,9 @@ def test_run_reuse_finds_a_run_by_name_follows_chains_and_warns_when_the_folder_
     assert stages["pretrain"]["seconds_in_source"] > 0
     assert stages["pretrain"]["via"] == str(work / "runs" / "by-name")
     # the same command again resumes quietly; another source for an existing folder is a warning
-    assert train.main([*REDUCED, "finetune.epochs=3", "run.name=chained", "run.reuse=by-name"]) == 0
+    assert train.main([*REDUCED, "finetune.epochs=3", "run.name=chained", "run.reuse=by-name", early]) == 0
     assert "ignored" not in capsys.readouterr().out
-    assert train.main([*REDUCED, "finetune.epochs=3", "run.name=chained", "run.reuse=branch"]) == 0
+    assert train.main([*REDUCED, "finetune.epochs=3", "run.name=chained", "run.reuse=branch", early]) == 0
     out = capsys.readouterr().out
     assert "run.reuse=branch" in out and "ignored: run.reuse is read only when the run folder is new" in out
     # a typo: the closest run folder is the fix
