@@ -613,7 +613,7 @@ def test_frozen_run_bundle_shares_one_backbone_and_predicts_like_each_fold(
     _assert_same(predict.predict_tensors(bundle, x, tta=True), want)
 
 
-@pytest.mark.parametrize("head", ["conv", "linear", "mlp", "regression"])
+@pytest.mark.parametrize("head", sorted(grading.HEADS))
 def test_shared_backbone_path_is_bit_identical_to_the_per_fold_path(
         tmp_path: Path, head: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from app.demo_bundle import build_demo_bundle
