@@ -24,7 +24,7 @@ from drac_ssl import GRADE_NAMES, __version__
 from drac_ssl.checkpoint import save_weights
 from drac_ssl.config import GRADE_SCALES, FinetuneConfig, to_dict
 from drac_ssl.datasets import normalization_for
-from drac_ssl.grading.model import Calibration, InputSpec, ModelSpec
+from drac_ssl.grading.model import HEADS, Calibration, InputSpec, ModelSpec
 from drac_ssl.io import atomic_write_json, atomic_write_text
 from drac_ssl.metrics import default_thresholds
 
@@ -108,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--image-size", type=int, default=128)
     parser.add_argument("--source-size", type=int, default=256)
     parser.add_argument("--folds", type=int, default=2)
-    parser.add_argument("--head", default="conv", choices=["linear", "mlp", "conv", "regression"])
+    parser.add_argument("--head", default="conv", choices=list(HEADS))
     parser.add_argument("--grades", default="drac", choices=sorted(GRADE_SCALES),
                         help="grade scale: drac (3 grades) or icdr (5)")
     parser.add_argument("--channels", type=int, default=1, choices=[1, 3],

@@ -59,10 +59,10 @@ from data_prep.validate import (
     grade_problem,
     identical_content,
     leave_out_ungradable,
-    looks_like_patient_column,
     match_labels,
     names_in_both,
     note,
+    patient_column_guess,
     read_labels,
     read_name_list,
     same_image_rows,
@@ -685,24 +685,26 @@ def _counts(entries: Sequence[ImageEntry], k: int) -> tuple[dict[int, int], dict
 
 
 def _patient_facts(entries: Sequence[ImageEntry], cfg: DataConfig,
-                   columns: Sequence[str] = ()) -> dict[str, object]:
+                   columns: Sequence[str] = (), grade_column: str = "",
+                   image_column: str = "") -> dict[str, object]:
     """How the folds were formed, for ``ingest_summary.json`` (``patients``) and the printed
     summary: ``grouped`` (True when each patient's images share a fold), ``source`` (in
     words: the ``--patient-column`` read, or the EyePACS image ids), ``column`` (None
     without one), ``n_patients`` (distinct patients among the labelled training images; an
     image with an empty patient cell is its own patient, as in the folds; None when not
     grouped), ``n_images`` (those training images) and ``unused_column``: when not grouped,
-    one of the label CSV's ``columns`` that looks like a patient id
-    (:func:`data_prep.validate.looks_like_patient_column`, the ingest's warning), which the
-    report and the model card repeat (None otherwise)."""
+    one of the label CSV's ``columns`` that looks like a patient id, never the
+    ``grade_column`` / ``image_column`` read (:func:`data_prep.validate.patient_column_guess`,
+    the same guess as the ingest's warning), which the report and the model card repeat
+    (None otherwise)."""
     train = [e for e in entries if e.split == "train" and e.label is not None]
     named = any(e.label.patient for e in train if e.label is not None)
     grouped = bool(cfg.patient_column) or named  # EyePACS eye pairs name the patient themselves
     source = (f"column {cfg.patient_column!r}" if cfg.patient_column
               else "EyePACS image ids (<patient>_left / _right)" if grouped else None)
     patients = {(e.label.patient if e.label else "") or e.image_id for e in train}
-    unused = None if grouped or not train else next(
-        (c for c in columns if looks_like_patient_column(c)), None)
+    unused = None if grouped or not train else patient_column_guess(columns, grade_column,
+                                                                     image_column)
     return {"grouped": grouped, "source": source, "column": cfg.patient_column or None,
             "n_patients": len(patients) if grouped else None, "n_images": len(train),
             "unused_column": unused}
@@ -892,7 +894,8 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
             grade_names=plan.grade_names,
             channels=channels,
             preprocessing=_preprocessing_words(cfg),
-            patients=_patient_facts(entries, cfg, table.columns if table is not None else ()),
+            patients=_patient_facts(entries, cfg, table.columns if table is not None else (),
+                                    layout.grade_column, layout.image_column),
             unlabelled_copies=pool_copies,
             left_out_ungradable=[(row, None if path is None else relative(path, root))
                                  for row, path in left_out],

@@ -63,7 +63,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -666,13 +666,31 @@ def _label_format_note(layout: Layout) -> Problem:
                 f"folder's defaults then apply)", "layout")
 
 
+FINDERS: dict[str, Callable[[Path, str], Layout]] = {
+    "drac": _discover_drac,
+    "plain": _discover_plain,
+    "aptos": _discover_aptos,
+    "eyepacs": _discover_eyepacs,
+    "idrid": _discover_idrid,
+    "medmnist": lambda root, labels_csv: _discover_medmnist(root),  # the npz holds the labels
+}
+"""Each layout's finder, ``(data root, data.labels_csv) -> Layout``, which :func:`discover`
+calls: a layout of :data:`drac_ssl.config.DATA_LAYOUTS` (but ``auto``) needs one here."""
+
+DETECTORS: tuple[tuple[str, Callable[[Path], bool]], ...] = (
+    ("drac", looks_like_drac), ("idrid", looks_like_idrid), ("aptos", looks_like_aptos),
+    ("eyepacs", looks_like_eyepacs), ("medmnist", looks_like_medmnist))
+"""The layouts ``data.layout=auto`` recognises, tried in this order (the first whose test
+holds wins, so a more specific layout comes before one it could pass for); a folder none
+of them recognises is ``plain``."""
+
+
 def detect_kind(root: Path) -> str:
-    """The layout ``data.layout=auto`` takes for ``root`` (an existing path)."""
+    """The layout ``data.layout=auto`` takes for ``root`` (an existing path): the first of
+    :data:`DETECTORS` that recognises it, else ``plain``."""
     if root.is_file():
         return "medmnist" if root.suffix.lower() == ".npz" else ""
-    for kind, test in (("drac", looks_like_drac), ("idrid", looks_like_idrid),
-                       ("aptos", looks_like_aptos), ("eyepacs", looks_like_eyepacs),
-                       ("medmnist", looks_like_medmnist)):
+    for kind, test in DETECTORS:
         if test(root):
             return kind
     return "plain"
@@ -703,15 +721,13 @@ def discover(cfg: DataConfig) -> Layout:
     if root.is_file() and kind != "medmnist":
         raise IngestError(f"{root}: --root must be a folder (or a MedMNIST .npz file), this is a "
                           "file -> pass the folder that holds the images")
-    finders = {
-        "drac": lambda: _discover_drac(root, cfg.labels_csv),
-        "plain": lambda: _discover_plain(root, cfg.labels_csv),
-        "aptos": lambda: _discover_aptos(root, cfg.labels_csv),
-        "eyepacs": lambda: _discover_eyepacs(root, cfg.labels_csv),
-        "idrid": lambda: _discover_idrid(root, cfg.labels_csv),
-        "medmnist": lambda: _discover_medmnist(root),
-    }
-    layout = finders[kind]()
+    finder = FINDERS.get(kind)
+    if finder is None:
+        raise IngestError(f"layout {kind!r} is listed in drac_ssl.config.DATA_LAYOUTS but has no "
+                          f"finder -> register its _discover_{kind} function in "
+                          f"data_prep.layout.FINDERS (and its test in DETECTORS for "
+                          f"data.layout=auto; docs/design.md, adding a layout)")
+    layout = finder(root, cfg.labels_csv)
     defaults = DataConfig()
     columns_set = (cfg.image_column, cfg.grade_column) != (defaults.image_column,
                                                            defaults.grade_column)

@@ -25,7 +25,7 @@ import numpy as np
 
 from data_prep import decode as _decode
 from data_prep.grades import choices, describe
-from data_prep.labels import column_index, missing_column, parse_grade, read_table
+from data_prep.labels import column_index, missing_column, normalise, parse_grade, read_table
 from data_prep.layout import IMAGE_SUFFIXES, name_key
 from data_prep.problems import (  # noqa: F401 - re-exported: the historical home of these names
     IngestError,
@@ -330,16 +330,46 @@ PATIENT_COLUMN_WORDS = ("patient", "subject", "participant")
 """Words that make a label-CSV column look like a patient id (any case, anywhere in the name,
 e.g. ``PatientID``, ``subject_id``); ``pid`` / ``patid`` alone match too."""
 
+NOT_PATIENT_ID_WORDS = frozenset({"grade", "grades", "grading", "level", "levels", "dr", "label",
+                                  "labels", "class", "classes", "quality", "score", "scores"})
+"""Words that make a column a grade-like value even when its name also says patient
+(DeepDRiD's ``patient_DR_Level``): matched as whole words of the name, see
+:func:`_name_words`."""
+
+
+def _name_words(name: str) -> set[str]:
+    """The lower-case words of a column name, split at anything not a letter or digit and at
+    camel-case boundaries (``patient_DR_Level`` -> patient, dr, level; ``PatientGrade`` ->
+    patient, grade; ``DRGrade`` -> dr, grade)."""
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
+    spaced = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1 \2", spaced)
+    return {w for w in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if w}
+
 
 def looks_like_patient_column(name: str) -> bool:
     """Whether a label-CSV column ``name`` looks like a patient id, so that ingesting without
     ``--patient-column`` deserves a warning (images of one patient in two folds make the
     cross-validated figures optimistic). Matches :data:`PATIENT_COLUMN_WORDS` anywhere in
     the name, and the abbreviations ``pid`` / ``patid`` / ``ptid`` as the whole name
-    (ignoring case, spaces, ``_``, ``-`` and ``.``: ``PID``, ``pat_id``)."""
+    (ignoring case, spaces, ``_``, ``-`` and ``.``: ``PID``, ``pat_id``), unless the name
+    also holds a word of :data:`NOT_PATIENT_ID_WORDS` (``patient_DR_Level`` is a grade)."""
     low = name.lower()
     squeezed = re.sub(r"[\s_\-.]", "", low)
+    if _name_words(name) & NOT_PATIENT_ID_WORDS:
+        return False
     return any(word in low for word in PATIENT_COLUMN_WORDS) or squeezed in ("pid", "patid", "ptid")
+
+
+def patient_column_guess(columns: Sequence[str], grade_column: str = "",
+                         image_column: str = "") -> str | None:
+    """The first of a label CSV's ``columns`` that looks like a patient id
+    (:func:`looks_like_patient_column`), never the ``grade_column`` or ``image_column`` read
+    (compared loosely, as :func:`data_prep.labels.column_index` does: :func:`normalise`),
+    else None. The one guess behind the ingest's "pass --patient-column" warning
+    and ``ingest_summary.json``'s ``unused_column``."""
+    read = {normalise(c) for c in (grade_column, image_column) if c}
+    return next((c for c in columns
+                 if normalise(c) not in read and looks_like_patient_column(c)), None)
 
 
 def read_labels(csv_path: Path, image_column: str, grade_column: str,
@@ -378,7 +408,7 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
     if len(index) < len([c for c in (image_column, grade_column, patient_column) if c]):
         return None, problems
     if not patient_column:
-        guess = next((c for c in table.columns if looks_like_patient_column(c)), "")
+        guess = patient_column_guess(table.columns, grade_column, image_column)
         if guess:
             problems.append(warning(
                 csv_path,

@@ -472,10 +472,12 @@ def _check_umm_settings(c: _Findings, cfg: Config) -> None:
 
 def _bn_trains(cfg: Config) -> list[str]:
     """What normalises over the batch while fine-tuning trains."""
+    from drac_ssl.grading.model import HEADS, head_normalises_over_batch
+
     ft = cfg.finetune
     parts = []
-    if ft.head == "conv":
-        parts.append("the conv head's BatchNorm layers")
+    if ft.head in HEADS and head_normalises_over_batch(ft.head):
+        parts.append(f"the {ft.head} head's BatchNorm layers")
     if ft.freeze == "last":
         parts.append("the BatchNorm layers of the backbone's layer4 (finetune.freeze=last)")
     elif ft.freeze == "all":
@@ -496,12 +498,16 @@ def _check_finetune_settings(c: _Findings, cfg: Config) -> None:
     _check_crop_scale(c, "finetune.crop_scale", ft.crop_scale)
     bn = _bn_trains(cfg)
     if ft.batch_size == 1 and bn:
+        from drac_ssl.grading.model import HEADS, head_normalises_over_batch
+
+        plain = [h for h in HEADS if not head_normalises_over_batch(h)]  # linear, mlp, regression
+        plain_words = " or ".join([", ".join(plain[:-1]), plain[-1]] if len(plain) > 1 else plain)
         c.error("finetune.batch_size",
                 f"{' and '.join(bn)} normalise over the batch while training: a batch of one image "
                 f"has no batch statistics (each image is normalised by its own, and torch stops "
                 f"with 'Expected more than 1 value per channel' on a 1x1 feature map)",
                 f"{_default('finetune.batch_size')}; a batch of 1 works only with finetune.head="
-                f"linear or mlp on finetune.freeze=frozen")
+                f"{plain_words} on finetune.freeze=frozen")
     if ft.freeze != "frozen" and ft.backbone_lr_ratio == 0:
         c.warning("finetune.backbone_lr_ratio",
                   f"finetune.freeze={ft.freeze} makes backbone layers trainable, but their learning "

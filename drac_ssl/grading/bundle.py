@@ -47,6 +47,7 @@ from torch import nn
 from drac_ssl import __version__
 from drac_ssl.grading.image_notes import image_kind
 from drac_ssl.grading.model import (
+    HEADS,
     Calibration,
     GradingModel,
     InputSpec,
@@ -1026,7 +1027,8 @@ def load_bundle(path: str | os.PathLike[str], device: str | torch.device = "cpu"
     Raises:
         BundleError: (a ValueError) no bundle at ``path``, an unreadable or missing
             ``metadata.json``, a bundle of another format (rebuild it with
-            ``build_bundle('RUN')``), grade names, thresholds and model outputs that
+            ``build_bundle('RUN')``), a head this version does not know (a bundle from a
+            newer drac_ssl: upgrade), grade names, thresholds and model outputs that
             disagree, an unreadable input profile, or a damaged (cut short, empty) weight
             file; each message names the file and says the fix.
         FileNotFoundError: a weight file the metadata lists is missing.
@@ -1038,6 +1040,16 @@ def load_bundle(path: str | os.PathLike[str], device: str | torch.device = "cpu"
             f"{bundle_dir}: format {meta.get('format')!r}, expected {BUNDLE_FORMAT!r}.\n  fix: "
             f"rebuild it with this version of drac_ssl from the run folder that made it: python -c "
             f"\"from drac_ssl.grading.bundle import build_bundle; build_bundle('RUN')\"")
+    head = (meta.get("model") or {}).get("head")
+    if head not in HEADS:  # a bundle from a newer drac_ssl: not the user's training setting
+        made_by = meta.get("package_version")
+        raise BundleError(
+            f"{bundle_dir / 'metadata.json'}: the bundle's model has a {head!r} head, which this "
+            f"drac_ssl version ({__version__}) does not have (it knows {', '.join(HEADS)}); the "
+            f"bundle was probably made by a newer drac_ssl"
+            f"{f' ({made_by})' if made_by and made_by != __version__ else ''}.\n  fix: upgrade "
+            f"drac_ssl to the version that made the bundle, or re-export the bundle from a run "
+            f"fine-tuned with one of the known heads")
     dev = torch.device(device)
     calibration = Calibration.from_dict(meta["calibration"])
     names = grade_names_of(meta)

@@ -77,6 +77,7 @@ __all__ = [
     "build_head",
     "class_weights_for",
     "grading_loss",
+    "head_normalises_over_batch",
     "load_fold_model",
     "monitor_score",
     "regression_logits",
@@ -297,6 +298,15 @@ def build_head(head: str, feature_dim: int, dropout: float, num_grades: int = NU
     if head == "conv":
         return ConvHead(feature_dim, num_grades, dropout, width=width)
     return LinearHead(feature_dim, 1, dropout)
+
+
+def head_normalises_over_batch(head: str) -> bool:
+    """Whether the head ``head`` (see :data:`HEADS`) has BatchNorm layers, which normalise
+    over the batch while training (a batch of one image has no batch statistics). Read off
+    a tiny instance of the head itself, so a new head needs no entry anywhere for it
+    (:mod:`drac_ssl.preflight` asks this). Raises ValueError for an unknown head."""
+    built = build_head(head, 8, 0.0, width=2)
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in built.modules())
 
 
 class GradingModel(nn.Module):

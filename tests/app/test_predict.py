@@ -27,6 +27,7 @@ from app.gradcam import (
 )
 from app.inputs import InputLimits, InputRejected, load_bytes, load_upload
 from app.predict import NoBundleError, Predictor, find_newest_bundle
+from drac_ssl.grading.model import HEADS
 
 SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "data" / "drac_samples"
 
@@ -210,7 +211,7 @@ def _maps_like_the_reference(models: list[nn.Module], x: torch.Tensor) -> list[t
         return [m.backbone.forward_until(x[None], "layer4")[0] for m in models]
 
 
-@pytest.mark.parametrize("head", ["conv", "linear", "mlp", "regression"])
+@pytest.mark.parametrize("head", sorted(HEADS))
 def test_one_pass_gradcam_equals_monai_per_model_gradcam(tmp_path: Path, head: str,
                                                          one_thread: None) -> None:
     """The algorithm alone, on the same activations: FoldMapGradCAM (one backward through

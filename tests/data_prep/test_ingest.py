@@ -1246,6 +1246,44 @@ def test_columns_that_are_not_patient_ids_give_no_warning() -> None:
         assert not validate.looks_like_patient_column(name), name
 
 
+def test_grade_columns_named_after_the_patient_are_not_patient_ids() -> None:
+    """DeepDRiD's ``patient_DR_Level`` is a grade: grouping folds by it would be wrong, so a
+    name that also says grade / level / DR / label / class / quality / score (as a word, any
+    case) is not taken for a patient id, while real patient-id columns still are."""
+    for name in ("patient_DR_Level", "PatientGrade", "patient level", "Patient-Label",
+                 "patient_class", "PatientQuality", "patient_score", "subject_DR"):
+        assert not validate.looks_like_patient_column(name), name
+    for name in ("patient_id", "PatientID", "patient", "Patient Number", "subject_id"):
+        assert validate.looks_like_patient_column(name), name
+
+
+def test_the_grade_column_itself_is_never_suggested_as_the_patient_column() -> None:
+    assert validate.patient_column_guess(["image", "patient", "pid"], grade_column="patient") == "pid"
+    assert validate.patient_column_guess(["image", "patient"], grade_column="patient") is None
+
+
+def test_a_deepdrid_grade_column_gives_no_patient_warning(tmp_path: Path) -> None:
+    """The finding: ``patient_DR_Level`` beside the grade column said "pass --patient-column
+    'patient_DR_Level'" (fatal with --strict), and the summary named it as unused."""
+    data = make_plain(tmp_path / "d", {f"{i:03d}.png": i % 2 for i in range(1, 5)})
+    write_csv(data / "labels.csv", ["image name", "DR grade", "patient_DR_Level"],
+              [[f"{i:03d}.png", i % 2, i % 2] for i in range(1, 5)])
+    result = ingest.run(config(data, grades=TWO_GRADES), tmp_path / "out", verbose=False)
+    assert not any("patient" in w for w in result.warnings), result.warnings
+    assert ingest_summary(tmp_path / "out")["patients"]["unused_column"] is None
+
+
+def test_the_summary_and_the_warning_name_the_same_unused_column(tmp_path: Path) -> None:
+    """The ingest's warning and ingest_summary.json's ``unused_column`` come from one guess."""
+    data = make_plain(tmp_path / "d", {f"{i:03d}.png": i % 2 for i in range(1, 5)})
+    write_csv(data / "labels.csv", ["image name", "patient_DR_Level", "patient_id"],
+              [[f"{i:03d}.png", i % 2, f"P{i}"] for i in range(1, 5)])
+    result = ingest.run(config(data, grades=TWO_GRADES, grade_column="patient_DR_Level"),
+                        tmp_path / "out", verbose=False)
+    assert any("column 'patient_id' looks like a patient id" in w for w in result.warnings)
+    assert ingest_summary(tmp_path / "out")["patients"]["unused_column"] == "patient_id"
+
+
 def test_the_summary_says_how_the_folds_were_grouped(tmp_path: Path) -> None:
     """ingest_summary.json and the printed table name the patient column and the count of
     patients (or say each image was its own unit), so a reader need not open the manifest."""

@@ -844,6 +844,20 @@ def test_every_layout_is_registered_wherever_layouts_are_listed() -> None:
     for kind in kinds:
         assert as_config_keys(f"pass --layout {kind}") == f"pass data.layout={kind}", kind
         assert kind in layout.COLUMNS or kind == "medmnist", kind  # the npz has no label columns
+    assert set(layout.FINDERS) == kinds  # discover() reads each through its finder
+    detected = [kind for kind, _ in layout.DETECTORS]  # data.layout=auto: plain is the fallback
+    assert len(detected) == len(set(detected)) and set(detected) == kinds - {"plain"}
+
+
+def test_a_layout_without_a_finder_is_a_clear_error(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A layout listed in DATA_LAYOUTS but not registered in layout.FINDERS is said as such,
+    naming where to register it (it was a bare KeyError from discover)."""
+    (tmp_path / "d").mkdir()
+    monkeypatch.delitem(layout.FINDERS, "plain")
+    with pytest.raises(validate.IngestError) as caught:
+        layout.discover(config(tmp_path / "d", layout="plain"))
+    assert "'plain'" in str(caught.value) and "data_prep.layout.FINDERS" in str(caught.value)
 
 
 @pytest.mark.parametrize("kind", ["aptos", "eyepacs"])

@@ -306,3 +306,12 @@ def test_an_empty_config_file_is_an_error_not_the_full_size_defaults(tmp_path: P
     p.write_text(text)
     with pytest.raises(ConfigError, match=r"config file is empty.*\n  fix: .*default\.yaml"):
         load_config(p)
+
+
+def test_the_head_choices_are_the_grading_heads() -> None:
+    """config keeps finetune.head's choices as a literal (importing drac_ssl.grading.model
+    would make every config read import torch): a head added to HEADS must be added there."""
+    from drac_ssl import config
+    from drac_ssl.grading.model import HEADS
+
+    assert set(config._CHOICES["finetune.head"]) == set(HEADS)

@@ -473,6 +473,35 @@ def test_bundle_without_the_newer_keys_loads_with_the_old_defaults(tmp_path: Pat
     assert predict.predict_tensors(bundle, _inputs(bundle, 2))[0].shape == (2, 3)
 
 
+def test_bundle_with_a_head_this_version_lacks_says_to_upgrade(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A bundle made by a newer drac_ssl (a head not in HEADS) is not a training-time mistake:
+    the message names the bundle's head, the known heads and the fixes an app / export user
+    can act on, not the finetune.head setting."""
+    from app.demo_bundle import build_demo_bundle
+
+    bundle_dir = build_demo_bundle(tmp_path, image_size=32, source_size=48, n_folds=2)
+    meta = json.loads((bundle_dir / "metadata.json").read_text())
+    meta["model"]["head"] = "mlp3"
+    (bundle_dir / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(bundles.BundleError) as caught:
+        export.load_bundle(bundle_dir)
+    said = str(caught.value)
+    assert str(bundle_dir) in said and "'mlp3'" in said and "newer drac_ssl" in said
+    assert ", ".join(grading.HEADS) in said and "upgrade drac_ssl" in said
+    assert "finetune.head" not in said
+    images = tmp_path / "images"
+    images.mkdir()
+    cv2.imwrite(str(images / "a.png"), np.full((48, 48), 128, np.uint8))
+    assert export.main([str(bundle_dir), "--images", str(images), "--out", str(tmp_path / "x.csv")]) == 2
+    assert "newer drac_ssl" in capsys.readouterr().err
+
+
+def test_an_unknown_head_in_the_settings_still_names_the_setting() -> None:
+    with pytest.raises(ValueError, match=r"unknown head 'mlp3'.*finetune\.head"):
+        grading.build_head("mlp3", 512, 0.0)
+
+
 # --------------------------------------------------------------------------------------
 # Shared backbone: one backbone pass per batch of TTA views for every fold head (freeze:
 # frozen). Tolerance: none. On CPU fp32 the shared path performs each fold model's
@@ -584,7 +613,7 @@ def test_frozen_run_bundle_shares_one_backbone_and_predicts_like_each_fold(
     _assert_same(predict.predict_tensors(bundle, x, tta=True), want)
 
 
-@pytest.mark.parametrize("head", ["conv", "linear", "mlp", "regression"])
+@pytest.mark.parametrize("head", sorted(grading.HEADS))
 def test_shared_backbone_path_is_bit_identical_to_the_per_fold_path(
         tmp_path: Path, head: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from app.demo_bundle import build_demo_bundle

@@ -83,6 +83,20 @@ def test_finetune_batch_of_one_only_where_a_batchnorm_trains(
     assert "finetune.batch_size" not in errors("finetune.batch_size=1", "finetune.head=linear")
 
 
+def test_a_batch_of_one_is_refused_for_exactly_the_heads_with_batchnorm() -> None:
+    """preflight asks the head (grading.model.head_normalises_over_batch), not a hard-coded
+    name, whether a batch of one leaves a BatchNorm without batch statistics."""
+    from drac_ssl.grading import model as grading
+
+    for head in grading.HEADS:
+        built = grading.build_head(head, 512, 0.1, width=16)
+        has_bn = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in built.modules())
+        assert grading.head_normalises_over_batch(head) == has_bn, head
+        found = errors("finetune.batch_size=1", f"finetune.head={head}").get("finetune.batch_size", "")
+        assert (f"the {head} head's BatchNorm layers" in found) == has_bn, (head, found)
+    assert grading.head_normalises_over_batch("conv")
+
+
 def test_batch_larger_than_the_images_would_leave_no_step(tmp_path: Path) -> None:
     found = errors("data.phantom_n_train=20", "data.phantom_n_test=4", "data.n_folds=2",
                    "umm.batch_size=64")

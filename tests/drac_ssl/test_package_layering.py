@@ -1,4 +1,4 @@
-"""The package layout's promises (docs/design.md): inference without training code, the
+"""The package layering's promises (docs/design.md): inference without training code, the
 command-line entry points, a clear message for a bundle of another format."""
 
 from __future__ import annotations
