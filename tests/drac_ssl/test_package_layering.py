@@ -64,13 +64,32 @@ def test_grade_constants_are_defined_once_and_only_defaults() -> None:
             assert name not in text, f"{module} uses drac_ssl.{name}"
 
 
-@pytest.mark.parametrize("module", ["drac_ssl.train", "drac_ssl.export", "drac_ssl.umm", "drac_ssl.compare"])
-def test_module_entry_points_still_run(module: str) -> None:
-    proc = subprocess.run([sys.executable, "-m", module, "--help"], cwd=REPO, capture_output=True,
-                          text=True, timeout=180,
-                          env={**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1"})
+ENTRY_POINTS = ("drac_ssl.train", "drac_ssl.export", "drac_ssl.umm", "drac_ssl.compare")
+
+
+def test_module_entry_points_still_run() -> None:
+    """``python -m MODULE --help`` for each command, run as ``python -m`` runs it (runpy, as
+    ``__main__``), in one process: each start pays the torch imports once, not four times."""
+    code = (
+        "import contextlib, io, runpy, sys\n"
+        f"for module in {ENTRY_POINTS!r}:\n"
+        "    sys.argv = [module, '--help']\n"
+        "    out = io.StringIO()\n"
+        "    with contextlib.redirect_stdout(out):\n"
+        "        try:\n"
+        "            runpy.run_module(module, run_name='__main__', alter_sys=True)\n"
+        "            code = 'no exit'\n"
+        "        except SystemExit as stop:\n"
+        "            code = stop.code\n"
+        "    print(f'=== {module} exit {code}')\n"
+        "    print(out.getvalue())\n")
+    proc = _python(code)
     assert proc.returncode == 0, proc.stderr
-    assert f"python -m {module}" in proc.stdout
+    sections = proc.stdout.split("=== ")[1:]
+    assert [s.split(" exit ", 1)[0] for s in sections] == list(ENTRY_POINTS), proc.stdout[:2000]
+    for module, section in zip(ENTRY_POINTS, sections, strict=True):
+        assert section.startswith(f"{module} exit 0\n"), section[:500]
+        assert f"python -m {module}" in section, section[:500]
 
 
 def test_bundle_of_another_format_says_how_to_rebuild_it(tmp_path: Path) -> None:
