@@ -6,12 +6,16 @@
 # downloads torch's CUDA wheels (about 4 GB) and takes several minutes more than the suite.
 #   bash scripts/test_other_torch.sh                  # torch 2.11.0, torchvision 0.26.0
 #   bash scripts/test_other_torch.sh 2.12.1 0.27.1    # another pair
-#   bash scripts/test_other_torch.sh 2.11.0 0.26.0 -n 0 tests/drac_ssl/test_distributed.py
+#   bash scripts/test_other_torch.sh -n 0 tests/drac_ssl/test_distributed.py   # pytest arguments
 set -euo pipefail
 cd "$(dirname "$0")/.."
-TORCH=${1:-2.11.0}
-VISION=${2:-0.26.0}
-[ $# -ge 2 ] && shift 2 || shift $#
+TORCH=2.11.0
+VISION=0.26.0
+if [[ ${1:-} =~ ^[0-9] ]]; then  # the versions come first, both or neither
+  [[ ${2:-} =~ ^[0-9] ]] || { echo "usage: bash scripts/test_other_torch.sh [TORCH VISION] [pytest args]" >&2; exit 2; }
+  TORCH=$1 VISION=$2
+  shift 2
+fi
 PY=${PYTHON:-python3}
 VENV=.venv-torch$TORCH
 REQ=$VENV/requirements.txt
