@@ -623,7 +623,8 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
     blanks = [None] * k
     rows: list[list[Any]] = []
     good_names: list[str] = []
-    good_images: list[np.ndarray] = []
+    good_inputs: list[Any] = []  # per graded file, Predictor.prepare's (not the decoded image)
+    failed: Exception | None = None  # preprocessing failed: the model's fault, said as such below
     good_warnings: list[list[str]] = []
     seen: set[str] = set()
     not_graded: list[tuple[str, str]] = []  # (file name, why) for the INCOMPLETE line ...
@@ -651,17 +652,27 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
             continue
         seen.add(name)
         good_names.append(name)
-        good_images.append(loaded.for_channels(predictor.channels))
         good_warnings.append(loaded.warnings)
         n_blank += loaded.blank
+        if failed is None:
+            try:  # the model input at the bundle's size, not the decoded image: see below
+                good_inputs.append(predictor.prepare(loaded.for_channels(predictor.channels)))
+            except Exception as exc:  # a fault of the model's preprocessing, not of the file
+                failed = exc
+                log.error("batch grading failed:\n%s", traceback.format_exc())
+        # one decoded image at a time (a 40-megapixel colour upload is ~120 MB decoded, and a
+        # batch may hold 200 of them): only what grading needs of it is kept
+        del loaded
     csv_path = None
     unlike: list[str] = []
-    n_good = len(good_images)
+    n_good = len(good_names)
     if n_good:
         try:
+            if failed is not None:
+                raise failed
             t1 = time.perf_counter()
             # the upload's own warnings too: one size warning, as on the single-image tab
-            probs, classes, unlike, small = predictor.grade_batch(good_images, good_warnings)
+            probs, classes, unlike, small = predictor.grade_prepared(good_inputs, good_warnings)
             per_image = (time.perf_counter() - t1) / n_good
             graded_notes = [" ".join(x for x in (odd, note) if x) for odd, note in zip(unlike, small, strict=True)]
             for name, p, c, said in zip(good_names, probs, classes, graded_notes, strict=True):
@@ -677,7 +688,8 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                            write_submission(out_dir / "submission.csv", good_names, probs, classes,
                                             num_grades=k))
         except Exception as exc:
-            log.error("batch grading failed:\n%s", traceback.format_exc())
+            if exc is not failed:  # logged when it happened
+                log.error("batch grading failed:\n%s", traceback.format_exc())
             return (f"⛔ The model failed while grading the batch ({type(exc).__name__}: {exc}): a "
                     f"fault of the model bundle or the app, not of the files; the server log has "
                     f"the details.", rows, None)
