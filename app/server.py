@@ -21,6 +21,7 @@ logged with its traceback and reported the same way, and the server keeps servin
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import logging
@@ -63,6 +64,35 @@ from drac_ssl.submission import write_incomplete_grades, write_submission
 __all__ = ["AppSettings", "build_demo", "serve", "transport_limit"]
 
 log = logging.getLogger("app")
+
+
+def name_tag(name: str) -> str:
+    """How the server log refers to an uploaded file: ``image 1a2b3c4d``, the first 8 hex
+    digits of the SHA-256 of its name. File names in hospitals often carry a patient's name
+    or ID, and the console log is kept (journald under a service manager): the log never
+    writes an upload's name, only this tag, which correlates the lines about one file
+    without saying the name (the page still shows the name to its user)."""
+    return f"image {hashlib.sha256(name.encode('utf-8', 'surrogatepass')).hexdigest()[:8]}"
+
+
+def _log_safe(text: str, paths: list[str | None]) -> str:
+    """``text`` (a traceback) with each upload's path, name and stem replaced by its
+    :func:`name_tag`: an exception's message often names the file it failed on."""
+    for path in paths:
+        if not path:
+            continue
+        name = Path(path).name
+        tag = name_tag(name)
+        stem = Path(name).stem
+        for said in (str(path), name, *([stem] if len(stem) >= 4 else [])):
+            text = text.replace(said, tag)
+    return text
+
+
+def _traceback(paths: list[str | None]) -> str:
+    """The current exception's traceback for the log, without the uploads' names (:func:`_log_safe`)."""
+    return _log_safe(traceback.format_exc(), paths)
+
 
 MODEL_GROUP = "model"
 CACHE_CLEANUP = (3600, 3600)
@@ -541,7 +571,7 @@ def _grade_single(predictor: Predictor, settings: AppSettings, path: str | None,
         with queue.slot() if queue is not None else nullcontext():
             return _grade_single_now(predictor, settings, path, explain, name)
     except ServerBusy as exc:
-        log.warning("busy: refused %s (%s)", name, exc)
+        log.warning("busy: refused an image (%s; %s)", name_tag(name), exc)
         return _busy_markdown(str(exc)), None, None, None, _busy_details(exc, name)
 
 
@@ -564,14 +594,14 @@ def _grade_single_now(predictor: Predictor, settings: AppSettings, path: str | N
     except InputRejected as exc:
         return _error_markdown(str(exc)), None, None, None, {"error": str(exc), "name": name}
     except Exception as exc:  # never let one request take the server down
-        log.error("reading %s failed:\n%s", name, traceback.format_exc())
+        log.error("reading an image (%s) failed:\n%s", name_tag(name), _traceback([path]))
         message = f"Internal error while reading `{name}` ({type(exc).__name__}: {exc})."
         return _error_markdown(message), None, None, None, {"error": message, "name": name}
     try:
         pred = predictor.predict_loaded(loaded, gradcam=settings.gradcam, explain=explain)
         pred.read_seconds = read_seconds
     except Exception as exc:  # the file was read: a fault of the model (or the app), not of it
-        log.error("the model failed on %s:\n%s", name, traceback.format_exc())
+        log.error("the model failed on an image (%s):\n%s", name_tag(name), _traceback([path]))
         message = (f"`{name}` was read, but the model failed on it ({type(exc).__name__}: {exc}). "
                    f"This is a fault of the model bundle or the app, not a problem of the file; "
                    f"the server log has the details. Report it to whoever maintains the model.")
@@ -605,7 +635,7 @@ def _grade_batch(predictor: Predictor, settings: AppSettings, paths: list[str] |
         with queue.slot() if queue is not None else nullcontext():
             return _grade_batch_now(predictor, settings, paths)
     except ServerBusy as exc:
-        log.warning("busy: refused a batch (%s)", exc)
+        log.warning("busy: refused a batch of %d (%s)", len([x for x in paths or [] if x]), exc)
         return _busy_markdown(str(exc)), [], None
 
 
@@ -645,7 +675,8 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
             rejected_notes.append((name, said))
             continue
         except Exception as exc:
-            log.error("reading %s failed:\n%s", name, traceback.format_exc())
+            log.error("reading an image (%s) of a batch of %d failed:\n%s", name_tag(name),
+                      len(paths), _traceback([path]))
             rows.append([name, None, "rejected", *blanks, None, f"internal error: {exc}"])
             not_graded.append((name, f"internal error: {exc}"))
             rejected_notes.append(not_graded[-1])
@@ -659,7 +690,8 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                 good_inputs.append(predictor.prepare(loaded.for_channels(predictor.channels)))
             except Exception as exc:  # a fault of the model's preprocessing, not of the file
                 failed = exc
-                log.error("batch grading failed:\n%s", traceback.format_exc())
+                log.error("grading a batch of %d failed on an image (%s):\n%s", len(paths),
+                          name_tag(name), _traceback(list(paths)))
         # one decoded image at a time (a 40-megapixel colour upload is ~120 MB decoded, and a
         # batch may hold 200 of them): only what grading needs of it is kept
         del loaded
@@ -689,7 +721,7 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                                             num_grades=k))
         except Exception as exc:
             if exc is not failed:  # logged when it happened
-                log.error("batch grading failed:\n%s", traceback.format_exc())
+                log.error("grading a batch of %d failed:\n%s", len(paths), _traceback(list(paths)))
             return (f"⛔ The model failed while grading the batch ({type(exc).__name__}: {exc}): a "
                     f"fault of the model bundle or the app, not of the files; the server log has "
                     f"the details.", rows, None)
