@@ -124,22 +124,26 @@ def table_columns(num_grades: int) -> list[str]:
 def _is_drac(predictor: Predictor) -> bool:
     """A 3-grade DRAC UW-OCTA bundle (the page keeps its DRAC wording)."""
     return predictor.kind == "octa" and predictor.class_names == ["Normal", "NPDR", "PDR"]
-TRANSPORT_FLOOR_BYTES = 4 * 1024**3
-TRANSPORT_FACTOR = 10
+
+
+TRANSPORT_FACTOR = 2
 
 
 def transport_limit(limits: InputLimits) -> int:
-    """gradio's own upload limit (``max_file_size``): the larger of 4 GiB and 10x the app's.
+    """gradio's own upload limit (``max_file_size``): twice the app's (``--max-size-mb``).
 
     Uploads up to it reach the app, which checks its own limit first and answers with its
-    own message in the page (file name, size, limit, what to upload instead); gradio's limit
-    is only the server's guard against disk-filling uploads, and the browser applies it
-    before sending. Only a file above it gets gradio's bare "file too large" notice. A
-    rejected oversize upload is deleted from gradio's upload cache at once
-    (:func:`_drop_oversize_upload`), so the guard is about one upload at a time, not an hour
-    of them.
+    own message in the page (file name, size, limit, what to upload instead), so a file a
+    little too large, the common mistake, is explained; gradio's limit is the server's guard
+    against disk-filling uploads, and the browser applies it before sending. A file above it
+    gets gradio's bare "file too large" notice. It was at least 4 GiB (and 10x the app's) so
+    that every oversize file got the app's message, but gradio stores an upload before any
+    handler runs, and an upload that no handler sees (a bare ``POST /gradio_api/upload``)
+    stays in its cache until the hourly clean-up (:data:`CACHE_CLEANUP`): a review stored a
+    400 MB file that way. A rejected oversize upload that does reach the app is deleted from
+    the cache at once (:func:`_drop_oversize_upload`).
     """
-    return max(TRANSPORT_FLOOR_BYTES, TRANSPORT_FACTOR * limits.max_bytes)
+    return TRANSPORT_FACTOR * limits.max_bytes
 
 
 @dataclass(frozen=True)
@@ -884,8 +888,8 @@ def serve(predictor: Predictor, settings: AppSettings = AppSettings(), *,
     if settings.host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("serving on %s: reachable from other machines, with no authentication",
                     settings.host)
-    # gradio's own upload limit is only a guard far above ours: every upload a person may
-    # make by mistake reaches the app and gets its explanatory message (transport_limit)
+    # gradio's own upload limit is a guard at twice ours: a file a little too large reaches
+    # the app and gets its explanatory message; a larger one is not stored (transport_limit)
     demo.launch(server_name=settings.host, server_port=settings.port, share=False,
                 inbrowser=False, prevent_thread_lock=not block, quiet=quiet, show_error=False,
                 max_file_size=transport_limit(settings.limits), ssr_mode=False, pwa=False, mcp_server=False,

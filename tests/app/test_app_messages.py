@@ -201,3 +201,15 @@ def test_the_server_log_never_carries_an_uploaded_file_name(
     assert len(caplog.records) >= 5 and "Traceback" in text
     assert not any(s in text for s in secret), text
     assert f"image {tag}" in text
+
+
+@pytest.mark.parametrize("max_mb", [1.5, 50.0, 400.0])
+def test_gradio_stores_no_upload_far_above_the_apps_limit(max_mb: float) -> None:
+    """gradio's own upload limit was at least 4 GiB: a review stored a 400 MB upload that no
+    handler ever saw (it stays until the hourly clean-up). It is now twice the app's limit:
+    a file between the two still gets the app's own message (test_app_e2e), anything larger
+    is refused by gradio before it is stored."""
+    from app.server import AppSettings, transport_limit
+
+    limit = AppSettings(max_mb=max_mb).limits.max_bytes
+    assert transport_limit(AppSettings(max_mb=max_mb).limits) == 2 * limit
