@@ -875,22 +875,35 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
     return demo
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
 def serve(predictor: Predictor, settings: AppSettings = AppSettings(), *,
-          block: bool = True, quiet: bool = False) -> gr.Blocks:
+          block: bool = True, quiet: bool = False,
+          auth: list[tuple[str, str]] | None = None) -> gr.Blocks:
     """Queue and launch the app on ``settings.host:settings.port``.
 
     ``block=False`` returns at once with the server running in a background thread (call
-    ``demo.close()`` to stop it).
+    ``demo.close()`` to stop it). ``auth``: the ``(user, password)`` logins gradio asks for
+    before it serves the page or its API (:func:`app.auth.read_auth_file`, ``python -m app
+    --auth-file``); None: no login. Off the loopback interface the log warns without one,
+    and says that gradio serves plain HTTP (TLS needs a reverse proxy in front).
     """
     demo = build_demo(predictor, settings)
     handler_limit, guard = gradio_limits(settings.concurrency, settings.queue_size)
     demo.queue(default_concurrency_limit=settings.concurrency, max_size=guard, api_open=False)
-    if settings.host not in ("127.0.0.1", "localhost", "::1"):
-        log.warning("serving on %s: reachable from other machines, with no authentication",
-                    settings.host)
+    if settings.host not in LOOPBACK_HOSTS and not auth:
+        log.warning("serving on %s: reachable from other machines, with no authentication: "
+                    "anyone who reaches it can use the app. Require a login with --auth-file FILE "
+                    "(user:password lines), and put a TLS reverse proxy in front (gradio serves "
+                    "plain HTTP)", settings.host)
+    elif settings.host not in LOOPBACK_HOSTS:
+        log.warning("serving on %s with a login (%d user(s)) over plain HTTP: passwords and "
+                    "images cross the network unencrypted unless a TLS reverse proxy is in front",
+                    settings.host, len(auth or []))
     # gradio's own upload limit is a guard at twice ours: a file a little too large reaches
     # the app and gets its explanatory message; a larger one is not stored (transport_limit)
-    demo.launch(server_name=settings.host, server_port=settings.port, share=False,
+    demo.launch(server_name=settings.host, server_port=settings.port, share=False, auth=auth or None,
                 inbrowser=False, prevent_thread_lock=not block, quiet=quiet, show_error=False,
                 max_file_size=transport_limit(settings.limits), ssr_mode=False, pwa=False, mcp_server=False,
                 enable_monitoring=False, footer_links=["api", "settings"], theme=THEME,
