@@ -31,7 +31,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--runs-dir", default="runs", help="where to look for bundles (default: runs)")
     parser.add_argument("--host", default="127.0.0.1",
                         help="interface to bind (default 127.0.0.1; 0.0.0.0 exposes the app "
-                             "to the network without authentication)")
+                             "to the network: give --auth-file too)")
     parser.add_argument("--port", type=int, default=7860, help="port (default 7860)")
     parser.add_argument("--max-size-mb", type=float, default=50.0,
                         help="largest accepted upload in MB (default 50)")
@@ -54,6 +54,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="flip test-time augmentation (4 flips per image) on or off; default: "
                              "as the bundle's cross-validated figures were measured (finetune.tta)")
     parser.add_argument("--no-gradcam", action="store_true", help="no heatmaps (faster)")
+    parser.add_argument("--auth-file", default=None, metavar="FILE",
+                        help="require a login: one user:password per line (blank lines and # "
+                             "comments skipped; app.auth); advised with a --host other than "
+                             "127.0.0.1, behind a TLS reverse proxy")
     parser.add_argument("--quiet", action="store_true", help="less gradio output")
     return parser.parse_args(argv)
 
@@ -73,6 +77,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.threads < 0:
         print("error: --threads must be 0 (the default policy) or a positive count", file=sys.stderr)
         return 2
+    from app.auth import AuthFileError, read_auth_file, readable_by_others
+
+    try:  # before any bundle is loaded; the errors never show a line (it may hold a password)
+        auth = read_auth_file(args.auth_file) if args.auth_file else None
+    except AuthFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.auth_file and readable_by_others(args.auth_file):
+        logging.warning("--auth-file %s may be read by other users of this machine: chmod 600 it",
+                        args.auth_file)
     if importlib.util.find_spec("gradio") is None:  # before any bundle is loaded
         from app import GRADIO_MISSING
 
@@ -112,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # SIGTERM (a service manager, the load benchmark) exits like Ctrl-C: temporary files go
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        serve(predictor, settings, block=True, quiet=args.quiet)
+        serve(predictor, settings, block=True, quiet=args.quiet, auth=auth)
     except (KeyboardInterrupt, SystemExit):
         pass
     except OSError as exc:

@@ -303,16 +303,35 @@ class Predictor:
         for most); a plain note (:func:`app.inputs.is_plain_note`: a 16-bit file converted,
         a grey picture saved as RGB) starts "Note:", as on the single-image tab, so that the
         batch's notes column does not read it as a doubt."""
-        from drac_ssl.grading.predict import grade_images
+        from drac_ssl.grading.predict import _image_list  # the same errors as grade_images
 
-        graded = grade_images(self.bundle, images, tta=self.tta)
+        return self.grade_prepared([self.prepare(image) for image in _image_list(images)], warnings)
+
+    def prepare(self, image: np.ndarray) -> Any:
+        """A uint8 image in the model's channels -> what :meth:`grade_prepared` needs of it
+        (:func:`drac_ssl.grading.predict.prepare_image`: the model input at the bundle's size,
+        the image's shape, its warnings), without the image: the batch tab prepares each
+        upload as it is read and drops the decoded image, so that a batch holds one decoded
+        image at a time, not all of them."""
+        from drac_ssl.grading.predict import prepare_image
+
+        return prepare_image(image, self.metadata)
+
+    def grade_prepared(self, prepared: list[Any], warnings: list[list[str]] | None = None
+                       ) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
+        """:meth:`grade_batch` of images made ready by :meth:`prepare` (the same result to the
+        last bit: :func:`drac_ssl.grading.predict.grade_prepared`)."""
+        from drac_ssl.grading.predict import grade_prepared
+
+        graded = grade_prepared(self.bundle, prepared, tta=self.tta)
         profile = self.bundle.input_profile
         words = ([profile.warning(self.training_images_words) if f else "" for f in graded.unlike]
-                 if profile is not None and graded.unlike is not None else [""] * len(images))
+                 if profile is not None and graded.unlike is not None else [""] * len(prepared))
         # far smaller than the model's input, no disc to crop: the words of predict() and the export
         small = [" ".join(f"Note: {w}" if is_plain_note(w) else w
-                          for w in self.image_warnings(image.shape, said, upload, found))
-                 for image, said, upload, found in zip(images, graded.warnings, warnings or [[]] * len(images),
+                          for w in self.image_warnings(ready.shape, said, upload, found))
+                 for ready, said, upload, found in zip(prepared, graded.warnings,
+                                                       warnings or [[]] * len(prepared),
                                                        graded.preprocessing_warnings, strict=True)]
         return graded.probs, graded.classes, words, small
 

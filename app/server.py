@@ -21,6 +21,7 @@ logged with its traceback and reported the same way, and the server keeps servin
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import logging
@@ -64,6 +65,35 @@ __all__ = ["AppSettings", "build_demo", "serve", "transport_limit"]
 
 log = logging.getLogger("app")
 
+
+def name_tag(name: str) -> str:
+    """How the server log refers to an uploaded file: ``image 1a2b3c4d``, the first 8 hex
+    digits of the SHA-256 of its name. File names in hospitals often carry a patient's name
+    or ID, and the console log is kept (journald under a service manager): the log never
+    writes an upload's name, only this tag, which correlates the lines about one file
+    without saying the name (the page still shows the name to its user)."""
+    return f"image {hashlib.sha256(name.encode('utf-8', 'surrogatepass')).hexdigest()[:8]}"
+
+
+def _log_safe(text: str, paths: list[str | None]) -> str:
+    """``text`` (a traceback) with each upload's path, name and stem replaced by its
+    :func:`name_tag`: an exception's message often names the file it failed on."""
+    for path in paths:
+        if not path:
+            continue
+        name = Path(path).name
+        tag = name_tag(name)
+        stem = Path(name).stem
+        for said in (str(path), name, *([stem] if len(stem) >= 4 else [])):
+            text = text.replace(said, tag)
+    return text
+
+
+def _traceback(paths: list[str | None]) -> str:
+    """The current exception's traceback for the log, without the uploads' names (:func:`_log_safe`)."""
+    return _log_safe(traceback.format_exc(), paths)
+
+
 MODEL_GROUP = "model"
 CACHE_CLEANUP = (3600, 3600)
 """gradio's ``delete_cache`` ``(every, older_than)`` in seconds: every hour, the uploads and
@@ -94,22 +124,26 @@ def table_columns(num_grades: int) -> list[str]:
 def _is_drac(predictor: Predictor) -> bool:
     """A 3-grade DRAC UW-OCTA bundle (the page keeps its DRAC wording)."""
     return predictor.kind == "octa" and predictor.class_names == ["Normal", "NPDR", "PDR"]
-TRANSPORT_FLOOR_BYTES = 4 * 1024**3
-TRANSPORT_FACTOR = 10
+
+
+TRANSPORT_FACTOR = 2
 
 
 def transport_limit(limits: InputLimits) -> int:
-    """gradio's own upload limit (``max_file_size``): the larger of 4 GiB and 10x the app's.
+    """gradio's own upload limit (``max_file_size``): twice the app's (``--max-size-mb``).
 
     Uploads up to it reach the app, which checks its own limit first and answers with its
-    own message in the page (file name, size, limit, what to upload instead); gradio's limit
-    is only the server's guard against disk-filling uploads, and the browser applies it
-    before sending. Only a file above it gets gradio's bare "file too large" notice. A
-    rejected oversize upload is deleted from gradio's upload cache at once
-    (:func:`_drop_oversize_upload`), so the guard is about one upload at a time, not an hour
-    of them.
+    own message in the page (file name, size, limit, what to upload instead), so a file a
+    little too large, the common mistake, is explained; gradio's limit is the server's guard
+    against disk-filling uploads, and the browser applies it before sending. A file above it
+    gets gradio's bare "file too large" notice. It was at least 4 GiB (and 10x the app's) so
+    that every oversize file got the app's message, but gradio stores an upload before any
+    handler runs, and an upload that no handler sees (a bare ``POST /gradio_api/upload``)
+    stays in its cache until the hourly clean-up (:data:`CACHE_CLEANUP`): a review stored a
+    400 MB file that way. A rejected oversize upload that does reach the app is deleted from
+    the cache at once (:func:`_drop_oversize_upload`).
     """
-    return max(TRANSPORT_FLOOR_BYTES, TRANSPORT_FACTOR * limits.max_bytes)
+    return TRANSPORT_FACTOR * limits.max_bytes
 
 
 @dataclass(frozen=True)
@@ -541,7 +575,7 @@ def _grade_single(predictor: Predictor, settings: AppSettings, path: str | None,
         with queue.slot() if queue is not None else nullcontext():
             return _grade_single_now(predictor, settings, path, explain, name)
     except ServerBusy as exc:
-        log.warning("busy: refused %s (%s)", name, exc)
+        log.warning("busy: refused an image (%s; %s)", name_tag(name), exc)
         return _busy_markdown(str(exc)), None, None, None, _busy_details(exc, name)
 
 
@@ -564,14 +598,14 @@ def _grade_single_now(predictor: Predictor, settings: AppSettings, path: str | N
     except InputRejected as exc:
         return _error_markdown(str(exc)), None, None, None, {"error": str(exc), "name": name}
     except Exception as exc:  # never let one request take the server down
-        log.error("reading %s failed:\n%s", name, traceback.format_exc())
+        log.error("reading an image (%s) failed:\n%s", name_tag(name), _traceback([path]))
         message = f"Internal error while reading `{name}` ({type(exc).__name__}: {exc})."
         return _error_markdown(message), None, None, None, {"error": message, "name": name}
     try:
         pred = predictor.predict_loaded(loaded, gradcam=settings.gradcam, explain=explain)
         pred.read_seconds = read_seconds
     except Exception as exc:  # the file was read: a fault of the model (or the app), not of it
-        log.error("the model failed on %s:\n%s", name, traceback.format_exc())
+        log.error("the model failed on an image (%s):\n%s", name_tag(name), _traceback([path]))
         message = (f"`{name}` was read, but the model failed on it ({type(exc).__name__}: {exc}). "
                    f"This is a fault of the model bundle or the app, not a problem of the file; "
                    f"the server log has the details. Report it to whoever maintains the model.")
@@ -605,7 +639,7 @@ def _grade_batch(predictor: Predictor, settings: AppSettings, paths: list[str] |
         with queue.slot() if queue is not None else nullcontext():
             return _grade_batch_now(predictor, settings, paths)
     except ServerBusy as exc:
-        log.warning("busy: refused a batch (%s)", exc)
+        log.warning("busy: refused a batch of %d (%s)", len([x for x in paths or [] if x]), exc)
         return _busy_markdown(str(exc)), [], None
 
 
@@ -623,7 +657,8 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
     blanks = [None] * k
     rows: list[list[Any]] = []
     good_names: list[str] = []
-    good_images: list[np.ndarray] = []
+    good_inputs: list[Any] = []  # per graded file, Predictor.prepare's (not the decoded image)
+    failed: Exception | None = None  # preprocessing failed: the model's fault, said as such below
     good_warnings: list[list[str]] = []
     seen: set[str] = set()
     not_graded: list[tuple[str, str]] = []  # (file name, why) for the INCOMPLETE line ...
@@ -644,24 +679,36 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
             rejected_notes.append((name, said))
             continue
         except Exception as exc:
-            log.error("reading %s failed:\n%s", name, traceback.format_exc())
+            log.error("reading an image (%s) of a batch of %d failed:\n%s", name_tag(name),
+                      len(paths), _traceback([path]))
             rows.append([name, None, "rejected", *blanks, None, f"internal error: {exc}"])
             not_graded.append((name, f"internal error: {exc}"))
             rejected_notes.append(not_graded[-1])
             continue
         seen.add(name)
         good_names.append(name)
-        good_images.append(loaded.for_channels(predictor.channels))
         good_warnings.append(loaded.warnings)
         n_blank += loaded.blank
+        if failed is None:
+            try:  # the model input at the bundle's size, not the decoded image: see below
+                good_inputs.append(predictor.prepare(loaded.for_channels(predictor.channels)))
+            except Exception as exc:  # a fault of the model's preprocessing, not of the file
+                failed = exc
+                log.error("grading a batch of %d failed on an image (%s):\n%s", len(paths),
+                          name_tag(name), _traceback(list(paths)))
+        # one decoded image at a time (a 40-megapixel colour upload is ~120 MB decoded, and a
+        # batch may hold 200 of them): only what grading needs of it is kept
+        del loaded
     csv_path = None
     unlike: list[str] = []
-    n_good = len(good_images)
+    n_good = len(good_names)
     if n_good:
         try:
+            if failed is not None:
+                raise failed
             t1 = time.perf_counter()
             # the upload's own warnings too: one size warning, as on the single-image tab
-            probs, classes, unlike, small = predictor.grade_batch(good_images, good_warnings)
+            probs, classes, unlike, small = predictor.grade_prepared(good_inputs, good_warnings)
             per_image = (time.perf_counter() - t1) / n_good
             graded_notes = [" ".join(x for x in (odd, note) if x) for odd, note in zip(unlike, small, strict=True)]
             for name, p, c, said in zip(good_names, probs, classes, graded_notes, strict=True):
@@ -677,7 +724,8 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                            write_submission(out_dir / "submission.csv", good_names, probs, classes,
                                             num_grades=k))
         except Exception as exc:
-            log.error("batch grading failed:\n%s", traceback.format_exc())
+            if exc is not failed:  # logged when it happened
+                log.error("grading a batch of %d failed:\n%s", len(paths), _traceback(list(paths)))
             return (f"⛔ The model failed while grading the batch ({type(exc).__name__}: {exc}): a "
                     f"fault of the model bundle or the app, not of the files; the server log has "
                     f"the details.", rows, None)
@@ -827,22 +875,35 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
     return demo
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
 def serve(predictor: Predictor, settings: AppSettings = AppSettings(), *,
-          block: bool = True, quiet: bool = False) -> gr.Blocks:
+          block: bool = True, quiet: bool = False,
+          auth: list[tuple[str, str]] | None = None) -> gr.Blocks:
     """Queue and launch the app on ``settings.host:settings.port``.
 
     ``block=False`` returns at once with the server running in a background thread (call
-    ``demo.close()`` to stop it).
+    ``demo.close()`` to stop it). ``auth``: the ``(user, password)`` logins gradio asks for
+    before it serves the page or its API (:func:`app.auth.read_auth_file`, ``python -m app
+    --auth-file``); None: no login. Off the loopback interface the log warns without one,
+    and says that gradio serves plain HTTP (TLS needs a reverse proxy in front).
     """
     demo = build_demo(predictor, settings)
     handler_limit, guard = gradio_limits(settings.concurrency, settings.queue_size)
     demo.queue(default_concurrency_limit=settings.concurrency, max_size=guard, api_open=False)
-    if settings.host not in ("127.0.0.1", "localhost", "::1"):
-        log.warning("serving on %s: reachable from other machines, with no authentication",
-                    settings.host)
-    # gradio's own upload limit is only a guard far above ours: every upload a person may
-    # make by mistake reaches the app and gets its explanatory message (transport_limit)
-    demo.launch(server_name=settings.host, server_port=settings.port, share=False,
+    if settings.host not in LOOPBACK_HOSTS and not auth:
+        log.warning("serving on %s: reachable from other machines, with no authentication: "
+                    "anyone who reaches it can use the app. Require a login with --auth-file FILE "
+                    "(user:password lines), and put a TLS reverse proxy in front (gradio serves "
+                    "plain HTTP)", settings.host)
+    elif settings.host not in LOOPBACK_HOSTS:
+        log.warning("serving on %s with a login (%d user(s)) over plain HTTP: passwords and "
+                    "images cross the network unencrypted unless a TLS reverse proxy is in front",
+                    settings.host, len(auth or []))
+    # gradio's own upload limit is a guard at twice ours: a file a little too large reaches
+    # the app and gets its explanatory message; a larger one is not stored (transport_limit)
+    demo.launch(server_name=settings.host, server_port=settings.port, share=False, auth=auth or None,
                 inbrowser=False, prevent_thread_lock=not block, quiet=quiet, show_error=False,
                 max_file_size=transport_limit(settings.limits), ssr_mode=False, pwa=False, mcp_server=False,
                 enable_monitoring=False, footer_links=["api", "settings"], theme=THEME,

@@ -71,17 +71,20 @@ __all__ = [
     "FLIP_NAMES",
     "TTA_FLIPS",
     "GradedImages",
+    "PreparedImage",
     "ImageReadError",
     "COLOUR_FILE_MODES",
     "conform_channels",
     "ensemble_outputs",
     "grey_for_colour_model",
     "grade_images",
+    "grade_prepared",
     "input_spec_of",
     "model_channels",
     "predict_images",
     "predict_raw",
     "predict_tensors",
+    "prepare_image",
     "preprocess_image",
     "preprocessing_warning",
     "profile_features",
@@ -627,21 +630,59 @@ def grade_images(bundle: Bundle, images: Sequence[np.ndarray], tta: bool | None 
         TypeError: a path or other non-array where images are expected.
         ValueError: as :func:`predict_images` does.
     """
+    images = _image_list(images)
+    return grade_prepared(bundle, [prepare_image(image, bundle.metadata, ingested) for image in images],
+                          tta)
+
+
+@dataclass
+class PreparedImage:
+    """One image made ready for :func:`grade_prepared` by :func:`prepare_image`: all that the
+    grading and its checks read of the image, without the image itself, so that a caller
+    grading many large images (the app's batch tab) holds one decoded image at a time.
+
+    ``input`` the model input ``(C, S, S)`` float32 (:func:`preprocess_image`); ``shape``
+    the image's ``(H, W)`` or ``(H, W, 3)``; ``blank`` blank or near-constant
+    (:func:`data_prep.validate.is_blank`); ``warnings`` :func:`small_image_warning`'s, if
+    any; ``preprocessing_warnings`` what the replayed fundus crop found
+    (:func:`preprocessing_warning`)."""
+
+    input: Tensor
+    shape: tuple[int, ...]
+    blank: bool
+    warnings: list[str] = field(default_factory=list)
+    preprocessing_warnings: list[str] = field(default_factory=list)
+
+
+def prepare_image(image: np.ndarray, metadata: dict[str, Any], ingested: bool = False) -> PreparedImage:
+    """One uint8 image in the model's channels (as for :func:`preprocess_image`, which raises
+    the same errors) -> its :class:`PreparedImage` for :func:`grade_prepared`; keeps no
+    reference to ``image``."""
     from data_prep.validate import is_blank
 
-    images = _image_list(images)
+    array = np.asarray(image)
+    found: list[str] = []
+    said: list[str] = []
+    x = preprocess_image(array, metadata, ingested, notes=found, warnings=said)
+    return PreparedImage(x, tuple(int(v) for v in array.shape), bool(is_blank(array)), said,
+                         [preprocessing_warning(n) for n in found])
+
+
+def grade_prepared(bundle: Bundle, prepared: Sequence[PreparedImage], tta: bool | None = None
+                   ) -> GradedImages:
+    """:func:`grade_images` of images already made into :class:`PreparedImage` (by
+    :func:`prepare_image` with this bundle's metadata): the same result to the last bit, the
+    model inputs stacked into one batch as there."""
     k = bundle.calibration.num_grades
-    blank = np.array([is_blank(image) for image in images], dtype=bool)
-    if len(images) == 0:
+    blank = np.array([p.blank for p in prepared], dtype=bool)
+    if len(prepared) == 0:
         checked = bundle.input_profile is not None
         return GradedImages(np.zeros((0, k)), np.zeros(0, dtype=np.int64),
                             np.zeros(0, dtype=bool) if checked else None, blank,
                             np.zeros(0) if checked else None)
-    warnings: list[list[str]] = [[] for _ in images]
-    found: list[list[str]] = [[] for _ in images]
-    inputs = torch.stack([preprocess_image(image, bundle.metadata, ingested, notes=notes, warnings=said)
-                          for image, notes, said in zip(images, found, warnings, strict=True)])
-    preprocessing = [[preprocessing_warning(n) for n in notes] for notes in found]
+    warnings = [list(p.warnings) for p in prepared]
+    preprocessing = [list(p.preprocessing_warnings) for p in prepared]
+    inputs = torch.stack([p.input for p in prepared])
     profile = bundle.input_profile
     out = ensemble_outputs(bundle, inputs, tta, keep_features=profile is not None)
     probs, _, classes = bundle.calibration.decide(out.raw)

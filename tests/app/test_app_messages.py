@@ -148,3 +148,68 @@ def test_without_gradio_the_app_says_how_to_install_it(monkeypatch: pytest.Monke
     monkeypatch.delitem(sys.modules, "app.server", raising=False)  # the library path says it too
     with pytest.raises(ModuleNotFoundError, match=r"needs gradio.*\n  fix: pip install 'drac_ssl\[app\]'"):
         importlib.import_module("app.server")
+
+
+def test_the_server_log_never_carries_an_uploaded_file_name(
+        predictor: Predictor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """File names in hospitals often carry a patient's name or ID, and the console log goes
+    to journald under a service manager: the log says "an image" with a short tag of the
+    name (sha256, not reversible), also in tracebacks whose messages name the file; the
+    page still names the file to its user."""
+    import hashlib
+    import logging
+
+    import app.server as server
+    from app.model_queue import ModelQueue
+    from app.server import AppSettings, _grade_batch, _grade_single
+
+    name = "DOE_Jane_1234567.png"
+    path = tmp_path / name
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (96, 96), dtype=np.uint8)).save(path)
+    tag = hashlib.sha256(name.encode()).hexdigest()[:8]
+    caplog.set_level(logging.INFO, logger="app")
+    secret = ("DOE_Jane", "1234567")
+
+    def failing_read(p: object, *args: object, **kwargs: object) -> object:
+        raise RuntimeError(f"cannot read {p}")
+
+    with monkeypatch.context() as m:  # an internal error while reading: path in the traceback
+        m.setattr(server, "load_upload", failing_read)
+        markdown = _grade_single(predictor, AppSettings(), str(path), -1)[0]
+        assert name in markdown
+        summary, rows, _ = _grade_batch(predictor, AppSettings(), [str(path)])
+        assert rows[0][0] == name
+    with monkeypatch.context() as m:  # the model fails: its message names the file
+        def failing_model(loaded: object, **kwargs: object) -> object:
+            raise RuntimeError(f"no grade for {name}")
+        m.setattr(predictor, "predict_loaded", failing_model)
+        markdown = _grade_single(predictor, AppSettings(), str(path), -1)[0]
+        assert name in markdown
+    with monkeypatch.context() as m:  # the batch's preprocessing fails on it
+        def failing_prepare(image: object) -> object:
+            raise RuntimeError(f"no input for {path}")
+        m.setattr(predictor, "prepare", failing_prepare, raising=False)
+        m.setattr(predictor, "grade_batch", lambda *a, **k: failing_prepare(None))
+        summary = _grade_batch(predictor, AppSettings(), [str(path)])[0]
+        assert "model failed" in summary
+    queue = ModelQueue(workers=1, queue_size=0)  # busy: refused before reading
+    with queue.slot():
+        markdown, *_, details = _grade_single(predictor, AppSettings(), str(path), -1, queue)
+    assert details["busy"] and details["name"] == name
+    text = caplog.text
+    assert len(caplog.records) >= 5 and "Traceback" in text
+    assert not any(s in text for s in secret), text
+    assert f"image {tag}" in text
+
+
+@pytest.mark.parametrize("max_mb", [1.5, 50.0, 400.0])
+def test_gradio_stores_no_upload_far_above_the_apps_limit(max_mb: float) -> None:
+    """gradio's own upload limit was at least 4 GiB: a review stored a 400 MB upload that no
+    handler ever saw (it stays until the hourly clean-up). It is now twice the app's limit:
+    a file between the two still gets the app's own message (test_app_e2e), anything larger
+    is refused by gradio before it is stored."""
+    from app.server import AppSettings, transport_limit
+
+    limit = AppSettings(max_mb=max_mb).limits.max_bytes
+    assert transport_limit(AppSettings(max_mb=max_mb).limits) == 2 * limit

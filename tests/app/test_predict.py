@@ -878,3 +878,58 @@ def test_p_referable_is_shown_beside_the_grade_when_the_bundle_records_a_referab
     three = predictor.predict_file(sample_path, gradcam=False)
     assert three.referable is None and "referable" not in three.as_dict()
     assert "P(referable" not in _result_markdown(three, predictor)
+
+
+# --------------------------------------------------------------------------------------
+# The batch tab's memory: one decoded image at a time
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_batch_holds_one_decoded_image_at_a_time_and_grades_as_before(
+        tmp_path: Path, one_thread: None, monkeypatch: pytest.MonkeyPatch, channels: int) -> None:
+    """A review found the batch tab decoding every file before grading any: 200 uploads of
+    40 megapixels (small PNGs) needed ~23 GB. The handler keeps only what grading needs of
+    each image, so when a file is read no earlier decoded image is alive, and the grades,
+    rows and CSV are those of grading the whole decoded images (predict_images) to the bit."""
+    import weakref
+
+    import app.server as server
+    from app.server import AppSettings, _grade_batch_now
+    from drac_ssl.submission import write_submission
+
+    predictor = Predictor(build_demo_bundle(tmp_path / "run", image_size=32, source_size=48,
+                                            n_folds=2, channels=channels))
+    paths = []
+    for i in range(4):
+        img = _octa_like(96 + 8 * i, 80, seed=i)
+        if channels == 3:
+            img = np.stack([img, np.roll(img, 5, axis=1), 255 - img], axis=-1)
+        path = tmp_path / f"case{i}.png"
+        path.write_bytes(_png(img))
+        paths.append(str(path))
+    alive: list[weakref.ref[np.ndarray]] = []
+    earlier_alive: list[int] = []
+    real = server.load_upload
+
+    def counting_load(*args: object, **kwargs: object) -> object:
+        earlier_alive.append(sum(r() is not None for r in alive))
+        loaded = real(*args, **kwargs)  # type: ignore[arg-type]
+        alive.extend(weakref.ref(a) for a in (loaded.gray, loaded.pixels) if a is not None)
+        return loaded
+
+    monkeypatch.setattr(server, "load_upload", counting_load)
+    summary, rows, csv_path = _grade_batch_now(predictor, AppSettings(), paths)
+    assert earlier_alive == [0, 0, 0, 0], earlier_alive
+    assert "4 image(s) graded" in summary and csv_path is not None
+
+    images = [real(p, channels=channels).for_channels(channels) for p in paths]
+    probs, classes = predictor.probabilities(images)  # the whole decoded images, stacked
+    ready = predictor.grade_prepared([predictor.prepare(im) for im in images])
+    assert np.array_equal(ready[0], probs) and np.array_equal(ready[1], classes)
+    assert [r[0] for r in rows] == [Path(p).name for p in paths]
+    assert [r[1] for r in rows] == [int(c) for c in classes]
+    assert [r[3:3 + 3] for r in rows] == [[round(float(v), 4) for v in p] for p in probs]
+    want = write_submission(tmp_path / "want.csv", [Path(p).name for p in paths], probs, classes,
+                            num_grades=3)
+    assert Path(csv_path).read_text() == Path(want).read_text()
+    assert ready[2:] == predictor.grade_batch(images)[2:]  # the notes column: the same words
