@@ -4,6 +4,7 @@
 Importing this package makes gradio offline before gradio itself is imported: analytics and
 version checks off, Hugging Face Hub offline and without telemetry. See :mod:`app.server`
 (the page), :mod:`app.predict` (the predict function), :mod:`app.gradcam` (heatmaps),
+:mod:`app.workdir` (the private folder for uploads, removed when the server stops),
 :mod:`app.model_queue` (the bounded queue in front of the model) and
 :mod:`app.inputs` (upload checks).
 """

@@ -3,7 +3,11 @@
 Serves the grading app for a model bundle (default: the newest ``runs/*/bundle``). Console
 script: ``drac-ssl-app = "app.__main__:main"``. Exit code 2, with the commands that make a
 bundle, when there is none, or with the install command when gradio (the ``app`` extra) is
-missing; 0 after Ctrl-C.
+missing; 0 after Ctrl-C or SIGTERM.
+
+Uploads and every file derived from them live in one private folder per server process
+(mode 0700, under ``--temp-dir``; :mod:`app.workdir`), removed when the server stops (Ctrl-C,
+SIGTERM, an error); folders of killed servers are removed at the next start.
 """
 
 from __future__ import annotations
@@ -12,8 +16,11 @@ import argparse
 import importlib.util
 import logging
 import math
+import os
 import signal
 import sys
+import tempfile
+import threading
 from collections.abc import Sequence
 
 __all__ = ["main", "parse_args"]
@@ -58,6 +65,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="require a login: one user:password per line (blank lines and # "
                              "comments skipped; app.auth); advised with a --host other than "
                              "127.0.0.1, behind a TLS reverse proxy")
+    parser.add_argument("--temp-dir", default=None,
+                        help="folder in which the server makes its private working folder for "
+                             "uploads and derived files (mode 0700, deleted when the server stops); "
+                             "default: the system temp folder (TMPDIR, else /tmp); e.g. a folder "
+                             "on an encrypted volume")
     parser.add_argument("--quiet", action="store_true", help="less gradio output")
     return parser.parse_args(argv)
 
@@ -92,6 +104,39 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(f"error: {GRADIO_MISSING}", file=sys.stderr)
         return 2
+    from app.workdir import private_workdir, remove_stale_workdirs
+
+    base = args.temp_dir or tempfile.gettempdir()
+    if not os.path.isdir(base):
+        print(f"error: --temp-dir {base}: not a folder\n  fix: give an existing folder (e.g. on an "
+              f"encrypted volume), or leave --temp-dir out", file=sys.stderr)
+        return 2
+    # SIGTERM (a service manager, the load benchmark) stops like Ctrl-C: gradio's shutdown runs
+    # and the working folder goes (sys.exit skipped both: gradio's block_thread catches only
+    # KeyboardInterrupt)
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    before = signal.signal(signal.SIGTERM, _interrupt) if on_main_thread else None
+    try:
+        with private_workdir(base) as workdir:  # before gradio is imported: it reads the env then
+            stale = remove_stale_workdirs(base, keep=workdir)
+            if stale:
+                print(f"[app] removed {len(stale)} working folder(s) that stopped servers left in "
+                      f"{base}", flush=True)
+            return _run(args, workdir, auth)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM while the bundle loads
+        return 0
+    finally:
+        if on_main_thread:
+            signal.signal(signal.SIGTERM, before)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM handler: stop as Ctrl-C does."""
+    raise KeyboardInterrupt
+
+
+def _run(args: argparse.Namespace, workdir: os.PathLike[str],
+         auth: list[tuple[str, str]] | None) -> int:
     from drac_ssl.runtime import apply_thread_policy
 
     threads = apply_thread_policy(args.threads)
@@ -123,8 +168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"[app] every image: {predictor.describe()}", flush=True)
     print(f"[app] model queue: {settings.concurrency} at a time, {settings.queue_size} waiting; "
           f"more get a 'busy, try again' message", flush=True)
-    # SIGTERM (a service manager, the load benchmark) exits like Ctrl-C: temporary files go
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    print(f"[app] uploads and files derived from them are kept in {workdir} (only this account "
+          f"can read it) and deleted when the server stops", flush=True)
     try:
         serve(predictor, settings, block=True, quiet=args.quiet, auth=auth)
     except (KeyboardInterrupt, SystemExit):

@@ -97,9 +97,10 @@ def _traceback(paths: list[str | None]) -> str:
 MODEL_GROUP = "model"
 CACHE_CLEANUP = (3600, 3600)
 """gradio's ``delete_cache`` ``(every, older_than)`` in seconds: every hour, the uploads and
-pictures older than an hour are deleted from its cache while the server runs (a review found
-them still there after the server was stopped with SIGTERM); an upload therefore stays about
-two hours at most while the server runs."""
+pictures older than an hour are deleted from its cache while the server runs; an upload
+therefore stays about two hours at most while the server runs. ``python -m app`` keeps that
+cache in its private working folder, removed whole when the server stops (Ctrl-C or SIGTERM)
+or, after a crash, at the next start (:mod:`app.workdir`)."""
 
 
 def _kept_words(cleanup: tuple[int, int]) -> str:
