@@ -331,10 +331,16 @@ PATIENT_COLUMN_WORDS = ("patient", "subject", "participant")
 e.g. ``PatientID``, ``subject_id``); ``pid`` / ``patid`` alone match too."""
 
 NOT_PATIENT_ID_WORDS = frozenset({"grade", "grades", "grading", "level", "levels", "dr", "label",
-                                  "labels", "class", "classes", "quality", "score", "scores"})
+                                  "labels", "class", "classes", "quality", "score", "scores",
+                                  "severity", "stage"})
 """Words that make a column a grade-like value even when its name also says patient
-(DeepDRiD's ``patient_DR_Level``): matched as whole words of the name, see
-:func:`_name_words`."""
+(DeepDRiD's ``patient_DR_Level``): matched as whole words of the name (see
+:func:`_name_words`); ``grade``, ``level`` and ``severity`` also inside a run-together name
+(``patient_drgrade``). A word of :data:`PATIENT_ID_WORDS` outweighs them."""
+
+PATIENT_ID_WORDS = frozenset({"id", "ids", "no", "nr", "num", "number", "code", "key"})
+"""Words that make a patient / subject column an identifier whatever else its name says
+(``Patient ID (DR study)``, ``patient_id_dr``)."""
 
 
 def _name_words(name: str) -> set[str]:
@@ -352,10 +358,13 @@ def looks_like_patient_column(name: str) -> bool:
     cross-validated figures optimistic). Matches :data:`PATIENT_COLUMN_WORDS` anywhere in
     the name, and the abbreviations ``pid`` / ``patid`` / ``ptid`` as the whole name
     (ignoring case, spaces, ``_``, ``-`` and ``.``: ``PID``, ``pat_id``), unless the name
-    also holds a word of :data:`NOT_PATIENT_ID_WORDS` (``patient_DR_Level`` is a grade)."""
+    also holds a word of :data:`NOT_PATIENT_ID_WORDS` (``patient_DR_Level`` is a grade) and
+    none of :data:`PATIENT_ID_WORDS` (``Patient ID (DR study)`` is an id)."""
     low = name.lower()
     squeezed = re.sub(r"[\s_\-.]", "", low)
-    if _name_words(name) & NOT_PATIENT_ID_WORDS:
+    words = _name_words(name)
+    grade_like = bool(words & NOT_PATIENT_ID_WORDS) or any(w in low for w in ("grade", "level", "severity"))
+    if grade_like and not words & PATIENT_ID_WORDS:
         return False
     return any(word in low for word in PATIENT_COLUMN_WORDS) or squeezed in ("pid", "patid", "ptid")
 

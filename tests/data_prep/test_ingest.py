@@ -1253,8 +1253,14 @@ def test_grade_columns_named_after_the_patient_are_not_patient_ids() -> None:
     for name in ("patient_DR_Level", "PatientGrade", "patient level", "Patient-Label",
                  "patient_class", "PatientQuality", "patient_score", "subject_DR"):
         assert not validate.looks_like_patient_column(name), name
-    for name in ("patient_id", "PatientID", "patient", "Patient Number", "subject_id"):
+    for name in ("patient_id", "PatientID", "patient", "Patient Number", "subject_id",
+                 # an id word outweighs a grade word (a diff review: these were let through)
+                 "Patient ID (DR study)", "DR patient ID", "patient_id_dr", "Patient No. (grading)"):
         assert validate.looks_like_patient_column(name), name
+    for name in ("patientdrgrade", "patient_drgrade", "patient severity", "PatientStage"):
+        assert not validate.looks_like_patient_column(name), name
+    assert validate.patient_column_guess(["image", "Patient ID (DR study)", "DR grade"], "DR grade",
+                                         "image") == "Patient ID (DR study)"
 
 
 def test_the_grade_column_itself_is_never_suggested_as_the_patient_column() -> None:
