@@ -1,7 +1,9 @@
 """The login file of ``python -m app --auth-file FILE``: who may use the app.
 
 One ``user:password`` per line (the password is everything after the first colon, so it may
-hold colons; spaces around the user name and at the ends of a line are ignored); blank lines
+hold colons; spaces around the user name and around the password are ignored, so
+``bob : pw2`` is ``bob`` with ``pw2``, and a password cannot start or end with a space; a
+byte-order mark, as Notepad writes, is ignored); blank lines
 and lines starting with ``#`` are skipped. gradio asks for one of these logins before it
 serves the page or its API (``launch(auth=...)``). Errors name the file and the line, never
 the line's text: it may hold a password.
@@ -30,7 +32,7 @@ def read_auth_file(path: str | os.PathLike[str]) -> list[tuple[str, str]]:
     file = Path(path)
     fix = "  fix: one user:password per line (blank lines and # comments are skipped)"
     try:
-        text = file.read_text(encoding="utf-8")
+        text = file.read_text(encoding="utf-8-sig")  # a BOM would join the first user's name
     except FileNotFoundError:
         raise AuthFileError(f"--auth-file {file}: no such file.\n{fix}") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -46,7 +48,7 @@ def read_auth_file(path: str | os.PathLike[str]) -> list[tuple[str, str]]:
             raise AuthFileError(f"{where}: expected user:password (no colon on the line; "
                                 f"the line is not shown, it may hold a password).\n{fix}")
         user, password = line.split(":", 1)
-        user = user.strip()
+        user, password = user.strip(), password.strip()  # "bob: pw2" means pw2
         if not user:
             raise AuthFileError(f"{where}: the user name before the colon is empty.\n{fix}")
         if not password:
