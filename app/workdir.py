@@ -18,6 +18,7 @@ import re
 import shutil
 import stat
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,6 +31,10 @@ _NAME = re.compile(rf"^{PREFIX}(\d+)_[A-Za-z0-9_]+$")
 LOCK = ".lock"
 """A file in the folder that its server holds an exclusive ``flock`` on while it runs; the
 kernel drops the lock when the process dies, however it dies."""
+
+STARTING_GRACE_S = 60.0
+"""Seconds for which a running pid's folder is kept even with its lock free: a server makes
+the lock file, then locks it; a start in between must not take the folder for stale."""
 
 
 def workdir_pid(name: str) -> int | None:
@@ -61,7 +66,9 @@ def remove_stale_workdirs(base: str | os.PathLike[str], keep: str | os.PathLike[
     folder is stale when its :data:`LOCK` file is not locked (its server is gone, whatever its
     pid now names: pids are reused, and a server in another pid namespace sharing ``base``
     holds its lock too) or, without a lock file, when ``pid`` is not a running process (or is
-    this process's own: an earlier process with the same pid). Returns the removed folders; a
+    this process's own: an earlier process with the same pid). A folder of a running pid
+    younger than :data:`STARTING_GRACE_S` is kept either way (its server may be between making
+    the lock file and locking it). Returns the removed folders; a
     folder that cannot be removed is skipped (the next start tries again).
     """
     keep_path = Path(keep).resolve() if keep is not None else None
@@ -83,8 +90,11 @@ def remove_stale_workdirs(base: str | os.PathLike[str], keep: str | os.PathLike[
             continue
         if keep_path is not None and path.resolve() == keep_path:
             continue
+        alive = pid != os.getpid() and pid_alive(pid)
+        if alive and time.time() - info.st_mtime < STARTING_GRACE_S:
+            continue  # a server starting now: its lock file may exist a moment before its lock
         with _lock_if_free(path / LOCK) as free:
-            if free is False or (free is None and pid != os.getpid() and pid_alive(pid)):
+            if free is False or (free is None and alive):
                 continue
             shutil.rmtree(path, ignore_errors=True)
         if not path.exists():

@@ -11,6 +11,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +74,12 @@ def test_remove_stale_workdirs_only_removes_stopped_servers_folders(tmp_path: Pa
     reused = tmp_path / f"{PREFIX}{os.getppid()}_reused"  # its pid reused; its lock free
     reused.mkdir()
     (reused / LOCK).write_bytes(b"")
+    an_hour_ago = time.time() - 3600
+    os.utime(reused, (an_hour_ago, an_hour_ago))
+    # a server starting this moment: its lock file made, not yet locked (a diff review's race)
+    starting = tmp_path / f"{PREFIX}{os.getppid()}_starting"
+    starting.mkdir()
+    (starting / LOCK).write_bytes(b"")
     a_file = tmp_path / f"{PREFIX}{dead}_file"
     a_file.write_bytes(b"x")
     target = tmp_path / "target"
@@ -90,7 +97,7 @@ def test_remove_stale_workdirs_only_removes_stopped_servers_folders(tmp_path: Pa
 
     assert sorted(removed) == sorted([stale, own_earlier, reused])
     assert not stale.exists() and not own_earlier.exists() and not reused.exists()
-    for kept in (keep, live, held, *others, a_file, link, target / "keep.txt"):
+    for kept in (keep, live, starting, held, *others, a_file, link, target / "keep.txt"):
         assert kept.exists(), kept
     assert remove_stale_workdirs(tmp_path / "missing") == []
 
