@@ -22,7 +22,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["LOCK", "PREFIX", "pid_alive", "private_workdir", "remove_stale_workdirs", "workdir_pid"]
+from drac_ssl.io import pid_alive
+
+__all__ = ["LOCK", "PREFIX", "private_workdir", "remove_stale_workdirs", "workdir_pid"]
 
 PREFIX = "drac_app_"
 """Folder names are ``drac_app_<pid>_<random>``; the app's older ``drac_app_display_*`` /
@@ -42,19 +44,6 @@ def workdir_pid(name: str) -> int | None:
     other name."""
     match = _NAME.match(name)
     return int(match.group(1)) if match else None
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` exists (of any user: a process of another user counts as alive)."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def remove_stale_workdirs(base: str | os.PathLike[str], keep: str | os.PathLike[str] | None = None,

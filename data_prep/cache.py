@@ -60,7 +60,7 @@ from data_prep.validate import (
     sha256_of,
     warning,
 )
-from drac_ssl.io import atomic_path, atomic_write_json
+from drac_ssl.io import atomic_path, atomic_write_json, pid_alive
 
 STATE_NAME = "state.json"
 STATE_VERSION = 3  # 2: channels and the decoding options are part of the state; 3: the
@@ -620,44 +620,13 @@ def remove_stale_temporaries(folder: Path) -> list[Path]:
 
 
 def _pid_alive(temporary: Path, platform: str = os.name) -> bool:
-    """Whether the process that named ``temporary`` (``...tmp-PID``) still runs.
-
-    POSIX: signal 0 (no signal sent). Windows (``platform == "nt"``): never ``os.kill``, whose
-    signal 0 there is ``CTRL_C_EVENT`` (it would interrupt the other process's console
-    group); the process is looked up with ``OpenProcess`` / ``GetExitCodeProcess``.
-    """
+    """Whether the process that named ``temporary`` (``...tmp-PID``) still runs
+    (:func:`drac_ssl.io.pid_alive`; this process's own pid: an earlier process, not alive)."""
     pid = temporary.name.rsplit("-", 1)[-1]
     if not pid.isdigit():
         return False
     if int(pid) == os.getpid():
         return False
-    if platform == "nt":
-        return _windows_pid_alive(int(pid))
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return pid_alive(int(pid), platform)
 
 
-def _windows_pid_alive(pid: int) -> bool:
-    """Windows: whether process ``pid`` exists and has not exited (an existing process we may
-    not open counts as alive, so its files are kept)."""
-    import ctypes
-
-    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined]
-    kernel32.OpenProcess.restype = ctypes.c_void_p  # a HANDLE: pointer-sized, not a C int
-    kernel32.OpenProcess.argtypes = (ctypes.c_uint32, ctypes.c_int, ctypes.c_uint32)
-    kernel32.GetExitCodeProcess.argtypes = (ctypes.c_void_p, ctypes.POINTER(ctypes.c_ulong))
-    kernel32.CloseHandle.argtypes = (ctypes.c_void_p,)
-    process_query_limited_information, still_active, error_access_denied = 0x1000, 259, 5
-    handle = kernel32.OpenProcess(process_query_limited_information, False, pid)
-    if not handle:
-        return ctypes.get_last_error() == error_access_denied  # type: ignore[attr-defined]
-    try:
-        code = ctypes.c_ulong()
-        return bool(kernel32.GetExitCodeProcess(handle, ctypes.byref(code))) and code.value == still_active
-    finally:
-        kernel32.CloseHandle(handle)

@@ -81,7 +81,7 @@ from drac_ssl.finetune import (
     referable_columns,
 )
 from drac_ssl.grading.bundle import chance_warning, data_provenance
-from drac_ssl.io import atomic_write_text, output_file_problem
+from drac_ssl.io import atomic_write_text, output_file_problem, pid_alive
 from drac_ssl.metrics import (
     PAIRED_METRICS,
     BootstrapScores,
@@ -698,12 +698,8 @@ def _still_running(path: Path) -> str:
     pid = last.get("pid") if isinstance(last, dict) else None
     if "ended" in last or not isinstance(pid, int) or last.get("host") != platform.node():
         return ""
-    try:
-        os.kill(pid, 0)  # signal 0: is it there (no signal is sent)
-    except ProcessLookupError:
+    if not pid_alive(pid):  # another user's process counts as alive
         return ""
-    except PermissionError:
-        pass  # another user's process: alive
     return (f"python -m drac_ssl.train is still running there (process {pid}, started "
             f"{last.get('date_utc', '?')})")
 

@@ -96,3 +96,42 @@ def finite_number(value: Any) -> float | None:
         return None
     return v if math.isfinite(v) else None
 
+
+def pid_alive(pid: int, platform: str = os.name) -> bool:
+    """Whether process ``pid`` exists (of any user: one we may not signal or open counts as
+    alive, so what it may still use is kept). POSIX: signal 0 (no signal is sent). Windows
+    (``platform == "nt"``): never ``os.kill``, whose signal 0 there is ``CTRL_C_EVENT`` (it
+    would interrupt the other process's console group); the process is looked up with
+    ``OpenProcess`` / ``GetExitCodeProcess``."""
+    if pid <= 0:
+        return False
+    if platform == "nt":
+        return _windows_pid_alive(pid)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _windows_pid_alive(pid: int) -> bool:
+    """Windows: whether process ``pid`` exists and has not exited (an existing process we may
+    not open counts as alive, so its files are kept)."""
+    import ctypes
+
+    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined]
+    kernel32.OpenProcess.restype = ctypes.c_void_p  # a HANDLE: pointer-sized, not a C int
+    kernel32.OpenProcess.argtypes = (ctypes.c_uint32, ctypes.c_int, ctypes.c_uint32)
+    kernel32.GetExitCodeProcess.argtypes = (ctypes.c_void_p, ctypes.POINTER(ctypes.c_ulong))
+    kernel32.CloseHandle.argtypes = (ctypes.c_void_p,)
+    process_query_limited_information, still_active, error_access_denied = 0x1000, 259, 5
+    handle = kernel32.OpenProcess(process_query_limited_information, False, pid)
+    if not handle:
+        return ctypes.get_last_error() == error_access_denied  # type: ignore[attr-defined]
+    try:
+        code = ctypes.c_ulong()
+        return bool(kernel32.GetExitCodeProcess(handle, ctypes.byref(code))) and code.value == still_active
+    finally:
+        kernel32.CloseHandle(handle)

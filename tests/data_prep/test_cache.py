@@ -9,6 +9,7 @@ import pytest
 from test_ingest import SIZE, config, make_plain
 
 from data_prep import cache, ingest
+from drac_ssl import io as drac_io
 
 
 def test_row_spill_gives_back_grey_and_colour_rows_and_leaves_nothing(tmp_path: Path) -> None:
@@ -109,7 +110,7 @@ def test_stale_temporaries_of_dead_processes_go_and_windows_never_signals(
 
     asked: list[int] = []
     monkeypatch.setattr(cache.os, "kill", no_signals)
-    monkeypatch.setattr(cache, "_windows_pid_alive", lambda pid: asked.append(pid) or True)
+    monkeypatch.setattr(drac_io, "_windows_pid_alive", lambda pid: asked.append(pid) or True)
     assert cache._pid_alive(tmp_path / ".z.npy.tmp-4242", platform="nt") and asked == [4242]
 
 
