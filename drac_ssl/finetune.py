@@ -106,6 +106,7 @@ from drac_ssl.grading.model import (
     DECISIONS,
     DEFAULT_CROP_SCALE,
     FEATURE_STAGE,
+    HEAD_WIDTH_SETTINGS,
     HEADS,
     Calibration,
     GradingModel,
@@ -769,7 +770,7 @@ are still reused; any other value changes it."""
 
 
 def _signature(ctx: _Context, variant: str, source: Path | None, spec: ModelSpec,
-               run_dir: Path | None = None, legacy: bool = False) -> str:
+               run_dir: Path | None = None, legacy: bool = False, unused_widths: bool = False) -> str:
     """A hash of everything a fold's result depends on: a fold record with another
     signature is retrained, not reused.
 
@@ -777,10 +778,17 @@ def _signature(ctx: _Context, variant: str, source: Path | None, spec: ModelSpec
     inside it) and the SHA-256 of its bytes, so a run folder that is moved or copied keeps
     its finished folds. ``legacy=True`` gives the signature runs made before that (absolute
     path, size and modification time), still accepted so those runs' folds are reused.
+    The width settings of the heads not chosen (``finetune.mlp_hidden`` with the conv head)
+    change no fold and are not signed; ``unused_widths=True`` gives the signature of runs
+    made when they were (also accepted).
     """
     defaults = json.loads(json.dumps(to_dict(FinetuneConfig())))
     settings = {k: v for k, v in json.loads(json.dumps(to_dict(ctx.ft))).items()
                 if k not in _UNSIGNED_SETTINGS and not (k in _ADDED_SETTINGS and v == defaults[k])}
+    if not unused_widths:
+        for head, key in HEAD_WIDTH_SETTINGS.items():
+            if head != ctx.ft.head:
+                settings.pop(key, None)
     if source is None:  # scratch never warms its head up alone (nothing pretrained to keep)
         settings.pop("head_warmup_epochs", None)
     settings.pop("seed", None)  # the seed in effect is signed below, whichever setting gave it
@@ -976,8 +984,11 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
     out_dir.mkdir(parents=True, exist_ok=True)
     run_dir = out_dir.parent.parent  # <run>/finetune/<variant>
     signature = _signature(ctx, variant, source, spec, run_dir)
-    # a fold finished before sources were signed by content (absolute path + file stamp)
-    accepted = {signature} if source is None else {signature, _signature(ctx, variant, source, spec, legacy=True)}
+    # a fold finished before sources were signed by content (absolute path + file stamp), or
+    # before the unused heads' width settings left the signature
+    accepted = {signature, _signature(ctx, variant, source, spec, run_dir, unused_widths=True)}
+    if source is not None:
+        accepted.add(_signature(ctx, variant, source, spec, legacy=True))
     seed_everything(ctx.seed)  # scratch: one random init shared by all folds
     backbone = spec.build_backbone()
     if source is not None:
@@ -1284,7 +1295,7 @@ def _model_spec(cfg: Config, metadata_path: Path, data_channels: int = 1,
     if meta is not None:
         arch = BackboneArchitecture.from_metadata(meta, fallback=arch)
     ft = cfg.finetune
-    width = {"mlp": ft.mlp_hidden, "conv": ft.conv_head_channels}.get(ft.head)
+    width = getattr(ft, HEAD_WIDTH_SETTINGS[ft.head]) if ft.head in HEAD_WIDTH_SETTINGS else None
     return ModelSpec(arch=arch.arch, in_channels=arch.in_channels, cifar_stem=arch.cifar_stem,
                      stem_stride=arch.stem_stride, head=ft.head, dropout=ft.dropout, num_grades=num_grades, head_width=width)
 

@@ -44,7 +44,7 @@ from drac_ssl.grading.bundle import (
     left_out_words,
     variant_title,
 )
-from drac_ssl.grading.model import threshold_words
+from drac_ssl.grading.model import HEAD_WIDTH_SETTINGS, threshold_words
 from drac_ssl.io import atomic_write_text
 from drac_ssl.metrics import (
     degenerate_ci_reason,
@@ -238,7 +238,8 @@ def _config_section(run_dir: Path) -> list[str]:
         return ["## Configuration", "", "No readable `config.yaml` in the run folder.", ""]
     pc, uc = cfg.get("pretrain", {}), cfg.get("umm", {})
     fc = {**to_dict(FinetuneConfig()), **cfg.get("finetune", {})}  # older runs: the defaults they used
-    width = {"mlp": fc.get("mlp_hidden"), "conv": fc.get("conv_head_channels")}.get(fc.get("head"))
+    width_key = HEAD_WIDTH_SETTINGS.get(str(fc.get("head")))
+    width = fc.get(width_key) if width_key else None
     width = f", head width {width}" if width is not None else ""
     views = f", {fc.get('frozen_train_views')} precomputed views" if fc.get("freeze") == "frozen" else ""
     aug, bb = pc.get("augment", {}), pc.get("backbone", {})

@@ -66,6 +66,7 @@ __all__ = [
     "FEATURE_STAGE",
     "HEADS",
     "HEAD_WIDTH_DEFAULTS",
+    "HEAD_WIDTH_SETTINGS",
     "DECISIONS",
     "Calibration",
     "ConvHead",
@@ -90,8 +91,10 @@ HEADS: dict[str, str] = {"linear": "classification", "mlp": "classification",
 FEATURE_STAGE = "layer4"
 """The backbone stage whose feature map the heads read (Grad-CAM's target layer too)."""
 _FT_DEFAULTS = FinetuneConfig()
-HEAD_WIDTH_DEFAULTS: dict[str, int] = {"mlp": _FT_DEFAULTS.mlp_hidden,
-                                       "conv": _FT_DEFAULTS.conv_head_channels}
+HEAD_WIDTH_SETTINGS: dict[str, str] = {"mlp": "mlp_hidden", "conv": "conv_head_channels"}
+"""Head name -> the ``finetune`` setting that gives its hidden width (heads without one are
+absent; a head ignores the other heads' width settings)."""
+HEAD_WIDTH_DEFAULTS: dict[str, int] = {head: getattr(_FT_DEFAULTS, key) for head, key in HEAD_WIDTH_SETTINGS.items()}
 """Hidden width of the heads that have one (``finetune.mlp_hidden`` /
 ``finetune.conv_head_channels`` defaults); a ``model.json`` without ``head_width`` has these."""
 DEFAULT_CROP_SCALE: tuple[float, float] = (_FT_DEFAULTS.crop_scale[0], _FT_DEFAULTS.crop_scale[1])

@@ -488,7 +488,7 @@ def _legacy_signatures(monkeypatch: pytest.MonkeyPatch, cfg: Config, run: Path) 
     return legacy
 
 
-def _signature(overrides: dict[str, str], bf16: bool = False) -> str:
+def _signature(overrides: dict[str, str], bf16: bool = False, unused_widths: bool = False) -> str:
     """The fold signature of a fixed four-image context with ``overrides``."""
     from types import SimpleNamespace
 
@@ -499,7 +499,7 @@ def _signature(overrides: dict[str, str], bf16: bool = False) -> str:
                           grades=np.array([0, 1, 2, 1]), bf16=bf16,
                           seed=cfg.finetune.seed if cfg.finetune.seed >= 0 else cfg.run.seed)
     spec = finetune._model_spec(cfg, Path("no-metadata.json"))
-    return finetune._signature(ctx, "vicreg", None, spec)  # type: ignore[arg-type]
+    return finetune._signature(ctx, "vicreg", None, spec, unused_widths=unused_widths)  # type: ignore[arg-type]
 
 
 def test_fold_signature_follows_every_training_setting_and_keeps_old_runs() -> None:
@@ -523,6 +523,23 @@ def test_fold_signature_follows_every_training_setting_and_keeps_old_runs() -> N
     assert _signature({"finetune.seed": "1"}) == _signature({"run.seed": "1"}) != _signature({})
     assert _signature({"finetune.label_fraction": "0.5"}) != _signature({})
     assert _signature({}, bf16=True) != _signature({})  # bf16 autocast (a GPU run) is signed
+
+
+def test_fold_signature_ignores_the_width_of_a_head_not_chosen_and_accepts_runs_that_signed_it() -> None:
+    # the conv head (the default) has no use for finetune.mlp_hidden, nor linear for either width
+    assert _signature({"finetune.mlp_hidden": "64"}) == _signature({})
+    assert (_signature({"finetune.head": "linear", "finetune.conv_head_channels": "64"})
+            == _signature({"finetune.head": "linear"}))
+    # the chosen head's own width still counts
+    assert _signature({"finetune.head": "mlp", "finetune.mlp_hidden": "64"}) != _signature({"finetune.head": "mlp"})
+    assert _signature({"finetune.conv_head_channels": "64"}) != _signature({})
+    # a run made when unused widths were signed keeps its folds: that signature is accepted
+    # (computed by the code before this change)
+    assert (_signature({"finetune.mlp_hidden": "64"}, unused_widths=True)
+            == "8532e2bce1a28c22d74e76426f6ccc10f70f9aea")
+    assert (_signature({"finetune.head": "linear", "finetune.conv_head_channels": "64"}, unused_widths=True)
+            == "42b03f9e69399dfaba9727b5dce3787e60d0a9d8")
+    assert _signature({}, unused_widths=True) == _signature({})  # default widths were never signed
 
 
 def test_fold_signature_signs_the_pretrained_source_by_place_in_the_run_and_content(tmp_path: Path) -> None:
