@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # The test suite on another torch release than the pinned one, on the CPU: by default torch
 # 2.11.0 + torchvision 0.26.0, the release of the lent GPU machine (the package must run on
-# 2.11 and on the pinned 2.14). It builds its own virtual environment .venv-torch<VERSION>
-# (git-ignored) from PyPI with the other pins of scripts/requirements-cpu.txt; the first run
-# downloads torch's CUDA wheels (about 4 GB) and takes several minutes more than the suite.
+# 2.11 and on the pinned 2.14). It builds its own virtual environment
+# .venv-torch<VERSION>[-py<X.Y>] (git-ignored) from PyPI with the other pins of
+# scripts/requirements-cpu.txt; the first run downloads torch's CUDA wheels (about 4 GB) and
+# takes several minutes more than the suite. PYTHON picks the interpreter (default python3):
+# the GPU machine runs Python 3.12, this machine 3.11 (pyenv has 3.12 here).
 #   bash scripts/test_other_torch.sh                  # torch 2.11.0, torchvision 0.26.0
 #   bash scripts/test_other_torch.sh 2.12.1 0.27.1    # another pair
 #   bash scripts/test_other_torch.sh -n 0 tests/drac_ssl/test_distributed.py   # pytest arguments
+#   PYTHON=~/.pyenv/versions/3.12.1/bin/python bash scripts/test_other_torch.sh   # the GPU machine's pair
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TORCH=2.11.0
@@ -17,7 +20,10 @@ if [[ ${1:-} =~ ^[0-9] ]]; then  # the versions come first, both or neither
   shift 2
 fi
 PY=${PYTHON:-python3}
+PYVER=$("$PY" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
 VENV=.venv-torch$TORCH
+# the machine's own Python keeps the plain name; another Python gets its own folder
+[ "$PYVER" = "$(python3 -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')" ] || VENV=$VENV-py$PYVER
 REQ=$VENV/requirements.txt
 if [ ! -x "$VENV/bin/python" ]; then
   echo "[test_other_torch] creating $VENV with $($PY --version)"
