@@ -36,7 +36,7 @@ from bench.common import RESULTS, SHARED, add_threads_argument, write_result
 from drac_ssl import pretrain
 from drac_ssl.config import Config, load_config, with_data_channels
 from drac_ssl.distributed import DistInfo
-from drac_ssl.losses.rate_reduction import rate_reduction
+from drac_ssl.losses.mcr2 import rate_reduction
 from drac_ssl.losses.vicreg import VICRegLoss
 from drac_ssl.models import build_vicreg_model
 from drac_ssl.optim import build_optimizer, lr_at, set_lr

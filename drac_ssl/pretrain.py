@@ -27,7 +27,7 @@ package's training engine (:class:`drac_ssl.engine.Engine`), shared with UMM:
     continuity with earlier runs;
   - ``rate_reduction_last`` / ``rate_reduction_early`` (and ``view_cosine_last``): **the
     monitor** UMM's ``start_from`` reads: after every epoch, Delta R with ``umm.membership``
-    (soft by default, :mod:`drac_ssl.losses.rate_reduction`) of the pooled last-layer and
+    (soft by default, :mod:`drac_ssl.losses.mcr2`) of the pooled last-layer and
     ``umm.early_cut`` features of a fixed probe, ``pretrain.monitor_images`` images drawn
     once (seed ``run.seed``) with two views each from fixed per-image seeds, in eval mode. The
     same images and views every epoch, so the curve moves only with the weights; the paper
@@ -76,7 +76,7 @@ from drac_ssl.distributed import DistInfo, gather_with_grad, init_distributed, o
 from drac_ssl.engine import Engine, Monitor, TrainingTask
 from drac_ssl.evaluation import KnnMonitor, embed_images
 from drac_ssl.io import atomic_write_json, finite_number
-from drac_ssl.losses.rate_reduction import rate_reduction
+from drac_ssl.losses.mcr2 import rate_reduction
 from drac_ssl.losses.vicreg import VICRegLoss, VICRegTerms
 from drac_ssl.models import ARCHS, VICRegModel, build_vicreg_model
 from drac_ssl.optim import build_optimizer, lr_at, set_lr

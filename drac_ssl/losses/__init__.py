@@ -2,19 +2,23 @@
 
 - :mod:`drac_ssl.losses.vicreg`: the VICReg loss (Bardes et al., ICLR 2022), official-code
   convention (methods.md section 1).
-- :mod:`drac_ssl.losses.rate_reduction`: coding rate and rate reduction (MCR^2, Yu et al.,
-  NeurIPS 2020) for UMM and the label-free overfitting monitor (methods.md section 2).
+- :mod:`drac_ssl.losses.mcr2`: coding rate and rate reduction (MCR^2, Yu et al.,
+  NeurIPS 2020) for UMM and the label-free overfitting monitor (methods.md section 2), with
+  the group memberships (:func:`anchor_membership`, :func:`pair_membership`). The module is
+  not named ``rate_reduction``: that is its main function, re-exported here.
 - :mod:`drac_ssl.losses.alignment`: UMM's distribution-alignment term, the JS divergence of
   the density the later layers induce to the uniform one (:func:`alignment_js`,
   :func:`js_to_uniform`; methods.md section 2).
 """
 
 from drac_ssl.losses.alignment import alignment_js, js_divergence, js_to_uniform
-from drac_ssl.losses.rate_reduction import (
+from drac_ssl.losses.mcr2 import (
     RateReduction,
+    anchor_membership,
     coding_rate,
     compress_rate,
     pair_compress_rate,
+    pair_membership,
     rate_reduction,
     rate_reduction_general,
 )
@@ -32,6 +36,7 @@ __all__ = [
     "VICRegLoss",
     "VICRegTerms",
     "alignment_js",
+    "anchor_membership",
     "coding_rate",
     "compress_rate",
     "covariance_loss",
@@ -39,6 +44,7 @@ __all__ = [
     "js_divergence",
     "js_to_uniform",
     "pair_compress_rate",
+    "pair_membership",
     "rate_reduction",
     "rate_reduction_general",
     "variance_loss",

@@ -20,7 +20,7 @@ Defaults (each a ``umm.*`` setting):
 * ``Delta R``: MCR^2 rate reduction of the pooled last-layer features of the two views with
   the **anchor-based soft membership** of the paper's Appendix C (``membership=soft``,
   ``membership_temperature``; our reconstruction,
-  :mod:`drac_ssl.losses.rate_reduction`). ``membership=pairs`` (each image its own group of
+  :mod:`drac_ssl.losses.mcr2`). ``membership=pairs`` (each image its own group of
   two views) is the old rule: maximising it pushes the two views apart;
 * **Adam at both levels with the same learning rate** (``inner_optimizer=adam``,
   ``inner_lr = outer_lr``), as the authors' code; the outer step skips parameters whose

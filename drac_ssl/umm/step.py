@@ -7,7 +7,7 @@ to the SSL loss (issue #13, methods.md section 2):
 
 ``s = +1`` for ``umm.outer_sign=maximize`` (the paper), ``-1`` for ``minimize``; ``Delta R``
 of the pooled last-layer features of the two views with ``umm.membership`` (``soft``: the
-anchor-based membership of :mod:`drac_ssl.losses.rate_reduction`). ``alpha = 0`` is the fair
+anchor-based membership of :mod:`drac_ssl.losses.mcr2`). ``alpha = 0`` is the fair
 control: the same code path and the same two updates per batch, with ``F = L_ssl(theta')``
 (``Delta R`` is then computed for the log only, detached, and never enters an update).
 ``umm.outer_ssl=false`` gives the objective before issue #13 (``-s alpha Delta R`` alone);
@@ -49,7 +49,7 @@ from torch.func import functional_call
 
 from drac_ssl.config import UMMConfig
 from drac_ssl.losses.alignment import alignment_js
-from drac_ssl.losses.rate_reduction import RateReduction, rate_reduction
+from drac_ssl.losses.mcr2 import RateReduction, rate_reduction
 from drac_ssl.losses.vicreg import VICRegLoss, VICRegTerms
 from drac_ssl.models import VICRegModel
 from drac_ssl.umm.bilevel import global_norm, grads_or_zeros, hypergradient

@@ -1,4 +1,4 @@
-"""Coding rate and rate reduction (drac_ssl.losses.rate_reduction), MCR^2 formulas of
+"""Coding rate and rate reduction (drac_ssl.losses.mcr2), MCR^2 formulas of
 methods.md section 2, checked against direct float64 determinants; the anchor-based soft
 membership (issue #13) against its definition, the general log-det formula and the pairs
 closed form."""
@@ -19,7 +19,7 @@ from drac_ssl.losses import (
     rate_reduction,
     rate_reduction_general,
 )
-from drac_ssl.losses.rate_reduction import anchor_membership
+from drac_ssl.losses.mcr2 import anchor_membership
 
 
 def direct_rate(z: np.ndarray, eps2: float) -> float:
@@ -278,3 +278,18 @@ def test_soft_membership_does_not_reward_pushing_the_views_apart() -> None:
 
     assert delta(90, "pairs") > delta(0, "pairs") + 25
     assert delta(90, "soft") < delta(0, "soft") - 25
+
+
+def test_the_mcr2_module_is_reachable_by_its_dotted_name_and_not_shadowed_by_a_function() -> None:
+    # the module was named like its main function, which the package re-exports: `import
+    # drac_ssl.losses.rate_reduction as rr` gave the function, and rr.anchor_membership failed
+    import importlib
+
+    import drac_ssl.losses
+    import drac_ssl.losses.mcr2 as mcr2
+
+    assert mcr2 is importlib.import_module("drac_ssl.losses.mcr2")
+    assert callable(mcr2.anchor_membership) and callable(mcr2.pair_membership)
+    for name in drac_ssl.losses.__all__:  # every re-export is a function or class, not a module
+        assert not isinstance(getattr(drac_ssl.losses, name), type(mcr2)), name
+    assert drac_ssl.losses.rate_reduction is mcr2.rate_reduction

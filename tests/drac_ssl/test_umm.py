@@ -20,7 +20,7 @@ from torch import nn
 from drac_ssl import pretrain, umm
 from drac_ssl.config import Config, ConfigError, load_config
 from drac_ssl.losses.alignment import alignment_js
-from drac_ssl.losses.rate_reduction import rate_reduction
+from drac_ssl.losses.mcr2 import rate_reduction
 from drac_ssl.losses.vicreg import VICRegLoss, vicreg_loss
 from drac_ssl.models import build_backbone, build_vicreg_model, load_local_weights
 from drac_ssl.umm import stage as umm_stage
