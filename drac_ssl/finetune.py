@@ -128,6 +128,8 @@ from drac_ssl.metrics import (
     degenerate_ci_reason,
     figure_text,
     format_ci,
+    format_difference,
+    format_signed_interval,
     grading_report,
     macro_ovr_auc,
     one_grade_note,
@@ -415,7 +417,7 @@ def _paired(ctx: _Context, a: VariantResult, b: VariantResult) -> dict[str, Any]
     print(f"[finetune] {a.name} - {b.name}, paired bootstrap 95% CI"
           + (f" (resampling {ctx.bootstrap[a.name][1].units} patients)" if ctx.patients is not None else "")
           + ": "
-          + "; ".join(f"{m} {d['difference']:+.3f} ({d['ci_low']:+.3f}..{d['ci_high']:+.3f})"
+          + "; ".join(f"{m} {format_difference(d['difference'], d['ci_low'], d['ci_high'])}"
                       for m, d in diff.items())
           + f" ({time.perf_counter() - t0:.1f} s)")
     return diff
@@ -457,7 +459,8 @@ def _selection_evidence(ctx: _Context, variants: dict[str, VariantResult], selec
             continue
         d = paired_difference(_scores(ctx, best), _scores(ctx, other))[metric]
         if not (math.isfinite(d["ci_low"]) and d["ci_low"] > 0):
-            level.append(f"{name} ({d['difference']:+.3f}, 95% CI {d['ci_low']:+.3f}..{d['ci_high']:+.3f})")
+            level.append(f"{name} ({d['difference']:+.3f}, 95% CI "
+                         f"{format_signed_interval(d['ci_low'], d['ci_high'])})")
     if not level:
         return ""
     said = "QWK" if metric == "qwk" else "accuracy"

@@ -64,6 +64,8 @@ __all__ = [
     "degenerate_ci_reason",
     "figure_text",
     "format_ci",
+    "format_difference",
+    "format_signed_interval",
     "default_thresholds",
     "expected_grade",
     "fit_kappa_thresholds",
@@ -1021,6 +1023,27 @@ def format_ci(low: Any, high: Any, reason: str | None = None) -> str:
     if not (math.isfinite(lo) and math.isfinite(hi)):
         return "n/a"
     return f"{lo:.3f}..{hi:.3f}"
+
+
+def _signed(x: Any) -> str:
+    return f"{x:+.3f}" if isinstance(x, int | float) and math.isfinite(x) else "—"
+
+
+def format_signed_interval(low: Any, high: Any) -> str:
+    """The interval of a difference, ``+0.010..+0.090``, or ``not meaningful: width 0`` for an
+    interval of width 0 (every resample gave the same value, :func:`degenerate_ci_reason`:
+    ``+0.000..+0.000`` would read as certainty); a missing or non-finite bound is ``—``."""
+    if degenerate_ci_reason(low, high):
+        return "not meaningful: width 0"
+    return f"{_signed(low)}..{_signed(high)}"
+
+
+def format_difference(value: Any, low: Any, high: Any) -> str:
+    """A paired difference and its interval for people, ``+0.050 (+0.010..+0.090)``, or
+    ``+0.000 (CI not meaningful: width 0)`` (:func:`format_signed_interval`). The fine-tuning
+    log, its export choice, report.md and the model card all say a difference this way."""
+    interval = format_signed_interval(low, high)
+    return f"{_signed(value)} ({'CI ' if interval.startswith('not') else ''}{interval})"
 
 
 PAIRED_METRICS = ("accuracy", "qwk", "auc_ovr")

@@ -49,6 +49,7 @@ from drac_ssl.io import atomic_write_text
 from drac_ssl.metrics import (
     degenerate_ci_reason,
     format_ci,
+    format_difference,
     grading_report,
     one_grade_note,
     referable_summary,
@@ -582,10 +583,7 @@ def _difference_cell(result: dict[str, Any]) -> str:
     """A paired difference with its interval, ``+0.050 (+0.010..+0.090)``; an interval of
     width 0 is not printed as one (``+0.000 (+0.000..+0.000)`` read as certainty):
     ``+0.000 (CI not meaningful: width 0)``, explained under the table."""
-    value, low, high = (result.get(key) for key in ("difference", "ci_low", "ci_high"))
-    if degenerate_ci_reason(low, high):
-        return f"{_signed(value)} (CI not meaningful: width 0)"
-    return f"{_signed(value)} ({_signed(low)}..{_signed(high)})"
+    return format_difference(*(result.get(key) for key in ("difference", "ci_low", "ci_high")))
 
 
 def _zero_width(d: dict[str, Any], titles: dict[str, str]) -> list[str]:

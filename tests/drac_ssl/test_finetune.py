@@ -1023,6 +1023,13 @@ def test_the_export_choice_says_when_it_is_not_evidence_of_the_better_variant() 
     assert words.startswith("not shown better than scratch (") and "95% CI" in words
     assert words.endswith("its accuracy minus theirs reaches 0, so which of them is exported is not "
                           "evidence of the better one")
+    # two variants that give every image the same grade: a difference of 0 on every resample
+    # is "not meaningful", not the certainty "+0.000..+0.000" (as report.md says it)
+    same = {name: SimpleNamespace(name=name, oof_probs=np.tile([0.6, 0.3, 0.1], (60, 1)),
+                                  oof_pred=np.zeros(60, int)) for name in ("scratch", "vicreg")}
+    ctx.bootstrap = {}
+    words = finetune._selection_evidence(ctx, same, "vicreg", "thresholds")
+    assert "scratch (+0.000, 95% CI not meaningful: width 0)" in words and "+0.000..+0.000" not in words
     clear = {"scratch": noise["scratch"], "vicreg": variant("vicreg", 6.0)}
     ctx.bootstrap = {}
     assert finetune._selection_evidence(ctx, clear, "vicreg", "thresholds") == ""

@@ -825,3 +825,16 @@ def test_referable_summary_says_the_rule_the_counts_and_where_the_sensitivity_is
     assert ("AUC of P(referable) n/a (every one of the 4 images is referable (grade >= 2): the AUC needs "
             "referable and non-referable images); at the submitted") in referable_summary(undefined)
     assert "specificity n/a" in referable_summary(undefined)
+
+
+def test_a_difference_with_an_interval_of_width_0_is_never_printed_as_one() -> None:
+    # a docs review: the fine-tuning log and the export choice printed +0.000 (+0.000..+0.000)
+    # (read as certainty) where report.md said "CI not meaningful: width 0"
+    from drac_ssl.metrics import format_difference, format_signed_interval
+
+    assert format_difference(0.05, 0.01, 0.09) == "+0.050 (+0.010..+0.090)"
+    assert format_difference(0.0, 0.0, 0.0) == "+0.000 (CI not meaningful: width 0)"
+    assert format_difference(-0.1, -0.2, float("nan")) == "-0.100 (-0.200..—)"
+    assert format_difference(None, None, None) == "— (—..—)"
+    assert format_signed_interval(0.0, 0.0) == "not meaningful: width 0"
+    assert format_signed_interval(-0.01, 0.02) == "-0.010..+0.020"
