@@ -214,7 +214,7 @@ def main() -> None:
         "pretrain": pretrain_info,
         "eval_images": {"pool": len(train.images), "test": len(test.images)},
         "protocol": protocol,
-        "paper": {"source": "layer-wise VICReg paper, MNIST, MLP (../shared/docs/methods.md section 3)",
+        "paper": {"source": "layer-wise VICReg paper, MNIST, MLP (methods.md section 3)",
                   "figures": {str(k): v for k, v in PAPER_MNIST.items()},
                   "comparable": comparable},
         "labels": {},

@@ -1487,7 +1487,7 @@ def knn_accuracy(
     """Weighted k-NN top-1 accuracy of frozen features (Wu et al. 2018; DINO's ``eval_knn``).
 
     Features ``(n, d)`` (torch tensors on any device, or numpy arrays), labels ``(n,)`` ints.
-    Protocol (docs/methods.md section 3): L2-normalise, cosine similarity of each test row
+    Protocol (methods.md section 3): L2-normalise, cosine similarity of each test row
     to all train rows, keep the top ``k`` neighbours (``min(k, n_train)``), weight each by
     ``exp(sim / temperature)`` and predict the class with the largest summed weight (ties:
     lowest class). Runs on the device of ``train_feats`` in float32, ``chunk_size`` test
