@@ -307,6 +307,15 @@ class Engine:
         self.saved_epoch = state["epoch"]
         self.history = list(state["history"])
         self.monitor.load_state_dict(state)
+        if self.monitor.best_epoch >= 0 and not self.best.exists() and task.best_state() is not None:
+            # best.pt is written no later than the last.pt that names its epoch: it was removed.
+            # Going on would end with the last epoch's weights where the best epoch's belong.
+            raise FileNotFoundError(
+                f"{self.best}: missing, but {self.last} says epoch {self.monitor.best_epoch + 1} was "
+                f"the best so far and its weights were kept in that file; resuming without it would "
+                f"export the last epoch's weights as the best epoch's.\n"
+                f"  fix: put best.pt back (from a copy), or delete {self.ckpt_dir} to train this stage "
+                f"again from epoch 1.")
         self.stopped = state.get("stopped", "")
         self._pending = state.get("monitors_pending")
         if self.is_main:

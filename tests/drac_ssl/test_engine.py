@@ -110,6 +110,26 @@ def test_interrupted_and_resumed_run_is_bit_identical(tmp_path: Path) -> None:
     assert csv_lines[0] == "epoch,step,loss,weight_norm,seconds,pairs_per_second" and len(csv_lines) == 5
 
 
+def test_a_resume_whose_best_checkpoint_is_gone_is_refused_not_exported_from_the_last_epoch(
+        tmp_path: Path) -> None:
+    """A trial deleted pretrain/checkpoints/best.pt of an interrupted run: the rerun exported
+    the last epoch's weights as "best epoch 1", silently (UMM and fine-tuning built on them)."""
+    _run(tmp_path / "run", stop_after_epoch=1)
+    (tmp_path / "run" / "checkpoints" / "best.pt").unlink()
+    engine, task = _engine(tmp_path / "run"), ToyTask()
+    with pytest.raises(FileNotFoundError) as info:
+        engine.resume(task)
+    said = str(info.value)
+    assert str(tmp_path / "run" / "checkpoints" / "best.pt") in said and "epoch" in said
+    assert "fix:" in said and str(tmp_path / "run" / "checkpoints") in said
+
+    class NoBest(ToyTask):  # a task that keeps no best.pt (UMM without its early stop) resumes
+        def best_state(self) -> None:  # type: ignore[override]
+            return None
+
+    assert _engine(tmp_path / "run").resume(NoBest())
+
+
 def test_checkpoint_keeps_the_keys_older_runs_resume_from(tmp_path: Path) -> None:
     _run(tmp_path, epochs=2)
     last = load_checkpoint(tmp_path / "checkpoints" / "last.pt")
