@@ -1,6 +1,6 @@
 """Every command answers ``--help`` and its usage errors before it imports torch, matplotlib,
-gradio, MONAI or albumentations: a one-screen answer took 10-25 s of imports on a loaded
-2-core machine. A subprocess per command runs its cases as ``python -m`` runs it (runpy, as
+gradio, MONAI, albumentations or scikit-learn: a one-screen answer took 10-25 s of imports on
+a loaded 2-core machine. A subprocess per command runs its cases as ``python -m`` runs it (runpy, as
 ``__main__``), in turn, and says which heavy modules each case loaded (one process per command:
 a command that loads torch cannot hide another that would)."""
 
@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-HEAVY = ("torch", "torchvision", "matplotlib", "gradio", "monai", "albumentations")
+HEAVY = ("torch", "torchvision", "matplotlib", "gradio", "monai", "albumentations", "sklearn")
 
 # (module, argv, exit code): --help, a usage error, a missing file where the command checks it
 # before any work
