@@ -4,8 +4,9 @@ A command module imports torch, OpenCV and scikit-learn at its top (10-25 s on a
 machine); under ``if __name__ == "__main__":``, before those imports, it parses its arguments
 with the parser made here, so that ``--help`` and a usage error are answered at once, with the
 same words and exit code as its ``main()`` gives them (``main`` parses again with the same
-parser). ``python -m drac_ssl.umm`` and ``python -m data_prep`` import their stage inside
-``main``, after parsing, and need no parser here.
+parser). ``python -m drac_ssl.umm`` imports its stage inside ``main``, after parsing, and
+``python -m data_prep`` builds its parser from modules that load no torch or scikit-learn:
+they need no parser here. ``tests/test_cli_imports.py`` checks every command.
 """
 
 from __future__ import annotations
