@@ -18,15 +18,9 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-import torch
-
 from drac_ssl import GRADE_NAMES, __version__
-from drac_ssl.checkpoint import save_weights
-from drac_ssl.config import GRADE_SCALES, FinetuneConfig, to_dict
-from drac_ssl.datasets import normalization_for
-from drac_ssl.grading.model import HEADS, Calibration, InputSpec, ModelSpec
+from drac_ssl.config import _CHOICES, GRADE_SCALES, FinetuneConfig, to_dict
 from drac_ssl.io import atomic_write_json, atomic_write_text
-from drac_ssl.metrics import default_thresholds
 
 __all__ = ["DEMO_NOTE", "build_demo_bundle", "main"]
 
@@ -45,6 +39,13 @@ def build_demo_bundle(run_dir: str | Path, *, image_size: int = 128, source_size
     ``grade_names``: the scale (default DRAC's three; e.g. the five ICDR grades);
     ``channels``: 1 (grey UW-OCTA, the ``octa`` recipe) or 3 (colour fundus, ``fundus``).
     """
+    import torch  # here, not at the top: python -m app.demo_bundle --help loads no torch
+
+    from drac_ssl.checkpoint import save_weights
+    from drac_ssl.datasets import normalization_for
+    from drac_ssl.grading.model import Calibration, InputSpec, ModelSpec
+    from drac_ssl.metrics import default_thresholds
+
     run_dir = Path(run_dir)
     variant = "vicreg"
     vdir = run_dir / "finetune" / variant
@@ -108,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--image-size", type=int, default=128)
     parser.add_argument("--source-size", type=int, default=256)
     parser.add_argument("--folds", type=int, default=2)
-    parser.add_argument("--head", default="conv", choices=list(HEADS))
+    parser.add_argument("--head", default="conv", choices=list(_CHOICES["finetune.head"]))  # grading.model.HEADS, without torch
     parser.add_argument("--grades", default="drac", choices=sorted(GRADE_SCALES),
                         help="grade scale: drac (3 grades) or icdr (5)")
     parser.add_argument("--channels", type=int, default=1, choices=[1, 3],

@@ -217,6 +217,18 @@ def threads_rows(r: dict[str, Any]) -> list[str]:
     return out
 
 
+def cli_startup_rows(r: dict[str, Any]) -> list[str]:
+    """Seconds to answer ``--help``, one row for all commands, against ``import torch``."""
+    table = r.get("table", {})
+    reference = r.get("reference", "import torch")
+    cells = "; ".join(f"{name}: {f['median_s']} s (x{f['ratio_to_torch']})"
+                      for name, f in table.items() if name != reference)
+    return [f"| `python -m COMMAND --help`, fresh process (median of {r.get('rounds')} interleaved "
+            f"rounds{_load_note(r)}; x = ratio to `python -c \"{reference}\"`, "
+            f"{r.get('reference_median_s')} s in the same run) | {cells} | {_device(r)} | {_date(r)} | "
+            f"`{r.get('command')}` |"]
+
+
 def _pct(x: Any) -> str:
     return f"{x:.2f}" if isinstance(x, (int, float)) else "–"
 
@@ -630,6 +642,8 @@ def render(results_dir: Path = RESULTS) -> str:
             lines += inference_rows(record)
         elif name == "threads":
             lines += threads_rows(record)
+        elif name == "cli_startup":
+            lines += cli_startup_rows(record)
         elif name.startswith("ood_check"):
             lines += ood_rows(record)
         elif name == "disk_use":

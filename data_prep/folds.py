@@ -17,13 +17,17 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from sklearn.model_selection import GroupKFold, StratifiedGroupKFold, StratifiedKFold
 
 from data_prep.grades import grade_label, merge_fix
 from data_prep.problems import Problem, counted, note
 from data_prep.validate import IngestError, error
+
+if TYPE_CHECKING:  # imported in assign_folds: scikit-learn (SciPy, pandas) is 4-5 s of imports,
+    # which python -m data_prep --help and the ingest's usage errors need not wait for
+    from sklearn.model_selection import GroupKFold, StratifiedGroupKFold, StratifiedKFold
 
 SKLEARN_FEW_MEMBERS = "least populated class in y has only"
 """scikit-learn's warning for a class smaller than n_splits, replaced by :func:`rare_grade`."""
@@ -112,6 +116,8 @@ def assign_folds(grades: Sequence[int], n_folds: int, seed: int,
                      for grade in range(int(y.max()) + 1)]
     else:
         per_grade = np.bincount(y).tolist()
+    from sklearn.model_selection import GroupKFold, StratifiedGroupKFold, StratifiedKFold
+
     caveats: list[Problem] = []
     splitter: StratifiedKFold | StratifiedGroupKFold | GroupKFold
     stratified = int(np.bincount(y).max()) >= n_folds

@@ -55,8 +55,10 @@ if __name__ == "__main__":  # Ctrl-C while torch loads: one line, not an import'
     from drac_ssl.starting import quiet_while_starting
 
     quiet_while_starting("compare")
+    from drac_ssl.commands import compare_parser
 
-import argparse
+    compare_parser().parse_args()  # --help, a usage error: answered before torch loads
+
 import csv
 import io
 import json
@@ -72,6 +74,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from drac_ssl.commands import DEFAULT_N_BOOT, compare_parser
 from drac_ssl.config import REFERABLE_OFF, ConfigError, read_yaml, referable_cut
 from drac_ssl.finetune import (
     REFERABLE_COLUMNS,
@@ -103,8 +106,6 @@ __all__ = ["CompareError", "Comparison", "RunOutputs", "VariantDifference", "Var
 
 MISSING = "—"
 """What a table shows for a value a run does not record (or an undefined metric)."""
-DEFAULT_N_BOOT = 1000
-"""Resamples of a difference recomputed here without ``--n-boot`` (a run that did not store its own)."""
 BASELINE = "scratch"
 """The variant the pretrained ones are compared with, within each run."""
 METRIC_TITLES = {"accuracy": "accuracy", "qwk": "QWK", "auc_ovr": "AUC OvR"}
@@ -1235,29 +1236,9 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m drac_ssl.compare RUN [RUN ...] [--csv FILE] [--md FILE] [--n-boot N]``:
     print the comparison as Markdown; 0 on success, 2 on a bad input (said on stderr)."""
-    parser = argparse.ArgumentParser(
-        prog="python -m drac_ssl.compare",
-        description="Compare finished run folders of python -m drac_ssl.train: one row per run and "
-                    "variant with the settings that differ and the out-of-fold metrics, then each "
-                    "pretrained variant minus scratch with a paired bootstrap CI.",
-        epilog="e.g. python -m drac_ssl.compare runs/base runs/base-mlp --csv compare.csv")
-    parser.add_argument("runs", nargs="+", metavar="RUN", help="run folders (runs/<run.name>)")
-    parser.add_argument("--csv", metavar="FILE", help="also write the table of runs and variants as CSV")
-    parser.add_argument("--md", metavar="FILE", help="also write the whole Markdown text")
-    parser.add_argument("--between", action="store_true",
-                        help="also each run minus the first, variant by variant, with a paired "
-                             "bootstrap CI on the out-of-fold images both scored: did the changed "
-                             "settings help? (seconds per variant)")
-    parser.add_argument("--n-boot", type=int, default=None, metavar="N",
-                        help="recompute every paired difference with N bootstrap resamples (seed 0; "
-                             "of the patients, each with all its images, when the run's "
-                             "data/manifest.csv names them, else of the images); "
-                             "default: each run's own differences as its fine-tuning stored them (the "
-                             f"figures of its report.md), {DEFAULT_N_BOOT} resamples for a run that "
-                             "did not store them")
     started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
     try:
-        args = parser.parse_args(argv)
+        args = compare_parser().parse_args(argv)
     except SystemExit as exc:  # --help, or a usage error argparse has already printed
         return exc.code if isinstance(exc.code, int) else 2
     if args.n_boot is not None and args.n_boot < 1:

@@ -87,6 +87,16 @@ if __name__ == "__main__":  # Ctrl-C while torch loads: one line, not an import'
     from drac_ssl.starting import quiet_while_starting
 
     quiet_while_starting("export")
+    import sys
+
+    from drac_ssl.commands import check_arguments_problem, export_parser
+
+    # --help, a usage error, --check of a missing file: answered before torch loads (main()
+    # says a negative --threads first)
+    args = export_parser().parse_args()
+    if args.check and args.threads >= 0 and (problem := check_arguments_problem(args)):
+        print(f"error: {problem}", file=sys.stderr)
+        raise SystemExit(2)
 
 import argparse
 import json
@@ -101,6 +111,7 @@ from typing import Any
 import numpy as np
 
 from data_prep.problems import Problem
+from drac_ssl.commands import check_arguments_problem, export_parser
 from drac_ssl.config import Config
 from drac_ssl.datasets import load_octa_cache
 from drac_ssl.grading.bundle import (
@@ -735,73 +746,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m drac_ssl.export RUN --images DIR --out TEAM.csv`` or ``--check TEAM.csv
     --images DIR``; returns the exit code (0 ok, 1 submission problems, 2 bad input, 3
     written with ``--skip-unreadable`` but some files skipped)."""
-    parser = argparse.ArgumentParser(
-        prog="python -m drac_ssl.export",
-        description="Grade a folder of retinal images (UW-OCTA, colour fundus) with a drac_ssl "
-                    "model bundle into a submission CSV (case,class,P0..P{K-1}; DRAC 2022 Task 3: "
-                    "case,class,P0,P1,P2), or check a submission CSV.",
-        epilog="Examples:\n  python -m drac_ssl.export runs/default --images TEST_DIR --out team.csv\n"
-               "  python -m drac_ssl.export runs/default --variant vicreg --images TEST_DIR --out vicreg.csv\n"
-               "  python -m drac_ssl.export --check team.csv --images TEST_DIR\n"
-               "  python -m drac_ssl.export --check team.csv --manifest runs/retinamnist   "
-               "# test images in an .npz",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("run", nargs="?", help="run folder (with bundle/) or bundle folder")
-    parser.add_argument("--variant", metavar="NAME",
-                        help="export this fine-tuned variant of the run folder RUN (scratch, vicreg "
-                             "or vicreg_umm) instead of the one the fine-tuning selected: its bundle "
-                             "is built into RUN/bundles/NAME (reused while the run's outputs it "
-                             "is built from are the same); with --images DIR --out CSV it grades "
-                             "the folder, without --images it writes RUN/export/submission_NAME.csv "
-                             "of the ingest's test images (or --out); on --device (default cpu), "
-                             "not the run's run.device")
-    parser.add_argument("--images", metavar="DIR", help="folder of the images to grade (or one image "
-                                                        "file) / with --check: the folder of the test "
-                                                        "images")
-    parser.add_argument("--out", metavar="CSV", help="submission file to write")
-    parser.add_argument("--check", metavar="CSV", help="validate this submission file instead")
-    parser.add_argument("--manifest", metavar="RUN",
-                        help="with --check: the run folder (or its data/ folder, or manifest.csv) "
-                             "whose test cases and grade scale the submission must match; for "
-                             "test images without a folder (RetinaMNIST's .npz)")
-    parser.add_argument("--grades", type=int, default=None, metavar="K",
-                        help="with --check: the number of grades (default: the manifest's, else "
-                             "the header's width: case,class and K columns P<n>)")
-    parser.add_argument("--skip-unreadable", action="store_true",
-                        help="grade the readable images and write them even when some files "
-                             "cannot be read or are not images this package reads (x.webp, "
-                             "notes.txt; clinic batch grading); each skipped file is listed "
-                             "on stderr and in OUT's .skipped.json beside the CSV, and the exit "
-                             "code is 3. The CSV then lacks those cases: it is NOT a complete "
-                             "submission (--check against the folder reports each missing row). "
-                             "Default: an unreadable file writes nothing")
-    parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
-                        help="flip test-time augmentation (4 flips per image) on or off; default: "
-                             "as the bundle's cross-validated figures were measured (finetune.tta)")
-    parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto")
-    parser.add_argument("--threads", type=int, default=0, metavar="N",
-                        help="CPU threads (torch, OpenCV); 0 = the default policy: half the "
-                             "cores, 1..4 (drac_ssl.runtime)")
-    args = parser.parse_args(argv)
+    args = export_parser().parse_args(argv)
     started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
     try:
         from drac_ssl.runtime import apply_thread_policy
 
         apply_thread_policy(args.threads)
         if args.check:
-            if args.variant is not None:
-                raise BundleError("--variant exports a variant of a run; give no --check with it")
-            if args.run or args.out or args.skip_unreadable:
-                raise BundleError("--check validates a file; give no RUN, --out or --skip-unreadable "
-                                  "with it")
-            if not Path(args.check).is_file():
-                raise BundleError(f"{args.check}: no such submission file")
-            if args.images and not Path(args.images).is_dir():
-                raise BundleError(
-                    f"{args.images}: no such image folder" + (
-                        " (a file: --check compares the submission's cases with the image files "
-                        f"of a folder; give its folder, {Path(args.images).parent})"
-                        if Path(args.images).is_file() else ""))
+            if problem := check_arguments_problem(args):
+                raise BundleError(problem)
             from drac_ssl.submission import report_check
 
             cases = names = None

@@ -19,6 +19,13 @@ if __name__ == "__main__":  # Ctrl-C while torch loads: one line, not an import'
     from drac_ssl.starting import quiet_while_starting
 
     quiet_while_starting("report")
+    import sys
+
+    from drac_ssl.commands import REPORT_USAGE, report_run
+
+    if report_run() is None:  # a usage error: answered before torch loads
+        print(REPORT_USAGE, file=sys.stderr)
+        raise SystemExit(2)
 
 import datetime as _dt
 import json
@@ -33,6 +40,7 @@ from typing import Any
 import yaml
 
 from drac_ssl import __version__, runtime
+from drac_ssl.commands import REPORT_USAGE, report_run
 from drac_ssl.config import FinetuneConfig, read_yaml, to_dict
 from drac_ssl.finetune import folds_taken_words
 from drac_ssl.grading.bundle import (
@@ -843,11 +851,11 @@ def write_report(run_dir: str | Path) -> Path:
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m drac_ssl.report RUN``: write RUN/report.md."""
     started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
-    args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) != 1 or args[0].startswith("-"):
-        print("usage: python -m drac_ssl.report RUN", file=sys.stderr)
+    run = report_run(argv)
+    if run is None:
+        print(REPORT_USAGE, file=sys.stderr)
         return 2
-    run_dir = Path(args[0])
+    run_dir = Path(run)
     # report.md and its figures are rewritten with the code of now: one line in the run's
     # invocation log says so (the train command's lines beside it)
     invocation = (runtime.record_start(run_dir, "drac_ssl.report")  # only in a run folder

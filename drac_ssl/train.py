@@ -35,8 +35,10 @@ if __name__ == "__main__":
     from drac_ssl.starting import quiet_while_starting
 
     quiet_while_starting("train")
+    from drac_ssl.commands import train_parser
 
-import argparse
+    train_parser().parse_args()  # --help, a usage error: answered before torch loads
+
 import dataclasses
 import datetime as _dt
 import functools
@@ -51,6 +53,7 @@ from typing import Any
 import yaml
 
 from drac_ssl import preflight, runtime
+from drac_ssl.commands import train_parser
 from drac_ssl.config import (  # noqa: F401 - load_config: train.load_config for callers
     PACKAGE_CONFIGS,
     Config,
@@ -800,22 +803,7 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
 
 def main(argv: list[str] | None = None) -> int:
     started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
-    parser = argparse.ArgumentParser(
-        prog="python -m drac_ssl.train",
-        description="Run the drac_ssl pipeline (ingest -> VICReg -> UMM -> CV fine-tune -> export).",
-        epilog=("Overrides: section.key=value, e.g. data.root=/path/to/DRAC pretrain.epochs=50. Every "
-                "setting, its default and meaning: drac_ssl/config.py and configs/default.yaml. Rerunning "
-                "a command resumes its run folder; run.name=NEW run.reuse=runs/OLD starts a new run that "
-                "takes OLD's finished ingest / pretraining / UMM where their settings are equal (e.g. "
-                "another fine-tuning on the same pretraining)."),
-    )
-    parser.add_argument("-c", "--config", default=None,
-                        help=f"YAML config (default: {DEFAULT_CONFIG.relative_to(DEFAULT_CONFIG.parents[1])})")
-    parser.add_argument("--threads", type=int, default=None, metavar="N",
-                        help="CPU threads (torch, OpenCV); same as run.threads=N; 0 = the "
-                             "default policy: half the cores, 1..4 (drac_ssl.runtime)")
-    parser.add_argument("overrides", nargs="*", help="section.key=value overrides")
-    args = parser.parse_args(argv)
+    args = train_parser().parse_args(argv)
     overrides = list(args.overrides)
     if args.threads is not None:
         overrides.append(f"run.threads={args.threads}")

@@ -58,60 +58,94 @@ The names below are re-exported so that ``from drac_ssl import umm; umm.run(...)
 import sys as _sys
 
 if "-m" in _sys.orig_argv and _sys.orig_argv[_sys.orig_argv.index("-m") + 1:][:1] == ["drac_ssl.umm"]:
-    # python -m drac_ssl.umm imports this package (torch and all) before its __main__ runs:
-    # Ctrl-C in those seconds is one line, not an import's traceback (drac_ssl.starting);
-    # cli.main() hands Ctrl-C back to the stage's own handling once everything is imported
+    # python -m drac_ssl.umm: cli.main() imports the stage (torch and all) once the arguments
+    # are parsed; Ctrl-C in those seconds is one line, not an import's traceback
+    # (drac_ssl.starting); cli.main() hands Ctrl-C back to the stage's own handling once
+    # everything is imported
     from drac_ssl.starting import quiet_while_starting
 
     quiet_while_starting("umm")
 
-from drac_ssl.umm.bilevel import (
-    HVP_MODES,
-    HYPERGRADIENTS,
-    Hypergradient,
-    ParamFn,
-    hessian_vector_product,
-    hypergradient,
-)
-from drac_ssl.umm.cli import main
-from drac_ssl.umm.layers import (
-    AfterCut,
-    ComposableBatchNorm,
-    early_features,
-    make_batch_norm_composable,
-)
-from drac_ssl.umm.source import (
-    START_RULES,
-    StartPoint,
-    choose_start,
-    default_checkpoint,
-    load_pretrained_model,
-    monitor_peak,
-    resolve_start,
-    start_note,
-)
-from drac_ssl.umm.stage import (
-    EARLY_CUTS,
-    UMMNonFiniteError,
-    UMMResult,
-    describe_objective,
-    feed_config,
-    run,
-)
-from drac_ssl.umm.step import (
-    STEP_KEYS,
-    InnerTerms,
-    OuterTerms,
-    UMMOptimizers,
-    build_optimizers,
-    effective_alpha,
-    inner_objective,
-    outer_objective,
-    outer_step_groups,
-    parameter_groups,
-    step_keys,
-    umm_step,
-)
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+
+# The names below resolve on first use (module __getattr__): ``python -m drac_ssl.umm --help``
+# and ``import drac_ssl.umm.cli`` load no torch; ``from drac_ssl.umm import run`` imports the stage.
+_EXPORTS = {  # name -> the submodule that defines it, imported on first use
+    **dict.fromkeys(('HVP_MODES', 'HYPERGRADIENTS', 'Hypergradient', 'ParamFn', 'hessian_vector_product', 'hypergradient'), "bilevel"),
+    **dict.fromkeys(('main',), "cli"),
+    **dict.fromkeys(('AfterCut', 'ComposableBatchNorm', 'early_features', 'make_batch_norm_composable'), "layers"),
+    **dict.fromkeys(('START_RULES', 'StartPoint', 'choose_start', 'default_checkpoint', 'load_pretrained_model', 'monitor_peak', 'resolve_start', 'start_note'), "source"),
+    **dict.fromkeys(('EARLY_CUTS', 'UMMNonFiniteError', 'UMMResult', 'describe_objective', 'feed_config', 'run'), "stage"),
+    **dict.fromkeys(('STEP_KEYS', 'InnerTerms', 'OuterTerms', 'UMMOptimizers', 'build_optimizers', 'effective_alpha', 'inner_objective', 'outer_objective', 'outer_step_groups', 'parameter_groups', 'step_keys', 'umm_step'), "step"),
+}
+
+_SUBMODULES = ("bilevel", "cli", "layers", "plots", "source", "stage", "step")
+
+
+def __getattr__(name: str) -> object:
+    import importlib
+
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__, *_SUBMODULES})
+
+
+if _TYPE_CHECKING:  # what a type checker and an IDE read
+    from drac_ssl.umm.bilevel import (
+        HVP_MODES,
+        HYPERGRADIENTS,
+        Hypergradient,
+        ParamFn,
+        hessian_vector_product,
+        hypergradient,
+    )
+    from drac_ssl.umm.cli import main
+    from drac_ssl.umm.layers import (
+        AfterCut,
+        ComposableBatchNorm,
+        early_features,
+        make_batch_norm_composable,
+    )
+    from drac_ssl.umm.source import (
+        START_RULES,
+        StartPoint,
+        choose_start,
+        default_checkpoint,
+        load_pretrained_model,
+        monitor_peak,
+        resolve_start,
+        start_note,
+    )
+    from drac_ssl.umm.stage import (
+        EARLY_CUTS,
+        UMMNonFiniteError,
+        UMMResult,
+        describe_objective,
+        feed_config,
+        run,
+    )
+    from drac_ssl.umm.step import (
+        STEP_KEYS,
+        InnerTerms,
+        OuterTerms,
+        UMMOptimizers,
+        build_optimizers,
+        effective_alpha,
+        inner_objective,
+        outer_objective,
+        outer_step_groups,
+        parameter_groups,
+        step_keys,
+        umm_step,
+    )
 
 __all__ = [
     "EARLY_CUTS",

@@ -17,10 +17,7 @@ import sys
 from pathlib import Path
 
 from drac_ssl.config import ConfigError, default_config_file, load_config
-from drac_ssl.runtime import StageInterrupted, checkpoint_interrupted, interrupted_words
 from drac_ssl.starting import started
-from drac_ssl.umm.source import resolve_start
-from drac_ssl.umm.stage import UMMNonFiniteError, run
 
 __all__ = ["main"]
 
@@ -44,7 +41,6 @@ def _default_config_path(checkpoint: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    started()  # everything is imported: Ctrl-C is the stage's to handle (what was saved)
     parser = argparse.ArgumentParser(
         prog="python -m drac_ssl.umm",
         description="UMM (methods.md section 2): freeze the backbone up to umm.early_cut and re-tune the "
@@ -75,16 +71,22 @@ def main(argv: list[str] | None = None) -> int:
         "overrides", nargs="*", help="section.key=value overrides, e.g. umm.beta=0.5"
     )
     args = parser.parse_intermixed_args(argv)  # options may come between the overrides
+    checkpoint = Path(args.checkpoint)
+    if not checkpoint.is_file() and not checkpoint.is_dir():  # said before torch loads
+        print(f"error: UMM checkpoint not found: {checkpoint}\n"
+              f"  fix: pass RUN/pretrain/vicreg_model.safetensors, RUN/pretrain/checkpoints/last.pt "
+              f"or the run folder RUN", file=sys.stderr)
+        return 2
+    # the stage (torch, torchvision, albumentations): after the arguments are parsed, so that
+    # --help and a usage error are answered at once
+    from drac_ssl.runtime import StageInterrupted, checkpoint_interrupted, interrupted_words
+    from drac_ssl.umm.source import resolve_start
+    from drac_ssl.umm.stage import UMMNonFiniteError, run
+
+    started()  # everything is imported: Ctrl-C is the stage's to handle (what was saved)
     umm_dir: Path | None = None  # known once the run folder is: its checkpoints say what is saved
     epochs = 0
     try:
-        checkpoint = Path(args.checkpoint)
-        if not checkpoint.is_file() and not checkpoint.is_dir():
-            raise FileNotFoundError(
-                f"UMM checkpoint not found: {checkpoint}\n"
-                f"  fix: pass RUN/pretrain/vicreg_model.safetensors, RUN/pretrain/checkpoints/last.pt "
-                f"or the run folder RUN"
-            )
         config_path = args.config if args.config is not None else _default_config_path(checkpoint)
         cfg = load_config(config_path, args.overrides)
         if config_path is not None:

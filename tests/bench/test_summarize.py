@@ -191,3 +191,17 @@ def test_disk_use_row_names_the_run_and_its_parts() -> None:
     row = disk_rows(record)[0]
     assert "`default`" in row and "without bundles/" in row and "780.5 MiB in all" in row
     assert "checkpoints 389.0 MiB" in row and "94.1 MiB (18 files)" in row
+
+
+def test_cli_startup_row_shows_each_command_against_the_torch_import() -> None:
+    from bench.summarize import cli_startup_rows
+
+    record = {"command": "python -m bench.cli_startup", "date_utc": "2026-12-02T04:40:00", "device": "cpu",
+              "rounds": 5, "reference": "import torch", "reference_median_s": 8.0,
+              "load_average_1_5_15_min": {"start": [3.1, 3.0, 2.9], "end": [3.4, 3.1, 3.0]},
+              "table": {"import torch": {"median_s": 8.0, "ratio_to_torch": 1.0},
+                        "drac_ssl.export": {"median_s": 0.6, "ratio_to_torch": 0.075}}}
+    (row,) = cli_startup_rows(record)
+    assert "drac_ssl.export: 0.6 s (x0.075)" in row and "import torch: 8.0" not in row
+    assert "median of 5 interleaved rounds; 1-min load average 3.1-3.4" in row
+    assert '`python -c "import torch"`, 8.0 s in the same run' in row

@@ -902,7 +902,7 @@ def test_step_norm_guard_fires_when_the_outer_step_outgrows_the_inner_one(
 def test_cli_takes_a_run_folder_and_starts_from_the_rule(pretrained: Path, tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     calls = {}
-    monkeypatch.setattr(umm.cli, "run", lambda cfg, run_dir, checkpoint, data_dir: calls.update(
+    monkeypatch.setattr(umm_stage, "run", lambda cfg, run_dir, checkpoint, data_dir: calls.update(
         cfg=cfg, run_dir=run_dir, start=checkpoint))
     args = [str(pretrained), "--run-dir", str(tmp_path), "umm.start_from=peak", "pretrain.expander=32-32",
             "pretrain.backbone.cifar_stem=true", "pretrain.augment.image_size=32"]
@@ -918,15 +918,13 @@ def test_cli_ctrl_c_after_the_last_epoch_says_what_the_checkpoint_holds(
     """A Ctrl-C outside the epoch loop (the weights being written after the last epoch) said
     'resume from the last checkpoint'; the train command says what last.pt holds, and so now
     does python -m drac_ssl.umm."""
-    from drac_ssl.umm import cli
-
     def ctrl_c(cfg, run_dir, **kwargs):  # type: ignore[no-untyped-def]
         (run_dir / "umm" / "checkpoints").mkdir(parents=True)
         torch.save({"epoch": 0, "stopped": "", "model": {"w": torch.zeros(2)}},
                    run_dir / "umm" / "checkpoints" / "last.pt")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "run", ctrl_c)
+    monkeypatch.setattr(umm_stage, "run", ctrl_c)  # cli.main imports it after parsing
     assert umm.main([str(pretrained / "pretrain" / "vicreg_model.safetensors"), "--run-dir", str(tmp_path),
                      "umm.epochs=1", "run.device=cpu"]) == 130
     assert capsys.readouterr().err.endswith(

@@ -1,0 +1,149 @@
+"""The argument parsers of the ``python -m drac_ssl.<command>`` commands, standard library only.
+
+A command module imports torch, OpenCV and scikit-learn at its top (10-25 s on a loaded 2-core
+machine); under ``if __name__ == "__main__":``, before those imports, it parses its arguments
+with the parser made here, so that ``--help`` and a usage error are answered at once, with the
+same words and exit code as its ``main()`` gives them (``main`` parses again with the same
+parser). ``python -m drac_ssl.umm`` imports its stage inside ``main``, after parsing, and
+``python -m data_prep`` builds its parser from modules that load no torch or scikit-learn:
+they need no parser here. ``tests/test_cli_imports.py`` checks every command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["DEFAULT_N_BOOT", "REPORT_USAGE", "check_arguments_problem", "compare_parser",
+           "export_parser", "report_run", "train_parser"]
+
+DEFAULT_N_BOOT = 1000
+"""Resamples of a difference recomputed by ``python -m drac_ssl.compare`` without ``--n-boot``
+(a run that did not store its own)."""
+REPORT_USAGE = "usage: python -m drac_ssl.report RUN"
+
+
+def train_parser() -> argparse.ArgumentParser:
+    """The parser of ``python -m drac_ssl.train`` (:func:`drac_ssl.train.main`)."""
+    from drac_ssl.config import PACKAGE_CONFIGS  # PyYAML only
+
+    default = PACKAGE_CONFIGS / "default.yaml"  # drac_ssl.train.DEFAULT_CONFIG
+    parser = argparse.ArgumentParser(
+        prog="python -m drac_ssl.train",
+        description="Run the drac_ssl pipeline (ingest -> VICReg -> UMM -> CV fine-tune -> export).",
+        epilog=("Overrides: section.key=value, e.g. data.root=/path/to/DRAC pretrain.epochs=50. Every "
+                "setting, its default and meaning: drac_ssl/config.py and configs/default.yaml. Rerunning "
+                "a command resumes its run folder; run.name=NEW run.reuse=runs/OLD starts a new run that "
+                "takes OLD's finished ingest / pretraining / UMM where their settings are equal (e.g. "
+                "another fine-tuning on the same pretraining)."),
+    )
+    parser.add_argument("-c", "--config", default=None,
+                        help=f"YAML config (default: {default.relative_to(default.parents[1])})")
+    parser.add_argument("--threads", type=int, default=None, metavar="N",
+                        help="CPU threads (torch, OpenCV); same as run.threads=N; 0 = the "
+                             "default policy: half the cores, 1..4 (drac_ssl.runtime)")
+    parser.add_argument("overrides", nargs="*", help="section.key=value overrides")
+    return parser
+
+
+def export_parser() -> argparse.ArgumentParser:
+    """The parser of ``python -m drac_ssl.export`` (:func:`drac_ssl.export.main`)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m drac_ssl.export",
+        description="Grade a folder of retinal images (UW-OCTA, colour fundus) with a drac_ssl "
+                    "model bundle into a submission CSV (case,class,P0..P{K-1}; DRAC 2022 Task 3: "
+                    "case,class,P0,P1,P2), or check a submission CSV.",
+        epilog="Examples:\n  python -m drac_ssl.export runs/default --images TEST_DIR --out team.csv\n"
+               "  python -m drac_ssl.export runs/default --variant vicreg --images TEST_DIR --out vicreg.csv\n"
+               "  python -m drac_ssl.export --check team.csv --images TEST_DIR\n"
+               "  python -m drac_ssl.export --check team.csv --manifest runs/retinamnist   "
+               "# test images in an .npz",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run", nargs="?", help="run folder (with bundle/) or bundle folder")
+    parser.add_argument("--variant", metavar="NAME",
+                        help="export this fine-tuned variant of the run folder RUN (scratch, vicreg "
+                             "or vicreg_umm) instead of the one the fine-tuning selected: its bundle "
+                             "is built into RUN/bundles/NAME (reused while the run's outputs it "
+                             "is built from are the same); with --images DIR --out CSV it grades "
+                             "the folder, without --images it writes RUN/export/submission_NAME.csv "
+                             "of the ingest's test images (or --out); on --device (default cpu), "
+                             "not the run's run.device")
+    parser.add_argument("--images", metavar="DIR", help="folder of the images to grade (or one image "
+                                                        "file) / with --check: the folder of the test "
+                                                        "images")
+    parser.add_argument("--out", metavar="CSV", help="submission file to write")
+    parser.add_argument("--check", metavar="CSV", help="validate this submission file instead")
+    parser.add_argument("--manifest", metavar="RUN",
+                        help="with --check: the run folder (or its data/ folder, or manifest.csv) "
+                             "whose test cases and grade scale the submission must match; for "
+                             "test images without a folder (RetinaMNIST's .npz)")
+    parser.add_argument("--grades", type=int, default=None, metavar="K",
+                        help="with --check: the number of grades (default: the manifest's, else "
+                             "the header's width: case,class and K columns P<n>)")
+    parser.add_argument("--skip-unreadable", action="store_true",
+                        help="grade the readable images and write them even when some files "
+                             "cannot be read or are not images this package reads (x.webp, "
+                             "notes.txt; clinic batch grading); each skipped file is listed "
+                             "on stderr and in OUT's .skipped.json beside the CSV, and the exit "
+                             "code is 3. The CSV then lacks those cases: it is NOT a complete "
+                             "submission (--check against the folder reports each missing row). "
+                             "Default: an unreadable file writes nothing")
+    parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
+                        help="flip test-time augmentation (4 flips per image) on or off; default: "
+                             "as the bundle's cross-validated figures were measured (finetune.tta)")
+    parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto")
+    parser.add_argument("--threads", type=int, default=0, metavar="N",
+                        help="CPU threads (torch, OpenCV); 0 = the default policy: half the "
+                             "cores, 1..4 (drac_ssl.runtime)")
+    return parser
+
+
+def check_arguments_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with the arguments of ``python -m drac_ssl.export --check CSV`` (parsed by
+    :func:`export_parser`), in the words of its ``error:`` line; None when nothing is."""
+    if args.variant is not None:
+        return "--variant exports a variant of a run; give no --check with it"
+    if args.run or args.out or args.skip_unreadable:
+        return "--check validates a file; give no RUN, --out or --skip-unreadable with it"
+    if not Path(args.check).is_file():
+        return f"{args.check}: no such submission file"
+    if args.images and not Path(args.images).is_dir():
+        return (f"{args.images}: no such image folder" + (
+            " (a file: --check compares the submission's cases with the image files "
+            f"of a folder; give its folder, {Path(args.images).parent})"
+            if Path(args.images).is_file() else ""))
+    return None
+
+
+def compare_parser() -> argparse.ArgumentParser:
+    """The parser of ``python -m drac_ssl.compare`` (:func:`drac_ssl.compare.main`)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m drac_ssl.compare",
+        description="Compare finished run folders of python -m drac_ssl.train: one row per run and "
+                    "variant with the settings that differ and the out-of-fold metrics, then each "
+                    "pretrained variant minus scratch with a paired bootstrap CI.",
+        epilog="e.g. python -m drac_ssl.compare runs/base runs/base-mlp --csv compare.csv")
+    parser.add_argument("runs", nargs="+", metavar="RUN", help="run folders (runs/<run.name>)")
+    parser.add_argument("--csv", metavar="FILE", help="also write the table of runs and variants as CSV")
+    parser.add_argument("--md", metavar="FILE", help="also write the whole Markdown text")
+    parser.add_argument("--between", action="store_true",
+                        help="also each run minus the first, variant by variant, with a paired "
+                             "bootstrap CI on the out-of-fold images both scored: did the changed "
+                             "settings help? (seconds per variant)")
+    parser.add_argument("--n-boot", type=int, default=None, metavar="N",
+                        help="recompute every paired difference with N bootstrap resamples (seed 0; "
+                             "of the patients, each with all its images, when the run's "
+                             "data/manifest.csv names them, else of the images); "
+                             "default: each run's own differences as its fine-tuning stored them (the "
+                             f"figures of its report.md), {DEFAULT_N_BOOT} resamples for a run that "
+                             "did not store them")
+    return parser
+
+
+def report_run(argv: Sequence[str] | None = None) -> str | None:
+    """RUN of ``python -m drac_ssl.report RUN`` (``argv``: default ``sys.argv[1:]``); None for
+    anything else, a usage error (:data:`REPORT_USAGE`, exit code 2)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    return args[0] if len(args) == 1 and not args[0].startswith("-") else None

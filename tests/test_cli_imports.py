@@ -1,0 +1,80 @@
+"""Every command answers ``--help`` and its usage errors before it imports torch, matplotlib,
+gradio, MONAI, albumentations or scikit-learn: a one-screen answer took 10-25 s of imports on
+a loaded 2-core machine. A subprocess per command runs its cases as ``python -m`` runs it (runpy, as
+``__main__``), in turn, and says which heavy modules each case loaded (one process per command:
+a command that loads torch cannot hide another that would)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+HEAVY = ("torch", "torchvision", "matplotlib", "gradio", "monai", "albumentations", "sklearn")
+
+# (module, argv, exit code): --help, a usage error, a missing file where the command checks it
+# before any work
+CASES: tuple[tuple[str, tuple[str, ...], int], ...] = (
+    ("drac_ssl.train", ("--help",), 0),
+    ("drac_ssl.train", ("--threads", "two"), 2),
+    ("drac_ssl.umm", ("--help",), 0),
+    ("drac_ssl.umm", (), 2),
+    ("drac_ssl.umm", ("{tmp}/nope.safetensors",), 2),
+    ("drac_ssl.export", ("--help",), 0),
+    ("drac_ssl.export", ("--grades", "three"), 2),
+    ("drac_ssl.export", ("--check", "{tmp}/nope.csv"), 2),
+    ("drac_ssl.compare", ("--help",), 0),
+    ("drac_ssl.compare", (), 2),
+    ("drac_ssl.report", (), 2),
+    ("drac_ssl.report", ("--help",), 2),
+    ("drac_ssl.submission", ("--help",), 0),
+    ("data_prep", ("--help",), 0),
+    ("data_prep", ("ingest", "--help"), 0),
+    ("data_prep", ("phantom", "--help"), 0),
+    ("app", ("--help",), 0),
+    ("app.demo_bundle", ("--help",), 0),
+    ("app.demo_bundle", (), 2),
+)
+
+RUNNER = """
+import contextlib, io, json, runpy, sys
+heavy, cases, results = {heavy!r}, json.loads(sys.argv[1]), []
+for module, argv, _ in cases:
+    before = {{name for name in heavy if name in sys.modules}}
+    sys.argv = [module, *argv]
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            runpy.run_module(module, run_name="__main__", alter_sys=True)
+            code = "no exit"
+        except SystemExit as stop:
+            code = stop.code if stop.code is not None else 0
+    loaded = sorted(name for name in heavy if name in sys.modules and name not in before)
+    results.append({{"code": code, "loaded": loaded, "out": out.getvalue(), "err": err.getvalue()}})
+print(json.dumps(results))
+"""
+
+
+def test_commands_answer_help_and_usage_errors_without_the_heavy_imports(tmp_path: Path) -> None:
+    env = {**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
+           "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    problems = []
+    for module in dict.fromkeys(m for m, _, _ in CASES):
+        cases = [(m, [a.format(tmp=tmp_path) for a in argv], code) for m, argv, code in CASES
+                 if m == module]
+        proc = subprocess.run([sys.executable, "-c", RUNNER.format(heavy=HEAVY), json.dumps(cases)],
+                              cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        results = json.loads(proc.stdout.splitlines()[-1])
+        for (_, argv, code), got in zip(cases, results, strict=True):
+            command, said = f"python -m {module} {' '.join(argv)}", got["out"] + got["err"]
+            if got["code"] != code:
+                problems.append(f"{command}: exit {got['code']}, not {code}: {said[-300:]}")
+            if got["loaded"]:
+                problems.append(f"{command}: imported {got['loaded']}")
+            if "Traceback" in said or ("--help" in argv and f"python -m {module}" not in said):
+                problems.append(f"{command}: said {said[-300:]!r}")
+    assert not problems, "\n".join(problems)
