@@ -12,17 +12,14 @@ they need no parser here. ``tests/test_cli_imports.py`` checks every command.
 from __future__ import annotations
 
 import argparse
-import sys
-from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["DEFAULT_N_BOOT", "REPORT_USAGE", "check_arguments_problem", "compare_parser",
-           "export_parser", "report_run", "train_parser"]
+__all__ = ["DEFAULT_N_BOOT", "check_arguments_problem", "compare_parser",
+           "export_parser", "report_parser", "train_parser"]
 
 DEFAULT_N_BOOT = 1000
 """Resamples of a difference recomputed by ``python -m drac_ssl.compare`` without ``--n-boot``
 (a run that did not store its own)."""
-REPORT_USAGE = "usage: python -m drac_ssl.report RUN"
 
 
 def train_parser() -> argparse.ArgumentParser:
@@ -142,8 +139,13 @@ def compare_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def report_run(argv: Sequence[str] | None = None) -> str | None:
-    """RUN of ``python -m drac_ssl.report RUN`` (``argv``: default ``sys.argv[1:]``); None for
-    anything else, a usage error (:data:`REPORT_USAGE`, exit code 2)."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    return args[0] if len(args) == 1 and not args[0].startswith("-") else None
+def report_parser() -> argparse.ArgumentParser:
+    """The parser of ``python -m drac_ssl.report RUN`` (:func:`drac_ssl.report.main`)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m drac_ssl.report",
+        description=("Write RUN/report.md (and its figures under RUN/report/) again from the run "
+                     "folder's files, with the code of now; the run's invocations.jsonl gets a line "
+                     "saying so. drac_ssl.train writes the report at the end of every run."),
+        epilog="Example: python -m drac_ssl.report runs/default")
+    parser.add_argument("run", metavar="RUN", help="the run folder (runs/<run.name>)")
+    return parser

@@ -19,13 +19,9 @@ if __name__ == "__main__":  # Ctrl-C while torch loads: one line, not an import'
     from drac_ssl.starting import quiet_while_starting
 
     quiet_while_starting("report")
-    import sys
+    from drac_ssl.commands import report_parser
 
-    from drac_ssl.commands import REPORT_USAGE, report_run
-
-    if report_run() is None:  # a usage error: answered before torch loads
-        print(REPORT_USAGE, file=sys.stderr)
-        raise SystemExit(2)
+    report_parser().parse_args()  # --help or a usage error: answered before torch loads
 
 import datetime as _dt
 import json
@@ -40,7 +36,7 @@ from typing import Any
 import yaml
 
 from drac_ssl import __version__, runtime
-from drac_ssl.commands import REPORT_USAGE, report_run
+from drac_ssl.commands import report_parser
 from drac_ssl.config import FinetuneConfig, read_yaml, to_dict
 from drac_ssl.finetune import folds_taken_words
 from drac_ssl.grading.bundle import (
@@ -851,11 +847,7 @@ def write_report(run_dir: str | Path) -> Path:
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m drac_ssl.report RUN``: write RUN/report.md."""
     started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
-    run = report_run(argv)
-    if run is None:
-        print(REPORT_USAGE, file=sys.stderr)
-        return 2
-    run_dir = Path(run)
+    run_dir = Path(report_parser().parse_args(argv).run)
     # report.md and its figures are rewritten with the code of now: one line in the run's
     # invocation log says so (the train command's lines beside it)
     invocation = (runtime.record_start(run_dir, "drac_ssl.report")  # only in a run folder

@@ -29,7 +29,7 @@ CASES: tuple[tuple[str, tuple[str, ...], int], ...] = (
     ("drac_ssl.compare", ("--help",), 0),
     ("drac_ssl.compare", (), 2),
     ("drac_ssl.report", (), 2),
-    ("drac_ssl.report", ("--help",), 2),
+    ("drac_ssl.report", ("--help",), 0),
     ("drac_ssl.submission", ("--help",), 0),
     ("data_prep", ("--help",), 0),
     ("data_prep", ("ingest", "--help"), 0),
