@@ -1108,6 +1108,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> DataConfig:
+    """The ``data`` settings (:class:`drac_ssl.config.DataConfig`) that the parsed arguments of
+    ``python -m data_prep ingest`` give: each flag sets the setting of its name (``--sizes`` ->
+    ``cache_sizes``, ``--folds`` -> ``n_folds``, ``--seed`` -> ``fold_seed``); the rest keep
+    their defaults. Nothing is checked here: :func:`run` checks the settings (IngestError)."""
     return dataclasses.replace(
         DataConfig(), root=args.root, layout=args.layout, labels_csv=args.labels_csv,
         image_column=args.image_column, grade_column=args.grade_column,
