@@ -218,6 +218,8 @@ def test_a_refused_upload_clears_the_result(predictor: Predictor, tmp_path: Path
 
 
 def test_number_columns_have_fixed_room_and_notes_give_way() -> None:
+    """Seen in headless Chromium: "auto" for the notes did not wrap them; pixels wrap them but
+    do not give way at 150%; a share of the table does both."""
     from app.server import table_columns, table_widths
 
     k = 5
@@ -229,8 +231,10 @@ def test_number_columns_have_fixed_room_and_notes_give_way() -> None:
         # pixels (they grow with the zoom, as the text does), room for the value at ~9 px a digit
         longest_word = max(len(value), *(len(word) for word in name.split()))  # a header may wrap
         assert isinstance(w, int) and w >= 9 * longest_word + 16, (name, w)
-    assert not any(isinstance(w, str) and w.endswith("%") for w in widths)
-    assert widths[columns.index("notes")] == "auto"  # the notes column takes what is left
+    # only the notes are a share of the table, which shrinks with the zoom: they give way
+    assert [c for c, w in zip(columns, widths, strict=True) if not isinstance(w, int)] == ["notes"]
+    notes = widths[columns.index("notes")]
+    assert isinstance(notes, str) and notes.endswith("%") and float(notes[:-1]) <= 40
 
 
 # --------------------------------------------------------------------------------------
