@@ -55,8 +55,9 @@ from torch import Tensor, nn
 if TYPE_CHECKING:
     from data_prep.cache import RowGeometry
 
-__all__ = ["COARSE_CELLS", "EnsembleGradCAM", "FoldHeads", "FoldMapGradCAM", "cam_upsampler", "coarse_words",
-           "is_coarse", "minmax_normalizer", "overlay_heatmap", "place_heatmap", "resize_heatmap"]
+__all__ = ["COARSE_CELLS", "HEAT_COLORMAP", "EnsembleGradCAM", "FoldHeads", "FoldMapGradCAM", "cam_upsampler",
+           "coarse_words", "heat_colours", "is_coarse", "minmax_normalizer", "overlay_heatmap", "place_heatmap",
+           "region_words", "resize_heatmap", "strongest_heat", "strongest_words"]
 
 COARSE_CELLS = 4
 """A Grad-CAM map with fewer cells than this on a side is coarse (:func:`is_coarse`): it is
@@ -293,17 +294,81 @@ def place_heatmap(heatmap: np.ndarray, geometry: RowGeometry, shape: tuple[int, 
     return np.clip(out, 0.0, 1.0)
 
 
-def overlay_heatmap(image: np.ndarray, heatmap: np.ndarray, alpha: float = 0.55,
-                    colormap: int = cv2.COLORMAP_JET) -> np.ndarray:
+HEAT_COLORMAP = cv2.COLORMAP_VIRIDIS
+"""The heat colours: viridis, dark purple (cold) through teal and green to bright yellow
+(hot). Perceptually uniform, and its lightness rises with the heat for normal vision and
+for red-green colour-blind readers (deuteranopia, protanopia), so "brighter = more" holds for
+everyone. Jet, used before, peaked in a dark red that such readers see as dark olive, nearly
+as dark as OCTA's black background, with its lightest colour (yellow) in the middle of the
+scale (``tests/app/test_accessibility.py`` checks the lightness under Machado 2009's
+simulation)."""
+
+
+def heat_colours(heat: np.ndarray) -> np.ndarray:
+    """RGB uint8 ``(..., 3)``: the colour of each heat value of ``heat`` (any shape, [0, 1];
+    clipped) in :data:`HEAT_COLORMAP`: the overlay's colours, and the page's colour key."""
+    h = np.clip(np.asarray(heat, dtype=np.float32), 0.0, 1.0)
+    codes = np.round(h * 255).astype(np.uint8).reshape(1, -1)
+    rgb = cv2.cvtColor(cv2.applyColorMap(codes, HEAT_COLORMAP), cv2.COLOR_BGR2RGB)
+    return rgb.reshape(*h.shape, 3)
+
+
+def overlay_heatmap(image: np.ndarray, heatmap: np.ndarray, alpha: float = 0.55) -> np.ndarray:
     """RGB uint8 ``(H, W, 3)``: the image (grey ``(H, W)`` or RGB ``(H, W, 3)``) with
-    ``heatmap`` (same ``(H, W)``, [0, 1]) in colour on top; the colour's opacity grows with
-    the heat, so cold regions show the image unchanged and red marks the strongest evidence."""
+    ``heatmap`` (same ``(H, W)``, [0, 1]) in colour on top (:func:`heat_colours`); the colour's
+    opacity grows with the heat, so cold regions show the image unchanged, and the strongest
+    evidence is the brightest (yellow) colour."""
     if image.shape[:2] != heatmap.shape[:2]:
         raise ValueError(f"image {image.shape[:2]} and heatmap {heatmap.shape[:2]} differ in size")
     pixels = np.asarray(image, dtype=np.uint8)
     base = (pixels if pixels.ndim == 3 else cv2.cvtColor(pixels, cv2.COLOR_GRAY2RGB)).astype(np.float32)
     h = np.clip(np.asarray(heatmap, dtype=np.float32), 0.0, 1.0)
-    colour = cv2.cvtColor(cv2.applyColorMap(np.round(h * 255).astype(np.uint8), colormap),
-                          cv2.COLOR_BGR2RGB).astype(np.float32)
+    colour = heat_colours(h).astype(np.float32)
     a = (alpha * np.sqrt(h))[..., None]
     return np.clip(base * (1 - a) + colour * a, 0, 255).astype(np.uint8)
+
+
+STRONGEST_SHARE = 0.9
+"""The strongest heat (:func:`strongest_heat`): the pixels at or above this share of the map's
+maximum, in the largest connected part of them."""
+
+_ROWS = ("upper", "centre", "lower")
+_COLUMNS = ("left", "centre", "right")
+
+
+def region_words(x_fraction: float, y_fraction: float) -> str:
+    """Where a point ``(x, y)`` (fractions of the image's width and height, 0 = left / top) lies,
+    in a 3 x 3 grid of the image: "upper left", "upper centre", "centre left", "centre",
+    "lower right" ..."""
+    row = _ROWS[min(2, max(0, int(y_fraction * 3)))]
+    col = _COLUMNS[min(2, max(0, int(x_fraction * 3)))]
+    return "centre" if row == col == "centre" else f"{row} {col}"
+
+
+def strongest_heat(heatmap: np.ndarray) -> dict[str, object] | None:
+    """Where a heatmap ``(H, W)`` (image coordinates, as :func:`place_heatmap` gives it) is
+    strongest: the centroid of the largest connected part of its pixels at or above
+    :data:`STRONGEST_SHARE` of its maximum (a coarse map's hot cell: the cell's centre, not its
+    corner). A dict ``x``, ``y`` (pixels, 0 = left / top), ``x_fraction``, ``y_fraction`` (of
+    the width and height, 3 decimals) and ``region`` (:func:`region_words`); None for an
+    empty map (no positive heat)."""
+    heat = np.asarray(heatmap, dtype=np.float32)
+    top = float(heat.max()) if heat.size else 0.0
+    if top <= 0.0:
+        return None
+    mask = (heat >= STRONGEST_SHARE * top).astype(np.uint8)
+    n, _, stats, centroids = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    part = 1 + int(np.argmax(stats[1:n, cv2.CC_STAT_AREA]))
+    cx, cy = (float(v) for v in centroids[part])
+    h, w = heat.shape[:2]
+    xf, yf = (cx + 0.5) / w, (cy + 0.5) / h
+    return {"x": round(cx), "y": round(cy), "x_fraction": round(xf, 3), "y_fraction": round(yf, 3),
+            "region": region_words(xf, yf)}
+
+
+def strongest_words(where: dict[str, object]) -> str:
+    """The sentence part of :func:`strongest_heat`'s result: "strongest in the upper left of the
+    image (about 20% across, 15% down)"."""
+    return (f"strongest in the {where['region']} of the image (about "
+            f"{round(100 * float(where['x_fraction']))}% across, "
+            f"{round(100 * float(where['y_fraction']))}% down)")

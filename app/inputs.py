@@ -61,6 +61,7 @@ from drac_ssl.grading.image_notes import (
 __all__ = [
     "ACCEPTED_FORMATS",
     "FILE_TYPES",
+    "FORMAT_WORDS",
     "DEPTH_NOTE",
     "colour_model_warnings",
     "describe_kind",
@@ -79,6 +80,8 @@ ACCEPTED_FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "TIFF": "TIFF", "BMP": "BMP", 
 """PIL format name -> what we call it (a JPEG with EXIF thumbnails opens as ``MPO``)."""
 FILE_TYPES = [".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"]
 """Extensions offered by the upload widgets (the content decides, not the name)."""
+FORMAT_WORDS = "PNG, JPEG, TIFF or BMP"
+"""The accepted formats (:data:`ACCEPTED_FORMATS`) in words, for labels and messages."""
 MIN_SIDE = 256
 """Below this many pixels on the short side an image is flagged as too small."""
 OCTA_SIZE_DETAIL = (f"UW-OCTA en-face exports are 1024 x 1024; below {MIN_SIDE} px the vessels are "
@@ -257,7 +260,7 @@ def load_upload(path: str | os.PathLike[str] | None, limits: InputLimits = Input
     (:func:`load_bytes`, whose ``channels`` and ``kind`` these are)."""
     kind = _resolve(kind, channels)
     if path is None or str(path) == "":
-        raise InputRejected(f"No file uploaded. Choose a PNG, JPEG, TIFF or BMP {describe_kind(kind, channels)}.")
+        raise InputRejected(f"No file uploaded. Choose a {FORMAT_WORDS} {describe_kind(kind, channels)}.")
     p = Path(path)
     shown = name or p.name
     try:

@@ -18,6 +18,7 @@ is 0 outside it); a coarse map (fewer than 4 cells a side) is drawn as its cells
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from dataclasses import dataclass, field
@@ -26,7 +27,14 @@ from typing import Any
 
 import numpy as np
 
-from app.gradcam import EnsembleGradCAM, FoldMapGradCAM, coarse_words, is_coarse, place_heatmap
+from app.gradcam import (
+    EnsembleGradCAM,
+    FoldMapGradCAM,
+    coarse_words,
+    is_coarse,
+    place_heatmap,
+    strongest_heat,
+)
 from app.inputs import (
     OCTA_SIZE_DETAIL,
     InputLimits,
@@ -148,6 +156,12 @@ class Prediction:
             **({"referable": self.referable} if self.referable is not None else {}),
         }
 
+    @functools.cached_property
+    def strongest(self) -> dict[str, Any] | None:
+        """Where the heatmap is strongest (:func:`app.gradcam.strongest_heat`: pixels, fractions
+        of the image and words); None without a heatmap or for an empty one."""
+        return None if self.heatmap is None else strongest_heat(self.heatmap)
+
     @property
     def coarse(self) -> bool:
         """True when the map has fewer than :data:`app.gradcam.COARSE_CELLS` cells a side (not
@@ -159,8 +173,10 @@ class Prediction:
         """What the heatmap shows, for the details JSON (None when Grad-CAM is off):
         ``explains`` ("grade": the logit of ``explains_grade``; "score": a regression head's
         single output, whatever grade is shown), the map's ``cells``, whether it is
-        ``coarse`` (with its ``meaning``), and ``image_box`` ``[x0, y0, x1, y1]``: the part of
-        the image the model read (the heatmap is 0 outside it)."""
+        ``coarse`` (with its ``meaning``), ``image_box`` ``[x0, y0, x1, y1]``: the part of
+        the image the model read (the heatmap is 0 outside it), and ``strongest``: where the
+        map is strongest, in the image's pixels and in words (:func:`app.gradcam.strongest_heat`;
+        None for an empty map)."""
         what: dict[str, Any] = {"target_layer": target_layer, "explains": self.explains}
         if self.explains == "grade":
             what["explains_grade"] = self.explained
@@ -176,7 +192,8 @@ class Prediction:
                 "image_box": list(self.geometry.box) if self.geometry is not None else None,
                 "shape": list(self.heatmap.shape), "min": float(self.heatmap.min()),
                 "max": float(self.heatmap.max()), "empty": self.heatmap_empty,
-                "heat_only_in_padding": self.heat_only_in_padding}
+                "heat_only_in_padding": self.heat_only_in_padding,
+                "strongest": self.strongest}
 
 
 class Predictor:

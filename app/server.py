@@ -45,9 +45,10 @@ except ModuleNotFoundError as exc:  # the optional [app] extra: say so and how t
         raise
     raise ModuleNotFoundError(GRADIO_MISSING, name="gradio") from None
 
-from app.gradcam import coarse_words, overlay_heatmap
+from app.gradcam import coarse_words, heat_colours, overlay_heatmap, strongest_words
 from app.inputs import (
     FILE_TYPES,
+    FORMAT_WORDS,
     InputLimits,
     InputRejected,
     describe_kind,
@@ -61,7 +62,8 @@ from drac_ssl.grading.model import threshold_words
 from drac_ssl.metrics import figure_text
 from drac_ssl.submission import write_incomplete_grades, write_submission
 
-__all__ = ["AppSettings", "build_demo", "serve", "transport_limit"]
+__all__ = ["HEATMAP_CAPTION", "RESULT_ID", "AppSettings", "build_demo", "heat_key_html", "image_alt_texts",
+           "serve", "submission_columns", "table_columns", "table_widths", "transport_limit"]
 
 log = logging.getLogger("app")
 
@@ -118,8 +120,73 @@ THEME = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
 """gradio's default look with the system's fonts: nothing to fetch, and no glyph problems of
 the bundled web fonts (seen in headless Chromium with Source Sans Pro bold)."""
 def table_columns(num_grades: int) -> list[str]:
-    """``case, class, grade, P0..P{K-1}, seconds, notes``."""
-    return ["case", "class", "grade", *(f"P{k}" for k in range(num_grades)), "seconds", "notes"]
+    """The batch table's columns: ``case, grade, grade name, P0..P{K-1}, mean s/image, notes``
+    (``grade`` the number, ``mean s/image`` the batch's model time per image, the same on every
+    row: the batch is graded at once). Not the CSV's: :func:`submission_columns`."""
+    return ["case", "grade", "grade name", *(f"P{k}" for k in range(num_grades)), "mean s/image", "notes"]
+
+
+def submission_columns(num_grades: int) -> list[str]:
+    """The submission CSV's columns, DRAC's format: ``case, class, P0..P{K-1}`` (``class`` the
+    grade number; :func:`drac_ssl.submission.write_submission`)."""
+    return ["case", "class", *(f"P{k}" for k in range(num_grades))]
+
+
+def table_widths(num_grades: int) -> list[int | str]:
+    """The batch table's column widths (gradio's ``column_widths``): pixels for every column
+    but the notes. Pixels grow with the browser's zoom as the text does, so a probability
+    (``0.1234``) never breaks mid-number; percentages of the table did not (at 150% zoom
+    "0.32 / 56", while the notes held a third of the width). The notes get a share of the
+    table's width, so at a high zoom they give way (wrapping; the table scrolls sideways),
+    not the numbers. (``"auto"`` for the notes would not wrap them at all.) Checked in
+    headless Chromium at 100% and 150%."""
+    return [160, 64, 112, *[72] * num_grades, 80, "35%"]
+
+
+def probability_key(class_names: list[str]) -> str:
+    """What the batch table's P columns hold: "P0 = P(0 Normal) · P1 = P(1 NPDR) · ...", the
+    probability of each grade."""
+    return " · ".join(f"P{k} = P({k} {n})" for k, n in enumerate(class_names))
+
+
+HEATMAP_CAPTION = "Grad-CAM (brighter/yellow = more evidence for the explained grade)"
+"""The heatmap's caption: it names brightness, not a hue a colour-blind reader may not see
+(:data:`app.gradcam.HEAT_COLORMAP`)."""
+
+RESULT_ID = "grade-result"
+"""The ``elem_id`` of the single-image result (the grade): a polite ARIA live region
+(:data:`LIVE_RESULT_JS`), so a screen reader says the grade when it appears."""
+
+LIVE_RESULT_JS = """() => {
+  const mark = () => {
+    const region = document.getElementById("@RESULT_ID@");
+    if (!region) return false;
+    region.setAttribute("aria-live", "polite");
+    return true;
+  };
+  if (!mark()) {
+    let tries = 0;
+    const timer = setInterval(() => { if (mark() || ++tries > 50) clearInterval(timer); }, 200);
+  }
+}""".replace("@RESULT_ID@", RESULT_ID)
+"""Run once when the page loads: marks the result (:data:`RESULT_ID`) ``aria-live="polite"``
+(gradio's Markdown has no option for it)."""
+
+
+def heat_key_html(stops: int = 11) -> str:
+    """The heatmap's colour key: a bar in the overlay's own colours (:func:`app.gradcam
+    .heat_colours`, ``stops`` samples from cold to hot), labelled low ... high, with an
+    ``aria-label`` that says it in words."""
+    colours = heat_colours(np.linspace(0.0, 1.0, stops))
+    gradient = ", ".join(f"#{int(r):02x}{int(g):02x}{int(b):02x}" for r, g, b in colours)
+    return ('<div role="img" aria-label="Colour key of the heatmap: from dark purple (low '
+            'evidence) through teal and green to bright yellow (high evidence); where there is '
+            'no evidence the image shows without colour" style="display:flex;align-items:center;'
+            'gap:8px;font-size:90%;margin:4px 0">'
+            '<span aria-hidden="true">low</span>'
+            f'<span aria-hidden="true" style="flex:1;height:14px;border-radius:3px;'
+            f'background:linear-gradient(to right, {gradient})"></span>'
+            '<span aria-hidden="true">high evidence for the explained grade</span></div>')
 
 
 def _is_drac(predictor: Predictor) -> bool:
@@ -409,8 +476,11 @@ def _heatmap_markdown(pred: Prediction, predictor: Predictor) -> str:
               "no heat outside it)" if cropped else
               ", put back over the image (no disc found: the whole image was padded to a square)"
               if spec.fundus_crop else ", stretched over the image")
+    where = pred.strongest
+    located = f" The heat is {strongest_words(where)}." if where is not None else ""
     text = (f"<small>Heatmap: Grad-CAM of {what} at `{predictor.target_layer}`, {cells} for the "
-            f"{spec.image_size} px model input, mean of {folds} fold model(s){how}{placed}.</small>")
+            f"{spec.image_size} px model input, mean of {folds} fold model(s){how}{placed}."
+            f"{located}</small>")
     if pred.coarse and pred.cam_cells:
         text += (f"\n\n**A coarse map:** {coarse_words(pred.cam_cells)}; it is drawn as its cells. "
                  f"Do not read a coloured cell as a located lesion.")
@@ -429,6 +499,30 @@ def _heatmap_markdown(pred: Prediction, predictor: Predictor) -> str:
             text += "all evidence counts against it: the map gives this grade no support to point at."
         text += " Pick another grade under *Heatmap for* to see its evidence."
     return text
+
+
+def image_alt_texts(details: dict[str, Any], predictor: Predictor) -> tuple[str, str]:
+    """The alt text of the page's two pictures ``(original, overlay)`` from a result's details
+    JSON: the image's name and size and its grade; what the heatmap explains and where it is
+    strongest (:func:`app.gradcam.strongest_words`), or that it is empty. ``""`` for a picture
+    that is not shown (an error, no heatmap)."""
+    size = details.get("image_size")
+    if "error" in details or not size:
+        return "", ""
+    original = (f"The uploaded image {details.get('name', '')}, {size[0]} × {size[1]} px, graded "
+                f"{details.get('grade')} ({details.get('grade_name')}).")
+    heat = details.get("heatmap") or {}
+    if "shape" not in heat or heat.get("shape") is None:
+        return original, ""
+    if heat.get("explains") == "score":
+        what = "the predicted grade score"
+    else:
+        g = int(heat.get("explains_grade", details.get("grade", 0)))
+        what = f"grade {g} ({predictor.class_names[g]})"
+    where = heat.get("strongest")
+    overlay = (f"Grad-CAM heatmap of {what} over the image: {strongest_words(where)}."
+               if where else f"Grad-CAM heatmap of {what}: empty, no region of the image raises its score.")
+    return original, overlay
 
 
 def _error_markdown(message: str) -> str:
@@ -749,7 +843,7 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
     if same:  # the export command's words too
         cautions += (f"\n\n⚠ **{same}.** Check that they are the kind of image this model was "
                      f"trained on (model card tab).")
-    header = ",".join(table_columns(k)[:2] + table_columns(k)[3:3 + k])
+    header = ",".join(submission_columns(k))
     incomplete = ""
     if not_graded:  # said first, in the export command's words (its --skip-unreadable)
         incomplete = incomplete_line(not_graded, len(paths)) + (
@@ -786,13 +880,23 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
     limits = settings.limits
     queue = ModelQueue(settings.concurrency, settings.queue_size, kept=_kept_words(CACHE_CLEANUP))
 
+    def cleared() -> tuple[Any, ...]:
+        """No upload: no result (the upload's x, or the heatmap choice changed before one)."""
+        return "Upload an image to grade it.", None, None, None, {}
+
     def grade(path: str | None, explain: int | None = -1) -> tuple[Any, ...]:
         return _grade_single(predictor, settings, path, explain, queue)
 
     def regrade(path: str | None, explain: int | None) -> tuple[Any, ...]:
-        if not path:  # the heatmap choice changed before any upload
-            return "Upload an image to grade it.", None, None, None, {}
-        return _grade_single(predictor, settings, path, explain, queue)
+        if not path:
+            return cleared()
+        return grade(path, explain)
+
+    def picture_alt_texts(details: dict[str, Any] | None) -> tuple[Any, ...]:
+        """The two pictures' alt text for the result's ``details`` (:func:`image_alt_texts`), run
+        in the page after every result; an event of its own, so that ``/grade`` still returns
+        the plain files to API clients (not gradio update dicts)."""
+        return tuple(gr.update(alt_text=text) for text in image_alt_texts(details or {}, predictor))
 
     def grade_batch(paths: list[str] | None) -> tuple[Any, ...]:
         return _grade_batch(predictor, settings, paths, queue)
@@ -800,7 +904,7 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
     drac = _is_drac(predictor)
     k = len(predictor.class_names)
     columns = table_columns(k)
-    csv_header = ",".join(columns[:2] + columns[3:3 + k])
+    csv_header = ",".join(submission_columns(k))
     image_kind = describe_kind(predictor.kind, predictor.channels)
     scale = " · ".join(f"{g} {n}" for g, n in enumerate(predictor.class_names))
     with gr.Blocks(title=f"drac_ssl — {'UW-OCTA ' if drac else ''}DR grading", analytics_enabled=False,
@@ -818,8 +922,8 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
             with gr.Tab("Single image"):
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=2, min_width=260):
-                        upload = gr.File(label=f"{image_kind[0].upper()}{image_kind[1:]} (PNG, JPEG or "
-                                               f"TIFF; grey or colour)",
+                        upload = gr.File(label=f"{image_kind[0].upper()}{image_kind[1:]} ({FORMAT_WORDS}; "
+                                               f"grey or colour)",
                                          file_types=FILE_TYPES, type="filepath", height=140)
                         explain = gr.Radio(
                             choices=_heatmap_choices(predictor),
@@ -829,25 +933,32 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                                     f"side, {limits.max_pixels / 1e6:g} megapixels. The image is preprocessed exactly as in training "
                                     f"({_resize_words(predictor.bundle.spec)}).</small>")
                     with gr.Column(scale=3, min_width=320):
-                        result = gr.Markdown("Upload an image to grade it.")
+                        result = gr.Markdown("Upload an image to grade it.", elem_id=RESULT_ID)
                         label = grade_probabilities(num_top_classes=k, label="Probabilities", show_heading=False)
                 with gr.Row():
                     original = gr.Image(label=_image_caption(predictor),
                                         interactive=False, height=420, buttons=["fullscreen"])
-                    overlay = gr.Image(label="Grad-CAM (red: regions that raise the explained "
-                                       "grade's score)", interactive=False, height=420,
-                                       buttons=["fullscreen"], visible=predictor.heatmap_possible)
+                    with gr.Column(visible=predictor.heatmap_possible, min_width=160):
+                        overlay = gr.Image(label=HEATMAP_CAPTION, interactive=False, height=420,
+                                           buttons=["fullscreen"])
+                        gr.HTML(heat_key_html())
                 with gr.Accordion("Details (JSON)", open=False):
                     details = gr.JSON(label="Prediction")
                 outputs = [result, label, original, overlay, details]
                 handler_limit, _ = gradio_limits(settings.concurrency, settings.queue_size)
                 model_event = {"concurrency_id": MODEL_GROUP, "concurrency_limit": handler_limit}
-                button.click(grade, inputs=[upload, explain], outputs=outputs, api_name="grade",
-                             **model_event)
-                upload.upload(grade, inputs=[upload, explain], outputs=outputs,
-                              api_visibility="private", **model_event)
-                explain.change(regrade, inputs=[upload, explain], outputs=outputs,
-                               api_visibility="private", trigger_mode="always_last", **model_event)
+                clicked = button.click(grade, inputs=[upload, explain], outputs=outputs, api_name="grade",
+                                       **model_event)
+                uploaded = upload.upload(grade, inputs=[upload, explain], outputs=outputs,
+                                         api_visibility="private", **model_event)
+                changed = explain.change(regrade, inputs=[upload, explain], outputs=outputs,
+                                         api_visibility="private", trigger_mode="always_last", **model_event)
+                # the x: no result beside an empty upload box (a grade still running is dropped)
+                gone = upload.clear(cleared, outputs=outputs, api_visibility="private",
+                                    cancels=[clicked, uploaded, changed], queue=False)
+                for event in (clicked, uploaded, changed, gone):  # every result: the pictures' alt text
+                    event.then(picture_alt_texts, inputs=details, outputs=[original, overlay],
+                               api_visibility="private", queue=False)
             with gr.Tab("Batch"):
                 gr.Markdown(f"Grade many images at once (no heatmaps) and download a "
                             f"{'DRAC ' if drac else ''}submission CSV: `{csv_header}`, one row per "
@@ -859,11 +970,13 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                                 file_count="multiple", type="filepath", height=160)
                 batch_button = gr.Button("Grade all", variant="primary")
                 batch_summary = gr.Markdown()
-                p_width = 24 // k
+                gr.Markdown(f"<small>In the table: grade = the grade number; "
+                            f"{html.escape(probability_key(predictor.class_names))}: each grade's "
+                            f"probability; mean s/image = the batch's model time per image; in the "
+                            f"CSV the grade number is the column `class`.</small>")
                 table = gr.Dataframe(headers=columns, label="Grades", interactive=False,
                                      wrap=True, column_count=len(columns),
-                                     column_widths=["15%", "7%", "9%", *[f"{p_width}%"] * k, "9%",
-                                                    f"{60 - k * p_width}%"])
+                                     column_widths=table_widths(k))
                 csv_file = gr.File(label="CSV: the submission, or grades_INCOMPLETE.csv when a file "
                                          "was not graded", interactive=False)
                 batch_button.click(grade_batch, inputs=files, outputs=[batch_summary, table, csv_file],
@@ -872,6 +985,7 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                 gr.Markdown(card)
                 with gr.Accordion("Bundle metadata (metadata.json)", open=False):
                     gr.Code(meta_json, language="json", interactive=False)
+        demo.load(None, js=LIVE_RESULT_JS)  # the result is announced (a polite live region)
     demo.model_queue = queue  # type: ignore[attr-defined]  # for tests and the log
     return demo
 

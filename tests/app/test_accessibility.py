@@ -1,0 +1,281 @@
+"""The page reads for everyone (an accessibility review): heat colours whose lightness rises
+with the heat for normal and red-green colour-blind vision, with a colour key and a caption
+that names no hue; alt text and a sentence saying where the heat is; a cleared upload clears
+the result; number columns that do not break mid-number; the result announced to screen
+readers; column names that say what they hold."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from app.demo_bundle import build_demo_bundle
+from app.predict import Prediction, Predictor
+
+# Machado, Oliveira & Fernandes 2009, severity 1, on linear RGB
+DEUTERANOPIA = np.array([[0.367, 0.861, -0.228], [0.280, 0.673, 0.047], [-0.012, 0.043, 0.969]])
+PROTANOPIA = np.array([[0.152, 1.053, -0.205], [0.115, 0.786, 0.099], [-0.004, -0.048, 1.052]])
+VISIONS = {"normal": None, "deuteranopia": DEUTERANOPIA, "protanopia": PROTANOPIA}
+
+
+def lightness(rgb: np.ndarray, simulation: np.ndarray | None = None) -> np.ndarray:
+    """CIE L* (0 black .. 100 white) of sRGB uint8 colours ``(..., 3)``, as seen through a
+    colour-vision ``simulation`` matrix on linear RGB (None: normal vision)."""
+    c = np.asarray(rgb, dtype=np.float64) / 255.0
+    linear = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    if simulation is not None:
+        linear = np.clip(linear @ simulation.T, 0.0, 1.0)
+    y = linear @ np.array([0.2126, 0.7152, 0.0722])
+    f = np.where(y > 216 / 24389, np.cbrt(y), (24389 / 27 * y + 16) / 116)
+    return 116 * f - 16
+
+
+@pytest.fixture(scope="module")
+def predictor(tmp_path_factory: pytest.TempPathFactory) -> Predictor:
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield Predictor(build_demo_bundle(tmp_path_factory.mktemp("run"), image_size=32, source_size=48,
+                                      n_folds=1))
+    torch.set_num_threads(before)
+
+
+# --------------------------------------------------------------------------------------
+# 1. Heat colours, key and caption
+
+
+@pytest.mark.parametrize("vision", list(VISIONS))
+def test_heat_gets_lighter_with_heat_for_every_vision(vision: str) -> None:
+    """Jet's peak (dark red) turned dark olive, as dark as OCTA's black background, for a
+    red-green colour-blind reader, while its yellow ring looked like the peak."""
+    from app.gradcam import overlay_heatmap
+
+    heat = np.linspace(0.0, 1.0, 17, dtype=np.float32)[None]  # one row, cold to hot
+    black = np.zeros(heat.shape, np.uint8)  # OCTA's background
+    seen = lightness(overlay_heatmap(black, heat)[0], VISIONS[vision])
+    assert np.all(np.diff(seen) > 0.5), seen.round(1)
+    assert seen[-1] >= 45.0 and seen[-1] - seen[0] >= 45.0  # the peak stands out from black
+    # the colours themselves (the key) also rise in lightness, darkest to lightest
+    from app.gradcam import heat_colours
+
+    key = lightness(heat_colours(np.linspace(0.0, 1.0, 17)), VISIONS[vision])
+    assert np.all(np.diff(key) > 0.5), key.round(1)
+
+
+def test_the_page_has_a_colour_key_and_names_no_hue() -> None:
+    from app.gradcam import heat_colours
+    from app.server import HEATMAP_CAPTION, heat_key_html
+
+    assert "red" not in HEATMAP_CAPTION.lower() and "bright" in HEATMAP_CAPTION.lower()
+    key = heat_key_html()
+    assert "low" in key and "high" in key and 'role="img"' in key and "aria-label=" in key
+    for v in (0.0, 0.5, 1.0):  # the key's gradient runs through the overlay's own colours
+        r, g, b = (int(c) for c in heat_colours(np.array([v]))[0])
+        assert f"#{r:02x}{g:02x}{b:02x}" in key
+
+
+# --------------------------------------------------------------------------------------
+# 2. Alt text and where the heat is
+
+
+def _pred(heatmap: np.ndarray, **kw: Any) -> Prediction:
+    shape = heatmap.shape
+    return Prediction(name="scan.png", grade=2, grade_name="PDR", probs=np.array([0.2, 0.3, 0.5]),
+                      heatmap=heatmap, image=np.zeros(shape, np.uint8), seconds=0.1, explained=2,
+                      cam_cells=(7, 7), class_names=["Normal", "NPDR", "PDR"], **kw)
+
+
+@pytest.mark.parametrize(("centre", "region"), [((20, 30), "upper left"), ((20, 170), "upper right"),
+                                                ((100, 100), "centre"), ((180, 100), "lower centre"),
+                                                ((100, 15), "centre left")])
+def test_where_the_heat_is_is_said_in_words(centre: tuple[int, int], region: str) -> None:
+    from app.gradcam import strongest_heat
+
+    yy, xx = np.mgrid[0:200, 0:200]
+    heat = np.clip(1 - np.hypot(yy - centre[0], xx - centre[1]) / 30, 0, 1).astype(np.float32)
+    found = strongest_heat(heat)
+    assert found is not None and found["region"] == region
+    assert abs(found["x"] - centre[1]) <= 2 and abs(found["y"] - centre[0]) <= 2
+    assert strongest_heat(np.zeros((50, 50), np.float32)) is None  # an empty map is nowhere
+
+
+def test_a_coarse_cell_is_located_by_its_centre_not_its_corner() -> None:
+    from app.gradcam import strongest_heat
+
+    heat = np.zeros((400, 400), np.float32)
+    heat[200:, 200:] = 1.0  # a 2 x 2 map's lower-right cell, drawn nearest-neighbour
+    heat[:200, :200] = 0.3
+    found = strongest_heat(heat)
+    assert found is not None and found["region"] == "lower right"
+    assert (found["x"], found["y"]) == (300, 300)
+
+
+def test_the_heat_line_json_and_alt_text_say_where_the_heat_is(predictor: Predictor) -> None:
+    from app.server import _heatmap_markdown, image_alt_texts
+
+    yy, xx = np.mgrid[0:120, 0:160]
+    heat = np.clip(1 - np.hypot(yy - 20, xx - 25) / 20, 0, 1).astype(np.float32)
+    pred = _pred(heat)
+    text = _heatmap_markdown(pred, predictor)
+    assert "strongest in the upper left of the image" in text
+    summary = pred.heatmap_summary(predictor.target_layer)
+    assert summary is not None and summary["strongest"]["region"] == "upper left"
+    details = {**pred.as_dict(), "heatmap": summary}
+    original, overlay = image_alt_texts(details, predictor)
+    assert "160 × 120" in original and "scan.png" in original
+    assert "grade 2 (PDR)" in overlay and "strongest in the upper left of the image" in overlay
+    # an empty map says so, and nothing is located
+    empty = replace(pred, heatmap=np.zeros_like(heat))
+    assert "strongest" not in _heatmap_markdown(empty, predictor)
+    summary = empty.heatmap_summary(predictor.target_layer)
+    assert summary is not None and summary["strongest"] is None
+    _, overlay = image_alt_texts({**empty.as_dict(), "heatmap": summary}, predictor)
+    assert "empty" in overlay
+    assert image_alt_texts({"error": "not an image"}, predictor) == ("", "")
+
+
+@pytest.mark.parametrize("image_size", [64, 32])
+def test_the_page_sends_the_alt_text_with_each_picture(image_size: int, tmp_path: Path) -> None:
+    """After every result (grade, upload, heatmap choice, clear) the page sets both pictures'
+    alt text from the details JSON. At 64 px the map is 2 x 2 cells; at 32 px a single cell:
+    no heatmap, no overlay alt."""
+    from PIL import Image
+
+    from app.server import AppSettings, build_demo
+
+    path = tmp_path / "scan.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (96, 96), dtype=np.uint8)).save(path)
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        predictor = Predictor(build_demo_bundle(tmp_path / "run", image_size=image_size,
+                                                source_size=2 * image_size, n_folds=1))
+        demo = build_demo(predictor, AppSettings())
+        (grade,) = [f for f in demo.fns.values() if f.api_name == "grade"]
+        _, _, original, overlay, details = grade.fn(str(path), -1)
+    finally:
+        torch.set_num_threads(before)
+    assert "error" not in details and Path(original).is_file()  # the API's plain values
+    results = [i for i, f in demo.fns.items() if f.outputs and [o._id for o in f.outputs]
+               == [o._id for o in grade.outputs] and f.fn is not None]
+    assert len(results) == 4  # the Grade button, an upload, the heatmap choice, the x
+    alts = [f for f in demo.fns.values() if f.trigger_after in results]
+    assert sorted(f.trigger_after for f in alts) == sorted(results)
+    _, _, _, _, shown = grade.outputs
+    original_box, overlay_box = grade.outputs[2:4]
+    for f in alts:
+        assert [i._id for i in f.inputs] == [shown._id]
+        assert [o._id for o in f.outputs] == [original_box._id, overlay_box._id]
+    first, second = alts[0].fn(details)
+    assert first["__type__"] == "update" and "value" not in first
+    assert "96 × 96" in first["alt_text"] and "scan.png" in first["alt_text"]
+    if image_size == 32:
+        assert overlay is None and second["alt_text"] == ""
+    else:
+        assert Path(overlay).is_file() and "Grad-CAM heatmap of grade" in second["alt_text"]
+        where = details["heatmap"]["strongest"]
+        assert where is None or where["region"] in second["alt_text"]
+    assert [a["alt_text"] for a in alts[0].fn({})] == ["", ""]  # cleared: no pictures
+
+
+# --------------------------------------------------------------------------------------
+# 3. A cleared upload clears the result
+
+
+def test_clearing_the_upload_clears_the_result(predictor: Predictor) -> None:
+    from app.server import AppSettings, build_demo
+
+    demo = build_demo(predictor, AppSettings())
+    (grade,) = [f for f in demo.fns.values() if f.api_name == "grade"]
+    upload = grade.inputs[0]
+    cleared = [f for f in demo.fns.values()
+               if (upload._id, "clear") in [tuple(t) for t in f.targets] and f.fn is not None]
+    assert len(cleared) == 1, "no handler for the upload's clear (x) event"
+    assert [o._id for o in cleared[0].outputs] == [o._id for o in grade.outputs]
+    markdown, label, original, overlay, details = cleared[0].fn()
+    assert "Grade" not in markdown and label is None and original is None and overlay is None
+    assert details == {}
+
+
+def test_a_refused_upload_clears_the_result(predictor: Predictor, tmp_path: Path) -> None:
+    from app.server import AppSettings, build_demo
+
+    fake = tmp_path / "notes.png"
+    fake.write_text("not an image\n", encoding="utf-8")
+    demo = build_demo(predictor, AppSettings())
+    (grade,) = [f for f in demo.fns.values() if f.api_name == "grade"]
+    markdown, label, original, overlay, details = grade.fn(str(fake), -1)
+    assert "Cannot grade" in markdown and label is None and "error" in details
+    assert original is None and overlay is None
+
+
+# --------------------------------------------------------------------------------------
+# 4. Number columns do not break mid-number
+
+
+def test_number_columns_have_fixed_room_and_notes_give_way() -> None:
+    """Seen in headless Chromium: "auto" for the notes did not wrap them; pixels wrap them but
+    do not give way at 150%; a share of the table does both."""
+    from app.server import table_columns, table_widths
+
+    k = 5
+    columns, widths = table_columns(k), table_widths(k)
+    assert len(widths) == len(columns)
+    longest = {"grade": "4", "mean s/image": "0.123", **{f"P{j}": "0.1234" for j in range(k)}}
+    for name, value in longest.items():
+        w = widths[columns.index(name)]
+        # pixels (they grow with the zoom, as the text does), room for the value at ~9 px a digit
+        longest_word = max(len(value), *(len(word) for word in name.split()))  # a header may wrap
+        assert isinstance(w, int) and w >= 9 * longest_word + 16, (name, w)
+    # only the notes are a share of the table, which shrinks with the zoom: they give way
+    assert [c for c, w in zip(columns, widths, strict=True) if not isinstance(w, int)] == ["notes"]
+    notes = widths[columns.index("notes")]
+    assert isinstance(notes, str) and notes.endswith("%") and float(notes[:-1]) <= 40
+
+
+# --------------------------------------------------------------------------------------
+# 5. The result is announced
+
+
+def test_the_result_is_a_polite_live_region(predictor: Predictor) -> None:
+    from app.server import RESULT_ID, AppSettings, build_demo
+
+    demo = build_demo(predictor, AppSettings())
+    (grade,) = [f for f in demo.fns.values() if f.api_name == "grade"]
+    assert grade.outputs[0].elem_id == RESULT_ID
+    scripts = [f.js for f in demo.fns.values() if f.js]
+    assert any(RESULT_ID in js and "aria-live" in js and "polite" in js for js in scripts)
+
+
+# --------------------------------------------------------------------------------------
+# 6. Column names and labels
+
+
+def test_columns_and_labels_say_what_they_hold(predictor: Predictor, tmp_path: Path) -> None:
+    from PIL import Image
+
+    from app.server import AppSettings, _grade_batch, build_demo, table_columns
+
+    columns = table_columns(3)
+    assert columns[:3] == ["case", "grade", "grade name"] and "mean s/image" in columns
+    assert "class" not in columns and "seconds" not in columns
+    path = tmp_path / "scan.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (96, 96), dtype=np.uint8)).save(path)
+    summary, rows, csv_path = _grade_batch(predictor, AppSettings(), [str(path)])
+    assert len(rows[0]) == len(columns) and rows[0][2] == predictor.class_names[rows[0][1]]
+    # the CSV keeps DRAC's submission columns
+    assert Path(csv_path).read_text(encoding="utf-8").splitlines()[0] == "case,class,P0,P1,P2"
+    assert "`case,class,P0,P1,P2`" in summary
+    config = build_demo(predictor, AppSettings()).config
+    texts = [str(c.get("props", {}).get("value", "")) + str(c.get("props", {}).get("label", ""))
+             for c in config["components"]]
+    assert any("P0 = P(0 Normal)" in t and "P2 = P(2 PDR)" in t for t in texts)
+    (single,) = [t for t in texts if "grey or colour" in t]
+    from app.inputs import ACCEPTED_FORMATS
+
+    for name in set(ACCEPTED_FORMATS.values()):  # every format the loader accepts (BMP too)
+        assert name in single, name
