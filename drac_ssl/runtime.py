@@ -395,6 +395,79 @@ def environment_info() -> dict[str, Any]:
 
 
 INVOCATIONS = "invocations.jsonl"
+RUN_LOCK = ".train.lock"
+"""A file in the run folder that ``python -m drac_ssl.train`` (process 0) holds an exclusive
+lock on while it runs (:func:`hold_run`); the kernel drops the lock when the process ends,
+however it ends (kill -9 included), so a killed run never blocks its resume."""
+
+
+class RunBusy(ValueError):
+    """Another ``python -m drac_ssl.train`` holds the run folder (:func:`hold_run`)."""
+
+
+@contextlib.contextmanager
+def hold_run(run_dir: str | os.PathLike[str]) -> Iterator[list[str]]:
+    """Hold the run folder ``run_dir`` (an existing folder) for this process while the block
+    runs: an exclusive lock on its :data:`RUN_LOCK` (:func:`drac_ssl.io.try_lock`), so two
+    copies of the same command never train into one folder.
+
+    Yields warnings (lines to print) on the run's last invocation (``invocations.jsonl``) when
+    it has no ``ended`` and may still run, though it does not hold the lock: one of another
+    machine (a shared file system: its process cannot be checked from here), or a live process
+    of this machine (a drac_ssl from before the lock, or a pid reused since a kill). A record
+    of a process that is gone is a killed invocation: nothing is said.
+
+    Raises:
+        RunBusy (a ValueError): another process holds the lock; the message names it (its
+            ``invocations.jsonl`` line: process, host, start) and the fixes.
+    """
+    from drac_ssl.io import try_lock, unended_invocation
+
+    folder = Path(run_dir)
+    fd = os.open(folder / RUN_LOCK, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        last = unended_invocation(folder / INVOCATIONS)
+        if not try_lock(fd):
+            raise RunBusy(_busy_words(folder, last))
+        yield _unlocked_words(last)
+    finally:
+        os.close(fd)
+
+
+def _busy_words(run_dir: Path, last: dict[str, Any] | None) -> str:
+    """The refusal of :func:`hold_run` when another process holds ``run_dir``."""
+    if last is not None:
+        pid = last["pid"]
+        who = (f"python -m drac_ssl.train, process {pid} on {last.get('host', '?')}, running since "
+               f"{last.get('date_utc', '?')} (invocations.jsonl)")
+        stop = f"taskkill /PID {pid}" if os.name == "nt" else f"kill {pid}"
+    else:
+        who = f"another process holds its lock ({RUN_LOCK})"
+        stop = "the other python -m drac_ssl.train"
+    return (f"{run_dir}: this run is already running: {who}; a second copy would train the same "
+            f"stages into the same files.\n  fix: wait for it to finish (this command then skips "
+            f"what it finished), or stop it ({stop}; rerun this command to resume), or start a "
+            f"separate run with another run.name=NAME")
+
+
+def _unlocked_words(last: dict[str, Any] | None) -> list[str]:
+    """:func:`hold_run`'s warnings on an unended invocation that does not hold the lock."""
+    from drac_ssl.io import running_here
+
+    if last is None or (last["pid"] == os.getpid() and last.get("host") == platform.node()):
+        return []  # this process's own (an earlier call of main in it, killed mid-way)
+    who = (f"the run's last invocation (python -m drac_ssl.train, process {last['pid']} on "
+           f"{last.get('host', '?')}, started {last.get('date_utc', '?')}) has no end in "
+           f"invocations.jsonl")
+    if last.get("host") != platform.node():
+        return [f"{who}: if it still runs on {last.get('host', '?')} (a shared file system; its "
+                f"process cannot be checked from here), stop one of the two; if it was killed, "
+                f"ignore this"]
+    if running_here(last):
+        return [f"{who} and that process runs, without holding the run's lock: a drac_ssl from "
+                f"before the lock, or a pid taken by another program since a kill; if it is a "
+                f"training of this folder, stop one of the two"]
+    return []
 
 
 def record_start(run_dir: str | os.PathLike[str], tool: str, env: dict[str, Any] | None = None) -> str:

@@ -63,7 +63,7 @@ from drac_ssl.config import (  # noqa: F401 - load_config: train.load_config for
     to_dict,
 )
 from drac_ssl.distributed import DistInfo, cleanup, init_distributed
-from drac_ssl.io import atomic_write_json, read_json_dict
+from drac_ssl.io import atomic_write_json, read_json_dict, remove_stale_temporaries
 from drac_ssl.preflight import PIPELINE, Finding
 from drac_ssl.runtime import (
     StageInterrupted,
@@ -666,16 +666,27 @@ def _run_pipeline_main(cfg: Config, sources: dict[str, str] | None, earlier: lis
     except KeyboardInterrupt:  # Ctrl-C during the checks: nothing of this invocation was written
         raise InterruptedBeforeStart from None
     run_dir.mkdir(parents=True, exist_ok=True)
-    # what this process prints goes to run_dir/console.log too (appended: one header line per
-    # invocation); only process 0 gets here under torchrun
-    header = (f"==== {_dt.datetime.now(_dt.UTC).isoformat(timespec='seconds')} "
-              f"{runtime.command_line()} (pid {os.getpid()}) ====")
-    with runtime.console_log(run_dir / runtime.CONSOLE_LOG, header):
-        for warning in warnings:
-            print(f"[preflight] warning: {warning.line}")
-        if reused:
-            print(reused)
-        return _run_in_folder(cfg, run_dir, sources, peers)
+    # one process trains in a run folder: a second copy of the command is refused (RunBusy)
+    # before it writes anything; only process 0 gets here under torchrun
+    with runtime.hold_run(run_dir) as unended:
+        # what this process prints goes to run_dir/console.log too (appended: one header line
+        # per invocation)
+        header = (f"==== {_dt.datetime.now(_dt.UTC).isoformat(timespec='seconds')} "
+                  f"{runtime.command_line()} (pid {os.getpid()}) ====")
+        with runtime.console_log(run_dir / runtime.CONSOLE_LOG, header):
+            for line in unended:
+                print(f"[train] warning: {line}")
+            # what killed invocations were writing: never renamed onto a real name, never read;
+            # the lock proves no other process writes here, so safetensors' .tmpXXXXXX go too
+            stale = remove_stale_temporaries(run_dir, recursive=True, unnamed=True)
+            if stale:
+                print(f"[train] removed {len(stale)} temporary file(s) that killed invocations "
+                      f"left: " + ", ".join(p.relative_to(run_dir).as_posix() for p in stale))
+            for warning in warnings:
+                print(f"[preflight] warning: {warning.line}")
+            if reused:
+                print(reused)
+            return _run_in_folder(cfg, run_dir, sources, peers)
 
 
 def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, peers: _Peers) -> Path:

@@ -788,3 +788,83 @@ def test_a_refusal_by_the_preflight_exits_without_the_interpreters_teardown(
     monkeypatch.setattr(train, "_REFUSED", False)  # e.g. a stage's error: the usual exit
     with pytest.raises(SystemExit):
         train.exit_with(2)
+
+
+def _dead_pid() -> int:
+    """The pid of a process that has exited."""
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    return int(proc.stdout.strip())
+
+
+def test_a_second_copy_of_a_running_run_is_refused_and_stale_records_do_not_block(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Two copies of the same command both trained every stage into one folder (console.log
+    interleaved, stages.json whoever wrote last). The second is refused while the first holds
+    the run (its lock); a record of a dead pid or of another host does not block."""
+    import platform
+
+    args = [*REDUCED, "run.name=twice", "run.stages=[ingest,pretrain]"]
+    second: list[int] = []
+
+    def pretrain(cfg, run_dir):  # type: ignore[no-untyped-def]
+        second.append(train.main(args))  # the same command, started while this one runs
+        return {}
+
+    monkeypatch.setitem(train.STAGES, "pretrain", pretrain)
+    monkeypatch.chdir(tmp_path)
+    assert train.main(args) == 0
+    err = capsys.readouterr().err
+    assert second == [2], err
+    assert f"process {os.getpid()} on {platform.node()}" in err and "already running" in err
+    assert f"kill {os.getpid()}" in err and "run.name=" in err
+    run_dir = tmp_path / "runs" / "twice"
+    lines = (run_dir / "invocations.jsonl").read_text().splitlines()
+    assert len(lines) == 1 and json.loads(lines[0])["ended"]["outcome"] == "finished"
+
+    # a killed invocation (dead pid, no end) on this host, then one on another host: not refused
+    record = {**json.loads(lines[0]), "pid": _dead_pid()}
+    record.pop("ended")
+    with open(run_dir / "invocations.jsonl", "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(record) + "\n")
+    monkeypatch.setitem(train.STAGES, "pretrain", lambda cfg, run_dir: {})
+    (run_dir / "stages.json").unlink()  # a stage runs again
+    assert train.main([*REDUCED, "run.name=twice", "run.stages=[ingest]"]) == 0
+    assert "already running" not in capsys.readouterr().err
+    with open(run_dir / "invocations.jsonl", "a", encoding="utf-8") as fh:
+        fh.write(json.dumps({**record, "pid": os.getpid(), "host": "elsewhere"}) + "\n")
+    assert train.main([*REDUCED, "run.name=twice", "run.stages=[ingest]"]) == 0
+    out = capsys.readouterr().out
+    assert "warning" in out and "elsewhere" in out and f"process {os.getpid()}" in out
+
+
+def test_temporary_files_of_killed_invocations_are_removed_at_the_next_start(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A hard kill left umm/.tmpXXXXXX (safetensors' own temporary), .stages.json.tmp-PID and
+    .bundle.tmp-PID/ for ever; the next start removes them (a live pid's are kept)."""
+    args = [*REDUCED, "run.name=leftovers", "run.stages=[ingest]"]
+    monkeypatch.chdir(tmp_path)
+    assert train.main(args) == 0
+    run_dir = tmp_path / "runs" / "leftovers"
+    dead = _dead_pid()
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (run_dir / "umm").mkdir()
+        (run_dir / "umm" / ".tmpfsQSa7").write_bytes(b"x")
+        (run_dir / f".stages.json.tmp-{dead}").write_bytes(b"x")
+        (run_dir / f".bundle.tmp-{dead}").mkdir()
+        (run_dir / f".bundle.tmp-{dead}" / "fold0.safetensors").write_bytes(b"x")
+        (run_dir / f".stages.json.tmp-{live.pid}").write_bytes(b"x")  # its writer still runs
+        (run_dir / "umm" / ".tmpabc").write_bytes(b"x")  # not a known name: kept
+        capsys.readouterr()
+        assert train.main(args) == 0
+        out = capsys.readouterr().out
+        assert not (run_dir / "umm" / ".tmpfsQSa7").exists()
+        assert not (run_dir / f".stages.json.tmp-{dead}").exists()
+        assert not (run_dir / f".bundle.tmp-{dead}").exists()
+        assert (run_dir / f".stages.json.tmp-{live.pid}").exists()
+        assert (run_dir / "umm" / ".tmpabc").exists()
+        assert "removed 3 temporary file(s)" in out and "umm/.tmpfsQSa7" in out, out
+    finally:
+        live.kill()
+        live.wait()
