@@ -79,6 +79,28 @@ def interrupted_words(exc: KeyboardInterrupt) -> str:
 
 
 @contextlib.contextmanager
+def sigterm_as_ctrl_c() -> Iterator[None]:
+    """While the block runs, SIGTERM (``kill``, systemd, a SLURM pre-emption) raises
+    KeyboardInterrupt as Ctrl-C does, so what a Ctrl-C does on the way out (stages.json,
+    invocations.jsonl, the "interrupted in" line) is done for it too; the previous handler is
+    given back after. Does nothing outside the main thread (signals are handled there only).
+    (``python -m app`` does the same around its server.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.signal(signal.SIGTERM, _sigterm_interrupts)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
+def _sigterm_interrupts(signum: int, frame: object) -> None:
+    """SIGTERM handler of :func:`sigterm_as_ctrl_c`."""
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
 def ctrl_c_deferred() -> Iterator[None]:
     """Hold a Ctrl-C (SIGINT) back until the block has run, then raise KeyboardInterrupt: for
     work that must not be cut in two, such as writing a checkpoint and printing the epoch line

@@ -830,10 +830,16 @@ def main(argv: list[str] | None = None) -> int:
     overrides = list(args.overrides)
     if args.threads is not None:
         overrides.append(f"run.threads={args.threads}")
+    with runtime.sigterm_as_ctrl_c():  # kill / systemd / SLURM: stops as Ctrl-C does, said and recorded
+        return _main(overrides, args.config)
+
+
+def _main(overrides: list[str], config: str | None) -> int:
+    """:func:`main` once the arguments are parsed."""
     try:
         try:
             # no -c and no configs/ (a non-editable install): refused, not the built-in defaults
-            config_path = args.config or default_config_file()
+            config_path = config or default_config_file()
             cfg, sources, problems = preflight.read_config(config_path, overrides)
             threads = apply_thread_policy(max(cfg.run.threads, 0))  # a negative count: the preflight says
         except KeyboardInterrupt:

@@ -868,3 +868,32 @@ def test_temporary_files_of_killed_invocations_are_removed_at_the_next_start(
     finally:
         live.kill()
         live.wait()
+
+
+def test_sigterm_stops_a_run_as_ctrl_c_does_and_the_handler_is_given_back(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """SIGTERM (kill, systemd, SLURM pre-emption) killed the run like SIGKILL: no "interrupted
+    in" line, nothing in stages.json, no end in invocations.jsonl."""
+    import signal
+
+    def pretrain(cfg, run_dir):  # type: ignore[no-untyped-def]
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler interrupts this
+        return {}
+
+    def before(signum, frame):  # type: ignore[no-untyped-def]
+        raise AssertionError("the previous SIGTERM handler was called")
+
+    monkeypatch.setitem(train.STAGES, "pretrain", pretrain)
+    monkeypatch.chdir(tmp_path)
+    signal.signal(signal.SIGTERM, before)
+    try:
+        assert train.main([*REDUCED, "run.name=term", "run.stages=[ingest,pretrain]"]) == 130
+        assert signal.getsignal(signal.SIGTERM) is before
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    assert "[train] interrupted in pretrain" in capsys.readouterr().err
+    run_dir = tmp_path / "runs" / "term"
+    assert json.loads((run_dir / "stages.json").read_text())["pretrain"]["status"] == "interrupted"
+    ended = json.loads((run_dir / "invocations.jsonl").read_text().splitlines()[-1])["ended"]
+    assert ended["outcome"] == "interrupted" and ended["stage"] == "pretrain"
