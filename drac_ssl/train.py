@@ -697,6 +697,9 @@ def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, p
     env = environment_info()
     if not (run_dir / "environment.json").exists():  # how the run was made: the first invocation's
         atomic_write_json(run_dir / "environment.json", env)
+    other_threads = _resumed_with_other_threads(cfg, run_dir, env)
+    if other_threads:  # said before the stage starts, and kept in this invocation's line
+        env = {**env, "resumed_with_other_threads": other_threads}
     invocation = record_start(run_dir, "drac_ssl.train", env)  # every invocation, one line each
     print(f"[train] run folder: {run_dir}")
     t0 = time.perf_counter()
@@ -708,6 +711,57 @@ def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, p
     record_end(run_dir, invocation, t0)
     print(f"[train] finished: {run_dir}")
     return run_dir
+
+
+def _threads_of(record: dict[str, Any] | None) -> int | None:
+    """The torch threads an invocation ran with (its ``threads.torch_intra_op``, as
+    :func:`drac_ssl.runtime.environment_info` records it); None when not recorded."""
+    threads = (record or {}).get("threads")
+    count = threads.get("torch_intra_op") if isinstance(threads, dict) else None
+    return count if isinstance(count, int) and not isinstance(count, bool) else None
+
+
+def _resumed_with_other_threads(cfg: Config, run_dir: Path, env: dict[str, Any]) -> dict[str, Any] | None:
+    """When this invocation resumes an unfinished stage (one of ``run.stages`` not done that
+    an earlier invocation started: its ``stages.json`` entry, or its folder after a hard kill)
+    with another number of CPU threads than the run's last earlier invocation ran with
+    (``invocations.jsonl``, else ``environment.json``), a warning says that the result will
+    not be bit-identical to an uninterrupted run and how to get one (``run.threads``), and
+    ``{"stage", "threads", "earlier"}`` is returned for the invocation's record; else None.
+
+    ``run.threads`` changes no setting's signature (a resume on another machine is
+    legitimate), but CPU float sums depend on the thread count: a pretraining resumed with
+    another count differed in most of its tensors."""
+    now = _threads_of(env)
+    status = read_json_dict(run_dir / "stages.json") or {}
+    stage = next((name for name in PIPELINE if name in cfg.run.stages
+                  and (status.get(name) or {}).get("status") != "done"), None)
+    if now is None or stage is None or not (stage in status or (run_dir / stage).exists()):
+        return None
+    earlier = None
+    try:
+        lines = (run_dir / runtime.INVOCATIONS).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        lines = []
+    for raw in reversed(lines):
+        try:
+            line = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(line, dict) and line.get("tool", "drac_ssl.train") == "drac_ssl.train":
+            earlier = _threads_of(line)
+            if earlier is not None:
+                break
+    if earlier is None:
+        earlier = _threads_of(read_json_dict(run_dir / "environment.json"))
+    if earlier is None or earlier == now:
+        return None
+    print(f"[train] warning: stage {stage} resumes with {now} CPU thread(s), its earlier invocation "
+          f"ran with {earlier} (invocations.jsonl): CPU float sums depend on the thread count, so "
+          f"the resumed result will not be bit-identical to an uninterrupted run (the settings are "
+          f"the same; the weights differ in their last digits).\n  for identical results: rerun "
+          f"with run.threads={earlier}", flush=True)
+    return {"stage": stage, "threads": now, "earlier": earlier}
 
 
 def _checkpoint_words(cfg: Config, run_dir: Path, name: str) -> StageInterrupted | None:
