@@ -39,6 +39,16 @@ class StageInterrupted(KeyboardInterrupt):
         self.saved, self.resume, self.stage = saved, resume, stage
 
 
+class InterruptedOutsideStage(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM) in ``python -m drac_ssl.train`` outside any stage's work (before a
+    stage started, while report.md was written): ``words`` say what is true (no checkpoint is
+    involved); :func:`interrupted_words` prints them."""
+
+    def __init__(self, words: str) -> None:
+        super().__init__(words)
+        self.words = words
+
+
 def saved_words(saved: int, epochs: int, stopped: str = "") -> tuple[str, str]:
     """(``saved``, ``resume``) of a :class:`StageInterrupted` for a stage whose ``last.pt``
     holds ``saved`` epochs (counted from 1; 0 = none) of ``epochs``, ``stopped`` being its
@@ -71,6 +81,8 @@ def interrupted_words(exc: KeyboardInterrupt) -> str:
     (:class:`StageInterrupted` with its ``stage``), e.g. ``interrupted in pretrain (epoch 6 of
     20 saved); rerun the same command to resume from epoch 7``; otherwise that the same
     command resumes from the last checkpoint."""
+    if isinstance(exc, InterruptedOutsideStage):
+        return exc.words
     if not isinstance(exc, StageInterrupted) or not exc.stage:
         return "interrupted: rerun the same command to resume from the last checkpoint"
     saved = f" ({exc.saved})" if exc.saved else ""

@@ -66,6 +66,7 @@ from drac_ssl.distributed import DistInfo, cleanup, init_distributed
 from drac_ssl.io import atomic_write_json, read_json_dict, remove_stale_temporaries
 from drac_ssl.preflight import PIPELINE, Finding
 from drac_ssl.runtime import (
+    InterruptedOutsideStage,
     StageInterrupted,
     apply_thread_policy,
     checkpoint_interrupted,
@@ -814,9 +815,16 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
         previous = status.get(name, {})  # an attempt that was interrupted or failed
         before_s = float(previous.get("seconds_earlier_attempts", 0)) + float(previous.get("seconds", 0) or 0)
         attempts = int(previous.get("attempts", 1 if previous else 0)) + 1
-        print(f"[train] stage {name}: starting" + (f" (attempt {attempts}; the earlier ones ran "
-                                                   f"{before_s:.1f} s)" if previous else ""))
-        code = _stage_code(name, start)
+        try:  # a Ctrl-C here: the stage's own work has not begun (no checkpoint involved)
+            print(f"[train] stage {name}: starting" + (f" (attempt {attempts}; the earlier ones ran "
+                                                       f"{before_s:.1f} s)" if previous else ""))
+            code = _stage_code(name, start)
+        except KeyboardInterrupt:
+            raise InterruptedOutsideStage(
+                f"interrupted before stage {name} started: "
+                + ("nothing more of it was done; rerun the same command to go on with it"
+                   if previous else "nothing of it was done; rerun the same command to start it")
+            ) from None
         t0 = time.perf_counter()
         try:
             outputs = STAGES[name](cfg, run_dir)
@@ -858,9 +866,14 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
             for warning in preflight.after_ingest(cfg, run_dir, sources):
                 print(f"[preflight] warning: {warning.line}")
     if (run_dir / "finetune").exists():
-        from drac_ssl.report import write_report
+        try:
+            from drac_ssl.report import write_report
 
-        print(f"[train] report: {write_report(run_dir)}")
+            print(f"[train] report: {write_report(run_dir)}")
+        except KeyboardInterrupt:
+            raise InterruptedOutsideStage(
+                "interrupted while report.md was written: every stage of run.stages is finished; "
+                "rerun the same command to rewrite report.md") from None
 
 
 def main(argv: list[str] | None = None) -> int:

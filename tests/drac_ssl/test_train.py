@@ -929,3 +929,36 @@ def test_resuming_a_stage_with_another_thread_count_warns_and_is_recorded(
     finally:
         train.apply_thread_policy(1)
     assert "bit-identical" not in capsys.readouterr().out
+
+
+def test_ctrl_c_between_stages_and_in_the_report_says_what_is_true(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A Ctrl-C before a stage's work began (its git call) or while report.md was written said
+    "rerun the same command to resume from the last checkpoint", though no checkpoint was
+    involved."""
+    from drac_ssl import report
+
+    def ctrl_c(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise KeyboardInterrupt
+
+    def pretrain(cfg, run_dir):  # type: ignore[no-untyped-def]
+        (run_dir / "finetune").mkdir()  # report.md is written when a fine-tuning folder exists
+        return {}
+
+    args = [*REDUCED, "run.name=between", "run.stages=[ingest,pretrain]"]
+    monkeypatch.setitem(train.STAGES, "pretrain", pretrain)
+    monkeypatch.chdir(tmp_path)
+    real = train._stage_code
+    monkeypatch.setattr(train, "_stage_code", lambda name, start: ctrl_c() if name == "pretrain" else real(name, start))
+    assert train.main(args) == 130
+    err = capsys.readouterr().err
+    assert ("[train] interrupted before stage pretrain started: nothing of it was done; rerun the "
+            "same command to start it") in err and "checkpoint" not in err, err
+    monkeypatch.setattr(train, "_stage_code", real)
+    monkeypatch.setattr(report, "write_report", ctrl_c)
+    assert train.main(args) == 130
+    err = capsys.readouterr().err
+    assert ("[train] interrupted while report.md was written: every stage of run.stages is finished; "
+            "rerun the same command to rewrite report.md") in err and "checkpoint" not in err, err
+    ended = json.loads((tmp_path / "runs" / "between" / "invocations.jsonl").read_text().splitlines()[-1])["ended"]
+    assert ended["outcome"] == "interrupted"
