@@ -808,7 +808,9 @@ def test_a_second_copy_of_a_running_run_is_refused_and_stale_records_do_not_bloc
     second: list[int] = []
 
     def pretrain(cfg, run_dir):  # type: ignore[no-untyped-def]
-        second.append(train.main(args))  # the same command, started while this one runs
+        if not second:  # the same command, started once while this one runs
+            second.append(-1)
+            second[0] = train.main(args)
         return {}
 
     monkeypatch.setitem(train.STAGES, "pretrain", pretrain)
