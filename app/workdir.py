@@ -12,7 +12,6 @@ lock on its folder while it runs, so a live server's folder is never taken for a
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import re
 import shutil
@@ -22,7 +21,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from drac_ssl.io import pid_alive
+from drac_ssl.io import pid_alive, try_lock
 
 __all__ = ["LOCK", "PREFIX", "private_workdir", "remove_stale_workdirs", "workdir_pid"]
 
@@ -104,9 +103,7 @@ def _lock_if_free(lock: Path) -> Iterator[bool | None]:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             yield None
             return
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        if not try_lock(fd):
             yield False
             return
         yield True
@@ -129,7 +126,7 @@ def private_workdir(base: str | os.PathLike[str] | None = None) -> Iterator[Path
             f"{base}: not a folder (give an existing folder, e.g. on an encrypted volume)")
     root = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}_", dir=base))  # mode 0700
     lock = os.open(root / LOCK, os.O_CREAT | os.O_WRONLY | os.O_NOFOLLOW, 0o600)
-    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held until this process ends
+    try_lock(lock)  # a new file: taken; held until this process ends
     before_env, before_tempdir = os.environ.get("GRADIO_TEMP_DIR"), tempfile.tempdir
     os.environ["GRADIO_TEMP_DIR"] = str(root)
     tempfile.tempdir = str(root)

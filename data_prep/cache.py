@@ -60,7 +60,8 @@ from data_prep.validate import (
     sha256_of,
     warning,
 )
-from drac_ssl.io import atomic_path, atomic_write_json, pid_alive
+from drac_ssl import io as drac_io
+from drac_ssl.io import atomic_path, atomic_write_json
 
 STATE_NAME = "state.json"
 STATE_VERSION = 3  # 2: channels and the decoding options are part of the state; 3: the
@@ -610,23 +611,12 @@ def write_assembled(path: Path, records: Sequence[FileRecord], size: int, previo
 
 
 def remove_stale_temporaries(folder: Path) -> list[Path]:
-    """Temporary files a killed run left behind (``.NAME.tmp-PID``); never trusted, removed."""
-    if not folder.is_dir():
-        return []
-    stale = [p for p in folder.glob(".*.tmp-*") if p.is_file() and not _pid_alive(p)]
-    for path in stale:
-        path.unlink(missing_ok=True)
-    return stale
+    """Temporary files a killed run left behind (``.NAME.tmp-PID``); never trusted, removed
+    (:func:`drac_ssl.io.remove_stale_temporaries`)."""
+    return drac_io.remove_stale_temporaries(folder)
 
 
 def _pid_alive(temporary: Path, platform: str = os.name) -> bool:
-    """Whether the process that named ``temporary`` (``...tmp-PID``) still runs
-    (:func:`drac_ssl.io.pid_alive`; this process's own pid: an earlier process, not alive)."""
-    pid = temporary.name.rsplit("-", 1)[-1]
-    if not pid.isdigit():
-        return False
-    if int(pid) == os.getpid():
-        return False
-    return pid_alive(int(pid), platform)
-
-
+    """Whether the process that named ``temporary`` still runs
+    (:func:`drac_ssl.io.temporary_pid_alive`)."""
+    return drac_io.temporary_pid_alive(temporary, platform)

@@ -64,7 +64,6 @@ import io
 import json
 import math
 import os
-import platform
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -84,7 +83,7 @@ from drac_ssl.finetune import (
     referable_columns,
 )
 from drac_ssl.grading.bundle import chance_warning, data_provenance
-from drac_ssl.io import atomic_write_text, output_file_problem, pid_alive
+from drac_ssl.io import atomic_write_text, output_file_problem, running_here, unended_invocation
 from drac_ssl.metrics import (
     PAIRED_METRICS,
     BootstrapScores,
@@ -678,30 +677,14 @@ def _read_patients(path: Path) -> dict[str, str] | None:
 
 def _still_running(path: Path) -> str:
     """Words on the run's last invocation (``invocations.jsonl``) when it has no ``ended``
-    and its process is alive on this machine (``pid``, ``host``): "python -m drac_ssl.train
-    is still running there (process 1234, started 2026-...)"; '' otherwise (finished,
-    killed, another machine's, or a line without a pid: an older run)."""
-    try:  # the last of the training's lines (python -m drac_ssl.report writes lines too)
-        text = path.read_text(encoding="utf-8")
-    except (OSError, ValueError):
+    and its process is alive on this machine (``pid``, ``host``;
+    :func:`drac_ssl.io.running_here`): "python -m drac_ssl.train is still running there
+    (process 1234, started 2026-...)"; '' otherwise (finished, killed, another machine's, or
+    a line without a pid: an older run)."""
+    last = unended_invocation(path)
+    if last is None or not running_here(last):  # another user's process counts as alive
         return ""
-    lines = []
-    for raw in text.splitlines():
-        try:  # a damaged line (cut by a crash) is skipped, not the whole file
-            lines.append(json.loads(raw))
-        except ValueError:
-            continue
-    training = [line for line in lines
-                if isinstance(line, dict) and line.get("tool", "drac_ssl.train") == "drac_ssl.train"]
-    if not training:
-        return ""
-    last = training[-1]
-    pid = last.get("pid") if isinstance(last, dict) else None
-    if "ended" in last or not isinstance(pid, int) or last.get("host") != platform.node():
-        return ""
-    if not pid_alive(pid):  # another user's process counts as alive
-        return ""
-    return (f"python -m drac_ssl.train is still running there (process {pid}, started "
+    return (f"python -m drac_ssl.train is still running there (process {last['pid']}, started "
             f"{last.get('date_utc', '?')})")
 
 

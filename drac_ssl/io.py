@@ -13,6 +13,8 @@ import hashlib
 import json
 import math
 import os
+import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -116,6 +118,38 @@ def pid_alive(pid: int, platform: str = os.name) -> bool:
     return True
 
 
+def unended_invocation(path: str | os.PathLike[str], tool: str = "drac_ssl.train") -> dict[str, Any] | None:
+    """The last of ``tool``'s lines in a run's ``invocations.jsonl`` (``path``;
+    :func:`drac_ssl.runtime.record_start`) when it has no ``ended`` and names its ``pid``: an
+    invocation still running, or one killed too hard to say so; None otherwise (finished or
+    interrupted, no such line, an older line without a pid, no readable file). A damaged line
+    (cut by a crash) is skipped; a line without ``tool`` is a training's (older runs)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, ValueError):
+        return None
+    last = None
+    for raw in text.splitlines():
+        try:
+            line = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(line, dict) and line.get("tool", "drac_ssl.train") == tool:
+            last = line
+    if last is None or "ended" in last or not isinstance(last.get("pid"), int):
+        return None
+    return last
+
+
+def running_here(invocation: dict[str, Any] | None) -> bool:
+    """Whether an invocation record (:func:`unended_invocation`) is of a process alive on this
+    machine (its ``host``; a process of another machine cannot be checked: False)."""
+    import platform
+
+    return (invocation is not None and invocation.get("host") == platform.node()
+            and pid_alive(int(invocation["pid"])))
+
+
 def _windows_pid_alive(pid: int) -> bool:
     """Windows: whether process ``pid`` exists and has not exited (an existing process we may
     not open counts as alive, so its files are kept)."""
@@ -135,3 +169,78 @@ def _windows_pid_alive(pid: int) -> bool:
         return bool(kernel32.GetExitCodeProcess(handle, ctypes.byref(code))) and code.value == still_active
     finally:
         kernel32.CloseHandle(handle)
+
+
+def try_lock(fd: int) -> bool:
+    """Take an exclusive lock on the open file ``fd`` without waiting: True when taken (held
+    until ``fd`` is closed or the process ends, however it ends: the kernel drops it), False
+    when another open of the file holds it. POSIX: ``flock``; Windows: ``msvcrt.locking`` of
+    the file's first byte."""
+    if os.name == "nt":
+        import msvcrt
+
+        try:
+            os.lseek(fd, 0, os.SEEK_SET)
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
+        except OSError:
+            return False
+        return True
+    import fcntl
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
+
+
+_PID_TEMPORARY = re.compile(r"^\..+\.tmp-(\d+)$")
+"""A temporary of :func:`atomic_path` (``.NAME.tmp-PID``) or of the bundle's build
+(``.bundle.tmp-PID/``, a folder)."""
+_UNNAMED_TEMPORARY = re.compile(r"^\.tmp[A-Za-z0-9]{6}$")
+"""A temporary that ``safetensors.torch.save_file`` writes next to its target (``.tmpXXXXXX``,
+then renamed): it names no process."""
+
+
+def temporary_pid_alive(temporary: Path, platform: str = os.name) -> bool:
+    """Whether the process that named ``temporary`` (``...tmp-PID``) still runs
+    (:func:`pid_alive`; this process's own pid: an earlier process, not alive)."""
+    pid = temporary.name.rsplit("-", 1)[-1]
+    if not pid.isdigit():
+        return False
+    if int(pid) == os.getpid():
+        return False
+    return pid_alive(int(pid), platform)
+
+
+def remove_stale_temporaries(folder: str | os.PathLike[str], recursive: bool = False,
+                             unnamed: bool = False) -> list[Path]:
+    """Remove the temporaries that killed processes left in ``folder`` and return them (never
+    trusted: a write that finished was renamed onto its real name).
+
+    ``.NAME.tmp-PID`` files and folders whose ``PID`` no longer runs; with ``unnamed`` also
+    safetensors' ``.tmpXXXXXX`` files, which name no process: only for a caller that knows no
+    other process writes there (it holds the folder's lock). ``recursive``: in every folder
+    below too (links are not followed). Anything else is never touched; a path that cannot be
+    removed is skipped (the next start tries again)."""
+    root = Path(folder)
+    if not root.is_dir():
+        return []
+    removed: list[Path] = []
+    for here, dirs, files in os.walk(root):
+        for name in [*files, *dirs]:
+            path = Path(here) / name
+            if _PID_TEMPORARY.match(name):
+                if temporary_pid_alive(path):
+                    continue
+            elif not (unnamed and name in files and _UNNAMED_TEMPORARY.match(name)):
+                continue
+            if path.is_symlink() or path.is_file():
+                with contextlib.suppress(OSError):
+                    path.unlink()
+            elif path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            if not path.exists() and not path.is_symlink():
+                removed.append(path)
+        dirs[:] = [d for d in dirs if (Path(here) / d) not in removed] if recursive else []
+    return sorted(removed)

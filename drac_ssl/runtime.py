@@ -39,6 +39,16 @@ class StageInterrupted(KeyboardInterrupt):
         self.saved, self.resume, self.stage = saved, resume, stage
 
 
+class InterruptedOutsideStage(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM) in ``python -m drac_ssl.train`` outside any stage's work (before a
+    stage started, while report.md was written): ``words`` say what is true (no checkpoint is
+    involved); :func:`interrupted_words` prints them."""
+
+    def __init__(self, words: str) -> None:
+        super().__init__(words)
+        self.words = words
+
+
 def saved_words(saved: int, epochs: int, stopped: str = "") -> tuple[str, str]:
     """(``saved``, ``resume``) of a :class:`StageInterrupted` for a stage whose ``last.pt``
     holds ``saved`` epochs (counted from 1; 0 = none) of ``epochs``, ``stopped`` being its
@@ -71,11 +81,35 @@ def interrupted_words(exc: KeyboardInterrupt) -> str:
     (:class:`StageInterrupted` with its ``stage``), e.g. ``interrupted in pretrain (epoch 6 of
     20 saved); rerun the same command to resume from epoch 7``; otherwise that the same
     command resumes from the last checkpoint."""
+    if isinstance(exc, InterruptedOutsideStage):
+        return exc.words
     if not isinstance(exc, StageInterrupted) or not exc.stage:
         return "interrupted: rerun the same command to resume from the last checkpoint"
     saved = f" ({exc.saved})" if exc.saved else ""
     return (f"interrupted in {exc.stage}{saved}; rerun the same command to "
             f"{exc.resume or f'run {exc.stage} again (the stages finished before it are skipped)'}")
+
+
+@contextlib.contextmanager
+def sigterm_as_ctrl_c() -> Iterator[None]:
+    """While the block runs, SIGTERM (``kill``, systemd, a SLURM pre-emption) raises
+    KeyboardInterrupt as Ctrl-C does, so what a Ctrl-C does on the way out (stages.json,
+    invocations.jsonl, the "interrupted in" line) is done for it too; the previous handler is
+    given back after. Does nothing outside the main thread (signals are handled there only).
+    (``python -m app`` does the same around its server.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.signal(signal.SIGTERM, _sigterm_interrupts)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
+def _sigterm_interrupts(signum: int, frame: object) -> None:
+    """SIGTERM handler of :func:`sigterm_as_ctrl_c`."""
+    raise KeyboardInterrupt
 
 
 @contextlib.contextmanager
@@ -395,6 +429,79 @@ def environment_info() -> dict[str, Any]:
 
 
 INVOCATIONS = "invocations.jsonl"
+RUN_LOCK = ".train.lock"
+"""A file in the run folder that ``python -m drac_ssl.train`` (process 0) holds an exclusive
+lock on while it runs (:func:`hold_run`); the kernel drops the lock when the process ends,
+however it ends (kill -9 included), so a killed run never blocks its resume."""
+
+
+class RunBusy(ValueError):
+    """Another ``python -m drac_ssl.train`` holds the run folder (:func:`hold_run`)."""
+
+
+@contextlib.contextmanager
+def hold_run(run_dir: str | os.PathLike[str]) -> Iterator[list[str]]:
+    """Hold the run folder ``run_dir`` (an existing folder) for this process while the block
+    runs: an exclusive lock on its :data:`RUN_LOCK` (:func:`drac_ssl.io.try_lock`), so two
+    copies of the same command never train into one folder.
+
+    Yields warnings (lines to print) on the run's last invocation (``invocations.jsonl``) when
+    it has no ``ended`` and may still run, though it does not hold the lock: one of another
+    machine (a shared file system: its process cannot be checked from here), or a live process
+    of this machine (a drac_ssl from before the lock, or a pid reused since a kill). A record
+    of a process that is gone is a killed invocation: nothing is said.
+
+    Raises:
+        RunBusy (a ValueError): another process holds the lock; the message names it (its
+            ``invocations.jsonl`` line: process, host, start) and the fixes.
+    """
+    from drac_ssl.io import try_lock, unended_invocation
+
+    folder = Path(run_dir)
+    fd = os.open(folder / RUN_LOCK, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        last = unended_invocation(folder / INVOCATIONS)
+        if not try_lock(fd):
+            raise RunBusy(_busy_words(folder, last))
+        yield _unlocked_words(last)
+    finally:
+        os.close(fd)
+
+
+def _busy_words(run_dir: Path, last: dict[str, Any] | None) -> str:
+    """The refusal of :func:`hold_run` when another process holds ``run_dir``."""
+    if last is not None:
+        pid = last["pid"]
+        who = (f"python -m drac_ssl.train, process {pid} on {last.get('host', '?')}, running since "
+               f"{last.get('date_utc', '?')} (invocations.jsonl)")
+        stop = f"taskkill /PID {pid}" if os.name == "nt" else f"kill {pid}"
+    else:
+        who = f"another process holds its lock ({RUN_LOCK})"
+        stop = "the other python -m drac_ssl.train"
+    return (f"{run_dir}: this run is already running: {who}; a second copy would train the same "
+            f"stages into the same files.\n  fix: wait for it to finish (this command then skips "
+            f"what it finished), or stop it ({stop}; rerun this command to resume), or start a "
+            f"separate run with another run.name=NAME")
+
+
+def _unlocked_words(last: dict[str, Any] | None) -> list[str]:
+    """:func:`hold_run`'s warnings on an unended invocation that does not hold the lock."""
+    from drac_ssl.io import running_here
+
+    if last is None or (last["pid"] == os.getpid() and last.get("host") == platform.node()):
+        return []  # this process's own (an earlier call of main in it, killed mid-way)
+    who = (f"the run's last invocation (python -m drac_ssl.train, process {last['pid']} on "
+           f"{last.get('host', '?')}, started {last.get('date_utc', '?')}) has no end in "
+           f"invocations.jsonl")
+    if last.get("host") != platform.node():
+        return [f"{who}: if it still runs on {last.get('host', '?')} (a shared file system; its "
+                f"process cannot be checked from here), stop one of the two; if it was killed, "
+                f"ignore this"]
+    if running_here(last):
+        return [f"{who} and that process runs, without holding the run's lock: a drac_ssl from "
+                f"before the lock, or a pid taken by another program since a kill; if it is a "
+                f"training of this folder, stop one of the two"]
+    return []
 
 
 def record_start(run_dir: str | os.PathLike[str], tool: str, env: dict[str, Any] | None = None) -> str:

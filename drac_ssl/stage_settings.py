@@ -23,7 +23,11 @@ OUTPUT_ONLY_SETTINGS = ("run.stages", "run.tensorboard", "run.threads", "run.out
                         "run.reuse")
 """Settings that change no stage's result: which stages run, logging, threads, where the
 run folder is (``run.out_dir`` / ``run.name``: a moved or renamed run folder resumes) and
-where a new run folder took finished stages from (``run.reuse``: only equal settings)."""
+where a new run folder took finished stages from (``run.reuse``: only equal settings).
+``run.threads`` changes a result's last digits only (CPU float sums depend on the thread
+count): a resume with another count than the run's earlier invocation is not refused (another
+machine's default policy may differ) but warned about and recorded
+(:func:`drac_ssl.train._resumed_with_other_threads`)."""
 REUSABLE_STAGES: dict[str, tuple[str, ...]] = {
     "ingest": ("data.",),
     # the pretraining's rate-reduction monitor (which picks monitor_peak.pt, UMM's start) uses

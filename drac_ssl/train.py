@@ -66,9 +66,10 @@ from drac_ssl.config import (  # noqa: F401 - load_config: train.load_config for
     to_dict,
 )
 from drac_ssl.distributed import DistInfo, cleanup, init_distributed
-from drac_ssl.io import atomic_write_json, read_json_dict
+from drac_ssl.io import atomic_write_json, read_json_dict, remove_stale_temporaries
 from drac_ssl.preflight import PIPELINE, Finding
 from drac_ssl.runtime import (
+    InterruptedOutsideStage,
     StageInterrupted,
     apply_thread_policy,
     checkpoint_interrupted,
@@ -669,16 +670,27 @@ def _run_pipeline_main(cfg: Config, sources: dict[str, str] | None, earlier: lis
     except KeyboardInterrupt:  # Ctrl-C during the checks: nothing of this invocation was written
         raise InterruptedBeforeStart from None
     run_dir.mkdir(parents=True, exist_ok=True)
-    # what this process prints goes to run_dir/console.log too (appended: one header line per
-    # invocation); only process 0 gets here under torchrun
-    header = (f"==== {_dt.datetime.now(_dt.UTC).isoformat(timespec='seconds')} "
-              f"{runtime.command_line()} (pid {os.getpid()}) ====")
-    with runtime.console_log(run_dir / runtime.CONSOLE_LOG, header):
-        for warning in warnings:
-            print(f"[preflight] warning: {warning.line}")
-        if reused:
-            print(reused)
-        return _run_in_folder(cfg, run_dir, sources, peers)
+    # one process trains in a run folder: a second copy of the command is refused (RunBusy)
+    # before it writes anything; only process 0 gets here under torchrun
+    with runtime.hold_run(run_dir) as unended:
+        # what this process prints goes to run_dir/console.log too (appended: one header line
+        # per invocation)
+        header = (f"==== {_dt.datetime.now(_dt.UTC).isoformat(timespec='seconds')} "
+                  f"{runtime.command_line()} (pid {os.getpid()}) ====")
+        with runtime.console_log(run_dir / runtime.CONSOLE_LOG, header):
+            for line in unended:
+                print(f"[train] warning: {line}")
+            # what killed invocations were writing: never renamed onto a real name, never read;
+            # the lock proves no other process writes here, so safetensors' .tmpXXXXXX go too
+            stale = remove_stale_temporaries(run_dir, recursive=True, unnamed=True)
+            if stale:
+                print(f"[train] removed {len(stale)} temporary file(s) that killed invocations "
+                      f"left: " + ", ".join(p.relative_to(run_dir).as_posix() for p in stale))
+            for warning in warnings:
+                print(f"[preflight] warning: {warning.line}")
+            if reused:
+                print(reused)
+            return _run_in_folder(cfg, run_dir, sources, peers)
 
 
 def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, peers: _Peers) -> Path:
@@ -689,6 +701,9 @@ def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, p
     env = environment_info()
     if not (run_dir / "environment.json").exists():  # how the run was made: the first invocation's
         atomic_write_json(run_dir / "environment.json", env)
+    other_threads = _resumed_with_other_threads(cfg, run_dir, env)
+    if other_threads:  # said before the stage starts, and kept in this invocation's line
+        env = {**env, "resumed_with_other_threads": other_threads}
     invocation = record_start(run_dir, "drac_ssl.train", env)  # every invocation, one line each
     print(f"[train] run folder: {run_dir}")
     t0 = time.perf_counter()
@@ -700,6 +715,57 @@ def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, p
     record_end(run_dir, invocation, t0)
     print(f"[train] finished: {run_dir}")
     return run_dir
+
+
+def _threads_of(record: dict[str, Any] | None) -> int | None:
+    """The torch threads an invocation ran with (its ``threads.torch_intra_op``, as
+    :func:`drac_ssl.runtime.environment_info` records it); None when not recorded."""
+    threads = (record or {}).get("threads")
+    count = threads.get("torch_intra_op") if isinstance(threads, dict) else None
+    return count if isinstance(count, int) and not isinstance(count, bool) else None
+
+
+def _resumed_with_other_threads(cfg: Config, run_dir: Path, env: dict[str, Any]) -> dict[str, Any] | None:
+    """When this invocation resumes an unfinished stage (one of ``run.stages`` not done that
+    an earlier invocation started: its ``stages.json`` entry, or its folder after a hard kill)
+    with another number of CPU threads than the run's last earlier invocation ran with
+    (``invocations.jsonl``, else ``environment.json``), a warning says that the result will
+    not be bit-identical to an uninterrupted run and how to get one (``run.threads``), and
+    ``{"stage", "threads", "earlier"}`` is returned for the invocation's record; else None.
+
+    ``run.threads`` changes no setting's signature (a resume on another machine is
+    legitimate), but CPU float sums depend on the thread count: a pretraining resumed with
+    another count differed in most of its tensors."""
+    now = _threads_of(env)
+    status = read_json_dict(run_dir / "stages.json") or {}
+    stage = next((name for name in PIPELINE if name in cfg.run.stages
+                  and (status.get(name) or {}).get("status") != "done"), None)
+    if now is None or stage is None or not (stage in status or (run_dir / stage).exists()):
+        return None
+    earlier = None
+    try:
+        lines = (run_dir / runtime.INVOCATIONS).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        lines = []
+    for raw in reversed(lines):
+        try:
+            line = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(line, dict) and line.get("tool", "drac_ssl.train") == "drac_ssl.train":
+            earlier = _threads_of(line)
+            if earlier is not None:
+                break
+    if earlier is None:
+        earlier = _threads_of(read_json_dict(run_dir / "environment.json"))
+    if earlier is None or earlier == now:
+        return None
+    print(f"[train] warning: stage {stage} resumes with {now} CPU thread(s), its earlier invocation "
+          f"ran with {earlier} (invocations.jsonl): CPU float sums depend on the thread count, so "
+          f"the resumed result will not be bit-identical to an uninterrupted run (the settings are "
+          f"the same; the weights differ in their last digits).\n  for identical results: rerun "
+          f"with run.threads={earlier}", flush=True)
+    return {"stage": stage, "threads": now, "earlier": earlier}
 
 
 def _checkpoint_words(cfg: Config, run_dir: Path, name: str) -> StageInterrupted | None:
@@ -752,9 +818,16 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
         previous = status.get(name, {})  # an attempt that was interrupted or failed
         before_s = float(previous.get("seconds_earlier_attempts", 0)) + float(previous.get("seconds", 0) or 0)
         attempts = int(previous.get("attempts", 1 if previous else 0)) + 1
-        print(f"[train] stage {name}: starting" + (f" (attempt {attempts}; the earlier ones ran "
-                                                   f"{before_s:.1f} s)" if previous else ""))
-        code = _stage_code(name, start)
+        try:  # a Ctrl-C here: the stage's own work has not begun (no checkpoint involved)
+            print(f"[train] stage {name}: starting" + (f" (attempt {attempts}; the earlier ones ran "
+                                                       f"{before_s:.1f} s)" if previous else ""))
+            code = _stage_code(name, start)
+        except KeyboardInterrupt:
+            raise InterruptedOutsideStage(
+                f"interrupted before stage {name} started: "
+                + ("nothing more of it was done; rerun the same command to go on with it"
+                   if previous else "nothing of it was done; rerun the same command to start it")
+            ) from None
         t0 = time.perf_counter()
         try:
             outputs = STAGES[name](cfg, run_dir)
@@ -796,9 +869,14 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
             for warning in preflight.after_ingest(cfg, run_dir, sources):
                 print(f"[preflight] warning: {warning.line}")
     if (run_dir / "finetune").exists():
-        from drac_ssl.report import write_report
+        try:
+            from drac_ssl.report import write_report
 
-        print(f"[train] report: {write_report(run_dir)}")
+            print(f"[train] report: {write_report(run_dir)}")
+        except KeyboardInterrupt:
+            raise InterruptedOutsideStage(
+                "interrupted while report.md was written: every stage of run.stages is finished; "
+                "rerun the same command to rewrite report.md") from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -807,10 +885,16 @@ def main(argv: list[str] | None = None) -> int:
     overrides = list(args.overrides)
     if args.threads is not None:
         overrides.append(f"run.threads={args.threads}")
+    with runtime.sigterm_as_ctrl_c():  # kill / systemd / SLURM: stops as Ctrl-C does, said and recorded
+        return _main(overrides, args.config)
+
+
+def _main(overrides: list[str], config: str | None) -> int:
+    """:func:`main` once the arguments are parsed."""
     try:
         try:
             # no -c and no configs/ (a non-editable install): refused, not the built-in defaults
-            config_path = args.config or default_config_file()
+            config_path = config or default_config_file()
             cfg, sources, problems = preflight.read_config(config_path, overrides)
             threads = apply_thread_policy(max(cfg.run.threads, 0))  # a negative count: the preflight says
         except KeyboardInterrupt:

@@ -788,3 +788,179 @@ def test_a_refusal_by_the_preflight_exits_without_the_interpreters_teardown(
     monkeypatch.setattr(train, "_REFUSED", False)  # e.g. a stage's error: the usual exit
     with pytest.raises(SystemExit):
         train.exit_with(2)
+
+
+def _dead_pid() -> int:
+    """The pid of a process that has exited."""
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    return int(proc.stdout.strip())
+
+
+def test_a_second_copy_of_a_running_run_is_refused_and_stale_records_do_not_block(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Two copies of the same command both trained every stage into one folder (console.log
+    interleaved, stages.json whoever wrote last). The second is refused while the first holds
+    the run (its lock); a record of a dead pid or of another host does not block."""
+    import platform
+
+    args = [*REDUCED, "run.name=twice", "run.stages=[ingest,pretrain]"]
+    second: list[int] = []
+
+    def pretrain(cfg, run_dir):  # type: ignore[no-untyped-def]
+        if not second:  # the same command, started once while this one runs
+            second.append(-1)
+            second[0] = train.main(args)
+        return {}
+
+    monkeypatch.setitem(train.STAGES, "pretrain", pretrain)
+    monkeypatch.chdir(tmp_path)
+    assert train.main(args) == 0
+    err = capsys.readouterr().err
+    assert second == [2], err
+    assert f"process {os.getpid()} on {platform.node()}" in err and "already running" in err
+    assert f"kill {os.getpid()}" in err and "run.name=" in err
+    run_dir = tmp_path / "runs" / "twice"
+    lines = (run_dir / "invocations.jsonl").read_text().splitlines()
+    assert len(lines) == 1 and json.loads(lines[0])["ended"]["outcome"] == "finished"
+
+    # a killed invocation (dead pid, no end) on this host, then one on another host: not refused
+    record = {**json.loads(lines[0]), "pid": _dead_pid()}
+    record.pop("ended")
+    with open(run_dir / "invocations.jsonl", "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(record) + "\n")
+    monkeypatch.setitem(train.STAGES, "pretrain", lambda cfg, run_dir: {})
+    (run_dir / "stages.json").unlink()  # a stage runs again
+    assert train.main([*REDUCED, "run.name=twice", "run.stages=[ingest]"]) == 0
+    assert "already running" not in capsys.readouterr().err
+    with open(run_dir / "invocations.jsonl", "a", encoding="utf-8") as fh:
+        fh.write(json.dumps({**record, "pid": os.getpid(), "host": "elsewhere"}) + "\n")
+    assert train.main([*REDUCED, "run.name=twice", "run.stages=[ingest]"]) == 0
+    out = capsys.readouterr().out
+    assert "warning" in out and "elsewhere" in out and f"process {os.getpid()}" in out
+
+
+def test_temporary_files_of_killed_invocations_are_removed_at_the_next_start(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A hard kill left umm/.tmpXXXXXX (safetensors' own temporary), .stages.json.tmp-PID and
+    .bundle.tmp-PID/ for ever; the next start removes them (a live pid's are kept)."""
+    args = [*REDUCED, "run.name=leftovers", "run.stages=[ingest]"]
+    monkeypatch.chdir(tmp_path)
+    assert train.main(args) == 0
+    run_dir = tmp_path / "runs" / "leftovers"
+    dead = _dead_pid()
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (run_dir / "umm").mkdir()
+        (run_dir / "umm" / ".tmpfsQSa7").write_bytes(b"x")
+        (run_dir / f".stages.json.tmp-{dead}").write_bytes(b"x")
+        (run_dir / f".bundle.tmp-{dead}").mkdir()
+        (run_dir / f".bundle.tmp-{dead}" / "fold0.safetensors").write_bytes(b"x")
+        (run_dir / f".stages.json.tmp-{live.pid}").write_bytes(b"x")  # its writer still runs
+        (run_dir / "umm" / ".tmpabc").write_bytes(b"x")  # not a known name: kept
+        capsys.readouterr()
+        assert train.main(args) == 0
+        out = capsys.readouterr().out
+        assert not (run_dir / "umm" / ".tmpfsQSa7").exists()
+        assert not (run_dir / f".stages.json.tmp-{dead}").exists()
+        assert not (run_dir / f".bundle.tmp-{dead}").exists()
+        assert (run_dir / f".stages.json.tmp-{live.pid}").exists()
+        assert (run_dir / "umm" / ".tmpabc").exists()
+        assert "removed 3 temporary file(s)" in out and "umm/.tmpfsQSa7" in out, out
+    finally:
+        live.kill()
+        live.wait()
+
+
+def test_sigterm_stops_a_run_as_ctrl_c_does_and_the_handler_is_given_back(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """SIGTERM (kill, systemd, SLURM pre-emption) killed the run like SIGKILL: no "interrupted
+    in" line, nothing in stages.json, no end in invocations.jsonl."""
+    import signal
+
+    def pretrain(cfg, run_dir):  # type: ignore[no-untyped-def]
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler interrupts this
+        return {}
+
+    def before(signum, frame):  # type: ignore[no-untyped-def]
+        raise AssertionError("the previous SIGTERM handler was called")
+
+    monkeypatch.setitem(train.STAGES, "pretrain", pretrain)
+    monkeypatch.chdir(tmp_path)
+    signal.signal(signal.SIGTERM, before)
+    try:
+        assert train.main([*REDUCED, "run.name=term", "run.stages=[ingest,pretrain]"]) == 130
+        assert signal.getsignal(signal.SIGTERM) is before
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    assert "[train] interrupted in pretrain" in capsys.readouterr().err
+    run_dir = tmp_path / "runs" / "term"
+    assert json.loads((run_dir / "stages.json").read_text())["pretrain"]["status"] == "interrupted"
+    ended = json.loads((run_dir / "invocations.jsonl").read_text().splitlines()[-1])["ended"]
+    assert ended["outcome"] == "interrupted" and ended["stage"] == "pretrain"
+
+
+def test_resuming_a_stage_with_another_thread_count_warns_and_is_recorded(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """run.threads changes no setting's signature, but CPU float sums depend on the thread
+    count: a pretraining resumed with another count differed from an uninterrupted one in 107
+    of 128 tensors, silently. Now the resume says so and how to get identical results."""
+    def ctrl_c(cfg, run_dir):  # type: ignore[no-untyped-def]
+        raise KeyboardInterrupt
+
+    args = [*REDUCED, "run.name=threads", "run.stages=[ingest,pretrain]"]
+    monkeypatch.setitem(train.STAGES, "pretrain", ctrl_c)
+    monkeypatch.chdir(tmp_path)
+    assert train.main([*args, "run.threads=1"]) == 130
+    assert train.main([*args, "run.threads=1"]) == 130  # the same count: nothing said
+    assert "bit-identical" not in capsys.readouterr().out
+    monkeypatch.setitem(train.STAGES, "pretrain", lambda cfg, run_dir: {})
+    try:
+        assert train.main([*args, "run.threads=2"]) == 0
+    finally:
+        train.apply_thread_policy(1)
+    out = capsys.readouterr().out
+    assert ("warning: stage pretrain resumes with 2 CPU thread(s), its earlier invocation ran "
+            "with 1") in out and "not be bit-identical" in out and "run.threads=1" in out, out
+    run_dir = tmp_path / "runs" / "threads"
+    last = json.loads((run_dir / "invocations.jsonl").read_text().splitlines()[-1])
+    assert last["resumed_with_other_threads"] == {"stage": "pretrain", "threads": 2, "earlier": 1}
+    try:  # no unfinished stage: nothing said
+        assert train.main([*REDUCED, "run.name=threads", "run.stages=[ingest]", "run.threads=2"]) == 0
+    finally:
+        train.apply_thread_policy(1)
+    assert "bit-identical" not in capsys.readouterr().out
+
+
+def test_ctrl_c_between_stages_and_in_the_report_says_what_is_true(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A Ctrl-C before a stage's work began (its git call) or while report.md was written said
+    "rerun the same command to resume from the last checkpoint", though no checkpoint was
+    involved."""
+    from drac_ssl import report
+
+    def ctrl_c(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise KeyboardInterrupt
+
+    def pretrain(cfg, run_dir):  # type: ignore[no-untyped-def]
+        (run_dir / "finetune").mkdir()  # report.md is written when a fine-tuning folder exists
+        return {}
+
+    args = [*REDUCED, "run.name=between", "run.stages=[ingest,pretrain]"]
+    monkeypatch.setitem(train.STAGES, "pretrain", pretrain)
+    monkeypatch.chdir(tmp_path)
+    real = train._stage_code
+    monkeypatch.setattr(train, "_stage_code", lambda name, start: ctrl_c() if name == "pretrain" else real(name, start))
+    assert train.main(args) == 130
+    err = capsys.readouterr().err
+    assert ("[train] interrupted before stage pretrain started: nothing of it was done; rerun the "
+            "same command to start it") in err and "checkpoint" not in err, err
+    monkeypatch.setattr(train, "_stage_code", real)
+    monkeypatch.setattr(report, "write_report", ctrl_c)
+    assert train.main(args) == 130
+    err = capsys.readouterr().err
+    assert ("[train] interrupted while report.md was written: every stage of run.stages is finished; "
+            "rerun the same command to rewrite report.md") in err and "checkpoint" not in err, err
+    ended = json.loads((tmp_path / "runs" / "between" / "invocations.jsonl").read_text().splitlines()[-1])["ended"]
+    assert ended["outcome"] == "interrupted"
