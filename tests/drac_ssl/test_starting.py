@@ -39,7 +39,8 @@ def _interrupted_while_importing(command: list[str], cwd: Path) -> subprocess.Co
 
 @pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs /proc to see the imports")
 @pytest.mark.parametrize(("module", "prog", "args"), [
-    ("drac_ssl.export", "export", ["--check", "team.csv"]),
+    # a submission that exists: a missing one is said at once, before torch loads
+    ("drac_ssl.export", "export", ["--check", "{submission}"]),
     ("drac_ssl.compare", "compare", ["runs/a"]),
     ("data_prep", "data_prep", ["ingest", "--root", "nowhere", "--out", "out"]),
     # a command that imports its stage (torch) in main, once a checkpoint that exists is given
@@ -52,6 +53,10 @@ def test_ctrl_c_while_a_command_starts_is_one_line(tmp_path: Path, module: str, 
         checkpoint = tmp_path_factory.mktemp("pretrain") / "vicreg_model.safetensors"
         checkpoint.write_bytes(b"")
         args = [str(checkpoint) if a == "{checkpoint}" else a for a in args]
+    if "{submission}" in args:
+        submission = tmp_path_factory.mktemp("team") / "team.csv"
+        submission.write_text("case,class,P0,P1,P2\n")
+        args = [str(submission) if a == "{submission}" else a for a in args]
     done = _interrupted_while_importing([sys.executable, "-m", module, *args], tmp_path)
     assert done.returncode == 130, done.stderr
     assert "Traceback" not in done.stderr and "KeyboardInterrupt" not in done.stderr
