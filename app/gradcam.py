@@ -330,7 +330,7 @@ def overlay_heatmap(image: np.ndarray, heatmap: np.ndarray, alpha: float = 0.55)
 
 STRONGEST_SHARE = 0.9
 """The strongest heat (:func:`strongest_heat`): the pixels at or above this share of the map's
-maximum, in the largest connected part of them."""
+maximum, in the connected part of them that holds the maximum."""
 
 _ROWS = ("upper", "centre", "lower")
 _COLUMNS = ("left", "centre", "right")
@@ -347,20 +347,25 @@ def region_words(x_fraction: float, y_fraction: float) -> str:
 
 def strongest_heat(heatmap: np.ndarray) -> dict[str, object] | None:
     """Where a heatmap ``(H, W)`` (image coordinates, as :func:`place_heatmap` gives it) is
-    strongest: the centroid of the largest connected part of its pixels at or above
-    :data:`STRONGEST_SHARE` of its maximum (a coarse map's hot cell: the cell's centre, not its
-    corner). A dict ``x``, ``y`` (pixels, 0 = left / top), ``x_fraction``, ``y_fraction`` (of
-    the width and height, 3 decimals) and ``region`` (:func:`region_words`); None for an
-    empty map (no positive heat)."""
+    strongest: the centroid of the connected part (4-connected: cells touching at a corner are
+    two parts) of its pixels at or above :data:`STRONGEST_SHARE` of its maximum that holds the
+    maximum (a coarse map's hot cell: the cell's centre, not its corner); when that centroid
+    falls outside the part (a ring), the part's pixel nearest to it. A dict ``x``, ``y``
+    (pixels, 0 = left / top), ``x_fraction``, ``y_fraction`` (of the width and height, 3
+    decimals) and ``region`` (:func:`region_words`); None for an empty map (no positive heat)."""
     heat = np.asarray(heatmap, dtype=np.float32)
     top = float(heat.max()) if heat.size else 0.0
     if top <= 0.0:
         return None
     mask = (heat >= STRONGEST_SHARE * top).astype(np.uint8)
-    n, _, stats, centroids = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    part = 1 + int(np.argmax(stats[1:n, cv2.CC_STAT_AREA]))
+    _, labels, _, centroids = cv2.connectedComponentsWithStats(mask, connectivity=4)
+    part = int(labels.flat[int(np.argmax(heat))])
     cx, cy = (float(v) for v in centroids[part])
     h, w = heat.shape[:2]
+    if labels[min(h - 1, round(cy)), min(w - 1, round(cx))] != part:  # not on the hot part: a ring
+        ys, xs = np.nonzero(labels == part)
+        nearest = int(np.argmin((xs - cx) ** 2 + (ys - cy) ** 2))
+        cx, cy = float(xs[nearest]), float(ys[nearest])
     xf, yf = (cx + 0.5) / w, (cy + 0.5) / h
     return {"x": round(cx), "y": round(cy), "x_fraction": round(xf, 3), "y_fraction": round(yf, 3),
             "region": region_words(xf, yf)}

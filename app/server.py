@@ -504,7 +504,8 @@ def _heatmap_markdown(pred: Prediction, predictor: Predictor) -> str:
 def image_alt_texts(details: dict[str, Any], predictor: Predictor) -> tuple[str, str]:
     """The alt text of the page's two pictures ``(original, overlay)`` from a result's details
     JSON: the image's name and size and its grade; what the heatmap explains and where it is
-    strongest (:func:`app.gradcam.strongest_words`), or that it is empty. ``""`` for a picture
+    strongest (:func:`app.gradcam.strongest_words`; a coarse map says what it cannot tell), or
+    that it is empty. ``""`` for a picture
     that is not shown (an error, no heatmap)."""
     size = details.get("image_size")
     if "error" in details or not size:
@@ -522,6 +523,8 @@ def image_alt_texts(details: dict[str, Any], predictor: Predictor) -> tuple[str,
     where = heat.get("strongest")
     overlay = (f"Grad-CAM heatmap of {what} over the image: {strongest_words(where)}."
                if where else f"Grad-CAM heatmap of {what}: empty, no region of the image raises its score.")
+    if where and heat.get("coarse") and heat.get("meaning"):  # as the page says beside the picture
+        overlay += f" A coarse map of {heat['meaning']}."
     return original, overlay
 
 

@@ -10,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -114,6 +115,29 @@ def test_a_coarse_cell_is_located_by_its_centre_not_its_corner() -> None:
     assert (found["x"], found["y"]) == (300, 300)
 
 
+@pytest.mark.parametrize(("cells", "region"), [
+    ([[1.0, 0.0], [0.0, 0.95]], "upper left"),  # diagonal hot cells touch at a corner only
+    ([[0.0, 0.0, 0.95], [0.0, 0.2, 0.0], [1.0, 0.0, 0.0]], "lower left"),  # two equal parts: the maximum's
+])
+def test_the_strongest_heat_is_the_part_that_holds_the_maximum(cells: list[list[float]], region: str) -> None:
+    # a diff review: 8-connected diagonal cells made one part whose centroid was a cold corner
+    # ("centre"), and of two equal parts the first in raster order won, not the hottest
+    from app.gradcam import strongest_heat
+
+    heat = cv2.resize(np.array(cells, np.float32), (300, 300), interpolation=cv2.INTER_NEAREST)
+    found = strongest_heat(heat)
+    assert found is not None and found["region"] == region, found
+
+
+def test_a_ring_of_heat_is_located_on_the_ring_not_at_its_cold_centre() -> None:
+    from app.gradcam import strongest_heat
+
+    yy, xx = np.mgrid[0:200, 0:200]
+    ring = np.clip(1 - np.abs(np.hypot(yy - 100, xx - 100) - 60) / 8, 0, 1).astype(np.float32)
+    found = strongest_heat(ring)
+    assert found is not None and ring[found["y"], found["x"]] >= 0.9
+
+
 def test_the_heat_line_json_and_alt_text_say_where_the_heat_is(predictor: Predictor) -> None:
     from app.server import _heatmap_markdown, image_alt_texts
 
@@ -136,6 +160,11 @@ def test_the_heat_line_json_and_alt_text_say_where_the_heat_is(predictor: Predic
     _, overlay = image_alt_texts({**empty.as_dict(), "heatmap": summary}, predictor)
     assert "empty" in overlay
     assert image_alt_texts({"error": "not an image"}, predictor) == ("", "")
+    # a coarse map's alt text says what it cannot tell, as the page does beside the picture
+    coarse = {**summary, "strongest": {"region": "upper left", "x_fraction": 0.25, "y_fraction": 0.25},
+              "coarse": True, "meaning": "2 × 2 cells: it can say which quarter of the image, not which lesion"}
+    _, overlay = image_alt_texts({**empty.as_dict(), "heatmap": coarse}, predictor)
+    assert overlay.endswith("A coarse map of 2 × 2 cells: it can say which quarter of the image, not which lesion.")
 
 
 @pytest.mark.parametrize("image_size", [64, 32])
