@@ -120,10 +120,12 @@ THEME = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
 """gradio's default look with the system's fonts: nothing to fetch, and no glyph problems of
 the bundled web fonts (seen in headless Chromium with Source Sans Pro bold)."""
 def table_columns(num_grades: int) -> list[str]:
-    """The batch table's columns: ``case, grade, grade name, P0..P{K-1}, mean s/image, notes``
-    (``grade`` the number, ``mean s/image`` the batch's model time per image, the same on every
-    row: the batch is graded at once). Not the CSV's: :func:`submission_columns`."""
-    return ["case", "grade", "grade name", *(f"P{k}" for k in range(num_grades)), "mean s/image", "notes"]
+    """The batch table's columns: ``case, class, grade, P0..P{K-1}, mean s/image, notes``
+    (``class`` the grade number, as in the submission CSV, ``grade`` its name: the names the
+    ``/grade_batch`` API has always given them; ``mean s/image`` the batch's model time per
+    image, the same on every row: the batch is graded at once). The CSV:
+    :func:`submission_columns`."""
+    return ["case", "class", "grade", *(f"P{k}" for k in range(num_grades)), "mean s/image", "notes"]
 
 
 def submission_columns(num_grades: int) -> list[str]:
@@ -973,10 +975,10 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                                 file_count="multiple", type="filepath", height=160)
                 batch_button = gr.Button("Grade all", variant="primary")
                 batch_summary = gr.Markdown()
-                gr.Markdown(f"<small>In the table: grade = the grade number; "
+                gr.Markdown(f"<small>In the table: class = the grade number (as in the CSV), "
+                            f"grade = its name; "
                             f"{html.escape(probability_key(predictor.class_names))}: each grade's "
-                            f"probability; mean s/image = the batch's model time per image; in the "
-                            f"CSV the grade number is the column `class`.</small>")
+                            f"probability; mean s/image = the batch's model time per image.</small>")
                 table = gr.Dataframe(headers=columns, label="Grades", interactive=False,
                                      wrap=True, column_count=len(columns),
                                      column_widths=table_widths(k))
