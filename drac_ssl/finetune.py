@@ -991,7 +991,8 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
     # before the unused heads' width settings left the signature
     accepted = {signature, _signature(ctx, variant, source, spec, run_dir, unused_widths=True)}
     if source is not None:
-        accepted.add(_signature(ctx, variant, source, spec, legacy=True))
+        accepted |= {_signature(ctx, variant, source, spec, legacy=True),
+                     _signature(ctx, variant, source, spec, legacy=True, unused_widths=True)}
     seed_everything(ctx.seed)  # scratch: one random init shared by all folds
     backbone = spec.build_backbone()
     if source is not None:

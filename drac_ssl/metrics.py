@@ -1040,8 +1040,9 @@ def format_signed_interval(low: Any, high: Any) -> str:
 
 def format_difference(value: Any, low: Any, high: Any) -> str:
     """A paired difference and its interval for people, ``+0.050 (+0.010..+0.090)``, or
-    ``+0.000 (CI not meaningful: width 0)`` (:func:`format_signed_interval`). The fine-tuning
-    log, its export choice, report.md and the model card all say a difference this way."""
+    ``+0.000 (CI not meaningful: width 0)`` (:func:`format_signed_interval`): the fine-tuning
+    log and report.md's table; the export choice (report.md, the model card) puts
+    :func:`format_signed_interval` in its own words."""
     interval = format_signed_interval(low, high)
     return f"{_signed(value)} ({'CI ' if interval.startswith('not') else ''}{interval})"
 

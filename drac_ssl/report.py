@@ -847,7 +847,10 @@ def write_report(run_dir: str | Path) -> Path:
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m drac_ssl.report RUN``: write RUN/report.md."""
     started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
-    run_dir = Path(report_parser().parse_args(argv).run)
+    try:
+        run_dir = Path(report_parser().parse_args(argv).run)
+    except SystemExit as exc:  # --help (0), or a usage error argparse has already printed (2)
+        return int(exc.code or 0)
     # report.md and its figures are rewritten with the code of now: one line in the run's
     # invocation log says so (the train command's lines beside it)
     invocation = (runtime.record_start(run_dir, "drac_ssl.report")  # only in a run folder

@@ -369,6 +369,15 @@ def test_the_report_says_what_scratch_caps_fold_sds_and_times_are(tmp_path: Path
         "## Cross-validated fine-tuning", 1)[1].split("### scratch", 1)[1].split("\n", 1)[0]
 
 
+def test_the_report_command_returns_its_exit_code_for_help_and_usage_errors(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from drac_ssl import report
+
+    assert report.main(["--help"]) == 0 and "RUN" in capsys.readouterr().out
+    assert report.main([]) == 2 and "required: RUN" in capsys.readouterr().err
+    assert report.main(["a", "b"]) == 2
+
+
 def test_the_report_command_is_logged_and_the_report_says_what_wrote_it(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """``python -m drac_ssl.report RUN`` rewrites report.md with the code of now: it adds a line
