@@ -19,9 +19,7 @@ else
   echo "[setup] installing pinned dependencies into $VENV (first time takes a few minutes)"
   # this machine's pip config lists local wheel indexes, some of which are absent: drop
   # those harmless "Location ... is ignored" lines so real errors stay visible
-  # --no-compile: pip would byte-compile all ~13,000 .py files of the pins (about 90 s on the
-  # 2-core machine); Python compiles the modules actually imported on first use instead
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-compile -r "$REQ" 2>&1 \
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$REQ" 2>&1 \
     | { grep -v "^WARNING: Location '.*' is ignored" || true; }
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e . 2>&1 \
     | { grep -v "^WARNING: Location '.*' is ignored" || true; }
