@@ -36,15 +36,6 @@ def lightness(rgb: np.ndarray, simulation: np.ndarray | None = None) -> np.ndarr
     return 116 * f - 16
 
 
-@pytest.fixture(scope="module")
-def predictor(tmp_path_factory: pytest.TempPathFactory) -> Predictor:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield Predictor(build_demo_bundle(tmp_path_factory.mktemp("run"), image_size=32, source_size=48,
-                                      n_folds=1))
-    torch.set_num_threads(before)
-
-
 # --------------------------------------------------------------------------------------
 # 1. Heat colours, key and caption
 

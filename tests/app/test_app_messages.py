@@ -21,15 +21,6 @@ from app.inputs import InputLimits, InputRejected, load_bytes
 from app.predict import Predictor
 
 
-@pytest.fixture(scope="module")
-def predictor(tmp_path_factory: pytest.TempPathFactory) -> Predictor:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield Predictor(build_demo_bundle(tmp_path_factory.mktemp("run"), image_size=32, source_size=48,
-                                      n_folds=1))
-    torch.set_num_threads(before)
-
-
 @pytest.fixture()
 def upload(tmp_path: Path) -> Path:
     rng = np.random.default_rng(0)

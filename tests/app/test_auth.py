@@ -63,15 +63,6 @@ def test_main_exits_2_on_a_bad_auth_file_before_loading_anything(
     assert "--bundle" not in err and "bundle" not in err  # refused before a bundle is looked for
 
 
-@pytest.fixture(scope="module")
-def predictor(tmp_path_factory: pytest.TempPathFactory, one_thread: None) -> Any:
-    from app.demo_bundle import build_demo_bundle
-    from app.predict import Predictor
-
-    return Predictor(build_demo_bundle(tmp_path_factory.mktemp("run"), image_size=32,
-                                       source_size=48, n_folds=1))
-
-
 def _launched(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     import gradio as gr
 
