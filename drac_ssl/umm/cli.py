@@ -79,7 +79,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     # the stage (torch, torchvision, albumentations): after the arguments are parsed, so that
     # --help and a usage error are answered at once
-    from drac_ssl.runtime import StageInterrupted, checkpoint_interrupted, interrupted_words
+    from drac_ssl.runtime import (
+        StageInterrupted,
+        checkpoint_interrupted,
+        hold_run,
+        interrupted_words,
+    )
     from drac_ssl.umm.source import resolve_start
     from drac_ssl.umm.stage import UMMNonFiniteError, run
 
@@ -108,7 +113,14 @@ def main(argv: list[str] | None = None) -> int:
             else run_dir / "data"
         )
         umm_dir, epochs = run_dir / "umm", cfg.umm.epochs
-        run(cfg, run_dir, checkpoint=start, data_dir=data_dir)
+        if run_dir.is_dir():  # the checkpoint's own run folder, or an earlier ablation's
+            # a python -m drac_ssl.train (or another copy of this command) running in it would
+            # write umm/ at the same time: refused (RunBusy, a ValueError: exit 2) while it holds
+            # the run's lock; a new folder has no other writer to wait for
+            with hold_run(run_dir):
+                run(cfg, run_dir, checkpoint=start, data_dir=data_dir)
+        else:
+            run(cfg, run_dir, checkpoint=start, data_dir=data_dir)
     except (ConfigError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

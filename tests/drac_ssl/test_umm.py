@@ -595,6 +595,23 @@ def test_cli_missing_checkpoint_exits_2_without_a_traceback(
     assert "checkpoint not found" in err and "nope.safetensors" in err
 
 
+def test_cli_is_refused_while_a_training_holds_the_run_folder(
+        pretrained: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``python -m drac_ssl.umm RUN`` writes RUN/umm: while ``python -m drac_ssl.train`` (or
+    another copy) holds RUN's lock, both would write it; this one is refused, writing nothing."""
+    from drac_ssl.runtime import hold_run
+
+    run_dir = tmp_path / "busy"
+    run_dir.mkdir()
+    args = [str(pretrained / "pretrain" / "vicreg_model.safetensors"), "--run-dir", str(run_dir),
+            *(f"{k}={v}" for k, v in CHEAP.items())]
+    with hold_run(run_dir):
+        assert umm.main(args) == 2
+    err = capsys.readouterr().err
+    assert "already running" in err and "Traceback" not in err
+    assert not (run_dir / "umm").exists()
+
+
 # --------------------------------------------------------------------------------------
 # The anchored outer objective (issue #13) on the tiny float64 problem
 
