@@ -59,7 +59,7 @@ from app.model_queue import ModelQueue, ServerBusy, gradio_limits
 from app.predict import Prediction, Predictor
 from drac_ssl.grading.image_notes import incomplete_line, same_grade_words
 from drac_ssl.grading.model import threshold_words
-from drac_ssl.metrics import figure_text
+from drac_ssl.metrics import figure_text, format_ci
 from drac_ssl.submission import write_incomplete_grades, write_submission
 
 __all__ = ["HEATMAP_CAPTION", "RESULT_ID", "AppSettings", "build_demo", "heat_key_html", "image_alt_texts",
@@ -578,7 +578,10 @@ def _banner(predictor: Predictor) -> str:
     cv = meta.get("cv_metrics", {}) or {}
     qwk = cv.get("qwk")
     ci = cv.get("qwk_ci95") or [None, None]
-    perf = (f"cross-validated QWK {qwk:.3f} (95% CI {ci[0]:.3f}–{ci[1]:.3f}), n = {cv.get('n')}"
+    # the interval in the report's and the model card's words: one of width 0 (every
+    # resample gave the same kappa) is "not meaningful", never a certainty
+    perf = (f"cross-validated QWK {qwk:.3f} (95% CI {format_ci(ci[0], ci[1], cv.get('qwk_ci95_note'))}), "
+            f"n = {cv.get('n')}"
             if isinstance(qwk, int | float) and None not in ci else "no cross-validated metrics")
     model = meta.get("model", {})
     parts = [

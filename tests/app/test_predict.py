@@ -673,6 +673,15 @@ def test_the_page_banner_says_when_the_model_is_no_better_than_chance(tmp_path: 
     meta["cv_metrics"].update(n=30, qwk=0.0, qwk_ci95=[0.0, 0.0], auc_ovr=0.5)
     meta_path.write_text(json.dumps(meta))
     assert "No evidence that this model grades better than chance" in _banner(Predictor(bundle, gradcam=False))
+    # an interval of width 0 above chance (every resample gave kappa 1): not shown as a certainty
+    # (a review: the banner printed "95% CI 1.000–1.000" where the report says "not meaningful")
+    meta["cv_metrics"].update(n=12, qwk=1.0, qwk_ci95=[1.0, 1.0])
+    meta_path.write_text(json.dumps(meta))
+    banner = _banner(Predictor(bundle, gradcam=False))
+    assert "QWK 1.000 (95% CI not meaningful: " in banner and "1.000–1.000" not in banner
+    meta["cv_metrics"].update(qwk=0.6, qwk_ci95=[0.45, 0.72])
+    meta_path.write_text(json.dumps(meta))
+    assert "QWK 0.600 (95% CI 0.450..0.720), n = 12" in _banner(Predictor(bundle, gradcam=False))
 
 
 def test_a_script_gets_the_no_better_than_chance_warning(tmp_path: Path, one_thread: None) -> None:
