@@ -48,6 +48,7 @@ from data_prep.decode import content_words
 from data_prep.validate import inspect_image, is_blank
 from drac_ssl.grading.image_notes import (
     DEPTH_NOTE,
+    IMAGE_SUFFIXES,
     READ_FORMATS,
     colour_for_grey_model,
     depth_note,
@@ -78,9 +79,9 @@ __all__ = [
 
 ACCEPTED_FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "TIFF": "TIFF", "BMP": "BMP", "MPO": "JPEG"}
 """PIL format name -> what we call it (a JPEG with EXIF thumbnails opens as ``MPO``)."""
-FILE_TYPES = [".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"]
+FILE_TYPES = list(IMAGE_SUFFIXES)
 """Extensions offered by the upload widgets (the content decides, not the name)."""
-FORMAT_WORDS = "PNG, JPEG, TIFF or BMP"
+FORMAT_WORDS = READ_FORMATS
 """The accepted formats (:data:`ACCEPTED_FORMATS`) in words, for labels and messages."""
 MIN_SIDE = 256
 """Below this many pixels on the short side an image is flagged as too small."""

@@ -72,6 +72,7 @@ from data_prep.labels import normalise, read_table
 from data_prep.problems import IngestError, Problem, error, format_problems, note
 from drac_ssl import scale
 from drac_ssl.config import DATA_LAYOUTS, DataConfig
+from drac_ssl.grading import image_notes
 from drac_ssl.grading.image_notes import CONVERT_FIX, unread_image_format
 
 TASK_DIR = "C. Diabetic Retinopathy Grading"
@@ -90,7 +91,7 @@ EYEPACS_TEST_DIRS = ("test", "test_images", "resized_test")
 IDRID_DIR = "B. Disease Grading"
 IDRID_LABELS_CSV_NAME = "a. IDRiD_Disease Grading_Training Labels.csv"
 
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"})
+IMAGE_SUFFIXES = frozenset(image_notes.IMAGE_SUFFIXES)  # the one list (image_notes)
 SYSTEM_FILES = frozenset({"thumbs.db", "desktop.ini", "__macosx", "icon\r"})
 
 COLUMNS = {  # the label columns each layout's CSV has

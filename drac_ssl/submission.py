@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from drac_ssl import PROB_COLUMNS
+from drac_ssl.grading.image_notes import IMAGE_SUFFIXES  # the one list of image suffixes
 from drac_ssl.io import atomic_write_text
 from drac_ssl.scale import default_grade_names, submission_columns
 from drac_ssl.starting import started
@@ -49,7 +50,6 @@ __all__ = ["NOT_GRADED", "SUBMISSION_COLUMNS", "FolderFiles", "ProblemLines", "c
 
 SUBMISSION_COLUMNS = ("case", "class", *PROB_COLUMNS)
 """The DRAC 2022 Task 3 header ``case,class,P0,P1,P2`` (K grades: ``submission_columns(K)``)."""
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 WRITE_DECIMALS = 6
 RENORMALISE_TOL = 1e-3  # write: rows off by less than this are renormalised, else refused
 CHECK_SUM_TOL = 1e-3  # check: rows must sum to 1 within this

@@ -32,6 +32,7 @@ __all__ = [
     "DEPTH_CONVERTED",
     "DEPTH_NOTE",
     "DEPTH_NOTES",
+    "IMAGE_SUFFIXES",
     "OTHER_IMAGE_SUFFIXES",
     "READ_FORMATS",
     "colour_for_grey_model",
@@ -73,6 +74,10 @@ fewer may well share a grade."""
 
 READ_FORMATS = "PNG, JPEG, TIFF or BMP"
 """The image formats the package reads (the app, the export command and the ingest)."""
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+"""File name suffixes (lower case; names are compared lower-cased) of :data:`READ_FORMATS`:
+what the ingest takes as an image file, the export command as a case and the app's upload
+widgets offer; the one list, so a format added here reaches all three."""
 
 CONVERT_FIX = "convert it to PNG (lossless; JPEG, TIFF and BMP are read too)"
 """What to do with an image file of another format (:func:`other_format`,

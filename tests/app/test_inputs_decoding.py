@@ -60,3 +60,18 @@ def test_first_page_of_a_multi_page_tiff_is_said(samples: list[np.ndarray]) -> N
     loaded = load_bytes(buf.getvalue(), "stack.tif")
     np.testing.assert_array_equal(loaded.gray, samples[0])
     assert any("multi-page TIFF with 3 frames: only the first is used" in w for w in loaded.warnings)
+
+
+def test_the_ingest_the_export_and_the_upload_widgets_accept_the_same_image_files() -> None:
+    """Three copies of the suffix list (ingest, export, app) could drift: a format added to the
+    ingest alone would train on files the export then lists as not graded."""
+    from app.inputs import FILE_TYPES, FORMAT_WORDS
+    from data_prep.layout import IMAGE_SUFFIXES as INGEST
+    from drac_ssl.grading.image_notes import IMAGE_SUFFIXES, OTHER_IMAGE_SUFFIXES, READ_FORMATS
+    from drac_ssl.submission import IMAGE_SUFFIXES as EXPORT
+
+    assert set(INGEST) == set(EXPORT) == set(FILE_TYPES) == set(IMAGE_SUFFIXES)
+    assert FORMAT_WORDS == READ_FORMATS
+    assert not set(IMAGE_SUFFIXES) & set(OTHER_IMAGE_SUFFIXES)  # read, or named as not read
+    for suffix in IMAGE_SUFFIXES:  # every suffix read is a format the words name
+        assert {".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF"}.get(suffix, suffix[1:].upper()) in READ_FORMATS
