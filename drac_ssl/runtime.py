@@ -9,6 +9,7 @@ import math
 import os
 import platform
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -139,22 +140,31 @@ def resolve_device(name: str = "auto", local_rank: int = 0, setting: str = "run.
     ``setting``: what the user typed the name with, for the error (``run.device``, or a
     command-line flag such as ``--device``).
 
+    The names accepted are those the preflight accepts for ``run.device`` (``auto``, ``cpu``,
+    ``cuda``, ``cuda:N``): other torch devices (``mps``, ``xpu``) are not ones this package
+    runs on, and were accepted here only to fail later, mid-work.
+
     Raises:
-        RuntimeError: not a device name (``gpu``), or CUDA asked for on a machine without it;
-            the message names ``setting`` and the fix."""
+        RuntimeError: not one of those names (``gpu``, ``mps``), CUDA asked for on a machine
+            without it, or a CUDA index the machine does not have; the message names
+            ``setting`` and the fix."""
     if name == "auto":
         return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
     flag = setting.startswith("-")
     said, fix = (f"{setting} {name}", f"{setting} ") if flag else (f"{setting}={name!r}", f"{setting}=")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise RuntimeError(f"{said}: not a device name.\n  fix: {fix}auto, cpu, cuda or cuda:N") from None
+    match = re.fullmatch(r"cpu|cuda(?::(\d+))?", str(name).strip())
+    if match is None:
+        raise RuntimeError(f"{said}: not a device this package runs on.\n  fix: {fix}auto, cpu, cuda "
+                           f"or cuda:N")
+    device = torch.device(match.group(0))
     if device.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError(
             f"{said} but this machine has no usable CUDA device.\n"
             f"  fix: {fix}auto (or cpu)"
         )
+    if device.type == "cuda" and int(match.group(1) or 0) >= torch.cuda.device_count():
+        raise RuntimeError(f"{said} but this machine has {torch.cuda.device_count()} CUDA device(s), "
+                           f"numbered from 0.\n  fix: {fix}cuda:0")
     return device
 
 

@@ -1491,7 +1491,7 @@ def test_out_that_is_a_folder_is_refused_before_any_grading(tmp_path: Path,
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
 
 
-@pytest.mark.parametrize("device", ["gpu", "cuda"])
+@pytest.mark.parametrize("device", ["gpu", "cuda", "mps", "cuda:1"])
 def test_a_bad_device_names_the_device_flag_before_any_bundle_is_read(
         tmp_path: Path, device: str, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
@@ -1502,6 +1502,23 @@ def test_a_bad_device_names_the_device_flag_before_any_bundle_is_read(
     err = capsys.readouterr().err
     assert f"--device {device}" in err and "fix: --device auto" in err
     assert "run.device" not in err and "no-run" not in err
+
+
+def test_device_names_are_the_preflights_and_a_cuda_index_the_machine_lacks_is_refused(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review: ``--device mps`` (any torch device) passed the export's check and failed
+    later, where ``python -m drac_ssl.train`` refuses ``run.device=mps`` at once."""
+    from drac_ssl.runtime import resolve_device
+
+    assert resolve_device("cpu") == torch.device("cpu")
+    for name in ("mps", "xpu", "meta", "cuda:x"):
+        with pytest.raises(RuntimeError, match="not a device this package runs on"):
+            resolve_device(name, setting="--device")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert resolve_device("cuda:1") == torch.device("cuda:1")
+    with pytest.raises(RuntimeError, match=r"(?s)has 2 CUDA device\(s\), numbered from 0.*fix: run.device=cuda:0"):
+        resolve_device("cuda:2")
 
 
 def test_a_bundle_missing_a_fold_file_says_how_to_rebuild_it(exported_run: Path, tmp_path: Path) -> None:
