@@ -614,9 +614,3 @@ def remove_stale_temporaries(folder: Path) -> list[Path]:
     """Temporary files a killed run left behind (``.NAME.tmp-PID``); never trusted, removed
     (:func:`drac_ssl.io.remove_stale_temporaries`)."""
     return drac_io.remove_stale_temporaries(folder)
-
-
-def _pid_alive(temporary: Path, platform: str = os.name) -> bool:
-    """Whether the process that named ``temporary`` still runs
-    (:func:`drac_ssl.io.temporary_pid_alive`)."""
-    return drac_io.temporary_pid_alive(temporary, platform)

@@ -102,8 +102,6 @@ def blank_problem(pixels: np.ndarray, path: str) -> list[Problem]:
 EXPECTED_SIDE = 1024
 """Side of a DRAC UW-OCTA en-face export; other sizes are resized with a warning."""
 DRAC_GRADES: tuple[str, ...] = GRADE_SCALES["drac"]
-VALID_GRADES = tuple(range(len(DRAC_GRADES)))
-"""DRAC's grades 0, 1, 2 (the default scale; ``data.grades`` sets another)."""
 _COLOUR_NAMES = {"RGB": "RGB", "RGBA": "RGBA", "P": "palette colour", "PA": "palette colour",
                  "CMYK": "CMYK", "YCbCr": "RGB", "LAB": "Lab", "HSV": "HSV"}
 

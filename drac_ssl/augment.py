@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -482,51 +481,6 @@ def prepare_images(
     mean_t = torch.tensor(mean, device=x.device).view(1, -1, 1, 1)
     std_t = torch.tensor(std, device=x.device).view(1, -1, 1, 1)
     return (x - mean_t) / std_t
-
-
-class DeviceBatches:
-    """Shuffled mini-batches of a uint8 image tensor that already lives on the device.
-
-    ``for batch in DeviceBatches(images, 256): ...`` yields uint8 ``(b,C,H,W)`` tensors
-    (``images[idx]``); :meth:`iter_indices` yields the index tensors themselves. A new
-    permutation is drawn (from ``generator`` when given) at every iteration.
-    """
-
-    def __init__(
-        self,
-        images: Tensor,
-        batch_size: int,
-        shuffle: bool = True,
-        drop_last: bool = True,
-        generator: torch.Generator | None = None,
-    ) -> None:
-        if batch_size <= 0:
-            raise ValueError(f"batch_size must be > 0, got {batch_size}")
-        self.images = images
-        self.batch_size = int(batch_size)
-        self.shuffle = shuffle
-        self.drop_last = drop_last
-        self.generator = generator
-
-    def __len__(self) -> int:
-        n = int(self.images.shape[0])
-        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
-
-    def iter_indices(self) -> Iterator[Tensor]:
-        """Index tensors (int64, on the images' device) of each batch."""
-        n = int(self.images.shape[0])
-        device = self.images.device
-        if self.shuffle:
-            gen_device = self.generator.device if self.generator is not None else device
-            order = torch.randperm(n, generator=self.generator, device=gen_device).to(device)
-        else:
-            order = torch.arange(n, device=device)
-        for b in range(len(self)):
-            yield order[b * self.batch_size : (b + 1) * self.batch_size]
-
-    def __iter__(self) -> Iterator[Tensor]:
-        for idx in self.iter_indices():
-            yield self.images[idx]
 
 
 def _gaussian_kernels(sigma: Tensor, radius: int) -> Tensor:

@@ -459,10 +459,3 @@ def match_weights(tensors: Mapping[str, Tensor], target_keys: Iterable[str]) -> 
             ignored.append(key)
     return WeightsMatch(state, prefix, unexpected, ignored)
 
-
-def describe_keys(keys: Iterable[str], n: int = 5) -> str:
-    """``['a', 'b', ...] (+7 more)`` for messages."""
-    keys = list(keys)
-    head = ", ".join(repr(k) for k in keys[:n])
-    return f"[{head}{', ...' if len(keys) > n else ''}]" + (f" ({len(keys)} in all)" if len(keys) > n else "")
-

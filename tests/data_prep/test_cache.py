@@ -111,7 +111,7 @@ def test_stale_temporaries_of_dead_processes_go_and_windows_never_signals(
     asked: list[int] = []
     monkeypatch.setattr(cache.os, "kill", no_signals)
     monkeypatch.setattr(drac_io, "_windows_pid_alive", lambda pid: asked.append(pid) or True)
-    assert cache._pid_alive(tmp_path / ".z.npy.tmp-4242", platform="nt") and asked == [4242]
+    assert drac_io.temporary_pid_alive(tmp_path / ".z.npy.tmp-4242", platform="nt") and asked == [4242]
 
 
 def test_an_array_of_a_size_no_longer_asked_for_is_removed_and_never_read_as_current(tmp_path: Path) -> None:

@@ -15,7 +15,6 @@ from torch.utils.data import DataLoader
 from torchvision import transforms as T
 
 from drac_ssl.augment import (
-    DeviceBatches,
     EvalDataset,
     GpuTwoViewAugment,
     RandomDraws,
@@ -374,18 +373,6 @@ def test_to_device_uint8_gray_and_rgb() -> None:
     tensor = to_device_uint8(rgb, "cpu")
     assert tensor.shape == (5, 3, 6, 7) and tensor.dtype == torch.uint8
     assert tensor[1, 2, 3, 4].item() == rgb[1, 3, 4, 2]
-
-
-def test_device_batches_cover_every_image_once() -> None:
-    images = torch.arange(10, dtype=torch.uint8).view(10, 1, 1, 1)
-    batches = DeviceBatches(images, 4, drop_last=False, generator=torch.Generator().manual_seed(0))
-    assert len(batches) == 3
-    seen = torch.cat([b.flatten() for b in batches])
-    assert sorted(seen.tolist()) == list(range(10)) and seen.tolist() != list(range(10))
-    dropped = DeviceBatches(images, 4)
-    assert len(dropped) == 2 and [b.shape[0] for b in dropped] == [4, 4]
-    ordered = DeviceBatches(images, 5, shuffle=False)
-    assert [i.tolist() for i in ordered.iter_indices()] == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]]
 
 
 def test_cifar_crops_are_bicubic_with_edge_replication_and_stay_in_range() -> None:
