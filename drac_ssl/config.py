@@ -128,10 +128,12 @@ class DataConfig:
     graham_mask: bool = True  # with graham: 128 outside 90 % of the disc radius
     cache_sizes: list[int] = field(default_factory=lambda: [256, 512])
     n_folds: int = 5
-    fold_seed: int = 0
+    fold_seed: int = 0  # seed of the stratified (patient-grouped when known) fold assignment
     strict: bool = False  # reject (instead of convert) RGB/16-bit/non-1024 images
     ungradable: str = "error"  # error | leave_out: a row with an empty or NA grade (see above)
     workers: int = 0  # 0 = all cores
+    # the embedded phantom DRAC set (data.source=phantom): graded training and ungraded test
+    # images generated (DRAC Task 3's 611 / 386 by default) from this seed
     phantom_n_train: int = 611
     phantom_n_test: int = 386
     phantom_seed: int = 0
@@ -156,7 +158,7 @@ class BackboneConfig:
     image gives layer4 2 x 2 maps instead of 4 x 4, a quarter of the compute of stride 1; the
     ImageNet stem leaves 1 x 1). Needs ``cifar_stem: true``."""
 
-    arch: str = "resnet18"
+    arch: str = "resnet18"  # resnet18 | resnet34 | resnet50 (models.ARCHS; torchvision's, no weights downloaded)
     in_channels: int = 0  # 0: the data's channels; 1 or 3 must match the data
     cifar_stem: bool = False  # 3x3 conv, no max-pool, for small (28-64 px) images
     stem_stride: int = 1  # stride of the CIFAR stem's conv: 1 (CIFAR) or 2 (28 px fundus)
@@ -198,24 +200,24 @@ class PretrainConfig:
     batch_size: int = 32  # pairs per process (torchrun: N x this per step; see the docstring)
     optimizer: str = "adam"  # adam | adamw | sgd | lars
     lr: float = 0.015
-    weight_decay: float = 1e-4
+    weight_decay: float = 1e-4  # L2 (adam, sgd, lars) or decoupled (adamw); never on biases and norm layers
     momentum: float = 0.9  # sgd / lars
     lars_eta: float = 0.02  # LARS trust coefficient (solo-learn's CIFAR recipe; the official VICReg code: 0.001)
     lars_clip_lr: bool = True  # solo-learn's clipped LARS: step = min(eta * |p|, lr * |g|) (false: official rule)
     warmup_epochs: int = 0
     schedule: str = "cosine"  # cosine | constant
-    min_lr_ratio: float = 0.0
+    min_lr_ratio: float = 0.0  # cosine: the lr ends at lr x this (0: decays to 0)
     expander: str = "128-128-128"  # hidden-...-output widths of the expander MLP
     patience: int = 5  # early stopping on the epoch VICReg loss; 0 = off
-    min_delta: float = 0.0
+    min_delta: float = 0.0  # early stopping: an epoch improves only by more than this (loss units)
     precision: str = "auto"  # auto (bf16 on CUDA, fp32 on CPU) | bf16 | fp32
-    channels_last: bool = True
+    channels_last: bool = True  # NHWC memory format (faster convolutions on CUDA and recent CPUs)
     # torch.compile of the training model: auto = on CUDA only (on the CPU the compile costs more
     # than it saves), true | false. It pays on long runs: ~40 s to compile a ResNet-18 step once.
     compile: str = "auto"
     num_workers: int = -1  # -1 = all cores but one
     knn_every: int = 0  # k-NN monitor every N epochs when labels exist; 0 = off
-    knn_k: int = 20
+    knn_k: int = 20  # neighbours of the k-NN monitor (cosine similarity, weighted vote: Wu et al. 2018)
     # the k-NN monitor scores at most this many images of each labelled split (train and
     # test): images i * n // knn_limit for i = 0..knn_limit-1, evenly spaced in the split's
     # order; 0 = all (the default: over 10k + 10k MNIST images a CPU takes minutes per score)
@@ -264,11 +266,11 @@ class UMMConfig:
     beta: float = 1.0  # weight of the JS alignment term
     eps2: float = 0.5  # eps^2 of the coding rate
     hypergradient: str = "unrolled"  # unrolled | neumann
-    neumann_steps: int = 3
+    neumann_steps: int = 3  # neumann: terms of the inverse-Hessian series (0: first-order, the Hessian ignored)
     use_js: bool = True
     use_rate_reduction: bool = True  # false: no outer level at all (single-level training on L_in)
     outer_sign: str = "maximize"  # maximize Delta R (the paper) | minimize (alpha's sign flipped)
-    early_stop_on_rate_reduction: bool = False
+    early_stop_on_rate_reduction: bool = False  # stop once the last-layer Delta R has not risen for `patience` epochs, keep its best epoch (false: every epoch runs; the SSL-loss guard applies either way)
     patience: int = 5
     max_ssl_rise: float = 0.1  # guard: stop when the epoch SSL loss exceeds (1 + this) x its start value; 0 = off
     max_step_ratio: float = 0.0  # guard: stop when a group's outer/inner step-norm ratio exceeds this; 0 = off
@@ -288,8 +290,8 @@ class FinetuneConfig:
     epochs: int = 30
     batch_size: int = 32
     lr: float = 1e-3
-    backbone_lr_ratio: float = 0.1
-    weight_decay: float = 1e-4
+    backbone_lr_ratio: float = 0.1  # backbone layers being tuned (freeze last | all) train at lr x this
+    weight_decay: float = 1e-4  # Adam's L2 penalty on the head and the tuned layers (not biases and norm layers)
     dropout: float = 0.3
     class_balance: str = "weighted_loss"  # weighted_loss | balanced_sampler | none
     patience: int = 5
