@@ -310,7 +310,10 @@ def umm_protocol_table(record: dict[str, Any]) -> list[str]:
     start, peak = pre.get("start", {}), pre.get("peak", {})
     cifar = record.get("dataset") == "cifar10"
     keys = ("linear_probe_top1", "knn_top1_k20") if cifar else ("cv_qwk", "knn20_accuracy", "linear_probe_accuracy")
-    heads = ("linear", "k-NN@20") if cifar else ("CV QWK [95% CI]", "k-NN acc", "linear acc")
+    # one seed: the run's own 95% CI; several: the mean and the standard deviation over the
+    # seeds (ddof 1; of 2 seeds it is no interval, and reads far narrower than the CI)
+    heads = ("linear", "k-NN@20") if cifar else ("CV QWK: 1 seed [95% CI], more: mean ± SD of seeds",
+                                                 "k-NN acc", "linear acc")
     out = ["", f"**UMM protocol of issue #13 on {record.get('dataset')}** ({_device(record)}, {_date(record)}; "
            f"pretraining {pre.get('epochs_run')} epochs, monitor peak at epoch "
            f"{(peak.get('epoch') or 0) + 1}, every variant from epoch {(start.get('epoch') or 0) + 1}"
@@ -328,7 +331,7 @@ def umm_protocol_table(record: dict[str, Any]) -> list[str]:
                 lo, hi = runs[0]["cv_qwk_ci95"]
                 text += f" [{lo:.3f}, {hi:.3f}]" if lo is not None and hi is not None else ""
             elif f"{key}_std" in m:
-                text += f" ± {m[key + '_std']:.3f}"
+                text += f" ± {m[key + '_std']:.3f} SD"
             cells.append(text)
         g = gains.get(name, {})
         vs = " / ".join(f"{g[k]:+.3f}" if k == "cv_qwk" else f"{g[k]:+.2f}" for k in keys if k in g)

@@ -205,3 +205,17 @@ def test_cli_startup_row_shows_each_command_against_the_torch_import() -> None:
     assert "drac_ssl.export: 0.6 s (x0.075)" in row and "import torch: 8.0" not in row
     assert "median of 5 interleaved rounds; 1-min load average 3.1-3.4" in row
     assert '`python -c "import torch"`, 8.0 s in the same run' in row
+
+
+def test_umm_protocol_cells_say_an_interval_for_one_seed_and_an_sd_for_several() -> None:
+    """A statistician's review: '0.796 ± 0.014' (the SD of 2 seeds) sat in a column headed
+    'CV QWK [95% CI]', reading as an interval three times narrower than the real one."""
+    from bench.summarize import umm_protocol_table
+
+    record = {"dataset": "drac_phantom", "environment": {}, "variants": {
+        "control": [{"cv_qwk": 0.79}, {"cv_qwk": 0.80}],
+        "no_js": [{"cv_qwk": 0.80, "cv_qwk_ci95": [0.761, 0.839]}]},
+        "means": {"control": {"cv_qwk": 0.796, "cv_qwk_std": 0.014}, "no_js": {"cv_qwk": 0.80}}}
+    table = "\n".join(umm_protocol_table(record))
+    assert "1 seed [95% CI], more: mean ± SD of seeds" in table
+    assert "0.796 ± 0.014 SD" in table and "0.800 [0.761, 0.839]" in table
