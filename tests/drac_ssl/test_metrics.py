@@ -153,6 +153,11 @@ def test_grading_report_keys_and_missing_class() -> None:
                  lambda: grading_report(y, probs, pred=[0, 1, 3, 1])):
         with pytest.raises(ValueError, match=r"holds grade 3, but probs has 3 columns \(grades 0..2\)"):
             call()
+    # no image: said in our words (a review: scikit-learn's "Found empty input array" came out)
+    for empty in (lambda: grading_report(np.array([], int), np.zeros((0, 3))),
+                  lambda: grading_report([], None, pred=[])):
+        with pytest.raises(ValueError, match="no graded images"):
+            empty()
 
 
 def test_grading_report_uses_given_pred() -> None:
