@@ -97,8 +97,8 @@ from drac_ssl.metrics import (
     BootstrapScores,
     bootstrap_scores,
     degenerate_ci_reason,
-    one_grade_note,
     paired_difference,
+    stored_one_grade_note,
 )
 from drac_ssl.oof import OofError, read_oof
 from drac_ssl.preflight import PIPELINE
@@ -188,11 +188,9 @@ class VariantOutputs:
         """That (nearly) every image was given one grade, overall or within each fold, or None:
         the run's own note (``comparison.json``'s ``one_grade_note``, null when there was
         none), else, for a run made before it was stored,
-        :func:`drac_ssl.metrics.one_grade_note` of this variant's ``oof.csv``."""
-        if "one_grade_note" in self.row:
-            note = self.row["one_grade_note"]
-            return note if isinstance(note, str) and note else None
-        return one_grade_note(self.pred, self.folds, class_names)
+        :func:`drac_ssl.metrics.one_grade_note` of this variant's ``oof.csv``
+        (:func:`drac_ssl.metrics.stored_one_grade_note`, as report.md reads it)."""
+        return stored_one_grade_note(self.row, self.pred, self.folds, class_names)
 
 
 @dataclass(frozen=True)

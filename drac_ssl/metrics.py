@@ -81,6 +81,7 @@ __all__ = [
     "FOLD_MIN_IMAGES",
     "fold_one_grade_words",
     "one_grade_note",
+    "stored_one_grade_note",
     "grading_report",
     "knn_accuracy",
     "macro_ovo_auc",
@@ -1001,6 +1002,19 @@ def one_grade_note(y_pred: Any, folds: Any = None, grade_names: Sequence[str] | 
     about the images; None when neither fires."""
     return one_grade_words(y_pred, grade_names) or (
         fold_one_grade_words(y_pred, folds, grade_names) if folds is not None else None)
+
+
+def stored_one_grade_note(record: dict[str, Any], y_pred: Any, folds: Any = None,
+                          grade_names: Sequence[str] | None = None) -> str | None:
+    """The :func:`one_grade_note` a run stored in ``record`` (a variant's ``metrics.json``, a
+    row of ``comparison.json``: ``one_grade_note``, null when there was none), else, for a run
+    made before it was stored, :func:`one_grade_note` of its out-of-fold grades ``y_pred``
+    ``(n,)`` and ``folds`` ``(n,)``: report.md and compare read it alike, so they never say
+    two things of one run."""
+    if "one_grade_note" in record:
+        note = record["one_grade_note"]
+        return note if isinstance(note, str) and note else None
+    return one_grade_note(y_pred, folds, grade_names)
 
 
 PAIRED_METRICS = ("accuracy", "qwk", "auc_ovr")

@@ -61,8 +61,8 @@ from drac_ssl.io import atomic_write_text
 from drac_ssl.metrics import (
     degenerate_ci_reason,
     grading_report,
-    one_grade_note,
     referable_summary,
+    stored_one_grade_note,
     temperature_at_bound,
 )
 from drac_ssl.oof import OOF_FILE, OofError, read_oof
@@ -450,9 +450,11 @@ def screening_line(metrics: dict[str, Any], names: Sequence[str]) -> str | None:
 
 
 def _variant_section(run_dir: Path, figures: Path, name: str) -> tuple[list[str], str | None]:
-    """The variant's section of report.md, and :func:`drac_ssl.metrics.one_grade_note` of its
-    out-of-fold grades (one grade overall or within each fold), None when it says nothing or
-    there is no out-of-fold file; the comparison of the variants reads it too."""
+    """The variant's section of report.md, and the note that its out-of-fold grades give
+    (nearly) every image one grade, overall or within each fold: the one the run stored in
+    ``metrics.json``, else, for a run made before it was stored, recomputed from ``oof.csv``
+    (:func:`drac_ssl.metrics.stored_one_grade_note`, as compare reads it); None when it says
+    nothing or there is no out-of-fold file. The comparison of the variants reads it too."""
     vdir = run_dir / "finetune" / name
     metrics = _read_json(vdir / "metrics.json")
     title = _title(run_dir, name)
@@ -486,8 +488,8 @@ def _variant_section(run_dir: Path, figures: Path, name: str) -> tuple[list[str]
     elif metrics.get("auc_note") and finite_number(metrics.get("auc")) is None:
         lines += [f"AUC n/a: {metrics['auc_note']}.", ""]
     # one grade overall, else one grade within each fold (another per fold): the grades tell
-    # the fold, not the image
-    one_grade = one_grade_note(pred, folds, names)
+    # the fold, not the image; the run's own note, as compare reads it (older runs: recomputed)
+    one_grade = stored_one_grade_note(metrics, pred, folds, names)
     if one_grade:
         lines += [f"> **{one_grade[0].upper()}{one_grade[1:]}**: this variant learnt next to nothing about "
                   f"grading, and a difference against it shows at most that the other variant learnt "

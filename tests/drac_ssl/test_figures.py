@@ -77,6 +77,33 @@ def test_report_and_compare_print_one_result_in_the_same_words(tmp_path: Path) -
     assert their_rows["vicreg"]["accuracy"] == their_rows["vicreg"]["macro F1"] == "n/a"
 
 
+def test_report_says_the_one_grade_note_the_run_stored_as_compare_does(tmp_path: Path) -> None:
+    """compare reads the note the fine-tuning stored (recomputing it only for a run made before
+    it was stored); report.md recomputed it from oof.csv, so the two could disagree on one run."""
+    run = make_run(tmp_path, "run", one_grade=("scratch",))
+    stored = "the note this run stored"
+    for variant, note in (("scratch", None), ("vicreg", stored)):
+        path = run / "finetune" / variant / "metrics.json"
+        metrics = json.loads(path.read_text())
+        metrics["one_grade_note"] = note
+        path.write_text(json.dumps(metrics))
+        comparison = json.loads((run / "finetune" / "comparison.json").read_text())
+        for row in comparison["rows"]:
+            if row["variant"] == variant:
+                row["one_grade_note"] = note
+        (run / "finetune" / "comparison.json").write_text(json.dumps(comparison))
+    report = write_report(run).read_text()
+    assert "> **Every image was given one grade" not in report  # scratch stored null: none
+    assert f"**{stored[0].upper()}{stored[1:]}**" in report
+    # a run made before the note was stored: recomputed from oof.csv, as compare does
+    for variant in ("scratch", "vicreg"):
+        path = run / "finetune" / variant / "metrics.json"
+        metrics = json.loads(path.read_text())
+        del metrics["one_grade_note"]
+        path.write_text(json.dumps(metrics))
+    assert "> **Every image was given one grade (1 NPDR)**" in write_report(run).read_text()
+
+
 def test_one_rendering_for_what_is_not_a_figure() -> None:
     import numpy as np
 
