@@ -57,9 +57,9 @@ from app.inputs import (
 )
 from app.model_queue import ModelQueue, ServerBusy, gradio_limits
 from app.predict import Prediction, Predictor
+from drac_ssl.figures import figure_text, format_ci
 from drac_ssl.grading.image_notes import incomplete_line, same_grade_words
 from drac_ssl.grading.model import threshold_words
-from drac_ssl.metrics import figure_text, format_ci
 from drac_ssl.submission import write_incomplete_grades, write_submission
 
 __all__ = ["HEATMAP_CAPTION", "RESULT_ID", "AppSettings", "build_demo", "heat_key_html", "image_alt_texts",

@@ -45,8 +45,10 @@ differ in it, and warns of image-level intervals in a run whose manifest names p
 Only those files are read. A folder that is not a run folder, a run whose fine-tuning has not
 finished and an unreadable file are errors that name the file (:class:`CompareError`; exit
 code 2, every such run at once). Runs graded on scales of different sizes are still listed,
-with a message that their scores are not comparable (exit code 2). A key that a run made by
-an older version does not hold shows as "—".
+with a message that their scores are not comparable (exit code 2). A setting that a run made
+by an older version does not hold shows as "—"; a figure it does not hold, or an undefined
+one, as "n/a". Every figure, interval and difference is written as report.md writes it
+(:mod:`drac_ssl.figures`).
 """
 
 from __future__ import annotations
@@ -62,7 +64,6 @@ if __name__ == "__main__":  # Ctrl-C while torch loads: one line, not an import'
 import csv
 import io
 import json
-import math
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -75,6 +76,13 @@ import yaml
 
 from drac_ssl.commands import DEFAULT_N_BOOT, compare_parser
 from drac_ssl.config import REFERABLE_OFF, ConfigError, read_yaml, referable_cut
+from drac_ssl.figures import (
+    figure_text,
+    finite_number,
+    format_difference,
+    format_with_ci,
+    markdown_table,
+)
 from drac_ssl.finetune import (
     REFERABLE_COLUMNS,
     SCREENING_COLUMNS,
@@ -89,9 +97,8 @@ from drac_ssl.metrics import (
     BootstrapScores,
     bootstrap_scores,
     degenerate_ci_reason,
-    format_ci,
-    one_grade_note,
     paired_difference,
+    stored_one_grade_note,
 )
 from drac_ssl.oof import OofError, read_oof
 from drac_ssl.preflight import PIPELINE
@@ -104,7 +111,9 @@ __all__ = ["CompareError", "Comparison", "RunOutputs", "VariantDifference", "Var
            "between_runs", "compare_runs", "main", "read_run"]
 
 MISSING = "—"
-"""What a table shows for a value a run does not record (or an undefined metric)."""
+"""What a table shows for a setting or count a run does not record (an older version's run);
+a figure that is missing or undefined is written ``n/a``, in report.md's words
+(:data:`drac_ssl.figures.MISSING`)."""
 BASELINE = "scratch"
 """The variant the pretrained ones are compared with, within each run."""
 METRIC_TITLES = {"accuracy": "accuracy", "qwk": "QWK", "auc_ovr": "AUC OvR"}
@@ -179,11 +188,9 @@ class VariantOutputs:
         """That (nearly) every image was given one grade, overall or within each fold, or None:
         the run's own note (``comparison.json``'s ``one_grade_note``, null when there was
         none), else, for a run made before it was stored,
-        :func:`drac_ssl.metrics.one_grade_note` of this variant's ``oof.csv``."""
-        if "one_grade_note" in self.row:
-            note = self.row["one_grade_note"]
-            return note if isinstance(note, str) and note else None
-        return one_grade_note(self.pred, self.folds, class_names)
+        :func:`drac_ssl.metrics.one_grade_note` of this variant's ``oof.csv``
+        (:func:`drac_ssl.metrics.stored_one_grade_note`, as report.md reads it)."""
+        return stored_one_grade_note(self.row, self.pred, self.folds, class_names)
 
 
 @dataclass(frozen=True)
@@ -315,8 +322,8 @@ class Comparison:
                 rows.append({"run": label, "path": str(run.path),
                              **{key: run.settings.get(key, ABSENT) for key in self.setting_keys},
                              "variant": variant.name, "train_images_per_fold": variant.train_per_fold,
-                             **{column: _number(variant.row.get(key)) for column, key in CSV_METRICS},
-                             **{column: _number(variant.row.get(column)) for column in screening},
+                             **{column: finite_number(variant.row.get(key)) for column, key in CSV_METRICS},
+                             **{column: finite_number(variant.row.get(column)) for column in screening},
                              "qwk_ci_note": variant.qwk_ci_note(run.class_names),
                              "screening": variant.screening})
         return rows
@@ -360,10 +367,10 @@ class Comparison:
         body = [[row["run"], *(_setting_text(row[key]) for key in columns), _variant_text(row, self),
                  _count(row["train_images_per_fold"]),
                  _qwk_with_ci(row),
-                 _num(row["accuracy"]), _num(row["auc_ovo"]), _num(row["auc_ovr"]), _num(row["macro_f1"]),
+                 *(figure_text(row[key]) for key in ("accuracy", "auc_ovo", "auc_ovr", "macro_f1")),
                  *_screening_cells(row, screening)]
                 for row in self.table_rows()]
-        lines += _table(header, body)
+        lines += markdown_table(header, body)
         if not self.setting_keys:
             where = "the runs' `config.yaml` settings are equal"
         elif not result_keys:
@@ -380,9 +387,9 @@ class Comparison:
             lines += [_screening_legend(screening), ""]
         if result_keys and not columns:
             lines += ["## Settings that differ", ""]
-            lines += _table(["setting", *self.labels],
-                            [[f"`{key}`", *(_setting_text(run.settings.get(key, ABSENT)) for run in self.runs)]
-                             for key in result_keys])
+            lines += markdown_table(["setting", *self.labels],
+                                    [[f"`{key}`", *(_setting_text(run.settings.get(key, ABSENT)) for run in self.runs)]
+                                     for key in result_keys])
         if speed_keys:
             lines += ["Also different, settings of speed only (they change results only through float "
                       "rounding or the order of random draws): "
@@ -392,11 +399,11 @@ class Comparison:
         lines += self._screening_lines()
         lines += [f"## Pretrained minus {BASELINE}, per run", ""]
         if self.differences:
-            lines += _table(["run", "difference", "images", *(METRIC_TITLES[m] for m in PAIRED_METRICS),
-                             "CI from (resamples, seed, units)"],
-                            [[d.label, f"{d.variant} − {d.baseline}", d.n,
-                              *(_signed_ci(d.result[m]) for m in PAIRED_METRICS), d.source]
-                             for d in self.differences])
+            lines += markdown_table(["run", "difference", "images", *(METRIC_TITLES[m] for m in PAIRED_METRICS),
+                                     "CI from (resamples, seed, units)"],
+                                    [[d.label, f"{d.variant} − {d.baseline}", d.n,
+                                      *(_signed_ci(d.result[m]) for m in PAIRED_METRICS), d.source]
+                                     for d in self.differences])
             sources = []
             if any(d.stored for d in self.differences):
                 sources.append("\"the run's\": as the run's fine-tuning computed it (its `comparison.json`, "
@@ -467,11 +474,11 @@ class Comparison:
         if not self.between:
             return lines + [f"None: no later run has a variant of `{first}`'s scored on the same "
                             "images with the same grades (see the notes).", ""]
-        lines += _table(["run", "variant", "images", *(METRIC_TITLES[m] for m in PAIRED_METRICS),
-                         "CI from (resamples, seed, units)"],
-                        [[f"`{d.label}` − `{d.baseline}`", d.variant, d.n,
-                          *(_signed_ci(d.result[m]) for m in PAIRED_METRICS), d.source]
-                         for d in self.between])
+        lines += markdown_table(["run", "variant", "images", *(METRIC_TITLES[m] for m in PAIRED_METRICS),
+                                 "CI from (resamples, seed, units)"],
+                                [[f"`{d.label}` − `{d.baseline}`", d.variant, d.n,
+                                  *(_signed_ci(d.result[m]) for m in PAIRED_METRICS), d.source]
+                                 for d in self.between])
         n = len(PAIRED_METRICS) * len(self.between)  # one CI per difference and metric
         lines += ["The same variant of two runs on the same out-of-fold images (95% CI): paired "
                   "percentile bootstrap, the same resamples for both runs; what it measures is what "
@@ -1031,32 +1038,10 @@ def _scale_and_data(labels: list[str], runs: list[RunOutputs]) -> tuple[str, lis
 # --------------------------------------------------------------------------- formatting
 
 
-def _number(value: Any) -> float | None:
-    """A finite float, or None (absent, null in JSON, nan, or not a number)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value) if math.isfinite(value) else None
-
-
-def _num(value: Any, digits: int = 3) -> str:
-    number = _number(value)
-    return MISSING if number is None else f"{number:.{digits}f}"
-
-
 def _count(value: float | None) -> str:
     if value is None:
         return MISSING
     return f"{value:.0f}" if value == round(value) else f"{value:.1f}"
-
-
-def _with_ci(value: Any, low: Any, high: Any, sign: str = "") -> str:
-    """``0.650 (0.600..0.700)``, with ``sign="+"`` ``+0.050 (+0.010..+0.090)``; "—" for an
-    absent value, ``(—)`` for an absent interval."""
-    value, low, high = _number(value), _number(low), _number(high)
-    if value is None:
-        return MISSING
-    ci = f"{low:{sign}.3f}..{high:{sign}.3f}" if low is not None and high is not None else MISSING
-    return f"{value:{sign}.3f} ({ci})"
 
 
 def _variant_text(row: dict[str, Any], comparison: Comparison) -> str:
@@ -1112,31 +1097,26 @@ def _taken_notes(label: str, run: RunOutputs, runs: Sequence[RunOutputs], labels
 
 
 def _qwk_with_ci(row: dict[str, Any]) -> str:
-    """A table row's QWK with its interval: ``0.650 (0.600..0.700)``, or ``0.000 (CI not
-    meaningful: every image was given one grade ...)`` when the row's ``qwk_ci_note`` says so."""
-    note = row.get("qwk_ci_note")
-    if note and _number(row["qwk"]) is not None:
-        return f"{_num(row['qwk'])} (CI {format_ci(row['qwk_ci_low'], row['qwk_ci_high'], note)})"
-    return _with_ci(row["qwk"], row["qwk_ci_low"], row["qwk_ci_high"])
+    """A table row's QWK with its interval (:func:`drac_ssl.figures.format_with_ci`):
+    ``0.650 (0.600..0.700)``, or ``0.000 (CI not meaningful: every image was given one grade
+    ...)`` when the row's ``qwk_ci_note`` says so."""
+    return format_with_ci(row["qwk"], row["qwk_ci_low"], row["qwk_ci_high"], row.get("qwk_ci_note"))
 
 
 def _screening_cells(row: dict[str, Any], columns: Sequence[str]) -> list[str]:
     """A table row's screening cells for the :meth:`Comparison.screening_columns` ``columns``:
     the referable AUC with its CI when a run has a cut (``0.912 (0.850..0.960)``, or ``1.000
     (CI not meaningful: ...)`` for an interval of width 0), then sensitivity and specificity
-    (referable DR's, or two grades'); "—" where a run has none."""
+    (referable DR's, or two grades'); "n/a" where a run has none."""
     if not columns:
         return []
     cells = []
     if "referable_auc" in columns:  # an interval of width 0 said as the QWK's is
-        value, low, high = (_number(row[key]) for key in ("referable_auc", "referable_auc_ci_low",
-                                                          "referable_auc_ci_high"))
-        reason = degenerate_ci_reason(low, high)
-        cells.append(f"{value:.3f} (CI {format_ci(low, high, reason)})" if value is not None and reason
-                     else _with_ci(value, low, high))
+        cells.append(format_with_ci(*(row[key] for key in ("referable_auc", "referable_auc_ci_low",
+                                                           "referable_auc_ci_high"))))
     for figure in ("sensitivity", "specificity"):
         value = row.get(f"referable_{figure}")
-        cells.append(_num(row.get(figure) if value is None else value))
+        cells.append(figure_text(row.get(figure) if value is None else value))
     return cells
 
 
@@ -1158,15 +1138,11 @@ def _screening_legend(columns: Sequence[str]) -> str:
 
 
 def _signed_ci(result: dict[str, float]) -> str:
-    """A paired difference with its interval: ``+0.050 (+0.010..+0.090)``, or ``+0.000 (not
-    meaningful: every resample gives 0.000: ...)`` for an interval of width 0
-    (:func:`drac_ssl.metrics.degenerate_ci_reason`): every resample scored both models alike,
-    which is not certainty that they are the same."""
-    value, low, high = (_number(result.get(key)) for key in ("difference", "ci_low", "ci_high"))
-    reason = degenerate_ci_reason(low, high)
-    if value is not None and reason:
-        return f"{value:+.3f} ({format_ci(low, high, reason)})"
-    return _with_ci(value, low, high, sign="+")
+    """A paired difference with its interval in report.md's words
+    (:func:`drac_ssl.figures.format_difference`): ``+0.050 (+0.010..+0.090)``, or ``+0.000
+    (CI not meaningful: every resample gives 0.000: ...)`` for an interval of width 0: every
+    resample scored both models alike, which is not certainty that they are the same."""
+    return format_difference(*(result.get(key) for key in ("difference", "ci_low", "ci_high")))
 
 
 def _zero_width(differences: Sequence[VariantDifference]) -> list[str]:
@@ -1205,12 +1181,6 @@ def _csv_cell(value: Any) -> Any:
     if isinstance(value, (bool, list)):
         return _setting_text(value)
     return value
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return lines + [""]
 
 
 # --------------------------------------------------------------------------- command line

@@ -11,13 +11,16 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import math
 import os
 import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+# a value read from a JSON record (a monitor, a metric) as a finite float, or None: one rule
+# with the figures report.md and compare write (drac_ssl.figures), re-exported for its readers
+from drac_ssl.figures import finite_number as finite_number
 
 
 def output_file_problem(path: str | os.PathLike[str], flag: str, example: str = "out.csv") -> str | None:
@@ -87,16 +90,6 @@ def read_json_dict(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
-
-
-def finite_number(value: Any) -> float | None:
-    """A value read from a JSON record (a monitor, a metric) as a finite float, or None when
-    it is absent, not a number, or nan / inf."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
 
 
 def pid_alive(pid: int, platform: str = os.name) -> bool:

@@ -51,6 +51,14 @@ from sklearn.metrics import (
     roc_curve,
 )
 
+from drac_ssl.figures import (
+    constant_interval_reason,
+    figure_text,
+    format_ci,
+    format_difference,
+    format_signed_interval,
+    interval_width_zero,
+)
 from drac_ssl.scale import default_grade_names
 
 __all__ = [
@@ -73,6 +81,7 @@ __all__ = [
     "FOLD_MIN_IMAGES",
     "fold_one_grade_words",
     "one_grade_note",
+    "stored_one_grade_note",
     "grading_report",
     "knn_accuracy",
     "macro_ovo_auc",
@@ -389,16 +398,6 @@ def referable_report(y_true: Any, probs: Any, pred: Any, from_grade: int,
             "auc": auc, "auc_note": note, "auc_ci95": [float(ci[0]), float(ci[1])],
             **binary_screening(truth, (yp >= r).astype(np.int64)),
             "sensitivity_at_specificity_90": sens90, "specificity_at_sensitivity_90": spec90}
-
-
-def figure_text(value: Any) -> str:
-    """A figure for people, 3 decimals (``0.812``), or ``n/a`` for anything that is not a
-    finite number (None, nan read back from JSON as null, a string)."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return "n/a"
-    return f"{v:.3f}" if math.isfinite(v) else "n/a"
 
 
 def referable_summary(referable: dict[str, Any]) -> str:
@@ -885,11 +884,8 @@ def degenerate_ci_reason(low: Any, high: Any, y_true: Any = None, y_pred: Any = 
     the one grade. Returns a phrase such as ``"every image was given one grade (1 Mild), so
     every resample gives 0.000"``; it never raises on absent or non-finite bounds (None).
     """
-    try:
-        lo, hi = float(low), float(high)
-    except (TypeError, ValueError):
-        return None
-    if not (math.isfinite(lo) and math.isfinite(hi)) or lo != hi:
+    lo = interval_width_zero(low, high)
+    if lo is None:
         return None
     value = f"every resample gives {lo:.3f}"
     one_pred = one_grade_words(y_pred, grade_names, min_share=1.0) if y_pred is not None else None
@@ -899,7 +895,7 @@ def degenerate_ci_reason(low: Any, high: Any, y_true: Any = None, y_pred: Any = 
         distinct = np.unique(np.asarray(y_true))
         if distinct.size == 1:
             return f"every image has one true grade ({_grade_name(int(distinct[0]), grade_names)}), so {value}"
-    return f"{value}: no resample of these images changes it"
+    return constant_interval_reason(lo)
 
 
 ONE_GRADE_SHARE = 0.95
@@ -1010,43 +1006,17 @@ def one_grade_note(y_pred: Any, folds: Any = None, grade_names: Sequence[str] | 
         fold_one_grade_words(y_pred, folds, grade_names) if folds is not None else None)
 
 
-def format_ci(low: Any, high: Any, reason: str | None = None) -> str:
-    """An interval for people: ``0.100..0.300``, or
-    ``not meaningful: <reason>`` when ``reason`` (e.g. :func:`degenerate_ci_reason`'s) is
-    given or the interval has width 0 (a generic reason then), or ``n/a`` for an absent or
-    non-finite bound."""
-    reason = reason or degenerate_ci_reason(low, high)
-    if reason:
-        return f"not meaningful: {reason}"
-    try:
-        lo, hi = float(low), float(high)
-    except (TypeError, ValueError):
-        return "n/a"
-    if not (math.isfinite(lo) and math.isfinite(hi)):
-        return "n/a"
-    return f"{lo:.3f}..{hi:.3f}"
-
-
-def _signed(x: Any) -> str:
-    return f"{x:+.3f}" if isinstance(x, int | float) and math.isfinite(x) else "—"
-
-
-def format_signed_interval(low: Any, high: Any) -> str:
-    """The interval of a difference, ``+0.010..+0.090``, or ``not meaningful: width 0`` for an
-    interval of width 0 (every resample gave the same value, :func:`degenerate_ci_reason`:
-    ``+0.000..+0.000`` would read as certainty); a missing or non-finite bound is ``—``."""
-    if degenerate_ci_reason(low, high):
-        return "not meaningful: width 0"
-    return f"{_signed(low)}..{_signed(high)}"
-
-
-def format_difference(value: Any, low: Any, high: Any) -> str:
-    """A paired difference and its interval for people, ``+0.050 (+0.010..+0.090)``, or
-    ``+0.000 (CI not meaningful: width 0)`` (:func:`format_signed_interval`): the fine-tuning
-    log and report.md's table; the export choice (report.md, the model card) puts
-    :func:`format_signed_interval` in its own words."""
-    interval = format_signed_interval(low, high)
-    return f"{_signed(value)} ({'CI ' if interval.startswith('not') else ''}{interval})"
+def stored_one_grade_note(record: dict[str, Any], y_pred: Any, folds: Any = None,
+                          grade_names: Sequence[str] | None = None) -> str | None:
+    """The :func:`one_grade_note` a run stored in ``record`` (a variant's ``metrics.json``, a
+    row of ``comparison.json``: ``one_grade_note``, null when there was none), else, for a run
+    made before it was stored, :func:`one_grade_note` of its out-of-fold grades ``y_pred``
+    ``(n,)`` and ``folds`` ``(n,)``: report.md and compare read it alike, so they never say
+    two things of one run."""
+    if "one_grade_note" in record:
+        note = record["one_grade_note"]
+        return note if isinstance(note, str) and note else None
+    return one_grade_note(y_pred, folds, grade_names)
 
 
 PAIRED_METRICS = ("accuracy", "qwk", "auc_ovr")

@@ -38,6 +38,14 @@ import yaml
 from drac_ssl import __version__, runtime
 from drac_ssl.commands import report_parser
 from drac_ssl.config import FinetuneConfig, read_yaml, to_dict
+from drac_ssl.figures import (
+    figure_text,
+    finite_number,
+    format_ci,
+    format_difference,
+    format_with_ci,
+    markdown_table,
+)
 from drac_ssl.finetune import folds_taken_words
 from drac_ssl.grading.bundle import (
     VARIANT_TITLES,
@@ -52,11 +60,9 @@ from drac_ssl.grading.model import HEAD_WIDTH_SETTINGS, threshold_words
 from drac_ssl.io import atomic_write_text
 from drac_ssl.metrics import (
     degenerate_ci_reason,
-    format_ci,
-    format_difference,
     grading_report,
-    one_grade_note,
     referable_summary,
+    stored_one_grade_note,
     temperature_at_bound,
 )
 from drac_ssl.oof import OOF_FILE, OofError, read_oof
@@ -140,20 +146,6 @@ def _read_json(path: Path) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-
-
-def _num(value: Any, digits: int = 3) -> str:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return "n/a"
-    return f"{v:.{digits}f}" if math.isfinite(v) else "n/a"
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return lines + [""]
 
 
 def _link(run_dir: Path, path: Path, alt: str) -> str:
@@ -278,7 +270,7 @@ def _config_section(run_dir: Path) -> list[str]:
         ["stages", ", ".join(cfg.get("run", {}).get("stages", []))],
     ]
     return ["## Configuration", "", "Resolved settings in `config.yaml`; the essentials:", "",
-            *_table(["part", "settings"], rows)]
+            *markdown_table(["part", "settings"], rows)]
 
 
 def _stages_section(run_dir: Path) -> list[str]:
@@ -287,15 +279,15 @@ def _stages_section(run_dir: Path) -> list[str]:
     if not isinstance(stages, dict) or not stages:
         return lines + ["No `stages.json` (the stages were not run by the orchestrator).", ""]
     rows = [[name, "taken (`run.reuse`)" if s.get("reused_from") else s.get("status"),
-             f"{_num(s.get('seconds'), 1)} ({_num(s.get('seconds_in_source'), 1)} there)"
-             if s.get("reused_from") else _num(s.get("seconds"), 1),
-             f"{_num(s.get('seconds_earlier_attempts'), 1)} ({int(s.get('attempts', 1)) - 1})"
+             f"{figure_text(s.get('seconds'), 1)} ({figure_text(s.get('seconds_in_source'), 1)} there)"
+             if s.get("reused_from") else figure_text(s.get("seconds"), 1),
+             f"{figure_text(s.get('seconds_earlier_attempts'), 1)} ({int(s.get('attempts', 1)) - 1})"
              if s.get("seconds_earlier_attempts") is not None else "",
              s.get("finished_utc") or s.get("stopped_utc")] for name, s in stages.items()]
     total = sum(float(s.get("seconds") or 0) for s in stages.values())
     earlier = sum(float(s.get("seconds_earlier_attempts") or 0) for s in stages.values())
-    rows.append(["**total**", "", _num(total, 1), _num(earlier, 1) if earlier else "", ""])
-    lines += _table(["stage", "status", "seconds", "earlier attempts: seconds (how many)", "finished (UTC)"], rows)
+    rows.append(["**total**", "", figure_text(total, 1), figure_text(earlier, 1) if earlier else "", ""])
+    lines += markdown_table(["stage", "status", "seconds", "earlier attempts: seconds (how many)", "finished (UTC)"], rows)
     if earlier:
         lines += ["", f"The run was resumed: {earlier:.1f} s went into attempts that were interrupted "
                       f"or failed (what they had saved, e.g. checkpoints and folds, was reused; a stage "
@@ -308,7 +300,7 @@ def _stages_section(run_dir: Path) -> list[str]:
     if isinstance(phantom, int | float) and phantom >= 1 and not ingest.get("reused_from"):
         lines += ["", f"{phantom:.1f} s of the ingest stage went into generating the phantom data "
                       f"(`data.root` empty, first use of the set), not into the ingest itself"
-                  + (f" ({_num(own, 1)} s, `data/ingest_summary.json`)" if own is not None else "") + "."]
+                  + (f" ({figure_text(own, 1)} s, `data/ingest_summary.json`)" if own is not None else "") + "."]
     elif (phantom is None and data_provenance(run_dir / "data")["kind"] == "phantom"
           and isinstance(own, int | float) and isinstance(ingest.get("seconds"), int | float)
           and ingest["seconds"] > own + 5 and not ingest.get("reused_from")):  # a run made before it was recorded
@@ -319,7 +311,7 @@ def _stages_section(run_dir: Path) -> list[str]:
     if taken:
         sources = sorted({str(s["reused_from"]) for s in taken.values()})
         lines += ["", "Taken from another run folder with the same settings (`run.reuse`), not run here: "
-                      + ", ".join(f"{name} ({_num(s.get('seconds_in_source'), 1)} s there)"
+                      + ", ".join(f"{name} ({figure_text(s.get('seconds_in_source'), 1)} s there)"
                                   for name, s in taken.items())
                       + f"; from `{'`, `'.join(sources)}` (hard links, or copies across file systems)."]
     comparison = _read_json(run_dir / "finetune" / "comparison.json")
@@ -344,7 +336,7 @@ def _ssl_section(run_dir: Path) -> list[str]:
             continue
         lines += [f"### {title}", ""]
         if isinstance(meta, dict):
-            metrics = ", ".join(f"{k} {_num(v, 4)}" for k, v in (meta.get("metrics") or {}).items())
+            metrics = ", ".join(f"{k} {figure_text(v, 4)}" for k, v in (meta.get("metrics") or {}).items())
             settings = ((meta.get("config") or {}).get(stage) or {}) if isinstance(meta.get("config"), dict) else {}
             cap = cap_words(stage, settings, _pool_size(run_dir))
             lines += [f"Kept: epoch {int(meta.get('best_epoch', -1)) + 1} of {meta.get('epochs_run')}"
@@ -416,7 +408,7 @@ def _umm_line(info: dict[str, Any]) -> str:
     peak = start.get("peak_epoch")
     where = f"pretraining epoch {int(epoch) + 1}" if isinstance(epoch, int) else "an epoch not recorded"
     peak_text = (f"; the rate-reduction monitor peaked at epoch {int(peak) + 1} "
-                 f"({_num(start.get('peak_value'))})" if isinstance(peak, int) else "")
+                 f"({figure_text(start.get('peak_value'))})" if isinstance(peak, int) else "")
     guard = info.get("guard") or {}
     guard_text = (f"the guard stopped UMM ({guard.get('reason')}); output: {info.get('weights')}"
                   if guard.get("fired") else f"the guard (max SSL-loss rise {guard.get('max_ssl_rise')}) "
@@ -448,19 +440,21 @@ def screening_line(metrics: dict[str, Any], names: Sequence[str]) -> str | None:
     decision = metrics.get("decision") or cal.get("decision") or "thresholds"
     cut = (cal.get("thresholds") or [None])[0]
     score = "P1" if cal.get("output", "classification") == "classification" else "the regression score"
-    rule = (f"grade 1 when {score} >= {_num(cut)}" if decision == "thresholds" and cut is not None
+    rule = (f"grade 1 when {score} >= {figure_text(cut)}" if decision == "thresholds" and cut is not None
             else "grade 1 when P1 > P0" if decision == "argmax" else f"`{decision}`")
     return (f"Two grades, read as a screening decision ({rule}): sensitivity "
-            f"{_num(metrics.get('sensitivity'))} (images of grade 1, {names[1]}, found), "
-            f"specificity {_num(metrics.get('specificity'))} (grade 0, {names[0]}, cleared); "
+            f"{figure_text(metrics.get('sensitivity'))} (images of grade 1, {names[1]}, found), "
+            f"specificity {figure_text(metrics.get('specificity'))} (grade 0, {names[0]}, cleared); "
             f"QWK is Cohen's kappa here, and the one-vs-one and one-vs-rest AUCs are the same "
             f"ROC AUC of P1.")
 
 
 def _variant_section(run_dir: Path, figures: Path, name: str) -> tuple[list[str], str | None]:
-    """The variant's section of report.md, and :func:`drac_ssl.metrics.one_grade_note` of its
-    out-of-fold grades (one grade overall or within each fold), None when it says nothing or
-    there is no out-of-fold file; the comparison of the variants reads it too."""
+    """The variant's section of report.md, and the note that its out-of-fold grades give
+    (nearly) every image one grade, overall or within each fold: the one the run stored in
+    ``metrics.json``, else, for a run made before it was stored, recomputed from ``oof.csv``
+    (:func:`drac_ssl.metrics.stored_one_grade_note`, as compare reads it); None when it says
+    nothing or there is no out-of-fold file. The comparison of the variants reads it too."""
     vdir = run_dir / "finetune" / name
     metrics = _read_json(vdir / "metrics.json")
     title = _title(run_dir, name)
@@ -479,10 +473,10 @@ def _variant_section(run_dir: Path, figures: Path, name: str) -> tuple[list[str]
     # a run made before the note was stored: the reason from its out-of-fold grades
     ci_note = metrics.get("qwk_ci95_note") or degenerate_ci_reason(*ci[:2], grades, pred, names)
     lines = [f"### {title}", "",
-             f"Out-of-fold QWK {_num(metrics.get('qwk'))} (95% CI {format_ci(*ci[:2], ci_note)}), "
-             f"AUC {_num(metrics.get('auc'))} (one-vs-one; one-vs-rest {_num(metrics.get('auc_ovr'))}), "
-             f"accuracy {_num(metrics.get('accuracy'))}, macro F1 "
-             f"{_num(metrics.get('macro_f1'))}; final calibration: temperature {_num(cal.get('temperature'))}, "
+             f"Out-of-fold QWK {figure_text(metrics.get('qwk'))} (95% CI {format_ci(*ci[:2], ci_note)}), "
+             f"AUC {figure_text(metrics.get('auc'))} (one-vs-one; one-vs-rest {figure_text(metrics.get('auc_ovr'))}), "
+             f"accuracy {figure_text(metrics.get('accuracy'))}, macro F1 "
+             f"{figure_text(metrics.get('macro_f1'))}; final calibration: temperature {figure_text(cal.get('temperature'))}, "
              f"thresholds {threshold_words(cal.get('thresholds') or [])}; class decision "
              f"`{decision}`.", ""]
     absent = sorted(set(range(probs.shape[1])) - set(grades.tolist()))
@@ -491,18 +485,18 @@ def _variant_section(run_dir: Path, figures: Path, name: str) -> tuple[list[str]
         lines += [f"**No labelled image has grade {which}**: the model has outputs for grades it "
                   f"never saw, and the AUCs are undefined. Is `data.grades` "
                   f"({', '.join(names)}) the scale of these labels?", ""]
-    elif metrics.get("auc_note") and _num(metrics.get("auc")) == "n/a":
+    elif metrics.get("auc_note") and finite_number(metrics.get("auc")) is None:
         lines += [f"AUC n/a: {metrics['auc_note']}.", ""]
     # one grade overall, else one grade within each fold (another per fold): the grades tell
-    # the fold, not the image
-    one_grade = one_grade_note(pred, folds, names)
+    # the fold, not the image; the run's own note, as compare reads it (older runs: recomputed)
+    one_grade = stored_one_grade_note(metrics, pred, folds, names)
     if one_grade:
         lines += [f"> **{one_grade[0].upper()}{one_grade[1:]}**: this variant learnt next to nothing about "
                   f"grading, and a difference against it shows at most that the other variant learnt "
                   f"something.", ""]
     temperature = cal.get("temperature")
     if temperature_at_bound(temperature):
-        lines += [f"> The calibration's temperature ({_num(temperature)}) sits at the edge of its search "
+        lines += [f"> The calibration's temperature ({figure_text(temperature)}) sits at the edge of its search "
                   f"range (0.01..100): the raw outputs could not be calibrated (often a model that has "
                   f"not learnt, or outputs far out of scale); read its probabilities with care.", ""]
     screening = screening_line(metrics, names)
@@ -511,16 +505,16 @@ def _variant_section(run_dir: Path, figures: Path, name: str) -> tuple[list[str]
     rules = metrics.get("decision_rules") or {}
     if rules:
         lines += ["Both class decisions on the same cross-fitted probabilities (the selected one in bold):", ""]
-        lines += _table(["decision", "QWK", "95% CI", "accuracy", "macro F1"],
-                        [[f"**{rule}**" if rule == decision else rule, _num(r.get("qwk")),
-                          format_ci(*(r.get("qwk_ci95") or [None, None])[:2], r.get("qwk_ci95_note")),
-                          _num(r.get("accuracy")), _num(r.get("macro_f1"))] for rule, r in rules.items()])
-    rows = [[f["fold"], f["n_train"], f["n_val"], int(f["best_epoch"]) + 1, f["epochs_run"], _num(f.get("qwk")),
-             _num(f.get("best_val_qwk_uncalibrated")), _num(f.get("auc")), _num(f.get("auc_ovr")),
-             _num(f.get("accuracy")), _num(f.get("macro_f1")), _num(f.get("seconds"), 1)]
+        lines += markdown_table(["decision", "QWK", "95% CI", "accuracy", "macro F1"],
+                                [[f"**{rule}**" if rule == decision else rule, figure_text(r.get("qwk")),
+                                  format_ci(*(r.get("qwk_ci95") or [None, None])[:2], r.get("qwk_ci95_note")),
+                                  figure_text(r.get("accuracy")), figure_text(r.get("macro_f1"))] for rule, r in rules.items()])
+    rows = [[f["fold"], f["n_train"], f["n_val"], int(f["best_epoch"]) + 1, f["epochs_run"], figure_text(f.get("qwk")),
+             figure_text(f.get("best_val_qwk_uncalibrated")), figure_text(f.get("auc")), figure_text(f.get("auc_ovr")),
+             figure_text(f.get("accuracy")), figure_text(f.get("macro_f1")), figure_text(f.get("seconds"), 1)]
             for f in metrics.get("folds", [])]
-    lines += _table(["fold", "train", "val", "best epoch", "epochs", "QWK (calibrated)", "QWK (uncalibrated)",
-                     "AUC (OvO)", "AUC (OvR)", "accuracy", "macro F1", "seconds"], rows)
+    lines += markdown_table(["fold", "train", "val", "best epoch", "epochs", "QWK (calibrated)", "QWK (uncalibrated)",
+                             "AUC (OvO)", "AUC (OvR)", "accuracy", "macro F1", "seconds"], rows)
     lines += ["Best epoch counted from 1 here; `folds.csv`, `metrics.json` and `fold*.json` hold "
               "`best_epoch` counted from 0 (the epoch's index; `epochs_counted_from` says so where "
               "written)." + (" With the backbone frozen, the seconds of the first fold trained (fold 0, "
@@ -556,10 +550,6 @@ def _variant_section(run_dir: Path, figures: Path, name: str) -> tuple[list[str]
     return lines + [""], one_grade
 
 
-def _signed(value: Any) -> str:
-    return f"{value:+.3f}" if isinstance(value, int | float) and math.isfinite(value) else "—"
-
-
 POOLING_GAP = 0.1
 """A pooled out-of-fold AUC this far below the folds' mean AUC is explained in the report."""
 
@@ -576,17 +566,18 @@ def _pooling_gap(metrics: dict[str, Any]) -> str:
     mean = sum(per_fold) / len(per_fold)
     if mean - pooled <= POOLING_GAP:
         return ""
-    return (f"The pooled out-of-fold AUC ({_num(pooled)}) is well below the folds' own (mean "
-            f"{_num(mean)}): each fold's AUC ranks only the images one fold model scored, while "
+    return (f"The pooled out-of-fold AUC ({figure_text(pooled)}) is well below the folds' own (mean "
+            f"{figure_text(mean)}): each fold's AUC ranks only the images one fold model scored, while "
             f"the pooled one also ranks images of different fold models against each other, whose "
             f"probabilities are on different scales. With few images per fold the folds' own AUCs "
             f"are also very uncertain.")
 
 
 def _difference_cell(result: dict[str, Any]) -> str:
-    """A paired difference with its interval, ``+0.050 (+0.010..+0.090)``; an interval of
-    width 0 is not printed as one (``+0.000 (+0.000..+0.000)`` read as certainty):
-    ``+0.000 (CI not meaningful: width 0)``, explained under the table."""
+    """A paired difference with its interval (:func:`drac_ssl.figures.format_difference`, the
+    words compare prints too), ``+0.050 (+0.010..+0.090)``; an interval of width 0 is not
+    printed as one (``+0.000 (+0.000..+0.000)`` read as certainty): ``+0.000 (CI not
+    meaningful: every resample gives 0.000: ...)``, explained under the table."""
     return format_difference(*(result.get(key) for key in ("difference", "ci_low", "ci_high")))
 
 
@@ -654,17 +645,17 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
     lines += [comparison.get("protocol", ""), "", "### Scratch vs VICReg vs VICReg + UMM", ""]
     referable = any("referable_auc" in r for r in rows)  # a referable cut (ICDR): one more column
     screening = any("sensitivity" in r for r in rows)  # two grades: the screening decision's figures
-    lines += _table(
+    lines += markdown_table(
         ["variant", "QWK", "95% CI", "AUC (OvO)", "AUC (OvR)", "accuracy", "macro F1",
          "fold QWK mean ± SD", "seconds"] + (["referable AUC (95% CI)"] if referable else [])
         + (["sensitivity", "specificity"] if screening else []),
-        [[variant_title(r["variant"], freeze), _num(r.get("qwk")),
-          format_ci(r.get("qwk_ci_low"), r.get("qwk_ci_high"), r.get("qwk_ci_note")), _num(r.get("auc")),
-          _num(r.get("auc_ovr")), _num(r.get("accuracy")), _num(r.get("macro_f1")),
-          f"{_num(r.get('qwk_fold_mean'))} ± {_num(_fold_sd(ft, r))}", _num(r.get("seconds"), 1)]
-         + ([f"{_num(r.get('referable_auc'))} ({format_ci(r.get('referable_auc_ci_low'), r.get('referable_auc_ci_high'))})"]
+        [[variant_title(r["variant"], freeze), figure_text(r.get("qwk")),
+          format_ci(r.get("qwk_ci_low"), r.get("qwk_ci_high"), r.get("qwk_ci_note")), figure_text(r.get("auc")),
+          figure_text(r.get("auc_ovr")), figure_text(r.get("accuracy")), figure_text(r.get("macro_f1")),
+          f"{figure_text(r.get('qwk_fold_mean'))} ± {figure_text(_fold_sd(ft, r))}", figure_text(r.get("seconds"), 1)]
+         + ([format_with_ci(r.get("referable_auc"), r.get("referable_auc_ci_low"), r.get("referable_auc_ci_high"))]
             if referable else [])
-         + ([_num(r.get("sensitivity")), _num(r.get("specificity"))] if screening else [])
+         + ([figure_text(r.get("sensitivity")), figure_text(r.get("specificity"))] if screening else [])
          for r in rows])
     lines += ["Fold QWK mean ± SD: the mean of the folds' own (calibrated) kappas and their sample SD "
               "over the folds (ddof=1).", ""]
@@ -707,9 +698,9 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
                             "that is never trained, under a trained head: a difference against scratch compares "
                             "pretrained frozen features with random frozen features, not against a network "
                             "trained from scratch (finetune.freeze=all trains one).", ""]
-        lines += _table(["difference", *titles.values()],
-                        [[label, *(_difference_cell(d.get(m, {})) for m in titles)]
-                         for label, d in differences.items() if isinstance(d, dict)])
+        lines += markdown_table(["difference", *titles.values()],
+                                [[label, *(_difference_cell(d.get(m, {})) for m in titles)]
+                                 for label, d in differences.items() if isinstance(d, dict)])
         n_cis = len(titles) * sum(isinstance(d, dict) for d in differences.values())
         by_chance = []
         for name in sorted({n for minuend, subtrahend, _, _ in pairs.values() for n in (minuend, subtrahend)}):

@@ -45,6 +45,7 @@ import yaml
 from torch import nn
 
 from drac_ssl import __version__
+from drac_ssl.figures import figure_text, format_ci
 from drac_ssl.grading.image_notes import image_kind
 from drac_ssl.grading.model import (
     HEADS,
@@ -57,7 +58,7 @@ from drac_ssl.grading.model import (
 from drac_ssl.grading.ood import PROFILE_FILE, InputProfile, fit_input_profile
 from drac_ssl.grading.predict import FLIP_NAMES, TTA_FLIPS, input_spec_of, preprocess_image
 from drac_ssl.io import atomic_write_json, atomic_write_text, sha256_file
-from drac_ssl.metrics import format_ci, referable_summary, temperature_at_bound
+from drac_ssl.metrics import referable_summary, temperature_at_bound
 from drac_ssl.models import Backbone
 from drac_ssl.scale import explain_grades, grade_names_of, read_ingest_facts, submission_columns
 from drac_ssl.weights_file import WeightsFileError
@@ -425,9 +426,7 @@ def _model_card(meta: dict[str, Any]) -> str:
     inp = meta["input"]
     model = meta["model"]
     cal = meta["calibration"]
-
-    def num(value: Any) -> str:
-        return "n/a" if value is None else f"{value:.3f}"
+    num = figure_text  # n/a for a figure that is absent or not a finite number (report.md's words)
 
     ci = cv.get("qwk_ci95") or [None, None]
     width = f", width {model['head_width']}" if model.get("head_width") else ""

@@ -35,7 +35,6 @@ calibration's thresholds + 1); records written before K was stored are DRAC's 3 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -50,6 +49,7 @@ from drac_ssl import NUM_GRADES
 from drac_ssl.augment import ViewRecipe, build_eval_transform, build_view_transform, recipe_for
 from drac_ssl.config import AugmentConfig, Config, FinetuneConfig, configured_channels
 from drac_ssl.datasets import normalization_for
+from drac_ssl.figures import figure_text, finite_number
 from drac_ssl.metrics import (
     DEFAULT_THRESHOLDS,
     apply_thresholds,
@@ -413,13 +413,13 @@ def regression_logits(score: np.ndarray, num_grades: int) -> np.ndarray:
 def threshold_words(thresholds: Sequence[float], sep: str = ", ") -> str:
     """Thresholds as people read them: 3 decimals, more (up to 6) while two of them would print
     alike (a trial's card showed ``2.001, 2.001, 2.001, 2.012`` for 2.00094, 2.00115, 2.00118,
-    2.01201, which read as degenerate)."""
-    values = [float(t) if isinstance(t, int | float) else math.nan for t in thresholds]
-    finite = [v for v in values if math.isfinite(v)]
+    2.01201, which read as degenerate); one that is not a finite number is ``n/a``
+    (:func:`drac_ssl.figures.figure_text`)."""
+    finite = [v for v in map(finite_number, thresholds) if v is not None]
     digits = 3
     while digits < 6 and len({f"{v:.{digits}f}" for v in finite}) < len(set(finite)):
         digits += 1
-    return sep.join(f"{v:.{digits}f}" if math.isfinite(v) else "n/a" for v in values)
+    return sep.join(figure_text(t, digits) for t in thresholds)
 
 
 @dataclass(frozen=True)

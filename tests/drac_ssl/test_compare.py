@@ -267,7 +267,8 @@ def test_older_runs_without_some_keys_show_a_dash(tmp_path: Path) -> None:
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[1:3] == ["false", "—"]  # compare_scratch, label_fraction
     assert cells[4] == "—" and cells[5].startswith("1.000")  # train images / fold absent, QWK there
-    assert cells[8] == "—" and cells[7] == "1.000"  # AUC OvR absent, AUC OvO there
+    # a figure absent is n/a, as report.md writes it; a setting or count absent is "—"
+    assert cells[8] == "n/a" and cells[7] == "1.000"  # AUC OvR absent, AUC OvO there
     assert "`old` has no scratch variant (finetune.compare_scratch=false)" in text
     assert [d.label for d in comparison.differences] == ["new"]
 
@@ -588,7 +589,7 @@ def test_between_says_a_difference_of_width_zero_is_not_meaningful(
     vicreg = next(d for d in comparison.between if d.variant == "vicreg").result
     assert all(vicreg[m]["ci_low"] == vicreg[m]["ci_high"] == 0.0 for m in ("accuracy", "qwk"))
     text = comparison.markdown()
-    flat = "+0.000 (not meaningful: every resample gives 0.000: no resample of these images changes it)"
+    flat = "+0.000 (CI not meaningful: every resample gives 0.000: no resample of these images changes it)"
     assert f"| `r2` − `r1` | vicreg | 24 | {flat} | {flat} |" in text, text
     assert "+0.000..+0.000" not in text
     assert "Not meaningful (a CI of width 0): `r2` − `r1` scratch: accuracy, QWK, AUC OvR; `r2` − `r1` vicreg:" in text
@@ -669,8 +670,8 @@ def test_referable_dr_figures_are_shown_as_the_runs_report_words_them(
         "1.000", "1.000"]
     for ref in refs.values():
         assert f"Referable DR: {referable_summary(ref)}." in text  # the report's and the console's words
-    assert _cells(text, "| older | auto | vicreg |")[-3:] == ["—", "—", "—"]
-    assert _cells(text, "| off | off | vicreg |")[-3:] == ["—", "—", "—"]
+    assert _cells(text, "| older | auto | vicreg |")[-3:] == ["n/a", "n/a", "n/a"]
+    assert _cells(text, "| off | off | vicreg |")[-3:] == ["n/a", "n/a", "n/a"]
     said = _report_lines(icdr, "Referable DR: ", monkeypatch)
     assert len(said) == 2 and all(line in text for line in said)
     # the AUC's CI: the run's own bootstrap, on the resamples of its QWK's (here patients)

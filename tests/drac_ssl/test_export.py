@@ -1223,7 +1223,7 @@ def test_thresholds_print_with_enough_digits_to_tell_them_apart() -> None:
     assert threshold_words([2.00094, 2.00115, 2.00118, 2.01201]) == "2.0009, 2.0011, 2.0012, 2.0120"
     assert threshold_words([1.00011, 1.00014]) == "1.00011, 1.00014"
     assert threshold_words([1.0, 1.0], " / ") == "1.000 / 1.000"  # equal ones stay equal
-    assert threshold_words([None, float("nan"), 1.5]) == "n/a, n/a, 1.500"  # as report.md's _num
+    assert threshold_words([None, float("nan"), 1.5]) == "n/a, n/a, 1.500"  # as figure_text writes it
 
 
 def _two_variant_run(exported_run: Path, tmp_path: Path) -> Path:

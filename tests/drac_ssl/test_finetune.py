@@ -207,7 +207,7 @@ def test_umm_minus_vicreg_is_reported_and_zero_for_the_same_weights(two_fold_run
     for metric in ("accuracy", "qwk"):  # the same weights, seeds and folds: the same grades
         assert diff[metric]["difference"] == 0 and diff[metric]["ci_low"] == diff[metric]["ci_high"] == 0
     report = write_report(run).read_text()  # an interval of width 0 is not printed as one
-    assert "| VICReg + UMM - VICReg | +0.000 (CI not meaningful: width 0) |" in report
+    assert "| VICReg + UMM - VICReg | +0.000 (CI not meaningful: every resample gives 0.000: no resample of these images changes it) |" in report
     assert "VICReg + UMM - VICReg: exactly 0 with a CI of 0..0" in report
 
 
@@ -1029,7 +1029,8 @@ def test_the_export_choice_says_when_it_is_not_evidence_of_the_better_variant() 
                                   oof_pred=np.zeros(60, int)) for name in ("scratch", "vicreg")}
     ctx.bootstrap = {}
     words = finetune._selection_evidence(ctx, same, "vicreg", "thresholds")
-    assert "scratch (+0.000, 95% CI not meaningful: width 0)" in words and "+0.000..+0.000" not in words
+    assert ("scratch (+0.000, 95% CI not meaningful: every resample gives 0.000: no resample of these images changes it)" in words
+            and "+0.000..+0.000" not in words)
     clear = {"scratch": noise["scratch"], "vicreg": variant("vicreg", 6.0)}
     ctx.bootstrap = {}
     assert finetune._selection_evidence(ctx, clear, "vicreg", "thresholds") == ""

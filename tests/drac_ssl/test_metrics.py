@@ -834,12 +834,13 @@ def test_referable_summary_says_the_rule_the_counts_and_where_the_sensitivity_is
 
 def test_a_difference_with_an_interval_of_width_0_is_never_printed_as_one() -> None:
     # a docs review: the fine-tuning log and the export choice printed +0.000 (+0.000..+0.000)
-    # (read as certainty) where report.md said "CI not meaningful: width 0"
+    # (read as certainty) where report.md said "CI not meaningful: width 0"; report.md, compare,
+    # the console and the export choice now all give the reason (drac_ssl.figures: one wording)
     from drac_ssl.metrics import format_difference, format_signed_interval
 
     assert format_difference(0.05, 0.01, 0.09) == "+0.050 (+0.010..+0.090)"
-    assert format_difference(0.0, 0.0, 0.0) == "+0.000 (CI not meaningful: width 0)"
-    assert format_difference(-0.1, -0.2, float("nan")) == "-0.100 (-0.200..—)"
-    assert format_difference(None, None, None) == "— (—..—)"
-    assert format_signed_interval(0.0, 0.0) == "not meaningful: width 0"
+    assert format_difference(0.0, 0.0, 0.0) == "+0.000 (CI not meaningful: every resample gives 0.000: no resample of these images changes it)"
+    assert format_difference(-0.1, -0.2, float("nan")) == "-0.100 (-0.200..n/a)"
+    assert format_difference(None, None, None) == "n/a"
+    assert format_signed_interval(0.0, 0.0) == "not meaningful: every resample gives 0.000: no resample of these images changes it"
     assert format_signed_interval(-0.01, 0.02) == "-0.010..+0.020"

@@ -277,7 +277,7 @@ def test_a_difference_whose_interval_has_width_0_is_not_printed_as_an_interval(t
     comparison["pretrained_minus_scratch"]["vicreg"] = difference
     (run / "finetune" / "comparison.json").write_text(json.dumps(comparison))
     text = _section(write_report(run).read_text(), "## Cross-validated fine-tuning")
-    assert "| VICReg - scratch | +0.100 (-0.100..+0.300) | +0.000 (CI not meaningful: width 0) |" in text
+    assert ("| VICReg - scratch | +0.100 (-0.100..+0.300) | +0.000 (CI not meaningful: every resample gives 0.000: no resample of these images changes it) |") in text
     assert "+0.000 (+0.000..+0.000)" not in text
     assert "CI not meaningful (width 0): VICReg - scratch: QWK. Every resample gave that difference" in text
     assert "exactly 0 with a CI of 0..0" not in text  # only for a difference 0 on every metric

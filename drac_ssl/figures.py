@@ -1,0 +1,131 @@
+"""Figures for people: the one place that says how a number, an interval, a paired difference
+and a Markdown table are written, for the fine-tuning's console, report.md, ``python -m
+drac_ssl.compare``, the model card and the app.
+
+Pure functions of plain values (a float, None, what JSON reads back), no numpy: a record read
+back from ``metrics.json`` or ``comparison.json`` holds null where a figure was nan, and may
+hold anything an older version wrote. The conventions, once for every caller:
+
+* A figure is a finite real number (int, float, a numpy scalar), never a bool nor a string;
+  anything else (None, nan, inf, True, ``"0.5"``) is written :data:`MISSING` (``n/a``).
+* 3 decimals unless a caller asks for others (``seconds`` with 1).
+* An interval is ``0.100..0.300``; a difference and its bounds carry their sign
+  (``+0.050 (+0.010..+0.090)``); a missing bound is :data:`MISSING` and the known one stays
+  (``n/a..0.300``); both missing is :data:`MISSING`.
+* An interval of width 0 (both bounds finite and equal) is not certainty: every bootstrap
+  resample gave the same value. It is written ``not meaningful: <reason>``, the reason the
+  caller knows (:func:`drac_ssl.metrics.degenerate_ci_reason` names one grade given to every
+  image, say) or else :func:`constant_interval_reason`'s.
+
+:mod:`drac_ssl.metrics` re-exports these names (its users imported them from there first).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["MISSING", "constant_interval_reason", "figure_text", "finite_number", "format_ci",
+           "format_difference", "format_signed_interval", "format_with_ci", "interval_width_zero",
+           "markdown_table", "signed_text"]
+
+MISSING = "n/a"
+"""How a figure that is absent or not a finite number is written."""
+
+
+def finite_number(value: Any) -> float | None:
+    """``value`` as a finite float, or None when it is not a figure: absent (None, null in
+    JSON), nan or inf, a bool (JSON's ``true`` is no metric), a string, anything that is not a
+    real number. Numpy scalars count as numbers."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
+    v = float(value)
+    return v if math.isfinite(v) else None
+
+
+def figure_text(value: Any, digits: int = 3) -> str:
+    """A figure for people with ``digits`` decimals (``0.812``), or :data:`MISSING` (``n/a``)
+    for anything :func:`finite_number` does not take."""
+    v = finite_number(value)
+    return MISSING if v is None else f"{v:.{digits}f}"
+
+
+def signed_text(value: Any, digits: int = 3) -> str:
+    """A difference for people, its sign always written (``+0.050``, ``-0.010``, ``+0.000``),
+    or :data:`MISSING`."""
+    v = finite_number(value)
+    return MISSING if v is None else f"{v:+.{digits}f}"
+
+
+def interval_width_zero(low: Any, high: Any) -> float | None:
+    """The one value of an interval of width 0 (both bounds finite and equal), else None."""
+    lo, hi = finite_number(low), finite_number(high)
+    return lo if lo is not None and lo == hi else None
+
+
+def constant_interval_reason(value: float) -> str:
+    """Why an interval of width 0 at ``value`` tells nothing, when nothing more specific is
+    known: ``every resample gives 0.000: no resample of these images changes it``."""
+    return f"every resample gives {value:.3f}: no resample of these images changes it"
+
+
+def _interval(low: Any, high: Any, reason: str | None, text: Any) -> str:
+    """:func:`format_ci`'s words with ``text`` writing each bound."""
+    if not reason:
+        value = interval_width_zero(low, high)
+        reason = None if value is None else constant_interval_reason(value)
+    if reason:
+        return f"not meaningful: {reason}"
+    if finite_number(low) is None and finite_number(high) is None:
+        return MISSING
+    return f"{text(low)}..{text(high)}"
+
+
+def format_ci(low: Any, high: Any, reason: str | None = None) -> str:
+    """An interval for people: ``0.100..0.300``; ``not meaningful: <reason>`` when ``reason``
+    (e.g. :func:`drac_ssl.metrics.degenerate_ci_reason`'s) is given or the interval has width
+    0 (then :func:`constant_interval_reason`); ``n/a..0.300`` with one bound missing or not
+    finite, ``n/a`` with both."""
+    return _interval(low, high, reason, figure_text)
+
+
+def format_signed_interval(low: Any, high: Any, reason: str | None = None) -> str:
+    """The interval of a difference, ``+0.010..+0.090``, in :func:`format_ci`'s words
+    otherwise (``not meaningful: <reason>`` for width 0: ``+0.000..+0.000`` would read as
+    certainty; ``n/a`` for a missing bound). The export choice's evidence is written with it
+    (``drac_ssl.finetune._selection_evidence``: ``vicreg (+0.053, 95% CI -0.400..+0.400)``),
+    stored as the fine-tuning summary's ``selection_evidence``, which report.md and the model
+    card repeat as stored."""
+    return _interval(low, high, reason, signed_text)
+
+
+def format_with_ci(value: Any, low: Any, high: Any, reason: str | None = None,
+                   signed: bool = False) -> str:
+    """A figure and its interval in one cell: ``0.650 (0.600..0.700)``, with ``signed``
+    ``+0.050 (+0.010..+0.090)``; ``0.000 (CI not meaningful: <reason>)`` for an interval of
+    width 0 or with a ``reason``; ``0.650 (CI n/a)`` without an interval; :data:`MISSING`
+    alone when the figure itself is missing."""
+    shown = (signed_text if signed else figure_text)(value)
+    if shown == MISSING:
+        return MISSING
+    interval = (format_signed_interval if signed else format_ci)(low, high, reason)
+    said = interval == MISSING or interval.startswith("not meaningful")  # words, not bounds
+    return f"{shown} ({'CI ' if said else ''}{interval})"
+
+
+def format_difference(value: Any, low: Any, high: Any, reason: str | None = None) -> str:
+    """A paired difference and its interval for people, :func:`format_with_ci` signed:
+    ``+0.050 (+0.010..+0.090)``, ``+0.000 (CI not meaningful: every resample gives 0.000:
+    no resample of these images changes it)``, ``+0.050 (n/a..+0.090)``, ``n/a``. The
+    fine-tuning's console, report.md's differences table and compare's tables write it."""
+    return format_with_ci(value, low, high, reason, signed=True)
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    """A Markdown table as lines, then an empty line: ``header`` the column titles, ``rows``
+    the cells (each written with ``str``, already formatted: a number here is no figure)."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return lines + [""]
