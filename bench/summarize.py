@@ -373,8 +373,10 @@ def retinamnist_table(r: dict[str, Any]) -> list[str]:
                    f"{m['macro_f1']:.3f} | {thr_text} |")
     diffs = r.get("pretrained_minus_scratch") or {}
     if diffs:
-        def signed(d: dict[str, Any]) -> str:
-            return f"{d['difference']:+.3f} ({d['ci_low']:+.3f}..{d['ci_high']:+.3f})"
+        def signed(d: dict[str, Any]) -> str:  # in report.md's words (a bound near 0 keeps its sign)
+            from drac_ssl.figures import format_difference
+
+            return format_difference(d["difference"], d["ci_low"], d["ci_high"])
 
         umm = r.get("umm_minus_vicreg")
         out += ["", "Pretrained minus scratch on the same out-of-fold images, paired bootstrap 95% CI "

@@ -9,7 +9,9 @@ hold anything an older version wrote. The conventions, once for every caller:
 * A figure is a finite real number (int, float, a numpy scalar), never a bool nor a string;
   anything else (None, nan, inf, True, ``"0.5"``) is written :data:`MISSING` (``n/a``).
 * 3 decimals unless a caller asks for others (``seconds`` with 1).
-* An interval is ``0.100..0.300``; a difference and its bounds carry their sign
+* An interval is ``0.100..0.300``; a bound that is not 0 but would round to 0 gets more
+  decimals (``-0.032..-0.0003``: it excludes 0, where ``-0.125..+0.000`` touches it); a
+  difference and its bounds carry their sign
   (``+0.050 (+0.010..+0.090)``); a missing bound is :data:`MISSING` and the known one stays
   (``n/a..0.300``); both missing is :data:`MISSING`.
 * An interval of width 0 (both bounds finite and equal) is not certainty: every bootstrap
@@ -27,7 +29,7 @@ import numbers
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["MISSING", "constant_interval_reason", "figure_text", "finite_number", "format_ci",
+__all__ = ["MISSING", "bound_digits", "constant_interval_reason", "figure_text", "finite_number", "format_ci",
            "format_difference", "format_signed_interval", "format_with_ci", "interval_width_zero",
            "markdown_table", "signed_text"]
 
@@ -71,8 +73,19 @@ def constant_interval_reason(value: float) -> str:
     return f"every resample gives {value:.3f}: no resample of these images changes it"
 
 
+def bound_digits(value: Any, digits: int = 3, most: int = 6) -> int:
+    """Decimals to write an interval's bound with: ``digits``, or more (up to ``most``) when a
+    bound that is not 0 would round to 0 (``-0.00027`` is ``-0.0003``, not ``-0.000``: a CI
+    ending there excludes 0, one ending at ``+0.000`` touches it)."""
+    v = finite_number(value)
+    if v is None or v == 0 or round(v, digits) != 0:
+        return digits
+    return max(digits, min(most, -math.floor(math.log10(abs(v)))))
+
+
 def _interval(low: Any, high: Any, reason: str | None, text: Any) -> str:
-    """:func:`format_ci`'s words with ``text`` writing each bound."""
+    """:func:`format_ci`'s words with ``text`` writing each bound (more decimals for a bound
+    that would round to 0 without being 0: :func:`bound_digits`)."""
     if not reason:
         value = interval_width_zero(low, high)
         reason = None if value is None else constant_interval_reason(value)
@@ -80,7 +93,7 @@ def _interval(low: Any, high: Any, reason: str | None, text: Any) -> str:
         return f"not meaningful: {reason}"
     if finite_number(low) is None and finite_number(high) is None:
         return MISSING
-    return f"{text(low)}..{text(high)}"
+    return f"{text(low, bound_digits(low))}..{text(high, bound_digits(high))}"
 
 
 def format_ci(low: Any, high: Any, reason: str | None = None) -> str:

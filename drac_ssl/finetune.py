@@ -1453,6 +1453,12 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
                      + (f" (the pretrained ones train the head alone for the first "
                         f"{ft.head_warmup_epochs} epochs: LP-FT)" if ft.head_warmup_epochs else "")
                      + (f"; {_label_draw(ctx)[0]}" if ft.label_fraction < 1 else "")
+                     + ("; each fold's model from the epoch with the best validation kappa on the "
+                        "fold it then scores (finetune.keep=best), so the figures below are "
+                        "optimistic, by an amount not measured here and not the same for every "
+                        "variant (finetune.keep=last chooses nothing)" if ft.keep == "best" else
+                        "; each fold's model after its last epoch (finetune.keep=last: no epoch "
+                        "chosen on the fold it scores)")
                      + "; metrics on out-of-fold "
                      f"predictions with cross-fitted calibration, grades by finetune.decision="
                      f"{ft.decision}; AUC: macro one-vs-one (auc) and one-vs-rest (auc_ovr); 95% CI: "

@@ -692,7 +692,10 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
         titles = {"accuracy": "accuracy", "qwk": "QWK", "auc_ovr": "AUC (OvR)"}
         lines += ["Does pretraining help, and does UMM add to VICReg? Each difference on the same "
                   "out-of-fold images, with a paired bootstrap 95% CI (a CI that contains 0 is no "
-                  "evidence either way):", ""]
+                  "evidence either way). The CI resamples these images for this one training: "
+                  "training randomness is not in it, and the same run with another run.seed can "
+                  "move a difference by as much as the CI's half-width (put such runs side by side "
+                  "with python -m drac_ssl.compare):", ""]
         if freeze == "frozen" and "scratch" in {r.get("variant") for r in rows}:
             lines[-2:-2] = ["With the backbone frozen (finetune.freeze=frozen), scratch is a random backbone "
                             "that is never trained, under a trained head: a difference against scratch compares "

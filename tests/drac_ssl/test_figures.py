@@ -146,3 +146,15 @@ def test_the_formatting_layer_imports_nothing_heavy() -> None:
         env={**os.environ, "PYTHONPATH": os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")])})
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "['drac_ssl', 'drac_ssl.figures']"
+
+
+def test_a_bound_near_0_keeps_enough_decimals_to_say_which_side_of_0_it_is() -> None:
+    """A statistician's review: a stored upper bound of -0.00027 printed as '-0.000', which the
+    report's own words ('a CI that ends at 0 touches 0') then misread as touching 0."""
+    from drac_ssl.figures import format_ci, format_difference
+
+    assert format_difference(-0.0149, -0.0315, -0.00027) == "-0.015 (-0.032..-0.0003)"
+    assert format_difference(-0.06, -0.125, 0.0) == "-0.060 (-0.125..+0.000)"  # exactly 0: touches
+    assert format_ci(0.00004, 0.3) == "0.00004..0.300"
+    assert format_ci(0.1234, 0.3) == "0.123..0.300"  # the usual 3 decimals
+    assert format_ci(-4e-9, 0.3) == "-0.000000..0.300"  # at most 6 decimals

@@ -209,6 +209,10 @@ def test_umm_minus_vicreg_is_reported_and_zero_for_the_same_weights(two_fold_run
     report = write_report(run).read_text()  # an interval of width 0 is not printed as one
     assert "| VICReg + UMM - VICReg | +0.000 (CI not meaningful: every resample gives 0.000: no resample of these images changes it) |" in report
     assert "VICReg + UMM - VICReg: exactly 0 with a CI of 0..0" in report
+    # a statistician's review: report.md said neither that keep=best makes the figures
+    # optimistic (metrics.json and the model card did) nor that the CI holds no training noise
+    assert "(finetune.keep=best), so the figures below are optimistic" in report
+    assert "training randomness is not in it" in report
 
 
 def test_report_flags_a_calibration_at_the_edge_of_its_search_range(
@@ -666,6 +670,8 @@ def test_keep_last_keeps_the_last_epoch_and_chooses_nothing_on_the_scored_fold(
     assert out.count("(uncalibrated") == 5 and out.count("folds.csv and the metrics give") == 1
     metrics = json.loads((run / "finetune" / "vicreg" / "metrics.json").read_text())
     assert metrics["keep"] == "last" and "finetune.keep=last" in metrics["protocol"]
+    protocol = json.loads((run / "finetune" / "comparison.json").read_text())["protocol"]
+    assert "finetune.keep=last: no epoch chosen" in protocol and "optimistic" not in protocol
     for fold in metrics["folds"]:  # patience 1 would have stopped some folds early under keep=best
         assert fold["epochs_run"] == 3 and fold["best_epoch"] == 2
         assert "keep=last" in fold["stopped"]
