@@ -213,6 +213,7 @@ def test_umm_minus_vicreg_is_reported_and_zero_for_the_same_weights(two_fold_run
     # optimistic (metrics.json and the model card did) nor that the CI holds no training noise
     assert "(finetune.keep=best), so the figures below are optimistic" in report
     assert "training randomness is not in it" in report
+    assert "Chosen as the best of these variants on the same out-of-fold images" in report  # winner's curse
 
 
 def test_report_flags_a_calibration_at_the_edge_of_its_search_range(
