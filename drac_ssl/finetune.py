@@ -96,7 +96,15 @@ from torch.utils.data import DataLoader
 from drac_ssl import GRADE_NAMES, __version__
 from drac_ssl.augment import EvalDataset, seed_worker
 from drac_ssl.checkpoint import save_weights
-from drac_ssl.config import Config, ConfigError, FinetuneConfig, referable_cut, to_dict
+from drac_ssl.config import (
+    FINETUNE_RANGES,
+    Config,
+    ConfigError,
+    FinetuneConfig,
+    check_ranges,
+    referable_cut,
+    to_dict,
+)
 from drac_ssl.config import validate as validate_config
 from drac_ssl.datasets import load_octa_cache
 from drac_ssl.engine import Monitor
@@ -1305,24 +1313,13 @@ def _model_spec(cfg: Config, metadata_path: Path, data_channels: int = 1,
 
 
 def check_settings(cfg: Config) -> None:
-    """The package's config checks (choices, ranges) plus the fine-tuning ranges; raises
-    ConfigError (called by the stage and, before any stage runs, by :mod:`drac_ssl.preflight`)."""
+    """The package's config checks (choices, ranges) plus the fine-tuning's own: the number
+    ranges of :data:`drac_ssl.config.FINETUNE_RANGES` (the preflight reports them all from the
+    same table), the decision, the crop scale. Raises ConfigError on the first problem (called
+    by the stage and, before any stage runs, by :mod:`drac_ssl.preflight`)."""
     validate_config(cfg)
+    check_ranges(cfg, FINETUNE_RANGES)
     ft = cfg.finetune
-    for key, value in {"finetune.epochs": ft.epochs, "finetune.batch_size": ft.batch_size,
-                       "finetune.lr": ft.lr, "finetune.image_size": ft.image_size}.items():
-        if not value > 0:
-            raise ConfigError(f"config: {key} must be > 0, got {value}.")
-    if not 0 <= ft.dropout < 1 or ft.backbone_lr_ratio < 0 or ft.patience < 0:
-        raise ConfigError("config: need 0 <= finetune.dropout < 1, finetune.backbone_lr_ratio >= 0 "
-                          "and finetune.patience >= 0.")
-    for key, value in {"finetune.frozen_train_views": ft.frozen_train_views,
-                       "finetune.mlp_hidden": ft.mlp_hidden,
-                       "finetune.conv_head_channels": ft.conv_head_channels,
-                       "finetune.n_boot": ft.n_boot}.items():
-        if value < 1:
-            raise ConfigError(f"config: {key} must be >= 1, got {value}.\n"
-                              f"  fix: {key}={getattr(_FT_DEFAULTS, key.split('.', 1)[1])} (the default)")
     if ft.decision not in DECISIONS:
         raise ConfigError(f"config: finetune.decision={ft.decision!r} is not one of "
                           f"{', '.join(DECISIONS)}.\n  fix: finetune.decision=thresholds")
