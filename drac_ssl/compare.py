@@ -75,13 +75,6 @@ import yaml
 
 from drac_ssl.commands import DEFAULT_N_BOOT, compare_parser
 from drac_ssl.config import REFERABLE_OFF, ConfigError, read_yaml, referable_cut
-from drac_ssl.finetune import (
-    REFERABLE_COLUMNS,
-    SCREENING_COLUMNS,
-    folds_taken_from,
-    patient_groups,
-    referable_columns,
-)
 from drac_ssl.grading.bundle import chance_warning, data_provenance
 from drac_ssl.io import atomic_write_text, output_file_problem, running_here, unended_invocation
 from drac_ssl.metrics import (
@@ -93,7 +86,15 @@ from drac_ssl.metrics import (
     one_grade_note,
     paired_difference,
 )
-from drac_ssl.oof import OofError, read_oof
+from drac_ssl.oof import (
+    REFERABLE_COLUMNS,
+    SCREENING_COLUMNS,
+    OofError,
+    folds_taken_from,
+    patient_groups,
+    read_oof,
+    referable_columns,
+)
 from drac_ssl.preflight import PIPELINE
 from drac_ssl.report import screening_line
 from drac_ssl.scale import IngestFacts, default_grade_names, describe_grades, read_ingest_facts
