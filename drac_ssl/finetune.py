@@ -126,6 +126,7 @@ from drac_ssl.grading.model import (
 )
 from drac_ssl.grading.predict import TTA_FLIPS, predict_raw
 from drac_ssl.io import atomic_write_json, atomic_write_text, read_json_dict, sha256_file
+from drac_ssl.manifest import labelled_rows  # re-exported: bench/umm_ablation.py reads it here
 from drac_ssl.metrics import (
     BootstrapScores,
     apply_thresholds,
@@ -273,13 +274,6 @@ def ci_resampling(groups: Sequence[Any] | None, n: int) -> dict[str, Any]:
     if groups is None:
         return {"ci_resamples": "images", "ci_units": n}
     return {"ci_resamples": "patients", "ci_units": len(set(groups))}
-
-
-def labelled_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The rows cross-validation may use: training split, a grade, a fold >= 0. Test rows
-    (split ``test`` or no grade) are never among them."""
-    return [r for r in rows if r.get("split") == "train" and r.get("grade") is not None
-            and int(r.get("fold", -1)) >= 0]
 
 
 # --------------------------------------------------------------------------------------

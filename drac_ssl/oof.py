@@ -153,7 +153,7 @@ def referable_columns(referable: Any) -> dict[str, Any]:
 
 
 def patient_groups(rows: Sequence[dict[str, Any]]) -> list[str] | None:
-    """The resampling unit of each of ``rows`` (manifest rows, e.g. :func:`drac_ssl.finetune.labelled_rows`) for
+    """The resampling unit of each of ``rows`` (manifest rows, e.g. :func:`drac_ssl.manifest.labelled_rows`) for
     the bootstrap CIs (:func:`drac_ssl.metrics.bootstrap_ci` ``groups``): its patient,
     ``patient:<id>`` (the manifest's ``patient`` column, filled by ``data.patient_column`` or
     EyePACS eye pairs, the column the ingest grouped the folds by), a row without one its own

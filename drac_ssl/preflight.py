@@ -56,6 +56,7 @@ from drac_ssl.config import (
     range_problems,
 )
 from drac_ssl.io import read_json_dict
+from drac_ssl.manifest import labelled_rows, read_manifest
 
 __all__ = [
     "PIPELINE",
@@ -663,19 +664,17 @@ def _labels_from_manifest(path: Path) -> tuple[int, dict[int, int], dict[int, di
                                               int, int, int]:
     """(rows, labelled per grade, labelled per fold and grade, distinct patients, test rows,
     data.unlabelled rows) of a manifest."""
-    n, grades, folds, patients, n_test, n_pool = 0, {}, {}, set(), 0, 0
-    with open(path, newline="", encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            n += 1
-            n_test += row.get("split") == "test"
-            n_pool += row.get("split") == "unlabelled"
-            grade, fold = (row.get("grade") or "").strip(), (row.get("fold") or "").strip()
-            if row.get("split") == "train" and grade and fold.lstrip("-").isdigit() and int(fold) >= 0:
-                grades[int(grade)] = grades.get(int(grade), 0) + 1
-                per_grade = folds.setdefault(int(fold), {})
-                per_grade[int(grade)] = per_grade.get(int(grade), 0) + 1
-                patients.add(row.get("patient") or row.get("id"))
-    return n, grades, folds, len(patients), n_test, n_pool
+    rows = read_manifest(path, ("id", "grade", "split", "fold", "patient"))
+    grades: dict[int, int] = {}
+    folds: dict[int, dict[int, int]] = {}
+    for row in labelled_rows(rows):
+        grade, fold = row["grade"], row["fold"]
+        grades[grade] = grades.get(grade, 0) + 1
+        per_grade = folds.setdefault(fold, {})
+        per_grade[grade] = per_grade.get(grade, 0) + 1
+    patients = {row["patient"] or row["id"] for row in labelled_rows(rows)}
+    return (len(rows), grades, folds, len(patients), sum(r["split"] == "test" for r in rows),
+            sum(r["split"] == "unlabelled" for r in rows))
 
 
 def _facts_from_ingest(c: _Findings, cfg: Config, data_dir: Path) -> DataFacts | None:
