@@ -83,15 +83,9 @@ from drac_ssl.figures import (
     format_with_ci,
     markdown_table,
 )
-from drac_ssl.finetune import (
-    REFERABLE_COLUMNS,
-    SCREENING_COLUMNS,
-    folds_taken_from,
-    patient_groups,
-    referable_columns,
-)
 from drac_ssl.grading.bundle import chance_warning, data_provenance
 from drac_ssl.io import atomic_write_text, output_file_problem, running_here, unended_invocation
+from drac_ssl.manifest import labelled_rows, read_manifest
 from drac_ssl.metrics import (
     PAIRED_METRICS,
     BootstrapScores,
@@ -100,7 +94,15 @@ from drac_ssl.metrics import (
     paired_difference,
     stored_one_grade_note,
 )
-from drac_ssl.oof import OofError, read_oof
+from drac_ssl.oof import (
+    REFERABLE_COLUMNS,
+    SCREENING_COLUMNS,
+    OofError,
+    folds_taken_from,
+    patient_groups,
+    read_oof,
+    referable_columns,
+)
 from drac_ssl.preflight import PIPELINE
 from drac_ssl.report import screening_line
 from drac_ssl.scale import IngestFacts, default_grade_names, describe_grades, read_ingest_facts
@@ -671,12 +673,13 @@ def read_run(path: str | os.PathLike[str]) -> RunOutputs:
 
 def _read_patients(path: Path) -> dict[str, str] | None:
     """Training image id -> its resampling unit (:func:`drac_ssl.finetune.patient_groups`) from
-    the ingest's ``manifest.csv``; None when it names no patient or cannot be read (a run
-    folder without its data: the images are then resampled as independent)."""
+    the ingest's ``manifest.csv``, of the rows the fine-tuning resampled
+    (:func:`drac_ssl.manifest.labelled_rows`); None when they name no patient or there is no
+    manifest (a run folder without its data: the images are then resampled as independent).
+    Raises ManifestError for a manifest that lacks a column."""
     try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            rows = [row for row in csv.DictReader(fh) if row.get("split") == "train"]
-    except (OSError, csv.Error, UnicodeDecodeError):
+        rows = labelled_rows(read_manifest(path, ("id", "grade", "split", "fold", "patient")))
+    except FileNotFoundError:
         return None
     groups = patient_groups(rows)
     return None if groups is None else {str(row.get("id")): g for row, g in zip(rows, groups, strict=True)}

@@ -17,7 +17,7 @@ import os
 import re
 import types
 import typing
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -812,6 +812,71 @@ def get(cfg: Any, dotted: str) -> Any:
     return obj
 
 
+@dataclass(frozen=True)
+class SettingRange:
+    """The allowed range of one number setting: ``low <= value`` (``low < value`` when
+    ``strict``) and, with a ``high``, ``value <= high`` (``< high`` when ``high_open``).
+    ``why`` ends the words (``": the fraction ..."`` or ``" (-1: run.seed's)"``); ``fix`` is
+    the fix to print, the default (``setting=<default> (the default)``) when empty."""
+
+    setting: str
+    low: float
+    strict: bool = False
+    high: float | None = None
+    high_open: bool = False
+    why: str = ""
+    fix: str = ""
+
+    def holds(self, value: Any) -> bool:
+        """Whether ``value`` is in the range (NaN never is)."""
+        ok = value > self.low if self.strict else value >= self.low
+        if self.high is not None:
+            ok = ok and (value < self.high if self.high_open else value <= self.high)
+        return bool(ok)
+
+    def words(self) -> str:
+        """What the value must be: ``must be > 0 and <= 1: the fraction ...``."""
+        low = f"{'>' if self.strict else '>='} {self.low:g}"
+        high = "" if self.high is None else f" and {'<' if self.high_open else '<='} {self.high:g}"
+        return f"must be {low}{high}{self.why}"
+
+    def fix_words(self) -> str:
+        """The fix: ``fix`` or ``setting=<default> (the default)``."""
+        return self.fix or f"{self.setting}={get(Config(), self.setting)} (the default)"
+
+
+FINETUNE_RANGES: tuple[SettingRange, ...] = (
+    *(SettingRange(s, 0, strict=True) for s in ("finetune.epochs", "finetune.lr", "finetune.image_size")),
+    *(SettingRange(s, 1) for s in ("finetune.batch_size", "finetune.frozen_train_views",
+                                   "finetune.mlp_hidden", "finetune.conv_head_channels",
+                                   "finetune.n_boot")),
+    *(SettingRange(s, 0) for s in ("finetune.backbone_lr_ratio", "finetune.weight_decay",
+                                   "finetune.patience")),
+    SettingRange("finetune.dropout", 0, high=1, high_open=True),
+    SettingRange("finetune.label_fraction", 0, strict=True, high=1,
+                 why=": the fraction of each fold's training images the fold trains on (1 = all of them)",
+                 fix="finetune.label_fraction=1, or e.g. finetune.label_fraction=0.1 for 10 %"),
+    SettingRange("finetune.seed", -1, why=" (-1: run.seed's; a seed >= 0 the fine-tuning's own)",
+                 fix="finetune.seed=-1 (the default)"),
+)
+"""The number ranges of the fine-tuning, the one list: :mod:`drac_ssl.preflight` reports every
+setting outside its range, :func:`drac_ssl.finetune.check_settings` (a direct
+``finetune.run``) refuses the first. A new number setting of the fine-tuning (a head's width)
+gets its line here."""
+
+
+def range_problems(cfg: Config, ranges: Iterable[SettingRange]) -> list[tuple[SettingRange, Any]]:
+    """``(range, value)`` of each setting of ``cfg`` outside its range, in the order of ``ranges``."""
+    return [(r, value) for r in ranges if not r.holds(value := get(cfg, r.setting))]
+
+
+def check_ranges(cfg: Config, ranges: Iterable[SettingRange]) -> None:
+    """Raise ConfigError for the first setting of ``cfg`` outside its range: the setting, its
+    value, what it must be and the fix."""
+    for r, value in range_problems(cfg, ranges)[:1]:
+        raise ConfigError(f"config: {r.setting}={value} {r.words()}.\n  fix: {r.fix_words()}")
+
+
 _CHOICE_MEANINGS: dict[str, dict[str, str]] = {
     "finetune.freeze": {"none": "all", "no": "all", "false": "all", "off": "all", "unfrozen": "all",
                         "full": "all", "whole": "all", "yes": "frozen", "true": "frozen", "on": "frozen",
@@ -847,7 +912,7 @@ def validate(cfg: Config) -> None:
                 f"{', '.join(c or repr(c) + ' (the default)' for c in choices)}.\n"
                 f"  fix: {dotted}={closest_choice(value, choices, dotted)}"
             )
-    positive = ["data.n_folds", "pretrain.epochs", "pretrain.batch_size", "finetune.batch_size",
+    positive = ["data.n_folds", "pretrain.epochs", "pretrain.batch_size",  # finetune.*: FINETUNE_RANGES
                 "pretrain.augment.image_size", "pretrain.checkpoint_every"]
     for dotted in positive:
         if get(cfg, dotted) <= 0:
@@ -881,14 +946,6 @@ def validate(cfg: Config) -> None:
             "config: finetune.head_warmup_epochs trains the head alone before the backbone is "
             "fine-tuned, but finetune.freeze=frozen never fine-tunes the backbone.\n"
             "  fix: finetune.head_warmup_epochs=0, or finetune.freeze=all (or last)")
-    if ft.seed < -1:
-        raise ConfigError(f"config: finetune.seed={ft.seed} must be -1 (run.seed's) or a seed >= 0.\n"
-                          f"  fix: finetune.seed=-1")
-    if not (0.0 < ft.label_fraction <= 1.0):
-        raise ConfigError(
-            f"config: finetune.label_fraction={ft.label_fraction} must be in (0, 1]: the fraction "
-            f"of each fold's training images the fold trains on (1 = all of them).\n"
-            f"  fix: finetune.label_fraction=1, or e.g. finetune.label_fraction=0.1 for 10 %")
     if cfg.pretrain.lr <= 0:
         raise ConfigError(f"config: pretrain.lr must be > 0, got {cfg.pretrain.lr}.")
     if cfg.run.threads < 0:

@@ -21,7 +21,6 @@ File formats read (see ``shared/data/README.md``):
 
 from __future__ import annotations
 
-import csv
 import gzip
 import hashlib
 import json
@@ -39,6 +38,7 @@ import cv2
 import numpy as np
 
 from drac_ssl.io import atomic_path
+from drac_ssl.manifest import ManifestError, read_manifest
 
 # --------------------------------------------------------------------------------------
 # Normalisation constants (mean / std of pixel intensities in [0, 1] units)
@@ -590,27 +590,6 @@ def load_generic(
 # --------------------------------------------------------------------------------------
 # UW-OCTA: the ingest stage's manifest and memory-mapped cache
 
-MANIFEST_COLUMNS = (
-    "id", "path", "grade", "split", "fold", "patient", "sha256",
-    "orig_width", "orig_height", "orig_mode", "cache_index",
-)  # fmt: skip
-
-
-def _typed_row(row: dict[str, str], line: int, where: Path) -> dict[str, Any]:
-    out: dict[str, Any] = dict(row)
-    try:
-        grade = (row["grade"] or "").strip()
-        out["grade"] = int(grade) if grade != "" else None
-        out["fold"] = int(row["fold"])
-        out["cache_index"] = int(row["cache_index"])
-        for key in ("orig_width", "orig_height"):
-            value = (row[key] or "").strip()
-            out[key] = int(value) if value != "" else None
-    except (TypeError, ValueError) as exc:
-        raise DatasetFormatError(f"{where}:{line}: bad value ({exc}) in row {row}") from None
-    return out
-
-
 def _sizes_written(run_data: Path) -> list[int] | None:
     """The cache sizes ``ingest_summary.json`` says its ingest wrote (its ``cache`` keys), or
     None without a readable summary (a cache written by hand or by a test)."""
@@ -626,7 +605,7 @@ def load_octa_cache(
 ) -> tuple[np.ndarray, list[dict[str, Any]]]:
     """The ingested UW-OCTA images at ``size`` px and their manifest rows.
 
-    Reads ``RUN_DATA/manifest.csv`` (columns :data:`MANIFEST_COLUMNS`) and
+    Reads ``RUN_DATA/manifest.csv`` (:func:`drac_ssl.manifest.read_manifest`) and
     ``RUN_DATA/cache/{size}px.npy`` (uint8 ``(N, size, size)`` grey, or ``(N, size, size, 3)``
     RGB when the ingest kept colour; row ``i`` = ``cache_index i``) memory-mapped read-only. Rows come back as dicts in file order with ``grade``
     int or None (test rows), ``fold`` int (-1 for test), ``cache_index`` int,
@@ -651,16 +630,10 @@ def load_octa_cache(
             f"(available sizes: {', '.join(available) or 'none'}); run the 'ingest' stage "
             f"first or add {size} to data.cache_sizes."
         )
-    with open(manifest, newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        columns = reader.fieldnames or []
-        absent = [c for c in MANIFEST_COLUMNS if c not in columns]
-        if absent:
-            raise DatasetFormatError(
-                f"{manifest}: missing columns {', '.join(absent)}; expected "
-                f"{','.join(MANIFEST_COLUMNS)}"
-            )
-        rows = [_typed_row(row, i, manifest) for i, row in enumerate(reader, start=2)]
+    try:
+        rows = read_manifest(manifest)
+    except ManifestError as exc:
+        raise DatasetFormatError(str(exc)) from None
     try:
         images = np.load(cache, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError) as exc:

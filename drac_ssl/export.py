@@ -132,6 +132,7 @@ from drac_ssl.grading.predict import (
     read_image_any,
 )
 from drac_ssl.io import atomic_write_json, output_file_problem, read_json_dict, sha256_file
+from drac_ssl.manifest import MANIFEST_FILE, ManifestError, read_manifest
 from drac_ssl.oof import OOF_FILE, OofError, read_oof
 from drac_ssl.runtime import resolve_device
 from drac_ssl.scale import read_ingest_facts
@@ -216,17 +217,15 @@ def manifest_test_cases(manifest: str | os.PathLike[str]) -> tuple[list[str], Pa
     """The test case names (``id`` of the ``split == test`` rows, manifest order) of an ingest
     manifest, given as the ``manifest.csv``, its ``data`` folder or the run folder; and the
     ``data`` folder (its ``ingest_summary.json`` holds the grade scale). Raises BundleError
-    when there is no manifest there."""
-    import csv
-
+    when there is no manifest there, or one without an ``id`` or ``split`` column."""
     p = Path(manifest)
-    for candidate in (p, p / "manifest.csv", p / "data" / "manifest.csv"):
+    for candidate in (p, p / MANIFEST_FILE, p / "data" / MANIFEST_FILE):
         if candidate.is_file():
-            with open(candidate, newline="", encoding="utf-8") as fh:
-                rows = list(csv.DictReader(fh))
-            if rows and not {"id", "split"} <= set(rows[0]):
-                raise BundleError(f"{candidate}: not an ingest manifest (no id / split columns)")
-            return [r["id"] for r in rows if r.get("split") == "test"], candidate.parent
+            try:
+                rows = read_manifest(candidate, ("id", "split"))
+            except ManifestError as exc:
+                raise BundleError(f"{exc} (not an ingest manifest?)") from None
+            return [r["id"] for r in rows if r["split"] == "test"], candidate.parent
     raise BundleError(f"{p}: no ingest manifest (manifest.csv) here, in {p / 'manifest.csv'} or "
                       f"in {p / 'data' / 'manifest.csv'}.\n  fix: pass the run folder, its data/ "
                       f"folder or the manifest.csv itself")

@@ -96,7 +96,15 @@ from torch.utils.data import DataLoader
 from drac_ssl import GRADE_NAMES, __version__
 from drac_ssl.augment import EvalDataset, seed_worker
 from drac_ssl.checkpoint import save_weights
-from drac_ssl.config import Config, ConfigError, FinetuneConfig, referable_cut, to_dict
+from drac_ssl.config import (
+    FINETUNE_RANGES,
+    Config,
+    ConfigError,
+    FinetuneConfig,
+    check_ranges,
+    referable_cut,
+    to_dict,
+)
 from drac_ssl.config import validate as validate_config
 from drac_ssl.datasets import load_octa_cache
 from drac_ssl.engine import Monitor
@@ -118,6 +126,7 @@ from drac_ssl.grading.model import (
 )
 from drac_ssl.grading.predict import TTA_FLIPS, predict_raw
 from drac_ssl.io import atomic_write_json, atomic_write_text, read_json_dict, sha256_file
+from drac_ssl.manifest import labelled_rows  # re-exported: bench/umm_ablation.py reads it here
 from drac_ssl.metrics import (
     BootstrapScores,
     apply_thresholds,
@@ -139,7 +148,16 @@ from drac_ssl.metrics import (
     referable_summary,
 )
 from drac_ssl.models import Backbone, BackboneArchitecture, load_local_weights
-from drac_ssl.oof import OOF_FILE, oof_columns
+from drac_ssl.oof import (  # re-exported: the stage's public names before they moved to a layer
+    OOF_FILE,
+    REFERABLE_COLUMNS,
+    SCREENING_COLUMNS,
+    folds_taken_from,
+    folds_taken_words,
+    oof_columns,
+    patient_groups,
+    referable_columns,
+)
 from drac_ssl.optim import lr_at, param_groups, set_lr
 from drac_ssl.runtime import StageInterrupted, epoch_seed, resolve_device, seed_everything, use_bf16
 from drac_ssl.scale import DEFAULT_PREPROCESSING, describe_grades, read_ingest_facts
@@ -249,19 +267,6 @@ def load_finetune_data(cfg: Config, data_dir: Path) -> FinetuneData:
                         grade_names=facts.grade_names, preprocessing=dict(facts.preprocessing))
 
 
-def patient_groups(rows: Sequence[dict[str, Any]]) -> list[str] | None:
-    """The resampling unit of each of ``rows`` (manifest rows, e.g. :func:`labelled_rows`) for
-    the bootstrap CIs (:func:`drac_ssl.metrics.bootstrap_ci` ``groups``): its patient,
-    ``patient:<id>`` (the manifest's ``patient`` column, filled by ``data.patient_column`` or
-    EyePACS eye pairs, the column the ingest grouped the folds by), a row without one its own
-    unit ``image:<id>``; None when no row names a patient (every image its own unit: the
-    image bootstrap)."""
-    patients = [str(r.get("patient") or "").strip() for r in rows]
-    if not any(patients):
-        return None
-    return [f"patient:{p}" if p else f"image:{r.get('id')}" for p, r in zip(patients, rows, strict=True)]
-
-
 def ci_resampling(groups: Sequence[Any] | None, n: int) -> dict[str, Any]:
     """What the bootstrap CIs of ``n`` images resample, as ``metrics.json`` and
     ``comparison.json`` record it: ``{"ci_resamples": "patients", "ci_units": <patients>}``
@@ -269,13 +274,6 @@ def ci_resampling(groups: Sequence[Any] | None, n: int) -> dict[str, Any]:
     if groups is None:
         return {"ci_resamples": "images", "ci_units": n}
     return {"ci_resamples": "patients", "ci_units": len(set(groups))}
-
-
-def labelled_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The rows cross-validation may use: training split, a grade, a fold >= 0. Test rows
-    (split ``test`` or no grade) are never among them."""
-    return [r for r in rows if r.get("split") == "train" and r.get("grade") is not None
-            and int(r.get("fold", -1)) >= 0]
 
 
 # --------------------------------------------------------------------------------------
@@ -828,18 +826,6 @@ def _csv_text(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return buf.getvalue()
 
 
-REFERABLE_COLUMNS = ("referable_auc", "referable_auc_ci_low", "referable_auc_ci_high",
-                     "referable_sensitivity", "referable_specificity")
-"""The comparison's columns of referable-DR figures (``metrics.json``'s ``referable``), present
-only when the variants have them (``finetune.referable_from``, auto: grade >= 2 on the ICDR
-scale): DRAC's comparison files are as they were without a cut."""
-
-
-SCREENING_COLUMNS = ("sensitivity", "specificity")
-"""The comparison's columns of a two-grade run (:func:`drac_ssl.metrics.binary_screening` at
-the submitted grades: grade 1 found, grade 0 cleared), present only with K = 2."""
-
-
 def _calibration_fitted_on(n_given: int, n_labelled: int) -> str:
     """``calibration.json``'s ``fitted_on``: the images whose out-of-fold outputs the
     deployed calibration was fitted on (with ``finetune.label_fraction`` < 1 only those some
@@ -848,18 +834,6 @@ def _calibration_fitted_on(n_given: int, n_labelled: int) -> str:
         return f"out-of-fold outputs of {n_labelled} images"
     return (f"out-of-fold outputs of {n_given} of the {n_labelled} labelled images (those some "
             f"fold's finetune.label_fraction draw trained on)")
-
-
-def referable_columns(referable: Any) -> dict[str, Any]:
-    """A variant's :data:`REFERABLE_COLUMNS` from its ``metrics.json`` ``referable`` dict
-    (:func:`drac_ssl.metrics.referable_report`); {} without one. ``comparison.json``'s rows
-    and ``python -m drac_ssl.compare`` (for a run whose rows predate them) both take them here."""
-    if not isinstance(referable, dict):
-        return {}
-    lo, hi = (list(referable.get("auc_ci95") or []) + [None, None])[:2]
-    return {"referable_auc": referable.get("auc"), "referable_auc_ci_low": lo, "referable_auc_ci_high": hi,
-            "referable_sensitivity": referable.get("sensitivity"),
-            "referable_specificity": referable.get("specificity")}
 
 
 def _fmt(value: Any) -> Any:
@@ -912,56 +886,6 @@ def _json_safe(obj: Any) -> Any:
     if isinstance(obj, np.generic):
         return _json_safe(obj.item())
     return obj
-
-
-def folds_taken_from(run_dir: str | Path, variant: str) -> dict[str, list[int]]:
-    """The folds of ``variant`` that the fine-tuning of run folder ``run_dir`` reused from
-    another run folder (``run.reuse``), by the folder that trained them: ``{"/runs/eye_b":
-    [0, 1]}``; empty when every fold was trained here. Such folds are the same models as
-    there (the same settings, data, seed and weights: the fold signature), so the two runs'
-    figures of that variant are not independent repeats.
-
-    Read from ``finetune/<variant>/metrics.json``'s ``folds_taken_from``; for a run made
-    before it was recorded, found by comparing each ``foldK.json`` with the same fold of the
-    run folder its stages were taken from (``stages.json``'s ``reused_from``), when that
-    folder is still there: a taken fold's record is the source's (linked or copied), one
-    trained here differs (its time, its predictions) even where its signature is the same.
-    Never raises on missing files."""
-    run_dir = Path(run_dir)
-    vdir = run_dir / "finetune" / variant
-    metrics = read_json_dict(vdir / "metrics.json") or {}
-    recorded = metrics.get("folds_taken_from")
-    if isinstance(recorded, dict):
-        return {str(k): sorted(int(f) for f in v) for k, v in recorded.items() if isinstance(v, list) and v}
-    stages = read_json_dict(run_dir / "stages.json") or {}
-    sources = {str(e["reused_from"]) for e in stages.values() if isinstance(e, dict) and e.get("reused_from")}
-    found: dict[str, list[int]] = {}
-    for path in sorted(vdir.glob("fold*.json")):
-        record = read_json_dict(path) or {}
-        for source in sorted(sources):
-            there = read_json_dict(Path(source) / "finetune" / variant / path.name) or {}
-            # the same record, not only the same signature: a fold trained here signs as the
-            # source's when the source finished it after this run took its stages
-            if record.get("signature") and there == record:
-                found.setdefault(source, []).append(int(record.get("fold", path.stem[4:])))
-    return found
-
-
-def folds_taken_words(run_dir: str | Path, variants: Sequence[str]) -> list[str]:
-    """One sentence per run folder that trained folds :func:`folds_taken_from` finds among
-    ``variants`` of ``run_dir``, e.g. ``"the fine-tuning of scratch (2 of 2 folds) and vicreg
-    (2 of 2 folds) was taken from /runs/eye_b (run.reuse: the same settings, data, seed and
-    weights, so the same models): their figures repeat that run's, they are not an
-    independent replication"``; empty when every fold was trained here."""
-    by_source: dict[str, list[str]] = {}
-    for variant in variants:
-        n_folds = len(list((Path(run_dir) / "finetune" / variant).glob("fold*.json")))
-        for source, folds in folds_taken_from(run_dir, variant).items():
-            by_source.setdefault(source, []).append(f"{variant} ({len(folds)} of {n_folds} folds)")
-    return [f"the fine-tuning of {' and '.join(parts) if len(parts) < 3 else ', '.join(parts)} was taken "
-            f"from {source} (run.reuse: the same settings, data, seed and weights, so the same models): "
-            f"their figures repeat that run's, they are not an independent replication"
-            for source, parts in by_source.items()]
 
 
 def _folds_interrupted(saved: dict[str, list[int]], variants: Sequence[str], n_folds: int) -> StageInterrupted:
@@ -1305,24 +1229,13 @@ def _model_spec(cfg: Config, metadata_path: Path, data_channels: int = 1,
 
 
 def check_settings(cfg: Config) -> None:
-    """The package's config checks (choices, ranges) plus the fine-tuning ranges; raises
-    ConfigError (called by the stage and, before any stage runs, by :mod:`drac_ssl.preflight`)."""
+    """The package's config checks (choices, ranges) plus the fine-tuning's own: the number
+    ranges of :data:`drac_ssl.config.FINETUNE_RANGES` (the preflight reports them all from the
+    same table), the decision, the crop scale. Raises ConfigError on the first problem (called
+    by the stage and, before any stage runs, by :mod:`drac_ssl.preflight`)."""
     validate_config(cfg)
+    check_ranges(cfg, FINETUNE_RANGES)
     ft = cfg.finetune
-    for key, value in {"finetune.epochs": ft.epochs, "finetune.batch_size": ft.batch_size,
-                       "finetune.lr": ft.lr, "finetune.image_size": ft.image_size}.items():
-        if not value > 0:
-            raise ConfigError(f"config: {key} must be > 0, got {value}.")
-    if not 0 <= ft.dropout < 1 or ft.backbone_lr_ratio < 0 or ft.patience < 0:
-        raise ConfigError("config: need 0 <= finetune.dropout < 1, finetune.backbone_lr_ratio >= 0 "
-                          "and finetune.patience >= 0.")
-    for key, value in {"finetune.frozen_train_views": ft.frozen_train_views,
-                       "finetune.mlp_hidden": ft.mlp_hidden,
-                       "finetune.conv_head_channels": ft.conv_head_channels,
-                       "finetune.n_boot": ft.n_boot}.items():
-        if value < 1:
-            raise ConfigError(f"config: {key} must be >= 1, got {value}.\n"
-                              f"  fix: {key}={getattr(_FT_DEFAULTS, key.split('.', 1)[1])} (the default)")
     if ft.decision not in DECISIONS:
         raise ConfigError(f"config: finetune.decision={ft.decision!r} is not one of "
                           f"{', '.join(DECISIONS)}.\n  fix: finetune.decision=thresholds")

@@ -5,6 +5,12 @@ that did not train on it, after cross-fitted calibration); :mod:`drac_ssl.report
 :mod:`drac_ssl.compare` and :mod:`drac_ssl.export` read it back through :func:`read_oof`,
 so a change of layout is made in one place.
 
+Beside it, what the stage records that :mod:`drac_ssl.report` and :mod:`drac_ssl.compare`
+read back (layers: they import no stage, and neither does this module): the comparison's
+referable / screening columns (:data:`REFERABLE_COLUMNS`, :func:`referable_columns`), the
+resampling unit of the bootstrap CIs (:func:`patient_groups`) and the folds a run took from
+another (:func:`folds_taken_from`, :func:`folds_taken_words`).
+
 Columns, one row per labelled image in manifest order:
 
 - ``id``: the image id of the manifest;
@@ -22,12 +28,14 @@ from __future__ import annotations
 import csv
 import os
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from drac_ssl.io import read_json_dict
 from drac_ssl.scale import prob_columns
 
 OOF_FILE = "oof.csv"
@@ -116,3 +124,92 @@ def read_oof(path: str | os.PathLike[str]) -> OutOfFold:
              if "fold" in columns else None)
     return OutOfFold(ids, grades, probs, pred, folds)
 
+
+# --------------------------------------------------------------------------------------
+# What the fine-tuning records beside the out-of-fold file
+
+REFERABLE_COLUMNS = ("referable_auc", "referable_auc_ci_low", "referable_auc_ci_high",
+                     "referable_sensitivity", "referable_specificity")
+"""The comparison's columns of referable-DR figures (``metrics.json``'s ``referable``), present
+only when the variants have them (``finetune.referable_from``, auto: grade >= 2 on the ICDR
+scale): DRAC's comparison files are as they were without a cut."""
+
+
+SCREENING_COLUMNS = ("sensitivity", "specificity")
+"""The comparison's columns of a two-grade run (:func:`drac_ssl.metrics.binary_screening` at
+the submitted grades: grade 1 found, grade 0 cleared), present only with K = 2."""
+
+
+def referable_columns(referable: Any) -> dict[str, Any]:
+    """A variant's :data:`REFERABLE_COLUMNS` from its ``metrics.json`` ``referable`` dict
+    (:func:`drac_ssl.metrics.referable_report`); {} without one. ``comparison.json``'s rows
+    (:mod:`drac_ssl.finetune`) and ``python -m drac_ssl.compare`` (for a run whose rows predate them) both take them here."""
+    if not isinstance(referable, dict):
+        return {}
+    lo, hi = (list(referable.get("auc_ci95") or []) + [None, None])[:2]
+    return {"referable_auc": referable.get("auc"), "referable_auc_ci_low": lo, "referable_auc_ci_high": hi,
+            "referable_sensitivity": referable.get("sensitivity"),
+            "referable_specificity": referable.get("specificity")}
+
+
+def patient_groups(rows: Sequence[dict[str, Any]]) -> list[str] | None:
+    """The resampling unit of each of ``rows`` (manifest rows, e.g. :func:`drac_ssl.manifest.labelled_rows`) for
+    the bootstrap CIs (:func:`drac_ssl.metrics.bootstrap_ci` ``groups``): its patient,
+    ``patient:<id>`` (the manifest's ``patient`` column, filled by ``data.patient_column`` or
+    EyePACS eye pairs, the column the ingest grouped the folds by), a row without one its own
+    unit ``image:<id>``; None when no row names a patient (every image its own unit: the
+    image bootstrap)."""
+    patients = [str(r.get("patient") or "").strip() for r in rows]
+    if not any(patients):
+        return None
+    return [f"patient:{p}" if p else f"image:{r.get('id')}" for p, r in zip(patients, rows, strict=True)]
+
+
+def folds_taken_from(run_dir: str | Path, variant: str) -> dict[str, list[int]]:
+    """The folds of ``variant`` that the fine-tuning of run folder ``run_dir`` reused from
+    another run folder (``run.reuse``), by the folder that trained them: ``{"/runs/eye_b":
+    [0, 1]}``; empty when every fold was trained here. Such folds are the same models as
+    there (the same settings, data, seed and weights: the fold signature), so the two runs'
+    figures of that variant are not independent repeats.
+
+    Read from ``finetune/<variant>/metrics.json``'s ``folds_taken_from``; for a run made
+    before it was recorded, found by comparing each ``foldK.json`` with the same fold of the
+    run folder its stages were taken from (``stages.json``'s ``reused_from``), when that
+    folder is still there: a taken fold's record is the source's (linked or copied), one
+    trained here differs (its time, its predictions) even where its signature is the same.
+    Never raises on missing files."""
+    run_dir = Path(run_dir)
+    vdir = run_dir / "finetune" / variant
+    metrics = read_json_dict(vdir / "metrics.json") or {}
+    recorded = metrics.get("folds_taken_from")
+    if isinstance(recorded, dict):
+        return {str(k): sorted(int(f) for f in v) for k, v in recorded.items() if isinstance(v, list) and v}
+    stages = read_json_dict(run_dir / "stages.json") or {}
+    sources = {str(e["reused_from"]) for e in stages.values() if isinstance(e, dict) and e.get("reused_from")}
+    found: dict[str, list[int]] = {}
+    for path in sorted(vdir.glob("fold*.json")):
+        record = read_json_dict(path) or {}
+        for source in sorted(sources):
+            there = read_json_dict(Path(source) / "finetune" / variant / path.name) or {}
+            # the same record, not only the same signature: a fold trained here signs as the
+            # source's when the source finished it after this run took its stages
+            if record.get("signature") and there == record:
+                found.setdefault(source, []).append(int(record.get("fold", path.stem[4:])))
+    return found
+
+
+def folds_taken_words(run_dir: str | Path, variants: Sequence[str]) -> list[str]:
+    """One sentence per run folder that trained folds :func:`folds_taken_from` finds among
+    ``variants`` of ``run_dir``, e.g. ``"the fine-tuning of scratch (2 of 2 folds) and vicreg
+    (2 of 2 folds) was taken from /runs/eye_b (run.reuse: the same settings, data, seed and
+    weights, so the same models): their figures repeat that run's, they are not an
+    independent replication"``; empty when every fold was trained here."""
+    by_source: dict[str, list[str]] = {}
+    for variant in variants:
+        n_folds = len(list((Path(run_dir) / "finetune" / variant).glob("fold*.json")))
+        for source, folds in folds_taken_from(run_dir, variant).items():
+            by_source.setdefault(source, []).append(f"{variant} ({len(folds)} of {n_folds} folds)")
+    return [f"the fine-tuning of {' and '.join(parts) if len(parts) < 3 else ', '.join(parts)} was taken "
+            f"from {source} (run.reuse: the same settings, data, seed and weights, so the same models): "
+            f"their figures repeat that run's, they are not an independent replication"
+            for source, parts in by_source.items()]

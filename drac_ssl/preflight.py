@@ -46,8 +46,17 @@ from typing import Any
 
 from data_prep.problems import counted
 from drac_ssl import config as config_module
-from drac_ssl.config import Config, ConfigError, get, parse_override
+from drac_ssl.config import (
+    FINETUNE_RANGES,
+    Config,
+    ConfigError,
+    SettingRange,
+    get,
+    parse_override,
+    range_problems,
+)
 from drac_ssl.io import read_json_dict
+from drac_ssl.manifest import labelled_rows, read_manifest
 
 __all__ = [
     "PIPELINE",
@@ -372,15 +381,13 @@ def _range(c: _Findings, cfg: Config, settings: Iterable[str], low: float, *, st
            high: float | None = None, high_open: bool = False, why: str = "") -> None:
     """``low <= value`` (``low < value`` when ``strict``) and ``value <= high`` (``<`` when
     ``high_open``) for each setting; the fix is the default."""
-    for setting in settings:
-        value = get(cfg, setting)
-        bad = value <= low if strict else value < low
-        if high is not None:
-            bad = bad or (value >= high if high_open else value > high)
-        if bad:
-            lo = f"{'>' if strict else '>='} {low:g}"
-            hi = "" if high is None else f" and {'<' if high_open else '<='} {high:g}"
-            c.error(setting, f"must be {lo}{hi}{why}", _default(setting))
+    _ranges(c, cfg, [SettingRange(s, low, strict, high, high_open, why) for s in settings])
+
+
+def _ranges(c: _Findings, cfg: Config, ranges: Iterable[SettingRange]) -> None:
+    """An error for every setting outside its range, in the words of the stages' own checks."""
+    for r, _ in range_problems(cfg, ranges):
+        c.error(r.setting, r.words(), r.fix_words())
 
 
 def _check_data_settings(c: _Findings, cfg: Config) -> None:
@@ -487,14 +494,7 @@ def _bn_trains(cfg: Config) -> list[str]:
 
 def _check_finetune_settings(c: _Findings, cfg: Config) -> None:
     ft = cfg.finetune
-    _range(c, cfg, ["finetune.epochs", "finetune.lr", "finetune.image_size"], 0, strict=True)
-    _range(c, cfg, ["finetune.batch_size", "finetune.frozen_train_views", "finetune.mlp_hidden",
-                    "finetune.conv_head_channels", "finetune.n_boot"], 1)
-    _range(c, cfg, ["finetune.backbone_lr_ratio", "finetune.weight_decay", "finetune.patience"], 0)
-    _range(c, cfg, ["finetune.dropout"], 0, high=1, high_open=True)
-    _range(c, cfg, ["finetune.label_fraction"], 0, strict=True, high=1,
-           why=": the fraction of each fold's training images the fold trains on")
-    _range(c, cfg, ["finetune.seed"], -1, why=" (-1: run.seed's)")
+    _ranges(c, cfg, FINETUNE_RANGES)  # finetune.check_settings reads the same table
     _check_crop_scale(c, "finetune.crop_scale", ft.crop_scale)
     bn = _bn_trains(cfg)
     if ft.batch_size == 1 and bn:
@@ -664,19 +664,17 @@ def _labels_from_manifest(path: Path) -> tuple[int, dict[int, int], dict[int, di
                                               int, int, int]:
     """(rows, labelled per grade, labelled per fold and grade, distinct patients, test rows,
     data.unlabelled rows) of a manifest."""
-    n, grades, folds, patients, n_test, n_pool = 0, {}, {}, set(), 0, 0
-    with open(path, newline="", encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            n += 1
-            n_test += row.get("split") == "test"
-            n_pool += row.get("split") == "unlabelled"
-            grade, fold = (row.get("grade") or "").strip(), (row.get("fold") or "").strip()
-            if row.get("split") == "train" and grade and fold.lstrip("-").isdigit() and int(fold) >= 0:
-                grades[int(grade)] = grades.get(int(grade), 0) + 1
-                per_grade = folds.setdefault(int(fold), {})
-                per_grade[int(grade)] = per_grade.get(int(grade), 0) + 1
-                patients.add(row.get("patient") or row.get("id"))
-    return n, grades, folds, len(patients), n_test, n_pool
+    rows = read_manifest(path, ("id", "grade", "split", "fold", "patient"))
+    grades: dict[int, int] = {}
+    folds: dict[int, dict[int, int]] = {}
+    for row in labelled_rows(rows):
+        grade, fold = row["grade"], row["fold"]
+        grades[grade] = grades.get(grade, 0) + 1
+        per_grade = folds.setdefault(fold, {})
+        per_grade[grade] = per_grade.get(grade, 0) + 1
+    patients = {row["patient"] or row["id"] for row in labelled_rows(rows)}
+    return (len(rows), grades, folds, len(patients), sum(r["split"] == "test" for r in rows),
+            sum(r["split"] == "unlabelled" for r in rows))
 
 
 def _facts_from_ingest(c: _Findings, cfg: Config, data_dir: Path) -> DataFacts | None:

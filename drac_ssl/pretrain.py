@@ -70,12 +70,18 @@ from drac_ssl.augment import (
     to_device_uint8,
 )
 from drac_ssl.checkpoint import load_checkpoint, save_checkpoint, save_weights
+from drac_ssl.collapse import (  # re-exported: the stage's public names before they moved to a layer
+    COLLAPSE_RATE_REDUCTION,
+    COLLAPSE_VARIANCE_SHARE,
+    COLLAPSE_VIEW_COSINE,
+    collapse_symptoms,
+)
 from drac_ssl.config import Config, ConfigError, to_dict, with_data_channels
 from drac_ssl.datasets import load_generic, load_octa_cache, normalization_for
 from drac_ssl.distributed import DistInfo, gather_with_grad, init_distributed, on_main
 from drac_ssl.engine import Engine, Monitor, TrainingTask
 from drac_ssl.evaluation import KnnMonitor, embed_images
-from drac_ssl.io import atomic_write_json, finite_number
+from drac_ssl.io import atomic_write_json
 from drac_ssl.losses.mcr2 import rate_reduction
 from drac_ssl.losses.vicreg import VICRegLoss, VICRegTerms
 from drac_ssl.models import ARCHS, VICRegModel, build_vicreg_model
@@ -392,70 +398,6 @@ def rate_reduction_monitor(backbone: nn.Module, probe: MonitorProbe, cfg: Config
         if where == "last":
             out["view_cosine_last"] = round(float(torch.nn.functional.cosine_similarity(a, b).mean()), 6)
     return out
-
-
-COLLAPSE_RATE_REDUCTION = 0.5
-"""Delta R (nats) below which the features tell images apart no better than two views of one
-image. Delta R = R(all rows) - R_c(rows grouped per image) on L2-normalised features is 0
-when every image maps to one direction (the collapse VICReg was built against: Bardes, Ponce,
-LeCun, ICLR 2022) and small when different images are spread no more than two views of one
-image. Measured on the eval-mode probe it is what a frozen backbone hands the head. Runs that
-learnt have several nats (4 to 35 in ``bench/results/umm_protocol_*.json``); a collapsed
-1-epoch run has about 0.001, and a trial's 3-epoch, 3-step run 0.11 (view cosine 0.9989),
-no better; 0.5 sits eight times below the lowest run that learnt."""
-
-COLLAPSE_VARIANCE_SHARE = 0.9
-"""The VICReg variance term ``mean_k relu(gamma - std_k)`` at or above this share of
-``gamma``: the embeddings' per-dimension standard deviation, capped at its target ``gamma``,
-averages a tenth of the target or less, the paper's collapse symptom (std near 0; the term
-is ``gamma - sqrt(eps)``, nearly ``gamma``, at full collapse)."""
-
-COLLAPSE_VIEW_COSINE = 0.999
-"""A view cosine this close to 1 is *reported* with a collapse, never a criterion alone: two
-views of one image with the same features are what the invariance term asks for; only with
-Delta R near 0 (different images alike too) is it the collapse."""
-
-
-def collapse_symptoms(metrics: dict[str, Any], gamma: float = 1.0, stage: str = "vicreg") -> list[str]:
-    """What in a stage's recorded monitors says the representation collapsed; [] when nothing does.
-
-    ``metrics``: ``metadata.json``'s ``metrics`` of the pretraining (or UMM) stage, the
-    best epoch's row: ``rate_reduction_last`` (Delta R of the last-layer features: the fixed
-    probe's, eval mode, in pretraining; the training batches' in UMM), ``rate_reduction``
-    (the training batches' Delta R, pairs membership; read when the probe is off),
-    ``view_cosine_last`` and ``variance`` (the VICReg variance term). ``gamma``: the
-    variance term's target std (``pretrain.loss.gamma``). ``stage``: ``"vicreg"`` or
-    ``"umm"``, which says where ``rate_reduction_last`` was measured.
-
-    Two symptoms, each a phrase of what was seen:
-
-    - Delta R below :data:`COLLAPSE_RATE_REDUCTION`: the features tell the images apart no
-      better than two views of one image (with a view cosine of at least
-      :data:`COLLAPSE_VIEW_COSINE` the phrase says instead that every image gives nearly the
-      same features);
-    - the variance term at or above :data:`COLLAPSE_VARIANCE_SHARE` x ``gamma``: the
-      embeddings' per-dimension std near 0.
-
-    Absent or non-finite values are no evidence either way (never raises).
-    """
-    seen = []
-    last = finite_number(metrics.get("rate_reduction_last"))
-    where = "the probe" if stage != "umm" else "UMM's training batches"
-    if last is None:
-        last, where = finite_number(metrics.get("rate_reduction")), "the training batches"
-    if last is not None and last < COLLAPSE_RATE_REDUCTION:
-        cosine = finite_number(metrics.get("view_cosine_last"))
-        meaning = (f" and view cosine {cosine:.4f}: every image gives nearly the same features"
-                   if cosine is not None and cosine >= COLLAPSE_VIEW_COSINE
-                   else ": the features tell the images apart no better than two views of one image")
-        seen.append(f"rate reduction of {where} {last:.4f} (under {COLLAPSE_RATE_REDUCTION:g}; runs that "
-                    f"learnt have several){meaning}")
-    variance = finite_number(metrics.get("variance"))
-    if variance is not None and gamma > 0 and variance >= COLLAPSE_VARIANCE_SHARE * gamma:
-        seen.append(f"VICReg variance term {variance:.4f} of at most {gamma:g}: the embeddings' "
-                    f"standard deviation per dimension (capped at its target {gamma:g}) averages "
-                    f"{max(gamma - variance, 0.0):.2f}, near 0")
-    return seen
 
 
 # --------------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from typing import Any
 import yaml
 
 from drac_ssl import __version__, runtime
+from drac_ssl.collapse import collapse_symptoms
 from drac_ssl.commands import report_parser
 from drac_ssl.config import FinetuneConfig, read_yaml, to_dict
 from drac_ssl.figures import (
@@ -46,7 +47,6 @@ from drac_ssl.figures import (
     format_with_ci,
     markdown_table,
 )
-from drac_ssl.finetune import folds_taken_words
 from drac_ssl.grading.bundle import (
     VARIANT_TITLES,
     chance_warning,
@@ -65,9 +65,8 @@ from drac_ssl.metrics import (
     stored_one_grade_note,
     temperature_at_bound,
 )
-from drac_ssl.oof import OOF_FILE, OofError, read_oof
+from drac_ssl.oof import OOF_FILE, OofError, folds_taken_words, read_oof
 from drac_ssl.plots import plot_comparison, plot_confusion, plot_history, plot_roc
-from drac_ssl.pretrain import collapse_symptoms
 from drac_ssl.runtime import code_words, same_code
 from drac_ssl.scale import default_grade_names, describe_grades, read_ingest_facts
 from drac_ssl.starting import started
@@ -358,7 +357,7 @@ def _ssl_section(run_dir: Path) -> list[str]:
 
 def _collapse_warning(meta: dict[str, Any], title: str, stage: str) -> list[str]:
     """A warning when the stage's recorded monitors show a collapsed representation
-    (:func:`drac_ssl.pretrain.collapse_symptoms`), else []."""
+    (:func:`drac_ssl.collapse.collapse_symptoms`), else []."""
     loss = (((meta.get("config") or {}).get("pretrain") or {}).get("loss") or {})
     try:
         gamma = float(loss.get("gamma", 1.0))

@@ -38,7 +38,9 @@ REUSABLE_STAGES: dict[str, tuple[str, ...]] = {
 }
 """The stages whose outputs a resume checks and ``run.reuse`` can take from another run
 folder, in pipeline order, with the settings (a section ``x.`` or one key) their outputs depend on. ``run.device`` is not one:
-a pretraining made on a GPU may be fine-tuned on a CPU (the numbers differ by rounding)."""
+a pretraining made on a GPU may be fine-tuned on a CPU (the numbers differ by rounding).
+``tests/drac_ssl/test_stage_settings.py`` reads ``pretrain.py`` (and the package functions it
+hands the configuration to) and fails on a setting read there that ``"pretrain"`` leaves out."""
 
 
 def config_differences(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:

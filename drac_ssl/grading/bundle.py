@@ -29,7 +29,6 @@ that rebuilds it. Prediction: :mod:`drac_ssl.grading.predict`.
 
 from __future__ import annotations
 
-import csv
 import datetime as _dt
 import json
 import math
@@ -58,6 +57,7 @@ from drac_ssl.grading.model import (
 from drac_ssl.grading.ood import PROFILE_FILE, InputProfile, fit_input_profile
 from drac_ssl.grading.predict import FLIP_NAMES, TTA_FLIPS, input_spec_of, preprocess_image
 from drac_ssl.io import atomic_write_json, atomic_write_text, sha256_file
+from drac_ssl.manifest import MANIFEST_FILE, labelled_rows, read_manifest
 from drac_ssl.metrics import referable_summary, temperature_at_bound
 from drac_ssl.models import Backbone
 from drac_ssl.scale import explain_grades, grade_names_of, read_ingest_facts, submission_columns
@@ -189,21 +189,21 @@ def data_provenance(data_dir: str | os.PathLike[str],
     patients: set[str] = set()  # training images' patients (an image without one: its own)
     grouped = False
     try:  # counts from the manifest itself, the list the later stages really used
-        with open(Path(data_dir) / "manifest.csv", newline="", encoding="utf-8") as fh:
-            for row in csv.DictReader(fh):
-                if row.get("split") == "test":
-                    n_test += 1
-                elif row.get("split") == "unlabelled":  # data.unlabelled: pretraining only
-                    n_unlabelled += 1
-                elif row.get("split") == "train":
-                    n_train += 1
-                    patient = (row.get("patient") or "").strip()
-                    grouped = grouped or bool(patient)
-                    patients.add(f"patient:{patient}" if patient else f"image:{row.get('id')}")
-                    if (row.get("grade") or "").strip().isdigit():
-                        per_grade[int(row["grade"])] = per_grade.get(int(row["grade"]), 0) + 1
-    except OSError:
-        pass
+        rows = read_manifest(Path(data_dir) / MANIFEST_FILE, ("id", "grade", "split", "patient"))
+    except FileNotFoundError:
+        rows = []
+    for row in rows:
+        if row["split"] == "test":
+            n_test += 1
+        elif row["split"] == "unlabelled":  # data.unlabelled: pretraining only
+            n_unlabelled += 1
+        elif row["split"] == "train":
+            n_train += 1
+            patient = (row["patient"] or "").strip()
+            grouped = grouped or bool(patient)
+            patients.add(f"patient:{patient}" if patient else f"image:{row['id']}")
+            if row["grade"] is not None and row["grade"] >= 0:
+                per_grade[row["grade"]] = per_grade.get(row["grade"], 0) + 1
     layout = summary.get("layout")
     # drac: the official layout (whether it holds the official data is the user's statement)
     kind = "phantom" if phantom else ("drac" if facts.is_drac else str(layout or "unknown"))
@@ -692,10 +692,8 @@ def training_input_profile(data_dir: str | os.PathLike[str], meta: dict[str, Any
     if not cache.is_file() or not manifest.is_file():
         return None, f"no ingest cache {cache.name} and manifest in {data_dir}"
     try:
-        with open(manifest, newline="", encoding="utf-8") as fh:
-            rows = [int(r["cache_index"]) for r in csv.DictReader(fh)
-                    if r.get("split") == "train" and (r.get("grade") or "").strip()
-                    and (r.get("fold") or "").strip().lstrip("-").isdigit() and int(r["fold"]) >= 0]
+        rows = [r["cache_index"] for r in labelled_rows(read_manifest(manifest, ("grade", "split", "fold",
+                                                                                 "cache_index")))]
         images = np.load(cache, mmap_mode="r")
     except (OSError, ValueError, KeyError) as exc:
         return None, f"the ingest in {data_dir} cannot be read ({exc})"

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from data_prep.cache import resize_gray
-from drac_ssl.datasets import MANIFEST_COLUMNS
+from drac_ssl.manifest import MANIFEST_COLUMNS
 
 SOURCE_SIZE = 48
 

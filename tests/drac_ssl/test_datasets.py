@@ -33,6 +33,7 @@ from drac_ssl.datasets import (
     normalization_for,
     read_idx,
 )
+from drac_ssl.manifest import MANIFEST_COLUMNS
 
 SHARED = Path(__file__).resolve().parents[3] / "shared"
 DATA = SHARED / "data"
@@ -305,7 +306,7 @@ def write_fake_run_data(root: Path, size: int = 16) -> np.ndarray:
     np.save(root / "cache" / f"{size}px.npy", images)
     with open(root / "manifest.csv", "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
-        writer.writerow(ds.MANIFEST_COLUMNS)
+        writer.writerow(MANIFEST_COLUMNS)
         for i in range(6):
             test = i >= 4
             writer.writerow([
@@ -338,7 +339,7 @@ def test_load_octa_cache_errors(tmp_path: Path) -> None:
     with pytest.raises(DatasetFormatError, match="stale"):
         load_octa_cache(tmp_path, 16)
     (tmp_path / "manifest.csv").write_text("id,path,grade\nx,y,1\n", encoding="utf-8")
-    with pytest.raises(DatasetFormatError, match="missing columns"):
+    with pytest.raises(DatasetFormatError, match=r"manifest.csv: no column split, fold, patient"):
         load_octa_cache(tmp_path, 16)
 
 

@@ -612,6 +612,15 @@ def test_bad_new_settings_are_config_errors_naming_the_key(key: str, value: str,
         finetune.run(tiny_config(**{key: value}), tmp_path)  # refused before anything is read
 
 
+@pytest.mark.parametrize(("key", "value"), [("weight_decay", -1.0), ("seed", -2)])
+def test_check_settings_refuses_what_the_preflight_refuses(key: str, value: float) -> None:
+    # a direct finetune.run (bench scripts, tests) must refuse what python -m drac_ssl.train does
+    cfg = tiny_config()
+    setattr(cfg.finetune, key, value)  # past load_config's checks, as a script building a Config
+    with pytest.raises(ConfigError, match=rf"finetune\.{key}={value:g}.*\n  fix: finetune\.{key}="):
+        finetune.check_settings(cfg)
+
+
 def test_non_default_settings_reach_the_run_the_metrics_and_the_bundle(
         pretrained_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
@@ -909,11 +918,11 @@ def test_label_fraction_trains_every_variant_on_the_same_stratified_draw_and_sco
     assert finetune._Context.seed.fget(SimpleNamespace(ft=cfg.finetune, cfg=cfg)) == 0  # type: ignore[attr-defined]
     seeded = tiny_config(**{"finetune.seed": "7"})
     assert finetune._Context.seed.fget(SimpleNamespace(ft=seeded.finetune, cfg=seeded)) == 7  # type: ignore[attr-defined]
-    for bad in ("0", "1.5", "-0.1"):
+    for bad in ("0", "1.5", "-0.1", "nan"):
         with pytest.raises(ConfigError, match="finetune.label_fraction"):
-            tiny_config(**{"finetune.label_fraction": bad})
+            finetune.check_settings(tiny_config(**{"finetune.label_fraction": bad}))
     with pytest.raises(ConfigError, match="finetune.seed"):
-        tiny_config(**{"finetune.seed": "-2"})
+        finetune.check_settings(tiny_config(**{"finetune.seed": "-2"}))
 
 
 def test_the_exported_variant_is_chosen_as_the_benchmark_ranks_with_its_tie_breaker() -> None:

@@ -3,6 +3,7 @@ command-line entry points, a clear message for a bundle of another format."""
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -44,6 +45,89 @@ def test_grading_and_the_app_import_no_training_code() -> None:
         "assert grade_images is direct and set(g.__all__) >= {'load_bundle', 'grade_images', 'predict_images'}\n")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "['drac_ssl.grading']", proc.stdout
+
+
+STAGE_MODULES = ("drac_ssl.finetune", "drac_ssl.pretrain", "drac_ssl.umm", "drac_ssl.export",
+                 "drac_ssl.train", "data_prep.ingest")
+"""The stages (docs/design.md): the layers under them import none, the readers of run
+records (report, compare) included."""
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(REPO).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module ``path`` imports, wherever the statement is (top level, inside a function
+    or a ``try``): ``import a.b`` -> ``a.b``; ``from a import b`` -> ``a`` and ``a.b`` (b may
+    be a module); relative imports resolved; ``importlib.import_module("a.b")`` with a literal
+    name. Not seen: a module named by a computed string."""
+    name = _module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package.split(".")[:len(package.split(".")) - node.level + 1] if node.level else []
+            module = ".".join([*base, *([node.module] if node.module else [])])
+            found.add(module)
+            found.update(f"{module}.{alias.name}" for alias in node.names)
+        elif (isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)
+              and getattr(node.func, "attr", getattr(node.func, "id", "")) == "import_module"):
+            found.add(str(node.args[0].value))
+    return found
+
+
+def _source(module: str) -> Path | None:
+    path = REPO.joinpath(*module.split("."))
+    return next((p for p in (path / "__init__.py", path.with_suffix(".py")) if p.is_file()), None)
+
+
+def _reached(modules: list[str]) -> dict[str, str]:
+    """Each module of the repository that ``modules`` import, directly or through others (every
+    import statement, a function's too, so a path taken only on one call counts), with the
+    module that imports it; a module's parent packages count as imported (they run first)."""
+    via: dict[str, str] = {m: "" for m in modules}
+    todo = list(modules)
+    while todo:
+        module = todo.pop()
+        path = _source(module)
+        if path is None:
+            continue
+        parts = module.split(".")
+        for other in sorted(_imports(path) | {".".join(parts[:i]) for i in range(1, len(parts))}):
+            if other not in via and _source(other) is not None:
+                via[other] = module
+                todo.append(other)
+    return via
+
+
+def _is(module: str, names: tuple[str, ...]) -> bool:
+    return any(module == n or module.startswith(n + ".") for n in names)
+
+
+def test_the_import_statements_keep_the_layering() -> None:
+    """Read from the source, every import statement (inside functions too), beside the test
+    above, which sees only what importing five modules loads."""
+    # report and compare read run records: no import of a stage
+    for path in (REPO / "drac_ssl" / "report.py", REPO / "drac_ssl" / "compare.py"):
+        stages = sorted(m for m in _imports(path) if _is(m, STAGE_MODULES))
+        assert not stages, f"{path.name} imports the stage(s) {stages}: move what it needs into a layer"
+    # grading and the app: no training code, however far the imports are followed
+    starts = [_module_name(p) for folder in ("drac_ssl/grading", "app") for p in sorted((REPO / folder).glob("*.py"))]
+    assert "drac_ssl.grading.predict" in starts and "app.server" in starts
+    reached = _reached(starts)
+    assert "drac_ssl.metrics" in reached and "drac_ssl.models" in reached  # the walk follows imports
+    training = sorted(m for m in reached if _is(m, TRAINING_MODULES + ("data_prep.ingest",)))
+    chains = []
+    for module in training:
+        chain = [module]
+        while via := reached[chain[-1]]:
+            chain.append(via)
+        chains.append(" <- ".join(chain))
+    assert not chains, "grading/app reach training code: " + "; ".join(chains)
 
 
 def test_grade_constants_are_defined_once_and_only_defaults() -> None:

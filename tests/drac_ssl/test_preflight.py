@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import cv2
@@ -785,6 +786,26 @@ def test_data_problems_name_the_pipeline_settings_not_the_ingest_flags(tmp_path:
     found = [f.line for f in findings(f"data.root={root}") if f.severity == "error"]
     assert any("which one holds the labels" in line and "data.labels_csv=FILE" in line for line in found), found
     assert not any("--labels-csv" in line for line in found)
+
+
+def test_every_finetune_range_is_refused_by_the_preflight_and_by_the_stage_alike() -> None:
+    # one table (config.FINETUNE_RANGES): the preflight lists each setting outside it, and a
+    # direct finetune.run (finetune.check_settings) refuses it with the same words
+    from drac_ssl import finetune
+    from drac_ssl.config import FINETUNE_RANGES, Config, get
+
+    assert {"finetune.weight_decay", "finetune.seed", "finetune.label_fraction"} <= {r.setting for r in FINETUNE_RANGES}
+    for r in FINETUNE_RANGES:
+        bad = r.low if r.strict else r.low - 1
+        found = errors(f"{r.setting}={bad}", stages=["finetune"])
+        assert r.setting in found and r.words() in found[r.setting], (r.setting, found)
+        cfg = Config()
+        section, name = r.setting.split(".")
+        setattr(get(cfg, section), name, type(get(cfg, r.setting))(bad))
+        with pytest.raises(ConfigError, match=rf"{r.setting.replace('.', '[.]')}=\S+ {re.escape(r.words())}"):
+            finetune.check_settings(cfg)
+        if r.high is not None:
+            assert r.setting in errors(f"{r.setting}={r.high + (0 if r.high_open else 1)}", stages=["finetune"])
 
 
 def test_new_finetune_settings_are_checked_once_with_the_fix_they_mean(

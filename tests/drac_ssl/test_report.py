@@ -16,7 +16,7 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from drac_ssl import pretrain
+from drac_ssl import collapse, pretrain
 from drac_ssl.metrics import degenerate_ci_reason, one_grade_words
 from drac_ssl.report import FIGURE_CAPTIONS, figure_caption, write_report
 from drac_ssl.umm import plots as umm_plots
@@ -132,27 +132,27 @@ def test_a_healthy_run_gets_neither_warning(tmp_path: Path) -> None:
 
 
 def test_collapse_symptoms_follow_the_named_thresholds() -> None:
-    assert pretrain.collapse_symptoms(HEALTHY) == []
-    assert pretrain.collapse_symptoms({}) == []  # nothing measured: nothing claimed
-    seen = pretrain.collapse_symptoms(COLLAPSED)
+    assert collapse.collapse_symptoms(HEALTHY) == []
+    assert collapse.collapse_symptoms({}) == []  # nothing measured: nothing claimed
+    seen = collapse.collapse_symptoms(COLLAPSED)
     assert len(seen) == 1 and "rate reduction of the probe 0.0011" in seen[0]
-    edge = pretrain.COLLAPSE_RATE_REDUCTION
-    assert pretrain.collapse_symptoms({**HEALTHY, "rate_reduction_last": edge * 1.01}) == []
-    assert pretrain.collapse_symptoms({**HEALTHY, "rate_reduction_last": edge * 0.99})
+    edge = collapse.COLLAPSE_RATE_REDUCTION
+    assert collapse.collapse_symptoms({**HEALTHY, "rate_reduction_last": edge * 1.01}) == []
+    assert collapse.collapse_symptoms({**HEALTHY, "rate_reduction_last": edge * 0.99})
     # a trial's barely trained run (3 epochs of 3 steps) sat just above the old 0.1
-    assert pretrain.collapse_symptoms({**HEALTHY, "rate_reduction_last": 0.1136, "view_cosine_last": 0.9989})
+    assert collapse.collapse_symptoms({**HEALTHY, "rate_reduction_last": 0.1136, "view_cosine_last": 0.9989})
     # no probe (pretrain.monitor_images=0): the training batches' rate reduction stands in
     no_probe = {k: v for k, v in HEALTHY.items() if not k.endswith(("_last", "_early"))}
-    assert pretrain.collapse_symptoms(no_probe) == []
-    words = pretrain.collapse_symptoms({**no_probe, "rate_reduction": 0.01})[0]
+    assert collapse.collapse_symptoms(no_probe) == []
+    words = collapse.collapse_symptoms({**no_probe, "rate_reduction": 0.01})[0]
     assert "of the training batches 0.0100" in words and "no better than two views of one image" in words
     # the VICReg variance hinge near gamma: the embeddings' per-dimension std near 0
-    share = pretrain.COLLAPSE_VARIANCE_SHARE
-    std = pretrain.collapse_symptoms({**HEALTHY, "variance": share + 0.05})
+    share = collapse.COLLAPSE_VARIANCE_SHARE
+    std = collapse.collapse_symptoms({**HEALTHY, "variance": share + 0.05})
     assert len(std) == 1 and "standard deviation" in std[0]
-    assert pretrain.collapse_symptoms({**HEALTHY, "variance": share - 0.05}) == []
-    assert pretrain.collapse_symptoms({**HEALTHY, "variance": 2 * (share + 0.05)}, gamma=2.0)
-    assert pretrain.collapse_symptoms({**HEALTHY, "variance": None, "rate_reduction_last": float("nan")}) == []
+    assert collapse.collapse_symptoms({**HEALTHY, "variance": share - 0.05}) == []
+    assert collapse.collapse_symptoms({**HEALTHY, "variance": 2 * (share + 0.05)}, gamma=2.0)
+    assert collapse.collapse_symptoms({**HEALTHY, "variance": None, "rate_reduction_last": float("nan")}) == []
 
 
 def test_one_grade_words_and_the_ci_reason_say_it_alike() -> None:

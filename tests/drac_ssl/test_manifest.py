@@ -1,0 +1,86 @@
+"""The ingest's manifest.csv, read by one reader (drac_ssl.manifest) wherever it is read:
+the fine-tuning's data (datasets.load_octa_cache), compare's patients, the bundle's data
+counts (grading.bundle.data_provenance) and the export's test ids."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from data_prep import ingest
+from drac_ssl import compare, datasets, export
+from drac_ssl.finetune import labelled_rows, patient_groups
+from drac_ssl.grading.bundle import data_provenance
+from drac_ssl.manifest import MANIFEST_COLUMNS, ManifestError, read_manifest
+
+ROWS = [  # id, grade, split, fold, patient
+    ("a", "0", "train", "0", ""), ("b", "1", "train", "1", ""), ("c", "2", "train", "0", ""),
+    ("d", "", "train", "-1", "p7"),  # not the ingest's (every training image has a grade and
+    # a fold): a hand-edited manifest; it names the only patient
+    ("t1", "", "test", "-1", ""), ("t2", "", "test", "-1", ""), ("u1", "", "unlabelled", "-1", ""),
+]
+
+
+def write_manifest(data: Path, drop: str = "") -> Path:
+    data.mkdir(parents=True, exist_ok=True)
+    columns = [c for c in ingest.MANIFEST_COLUMNS if c != drop]
+    with open(data / "manifest.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, columns, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        for i, (image, grade, split, fold, patient) in enumerate(ROWS):
+            writer.writerow({"id": image, "path": f"{image}.png", "grade": grade, "split": split,
+                             "fold": fold, "patient": patient, "sha256": "0" * 64, "orig_width": 8,
+                             "orig_height": 8, "orig_mode": "L", "cache_index": i, "origin": split})
+    (data / "ingest_summary.json").write_text(json.dumps({"root": str(data), "grades": ["a", "b", "c"]}))
+    return data / "manifest.csv"
+
+
+def test_the_reader_takes_the_ingests_columns_and_types_them(tmp_path: Path) -> None:
+    assert set(MANIFEST_COLUMNS) <= set(ingest.MANIFEST_COLUMNS)  # what the ingest writes
+    rows = read_manifest(write_manifest(tmp_path / "data"))
+    assert [r["id"] for r in rows] == [r[0] for r in ROWS]
+    assert rows[0]["grade"] == 0 and rows[3]["grade"] is None and rows[3]["fold"] == -1
+    assert rows[2]["cache_index"] == 2 and rows[0]["orig_width"] == 8 and rows[0]["path"] == "a.png"
+
+
+@pytest.mark.parametrize("column", ["fold", "split", "grade", "id"])
+def test_a_missing_column_is_an_error_naming_the_file_at_every_reader(tmp_path: Path, column: str) -> None:
+    manifest = write_manifest(tmp_path / "data", drop=column)
+    with pytest.raises(ManifestError, match=rf"{manifest}: no column {column}\b.*ingest"):
+        read_manifest(manifest)
+    with pytest.raises(ManifestError, match=rf"{manifest}: no column {column}\b"):
+        compare._read_patients(manifest)
+    if column != "fold":  # the counts of the data do not read the folds
+        with pytest.raises(ManifestError, match=rf"{manifest}: no column {column}\b"):
+            data_provenance(manifest.parent)
+    if column in ("id", "split"):
+        with pytest.raises(export.BundleError, match=rf"{manifest}: no column {column}\b"):
+            export.manifest_test_cases(manifest)
+    (tmp_path / "data" / "cache").mkdir()
+    np.save(tmp_path / "data" / "cache" / "8px.npy", np.zeros((len(ROWS), 8, 8), np.uint8))
+    with pytest.raises(datasets.DatasetFormatError, match=rf"{manifest}: no column {column}\b"):
+        datasets.load_octa_cache(tmp_path / "data", 8)
+
+
+def test_the_readers_agree_on_the_rows(tmp_path: Path) -> None:
+    manifest = write_manifest(tmp_path / "data")
+    _, rows = datasets.load_octa_cache(_cache(tmp_path / "data"), 8)
+    assert [r["id"] for r in labelled_rows(rows)] == ["a", "b", "c"]
+    # compare resamples what the fine-tuning resampled: no labelled image names a patient, so
+    # the images (the looser filter took the ungraded row's patient and said "patients")
+    assert patient_groups(labelled_rows(rows)) is None
+    assert compare._read_patients(manifest) is None
+    provenance = data_provenance(manifest.parent, ["a", "b", "c"])
+    assert (provenance["n_train"], provenance["n_test"], provenance["n_unlabelled"]) == (4, 2, 1)
+    assert provenance["train_per_grade"] == {"a": 1, "b": 1, "c": 1}
+    assert export.manifest_test_cases(tmp_path)[0] == ["t1", "t2"]
+
+
+def _cache(data: Path) -> Path:
+    (data / "cache").mkdir(exist_ok=True)
+    np.save(data / "cache" / "8px.npy", np.zeros((len(ROWS), 8, 8), np.uint8))
+    return data

@@ -1,0 +1,142 @@
+"""stage_settings.REUSABLE_STAGES against the code: a setting a stage reads that the list
+leaves out would let a resume or ``run.reuse`` take an out-of-date output without a word."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+from drac_ssl.stage_settings import OUTPUT_ONLY_SETTINGS, REUSABLE_STAGES, reads
+
+REPO = Path(__file__).resolve().parents[2]
+
+NOT_A_DEPENDENCY = {"run.device": "a pretraining made on a GPU may be fine-tuned on a CPU (REUSABLE_STAGES)"}
+"""Settings the pretraining reads that its output does not depend on, beside
+OUTPUT_ONLY_SETTINGS."""
+
+WRITES_EVERY_SETTING = {"to_dict", "dataclasses.replace"}
+"""Functions given the whole configuration that record or copy it (metadata.json, the
+checkpoint's config; ``with_data_channels``' copy) rather than act on a setting."""
+
+
+class _SettingReads:
+    """The ``section.name`` settings a module's code reads of a configuration, found in the
+    source (:func:`settings_read`)."""
+
+    def __init__(self, path: Path, config_names: set[str] | None = None, only: str | None = None) -> None:
+        self.path = path
+        self.tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        # names that hold the whole configuration: ``cfg`` and ``self.cfg`` (or a followed
+        # function's parameter)
+        self.config_names = config_names or {"cfg", "self.cfg"}
+        self.only = only  # a followed function: read only its body
+        self.imports = {alias.asname or alias.name: (node.module, alias.name)
+                        for node in ast.walk(self.tree) if isinstance(node, ast.ImportFrom) and node.module
+                        for alias in node.names}
+
+    def body(self) -> ast.AST:
+        if self.only is None:
+            return self.tree
+        return next(n for n in ast.walk(self.tree)
+                    if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.name == self.only)
+
+    @staticmethod
+    def dotted(node: ast.AST) -> str:
+        """``a.b.c`` of a Name/Attribute chain, "" for anything else."""
+        parts = []
+        while isinstance(node, ast.Attribute):
+            parts.append(node.attr)
+            node = node.value
+        return ".".join([node.id, *reversed(parts)]) if isinstance(node, ast.Name) else ""
+
+    def sections(self) -> dict[str, set[str]]:
+        """Names (``pc``, ``self.pc``) bound to a section of the configuration (``cfg.pretrain``),
+        by assignment anywhere in the body, through other such names too."""
+        aliases: dict[str, set[str]] = {}
+        for _ in range(3):  # pc = cfg.pretrain; self.pc = pc
+            for node in ast.walk(self.body()):
+                if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                    targets, values = node.targets[0], node.value
+                    pairs = (zip(targets.elts, values.elts, strict=False)
+                             if isinstance(targets, ast.Tuple) and isinstance(values, ast.Tuple)
+                             else [(targets, values)])
+                    for target, value in pairs:
+                        name, source = self.dotted(target), self.dotted(value)
+                        head, _, section = source.rpartition(".")
+                        if name and head in self.config_names:
+                            aliases.setdefault(name, set()).add(section)
+                        elif name and source in aliases:
+                            aliases.setdefault(name, set()).update(aliases[source])
+        return aliases
+
+    def reads(self, depth: int = 0) -> Iterator[tuple[str, str]]:
+        """``(setting, where)`` of each read: ``cfg.umm.eps2`` -> ``umm.eps2``; a section
+        handed whole to other code -> ``umm.*``; the configuration handed whole to a function
+        imported from the package: that function's reads (followed, 3 calls deep)."""
+        aliases = self.sections()
+        for node in ast.walk(self.body()):
+            where = f"{self.path.relative_to(REPO)}:{getattr(node, 'lineno', '?')}"
+            if isinstance(node, ast.Attribute):
+                head = self.dotted(node.value)
+                if not head:
+                    continue
+                base, _, section = head.rpartition(".")
+                if base in self.config_names:
+                    yield f"{section}.{node.attr}", where
+                for section in aliases.get(head, ()):
+                    yield f"{section}.{node.attr}", where
+            elif isinstance(node, ast.Call):
+                callee = self.dotted(node.func)
+                arguments = [(i, a) for i, a in enumerate(node.args)] + [(k.arg, k.value) for k in node.keywords]
+                for position, argument in arguments:
+                    text = self.dotted(argument)
+                    if text in aliases or text.rpartition(".")[0] in self.config_names:
+                        for section in aliases.get(text, {text.rpartition(".")[2]}):
+                            yield f"{section}.*", f"{where} (handed to {callee})"
+                    elif text in self.config_names and callee not in WRITES_EVERY_SETTING:
+                        yield from self.follow(callee, position, where, depth)
+
+    def follow(self, callee: str, position: int | str | None, where: str,
+               depth: int) -> Iterator[tuple[str, str]]:
+        """The reads of ``callee`` given the whole configuration at ``position``."""
+        if callee in {f.name for f in ast.walk(self.tree) if isinstance(f, ast.FunctionDef | ast.ClassDef)}:
+            return  # defined here: its body is read with the module's
+        module, name = self.imports.get(callee.split(".")[0], (None, None))
+        path = REPO.joinpath(*(module or "").split(".")).with_suffix(".py")
+        if module is None or not module.startswith("drac_ssl") or not path.is_file() or depth >= 3:
+            yield "?", f"{where}: the configuration handed to {callee}, which this test cannot follow"
+            return
+        function = next(n for n in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+                        if isinstance(n, ast.FunctionDef) and n.name == name)
+        params = [a.arg for a in function.args.args]
+        param = params[position] if isinstance(position, int) else position
+        yield from _SettingReads(path, {str(param)}, only=name).reads(depth + 1)
+
+
+def settings_read(path: Path) -> dict[str, str]:
+    """Setting -> where it is first read, for the code of ``path`` (and what it hands the
+    configuration to)."""
+    found: dict[str, str] = {}
+    for setting, where in _SettingReads(path).reads():
+        found.setdefault(setting, where)
+    return found
+
+
+def uncovered(stage: str, path: Path) -> dict[str, str]:
+    covered = (*REUSABLE_STAGES[stage], *OUTPUT_ONLY_SETTINGS, *NOT_A_DEPENDENCY)
+    return {s: w for s, w in settings_read(path).items()
+            if not (s.removesuffix("*") in covered if s.endswith(".*") else reads(covered, s))}
+
+
+def test_every_setting_the_pretraining_reads_is_one_its_reuse_compares() -> None:
+    """Limits: the configuration is recognised as ``cfg`` / ``self.cfg`` and names assigned
+    from its sections (``uc = cfg.umm``); a function of the package handed the whole
+    configuration is followed (3 calls deep), code outside the package is not (the test
+    fails: say what it reads); a section handed whole to other code counts as every setting
+    of it; a setting named by a string (``getattr(cfg, name)``) is not seen."""
+    found = settings_read(REPO / "drac_ssl" / "pretrain.py")
+    assert {"umm.early_cut", "umm.eps2", "umm.membership", "pretrain.lr", "run.seed"} <= set(found), found
+    missing = uncovered("pretrain", REPO / "drac_ssl" / "pretrain.py")
+    assert not missing, ("drac_ssl/pretrain.py reads settings that REUSABLE_STAGES['pretrain'] does not "
+                         f"compare (a resume or run.reuse would take an out-of-date pretraining): {missing}")
