@@ -752,6 +752,8 @@ def parse_override(arg: str) -> tuple[list[str], Any]:
 
 
 def _nest(parts: list[str], value: Any) -> dict[str, Any]:
+    """``(['a', 'b', 'c'], v)`` -> ``{'a': {'b': {'c': v}}}``: an override ``a.b.c=v`` as the
+    nested mapping a YAML file gives (also :func:`drac_ssl.preflight.read_config`'s)."""
     out: dict[str, Any] = {parts[-1]: value}
     for part in reversed(parts[:-1]):
         out = {part: out}

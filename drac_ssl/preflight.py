@@ -155,13 +155,6 @@ def _leaves(data: Any, prefix: tuple[str, ...] = ()) -> Iterator[tuple[list[str]
         yield list(prefix), data
 
 
-def _nest(parts: list[str], value: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {parts[-1]: value}
-    for part in reversed(parts[:-1]):
-        out = {part: out}
-    return out
-
-
 def read_config(path: str | os.PathLike[str] | None = None,
                 overrides: list[str] | None = None) -> tuple[Config, dict[str, str], list[Finding]]:
     """Defaults, the YAML file, then ``key=value`` overrides, like
@@ -185,7 +178,7 @@ def read_config(path: str | os.PathLike[str] | None = None,
         for parts, value in _leaves(data):
             where = config_module._key_line(p, ".".join(parts))
             try:
-                cfg = config_module._merge(cfg, _nest(parts, value), where)
+                cfg = config_module._merge(cfg, config_module._nest(parts, value), where)
             except ConfigError as exc:
                 findings.append(Finding("", None, str(exc)))
             else:
@@ -194,7 +187,7 @@ def read_config(path: str | os.PathLike[str] | None = None,
         where = f"command line '{arg}'"
         try:
             parts, value = parse_override(arg)
-            nested = _nest(parts, value)
+            nested = config_module._nest(parts, value)
             cfg = config_module._merge(cfg, nested, where)
         except ConfigError as exc:
             findings.append(Finding("", None, str(exc)))
