@@ -902,12 +902,30 @@ def _folds_interrupted(saved: dict[str, list[int]], variants: Sequence[str], n_f
                             "resume: the saved folds are reused, the others trained")
 
 
-def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSpec,
-                 out_dir: Path, saved_folds: dict[str, list[int]] | None = None) -> VariantResult:
-    """All folds of one variant, then its out-of-fold predictions, metrics and calibration.
-    Each fold saved (trained, or reused from an earlier attempt) is added to
-    ``saved_folds[variant]`` as it is, for what a Ctrl-C says (:func:`_folds_interrupted`)."""
-    t_start = time.perf_counter()
+@dataclass
+class _FoldSetup:
+    """What every fold of one variant starts from (:func:`_sign_and_build`)."""
+
+    signature: str  # the signature a fold trained now is recorded with
+    accepted: set[str]  # the signatures whose finished fold records are reused (this one and older forms)
+    backbone: Backbone  # the pretrained (or seeded random) backbone every fold starts from
+    frozen: bool  # finetune.freeze=frozen: the folds train heads only, on one shared backbone file
+    head_warmup: int  # epochs the head trains alone first (0 for scratch: nothing to keep)
+    shared_backbone: Path  # <variant>/backbone.safetensors: the frozen backbone all folds share
+
+
+def _sign_and_build(ctx: _Context, variant: str, source: Path | None, spec: ModelSpec,
+                    out_dir: Path) -> _FoldSetup:
+    """Sign the variant's folds and build the backbone they start from.
+
+    Creates ``out_dir`` (``<run>/finetune/<variant>``); signs the folds (:func:`_signature`,
+    with the older forms still accepted so finished folds are reused); seeds the fine-tuning's
+    seed and builds the backbone (scratch: one random init shared by all folds; else
+    ``source``'s weights, loaded strictly). With ``finetune.freeze=frozen`` the backbone is
+    written once to ``backbone.safetensors``, which every fold's weights list; otherwise any
+    such file is removed. The seeding comes first, so the random draws of the backbone's
+    initialisation and of the folds after it come in a fixed order.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     run_dir = out_dir.parent.parent  # <run>/finetune/<variant>
     signature = _signature(ctx, variant, source, spec, run_dir)
@@ -930,7 +948,102 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
                      {"format": "drac_ssl grading backbone v1"})
     else:
         shared_backbone.unlink(missing_ok=True)
+    return _FoldSetup(signature, accepted, backbone, frozen, head_warmup, shared_backbone)
 
+
+@dataclass
+class _FoldOutputs:
+    """A variant's finished folds (:func:`_train_folds`)."""
+
+    # (n_lab, R) float64: each labelled image's raw output (R logits, or 1 score) from the one
+    # fold model that held it out; rows in ``ctx.lab`` order
+    raw_all: np.ndarray
+    records: list[dict[str, Any]]  # each fold's record (fold<k>.json), in ctx.fold_ids order
+    taken_from: dict[str, list[int]]  # run folder -> the folds reused from it (run.reuse)
+
+
+def _reuse_fold(variant: str, fold: int, out_dir: Path, record_path: Path, record: dict[str, Any],
+                offered: dict[str, Any], signature: str) -> str | None:
+    """Take a finished fold record (its signature accepted, its weights present): print that
+    it is reused, and re-sign an older record (and its run.reuse offer) with ``signature`` so
+    the folder can move. Returns the run folder it was trained in when run.reuse offered it,
+    None when it is this run's own (a resumed attempt). Rewrites ``record`` and ``offered``
+    in place and on disk when it re-signs."""
+    origin = offered.get(record_path.name)
+    trained_in = (origin.get("trained_in") if isinstance(origin, dict)
+                  and origin.get("signature") == record.get("signature") else None)
+    print(f"[finetune] {variant} fold {fold}: reusing {record_path.name}"
+          + (f" (trained in {trained_in}, offered by run.reuse: the same settings and "
+             f"inputs)" if trained_in else ""))
+    if record["signature"] != signature:  # re-sign an older record: the folder can now move
+        if trained_in:  # and its offer first: a later pass and a reuse of this run match it
+            offered[record_path.name] = {**origin, "signature": signature}
+            atomic_write_json(out_dir / OFFERED_FOLDS, offered)
+        record["signature"] = signature
+        atomic_write_json(record_path, record)
+    return trained_in
+
+
+def _train_and_save_fold(ctx: _Context, variant: str, spec: ModelSpec, setup: _FoldSetup, fold: int,
+                         position: int, bank: Callable[[GradingModel], _FeatureBank],
+                         train_pos: np.ndarray, train_ids: list[str], val_ids: list[str],
+                         weights_path: Path) -> dict[str, Any]:
+    """Train fold ``fold`` (:func:`_run_fold`; ``position`` its 0-based place among the folds,
+    for the console) on the images at ``train_pos`` (into ``ctx.lab``), save its weights (the
+    head only when the backbone is frozen) to ``weights_path`` and its record to
+    ``fold<k>.json`` beside them. Returns the record: signature, epochs, the ids it trained
+    and was validated on, ``val_raw`` (n_val, R), the raw outputs on its held-out images."""
+    t0 = time.perf_counter()
+    label = f"{variant} fold {fold} ({position + 1}/{len(ctx.fold_ids)})"
+    model, raw_val, history, best_epoch, stopped = _run_fold(
+        ctx, spec, setup.backbone, fold, bank, label, setup.head_warmup)
+    state = model.state_dict()
+    if setup.frozen:
+        state = {k: v for k, v in state.items() if k.startswith("head.")}
+    save_weights(weights_path, state, {"format": "drac_ssl grading fold v1"})
+    record = {
+        "fold": fold, "signature": setup.signature, "best_epoch": best_epoch,
+        "epochs_counted_from": 0,  # best_epoch and history's epochs; "stopped" counts from 1
+        "epochs_run": len(history), "stopped": stopped,
+        "seconds": round(time.perf_counter() - t0, 3),
+        "n_train": len(train_ids), "n_val": len(val_ids),
+        "train_grade_counts": np.bincount(ctx.grades[train_pos], minlength=ctx.num_grades).tolist(),
+        "train_ids": train_ids, "val_ids": val_ids,
+        "val_raw": raw_val.tolist(), "history": history,
+        "weights": ([setup.shared_backbone.name] if setup.frozen else []) + [weights_path.name],
+    }
+    atomic_write_json(weights_path.with_name(f"fold{fold}.json"), _json_safe(record))
+    return record
+
+
+def _say_reuse(variant: str, n_folds: int, offered: dict[str, Any], taken_from: dict[str, list[int]],
+               resumed: list[int]) -> None:
+    """Print how many of the folds run.reuse ``offered`` were taken (``taken_from``), and with
+    a resumed attempt how many were this run's own (``resumed``) or trained now."""
+    n_taken = sum(len(folds) for folds in taken_from.values())
+    if resumed:  # a resumed attempt: its own folds are neither taken nor retrained now
+        n_trained = n_folds - n_taken - len(resumed)
+        print(f"[finetune] {variant}: {len(resumed)} fold(s) resumed from this run's earlier "
+              f"attempt; {n_taken} of the {len(offered)} offered by run.reuse taken"
+              + (f"; {n_trained} trained here" if n_trained else ""))
+    else:
+        print(f"[finetune] {variant}: {n_taken} of the {len(offered)} fold(s) offered by run.reuse "
+              f"reused" + ("" if n_taken == len(offered) else
+                           f"; {len(offered) - n_taken} retrained here (their settings or inputs "
+                           f"differ from this run's: the signature)"))
+
+
+def _train_folds(ctx: _Context, variant: str, spec: ModelSpec, out_dir: Path, setup: _FoldSetup,
+                 saved_folds: dict[str, list[int]] | None) -> _FoldOutputs:
+    """Every fold of the variant, in ``ctx.fold_ids`` order: a finished record in ``out_dir``
+    with an accepted signature and its weights is reused (:func:`_reuse_fold`), any other fold
+    is trained and saved (:func:`_train_and_save_fold`). Fold k trains on
+    ``ctx.train_positions(k)`` and is validated on fold k's images; it refuses a fold whose
+    training and validation ids meet. Each fold saved is added to ``saved_folds[variant]``.
+
+    Returns the out-of-fold raw outputs ``(n_lab, R)`` (each image's row from the fold that
+    held it out), the records, and the folds taken from run.reuse's folders.
+    """
     bank_cache: dict[str, _FeatureBank] = {}
 
     def bank(model: GradingModel) -> _FeatureBank:
@@ -957,44 +1070,15 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
         val_ids = [ctx.lab[i]["id"] for i in val_pos]
         if set(train_ids) & set(val_ids):  # cannot happen by construction; never allow it
             raise RuntimeError(f"fold {fold}: ids in both training and validation")
-        if record is not None and record.get("signature") in accepted and weights_path.is_file():
-            origin = offered.get(record_path.name)
-            trained_in = (origin.get("trained_in") if isinstance(origin, dict)
-                          and origin.get("signature") == record.get("signature") else None)
+        if record is not None and record.get("signature") in setup.accepted and weights_path.is_file():
+            trained_in = _reuse_fold(variant, fold, out_dir, record_path, record, offered, setup.signature)
             if trained_in:
                 taken_from.setdefault(str(trained_in), []).append(fold)
             else:
                 resumed.append(fold)
-            print(f"[finetune] {variant} fold {fold}: reusing {record_path.name}"
-                  + (f" (trained in {trained_in}, offered by run.reuse: the same settings and "
-                     f"inputs)" if trained_in else ""))
-            if record["signature"] != signature:  # re-sign an older record: the folder can now move
-                if trained_in:  # and its offer first: a later pass and a reuse of this run match it
-                    offered[record_path.name] = {**origin, "signature": signature}
-                    atomic_write_json(out_dir / OFFERED_FOLDS, offered)
-                record["signature"] = signature
-                atomic_write_json(record_path, record)
         else:
-            t0 = time.perf_counter()
-            label = f"{variant} fold {fold} ({k_i + 1}/{len(ctx.fold_ids)})"
-            model, raw_val, history, best_epoch, stopped = _run_fold(
-                ctx, spec, backbone, fold, bank, label, head_warmup)
-            state = model.state_dict()
-            if frozen:
-                state = {k: v for k, v in state.items() if k.startswith("head.")}
-            save_weights(weights_path, state, {"format": "drac_ssl grading fold v1"})
-            record = {
-                "fold": fold, "signature": signature, "best_epoch": best_epoch,
-                "epochs_counted_from": 0,  # best_epoch and history's epochs; "stopped" counts from 1
-                "epochs_run": len(history), "stopped": stopped,
-                "seconds": round(time.perf_counter() - t0, 3),
-                "n_train": len(train_ids), "n_val": len(val_ids),
-                "train_grade_counts": np.bincount(ctx.grades[train_pos], minlength=ctx.num_grades).tolist(),
-                "train_ids": train_ids, "val_ids": val_ids,
-                "val_raw": raw_val.tolist(), "history": history,
-                "weights": ([shared_backbone.name] if frozen else []) + [weights_path.name],
-            }
-            atomic_write_json(record_path, _json_safe(record))
+            record = _train_and_save_fold(ctx, variant, spec, setup, fold, k_i, bank, train_pos,
+                                          train_ids, val_ids, weights_path)
         if saved_folds is not None:
             saved_folds.setdefault(variant, []).append(fold)
         raw_val = np.asarray(record["val_raw"], dtype=np.float64)
@@ -1004,22 +1088,51 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
         fold_records.append(record)
     assert raw_all is not None
     if offered:  # run.reuse offered folds: say how many were taken (a trial saw none taken, unsaid)
-        n_taken = sum(len(folds) for folds in taken_from.values())
-        if resumed:  # a resumed attempt: its own folds are neither taken nor retrained now
-            n_trained = len(ctx.fold_ids) - n_taken - len(resumed)
-            print(f"[finetune] {variant}: {len(resumed)} fold(s) resumed from this run's earlier "
-                  f"attempt; {n_taken} of the {len(offered)} offered by run.reuse taken"
-                  + (f"; {n_trained} trained here" if n_trained else ""))
-        else:
-            print(f"[finetune] {variant}: {n_taken} of the {len(offered)} fold(s) offered by run.reuse "
-                  f"reused" + ("" if n_taken == len(offered) else
-                               f"; {len(offered) - n_taken} retrained here (their settings or inputs "
-                               f"differ from this run's: the signature)"))
+        _say_reuse(variant, len(ctx.fold_ids), offered, taken_from, resumed)
+    return _FoldOutputs(raw_all, fold_records, taken_from)
 
-    # cross-fitted calibration for the reported out-of-fold numbers, for both class decisions
-    kind = spec.output
+
+@dataclass
+class _CrossFit:
+    """The cross-fitted calibration of a variant's out-of-fold outputs
+    (:func:`_cross_fit_calibration`); ``n_lab`` rows in ``ctx.lab`` order."""
+
+    probs: np.ndarray  # (n_lab, K) float64: calibrated probabilities
+    score: np.ndarray  # (n_lab,) float64: the continuous score the kappa thresholds cut
+    preds: dict[str, np.ndarray]  # decision rule (DECISIONS) -> (n_lab,) int64 grades
+    fold_cuts: dict[int, list[float]]  # fold -> the kappa thresholds fitted for it
+    given: np.ndarray  # sorted positions of the images some fold trained on
+    calibration: Calibration  # the deployed one: fitted on the out-of-fold outputs of ``given``
+    decision: str  # finetune.decision
+
+    @property
+    def pred(self) -> np.ndarray:
+        """(n_lab,) int64: the grades by ``finetune.decision``."""
+        return self.preds[self.decision]
+
+
+def _cross_fit_calibration(ctx: _Context, raw_all: np.ndarray, kind: str) -> _CrossFit:
+    """Cross-fitted calibration (temperature and kappa thresholds) for the reported
+    out-of-fold figures, for both class decisions.
+
+    Rule: fold k's rows are calibrated by a :class:`Calibration` fitted only on the
+    out-of-fold outputs of the images fold k's model was given labels for
+    (``ctx.train_positions(k)``: every other fold's images, or with
+    ``finetune.label_fraction`` < 1 only its draw of them), so fold k's calibration never
+    sees fold k's rows (nor labels its model was not given). The deployed calibration is
+    fitted on the images any fold was given (all of them without a label draw).
+
+    Args:
+        raw_all: ``(n_lab, R)`` out-of-fold raw outputs (:func:`_train_folds`).
+        kind: the head's output (``classification`` or ``regression``).
+
+    Returns:
+        probabilities ``(n_lab, K)``, scores ``(n_lab,)`` and grades ``(n_lab,)`` per decision
+        rule, each fold's thresholds, and the deployed calibration.
+    """
     k = ctx.num_grades
     decision = ctx.ft.decision
+    n_lab = len(ctx.lab)
     probs = np.zeros((n_lab, k))
     score = np.zeros(n_lab)
     preds = {rule: np.zeros(n_lab, dtype=np.int64) for rule in DECISIONS}
@@ -1036,10 +1149,62 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
         for rule in DECISIONS:
             preds[rule][inside] = cal_k.with_decision(rule).grades_of(probs[inside], score[inside])
         fold_cuts[fold] = list(cal_k.thresholds)
-    pred = preds[decision]
     given = np.unique(np.concatenate(list(given_to.values())))
     calibration = Calibration.fit(raw_all[given], ctx.grades[given], kind, k, decision)
+    return _CrossFit(probs, score, preds, fold_cuts, given, calibration, decision)
 
+
+def _per_fold_figures(ctx: _Context, fold_records: list[dict[str, Any]], fit: _CrossFit) -> list[dict[str, Any]]:
+    """One row per fold (metrics.json's ``folds``, folds.csv): the fold's training facts from
+    its record and its figures on its own images from the cross-fitted ``fit``
+    (``thresholds_cross_fitted``: the thresholds fitted for it on the other folds' outputs)."""
+    y, pred, names = ctx.grades, fit.pred, list(ctx.grade_names)
+    per_fold: list[dict[str, Any]] = []
+    for record in fold_records:
+        inside = ctx.folds == record["fold"]
+        r = grading_report(y[inside], fit.probs[inside], pred[inside], names)
+        per_fold.append({"fold": record["fold"], "n_train": record["n_train"], "n_val": record["n_val"],
+                         "best_epoch": record["best_epoch"], "epochs_counted_from": 0,
+                         "epochs_run": record["epochs_run"],
+                         "qwk": r["qwk"], "auc": r["auc"], "auc_ovr": r["auc_ovr"],
+                         "accuracy": r["accuracy"], "macro_f1": r["macro_f1"],
+                         "best_val_qwk_uncalibrated": record["history"][record["best_epoch"]]["val_qwk"],
+                         "thresholds_cross_fitted": fit.fold_cuts[record["fold"]],
+                         "seconds": record["seconds"], "stopped": record["stopped"]})
+    return per_fold
+
+
+def _protocol_words(ctx: _Context, draw_words: str) -> str:
+    """The protocol of the out-of-fold figures in words (metrics.json's ``protocol_words``,
+    before the CI's words); ``draw_words``: :func:`_label_draw`'s words, "" without a draw."""
+    return ("out-of-fold predictions of every labelled image"
+            + (f"; {draw_words}" if draw_words else "")
+            + (", each fold's model after its last epoch (finetune.keep=last: no epoch "
+               "chosen on the validation fold)" if ctx.ft.keep == "last" else
+               ", each fold's model from the epoch with the best validation kappa "
+               "(finetune.keep=best: chosen on the fold it scores, so optimistic by an amount not "
+               "measured here; finetune.keep=last chooses nothing)")
+            + "; temperature and kappa thresholds cross-fitted (fold k calibrated on the "
+            "other folds' out-of-fold outputs"
+            + (", only those of the images in its draw" if draw_words else "")
+            + f"); grades by finetune.decision={ctx.ft.decision}")
+
+
+def _score_variant(ctx: _Context, variant: str, trained: _FoldOutputs, fit: _CrossFit,
+                   t_start: float) -> dict[str, Any]:
+    """The variant's metrics (metrics.json before :func:`_json_safe`) from its cross-fitted
+    out-of-fold predictions: QWK, AUCs, accuracy, macro F1 on all ``n_lab`` images; the
+    bootstrap 95% CIs (``finetune.n_boot`` resamples seeded by the fine-tuning's seed, of the
+    patients when known, else of the images) of the QWK under each decision rule and of the
+    one-vs-rest AUC; the referable-DR figures; the per-fold rows; the in-sample QWK of the
+    deployed thresholds (optimistic, said so); the protocol in words. The bootstraps are
+    drawn in a fixed order (QWK, AUC, referable, the other rule's QWK), each from its own
+    seed. ``t_start``: when the variant started (``seconds``)."""
+    k = ctx.num_grades
+    decision = ctx.ft.decision
+    raw_all, probs, preds, pred = trained.raw_all, fit.probs, fit.preds, fit.pred
+    calibration = fit.calibration
+    n_lab = len(ctx.lab)
     y = ctx.grades
     names = list(ctx.grade_names)
     qwk_k = functools.partial(quadratic_weighted_kappa, num_grades=k)
@@ -1075,33 +1240,12 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
     # the final thresholds' in-sample kappa, whichever rule decides (it held argmax's under
     # finetune.decision=argmax, as a review found)
     _, _, pred_in_sample = calibration.with_decision("thresholds").decide([raw_all])
-    per_fold: list[dict[str, Any]] = []
-    for record in fold_records:
-        inside = ctx.folds == record["fold"]
-        r = grading_report(y[inside], probs[inside], pred[inside], names)
-        per_fold.append({"fold": record["fold"], "n_train": record["n_train"], "n_val": record["n_val"],
-                         "best_epoch": record["best_epoch"], "epochs_counted_from": 0,
-                         "epochs_run": record["epochs_run"],
-                         "qwk": r["qwk"], "auc": r["auc"], "auc_ovr": r["auc_ovr"],
-                         "accuracy": r["accuracy"], "macro_f1": r["macro_f1"],
-                         "best_val_qwk_uncalibrated": record["history"][record["best_epoch"]]["val_qwk"],
-                         "thresholds_cross_fitted": fold_cuts[record["fold"]],
-                         "seconds": record["seconds"], "stopped": record["stopped"]})
+    per_fold = _per_fold_figures(ctx, trained.records, fit)
     fold_qwk = np.array([f["qwk"] for f in per_fold], dtype=np.float64)
     draw_words, draw_fraction = _label_draw(ctx)
-    protocol_words = ("out-of-fold predictions of every labelled image"
-                      + (f"; {draw_words}" if draw_words else "")
-                      + (", each fold's model after its last epoch (finetune.keep=last: no epoch "
-                         "chosen on the validation fold)" if ctx.ft.keep == "last" else
-                         ", each fold's model from the epoch with the best validation kappa "
-                         "(finetune.keep=best: chosen on the fold it scores, so optimistic by an amount not "
-                         "measured here; finetune.keep=last chooses nothing)")
-                      + "; temperature and kappa thresholds cross-fitted (fold k calibrated on the "
-                      "other folds' out-of-fold outputs"
-                      + (", only those of the images in its draw" if draw_words else "")
-                      + f"); grades by finetune.decision={decision}")
+    protocol_words = _protocol_words(ctx, draw_words)
     ci_words = ci_resampling_words(resampling, ctx.ft.n_boot)
-    metrics = {
+    return {
         "variant": variant,
         "n": report["n"],
         "class_names": names,
@@ -1109,7 +1253,7 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
         "qwk": report["qwk"], "qwk_ci95": list(qwk_ci), "qwk_ci95_note": qwk_ci_note,
         "one_grade_note": one_grade,
         **resampling,
-        "folds_taken_from": taken_from,
+        "folds_taken_from": trained.taken_from,
         "auc": report["auc"], "auc_ovr": report["auc_ovr"], "auc_ovr_ci95": list(auc_ovr_ci),
         "auc_per_grade": report["auc_per_grade"],
         "auc_note": report["auc_note"],
@@ -1144,18 +1288,32 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
         "tta": ctx.ft.tta,
         "seconds": round(time.perf_counter() - t_start, 3),
     }
+
+
+def _write_variant_files(ctx: _Context, variant: str, source: Path | None, spec: ModelSpec,
+                         out_dir: Path, trained: _FoldOutputs, fit: _CrossFit,
+                         metrics: dict[str, Any]) -> Path:
+    """Write the variant's files in ``out_dir``, in this order: ``oof.csv`` (one row per
+    labelled image, ``ctx.lab`` order: id, grade, fold, K probabilities, score, grade given,
+    the raw outputs; 6 decimals), ``folds.csv``, ``metrics.json``, ``calibration.json`` (the
+    deployed calibration and what it was fitted on) and ``model.json`` (what a bundle is
+    built from, with each fold weight file's SHA-256 as it is now). Returns oof.csv's path."""
+    k = ctx.num_grades
+    y, probs, score, pred, raw_all = ctx.grades, fit.probs, fit.score, fit.pred, trained.raw_all
     oof_rows = [[r["id"], int(y[i]), int(ctx.folds[i]), *(f"{p:.6f}" for p in probs[i]),
                  f"{score[i]:.6f}", int(pred[i]), *(f"{v:.6f}" for v in raw_all[i])]
                 for i, r in enumerate(ctx.lab)]
     oof_path = out_dir / OOF_FILE
-    atomic_write_text(oof_path, _csv_text(oof_columns(k, kind), oof_rows))
+    atomic_write_text(oof_path, _csv_text(oof_columns(k, spec.output), oof_rows))
     fold_cols = ["fold", "n_train", "n_val", "best_epoch", "epochs_run", "qwk", "auc", "accuracy",
                  "macro_f1", "seconds"]
     atomic_write_text(out_dir / "folds.csv",
-                      _csv_text(fold_cols, [[_fmt(f[c]) for c in fold_cols] for f in per_fold]))
+                      _csv_text(fold_cols, [[_fmt(f[c]) for c in fold_cols] for f in metrics["folds"]]))
     atomic_write_json(out_dir / "metrics.json", _json_safe(metrics))
     atomic_write_json(out_dir / "calibration.json",
-                      {**calibration.to_dict(), "fitted_on": _calibration_fitted_on(given.size, n_lab)})
+                      {**fit.calibration.to_dict(),
+                       "fitted_on": _calibration_fitted_on(fit.given.size, len(ctx.lab))})
+    fold_records = trained.records
     weight_hashes = {n: sha256_file(out_dir / n) for n in sorted({n for r in fold_records for n in r["weights"]})}
     atomic_write_json(out_dir / "model.json", {
         "format": "drac_ssl grading model v1",
@@ -1163,7 +1321,7 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
         "backbone_source": None if source is None else str(source),
         "freeze": ctx.ft.freeze,
         "model": spec.to_dict(),
-        "class_names": names,
+        "class_names": list(ctx.grade_names),
         "input": ctx.spec.to_metadata(),
         # each weight file's hash as it is now: a rerun interrupted after it replaced a fold's
         # weights leaves them unlike this record, and no bundle is built from the mix
@@ -1173,24 +1331,54 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
         "finetune": to_dict(ctx.ft),
         "package_version": __version__,
     })
-    other = rules["argmax" if decision == "thresholds" else "thresholds"]
+    return oof_path
+
+
+def _say_variant(ctx: _Context, variant: str, metrics: dict[str, Any]) -> None:
+    """Print the variant's out-of-fold figures (:func:`_score_variant`'s ``metrics``): QWK with
+    its CI, AUCs and accuracy under the selected rule and the other rule's; the referable-DR
+    line, the two-grade screening line and the one-grade warning where they apply."""
+    decision, names = metrics["decision"], metrics["class_names"]
+    referable, one_grade = metrics.get("referable"), metrics["one_grade_note"]
+    other = metrics["decision_rules"]["argmax" if decision == "thresholds" else "thresholds"]
     print(f"[finetune] {variant}: out-of-fold QWK {metrics['qwk']:.3f} "
-          f"(95% CI {format_ci(*qwk_ci, qwk_ci_note)}"
-          + (f", resampling {resampling['ci_units']} patients" if ctx.patients is not None else "")
+          f"(95% CI {format_ci(*metrics['qwk_ci95'], metrics['qwk_ci95_note'])}"
+          + (f", resampling {metrics['ci_units']} patients" if ctx.patients is not None else "")
           + f"), AUC OvO {metrics['auc']:.3f} (one-vs-rest "
           f"{metrics['auc_ovr']:.3f}), accuracy {metrics['accuracy']:.3f} [{decision}; the other "
           f"rule: QWK {other['qwk']:.3f}, accuracy {other['accuracy']:.3f}]")
     if referable is not None:
         print(f"[finetune] {variant}: referable DR: {referable_summary(_json_safe(referable))}")
-    if k == 2:  # a trial: two-grade runs printed no screening figure
+    if ctx.num_grades == 2:  # a trial: two-grade runs printed no screening figure
         print(f"[finetune] {variant}: two grades as a screening decision, at the submitted grades: "
               f"sensitivity {figure_text(metrics.get('sensitivity'))} ({names[1]} found), "
               f"specificity {figure_text(metrics.get('specificity'))} ({names[0]} cleared)")
     if one_grade:
         print(f"[finetune] {variant}: warning: {one_grade}; this variant learnt next to nothing "
               f"about grading")
-    return VariantResult(variant, out_dir, oof_path, _json_safe(metrics), per_fold, calibration,
-                         metrics["seconds"], probs, pred)
+
+
+def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSpec,
+                 out_dir: Path, saved_folds: dict[str, list[int]] | None = None) -> VariantResult:
+    """All folds of one variant, then its out-of-fold predictions, metrics and calibration.
+    Each fold saved (trained, or reused from an earlier attempt) is added to
+    ``saved_folds[variant]`` as it is, for what a Ctrl-C says (:func:`_folds_interrupted`).
+
+    The steps, in this order (the order of the random draws and of the console lines):
+    sign the folds and build the backbone (:func:`_sign_and_build`); train or reuse the folds
+    (:func:`_train_folds`); cross-fit the calibration, fold k's on the other folds' outputs
+    only (:func:`_cross_fit_calibration`); score with the bootstraps (:func:`_score_variant`);
+    write the files (:func:`_write_variant_files`); print the figures (:func:`_say_variant`).
+    """
+    t_start = time.perf_counter()
+    setup = _sign_and_build(ctx, variant, source, spec, out_dir)
+    trained = _train_folds(ctx, variant, spec, out_dir, setup, saved_folds)
+    fit = _cross_fit_calibration(ctx, trained.raw_all, spec.output)
+    metrics = _score_variant(ctx, variant, trained, fit, t_start)
+    oof_path = _write_variant_files(ctx, variant, source, spec, out_dir, trained, fit, metrics)
+    _say_variant(ctx, variant, metrics)
+    return VariantResult(variant, out_dir, oof_path, _json_safe(metrics), metrics["folds"], fit.calibration,
+                         metrics["seconds"], fit.probs, fit.pred)
 
 
 # --------------------------------------------------------------------------------------

@@ -1192,3 +1192,34 @@ def test_a_referable_cut_outside_the_scale_is_refused_before_any_training(
                                           r"scale \(0 Normal, 1 NPDR, 2 PDR\)"):
         finetune.run(tiny_config(**{"finetune.referable_from": "3"}), run)
     assert not (run / "finetune").exists()  # no fold trained for figures it could not report
+
+
+def test_cross_fitting_calibrates_each_fold_only_on_the_labels_its_model_was_given() -> None:
+    """The reported out-of-fold figures' rule (_cross_fit_calibration): fold k's temperature
+    and kappa thresholds are fitted on the out-of-fold outputs of fold k's training draw only,
+    never on fold k's own rows (nor, with a label draw, on the other folds' undrawn ones); the
+    deployed calibration on every image some fold was given."""
+    rng = np.random.default_rng(0)
+    folds, grades = np.repeat(np.arange(5), 12), np.tile(np.arange(3), 20)
+    raw = 2.0 * np.eye(3)[grades] + rng.normal(size=(60, 3))
+    draws = {f: np.flatnonzero(folds != f)[::2] for f in range(5)}  # half of the other folds' images
+    ctx = SimpleNamespace(num_grades=3, ft=SimpleNamespace(decision="thresholds"), lab=[{}] * 60,
+                          fold_ids=list(range(5)), folds=folds, grades=grades,
+                          train_positions=draws.__getitem__)
+    fit = finetune._cross_fit_calibration(ctx, raw, "classification")  # type: ignore[arg-type]
+    for f in range(5):
+        inside = folds == f
+        alone = grading.Calibration.fit(raw[draws[f]], grades[draws[f]], "classification", 3, "thresholds")
+        probs, score = alone.probs_and_scores([raw[inside]])
+        assert np.array_equal(fit.probs[inside], probs) and np.array_equal(fit.score[inside], score)
+        assert fit.fold_cuts[f] == list(alone.thresholds)
+        # the rows fold f's model was not given move: fold f's calibration does not, the others' do
+        moved, hidden = raw.copy(), np.setdiff1d(np.arange(60), draws[f])
+        moved[hidden] = 5.0 * rng.normal(size=(hidden.size, 3))
+        again = finetune._cross_fit_calibration(ctx, moved, "classification")  # type: ignore[arg-type]
+        assert again.fold_cuts[f] == fit.fold_cuts[f]
+        assert any(again.fold_cuts[g] != fit.fold_cuts[g] for g in range(5) if g != f)
+    given = np.unique(np.concatenate(list(draws.values())))
+    assert np.array_equal(fit.given, given) and np.array_equal(fit.pred, fit.preds["thresholds"])
+    assert fit.calibration.to_dict() == grading.Calibration.fit(
+        raw[given], grades[given], "classification", 3, "thresholds").to_dict()
