@@ -85,7 +85,7 @@ from drac_ssl.figures import (
 )
 from drac_ssl.grading.bundle import chance_warning, data_provenance
 from drac_ssl.io import atomic_write_text, output_file_problem, running_here, unended_invocation
-from drac_ssl.manifest import labelled_rows, read_manifest
+from drac_ssl.manifest import ManifestError, labelled_rows, read_manifest
 from drac_ssl.metrics import (
     PAIRED_METRICS,
     BootstrapScores,
@@ -661,11 +661,15 @@ def read_run(path: str | os.PathLike[str]) -> RunOutputs:
                   if isinstance(entry, dict) and entry.get("reused_from")}
     n = len(next(iter(variants.values())).ids)
     units = comparison.get("ci_units")
-    provenance = data_provenance(run / "data")  # reads the summary and the manifest: once
+    try:  # the manifest is read for the data's words and the resampling units
+        provenance = data_provenance(run / "data")  # reads the summary and the manifest: once
+        patients = _read_patients(run / "data" / "manifest.csv")
+    except ManifestError as exc:  # a usage error (exit 2), not a crash
+        raise CompareError(str(exc)) from None
     return RunOutputs(run, settings, tuple(names),
                       _data_words(provenance, settings, n, facts),
                       variants, reused, _stored_differences(comparison.get("pretrained_minus_scratch")),
-                      _read_patients(run / "data" / "manifest.csv"),
+                      patients,
                       "patients" if comparison.get("ci_resamples") == "patients" else "images",
                       units if isinstance(units, int) and not isinstance(units, bool) else None,
                       provenance.get("unused_patient_column"))
@@ -678,7 +682,7 @@ def _read_patients(path: Path) -> dict[str, str] | None:
     manifest (a run folder without its data: the images are then resampled as independent).
     Raises ManifestError for a manifest that lacks a column."""
     try:
-        rows = labelled_rows(read_manifest(path, ("id", "grade", "split", "fold", "patient")))
+        rows = labelled_rows(read_manifest(path, ("id", "grade", "split", "fold")))
     except FileNotFoundError:
         return None
     groups = patient_groups(rows)

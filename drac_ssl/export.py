@@ -224,7 +224,8 @@ def manifest_test_cases(manifest: str | os.PathLike[str]) -> tuple[list[str], Pa
             try:
                 rows = read_manifest(candidate, ("id", "split"))
             except ManifestError as exc:
-                raise BundleError(f"{exc} (not an ingest manifest?)") from None
+                what, _, fix = str(exc).partition("\n  fix: ")  # the doubt before the fix line
+                raise BundleError(f"{what} (not an ingest manifest?)" + (f"\n  fix: {fix}" if fix else "")) from None
             return [r["id"] for r in rows if r["split"] == "test"], candidate.parent
     raise BundleError(f"{p}: no ingest manifest (manifest.csv) here, in {p / 'manifest.csv'} or "
                       f"in {p / 'data' / 'manifest.csv'}.\n  fix: pass the run folder, its data/ "

@@ -45,20 +45,23 @@ class ManifestError(ValueError):
 
 def read_manifest(path: str | os.PathLike[str],
                   required: Sequence[str] = MANIFEST_COLUMNS) -> list[dict[str, Any]]:
-    """The rows of a ``manifest.csv``, in file order, as dicts: ``grade`` int or None,
-    ``fold`` and ``cache_index`` int, ``orig_width`` / ``orig_height`` int or None (where the
-    file has those columns), every other column a string.
+    """The rows of a ``manifest.csv``, in file order, as dicts of its columns: of those in
+    ``required``, ``grade`` int or None, ``fold`` and ``cache_index`` int, ``orig_width`` /
+    ``orig_height`` int or None; every other value a string (a column the caller does not
+    read is never checked). A byte-order mark before the header (a file saved by Excel) is
+    read as none; fields beyond the header's are dropped.
 
     ``required``: the columns the caller reads (default: all of :data:`MANIFEST_COLUMNS`).
 
     Raises:
         FileNotFoundError: no file at ``path``.
-        ManifestError: unreadable, not a CSV, a column of ``required`` missing, or an integer
-            column holding something else (the message gives the line).
+        ManifestError: unreadable, not a CSV, empty, a column of ``required`` missing, a row
+            without a value for one of them (fewer fields than the header), or an integer
+            column of ``required`` holding something else (the message gives the line).
     """
     path = Path(path)
     try:
-        with open(path, newline="", encoding="utf-8") as fh:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
             reader = csv.DictReader(fh)
             columns = list(reader.fieldnames or [])
             rows = [(reader.line_num, row) for row in reader]
@@ -68,16 +71,24 @@ def read_manifest(path: str | os.PathLike[str],
         raise ManifestError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     except (csv.Error, UnicodeDecodeError) as exc:
         raise ManifestError(f"{path}: not a readable CSV file ({exc})") from None
+    fix = "\n  fix: run the ingest stage again (run.stages=[ingest]): it writes every column"
+    if not columns:
+        raise ManifestError(f"{path}: empty (no header line; the ingest writes "
+                            f"{','.join(MANIFEST_COLUMNS)},origin).{fix}")
     missing = [c for c in required if c not in columns]
     if missing:
         raise ManifestError(f"{path}: no column {', '.join(missing)} (the ingest writes "
-                            f"{','.join(MANIFEST_COLUMNS)},origin).\n  fix: run the ingest stage "
-                            f"again (run.stages=[ingest]): it writes every column")
+                            f"{','.join(MANIFEST_COLUMNS)},origin).{fix}")
     out = []
     for line, row in rows:
+        row.pop(None, None)  # fields beyond the header's (csv puts them under None)
+        short = [c for c in required if row.get(c) is None]
+        if short:
+            raise ManifestError(f"{path}, line {line}: fewer fields than the header's {len(columns)}: "
+                                f"no value for {', '.join(short)}{fix}")
         typed: dict[str, Any] = dict(row)
         for column, may_be_empty in _INTEGERS.items():
-            if column not in columns:
+            if column not in required:
                 continue
             text = (row.get(column) or "").strip()
             try:

@@ -657,7 +657,7 @@ def _labels_from_manifest(path: Path) -> tuple[int, dict[int, int], dict[int, di
                                               int, int, int]:
     """(rows, labelled per grade, labelled per fold and grade, distinct patients, test rows,
     data.unlabelled rows) of a manifest."""
-    rows = read_manifest(path, ("id", "grade", "split", "fold", "patient"))
+    rows = read_manifest(path, ("id", "grade", "split", "fold"))  # patient: optional
     grades: dict[int, int] = {}
     folds: dict[int, dict[int, int]] = {}
     for row in labelled_rows(rows):
@@ -665,7 +665,7 @@ def _labels_from_manifest(path: Path) -> tuple[int, dict[int, int], dict[int, di
         grades[grade] = grades.get(grade, 0) + 1
         per_grade = folds.setdefault(fold, {})
         per_grade[grade] = per_grade.get(grade, 0) + 1
-    patients = {row["patient"] or row["id"] for row in labelled_rows(rows)}
+    patients = {row.get("patient") or row["id"] for row in labelled_rows(rows)}
     return (len(rows), grades, folds, len(patients), sum(r["split"] == "test" for r in rows),
             sum(r["split"] == "unlabelled" for r in rows))
 

@@ -189,7 +189,7 @@ def data_provenance(data_dir: str | os.PathLike[str],
     patients: set[str] = set()  # training images' patients (an image without one: its own)
     grouped = False
     try:  # counts from the manifest itself, the list the later stages really used
-        rows = read_manifest(Path(data_dir) / MANIFEST_FILE, ("id", "grade", "split", "patient"))
+        rows = read_manifest(Path(data_dir) / MANIFEST_FILE, ("id", "grade", "split"))
     except FileNotFoundError:
         rows = []
     for row in rows:
@@ -199,7 +199,7 @@ def data_provenance(data_dir: str | os.PathLike[str],
             n_unlabelled += 1
         elif row["split"] == "train":
             n_train += 1
-            patient = (row["patient"] or "").strip()
+            patient = (row.get("patient") or "").strip()  # optional: older ingests lack it
             grouped = grouped or bool(patient)
             patients.add(f"patient:{patient}" if patient else f"image:{row['id']}")
             if row["grade"] is not None and row["grade"] >= 0:

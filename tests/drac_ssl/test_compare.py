@@ -169,6 +169,16 @@ def test_command_prints_the_text_and_writes_csv_and_markdown(two_runs: tuple[Pat
     assert rows[2]["train_images_per_fold"] == "6" and rows[2]["path"] == str(low)
 
 
+def test_a_broken_manifest_is_a_clear_error_with_exit_code_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: the one manifest reader's error came out of compare as a traceback (exit 1)."""
+    run = make_run(tmp_path, "a")
+    (run / "data").mkdir(exist_ok=True)
+    (run / "data" / "manifest.csv").write_text("id,path,grade,split,fold\na,a.png,0,train,\n", encoding="utf-8")
+    assert main([str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "line 2: fold is '', not an integer" in err
+
+
 def test_every_bad_run_folder_is_named_with_exit_code_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     not_a_run = tmp_path / "photos"
     not_a_run.mkdir()

@@ -84,3 +84,25 @@ def _cache(data: Path) -> Path:
     (data / "cache").mkdir(exist_ok=True)
     np.save(data / "cache" / "8px.npy", np.zeros((len(ROWS), 8, 8), np.uint8))
     return data
+
+
+def test_an_excel_bom_an_older_manifest_without_patients_and_broken_files_are_read_or_said(
+        tmp_path: Path) -> None:
+    """A review of the one reader: a BOM read as part of 'id' ('no column id'), an ingest from
+    before the patient column crashed compare with a traceback (it had printed the comparison),
+    an empty file and a short row were named by the wrong fault."""
+    manifest = write_manifest(tmp_path / "data", drop="patient")  # an older ingest's
+    assert compare._read_patients(manifest) is None
+    assert data_provenance(manifest.parent, ["a", "b", "c"])["n_train"] == 4
+    text = manifest.read_text(encoding="utf-8")
+    manifest.write_text("\ufeff" + text, encoding="utf-8")  # saved by Excel
+    assert [r["id"] for r in read_manifest(manifest, ("id", "grade"))][:2] == ["a", "b"]
+    manifest.write_text(text + "x,x.png,1\n", encoding="utf-8")  # a short last row
+    with pytest.raises(ManifestError, match=rf"line {len(ROWS) + 2}: fewer fields than the header's"):
+        read_manifest(manifest, ("id", "split", "fold"))
+    assert len(read_manifest(manifest, ("id", "path"))) == len(ROWS) + 1  # what a caller reads only
+    manifest.write_text("", encoding="utf-8")
+    with pytest.raises(ManifestError, match="empty \\(no header line"):
+        read_manifest(manifest)
+    with pytest.raises(export.BundleError, match=r"\(not an ingest manifest\?\)\n  fix: run the ingest"):
+        export.manifest_test_cases(manifest)
