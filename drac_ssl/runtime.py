@@ -440,20 +440,24 @@ def environment_info() -> dict[str, Any]:
 
 INVOCATIONS = "invocations.jsonl"
 RUN_LOCK = ".train.lock"
-"""A file in the run folder that ``python -m drac_ssl.train`` (process 0) holds an exclusive
-lock on while it runs (:func:`hold_run`); the kernel drops the lock when the process ends,
-however it ends (kill -9 included), so a killed run never blocks its resume."""
+"""A file in the run folder that ``python -m drac_ssl.train`` (process 0) or ``python -m
+drac_ssl.umm`` holds an exclusive lock on while it runs (:func:`hold_run`), its one line
+naming the holder; the kernel drops the lock when the process ends, however it ends (kill -9
+included), so a killed run never blocks its resume."""
 
 
 class RunBusy(ValueError):
-    """Another ``python -m drac_ssl.train`` holds the run folder (:func:`hold_run`)."""
+    """Another ``python -m drac_ssl.train`` or ``python -m drac_ssl.umm`` holds the run folder
+    (:func:`hold_run`)."""
 
 
 @contextlib.contextmanager
-def hold_run(run_dir: str | os.PathLike[str]) -> Iterator[list[str]]:
+def hold_run(run_dir: str | os.PathLike[str], tool: str = "drac_ssl.train") -> Iterator[list[str]]:
     """Hold the run folder ``run_dir`` (an existing folder) for this process while the block
     runs: an exclusive lock on its :data:`RUN_LOCK` (:func:`drac_ssl.io.try_lock`), so two
-    copies of the same command never train into one folder.
+    copies of the same command never train into one folder. ``tool``: the command holding it
+    (``drac_ssl.train``, ``drac_ssl.umm``), written with this process's pid, host and start
+    into the lock file, where a refused command reads who holds the folder.
 
     Yields warnings (lines to print) on the run's last invocation (``invocations.jsonl``) when
     it has no ``ended`` and may still run, though it does not hold the lock: one of another
@@ -472,22 +476,58 @@ def hold_run(run_dir: str | os.PathLike[str]) -> Iterator[list[str]]:
     try:
         last = unended_invocation(folder / INVOCATIONS)
         if not try_lock(fd):
-            raise RunBusy(_busy_words(folder, last))
+            raise RunBusy(_busy_words(folder, _lock_holder(folder, last), tool))
+        _write_holder(fd, tool)
         yield _unlocked_words(last)
     finally:
         os.close(fd)
 
 
-def _busy_words(run_dir: Path, last: dict[str, Any] | None) -> str:
-    """The refusal of :func:`hold_run` when another process holds ``run_dir``."""
-    if last is not None:
-        pid = last["pid"]
-        who = (f"python -m drac_ssl.train, process {pid} on {last.get('host', '?')}, running since "
-               f"{last.get('date_utc', '?')} (invocations.jsonl)")
+def _write_holder(fd: int, tool: str) -> None:
+    """This process as the holder of the locked file ``fd``: one JSON line (``tool``, ``pid``,
+    ``host``, ``date_utc``). Best effort: a file system that refuses it costs only the words."""
+    line = json.dumps({"tool": tool, "pid": os.getpid(), "host": platform.node(),
+                       "date_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")})
+    with contextlib.suppress(OSError):
+        os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, (line + "\n").encode("utf-8"))
+
+
+def _lock_holder(run_dir: Path, last: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Who holds ``run_dir``'s lock: the record its holder wrote (:func:`_write_holder`), else
+    the run's last unended training (``last``, an older drac_ssl that wrote none); either only
+    when its process may be the holder (alive on this machine, or of another machine, which
+    cannot be checked). None: unknown (a killed invocation's record names a dead or reused pid,
+    which must not be offered for killing)."""
+    from drac_ssl.io import running_here
+
+    try:
+        record = json.loads((run_dir / RUN_LOCK).read_text(encoding="utf-8") or "null")
+    except (OSError, ValueError):
+        record = None
+    if not (isinstance(record, dict) and isinstance(record.get("pid"), int)):
+        record = last
+    if record is None or (record.get("host") == platform.node() and not running_here(record)):
+        return None
+    return record
+
+
+def _busy_words(run_dir: Path, holder: dict[str, Any] | None, tool: str = "drac_ssl.train") -> str:
+    """The refusal of :func:`hold_run` (asked for by ``tool``) when another process holds
+    ``run_dir``: ``holder`` (:func:`_lock_holder`; None: not known)."""
+    if holder is not None:
+        pid = holder["pid"]
+        who = (f"python -m {holder.get('tool', 'drac_ssl.train')}, process {pid} on "
+               f"{holder.get('host', '?')}, running since {holder.get('date_utc', '?')}")
         stop = f"taskkill /PID {pid}" if os.name == "nt" else f"kill {pid}"
     else:
         who = f"another process holds its lock ({RUN_LOCK})"
-        stop = "the other python -m drac_ssl.train"
+        stop = "the other python -m drac_ssl.train or python -m drac_ssl.umm"
+    if tool == "drac_ssl.umm":
+        return (f"{run_dir}: this run folder is in use: {who}; this UMM would write its umm/ "
+                f"folder at the same time.\n  fix: wait for it to finish, or stop it ({stop}), or "
+                f"give this UMM run a folder of its own: --run-dir OTHER")
     return (f"{run_dir}: this run is already running: {who}; a second copy would train the same "
             f"stages into the same files.\n  fix: wait for it to finish (this command then skips "
             f"what it finished), or stop it ({stop}; rerun this command to resume), or start a "

@@ -113,13 +113,12 @@ def main(argv: list[str] | None = None) -> int:
             else run_dir / "data"
         )
         umm_dir, epochs = run_dir / "umm", cfg.umm.epochs
-        if run_dir.is_dir():  # the checkpoint's own run folder, or an earlier ablation's
-            # a python -m drac_ssl.train (or another copy of this command) running in it would
-            # write umm/ at the same time: refused (RunBusy, a ValueError: exit 2) while it holds
-            # the run's lock; a new folder has no other writer to wait for
-            with hold_run(run_dir):
-                run(cfg, run_dir, checkpoint=start, data_dir=data_dir)
-        else:
+        # a python -m drac_ssl.train (or another copy of this command) running in the folder
+        # would write umm/ at the same time: refused (RunBusy, a ValueError: exit 2) while it
+        # holds the run's lock; a new folder is made first, so two copies started together
+        # into it cannot both run
+        run_dir.mkdir(parents=True, exist_ok=True)
+        with hold_run(run_dir, tool="drac_ssl.umm"):
             run(cfg, run_dir, checkpoint=start, data_dir=data_dir)
     except (ConfigError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

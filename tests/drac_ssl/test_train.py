@@ -797,6 +797,41 @@ def _dead_pid() -> int:
     return int(proc.stdout.strip())
 
 
+def test_the_refusal_names_the_lock_holder_and_never_a_killed_invocations_pid(tmp_path: Path) -> None:
+    """A review: the refusal named the run's last unended training record, which may be a run
+    killed long ago (a dead or reused pid offered for killing), and a python -m drac_ssl.umm
+    holding the folder was called a training. The holder now writes itself into the lock file."""
+    import json as json_module
+    import platform
+
+    from drac_ssl.io import try_lock
+    from drac_ssl.runtime import RUN_LOCK, RunBusy, hold_run
+
+    dead = _dead_pid()
+    (tmp_path / "invocations.jsonl").write_text(json_module.dumps(
+        {"tool": "drac_ssl.train", "pid": dead, "host": platform.node(), "date_utc": "2026-12-01T10:00:00+00:00"}) + "\n")
+    with hold_run(tmp_path, tool="drac_ssl.umm"):  # a UMM holds it
+        with pytest.raises(RunBusy) as refused:
+            with hold_run(tmp_path):
+                pass
+    said = str(refused.value)
+    assert f"python -m drac_ssl.umm, process {os.getpid()} on {platform.node()}" in said
+    assert str(dead) not in said and f"kill {os.getpid()}" in said
+    # a holder that wrote no record (a drac_ssl from before it did): not named, the dead pid neither
+    (tmp_path / RUN_LOCK).write_text("")
+    fd = os.open(tmp_path / RUN_LOCK, os.O_RDWR)
+    try:
+        assert try_lock(fd)
+        with pytest.raises(RunBusy) as refused:
+            with hold_run(tmp_path, tool="drac_ssl.umm"):
+                pass
+    finally:
+        os.close(fd)
+    said = str(refused.value)
+    assert "another process holds its lock" in said and str(dead) not in said
+    assert "fix: wait for it to finish, or stop it" in said and "--run-dir OTHER" in said  # the umm's fix
+
+
 def test_a_second_copy_of_a_running_run_is_refused_and_stale_records_do_not_block(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """Two copies of the same command both trained every stage into one folder (console.log

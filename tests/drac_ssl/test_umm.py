@@ -608,8 +608,15 @@ def test_cli_is_refused_while_a_training_holds_the_run_folder(
     with hold_run(run_dir):
         assert umm.main(args) == 2
     err = capsys.readouterr().err
-    assert "already running" in err and "Traceback" not in err
+    assert "in use: python -m drac_ssl.train, process" in err and "Traceback" not in err
+    assert "--run-dir OTHER" in err  # the umm's own fix, not the training's run.name=
     assert not (run_dir / "umm").exists()
+    # a new --run-dir is made and held too, so two copies started together cannot both run
+    # there (this one then stops at the checkpoint's architecture, inside the held folder)
+    new = tmp_path / "new"
+    assert umm.main([args[0], "--run-dir", str(new), "pretrain.backbone.cifar_stem=false"]) == 2
+    assert "does not match" in capsys.readouterr().err
+    assert '"tool": "drac_ssl.umm"' in (new / ".train.lock").read_text()
 
 
 # --------------------------------------------------------------------------------------
