@@ -22,7 +22,7 @@ table instead of a script of their own: one row per run and variant, with
   (:func:`drac_ssl.metrics.referable_report`); with two grades the sensitivity and
   specificity of the grading itself (:func:`drac_ssl.metrics.binary_screening`). The table
   and the CSV take them from ``comparison.json``'s rows (named as there:
-  :data:`drac_ssl.finetune.REFERABLE_COLUMNS`, :data:`drac_ssl.finetune.SCREENING_COLUMNS`;
+  :data:`drac_ssl.oof.REFERABLE_COLUMNS`, :data:`drac_ssl.oof.SCREENING_COLUMNS`;
   for a run whose rows predate them, from ``metrics.json``), a section gives each variant's
   sentence of its ``report.md`` (:func:`drac_ssl.report.screening_line`), and a run without
   them, beside runs with them, says why; runs on DRAC's scale get no such column or line;
@@ -38,7 +38,7 @@ figures of its ``report.md``); for a run made before those were stored, or with
 Every interval says what it resampled. A run's own CIs: what its ``comparison.json`` records
 (``ci_resamples``: ``patients`` or ``images``, ``ci_units``; a run made before it was recorded
 resampled images). A difference recomputed here resamples the patients of the run's
-``data/manifest.csv`` (its ``patient`` column, :func:`drac_ssl.finetune.patient_groups`),
+``data/manifest.csv`` (its ``patient`` column, :func:`drac_ssl.oof.patient_groups`),
 each with all its images, when it names them, else the images. The text says when the runs
 differ in it, and warns of image-level intervals in a run whose manifest names patients.
 
@@ -156,7 +156,7 @@ class VariantOutputs:
     ``metrics.json``'s ``folds[*].n_train`` (None when not recorded); ``ids`` ``(n,)``,
     ``grades`` ``(n,)`` int, ``probs`` ``(n, K)`` and ``pred`` ``(n,)`` int: its ``oof.csv``;
     ``taken_from``: run folder -> the folds its fine-tuning reused from there
-    (:func:`drac_ssl.finetune.folds_taken_from`), of ``n_folds`` folds; ``folds`` ``(n,)``
+    (:func:`drac_ssl.oof.folds_taken_from`), of ``n_folds`` folds; ``folds`` ``(n,)``
     int: each image's fold (``oof.csv``'s ``fold``; None without that column); ``screening``:
     its referable-DR or two-grade screening figures in the words of its report.md
     (:func:`drac_ssl.report.screening_line`), None when its ``metrics.json`` has none.
@@ -205,7 +205,7 @@ class RunOutputs:
     it was taken from (``stages.json``'s ``reused_from``); ``stored_differences``: variant ->
     its paired difference to scratch as the fine-tuning stored it (``comparison.json``'s
     ``pretrained_minus_scratch``; only complete entries; empty for older runs).
-    ``patients``: image id -> its resampling unit (:func:`drac_ssl.finetune.patient_groups`
+    ``patients``: image id -> its resampling unit (:func:`drac_ssl.oof.patient_groups`
     of the run's ``data/manifest.csv``), None when the manifest names no patient or is not
     there; ``ci_resamples`` / ``ci_units``: what the run's own bootstrap CIs resampled
     (``comparison.json``; ``images`` and None for a run made before it was recorded).
@@ -301,9 +301,9 @@ class Comparison:
 
     def screening_columns(self) -> list[str]:
         """The screening figures' columns the runs have, named as in their own
-        ``comparison.json`` / ``comparison.csv``: :data:`drac_ssl.finetune.REFERABLE_COLUMNS`
+        ``comparison.json`` / ``comparison.csv``: :data:`drac_ssl.oof.REFERABLE_COLUMNS`
         when a variant has a referable cut (``finetune.referable_from``; auto: grade >= 2 on
-        the ICDR scale), :data:`drac_ssl.finetune.SCREENING_COLUMNS` when one has two
+        the ICDR scale), :data:`drac_ssl.oof.SCREENING_COLUMNS` when one has two
         grades; none on DRAC's scale, whose table stays as it was."""
         rows = [variant.row for run in self.runs for variant in run.variants.values()]
         return ([*REFERABLE_COLUMNS] if any("referable_auc" in row for row in rows) else []) + \
@@ -676,7 +676,7 @@ def read_run(path: str | os.PathLike[str]) -> RunOutputs:
 
 
 def _read_patients(path: Path) -> dict[str, str] | None:
-    """Training image id -> its resampling unit (:func:`drac_ssl.finetune.patient_groups`) from
+    """Training image id -> its resampling unit (:func:`drac_ssl.oof.patient_groups`) from
     the ingest's ``manifest.csv``, of the rows the fine-tuning resampled
     (:func:`drac_ssl.manifest.labelled_rows`); None when they name no patient or there is no
     manifest (a run folder without its data: the images are then resampled as independent).

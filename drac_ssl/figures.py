@@ -93,7 +93,15 @@ def _interval(low: Any, high: Any, reason: str | None, text: Any) -> str:
         return f"not meaningful: {reason}"
     if finite_number(low) is None and finite_number(high) is None:
         return MISSING
+    low, high = (_denoised(v) for v in (low, high))
     return f"{text(low, bound_digits(low))}..{text(high, bound_digits(high))}"
+
+
+def _denoised(value: Any) -> Any:
+    """A bound closer to 0 than :func:`bound_digits`' most decimals can show (1e-17: float
+    noise of a difference of two equal kappas) as 0, never ``-0.000000``."""
+    v = finite_number(value)
+    return 0.0 if v is not None and abs(v) < 5e-7 else value
 
 
 def format_ci(low: Any, high: Any, reason: str | None = None) -> str:

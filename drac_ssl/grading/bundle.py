@@ -325,14 +325,15 @@ def chance_warning(cv: dict[str, Any]) -> str | None:
     auc_text = (f", macro AUC {kind} {auc:.3f} (0.5 = chance)"
                 if isinstance(auc, int | float) and math.isfinite(auc) else "")
     note = cv.get("qwk_ci95_note")
-    ci_text = (f"95% CI {ci[0]:.3f}..{ci[1]:.3f} reaches 0" if not note and ci[0] != ci[1]
+    where = "reaches 0" if ci[1] >= 0 else "lies below 0 (worse than chance)"
+    ci_text = (f"95% CI {format_ci(ci[0], ci[1])} {where}" if not note and ci[0] != ci[1]
                else f"its CI {format_ci(ci[0], ci[1], note)}")
     said = f"No evidence that this model grades better than chance: out-of-fold QWK {qwk:.3f}, {ci_text}"
     remedy = "it needs more labelled images, more training or another recipe."
     auc_ci = _finite_pair(cv.get("auc_ovr_ci95")) if kind == "one-vs-rest" else None
     if auc_ci is not None and auc_ci[0] > 0.5:
         return (f"{said}. Its probabilities do rank the images better than chance (macro AUC "
-                f"one-vs-rest {auc:.3f}, 95% CI {auc_ci[0]:.3f}..{auc_ci[1]:.3f}, above 0.5), but "
+                f"one-vs-rest {auc:.3f}, 95% CI {format_ci(auc_ci[0], auc_ci[1])}, above 0.5), but "
                 f"its grades do not yet agree with the true grades beyond chance. Do not read its "
                 f"grades as a grading; {remedy}")
     return f"{said}{auc_text}. Do not read its grades or probabilities as a grading; {remedy}"

@@ -768,6 +768,9 @@ def test_a_model_no_better_than_chance_is_flagged(exported_run: Path) -> None:
                                                     "resample gives 0.000"})
     assert "QWK 0.000, its CI not meaningful: every image was given one grade (1 NPDR)" in text
     assert "95% CI -0.100..0.100 reaches 0" in bundles.chance_warning({"qwk": 0.0, "qwk_ci95": [-0.1, 0.1]})
+    # an interval wholly below 0 does not "reach" 0 (a review): worse than chance, said so
+    assert "95% CI -0.200..-0.050 lies below 0 (worse than chance)" in bundles.chance_warning(
+        {"qwk": -0.12, "qwk_ci95": [-0.2, -0.05]})
     assert "one-vs-one 0.480" in bundles.chance_warning({"qwk": 0.0, "qwk_ci95": [-0.1, 0.1], "auc": 0.48})
     # a trial's QWK 0.469 (CI -0.011..0.716) beside an AUC of 0.810 read as a contradiction: with
     # the AUC's own CI above 0.5 the warning says the ranking is better than chance, the grades not

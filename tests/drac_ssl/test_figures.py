@@ -157,4 +157,6 @@ def test_a_bound_near_0_keeps_enough_decimals_to_say_which_side_of_0_it_is() -> 
     assert format_difference(-0.06, -0.125, 0.0) == "-0.060 (-0.125..+0.000)"  # exactly 0: touches
     assert format_ci(0.00004, 0.3) == "0.00004..0.300"
     assert format_ci(0.1234, 0.3) == "0.123..0.300"  # the usual 3 decimals
-    assert format_ci(-4e-9, 0.3) == "-0.000000..0.300"  # at most 6 decimals
+    assert format_ci(-4e-9, 0.3) == "0.000..0.300"  # beyond 6 decimals: float noise, 0
+    assert format_difference(0.0, -1e-17, 0.05) == "+0.000 (+0.000..+0.050)"
+    assert format_ci(-2.4e-6, 0.3) == "-0.000002..0.300"
