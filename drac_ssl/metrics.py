@@ -17,7 +17,9 @@ Conventions (shared by every function here):
   that a small cross-validation fold does not crash a run; ``auc_undefined_reason`` says why.
 
 The scores are scikit-learn's; this module only fixes labels, validates shapes and
-handles the degenerate cases. The bootstrap intervals score their resamples from how many
+handles the degenerate cases (the quadratic kappa repeats ``cohen_kappa_score``'s steps on a
+confusion matrix counted with ``np.bincount``: the same bits, without its per-call label
+validation; ``tests/drac_ssl/test_metrics.py`` compares the two). The bootstrap intervals score their resamples from how many
 times each image was drawn (a few matrix products for all resamples instead of one
 scikit-learn call each), checked against scikit-learn's value on the whole sample at every
 call (see "resamples as counts" below and ``docs/design.md``). ``knn_accuracy`` is written
