@@ -17,7 +17,9 @@ Conventions (shared by every function here):
   that a small cross-validation fold does not crash a run; ``auc_undefined_reason`` says why.
 
 The scores are scikit-learn's; this module only fixes labels, validates shapes and
-handles the degenerate cases. The bootstrap intervals score their resamples from how many
+handles the degenerate cases (the quadratic kappa repeats ``cohen_kappa_score``'s steps on a
+confusion matrix counted with ``np.bincount``: the same bits, without its per-call label
+validation; ``tests/drac_ssl/test_metrics.py`` compares the two). The bootstrap intervals score their resamples from how many
 times each image was drawn (a few matrix products for all resamples instead of one
 scikit-learn call each), checked against scikit-learn's value on the whole sample at every
 call (see "resamples as counts" below and ``docs/design.md``). ``knn_accuracy`` is written
@@ -42,7 +44,6 @@ from scipy.special import softmax as _scipy_softmax
 from sklearn.metrics import (
     accuracy_score,
     calinski_harabasz_score,
-    cohen_kappa_score,
     confusion_matrix,
     davies_bouldin_score,
     precision_recall_fscore_support,
@@ -179,12 +180,16 @@ def _as_probs(probs: Any, n: int | None = None, name: str = "probs") -> np.ndarr
 def quadratic_weighted_kappa(y_true: Any, y_pred: Any, num_grades: int | None = None) -> float:
     """Quadratic weighted Cohen's kappa, the DRAC Task 3 ranking score.
 
-    ``y_true``, ``y_pred``: integer grades, shape ``(n,)``. Computed with
-    ``sklearn.metrics.cohen_kappa_score(weights="quadratic")`` over the consecutive labels
-    ``0 .. max(K-1, largest grade seen)`` (``K = num_grades``; omitted: the largest grade
-    seen), so a grade absent from both arrays still keeps its distance (missing NPDR does
-    not make Normal-vs-PDR a one-step error). Equals the organisers' score whenever the data
-    use the grades present. Returns nan when kappa is undefined (both raters use one and the
+    ``y_true``, ``y_pred``: integer grades, shape ``(n,)``. Computed as
+    ``sklearn.metrics.cohen_kappa_score(weights="quadratic")`` computes it, over the
+    consecutive labels ``0 .. max(K-1, largest grade seen)`` (``K = num_grades``; omitted:
+    the largest grade seen), so a grade absent from both arrays still keeps its distance
+    (missing NPDR does not make Normal-vs-PDR a one-step error). Equals the organisers' score
+    whenever the data use the grades present. Scikit-learn's steps are repeated on a
+    confusion matrix counted with ``np.bincount`` (the same float64 operations in the same
+    order, so the same bits; ``tests/drac_ssl/test_metrics.py`` checks it): its
+    ``confusion_matrix`` validates the labels on every call, ~100x slower, and
+    :func:`fit_kappa_thresholds` calls this thousands of times per fit. Returns nan when kappa is undefined (both raters use one and the
     same single grade, or ``n == 0``). Kappa with quadratic disagreement weights is Cohen's
     weighted kappa (Cohen 1968, "Weighted kappa: nominal scale agreement with provision for
     scaled disagreement or partial credit", Psychological Bulletin 70(4):213-220).
@@ -201,11 +206,28 @@ def quadratic_weighted_kappa(y_true: Any, y_pred: Any, num_grades: int | None = 
     if yt.size == 0:
         return float("nan")
     top = max(int(num_grades or 2) - 1, int(yt.max()), int(yp.max()))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # undefined kappa: sklearn warns, we return nan
-        with sklearn.config_context(skip_parameter_validation=True):
-            value = cohen_kappa_score(yt, yp, weights="quadratic", labels=np.arange(top + 1))
-    value = float(value)
+    return _sklearn_qwk(yt, yp, top + 1)
+
+
+def _sklearn_qwk(yt: np.ndarray, yp: np.ndarray, k: int) -> float:
+    """``cohen_kappa_score(yt, yp, weights="quadratic", labels=range(k))`` of scikit-learn
+    1.x, step by step, for int64 grades ``yt``, ``yp`` ``(n,)`` in ``0 .. k-1``; nan where it
+    is undefined (scikit-learn warns and returns its ``replace_undefined_by``)."""
+    confusion = np.bincount(yt * k + yp, minlength=k * k).reshape(k, k).astype(np.float64)
+    sum0 = np.sum(confusion, axis=0)
+    sum1 = np.sum(confusion, axis=1)
+    total = np.sum(sum0)
+    if total == 0:
+        return float("nan")
+    expected = np.outer(sum0, sum1) / total
+    w_mat = np.zeros([k, k], dtype=np.float64)
+    w_mat += np.arange(k)
+    w_mat = (w_mat - w_mat.T) ** 2
+    numerator = np.sum(w_mat * confusion)
+    denominator = np.sum(w_mat * expected)
+    if denominator == 0:
+        return float("nan")
+    value = float(1 - numerator / denominator)
     return value if math.isfinite(value) else float("nan")
 
 

@@ -46,5 +46,5 @@ fi
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 export NO_ALBUMENTATIONS_UPDATE=1 GRADIO_ANALYTICS_ENABLED=False PYTHONUNBUFFERED=1
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
-if [ $# -eq 0 ]; then set -- -n auto --dist loadfile; fi
+if [ $# -eq 0 ]; then set -- -n auto --dist loadfile --no-loadscope-reorder; fi
 exec "$VENV/bin/python" -m pytest -q "$@"

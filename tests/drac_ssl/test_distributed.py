@@ -71,30 +71,50 @@ def _join(rank: int, port: int) -> DistInfo:
     return init_distributed("gloo")
 
 
-def _worker(rank: int, port: int, out_dir: str) -> None:
+def _two_process_worker(rank: int, port: int, out_dir: str) -> None:
+    """Process ``rank`` of the module's one 2-process gloo group (:func:`two_processes`): the
+    VICReg gather, the engine's epoch means, then the pretraining stage, each writing what its
+    test reads. One group for the three: each start of a spawned process imports torch and
+    this module again (about 10 s of the 2-core CI per process)."""
     info = _join(rank, port)
     try:
-        assert is_dist() and info.world_size == WORLD and info.rank == rank
-        x_a, x_b, layer = make_problem()
-        start = sum(N_PER_RANK[:rank])
-        rows = slice(start, start + N_PER_RANK[rank])
-        terms, g_a, g_b, g_w, g_bias = run_loss(x_a[rows], x_b[rows], layer, gather_with_grad)
-        # what DDP does with the parameter gradients, and how the loss is logged
-        g_w = all_reduce_mean(g_w)
-        g_bias = all_reduce_mean(g_bias)
-        loss = all_reduce_mean(terms.loss)
-        # unequal shards (3 + 5 rows): the gathered statistics are still the global ones
-        uneven = slice(0, 3) if rank == 0 else slice(3, 8)
-        layer.zero_grad()
-        uneven_terms = run_loss(x_a[uneven], x_b[uneven], layer, gather_with_grad)[0]
-        barrier()
-        torch.save({"loss": loss, "variance": terms.variance, "covariance": terms.covariance,
-                    "g_a": g_a, "g_b": g_b, "g_w": g_w, "g_bias": g_bias,
-                    "uneven_variance": uneven_terms.variance,
-                    "uneven_covariance": uneven_terms.covariance},
-                   Path(out_dir) / f"rank{rank}.pt")
+        _gloo_phase(rank, info, out_dir)
+        _engine_phase(rank, info, out_dir)
+        _pretrain_phase(rank, out_dir)
     finally:
         cleanup()
+
+
+@pytest.fixture(scope="module")
+def two_processes(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder :func:`_two_process_worker`'s two processes wrote to."""
+    for var in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
+        assert var not in os.environ, f"{var} set in the test environment"
+    out_dir = tmp_path_factory.mktemp("two_processes")
+    mp.spawn(_two_process_worker, args=(free_port(), str(out_dir)), nprocs=WORLD, join=True)
+    return out_dir
+
+
+def _gloo_phase(rank: int, info: DistInfo, out_dir: str) -> None:
+    assert is_dist() and info.world_size == WORLD and info.rank == rank
+    x_a, x_b, layer = make_problem()
+    start = sum(N_PER_RANK[:rank])
+    rows = slice(start, start + N_PER_RANK[rank])
+    terms, g_a, g_b, g_w, g_bias = run_loss(x_a[rows], x_b[rows], layer, gather_with_grad)
+    # what DDP does with the parameter gradients, and how the loss is logged
+    g_w = all_reduce_mean(g_w)
+    g_bias = all_reduce_mean(g_bias)
+    loss = all_reduce_mean(terms.loss)
+    # unequal shards (3 + 5 rows): the gathered statistics are still the global ones
+    uneven = slice(0, 3) if rank == 0 else slice(3, 8)
+    layer.zero_grad()
+    uneven_terms = run_loss(x_a[uneven], x_b[uneven], layer, gather_with_grad)[0]
+    barrier()
+    torch.save({"loss": loss, "variance": terms.variance, "covariance": terms.covariance,
+                "g_a": g_a, "g_b": g_b, "g_w": g_w, "g_bias": g_bias,
+                "uneven_variance": uneven_terms.variance,
+                "uneven_covariance": uneven_terms.covariance},
+               Path(out_dir) / f"rank{rank}.pt")
 
 
 def test_single_process_fallbacks() -> None:
@@ -111,11 +131,8 @@ def test_single_process_fallbacks() -> None:
 
 
 @pytest.mark.skipif(not torch.distributed.is_available(), reason="no torch.distributed")
-def test_two_process_gloo_matches_single_process(tmp_path: Path) -> None:
-    for var in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
-        assert var not in os.environ, f"{var} set in the test environment"
-    mp.spawn(_worker, args=(free_port(), str(tmp_path)), nprocs=WORLD, join=True)
-    ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(WORLD)]
+def test_two_process_gloo_matches_single_process(two_processes: Path) -> None:
+    ranks = [torch.load(two_processes / f"rank{r}.pt", weights_only=True) for r in range(WORLD)]
 
     x_a, x_b, layer = make_problem()
     ref, ref_ga, ref_gb, ref_gw, ref_gbias = run_loss(x_a, x_b, layer)
@@ -176,68 +193,58 @@ class RankTask(TrainingTask):
         pass
 
 
-def _engine_worker(rank: int, port: int, out_dir: str) -> None:
-    info = _join(rank, port)
-    try:
-        task = RankTask(rank)
-        engine = Engine("toy", Path(out_dir) / "run", epochs=4, config={}, seed=0, is_main=info.is_main,
-                        monitor=Monitor("loss", mode="min", patience=1), distributed=True)
-        result = engine.run(task)
-        torch.save({"losses": [r["loss"] for r in result.history], "stopped": result.stopped,
-                    "best_epoch": result.best_epoch}, Path(out_dir) / f"engine{rank}.pt")
-    finally:
-        cleanup()
+def _engine_phase(rank: int, info: DistInfo, out_dir: str) -> None:
+    task = RankTask(rank)
+    engine = Engine("toy", Path(out_dir) / "engine_run", epochs=4, config={}, seed=0, is_main=info.is_main,
+                    monitor=Monitor("loss", mode="min", patience=1), distributed=True)
+    result = engine.run(task)
+    torch.save({"losses": [r["loss"] for r in result.history], "stopped": result.stopped,
+                "best_epoch": result.best_epoch}, Path(out_dir) / f"engine{rank}.pt")
 
 
 @pytest.mark.skipif(not torch.distributed.is_available(), reason="no torch.distributed")
-def test_engine_means_are_global_so_every_process_stops_at_the_same_epoch(tmp_path: Path) -> None:
-    mp.spawn(_engine_worker, args=(free_port(), str(tmp_path)), nprocs=WORLD, join=True)
-    ranks = [torch.load(tmp_path / f"engine{r}.pt", weights_only=True) for r in range(WORLD)]
+def test_engine_means_are_global_so_every_process_stops_at_the_same_epoch(two_processes: Path) -> None:
+    ranks = [torch.load(two_processes / f"engine{r}.pt", weights_only=True) for r in range(WORLD)]
     for r in ranks:
         # the mean over every step of every process (weighted by each process's steps)
         assert r["losses"] == pytest.approx(GLOBAL_MEANS)
         assert r["stopped"] == "completed all epochs" and r["best_epoch"] == 3
     # what rank 0 logs is the global mean, not its own share
-    logged = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
+    logged = (two_processes / "engine_run" / "metrics.csv").read_text().splitlines()
     assert [float(line.split(",")[2]) for line in logged[1:]] == pytest.approx(GLOBAL_MEANS)
 
 
-def _pretrain_worker(rank: int, port: int, out_dir: str) -> None:
+def _pretrain_phase(rank: int, out_dir: str) -> None:
     import numpy as np
 
     from drac_ssl import pretrain
     from drac_ssl.config import load_config
 
-    _join(rank, port)
-    try:
-        cfg = load_config(None, [
-            "pretrain.epochs=4", "pretrain.batch_size=4", "pretrain.num_workers=0",
-            "pretrain.expander=32-32", "pretrain.augment.image_size=16", "pretrain.augment.source_size=24",
-            "pretrain.backbone.cifar_stem=true", "pretrain.lr=0.001", "pretrain.monitor_images=0",
-            "pretrain.compile=false", "pretrain.patience=1", "run.device=cpu"])
-        images = np.random.default_rng(0).integers(0, 256, size=(16, 24, 24), dtype=np.uint8)
-        data = pretrain.PretrainData(images=images, description="random test images")
-        result = pretrain.run(cfg, Path(out_dir) / "run", data=data)
-        # rank 0 has exported by the time any process returns
-        exported = (Path(out_dir) / "run" / "pretrain" / "vicreg_model.safetensors").is_file()
-        torch.save({"history": [{k: row[k] for k in pretrain.TERMS} for row in result.history],
-                    "stopped": result.stopped, "best_epoch": result.best_epoch, "exported": exported},
-                   Path(out_dir) / f"pretrain{rank}.pt")
-    finally:
-        cleanup()
+    cfg = load_config(None, [
+        "pretrain.epochs=4", "pretrain.batch_size=4", "pretrain.num_workers=0",
+        "pretrain.expander=32-32", "pretrain.augment.image_size=16", "pretrain.augment.source_size=24",
+        "pretrain.backbone.cifar_stem=true", "pretrain.lr=0.001", "pretrain.monitor_images=0",
+        "pretrain.compile=false", "pretrain.patience=1", "run.device=cpu"])
+    images = np.random.default_rng(0).integers(0, 256, size=(16, 24, 24), dtype=np.uint8)
+    data = pretrain.PretrainData(images=images, description="random test images")
+    result = pretrain.run(cfg, Path(out_dir) / "run", data=data)
+    # rank 0 has exported by the time any process returns
+    exported = (Path(out_dir) / "run" / "pretrain" / "vicreg_model.safetensors").is_file()
+    torch.save({"history": [{k: row[k] for k in pretrain.TERMS} for row in result.history],
+                "stopped": result.stopped, "best_epoch": result.best_epoch, "exported": exported},
+               Path(out_dir) / f"pretrain{rank}.pt")
 
 
 @pytest.mark.skipif(not torch.distributed.is_available(), reason="no torch.distributed")
-def test_two_process_pretraining_logs_and_decides_on_the_same_epoch_means(tmp_path: Path) -> None:
-    mp.spawn(_pretrain_worker, args=(free_port(), str(tmp_path)), nprocs=WORLD, join=True)
-    ranks = [torch.load(tmp_path / f"pretrain{r}.pt", weights_only=True) for r in range(WORLD)]
+def test_two_process_pretraining_logs_and_decides_on_the_same_epoch_means(two_processes: Path) -> None:
+    ranks = [torch.load(two_processes / f"pretrain{r}.pt", weights_only=True) for r in range(WORLD)]
     assert ranks[0]["history"], "no epoch ran"
     for r in ranks[1:]:
         assert r["history"] == ranks[0]["history"]
         assert (r["stopped"], r["best_epoch"]) == (ranks[0]["stopped"], ranks[0]["best_epoch"])
     assert all(r["exported"] for r in ranks)
     # metrics.csv holds the same (global) means
-    lines = (tmp_path / "run" / "pretrain" / "metrics.csv").read_text().splitlines()
+    lines = (two_processes / "run" / "pretrain" / "metrics.csv").read_text().splitlines()
     header = lines[0].split(",")
     logged = [float(line.split(",")[header.index("loss")]) for line in lines[1:]]
     assert logged == [row["loss"] for row in ranks[0]["history"]]

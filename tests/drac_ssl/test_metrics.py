@@ -77,6 +77,30 @@ def test_qwk_keeps_grade_distance_and_undefined_is_nan() -> None:
         quadratic_weighted_kappa([0, 1], [0, 1, 2])
 
 
+
+def test_qwk_is_scikit_learns_to_the_bit_on_random_and_degenerate_data() -> None:
+    """quadratic_weighted_kappa repeats cohen_kappa_score's steps on a bincount confusion
+    matrix (scikit-learn's confusion_matrix was most of fit_kappa_thresholds' time): the
+    same float, bit for bit, on random grades of K = 2..6, with absent grades, and nan
+    exactly where scikit-learn's kappa is undefined."""
+    import warnings
+
+    rng = np.random.default_rng(7)
+    cases = [([1, 1, 1], [1, 1, 1], 3), ([0], [0], 2), ([0, 0], [1, 1], 2), ([2, 2], [0, 0], 3)]
+    for _ in range(300):
+        k = int(rng.integers(2, 7))
+        n = int(rng.integers(1, 40))
+        y = rng.integers(0, k, n)
+        p = np.where(rng.random(n) < 0.6, y, rng.integers(0, k, n))  # mostly agreeing
+        cases.append((y, p, k))
+    for y, p, k in cases:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            want = float(cohen_kappa_score(y, p, weights="quadratic", labels=np.arange(k)))
+        got = quadratic_weighted_kappa(y, p, num_grades=k)
+        assert (math.isnan(got) and math.isnan(want)) or got == want, (y, p, k, got, want)
+
+
 # ----------------------------------------------------------------------------- AUC
 
 
