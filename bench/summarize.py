@@ -429,8 +429,31 @@ def retinamnist_repeats_table(runs: dict[str, dict[str, Any]]) -> list[str]:
         mean = {variant: {k: sum(s[variant][k] for s in seeds) / len(seeds)
                           for k in ("accuracy", "auc_ovr", "qwk")}
                 for variant in ("scratch", "vicreg", "vicreg_umm") if all(variant in s for s in seeds)}
-        out.append(row(f"mean of the config's {len(seeds)} seeds",
-                       "(the config), run.seed varies" + (f"; {epochs} VICReg epochs" if epochs else ""), mean, ""))
+        settings = "(the config), run.seed varies" + (f"; {epochs} VICReg epochs" if epochs else "")
+        out.append(row(f"mean of the config's {len(seeds)} seeds", settings, mean, ""))
+        out += _seed_spread_rows(seeds, settings)
+    return out
+
+
+def _seed_spread_rows(seeds: list[dict[str, Any]], settings: str) -> list[str]:
+    """The spread from training alone over runs that differ only in ``run.seed``: per variant
+    the sample SD (ddof 1) and the range of each figure, and of the per-seed VICReg - scratch
+    difference its SD, standard error (SD / sqrt(n)) and range: the figures docs/retinamnist.md
+    and the README quote."""
+    import statistics
+
+    keys = ("accuracy", "auc_ovr", "qwk")
+    variants = [v for v in ("scratch", "vicreg", "vicreg_umm") if all(v in s for s in seeds)]
+    diffs = ([[s["vicreg"][k] - s["scratch"][k] for s in seeds] for k in keys]
+             if {"scratch", "vicreg"} <= set(variants) else [])
+    out = []
+    for what, spread in (("SD", statistics.stdev), ("range", lambda xs: max(xs) - min(xs))):
+        cells = {v: " / ".join(f"{spread([s[v][k] for s in seeds]):.4f}" for k in keys) for v in variants}
+        diff = ", ".join(f"{spread(d):.4f}" for d in diffs)
+        if what == "SD" and diffs:
+            diff += "; SE " + ", ".join(f"{statistics.stdev(d) / len(d) ** 0.5:.4f}" for d in diffs)
+        out.append(f"| {what} over the config's {len(seeds)} seeds | `{settings}` | {cells.get('scratch', '')} | "
+                   f"{cells.get('vicreg', '')} | {cells.get('vicreg_umm', '')} | {diff} |  |")
     return out
 
 

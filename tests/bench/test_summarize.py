@@ -219,3 +219,22 @@ def test_umm_protocol_cells_say_an_interval_for_one_seed_and_an_sd_for_several()
     table = "\n".join(umm_protocol_table(record))
     assert "1 seed [95% CI], more: mean ± SD of seeds" in table
     assert "0.796 ± 0.014 SD" in table and "0.800 [0.761, 0.839]" in table
+
+
+def test_the_repeated_table_gives_the_spread_over_seeds_that_the_docs_quote() -> None:
+    """docs/retinamnist.md quotes standard deviations, standard errors and ranges over the
+    seeds: written by the summary from the results files, not computed by hand."""
+    from bench.summarize import retinamnist_repeats_table
+
+    def run(seed: int, scratch: float, vicreg: float) -> dict:
+        fig = lambda a: {"accuracy": a, "auc_ovr": 0.7, "qwk": a}  # noqa: E731
+        return {"command": f"python -m bench.retinamnist run.seed={seed}", "pretrain_epochs_run": 20,
+                "variants": {"scratch": fig(scratch), "vicreg": fig(vicreg)}}
+
+    table = "\n".join(retinamnist_repeats_table({
+        "a": run(0, 0.50, 0.51), "b": run(1, 0.52, 0.51), "c": run(2, 0.54, 0.57)}))
+    sd = next(line for line in table.splitlines() if line.startswith("| SD over the config's 3 seeds"))
+    assert "| 0.0200 / 0.0000 / 0.0200 |" in sd  # scratch: 0.50, 0.52, 0.54
+    assert "0.0200, 0.0000, 0.0200; SE 0.0115, 0.0000, 0.0115" in sd  # differences +0.01, -0.01, +0.03
+    rng = next(line for line in table.splitlines() if line.startswith("| range over the config's 3 seeds"))
+    assert "| 0.0400 / 0.0000 / 0.0400 |" in rng and "0.0400, 0.0000, 0.0400" in rng
