@@ -23,6 +23,7 @@ if __name__ == "__main__":  # Ctrl-C while torch loads: one line, not an import'
 
     report_parser().parse_args()  # --help or a usage error: answered before torch loads
 
+import contextlib
 import datetime as _dt
 import json
 import math
@@ -848,19 +849,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         run_dir = Path(report_parser().parse_args(argv).run)
     except SystemExit as exc:  # --help (0), or a usage error argparse has already printed (2)
         return int(exc.code or 0)
+    in_run = any((run_dir / f).is_file() for f in ("stages.json", "environment.json"))
+    try:
+        # a training or UMM holding the run folder writes report.md itself at its end: refused
+        # (RunBusy, exit 2), and a training started while this report writes is refused too
+        with runtime.hold_run(run_dir, tool="drac_ssl.report") if in_run else contextlib.nullcontext():
+            return _write_logged(run_dir, in_run)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _write_logged(run_dir: Path, in_run: bool) -> int:
+    """:func:`main`'s report, with its line in the run's invocation log when ``in_run``."""
     # report.md and its figures are rewritten with the code of now: one line in the run's
     # invocation log says so (the train command's lines beside it)
-    invocation = (runtime.record_start(run_dir, "drac_ssl.report")  # only in a run folder
-                  if any((run_dir / f).is_file() for f in ("stages.json", "environment.json")) else None)
+    invocation = runtime.record_start(run_dir, "drac_ssl.report") if in_run else None
     t0 = time.perf_counter()
     try:
         print(write_report(run_dir))
     except BaseException as exc:
         if invocation is not None:
             runtime.record_end(run_dir, invocation, t0, exc)
-        if isinstance(exc, (FileNotFoundError, ValueError)):
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
         raise
     if invocation is not None:
         runtime.record_end(run_dir, invocation, t0)

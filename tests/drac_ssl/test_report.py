@@ -411,3 +411,36 @@ def test_the_report_command_is_logged_and_the_report_says_what_wrote_it(
     other.mkdir()
     report.main([str(other)])
     assert not (other / "invocations.jsonl").exists()
+
+
+def test_the_report_command_is_refused_while_a_training_holds_the_run_folder(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """``python -m drac_ssl.report RUN`` rewrote report.md and report/ while a training (or a
+    UMM) held RUN, which writes them too at its end: it is refused (exit 2), writing nothing,
+    and a training started while the report runs is refused with the report named."""
+    from drac_ssl import report
+    from drac_ssl.runtime import RunBusy, hold_run
+
+    run = _run(tmp_path, [0, 1, 2, 1, 1, 0] * 5, HEALTHY)
+    (run / "stages.json").write_text(json.dumps({"finetune": {"status": "done"}}))
+    with hold_run(run):
+        assert report.main([str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "in use: python -m drac_ssl.train, process" in err and "Traceback" not in err
+    assert "writes report.md itself" in err
+    assert not (run / "report.md").exists() and not (run / "invocations.jsonl").exists()
+    # the report holds the folder while it writes: a training is refused, the report named
+    seen: list[str] = []
+    real = report.write_report
+
+    def write_while_a_training_tries(run_dir: Path) -> Path:
+        with pytest.raises(RunBusy) as refused:
+            with hold_run(run_dir):
+                pass
+        seen.append(str(refused.value))
+        return real(run_dir)
+
+    monkeypatch.setattr(report, "write_report", write_while_a_training_tries)
+    assert report.main([str(run)]) == 0
+    assert "in use: python -m drac_ssl.report, process" in seen[0], seen
+    assert (run / "report.md").exists()
