@@ -1,6 +1,8 @@
 """The README and docs/ resolve for a user of the repository alone: the README starts with
-its two commands, its in-page links reach a heading or an anchor, its file links reach files
-of the repository, and the method note the code cites ("methods.md") ships in docs/."""
+its two commands, its links with an ``#anchor`` (in the page, or into another Markdown file of
+the repository: the reference pages in docs/ and the README link each other) reach a heading or
+an ``<a id>`` of their target, its file links reach files of the repository, and the method
+note the code cites ("methods.md") ships in docs/."""
 
 from __future__ import annotations
 
@@ -32,13 +34,38 @@ def test_the_readme_starts_with_its_two_commands() -> None:
     assert head[3].startswith("bash scripts/run_default.sh ") and head[4].startswith("bash scripts/test.sh "), head
 
 
-def test_every_in_page_link_of_the_readme_reaches_a_heading_or_an_anchor() -> None:
-    lines = _outside_code(README.read_text(encoding="utf-8"))
+def _anchors(page: Path) -> set[str]:
+    """The ids a link ``page#id`` can reach: its headings' GitHub ids and its ``<a id>``s."""
+    lines = _outside_code(page.read_text(encoding="utf-8"))
     targets = {_github_anchor(m.group(2)) for line in lines if (m := re.match(r"^(#{1,6}) (.+)$", line))}
-    targets |= {a for line in lines for a in re.findall(r'<a id="([^"]+)"></a>', line)}
-    links = [a for line in lines for a in re.findall(r"\]\(#([^)]+)\)", line)]
+    return targets | {a for line in lines for a in re.findall(r'<a id="([^"]+)"></a>', line)}
+
+
+def _anchored_links(page: Path) -> list[tuple[Path, str]]:
+    """(target file, anchor) of every ``](FILE#anchor)`` or ``](#anchor)`` link of ``page``
+    outside code blocks, FILE resolved from the page's folder (web links left out)."""
+    found = []
+    for line in _outside_code(page.read_text(encoding="utf-8")):
+        for target, anchor in re.findall(r"\]\(([^)#:\s]*)#([^)\s]+)\)", line):
+            found.append(((page.parent / target).resolve() if target else page, anchor))
+    return found
+
+
+def test_every_in_page_link_of_the_readme_reaches_a_heading_or_an_anchor() -> None:
+    links = [anchor for target, anchor in _anchored_links(README) if target == README]
     assert links, "the README's contents links nothing"
-    assert sorted(set(links) - targets) == []
+    assert sorted(set(links) - _anchors(README)) == []
+
+
+def test_every_anchored_link_of_the_readme_and_docs_reaches_its_target() -> None:
+    broken = []
+    for page in [README, *sorted((REPO / "docs").glob("*.md"))]:
+        for target, anchor in _anchored_links(page):
+            if target.suffix != ".md" or not target.is_file():
+                continue  # a link to a missing file is the file-link test's failure
+            if anchor not in _anchors(target):
+                broken.append(f"{page.relative_to(REPO)}: #{anchor} is no heading or <a id> of {target.relative_to(REPO)}")
+    assert broken == []
 
 
 def test_every_file_link_of_the_readme_and_docs_exists() -> None:
