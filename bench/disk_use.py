@@ -9,7 +9,7 @@ in MiB (2**20 bytes) of apparent file size. A file with several hard links (the 
 ``run.reuse``'s weights are links to the fine-tuning's) counts once in the total, under the
 first top-level folder that holds it in name order with ``finetune`` first. ``--skip`` leaves
 out top-level folders that are not part of a run (``bundles``: the extra bundles of
-``bench/retinamnist.py``). What the README's "Disk" paragraph cites.
+``bench/retinamnist.py``). What the "Disk" paragraph of docs/running.md (the run folder) cites.
 """
 
 from __future__ import annotations
