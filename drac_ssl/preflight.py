@@ -764,11 +764,12 @@ def _fundus_before_decoding(d: Any, layout: Any) -> bool:
     return d.modality == "fundus" or (d.modality == "auto" and layout.fundus)
 
 
-def _recipe_after_ingest(c: _Findings, cfg: Config, data_dir: Path) -> None:
-    """The octa recipe on data the ingest found to be fundus photographs, when only decoding
-    could tell (a trial: a plain folder of colour photographs under ``data.channels=auto``,
-    fundus by the ingest's rule, pretrained with the grey UW-OCTA recipe without a word);
-    when the layout told before decoding, the first preflight has said it already."""
+def _recipe_after_ingest(c: _Findings, cfg: Config, data_dir: Path, ingest_ran: bool = True) -> None:
+    """The octa recipe on data the ingest found to be fundus photographs (a trial: a plain
+    folder of colour photographs under ``data.channels=auto``, fundus by the ingest's rule,
+    pretrained with the grey UW-OCTA recipe without a word). ``ingest_ran``: the ingest ran in
+    this invocation, whose first preflight has said it already when the layout told before
+    decoding; else (a rerun, the ingest skipped) it is said whatever told it."""
     if cfg.pretrain.augment.recipe != "octa":
         return
     summary = read_json_dict(data_dir / "ingest_summary.json") or {}
@@ -777,10 +778,12 @@ def _recipe_after_ingest(c: _Findings, cfg: Config, data_dir: Path) -> None:
     from data_prep.layout import FUNDUS_LAYOUTS, discover
     from data_prep.problems import IngestError
 
-    try:
-        said_before = _fundus_before_decoding(cfg.data, discover(cfg.data))
-    except (IngestError, OSError):  # the data moved since: judge by the layout the ingest recorded
-        said_before = cfg.data.modality == "fundus" or summary.get("layout") in FUNDUS_LAYOUTS
+    said_before = False
+    if ingest_ran:
+        try:
+            said_before = _fundus_before_decoding(cfg.data, discover(cfg.data))
+        except (IngestError, OSError):  # the data moved since: judge by the layout the ingest recorded
+            said_before = cfg.data.modality == "fundus" or summary.get("layout") in FUNDUS_LAYOUTS
     if not said_before:
         c.warning("pretrain.augment.recipe",
                   f"the ingest found colour fundus photographs ({data_dir / 'ingest_summary.json'}: "
@@ -921,6 +924,8 @@ def _data_facts(c: _Findings, cfg: Config, run_dir: Path, stages: list[str]) -> 
         return _facts_from_layout(c, cfg) if d.root else _facts_from_phantom(cfg)
     if (data_dir / "manifest.csv").is_file():
         _check_source_unchanged(c, run_dir)
+        if "pretrain" in stages or "finetune" in stages:  # said after the ingest: again, each rerun
+            _recipe_after_ingest(c, cfg, data_dir, ingest_ran=False)
         return _facts_from_ingest(c, cfg, data_dir)
     needing = [s for s in stages if s in TORCH_STAGES and (s != "umm" or cfg.umm.enabled)]
     if needing:
@@ -1491,8 +1496,8 @@ def after_ingest(cfg: Config, run_dir: str | os.PathLike[str],
     if "pretrain" in stages or "finetune" in stages:
         _recipe_after_ingest(new, cfg, run_dir / "data")
     errors = [f for f in c.items if f.severity == "error"]
-    if errors:
-        raise PreflightError(errors, when=(
+    if errors:  # the warnings with them: the rerun with the fix skips the ingest that told them
+        raise PreflightError(errors + new.items, when=(
             f"after the ingest, before pretraining (only the decoded images tell these); the "
             f"ingest output in {run_dir / 'data'} is kept: fix the setting(s) and rerun the same "
             f"command, the ingest is reused"))

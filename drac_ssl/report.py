@@ -189,12 +189,29 @@ def _data_section(run_dir: Path) -> list[str]:
             lines.append(f"- ungraded images for pretraining and UMM only (data.unlabelled): "
                          f"{prov['n_unlabelled']}")
         lines.append(f"- ingested: {prov.get('ingested_utc')}")
+        recipe = _pretrain_recipe(run_dir)
+        if facts.modality == "fundus" and recipe == "octa":  # the preflight warned; the report keeps it
+            lines.append("- **the pretraining used the octa augmentation recipe, made for grey UW-OCTA "
+                         "scans, on these colour fundus photographs**; `pretrain.augment.recipe=fundus` "
+                         "is theirs (rerun in a new run folder: `run.name=NEW run.reuse=` this run takes its ingest)")
         if prov.get("n_left_out_ungradable"):  # data.ungradable=leave_out, and there were such rows
             lines.append(f"- {left_out_words(prov['n_left_out_ungradable'])}")
         comparison = _read_json(run_dir / "finetune" / "comparison.json")  # what its CIs resample
         grouping = fold_grouping_words(prov, comparison if isinstance(comparison, dict) else None)
         lines += ([f"- {grouping}"] if grouping else []) + [""]
     return lines
+
+
+def _pretrain_recipe(run_dir: Path) -> str | None:
+    """``pretrain.augment.recipe`` of the run's ``config.yaml`` when a pretraining ran (None:
+    no pretraining, or not readable)."""
+    if not (run_dir / "pretrain").is_dir():
+        return None
+    try:
+        cfg = read_yaml((run_dir / "config.yaml").read_text(encoding="utf-8")) or {}
+        return str(cfg["pretrain"]["augment"]["recipe"])
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return None
 
 
 def _epochs(n: Any) -> str:
@@ -252,6 +269,7 @@ def _config_section(run_dir: Path) -> list[str]:
         ["pretrain", f"VICReg {_epochs(pc.get('epochs'))}, batch {pc.get('batch_size')}, {pc.get('optimizer')} lr "
                      f"{pc.get('lr')}, expander {pc.get('expander')}, {aug.get('image_size')} px crops of the "
                      f"{aug.get('source_size')} px cache"
+                     + (f", the {aug['recipe']} augmentation recipe" if aug.get("recipe") else "")
                      + (f", {cap}" if (cap := cap_words("pretrain", pc, pool)) else "")],
         ["umm", f"on, early cut {uc.get('early_cut')}, {_epochs(uc.get('epochs'))}, batch {uc.get('batch_size')}"
                 + (f", {cap}" if (cap := cap_words("umm", uc, pool)) else "") if uc.get("enabled")

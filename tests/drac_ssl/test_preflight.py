@@ -604,6 +604,35 @@ def test_a_plain_folder_found_to_be_fundus_by_decoding_warns_of_the_octa_recipe(
     assert preflight.after_ingest(cfg, run_dir, sources) == []
 
 
+def test_the_octa_recipe_on_fundus_photographs_is_said_with_an_error_and_on_every_rerun(
+        tmp_path: Path) -> None:
+    """A new user's trial: a plain folder of colour photographs stopped after the ingest on
+    ``pretrain.backbone.in_channels=1`` (an error), which dropped the recipe warning said with
+    it; the rerun with the fix skipped the ingest and never checked the recipe again, so the
+    fundus photographs were pretrained with the grey UW-OCTA recipe without a word."""
+    run_dir = _rgb_ingest(tmp_path)
+    summary_path = run_dir / "data" / "ingest_summary.json"
+    summary = json.loads(summary_path.read_text())
+    summary["modality"] = {"value": "fundus", "setting": "auto"}
+    summary_path.write_text(json.dumps(summary))
+    sizes = [f"pretrain.augment.source_size={SOURCE_SIZE}", "pretrain.augment.image_size=32",
+             "finetune.image_size=32", f"data.root={summary['root']}"]
+    cfg, sources, _ = preflight.read_config(train.DEFAULT_CONFIG, [*sizes, "pretrain.backbone.in_channels=1"])
+    with pytest.raises(PreflightError) as refused:
+        preflight.after_ingest(cfg, run_dir, sources)
+    said = str(refused.value)
+    assert "the images have 3 channel" in said and "and 1 warning(s)" in said
+    assert "recipe is octa" in said and "pretrain.augment.recipe=fundus" in said
+    # the rerun (ingest done, so skipped): the preflight before the stages says it again
+    (run_dir / "stages.json").write_text(json.dumps({"ingest": {"status": "done"}}))
+    cfg, sources, _ = preflight.read_config(train.DEFAULT_CONFIG, sizes)
+    warned = [f for f in preflight.check(cfg, run_dir, sources) if f.setting == "pretrain.augment.recipe"]
+    assert len(warned) == 1 and warned[0].severity == "warning", warned
+    assert "the ingest found colour fundus photographs" in warned[0].line
+    cfg, sources, _ = preflight.read_config(train.DEFAULT_CONFIG, [*sizes, "pretrain.augment.recipe=fundus"])
+    assert not [f for f in preflight.check(cfg, run_dir, sources) if f.setting == "pretrain.augment.recipe"]
+
+
 def test_a_run_folder_holding_only_the_ingest_accepts_the_fix(tmp_path: Path) -> None:
     run_dir = tmp_path / "runs" / "x"
     make_fake_ingest(run_dir)

@@ -266,6 +266,36 @@ def test_the_data_section_says_how_many_ungradable_rows_were_left_out(tmp_path: 
         assert not any("ungradable" in line for line in _data_section(tmp_path / "run"))
 
 
+def test_the_data_section_says_when_fundus_photographs_were_pretrained_with_the_octa_recipe(
+        tmp_path: Path) -> None:
+    """A new user's trial: a plain folder of colour fundus photographs pretrained with the grey
+    UW-OCTA recipe; the console's warning was lost and neither report.md nor the model card
+    said it. The data section says it when the ingest found fundus photographs and a
+    pretraining ran with recipe octa, and nothing otherwise."""
+    from drac_ssl.report import _data_section
+
+    run = tmp_path / "run"
+    data = run / "data"
+    data.mkdir(parents=True)
+    with open(data / "manifest.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(["id", "path", "grade", "split", "fold", "patient"])
+        writer.writerows([[f"{i:03d}.png", f"{i:03d}.png", i % 3, "train", i % 2, ""] for i in range(6)])
+    summary = {"root": str(tmp_path / "images"), "layout": "plain", "created_utc": "2026-12-01T00:00:00",
+               "grades": {"names": NAMES, "k": 3, "source": "data.grades"},
+               "modality": {"value": "fundus", "setting": "auto"}}
+    (data / "ingest_summary.json").write_text(json.dumps(summary))
+    (run / "pretrain").mkdir()
+    for recipe, said in (("octa", True), ("fundus", False)):
+        (run / "config.yaml").write_text(f"pretrain:\n  augment:\n    recipe: {recipe}\n")
+        text = "\n".join(_data_section(run))
+        assert ("used the octa augmentation recipe" in text) is said, text
+    (run / "config.yaml").write_text("pretrain:\n  augment:\n    recipe: octa\n")
+    summary["modality"] = {"value": "octa", "setting": "auto"}
+    (data / "ingest_summary.json").write_text(json.dumps(summary))
+    assert "octa augmentation recipe" not in "\n".join(_data_section(run))
+
+
 def test_a_difference_whose_interval_has_width_0_is_not_printed_as_an_interval(tmp_path: Path) -> None:
     """Trials read ``+0.000 (+0.000..+0.000)`` in report.md's differences table as certainty
     (compare already said "not meaningful"): a width-0 interval now says so in its cell, with
