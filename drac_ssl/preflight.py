@@ -735,6 +735,50 @@ def _channels_setting(cfg: Config, fundus: bool) -> tuple[int | None, str]:
     return 1, "the layout's default, data.channels=1 (grey)"
 
 
+def _check_phantom_meant(c: _Findings, cfg: Config) -> None:
+    """An empty ``data.root`` set anywhere but the default job's ``configs/default.yaml`` (a
+    trial: ``-c configs/drac.yaml data.root=$DATA`` with ``DATA`` unset ran the GPU recipe on
+    the phantom set): the run will use the synthetic phantom images, said as a warning."""
+    where = _where("data.root", c.sources, cfg)
+    if where in ("", "the default") or where.split(":")[0].endswith("configs/default.yaml"):
+        return
+    c.warning("data.root", "empty: this run uses the embedded phantom UW-OCTA set (synthetic "
+                           "images drawn by data_prep.phantom), not your images",
+              "data.root=<the folder of your images>; the phantom set is the default job's "
+              "(python -m drac_ssl.train with no -c)")
+
+
+def cpu_pretrain_seconds(pairs: int, image_size: int) -> float:
+    """Estimated seconds of VICReg pretraining (ResNet-18, fp32, one thread) for ``pairs``
+    image pairs of ``image_size`` px crops on the CPU: ``0.0047 + 3.5e-6 * image_size**2``
+    seconds a pair, fitted to the development machine's step times
+    (``bench/results/cpu_precision.json``: 2.9 s per 16 pairs at 224 px, 0.61 s per 32 at
+    64 px; it predicts 28 px within 7 %). Another CPU differs: a warning's yardstick only."""
+    return pairs * (0.0047 + 3.5e-6 * image_size ** 2)
+
+
+def _check_cpu_time(c: _Findings, cfg: Config, n_images: int) -> None:
+    """A pretraining of more than an hour on the CPU (estimated by :func:`cpu_pretrain_seconds`),
+    said before it starts: the GPU recipe on a CPU runs for hours."""
+    pc = cfg.pretrain
+    if pc.batch_size <= 0 or pc.epochs <= 0:
+        return
+    steps = n_images // pc.batch_size
+    if pc.max_steps_per_epoch > 0:
+        steps = min(steps, pc.max_steps_per_epoch)
+    seconds = cpu_pretrain_seconds(pc.epochs * steps * pc.batch_size, pc.augment.image_size)
+    if seconds < 3600:
+        return
+    c.warning("pretrain.epochs",
+              f"about {seconds / 3600:.0f} hours of VICReg pretraining on the CPU: at most "
+              f"{pc.epochs} epochs x {steps} steps of {pc.batch_size} pairs at "
+              f"{pc.augment.image_size} px (estimated from the development machine's one-thread "
+              f"step times, bench/results/cpu_precision.json: 2.9 s per 16 pairs at 224 px; more "
+              f"threads take less; UMM and fine-tuning come on top)",
+              "a GPU (run.device=cuda); or first the README's tiny first try (pretrain.epochs=1 "
+              "pretrain.max_steps_per_epoch=3 ...); or fewer epochs, smaller crops")
+
+
 def _facts_from_phantom(cfg: Config) -> DataFacts:
     from data_prep.phantom import plan_phantom
 
@@ -921,6 +965,8 @@ def _data_facts(c: _Findings, cfg: Config, run_dir: Path, stages: list[str]) -> 
         return None  # a bad choice, reported by the choice check
     data_dir = run_dir / "data"
     if "ingest" in stages:
+        if not d.root:
+            _check_phantom_meant(c, cfg)
         return _facts_from_layout(c, cfg) if d.root else _facts_from_phantom(cfg)
     if (data_dir / "manifest.csv").is_file():
         _check_source_unchanged(c, run_dir)
@@ -1442,6 +1488,7 @@ def check(cfg: Config, run_dir: str | os.PathLike[str], sources: dict[str, str] 
         _check_umm_settings(c, cfg)
     if "finetune" in stages:
         _check_finetune_settings(c, cfg)
+    device = None
     if any(s in stages for s in TORCH_STAGES):
         device = _resolve_device(c, cfg)
         _check_device_use(c, cfg, device, stages)
@@ -1452,6 +1499,8 @@ def check(cfg: Config, run_dir: str | os.PathLike[str], sources: dict[str, str] 
         _check_source_unchanged(c, run_dir, finished=True)  # a rerun of a finished run
     if facts is not None:
         _check_against_data(c, cfg, facts, stages, ingest_runs="ingest" in stages)
+        if device == "cpu" and "pretrain" in stages and facts.n_images:
+            _check_cpu_time(c, cfg, facts.n_images)
     if "pretrain" in stages:
         _check_weights(c, cfg, None if facts is None else facts.channels)
     _run_stage_validators(c, cfg, stages)
