@@ -673,7 +673,9 @@ def test_default_config_passes_without_decoding_rendering_or_writing(
     assert list(tmp_path.iterdir()) == []  # nothing written
     # the shipped DRAC recipe and a real-data layout pass too
     cfg, sources, _ = preflight.read_config(train.DEFAULT_CONFIG.parent / "drac.yaml", ["run.device=cpu"])
-    assert preflight.check(cfg, tmp_path / "runs" / "drac", sources) == []
+    said = preflight.check(cfg, tmp_path / "runs" / "drac", sources)
+    # no error; on the phantom set and the CPU it says so, and the hours of pretraining
+    assert sorted((f.severity, f.setting) for f in said) == [("warning", "data.root"), ("warning", "pretrain.epochs")]
     root = plain_dataset(tmp_path / "plain", [0, 1, 2] * 5)
     assert errors(f"data.root={root}", *SMALL_BATCHES) == {}
 
@@ -1040,3 +1042,61 @@ def test_a_finished_stage_whose_output_is_gone_is_said_with_the_file_and_how_to_
     assert any(f"records the pretrain stage as done, but its output is incomplete: {backbone}" in f
                for f in found), found
     assert not any("is not in run.stages" in f for f in found), found
+
+
+def test_an_empty_data_root_outside_the_default_job_and_a_cpu_pretraining_of_hours_are_warned(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new user's trial: ``-c configs/drac.yaml data.root=$DATA`` with DATA unset ran the
+    GPU recipe (100 VICReg epochs at 224 px) on the phantom set on the CPU, about 6 hours,
+    with one information line. The preflight now says both: the empty data.root means the
+    phantom set, and the pretraining's estimated CPU time."""
+    from drac_ssl import runtime
+
+    monkeypatch.setattr(runtime, "cpu_has_amx_bf16", lambda: False)
+    drac = train.PACKAGE_CONFIGS / "drac.yaml"
+
+    def warned(*overrides: str, config: Path = drac) -> dict[str, str]:
+        return {f.setting: f.line for f in findings("run.device=cpu", *overrides, config=config)
+                if f.severity == "warning"}
+
+    said = warned("data.root=")
+    assert "data.root" in said and "phantom" in said["data.root"] and "not your images" in said["data.root"]
+    assert "fix: data.root=" in said["data.root"]
+    long = said.get("pretrain.epochs", "")
+    assert "hours" in long and "224 px" in long and "cpu_precision.json" in long, said
+    # the default job (phantom by design, CPU-sized): neither
+    said = warned(config=train.DEFAULT_CONFIG)
+    assert "data.root" not in said and "pretrain.epochs" not in said, said
+    # the recipe cut to a first try: no time warning
+    said = warned("data.root=", "pretrain.epochs=1", "pretrain.max_steps_per_epoch=3")
+    assert "pretrain.epochs" not in said, said
+    # a CUDA run: no CPU estimate (no CUDA device here: the estimate is what is checked)
+    from drac_ssl.preflight import cpu_pretrain_seconds
+
+    assert 4 * 3600 < cpu_pretrain_seconds(pairs=100 * 997, image_size=224) < 7 * 3600
+    assert cpu_pretrain_seconds(pairs=3 * 997, image_size=64) < 120
+
+
+def test_the_fundus_config_takes_a_plain_folder_of_colour_photographs(tmp_path: Path) -> None:
+    """A new user's trial: the README's plain-folder command used configs/drac.yaml, whose grey
+    UW-OCTA settings (1 channel, DRAC's 3 grades, the octa recipe) a colour fundus folder
+    needed six overrides against. configs/fundus.yaml takes it with the column names alone:
+    no error, and no word on channels or the recipe."""
+    import shutil
+
+    aptos = Path(__file__).resolve().parents[3] / "shared" / "data" / "aptos_samples"
+    if not aptos.is_dir():
+        pytest.skip(f"the real APTOS samples are not at {aptos} (../shared/data is absent)")
+    photos = tmp_path / "photos"
+    shutil.copytree(aptos / "train_images", photos)
+    rows = [line.split(",") for line in (aptos / "train.csv").read_text().split()[1:]]
+    (tmp_path / "labels.csv").write_text("file,grade\n" + "".join(f"{i}.png,{g}\n" for i, g in rows))
+    cfg, sources, parsed = preflight.read_config(train.PACKAGE_CONFIGS / "fundus.yaml", [
+        f"data.root={photos}", f"data.labels_csv={tmp_path / 'labels.csv'}", "data.image_column=file",
+        "data.grade_column=grade", "run.device=cpu", "data.n_folds=2", "pretrain.batch_size=8",
+        "umm.batch_size=8", "finetune.batch_size=8"])
+    assert parsed == []
+    said = preflight.check(cfg, tmp_path / "runs" / "x", sources)
+    assert [f.line for f in said if f.severity == "error"] == []
+    assert not [f.line for f in said if f.setting.startswith(("pretrain.augment", "pretrain.backbone", "data."))]
+    assert cfg.pretrain.augment.recipe == "fundus" and cfg.pretrain.backbone.in_channels == 0
