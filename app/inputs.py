@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from data_prep.decode import content_words
+from data_prep.decode import content_words, is_tiff, tiff_size
 from data_prep.validate import inspect_image, is_blank
 from drac_ssl.grading.image_notes import (
     DEPTH_NOTE,
@@ -202,8 +202,16 @@ def load_bytes(data: bytes, name: str, limits: InputLimits = InputLimits(),
         raise InputRejected(f"`{name}` declares an enormous pixel count; refused. Upload an "
                             f"image of at most {limits.max_side} px per side.") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        # the export command's words too (not_an_image, other_format)
-        raise InputRejected(f"`{name}` {not_an_image(content_words(data))}.") from None
+        if not is_tiff(data):  # the export command's words too (not_an_image, other_format)
+            raise InputRejected(f"`{name}` {not_an_image(content_words(data))}.") from None
+        # a TIFF Pillow cannot open (a float RGB TIFF): the decoder's OpenCV fallback reads it,
+        # as in the ingest and the export; its size comes from the header, checked first
+        size = tiff_size(data)
+        if size is None:
+            raise InputRejected(f"`{name}` is a TIFF file whose header does not give its size "
+                                f"(damaged, or a layout this app does not read). Re-export it as "
+                                f"PNG.") from None
+        file_format, (width, height) = "TIFF", size
     if file_format not in ACCEPTED_FORMATS:
         raise InputRejected(f"`{name}` {other_format(file_format)}; upload a {READ_FORMATS} image.")
     if max(width, height) > limits.max_side:
