@@ -52,6 +52,7 @@ from drac_ssl.grading.image_notes import (
     READ_FORMATS,
     colour_for_grey_model,
     depth_note,
+    file_finding,
     grey_for_colour_model,
     image_kind,
     is_plain_note,
@@ -259,7 +260,7 @@ def colour_model_warnings(image: LoadedImage, notes: list[str] | None = None) ->
     notes = notes or []
     depth, said = depth_note(image.mode, notes)
     out += [depth] if depth else []
-    out += [f"Image file: {n}." for n in notes if n not in set(said)]
+    out += [file_finding(n) for n in notes if n not in set(said)]
     return out
 
 
@@ -330,5 +331,5 @@ def sanity_warnings(gray: np.ndarray, mode: str = "L", notes: list[str] | None =
     depth, said = depth_note(mode, notes)
     out += [depth] if depth else []
     shown = set(colour) | set(said)
-    out += [f"Image file: {n}." for n in notes if n not in shown]
+    out += [file_finding(n) for n in notes if n not in shown]
     return out

@@ -122,7 +122,7 @@ from drac_ssl.grading.bundle import (
     chance_warning,
     load_bundle,
 )
-from drac_ssl.grading.image_notes import incomplete_line, same_grade_words
+from drac_ssl.grading.image_notes import FILE_FINDING, incomplete_line, same_grade_words
 from drac_ssl.grading.predict import (
     ImageReadError,
     grade_images,
@@ -661,7 +661,13 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
                               cases=[images_dir.name] if single else cases if skipped else None)
     for line in issues:
         print(line)
-    converted = f", {len(warnings)} converted to the model's channels (see the warnings)" if warnings else ""
+    # the decoder's warnings about a file (transparency, CMYK, float ...) apart from the
+    # conversions to the model's channels
+    n_file = len({line.split(f": {FILE_FINDING}", 1)[0] for line in warnings if f": {FILE_FINDING}" in line})
+    n_channels = sum(1 for line in warnings if f": {FILE_FINDING}" not in line)
+    converted = f", {n_channels} converted to the model's channels (see the warnings)" if n_channels else ""
+    converted += (f", {n_file} with a warning about the file itself (see the warnings)"
+                  if n_file else "")
     converted += (f", {int(unlike.sum())} unlike the training images (see the warning)"
                   if unlike is not None and unlike.any() else "")
     converted += f", {int(blank.sum())} blank (see the warning)" if blank.any() else ""
