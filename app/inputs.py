@@ -4,7 +4,9 @@
 :class:`InputRejected` whose message is shown in the page (never a traceback):
 
 * no file, an empty file, a file above the size limit (bytes, checked before reading it),
-* not an image / not PNG, JPEG, TIFF or BMP (format read from the content, not the name),
+* not an image / not PNG, JPEG, TIFF or BMP (format read from the content, not the name; a
+  TIFF Pillow cannot open, e.g. 32-bit float RGB, is decoded by OpenCV as in the ingest and
+  the export, its size read from the TIFF header first: :func:`data_prep.decode.tiff_size`),
 * an image above the side limit or the decoded-pixels limit (read from the header, before
   decoding: a 0.4 MB PNG can declare 8192 x 8192 16-bit RGB pixels, 400 MB decoded),
 * a truncated or corrupt image.
@@ -15,7 +17,9 @@ sees the pixels the export command and training see; it is called directly (inst
 ``read_image_any``) to keep its findings for the page: what the decoder did (an Exif
 orientation applied, a 12-bit range detected in a 16-bit file, bytes after the end of a
 JPEG ignored, the first frame of several used) and what it cannot honour (an ICC profile,
-non-square pixels) are shown as warnings beside the grade.
+non-square pixels, transparency composited over black, CMYK converted without colour
+management) are shown as warnings beside the grade, ``Image file: `` and the ingest's words
+(:func:`drac_ssl.grading.image_notes.file_finding`; the export command says the same per file).
 
 :func:`sanity_warnings` flags images that do not look like a UW-OCTA en-face scan: too
 small, blank, strongly non-square, converted from colour. They are graded anyway. A 16-bit file

@@ -45,7 +45,12 @@ each with a warning printed before the summary line
 (:func:`drac_ssl.grading.predict.conform_channels`), in the app's words
 (:mod:`drac_ssl.grading.image_notes`): a colour file on a grey UW-OCTA model "may not be
 OCTA"; a 16-bit file converted to 8-bit as the ingest does is a plain ``note:``, not a
-doubt. The ingest's fundus crop and Graham
+doubt. What the decoder did to a file is said per file in the app's words
+(:func:`drac_ssl.grading.image_notes.file_finding`, ``Image file: `` and the ingest's text):
+a warning for transparency composited over black, CMYK converted without colour management,
+float samples scaled, an ICC profile not applied ...; a ``note:`` for what was honoured (an
+Exif orientation applied, a TIFF Pillow cannot open decoded by OpenCV); the summary line
+counts these files apart from the channel conversions. The ingest's fundus crop and Graham
 filter, when the data had them, are replayed on every image, and an image where the crop
 finds no disc (or no dark surround) is graded with the app's warning, per file on stderr
 (:func:`drac_ssl.grading.predict.preprocessing_warning`). An image whose shorter side is
