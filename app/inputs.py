@@ -4,7 +4,9 @@
 :class:`InputRejected` whose message is shown in the page (never a traceback):
 
 * no file, an empty file, a file above the size limit (bytes, checked before reading it),
-* not an image / not PNG, JPEG, TIFF or BMP (format read from the content, not the name),
+* not an image / not PNG, JPEG, TIFF or BMP (format read from the content, not the name; a
+  TIFF Pillow cannot open, e.g. 32-bit float RGB, is decoded by OpenCV as in the ingest and
+  the export, its size read from the TIFF header first: :func:`data_prep.decode.tiff_size`),
 * an image above the side limit or the decoded-pixels limit (read from the header, before
   decoding: a 0.4 MB PNG can declare 8192 x 8192 16-bit RGB pixels, 400 MB decoded),
 * a truncated or corrupt image.
@@ -15,7 +17,9 @@ sees the pixels the export command and training see; it is called directly (inst
 ``read_image_any``) to keep its findings for the page: what the decoder did (an Exif
 orientation applied, a 12-bit range detected in a 16-bit file, bytes after the end of a
 JPEG ignored, the first frame of several used) and what it cannot honour (an ICC profile,
-non-square pixels) are shown as warnings beside the grade.
+non-square pixels, transparency composited over black, CMYK converted without colour
+management) are shown as warnings beside the grade, ``Image file: `` and the ingest's words
+(:func:`drac_ssl.grading.image_notes.file_finding`; the export command says the same per file).
 
 :func:`sanity_warnings` flags images that do not look like a UW-OCTA en-face scan: too
 small, blank, strongly non-square, converted from colour. They are graded anyway. A 16-bit file
@@ -44,7 +48,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from data_prep.decode import content_words
+from data_prep.decode import content_words, is_tiff, tiff_size
 from data_prep.validate import inspect_image, is_blank
 from drac_ssl.grading.image_notes import (
     DEPTH_NOTE,
@@ -52,6 +56,7 @@ from drac_ssl.grading.image_notes import (
     READ_FORMATS,
     colour_for_grey_model,
     depth_note,
+    file_finding,
     grey_for_colour_model,
     image_kind,
     is_plain_note,
@@ -202,8 +207,16 @@ def load_bytes(data: bytes, name: str, limits: InputLimits = InputLimits(),
         raise InputRejected(f"`{name}` declares an enormous pixel count; refused. Upload an "
                             f"image of at most {limits.max_side} px per side.") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        # the export command's words too (not_an_image, other_format)
-        raise InputRejected(f"`{name}` {not_an_image(content_words(data))}.") from None
+        if not is_tiff(data):  # the export command's words too (not_an_image, other_format)
+            raise InputRejected(f"`{name}` {not_an_image(content_words(data))}.") from None
+        # a TIFF Pillow cannot open (a float RGB TIFF): the decoder's OpenCV fallback reads it,
+        # as in the ingest and the export; its size comes from the header, checked first
+        size = tiff_size(data)
+        if size is None:
+            raise InputRejected(f"`{name}` is a TIFF file whose header does not give its size "
+                                f"(damaged, or a layout this app does not read). Re-export it as "
+                                f"PNG.") from None
+        file_format, (width, height) = "TIFF", size
     if file_format not in ACCEPTED_FORMATS:
         raise InputRejected(f"`{name}` {other_format(file_format)}; upload a {READ_FORMATS} image.")
     if max(width, height) > limits.max_side:
@@ -251,7 +264,7 @@ def colour_model_warnings(image: LoadedImage, notes: list[str] | None = None) ->
     notes = notes or []
     depth, said = depth_note(image.mode, notes)
     out += [depth] if depth else []
-    out += [f"Image file: {n}." for n in notes if n not in set(said)]
+    out += [file_finding(n) for n in notes if n not in set(said)]
     return out
 
 
@@ -322,5 +335,5 @@ def sanity_warnings(gray: np.ndarray, mode: str = "L", notes: list[str] | None =
     depth, said = depth_note(mode, notes)
     out += [depth] if depth else []
     shown = set(colour) | set(said)
-    out += [f"Image file: {n}." for n in notes if n not in shown]
+    out += [file_finding(n) for n in notes if n not in shown]
     return out

@@ -578,15 +578,63 @@ def content_words(data: bytes) -> str:
     return "bytes " + " ".join(f"{b:02x}" for b in data[:8]) + (" ..." if len(data) > 8 else "")
 
 
+_TIFF_SIGNATURES = {b"II*\x00": ("<", False), b"MM\x00*": (">", False),  # classic TIFF
+                    b"II+\x00": ("<", True), b"MM\x00+": (">", True)}  # BigTIFF
+"""The first 4 bytes of a TIFF file: its byte order and whether it is a BigTIFF."""
+
+
+def is_tiff(data: bytes) -> bool:
+    """Whether ``data`` starts with a TIFF signature (classic or BigTIFF, either byte order)."""
+    return data[:4] in _TIFF_SIGNATURES
+
+
+def tiff_size(data: bytes) -> tuple[int, int] | None:
+    """``(width, height)`` of a TIFF's first image, read from its header (the first IFD's
+    ImageWidth and ImageLength tags) without decoding anything: how the app checks its
+    size limits on a TIFF Pillow cannot open (a float RGB TIFF) before OpenCV decodes it.
+    None when ``data`` is no TIFF (:func:`is_tiff`) or its header does not give both."""
+    if not is_tiff(data):
+        return None
+    order, big = _TIFF_SIGNATURES[data[:4]]
+    try:
+        if big:
+            (ifd,) = struct.unpack_from(order + "Q", data, 8)
+            (count,) = struct.unpack_from(order + "Q", data, ifd)
+            start, step, value_at = ifd + 8, 20, 12
+        else:
+            (ifd,) = struct.unpack_from(order + "I", data, 4)
+            (count,) = struct.unpack_from(order + "H", data, ifd)
+            start, step, value_at = ifd + 2, 12, 8
+        found: dict[int, int] = {}
+        for i in range(min(count, 4096)):
+            at = start + step * i
+            tag, kind = struct.unpack_from(order + "HH", data, at)
+            if tag in (256, 257):  # ImageWidth, ImageLength: SHORT, LONG or (BigTIFF) LONG8
+                code = {3: "H", 4: "I", 16: "Q"}.get(kind)
+                if code is None:
+                    return None
+                found[tag] = struct.unpack_from(order + code, data, at + value_at)[0]
+    except struct.error:  # the header ends early
+        return None
+    if 256 not in found or 257 not in found:
+        return None
+    return int(found[256]), int(found[257])
+
+
 def _open_fallback(data: bytes, path: str) -> Decoded:
     """Pillow cannot open the file: OpenCV may still decode it (e.g. a float RGB TIFF)."""
     pixels = _opencv_decode(data)
+    if pixels is None and is_tiff(data):  # a TIFF all the same: say so
+        return _failed(path, "a TIFF file that neither Pillow nor OpenCV can decode (a "
+                             "compression or sample format they do not read, or a damaged file)",
+                       "re-export it as PNG, or as an 8- or 16-bit TIFF without compression",
+                       file_format="TIFF", kind="decode")
     if pixels is None:
         return _failed(path, f"not an image (it holds {content_words(data)})",
                        "replace it with the real image or move it out of the image folder",
                        kind="not-an-image")
     mode = f"{pixels.dtype}x{1 if pixels.ndim == 2 else pixels.shape[2]}"
-    fmt = "TIFF" if data[:4] in (b"II*\x00", b"MM\x00*") else "unknown"
+    fmt = "TIFF" if is_tiff(data) else "unknown"
     return _finish(pixels, path, mode, fmt, [note(
         path, "Pillow cannot open this file; decoded by OpenCV (orientation and colour profile "
               "not checked)", "export it as PNG to have its metadata checked", "decoder")], 0)

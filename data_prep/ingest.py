@@ -253,9 +253,11 @@ def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str]
     problems = list(layout.problems)
     train_images: list[Path] = []
     test_images: list[Path] = []
+    not_read: list[Path] = []  # training-folder files reported as not read (x.webp)
     if layout.train_dir is not None:
         scan = scan_image_folder(layout.train_dir, skip=layout.skip)
         train_images, problems = scan.images, problems + scan.problems
+        not_read = [Path(p.path) for p in scan.problems if p.kind == "non-image"]
     if layout.test_dir is not None:
         scan = scan_image_folder(layout.test_dir)
         test_images, problems = scan.images, problems + scan.problems
@@ -271,7 +273,8 @@ def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str]
             # data.ungradable=leave_out: the rows with no grade and their images go before matching
             train_images, left_out, left_out_problems = leave_out_ungradable(train_images, table)
             problems += left_out_problems
-            labels, match_problems = match_labels(train_images, table, layout.train_dir)
+            labels, match_problems = match_labels(train_images, table, layout.train_dir,
+                                                  not_read=not_read)
             problems += match_problems
     if test_images and layout.test_list_csv is not None and layout.test_dir is not None:
         names, list_problems = read_name_list(layout.test_list_csv, layout.image_column)

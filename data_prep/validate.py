@@ -713,11 +713,16 @@ def likely_typos(names: Sequence[str], unlabelled: Sequence[Path], rows: int = 0
 
 
 def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
-                 test_dir_name: str = "test") -> tuple[dict[Path, LabelRow], list[Problem]]:
+                 test_dir_name: str = "test", not_read: Sequence[Path] = ()
+                 ) -> tuple[dict[Path, LabelRow], list[Problem]]:
     """Pair each training image with its CSV row (see :class:`NameIndex`).
 
     A row without an image whose file sits in a subfolder of ``folder`` says so (the
     subfolder ``test_dir_name`` is the layout's test split: those images are unlabelled).
+    ``not_read``: files of ``folder`` the folder scan already reported as not read (an image
+    of a format the package does not read, ``x.webp``; another file), each with its fix
+    (:func:`data_prep.layout.scan_image_folder`): a row naming one is not also called a
+    label without image, which would say the file is missing.
 
     Fatal: an image without a row (kind ``no-label``), a row without an image (``no-image``),
     a name without extension that matches several images (``x`` for ``x.png`` and ``x.jpg``).
@@ -726,6 +731,7 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
     (APTOS, EyePACS and IDRiD write ids without extension) or by number.
     """
     index = NameIndex(images)
+    reported = NameIndex(not_read)  # their own error says what to do with them
     nested_index: NameIndex | None = None  # listed on the first row without an image
     matched: dict[Path, LabelRow] = {}
     problems: list[Problem] = []
@@ -737,6 +743,8 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
         if how == "ambiguous":
             problems.append(ambiguous_name(table, row, paths))
             continue
+        if not paths and reported.find(row.name)[0]:
+            continue  # e.g. x.webp: "a format this package does not read -> convert it"
         if not paths:
             if nested_index is None:
                 nested_index = _subfolder_images(folder)

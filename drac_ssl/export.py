@@ -45,7 +45,12 @@ each with a warning printed before the summary line
 (:func:`drac_ssl.grading.predict.conform_channels`), in the app's words
 (:mod:`drac_ssl.grading.image_notes`): a colour file on a grey UW-OCTA model "may not be
 OCTA"; a 16-bit file converted to 8-bit as the ingest does is a plain ``note:``, not a
-doubt. The ingest's fundus crop and Graham
+doubt. What the decoder did to a file is said per file in the app's words
+(:func:`drac_ssl.grading.image_notes.file_finding`, ``Image file: `` and the ingest's text):
+a warning for transparency composited over black, CMYK converted without colour management,
+float samples scaled, an ICC profile not applied ...; a ``note:`` for what was honoured (an
+Exif orientation applied, a TIFF Pillow cannot open decoded by OpenCV); the summary line
+counts these files apart from the channel conversions. The ingest's fundus crop and Graham
 filter, when the data had them, are replayed on every image, and an image where the crop
 finds no disc (or no dark surround) is graded with the app's warning, per file on stderr
 (:func:`drac_ssl.grading.predict.preprocessing_warning`). An image whose shorter side is
@@ -122,7 +127,7 @@ from drac_ssl.grading.bundle import (
     chance_warning,
     load_bundle,
 )
-from drac_ssl.grading.image_notes import incomplete_line, same_grade_words
+from drac_ssl.grading.image_notes import FILE_FINDING, incomplete_line, same_grade_words
 from drac_ssl.grading.predict import (
     ImageReadError,
     grade_images,
@@ -661,7 +666,13 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
                               cases=[images_dir.name] if single else cases if skipped else None)
     for line in issues:
         print(line)
-    converted = f", {len(warnings)} converted to the model's channels (see the warnings)" if warnings else ""
+    # the decoder's warnings about a file (transparency, CMYK, float ...) apart from the
+    # conversions to the model's channels
+    n_file = len({line.split(f": {FILE_FINDING}", 1)[0] for line in warnings if f": {FILE_FINDING}" in line})
+    n_channels = sum(1 for line in warnings if f": {FILE_FINDING}" not in line)
+    converted = f", {n_channels} converted to the model's channels (see the warnings)" if n_channels else ""
+    converted += (f", {n_file} with a warning about the file itself (see the warnings)"
+                  if n_file else "")
     converted += (f", {int(unlike.sum())} unlike the training images (see the warning)"
                   if unlike is not None and unlike.any() else "")
     converted += f", {int(blank.sum())} blank (see the warning)" if blank.any() else ""

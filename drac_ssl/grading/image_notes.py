@@ -10,6 +10,9 @@ apart. Pure string functions (no torch), cheap to import from the app's upload c
 * :func:`grey_for_colour_model`: a grey picture read by a colour (3-channel) model.
 * :func:`depth_note` / :data:`DEPTH_NOTE` / :func:`is_plain_note`: a 16-bit (or 32-bit)
   file converted to 8-bit as the training ingest does: a plain note, not a doubt.
+* :func:`file_finding`: any other finding of the decoder (transparency composited over
+  black, CMYK converted without colour management, float samples scaled, an ICC profile not
+  applied ...), ``Image file: `` and the ingest's own words.
 * :func:`same_grade_words`: every image of a batch of at least :data:`SAME_GRADE_MIN`
   got one grade.
 * :func:`incomplete_line`: the ``INCOMPLETE:`` line of a batch some of whose files were
@@ -32,11 +35,13 @@ __all__ = [
     "DEPTH_CONVERTED",
     "DEPTH_NOTE",
     "DEPTH_NOTES",
+    "FILE_FINDING",
     "IMAGE_SUFFIXES",
     "OTHER_IMAGE_SUFFIXES",
     "READ_FORMATS",
     "colour_for_grey_model",
     "depth_note",
+    "file_finding",
     "grey_for_colour_model",
     "image_kind",
     "incomplete_line",
@@ -167,6 +172,20 @@ def depth_note(mode: str, findings: Sequence[str]) -> tuple[str, list[str]]:
     # or 16-bit samples an older Pillow opens as I)
     depth = (said[0].split(" ", 1)[0] if said else "16-bit" if mode.startswith("I;16") else "16- or 32-bit")
     return f"{depth} {DEPTH_CONVERTED}: {detail}.", said
+
+
+FILE_FINDING = "Image file: "
+"""How a decoder finding starts in the app and the export (:func:`file_finding`)."""
+
+
+def file_finding(what: str) -> str:
+    """``Image file: WHAT.``: a finding of the decoder (:func:`data_prep.validate.inspect_image`'s
+    problems' ``what``, the words the ingest prints) other than the 16-bit note
+    (:func:`depth_note`) and the conversion to the model's channels, in the app's words
+    (:func:`app.inputs.sanity_warnings`, :func:`app.inputs.colour_model_warnings`) and the
+    export command's (after ``NAME: ``, :func:`drac_ssl.grading.predict.read_image`): e.g.
+    ``Image file: 50.0% of the pixels are (partly) transparent: composited over black ...``."""
+    return f"{FILE_FINDING}{what}."
 
 
 def is_plain_note(warning: str) -> bool:

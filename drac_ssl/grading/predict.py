@@ -58,6 +58,7 @@ from drac_ssl.grading.image_notes import (
     COLOUR_FILE_MODES,
     colour_for_grey_model,
     depth_note,
+    file_finding,
     grey_for_colour_model,
 )
 from drac_ssl.grading.model import FEATURE_STAGE, GradingModel, InputSpec
@@ -130,15 +131,21 @@ def read_image_any(path: str | os.PathLike[str]) -> np.ndarray:
 def read_image(path: str | os.PathLike[str], channels: int, kind: str | None = None,
                notes: list[str] | None = None) -> tuple[np.ndarray, list[str]]:
     """An image file in ``channels`` (1: uint8 grey ``(H, W)``, 3: RGB ``(H, W, 3)``) and the
-    warnings of what was converted to get there (:func:`conform_channels`, whose ``kind``
-    this is: a colour file read by a grey UW-OCTA model is doubted as OCTA, the app's words).
+    warnings of what was converted to get there, each ``NAME: `` and the app's words: the
+    conversion to the model's channels (:func:`conform_channels`, whose ``kind`` this is: a
+    colour file read by a grey UW-OCTA model is doubted as OCTA), then each warning of the
+    decoder (:func:`drac_ssl.grading.image_notes.file_finding`: ``Image file: 50.0% of the
+    pixels are (partly) transparent: composited over black ...``, a CMYK file converted
+    without colour management, float samples scaled, an ICC profile not applied ...).
 
     Decoded like the ingest (:func:`data_prep.validate.inspect_image`: orientation, 16-bit
-    -> 8-bit, palette / alpha ...). ``notes``, when given, receives ``NAME: `` and the plain
-    note on a 16-bit file's conversion (:func:`drac_ssl.grading.image_notes.depth_note`,
-    the app's words; not a doubt). Raises FileNotFoundError for a missing file and
-    :class:`ImageReadError` (a ValueError: what is wrong, how to fix it; its ``problems``
-    the same one by one) for an unreadable one.
+    -> 8-bit, palette / alpha, OpenCV for a TIFF Pillow cannot open ...). ``notes``, when
+    given, receives ``NAME: `` and the plain notes, not doubts: a 16-bit file's conversion
+    (:func:`drac_ssl.grading.image_notes.depth_note`) and the decoder's notes as
+    ``Image file: ...`` (an Exif orientation applied, bytes after the image ignored, decoded
+    by OpenCV). Raises FileNotFoundError for a missing file and :class:`ImageReadError` (a
+    ValueError: what is wrong, how to fix it; its ``problems`` the same one by one) for an
+    unreadable one.
     """
     p = Path(path)
     if not p.is_file():
@@ -148,11 +155,15 @@ def read_image(path: str | os.PathLike[str], channels: int, kind: str | None = N
         fatal = [q for q in decoded.problems if q.severity == "error"] or decoded.problems
         raise ImageReadError("; ".join(problem.line for problem in decoded.problems)
                              or f"{p}: cannot be decoded as an image", fatal)
+    depth, said = depth_note(decoded.mode, [q.what for q in decoded.problems])
+    found = [q for q in decoded.problems if q.what not in said]  # said by the depth note
     if notes is not None:
-        depth, _ = depth_note(decoded.mode, [q.what for q in decoded.problems])
         notes += [f"{p.name}: {depth}"] if depth else []
-    return conform_channels(decoded.pixels, channels, p.name, colour=decoded.colour,
-                            mode=decoded.mode, kind=kind)
+        notes += [f"{p.name}: {file_finding(q.what)}" for q in found if q.severity == "note"]
+    pixels, warnings = conform_channels(decoded.pixels, channels, p.name, colour=decoded.colour,
+                                        mode=decoded.mode, kind=kind)
+    return pixels, warnings + [f"{p.name}: {file_finding(q.what)}" for q in found
+                               if q.severity == "warning"]
 
 
 def model_channels(metadata: dict[str, Any]) -> int:

@@ -204,3 +204,77 @@ def test_gradio_stores_no_upload_far_above_the_apps_limit(max_mb: float) -> None
 
     limit = AppSettings(max_mb=max_mb).limits.max_bytes
     assert transport_limit(AppSettings(max_mb=max_mb).limits) == 2 * limit
+
+
+def _float_tiff(rgb: np.ndarray) -> bytes:
+    """A 32-bit float RGB TIFF (values 0..1) of ``rgb`` (uint8 RGB): Pillow cannot open it,
+    OpenCV (the decoder's fallback) reads it."""
+    import cv2
+
+    ok, buf = cv2.imencode(".tiff", rgb[..., ::-1].astype(np.float32) / 255)
+    assert ok
+    return buf.tobytes()
+
+
+def _tiff_with(data: bytes, tags: dict[int, int]) -> bytes:
+    """``data`` (a little-endian TIFF) with the first IFD's ``tags`` (e.g. 256 ImageWidth,
+    257 ImageLength, 259 Compression) set to the values given (as LONG), the pixel data
+    unchanged."""
+    out = bytearray(data)
+    assert out[:4] == b"II*\x00"
+    ifd = struct.unpack_from("<I", out, 4)[0]
+    for i in range(struct.unpack_from("<H", out, ifd)[0]):
+        at = ifd + 2 + 12 * i
+        tag = struct.unpack_from("<H", out, at)[0]
+        if tag in tags:
+            struct.pack_into("<HII", out, at + 2, 4, 1, tags[tag])  # LONG, one value
+    return bytes(out)
+
+
+def test_a_tiff_pillow_cannot_open_is_graded_as_the_export_grades_it(
+        predictor: Predictor, tmp_path: Path) -> None:
+    """The app called a 32-bit float TIFF "not an image (... it holds bytes 49 49 2a 00 ...)",
+    the TIFF signature itself, where the ingest and the export decode it with OpenCV. It now
+    goes through the same decoder: graded (single and batch) with the pixels the export reads,
+    its findings said; its size is checked from the TIFF header before decoding; a TIFF no
+    decoder reads is named a TIFF, not "not an image"."""
+    from app.server import AppSettings, _grade_batch, _grade_single
+    from drac_ssl.grading.predict import read_image, read_image_any
+
+    yy, xx = np.mgrid[:96, :96]
+    rgb = np.dstack([xx * 2, yy * 2, 255 - xx]).astype(np.uint8)
+    data = _float_tiff(rgb)
+    path = tmp_path / "f32.tiff"
+    path.write_bytes(data)
+    with pytest.raises(Exception):  # noqa: B017 - the case itself: Pillow cannot open it
+        Image.open(io.BytesIO(data))
+    loaded = load_bytes(data, "f32.tiff")
+    assert loaded.file_format == "TIFF" and (loaded.width, loaded.height) == (96, 96)
+    np.testing.assert_array_equal(loaded.gray, read_image_any(path))  # the export's pixels
+    assert any(w.startswith("Image file: Pillow cannot open this file; decoded by OpenCV")
+               for w in loaded.warnings)
+    assert any(w.startswith("Image file: float image") for w in loaded.warnings)
+    colour = load_bytes(data, "f32.tiff", channels=3)
+    np.testing.assert_array_equal(colour.for_channels(3), read_image(path, 3)[0])
+    markdown, label, *_ , details = _grade_single(predictor, AppSettings(), str(path), -1)
+    assert label is not None and "error" not in details, markdown
+    assert "not an image" not in markdown and "decoded by OpenCV" in markdown
+    summary, rows, csv_path = _grade_batch(predictor, AppSettings(), [str(path)])
+    assert "1 image(s) graded" in summary and "not an image" not in summary and csv_path is not None
+    # the limits hold before decoding: the size comes from the TIFF header
+    with pytest.raises(InputRejected, match="96 x 96 px, above the limit of 64 px per side"):
+        load_bytes(data, "f32.tiff", InputLimits(max_side=64))
+    with pytest.raises(InputRejected, match=r"8000 x 8000 px \(64\.0 megapixels\).*limit of 40 megapixels"):
+        load_bytes(_tiff_with(data, {256: 8000, 257: 8000}), "huge.tiff")
+    # a TIFF that no decoder reads is called a TIFF, with the decoder's reason (the ingest's)
+    unknown = _tiff_with(data, {259: 60000})  # a compression no decoder knows
+    with pytest.raises(InputRejected, match=r"`odd\.tif` cannot be read: a TIFF file that neither "
+                                            r"Pillow nor OpenCV can decode") as caught:
+        load_bytes(unknown, "odd.tif")
+    assert "not an image" not in str(caught.value)
+    # a TIFF whose header gives no size is refused before any decoding, named a TIFF
+    with pytest.raises(InputRejected, match="`broken.tif` is a TIFF file whose header does not give its size"):
+        load_bytes(b"II*\x00" + b"\x08\x00\x00\x00" + b"\x01\x00" + b"\xff" * 40, "broken.tif")
+    # a file no decoder opens and that is no TIFF stays "not an image"
+    with pytest.raises(InputRejected, match="is not an image"):
+        load_bytes(b"\x00\x01\x02\x03" * 64, "x.tif")

@@ -423,6 +423,35 @@ def test_bad_bytes_never_raise() -> None:
     assert decode.to_uint8(np.array([[1.0, np.nan]], np.float32), "x")[0] is None
 
 
+def test_a_tiffs_size_is_read_from_its_header_and_an_unreadable_tiff_is_named_a_tiff() -> None:
+    """The app checks a TIFF Pillow cannot open against its size limits before OpenCV decodes
+    it (:func:`data_prep.decode.tiff_size`, the first IFD's ImageWidth / ImageLength); a TIFF
+    that neither decoder reads was called "not an image (it holds bytes 49 49 2a 00 ...)",
+    its own signature: now it is named a TIFF, with a fix."""
+    grey = np.zeros((30, 70), np.uint8)
+    for fmt, kw in (("TIFF", {}), ("TIFF", {"compression": "tiff_deflate"})):
+        data = encode(grey, fmt, **kw)
+        assert decode.is_tiff(data) and decode.tiff_size(data) == (70, 30)
+    ok, float_rgb = cv2.imencode(".tiff", np.zeros((12, 34, 3), np.float32))  # IFD at the end
+    assert decode.tiff_size(float_rgb.tobytes()) == (34, 12)
+    # BigTIFF, big-endian: one IFD with ImageWidth (SHORT) and ImageLength (LONG8)
+    entries = struct.pack(">HHQQ", 256, 3, 1, 500 << 48) + struct.pack(">HHQQ", 257, 16, 1, 600)
+    bigtiff = b"MM\x00+" + struct.pack(">HHQ", 8, 0, 16) + struct.pack(">Q", 2) + entries
+    assert decode.is_tiff(bigtiff) and decode.tiff_size(bigtiff) == (500, 600)
+    for data in (b"II*\x00\x08\x00", b"II*\x00" + struct.pack("<IH", 8, 0), encode(grey, "PNG")):
+        assert decode.tiff_size(data) is None  # cut short, no size tags, no TIFF
+    unreadable = bytearray(float_rgb.tobytes())  # Compression set to a value no decoder knows
+    (ifd,) = struct.unpack_from("<I", unreadable, 4)
+    for i in range(struct.unpack_from("<H", unreadable, ifd)[0]):
+        if struct.unpack_from("<H", unreadable, ifd + 2 + 12 * i)[0] == 259:
+            struct.pack_into("<HIH", unreadable, ifd + 4 + 12 * i, 3, 1, 60000)
+    assert decode.tiff_size(bytes(unreadable)) == (34, 12)
+    found = validate.inspect_image(bytes(unreadable), "odd.tif")
+    assert found.pixels is None and found.file_format == "TIFF"
+    assert "a TIFF file that neither Pillow nor OpenCV can decode" in messages(found)
+    assert "not an image" not in messages(found) and "re-export it as PNG" in messages(found)
+
+
 def test_opencv_paths_16_bit_colour_tiff_float_rgb_tiff_and_16_bit_grey_alpha(
         octa: np.ndarray) -> None:
     """What Pillow narrows or cannot open: 16-bit RGB TIFF, float RGB TIFF, 16-bit grey+alpha."""

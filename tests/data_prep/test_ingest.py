@@ -1478,3 +1478,27 @@ def test_an_image_in_a_format_the_package_does_not_read_is_said_so(tmp_path: Pat
     assert "WEBP image" in webp.what and "format this package does not read" in webp.what
     assert "convert it to PNG" in webp.fix
     assert found["notes.txt"].what.startswith("not an image file (.txt)")
+
+
+@pytest.mark.parametrize("row_name", ["004.webp", "004", "004.WEBP"])
+def test_a_labelled_image_in_a_format_not_read_is_not_also_a_label_without_image(
+        tmp_path: Path, row_name: str) -> None:
+    """A plain folder holding ``004.webp`` with a label row for it gave two contradictory
+    errors: the .webp is an image of a format this package does not read (convert it) AND
+    "label without image: 004.webp is not in FOLDER -> add the image", although the file is
+    there. The row of a file the folder scan already reported (by name, or by stem as APTOS
+    writes ids) is no longer a label without image; the format error stands."""
+    data = make_plain(tmp_path / "d", {"001.png": 0, "002.png": 1, "003.png": 1})
+    (data / "004.webp").write_bytes(b"RIFF\x1a\x00\x00\x00WEBPVP8L")
+    csv_path = data / "labels.csv"
+    with open(csv_path, "a", encoding="utf-8") as fh:
+        fh.write(f"{row_name},0\n")  # line 5
+    message = expect_error(config(data, grades=TWO_GRADES), tmp_path / "out",
+                           "004.webp: a WEBP image, a format this package does not read",
+                           "convert it to PNG")
+    assert "label without image" not in message, message
+    assert "1 problem(s)" in message, message
+    # a row whose file is truly missing is still one
+    (data / "004.webp").unlink()
+    expect_error(config(data, grades=TWO_GRADES), tmp_path / "out2",
+                 f"{csv_path}:5: label without image: {row_name} is not in {data}")

@@ -1536,3 +1536,86 @@ def test_a_bundle_missing_a_fold_file_says_how_to_rebuild_it(exported_run: Path,
         export.load_bundle(copy)
     assert f"{gone} (fold 0)" in str(caught.value) and "the bundle is incomplete" in str(caught.value)
     assert f"build_bundle('{copy}')" in str(caught.value)
+
+
+def _files_the_decoder_converts(folder: Path) -> Path:
+    """``folder`` with one colour picture in three files the decoder converts with a warning:
+    ``rgba.png`` whose left half is transparent, ``cmyk.jpg`` (CMYK) and ``f32.tiff`` (32-bit
+    float RGB, 0..1, which Pillow cannot open: OpenCV decodes it)."""
+    from PIL import Image
+
+    folder.mkdir(exist_ok=True)
+    yy, xx = np.mgrid[:64, :64]
+    rgb = np.dstack([xx * 4, yy * 4, 255 - xx * 2]).astype(np.uint8)  # channels differ
+    alpha = np.where(xx < 32, 0, 255).astype(np.uint8)
+    Image.fromarray(np.dstack([rgb, alpha]), "RGBA").save(folder / "rgba.png")
+    Image.fromarray(rgb).convert("CMYK").save(folder / "cmyk.jpg", quality=95)
+    cv2.imwrite(str(folder / "f32.tiff"), rgb[..., ::-1].astype(np.float32) / 255)
+    return folder
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_read_image_says_what_the_decoder_did_in_the_apps_and_the_ingests_words(
+        tmp_path: Path, channels: int) -> None:
+    """read_image kept only the 16-bit note of the decoder's findings: a half-transparent PNG
+    (composited over black), a CMYK JPEG and a float TIFF were converted without a word, where
+    the ingest and the app warn. Now each finding is said as the app says it (``Image file:
+    ...``, after the file's name), in the ingest's words: the decoder's warnings among the
+    warnings, its notes (decoded by OpenCV) among the notes."""
+    from app.inputs import load_bytes
+    from data_prep.validate import inspect_image
+
+    folder = _files_the_decoder_converts(tmp_path / "files")
+    kind = "octa" if channels == 1 else "fundus"
+    for name, words in (("rgba.png", "50.0% of the pixels are (partly) transparent: composited over black"),
+                        ("cmyk.jpg", "converted to RGB without colour management"),
+                        ("f32.tiff", "float image (0..1): values 0..1 scaled by 255")):
+        data = (folder / name).read_bytes()
+        ingest = inspect_image(data, name, channels=channels)  # the ingest's findings
+        found = [p for p in ingest.problems if p.kind not in ("channels", "size")]
+        assert any(words in p.what for p in found), (name, found)
+        notes: list[str] = []
+        _, said = predict.read_image(folder / name, channels, kind=kind, notes=notes)
+        for problem in found:
+            line = f"{name}: Image file: {problem.what}."
+            assert line in (said if problem.severity == "warning" else notes), (line, said, notes)
+        app = [w for w in load_bytes(data, name, channels=channels, kind=kind).warnings
+               if w.startswith("Image file: ")]
+        assert sorted(f"{name}: {w}" for w in app) == sorted(
+            s for s in said + notes if s.startswith(f"{name}: Image file: "))
+    # the transparent half is black, and said so
+    pixels, _ = predict.read_image(folder / "rgba.png", 3)
+    assert pixels[:, :32].max() == 0 and pixels[:, 32:].max() > 0
+
+
+def test_the_export_says_what_the_decoder_did_to_each_file_as_the_app_does(
+        exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``python -m drac_ssl.export --skip-unreadable`` on a folder with a half-transparent PNG,
+    a CMYK JPEG and a float TIFF printed nothing about them. Each is now said per image on
+    stderr, in the app's words (warnings as ``warning:``, the OpenCV decode as ``note:``);
+    the summary counts them apart from the conversions to the model's channels."""
+    from app.inputs import load_bytes
+
+    folder = _test_images_and(exported_run, tmp_path / "clinic", 2, "plain.png",
+                              np.full((64, 64), 90, np.uint8) + np.eye(64, dtype=np.uint8) * 60)
+    _files_the_decoder_converts(folder)
+    capsys.readouterr()
+    assert export.main([str(exported_run), "--images", str(folder), "--out", str(tmp_path / "x.csv"),
+                        "--skip-unreadable"]) == 0
+    captured = capsys.readouterr()
+    err = captured.err.splitlines()
+    for name in ("rgba.png", "cmyk.jpg", "f32.tiff"):
+        app = [w for w in load_bytes((folder / name).read_bytes(), name, channels=1, kind="octa").warnings
+               if w.startswith("Image file: ")]
+        assert app, name
+        for words in app:
+            assert f"warning: {name}: {words}" in err or f"note: {name}: {words}" in err, (name, words)
+    assert any(x.startswith("warning: rgba.png: Image file: 50.0% of the pixels are (partly) transparent")
+               for x in err)
+    assert any(x.startswith("warning: cmyk.jpg: Image file: CMYK") and "without colour management" in x
+               for x in err)
+    assert "note: f32.tiff: Image file: Pillow cannot open this file; decoded by OpenCV" in " ".join(err)
+    assert not [x for x in err if "plain.png" in x and "Image file" in x]
+    summary = captured.out.splitlines()[0]
+    assert "3 converted to the model's channels" in summary  # the three colour files, not their findings
+    assert "3 with a warning about the file itself" in summary
