@@ -45,7 +45,8 @@ from drac_ssl.scale import default_grade_names, submission_columns
 from drac_ssl.starting import started
 
 __all__ = ["NOT_GRADED", "SUBMISSION_COLUMNS", "FolderFiles", "ProblemLines", "check_submission", "main",
-           "read_folder", "report_check", "referable_path", "write_incomplete_grades", "write_referable",
+           "is_drac_test_folder", "read_folder", "report_check", "referable_path",
+           "write_incomplete_grades", "write_referable",
            "write_submission"]
 
 SUBMISSION_COLUMNS = ("case", "class", *PROB_COLUMNS)
@@ -461,6 +462,26 @@ def _scale_of(rows: Sequence[tuple[int, list[str]]], num_grades: int | None) -> 
     return len(PROB_COLUMNS), False
 
 
+def is_drac_test_folder(images_dir: str | os.PathLike[str]) -> bool:
+    """Whether ``images_dir`` is DRAC 2022's own test-image folder, ``C. Diabetic Retinopathy
+    Grading/1. Original Images/b. Testing Set`` as unzipped (letter case and whitespace aside,
+    :func:`data_prep.layout.same_name`; relative paths resolved): its submissions are graded on
+    DRAC's 3 grades whatever a file's header says. IDRiD's ``B. Disease Grading/.../b. Testing
+    Set`` is not it."""
+    from data_prep.layout import IMAGES_DIR, TASK_DIR, TEST_DIR, same_name
+
+    for path in {Path(os.path.abspath(images_dir)), Path(images_dir).resolve()}:
+        parts = path.parts
+        if len(parts) >= 3 and all(same_name(name, official) for name, official in
+                                   zip(parts[-3:], (TASK_DIR, IMAGES_DIR, TEST_DIR), strict=True)):
+            return True
+    return False
+
+
+DRAC_TEST_SCALE_FROM = "DRAC's test set (--images) is graded on"
+"""Who says K when the image folder is DRAC's (:func:`is_drac_test_folder`)."""
+
+
 def _assumed_header() -> str:
     """The header to name when nothing says K: the general form, DRAC's, and how to say K."""
     drac = ",".join(submission_columns(len(PROB_COLUMNS)))
@@ -503,6 +524,10 @@ def _check(csv_path: str | os.PathLike[str],
         raise ValueError(f"{len(grade_names)} grade names for {num_grades} grades")
     if grade_names is not None and num_grades is None:
         num_grades = len(grade_names)
+    drac_folder = num_grades is None and images_dir is not None and is_drac_test_folder(images_dir)
+    if drac_folder:  # DRAC's scale, not the header's width: DRAC rejects another
+        num_grades, scale_from = len(PROB_COLUMNS), DRAC_TEST_SCALE_FROM
+        grade_names = list(default_grade_names(num_grades))
     if not text.strip():
         wanted = (f"'{','.join(submission_columns(num_grades))}'" if num_grades is not None
                   else _assumed_header())
@@ -546,6 +571,9 @@ def _check(csv_path: str | os.PathLike[str],
         problems.add(line, "scale", f"the submission has {file_k} grades "
                      f"({','.join(f.strip() for f in first)}) but {scale_from or 'the check expects'} "
                      f"{k}{named}: the submission of another run, or the wrong file?",
+                     f"DRAC accepts only '{header}': grade the images with a run trained on DRAC's "
+                     f"{k} grades (python -m drac_ssl.export RUN --images DIR --out CSV); --grades "
+                     f"{file_k} checks the file on its own scale; do not delete columns" if drac_folder else
                      "check it against the run (--manifest) or scale (--grades) it was written "
                      "for, or grade the images again with this run (python -m drac_ssl.export RUN "
                      "--images DIR --out CSV); do not delete columns")
@@ -739,7 +767,9 @@ def check_submission(csv_path: str | os.PathLike[str],
     ``case,class,P0..P{K-1}`` (missing or different; DRAC: ``case,class,P0,P1,P2``);
     K + 2 columns per row; class an integer in ``0..K-1``; the P columns finite numbers in
     [0, 1] summing to 1 within 1e-3; no duplicate or empty case. K is ``num_grades`` (or
-    ``len(grade_names)``, whose names appear in the fixes), else the width of a header
+    ``len(grade_names)``, whose names appear in the fixes), else DRAC's 3 when ``images_dir``
+    is DRAC's own test folder (:func:`is_drac_test_folder`: a 5-grade file is then one line
+    at line 1, as DRAC would reject it), else the width of a header
     ``case,class,P..`` (K columns named P and a number, even misnumbered: ``P0,P1,P2,P3,P5``
     is K = 5), else the first row's when it is data, else 3 assumed (the header and
     empty-file fixes then name ``case,class,P0..P{K-1}`` and ``--grades K``). A header
@@ -782,11 +812,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def report_check(csv_path: str | os.PathLike[str], images_dir: str | os.PathLike[str] | None = None,
                  *, num_grades: int | None = None, grade_names: Sequence[str] | None = None,
-                 cases: Sequence[str] | None = None, scale_from: str = "") -> int:
+                 cases: Sequence[str] | None = None, scale_from: str = "",
+                 scale_options: str = "--grades K") -> int:
     """Print the problems of a submission (or ``OK: N cases``, and on stderr the scale and
     what the cases were checked against); 1 when there are problems, else 0 (the command
     lines' exit code). ``scale_from``: who says ``num_grades``, in the line on a file of
-    another scale ("the manifest of runs/x has"; default "the check expects")."""
+    another scale ("the manifest of runs/x has"; default "the check expects"). K is
+    ``num_grades``, else DRAC's 3 when ``images_dir`` is DRAC's test folder
+    (:func:`is_drac_test_folder`), else the header's width, and then a ``note:`` on stderr
+    says so and names ``scale_options`` (the command's options that say K) to check the scale."""
     problems, n_rows = _check(csv_path, images_dir, num_grades=num_grades,
                               grade_names=grade_names, cases=cases, scale_from=scale_from)
     if problems:
@@ -797,6 +831,10 @@ def report_check(csv_path: str | os.PathLike[str], images_dir: str | os.PathLike
               file=sys.stderr)
         return 1
     k = num_grades or (len(grade_names) if grade_names else None)
+    drac_folder = k is None and images_dir is not None and is_drac_test_folder(images_dir)
+    if drac_folder:
+        k = len(PROB_COLUMNS)
+    from_header = k is None
     if k is None:
         try:
             first = next(csv.reader(io.StringIO(Path(csv_path).read_text(encoding="utf-8"))))
@@ -807,7 +845,11 @@ def report_check(csv_path: str | os.PathLike[str], images_dir: str | os.PathLike
                f", against {len(cases)} test case(s) of the manifest" if cases is not None else "")
     print(f"OK: {n_rows} cases" + ("" if checked else
           " (the format only: without --images DIR or --manifest RUN a missing case cannot be seen)"))
-    print(f"checked as {k or '?'} grades (P0..P{(k or 1) - 1}){checked}", file=sys.stderr)
+    print(f"checked as {k or '?'} grades (P0..P{(k or 1) - 1}){checked}"
+          + (" (DRAC's scale: the images are DRAC's test set)" if drac_folder else ""), file=sys.stderr)
+    if from_header and k:
+        print(f"note: K={k} taken from the header; pass {scale_options} to check the scale",
+              file=sys.stderr)
     return 0
 
 
