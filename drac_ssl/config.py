@@ -662,6 +662,30 @@ def _missing_config_fix(path: Path) -> str:
     return f"pass an existing file with -c, e.g. {_example_config()}"
 
 
+_UNCLOSED = {"while scanning a quoted scalar": ("the quoted value", "the same quote mark"),
+             "while parsing a flow sequence": ("the '[' list", "']'"),
+             "while parsing a flow mapping": ("the '{' mapping", "'}'")}
+"""PyYAML's context of a value opened and never closed -> (what was opened, what closes it)."""
+
+
+def _yaml_error_text(path: Path, exc: yaml.YAMLError) -> str:
+    """``FILE:LINE: not valid YAML (...)`` and the fix. PyYAML marks where it stopped (for a
+    quote left open: the end of the file, lines below the mistake); when its context says a
+    quote, ``[`` or ``{`` was opened and not closed, the line is where it opened."""
+    mark = getattr(exc, "problem_mark", None)
+    start = getattr(exc, "context_mark", None)
+    unclosed = _UNCLOSED.get(str(getattr(exc, "context", "") or ""))
+    if unclosed and start is not None and (mark is None or mark.line != start.line):
+        opened, closer = unclosed
+        stopped = f"; PyYAML stops on line {mark.line + 1}: {exc.problem}" if mark is not None else ""
+        return (f"{path}:{start.line + 1}: not valid YAML ({opened} that starts on this line is not "
+                f"closed{stopped}).\n  fix: close it on line {start.line + 1}: {closer} at the end "
+                f"of the value.")
+    line = f":{mark.line + 1}" if mark is not None else ""
+    return (f"{path}{line}: not valid YAML ({getattr(exc, 'problem', exc)}).\n"
+            f"  fix: check indentation and 'key: value' syntax on that line.")
+
+
 def _load_yaml(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
@@ -669,6 +693,12 @@ def _load_yaml(path: Path) -> dict[str, Any]:
         here = "" if path.is_absolute() else f" (looked for from the current folder, {Path.cwd()})"
         raise ConfigError(
             f"{path}: config file not found{here}.\n  fix: {_missing_config_fix(path)}"
+        ) from None
+    except UnicodeDecodeError as exc:  # saved as Latin-1 / Windows-1252 (root: café)
+        line = exc.object[:exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{path}:{line}: not UTF-8 (byte 0x{exc.object[exc.start]:02x}).\n"
+            f"  fix: save the file as UTF-8."
         ) from None
     except OSError as exc:  # a folder, no permission
         what = "is a folder, not a config file" if path.is_dir() else f"cannot be read ({exc.strerror or exc})"
@@ -681,12 +711,7 @@ def _load_yaml(path: Path) -> dict[str, Any]:
         repeated = _repeated_key(node)
         data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise ConfigError(
-            f"{path}{line}: not valid YAML ({getattr(exc, 'problem', exc)}).\n"
-            f"  fix: check indentation and 'key: value' syntax on that line."
-        ) from None
+        raise ConfigError(_yaml_error_text(path, exc)) from None
     finally:
         loader.dispose()
     if repeated:

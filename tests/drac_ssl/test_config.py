@@ -97,6 +97,27 @@ def test_yaml_error_points_at_file_and_line(tmp_path: Path) -> None:
         load_config(broken)
 
 
+def test_a_config_not_in_utf8_names_the_line_and_the_byte(tmp_path: Path) -> None:
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes("data:\n  n_folds: 2\n  root: caf\u00e9\n".encode("latin-1"))
+    with pytest.raises(ConfigError) as info:
+        load_config(latin)
+    assert str(info.value) == f"{latin}:3: not UTF-8 (byte 0xe9).\n  fix: save the file as UTF-8."
+
+
+def test_an_unclosed_quote_or_bracket_is_reported_where_it_opens(tmp_path: Path) -> None:
+    quote = tmp_path / "quote.yaml"
+    quote.write_text('data:\n  root: "/x\npretrain:\n  epochs: 3\n')
+    with pytest.raises(ConfigError, match=r"quote.yaml:2: not valid YAML \(the quoted value that starts "
+                                          r"on this line is not closed"):
+        load_config(quote)
+    bracket = tmp_path / "bracket.yaml"
+    bracket.write_text("data:\n  cache_sizes: [64\npretrain:\n  epochs: 3\n")
+    with pytest.raises(ConfigError, match=r"bracket.yaml:2: not valid YAML \(the '\[' list that starts "
+                                          r"on this line is not closed"):
+        load_config(bracket)
+
+
 def test_missing_file_and_bad_override_are_clear(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(tmp_path / "nope.yaml")
