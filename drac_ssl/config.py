@@ -442,10 +442,16 @@ def _coerce(value: Any, tp: Any, where: str, key: str) -> Any:
     origin = typing.get_origin(tp)
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
-            raise ConfigError(
-                f"{where}: '{key}' must be a mapping of settings, got {value!r}.\n"
-                f"  fix: write it as a YAML block, e.g.\n  {key}:\n    field: value"
-            )
+            first = dataclasses.fields(tp)[0].name  # a real setting of the section, as example
+            example = _as_text(getattr(tp(), first))
+            if where.startswith("command line"):
+                fix = f"give its settings one by one, e.g. {key}.{first}={example}"
+            else:  # each level of a dotted key one indent under the one above: pasteable YAML
+                parts = [*key.split("."), f"{first}: {example}"]
+                block = "\n".join(f"  {'  ' * i}{part}{':' * (i < len(parts) - 1)}"
+                                  for i, part in enumerate(parts))
+                fix = f"write it as a YAML block, e.g.\n{block}"
+            raise ConfigError(f"{where}: '{key}' must be a mapping of settings, got {value!r}.\n  fix: {fix}")
         return _merge(tp(), value, where, key)
     if origin in (list, tuple):
         (item_tp,) = typing.get_args(tp)[:1] or (Any,)

@@ -38,6 +38,7 @@ import os
 import re
 import shlex
 import shutil
+import textwrap
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -126,7 +127,9 @@ class Finding:
             where = f" ({self.where})" if self.where else ""
             head = f"{self.setting}={_show(self.value)}{where}: "
         first, *rest = f"{head}{self.what}".split("\n")
-        lines = [first] + [f"     {line.strip()}" for line in rest if line.strip()]
+        # the common indent goes, not each line's: a YAML block in a fix keeps its nesting
+        rest = textwrap.dedent("\n".join(line.rstrip() for line in rest)).split("\n")
+        lines = [first] + [f"     {line}" for line in rest if line.strip()]
         if self.fix:
             lines.append(f"     fix: {self.fix}")
         return "\n".join(lines)

@@ -1011,3 +1011,26 @@ def test_a_finished_stage_whose_output_is_gone_is_said_with_the_file_and_how_to_
     assert any(f"records the pretrain stage as done, but its output is incomplete: {backbone}" in f
                for f in found), found
     assert not any("is not in run.stages" in f for f in found), found
+
+
+def test_the_yaml_block_of_a_fix_keeps_its_indentation(tmp_path: Path) -> None:
+    import yaml
+
+    def pasted_block(text: str, section: str) -> dict:
+        """The YAML block the fix shows, from its first line ``section:`` on, as pasted."""
+        lines = text.splitlines()
+        at = lines.index(f"     {section}:")
+        block = [lines[at]] + [line for line in lines[at + 1:] if line.startswith("       ")]
+        return yaml.safe_load("\n".join(line[5:] for line in block))
+
+    seclist = tmp_path / "seclist.yaml"
+    seclist.write_text("pretrain: [1,2]\n")
+    assert pasted_block(PreflightError(preflight.read_config(seclist)[2]).args[0],
+                        "pretrain") == {"pretrain": {"epochs": 100}}
+    deep = tmp_path / "deep.yaml"  # a section inside a section: each level under the one above
+    deep.write_text("pretrain:\n  augment: 3\n")
+    assert pasted_block(PreflightError(preflight.read_config(deep)[2]).args[0],
+                        "pretrain") == {"pretrain": {"augment": {"recipe": "octa"}}}
+    # on the command line a section's settings are given one by one
+    text = PreflightError(preflight.read_config(None, ["pretrain.augment=3"])[2]).args[0]
+    assert "fix: give its settings one by one, e.g. pretrain.augment.recipe=octa" in text
