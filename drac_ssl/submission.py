@@ -38,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
+from data_prep.labels import SAVE_AS_CSV, workbook_words
 from drac_ssl import PROB_COLUMNS
 from drac_ssl.grading.image_notes import IMAGE_SUFFIXES  # the one list of image suffixes
 from drac_ssl.io import atomic_write_text
@@ -315,6 +316,12 @@ class _Problems:
         return lines
 
 
+def _shown(text: str) -> str:
+    """``text`` with its control and other non-printable characters escaped (``\\x03``), for a
+    message: a binary file's bytes never reach the terminal raw."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _parse_number(text: str) -> float | None:
     try:
         return float(text)
@@ -509,6 +516,10 @@ def _check(csv_path: str | os.PathLike[str],
         problems.add(0, "unreadable", f"cannot read the file ({exc.strerror or exc})",
                      "check the path; it must be a CSV file")
         return problems.finish(), 0
+    if (workbook := workbook_words(raw)) is not None:  # .xlsx / .xls: not text to decode
+        problems.add(0, "workbook", f"{workbook}, not a CSV", SAVE_AS_CSV if workbook != "a ZIP archive"
+                     else f"unzip it, or {SAVE_AS_CSV}")
+        return problems.finish(), 0
     if raw.startswith(b"\xef\xbb\xbf"):
         problems.add(1, "bom", "the file starts with a UTF-8 byte-order mark, which turns "
                      "the first column name into '\\ufeffcase'",
@@ -569,7 +580,7 @@ def _check(csv_path: str | os.PathLike[str],
         line, first = rows[0]
         named = f" ({', '.join(grade_names)})" if grade_names is not None else ""
         problems.add(line, "scale", f"the submission has {file_k} grades "
-                     f"({','.join(f.strip() for f in first)}) but {scale_from or 'the check expects'} "
+                     f"({_shown(','.join(f.strip() for f in first))}) but {scale_from or 'the check expects'} "
                      f"{k}{named}: the submission of another run, or the wrong file?",
                      f"DRAC accepts only '{header}': grade the images with a run trained on DRAC's "
                      f"{k} grades (python -m drac_ssl.export RUN --images DIR --out CSV); --grades "
@@ -582,7 +593,7 @@ def _check(csv_path: str | os.PathLike[str],
         line, first = rows[0]
         if [f.strip().lower() for f in first] == [c.lower() for c in columns]:
             if first != list(columns):
-                problems.add(line, "header", f"header is '{','.join(first)}' (case or spaces "
+                problems.add(line, "header", f"header is '{_shown(','.join(first))}' (case or spaces "
                              "differ)", f"write exactly '{header}'")
             rows = rows[1:]
         elif first and (Path(first[0].strip()).suffix.lower() in IMAGE_SUFFIXES
@@ -590,7 +601,7 @@ def _check(csv_path: str | os.PathLike[str],
             problems.add(line, "header", "the header line is missing (the first line is "
                          "already data)", f"insert '{header}' as the first line")
         else:
-            problems.add(line, "header", f"header is '{','.join(first)}'",
+            problems.add(line, "header", f"header is '{_shown(','.join(first))}'",
                          f"replace it with '{header}'" if k_known
                          else f"replace it with {_assumed_header()}")
             rows = rows[1:]

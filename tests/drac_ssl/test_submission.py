@@ -422,3 +422,22 @@ def test_k_taken_from_the_header_alone_is_said(tmp_path: Path, images: Path,
     assert "note: K=5 taken from the header; pass --grades K to check the scale" in err
     assert main(["--check", str(path), "--images", str(images), "--grades", "5"]) == 0
     assert "taken from the header" not in capsys.readouterr().err
+
+
+def test_a_workbook_given_for_the_csv_is_named(tmp_path: Path) -> None:
+    import zipfile
+
+    xlsx = tmp_path / "team.xlsx"
+    with zipfile.ZipFile(xlsx, "w") as zf:  # stored, not deflated: its bytes decode as UTF-8
+        zf.writestr("[Content_Types].xml", "<Types/>")
+        zf.writestr("xl/workbook.xml", "<workbook/>")
+    assert check_submission(xlsx) == [
+        f"{xlsx}:0: an Excel workbook, not a CSV -> open it in the spreadsheet program and save it "
+        "as CSV: File > Save As > CSV UTF-8"]
+
+
+def test_control_characters_of_a_header_are_escaped(tmp_path: Path) -> None:
+    path = tmp_path / "team.csv"
+    path.write_bytes(b"ca\x03se,class,P0,P1,P2\n1.png,0,1,0,0\n")
+    (line,) = check_submission(path)
+    assert "\x03" not in line and "header is 'ca\\x03se,class,P0,P1,P2'" in line
