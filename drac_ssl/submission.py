@@ -316,6 +316,16 @@ class _Problems:
         return lines
 
 
+def _in_percent(values: Sequence[float | None]) -> bool:
+    """Whether a row's probability cells are percentages: finite numbers in [0, 100], one
+    above 1, summing to 100 within ``100 * CHECK_SUM_TOL``."""
+    if not values or any(v is None or not math.isfinite(v) for v in values):
+        return False
+    numbers = [float(v) for v in values if v is not None]
+    return (all(0.0 <= v <= 100.0 for v in numbers) and max(numbers) > 1.0
+            and abs(sum(numbers) - 100.0) <= 100.0 * CHECK_SUM_TOL)
+
+
 def _shown(text: str) -> str:
     """``text`` with its control and other non-printable characters escaped (``\\x03``), for a
     message: a binary file's bytes never reach the terminal raw."""
@@ -611,6 +621,7 @@ def _check(csv_path: str | os.PathLike[str],
 
     seen: dict[str, int] = {}
     valid_cases: list[tuple[int, str]] = []
+    percent_rows: list[tuple[int, list[str]]] = []
     for line, fields in rows:
         if len(fields) != len(columns):
             if not (other_scale and file_k is not None and len(fields) == file_k + 2):
@@ -647,6 +658,10 @@ def _check(csv_path: str | os.PathLike[str],
                          f"{{{', '.join(str(i) for i in range(k))}}}",
                          f"write {_grade_choices(names)}")
 
+        numbers = [_parse_number(t) for t in prob_texts]
+        if _in_percent(numbers):  # 70,20,10: one problem for the file below, not one per cell
+            percent_rows.append((line, prob_texts))
+            continue
         values: list[float] = []
         for col, p_text in zip(columns[2:], prob_texts, strict=True):
             v = _parse_number(p_text)
@@ -662,6 +677,13 @@ def _check(csv_path: str | os.PathLike[str],
             problems.add(line, "sum", f"{'+'.join(columns[2:])} = {sum(values):.6g}, not 1 (tolerance "
                          f"{CHECK_SUM_TOL:g})", "normalise the row so the probabilities sum to 1")
 
+    if percent_rows:
+        line, texts = percent_rows[0]
+        n = len(percent_rows)
+        problems.add(line, "percent", f"{n} row{'s' * (n > 1)} hold{'s' * (n == 1)} percentages "
+                     f"({'+'.join(columns[2:])} = 100, e.g. {'+'.join(t.strip() for t in texts)} on "
+                     f"line {line}), not probabilities",
+                     "divide every probability by 100 (each row must sum to 1)")
     if images_dir is not None:
         folder = Path(images_dir)
         if not folder.is_dir():
@@ -777,7 +799,8 @@ def check_submission(csv_path: str | os.PathLike[str],
     Checks: readable UTF-8 text without BOM, not empty; header exactly
     ``case,class,P0..P{K-1}`` (missing or different; DRAC: ``case,class,P0,P1,P2``);
     K + 2 columns per row; class an integer in ``0..K-1``; the P columns finite numbers in
-    [0, 1] summing to 1 within 1e-3; no duplicate or empty case. K is ``num_grades`` (or
+    [0, 1] summing to 1 within 1e-3 (rows of percentages, summing to 100, are one problem for
+    the file with the fix to divide by 100, not one per cell); no duplicate or empty case. K is ``num_grades`` (or
     ``len(grade_names)``, whose names appear in the fixes), else DRAC's 3 when ``images_dir``
     is DRAC's own test folder (:func:`is_drac_test_folder`: a 5-grade file is then one line
     at line 1, as DRAC would reject it), else the width of a header

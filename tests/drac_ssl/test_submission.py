@@ -441,3 +441,16 @@ def test_control_characters_of_a_header_are_escaped(tmp_path: Path) -> None:
     path.write_bytes(b"ca\x03se,class,P0,P1,P2\n1.png,0,1,0,0\n")
     (line,) = check_submission(path)
     assert "\x03" not in line and "header is 'ca\\x03se,class,P0,P1,P2'" in line
+
+
+def test_probabilities_in_percent_are_one_problem_with_divide_by_100(tmp_path: Path, images: Path) -> None:
+    rows = [f"{c},0,70.0,20.0,10.0" for c in CASES]
+    rows[1] = f"{CASES[1]},1,0.2,0.5,0.3"  # one row right: not counted
+    path = _write(tmp_path, "\n".join([HEADER, *rows]) + "\n")
+    problems = check_submission(path, images)
+    assert problems == [f"{path}:2: 3 rows hold percentages (P0+P1+P2 = 100, e.g. 70.0+20.0+10.0 on "
+                        "line 2), not probabilities -> divide every probability by 100 (each row "
+                        "must sum to 1)"]
+    # a row outside [0, 1] that does not sum to 100 is still each cell's problem (logits)
+    path = _write(tmp_path, "\n".join([HEADER, f"{CASES[0]},0,2.5,-1.0,0.3", *_good_rows()[1:]]) + "\n")
+    assert sum("not logits" in p for p in check_submission(path, images)) == 2
