@@ -411,6 +411,24 @@ def _default_fix(key: str) -> str:
     return f"\n  fix: {setting}={_as_text(value)} (the default)"
 
 
+PAIR_LISTS = frozenset({"crop_scale"})
+"""List settings that are a (min, max) pair, never a list of one value."""
+
+
+def _one_value_fix(key: str, value: Any, item_tp: Any) -> str:
+    """The fix for a list setting given one value (``data.cache_sizes: 64``): that value as a
+    list of one (``[64]``) when it is a valid item and the list is not a pair
+    (:data:`PAIR_LISTS`), else the default."""
+    default = get(Config(), key)
+    if not default:
+        return f"\n  fix: {key}=[a, b]"
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)  # strings were split
+    fits = number and (item_tp is float or (item_tp is int and isinstance(value, int)))
+    if not fits or key.rsplit(".", 1)[-1] in PAIR_LISTS:
+        return _default_fix(key)
+    return f"\n  fix: {key}=[{_as_text(value)}] (a list, even of one value; the default is {_as_text(default)})"
+
+
 _YAML11_BOOLS = {"yes": "true", "y": "true", "on": "true", "no": "false", "n": "false", "off": "false"}
 """YAML 1.1's boolean words (read as words: :class:`YamlLoader`) and the boolean each meant."""
 
@@ -456,9 +474,16 @@ def _coerce(value: Any, tp: Any, where: str, key: str) -> Any:
     if origin in (list, tuple):
         (item_tp,) = typing.get_args(tp)[:1] or (Any,)
         if isinstance(value, str):  # allow a=1,2,3 on the command line
+            text = value.strip()
+            if (text.startswith("[") and "]" not in text) or (text.endswith("]") and "[" not in text):
+                # [64 or 64]: a bracket typed and its pair forgotten, not a '[64' item
+                which = "closed" if text.startswith("[") else "opened"
+                missing = "closing ']'" if text.startswith("[") else "opening '['"
+                raise ConfigError(f"{where}: '{key}' is a list that is not {which}: '{text}' has no "
+                                  f"{missing}.\n  fix: {key}=[{text.strip('[]')}]")
             value = [v for v in value.split(",") if v != ""]
         if not isinstance(value, (list, tuple)):
-            fix = _default_fix(key) if get(Config(), key) else f"\n  fix: {key}=[a, b]"
+            fix = _one_value_fix(key, value, item_tp)
             raise ConfigError(f"{where}: '{key}' must be a list, got {value!r}.{fix}")
         if key == "data.grades":
             _grade_names_read_as_values(list(value), where)
