@@ -2,7 +2,8 @@
 
 :func:`read_table` reads a CSV whatever its
 
-- encoding: UTF-8 with or without BOM, UTF-16 with BOM (Excel's "Unicode text") or
+- encoding (an Excel or OpenDocument workbook given for the CSV is named as such, with the
+  fix to save it as CSV UTF-8, not decoded): UTF-8 with or without BOM, UTF-16 with BOM (Excel's "Unicode text") or
   without (detected from the NUL bytes), UTF-32 with BOM, else Windows-1252 (Excel's "CSV"
   on Western-European Windows; a note says so), Latin-1 as the last resort;
 - delimiter: ``,`` ``;`` (European Excel) tab ``|``; an Excel ``sep=;`` first line is obeyed;
@@ -63,8 +64,31 @@ def normalise(name: str) -> str:
     return " ".join(name.strip().strip('"').strip("'").split()).casefold()
 
 
+SAVE_AS_CSV = "open it in the spreadsheet program and save it as CSV: File > Save As > CSV UTF-8"
+"""The fix for a workbook given where a CSV is read (:func:`workbook_words`)."""
+
+
+def workbook_words(raw: bytes) -> str | None:
+    """What a file given as a CSV is when it is a spreadsheet workbook, not text: ``an Excel
+    workbook`` (``.xlsx``: a ZIP holding ``xl/``; ``.xls``: an OLE compound file, whose NUL
+    bytes would otherwise pass for UTF-16), ``an OpenDocument spreadsheet (.ods)``, ``a ZIP
+    archive`` (another zipped file); None for anything else. ``raw``: the file's bytes."""
+    if raw.startswith(b"PK\x03\x04"):
+        if b"opendocument.spreadsheet" in raw[:200]:  # the ODF 'mimetype' member comes first
+            return "an OpenDocument spreadsheet (.ods)"
+        return "an Excel workbook" if b"xl/" in raw else "a ZIP archive"
+    if raw.startswith(b"\xd0\xcf\x11\xe0"):
+        return "an Excel workbook"  # .xls (or another old Office file: the same fix)
+    return None
+
+
 def decode_text(raw: bytes, path: Path) -> tuple[str | None, str, list[Problem]]:
-    """The text of a CSV file, the encoding used, and a note when it was not plain UTF-8."""
+    """The text of a CSV file, the encoding used, and a note when it was not plain UTF-8;
+    no text and an error for a spreadsheet workbook (:func:`workbook_words`)."""
+    workbook = workbook_words(raw)
+    if workbook is not None:
+        fix = SAVE_AS_CSV if workbook != "a ZIP archive" else f"unzip it, or {SAVE_AS_CSV}"
+        return None, "", [error(path, f"{workbook}, not a CSV", fix, "csv")]
     boms = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
             (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
             (codecs.BOM_UTF16_BE, "utf-16"))

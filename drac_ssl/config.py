@@ -411,6 +411,24 @@ def _default_fix(key: str) -> str:
     return f"\n  fix: {setting}={_as_text(value)} (the default)"
 
 
+PAIR_LISTS = frozenset({"crop_scale"})
+"""List settings that are a (min, max) pair, never a list of one value."""
+
+
+def _one_value_fix(key: str, value: Any, item_tp: Any) -> str:
+    """The fix for a list setting given one value (``data.cache_sizes: 64``): that value as a
+    list of one (``[64]``) when it is a valid item and the list is not a pair
+    (:data:`PAIR_LISTS`), else the default."""
+    default = get(Config(), key)
+    if not default:
+        return f"\n  fix: {key}=[a, b]"
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)  # strings were split
+    fits = number and (item_tp is float or (item_tp is int and isinstance(value, int)))
+    if not fits or key.rsplit(".", 1)[-1] in PAIR_LISTS:
+        return _default_fix(key)
+    return f"\n  fix: {key}=[{_as_text(value)}] (a list, even of one value; the default is {_as_text(default)})"
+
+
 _YAML11_BOOLS = {"yes": "true", "y": "true", "on": "true", "no": "false", "n": "false", "off": "false"}
 """YAML 1.1's boolean words (read as words: :class:`YamlLoader`) and the boolean each meant."""
 
@@ -442,17 +460,30 @@ def _coerce(value: Any, tp: Any, where: str, key: str) -> Any:
     origin = typing.get_origin(tp)
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
-            raise ConfigError(
-                f"{where}: '{key}' must be a mapping of settings, got {value!r}.\n"
-                f"  fix: write it as a YAML block, e.g.\n  {key}:\n    field: value"
-            )
+            first = dataclasses.fields(tp)[0].name  # a real setting of the section, as example
+            example = _as_text(getattr(tp(), first))
+            if where.startswith("command line"):
+                fix = f"give its settings one by one, e.g. {key}.{first}={example}"
+            else:  # each level of a dotted key one indent under the one above: pasteable YAML
+                parts = [*key.split("."), f"{first}: {example}"]
+                block = "\n".join(f"  {'  ' * i}{part}{':' * (i < len(parts) - 1)}"
+                                  for i, part in enumerate(parts))
+                fix = f"write it as a YAML block, e.g.\n{block}"
+            raise ConfigError(f"{where}: '{key}' must be a mapping of settings, got {value!r}.\n  fix: {fix}")
         return _merge(tp(), value, where, key)
     if origin in (list, tuple):
         (item_tp,) = typing.get_args(tp)[:1] or (Any,)
         if isinstance(value, str):  # allow a=1,2,3 on the command line
+            text = value.strip()
+            if (text.startswith("[") and "]" not in text) or (text.endswith("]") and "[" not in text):
+                # [64 or 64]: a bracket typed and its pair forgotten, not a '[64' item
+                which = "closed" if text.startswith("[") else "opened"
+                missing = "closing ']'" if text.startswith("[") else "opening '['"
+                raise ConfigError(f"{where}: '{key}' is a list that is not {which}: '{text}' has no "
+                                  f"{missing}.\n  fix: {key}=[{text.strip('[]')}]")
             value = [v for v in value.split(",") if v != ""]
         if not isinstance(value, (list, tuple)):
-            fix = _default_fix(key) if get(Config(), key) else f"\n  fix: {key}=[a, b]"
+            fix = _one_value_fix(key, value, item_tp)
             raise ConfigError(f"{where}: '{key}' must be a list, got {value!r}.{fix}")
         if key == "data.grades":
             _grade_names_read_as_values(list(value), where)
@@ -662,6 +693,30 @@ def _missing_config_fix(path: Path) -> str:
     return f"pass an existing file with -c, e.g. {_example_config()}"
 
 
+_UNCLOSED = {"while scanning a quoted scalar": ("the quoted value", "the same quote mark"),
+             "while parsing a flow sequence": ("the '[' list", "']'"),
+             "while parsing a flow mapping": ("the '{' mapping", "'}'")}
+"""PyYAML's context of a value opened and never closed -> (what was opened, what closes it)."""
+
+
+def _yaml_error_text(path: Path, exc: yaml.YAMLError) -> str:
+    """``FILE:LINE: not valid YAML (...)`` and the fix. PyYAML marks where it stopped (for a
+    quote left open: the end of the file, lines below the mistake); when its context says a
+    quote, ``[`` or ``{`` was opened and not closed, the line is where it opened."""
+    mark = getattr(exc, "problem_mark", None)
+    start = getattr(exc, "context_mark", None)
+    unclosed = _UNCLOSED.get(str(getattr(exc, "context", "") or ""))
+    if unclosed and start is not None and (mark is None or mark.line != start.line):
+        opened, closer = unclosed
+        stopped = f"; PyYAML stops on line {mark.line + 1}: {exc.problem}" if mark is not None else ""
+        return (f"{path}:{start.line + 1}: not valid YAML ({opened} that starts on this line is not "
+                f"closed{stopped}).\n  fix: close it on line {start.line + 1}: {closer} at the end "
+                f"of the value.")
+    line = f":{mark.line + 1}" if mark is not None else ""
+    return (f"{path}{line}: not valid YAML ({getattr(exc, 'problem', exc)}).\n"
+            f"  fix: check indentation and 'key: value' syntax on that line.")
+
+
 def _load_yaml(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
@@ -669,6 +724,12 @@ def _load_yaml(path: Path) -> dict[str, Any]:
         here = "" if path.is_absolute() else f" (looked for from the current folder, {Path.cwd()})"
         raise ConfigError(
             f"{path}: config file not found{here}.\n  fix: {_missing_config_fix(path)}"
+        ) from None
+    except UnicodeDecodeError as exc:  # saved as Latin-1 / Windows-1252 (root: café)
+        line = exc.object[:exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{path}:{line}: not UTF-8 (byte 0x{exc.object[exc.start]:02x}).\n"
+            f"  fix: save the file as UTF-8."
         ) from None
     except OSError as exc:  # a folder, no permission
         what = "is a folder, not a config file" if path.is_dir() else f"cannot be read ({exc.strerror or exc})"
@@ -681,12 +742,7 @@ def _load_yaml(path: Path) -> dict[str, Any]:
         repeated = _repeated_key(node)
         data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise ConfigError(
-            f"{path}{line}: not valid YAML ({getattr(exc, 'problem', exc)}).\n"
-            f"  fix: check indentation and 'key: value' syntax on that line."
-        ) from None
+        raise ConfigError(_yaml_error_text(path, exc)) from None
     finally:
         loader.dispose()
     if repeated:

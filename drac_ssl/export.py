@@ -791,7 +791,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             scale_from = (f"the manifest of {args.manifest} has" if args.manifest and args.grades is None
                           else "--grades says" if args.grades is not None else "")
             return report_check(args.check, args.images, num_grades=k, grade_names=names,
-                                cases=None if args.images else cases, scale_from=scale_from)
+                                cases=None if args.images else cases, scale_from=scale_from,
+                                scale_options="--grades K or --manifest RUN")
         if args.manifest or args.grades is not None:
             raise BundleError("--manifest and --grades go with --check")
         if args.out and (problem := output_file_problem(args.out, "--out", "submission.csv")):

@@ -38,6 +38,7 @@ import os
 import re
 import shlex
 import shutil
+import textwrap
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -68,6 +69,7 @@ __all__ = [
     "missing_outputs",
     "read_config",
     "run",
+    "setting_problems",
     "stages_to_run",
 ]
 
@@ -126,7 +128,9 @@ class Finding:
             where = f" ({self.where})" if self.where else ""
             head = f"{self.setting}={_show(self.value)}{where}: "
         first, *rest = f"{head}{self.what}".split("\n")
-        lines = [first] + [f"     {line.strip()}" for line in rest if line.strip()]
+        # the common indent goes, not each line's: a YAML block in a fix keeps its nesting
+        rest = textwrap.dedent("\n".join(line.rstrip() for line in rest)).split("\n")
+        lines = [first] + [f"     {line}" for line in rest if line.strip()]
         if self.fix:
             lines.append(f"     fix: {self.fix}")
         return "\n".join(lines)
@@ -1442,6 +1446,29 @@ def _run_stage_validators(c: _Findings, cfg: Config, stages: list[str]) -> None:
 # Entry points
 
 
+def setting_problems(cfg: Config, sources: dict[str, str] | None = None) -> list[Finding]:
+    """The errors of the values themselves (ranges, choices, shapes) of every stage of
+    ``run.stages``, finished or not: what a new run folder would meet. :func:`check` checks
+    only the stages left to run in a run folder, so a changed setting of a finished stage
+    (refused in that folder) is checked here, for the same listing; nothing is read but a
+    ``pretrain.backbone.weights`` file, no data and no device."""
+    c = _Findings(cfg, sources)
+    stages = [s for s in PIPELINE if s in cfg.run.stages]
+    umm_runs = "umm" in stages and cfg.umm.enabled
+    _check_choices(c, cfg)
+    if "ingest" in stages and cfg.data.dataset == "drac":
+        _check_data_settings(c, cfg)
+    if "pretrain" in stages:
+        _check_pretrain_settings(c, cfg)
+    if "pretrain" in stages or umm_runs:
+        _check_model_settings(c, cfg)
+    if umm_runs:
+        _check_umm_settings(c, cfg)
+    if "finetune" in stages:
+        _check_finetune_settings(c, cfg)
+    return [f for f in c.items if f.severity == "error"]
+
+
 def check(cfg: Config, run_dir: str | os.PathLike[str], sources: dict[str, str] | None = None,
           *, stages: list[str] | None = None) -> list[Finding]:
     """Every problem of ``cfg`` for the stages that will run in ``run_dir``; nothing is written.
@@ -1516,7 +1543,7 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], sources: dict[str, str] | 
     earlier = list(earlier)
     if any(f.unread for f in earlier):
         raise PreflightError(earlier)
-    findings = earlier + check(cfg, run_dir, sources)
+    findings = earlier + [f for f in check(cfg, run_dir, sources) if f not in earlier]  # said once
     findings.sort(key=lambda f: f.severity != "error")
     if any(f.severity == "error" for f in findings):
         raise PreflightError(findings)

@@ -38,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
+from data_prep.labels import SAVE_AS_CSV, workbook_words
 from drac_ssl import PROB_COLUMNS
 from drac_ssl.grading.image_notes import IMAGE_SUFFIXES  # the one list of image suffixes
 from drac_ssl.io import atomic_write_text
@@ -45,7 +46,8 @@ from drac_ssl.scale import default_grade_names, submission_columns
 from drac_ssl.starting import started
 
 __all__ = ["NOT_GRADED", "SUBMISSION_COLUMNS", "FolderFiles", "ProblemLines", "check_submission", "main",
-           "read_folder", "report_check", "referable_path", "write_incomplete_grades", "write_referable",
+           "is_drac_test_folder", "read_folder", "report_check", "referable_path",
+           "write_incomplete_grades", "write_referable",
            "write_submission"]
 
 SUBMISSION_COLUMNS = ("case", "class", *PROB_COLUMNS)
@@ -314,6 +316,22 @@ class _Problems:
         return lines
 
 
+def _in_percent(values: Sequence[float | None]) -> bool:
+    """Whether a row's probability cells are percentages: finite numbers in [0, 100], one
+    above 1, summing to 100 within ``100 * CHECK_SUM_TOL``."""
+    if not values or any(v is None or not math.isfinite(v) for v in values):
+        return False
+    numbers = [float(v) for v in values if v is not None]
+    return (all(0.0 <= v <= 100.0 for v in numbers) and max(numbers) > 1.0
+            and abs(sum(numbers) - 100.0) <= 100.0 * CHECK_SUM_TOL)
+
+
+def _shown(text: str) -> str:
+    """``text`` with its control and other non-printable characters escaped (``\\x03``), for a
+    message: a binary file's bytes never reach the terminal raw."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _parse_number(text: str) -> float | None:
     try:
         return float(text)
@@ -461,6 +479,26 @@ def _scale_of(rows: Sequence[tuple[int, list[str]]], num_grades: int | None) -> 
     return len(PROB_COLUMNS), False
 
 
+def is_drac_test_folder(images_dir: str | os.PathLike[str]) -> bool:
+    """Whether ``images_dir`` is DRAC 2022's own test-image folder, ``C. Diabetic Retinopathy
+    Grading/1. Original Images/b. Testing Set`` as unzipped (letter case and whitespace aside,
+    :func:`data_prep.layout.same_name`; relative paths resolved): its submissions are graded on
+    DRAC's 3 grades whatever a file's header says. IDRiD's ``B. Disease Grading/.../b. Testing
+    Set`` is not it."""
+    from data_prep.layout import IMAGES_DIR, TASK_DIR, TEST_DIR, same_name
+
+    for path in {Path(os.path.abspath(images_dir)), Path(images_dir).resolve()}:
+        parts = path.parts
+        if len(parts) >= 3 and all(same_name(name, official) for name, official in
+                                   zip(parts[-3:], (TASK_DIR, IMAGES_DIR, TEST_DIR), strict=True)):
+            return True
+    return False
+
+
+DRAC_TEST_SCALE_FROM = "DRAC's test set (--images) is graded on"
+"""Who says K when the image folder is DRAC's (:func:`is_drac_test_folder`)."""
+
+
 def _assumed_header() -> str:
     """The header to name when nothing says K: the general form, DRAC's, and how to say K."""
     drac = ",".join(submission_columns(len(PROB_COLUMNS)))
@@ -488,6 +526,10 @@ def _check(csv_path: str | os.PathLike[str],
         problems.add(0, "unreadable", f"cannot read the file ({exc.strerror or exc})",
                      "check the path; it must be a CSV file")
         return problems.finish(), 0
+    if (workbook := workbook_words(raw)) is not None:  # .xlsx / .xls: not text to decode
+        problems.add(0, "workbook", f"{workbook}, not a CSV", SAVE_AS_CSV if workbook != "a ZIP archive"
+                     else f"unzip it, or {SAVE_AS_CSV}")
+        return problems.finish(), 0
     if raw.startswith(b"\xef\xbb\xbf"):
         problems.add(1, "bom", "the file starts with a UTF-8 byte-order mark, which turns "
                      "the first column name into '\\ufeffcase'",
@@ -503,6 +545,10 @@ def _check(csv_path: str | os.PathLike[str],
         raise ValueError(f"{len(grade_names)} grade names for {num_grades} grades")
     if grade_names is not None and num_grades is None:
         num_grades = len(grade_names)
+    drac_folder = num_grades is None and images_dir is not None and is_drac_test_folder(images_dir)
+    if drac_folder:  # DRAC's scale, not the header's width: DRAC rejects another
+        num_grades, scale_from = len(PROB_COLUMNS), DRAC_TEST_SCALE_FROM
+        grade_names = list(default_grade_names(num_grades))
     if not text.strip():
         wanted = (f"'{','.join(submission_columns(num_grades))}'" if num_grades is not None
                   else _assumed_header())
@@ -544,8 +590,11 @@ def _check(csv_path: str | os.PathLike[str],
         line, first = rows[0]
         named = f" ({', '.join(grade_names)})" if grade_names is not None else ""
         problems.add(line, "scale", f"the submission has {file_k} grades "
-                     f"({','.join(f.strip() for f in first)}) but {scale_from or 'the check expects'} "
+                     f"({_shown(','.join(f.strip() for f in first))}) but {scale_from or 'the check expects'} "
                      f"{k}{named}: the submission of another run, or the wrong file?",
+                     f"DRAC accepts only '{header}': grade the images with a run trained on DRAC's "
+                     f"{k} grades (python -m drac_ssl.export RUN --images DIR --out CSV); --grades "
+                     f"{file_k} checks the file on its own scale; do not delete columns" if drac_folder else
                      "check it against the run (--manifest) or scale (--grades) it was written "
                      "for, or grade the images again with this run (python -m drac_ssl.export RUN "
                      "--images DIR --out CSV); do not delete columns")
@@ -554,7 +603,7 @@ def _check(csv_path: str | os.PathLike[str],
         line, first = rows[0]
         if [f.strip().lower() for f in first] == [c.lower() for c in columns]:
             if first != list(columns):
-                problems.add(line, "header", f"header is '{','.join(first)}' (case or spaces "
+                problems.add(line, "header", f"header is '{_shown(','.join(first))}' (case or spaces "
                              "differ)", f"write exactly '{header}'")
             rows = rows[1:]
         elif first and (Path(first[0].strip()).suffix.lower() in IMAGE_SUFFIXES
@@ -562,7 +611,7 @@ def _check(csv_path: str | os.PathLike[str],
             problems.add(line, "header", "the header line is missing (the first line is "
                          "already data)", f"insert '{header}' as the first line")
         else:
-            problems.add(line, "header", f"header is '{','.join(first)}'",
+            problems.add(line, "header", f"header is '{_shown(','.join(first))}'",
                          f"replace it with '{header}'" if k_known
                          else f"replace it with {_assumed_header()}")
             rows = rows[1:]
@@ -572,6 +621,7 @@ def _check(csv_path: str | os.PathLike[str],
 
     seen: dict[str, int] = {}
     valid_cases: list[tuple[int, str]] = []
+    percent_rows: list[tuple[int, list[str]]] = []
     for line, fields in rows:
         if len(fields) != len(columns):
             if not (other_scale and file_k is not None and len(fields) == file_k + 2):
@@ -608,6 +658,10 @@ def _check(csv_path: str | os.PathLike[str],
                          f"{{{', '.join(str(i) for i in range(k))}}}",
                          f"write {_grade_choices(names)}")
 
+        numbers = [_parse_number(t) for t in prob_texts]
+        if _in_percent(numbers):  # 70,20,10: one problem for the file below, not one per cell
+            percent_rows.append((line, prob_texts))
+            continue
         values: list[float] = []
         for col, p_text in zip(columns[2:], prob_texts, strict=True):
             v = _parse_number(p_text)
@@ -623,6 +677,13 @@ def _check(csv_path: str | os.PathLike[str],
             problems.add(line, "sum", f"{'+'.join(columns[2:])} = {sum(values):.6g}, not 1 (tolerance "
                          f"{CHECK_SUM_TOL:g})", "normalise the row so the probabilities sum to 1")
 
+    if percent_rows:
+        line, texts = percent_rows[0]
+        n = len(percent_rows)
+        problems.add(line, "percent", f"{n} row{'s' * (n > 1)} hold{'s' * (n == 1)} percentages "
+                     f"({'+'.join(columns[2:])} = 100, e.g. {'+'.join(t.strip() for t in texts)} on "
+                     f"line {line}), not probabilities",
+                     "divide every probability by 100 (each row must sum to 1)")
     if images_dir is not None:
         folder = Path(images_dir)
         if not folder.is_dir():
@@ -738,8 +799,11 @@ def check_submission(csv_path: str | os.PathLike[str],
     Checks: readable UTF-8 text without BOM, not empty; header exactly
     ``case,class,P0..P{K-1}`` (missing or different; DRAC: ``case,class,P0,P1,P2``);
     K + 2 columns per row; class an integer in ``0..K-1``; the P columns finite numbers in
-    [0, 1] summing to 1 within 1e-3; no duplicate or empty case. K is ``num_grades`` (or
-    ``len(grade_names)``, whose names appear in the fixes), else the width of a header
+    [0, 1] summing to 1 within 1e-3 (rows of percentages, summing to 100, are one problem for
+    the file with the fix to divide by 100, not one per cell); no duplicate or empty case. K is ``num_grades`` (or
+    ``len(grade_names)``, whose names appear in the fixes), else DRAC's 3 when ``images_dir``
+    is DRAC's own test folder (:func:`is_drac_test_folder`: a 5-grade file is then one line
+    at line 1, as DRAC would reject it), else the width of a header
     ``case,class,P..`` (K columns named P and a number, even misnumbered: ``P0,P1,P2,P3,P5``
     is K = 5), else the first row's when it is data, else 3 assumed (the header and
     empty-file fixes then name ``case,class,P0..P{K-1}`` and ``--grades K``). A header
@@ -782,11 +846,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def report_check(csv_path: str | os.PathLike[str], images_dir: str | os.PathLike[str] | None = None,
                  *, num_grades: int | None = None, grade_names: Sequence[str] | None = None,
-                 cases: Sequence[str] | None = None, scale_from: str = "") -> int:
+                 cases: Sequence[str] | None = None, scale_from: str = "",
+                 scale_options: str = "--grades K") -> int:
     """Print the problems of a submission (or ``OK: N cases``, and on stderr the scale and
     what the cases were checked against); 1 when there are problems, else 0 (the command
     lines' exit code). ``scale_from``: who says ``num_grades``, in the line on a file of
-    another scale ("the manifest of runs/x has"; default "the check expects")."""
+    another scale ("the manifest of runs/x has"; default "the check expects"). K is
+    ``num_grades``, else DRAC's 3 when ``images_dir`` is DRAC's test folder
+    (:func:`is_drac_test_folder`), else the header's width, and then a ``note:`` on stderr
+    says so and names ``scale_options`` (the command's options that say K) to check the scale."""
     problems, n_rows = _check(csv_path, images_dir, num_grades=num_grades,
                               grade_names=grade_names, cases=cases, scale_from=scale_from)
     if problems:
@@ -797,6 +865,10 @@ def report_check(csv_path: str | os.PathLike[str], images_dir: str | os.PathLike
               file=sys.stderr)
         return 1
     k = num_grades or (len(grade_names) if grade_names else None)
+    drac_folder = k is None and images_dir is not None and is_drac_test_folder(images_dir)
+    if drac_folder:
+        k = len(PROB_COLUMNS)
+    from_header = k is None
     if k is None:
         try:
             first = next(csv.reader(io.StringIO(Path(csv_path).read_text(encoding="utf-8"))))
@@ -807,7 +879,11 @@ def report_check(csv_path: str | os.PathLike[str], images_dir: str | os.PathLike
                f", against {len(cases)} test case(s) of the manifest" if cases is not None else "")
     print(f"OK: {n_rows} cases" + ("" if checked else
           " (the format only: without --images DIR or --manifest RUN a missing case cannot be seen)"))
-    print(f"checked as {k or '?'} grades (P0..P{(k or 1) - 1}){checked}", file=sys.stderr)
+    print(f"checked as {k or '?'} grades (P0..P{(k or 1) - 1}){checked}"
+          + (" (DRAC's scale: the images are DRAC's test set)" if drac_folder else ""), file=sys.stderr)
+    if from_header and k:
+        print(f"note: K={k} taken from the header; pass {scale_options} to check the scale",
+              file=sys.stderr)
     return 0
 
 

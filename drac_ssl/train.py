@@ -522,8 +522,9 @@ def _check_before_start(cfg: Config, run_dir: Path, sources: dict[str, str] | No
     # compared with or taken into
     elsewhere = bool(run_name_problem(cfg.run.name, cfg.run.out_dir)[0])
     problem = "" if elsewhere else _existing_run_problem(cfg, run_dir)
-    if problem:
+    if problem:  # and the changed values' own errors: the fix it offers (a new run) would meet them
         findings.append(Finding("", None, problem))
+        findings += [f for f in preflight.setting_problems(cfg, sources) if f not in findings]
     plan = None
     reuse = "" if elsewhere else cfg.run.reuse  # nothing is taken into a folder outside run.out_dir
     if reuse and not (run_dir / "config.yaml").exists():  # a new run folder only

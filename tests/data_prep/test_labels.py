@@ -172,3 +172,33 @@ def test_table_reports_its_dialect(tmp_path: Path) -> None:
     bom.write_bytes(codecs.BOM_UTF8 + b"a,b\n1,2\n")
     table, _ = read_table(bom)
     assert table is not None and table.columns == ["a", "b"] and table.encoding == "utf-8-sig"
+
+
+def _xlsx(path: Path) -> Path:
+    """A minimal Office Open XML workbook: a ZIP whose members are named as Excel's."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("[Content_Types].xml", "<Types/>")
+        zf.writestr("xl/workbook.xml", "<workbook/>")
+        zf.writestr("xl/worksheets/sheet1.xml", "<worksheet/>")
+    return path
+
+
+def test_an_excel_workbook_is_named_not_read_as_utf16(tmp_path: Path) -> None:
+    xls = tmp_path / "labels.xls"  # the old binary format: an OLE compound file
+    xls.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 504 + b"\x01\x02" * 300)
+    for path in (_xlsx(tmp_path / "labels.xlsx"), xls):
+        table, problems = read(path)
+        assert table is None
+        assert [(p.severity, p.what, p.fix) for p in problems] == [
+            ("error", "an Excel workbook, not a CSV",
+             "open it in the spreadsheet program and save it as CSV: File > Save As > CSV UTF-8")], path
+    ods = tmp_path / "labels.ods"  # LibreOffice's: the same ZIP shape, its own words
+    import zipfile
+
+    with zipfile.ZipFile(ods, "w") as zf:
+        zf.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+        zf.writestr("content.xml", "<office/>")
+    table, problems = read(ods)
+    assert table is None and [p.what for p in problems] == ["an OpenDocument spreadsheet (.ods), not a CSV"]

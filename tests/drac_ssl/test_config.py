@@ -97,6 +97,49 @@ def test_yaml_error_points_at_file_and_line(tmp_path: Path) -> None:
         load_config(broken)
 
 
+def test_a_config_not_in_utf8_names_the_line_and_the_byte(tmp_path: Path) -> None:
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes("data:\n  n_folds: 2\n  root: caf\u00e9\n".encode("latin-1"))
+    with pytest.raises(ConfigError) as info:
+        load_config(latin)
+    assert str(info.value) == f"{latin}:3: not UTF-8 (byte 0xe9).\n  fix: save the file as UTF-8."
+
+
+def test_an_unclosed_quote_or_bracket_is_reported_where_it_opens(tmp_path: Path) -> None:
+    quote = tmp_path / "quote.yaml"
+    quote.write_text('data:\n  root: "/x\npretrain:\n  epochs: 3\n')
+    with pytest.raises(ConfigError, match=r"quote.yaml:2: not valid YAML \(the quoted value that starts "
+                                          r"on this line is not closed"):
+        load_config(quote)
+    bracket = tmp_path / "bracket.yaml"
+    bracket.write_text("data:\n  cache_sizes: [64\npretrain:\n  epochs: 3\n")
+    with pytest.raises(ConfigError, match=r"bracket.yaml:2: not valid YAML \(the '\[' list that starts "
+                                          r"on this line is not closed"):
+        load_config(bracket)
+
+
+def test_a_list_written_as_one_value_or_left_open_gets_the_fix_that_keeps_it(tmp_path: Path) -> None:
+    scalar = tmp_path / "scalar.yaml"
+    scalar.write_text("data:\n  cache_sizes: 64\n")
+    with pytest.raises(ConfigError, match=r"(?s)scalar.yaml:2: 'data.cache_sizes' must be a list, got 64\."
+                                          r"\n  fix: data.cache_sizes=\[64\] \(a list, even of one value; "
+                                          r"the default is \[256,512\]\)"):
+        load_config(scalar)
+    with pytest.raises(ConfigError, match=r"fix: data.cache_sizes=\[64\] \(a list"):
+        load_config(None, ["data.cache_sizes=64"])
+    # a (min, max) pair is not a list of one: the default shows its shape
+    with pytest.raises(ConfigError, match=r"fix: finetune.crop_scale=\[0.6,1.0\] \(the default\)"):
+        load_config(None, ["finetune.crop_scale=0.5"])
+    for text, said in (("[64", "closed: '[64' has no closing ']'"),
+                       ("[64,128", "closed: '[64,128' has no closing ']'"),
+                       ("64]", "opened: '64]' has no opening '['")):
+        with pytest.raises(ConfigError) as info:
+            load_config(None, [f"data.cache_sizes={text}"])
+        assert str(info.value) == (f"command line 'data.cache_sizes={text}': 'data.cache_sizes' is a list "
+                                   f"that is not {said}.\n  fix: data.cache_sizes="
+                                   f"[{text.strip('[]')}]")
+
+
 def test_missing_file_and_bad_override_are_clear(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(tmp_path / "nope.yaml")

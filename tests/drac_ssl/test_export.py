@@ -429,6 +429,26 @@ def test_check_takes_k_from_a_misnumbered_header(tmp_path: Path, capsys: pytest.
         f"{team}:1: header is 'case,class,P0,P1,P2,P3,P5' -> replace it with 'case,class,P0,P1,P2,P3,P4'"]
 
 
+def test_check_against_dracs_test_folder_uses_dracs_3_grades(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "DRAC2022_Testing_Set" / "C. Diabetic Retinopathy Grading" / "1. Original Images"
+    folder = folder / "b. Testing Set"  # the README's recipe: export --check k5.csv --images <this>
+    folder.mkdir(parents=True)
+    for name in ("1.png", "2.png"):
+        (folder / name).write_bytes(b"\x89PNG\r\n\x1a\n")
+    team = tmp_path / "k5.csv"
+    team.write_text("case,class,P0,P1,P2,P3,P4\n1.png,4,0.1,0.2,0.3,0.2,0.2\n2.png,0,0.6,0.1,0.1,0.1,0.1\n")
+    assert export.main(["--check", str(team), "--images", str(folder)]) == 1
+    out = capsys.readouterr().out
+    assert "the submission has 5 grades" in out and "DRAC accepts only 'case,class,P0,P1,P2'" in out
+    # elsewhere K comes from the header, and the note says so
+    other = tmp_path / "imgs"
+    shutil.copytree(folder, other)
+    assert export.main(["--check", str(team), "--images", str(other)]) == 0
+    assert ("note: K=5 taken from the header; pass --grades K or --manifest RUN to check the scale"
+            in capsys.readouterr().err)
+
+
 def test_report_is_written_and_links_existing_images(exported_run: Path) -> None:
     path = write_report(exported_run)
     text = path.read_text()

@@ -1100,3 +1100,26 @@ def test_the_fundus_config_takes_a_plain_folder_of_colour_photographs(tmp_path: 
     assert [f.line for f in said if f.severity == "error"] == []
     assert not [f.line for f in said if f.setting.startswith(("pretrain.augment", "pretrain.backbone", "data."))]
     assert cfg.pretrain.augment.recipe == "fundus" and cfg.pretrain.backbone.in_channels == 0
+
+
+def test_the_yaml_block_of_a_fix_keeps_its_indentation(tmp_path: Path) -> None:
+    import yaml
+
+    def pasted_block(text: str, section: str) -> dict:
+        """The YAML block the fix shows, from its first line ``section:`` on, as pasted."""
+        lines = text.splitlines()
+        at = lines.index(f"     {section}:")
+        block = [lines[at]] + [line for line in lines[at + 1:] if line.startswith("       ")]
+        return yaml.safe_load("\n".join(line[5:] for line in block))
+
+    seclist = tmp_path / "seclist.yaml"
+    seclist.write_text("pretrain: [1,2]\n")
+    assert pasted_block(PreflightError(preflight.read_config(seclist)[2]).args[0],
+                        "pretrain") == {"pretrain": {"epochs": 100}}
+    deep = tmp_path / "deep.yaml"  # a section inside a section: each level under the one above
+    deep.write_text("pretrain:\n  augment: 3\n")
+    assert pasted_block(PreflightError(preflight.read_config(deep)[2]).args[0],
+                        "pretrain") == {"pretrain": {"augment": {"recipe": "octa"}}}
+    # on the command line a section's settings are given one by one
+    text = PreflightError(preflight.read_config(None, ["pretrain.augment=3"])[2]).args[0]
+    assert "fix: give its settings one by one, e.g. pretrain.augment.recipe=octa" in text

@@ -366,3 +366,91 @@ def test_a_submission_of_another_scale_is_said_once_not_fixed_row_by_row(tmp_pat
     sub.write_text("case,class,P0,P2\n1.png,1,0.4,0.6\n")
     assert [p.split(": ", 1)[1] for p in check_submission(sub, num_grades=2)] == [
         "header is 'case,class,P0,P2' -> replace it with 'case,class,P0,P1'"]
+
+
+# ----------------------------------------------------------------------------- the scale K
+
+
+def _drac_test_folder(tmp_path: Path, names: list[str]) -> Path:
+    """DRAC's official test-image folder, as unzipped (its parents name it)."""
+    folder = (tmp_path / "DRAC2022_Testing_Set" / "C. Diabetic Retinopathy Grading"
+              / "1. Original Images" / "b. Testing Set")
+    folder.mkdir(parents=True)
+    for name in names:
+        (folder / name).write_bytes(b"\x89PNG\r\n\x1a\n")
+    return folder
+
+
+def test_drac_test_folder_checks_a_5_grade_file_on_dracs_3_grades(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = _drac_test_folder(tmp_path, CASES)
+    p5 = np.full((len(CASES), 5), 0.2)
+    path = write_submission(tmp_path / "k5.csv", CASES, p5, num_grades=5)
+    problems = check_submission(path, folder)
+    assert len(problems) == 1 and problems[0].startswith(f"{path}:1: the submission has 5 grades")
+    assert "DRAC's test set" in problems[0] and "3 (Normal, NPDR, PDR)" in problems[0]
+    assert "--grades 5" in problems[0]
+    assert main(["--check", str(path), "--images", str(folder)]) == 1
+    assert "the submission has 5 grades" in capsys.readouterr().out
+    # the folder named relative to where the command runs (cd into it) is recognised too
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(folder)
+        assert len(check_submission(path, ".")) == 1
+    # a 3-grade file passes, and the line says the scale is DRAC's, not the header's
+    path3 = write_submission(tmp_path / "k3.csv", CASES, _probs(len(CASES)))
+    assert main(["--check", str(path3), "--images", str(folder)]) == 0
+    err = capsys.readouterr().err
+    assert "checked as 3 grades (P0..P2)" in err and "DRAC's" in err and "header" not in err
+    # --grades K still decides
+    assert main(["--check", str(path), "--images", str(folder), "--grades", "5"]) == 0
+
+
+def test_idrids_testing_set_is_not_taken_for_dracs(tmp_path: Path) -> None:
+    folder = tmp_path / "B. Disease Grading" / "1. Original Images" / "b. Testing Set"
+    folder.mkdir(parents=True)
+    for name in CASES:
+        (folder / name).write_bytes(b"\x89PNG\r\n\x1a\n")
+    path = write_submission(tmp_path / "k5.csv", CASES, np.full((len(CASES), 5), 0.2), num_grades=5)
+    assert check_submission(path, folder) == []
+
+
+def test_k_taken_from_the_header_alone_is_said(tmp_path: Path, images: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_submission(tmp_path / "k5.csv", CASES, np.full((len(CASES), 5), 0.2), num_grades=5)
+    assert main(["--check", str(path), "--images", str(images)]) == 0
+    err = capsys.readouterr().err
+    assert "note: K=5 taken from the header; pass --grades K to check the scale" in err
+    assert main(["--check", str(path), "--images", str(images), "--grades", "5"]) == 0
+    assert "taken from the header" not in capsys.readouterr().err
+
+
+def test_a_workbook_given_for_the_csv_is_named(tmp_path: Path) -> None:
+    import zipfile
+
+    xlsx = tmp_path / "team.xlsx"
+    with zipfile.ZipFile(xlsx, "w") as zf:  # stored, not deflated: its bytes decode as UTF-8
+        zf.writestr("[Content_Types].xml", "<Types/>")
+        zf.writestr("xl/workbook.xml", "<workbook/>")
+    assert check_submission(xlsx) == [
+        f"{xlsx}:0: an Excel workbook, not a CSV -> open it in the spreadsheet program and save it "
+        "as CSV: File > Save As > CSV UTF-8"]
+
+
+def test_control_characters_of_a_header_are_escaped(tmp_path: Path) -> None:
+    path = tmp_path / "team.csv"
+    path.write_bytes(b"ca\x03se,class,P0,P1,P2\n1.png,0,1,0,0\n")
+    (line,) = check_submission(path)
+    assert "\x03" not in line and "header is 'ca\\x03se,class,P0,P1,P2'" in line
+
+
+def test_probabilities_in_percent_are_one_problem_with_divide_by_100(tmp_path: Path, images: Path) -> None:
+    rows = [f"{c},0,70.0,20.0,10.0" for c in CASES]
+    rows[1] = f"{CASES[1]},1,0.2,0.5,0.3"  # one row right: not counted
+    path = _write(tmp_path, "\n".join([HEADER, *rows]) + "\n")
+    problems = check_submission(path, images)
+    assert problems == [f"{path}:2: 3 rows hold percentages (P0+P1+P2 = 100, e.g. 70.0+20.0+10.0 on "
+                        "line 2), not probabilities -> divide every probability by 100 (each row "
+                        "must sum to 1)"]
+    # a row outside [0, 1] that does not sum to 100 is still each cell's problem (logits)
+    path = _write(tmp_path, "\n".join([HEADER, f"{CASES[0]},0,2.5,-1.0,0.3", *_good_rows()[1:]]) + "\n")
+    assert sum("not logits" in p for p in check_submission(path, images)) == 2

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -748,6 +749,25 @@ def test_run_reuse_of_a_stage_whose_output_is_gone_names_the_file_and_how_to_red
     plan = train.plan_reuse(cfg, source, tmp_path / "runs" / "new")
     assert plan.stages == ("ingest",) and plan.stopped_at == "pretrain", plan
     assert f"its output folder {source / 'pretrain'} is gone" in plan.describe()
+
+
+def test_a_changed_and_invalid_value_in_a_run_folder_is_one_listing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A finished run rerun with finetune.epochs=0 was told only that its configuration
+    differs; the fix it offered (run.name=NEW run.reuse=...) then hit "must be > 0". Both are
+    said at once now, the finished stages' settings included."""
+    from fake_ingest import make_finished_run
+
+    run_dir = make_finished_run(tmp_path / "runs" / "done")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(train, "_REFUSED", False)
+    code = train.main(["-c", str(run_dir / "config.yaml"), "finetune.epochs=0"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "problem(s) found before any stage ran" in err and "different configuration" in err
+    assert re.search(r"finetune\.epochs: \d+ -> 0", err), err
+    assert "finetune.epochs=0 (command line 'finetune.epochs=0'): must be > 0" in err, err
+    assert err.count("must be > 0") == 1  # not again from the checks of the stages left to run
 
 
 def test_a_rerun_of_a_finished_run_keeps_its_config_yaml(
