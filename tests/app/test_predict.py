@@ -673,6 +673,24 @@ def test_cli_numbers_out_of_range_are_refused_naming_the_option_value_and_range(
     assert "Traceback" not in line and "/nonexistent" not in line
 
 
+def test_cli_a_corrupt_bundle_metadata_names_the_file_and_how_to_rebuild_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], one_thread: None) -> None:
+    """The app said "the bundle metadata is unreadable (Extra data: ...)" and no fix: as the
+    export command, it names the file and how to rebuild the bundle from its run."""
+    from app.__main__ import main
+
+    bundle = build_demo_bundle(tmp_path / "run", image_size=32, source_size=64, n_folds=1)
+    meta = bundle / "metadata.json"
+    meta.write_text(meta.read_text() + "xx\n")
+    assert main(["--bundle", str(bundle), "--threads", "1", "--temp-dir", str(tmp_path)]) == 2
+    captured = capsys.readouterr()
+    err = captured.err
+    assert f"{meta}: the bundle metadata is unreadable (Extra data: " in err, err
+    assert (f"\n  fix: rebuild the bundle from the run's fine-tuning, as the export stage does: "
+            f"python -c \"from drac_ssl.grading.bundle import build_bundle; "
+            f"build_bundle('{tmp_path / 'run'}')\"") in err, err
+    assert "Traceback" not in err and "serving on" not in captured.out
+
 def test_cli_a_port_the_socket_layer_refuses_is_said_without_a_traceback(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
         one_thread: None) -> None:
