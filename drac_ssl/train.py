@@ -37,7 +37,7 @@ if __name__ == "__main__":
     quiet_while_starting("train")
     from drac_ssl.commands import train_parser
 
-    train_parser().parse_args()  # --help, a usage error: answered before torch loads
+    train_parser().parse_intermixed_args()  # --help, a usage error: answered before torch loads
 
 import dataclasses
 import datetime as _dt
@@ -882,7 +882,7 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
 
 def main(argv: list[str] | None = None) -> int:
     started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
-    args = train_parser().parse_args(argv)
+    args = train_parser().parse_intermixed_args(argv)  # overrides on both sides of -c FILE
     overrides = list(args.overrides)
     if args.threads is not None:
         overrides.append(f"run.threads={args.threads}")

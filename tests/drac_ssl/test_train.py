@@ -1019,3 +1019,33 @@ def test_ctrl_c_between_stages_and_in_the_report_says_what_is_true(
             "rerun the same command to rewrite report.md") in err and "checkpoint" not in err, err
     ended = json.loads((tmp_path / "runs" / "between" / "invocations.jsonl").read_text().splitlines()[-1])["ended"]
     assert ended["outcome"] == "interrupted"
+
+
+def test_overrides_may_stand_on_both_sides_of_the_options(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``run.name=z1 -c FILE pretrain.epochs=0`` stopped with "unrecognized arguments:
+    pretrain.epochs=0" (argparse's parse_args takes one run of positionals): the options may
+    now come between the overrides, which keep their order (a later one wins)."""
+    seen: list[tuple[list[str], str | None]] = []
+    monkeypatch.setattr(train, "_main", lambda overrides, config: seen.append((overrides, config)) or 0)
+    config = str(tmp_path / "c.yaml")
+    assert train.main(["run.name=z1", "-c", config, "pretrain.epochs=0", "--threads", "2",
+                       "run.out_dir=/tmp/x", "run.name=z2"]) == 0
+    assert seen == [(["run.name=z1", "pretrain.epochs=0", "run.out_dir=/tmp/x", "run.name=z2",
+                      "run.threads=2"], config)]
+
+
+def test_the_command_line_takes_overrides_on_both_sides_of_c(tmp_path: Path) -> None:
+    """The same as ``python -m`` runs it: the parse before torch loads (``__main__``) took
+    the overrides after ``-c`` for unrecognized arguments; now the command reaches the
+    settings and says what is wrong with them (here: the config file is missing)."""
+    missing = tmp_path / "nope.yaml"
+    env = {**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1",
+           "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    proc = subprocess.run(
+        [sys.executable, "-m", "drac_ssl.train", "run.name=z1", "-c", str(missing),
+         "pretrain.epochs=0", f"run.out_dir={tmp_path / 'runs'}"],
+        capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 2
+    assert "unrecognized arguments" not in proc.stderr, proc.stderr
+    assert f"{missing}: config file not found" in proc.stderr, proc.stderr
