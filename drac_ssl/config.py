@@ -759,7 +759,11 @@ def _load_yaml(path: Path) -> dict[str, Any]:
             f"{PACKAGE_CONFIGS / 'default.yaml'}, or write the settings you want into {path}."
         )
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping (data:, pretrain:, ...).")
+        kind = "a list" if isinstance(data, list) else f"the {type(data).__name__} {data!r:.40}"
+        raise ConfigError(f"{path}: the top level is {kind}, not a mapping of sections (data:, "
+                          f"pretrain:, umm:, finetune:, run:).\n  fix: write the settings under "
+                          f"their sections, e.g.\n    pretrain:\n      epochs: 50\n    run:\n"
+                          f"      name: mine")
     return data
 
 
