@@ -365,6 +365,14 @@ class RunConfig:
     # fine-tuning on the same pretraining. Files are hard links (copies where links cannot be
     # made); stages.json says what came from where. Ignored when the run folder exists already.
     reuse: str = ""
+    # false: once every stage of run.stages has finished (never earlier: an interrupted stage
+    # resumes from them), remove the optimiser-state checkpoints of the finished pretrain and
+    # umm stages (<run_dir>/pretrain/checkpoints/, umm/checkpoints/: about half of a run
+    # folder); stages.json records it. Nothing a later stage or run.reuse reads by default is
+    # lost, but a later umm.start_from=last|peak|past_peak on this run's pretraining (run.reuse)
+    # is then impossible; the pretraining's are kept while a UMM of this folder still needs
+    # them. Output only: it may change on resume (a rerun with false removes them too).
+    keep_checkpoints: bool = True
 
 
 @dataclass
