@@ -166,8 +166,8 @@ def _data_section(run_dir: Path) -> list[str]:
                   "drawn by `data_prep.phantom`, not patient images. Every number below measures the "
                   "pipeline on synthetic data; none says how well it grades real diabetic retinopathy.", ""]
     elif prov["kind"] == "drac":
-        lines += [f"Images ingested from `{prov['root']}` ({prov.get('layout')} layout). They are not the "
-                  "package's phantom set; whether they are the official DRAC 2022 data is the user's "
+        lines += [f"Images ingested from `{prov['root']}` ({prov.get('layout')} layout), not recognised as "
+                  "the package's phantom set (no phantom.json marker beside them); whether they are the official DRAC 2022 data is the user's "
                   "statement, not checked here.", ""]
     elif prov["kind"] != "unknown":
         lines += [f"Images ingested from `{prov['root']}` ({prov.get('layout')} layout).", ""]

@@ -544,7 +544,7 @@ def _check_before_start(cfg: Config, run_dir: Path, sources: dict[str, str] | No
                                     f"nothing can be taken from it: its {plan.stopped_at} stage "
                                     f"{'is not finished' if unfinished else 'differs'} ({'; '.join(plan.why)})",
                                     "make those settings equal to that run's, or leave run.reuse out "
-                                    "to run every stage here"))
+                                    "to run every stage here" + _from_source_settings(cfg, plan.source, sources)))
     elif reuse:
         findings += _reuse_in_existing_folder(cfg, run_dir)
     reused = ""
@@ -558,6 +558,20 @@ def _check_before_start(cfg: Config, run_dir: Path, sources: dict[str, str] | No
             _untake(run_dir, created)
         raise
     return reused, warnings
+
+
+def _from_source_settings(cfg: Config, source: Path, sources: dict[str, str] | None) -> str:
+    """The fix that starts from a reused run's own settings (its ``config.yaml``) with this
+    command's other overrides, e.g. another head on the tiny first try's pretraining: ``; or
+    start from that run's settings: -c SOURCE/config.yaml run.name=NEW run.reuse=SOURCE
+    finetune.head=mlp``; '' without the source's config.yaml."""
+    if not (source / "config.yaml").is_file():
+        return ""
+    said = [where[len("command line '"):-1] for where in (sources or {}).values()
+            if where.startswith("command line '") and where.endswith("'")]
+    others = [o for o in dict.fromkeys(said) if not o.startswith(("run.name=", "run.reuse="))]
+    return (f"; or start from that run's own settings: -c {source / 'config.yaml'} "
+            f"run.name={cfg.run.name} run.reuse={cfg.run.reuse} {' '.join(others)}").rstrip()
 
 
 class ProcessZeroFailed(RuntimeError):

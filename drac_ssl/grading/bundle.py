@@ -256,7 +256,7 @@ def data_provenance(data_dir: str | os.PathLike[str],
         "preprocessing": facts.preprocessing,
         "note": ("phantom UW-OCTA images drawn by data_prep.phantom: procedural stand-ins, NOT "
                  "patient data; metrics on them say nothing about real DR grading"
-                 if phantom else "images ingested from the data root above (not the phantom set)"),
+                 if phantom else "images ingested from the data root above (not recognised as the phantom set)"),
     }
 
 

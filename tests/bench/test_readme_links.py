@@ -81,3 +81,11 @@ def test_the_method_note_the_code_cites_ships_with_the_repository() -> None:
     assert (REPO / "docs" / "methods.md").is_file()
     readme = README.read_text(encoding="utf-8")
     assert "shared/docs/methods.md" not in readme and "(docs/methods.md)" in readme
+
+
+def test_the_configuration_page_lists_every_shipped_config() -> None:
+    """docs/configuration.md names the YAML files of configs/; a trial found configs/fundus.yaml,
+    used by three README commands, missing from its list."""
+    page = (REPO / "docs" / "configuration.md").read_text(encoding="utf-8")
+    listed = set(re.findall(r"`(\w+)`", page.split("from `configs/` (", 1)[1].split(")", 1)[0]))
+    assert listed == {p.stem for p in (REPO / "configs").glob("*.yaml")}

@@ -1168,3 +1168,32 @@ def test_keep_checkpoints_false_keeps_the_pretrainings_while_a_later_umm_needs_t
         f"which does not exist: the pretraining's checkpoints were removed after the run finished "
         f"(run.keep_checkpoints=false)"), refused
     assert f"run.reuse={run_dir} umm.start_from=best" in refused[0], refused
+
+
+def test_a_reuse_that_can_take_nothing_offers_the_source_runs_own_settings(tmp_path: Path) -> None:
+    """A DRAC participant's trial: ``-c configs/drac.yaml run.reuse=runs/first-try
+    finetune.head=mlp`` after the tiny first try was refused (its ingest differs: the tiny
+    sizes) with "make those settings equal to that run's"; the way that works, starting from
+    that run's config.yaml, was not said. The fix now gives it."""
+    from drac_ssl import preflight
+    from drac_ssl.config import save_config
+    from drac_ssl.preflight import PreflightError
+
+    out = tmp_path / "runs"
+    first = out / "first-try"
+    first.mkdir(parents=True)
+    small = [f"run.out_dir={out}", "data.cache_sizes=[128]", "data.n_folds=2", "run.name=first-try"]
+    save_config(train.load_config(train.DEFAULT_CONFIG, small), first / "config.yaml")
+    (first / "data").mkdir()
+    (first / "data" / "manifest.csv").write_text("id,path,grade,split,fold,patient\n")
+    (first / "stages.json").write_text(json.dumps({"ingest": {"status": "done"}}))
+    cfg, sources, _ = preflight.read_config(train.DEFAULT_CONFIG, [
+        f"run.out_dir={out}", "run.name=mlp", f"run.reuse={first}", "finetune.head=mlp"])
+    with pytest.raises(PreflightError) as refused:
+        train._check_before_start(cfg, out / "mlp", sources, [])
+    said = str(refused.value)
+    assert "nothing can be taken from it" in said and "data.cache_sizes" in said, said
+    fix = said.split("or start from that run's own settings: ", 1)[1]
+    assert fix.startswith(f"-c {first / 'config.yaml'} run.name=mlp run.reuse={first} "), said
+    assert "finetune.head=mlp" in fix and f"run.out_dir={out}" in fix, said
+    assert not (out / "mlp").exists()
