@@ -715,7 +715,7 @@ def _facts_from_ingest(c: _Findings, cfg: Config, data_dir: Path) -> DataFacts |
 def _on_the_fallback_scale(problem: Any) -> bool:
     """Whether a label problem judges grades by the scale (outside 0..K-1, 1-based), which with
     an invalid ``data.grades`` is the default scale :func:`_grade_names` fell back to."""
-    return problem.kind == "grade" and (" is outside {" in problem.what or "look 1-based" in problem.what)
+    return problem.kind == "grade" and (" outside {" in problem.what or "look 1-based" in problem.what)
 
 
 def _grade_names(cfg: Config, layout: str) -> tuple[str, ...]:
