@@ -307,9 +307,11 @@ def test_grades_that_follow_the_fold_are_said_in_the_console_metrics_and_report(
     words = said_of["vicreg"]
     assert f"> **W{words[1:]}**: this variant learnt next to nothing about grading" in report
     # finetune.freeze=frozen: scratch is random features under a trained head, and is named so
-    assert (f"**Read with care:** VICReg: {words}; scratch (random init, frozen: random features + trained "
-            f"head): {said_of['scratch']}; so VICReg - scratch "
-            "compares two models that learnt next to nothing") in report
+    (care,) = [line for line in report.splitlines() if line.startswith("**Read with care:**")]  # once
+    assert care.startswith(f"**Read with care:** scratch (random init, frozen: random features + trained "
+                           f"head): {said_of['scratch']}; VICReg: {words}")
+    assert all(care.count(w) == 1 for w in said_of.values())  # each variant's words once
+    assert "So VICReg - scratch" in care and "two models that learnt next to nothing" in care
 
 
 def test_cis_resample_patients_when_the_manifest_names_them(
