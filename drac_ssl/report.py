@@ -650,7 +650,14 @@ def _one_grade_differences(pairs: dict[str, tuple[str, str, str]], one_grade: di
                 f"about whether {what} helped")
 
     said = sorted(said, key=lambda v: list(one_grade).index(v) if v in one_grade else len(one_grade))
-    words = "; ".join(f"{variant_title(v, freeze)}: {one_grade[v]}" for v in said)  # the table's order
+    said_of = {v: str(one_grade[v]) for v in said}
+    # a tail every variant's words share (the grades follow the fold), said once after them
+    tails = {w.rpartition("): ")[2] for w in said_of.values() if "): " in w}
+    tail = tails.pop() if len(said) > 1 and len(tails) == 1 and all("): " in w for w in said_of.values()) else ""
+    if tail:
+        said_of = {v: w[:-len(tail) - 2] for v, w in said_of.items()}
+    words = "; ".join(f"{variant_title(v, freeze)}: {said_of[v]}" for v in said)  # the table's order
+    words += f"; in each, {tail}" if tail else ""
     return (f"**Read with care:** {words}. So "
             + "; ".join(together(r) if r in both else r for r in readings) + ".")
 
