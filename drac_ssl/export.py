@@ -777,8 +777,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if k is not None and k != len(names):
                     raise BundleError(f"--grades {k} contradicts the manifest's {len(names)} grades "
                                       f"({', '.join(names)})")
-                if not cases:
-                    raise BundleError(f"{args.manifest}: the manifest lists no test images")
+                if not cases:  # nothing to check against: the folder of the images is
+                    scale = (f"--grades {len(names)} (this run's {', '.join(names)}) or, without "
+                             f"it, from the CSV's header")
+                    fix = (f"drop --manifest to check against --images alone: the grade scale "
+                           f"then comes from {scale}" if args.images else
+                           f"pass --images DIR (the folder of the images the CSV grades) instead "
+                           f"of --manifest; the grade scale then comes from {scale}")
+                    raise BundleError(f"{args.manifest}: the manifest lists no test images\n  fix: {fix}")
             record = skipped_record_path(args.check)
             said = (read_json_dict(record) or {}) if record.is_file() else {}
             skipped_files = sorted({str(e.get("path") or e.get("file")) for e in said.get("skipped") or []

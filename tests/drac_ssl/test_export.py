@@ -1639,3 +1639,31 @@ def test_the_export_says_what_the_decoder_did_to_each_file_as_the_app_does(
     summary = captured.out.splitlines()[0]
     assert "3 converted to the model's channels" in summary  # the three colour files, not their findings
     assert "3 with a warning about the file itself" in summary
+
+
+def test_check_against_a_manifest_without_test_images_says_the_fix(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A new user's trial: --check preds.csv --images new_photos --manifest runs/mine, the run's
+    manifest listing no test images, exited 2 with 'the manifest lists no test images' and no
+    fix. The fix: drop --manifest and check against --images, the scale from --grades K (the
+    run's K) or the header."""
+    data = tmp_path / "runs" / "mine" / "data"
+    data.mkdir(parents=True)
+    (data / "manifest.csv").write_text("id,grade,split,fold\n001.png,0,train,0\n002.png,2,train,1\n")
+    (data / "ingest_summary.json").write_text(json.dumps({"grades": {"names": ["Normal", "NPDR", "PDR"]}}))
+    images = tmp_path / "new_photos"
+    images.mkdir()
+    preds = tmp_path / "preds.csv"
+    preds.write_text("case,class,P0,P1,P2\n")
+    capsys.readouterr()
+    assert export.main(["--check", str(preds), "--images", str(images), "--manifest", str(data.parent)]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {data.parent}: the manifest lists no test images" in err
+    assert ("fix: drop --manifest to check against --images alone: the grade scale then comes from "
+            "--grades 3 (this run's Normal, NPDR, PDR) or, without it, from the CSV's header") in err
+    # followed: the check runs against the folder
+    assert export.main(["--check", str(preds), "--images", str(images), "--grades", "3"]) != 2
+    # without --images: the manifest has nothing to check against, the fix names --images
+    assert export.main(["--check", str(preds), "--manifest", str(data.parent)]) == 2
+    assert "fix: pass --images DIR (the folder of the images the CSV grades) instead of --manifest" \
+        in capsys.readouterr().err
