@@ -38,6 +38,7 @@ from data_prep.problems import (  # noqa: F401 - re-exported: the historical hom
     warning,
 )
 from drac_ssl.config import GRADE_SCALES
+from drac_ssl.grading.image_notes import OTHER_IMAGE_SUFFIXES
 
 BLANK_STD = 2.0
 """Grey-level standard deviation (0..255) below which an image is blank (:func:`is_blank`)."""
@@ -729,9 +730,13 @@ TYPO_ROWS_MAX = (5, 0.10)  # spelling guesses only while the rows without image 
 
 def _stem_key(name: str) -> str:
     """A name as a typo-tolerant key: no folder, no extension, lower case, NFC, no leading
-    zeros (``Images/017.PNG``, ``017.jpg`` and ``17`` give ``17``)."""
+    zeros (``Images/017.PNG``, ``017.jpg`` and ``17`` give ``17``). An extension of a format
+    the package does not read goes too (``x.webp`` gives ``x``): a row still naming the file
+    the ingest said to convert pairs with the converted ``x.png``."""
     base = Path(name.replace("\\", "/")).name
-    stem = name_key(Path(base).stem if Path(base).suffix.lower() in IMAGE_SUFFIXES else base)
+    suffix = Path(base).suffix.lower()
+    stem = name_key(Path(base).stem if suffix in IMAGE_SUFFIXES or suffix in OTHER_IMAGE_SUFFIXES
+                    else base)
     return stem.lstrip("0") or stem
 
 
