@@ -21,9 +21,54 @@ import signal
 import sys
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 __all__ = ["main", "parse_args"]
+
+PORTS = (1, 65535)  # gradio cannot serve on port 0 (it probes the port it was given)
+
+
+def _port(text: str) -> int:
+    """``--port``: a TCP port 1..65535 (bind() raises OverflowError outside 0..65535)."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = None
+    if port is None or not PORTS[0] <= port <= PORTS[1]:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a port number: give {PORTS[0]}..{PORTS[1]}, e.g. 7860 (the default)")
+    return port
+
+
+def _positive_number(default: float) -> Callable[[str], float]:
+    """An argparse type: a finite number > 0 (inf crashed with OverflowError, nan was blamed
+    on the bundle); the message names the value, the range and ``default``."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and value > 0):
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not allowed: give a number > 0 (finite), e.g. {default:g} (the default)")
+        return value
+    return parse
+
+
+def _count(least: int, default: int) -> Callable[[str], int]:
+    """An argparse type: a whole number ``least`` or more; the message names the value, the
+    range and ``default``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = least - 1
+        if value < least:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not allowed: give a whole number, {least} or more, e.g. {default} "
+                f"(the default)")
+        return value
+    return parse
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -39,21 +84,22 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1",
                         help="interface to bind (default 127.0.0.1; 0.0.0.0 exposes the app "
                              "to the network: give --auth-file too)")
-    parser.add_argument("--port", type=int, default=7860, help="port (default 7860)")
-    parser.add_argument("--max-size-mb", type=float, default=50.0,
+    parser.add_argument("--port", type=_port, default=7860, help="port, 1..65535 (default 7860)")
+    parser.add_argument("--max-size-mb", type=_positive_number(50.0), default=50.0,
                         help="largest accepted upload in MB (default 50)")
-    parser.add_argument("--max-side", type=int, default=8192,
+    parser.add_argument("--max-side", type=_count(1, 8192), default=8192,
                         help="largest accepted image side in pixels (default 8192)")
-    parser.add_argument("--max-megapixels", type=float, default=40.0,
+    parser.add_argument("--max-megapixels", type=_positive_number(40.0), default=40.0,
                         help="largest accepted image in decoded megapixels, width x height "
                              "(default 40: a small file may hold a huge image)")
-    parser.add_argument("--concurrency", type=int, default=1,
+    parser.add_argument("--concurrency", type=_count(1, 1), default=1,
                         help="requests that run the model at the same time, each with --threads "
                              "threads (default 1)")
-    parser.add_argument("--queue-size", type=int, default=32,
+    parser.add_argument("--queue-size", type=_count(0, 32), default=32,
                         help="requests that may wait for the model; more get the app's 'busy, "
                              "try again' message (default 32: 20 clients at once are all served)")
-    parser.add_argument("--max-batch", type=int, default=200, help="images per batch (default 200)")
+    parser.add_argument("--max-batch", type=_count(1, 200), default=200,
+                        help="images per batch (default 200)")
     parser.add_argument("--threads", type=int, default=0,
                         help="CPU threads of torch and OpenCV (default 0: the package's policy, "
                              "half the cores, 1..4; see drac_ssl.runtime.default_threads)")
@@ -79,13 +125,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="[app] %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # gradio's own startup probes
-    limits = (args.max_size_mb, args.max_megapixels)  # inf / nan: a crash or a bundle blamed
-    if (not all(math.isfinite(v) and v > 0 for v in limits) or args.max_side < 1 or args.concurrency < 1
-            or args.queue_size < 0):
-        print("error: --max-size-mb and --max-megapixels must be positive finite numbers, --max-side "
-              "and --concurrency positive, --queue-size >= 0",
-              file=sys.stderr)
-        return 2
     if args.threads < 0:
         print("error: --threads must be 0 (the default policy) or a positive count", file=sys.stderr)
         return 2
@@ -174,7 +213,7 @@ def _run(args: argparse.Namespace, workdir: os.PathLike[str],
         serve(predictor, settings, block=True, quiet=args.quiet, auth=auth)
     except (KeyboardInterrupt, SystemExit):
         pass
-    except OSError as exc:
+    except (OSError, OverflowError) as exc:  # a busy port; bind()'s OverflowError: a port outside 0..65535
         print(f"error: cannot serve on {settings.host}:{settings.port}: {exc}\n"
               f"  fix: choose another --port", file=sys.stderr)
         return 2

@@ -12,10 +12,16 @@ if __name__ == "__main__":  # Ctrl-C while torch / OpenCV load: one line, not an
 
 
 def main(argv: list[str] | None = None) -> int:
+    from pathlib import Path
+
     from data_prep import ingest, phantom
 
+    # the installed command (drac-ssl-ingest) names itself in the usage and the fixes
+    prog = ("drac-ssl-ingest" if argv is None and Path(sys.argv[0]).name.startswith("drac-ssl-ingest")
+            else "python -m data_prep")
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = argparse.ArgumentParser(
-        prog="python -m data_prep",
+        prog=prog,
         description="Ingest graded retinal images for drac_ssl, or generate phantom DRAC data.",
     )
     common = argparse.ArgumentParser(add_help=False)
@@ -27,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
                                         help="validate, cache and index a dataset"))
     phantom.add_arguments(sub.add_parser("phantom", parents=[common],
                                          help="write phantom UW-OCTA data in the DRAC layout"))
+    if argv and argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
+        parser.error(f"the command comes first, then its options: {prog} ingest "
+                     f"{' '.join(argv)} (or {prog} phantom ...; {prog} ingest --help lists them)")
     args = parser.parse_args(argv)
     if args.threads < 0:
         parser.error("--threads must be 0 (the default policy) or a positive count")

@@ -1125,12 +1125,16 @@ def config_from_args(args: argparse.Namespace) -> DataConfig:
 
 
 def cli(args: argparse.Namespace) -> int:
-    """Run the ingest from parsed arguments; problems are printed, never a traceback."""
+    """Run the ingest from parsed arguments; problems are printed, never a traceback.
+
+    Returns the exit code: 0 done; 2 a user error (bad data or settings: IngestError,
+    ConfigError), as argparse's own errors and ``python -m drac_ssl.train`` give, so that a
+    script tells bad data from a crash (1, a traceback); 130 interrupted."""
     try:
         run(config_from_args(args), args.out)
     except (IngestError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return 2
     except KeyboardInterrupt:
         print("interrupted: outputs of this run are not trusted by the next one", file=sys.stderr)
         return 130

@@ -2,7 +2,7 @@
 
 Severities:
 
-- ``error``: fatal, the ingest writes nothing and exits non-zero;
+- ``error``: fatal, the ingest writes nothing and exits 2 (a user error);
 - ``warning``: the data were converted or a property of the file cannot be honoured (colour
   to grey, 16-bit to 8-bit, an ICC profile not applied ...), an image is blank (the app and
   the export would grade nothing), or a grade of ``data.grades`` has no labelled image (the

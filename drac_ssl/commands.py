@@ -23,7 +23,8 @@ DEFAULT_N_BOOT = 1000
 
 
 def train_parser() -> argparse.ArgumentParser:
-    """The parser of ``python -m drac_ssl.train`` (:func:`drac_ssl.train.main`)."""
+    """The parser of ``python -m drac_ssl.train`` (:func:`drac_ssl.train.main`); parse with
+    ``parse_intermixed_args``, so that overrides may stand on both sides of ``-c FILE``."""
     from drac_ssl.config import PACKAGE_CONFIGS  # PyYAML only
 
     default = PACKAGE_CONFIGS / "default.yaml"  # drac_ssl.train.DEFAULT_CONFIG

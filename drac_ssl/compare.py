@@ -59,7 +59,7 @@ if __name__ == "__main__":  # Ctrl-C while torch loads: one line, not an import'
     quiet_while_starting("compare")
     from drac_ssl.commands import compare_parser
 
-    compare_parser().parse_args()  # --help, a usage error: answered before torch loads
+    compare_parser().parse_intermixed_args()  # --help, a usage error: answered before torch loads
 
 import csv
 import io
@@ -1198,7 +1198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print the comparison as Markdown; 0 on success, 2 on a bad input (said on stderr)."""
     started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
     try:
-        args = compare_parser().parse_args(argv)
+        args = compare_parser().parse_intermixed_args(argv)  # options between the run folders
     except SystemExit as exc:  # --help, or a usage error argparse has already printed
         return exc.code if isinstance(exc.code, int) else 2
     if args.n_boot is not None and args.n_boot < 1:

@@ -365,6 +365,14 @@ class RunConfig:
     # fine-tuning on the same pretraining. Files are hard links (copies where links cannot be
     # made); stages.json says what came from where. Ignored when the run folder exists already.
     reuse: str = ""
+    # false: once every stage of run.stages has finished (never earlier: an interrupted stage
+    # resumes from them), remove the optimiser-state checkpoints of the finished pretrain and
+    # umm stages (<run_dir>/pretrain/checkpoints/, umm/checkpoints/: about half of a run
+    # folder); stages.json records it. Nothing a later stage or run.reuse reads by default is
+    # lost, but a later umm.start_from=last|peak|past_peak on this run's pretraining (run.reuse)
+    # is then impossible; the pretraining's are kept while a UMM of this folder still needs
+    # them. Output only: it may change on resume (a rerun with false removes them too).
+    keep_checkpoints: bool = True
 
 
 @dataclass
@@ -759,7 +767,11 @@ def _load_yaml(path: Path) -> dict[str, Any]:
             f"{PACKAGE_CONFIGS / 'default.yaml'}, or write the settings you want into {path}."
         )
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping (data:, pretrain:, ...).")
+        kind = "a list" if isinstance(data, list) else f"the {type(data).__name__} {data!r:.40}"
+        raise ConfigError(f"{path}: the top level is {kind}, not a mapping of sections (data:, "
+                          f"pretrain:, umm:, finetune:, run:).\n  fix: write the settings under "
+                          f"their sections, e.g.\n    pretrain:\n      epochs: 50\n    run:\n"
+                          f"      name: mine")
     return data
 
 

@@ -525,6 +525,26 @@ def _unreadable(path: Path, exc: Exception) -> list[Problem]:
     return [Problem(str(path), str(exc), "re-copy or re-export the image")]
 
 
+def _no_images_fix(subfolders: Sequence[Path], others: bool) -> str:
+    """The fix for an ``--images`` folder without images: point at the folder that holds
+    them (sub-folders are not searched), naming the first sub-folder that does; ``others``:
+    files not named as images were listed, each with its own fix."""
+    fix = ("point --images at the folder that holds the images themselves (its sub-folders are "
+           "not searched)")
+    holding = []
+    for sub in subfolders:
+        try:
+            if read_folder(sub).images:
+                holding.append(sub)
+        except OSError:  # an unreadable sub-folder: not the one to name
+            continue
+    if holding:
+        fix += f", e.g. --images {shlex.quote(str(holding[0]))}"
+        if len(holding) > 1:
+            fix += f" ({len(holding)} sub-folders hold images: grade each, or put them in one folder)"
+    return f"rename the files above as each line says, or {fix}" if others else fix
+
+
 def skipped_record_path(out: str | os.PathLike[str]) -> Path:
     """Where ``--skip-unreadable`` writes its record of the skipped files for the CSV ``out``:
     beside it, ``grades.csv`` -> ``grades.skipped.json``. Only a ``.csv`` suffix is replaced:
@@ -585,7 +605,8 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
               f"move its images up one level if they belong to this set", file=sys.stderr)
     if not files:
         raise BundleError(f"{images_dir}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder"
-                          + "".join(f"\n  {p.line}" for p in problems))
+                          + "".join(f"\n  {p.line}" for p in problems)
+                          + f"\n  fix: {_no_images_fix(found.subfolders if found else [], bool(problems))}")
     channels = bundle.spec.channels
     graded_files: list[Path] = []
     warnings: list[str] = []

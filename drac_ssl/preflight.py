@@ -67,6 +67,7 @@ __all__ = [
     "after_ingest",
     "check",
     "missing_outputs",
+    "pretrain_checkpoints_needed",
     "read_config",
     "run",
     "setting_problems",
@@ -1359,6 +1360,62 @@ def _check_finished_outputs(c: _Findings, cfg: Config, run_dir: Path, stages: li
                     redo_fix(run_dir, stage, gone, bool(cfg.run.reuse)))
 
 
+START_CHECKPOINTS = {"last": "last.pt", "past_peak": "last.pt", "peak": "monitor_peak.pt"}
+"""The file of ``pretrain/checkpoints/`` each ``umm.start_from`` but ``best`` starts UMM from
+(:func:`drac_ssl.umm.source.resolve_start`)."""
+
+
+def pretrain_checkpoints_needed(cfg: Config, status: dict[str, Any]) -> bool:
+    """Whether a UMM stage of the run folder whose ``stages.json`` is ``status`` will still
+    start from the pretraining's checkpoints (``umm.enabled``, ``umm.start_from`` other than
+    ``best``, and the umm stage not done there): ``run.keep_checkpoints=false`` keeps them."""
+    umm = status.get("umm")
+    return (cfg.umm.enabled and cfg.umm.start_from in START_CHECKPOINTS
+            and not (isinstance(umm, dict) and umm.get("status") == "done"))
+
+
+def _check_checkpoints(c: _Findings, cfg: Config, run_dir: Path, stages: list[str]) -> None:
+    """``umm.start_from=last|peak|past_peak`` needs a file of ``pretrain/checkpoints/``: when
+    UMM will run on a pretraining that is not run now (finished in this folder, or taken by
+    ``run.reuse``) and the file is gone (``run.keep_checkpoints=false`` removed it), an error
+    naming it; ``run.keep_checkpoints=false`` while a later UMM of this folder needs them, a
+    warning that they are kept until then."""
+    name = START_CHECKPOINTS.get(cfg.umm.start_from)
+    if name is None or not cfg.umm.enabled:
+        return
+    status = _status(run_dir)
+    pretrain = status.get("pretrain") if isinstance(status.get("pretrain"), dict) else {}
+    path = run_dir / "pretrain" / "checkpoints" / name
+    # the pretraining finished (its output is there, else _check_stage_outputs says so) but its
+    # checkpoints/ folder is gone (a missing file in it: the stage's own error says why)
+    if ("umm" in stages and "pretrain" not in stages and not path.parent.is_dir()
+            and (run_dir / "pretrain" / "vicreg_model.safetensors").is_file()):
+        source = pretrain.get("reused_from")
+        removed = pretrain.get("checkpoints_removed")
+        if source:
+            what = (f"the pretraining taken from {source} had its checkpoints removed there after the "
+                    f"run finished (run.keep_checkpoints=false)" if removed else
+                    f"the pretraining was taken from {source}, whose pretrain/checkpoints/ is gone")
+            fix = ("umm.start_from=best (UMM starts from the pretraining's vicreg_model.safetensors), or "
+                   "leave run.reuse out: the pretraining runs here again and keeps its checkpoints")
+            path = Path(source) / "pretrain" / "checkpoints" / name
+        else:
+            what = ("the pretraining's checkpoints were removed after the run finished "
+                    "(run.keep_checkpoints=false)" if removed else f"{path.parent} is gone")
+            fix = (f"run UMM from the default start in a new run folder that takes this run's "
+                   f"stages: python -m drac_ssl.train -c {run_dir / 'config.yaml'} "
+                   f"run.out_dir={run_dir.parent} run.name={run_dir.name}-2 run.reuse={run_dir} "
+                   f"umm.start_from=best; or pretrain again in a new run folder (run.name=another name)")
+        c.error("umm.start_from", f"UMM would start from {path}, which does not exist: {what}", fix)
+    elif not cfg.run.keep_checkpoints and "umm" not in stages and pretrain_checkpoints_needed(cfg, status):
+        c.warning("run.keep_checkpoints",
+                  f"umm.start_from={cfg.umm.start_from} starts UMM from pretrain/checkpoints/{name}, and "
+                  f"the umm stage does not run now: the pretraining's checkpoints are kept until the umm "
+                  f"stage has run in this folder (umm's own are removed when it finishes)",
+                  "add umm to run.stages, or umm.start_from=best (UMM starts from "
+                  "vicreg_model.safetensors and the checkpoints go now)")
+
+
 def _check_stage_outputs(c: _Findings, cfg: Config, run_dir: Path, stages: list[str]) -> None:
     """A stage whose input comes from an earlier stage that is not run must find its output."""
     umm_runs = "umm" in stages and cfg.umm.enabled
@@ -1526,6 +1583,7 @@ def check(cfg: Config, run_dir: str | os.PathLike[str], sources: dict[str, str] 
         _check_device_use(c, cfg, device, stages)
     _check_stage_outputs(c, cfg, run_dir, stages)
     _check_finished_outputs(c, cfg, run_dir, stages)
+    _check_checkpoints(c, cfg, run_dir, stages)
     facts = _data_facts(c, cfg, run_dir, stages) if stages else None
     if not stages and cfg.data.dataset == "drac" and (run_dir / "data" / "manifest.csv").is_file():
         _check_source_unchanged(c, run_dir, finished=True)  # a rerun of a finished run

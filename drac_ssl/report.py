@@ -332,6 +332,16 @@ def _stages_section(run_dir: Path) -> list[str]:
                       + ", ".join(f"{name} ({figure_text(s.get('seconds_in_source'), 1)} s there)"
                                   for name, s in taken.items())
                       + f"; from `{'`, `'.join(sources)}` (hard links, or copies across file systems)."]
+    removed = {name: s for name, s in stages.items()
+               if isinstance(s, dict) and isinstance(s.get("checkpoints_removed"), dict)}
+    if removed:
+        lines += ["", "Checkpoints removed after the run finished (`run.keep_checkpoints=false`): "
+                      + ", ".join(f"`{s['checkpoints_removed'].get('folder')}/` "
+                                  f"({figure_text(s['checkpoints_removed'].get('mib'), 1)} MiB"
+                                  + (f", in `{s['reused_from']}`" if s.get("reused_from") else "") + ")"
+                                  for s in removed.values())
+                      + ". Nothing the report, the bundle or a resume reads is lost; a UMM with "
+                        "`umm.start_from=last|peak|past_peak` cannot start from this pretraining."]
     comparison = _read_json(run_dir / "finetune" / "comparison.json")
     variants = [r.get("variant") for r in (comparison or {}).get("rows", []) if isinstance(r, dict)] \
         if isinstance(comparison, dict) else []

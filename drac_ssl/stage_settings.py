@@ -20,10 +20,11 @@ from drac_ssl.config import PATH_SETTINGS, REFERABLE_OFF, Config, ConfigError, f
 
 # settings that change what a resumed run does or writes, or how fast, not its results
 OUTPUT_ONLY_SETTINGS = ("run.stages", "run.tensorboard", "run.threads", "run.out_dir", "run.name",
-                        "run.reuse")
+                        "run.reuse", "run.keep_checkpoints")
 """Settings that change no stage's result: which stages run, logging, threads, where the
-run folder is (``run.out_dir`` / ``run.name``: a moved or renamed run folder resumes) and
-where a new run folder took finished stages from (``run.reuse``: only equal settings).
+run folder is (``run.out_dir`` / ``run.name``: a moved or renamed run folder resumes),
+where a new run folder took finished stages from (``run.reuse``: only equal settings) and
+whether a finished run keeps its checkpoints (``run.keep_checkpoints``).
 ``run.threads`` changes a result's last digits only (CPU float sums depend on the thread
 count): a resume with another count than the run's earlier invocation is not refused (another
 machine's default policy may differ) but warned about and recorded

@@ -17,7 +17,8 @@ machine, versions and command of the invocation that made it; kept when the run 
 finished, interrupted or failed), ``console.log`` (what this command printed, appended per
 invocation) and one sub-folder per stage. Rerunning the same command
 resumes: finished stages are skipped and an interrupted stage continues from its last
-checkpoint.
+checkpoint (``run.keep_checkpoints=false`` removes the pretrain and UMM checkpoints once every
+stage of ``run.stages`` has finished: :func:`remove_checkpoints`).
 
 Before any stage runs, the preflight (:mod:`drac_ssl.preflight`) checks every setting of the
 stages that will run against the data and the methods and lists ALL problems at once (exit
@@ -37,7 +38,7 @@ if __name__ == "__main__":
     quiet_while_starting("train")
     from drac_ssl.commands import train_parser
 
-    train_parser().parse_args()  # --help, a usage error: answered before torch loads
+    train_parser().parse_intermixed_args()  # --help, a usage error: answered before torch loads
 
 import dataclasses
 import datetime as _dt
@@ -397,6 +398,8 @@ def take_reused_stages(plan: ReusePlan, run_dir: Path, cfg: Config) -> str:
                           "outputs": _rebased(old.get("outputs"), folder, run_dir)}
         if taken_there:
             entries[stage]["via"] = str(plan.source)
+        if old.get("checkpoints_removed"):  # why its checkpoints/ is absent here too
+            entries[stage]["checkpoints_removed"] = old["checkpoints_removed"]
         # the code the stage ran on there: its own record, else the source run's (only when the
         # source ran it itself; a chain without a record leaves it unknown)
         source_env = read_json_dict(plan.source / "environment.json") or {}
@@ -792,6 +795,69 @@ def _stage_code(name: str, start: dict[str, Any]) -> dict[str, Any] | None:
     return code
 
 
+CHECKPOINT_STAGES = ("pretrain", "umm")
+"""The stages that keep optimiser-state checkpoints (``<stage>/checkpoints/``) for a resume."""
+
+
+def _freed_mib(folder: Path) -> tuple[float, float]:
+    """(MiB that removing ``folder`` frees, MiB of its files that are hard links another
+    run folder still holds: ``run.reuse`` links taken stages, so removing them frees nothing)."""
+    freed = shared = 0
+    for path in folder.rglob("*"):
+        info = path.lstat()
+        if path.is_file() and not path.is_symlink():
+            if info.st_nlink > 1:
+                shared += info.st_size
+            else:
+                freed += info.st_size
+    return round(freed / 2**20, 1), round(shared / 2**20, 1)
+
+
+def remove_checkpoints(cfg: Config, run_dir: Path) -> list[str]:
+    """``run.keep_checkpoints=false``: remove ``pretrain/checkpoints/`` and ``umm/checkpoints/``
+    of the stages ``stages.json`` records as done, and record it in their entries as
+    ``checkpoints_removed`` (``{"folder", "mib", "utc"}``: the folder relative to ``run_dir``,
+    the MiB freed and when). Called by :func:`_run_stages` once every stage of ``run.stages``
+    has finished: an unfinished stage keeps its checkpoints (it resumes from them), and so does
+    the pretraining while a UMM stage of this folder that starts from one of them
+    (:func:`drac_ssl.preflight.pretrain_checkpoints_needed`) has not run. Prints one line (the
+    MiB freed) when anything was removed, one when the pretraining's were kept. Returns the
+    folders removed, relative to ``run_dir``. A folder that cannot be removed (permissions) is
+    a warning line, not an error: every stage has finished."""
+    status_path = run_dir / "stages.json"
+    status = read_json_dict(status_path) or {}
+    removed: list[str] = []
+    freed = shared = 0.0
+    now = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+    for stage in CHECKPOINT_STAGES:
+        entry = status.get(stage)
+        folder = run_dir / stage / "checkpoints"
+        if not (isinstance(entry, dict) and entry.get("status") == "done" and folder.is_dir()):
+            continue
+        if stage == "pretrain" and preflight.pretrain_checkpoints_needed(cfg, status):
+            print(f"[train] run.keep_checkpoints=false: {stage}/checkpoints kept: "
+                  f"umm.start_from={cfg.umm.start_from} starts the umm stage from it, which has not "
+                  f"run in this folder")
+            continue
+        mib, linked = _freed_mib(folder)
+        try:
+            shutil.rmtree(folder)
+        except OSError as exc:
+            print(f"[train] warning: run.keep_checkpoints=false, but {folder} could not be removed "
+                  f"({exc}); every stage has finished, so deleting it by hand loses nothing else")
+            continue
+        entry["checkpoints_removed"] = {"folder": f"{stage}/checkpoints", "mib": mib, "utc": now}
+        atomic_write_json(status_path, status)
+        removed.append(f"{stage}/checkpoints")
+        freed += mib
+        shared += linked
+    if removed:
+        print(f"[train] run.keep_checkpoints=false: removed {', '.join(removed)} ({freed:.1f} MiB freed"
+              + (f"; {shared:.1f} MiB more were hard links that another run folder still holds"
+                 if shared else "") + "): a resume needs them no more; stages.json records it")
+    return removed
+
+
 def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
                 peers: _Peers | None = None) -> None:
     """The stages of ``run.stages`` in pipeline order (finished ones skipped), each recorded in
@@ -869,6 +935,13 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
         if name == "ingest":
             for warning in preflight.after_ingest(cfg, run_dir, sources):
                 print(f"[preflight] warning: {warning.line}")
+    if not cfg.run.keep_checkpoints:  # every stage of run.stages is done: none will resume
+        try:
+            remove_checkpoints(cfg, run_dir)
+        except KeyboardInterrupt:
+            raise InterruptedOutsideStage(
+                "interrupted while the checkpoints were removed (run.keep_checkpoints=false): every "
+                "stage of run.stages is finished; rerun the same command to remove the rest") from None
     if (run_dir / "finetune").exists():
         try:
             from drac_ssl.report import write_report
@@ -882,7 +955,7 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
 
 def main(argv: list[str] | None = None) -> int:
     started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
-    args = train_parser().parse_args(argv)
+    args = train_parser().parse_intermixed_args(argv)  # overrides on both sides of -c FILE
     overrides = list(args.overrides)
     if args.threads is not None:
         overrides.append(f"run.threads={args.threads}")

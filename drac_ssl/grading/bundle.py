@@ -33,6 +33,7 @@ import datetime as _dt
 import json
 import math
 import os
+import shlex
 import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -144,13 +145,40 @@ class Bundle:
         return first if all(m.backbone is first for m in self.models[1:]) else None
 
 
-def _read_json(path: Path, what: str) -> dict[str, Any]:
+def _read_json(path: Path, what: str, fix: str | None = None) -> dict[str, Any]:
+    """The JSON object of ``path``; BundleError naming ``path`` and ``what`` (and ``fix``,
+    as a ``  fix:`` line, when given) when it is missing or unreadable."""
+    said = f"\n  fix: {fix}" if fix else ""
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise BundleError(f"{path}: {what} not found") from None
+        raise BundleError(f"{path}: {what} not found{said}") from None
     except (OSError, ValueError) as exc:
-        raise BundleError(f"{path}: {what} is unreadable ({exc})") from None
+        raise BundleError(f"{path}: {what} is unreadable ({exc}){said}") from None
+
+
+def rebuild_advice(bundle_dir: str | os.PathLike[str]) -> str:
+    """How to rebuild the damaged bundle ``bundle_dir``, as a fix: ``RUN/bundle`` of a run
+    whose fine-tuning finished: :func:`build_bundle` of that run (what its export stage
+    does); ``RUN/bundles/<variant>``: ``python -m drac_ssl.export RUN --variant NAME``
+    (:func:`build_or_reuse_bundle`; it needs the run's ``config.yaml``, else
+    :func:`build_bundle` of the variant into that folder); a bundle elsewhere (copied): :func:`build_bundle` of
+    the run folder that made it."""
+    bundle_dir = Path(bundle_dir)
+    run_dir = bundle_dir.parent
+    if bundle_dir.name == "bundle" and (run_dir / "finetune" / "summary.json").is_file():
+        return (f"rebuild the bundle from the run's fine-tuning, as the export stage does: python -c "
+                f"\"from drac_ssl.grading.bundle import build_bundle; build_bundle('{run_dir}')\"")
+    run_dir, variant = bundle_dir.parent.parent, bundle_dir.name
+    if bundle_dir.parent.name == "bundles" and (run_dir / "finetune" / "summary.json").is_file():
+        if (run_dir / "config.yaml").is_file():  # what the export command needs without --images
+            return (f"rebuild the variant's bundle from the run's fine-tuning: python -m drac_ssl.export "
+                    f"{shlex.quote(str(run_dir))} --variant {shlex.quote(variant)}")
+        return (f"rebuild the variant's bundle from the run's fine-tuning: python -c \"from "
+                f"drac_ssl.grading.bundle import build_bundle; build_bundle('{run_dir}', '{variant}', "
+                f"'{bundle_dir}')\"")
+    return ("rebuild it from the run folder that made it: python -c \"from drac_ssl.grading.bundle "
+            "import build_bundle; build_bundle('RUN')\" (what its export stage does)")
 
 
 def data_provenance(data_dir: str | os.PathLike[str],
@@ -1032,7 +1060,7 @@ def load_bundle(path: str | os.PathLike[str], device: str | torch.device = "cpu"
         FileNotFoundError: a weight file the metadata lists is missing.
     """
     bundle_dir = _bundle_dir(path)
-    meta = _read_json(bundle_dir / "metadata.json", "the bundle metadata")
+    meta = _read_json(bundle_dir / "metadata.json", "the bundle metadata", fix=rebuild_advice(bundle_dir))
     if meta.get("format") != BUNDLE_FORMAT:
         raise BundleError(
             f"{bundle_dir}: format {meta.get('format')!r}, expected {BUNDLE_FORMAT!r}.\n  fix: "
@@ -1059,14 +1087,9 @@ def load_bundle(path: str | os.PathLike[str], device: str | torch.device = "cpu"
     gone = [f"{bundle_dir / name} (fold {entry.get('fold')})" for entry in meta["folds"]
             for name in entry.get("weights") or [] if not (bundle_dir / name).is_file()]
     if gone:
-        run_dir = bundle_dir.parent if bundle_dir.name == "bundle" else None
-        rebuild = (f"rebuild the bundle from the run's fine-tuning, as the export stage does: python -c "
-                   f"\"from drac_ssl.grading.bundle import build_bundle; build_bundle('{run_dir}')\""
-                   if run_dir is not None and (run_dir / "finetune" / "summary.json").is_file() else
-                   "rebuild it from the run folder that made it: python -c \"from drac_ssl.grading.bundle "
-                   "import build_bundle; build_bundle('RUN')\" (what its export stage does)")
         raise BundleError(f"{bundle_dir}: the bundle is incomplete: the weight file(s) "
-                          f"{', '.join(gone)} are missing.\n  fix: restore them, or {rebuild}")
+                          f"{', '.join(gone)} are missing.\n  fix: restore them, or "
+                          f"{rebuild_advice(bundle_dir)}")
     try:
         models = [load_fold_model(meta, bundle_dir, entry) for entry in meta["folds"]]
     except WeightsFileError as exc:  # cut short or empty: the copy, not the run, is at fault

@@ -206,6 +206,16 @@ def resolve_start(run_dir: Path, checkpoint: str | Path | None, rule: str = "bes
     path = {"best": default_checkpoint(run_dir),
             "last": pretrain_dir / "checkpoints" / "last.pt",
             "peak": pretrain_dir / "checkpoints" / PEAK_CHECKPOINT}[which]
+    if which != "best" and not path.parent.is_dir() and default_checkpoint(run_dir).is_file():
+        # the pretraining finished (its output is there); its checkpoints/ folder is gone
+        entry = (read_json_dict(run_dir / "stages.json") or {}).get("pretrain")
+        removed = isinstance(entry, dict) and entry.get("checkpoints_removed")
+        why = ("the run's checkpoints were removed after it finished (run.keep_checkpoints=false, "
+               "stages.json)" if removed else f"{path.parent} is gone")
+        raise FileNotFoundError(
+            f"umm.start_from={rule} starts UMM from {path}, which does not exist: {why}.\n"
+            f"  fix: umm.start_from=best (UMM starts from {default_checkpoint(run_dir)}), or pretrain "
+            f"again with run.keep_checkpoints=true (the default) to start from a checkpoint")
     if not path.is_file():
         raise FileNotFoundError(
             f"UMM needs the pretrained VICReg model ({rule}), but {path} does not exist.\n"

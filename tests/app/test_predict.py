@@ -649,16 +649,68 @@ def test_cli_without_bundle_says_how_to_make_one(tmp_path: Path,
     assert "No model bundle found" in err and "python -m drac_ssl.train" in err
 
 
-@pytest.mark.parametrize("limit", [["--max-megapixels", "inf"], ["--max-megapixels", "nan"],
-                                   ["--max-size-mb", "nan"], ["--max-megapixels", "0"]])
-def test_cli_limits_that_are_not_positive_finite_numbers_are_refused(
-        limit: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    """A review: inf crashed with OverflowError, nan was blamed on the bundle."""
+@pytest.mark.parametrize(("option", "value", "allowed"), [
+    ("--max-megapixels", "inf", "a number > 0"), ("--max-megapixels", "nan", "a number > 0"),
+    ("--max-size-mb", "nan", "a number > 0"), ("--max-megapixels", "0", "a number > 0"),
+    ("--max-size-mb", "-5", "a number > 0"), ("--max-size-mb", "many", "a number > 0"),
+    ("--max-side", "0", "1 or more"), ("--concurrency", "0", "1 or more"),
+    ("--max-batch", "0", "1 or more"), ("--queue-size", "-1", "0 or more"),
+    ("--port", "99999", "1..65535"), ("--port", "0", "1..65535"), ("--port", "-1", "1..65535")])
+def test_cli_numbers_out_of_range_are_refused_naming_the_option_value_and_range(
+        option: str, value: str, allowed: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: inf crashed with OverflowError, nan was blamed on the bundle; then one lumped
+    sentence listed every numeric option without saying which was wrong; --port 99999 loaded
+    the bundle, printed the banner and crashed (OverflowError from bind, exit 1), and gradio
+    cannot serve on port 0 (it probes the port it was given). Now argparse refuses the value
+    before anything loads: exit 2, one line naming the option, the value and the range."""
     from app.__main__ import main
 
-    assert main(["--bundle", "/nonexistent", *limit]) == 2
+    with pytest.raises(SystemExit) as exited:
+        main(["--bundle", "/nonexistent", option, value])
+    assert exited.value.code == 2
+    (line,) = [x for x in capsys.readouterr().err.splitlines() if "error:" in x]
+    assert f"argument {option}: {value!r} " in line and allowed in line, line
+    assert "Traceback" not in line and "/nonexistent" not in line
+
+
+def test_cli_a_corrupt_bundle_metadata_names_the_file_and_how_to_rebuild_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], one_thread: None) -> None:
+    """The app said "the bundle metadata is unreadable (Extra data: ...)" and no fix: as the
+    export command, it names the file and how to rebuild the bundle from its run."""
+    from app.__main__ import main
+
+    bundle = build_demo_bundle(tmp_path / "run", image_size=32, source_size=64, n_folds=1)
+    meta = bundle / "metadata.json"
+    meta.write_text(meta.read_text() + "xx\n")
+    assert main(["--bundle", str(bundle), "--threads", "1", "--temp-dir", str(tmp_path)]) == 2
+    captured = capsys.readouterr()
+    err = captured.err
+    assert f"{meta}: the bundle metadata is unreadable (Extra data: " in err, err
+    assert (f"\n  fix: rebuild the bundle from the run's fine-tuning, as the export stage does: "
+            f"python -c \"from drac_ssl.grading.bundle import build_bundle; "
+            f"build_bundle('{tmp_path / 'run'}')\"") in err, err
+    assert "Traceback" not in err and "serving on" not in captured.out
+
+def test_cli_a_port_the_socket_layer_refuses_is_said_without_a_traceback(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        one_thread: None) -> None:
+    """bind() raises OverflowError (not OSError) for a port outside 0..65535: that reached the
+    user as a traceback with exit 1. Whatever gets past the parser, serve()'s OverflowError is
+    said like a busy port: exit 2, the host and port, and a fix line."""
+    import app.server
+    from app.__main__ import main
+
+    bundle = build_demo_bundle(tmp_path / "run", image_size=32, source_size=64, n_folds=1)
+
+    def bind_refuses(*args: object, **kwargs: object) -> None:
+        raise OverflowError("bind(): port must be 0-65535.")
+
+    monkeypatch.setattr(app.server, "serve", bind_refuses)
+    assert main(["--bundle", str(bundle), "--port", "7861", "--threads", "1",
+                 "--temp-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert "must be positive finite numbers" in err and "bundle" not in err
+    assert "error: cannot serve on 127.0.0.1:7861: bind(): port must be 0-65535." in err, err
+    assert "\n  fix: choose another --port" in err and "Traceback" not in err
 
 
 def test_the_page_banner_says_when_the_model_is_no_better_than_chance(tmp_path: Path, one_thread: None) -> None:

@@ -234,7 +234,7 @@ def test_a_label_csv_without_a_training_folder_is_an_error(
     nothing written) saying what was looked for and where, never a note and exit 0."""
     root = make_drac(tmp_path / "DRAC", train=False)
     (root / TASK_DIR / IMAGES_DIR / "train").mkdir(parents=True)
-    assert ingest_cli(root, tmp_path / "out", "--folds", "2") == 1
+    assert ingest_cli(root, tmp_path / "out", "--folds", "2") == 2
     err = capsys.readouterr().err
     images = root / TASK_DIR / IMAGES_DIR
     assert (f"{root / TASK_DIR / GROUNDTRUTH_DIR / LABELS_CSV_NAME}: a training-label CSV, but no "
@@ -604,7 +604,7 @@ def test_many_label_rows_without_images_print_ten_a_count_and_a_summary(
     with pytest.raises(validate.IngestError) as caught:
         ingest.run(config(root), out, verbose=False)
     assert sum("label without image" in p.what for p in caught.value.problems) == 37
-    assert ingest_cli(root, out, "--folds", "2") == 1
+    assert ingest_cli(root, out, "--folds", "2") == 2
     err = capsys.readouterr().err
     assert err.count("label without image") == 10, err
     listed = out / ingest.PROBLEMS_NAME
@@ -748,11 +748,24 @@ def test_cli_reports_without_traceback(tmp_path: Path) -> None:
         [sys.executable, "-m", "data_prep", "ingest", "--root", str(data), "--out",
          str(tmp_path / "out"), "--folds", "2", "--sizes", str(SIZE), "--workers", "2"],
         capture_output=True, text=True, cwd=REPO, env=env, timeout=120)
-    assert proc.returncode != 0
+    assert proc.returncode == 2  # a user error, as argparse's and drac_ssl.train's: not 1 (a crash)
     assert "Traceback" not in proc.stdout + proc.stderr
     assert "error: ingest of" in proc.stderr
     assert "truncated PNG" in proc.stderr and "grade 'x' of 002.png" in proc.stderr
     assert not (tmp_path / "out" / "manifest.csv").exists()
+
+
+@pytest.mark.parametrize("options", [["--folds", "1"], ["--workers", "-1"], ["--grades", "a"]])
+def test_a_settings_error_exits_2_like_the_argument_errors(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], options: list[str]) -> None:
+    """A bad setting (IngestError before any image is read, or ConfigError from the grade
+    names) is a user error: exit 2 with one ``error:`` line, as argparse's own errors and
+    ``python -m drac_ssl.train`` give; exit 1 is left to crashes so scripts can tell them apart."""
+    root = make_plain(tmp_path / "d", {"001.png": 0, "002.png": 1, "003.png": 2})
+    assert ingest_cli(root, tmp_path / "out", *options) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and options[0] in err and "Traceback" not in err, err
+    assert not (tmp_path / "out" / ingest.MANIFEST_NAME).exists()
 
 
 @pytest.mark.parametrize("under", ["", "sub"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -884,3 +885,24 @@ def test_public_layouts_leave_out_ungradable_rows_matched_by_stem(tmp_path: Path
     assert not left_out & {r["id"] for r in manifest(result)}
     assert [(e["name"], e["line"], e["grade_cell"], e["image"]) for e in summary(result)["left_out_ungradable"]] == [
         (rows[0][0], 2, cell, f"{folder}/{rows[0][0]}.png"), (rows[7][0], 9, cell, f"{folder}/{rows[7][0]}.png")]
+
+
+def test_the_installed_ingest_command_names_itself_and_asks_for_its_subcommand(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A new user's trial: ``drac-ssl-ingest --root X`` (the installed command, whose name says
+    ingest) answered ``python -m data_prep: error: argument command: invalid choice: 'X'``.
+    The usage names the command as it was typed, and options before the subcommand get the
+    fix ``drac-ssl-ingest ingest --root X``."""
+    from data_prep.__main__ import main
+
+    monkeypatch.setattr(sys, "argv", ["/venv/bin/drac-ssl-ingest", "--root", "X"])
+    with pytest.raises(SystemExit) as stopped:
+        main()
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2
+    assert err.startswith("usage: drac-ssl-ingest") and "invalid choice" not in err, err
+    assert "drac-ssl-ingest ingest --root X" in err
+    with pytest.raises(SystemExit):
+        main(["--root", "X"])  # python -m data_prep: its own name
+    err = capsys.readouterr().err
+    assert err.startswith("usage: python -m data_prep") and "python -m data_prep ingest --root X" in err

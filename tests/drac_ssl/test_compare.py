@@ -179,6 +179,15 @@ def test_a_broken_manifest_is_a_clear_error_with_exit_code_2(tmp_path: Path, cap
     assert "Traceback" not in err and "line 2: fold is '', not an integer" in err
 
 
+def test_options_may_stand_between_the_run_folders(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``compare RUN_A --csv FILE RUN_B`` stopped with "unrecognized arguments: RUN_B"
+    (argparse's parse_args takes one run of positionals): every run folder is read now."""
+    assert main([str(tmp_path / "a"), "--csv", str(tmp_path / "c.csv"), str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err
+    assert "unrecognized arguments" not in err, err
+    assert "error: 2 of the run folders cannot be compared:" in err
+    assert f"{tmp_path / 'a'}: no such folder" in err and f"{tmp_path / 'b'}: no such folder" in err
+
 def test_every_bad_run_folder_is_named_with_exit_code_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     not_a_run = tmp_path / "photos"
     not_a_run.mkdir()

@@ -358,3 +358,22 @@ def test_the_head_choices_are_the_grading_heads() -> None:
     from drac_ssl.grading.model import HEADS
 
     assert set(config._CHOICES["finetune.head"]) == set(HEADS)
+
+
+@pytest.mark.parametrize("text", ["42\n", "- pretrain\n- finetune\n", "just words\n"])
+def test_a_config_whose_top_level_is_not_a_mapping_says_what_it_is_and_the_fix(
+        tmp_path: Path, text: str) -> None:
+    """A bad-input review: a YAML whose top level is a scalar or a list said only "the top
+    level must be a mapping", with no fix; the fix now shows sections as YAML (valid when
+    pasted)."""
+    import yaml
+
+    p = tmp_path / "scalar.yaml"
+    p.write_text(text)
+    with pytest.raises(ConfigError) as refused:
+        load_config(p)
+    said = str(refused.value)
+    assert said.startswith(f"{p}: the top level is ") and "not a mapping of sections" in said
+    what, _, fix = said.partition("\n  fix: ")
+    block = fix.split("\n", 1)[1]
+    assert isinstance(yaml.safe_load(block), dict), fix  # the example is valid YAML sections

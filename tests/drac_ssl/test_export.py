@@ -1641,6 +1641,77 @@ def test_the_export_says_what_the_decoder_did_to_each_file_as_the_app_does(
     assert "3 with a warning about the file itself" in summary
 
 
+def test_a_folder_without_images_says_where_to_point_images(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--images emptydir`` said only "no images (.png, ...) in this folder": a fix line now
+    says to point --images at the folder holding the images themselves, that sub-folders are
+    not searched, and names a sub-folder that holds images."""
+    from app.demo_bundle import build_demo_bundle
+
+    bundle_dir = build_demo_bundle(tmp_path / "run", image_size=32, source_size=48, n_folds=1)
+    empty = tmp_path / "emptydir"
+    empty.mkdir()
+    out = tmp_path / "s.csv"
+    assert export.main([str(bundle_dir), "--images", str(empty), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {empty}: no images (.png, " in err
+    assert ("\n  fix: point --images at the folder that holds the images themselves (its "
+            "sub-folders are not searched)") in err, err
+    assert not out.exists()
+    sub = empty / "left eyes"
+    sub.mkdir()
+    cv2.imwrite(str(sub / "a.png"), np.full((48, 48), 128, np.uint8))
+    assert export.main([str(bundle_dir), "--images", str(empty), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"e.g. --images '{sub}'" in err, err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("where", ["run", "unfinished", "variant", "variant+config", "elsewhere"])
+def test_a_corrupt_bundle_metadata_names_the_file_and_how_to_rebuild_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str) -> None:
+    """A damaged ``metadata.json`` said "the bundle metadata is unreadable (Extra data: ...)"
+    and no fix: it now names the file and says how to rebuild the bundle: the export stage's
+    build_bundle for RUN/bundle, ``python -m drac_ssl.export RUN --variant NAME`` for a
+    variant's bundle (build_bundle into its folder when the run has no config.yaml), the
+    generic call for a bundle copied elsewhere or of a run without its fine-tuning. The
+    advice given for a run folder works: the bundle loads again."""
+    from app.demo_bundle import build_demo_bundle
+
+    run = tmp_path / "run"
+    bundle_dir = build_demo_bundle(run, image_size=32, source_size=48, n_folds=1)
+    assert (run / "finetune" / "summary.json").is_file()  # a run whose fine-tuning finished
+    if where == "unfinished":
+        shutil.rmtree(run / "finetune")
+    if where.startswith("variant"):
+        (run / "bundles").mkdir()
+        bundle_dir = bundle_dir.rename(run / "bundles" / "vicreg")
+    if where == "variant+config":
+        (run / "config.yaml").write_text("{}\n")
+    if where == "elsewhere":
+        bundle_dir = bundle_dir.rename(tmp_path / "copied")
+    meta = bundle_dir / "metadata.json"
+    meta.write_text(meta.read_text() + "xx\n")
+    with pytest.raises(bundles.BundleError) as caught:
+        export.load_bundle(bundle_dir)
+    said = str(caught.value)
+    assert said.startswith(f"{meta}: the bundle metadata is unreadable (Extra data: "), said
+    fix = said.split("\n  fix: ")[1]
+    generic = "build_bundle('RUN')"
+    assert {"run": f"build_bundle('{run}')", "unfinished": generic, "elsewhere": generic,
+            "variant": f"build_bundle('{run}', 'vicreg', '{bundle_dir}')",
+            "variant+config": f"python -m drac_ssl.export {run} --variant vicreg"}[where] in fix, said
+    images = tmp_path / "images"
+    images.mkdir()
+    cv2.imwrite(str(images / "a.png"), np.full((48, 48), 128, np.uint8))
+    assert export.main([str(bundle_dir), "--images", str(images), "--out", str(tmp_path / "x.csv")]) == 2
+    assert f"error: {said}" in capsys.readouterr().err
+    if where in ("run", "variant"):  # the python -c advice, run as given
+        call = fix.split('python -c "')[1].rstrip('"')
+        exec(call, {})  # noqa: S102 - the package's own advice, tested
+        assert export.load_bundle(bundle_dir).grade_names
+
+
 def test_check_against_a_manifest_without_test_images_says_the_fix(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A new user's trial: --check preds.csv --images new_photos --manifest runs/mine, the run's

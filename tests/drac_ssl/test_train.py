@@ -70,6 +70,11 @@ def test_no_argument_job_runs_every_stage_on_phantom_data(reduced_run: tuple[Pat
     for rel in ("config.yaml", "environment.json", "report.md", "pretrain/backbone.safetensors",
                 "umm/backbone.safetensors", "bundle/metadata.json", "bundle/MODEL_CARD.md"):
         assert (run_dir / rel).exists(), rel
+    # run.keep_checkpoints=true (the default): the optimiser states stay for a later resume or
+    # a run.reuse with umm.start_from=last|peak|past_peak
+    for rel in ("pretrain/checkpoints/last.pt", "pretrain/checkpoints/monitor_peak.pt", "umm/checkpoints/last.pt"):
+        assert (run_dir / rel).is_file(), rel
+    assert not any("checkpoints_removed" in s for s in stages.values())
     submission = run_dir / "export" / "submission.csv"
     test_dir = phantom / "DRAC2022_Testing_Set" / "C. Diabetic Retinopathy Grading" / "1. Original Images" / "b. Testing Set"
     assert check_submission(submission, test_dir) == []
@@ -162,7 +167,8 @@ def test_run_folder_saved_before_newer_settings_existed_is_still_recognised() ->
 
 def test_output_only_settings_do_not_block_resuming_a_run_folder() -> None:
     cfg = train.load_config(train.DEFAULT_CONFIG, REDUCED)
-    other = train.load_config(train.DEFAULT_CONFIG, [*REDUCED, "run.tensorboard=true", "run.stages=[ingest]"])
+    other = train.load_config(train.DEFAULT_CONFIG, [*REDUCED, "run.tensorboard=true", "run.stages=[ingest]",
+                                                     "run.keep_checkpoints=false"])
     assert stage_settings.config_differences(train.to_dict(cfg), train.to_dict(other)) == []
 
 
@@ -1019,3 +1025,146 @@ def test_ctrl_c_between_stages_and_in_the_report_says_what_is_true(
             "rerun the same command to rewrite report.md") in err and "checkpoint" not in err, err
     ended = json.loads((tmp_path / "runs" / "between" / "invocations.jsonl").read_text().splitlines()[-1])["ended"]
     assert ended["outcome"] == "interrupted"
+
+
+def test_overrides_may_stand_on_both_sides_of_the_options(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``run.name=z1 -c FILE pretrain.epochs=0`` stopped with "unrecognized arguments:
+    pretrain.epochs=0" (argparse's parse_args takes one run of positionals): the options may
+    now come between the overrides, which keep their order (a later one wins)."""
+    seen: list[tuple[list[str], str | None]] = []
+    monkeypatch.setattr(train, "_main", lambda overrides, config: seen.append((overrides, config)) or 0)
+    config = str(tmp_path / "c.yaml")
+    assert train.main(["run.name=z1", "-c", config, "pretrain.epochs=0", "--threads", "2",
+                       "run.out_dir=/tmp/x", "run.name=z2"]) == 0
+    assert seen == [(["run.name=z1", "pretrain.epochs=0", "run.out_dir=/tmp/x", "run.name=z2",
+                      "run.threads=2"], config)]
+
+
+def test_the_command_line_takes_overrides_on_both_sides_of_c(tmp_path: Path) -> None:
+    """The same as ``python -m`` runs it: the parse before torch loads (``__main__``) took
+    the overrides after ``-c`` for unrecognized arguments; now the command reaches the
+    settings and says what is wrong with them (here: the config file is missing)."""
+    missing = tmp_path / "nope.yaml"
+    env = {**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1",
+           "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    proc = subprocess.run(
+        [sys.executable, "-m", "drac_ssl.train", "run.name=z1", "-c", str(missing),
+         "pretrain.epochs=0", f"run.out_dir={tmp_path / 'runs'}"],
+        capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 2
+    assert "unrecognized arguments" not in proc.stderr, proc.stderr
+    assert f"{missing}: config file not found" in proc.stderr, proc.stderr
+
+
+def _files(run_dir: Path) -> dict[str, float]:
+    """Every file of a run folder but the per-invocation logs, with its modification time."""
+    logs = {"console.log", "invocations.jsonl", ".train.lock"}
+    return {p.relative_to(run_dir).as_posix(): p.stat().st_mtime_ns for p in sorted(run_dir.rglob("*"))
+            if p.is_file() and p.name not in logs}
+
+
+def test_keep_checkpoints_false_removes_them_once_every_stage_finished(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A 25-image run folder was 699 MiB, more than half of it pretrain/ and umm/checkpoints/.
+    run.keep_checkpoints=false removes them once every stage of run.stages has finished, never
+    earlier (an interrupted run resumes from them), and says so in stages.json and report.md."""
+    args = [*REDUCED, "run.name=lean", "run.keep_checkpoints=false"]
+    run_dir = tmp_path / "runs" / "lean"
+    monkeypatch.chdir(tmp_path)
+    real = train.STAGES["umm"]
+
+    def ctrl_c(cfg, run_dir):  # type: ignore[no-untyped-def]
+        real(cfg, run_dir)  # every epoch saved, then Ctrl-C (e.g. while the weights are written)
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setitem(train.STAGES, "umm", ctrl_c)
+        assert train.main(args) == 130
+    # interrupted: nothing removed (the pretraining finished, but not every stage of run.stages)
+    assert (run_dir / "pretrain" / "checkpoints" / "last.pt").is_file()
+    assert (run_dir / "umm" / "checkpoints" / "last.pt").is_file()
+    capsys.readouterr()
+    assert train.main(args) == 0
+    out = capsys.readouterr().out
+    assert "stage umm: starting (attempt 2" in out  # resumed from its checkpoint
+    assert not (run_dir / "pretrain" / "checkpoints").exists() and not (run_dir / "umm" / "checkpoints").exists()
+    line = re.search(r"\[train\] run\.keep_checkpoints=false: removed pretrain/checkpoints, umm/checkpoints "
+                     r"\(([0-9.]+) MiB freed\)", out)
+    assert line and float(line.group(1)) > 0, out
+    stages = json.loads((run_dir / "stages.json").read_text())
+    for stage in ("pretrain", "umm"):
+        removed = stages[stage]["checkpoints_removed"]
+        assert removed["folder"] == f"{stage}/checkpoints" and removed["mib"] > 0, removed
+        assert removed["utc"].endswith("+00:00")
+    assert "checkpoints_removed" not in stages["finetune"]
+    assert "run.keep_checkpoints=false" in (run_dir / "report.md").read_text()
+    # what the later stages and the user read is all there: the run folder is still complete
+    for rel in ("pretrain/vicreg_model.safetensors", "pretrain/backbone.safetensors",
+                "umm/backbone.safetensors", "bundle/metadata.json", "export/submission.csv"):
+        assert (run_dir / rel).is_file(), rel
+    # a rerun of the same command finds every stage done and changes nothing
+    before = _files(run_dir)
+    assert train.main(args) == 0
+    out = capsys.readouterr().out
+    for stage in train.PIPELINE:
+        assert f"stage {stage}: already done" in out
+    assert "keep_checkpoints" not in out
+    after = _files(run_dir)
+    def kept(files: dict[str, float]) -> dict[str, float]:  # report.md and its figures are rewritten
+        return {k: v for k, v in files.items() if not k.startswith("report")}
+
+    assert kept(after) == kept(before) and len(kept(after)) > 40
+    # a later run.reuse that starts UMM from a checkpoint: refused before any stage, naming the file
+    code = train.main([*REDUCED, "run.name=lean-last", "run.reuse=lean", "umm.start_from=last"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert (f"umm.start_from=last (command line 'umm.start_from=last'): UMM would start from "
+            f"{run_dir / 'pretrain' / 'checkpoints' / 'last.pt'}, which does not exist: the pretraining "
+            f"taken from {run_dir} had its checkpoints removed there after the run finished "
+            f"(run.keep_checkpoints=false)") in err, err
+    assert "fix: umm.start_from=best" in err and "leave run.reuse out" in err, err
+    assert not (tmp_path / "runs" / "lean-last").exists()
+    # ... while the default umm.start_from=best (vicreg_model.safetensors) takes it and runs UMM anew
+    assert train.main([*REDUCED, "run.name=lean-umm", "run.reuse=lean", "umm.alpha=0.5"]) == 0
+    assert "takes ingest, pretrain from" in capsys.readouterr().out
+    taken = json.loads((tmp_path / "runs" / "lean-umm" / "stages.json").read_text())
+    assert taken["pretrain"]["checkpoints_removed"] == stages["pretrain"]["checkpoints_removed"]
+    assert (tmp_path / "runs" / "lean-umm" / "umm" / "checkpoints" / "last.pt").is_file()  # kept: true
+
+
+def test_keep_checkpoints_false_keeps_the_pretrainings_while_a_later_umm_needs_them(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """run.stages without umm, umm.start_from=last: the pretraining's checkpoints are what UMM
+    starts from when a later invocation runs it in this folder, so they stay; the preflight
+    says so."""
+    from drac_ssl import preflight
+
+    run_dir = tmp_path / "run"
+    (run_dir / "pretrain" / "checkpoints").mkdir(parents=True)
+    (run_dir / "pretrain" / "checkpoints" / "last.pt").write_bytes(b"x" * 2048)
+    (run_dir / "stages.json").write_text(json.dumps({s: {"status": "done", "seconds": 1.0, "outputs": {}}
+                                                     for s in ("ingest", "pretrain")}))
+    later = [*REDUCED, "run.stages=[ingest,pretrain]", "run.keep_checkpoints=false"]
+    cfg = train.load_config(train.DEFAULT_CONFIG, [*later, "umm.start_from=last"])
+    warnings = [f.line for f in preflight.check(cfg, run_dir, stages=[]) if f.severity == "warning"]
+    assert any(w.startswith("run.keep_checkpoints=false: ") and "umm.start_from=last" in w
+               and "kept until the umm stage has run" in w for w in warnings), warnings
+    train.remove_checkpoints(cfg, run_dir)
+    assert (run_dir / "pretrain" / "checkpoints" / "last.pt").is_file()
+    assert "kept" in capsys.readouterr().out
+    # the default start (vicreg_model.safetensors) needs none: removed, nothing warned
+    cfg = train.load_config(train.DEFAULT_CONFIG, later)
+    assert not any(f.setting == "run.keep_checkpoints" for f in preflight.check(cfg, run_dir, stages=[]))
+    train.remove_checkpoints(cfg, run_dir)
+    assert not (run_dir / "pretrain" / "checkpoints").exists()
+    assert json.loads((run_dir / "stages.json").read_text())["pretrain"]["checkpoints_removed"]["mib"] == 0.0
+    # a UMM of this folder asked later to start from one: refused before it starts, with the way out
+    (run_dir / "pretrain" / "vicreg_model.safetensors").write_bytes(b"")
+    cfg = train.load_config(train.DEFAULT_CONFIG, [*later, "umm.start_from=peak"])
+    refused = [f.line for f in preflight.check(cfg, run_dir, stages=["umm"]) if f.setting == "umm.start_from"]
+    assert refused and refused[0].startswith(
+        f"umm.start_from=peak: UMM would start from {run_dir / 'pretrain' / 'checkpoints' / 'monitor_peak.pt'}, "
+        f"which does not exist: the pretraining's checkpoints were removed after the run finished "
+        f"(run.keep_checkpoints=false)"), refused
+    assert f"run.reuse={run_dir} umm.start_from=best" in refused[0], refused

@@ -759,6 +759,30 @@ def test_last_and_past_peak_take_the_epoch_of_the_saved_weights(tmp_path: Path) 
     assert (start.rule, start.epoch, start.peak_epoch, start.value) == ("past_peak", 3, 1, 5.0)
 
 
+def test_a_start_from_a_removed_checkpoint_names_the_file_and_the_default_start(tmp_path: Path) -> None:
+    """run.keep_checkpoints=false removed pretrain/checkpoints/ after the run finished; UMM run
+    on it alone (python -m drac_ssl.umm RUN umm.start_from=last) was told to "run the pretrain
+    stage first", which had run."""
+    _pretrain_folder(tmp_path, [3.0, 7.0, 6.0, 5.0], saved_epoch=3)
+    (tmp_path / "pretrain" / "vicreg_model.safetensors").write_bytes(b"")
+    import shutil
+
+    shutil.rmtree(tmp_path / "pretrain" / "checkpoints")
+    (tmp_path / "stages.json").write_text(json.dumps({"pretrain": {"status": "done", "checkpoints_removed": {
+        "folder": "pretrain/checkpoints", "mib": 250.0, "utc": "2026-01-01T00:00:00+00:00"}}}))
+    for rule, name in (("last", "last.pt"), ("peak", "monitor_peak.pt"), ("past_peak", "last.pt")):
+        with pytest.raises(FileNotFoundError) as caught:
+            umm.resolve_start(tmp_path, None, rule)
+        message = str(caught.value)
+        assert message.startswith(f"umm.start_from={rule} starts UMM from "
+                                  f"{tmp_path / 'pretrain' / 'checkpoints' / name}, which does not exist: "
+                                  f"the run's checkpoints were removed after it finished "
+                                  f"(run.keep_checkpoints=false, stages.json)"), message
+        assert "fix: umm.start_from=best" in message and "run the pretrain stage first" not in message
+    # the default start reads vicreg_model.safetensors, which stays
+    assert umm.resolve_start(tmp_path, None, "best").path.name == "vicreg_model.safetensors"
+
+
 def test_the_start_note_says_when_umm_does_not_start_past_the_monitor_peak() -> None:
     """methods.md section 2 applies UMM past the monitor's peak; the default start_from=best
     is not checked, so the outputs say when the start is not past it (nothing without a
