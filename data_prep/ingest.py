@@ -1139,3 +1139,12 @@ def cli(args: argparse.Namespace) -> int:
         print("interrupted: outputs of this run are not trusted by the next one", file=sys.stderr)
         return 130
     return 0
+
+
+if __name__ == "__main__":  # python -m data_prep.ingest: a slip for the command below
+    import shlex
+
+    print(f"error: data_prep.ingest is a module, not the command; run: python -m data_prep ingest "
+          f"{shlex.join(sys.argv[1:]) or '--root DIR --out DIR'} (python -m data_prep ingest --help "
+          f"lists the options)", file=sys.stderr)
+    sys.exit(2)

@@ -38,6 +38,7 @@ from data_prep.problems import (  # noqa: F401 - re-exported: the historical hom
     warning,
 )
 from drac_ssl.config import GRADE_SCALES
+from drac_ssl.grading.image_notes import OTHER_IMAGE_SUFFIXES
 
 BLANK_STD = 2.0
 """Grey-level standard deviation (0..255) below which an image is blank (:func:`is_blank`)."""
@@ -263,12 +264,69 @@ def scale_fix(grade_names: Sequence[str], values: Collection[int]) -> str:
     and ICDR is named only where it fits: 5 grades written 0..4 (never to a 2-grade scale)."""
     k = len(grade_names)
     low, high = min(values, default=0), max(values, default=0)
-    icdr = (low >= 0 and high == 4 and k not in (2, 5) and tuple(grade_names) != GRADE_SCALES["icdr"])
+    icdr = _icdr_fits(grade_names, low, high)
     example = ", e.g. icdr for the 5 ICDR grades" if icdr else ""
     if low >= 0 and high == k:
         return (f"use {choices(grade_names)}, or, if the labels have {k + 1} grades "
                 f"(0..{k}), give {k + 1} names in --grades{example}")
     return f"use {choices(grade_names)}, or set --grades to the scale of these labels{example}"
+
+
+def _icdr_fits(grade_names: Sequence[str], low: int, high: int) -> bool:
+    """Whether labels ``low..high`` on ``grade_names`` may be the 5 ICDR grades: written 0..4,
+    read on a scale that is neither ICDR nor one of 2 or 5 grades."""
+    k = len(grade_names)
+    return low >= 0 and high == 4 and k not in (2, 5) and tuple(grade_names) != GRADE_SCALES["icdr"]
+
+
+def file_scale_fix(grade_names: Sequence[str], values: Collection[int]) -> str:
+    """The fix for a label CSV with several rows outside 0..K-1, given the set's integer grades
+    ``values``: the scale of these labels first (``--grades icdr`` where the labels run 0..4 and
+    :func:`_icdr_fits`; else K' names, one per grade 0..max), correcting the rows last."""
+    rows = f"correct the rows to {choices(grade_names)}"
+    low, high = min(values, default=0), max(values, default=0)
+    if low < 0:
+        return (f"{rows} (grades start at 0 here), or renumber the grades from 0 and give one "
+                "name per grade with --grades")
+    n = high + 1
+    names = (", ".join(f"NAME{g}" for g in range(n)) if n <= 8
+             else f"NAME0, NAME1, ..., NAME{high}")
+    named = f'give {n} names, one per grade 0..{high}: --grades "{names}"'
+    if _icdr_fits(grade_names, low, high):
+        return f"if these are the 5 ICDR grades (0..4), pass --grades icdr; else {named}; or {rows}"
+    return f"if the labels have {n} grades (0..{high}), {named}; or {rows}"
+
+
+VALUES_SHOWN = 6
+"""Distinct out-of-scale grades a label CSV's one problem names (the rest are counted)."""
+
+
+def outside_problem(csv_path: Path, outside: Sequence[tuple[int, str, str, int]],
+                    grade_names: Sequence[str], values: Collection[int]) -> Problem | None:
+    """The error for the rows ``outside`` (line, image name, grade cell, grade) of a label CSV
+    whose grades are outside 0..K-1: one row, its own line (:func:`grade_problem`, a slip of
+    that row); several, one problem of the file (a 5-grade CSV on the 3-grade default is one
+    finding, not a line per row): how many rows, which grades (with their rows), two example
+    rows with their CSV line numbers, and :func:`file_scale_fix`. None when ``outside`` is
+    empty."""
+    if len(outside) < 2:
+        return next((grade_problem(f"{csv_path}:{line}", name, raw, grade, grade_names, values)
+                     for line, name, raw, grade in outside), None)
+    per_grade: dict[int, int] = {}
+    for _, _, _, grade in outside:
+        per_grade[grade] = per_grade.get(grade, 0) + 1
+    listed = [f"{g} ({counted(n, 'row')})" for g, n in sorted(per_grade.items())]
+    if len(listed) > VALUES_SHOWN:
+        listed = listed[:VALUES_SHOWN] + [f"{len(listed) - VALUES_SHOWN} more values"]
+    grades = ", ".join(listed[:-1]) + f" and {listed[-1]}" if len(listed) > 1 else listed[0]
+    first = outside[0]
+    second = next((row for row in outside if row[3] != first[3]), outside[1])
+    examples = " and ".join(f"line {line} ({name}, grade {grade})"
+                            for line, name, _, grade in sorted((first, second)))
+    scale = "{" + ", ".join(str(g) for g in range(len(grade_names))) + "}"
+    return error(csv_path, f"{len(outside)} rows have a grade outside {scale}, the scale of --grades "
+                           f"({describe(grade_names)}): {grades}, e.g. {examples}",
+                 file_scale_fix(grade_names, values), "grade")
 
 
 def grade_problem(where: str, name: str, raw: str, grade: int | None,
@@ -427,7 +485,7 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
     rows: list[LabelRow] = []
     left_out: list[LabelRow] = []
     numbers: set[int] = set()  # the integer grades written as numbers (not names), any range
-    outside: list[tuple[str, str, str, int]] = []  # rows whose grade is outside 0..K-1
+    outside: list[tuple[int, str, str, int]] = []  # rows whose grade is outside 0..K-1
     by_name: dict[int, int] = {}  # grade -> rows that wrote it as its name
     for number, cells in table.rows:
         where = f"{csv_path}:{number}"
@@ -448,7 +506,7 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
             left_out.append(LabelRow(name, None, patient, number, raw_grade.strip()))
             continue
         if grade is not None and not 0 <= grade < len(grade_names):
-            outside.append((where, name, raw_grade, grade))  # said once the whole set is read
+            outside.append((number, name, raw_grade, grade))  # said once the whole set is read
             grade = None
         elif (bad := grade_problem(where, name, raw_grade, grade, grade_names)) is not None:
             problems.append(bad)
@@ -466,9 +524,9 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
         said = (None if by_name else  # words and numbers mixed: not a 1-based column of numbers
                 one_based_problem(csv_path, table.columns[index["grade"]], grade_names, numbers,
                                   len(outside)))
-        found = [said] if said is not None else [
-            grade_problem(where, name, raw, grade, grade_names, numbers) for where, name, raw, grade in outside]
-        problems += [p for p in found if p is not None]
+        if said is None:
+            said = outside_problem(csv_path, outside, grade_names, numbers)
+        problems += [said] if said is not None else []
     if not rows and left_out and not any(p.severity == "error" for p in problems):
         every = ("the label CSV's one row is" if len(left_out) == 1
                  else f"all {len(left_out)} rows of the label CSV are")
@@ -672,9 +730,13 @@ TYPO_ROWS_MAX = (5, 0.10)  # spelling guesses only while the rows without image 
 
 def _stem_key(name: str) -> str:
     """A name as a typo-tolerant key: no folder, no extension, lower case, NFC, no leading
-    zeros (``Images/017.PNG``, ``017.jpg`` and ``17`` give ``17``)."""
+    zeros (``Images/017.PNG``, ``017.jpg`` and ``17`` give ``17``). An extension of a format
+    the package does not read goes too (``x.webp`` gives ``x``): a row still naming the file
+    the ingest said to convert pairs with the converted ``x.png``."""
     base = Path(name.replace("\\", "/")).name
-    stem = name_key(Path(base).stem if Path(base).suffix.lower() in IMAGE_SUFFIXES else base)
+    suffix = Path(base).suffix.lower()
+    stem = name_key(Path(base).stem if suffix in IMAGE_SUFFIXES or suffix in OTHER_IMAGE_SUFFIXES
+                    else base)
     return stem.lstrip("0") or stem
 
 

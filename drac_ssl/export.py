@@ -116,6 +116,7 @@ from typing import Any
 import numpy as np
 
 from data_prep.problems import Problem
+from drac_ssl import PROB_COLUMNS
 from drac_ssl.commands import check_arguments_problem, export_parser
 from drac_ssl.config import Config
 from drac_ssl.datasets import load_octa_cache
@@ -145,6 +146,7 @@ from drac_ssl.starting import started
 from drac_ssl.submission import (
     IMAGE_SUFFIXES,
     check_submission,
+    is_drac_test_folder,
     read_folder,
     referable_path,
     write_referable,
@@ -553,6 +555,23 @@ def skipped_record_path(out: str | os.PathLike[str]) -> Path:
     return out.with_name(out.name + ".skipped.json")
 
 
+def _drac_scale_line(images_dir: Path, out: Path, names: Sequence[str]) -> str:
+    """The warning for a model of another scale than DRAC's 3 grades that graded DRAC 2022's
+    own test folder (``images_dir``, or one image of it: :func:`is_drac_test_folder`) into
+    ``out``: DRAC accepts only ``case,class,P0,P1,P2`` (``--check`` refuses the file too); ""
+    otherwise. ``names``: the model's grades 0..K-1."""
+    k = len(names)
+    folder = images_dir.parent if images_dir.is_file() else images_dir
+    if k == len(PROB_COLUMNS) or not is_drac_test_folder(folder):
+        return ""
+    where = f"{images_dir} is in" if images_dir.is_file() else f"{images_dir} is"
+    return (f"{where} DRAC 2022's test set, and DRAC accepts only case,class,"
+            f"{','.join(PROB_COLUMNS)} (its {len(PROB_COLUMNS)} grades); this model grades on {k} "
+            f"grades ({', '.join(names)}), so {out} has P0..P{k - 1} and DRAC will not accept it "
+            f"(--check refuses it too): for a DRAC submission, export a model trained on DRAC's "
+            f"{len(PROB_COLUMNS)} grades (data.grades=drac)")
+
+
 def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, device: str,
                     skip_unreadable: bool = False) -> int:
     """Grade every image of the folder ``images_dir`` (or the one image file it names) into
@@ -666,7 +685,8 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     n_crop = sum(1 for found in crop_warnings if found)
     blank = np.concatenate(blank_parts)
     unlike = np.concatenate(flag_parts) if flag_parts else None
-    for line in (_unlike_line(unlike, cases), _blank_line(blank, cases), _copies_line(graded_files),
+    for line in (_drac_scale_line(images_dir, out, names or list(bundle.grade_names)),
+                 _unlike_line(unlike, cases), _blank_line(blank, cases), _copies_line(graded_files),
                  _same_grade_line(np.concatenate(grade_parts), names or bundle.grade_names)):
         if line:
             print(f"warning: {line}", file=sys.stderr)
@@ -798,8 +818,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if k is not None and k != len(names):
                     raise BundleError(f"--grades {k} contradicts the manifest's {len(names)} grades "
                                       f"({', '.join(names)})")
-                if not cases:
-                    raise BundleError(f"{args.manifest}: the manifest lists no test images")
+                if not cases:  # nothing to check against: the folder of the images is
+                    scale = (f"--grades {len(names)} (this run's {', '.join(names)}) or, without "
+                             f"it, from the CSV's header")
+                    fix = (f"drop --manifest to check against --images alone: the grade scale "
+                           f"then comes from {scale}" if args.images else
+                           f"pass --images DIR (the folder of the images the CSV grades) instead "
+                           f"of --manifest; the grade scale then comes from {scale}")
+                    raise BundleError(f"{args.manifest}: the manifest lists no test images\n  fix: {fix}")
             record = skipped_record_path(args.check)
             said = (read_json_dict(record) or {}) if record.is_file() else {}
             skipped_files = sorted({str(e.get("path") or e.get("file")) for e in said.get("skipped") or []

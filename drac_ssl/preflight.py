@@ -91,7 +91,8 @@ class PreflightError(ConfigError):
     fix). ``findings`` holds them, errors and warnings."""
 
     def __init__(self, findings: list[Finding], when: str = "before any stage ran") -> None:
-        self.findings = list(findings)
+        self.findings = [f for f in findings if not f.speed_hint]  # of use to a run that goes ahead
+        findings = self.findings
         errors = [f for f in findings if f.severity == "error"]
         lines = [f"the configuration cannot run: {sum(f.count for f in errors)} problem(s) found {when}"]
         lines += [f"  {i}. {f.line}" for i, f in enumerate(errors, start=1)]
@@ -120,6 +121,9 @@ class Finding:
     # would check the defaults instead of what was meant, so :func:`run` does not run them
     unread: bool = False
     count: int = 1
+    # a hint to go faster (bf16 on a CPU with AMX-BF16), of use only to a run that goes ahead:
+    # a refusal (:class:`PreflightError`) leaves it out, whatever its errors are about
+    speed_hint: bool = False
 
     @property
     def line(self) -> str:
@@ -338,14 +342,15 @@ class _Findings:
         self.cfg, self.sources, self.items = cfg, sources, []
 
     def add(self, severity: str, setting: str, what: str, fix: str = "", value: Any = None,
-            count: int = 1) -> None:
+            count: int = 1, speed_hint: bool = False) -> None:
         if setting and value is None:
             try:
                 value = get(self.cfg, setting)
             except AttributeError:
                 value = ""
         where = _where(setting, self.sources, self.cfg) if setting else ""
-        self.items.append(Finding(setting, value, what, fix, severity, where, count=count))
+        self.items.append(Finding(setting, value, what, fix, severity, where, count=count,
+                                  speed_hint=speed_hint))
 
     def error(self, setting: str, what: str, fix: str = "", value: Any = None) -> None:
         self.add("error", setting, what, fix, value)
@@ -630,12 +635,12 @@ def _check_device_use(c: _Findings, cfg: Config, device: str, stages: list[str])
                   "fp32), and its results differ from an fp32 run",
                   "pretrain.precision=auto (bf16 on CUDA, fp32 on the CPU)")
     if trains and pc.precision == "auto" and amx and pc.augment.image_size >= AMX_BF16_MIN_SIZE:
-        c.warning("pretrain.precision",
-                  "this CPU has AMX-BF16, and auto trains in fp32 on the CPU: at 224 px bf16 "
-                  "autocast ran the VICReg step 2.2 times faster than fp32 on such a CPU "
-                  "(bench/results/cpu_precision.json; at 28 px it was slower)",
-                  "pretrain.precision=bf16 (for pretraining, UMM and fine-tuning; the results "
-                  "differ slightly from an fp32 run)")
+        c.add("warning", "pretrain.precision",
+              "this CPU has AMX-BF16, and auto trains in fp32 on the CPU: at 224 px bf16 "
+              "autocast ran the VICReg step 2.2 times faster than fp32 on such a CPU "
+              "(bench/results/cpu_precision.json; at 28 px it was slower)",
+              "pretrain.precision=bf16 (for pretraining, UMM and fine-tuning; the results "
+              "differ slightly from an fp32 run)", speed_hint=True)  # said only when the run goes ahead
     if pc.compile == "true" and "pretrain" in stages:  # auto compiles on CUDA only
         compiler = _cxx_compiler()
         if compiler is None:
@@ -716,7 +721,7 @@ def _facts_from_ingest(c: _Findings, cfg: Config, data_dir: Path) -> DataFacts |
 def _on_the_fallback_scale(problem: Any) -> bool:
     """Whether a label problem judges grades by the scale (outside 0..K-1, 1-based), which with
     an invalid ``data.grades`` is the default scale :func:`_grade_names` fell back to."""
-    return problem.kind == "grade" and (" is outside {" in problem.what or "look 1-based" in problem.what)
+    return problem.kind == "grade" and (" outside {" in problem.what or "look 1-based" in problem.what)
 
 
 def _grade_names(cfg: Config, layout: str) -> tuple[str, ...]:

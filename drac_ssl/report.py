@@ -623,24 +623,53 @@ def _identical(d: dict[str, Any]) -> bool:
                            and d[m].get("ci_low") == 0 and d[m].get("ci_high") == 0 for m in d)
 
 
-def _one_grade_difference(label: str, a: str, b: str, what: str, one_grade: dict[str, str | None],
-                          freeze: str | None = None) -> str:
-    """How to read the difference ``label`` (variant ``a`` minus ``b``, meant to measure
-    ``what``) when either variant gave (nearly) every image one grade, overall or within
-    each fold (``one_grade``: variant -> :func:`_variant_section`'s words); "" otherwise.
-    ``freeze``: ``finetune.freeze``, for the variants' titles."""
-    title_a, title_b = variant_title(a, freeze), variant_title(b, freeze)
-    words_a, words_b = one_grade.get(a), one_grade.get(b)
-    if words_a and words_b:
-        return (f"**Read with care:** {title_a}: {words_a}; {title_b}: {words_b}; so {label} compares two "
-                f"models that learnt next to nothing and says nothing about whether {what} helped.")
-    if words_b:
-        return (f"**Read with care:** {title_b}: {words_b}, so {label} says only that {title_a} learnt "
-                f"something, not that {what} helped.")
-    if words_a:
-        return (f"**Read with care:** {title_a}: {words_a}, so {label} says only that {title_a} learnt "
-                f"next to nothing here, not that {what} hurts.")
-    return ""
+def _one_grade_differences(pairs: dict[str, tuple[str, str, str]], one_grade: dict[str, str | None],
+                           freeze: str | None = None) -> str:
+    """How to read the differences ``pairs`` (label -> (variant ``a``, variant ``b``, what
+    ``a - b`` is meant to measure)) when a variant of one gave (nearly) every image one grade,
+    overall or within each fold (``one_grade``: variant -> :func:`_variant_section`'s words),
+    in one paragraph: each such variant's words once, then each difference's reading (both
+    variants: it says nothing about whether ``what`` helped, the differences of one ``what``
+    said together; ``b`` only: ``a`` learnt something, not that ``what`` helped; ``a`` only:
+    ``a`` learnt next to nothing here, not that ``what`` hurts). "" when no difference has
+    such a variant. ``freeze``: ``finetune.freeze``, for the variants' titles."""
+    said: list[str] = []  # the variants whose words are given, in the order met
+    both: dict[str, list[str]] = {}  # what -> labels whose two variants learnt next to nothing
+    readings: list[str] = []
+    for label, (a, b, what) in pairs.items():
+        words_a, words_b = one_grade.get(a), one_grade.get(b)
+        said += [v for v, words in ((a, words_a), (b, words_b)) if words and v not in said]
+        if words_a and words_b:
+            if what not in both:
+                readings.append(what)  # its place among the readings, filled in below
+            both.setdefault(what, []).append(label)
+        elif words_b:
+            readings.append(f"{label} says only that {variant_title(a, freeze)} learnt something, "
+                            f"not that {what} helped")
+        elif words_a:
+            readings.append(f"{label} says only that {variant_title(a, freeze)} learnt next to "
+                            f"nothing here, not that {what} hurts")
+    if not said:
+        return ""
+
+    def together(what: str) -> str:
+        labels = both[what]
+        listed = ", ".join(labels[:-1]) + f" and {labels[-1]}" if len(labels) > 1 else labels[0]
+        verbs = ("compare", "say") if len(labels) > 1 else ("compares", "says")
+        return (f"{listed} {verbs[0]} two models that learnt next to nothing and {verbs[1]} nothing "
+                f"about whether {what} helped")
+
+    said = sorted(said, key=lambda v: list(one_grade).index(v) if v in one_grade else len(one_grade))
+    said_of = {v: str(one_grade[v]) for v in said}
+    # a tail every variant's words share (the grades follow the fold), said once after them
+    tails = {w.rpartition("): ")[2] for w in said_of.values() if "): " in w}
+    tail = tails.pop() if len(said) > 1 and len(tails) == 1 and all("): " in w for w in said_of.values()) else ""
+    if tail:
+        said_of = {v: w[:-len(tail) - 2] for v, w in said_of.items()}
+    words = "; ".join(f"{variant_title(v, freeze)}: {said_of[v]}" for v in said)  # the table's order
+    words += f"; in each, {tail}" if tail else ""
+    return (f"**Read with care:** {words}. So "
+            + "; ".join(together(r) if r in both else r for r in readings) + ".")
 
 
 def _fold_sd(ft: Path, row: dict[str, Any]) -> Any:
@@ -757,9 +786,9 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
                       "difference, which is not certainty: these images cannot move it (e.g. both "
                       "variants gave every image one grade, so both kappas are 0 on every resample).", ""]
         one_grade = {name: section[1] for name, section in sections.items()}
-        for label, (a, b, what, d) in pairs.items():
-            note = _one_grade_difference(label, a, b, what, one_grade, freeze) if isinstance(d, dict) else ""
-            lines += [note, ""] if note else []
+        note = _one_grade_differences({label: (a, b, what) for label, (a, b, what, d) in pairs.items()
+                                       if isinstance(d, dict)}, one_grade, freeze)
+        lines += [note, ""] if note else []
     summary = _read_json(ft / "summary.json")
     if isinstance(summary, dict):
         lines += [f"Selected for export: **{summary.get('selected')}** ({summary.get('selection')})"

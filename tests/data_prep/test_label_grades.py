@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from data_prep import ingest, validate
+from data_prep.problems import as_config_keys
 from drac_ssl.config import DataConfig
 
 HEADER = ("image name", "DR grade")
@@ -136,3 +137,35 @@ def test_the_ingest_and_the_preflight_read_grade_names_alike_and_the_manifest_ho
     found = preflight.check(cfg, tmp_path / "runs" / "x", sources, stages=["ingest"])
     assert [f.line for f in found if f.severity == "error"] == []
     assert not [f for f in found if "not an integer" in f.line]
+
+
+# --------------------------------------------------------------------------------------
+# A whole file on another scale
+
+
+def test_a_file_of_grades_outside_the_scale_is_one_problem_with_the_scale_fix(tmp_path: Path) -> None:
+    """A new user's trial: a 5-grade label CSV read on the default 3-grade scale printed 10
+    near-identical 'grade 3 of eye_003.png is outside {0, 1, 2}' lines and '... and 1 more'.
+    It is one problem of the file: how many rows, which values, two example rows with their
+    CSV line numbers, and the scale's fix."""
+    path = write_labels(tmp_path / "grades.csv", [(i + 1) % 5 for i in range(28)])  # 0..4
+    _, problems = read(path, ("Normal", "NPDR", "PDR"))
+    (said,) = errors(problems)
+    assert said.path == str(path) and said.kind == "grade"
+    assert said.what.startswith("11 rows have a grade outside {0, 1, 2}, the scale of --grades "
+                                "(0 Normal, 1 NPDR, 2 PDR): 3 (6 rows) and 4 (5 rows)")
+    # line 1 is the header: 002.png (grade 3) is on line 4, 003.png (grade 4) on line 5
+    assert "e.g. line 4 (002.png, grade 3) and line 5 (003.png, grade 4)" in said.what
+    assert said.fix.startswith("if these are the 5 ICDR grades (0..4), pass --grades icdr")
+    assert '--grades "NAME0, NAME1, NAME2, NAME3, NAME4"' in said.fix
+    assert said.fix.endswith("or correct the rows to 0 (Normal), 1 (NPDR) or 2 (PDR)")
+    said_to_train = as_config_keys(said.line)  # python -m drac_ssl.train's words
+    assert "pass data.grades=icdr" in said_to_train
+    assert "data.grades=[NAME0, NAME1, NAME2, NAME3, NAME4]" in said_to_train
+    # followed, the file is read without an error
+    _, problems = read(path, ("No DR", "Mild", "Moderate", "Severe", "PDR"))
+    assert errors(problems) == []
+    # one row outside the scale is a slip of that row: its own line, as before
+    path = write_labels(tmp_path / "one.csv", [0, 1, 2, 7, 1])
+    (said,) = errors(read(path, ("Normal", "NPDR", "PDR"))[1])
+    assert said.path == f"{path}:5" and said.what.startswith("grade 7 of 003.png is outside {0, 1, 2}")

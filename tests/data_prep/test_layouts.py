@@ -318,7 +318,7 @@ def test_a_plain_folder_with_idrid_columns_is_read_as_the_idrid_layout(tmp_path:
     # columns the user names are never replaced: the plain folder's defaults then apply
     message = run_error(config(plain, image_column="Image name", grade_column="Retinopathy grade"),
                         tmp_path / "named")
-    assert "grade 3 of IDRiD_" in message and "outside {0, 1, 2}" in message  # DRAC's 3 grades
+    assert "rows have a grade outside {0, 1, 2}" in message and "(IDRiD_" in message  # DRAC's 3 grades
     assert "no image-name column 'file'" in run_error(config(plain, image_column="file"),
                                                       tmp_path / "file")
     named = ingest.run(config(plain, image_column="Image name", grade_column="Retinopathy grade",
@@ -557,8 +557,8 @@ def test_k_grades_from_the_config(tmp_path: Path, drac_samples: list[np.ndarray]
     write_rows(root / "labels.csv", ["image name", "DR grade"],
                [[f"{i:03d}.png", i % 5] for i in range(10)])
     message = run_error(config(root), tmp_path / "drac")
-    assert "grade 3 of 003.png is outside {0, 1, 2}" in message and "set --grades to the scale" in message
-    assert "e.g. icdr" in message  # 3 grades: the 5-grade ICDR scale is a useful hint ...
+    assert "4 rows have a grade outside {0, 1, 2}" in message and "line 5 (003.png, grade 3)" in message
+    assert "pass --grades icdr" in message  # 3 grades: the 5-grade ICDR scale is a useful hint ...
     write_rows(root / "labels.csv", ["image name", "DR grade"],
                [[f"{i:03d}.png", 7 if i == 0 else i % 5] for i in range(10)])
     message = run_error(config(root, grades=["icdr"]), tmp_path / "icdr")

@@ -308,3 +308,31 @@ def test_argmax_decision_reuses_the_folds_and_reaches_the_bundle(colour_run: Pat
     rows = _rows(run / "export" / "submission.csv")
     written = np.array([[float(r[f"P{k}"]) for k in range(5)] for r in rows])
     assert [int(r["class"]) for r in rows] == written.argmax(1).tolist()
+
+
+def test_a_five_grade_model_on_dracs_test_folder_is_warned_at_write_time(
+        colour_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A trial: a 5-grade model graded DRAC's own test folder into a 5-grade file without a
+    word, which --check then refuses (DRAC accepts only case,class,P0,P1,P2). The export now
+    says so when it writes the file; another folder gets no such line."""
+    from data_prep.layout import IMAGES_DIR, TASK_DIR, TEST_DIR
+
+    rng = np.random.default_rng(1)
+    drac = tmp_path / "DRAC2022_Testing_Set" / TASK_DIR / IMAGES_DIR / TEST_DIR
+    other = tmp_path / "new_photos"
+    for folder in (drac, other):
+        folder.mkdir(parents=True)
+        for i in range(2):
+            cv2.imwrite(str(folder / f"{i + 1}.png"), fundus_like(i, rng)[..., ::-1])
+    capsys.readouterr()
+    assert export.main([str(colour_run), "--images", str(drac), "--out", str(tmp_path / "k5.csv")]) == 0
+    err = capsys.readouterr().err
+    (said,) = [line for line in err.splitlines() if "DRAC accepts only" in line]
+    assert said.startswith(f"warning: {drac} is DRAC 2022's test set, and DRAC accepts only "
+                           "case,class,P0,P1,P2 (its 3 grades); this model grades on 5 grades "
+                           "(No DR, Mild, Moderate, Severe, PDR)")
+    assert (tmp_path / "k5.csv").read_text().splitlines()[0] == "case,class,P0,P1,P2,P3,P4"  # as before
+    assert export.main([str(colour_run), "--images", str(drac / "1.png"), "--out", str(tmp_path / "one.csv")]) == 0
+    assert "DRAC accepts only" in capsys.readouterr().err  # one image of that folder too
+    assert export.main([str(colour_run), "--images", str(other), "--out", str(tmp_path / "o.csv")]) == 0
+    assert "DRAC accepts only" not in capsys.readouterr().err

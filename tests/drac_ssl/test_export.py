@@ -1710,3 +1710,31 @@ def test_a_corrupt_bundle_metadata_names_the_file_and_how_to_rebuild_it(
         call = fix.split('python -c "')[1].rstrip('"')
         exec(call, {})  # noqa: S102 - the package's own advice, tested
         assert export.load_bundle(bundle_dir).grade_names
+
+
+def test_check_against_a_manifest_without_test_images_says_the_fix(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A new user's trial: --check preds.csv --images new_photos --manifest runs/mine, the run's
+    manifest listing no test images, exited 2 with 'the manifest lists no test images' and no
+    fix. The fix: drop --manifest and check against --images, the scale from --grades K (the
+    run's K) or the header."""
+    data = tmp_path / "runs" / "mine" / "data"
+    data.mkdir(parents=True)
+    (data / "manifest.csv").write_text("id,grade,split,fold\n001.png,0,train,0\n002.png,2,train,1\n")
+    (data / "ingest_summary.json").write_text(json.dumps({"grades": {"names": ["Normal", "NPDR", "PDR"]}}))
+    images = tmp_path / "new_photos"
+    images.mkdir()
+    preds = tmp_path / "preds.csv"
+    preds.write_text("case,class,P0,P1,P2\n")
+    capsys.readouterr()
+    assert export.main(["--check", str(preds), "--images", str(images), "--manifest", str(data.parent)]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {data.parent}: the manifest lists no test images" in err
+    assert ("fix: drop --manifest to check against --images alone: the grade scale then comes from "
+            "--grades 3 (this run's Normal, NPDR, PDR) or, without it, from the CSV's header") in err
+    # followed: the check runs against the folder
+    assert export.main(["--check", str(preds), "--images", str(images), "--grades", "3"]) != 2
+    # without --images: the manifest has nothing to check against, the fix names --images
+    assert export.main(["--check", str(preds), "--manifest", str(data.parent)]) == 2
+    assert "fix: pass --images DIR (the folder of the images the CSV grades) instead of --manifest" \
+        in capsys.readouterr().err

@@ -307,9 +307,15 @@ def test_grades_that_follow_the_fold_are_said_in_the_console_metrics_and_report(
     words = said_of["vicreg"]
     assert f"> **W{words[1:]}**: this variant learnt next to nothing about grading" in report
     # finetune.freeze=frozen: scratch is random features under a trained head, and is named so
-    assert (f"**Read with care:** VICReg: {words}; scratch (random init, frozen: random features + trained "
-            f"head): {said_of['scratch']}; so VICReg - scratch "
-            "compares two models that learnt next to nothing") in report
+    (care,) = [line for line in report.splitlines() if line.startswith("**Read with care:**")]  # once
+    def grades_of(words: str) -> str:  # 'within each fold ... (fold 0: ..)', without the shared tail
+        return words.rpartition("): ")[0] + ")"
+
+    assert care.startswith(f"**Read with care:** scratch (random init, frozen: random features + trained "
+                           f"head): {grades_of(said_of['scratch'])}; VICReg: {grades_of(words)}")
+    assert all(care.count(grades_of(w)) == 1 for w in said_of.values())  # each variant's words once
+    assert care.count("the grades say which fold an image fell in, not what it shows") == 1
+    assert "So VICReg - scratch" in care and "two models that learnt next to nothing" in care
 
 
 def test_cis_resample_patients_when_the_manifest_names_them(

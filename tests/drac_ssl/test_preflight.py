@@ -447,6 +447,27 @@ def test_bf16_on_the_cpu_follows_its_amx(monkeypatch: pytest.MonkeyPatch) -> Non
     assert precision_lines(True) == [] and precision_lines(False, "pretrain.augment.image_size=224") == []
 
 
+def test_a_refused_run_is_given_no_speed_hint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review: the AMX-BF16 speed hint followed every 224 px refusal, even of errors that have
+    nothing to do with speed. A refusal leaves it out (its other warnings stay); a run that goes
+    ahead still gets it."""
+    from drac_ssl import runtime
+
+    monkeypatch.setattr(runtime, "cpu_has_amx_bf16", lambda: True)
+    drac = train.DEFAULT_CONFIG.parent / "drac.yaml"
+    settings = [*CPU, "pretrain.augment.on_gpu=true"]  # a GPU option on the CPU: a warning
+    cfg, sources, parsed = preflight.read_config(drac, [*settings, "finetune.dropout=1.5"])
+    assert parsed == []
+    with pytest.raises(PreflightError) as refused:
+        preflight.run(cfg, tmp_path / "runs" / "x", sources)
+    said = str(refused.value)
+    assert "finetune.dropout=1.5" in said and "pretrain.augment.on_gpu=true" in said  # its warning stays
+    assert "AMX" not in said and all(f.setting != "pretrain.precision" for f in refused.value.findings)
+    cfg, sources, _ = preflight.read_config(drac, settings)
+    warned = preflight.run(cfg, tmp_path / "runs" / "x", sources)
+    assert any("this CPU has AMX-BF16" in f.what for f in warned)
+
+
 # --------------------------------------------------------------------------------------
 # Stages, run folders, one pass
 

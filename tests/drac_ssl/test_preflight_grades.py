@@ -26,3 +26,18 @@ def test_an_invalid_grade_scale_gets_no_findings_made_on_the_default_scale(
     on_default = [f.line for f in found if f is not said and (
         "PDR" in f.line or "outside {" in f.line or "look 1-based" in f.line)]
     assert on_default == []
+
+
+def test_a_file_on_another_scale_is_one_preflight_error_as_the_ingest_says_it(tmp_path: Path) -> None:
+    """The preflight says the ingest's one problem for a 5-grade file on the 3-grade default
+    (not 10 row lines and a count), in the pipeline's settings: data.grades=icdr."""
+    root = plain_dataset(tmp_path / "plain", [i % 5 for i in range(25)])
+    cfg, sources, parsed = preflight.read_config(None, [f"data.root={root}", "data.n_folds=2"])
+    assert parsed == []
+    found = [f for f in preflight.check(cfg, tmp_path / "runs" / "x", sources)
+             if "outside {0, 1, 2}" in f.line]
+    (said,) = found
+    assert said.severity == "error"
+    assert f"{root / 'labels.csv'}: 10 rows have a grade outside {{0, 1, 2}}" in said.line
+    assert "3 (5 rows) and 4 (5 rows)" in said.line and "pass data.grades=icdr" in said.line
+    assert not any("more 'grade'" in f.line for f in preflight.check(cfg, tmp_path / "runs" / "x", sources))

@@ -98,8 +98,8 @@ def test_a_collapsed_pretraining_and_a_one_grade_scratch_are_flagged(tmp_path: P
     scratch = finetune.split("### scratch (random init)", 1)[1].split("### ", 1)[0]
     assert "every image was given one grade (1 NPDR)" in scratch
     assert "| VICReg - scratch | +0.379" in finetune  # the numbers stay; the words qualify them
-    assert ("scratch (random init): every image was given one grade (1 NPDR), so VICReg - scratch says "
-            "only that VICReg learnt something, not that pretraining helped") in finetune
+    assert ("**Read with care:** scratch (random init): every image was given one grade (1 NPDR). So "
+            "VICReg - scratch says only that VICReg learnt something, not that pretraining helped.") in finetune
     vicreg = finetune.split("### VICReg", 1)[1]
     assert "given one grade (" not in vicreg and "learnt next to nothing" not in vicreg
 
@@ -474,3 +474,45 @@ def test_the_report_command_is_refused_while_a_training_holds_the_run_folder(
     assert report.main([str(run)]) == 0
     assert "in use: python -m drac_ssl.report, process" in seen[0], seen
     assert (run / "report.md").exists()
+
+
+def test_three_one_grade_variants_are_read_with_care_once(tmp_path: Path) -> None:
+    """A tiny run whose three variants each gave every image one grade: report.md carried three
+    long 'Read with care' paragraphs, each repeating two variants' words. The comparison says it
+    once: each variant's words once, then how each difference reads; every fact stays."""
+    run = tmp_path / "run"
+    _pretrain_meta(run, HEALTHY)
+    rows = [_variant(run, "scratch", [1] * 30), _variant(run, "vicreg", [0] * 30),
+            _variant(run, "vicreg_umm", [2] * 30)]
+    (run / "finetune" / "comparison.json").write_text(json.dumps(
+        {"rows": rows, "class_names": NAMES, "protocol": "5-fold",
+         "pretrained_minus_scratch": {"vicreg": _difference(0.0), "vicreg_umm": _difference(0.0)},
+         "umm_minus_vicreg": _difference(0.0)}))
+    text = _section(write_report(run).read_text(), "## Cross-validated fine-tuning")
+    comparison = text.split("### scratch (random init)", 1)[0]
+    assert comparison.count("Read with care") == 1
+    for words in ("every image was given one grade (1 NPDR)", "every image was given one grade (0 Normal)",
+                  "every image was given one grade (2 PDR)"):
+        assert comparison.count(words) == 1, words  # once in the comparison, once in its section
+        assert text.count(words) == 2, words
+    assert ("**Read with care:** scratch (random init): every image was given one grade (1 NPDR); "
+            "VICReg: every image was given one grade (0 Normal); VICReg + UMM: every image was given "
+            "one grade (2 PDR). So VICReg - scratch and VICReg + UMM - scratch compare two models that "
+            "learnt next to nothing and say nothing about whether pretraining helped; VICReg + UMM - "
+            "VICReg compares two models that learnt next to nothing and says nothing about whether UMM "
+            "helped.") in comparison
+    # one variant of a pair: its reading per difference, as before
+    run = tmp_path / "one"
+    _pretrain_meta(run, HEALTHY)
+    rows = [_variant(run, "scratch", GRADES), _variant(run, "vicreg", [0] * 30),
+            _variant(run, "vicreg_umm", GRADES)]
+    (run / "finetune" / "comparison.json").write_text(json.dumps(
+        {"rows": rows, "class_names": NAMES, "protocol": "5-fold",
+         "pretrained_minus_scratch": {"vicreg": _difference(-0.3), "vicreg_umm": _difference(0.0)},
+         "umm_minus_vicreg": _difference(0.3)}))
+    comparison = _section(write_report(run).read_text(), "## Cross-validated fine-tuning").split(
+        "### scratch (random init)", 1)[0]
+    assert ("**Read with care:** VICReg: every image was given one grade (0 Normal). So VICReg - "
+            "scratch says only that VICReg learnt next to nothing here, not that pretraining hurts; "
+            "VICReg + UMM - VICReg says only that VICReg + UMM learnt something, not that UMM "
+            "helped.") in comparison
