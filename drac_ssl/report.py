@@ -890,13 +890,83 @@ def write_report(run_dir: str | Path) -> Path:
     lines = [f"# drac_ssl run report: {run_dir.name}", "",
              f"{task}, drac_ssl {__version__}. Research software, not a medical device.", "",
              provenance_line(run_dir), ""]
-    lines += _data_section(run_dir)
-    lines += _config_section(run_dir)
-    lines += _stages_section(run_dir)
-    lines += _ssl_section(run_dir)
-    lines += _finetune_section(run_dir, figures)
-    lines += _export_section(run_dir)
+    body = (_data_section(run_dir) + _config_section(run_dir) + _stages_section(run_dir)
+            + _ssl_section(run_dir) + _finetune_section(run_dir, figures) + _export_section(run_dir))
+    lines += read_this_first(body, cut_short=_cut_short_words(run_dir)) + body
     return atomic_write_text(run_dir / "report.md", "\n".join(lines).rstrip() + "\n")
+
+
+_WARNING_LEAD = re.compile(r"^(?:> |- )?\*\*(.+?)\*\*")
+"""A paragraph (or quote, or bullet) that opens in bold: how the report's sections lead a
+warning (``> **No evidence that ...**``, ``**Read with care:** ...``)."""
+_NOT_WARNINGS = ("total", "Not trained here:")  # bold leads that are not warnings
+
+
+def _github_anchor(heading: str, seen: dict[str, int]) -> str:
+    """GitHub's id of a heading (lower case, punctuation but ``-`` and ``_`` dropped, spaces
+    -> ``-``), ``-1``, ``-2`` ... added to a repeated one; ``seen`` counts them."""
+    base = re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+    seen[base] = seen.get(base, -1) + 1
+    return base if seen[base] == 0 else f"{base}-{seen[base]}"
+
+
+def _headline(bold: str) -> str:
+    """A warning's bold lead, cut to its first clause when that says enough (25+ characters):
+    ``No evidence that this model grades better than chance: out-of-fold QWK ...`` -> its
+    first clause; ``Honest note: this run used the phantom UW-OCTA set`` stays whole."""
+    text = bold.strip().rstrip(":.")
+    if text == "Read with care":  # the qualifier of the comparison's differences
+        return "Read with care: the differences between the variants"
+    for sep in (": ", " ("):
+        head = text.split(sep, 1)[0]
+        if len(head) >= 25:
+            text = head
+    return text[:1].upper() + text[1:]
+
+
+def read_this_first(body: Sequence[str], cut_short: str = "") -> list[str]:
+    """The "Read this first" section: each warning of the report's ``body`` lines (a paragraph,
+    quote or bullet that opens in bold, :data:`_WARNING_LEAD`) once, with links to the
+    sections that say it (GitHub's heading anchors), after ``cut_short`` (a run whose epochs
+    were capped: its figures check the pipeline); a report without any says so."""
+    seen: dict[str, int] = {}
+    where: dict[str, list[tuple[str, str]]] = {}
+    heading = anchor = ""
+    for line in body:
+        if found := re.match(r"^#{1,6} (.+)$", line):
+            heading, anchor = found.group(1).strip(), _github_anchor(found.group(1), seen)
+            continue
+        lead = _WARNING_LEAD.match(line)
+        if lead is None or lead.group(1).strip().startswith(_NOT_WARNINGS):
+            continue
+        places = where.setdefault(_headline(lead.group(1)), [])
+        if heading and (heading, anchor) not in places:
+            places.append((heading, anchor))
+    items = [f"- {cut_short}"] if cut_short else []
+    items += [f"- {title}" + (f" ({', '.join(f'[{h}](#{a})' for h, a in places)})" if places else "")
+              for title, places in where.items()]
+    if not items:
+        items = ["- Nothing in this report is marked for care (no warning below)."]
+    return ["## Read this first", "", *items, ""]
+
+
+def _cut_short_words(run_dir: Path) -> str:
+    """'' or the line of a run whose pretraining epochs were capped by
+    ``pretrain.max_steps_per_epoch`` (a trial run, such as the README's tiny first try): its
+    figures check the pipeline, not a grading. (UMM's cap is the default job's design, for
+    its cost on the CPU, and is said in the configuration section.)"""
+    try:
+        cfg = read_yaml((run_dir / "config.yaml").read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return ""
+    pretrain = cfg.get("pretrain")
+    if not isinstance(pretrain, dict) or not (run_dir / "pretrain").is_dir():
+        return ""
+    cap = cap_words("pretrain", pretrain, _pool_size(run_dir))
+    if not cap:
+        return ""
+    return (f"A trial run: the pretraining was cut short ({cap}); its figures check that the "
+            f"pipeline runs on this data, not how well it grades")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -516,3 +516,52 @@ def test_three_one_grade_variants_are_read_with_care_once(tmp_path: Path) -> Non
             "scratch says only that VICReg learnt next to nothing here, not that pretraining hurts; "
             "VICReg + UMM - VICReg says only that VICReg + UMM learnt something, not that UMM "
             "helped.") in comparison
+
+
+def test_read_this_first_gathers_the_reports_warnings_with_links_to_them(tmp_path: Path) -> None:
+    """A DRAC participant's trial: the report's warnings (a collapsed pretraining mid-page, a
+    variant giving every image one grade, no evidence of better than chance) are scattered
+    through a long page. "Read this first", under the title, lists each once with a link to
+    the section that says it; a run without any says there is none."""
+    import re
+
+    def anchors(text: str) -> set[str]:  # GitHub's heading ids, a repeated heading numbered
+        seen: dict[str, int] = {}
+        for heading in re.findall(r"^#{1,6} (.+)$", text, flags=re.M):
+            base = re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+            seen[base] = seen.get(base, -1) + 1
+            found.add(base if seen[base] == 0 else f"{base}-{seen[base]}")
+        return found
+
+    found: set[str] = set()
+    text = write_report(_run(tmp_path, [1] * 30, COLLAPSED)).read_text()
+    head = text.split("## Read this first", 1)[1].split("\n## ", 1)[0]
+    assert text.index("## Read this first") < text.index("## Data")
+    items = [line for line in head.splitlines() if line.startswith("- ")]
+    assert any("VICReg representation looks collapsed" in i for i in items), items
+    assert any("every image was given one grade" in i.lower() for i in items), items
+    assert any(i.startswith("- Read with care") for i in items), items
+    links = [a for i in items for a in re.findall(r"\]\(#([^)]+)\)", i)]
+    assert links and set(links) <= anchors(text), (links, found)
+    assert len(items) == len({i.split(" (")[0] for i in items})  # each warning once
+    healthy = write_report(_run(tmp_path / "ok", GRADES, HEALTHY)).read_text()
+    head = healthy.split("## Read this first", 1)[1].split("\n## ", 1)[0]
+    assert "nothing in this report is marked for care" in head.lower(), head
+
+
+def test_read_this_first_says_when_the_pretraining_was_cut_short(tmp_path: Path) -> None:
+    """The README's tiny first try caps the pretraining's epochs; its report now says first
+    that its figures check the pipeline, not a grading. A full pretraining says nothing of it."""
+    from drac_ssl.report import _cut_short_words
+
+    run = _run(tmp_path, GRADES, HEALTHY)
+    meta = json.loads((run / "pretrain" / "metadata.json").read_text())
+    meta["training_data"] = "997 images of the ingest"
+    (run / "pretrain" / "metadata.json").write_text(json.dumps(meta))
+    (run / "config.yaml").write_text("pretrain:\n  batch_size: 8\n  max_steps_per_epoch: 3\n")
+    said = _cut_short_words(run)
+    assert said.startswith("A trial run: the pretraining was cut short (capped at 3 steps") and "24 of 997" in said
+    text = write_report(run).read_text()
+    assert said in text.split("## Read this first", 1)[1].split("\n## ", 1)[0]
+    (run / "config.yaml").write_text("pretrain:\n  batch_size: 8\n  max_steps_per_epoch: 0\n")
+    assert _cut_short_words(run) == ""
