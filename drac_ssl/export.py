@@ -116,7 +116,6 @@ from typing import Any
 import numpy as np
 
 from data_prep.problems import Problem
-from drac_ssl import PROB_COLUMNS
 from drac_ssl.commands import check_arguments_problem, export_parser
 from drac_ssl.config import Config
 from drac_ssl.datasets import load_octa_cache
@@ -145,6 +144,7 @@ from drac_ssl.scale import read_ingest_facts
 from drac_ssl.starting import started
 from drac_ssl.submission import (
     IMAGE_SUFFIXES,
+    SUBMISSION_COLUMNS,
     check_submission,
     is_drac_test_folder,
     read_folder,
@@ -560,16 +560,17 @@ def _drac_scale_line(images_dir: Path, out: Path, names: Sequence[str]) -> str:
     own test folder (``images_dir``, or one image of it: :func:`is_drac_test_folder`) into
     ``out``: DRAC accepts only ``case,class,P0,P1,P2`` (``--check`` refuses the file too); ""
     otherwise. ``names``: the model's grades 0..K-1."""
+    drac = SUBMISSION_COLUMNS[2:]  # DRAC's own file, P0,P1,P2 (drac_ssl.submission)
     k = len(names)
     folder = images_dir.parent if images_dir.is_file() else images_dir
-    if k == len(PROB_COLUMNS) or not is_drac_test_folder(folder):
+    if k == len(drac) or not is_drac_test_folder(folder):
         return ""
     where = f"{images_dir} is in" if images_dir.is_file() else f"{images_dir} is"
     return (f"{where} DRAC 2022's test set, and DRAC accepts only case,class,"
-            f"{','.join(PROB_COLUMNS)} (its {len(PROB_COLUMNS)} grades); this model grades on {k} "
+            f"{','.join(drac)} (its {len(drac)} grades); this model grades on {k} "
             f"grades ({', '.join(names)}), so {out} has P0..P{k - 1} and DRAC will not accept it "
             f"(--check refuses it too): for a DRAC submission, export a model trained on DRAC's "
-            f"{len(PROB_COLUMNS)} grades (data.grades=drac)")
+            f"{len(drac)} grades (data.grades=drac)")
 
 
 def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, device: str,
