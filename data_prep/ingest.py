@@ -188,8 +188,8 @@ def check_settings(cfg: DataConfig) -> list[int]:
         raise IngestError(f"--workers {cfg.workers}: must be 0 (all cores) or more -> use 0")
     sizes = sorted(set(cfg.cache_sizes))
     if not sizes or any(not 8 <= s <= 4096 for s in sizes):
-        raise IngestError(f"--sizes {cfg.cache_sizes}: each cache size must be 8..4096 pixels "
-                          "-> e.g. --sizes 256,512")
+        raise IngestError(f"--cache-sizes {cfg.cache_sizes}: each cache size must be 8..4096 pixels "
+                          "-> e.g. --cache-sizes 256,512")
     if cfg.ungradable not in DATA_UNGRADABLE:
         raise IngestError(f"--ungradable {cfg.ungradable!r} is not one of {', '.join(DATA_UNGRADABLE)} "
                           "-> --ungradable error (a row with an empty or NA grade stops the ingest) "
@@ -549,7 +549,7 @@ def _upscale_note(entries: Sequence[ImageEntry], sizes: Sequence[int], where: Pa
         return []
     return [note(where, f"cache size {max(sizes)} px enlarges the images (at most {max(sides)} px) "
                         f"{max(sizes) / max(sides):.0f}x: no detail is gained",
-                 f"use cache sizes near {max(sides)} px (--sizes) to save memory", "size")]
+                 f"use cache sizes near {max(sides)} px (--cache-sizes) to save memory", "size")]
 
 
 SMALL_SHARE = 4
@@ -1102,9 +1102,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"cross-validation folds, stratified by grade (default: {d.n_folds})")
     parser.add_argument("--seed", type=int, default=d.fold_seed,
                         help=f"fold seed (default: {d.fold_seed})")
-    parser.add_argument("--sizes", type=_sizes, default=d.cache_sizes,
-                        help="cache sizes in pixels, comma-separated (default: "
+    parser.add_argument("--cache-sizes", type=_sizes, default=d.cache_sizes, metavar="SIZES",
+                        help="cache sizes in pixels, comma-separated, as data.cache_sizes of "
+                             "python -m drac_ssl.train (--sizes, its older name, still works) (default: "
                              f"{','.join(map(str, d.cache_sizes))})")
+    # the older name of --cache-sizes: old commands keep working; --help shows one name
+    parser.add_argument("--sizes", dest="cache_sizes", type=_sizes, default=argparse.SUPPRESS,
+                        help=argparse.SUPPRESS)
     parser.add_argument("--workers", type=int, default=d.workers,
                         help=f"processes decoding the images; 0 = all cores (default: {d.workers})")
     parser.set_defaults(func=cli)
@@ -1112,15 +1116,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> DataConfig:
     """The ``data`` settings (:class:`drac_ssl.config.DataConfig`) that the parsed arguments of
-    ``python -m data_prep ingest`` give: each flag sets the setting of its name (``--sizes`` ->
-    ``cache_sizes``, ``--folds`` -> ``n_folds``, ``--seed`` -> ``fold_seed``); the rest keep
-    their defaults. Nothing is checked here: :func:`run` checks the settings (IngestError)."""
+    ``python -m data_prep ingest`` give: each flag sets the setting of its name
+    (``--cache-sizes``, or its older name ``--sizes``, -> ``cache_sizes``, ``--folds`` ->
+    ``n_folds``, ``--seed`` -> ``fold_seed``); the rest keep their defaults. Nothing is checked here: :func:`run` checks the settings (IngestError)."""
     return dataclasses.replace(
         DataConfig(), root=args.root, layout=args.layout, labels_csv=args.labels_csv,
         image_column=args.image_column, grade_column=args.grade_column,
         patient_column=args.patient_column, unlabelled=list(args.unlabelled), grades=list(args.grades),
         channels=args.channels, modality=args.modality, fundus_crop=args.fundus_crop, graham=args.graham,
-        graham_mask=args.graham_mask, cache_sizes=list(args.sizes), n_folds=args.folds,
+        graham_mask=args.graham_mask, cache_sizes=list(args.cache_sizes), n_folds=args.folds,
         fold_seed=args.seed, strict=args.strict, workers=args.workers, ungradable=args.ungradable)
 
 

@@ -35,7 +35,7 @@ CLI_TO_CONFIG = {
     "--grade-column": "data.grade_column", "--patient-column": "data.patient_column",
     "--root": "data.root", "--layout": "data.layout", "--grades": "data.grades",
     "--channels": "data.channels", "--modality": "data.modality", "--folds": "data.n_folds",
-    "--sizes": "data.cache_sizes", "--seed": "data.fold_seed", "--strict": "data.strict=true",
+    "--cache-sizes": "data.cache_sizes", "--sizes": "data.cache_sizes", "--seed": "data.fold_seed", "--strict": "data.strict=true",
     "--fundus-crop": "data.fundus_crop=true", "--graham": "data.graham=true",
     "--unlabelled": "data.unlabelled", "--ungradable": "data.ungradable",
 }

@@ -454,19 +454,18 @@ class Comparison:
         """How long the runs trained, when every run trained as long (otherwise the lengths
         that differ are setting columns): a table hides equal settings, and a reader of a
         1-epoch smoke test's figures should know it was one."""
-        keys = ("pretrain.epochs", "umm.enabled", "umm.epochs", "umm.max_steps_per_epoch",
-                "finetune.epochs")
+        keys = ("pretrain.epochs", "pretrain.max_steps_per_epoch", "umm.enabled", "umm.epochs",
+                "umm.max_steps_per_epoch", "finetune.epochs")
         values = [tuple(run.settings.get(key, ABSENT) for key in keys) for run in self.runs]
         if len(set(map(repr, values))) != 1 or any(v is ABSENT for v in values[0]):
             return ""
-        pre, umm_on, umm_epochs, umm_steps, ft = values[0]
+        pre, pre_steps, umm_on, umm_epochs, umm_steps, ft = values[0]
 
-        def epochs(n: Any) -> str:
-            return f"{n} epoch{'' if n == 1 else 's'}"
+        def epochs(n: Any, cap: Any = 0) -> str:  # cap: <stage>.max_steps_per_epoch, 0 = a full epoch
+            return f"{n} epoch{'' if n == 1 else 's'}" + (f" of at most {cap} steps" if cap else "")
 
-        umm = "off" if umm_on is False else (
-            f"{epochs(umm_epochs)}" + (f" of at most {umm_steps} steps" if umm_steps else ""))
-        return (f"Training length in every run: VICReg {epochs(pre)}, UMM {umm}, fine-tuning "
+        umm = "off" if umm_on is False else epochs(umm_epochs, umm_steps)
+        return (f"Training length in every run: VICReg {epochs(pre, pre_steps)}, UMM {umm}, fine-tuning "
                 f"{epochs(ft)} per fold.")
 
     def _between_lines(self) -> list[str]:

@@ -573,8 +573,31 @@ def _drac_scale_line(images_dir: Path, out: Path, names: Sequence[str]) -> str:
             f"{len(drac)} grades (data.grades=drac)")
 
 
+def _variant_words(bundle_path: Path, metadata: dict[str, Any], named: bool) -> str:
+    """The OK line's words on the variant that grades and why, from the bundle's
+    ``metadata.json``: ``" (variant scratch, random init: no pretraining; the one the run
+    selected, highest out-of-fold QWK, as RUN/finetune/summary.json says)"``, or ``" (variant
+    vicreg, asked for by name; the run selected scratch)"`` for ``--variant NAME`` (``named``);
+    "" for a bundle that records no variant (an older build). The summary is cited where it
+    lies beside the bundle (``RUN/bundle``), else the bundle's own ``metadata.json``."""
+    variant = metadata.get("variant")
+    if not variant:
+        return ""
+    what = f"variant {variant}" + (", random init: no pretraining" if variant == "scratch" else "")
+    selection = str(metadata.get("selection") or "")
+    if selection.startswith("asked for by name"):  # the run selected another: "...; the run selected X (rule)"
+        return f" ({what}, {selection.split(' (', 1)[0]})"
+    if named:
+        return f" ({what}; asked for by name, and the run's own choice too)"
+    if not selection:
+        return f" ({what})"
+    summary = bundle_path.parent / "finetune" / "summary.json"
+    record = summary if summary.is_file() else bundle_path / "metadata.json"
+    return f" ({what}; the one the run selected, {selection.split(' (', 1)[0]}, as {record} says)"
+
+
 def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, device: str,
-                    skip_unreadable: bool = False) -> int:
+                    skip_unreadable: bool = False, named_variant: bool = False) -> int:
     """Grade every image of the folder ``images_dir`` (or the one image file it names) into
     the submission ``out``; the exit code. Like the stage, a bundle whose out-of-fold QWK
     95% CI reaches 0 (:func:`chance_warning`) is warned about on stderr; the file and the exit
@@ -587,7 +610,8 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     nothing. ``skip_unreadable``: the readable images are graded and written instead,
     each skipped file is listed on stderr and in :func:`skipped_record_path` (JSON: the CSV,
     the folder, ``complete``, and per skipped file ``file``, ``path``, ``problem``, ``fix``),
-    and the exit code is :data:`EXIT_SKIPPED` (3) when any was skipped."""
+    and the exit code is :data:`EXIT_SKIPPED` (3) when any was skipped. The OK line names the
+    variant that graded and why (:func:`_variant_words`; ``named_variant``: ``--variant NAME``)."""
     from data_prep.ingest import natural_key
 
     bundle = load_bundle(run, resolve_device(device))
@@ -727,7 +751,8 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     counted = f"{len(graded_files)} of the {n_files}" if skipped else f"{len(files)}"
     flips = bundle.tta_in_cv if tta is None else bool(tta)
     noun = "image(s)" if n_files == len(files) else "file(s)"  # some files are not images it reads
-    print(f"{status}: {counted} {noun} graded with {bundle.path} -> {out}{converted}\n  class = "
+    said_variant = _variant_words(Path(bundle.path), bundle.metadata, named_variant)
+    print(f"{status}: {counted} {noun} graded with {bundle.path}{said_variant} -> {out}{converted}\n  class = "
           f"{rule} (finetune.decision={bundle.calibration.decision}); P0..P{k - 1} = the "
           f"calibrated probabilities of the grades; "
           f"{'the mean over 4 flips' if flips else 'no flips'} (test-time augmentation"
@@ -779,7 +804,7 @@ def _export_variant(args: argparse.Namespace) -> int:
                                   selected_other_line(run_dir, args.variant)):
             print(line)
         return _predict_folder(str(bundle_dir), images_dir, Path(args.out), args.tta, args.device,
-                               skip_unreadable=args.skip_unreadable)
+                               skip_unreadable=args.skip_unreadable, named_variant=True)
     if args.skip_unreadable or args.tta is not None:
         raise BundleError("--skip-unreadable and --tta go with --images; the submission of the "
                           "ingest's test images grades the ingest cache as the export stage does")

@@ -142,6 +142,7 @@ from drac_ssl.metrics import (
     grading_report,
     macro_ovr_auc,
     one_grade_note,
+    one_grade_words,
     paired_difference,
     quadratic_weighted_kappa,
     referable_report,
@@ -331,8 +332,10 @@ class _Context:
     # the referable-DR figures of each variant; None: not reported (and for two grades, whose
     # grading is the screening decision already)
     referable_from: int | None = None
-    # the per-fold line has explained once what its "uncalibrated" validation kappa is
+    # the per-fold line has explained once what its "uncalibrated" validation kappa is, and
+    # why it is 0 when the fold model gave every validation image one grade
     qwk_explained: bool = False
+    one_grade_explained: bool = False
     eval_inputs: Tensor | None = None  # (n_lab, C, S, S), computed on first use
     # each variant's paired-bootstrap scores, drawn once for all its comparisons (_paired),
     # with the result they score (a variant run again in this context is scored again)
@@ -589,6 +592,7 @@ def _fit_fold(
     kappa_epoch = -1  # the epoch the validation kappa last improved (the tie rule moves best_epoch only)
     stopped_early = False
     history: list[dict[str, Any]] = []
+    one_grade: list[str | None] = []  # per epoch: "every image was given one grade (1 NPDR)", or None
     step = 0
     lr = ft.lr
     for epoch in range(ft.epochs):
@@ -617,9 +621,10 @@ def _fit_fold(
         raw_val = validate()
         val_loss = float(grading_loss(torch.as_tensor(raw_val, dtype=torch.float32), y_val_t, kind,
                                       None if class_weights is None else class_weights.cpu()))
-        qwk = quadratic_weighted_kappa(
-            y_val, apply_thresholds(monitor_score(raw_val, kind), default_thresholds(ctx.num_grades)),
-            ctx.num_grades)
+        val_grades = apply_thresholds(monitor_score(raw_val, kind), default_thresholds(ctx.num_grades))
+        qwk = quadratic_weighted_kappa(y_val, val_grades, ctx.num_grades)
+        # said on the fold line, not stored: the files keep the kappa alone
+        one_grade.append(one_grade_words(val_grades, ctx.grade_names, min_share=1.0))
         history.append({"epoch": epoch, "lr": lr, "head_only": epoch < head_warmup_epochs,
                         "train_loss": loss_sum / max(n_seen, 1),
                         "val_loss": val_loss, "val_qwk": qwk,
@@ -647,13 +652,33 @@ def _fit_fold(
     stopped = _fold_stop_words(ft, len(history), best_epoch, kappa_epoch, stopped_early)
     print(f"[finetune] {label}: {'kept' if ft.keep == 'last' else 'best'} epoch {best_epoch + 1} of "
           f"{len(history)} run ({ft.epochs} set; {stopped}) "
-          f"val QWK {history[best_epoch]['val_qwk']:.3f} (uncalibrated"
-          + ("" if ctx.qwk_explained else
-             (": the expected grade cut at 0.5 (with two grades, Cohen's kappa)"
-              if ctx.num_grades == 2 else ": the expected grade cut at the fixed thresholds 0.5, 1.5, ...")
-             + "; folds.csv and the metrics give the calibrated, cross-fitted figures") + ")")
-    ctx.qwk_explained = True  # the next folds' lines say only "(uncalibrated)"
+          f"val QWK {history[best_epoch]['val_qwk']:.3f} {_uncalibrated_words(ctx, one_grade[best_epoch])}")
     return best_state, history, best_epoch, stopped
+
+
+def _uncalibrated_words(ctx: _Context, one_grade: str | None) -> str:
+    """The words after a fold line's validation kappa, e.g. ``"(uncalibrated)"``. The first
+    fold line of the stage says what the figure is (the expected grade cut at the fixed
+    thresholds 0.5, 1.5, ..., before the cross-fitted calibration) and where the calibrated
+    figures are; ``one_grade`` (:func:`drac_ssl.metrics.one_grade_words` of the kept epoch's
+    validation grades, None when they differ) is named on every line it holds for, and the
+    first time with why the kappa is then 0. ``ctx``: its ``num_grades``, and the flags
+    ``qwk_explained`` and ``one_grade_explained``, which this sets."""
+    words = []
+    if not ctx.qwk_explained:
+        words.append(": the expected grade cut at 0.5 (with two grades, Cohen's kappa)" if ctx.num_grades == 2
+                     else ": the expected grade cut at the fixed thresholds 0.5, 1.5, ...")
+    if one_grade is not None:
+        words.append(f"; {one_grade}" + ("" if ctx.one_grade_explained else
+                                         ", so its kappa is 0 whatever order the model's scores put "
+                                         "the images in, common after short training and before the "
+                                         "thresholds are fitted"))
+        ctx.one_grade_explained = True
+    if not ctx.qwk_explained:
+        words.append("; judge the variant by its out-of-fold QWK after the last fold (folds.csv and the "
+                     "metrics give the calibrated, cross-fitted figures)")
+    ctx.qwk_explained = True  # the next folds' lines say only "(uncalibrated)"
+    return "(uncalibrated" + "".join(words) + ")"
 
 
 def _fold_stop_words(ft: FinetuneConfig, epochs_run: int, best_epoch: int, kappa_epoch: int,

@@ -1454,7 +1454,7 @@ def _check_stage_outputs(c: _Findings, cfg: Config, run_dir: Path, stages: list[
 
 
 _OPTION_SETTINGS = {"--folds": "data.n_folds", "--workers": "data.workers",
-                    "--sizes": "data.cache_sizes"}
+                    "--cache-sizes": "data.cache_sizes", "--sizes": "data.cache_sizes"}
 _SETTING_IN_TEXT = re.compile(r"\b((?:data|pretrain|umm|finetune|run)\.[a-z_][a-z0-9_.]*[a-z0-9_])")
 
 

@@ -792,7 +792,7 @@ def test_help_shows_the_defaults() -> None:
     text = " ".join(parser.format_help().split())  # argparse wraps the lines
     d = DataConfig()
     for option, default in (("--folds FOLDS", d.n_folds), ("--seed SEED", d.fold_seed),
-                            ("--sizes SIZES", ",".join(map(str, d.cache_sizes))),
+                            ("--cache-sizes SIZES", ",".join(map(str, d.cache_sizes))),
                             ("--workers WORKERS", d.workers), ("--layout", d.layout)):
         after = text.split(option, 2)[-1]  # its help, after the usage line's mention
         assert f"(default: {default}" in after.split(" --")[0], (option, after[:200])
@@ -1515,3 +1515,27 @@ def test_a_labelled_image_in_a_format_not_read_is_not_also_a_label_without_image
     (data / "004.webp").unlink()
     expect_error(config(data, grades=TWO_GRADES), tmp_path / "out2",
                  f"{csv_path}:5: label without image: {row_name} is not in {data}")
+
+
+def test_cache_sizes_is_the_flag_of_data_cache_sizes_and_sizes_still_works() -> None:
+    """A DRAC trial typed `--cache-sizes 128` (the setting is data.cache_sizes, as --fundus-crop
+    is data.fundus_crop) and got 'unrecognized arguments'; the older --sizes keeps working."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="ingest")
+    ingest.add_arguments(parser)
+    base = ["--root", "r", "--out", "o"]
+    assert ingest.config_from_args(parser.parse_args([*base, "--cache-sizes", "128"])).cache_sizes == [128]
+    assert ingest.config_from_args(parser.parse_args([*base, "--sizes", "64,128"])).cache_sizes == [64, 128]
+    assert ingest.config_from_args(parser.parse_args(base)).cache_sizes == DataConfig().cache_sizes
+    text = " ".join(parser.format_help().split())
+    assert "--cache-sizes SIZES" in text and "--sizes SIZES" not in text  # one name shown
+    assert "data.cache_sizes" in text and "--sizes" in text  # the setting, and the older name said
+    # the ingest's advice names the flag its command has, and the train settings translate it
+    from data_prep.problems import as_config_keys
+
+    with pytest.raises(ingest.IngestError, match=r"--cache-sizes \[4\].*e\.g\. --cache-sizes 256,512"):
+        ingest.check_settings(DataConfig(cache_sizes=[4]))
+    assert as_config_keys("use cache sizes near 64 px (--cache-sizes) to save memory") == (
+        "use cache sizes near 64 px (data.cache_sizes) to save memory")
+    assert as_config_keys("--cache-sizes 256,512") == "data.cache_sizes=256,512"

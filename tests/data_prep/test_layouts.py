@@ -789,7 +789,7 @@ def test_advice_names_the_ingest_flags_or_the_pipeline_settings_by_command(
                [[n, g] for n, (_, g, _) in zip([*names, "30_left"], train, strict=False)])
     # (ingest flags, the same as pipeline settings): each provokes findings with advice
     cases = [
-        (["--graham", "--sizes", "64"], ["data.graham=true", "data.cache_sizes=[64]"]),
+        (["--graham", "--cache-sizes", "64"], ["data.graham=true", "data.cache_sizes=[64]"]),
         (["--fundus-crop", "--graham"], ["data.fundus_crop=true", "data.graham=true"]),
         (["--modality", "octa", "--channels", "1"], ["data.modality=octa", "data.channels=1"]),
         (["--modality", "fundus", "--channels", "1"], ["data.modality=fundus", "data.channels=1"]),
@@ -800,11 +800,11 @@ def test_advice_names_the_ingest_flags_or_the_pipeline_settings_by_command(
     for i, (flags, settings) in enumerate(cases):
         out = tmp_path / f"ingest{i}"
         main(["ingest", "--root", str(root), "--out", str(out), "--folds", "2", "--workers", "1",
-              *(["--sizes", "32"] if "--sizes" not in flags else []), *flags])
+              *(["--sizes", "32"] if "--cache-sizes" not in flags else []), *flags])  # the older name too
         captured = capsys.readouterr()
         said["ingest"] += [captured.out, captured.err]
         cfg = load_config(None, [f"data.root={root}", "data.n_folds=2", "data.workers=1",
-                                 *(["data.cache_sizes=[32]"] if "--sizes" not in flags else []),
+                                 *(["data.cache_sizes=[32]"] if "--cache-sizes" not in flags else []),
                                  *settings])
         try:
             stage_ingest(cfg, tmp_path / f"run{i}")
@@ -823,7 +823,7 @@ def test_advice_names_the_ingest_flags_or_the_pipeline_settings_by_command(
     assert not SETTING.findall(ingest_text), sorted(set(SETTING.findall(ingest_text)))
     assert not FLAG.findall(train_text), sorted(set(FLAG.findall(train_text)))
     for flag, setting in (("--fundus-crop", "data.fundus_crop=true"), ("--channels 1", "data.channels=1"),
-                          ("--modality fundus", "data.modality=fundus"), ("--sizes", "data.cache_sizes"),
+                          ("--modality fundus", "data.modality=fundus"), ("--cache-sizes", "data.cache_sizes"),
                           ("--patient-column", "data.patient_column"), ("--grades", "data.grades"),
                           ("--image-column 'image'", "data.image_column='image'")):
         assert flag in ingest_text and setting in train_text, (flag, setting)

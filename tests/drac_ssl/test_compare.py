@@ -629,6 +629,15 @@ def test_the_training_length_is_said_when_every_run_trained_as_long(tmp_path: Pa
                                  "umm.max_steps_per_epoch=2", "finetune.head=mlp"])
     assert ("Training length in every run: VICReg 1 epoch, UMM 1 epoch of at most 2 steps, "
             "fine-tuning 2 epochs per fold.") in compare_runs([a, b], n_boot=20).markdown()
+    # a trial's 1-epoch runs capped both stages (pretrain.max_steps_per_epoch=3): said as UMM's is
+    capped = [make_run(tmp_path, name, ["pretrain.epochs=1", "pretrain.max_steps_per_epoch=3", "umm.epochs=1",
+                                        "umm.max_steps_per_epoch=2", *extra])
+              for name, extra in (("a3", []), ("b3", ["finetune.head=mlp"]))]
+    assert ("Training length in every run: VICReg 1 epoch of at most 3 steps, UMM 1 epoch of at most "
+            "2 steps, fine-tuning ") in compare_runs(capped, n_boot=20).markdown()
+    # a cap that differs among the runs is a column, not this line
+    text = compare_runs([a, capped[0]], n_boot=20).markdown()
+    assert "Training length in every run" not in text and "pretrain.max_steps_per_epoch" in text
     c = make_run(tmp_path, "c", ["pretrain.epochs=5", "umm.enabled=false"])
     text = compare_runs([a, c], n_boot=20).markdown()
     assert "Training length in every run" not in text and "pretrain.epochs" in text  # a column

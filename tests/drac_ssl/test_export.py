@@ -1738,3 +1738,37 @@ def test_check_against_a_manifest_without_test_images_says_the_fix(
     assert export.main(["--check", str(preds), "--manifest", str(data.parent)]) == 2
     assert "fix: pass --images DIR (the folder of the images the CSV grades) instead of --manifest" \
         in capsys.readouterr().err
+
+
+def test_the_ok_line_says_which_variant_graded_and_why(
+        exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A DRAC trial's run selected scratch and the export ended 'OK: 386 image(s) graded with
+    runs/first-try/bundle': nothing said that the pretraining played no part in the submission."""
+    run = _two_variant_run(exported_run, tmp_path)
+    bundles.build_bundle(run)  # the run's own bundle: the selected variant, scratch
+    test_dir = run / "images" / "test"
+    out = tmp_path / "team.csv"
+
+    def ok_line(*args: str) -> str:
+        assert export.main([*args, "--images", str(test_dir), "--out", str(out)]) == 0
+        return next(line for line in capsys.readouterr().out.splitlines() if line.startswith("OK:"))
+
+    capsys.readouterr()
+    line = ok_line(str(run))
+    assert (f"graded with {run / 'bundle'} (variant scratch, random init: no pretraining; the one the "
+            f"run selected, highest out-of-fold QWK, as {run / 'finetune' / 'summary.json'} says) -> {out}") in line, line
+    line = ok_line(str(run), "--variant", "vicreg")
+    assert f"(variant vicreg, asked for by name; the run selected scratch) -> {out}" in line, line
+    line = ok_line(str(run), "--variant", "scratch")
+    assert ("(variant scratch, random init: no pretraining; asked for by name, and the run's own "
+            f"choice too) -> {out}") in line, line
+    # a bundle folder away from its run: its own record says why
+    shutil.copytree(run / "bundle", tmp_path / "shipped")
+    line = ok_line(str(tmp_path / "shipped"))
+    assert (f"(variant scratch, random init: no pretraining; the one the run selected, highest "
+            f"out-of-fold QWK, as {tmp_path / 'shipped' / 'metadata.json'} says)") in line, line
+    # a bundle that records no variant (an older build): the line as it was
+    meta = json.loads((tmp_path / "shipped" / "metadata.json").read_text())
+    del meta["variant"], meta["selection"]
+    (tmp_path / "shipped" / "metadata.json").write_text(json.dumps(meta))
+    assert f"graded with {tmp_path / 'shipped'} -> {out}" in ok_line(str(tmp_path / "shipped"))

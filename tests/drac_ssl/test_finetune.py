@@ -1229,3 +1229,46 @@ def test_cross_fitting_calibrates_each_fold_only_on_the_labels_its_model_was_giv
     assert np.array_equal(fit.given, given) and np.array_equal(fit.pred, fit.preds["thresholds"])
     assert fit.calibration.to_dict() == grading.Calibration.fit(
         raw[given], grades[given], "classification", 3, "thresholds").to_dict()
+
+
+def test_the_uncalibrated_fold_kappa_says_what_it_is_and_why_it_can_be_zero() -> None:
+    """A DRAC trial read 'val QWK 0.000 (uncalibrated ...)' on every fold, then 'out-of-fold QWK
+    0.522', as training failed: a fold model giving every image one grade has kappa 0 before
+    the cross-fitted calibration, whatever order its scores put the images in."""
+    ctx = SimpleNamespace(num_grades=3, qwk_explained=False, one_grade_explained=False)
+    first = finetune._uncalibrated_words(ctx, "every image was given one grade (0 Normal)")
+    assert first.startswith("(uncalibrated: the expected grade cut at the fixed thresholds 0.5, 1.5, ...")
+    assert "every image was given one grade (0 Normal), so its kappa is 0" in first
+    assert "by its out-of-fold QWK" in first and "folds.csv and the metrics give" in first
+    # said once: later folds name the one grade alone
+    assert finetune._uncalibrated_words(ctx, "every image was given one grade (1 NPDR)") == (
+        "(uncalibrated; every image was given one grade (1 NPDR))")
+    assert finetune._uncalibrated_words(ctx, None) == "(uncalibrated)"
+    # a first fold with several grades explains the figure; the first one-grade fold, why it is 0
+    ctx = SimpleNamespace(num_grades=2, qwk_explained=False, one_grade_explained=False)
+    plain = finetune._uncalibrated_words(ctx, None)
+    assert "cut at 0.5 (with two grades, Cohen's kappa)" in plain and "one grade" not in plain
+    later = finetune._uncalibrated_words(ctx, "every image was given one grade (0 Normal)")
+    assert later.startswith("(uncalibrated; every image was given one grade (0 Normal), so its kappa is 0")
+    assert "folds.csv" not in later
+
+
+def test_the_fold_line_names_the_one_grade_its_model_gave_every_validation_image(
+        pretrained_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    run = _linked_run(pretrained_run, tmp_path)
+    # every validation image scored 1.2: grade 1 at the fixed thresholds 0.5, 1.5
+    monkeypatch.setattr(finetune, "monitor_score", lambda raw, kind: np.full(len(raw), 1.2))
+    cfg = tiny_config(**{"finetune.compare_scratch": "false", "umm.enabled": "false"})
+    capsys.readouterr()
+    finetune.run(cfg, run)
+    lines = [line for line in capsys.readouterr().out.splitlines() if "vicreg fold" in line]
+    assert len(lines) == 5 and all("val QWK 0.000 (uncalibrated" in line for line in lines), lines
+    assert all("every image was given one grade (1 " in line for line in lines), lines
+    assert sum("so its kappa is 0" in line for line in lines) == 1 and "so its kappa is 0" in lines[0]
+    # grades that differ among the images: no such words
+    monkeypatch.setattr(finetune, "monitor_score", lambda raw, kind: np.arange(len(raw)) % 3.0)
+    finetune.run(tiny_config(**{"finetune.compare_scratch": "false", "umm.enabled": "false",
+                                "finetune.epochs": "1"}), run)
+    assert "one grade" not in "\n".join(line for line in capsys.readouterr().out.splitlines()
+                                        if "vicreg fold" in line)
