@@ -68,6 +68,12 @@ SAVE_AS_CSV = "open it in the spreadsheet program and save it as CSV: File > Sav
 """The fix for a workbook given where a CSV is read (:func:`workbook_words`)."""
 
 
+def workbook_fix(workbook: str) -> str:
+    """The fix for a file :func:`workbook_words` named ``workbook``: save it as CSV (a ZIP
+    archive may hold the CSV: unzip it first)."""
+    return f"unzip it, or {SAVE_AS_CSV}" if workbook == "a ZIP archive" else SAVE_AS_CSV
+
+
 def workbook_words(raw: bytes) -> str | None:
     """What a file given as a CSV is when it is a spreadsheet workbook, not text: ``an Excel
     workbook`` (``.xlsx``: a ZIP holding ``xl/``; ``.xls``: an OLE compound file, whose NUL
@@ -87,8 +93,7 @@ def decode_text(raw: bytes, path: Path) -> tuple[str | None, str, list[Problem]]
     no text and an error for a spreadsheet workbook (:func:`workbook_words`)."""
     workbook = workbook_words(raw)
     if workbook is not None:
-        fix = SAVE_AS_CSV if workbook != "a ZIP archive" else f"unzip it, or {SAVE_AS_CSV}"
-        return None, "", [error(path, f"{workbook}, not a CSV", fix, "csv")]
+        return None, "", [error(path, f"{workbook}, not a CSV", workbook_fix(workbook), "csv")]
     boms = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
             (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
             (codecs.BOM_UTF16_BE, "utf-16"))

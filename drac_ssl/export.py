@@ -143,8 +143,8 @@ from drac_ssl.runtime import resolve_device
 from drac_ssl.scale import read_ingest_facts
 from drac_ssl.starting import started
 from drac_ssl.submission import (
+    DRAC_PROB_COLUMNS,
     IMAGE_SUFFIXES,
-    SUBMISSION_COLUMNS,
     check_submission,
     is_drac_test_folder,
     read_folder,
@@ -560,7 +560,7 @@ def _drac_scale_line(images_dir: Path, out: Path, names: Sequence[str]) -> str:
     own test folder (``images_dir``, or one image of it: :func:`is_drac_test_folder`) into
     ``out``: DRAC accepts only ``case,class,P0,P1,P2`` (``--check`` refuses the file too); ""
     otherwise. ``names``: the model's grades 0..K-1."""
-    drac = SUBMISSION_COLUMNS[2:]  # DRAC's own file, P0,P1,P2 (drac_ssl.submission)
+    drac = DRAC_PROB_COLUMNS  # DRAC's own file, P0,P1,P2: for its test folder only
     k = len(names)
     folder = images_dir.parent if images_dir.is_file() else images_dir
     if k == len(drac) or not is_drac_test_folder(folder):

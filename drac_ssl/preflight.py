@@ -201,7 +201,8 @@ def read_config(path: str | os.PathLike[str] | None = None,
         except ConfigError as exc:
             findings.append(Finding("", None, str(exc)))
             continue
-        for leaf, _ in _leaves(nested):
+        for leaf, _ in _leaves(nested):  # re-inserted: the command line's settings in its order
+            sources.pop(".".join(leaf), None)
             sources[".".join(leaf)] = where
     return cfg, sources, findings
 
@@ -750,8 +751,14 @@ def _check_phantom_meant(c: _Findings, cfg: Config) -> None:
     trial: ``-c configs/drac.yaml data.root=$DATA`` with ``DATA`` unset ran the GPU recipe on
     the phantom set): the run will use the synthetic phantom images, said as a warning."""
     where = _where("data.root", c.sources, cfg)
-    if where in ("", "the default") or where.split(":")[0].endswith("configs/default.yaml"):
+    if where in ("", "the default"):
         return
+    if not where.startswith("command line '"):  # FILE:LINE (a Windows path holds a colon too)
+        file = Path(where.rpartition(":")[0])
+        if file.resolve() == (config_module.PACKAGE_CONFIGS / "default.yaml").resolve():
+            return
+        if file.name == "config.yaml" and (file.parent / "stages.json").is_file():
+            return  # a run folder's saved configuration: that run's data, the phantom set
     c.warning("data.root", "empty: this run uses the embedded phantom UW-OCTA set (synthetic "
                            "images drawn by data_prep.phantom), not your images",
               "data.root=<the folder of your images>; the phantom set is the default job's "
@@ -809,7 +816,9 @@ def _facts_from_phantom(cfg: Config) -> DataFacts:
 
 
 _OCTA_RECIPE_WORDS = "made for grey UW-OCTA scans (its normalisation and colour handling)"
-_FUNDUS_RECIPE_FIX = "pretrain.augment.recipe=fundus (as configs/retinamnist.yaml), unless octa is meant"
+_FUNDUS_RECIPE_FIX = ("-c configs/fundus.yaml (colour photographs: the fundus recipe, the data's "
+                      "channels, the ICDR grades), or pretrain.augment.recipe=fundus alone; unless "
+                      "octa is meant")
 
 
 def _fundus_before_decoding(d: Any, layout: Any) -> bool:

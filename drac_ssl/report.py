@@ -193,7 +193,8 @@ def _data_section(run_dir: Path) -> list[str]:
         if facts.modality == "fundus" and recipe == "octa":  # the preflight warned; the report keeps it
             lines.append("- **the pretraining used the octa augmentation recipe, made for grey UW-OCTA "
                          "scans, on these colour fundus photographs**; `pretrain.augment.recipe=fundus` "
-                         "is theirs (rerun in a new run folder: `run.name=NEW run.reuse=` this run takes its ingest)")
+                         "is theirs (rerun in a new run folder: `run.name=NEW run.reuse=<this run folder>` "
+                         "takes its ingest)")
         if prov.get("n_left_out_ungradable"):  # data.ungradable=leave_out, and there were such rows
             lines.append(f"- {left_out_words(prov['n_left_out_ungradable'])}")
         comparison = _read_json(run_dir / "finetune" / "comparison.json")  # what its CIs resample
@@ -212,6 +213,18 @@ def _pretrain_recipe(run_dir: Path) -> str | None:
         return str(cfg["pretrain"]["augment"]["recipe"])
     except (OSError, yaml.YAMLError, KeyError, TypeError):
         return None
+
+
+def _removed_words(removed: dict[str, Any]) -> str:
+    """One removed checkpoint folder of ``stages.json`` (``checkpoints_removed``): where it was
+    removed (``in``: the run it was taken from by ``run.reuse``; absent: here) and the MiB
+    freed, with those that were hard links another run folder keeps."""
+    shared = removed.get("hard_linked_mib")
+    return (f"`{removed.get('folder')}/` ({figure_text(removed.get('mib'), 1)} MiB freed"
+            + (f"; {figure_text(shared, 1)} MiB more were hard links the run it was taken from keeps"
+               if shared else "")
+            + (f"; removed in `{removed['in']}`, where it was taken from" if removed.get("in") else "")
+            + ")")
 
 
 def _epochs(n: Any) -> str:
@@ -336,10 +349,7 @@ def _stages_section(run_dir: Path) -> list[str]:
                if isinstance(s, dict) and isinstance(s.get("checkpoints_removed"), dict)}
     if removed:
         lines += ["", "Checkpoints removed after the run finished (`run.keep_checkpoints=false`): "
-                      + ", ".join(f"`{s['checkpoints_removed'].get('folder')}/` "
-                                  f"({figure_text(s['checkpoints_removed'].get('mib'), 1)} MiB"
-                                  + (f", in `{s['reused_from']}`" if s.get("reused_from") else "") + ")"
-                                  for s in removed.values())
+                      + ", ".join(_removed_words(s["checkpoints_removed"]) for s in removed.values())
                       + ". Nothing the report, the bundle or a resume reads is lost; a UMM with "
                         "`umm.start_from=last|peak|past_peak` cannot start from this pretraining."]
     comparison = _read_json(run_dir / "finetune" / "comparison.json")

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from data_prep.labels import SAVE_AS_CSV, workbook_words
+from data_prep.labels import workbook_fix, workbook_words
 from drac_ssl import PROB_COLUMNS
 from drac_ssl.grading.image_notes import IMAGE_SUFFIXES  # the one list of image suffixes
 from drac_ssl.io import atomic_write_text
@@ -48,10 +48,14 @@ from drac_ssl.starting import started
 __all__ = ["NOT_GRADED", "SUBMISSION_COLUMNS", "FolderFiles", "ProblemLines", "check_submission", "main",
            "is_drac_test_folder", "read_folder", "report_check", "referable_path",
            "write_incomplete_grades", "write_referable",
-           "write_submission"]
+           "write_submission", "DRAC_PROB_COLUMNS"]
 
 SUBMISSION_COLUMNS = ("case", "class", *PROB_COLUMNS)
 """The DRAC 2022 Task 3 header ``case,class,P0,P1,P2`` (K grades: ``submission_columns(K)``)."""
+DRAC_PROB_COLUMNS = SUBMISSION_COLUMNS[2:]
+"""DRAC 2022's own probability columns, ``P0,P1,P2``: what the challenge accepts for its test
+set (:func:`is_drac_test_folder`). The one name of DRAC's scale that the modules taking K from
+the data may read, for that folder only (docs/design.md)."""
 WRITE_DECIMALS = 6
 RENORMALISE_TOL = 1e-3  # write: rows off by less than this are renormalised, else refused
 CHECK_SUM_TOL = 1e-3  # check: rows must sum to 1 within this
@@ -527,8 +531,7 @@ def _check(csv_path: str | os.PathLike[str],
                      "check the path; it must be a CSV file")
         return problems.finish(), 0
     if (workbook := workbook_words(raw)) is not None:  # .xlsx / .xls: not text to decode
-        problems.add(0, "workbook", f"{workbook}, not a CSV", SAVE_AS_CSV if workbook != "a ZIP archive"
-                     else f"unzip it, or {SAVE_AS_CSV}")
+        problems.add(0, "workbook", f"{workbook}, not a CSV", workbook_fix(workbook))
         return problems.finish(), 0
     if raw.startswith(b"\xef\xbb\xbf"):
         problems.add(1, "bom", "the file starts with a UTF-8 byte-order mark, which turns "

@@ -44,6 +44,7 @@ import dataclasses
 import datetime as _dt
 import functools
 import json
+import shlex
 import shutil
 import time
 from collections import Counter
@@ -398,8 +399,9 @@ def take_reused_stages(plan: ReusePlan, run_dir: Path, cfg: Config) -> str:
                           "outputs": _rebased(old.get("outputs"), folder, run_dir)}
         if taken_there:
             entries[stage]["via"] = str(plan.source)
-        if old.get("checkpoints_removed"):  # why its checkpoints/ is absent here too
-            entries[stage]["checkpoints_removed"] = old["checkpoints_removed"]
+        if old.get("checkpoints_removed"):  # why its checkpoints/ is absent here too: removed there
+            entries[stage]["checkpoints_removed"] = {"in": str(taken_there or plan.source),
+                                                     **old["checkpoints_removed"]}
         # the code the stage ran on there: its own record, else the source run's (only when the
         # source ran it itself; a chain without a record leaves it unknown)
         source_env = read_json_dict(plan.source / "environment.json") or {}
@@ -544,7 +546,7 @@ def _check_before_start(cfg: Config, run_dir: Path, sources: dict[str, str] | No
                                     f"nothing can be taken from it: its {plan.stopped_at} stage "
                                     f"{'is not finished' if unfinished else 'differs'} ({'; '.join(plan.why)})",
                                     "make those settings equal to that run's, or leave run.reuse out "
-                                    "to run every stage here" + _from_source_settings(cfg, plan.source, sources)))
+                                    "to run every stage here" + _from_source_settings(cfg, plan, sources)))
     elif reuse:
         findings += _reuse_in_existing_folder(cfg, run_dir)
     reused = ""
@@ -560,18 +562,23 @@ def _check_before_start(cfg: Config, run_dir: Path, sources: dict[str, str] | No
     return reused, warnings
 
 
-def _from_source_settings(cfg: Config, source: Path, sources: dict[str, str] | None) -> str:
+def _from_source_settings(cfg: Config, plan: ReusePlan, sources: dict[str, str] | None) -> str:
     """The fix that starts from a reused run's own settings (its ``config.yaml``) with this
     command's other overrides, e.g. another head on the tiny first try's pretraining: ``; or
     start from that run's settings: -c SOURCE/config.yaml run.name=NEW run.reuse=SOURCE
-    finetune.head=mlp``; '' without the source's config.yaml."""
-    if not (source / "config.yaml").is_file():
+    finetune.head=mlp`` (quoted for a shell, in the command line's order). '' when it cannot
+    help: the source has no config.yaml, the differing settings were typed on this command
+    line (meant), or this command already starts from that file."""
+    saved = plan.source / "config.yaml"
+    typed = {key: where for key, where in (sources or {}).items() if where.startswith("command line '")}
+    differing = {w.split(": ", 1)[0] for w in plan.why}
+    if (not saved.is_file() or differing & typed.keys()
+            or any(where.startswith(f"{saved}:") for where in (sources or {}).values())):
         return ""
-    said = [where[len("command line '"):-1] for where in (sources or {}).values()
-            if where.startswith("command line '") and where.endswith("'")]
+    said = [where[len("command line '"):-1] for key, where in typed.items() if where.endswith("'")]
     others = [o for o in dict.fromkeys(said) if not o.startswith(("run.name=", "run.reuse="))]
-    return (f"; or start from that run's own settings: -c {source / 'config.yaml'} "
-            f"run.name={cfg.run.name} run.reuse={cfg.run.reuse} {' '.join(others)}").rstrip()
+    return ("; or start from that run's own settings: " + shlex.join(
+        ["-c", str(saved), f"run.name={cfg.run.name}", f"run.reuse={cfg.run.reuse}", *others]))
 
 
 class ProcessZeroFailed(RuntimeError):
@@ -860,7 +867,8 @@ def remove_checkpoints(cfg: Config, run_dir: Path) -> list[str]:
             print(f"[train] warning: run.keep_checkpoints=false, but {folder} could not be removed "
                   f"({exc}); every stage has finished, so deleting it by hand loses nothing else")
             continue
-        entry["checkpoints_removed"] = {"folder": f"{stage}/checkpoints", "mib": mib, "utc": now}
+        entry["checkpoints_removed"] = {"folder": f"{stage}/checkpoints", "mib": mib, "utc": now,
+                                        **({"hard_linked_mib": linked} if linked else {})}
         atomic_write_json(status_path, status)
         removed.append(f"{stage}/checkpoints")
         freed += mib

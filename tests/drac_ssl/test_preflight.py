@@ -1144,3 +1144,30 @@ def test_the_yaml_block_of_a_fix_keeps_its_indentation(tmp_path: Path) -> None:
     # on the command line a section's settings are given one by one
     text = PreflightError(preflight.read_config(None, ["pretrain.augment=3"])[2]).args[0]
     assert "fix: give its settings one by one, e.g. pretrain.augment.recipe=octa" in text
+
+
+def test_the_phantom_warning_knows_the_default_config_and_a_saved_run_config(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A diff review: the empty-data.root warning compared the source's text with
+    'configs/default.yaml' (a Windows path missed it) and warned a rerun of a saved default-job
+    config ('not your images' on the phantom job). A CUDA run gets no CPU-time estimate."""
+    from drac_ssl import runtime
+
+    monkeypatch.setattr(runtime, "cpu_has_amx_bf16", lambda: False)
+    run = tmp_path / "runs" / "default"
+    run.mkdir(parents=True)
+    (run / "stages.json").write_text("{}")
+    (run / "config.yaml").write_text(train.DEFAULT_CONFIG.read_text())
+    said = {f.setting for f in findings("run.device=cpu", config=run / "config.yaml")}
+    assert "data.root" not in said
+    cfg, sources, _ = preflight.read_config(train.PACKAGE_CONFIGS / "drac.yaml", ["run.device=cpu"])
+    c = preflight._Findings(cfg, {**sources, "data.root": f"{train.DEFAULT_CONFIG}:6"})
+    preflight._check_phantom_meant(c, cfg)
+    assert c.items == []
+    c = preflight._Findings(cfg, sources)
+    preflight._check_phantom_meant(c, cfg)
+    assert [f.setting for f in c.items] == ["data.root"]
+    monkeypatch.setattr(preflight, "_resolve_device", lambda c, cfg: "cuda")
+    monkeypatch.setattr(preflight, "_check_device_use", lambda *args: None)
+    said = {f.setting for f in findings("data.root=", config=train.PACKAGE_CONFIGS / "drac.yaml")}
+    assert "pretrain.epochs" not in said and "data.root" in said

@@ -565,3 +565,25 @@ def test_read_this_first_says_when_the_pretraining_was_cut_short(tmp_path: Path)
     assert said in text.split("## Read this first", 1)[1].split("\n## ", 1)[0]
     (run / "config.yaml").write_text("pretrain:\n  batch_size: 8\n  max_steps_per_epoch: 0\n")
     assert _cut_short_words(run) == ""
+
+
+def test_checkpoints_removed_in_a_reusing_run_are_not_said_to_be_removed_in_its_source(tmp_path: Path) -> None:
+    """A diff review: a run that took its pretraining by run.reuse and removed its own
+    checkpoints (run.keep_checkpoints=false: its hard links) was said to have removed them in
+    the source run, whose checkpoints were all there. The place is said only when the removal
+    happened there (recorded as ``in`` when the stage was taken)."""
+    from drac_ssl.report import _stages_section
+
+    run = _run(tmp_path, GRADES, HEALTHY)
+    here = {"folder": "pretrain/checkpoints", "mib": 0.0, "utc": "2026-12-02T10:00:00+00:00",
+            "hard_linked_mib": 388.1}
+    (run / "stages.json").write_text(json.dumps({"pretrain": {
+        "status": "done", "seconds": 0.0, "reused_from": "/runs/a", "seconds_in_source": 5.0,
+        "checkpoints_removed": here}}))
+    text = "\n".join(_stages_section(run))
+    assert "`pretrain/checkpoints/` (0.0 MiB freed; 388.1 MiB more were hard links" in text, text
+    assert "removed in" not in text
+    (run / "stages.json").write_text(json.dumps({"pretrain": {
+        "status": "done", "seconds": 0.0, "reused_from": "/runs/a", "seconds_in_source": 5.0,
+        "checkpoints_removed": {"in": "/runs/a", "folder": "pretrain/checkpoints", "mib": 388.1}}}))
+    assert "removed in `/runs/a`" in "\n".join(_stages_section(run))

@@ -1195,5 +1195,20 @@ def test_a_reuse_that_can_take_nothing_offers_the_source_runs_own_settings(tmp_p
     assert "nothing can be taken from it" in said and "data.cache_sizes" in said, said
     fix = said.split("or start from that run's own settings: ", 1)[1]
     assert fix.startswith(f"-c {first / 'config.yaml'} run.name=mlp run.reuse={first} "), said
-    assert "finetune.head=mlp" in fix and f"run.out_dir={out}" in fix, said
+    assert fix.split("\n")[0].endswith(f"run.out_dir={out} finetune.head=mlp"), said  # the typed order
     assert not (out / "mlp").exists()
+    # a value with a space is quoted for the shell
+    cfg, sources, _ = preflight.read_config(train.DEFAULT_CONFIG, [
+        f"run.out_dir={out}", "run.name=my run", f"run.reuse={first}", "finetune.head=mlp"])
+    with pytest.raises(PreflightError) as refused:
+        train._check_before_start(cfg, out / "my run", sources, [])
+    assert "'run.name=my run'" in str(refused.value), str(refused.value)
+    # not offered: the differing setting was typed (meant), or the command starts from that file
+    for config, typed in ((train.DEFAULT_CONFIG, ["data.n_folds=5", "data.cache_sizes=[256]"]),
+                          (first / "config.yaml", ["data.n_folds=5"])):
+        cfg, sources, _ = preflight.read_config(config, [
+            f"run.out_dir={out}", "run.name=mlp", f"run.reuse={first}", *typed])
+        with pytest.raises(PreflightError) as refused:
+            train._check_before_start(cfg, out / "mlp", sources, [])
+        assert "nothing can be taken" in str(refused.value)
+        assert "own settings" not in str(refused.value), str(refused.value)
