@@ -221,7 +221,7 @@ def _removed_words(removed: dict[str, Any]) -> str:
     freed, with those that were hard links another run folder keeps."""
     shared = removed.get("hard_linked_mib")
     return (f"`{removed.get('folder')}/` ({figure_text(removed.get('mib'), 1)} MiB freed"
-            + (f"; {figure_text(shared, 1)} MiB more were hard links the run it was taken from keeps"
+            + (f"; {figure_text(shared, 1)} MiB more were hard links another run folder still holds"
                if shared else "")
             + (f"; removed in `{removed['in']}`, where it was taken from" if removed.get("in") else "")
             + ")")
