@@ -72,6 +72,7 @@ __all__ = [
     "run",
     "setting_problems",
     "stages_to_run",
+    "typed_override",
 ]
 
 PIPELINE = ("ingest", "pretrain", "umm", "finetune", "export")
@@ -193,7 +194,7 @@ def read_config(path: str | os.PathLike[str] | None = None,
             else:
                 sources[".".join(parts)] = where
     for arg in overrides or []:
-        where = f"command line '{arg}'"
+        where = f"{TYPED}{arg}'"
         try:
             parts, value = parse_override(arg)
             nested = config_module._nest(parts, value)
@@ -205,6 +206,16 @@ def read_config(path: str | os.PathLike[str] | None = None,
             sources.pop(".".join(leaf), None)
             sources[".".join(leaf)] = where
     return cfg, sources, findings
+
+
+TYPED = "command line '"
+"""How :func:`read_config` marks a setting typed on the command line: ``command line 'k=v'``."""
+
+
+def typed_override(where: str) -> str | None:
+    """The ``key=value`` a source of :func:`read_config` (``sources[key]``) names when the
+    setting was typed on the command line; None for a file's line or the default."""
+    return where[len(TYPED):-1] if where.startswith(TYPED) and where.endswith("'") else None
 
 
 def _where(setting: str, sources: dict[str, str] | None, cfg: Config) -> str:
@@ -753,7 +764,7 @@ def _check_phantom_meant(c: _Findings, cfg: Config) -> None:
     where = _where("data.root", c.sources, cfg)
     if where in ("", "the default"):
         return
-    if not where.startswith("command line '"):  # FILE:LINE (a Windows path holds a colon too)
+    if typed_override(where) is None:  # FILE:LINE (a Windows path holds a colon too)
         file = Path(where.rpartition(":")[0])
         if file.resolve() == (config_module.PACKAGE_CONFIGS / "default.yaml").resolve():
             return

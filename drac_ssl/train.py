@@ -570,13 +570,13 @@ def _from_source_settings(cfg: Config, plan: ReusePlan, sources: dict[str, str] 
     help: the source has no config.yaml, the differing settings were typed on this command
     line (meant), or this command already starts from that file."""
     saved = plan.source / "config.yaml"
-    typed = {key: where for key, where in (sources or {}).items() if where.startswith("command line '")}
+    typed = {key: arg for key, where in (sources or {}).items()
+             if (arg := preflight.typed_override(where)) is not None}
     differing = {w.split(": ", 1)[0] for w in plan.why}
     if (not saved.is_file() or differing & typed.keys()
             or any(where.startswith(f"{saved}:") for where in (sources or {}).values())):
         return ""
-    said = [where[len("command line '"):-1] for key, where in typed.items() if where.endswith("'")]
-    others = [o for o in dict.fromkeys(said) if not o.startswith(("run.name=", "run.reuse="))]
+    others = [o for o in dict.fromkeys(typed.values()) if not o.startswith(("run.name=", "run.reuse="))]
     return ("; or start from that run's own settings: " + shlex.join(
         ["-c", str(saved), f"run.name={cfg.run.name}", f"run.reuse={cfg.run.reuse}", *others]))
 

@@ -402,6 +402,19 @@ def _rgb_ingest(tmp_path: Path) -> Path:
     return run_dir
 
 
+def _fundus_ingest(tmp_path: Path) -> tuple[Path, Path, dict, list[str]]:
+    """An ingest of colour images (:func:`_rgb_ingest`) that found fundus photographs: the run
+    folder, its ingest_summary.json (path and contents) and the overrides that fit it."""
+    run_dir = _rgb_ingest(tmp_path)
+    summary_path = run_dir / "data" / "ingest_summary.json"
+    summary = json.loads(summary_path.read_text())
+    summary["modality"] = {"value": "fundus", "setting": "auto"}
+    summary_path.write_text(json.dumps(summary))
+    sizes = [f"pretrain.augment.source_size={SOURCE_SIZE}", "pretrain.augment.image_size=32",
+             "finetune.image_size=32", f"data.root={summary['root']}"]
+    return run_dir, summary_path, summary, sizes
+
+
 # --------------------------------------------------------------------------------------
 # The machine
 
@@ -605,13 +618,7 @@ def test_a_plain_folder_found_to_be_fundus_by_decoding_warns_of_the_octa_recipe(
     by the ingest's rule, yet pretrained with the grey UW-OCTA recipe without a word (the
     preflight warns only for layouts known to be fundus before decoding). After the ingest
     it is said, once; with the fundus recipe, or grey data, nothing is."""
-    run_dir = _rgb_ingest(tmp_path)
-    summary_path = run_dir / "data" / "ingest_summary.json"
-    summary = json.loads(summary_path.read_text())
-    summary["modality"] = {"value": "fundus", "setting": "auto"}
-    summary_path.write_text(json.dumps(summary))
-    sizes = [f"pretrain.augment.source_size={SOURCE_SIZE}", "pretrain.augment.image_size=32",
-             "finetune.image_size=32", f"data.root={summary['root']}"]
+    run_dir, summary_path, summary, sizes = _fundus_ingest(tmp_path)
     cfg, sources, _ = preflight.read_config(train.DEFAULT_CONFIG, sizes)
     (warned,) = preflight.after_ingest(cfg, run_dir, sources)
     assert warned.setting == "pretrain.augment.recipe" and warned.severity == "warning"
@@ -631,13 +638,7 @@ def test_the_octa_recipe_on_fundus_photographs_is_said_with_an_error_and_on_ever
     ``pretrain.backbone.in_channels=1`` (an error), which dropped the recipe warning said with
     it; the rerun with the fix skipped the ingest and never checked the recipe again, so the
     fundus photographs were pretrained with the grey UW-OCTA recipe without a word."""
-    run_dir = _rgb_ingest(tmp_path)
-    summary_path = run_dir / "data" / "ingest_summary.json"
-    summary = json.loads(summary_path.read_text())
-    summary["modality"] = {"value": "fundus", "setting": "auto"}
-    summary_path.write_text(json.dumps(summary))
-    sizes = [f"pretrain.augment.source_size={SOURCE_SIZE}", "pretrain.augment.image_size=32",
-             "finetune.image_size=32", f"data.root={summary['root']}"]
+    run_dir, summary_path, summary, sizes = _fundus_ingest(tmp_path)
     cfg, sources, _ = preflight.read_config(train.DEFAULT_CONFIG, [*sizes, "pretrain.backbone.in_channels=1"])
     with pytest.raises(PreflightError) as refused:
         preflight.after_ingest(cfg, run_dir, sources)

@@ -241,6 +241,14 @@ def test_the_umm_line_says_when_umm_did_not_start_past_the_monitor_peak(tmp_path
     assert after.replace(f" {note}.", "") == before  # only words added
 
 
+def _six_image_manifest(data: Path) -> None:
+    """A run's ``data/manifest.csv`` of six training images, grades 0-2, two folds."""
+    with open(data / "manifest.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(["id", "path", "grade", "split", "fold", "patient"])
+        writer.writerows([[f"{i:03d}.png", f"{i:03d}.png", i % 3, "train", i % 2, ""] for i in range(6)])
+
+
 def test_the_data_section_says_how_many_ungradable_rows_were_left_out(tmp_path: Path) -> None:
     """data.ungradable=leave_out: the report's data section counts the rows left out (from
     ingest_summary.json); a run with none (or an older summary) says nothing of them."""
@@ -248,10 +256,7 @@ def test_the_data_section_says_how_many_ungradable_rows_were_left_out(tmp_path: 
 
     data = tmp_path / "run" / "data"
     data.mkdir(parents=True)
-    with open(data / "manifest.csv", "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(["id", "path", "grade", "split", "fold", "patient"])
-        writer.writerows([[f"{i:03d}.png", f"{i:03d}.png", i % 3, "train", i % 2, ""] for i in range(6)])
+    _six_image_manifest(data)
     summary = {"root": str(tmp_path / "images"), "layout": "plain", "created_utc": "2026-12-01T00:00:00",
                "grades": {"names": NAMES, "k": 3, "source": "data.grades"}, "ungradable": "leave_out",
                "left_out_ungradable": [{"name": f"{i:03d}.png", "line": i + 2, "grade_cell": "",
@@ -277,10 +282,7 @@ def test_the_data_section_says_when_fundus_photographs_were_pretrained_with_the_
     run = tmp_path / "run"
     data = run / "data"
     data.mkdir(parents=True)
-    with open(data / "manifest.csv", "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(["id", "path", "grade", "split", "fold", "patient"])
-        writer.writerows([[f"{i:03d}.png", f"{i:03d}.png", i % 3, "train", i % 2, ""] for i in range(6)])
+    _six_image_manifest(data)
     summary = {"root": str(tmp_path / "images"), "layout": "plain", "created_utc": "2026-12-01T00:00:00",
                "grades": {"names": NAMES, "k": 3, "source": "data.grades"},
                "modality": {"value": "fundus", "setting": "auto"}}
