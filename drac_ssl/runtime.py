@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -655,11 +655,13 @@ def _ending_words(exc: BaseException) -> str:
 
 
 @contextlib.contextmanager
-def console_log(path: str | os.PathLike[str], header: str) -> Iterator[None]:
+def console_log(path: str | os.PathLike[str], header: str,
+                said: Sequence[str] = ()) -> Iterator[None]:
     """Within the block, what this process prints (``sys.stdout`` and ``sys.stderr``) also goes
     to ``path`` (appended, after a ``header`` line such as ``==== <UTC> <command> (pid N)
     ====``): the run folder's ``console.log``, which keeps the warnings and selection lines
-    a terminal loses. tqdm bars (carriage returns) stay on the terminal. Output written to
+    a terminal loses. ``said``: lines the command printed before it knew the run folder (the
+    CPU threads line), written after the header as they were printed, not printed again. tqdm bars (carriage returns) stay on the terminal. Output written to
     the file descriptors directly (a subprocess, a C library) is not in it. The streams are
     put back as they were when the block ends (a test's capture stays intact). A stream that
     is None (a closed file descriptor) stays None: ``print`` then writes nothing, as before.
@@ -670,6 +672,7 @@ def console_log(path: str | os.PathLike[str], header: str) -> Iterator[None]:
     log = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - closed below
     try:
         log.write(f"{header}\n")
+        log.writelines(f"{line}\n" for line in said)
         before = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = (None if s is None else _Tee(s, log) for s in before)
         try:

@@ -48,7 +48,7 @@ import shlex
 import shutil
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -643,7 +643,7 @@ def _follow_process_0(cfg: Config, procs: DistInfo) -> Path:
 
 
 def run_pipeline(cfg: Config, sources: dict[str, str] | None = None,
-                 earlier: list[Finding] | None = None) -> Path:
+                 earlier: list[Finding] | None = None, said: Sequence[str] = ()) -> Path:
     """Run (or resume) the configured stages; return the run folder.
 
     First the preflight (:mod:`drac_ssl.preflight`): every setting of the stages that will
@@ -658,6 +658,8 @@ def run_pipeline(cfg: Config, sources: dict[str, str] | None = None,
         earlier: problems found while reading the configuration; when the config file could
             not be read at all (``Finding.unread``), only those are reported and nothing else
             is checked (the checks would be of the defaults).
+        said: lines the command printed before the run folder was known (the CPU threads
+            line), copied into the run folder's ``console.log`` after its header.
 
     Under ``torchrun`` (``WORLD_SIZE`` > 1) only the pretraining runs on every process (DDP):
     process 0 does everything else (preflight, ingest, run folder, UMM, fine-tuning, export,
@@ -678,7 +680,7 @@ def run_pipeline(cfg: Config, sources: dict[str, str] | None = None,
         return _follow_process_0(cfg, procs)
     peers = _Peers(procs.world_size)
     try:
-        return _run_pipeline_main(cfg, sources, earlier, peers)
+        return _run_pipeline_main(cfg, sources, earlier, peers, said)
     except BaseException as exc:
         peers.tell(None, failed=f"{type(exc).__name__}: {exc}".strip())
         raise
@@ -687,7 +689,7 @@ def run_pipeline(cfg: Config, sources: dict[str, str] | None = None,
 
 
 def _run_pipeline_main(cfg: Config, sources: dict[str, str] | None, earlier: list[Finding] | None,
-                       peers: _Peers) -> Path:
+                       peers: _Peers, said: Sequence[str] = ()) -> Path:
     """:func:`run_pipeline` in process 0 (the only one without torchrun)."""
     run_dir = resolve_run_dir(cfg)
     try:
@@ -702,7 +704,7 @@ def _run_pipeline_main(cfg: Config, sources: dict[str, str] | None, earlier: lis
         # per invocation)
         header = (f"==== {_dt.datetime.now(_dt.UTC).isoformat(timespec='seconds')} "
                   f"{runtime.command_line()} (pid {os.getpid()}) ====")
-        with runtime.console_log(run_dir / runtime.CONSOLE_LOG, header):
+        with runtime.console_log(run_dir / runtime.CONSOLE_LOG, header, said):
             for line in unended:
                 print(f"[train] warning: {line}")
             # what killed invocations were writing: never renamed onto a real name, never read;
@@ -995,9 +997,10 @@ def _main(overrides: list[str], config: str | None) -> int:
             threads = apply_thread_policy(max(cfg.run.threads, 0))  # a negative count: the preflight says
         except KeyboardInterrupt:
             raise InterruptedBeforeStart from None
-        print(f"[train] CPU threads: {threads['threads']} ({threads['source']}; "
-              f"{threads['usable_cores']} usable cores)")
-        run_pipeline(cfg, sources, problems)
+        threads_line = (f"[train] CPU threads: {threads['threads']} ({threads['source']}; "
+                        f"{threads['usable_cores']} usable cores)")
+        print(threads_line)
+        run_pipeline(cfg, sources, problems, said=[threads_line])
     except (ConfigError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         global _REFUSED

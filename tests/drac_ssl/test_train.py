@@ -131,6 +131,9 @@ def test_rerun_skips_finished_stages(reduced_run: tuple[Path, int, str], capsys:
     # the resume's lines appended to console.log after a header line of their own
     console = (run_dir / "console.log").read_text()
     assert console.count("==== ") == 2 and "stage ingest: already done" in console.split("\n==== ")[1]
+    # ... with the CPU threads line, printed before the run folder was known, right after it
+    resumed = console.split("\n==== ")[1].splitlines()
+    assert resumed[1].startswith("[train] CPU threads: ") and resumed[1] in out
 
 
 def test_changed_config_in_an_existing_run_folder_is_refused(reduced_run: tuple[Path, int, str],
