@@ -617,15 +617,19 @@ class _Tee:
     """A text stream that writes to ``stream`` and to the console log ``log``, and is
     ``stream`` for everything else (``isatty``, ``fileno``, ``encoding``: tqdm still sees
     the terminal). A write holding a carriage return (a tqdm bar, redrawn in place) goes to
-    the stream alone: bars are for a terminal, the log keeps lines."""
+    the stream alone: bars are for a terminal, the log keeps lines; so does the newline
+    that ends a bar left standing (tqdm's ``leave=True`` writes it on its own)."""
 
     def __init__(self, stream: Any, log: Any) -> None:
         self._stream = stream
         self._log = log
+        self._after_bar = False  # the last write was a bar's (terminal only)
 
     def write(self, text: str) -> int:
         n = self._stream.write(text)
-        if "\r" not in text:
+        bar_end = self._after_bar and text == "\n"
+        self._after_bar = "\r" in text
+        if not self._after_bar and not bar_end:
             try:
                 self._log.write(text)
             except (OSError, ValueError):  # a full disk or a closed log: the console goes on

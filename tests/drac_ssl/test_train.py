@@ -691,6 +691,8 @@ def test_the_console_log_keeps_the_lines_not_the_bars_and_gives_the_streams_back
         print("[train] stage umm: starting")
         sys.stderr.write("\rumm 1/3:  50%|#####     | 1/2")  # a tqdm bar redrawn in place
         sys.stderr.write("\r                              \r")
+        sys.stderr.write("\rphantom images: 100%|##########| 2/2")  # a bar that stays (leave=True) ...
+        sys.stderr.write("\n")  # ... ends its line on the terminal: no blank line in the log
         print("[preflight] warning: something", file=sys.stderr)
         assert sys.stderr.isatty() == before[1].isatty()  # tqdm still sees what the stream is
     assert (sys.stdout, sys.stderr) == before
