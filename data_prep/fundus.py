@@ -134,7 +134,10 @@ def disc_crop_box(image: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, i
 
 def crop_to_disc(image: np.ndarray) -> tuple[np.ndarray, bool]:
     """The fundus disc of ``image`` cropped and padded to a black square, and whether a disc was
-    found (the ingest's crop without the Graham filter: :func:`data_prep.cache.cache_rows`).
+    found: what :func:`data_prep.cache.cache_rows` does before resizing when the Graham filter is
+    off, or for a model recorded before the mirrored padding. The package calls
+    :func:`disc_crop_box` and :func:`pad_to_square` itself; this one function is the reference
+    the tests hold the cache to (and a one-call crop for a user's own script).
 
     Without a disc (see :func:`disc_box`) the whole image is padded to a square.
     """
