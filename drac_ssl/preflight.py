@@ -781,7 +781,7 @@ def cpu_pretrain_seconds(pairs: int, image_size: int) -> float:
     image pairs of ``image_size`` px crops on the CPU: ``0.0047 + 3.5e-6 * image_size**2``
     seconds a pair, fitted to the development machine's step times
     (``bench/results/cpu_precision.json``: 2.9 s per 16 pairs at 224 px, 0.61 s per 32 at
-    64 px; it predicts 28 px within 7 %). Another CPU differs: a warning's yardstick only."""
+    64 px; it predicts 28 px 8 % high: 7.4 ms a pair against 6.9). Another CPU differs: a warning's yardstick only."""
     return pairs * (0.0047 + 3.5e-6 * image_size ** 2)
 
 
