@@ -1772,3 +1772,26 @@ def test_the_ok_line_says_which_variant_graded_and_why(
     del meta["variant"], meta["selection"]
     (tmp_path / "shipped" / "metadata.json").write_text(json.dumps(meta))
     assert f"graded with {tmp_path / 'shipped'} -> {out}" in ok_line(str(tmp_path / "shipped"))
+
+
+def test_the_model_card_says_when_the_crop_to_the_fundus_disc_was_not_applied(
+        exported_run: Path, tmp_path: Path) -> None:
+    """data.fundus_crop=true on copies already cropped to the disc: the ingest left every image
+    as it is (its `no dark surround` warnings, ingest_summary.json's findings_by_kind), yet the
+    model card said `crop to the fundus disc`. The bundle's data facts carry the count, and
+    the card says the crop was requested and on how many images it was not applied."""
+    data = tmp_path / "data"
+    shutil.copytree(exported_run / "data", data)
+    summary = json.loads((data / "ingest_summary.json").read_text())
+    summary.update(preprocessing={"fundus_crop": True, "graham": False},
+                   findings_by_kind={"warning:fundus-surround": 36})
+    (data / "ingest_summary.json").write_text(json.dumps(summary))
+    meta = json.loads((exported_run / "bundle" / "metadata.json").read_text())
+    meta["input"]["ingest_preprocessing"] = {"fundus_crop": True, "graham": False}
+    meta["data"] = bundles.data_provenance(data, meta["class_names"])  # what build_bundle records
+    assert json.loads(json.dumps(meta["data"])) == meta["data"]  # it travels in metadata.json
+    card = bundles._model_card(meta)
+    assert ("- Fundus preprocessing of the ingest, replayed on every input: crop to the fundus disc "
+            "(requested; not applied to 36 of 36 images: no dark surround around the disc)") in card, card
+    meta["data"] = bundles.data_provenance(exported_run / "data", meta["class_names"])  # no warnings
+    assert "replayed on every input: crop to the fundus disc (B. Graham" in bundles._model_card(meta)
