@@ -441,11 +441,19 @@ def test_check_against_dracs_test_folder_uses_dracs_3_grades(tmp_path: Path,
     assert export.main(["--check", str(team), "--images", str(folder)]) == 1
     out = capsys.readouterr().out
     assert "the submission has 5 grades" in out and "DRAC accepts only 'case,class,P0,P1,P2'" in out
-    # elsewhere K comes from the header, and the note says so
+    # elsewhere K comes from the header, and the note says so. With --images the test images
+    # come from the folder: the note names --grades 5 first (a new user followed its
+    # '--manifest RUN' with a plain folder's run, whose manifest lists no test images: an
+    # error), and --manifest only for a run whose manifest lists test images
     other = tmp_path / "imgs"
     shutil.copytree(folder, other)
     assert export.main(["--check", str(team), "--images", str(other)]) == 0
-    assert ("note: K=5 taken from the header; pass --grades K or --manifest RUN to check the scale"
+    assert ("note: K=5 taken from the header; pass --grades 5 (or --manifest RUN, for a run whose "
+            "manifest lists test images) to check the scale") in capsys.readouterr().err
+    assert export.main(["--check", str(team), "--images", str(other), "--grades", "5"]) == 0
+    assert "note:" not in capsys.readouterr().err  # the advice followed: nothing left to say
+    assert export.main(["--check", str(team)]) == 0  # the format alone: either says K
+    assert ("note: K=5 taken from the header; pass --grades 5 or --manifest RUN to check the scale"
             in capsys.readouterr().err)
 
 
