@@ -29,6 +29,17 @@ class ConfigError(ValueError):
     """A configuration problem, with a message that says where, what and how to fix it."""
 
 
+class UnknownSettingError(ConfigError):
+    """A setting no section has: ``setting`` the dotted key as written (``data.image_colum``),
+    ``meant`` the settings its "Did you mean" names (``('data.image_column',)``; empty when
+    none is close). The preflight marks a problem that follows from the typo (its fix sets
+    a meant setting) by the typo's number."""
+
+    def __init__(self, message: str, setting: str, meant: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.setting, self.meant = setting, tuple(meant)
+
+
 GRADE_SCALES: dict[str, tuple[str, ...]] = {
     "drac": ("Normal", "NPDR", "PDR"),  # DRAC 2022 Task 3
     "icdr": ("No DR", "Mild", "Moderate", "Severe", "PDR"),  # International Clinical DR scale
@@ -567,15 +578,15 @@ def _merge(base: Any, updates: dict[str, Any], where: str, prefix: str = "") -> 
         full = f"{prefix}.{key}" if prefix else str(key)
         if key not in names:
             close = close_match(key, names)
-            hint = f" Did you mean '{prefix + '.' if prefix else ''}{close}'?" if close else ""
+            meant = [f"{prefix + '.' if prefix else ''}{close}"] if close else []
+            hint = f" Did you mean '{meant[0]}'?" if close else ""
             if not close and not prefix:  # a setting without its section: stages -> run.stages
                 meant = _settings_ending(base, str(key))
                 said = ", ".join(repr(m) for m in meant[:-1]) + " or " * (len(meant) > 1)
                 hint = f" Did you mean {said}{meant[-1]!r}?" if meant else ""
-            raise ConfigError(
+            raise UnknownSettingError(
                 f"{where}: unknown setting '{full}'.{hint}\n"
-                f"  valid keys here: {', '.join(names)}"
-            )
+                f"  valid keys here: {', '.join(names)}", full, meant)
         current = getattr(base, key)
         if dataclasses.is_dataclass(current) and isinstance(value, dict):
             changes[key] = _merge(current, value, where, full)

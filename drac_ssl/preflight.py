@@ -96,12 +96,30 @@ class PreflightError(ConfigError):
         findings = self.findings
         errors = [f for f in findings if f.severity == "error"]
         lines = [f"the configuration cannot run: {sum(f.count for f in errors)} problem(s) found {when}"]
-        lines += [f"  {i}. {f.line}" for i, f in enumerate(errors, start=1)]
+        lines += [f"  {i}. {_follows_line(f, errors)}" for i, f in enumerate(errors, start=1)]
         others = [f for f in findings if f.severity != "error"]
         if others:
             lines.append(f"  and {len(others)} warning(s):")
-            lines += [f"  - {f.line}" for f in others]
+            lines += [f"  - {_follows_line(f, errors)}" for f in others]
         super().__init__("\n".join(lines))
+
+
+def _follows_line(finding: Finding, errors: list[Finding]) -> str:
+    """``finding.line``, its first line marked ``(follows from N: the misspelt data.image_colum
+    did not set data.image_column)`` when it is about a setting an unknown setting of
+    ``errors`` (the N-th, counted from 1) was meant to be (:class:`Finding`'s ``meant``): its
+    own setting, or one its fix or text sets (``pass data.image_column='filename'``). The
+    value typed under the misspelt name was not applied, so fixing the typo may clear it."""
+    for n, cause in enumerate(errors, start=1):
+        if finding.misspelt or not cause.misspelt:
+            continue
+        for meant in cause.meant:
+            sets = re.compile(rf"(?<![\w.]){re.escape(meant)}=")
+            if finding.setting == meant or sets.search(finding.fix) or sets.search(finding.what):
+                first, nl, rest = finding.line.partition("\n")
+                return (f"{first} (follows from {n}: the misspelt {cause.misspelt} did not set "
+                        f"{meant}){nl}{rest}")
+    return finding.line
 
 
 @dataclass(frozen=True)
@@ -125,6 +143,10 @@ class Finding:
     # a hint to go faster (bf16 on a CPU with AMX-BF16), of use only to a run that goes ahead:
     # a refusal (:class:`PreflightError`) leaves it out, whatever its errors are about
     speed_hint: bool = False
+    # an unknown setting (config.UnknownSettingError): the key as written and the settings
+    # its "Did you mean" names; a problem about one of those is marked as following from it
+    misspelt: str = ""
+    meant: tuple[str, ...] = ()
 
     @property
     def line(self) -> str:
@@ -190,7 +212,7 @@ def read_config(path: str | os.PathLike[str] | None = None,
             try:
                 cfg = config_module._merge(cfg, config_module._nest(parts, value), where)
             except ConfigError as exc:
-                findings.append(Finding("", None, str(exc)))
+                findings.append(_reading_finding(exc))
             else:
                 sources[".".join(parts)] = where
     for arg in overrides or []:
@@ -200,12 +222,20 @@ def read_config(path: str | os.PathLike[str] | None = None,
             nested = config_module._nest(parts, value)
             cfg = config_module._merge(cfg, nested, where)
         except ConfigError as exc:
-            findings.append(Finding("", None, str(exc)))
+            findings.append(_reading_finding(exc))
             continue
         for leaf, _ in _leaves(nested):  # re-inserted: the command line's settings in its order
             sources.pop(".".join(leaf), None)
             sources[".".join(leaf)] = where
     return cfg, sources, findings
+
+
+def _reading_finding(exc: ConfigError) -> Finding:
+    """The finding of a key or value :func:`read_config` could not apply; an unknown setting
+    keeps the key as written and the settings it is close to (:func:`_follows_line`)."""
+    if isinstance(exc, config_module.UnknownSettingError):
+        return Finding("", None, str(exc), misspelt=exc.setting, meant=exc.meant)
+    return Finding("", None, str(exc))
 
 
 TYPED = "command line '"

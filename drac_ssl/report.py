@@ -54,6 +54,7 @@ from drac_ssl.grading.bundle import (
     data_provenance,
     fold_grouping_words,
     freeze_words,
+    fundus_preprocessing_words,
     left_out_words,
     variant_title,
 )
@@ -176,19 +177,17 @@ def _data_section(run_dir: Path) -> list[str]:
     if prov["kind"] != "unknown":
         per_grade = ", ".join(f"{k} {v}" for k, v in (prov.get("train_per_grade") or {}).items())
         facts = read_ingest_facts(run_dir / "data")
-        prep = [name for name, on in (("crop to the fundus disc", facts.preprocessing["fundus_crop"]),
-                                      ("Graham's local-mean subtraction", facts.preprocessing["graham"]))
-                if on]
         lines += [f"- grades ({facts.num_grades}): {describe_grades(facts.grade_names)}"
                   + ("" if facts.recorded else " (not recorded by the ingest: DRAC's scale)"),
                   f"- channels: {facts.channels} ({'RGB colour' if facts.channels == 3 else 'grey'})",
-                  f"- fundus preprocessing: {', '.join(prep) if prep else 'none'}",
+                  f"- fundus preprocessing: {fundus_preprocessing_words(facts.preprocessing, prov)}",
                   f"- training images: {prov.get('n_train')} ({per_grade})",
                   f"- test images: {prov.get('n_test')}"]
         if prov.get("n_unlabelled"):
             lines.append(f"- ungraded images for pretraining and UMM only (data.unlabelled): "
                          f"{prov['n_unlabelled']}")
         lines.append(f"- ingested: {prov.get('ingested_utc')}")
+        lines += _ingest_warning_lines(run_dir, prov)
         recipe = _pretrain_recipe(run_dir)
         if facts.modality == "fundus" and recipe == "octa":  # the preflight warned; the report keeps it
             lines.append("- **the pretraining used the octa augmentation recipe, made for grey UW-OCTA "
@@ -201,6 +200,24 @@ def _data_section(run_dir: Path) -> list[str]:
         grouping = fold_grouping_words(prov, comparison if isinstance(comparison, dict) else None)
         lines += ([f"- {grouping}"] if grouping else []) + [""]
     return lines
+
+
+def _ingest_warning_lines(run_dir: Path, prov: dict[str, Any]) -> list[str]:
+    """The data section's bullet, a warning of "Read this first", when the ingest gave
+    warnings (:func:`drac_ssl.grading.bundle.data_provenance`'s ``ingest_warnings``): how
+    many, and the files that list them (``data/ingest_summary.json``, and
+    ``data/ingest_problems.txt`` when one is there); [] without warnings."""
+    from data_prep.problems import counted
+
+    n = prov.get("ingest_warnings")
+    if not isinstance(n, int) or n <= 0:
+        return []
+    problems = "ingest_problems.txt"  # data_prep.ingest.PROBLEMS_NAME (a stage: not imported here)
+    listed = "`data/ingest_summary.json`" + (f" and `data/{problems}`"
+                                             if (run_dir / "data" / problems).is_file() else "")
+    return [f"- **The ingest gave {counted(n, 'warning')}, listed in {listed}**: each names its file "
+            f"and what to do (the summary's `warnings`, counted by kind in `findings_by_kind`); "
+            f"read them before the figures below"]
 
 
 def _pretrain_recipe(run_dir: Path) -> str | None:

@@ -77,6 +77,7 @@ __all__ = [
     "ci_resampling_words",
     "data_provenance",
     "fold_grouping_words",
+    "fundus_preprocessing_words",
     "left_out_words",
     "load_bundle",
     "to_inference_layout",
@@ -199,7 +200,12 @@ def data_provenance(data_dir: str | os.PathLike[str],
     ``patients.unused_column``; None for an ingest made before it was recorded).
     ``n_left_out_ungradable``: the label rows left out as ungradable with their images
     (``data.ungradable=leave_out``, ``ingest_summary.json``'s ``left_out_ungradable``; 0 when
-    none was or the ingest did not record it).
+    none was or the ingest did not record it). ``ingest_warnings``: how many warnings the
+    ingest gave (``findings_by_kind``'s ``warning:*``; its ``warnings`` lines for an ingest
+    that did not count them by kind). ``crop_not_applied``: with ``data.fundus_crop``, the
+    images the crop left uncropped per reason (:data:`CROP_NOT_APPLIED`'s words; only the
+    reasons found, {} when every image was cropped or the crop was off;
+    :func:`fundus_preprocessing_words`).
     """
     from data_prep.phantom import MANIFEST_NAME as PHANTOM_MARKER
 
@@ -232,6 +238,12 @@ def data_provenance(data_dir: str | os.PathLike[str],
             patients.add(f"patient:{patient}" if patient else f"image:{row['id']}")
             if row["grade"] is not None and row["grade"] >= 0:
                 per_grade[row["grade"]] = per_grade.get(row["grade"], 0) + 1
+    by_kind = summary.get("findings_by_kind")
+    by_kind = {str(k): v for k, v in by_kind.items() if isinstance(v, int)} if isinstance(by_kind, dict) else {}
+    warned = (sum(v for k, v in by_kind.items() if k.startswith("warning:")) if by_kind
+              else len(summary.get("warnings") or []))
+    skipped = {why: by_kind.get(f"warning:{kind}", 0) for kind, why in CROP_NOT_APPLIED.items()
+               } if facts.preprocessing.get("fundus_crop") else {}
     layout = summary.get("layout")
     # drac: the official layout (whether it holds the official data is the user's statement)
     kind = "phantom" if phantom else ("drac" if facts.is_drac else str(layout or "unknown"))
@@ -254,6 +266,8 @@ def data_provenance(data_dir: str | os.PathLike[str],
         "channels": facts.channels,
         "modality": facts.modality,
         "preprocessing": facts.preprocessing,
+        "ingest_warnings": warned,
+        "crop_not_applied": {why: n for why, n in skipped.items() if n > 0},
         "note": ("phantom UW-OCTA images drawn by data_prep.phantom: procedural stand-ins, NOT "
                  "patient data; metrics on them say nothing about real DR grading"
                  if phantom else "images ingested from the data root above (not recognised as the phantom set)"),
@@ -273,6 +287,36 @@ def ci_resampling_words(resampling: dict[str, Any] | None, n_boot: int | None = 
     if resampling.get("ci_resamples") == "patients":
         return f"{how} of the{count} patients, each with all its images"
     return f"{how} of the{count} images, each its own unit"
+
+
+CROP_NOT_APPLIED = {"fundus-surround": "no dark surround around the disc",
+                    "fundus-crop": "no fundus disc found"}
+"""The ingest's finding kinds that mean ``data.fundus_crop`` left an image uncropped
+(:func:`data_prep.cache.cache_rows`: left as it is, or only padded to a square), and the
+reason in the report's and the model card's words."""
+
+
+def fundus_preprocessing_words(preprocessing: dict[str, Any], data: dict[str, Any]) -> str:
+    """The fundus preprocessing of the ingest, for the report and the model card: ``crop to
+    the fundus disc, Graham's local-mean subtraction`` or ``none``; a crop that left images
+    uncropped says so, from :func:`data_provenance` ``data``'s ``crop_not_applied``: ``crop
+    to the fundus disc (requested; not applied to 30 of 30 images: no dark surround around
+    the disc)``, each reason's count after it when there are two. ``preprocessing``: the
+    ingest's options (:class:`drac_ssl.scale.IngestFacts`, a bundle's
+    ``ingest_preprocessing``)."""
+    skipped = {str(why): n for why, n in (data.get("crop_not_applied") or {}).items()
+               if isinstance(n, int) and n > 0}
+    crop = "crop to the fundus disc"
+    if skipped:
+        total = sum(int(data.get(f"n_{split}") or 0) for split in ("train", "test", "unlabelled"))
+        reasons = (", ".join(f"{why} ({n})" for why, n in skipped.items()) if len(skipped) > 1
+                   else next(iter(skipped)))
+        crop += (f" (requested; not applied to {sum(skipped.values())} of {total or '?'} images: "
+                 f"{reasons})")
+    done = [name for name, on in ((crop, preprocessing.get("fundus_crop")),
+                                  ("Graham's local-mean subtraction", preprocessing.get("graham")))
+            if on]
+    return ", ".join(done) if done else "none"
 
 
 def left_out_words(n: int) -> str:
@@ -545,9 +589,7 @@ def _model_card(meta: dict[str, Any]) -> str:
     fundus = ""
     if prep.get("fundus_crop") or prep.get("graham"):
         fundus = ("\n- Fundus preprocessing of the ingest, replayed on every input: "
-                  + ", ".join(x for x, on in (("crop to the fundus disc", prep.get("fundus_crop")),
-                                              ("Graham's local-mean subtraction", prep.get("graham")))
-                              if on) + " (B. Graham, Kaggle DR 2015).")
+                  + fundus_preprocessing_words(prep, data) + " (B. Graham, Kaggle DR 2015).")
     return f"""# Model card: drac_ssl DR grader ({meta['variant']}, {model['head']} head)
 
 **Not a medical device.** Research software{' for the DRAC 2022 challenge' if drac else ''}; it must not be used

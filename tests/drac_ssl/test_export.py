@@ -441,11 +441,19 @@ def test_check_against_dracs_test_folder_uses_dracs_3_grades(tmp_path: Path,
     assert export.main(["--check", str(team), "--images", str(folder)]) == 1
     out = capsys.readouterr().out
     assert "the submission has 5 grades" in out and "DRAC accepts only 'case,class,P0,P1,P2'" in out
-    # elsewhere K comes from the header, and the note says so
+    # elsewhere K comes from the header, and the note says so. With --images the test images
+    # come from the folder: the note names --grades 5 first (a new user followed its
+    # '--manifest RUN' with a plain folder's run, whose manifest lists no test images: an
+    # error), and --manifest only for a run whose manifest lists test images
     other = tmp_path / "imgs"
     shutil.copytree(folder, other)
     assert export.main(["--check", str(team), "--images", str(other)]) == 0
-    assert ("note: K=5 taken from the header; pass --grades K or --manifest RUN to check the scale"
+    assert ("note: K=5 taken from the header; pass --grades 5 (or --manifest RUN, for a run whose "
+            "manifest lists test images) to check the scale") in capsys.readouterr().err
+    assert export.main(["--check", str(team), "--images", str(other), "--grades", "5"]) == 0
+    assert "note:" not in capsys.readouterr().err  # the advice followed: nothing left to say
+    assert export.main(["--check", str(team)]) == 0  # the format alone: either says K
+    assert ("note: K=5 taken from the header; pass --grades 5 or --manifest RUN to check the scale"
             in capsys.readouterr().err)
 
 
@@ -1772,3 +1780,26 @@ def test_the_ok_line_says_which_variant_graded_and_why(
     del meta["variant"], meta["selection"]
     (tmp_path / "shipped" / "metadata.json").write_text(json.dumps(meta))
     assert f"graded with {tmp_path / 'shipped'} -> {out}" in ok_line(str(tmp_path / "shipped"))
+
+
+def test_the_model_card_says_when_the_crop_to_the_fundus_disc_was_not_applied(
+        exported_run: Path, tmp_path: Path) -> None:
+    """data.fundus_crop=true on copies already cropped to the disc: the ingest left every image
+    as it is (its `no dark surround` warnings, ingest_summary.json's findings_by_kind), yet the
+    model card said `crop to the fundus disc`. The bundle's data facts carry the count, and
+    the card says the crop was requested and on how many images it was not applied."""
+    data = tmp_path / "data"
+    shutil.copytree(exported_run / "data", data)
+    summary = json.loads((data / "ingest_summary.json").read_text())
+    summary.update(preprocessing={"fundus_crop": True, "graham": False},
+                   findings_by_kind={"warning:fundus-surround": 36})
+    (data / "ingest_summary.json").write_text(json.dumps(summary))
+    meta = json.loads((exported_run / "bundle" / "metadata.json").read_text())
+    meta["input"]["ingest_preprocessing"] = {"fundus_crop": True, "graham": False}
+    meta["data"] = bundles.data_provenance(data, meta["class_names"])  # what build_bundle records
+    assert json.loads(json.dumps(meta["data"])) == meta["data"]  # it travels in metadata.json
+    card = bundles._model_card(meta)
+    assert ("- Fundus preprocessing of the ingest, replayed on every input: crop to the fundus disc "
+            "(requested; not applied to 36 of 36 images: no dark surround around the disc)") in card, card
+    meta["data"] = bundles.data_provenance(exported_run / "data", meta["class_names"])  # no warnings
+    assert "replayed on every input: crop to the fundus disc (B. Graham" in bundles._model_card(meta)

@@ -504,6 +504,31 @@ def test_every_problem_in_one_pass_with_where_each_value_came_from(
     assert not (tmp_path / "runs").exists()
 
 
+def test_a_misspelt_column_setting_marks_the_problem_it_causes_as_following_from_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A new user's typo, data.image_colum=filename: item 1 said the setting is unknown (did
+    you mean data.image_column?) and a later item that the CSV has no column 'image name'
+    (pass data.image_column='filename'), two problems for one. The later one now says it
+    follows from the misspelt setting, by its number; each typo's own consequence only."""
+    root = plain_dataset(tmp_path / "plain", [0, 1, 2] * 4)
+    rows = (root / "labels.csv").read_text().splitlines()
+    (root / "labels.csv").write_text("\n".join(["filename,grade", *rows[1:]]) + "\n")
+    err = main_fails(tmp_path, monkeypatch, capsys, f"data.root={root}", *SMALL_BATCHES,
+                     "data.image_colum=filename", "data.grade_colum=grade")
+    items = re.split(r"\n  (?=\d+\. )", err.split("\n  and ", 1)[0])[1:]  # the numbered errors
+    assert [i.split(". ", 1)[0] for i in items] == [str(n) for n in range(1, len(items) + 1)], items
+    assert "unknown setting 'data.image_colum'. Did you mean 'data.image_column'?" in items[0]
+    assert "unknown setting 'data.grade_colum'. Did you mean 'data.grade_column'?" in items[1]
+    image, grade = (next(i for i in items if f"pass data.{c}_column=" in i) for c in ("image", "grade"))
+    # said on its first line, before its fix (which is still given)
+    assert image.splitlines()[0].endswith("(follows from 1: the misspelt data.image_colum did not "
+                                          "set data.image_column)"), image
+    assert grade.splitlines()[0].endswith("(follows from 2: the misspelt data.grade_colum did not "
+                                          "set data.grade_column)"), grade
+    assert "fix: did you mean 'filename'? pass data.image_column='filename'" in image
+    assert sum("follows from" in i for i in items) == 2, items  # nothing else is said to follow
+
+
 def test_a_config_that_cannot_be_read_is_reported_alone_without_warnings_about_the_defaults(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     from drac_ssl import runtime

@@ -590,3 +590,61 @@ def test_checkpoints_removed_in_a_reusing_run_are_not_said_to_be_removed_in_its_
         "status": "done", "seconds": 0.0, "reused_from": "/runs/a", "seconds_in_source": 5.0,
         "checkpoints_removed": {"in": "/runs/a", "folder": "pretrain/checkpoints", "mib": 388.1}}}))
     assert "removed in `/runs/a`" in "\n".join(_stages_section(run))
+
+
+def _ingest_without_dark_surround(root: Path, data: Path, n: int = 6) -> None:
+    """A real ingest with ``data.fundus_crop=true`` of ``n`` colour photographs that fill
+    their frame (already cropped to the disc, as IDRiD-like copies a new user had): each gets
+    the ingest's ``no dark surround`` warning and is left as it is."""
+    import cv2
+
+    from data_prep import ingest
+    from drac_ssl.config import DataConfig
+
+    root.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        image = rng.integers(90, 200, (40, 48, 3)).astype(np.uint8)  # bright to every corner
+        cv2.imwrite(str(root / f"{i:02d}.png"), image)
+    (root / "labels.csv").write_text("image name,DR grade\n" + "".join(
+        f"{i:02d}.png,{i % 3}\n" for i in range(n)))
+    ingest.run(DataConfig(root=str(root), grades=list(NAMES), channels="auto", fundus_crop=True,
+                          cache_sizes=[16], n_folds=2, workers=1), data, verbose=False)
+
+
+def test_the_report_says_when_the_crop_to_the_fundus_disc_was_not_applied(tmp_path: Path) -> None:
+    """A new user's IDRiD-like copies, already cropped to the disc, ingested with
+    data.fundus_crop=true: the ingest warned that every image was left as it is, yet the
+    data section said `crop to the fundus disc` and "Read this first" said nothing. The data
+    section now counts the images the crop left alone (from ingest_summary.json), and the
+    ingest's warnings are a warning of the report, pointing to where they are listed."""
+    from drac_ssl.report import _data_section
+
+    run = _run(tmp_path, GRADES, HEALTHY)
+    _ingest_without_dark_surround(tmp_path / "photos", run / "data")
+    summary = json.loads((run / "data" / "ingest_summary.json").read_text())
+    assert summary["findings_by_kind"] == {"warning:fundus-surround": 6}  # what the ingest records
+    lines = _data_section(run)
+    assert ("- fundus preprocessing: crop to the fundus disc (requested; not applied to 6 of 6 "
+            "images: no dark surround around the disc)") in lines, lines
+    head = write_report(run).read_text().split("## Read this first", 1)[1].split("\n## ", 1)[0]
+    assert "- The ingest gave 6 warnings, listed in `data/ingest_summary.json` ([Data](#data))" in head, head
+    # both kinds that leave an image uncropped, and a failed ingest's full list beside the summary
+    summary["findings_by_kind"] = {"note:other": 1, "warning:fundus-crop": 1,
+                                   "warning:fundus-surround": 4, "warning:size": 2}
+    (run / "data" / "ingest_summary.json").write_text(json.dumps(summary))
+    from data_prep.ingest import PROBLEMS_NAME
+
+    (run / "data" / PROBLEMS_NAME).write_text("every problem found\n")
+    lines = _data_section(run)
+    assert ("- fundus preprocessing: crop to the fundus disc (requested; not applied to 5 of 6 "
+            "images: no dark surround around the disc (4), no fundus disc found (1))") in lines, lines
+    assert any(line.startswith("- **The ingest gave 7 warnings, listed in `data/ingest_summary.json` "
+                               "and `data/ingest_problems.txt`**") for line in lines), lines
+    # an ingest without warnings: the setting as it was, and no warning
+    summary["findings_by_kind"], summary["warnings"] = {"note:other": 1}, []
+    (run / "data" / "ingest_summary.json").write_text(json.dumps(summary))
+    (run / "data" / PROBLEMS_NAME).unlink()
+    lines = _data_section(run)
+    assert "- fundus preprocessing: crop to the fundus disc" in lines
+    assert not any("warning" in line for line in lines), lines
