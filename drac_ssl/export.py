@@ -126,6 +126,7 @@ from drac_ssl.grading.bundle import (
     build_or_reuse_bundle,
     chance_warning,
     load_bundle,
+    referable_cut_of,
 )
 from drac_ssl.grading.image_notes import FILE_FINDING, incomplete_line, same_grade_words
 from drac_ssl.grading.predict import (
@@ -351,18 +352,19 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
 def write_referable_beside(bundle: Bundle, submission: Path) -> tuple[Path | None, str]:
     """When the bundle's cross-validated figures have a referable-DR cut (``cv_metrics``'s
     ``referable``: ``finetune.referable_from``, auto = grade >= 2 on the ICDR scale; never on
-    DRAC's scale or two grades), write ``<submission stem>_referable.csv`` beside the
-    submission (:func:`drac_ssl.submission.write_referable`: ``case,P_referable,referable``)
-    and return its path and the console line; else ``(None, "")``. The submission itself is
+    DRAC's scale or two grades; a cut that is not an int in ``1 .. K-1``, ``True`` included, is
+    none: :func:`drac_ssl.grading.bundle.referable_cut_of`, the app's rule too), write
+    ``<submission stem>_referable.csv`` beside the submission
+    (:func:`drac_ssl.submission.write_referable`: ``case,P_referable,referable``) and return
+    its path and the console line; else ``(None, "")``. The submission itself is
     unchanged (its format is fixed). The callers remove an earlier referable file before they
     write the submission, so none outlives a submission it does not describe."""
-    referable = (bundle.metadata.get("cv_metrics") or {}).get("referable")
     k = bundle.calibration.num_grades
-    if not isinstance(referable, dict) or k <= 2 or not isinstance(referable.get("from_grade"), int):
+    r = referable_cut_of(bundle.metadata, k)  # the app's rule: an int in 1..K-1, not True
+    if r is None:
         return None, ""
-    r = int(referable["from_grade"])
     path = write_referable(submission, r)
-    rule = referable.get("rule") or f"referable = grade >= {r}"
+    rule = bundle.metadata["cv_metrics"]["referable"].get("rule") or f"referable = grade >= {r}"
     return path, (f"referable DR ({rule}): P_referable = P{r}"
                   + ("".join(f"+P{g}" for g in range(r + 1, k)) if k - r <= 3 else f"+..+P{k - 1}")
                   + f" and referable = 1 when class >= {r}, per case -> {path}")

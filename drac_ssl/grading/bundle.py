@@ -79,6 +79,7 @@ __all__ = [
     "fold_grouping_words",
     "left_out_words",
     "load_bundle",
+    "referable_cut_of",
     "to_inference_layout",
     "variant_title",
 ]
@@ -334,6 +335,20 @@ def _protocol_for_people(cv: dict[str, Any]) -> str:
         words = words.split("; qwk_in_sample_thresholds", 1)[0]
     words = words.rstrip(". ")
     return f"{words[:1].upper()}{words[1:]}" if words else "Protocol not recorded"
+
+
+def referable_cut_of(metadata: dict[str, Any], num_grades: int) -> int | None:
+    """The referable cut ``r`` a bundle's ``metadata.json`` records (``cv_metrics.referable
+    .from_grade``: the fine-tuning reported referable DR, grade >= r), or None: none recorded,
+    two grades or fewer (``num_grades``: the grade is the screening decision), or a value that
+    is not an int in ``1 .. K-1`` (``True`` too, which Python counts as the int 1: a
+    hand-edited or damaged file). The one rule of the app's P(referable) and the export's
+    ``_referable.csv``, so that neither gives a figure the other refuses."""
+    referable = (metadata.get("cv_metrics") or {}).get("referable")
+    r = referable.get("from_grade") if isinstance(referable, dict) else None
+    if isinstance(r, bool) or not isinstance(r, int) or num_grades <= 2 or not 1 <= r <= num_grades - 1:
+        return None
+    return r
 
 
 def chance_warning(cv: dict[str, Any]) -> str | None:

@@ -1772,3 +1772,26 @@ def test_the_ok_line_says_which_variant_graded_and_why(
     del meta["variant"], meta["selection"]
     (tmp_path / "shipped" / "metadata.json").write_text(json.dumps(meta))
     assert f"graded with {tmp_path / 'shipped'} -> {out}" in ok_line(str(tmp_path / "shipped"))
+
+
+@pytest.mark.parametrize("cut", [True, 0, 3, -1, "2", 2.0])
+def test_the_referable_file_takes_only_a_cut_the_app_takes(
+        exported_run: Path, tmp_path: Path, cut: object) -> None:
+    """A review: the export wrote a referable file for a cut the app refuses (``True``, which
+    Python counts as the int 1, or a grade outside 1..K-1): one helper now says the cut for
+    both (:func:`drac_ssl.grading.bundle.referable_cut_of`)."""
+    bundle = export.load_bundle(exported_run / "bundle")
+    submission = tmp_path / "s.csv"
+    shutil.copy(exported_run / "export" / "submission.csv", submission)
+    meta = copy.deepcopy(bundle.metadata)
+    meta.setdefault("cv_metrics", {})["referable"] = {"from_grade": cut, "rule": "a test"}
+    bundle.metadata = meta
+    assert export.write_referable_beside(bundle, submission) == (None, "")
+    assert not export.referable_path(submission).exists()
+    assert bundles.referable_cut_of(meta, 3) is None
+    app_source = (Path(__file__).resolve().parents[2] / "app" / "predict.py").read_text()
+    assert "def referable_cut_of" not in app_source and "referable_cut_of(" in app_source  # the same one
+    meta["cv_metrics"]["referable"]["from_grade"] = 2
+    assert bundles.referable_cut_of(meta, 3) == 2 and bundles.referable_cut_of(meta, 2) is None
+    path, line = export.write_referable_beside(bundle, submission)
+    assert path == export.referable_path(submission) and path.is_file() and "P_referable = P2" in line
