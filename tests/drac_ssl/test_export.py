@@ -1795,3 +1795,43 @@ def test_the_referable_file_takes_only_a_cut_the_app_takes(
     assert bundles.referable_cut_of(meta, 3) == 2 and bundles.referable_cut_of(meta, 2) is None
     path, line = export.write_referable_beside(bundle, submission)
     assert path == export.referable_path(submission) and path.is_file() and "P_referable = P2" in line
+
+
+def test_a_rebuilt_bundle_replaces_the_old_one_whole_or_not_at_all(
+        exported_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review: ``build_bundle`` removed the old bundle and then renamed the new one into
+    place; a failure (or Ctrl-C) in between left no bundle at all. The old one is now moved
+    aside first and put back when the new one cannot be renamed into place; on success no
+    hidden copy is left beside it."""
+    import os
+
+    run = tmp_path / "run"
+    shutil.copytree(exported_run, run, ignore=shutil.ignore_patterns("bundles", "export"))
+    old = (run / "bundle" / "metadata.json").read_bytes()
+    real = os.replace
+
+    seen: list[str] = []
+
+    def refuse_the_new_bundle(src: object, dst: object) -> None:
+        if Path(str(src)).name.startswith(".bundle.tmp-"):
+            seen.extend(sorted(p.name for p in run.iterdir() if p.name.startswith(".bundle")))
+            raise OSError(13, "Permission denied (a test)")
+        real(src, dst)
+
+    monkeypatch.setattr(os, "replace", refuse_the_new_bundle)
+    with pytest.raises(OSError, match="a test"):
+        bundles.build_bundle(run)
+    monkeypatch.setattr(os, "replace", real)
+    # the old one was aside under a name the next training's start sweeps if this process dies
+    from drac_ssl.io import _PID_TEMPORARY
+
+    assert seen == [f".bundle.old.tmp-{os.getpid()}", f".bundle.tmp-{os.getpid()}"], seen
+    assert _PID_TEMPORARY.match(seen[0])
+    assert (run / "bundle" / "metadata.json").read_bytes() == old  # the old bundle, whole
+    assert sorted(p.name for p in run.iterdir() if p.name.startswith(".bundle")) == []
+    bundles.load_bundle(run / "bundle")
+    out = bundles.build_bundle(run)  # a rebuild that succeeds: no copy of the old one left
+    assert out == run / "bundle" and (out / "metadata.json").is_file()
+    assert sorted(p.name for p in run.iterdir() if p.name.startswith(".bundle")) == []
+    bundles.load_bundle(out)
+
