@@ -32,6 +32,9 @@ grades the folder, without ``--images`` it writes ``RUN/export/submission_NAME.c
 ingest's test images as ``run(cfg, RUN, variant=NAME)`` does (the run's ``config.yaml``).
 It prints the bundle used and, when the run selected another variant, that one and why
 (``finetune/summary.json``); a variant the run did not fine-tune exits 2 naming those it has.
+Writing into RUN, it holds the run folder's lock as the training, UMM and report commands do
+(:func:`drac_ssl.runtime.hold_run`): while one of them, or another export, runs in RUN it is
+refused (exit 2, naming that process), and they are refused while it runs.
 
 When the bundle's cross-validated figures have a referable-DR cut (``cv_metrics``'s
 ``referable``, ``finetune.referable_from``: auto = grade >= 2 on the ICDR scale, none on
@@ -140,7 +143,7 @@ from drac_ssl.grading.predict import (
 from drac_ssl.io import atomic_write_json, output_file_problem, read_json_dict, sha256_file
 from drac_ssl.manifest import MANIFEST_FILE, ManifestError, read_manifest
 from drac_ssl.oof import OOF_FILE, OofError, read_oof
-from drac_ssl.runtime import resolve_device
+from drac_ssl.runtime import hold_run, resolve_device
 from drac_ssl.scale import read_ingest_facts
 from drac_ssl.starting import started
 from drac_ssl.submission import (
@@ -787,7 +790,8 @@ def _export_variant(args: argparse.Namespace) -> int:
     """``RUN --variant NAME [--images DIR --out CSV]``: that variant's bundle (built or reused,
     :func:`build_or_reuse_bundle`) grades the folder, or, without ``--images``, writes its
     submission of the ingest's test images as :func:`run` does (the run's ``config.yaml``,
-    on ``--device``)."""
+    on ``--device``). It holds the run folder's lock meanwhile (:func:`hold_run`): another
+    process holding it is refused with :class:`drac_ssl.runtime.RunBusy` (a ValueError)."""
     if not args.run:
         raise BundleError("--variant NAME exports a variant of a run: give the run folder, "
                           "python -m drac_ssl.export RUN --variant NAME")
@@ -796,6 +800,15 @@ def _export_variant(args: argparse.Namespace) -> int:
         raise BundleError(f"{run_dir}: not a run folder whose fine-tuning finished (no "
                           f"finetune/summary.json).\n  fix: pass the run folder (not a bundle "
                           f"folder) of a run with the finetune stage done")
+    # it writes RUN/bundles/NAME (and, without --images, RUN/export): a training, UMM, report
+    # or another export holding RUN is refused (RunBusy, exit 2), and one started meanwhile
+    # too; the training's own export stage calls run() under the training's hold
+    with hold_run(run_dir, tool="drac_ssl.export"):
+        return _export_variant_held(args, run_dir)
+
+
+def _export_variant_held(args: argparse.Namespace, run_dir: Path) -> int:
+    """:func:`_export_variant` while this process holds ``run_dir``."""
     if args.images:
         if not args.out:
             raise BundleError("--images DIR needs --out CSV (the file to write)")

@@ -1835,3 +1835,42 @@ def test_a_rebuilt_bundle_replaces_the_old_one_whole_or_not_at_all(
     assert sorted(p.name for p in run.iterdir() if p.name.startswith(".bundle")) == []
     bundles.load_bundle(out)
 
+
+def test_the_export_command_is_refused_while_a_training_holds_the_run_folder(
+        exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: ``python -m drac_ssl.export RUN --variant NAME`` wrote RUN/bundles/NAME and
+    RUN/export while a training (or another export) of RUN could write them too: it now holds
+    the run's lock like the report does, and is refused (exit 2, nothing written) while
+    another process holds it; a training started meanwhile is refused, the export named."""
+    from drac_ssl.runtime import RunBusy, hold_run
+
+    run = tmp_path / "run"
+    shutil.copytree(exported_run, run, ignore=shutil.ignore_patterns("bundles", "export"))
+    capsys.readouterr()
+    with hold_run(run):
+        assert export.main([str(run), "--variant", "vicreg"]) == 2
+        assert export.main([str(run), "--variant", "vicreg", "--images", str(run / "images" / "test"),
+                            "--out", str(tmp_path / "v.csv")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("error:") == 2 and "Traceback" not in err
+    assert "in use: python -m drac_ssl.train, process" in err and "this export would write" in err, err
+    assert not (run / "bundles").exists() and not (run / "export").exists()
+    assert not (tmp_path / "v.csv").exists()
+    seen: list[str] = []
+    real = export.run
+
+    def run_while_a_training_tries(*args: object, **kwargs: object) -> export.ExportResult:
+        with pytest.raises(RunBusy) as refused:
+            with hold_run(run):
+                pass
+        seen.append(str(refused.value))
+        return real(*args, **kwargs)
+
+    export.run = run_while_a_training_tries
+    try:
+        assert export.main([str(run), "--variant", "vicreg"]) == 0
+    finally:
+        export.run = real
+    assert "in use: python -m drac_ssl.export, process" in seen[0], seen
+    assert (run / "export" / "submission_vicreg.csv").is_file()
+
