@@ -1874,3 +1874,51 @@ def test_the_export_command_is_refused_while_a_training_holds_the_run_folder(
     assert "in use: python -m drac_ssl.export, process" in seen[0], seen
     assert (run / "export" / "submission_vicreg.csv").is_file()
 
+
+def test_a_failed_submission_is_not_left_under_its_name(
+        exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: the stage wrote export/submission.csv and then checked it; a file failing
+    its check stayed under its name (and the earlier export's summary.json beside it), to be
+    submitted by someone looking only at export/. It is now checked under a name that says it
+    failed (kept for a look, named in the error) and renamed onto submission.csv only when it
+    passes; an earlier export's submission and summary, which no longer describe the run's
+    bundle, go."""
+    run = tmp_path / "run"
+    shutil.copytree(exported_run, run, ignore=shutil.ignore_patterns("bundles"))
+    submission = run / "export" / "submission.csv"
+    assert submission.is_file() and (run / "export" / "summary.json").is_file()  # an earlier export
+    manifest = run / "data" / "manifest.csv"
+    lines = manifest.read_text().splitlines(keepends=True)  # a test row lost: a case missing
+    manifest.write_text("".join([lines[0]] + [ln for ln in lines[1:] if ",test," not in ln]
+                                + [ln for ln in lines[1:] if ",test," in ln][1:]))
+    with pytest.raises(bundles.BundleError) as raised:
+        export.run(tiny_config(), run)
+    assert not submission.exists() and not (run / "export" / "summary.json").exists()
+    failed = export.failed_submission_path(submission)
+    said = str(raised.value)
+    assert said.startswith(f"{failed}: the written submission fails its check:\n  {failed}:"), said
+    assert f"not as {submission}: do not submit it" in said
+    assert failed.is_file() and check_submission(failed, run / "images" / "test") != []
+    assert sorted(p.name for p in (run / "export").iterdir() if p.name.startswith(".")) == []
+    manifest.write_text("".join(lines))  # mended: the export writes it, the failed file goes
+    export.run(tiny_config(), run)
+    assert check_submission(submission, run / "images" / "test") == [] and not failed.exists()
+    # the command line grading a folder: a file failing the check is not left at --out
+    out = tmp_path / "grades.csv"
+    out.write_text("an earlier file")
+    real = export.check_submission
+    try:
+        export.check_submission = lambda path, *a, **k: [f"{path}:0: a problem (a test) -> mend it"]
+        capsys.readouterr()
+        assert export.main([str(run), "--images", str(run / "images" / "test"), "--out", str(out)]) == 1
+    finally:
+        export.check_submission = real
+    printed = capsys.readouterr().out
+    failed = export.failed_submission_path(out)
+    assert out.read_text() == "an earlier file" and failed.is_file()
+    assert printed.startswith(f"{failed}:0: a problem (a test) -> mend it\nPROBLEMS: 6 image(s) graded"), printed
+    assert f"-> {failed}" in printed and f"{out} is as it was" in printed, printed
+    assert not export.referable_path(out).exists() and not export.referable_path(failed).exists()
+    assert export.main([str(run), "--images", str(run / "images" / "test"), "--out", str(out)]) == 0
+    assert check_submission(out, run / "images" / "test") == [] and not failed.exists()
+
