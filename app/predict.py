@@ -78,17 +78,6 @@ def find_newest_bundle(runs_dir: str | os.PathLike[str] = "runs") -> Path:
     return max(found, key=lambda p: (p / "metadata.json").stat().st_mtime)
 
 
-def referable_cut_of(metadata: dict[str, Any], num_grades: int) -> int | None:
-    """The referable cut ``r`` a bundle's ``metadata.json`` records (``cv_metrics.referable
-    .from_grade``: the fine-tuning reported referable DR, grade >= r), or None: none recorded,
-    two grades (the grade is the screening decision), or a value outside ``1 .. K-1``."""
-    referable = (metadata.get("cv_metrics") or {}).get("referable")
-    r = referable.get("from_grade") if isinstance(referable, dict) else None
-    if isinstance(r, bool) or not isinstance(r, int) or num_grades <= 2 or not 1 <= r <= num_grades - 1:
-        return None
-    return r
-
-
 @dataclass
 class Prediction:
     """One graded image.
@@ -215,7 +204,7 @@ class Predictor:
 
     def __init__(self, bundle: Any, tta: bool | None = None, gradcam: bool = True,
                  limits: InputLimits | None = None) -> None:
-        from drac_ssl.grading.bundle import Bundle, load_bundle
+        from drac_ssl.grading.bundle import Bundle, load_bundle, referable_cut_of
 
         self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle, "cpu")
         self.metadata: dict[str, Any] = self.bundle.metadata

@@ -10,7 +10,10 @@ whose test images have no folder) with :func:`drac_ssl.grading.predict.predict_i
 DRAC ``case,class,P0,P1,P2``; real probabilities, never one-hot) written by
 :func:`drac_ssl.submission.write_submission`, then checked with
 :func:`drac_ssl.submission.check_submission` against the manifest's test case names and,
-when the test images are files, their folder. A manifest without test images writes no
+when the test images are files, their folder. The file is written and checked as
+``submission.csv.failed`` (:func:`failed_submission_path`) and renamed onto its name only
+when it passes: one that fails is kept under that name for a look (BundleError naming it),
+and an earlier export's submission and summary are removed. A manifest without test images writes no
 submission, and the stage prints why (the ingest's note on where it looked for them).
 
 The bundle format and prediction live in :mod:`drac_ssl.grading` (the app and the benches
@@ -32,6 +35,9 @@ grades the folder, without ``--images`` it writes ``RUN/export/submission_NAME.c
 ingest's test images as ``run(cfg, RUN, variant=NAME)`` does (the run's ``config.yaml``).
 It prints the bundle used and, when the run selected another variant, that one and why
 (``finetune/summary.json``); a variant the run did not fine-tune exits 2 naming those it has.
+Writing into RUN, it holds the run folder's lock as the training, UMM and report commands do
+(:func:`drac_ssl.runtime.hold_run`): while one of them, or another export, runs in RUN it is
+refused (exit 2, naming that process), and they are refused while it runs.
 
 When the bundle's cross-validated figures have a referable-DR cut (``cv_metrics``'s
 ``referable``, ``finetune.referable_from``: auto = grade >= 2 on the ICDR scale, none on
@@ -82,7 +88,8 @@ system files (``.DS_Store``, ``Thumbs.db``) are left out without a word. ``--che
 problem.
 
 Exit codes: 0 success, 1 the submission has problems (each printed as FILE:LINE: what ->
-fix), 2 bad input (missing run or bundle, unreadable images, bad arguments), without a
+fix; the file is kept as ``OUT.failed``, :func:`failed_submission_path`, and ``--out`` left as it
+was), 2 bad input (missing run or bundle, unreadable images, bad arguments), without a
 traceback; 3 written with ``--skip-unreadable`` but some files skipped.
 """
 
@@ -108,7 +115,7 @@ import json
 import os
 import shlex
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -126,6 +133,7 @@ from drac_ssl.grading.bundle import (
     build_or_reuse_bundle,
     chance_warning,
     load_bundle,
+    referable_cut_of,
 )
 from drac_ssl.grading.image_notes import FILE_FINDING, incomplete_line, same_grade_words
 from drac_ssl.grading.predict import (
@@ -139,7 +147,7 @@ from drac_ssl.grading.predict import (
 from drac_ssl.io import atomic_write_json, output_file_problem, read_json_dict, sha256_file
 from drac_ssl.manifest import MANIFEST_FILE, ManifestError, read_manifest
 from drac_ssl.oof import OOF_FILE, OofError, read_oof
-from drac_ssl.runtime import resolve_device
+from drac_ssl.runtime import hold_run, resolve_device
 from drac_ssl.scale import read_ingest_facts
 from drac_ssl.starting import started
 from drac_ssl.submission import (
@@ -158,6 +166,7 @@ __all__ = [
     "BundleError",
     "ExportResult",
     "build_bundle",
+    "failed_submission_path",
     "list_images",
     "load_bundle",
     "main",
@@ -252,7 +261,9 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
 
     Raises:
         BundleError (a ValueError): the fine-tuning outputs are missing or incomplete, or the
-            written submission fails its check.
+            written submission fails its check: it is then kept as
+            :func:`failed_submission_path` of ``submission_path`` (the message names it), and
+            ``submission_path`` and the summary of an earlier export are removed.
     """
     run_dir = Path(run_dir)
     if variant is not None and bundle_dir is None:
@@ -289,14 +300,15 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
                           f"the bundle's ({', '.join(names)}); rerun fine-tuning on this ingest")
     written: Path | None = None
     referable_csv: Path | None = None
+    summary_name = "summary.json" if variant is None else f"summary_{variant}.json"
     if test_rows:
         graded = grade_images(bundle, [np.asarray(images[r["cache_index"]]) for r in test_rows],
                               ingested=True)  # the flips the cross-validation used (tta_in_cv)
         probs, grades = graded.probs, graded.classes
         cases = [r["id"] for r in test_rows]
+        final = Path(submission_path)
         # a referable file of an earlier export must not outlive a submission that fails below
-        referable_path(Path(submission_path)).unlink(missing_ok=True)
-        written = write_submission(submission_path, cases, probs, grades, num_grades=k)
+        referable_path(final).unlink(missing_ok=True)
         images_dir = _test_images_dir(data_dir, test_rows)
         if any(_array_row(r) for r in test_rows):
             notes.append("the test images are rows of an array file (no image folder): the "
@@ -305,11 +317,24 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
             notes.append(f"test image folder {images_dir} not found: submission checked against "
                          f"the manifest's test case names only")
             images_dir = None
-        problems = check_submission(written, images_dir, num_grades=k,
-                                    grade_names=names or None, cases=cases)
+        # written and checked under a name that says it failed, renamed onto its own when it
+        # passes: a file failing its check is never left where it would be submitted
+        written, problems = _write_checked(final, lambda path: write_submission(
+            path, cases, probs, grades, num_grades=k), lambda path: check_submission(
+                path, images_dir, num_grades=k, grade_names=names or None, cases=cases))
         if problems:
+            # an earlier export's submission and summary describe an earlier bundle, not the
+            # one just built: none is left to be taken for this export's
+            earlier = [p for p in (final, run_dir / "export" / summary_name) if p.is_file()]
+            for path in earlier:
+                path.unlink()
             raise BundleError(f"{written}: the written submission fails its check:\n  "
-                              + "\n  ".join(problems))
+                              + "\n  ".join(problems)
+                              + f"\n  it is kept as {written} to look at the rows named above, not "
+                              f"as {final}: do not submit it"
+                              + (f"\n  removed, as an earlier export wrote them (not to be taken "
+                                 f"for this one's): {', '.join(str(p) for p in earlier)}"
+                                 if earlier else ""))
         counts = np.bincount(grades, minlength=k).tolist()
         print(f"[export] {bundle.metadata['variant']}: {len(test_rows)} test images graded "
               f"({counts} per grade, {bundle.calibration.decision} decision, "
@@ -336,7 +361,6 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
     if chance:
         print(f"[export] WARNING: {chance}")
         notes.append(chance)
-    summary_name = "summary.json" if variant is None else f"summary_{variant}.json"
     atomic_write_json(run_dir / "export" / summary_name, {
         "bundle": str(bundle_dir), "variant": bundle.metadata["variant"],
         "submission": None if written is None else str(written),
@@ -348,21 +372,54 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
                         written, len(test_rows), notes, reused)
 
 
+def failed_submission_path(submission: str | os.PathLike[str]) -> Path:
+    """Where a submission that fails its check is kept instead of ``submission``:
+    ``submission.csv`` -> ``submission.csv.failed`` beside it (not a ``.csv``: neither a
+    file dialog filtering CSV files nor a glob for them offers it for submission)."""
+    submission = Path(submission)
+    return submission.with_name(f"{submission.name}.failed")
+
+
+def _write_checked(final: Path, write: Callable[[Path], Path],
+                   check: Callable[[Path], Sequence[str]],
+                   beside: Sequence[Path] = ()) -> tuple[Path, list[str]]:
+    """Write a submission with ``write(path)`` at :func:`failed_submission_path` of ``final``
+    and ``check(path)`` it (``FILE:LINE: what -> fix`` lines, naming that file); when the
+    check passes, remove the files ``beside`` (records of the earlier file at ``final``: they
+    must not outlive it) and rename it onto ``final``. Returns the file's path (``final``, or
+    the failed name where it stays) and the problems. ``final`` and ``beside`` are untouched
+    when the check fails, and the file is removed when the check is cut short (an exception,
+    Ctrl-C)."""
+    pending = write(failed_submission_path(final))
+    try:
+        problems = list(check(pending))
+    except BaseException:
+        pending.unlink(missing_ok=True)
+        raise
+    if problems:
+        return pending, problems
+    for path in beside:
+        path.unlink(missing_ok=True)
+    os.replace(pending, final)
+    return final, []
+
+
 def write_referable_beside(bundle: Bundle, submission: Path) -> tuple[Path | None, str]:
     """When the bundle's cross-validated figures have a referable-DR cut (``cv_metrics``'s
     ``referable``: ``finetune.referable_from``, auto = grade >= 2 on the ICDR scale; never on
-    DRAC's scale or two grades), write ``<submission stem>_referable.csv`` beside the
-    submission (:func:`drac_ssl.submission.write_referable`: ``case,P_referable,referable``)
-    and return its path and the console line; else ``(None, "")``. The submission itself is
+    DRAC's scale or two grades; a cut that is not an int in ``1 .. K-1``, ``True`` included, is
+    none: :func:`drac_ssl.grading.bundle.referable_cut_of`, the app's rule too), write
+    ``<submission stem>_referable.csv`` beside the submission
+    (:func:`drac_ssl.submission.write_referable`: ``case,P_referable,referable``) and return
+    its path and the console line; else ``(None, "")``. The submission itself is
     unchanged (its format is fixed). The callers remove an earlier referable file before they
     write the submission, so none outlives a submission it does not describe."""
-    referable = (bundle.metadata.get("cv_metrics") or {}).get("referable")
     k = bundle.calibration.num_grades
-    if not isinstance(referable, dict) or k <= 2 or not isinstance(referable.get("from_grade"), int):
+    r = referable_cut_of(bundle.metadata, k)  # the app's rule: an int in 1..K-1, not True
+    if r is None:
         return None, ""
-    r = int(referable["from_grade"])
     path = write_referable(submission, r)
-    rule = referable.get("rule") or f"referable = grade >= {r}"
+    rule = bundle.metadata["cv_metrics"]["referable"].get("rule") or f"referable = grade >= {r}"
     return path, (f"referable DR ({rule}): P_referable = P{r}"
                   + ("".join(f"+P{g}" for g in range(r + 1, k)) if k - r <= 3 else f"+..+P{k - 1}")
                   + f" and referable = 1 when class >= {r}, per case -> {path}")
@@ -611,7 +668,10 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     each skipped file is listed on stderr and in :func:`skipped_record_path` (JSON: the CSV,
     the folder, ``complete``, and per skipped file ``file``, ``path``, ``problem``, ``fix``),
     and the exit code is :data:`EXIT_SKIPPED` (3) when any was skipped. The OK line names the
-    variant that graded and why (:func:`_variant_words`; ``named_variant``: ``--variant NAME``)."""
+    variant that graded and why (:func:`_variant_words`; ``named_variant``: ``--variant NAME``).
+    A CSV failing its check (exit 1, each problem printed) is kept as
+    :func:`failed_submission_path` of ``out``, and ``out`` (with its referable file and
+    record) is left as it was."""
     from data_prep.ingest import natural_key
 
     bundle = load_bundle(run, resolve_device(device))
@@ -680,14 +740,21 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     k = bundle.calibration.num_grades
     names = list(bundle.metadata.get("class_names") or []) or None
     cases = [p.name for p in graded_files]
-    # the CSV and its record must not contradict each other if this is cut short: the old
-    # record (of an earlier CSV of this name) goes before the new CSV is written
-    record.unlink(missing_ok=True)
-    referable_path(out).unlink(missing_ok=True)  # never beside a submission it does not describe
-    write_submission(out, cases, np.concatenate(probs_parts), np.concatenate(grade_parts),
-                     num_grades=k)
-    _, referable_line = write_referable_beside(bundle, out)
-    if skip_unreadable:
+    existed = out.exists()
+    # checked under the name that says it failed, renamed onto --out when it passes (a file
+    # failing its check is never left where it would be submitted; --out then stays as it
+    # was). The CSV and its record must not contradict each other if this is cut short: the
+    # old record and referable file (of an earlier CSV of this name) go before the rename.
+    # With skipped files the folder has images without a row: the rows written are checked
+    written, issues = _write_checked(
+        out, lambda path: write_submission(path, cases, np.concatenate(probs_parts),
+                                           np.concatenate(grade_parts), num_grades=k),
+        lambda path: check_submission(path, None if single or skipped else images_dir, num_grades=k,
+                                      grade_names=names,
+                                      cases=[images_dir.name] if single else cases if skipped else None),
+        beside=(record, referable_path(out)))
+    referable_line = "" if issues else write_referable_beside(bundle, out)[1]
+    if skip_unreadable and not issues:
         atomic_write_json(record, {
             "submission": str(out), "images": str(images_dir), "complete": not skipped,
             "graded": len(graded_files), "skipped": [
@@ -726,10 +793,6 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     chance = chance_warning(bundle.metadata.get("cv_metrics") or {})  # the stage's caveat, same rule
     if chance:
         print(f"warning: {chance}", file=sys.stderr)
-    # with skipped files the folder has images without a row: check the rows written
-    issues = check_submission(out, None if single or skipped else images_dir, num_grades=k,
-                              grade_names=names,
-                              cases=[images_dir.name] if single else cases if skipped else None)
     for line in issues:
         print(line)
     # the decoder's warnings about a file (transparency, CMYK, float ...) apart from the
@@ -752,13 +815,16 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     flips = bundle.tta_in_cv if tta is None else bool(tta)
     noun = "image(s)" if n_files == len(files) else "file(s)"  # some files are not images it reads
     said_variant = _variant_words(Path(bundle.path), bundle.metadata, named_variant)
-    print(f"{status}: {counted} {noun} graded with {bundle.path}{said_variant} -> {out}{converted}\n  class = "
+    print(f"{status}: {counted} {noun} graded with {bundle.path}{said_variant} -> {written}{converted}\n  class = "
           f"{rule} (finetune.decision={bundle.calibration.decision}); P0..P{k - 1} = the "
           f"calibrated probabilities of the grades; "
           f"{'the mean over 4 flips' if flips else 'no flips'} (test-time augmentation"
           f"{', as in the cross-validation' if flips == bundle.tta_in_cv else ', NOT as in the cross-validation'})")
     if referable_line:
         print(f"  {referable_line}")
+    if issues:
+        print(f"  {out} is {'as it was' if existed else 'not written'}: the file failing its check "
+              f"is kept as {written} to look at the rows named above; do not submit it")
     if skipped:  # the app's batch summary starts with the same words (incomplete_line)
         reasons: dict[str, list[str]] = {}
         for problem in problems:
@@ -766,7 +832,7 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
         which = "Unreadable" if n_files == len(files) else "Unreadable or not images this package reads"
         print(f"{incomplete_line([(Path(p).name, '; '.join(w)) for p, w in reasons.items()], n_files)}"
               f". {which}, skipped by --skip-unreadable (listed on stderr and in {record}): "
-              f"{out} has no row for them, so it is not a complete submission")
+              f"{written} has no row for them, so it is not a complete submission")
     return 1 if issues else EXIT_SKIPPED if skipped else 0
 
 
@@ -785,7 +851,8 @@ def _export_variant(args: argparse.Namespace) -> int:
     """``RUN --variant NAME [--images DIR --out CSV]``: that variant's bundle (built or reused,
     :func:`build_or_reuse_bundle`) grades the folder, or, without ``--images``, writes its
     submission of the ingest's test images as :func:`run` does (the run's ``config.yaml``,
-    on ``--device``)."""
+    on ``--device``). It holds the run folder's lock meanwhile (:func:`hold_run`): another
+    process holding it is refused with :class:`drac_ssl.runtime.RunBusy` (a ValueError)."""
     if not args.run:
         raise BundleError("--variant NAME exports a variant of a run: give the run folder, "
                           "python -m drac_ssl.export RUN --variant NAME")
@@ -794,6 +861,15 @@ def _export_variant(args: argparse.Namespace) -> int:
         raise BundleError(f"{run_dir}: not a run folder whose fine-tuning finished (no "
                           f"finetune/summary.json).\n  fix: pass the run folder (not a bundle "
                           f"folder) of a run with the finetune stage done")
+    # it writes RUN/bundles/NAME (and, without --images, RUN/export): a training, UMM, report
+    # or another export holding RUN is refused (RunBusy, exit 2), and one started meanwhile
+    # too; the training's own export stage calls run() under the training's hold
+    with hold_run(run_dir, tool="drac_ssl.export"):
+        return _export_variant_held(args, run_dir)
+
+
+def _export_variant_held(args: argparse.Namespace, run_dir: Path) -> int:
+    """:func:`_export_variant` while this process holds ``run_dir``."""
     if args.images:
         if not args.out:
             raise BundleError("--images DIR needs --out CSV (the file to write)")

@@ -189,7 +189,8 @@ def try_lock(fd: int) -> bool:
 
 _PID_TEMPORARY = re.compile(r"^\..+\.tmp-(\d+)$")
 """A temporary of :func:`atomic_path` (``.NAME.tmp-PID``) or of the bundle's build
-(``.bundle.tmp-PID/``, a folder)."""
+(``.bundle.tmp-PID/``, a folder, and the old bundle set aside while the new one is renamed
+into place, ``.bundle.old.tmp-PID/``)."""
 _UNNAMED_TEMPORARY = re.compile(r"^\.tmp[A-Za-z0-9]{6}$")
 """A temporary that ``safetensors.torch.save_file`` writes next to its target (``.tmpXXXXXX``,
 then renamed): it names no process."""

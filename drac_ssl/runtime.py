@@ -441,14 +441,15 @@ def environment_info() -> dict[str, Any]:
 INVOCATIONS = "invocations.jsonl"
 RUN_LOCK = ".train.lock"
 """A file in the run folder that ``python -m drac_ssl.train`` (process 0), ``python -m
-drac_ssl.umm`` or ``python -m drac_ssl.report`` holds an exclusive lock on while it runs
+drac_ssl.umm``, ``python -m drac_ssl.report`` or ``python -m drac_ssl.export RUN --variant
+NAME`` holds an exclusive lock on while it runs
 (:func:`hold_run`), its one line naming the holder; the kernel drops the lock when the
 process ends, however it ends (kill -9 included), so a killed run never blocks its resume."""
 
 
 class RunBusy(ValueError):
-    """Another ``python -m drac_ssl.train``, ``.umm`` or ``.report`` holds the run folder
-    (:func:`hold_run`)."""
+    """Another ``python -m drac_ssl.train``, ``.umm``, ``.report`` or ``.export`` holds the run
+    folder (:func:`hold_run`)."""
 
 
 @contextlib.contextmanager
@@ -456,7 +457,7 @@ def hold_run(run_dir: str | os.PathLike[str], tool: str = "drac_ssl.train") -> I
     """Hold the run folder ``run_dir`` (an existing folder) for this process while the block
     runs: an exclusive lock on its :data:`RUN_LOCK` (:func:`drac_ssl.io.try_lock`), so two
     copies of the same command never train into one folder. ``tool``: the command holding it
-    (``drac_ssl.train``, ``drac_ssl.umm``, ``drac_ssl.report``), written with this process's
+    (``drac_ssl.train``, ``drac_ssl.umm``, ``drac_ssl.report``, ``drac_ssl.export``), written with this process's
     pid, host and start into the lock file, where a refused command reads who holds the folder.
 
     Yields warnings (lines to print) on the run's last invocation (``invocations.jsonl``) when
@@ -523,7 +524,7 @@ def _busy_words(run_dir: Path, holder: dict[str, Any] | None, tool: str = "drac_
         stop = f"taskkill /PID {pid}" if os.name == "nt" else f"kill {pid}"
     else:
         who = f"another process holds its lock ({RUN_LOCK})"
-        stop = "the other python -m drac_ssl.train, .umm or .report"
+        stop = "the other python -m drac_ssl.train, .umm, .report or .export"
     if tool == "drac_ssl.report":
         return (f"{run_dir}: this run folder is in use: {who}; the report would read files it is "
                 f"writing (a training writes report.md itself when it ends).\n  fix: wait for it "
@@ -532,6 +533,11 @@ def _busy_words(run_dir: Path, holder: dict[str, Any] | None, tool: str = "drac_
         return (f"{run_dir}: this run folder is in use: {who}; this UMM would write its umm/ "
                 f"folder at the same time.\n  fix: wait for it to finish, or stop it ({stop}), or "
                 f"give this UMM run a folder of its own: --run-dir OTHER")
+    if tool == "drac_ssl.export":
+        return (f"{run_dir}: this run folder is in use: {who}; this export would write its "
+                f"bundle and submission while it writes the run's files (or builds the same "
+                f"bundle).\n  fix: wait for it to finish, then rerun this command, or stop it "
+                f"({stop})")
     if holder is not None and holder.get("tool", "drac_ssl.train") != "drac_ssl.train":
         return (f"{run_dir}: this run folder is in use: {who}.\n  fix: wait for it to finish, "
                 f"then rerun this command, or stop it ({stop})")

@@ -29,6 +29,7 @@ that rebuilds it. Prediction: :mod:`drac_ssl.grading.predict`.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import math
@@ -80,6 +81,7 @@ __all__ = [
     "fundus_preprocessing_words",
     "left_out_words",
     "load_bundle",
+    "referable_cut_of",
     "to_inference_layout",
     "variant_title",
 ]
@@ -378,6 +380,20 @@ def _protocol_for_people(cv: dict[str, Any]) -> str:
         words = words.split("; qwk_in_sample_thresholds", 1)[0]
     words = words.rstrip(". ")
     return f"{words[:1].upper()}{words[1:]}" if words else "Protocol not recorded"
+
+
+def referable_cut_of(metadata: dict[str, Any], num_grades: int) -> int | None:
+    """The referable cut ``r`` a bundle's ``metadata.json`` records (``cv_metrics.referable
+    .from_grade``: the fine-tuning reported referable DR, grade >= r), or None: none recorded,
+    two grades or fewer (``num_grades``: the grade is the screening decision), or a value that
+    is not an int in ``1 .. K-1`` (``True`` too, which Python counts as the int 1: a
+    hand-edited or damaged file). The one rule of the app's P(referable) and the export's
+    ``_referable.csv``, so that neither gives a figure the other refuses."""
+    referable = (metadata.get("cv_metrics") or {}).get("referable")
+    r = referable.get("from_grade") if isinstance(referable, dict) else None
+    if isinstance(r, bool) or not isinstance(r, int) or num_grades <= 2 or not 1 <= r <= num_grades - 1:
+        return None
+    return r
 
 
 def chance_warning(cv: dict[str, Any]) -> str | None:
@@ -950,12 +966,48 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
             meta["input_profile"] = {"file": None, "why": why_not}
         atomic_write_json(tmp / "metadata.json", meta)
         atomic_write_text(tmp / "MODEL_CARD.md", _model_card(meta))
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
+        _swap_into_place(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
+
+
+def _swap_into_place(new: Path, out: Path) -> None:
+    """Put the folder ``new`` (built beside ``out``) in place of ``out``, so that ``out`` is
+    at every moment the old bundle or the new one, whole (but for the instant between two
+    renames). The old one is first renamed aside (``.NAME.old.tmp-PID`` in the same folder, a
+    name :func:`drac_ssl.io.remove_stale_temporaries` sweeps once this process is gone), the
+    new one renamed onto ``out``, and then the old copy removed; when the second rename fails
+    (or Ctrl-C comes between them) the old one is put back and the error raised. A folder
+    cannot be renamed onto a folder that holds files (Windows: onto any), hence the
+    rename aside rather than one replace."""
+    aside = out.parent / f".{out.name}.old.tmp-{os.getpid()}"
+    _remove_path(aside)  # this pid's, from an earlier process that ran under it
+    moved = False
+    try:
+        try:
+            os.replace(out, aside)
+            moved = True
+        except FileNotFoundError:  # no bundle yet, or another build moved it meanwhile
+            pass
+        os.replace(new, out)
+    except BaseException:
+        if moved and not out.exists():
+            with contextlib.suppress(OSError):
+                os.replace(aside, out)
+        raise
+    finally:
+        if out.exists():  # the new one, or the old one put back: the aside copy is spare
+            _remove_path(aside)
+
+
+def _remove_path(path: Path) -> None:
+    """Remove ``path`` (a folder with its files, a file or a link); nothing when absent."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
 
 
 def _check_weight_hash(folds: Sequence[dict[str, Any]], name: str, copy: Path, vdir: Path,

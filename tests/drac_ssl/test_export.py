@@ -1803,3 +1803,153 @@ def test_the_model_card_says_when_the_crop_to_the_fundus_disc_was_not_applied(
             "(requested; not applied to 36 of 36 images: no dark surround around the disc)") in card, card
     meta["data"] = bundles.data_provenance(exported_run / "data", meta["class_names"])  # no warnings
     assert "replayed on every input: crop to the fundus disc (B. Graham" in bundles._model_card(meta)
+
+
+@pytest.mark.parametrize("cut", [True, 0, 3, -1, "2", 2.0])
+def test_the_referable_file_takes_only_a_cut_the_app_takes(
+        exported_run: Path, tmp_path: Path, cut: object) -> None:
+    """A review: the export wrote a referable file for a cut the app refuses (``True``, which
+    Python counts as the int 1, or a grade outside 1..K-1): one helper now says the cut for
+    both (:func:`drac_ssl.grading.bundle.referable_cut_of`)."""
+    bundle = export.load_bundle(exported_run / "bundle")
+    submission = tmp_path / "s.csv"
+    shutil.copy(exported_run / "export" / "submission.csv", submission)
+    meta = copy.deepcopy(bundle.metadata)
+    meta.setdefault("cv_metrics", {})["referable"] = {"from_grade": cut, "rule": "a test"}
+    bundle.metadata = meta
+    assert export.write_referable_beside(bundle, submission) == (None, "")
+    assert not export.referable_path(submission).exists()
+    assert bundles.referable_cut_of(meta, 3) is None
+    app_source = (Path(__file__).resolve().parents[2] / "app" / "predict.py").read_text()
+    assert "def referable_cut_of" not in app_source and "referable_cut_of(" in app_source  # the same one
+    meta["cv_metrics"]["referable"]["from_grade"] = 2
+    assert bundles.referable_cut_of(meta, 3) == 2 and bundles.referable_cut_of(meta, 2) is None
+    path, line = export.write_referable_beside(bundle, submission)
+    assert path == export.referable_path(submission) and path.is_file() and "P_referable = P2" in line
+
+
+def test_a_rebuilt_bundle_replaces_the_old_one_whole_or_not_at_all(
+        exported_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review: ``build_bundle`` removed the old bundle and then renamed the new one into
+    place; a failure (or Ctrl-C) in between left no bundle at all. The old one is now moved
+    aside first and put back when the new one cannot be renamed into place; on success no
+    hidden copy is left beside it."""
+    import os
+
+    run = tmp_path / "run"
+    shutil.copytree(exported_run, run, ignore=shutil.ignore_patterns("bundles", "export"))
+    old = (run / "bundle" / "metadata.json").read_bytes()
+    real = os.replace
+
+    seen: list[str] = []
+
+    def refuse_the_new_bundle(src: object, dst: object) -> None:
+        if Path(str(src)).name.startswith(".bundle.tmp-"):
+            seen.extend(sorted(p.name for p in run.iterdir() if p.name.startswith(".bundle")))
+            raise OSError(13, "Permission denied (a test)")
+        real(src, dst)
+
+    monkeypatch.setattr(os, "replace", refuse_the_new_bundle)
+    with pytest.raises(OSError, match="a test"):
+        bundles.build_bundle(run)
+    monkeypatch.setattr(os, "replace", real)
+    # the old one was aside under a name the next training's start sweeps if this process dies
+    from drac_ssl.io import _PID_TEMPORARY
+
+    assert seen == [f".bundle.old.tmp-{os.getpid()}", f".bundle.tmp-{os.getpid()}"], seen
+    assert _PID_TEMPORARY.match(seen[0])
+    assert (run / "bundle" / "metadata.json").read_bytes() == old  # the old bundle, whole
+    assert sorted(p.name for p in run.iterdir() if p.name.startswith(".bundle")) == []
+    bundles.load_bundle(run / "bundle")
+    out = bundles.build_bundle(run)  # a rebuild that succeeds: no copy of the old one left
+    assert out == run / "bundle" and (out / "metadata.json").is_file()
+    assert sorted(p.name for p in run.iterdir() if p.name.startswith(".bundle")) == []
+    bundles.load_bundle(out)
+
+
+def test_the_export_command_is_refused_while_a_training_holds_the_run_folder(
+        exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: ``python -m drac_ssl.export RUN --variant NAME`` wrote RUN/bundles/NAME and
+    RUN/export while a training (or another export) of RUN could write them too: it now holds
+    the run's lock like the report does, and is refused (exit 2, nothing written) while
+    another process holds it; a training started meanwhile is refused, the export named."""
+    from drac_ssl.runtime import RunBusy, hold_run
+
+    run = tmp_path / "run"
+    shutil.copytree(exported_run, run, ignore=shutil.ignore_patterns("bundles", "export"))
+    capsys.readouterr()
+    with hold_run(run):
+        assert export.main([str(run), "--variant", "vicreg"]) == 2
+        assert export.main([str(run), "--variant", "vicreg", "--images", str(run / "images" / "test"),
+                            "--out", str(tmp_path / "v.csv")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("error:") == 2 and "Traceback" not in err
+    assert "in use: python -m drac_ssl.train, process" in err and "this export would write" in err, err
+    assert not (run / "bundles").exists() and not (run / "export").exists()
+    assert not (tmp_path / "v.csv").exists()
+    seen: list[str] = []
+    real = export.run
+
+    def run_while_a_training_tries(*args: object, **kwargs: object) -> export.ExportResult:
+        with pytest.raises(RunBusy) as refused:
+            with hold_run(run):
+                pass
+        seen.append(str(refused.value))
+        return real(*args, **kwargs)
+
+    export.run = run_while_a_training_tries
+    try:
+        assert export.main([str(run), "--variant", "vicreg"]) == 0
+    finally:
+        export.run = real
+    assert "in use: python -m drac_ssl.export, process" in seen[0], seen
+    assert (run / "export" / "submission_vicreg.csv").is_file()
+
+
+def test_a_failed_submission_is_not_left_under_its_name(
+        exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: the stage wrote export/submission.csv and then checked it; a file failing
+    its check stayed under its name (and the earlier export's summary.json beside it), to be
+    submitted by someone looking only at export/. It is now checked under a name that says it
+    failed (kept for a look, named in the error) and renamed onto submission.csv only when it
+    passes; an earlier export's submission and summary, which no longer describe the run's
+    bundle, go."""
+    run = tmp_path / "run"
+    shutil.copytree(exported_run, run, ignore=shutil.ignore_patterns("bundles"))
+    submission = run / "export" / "submission.csv"
+    assert submission.is_file() and (run / "export" / "summary.json").is_file()  # an earlier export
+    manifest = run / "data" / "manifest.csv"
+    lines = manifest.read_text().splitlines(keepends=True)  # a test row lost: a case missing
+    manifest.write_text("".join([lines[0]] + [ln for ln in lines[1:] if ",test," not in ln]
+                                + [ln for ln in lines[1:] if ",test," in ln][1:]))
+    with pytest.raises(bundles.BundleError) as raised:
+        export.run(tiny_config(), run)
+    assert not submission.exists() and not (run / "export" / "summary.json").exists()
+    failed = export.failed_submission_path(submission)
+    said = str(raised.value)
+    assert said.startswith(f"{failed}: the written submission fails its check:\n  {failed}:"), said
+    assert f"not as {submission}: do not submit it" in said
+    assert failed.is_file() and check_submission(failed, run / "images" / "test") != []
+    assert sorted(p.name for p in (run / "export").iterdir() if p.name.startswith(".")) == []
+    manifest.write_text("".join(lines))  # mended: the export writes it, the failed file goes
+    export.run(tiny_config(), run)
+    assert check_submission(submission, run / "images" / "test") == [] and not failed.exists()
+    # the command line grading a folder: a file failing the check is not left at --out
+    out = tmp_path / "grades.csv"
+    out.write_text("an earlier file")
+    real = export.check_submission
+    try:
+        export.check_submission = lambda path, *a, **k: [f"{path}:0: a problem (a test) -> mend it"]
+        capsys.readouterr()
+        assert export.main([str(run), "--images", str(run / "images" / "test"), "--out", str(out)]) == 1
+    finally:
+        export.check_submission = real
+    printed = capsys.readouterr().out
+    failed = export.failed_submission_path(out)
+    assert out.read_text() == "an earlier file" and failed.is_file()
+    assert printed.startswith(f"{failed}:0: a problem (a test) -> mend it\nPROBLEMS: 6 image(s) graded"), printed
+    assert f"-> {failed}" in printed and f"{out} is as it was" in printed, printed
+    assert not export.referable_path(out).exists() and not export.referable_path(failed).exists()
+    assert export.main([str(run), "--images", str(run / "images" / "test"), "--out", str(out)]) == 0
+    assert check_submission(out, run / "images" / "test") == [] and not failed.exists()
+
