@@ -1272,3 +1272,13 @@ def test_the_fold_line_names_the_one_grade_its_model_gave_every_validation_image
                                 "finetune.epochs": "1"}), run)
     assert "one grade" not in "\n".join(line for line in capsys.readouterr().out.splitlines()
                                         if "vicreg fold" in line)
+
+
+def test_the_calibration_refuses_non_finite_outputs_saying_which() -> None:
+    raw = np.array([[0.1], [np.nan], [2.2], [1.1]])
+    with pytest.raises(ValueError, match=r"1 of 4 rows of the regression outputs are not finite"):
+        grading.Calibration.fit(raw, np.array([0, 1, 2, 1]), "regression", 3)
+    logits = np.zeros((4, 3))
+    logits[2, 1] = np.inf
+    with pytest.raises(ValueError, match=r"1 of 4 rows of the logits are not finite"):
+        grading.Calibration.fit(logits, np.array([0, 1, 2, 1]), "classification", 3)
