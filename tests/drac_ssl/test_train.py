@@ -269,13 +269,14 @@ def test_a_stage_stopped_by_a_non_finite_loss_is_an_error_line_not_a_traceback(
     the kappa monitor; the stages' non-finite stops (pretrain's, UMM's, now the fine-tuning's)
     were RuntimeErrors, a traceback under python -m drac_ssl.train. Each is one error: line with
     its diagnostic and fix, exit code 1, the stage recorded as failed."""
+    from drac_ssl.finetune import FinetuneNonFiniteError
     from drac_ssl.pretrain import NonFiniteLossError
     from drac_ssl.umm import UMMNonFiniteError
 
     args = [*REDUCED, "run.name=diverged", "run.stages=[ingest,pretrain]"]
     monkeypatch.chdir(tmp_path)
     run_dir = tmp_path / "runs" / "diverged"
-    for error in (NonFiniteLossError, UMMNonFiniteError):
+    for error in (NonFiniteLossError, UMMNonFiniteError, FinetuneNonFiniteError):
         def diverges(cfg, run_dir, error=error):  # type: ignore[no-untyped-def]
             raise error(f"[stage] epoch 1: the loss became non-finite ({error.__name__})\n  fix: lower the lr")
 
@@ -291,8 +292,9 @@ def test_a_stage_stopped_by_a_non_finite_loss_is_an_error_line_not_a_traceback(
         assert console.endswith(f"error: [stage] epoch 1: the loss became non-finite ({error.__name__})\n"
                                 f"  fix: lower the lr\n") and "Traceback" not in console
     ended = [json.loads(line)["ended"] for line in (run_dir / "invocations.jsonl").read_text().splitlines()]
-    assert [e["outcome"] for e in ended] == ["failed"] * 2
-    assert ended[1]["error"] == "UMMNonFiniteError: [stage] epoch 1: the loss became non-finite (UMMNonFiniteError)"
+    assert [e["outcome"] for e in ended] == ["failed"] * 3
+    assert ended[2]["error"] == ("FinetuneNonFiniteError: [stage] epoch 1: the loss became non-finite "
+                                 "(FinetuneNonFiniteError)")
 
 
 def test_ctrl_c_in_a_stage_that_saved_epochs_says_where_it_stopped_and_resumes(
