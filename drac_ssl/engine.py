@@ -28,7 +28,9 @@ an :class:`Engine`, which does everything else the same way for every stage:
   (``.tolist()``); the only other read inside an epoch is the optional mid-epoch
   non-finite check (``non_finite_check_every`` steps; 0 = none);
 * a non-finite stop: a watched value that becomes NaN/inf ends the run with the task's
-  diagnostic; the last checkpoint written is kept;
+  diagnostic (:meth:`TrainingTask.non_finite`: the stages raise a
+  :class:`~drac_ssl.runtime.NonFiniteError`, which the commands print as an ``error:`` line;
+  another exception is printed here first); the last checkpoint written is kept;
 * a guard stop (:meth:`TrainingTask.guard`): a task may refuse an epoch's result (UMM: the
   SSL loss rose too far). The run ends with the guard's reason as ``stopped``, the epoch's
   row stays in the history, and the task is **rolled back** to the last epoch that passed
@@ -65,7 +67,13 @@ from tqdm.auto import tqdm
 from drac_ssl.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from drac_ssl.distributed import all_reduce_mean, sums_over_processes
 from drac_ssl.io import atomic_write_text
-from drac_ssl.runtime import StageInterrupted, ctrl_c_deferred, saved_words, seed_everything
+from drac_ssl.runtime import (
+    NonFiniteError,
+    StageInterrupted,
+    ctrl_c_deferred,
+    saved_words,
+    seed_everything,
+)
 from drac_ssl.tensorboard_log import write_tensorboard
 
 __all__ = ["Engine", "EngineResult", "Monitor", "TrainingTask", "write_history"]
@@ -190,7 +198,9 @@ class TrainingTask:
         return None
 
     def non_finite(self, epoch: int, means: dict[str, float], bad: list[str], last: Path) -> Exception:
-        """The exception (with its diagnostic and fix) for a non-finite watched value."""
+        """The exception (with its diagnostic and fix) for a non-finite watched value: a
+        stage's is a :class:`~drac_ssl.runtime.NonFiniteError` (its command prints it); the
+        engine prints any other before raising it."""
         return RuntimeError(f"epoch {epoch + 1}: non-finite {', '.join(bad)}; the last good "
                             f"checkpoint {last} is kept")
 
@@ -398,8 +408,8 @@ class Engine:
         bad = [k for k in task.watched if not math.isfinite(means[k])]
         if bad:
             error = task.non_finite(epoch, means, bad, self.last)
-            if self.is_main:
-                print(error)
+            if self.is_main and not isinstance(error, NonFiniteError):
+                print(error)  # a NonFiniteError is its command's to say (an error: line), once
             raise error
         seconds = time.perf_counter() - t0
         row: dict[str, Any] = {"epoch": epoch, "step": (epoch + 1) * steps}

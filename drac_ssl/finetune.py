@@ -160,7 +160,14 @@ from drac_ssl.oof import (  # re-exported: the stage's public names before they 
     referable_columns,
 )
 from drac_ssl.optim import lr_at, param_groups, set_lr
-from drac_ssl.runtime import StageInterrupted, epoch_seed, resolve_device, seed_everything, use_bf16
+from drac_ssl.runtime import (
+    NonFiniteError,
+    StageInterrupted,
+    epoch_seed,
+    resolve_device,
+    seed_everything,
+    use_bf16,
+)
 from drac_ssl.scale import DEFAULT_PREPROCESSING, describe_grades, read_ingest_facts
 
 __all__ = [
@@ -169,6 +176,7 @@ __all__ = [
     "SCREENING_COLUMNS",
     "VARIANTS",
     "FinetuneData",
+    "FinetuneNonFiniteError",
     "FinetuneResult",
     "VariantResult",
     "backbone_sources",
@@ -196,6 +204,13 @@ that trained it) and ``signature``. A fold reused with that signature was not tr
 re-signed here (one made before content signing) takes its offer's signature along."""
 
 _FT_DEFAULTS = FinetuneConfig()
+
+
+class FinetuneNonFiniteError(NonFiniteError):
+    """A fold's training loss or validation outputs became NaN or infinite: the fold stopped
+    and nothing of it was saved (no ``fold<k>.json`` or ``.safetensors``), so no later run
+    reuses it; the folds saved before it are kept. The message names the variant, fold, epoch,
+    learning rate and precision, and the fix (:func:`_non_finite_error`)."""
 
 
 # --------------------------------------------------------------------------------------
@@ -553,6 +568,44 @@ def _state_copy(module: nn.Module) -> dict[str, Tensor]:
     return {k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()}
 
 
+def _non_finite_rows(raw: Any) -> tuple[int, int]:
+    """``(rows holding NaN or inf, rows)`` of raw outputs ``(n, R)`` (a fold record's
+    ``val_raw``, where ``_json_safe`` wrote them as nulls); ``(0, 0)`` for anything not
+    ``(n, R)`` numbers (not this check's business)."""
+    try:
+        arr = np.asarray(raw, dtype=np.float64)
+    except (TypeError, ValueError):
+        return 0, 0
+    if arr.ndim != 2:
+        return 0, 0
+    return int((~np.isfinite(arr).all(axis=1)).sum()), len(arr)
+
+
+def _non_finite_error(ctx: _Context, label: str, epoch: int, what: str, lr: float,
+                      backbone_trains: bool) -> FinetuneNonFiniteError:
+    """The error that stops fold ``label`` (``"vicreg fold 0 (1/5)"``) in ``epoch`` (0-based)
+    on a non-finite value (``what`` says which), worded as pretrain's and UMM's non-finite
+    stops: where, the learning rate ``lr`` of that step and its settings, the precision and
+    the setting that gives it (``pretrain.precision``, which the fine-tuning follows), what
+    was kept, and the fix. ``backbone_trains``: the backbone's layers were trained in that
+    epoch (at ``lr x finetune.backbone_lr_ratio``)."""
+    ft, cfg = ctx.ft, ctx.cfg
+    ratio = (f"; the backbone's layers at x finetune.backbone_lr_ratio={ft.backbone_lr_ratio:g}"
+             if backbone_trains else "")
+    precision = "bf16" if ctx.bf16 else "fp32"
+    fixes = ["lower finetune.lr" + (" (or finetune.backbone_lr_ratio)" if backbone_trains else "")]
+    if ctx.bf16:
+        fixes.append("use pretrain.precision=fp32 (the fine-tuning's bf16 autocast follows it)")
+    fixes.append("check the input data")
+    return FinetuneNonFiniteError(
+        f"[finetune] {label}, epoch {epoch + 1} of {ft.epochs}: {what}.\n"
+        f"  Learning rate {lr:.3g} at that step (finetune.lr={ft.lr:g}, cosine schedule{ratio}); "
+        f"precision {precision} (pretrain.precision={cfg.pretrain.precision} on {ctx.device.type}); "
+        f"head {ft.head}, finetune.freeze={ft.freeze}.\n"
+        f"  Nothing of this fold was saved, so no run reuses it; the folds saved before it are kept.\n"
+        f"  fix: {', '.join(fixes[:-1])}, or {fixes[-1]}; then run the same command again.")
+
+
 def _fit_fold(
     ctx: _Context,
     model: GradingModel,
@@ -580,6 +633,10 @@ def _fit_fold(
 
     Returns the kept epoch's state of ``trainable``, the history, that epoch and why training
     stopped.
+
+    Raises:
+        FinetuneNonFiniteError: a step's training loss (read back every step) or an epoch's
+            validation outputs hold NaN or inf: the fold stops there, nothing of it is kept.
     """
     ft = ctx.ft
     kind = HEADS[ft.head]
@@ -604,8 +661,9 @@ def _fit_fold(
             print(f"[finetune] {label}: head warm-up done after {head_warmup_epochs} epochs; "
                   f"fine-tuning the backbone too (finetune.freeze={ft.freeze})")
         trainable.train()
+        backbone_trains = any(p.requires_grad for p in model.backbone.parameters())
         loss_sum, n_seen = 0.0, 0
-        for inputs, grade in batches(epoch):
+        for i, (inputs, grade) in enumerate(batches(epoch)):
             lr = lr_at(step, total_steps=total, warmup_steps=0, base_lr=ft.lr, schedule="cosine")
             set_lr(optimizer, lr)
             grade = grade.to(ctx.device)
@@ -615,10 +673,21 @@ def _fit_fold(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            loss_sum += float(loss.detach()) * len(grade)
+            loss_value = float(loss.detach())  # the step's one read-back, which the sum needed anyway
+            if not math.isfinite(loss_value):  # stop here: a NaN fold must not be kept nor reused
+                raise _non_finite_error(ctx, label, epoch, f"the training loss became non-finite "
+                                        f"({loss_value}) at step {i + 1} of {steps_per_epoch}", lr,
+                                        backbone_trains)
+            loss_sum += loss_value * len(grade)
             n_seen += len(grade)
             step += 1
         raw_val = validate()
+        n_bad, n_val = _non_finite_rows(raw_val)
+        if n_bad:  # a finite loss whose last step left weights that give NaN/inf
+            raise _non_finite_error(ctx, label, epoch, f"the validation outputs became non-finite "
+                                    f"({n_bad} of {n_val} images) after the epoch's steps, whose mean "
+                                    f"training loss was finite ({loss_sum / max(n_seen, 1):.4g})", lr,
+                                    backbone_trains)
         val_loss = float(grading_loss(torch.as_tensor(raw_val, dtype=torch.float32), y_val_t, kind,
                                       None if class_weights is None else class_weights.cpu()))
         val_grades = apply_thresholds(monitor_score(raw_val, kind), default_thresholds(ctx.num_grades))
@@ -1017,11 +1086,22 @@ def _train_and_save_fold(ctx: _Context, variant: str, spec: ModelSpec, setup: _F
     for the console) on the images at ``train_pos`` (into ``ctx.lab``), save its weights (the
     head only when the backbone is frozen) to ``weights_path`` and its record to
     ``fold<k>.json`` beside them. Returns the record: signature, epochs, the ids it trained
-    and was validated on, ``val_raw`` (n_val, R), the raw outputs on its held-out images."""
+    and was validated on, ``val_raw`` (n_val, R), the raw outputs on its held-out images.
+
+    Raises:
+        FinetuneNonFiniteError: the training loss or the validation outputs became NaN or
+            inf (:func:`_fit_fold`, or the kept model's final outputs here); nothing is saved.
+    """
     t0 = time.perf_counter()
     label = f"{variant} fold {fold} ({position + 1}/{len(ctx.fold_ids)})"
     model, raw_val, history, best_epoch, stopped = _run_fold(
         ctx, spec, setup.backbone, fold, bank, label, setup.head_warmup)
+    n_bad, n_val = _non_finite_rows(raw_val)
+    if n_bad:  # the kept epoch's outputs were finite in its epoch; with TTA (flips) they are not
+        raise _non_finite_error(ctx, label, best_epoch, f"the kept epoch's final validation outputs "
+                                f"(finetune.tta={str(ctx.ft.tta).lower()}) are non-finite ({n_bad} of "
+                                f"{n_val} images)", history[best_epoch]["lr"],
+                                any(p.requires_grad for p in model.backbone.parameters()))
     state = model.state_dict()
     if setup.frozen:
         state = {k: v for k, v in state.items() if k.startswith("head.")}
@@ -1061,10 +1141,11 @@ def _say_reuse(variant: str, n_folds: int, offered: dict[str, Any], taken_from: 
 def _train_folds(ctx: _Context, variant: str, spec: ModelSpec, out_dir: Path, setup: _FoldSetup,
                  saved_folds: dict[str, list[int]] | None) -> _FoldOutputs:
     """Every fold of the variant, in ``ctx.fold_ids`` order: a finished record in ``out_dir``
-    with an accepted signature and its weights is reused (:func:`_reuse_fold`), any other fold
-    is trained and saved (:func:`_train_and_save_fold`). Fold k trains on
-    ``ctx.train_positions(k)`` and is validated on fold k's images; it refuses a fold whose
-    training and validation ids meet. Each fold saved is added to ``saved_folds[variant]``.
+    with an accepted signature and its weights is reused (:func:`_reuse_fold`), unless its
+    validation outputs hold NaN or inf (a line says so); any other fold is trained and saved
+    (:func:`_train_and_save_fold`, which stops on a non-finite value and then saves nothing).
+    Fold k trains on ``ctx.train_positions(k)`` and is validated on fold k's images; it
+    refuses a fold whose training and validation ids meet. Each fold saved is added to ``saved_folds[variant]``.
 
     Returns the out-of-fold raw outputs ``(n_lab, R)`` (each image's row from the fold that
     held it out), the records, and the folds taken from run.reuse's folders.
@@ -1095,6 +1176,13 @@ def _train_folds(ctx: _Context, variant: str, spec: ModelSpec, out_dir: Path, se
         val_ids = [ctx.lab[i]["id"] for i in val_pos]
         if set(train_ids) & set(val_ids):  # cannot happen by construction; never allow it
             raise RuntimeError(f"fold {fold}: ids in both training and validation")
+        if record is not None and record.get("signature") in setup.accepted and weights_path.is_file():
+            n_bad, n_val = _non_finite_rows(record.get("val_raw"))
+            if n_bad:  # saved before a non-finite fold was stopped: reused, it failed every rerun
+                print(f"[finetune] {variant} fold {fold}: {record_path.name} is not reused: its "
+                      f"validation outputs are not finite ({n_bad} of {n_val} images: saved by a "
+                      f"version that did not stop a fold on non-finite values): training it again")
+                record = None
         if record is not None and record.get("signature") in setup.accepted and weights_path.is_file():
             trained_in = _reuse_fold(variant, fold, out_dir, record_path, record, offered, setup.signature)
             if trained_in:

@@ -1275,22 +1275,28 @@ def apply_thresholds(scores: Any, thresholds: Sequence[float] | None = None) -> 
     DRAC's scale and is refused (below).
 
     Raises:
-        ValueError: ``scores`` not 1-D; thresholds not finite and strictly increasing; or,
-            with the default thresholds, a score above ``len(DEFAULT_THRESHOLDS) + 0.5`` =
-            2.5: the scores come from more than three grades (expected grades of K = 5 up to
-            4 would otherwise silently become grade 2). Pass K-1 thresholds.
+        ValueError: ``scores`` not 1-D; a score not finite (NaN, +-inf: the outputs of a model
+            whose training diverged; ``np.digitize`` would give NaN the top grade, which no
+            threshold rule says); thresholds not finite and strictly increasing; or, with the
+            default thresholds, a score above ``len(DEFAULT_THRESHOLDS) + 0.5`` = 2.5: the
+            scores come from more than three grades (expected grades of K = 5 up to 4 would
+            otherwise silently become grade 2). Pass K-1 thresholds.
     """
     s = np.asarray(scores, dtype=np.float64)
     t = np.asarray(DEFAULT_THRESHOLDS if thresholds is None else thresholds, dtype=np.float64)
     if s.ndim != 1:
         raise ValueError(f"scores must be 1-D (n,), got shape {s.shape}")
+    bad = np.flatnonzero(~np.isfinite(s))
+    if bad.size:
+        raise ValueError(f"apply_thresholds: {bad.size} of {s.size} scores are not finite (first at "
+                         f"row {int(bad[0])}: {s[bad[0]]}); a NaN or infinite score has no grade: the "
+                         f"outputs it came from are broken (e.g. a model whose training diverged)")
     if t.ndim != 1 or t.size == 0 or np.any(np.diff(t) <= 0) or not np.all(np.isfinite(t)):
         raise ValueError(f"thresholds must be finite and strictly increasing, got {tuple(t)}")
     top = len(t) + 0.5
-    finite = s[np.isfinite(s)]
-    if thresholds is None and finite.size and finite.max() > top:
+    if thresholds is None and s.size and s.max() > top:
         raise ValueError(
-            f"apply_thresholds: a score of {finite.max():.4g} exceeds {top:g}, impossible for an "
+            f"apply_thresholds: a score of {s.max():.4g} exceeds {top:g}, impossible for an "
             f"expected grade on the scale of the default thresholds {tuple(float(v) for v in t)} "
             f"(DRAC's grades 0..{len(t)}): these scores come from more grades, or from a "
             f"regression head that overshoots the scale.\n"

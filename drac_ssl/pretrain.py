@@ -86,7 +86,14 @@ from drac_ssl.losses.mcr2 import rate_reduction
 from drac_ssl.losses.vicreg import VICRegLoss, VICRegTerms
 from drac_ssl.models import ARCHS, VICRegModel, build_vicreg_model
 from drac_ssl.optim import build_optimizer, lr_at, set_lr
-from drac_ssl.runtime import environment_info, epoch_seed, resolve_device, use_bf16, use_compile
+from drac_ssl.runtime import (
+    NonFiniteError,
+    environment_info,
+    epoch_seed,
+    resolve_device,
+    use_bf16,
+    use_compile,
+)
 from drac_ssl.tensorboard_log import require_tensorboard
 
 TERMS = ("loss", "invariance", "variance", "covariance", "rate_reduction")
@@ -101,8 +108,9 @@ __all__ = ["COLLAPSE_RATE_REDUCTION", "COLLAPSE_VARIANCE_SHARE", "COLLAPSE_VIEW_
            "use_bf16"]
 
 
-class NonFiniteLossError(RuntimeError):
-    """The VICReg loss became NaN or infinite; the run stopped, the last good checkpoint stays."""
+class NonFiniteLossError(NonFiniteError):
+    """The VICReg loss became NaN or infinite; the run stopped, the last good checkpoint stays
+    (a :class:`~drac_ssl.runtime.NonFiniteError`, a RuntimeError)."""
 
 
 @dataclass

@@ -40,6 +40,16 @@ class StageInterrupted(KeyboardInterrupt):
         self.saved, self.resume, self.stage = saved, resume, stage
 
 
+class NonFiniteError(RuntimeError):
+    """A stage's training stopped because a value it watches became NaN or infinite (a
+    diverged loss, or outputs a diverged model gave). The message is the diagnostic: the
+    stage, where it stopped, the learning rate and precision, what was kept and the fix.
+    Each training stage raises its own subclass (pretrain's ``NonFiniteLossError``, UMM's
+    ``UMMNonFiniteError``, the fine-tuning's ``FinetuneNonFiniteError``);
+    ``python -m drac_ssl.train`` reports any of them as one ``error:`` line (exit code 1), no
+    traceback: settings can fix it, code need not."""
+
+
 class InterruptedOutsideStage(KeyboardInterrupt):
     """Ctrl-C (or SIGTERM) in ``python -m drac_ssl.train`` outside any stage's work (before a
     stage started, while report.md was written): ``words`` say what is true (no checkpoint is
@@ -659,7 +669,7 @@ def _ending_words(exc: BaseException) -> str:
     """How an exception that ends a :func:`console_log` block is written into the log."""
     if isinstance(exc, KeyboardInterrupt):
         return f"interrupted: {str(exc) or 'Ctrl-C'}\n"
-    if isinstance(exc, (ValueError, FileNotFoundError)):
+    if isinstance(exc, (ValueError, FileNotFoundError, NonFiniteError)):
         return f"error: {exc}\n"
     return "".join(traceback.format_exception(exc))
 
@@ -677,7 +687,7 @@ def console_log(path: str | os.PathLike[str], header: str,
     is None (a closed file descriptor) stays None: ``print`` then writes nothing, as before.
     An exception that ends the block is written to the log before it goes on (the caller's
     closing words reach the terminal after the block): a user error (``ValueError``,
-    ``FileNotFoundError``: ``error: ...``), a Ctrl-C (``interrupted: ...``) or, for anything
+    ``FileNotFoundError``, a diverged training's :class:`NonFiniteError`: ``error: ...``), a Ctrl-C (``interrupted: ...``) or, for anything
     else, its traceback."""
     log = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - closed below
     try:

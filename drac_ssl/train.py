@@ -72,6 +72,7 @@ from drac_ssl.io import atomic_write_json, read_json_dict, remove_stale_temporar
 from drac_ssl.preflight import PIPELINE, Finding
 from drac_ssl.runtime import (
     InterruptedOutsideStage,
+    NonFiniteError,
     StageInterrupted,
     apply_thread_policy,
     checkpoint_interrupted,
@@ -1006,6 +1007,9 @@ def _main(overrides: list[str], config: str | None) -> int:
         global _REFUSED
         _REFUSED = isinstance(exc, preflight.PreflightError)  # no stage running, every file written
         return 2
+    except NonFiniteError as exc:  # a training diverged: its diagnostic and fix, not a traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except ProcessZeroFailed as exc:
         print(exc, file=sys.stderr)
         return 1

@@ -457,10 +457,28 @@ class Calibration:
             decision: str = "thresholds") -> Calibration:
         """Temperature (NLL) and kappa-optimal thresholds fitted on out-of-fold outputs.
 
-        ``num_grades``: K (classification: default the logits' width; regression: default
-        the largest grade + 1, at least 2: pass the data's K)."""
+        Args:
+            raw: ``(n, K)`` logits (``output="classification"``) or ``(n, 1)`` regression
+                scores, one row per image.
+            grades: ``(n,)`` true grades in ``0 .. K-1``.
+            output: the head's output, ``classification`` or ``regression``.
+            num_grades: K (classification: default the logits' width; regression: default
+                the largest grade + 1, at least 2: pass the data's K).
+            decision: the class decision stored (:data:`DECISIONS`).
+
+        Raises:
+            ValueError: a row of ``raw`` holds NaN or inf (the outputs of a fold model whose
+                training diverged; the message counts the rows), logits of another width than
+                K, or grades outside the scale (from the fitting functions).
+        """
         raw = np.asarray(raw, dtype=np.float64)
         grades = np.asarray(grades, dtype=np.int64)
+        bad = np.flatnonzero(~np.isfinite(raw).all(axis=tuple(range(1, raw.ndim))))
+        if bad.size:
+            what = "logits" if output == "classification" else "regression outputs"
+            raise ValueError(f"{bad.size} of {len(raw)} rows of the {what} are not finite (NaN or "
+                             f"infinite; first at row {int(bad[0])}): no calibration can be fitted on "
+                             f"them: the model that gave them is broken (e.g. its training diverged)")
         if output == "classification":
             k = int(num_grades) if num_grades is not None else raw.shape[1]
             if raw.shape[1] != k:
@@ -493,7 +511,9 @@ class Calibration:
         return softmax(regression_logits(score, self.num_grades), self.temperature), score
 
     def grades_of(self, probs: np.ndarray, score: np.ndarray) -> np.ndarray:
-        """The grades ``(n,)`` int64 of ``decision`` for probabilities and scores."""
+        """The grades ``(n,)`` int64 of ``decision`` for probabilities ``(n, K)`` and scores
+        ``(n,)``. Raises ValueError for a NaN or infinite score with ``decision="thresholds"``
+        (:func:`drac_ssl.metrics.apply_thresholds`)."""
         if self.decision == "argmax":
             return np.asarray(probs).argmax(axis=1).astype(np.int64)
         return apply_thresholds(score, self.thresholds)
@@ -531,9 +551,15 @@ def monitor_score(raw: np.ndarray, output: str) -> np.ndarray:
 
 
 def grading_loss(output: Tensor, grade: Tensor, kind: str, class_weights: Tensor | None) -> Tensor:
-    """Training loss. ``output``: logits ``(n, K)`` (cross-entropy, weighted by class when
-    ``class_weights`` ``(K,)`` is given) or a score ``(n, 1)`` (SmoothL1 to the grade, each
-    sample weighted by its class weight)."""
+    """Training loss, a 0-dim float32 tensor. ``output``: logits ``(n, K)`` (cross-entropy,
+    weighted by class when ``class_weights`` ``(K,)`` is given) or a score ``(n, 1)``
+    (SmoothL1 to the grade, each sample weighted by its class weight); ``grade``: ``(n,)``
+    int64 grades in ``0 .. K-1``.
+
+    Non-finite outputs are not refused: nothing is raised, the loss is then NaN or inf (one
+    check here would cost a device sync per step). The fine-tuning reads the loss back every
+    step anyway and stops the fold on a non-finite one (``FinetuneNonFiniteError`` of
+    :mod:`drac_ssl.finetune`)."""
     if kind == "classification":
         return F.cross_entropy(output.float(), grade, weight=class_weights)
     per_sample = F.smooth_l1_loss(output[:, 0].float(), grade.float(), reduction="none")

@@ -123,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except UMMNonFiniteError:
+    except UMMNonFiniteError as exc:  # the diagnostic and its fix, as python -m drac_ssl.train says it
+        print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt as exc:
         # in training the engine says which epoch is saved (StageInterrupted): worded as

@@ -47,7 +47,7 @@ from drac_ssl.engine import Engine, Monitor, TrainingTask
 from drac_ssl.io import atomic_write_json, finite_number
 from drac_ssl.losses.vicreg import VICRegLoss
 from drac_ssl.models import VICRegModel
-from drac_ssl.runtime import environment_info, resolve_device, use_bf16
+from drac_ssl.runtime import NonFiniteError, environment_info, resolve_device, use_bf16
 from drac_ssl.tensorboard_log import require_tensorboard
 from drac_ssl.umm.bilevel import HVP_MODES, HYPERGRADIENTS
 from drac_ssl.umm.layers import AfterCut, early_features, make_batch_norm_composable
@@ -82,8 +82,9 @@ OUTER_SIGNS = ("maximize", "minimize")
 MEMBERSHIPS = ("soft", "pairs")
 
 
-class UMMNonFiniteError(RuntimeError):
-    """A UMM loss became NaN or infinite; the run stopped, the last good checkpoint stays."""
+class UMMNonFiniteError(NonFiniteError):
+    """A UMM loss became NaN or infinite; the run stopped, the last good checkpoint stays
+    (a :class:`~drac_ssl.runtime.NonFiniteError`, a RuntimeError)."""
 
 
 @dataclass

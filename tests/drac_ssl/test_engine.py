@@ -159,6 +159,25 @@ def test_non_finite_value_stops_and_keeps_the_last_good_checkpoint(tmp_path: Pat
     assert load_checkpoint(tmp_path / "checkpoints" / "last.pt")["epoch"] == 0
 
 
+def test_a_stages_non_finite_error_is_left_to_its_command_to_print(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A stage's NonFiniteError is printed once, as its command's error: line (the engine printed
+    it too, so python -m drac_ssl.train would have said it twice); any other is printed here."""
+    from drac_ssl.runtime import NonFiniteError
+
+    class StageTask(ToyTask):
+        def non_finite(self, epoch: int, means: dict[str, float], bad: list[str], last: Path) -> Exception:
+            return NonFiniteError(f"[toy] epoch {epoch + 1}: non-finite {', '.join(bad)}")
+
+    capsys.readouterr()
+    with pytest.raises(NonFiniteError, match=r"\[toy\] epoch 2: non-finite loss"):
+        _engine(tmp_path / "stage").run(StageTask(poison_epoch=1))
+    assert "non-finite" not in capsys.readouterr().out
+    with pytest.raises(RuntimeError, match="non-finite loss"):
+        _engine(tmp_path / "plain").run(ToyTask(poison_epoch=1))
+    assert "non-finite loss" in capsys.readouterr().out
+
+
 class GuardedToyTask(ToyTask):
     """The toy task with a guard that refuses the epochs listed in ``refuse``."""
 

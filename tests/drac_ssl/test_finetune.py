@@ -1272,3 +1272,107 @@ def test_the_fold_line_names_the_one_grade_its_model_gave_every_validation_image
                                 "finetune.epochs": "1"}), run)
     assert "one grade" not in "\n".join(line for line in capsys.readouterr().out.splitlines()
                                         if "vicreg fold" in line)
+
+
+def _nan_fold_config(head: str, **more: str) -> Config:
+    return tiny_config(**{"data.n_folds": "2", "finetune.head": head, "finetune.compare_scratch": "false",
+                          "umm.enabled": "false", "finetune.lr": "0.002", "finetune.tta": "false", **more})
+
+
+@pytest.mark.parametrize("head", ["linear", "regression"])
+def test_a_fold_whose_loss_goes_non_finite_stops_saves_nothing_and_trains_afresh_on_rerun(
+        head: str, two_fold_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A review (a patched NaN loss): head=linear stopped on 'probs holds NaN or infinite values'
+    from the kappa monitor, naming no loss, fold or fix; head=regression saved both folds with
+    NaN outputs (said as 'every image was given one grade'), then the calibration failed, and
+    every rerun reused those folds and failed again until they were deleted by hand."""
+    from drac_ssl.runtime import NonFiniteError
+
+    run = _linked_run(two_fold_run, tmp_path)
+    cfg = _nan_fold_config(head)
+    real = finetune.grading_loss
+    monkeypatch.setattr(finetune, "grading_loss", lambda *args, **kw: real(*args, **kw) * float("nan"))
+    with pytest.raises(finetune.FinetuneNonFiniteError) as caught:
+        finetune.run(cfg, run)
+    assert isinstance(caught.value, NonFiniteError)  # python -m drac_ssl.train: an error: line
+    message = str(caught.value)
+    assert message.startswith("[finetune] vicreg fold 0 (1/2), epoch 1 of 2: the training loss became "
+                              "non-finite (nan) at step 1 of "), message
+    assert "finetune.lr=0.002" in message and "precision fp32 (pretrain.precision=auto on cpu)" in message
+    assert "Nothing of this fold was saved" in message and "fix: lower finetune.lr" in message
+    assert "pretrain.precision=fp32" not in message  # fp32 already: no advice to turn bf16 off
+    vdir = run / "finetune" / "vicreg"
+    assert not list(vdir.glob("fold*"))
+    monkeypatch.setattr(finetune, "grading_loss", real)  # the cause removed: the fold trains afresh
+    capsys.readouterr()
+    result = finetune.run(cfg, run)
+    assert "reusing" not in capsys.readouterr().out
+    for fold in (0, 1):
+        record = json.loads((vdir / f"fold{fold}.json").read_text())
+        assert np.all(np.isfinite(np.asarray(record["val_raw"], dtype=np.float64)))
+        assert all(row["train_loss"] is not None and row["val_loss"] is not None for row in record["history"])
+    assert np.isfinite(result.variants["vicreg"].metrics["qwk"])
+
+
+class _NanGradient(torch.autograd.Function):
+    """The identity forward, NaN gradients backward: a finite loss whose step ruins the weights."""
+
+    @staticmethod
+    def forward(ctx: object, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx: object, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return grad * float("nan")
+
+
+def test_non_finite_validation_outputs_stop_the_fold_even_when_its_loss_was_finite(
+        two_fold_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run = _linked_run(two_fold_run, tmp_path)
+    # one step per epoch (15 training images): its loss is finite, the weights it leaves are not
+    cfg = _nan_fold_config("linear", **{"finetune.batch_size": "32", "pretrain.precision": "bf16",
+                                        "finetune.freeze": "last"})
+    real = finetune.grading_loss
+    monkeypatch.setattr(finetune, "grading_loss", lambda *args, **kw: _NanGradient.apply(real(*args, **kw)))
+    with pytest.raises(finetune.FinetuneNonFiniteError) as caught:
+        finetune.run(cfg, run)
+    message = str(caught.value)
+    assert message.startswith("[finetune] vicreg fold 0 (1/2), epoch 1 of 2: the validation outputs "
+                              "became non-finite (15 of 15 images)"), message
+    assert "whose mean training loss was finite" in message
+    # bf16 on: the fix says how to turn it off; the backbone trains: its share of the lr is named
+    assert "precision bf16 (pretrain.precision=bf16 on cpu)" in message
+    assert "pretrain.precision=fp32" in message and "finetune.backbone_lr_ratio" in message
+    assert not list((run / "finetune" / "vicreg").glob("fold*"))
+
+
+def test_a_saved_fold_with_non_finite_outputs_is_trained_again_not_reused(
+        two_fold_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A fold saved before the non-finite check existed (its val_raw written as nulls) made
+    every rerun fail in the calibration: it is trained again, with a line saying why."""
+    run = _linked_run(two_fold_run, tmp_path)
+    cfg = _nan_fold_config("regression", **{"finetune.epochs": "1"})
+    finetune.run(cfg, run)
+    path = run / "finetune" / "vicreg" / "fold0.json"
+    record = json.loads(path.read_text())
+    record["val_raw"] = [[None] * len(row) for row in record["val_raw"]]  # NaN, as _json_safe wrote it
+    path.write_text(json.dumps(record))
+    capsys.readouterr()
+    finetune.run(cfg, run)
+    out = capsys.readouterr().out
+    assert ("[finetune] vicreg fold 0: fold0.json is not reused: its validation outputs are not finite "
+            "(15 of 15 images: saved by a version that did not stop a fold on non-finite values): "
+            "training it again") in out, out
+    assert "vicreg fold 0: reusing" not in out and "vicreg fold 1: reusing fold1.json" in out
+    assert np.all(np.isfinite(np.asarray(json.loads(path.read_text())["val_raw"], dtype=np.float64)))
+
+
+def test_the_calibration_refuses_non_finite_outputs_saying_which() -> None:
+    raw = np.array([[0.1], [np.nan], [2.2], [1.1]])
+    with pytest.raises(ValueError, match=r"1 of 4 rows of the regression outputs are not finite"):
+        grading.Calibration.fit(raw, np.array([0, 1, 2, 1]), "regression", 3)
+    logits = np.zeros((4, 3))
+    logits[2, 1] = np.inf
+    with pytest.raises(ValueError, match=r"1 of 4 rows of the logits are not finite"):
+        grading.Calibration.fit(logits, np.array([0, 1, 2, 1]), "classification", 3)

@@ -611,6 +611,18 @@ def test_expected_grade_and_apply_thresholds() -> None:
     assert apply_thresholds([2.9], (0.5, 1.5)).tolist() == [2]  # given thresholds: overshoot is the top grade
 
 
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+@pytest.mark.parametrize("thresholds", [None, (0.5, 1.5)])
+def test_apply_thresholds_refuses_a_non_finite_score(bad: float, thresholds: tuple[float, ...] | None) -> None:
+    """A review: apply_thresholds([nan, 0.2, 3.0], (0.5, 1.5)) gave [2, 0, 2] (np.digitize puts
+    NaN above every threshold), against 'grade = number of thresholds t with score >= t': a
+    diverged model's NaN outputs became top grades. -inf has an order (grade 0) but is no
+    score either."""
+    scores = [bad, 0.2, 2.0]
+    with pytest.raises(ValueError, match=r"1 of 3 scores are not finite \(first at row 0: -?(nan|inf)\); a NaN or infinite score has no grade"):
+        apply_thresholds(scores, thresholds)
+
+
 def test_fit_kappa_thresholds_on_ordinal_scores() -> None:
     rng = np.random.default_rng(0)
     y = rng.choice(3, size=150, p=[0.54, 0.35, 0.11])

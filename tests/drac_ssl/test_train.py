@@ -263,6 +263,40 @@ def test_an_interrupted_stage_keeps_its_time_and_the_resume_says_so(
     assert "was run again from the start" in report  # not all earlier work is reused: said so
 
 
+def test_a_stage_stopped_by_a_non_finite_loss_is_an_error_line_not_a_traceback(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: a fine-tuning fold whose loss went NaN ended the command on a ValueError from
+    the kappa monitor; the stages' non-finite stops (pretrain's, UMM's, now the fine-tuning's)
+    were RuntimeErrors, a traceback under python -m drac_ssl.train. Each is one error: line with
+    its diagnostic and fix, exit code 1, the stage recorded as failed."""
+    from drac_ssl.finetune import FinetuneNonFiniteError
+    from drac_ssl.pretrain import NonFiniteLossError
+    from drac_ssl.umm import UMMNonFiniteError
+
+    args = [*REDUCED, "run.name=diverged", "run.stages=[ingest,pretrain]"]
+    monkeypatch.chdir(tmp_path)
+    run_dir = tmp_path / "runs" / "diverged"
+    for error in (NonFiniteLossError, UMMNonFiniteError, FinetuneNonFiniteError):
+        def diverges(cfg, run_dir, error=error):  # type: ignore[no-untyped-def]
+            raise error(f"[stage] epoch 1: the loss became non-finite ({error.__name__})\n  fix: lower the lr")
+
+        monkeypatch.setitem(train.STAGES, "pretrain", diverges)
+        capsys.readouterr()
+        assert train.main(args) == 1
+        err = capsys.readouterr().err
+        assert err.endswith(f"error: [stage] epoch 1: the loss became non-finite ({error.__name__})\n"
+                            f"  fix: lower the lr\n"), err
+        assert "Traceback" not in err
+        assert json.loads((run_dir / "stages.json").read_text())["pretrain"]["status"] == "failed"
+        console = (run_dir / "console.log").read_text()
+        assert console.endswith(f"error: [stage] epoch 1: the loss became non-finite ({error.__name__})\n"
+                                f"  fix: lower the lr\n") and "Traceback" not in console
+    ended = [json.loads(line)["ended"] for line in (run_dir / "invocations.jsonl").read_text().splitlines()]
+    assert [e["outcome"] for e in ended] == ["failed"] * 3
+    assert ended[2]["error"] == ("FinetuneNonFiniteError: [stage] epoch 1: the loss became non-finite "
+                                 "(FinetuneNonFiniteError)")
+
+
 def test_ctrl_c_in_a_stage_that_saved_epochs_says_where_it_stopped_and_resumes(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     from drac_ssl.runtime import StageInterrupted

@@ -554,6 +554,26 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(
     assert state["epoch"] == 0 and len(state["history"]) == 1
 
 
+def test_the_umm_command_says_a_non_finite_stop_as_one_error_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The engine printed the diagnostic and the command returned 1 in silence; the engine now
+    leaves a stage's NonFiniteError to its command (python -m drac_ssl.train says it so too)."""
+    from drac_ssl.umm import cli as umm_cli
+
+    checkpoint = tmp_path / "vicreg_model.safetensors"
+    checkpoint.write_bytes(b"")
+
+    def diverges(cfg, run_dir, checkpoint, data_dir):  # type: ignore[no-untyped-def]
+        raise umm.UMMNonFiniteError("[umm] epoch 1: non-finite ssl_loss\n  fix: lower umm.outer_lr")
+
+    monkeypatch.setattr(umm_stage, "run", diverges)
+    capsys.readouterr()
+    assert umm_cli.main([str(checkpoint), "--run-dir", str(tmp_path / "run"), "run.device=cpu"]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.endswith("error: [umm] epoch 1: non-finite ssl_loss\n  fix: lower umm.outer_lr\n")
+    assert "non-finite" not in captured.out and "Traceback" not in captured.err
+
+
 def test_checkpoint_formats_and_mismatches_are_clear(pretrained: Path, tmp_path: Path) -> None:
     cfg = tiny_config()
     last_pt = pretrained / "pretrain" / "checkpoints" / "last.pt"
