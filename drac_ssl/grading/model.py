@@ -513,9 +513,17 @@ class Calibration:
     def grades_of(self, probs: np.ndarray, score: np.ndarray) -> np.ndarray:
         """The grades ``(n,)`` int64 of ``decision`` for probabilities ``(n, K)`` and scores
         ``(n,)``. Raises ValueError for a NaN or infinite score with ``decision="thresholds"``
-        (:func:`drac_ssl.metrics.apply_thresholds`)."""
+        (:func:`drac_ssl.metrics.apply_thresholds`) and for a row of probabilities holding one
+        with ``decision="argmax"`` (``np.argmax`` would call a NaN row grade 0)."""
         if self.decision == "argmax":
-            return np.asarray(probs).argmax(axis=1).astype(np.int64)
+            p = np.asarray(probs, dtype=np.float64)
+            bad = np.flatnonzero(~np.isfinite(p).all(axis=1)) if p.ndim == 2 else np.array([])
+            if bad.size:
+                raise ValueError(f"argmax decision: {bad.size} of {p.shape[0]} rows of probabilities "
+                                 f"are not finite (first at row {int(bad[0])}: {p[bad[0]].tolist()}); "
+                                 f"a NaN or infinite probability has no grade: the outputs it came "
+                                 f"from are broken (e.g. a model whose training diverged)")
+            return p.argmax(axis=1).astype(np.int64)
         return apply_thresholds(score, self.thresholds)
 
     def decide(self, raw_per_model: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -1376,3 +1376,16 @@ def test_the_calibration_refuses_non_finite_outputs_saying_which() -> None:
     logits[2, 1] = np.inf
     with pytest.raises(ValueError, match=r"1 of 4 rows of the logits are not finite"):
         grading.Calibration.fit(logits, np.array([0, 1, 2, 1]), "classification", 3)
+
+
+def test_the_argmax_decision_refuses_non_finite_probabilities_as_the_thresholds_do() -> None:
+    """A review: with decision=argmax a NaN row got grade 0 (np.argmax of NaN), where the
+    thresholds rule raises; both now refuse, naming the row."""
+    probs = np.array([[0.2, 0.5, 0.3], [np.nan, np.nan, np.nan], [0.1, 0.1, 0.8]])
+    score = np.array([1.1, np.nan, 1.7])
+    for decision in ("argmax", "thresholds"):
+        cal = grading.Calibration("classification", 1.0, (0.5, 1.5), decision)
+        with pytest.raises(ValueError, match=r"1 of 3 .*not finite \(first at row 1"):
+            cal.grades_of(probs, score)
+    cal = grading.Calibration("classification", 1.0, (0.5, 1.5), "argmax")
+    assert cal.grades_of(probs[[0, 2]], score[[0, 2]]).tolist() == [1, 2]
