@@ -612,23 +612,32 @@ def read_name_list(csv_path: Path, column: str) -> tuple[list[tuple[int, str]] |
     return names, problems
 
 
-def _grade_clash(rows: Sequence[LabelRow]) -> str:
+def _grade_clash(rows: Sequence[LabelRow], agreement: bool = False) -> str:
     """`` with conflicting grades [0, 7]`` when the rows' grades differ (as the CSV writes
-    them, in row order: an out-of-range ``7`` stays ``7``), else ``''`` (``1`` and ``1.0`` are
-    the same grade)."""
+    them, in row order: an out-of-range ``7`` stays ``7``). When they agree: ``''``, or with
+    ``agreement`` (for a message that does not name each row's grade) `` with grade 3 on
+    both`` (``on all 3``), with how each row writes it when the spellings differ (``1`` and
+    ``1.0`` are the same grade: `` with grade 1 on both (written 1, 1.0)``)."""
     values = {r.grade if r.grade is not None else  # a grade written as its name: its number
               parse_grade(r.written) if parse_grade(r.written) is not None else r.written for r in rows}
     written = ", ".join(r.written or "''" for r in rows)
-    return f" with conflicting grades [{written}]" if len(values) > 1 else ""
+    if len(values) > 1:
+        return f" with conflicting grades [{written}]"
+    if not agreement:
+        return ""
+    on = "both" if len(rows) == 2 else f"all {len(rows)}"
+    spellings = f" (written {written})" if len({r.written for r in rows}) > 1 else ""
+    return f" with grade {rows[0].written or repr('')} on {on}{spellings}"
 
 
 def duplicate_label_rows(table: LabelTable) -> list[Problem]:
     """A CSV naming the same image twice (case-insensitively, in any Unicode form:
     :func:`data_prep.layout.name_key`) is fatal.
 
-    Grades that differ are shown as the CSV writes them, one per line in file order (an
-    out-of-range ``7`` stays ``7``; its own error comes from :func:`grade_problem`); ``1``
-    and ``1.0`` are the same grade, no conflict. Rows naming one image in different
+    The grades are said whether they differ or not (:func:`_grade_clash`): grades that differ
+    as the CSV writes them, one per line in file order (an out-of-range ``7`` stays ``7``;
+    its own error comes from :func:`grade_problem`); ``1`` and ``1.0`` are the same grade, no
+    conflict. Rows naming one image in different
     spellings (``001.png`` and ``1``) are :func:`same_image_rows`'."""
     by_name: dict[str, list[LabelRow]] = {}
     for row in sorted([*table.rows, *table.left_out], key=lambda r: r.line):
@@ -639,7 +648,7 @@ def duplicate_label_rows(table: LabelTable) -> list[Problem]:
             lines = ", ".join(str(r.line) for r in rows)
             problems.append(error(f"{table.path}:{rows[1].line}",
                                   f"{rows[0].name} is listed {len(rows)} times (lines {lines})"
-                                  f"{_grade_clash(rows)}",
+                                  f"{_grade_clash(rows, agreement=True)}",
                                   "keep exactly one row per image", "csv"))
     return problems
 
