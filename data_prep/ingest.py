@@ -44,7 +44,7 @@ from data_prep import cache
 from data_prep.decode import guessed_bits
 from data_prep.folds import assign_folds
 from data_prep.grades import describe, empty_grades, resolve_grades
-from data_prep.layout import Layout, discover, relative, scan_image_folder
+from data_prep.layout import Layout, discover, likely_roots, relative, scan_image_folder
 from data_prep.problems import counted, left_out_of_print
 from data_prep.source_check import stamp_sources
 from data_prep.validate import (
@@ -842,8 +842,11 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     entries, problems = entries + pool, problems + found
     if not entries and not any(p.severity == "error" for p in problems):
         listing = f"\n{_listing(problems, out, root, said)[0]}" if problems else ""
-        raise IngestError(f"{root}: no images found -> point --root at the folder that holds "
-                          f"the images (or the unzipped DRAC data){listing}", problems)
+        # a plain root one level too high (study/ holding images/ and labels.csv): name the folder
+        likely = likely_roots(root, layout.labels_csv) if layout.kind == "plain" else ""
+        raise IngestError(f"{root}: no images found -> "
+                          + (likely or "point --root at the folder that holds the images (or "
+                                       "the unzipped DRAC data)") + listing, problems)
 
     for stale in cache.remove_stale_temporaries(out) + cache.remove_stale_temporaries(cache_dir):
         problems.append(note(stale, "temporary file of an interrupted run removed", "nothing to do"))

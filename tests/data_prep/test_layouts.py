@@ -909,7 +909,7 @@ def test_the_installed_ingest_command_names_itself_and_asks_for_its_subcommand(
 
 
 # --------------------------------------------------------------------------------------
-# A failed ingest's full list
+# A failed ingest's full list, and a root one level off
 
 
 def photo_folder(root: Path, aptos: list) -> Path:
@@ -981,3 +981,60 @@ def test_a_merged_line_that_names_only_some_files_says_where_all_are() -> None:
     assert "F.txt" not in validate.format_problems(same[:3], full_list="F.txt")
     assert "F.txt" not in validate.format_problems(same, per_kind=None, full_list="F.txt")
 
+
+def eyepacs_folder(root: Path, aptos: list) -> Path:
+    train, _ = split(aptos)
+    rows = []
+    for i, (_, grade, rgb) in enumerate(train):
+        name = f"{10 + i}_{'left' if i % 2 else 'right'}"
+        save(root / "train" / f"{name}.jpeg", rgb, format="JPEG", quality=95)
+        rows.append([name, grade])
+    write_rows(root / "trainLabels.csv", ["image", "level"], rows, newline="\n")
+    return root
+
+
+def test_a_root_one_level_inside_a_layout_names_the_layout_root(tmp_path: Path, aptos: list) -> None:
+    """A new-user review: ``--root .../eyepacs/train`` (its parent an EyePACS layout) said 'no
+    label CSV found here -> put the label CSV here', and 50 warnings of the plain UW-OCTA
+    defaults (converted to grey, not 1024 px) that the right root would not give. The error
+    names the folder above as the likely root, with the layout it is, before any image is
+    decoded; in the train pipeline as ``data.root=``."""
+    from drac_ssl.train import stage_ingest
+
+    root = eyepacs_folder(tmp_path / "eyepacs", aptos)
+    message = run_error(config(root / "train"), tmp_path / "out")
+    assert (f"did you mean --root {root} (an EyePACS layout: trainLabels.csv + train/)?"
+            in message), message
+    assert "grayscale" not in message and "1024" not in message, message
+    cfg = load_config(None, [f"data.root={root / 'train'}", "data.n_folds=2", "data.workers=1",
+                             f"data.cache_sizes=[{SIZE}]"])
+    with pytest.raises(validate.IngestError) as caught:
+        stage_ingest(cfg, tmp_path / "run")
+    assert f"did you mean data.root={root} (an EyePACS layout" in str(caught.value), str(caught.value)
+    assert not FLAG.findall(str(caught.value)), str(caught.value)
+
+
+def test_a_root_one_level_above_a_layout_names_the_layout_inside(tmp_path: Path) -> None:
+    """``--root downloads`` holding only ``IDRiD/`` said 'no label CSV found here'; it names
+    ``downloads/IDRiD`` as the likely root."""
+    downloads = tmp_path / "downloads"
+    (downloads / "IDRiD" / IDRID_DIR / IMAGES_DIR / TRAIN_DIR).mkdir(parents=True)
+    message = run_error(config(downloads), tmp_path / "out")
+    assert f"did you mean --root {downloads / 'IDRiD'} (an IDRiD layout" in message, message
+
+
+def test_images_one_level_down_name_the_folder_and_the_label_csv(tmp_path: Path, aptos: list) -> None:
+    """``study/images/*.png`` + ``study/labels.csv`` with ``--root study`` said 'no images found
+    -> point --root at the folder that holds the images'. It names the subfolder with the
+    images, how many, and the label CSV to pass with it; followed, the ingest runs."""
+    study = tmp_path / "study"
+    train, _ = split(aptos)
+    for code, _, rgb in train:
+        save(study / "images" / f"{code}.png", rgb)
+    write_rows(study / "labels.csv", ["image name", "DR grade"], [[f"{c}.png", g] for c, g, _ in train])
+    message = run_error(config(study, grades=ICDR), tmp_path / "out")
+    assert (f"did you mean --root {study / 'images'} with --labels-csv {study / 'labels.csv'} "
+            "(25 images)?") in message, message
+    result = ingest.run(config(study / "images", labels_csv=str(study / "labels.csv"), grades=ICDR),
+                        tmp_path / "out", verbose=False)
+    assert result.n_train == 25
