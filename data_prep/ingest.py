@@ -10,8 +10,9 @@ ingest --root DIR --out RUN_DATA`` wraps it. It
    (:mod:`data_prep.cache`, :mod:`data_prep.validate`), reusing unchanged files from the
    previous run,
 3. collects ALL problems and stops before writing anything if one is fatal (the printed
-   list shows at most 10 of one kind and counts the rest; when it is cut short, every line
-   is written to ``ingest_problems.txt`` in the output folder, whose path it prints),
+   list shows at most 10 of one kind and counts the rest, and says the same finding of many
+   files once; when it leaves a line out, every line is written to ``ingest_problems.txt``
+   in the output folder, whose path it prints),
 4. chooses the channels (``data.channels``: 1, 3 or auto = what the images are) and
    assigns stratified (patient-grouped) folds over the K grades (:mod:`data_prep.folds`),
 5. writes, each atomically and in this order: the cache arrays, ``manifest.csv``,
@@ -43,8 +44,8 @@ from data_prep import cache
 from data_prep.decode import guessed_bits
 from data_prep.folds import assign_folds
 from data_prep.grades import describe, empty_grades, resolve_grades
-from data_prep.layout import Layout, discover, relative, scan_image_folder
-from data_prep.problems import counted, cut_per_kind
+from data_prep.layout import Layout, discover, likely_roots, relative, scan_image_folder
+from data_prep.problems import counted, left_out_of_print
 from data_prep.source_check import stamp_sources
 from data_prep.validate import (
     IngestError,
@@ -81,8 +82,9 @@ from drac_ssl.io import atomic_write_json, atomic_write_text
 MANIFEST_NAME = "manifest.csv"
 SUMMARY_NAME = "ingest_summary.json"
 PROBLEMS_NAME = "ingest_problems.txt"
-"""Every problem of a failed ingest, one line each, when the printed list is cut short (at
-most :data:`data_prep.problems.SHOWN_PER_KIND` per kind); the only file a failed ingest writes."""
+"""Every problem of a failed ingest, one line each, when the printed list leaves one out (at
+most :data:`data_prep.problems.SHOWN_PER_KIND` per kind, the same finding of many files on
+one line); the only file a failed ingest writes."""
 CACHE_DIR = "cache"
 MANIFEST_COLUMNS = ("id", "path", "grade", "split", "fold", "patient", "sha256",
                     "orig_width", "orig_height", "orig_mode", "cache_index", "origin")
@@ -781,7 +783,7 @@ def run(cfg: DataConfig, out_dir: str | os.PathLike[str], *, verbose: bool = Tru
 
     Raises :class:`IngestError` when any problem is fatal: its ``problems`` hold ALL of them,
     its message prints at most 10 of a kind (nothing is written, but for the full list in
-    ``out_dir/ingest_problems.txt`` when the printed one is cut short); also, before any
+    ``out_dir/ingest_problems.txt`` when the printed one leaves a line out); also, before any
     image is read, when ``out_dir`` or a folder above it is a file.
     With ``verbose``, warnings, notes and the summary table are printed to stdout. The new
     cache rows wait in a spill file in ``out_dir/cache`` until every file has been checked
@@ -840,8 +842,11 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     entries, problems = entries + pool, problems + found
     if not entries and not any(p.severity == "error" for p in problems):
         listing = f"\n{_listing(problems, out, root, said)[0]}" if problems else ""
-        raise IngestError(f"{root}: no images found -> point --root at the folder that holds "
-                          f"the images (or the unzipped DRAC data){listing}", problems)
+        # a plain root one level too high (study/ holding images/ and labels.csv): name the folder
+        likely = likely_roots(root, layout.labels_csv) if layout.kind == "plain" else ""
+        raise IngestError(f"{root}: no images found -> "
+                          + (likely or "point --root at the folder that holds the images (or "
+                                       "the unzipped DRAC data)") + listing, problems)
 
     for stale in cache.remove_stale_temporaries(out) + cache.remove_stale_temporaries(cache_dir):
         problems.append(note(stale, "temporary file of an interrupted run removed", "nothing to do"))
@@ -922,12 +927,13 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
 def _listing(problems: Sequence[Problem], out: Path, root: Path,
              said: Callable[[str], str] = _as_written) -> tuple[str, Path | None]:
     """The printed list of a failed ingest's problems, and the file holding all of them (None
-    when none was written). When the list is cut short (more than
-    :data:`data_prep.problems.SHOWN_PER_KIND` of a kind), every line goes to
-    ``out/ingest_problems.txt``, which the list names; if that file cannot be written, every
-    line is printed. ``said`` words the file (:func:`run`'s ``wording``); the list is worded
-    with the error's message."""
-    if not cut_per_kind(problems)[1]:
+    when none was written). When the printed list leaves a line out (more than
+    :data:`data_prep.problems.SHOWN_PER_KIND` of a kind, or files merged into one line that
+    names only some: :func:`data_prep.problems.left_out_of_print`, the test the list itself
+    uses to name the file), every line goes to ``out/ingest_problems.txt``, which the list
+    names; if that file cannot be written, every line is printed. ``said`` words the file
+    (:func:`run`'s ``wording``); the list is worded with the error's message."""
+    if not left_out_of_print(problems):
         return format_problems(problems), None
     path = out / PROBLEMS_NAME
     try:

@@ -56,12 +56,18 @@ The official folder and file names above (and APTOS's ``train_images/``, ``train
 both; two folders that both match (and no exact one) are an error naming them. A DRAC layout
 with a training-label CSV but no training folder is an error; without a testing set, a note
 says where it was looked for and where it goes.
+
+A plain root without a label CSV, or without an image, is likely one level off: the folder
+above it or one inside it is a layout of :data:`DETECTORS`, or its subfolders hold the
+images. :func:`likely_roots` names that root (``did you mean --root ...?``), from listings
+only.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import shlex
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -69,7 +75,7 @@ from pathlib import Path
 
 from data_prep.grades import LAYOUT_SCALES
 from data_prep.labels import normalise, read_table
-from data_prep.problems import IngestError, Problem, error, format_problems, note
+from data_prep.problems import IngestError, Problem, counted, error, format_problems, note
 from drac_ssl import scale
 from drac_ssl.config import DATA_LAYOUTS, DataConfig
 from drac_ssl.grading import image_notes
@@ -479,12 +485,22 @@ def _discover_drac(root: Path, labels_csv: str) -> Layout:
 
 
 def _discover_plain(root: Path, labels_csv: str) -> Layout:
+    """A plain folder (its only CSV, or ``labels_csv``). Without a label CSV, a root one level
+    off (:func:`likely_roots`: the folder above or one inside is a layout; no image here but
+    in a subfolder) is fatal at once, naming the likely root: its images read with the plain
+    folder's defaults would only add findings that the right root would not give (colour
+    photographs converted to grey, not 1024 px)."""
     test = root / PLAIN_TEST_DIR
     if labels_csv:
         csv_path, problems = _explicit_csv(labels_csv, root)
     else:
         csv_path, problems = _single_csv(root, "label")
     csvs = [p for p in root.iterdir() if p.suffix.lower() == ".csv"]
+    if not labels_csv and not any(not is_hidden(p) for p in csvs):
+        likely = likely_roots(root)
+        if likely:
+            raise IngestError(f"{root}: no label CSV found here -> {likely} If not, put the "
+                              "label CSV here or pass --labels-csv FILE")
     for other in csvs:
         if csv_path is not None and other.resolve() != csv_path.resolve() and not is_hidden(other):
             problems.append(note(other, "CSV file ignored (not the label CSV)", "nothing to do"))
@@ -695,6 +711,129 @@ def detect_kind(root: Path) -> str:
         if test(root):
             return kind
     return "plain"
+
+
+# --------------------------------------------------------------------------------------
+# A root one level off: where the data likely are
+
+
+NEARBY_FOLDERS = 100
+"""Subfolders of a root that :func:`likely_roots` looks at, at most (in name order): the look
+stays a listing of a few folders however large the root."""
+NEARBY_SHOWN = 3
+"""Likely roots a message names, at most."""
+
+
+def _layout_words(kind: str, folder: Path) -> str:
+    """What the layout ``kind`` found in ``folder`` is, for a message: ``an EyePACS layout:
+    trainLabels.csv + train/`` (the names as found there)."""
+    def name(official: str, *others: str) -> str:
+        found = next((c for c in (_child(folder, n) for n in (official, *others)) if c is not None), None)
+        return found.name if found is not None else official
+
+    if kind == "eyepacs":
+        train = next((d.name for d in (_child(folder, n) for n in EYEPACS_TRAIN_DIRS)
+                      if d is not None and d.is_dir()), EYEPACS_TRAIN_DIRS[0])
+        return f"an EyePACS layout: {name(EYEPACS_CSV)} + {train}/"
+    if kind == "aptos":
+        return f"an APTOS layout: {name(APTOS_CSV)} + {name(APTOS_TRAIN)}/"
+    if kind == "idrid":
+        return f"an IDRiD layout: '{IDRID_DIR}/'"
+    if kind == "medmnist":
+        files = _npz_files(folder)
+        return f"a MedMNIST .npz: {files[0].name}" if files else "a MedMNIST .npz"
+    return "a DRAC 2022 layout"
+
+
+def _recognised(folder: Path) -> str:
+    """The layout of :data:`DETECTORS` that ``folder`` is, else ``''`` (a listing only: no
+    image is opened)."""
+    try:
+        return next((kind for kind, test in DETECTORS if test(folder)), "")
+    except OSError:  # a folder that cannot be listed is no layout
+        return ""
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    try:
+        return sorted(p for p in folder.iterdir() if p.is_dir() and not is_hidden(p))[:NEARBY_FOLDERS]
+    except OSError:
+        return []
+
+
+def count_images(folder: Path) -> int:
+    """The image files directly in ``folder`` (a listing: none is opened; 0 when it cannot be
+    listed)."""
+    try:
+        return sum(p.suffix.lower() in IMAGE_SUFFIXES and not is_hidden(p) and p.is_file()
+                   for p in folder.iterdir())
+    except OSError:
+        return 0
+
+
+def _single_csv_in(folder: Path) -> Path | None:
+    try:
+        found = [p for p in folder.iterdir() if p.suffix.lower() == ".csv" and not is_hidden(p)]
+    except OSError:
+        return None
+    return found[0] if len(found) == 1 else None
+
+
+def nearby_layouts(root: Path) -> list[tuple[Path, str]]:
+    """The folders next to ``root`` that are a layout :data:`DETECTORS` recognise: the folder
+    above it, then its subfolders (at most :data:`NEARBY_FOLDERS`), each with what it is
+    (:func:`_layout_words`). For a root that is none (a plain folder) but is one level off:
+    ``eyepacs/train`` (the folder above is the EyePACS layout) or ``downloads`` (holding
+    ``IDRiD/``). DRAC and IDRiD roots inside their task folders are recognised as they are
+    (:func:`looks_like_drac`, :func:`looks_like_idrid`) and never get here."""
+    found: list[tuple[Path, str]] = []
+    for folder in ([root.parent] if root.parent != root else []) + _subfolders(root):
+        kind = _recognised(folder)
+        if kind:
+            found.append((folder, _layout_words(kind, folder)))
+    return found
+
+
+def image_subfolders(root: Path) -> list[tuple[Path, int]]:
+    """``root``'s subfolders that hold images (not its ``test/``, a plain folder's test
+    images), each with how many, most first: where the images of a root one level too high
+    are."""
+    counted = [(sub, count_images(sub)) for sub in _subfolders(root)
+               if not same_name(sub.name, PLAIN_TEST_DIR)]
+    return sorted(((sub, n) for sub, n in counted if n), key=lambda item: -item[1])
+
+
+def _root_option(folder: Path) -> str:
+    """``--root FOLDER``, quoted for a shell when it must be (spaces): as the user retypes it,
+    and as :func:`data_prep.problems.as_config_keys` says it (``data.root=FOLDER``)."""
+    return f"--root {shlex.quote(str(folder))}"
+
+
+def _images_and_csv(folder: Path, n: int, labels_csv: Path | None) -> str:
+    """``--root FOLDER with --labels-csv CSV (30 images)``: a subfolder of images as a root,
+    with the label CSV to pass when it is not in that folder (``labels_csv``, else the
+    subfolder's only CSV, which needs no flag)."""
+    if labels_csv is not None:
+        with_csv = (f" with --labels-csv {shlex.quote(str(labels_csv))}"
+                    if labels_csv.parent != folder else "")
+        return f"{_root_option(folder)}{with_csv} ({counted(n, 'image')})"
+    own = _single_csv_in(folder)
+    return f"{_root_option(folder)} ({counted(n, 'image')}{f' and {own.name}' if own is not None else ''})"
+
+
+def likely_roots(root: Path, labels_csv: Path | None = None) -> str:
+    """``did you mean --root X (...)?`` for a plain ``root`` that is likely one level off, or
+    ``''``: the layouts next to it (:func:`nearby_layouts`), else, unless ``root`` holds
+    images itself, its subfolders of images (:func:`image_subfolders`; with
+    ``labels_csv``, the label CSV found or given, to pass with them). At most
+    :data:`NEARBY_SHOWN`; listings only, no image is opened. The flag is the ingest's
+    (``--root``), which ``python -m drac_ssl.train`` says as ``data.root=``."""
+    named = [f"{_root_option(folder)} ({words})" for folder, words in nearby_layouts(root)]
+    if not named and not count_images(root):
+        named = [_images_and_csv(folder, n, labels_csv) for folder, n in image_subfolders(root)]
+    if not named:
+        return ""
+    return f"did you mean {' or '.join(named[:NEARBY_SHOWN])}?"
 
 
 def discover(cfg: DataConfig) -> Layout:

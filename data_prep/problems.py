@@ -192,6 +192,21 @@ SAME_FINDING_MIN = 3
 as one line naming the files (:func:`merge_same_findings`)."""
 
 
+def _same_findings(problems: Sequence[Problem], at_least: int = SAME_FINDING_MIN
+                   ) -> dict[tuple[str, str, str, str], list[Problem]]:
+    """The findings :func:`merge_same_findings` merges, by (severity, kind, what, fix): at
+    least ``at_least`` warnings or notes of one kind with the same words."""
+    groups: dict[tuple[str, str, str, str], list[Problem]] = {}
+    for problem in problems:
+        if problem.severity != "error" and problem.kind:
+            groups.setdefault((problem.severity, problem.kind, problem.what, problem.fix), []).append(problem)
+    return {key: same for key, same in groups.items() if len(same) >= at_least}
+
+
+MERGED_NAMES = 3
+"""Files a merged line names (:func:`merge_same_findings`); the rest are counted."""
+
+
 def merge_same_findings(problems: Sequence[Problem], at_least: int = SAME_FINDING_MIN) -> list[Problem]:
     """``problems`` for printing, with the findings that say the same thing of many files
     merged: those of one severity (warnings and notes only: an error names its own row or
@@ -200,25 +215,48 @@ def merge_same_findings(problems: Sequence[Problem], at_least: int = SAME_FINDIN
     -> fix`` (``PATH`` the folder they share, else the first's). A folder of 35,000 colour
     photographs converted to grey gets one line, not ten and a count. The structured findings
     (``ingest_summary.json``) keep every file."""
-    groups: dict[tuple[str, str, str, str], list[Problem]] = {}
-    for problem in problems:
-        if problem.severity != "error" and problem.kind:
-            groups.setdefault((problem.severity, problem.kind, problem.what, problem.fix), []).append(problem)
+    groups = _same_findings(problems, at_least)
     out: list[Problem] = []
     for problem in problems:
         same = groups.get((problem.severity, problem.kind, problem.what, problem.fix), [])
-        if len(same) < at_least:  # errors and findings without a kind are never in groups
+        if not same:  # errors and findings without a kind are never in groups
             out.append(problem)
             continue
         if problem is not same[0]:
             continue
         parents = {str(Path(p.path).parent) for p in same}
         where = parents.pop() if len(parents) == 1 else problem.path
-        names = [Path(p.path).name for p in same[:3]]
-        listed = ", ".join(names) + (f" and {len(same) - 3} more" if len(same) > 3 else "")
+        names = [Path(p.path).name for p in same[:MERGED_NAMES]]
+        listed = ", ".join(names) + (f" and {len(same) - MERGED_NAMES} more"
+                                     if len(same) > MERGED_NAMES else "")
         out.append(dataclasses.replace(problem, path=where,
                                        what=f"{len(same)} files ({listed}): {problem.what}"))
     return out
+
+
+def _printed(problems: Sequence[Problem], per_kind: int | None) -> dict[str, list[Problem]]:
+    """The findings of each severity as :func:`format_problems` lists them, before the cut:
+    errors in line order; warnings and notes merged (:func:`merge_same_findings`) unless
+    ``per_kind`` is None (the full list)."""
+    out: dict[str, list[Problem]] = {}
+    for severity in ("error", "warning", "note"):
+        found = [p for p in problems if p.severity == severity]
+        if severity == "error":
+            found = in_line_order(found)
+        out[severity] = merge_same_findings(found) if per_kind is not None else found
+    return out
+
+
+def left_out_of_print(problems: Sequence[Problem], per_kind: int | None = SHOWN_PER_KIND) -> bool:
+    """Whether :func:`format_problems` (with the same ``per_kind``) leaves a finding out of its
+    lines: a kind cut short (more than ``per_kind`` lines of it), or files merged into one
+    line that names only some of them ('... and 27 more'). The one test by which the printed
+    list says where every line is, and a failed ingest writes ``ingest_problems.txt``."""
+    if per_kind is None:
+        return False
+    if any(cut_per_kind(found, per_kind)[1] for found in _printed(problems, per_kind).values()):
+        return True
+    return any(len(same) > MERGED_NAMES for same in _same_findings(problems).values())
 
 
 def format_problems(problems: Sequence[Problem], per_kind: int | None = SHOWN_PER_KIND,
@@ -232,24 +270,27 @@ def format_problems(problems: Sequence[Problem], per_kind: int | None = SHOWN_PE
     where every line is (a 611-row label CSV beside 3 images, or a 35,000-image set with one
     repeated finding, stays readable). Warnings and notes that say the same of many files are
     one line first (:func:`merge_same_findings`); the count in each title is of the files'
-    findings.
+    findings. When a merged line names only some of its files and no count line named
+    ``full_list``, a last line does (:func:`left_out_of_print`): whatever the list leaves
+    out, it says where every line is, once at least.
     """
     sections = (
         ("error", "errors (fatal)"),
         ("warning", "warnings (converted or not honoured; fatal with --strict)"),
         ("note", "notes"),
     )
+    printed = _printed(problems, per_kind)
     out: list[str] = []
+    named = False  # full_list said on a count line
     for severity, title in sections:
-        found = [p for p in problems if p.severity == severity]
-        if not found:
+        if not printed[severity]:
             continue
-        if severity == "error":
-            found = in_line_order(found)
-        out.append(f"{title}: {len(found)}")
-        for problem, rest in shown_with_rest(merge_same_findings(found) if per_kind is not None
-                                             else found, per_kind):
+        out.append(f"{title}: {sum(p.severity == severity for p in problems)}")
+        for problem, rest in shown_with_rest(printed[severity], per_kind):
             out.append(f"  {problem.line}")
             if rest:  # right below its kind's lines
                 out.append(f"  {more_of_a_kind(rest)} (all listed in {full_list})")
+                named = True
+    if not named and left_out_of_print(problems, per_kind):
+        out.append(f"  (each file of the merged lines above has its own line in {full_list})")
     return "\n".join(out)

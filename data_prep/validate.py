@@ -279,10 +279,36 @@ def _icdr_fits(grade_names: Sequence[str], low: int, high: int) -> bool:
     return low >= 0 and high == 4 and k not in (2, 5) and tuple(grade_names) != GRADE_SCALES["icdr"]
 
 
-def file_scale_fix(grade_names: Sequence[str], values: Collection[int]) -> str:
+STRAY_SHARE = 0.10
+"""Rows outside the scale, as a share of the rows with a number grade, below which they read
+as slips of those rows (:func:`file_scale_fix`)."""
+
+
+def stray_grades(grade_names: Sequence[str], values: Collection[int], n_outside: int,
+                 n_graded: int) -> bool:
+    """Whether a label CSV's rows outside 0..K-1 read as slips of those rows rather than as
+    labels on a wider scale, so that correcting the rows is the first fix: they are few (under
+    :data:`STRAY_SHARE` of the ``n_graded`` rows with a number grade), or their grades skip a
+    grade above the scale (7 and 9 on 0..4 with no 5, 6 or 8: a wider scale would not leave
+    those empty). Not when the labels run 0..4 without a gap on a scale ICDR may replace
+    (:func:`_icdr_fits`): a 5-grade set's top grades can be under 10 % of its rows (EyePACS's
+    levels 3 and 4 are about 4.5 %), and ``--grades icdr`` is then the fix."""
+    k = len(grade_names)
+    above = {v for v in values if v >= k}
+    gap = bool(above) and len(above) < max(above) - k + 1
+    low, high = min(values, default=0), max(values, default=0)
+    if _icdr_fits(grade_names, low, high) and not gap:
+        return False
+    return gap or n_outside < STRAY_SHARE * n_graded
+
+
+def file_scale_fix(grade_names: Sequence[str], values: Collection[int], n_outside: int = 0,
+                   n_graded: int = 0) -> str:
     """The fix for a label CSV with several rows outside 0..K-1, given the set's integer grades
-    ``values``: the scale of these labels first (``--grades icdr`` where the labels run 0..4 and
-    :func:`_icdr_fits`; else K' names, one per grade 0..max), correcting the rows last."""
+    ``values``, the ``n_outside`` rows outside and the ``n_graded`` rows with a number grade:
+    the scale of these labels first (``--grades icdr`` where the labels run 0..4 and
+    :func:`_icdr_fits`; else K' names, one per grade 0..max), correcting the rows last; the
+    other way round when the rows outside read as slips (:func:`stray_grades`)."""
     rows = f"correct the rows to {choices(grade_names)}"
     low, high = min(values, default=0), max(values, default=0)
     if low < 0:
@@ -293,8 +319,12 @@ def file_scale_fix(grade_names: Sequence[str], values: Collection[int]) -> str:
              else f"NAME0, NAME1, ..., NAME{high}")
     named = f'give {n} names, one per grade 0..{high}: --grades "{names}"'
     if _icdr_fits(grade_names, low, high):
-        return f"if these are the 5 ICDR grades (0..4), pass --grades icdr; else {named}; or {rows}"
-    return f"if the labels have {n} grades (0..{high}), {named}; or {rows}"
+        scale = f"if these are the 5 ICDR grades (0..4), pass --grades icdr; else {named}"
+    else:
+        scale = f"if the labels have {n} grades (0..{high}), {named}"
+    if stray_grades(grade_names, values, n_outside, n_graded):
+        return f"{rows}; or, {scale}"
+    return f"{scale}; or {rows}"
 
 
 VALUES_SHOWN = 6
@@ -302,13 +332,14 @@ VALUES_SHOWN = 6
 
 
 def outside_problem(csv_path: Path, outside: Sequence[tuple[int, str, str, int]],
-                    grade_names: Sequence[str], values: Collection[int]) -> Problem | None:
+                    grade_names: Sequence[str], values: Collection[int],
+                    n_graded: int = 0) -> Problem | None:
     """The error for the rows ``outside`` (line, image name, grade cell, grade) of a label CSV
     whose grades are outside 0..K-1: one row, its own line (:func:`grade_problem`, a slip of
     that row); several, one problem of the file (a 5-grade CSV on the 3-grade default is one
     finding, not a line per row): how many rows, which grades (with their rows), two example
-    rows with their CSV line numbers, and :func:`file_scale_fix`. None when ``outside`` is
-    empty."""
+    rows with their CSV line numbers, and :func:`file_scale_fix` (``n_graded``: the file's
+    rows with a number grade, inside the scale or not). None when ``outside`` is empty."""
     if len(outside) < 2:
         return next((grade_problem(f"{csv_path}:{line}", name, raw, grade, grade_names, values)
                      for line, name, raw, grade in outside), None)
@@ -326,7 +357,7 @@ def outside_problem(csv_path: Path, outside: Sequence[tuple[int, str, str, int]]
     scale = "{" + ", ".join(str(g) for g in range(len(grade_names))) + "}"
     return error(csv_path, f"{len(outside)} rows have a grade outside {scale}, the scale of --grades "
                            f"({describe(grade_names)}): {grades}, e.g. {examples}",
-                 file_scale_fix(grade_names, values), "grade")
+                 file_scale_fix(grade_names, values, len(outside), n_graded), "grade")
 
 
 def grade_problem(where: str, name: str, raw: str, grade: int | None,
@@ -525,7 +556,8 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
                 one_based_problem(csv_path, table.columns[index["grade"]], grade_names, numbers,
                                   len(outside)))
         if said is None:
-            said = outside_problem(csv_path, outside, grade_names, numbers)
+            graded = sum(row.grade is not None for row in rows) + len(outside)
+            said = outside_problem(csv_path, outside, grade_names, numbers, graded)
         problems += [said] if said is not None else []
     if not rows and left_out and not any(p.severity == "error" for p in problems):
         every = ("the label CSV's one row is" if len(left_out) == 1
@@ -612,23 +644,32 @@ def read_name_list(csv_path: Path, column: str) -> tuple[list[tuple[int, str]] |
     return names, problems
 
 
-def _grade_clash(rows: Sequence[LabelRow]) -> str:
+def _grade_clash(rows: Sequence[LabelRow], agreement: bool = False) -> str:
     """`` with conflicting grades [0, 7]`` when the rows' grades differ (as the CSV writes
-    them, in row order: an out-of-range ``7`` stays ``7``), else ``''`` (``1`` and ``1.0`` are
-    the same grade)."""
+    them, in row order: an out-of-range ``7`` stays ``7``). When they agree: ``''``, or with
+    ``agreement`` (for a message that does not name each row's grade) `` with grade 3 on
+    both`` (``on all 3``), with how each row writes it when the spellings differ (``1`` and
+    ``1.0`` are the same grade: `` with grade 1 on both (written 1, 1.0)``)."""
     values = {r.grade if r.grade is not None else  # a grade written as its name: its number
               parse_grade(r.written) if parse_grade(r.written) is not None else r.written for r in rows}
     written = ", ".join(r.written or "''" for r in rows)
-    return f" with conflicting grades [{written}]" if len(values) > 1 else ""
+    if len(values) > 1:
+        return f" with conflicting grades [{written}]"
+    if not agreement:
+        return ""
+    on = "both" if len(rows) == 2 else f"all {len(rows)}"
+    spellings = f" (written {written})" if len({r.written for r in rows}) > 1 else ""
+    return f" with grade {rows[0].written or repr('')} on {on}{spellings}"
 
 
 def duplicate_label_rows(table: LabelTable) -> list[Problem]:
     """A CSV naming the same image twice (case-insensitively, in any Unicode form:
     :func:`data_prep.layout.name_key`) is fatal.
 
-    Grades that differ are shown as the CSV writes them, one per line in file order (an
-    out-of-range ``7`` stays ``7``; its own error comes from :func:`grade_problem`); ``1``
-    and ``1.0`` are the same grade, no conflict. Rows naming one image in different
+    The grades are said whether they differ or not (:func:`_grade_clash`): grades that differ
+    as the CSV writes them, one per line in file order (an out-of-range ``7`` stays ``7``;
+    its own error comes from :func:`grade_problem`); ``1`` and ``1.0`` are the same grade, no
+    conflict. Rows naming one image in different
     spellings (``001.png`` and ``1``) are :func:`same_image_rows`'."""
     by_name: dict[str, list[LabelRow]] = {}
     for row in sorted([*table.rows, *table.left_out], key=lambda r: r.line):
@@ -639,7 +680,7 @@ def duplicate_label_rows(table: LabelTable) -> list[Problem]:
             lines = ", ".join(str(r.line) for r in rows)
             problems.append(error(f"{table.path}:{rows[1].line}",
                                   f"{rows[0].name} is listed {len(rows)} times (lines {lines})"
-                                  f"{_grade_clash(rows)}",
+                                  f"{_grade_clash(rows, agreement=True)}",
                                   "keep exactly one row per image", "csv"))
     return problems
 

@@ -468,8 +468,23 @@ def test_a_repeated_row_shows_its_grades_as_the_csv_writes_them(tmp_path: Path) 
     csv_path.write_text("image name,DR grade\n001.png,0\n002.png,1\n003.png,2\n002.png,1.0\n"
                         "003.png,x\n003.png,9\n")
     message = expect_error(config(data), tmp_path / "out")
-    assert f"{csv_path}:5: 002.png is listed 2 times (lines 3, 5) -> keep" in message
+    assert f"{csv_path}:5: 002.png is listed 2 times (lines 3, 5) with grade 1 on both (written 1, 1.0) -> keep" in message
     assert "003.png is listed 3 times (lines 4, 6, 7) with conflicting grades [2, x, 9]" in message
+
+
+def test_a_repeated_row_with_the_same_grade_names_the_grade(tmp_path: Path) -> None:
+    """docs/data.md promises that two rows naming one image are an error naming both lines and
+    the grades, whether the grades agree or not; a new-user review found agreeing grades
+    unsaid ('pt07_OD.png is listed 2 times (lines 16, 32) -> keep exactly one row per
+    image'): the grade is said, so the user sees that deleting either row loses nothing."""
+    data = make_plain(tmp_path / "d", {"001.png": 0, "002.png": 1, "003.png": 2})
+    csv_path = data / "labels.csv"
+    with open(csv_path, "a", encoding="utf-8") as fh:
+        fh.write("002.png,1\n003.png,2\n003.png,2\n")  # lines 5, 6, 7
+    message = expect_error(config(data), tmp_path / "out")
+    assert (f"{csv_path}:5: 002.png is listed 2 times (lines 3, 5) with grade 1 on both -> keep "
+            "exactly one row per image") in message, message
+    assert f"{csv_path}:6: 003.png is listed 3 times (lines 4, 6, 7) with grade 2 on all 3 -> keep" in message
 
 
 @pytest.mark.parametrize("spelling, grade", [("1", "2"), ("001", "2"), ("1", "0")])
@@ -502,7 +517,7 @@ def test_rows_naming_one_image_in_three_spellings_and_a_repeat_are_each_said_onc
     with open(csv_path, "a", encoding="utf-8") as fh:
         fh.write("002.PNG,1\n1,2\n001,0\n")  # lines 5, 6, 7
     message = expect_error(config(data), tmp_path / "out")
-    assert f"{csv_path}:5: 002.png is listed 2 times (lines 3, 5) -> keep" in message
+    assert f"{csv_path}:5: 002.png is listed 2 times (lines 3, 5) with grade 1 on both -> keep" in message
     assert "002.png is named by" not in message
     assert (f"{csv_path}:6: 001.png is named by 3 rows spelled differently (line 2 '001.png' "
             "grade 0, line 6 '1' grade 2, line 7 '001' grade 0) with conflicting grades "

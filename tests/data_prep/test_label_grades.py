@@ -169,3 +169,26 @@ def test_a_file_of_grades_outside_the_scale_is_one_problem_with_the_scale_fix(tm
     path = write_labels(tmp_path / "one.csv", [0, 1, 2, 7, 1])
     (said,) = errors(read(path, ("Normal", "NPDR", "PDR"))[1])
     assert said.path == f"{path}:5" and said.what.startswith("grade 7 of 003.png is outside {0, 1, 2}")
+
+
+def test_a_few_stray_grades_lead_with_correcting_the_rows(tmp_path: Path) -> None:
+    """A new-user review: two stray grades (7 and 9) among 30 rows of 0..4 on the ICDR scale
+    were told first 'if the labels have 10 grades (0..9), give 10 names', the unlikely fix.
+    Rows outside the scale that are few (under 10 % of the graded rows) or skip grades above
+    it (no 5, 6 or 8: no scale leaves those empty) lead with correcting the rows; a file whose
+    grades run on past the scale keeps the scale's fix first (the test above)."""
+    icdr = ("No DR", "Mild", "Moderate", "Severe", "PDR")
+    grades: list[object] = [i % 5 for i in range(30)]
+    grades[7], grades[21] = 7, 9
+    (said,) = errors(read(write_labels(tmp_path / "stray.csv", grades), icdr)[1])
+    assert said.what.startswith("2 rows have a grade outside {0, 1, 2, 3, 4}")
+    assert said.fix.startswith("correct the rows to 0 (No DR), 1 (Mild), 2 (Moderate), 3 (Severe) "
+                               "or 4 (PDR); or, if the labels have 10 grades (0..9)"), said.fix
+    # many rows of one grade above the scale, no gap: a wider scale is the likely reading
+    grades = [i % 4 for i in range(30)]
+    (said,) = errors(read(write_labels(tmp_path / "four.csv", grades), ("a", "b", "c"))[1])
+    assert said.fix.startswith("if the labels have 4 grades (0..3)"), said.fix
+    # a gap above the scale reads as stray values, even when they are many
+    grades = [(0, 1, 2, 6)[i % 4] for i in range(30)]
+    (said,) = errors(read(write_labels(tmp_path / "gap.csv", grades), ("a", "b", "c"))[1])
+    assert said.fix.startswith("correct the rows"), said.fix

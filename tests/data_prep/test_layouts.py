@@ -906,3 +906,135 @@ def test_the_installed_ingest_command_names_itself_and_asks_for_its_subcommand(
         main(["--root", "X"])  # python -m data_prep: its own name
     err = capsys.readouterr().err
     assert err.startswith("usage: python -m data_prep") and "python -m data_prep ingest --root X" in err
+
+
+# --------------------------------------------------------------------------------------
+# A failed ingest's full list, and a root one level off
+
+
+def photo_folder(root: Path, aptos: list) -> Path:
+    """A new user's plain colour folder: the 30 samples as ``ptNN_OD.png`` / ``ptNN_OS.png``
+    and ``labels.csv`` with columns the ingest does not know (``filename,dr_grade,patient_id``)."""
+    rows = []
+    for i, (_, grade, rgb) in enumerate(aptos):
+        name = f"pt{i // 2:02d}_{'OD' if i % 2 == 0 else 'OS'}.png"
+        save(root / name, rgb)
+        rows.append([name, grade, f"pt{i // 2:02d}"])
+    write_rows(root / "labels.csv", ["filename", "dr_grade", "patient_id"], rows)
+    return root
+
+
+def test_a_failed_ingest_that_merges_findings_names_the_file_with_every_line(
+        tmp_path: Path, aptos: list, capsys: pytest.CaptureFixture[str]) -> None:
+    """A new-user review: a failed ingest said 'nothing was written but the full list, named
+    below' and wrote ``ingest_problems.txt``, but no line named it: the 30 'converted to
+    grayscale' warnings were printed merged into one line (so none was cut), while the file
+    was written because 30 unmerged warnings exceed 10 of a kind. Whenever the file is
+    written, the printed list names it, in ``python -m data_prep ingest`` and in the train
+    pipeline's ingest stage alike; a list printed whole writes no file and promises none."""
+    from data_prep.__main__ import main
+    from drac_ssl.train import stage_ingest
+
+    root = photo_folder(tmp_path / "my_photos", aptos)
+    out = tmp_path / "x" / "data"
+    main(["ingest", "--root", str(root), "--labels-csv", str(root / "labels.csv"), "--out",
+          str(out), "--workers", "1", "--cache-sizes", str(SIZE)])
+    err = capsys.readouterr().err
+    listed = out / ingest.PROBLEMS_NAME
+    assert "2 problem(s) must be fixed first (nothing was written but the full list, named below)" in err
+    assert "30 files (pt00_OD.png, pt00_OS.png, pt01_OD.png and 27 more)" in err, err
+    assert listed.exists() and f"its own line in {listed})" in err, err
+    assert listed.read_text(encoding="utf-8").count("RGB image") == 30
+
+    cfg = load_config(None, [f"data.root={root}", f"data.labels_csv={root / 'labels.csv'}",
+                             "data.n_folds=2", "data.workers=1", f"data.cache_sizes=[{SIZE}]"])
+    run = tmp_path / "run"
+    with pytest.raises(validate.IngestError) as caught:
+        stage_ingest(cfg, run)
+    said = str(caught.value)
+    assert "named below" in said and f"its own line in {run / 'data' / ingest.PROBLEMS_NAME}" in said, said
+    assert "data.image_column='filename'" in said and not FLAG.findall(said), said
+
+    # two files only: every line printed, no file written or promised
+    few = tmp_path / "few"
+    for name in ("pt00_OD.png", "pt00_OS.png"):
+        save(few / name, np.array(Image.open(root / name)))
+    write_rows(few / "labels.csv", ["filename", "dr_grade"], [["pt00_OD.png", 0], ["pt00_OS.png", 1]])
+    message = run_error(config(few), tmp_path / "few-out")
+    assert "(nothing was written)" in message and ingest.PROBLEMS_NAME not in message, message
+    assert not (tmp_path / "few-out" / ingest.PROBLEMS_NAME).exists()
+
+
+def test_a_merged_line_that_names_only_some_files_says_where_all_are() -> None:
+    """The printed list leaves out a file's line when it merges the same finding of many
+    files ('and 27 more') as when it cuts a kind short: either way it names where every line
+    is, once; merging three files names them all and points nowhere."""
+    from data_prep.problems import left_out_of_print
+
+    folder = Path("photos")
+    same = [validate.warning(str(folder / f"{i:03d}.png"), "RGB image", "keep colour", "channels")
+            for i in range(30)]
+    assert left_out_of_print(same) and not left_out_of_print(same[:3])
+    text = validate.format_problems(same, full_list="F.txt")
+    assert text.count("F.txt") == 1
+    assert text.splitlines()[-1] == "  (each file of the merged lines above has its own line in F.txt)"
+    assert "F.txt" not in validate.format_problems(same[:3], full_list="F.txt")
+    assert "F.txt" not in validate.format_problems(same, per_kind=None, full_list="F.txt")
+
+
+def eyepacs_folder(root: Path, aptos: list) -> Path:
+    train, _ = split(aptos)
+    rows = []
+    for i, (_, grade, rgb) in enumerate(train):
+        name = f"{10 + i}_{'left' if i % 2 else 'right'}"
+        save(root / "train" / f"{name}.jpeg", rgb, format="JPEG", quality=95)
+        rows.append([name, grade])
+    write_rows(root / "trainLabels.csv", ["image", "level"], rows, newline="\n")
+    return root
+
+
+def test_a_root_one_level_inside_a_layout_names_the_layout_root(tmp_path: Path, aptos: list) -> None:
+    """A new-user review: ``--root .../eyepacs/train`` (its parent an EyePACS layout) said 'no
+    label CSV found here -> put the label CSV here', and 50 warnings of the plain UW-OCTA
+    defaults (converted to grey, not 1024 px) that the right root would not give. The error
+    names the folder above as the likely root, with the layout it is, before any image is
+    decoded; in the train pipeline as ``data.root=``."""
+    from drac_ssl.train import stage_ingest
+
+    root = eyepacs_folder(tmp_path / "eyepacs", aptos)
+    message = run_error(config(root / "train"), tmp_path / "out")
+    assert (f"did you mean --root {root} (an EyePACS layout: trainLabels.csv + train/)?"
+            in message), message
+    assert "grayscale" not in message and "1024" not in message, message
+    cfg = load_config(None, [f"data.root={root / 'train'}", "data.n_folds=2", "data.workers=1",
+                             f"data.cache_sizes=[{SIZE}]"])
+    with pytest.raises(validate.IngestError) as caught:
+        stage_ingest(cfg, tmp_path / "run")
+    assert f"did you mean data.root={root} (an EyePACS layout" in str(caught.value), str(caught.value)
+    assert not FLAG.findall(str(caught.value)), str(caught.value)
+
+
+def test_a_root_one_level_above_a_layout_names_the_layout_inside(tmp_path: Path) -> None:
+    """``--root downloads`` holding only ``IDRiD/`` said 'no label CSV found here'; it names
+    ``downloads/IDRiD`` as the likely root."""
+    downloads = tmp_path / "downloads"
+    (downloads / "IDRiD" / IDRID_DIR / IMAGES_DIR / TRAIN_DIR).mkdir(parents=True)
+    message = run_error(config(downloads), tmp_path / "out")
+    assert f"did you mean --root {downloads / 'IDRiD'} (an IDRiD layout" in message, message
+
+
+def test_images_one_level_down_name_the_folder_and_the_label_csv(tmp_path: Path, aptos: list) -> None:
+    """``study/images/*.png`` + ``study/labels.csv`` with ``--root study`` said 'no images found
+    -> point --root at the folder that holds the images'. It names the subfolder with the
+    images, how many, and the label CSV to pass with it; followed, the ingest runs."""
+    study = tmp_path / "study"
+    train, _ = split(aptos)
+    for code, _, rgb in train:
+        save(study / "images" / f"{code}.png", rgb)
+    write_rows(study / "labels.csv", ["image name", "DR grade"], [[f"{c}.png", g] for c, g, _ in train])
+    message = run_error(config(study, grades=ICDR), tmp_path / "out")
+    assert (f"did you mean --root {study / 'images'} with --labels-csv {study / 'labels.csv'} "
+            "(25 images)?") in message, message
+    result = ingest.run(config(study / "images", labels_csv=str(study / "labels.csv"), grades=ICDR),
+                        tmp_path / "out", verbose=False)
+    assert result.n_train == 25
