@@ -639,13 +639,13 @@ class _Tee:
     def __init__(self, stream: Any, log: Any) -> None:
         self._stream = stream
         self._log = log
-        self._after_bar = False  # the last write was a bar's (terminal only)
+        self._bar_standing = False  # the last write drew a bar and left it on the line
 
     def write(self, text: str) -> int:
         n = self._stream.write(text)
-        bar_end = self._after_bar and text == "\n"
-        self._after_bar = "\r" in text
-        if not self._after_bar and not bar_end:
+        bar_end = self._bar_standing and text == "\n"  # a cleared bar (leave=False) ends in "\r"
+        self._bar_standing = "\r" in text and not text.endswith("\r")
+        if "\r" not in text and not bar_end:
             try:
                 self._log.write(text)
             except (OSError, ValueError):  # a full disk or a closed log: the console goes on

@@ -727,11 +727,14 @@ def test_the_console_log_keeps_the_lines_not_the_bars_and_gives_the_streams_back
         sys.stderr.write("\r                              \r")
         sys.stderr.write("\rphantom images: 100%|##########| 2/2")  # a bar that stays (leave=True) ...
         sys.stderr.write("\n")  # ... ends its line on the terminal: no blank line in the log
+        sys.stderr.write("\rumm 2/3:  50%|#####     | 1/2")
+        sys.stderr.write("\r                              \r")  # a bar cleared (leave=False) ...
+        print(file=sys.stderr)  # ... then a blank line meant as one: kept
         print("[preflight] warning: something", file=sys.stderr)
         assert sys.stderr.isatty() == before[1].isatty()  # tqdm still sees what the stream is
     assert (sys.stdout, sys.stderr) == before
     assert log.read_text() == ("==== earlier ====\nold line\n==== now ====\n[train] stage umm: starting\n"
-                               "[preflight] warning: something\n")
+                               "\n[preflight] warning: something\n")
     captured = capsys.readouterr()
     assert captured.out == "[train] stage umm: starting\n" and "umm 1/3:  50%" in captured.err
     print("after")  # no longer logged
