@@ -298,6 +298,20 @@ def ci_resampling(groups: Sequence[Any] | None, n: int) -> dict[str, Any]:
 
 @dataclass
 class VariantResult:
+    """One variant's cross-validated fine-tuning (``finetune/<name>/``).
+
+    Attributes:
+        name: the variant (``scratch``, ``vicreg``, ``vicreg_umm``).
+        out_dir: its folder; ``oof_path`` its ``oof.csv`` (:mod:`drac_ssl.oof`).
+        metrics: ``metrics.json`` as written (JSON-safe: NaN as None): QWK, AUC OvO / OvR,
+            accuracy, macro F1 with 95% bootstrap CIs, the confusion matrix, per-fold rows.
+        folds: the per-fold rows (``metrics["folds"]``, ``folds.csv``).
+        calibration: the cross-fitted temperature, thresholds and decision rule.
+        seconds: wall time of the variant, in seconds.
+        oof_probs: ``(n_labelled, K)`` cross-fitted out-of-fold probabilities.
+        oof_pred: ``(n_labelled,)`` grades by ``finetune.decision``.
+    """
+
     name: str
     out_dir: Path
     oof_path: Path
@@ -311,6 +325,11 @@ class VariantResult:
 
 @dataclass
 class FinetuneResult:
+    """What :func:`run` returns: the stage's folder (``finetune/``), each variant's result,
+    ``comparison.json`` / ``comparison.csv`` (the variants side by side, each pretrained one
+    minus scratch with a paired bootstrap CI), the variant ``selected`` for export and the
+    ``summary.json`` that records the selection and its evidence."""
+
     out_dir: Path
     variants: dict[str, VariantResult]
     comparison_path: Path
