@@ -29,7 +29,9 @@ underscore-space are real)::
       2. Groundtruths/a. IDRiD_Disease Grading_Training Labels.csv  (Image name, Retinopathy grade)
 
   ``root`` may be the folder holding ``B. Disease Grading`` or that folder. The testing set
-  is the unlabelled test split (its public label file is not read); its names restart at
+  is the unlabelled test split (its public label file is not read: ``python -m
+  drac_ssl.export --score SUBMISSION.csv --labels FILE`` scores a submission against it, a note
+  says so); its names restart at
   ``IDRiD_001``, so names shared with training images are allowed (contents are compared).
 
 ``medmnist``: a MedMNIST ``.npz`` (RetinaMNIST): ``root`` is the file or a folder holding
@@ -620,9 +622,10 @@ def _discover_idrid(root: Path, labels_csv: str) -> Layout:
                                   "pass --labels-csv FILE", "layout"))
         for other in found:
             if other != csv_path:
-                problems.append(note(other, "CSV not read (the testing set is ingested unlabelled: "
-                                            "score predictions on it yourself)", "nothing to do",
-                                     "layout"))
+                problems.append(note(other, "CSV not read (the testing set is ingested unlabelled)",
+                                     "nothing to do; to score the run's submission of the testing "
+                                     f"set against it: python -m drac_ssl.export --score "
+                                     f"SUBMISSION.csv --labels {shlex.quote(str(other))}", "layout"))
     if train is None:
         errors = [p for p in problems if p.severity == "error"]
         listing = f"\n{format_problems(errors)}" if errors else ""

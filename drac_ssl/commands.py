@@ -14,8 +14,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-__all__ = ["DEFAULT_N_BOOT", "check_arguments_problem", "compare_parser",
-           "export_parser", "report_parser", "train_parser"]
+__all__ = ["DEFAULT_N_BOOT", "SCORE_ONLY_OPTIONS", "check_arguments_problem", "compare_parser",
+           "export_parser", "report_parser", "score_arguments_problem", "train_parser"]
 
 DEFAULT_N_BOOT = 1000
 """Resamples of a difference recomputed by ``python -m drac_ssl.compare`` without ``--n-boot``
@@ -52,12 +52,15 @@ def export_parser() -> argparse.ArgumentParser:
         prog="python -m drac_ssl.export",
         description="Grade a folder of retinal images (UW-OCTA, colour fundus) with a drac_ssl "
                     "model bundle into a submission CSV (case,class,P0..P{K-1}; DRAC 2022 Task 3: "
-                    "case,class,P0,P1,P2), or check a submission CSV.",
+                    "case,class,P0,P1,P2), check a submission CSV, or score one against labels "
+                    "you hold.",
         epilog="Examples:\n  python -m drac_ssl.export runs/default --images TEST_DIR --out team.csv\n"
                "  python -m drac_ssl.export runs/default --variant vicreg --images TEST_DIR --out vicreg.csv\n"
                "  python -m drac_ssl.export --check team.csv --images TEST_DIR\n"
                "  python -m drac_ssl.export --check team.csv --manifest runs/retinamnist   "
-               "# test images in an .npz",
+               "# test images in an .npz\n"
+               "  python -m drac_ssl.export --score team.csv --labels \"b. IDRiD_Disease Grading_Testing "
+               "Labels.csv\" --json score.json",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run", nargs="?", help="run folder (with bundle/) or bundle folder")
     parser.add_argument("--variant", metavar="NAME",
@@ -78,8 +81,23 @@ def export_parser() -> argparse.ArgumentParser:
                              "whose test cases and grade scale the submission must match; for "
                              "test images without a folder (RetinaMNIST's .npz)")
     parser.add_argument("--grades", type=int, default=None, metavar="K",
-                        help="with --check: the number of grades (default: the manifest's, else "
-                             "the header's width: case,class and K columns P<n>)")
+                        help="with --check or --score: the number of grades (default: the "
+                             "manifest's, else the header's width: case,class and K columns P<n>)")
+    parser.add_argument("--score", metavar="CSV",
+                        help="score this submission against the true grades of --labels: QWK with "
+                             "its 95%% bootstrap CI, accuracy, macro F1, AUC one-vs-rest and "
+                             "one-vs-one, the confusion matrix; every case needs a label and "
+                             "every label a case")
+    parser.add_argument("--labels", metavar="CSV",
+                        help="with --score: the label CSV (any dialect the ingest reads; the "
+                             "columns of DRAC, APTOS, EyePACS or IDRiD are found, else name them)")
+    parser.add_argument("--image-column", metavar="NAME",
+                        help="with --score: the label CSV's column of image names (with or "
+                             "without extension)")
+    parser.add_argument("--grade-column", metavar="NAME",
+                        help="with --score: the label CSV's column of true grades")
+    parser.add_argument("--json", metavar="FILE",
+                        help="with --score: also write the figures to this JSON file")
     parser.add_argument("--skip-unreadable", action="store_true",
                         help="grade the readable images and write them even when some files "
                              "cannot be read or are not images this package reads (x.webp, "
@@ -112,6 +130,49 @@ def check_arguments_problem(args: argparse.Namespace) -> str | None:
             " (a file: --check compares the submission's cases with the image files "
             f"of a folder; give its folder, {Path(args.images).parent})"
             if Path(args.images).is_file() else ""))
+    return None
+
+
+SCORE_ONLY_OPTIONS = ("labels", "image_column", "grade_column", "json")
+"""The options of ``export --score`` that mean nothing without it (``--json`` -> ``json``)."""
+
+
+def _flag(dest: str) -> str:
+    return "--" + dest.replace("_", "-")
+
+
+def score_arguments_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with the arguments of ``python -m drac_ssl.export``'s ``--score`` (parsed
+    by :func:`export_parser`), in the words of its ``error:`` line; None when nothing is. Also
+    an option of :data:`SCORE_ONLY_OPTIONS` given without ``--score``. Checked before torch
+    loads (exit 2)."""
+    if not args.score:
+        given = [_flag(d) for d in SCORE_ONLY_OPTIONS if getattr(args, d, None) is not None]
+        if given:
+            return (f"{', '.join(given)} {'goes' if len(given) == 1 else 'go'} with --score "
+                    f"SUBMISSION.csv (score a submission against labels you hold)")
+        return None
+    others = [flag for flag, given in (("RUN", args.run), ("--check", args.check),
+                                       ("--variant", args.variant), ("--images", args.images),
+                                       ("--out", args.out), ("--manifest", args.manifest),
+                                       ("--skip-unreadable", args.skip_unreadable),
+                                       ("--tta", args.tta is not None)) if given]
+    if others:
+        return (f"--score compares a submission with labels; give no {', '.join(others)} with it "
+                f"(grade the images first: python -m drac_ssl.export RUN --images DIR --out CSV)")
+    if not args.labels:
+        return ("--score needs --labels CSV: the true grades of the submission's images (e.g. "
+                "IDRiD's 'b. IDRiD_Disease Grading_Testing Labels.csv')")
+    if not Path(args.score).is_file():
+        return f"{args.score}: no such submission file" + (
+            " (a folder: give the submission CSV)" if Path(args.score).is_dir() else "")
+    if not Path(args.labels).is_file():
+        return f"{args.labels}: no such label file" + (
+            " (a folder: give the label CSV)" if Path(args.labels).is_dir() else "")
+    if args.json is not None:
+        from drac_ssl.io import output_file_problem  # standard library only
+
+        return output_file_problem(args.json, "--json", "score.json")
     return None
 
 

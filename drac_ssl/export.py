@@ -27,6 +27,7 @@ Command line::
     python -m drac_ssl.export RUN --variant vicreg [--images DIR --out CSV]  # another variant
     python -m drac_ssl.export --check TEAM.csv --images DIR     # validate a submission
     python -m drac_ssl.export --check TEAM.csv --manifest RUN   # ... against the ingest's test ids
+    python -m drac_ssl.export --score TEAM.csv --labels LABELS.csv [--json OUT.json]  # score it
 
 ``--variant NAME`` exports a fine-tuned variant of the run other than the selected one
 (:func:`drac_ssl.grading.bundle.build_or_reuse_bundle`: ``RUN/bundles/NAME``, reused while
@@ -87,6 +88,12 @@ system files (``.DS_Store``, ``Thumbs.db``) are left out without a word. ``--che
 --images DIR`` reports each image file of DIR the package cannot grade without a row as a
 problem.
 
+``--score TEAM.csv --labels LABELS.csv`` scores a submission against true grades the user holds
+(IDRiD's testing labels, APTOS's public split, a held-out set): QWK with its bootstrap 95% CI,
+accuracy, macro F1, the AUCs and the confusion matrix, in report.md's words; every case needs a
+label and every label a case (:mod:`drac_ssl.scoring`, which loads no torch: the command
+answers it before this module's imports).
+
 Exit codes: 0 success, 1 the submission has problems (each printed as FILE:LINE: what ->
 fix; the file is kept as ``OUT.failed``, :func:`failed_submission_path`, and ``--out`` left as it
 was), 2 bad input (missing run or bundle, unreadable images, bad arguments), without a
@@ -101,11 +108,18 @@ if __name__ == "__main__":  # Ctrl-C while torch loads: one line, not an import'
     quiet_while_starting("export")
     import sys
 
-    from drac_ssl.commands import check_arguments_problem, export_parser
+    from drac_ssl.commands import check_arguments_problem, export_parser, score_arguments_problem
 
     # --help, a usage error, --check of a missing file: answered before torch loads (main()
-    # says a negative --threads first)
+    # says a negative --threads first); --score loads no torch at all (drac_ssl.scoring)
     args = export_parser().parse_args()
+    if args.threads >= 0 and (problem := score_arguments_problem(args)):
+        print(f"error: {problem}", file=sys.stderr)
+        raise SystemExit(2)
+    if args.score and args.threads >= 0:
+        from drac_ssl.scoring import score_command
+
+        raise SystemExit(score_command(args, sys.argv[1:]))
     if args.check and args.threads >= 0 and (problem := check_arguments_problem(args)):
         print(f"error: {problem}", file=sys.stderr)
         raise SystemExit(2)
@@ -123,7 +137,7 @@ from typing import Any
 import numpy as np
 
 from data_prep.problems import Problem
-from drac_ssl.commands import check_arguments_problem, export_parser
+from drac_ssl.commands import check_arguments_problem, export_parser, score_arguments_problem
 from drac_ssl.config import Config
 from drac_ssl.datasets import load_octa_cache
 from drac_ssl.grading.bundle import (
@@ -897,15 +911,22 @@ def _export_variant_held(args: argparse.Namespace, run_dir: Path) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m drac_ssl.export RUN --images DIR --out TEAM.csv`` or ``--check TEAM.csv
-    --images DIR``; returns the exit code (0 ok, 1 submission problems, 2 bad input, 3
-    written with ``--skip-unreadable`` but some files skipped)."""
+    """``python -m drac_ssl.export RUN --images DIR --out TEAM.csv``, ``--check TEAM.csv
+    --images DIR`` or ``--score TEAM.csv --labels LABELS.csv`` (:func:`drac_ssl.scoring.score_command`);
+    returns the exit code (0 ok, 1 submission problems, 2 bad input, 3 written with
+    ``--skip-unreadable`` but some files skipped)."""
     args = export_parser().parse_args(argv)
     started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
     try:
         from drac_ssl.runtime import apply_thread_policy
 
         apply_thread_policy(args.threads)
+        if problem := score_arguments_problem(args):
+            raise BundleError(problem)
+        if args.score:  # a submission against labels the user holds (drac_ssl.scoring)
+            from drac_ssl.scoring import score_command
+
+            return score_command(args, list(sys.argv[1:] if argv is None else argv))
         if args.check:
             if problem := check_arguments_problem(args):
                 raise BundleError(problem)
@@ -947,7 +968,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                               "lists test images)" if args.images else
                                               "--grades {k} or --manifest RUN")
         if args.manifest or args.grades is not None:
-            raise BundleError("--manifest and --grades go with --check")
+            raise BundleError("--manifest goes with --check, --grades with --check or --score")
         if args.out and (problem := output_file_problem(args.out, "--out", "submission.csv")):
             raise BundleError(problem)  # before any grading, not at the final rename
         resolve_device(args.device, setting="--device")  # the flag typed, before any work

@@ -14,6 +14,9 @@ hold anything an older version wrote. The conventions, once for every caller:
   difference and its bounds carry their sign
   (``+0.050 (+0.010..+0.090)``); a missing bound is :data:`MISSING` and the known one stays
   (``n/a..0.300``); both missing is :data:`MISSING`.
+* No evidence of grading better than chance (the QWK's 95% CI reaches 0) is said in one
+  sentence, :func:`chance_words`, of a model's out-of-fold figures (the export, report.md, the
+  model card, the app) and of a submission scored against held labels (``export --score``).
 * An interval of width 0 (both bounds finite and equal) is not certainty: every bootstrap
   resample gave the same value. It is written ``not meaningful: <reason>``, the reason the
   caller knows (:func:`drac_ssl.metrics.degenerate_ci_reason` names one grade given to every
@@ -26,10 +29,11 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["MISSING", "bound_digits", "constant_interval_reason", "figure_text", "finite_number", "format_ci",
+__all__ = ["MISSING", "bound_digits", "chance_words", "constant_interval_reason", "figure_text",
+           "finite_number", "finite_pair", "format_ci",
            "format_difference", "format_signed_interval", "format_with_ci", "interval_width_zero",
            "markdown_table", "signed_text"]
 
@@ -150,3 +154,53 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return lines + [""]
+
+
+def finite_pair(values: Any) -> tuple[float, float] | None:
+    """The first two entries of a stored interval (``[low, high]``) as floats, or None when
+    it is absent or either bound is not a finite number."""
+    if not isinstance(values, list | tuple) or len(values) < 2:
+        return None
+    if not all(isinstance(v, int | float) and math.isfinite(v) for v in values[:2]):
+        return None
+    return float(values[0]), float(values[1])
+
+
+CHANCE_REMEDY = "it needs more labelled images, more training or another recipe."
+"""The end of :func:`chance_words` about a model."""
+
+
+def chance_words(figures: Mapping[str, Any], subject: str = "this model",
+                 qwk_words: str = "out-of-fold QWK", remedy: str = CHANCE_REMEDY) -> str | None:
+    """The sentence saying that ``figures`` give no evidence of grading better than chance, or
+    None when they do (or hold no QWK and interval).
+
+    ``figures``: a record with ``qwk``, ``qwk_ci95`` (``[low, high]``, the bootstrap 95% CI)
+    and optionally ``qwk_ci95_note`` (why an interval of width 0 is not meaningful),
+    ``auc_ovr`` / ``auc`` (macro one-vs-rest / one-vs-one AUC) and ``auc_ovr_ci95``: a
+    variant's ``metrics.json``, a bundle's ``cv_metrics``, ``export --score``'s record. The
+    rule: the CI's lower end is at or below 0 (QWK 0 = chance agreement). When the one-vs-rest
+    AUC's CI lies above 0.5 the sentence says that the probabilities do rank the images better
+    than chance while the grades do not yet agree. ``subject`` (``this model``, ``this
+    submission``), ``qwk_words`` (what the QWK is: ``out-of-fold QWK``, ``QWK``) and
+    ``remedy`` (after "Do not read its grades ... as a grading; ") word it for its caller."""
+    qwk = figures.get("qwk")
+    ci = finite_pair(figures.get("qwk_ci95"))
+    if not isinstance(qwk, int | float) or ci is None or ci[0] > 0:
+        return None
+    kind = "one-vs-rest" if isinstance(figures.get("auc_ovr"), int | float) else "one-vs-one"
+    auc = figures.get("auc_ovr", figures.get("auc"))
+    auc_text = (f", macro AUC {kind} {auc:.3f} (0.5 = chance)"
+                if isinstance(auc, int | float) and math.isfinite(auc) else "")
+    note = figures.get("qwk_ci95_note")
+    where = "reaches 0" if ci[1] >= 0 else "lies below 0 (worse than chance)"
+    ci_text = (f"95% CI {format_ci(ci[0], ci[1])} {where}" if not note and ci[0] != ci[1]
+               else f"its CI {format_ci(ci[0], ci[1], note)}")
+    said = f"No evidence that {subject} grades better than chance: {qwk_words} {qwk:.3f}, {ci_text}"
+    auc_ci = finite_pair(figures.get("auc_ovr_ci95")) if kind == "one-vs-rest" else None
+    if auc_ci is not None and auc_ci[0] > 0.5:
+        return (f"{said}. Its probabilities do rank the images better than chance (macro AUC "
+                f"one-vs-rest {auc:.3f}, 95% CI {format_ci(auc_ci[0], auc_ci[1])}, above 0.5), but "
+                f"its grades do not yet agree with the true grades beyond chance. Do not read its "
+                f"grades as a grading; {remedy}")
+    return f"{said}{auc_text}. Do not read its grades or probabilities as a grading; {remedy}"

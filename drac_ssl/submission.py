@@ -45,8 +45,9 @@ from drac_ssl.io import atomic_write_text
 from drac_ssl.scale import default_grade_names, submission_columns
 from drac_ssl.starting import started
 
-__all__ = ["NOT_GRADED", "SUBMISSION_COLUMNS", "FolderFiles", "ProblemLines", "check_submission", "main",
-           "is_drac_test_folder", "read_folder", "report_check", "referable_path",
+__all__ = ["NOT_GRADED", "SUBMISSION_COLUMNS", "FolderFiles", "ProblemLines", "SubmissionRows",
+           "check_submission", "main", "is_drac_test_folder", "read_folder", "read_submission",
+           "report_check", "referable_path",
            "write_incomplete_grades", "write_referable",
            "write_submission", "DRAC_PROB_COLUMNS"]
 
@@ -825,6 +826,53 @@ def check_submission(csv_path: str | os.PathLike[str],
     """
     return _check(csv_path, images_dir, num_grades=num_grades, grade_names=grade_names,
                   cases=cases)[0]
+
+
+@dataclass(frozen=True)
+class SubmissionRows:
+    """A submission that passed :func:`check_submission`, read (:func:`read_submission`)."""
+
+    path: Path
+    cases: list[str]  # the case column, as written (image file names)
+    classes: np.ndarray  # (n,) int64: the submitted grades, the class column
+    probs: np.ndarray  # (n, K) float64: the P0..P{K-1} columns
+    lines: list[int]  # (n,) each row's line in the file (1 = the header)
+
+    @property
+    def num_grades(self) -> int:
+        """K, the number of P columns."""
+        return int(self.probs.shape[1])
+
+
+def read_submission(csv_path: str | os.PathLike[str], *, num_grades: int | None = None,
+                    scale_from: str = "") -> tuple[SubmissionRows | None, ProblemLines]:
+    """A submission CSV's rows when it passes :func:`check_submission` (with ``num_grades``;
+    None: K from the header as the check takes it), else None and the check's problems
+    (``FILE:LINE: what -> fix``), exactly as ``--check`` prints them (``scale_from``: who says
+    ``num_grades``, as :func:`report_check` takes it). Cases are checked for their format only
+    (no image folder): a case without a file extension is a problem."""
+    problems, _ = _check(csv_path, num_grades=num_grades, scale_from=scale_from)
+    if problems:
+        return None, problems
+    text = Path(csv_path).read_text(encoding="utf-8")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    cases: list[str] = []
+    classes: list[int] = []
+    probs: list[list[float]] = []
+    lines: list[int] = []
+    header = True
+    for fields in reader:
+        if not fields or not any(f.strip() for f in fields):
+            continue
+        if header:  # the check passed: the first non-blank record is case,class,P0..P{K-1}
+            header = False
+            continue
+        cases.append(fields[0].strip())
+        classes.append(int(fields[1].strip()))
+        probs.append([float(f) for f in fields[2:]])
+        lines.append(reader.line_num)
+    return SubmissionRows(Path(csv_path), cases, np.asarray(classes, dtype=np.int64),
+                          np.asarray(probs, dtype=np.float64), lines), problems
 
 
 def main(argv: Sequence[str] | None = None) -> int:

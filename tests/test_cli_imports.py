@@ -26,6 +26,7 @@ CASES: tuple[tuple[str, tuple[str, ...], int], ...] = (
     ("drac_ssl.export", ("--help",), 0),
     ("drac_ssl.export", ("--grades", "three"), 2),
     ("drac_ssl.export", ("--check", "{tmp}/nope.csv"), 2),
+    ("drac_ssl.export", ("--score", "{tmp}/nope.csv", "--labels", "{tmp}/nope_labels.csv"), 2),
     ("drac_ssl.compare", ("--help",), 0),
     ("drac_ssl.compare", (), 2),
     ("drac_ssl.report", (), 2),

@@ -32,7 +32,6 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import json
-import math
 import os
 import shlex
 import shutil
@@ -46,7 +45,7 @@ import yaml
 from torch import nn
 
 from drac_ssl import __version__
-from drac_ssl.figures import figure_text, format_ci
+from drac_ssl.figures import chance_words, figure_text, format_ci
 from drac_ssl.grading.image_notes import image_kind
 from drac_ssl.grading.model import (
     HEADS,
@@ -403,38 +402,9 @@ def chance_warning(cv: dict[str, Any]) -> str | None:
     When the macro one-vs-rest AUC's CI (``auc_ovr_ci95``, runs since it was stored) lies
     above 0.5, the warning says that the probabilities do rank the images better than chance
     while the grades do not yet agree. None otherwise, or when there are no metrics (an
-    untrained demo bundle)."""
-    qwk = cv.get("qwk")
-    ci = _finite_pair(cv.get("qwk_ci95"))
-    if not isinstance(qwk, int | float) or ci is None or ci[0] > 0:
-        return None
-    kind = "one-vs-rest" if isinstance(cv.get("auc_ovr"), int | float) else "one-vs-one"
-    auc = cv.get("auc_ovr", cv.get("auc"))
-    auc_text = (f", macro AUC {kind} {auc:.3f} (0.5 = chance)"
-                if isinstance(auc, int | float) and math.isfinite(auc) else "")
-    note = cv.get("qwk_ci95_note")
-    where = "reaches 0" if ci[1] >= 0 else "lies below 0 (worse than chance)"
-    ci_text = (f"95% CI {format_ci(ci[0], ci[1])} {where}" if not note and ci[0] != ci[1]
-               else f"its CI {format_ci(ci[0], ci[1], note)}")
-    said = f"No evidence that this model grades better than chance: out-of-fold QWK {qwk:.3f}, {ci_text}"
-    remedy = "it needs more labelled images, more training or another recipe."
-    auc_ci = _finite_pair(cv.get("auc_ovr_ci95")) if kind == "one-vs-rest" else None
-    if auc_ci is not None and auc_ci[0] > 0.5:
-        return (f"{said}. Its probabilities do rank the images better than chance (macro AUC "
-                f"one-vs-rest {auc:.3f}, 95% CI {format_ci(auc_ci[0], auc_ci[1])}, above 0.5), but "
-                f"its grades do not yet agree with the true grades beyond chance. Do not read its "
-                f"grades as a grading; {remedy}")
-    return f"{said}{auc_text}. Do not read its grades or probabilities as a grading; {remedy}"
-
-
-def _finite_pair(values: Any) -> tuple[float, float] | None:
-    """The first two entries of a stored interval (``[low, high]``) as floats, or None when
-    it is absent or either bound is not a finite number."""
-    if not isinstance(values, list | tuple) or len(values) < 2:
-        return None
-    if not all(isinstance(v, int | float) and math.isfinite(v) for v in values[:2]):
-        return None
-    return float(values[0]), float(values[1])
+    untrained demo bundle). The words are :func:`drac_ssl.figures.chance_words`' (``python -m
+    drac_ssl.export --score`` says them of a submission scored against held labels)."""
+    return chance_words(cv)
 
 
 def task_description(grade_names: Sequence[str], channels: int, kind: str | None,

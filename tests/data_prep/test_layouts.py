@@ -237,7 +237,9 @@ def test_idrid_layout_with_official_folder_names(tmp_path: Path, aptos: list) ->
     assert {k: info["config"][k] for k in ("image_column", "grade_column")} == {
         "image_column": "Image name", "grade_column": "Retinopathy grade"}
     assert any("also name training images" in n for n in result.notes)
-    assert any("Testing Labels.csv: CSV not read" in n for n in result.notes)
+    # the testing labels are not read, and the note names the command that scores against them
+    assert any("Testing Labels.csv: CSV not read" in n and "python -m drac_ssl.export --score "
+               "SUBMISSION.csv --labels '" in n for n in result.notes), result.notes
     ids = [r["id"] for r in manifest(result)]
     assert ids[0] == "IDRiD_001.jpg" and ids[25] == "IDRiD_001.jpg"  # per split unique
     # a root inside the task (the DRAC layout uses the same folder names) is IDRiD, not DRAC

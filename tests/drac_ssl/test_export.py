@@ -1953,3 +1953,241 @@ def test_a_failed_submission_is_not_left_under_its_name(
     assert export.main([str(run), "--images", str(run / "images" / "test"), "--out", str(out)]) == 0
     assert check_submission(out, run / "images" / "test") == [] and not failed.exists()
 
+
+
+# --------------------------------------------------------------------------------------
+# --score: a submission against labels the user holds (IDRiD's test grades, APTOS's public
+# split, a held-out set of one's own)
+
+ICDR = ("No DR", "Mild", "Moderate", "Severe", "PDR")
+# 8 images on the 5 ICDR grades; QWK and accuracy by hand (docs: rows true, columns class):
+# weighted disagreements (0,1) (2,3) (4,2): (1 + 1 + 4) / 16 = 0.375; expected from the
+# margins (true 2,1,2,1,2; class 1,2,2,2,1): (8*50 + 8*44 - 2*16*16) / (8*16) = 1.875;
+# QWK = 1 - 0.375 / 1.875 = 0.8. Accuracy 5/8; F1 per grade 2/3, 2/3, 1/2, 2/3, 2/3: 19/30.
+SCORED_TRUE = (0, 0, 1, 2, 2, 3, 4, 4)
+SCORED_CLASS = (0, 1, 1, 2, 3, 3, 4, 2)
+SCORED_CONFUSION = [[1, 1, 0, 0, 0], [0, 1, 0, 0, 0], [0, 0, 1, 1, 0], [0, 0, 0, 1, 0], [0, 0, 1, 0, 1]]
+
+
+def _scored_probs() -> np.ndarray:
+    """Rows peaked on the submitted class, but the last row's largest P is grade 4, not its
+    class 2: QWK and accuracy must score the class column, the AUCs the P columns."""
+    probs = np.full((8, 5), 0.1)
+    probs[np.arange(8), SCORED_CLASS] = 0.6
+    probs[7] = [0.05, 0.05, 0.3, 0.1, 0.5]
+    return probs
+
+
+def _write_scored_submission(path: Path, classes: tuple[int, ...] = SCORED_CLASS,
+                             names: list[str] | None = None) -> Path:
+    names = names or [f"IDRiD_{i + 1:03d}.jpg" for i in range(len(classes))]
+    probs = _scored_probs()
+    lines = ["case,class,P0,P1,P2,P3,P4"] + [
+        f"{name},{c}," + ",".join(f"{p:.6f}" for p in row)
+        for name, c, row in zip(names, classes, probs, strict=True)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _write_idrid_labels(path: Path, grades: tuple[int, ...] = SCORED_TRUE, extra: list[str] = ()) -> Path:
+    """IDRiD's testing-label CSV: 'Image name' without extension, 'Retinopathy grade', the
+    trailing space of 'Risk of macular edema ', rows in another order than the submission."""
+    rows = [f"IDRiD_{i + 1:03d},{g},0" for i, g in enumerate(grades)]
+    rows = rows[::-1] + list(extra)
+    path.write_text("Image name,Retinopathy grade,Risk of macular edema \n" + "\n".join(rows) + "\n")
+    return path
+
+
+def test_score_gives_the_hand_computed_figures_of_a_5_grade_submission(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from sklearn.metrics import roc_auc_score
+
+    sub = _write_scored_submission(tmp_path / "team.csv")
+    labels = _write_idrid_labels(tmp_path / "b. IDRiD_Disease Grading_Testing Labels.csv")
+    out = tmp_path / "scored" / "score.json"
+    assert export.main(["--score", str(sub), "--labels", str(labels), "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "8 cases, 5 grades (0 No DR, 1 Mild, 2 Moderate, 3 Severe, 4 PDR)" in printed, printed
+    assert "QWK 0.800 (95% CI " in printed and "accuracy 0.625, macro F1 0.633" in printed, printed
+    assert "'Image name'" in printed and "'Retinopathy grade'" in printed and "IDRiD" in printed, printed
+    assert "8 names without extension" in printed, printed  # IDRiD_001 -> IDRiD_001.jpg
+    # the confusion matrix, rows true grades, columns the submitted class, with the ICDR names
+    table = [ln for ln in printed.splitlines() if ln.startswith("| ")]
+    assert table[0] == "| true \\ class | 0 No DR | 1 Mild | 2 Moderate | 3 Severe | 4 PDR |", table
+    assert table[1:] == [f"| {g} {ICDR[g]} | " + " | ".join(map(str, row)) + " |"
+                         for g, row in enumerate(SCORED_CONFUSION)], table
+    record = json.loads(out.read_text())
+    assert record["n"] == 8 and record["num_grades"] == 5 and record["class_names"] == list(ICDR)
+    assert record["qwk"] == pytest.approx(0.8) and record["accuracy"] == pytest.approx(0.625)
+    assert record["macro_f1"] == pytest.approx(19 / 30) and record["confusion"] == SCORED_CONFUSION
+    lo, hi = record["qwk_ci95"]
+    assert -1 <= lo <= 0.8 <= hi <= 1 and lo < hi
+    y, probs = np.array(SCORED_TRUE), _scored_probs()
+    assert record["auc_ovr"] == pytest.approx(roc_auc_score(y, probs, multi_class="ovr", average="macro"))
+    assert record["auc_ovo"] == pytest.approx(roc_auc_score(y, probs, multi_class="ovo", average="macro"))
+    assert record["auc"] == record["auc_ovo"]  # DRAC's tie-breaker, as metrics.json names it
+    assert f"AUC {record['auc_ovo']:.3f} (one-vs-one; one-vs-rest {record['auc_ovr']:.3f})" in printed
+    assert record["label_columns"] == {"image": "Image name", "grade": "Retinopathy grade"}
+    assert record["submission"] == str(sub) and record["labels"] == str(labels)
+    assert record["package_version"] and record["date_utc"].startswith("20")
+    assert record["command"].startswith("python -m drac_ssl.export --score ")
+    assert record["chance_warning"] is None and "better than chance" not in printed
+
+
+def test_score_refuses_a_case_without_label_and_a_label_without_case(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sub = _write_scored_submission(tmp_path / "team.csv")
+    # IDRiD_003 (line 4 of the submission) lost its label: nothing is scored, not 7 of 8
+    short = tmp_path / "short.csv"
+    short.write_text("Image name,Retinopathy grade\n" + "".join(
+        f"IDRiD_{i + 1:03d},{g}\n" for i, g in enumerate(SCORED_TRUE) if i != 2))
+    assert export.main(["--score", str(sub), "--labels", str(short)]) == 2
+    captured = capsys.readouterr()
+    assert "QWK" not in captured.out
+    err = captured.err
+    assert "1 of the 8 cases of" in err and f"{sub}:4: IDRiD_003.jpg" in err, err
+    assert "names no case" not in err  # only one side is off, and only it is said
+    # a label row that names no case: counted and pointed at, file:line
+    long = _write_idrid_labels(tmp_path / "long.csv", extra=["IDRiD_099,2,0"])
+    assert export.main(["--score", str(sub), "--labels", str(long)]) == 2
+    err = capsys.readouterr().err
+    assert "1 of the 9 label rows of" in err and f"{long}:10: IDRiD_099" in err, err
+    assert "no label in" not in err
+
+
+def test_score_reads_a_bom_crlf_semicolon_label_file_with_aptos_columns(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sub = _write_scored_submission(tmp_path / "team.csv", names=[f"{i:03x}a9.png" for i in range(8)])
+    labels = tmp_path / "labels.csv"  # European Excel: BOM, CRLF, semicolons, a blank last line
+    text = "id_code;diagnosis\r\n" + "".join(f"{i:03x}a9;{g}\r\n" for i, g in enumerate(SCORED_TRUE)) + ";\r\n"
+    labels.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    assert export.main(["--score", str(sub), "--labels", str(labels)]) == 0
+    printed = capsys.readouterr().out
+    assert "QWK 0.800" in printed and "accuracy 0.625" in printed, printed
+    assert "'id_code'" in printed and "'diagnosis'" in printed and "semicolon-separated" in printed, printed
+
+
+def test_score_names_a_missing_column_with_the_fix_and_takes_the_columns_given(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sub = _write_scored_submission(tmp_path / "team.csv")
+    labels = tmp_path / "mine.csv"
+    labels.write_text("file,dr_grade\n" + "".join(f"IDRiD_{i + 1:03d}.jpg,{g}\n" for i, g in enumerate(SCORED_TRUE)))
+    assert export.main(["--score", str(sub), "--labels", str(labels)]) == 2
+    err = capsys.readouterr().err
+    assert "no grade column" in err and "'file', 'dr_grade'" in err, err
+    assert "did you mean 'dr_grade'? pass --grade-column 'dr_grade'" in err, err
+    assert export.main(["--score", str(sub), "--labels", str(labels), "--grade-column", "dr_grad"]) == 2
+    assert "did you mean 'dr_grade'? pass --grade-column 'dr_grade'" in capsys.readouterr().err
+    assert export.main(["--score", str(sub), "--labels", str(labels), "--image-column", "file",
+                        "--grade-column", "dr_grade"]) == 0
+    assert "QWK 0.800" in capsys.readouterr().out
+
+
+def test_score_refuses_grades_outside_the_scale_and_names_without_one_case(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sub = _write_scored_submission(tmp_path / "team.csv")
+    labels = _write_idrid_labels(tmp_path / "labels.csv", grades=(0, 0, 1, 2, 2, 3, 4, 5))
+    assert export.main(["--score", str(sub), "--labels", str(labels)]) == 2
+    err = capsys.readouterr().err
+    assert f"{labels}:2: grade 5 of IDRiD_008 is outside 0..4" in err, err  # reversed rows: line 2
+    # a name without extension that two cases share is ambiguous, not a guess
+    both = _write_scored_submission(tmp_path / "both.csv", names=[
+        "IDRiD_001.jpg", "IDRiD_001.png", *(f"IDRiD_{i:03d}.jpg" for i in range(3, 9))])
+    labels = _write_idrid_labels(tmp_path / "labels2.csv")
+    assert export.main(["--score", str(both), "--labels", str(labels)]) == 2
+    err = capsys.readouterr().err
+    assert f"{labels}:9: IDRiD_001 (no extension) matches 2 cases" in err, err
+
+
+def test_score_refuses_a_submission_that_fails_its_check_with_the_checks_lines(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sub = _write_scored_submission(tmp_path / "team.csv")
+    text = sub.read_text().splitlines()
+    text[3] = text[3].replace(",1,", ",7,", 1)  # line 4: class 7 on a 5-grade file
+    sub.write_text("\n".join(text) + "\n")
+    labels = _write_idrid_labels(tmp_path / "labels.csv")
+    assert export.main(["--score", str(sub), "--labels", str(labels)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.splitlines()[0].startswith(f"{sub}:4: class 7 is outside {{0, 1, 2, 3, 4}} -> "), captured.out
+    assert "nothing was scored" in captured.err and "QWK" not in captured.out
+
+
+def test_score_says_when_the_submission_is_no_evidence_of_better_than_chance(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sub = _write_scored_submission(tmp_path / "team.csv", classes=(2, 4, 0, 1, 3, 2, 0, 4))
+    labels = _write_idrid_labels(tmp_path / "labels.csv")
+    out = tmp_path / "score.json"
+    assert export.main(["--score", str(sub), "--labels", str(labels), "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    record = json.loads(out.read_text())
+    assert record["qwk_ci95"][0] <= 0
+    assert "No evidence that this submission grades better than chance: QWK" in printed, printed
+    assert record["chance_warning"] and record["chance_warning"] in printed
+
+
+def test_score_options_go_together_and_are_refused_before_torch_loads(tmp_path: Path) -> None:
+    sub = _write_scored_submission(tmp_path / "team.csv")
+    labels = _write_idrid_labels(tmp_path / "labels.csv")
+    code = ("import contextlib, io, json, runpy, sys\n"
+            "results = []\n"
+            "for argv in json.loads(sys.argv[1]):\n"
+            "    sys.argv = ['drac_ssl.export', *argv]\n"
+            "    out, err = io.StringIO(), io.StringIO()\n"
+            "    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):\n"
+            "        try:\n"
+            "            runpy.run_module('drac_ssl.export', run_name='__main__', alter_sys=True)\n"
+            "            code = 'no exit'\n"
+            "        except SystemExit as stop:\n"
+            "            code = stop.code\n"
+            "    results.append([code, 'torch' in sys.modules, out.getvalue(), err.getvalue()])\n"
+            "print(json.dumps(results))\n")
+    cases = [["--score", str(sub)],  # no --labels
+             ["--score", str(sub), "--labels", str(labels), "--images", str(tmp_path)],
+             ["--labels", str(labels)],  # --labels without --score
+             ["--score", str(sub), "--labels", str(labels)]]
+    import os
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1",
+           "PYTHONPATH": os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, "-c", code, json.dumps(cases)], cwd=repo, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads(proc.stdout.splitlines()[-1])
+    (c1, t1, _, e1), (c2, t2, _, e2), (c3, t3, _, e3), (c4, t4, o4, _) = results
+    assert (c1, t1) == (2, False) and "--score needs --labels" in e1, e1
+    assert (c2, t2) == (2, False) and "--images" in e2, e2
+    assert (c3, t3) == (2, False) and "--labels" in e3 and "--score" in e3, e3
+    assert (c4, t4) == (0, False) and "QWK 0.800" in o4, o4  # the scoring itself loads no torch
+
+
+def test_score_against_the_real_aptos_label_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The real APTOS 2019 train.csv (id_code without .png, diagnosis 0..4), as Kaggle ships
+    it: a submission of its images scored against it, once exact and once with two grades
+    swapped."""
+    labels = Path(__file__).resolve().parents[3] / "shared" / "data" / "aptos_samples" / "train.csv"
+    if not labels.is_file():
+        pytest.skip(f"the real APTOS samples are not at {labels.parent} (../shared/data is absent)")
+    rows = [line.split(",") for line in labels.read_text().split()[1:]]
+    grades = [int(g) for _, g in rows]
+
+    def submission(classes: list[int]) -> Path:
+        out = tmp_path / "aptos.csv"
+        lines = ["case,class,P0,P1,P2,P3,P4"]
+        for (code, _), c in zip(rows, classes, strict=True):
+            lines.append(f"{code}.png,{c}," + ",".join("0.6" if k == c else "0.1" for k in range(5)))
+        out.write_text("\n".join(lines) + "\n")
+        return out
+
+    assert export.main(["--score", str(submission(grades)), "--labels", str(labels), "--grades", "5"]) == 0
+    printed = capsys.readouterr().out
+    assert f"{len(rows)} cases, 5 grades" in printed and "QWK 1.000" in printed, printed
+    assert "accuracy 1.000" in printed and "the APTOS layout's" in printed, printed
+    swapped = list(grades)
+    first4, first0 = swapped.index(4), swapped.index(0)
+    swapped[first4], swapped[first0] = 0, 4  # one PDR called No DR and one No DR called PDR
+    assert export.main(["--score", str(submission(swapped)), "--labels", str(labels)]) == 0
+    printed = capsys.readouterr().out
+    assert f"accuracy {(len(rows) - 2) / len(rows):.3f}" in printed and "QWK 1.000" not in printed, printed

@@ -112,8 +112,9 @@ def _is(module: str, names: tuple[str, ...]) -> bool:
 def test_the_import_statements_keep_the_layering() -> None:
     """Read from the source, every import statement (inside functions too), beside the test
     above, which sees only what importing five modules loads."""
-    # report and compare read run records: no import of a stage
-    for path in (REPO / "drac_ssl" / "report.py", REPO / "drac_ssl" / "compare.py"):
+    # report and compare read run records, scoring a submission and labels: no import of a stage
+    for path in (REPO / "drac_ssl" / "report.py", REPO / "drac_ssl" / "compare.py",
+                 REPO / "drac_ssl" / "scoring.py"):
         stages = sorted(m for m in _imports(path) if _is(m, STAGE_MODULES))
         assert not stages, f"{path.name} imports the stage(s) {stages}: move what it needs into a layer"
     # grading and the app: no training code, however far the imports are followed
@@ -142,7 +143,8 @@ def test_grade_constants_are_defined_once_and_only_defaults() -> None:
     # the modules that grade, score, plot, report, export and serve take K from the data:
     # none of them reads the DRAC constants (docs/design.md)
     for module in ("drac_ssl/metrics.py", "drac_ssl/plots.py", "drac_ssl/report.py",
-                   "drac_ssl/compare.py", "drac_ssl/export.py", "drac_ssl/grading/bundle.py", "drac_ssl/grading/predict.py",
+                   "drac_ssl/compare.py", "drac_ssl/export.py", "drac_ssl/scoring.py",
+                   "drac_ssl/grading/bundle.py", "drac_ssl/grading/predict.py",
                    "app/predict.py", "app/server.py", "app/inputs.py"):
         text = (REPO / module).read_text(encoding="utf-8")
         for name in ("NUM_GRADES", "GRADE_NAMES", "PROB_COLUMNS"):  # DRAC_PROB_COLUMNS: the exception

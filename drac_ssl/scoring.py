@@ -1,0 +1,481 @@
+"""A submission scored against labels the user holds: ``python -m drac_ssl.export --score``.
+
+IDRiD ships the grades of its test set, APTOS 2019 a public split, and a clinic may hold out
+graded images of its own: the ingest reads none of these (a test split is graded unlabelled),
+and this module scores a submission CSV (``case,class,P0..P{K-1}``) against them::
+
+    python -m drac_ssl.export --score TEAM.csv --labels LABELS.csv [--image-column NAME]
+        [--grade-column NAME] [--grades K] [--json OUT.json]
+
+* The submission must pass its own check (:func:`drac_ssl.submission.read_submission`, the
+  lines ``--check`` prints); K is ``--grades`` or the header's.
+* The label CSV is read in any dialect the ingest reads (:func:`data_prep.labels.read_table`:
+  BOM, UTF-16, CRLF, semicolons, an Excel ``sep=`` line ...). Its columns are those of the
+  first layout of :data:`data_prep.layout.COLUMNS` whose two columns the header has (DRAC
+  ``image name`` / ``DR grade``, APTOS ``id_code`` / ``diagnosis``, EyePACS ``image`` /
+  ``level``, IDRiD ``Image name`` / ``Retinopathy grade``; names compared ignoring case and
+  spacing, as the ingest does, so IDRiD's ``Risk of macular edema `` with its trailing space
+  is no trouble), or ``--image-column`` / ``--grade-column``; a column not found is an error
+  naming the columns there and the closest one (``did you mean 'dr_grade'? pass
+  --grade-column 'dr_grade'``, :func:`data_prep.labels.missing_column`'s words).
+* A label names a case as the ingest names an image (:class:`data_prep.validate.NameIndex`):
+  by file name, else, without extension, the one case with that stem (``IDRiD_001`` ->
+  ``IDRiD_001.jpg``), else by number (``1`` -> ``001.png``, leading zeros a spreadsheet ate);
+  letter case aside. A name that matches several cases is an error, and so are two rows of
+  one case. Every case needs a label and every label a case: otherwise nothing is scored and
+  the error counts both sides and names the first few rows (``FILE:LINE``): a subset would
+  give other figures than the whole set. A grade that is not an integer in ``0..K-1`` (a
+  grade's name, ``Moderate``, counts as its number) is an error at its line.
+* The figures are :func:`drac_ssl.metrics.grading_report`'s (QWK and accuracy of the class
+  column, the AUCs of the P columns) with the QWK's and the one-vs-rest AUC's percentile
+  bootstrap 95% CI over the images (:func:`drac_ssl.metrics.bootstrap_ci`, 1000 resamples,
+  seed 0), written as report.md writes them (:mod:`drac_ssl.figures`), the confusion
+  matrix with the grade names (DRAC's for K = 3, ICDR's for K = 5:
+  :func:`scale_names`), and :func:`drac_ssl.figures.chance_words`' sentence when the QWK's
+  CI reaches 0. ``--json`` writes them with the command, the date and the package version.
+
+Exit codes (:func:`score_command`): 0 scored; 1 the submission fails its check (its problems
+printed as ``--check`` prints them); 2 anything else that stops the scoring (arguments, a
+label CSV that cannot be read or has bad rows, cases and labels that do not pair). Loads no
+torch: ``python -m drac_ssl.export --score`` answers before the export's imports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import difflib
+import functools
+import math
+import shlex
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from data_prep.grades import SHOWN_ROWS, choices, describe
+from data_prep.labels import Table, column_index, missing_column, normalise, parse_grade, read_table
+from data_prep.layout import COLUMNS
+from data_prep.problems import Problem, counted, error, in_line_order
+from data_prep.validate import NameIndex, grade_from_name, is_ungraded
+from drac_ssl import __version__
+from drac_ssl.config import GRADE_SCALES
+from drac_ssl.figures import chance_words, figure_text, format_ci, markdown_table
+from drac_ssl.io import atomic_write_json
+from drac_ssl.metrics import (
+    bootstrap_ci,
+    degenerate_ci_reason,
+    grading_report,
+    macro_ovr_auc,
+    one_grade_note,
+    quadratic_weighted_kappa,
+)
+from drac_ssl.scale import default_grade_names
+from drac_ssl.starting import started
+from drac_ssl.submission import SubmissionRows, read_submission
+
+__all__ = ["LABEL_LAYOUTS", "N_BOOT", "LabelRows", "ScoreError", "SubmissionCheckFailed", "read_grade_labels",
+           "scale_names", "score", "score_command", "score_lines"]
+
+N_BOOT = 1000
+"""Bootstrap resamples of the 95% CIs (seed 0), as many as the fine-tuning's default."""
+LABEL_LAYOUTS = {"drac": "DRAC", "aptos": "APTOS", "eyepacs": "EyePACS", "idrid": "IDRiD"}
+"""The layouts of :data:`data_prep.layout.COLUMNS` whose label columns are looked for, in
+this order (a plain folder's are DRAC's), with their names for people."""
+SHOWN_PER_KIND = 10
+"""Problem lines of one kind printed, then one line counting the rest."""
+
+
+class ScoreError(ValueError):
+    """Input that cannot be scored; the message says what and how to fix it (exit 2)."""
+
+
+class SubmissionCheckFailed(ScoreError):
+    """The submission fails its own check (exit 1, as ``--check``): ``problems`` holds the
+    check's ``FILE:LINE: what -> fix`` lines."""
+
+    def __init__(self, message: str, problems: Sequence[str]) -> None:
+        super().__init__(message)
+        self.problems = list(problems)
+
+
+@dataclass
+class LabelRows:
+    """A label CSV read for scoring (:func:`read_grade_labels`)."""
+
+    path: Path
+    names: list[str]  # the image names as written (a folder part dropped)
+    grades: list[int | None]  # None: a grade that is not one of 0..K-1 (an error was said)
+    lines: list[int]  # each row's line in the file
+    image_column: str
+    grade_column: str
+    layout: str  # the key of LABEL_LAYOUTS whose columns these are, '' for columns given
+    dialect: str  # 'semicolon-separated, utf-8-sig'
+    problems: list[Problem] = field(default_factory=list)  # errors, then notes
+
+
+def scale_names(num_grades: int) -> tuple[str, ...]:
+    """The names of grades 0..K-1 when only K is known: the named scale of that length
+    (:data:`drac_ssl.config.GRADE_SCALES`: DRAC's 3, the 5 ICDR grades), else the numbers."""
+    k = int(num_grades)
+    return next((names for names in GRADE_SCALES.values() if len(names) == k), default_grade_names(k))
+
+
+def _guess(table: Table, known: Sequence[str], taken: set[str]) -> str | None:
+    """The column of ``table`` closest to one of the ``known`` names (difflib, cutoff 0.6),
+    not one of ``taken``; None when none is close."""
+    usable = {c.lower(): c for c in table.columns if c and c not in taken}
+    best: tuple[float, str] | None = None
+    for name in known:
+        for match in difflib.get_close_matches(name.lower(), list(usable), n=1, cutoff=0.6):
+            ratio = difflib.SequenceMatcher(None, name.lower(), match).ratio()
+            if best is None or ratio > best[0]:
+                best = (ratio, usable[match])
+    return best[1] if best else None
+
+
+def _columns(table: Table, image_column: str | None, grade_column: str | None
+             ) -> tuple[dict[str, int], str, list[Problem]]:
+    """The positions of the image-name and grade columns ({'image-name': i, 'grade': j}), the
+    layout whose columns they are ('' when given or mixed) and the problems (a missing
+    column: an error with the fix; a column taken loosely: a note)."""
+    header = {normalise(c) for c in table.columns}
+    kinds = list(LABEL_LAYOUTS)
+    detected = next((k for k in kinds if all(normalise(c) in header for c in COLUMNS[k])), "")
+    if len(table.columns) == 1:  # one unsplit header line: said once, as the ingest says it
+        wanted = image_column or grade_column or COLUMNS[detected or "drac"][0]
+        return {}, "", [missing_column(table, wanted, "image-name", "--image-column")]
+    index: dict[str, int] = {}
+    problems: list[Problem] = []
+    taken: set[str] = set()
+    for given, role, option, pos in ((image_column, "image-name", "--image-column", 0),
+                                     (grade_column, "grade", "--grade-column", 1)):
+        known = [COLUMNS[k][pos] for k in kinds]
+        name = given or (COLUMNS[detected][pos] if detected else
+                         next((c for c in known if normalise(c) in header), None))
+        if name is None:  # no known column and none given
+            listed = ", ".join(repr(c) for c in table.columns) or "none"
+            of = ", ".join(f"{COLUMNS[k][pos]!r} ({LABEL_LAYOUTS[k]})" for k in kinds)
+            guess = _guess(table, known, taken)
+            fix = (f"did you mean {guess!r}? pass {option} {guess!r}" if guess else
+                   f"pass {option} NAME with the name of the {role} column")
+            problems.append(error(table.path, f"no {role} column of a known layout ({of}) (columns: "
+                                              f"{listed}; read as {table.dialect})", fix, "csv"))
+            continue
+        position, found = column_index(table, name)
+        problems += found
+        if position is not None:
+            index[role] = position
+            taken.add(table.columns[position])
+        elif not any(p.severity == "error" for p in found):
+            problems.append(missing_column(table, name, role, option))
+    layout = detected if detected and not image_column and not grade_column else ""
+    return index, layout, problems
+
+
+def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_column: str | None = None,
+                      grade_column: str | None = None) -> LabelRows:
+    """Read a label CSV of true grades for scoring (see the module docstring).
+
+    ``grade_names``: the names of grades 0..K-1 (K the submission's); a grade cell may hold a
+    number or one of these names. Returns every row with its line; a row whose grade is not an
+    integer in 0..K-1, or that has no image name, is an error in ``problems`` (FILE:LINE) and
+    its grade None. Raises :class:`ScoreError` when the file cannot be read or a column is not
+    found (the message lists each problem with its fix)."""
+    path = Path(path)
+    wanted = [c for c in (image_column, grade_column) if c] + [c for k in LABEL_LAYOUTS for c in COLUMNS[k]]
+    table, problems = read_table(path, wanted)
+    if table is None:
+        raise ScoreError(_problem_text(f"the label CSV {path} cannot be read", problems))
+    index, layout, found = _columns(table, image_column, grade_column)
+    problems += found
+    if len(index) < 2:
+        raise ScoreError(_problem_text(f"cannot find the columns of the label CSV {path}", problems))
+    k = len(grade_names)
+    names: list[str] = []
+    grades: list[int | None] = []
+    lines: list[int] = []
+    outside: list[tuple[int, str, int]] = []
+    for line, cells in table.rows:
+        where = f"{path}:{line}"
+        name = Path(cells[index["image-name"]].strip().replace("\\", "/")).name
+        raw = cells[index["grade"]]
+        if not name:
+            problems.append(error(where, "row without an image name", "fill in the image's name or "
+                                  "delete the row", "csv"))
+            continue
+        grade = parse_grade(raw)
+        if grade is None:
+            grade = grade_from_name(raw, grade_names)
+        if grade is None:
+            what = (f"{name} has no grade ({'an empty cell' if not raw.strip() else repr(raw.strip())}"
+                    "; an ungradable image?)" if is_ungraded(raw) else
+                    f"grade {raw.strip()!r} of {name} is not an integer")
+            problems.append(error(where, what, f"write {choices(grade_names)}, or delete the row "
+                                  "and the submission's row of the image: an image without a true "
+                                  "grade cannot be scored", "grade"))
+        elif not 0 <= grade < k:
+            outside.append((line, name, grade))
+            grade = None
+        names.append(name)
+        grades.append(grade)
+        lines.append(line)
+    if outside:
+        values = {g for g in grades if g is not None} | {g for _, _, g in outside}
+        one_based = min(values) == 1 and max(values) == k
+        fix = (f"the grades run 1..{k}: they look 1-based; subtract 1 from the {table.columns[index['grade']]!r} "
+               f"column (grades start at 0 here: {describe(grade_names)})" if one_based else
+               f"write {choices(grade_names)} (the submission's {k} grades); labels on another "
+               f"scale need a submission on theirs (--grades K checks it with K grades)")
+        problems += [error(f"{path}:{line}", f"grade {grade} of {name} is outside 0..{k - 1}", fix, "grade")
+                     for line, name, grade in outside]
+    if not names and not any(p.severity == "error" for p in problems):
+        problems.append(error(path, "the label CSV has a header but no rows",
+                              "add one row per image of the submission", "csv"))
+    return LabelRows(path, names, grades, lines, table.columns[index["image-name"]],
+                     table.columns[index["grade"]], layout, table.dialect, problems)
+
+
+def _problem_text(head: str, problems: Sequence[Problem]) -> str:
+    """``head`` then each error as ``  PATH: what -> fix`` (those of a file in line order), at
+    most :data:`SHOWN_PER_KIND` of one kind and a line counting the rest."""
+    lines = [head + ":"]
+    shown: dict[str, int] = {}
+    for p in in_line_order(problems):
+        if p.severity != "error":
+            continue
+        shown[p.kind] = shown.get(p.kind, 0) + 1
+        if shown[p.kind] <= SHOWN_PER_KIND:
+            lines.append(f"  {p.line}")
+    lines += [f"  ... and {n - SHOWN_PER_KIND} more of the kind '{kind}' ({n} in all)"
+              for kind, n in shown.items() if n > SHOWN_PER_KIND]
+    return "\n".join(lines)
+
+
+def _listed(rows: Sequence[tuple[str, str]]) -> list[str]:
+    """``    FILE:LINE: name`` for the first :data:`SHOWN_ROWS` rows, then ``    ... and N more``."""
+    out = [f"    {where}: {name}" for where, name in rows[:SHOWN_ROWS]]
+    return out + ([f"    ... and {len(rows) - SHOWN_ROWS} more"] if len(rows) > SHOWN_ROWS else [])
+
+
+def _pair(sub: SubmissionRows, labels: LabelRows) -> tuple[np.ndarray, dict[str, Any]]:
+    """The true grade of each submission row ``(n,)``, and how many labels were matched by
+    ``name``, by ``stem`` and by ``number`` (with ``examples``, one ``label -> case`` of each
+    way used); ScoreError naming every problem otherwise (the label CSV's
+    bad rows, ambiguous names, two rows of one case, cases without label, labels without
+    case)."""
+    index = NameIndex([Path(case) for case in sub.cases])
+    row_of = {case: i for i, case in enumerate(sub.cases)}
+    label_of: dict[int, int] = {}  # submission row -> label row
+    problems = [p for p in labels.problems if p.severity == "error"]
+    stray: list[tuple[str, str]] = []
+    how_many = {"name": 0, "stem": 0, "number": 0}
+    example: dict[str, str] = {}
+    for j, (name, line) in enumerate(zip(labels.names, labels.lines, strict=True)):
+        paths, how = index.find(name)
+        where = f"{labels.path}:{line}"
+        if how == "ambiguous":
+            problems.append(error(where, f"{name} (no extension) matches {len(paths)} cases of "
+                                         f"{sub.path}: {', '.join(p.name for p in paths)}",
+                                  "write the case's full file name in the label CSV", "match"))
+            continue
+        if not paths:
+            stray.append((where, name))
+            continue
+        i = row_of[str(paths[0])]
+        if i in label_of:
+            first = labels.lines[label_of[i]]
+            problems.append(error(where, f"{name} names the case {sub.cases[i]} again (first on line "
+                                         f"{first})", "keep one row per image", "duplicate"))
+            continue
+        label_of[i] = j
+        how_many[how] += 1
+        example.setdefault(how, f"{name} -> {sub.cases[i]}")
+    missing = [(f"{sub.path}:{sub.lines[i]}", case) for i, case in enumerate(sub.cases) if i not in label_of]
+    text = [_problem_text(f"the label CSV {labels.path} has rows that cannot be scored", problems)] if problems else []
+    if missing or stray:
+        none = len(missing) == len(sub.cases)
+        said = [f"{sub.path} and {labels.path} do not name the same images, so nothing was scored "
+                f"(a subset would give other figures than the whole set)"
+                + (f"; no label names a case: is {labels.path} the label CSV of these images?" if none
+                   else "") + ":"]
+        if missing:
+            said += [f"  {len(missing)} of the {len(sub.cases)} cases of {sub.path} "
+                     f"{'has' if len(missing) == 1 else 'have'} no label in {labels.path}:", *_listed(missing),
+                     "    fix: add their labels, or score only the labelled images: a copy of the "
+                     "submission without these rows"]
+        if stray:
+            said += [f"  {len(stray)} of the {len(labels.names)} label rows of {labels.path} "
+                     f"{'names' if len(stray) == 1 else 'name'} no case of {sub.path}:", *_listed(stray),
+                     "    fix: grade these images too, or score against a copy of the label CSV "
+                     "without these rows (a name without extension names the case with that "
+                     "stem: IDRiD_001 -> IDRiD_001.jpg)"]
+        text.append("\n".join(said))
+    if text:
+        raise ScoreError("\n".join(text))
+    y = np.array([labels.grades[label_of[i]] for i in range(len(sub.cases))], dtype=np.int64)
+    return y, {**how_many, "examples": example}
+
+
+def _json_safe(obj: Any) -> Any:
+    """NaN / inf -> None (standard JSON), numpy scalars -> Python ones."""
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_json_safe(v) for v in obj]
+    return obj
+
+
+def score(submission: str | Path, labels: str | Path, *, num_grades: int | None = None,
+          image_column: str | None = None, grade_column: str | None = None,
+          n_boot: int = N_BOOT, seed: int = 0) -> dict[str, Any]:
+    """Score the submission CSV ``submission`` against the label CSV ``labels``; the figures
+    as a JSON-ready record (nan as None).
+
+    Keys: ``n``, ``num_grades``, ``class_names`` (:func:`scale_names`); ``qwk``, ``qwk_ci95``
+    (``[low, high]``), ``qwk_ci95_note`` (why an interval of width 0 means nothing, else None),
+    ``auc`` / ``auc_ovo`` (macro one-vs-one), ``auc_ovr``, ``auc_ovr_ci95``,
+    ``auc_per_grade``, ``auc_note``, ``accuracy``, ``macro_f1``, ``precision``, ``recall``,
+    ``f1``, ``confusion`` (K lists: rows true grade, columns the submission's class),
+    ``one_grade_note``, ``chance_warning`` (:func:`drac_ssl.figures.chance_words`, or None),
+    ``ci_resamples`` / ``ci_units`` / ``n_boot`` / ``seed``, ``submission``, ``labels``,
+    ``label_columns`` (``image``, ``grade``), ``label_layout``, ``label_dialect``,
+    ``matched`` (labels matched by ``name``, ``stem``, ``number``, with ``examples``), and
+    ``package_version`` and ``date_utc``.
+
+    Raises:
+        SubmissionCheckFailed: the submission fails its check (``.problems``: its lines).
+        ScoreError: the label CSV cannot be read or has bad rows, or the two do not name the
+            same images.
+    """
+    sub, problems = read_submission(submission, num_grades=num_grades,
+                                    scale_from="--grades says" if num_grades is not None else "")
+    if sub is None:
+        raise SubmissionCheckFailed(
+            f"{problems.total or len(problems)} problem(s) in {submission}: nothing was scored "
+            f"(python -m drac_ssl.export --check {shlex.quote(str(submission))} lists the same)",
+            problems)
+    k = sub.num_grades
+    names = list(scale_names(k))
+    rows = read_grade_labels(labels, names, image_column=image_column, grade_column=grade_column)
+    y, matched = _pair(sub, rows)
+    pred, probs = sub.classes, sub.probs
+    report = grading_report(y, probs, pred, names)
+    qwk_ci = bootstrap_ci(y, pred, functools.partial(quadratic_weighted_kappa, num_grades=k),
+                          n_boot=n_boot, seed=seed)
+    auc_ovr_ci = (bootstrap_ci(y, probs, macro_ovr_auc, n_boot=n_boot, seed=seed)
+                  if report["auc_note"] is None else (float("nan"), float("nan")))
+    record: dict[str, Any] = {
+        "submission": str(submission), "labels": str(labels),
+        "label_columns": {"image": rows.image_column, "grade": rows.grade_column},
+        "label_layout": rows.layout, "label_dialect": rows.dialect, "matched": matched,
+        # what reading the file said that the Labels line does not (not UTF-8: Windows-1252 ...)
+        "label_notes": [p.line for p in rows.problems if p.severity != "error" and p.fix != "nothing to do"],
+        "n": report["n"], "num_grades": k, "class_names": names,
+        "qwk": report["qwk"], "qwk_ci95": list(qwk_ci),
+        "qwk_ci95_note": degenerate_ci_reason(*qwk_ci, y, pred, names),
+        "auc": report["auc"], "auc_ovo": report["auc_ovo"], "auc_ovr": report["auc_ovr"],
+        "auc_ovr_ci95": list(auc_ovr_ci), "auc_per_grade": report["auc_per_grade"],
+        "auc_note": report["auc_note"], "accuracy": report["accuracy"], "macro_f1": report["macro_f1"],
+        "precision": report["precision"], "recall": report["recall"], "f1": report["f1"],
+        "confusion": report["confusion"], "one_grade_note": one_grade_note(pred, None, names),
+        "ci_resamples": "images", "ci_units": report["n"], "n_boot": n_boot, "seed": seed,
+    }
+    record = _json_safe(record)
+    record["chance_warning"] = chance_words(
+        record, subject="this submission", qwk_words="QWK",
+        remedy="the model that wrote it needs more labelled images, more training or another recipe.")
+    record["package_version"] = __version__
+    record["date_utc"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+    return record
+
+
+def score_lines(record: dict[str, Any]) -> list[str]:
+    """The console lines of a :func:`score` record: what was scored against what, the figures
+    in report.md's words (``QWK 0.812 (95% CI 0.700..0.900), AUC ... (one-vs-one; one-vs-rest
+    ...), accuracy ..., macro F1 ...``), the notes (AUC n/a, one grade given), the
+    no-better-than-chance warning, and the confusion matrix as a Markdown table."""
+    names = record["class_names"]
+    k = record["num_grades"]
+    columns = record["label_columns"]
+    layout = LABEL_LAYOUTS.get(record.get("label_layout") or "", "")
+    matched = record.get("matched") or {}
+    examples = matched.get("examples") or {}
+    how = [f"{counted(matched['stem'], 'name')} without extension, each matched to the one case with "
+           f"that stem (e.g. {examples.get('stem')})"] if matched.get("stem") else []
+    how += [f"{counted(matched['number'], 'name')} that lost leading zeros (a spreadsheet read them "
+            f"as numbers), matched by number (e.g. {examples.get('number')})"] if matched.get("number") else []
+    lines = [f"Scored {record['submission']} against {record['labels']}: {record['n']} cases, {k} grades "
+             f"({describe(names)})",
+             f"Labels: columns {columns['image']!r} (image) and {columns['grade']!r} (grade)"
+             + (f", the {layout} layout's" if layout else "") + f"; {record['label_dialect']}"
+             + "".join(f"; {h}" for h in how),
+             f"QWK {figure_text(record['qwk'])} (95% CI {format_ci(*record['qwk_ci95'], record['qwk_ci95_note'])}), "
+             f"AUC {figure_text(record['auc'])} (one-vs-one; one-vs-rest {figure_text(record['auc_ovr'])}), "
+             f"accuracy {figure_text(record['accuracy'])}, macro F1 {figure_text(record['macro_f1'])}.",
+             f"QWK, accuracy and macro F1 score the submission's class column, the AUCs its P0..P{k - 1} "
+             f"columns; 95% CI: {record['n_boot']} bootstrap resamples of the {record['n']} images "
+             f"(seed {record['seed']}; images of one patient are not independent, so with both eyes "
+             f"or repeat visits the interval is too narrow)."]
+    if record.get("auc_note") and record.get("auc") is None:
+        lines.append(f"AUC n/a: {record['auc_note']}.")
+    if record.get("one_grade_note"):
+        note_text = record["one_grade_note"]
+        lines.append(f"Note: {note_text[:1].upper()}{note_text[1:]}: the model that wrote it learnt next "
+                     f"to nothing about grading.")
+    if record.get("chance_warning"):
+        lines.append(f"warning: {record['chance_warning']}")
+    header = ["true \\ class", *(f"{g} {n}" if n != str(g) else str(g) for g, n in enumerate(names))]
+    rows = [[header[g + 1], *row] for g, row in enumerate(record["confusion"])]
+    lines += ["", "Confusion matrix (rows: true grade, columns: the submission's class):", "",
+              *markdown_table(header, rows)]
+    return lines[:-1] if lines[-1] == "" else lines
+
+
+def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    """``python -m drac_ssl.export --score SUBMISSION.csv --labels LABELS.csv ...`` (parsed by
+    :func:`drac_ssl.commands.export_parser`, ``argv`` as typed, for the record's ``command``):
+    prints :func:`score_lines` (and writes ``--json``); the exit code: 0 scored, 1 the
+    submission fails its check (its lines on stdout, as ``--check`` prints them), 2 anything
+    else (the message on stderr, ``error: ...``)."""
+    from drac_ssl.commands import score_arguments_problem
+
+    started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
+    try:
+        if problem := score_arguments_problem(args):
+            raise ScoreError(problem)
+        if args.grades is not None and args.grades < 2:
+            raise ScoreError(f"--grades {args.grades}: a grading scale has at least 2 grades")
+        record = score(args.score, args.labels, num_grades=args.grades,
+                       image_column=args.image_column, grade_column=args.grade_column)
+    except SubmissionCheckFailed as exc:
+        for line in exc.problems:
+            print(line)
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except ValueError as exc:  # ScoreError; a metric's refusal would say the same way, exit 2
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\n[export] interrupted: nothing was scored or written", file=sys.stderr)
+        return 130
+    record["command"] = shlex.join(["python", "-m", "drac_ssl.export", *argv])
+    for line in score_lines(record):
+        print(line)
+    if args.json:
+        try:
+            atomic_write_json(args.json, record)
+        except OSError as exc:
+            print(f"error: {args.json}: cannot write the JSON ({exc.strerror or exc})", file=sys.stderr)
+            return 2
+        print(f"wrote {args.json}")
+    for line in record.get("label_notes") or []:
+        print(f"note: {line}", file=sys.stderr)
+    return 0
