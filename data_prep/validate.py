@@ -288,18 +288,23 @@ def stray_grades(grade_names: Sequence[str], values: Collection[int], n_outside:
                  n_graded: int) -> bool:
     """Whether a label CSV's rows outside 0..K-1 read as slips of those rows rather than as
     labels on a wider scale, so that correcting the rows is the first fix: they are few (under
-    :data:`STRAY_SHARE` of the ``n_graded`` rows with a number grade), or their grades skip a
-    grade above the scale (7 and 9 on 0..4 with no 5, 6 or 8: a wider scale would not leave
-    those empty). Not when the labels run 0..4 without a gap on a scale ICDR may replace
-    (:func:`_icdr_fits`): a 5-grade set's top grades can be under 10 % of its rows (EyePACS's
-    levels 3 and 4 are about 4.5 %), and ``--grades icdr`` is then the fix."""
+    :data:`STRAY_SHARE` of the ``n_graded`` rows with a number grade), or they are a minority
+    (under half of those rows) whose grades skip a grade above the scale (7 and 9 on 0..4
+    with no 5, 6 or 8: a wider scale would not leave those empty). Never when every graded row
+    is outside the scale (those are the scale, not slips; also when ``n_graded`` is 0,
+    unknown), nor when the labels run 0..4 on a scale ICDR may replace (:func:`_icdr_fits`),
+    a grade missing among them included (ICDR labels without a grade 3 are no slip): a
+    5-grade set's top grades can be under 10 % of its rows (EyePACS's levels 3 and 4 are
+    about 4.5 %), and ``--grades icdr`` is then the fix."""
     k = len(grade_names)
+    if n_outside >= n_graded:
+        return False
+    low, high = min(values, default=0), max(values, default=0)
+    if _icdr_fits(grade_names, low, high):
+        return False
     above = {v for v in values if v >= k}
     gap = bool(above) and len(above) < max(above) - k + 1
-    low, high = min(values, default=0), max(values, default=0)
-    if _icdr_fits(grade_names, low, high) and not gap:
-        return False
-    return gap or n_outside < STRAY_SHARE * n_graded
+    return (gap and 2 * n_outside < n_graded) or n_outside < STRAY_SHARE * n_graded
 
 
 def file_scale_fix(grade_names: Sequence[str], values: Collection[int], n_outside: int = 0,
