@@ -654,7 +654,8 @@ def _grade_clash(rows: Sequence[LabelRow], agreement: bool = False) -> str:
     them, in row order: an out-of-range ``7`` stays ``7``). When they agree: ``''``, or with
     ``agreement`` (for a message that does not name each row's grade) `` with grade 3 on
     both`` (``on all 3``), with how each row writes it when the spellings differ (``1`` and
-    ``1.0`` are the same grade: `` with grade 1 on both (written 1, 1.0)``)."""
+    ``1.0`` are the same grade: `` with grade 1 on both (written 1, 1.0)``); rows whose grade
+    cells are all empty: `` with no grade (empty cells) on all 3``."""
     values = {r.grade if r.grade is not None else  # a grade written as its name: its number
               parse_grade(r.written) if parse_grade(r.written) is not None else r.written for r in rows}
     written = ", ".join(r.written or "''" for r in rows)
@@ -663,8 +664,10 @@ def _grade_clash(rows: Sequence[LabelRow], agreement: bool = False) -> str:
     if not agreement:
         return ""
     on = "both" if len(rows) == 2 else f"all {len(rows)}"
+    if not rows[0].written:  # the same empty cell on every row (one value: all are empty)
+        return f" with no grade (empty cells) on {on}"
     spellings = f" (written {written})" if len({r.written for r in rows}) > 1 else ""
-    return f" with grade {rows[0].written or repr('')} on {on}{spellings}"
+    return f" with grade {rows[0].written} on {on}{spellings}"
 
 
 def duplicate_label_rows(table: LabelTable) -> list[Problem]:
