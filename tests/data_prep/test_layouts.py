@@ -446,8 +446,10 @@ def test_colour_cache_is_incremental_and_options_rebuild(tmp_path: Path, aptos: 
     assert cropped.n_decoded == 25 and any("other decoding options" in n for n in cropped.notes)
     assert summary(cropped)["preprocessing"]["graham"] is True
     assert summary(cropped)["preprocessing"]["graham_reflect_padding"] is True  # replayed as such
-    # the console summary says what was done to the cached copies (only when something was)
-    assert ("preprocessing of the cached copies: cropped to the fundus disc and padded to a square, "
+    # the console summary says what was done to the cached copies (only when something was); the
+    # shared samples have no dark surround, so the crop left each as it was
+    assert ("preprocessing of the cached copies: crop to the fundus disc (requested; not applied "
+            "to 25 of 25 images: no dark surround around the disc), "
             "then Graham local-mean subtraction (reflect padding), grey (128) outside 90 % of the disc radius"
             ) in ingest.format_summary(cropped)
     assert "preprocessing" not in ingest.format_summary(first)
@@ -1038,3 +1040,34 @@ def test_images_one_level_down_name_the_folder_and_the_label_csv(tmp_path: Path,
     result = ingest.run(config(study / "images", labels_csv=str(study / "labels.csv"), grades=ICDR),
                         tmp_path / "out", verbose=False)
     assert result.n_train == 25
+
+
+def test_a_crop_left_undone_is_said_in_the_summary_as_in_the_report(tmp_path: Path,
+                                                                    aptos: list) -> None:
+    """A review: --fundus-crop on photographs without a dark surround printed 'preprocessing
+    of the cached copies: cropped to the fundus disc and padded to a square' (and the summary
+    file said the same) while every image was left as it was (warnings fundus-surround). The
+    ingest says 'requested; not applied to N of M images: reason', the words of the report
+    and the model card (one function)."""
+    from drac_ssl.grading.bundle import fundus_preprocessing_words
+
+    train, _ = split(aptos)
+    root = tmp_path / "aptos"
+    for i, (code, _, rgb) in enumerate(train[:10]):
+        save(root / "train_images" / f"{code}.png", _black_surround_disc(rgb) if i % 2 else rgb)
+    write_rows(root / "train.csv", ["id_code", "diagnosis"], [[c, g] for c, g, _ in train[:10]])
+    result = ingest.run(config(root, fundus_crop=True), tmp_path / "out", verbose=False)
+    words = ("crop to the fundus disc (requested; not applied to 5 of 10 images: no dark "
+             "surround around the disc)")
+    assert f"preprocessing of the cached copies: {words}" in ingest.format_summary(result)
+    assert "cropped to the fundus disc" not in ingest.format_summary(result)
+    assert summary(result)["preprocessing"]["words"] == [words]
+    assert summary(result)["preprocessing"]["fundus_crop"] is True  # the request, replayed
+    assert fundus_preprocessing_words({"fundus_crop": True},
+                                      {"crop_not_applied": {"no dark surround around the disc": 5},
+                                       "n_train": 10}) == words
+    # every image cropped: the words of a crop done
+    for i, (code, _, rgb) in enumerate(train[:10]):
+        save(root / "train_images" / f"{code}.png", _black_surround_disc(rgb))
+    result = ingest.run(config(root, fundus_crop=True), tmp_path / "out", verbose=False)
+    assert summary(result)["preprocessing"]["words"] == ["cropped to the fundus disc and padded to a square"]
