@@ -830,6 +830,17 @@ def _as_written(text: str) -> str:
     return text
 
 
+def no_images_message(layout: Layout) -> str:
+    """The error of a layout where no image was found (``ROOT: no images found -> ...``): for
+    a plain root one level too high (``study/`` holding ``images/`` and ``labels.csv``) the
+    likely root (:func:`data_prep.layout.likely_roots`), then what to do if it is not that;
+    the ingest's flags, which the preflight says as settings."""
+    otherwise = "point --root at the folder that holds the images (or the unzipped DRAC data)"
+    likely = (likely_roots(layout.root, layout.labels_csv, otherwise=otherwise)
+              if layout.kind == "plain" else "")
+    return f"{layout.root}: no images found -> {likely or otherwise}"
+
+
 def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
          said: Callable[[str], str]) -> IngestResult:
     start = time.perf_counter()
@@ -851,11 +862,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     entries, problems = entries + pool, problems + found
     if not entries and not any(p.severity == "error" for p in problems):
         listing = f"\n{_listing(problems, out, root, said)[0]}" if problems else ""
-        # a plain root one level too high (study/ holding images/ and labels.csv): name the folder
-        likely = likely_roots(root, layout.labels_csv) if layout.kind == "plain" else ""
-        raise IngestError(f"{root}: no images found -> "
-                          + (likely or "point --root at the folder that holds the images (or "
-                                       "the unzipped DRAC data)") + listing, problems)
+        raise IngestError(no_images_message(layout) + listing, problems)
 
     for stale in cache.remove_stale_temporaries(out) + cache.remove_stale_temporaries(cache_dir):
         problems.append(note(stale, "temporary file of an interrupted run removed", "nothing to do"))
