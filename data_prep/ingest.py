@@ -45,7 +45,7 @@ from data_prep.decode import guessed_bits
 from data_prep.folds import assign_folds
 from data_prep.grades import describe, empty_grades, resolve_grades
 from data_prep.layout import Layout, discover, likely_roots, relative, scan_image_folder
-from data_prep.problems import counted, left_out_of_print
+from data_prep.problems import CROP_NOT_APPLIED, counted, crop_words, left_out_of_print
 from data_prep.source_check import stamp_sources
 from data_prep.validate import (
     IngestError,
@@ -731,9 +731,18 @@ def _patients_line(facts: dict[str, object] | None) -> str:
             "groups a patient's images into one fold)")
 
 
-def _preprocessing_words(cfg: DataConfig) -> tuple[str, ...]:
-    """``data.fundus_crop`` / ``data.graham`` in words, in the order the cache applies them."""
-    words = ["cropped to the fundus disc and padded to a square"] if cfg.fundus_crop else []
+def _preprocessing_words(cfg: DataConfig, findings: Sequence[Problem], n_images: int
+                         ) -> tuple[str, ...]:
+    """``data.fundus_crop`` / ``data.graham`` in words, in the order the cache applies them.
+    A crop that left images uncropped (``findings`` of a :data:`CROP_NOT_APPLIED` kind) is
+    said in the report's and the model card's words (:func:`data_prep.problems.crop_words`:
+    ``crop to the fundus disc (requested; not applied to 30 of 30 images: ...)``) out of the
+    ``n_images`` ingested."""
+    words = []
+    if cfg.fundus_crop:
+        kinds = Counter(p.kind for p in findings if p.severity == "warning")
+        words.append(crop_words({why: kinds[kind] for kind, why in CROP_NOT_APPLIED.items()},
+                                n_images, done="cropped to the fundus disc and padded to a square"))
     if cfg.graham:
         words.append("Graham local-mean subtraction" + (" (reflect padding)" if cfg.fundus_crop else "")
                      + (", grey (128) outside 90 % of the disc radius" if cfg.graham_mask else ""))
@@ -821,6 +830,17 @@ def _as_written(text: str) -> str:
     return text
 
 
+def no_images_message(layout: Layout) -> str:
+    """The error of a layout where no image was found (``ROOT: no images found -> ...``): for
+    a plain root one level too high (``study/`` holding ``images/`` and ``labels.csv``) the
+    likely root (:func:`data_prep.layout.likely_roots`), then what to do if it is not that;
+    the ingest's flags, which the preflight says as settings."""
+    otherwise = "point --root at the folder that holds the images (or the unzipped DRAC data)"
+    likely = (likely_roots(layout.root, layout.labels_csv, otherwise=otherwise)
+              if layout.kind == "plain" else "")
+    return f"{layout.root}: no images found -> {likely or otherwise}"
+
+
 def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
          said: Callable[[str], str]) -> IngestResult:
     start = time.perf_counter()
@@ -842,11 +862,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     entries, problems = entries + pool, problems + found
     if not entries and not any(p.severity == "error" for p in problems):
         listing = f"\n{_listing(problems, out, root, said)[0]}" if problems else ""
-        # a plain root one level too high (study/ holding images/ and labels.csv): name the folder
-        likely = likely_roots(root, layout.labels_csv) if layout.kind == "plain" else ""
-        raise IngestError(f"{root}: no images found -> "
-                          + (likely or "point --root at the folder that holds the images (or "
-                                       "the unzipped DRAC data)") + listing, problems)
+        raise IngestError(no_images_message(layout) + listing, problems)
 
     for stale in cache.remove_stale_temporaries(out) + cache.remove_stale_temporaries(cache_dir):
         problems.append(note(stale, "temporary file of an interrupted run removed", "nothing to do"))
@@ -901,7 +917,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
             n_reused=sum(not e.record.decoded for e in entries),
             grade_names=plan.grade_names,
             channels=channels,
-            preprocessing=_preprocessing_words(cfg),
+            preprocessing=_preprocessing_words(cfg, problems, sum(per_split.values())),
             patients=_patient_facts(entries, cfg, table.columns if table is not None else (),
                                     layout.grade_column, layout.image_column),
             unlabelled_copies=pool_copies,
@@ -1008,7 +1024,10 @@ def _summary(result: IngestResult, cfg: DataConfig, layout: Layout, plan: Plan,
         # data.ungradable=leave_out: every row left out, its image (None: not in the folder)
         "left_out_ungradable": [{"name": row.name, "line": row.line, "grade_cell": row.written,
                                  "image": image} for row, image in result.left_out_ungradable],
+        # the options as requested (replayed on every input), and what was done, in the words
+        # printed (a crop left undone on some images says so)
         "preprocessing": {"fundus_crop": cfg.fundus_crop, "graham": cfg.graham,
+                          "words": list(result.preprocessing),
                           "graham_mask": cfg.graham_mask,
                           "graham_reflect_padding": plan.options.graham_reflect_padding,
                           "reference": "B. Graham, Kaggle Diabetic Retinopathy Detection "

@@ -60,9 +60,10 @@ with a training-label CSV but no training folder is an error; without a testing 
 says where it was looked for and where it goes.
 
 A plain root without a label CSV, or without an image, is likely one level off: the folder
-above it or one inside it is a layout of :data:`DETECTORS`, or its subfolders hold the
-images. :func:`likely_roots` names that root (``did you mean --root ...?``), from listings
-only.
+above it or one inside it is a layout of :data:`DETECTORS`, its subfolders hold the images,
+or the folder above holds its label CSV. :func:`likely_roots` names that root (``did you mean
+--root ...?``), from listings only; images spread over several subfolders are said as such
+(a folder-per-grade tree needs a label CSV), never as one of them.
 """
 
 from __future__ import annotations
@@ -71,9 +72,12 @@ import dataclasses
 import os
 import shlex
 import unicodedata
+import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from data_prep.grades import LAYOUT_SCALES
 from data_prep.labels import normalise, read_table
@@ -499,10 +503,9 @@ def _discover_plain(root: Path, labels_csv: str) -> Layout:
         csv_path, problems = _single_csv(root, "label")
     csvs = [p for p in root.iterdir() if p.suffix.lower() == ".csv"]
     if not labels_csv and not any(not is_hidden(p) for p in csvs):
-        likely = likely_roots(root)
+        likely = likely_roots(root, otherwise="put the label CSV here or pass --labels-csv FILE")
         if likely:
-            raise IngestError(f"{root}: no label CSV found here -> {likely} If not, put the "
-                              "label CSV here or pass --labels-csv FILE")
+            raise IngestError(f"{root}: no label CSV found here -> {likely}")
     for other in csvs:
         if csv_path is not None and other.resolve() != csv_path.resolve() and not is_hidden(other):
             problems.append(note(other, "CSV file ignored (not the label CSV)", "nothing to do"))
@@ -748,20 +751,47 @@ def _layout_words(kind: str, folder: Path) -> str:
     return "a DRAC 2022 layout"
 
 
+MEDMNIST_KEYS = ("train_images", "train_labels")
+"""The arrays an ``.npz`` near a root must hold to be suggested as a MedMNIST root
+(:func:`medmnist_shaped`)."""
+
+
+def medmnist_shaped(npz: Path) -> bool:
+    """Whether the ``.npz`` file holds MedMNIST's :data:`MEDMNIST_KEYS` arrays: its member
+    names only (``np.load`` lists them lazily; no array is read). False for a file that is no
+    readable ``.npz``. Any folder with one ``.npz`` passes :func:`looks_like_medmnist`; a
+    suggestion needs this too (a cache of features or embeddings is no data root)."""
+    try:
+        archive = np.load(npz, allow_pickle=False)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+        return False
+    if not hasattr(archive, "files"):  # a .npy saved under .npz: one array, no names
+        return False
+    with archive:
+        return all(key in archive.files for key in MEDMNIST_KEYS)
+
+
 def _recognised(folder: Path) -> str:
     """The layout of :data:`DETECTORS` that ``folder`` is, else ``''`` (a listing only: no
-    image is opened)."""
+    image is opened); a folder with one ``.npz`` only when it is MedMNIST-shaped
+    (:func:`medmnist_shaped`)."""
     try:
-        return next((kind for kind, test in DETECTORS if test(folder)), "")
+        kind = next((kind for kind, test in DETECTORS if test(folder)), "")
     except OSError:  # a folder that cannot be listed is no layout
         return ""
+    if kind == "medmnist" and not medmnist_shaped(_npz_files(folder)[0]):
+        return ""
+    return kind
 
 
-def _subfolders(folder: Path) -> list[Path]:
+def _subfolders(folder: Path) -> tuple[list[Path], int]:
+    """``folder``'s first :data:`NEARBY_FOLDERS` subfolders (name order, hidden ones left
+    out) and how many more it has, not looked at."""
     try:
-        return sorted(p for p in folder.iterdir() if p.is_dir() and not is_hidden(p))[:NEARBY_FOLDERS]
+        found = sorted(p for p in folder.iterdir() if p.is_dir() and not is_hidden(p))
     except OSError:
-        return []
+        return [], 0
+    return found[:NEARBY_FOLDERS], max(0, len(found) - NEARBY_FOLDERS)
 
 
 def count_images(folder: Path) -> int:
@@ -782,18 +812,31 @@ def _single_csv_in(folder: Path) -> Path | None:
     return found[0] if len(found) == 1 else None
 
 
-def nearby_layouts(root: Path) -> list[tuple[Path, str]]:
+def _folders_above(root: Path) -> list[Path]:
+    """The folder above ``root``, and, for a root reached through a link (``link_train ->
+    eyepacs/train``), the folder above its target too."""
+    above = [root.parent] if root.parent != root else []
+    try:
+        target = root.resolve()
+    except OSError:  # a loop of links
+        return above
+    return above + [target.parent] if target.parent not in (*above, target) else above
+
+
+def nearby_layouts(root: Path) -> list[tuple[Path, str, str]]:
     """The folders next to ``root`` that are a layout :data:`DETECTORS` recognise: the folder
-    above it, then its subfolders (at most :data:`NEARBY_FOLDERS`), each with what it is
-    (:func:`_layout_words`). For a root that is none (a plain folder) but is one level off:
-    ``eyepacs/train`` (the folder above is the EyePACS layout) or ``downloads`` (holding
-    ``IDRiD/``). DRAC and IDRiD roots inside their task folders are recognised as they are
+    above it (and above its link target, :func:`_folders_above`), then its subfolders (at
+    most :data:`NEARBY_FOLDERS`), each with its kind and what it is (:func:`_layout_words`).
+    For a root that is none (a plain folder) but is one level off: ``eyepacs/train`` (the
+    folder above is the EyePACS layout) or ``downloads`` (holding ``IDRiD/``). A folder with
+    one ``.npz`` counts only when the ``.npz`` is MedMNIST-shaped (:func:`medmnist_shaped`).
+    DRAC and IDRiD roots inside their task folders are recognised as they are
     (:func:`looks_like_drac`, :func:`looks_like_idrid`) and never get here."""
-    found: list[tuple[Path, str]] = []
-    for folder in ([root.parent] if root.parent != root else []) + _subfolders(root):
+    found: list[tuple[Path, str, str]] = []
+    for folder in _folders_above(root) + _subfolders(root)[0]:
         kind = _recognised(folder)
         if kind:
-            found.append((folder, _layout_words(kind, folder)))
+            found.append((folder, kind, _layout_words(kind, folder)))
     return found
 
 
@@ -801,9 +844,9 @@ def image_subfolders(root: Path) -> list[tuple[Path, int]]:
     """``root``'s subfolders that hold images (not its ``test/``, a plain folder's test
     images), each with how many, most first: where the images of a root one level too high
     are."""
-    counted = [(sub, count_images(sub)) for sub in _subfolders(root)
-               if not same_name(sub.name, PLAIN_TEST_DIR)]
-    return sorted(((sub, n) for sub, n in counted if n), key=lambda item: -item[1])
+    counted_ = [(sub, count_images(sub)) for sub in _subfolders(root)[0]
+                if not same_name(sub.name, PLAIN_TEST_DIR)]
+    return sorted(((sub, n) for sub, n in counted_ if n), key=lambda item: -item[1])
 
 
 def _root_option(folder: Path) -> str:
@@ -824,19 +867,93 @@ def _images_and_csv(folder: Path, n: int, labels_csv: Path | None) -> str:
     return f"{_root_option(folder)} ({counted(n, 'image')}{f' and {own.name}' if own is not None else ''})"
 
 
-def likely_roots(root: Path, labels_csv: Path | None = None) -> str:
-    """``did you mean --root X (...)?`` for a plain ``root`` that is likely one level off, or
-    ``''``: the layouts next to it (:func:`nearby_layouts`), else, unless ``root`` holds
-    images itself, its subfolders of images (:func:`image_subfolders`; with
-    ``labels_csv``, the label CSV found or given, to pass with them). At most
-    :data:`NEARBY_SHOWN`; listings only, no image is opened. The flag is the ingest's
-    (``--root``), which ``python -m drac_ssl.train`` says as ``data.root=``."""
-    named = [f"{_root_option(folder)} ({words})" for folder, words in nearby_layouts(root)]
-    if not named and not count_images(root):
-        named = [_images_and_csv(folder, n, labels_csv) for folder, n in image_subfolders(root)]
-    if not named:
+def _cut(items: list[str], shown: int = NEARBY_SHOWN) -> str:
+    """``a, b, c and 2 more`` (at most ``shown`` named), ``a, b and c``, ``a``."""
+    if len(items) > shown:
+        return f"{', '.join(items[:shown])} and {len(items) - shown} more"
+    return ", ".join(items[:-1]) + f" and {items[-1]}" if len(items) > 1 else "".join(items)
+
+
+def _name_order(name: str) -> tuple[int, int, str]:
+    """Folder names in the order a person numbers them: ``2`` before ``10``."""
+    return (0, int(name), name) if name.isascii() and name.isdigit() else (1, 0, name)
+
+
+GRADE_FOLDERS_MAX = 10
+"""Subfolders named by integers that read as a folder-per-grade tree, at most (a scale of
+up to 10 grades): 120 numbered folders are no grades."""
+
+
+def _image_tree_words(root: Path, subs: list[tuple[Path, int]], not_looked_at: int) -> str:
+    """Images in several subfolders of ``root`` and no label CSV: how many hold images (the
+    first :data:`NEARBY_SHOWN` named, then how many more), that the plain layout reads one
+    folder of images with a label CSV; for subfolders named as grades (``0/`` .. ``4/``, at
+    most :data:`GRADE_FOLDERS_MAX`), a shell line that copies their images into one folder
+    beside ``root`` (``ROOT_flat``) and writes the label CSV (the plain default columns
+    ``image name,DR grade``) from the folder names, and the root to pass then."""
+    names = sorted((sub.name for sub, _ in subs), key=_name_order)
+    more = f"; {not_looked_at} more subfolders not looked at" if not_looked_at else ""
+    said = (f"the images are in {len(subs)} subfolders ({_cut([f'{n}/' for n in names])}{more}), "
+            "not in this folder, and a plain root reads one folder of images with a label CSV")
+    if not (len(names) <= GRADE_FOLDERS_MAX and all(n.isascii() and n.isdigit() for n in names)):
+        return (f"{said}: put the images of this set in one folder with their label CSV and "
+                "pass that folder with --root")
+    flat = shlex.quote(str(root.with_name(f"{root.name}_flat")))
+    command = (f"mkdir {flat} && (cd {shlex.quote(str(root))} && {{ echo 'image name,DR grade'; "
+               f'for f in [0-9]*/*; do cp "$f" {flat}/ && echo "${{f#*/}},${{f%%/*}}"; done; }} '
+               f"> {flat}/labels.csv)")
+    return (f"{said}: a folder-per-grade tree needs a label CSV. To copy the images into one "
+            f"folder and write it from the folder names, run\n  {command}\nthen pass --root {flat}")
+
+
+def _csv_above(root: Path) -> str:
+    """For a root of images without a label CSV whose folder above holds one CSV: that folder
+    as the root when it holds images too (``root`` is then likely its ``test/``), else that
+    CSV to pass with ``--labels-csv``; ``''`` otherwise."""
+    if root.parent == root or (csv_path := _single_csv_in(root.parent)) is None:
         return ""
-    return f"did you mean {' or '.join(named[:NEARBY_SHOWN])}?"
+    n = count_images(root.parent)
+    if n:
+        return f"{_root_option(root.parent)} ({counted(n, 'image')} and {csv_path.name})"
+    return f"--labels-csv {shlex.quote(str(csv_path))} (the one CSV in the folder above)"
+
+
+def likely_roots(root: Path, labels_csv: Path | None = None, otherwise: str = "") -> str:
+    """``did you mean --root X (...)?`` for a plain ``root`` that is likely one level off, or
+    ``''``. Named, at most :data:`NEARBY_SHOWN` (then ``and N more``): the layouts next to it
+    (:func:`nearby_layouts`) but MedMNIST; else, unless ``root`` holds images itself, its
+    subfolders of images (:func:`image_subfolders`; with ``labels_csv``, the label CSV found
+    or given, to pass with them), but when two or more hold images and no label CSV is known,
+    no single folder: :func:`_image_tree_words` says what to do instead; else, for a root of
+    images without ``labels_csv``, the folder above's one CSV (:func:`_csv_above`). A
+    MedMNIST ``.npz`` next to it comes after these. ``otherwise``: what to do if the
+    suggestion is not the root (``If not, ...``, after a question only). Listings only, no
+    image is opened (an ``.npz``'s member names are read). The flags are the ingest's
+    (``--root``), which ``python -m drac_ssl.train`` says as ``data.root=``."""
+    layouts = nearby_layouts(root)
+    named = [f"{_root_option(folder)} ({words})" for folder, kind, words in layouts
+             if kind != "medmnist"]
+    tree = ""
+    holds_images = bool(count_images(root))
+    if not named and not holds_images:
+        subs = image_subfolders(root)
+        if len(subs) > 1 and labels_csv is None:
+            tree = _image_tree_words(root, subs, _subfolders(root)[1])
+        else:
+            named = [_images_and_csv(folder, n, labels_csv) for folder, n in subs]
+    if not named and not tree and holds_images and labels_csv is None:
+        named = [above] if (above := _csv_above(root)) else []
+    named += [f"{_root_option(folder)} ({words})" for folder, kind, words in layouts
+              if kind == "medmnist"]
+    question = ""
+    if named:
+        cut = f" (and {len(named) - NEARBY_SHOWN} more)" if len(named) > NEARBY_SHOWN else ""
+        question = f"did you mean {' or '.join(named[:NEARBY_SHOWN])}{cut}?"
+    if tree:
+        return f"{tree}. Or {question}" if question else tree
+    if question and otherwise:
+        return f"{question} If not, {otherwise}"
+    return question
 
 
 def discover(cfg: DataConfig) -> Layout:

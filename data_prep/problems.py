@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -177,6 +177,31 @@ KIND_SUMMARIES = {
 }
 """What the findings of a kind say together, for kinds whose findings are kept without their
 own ``summary`` (the cache state stores each file's findings as (what, fix, severity, kind))."""
+
+
+CROP_NOT_APPLIED = {"fundus-surround": "no dark surround around the disc",
+                    "fundus-crop": "no fundus disc found"}
+"""The ingest's finding kinds that mean ``data.fundus_crop`` left an image uncropped
+(:func:`data_prep.cache.cache_rows`: left as it is, or only padded to a square), and the
+reason in the words of the ingest summary, the report and the model card
+(:func:`crop_words`)."""
+
+
+def crop_words(not_applied: Mapping[str, int], total: int,
+               done: str = "crop to the fundus disc") -> str:
+    """A requested fundus crop in words, one wording for the ingest summary, the report and
+    the model card: ``done`` when it was applied to every image; else ``crop to the fundus
+    disc (requested; not applied to 30 of 30 images: no dark surround around the disc)``,
+    each reason's count after it when there are two. ``not_applied``: images left uncropped
+    per reason (:data:`CROP_NOT_APPLIED`'s words; counts of 0 are ignored); ``total``: the
+    images ingested (0: unknown, said ``?``)."""
+    skipped = {str(why): n for why, n in not_applied.items() if isinstance(n, int) and n > 0}
+    if not skipped:
+        return done
+    reasons = (", ".join(f"{why} ({n})" for why, n in skipped.items()) if len(skipped) > 1
+               else next(iter(skipped)))
+    return (f"crop to the fundus disc (requested; not applied to {sum(skipped.values())} of "
+            f"{total or '?'} images: {reasons})")
 
 
 def more_of_a_kind(hidden: Sequence[Problem]) -> str:

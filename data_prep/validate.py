@@ -288,18 +288,23 @@ def stray_grades(grade_names: Sequence[str], values: Collection[int], n_outside:
                  n_graded: int) -> bool:
     """Whether a label CSV's rows outside 0..K-1 read as slips of those rows rather than as
     labels on a wider scale, so that correcting the rows is the first fix: they are few (under
-    :data:`STRAY_SHARE` of the ``n_graded`` rows with a number grade), or their grades skip a
-    grade above the scale (7 and 9 on 0..4 with no 5, 6 or 8: a wider scale would not leave
-    those empty). Not when the labels run 0..4 without a gap on a scale ICDR may replace
-    (:func:`_icdr_fits`): a 5-grade set's top grades can be under 10 % of its rows (EyePACS's
-    levels 3 and 4 are about 4.5 %), and ``--grades icdr`` is then the fix."""
+    :data:`STRAY_SHARE` of the ``n_graded`` rows with a number grade), or they are a minority
+    (under half of those rows) whose grades skip a grade above the scale (7 and 9 on 0..4
+    with no 5, 6 or 8: a wider scale would not leave those empty). Never when every graded row
+    is outside the scale (those are the scale, not slips; also when ``n_graded`` is 0,
+    unknown), nor when the labels run 0..4 on a scale ICDR may replace (:func:`_icdr_fits`),
+    a grade missing among them included (ICDR labels without a grade 3 are no slip): a
+    5-grade set's top grades can be under 10 % of its rows (EyePACS's levels 3 and 4 are
+    about 4.5 %), and ``--grades icdr`` is then the fix."""
     k = len(grade_names)
+    if n_outside >= n_graded:
+        return False
+    low, high = min(values, default=0), max(values, default=0)
+    if _icdr_fits(grade_names, low, high):
+        return False
     above = {v for v in values if v >= k}
     gap = bool(above) and len(above) < max(above) - k + 1
-    low, high = min(values, default=0), max(values, default=0)
-    if _icdr_fits(grade_names, low, high) and not gap:
-        return False
-    return gap or n_outside < STRAY_SHARE * n_graded
+    return (gap and 2 * n_outside < n_graded) or n_outside < STRAY_SHARE * n_graded
 
 
 def file_scale_fix(grade_names: Sequence[str], values: Collection[int], n_outside: int = 0,
@@ -649,7 +654,8 @@ def _grade_clash(rows: Sequence[LabelRow], agreement: bool = False) -> str:
     them, in row order: an out-of-range ``7`` stays ``7``). When they agree: ``''``, or with
     ``agreement`` (for a message that does not name each row's grade) `` with grade 3 on
     both`` (``on all 3``), with how each row writes it when the spellings differ (``1`` and
-    ``1.0`` are the same grade: `` with grade 1 on both (written 1, 1.0)``)."""
+    ``1.0`` are the same grade: `` with grade 1 on both (written 1, 1.0)``); rows whose grade
+    cells are all empty: `` with no grade (empty cells) on all 3``."""
     values = {r.grade if r.grade is not None else  # a grade written as its name: its number
               parse_grade(r.written) if parse_grade(r.written) is not None else r.written for r in rows}
     written = ", ".join(r.written or "''" for r in rows)
@@ -658,8 +664,10 @@ def _grade_clash(rows: Sequence[LabelRow], agreement: bool = False) -> str:
     if not agreement:
         return ""
     on = "both" if len(rows) == 2 else f"all {len(rows)}"
+    if not rows[0].written:  # the same empty cell on every row (one value: all are empty)
+        return f" with no grade (empty cells) on {on}"
     spellings = f" (written {written})" if len({r.written for r in rows}) > 1 else ""
-    return f" with grade {rows[0].written or repr('')} on {on}{spellings}"
+    return f" with grade {rows[0].written} on {on}{spellings}"
 
 
 def duplicate_label_rows(table: LabelTable) -> list[Problem]:

@@ -931,6 +931,12 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
     if config_module.grades_problem(d.grades)[0]:  # said as data.grades' own error
         problems = [p for p in problems if not _on_the_fallback_scale(p)]
     blocking = in_line_order([p for p in problems if p.severity == "error"])
+    if not entries and not blocking:
+        # the ingest's own stop, with the likely root (study/ holding images/ and labels.csv):
+        # the one error, not the '0 images' findings that would follow from it
+        c.error("data.root", as_config_keys(ingest.no_images_message(layout)).replace(
+            " -> ", "\n     fix: ", 1))
+        return None
     ingest_command = (f"python -m data_prep ingest --root {shlex.quote(str(d.root))} --out <a scratch "
                       f"folder> (with the same data settings)")
     for problem, rest in shown_with_rest(blocking):  # at most 10 of a kind, as the ingest prints them

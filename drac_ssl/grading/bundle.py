@@ -44,6 +44,7 @@ import torch
 import yaml
 from torch import nn
 
+from data_prep.problems import CROP_NOT_APPLIED, crop_words
 from drac_ssl import __version__
 from drac_ssl.figures import chance_words, figure_text, format_ci
 from drac_ssl.grading.image_notes import image_kind
@@ -290,13 +291,6 @@ def ci_resampling_words(resampling: dict[str, Any] | None, n_boot: int | None = 
     return f"{how} of the{count} images, each its own unit"
 
 
-CROP_NOT_APPLIED = {"fundus-surround": "no dark surround around the disc",
-                    "fundus-crop": "no fundus disc found"}
-"""The ingest's finding kinds that mean ``data.fundus_crop`` left an image uncropped
-(:func:`data_prep.cache.cache_rows`: left as it is, or only padded to a square), and the
-reason in the report's and the model card's words."""
-
-
 def fundus_preprocessing_words(preprocessing: dict[str, Any], data: dict[str, Any]) -> str:
     """The fundus preprocessing of the ingest, for the report and the model card: ``crop to
     the fundus disc, Graham's local-mean subtraction`` or ``none``; a crop that left images
@@ -304,16 +298,10 @@ def fundus_preprocessing_words(preprocessing: dict[str, Any], data: dict[str, An
     to the fundus disc (requested; not applied to 30 of 30 images: no dark surround around
     the disc)``, each reason's count after it when there are two. ``preprocessing``: the
     ingest's options (:class:`drac_ssl.scale.IngestFacts`, a bundle's
-    ``ingest_preprocessing``)."""
-    skipped = {str(why): n for why, n in (data.get("crop_not_applied") or {}).items()
-               if isinstance(n, int) and n > 0}
-    crop = "crop to the fundus disc"
-    if skipped:
-        total = sum(int(data.get(f"n_{split}") or 0) for split in ("train", "test", "unlabelled"))
-        reasons = (", ".join(f"{why} ({n})" for why, n in skipped.items()) if len(skipped) > 1
-                   else next(iter(skipped)))
-        crop += (f" (requested; not applied to {sum(skipped.values())} of {total or '?'} images: "
-                 f"{reasons})")
+    ``ingest_preprocessing``). The crop's words are the ingest summary's
+    (:func:`data_prep.problems.crop_words`)."""
+    total = sum(int(data.get(f"n_{split}") or 0) for split in ("train", "test", "unlabelled"))
+    crop = crop_words(data.get("crop_not_applied") or {}, total)
     done = [name for name, on in ((crop, preprocessing.get("fundus_crop")),
                                   ("Graham's local-mean subtraction", preprocessing.get("graham")))
             if on]

@@ -485,6 +485,12 @@ def test_a_repeated_row_with_the_same_grade_names_the_grade(tmp_path: Path) -> N
     assert (f"{csv_path}:5: 002.png is listed 2 times (lines 3, 5) with grade 1 on both -> keep "
             "exactly one row per image") in message, message
     assert f"{csv_path}:6: 003.png is listed 3 times (lines 4, 6, 7) with grade 2 on all 3 -> keep" in message
+    # rows that agree on an empty grade cell say so in words, not as grade ''
+    csv_path.write_text("image name,DR grade\n001.png,0\n002.png,1\n003.png,\n003.png,\n003.png,\n")
+    message = expect_error(config(data), tmp_path / "out")
+    assert ("003.png is listed 3 times (lines 4, 5, 6) with no grade (empty cells) on all 3 -> keep"
+            in message), message
+    assert "grade ''" not in message, message
 
 
 @pytest.mark.parametrize("spelling, grade", [("1", "2"), ("001", "2"), ("1", "0")])

@@ -192,3 +192,28 @@ def test_a_few_stray_grades_lead_with_correcting_the_rows(tmp_path: Path) -> Non
     grades = [(0, 1, 2, 6)[i % 4] for i in range(30)]
     (said,) = errors(read(write_labels(tmp_path / "gap.csv", grades), ("a", "b", "c"))[1])
     assert said.fix.startswith("correct the rows"), said.fix
+
+
+def test_the_scale_comes_first_for_icdr_labels_missing_a_grade_and_for_rows_that_are_most(
+        tmp_path: Path) -> None:
+    """A review: ICDR labels without a grade 3 (a quarter of the rows grade 4 on the 3-grade
+    default) were told 'correct the rows' first, against docs/data.md: the missing 3 counted
+    as a gap above the scale, which cancelled the ICDR reading. A missing grade is no slip
+    where ICDR fits; a gap reads as slips only while the rows outside are a minority; rows
+    that are all outside the scale are never slips of those rows."""
+    drac = ("Normal", "NPDR", "PDR")
+    grades = [(0, 1, 2, 4)[i % 4] for i in range(24)]  # no grade 3; 6 rows of 4
+    (said,) = errors(read(write_labels(tmp_path / "icdr.csv", grades), drac)[1])
+    assert said.fix.startswith("if these are the 5 ICDR grades (0..4), pass --grades icdr"), said.fix
+    # --grades "a,b" and half the rows at 2 or 4: the scale, not 12 slips
+    (said,) = errors(read(write_labels(tmp_path / "half.csv", grades), ("a", "b"))[1])
+    assert said.what.startswith("12 rows have a grade outside {0, 1}"), said.what
+    assert said.fix.startswith("if the labels have 5 grades (0..4)"), said.fix
+    # every row outside the scale, with a gap: the scale first
+    grades = [(5, 6, 8)[i % 3] for i in range(12)]
+    (said,) = errors(read(write_labels(tmp_path / "all.csv", grades), drac)[1])
+    assert said.fix.startswith("if the labels have 9 grades (0..8)"), said.fix
+    # a gap on a few rows still reads as slips (the test above), as do few rows
+    grades = [(0, 1, 2, 6)[i % 4] if i % 8 else 0 for i in range(30)]  # rows of 6 a minority
+    (said,) = errors(read(write_labels(tmp_path / "few.csv", grades), ("a", "b", "c"))[1])
+    assert said.fix.startswith("correct the rows"), said.fix

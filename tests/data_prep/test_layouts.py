@@ -448,8 +448,10 @@ def test_colour_cache_is_incremental_and_options_rebuild(tmp_path: Path, aptos: 
     assert cropped.n_decoded == 25 and any("other decoding options" in n for n in cropped.notes)
     assert summary(cropped)["preprocessing"]["graham"] is True
     assert summary(cropped)["preprocessing"]["graham_reflect_padding"] is True  # replayed as such
-    # the console summary says what was done to the cached copies (only when something was)
-    assert ("preprocessing of the cached copies: cropped to the fundus disc and padded to a square, "
+    # the console summary says what was done to the cached copies (only when something was); the
+    # shared samples have no dark surround, so the crop left each as it was
+    assert ("preprocessing of the cached copies: crop to the fundus disc (requested; not applied "
+            "to 25 of 25 images: no dark surround around the disc), "
             "then Graham local-mean subtraction (reflect padding), grey (128) outside 90 % of the disc radius"
             ) in ingest.format_summary(cropped)
     assert "preprocessing" not in ingest.format_summary(first)
@@ -1040,3 +1042,143 @@ def test_images_one_level_down_name_the_folder_and_the_label_csv(tmp_path: Path,
     result = ingest.run(config(study / "images", labels_csv=str(study / "labels.csv"), grades=ICDR),
                         tmp_path / "out", verbose=False)
     assert result.n_train == 25
+
+
+def test_a_stray_npz_is_no_medmnist_root_and_never_hides_the_images(tmp_path: Path,
+                                                                   aptos: list) -> None:
+    """A review: ``rb/features.npz`` beside the root and ``myroot/cache/emb.npz`` inside it were
+    both suggested as MedMNIST roots ('did you mean --root rb (a MedMNIST .npz: features.npz)
+    or --root rb/myroot/cache ...?'), hiding ``myroot/images``; following either failed. Only
+    an .npz holding MedMNIST's train_images / train_labels is a MedMNIST root, and it comes
+    after a subfolder of images."""
+    rb = tmp_path / "rb"
+    myroot = rb / "myroot"
+    train, _ = split(aptos)
+    for code, _, rgb in train:
+        save(myroot / "images" / f"{code}.png", rgb)
+    (myroot / "cache").mkdir()
+    np.savez(rb / "features.npz", features=np.zeros((3, 4)))
+    np.savez(myroot / "cache" / "emb.npz", emb=np.zeros((3, 4)))
+    message = run_error(config(myroot), tmp_path / "out")
+    assert f"did you mean --root {myroot / 'images'} (25 images)?" in message, message
+    assert "MedMNIST" not in message, message
+    # a real MedMNIST .npz above is still named, after the folder of images
+    np.savez(rb / "features.npz", train_images=np.zeros((2, 28, 28), np.uint8),
+             train_labels=np.zeros((2, 1), np.uint8))
+    message = run_error(config(myroot), tmp_path / "out")
+    assert (f"did you mean --root {myroot / 'images'} (25 images) or --root {rb} (a MedMNIST "
+            ".npz: features.npz)?") in message, message
+
+
+def test_a_folder_per_grade_tree_is_told_it_needs_a_label_csv_with_a_way_to_make_one(
+        tmp_path: Path, aptos: list) -> None:
+    """A review: ``bygrade/0..4`` (6 images each, no CSV) was told 'did you mean --root
+    bygrade/0 (6 images) or --root bygrade/1 ...?', each a single grade. Several subfolders
+    of images and no CSV name no single folder: how many hold images (the first three named
+    and 'N more'), that a plain root is one folder of images with a label CSV, and, for
+    folders named by grade, a shell line that copies them into one folder and writes the
+    CSV from the folder names; followed, the ingest runs with every image at its grade."""
+    import subprocess
+
+    tree = tmp_path / "bygrade"
+    for code, grade, rgb in aptos:
+        save(tree / str(grade) / f"{code}.png", rgb)
+    message = run_error(config(tree), tmp_path / "out")
+    assert f"--root {tree / '0'}" not in message, message
+    assert "the images are in 5 subfolders (0/, 1/, 2/ and 2 more)" in message, message
+    assert "a folder-per-grade tree needs a label CSV" in message, message
+    assert "If not" not in message, message
+    (command,) = re.findall(r"^  (mkdir .*)$", message, flags=re.M)
+    flat = tmp_path / "bygrade_flat"
+    assert f"then pass --root {flat}" in message, message
+    subprocess.run(["sh", "-c", command], check=True)
+    result = ingest.run(config(flat, grades=ICDR), tmp_path / "out", verbose=False)
+    assert result.n_train == 30 and result.counts_per_grade == dict.fromkeys(range(5), 6)
+    by_id = {f"{c}.png": g for c, g, _ in aptos}
+    assert all(int(r["grade"]) == by_id[r["id"]] for r in manifest(result))
+
+    # many subfolders that are no grades: counted, the cut list says how many more
+    many = tmp_path / "many"
+    for i in range(120):
+        (many / f"s{i:03d}").mkdir(parents=True)
+        (many / f"s{i:03d}" / "a.png").write_bytes(b"not decoded: the error comes first")
+    message = run_error(config(many), tmp_path / "out2")
+    assert f"--root {many / 's000'}" not in message, message
+    assert "subfolders (s000/, s001/, s002/ and 97 more; 20 more subfolders not looked at)" \
+        in message, message
+    assert "folder-per-grade" not in message, message
+
+
+def test_a_symlinked_root_and_a_folder_below_its_label_csv_get_the_likely_root(
+        tmp_path: Path, aptos: list) -> None:
+    """A review: ``link_train -> eyepacs/train`` got no hint (the folder above the link is not
+    the layout), and ``--root study/images`` (the label CSV one folder up) none either: it
+    decoded with the UW-OCTA defaults and gave a warning per image. The link's target's parent
+    is tried too; a root of images whose parent holds one CSV is told to pass it, before any
+    image is decoded."""
+    eyepacs = eyepacs_folder(tmp_path / "eyepacs", aptos)
+    link = tmp_path / "link_train"
+    link.symlink_to(eyepacs / "train", target_is_directory=True)
+    message = run_error(config(link), tmp_path / "out")
+    assert f"did you mean --root {eyepacs} (an EyePACS layout: trainLabels.csv + train/)?" in message, message
+
+    study = tmp_path / "study"
+    train, _ = split(aptos)
+    for code, _, rgb in train:
+        save(study / "images" / f"{code}.png", rgb)
+    write_rows(study / "labels.csv", ["image name", "DR grade"], [[f"{c}.png", g] for c, g, _ in train])
+    message = run_error(config(study / "images"), tmp_path / "out")
+    assert (f"did you mean --labels-csv {study / 'labels.csv'} (the one CSV in the folder above)? "
+            "If not, put the label CSV here") in message, message
+    assert "grey" not in message and "1024" not in message, message
+    # a test/ folder of a plain root (the images and the CSV above it): that root is named
+    plain = tmp_path / "plain"
+    for code, _, rgb in train:
+        save(plain / f"{code}.png", rgb)
+    save(plain / "test" / "t.png", train[0][2])
+    write_rows(plain / "labels.csv", ["image name", "DR grade"], [[f"{c}.png", g] for c, g, _ in train])
+    message = run_error(config(plain / "test"), tmp_path / "out")
+    assert f"did you mean --root {plain} (25 images and labels.csv)?" in message, message
+
+
+def test_no_images_with_a_likely_root_keeps_the_fallback(tmp_path: Path, aptos: list) -> None:
+    """The ingest's 'no images found' names the likely root, and then, as a missing label
+    CSV's message does, what to do if it is not that one."""
+    study = tmp_path / "study"
+    train, _ = split(aptos)
+    for code, _, rgb in train:
+        save(study / "images" / f"{code}.png", rgb)
+    write_rows(study / "labels.csv", ["image name", "DR grade"], [[f"{c}.png", g] for c, g, _ in train])
+    message = run_error(config(study, grades=ICDR), tmp_path / "out")
+    assert "(25 images)? If not, point --root at the folder that holds the images" in message, message
+
+
+def test_a_crop_left_undone_is_said_in_the_summary_as_in_the_report(tmp_path: Path,
+                                                                    aptos: list) -> None:
+    """A review: --fundus-crop on photographs without a dark surround printed 'preprocessing
+    of the cached copies: cropped to the fundus disc and padded to a square' (and the summary
+    file said the same) while every image was left as it was (warnings fundus-surround). The
+    ingest says 'requested; not applied to N of M images: reason', the words of the report
+    and the model card (one function)."""
+    from drac_ssl.grading.bundle import fundus_preprocessing_words
+
+    train, _ = split(aptos)
+    root = tmp_path / "aptos"
+    for i, (code, _, rgb) in enumerate(train[:10]):
+        save(root / "train_images" / f"{code}.png", _black_surround_disc(rgb) if i % 2 else rgb)
+    write_rows(root / "train.csv", ["id_code", "diagnosis"], [[c, g] for c, g, _ in train[:10]])
+    result = ingest.run(config(root, fundus_crop=True), tmp_path / "out", verbose=False)
+    words = ("crop to the fundus disc (requested; not applied to 5 of 10 images: no dark "
+             "surround around the disc)")
+    assert f"preprocessing of the cached copies: {words}" in ingest.format_summary(result)
+    assert "cropped to the fundus disc" not in ingest.format_summary(result)
+    assert summary(result)["preprocessing"]["words"] == [words]
+    assert summary(result)["preprocessing"]["fundus_crop"] is True  # the request, replayed
+    assert fundus_preprocessing_words({"fundus_crop": True},
+                                      {"crop_not_applied": {"no dark surround around the disc": 5},
+                                       "n_train": 10}) == words
+    # every image cropped: the words of a crop done
+    for code, _, rgb in train[:10]:
+        save(root / "train_images" / f"{code}.png", _black_surround_disc(rgb))
+    result = ingest.run(config(root, fundus_crop=True), tmp_path / "out", verbose=False)
+    assert summary(result)["preprocessing"]["words"] == ["cropped to the fundus disc and padded to a square"]

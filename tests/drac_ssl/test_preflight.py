@@ -1197,3 +1197,33 @@ def test_the_phantom_warning_knows_the_default_config_and_a_saved_run_config(
     monkeypatch.setattr(preflight, "_check_device_use", lambda *args: None)
     said = {f.setting for f in findings("data.root=", config=train.PACKAGE_CONFIGS / "drac.yaml")}
     assert "pretrain.epochs" not in said and "data.root" in said
+
+
+def test_a_data_root_one_level_above_the_images_is_one_error_naming_the_likely_root(
+        tmp_path: Path) -> None:
+    """A review: ``data.root=study`` (``study/images/`` + ``study/labels.csv``) got no hint from
+    the train command: 'larger than the 0 images pretraining draws from -> add images' (for
+    pretraining and UMM) and '.../labels.csv has none -> give the label CSV', although the CSV
+    was found. As the ingest does, the preflight names the likely root, as the one error."""
+    study = tmp_path / "study"
+    (study / "images").mkdir(parents=True)
+    with open(study / "labels.csv", "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["image", "grade"])
+        for i in range(15):
+            (study / "images" / f"{i:03d}.png").write_bytes(b"not decoded by the preflight")
+            writer.writerow([f"{i:03d}.png", i % 3])
+    found = [f for f in findings(f"data.root={study}", "data.image_column=image",
+                                 "data.grade_column=grade") if f.severity == "error"]
+    assert len(found) == 1, [f.line for f in found]
+    (error,) = found
+    assert error.setting == "data.root"
+    assert (f"did you mean data.root={study / 'images'} with data.labels_csv={study / 'labels.csv'} "
+            "(15 images)?") in error.line, error.line
+    assert "--root" not in error.line and "--labels-csv" not in error.line, error.line
+    # a root with no images and nothing near: the ingest's own error, still the only one
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "labels.csv").write_text("image name,DR grade\n001.png,0\n")
+    found = [f for f in findings(f"data.root={empty}") if f.severity == "error"]
+    assert len(found) == 1 and "no images found" in found[0].line, [f.line for f in found]
