@@ -891,6 +891,7 @@ def _image_tree_words(root: Path, subs: list[tuple[Path, int]], not_looked_at: i
     most :data:`GRADE_FOLDERS_MAX`), a shell line that copies their images into one folder
     beside ``root`` (``ROOT_flat``) and writes the label CSV (the plain default columns
     ``image name,DR grade``) from the folder names, and the root to pass then."""
+    root = root.absolute()  # the shell line cds into root: the copy's folder must not be relative
     names = sorted((sub.name for sub, _ in subs), key=_name_order)
     more = f"; {not_looked_at} more subfolders not looked at" if not_looked_at else ""
     said = (f"the images are in {len(subs)} subfolders ({_cut([f'{n}/' for n in names])}{more}), "

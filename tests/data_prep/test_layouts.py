@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import sys
 from collections import Counter
@@ -1096,6 +1097,14 @@ def test_a_folder_per_grade_tree_is_told_it_needs_a_label_csv_with_a_way_to_make
     assert result.n_train == 30 and result.counts_per_grade == dict.fromkeys(range(5), 6)
     by_id = {f"{c}.png": g for c, g, _ in aptos}
     assert all(int(r["grade"]) == by_id[r["id"]] for r in manifest(result))
+    # a relative root: the line cds into it, so the copy's folder is said absolute
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        words = layout._image_tree_words(Path("bygrade"), layout.image_subfolders(Path("bygrade")), 0)
+    finally:
+        os.chdir(cwd)
+    assert f"mkdir {flat} &&" in words and f"then pass --root {flat}" in words, words
 
     # many subfolders that are no grades: counted, the cut list says how many more
     many = tmp_path / "many"
