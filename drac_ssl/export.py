@@ -941,11 +941,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                           else "--grades says" if args.grades is not None else "")
             return report_check(args.check, args.images, num_grades=k, grade_names=names,
                                 cases=None if args.images else cases, scale_from=scale_from,
-                                # --images: the test images are the folder's; a run's manifest
-                                # says K only when it lists test images (else an error)
-                                scale_options="--grades {k} (or --manifest RUN, for a run whose manifest "
-                                              "lists test images)" if args.images else
-                                              "--grades {k} or --manifest RUN")
+                                # a run's manifest says K only when it lists test images (else
+                                # an error)
+                                other_options="--manifest RUN for a run whose manifest lists test images")
         if args.manifest or args.grades is not None:
             raise BundleError("--manifest and --grades go with --check")
         if args.out and (problem := output_file_problem(args.out, "--out", "submission.csv")):

@@ -448,13 +448,16 @@ def test_check_against_dracs_test_folder_uses_dracs_3_grades(tmp_path: Path,
     other = tmp_path / "imgs"
     shutil.copytree(folder, other)
     assert export.main(["--check", str(team), "--images", str(other)]) == 0
-    assert ("note: K=5 taken from the header; pass --grades 5 (or --manifest RUN, for a run whose "
-            "manifest lists test images) to check the scale") in capsys.readouterr().err
+    # a review: 'pass --grades 5' named the header's own K, which only confirms the header
+    assert ("note: K=5 taken from the header; to check the scale, pass --grades K, your scale's "
+            "number of grades (this header has 5), or --manifest RUN for a run whose manifest "
+            "lists test images\n") in capsys.readouterr().err
     assert export.main(["--check", str(team), "--images", str(other), "--grades", "5"]) == 0
     assert "note:" not in capsys.readouterr().err  # the advice followed: nothing left to say
     assert export.main(["--check", str(team)]) == 0  # the format alone: either says K
-    assert ("note: K=5 taken from the header; pass --grades 5 or --manifest RUN to check the scale"
-            in capsys.readouterr().err)
+    assert ("note: K=5 taken from the header; to check the scale, pass --grades K, your scale's "
+            "number of grades (this header has 5), or --manifest RUN for a run whose manifest "
+            "lists test images\n") in capsys.readouterr().err
 
 
 def test_report_is_written_and_links_existing_images(exported_run: Path) -> None:
