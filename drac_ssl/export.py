@@ -892,7 +892,13 @@ def _export_variant(args: argparse.Namespace) -> int:
         raise BundleError(f"{run_dir}: not a run folder whose fine-tuning finished (no "
                           f"finetune/summary.json).\n  fix: pass the run folder (not a bundle "
                           f"folder) of a run with the finetune stage done")
-    if args.images and args.out:  # grading a folder writes into RUN only to build the bundle
+    if args.images and not args.out:  # the arguments first, before the folder's lock
+        raise BundleError("--images DIR needs --out CSV (the file to write)")
+    if not args.images and (args.skip_unreadable or args.tta is not None):
+        raise BundleError("--skip-unreadable and --tta go with --images; the submission of the "
+                          "ingest's test images grades the ingest cache as the export stage does")
+    if args.images:  # grading a folder writes into RUN only to build the bundle
+        _images_arg(args.images)  # a missing folder said before the run folder's lock
         reused = reusable_bundle(run_dir, args.variant)
         if reused is not None:
             return _export_variant_held(args, run_dir, reused)
@@ -929,8 +935,6 @@ def _export_variant_held(args: argparse.Namespace, run_dir: Path, reused_dir: Pa
     (the bundle :func:`reusable_bundle` found to grade ``--images`` with), without the lock:
     nothing is written into the run folder then."""
     if args.images:
-        if not args.out:
-            raise BundleError("--images DIR needs --out CSV (the file to write)")
         images_dir = _images_arg(args.images)
         if reused_dir is not None:
             bundle_dir, reused = reused_dir, True
@@ -942,9 +946,6 @@ def _export_variant_held(args: argparse.Namespace, run_dir: Path, reused_dir: Pa
             print(line)
         return _predict_folder(str(bundle_dir), images_dir, Path(args.out), args.tta, args.device,
                                skip_unreadable=args.skip_unreadable, named_variant=True)
-    if args.skip_unreadable or args.tta is not None:
-        raise BundleError("--skip-unreadable and --tta go with --images; the submission of the "
-                          "ingest's test images grades the ingest cache as the export stage does")
     from drac_ssl.config import load_config
 
     config_path = run_dir / "config.yaml"
