@@ -30,10 +30,13 @@ class ConfigError(ValueError):
 
 
 class UnknownSettingError(ConfigError):
-    """A setting no section has: ``setting`` the dotted key as written (``data.image_colum``),
-    ``meant`` the settings its "Did you mean" names (``('data.image_column',)``; empty when
-    none is close). The preflight marks a problem that follows from the typo (its fix sets
-    a meant setting) by the typo's number."""
+    """A setting no section has: ``setting`` the dotted key as written (``data.image_colum``;
+    a misspelt section with the one setting typed under it, ``pretrain.augmnt.recipe``),
+    ``meant`` the settings its "Did you mean" names (``('data.image_column',)``,
+    ``('pretrain.augment.recipe',)``, or a section, ``('pretrain.augment',)``, when what was
+    typed under it is no setting of it or more than one; empty when none is close). The
+    preflight marks a problem that follows from the typo (about a meant setting, or one of a
+    meant section) by the typo's number."""
 
     def __init__(self, message: str, setting: str, meant: Sequence[str] = ()) -> None:
         super().__init__(message)
@@ -569,6 +572,26 @@ def _settings_ending(base: Any, last: str, prefix: str = "") -> list[str]:
     return found
 
 
+def _typed_rest(value: Any) -> str:
+    """The dotted setting a nested ``value`` of one key sets (``{'recipe': 'fundus'}`` ->
+    ``recipe``, ``{'a': {'b': 1}}`` -> ``a.b``); "" for a plain value, or a block setting more
+    than one (a YAML section)."""
+    parts = []
+    while isinstance(value, dict) and len(value) == 1:
+        key, value = next(iter(value.items()))
+        parts.append(str(key))
+    return ".".join(parts) if parts and not isinstance(value, dict) else ""
+
+
+def _has_setting(section: Any, dotted: str) -> bool:
+    """Whether dataclass ``section`` has the (possibly nested) setting ``dotted``."""
+    for part in dotted.split("."):
+        if not dataclasses.is_dataclass(section) or part not in {f.name for f in dataclasses.fields(section)}:
+            return False
+        section = getattr(section, part)
+    return True
+
+
 def _merge(base: Any, updates: dict[str, Any], where: str, prefix: str = "") -> Any:
     """Return a copy of dataclass ``base`` with ``updates`` applied (recursively, checked)."""
     hints = _type_hints(type(base))
@@ -579,6 +602,11 @@ def _merge(base: Any, updates: dict[str, Any], where: str, prefix: str = "") -> 
         if key not in names:
             close = close_match(key, names)
             meant = [f"{prefix + '.' if prefix else ''}{close}"] if close else []
+            # a misspelt section (pretrain.augmnt.recipe=fundus): the setting typed under it,
+            # when it is one of the close section's, is what was meant (pretrain.augment.recipe)
+            rest = _typed_rest(value)
+            if close and rest and _has_setting(getattr(base, close), rest):
+                full, meant = f"{full}.{rest}", [f"{meant[0]}.{rest}"]
             hint = f" Did you mean '{meant[0]}'?" if close else ""
             if not close and not prefix:  # a setting without its section: stages -> run.stages
                 meant = _settings_ending(base, str(key))

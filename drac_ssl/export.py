@@ -36,9 +36,15 @@ grades the folder, without ``--images`` it writes ``RUN/export/submission_NAME.c
 ingest's test images as ``run(cfg, RUN, variant=NAME)`` does (the run's ``config.yaml``).
 It prints the bundle used and, when the run selected another variant, that one and why
 (``finetune/summary.json``); a variant the run did not fine-tune exits 2 naming those it has.
-Writing into RUN, it holds the run folder's lock as the training, UMM and report commands do
-(:func:`drac_ssl.runtime.hold_run`): while one of them, or another export, runs in RUN it is
-refused (exit 2, naming that process), and they are refused while it runs.
+Writing into RUN (a bundle to build, or ``RUN/export``), it holds the run folder's lock as the
+training, UMM and report commands do (:func:`drac_ssl.runtime.hold_run`): while one of them, or
+another export, runs in RUN it is refused (exit 2, naming that process), and they are refused
+while it runs; a run folder it cannot write (read-only, another user's) is refused then too
+(exit 2, the fixes said). A reused bundle grading ``--images`` writes nothing into RUN and
+takes no lock: a run folder that is only readable serves. A submission of the ingest's test
+images failing its check is kept as ``NAME.failed`` (:func:`failed_submission_path`) and
+exits 1; ``--out`` is left as it was, the stage's own ``export/submission_NAME.csv`` and
+``summary_NAME.json`` of an earlier export are removed together.
 
 When the bundle's cross-validated figures have a referable-DR cut (``cv_metrics``'s
 ``referable``, ``finetune.referable_from``: auto = grade >= 2 on the ICDR scale, none on
@@ -96,8 +102,9 @@ answers it before this module's imports).
 
 Exit codes: 0 success, 1 the submission has problems (each printed as FILE:LINE: what ->
 fix; the file is kept as ``OUT.failed``, :func:`failed_submission_path`, and ``--out`` left as it
-was), 2 bad input (missing run or bundle, unreadable images, bad arguments), without a
-traceback; 3 written with ``--skip-unreadable`` but some files skipped.
+was), 2 bad input (missing run or bundle, unreadable images, bad arguments, a file or folder
+it cannot write), without a traceback; 3 written with ``--skip-unreadable`` but some files
+skipped.
 """
 
 from __future__ import annotations
@@ -125,6 +132,7 @@ if __name__ == "__main__":  # Ctrl-C while torch loads: one line, not an import'
         raise SystemExit(2)
 
 import argparse
+import contextlib
 import json
 import os
 import shlex
@@ -148,6 +156,7 @@ from drac_ssl.grading.bundle import (
     chance_warning,
     load_bundle,
     referable_cut_of,
+    reusable_bundle,
 )
 from drac_ssl.grading.image_notes import FILE_FINDING, incomplete_line, same_grade_words
 from drac_ssl.grading.predict import (
@@ -161,7 +170,7 @@ from drac_ssl.grading.predict import (
 from drac_ssl.io import atomic_write_json, output_file_problem, read_json_dict, sha256_file
 from drac_ssl.manifest import MANIFEST_FILE, ManifestError, read_manifest
 from drac_ssl.oof import OOF_FILE, OofError, read_oof
-from drac_ssl.runtime import hold_run, resolve_device
+from drac_ssl.runtime import RUN_LOCK, hold_run, resolve_device
 from drac_ssl.scale import read_ingest_facts
 from drac_ssl.starting import started
 from drac_ssl.submission import (
@@ -195,6 +204,13 @@ __all__ = [
 
 PREDICT_CHUNK = 32  # images decoded and preprocessed at a time by the command line
 EXIT_SKIPPED = 3  # --skip-unreadable skipped some files: the CSV was written without them
+
+
+class SubmissionCheckError(BundleError):
+    """The submission :func:`run` wrote fails its check (a BundleError, so a ValueError): the
+    message lists the problems and says where the file is kept (:func:`failed_submission_path`)
+    and what was removed. ``python -m drac_ssl.export RUN --variant NAME`` exits 1 on it, as
+    for any submission with problems."""
 
 
 @dataclass
@@ -274,17 +290,21 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
     them elsewhere), e.g. to submit every variant of a comparison.
 
     Raises:
-        BundleError (a ValueError): the fine-tuning outputs are missing or incomplete, or the
-            written submission fails its check: it is then kept as
-            :func:`failed_submission_path` of ``submission_path`` (the message names it), and
-            ``submission_path`` and the summary of an earlier export are removed.
+        BundleError (a ValueError): the fine-tuning outputs are missing or incomplete.
+        SubmissionCheckError (a BundleError): the written submission fails its check: it is
+            kept as :func:`failed_submission_path` of ``submission_path`` (the message names
+            it), and the stage's own files of an earlier export of this variant
+            (``export/submission[_NAME].csv`` with its referable file, and
+            ``export/summary[_NAME].json``), which would pass for this export's, are removed
+            together; a ``submission_path`` given elsewhere (the command line's ``--out``) is
+            left as it was.
     """
     run_dir = Path(run_dir)
     if variant is not None and bundle_dir is None:
         bundle_dir = run_dir / "bundles" / variant
+    own_csv = run_dir / "export" / ("submission.csv" if variant is None else f"submission_{variant}.csv")
     if submission_path is None:
-        submission_path = run_dir / "export" / ("submission.csv" if variant is None
-                                                else f"submission_{variant}.csv")
+        submission_path = own_csv
     device = resolve_device(cfg.run.device)
     notes: list[str] = []
     reused = False
@@ -321,8 +341,6 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
         probs, grades = graded.probs, graded.classes
         cases = [r["id"] for r in test_rows]
         final = Path(submission_path)
-        # a referable file of an earlier export must not outlive a submission that fails below
-        referable_path(final).unlink(missing_ok=True)
         images_dir = _test_images_dir(data_dir, test_rows)
         if any(_array_row(r) for r in test_rows):
             notes.append("the test images are rows of an array file (no image folder): the "
@@ -332,23 +350,29 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
                          f"the manifest's test case names only")
             images_dir = None
         # written and checked under a name that says it failed, renamed onto its own when it
-        # passes: a file failing its check is never left where it would be submitted
+        # passes: a file failing its check is never left where it would be submitted (and an
+        # earlier referable file of that name goes before the rename: it must not outlive it)
+        theirs = final.absolute() != own_csv.absolute()  # the command line's --out: the user's
+        existed = final.exists()
         written, problems = _write_checked(final, lambda path: write_submission(
             path, cases, probs, grades, num_grades=k), lambda path: check_submission(
-                path, images_dir, num_grades=k, grade_names=names or None, cases=cases))
+                path, images_dir, num_grades=k, grade_names=names or None, cases=cases),
+            beside=(referable_path(final),))
         if problems:
-            # an earlier export's submission and summary describe an earlier bundle, not the
-            # one just built: none is left to be taken for this export's
-            earlier = [p for p in (final, run_dir / "export" / summary_name) if p.is_file()]
+            # the stage's own submission (with its referable file) and summary of an earlier
+            # export describe an earlier bundle, not the one just built: they go together, none
+            # is left to be taken for this export's; a file of the user's (--out) stays
+            earlier = [p for p in (own_csv, referable_path(own_csv), run_dir / "export" / summary_name)
+                       if p.is_file()]
             for path in earlier:
                 path.unlink()
-            raise BundleError(f"{written}: the written submission fails its check:\n  "
-                              + "\n  ".join(problems)
-                              + f"\n  it is kept as {written} to look at the rows named above, not "
-                              f"as {final}: do not submit it"
-                              + (f"\n  removed, as an earlier export wrote them (not to be taken "
-                                 f"for this one's): {', '.join(str(p) for p in earlier)}"
-                                 if earlier else ""))
+            left = (f" ({final} is {'as it was' if existed else 'not written'})" if theirs else "")
+            raise SubmissionCheckError(
+                f"{written}: the written submission fails its check:\n  " + "\n  ".join(problems)
+                + f"\n  it is kept as {written} to look at the rows named above, not as {final}{left}: "
+                f"do not submit it"
+                + (f"\n  removed, as an earlier export wrote them (not to be taken for this one's): "
+                   f"{', '.join(str(p) for p in earlier)}" if earlier else ""))
         counts = np.bincount(grades, minlength=k).tolist()
         print(f"[export] {bundle.metadata['variant']}: {len(test_rows)} test images graded "
               f"({counts} per grade, {bundle.calibration.decision} decision, "
@@ -845,7 +869,9 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
             reasons.setdefault(problem.path, []).append(problem.what)
         which = "Unreadable" if n_files == len(files) else "Unreadable or not images this package reads"
         print(f"{incomplete_line([(Path(p).name, '; '.join(w)) for p, w in reasons.items()], n_files)}"
-              f". {which}, skipped by --skip-unreadable (listed on stderr and in {record}): "
+              # the record is written only beside a CSV that passed its check
+              f". {which}, skipped by --skip-unreadable (listed on stderr"
+              f"{'' if issues else f' and in {record}'}): "
               f"{written} has no row for them, so it is not a complete submission")
     return 1 if issues else EXIT_SKIPPED if skipped else 0
 
@@ -865,8 +891,13 @@ def _export_variant(args: argparse.Namespace) -> int:
     """``RUN --variant NAME [--images DIR --out CSV]``: that variant's bundle (built or reused,
     :func:`build_or_reuse_bundle`) grades the folder, or, without ``--images``, writes its
     submission of the ingest's test images as :func:`run` does (the run's ``config.yaml``,
-    on ``--device``). It holds the run folder's lock meanwhile (:func:`hold_run`): another
-    process holding it is refused with :class:`drac_ssl.runtime.RunBusy` (a ValueError)."""
+    on ``--device``). While it writes into RUN (a bundle to build, or RUN/export) it holds the
+    run folder's lock (:func:`hold_run`): another process holding it is refused with
+    :class:`drac_ssl.runtime.RunBusy` (a ValueError), and a lock file it cannot open (a
+    folder it cannot write: read-only, another user's) with a BundleError naming the folder
+    and the fix. A reused bundle grading a folder writes nothing into RUN: no lock is taken,
+    so a run folder that is only readable serves. A submission failing its check exits 1
+    (:class:`SubmissionCheckError`)."""
     if not args.run:
         raise BundleError("--variant NAME exports a variant of a run: give the run folder, "
                           "python -m drac_ssl.export RUN --variant NAME")
@@ -875,29 +906,60 @@ def _export_variant(args: argparse.Namespace) -> int:
         raise BundleError(f"{run_dir}: not a run folder whose fine-tuning finished (no "
                           f"finetune/summary.json).\n  fix: pass the run folder (not a bundle "
                           f"folder) of a run with the finetune stage done")
+    if args.images and not args.out:  # the arguments first, before the folder's lock
+        raise BundleError("--images DIR needs --out CSV (the file to write)")
+    if not args.images and (args.skip_unreadable or args.tta is not None):
+        raise BundleError("--skip-unreadable and --tta go with --images; the submission of the "
+                          "ingest's test images grades the ingest cache as the export stage does")
+    if args.images:  # grading a folder writes into RUN only to build the bundle
+        _images_arg(args.images)  # a missing folder said before the run folder's lock
+        reused = reusable_bundle(run_dir, args.variant)
+        if reused is not None:
+            return _export_variant_held(args, run_dir, reused)
+        writes = [f"{run_dir / 'bundles' / args.variant} (the {args.variant} bundle, to build from "
+                  f"{run_dir / 'finetune' / args.variant})"]
+    else:
+        writes = [f"{run_dir / 'export'} (the submission of the ingest's test images and its summary)"]
     # it writes RUN/bundles/NAME (and, without --images, RUN/export): a training, UMM, report
     # or another export holding RUN is refused (RunBusy, exit 2), and one started meanwhile
     # too; the training's own export stage calls run() under the training's hold
-    with hold_run(run_dir, tool="drac_ssl.export"):
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(hold_run(run_dir, tool="drac_ssl.export"))
+        except OSError as exc:  # a read-only folder, an immutable lock file, another user's
+            raise BundleError(_cannot_write_words(run_dir, exc, writes)) from None
         return _export_variant_held(args, run_dir)
 
 
-def _export_variant_held(args: argparse.Namespace, run_dir: Path) -> int:
-    """:func:`_export_variant` while this process holds ``run_dir``."""
+def _cannot_write_words(run_dir: Path, exc: OSError, writes: Sequence[str]) -> str:
+    """The refusal of an export that must write into ``run_dir`` (``writes``: what, in words)
+    whose lock file it cannot open (``exc``), with the fixes."""
+    lock = run_dir / RUN_LOCK
+    copy = f"~/{run_dir.name}-copy"
+    return (f"{run_dir}: this export cannot write into the run folder ({exc.strerror or exc}: "
+            f"{exc.filename or lock}); it would write {', '.join(writes)}.\n  fix: make the run "
+            f"folder writable for this user (ls -ld {shlex.quote(str(run_dir))} shows its owner; "
+            f"chmod u+w, or chattr -i {shlex.quote(str(lock))} for an immutable lock file), or "
+            f"copy it to a place you can write and export from the copy: cp -r "
+            f"{shlex.quote(str(run_dir))} {copy}, then the same command with {copy}")
+
+
+def _export_variant_held(args: argparse.Namespace, run_dir: Path, reused_dir: Path | None = None) -> int:
+    """:func:`_export_variant` while this process holds ``run_dir``, or, with ``reused_dir``
+    (the bundle :func:`reusable_bundle` found to grade ``--images`` with), without the lock:
+    nothing is written into the run folder then."""
     if args.images:
-        if not args.out:
-            raise BundleError("--images DIR needs --out CSV (the file to write)")
         images_dir = _images_arg(args.images)
-        bundle_dir, reused = build_or_reuse_bundle(run_dir, args.variant,
-                                                   device=resolve_device(args.device))
+        if reused_dir is not None:
+            bundle_dir, reused = reused_dir, True
+        else:
+            bundle_dir, reused = build_or_reuse_bundle(run_dir, args.variant,
+                                                       device=resolve_device(args.device))
         for line in variant_lines(run_dir, args.variant, bundle_dir, reused,
                                   selected_other_line(run_dir, args.variant)):
             print(line)
         return _predict_folder(str(bundle_dir), images_dir, Path(args.out), args.tta, args.device,
                                skip_unreadable=args.skip_unreadable, named_variant=True)
-    if args.skip_unreadable or args.tta is not None:
-        raise BundleError("--skip-unreadable and --tta go with --images; the submission of the "
-                          "ingest's test images grades the ingest cache as the export stage does")
     from drac_ssl.config import load_config
 
     config_path = run_dir / "config.yaml"
@@ -905,8 +967,12 @@ def _export_variant_held(args: argparse.Namespace, run_dir: Path) -> int:
         raise BundleError(f"{config_path}: the run's saved settings are missing; grade a folder "
                           f"instead: --variant {args.variant} --images DIR --out CSV")
     cfg = load_config(config_path, [f"run.device={args.device}"])
-    result = run(cfg, run_dir, variant=args.variant,
-                 submission_path=Path(args.out) if args.out else None)
+    try:
+        result = run(cfg, run_dir, variant=args.variant,
+                     submission_path=Path(args.out) if args.out else None)
+    except SubmissionCheckError as exc:  # a submission with problems: 1, as documented
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return 0 if result.submission_path is not None else 2
 
 
@@ -962,11 +1028,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                           else "--grades says" if args.grades is not None else "")
             return report_check(args.check, args.images, num_grades=k, grade_names=names,
                                 cases=None if args.images else cases, scale_from=scale_from,
-                                # --images: the test images are the folder's; a run's manifest
-                                # says K only when it lists test images (else an error)
-                                scale_options="--grades {k} (or --manifest RUN, for a run whose manifest "
-                                              "lists test images)" if args.images else
-                                              "--grades {k} or --manifest RUN")
+                                # a run's manifest says K only when it lists test images (else
+                                # an error)
+                                other_options="--manifest RUN for a run whose manifest lists test images")
         if args.manifest or args.grades is not None:
             raise BundleError("--manifest goes with --check, --grades with --check or --score")
         if args.out and (problem := output_file_problem(args.out, "--out", "submission.csv")):
@@ -981,6 +1045,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                                skip_unreadable=args.skip_unreadable)
     except (BundleError, FileNotFoundError, ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a file or folder it cannot write (permissions, a full disk ...)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}\n  fix: check that it can be written (its "
+              f"permissions and owner, free space, a network drive), then rerun the command",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         sys.stdout.flush()

@@ -371,6 +371,8 @@ class _Context:
     qwk_explained: bool = False
     one_grade_explained: bool = False
     eval_inputs: Tensor | None = None  # (n_lab, C, S, S), computed on first use
+    # the run folder: a fold's non-finite stop names it in its fix (run.reuse=RUN); None: "RUN"
+    run_dir: Path | None = None
     # each variant's paired-bootstrap scores, drawn once for all its comparisons (_paired),
     # with the result they score (a variant run again in this context is scored again)
     bootstrap: dict[str, tuple[VariantResult, BootstrapScores]] = field(default_factory=dict)
@@ -607,22 +609,34 @@ def _non_finite_error(ctx: _Context, label: str, epoch: int, what: str, lr: floa
     stops: where, the learning rate ``lr`` of that step and its settings, the precision and
     the setting that gives it (``pretrain.precision``, which the fine-tuning follows), what
     was kept, and the fix. ``backbone_trains``: the backbone's layers were trained in that
-    epoch (at ``lr x finetune.backbone_lr_ratio``)."""
+    epoch (at ``lr x finetune.backbone_lr_ratio``).
+
+    The fix is a new run folder that takes this run's finished stages (``run.name=RUN-2
+    run.reuse=RUN`` with the changed setting, as the preflight's refusal of a changed
+    configuration words it): this run folder refuses a changed setting, and the same
+    command with the same settings diverges again."""
     ft, cfg = ctx.ft, ctx.cfg
     ratio = (f"; the backbone's layers at x finetune.backbone_lr_ratio={ft.backbone_lr_ratio:g}"
              if backbone_trains else "")
     precision = "bf16" if ctx.bf16 else "fp32"
-    fixes = ["lower finetune.lr" + (" (or finetune.backbone_lr_ratio)" if backbone_trains else "")]
+    run_dir = ctx.run_dir
+    new_run = (f"run.name={run_dir.name}-2 run.reuse={run_dir}" if run_dir is not None
+               else "run.name=NEW run.reuse=RUN")
+    fix = (f"start a new run that takes this one's finished stages instead of running them again, "
+           f"with a lower learning rate: add {new_run} finetune.lr={ft.lr / 10:g} to your command"
+           + (" (or a lower finetune.backbone_lr_ratio)" if backbone_trains else "")
+           + " (this run folder refuses a changed setting, and with the same settings the fold "
+             "diverges again)")
     if ctx.bf16:
-        fixes.append("use pretrain.precision=fp32 (the fine-tuning's bf16 autocast follows it)")
-    fixes.append("check the input data")
+        fix += (f"; or add {new_run} pretrain.precision=fp32 (the fine-tuning's bf16 autocast "
+                f"follows it; the new run then pretrains again, as its pretraining settings differ)")
     return FinetuneNonFiniteError(
         f"[finetune] {label}, epoch {epoch + 1} of {ft.epochs}: {what}.\n"
         f"  Learning rate {lr:.3g} at that step (finetune.lr={ft.lr:g}, cosine schedule{ratio}); "
         f"precision {precision} (pretrain.precision={cfg.pretrain.precision} on {ctx.device.type}); "
         f"head {ft.head}, finetune.freeze={ft.freeze}.\n"
         f"  Nothing of this fold was saved, so no run reuses it; the folds saved before it are kept.\n"
-        f"  fix: {', '.join(fixes[:-1])}, or {fixes[-1]}; then run the same command again.")
+        f"  fix: {fix}; or check the input data.")
 
 
 def _fit_fold(
@@ -1141,20 +1155,27 @@ def _train_and_save_fold(ctx: _Context, variant: str, spec: ModelSpec, setup: _F
 
 
 def _say_reuse(variant: str, n_folds: int, offered: dict[str, Any], taken_from: dict[str, list[int]],
-               resumed: list[int]) -> None:
+               resumed: list[int], not_finite: Sequence[int] = ()) -> None:
     """Print how many of the folds run.reuse ``offered`` were taken (``taken_from``), and with
-    a resumed attempt how many were this run's own (``resumed``) or trained now."""
+    a resumed attempt how many were this run's own (``resumed``) or trained now. Offered
+    folds trained again because their validation outputs are not finite (``not_finite``) are
+    counted apart from those whose settings or inputs differ."""
     n_taken = sum(len(folds) for folds in taken_from.values())
+    n_bad = len(not_finite)
+    its = "its" if n_bad == 1 else "their"
     if resumed:  # a resumed attempt: its own folds are neither taken nor retrained now
         n_trained = n_folds - n_taken - len(resumed)
         print(f"[finetune] {variant}: {len(resumed)} fold(s) resumed from this run's earlier "
               f"attempt; {n_taken} of the {len(offered)} offered by run.reuse taken"
-              + (f"; {n_trained} trained here" if n_trained else ""))
+              + (f"; {n_trained} trained here" if n_trained else "")
+              + (f" ({n_bad} offered by run.reuse: {its} validation outputs were not finite)"
+                 if n_bad else ""))
     else:
-        print(f"[finetune] {variant}: {n_taken} of the {len(offered)} fold(s) offered by run.reuse "
-              f"reused" + ("" if n_taken == len(offered) else
-                           f"; {len(offered) - n_taken} retrained here (their settings or inputs "
-                           f"differ from this run's: the signature)"))
+        n_differ = len(offered) - n_taken - n_bad
+        print(f"[finetune] {variant}: {n_taken} of the {len(offered)} fold(s) offered by run.reuse reused"
+              + (f"; {n_bad} retrained here: {its} validation outputs were not finite" if n_bad else "")
+              + (f"; {n_differ} retrained here (their settings or inputs differ from this run's: "
+                 f"the signature)" if n_differ > 0 else ""))
 
 
 def _train_folds(ctx: _Context, variant: str, spec: ModelSpec, out_dir: Path, setup: _FoldSetup,
@@ -1185,6 +1206,7 @@ def _train_folds(ctx: _Context, variant: str, spec: ModelSpec, out_dir: Path, se
     offered = read_json_dict(out_dir / OFFERED_FOLDS) or {}
     taken_from: dict[str, list[int]] = {}  # run folder -> the folds reused from it (run.reuse)
     resumed: list[int] = []  # folds read back from this run's earlier attempt (not offered)
+    not_finite: list[int] = []  # folds offered by run.reuse trained again: outputs not finite
     for k_i, fold in enumerate(ctx.fold_ids):
         record_path = out_dir / f"fold{fold}.json"
         weights_path = out_dir / f"fold{fold}.safetensors"
@@ -1201,6 +1223,8 @@ def _train_folds(ctx: _Context, variant: str, spec: ModelSpec, out_dir: Path, se
                 print(f"[finetune] {variant} fold {fold}: {record_path.name} is not reused: its "
                       f"validation outputs are not finite ({n_bad} of {n_val} images: saved by a "
                       f"version that did not stop a fold on non-finite values): training it again")
+                if record_path.name in offered:
+                    not_finite.append(fold)
                 record = None
         if record is not None and record.get("signature") in setup.accepted and weights_path.is_file():
             trained_in = _reuse_fold(variant, fold, out_dir, record_path, record, offered, setup.signature)
@@ -1220,7 +1244,7 @@ def _train_folds(ctx: _Context, variant: str, spec: ModelSpec, out_dir: Path, se
         fold_records.append(record)
     assert raw_all is not None
     if offered:  # run.reuse offered folds: say how many were taken (a trial saw none taken, unsaid)
-        _say_reuse(variant, len(ctx.fold_ids), offered, taken_from, resumed)
+        _say_reuse(variant, len(ctx.fold_ids), offered, taken_from, resumed, not_finite)
     return _FoldOutputs(raw_all, fold_records, taken_from)
 
 
@@ -1627,7 +1651,8 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
         cache_idx=np.array([int(r["cache_index"]) for r in lab], dtype=np.int64),
         grades=np.array([int(r["grade"]) for r in lab], dtype=np.int64),
         folds=np.array([int(r["fold"]) for r in lab], dtype=np.int64), fold_ids=fold_ids,
-        grade_names=names, patients=patient_groups(lab), referable_from=referable_from)
+        grade_names=names, patients=patient_groups(lab), referable_from=referable_from,
+        run_dir=run_dir)
     if ctx.grades.size and int(ctx.grades.max()) >= len(names):
         raise ValueError(f"the manifest holds grade {int(ctx.grades.max())} but the ingest recorded "
                          f"{len(names)} grades ({describe_grades(names)}); rerun the ingest stage")

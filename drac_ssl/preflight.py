@@ -107,15 +107,17 @@ class PreflightError(ConfigError):
 def _follows_line(finding: Finding, errors: list[Finding]) -> str:
     """``finding.line``, its first line marked ``(follows from N: the misspelt data.image_colum
     did not set data.image_column)`` when it is about a setting an unknown setting of
-    ``errors`` (the N-th, counted from 1) was meant to be (:class:`Finding`'s ``meant``): its
-    own setting, or one its fix or text sets (``pass data.image_column='filename'``). The
-    value typed under the misspelt name was not applied, so fixing the typo may clear it."""
+    ``errors`` (the N-th, counted from 1) was meant to be (:class:`Finding`'s ``meant``), or a
+    setting of a meant section (``pretrain.augment`` -> ``pretrain.augment.recipe``): its own
+    setting, or one its fix or text sets (``pass data.image_column='filename'``). The value
+    typed under the misspelt name was not applied, so fixing the typo may clear it."""
     for n, cause in enumerate(errors, start=1):
         if finding.misspelt or not cause.misspelt:
             continue
         for meant in cause.meant:
-            sets = re.compile(rf"(?<![\w.]){re.escape(meant)}=")
-            if finding.setting == meant or sets.search(finding.fix) or sets.search(finding.what):
+            sets = re.compile(rf"(?<![\w.]){re.escape(meant)}(?:\.[\w.]+)?=")
+            if (finding.setting == meant or finding.setting.startswith(f"{meant}.")
+                    or sets.search(finding.fix) or sets.search(finding.what)):
                 first, nl, rest = finding.line.partition("\n")
                 return (f"{first} (follows from {n}: the misspelt {cause.misspelt} did not set "
                         f"{meant}){nl}{rest}")

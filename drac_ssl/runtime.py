@@ -479,6 +479,9 @@ def hold_run(run_dir: str | os.PathLike[str], tool: str = "drac_ssl.train") -> I
     Raises:
         RunBusy (a ValueError): another process holds the lock; the message names it (its
             ``invocations.jsonl`` line: process, host, start) and the fixes.
+        OSError: the lock file cannot be opened for writing (a run folder this user cannot
+            write: read-only, another user's, an immutable lock file); a command that would
+            only read the folder can go on without the lock (``python -m drac_ssl.export``).
     """
     from drac_ssl.io import try_lock, unended_invocation
 

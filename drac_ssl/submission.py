@@ -898,15 +898,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 def report_check(csv_path: str | os.PathLike[str], images_dir: str | os.PathLike[str] | None = None,
                  *, num_grades: int | None = None, grade_names: Sequence[str] | None = None,
                  cases: Sequence[str] | None = None, scale_from: str = "",
-                 scale_options: str = "--grades {k}") -> int:
+                 other_options: str = "") -> int:
     """Print the problems of a submission (or ``OK: N cases``, and on stderr the scale and
     what the cases were checked against); 1 when there are problems, else 0 (the command
     lines' exit code). ``scale_from``: who says ``num_grades``, in the line on a file of
     another scale ("the manifest of runs/x has"; default "the check expects"). K is
     ``num_grades``, else DRAC's 3 when ``images_dir`` is DRAC's test folder
     (:func:`is_drac_test_folder`), else the header's width, and then a ``note:`` on stderr
-    says so and names ``scale_options`` (the command's options that say K, ``{k}`` filled in
-    with the header's K: ``--grades 5``) to check the scale."""
+    says so and how to check the scale: ``--grades K`` with the user's scale's K (the
+    header's own K would only confirm the header), or ``other_options`` (the command's other
+    options that say K: ``--manifest RUN for a run whose manifest lists test images``)."""
     problems, n_rows = _check(csv_path, images_dir, num_grades=num_grades,
                               grade_names=grade_names, cases=cases, scale_from=scale_from)
     if problems:
@@ -934,8 +935,9 @@ def report_check(csv_path: str | os.PathLike[str], images_dir: str | os.PathLike
     print(f"checked as {k or '?'} grades (P0..P{(k or 1) - 1}){checked}"
           + (" (DRAC's scale: the images are DRAC's test set)" if drac_folder else ""), file=sys.stderr)
     if from_header and k:
-        print(f"note: K={k} taken from the header; pass {scale_options.format(k=k)} to check the scale",
-              file=sys.stderr)
+        print(f"note: K={k} taken from the header; to check the scale, pass --grades K, your "
+              f"scale's number of grades (this header has {k})"
+              + (f", or {other_options}" if other_options else ""), file=sys.stderr)
     return 0
 
 

@@ -583,7 +583,24 @@ def _from_source_settings(cfg: Config, plan: ReusePlan, sources: dict[str, str] 
 
 
 class ProcessZeroFailed(RuntimeError):
-    """(torchrun) Process 0 stopped before the pretraining; the other processes leave with it."""
+    """(torchrun) Process 0 stopped before the pretraining, or the pretraining stopped on a
+    non-finite value (process 0 says why); the other processes leave with it, in one line."""
+
+
+def _after_process_0_recorded() -> None:
+    """(torchrun) The barrier where the processes meet after a pretraining stopped on a
+    non-finite value (:meth:`_Peers.stopped_on_non_finite`): process 0 enters it once its
+    records are written (``stages.json``, ``console.log``, ``invocations.jsonl``), so that
+    the others, leaving after it, do not have torchrun stop process 0 midway. A broken
+    process group (process 0 gone) ends the wait."""
+    import torch.distributed as torch_dist
+
+    global _ORDERED_EXIT
+    _ORDERED_EXIT = "first" if torch_dist.get_rank() == 0 else "after"
+    try:
+        torch_dist.barrier()
+    except Exception:  # noqa: BLE001 - process 0 gone: nothing left to wait for
+        pass
 
 
 class _Peers:
@@ -594,10 +611,22 @@ class _Peers:
     def __init__(self, world_size: int) -> None:
         self.world_size = world_size
         self.waiting = world_size > 1
+        self.pretraining = False  # the others pretrain with this process (the group is open)
 
     def leave(self) -> None:
         """After the pretraining: the process group is closed (no-op in a single process)."""
+        self.pretraining = False
         if self.world_size > 1:
+            cleanup()
+
+    def stopped_on_non_finite(self) -> None:
+        """The pretraining stopped on a non-finite value, in every process at the same step
+        (the engine decides on values averaged over the processes), and this process has
+        written its records: let the others, waiting for it, leave
+        (:func:`_after_process_0_recorded`). No-op outside a pretraining of several processes."""
+        if self.pretraining:
+            self.pretraining = False
+            _after_process_0_recorded()
             cleanup()
 
     def tell(self, run_dir: Path | None, pretrain: bool = False, failed: str = "") -> None:
@@ -609,6 +638,7 @@ class _Peers:
         message = [{"run_dir": str(run_dir) if run_dir is not None else None,
                     "pretrain": pretrain and run_dir is not None, "failed": failed}]
         torch_dist.broadcast_object_list(message, src=0)
+        self.pretraining = bool(message[0]["pretrain"])
         if not message[0]["pretrain"]:
             cleanup()  # nobody pretrains: this process goes on alone
 
@@ -619,7 +649,10 @@ def _follow_process_0(cfg: Config, procs: DistInfo) -> Path:
     Returns the run folder.
 
     Raises:
-        ProcessZeroFailed: process 0 stopped before the pretraining.
+        ProcessZeroFailed: process 0 stopped before the pretraining, or the pretraining
+            stopped on a non-finite value: process 0 says it (the error: block, with the
+            checkpoint it keeps); this process waits until process 0 has written its records
+            (:func:`_after_process_0_recorded`), then leaves with one line.
     """
     import torch.distributed as torch_dist
 
@@ -634,7 +667,13 @@ def _follow_process_0(cfg: Config, procs: DistInfo) -> Path:
                                 f"see its output")
     run_dir = Path(word["run_dir"] or resolve_run_dir(cfg))
     if word["pretrain"]:
-        stage_pretrain(cfg, run_dir)
+        try:
+            stage_pretrain(cfg, run_dir)
+        except NonFiniteError:  # raised in process 0 at the same step: process 0 says it, once
+            _after_process_0_recorded()
+            cleanup()
+            raise ProcessZeroFailed(f"{who}: the pretraining stopped on a non-finite value; "
+                                    f"process 0 says why") from None
     cleanup()
     if word["pretrain"]:
         print(f"{who}: pretraining done; process 0 runs the other stages in {run_dir}", flush=True)
@@ -683,6 +722,8 @@ def run_pipeline(cfg: Config, sources: dict[str, str] | None = None,
     try:
         return _run_pipeline_main(cfg, sources, earlier, peers, said)
     except BaseException as exc:
+        if isinstance(exc, NonFiniteError):  # the others stopped with it: its records are written
+            peers.stopped_on_non_finite()
         peers.tell(None, failed=f"{type(exc).__name__}: {exc}".strip())
         raise
     finally:
@@ -1025,6 +1066,12 @@ def _main(overrides: list[str], config: str | None) -> int:
 
 
 _REFUSED = False  # main(): the preflight refused the run (before any stage, or right after the ingest)
+# torchrun, a pretraining stopped on a non-finite value (_after_process_0_recorded): "first"
+# in process 0, "after" in the others; "" otherwise
+_ORDERED_EXIT = ""
+ORDERED_EXIT_WAIT_S = 10.0
+"""(torchrun) How long a process other than 0 waits, after a pretraining stopped on a
+non-finite value, for process 0 to leave first (torchrun then stops it)."""
 
 
 def exit_with(code: int) -> None:
@@ -1033,11 +1080,21 @@ def exit_with(code: int) -> None:
     without the interpreter's teardown: the checks import torchvision (and with it
     torch._dynamo), scikit-learn, SciPy and albumentations, ~3,800 modules whose teardown held
     the console 10-50 s after the error on a loaded 2-core machine (no thread, worker or
-    child process was left running)."""
-    if code == 2 and _REFUSED and os.environ.get("WORLD_SIZE", "1") in ("", "1"):
+    child process was left running).
+
+    Under torchrun, after a pretraining stopped on a non-finite value (every process at the
+    same step, process 0's records written and its error said): process 0 leaves at once, the
+    same way, and the others wait up to :data:`ORDERED_EXIT_WAIT_S` first, so that torchrun
+    sees process 0's failure first, names it the root cause and stops the others (it stopped
+    process 0 in its teardown when another left first)."""
+    if (code == 2 and _REFUSED and os.environ.get("WORLD_SIZE", "1") in ("", "1")) or _ORDERED_EXIT == "first":
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
+    if _ORDERED_EXIT == "after":
+        sys.stdout.flush()
+        sys.stderr.flush()
+        time.sleep(ORDERED_EXIT_WAIT_S)  # outside main's SIGTERM handler: torchrun's stop is quiet
     sys.exit(code)
 
 

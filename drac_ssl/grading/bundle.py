@@ -82,6 +82,7 @@ __all__ = [
     "left_out_words",
     "load_bundle",
     "referable_cut_of",
+    "reusable_bundle",
     "to_inference_layout",
     "variant_title",
 ]
@@ -1041,6 +1042,26 @@ def build_or_reuse_bundle(run_dir: str | os.PathLike[str], variant: str,
     in its ``metadata.json`` as ``built_from``), is kept as it is; otherwise
     :func:`build_bundle` (re)builds it. Raises BundleError as :func:`build_bundle` does."""
     run_dir = Path(run_dir)
+    out, digest, reusable = _reuse_check(run_dir, variant, out)
+    if reusable:
+        return out, True
+    return build_bundle(run_dir, variant, out, device=device, built_from=digest), False
+
+
+def reusable_bundle(run_dir: str | os.PathLike[str], variant: str,
+                    out: str | os.PathLike[str] | None = None) -> Path | None:
+    """The bundle folder of ``variant`` (default ``run_dir/bundles/<variant>``) when
+    :func:`build_or_reuse_bundle` would reuse it as it is (nothing written), else None (it
+    would build one). Only reads. Raises BundleError for a variant the run did not fine-tune
+    (:func:`fine_tuned_variant_dir`)."""
+    out, _, reusable = _reuse_check(Path(run_dir), variant, out)
+    return out if reusable else None
+
+
+def _reuse_check(run_dir: Path, variant: str,
+                 out: str | os.PathLike[str] | None) -> tuple[Path, str, bool]:
+    """The bundle folder, the fine-tuning outputs' digest (:func:`finetune_outputs_digest`)
+    and whether the bundle there was built from them (of this format and variant, whole)."""
     fine_tuned_variant_dir(run_dir, variant)
     out = Path(out) if out is not None else run_dir / "bundles" / variant
     try:
@@ -1048,12 +1069,11 @@ def build_or_reuse_bundle(run_dir: str | os.PathLike[str], variant: str,
     except (OSError, ValueError):
         meta = None
     digest = finetune_outputs_digest(run_dir, variant)  # hashed once: compared, else recorded
-    if (isinstance(meta, dict) and meta.get("format") == BUNDLE_FORMAT and meta.get("variant") == variant
-            and (out / "MODEL_CARD.md").is_file()
-            and (meta.get("built_from") or {}).get("sha256") == digest
-            and all((out / w).is_file() for f in meta.get("folds") or [] for w in f.get("weights") or [])):
-        return out, True
-    return build_bundle(run_dir, variant, out, device=device, built_from=digest), False
+    reusable = (isinstance(meta, dict) and meta.get("format") == BUNDLE_FORMAT and meta.get("variant") == variant
+                and (out / "MODEL_CARD.md").is_file()
+                and (meta.get("built_from") or {}).get("sha256") == digest
+                and all((out / w).is_file() for f in meta.get("folds") or [] for w in f.get("weights") or []))
+    return out, digest, bool(reusable)
 
 
 def _bundle_dir(path: str | os.PathLike[str]) -> Path:

@@ -10,6 +10,7 @@ import copy
 import csv
 import json
 import math
+import os
 import re
 import shutil
 from collections.abc import Callable, Iterator
@@ -317,6 +318,21 @@ def test_unreadable_files_write_nothing_unless_skip_unreadable_grades_the_rest(
     assert said["complete"] is False and said["graded"] == 6
     assert [(s["file"], s["problem"].split(" (")[0]) for s in said["skipped"]] == [("a_cut.png", "truncated PNG")]
     assert said["skipped"][0]["fix"]
+    # a review: a CSV failing its check said its skipped files were listed 'on stderr and in
+    # RECORD', a record written only when the check passes (the one there is the earlier CSV's)
+    kept = record.read_text()
+    real = export.check_submission
+    try:
+        export.check_submission = lambda path, *a, **k: [f"{path}:0: a problem (a test) -> mend it"]
+        assert export.main([str(exported_run), "--images", str(folder), "--out", str(out),
+                            "--skip-unreadable"]) == 1
+    finally:
+        export.check_submission = real
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert last.startswith("INCOMPLETE: 1 of the 7 file(s) not graded: a_cut.png") and str(record) not in last, last
+    assert "skipped by --skip-unreadable (listed on stderr): " in last, last
+    assert record.read_text() == kept  # the earlier CSV's record, as it was
+    export.failed_submission_path(out).unlink()
     # a submission check against the folder sees the missing case, and names the record
     assert export.main(["--check", str(out), "--images", str(folder)]) == 1
     captured = capsys.readouterr()
@@ -448,13 +464,16 @@ def test_check_against_dracs_test_folder_uses_dracs_3_grades(tmp_path: Path,
     other = tmp_path / "imgs"
     shutil.copytree(folder, other)
     assert export.main(["--check", str(team), "--images", str(other)]) == 0
-    assert ("note: K=5 taken from the header; pass --grades 5 (or --manifest RUN, for a run whose "
-            "manifest lists test images) to check the scale") in capsys.readouterr().err
+    # a review: 'pass --grades 5' named the header's own K, which only confirms the header
+    assert ("note: K=5 taken from the header; to check the scale, pass --grades K, your scale's "
+            "number of grades (this header has 5), or --manifest RUN for a run whose manifest "
+            "lists test images\n") in capsys.readouterr().err
     assert export.main(["--check", str(team), "--images", str(other), "--grades", "5"]) == 0
     assert "note:" not in capsys.readouterr().err  # the advice followed: nothing left to say
     assert export.main(["--check", str(team)]) == 0  # the format alone: either says K
-    assert ("note: K=5 taken from the header; pass --grades 5 or --manifest RUN to check the scale"
-            in capsys.readouterr().err)
+    assert ("note: K=5 taken from the header; to check the scale, pass --grades K, your scale's "
+            "number of grades (this header has 5), or --manifest RUN for a run whose manifest "
+            "lists test images\n") in capsys.readouterr().err
 
 
 def test_report_is_written_and_links_existing_images(exported_run: Path) -> None:
@@ -1324,8 +1343,30 @@ def test_the_command_line_exports_a_variant_the_run_did_not_select(
     lines = kept.splitlines(keepends=True)
     manifest.write_text("".join([lines[0]] + [ln for ln in lines[1:] if ",test," not in ln]
                                 + [ln for ln in lines[1:] if ",test," in ln][1:]))
-    assert export.main([str(run), "--variant", "vicreg"]) == 2
+    # the check fails: exit 1 as documented (was 2, as bad input)
+    assert export.main([str(run), "--variant", "vicreg"]) == 1
     assert not stale.exists()
+    assert not submission.exists() and not (run / "export" / "summary_vicreg.json").exists()
+    assert export.failed_submission_path(submission).is_file()
+    # a review: with --out MINE.csv the failed export removed the user's file ('as an earlier
+    # export wrote them'): --out is left as it was, its .failed beside it; the stage's own
+    # submission and summary go together
+    assert export.main([str(run), "--variant", "vicreg"]) == 1  # the manifest mended below
+    manifest.write_text(kept)
+    assert export.main([str(run), "--variant", "vicreg"]) == 0  # the stage's own files again
+    mine = tmp_path / "mine.csv"
+    mine.write_text("an earlier file of mine")
+    export.referable_path(mine).write_text("mine too")
+    manifest.write_text("".join([lines[0]] + [ln for ln in lines[1:] if ",test," not in ln]
+                                + [ln for ln in lines[1:] if ",test," in ln][1:]))
+    capsys.readouterr()
+    assert export.main([str(run), "--variant", "vicreg", "--out", str(mine)]) == 1
+    err = capsys.readouterr().err
+    assert mine.read_text() == "an earlier file of mine" and export.referable_path(mine).read_text() == "mine too"
+    assert export.failed_submission_path(mine).is_file() and "Traceback" not in err
+    assert f"{mine} is as it was" in err and "removed, as an earlier export wrote them" in err, err
+    assert str(mine) not in err.split("removed, as an earlier export wrote them")[1], err
+    assert not submission.exists() and not (run / "export" / "summary_vicreg.json").exists()
     manifest.write_text(kept)
     capsys.readouterr()
     # the selected variant: no word of another selection
@@ -1904,6 +1945,63 @@ def test_the_export_command_is_refused_while_a_training_holds_the_run_folder(
         export.run = real
     assert "in use: python -m drac_ssl.export, process" in seen[0], seen
     assert (run / "export" / "submission_vicreg.csv").is_file()
+
+
+def test_the_export_command_reads_a_run_folder_it_cannot_write(
+        exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review: ``RUN --variant NAME --images DIR --out CSV`` on a run folder it cannot write
+    (read-only, an immutable lock file, another user's) stopped with a PermissionError
+    traceback on RUN/.train.lock, though with a reused bundle it writes nothing into RUN. The
+    lock is needed only to write: a path that only reads goes on without it; one that would
+    write says so (error:, exit 2), naming the folder and the fix. (A root test process can
+    write anything: the lock file's open is made to fail instead.)"""
+    from drac_ssl.runtime import RUN_LOCK
+
+    run = tmp_path / "run"
+    shutil.copytree(exported_run, run, ignore=shutil.ignore_patterns("bundles", "export"))
+    test_dir = run / "images" / "test"
+    out = tmp_path / "v.csv"
+    assert export.main([str(run), "--variant", "vicreg", "--images", str(test_dir), "--out", str(out)]) == 0
+    built = (run / "bundles" / "vicreg" / "metadata.json").stat().st_mtime_ns
+    real_open = os.open
+
+    def refused(path: object, *args: object, **kwargs: object) -> int:
+        if Path(str(path)).name == RUN_LOCK:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", refused)
+    capsys.readouterr()
+    # the bundle is reused: nothing is written into RUN, the lock is not needed
+    out.unlink()
+    assert export.main([str(run), "--variant", "vicreg", "--images", str(test_dir), "--out", str(out)]) == 0
+    said = capsys.readouterr()
+    assert "Traceback" not in said.err and said.out.splitlines()[-2].startswith("OK: 6 image(s) graded"), said
+    assert check_submission(out, test_dir) == []
+    assert (run / "bundles" / "vicreg" / "metadata.json").stat().st_mtime_ns == built
+    # the bundle must be rebuilt, or the submission of the test images written into RUN/export:
+    # a clean error naming the folder and the fix, nothing written
+    calibration = run / "finetune" / "vicreg" / "calibration.json"
+    calibration.write_text(json.dumps(json.loads(calibration.read_text()), indent=1))  # the outputs changed
+    for argv in (["--images", str(test_dir), "--out", str(tmp_path / "w.csv")], []):
+        assert export.main([str(run), "--variant", "vicreg", *argv]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {run}: this export cannot write into the run folder "
+                              f"(Permission denied: {run / RUN_LOCK})"), err
+        assert "Traceback" not in err and "fix: " in err and "cp -r" in err, err
+    assert (run / "bundles" / "vicreg" / "metadata.json").stat().st_mtime_ns == built
+    assert not (tmp_path / "w.csv").exists() and not (run / "export").exists()
+    # any other OSError (a disk full, a folder gone read-only under it) is an error: line too
+    monkeypatch.setattr(os, "open", real_open)
+
+    def full(*args: object, **kwargs: object) -> int:
+        raise OSError(28, "No space left on device", str(tmp_path / "w.csv"))
+
+    monkeypatch.setattr(export, "_predict_folder", full)
+    assert export.main([str(run), "--images", str(test_dir), "--out", str(tmp_path / "w.csv")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {tmp_path / 'w.csv'}: No space left on device") and "Traceback" not in err, err
 
 
 def test_a_failed_submission_is_not_left_under_its_name(

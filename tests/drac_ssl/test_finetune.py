@@ -1300,7 +1300,13 @@ def test_a_fold_whose_loss_goes_non_finite_stops_saves_nothing_and_trains_afresh
     assert message.startswith("[finetune] vicreg fold 0 (1/2), epoch 1 of 2: the training loss became "
                               "non-finite (nan) at step 1 of "), message
     assert "finetune.lr=0.002" in message and "precision fp32 (pretrain.precision=auto on cpu)" in message
-    assert "Nothing of this fold was saved" in message and "fix: lower finetune.lr" in message
+    assert "Nothing of this fold was saved" in message
+    # a review: 'then run the same command again' was refused (a changed setting) or, without
+    # the change, diverged again: the fix is a new run that takes this one's finished stages
+    assert "run the same command again" not in message, message
+    assert (f"fix: start a new run that takes this one's finished stages instead of running them "
+            f"again, with a lower learning rate: add run.name=run-2 run.reuse={run} finetune.lr=0.0002 "
+            f"to your command") in message, message
     assert "pretrain.precision=fp32" not in message  # fp32 already: no advice to turn bf16 off
     vdir = run / "finetune" / "vicreg"
     assert not list(vdir.glob("fold*"))
@@ -1344,6 +1350,7 @@ def test_non_finite_validation_outputs_stop_the_fold_even_when_its_loss_was_fini
     # bf16 on: the fix says how to turn it off; the backbone trains: its share of the lr is named
     assert "precision bf16 (pretrain.precision=bf16 on cpu)" in message
     assert "pretrain.precision=fp32" in message and "finetune.backbone_lr_ratio" in message
+    assert f"or add run.name=run-2 run.reuse={run} pretrain.precision=fp32" in message, message
     assert not list((run / "finetune" / "vicreg").glob("fold*"))
 
 
@@ -1366,6 +1373,20 @@ def test_a_saved_fold_with_non_finite_outputs_is_trained_again_not_reused(
             "training it again") in out, out
     assert "vicreg fold 0: reusing" not in out and "vicreg fold 1: reusing fold1.json" in out
     assert np.all(np.isfinite(np.asarray(json.loads(path.read_text())["val_raw"], dtype=np.float64)))
+    # a review: such a fold offered by run.reuse was counted as one whose 'settings or inputs
+    # differ'; it is counted apart, with its reason
+    elsewhere = str(tmp_path / "trained-there")
+    records = {k: json.loads((path.parent / f"fold{k}.json").read_text()) for k in (0, 1)}
+    (path.parent / finetune.OFFERED_FOLDS).write_text(json.dumps(
+        {f"fold{k}.json": {"trained_in": elsewhere, "signature": records[k]["signature"]} for k in (0, 1)}))
+    records[0]["val_raw"] = [[None] * len(row) for row in records[0]["val_raw"]]
+    path.write_text(json.dumps(records[0]))
+    capsys.readouterr()
+    finetune.run(cfg, run)
+    out = capsys.readouterr().out
+    assert ("[finetune] vicreg: 1 of the 2 fold(s) offered by run.reuse reused; 1 retrained here: its "
+            "validation outputs were not finite\n") in out, out
+    assert "settings or inputs differ" not in out, out
 
 
 def test_the_calibration_refuses_non_finite_outputs_saying_which() -> None:

@@ -529,6 +529,39 @@ def test_a_misspelt_column_setting_marks_the_problem_it_causes_as_following_from
     assert sum("follows from" in i for i in items) == 2, items  # nothing else is said to follow
 
 
+def test_a_misspelt_section_marks_the_problems_of_its_settings_as_following_from_it() -> None:
+    """A review: pretrain.augmnt.recipe=fundus said 'unknown setting pretrain.augmnt. Did you
+    mean pretrain.augment?', then warned about pretrain.augment.recipe=octa unmarked: the
+    match took only the meant key itself. The unknown key now keeps the rest of what was typed
+    (the suggestion names pretrain.augment.recipe), and a meant section covers its settings."""
+    from drac_ssl import config as config_module
+    from drac_ssl.preflight import Finding, _reading_finding
+
+    with pytest.raises(config_module.UnknownSettingError) as typed:
+        config_module.load_config(None, ["pretrain.augmnt.recipe=fundus"])
+    assert "unknown setting 'pretrain.augmnt.recipe'. Did you mean 'pretrain.augment.recipe'?" in str(typed.value)
+    assert typed.value.setting == "pretrain.augmnt.recipe" and typed.value.meant == ("pretrain.augment.recipe",)
+    warning = Finding("pretrain.augment.recipe", "octa", "the data is fundus photographs",
+                      fix="pass pretrain.augment.recipe=fundus", severity="warning")
+    cause = _reading_finding(typed.value)
+    said = str(PreflightError([cause, warning]))
+    assert ("pretrain.augment.recipe=octa: the data is fundus photographs (follows from 1: the misspelt "
+            "pretrain.augmnt.recipe did not set pretrain.augment.recipe)") in said, said
+    # a section's whole block misspelt (a YAML file): the section is meant, its settings follow
+    section = Finding("", None, "unknown setting 'pretrain.augmnt'", misspelt="pretrain.augmnt",
+                      meant=("pretrain.augment",))
+    for other in (warning, Finding("pretrain.lr", 5.0, "too high", fix="pass pretrain.augment.image_size=32")):
+        said = str(PreflightError([section, other]))
+        assert "(follows from 1: the misspelt pretrain.augmnt did not set pretrain.augment)" in said, said
+    unrelated = Finding("pretrain.augmentation", 1, "x", fix="pass pretrain.augmentations=2")
+    assert "follows from" not in str(PreflightError([section, unrelated]))
+    # a typed key whose rest is no setting of the close section: the section is suggested
+    with pytest.raises(config_module.UnknownSettingError) as twice:
+        config_module.load_config(None, ["pretrain.augmnt.recipee=fundus"])
+    assert "unknown setting 'pretrain.augmnt'. Did you mean 'pretrain.augment'?" in str(twice.value)
+    assert twice.value.meant == ("pretrain.augment",)
+
+
 def test_a_config_that_cannot_be_read_is_reported_alone_without_warnings_about_the_defaults(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     from drac_ssl import runtime

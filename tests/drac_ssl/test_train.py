@@ -15,6 +15,7 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -594,16 +595,19 @@ def test_run_reuse_finds_a_run_by_name_follows_chains_and_warns_when_the_folder_
                                      stage_settings.comparable(train.to_dict(same))) == []
 
 
-def _torchrun_train(cwd: Path, overrides: list[str], timeout: int) -> subprocess.CompletedProcess[str]:
+def _torchrun_train(cwd: Path, overrides: list[str], timeout: int,
+                    module: str = "drac_ssl.train", path: Sequence[Path] = ()) -> subprocess.CompletedProcess[str]:
     """``torchrun --standalone --nproc_per_node=2 -m drac_ssl.train OVERRIDES`` in ``cwd`` (gloo
-    on the CPU), its output captured; skipped where torch has no torch.distributed."""
+    on the CPU), its output captured; skipped where torch has no torch.distributed. ``module``
+    and ``path`` (more folders for PYTHONPATH): another module to run, one that wraps it."""
     if not torch.distributed.is_available():
         pytest.skip("no torch.distributed")
     repo = Path(__file__).resolve().parents[2]
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
-    env.update(PYTHONPATH=str(repo), NO_ALBUMENTATIONS_UPDATE="1", OMP_NUM_THREADS="1")
+    env.update(PYTHONPATH=os.pathsep.join(str(p) for p in (repo, *path)), NO_ALBUMENTATIONS_UPDATE="1",
+               OMP_NUM_THREADS="1")
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-               "-m", "drac_ssl.train", *overrides]
+               "-m", module, *overrides]
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
@@ -643,6 +647,46 @@ def test_torchrun_process_0_refused_before_pretraining_the_others_leave_too(tmp_
     assert out.count("pretrain.epochs=0 (command line 'pretrain.epochs=0'): must be > 0") == 1, out[-4000:]
     assert "[train] process 1 of 2: process 0 stopped before the pretraining (PreflightError" in out
     assert not (tmp_path / "runs").exists()
+
+
+NAN_TRAIN = """
+import runpy
+
+from drac_ssl.losses.vicreg import VICRegLoss
+
+real = VICRegLoss.forward
+VICRegLoss.forward = lambda self, a, b: real(self, a, b)._replace(loss=real(self, a, b).loss * float("nan"))
+runpy.run_module("drac_ssl.train", run_name="__main__", alter_sys=True)
+"""
+
+
+def test_torchrun_a_non_finite_pretraining_loss_is_said_once_by_process_0(tmp_path: Path) -> None:
+    """A review: a non-finite pretraining loss under torchrun printed the full error: block
+    once per process, process 1 saying a checkpoint was kept (it keeps none), and torchrun
+    killed process 0 (not the root cause) as process 1 left first. Process 1 now waits for
+    process 0's records, then leaves with one short line; process 0 says the error once."""
+    (tmp_path / "wrap").mkdir()
+    (tmp_path / "wrap" / "nan_train.py").write_text(NAN_TRAIN)
+    proc = _torchrun_train(tmp_path, [*REDUCED, "run.name=nan", "run.threads=1", "run.stages=[ingest,pretrain]"],
+                           timeout=300, module="nan_train", path=[tmp_path / "wrap"])
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out[-4000:]
+    assert out.count("error: [pretrain] epoch 1: the VICReg loss became non-finite") == 1, out[-4000:]
+    assert out.count("is kept") == 1, out[-4000:]
+    assert ("[train] process 1 of 2: the pretraining stopped on a non-finite value; process 0 says "
+            "why\n") in out, out[-4000:]
+    assert not re.search(r'File "[^"]*drac_ssl', out), out[-4000:]  # torchrun's own traceback alone
+    # process 0 left first (the others wait for it): torchrun names its failure the root cause
+    # and stops the others, not the other way round
+    if "Root Cause" in out:
+        root = out.split("Root Cause", 1)[1].split("=====", 1)[0]
+        assert re.search(r"rank\s*: 0\b", root) and "exitcode  : 1" in root, out[-2000:]
+    run_dir = tmp_path / "runs" / "nan"
+    # process 0 finished its records before process 1 left: the stage failed, the invocation ended
+    assert json.loads((run_dir / "stages.json").read_text())["pretrain"]["status"] == "failed"
+    ended = json.loads((run_dir / "invocations.jsonl").read_text().splitlines()[-1])["ended"]
+    assert ended["outcome"] == "failed" and ended["error"].startswith("NonFiniteLossError: "), ended
+    assert "error: [pretrain] epoch 1" in (run_dir / "console.log").read_text()
 
 
 def test_a_changed_generic_run_is_not_sent_to_run_reuse_when_nothing_could_be_taken(tmp_path: Path) -> None:
