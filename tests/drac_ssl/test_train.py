@@ -676,11 +676,9 @@ def test_torchrun_a_non_finite_pretraining_loss_is_said_once_by_process_0(tmp_pa
     assert ("[train] process 1 of 2: the pretraining stopped on a non-finite value; process 0 says "
             "why\n") in out, out[-4000:]
     assert not re.search(r'File "[^"]*drac_ssl', out), out[-4000:]  # torchrun's own traceback alone
-    # process 0 left first (the others wait for it): torchrun names its failure the root cause
-    # and stops the others, not the other way round
-    if "Root Cause" in out:
-        root = out.split("Root Cause", 1)[1].split("=====", 1)[0]
-        assert re.search(r"rank\s*: 0\b", root) and "exitcode  : 1" in root, out[-2000:]
+    # (process 0 leaves first and the others wait up to train.ORDERED_EXIT_WAIT_S, so torchrun
+    # usually names process 0 the root cause; a timing, not asserted: a loaded CI machine can
+    # delay torchrun's monitor past the wait)
     run_dir = tmp_path / "runs" / "nan"
     # process 0 finished its records before process 1 left: the stage failed, the invocation ended
     assert json.loads((run_dir / "stages.json").read_text())["pretrain"]["status"] == "failed"
