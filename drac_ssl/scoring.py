@@ -63,6 +63,7 @@ from data_prep.problems import Problem, counted, error, in_line_order
 from data_prep.validate import NameIndex, grade_from_name, is_ungraded
 from drac_ssl import __version__
 from drac_ssl.config import GRADE_SCALES
+from drac_ssl.console import print_lines
 from drac_ssl.figures import chance_words, figure_text, format_ci, markdown_table
 from drac_ssl.io import atomic_write_json
 from drac_ssl.metrics import (
@@ -442,9 +443,11 @@ def score_lines(record: dict[str, Any]) -> list[str]:
 def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
     """``python -m drac_ssl.export --score SUBMISSION.csv --labels LABELS.csv ...`` (parsed by
     :func:`drac_ssl.commands.export_parser`, ``argv`` as typed, for the record's ``command``):
-    prints :func:`score_lines` (and writes ``--json``); the exit code: 0 scored, 1 the
+    writes ``--json``, then prints :func:`score_lines`; the exit code: 0 scored, 1 the
     submission fails its check (its lines on stdout, as ``--check`` prints them), 2 anything
-    else (the message on stderr, ``error: ...``)."""
+    else (the message on stderr, ``error: ...``), a stdout that cannot be written
+    (``> /dev/full``) included; a reader that closes the pipe (``| head -1``) changes nothing
+    (:func:`drac_ssl.console.print_lines`)."""
     from drac_ssl.commands import score_arguments_problem
 
     started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
@@ -456,8 +459,9 @@ def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
         record = score(args.score, args.labels, num_grades=args.grades,
                        image_column=args.image_column, grade_column=args.grade_column)
     except SubmissionCheckFailed as exc:
-        for line in exc.problems:
-            print(line)
+        if (failure := print_lines(exc.problems)) is not None:
+            print(f"error: cannot print the problems of {args.score} on stdout ({failure})", file=sys.stderr)
+            return 2
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except ValueError as exc:  # ScoreError; a metric's refusal would say the same way, exit 2
@@ -467,15 +471,21 @@ def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
         print("\n[export] interrupted: nothing was scored or written", file=sys.stderr)
         return 130
     record["command"] = shlex.join(["python", "-m", "drac_ssl.export", *argv])
-    for line in score_lines(record):
-        print(line)
-    if args.json:
+    json_error = None
+    if args.json:  # before the printing: a reader that stops early (| head -1) still gets it
         try:
             atomic_write_json(args.json, record)
         except OSError as exc:
-            print(f"error: {args.json}: cannot write the JSON ({exc.strerror or exc})", file=sys.stderr)
-            return 2
-        print(f"wrote {args.json}")
+            json_error = (f"{args.json}: cannot write the JSON ({exc.strerror or exc})\n  fix: choose "
+                          f"a writable path for --json (a folder you may write to, on a disk with room)")
+    lines = score_lines(record) + ([f"wrote {args.json}"] if args.json and json_error is None else [])
+    if (failure := print_lines(lines)) is not None:
+        print(f"error: cannot print the figures on stdout ({failure})"
+              + (f"; they are in {args.json}" if args.json and json_error is None else ""), file=sys.stderr)
+        return 2
     for line in record.get("label_notes") or []:
         print(f"note: {line}", file=sys.stderr)
+    if json_error is not None:
+        print(f"error: {json_error}", file=sys.stderr)
+        return 2
     return 0

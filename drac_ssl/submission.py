@@ -40,6 +40,7 @@ import numpy as np
 
 from data_prep.labels import workbook_fix, workbook_words
 from drac_ssl import PROB_COLUMNS
+from drac_ssl.console import print_lines
 from drac_ssl.grading.image_notes import IMAGE_SUFFIXES  # the one list of image suffixes
 from drac_ssl.io import atomic_write_text
 from drac_ssl.scale import default_grade_names, submission_columns
@@ -901,7 +902,9 @@ def report_check(csv_path: str | os.PathLike[str], images_dir: str | os.PathLike
                  scale_options: str = "--grades {k}") -> int:
     """Print the problems of a submission (or ``OK: N cases``, and on stderr the scale and
     what the cases were checked against); 1 when there are problems, else 0 (the command
-    lines' exit code). ``scale_from``: who says ``num_grades``, in the line on a file of
+    lines' exit code; a reader that closed the pipe, ``| head -1``, changes neither, and a
+    stdout that cannot be written, ``> /dev/full``, is one ``error:`` line on stderr and 2:
+    :func:`drac_ssl.console.print_lines`). ``scale_from``: who says ``num_grades``, in the line on a file of
     another scale ("the manifest of runs/x has"; default "the check expects"). K is
     ``num_grades``, else DRAC's 3 when ``images_dir`` is DRAC's test folder
     (:func:`is_drac_test_folder`), else the header's width, and then a ``note:`` on stderr
@@ -910,8 +913,9 @@ def report_check(csv_path: str | os.PathLike[str], images_dir: str | os.PathLike
     problems, n_rows = _check(csv_path, images_dir, num_grades=num_grades,
                               grade_names=grade_names, cases=cases, scale_from=scale_from)
     if problems:
-        for line in problems:
-            print(line)
+        if (failure := print_lines(problems)) is not None:
+            print(f"error: cannot print the problems of {csv_path} on stdout ({failure})", file=sys.stderr)
+            return 2
         total = problems.total
         print(f"{total} problem(s) in {csv_path}" + (f" ({len(problems)} lines above)" if total != len(problems) else ""),
               file=sys.stderr)
@@ -929,8 +933,11 @@ def report_check(csv_path: str | os.PathLike[str], images_dir: str | os.PathLike
             k = None
     checked = (f", against {images_dir}" if images_dir else
                f", against {len(cases)} test case(s) of the manifest" if cases is not None else "")
-    print(f"OK: {n_rows} cases" + ("" if checked else
-          " (the format only: without --images DIR or --manifest RUN a missing case cannot be seen)"))
+    if (failure := print_lines([f"OK: {n_rows} cases" + ("" if checked else
+                                " (the format only: without --images DIR or --manifest RUN a missing "
+                                "case cannot be seen)")])) is not None:
+        print(f"error: cannot print the result of {csv_path} on stdout ({failure})", file=sys.stderr)
+        return 2
     print(f"checked as {k or '?'} grades (P0..P{(k or 1) - 1}){checked}"
           + (" (DRAC's scale: the images are DRAC's test set)" if drac_folder else ""), file=sys.stderr)
     if from_header and k:

@@ -10,8 +10,11 @@ import copy
 import csv
 import json
 import math
+import os
 import re
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -2161,6 +2164,57 @@ def test_score_options_go_together_and_are_refused_before_torch_loads(tmp_path: 
     assert (c2, t2) == (2, False) and "--images" in e2, e2
     assert (c3, t3) == (2, False) and "--labels" in e3 and "--score" in e3, e3
     assert (c4, t4) == (0, False) and "QWK 0.800" in o4, o4  # the scoring itself loads no torch
+
+
+def test_score_refuses_a_json_path_that_is_the_submission_or_the_labels(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--json lab.csv once overwrote the label file with the figures (exit 0): the inputs are
+    never the output, however the path is spelled, and a .csv is no JSON file name."""
+    sub = _write_scored_submission(tmp_path / "team.csv")
+    labels = _write_idrid_labels(tmp_path / "labels.csv")
+    kept = labels.read_bytes(), sub.read_bytes()
+    (tmp_path / "sub").mkdir()
+    for json_path, named in ((labels, "--labels"), (tmp_path / "sub" / ".." / "team.csv", "--score")):
+        assert export.main(["--score", str(sub), "--labels", str(labels), "--json", str(json_path)]) == 2
+        err = capsys.readouterr().err
+        assert named in err and "overwrite" in err and "fix: " in err, err
+    assert (labels.read_bytes(), sub.read_bytes()) == kept
+    assert export.main(["--score", str(sub), "--labels", str(labels), "--json", str(tmp_path / "score.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "JSON" in err and "score.json" in err and not (tmp_path / "score.csv").exists(), err
+
+
+def _run_export(argv: list[str], stdout: int | object) -> subprocess.CompletedProcess[str]:
+    """``python -m drac_ssl.export ARGV`` with ``stdout`` (a file descriptor or file)."""
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1",
+           "PYTHONPATH": os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run([sys.executable, "-m", "drac_ssl.export", *argv], cwd=repo, env=env,
+                          stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=300)
+
+
+def test_score_writes_its_json_and_exits_quietly_when_stdout_is_closed_or_full(tmp_path: Path) -> None:
+    """``--score ... --json F | head -1`` once ended in a BrokenPipeError traceback, exit 1,
+    and no F (written after the printing); ``> /dev/full`` likewise."""
+    sub = _write_scored_submission(tmp_path / "team.csv")
+    labels = _write_idrid_labels(tmp_path / "labels.csv")
+    out = tmp_path / "score.json"
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the first line: every write is EPIPE
+    try:
+        proc = _run_export(["--score", str(sub), "--labels", str(labels), "--json", str(out)], write)
+    finally:
+        os.close(write)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr and proc.stderr == "", proc.stderr
+    assert json.loads(out.read_text())["qwk"] == pytest.approx(0.8)
+    if not Path("/dev/full").exists():
+        return
+    out.unlink()
+    with open("/dev/full", "w") as full:
+        proc = _run_export(["--score", str(sub), "--labels", str(labels), "--json", str(out)], full)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.count("error: ") == 1 and "No space left" in proc.stderr, proc.stderr
+    assert out.is_file()
 
 
 def test_score_against_the_real_aptos_label_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
