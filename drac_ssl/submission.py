@@ -521,9 +521,12 @@ def _grade_choices(names: Sequence[str]) -> str:
 def _check(csv_path: str | os.PathLike[str],
            images_dir: str | os.PathLike[str] | None = None, *,
            num_grades: int | None = None, grade_names: Sequence[str] | None = None,
-           cases: Sequence[str] | None = None, scale_from: str = "") -> tuple[ProblemLines, int]:
+           cases: Sequence[str] | None = None, scale_from: str = "",
+           scale_fix: str = "") -> tuple[ProblemLines, int]:
     """Return (problems, number of data rows read); see ``check_submission``. ``scale_from``:
-    who says K, for the line on a file of another scale (default "the check expects")."""
+    who says K, for the line on a file of another scale (default "the check expects"), and
+    ``scale_fix`` its fix (``{k}``: the file's K; default the check's: the run or scale it was
+    written for)."""
     file = str(csv_path)
     problems = _Problems(file)
     try:
@@ -600,6 +603,7 @@ def _check(csv_path: str | os.PathLike[str],
                      f"DRAC accepts only '{header}': grade the images with a run trained on DRAC's "
                      f"{k} grades (python -m drac_ssl.export RUN --images DIR --out CSV); --grades "
                      f"{file_k} checks the file on its own scale; do not delete columns" if drac_folder else
+                     scale_fix.format(k=file_k) if scale_fix else
                      "check it against the run (--manifest) or scale (--grades) it was written "
                      "for, or grade the images again with this run (python -m drac_ssl.export RUN "
                      "--images DIR --out CSV); do not delete columns")
@@ -846,13 +850,15 @@ class SubmissionRows:
 
 
 def read_submission(csv_path: str | os.PathLike[str], *, num_grades: int | None = None,
-                    scale_from: str = "") -> tuple[SubmissionRows | None, ProblemLines]:
+                    scale_from: str = "", scale_fix: str = "") -> tuple[SubmissionRows | None, ProblemLines]:
     """A submission CSV's rows when it passes :func:`check_submission` (with ``num_grades``;
     None: K from the header as the check takes it), else None and the check's problems
     (``FILE:LINE: what -> fix``), exactly as ``--check`` prints them (``scale_from``: who says
-    ``num_grades``, as :func:`report_check` takes it). Cases are checked for their format only
-    (no image folder): a case without a file extension is a problem."""
-    problems, _ = _check(csv_path, num_grades=num_grades, scale_from=scale_from)
+    ``num_grades``, as :func:`report_check` takes it; ``scale_fix``: the fix of a header of
+    another width than ``num_grades``, ``{k}`` its width, default ``--check``'s). Cases are
+    checked for their format only (no image folder): a case without a file extension is a
+    problem."""
+    problems, _ = _check(csv_path, num_grades=num_grades, scale_from=scale_from, scale_fix=scale_fix)
     if problems:
         return None, problems
     text = Path(csv_path).read_text(encoding="utf-8")
