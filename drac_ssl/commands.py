@@ -12,6 +12,7 @@ they need no parser here. ``tests/test_cli_imports.py`` checks every command.
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 __all__ = ["DEFAULT_N_BOOT", "SCORE_ONLY_OPTIONS", "check_arguments_problem", "compare_parser",
@@ -81,8 +82,9 @@ def export_parser() -> argparse.ArgumentParser:
                              "whose test cases and grade scale the submission must match; for "
                              "test images without a folder (RetinaMNIST's .npz)")
     parser.add_argument("--grades", type=int, default=None, metavar="K",
-                        help="with --check or --score: the number of grades (default: the "
-                             "manifest's, else the header's width: case,class and K columns P<n>)")
+                        help="with --check: the number of grades (default: the manifest's, else "
+                             "the header's width: case,class and K columns P<n>); with --score: "
+                             "the submission's number of grades (default: its header's width)")
     parser.add_argument("--score", metavar="CSV",
                         help="score this submission against the true grades of --labels: QWK with "
                              "its 95%% bootstrap CI, accuracy, macro F1, AUC one-vs-rest and "
@@ -144,8 +146,9 @@ def _flag(dest: str) -> str:
 def score_arguments_problem(args: argparse.Namespace) -> str | None:
     """What is wrong with the arguments of ``python -m drac_ssl.export``'s ``--score`` (parsed
     by :func:`export_parser`), in the words of its ``error:`` line; None when nothing is. Also
-    an option of :data:`SCORE_ONLY_OPTIONS` given without ``--score``. Checked before torch
-    loads (exit 2)."""
+    an option of :data:`SCORE_ONLY_OPTIONS` given without ``--score``, and a ``--json`` that
+    is the submission or the label file, or ends in ``.csv``. Checked before torch loads
+    (exit 2)."""
     if not args.score:
         given = [_flag(d) for d in SCORE_ONLY_OPTIONS if getattr(args, d, None) is not None]
         if given:
@@ -172,7 +175,35 @@ def score_arguments_problem(args: argparse.Namespace) -> str | None:
     if args.json is not None:
         from drac_ssl.io import output_file_problem  # standard library only
 
-        return output_file_problem(args.json, "--json", "score.json")
+        return _json_input_problem(args) or output_file_problem(args.json, "--json", "score.json")
+    return None
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether the paths ``a`` and ``b`` name one file (:func:`os.path.samefile` when both
+    exist: links and other spellings too; else the resolved paths)."""
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
+def _json_input_problem(args: argparse.Namespace) -> str | None:
+    """Why ``--score``'s ``--json FILE`` may not be written: it is the submission or the label
+    file (writing the figures there would replace it), or a ``.csv`` name (JSON in a CSV's
+    name: most often a label or submission file named by mistake); None otherwise."""
+    json_path = Path(args.json)
+    example = json_path.with_name("score.json")
+    for flag, given, what in (("--score", args.score, "submission"), ("--labels", args.labels, "label")):
+        if _same_file(json_path, Path(given)):
+            return (f"--json {args.json} is the {what} file of {flag}: writing the figures there would "
+                    f"overwrite it.\n  fix: give the JSON another path, e.g. --json {example}")
+    if json_path.suffix.lower() == ".csv":
+        return (f"--json {args.json}: the figures are written as JSON, not CSV (a .csv path is most "
+                f"often a label or submission file named by mistake).\n  fix: --json "
+                f"{json_path.with_suffix('.json')}")
     return None
 
 

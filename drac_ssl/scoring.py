@@ -8,7 +8,9 @@ and this module scores a submission CSV (``case,class,P0..P{K-1}``) against them
         [--grade-column NAME] [--grades K] [--json OUT.json]
 
 * The submission must pass its own check (:func:`drac_ssl.submission.read_submission`, the
-  lines ``--check`` prints); K is ``--grades`` or the header's.
+  lines ``--check`` prints); K is ``--grades`` or the header's. A label CSV given as the
+  submission (its header has a layout's two columns) adds ``did you swap --score and
+  --labels?``, and so does a submission given as the label CSV.
 * The label CSV is read in any dialect the ingest reads (:func:`data_prep.labels.read_table`:
   BOM, UTF-16, CRLF, semicolons, an Excel ``sep=`` line ...). Its columns are those of the
   first layout of :data:`data_prep.layout.COLUMNS` whose two columns the header has (DRAC
@@ -20,24 +22,33 @@ and this module scores a submission CSV (``case,class,P0..P{K-1}``) against them
   --grade-column 'dr_grade'``, :func:`data_prep.labels.missing_column`'s words).
 * A label names a case as the ingest names an image (:class:`data_prep.validate.NameIndex`):
   by file name, else, without extension, the one case with that stem (``IDRiD_001`` ->
-  ``IDRiD_001.jpg``), else by number (``1`` -> ``001.png``, leading zeros a spreadsheet ate);
-  letter case aside. A name that matches several cases is an error, and so are two rows of
-  one case. Every case needs a label and every label a case: otherwise nothing is scored and
-  the error counts both sides and names the first few rows (``FILE:LINE``): a subset would
-  give other figures than the whole set. A grade that is not an integer in ``0..K-1`` (a
-  grade's name, ``Moderate``, counts as its number) is an error at its line.
+  ``IDRiD_001.jpg``), else by number (``1`` -> ``001.png``, leading zeros a spreadsheet ate,
+  or ``001`` <-> ``1.png``); letter case aside. A name that matches several cases is an error,
+  and so are two rows of one case (with both grades when they differ). Every case needs a
+  label and every label a case: otherwise nothing is scored and the error counts both sides
+  and names the first few rows (``FILE:LINE``): a subset would give other figures than the
+  whole set. A grade that is not an integer in ``0..K-1`` (a grade's name, ``Moderate``,
+  counts as its number) is an error at its line; labels written ``1..K`` are one error with
+  the fix (:func:`data_prep.validate.one_based_problem`), and labels on a wider scale than
+  the submission's one error asking for a submission on theirs (:func:`_outside_problems`).
 * The figures are :func:`drac_ssl.metrics.grading_report`'s (QWK and accuracy of the class
   column, the AUCs of the P columns) with the QWK's and the one-vs-rest AUC's percentile
   bootstrap 95% CI over the images (:func:`drac_ssl.metrics.bootstrap_ci`, 1000 resamples,
   seed 0), written as report.md writes them (:mod:`drac_ssl.figures`), the confusion
   matrix with the grade names (DRAC's for K = 3, ICDR's for K = 5:
   :func:`scale_names`), and :func:`drac_ssl.figures.chance_words`' sentence when the QWK's
-  CI reaches 0. ``--json`` writes them with the command, the date and the package version.
+  CI reaches 0. A grade without image in the labels leaves the macro AUCs undefined: the
+  line says which, and the one-vs-rest AUC of each grade present; labels of one grade only
+  are one note (nothing can be measured) instead of the chance sentence. ``--json`` writes
+  the record of :func:`score` (these figures and more: per-grade precision, recall, F1 and
+  AUC, how the labels were matched) with the command, the date and the package version,
+  before anything is printed.
 
 Exit codes (:func:`score_command`): 0 scored; 1 the submission fails its check (its problems
 printed as ``--check`` prints them); 2 anything else that stops the scoring (arguments, a
-label CSV that cannot be read or has bad rows, cases and labels that do not pair). Loads no
-torch: ``python -m drac_ssl.export --score`` answers before the export's imports.
+label CSV that cannot be read or has bad rows, cases and labels that do not pair, a
+``--json`` that is an input or cannot be written, a stdout that cannot be written; a reader
+that closes the pipe, ``| head -1``, changes no code). Loads no torch: ``python -m drac_ssl.export --score`` answers before the export's imports.
 """
 
 from __future__ import annotations
@@ -50,7 +61,7 @@ import math
 import shlex
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -60,9 +71,16 @@ from data_prep.grades import SHOWN_ROWS, choices, describe
 from data_prep.labels import Table, column_index, missing_column, normalise, parse_grade, read_table
 from data_prep.layout import COLUMNS
 from data_prep.problems import Problem, counted, error, in_line_order
-from data_prep.validate import NameIndex, grade_from_name, is_ungraded
+from data_prep.validate import (
+    NameIndex,
+    grade_from_name,
+    is_ungraded,
+    one_based_problem,
+    stray_grades,
+)
 from drac_ssl import __version__
 from drac_ssl.config import GRADE_SCALES
+from drac_ssl.console import print_lines
 from drac_ssl.figures import chance_words, figure_text, format_ci, markdown_table
 from drac_ssl.io import atomic_write_json
 from drac_ssl.metrics import (
@@ -124,6 +142,52 @@ def scale_names(num_grades: int) -> tuple[str, ...]:
     return next((names for names in GRADE_SCALES.values() if len(names) == k), default_grade_names(k))
 
 
+def _numbered(names: Sequence[str]) -> bool:
+    """Whether the grade names are just the numbers ``'0' .. 'K-1'`` (no named scale)."""
+    return all(str(n) == str(g) for g, n in enumerate(names))
+
+
+def _described(names: Sequence[str]) -> str:
+    """``'0 No DR, 1 Mild, ...'``, or ``'0, 1'`` when the names are the numbers."""
+    return ", ".join(names) if _numbered(names) else describe(names)
+
+
+def _choices(names: Sequence[str]) -> str:
+    """``'0 (No DR), 1 (Mild) ... or 4 (PDR)'`` for a fix, or ``'0 or 1'`` when the names are
+    the numbers."""
+    return ", ".join(names[:-1]) + f" or {names[-1]}" if _numbered(names) and len(names) > 1 else choices(names)
+
+
+def _grade_words(grades: Sequence[int], names: Sequence[str]) -> str:
+    """``'grade 2 (Moderate)'``, ``'grades 1 (Mild) and 2 (Moderate)'``; the bare numbers when
+    the names are the numbers."""
+    each = [str(g) if _numbered(names) else f"{g} ({names[g]})" for g in grades]
+    listed = ", ".join(each[:-1]) + f" and {each[-1]}" if len(each) > 1 else each[0]
+    return f"grade{'s' if len(each) > 1 else ''} {listed}"
+
+
+SUBMISSION_HEADER = ("case", "class", "p0")
+"""The first columns of a submission's header (:func:`normalise`'d): a label CSV that starts so
+is a submission given as ``--labels``."""
+
+
+def _label_layout_of(path: str | Path) -> str | None:
+    """The key of :data:`LABEL_LAYOUTS` whose two columns the CSV ``path``'s header holds (a
+    label CSV given as ``--score``), else None (also when it cannot be read)."""
+    wanted = [c for k in LABEL_LAYOUTS for c in COLUMNS[k]]
+    try:
+        table, _ = read_table(Path(path), wanted)
+    except (OSError, ValueError):
+        return None
+    if table is None:
+        return None
+    header = {normalise(c) for c in table.columns}
+    return next((k for k in LABEL_LAYOUTS if all(normalise(c) in header for c in COLUMNS[k])), None)
+
+
+SWAPPED = "did you swap --score and --labels?"
+
+
 def _guess(table: Table, known: Sequence[str], taken: set[str]) -> str | None:
     """The column of ``table`` closest to one of the ``known`` names (difflib, cutoff 0.6),
     not one of ``taken``; None when none is close."""
@@ -172,6 +236,12 @@ def _columns(table: Table, image_column: str | None, grade_column: str | None
             taken.add(table.columns[position])
         elif not any(p.severity == "error" for p in found):
             problems.append(missing_column(table, name, role, option))
+    if "image-name" in index and index["image-name"] == index.get("grade"):  # one column, two roles
+        listed = ", ".join(repr(c) for c in table.columns)
+        column = table.columns[index.pop("grade")]
+        problems.append(error(table.path, f"the image-name and the grade column are the same column, "
+                                          f"{column!r}", f"name the other one with --image-column / "
+                                          f"--grade-column (columns: {listed})", "csv"))
     layout = detected if detected and not image_column and not grade_column else ""
     return index, layout, problems
 
@@ -182,8 +252,8 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
 
     ``grade_names``: the names of grades 0..K-1 (K the submission's); a grade cell may hold a
     number or one of these names. Returns every row with its line; a row whose grade is not an
-    integer in 0..K-1, or that has no image name, is an error in ``problems`` (FILE:LINE) and
-    its grade None. Raises :class:`ScoreError` when the file cannot be read or a column is not
+    integer in 0..K-1, or that has no image name, is an error in ``problems`` (FILE:LINE;
+    grades outside 0..K-1 as :func:`_outside_problems` says them) and its grade None. Raises :class:`ScoreError` when the file cannot be read or a column is not
     found (the message lists each problem with its fix)."""
     path = Path(path)
     wanted = [c for c in (image_column, grade_column) if c] + [c for k in LABEL_LAYOUTS for c in COLUMNS[k]]
@@ -193,12 +263,16 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
     index, layout, found = _columns(table, image_column, grade_column)
     problems += found
     if len(index) < 2:
-        raise ScoreError(_problem_text(f"cannot find the columns of the label CSV {path}", problems))
+        text = _problem_text(f"cannot find the columns of the label CSV {path}", problems)
+        if tuple(normalise(c) for c in table.columns[:3]) == SUBMISSION_HEADER:
+            text += f"\n  {path} has a submission's header ({','.join(table.columns[:3])},...): {SWAPPED}"
+        raise ScoreError(text)
     k = len(grade_names)
     names: list[str] = []
     grades: list[int | None] = []
     lines: list[int] = []
     outside: list[tuple[int, str, int]] = []
+    column = table.columns[index["grade"]]
     for line, cells in table.rows:
         where = f"{path}:{line}"
         name = Path(cells[index["image-name"]].strip().replace("\\", "/")).name
@@ -211,10 +285,12 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
         if grade is None:
             grade = grade_from_name(raw, grade_names)
         if grade is None:
+            named = "" if _numbered(grade_names) else f" nor one of the names {', '.join(grade_names)}"
             what = (f"{name} has no grade ({'an empty cell' if not raw.strip() else repr(raw.strip())}"
                     "; an ungradable image?)" if is_ungraded(raw) else
-                    f"grade {raw.strip()!r} of {name} is not an integer")
-            problems.append(error(where, what, f"write {choices(grade_names)}, or delete the row "
+                    f"grade {raw.strip()!r} of {name} is neither a grade number{named}" if named else
+                    f"grade {raw.strip()!r} of {name} is not a grade number")
+            problems.append(error(where, what, f"write {_choices(grade_names)}, or delete the row "
                                   "and the submission's row of the image: an image without a true "
                                   "grade cannot be scored", "grade"))
         elif not 0 <= grade < k:
@@ -224,19 +300,49 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
         grades.append(grade)
         lines.append(line)
     if outside:
-        values = {g for g in grades if g is not None} | {g for _, _, g in outside}
-        one_based = min(values) == 1 and max(values) == k
-        fix = (f"the grades run 1..{k}: they look 1-based; subtract 1 from the {table.columns[index['grade']]!r} "
-               f"column (grades start at 0 here: {describe(grade_names)})" if one_based else
-               f"write {choices(grade_names)} (the submission's {k} grades); labels on another "
-               f"scale need a submission on theirs (--grades K checks it with K grades)")
-        problems += [error(f"{path}:{line}", f"grade {grade} of {name} is outside 0..{k - 1}", fix, "grade")
-                     for line, name, grade in outside]
+        problems += _outside_problems(path, column, grade_names, grades, outside)
     if not names and not any(p.severity == "error" for p in problems):
         problems.append(error(path, "the label CSV has a header but no rows",
                               "add one row per image of the submission", "csv"))
     return LabelRows(path, names, grades, lines, table.columns[index["image-name"]],
                      table.columns[index["grade"]], layout, table.dialect, problems)
+
+
+def _outside_problems(path: Path, column: str, grade_names: Sequence[str], grades: Sequence[int | None],
+                      outside: Sequence[tuple[int, str, int]]) -> list[Problem]:
+    """The errors for the label rows ``outside`` (line, image name, grade) whose grades are not
+    in 0..K-1 (K the submission's, ``grades`` the other rows' grades, None where not a
+    number): labels written 1..K are one error with the fix that subtracts 1
+    (:func:`data_prep.validate.one_based_problem`); one row, rows that read as slips of those
+    rows (:func:`data_prep.validate.stray_grades`: few, or a gap above the scale) or rows below
+    0 an error each, at its line (as the ingest says them); else the labels are on a wider scale, one error: the fix is a submission on
+    theirs, never new true grades."""
+    k = len(grade_names)
+    inside = [g for g in grades if g is not None]
+    values = set(inside) | {g for _, _, g in outside}
+    top = sum(1 for _, _, g in outside if g == k)
+    if (one_based := one_based_problem(path, column, grade_names, values, top)) is not None:
+        # K is the submission's here, --grades or not
+        return [replace(one_based, what=one_based.what.replace("the scale (--grades)",
+                                                                           "the submission's scale"))]
+    low, high = min(values), max(values)
+    wider = (f"the labels use grades up to {high}, the submission has {k} grades: score a submission "
+             f"from a model on the labels' scale ({high + 1} grades"
+             + (", e.g. the 5 ICDR grades" if low >= 0 and high == 4 else "") + ")")
+    if len(outside) == 1 or low < 0 or stray_grades(grade_names, values, len(outside), len(inside) + len(outside)):
+        fix = (f"correct it to {_choices(grade_names)} (the submission's {k} grades)"
+               + (f"; or, if {wider}" if low >= 0 else ""))
+        return [error(f"{path}:{line}", f"grade {grade} of {name} is outside 0..{k - 1}", fix, "grade")
+                for line, name, grade in outside]
+    per_grade: dict[int, int] = {}
+    for _, _, grade in outside:
+        per_grade[grade] = per_grade.get(grade, 0) + 1
+    listed = ", ".join(f"{g} ({counted(n, 'row')})" for g, n in sorted(per_grade.items()))
+    line, name, grade = outside[0]
+    return [error(path, f"{len(outside)} rows have a "
+                        f"grade outside 0..{k - 1}, the submission's scale ({_described(grade_names)}): "
+                        f"{listed}, e.g. line {line} ({name}, grade {grade})",
+                  f"{wider}; do not change the true grades", "grade")]
 
 
 def _problem_text(head: str, problems: Sequence[Problem]) -> str:
@@ -263,8 +369,9 @@ def _listed(rows: Sequence[tuple[str, str]]) -> list[str]:
 
 def _pair(sub: SubmissionRows, labels: LabelRows) -> tuple[np.ndarray, dict[str, Any]]:
     """The true grade of each submission row ``(n,)``, and how many labels were matched by
-    ``name``, by ``stem`` and by ``number`` (with ``examples``, one ``label -> case`` of each
-    way used); ScoreError naming every problem otherwise (the label CSV's
+    ``name``, by ``stem`` and by ``number`` (``number_lost_zeros`` of those with fewer digits
+    than the case: ``1 -> 001.png``), with ``examples``, one ``label -> case`` of each way used;
+    ScoreError naming every problem otherwise (the label CSV's
     bad rows, ambiguous names, two rows of one case, cases without label, labels without
     case)."""
     index = NameIndex([Path(case) for case in sub.cases])
@@ -272,7 +379,7 @@ def _pair(sub: SubmissionRows, labels: LabelRows) -> tuple[np.ndarray, dict[str,
     label_of: dict[int, int] = {}  # submission row -> label row
     problems = [p for p in labels.problems if p.severity == "error"]
     stray: list[tuple[str, str]] = []
-    how_many = {"name": 0, "stem": 0, "number": 0}
+    how_many = {"name": 0, "stem": 0, "number": 0, "number_lost_zeros": 0}
     example: dict[str, str] = {}
     for j, (name, line) in enumerate(zip(labels.names, labels.lines, strict=True)):
         paths, how = index.find(name)
@@ -287,21 +394,31 @@ def _pair(sub: SubmissionRows, labels: LabelRows) -> tuple[np.ndarray, dict[str,
             continue
         i = row_of[str(paths[0])]
         if i in label_of:
-            first = labels.lines[label_of[i]]
-            problems.append(error(where, f"{name} names the case {sub.cases[i]} again (first on line "
-                                         f"{first})", "keep one row per image", "duplicate"))
+            first, here, there = labels.lines[label_of[i]], labels.grades[j], labels.grades[label_of[i]]
+            again = f"{name} names the case {sub.cases[i]} again"
+            if here is None or there is None:  # a bad grade cell, said at its line already
+                what, fix = f"{again} (first on line {first})", "keep one row per image"
+            elif here == there:
+                what, fix = (f"{again}, with the same grade (line {first})",
+                             "delete one of the two rows: one row per image")
+            else:
+                what, fix = (f"{again}, grade {here} here, {there} on line {first}: which is right?",
+                             "keep the row with the true grade and delete the other: one row per image")
+            problems.append(error(where, what, fix, "duplicate"))
             continue
         label_of[i] = j
         how_many[how] += 1
+        if how == "number" and len(Path(name).stem) < len(Path(sub.cases[i]).stem):
+            how_many["number_lost_zeros"] += 1  # 1 -> 001.png: the label lost them
         example.setdefault(how, f"{name} -> {sub.cases[i]}")
     missing = [(f"{sub.path}:{sub.lines[i]}", case) for i, case in enumerate(sub.cases) if i not in label_of]
     text = [_problem_text(f"the label CSV {labels.path} has rows that cannot be scored", problems)] if problems else []
-    if missing or stray:
+    if (missing or stray) and labels.names:  # no rows at all: said once, as the label CSV's error
         none = len(missing) == len(sub.cases)
         said = [f"{sub.path} and {labels.path} do not name the same images, so nothing was scored "
                 f"(a subset would give other figures than the whole set)"
-                + (f"; no label names a case: is {labels.path} the label CSV of these images?" if none
-                   else "") + ":"]
+                + (f"; no label names a case, so is {labels.path} the label CSV of these images?" if none
+                   else ":")]
         if missing:
             said += [f"  {len(missing)} of the {len(sub.cases)} cases of {sub.path} "
                      f"{'has' if len(missing) == 1 else 'have'} no label in {labels.path}:", *_listed(missing),
@@ -342,12 +459,16 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     Keys: ``n``, ``num_grades``, ``class_names`` (:func:`scale_names`); ``qwk``, ``qwk_ci95``
     (``[low, high]``), ``qwk_ci95_note`` (why an interval of width 0 means nothing, else None),
     ``auc`` / ``auc_ovo`` (macro one-vs-one), ``auc_ovr``, ``auc_ovr_ci95``,
-    ``auc_per_grade``, ``auc_note``, ``accuracy``, ``macro_f1``, ``precision``, ``recall``,
+    ``auc_per_grade`` (one-vs-rest, keyed by grade name; None for a grade without true image),
+    ``auc_note`` (why the macro AUCs are undefined: the grades without image in the labels),
+    ``one_grade_labels_note`` (the labels hold one grade: nothing can be measured; then
+    ``chance_warning`` is None), ``accuracy``, ``macro_f1``, ``precision``, ``recall``,
     ``f1``, ``confusion`` (K lists: rows true grade, columns the submission's class),
     ``one_grade_note``, ``chance_warning`` (:func:`drac_ssl.figures.chance_words`, or None),
     ``ci_resamples`` / ``ci_units`` / ``n_boot`` / ``seed``, ``submission``, ``labels``,
     ``label_columns`` (``image``, ``grade``), ``label_layout``, ``label_dialect``,
-    ``matched`` (labels matched by ``name``, ``stem``, ``number``, with ``examples``), and
+    ``matched`` (labels matched by ``name``, ``stem``, ``number``, ``number_lost_zeros``, with
+    ``examples``), and
     ``package_version`` and ``date_utc``.
 
     Raises:
@@ -355,13 +476,19 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
         ScoreError: the label CSV cannot be read or has bad rows, or the two do not name the
             same images.
     """
-    sub, problems = read_submission(submission, num_grades=num_grades,
-                                    scale_from="--grades says" if num_grades is not None else "")
+    sub, problems = read_submission(
+        submission, num_grades=num_grades, scale_from="--grades says" if num_grades is not None else "",
+        scale_fix="drop --grades (K is then the header's), or give the submission's K: --grades {k}; "
+                  "do not delete columns")
     if sub is None:
+        check = shlex.join(["python", "-m", "drac_ssl.export", "--check", str(submission),
+                            *(["--grades", str(num_grades)] if num_grades is not None else [])])
+        layout = _label_layout_of(submission)
+        swapped = (f"; {submission} has the columns of a label CSV ({', '.join(map(repr, COLUMNS[layout]))}, "
+                   f"{LABEL_LAYOUTS[layout]}): {SWAPPED}" if layout else "")
         raise SubmissionCheckFailed(
             f"{problems.total or len(problems)} problem(s) in {submission}: nothing was scored "
-            f"(python -m drac_ssl.export --check {shlex.quote(str(submission))} lists the same)",
-            problems)
+            f"({check} lists the same){swapped}", problems)
     k = sub.num_grades
     names = list(scale_names(k))
     rows = read_grade_labels(labels, names, image_column=image_column, grade_column=grade_column)
@@ -372,6 +499,15 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
                           n_boot=n_boot, seed=seed)
     auc_ovr_ci = (bootstrap_ci(y, probs, macro_ovr_auc, n_boot=n_boot, seed=seed)
                   if report["auc_note"] is None else (float("nan"), float("nan")))
+    present = sorted(set(y.tolist()))
+    # said in the user's terms: the pipeline's words (folds, data.grades) mean nothing here
+    one_grade_labels = (f"every label of {labels} is {_grade_words(present, names)}: with one true grade "
+                        f"nothing can be measured (the QWK and the AUCs compare grades; the QWK is 0 "
+                        f"whatever the submission says)" if len(present) == 1 else None)
+    absent = [g for g in range(k) if g not in present]
+    auc_note = one_grade_labels or (
+        f"{_grade_words(absent, names)} {'has' if len(absent) == 1 else 'have'} no image in {labels}: "
+        f"the macro AUCs are undefined" if absent and report["auc_note"] is not None else report["auc_note"])
     record: dict[str, Any] = {
         "submission": str(submission), "labels": str(labels),
         "label_columns": {"image": rows.image_column, "grade": rows.grade_column},
@@ -383,13 +519,13 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
         "qwk_ci95_note": degenerate_ci_reason(*qwk_ci, y, pred, names),
         "auc": report["auc"], "auc_ovo": report["auc_ovo"], "auc_ovr": report["auc_ovr"],
         "auc_ovr_ci95": list(auc_ovr_ci), "auc_per_grade": report["auc_per_grade"],
-        "auc_note": report["auc_note"], "accuracy": report["accuracy"], "macro_f1": report["macro_f1"],
+        "auc_note": auc_note, "one_grade_labels_note": one_grade_labels, "accuracy": report["accuracy"], "macro_f1": report["macro_f1"],
         "precision": report["precision"], "recall": report["recall"], "f1": report["f1"],
         "confusion": report["confusion"], "one_grade_note": one_grade_note(pred, None, names),
         "ci_resamples": "images", "ci_units": report["n"], "n_boot": n_boot, "seed": seed,
     }
     record = _json_safe(record)
-    record["chance_warning"] = chance_words(
+    record["chance_warning"] = None if one_grade_labels else chance_words(  # no model is to blame
         record, subject="this submission", qwk_words="QWK",
         remedy="the model that wrote it needs more labelled images, more training or another recipe.")
     record["package_version"] = __version__
@@ -401,7 +537,8 @@ def score_lines(record: dict[str, Any]) -> list[str]:
     """The console lines of a :func:`score` record: what was scored against what, the figures
     in report.md's words (``QWK 0.812 (95% CI 0.700..0.900), AUC ... (one-vs-one; one-vs-rest
     ...), accuracy ..., macro F1 ...``), the notes (AUC n/a, one grade given), the
-    no-better-than-chance warning, and the confusion matrix as a Markdown table."""
+    no-better-than-chance warning (left out when the labels hold one grade: then one note
+    says so), and the confusion matrix as a Markdown table."""
     names = record["class_names"]
     k = record["num_grades"]
     columns = record["label_columns"]
@@ -410,10 +547,14 @@ def score_lines(record: dict[str, Any]) -> list[str]:
     examples = matched.get("examples") or {}
     how = [f"{counted(matched['stem'], 'name')} without extension, each matched to the one case with "
            f"that stem (e.g. {examples.get('stem')})"] if matched.get("stem") else []
-    how += [f"{counted(matched['number'], 'name')} that lost leading zeros (a spreadsheet read them "
-            f"as numbers), matched by number (e.g. {examples.get('number')})"] if matched.get("number") else []
+    if matched.get("number"):
+        lost = matched.get("number_lost_zeros", matched["number"]) == matched["number"]
+        how += [f"{counted(matched['number'], 'name')} that lost leading zeros (a spreadsheet read them "
+                f"as numbers), matched by number (e.g. {examples.get('number')})" if lost else
+                f"{counted(matched['number'], 'name')} matched by number, leading zeros aside (e.g. "
+                f"{str(examples.get('number')).replace(' -> ', ' <-> ')})"]
     lines = [f"Scored {record['submission']} against {record['labels']}: {record['n']} cases, {k} grades "
-             f"({describe(names)})",
+             f"({_described(names)})",
              f"Labels: columns {columns['image']!r} (image) and {columns['grade']!r} (grade)"
              + (f", the {layout} layout's" if layout else "") + f"; {record['label_dialect']}"
              + "".join(f"; {h}" for h in how),
@@ -424,8 +565,15 @@ def score_lines(record: dict[str, Any]) -> list[str]:
              f"columns; 95% CI: {record['n_boot']} bootstrap resamples of the {record['n']} images "
              f"(seed {record['seed']}; images of one patient are not independent, so with both eyes "
              f"or repeat visits the interval is too narrow)."]
-    if record.get("auc_note") and record.get("auc") is None:
-        lines.append(f"AUC n/a: {record['auc_note']}.")
+    if record.get("one_grade_labels_note"):  # one note: no AUC line, no chance warning
+        note_text = record["one_grade_labels_note"]
+        lines.append(f"Note: {note_text[:1].upper()}{note_text[1:]}.")
+    elif record.get("auc_note") and record.get("auc") is None:
+        per_grade = record.get("auc_per_grade") or {}
+        present = [f"{g} {n} {figure_text(per_grade[n])}" if n != str(g) else f"grade {g} {figure_text(per_grade[n])}"
+                   for g, n in enumerate(names) if isinstance(per_grade.get(n), int | float)]
+        lines.append(f"AUC n/a: {record['auc_note']}" + (f"; one-vs-rest AUC of the grades present: "
+                                                          f"{', '.join(present)}" if present else "") + ".")
     if record.get("one_grade_note"):
         note_text = record["one_grade_note"]
         lines.append(f"Note: {note_text[:1].upper()}{note_text[1:]}: the model that wrote it learnt next "
@@ -442,9 +590,11 @@ def score_lines(record: dict[str, Any]) -> list[str]:
 def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
     """``python -m drac_ssl.export --score SUBMISSION.csv --labels LABELS.csv ...`` (parsed by
     :func:`drac_ssl.commands.export_parser`, ``argv`` as typed, for the record's ``command``):
-    prints :func:`score_lines` (and writes ``--json``); the exit code: 0 scored, 1 the
+    writes ``--json``, then prints :func:`score_lines`; the exit code: 0 scored, 1 the
     submission fails its check (its lines on stdout, as ``--check`` prints them), 2 anything
-    else (the message on stderr, ``error: ...``)."""
+    else (the message on stderr, ``error: ...``), a stdout that cannot be written
+    (``> /dev/full``) included; a reader that closes the pipe (``| head -1``) changes nothing
+    (:func:`drac_ssl.console.print_lines`)."""
     from drac_ssl.commands import score_arguments_problem
 
     started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
@@ -456,8 +606,9 @@ def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
         record = score(args.score, args.labels, num_grades=args.grades,
                        image_column=args.image_column, grade_column=args.grade_column)
     except SubmissionCheckFailed as exc:
-        for line in exc.problems:
-            print(line)
+        if (failure := print_lines(exc.problems)) is not None:
+            print(f"error: cannot print the problems of {args.score} on stdout ({failure})", file=sys.stderr)
+            return 2
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except ValueError as exc:  # ScoreError; a metric's refusal would say the same way, exit 2
@@ -467,15 +618,21 @@ def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
         print("\n[export] interrupted: nothing was scored or written", file=sys.stderr)
         return 130
     record["command"] = shlex.join(["python", "-m", "drac_ssl.export", *argv])
-    for line in score_lines(record):
-        print(line)
-    if args.json:
+    json_error = None
+    if args.json:  # before the printing: a reader that stops early (| head -1) still gets it
         try:
             atomic_write_json(args.json, record)
         except OSError as exc:
-            print(f"error: {args.json}: cannot write the JSON ({exc.strerror or exc})", file=sys.stderr)
-            return 2
-        print(f"wrote {args.json}")
+            json_error = (f"{args.json}: cannot write the JSON ({exc.strerror or exc})\n  fix: choose "
+                          f"a writable path for --json (a folder you may write to, on a disk with room)")
+    lines = score_lines(record) + ([f"wrote {args.json}"] if args.json and json_error is None else [])
+    if (failure := print_lines(lines)) is not None:
+        print(f"error: cannot print the figures on stdout ({failure})"
+              + (f"; they are in {args.json}" if args.json and json_error is None else ""), file=sys.stderr)
+        return 2
     for line in record.get("label_notes") or []:
         print(f"note: {line}", file=sys.stderr)
+    if json_error is not None:
+        print(f"error: {json_error}", file=sys.stderr)
+        return 2
     return 0

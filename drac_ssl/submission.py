@@ -40,6 +40,7 @@ import numpy as np
 
 from data_prep.labels import workbook_fix, workbook_words
 from drac_ssl import PROB_COLUMNS
+from drac_ssl.console import print_lines
 from drac_ssl.grading.image_notes import IMAGE_SUFFIXES  # the one list of image suffixes
 from drac_ssl.io import atomic_write_text
 from drac_ssl.scale import default_grade_names, submission_columns
@@ -520,9 +521,12 @@ def _grade_choices(names: Sequence[str]) -> str:
 def _check(csv_path: str | os.PathLike[str],
            images_dir: str | os.PathLike[str] | None = None, *,
            num_grades: int | None = None, grade_names: Sequence[str] | None = None,
-           cases: Sequence[str] | None = None, scale_from: str = "") -> tuple[ProblemLines, int]:
+           cases: Sequence[str] | None = None, scale_from: str = "",
+           scale_fix: str = "") -> tuple[ProblemLines, int]:
     """Return (problems, number of data rows read); see ``check_submission``. ``scale_from``:
-    who says K, for the line on a file of another scale (default "the check expects")."""
+    who says K, for the line on a file of another scale (default "the check expects"), and
+    ``scale_fix`` its fix (``{k}``: the file's K; default the check's: the run or scale it was
+    written for)."""
     file = str(csv_path)
     problems = _Problems(file)
     try:
@@ -599,6 +603,7 @@ def _check(csv_path: str | os.PathLike[str],
                      f"DRAC accepts only '{header}': grade the images with a run trained on DRAC's "
                      f"{k} grades (python -m drac_ssl.export RUN --images DIR --out CSV); --grades "
                      f"{file_k} checks the file on its own scale; do not delete columns" if drac_folder else
+                     scale_fix.format(k=file_k) if scale_fix else
                      "check it against the run (--manifest) or scale (--grades) it was written "
                      "for, or grade the images again with this run (python -m drac_ssl.export RUN "
                      "--images DIR --out CSV); do not delete columns")
@@ -845,13 +850,15 @@ class SubmissionRows:
 
 
 def read_submission(csv_path: str | os.PathLike[str], *, num_grades: int | None = None,
-                    scale_from: str = "") -> tuple[SubmissionRows | None, ProblemLines]:
+                    scale_from: str = "", scale_fix: str = "") -> tuple[SubmissionRows | None, ProblemLines]:
     """A submission CSV's rows when it passes :func:`check_submission` (with ``num_grades``;
     None: K from the header as the check takes it), else None and the check's problems
     (``FILE:LINE: what -> fix``), exactly as ``--check`` prints them (``scale_from``: who says
-    ``num_grades``, as :func:`report_check` takes it). Cases are checked for their format only
-    (no image folder): a case without a file extension is a problem."""
-    problems, _ = _check(csv_path, num_grades=num_grades, scale_from=scale_from)
+    ``num_grades``, as :func:`report_check` takes it; ``scale_fix``: the fix of a header of
+    another width than ``num_grades``, ``{k}`` its width, default ``--check``'s). Cases are
+    checked for their format only (no image folder): a case without a file extension is a
+    problem."""
+    problems, _ = _check(csv_path, num_grades=num_grades, scale_from=scale_from, scale_fix=scale_fix)
     if problems:
         return None, problems
     text = Path(csv_path).read_text(encoding="utf-8")
@@ -901,7 +908,9 @@ def report_check(csv_path: str | os.PathLike[str], images_dir: str | os.PathLike
                  other_options: str = "") -> int:
     """Print the problems of a submission (or ``OK: N cases``, and on stderr the scale and
     what the cases were checked against); 1 when there are problems, else 0 (the command
-    lines' exit code). ``scale_from``: who says ``num_grades``, in the line on a file of
+    lines' exit code; a reader that closed the pipe, ``| head -1``, changes neither, and a
+    stdout that cannot be written, ``> /dev/full``, is one ``error:`` line on stderr and 2:
+    :func:`drac_ssl.console.print_lines`). ``scale_from``: who says ``num_grades``, in the line on a file of
     another scale ("the manifest of runs/x has"; default "the check expects"). K is
     ``num_grades``, else DRAC's 3 when ``images_dir`` is DRAC's test folder
     (:func:`is_drac_test_folder`), else the header's width, and then a ``note:`` on stderr
@@ -911,8 +920,9 @@ def report_check(csv_path: str | os.PathLike[str], images_dir: str | os.PathLike
     problems, n_rows = _check(csv_path, images_dir, num_grades=num_grades,
                               grade_names=grade_names, cases=cases, scale_from=scale_from)
     if problems:
-        for line in problems:
-            print(line)
+        if (failure := print_lines(problems)) is not None:
+            print(f"error: cannot print the problems of {csv_path} on stdout ({failure})", file=sys.stderr)
+            return 2
         total = problems.total
         print(f"{total} problem(s) in {csv_path}" + (f" ({len(problems)} lines above)" if total != len(problems) else ""),
               file=sys.stderr)
@@ -930,8 +940,11 @@ def report_check(csv_path: str | os.PathLike[str], images_dir: str | os.PathLike
             k = None
     checked = (f", against {images_dir}" if images_dir else
                f", against {len(cases)} test case(s) of the manifest" if cases is not None else "")
-    print(f"OK: {n_rows} cases" + ("" if checked else
-          " (the format only: without --images DIR or --manifest RUN a missing case cannot be seen)"))
+    if (failure := print_lines([f"OK: {n_rows} cases" + ("" if checked else
+                                " (the format only: without --images DIR or --manifest RUN a missing "
+                                "case cannot be seen)")])) is not None:
+        print(f"error: cannot print the result of {csv_path} on stdout ({failure})", file=sys.stderr)
+        return 2
     print(f"checked as {k or '?'} grades (P0..P{(k or 1) - 1}){checked}"
           + (" (DRAC's scale: the images are DRAC's test set)" if drac_folder else ""), file=sys.stderr)
     if from_header and k:

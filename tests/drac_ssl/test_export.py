@@ -13,6 +13,8 @@ import math
 import os
 import re
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -2259,6 +2261,213 @@ def test_score_options_go_together_and_are_refused_before_torch_loads(tmp_path: 
     assert (c2, t2) == (2, False) and "--images" in e2, e2
     assert (c3, t3) == (2, False) and "--labels" in e3 and "--score" in e3, e3
     assert (c4, t4) == (0, False) and "QWK 0.800" in o4, o4  # the scoring itself loads no torch
+
+
+def _labels_csv(path: Path, grades: list[int | str], header: str = "Image name,Retinopathy grade",
+                names: list[str] | None = None) -> Path:
+    """A label CSV of IDRiD's two columns, rows in the submission's order (line 2 is IDRiD_001)."""
+    names = names or [f"IDRiD_{i + 1:03d}" for i in range(len(grades))]
+    path.write_text(header + "\n" + "".join(f"{n},{g}\n" for n, g in zip(names, grades, strict=True)))
+    return path
+
+
+def test_score_refuses_a_json_path_that_is_the_submission_or_the_labels(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--json lab.csv once overwrote the label file with the figures (exit 0): the inputs are
+    never the output, however the path is spelled, and a .csv is no JSON file name."""
+    sub = _write_scored_submission(tmp_path / "team.csv")
+    labels = _write_idrid_labels(tmp_path / "labels.csv")
+    kept = labels.read_bytes(), sub.read_bytes()
+    (tmp_path / "sub").mkdir()
+    for json_path, named in ((labels, "--labels"), (tmp_path / "sub" / ".." / "team.csv", "--score")):
+        assert export.main(["--score", str(sub), "--labels", str(labels), "--json", str(json_path)]) == 2
+        err = capsys.readouterr().err
+        assert named in err and "overwrite" in err and "fix: " in err, err
+    assert (labels.read_bytes(), sub.read_bytes()) == kept
+    assert export.main(["--score", str(sub), "--labels", str(labels), "--json", str(tmp_path / "score.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "JSON" in err and "score.json" in err and not (tmp_path / "score.csv").exists(), err
+
+
+def _run_export(argv: list[str], stdout: int | object) -> subprocess.CompletedProcess[str]:
+    """``python -m drac_ssl.export ARGV`` with ``stdout`` (a file descriptor or file)."""
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1",
+           "PYTHONPATH": os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run([sys.executable, "-m", "drac_ssl.export", *argv], cwd=repo, env=env,
+                          stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=300)
+
+
+def test_score_writes_its_json_and_exits_quietly_when_stdout_is_closed_or_full(tmp_path: Path) -> None:
+    """``--score ... --json F | head -1`` once ended in a BrokenPipeError traceback, exit 1,
+    and no F (written after the printing); ``> /dev/full`` likewise."""
+    sub = _write_scored_submission(tmp_path / "team.csv")
+    labels = _write_idrid_labels(tmp_path / "labels.csv")
+    out = tmp_path / "score.json"
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the first line: every write is EPIPE
+    try:
+        proc = _run_export(["--score", str(sub), "--labels", str(labels), "--json", str(out)], write)
+    finally:
+        os.close(write)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr and proc.stderr == "", proc.stderr
+    assert json.loads(out.read_text())["qwk"] == pytest.approx(0.8)
+    if not Path("/dev/full").exists():
+        return
+    out.unlink()
+    with open("/dev/full", "w") as full:
+        proc = _run_export(["--score", str(sub), "--labels", str(labels), "--json", str(out)], full)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.count("error: ") == 1 and "No space left" in proc.stderr, proc.stderr
+    assert out.is_file()
+
+
+def test_score_with_grades_off_the_submission_says_the_scoring_fix(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sub = _write_scored_submission(tmp_path / "team.csv")
+    labels = _write_idrid_labels(tmp_path / "labels.csv")
+    assert export.main(["--score", str(sub), "--labels", str(labels), "--grades", "3"]) == 1
+    captured = capsys.readouterr()
+    assert "drop --grades" in captured.out and "--grades 5" in captured.out, captured.out
+    assert "--manifest" not in captured.out, captured.out  # --score takes no --manifest
+    assert f"--check {sub} --grades 3 lists the same" in captured.err, captured.err
+
+
+def test_score_says_a_grade_absent_from_the_labels_in_the_users_terms(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sub = _write_scored_submission(tmp_path / "team.csv")
+    labels = _labels_csv(tmp_path / "lab_no2.csv", [0, 0, 1, 1, 1, 3, 4, 4])  # no grade 2
+    out = tmp_path / "score.json"
+    assert export.main(["--score", str(sub), "--labels", str(labels), "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert f"grade 2 (Moderate) has no image in {labels}: the macro AUCs are undefined" in printed, printed
+    assert "y_true" not in printed and "data.grades" not in printed and "out-of-fold" not in printed, printed
+    record = json.loads(out.read_text())
+    per_grade = record["auc_per_grade"]
+    assert per_grade["Moderate"] is None and per_grade["PDR"] is not None
+    assert f"PDR {per_grade['PDR']:.3f}" in printed and "Moderate n/a" not in printed, printed
+
+
+def test_score_of_labels_of_one_grade_says_so_and_blames_no_model(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sub = _write_scored_submission(tmp_path / "team.csv")
+    labels = _labels_csv(tmp_path / "lab_one.csv", [0] * 8)
+    out = tmp_path / "score.json"
+    assert export.main(["--score", str(sub), "--labels", str(labels), "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert f"Note: Every label of {labels} is grade 0 (No DR): with one true grade nothing can be measured" in printed, printed
+    assert "better than chance" not in printed and "needs more labelled images" not in printed, printed
+    assert "absent" not in printed and "undefined" not in printed, printed  # one note, not three
+    assert json.loads(out.read_text())["chance_warning"] is None
+
+
+def test_score_says_whether_two_rows_of_one_image_agree(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sub = _write_scored_submission(tmp_path / "team.csv")
+    grades = list(SCORED_TRUE)
+    labels = _labels_csv(tmp_path / "lab_dup.csv", [*grades, 2, 0],
+                         names=[f"IDRiD_{i + 1:03d}" for i in range(8)] + ["IDRiD_001", "IDRiD_002"])
+    assert export.main(["--score", str(sub), "--labels", str(labels)]) == 2
+    err = capsys.readouterr().err
+    assert f"{labels}:10: IDRiD_001 names the case IDRiD_001.jpg again, grade 2 here, 0 on line 2: which is right?" in err, err
+    assert f"{labels}:11: IDRiD_002 names the case IDRiD_002.jpg again, with the same grade (line 3)" in err, err
+
+
+def test_score_of_1_based_labels_is_one_error_with_the_pandas_fix(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sub = _write_scored_submission(tmp_path / "team.csv")
+    labels = _labels_csv(tmp_path / "lab_1b.csv", [g + 1 for g in SCORED_TRUE])
+    assert export.main(["--score", str(sub), "--labels", str(labels)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("1-based") == 1 and "pd.read_csv" in err and "-= 1" in err, err
+    assert "the submission's scale has 5 grades, 0..4" in err and "--grades" not in err, err
+    assert f"{labels}:8" not in err and f"{labels}:9" not in err, err  # not one error per row
+
+
+def test_score_of_labels_on_a_wider_scale_asks_for_a_submission_on_theirs(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    probs = ["0.6,0.2,0.2", "0.2,0.6,0.2", "0.2,0.2,0.6"]
+    sub = tmp_path / "team3.csv"
+    sub.write_text("case,class,P0,P1,P2\n" + "".join(
+        f"IDRiD_{i + 1:03d}.jpg,{min(c, 2)},{probs[min(c, 2)]}\n" for i, c in enumerate(SCORED_CLASS)))
+    labels = _labels_csv(tmp_path / "lab.csv", list(SCORED_TRUE))  # grades 0..4: ICDR
+    assert export.main(["--score", str(sub), "--labels", str(labels)]) == 2
+    err = capsys.readouterr().err
+    assert ("the labels use grades up to 4, the submission has 3 grades: score a submission from "
+            "a model on the labels' scale") in err, err
+    assert "write 0 (Normal)" not in err and err.count(" -> ") == 1, err  # one error, not one per row
+
+
+def test_score_says_a_grade_name_of_another_scale_is_neither_number_nor_name(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sub = _write_scored_submission(tmp_path / "team.csv")
+    labels = _labels_csv(tmp_path / "lab.csv", [*SCORED_TRUE[:7], "Proliferative DR"])
+    assert export.main(["--score", str(sub), "--labels", str(labels)]) == 2
+    err = capsys.readouterr().err
+    assert ("'Proliferative DR' of IDRiD_008 is neither a grade number nor one of the names No DR, "
+            "Mild, Moderate, Severe, PDR") in err, err
+    assert "is not an integer" not in err, err
+
+
+def test_score_asks_whether_submission_and_labels_were_swapped(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sub = _write_scored_submission(tmp_path / "team.csv")
+    labels = _write_idrid_labels(tmp_path / "labels.csv")
+    assert export.main(["--score", str(labels), "--labels", str(sub)]) == 1
+    assert "did you swap --score and --labels?" in capsys.readouterr().err
+    other = _write_scored_submission(tmp_path / "team2.csv")  # a submission given as the labels
+    assert export.main(["--score", str(sub), "--labels", str(other)]) == 2
+    assert "did you swap --score and --labels?" in capsys.readouterr().err
+    assert export.main(["--score", str(sub), "--labels", str(tmp_path / "nope.csv")]) == 2
+    assert "swap" not in capsys.readouterr().err
+
+
+def test_score_small_wordings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sub = _write_scored_submission(tmp_path / "team.csv")
+    labels = _write_idrid_labels(tmp_path / "labels.csv")
+    # one column for both roles: one error, not a grade error per row
+    assert export.main(["--score", str(sub), "--labels", str(labels), "--image-column", "Image name",
+                        "--grade-column", "image name"]) == 2
+    err = capsys.readouterr().err
+    assert "same column" in err and "not an integer" not in err and err.count(" -> ") == 1, err
+    # a header without rows: said once, not also as 8 cases without label
+    empty = tmp_path / "empty.csv"
+    empty.write_text("Image name,Retinopathy grade\n")
+    assert export.main(["--score", str(sub), "--labels", str(empty)]) == 2
+    err = capsys.readouterr().err
+    assert "header but no rows" in err and "no label in" not in err, err
+    # labels that name no case: the question ends the sentence, no '?:'
+    stray = _labels_csv(tmp_path / "stray.csv", list(SCORED_TRUE), names=[f"x{i}" for i in range(8)])
+    assert export.main(["--score", str(sub), "--labels", str(stray)]) == 2
+    err = capsys.readouterr().err
+    assert "?:" not in err and "no label names a case" in err, err
+    # leading zeros in the labels, not lost by them: matched by number, said neutrally
+    numbered = _write_scored_submission(tmp_path / "numbered.csv", names=[f"{i + 1}.png" for i in range(8)])
+    zeros = _labels_csv(tmp_path / "zeros.csv", list(SCORED_TRUE), names=[f"{i + 1:03d}" for i in range(8)])
+    assert export.main(["--score", str(numbered), "--labels", str(zeros)]) == 0
+    printed = capsys.readouterr().out
+    assert "matched by number" in printed and "001 <-> 1.png" in printed and "spreadsheet" not in printed, printed
+    # a --json that cannot be written: the error has its fix
+    blocked = tmp_path / "blocked"
+    blocked.mkdir()
+    blocked.chmod(0o500)
+    try:
+        if not os.access(blocked, os.W_OK):  # root writes anywhere
+            assert export.main(["--score", str(sub), "--labels", str(labels), "--json",
+                                str(blocked / "score.json")]) == 2
+            err = capsys.readouterr().err
+            assert "cannot write the JSON" in err and "fix: choose a writable path" in err, err
+    finally:
+        blocked.chmod(0o700)
+    # two grades named by their numbers: '(0, 1)', not '(0 0, 1 1)'
+    two = tmp_path / "two.csv"
+    two.write_text("case,class,P0,P1\n" + "".join(
+        f"IDRiD_{i + 1:03d}.jpg,{g % 2},{0.6 if g % 2 == 0 else 0.4},{0.4 if g % 2 == 0 else 0.6}\n"
+        for i, g in enumerate(SCORED_TRUE)))
+    lab2 = _labels_csv(tmp_path / "lab2.csv", [g % 2 for g in SCORED_TRUE])
+    assert export.main(["--score", str(two), "--labels", str(lab2)]) == 0
+    printed = capsys.readouterr().out
+    assert "8 cases, 2 grades (0, 1)" in printed, printed
 
 
 def test_score_against_the_real_aptos_label_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

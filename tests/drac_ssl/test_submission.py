@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import warnings
@@ -254,6 +255,29 @@ def test_cli_ok_and_module_entry_point(tmp_path: Path, images: Path) -> None:
                          cwd=Path(__file__).resolve().parents[2])
     assert res.returncode == 1 and "the file is empty" in res.stdout
     assert "Traceback" not in res.stdout + res.stderr
+
+
+def test_cli_check_exits_quietly_when_stdout_is_closed_or_full(tmp_path: Path) -> None:
+    """``--check bad.csv | head -1`` once ended in a BrokenPipeError traceback: the reader
+    gone, the check exits with its own code (1: problems) and says nothing more; a stdout
+    that cannot be written (``> /dev/full``) is one error line, exit 2."""
+    bad = _write(tmp_path, "\n".join([HEADER] + [f"{c},7,0.7,0.2,0.1" for c in CASES]) + "\n")
+    repo = Path(__file__).resolve().parents[2]
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the first line: every write is EPIPE
+    try:
+        res = subprocess.run([sys.executable, "-m", "drac_ssl.submission", "--check", str(bad)],
+                             stdout=write, stderr=subprocess.PIPE, text=True, timeout=60, cwd=repo)
+    finally:
+        os.close(write)
+    assert res.returncode == 1 and "Traceback" not in res.stderr and "Broken pipe" not in res.stderr, res.stderr
+    if not Path("/dev/full").exists():
+        return
+    with open("/dev/full", "w") as full:
+        res = subprocess.run([sys.executable, "-m", "drac_ssl.submission", "--check", str(bad)],
+                             stdout=full, stderr=subprocess.PIPE, text=True, timeout=60, cwd=repo)
+    assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
+    assert res.stderr.count("error: ") == 1 and "No space left" in res.stderr, res.stderr
 
 
 def test_a_semicolon_file_is_one_problem_with_the_fix(tmp_path: Path, images: Path) -> None:
