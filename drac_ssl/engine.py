@@ -83,6 +83,16 @@ NON_FINITE_CHECK_EVERY = 50
 each); ``Engine(non_finite_check_every=0)`` checks only at the epoch's end."""
 
 
+def checkpoint_kept_words(last: Path) -> str:
+    """What a stage stopped by a non-finite value leaves to resume from, in one sentence:
+    ``The last good checkpoint LAST is kept.`` when ``last`` exists, else that none was written
+    yet (it stopped before the first checkpoint: a rerun starts the stage afresh)."""
+    if Path(last).is_file():
+        return f"The last good checkpoint {last} is kept."
+    return (f"No checkpoint was written yet ({last} does not exist): a rerun starts the stage "
+            f"afresh.")
+
+
 @dataclass
 class Monitor:
     """Early stopping on one named metric.
@@ -201,8 +211,7 @@ class TrainingTask:
         """The exception (with its diagnostic and fix) for a non-finite watched value: a
         stage's is a :class:`~drac_ssl.runtime.NonFiniteError` (its command prints it); the
         engine prints any other before raising it."""
-        return RuntimeError(f"epoch {epoch + 1}: non-finite {', '.join(bad)}; the last good "
-                            f"checkpoint {last} is kept")
+        return RuntimeError(f"epoch {epoch + 1}: non-finite {', '.join(bad)}. {checkpoint_kept_words(last)}")
 
     def describe(self, row: dict[str, Any]) -> str:
         """The line printed after an epoch."""

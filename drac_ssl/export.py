@@ -352,7 +352,7 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
         # written and checked under a name that says it failed, renamed onto its own when it
         # passes: a file failing its check is never left where it would be submitted (and an
         # earlier referable file of that name goes before the rename: it must not outlive it)
-        theirs = final.absolute() != own_csv.absolute()  # the command line's --out: the user's
+        theirs = not _same_file(final, own_csv)  # the command line's --out: the user's
         existed = final.exists()
         written, problems = _write_checked(final, lambda path: write_submission(
             path, cases, probs, grades, num_grades=k), lambda path: check_submission(
@@ -914,10 +914,11 @@ def _export_variant(args: argparse.Namespace) -> int:
     if args.images:  # grading a folder writes into RUN only to build the bundle
         _images_arg(args.images)  # a missing folder said before the run folder's lock
         reused = reusable_bundle(run_dir, args.variant)
-        if reused is not None:
-            return _export_variant_held(args, run_dir, reused)
-        writes = [f"{run_dir / 'bundles' / args.variant} (the {args.variant} bundle, to build from "
-                  f"{run_dir / 'finetune' / args.variant})"]
+        if reused is not None and not _inside(Path(args.out), run_dir):
+            return _export_variant_held(args, run_dir, reused)  # writes nothing into RUN
+        writes = ([f"{args.out} (inside the run folder)"] if reused is not None else
+                  [f"{run_dir / 'bundles' / args.variant} (the {args.variant} bundle, to build from "
+                   f"{run_dir / 'finetune' / args.variant})"])
     else:
         writes = [f"{run_dir / 'export'} (the submission of the ingest's test images and its summary)"]
     # it writes RUN/bundles/NAME (and, without --images, RUN/export): a training, UMM, report
@@ -929,6 +930,20 @@ def _export_variant(args: argparse.Namespace) -> int:
         except OSError as exc:  # a read-only folder, an immutable lock file, another user's
             raise BundleError(_cannot_write_words(run_dir, exc, writes)) from None
         return _export_variant_held(args, run_dir)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` name one file however they are spelled (a link to the run
+    folder, ``..``): the same inode when both exist, else the same resolved path."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return a.resolve() == b.resolve()
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether ``path`` lies in ``folder`` (links and ``..`` resolved)."""
+    return path.resolve().is_relative_to(folder.resolve())
 
 
 def _cannot_write_words(run_dir: Path, exc: OSError, writes: Sequence[str]) -> str:

@@ -79,7 +79,7 @@ from drac_ssl.collapse import (  # re-exported: the stage's public names before 
 from drac_ssl.config import Config, ConfigError, to_dict, with_data_channels
 from drac_ssl.datasets import load_generic, load_octa_cache, normalization_for
 from drac_ssl.distributed import DistInfo, gather_with_grad, init_distributed, on_main
-from drac_ssl.engine import Engine, Monitor, TrainingTask
+from drac_ssl.engine import Engine, Monitor, TrainingTask, checkpoint_kept_words
 from drac_ssl.evaluation import KnnMonitor, embed_images
 from drac_ssl.io import atomic_write_json
 from drac_ssl.losses.mcr2 import rate_reduction
@@ -616,7 +616,7 @@ class _VICRegTraining(TrainingTask):
             f"[pretrain] epoch {epoch + 1}: the VICReg loss became non-finite "
             f"(epoch means so far: " + ", ".join(f"{k}={means[k]:.4g}" for k in TERMS)
             + f"; lr={self.lr:.3g}, precision={'bf16' if self.bf16 else 'fp32'}).\n"
-            f"  The last good checkpoint {last} is kept.\n"
+            f"  {checkpoint_kept_words(last)}\n"
             f"  fix: lower pretrain.lr (the DRAC recipe overfits above 0.02), check the input data, "
             f"or use pretrain.precision=fp32."
         )

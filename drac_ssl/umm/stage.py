@@ -43,7 +43,7 @@ from drac_ssl import pretrain
 from drac_ssl.checkpoint import load_checkpoint, save_weights
 from drac_ssl.config import Config, ConfigError, UMMConfig, save_config, to_dict
 from drac_ssl.distributed import DistInfo
-from drac_ssl.engine import Engine, Monitor, TrainingTask
+from drac_ssl.engine import Engine, Monitor, TrainingTask, checkpoint_kept_words
 from drac_ssl.io import atomic_write_json, finite_number
 from drac_ssl.losses.vicreg import VICRegLoss
 from drac_ssl.models import VICRegModel
@@ -298,7 +298,7 @@ class _UMMTraining(TrainingTask):
         return UMMNonFiniteError(
             f"[umm] epoch {epoch + 1}: non-finite {', '.join(bad)} (epoch means: "
             + ", ".join(f"{k}={means[k]:.4g}" for k in self.keys)
-            + f").\n  The last good checkpoint {last} is kept.\n"
+            + f").\n  {checkpoint_kept_words(last)}\n"
             f"  fix: lower umm.outer_lr / umm.inner_lr / umm.alpha / umm.beta, or try "
             f"umm.hypergradient=neumann umm.neumann_steps=0.")
 

@@ -157,6 +157,12 @@ def test_non_finite_value_stops_and_keeps_the_last_good_checkpoint(tmp_path: Pat
         engine.run(task)
     assert task.closed == 1
     assert load_checkpoint(tmp_path / "checkpoints" / "last.pt")["epoch"] == 0
+    # a review: a stop in the first epoch said 'the last good checkpoint ... is kept' of a file
+    # that was never written
+    with pytest.raises(RuntimeError) as first:
+        _engine(tmp_path / "first").run(ToyTask(poison_epoch=0))
+    assert "No checkpoint was written yet" in str(first.value) and "is kept" not in str(first.value)
+    assert not (tmp_path / "first" / "checkpoints" / "last.pt").exists()
 
 
 def test_a_stages_non_finite_error_is_left_to_its_command_to_print(

@@ -1947,6 +1947,20 @@ def test_the_export_command_is_refused_while_a_training_holds_the_run_folder(
         export.run = real
     assert "in use: python -m drac_ssl.export, process" in seen[0], seen
     assert (run / "export" / "submission_vicreg.csv").is_file()
+    # a review: a reused bundle grading --images took no lock even with --out inside RUN, and
+    # overwrote the run's own submission while a training held the folder: refused now
+    assert export.main([str(run), "--variant", "vicreg", "--images", str(run / "images" / "test"),
+                        "--out", str(tmp_path / "v.csv")]) == 0  # the bundle is built: reused below
+    mine = (run / "export" / "submission_vicreg.csv").read_bytes()
+    capsys.readouterr()
+    with hold_run(run):
+        assert export.main([str(run), "--variant", "vicreg", "--images", str(run / "images" / "test"),
+                            "--out", str(run / "export" / "submission_vicreg.csv")]) == 2
+        # outside RUN it only reads: no lock needed, graded while the training holds RUN
+        assert export.main([str(run), "--variant", "vicreg", "--images", str(run / "images" / "test"),
+                            "--out", str(tmp_path / "w.csv")]) == 0
+    assert "in use: python -m drac_ssl.train, process" in capsys.readouterr().err
+    assert (run / "export" / "submission_vicreg.csv").read_bytes() == mine
 
 
 def test_the_export_command_reads_a_run_folder_it_cannot_write(
@@ -2052,6 +2066,19 @@ def test_a_failed_submission_is_not_left_under_its_name(
     assert not export.referable_path(out).exists() and not export.referable_path(failed).exists()
     assert export.main([str(run), "--images", str(run / "images" / "test"), "--out", str(out)]) == 0
     assert check_submission(out, run / "images" / "test") == [] and not failed.exists()
+    # a review: the run folder through a link and --out spelled through the real folder named
+    # the stage's own file twice: it was removed and said to be 'as it was'
+    link = tmp_path / "link"
+    link.symlink_to(run)
+    own = run / "export" / "submission_vicreg.csv"
+    assert export.main([str(run), "--variant", "vicreg"]) == 0 and own.is_file()
+    manifest.write_text("".join([lines[0]] + [ln for ln in lines[1:] if ",test," not in ln]
+                                + [ln for ln in lines[1:] if ",test," in ln][1:]))
+    capsys.readouterr()
+    assert export.main([str(link), "--variant", "vicreg", "--out", str(own)]) == 1
+    err = capsys.readouterr().err
+    assert "is as it was" not in err and not own.exists(), err  # the stage's own file: it goes
+    assert export.failed_submission_path(own).is_file()
 
 
 
