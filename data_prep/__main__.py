@@ -1,4 +1,4 @@
-"""Command line: ``python -m data_prep {ingest,phantom} ...``."""
+"""Command line: ``python -m data_prep {ingest,phantom,flatten} ...``."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ if __name__ == "__main__":  # Ctrl-C while torch / OpenCV load: one line, not an
 def main(argv: list[str] | None = None) -> int:
     from pathlib import Path
 
-    from data_prep import ingest, phantom
+    from data_prep import flatten, ingest, phantom
 
     # the installed command (drac-ssl-ingest) names itself in the usage and the fixes
     prog = ("drac-ssl-ingest" if argv is None and Path(sys.argv[0]).name.startswith("drac-ssl-ingest")
@@ -22,7 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = argparse.ArgumentParser(
         prog=prog,
-        description="Ingest graded retinal images for drac_ssl, or generate phantom DRAC data.",
+        description="Ingest graded retinal images for drac_ssl, generate phantom DRAC data, or make "
+                    "a folder-per-grade tree one folder with a label CSV (flatten).",
     )
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--threads", type=int, default=0, metavar="N",
@@ -33,14 +34,26 @@ def main(argv: list[str] | None = None) -> int:
                                         help="validate, cache and index a dataset"))
     phantom.add_arguments(sub.add_parser("phantom", parents=[common],
                                          help="write phantom UW-OCTA data in the DRAC layout"))
+    flatten.add_arguments(sub.add_parser(
+        "flatten", help="make a folder-per-grade tree (0/, 1/ ...) one folder with labels.csv",
+        description="Copy (or hard-link) the images of TREE's grade folders (0/, 1/ ...) into "
+                    "one folder, FLAT, and write FLAT/labels.csv (image name, DR grade) from the "
+                    "folder names: the plain layout the ingest reads. Names are kept unless a "
+                    "name is in two grade folders; then every file is named GRADE_NAME. "
+                    "Non-image files and nested subfolders are skipped and said."))
     if argv and argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
         parser.error(f"the command comes first, then its options: {prog} ingest "
-                     f"{' '.join(argv)} (or {prog} phantom ...; {prog} ingest --help lists them)")
+                     f"{' '.join(argv)} (or {prog} phantom / flatten ...; {prog} ingest --help lists them)")
     args = parser.parse_args(argv)
+    args.prog = prog
+    from drac_ssl.starting import started
+
+    if args.command == "flatten":  # files only: no threads to set, nothing heavy to load
+        started()  # Ctrl-C raises KeyboardInterrupt again: the command says what it left
+        return int(args.func(args) or 0)
     if args.threads < 0:
         parser.error("--threads must be 0 (the default policy) or a positive count")
     from drac_ssl.runtime import apply_thread_policy
-    from drac_ssl.starting import started
 
     started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
     apply_thread_policy(args.threads)

@@ -830,15 +830,21 @@ def _as_written(text: str) -> str:
     return text
 
 
-def no_images_message(layout: Layout) -> str:
-    """The error of a layout where no image was found (``ROOT: no images found -> ...``): for
-    a plain root one level too high (``study/`` holding ``images/`` and ``labels.csv``) the
-    likely root (:func:`data_prep.layout.likely_roots`), then what to do if it is not that;
-    the ingest's flags, which the preflight says as settings."""
+def no_images_problem(layout: Layout) -> Problem:
+    """The error of a layout where no training or test image was found (``ROOT: no images
+    found -> ...``; the images of ``data.unlabelled`` are no such images): for a plain root
+    one level too high (``study/`` holding ``images/`` and ``labels.csv``) the likely root
+    (:func:`data_prep.layout.likely_roots`), then what to do if it is not that; the ingest's
+    flags, which the preflight says as settings."""
     otherwise = "point --root at the folder that holds the images (or the unzipped DRAC data)"
     likely = (likely_roots(layout.root, layout.labels_csv, otherwise=otherwise)
               if layout.kind == "plain" else "")
-    return f"{layout.root}: no images found -> {likely or otherwise}"
+    return error(layout.root, "no images found", likely or otherwise, "no-images")
+
+
+def no_images_message(layout: Layout) -> str:
+    """:func:`no_images_problem` as one line."""
+    return no_images_problem(layout).line
 
 
 def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
@@ -857,12 +863,16 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     cache_dir = out / CACHE_DIR
     entries, found, table, left_out = collect_images(cfg, layout, plan.grade_names)
     dialect = table.dialect if table is not None else ""
+    # no training or test image (a root one level too high): decided before the unlabelled
+    # pool joins, which holds no such image; said alone, or beside the pool's errors
+    no_images = [] if entries or any(p.severity == "error" for p in found) else [no_images_problem(layout)]
     problems += found
     pool, found = collect_unlabelled(cfg, root)
     entries, problems = entries + pool, problems + found
-    if not entries and not any(p.severity == "error" for p in problems):
+    if no_images and not any(p.severity == "error" for p in problems):
         listing = f"\n{_listing(problems, out, root, said)[0]}" if problems else ""
         raise IngestError(no_images_message(layout) + listing, problems)
+    problems = no_images + problems
 
     for stale in cache.remove_stale_temporaries(out) + cache.remove_stale_temporaries(cache_dir):
         problems.append(note(stale, "temporary file of an interrupted run removed", "nothing to do"))

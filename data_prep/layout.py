@@ -888,10 +888,14 @@ def _image_tree_words(root: Path, subs: list[tuple[Path, int]], not_looked_at: i
     """Images in several subfolders of ``root`` and no label CSV: how many hold images (the
     first :data:`NEARBY_SHOWN` named, then how many more), that the plain layout reads one
     folder of images with a label CSV; for subfolders named as grades (``0/`` .. ``4/``, at
-    most :data:`GRADE_FOLDERS_MAX`), a shell line that copies their images into one folder
-    beside ``root`` (``ROOT_flat``) and writes the label CSV (the plain default columns
-    ``image name,DR grade``) from the folder names, and the root to pass then."""
-    root = root.absolute()  # the shell line cds into root: the copy's folder must not be relative
+    most :data:`GRADE_FOLDERS_MAX`), the command that makes them one folder beside ``root``
+    (``python -m data_prep flatten --root ROOT``: ``ROOT_flat`` with ``labels.csv``, see
+    :mod:`data_prep.flatten`), on a line of its own, and the root to pass then (with
+    ``--grades icdr`` for folders 0..4). :func:`data_prep.problems.as_config_keys` keeps the
+    command as typed and says the rest as settings."""
+    from data_prep.flatten import next_options
+
+    root = root.absolute()  # said absolute: the command may be run from elsewhere
     names = sorted((sub.name for sub, _ in subs), key=_name_order)
     more = f"; {not_looked_at} more subfolders not looked at" if not_looked_at else ""
     said = (f"the images are in {len(subs)} subfolders ({_cut([f'{n}/' for n in names])}{more}), "
@@ -899,12 +903,12 @@ def _image_tree_words(root: Path, subs: list[tuple[Path, int]], not_looked_at: i
     if not (len(names) <= GRADE_FOLDERS_MAX and all(n.isascii() and n.isdigit() for n in names)):
         return (f"{said}: put the images of this set in one folder with their label CSV and "
                 "pass that folder with --root")
-    flat = shlex.quote(str(root.with_name(f"{root.name}_flat")))
-    command = (f"mkdir {flat} && (cd {shlex.quote(str(root))} && {{ echo 'image name,DR grade'; "
-               f'for f in [0-9]*/*; do cp "$f" {flat}/ && echo "${{f#*/}},${{f%%/*}}"; done; }} '
-               f"> {flat}/labels.csv)")
+    then, _, name_them = next_options(sorted({int(n) for n in names}),
+                                      root.with_name(f"{root.name}_flat"))
+    command = f"python -m data_prep flatten {_root_option(root)}"
     return (f"{said}: a folder-per-grade tree needs a label CSV. To copy the images into one "
-            f"folder and write it from the folder names, run\n  {command}\nthen pass --root {flat}")
+            f"folder and write it from the folder names, run\n  {command}\nthen pass {then}"
+            f"{name_them}")
 
 
 def _csv_above(root: Path) -> str:

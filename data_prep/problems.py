@@ -48,9 +48,21 @@ _FLAG_VALUE = r"(?:[A-Z]{2,}|\d|[/.~<'\"]|(?:auto|fundus|octa|icdr|drac|eyepacs|
 ``--ungradable``)."""
 
 
+_TYPED_COMMAND = re.compile(r"(python -m data_prep [^\n]*)")
+"""A ``python -m data_prep ...`` command in a message (to the end of its line): typed as it
+is whichever command prints the message, so :func:`as_config_keys` leaves it alone."""
+
+
 def as_config_keys(text: str) -> str:
     """An ingest message with its command-line flags written as the pipeline's settings
-    (``--labels-csv FILE`` -> ``data.labels_csv=FILE``), for ``python -m drac_ssl.train``."""
+    (``--labels-csv FILE`` -> ``data.labels_csv=FILE``), for ``python -m drac_ssl.train``. A
+    ``python -m data_prep ...`` command in it (to the end of its line, e.g. the ``flatten``
+    line of a folder-per-grade tree) is a command to type, kept as it is."""
+    parts = _TYPED_COMMAND.split(text)  # odd items: the commands
+    return "".join(part if i % 2 else _settings(part) for i, part in enumerate(parts))
+
+
+def _settings(text: str) -> str:
     text = re.sub(r'(?<![\w-])--grades "([^"]*)"',  # a quoted list of names: a YAML list
                   lambda m: f"data.grades=[{', '.join(n.strip() for n in m[1].split(','))}]", text)
     for flag, setting in CLI_TO_CONFIG.items():

@@ -925,6 +925,9 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
                   f"octa, {_OCTA_RECIPE_WORDS}", _FUNDUS_RECIPE_FIX)
     try:
         entries, problems, _, _ = ingest.collect_images(d, layout, names)  # data.ungradable as the ingest
+        # no training or test image (study/ holding images/ and labels.csv), decided as the
+        # ingest does before data.unlabelled's images join: those are no such images
+        no_images = (not entries and not any(p.severity == "error" for p in problems))
         pool, found = ingest.collect_unlabelled(d, layout.root)  # data.unlabelled (listing only)
         entries, problems = entries + pool, problems + found
     except IngestError as exc:
@@ -933,11 +936,15 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
     if config_module.grades_problem(d.grades)[0]:  # said as data.grades' own error
         problems = [p for p in problems if not _on_the_fallback_scale(p)]
     blocking = in_line_order([p for p in problems if p.severity == "error"])
-    if not entries and not blocking:
+    if no_images:
         # the ingest's own stop, with the likely root (study/ holding images/ and labels.csv):
-        # the one error, not the '0 images' findings that would follow from it
+        # beside data.unlabelled's errors if any, not the '0 images' findings that would follow
         c.error("data.root", as_config_keys(ingest.no_images_message(layout)).replace(
             " -> ", "\n     fix: ", 1))
+        for problem, rest in shown_with_rest(blocking):
+            c.error("", as_config_keys(problem.line).replace(" -> ", "\n     fix: ", 1))
+            if rest:
+                c.add("error", "", as_config_keys(more_of_a_kind(rest)), "", count=len(rest))
         return None
     ingest_command = (f"python -m data_prep ingest --root {shlex.quote(str(d.root))} --out <a scratch "
                       f"folder> (with the same data settings)")

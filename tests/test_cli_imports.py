@@ -35,6 +35,8 @@ CASES: tuple[tuple[str, tuple[str, ...], int], ...] = (
     ("data_prep", ("--help",), 0),
     ("data_prep", ("ingest", "--help"), 0),
     ("data_prep", ("phantom", "--help"), 0),
+    ("data_prep", ("flatten", "--help"), 0),
+    ("data_prep", ("flatten", "--root", "{tmp}/nope"), 2),
     ("app", ("--help",), 0),
     ("app.demo_bundle", ("--help",), 0),
     ("app.demo_bundle", (), 2),

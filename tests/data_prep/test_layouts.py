@@ -1077,9 +1077,12 @@ def test_a_folder_per_grade_tree_is_told_it_needs_a_label_csv_with_a_way_to_make
     bygrade/0 (6 images) or --root bygrade/1 ...?', each a single grade. Several subfolders
     of images and no CSV name no single folder: how many hold images (the first three named
     and 'N more'), that a plain root is one folder of images with a label CSV, and, for
-    folders named by grade, a shell line that copies them into one folder and writes the
-    CSV from the folder names; followed, the ingest runs with every image at its grade."""
-    import subprocess
+    folders named by grade, the ``python -m data_prep flatten`` command that copies them into
+    one folder and writes the CSV from the folder names, and the root (and, for 0..4, the
+    grade scale) to pass then; followed, the ingest runs with every image at its grade."""
+    import shlex
+
+    from data_prep.__main__ import main
 
     tree = tmp_path / "bygrade"
     for code, grade, rgb in aptos:
@@ -1089,10 +1092,10 @@ def test_a_folder_per_grade_tree_is_told_it_needs_a_label_csv_with_a_way_to_make
     assert "the images are in 5 subfolders (0/, 1/, 2/ and 2 more)" in message, message
     assert "a folder-per-grade tree needs a label CSV" in message, message
     assert "If not" not in message, message
-    (command,) = re.findall(r"^  (mkdir .*)$", message, flags=re.M)
+    (command,) = re.findall(r"^  python -m data_prep (flatten .*)$", message, flags=re.M)
     flat = tmp_path / "bygrade_flat"
-    assert f"then pass --root {flat}" in message, message
-    subprocess.run(["sh", "-c", command], check=True)
+    assert f"then pass --root {flat} --grades icdr" in message, message
+    assert main(shlex.split(command)) == 0
     result = ingest.run(config(flat, grades=ICDR), tmp_path / "out", verbose=False)
     assert result.n_train == 30 and result.counts_per_grade == dict.fromkeys(range(5), 6)
     by_id = {f"{c}.png": g for c, g, _ in aptos}
@@ -1104,7 +1107,7 @@ def test_a_folder_per_grade_tree_is_told_it_needs_a_label_csv_with_a_way_to_make
         words = layout._image_tree_words(Path("bygrade"), layout.image_subfolders(Path("bygrade")), 0)
     finally:
         os.chdir(cwd)
-    assert f"mkdir {flat} &&" in words and f"then pass --root {flat}" in words, words
+    assert f"flatten --root {tree}" in words and f"then pass --root {flat}" in words, words
 
     # many subfolders that are no grades: counted, the cut list says how many more
     many = tmp_path / "many"

@@ -215,3 +215,30 @@ def test_an_ingest_that_drops_the_earlier_pool_says_so(tmp_path: Path) -> None:
     assert f"pooled 3 ungraded image(s) from --unlabelled {pool}; these settings leave out {pool}" in line
     assert f"add --unlabelled {pool} to keep it" in line
     assert "data.unlabelled" in as_config_keys(line)
+
+
+def test_a_root_one_level_too_high_is_no_images_even_with_an_unlabelled_folder(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: ``ingest --root study --unlabelled unl`` (``study/`` holding ``labels.csv``
+    and ``images/``) exited 0 with 0 training images, the 10 label rows never reported. The
+    unlabelled images are no training images: the likely root is said, exit 2; a missing
+    unlabelled folder is said beside it."""
+    from data_prep.__main__ import main
+
+    study = tmp_path / "study"
+    for i in range(10):
+        write_png(study / "images" / f"{i:03d}.png", smooth_image(i, 64))
+    (study / "labels.csv").write_text("image name,DR grade\n" + "".join(
+        f"{i:03d}.png,{i % 3}\n" for i in range(10)))
+    unl = tmp_path / "unl"
+    for i in range(3):
+        write_png(unl / f"u{i}.png", smooth_image(100 + i, 64))
+    assert main(["ingest", "--root", str(study), "--unlabelled", str(unl),
+                 "--out", str(tmp_path / "out"), "--workers", "1"]) == 2
+    err = capsys.readouterr().err
+    assert f"did you mean --root {study / 'images'}" in err, err
+    missing = tmp_path / "missing"
+    assert main(["ingest", "--root", str(study), "--unlabelled", str(missing),
+                 "--out", str(tmp_path / "out2"), "--workers", "1"]) == 2
+    err = capsys.readouterr().err
+    assert f"did you mean --root {study / 'images'}" in err and str(missing) in err, err

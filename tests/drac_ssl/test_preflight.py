@@ -1260,3 +1260,31 @@ def test_a_data_root_one_level_above_the_images_is_one_error_naming_the_likely_r
     (empty / "labels.csv").write_text("image name,DR grade\n001.png,0\n")
     found = [f for f in findings(f"data.root={empty}") if f.severity == "error"]
     assert len(found) == 1 and "no images found" in found[0].line, [f.line for f in found]
+
+
+def test_a_root_one_level_too_high_keeps_its_hint_with_unlabelled_folders(tmp_path: Path) -> None:
+    """A review: with ``data.unlabelled`` set, ``data.root=study`` lost its 'did you mean
+    data.root=study/images' error: a missing unlabelled folder showed only its own error and
+    '0 images' findings, a valid one 'labels.csv has none'. 'No images' is decided from the
+    labelled and test images before the unlabelled ones join, said beside the other errors."""
+    study = tmp_path / "study"
+    (study / "images").mkdir(parents=True)
+    with open(study / "labels.csv", "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["image name", "DR grade"])
+        for i in range(10):
+            (study / "images" / f"{i:03d}.png").write_bytes(b"not decoded by the preflight")
+            writer.writerow([f"{i:03d}.png", i % 3])
+    unl = tmp_path / "unl"
+    unl.mkdir()
+    for i in range(4):
+        (unl / f"u{i}.png").write_bytes(b"not decoded")
+    hint = f"did you mean data.root={study / 'images'}"
+    for folder in (unl, tmp_path / "missing"):
+        found = [f for f in findings(f"data.root={study}", f"data.unlabelled=[{folder}]")
+                 if f.severity == "error"]
+        lines = [f.line for f in found]
+        assert any(hint in line for line in lines), lines
+        assert not any("has none" in line or re.search(r"\b0 images", line) for line in lines), lines
+        if folder != unl:
+            assert any(str(folder) in line for line in lines), lines
