@@ -37,8 +37,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from data_prep.layout import COLUMNS, IMAGE_SUFFIXES, is_hidden, name_key
-from data_prep.problems import as_config_keys, counted
+from data_prep.layout import COLUMNS, IMAGE_SUFFIXES, PLAIN_TEST_DIR, is_hidden, name_key, same_name
+from data_prep.problems import counted
 from drac_ssl.config import GRADE_SCALES
 from drac_ssl.grading.image_notes import CONVERT_FIX, unread_image_format
 
@@ -56,7 +56,7 @@ class Flattened:
     """What :func:`flatten` did: the output folder, ``(name in FLAT, grade)`` per image in
     grade then name order, whether names were prefixed, how many were hard-linked, and the
     skipped entries per kind (``hidden``, ``other``, ``unread``, ``nested``, ``loose``),
-    each as paths relative to the tree."""
+    each as paths relative to the tree; ``linked`` counts the test images too."""
 
     out: Path
     labels_csv: Path
@@ -66,6 +66,13 @@ class Flattened:
     grades: list[int]
     linked: int = 0
     skipped: dict[str, list[str]] = field(default_factory=dict)
+    n_test: int = 0
+    """Images of the tree's ``test/`` folder, carried into ``FLAT/test/`` (the plain layout's
+    test set)."""
+    colour: bool | None = None
+    """The first graded image is colour (None: unread)."""
+    asked_link: bool = False
+    """``--link`` was asked (a copy instead is said)."""
 
     def per_grade(self) -> dict[int, int]:
         """Images per grade, every grade folder's (an empty one: 0), in grade order."""
@@ -77,20 +84,42 @@ class Flattened:
 
 SKIPPED_WORDS = {  # kind: (noun, what happened and the fix)
     "hidden": ("hidden/system file", "skipped (the ingest ignores them too)"),
-    "other": ("non-image file", "skipped (not an image: the ingest would refuse it in the "
+    "other": ("non-image file", "skipped (not an image: the ingest would refuse {it} in the "
                                 "image folder)"),
+    "broken": ("broken link", "skipped (the file it points to is missing) -> fix or remove "
+                              "{it}, then flatten again (into a new or empty --out)"),
+    "imageless": ("non-grade subfolder", "skipped, contents and all (no image in {it}, and not "
+                                         "named as a grade)"),
     "unread": ("image of a format the ingest does not read",
                f"skipped -> {CONVERT_FIX}, then flatten again (into a new or empty --out)"),
     "nested": ("nested subfolder", "skipped, contents and all -> move the images up into their "
                                    "grade folder if they belong to the set, then flatten again "
                                    "(into a new or empty --out)"),
     "loose": ("file directly in the tree (no grade folder)",
-              "skipped -> move it into its grade folder if it belongs to the set"),
+              "skipped -> move {it} into {its} grade folder if {it} belong{s} to the set, then "
+              "flatten again (into a new or empty --out)"),
 }
 
 
 def _is_grade_name(name: str) -> bool:
     return name.isascii() and name.isdigit()
+
+
+def _has_images(folder: Path) -> bool:
+    """Any file in ``folder`` (at any depth) named as an image the ingest reads or one it does
+    not (a listing; unlistable: True, so it is not skipped silently)."""
+    try:
+        return any(p.suffix.lower() in IMAGE_SUFFIXES or unread_image_format(p.suffix)
+                   for p in folder.rglob("*") if not is_hidden(p))
+    except OSError:
+        return True
+
+
+def _words(kind: str, n: int) -> str:
+    """The skipped-kind words of :data:`SKIPPED_WORDS`, singular or plural."""
+    one = n == 1
+    return SKIPPED_WORDS[kind][1].format(it="it" if one else "them", its="its" if one else "their",
+                                         s="s" if one else "")
 
 
 def _listing(folder: Path) -> list[Path]:
@@ -105,48 +134,65 @@ def _rel(path: Path, tree: Path) -> str:
     return path.relative_to(tree).as_posix() + ("/" if path.is_dir() else "")
 
 
-def plan(tree: Path) -> tuple[list[tuple[Path, int]], list[int], dict[str, list[str]]]:
-    """The images of ``tree``'s grade folders, each with its grade (grade, then name order),
+def plan(tree: Path) -> tuple[list[tuple[Path, int | None]], list[int], dict[str, list[str]]]:
+    """The images of ``tree``'s grade folders, each with its grade (grade, then name order;
+    then the images of its ``test/`` folder, if any, with grade None),
     the grades of the folders (sorted, once each) and the skipped entries per kind (relative
     to ``tree``). FlattenError for a tree that is
     no folder-per-grade tree (see the module docstring)."""
+    if tree.is_file():
+        raise FlattenError(f"{tree}: is a file, not a folder -> pass --root the folder holding "
+                           "the grade folders (0/, 1/, ...)")
     if not tree.is_dir():
         raise FlattenError(f"{tree}: no such folder -> pass --root the folder holding the grade "
                            "folders (0/, 1/, ...)")
     skipped: dict[str, list[str]] = {kind: [] for kind in SKIPPED_WORDS}
-    grade_dirs, bad = [], []
+    grade_dirs, bad, test_dirs = [], [], []
     for path in _listing(tree):
         if is_hidden(path):
             skipped["hidden"].append(_rel(path, tree))
         elif path.is_dir():
-            (grade_dirs if _is_grade_name(path.name) else bad).append(path)
+            if _is_grade_name(path.name):
+                grade_dirs.append(path)
+            elif same_name(path.name, PLAIN_TEST_DIR):
+                test_dirs.append(path)
+            elif not _has_images(path):
+                skipped["imageless"].append(_rel(path, tree))
+            else:
+                bad.append(path)
+        elif path.is_symlink() and not path.exists():
+            skipped["broken"].append(_rel(path, tree))
         else:
             skipped["loose"].append(_rel(path, tree))
     if bad:
         names = ", ".join(f"{p.name}/" for p in bad)
         raise FlattenError(
-            f"{tree}: {counted(len(bad), 'subfolder')} not named as a grade (a non-negative "
-            f"integer: 0/, 1/, ...): {names} -> rename each to its grade, or move it out of "
-            f"{tree.name}/ (a test/ folder of unlabelled images goes into the flattened folder "
-            "as test/ afterwards)")
+            f"{tree}: {counted(len(bad), 'subfolder')} of images not named as a grade (a "
+            f"non-negative integer: 0/, 1/, ...): {names} -> rename each to its grade, or move "
+            f"it out of {tree.name}/ (a test/ folder of unlabelled images is carried into the "
+            "flattened folder as test/)")
     if not grade_dirs:
         raise FlattenError(f"{tree}: no grade folder (0/, 1/, ...) in it -> pass --root the "
                            "folder holding the grade folders")
-    images: list[tuple[Path, int]] = []
-    for folder in sorted(grade_dirs, key=lambda p: (int(p.name), p.name)):
+    images: list[tuple[Path, int | None]] = []
+    folders: list[tuple[Path, int | None]] = [
+        (folder, int(folder.name)) for folder in sorted(grade_dirs, key=lambda p: (int(p.name), p.name))]
+    for folder, grade in folders + [(test, None) for test in test_dirs]:
         keys: dict[str, Path] = {}
         for path in _listing(folder):
             if is_hidden(path):
                 skipped["hidden"].append(_rel(path, tree))
             elif path.is_dir():
                 skipped["nested"].append(_rel(path, tree))
+            elif path.is_symlink() and not path.exists():
+                skipped["broken"].append(_rel(path, tree))
             elif path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
                 if (same := keys.get(name_key(path.name))) is not None:
                     raise FlattenError(
                         f"{folder}: {same.name} and {path.name} differ only in letter case or "
                         "Unicode form, one name to the ingest -> keep one file per image")
                 keys[name_key(path.name)] = path
-                images.append((path, int(folder.name)))
+                images.append((path, grade))
             elif unread_image_format(path.suffix):
                 skipped["unread"].append(_rel(path, tree))
             else:
@@ -157,10 +203,12 @@ def plan(tree: Path) -> tuple[list[tuple[Path, int]], list[int], dict[str, list[
 
 def _place(source: Path, target: Path, link: bool) -> bool:
     """Copy ``source`` to ``target`` (or hard-link it with ``link``; copied where the link
-    fails: another file system, no link support). True when linked."""
+    fails: another file system, no link support). A symlink is followed (its file is linked or
+    copied, never the link: a relative one would dangle in ``target``'s folder). True when
+    linked."""
     if link:
         try:
-            os.link(source, target)
+            os.link(source.resolve(), target)
             return True
         except OSError:
             pass
@@ -168,33 +216,74 @@ def _place(source: Path, target: Path, link: bool) -> bool:
     return False
 
 
+def is_colour(path: Path) -> bool | None:
+    """Whether the image at ``path`` is colour (3 or 4 channels that are not all equal); None
+    when it cannot be read. One image is decoded."""
+    import cv2
+    import numpy as np
+
+    try:
+        image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    except cv2.error:
+        return None
+    if image is None:
+        return None
+    if image.ndim < 3 or image.shape[2] < 3:
+        return False
+    return not (np.array_equal(image[..., 0], image[..., 1])
+                and np.array_equal(image[..., 1], image[..., 2]))
+
+
+def _absolute(path: Path) -> Path:
+    """``path`` absolute with ``..`` and ``.`` taken out by spelling (links kept)."""
+    return Path(os.path.abspath(path))
+
+
+def _inside(out: Path, tree: Path) -> bool:
+    """``out`` is ``tree`` or inside it, by spelling or through links (resolved)."""
+    for o, t in ((out, tree), (out.resolve(), tree.resolve())):
+        if o == t or t in o.parents:
+            return True
+    return False
+
+
 def flatten(tree: Path, out: Path | None = None, link: bool = False) -> Flattened:
     """Flatten ``tree`` (see the module docstring) into ``out`` (default ``TREE_flat`` beside
     it). FlattenError, with nothing written, for a tree or output that cannot be used; an
     OSError while copying leaves ``out`` partly written (the message says to remove it)."""
-    tree = tree.absolute()
-    out = (out if out is not None else tree.with_name(f"{tree.name}_flat")).absolute()
+    tree = _absolute(tree)
+    out = _absolute(out) if out is not None else tree.with_name(f"{tree.name}_flat")
     images, grades, skipped = plan(tree)
-    if out == tree or tree in out.parents:
+    if _inside(out, tree):
         raise FlattenError(f"{out}: the output is inside the tree {tree} -> pass --out a folder "
                            f"outside it (default: {tree.name}_flat beside it)")
+    if out.is_file():
+        raise FlattenError(f"{out}: is a file -> pass --out a new or empty folder")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise FlattenError(f"{out}: exists and is not empty -> remove it, or pass --out a new "
                            "folder")
+    graded = [(path, grade) for path, grade in images if grade is not None]
+    tests = [path for path, grade in images if grade is None]
     owners: dict[str, set[int]] = {}
-    for path, grade in images:
+    firsts: dict[str, str] = {}
+    for path, grade in graded:
         owners.setdefault(name_key(path.name), set()).add(grade)
-    firsts = {name_key(p.name): p.name for p, _ in images}
+        firsts.setdefault(name_key(path.name), path.name)  # the first spelling names a clash
     clashes = sorted(firsts[key] for key, grades in owners.items() if len(grades) > 1)
     prefixed = bool(clashes)
+    colour = is_colour(graded[0][0]) if graded else None
     out.mkdir(parents=True, exist_ok=True)
     rows: list[tuple[str, int]] = []
     linked = 0
     try:
-        for path, grade in images:
+        for path, grade in graded:
             name = f"{path.parent.name}_{path.name}" if prefixed else path.name
             linked += _place(path, out / name, link)
             rows.append((name, grade))
+        if tests:
+            (out / PLAIN_TEST_DIR).mkdir()
+        for path in tests:
+            linked += _place(path, out / PLAIN_TEST_DIR / path.name, link)
         labels_csv = out / LABELS_NAME
         with open(labels_csv, "w", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh, lineterminator="\n")
@@ -203,7 +292,8 @@ def flatten(tree: Path, out: Path | None = None, link: bool = False) -> Flattene
     except OSError as exc:
         raise FlattenError(f"{out}: writing failed ({exc.strerror or exc}) -> free the space or "
                            f"fix the permissions, remove {out} and flatten again") from None
-    return Flattened(out, labels_csv, rows, prefixed, clashes, grades, linked, skipped)
+    return Flattened(out, labels_csv, rows, prefixed, clashes, grades, linked, skipped,
+                     len(tests), colour, link)
 
 
 def _examples(items: list[str]) -> str:
@@ -211,46 +301,86 @@ def _examples(items: list[str]) -> str:
     return ", ".join(items[:EXAMPLES]) + more
 
 
-def next_options(grades: list[int], root: Path) -> tuple[str, str, str]:
-    """What to pass next: the ingest's flags, ``python -m drac_ssl.train``'s settings, and a
-    note. The root, and the grade scale where the default (DRAC's 3 grades, 0..2) is not it:
-    ``icdr`` for grade folders exactly 0..4; for folders up to a grade K-1 > 2 otherwise, the
-    note: name the K grades (``--grades`` / ``data.grades`` with one name per grade)."""
+def grade_names_placeholder(high: int) -> str:
+    """``NAME0, NAME1, NAME2`` for grades 0..``high`` (cut to ``NAME0, NAME1, ..., NAMEK``
+    past 8 grades), the form the ingest's own fixes give ``--grades`` in quotes."""
+    if high + 1 <= 8:
+        return ", ".join(f"NAME{g}" for g in range(high + 1))
+    return f"NAME0, NAME1, ..., NAME{high}"
+
+
+def next_options(grades: list[int], root: Path, colour: bool | None = None) -> tuple[str, str, str]:
+    """What to pass next, as both commands take it and run as printed: the ingest's flags, the
+    ``python -m drac_ssl.train`` arguments, and a note for a line of its own (``''`` if none).
+    ``grades``: the integer-named grade folders, empty ones too (one function for
+    :func:`report` and the ingest's hint, so both give the same advice). The root, and the
+    scale where the default (DRAC's 3 grades, 0..2) is not it: ``icdr`` for folders exactly
+    0..4; for folders up to a grade K-1 > 2 otherwise, ``--grades "NAME0, ..."`` to fill in
+    (the note says so), and for folders 1..K with no ``0/`` a note that they look 1-based.
+    ``colour`` (the images are colour photographs): the fundus options (``--modality fundus
+    --channels 3``; ``-c configs/fundus.yaml`` with the scale said, as that recipe's is ICDR)."""
     import shlex
 
     where = shlex.quote(str(root))
-    flags, settings, name_them = f"--root {where}", f"data.root={where}", ""
+    high = max(grades, default=0)
+    scale, notes = "", []
     if grades == list(range(len(GRADE_SCALES["icdr"]))):
-        flags, settings = f"{flags} --grades icdr", f"{settings} data.grades=icdr"
-    elif grades and max(grades) >= len(GRADE_SCALES["drac"]):
-        name_them = (f" with --grades naming grades 0..{max(grades)} in order (one name "
-                     "each, comma-separated), as the default scale has 3 grades")
-    return flags, settings, name_them
+        scale = "icdr"
+    elif high >= len(GRADE_SCALES["drac"]):
+        scale = f'"{grade_names_placeholder(high)}"'
+        notes.append(f"replace NAME0 .. NAME{high} with the names of grades 0..{high} in order, "
+                     "one per grade, as the default scale has 3 grades")
+    if grades and min(grades) == 1 and grades == list(range(1, high + 1)):
+        notes.append(f"the folders look 1-based (1/..{high}/, no 0/): each image takes its "
+                     f"folder's number as its grade -> if 1/ is the lowest grade, rename the "
+                     f"folders to 0/..{high - 1}/ and flatten again (into a new or empty --out)")
+    flags, settings = f"--root {where}", f"data.root={where}"
+    if scale:
+        flags += f" --grades {scale}"
+    if colour:
+        settings = f"-c configs/fundus.yaml {settings}"
+        scale = scale or "drac"  # configs/fundus.yaml's own scale is icdr
+    if scale:
+        settings += (" " + shlex.quote(f"data.grades=[{scale.strip(chr(34))}]")
+                     if scale.startswith('"') else f" data.grades={scale}")
+    if colour:
+        flags += " --modality fundus --channels 3"
+    return flags, settings, "; ".join(notes)
 
 
 def report(done: Flattened, tree: Path, prog: str, say: Callable[[str], None] = print,
            warn: Callable[[str], None] | None = None) -> None:
     """The summary of :func:`flatten`: a warning line per kind of skipped entry, then the
-    images per grade, the output, the naming and the next command."""
+    images per grade, the output, the naming and the next command (runnable as printed; a
+    note on its own line)."""
     warn = warn or (lambda line: print(line, file=sys.stderr))
     for kind, items in done.skipped.items():
-        noun, words = SKIPPED_WORDS[kind]
+        noun, _ = SKIPPED_WORDS[kind]
         level = "note" if kind == "hidden" else "warning"
-        warn(f"{level}: {counted(len(items), noun)} {words}: {_examples(items)}")
+        warn(f"{level}: {counted(len(items), noun)} {_words(kind, len(items))}: "
+             f"{_examples(items)}")
     per_grade = done.per_grade()
-    how = ("hard-linked" if done.linked == len(done.images) else
-           f"hard-linked {done.linked}, copied {len(done.images) - done.linked}" if done.linked
+    n = len(done.images) + done.n_test
+    how = ("hard-linked" if done.linked == n else
+           f"hard-linked {done.linked}, copied {n - done.linked}" if done.linked
            else "copied")
+    if done.linked < n and done.asked_link:
+        how += " (--link: another file system)"
     say(f"{counted(len(done.images), 'image')} of {tree} {how} into {done.out}, labels in "
         f"{done.labels_csv.name} ({', '.join(COLUMNS['plain'])})")
     say("  " + ", ".join(f"grade {g}: {n}" for g, n in per_grade.items()))
+    if done.n_test:
+        say(f"  {counted(done.n_test, 'image')} of {PLAIN_TEST_DIR}/ into "
+            f"{done.out / PLAIN_TEST_DIR} (the test set, unlabelled)")
     if done.prefixed:
         say(f"  names prefixed with their grade folder (0_NAME, 1_NAME ...): "
             f"{counted(len(done.clashes), 'name')} in more than one grade folder "
             f"({_examples(done.clashes)})")
-    flags, settings, name_them = next_options(list(per_grade), done.out)
-    say(f"next: {prog} ingest {flags} --out RUN/data{name_them}")
-    say(f"  or: python -m drac_ssl.train {settings}{as_config_keys(name_them)}")
+    flags, settings, note = next_options(list(per_grade), done.out, done.colour)
+    say(f"next: {prog} ingest {flags} --out RUN/data")
+    say(f"  or: python -m drac_ssl.train {settings}")
+    if note:
+        say(f"  {note}")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -895,7 +895,7 @@ def _image_tree_words(root: Path, subs: list[tuple[Path, int]], not_looked_at: i
     command as typed and says the rest as settings."""
     from data_prep.flatten import next_options
 
-    root = root.absolute()  # said absolute: the command may be run from elsewhere
+    root = Path(os.path.abspath(root))  # said absolute (run from elsewhere), '..' taken out
     names = sorted((sub.name for sub, _ in subs), key=_name_order)
     more = f"; {not_looked_at} more subfolders not looked at" if not_looked_at else ""
     said = (f"the images are in {len(subs)} subfolders ({_cut([f'{n}/' for n in names])}{more}), "
@@ -903,12 +903,14 @@ def _image_tree_words(root: Path, subs: list[tuple[Path, int]], not_looked_at: i
     if not (len(names) <= GRADE_FOLDERS_MAX and all(n.isascii() and n.isdigit() for n in names)):
         return (f"{said}: put the images of this set in one folder with their label CSV and "
                 "pass that folder with --root")
-    then, _, name_them = next_options(sorted({int(n) for n in names}),
-                                      root.with_name(f"{root.name}_flat"))
+    # every integer-named subfolder, empty ones too: the grades flatten reads
+    grades = sorted({int(sub.name) for sub in _subfolders(root)[0]
+                     if sub.name.isascii() and sub.name.isdigit()})
+    then, _, note = next_options(grades, root.with_name(f"{root.name}_flat"))
     command = f"python -m data_prep flatten {_root_option(root)}"
     return (f"{said}: a folder-per-grade tree needs a label CSV. To copy the images into one "
             f"folder and write it from the folder names, run\n  {command}\nthen pass {then}"
-            f"{name_them}")
+            f"{f'; {note}' if note else ''}")
 
 
 def _csv_above(root: Path) -> str:

@@ -137,8 +137,9 @@ def test_an_existing_output_a_bad_folder_name_or_no_grade_folder_is_refused(
     code, out, err = flatten(capsys, "--root", tree)  # an empty folder is fine
     assert code == 0, err
 
-    (tree / "extra").mkdir()
-    (tree / "-1").mkdir()
+    for name in ("extra", "-1"):  # folders of images (an image-less one is skipped)
+        (tree / name).mkdir()
+        shutil.copyfile(source, tree / name / "x.png")
     code, out, err = flatten(capsys, "--root", tree, "--out", tmp_path / "other")
     assert code == 2 and "extra/" in err and "-1/" in err, err
     assert not (tmp_path / "other").exists()
@@ -168,3 +169,153 @@ def test_the_tree_error_names_the_flatten_command_in_each_command_s_terms(tmp_pa
     train = as_config_keys(words)
     assert f"python -m data_prep flatten --root {tree}" in train, train
     assert f"then pass data.root={flat} data.grades=icdr" in train, train
+
+
+def _png(path: Path, colour: bool = False, value: int = 0) -> Path:
+    """A tiny 32x32 noise PNG (grey, or colour with unequal channels), seeded by ``value``."""
+    import cv2
+    import numpy as np
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image = np.random.default_rng(value).integers(0, 256, (32, 32, 3) if colour else (32, 32),
+                                                  dtype=np.uint8)  # not blank: the ingest says so
+    if colour:
+        image[..., 2] = 200
+    assert cv2.imwrite(str(path), image)
+    return path
+
+
+def _grey_tree(tree: Path, grades: range | list[int] = range(3)) -> None:
+    for grade in grades:
+        _png(tree / str(grade) / f"g{grade}.png", value=grade)
+
+
+def test_dot_dot_root_and_out_spellings_are_normalised_before_the_inside_check(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review: ``--root ..`` from ``TREE/0`` wrote ``TREE/0/.._flat`` inside the tree, and
+    ``--out TREE/../TREE/x`` or an --out through a link into the tree escaped the check."""
+    tree = tmp_path / "t"
+    _grey_tree(tree)
+    monkeypatch.chdir(tree / "0")
+    code, out, err = flatten(capsys, "--root", "..")
+    assert code == 0, err
+    assert (tmp_path / "t_flat" / "labels.csv").is_file()
+    assert not any(p.name.endswith("_flat") for p in tree.rglob("*")), list(tree.rglob("*"))
+    code, out, err = flatten(capsys, "--root", tree, "--out", tmp_path / "x" / ".." / "t" / "x")
+    assert code == 2 and "inside the tree" in err, err
+    (tmp_path / "via").symlink_to(tree)
+    code, out, err = flatten(capsys, "--root", tree, "--out", tmp_path / "via" / "x")
+    assert code == 2 and "inside the tree" in err, err
+    assert not (tree / "x").exists()
+
+
+def test_link_follows_relative_symlinks_and_a_copy_fallback_is_said(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review: ``--link`` hard-linked a relative symlink itself, dangling in FLAT."""
+    import errno
+    import os
+
+    pool = _png(tmp_path / "pool" / "x.png", value=7)
+    tree = tmp_path / "J"
+    _grey_tree(tree, [1])
+    (tree / "0").mkdir()
+    (tree / "0" / "x.png").symlink_to(Path("..") / ".." / "pool" / "x.png")
+    flat = tmp_path / "deep" / "er" / "flat"
+    code, out, err = flatten(capsys, "--root", tree, "--out", flat, "--link")
+    assert code == 0, err
+    assert not (flat / "x.png").is_symlink() and (flat / "x.png").read_bytes() == pool.read_bytes()
+
+    def no_link(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "link", no_link)
+    code, out, err = flatten(capsys, "--root", tree, "--out", tmp_path / "f2", "--link")
+    assert code == 0 and "copied (--link: another file system)" in out, out
+
+
+def test_test_folder_is_carried_and_an_image_less_folder_is_skipped_as_the_hint_says(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: the ingest's hint suggested flatten for a tree with ``test/`` or ``docs/``,
+    which flatten refused; an empty ``3/`` gave the hint and flatten different --grades."""
+    from data_prep import layout
+
+    tree = tmp_path / "t"
+    _grey_tree(tree, [0, 1, 2, 4])
+    (tree / "3").mkdir()
+    _png(tree / "test" / "u.png", value=9)
+    (tree / "docs").mkdir()
+    (tree / "docs" / "readme.txt").write_text("x")
+    words = layout._image_tree_words(tree, layout.image_subfolders(tree), 0)
+    code, out, err = flatten(capsys, "--root", tree)
+    assert code == 0, err
+    flat = tmp_path / "t_flat"
+    assert (flat / "test" / "u.png").is_file() and "u.png" not in (flat / "labels.csv").read_text()
+    assert "docs/" in err and "no image" in err, err
+    assert "--grades icdr" in words and "--grades icdr" in out, (words, out)
+    result = ingest.run(config(flat, grades="icdr"), tmp_path / "run", verbose=False)
+    assert result.n_train == 4 and result.n_test == 1
+
+
+def test_other_scales_get_a_runnable_command_and_one_based_folders_are_said(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tree = tmp_path / "six"
+    _grey_tree(tree, range(6))
+    code, out, err = flatten(capsys, "--root", tree)
+    assert code == 0, err
+    names = ", ".join(f"NAME{g}" for g in range(6))
+    line = next(li for li in out.splitlines() if li.startswith("next:"))
+    assert f'--grades "{names}" --out RUN/data' in line and line.endswith("RUN/data"), line
+    assert f"'data.grades=[{names}]'" in out, out  # one shell word
+    assert "one per grade" in out, out
+    tree = tmp_path / "one"
+    _grey_tree(tree, range(1, 6))
+    code, out, err = flatten(capsys, "--root", tree)
+    assert code == 0, err
+    assert "1-based" in out and "rename" in out and "0/..4/" in out, out
+
+
+def test_a_clash_is_named_by_its_first_spelling(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tree = tmp_path / "t"
+    _png(tree / "0" / "A.png")
+    _png(tree / "1" / "a.png")
+    code, out, err = flatten(capsys, "--root", tree)
+    assert code == 0, err
+    assert "(A.png)" in out, out
+
+
+def test_colour_images_get_the_fundus_options_and_grey_ones_do_not(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tree = tmp_path / "c"
+    for grade in range(5):
+        _png(tree / str(grade) / f"{grade}.png", colour=True)
+    code, out, err = flatten(capsys, "--root", tree)
+    assert code == 0, err
+    assert "--grades icdr --modality fundus --channels 3" in out, out
+    assert "python -m drac_ssl.train -c configs/fundus.yaml data.root=" in out, out
+    tree = tmp_path / "g"
+    _grey_tree(tree)
+    code, out, err = flatten(capsys, "--root", tree)
+    assert code == 0 and "fundus" not in out, out
+
+
+def test_messages_for_links_files_and_loose_files(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tree = tmp_path / "t"
+    _grey_tree(tree)
+    (tree / "1" / "gone.png").symlink_to(tmp_path / "nowhere.png")
+    (tree / "1" / "a.txt").write_text("x")
+    (tree / "1" / "b.txt").write_text("x")
+    (tree / "loose.png").write_bytes(b"x")
+    code, out, err = flatten(capsys, "--root", tree)
+    assert code == 0, err
+    assert "1 broken link" in err and "gone.png" in err, err
+    assert "2 non-image files" in err and "would refuse them" in err, err
+    loose = next(li for li in err.splitlines() if "loose.png" in li)
+    assert "then flatten again (into a new or empty --out)" in loose, loose
+    afile = tmp_path / "afile"
+    afile.write_bytes(b"")
+    code, out, err = flatten(capsys, "--root", tree, "--out", afile)
+    assert code == 2 and "is a file" in err and "not empty" not in err, err
+    code, out, err = flatten(capsys, "--root", afile)
+    assert code == 2 and "is a file, not a folder" in err, err
