@@ -17,13 +17,17 @@ clash.
 
 What is taken is what the ingest reads as an image (:data:`data_prep.layout.IMAGE_SUFFIXES`,
 not hidden or system files: :func:`data_prep.layout.is_hidden`), directly in a grade folder.
-Skipped, each kind said on one line (a note for hidden/system files, ``Thumbs.db``,
-``.DS_Store``; a warning for the rest) with a count and examples: other files (``notes.txt``), images of a format the ingest
-does not read (``.webp``: convert them), nested subfolders (``2/sub/``; their images are not
-taken) and files directly in ``TREE`` (no grade). Refused (exit 2, nothing written): a
-missing ``TREE``, a subfolder not named as a non-negative integer (named), no grade folder,
-two names in one folder that differ only in case or Unicode form, an ``--out`` that exists
-and is not empty or lies inside ``TREE``.
+A ``test/`` subfolder (unlabelled test images) is carried into ``FLAT/test/``, the plain
+layout's test set. Skipped, each kind said on one line (a note for hidden/system files,
+``Thumbs.db``, ``.DS_Store``; a warning for the rest) with a count and examples: other files
+(``notes.txt``), broken links, images of a format the ingest does not read (``.webp``:
+convert them), nested subfolders (``2/sub/``; their images are not taken), files directly in
+``TREE`` (no grade) and subfolders with no image not named as a grade (``docs/``). Refused
+(exit 2, nothing written): a missing ``TREE`` or a file, a subfolder of images not named as
+a non-negative integer (named), no grade folder, two names in one folder that differ only in
+case or Unicode form, an ``--out`` that is a file, exists and is not empty, or lies inside
+``TREE`` (``..`` and links resolved first). Symlinked images are copied or linked as the
+file they point to.
 """
 
 from __future__ import annotations
