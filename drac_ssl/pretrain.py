@@ -492,6 +492,19 @@ def train_step(
     return terms, feat_a, feat_b
 
 
+def _new_run_words(last: Path, lr: float) -> str:
+    """Where a changed pretraining setting can run: not in this run folder (it refuses a
+    changed setting, and the same settings diverge again), but in a new one that takes its
+    finished ingest (``run.reuse``), as the preflight's refusal of a changed configuration
+    words it. ``last``: the stage's ``checkpoints/last.pt`` (the run folder two levels up)."""
+    run_dir = Path(last).parent.parent.parent
+    if (run_dir / "stages.json").is_file():  # a python -m drac_ssl.train run folder
+        return (f"this run folder refuses a changed setting, so start a new one that takes its "
+                f"finished ingest: add run.name={run_dir.name}-2 run.reuse={run_dir} "
+                f"pretrain.lr={lr / 10:g} to your command")
+    return "a changed setting needs a new run folder (this one refuses it)"
+
+
 class _VICRegTraining(TrainingTask):
     """One VICReg epoch for the :class:`~drac_ssl.engine.Engine`: the step, its logged terms
     and the label-free / k-NN monitors."""
@@ -618,7 +631,7 @@ class _VICRegTraining(TrainingTask):
             + f"; lr={self.lr:.3g}, precision={'bf16' if self.bf16 else 'fp32'}).\n"
             f"  {checkpoint_kept_words(last)}\n"
             f"  fix: lower pretrain.lr (the DRAC recipe overfits above 0.02), check the input data, "
-            f"or use pretrain.precision=fp32."
+            f"or use pretrain.precision=fp32; {_new_run_words(last, self.pc.lr)}."
         )
 
     def describe(self, row: dict[str, Any]) -> str:

@@ -115,8 +115,20 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path: Path
         return terms
 
     monkeypatch.setattr(VICRegLoss, "forward", poisoned)
-    with pytest.raises(pretrain.NonFiniteLossError, match="(?s)non-finite.*last good checkpoint"):
+    with pytest.raises(pretrain.NonFiniteLossError, match="(?s)non-finite.*last good checkpoint") as stopped:
         pretrain.run(cfg, tmp_path, data=tiny_data())
+    # a review: the fix said to lower pretrain.lr, which this run folder then refuses (a changed
+    # setting): the new setting goes to a new run folder taking the finished ingest
+    assert "a changed setting needs a new run folder (this one refuses it)" in str(stopped.value)
+    (tmp_path / "stages.json").write_text("{}")  # a python -m drac_ssl.train run folder
+    (tmp_path / "pretrain").rename(tmp_path / "pretrain-1")
+    calls["n"] = 0
+    with pytest.raises(pretrain.NonFiniteLossError) as stopped:
+        pretrain.run(cfg, tmp_path, data=tiny_data())
+    assert (f"start a new one that takes its finished ingest: add run.name={tmp_path.name}-2 "
+            f"run.reuse={tmp_path} pretrain.lr={cfg.pretrain.lr / 10:g}") in str(stopped.value)
+    (tmp_path / "pretrain").rename(tmp_path / "pretrain-2")
+    (tmp_path / "pretrain-1").rename(tmp_path / "pretrain")
     state = load_checkpoint(tmp_path / "pretrain" / "checkpoints" / "last.pt")
     assert state["epoch"] == 0
     assert all(np.isfinite(v) for v in state["history"][0].values() if isinstance(v, float))
