@@ -300,7 +300,19 @@ class _UMMTraining(TrainingTask):
             + ", ".join(f"{k}={means[k]:.4g}" for k in self.keys)
             + f").\n  {checkpoint_kept_words(last)}\n"
             f"  fix: lower umm.outer_lr / umm.inner_lr / umm.alpha / umm.beta, or try "
-            f"umm.hypergradient=neumann umm.neumann_steps=0.")
+            f"umm.hypergradient=neumann umm.neumann_steps=0; {self._new_folder_words()}.")
+
+    def _new_folder_words(self) -> str:
+        """Where a changed UMM setting can run: this folder refuses it (and the same settings
+        diverge again), so a new one: a run of ``python -m drac_ssl.train`` taking this run's
+        finished stages (``run.reuse``), or ``python -m drac_ssl.umm --run-dir NEW``."""
+        run_dir = self.out_dir.parent
+        if (run_dir / "stages.json").is_file():  # a run folder of python -m drac_ssl.train
+            return (f"this run folder refuses a changed setting, so start a new one that takes "
+                    f"its finished stages: add run.name={run_dir.name}-2 run.reuse={run_dir} and "
+                    f"the changed setting to your command")
+        return ("this folder refuses a changed setting: give the new settings their own, "
+                "python -m drac_ssl.umm ... --run-dir NEW")
 
     def describe(self, row: dict[str, Any]) -> str:
         def num(key: str, fmt: str = ".3f") -> str:

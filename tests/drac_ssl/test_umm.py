@@ -552,6 +552,20 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(
         )
     state = torch.load(tmp_path / "umm" / "checkpoints" / "last.pt", weights_only=True)
     assert state["epoch"] == 0 and len(state["history"]) == 1
+    # the fix names where a changed setting can run (this folder refuses it): a new folder
+    monkeypatch.setattr(umm_stage, "umm_step", fake_steps([math.nan]))
+    with pytest.raises(umm.UMMNonFiniteError) as stopped:
+        umm.run(tiny_config(), tmp_path / "alone", data=tiny_data(),
+                checkpoint=pretrained / "pretrain" / "vicreg_model.safetensors")
+    said = str(stopped.value)
+    assert "python -m drac_ssl.umm ... --run-dir NEW" in said and "No checkpoint was written yet" in said, said
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "stages.json").write_text("{}")  # a run folder of python -m drac_ssl.train
+    monkeypatch.setattr(umm_stage, "umm_step", fake_steps([math.nan]))
+    with pytest.raises(umm.UMMNonFiniteError) as stopped:
+        umm.run(tiny_config(), tmp_path / "run", data=tiny_data(),
+                checkpoint=pretrained / "pretrain" / "vicreg_model.safetensors")
+    assert f"add run.name=run-2 run.reuse={tmp_path / 'run'} and the changed setting" in str(stopped.value)
 
 
 def test_the_umm_command_says_a_non_finite_stop_as_one_error_line(
