@@ -400,10 +400,12 @@ def grade_from_name(raw: str, grade_names: Sequence[str]) -> int | None:
 
 
 def one_based_problem(csv_path: Path, column: str, grade_names: Sequence[str],
-                      values: Collection[int], n_top: int) -> Problem | None:
+                      values: Collection[int], n_top: int,
+                      scale: str = "the scale (--grades)") -> Problem | None:
     """The one error for a label set written 1..K on a K-grade scale (``values`` exactly within
     1..K, K among them, no 0): its rows of grade K are not K errors of their own, and its fix
     is to subtract 1 (a pandas one-liner on ``csv_path``'s ``column``), never another scale.
+    ``scale``: where the K grades come from, in words (``export --score``: the submission's).
     None when the values do not look 1-based."""
     k = len(grade_names)
     if not values or min(values) != 1 or max(values) != k:
@@ -411,7 +413,7 @@ def one_based_problem(csv_path: Path, column: str, grade_names: Sequence[str],
     code = (f"import pandas as pd; t = pd.read_csv({str(csv_path)!r}, sep=None, engine='python'); "
             f"t[{column!r}] -= 1; t.to_csv({str(csv_path)!r}, index=False)")
     return error(csv_path,
-                 f"the grades run 1..{k}, but the scale (--grades) has {k} grades, 0..{k - 1}: the "
+                 f"the grades run 1..{k}, but {scale} has {k} grades, 0..{k - 1}: the "
                  f"labels look 1-based ({counted(n_top, 'row')} {'holds' if n_top == 1 else 'hold'} "
                  f"{k}, outside 0..{k - 1}; grades start at 0 here: {describe(grade_names)})",
                  f"subtract 1 from the {column} column, e.g. python -c \"{code}\" (it rewrites the "

@@ -164,6 +164,7 @@ from drac_ssl.runtime import (
     NonFiniteError,
     StageInterrupted,
     epoch_seed,
+    new_run_settings,
     resolve_device,
     seed_everything,
     use_bf16,
@@ -620,8 +621,7 @@ def _non_finite_error(ctx: _Context, label: str, epoch: int, what: str, lr: floa
              if backbone_trains else "")
     precision = "bf16" if ctx.bf16 else "fp32"
     run_dir = ctx.run_dir
-    new_run = (f"run.name={run_dir.name}-2 run.reuse={run_dir}" if run_dir is not None
-               else "run.name=NEW run.reuse=RUN")
+    new_run = new_run_settings(run_dir) if run_dir is not None else "run.name=NEW run.reuse=RUN"
     fix = (f"start a new run that takes this one's finished stages instead of running them again, "
            f"with a lower learning rate: add {new_run} finetune.lr={ft.lr / 10:g} to your command"
            + (" (or a lower finetune.backbone_lr_ratio)" if backbone_trains else "")

@@ -1467,9 +1467,11 @@ def _check_checkpoints(c: _Findings, cfg: Config, run_dir: Path, stages: list[st
         else:
             what = ("the pretraining's checkpoints were removed after the run finished "
                     "(run.keep_checkpoints=false)" if removed else f"{path.parent} is gone")
+            from drac_ssl.runtime import new_run_settings
+
             fix = (f"run UMM from the default start in a new run folder that takes this run's "
                    f"stages: python -m drac_ssl.train -c {run_dir / 'config.yaml'} "
-                   f"run.out_dir={run_dir.parent} run.name={run_dir.name}-2 run.reuse={run_dir} "
+                   f"run.out_dir={run_dir.parent} {new_run_settings(run_dir)} "
                    f"umm.start_from=best; or pretrain again in a new run folder (run.name=another name)")
         c.error("umm.start_from", f"UMM would start from {path}, which does not exist: {what}", fix)
     elif not cfg.run.keep_checkpoints and "umm" not in stages and pretrain_checkpoints_needed(cfg, status):

@@ -90,6 +90,7 @@ from drac_ssl.runtime import (
     NonFiniteError,
     environment_info,
     epoch_seed,
+    new_run_settings,
     resolve_device,
     use_bf16,
     use_compile,
@@ -500,7 +501,7 @@ def _new_run_words(last: Path, lr: float) -> str:
     run_dir = Path(last).parent.parent.parent
     if (run_dir / "stages.json").is_file():  # a python -m drac_ssl.train run folder
         return (f"this run folder refuses a changed setting, so start a new one that takes its "
-                f"finished ingest: add run.name={run_dir.name}-2 run.reuse={run_dir} "
+                f"finished ingest: add {new_run_settings(run_dir)} "
                 f"pretrain.lr={lr / 10:g} to your command")
     return "a changed setting needs a new run folder (this one refuses it)"
 

@@ -629,6 +629,13 @@ def record_end(run_dir: str | os.PathLike[str], invocation: str, t0: float,
         tmp.unlink(missing_ok=True)
 
 
+def new_run_settings(run_dir: Path) -> str:
+    """``run.name=NAME-2 run.reuse=RUN``: the settings that start a new run folder beside
+    ``run_dir`` taking its finished stages, as every message that offers one words them (a
+    changed setting that this run folder refuses, a stage stopped by a non-finite value)."""
+    return f"run.name={run_dir.name}-2 run.reuse={run_dir}"
+
+
 CONSOLE_LOG = "console.log"
 
 

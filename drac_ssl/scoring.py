@@ -61,7 +61,7 @@ import math
 import shlex
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -321,10 +321,10 @@ def _outside_problems(path: Path, column: str, grade_names: Sequence[str], grade
     inside = [g for g in grades if g is not None]
     values = set(inside) | {g for _, _, g in outside}
     top = sum(1 for _, _, g in outside if g == k)
-    if (one_based := one_based_problem(path, column, grade_names, values, top)) is not None:
-        # K is the submission's here, --grades or not
-        return [replace(one_based, what=one_based.what.replace("the scale (--grades)",
-                                                                           "the submission's scale"))]
+    # K is the submission's here, --grades or not
+    if (one_based := one_based_problem(path, column, grade_names, values, top,
+                                       scale="the submission's scale")) is not None:
+        return [one_based]
     low, high = min(values), max(values)
     wider = (f"the labels use grades up to {high}, the submission has {k} grades: score a submission "
              f"from a model on the labels' scale ({high + 1} grades"

@@ -242,8 +242,8 @@ def _existing_run_problem(cfg: Config, run_dir: Path) -> str:
     # pretraining-only run has no ingest: nothing)
     later, _, _ = _takeable_stages(preflight._status(run_dir), diffs, run_dir)
     branch = (f"; or keep this run and start a new one that takes its finished {', '.join(later)} "
-              f"stage(s) instead of running them again: add run.name={run_dir.name}-2 "
-              f"run.reuse={run_dir} to your command" if later else
+              f"stage(s) instead of running them again: add {runtime.new_run_settings(run_dir)} "
+              f"to your command" if later else
               f" (nothing in it can be taken into a new run; to keep it, start the new run beside "
               f"it: add run.name={run_dir.name}-2 to your command)")
     return (f"{saved}: this run folder was made with a different configuration:\n     "

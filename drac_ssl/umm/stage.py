@@ -47,7 +47,13 @@ from drac_ssl.engine import Engine, Monitor, TrainingTask, checkpoint_kept_words
 from drac_ssl.io import atomic_write_json, finite_number
 from drac_ssl.losses.vicreg import VICRegLoss
 from drac_ssl.models import VICRegModel
-from drac_ssl.runtime import NonFiniteError, environment_info, resolve_device, use_bf16
+from drac_ssl.runtime import (
+    NonFiniteError,
+    environment_info,
+    new_run_settings,
+    resolve_device,
+    use_bf16,
+)
 from drac_ssl.tensorboard_log import require_tensorboard
 from drac_ssl.umm.bilevel import HVP_MODES, HYPERGRADIENTS
 from drac_ssl.umm.layers import AfterCut, early_features, make_batch_norm_composable
@@ -309,7 +315,7 @@ class _UMMTraining(TrainingTask):
         run_dir = self.out_dir.parent
         if (run_dir / "stages.json").is_file():  # a run folder of python -m drac_ssl.train
             return (f"this run folder refuses a changed setting, so start a new one that takes "
-                    f"its finished stages: add run.name={run_dir.name}-2 run.reuse={run_dir} and "
+                    f"its finished stages: add {new_run_settings(run_dir)} and "
                     f"the changed setting to your command")
         return ("this folder refuses a changed setting: give the new settings their own, "
                 "python -m drac_ssl.umm ... --run-dir NEW")
