@@ -214,7 +214,8 @@ class PretrainConfig:
     batch_size: int = 32  # pairs per process (torchrun: N x this per step; see the docstring)
     optimizer: str = "adam"  # adam | adamw | sgd | lars
     lr: float = 0.015
-    weight_decay: float = 1e-4  # L2 (adam, sgd, lars) or decoupled (adamw); never on biases and norm layers
+    weight_decay: float = 1e-4  # L2 (adam, sgd, lars) or decoupled (adamw); on biases and norm layers only with decay_bias_and_norm
+    decay_bias_and_norm: bool = False  # true: weight decay on biases and norm scales/shifts too (the official VICReg code and timm leave them out)
     momentum: float = 0.9  # sgd / lars
     lars_eta: float = 0.02  # LARS trust coefficient (solo-learn's CIFAR recipe; the official VICReg code: 0.001)
     lars_clip_lr: bool = True  # solo-learn's clipped LARS: step = min(eta * |p|, lr * |g|) (false: official rule)
@@ -305,7 +306,8 @@ class FinetuneConfig:
     batch_size: int = 32
     lr: float = 1e-3
     backbone_lr_ratio: float = 0.1  # backbone layers being tuned (freeze last | all) train at lr x this
-    weight_decay: float = 1e-4  # Adam's L2 penalty on the head and the tuned layers (not biases and norm layers)
+    weight_decay: float = 1e-4  # Adam's L2 penalty on the head and the tuned layers (biases and norm layers: decay_bias_and_norm)
+    decay_bias_and_norm: bool = False  # true: the L2 penalty on biases and norm scales/shifts too
     dropout: float = 0.3
     class_balance: str = "weighted_loss"  # weighted_loss | balanced_sampler | none
     patience: int = 5

@@ -575,11 +575,11 @@ def _apply_freeze(model: GradingModel, freeze: str) -> None:
 
 
 def _optimizer(model: GradingModel, ft: FinetuneConfig) -> torch.optim.Optimizer:
-    groups = param_groups(model.head, ft.weight_decay)
+    groups = param_groups(model.head, ft.weight_decay, ft.decay_bias_and_norm)
     for g in groups:
         g["lr_scale"] = 1.0
     if any(p.requires_grad for p in model.backbone.parameters()):
-        for g in param_groups(model.backbone, ft.weight_decay):
+        for g in param_groups(model.backbone, ft.weight_decay, ft.decay_bias_and_norm):
             g["lr_scale"] = ft.backbone_lr_ratio
             g["name"] = f"backbone_{g['name']}"
             groups.append(g)
@@ -891,7 +891,7 @@ _UNSIGNED_SETTINGS = ("compare_scratch", "n_boot", "decision", "referable_from")
 the metrics, the class decision and the referable cut, recomputed on every run), so they never
 make finished folds stale."""
 _ADDED_SETTINGS = ("crop_scale", "frozen_train_views", "mlp_hidden", "conv_head_channels", "keep",
-                   "head_warmup_epochs", "label_fraction")
+                   "head_warmup_epochs", "label_fraction", "decay_bias_and_norm")
 """``finetune`` settings that were module constants when earlier runs were made: at their
 default value (the old constant) they stay out of the signature, so those runs' fold results
 are still reused; any other value changes it."""

@@ -194,10 +194,16 @@ def lr_at(
     return min_lr + (base_lr - min_lr) * 0.5 * (1.0 + math.cos(math.pi * t))
 
 
-def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """Two groups of the trainable parameters: ``decay`` (ndim >= 2: conv and linear weights)
-    and ``no_decay`` (ndim <= 1: biases and norm scales/shifts, weight_decay 0). Empty groups
-    are left out. Each group carries ``name`` and ``lars_exclude`` keys."""
+def param_groups(model: nn.Module, weight_decay: float,
+                 decay_bias_and_norm: bool = False) -> list[dict[str, Any]]:
+    """Two groups of the trainable parameters: ``decay`` (ndim >= 2: conv and linear weights,
+    ``weight_decay``) and ``no_decay`` (ndim <= 1: biases and norm scales/shifts; weight decay
+    0, or ``weight_decay`` too when ``decay_bias_and_norm``, the ``pretrain.`` /
+    ``finetune.decay_bias_and_norm`` setting). Leaving them undecayed is the convention of the
+    official VICReg code (``exclude_bias_and_norm`` in facebookresearch/vicreg's LARS) and of
+    timm's ``param_groups_weight_decay``; methods.md names no rule, so it is a setting. The
+    1-D group stays out of LARS's trust-ratio adaptation either way. Empty groups are left
+    out. Each group carries ``name`` and ``lars_exclude`` keys."""
     decay: list[nn.Parameter] = []
     no_decay: list[nn.Parameter] = []
     for p in model.parameters():
@@ -209,8 +215,8 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
         groups.append({"params": decay, "weight_decay": weight_decay, "name": "decay",
                        "lars_exclude": False})
     if no_decay:
-        groups.append({"params": no_decay, "weight_decay": 0.0, "name": "no_decay",
-                       "lars_exclude": True})
+        groups.append({"params": no_decay, "weight_decay": weight_decay if decay_bias_and_norm else 0.0,
+                       "name": "no_decay", "lars_exclude": True})
     if not groups:
         raise ValueError("build_optimizer: the model has no trainable parameter.")
     return groups
@@ -229,11 +235,12 @@ def build_optimizer(model: nn.Module, cfg: PretrainConfig) -> torch.optim.Optimi
       official ``eta=0.001`` and no clipping every weight moves ``lr * eta = 3e-4`` of its norm
       per step, about 67 times less than solo-learn's ``eta = 0.02``.
 
-    Biases and normalisation parameters are never decayed (and excluded from LARS adaptation);
+    Biases and normalisation parameters are not decayed unless ``cfg.decay_bias_and_norm``
+    (:func:`param_groups`) and are always excluded from LARS adaptation;
     frozen parameters (``requires_grad=False``) are left out. The ``lr`` set here is the base
     rate; drive it per step with :func:`lr_at` and :func:`set_lr`.
     """
-    groups = param_groups(model, cfg.weight_decay)
+    groups = param_groups(model, cfg.weight_decay, cfg.decay_bias_and_norm)
     name = cfg.optimizer.lower()
     if name in ("adam", "adamw", "sgd"):
         for g in groups:

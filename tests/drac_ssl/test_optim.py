@@ -153,6 +153,34 @@ def test_build_optimizer_excludes_bias_and_norm_from_decay(name: str) -> None:
     assert all(g["lr"] == 0.5 for g in opt.param_groups)
 
 
+@pytest.mark.parametrize("name", ["adam", "lars"])
+def test_decay_bias_and_norm_decays_the_1d_group_but_keeps_it_out_of_lars(name: str) -> None:
+    model = Tiny()
+    opt = build_optimizer(model, PretrainConfig(optimizer=name, lr=0.02, weight_decay=1e-3,
+                                                decay_bias_and_norm=True))
+    groups = {g["name"]: g for g in opt.param_groups}
+    assert groups["decay"]["weight_decay"] == groups["no_decay"]["weight_decay"] == 1e-3
+    if name == "lars":  # the official rule: 1-D tensors never get the trust ratio
+        assert groups["no_decay"]["lars_exclude"] and not groups["decay"]["lars_exclude"]
+
+
+def test_finetune_optimizer_follows_decay_bias_and_norm() -> None:
+    from drac_ssl import finetune
+    from drac_ssl.config import FinetuneConfig
+
+    class Graded(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.head = nn.Linear(4, 3)
+            self.backbone = Tiny()
+
+    for flag, expected in ((False, 0.0), (True, 1e-3)):
+        opt = finetune._optimizer(Graded(), FinetuneConfig(weight_decay=1e-3, decay_bias_and_norm=flag))
+        decays = {g["name"]: g["weight_decay"] for g in opt.param_groups}
+        assert decays["no_decay"] == decays["backbone_no_decay"] == expected
+        assert decays["decay"] == decays["backbone_decay"] == 1e-3
+
+
 def test_set_lr_respects_lr_scale() -> None:
     p, q = nn.Parameter(torch.zeros(2)), nn.Parameter(torch.zeros(2))
     opt = torch.optim.SGD([{"params": [p], "lr_scale": 0.1}, {"params": [q]}], lr=1.0)
