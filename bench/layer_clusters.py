@@ -49,6 +49,7 @@ if str(REPO) not in sys.path:  # run as a script from anywhere
 from bench.common import RESULTS, SHARED, write_result  # noqa: E402
 from drac_ssl import pretrain  # noqa: E402
 from drac_ssl.config import Config, configured_channels, load_config  # noqa: E402
+from drac_ssl.metrics import cluster_quality  # noqa: E402
 from drac_ssl.models import Backbone, BackboneArchitecture, load_local_weights  # noqa: E402
 from drac_ssl.runtime import resolve_device  # noqa: E402
 
@@ -133,19 +134,17 @@ def _finite(value: float) -> float | None:
 
 
 def cluster_scores(features: dict[str, np.ndarray], labels: np.ndarray) -> dict[str, dict[str, Any]]:
-    """Per stage: ``{"dim", "davies_bouldin", "calinski_harabasz"}`` against ``labels``
-    (None where a score is undefined, e.g. every feature constant)."""
-    from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score
-
+    """Per stage: ``{"dim", "davies_bouldin", "calinski_harabasz"}`` against ``labels``, by
+    :func:`drac_ssl.metrics.cluster_quality` (None where a score is undefined, e.g. every
+    feature constant)."""
     out: dict[str, dict[str, Any]] = {}
     for name, x in features.items():
-        x64 = np.asarray(x, dtype=np.float64)
         with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
             warnings.simplefilter("ignore", RuntimeWarning)
-            db = davies_bouldin_score(x64, labels)
-            ch = calinski_harabasz_score(x64, labels)
-        out[name] = {"dim": int(x.shape[1]), "davies_bouldin": _finite(db),
-                     "calinski_harabasz": _finite(ch)}
+            scores = cluster_quality(x, labels)
+        out[name] = {"dim": int(np.asarray(x).shape[1]),
+                     "davies_bouldin": _finite(scores["davies_bouldin"]),
+                     "calinski_harabasz": _finite(scores["calinski_harabasz"])}
     return out
 
 

@@ -3,16 +3,20 @@
 * Features: :func:`embed_images` (deterministic resize + normalise, eval mode, optional
   bf16 autocast and channels-last), from host arrays or from uint8 images already on the
   device.
-* k-NN: ``drac_ssl.metrics.knn_accuracy`` (cosine similarity, k = 20 and 200, weights
-  exp(sim / 0.07)); :class:`KnnMonitor` runs it every few epochs of pretraining on images
-  held on the device.
+* k-NN: ``drac_ssl.metrics.knn_accuracy`` (cosine similarity, weights exp(sim / 0.07));
+  :class:`KnnMonitor` runs it every few epochs of pretraining on images held on the device,
+  with k = ``pretrain.knn_k`` (20); the benches (``bench/cifar10_vicreg.py``) also report
+  k = 200, methods.md's second value.
 * Linear probe: a linear layer on frozen, pre-expander backbone features, SGD momentum 0.9,
-  cosine schedule, 100 epochs, weight decay 1e-6. The features are extracted once from the
+  cosine schedule, 100 epochs, weight decay 1e-6, on features standardised with the
+  training split's mean and standard deviation (:func:`standardize`; methods.md names no
+  scaling). The features are extracted once from the
   centre (un-augmented) images, so the probe trains in seconds; this is the common cheap
   variant of the protocol (no augmentation while the probe trains) and is stated as such in
   every result file.
 * Low-label fine-tuning (layer-wise VICReg paper): :func:`finetune_classifier` trains a
-  backbone + linear head end to end with Adam, staircase exponential decay and early
+  backbone + linear head end to end with Adam, staircase exponential decay (the paper's
+  "step 50" read as every 50 optimiser steps, ``decay_every``, not epochs) and early
   stopping on a validation split (:func:`stratified_split`), keeping the best epoch; on
   precomputed features with ``nn.Identity()`` as the backbone it is the paper's linear
   probe. :func:`drac_ssl.augment.prepare_images` gives the normalised inputs (the preprocessing of
