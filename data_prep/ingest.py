@@ -30,6 +30,7 @@ import io
 import json
 import os
 import re
+import shlex
 import sys
 import time
 from collections import Counter
@@ -44,7 +45,14 @@ from data_prep import cache
 from data_prep.decode import guessed_bits
 from data_prep.folds import assign_folds
 from data_prep.grades import describe, empty_grades, resolve_grades
-from data_prep.layout import Layout, discover, likely_roots, relative, scan_image_folder
+from data_prep.layout import (
+    Layout,
+    discover,
+    image_subfolders,
+    likely_roots,
+    relative,
+    scan_image_folder,
+)
 from data_prep.problems import CROP_NOT_APPLIED, counted, crop_words, left_out_of_print
 from data_prep.source_check import stamp_sources
 from data_prep.validate import (
@@ -265,7 +273,11 @@ def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str]
         test_images, problems = scan.images, problems + scan.problems
     labels: dict[Path, LabelRow] = {}
     table: LabelTable | None = None
-    if train_images and layout.labels_csv is not None and layout.train_dir is not None:
+    # an empty training folder beside a label CSV is read too (its images one folder too deep,
+    # Kaggle's train/train/): each row then says where its image is; a plain root with no image
+    # at all gets the no-images stop instead, which names the subfolder as the likely root
+    if (layout.labels_csv is not None and layout.train_dir is not None
+            and (train_images or test_images or layout.kind != "plain")):
         table, table_problems = read_labels(layout.labels_csv, layout.image_column,
                                             layout.grade_column, cfg.patient_column, grade_names,
                                             cfg.ungradable)
@@ -278,6 +290,9 @@ def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str]
             labels, match_problems = match_labels(train_images, table, layout.train_dir,
                                                   not_read=not_read)
             problems += match_problems
+            if not train_images and len(table.rows) > len(left_out):
+                problems.append(no_training_images(layout.labels_csv, layout.train_dir,
+                                                   len(table.rows) - len(left_out)))
     if test_images and layout.test_list_csv is not None and layout.test_dir is not None:
         names, list_problems = read_name_list(layout.test_list_csv, layout.image_column)
         problems += list_problems
@@ -289,6 +304,30 @@ def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str]
     entries = [ImageEntry(p, relative(p, layout.root), "train", labels.get(p)) for p in train]
     entries += [ImageEntry(p, relative(p, layout.root), "test") for p in test]
     return entries, problems, table, left_out
+
+
+def no_training_images(labels_csv: Path, train_dir: Path, n_rows: int) -> Problem:
+    """The error of a label CSV with ``n_rows`` graded rows beside a training folder holding no
+    image (kind ``no-training-images``): never a manifest without a training image. The fix
+    names the subfolder(s) holding the images when there are any (Kaggle's zip unpacks
+    ``train.zip`` into ``train/train/``; IDRiD's into ``a. Training Set/a. Training Set/``),
+    with the command that moves them up; else where the training images go."""
+    subs = image_subfolders(train_dir)
+    if len(subs) == 1:
+        sub, n = subs[0]
+        fix = (f"its images are one folder too deep, in {sub}: move them up into {train_dir} "
+               f"(mv {shlex.quote(str(sub))}/* {shlex.quote(str(train_dir))}/ && rmdir "
+               f"{shlex.quote(str(sub))}) and run again ({counted(n, 'image')})")
+    elif subs:
+        named = ", ".join(f"{sub.name}/" for sub, _ in subs[:3]) + (
+            f" and {len(subs) - 3} more" if len(subs) > 3 else "")
+        fix = (f"its images are in {len(subs)} subfolders ({named}), and images are not searched "
+               f"in subfolders: move them up into {train_dir} and run again")
+    else:
+        fix = (f"put the training images in {train_dir} (is the training set unzipped there?), "
+               "or point --root at the folder that holds them")
+    return error(labels_csv, f"the label CSV has {n_rows} rows but 0 training images were found "
+                             f"in {train_dir}", fix, "no-training-images")
 
 
 def collect_unlabelled(cfg: DataConfig, root: Path) -> tuple[list[ImageEntry], list[Problem]]:

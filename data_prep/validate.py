@@ -908,7 +908,7 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
                    f"({counted(len(images), 'image')} there)"
                    + (": is the training set fully unzipped there? To train on the images that "
                       f"are there, copy {table.path.name} with only their rows and pass the copy "
-                      "with --labels-csv FILE" if 2 * len(no_image) > rows else ""))
+                      "with --labels-csv FILE" if 2 * len(no_image) > rows and images else ""))
         problems += [Problem(where, what, fix, "error", "no-image", summary)
                      for where, what, fix in no_image]
     summary = (f"{len(unlabelled)} of the {len(images)} images in {folder} have no row in "

@@ -936,11 +936,18 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
     if config_module.grades_problem(d.grades)[0]:  # said as data.grades' own error
         problems = [p for p in problems if not _on_the_fallback_scale(p)]
     blocking = in_line_order([p for p in problems if p.severity == "error"])
-    if no_images:
+    # a label CSV beside a training folder without an image (its images one folder too deep):
+    # the ingest's stop, which names the subfolder; the counts of an empty training set would
+    # only add batch-size errors and 'no labelled images: give the label CSV' that mislead
+    no_training = any(p.kind == "no-training-images" for p in blocking)
+    if no_images or no_training:
         # the ingest's own stop, with the likely root (study/ holding images/ and labels.csv):
         # beside data.unlabelled's errors if any, not the '0 images' findings that would follow
-        c.error("data.root", as_config_keys(ingest.no_images_message(layout)).replace(
-            " -> ", "\n     fix: ", 1))
+        if no_images:
+            c.error("data.root", as_config_keys(ingest.no_images_message(layout)).replace(
+                " -> ", "\n     fix: ", 1))
+        else:
+            blocking.sort(key=lambda p: p.kind != "no-training-images")  # the headline first
         for problem, rest in shown_with_rest(blocking):
             c.error("", as_config_keys(problem.line).replace(" -> ", "\n     fix: ", 1))
             if rest:

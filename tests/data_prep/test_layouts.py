@@ -1047,6 +1047,55 @@ def test_images_one_level_down_name_the_folder_and_the_label_csv(tmp_path: Path,
     assert result.n_train == 25
 
 
+def test_training_images_one_folder_too_deep_stop_the_ingest_with_the_subfolder(
+        tmp_path: Path, aptos: list) -> None:
+    """A new-user review: Kaggle's unzip layout ``eyepacs/train/train/*.jpeg`` (IDRiD: ``a.
+    Training Set/a. Training Set/``) gave exit 0, 'train 0 test 5' and a manifest without a
+    training image: the label CSV was never read when the training folder held no image, so
+    its 25 rows were not reported. Each row now says that its image is in the subfolder, and
+    'N label rows but 0 training images' is an error with the move to make; the train
+    command's preflight stops on the same finding, not on batch sizes or a missing CSV."""
+    from drac_ssl import preflight
+
+    train, test = split(aptos)
+    nest = eyepacs_folder(tmp_path / "nest", aptos)
+    inner = nest / "train" / "train"
+    inner.mkdir()
+    for image in sorted((nest / "train").glob("*.jpeg")):
+        image.rename(inner / image.name)
+    for i, (_, _, rgb) in enumerate(test):
+        save(nest / "test" / f"{i + 1}_left.jpeg", rgb, format="JPEG", quality=95)
+    out = tmp_path / "out"
+    message = run_error(config(nest), out)
+    assert (f"{nest / 'trainLabels.csv'}: the label CSV has 25 rows but 0 training images were "
+            f"found in {nest / 'train'}") in message, message
+    assert f"its images are one folder too deep, in {inner}: move them up into {nest / 'train'}" \
+        in message, message
+    assert (f"label without image: 10_right is not in {nest / 'train'} but in its subfolder "
+            "train/") in message, message
+    assert "To train on the images that are there" not in message, message  # there are none
+    assert not (out / "manifest.csv").exists()
+
+    cfg, sources, parsed = preflight.read_config(None, [f"data.root={nest}", "data.n_folds=2",
+                                                        f"data.cache_sizes=[{SIZE}]"])
+    assert parsed == []
+    found = [f.line for f in preflight.check(cfg, tmp_path / "runs" / "x", sources)
+             if f.severity == "error"]
+    assert any("the label CSV has 25 rows but 0 training images" in line for line in found), found
+    assert not any("batch_size" in line or "give the label CSV" in line for line in found), found
+
+    # IDRiD's training folder unzipped into itself
+    task = tmp_path / "IDRiD" / IDRID_DIR
+    deep = task / IMAGES_DIR / TRAIN_DIR / TRAIN_DIR
+    for i, (_, _, rgb) in enumerate(train):
+        save(deep / f"IDRiD_{i + 1:03d}.jpg", rgb, format="JPEG")
+    write_rows(task / GROUNDTRUTH_DIR / IDRID_LABELS_CSV_NAME, ["Image name", "Retinopathy grade"],
+               [[f"IDRiD_{i + 1:03d}", g] for i, (_, g, _) in enumerate(train)])
+    message = run_error(config(tmp_path / "IDRiD"), tmp_path / "out-idrid")
+    assert "the label CSV has 25 rows but 0 training images" in message, message
+    assert f"its images are one folder too deep, in {deep}" in message, message
+
+
 def test_a_stray_npz_is_no_medmnist_root_and_never_hides_the_images(tmp_path: Path,
                                                                    aptos: list) -> None:
     """A review: ``rb/features.npz`` beside the root and ``myroot/cache/emb.npz`` inside it were
