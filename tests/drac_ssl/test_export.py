@@ -366,6 +366,21 @@ def test_unreadable_files_write_nothing_unless_skip_unreadable_grades_the_rest(
     assert "NOT a complete submission" in " ".join(capsys.readouterr().out.split())
 
 
+def test_a_jpeg_cut_in_its_header_is_named_a_damaged_jpeg_by_the_export(
+        exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A JPEG cut at 300 bytes was "not an image (it holds bytes ff d8 ff e0 ...)" here as in
+    the ingest: the decoder's words, now the format its first bytes name, with the re-copy fix."""
+    ok, jpeg = cv2.imencode(".jpg", np.full((64, 64), 90, np.uint8))
+    cut = tmp_path / "eye.jpg"
+    cut.write_bytes(jpeg.tobytes()[:300])
+    capsys.readouterr()
+    assert export.main([str(exported_run), "--images", str(cut), "--out", str(tmp_path / "x.csv")]) == 2
+    err = capsys.readouterr().err
+    assert ("eye.jpg: a damaged or truncated JPEG (its first bytes are a JPEG's, but it cannot be "
+            "decoded) -> re-copy it") in err, err
+    assert "not an image" not in err, err
+
+
 @pytest.mark.parametrize(("image_size", "shape", "warned"), [
     (28, (28, 28), False),  # RetinaMNIST: its own 28 px images never warn
     (28, (14, 20), False),  # half the input size: the threshold itself
