@@ -1096,6 +1096,53 @@ def test_training_images_one_folder_too_deep_stop_the_ingest_with_the_subfolder(
     assert f"its images are one folder too deep, in {deep}" in message, message
 
 
+def test_a_compressed_label_csv_is_named_with_the_command_that_unpacks_it(
+        tmp_path: Path, aptos: list) -> None:
+    """A new-user review: Kaggle ships ``trainLabels.csv.zip``; ``--root v/zip`` said 'no label
+    CSV found here -> did you mean --root v/zip/train (25 images)?', and that root ingested the
+    colour photographs as a grey UW-OCTA folder. The compressed CSV is named with the command
+    that unpacks it (the images' subfolder is not offered), from the root and from the images'
+    folder below it; unpacked, the folder is the EyePACS layout it was meant to be."""
+    import gzip
+    import zipfile
+
+    base = eyepacs_folder(tmp_path / "zip", aptos)
+    labels = base / "trainLabels.csv"
+    with zipfile.ZipFile(base / "trainLabels.csv.zip", "w") as archive:
+        archive.write(labels, labels.name)
+    labels.unlink()
+    message = run_error(config(base), tmp_path / "out")
+    assert (f"{base}: no label CSV found here -> found trainLabels.csv.zip: unzip it here (cd {base} "
+            "&& unzip trainLabels.csv.zip) and run again") in message, message
+    assert "did you mean" not in message and "--root" not in message, message
+    message = run_error(config(base / "train"), tmp_path / "out")
+    assert (f"found trainLabels.csv.zip in the folder above: unzip it there (cd {base} && unzip "
+            "trainLabels.csv.zip) and run again") in message, message
+    assert "grayscale" not in message, message
+    with zipfile.ZipFile(base / "trainLabels.csv.zip") as archive:
+        archive.extractall(base)
+    result = ingest.run(config(base), tmp_path / "out", verbose=False)
+    assert result.layout == "eyepacs" and result.n_train == 25
+
+    # a gzipped CSV; a .zip of any name that holds a CSV; a .zip of images is not named
+    study = tmp_path / "study"
+    train, _ = split(aptos)
+    for code, _, rgb in train[:3]:
+        save(study / f"{code}.png", rgb)
+    with zipfile.ZipFile(study / "images.zip", "w") as archive:
+        archive.writestr("a.png", b"not read")
+    (study / "labels.csv.gz").write_bytes(gzip.compress(b"image name,DR grade\n"))
+    message = run_error(config(study), tmp_path / "out")
+    assert f"found labels.csv.gz: unzip it here (cd {study} && gunzip -k labels.csv.gz)" in message, message
+    assert "images.zip" not in message, message
+    (study / "labels.csv.gz").unlink()
+    with zipfile.ZipFile(study / "export (3).zip", "w") as archive:
+        archive.writestr("grades.csv", "image name,DR grade\n")
+    message = run_error(config(study), tmp_path / "out")
+    assert f"found 'export (3).zip' (it holds grades.csv): unzip it here (cd {study} && unzip " \
+           "'export (3).zip')" in message, message
+
+
 def test_a_stray_npz_is_no_medmnist_root_and_never_hides_the_images(tmp_path: Path,
                                                                    aptos: list) -> None:
     """A review: ``rb/features.npz`` beside the root and ``myroot/cache/emb.npz`` inside it were
