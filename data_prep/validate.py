@@ -475,6 +475,20 @@ def patient_column_guess(columns: Sequence[str], grade_column: str = "",
                  if normalise(c) not in read and looks_like_patient_column(c)), None)
 
 
+def grade_names_note(csv_path: str | Path, by_name: dict[int, int], grade_names: Sequence[str],
+                     fix: str) -> Problem:
+    """The note of a label CSV whose grades were written as the scale's names (``No DR``,
+    ``Moderate``) and read as their numbers: ``25 grades written as names, read as numbers:
+    No DR=0, Moderate=2``. ``by_name``: grade -> how many rows wrote it as its name;
+    ``fix``: what the reader does with them (the ingest: the manifest holds the numbers; the
+    export's --score: scored as those numbers)."""
+    n = sum(by_name.values())
+    return note(csv_path, f"{counted(n, 'grade')} written as {'a name' if n == 1 else 'names'}, "
+                          f"read as {'a number' if n == 1 else 'numbers'}: "
+                          + ", ".join(f"{grade_names[g]}={g}" for g in sorted(by_name)),
+                fix, "grade-names")
+
+
 def read_labels(csv_path: Path, image_column: str, grade_column: str,
                 patient_column: str = "",
                 grade_names: Sequence[str] = DRAC_GRADES,
@@ -552,12 +566,8 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
         patient = cells[index["patient"]].strip() if "patient" in index else ""
         rows.append(LabelRow(name, grade, patient, number, raw_grade.strip()))
     if by_name:
-        n = sum(by_name.values())
-        problems.append(note(
-            csv_path, f"{counted(n, 'grade')} written as {'a name' if n == 1 else 'names'}, read as "
-                      f"{'a number' if n == 1 else 'numbers'}: "
-                      + ", ".join(f"{grade_names[g]}={g}" for g in sorted(by_name)),
-            "nothing to do (the manifest holds the numbers)", "grade-names"))
+        problems.append(grade_names_note(csv_path, by_name, grade_names,
+                                         "nothing to do (the manifest holds the numbers)"))
     if outside:
         said = (None if by_name else  # words and numbers mixed: not a 1-based column of numbers
                 one_based_problem(csv_path, table.columns[index["grade"]], grade_names, numbers,

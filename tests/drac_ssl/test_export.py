@@ -2176,6 +2176,29 @@ def test_score_gives_the_hand_computed_figures_of_a_5_grade_submission(
     assert record["chance_warning"] is None and "better than chance" not in printed
 
 
+def test_score_says_it_read_grades_written_as_words_as_the_ingest_says_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A new-user review: labels written ``No DR`` / ``Moderate`` were scored right but, unlike
+    the ingest, without a word that they were read as numbers; the ingest's note is printed
+    (and kept in the record's ``label_notes``)."""
+    sub = _write_scored_submission(tmp_path / "team.csv")
+    labels = tmp_path / "words.csv"
+    labels.write_text("Image name,Retinopathy grade\n" + "".join(
+        f"IDRiD_{i + 1:03d},{ICDR[g] if i < 4 else g}\n" for i, g in enumerate(SCORED_TRUE)))
+    out = tmp_path / "score.json"
+    assert export.main(["--score", str(sub), "--labels", str(labels), "--json", str(out)]) == 0
+    err = capsys.readouterr().err
+    said = (f"{labels}: 4 grades written as names, read as numbers: No DR=0, Mild=1, Moderate=2 -> "
+            "nothing to do (scored as those numbers)")
+    assert f"note: {said}" in err, err
+    assert json.loads(out.read_text())["label_notes"] == [said]
+    assert json.loads(out.read_text())["qwk"] == pytest.approx(0.8)
+    # numbers only: no such note
+    plain = _write_idrid_labels(tmp_path / "numbers.csv")
+    assert export.main(["--score", str(sub), "--labels", str(plain)]) == 0
+    assert "written as names" not in capsys.readouterr().err
+
+
 def test_score_refuses_a_case_without_label_and_a_label_without_case(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     sub = _write_scored_submission(tmp_path / "team.csv")
