@@ -924,7 +924,8 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
                   f"the {layout.kind} layout{columns} holds fundus photographs, but the augmentation recipe is "
                   f"octa, {_OCTA_RECIPE_WORDS}", _FUNDUS_RECIPE_FIX)
     try:
-        entries, problems, _, _ = ingest.collect_images(d, layout, names)  # data.ungradable as the ingest
+        # data.ungradable and data.missing as the ingest
+        entries, problems, _, _, _ = ingest.collect_images(d, layout, names)
         # no training or test image (study/ holding images/ and labels.csv), decided as the
         # ingest does before data.unlabelled's images join: those are no such images
         no_images = (not entries and not any(p.severity == "error" for p in problems))

@@ -1061,6 +1061,11 @@ def test_the_model_card_says_how_the_folds_were_formed(exported_run: Path) -> No
     card = bundles._model_card({**meta, "data": {**meta["data"], "n_left_out_ungradable": 1}})
     assert ("- 1 row marked ungradable was left out (data.ungradable=leave_out), with its image; "
             "ingest_summary.json lists it.\n") in card
+    # data.missing=leave_out: label rows of a partial download the model never saw
+    assert meta["data"]["n_left_out_missing"] == 0 and "image is missing" not in card
+    card = bundles._model_card({**meta, "data": {**meta["data"], "n_left_out_missing": 18}})
+    assert ("- 18 label rows whose image is missing were left out (data.missing=leave_out); "
+            "ingest_summary.json lists them.\n") in card
     meta["data"].update(n_train=44, n_patients=23)
     card = bundles._model_card(meta)
     assert ("- Folds: grouped by patient, 23 patients for 44 training images (each patient's images "
