@@ -48,7 +48,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from data_prep.decode import content_words, is_tiff, tiff_size
+from data_prep.decode import (
+    content_words,
+    damaged_image_format,
+    damaged_image_words,
+    is_tiff,
+    tiff_size,
+)
 from data_prep.validate import inspect_image, is_blank
 from drac_ssl.grading.image_notes import (
     DEPTH_NOTE,
@@ -207,6 +213,10 @@ def load_bytes(data: bytes, name: str, limits: InputLimits = InputLimits(),
         raise InputRejected(f"`{name}` declares an enormous pixel count; refused. Upload an "
                             f"image of at most {limits.max_side} px per side.") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        damaged = damaged_image_format(data)
+        if damaged is not None and damaged != "TIFF":  # cut short: the ingest's words
+            raise InputRejected(f"`{name}` is {damaged_image_words(damaged)}. Re-copy it from "
+                                "the original data and upload it again.") from None
         if not is_tiff(data):  # the export command's words too (not_an_image, other_format)
             raise InputRejected(f"`{name}` {not_an_image(content_words(data))}.") from None
         # a TIFF Pillow cannot open (a float RGB TIFF): the decoder's OpenCV fallback reads it,

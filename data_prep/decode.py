@@ -555,6 +555,36 @@ _KNOWN_CONTENT = ((b"%PDF", "a PDF document"), (b"PK\x03\x04", "a ZIP archive (e
                   (b"\xd0\xcf\x11\xe0", "an old Microsoft Office document"))
 
 
+_IMAGE_SIGNATURES = ((b"\xff\xd8\xff", "JPEG"), (_PNG_SIGNATURE, "PNG"))
+
+
+def damaged_image_format(data: bytes) -> str | None:
+    """The image format whose signature ``data`` starts with: ``JPEG`` (``ff d8 ff``), ``PNG``
+    (its 8-byte signature), ``TIFF`` (:func:`is_tiff`), ``BMP`` (``BM`` and the header's
+    reserved zero bytes 6-9, so that text starting "BM" is not one); None otherwise. Asked of a
+    file no decoder opens: such a file is a damaged or cut-short file of that format (a copy
+    that stopped inside the header), not some other content."""
+    for magic, fmt in _IMAGE_SIGNATURES:
+        if data.startswith(magic):
+            return fmt
+    if is_tiff(data):
+        return "TIFF"
+    if data[:2] == b"BM" and data[6:10] == b"\x00\x00\x00\x00":
+        return "BMP"
+    return None
+
+
+def damaged_image_words(file_format: str) -> str:
+    """``a damaged or truncated JPEG (its first bytes are a JPEG's, but it cannot be
+    decoded)``: a file of ``file_format`` (:func:`damaged_image_format`) that no decoder
+    opens, as the ingest, the export command and the app say it."""
+    return (f"a damaged or truncated {file_format} (its first bytes are a {file_format}'s, but "
+            "it cannot be decoded)")
+
+
+DAMAGED_IMAGE_FIX = "re-copy it, or re-download it, from the original data (the file is incomplete)"
+
+
 def content_words(data: bytes) -> str:
     """What a file that is not an image seems to hold, for messages: ``a PDF document``,
     ``text "referral letter"`` (printable text, its first 24 characters), a DICOM file (the
@@ -567,6 +597,9 @@ def content_words(data: bytes) -> str:
     for magic, words in _KNOWN_CONTENT:
         if data.startswith(magic):
             return words
+    file_format = damaged_image_format(data)
+    if file_format is not None:
+        return f"the first bytes of a {file_format} image, damaged or cut short"
     head = data[:48]
     try:
         text = head.decode("utf-8")
@@ -624,11 +657,15 @@ def tiff_size(data: bytes) -> tuple[int, int] | None:
 def _open_fallback(data: bytes, path: str) -> Decoded:
     """Pillow cannot open the file: OpenCV may still decode it (e.g. a float RGB TIFF)."""
     pixels = _opencv_decode(data)
-    if pixels is None and is_tiff(data):  # a TIFF all the same: say so
+    if pixels is None and is_tiff(data) and tiff_size(data) is not None:  # a TIFF all the same: say so
         return _failed(path, "a TIFF file that neither Pillow nor OpenCV can decode (a "
                              "compression or sample format they do not read, or a damaged file)",
                        "re-export it as PNG, or as an 8- or 16-bit TIFF without compression",
                        file_format="TIFF", kind="decode")
+    file_format = damaged_image_format(data) if pixels is None else None
+    if file_format is not None:  # cut inside its header (a copy that stopped after 300 bytes)
+        return _failed(path, damaged_image_words(file_format), DAMAGED_IMAGE_FIX,
+                       file_format=file_format, kind="truncated")
     if pixels is None:
         return _failed(path, f"not an image (it holds {content_words(data)})",
                        "replace it with the real image or move it out of the image folder",

@@ -30,6 +30,7 @@ import io
 import json
 import os
 import re
+import shlex
 import sys
 import time
 from collections import Counter
@@ -44,7 +45,14 @@ from data_prep import cache
 from data_prep.decode import guessed_bits
 from data_prep.folds import assign_folds
 from data_prep.grades import describe, empty_grades, resolve_grades
-from data_prep.layout import Layout, discover, likely_roots, relative, scan_image_folder
+from data_prep.layout import (
+    Layout,
+    discover,
+    image_subfolders,
+    likely_roots,
+    relative,
+    scan_image_folder,
+)
 from data_prep.problems import CROP_NOT_APPLIED, counted, crop_words, left_out_of_print
 from data_prep.source_check import stamp_sources
 from data_prep.validate import (
@@ -71,6 +79,7 @@ from data_prep.validate import (
 )
 from drac_ssl.config import (
     DATA_CHANNELS,
+    DATA_MISSING,
     DATA_MODALITIES,
     DATA_UNGRADABLE,
     ConfigError,
@@ -127,6 +136,8 @@ class IngestResult:
     # data.ungradable=leave_out: the rows left out with their images (manifest-style path, or
     # None: the folder did not hold it), in file order
     left_out_ungradable: list[tuple[LabelRow, str | None]] = field(default_factory=list)
+    # data.missing=leave_out: the label rows whose image is nowhere, left out, in file order
+    left_out_missing: list[LabelRow] = field(default_factory=list)
 
 
 @dataclass
@@ -192,6 +203,11 @@ def check_settings(cfg: DataConfig) -> list[int]:
     if not sizes or any(not 8 <= s <= 4096 for s in sizes):
         raise IngestError(f"--cache-sizes {cfg.cache_sizes}: each cache size must be 8..4096 pixels "
                           "-> e.g. --cache-sizes 256,512")
+    if cfg.missing not in DATA_MISSING:
+        raise IngestError(f"--missing {cfg.missing!r} is not one of {', '.join(DATA_MISSING)} "
+                          "-> --missing error (a label row without its image stops the ingest) "
+                          "or --missing leave_out (such rows are left out, listed in "
+                          f"{SUMMARY_NAME})")
     if cfg.ungradable not in DATA_UNGRADABLE:
         raise IngestError(f"--ungradable {cfg.ungradable!r} is not one of {', '.join(DATA_UNGRADABLE)} "
                           "-> --ungradable error (a row with an empty or NA grade stops the ingest) "
@@ -242,16 +258,19 @@ def _plan(cfg: DataConfig, layout: Layout, sizes: list[int]) -> tuple[Plan, list
 
 def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str]
              ) -> tuple[list[ImageEntry], list[Problem], LabelTable | None,
-                        list[tuple[LabelRow, Path | None]]]:
+                        list[tuple[LabelRow, Path | None]], list[LabelRow]]:
     """Images of both splits (manifest order) with their labels, the folder and label
     problems, the label CSV as read (its dialect and columns for the summary; None
-    without one), and the rows left out as ungradable with their images
+    without one), the rows left out as ungradable with their images
     (``data.ungradable=leave_out``, :func:`data_prep.validate.leave_out_ungradable`: their
-    images are in no split). The preflight reads the data through this function too."""
+    images are in no split), and the rows left out because their image is nowhere
+    (``data.missing=leave_out``, :func:`data_prep.validate.match_labels`). The preflight
+    reads the data through this function too."""
     left_out: list[tuple[LabelRow, Path | None]] = []
+    missing: list[LabelRow] = []
     if layout.npz is not None:
         entries, problems = _collect_npz(layout.npz, grade_names)
-        return entries, list(layout.problems) + problems, None, left_out
+        return entries, list(layout.problems) + problems, None, left_out, missing
     problems = list(layout.problems)
     train_images: list[Path] = []
     test_images: list[Path] = []
@@ -265,7 +284,11 @@ def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str]
         test_images, problems = scan.images, problems + scan.problems
     labels: dict[Path, LabelRow] = {}
     table: LabelTable | None = None
-    if train_images and layout.labels_csv is not None and layout.train_dir is not None:
+    # an empty training folder beside a label CSV is read too (its images one folder too deep,
+    # Kaggle's train/train/): each row then says where its image is; a plain root with no image
+    # at all gets the no-images stop instead, which names the subfolder as the likely root
+    if (layout.labels_csv is not None and layout.train_dir is not None
+            and (train_images or test_images or layout.kind != "plain")):
         table, table_problems = read_labels(layout.labels_csv, layout.image_column,
                                             layout.grade_column, cfg.patient_column, grade_names,
                                             cfg.ungradable)
@@ -275,9 +298,12 @@ def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str]
             # data.ungradable=leave_out: the rows with no grade and their images go before matching
             train_images, left_out, left_out_problems = leave_out_ungradable(train_images, table)
             problems += left_out_problems
-            labels, match_problems = match_labels(train_images, table, layout.train_dir,
-                                                  not_read=not_read)
+            labels, match_problems, missing = match_labels(train_images, table, layout.train_dir,
+                                                           not_read=not_read, missing=cfg.missing)
             problems += match_problems
+            if not train_images and table.rows:  # the graded rows (the ungradable are apart)
+                problems.append(no_training_images(layout.labels_csv, layout.train_dir,
+                                                   len(table.rows)))
     if test_images and layout.test_list_csv is not None and layout.test_dir is not None:
         names, list_problems = read_name_list(layout.test_list_csv, layout.image_column)
         problems += list_problems
@@ -288,7 +314,31 @@ def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str]
     test = sorted(test_images, key=lambda p: natural_key(p.name))
     entries = [ImageEntry(p, relative(p, layout.root), "train", labels.get(p)) for p in train]
     entries += [ImageEntry(p, relative(p, layout.root), "test") for p in test]
-    return entries, problems, table, left_out
+    return entries, problems, table, left_out, missing
+
+
+def no_training_images(labels_csv: Path, train_dir: Path, n_rows: int) -> Problem:
+    """The error of a label CSV with ``n_rows`` graded rows beside a training folder holding no
+    image (kind ``no-training-images``): never a manifest without a training image. The fix
+    names the subfolder(s) holding the images when there are any (Kaggle's zip unpacks
+    ``train.zip`` into ``train/train/``; IDRiD's into ``a. Training Set/a. Training Set/``),
+    with the command that moves them up; else where the training images go."""
+    subs = image_subfolders(train_dir)
+    if len(subs) == 1:
+        sub, n = subs[0]
+        fix = (f"its images are one folder too deep, in {sub}: move them up into {train_dir} "
+               f"(mv {shlex.quote(str(sub))}/* {shlex.quote(str(train_dir))}/ && rmdir "
+               f"{shlex.quote(str(sub))}) and run again ({counted(n, 'image')})")
+    elif subs:
+        named = ", ".join(f"{sub.name}/" for sub, _ in subs[:3]) + (
+            f" and {len(subs) - 3} more" if len(subs) > 3 else "")
+        fix = (f"its images are in {len(subs)} subfolders ({named}), and images are not searched "
+               f"in subfolders: move them up into {train_dir} and run again")
+    else:
+        fix = (f"put the training images in {train_dir} (is the training set unzipped there?), "
+               "or point --root at the folder that holds them")
+    return error(labels_csv, f"the label CSV has {n_rows} rows but 0 training images were found "
+                             f"in {train_dir}", fix, "no-training-images")
 
 
 def collect_unlabelled(cfg: DataConfig, root: Path) -> tuple[list[ImageEntry], list[Problem]]:
@@ -777,6 +827,9 @@ def format_summary(result: IngestResult) -> str:
     if result.left_out_ungradable:
         lines.append(f"left out: {counted(len(result.left_out_ungradable), 'row')} marked ungradable "
                      f"(--ungradable leave_out), listed in {SUMMARY_NAME} (left_out_ungradable)")
+    if result.left_out_missing:
+        lines.append(f"left out: {counted(len(result.left_out_missing), 'row')} whose image is "
+                     f"missing (--missing leave_out), listed in {SUMMARY_NAME} (left_out_missing)")
     kinds = Counter((p.severity, p.kind or "other") for p in result.findings)  # as the JSON
     if kinds:
         lines.append("findings by kind: " + ", ".join(
@@ -861,7 +914,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     sources = stamp_sources(layout)
     plan, problems = _plan(cfg, layout, sizes)
     cache_dir = out / CACHE_DIR
-    entries, found, table, left_out = collect_images(cfg, layout, plan.grade_names)
+    entries, found, table, left_out, missing = collect_images(cfg, layout, plan.grade_names)
     dialect = table.dialect if table is not None else ""
     # no training or test image (a root one level too high): decided before the unlabelled
     # pool joins, which holds no such image; said alone, or beside the pool's errors
@@ -933,6 +986,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
             unlabelled_copies=pool_copies,
             left_out_ungradable=[(row, None if path is None else relative(path, root))
                                  for row, path in left_out],
+            left_out_missing=missing,
         )
         result.seconds = time.perf_counter() - start
         atomic_write_json(result.summary_path,
@@ -1034,6 +1088,10 @@ def _summary(result: IngestResult, cfg: DataConfig, layout: Layout, plan: Plan,
         # data.ungradable=leave_out: every row left out, its image (None: not in the folder)
         "left_out_ungradable": [{"name": row.name, "line": row.line, "grade_cell": row.written,
                                  "image": image} for row, image in result.left_out_ungradable],
+        "missing": cfg.missing,
+        # data.missing=leave_out: every label row left out because its image is nowhere
+        "left_out_missing": [{"name": row.name, "line": row.line, "grade_cell": row.written}
+                             for row in result.left_out_missing],
         # the options as requested (replayed on every input), and what was done, in the words
         # printed (a crop left undone on some images says so)
         "preprocessing": {"fundus_crop": cfg.fundus_crop, "graham": cfg.graham,
@@ -1124,6 +1182,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "found ungradable, as Messidor-2 ships them): error (the default) "
                              "stops the ingest; leave_out leaves the row and its image out, "
                              "listed in ingest_summary.json")
+    parser.add_argument("--missing", choices=list(DATA_MISSING), default=d.missing,
+                        help="a label row whose image is not in the training folder (a partial "
+                             "download): error (the default) stops the ingest; leave_out leaves "
+                             "the row out, listed in ingest_summary.json")
     parser.add_argument("--fundus-crop", action="store_true",
                         help="crop to the fundus disc and pad to a square")
     parser.add_argument("--graham", action="store_true",
@@ -1160,7 +1222,8 @@ def config_from_args(args: argparse.Namespace) -> DataConfig:
         patient_column=args.patient_column, unlabelled=list(args.unlabelled), grades=list(args.grades),
         channels=args.channels, modality=args.modality, fundus_crop=args.fundus_crop, graham=args.graham,
         graham_mask=args.graham_mask, cache_sizes=list(args.cache_sizes), n_folds=args.folds,
-        fold_seed=args.seed, strict=args.strict, workers=args.workers, ungradable=args.ungradable)
+        fold_seed=args.seed, strict=args.strict, workers=args.workers, ungradable=args.ungradable,
+        missing=args.missing)
 
 
 def cli(args: argparse.Namespace) -> int:

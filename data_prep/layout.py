@@ -63,7 +63,9 @@ A plain root without a label CSV, or without an image, is likely one level off: 
 above it or one inside it is a layout of :data:`DETECTORS`, its subfolders hold the images,
 or the folder above holds its label CSV. :func:`likely_roots` names that root (``did you mean
 --root ...?``), from listings only; images spread over several subfolders are said as such
-(a folder-per-grade tree needs a label CSV), never as one of them.
+(a folder-per-grade tree needs a label CSV), never as one of them. A compressed label CSV
+there or in the folder above (Kaggle's ``trainLabels.csv.zip``) is named with the command
+that unpacks it (:func:`packed_label_csv_fix`): the package reads no compressed CSV.
 """
 
 from __future__ import annotations
@@ -357,15 +359,65 @@ def looks_like_drac(root: Path) -> bool:
             or find_named(root, TEST_ROOT_DIR)[0] is not None)
 
 
+UNPACK_COMMANDS = {".zip": "unzip", ".gz": "gunzip -k", ".bz2": "bunzip2 -k", ".xz": "unxz -k"}
+"""A compressed label CSV's suffix -> the command that unpacks it beside itself."""
+
+
+def packed_label_csv(folder: Path) -> tuple[Path, str] | None:
+    """The compressed file of ``folder`` that holds the label CSV, and what it holds (``''``
+    when its name says it): a ``NAME.csv.zip`` / ``.csv.gz`` / ``.csv.bz2`` / ``.csv.xz``
+    (Kaggle ships ``trainLabels.csv.zip``), else a ``.zip`` whose member list names a CSV
+    (``' (it holds labels.csv)'``; only the zip's directory is read, nothing unpacked); None
+    when there is none. The package reads no compressed CSV: the message names the command
+    that unpacks it, so that the CSV it reads is the file the resume's data check stamps."""
+    try:
+        files = sorted(p for p in folder.iterdir() if p.is_file() and not is_hidden(p))
+    except OSError:
+        return None
+    for path in files:
+        suffixes = [x.lower() for x in path.suffixes[-2:]]
+        if len(suffixes) == 2 and suffixes[0] == ".csv" and suffixes[1] in UNPACK_COMMANDS:
+            return path, ""
+    for path in files:
+        if path.suffix.lower() != ".zip":
+            continue
+        try:
+            with zipfile.ZipFile(path) as archive:
+                names = [n for n in archive.namelist() if n.lower().endswith(".csv")
+                         and not any(is_hidden(Path(part)) for part in Path(n).parts)]
+        except (OSError, zipfile.BadZipFile, ValueError):
+            continue
+        if names:
+            more = f" and {counted(len(names) - 1, 'more CSV')}" if len(names) > 1 else ""
+            return path, f" (it holds {names[0]}{more})"
+    return None
+
+
+def packed_label_csv_fix(folder: Path, above: bool = False) -> str:
+    """``found trainLabels.csv.zip: unzip it here (cd FOLDER && unzip trainLabels.csv.zip) and
+    run again`` for a folder without a label CSV that holds a compressed one
+    (:func:`packed_label_csv`); ``above``: ``folder`` is the folder above the root (``in the
+    folder above ... there``). ``''`` when it holds none."""
+    found = packed_label_csv(folder)
+    if found is None:
+        return ""
+    path, holds = found
+    command = UNPACK_COMMANDS[path.suffix.lower()]
+    where = " in the folder above" if above else ""
+    return (f"found {shlex.quote(path.name)}{holds}{where}: unzip it {'there' if above else 'here'} "
+            f"(cd {shlex.quote(str(folder))} && {command} {shlex.quote(path.name)}) and run again")
+
+
 def _single_csv(folder: Path, purpose: str) -> tuple[Path | None, list[Problem]]:
-    """The only ``.csv`` in ``folder``; a fatal problem when there are none or several."""
+    """The only ``.csv`` in ``folder``; a fatal problem when there are none (naming a
+    compressed label CSV there: :func:`packed_label_csv_fix`) or several."""
     found = sorted(p for p in folder.glob("*") if p.suffix.lower() == ".csv" and not is_hidden(p)) \
         if folder.is_dir() else []
     if len(found) == 1:
         return found[0], []
     if not found:
-        return None, [error(folder, f"no {purpose} CSV found here",
-                            "put the label CSV here or pass --labels-csv FILE")]
+        return None, [error(folder, f"no {purpose} CSV found here", packed_label_csv_fix(folder)
+                            or "put the label CSV here or pass --labels-csv FILE")]
     names = ", ".join(p.name for p in found)
     return None, [error(folder, f"{len(found)} CSV files ({names}); which one holds the labels?",
                         "pass --labels-csv FILE")]
@@ -503,7 +555,13 @@ def _discover_plain(root: Path, labels_csv: str) -> Layout:
         csv_path, problems = _single_csv(root, "label")
     csvs = [p for p in root.iterdir() if p.suffix.lower() == ".csv"]
     if not labels_csv and not any(not is_hidden(p) for p in csvs):
-        likely = likely_roots(root, otherwise="put the label CSV here or pass --labels-csv FILE")
+        # a compressed label CSV here (Kaggle's trainLabels.csv.zip) is the one: unpacked, the
+        # folder may be a layout, so its subfolder of images is no root to offer; one in the
+        # folder above (a root of images below it) comes after a layout or CSV named nearby
+        likely = (packed_label_csv_fix(root)
+                  or likely_roots(root, otherwise="put the label CSV here or pass --labels-csv FILE")
+                  or (packed_label_csv_fix(root.parent, above=True)
+                      if root.parent != root and count_images(root) else ""))
         if likely:
             raise IngestError(f"{root}: no label CSV found here -> {likely}")
     for other in csvs:

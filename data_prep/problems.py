@@ -38,6 +38,7 @@ CLI_TO_CONFIG = {
     "--cache-sizes": "data.cache_sizes", "--sizes": "data.cache_sizes", "--seed": "data.fold_seed", "--strict": "data.strict=true",
     "--fundus-crop": "data.fundus_crop=true", "--graham": "data.graham=true",
     "--unlabelled": "data.unlabelled", "--ungradable": "data.ungradable",
+    "--missing": "data.missing",
 }
 """The standalone ingest's flags and the ``python -m drac_ssl.train`` settings they are. The
 ingest's messages name the flags (its own command's terms); ``python -m drac_ssl.train`` says
@@ -45,7 +46,7 @@ them as settings with :func:`as_config_keys` (``ingest.run(..., wording=as_confi
 _FLAG_VALUE = r"(?:[A-Z]{2,}|\d|[/.~<'\"]|(?:auto|fundus|octa|icdr|drac|eyepacs|aptos|idrid|medmnist|plain|leave_out|error)\b)"
 """What follows a flag when it is the flag's value (``FILE``, a number, a path, a choice: every
 ``data.layout``, as ``tests/data_prep/test_layouts.py`` checks, and ``leave_out`` / ``error`` of
-``--ungradable``)."""
+``--ungradable`` and ``--missing``)."""
 
 
 _TYPED_COMMAND = re.compile(r"(python -m data_prep [^\n]*)")

@@ -475,6 +475,20 @@ def patient_column_guess(columns: Sequence[str], grade_column: str = "",
                  if normalise(c) not in read and looks_like_patient_column(c)), None)
 
 
+def grade_names_note(csv_path: str | Path, by_name: dict[int, int], grade_names: Sequence[str],
+                     fix: str) -> Problem:
+    """The note of a label CSV whose grades were written as the scale's names (``No DR``,
+    ``Moderate``) and read as their numbers: ``25 grades written as names, read as numbers:
+    No DR=0, Moderate=2``. ``by_name``: grade -> how many rows wrote it as its name;
+    ``fix``: what the reader does with them (the ingest: the manifest holds the numbers; the
+    export's --score: scored as those numbers)."""
+    n = sum(by_name.values())
+    return note(csv_path, f"{counted(n, 'grade')} written as {'a name' if n == 1 else 'names'}, "
+                          f"read as {'a number' if n == 1 else 'numbers'}: "
+                          + ", ".join(f"{grade_names[g]}={g}" for g in sorted(by_name)),
+                fix, "grade-names")
+
+
 def read_labels(csv_path: Path, image_column: str, grade_column: str,
                 patient_column: str = "",
                 grade_names: Sequence[str] = DRAC_GRADES,
@@ -552,12 +566,8 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
         patient = cells[index["patient"]].strip() if "patient" in index else ""
         rows.append(LabelRow(name, grade, patient, number, raw_grade.strip()))
     if by_name:
-        n = sum(by_name.values())
-        problems.append(note(
-            csv_path, f"{counted(n, 'grade')} written as {'a name' if n == 1 else 'names'}, read as "
-                      f"{'a number' if n == 1 else 'numbers'}: "
-                      + ", ".join(f"{grade_names[g]}={g}" for g in sorted(by_name)),
-            "nothing to do (the manifest holds the numbers)", "grade-names"))
+        problems.append(grade_names_note(csv_path, by_name, grade_names,
+                                         "nothing to do (the manifest holds the numbers)"))
     if outside:
         said = (None if by_name else  # words and numbers mixed: not a 1-based column of numbers
                 one_based_problem(csv_path, table.columns[index["grade"]], grade_names, numbers,
@@ -826,8 +836,8 @@ def likely_typos(names: Sequence[str], unlabelled: Sequence[Path], rows: int = 0
 
 
 def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
-                 test_dir_name: str = "test", not_read: Sequence[Path] = ()
-                 ) -> tuple[dict[Path, LabelRow], list[Problem]]:
+                 test_dir_name: str = "test", not_read: Sequence[Path] = (), missing: str = "error"
+                 ) -> tuple[dict[Path, LabelRow], list[Problem], list[LabelRow]]:
     """Pair each training image with its CSV row (see :class:`NameIndex`).
 
     A row without an image whose file sits in a subfolder of ``folder`` says so (the
@@ -842,6 +852,12 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
     The first two carry a summary (``608 of the 611 label rows have no image in FOLDER``),
     printed when their lines are cut short. A note says how many names were matched by stem
     (APTOS, EyePACS and IDRiD write ids without extension) or by number.
+
+    ``missing="leave_out"`` (``data.missing``): a row whose image is nowhere (not in a
+    subfolder, not a near miss of an image without a row: those stay errors) is left out
+    instead, in one note naming the first :data:`LEFT_OUT_SHOWN` (a warning when more than
+    half the rows go: is the training set fully unzipped?). Returns the matched images with
+    their rows, the problems, and the rows left out (file order; [] under ``error``).
     """
     index = NameIndex(images)
     reported = NameIndex(not_read)  # their own error says what to do with them
@@ -902,13 +918,23 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
                                                f"has no row): write {path.name} in the row, or "
                                                f"add the image or delete the row")
         row_of[path] = plain_missing[typo_rows[i]]
+    left_out: list[LabelRow] = []
+    if missing == "leave_out":  # the rows whose image is nowhere: a partial download
+        guessed = {typo_rows[i] for i in typos}
+        gone = {k for k in plain_missing if k not in guessed}
+        left_out = [plain_missing[k] for k in sorted(gone)]
+        no_image = [item for k, item in enumerate(no_image) if k not in gone]
+        if left_out:
+            problems.append(_left_out_missing_problem(table, left_out, folder, len(images)))
     if no_image:
         rows = len(table.rows)
+        nowhere = bool(plain_missing) and missing != "leave_out"  # --missing leave_out would take them
         summary = (f"{len(no_image)} of the {rows} label rows have no image in {folder} "
                    f"({counted(len(images), 'image')} there)"
                    + (": is the training set fully unzipped there? To train on the images that "
-                      f"are there, copy {table.path.name} with only their rows and pass the copy "
-                      "with --labels-csv FILE" if 2 * len(no_image) > rows else ""))
+                      f"are there, {MISSING_LEAVE_OUT_FIX}" if 2 * len(no_image) > rows and images
+                      and nowhere else f"; to train without them, {MISSING_LEAVE_OUT_FIX}"
+                      if nowhere and images else ""))
         problems += [Problem(where, what, fix, "error", "no-image", summary)
                      for where, what, fix in no_image]
     summary = (f"{len(unlabelled)} of the {len(images)} images in {folder} have no row in "
@@ -922,7 +948,31 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
             fix = (f"write {path.name} at {table.path.name}:{row_of[path].line} if that row is "
                    f"its, else {fix}")
         problems.append(Problem(str(path), what, fix, "error", "no-label", summary))
-    return matched, problems
+    return matched, problems, left_out
+
+
+MISSING_LEAVE_OUT_FIX = ("rerun with --missing leave_out (the rows without an image are then left "
+                         "out, listed in ingest_summary.json)")
+"""How the rows of a partial download are left out without editing the label CSV: the
+ingest's flag, which ``python -m drac_ssl.train`` says as ``data.missing=leave_out``."""
+
+
+def _left_out_missing_problem(table: LabelTable, left_out: Sequence[LabelRow], folder: Path,
+                              n_images: int) -> Problem:
+    """The note (a warning when more than half the rows go) of the rows ``data.missing=
+    leave_out`` left out: how many of the table's rows, the first :data:`LEFT_OUT_SHOWN`
+    (``labels.csv:LINE NAME``), where the full list is."""
+    n, rows = len(left_out), len(table.rows)
+    shown = ", ".join(f"{table.path.name}:{row.line} {row.name}" for row in left_out[:LEFT_OUT_SHOWN])
+    more = n - LEFT_OUT_SHOWN
+    most = 2 * n > rows
+    what = (f"{n} of the {rows} label rows {'has' if n == 1 else 'have'} no image in {folder} and "
+            f"{'was' if n == 1 else 'were'} left out (--missing leave_out): {shown}"
+            + (f", and {more} more" if more > 0 else "")
+            + (f"; {counted(n_images, 'image')} there: is the training set fully unzipped there?"
+               if most else ""))
+    fix = "nothing to do if they are not downloaded; ingest_summary.json lists every one (left_out_missing)"
+    return Problem(str(table.path), what, fix, "warning" if most else "note", "missing")
 
 
 def check_test_list(images: Sequence[Path], names: Sequence[tuple[int, str]], csv_path: Path,

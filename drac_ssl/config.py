@@ -54,6 +54,9 @@ DATA_MODALITIES = ("auto", "octa", "fundus")
 DATA_UNGRADABLE = ("error", "leave_out")
 """``data.ungradable``: what a label row with no grade (an empty or NA cell) does."""
 
+DATA_MISSING = ("error", "leave_out")
+"""``data.missing``: what a label row whose image is not in the training folder does."""
+
 
 @dataclass
 class DataConfig:
@@ -105,6 +108,14 @@ class DataConfig:
     (``left_out_ungradable``) and the run's report. Any other bad grade (``7``, ``x``) stays
     an error. Every layout with a label CSV; a MedMNIST ``.npz`` has no such cells.
 
+    ``missing``: what a label-CSV row whose image is nowhere does (not in the training folder,
+    nor in a subfolder of it, nor a near miss of an image without a row: those are mistakes
+    that stay errors). ``error`` (the default): each is an error. ``leave_out``: the row is
+    left out (a partial download, EyePACS's 35k rows of which part were fetched), said in one
+    note (a warning when most rows go), listed in ``ingest_summary.json``
+    (``left_out_missing``: name, CSV line, the grade as written) and counted in the run's
+    report and the model card.
+
     Fundus preprocessing, off by default, applied to every cached copy (train and test):
     ``fundus_crop`` crops to the fundus disc (the bounding box of the largest region
     brighter than a tenth of the mean grey level, at least 7, as in Graham's radius
@@ -145,6 +156,7 @@ class DataConfig:
     fold_seed: int = 0  # seed of the stratified (patient-grouped when known) fold assignment
     strict: bool = False  # reject (instead of convert) RGB/16-bit/non-1024 images
     ungradable: str = "error"  # error | leave_out: a row with an empty or NA grade (see above)
+    missing: str = "error"  # error | leave_out: a label row whose image is not there (see above)
     workers: int = 0  # 0 = all cores
     # the embedded phantom DRAC set (data.source=phantom): graded training and ungraded test
     # images generated (DRAC Task 3's 611 / 386 by default) from this seed
@@ -895,6 +907,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "data.channels": DATA_CHANNELS,
     "data.modality": DATA_MODALITIES,
     "data.ungradable": DATA_UNGRADABLE,
+    "data.missing": DATA_MISSING,
     "pretrain.optimizer": ("adam", "adamw", "sgd", "lars"),
     "pretrain.schedule": ("cosine", "constant"),
     "pretrain.precision": ("auto", "bf16", "fp32"),
@@ -995,6 +1008,8 @@ _CHOICE_MEANINGS: dict[str, dict[str, str]] = {
     "pretrain.compile": {"on": "true", "yes": "true", "off": "false", "no": "false"},
     "data.ungradable": {word: "leave_out" for word in ("drop", "skip", "exclude", "omit", "remove",
                                                        "ignore", "leave", "leaveout", "true")},
+    "data.missing": {word: "leave_out" for word in ("drop", "skip", "exclude", "omit", "remove",
+                                                    "ignore", "leave", "leaveout", "true")},
 }
 """Words users write for a choice, by setting: ``finetune.freeze=none`` (nothing frozen) means
 ``all`` (the whole backbone trains), not the nearest spelling ``frozen``; ``data.ungradable=drop``

@@ -924,7 +924,8 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
                   f"the {layout.kind} layout{columns} holds fundus photographs, but the augmentation recipe is "
                   f"octa, {_OCTA_RECIPE_WORDS}", _FUNDUS_RECIPE_FIX)
     try:
-        entries, problems, _, _ = ingest.collect_images(d, layout, names)  # data.ungradable as the ingest
+        # data.ungradable and data.missing as the ingest
+        entries, problems, _, _, _ = ingest.collect_images(d, layout, names)
         # no training or test image (study/ holding images/ and labels.csv), decided as the
         # ingest does before data.unlabelled's images join: those are no such images
         no_images = (not entries and not any(p.severity == "error" for p in problems))
@@ -936,11 +937,18 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
     if config_module.grades_problem(d.grades)[0]:  # said as data.grades' own error
         problems = [p for p in problems if not _on_the_fallback_scale(p)]
     blocking = in_line_order([p for p in problems if p.severity == "error"])
-    if no_images:
+    # a label CSV beside a training folder without an image (its images one folder too deep):
+    # the ingest's stop, which names the subfolder; the counts of an empty training set would
+    # only add batch-size errors and 'no labelled images: give the label CSV' that mislead
+    no_training = any(p.kind == "no-training-images" for p in blocking)
+    if no_images or no_training:
         # the ingest's own stop, with the likely root (study/ holding images/ and labels.csv):
         # beside data.unlabelled's errors if any, not the '0 images' findings that would follow
-        c.error("data.root", as_config_keys(ingest.no_images_message(layout)).replace(
-            " -> ", "\n     fix: ", 1))
+        if no_images:
+            c.error("data.root", as_config_keys(ingest.no_images_message(layout)).replace(
+                " -> ", "\n     fix: ", 1))
+        else:
+            blocking.sort(key=lambda p: p.kind != "no-training-images")  # the headline first
         for problem, rest in shown_with_rest(blocking):
             c.error("", as_config_keys(problem.line).replace(" -> ", "\n     fix: ", 1))
             if rest:

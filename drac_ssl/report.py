@@ -55,6 +55,7 @@ from drac_ssl.grading.bundle import (
     fold_grouping_words,
     freeze_words,
     fundus_preprocessing_words,
+    left_out_missing_words,
     left_out_words,
     variant_title,
 )
@@ -196,6 +197,8 @@ def _data_section(run_dir: Path) -> list[str]:
                          "takes its ingest)")
         if prov.get("n_left_out_ungradable"):  # data.ungradable=leave_out, and there were such rows
             lines.append(f"- {left_out_words(prov['n_left_out_ungradable'])}")
+        if prov.get("n_left_out_missing"):  # data.missing=leave_out: rows of a partial download
+            lines.append(f"- {left_out_missing_words(prov['n_left_out_missing'])}")
         comparison = _read_json(run_dir / "finetune" / "comparison.json")  # what its CIs resample
         grouping = fold_grouping_words(prov, comparison if isinstance(comparison, dict) else None)
         lines += ([f"- {grouping}"] if grouping else []) + [""]

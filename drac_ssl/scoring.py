@@ -74,6 +74,7 @@ from data_prep.problems import Problem, counted, error, in_line_order
 from data_prep.validate import (
     NameIndex,
     grade_from_name,
+    grade_names_note,
     is_ungraded,
     one_based_problem,
     stray_grades,
@@ -272,6 +273,7 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
     grades: list[int | None] = []
     lines: list[int] = []
     outside: list[tuple[int, str, int]] = []
+    by_name: dict[int, int] = {}  # grade -> rows that wrote it as its name ('Moderate')
     column = table.columns[index["grade"]]
     for line, cells in table.rows:
         where = f"{path}:{line}"
@@ -282,8 +284,8 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
                                   "delete the row", "csv"))
             continue
         grade = parse_grade(raw)
-        if grade is None:
-            grade = grade_from_name(raw, grade_names)
+        if grade is None and (grade := grade_from_name(raw, grade_names)) is not None:
+            by_name[grade] = by_name.get(grade, 0) + 1  # said once, as the ingest says it
         if grade is None:
             named = "" if _numbered(grade_names) else f" nor one of the names {', '.join(grade_names)}"
             what = (f"{name} has no grade ({'an empty cell' if not raw.strip() else repr(raw.strip())}"
@@ -299,6 +301,8 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
         names.append(name)
         grades.append(grade)
         lines.append(line)
+    if by_name:
+        problems.append(grade_names_note(path, by_name, grade_names, "nothing to do (scored as those numbers)"))
     if outside:
         problems += _outside_problems(path, column, grade_names, grades, outside)
     if not names and not any(p.severity == "error" for p in problems):

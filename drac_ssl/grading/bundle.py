@@ -79,6 +79,7 @@ __all__ = [
     "data_provenance",
     "fold_grouping_words",
     "fundus_preprocessing_words",
+    "left_out_missing_words",
     "left_out_words",
     "load_bundle",
     "referable_cut_of",
@@ -203,7 +204,9 @@ def data_provenance(data_dir: str | os.PathLike[str],
     ``patients.unused_column``; None for an ingest made before it was recorded).
     ``n_left_out_ungradable``: the label rows left out as ungradable with their images
     (``data.ungradable=leave_out``, ``ingest_summary.json``'s ``left_out_ungradable``; 0 when
-    none was or the ingest did not record it). ``ingest_warnings``: how many warnings the
+    none was or the ingest did not record it). ``n_left_out_missing``: the label rows left
+    out because their image was nowhere (``data.missing=leave_out``, ``left_out_missing``; 0
+    likewise). ``ingest_warnings``: how many warnings the
     ingest gave (``findings_by_kind``'s ``warning:*``; its ``warnings`` lines for an ingest
     that did not count them by kind). ``crop_not_applied``: with ``data.fundus_crop``, the
     images the crop left uncropped per reason (:data:`CROP_NOT_APPLIED`'s words; only the
@@ -264,6 +267,7 @@ def data_provenance(data_dir: str | os.PathLike[str],
             (summary.get("patients") or {}).get("unused_column")
             if isinstance(summary.get("patients"), dict) else None),
         "n_left_out_ungradable": len(summary.get("left_out_ungradable") or []),
+        "n_left_out_missing": len(summary.get("left_out_missing") or []),
         "train_per_grade": {names[k]: v for k, v in per_grade.items() if k < len(names)},
         "grades": names,
         "channels": facts.channels,
@@ -318,6 +322,17 @@ def left_out_words(n: int) -> str:
     return (f"{counted(n, 'row')} marked ungradable {'was' if one else 'were'} left out "
             f"(data.ungradable=leave_out), with {'its image' if one else 'their images'}; "
             f"ingest_summary.json lists {'it' if one else 'them'}")
+
+
+def left_out_missing_words(n: int) -> str:
+    """The report's and the model card's line on the label rows left out because their image
+    was nowhere (``data.missing=leave_out``, a partial download; :func:`data_provenance`'s
+    ``n_left_out_missing``)."""
+    from data_prep.problems import counted
+
+    one = n == 1
+    return (f"{counted(n, 'label row')} whose image is missing {'was' if one else 'were'} left out "
+            f"(data.missing=leave_out); ingest_summary.json lists {'it' if one else 'them'}")
 
 
 def fold_grouping_words(data: dict[str, Any], cv: dict[str, Any] | None = None) -> str:
@@ -505,6 +520,8 @@ def _model_card(meta: dict[str, Any]) -> str:
     folds_line = f"\n- {grouping[0].upper()}{grouping[1:]}." if grouping else ""
     if data.get("n_left_out_ungradable"):  # the model never saw the images graders found ungradable
         folds_line += f"\n- {left_out_words(data['n_left_out_ungradable'])}."
+    if data.get("n_left_out_missing"):  # label rows of a partial download: no image to learn from
+        folds_line += f"\n- {left_out_missing_words(data['n_left_out_missing'])}."
     chance = chance_warning(cv)
     if chance:
         data_warning += f"\n> **{chance}**\n"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import struct
 import zlib
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -307,6 +308,30 @@ def test_a_file_that_is_not_an_image_is_said_in_words(data: bytes, words: str) -
         assert f"not an image (it holds {words})" in messages(validate.inspect_image(data, "x.png"))
 
 
+@pytest.mark.parametrize(("fmt", "cut", "kw"), [
+    ("JPEG", 300, {"quality": 95}), ("PNG", 20, {}), ("TIFF", 6, {}), ("BMP", 20, {}),
+])
+def test_an_image_cut_short_in_its_header_is_named_by_its_signature(
+        aptos_dir: Path, fmt: str, cut: int, kw: dict) -> None:
+    """A new-user review: a JPEG cut at 300 bytes (inside its header) was "not an image (it
+    holds bytes ff d8 ff e0 ...)", while cut at 2,000 bytes it was a "truncated JPEG". A file
+    that starts with an image format's signature but opens in no decoder is a damaged or
+    truncated file of that format, with the re-copy fix."""
+    photo = Image.open(next((aptos_dir / "train_images").glob("*.png"))).convert("RGB")
+    data = encode(photo, fmt, **kw)[:cut]
+    said = messages(validate.inspect_image(data, f"x.{fmt.lower()}", channels=None))
+    assert (f"a damaged or truncated {fmt} (its first bytes are a {fmt}'s, but it cannot be "
+            "decoded) -> re-copy it") in said, said
+    assert "not an image" not in said and "it holds bytes" not in said, said
+    assert decode.content_words(data) == f"the first bytes of a {fmt} image, damaged or cut short"
+
+
+def test_text_starting_like_a_bmp_is_still_text() -> None:
+    """BMP's signature is two letters ("BM"): only with its reserved zero bytes is it a BMP."""
+    assert decode.content_words(b"BMI table of the cohort\n") == 'text "BMI table of the cohort"'
+    assert decode.damaged_image_format(b"BMI table of the cohort\n") is None
+
+
 def test_cmyk_jpeg_is_converted_and_said(drac_samples: list[np.ndarray]) -> None:
     original = drac_samples[1]
     cmyk = Image.fromarray(np.dstack([original] * 3)).convert("CMYK")
@@ -417,7 +442,7 @@ def test_channels_asked_for(drac_samples: list[np.ndarray]) -> None:
 
 def test_bad_bytes_never_raise() -> None:
     for data, fragment in [(b"", "empty file"), (b"hello world", "not an image"),
-                           (b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, "not an image")]:
+                           (b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, "a damaged or truncated PNG")]:
         decoded = validate.inspect_image(data, "x")
         assert decoded.pixels is None and fragment in messages(decoded)
     assert decode.to_uint8(np.array([[1.0, np.nan]], np.float32), "x")[0] is None

@@ -631,8 +631,8 @@ def test_many_label_rows_without_images_print_ten_a_count_and_a_summary(
     listed = out / ingest.PROBLEMS_NAME
     assert (f"  ... and 27 more 'no-image' error(s) of this kind: 37 of the 40 label rows have no "
             f"image in {root} (3 images there): is the training set fully unzipped there? To train on "
-            f"the images that are there, copy labels.csv with only their rows and pass the copy with "
-            f"--labels-csv FILE (all "
+            f"the images that are there, rerun with --missing leave_out (the rows without an image are "
+            f"then left out, listed in ingest_summary.json) (all "
             f"listed in {listed})") in err, err
     assert "ingest of" in err and "37 problem(s) must be fixed first" in err
     full = listed.read_text(encoding="utf-8")
@@ -1495,6 +1495,117 @@ def test_the_train_command_passes_data_ungradable_to_the_ingest(
     assert [e["name"] for e in summary["left_out_ungradable"]] == ["002.png", "004.png", "006.png"]
     (line,) = [n for n in summary["notes"] if "marked ungradable" in n]
     assert "(data.ungradable=leave_out)" in line and "--ungradable" not in printed
+
+
+# --------------------------------------------------------------------------------------
+# Label rows whose image is missing (data.missing / --missing): a partial download
+
+
+def make_partial(root: Path, n_rows: int = 30, kept: int = 12) -> Path:
+    """A plain folder whose label CSV has ``n_rows`` rows (grades 0, 1 alternating) but only
+    the first ``kept`` images, and a test image: EyePACS downloaded in part."""
+    data = make_plain(root, {f"{i:03d}.png": i % 2 for i in range(1, n_rows + 1)}, test=("900.png",))
+    for i in range(kept + 1, n_rows + 1):
+        (data / f"{i:03d}.png").unlink()
+    return data
+
+
+def test_missing_images_stop_the_ingest_by_default_with_the_option_in_the_summary(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """18 of 30 rows without an image: an error per row (the default, as before); the count
+    line now names --missing leave_out instead of a hand-made copy of the CSV."""
+    data = make_partial(tmp_path / "d")
+    assert ingest_cli(data, tmp_path / "out", "--grades", "Normal,DR", "--folds", "2") == 2
+    err = capsys.readouterr().err
+    assert (f"18 of the 30 label rows have no image in {data} (12 images there): is the training "
+            "set fully unzipped there? To train on the images that are there, rerun with --missing "
+            "leave_out (the rows without an image are then left out, listed in ingest_summary.json)"
+            ) in err, err
+    from data_prep.problems import as_config_keys
+
+    assert "rerun with data.missing=leave_out (the rows" in as_config_keys(err)
+
+
+def test_missing_leave_out_ingests_the_rows_with_an_image_and_records_the_others(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--missing leave_out``: the rows whose image is nowhere are left out, on the record: a
+    warning (most rows left out) naming the first five and how many more, a line of the
+    printed summary, every one in ingest_summary.json (left_out_missing: name, CSV line, the
+    grade as written) beside the setting (missing); the manifest holds the 12 images."""
+    data = make_partial(tmp_path / "d")
+    assert ingest_cli(data, tmp_path / "out", "--grades", "Normal,DR", "--folds", "2",
+                      "--missing", "leave_out") == 0
+    printed = capsys.readouterr().out
+    rows = read_manifest(tmp_path / "out" / ingest.MANIFEST_NAME)
+    assert sorted(r["id"] for r in rows if r["split"] == "train") == [f"{i:03d}.png" for i in range(1, 13)]
+    summary = ingest_summary(tmp_path / "out")
+    assert summary["missing"] == "leave_out" and summary["config"]["missing"] == "leave_out"
+    listed = summary["left_out_missing"]
+    assert [e["name"] for e in listed] == [f"{i:03d}.png" for i in range(13, 31)]
+    assert listed[0] == {"name": "013.png", "line": 14, "grade_cell": "1"}
+    (line,) = [w for w in summary["warnings"] if "(--missing leave_out)" in w]
+    assert line.startswith(f"{data / 'labels.csv'}: 18 of the 30 label rows have no image in {data} "
+                           "and were left out (--missing leave_out): labels.csv:14 013.png, "
+                           "labels.csv:15 014.png"), line
+    assert "and 13 more" in line and "is the training set fully unzipped there?" in line, line
+    assert ("left out: 18 rows whose image is missing (--missing leave_out), listed in "
+            "ingest_summary.json (left_out_missing)") in printed, printed
+    assert "label without image" not in printed
+
+    # a few rows left out: a note; none: nothing said, an empty list
+    few = make_partial(tmp_path / "few", n_rows=12, kept=11)
+    result = ingest.run(config(few, grades=TWO_GRADES, missing="leave_out"), tmp_path / "o2", verbose=False)
+    assert any("1 of the 12 label rows has no image" in n for n in result.notes), result.notes
+    whole = make_plain(tmp_path / "whole", {f"{i:03d}.png": i % 2 for i in range(1, 7)})
+    result = ingest.run(config(whole, grades=TWO_GRADES, missing="leave_out"), tmp_path / "o3", verbose=False)
+    assert not any("--missing" in n for n in result.notes + result.warnings)
+    assert "--missing" not in ingest.format_summary(result)
+    assert ingest_summary(tmp_path / "o3")["left_out_missing"] == []
+    # the default records the setting and no row
+    result = ingest.run(config(whole, grades=TWO_GRADES), tmp_path / "o4", verbose=False)
+    assert ingest_summary(tmp_path / "o4")["missing"] == "error"
+
+
+def test_missing_leave_out_keeps_misplaced_images_and_typos_errors(tmp_path: Path) -> None:
+    """Only a row whose image is nowhere is left out: one whose image sits in a subfolder, or
+    whose name is a near miss of an image without a row, is a mistake to mend, not a gap in
+    the download; an unknown value is refused."""
+    data = make_plain(tmp_path / "d", {f"{i:03d}.png": i % 2 for i in range(1, 9)})
+    (data / "sub").mkdir()
+    (data / "002.png").rename(data / "sub" / "002.png")
+    (data / "003.png").rename(data / "003b.png")
+    message = expect_error(config(data, grades=TWO_GRADES, missing="leave_out"), tmp_path / "out",
+                           "label without image: 002.png is not in", "but in its subfolder sub/",
+                           "did you mean 003b.png?")
+    expect_error(config(data, missing="drop"), tmp_path / "out",
+                 "--missing 'drop' is not one of error, leave_out")
+    assert "were left out" not in message
+
+
+def test_the_train_command_passes_data_missing_to_the_ingest_and_its_preflight(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``data.missing=leave_out``: the preflight refuses no such row and counts the rows with
+    an image; the ingest stage leaves the others out and says it in the setting's terms."""
+    from drac_ssl import preflight
+    from drac_ssl.config import load_config
+    from drac_ssl.train import stage_ingest
+
+    data = make_partial(tmp_path / "d")
+    settings = [f"data.root={data}", "data.grades=[Normal,DR]", "data.n_folds=2", "data.workers=1",
+                f"data.cache_sizes=[{SIZE}]"]
+    cfg, sources, _ = preflight.read_config(None, settings)
+    refused = [f.line for f in preflight.check(cfg, tmp_path / "runs" / "x", sources, stages=["ingest"])
+               if f.severity == "error"]
+    assert any("label without image" in line for line in refused), refused
+    cfg, sources, _ = preflight.read_config(None, [*settings, "data.missing=leave_out"])
+    found = preflight.check(cfg, tmp_path / "runs" / "x", sources, stages=["ingest"])
+    assert [f.line for f in found if f.severity == "error"] == []
+    cfg = load_config(None, [*settings, "data.missing=leave_out"])
+    stage_ingest(cfg, tmp_path / "run")
+    printed = capsys.readouterr().out
+    summary = ingest_summary(tmp_path / "run" / "data")
+    assert len(summary["left_out_missing"]) == 18
+    assert "(data.missing=leave_out)" in printed and "--missing" not in printed, printed
 
 
 def test_an_image_in_a_format_the_package_does_not_read_is_said_so(tmp_path: Path) -> None:

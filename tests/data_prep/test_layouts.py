@@ -1047,6 +1047,102 @@ def test_images_one_level_down_name_the_folder_and_the_label_csv(tmp_path: Path,
     assert result.n_train == 25
 
 
+def test_training_images_one_folder_too_deep_stop_the_ingest_with_the_subfolder(
+        tmp_path: Path, aptos: list) -> None:
+    """A new-user review: Kaggle's unzip layout ``eyepacs/train/train/*.jpeg`` (IDRiD: ``a.
+    Training Set/a. Training Set/``) gave exit 0, 'train 0 test 5' and a manifest without a
+    training image: the label CSV was never read when the training folder held no image, so
+    its 25 rows were not reported. Each row now says that its image is in the subfolder, and
+    'N label rows but 0 training images' is an error with the move to make; the train
+    command's preflight stops on the same finding, not on batch sizes or a missing CSV."""
+    from drac_ssl import preflight
+
+    train, test = split(aptos)
+    nest = eyepacs_folder(tmp_path / "nest", aptos)
+    inner = nest / "train" / "train"
+    inner.mkdir()
+    for image in sorted((nest / "train").glob("*.jpeg")):
+        image.rename(inner / image.name)
+    for i, (_, _, rgb) in enumerate(test):
+        save(nest / "test" / f"{i + 1}_left.jpeg", rgb, format="JPEG", quality=95)
+    out = tmp_path / "out"
+    message = run_error(config(nest), out)
+    assert (f"{nest / 'trainLabels.csv'}: the label CSV has 25 rows but 0 training images were "
+            f"found in {nest / 'train'}") in message, message
+    assert f"its images are one folder too deep, in {inner}: move them up into {nest / 'train'}" \
+        in message, message
+    assert (f"label without image: 10_right is not in {nest / 'train'} but in its subfolder "
+            "train/") in message, message
+    assert "To train on the images that are there" not in message, message  # there are none
+    assert not (out / "manifest.csv").exists()
+
+    cfg, sources, parsed = preflight.read_config(None, [f"data.root={nest}", "data.n_folds=2",
+                                                        f"data.cache_sizes=[{SIZE}]"])
+    assert parsed == []
+    found = [f.line for f in preflight.check(cfg, tmp_path / "runs" / "x", sources)
+             if f.severity == "error"]
+    assert any("the label CSV has 25 rows but 0 training images" in line for line in found), found
+    assert not any("batch_size" in line or "give the label CSV" in line for line in found), found
+
+    # IDRiD's training folder unzipped into itself
+    task = tmp_path / "IDRiD" / IDRID_DIR
+    deep = task / IMAGES_DIR / TRAIN_DIR / TRAIN_DIR
+    for i, (_, _, rgb) in enumerate(train):
+        save(deep / f"IDRiD_{i + 1:03d}.jpg", rgb, format="JPEG")
+    write_rows(task / GROUNDTRUTH_DIR / IDRID_LABELS_CSV_NAME, ["Image name", "Retinopathy grade"],
+               [[f"IDRiD_{i + 1:03d}", g] for i, (_, g, _) in enumerate(train)])
+    message = run_error(config(tmp_path / "IDRiD"), tmp_path / "out-idrid")
+    assert "the label CSV has 25 rows but 0 training images" in message, message
+    assert f"its images are one folder too deep, in {deep}" in message, message
+
+
+def test_a_compressed_label_csv_is_named_with_the_command_that_unpacks_it(
+        tmp_path: Path, aptos: list) -> None:
+    """A new-user review: Kaggle ships ``trainLabels.csv.zip``; ``--root v/zip`` said 'no label
+    CSV found here -> did you mean --root v/zip/train (25 images)?', and that root ingested the
+    colour photographs as a grey UW-OCTA folder. The compressed CSV is named with the command
+    that unpacks it (the images' subfolder is not offered), from the root and from the images'
+    folder below it; unpacked, the folder is the EyePACS layout it was meant to be."""
+    import gzip
+    import zipfile
+
+    base = eyepacs_folder(tmp_path / "zip", aptos)
+    labels = base / "trainLabels.csv"
+    with zipfile.ZipFile(base / "trainLabels.csv.zip", "w") as archive:
+        archive.write(labels, labels.name)
+    labels.unlink()
+    message = run_error(config(base), tmp_path / "out")
+    assert (f"{base}: no label CSV found here -> found trainLabels.csv.zip: unzip it here (cd {base} "
+            "&& unzip trainLabels.csv.zip) and run again") in message, message
+    assert "did you mean" not in message and "--root" not in message, message
+    message = run_error(config(base / "train"), tmp_path / "out")
+    assert (f"found trainLabels.csv.zip in the folder above: unzip it there (cd {base} && unzip "
+            "trainLabels.csv.zip) and run again") in message, message
+    assert "grayscale" not in message, message
+    with zipfile.ZipFile(base / "trainLabels.csv.zip") as archive:
+        archive.extractall(base)
+    result = ingest.run(config(base), tmp_path / "out", verbose=False)
+    assert result.layout == "eyepacs" and result.n_train == 25
+
+    # a gzipped CSV; a .zip of any name that holds a CSV; a .zip of images is not named
+    study = tmp_path / "study"
+    train, _ = split(aptos)
+    for code, _, rgb in train[:3]:
+        save(study / f"{code}.png", rgb)
+    with zipfile.ZipFile(study / "images.zip", "w") as archive:
+        archive.writestr("a.png", b"not read")
+    (study / "labels.csv.gz").write_bytes(gzip.compress(b"image name,DR grade\n"))
+    message = run_error(config(study), tmp_path / "out")
+    assert f"found labels.csv.gz: unzip it here (cd {study} && gunzip -k labels.csv.gz)" in message, message
+    assert "images.zip" not in message, message
+    (study / "labels.csv.gz").unlink()
+    with zipfile.ZipFile(study / "export (3).zip", "w") as archive:
+        archive.writestr("grades.csv", "image name,DR grade\n")
+    message = run_error(config(study), tmp_path / "out")
+    assert f"found 'export (3).zip' (it holds grades.csv): unzip it here (cd {study} && unzip " \
+           "'export (3).zip')" in message, message
+
+
 def test_a_stray_npz_is_no_medmnist_root_and_never_hides_the_images(tmp_path: Path,
                                                                    aptos: list) -> None:
     """A review: ``rb/features.npz`` beside the root and ``myroot/cache/emb.npz`` inside it were

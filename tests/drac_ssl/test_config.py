@@ -237,6 +237,17 @@ def test_stem_stride_needs_the_cifar_stem_and_says_the_fix() -> None:
     assert cfg.pretrain.backbone.stem_stride == 2
 
 
+def test_data_missing_is_a_checked_choice() -> None:
+    """data.missing: error (the default: a label row without its image stops the ingest) or
+    leave_out (a partial download: such rows are left out, on the record)."""
+    assert Config().data.missing == "error"
+    assert load_config(None, ["data.missing=leave_out"]).data.missing == "leave_out"
+    with pytest.raises(ConfigError, match=r"data.missing='skip' is not one of error, leave_out"):
+        load_config(None, ["data.missing=skip"])
+    with pytest.raises(ConfigError, match=r"fix: data.missing=leave_out"):
+        load_config(None, ["data.missing=leave-out"])
+
+
 def test_data_ungradable_is_a_checked_choice() -> None:
     """data.ungradable: error (the default: an empty or NA grade stops the ingest) or leave_out."""
     assert Config().data.ungradable == "error"

@@ -366,6 +366,21 @@ def test_unreadable_files_write_nothing_unless_skip_unreadable_grades_the_rest(
     assert "NOT a complete submission" in " ".join(capsys.readouterr().out.split())
 
 
+def test_a_jpeg_cut_in_its_header_is_named_a_damaged_jpeg_by_the_export(
+        exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A JPEG cut at 300 bytes was "not an image (it holds bytes ff d8 ff e0 ...)" here as in
+    the ingest: the decoder's words, now the format its first bytes name, with the re-copy fix."""
+    ok, jpeg = cv2.imencode(".jpg", np.full((64, 64), 90, np.uint8))
+    cut = tmp_path / "eye.jpg"
+    cut.write_bytes(jpeg.tobytes()[:300])
+    capsys.readouterr()
+    assert export.main([str(exported_run), "--images", str(cut), "--out", str(tmp_path / "x.csv")]) == 2
+    err = capsys.readouterr().err
+    assert ("eye.jpg: a damaged or truncated JPEG (its first bytes are a JPEG's, but it cannot be "
+            "decoded) -> re-copy it") in err, err
+    assert "not an image" not in err, err
+
+
 @pytest.mark.parametrize(("image_size", "shape", "warned"), [
     (28, (28, 28), False),  # RetinaMNIST: its own 28 px images never warn
     (28, (14, 20), False),  # half the input size: the threshold itself
@@ -1046,6 +1061,11 @@ def test_the_model_card_says_how_the_folds_were_formed(exported_run: Path) -> No
     card = bundles._model_card({**meta, "data": {**meta["data"], "n_left_out_ungradable": 1}})
     assert ("- 1 row marked ungradable was left out (data.ungradable=leave_out), with its image; "
             "ingest_summary.json lists it.\n") in card
+    # data.missing=leave_out: label rows of a partial download the model never saw
+    assert meta["data"]["n_left_out_missing"] == 0 and "image is missing" not in card
+    card = bundles._model_card({**meta, "data": {**meta["data"], "n_left_out_missing": 18}})
+    assert ("- 18 label rows whose image is missing were left out (data.missing=leave_out); "
+            "ingest_summary.json lists them.\n") in card
     meta["data"].update(n_train=44, n_patients=23)
     card = bundles._model_card(meta)
     assert ("- Folds: grouped by patient, 23 patients for 44 training images (each patient's images "
@@ -2159,6 +2179,29 @@ def test_score_gives_the_hand_computed_figures_of_a_5_grade_submission(
     assert record["package_version"] and record["date_utc"].startswith("20")
     assert record["command"].startswith("python -m drac_ssl.export --score ")
     assert record["chance_warning"] is None and "better than chance" not in printed
+
+
+def test_score_says_it_read_grades_written_as_words_as_the_ingest_says_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A new-user review: labels written ``No DR`` / ``Moderate`` were scored right but, unlike
+    the ingest, without a word that they were read as numbers; the ingest's note is printed
+    (and kept in the record's ``label_notes``)."""
+    sub = _write_scored_submission(tmp_path / "team.csv")
+    labels = tmp_path / "words.csv"
+    labels.write_text("Image name,Retinopathy grade\n" + "".join(
+        f"IDRiD_{i + 1:03d},{ICDR[g] if i < 4 else g}\n" for i, g in enumerate(SCORED_TRUE)))
+    out = tmp_path / "score.json"
+    assert export.main(["--score", str(sub), "--labels", str(labels), "--json", str(out)]) == 0
+    err = capsys.readouterr().err
+    said = (f"{labels}: 4 grades written as names, read as numbers: No DR=0, Mild=1, Moderate=2 -> "
+            "nothing to do (scored as those numbers)")
+    assert f"note: {said}" in err, err
+    assert json.loads(out.read_text())["label_notes"] == [said]
+    assert json.loads(out.read_text())["qwk"] == pytest.approx(0.8)
+    # numbers only: no such note
+    plain = _write_idrid_labels(tmp_path / "numbers.csv")
+    assert export.main(["--score", str(sub), "--labels", str(plain)]) == 0
+    assert "written as names" not in capsys.readouterr().err
 
 
 def test_score_refuses_a_case_without_label_and_a_label_without_case(

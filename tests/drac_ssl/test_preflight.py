@@ -358,8 +358,9 @@ def test_many_label_rows_without_images_are_listed_ten_then_counted(
     assert "fix: data.n_folds=4, or add labelled grade 2 (PDR) images" in err
     assert (f"11. ... and 30 more 'no-image' error(s) of this kind: 40 of the 52 label rows have no "
             f"image in {root} (12 images there): is the training set fully unzipped there? To train "
-            "on the images that are there, copy labels.csv with only their rows and pass the copy "
-            f"with data.labels_csv=FILE\n     fix: python -m data_prep ingest --root {root} "
+            "on the images that are there, rerun with data.missing=leave_out (the rows without an "
+            "image are then left out, listed in ingest_summary.json)\n     fix: python -m data_prep "
+            f"ingest --root {root} "
             "--out <a scratch folder> (with the same data settings) lists every one in <a scratch "
             "folder>/ingest_problems.txt") in err, err
 

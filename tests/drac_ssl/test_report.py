@@ -269,6 +269,12 @@ def test_the_data_section_says_how_many_ungradable_rows_were_left_out(tmp_path: 
         summary["left_out_ungradable"] = left_out
         (data / "ingest_summary.json").write_text(json.dumps(summary))
         assert not any("ungradable" in line for line in _data_section(tmp_path / "run"))
+    # data.missing=leave_out: the rows of a partial download left out, counted alike
+    summary["left_out_missing"] = [{"name": f"{i:03d}.png", "line": i + 2, "grade_cell": "1"}
+                                   for i in range(10, 12)]
+    (data / "ingest_summary.json").write_text(json.dumps(summary))
+    assert ("- 2 label rows whose image is missing were left out (data.missing=leave_out); "
+            "ingest_summary.json lists them") in _data_section(tmp_path / "run")
 
 
 def test_the_data_section_says_when_fundus_photographs_were_pretrained_with_the_octa_recipe(
