@@ -147,6 +147,7 @@ import numpy as np
 from data_prep.problems import Problem
 from drac_ssl.commands import check_arguments_problem, export_parser, score_arguments_problem
 from drac_ssl.config import Config
+from drac_ssl.console import print_lines
 from drac_ssl.datasets import load_octa_cache
 from drac_ssl.grading.bundle import (
     Bundle,
@@ -831,8 +832,7 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     chance = chance_warning(bundle.metadata.get("cv_metrics") or {})  # the stage's caveat, same rule
     if chance:
         print(f"warning: {chance}", file=sys.stderr)
-    for line in issues:
-        print(line)
+    out_lines: list[str] = list(issues)  # stdout, printed at the end (print_lines: | head, a full disk)
     # the decoder's warnings about a file (transparency, CMYK, float ...) apart from the
     # conversions to the model's channels
     n_file = len({line.split(f": {FILE_FINDING}", 1)[0] for line in warnings if f": {FILE_FINDING}" in line})
@@ -853,26 +853,31 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     flips = bundle.tta_in_cv if tta is None else bool(tta)
     noun = "image(s)" if n_files == len(files) else "file(s)"  # some files are not images it reads
     said_variant = _variant_words(Path(bundle.path), bundle.metadata, named_variant)
-    print(f"{status}: {counted} {noun} graded with {bundle.path}{said_variant} -> {written}{converted}\n  class = "
-          f"{rule} (finetune.decision={bundle.calibration.decision}); P0..P{k - 1} = the "
-          f"calibrated probabilities of the grades; "
-          f"{'the mean over 4 flips' if flips else 'no flips'} (test-time augmentation"
-          f"{', as in the cross-validation' if flips == bundle.tta_in_cv else ', NOT as in the cross-validation'})")
+    out_lines += [f"{status}: {counted} {noun} graded with {bundle.path}{said_variant} -> {written}{converted}",
+                  f"  class = {rule} (finetune.decision={bundle.calibration.decision}); P0..P{k - 1} = the "
+                  f"calibrated probabilities of the grades; "
+                  f"{'the mean over 4 flips' if flips else 'no flips'} (test-time augmentation"
+                  f"{', as in the cross-validation' if flips == bundle.tta_in_cv else ', NOT as in the cross-validation'})"]
     if referable_line:
-        print(f"  {referable_line}")
+        out_lines.append(f"  {referable_line}")
     if issues:
-        print(f"  {out} is {'as it was' if existed else 'not written'}: the file failing its check "
-              f"is kept as {written} to look at the rows named above; do not submit it")
+        out_lines.append(f"  {out} is {'as it was' if existed else 'not written'}: the file failing its check "
+                         f"is kept as {written} to look at the rows named above; do not submit it")
     if skipped:  # the app's batch summary starts with the same words (incomplete_line)
         reasons: dict[str, list[str]] = {}
         for problem in problems:
             reasons.setdefault(problem.path, []).append(problem.what)
         which = "Unreadable" if n_files == len(files) else "Unreadable or not images this package reads"
-        print(f"{incomplete_line([(Path(p).name, '; '.join(w)) for p, w in reasons.items()], n_files)}"
-              # the record is written only beside a CSV that passed its check
-              f". {which}, skipped by --skip-unreadable (listed on stderr"
-              f"{'' if issues else f' and in {record}'}): "
-              f"{written} has no row for them, so it is not a complete submission")
+        out_lines.append(
+            f"{incomplete_line([(Path(p).name, '; '.join(w)) for p, w in reasons.items()], n_files)}"
+            # the record is written only beside a CSV that passed its check
+            f". {which}, skipped by --skip-unreadable (listed on stderr"
+            f"{'' if issues else f' and in {record}'}): "
+            f"{written} has no row for them, so it is not a complete submission")
+    if (failure := print_lines(out_lines)) is not None:  # a reader gone (| head) is no failure
+        print(f"error: cannot print the summary on stdout ({failure}); the grades are in {written}",
+              file=sys.stderr)
+        return 2
     return 1 if issues else EXIT_SKIPPED if skipped else 0
 
 

@@ -2392,6 +2392,31 @@ def test_score_writes_its_json_and_exits_quietly_when_stdout_is_closed_or_full(t
     assert out.is_file()
 
 
+def test_folder_grading_survives_a_closed_or_full_stdout(exported_run: Path, tmp_path: Path) -> None:
+    """``export RUN --images DIR --out F | head -1`` printed its summary with a bare print: a
+    closed pipe ended in a BrokenPipeError traceback, exit 1 (documented as "the submission
+    fails its check"). The grades are written either way; a full stdout is one error line."""
+    test_dir = exported_run / "images" / "test"
+    team = tmp_path / "team.csv"
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        proc = _run_export([str(exported_run), "--images", str(test_dir), "--out", str(team)], write)
+    finally:
+        os.close(write)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert team.read_text() == (exported_run / "export" / "submission.csv").read_text()
+    if not Path("/dev/full").exists():
+        return
+    team.unlink()
+    with open("/dev/full", "w") as full:
+        proc = _run_export([str(exported_run), "--images", str(test_dir), "--out", str(team)], full)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "No space left" in errors[0] and str(team) in errors[0], proc.stderr
+    assert team.is_file()
+
+
 def test_score_with_grades_off_the_submission_says_the_scoring_fix(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     sub = _write_scored_submission(tmp_path / "team.csv")
