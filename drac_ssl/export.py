@@ -137,6 +137,7 @@ import json
 import os
 import shlex
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -171,7 +172,7 @@ from drac_ssl.grading.predict import (
 from drac_ssl.io import atomic_write_json, output_file_problem, read_json_dict, sha256_file
 from drac_ssl.manifest import MANIFEST_FILE, ManifestError, read_manifest
 from drac_ssl.oof import OOF_FILE, OofError, read_oof
-from drac_ssl.runtime import RUN_LOCK, hold_run, resolve_device
+from drac_ssl.runtime import RUN_LOCK, hold_run, record_end, record_start, resolve_device
 from drac_ssl.scale import read_ingest_facts
 from drac_ssl.starting import started
 from drac_ssl.submission import (
@@ -934,7 +935,17 @@ def _export_variant(args: argparse.Namespace) -> int:
             held.enter_context(hold_run(run_dir, tool="drac_ssl.export"))
         except OSError as exc:  # a read-only folder, an immutable lock file, another user's
             raise BundleError(_cannot_write_words(run_dir, exc, writes)) from None
-        return _export_variant_held(args, run_dir)
+        # what it writes into RUN is said in the run's invocation log, beside the training's lines
+        invocation, t0 = record_start(run_dir, "drac_ssl.export"), time.perf_counter()
+        try:
+            code = _export_variant_held(args, run_dir)
+        except BaseException as exc:
+            record_end(run_dir, invocation, t0, exc)
+            raise
+        record_end(run_dir, invocation, t0, None if code in (0, EXIT_SKIPPED) else
+                   RuntimeError(f"exit code {code} (the submission failed its check)" if code == 1
+                                else f"exit code {code}"))
+        return code
 
 
 def _same_file(a: Path, b: Path) -> bool:

@@ -582,8 +582,8 @@ def _unlocked_words(last: dict[str, Any] | None) -> list[str]:
 
 def record_start(run_dir: str | os.PathLike[str], tool: str, env: dict[str, Any] | None = None) -> str:
     """Add this invocation's line to ``run_dir/invocations.jsonl`` (one line per command that
-    ran on the run folder: ``drac_ssl.train``, resumes included, and ``drac_ssl.report``, which
-    rewrites report.md): ``env`` (:func:`environment_info`; computed when None), ``tool``, and
+    ran on the run folder: ``drac_ssl.train``, resumes included, ``drac_ssl.report``, which
+    rewrites report.md, and ``drac_ssl.export`` when it writes into the folder): ``env`` (:func:`environment_info`; computed when None), ``tool``, and
     the ``pid`` and ``host`` (another command can tell a run still going from one killed:
     compare). Returns the line as written, for :func:`record_end`."""
     line = json.dumps({**(env if env is not None else environment_info()), "tool": tool,

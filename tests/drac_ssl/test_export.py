@@ -1311,6 +1311,34 @@ def _two_variant_run(exported_run: Path, tmp_path: Path) -> Path:
     return run
 
 
+def test_an_export_that_writes_into_the_run_says_so_in_its_invocation_log(
+        exported_run: Path, tmp_path: Path) -> None:
+    """``export RUN --variant NAME`` writes RUN/bundles/NAME and RUN/export; the run folder
+    explains itself only if its invocation log has the line (the training's and the
+    report's have theirs). A reused bundle grading a folder outside RUN writes nothing there."""
+    run = _two_variant_run(exported_run, tmp_path)
+    log = run / "invocations.jsonl"
+
+    def exports() -> list[dict]:
+        lines = [json.loads(x) for x in log.read_text().splitlines()] if log.is_file() else []
+        return [x for x in lines if x.get("tool") == "drac_ssl.export"]
+
+    assert export.main([str(run), "--variant", "vicreg"]) == 0
+    [line] = exports()
+    assert line["ended"]["outcome"] == "finished" and line["pid"] == os.getpid()
+    out = tmp_path / "outside.csv"
+    assert export.main([str(run), "--variant", "vicreg", "--images", str(run / "images" / "test"),
+                        "--out", str(out)]) == 0
+    assert len(exports()) == 1  # the bundle reused, nothing written into RUN
+    manifest = run / "data" / "manifest.csv"
+    lines = manifest.read_text().splitlines(keepends=True)
+    tests = [ln for ln in lines[1:] if ",test," in ln]
+    manifest.write_text("".join([lines[0]] + [ln for ln in lines[1:] if ",test," not in ln] + tests[1:]))
+    assert export.main([str(run), "--variant", "vicreg"]) == 1  # the submission fails its check
+    failed = exports()[-1]["ended"]
+    assert failed["outcome"] == "failed" and "exit code 1" in failed["error"]
+
+
 def test_the_command_line_exports_a_variant_the_run_did_not_select(
         exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A trial's run selected scratch by chance: ``--variant vicreg`` builds that variant's
