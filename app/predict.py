@@ -39,6 +39,7 @@ from app.inputs import (
     OCTA_SIZE_DETAIL,
     InputLimits,
     LoadedImage,
+    check_gradable,
     describe_kind,
     is_plain_note,
     load_upload,
@@ -385,7 +386,9 @@ class Predictor:
         (``explain`` must then be None: ValueError otherwise). It is placed on ``image``
         through the crop and padding the preprocessing applied (0 outside the part the model
         read). The warnings start with the model's own (:attr:`chance_warning`, a model no
-        better than chance), then the image's."""
+        better than chance), then the image's. The image is graded as
+        given: the upload checks that refuse a blank image or noise are :meth:`predict_file`'s
+        and :meth:`predict_loaded`'s (:func:`app.inputs.refusal`)."""
         from drac_ssl.grading.predict import (
             ensemble_outputs,
             preprocess_image,
@@ -471,13 +474,17 @@ class Predictor:
     def predict_loaded(self, loaded: LoadedImage, gradcam: bool = True,
                        explain: int | None = None) -> Prediction:
         """Grade an image read by :func:`app.inputs.load_upload` in this model's channels (its
-        warnings, conversions included, carried over)."""
+        warnings, conversions included, carried over). Raises :class:`app.inputs.InputRejected`
+        for an image the app does not grade (:func:`app.inputs.refusal`: blank, or random
+        noise), as both tabs of the page refuse it."""
+        check_gradable(loaded, self.kind, self.channels)
         return self.predict(loaded.for_channels(self.channels), loaded.name, loaded.warnings,
                             gradcam=gradcam, explain=explain)
 
     def predict_file(self, path: str | os.PathLike[str], gradcam: bool = True) -> Prediction:
         """Read (with this predictor's limits) and grade an image file; raises
-        :class:`app.inputs.InputRejected` for a file that cannot be graded."""
+        :class:`app.inputs.InputRejected` for a file that cannot be read or is not graded
+        (blank, random noise: :func:`app.inputs.refusal`, the page's rule)."""
         t0 = time.perf_counter()
         loaded = load_upload(path, self.limits, channels=self.channels, kind=self.kind)
         read_seconds = time.perf_counter() - t0

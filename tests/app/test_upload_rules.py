@@ -1,17 +1,34 @@
-"""The structure check that tells random noise from an image (a clinician review found
-uniform noise graded "Normal" with no warning): :func:`app.inputs.neighbour_correlation`."""
+"""One rule for what the app grades, on the single-image tab, the batch tab and in
+:class:`app.predict.Predictor`: a blank image and an image of random noise are refused
+everywhere (a clinician review found the batch grading a black PNG the single tab refused,
+and uniform noise graded "Normal" with no warning); the batch always offers a CSV with the
+notes; duplicate names keep their upload order and say which one was graded."""
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from app.inputs import NOISE_CORRELATION, neighbour_correlation
+from app.inputs import (
+    NOISE_CORRELATION,
+    InputRejected,
+    load_bytes,
+    neighbour_correlation,
+)
+from app.predict import Predictor
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
+
+
+def _png(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG")
+    return buf.getvalue()
 
 
 def _scan(side: int = 128, seed: int = 0) -> np.ndarray:
@@ -24,6 +41,18 @@ def _scan(side: int = 128, seed: int = 0) -> np.ndarray:
 
 def _noise(side: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (side, side), dtype=np.uint8)
+
+
+def _write(tmp_path: Path, name: str, array: np.ndarray) -> Path:
+    path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(_png(array))
+    return path
+
+
+def _rows(path: str | Path) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
 
 
 # --------------------------------------------------------------------------------------
@@ -61,3 +90,93 @@ def test_a_phantom_image_passes_the_structure_check() -> None:
     from data_prep.phantom import phantom_image
 
     assert neighbour_correlation(phantom_image(0, 7, 1, size=256)) > 2 * NOISE_CORRELATION
+
+
+# --------------------------------------------------------------------------------------
+# Blank and noise: refused on both tabs and by the Predictor
+
+
+@pytest.mark.parametrize("what", ["blank", "noise"])
+def test_blank_and_noise_are_refused_on_both_tabs_and_by_the_predictor(
+        predictor: Predictor, tmp_path: Path, what: str) -> None:
+    from app.server import AppSettings, _grade_batch_now, _grade_single_now
+
+    bad = _write(tmp_path, "bad.png", np.zeros((256, 256), np.uint8) if what == "blank" else _noise(1024))
+    scan = _write(tmp_path, "scan.png", _scan())
+    said = "blank or near-constant" if what == "blank" else "random noise"
+    markdown, label, _, _, details = _grade_single_now(predictor, AppSettings(), str(bad), None, "bad.png")
+    assert label is None and "Cannot grade" in markdown and said in details["error"]
+    assert "nothing to grade" in details["error"]
+    with pytest.raises(InputRejected, match=said):
+        predictor.predict_file(bad)
+    with pytest.raises(InputRejected, match=said):
+        predictor.predict_loaded(load_bytes(bad.read_bytes(), "bad.png"))
+    summary, rows, csv_path, notes_path = _grade_batch_now(predictor, AppSettings(), [str(bad), str(scan)])
+    assert summary.startswith("INCOMPLETE: 1 of the 2 file(s) not graded: bad.png: ")
+    assert said in summary.splitlines()[0]
+    assert rows[0][0] == "bad.png" and rows[0][1] is None and rows[0][2] == "rejected"
+    assert rows[1][0] == "scan.png" and rows[1][1] in (0, 1, 2)
+    assert csv_path is not None and Path(csv_path).name == "grades_INCOMPLETE.csv"
+    (refused,) = [r for r in _rows(csv_path) if r["case"] == "bad.png"]
+    assert refused["class"] == "" and refused["notes"].startswith("NOT GRADED: ") and said in refused["notes"]
+    written = _rows(notes_path)
+    assert [r["case"] for r in written] == ["bad.png", "scan.png"]
+    assert written[0]["class"] == "" and written[0]["notes"].startswith("NOT GRADED: ")
+
+
+def test_noise_the_message_says_what_was_found_and_what_to_do(predictor: Predictor, tmp_path: Path) -> None:
+    bad = _write(tmp_path, "static.png", _noise(512))
+    with pytest.raises(InputRejected) as caught:
+        predictor.predict_file(bad)
+    message = str(caught.value)
+    assert "static.png" in message and "neighbouring pixels" in message
+    assert f"{neighbour_correlation(_noise(512)):.2f}" in message  # the value found
+    assert "Upload the original" in message
+
+
+# --------------------------------------------------------------------------------------
+# The batch's notes travel with the download
+
+
+def test_a_complete_batch_offers_the_submission_and_a_notes_csv(predictor: Predictor, tmp_path: Path) -> None:
+    from app.server import AppSettings, _grade_batch_now, submission_columns
+    from drac_ssl.submission import check_submission
+
+    tiny = _write(tmp_path, "tiny.png", _scan(40, seed=1))  # graded, with a size warning
+    scan = _write(tmp_path, "scan.png", _scan(300, seed=2))
+    summary, rows, csv_path, notes_path = _grade_batch_now(predictor, AppSettings(), [str(tiny), str(scan)])
+    assert Path(csv_path).name == "submission.csv" and check_submission(csv_path) == []
+    assert Path(notes_path).name == "grades_with_notes.csv" and "grades_with_notes.csv" in summary
+    header = Path(notes_path).read_text(encoding="utf-8").splitlines()[0]
+    assert header == ",".join([*submission_columns(3), "notes"])
+    written = _rows(notes_path)
+    submitted = _rows(csv_path)
+    assert [r["case"] for r in written] == ["tiny.png", "scan.png"] == [r["case"] for r in submitted]
+    for mine, theirs in zip(written, submitted, strict=True):  # the same grades and probabilities
+        assert {k: mine[k] for k in theirs} == theirs
+    assert "Too small" in written[0]["notes"] and written[0]["notes"] == rows[0][-1]
+
+
+# --------------------------------------------------------------------------------------
+# Duplicate names
+
+
+def test_duplicate_names_keep_upload_order_and_say_which_was_graded(predictor: Predictor, tmp_path: Path) -> None:
+    from app.server import AppSettings, _grade_batch_now
+
+    first = _write(tmp_path, "d1/x.png", _scan(seed=1))
+    other = _write(tmp_path, "y.png", _scan(seed=3))
+    second = _write(tmp_path, "d2/x.png", _scan(seed=2))
+    summary, rows, _, notes_path = _grade_batch_now(predictor, AppSettings(),
+                                                    [str(first), str(other), str(second)])
+    assert [r[0] for r in rows] == ["x.png", "y.png", "x.png"]
+    assert rows[0][1] is not None and rows[2][1] is None  # the first graded, in upload order
+    assert "the 2nd file named x.png was not graded: the 1st file of that name was" in rows[2][-1]
+    assert "the 2nd file named x.png was not graded" in summary.splitlines()[0]
+    written = _rows(notes_path)
+    assert [(r["case"], r["class"] != "") for r in written] == [("x.png", True), ("y.png", True),
+                                                                ("x.png", False)]
+    # a third copy names the one that was graded
+    third = _write(tmp_path, "d3/x.png", _scan(seed=4))
+    _, rows, _, _ = _grade_batch_now(predictor, AppSettings(), [str(first), str(second), str(third)])
+    assert "the 3rd file named x.png was not graded: the 1st file of that name was" in rows[2][-1]
