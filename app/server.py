@@ -354,17 +354,21 @@ def _result_markdown(pred: Prediction, predictor: Predictor) -> str:
     chance = predictor.chance_warning  # the model's own caveat, the banner's words
     if chance:
         lines += [f"**⚠ {html.escape(chance)}**", ""]
-    doubts = [w for w in pred.warnings if w != chance and not is_plain_note(w)]
-    notes = [w for w in pred.warnings if w != chance and is_plain_note(w)]
+    caveat = predictor.caveat  # the bundle's own caveat, in the result itself
+    model_words = {chance, caveat}
+    doubts = [w for w in pred.warnings if w not in model_words and not is_plain_note(w)]
+    notes = [w for w in pred.warnings if w not in model_words and is_plain_note(w)]
     if doubts:  # said first: a grade of an image that may not be what the model reads
         heading = ("**⚠ This may not be a UW-OCTA en-face image, so the grade below may mean "
                    "nothing:**" if predictor.kind == "octa"
                    else "**⚠ Check this image before reading the grade below:**")
         lines += [heading] + [f"- {html.escape(w)}" for w in doubts] + [""]
     lines += [f"Note: {html.escape(w)}" for w in notes] + ([""] if notes else [])
+    lines += [f"⚠ {html.escape(caveat)}", ""]
     lines += [
         f"## Grade {pred.grade} — {pred.grade_name}"
         + (" (⚠ see above)" if doubts or chance else ""),
+        *_decision_lines(pred, predictor),
         probs,
         *_referable_lines(pred, predictor),
         "",
@@ -384,6 +388,20 @@ def _result_markdown(pred: Prediction, predictor: Predictor) -> str:
         lines += ["", rare]
     lines += ["", _heatmap_markdown(pred, predictor)]
     return "\n".join(lines)
+
+
+def _decision_lines(pred: Prediction, predictor: Predictor) -> list[str]:
+    """One plain sentence beside the grade when it is not the most probable grade (the
+    thresholds on the expected grade, or a regression head's score, can give another grade
+    than the largest probability), then a blank line; [] when they agree or the decision is
+    the most probable grade (``argmax``)."""
+    top = int(np.argmax(pred.probs))
+    if predictor.bundle.calibration.decision == "argmax" or top == int(pred.grade):
+        return []
+    score = "the model's score" if predictor.regression else "the expected grade"
+    return [f"The most probable single grade is {top} {html.escape(predictor.class_names[top])} "
+            f"(P {float(pred.probs[top]):.3f}); grade {pred.grade} is {score} cut at the "
+            f"model's thresholds.", ""]
 
 
 def _referable_lines(pred: Prediction, predictor: Predictor) -> list[str]:
@@ -872,6 +890,8 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
     n_unlike = sum(1 for x in unlike if x)
     same = same_grade_words([r[1] for r in rows if r[2] != "rejected"], predictor.class_names)
     cautions = ""
+    if n_good:  # the bundle's own caveat, in the result (the banner says it too)
+        cautions += f"\n\n⚠ {predictor.caveat}"
     chance = predictor.chance_warning  # the model's own caveat, the banner's words
     if chance and n_good:
         cautions += f"\n\n⚠ **{chance}**"
@@ -963,9 +983,12 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
             with gr.Tab("Single image"):
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=2, min_width=260):
+                        # no file_types: gradio would answer a file of another type with its own
+                        # "Invalid file type ... ['.png', ...]"; the app's loader says in words
+                        # what the file is and what to upload, as on the batch tab
                         upload = gr.File(label=f"{image_kind[0].upper()}{image_kind[1:]} ({FORMAT_WORDS}; "
                                                f"grey or colour)",
-                                         file_types=FILE_TYPES, type="filepath", height=140)
+                                         type="filepath", height=140)
                         explain = gr.Radio(
                             choices=_heatmap_choices(predictor),
                             value=-1, label="Heatmap for", visible=settings.gradcam and predictor.heatmap_possible)

@@ -196,6 +196,11 @@ def test_bad_input_then_good(client, samples: list[Path], tmp_path: Path) -> Non
         [handle_file(str(stray)), handle_file(str(samples[0]))], api_name="/grade_batch")
     assert summary.startswith("INCOMPLETE: 1 of the 2 file(s) not graded: notes.txt: "), summary
     assert "1 image(s) graded" in summary and csv_path is not None
+    # the same file on the single-image tab: the app's words, not gradio's "Invalid file type
+    # ... ['.png', ...]"
+    markdown, label, _, _, details = client.predict(handle_file(str(stray)), api_name="/grade")
+    assert "Cannot grade" in markdown and "notes.txt" in details["error"] and "not an image" in details["error"]
+    assert "Invalid file type" not in markdown and "['" not in markdown
 
     markdown, label, original, overlay, details = client.predict(
         handle_file(str(samples[1])), api_name="/grade")  # the server still serves

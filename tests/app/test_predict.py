@@ -363,8 +363,10 @@ def test_images_unlike_the_training_images_are_flagged_before_the_grade(tmp_path
     stripes[:, ::16] = 255
     pred = predictor.predict(stripes)
     assert pred.input_check is not None and pred.input_check["flagged"]
-    assert pred.warnings[0].startswith("Unlike the training images")
-    assert "the 40 UW-OCTA images this model was trained on" in pred.warnings[0]
+    # the model's caveat, then this image's first warning: unlike the training images
+    assert pred.warnings[0] == predictor.caveat
+    assert pred.warnings[1].startswith("Unlike the training images")
+    assert "the 40 UW-OCTA images this model was trained on" in pred.warnings[1]
     assert "(⚠ see above)" in _result_markdown(pred, predictor)
     assert pred.as_dict()["unlike_training_images"]["distance"] > pred.input_check["threshold"]
     like = predictor.predict(_octa_like(128, 128, seed=1))  # a training image
@@ -550,7 +552,7 @@ def test_the_replayed_fundus_crop_says_when_it_found_no_disc(tmp_path: Path, one
     assert any(w.startswith("Preprocessing as in training: no fundus disc found") for w in dark.warnings)
     yy, xx = np.mgrid[0:96, 0:128]
     disc = np.where((yy - 48) ** 2 + (xx - 64) ** 2 < 40 ** 2, 120, 0).astype(np.uint8)
-    assert predictor.predict(disc).warnings == []
+    assert predictor.predict(disc).warnings == [predictor.caveat]  # the model's caveat alone
 
 
 def test_a_tiny_upload_to_a_uw_octa_model_gets_one_size_warning(tmp_path: Path, one_thread: None) -> None:

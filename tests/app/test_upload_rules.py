@@ -2,18 +2,21 @@
 :class:`app.predict.Predictor`: a blank image and an image of random noise are refused
 everywhere (a clinician review found the batch grading a black PNG the single tab refused,
 and uniform noise graded "Normal" with no warning); the batch always offers a CSV with the
-notes; duplicate names keep their upload order and say which one was graded."""
+notes; duplicate names keep their upload order and say which one was graded; the result
+carries the bundle's caveat."""
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from app.demo_bundle import build_demo_bundle
 from app.inputs import (
     NOISE_CORRELATION,
     InputRejected,
@@ -180,3 +183,89 @@ def test_duplicate_names_keep_upload_order_and_say_which_was_graded(predictor: P
     third = _write(tmp_path, "d3/x.png", _scan(seed=4))
     _, rows, _, _ = _grade_batch_now(predictor, AppSettings(), [str(first), str(second), str(third)])
     assert "the 3rd file named x.png was not graded: the 1st file of that name was" in rows[2][-1]
+
+
+# --------------------------------------------------------------------------------------
+# The caveat in the result
+
+
+def _phantom_bundle(tmp_path: Path) -> Path:
+    bundle = build_demo_bundle(tmp_path / "run", image_size=32, source_size=48, n_folds=1)
+    meta_path = bundle / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    meta.pop("demo")
+    meta["data"] = {"kind": "phantom", "n_train": 611}
+    meta_path.write_text(json.dumps(meta))
+    return bundle
+
+
+def test_the_result_carries_the_bundles_caveat(predictor: Predictor, tmp_path: Path) -> None:
+    from app.server import AppSettings, _grade_batch_now, _grade_single_now
+
+    scan = _write(tmp_path, "scan.png", _scan())
+    phantom = Predictor(_phantom_bundle(tmp_path), gradcam=False)
+    for pred_, words in ((predictor, "Untrained demo model"), (phantom, "Trained on phantom images")):
+        caveat = pred_.caveat
+        assert words in caveat and "not a medical device" in caveat
+        pred = pred_.predict_file(scan, gradcam=False)
+        assert caveat in pred.warnings and caveat in pred.as_dict()["warnings"]
+        markdown, _, _, _, details = _grade_single_now(pred_, AppSettings(gradcam=False), str(scan), None, "scan.png")
+        assert caveat in details["warnings"] and caveat in markdown
+        assert markdown.index(caveat) < markdown.index("## Grade")
+        summary, rows, _, _ = _grade_batch_now(pred_, AppSettings(), [str(scan)])
+        assert caveat in summary and caveat not in rows[0][-1]  # once, not on every row
+    # a trained bundle not on phantom data: not a medical device, nothing about phantoms
+    meta_path = phantom.path / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    meta["data"] = {"kind": "drac", "n_train": 611}
+    meta_path.write_text(json.dumps(meta))
+    real = Predictor(phantom.path, gradcam=False)
+    assert "not a medical device" in real.caveat and "phantom" not in real.caveat.lower()
+    assert "Untrained" not in real.caveat
+
+
+def test_the_unlike_warning_says_phantom_when_the_bundle_was_trained_on_phantoms(tmp_path: Path,
+                                                                                 one_thread: None) -> None:
+    phantom = Predictor(_phantom_bundle(tmp_path), gradcam=False)
+    assert phantom.training_images_words == "phantom UW-OCTA images"
+    assert Predictor(build_demo_bundle(tmp_path / "demo", image_size=32, source_size=48, n_folds=1),
+                     gradcam=False).training_images_words == "UW-OCTA images"
+
+
+# --------------------------------------------------------------------------------------
+# Wording next to the grade, and a file of another type on the single-image tab
+
+
+def test_a_grade_other_than_the_most_probable_is_said_next_to_the_grade(predictor: Predictor) -> None:
+    from dataclasses import replace
+
+    from app.server import _result_markdown
+
+    pred = predictor.predict(_scan(), gradcam=False)
+    assert predictor.bundle.calibration.decision == "thresholds"
+    probs = np.array([0.45, 0.15, 0.40])  # expected grade 0.95: NPDR at thresholds 0.5 / 1.5
+    differs = replace(pred, grade=1, grade_name="NPDR", probs=probs)
+    markdown = _result_markdown(differs, predictor)
+    heading = markdown.index("## Grade 1 — NPDR")
+    sentence = ("The most probable single grade is 0 Normal (P 0.450); grade 1 is the expected "
+                "grade cut at the model's thresholds.")
+    assert sentence in markdown and markdown.index(sentence) > heading
+    assert "<small>" not in markdown[heading:markdown.index(sentence)]
+    same = replace(pred, grade=0, grade_name="Normal", probs=np.array([0.7, 0.2, 0.1]))
+    assert "most probable single grade" not in _result_markdown(same, predictor)
+
+
+def test_a_text_file_on_the_single_tab_gets_the_apps_words(predictor: Predictor, tmp_path: Path) -> None:
+    """gradio's own check of ``file_types`` answered a .txt with "Invalid file type. Please
+    upload a file that is one of these formats: ['.png', ...]": the single-image upload no
+    longer sets it (as the batch's), so the app's loader says it in words."""
+    from app.server import AppSettings, _grade_single_now, build_demo
+
+    text = tmp_path / "letter.txt"
+    text.write_text("referral letter\n", encoding="utf-8")
+    markdown, label, _, _, details = _grade_single_now(predictor, AppSettings(), str(text), None, "letter.txt")
+    assert label is None and "letter.txt" in details["error"] and "not an image" in details["error"]
+    assert "['" not in details["error"]
+    demo = build_demo(predictor, AppSettings())
+    uploads = [b for b in demo.blocks.values() if type(b).__name__ == "File" and b.interactive is not False]
+    assert uploads and all(not b.file_types for b in uploads)
