@@ -21,8 +21,11 @@ non-square pixels, transparency composited over black, CMYK converted without co
 management) are shown as warnings beside the grade, ``Image file: `` and the ingest's words
 (:func:`drac_ssl.grading.image_notes.file_finding`; the export command says the same per file).
 
-:func:`sanity_warnings` flags images that do not look like a UW-OCTA en-face scan: too
-small, blank, strongly non-square, converted from colour. They are graded anyway. A 16-bit file
+:func:`refusal` is the one rule of what is not graded even though it decodes (the page's two
+tabs and :meth:`app.predict.Predictor.predict_file`): a blank or near-constant image, and
+random noise (:func:`neighbour_correlation`, adjacent pixels unrelated). :func:`sanity_warnings`
+flags images that do not look like a UW-OCTA en-face scan: too small, blank (then refused),
+strongly non-square, converted from colour; the others are graded anyway. A 16-bit file
 converted to 8-bit is said too, as a plain note (:func:`is_plain_note`): the training ingest
 converts the same way. The sentences the export command says too (a colour file on a grey
 model, a grey file on a colour model, the 16-bit note) come from
@@ -39,6 +42,7 @@ octa=False)``).
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import warnings
@@ -82,8 +86,12 @@ __all__ = [
     "InputLimits",
     "InputRejected",
     "LoadedImage",
+    "NOISE_CORRELATION",
+    "check_gradable",
     "load_bytes",
     "load_upload",
+    "neighbour_correlation",
+    "refusal",
     "sanity_warnings",
     "too_small_warning",
 ]
@@ -102,6 +110,19 @@ OCTA_SIZE_DETAIL = (f"UW-OCTA en-face exports are 1024 x 1024; below {MIN_SIDE} 
 MAX_ASPECT = 1.25
 """Long side / short side above which an image is flagged as non-square (UW-OCTA en-face
 exports are square)."""
+STRUCTURE_SIDE = 256
+""":func:`neighbour_correlation` measures the grey image block-averaged to at most this many
+pixels a side."""
+NOISE_CORRELATION = 0.15
+"""At or below this :func:`neighbour_correlation` an upload is refused as random noise
+(:func:`refusal`). Measured by ``python -m bench.structure_check``
+(``bench/results/structure_check.json``), each image read as the app reads it: the 3 real
+DRAC UW-OCTA samples 0.66-0.68; the 30 real APTOS colour fundus photographs 0.34-0.75 (median
+0.54; Graham-filtered at 224 px, the lowest of any real image measured); all 997 phantom
+UW-OCTA images of the default run's set 0.47-0.80; the 1,600 RetinaMNIST photographs (28 px)
+0.83-0.98. Uniform iid noise of 64 to 2048 px a side (5 images per size, 12 sizes) -0.01 to
+0.02; of 16 to 32 px up to 0.13 (fewer pixel pairs: a wider spread). The threshold is under
+half the lowest real image and above all the noise measured."""
 
 
 class InputRejected(ValueError):
@@ -145,6 +166,11 @@ class LoadedImage:
         """True for a blank or near-constant image (:func:`is_blank`): nothing to grade."""
         return is_blank(self.gray)
 
+    @functools.cached_property
+    def structure(self) -> float:
+        """:func:`neighbour_correlation` of :attr:`gray` (NaN when undefined)."""
+        return neighbour_correlation(self.gray)
+
     def for_channels(self, channels: int) -> np.ndarray:
         """The image as a model with ``channels`` reads it: ``gray`` for 1, RGB ``(H, W, 3)``
         for 3 (a grey image replicated into three channels; :func:`load_bytes` with that
@@ -164,6 +190,77 @@ def _blank_words(gray: np.ndarray) -> str:
         return ""
     return (f"Blank or near-constant image (grey levels {int(gray.min())}..{int(gray.max())}, "
             f"std {float(gray.std()):.1f})")
+
+
+def neighbour_correlation(image: np.ndarray) -> float:
+    """How much adjacent pixels of ``image`` (uint8 grey ``(H, W)`` or colour ``(H, W, C)``,
+    taken as its channel mean) go together: the Pearson correlation between each pixel and
+    its right-hand neighbour, and between each pixel and the one below, of the image reduced
+    to at most :data:`STRUCTURE_SIDE` px a side by averaging whole ``f x f`` blocks (``f`` an
+    integer; a few edge rows or columns dropped), the larger of the two; in [-1, 1].
+
+    Real UW-OCTA scans and fundus photographs have vessels, a disc, smooth shading: strong
+    neighbour correlation (0.34 or more in every real image measured, :data:`NOISE_CORRELATION`).
+    Independent noise has about 0, at any size, because the block means of independent pixels
+    are independent too (an interpolating resize is not: at 300 px, ``cv2.INTER_AREA`` to
+    256 px gave noise 0.2). A cheap check: about 1 ms for a 1024 px grey image, 0.15 s for 40
+    megapixels (the largest upload decoded), on the development CPU. It does not see noise inside a
+    masked disc (the disc's edge correlates) or structured garbage.
+
+    NaN when undefined: a single row or column, or no variation along either direction (a
+    constant image is :func:`data_prep.validate.is_blank`'s case)."""
+    import cv2
+
+    array = np.asarray(image)
+    h, w = array.shape[:2]
+    f = max(1, -(-max(h, w) // STRUCTURE_SIDE))
+    if f > 1 and h >= f and w >= f:  # whole blocks: INTER_AREA at an integer factor is their mean
+        crop = array[: h - h % f, : w - w % f].astype(np.float32)
+        array = cv2.resize(crop, (crop.shape[1] // f, crop.shape[0] // f), interpolation=cv2.INTER_AREA)
+    grey = array.astype(np.float64)
+    grey = grey if grey.ndim == 2 else grey.mean(axis=2)
+
+    def correlation(a: np.ndarray, b: np.ndarray) -> float:
+        if a.size < 2:
+            return float("nan")
+        a, b = a - a.mean(), b - b.mean()
+        scale = float(np.sqrt((a * a).sum() * (b * b).sum()))
+        return float((a * b).sum() / scale) if scale > 0 else float("nan")
+
+    pairs = [correlation(grey[:, :-1], grey[:, 1:]), correlation(grey[:-1], grey[1:])]
+    defined = [c for c in pairs if not np.isnan(c)]
+    return max(defined) if defined else float("nan")
+
+
+def refusal(image: LoadedImage, kind: str = "octa", channels: int = 1) -> str:
+    """Why the app does not grade the decoded upload ``image``, "" when it grades it: the one
+    rule of the single-image tab, the batch tab and :meth:`app.predict.Predictor.predict_file`
+    (:func:`check_gradable`). A blank or near-constant image (:attr:`LoadedImage.blank`), and an
+    image whose neighbouring pixels are unrelated (:func:`neighbour_correlation` at or below
+    :data:`NOISE_CORRELATION`: random noise, or a file whose bytes were scrambled): either has
+    nothing to grade, and a grade of it would still look like a grade. ``kind`` and
+    ``channels``: the model's, for the words."""
+    name = image.name
+    if image.blank:
+        return (f"`{name}` is blank or near-constant (grey levels {int(image.gray.min())}.."
+                f"{int(image.gray.max())}): there is nothing to grade. Upload the image itself, "
+                f"not an empty export or a mask.")
+    found = image.structure
+    if not np.isnan(found) and found <= NOISE_CORRELATION:
+        what = describe_kind(kind, channels)
+        return (f"`{name}` looks like random noise, not a {what}: its neighbouring pixels are "
+                f"unrelated (adjacent-pixel correlation {found:.2f}; real UW-OCTA scans and fundus "
+                f"photographs measure 0.34 or more, noise about 0). There is nothing to grade. "
+                f"Upload the original {what}; if this file is one, it is damaged: export or copy "
+                f"it again.")
+    return ""
+
+
+def check_gradable(image: LoadedImage, kind: str = "octa", channels: int = 1) -> None:
+    """Raise :class:`InputRejected` with :func:`refusal`'s words when ``image`` is not graded."""
+    why = refusal(image, kind, channels)
+    if why:
+        raise InputRejected(why)
 
 
 def _mb(n: int) -> str:

@@ -39,6 +39,7 @@ from app.inputs import (
     OCTA_SIZE_DETAIL,
     InputLimits,
     LoadedImage,
+    check_gradable,
     describe_kind,
     is_plain_note,
     load_upload,
@@ -87,8 +88,9 @@ class Prediction:
     ``(H, W)`` in [0, 1] with the image's shape (None when Grad-CAM is off); ``seconds`` the
     model time (preprocessing, the ensemble with TTA and Grad-CAM; not the file decoding,
     in ``read_seconds``); ``timings`` its parts in seconds (``preprocess``, ``ensemble``,
-    ``gradcam``); ``warnings`` sentences: first the model's (:attr:`Predictor.chance_warning`),
-    then the image's (:meth:`Predictor.image_warnings`; a 16-bit conversion is a plain note there,
+    ``gradcam``); ``warnings`` sentences: first the model's (:attr:`Predictor.chance_warning`
+    when it applies, then :attr:`Predictor.caveat`), then the image's
+    (:meth:`Predictor.image_warnings`; a 16-bit conversion is a plain note there,
     :func:`app.inputs.is_plain_note`).
     """
 
@@ -370,10 +372,33 @@ class Predictor:
         return chance_warning(self.metadata.get("cv_metrics") or {})
 
     @property
+    def trained_on_phantoms(self) -> bool:
+        """True when the bundle's metadata says it was trained on phantom images
+        (``data.kind == "phantom"``: :mod:`data_prep.phantom`'s procedural stand-ins)."""
+        return (self.metadata.get("data") or {}).get("kind") == "phantom"
+
+    @property
+    def caveat(self) -> str:
+        """One short line that goes with every result (:attr:`Prediction.warnings`, the page's
+        result, the batch summary), from the bundle's own metadata: an untrained demo bundle
+        (``demo``) says its grades mean nothing, a bundle trained on phantom images
+        (:attr:`trained_on_phantoms`) says so, and every one says it is not a medical device
+        (the page's banner says it at more length)."""
+        if self.metadata.get("demo"):
+            first = "Untrained demo model: this grade means nothing."
+        elif self.trained_on_phantoms:
+            first = ("Trained on phantom images (procedural stand-ins, not patient data): this "
+                     "grade says nothing about a real eye.")
+        else:
+            first = "Do not use this grade to diagnose or triage a patient."
+        return f"{first} Research software, not a medical device."
+
+    @property
     def training_images_words(self) -> str:
         """What the model was trained on, in the words of a warning: "colour fundus
-        photographs", "UW-OCTA images", ... (:func:`app.inputs.describe_kind`, plural)."""
-        return f"{describe_kind(self.kind, self.channels)}s"
+        photographs", "UW-OCTA images", "phantom UW-OCTA images" (a bundle trained on phantom
+        images, :attr:`trained_on_phantoms`), ... (:func:`app.inputs.describe_kind`, plural)."""
+        return f"{'phantom ' if self.trained_on_phantoms else ''}{describe_kind(self.kind, self.channels)}s"
 
     def predict(self, image: np.ndarray, name: str = "image", warnings: list[str] | None = None,
                 gradcam: bool = True, explain: int | None = None) -> Prediction:
@@ -385,7 +410,9 @@ class Predictor:
         (``explain`` must then be None: ValueError otherwise). It is placed on ``image``
         through the crop and padding the preprocessing applied (0 outside the part the model
         read). The warnings start with the model's own (:attr:`chance_warning`, a model no
-        better than chance), then the image's."""
+        better than chance; :attr:`caveat`, always), then the image's. The image is graded as
+        given: the upload checks that refuse a blank image or noise are :meth:`predict_file`'s
+        and :meth:`predict_loaded`'s (:func:`app.inputs.refusal`)."""
         from drac_ssl.grading.predict import (
             ensemble_outputs,
             preprocess_image,
@@ -460,7 +487,7 @@ class Predictor:
         return Prediction(name=name, grade=grade, grade_name=self.class_names[grade],
                           probs=np.asarray(probs[0], dtype=np.float64), heatmap=heatmap,
                           image=gray, seconds=t3 - t0,
-                          warnings=[w for w in (self.chance_warning,) if w] + unlike + self.image_warnings(
+                          warnings=[w for w in (self.chance_warning, self.caveat) if w] + unlike + self.image_warnings(
                               gray.shape, small, list(warnings or []),
                               [preprocessing_warning(n) for n in found]),
                           explained=explained, explains="score" if self.regression else "grade",
@@ -471,13 +498,17 @@ class Predictor:
     def predict_loaded(self, loaded: LoadedImage, gradcam: bool = True,
                        explain: int | None = None) -> Prediction:
         """Grade an image read by :func:`app.inputs.load_upload` in this model's channels (its
-        warnings, conversions included, carried over)."""
+        warnings, conversions included, carried over). Raises :class:`app.inputs.InputRejected`
+        for an image the app does not grade (:func:`app.inputs.refusal`: blank, or random
+        noise), as both tabs of the page refuse it."""
+        check_gradable(loaded, self.kind, self.channels)
         return self.predict(loaded.for_channels(self.channels), loaded.name, loaded.warnings,
                             gradcam=gradcam, explain=explain)
 
     def predict_file(self, path: str | os.PathLike[str], gradcam: bool = True) -> Prediction:
         """Read (with this predictor's limits) and grade an image file; raises
-        :class:`app.inputs.InputRejected` for a file that cannot be graded."""
+        :class:`app.inputs.InputRejected` for a file that cannot be read or is not graded
+        (blank, random noise: :func:`app.inputs.refusal`, the page's rule)."""
         t0 = time.perf_counter()
         loaded = load_upload(path, self.limits, channels=self.channels, kind=self.kind)
         read_seconds = time.perf_counter() - t0

@@ -51,6 +51,7 @@ from app.inputs import (
     FORMAT_WORDS,
     InputLimits,
     InputRejected,
+    check_gradable,
     describe_kind,
     is_plain_note,
     load_upload,
@@ -60,7 +61,12 @@ from app.predict import Prediction, Predictor
 from drac_ssl.figures import figure_text, format_ci
 from drac_ssl.grading.image_notes import incomplete_line, same_grade_words
 from drac_ssl.grading.model import threshold_words
-from drac_ssl.submission import write_incomplete_grades, write_submission
+from drac_ssl.submission import (
+    NOT_GRADED,
+    write_grades_with_notes,
+    write_incomplete_grades,
+    write_submission,
+)
 
 __all__ = ["HEATMAP_CAPTION", "RESULT_ID", "AppSettings", "build_demo", "heat_key_html", "image_alt_texts",
            "serve", "submission_columns", "table_columns", "table_widths", "transport_limit"]
@@ -150,6 +156,9 @@ def probability_key(class_names: list[str]) -> str:
     probability of each grade."""
     return " · ".join(f"P{k} = P({k} {n})" for k, n in enumerate(class_names))
 
+
+NOTES_CSV = "grades_with_notes.csv"
+"""The batch's second download: every file with its grade and notes (:func:`_grade_batch`)."""
 
 HEATMAP_CAPTION = "Grad-CAM (brighter/yellow = more evidence for the explained grade)"
 """The heatmap's caption: it names brightness, not a hue a colour-blind reader may not see
@@ -345,17 +354,21 @@ def _result_markdown(pred: Prediction, predictor: Predictor) -> str:
     chance = predictor.chance_warning  # the model's own caveat, the banner's words
     if chance:
         lines += [f"**⚠ {html.escape(chance)}**", ""]
-    doubts = [w for w in pred.warnings if w != chance and not is_plain_note(w)]
-    notes = [w for w in pred.warnings if w != chance and is_plain_note(w)]
+    caveat = predictor.caveat  # the bundle's own caveat, in the result itself
+    model_words = {chance, caveat}
+    doubts = [w for w in pred.warnings if w not in model_words and not is_plain_note(w)]
+    notes = [w for w in pred.warnings if w not in model_words and is_plain_note(w)]
     if doubts:  # said first: a grade of an image that may not be what the model reads
         heading = ("**⚠ This may not be a UW-OCTA en-face image, so the grade below may mean "
                    "nothing:**" if predictor.kind == "octa"
                    else "**⚠ Check this image before reading the grade below:**")
         lines += [heading] + [f"- {html.escape(w)}" for w in doubts] + [""]
     lines += [f"Note: {html.escape(w)}" for w in notes] + ([""] if notes else [])
+    lines += [f"⚠ {html.escape(caveat)}", ""]
     lines += [
         f"## Grade {pred.grade} — {pred.grade_name}"
         + (" (⚠ see above)" if doubts or chance else ""),
+        *_decision_lines(pred, predictor),
         probs,
         *_referable_lines(pred, predictor),
         "",
@@ -375,6 +388,20 @@ def _result_markdown(pred: Prediction, predictor: Predictor) -> str:
         lines += ["", rare]
     lines += ["", _heatmap_markdown(pred, predictor)]
     return "\n".join(lines)
+
+
+def _decision_lines(pred: Prediction, predictor: Predictor) -> list[str]:
+    """One plain sentence beside the grade when it is not the most probable grade (the
+    thresholds on the expected grade, or a regression head's score, can give another grade
+    than the largest probability), then a blank line; [] when they agree or the decision is
+    the most probable grade (``argmax``)."""
+    top = int(np.argmax(pred.probs))
+    if predictor.bundle.calibration.decision == "argmax" or top == int(pred.grade):
+        return []
+    score = "the model's score" if predictor.regression else "the expected grade"
+    return [f"The most probable single grade is {top} {html.escape(predictor.class_names[top])} "
+            f"(P {float(pred.probs[top]):.3f}); grade {pred.grade} is {score} cut at the "
+            f"model's thresholds.", ""]
 
 
 def _referable_lines(pred: Prediction, predictor: Predictor) -> list[str]:
@@ -694,10 +721,8 @@ def _grade_single_now(predictor: Predictor, settings: AppSettings, path: str | N
         t0 = time.perf_counter()
         loaded = _load(path, settings.limits, predictor.channels, predictor.kind)
         read_seconds = time.perf_counter() - t0
-        if loaded.blank:  # a grade of it would be a grade of nothing
-            raise InputRejected(f"`{name}` is blank or near-constant (grey levels "
-                                f"{int(loaded.gray.min())}..{int(loaded.gray.max())}): there is nothing "
-                                f"to grade. Upload the image itself, not an empty export or a mask.")
+        # blank or noise: a grade of it would be a grade of nothing (the batch's rule too)
+        check_gradable(loaded, predictor.kind, predictor.channels)
     except InputRejected as exc:
         return _error_markdown(str(exc)), None, None, None, {"error": str(exc), "name": name}
     except Exception as exc:  # never let one request take the server down
@@ -727,71 +752,90 @@ def _grade_single_now(predictor: Predictor, settings: AppSettings, path: str | N
 
 
 def _grade_batch(predictor: Predictor, settings: AppSettings, paths: list[str] | None,
-                 queue: ModelQueue | None = None) -> tuple[str, list[list[Any]], str | None]:
-    """Batch handler: (markdown summary, table rows, CSV path or None); the whole batch holds
-    one slot of ``queue``.
+                 queue: ModelQueue | None = None
+                 ) -> tuple[str, list[list[Any]], str | None, str | None]:
+    """Batch handler: (markdown summary, table rows, CSV path or None, notes CSV path or None);
+    the whole batch holds one slot of ``queue``. The rows are in upload order.
 
-    Every file graded: the CSV is the submission (:func:`drac_ssl.submission.write_submission`,
-    the export command's format). Some rejected (unreadable, too large, a duplicate name ...):
-    the summary starts with the export command's ``INCOMPLETE:`` line naming each and why
+    A file is graded under the single-image tab's rule (:func:`app.inputs.refusal`: a blank
+    image or random noise is not graded) or not graded at all. Every file graded: the CSV is
+    the submission (:func:`drac_ssl.submission.write_submission`, the export command's format).
+    Some not graded (unreadable, too large, blank, noise, a second file of a name ...): the
+    summary starts with the export command's ``INCOMPLETE:`` line naming each and why
     (:func:`drac_ssl.grading.image_notes.incomplete_line`), and the CSV,
     ``grades_INCOMPLETE.csv``, lists them too, first, without a grade, the reason in a notes
     column (:func:`drac_ssl.submission.write_incomplete_grades`): never a file that passes for
-    a complete submission. Nothing graded: no CSV."""
+    a complete submission. Nothing graded: no CSV. The notes CSV, ``grades_with_notes.csv``
+    (:func:`drac_ssl.submission.write_grades_with_notes`), is always there: every file in
+    upload order, ``case,class,P0..P{K-1},notes``, with the table's notes (``NOT GRADED:
+    reason`` for a file not graded), so that the warnings travel with what is downloaded."""
     try:
         with queue.slot() if queue is not None else nullcontext():
             return _grade_batch_now(predictor, settings, paths)
     except ServerBusy as exc:
         log.warning("busy: refused a batch of %d (%s)", len([x for x in paths or [] if x]), exc)
-        return _busy_markdown(str(exc)), [], None
+        return _busy_markdown(str(exc)), [], None, None
+
+
+def ordinal(n: int) -> str:
+    """``1st``, ``2nd``, ``3rd``, ``4th``, ``11th``, ``21st`` ..."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
 def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[str] | None
-                     ) -> tuple[str, list[list[Any]], str | None]:
+                     ) -> tuple[str, list[list[Any]], str | None, str | None]:
     paths = [p for p in (paths or []) if p]
     if not paths:
-        return "Upload one or more images first.", [], None
+        return "Upload one or more images first.", [], None, None
     if len(paths) > settings.max_batch_files:
         return (f"⛔ {len(paths)} files: at most {settings.max_batch_files} per batch. Split the "
                 f"folder, or grade it with `python -m drac_ssl.export RUN --images DIR --out "
-                f"team.csv`.", [], None)
+                f"team.csv`.", [], None, None)
     t0 = time.perf_counter()
     k = len(predictor.class_names)
     blanks = [None] * k
-    rows: list[list[Any]] = []
+    rejected_rows: dict[int, list[Any]] = {}  # upload position -> the row of a file not graded
+    good_at: list[int] = []  # the upload position of each graded file
     good_names: list[str] = []
     good_inputs: list[Any] = []  # per graded file, Predictor.prepare's (not the decoded image)
     failed: Exception | None = None  # preprocessing failed: the model's fault, said as such below
     good_warnings: list[list[str]] = []
-    seen: set[str] = set()
+    times_named: dict[str, int] = {}  # how many files of the batch so far had this name
+    graded_as: dict[str, int] = {}  # name -> which file of that name was graded (1 = the first)
     not_graded: list[tuple[str, str]] = []  # (file name, why) for the INCOMPLETE line ...
     rejected_notes: list[tuple[str, str]] = []  # ... and the notes column, which says the name too
-    n_blank = 0  # graded (a submission lists every case) but said in the summary
-    for path in paths:
+    for at, path in enumerate(paths):
         name = Path(path).name
+        times_named[name] = nth = times_named.get(name, 0) + 1
         try:
-            if name in seen:
-                raise InputRejected(f"`{name}` appears twice; a submission lists each case once.")
+            if name in graded_as:  # the folders are gone (gradio keeps the name): say which one
+                raise InputRejected(
+                    f"`{name}`: the {ordinal(nth)} file named {name} was not graded: the "
+                    f"{ordinal(graded_as[name])} file of that name was (a submission lists each "
+                    f"case once; rename it and grade it on its own).")
             if any(ch in name for ch in ',"\r\n'):
                 raise InputRejected(f"`{name}`: a file name with a comma or quote cannot be a case.")
             loaded = _load(path, settings.limits, predictor.channels, predictor.kind)
+            # blank or noise: not graded, as on the single-image tab (one rule)
+            check_gradable(loaded, predictor.kind, predictor.channels)
         except InputRejected as exc:
             said = str(exc).replace("`", "")
-            rows.append([name, None, "rejected", *blanks, None, said])
+            rejected_rows[at] = [name, None, "rejected", *blanks, None, said]
             not_graded.append((name, said.removeprefix(name).lstrip(": ") or said))
             rejected_notes.append((name, said))
             continue
         except Exception as exc:
             log.error("reading an image (%s) of a batch of %d failed:\n%s", name_tag(name),
                       len(paths), _traceback([path]))
-            rows.append([name, None, "rejected", *blanks, None, f"internal error: {exc}"])
+            rejected_rows[at] = [name, None, "rejected", *blanks, None, f"internal error: {exc}"]
             not_graded.append((name, f"internal error: {exc}"))
             rejected_notes.append(not_graded[-1])
             continue
-        seen.add(name)
+        graded_as[name] = nth
+        good_at.append(at)
         good_names.append(name)
         good_warnings.append(loaded.warnings)
-        n_blank += loaded.blank
         if failed is None:
             try:  # the model input at the bundle's size, not the decoded image: see below
                 good_inputs.append(predictor.prepare(loaded.for_channels(predictor.channels)))
@@ -802,9 +846,13 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
         # one decoded image at a time (a 40-megapixel colour upload is ~120 MB decoded, and a
         # batch may hold 200 of them): only what grading needs of it is kept
         del loaded
-    csv_path = None
+    csv_path = notes_path = None
     unlike: list[str] = []
+    graded_rows: dict[int, list[Any]] = {}
     n_good = len(good_names)
+    out_dir = Path(tempfile.mkdtemp(dir=_batch_root()))
+    probs, classes = np.zeros((0, k)), np.zeros(0, np.int64)
+    graded_notes: list[str] = []
     if n_good:
         try:
             if failed is not None:
@@ -814,10 +862,9 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
             probs, classes, unlike, small = predictor.grade_prepared(good_inputs, good_warnings)
             per_image = (time.perf_counter() - t1) / n_good
             graded_notes = [" ".join(x for x in (odd, note) if x) for odd, note in zip(unlike, small, strict=True)]
-            for name, p, c, said in zip(good_names, probs, classes, graded_notes, strict=True):
-                rows.append([name, int(c), predictor.class_names[int(c)],
-                             *(round(float(v), 4) for v in p), round(per_image, 3), said])
-            out_dir = Path(tempfile.mkdtemp(dir=_batch_root()))
+            for at, name, p, c, said in zip(good_at, good_names, probs, classes, graded_notes, strict=True):
+                graded_rows[at] = [name, int(c), predictor.class_names[int(c)],
+                                   *(round(float(v), 4) for v in p), round(per_image, 3), said]
             # files not graded: rows without a grade (and a name that says it), never left out
             # silently; a complete batch: the submission itself
             csv_path = str(write_incomplete_grades(out_dir / "grades_INCOMPLETE.csv", good_names,
@@ -831,23 +878,26 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                 log.error("grading a batch of %d failed:\n%s", len(paths), _traceback(list(paths)))
             return (f"⛔ The model failed while grading the batch ({type(exc).__name__}: {exc}): a "
                     f"fault of the model bundle or the app, not of the files; the server log has "
-                    f"the details.", rows, None)
-    order = {p: i for i, p in enumerate(Path(x).name for x in paths)}
-    rows.sort(key=lambda r: order.get(r[0], len(order)))
+                    f"the details.", [rejected_rows[at] for at in sorted(rejected_rows)], None, None)
+    rows = [graded_rows[at] if at in graded_rows else rejected_rows[at] for at in range(len(paths))]
+    # every file, in upload order, with its notes: the warnings travel with the download
+    graded_index = {at: i for i, at in enumerate(good_at)}
+    notes_path = str(write_grades_with_notes(
+        out_dir / NOTES_CSV,
+        [(row[0], graded_index.get(at), row[-1] if at in graded_index else f"{NOT_GRADED}{row[-1]}")
+         for at, row in enumerate(rows)], probs, classes, num_grades=k))
     rejected = len(rows) - n_good
     n_unlike = sum(1 for x in unlike if x)
     same = same_grade_words([r[1] for r in rows if r[2] != "rejected"], predictor.class_names)
     cautions = ""
+    if n_good:  # the bundle's own caveat, in the result (the banner says it too)
+        cautions += f"\n\n⚠ {predictor.caveat}"
     chance = predictor.chance_warning  # the model's own caveat, the banner's words
     if chance and n_good:
         cautions += f"\n\n⚠ **{chance}**"
     if n_unlike:
         cautions += (f"\n\n⚠ **{n_unlike} of the {n_good} graded image(s) are unlike the training "
                      f"images** (see the notes column): their grades may mean nothing.")
-    if n_blank:
-        cautions += (f"\n\n⚠ **{n_blank} of the graded image(s) are blank or near-constant** (see the "
-                     f"notes column): there is nothing to grade in them; their grades are in the CSV "
-                     f"only so that it lists every case.")
     if same:  # the export command's words too
         cautions += (f"\n\n⚠ **{same}.** Check that they are the kind of image this model was "
                      f"trained on (model card tab).")
@@ -855,19 +905,22 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
     incomplete = ""
     if not_graded:  # said first, in the export command's words (its --skip-unreadable)
         incomplete = incomplete_line(not_graded, len(paths)) + (
-            ". The CSV below lists them first, without a grade, the reason in its notes column: "
-            "it is not a complete submission.\n\n" if csv_path else
-            ". Nothing was graded, so there is no CSV.\n\n")
+            ". The grades CSV below lists them first, without a grade, the reason in its notes "
+            "column: it is not a complete submission.\n\n" if csv_path else
+            ". Nothing was graded, so there is no grades CSV.\n\n")
+    with_notes = (f"`{NOTES_CSV}` (`{header},notes`: every file in upload order with the notes "
+                  f"column of the table)")
     summary = (incomplete + f"**{n_good} image(s) graded** in {time.perf_counter() - t0:.1f} s"
                + (f", **{rejected} rejected** (see the notes column)" if rejected else "")
-               + (f". Download the grades CSV (`{header},notes`: the submission's columns and a "
-                  f"notes column: each graded image's notes, and a row without a grade for each "
-                  f"rejected file) below."
+               + (f". Download below the grades CSV, `grades_INCOMPLETE.csv` (`{header},notes`: the "
+                  f"submission's columns and a notes column: each graded image's notes, and a row "
+                  f"without a grade for each file not graded), and {with_notes}."
                   if csv_path and not_graded else
-                  f". Download the submission CSV (`{header}`, the format written by the export "
-                  f"command) below." if csv_path else ".")
+                  f". Download below the submission CSV, `submission.csv` (`{header}`, the format "
+                  f"written by the export command), and {with_notes}." if csv_path else
+                  f". {with_notes[0].upper()}{with_notes[1:]} below says why for each file.")
                + cautions)
-    return summary, rows, csv_path
+    return summary, rows, csv_path, notes_path
 
 
 # --------------------------------------------------------------------------------------
@@ -879,7 +932,7 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
 
     API names (for ``gradio_client``): ``/grade`` (one file and optionally the grade to
     explain, -1 = the shown one -> markdown, label, original, overlay, details JSON) and
-    ``/grade_batch`` (files -> markdown, table, CSV file).
+    ``/grade_batch`` (files -> markdown, table, CSV file, notes CSV file).
     """
     card_path = predictor.path / "MODEL_CARD.md"
     card = card_path.read_text(encoding="utf-8") if card_path.is_file() else "*No MODEL_CARD.md in this bundle.*"
@@ -930,9 +983,12 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
             with gr.Tab("Single image"):
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=2, min_width=260):
+                        # no file_types: gradio would answer a file of another type with its own
+                        # "Invalid file type ... ['.png', ...]"; the app's loader says in words
+                        # what the file is and what to upload, as on the batch tab
                         upload = gr.File(label=f"{image_kind[0].upper()}{image_kind[1:]} ({FORMAT_WORDS}; "
                                                f"grey or colour)",
-                                         file_types=FILE_TYPES, type="filepath", height=140)
+                                         type="filepath", height=140)
                         explain = gr.Radio(
                             choices=_heatmap_choices(predictor),
                             value=-1, label="Heatmap for", visible=settings.gradcam and predictor.heatmap_possible)
@@ -985,9 +1041,13 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                 table = gr.Dataframe(headers=columns, label="Grades", interactive=False,
                                      wrap=True, column_count=len(columns),
                                      column_widths=table_widths(k))
-                csv_file = gr.File(label="CSV: the submission, or grades_INCOMPLETE.csv when a file "
-                                         "was not graded", interactive=False)
-                batch_button.click(grade_batch, inputs=files, outputs=[batch_summary, table, csv_file],
+                with gr.Row():
+                    csv_file = gr.File(label="CSV: the submission, or grades_INCOMPLETE.csv when a "
+                                             "file was not graded", interactive=False)
+                    notes_file = gr.File(label=f"CSV with the notes: {NOTES_CSV} (every file, in "
+                                               f"upload order)", interactive=False)
+                batch_button.click(grade_batch, inputs=files,
+                                   outputs=[batch_summary, table, csv_file, notes_file],
                                    api_name="grade_batch", **model_event)
             with gr.Tab("Model card"):
                 gr.Markdown(card)

@@ -66,15 +66,16 @@ def _images(tmp: Path) -> tuple[list[Path], str]:
         return real, f"real DRAC samples {', '.join(p.name for p in real)} (1024 x 1024 grey PNG)"
     from PIL import Image
 
-    rng = np.random.default_rng(0)
+    from data_prep.phantom import phantom_image
+
     out = []
-    for i in range(3):
+    for i in range(3):  # phantoms, not noise: the app refuses noise (app.inputs.refusal)
         path = tmp / f"synthetic_{i}.png"
         buf = io.BytesIO()
-        Image.fromarray(rng.integers(0, 256, (1024, 1024), dtype=np.uint8)).save(buf, format="PNG")
+        Image.fromarray(phantom_image(0, i, i)).save(buf, format="PNG")
         path.write_bytes(buf.getvalue())
         out.append(path)
-    return out, f"synthetic 1024 x 1024 noise PNGs (no DRAC samples at {SAMPLES})"
+    return out, f"synthetic 1024 x 1024 phantom UW-OCTA PNGs (no DRAC samples at {SAMPLES})"
 
 
 def _bundle(arg: str | None, tmp: Path, demo: bool) -> tuple[Path, str]:
@@ -300,8 +301,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"{[round(v, 1) for v in r.loads]}", flush=True)
         batch_client = Client(url, verbose=False)
         tb = time.perf_counter()
-        summary, _table, _csv = batch_client.predict([handle_file(str(p)) for p in images],
-                                                     api_name="/grade_batch")
+        summary, *_files = batch_client.predict([handle_file(str(p)) for p in images],
+                                                api_name="/grade_batch")
         batch_seconds = time.perf_counter() - tb
         if "rejected" in summary or "Busy" in summary:
             batch_error = f"batch: {summary}"

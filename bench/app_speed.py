@@ -90,13 +90,14 @@ def _images(tmp: Path) -> tuple[list[Path], str]:
         return real, "the real DRAC samples sample_0..2.png (1024 x 1024 grey PNG)"
     from PIL import Image
 
-    rng = np.random.default_rng(0)
+    from data_prep.phantom import phantom_image
+
     out = []
-    for i in range(3):
+    for i in range(3):  # phantoms, not noise: predict_file refuses noise (app.inputs.refusal)
         path = tmp / f"synthetic_{i}.png"
-        Image.fromarray(rng.integers(0, 256, (1024, 1024), dtype=np.uint8)).save(path)
+        Image.fromarray(phantom_image(0, i, i)).save(path)
         out.append(path)
-    return out, f"synthetic 1024 x 1024 noise PNGs (no DRAC samples at {SAMPLES})"
+    return out, f"synthetic 1024 x 1024 phantom UW-OCTA PNGs (no DRAC samples at {SAMPLES})"
 
 
 class Reference:

@@ -49,7 +49,7 @@ from drac_ssl.starting import started
 __all__ = ["NOT_GRADED", "SUBMISSION_COLUMNS", "FolderFiles", "ProblemLines", "SubmissionRows",
            "check_submission", "main", "is_drac_test_folder", "read_folder", "read_submission",
            "report_check", "referable_path",
-           "write_incomplete_grades", "write_referable",
+           "write_grades_with_notes", "write_incomplete_grades", "write_referable",
            "write_submission", "DRAC_PROB_COLUMNS"]
 
 SUBMISSION_COLUMNS = ("case", "class", *PROB_COLUMNS)
@@ -209,6 +209,44 @@ def write_incomplete_grades(
     for i, (name, grade, row) in enumerate(zip(names, grades, units, strict=True)):
         writer.writerow([name, int(grade), *(_format_units(int(u)) for u in row),
                          str(notes[i]) if notes is not None else ""])
+    return atomic_write_text(path, out.getvalue())
+
+
+def write_grades_with_notes(
+    path: str | os.PathLike[str],
+    files: Sequence[tuple[str, int | None, str]],
+    probs: np.ndarray,
+    classes: np.ndarray | None,
+    num_grades: int = len(PROB_COLUMNS),
+) -> Path:
+    """Write every file of a batch with its grade and notes (the app's batch tab offers it
+    beside the submission, so that the warnings travel with the file people download),
+    atomically: ``case,class,P0..P{K-1},notes``, one row per entry of ``files``, in that order
+    (the upload order).
+
+    ``files``: ``(case, i, notes)``: ``i`` the row of ``probs`` ``(n, K)`` and ``classes``
+    ``(n,)`` of a graded file, written as :func:`write_submission` writes it (the same checks
+    on those rows; every graded row must be named once), or None for a file not graded
+    (several files may share a name then): empty class and probabilities, and ``notes`` as
+    given (the caller says ``NOT GRADED: reason``, :data:`NOT_GRADED`). Not a submission:
+    :func:`check_submission` reports the extra column. Raises ValueError as
+    :func:`write_submission` for the graded rows, and for an ``i`` out of range or repeated."""
+    graded = [(case, i) for case, i, _ in files if i is not None]
+    if sorted(i for _, i in graded) != list(range(len(graded))):
+        raise ValueError(f"the graded files name rows {[i for _, i in graded]}; name each row of "
+                         f"probs (0..{len(graded) - 1}) once")
+    by_row = {i: case for case, i in graded}
+    cases = [by_row[i] for i in range(len(graded))]
+    names, grades, units = _valid_rows(cases, probs, classes, num_grades) if cases else (
+        [], np.zeros(0, np.int64), np.zeros((0, int(num_grades)), np.int64))
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([*submission_columns(int(num_grades)), "notes"])
+    for case, i, notes in files:
+        if i is None:
+            writer.writerow([case, "", *[""] * int(num_grades), notes])
+        else:
+            writer.writerow([names[i], int(grades[i]), *(_format_units(int(u)) for u in units[i]), notes])
     return atomic_write_text(path, out.getvalue())
 
 

@@ -168,7 +168,8 @@ def test_the_page_sends_the_alt_text_with_each_picture(image_size: int, tmp_path
     from app.server import AppSettings, build_demo
 
     path = tmp_path / "scan.png"
-    Image.fromarray(np.random.default_rng(0).integers(0, 256, (96, 96), dtype=np.uint8)).save(path)
+    ramp = np.add.outer(np.arange(96), np.arange(96))  # graded: not noise, not blank
+    Image.fromarray((ramp + np.random.default_rng(0).integers(0, 40, (96, 96))).astype(np.uint8)).save(path)
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -286,8 +287,9 @@ def test_columns_and_labels_say_what_they_hold(predictor: Predictor, tmp_path: P
     assert columns[:3] == ["case", "class", "grade"] and "mean s/image" in columns
     assert "seconds" not in columns
     path = tmp_path / "scan.png"
-    Image.fromarray(np.random.default_rng(0).integers(0, 256, (96, 96), dtype=np.uint8)).save(path)
-    summary, rows, csv_path = _grade_batch(predictor, AppSettings(), [str(path)])
+    ramp = np.add.outer(np.arange(96), np.arange(96))  # graded: not noise, not blank
+    Image.fromarray((ramp + np.random.default_rng(0).integers(0, 40, (96, 96))).astype(np.uint8)).save(path)
+    summary, rows, csv_path, _ = _grade_batch(predictor, AppSettings(), [str(path)])
     assert len(rows[0]) == len(columns) and rows[0][2] == predictor.class_names[rows[0][1]]
     # the CSV keeps DRAC's submission columns
     assert Path(csv_path).read_text(encoding="utf-8").splitlines()[0] == "case,class,P0,P1,P2"

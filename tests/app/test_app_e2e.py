@@ -128,7 +128,8 @@ def test_an_image_that_may_not_be_octa_is_said_before_its_grade(client, tmp_path
     from gradio_client import handle_file
 
     tiny = tmp_path / "tiny.png"
-    Image.fromarray(np.random.default_rng(1).integers(0, 256, (32, 32), dtype=np.uint8)).save(tiny)
+    ramp = np.add.outer(np.arange(32), np.arange(32)) * 3  # graded: not noise, not blank
+    Image.fromarray((ramp + np.random.default_rng(1).integers(0, 40, (32, 32))).astype(np.uint8)).save(tiny)
     markdown, *_rest, details = client.predict(handle_file(str(tiny)), api_name="/grade")
     assert "error" not in details  # graded, but ...
     warning_at = markdown.index("This may not be a UW-OCTA en-face image")
@@ -146,13 +147,17 @@ def test_heatmap_for_another_grade(client, samples: list[Path]) -> None:
 def test_batch_of_two(client, samples: list[Path], tmp_path: Path) -> None:
     from gradio_client import handle_file
 
-    summary, table, csv_path = client.predict(
+    summary, table, csv_path, notes_path = client.predict(
         [handle_file(str(samples[0])), handle_file(str(samples[1]))], api_name="/grade_batch")
     assert "2 image(s) graded" in summary and "rejected" not in summary
     assert [row[0] for row in table["data"]] == ["sample_0.png", "sample_1.png"]
     assert check_submission(csv_path) == []
     lines = Path(csv_path).read_text(encoding="utf-8").splitlines()
     assert lines[0] == "case,class,P0,P1,P2" and len(lines) == 3
+    # the notes CSV beside it: the same rows and a notes column
+    noted = Path(notes_path).read_text(encoding="utf-8").splitlines()
+    assert Path(notes_path).name == "grades_with_notes.csv" and noted[0] == "case,class,P0,P1,P2,notes"
+    assert [line.rsplit(",", 1)[0] for line in noted[1:]] == lines[1:]
 
 
 def test_bad_input_then_good(client, samples: list[Path], tmp_path: Path) -> None:
@@ -174,7 +179,7 @@ def test_bad_input_then_good(client, samples: list[Path], tmp_path: Path) -> Non
     markdown, *_rest, details = client.predict(handle_file(str(big)), api_name="/grade")
     assert "above the limit of 1.5 MB" in markdown and "above the limit" in details["error"]
 
-    summary, table, csv_path = client.predict(
+    summary, table, csv_path, _ = client.predict(
         [handle_file(str(fake)), handle_file(str(samples[0]))], api_name="/grade_batch")
     assert "1 image(s) graded" in summary and "1 rejected" in summary
     assert summary.startswith("INCOMPLETE: 1 of the 2 file(s) not graded: notes.png: is not an image")
@@ -187,10 +192,15 @@ def test_bad_input_then_good(client, samples: list[Path], tmp_path: Path) -> Non
     # 'Invalid file type' error naming no file; it is one file not graded, like any other
     stray = tmp_path / "notes.txt"
     stray.write_text("referral letter\n", encoding="utf-8")
-    summary, table, csv_path = client.predict(
+    summary, table, csv_path, _ = client.predict(
         [handle_file(str(stray)), handle_file(str(samples[0]))], api_name="/grade_batch")
     assert summary.startswith("INCOMPLETE: 1 of the 2 file(s) not graded: notes.txt: "), summary
     assert "1 image(s) graded" in summary and csv_path is not None
+    # the same file on the single-image tab: the app's words, not gradio's "Invalid file type
+    # ... ['.png', ...]"
+    markdown, label, _, _, details = client.predict(handle_file(str(stray)), api_name="/grade")
+    assert "Cannot grade" in markdown and "notes.txt" in details["error"] and "not an image" in details["error"]
+    assert "Invalid file type" not in markdown and "['" not in markdown
 
     markdown, label, original, overlay, details = client.predict(
         handle_file(str(samples[1])), api_name="/grade")  # the server still serves
@@ -223,8 +233,8 @@ def test_upload_far_above_the_limit_gets_the_apps_message(client, samples: list[
     cache = Path(gr.utils.get_upload_folder())
     assert not [n for n in cached_sizes(cache, name) if n > limit]  # dropped at once
 
-    summary, table, _ = client.predict([handle_file(str(huge)), handle_file(str(samples[1]))],
-                                       api_name="/grade_batch")
+    summary, table, *_ = client.predict([handle_file(str(huge)), handle_file(str(samples[1]))],
+                                        api_name="/grade_batch")
     assert "1 image(s) graded" in summary and "1 rejected" in summary
     assert "above the limit of 1.5 MB" in table["data"][0][-1]
     assert cached_sizes(cache, Path(samples[1]).name)  # where uploads land: the check above looked there

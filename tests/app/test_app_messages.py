@@ -25,7 +25,8 @@ from app.predict import Predictor
 def upload(tmp_path: Path) -> Path:
     rng = np.random.default_rng(0)
     path = tmp_path / "scan.png"
-    Image.fromarray(rng.integers(0, 256, (96, 96), dtype=np.uint8)).save(path)
+    ramp = np.add.outer(np.arange(96), np.arange(96))  # graded: not noise, not blank
+    Image.fromarray((ramp + rng.integers(0, 40, (96, 96))).astype(np.uint8)).save(path)
     return path
 
 
@@ -157,7 +158,8 @@ def test_the_server_log_never_carries_an_uploaded_file_name(
 
     name = "DOE_Jane_1234567.png"
     path = tmp_path / name
-    Image.fromarray(np.random.default_rng(0).integers(0, 256, (96, 96), dtype=np.uint8)).save(path)
+    ramp = np.add.outer(np.arange(96), np.arange(96))  # graded: not noise, not blank
+    Image.fromarray((ramp + np.random.default_rng(0).integers(0, 40, (96, 96))).astype(np.uint8)).save(path)
     tag = hashlib.sha256(name.encode()).hexdigest()[:8]
     caplog.set_level(logging.INFO, logger="app")
     secret = ("DOE_Jane", "1234567")
@@ -169,7 +171,7 @@ def test_the_server_log_never_carries_an_uploaded_file_name(
         m.setattr(server, "load_upload", failing_read)
         markdown = _grade_single(predictor, AppSettings(), str(path), -1)[0]
         assert name in markdown
-        summary, rows, _ = _grade_batch(predictor, AppSettings(), [str(path)])
+        summary, rows, _, _ = _grade_batch(predictor, AppSettings(), [str(path)])
         assert rows[0][0] == name
     with monkeypatch.context() as m:  # the model fails: its message names the file
         def failing_model(loaded: object, **kwargs: object) -> object:
@@ -259,7 +261,7 @@ def test_a_tiff_pillow_cannot_open_is_graded_as_the_export_grades_it(
     markdown, label, *_ , details = _grade_single(predictor, AppSettings(), str(path), -1)
     assert label is not None and "error" not in details, markdown
     assert "not an image" not in markdown and "decoded by OpenCV" in markdown
-    summary, rows, csv_path = _grade_batch(predictor, AppSettings(), [str(path)])
+    summary, rows, csv_path, _ = _grade_batch(predictor, AppSettings(), [str(path)])
     assert "1 image(s) graded" in summary and "not an image" not in summary and csv_path is not None
     # the limits hold before decoding: the size comes from the TIFF header
     with pytest.raises(InputRejected, match="96 x 96 px, above the limit of 64 px per side"):

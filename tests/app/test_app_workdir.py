@@ -123,7 +123,8 @@ def test_uploads_land_in_the_private_folder_which_sigterm_removes(tmp_path: Path
     live = base / f"{PREFIX}{os.getpid()}_live"
     live.mkdir()
     image = tmp_path / "DOE_JANE_OD.png"
-    Image.fromarray(np.random.default_rng(0).integers(0, 256, (128, 128), dtype=np.uint8)).save(image)
+    ramp = np.add.outer(np.arange(128), np.arange(128)) // 2  # graded: not noise, not blank
+    Image.fromarray((ramp + np.random.default_rng(0).integers(0, 40, (128, 128))).astype(np.uint8)).save(image)
 
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}

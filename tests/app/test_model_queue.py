@@ -109,7 +109,7 @@ def test_handler_answers_busy_in_the_page(tmp_path: Path) -> None:
     assert markdown.startswith("### ⏳ Busy") and "try again" in markdown
     assert label is None and original is None and overlay is None
     assert details["busy"] is True and details["retry_after_s"] >= 1 and "busy" in details["error"]
-    summary, rows, csv = _grade_batch(predictor, AppSettings(), [str(tmp_path / "x.png")], queue)
+    summary, rows, csv, _ = _grade_batch(predictor, AppSettings(), [str(tmp_path / "x.png")], queue)
     assert summary.startswith("### ⏳ Busy") and rows == [] and csv is None
     release.set()
     threads[0].join(30)

@@ -363,8 +363,10 @@ def test_images_unlike_the_training_images_are_flagged_before_the_grade(tmp_path
     stripes[:, ::16] = 255
     pred = predictor.predict(stripes)
     assert pred.input_check is not None and pred.input_check["flagged"]
-    assert pred.warnings[0].startswith("Unlike the training images")
-    assert "the 40 UW-OCTA images this model was trained on" in pred.warnings[0]
+    # the model's caveat, then this image's first warning: unlike the training images
+    assert pred.warnings[0] == predictor.caveat
+    assert pred.warnings[1].startswith("Unlike the training images")
+    assert "the 40 UW-OCTA images this model was trained on" in pred.warnings[1]
     assert "(⚠ see above)" in _result_markdown(pred, predictor)
     assert pred.as_dict()["unlike_training_images"]["distance"] > pred.input_check["threshold"]
     like = predictor.predict(_octa_like(128, 128, seed=1))  # a training image
@@ -375,7 +377,7 @@ def test_images_unlike_the_training_images_are_flagged_before_the_grade(tmp_path
         path = tmp_path / f"stripes{i}.png"
         path.write_bytes(_png(np.roll(stripes, i, axis=1)))
         paths.append(str(path))
-    summary, rows, _ = _grade_batch_now(predictor, AppSettings(), paths)
+    summary, rows, _, _ = _grade_batch_now(predictor, AppSettings(), paths)
     assert "5 of the 5 graded image(s) are unlike the training images" in summary
     assert all(row[-1].startswith("Unlike the training images") for row in rows)
     # said exactly when it is true (an untrained demo model may or may not grade them alike)
@@ -553,7 +555,7 @@ def test_the_replayed_fundus_crop_says_when_it_found_no_disc(tmp_path: Path, one
     assert any(w.startswith("Preprocessing as in training: no fundus disc found") for w in dark.warnings)
     yy, xx = np.mgrid[0:96, 0:128]
     disc = np.where((yy - 48) ** 2 + (xx - 64) ** 2 < 40 ** 2, 120, 0).astype(np.uint8)
-    assert predictor.predict(disc).warnings == []
+    assert predictor.predict(disc).warnings == [predictor.caveat]  # the model's caveat alone
 
 
 def test_a_tiny_upload_to_a_uw_octa_model_gets_one_size_warning(tmp_path: Path, one_thread: None) -> None:
@@ -565,9 +567,9 @@ def test_a_tiny_upload_to_a_uw_octa_model_gets_one_size_warning(tmp_path: Path, 
     bundle = build_demo_bundle(tmp_path / "run", image_size=64, source_size=128, n_folds=1, channels=1)
     predictor = Predictor(bundle, gradcam=False)
     assert predictor.kind == "octa"
-    rng = np.random.default_rng(0)
-    for name, side in (("tiny.png", 8), ("mid.png", 100)):
-        (tmp_path / name).write_bytes(_png(rng.integers(0, 256, (side, side), np.uint8)))
+    for name, side in (("tiny.png", 8), ("mid.png", 100)):  # a gradient: not noise, not blank
+        ramp = np.add.outer(np.arange(side), np.arange(side)) * (250 / (2 * side - 2))
+        (tmp_path / name).write_bytes(_png(ramp.astype(np.uint8)))
 
     def size_lines(warnings: list[str]) -> list[str]:
         return [x for x in warnings if "far below" in x or "Too small" in x or "1024 x 1024" in x]
@@ -579,7 +581,7 @@ def test_a_tiny_upload_to_a_uw_octa_model_gets_one_size_warning(tmp_path: Path, 
     mid = size_lines(predictor.predict_file(tmp_path / "mid.png").warnings)
     assert mid == ["Too small: 100 x 100 px (UW-OCTA en-face exports are 1024 x 1024; below 256 px "
                    "the vessels are not resolved)."]
-    _, rows, _ = _grade_batch(predictor, AppSettings(), [str(tmp_path / "tiny.png"), str(tmp_path / "mid.png")])
+    _, rows, _, _ = _grade_batch(predictor, AppSettings(), [str(tmp_path / "tiny.png"), str(tmp_path / "mid.png")])
     notes = {row[0]: row[-1] for row in rows}
     assert notes["tiny.png"].count("far below") == 1 and "Too small" not in notes["tiny.png"]
     assert tiny[0] in notes["tiny.png"] and mid[0] in notes["mid.png"]
@@ -609,8 +611,10 @@ def test_the_export_and_the_batch_tab_give_the_apps_fundus_crop_warning_in_its_w
     for name, image in images.items():
         cv2.imwrite(str(folder / name), image)
     predictor = Predictor(bundle, gradcam=False)
-    said = {name: [w for w in predictor.predict_file(folder / name).warnings
-                   if w.startswith("Preprocessing as in training: ")] for name in images}
+    # the arrays, graded as given: the upload checks refuse dark.png (blank) and framed.png
+    # (noise), which the export grades
+    said = {name: [w for w in predictor.predict(image).warnings
+                   if w.startswith("Preprocessing as in training: ")] for name, image in images.items()}
     assert [len(said[name]) for name in images] == [1, 1, 0]
     assert "no fundus disc found" in said["dark.png"][0] and "no dark surround" in said["framed.png"][0]
     capsys.readouterr()
@@ -760,7 +764,7 @@ def test_a_script_gets_the_no_better_than_chance_warning(tmp_path: Path, one_thr
         words = chance_warning(meta["cv_metrics"])
         assert (words is not None) == at_chance and predictor.chance_warning == words
         pred = predictor.predict_file(scan, gradcam=False)
-        summary, _, csv_path = _grade_batch_now(predictor, AppSettings(), [str(scan)])
+        summary, _, csv_path, _ = _grade_batch_now(predictor, AppSettings(), [str(scan)])
         assert csv_path is not None
         if at_chance:
             assert words is not None and words.startswith("No evidence that this model grades better than chance")
@@ -798,7 +802,7 @@ def test_a_16_bit_octa_upload_gets_a_note_not_the_not_octa_heading(predictor: Pr
     # the batch's notes column says the conversion as a note, the colour photograph as a doubt
     from app.server import _grade_batch_now
 
-    _, rows, _ = _grade_batch_now(predictor, AppSettings(), [str(deep), str(photo)])
+    _, rows, _, _ = _grade_batch_now(predictor, AppSettings(), [str(deep), str(photo)])
     notes = {row[0]: row[-1] for row in rows}
     assert notes["deep.png"].startswith("Note: 16-bit image converted to 8-bit"), notes
     assert "Colour image" in notes["photo.png"] and "Note: Colour image" not in notes["photo.png"]
@@ -836,9 +840,10 @@ def test_a_colour_model_tells_a_grey_file_from_a_grey_picture_saved_as_colour() 
     assert not any("colour" in w.lower() for w in load_bytes(_png(colour), "f.png", channels=3).warnings)
 
 
-def test_a_blank_image_is_refused_alone_and_counted_in_a_batch(predictor: Predictor, tmp_path: Path) -> None:
-    """"Nothing to grade" followed by a grade contradicted itself: a single blank upload is
-    refused; in a batch (a submission lists every case) it is graded and said in the summary."""
+def test_a_blank_image_is_refused_alone_and_in_a_batch(predictor: Predictor, tmp_path: Path) -> None:
+    """"Nothing to grade" followed by a grade contradicted itself: a blank upload is refused on
+    the single-image tab, and in a batch it is a file not graded (it was graded there, with a
+    note that did not reach the submission CSV), one rule: tests/app/test_upload_rules.py."""
     from app.server import AppSettings, _grade_batch_now, _grade_single_now
 
     black = tmp_path / "black.png"
@@ -847,9 +852,9 @@ def test_a_blank_image_is_refused_alone_and_counted_in_a_batch(predictor: Predic
     assert label is None and "Cannot grade" in markdown and "nothing to grade" in details["error"]
     scan = tmp_path / "scan.png"
     scan.write_bytes(_png(_octa_like(256, 256)))
-    summary, rows, csv_path = _grade_batch_now(predictor, AppSettings(), [str(black), str(scan)])
-    assert csv_path is not None and len(rows) == 2
-    assert "1 of the graded image(s) are blank or near-constant" in summary
+    summary, rows, csv_path, _ = _grade_batch_now(predictor, AppSettings(), [str(black), str(scan)])
+    assert csv_path is not None and len(rows) == 2 and rows[0][1] is None and rows[1][1] is not None
+    assert summary.startswith("INCOMPLETE: 1 of the 2 file(s) not graded: black.png: is blank or near-constant")
 
 
 def test_the_page_names_the_training_data_and_the_grades_the_model_rarely_finds() -> None:
@@ -882,19 +887,19 @@ def test_a_batch_with_a_corrupt_file_says_incomplete_and_the_csv_marks_it(predic
     scan.write_bytes(_png(_octa_like(256, 256)))
     cut = tmp_path / "cut.png"
     cut.write_bytes(scan.read_bytes()[:60])  # truncated
-    blank = tmp_path / "blank.png"
-    blank.write_bytes(_png(np.full((256, 256), 128, np.uint8)))
-    summary, rows, csv_path = _grade_batch_now(predictor, AppSettings(), [str(cut), str(scan), str(blank)])
+    tiny = tmp_path / "tiny.png"
+    tiny.write_bytes(_png(_octa_like(100, 100)))  # graded, with a size warning
+    summary, rows, csv_path, _ = _grade_batch_now(predictor, AppSettings(), [str(cut), str(scan), str(tiny)])
     first = summary.splitlines()[0]
     assert first.startswith("INCOMPLETE: 1 of the 3 file(s) not graded")
     assert first.startswith("INCOMPLETE: 1 of the 3 file(s) not graded: cut.png: cannot be read: ")
-    assert [r[0] for r in rows] == ["cut.png", "scan.png", "blank.png"] and rows[0][1] is None
+    assert [r[0] for r in rows] == ["cut.png", "scan.png", "tiny.png"] and rows[0][1] is None
     assert csv_path is not None and "INCOMPLETE" in Path(csv_path).name
     with open(csv_path, newline="", encoding="utf-8") as fh:
         written = {r["case"]: r for r in csv.DictReader(fh)}
-    assert list(written) == ["cut.png", "scan.png", "blank.png"]
+    assert list(written) == ["cut.png", "scan.png", "tiny.png"]
     # a graded image's notes travel with the download too (a trial lost the blank-image note)
-    assert written["blank.png"]["notes"] == rows[2][-1] and "Blank" in written["blank.png"]["notes"]
+    assert written["tiny.png"]["notes"] == rows[2][-1] and "Too small" in written["tiny.png"]["notes"]
     assert written["cut.png"]["class"] == "" and written["cut.png"]["P0"] == ""
     assert written["cut.png"]["notes"].startswith("NOT GRADED: ") and "cannot be read" in written["cut.png"]["notes"]
     assert written["scan.png"]["class"] in ("0", "1", "2") and written["scan.png"]["notes"] == ""
@@ -905,7 +910,7 @@ def test_a_batch_with_a_corrupt_file_says_incomplete_and_the_csv_marks_it(predic
     reason = rows[0][-1].removeprefix("cut.png ")  # the notes column says the file name first
     assert first.startswith(incomplete_line([("cut.png", reason)], 3))
     # nothing rejected: the CSV is the plain submission, no notes column, no INCOMPLETE
-    summary, _, csv_path = _grade_batch_now(predictor, AppSettings(), [str(scan)])
+    summary, _, csv_path, _ = _grade_batch_now(predictor, AppSettings(), [str(scan)])
     assert "INCOMPLETE" not in summary and csv_path is not None and Path(csv_path).name == "submission.csv"
     assert check_submission(csv_path) == []
 
@@ -982,7 +987,7 @@ def test_batch_holds_one_decoded_image_at_a_time_and_grades_as_before(
         return loaded
 
     monkeypatch.setattr(server, "load_upload", counting_load)
-    summary, rows, csv_path = _grade_batch_now(predictor, AppSettings(), paths)
+    summary, rows, csv_path, _ = _grade_batch_now(predictor, AppSettings(), paths)
     assert earlier_alive == [0, 0, 0, 0], earlier_alive
     assert "4 image(s) graded" in summary and csv_path is not None
 

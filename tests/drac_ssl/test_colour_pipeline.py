@@ -247,8 +247,8 @@ def test_the_app_shows_five_named_probabilities_in_colour(colour_run: Path, tmp_
     Image.fromarray(image[..., 0]).save(tmp_path / "grey.png")
     grey = predictor.predict_file(tmp_path / "grey.png", gradcam=False)
     assert any("replicated to 3 identical channels" in w for w in grey.warnings)
-    summary, rows, csv_path = _grade_batch(predictor, AppSettings(), [str(tmp_path / "eye.png"),
-                                                                     str(tmp_path / "grey.png")])
+    summary, rows, csv_path, _ = _grade_batch(predictor, AppSettings(), [str(tmp_path / "eye.png"),
+                                                                        str(tmp_path / "grey.png")])
     assert len(rows[0]) == len(table_columns(5)) == 10 and csv_path is not None
     assert Path(csv_path).read_text().splitlines()[0] == "case,class,P0,P1,P2,P3,P4"
     assert "case,class,P0,P1,P2,P3,P4" in summary

@@ -406,9 +406,10 @@ def test_an_image_far_smaller_than_the_models_input_is_warned_about_alike_everyw
     same words, from preprocess_image; this bundle's input is 32 px: 8 px warns, 16 px not."""
     from app.predict import Predictor
 
+    # gradients, not noise: the app's upload checks refuse noise (app.inputs.refusal)
     folder = _test_images_and(exported_run, tmp_path / "small", 2, "tiny.png",
-                              np.random.default_rng(0).integers(0, 256, (8, 8), np.uint8))
-    cv2.imwrite(str(folder / "half.png"), np.random.default_rng(1).integers(0, 256, (16, 16), np.uint8))
+                              (np.add.outer(np.arange(8), np.arange(8)) * 16).astype(np.uint8))
+    cv2.imwrite(str(folder / "half.png"), (np.add.outer(np.arange(16), np.arange(16)) * 8).astype(np.uint8))
     bundle = bundles.load_bundle(exported_run)
     assert bundle.spec.image_size == 32
     words = predict.small_image_warning((8, 8), bundle.metadata)

@@ -1,0 +1,271 @@
+"""One rule for what the app grades, on the single-image tab, the batch tab and in
+:class:`app.predict.Predictor`: a blank image and an image of random noise are refused
+everywhere (a clinician review found the batch grading a black PNG the single tab refused,
+and uniform noise graded "Normal" with no warning); the batch always offers a CSV with the
+notes; duplicate names keep their upload order and say which one was graded; the result
+carries the bundle's caveat."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from app.demo_bundle import build_demo_bundle
+from app.inputs import (
+    NOISE_CORRELATION,
+    InputRejected,
+    load_bytes,
+    neighbour_correlation,
+)
+from app.predict import Predictor
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
+
+
+def _png(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _scan(side: int = 128, seed: int = 0) -> np.ndarray:
+    """A grey image with structure (smooth texture and a little noise): graded."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:side, 0:side]
+    img = 60 + 40 * np.sin(xx / 7.0) * np.cos(yy / 11.0) + rng.normal(0, 12, (side, side))
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def _noise(side: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (side, side), dtype=np.uint8)
+
+
+def _write(tmp_path: Path, name: str, array: np.ndarray) -> Path:
+    path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(_png(array))
+    return path
+
+
+def _rows(path: str | Path) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+# --------------------------------------------------------------------------------------
+# The structure statistic
+
+
+@pytest.mark.parametrize("side", [64, 96, 300, 1000, 1024, 1400])
+def test_noise_has_no_neighbour_correlation(side: int) -> None:
+    # 300 and 1000 px: a non-integer resize (INTER_AREA) made neighbours of noise correlate
+    # (0.2 at 300 px); the block mean keeps them independent
+    assert abs(neighbour_correlation(_noise(side))) < 0.05
+    colour = np.random.default_rng(1).integers(0, 256, (side, side, 3), dtype=np.uint8)
+    assert abs(neighbour_correlation(colour)) < 0.05
+
+
+def test_structured_images_correlate_far_above_the_threshold() -> None:
+    assert neighbour_correlation(_scan(96)) > 2 * NOISE_CORRELATION
+    assert neighbour_correlation(_scan(1024)) > 2 * NOISE_CORRELATION
+    assert np.isnan(neighbour_correlation(np.zeros((1, 50), np.uint8)))  # undefined, not noise
+
+
+def test_real_images_pass_the_structure_check() -> None:
+    """The measured values the docstring gives: the 3 DRAC samples 0.66-0.68, the 30 APTOS
+    photographs 0.34-0.75 (the threshold is under half the lowest)."""
+    drac = sorted((SHARED / "drac_samples").glob("sample_*.png"))
+    aptos = sorted((SHARED / "aptos_samples" / "train_images").glob("*.png"))
+    if not drac or not aptos:
+        pytest.skip(f"the real samples are not under {SHARED} (../shared beside the repo)")
+    values = [neighbour_correlation(np.asarray(Image.open(p).convert("L"))) for p in drac + aptos]
+    assert min(values) > 2 * NOISE_CORRELATION, values
+    assert min(values[:3]) > 0.6
+
+
+def test_a_phantom_image_passes_the_structure_check() -> None:
+    from data_prep.phantom import phantom_image
+
+    assert neighbour_correlation(phantom_image(0, 7, 1, size=256)) > 2 * NOISE_CORRELATION
+
+
+# --------------------------------------------------------------------------------------
+# Blank and noise: refused on both tabs and by the Predictor
+
+
+@pytest.mark.parametrize("what", ["blank", "noise"])
+def test_blank_and_noise_are_refused_on_both_tabs_and_by_the_predictor(
+        predictor: Predictor, tmp_path: Path, what: str) -> None:
+    from app.server import AppSettings, _grade_batch_now, _grade_single_now
+
+    bad = _write(tmp_path, "bad.png", np.zeros((256, 256), np.uint8) if what == "blank" else _noise(1024))
+    scan = _write(tmp_path, "scan.png", _scan())
+    said = "blank or near-constant" if what == "blank" else "random noise"
+    markdown, label, _, _, details = _grade_single_now(predictor, AppSettings(), str(bad), None, "bad.png")
+    assert label is None and "Cannot grade" in markdown and said in details["error"]
+    assert "nothing to grade" in details["error"]
+    with pytest.raises(InputRejected, match=said):
+        predictor.predict_file(bad)
+    with pytest.raises(InputRejected, match=said):
+        predictor.predict_loaded(load_bytes(bad.read_bytes(), "bad.png"))
+    summary, rows, csv_path, notes_path = _grade_batch_now(predictor, AppSettings(), [str(bad), str(scan)])
+    assert summary.startswith("INCOMPLETE: 1 of the 2 file(s) not graded: bad.png: ")
+    assert said in summary.splitlines()[0]
+    assert rows[0][0] == "bad.png" and rows[0][1] is None and rows[0][2] == "rejected"
+    assert rows[1][0] == "scan.png" and rows[1][1] in (0, 1, 2)
+    assert csv_path is not None and Path(csv_path).name == "grades_INCOMPLETE.csv"
+    (refused,) = [r for r in _rows(csv_path) if r["case"] == "bad.png"]
+    assert refused["class"] == "" and refused["notes"].startswith("NOT GRADED: ") and said in refused["notes"]
+    written = _rows(notes_path)
+    assert [r["case"] for r in written] == ["bad.png", "scan.png"]
+    assert written[0]["class"] == "" and written[0]["notes"].startswith("NOT GRADED: ")
+
+
+def test_noise_the_message_says_what_was_found_and_what_to_do(predictor: Predictor, tmp_path: Path) -> None:
+    bad = _write(tmp_path, "static.png", _noise(512))
+    with pytest.raises(InputRejected) as caught:
+        predictor.predict_file(bad)
+    message = str(caught.value)
+    assert "static.png" in message and "neighbouring pixels" in message
+    assert f"{neighbour_correlation(_noise(512)):.2f}" in message  # the value found
+    assert "Upload the original" in message
+
+
+# --------------------------------------------------------------------------------------
+# The batch's notes travel with the download
+
+
+def test_a_complete_batch_offers_the_submission_and_a_notes_csv(predictor: Predictor, tmp_path: Path) -> None:
+    from app.server import AppSettings, _grade_batch_now, submission_columns
+    from drac_ssl.submission import check_submission
+
+    tiny = _write(tmp_path, "tiny.png", _scan(40, seed=1))  # graded, with a size warning
+    scan = _write(tmp_path, "scan.png", _scan(300, seed=2))
+    summary, rows, csv_path, notes_path = _grade_batch_now(predictor, AppSettings(), [str(tiny), str(scan)])
+    assert Path(csv_path).name == "submission.csv" and check_submission(csv_path) == []
+    assert Path(notes_path).name == "grades_with_notes.csv" and "grades_with_notes.csv" in summary
+    header = Path(notes_path).read_text(encoding="utf-8").splitlines()[0]
+    assert header == ",".join([*submission_columns(3), "notes"])
+    written = _rows(notes_path)
+    submitted = _rows(csv_path)
+    assert [r["case"] for r in written] == ["tiny.png", "scan.png"] == [r["case"] for r in submitted]
+    for mine, theirs in zip(written, submitted, strict=True):  # the same grades and probabilities
+        assert {k: mine[k] for k in theirs} == theirs
+    assert "Too small" in written[0]["notes"] and written[0]["notes"] == rows[0][-1]
+
+
+# --------------------------------------------------------------------------------------
+# Duplicate names
+
+
+def test_duplicate_names_keep_upload_order_and_say_which_was_graded(predictor: Predictor, tmp_path: Path) -> None:
+    from app.server import AppSettings, _grade_batch_now
+
+    first = _write(tmp_path, "d1/x.png", _scan(seed=1))
+    other = _write(tmp_path, "y.png", _scan(seed=3))
+    second = _write(tmp_path, "d2/x.png", _scan(seed=2))
+    summary, rows, _, notes_path = _grade_batch_now(predictor, AppSettings(),
+                                                    [str(first), str(other), str(second)])
+    assert [r[0] for r in rows] == ["x.png", "y.png", "x.png"]
+    assert rows[0][1] is not None and rows[2][1] is None  # the first graded, in upload order
+    assert "the 2nd file named x.png was not graded: the 1st file of that name was" in rows[2][-1]
+    assert "the 2nd file named x.png was not graded" in summary.splitlines()[0]
+    written = _rows(notes_path)
+    assert [(r["case"], r["class"] != "") for r in written] == [("x.png", True), ("y.png", True),
+                                                                ("x.png", False)]
+    # a third copy names the one that was graded
+    third = _write(tmp_path, "d3/x.png", _scan(seed=4))
+    _, rows, _, _ = _grade_batch_now(predictor, AppSettings(), [str(first), str(second), str(third)])
+    assert "the 3rd file named x.png was not graded: the 1st file of that name was" in rows[2][-1]
+
+
+# --------------------------------------------------------------------------------------
+# The caveat in the result
+
+
+def _phantom_bundle(tmp_path: Path) -> Path:
+    bundle = build_demo_bundle(tmp_path / "run", image_size=32, source_size=48, n_folds=1)
+    meta_path = bundle / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    meta.pop("demo")
+    meta["data"] = {"kind": "phantom", "n_train": 611}
+    meta_path.write_text(json.dumps(meta))
+    return bundle
+
+
+def test_the_result_carries_the_bundles_caveat(predictor: Predictor, tmp_path: Path) -> None:
+    from app.server import AppSettings, _grade_batch_now, _grade_single_now
+
+    scan = _write(tmp_path, "scan.png", _scan())
+    phantom = Predictor(_phantom_bundle(tmp_path), gradcam=False)
+    for pred_, words in ((predictor, "Untrained demo model"), (phantom, "Trained on phantom images")):
+        caveat = pred_.caveat
+        assert words in caveat and "not a medical device" in caveat
+        pred = pred_.predict_file(scan, gradcam=False)
+        assert caveat in pred.warnings and caveat in pred.as_dict()["warnings"]
+        markdown, _, _, _, details = _grade_single_now(pred_, AppSettings(gradcam=False), str(scan), None, "scan.png")
+        assert caveat in details["warnings"] and caveat in markdown
+        assert markdown.index(caveat) < markdown.index("## Grade")
+        summary, rows, _, _ = _grade_batch_now(pred_, AppSettings(), [str(scan)])
+        assert caveat in summary and caveat not in rows[0][-1]  # once, not on every row
+    # a trained bundle not on phantom data: not a medical device, nothing about phantoms
+    meta_path = phantom.path / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    meta["data"] = {"kind": "drac", "n_train": 611}
+    meta_path.write_text(json.dumps(meta))
+    real = Predictor(phantom.path, gradcam=False)
+    assert "not a medical device" in real.caveat and "phantom" not in real.caveat.lower()
+    assert "Untrained" not in real.caveat
+
+
+def test_the_unlike_warning_says_phantom_when_the_bundle_was_trained_on_phantoms(tmp_path: Path,
+                                                                                 one_thread: None) -> None:
+    phantom = Predictor(_phantom_bundle(tmp_path), gradcam=False)
+    assert phantom.training_images_words == "phantom UW-OCTA images"
+    assert Predictor(build_demo_bundle(tmp_path / "demo", image_size=32, source_size=48, n_folds=1),
+                     gradcam=False).training_images_words == "UW-OCTA images"
+
+
+# --------------------------------------------------------------------------------------
+# Wording next to the grade, and a file of another type on the single-image tab
+
+
+def test_a_grade_other_than_the_most_probable_is_said_next_to_the_grade(predictor: Predictor) -> None:
+    from dataclasses import replace
+
+    from app.server import _result_markdown
+
+    pred = predictor.predict(_scan(), gradcam=False)
+    assert predictor.bundle.calibration.decision == "thresholds"
+    probs = np.array([0.45, 0.15, 0.40])  # expected grade 0.95: NPDR at thresholds 0.5 / 1.5
+    differs = replace(pred, grade=1, grade_name="NPDR", probs=probs)
+    markdown = _result_markdown(differs, predictor)
+    heading = markdown.index("## Grade 1 — NPDR")
+    sentence = ("The most probable single grade is 0 Normal (P 0.450); grade 1 is the expected "
+                "grade cut at the model's thresholds.")
+    assert sentence in markdown and markdown.index(sentence) > heading
+    assert "<small>" not in markdown[heading:markdown.index(sentence)]
+    same = replace(pred, grade=0, grade_name="Normal", probs=np.array([0.7, 0.2, 0.1]))
+    assert "most probable single grade" not in _result_markdown(same, predictor)
+
+
+def test_a_text_file_on_the_single_tab_gets_the_apps_words(predictor: Predictor, tmp_path: Path) -> None:
+    """gradio's own check of ``file_types`` answered a .txt with "Invalid file type. Please
+    upload a file that is one of these formats: ['.png', ...]": the single-image upload no
+    longer sets it (as the batch's), so the app's loader says it in words."""
+    from app.server import AppSettings, _grade_single_now, build_demo
+
+    text = tmp_path / "letter.txt"
+    text.write_text("referral letter\n", encoding="utf-8")
+    markdown, label, _, _, details = _grade_single_now(predictor, AppSettings(), str(text), None, "letter.txt")
+    assert label is None and "letter.txt" in details["error"] and "not an image" in details["error"]
+    assert "['" not in details["error"]
+    demo = build_demo(predictor, AppSettings())
+    uploads = [b for b in demo.blocks.values() if type(b).__name__ == "File" and b.interactive is not False]
+    assert uploads and all(not b.file_types for b in uploads)
