@@ -154,6 +154,28 @@ def generic_rows(name: str, r: dict[str, Any]) -> list[str]:
     return [f"| {name} | {text} | {_device(r)} | {_date(r)} | `{r.get('command')}` |"]
 
 
+def structure_check_rows(r: dict[str, Any]) -> list[str]:
+    """The app's noise refusal (bench/structure_check.py): the neighbour-correlation statistic
+    on real and phantom images against uniform noise, and the threshold between them."""
+    sets = r.get("sets") or {}
+
+    def span(key: str, label: str) -> str | None:
+        s = sets.get(key)
+        if not isinstance(s, dict) or "min" not in s:
+            return None
+        return f"{label} {s['min']}..{s['max']} (n = {s['n']})"
+
+    drac = sets.get("drac_samples")
+    parts = [f"DRAC samples {min(drac.values())}..{max(drac.values())} (n = {len(drac)})"
+             if isinstance(drac, dict) and drac else None,
+             span("aptos_colour_model", "APTOS photos"), span("phantom_files", "phantoms"),
+             span("retinamnist", "RetinaMNIST"), span("noise_64_px_and_up", "uniform noise >= 64 px"),
+             span("noise_below_64_px", "noise 16-32 px")]
+    figure = "; ".join(p for p in parts if p) + f"; refused at or below {r.get('threshold')}"
+    return [f"| app noise refusal: neighbour correlation of the grey image (real vs noise) | {figure} | "
+            f"{_device(r)} | {_date(r)} | `{r.get('command')}` |"]
+
+
 def ood_rows(r: dict[str, Any]) -> list[str]:
     """The out-of-distribution check: flagged / n per set, one row per bundle."""
     words = {"own_test_images_unlabelled": "own test images (same kind, never fitted)",
@@ -676,6 +698,8 @@ def render(results_dir: Path = RESULTS) -> str:
             lines += ood_rows(record)
         elif name == "disk_use":
             lines += disk_rows(record)
+        elif name == "structure_check":
+            lines += structure_check_rows(record)
         elif name == "retinamnist":
             lines += retinamnist_rows(record)
         elif name.startswith(("umm_ablation", "umm_protocol_", "low_label_", "layer_clusters_", "retinamnist_")):

@@ -238,3 +238,16 @@ def test_the_repeated_table_gives_the_spread_over_seeds_that_the_docs_quote() ->
     assert "0.0200, 0.0000, 0.0200; SE 0.0115, 0.0000, 0.0115" in sd  # differences +0.01, -0.01, +0.03
     rng = next(line for line in table.splitlines() if line.startswith("| range over the config's 3 seeds"))
     assert "| 0.0400 / 0.0000 / 0.0400 |" in rng and "0.0400, 0.0000, 0.0400" in rng
+
+
+def test_structure_check_row_shows_real_images_against_noise_and_the_threshold() -> None:
+    from bench.summarize import structure_check_rows
+
+    record = {"threshold": 0.15, "device": "CPU x2", "date_utc": "2026-12-02T00:00:00", "command": "c",
+              "sets": {"drac_samples": {"a.png": 0.66, "b.png": 0.68},
+                       "aptos_colour_model": {"n": 30, "min": 0.34, "median": 0.5, "max": 0.75},
+                       "noise_64_px_and_up": {"n": 60, "min": -0.01, "median": 0.0, "max": 0.02}}}
+    [row] = structure_check_rows(record)
+    assert "DRAC samples 0.66..0.68 (n = 2)" in row and "APTOS photos 0.34..0.75 (n = 30)" in row
+    assert "uniform noise >= 64 px -0.01..0.02 (n = 60)" in row and "refused at or below 0.15" in row
+    assert "phantoms" not in row  # a set the record lacks is left out, not shown empty
