@@ -1363,7 +1363,7 @@ def test_per_patient_subfolders_are_not_offered_as_grade_folders(tmp_path: Path,
     flat = images.with_name("Images_flat")
     assert "flatten" not in message and "1-based" not in message, message
     assert "images in per-patient (or other) subfolders are not read" in message, message
-    assert f"find {images} -name '*.jpg' -exec cp -t {flat} {{}} +" in message, message
+    assert f"find {images} -name '*.jpg' -exec cp -t {flat} {{}} +\nthen pass --root {flat} --labels-csv {csv_path}" in message, message
     message = run_error(config(images, grades="icdr", labels_csv=str(csv_path),
                                image_column="image_id", grade_column="left_eye_DR_Level"),
                         tmp_path / "with-csv")
