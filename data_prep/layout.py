@@ -788,25 +788,43 @@ NEARBY_SHOWN = 3
 """Likely roots a message names, at most."""
 
 
+def _found_name(folder: Path, official: str, *others: str) -> str:
+    """The name of ``folder``'s child as found there (``official`` or one of ``others``, in
+    any letter case), else ``official``."""
+    found = next((c for c in (_child(folder, n) for n in (official, *others)) if c is not None), None)
+    return found.name if found is not None else official
+
+
+def _eyepacs_words(folder: Path) -> str:
+    train = next((d.name for d in (_child(folder, n) for n in EYEPACS_TRAIN_DIRS)
+                  if d is not None and d.is_dir()), EYEPACS_TRAIN_DIRS[0])
+    return f"an EyePACS layout: {_found_name(folder, EYEPACS_CSV)} + {train}/"
+
+
+def _medmnist_words(folder: Path) -> str:
+    files = _npz_files(folder)
+    return f"a MedMNIST .npz: {files[0].name}" if files else "a MedMNIST .npz"
+
+
+LAYOUT_WORDS: dict[str, Callable[[Path], str]] = {
+    "drac": lambda folder: "a DRAC 2022 layout",
+    "idrid": lambda folder: f"an IDRiD layout: '{IDRID_DIR}/'",
+    "aptos": lambda folder: (f"an APTOS layout: {_found_name(folder, APTOS_CSV)} + "
+                             f"{_found_name(folder, APTOS_TRAIN)}/"),
+    "eyepacs": _eyepacs_words,
+    "medmnist": _medmnist_words,
+}
+"""What each layout of :data:`DETECTORS` found in a folder is, for a message (the names as
+found there): one entry per detected layout, as
+``tests/data_prep/test_layouts.py`` checks (a layout without one was called a DRAC layout)."""
+
+
 def _layout_words(kind: str, folder: Path) -> str:
     """What the layout ``kind`` found in ``folder`` is, for a message: ``an EyePACS layout:
-    trainLabels.csv + train/`` (the names as found there)."""
-    def name(official: str, *others: str) -> str:
-        found = next((c for c in (_child(folder, n) for n in (official, *others)) if c is not None), None)
-        return found.name if found is not None else official
-
-    if kind == "eyepacs":
-        train = next((d.name for d in (_child(folder, n) for n in EYEPACS_TRAIN_DIRS)
-                      if d is not None and d.is_dir()), EYEPACS_TRAIN_DIRS[0])
-        return f"an EyePACS layout: {name(EYEPACS_CSV)} + {train}/"
-    if kind == "aptos":
-        return f"an APTOS layout: {name(APTOS_CSV)} + {name(APTOS_TRAIN)}/"
-    if kind == "idrid":
-        return f"an IDRiD layout: '{IDRID_DIR}/'"
-    if kind == "medmnist":
-        files = _npz_files(folder)
-        return f"a MedMNIST .npz: {files[0].name}" if files else "a MedMNIST .npz"
-    return "a DRAC 2022 layout"
+    trainLabels.csv + train/`` (:data:`LAYOUT_WORDS`; ``a KIND layout`` for a kind without an
+    entry)."""
+    words = LAYOUT_WORDS.get(kind)
+    return words(folder) if words is not None else f"a {kind} layout"
 
 
 MEDMNIST_KEYS = ("train_images", "train_labels")

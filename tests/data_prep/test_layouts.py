@@ -854,6 +854,7 @@ def test_every_layout_is_registered_wherever_layouts_are_listed() -> None:
     assert set(layout.FINDERS) == kinds  # discover() reads each through its finder
     detected = [kind for kind, _ in layout.DETECTORS]  # data.layout=auto: plain is the fallback
     assert len(detected) == len(set(detected)) and set(detected) == kinds - {"plain"}
+    assert set(layout.LAYOUT_WORDS) == set(detected)  # what a nearby layout is, in a message
 
 
 def test_a_layout_without_a_finder_is_a_clear_error(tmp_path: Path,
