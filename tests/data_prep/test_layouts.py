@@ -6,6 +6,7 @@ when ``../shared`` is absent."""
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import os
@@ -855,6 +856,24 @@ def test_every_layout_is_registered_wherever_layouts_are_listed() -> None:
     detected = [kind for kind, _ in layout.DETECTORS]  # data.layout=auto: plain is the fallback
     assert len(detected) == len(set(detected)) and set(detected) == kinds - {"plain"}
     assert set(layout.LAYOUT_WORDS) == set(detected)  # what a nearby layout is, in a message
+    # the names for people, from which the --root help and the flag-value pattern are built
+    import data_prep
+    from data_prep.problems import flag_value_pattern
+    from drac_ssl import preflight
+    from drac_ssl.config import LAYOUT_NAMES, layout_root_help
+
+    assert set(LAYOUT_NAMES) == kinds
+    helped = layout_root_help()
+    assert all(LAYOUT_NAMES[k] in helped for k in kinds), helped
+    parser = argparse.ArgumentParser()
+    ingest.add_arguments(parser)
+    assert " ".join(parser.format_help().split()).count(" ".join(helped.split())) == 1
+    new = layout_root_help((*DATA_LAYOUTS, "deepdrid"), {**LAYOUT_NAMES, "deepdrid": "DeepDRiD"})
+    assert "an APTOS / EyePACS / IDRiD / DeepDRiD folder" in new, new  # a new layout named by itself
+    assert re.match(flag_value_pattern(["deepdrid"]), "deepdrid")
+    assert not re.match(flag_value_pattern(["deepdrid"]), "deepdridx")
+    for doc in (data_prep.__doc__, ingest.__doc__, preflight.__doc__):  # typed prose: kept in step
+        assert all(LAYOUT_NAMES[k] in (doc or "") for k in kinds), doc
 
 
 def test_a_layout_without_a_finder_is_a_clear_error(tmp_path: Path,
