@@ -84,6 +84,7 @@ from drac_ssl.config import (
     DATA_UNGRADABLE,
     ConfigError,
     DataConfig,
+    layout_root_help,
     validate_grades,
 )
 from drac_ssl.io import atomic_write_json, atomic_write_text
@@ -1150,9 +1151,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     d = DataConfig()
     parser.add_argument("--root", required=True,
-                        help="unzipped DRAC folder (or 'C. Diabetic Retinopathy Grading'), an "
-                             "APTOS / EyePACS / IDRiD folder, a MedMNIST .npz, or a plain folder "
-                             "of images with a label CSV")
+                        help=layout_root_help())  # every layout of DATA_LAYOUTS, named
     parser.add_argument("--out", required=True, help="output folder (RUN/data)")
     parser.add_argument("--layout", choices=DATA_LAYOUTS, default=d.layout,
                         help=f"the folder layout (default: {d.layout}: recognised from --root)")

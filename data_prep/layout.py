@@ -788,25 +788,43 @@ NEARBY_SHOWN = 3
 """Likely roots a message names, at most."""
 
 
+def _found_name(folder: Path, official: str, *others: str) -> str:
+    """The name of ``folder``'s child as found there (``official`` or one of ``others``, in
+    any letter case), else ``official``."""
+    found = next((c for c in (_child(folder, n) for n in (official, *others)) if c is not None), None)
+    return found.name if found is not None else official
+
+
+def _eyepacs_words(folder: Path) -> str:
+    train = next((d.name for d in (_child(folder, n) for n in EYEPACS_TRAIN_DIRS)
+                  if d is not None and d.is_dir()), EYEPACS_TRAIN_DIRS[0])
+    return f"an EyePACS layout: {_found_name(folder, EYEPACS_CSV)} + {train}/"
+
+
+def _medmnist_words(folder: Path) -> str:
+    files = _npz_files(folder)
+    return f"a MedMNIST .npz: {files[0].name}" if files else "a MedMNIST .npz"
+
+
+LAYOUT_WORDS: dict[str, Callable[[Path], str]] = {
+    "drac": lambda folder: "a DRAC 2022 layout",
+    "idrid": lambda folder: f"an IDRiD layout: '{IDRID_DIR}/'",
+    "aptos": lambda folder: (f"an APTOS layout: {_found_name(folder, APTOS_CSV)} + "
+                             f"{_found_name(folder, APTOS_TRAIN)}/"),
+    "eyepacs": _eyepacs_words,
+    "medmnist": _medmnist_words,
+}
+"""What each layout of :data:`DETECTORS` found in a folder is, for a message (the names as
+found there): one entry per detected layout, as
+``tests/data_prep/test_layouts.py`` checks (a layout without one was called a DRAC layout)."""
+
+
 def _layout_words(kind: str, folder: Path) -> str:
     """What the layout ``kind`` found in ``folder`` is, for a message: ``an EyePACS layout:
-    trainLabels.csv + train/`` (the names as found there)."""
-    def name(official: str, *others: str) -> str:
-        found = next((c for c in (_child(folder, n) for n in (official, *others)) if c is not None), None)
-        return found.name if found is not None else official
-
-    if kind == "eyepacs":
-        train = next((d.name for d in (_child(folder, n) for n in EYEPACS_TRAIN_DIRS)
-                      if d is not None and d.is_dir()), EYEPACS_TRAIN_DIRS[0])
-        return f"an EyePACS layout: {name(EYEPACS_CSV)} + {train}/"
-    if kind == "aptos":
-        return f"an APTOS layout: {name(APTOS_CSV)} + {name(APTOS_TRAIN)}/"
-    if kind == "idrid":
-        return f"an IDRiD layout: '{IDRID_DIR}/'"
-    if kind == "medmnist":
-        files = _npz_files(folder)
-        return f"a MedMNIST .npz: {files[0].name}" if files else "a MedMNIST .npz"
-    return "a DRAC 2022 layout"
+    trainLabels.csv + train/`` (:data:`LAYOUT_WORDS`; ``a KIND layout`` for a kind without an
+    entry)."""
+    words = LAYOUT_WORDS.get(kind)
+    return words(folder) if words is not None else f"a {kind} layout"
 
 
 MEDMNIST_KEYS = ("train_images", "train_labels")
@@ -942,15 +960,47 @@ GRADE_FOLDERS_MAX = 10
 up to 10 grades): 120 numbered folders are no grades."""
 
 
-def _image_tree_words(root: Path, subs: list[tuple[Path, int]], not_looked_at: int) -> str:
-    """Images in several subfolders of ``root`` and no label CSV: how many hold images (the
-    first :data:`NEARBY_SHOWN` named, then how many more), that the plain layout reads one
-    folder of images with a label CSV; for subfolders named as grades (``0/`` .. ``4/``, at
-    most :data:`GRADE_FOLDERS_MAX`), the command that makes them one folder beside ``root``
-    (``python -m data_prep flatten --root ROOT``: ``ROOT_flat`` with ``labels.csv``, see
+def _copy_into_one_folder(root: Path, subs: list[tuple[Path, int]]) -> str:
+    """The command that copies the images of ``root``'s subfolders into one folder beside it
+    (``ROOT_flat``), keeping their names: ``find ROOT -name '*.jpg' -exec cp -t ROOT_flat {} +``
+    (each image suffix found named; a listing of the subfolders, no image opened), and the
+    subfolders two of which hold one name (``cp`` would keep only one of them)."""
+    flat = root.with_name(f"{root.name}_flat")
+    suffixes: set[str] = set()
+    seen: dict[str, str] = {}
+    clash: list[str] = []
+    for sub, _ in subs:
+        for path in sub.iterdir():
+            if path.suffix.lower() in IMAGE_SUFFIXES and not is_hidden(path) and path.is_file():
+                suffixes.add(path.suffix)
+                key = name_key(path.name)
+                if key in seen and len(clash) < NEARBY_SHOWN:
+                    clash.append(f"{seen[key]}/{path.name} and {sub.name}/{path.name}")
+                seen.setdefault(key, sub.name)
+    names = " -o ".join(f"-name {shlex.quote('*' + x)}" for x in sorted(suffixes))
+    names = f"\\( {names} \\)" if len(suffixes) > 1 else names
+    command = (f"mkdir {shlex.quote(str(flat))} && find {shlex.quote(str(root))} {names} "
+               f"-exec cp -t {shlex.quote(str(flat))} {{}} +")
+    clashes = (f" (first rename the images that share a name across subfolders, e.g. "
+               f"{_cut(clash)}: one copy would replace the other)" if clash else "")
+    return (f"images in per-patient (or other) subfolders are not read: copy them into one "
+            f"folder{clashes},\n  {command}\nthen pass {_root_option(flat)}")
+
+
+def _image_tree_words(root: Path, subs: list[tuple[Path, int]], not_looked_at: int,
+                      labels_csv: Path | None = None) -> str:
+    """Images in several subfolders of ``root``: how many hold images (the first
+    :data:`NEARBY_SHOWN` named, then how many more), that the plain layout reads one folder of
+    images with a label CSV, and what to do. For subfolders named as grades (``0/`` .. ``4/``,
+    at most :data:`GRADE_FOLDERS_MAX`) and no label CSV known (``labels_csv``, given or found
+    in or above ``root``), the command that makes them one folder beside ``root`` (``python -m
+    data_prep flatten --root ROOT``: ``ROOT_flat`` with ``labels.csv``, see
     :mod:`data_prep.flatten`), on a line of its own, and the root to pass then (with
-    ``--grades icdr`` for folders 0..4). :func:`data_prep.problems.as_config_keys` keeps the
-    command as typed and says the rest as settings."""
+    ``--grades icdr`` for folders 0..4). Otherwise (per-patient folders, as DeepDRiD's
+    ``Images/<patient_id>/``, whose label CSV sits above them: numbered folders are no
+    grades then) the command that copies the images into one folder keeping their names
+    (:func:`_copy_into_one_folder`). :func:`data_prep.problems.as_config_keys` keeps a
+    ``python -m data_prep`` command as typed and says the rest as settings."""
     from data_prep.flatten import next_options
 
     root = Path(os.path.abspath(root))  # said absolute (run from elsewhere), '..' taken out
@@ -958,9 +1008,11 @@ def _image_tree_words(root: Path, subs: list[tuple[Path, int]], not_looked_at: i
     more = f"; {not_looked_at} more subfolders not looked at" if not_looked_at else ""
     said = (f"the images are in {len(subs)} subfolders ({_cut([f'{n}/' for n in names])}{more}), "
             "not in this folder, and a plain root reads one folder of images with a label CSV")
+    if labels_csv is not None:
+        return (f"{said} ({labels_csv.name}, which names the images): "
+                f"{_copy_into_one_folder(root, subs)} --labels-csv {shlex.quote(str(labels_csv))}")
     if not (len(names) <= GRADE_FOLDERS_MAX and all(n.isascii() and n.isdigit() for n in names)):
-        return (f"{said}: put the images of this set in one folder with their label CSV and "
-                "pass that folder with --root")
+        return f"{said}: {_copy_into_one_folder(root, subs)} (and put their label CSV there)"
     # every integer-named subfolder, empty ones too: the grades flatten reads
     grades = sorted({int(sub.name) for sub in _subfolders(root)[0]
                      if sub.name.isascii() and sub.name.isdigit()})
@@ -969,6 +1021,15 @@ def _image_tree_words(root: Path, subs: list[tuple[Path, int]], not_looked_at: i
     return (f"{said}: a folder-per-grade tree needs a label CSV. To copy the images into one "
             f"folder and write it from the folder names, run\n  {command}\nthen pass {then}"
             f"{f'; {note}' if note else ''}")
+
+
+def _label_csv_near(root: Path) -> Path | None:
+    """A label CSV in ``root`` or in the folder above (its only ``.csv``): images in numbered
+    subfolders beside one are per-patient folders, their grades in that CSV."""
+    here = _single_csv_in(root)
+    if here is not None or root.parent == root:
+        return here
+    return _single_csv_in(root.parent)
 
 
 def _csv_above(root: Path) -> str:
@@ -988,8 +1049,9 @@ def likely_roots(root: Path, labels_csv: Path | None = None, otherwise: str = ""
     ``''``. Named, at most :data:`NEARBY_SHOWN` (then ``and N more``): the layouts next to it
     (:func:`nearby_layouts`) but MedMNIST; else, unless ``root`` holds images itself, its
     subfolders of images (:func:`image_subfolders`; with ``labels_csv``, the label CSV found
-    or given, to pass with them), but when two or more hold images and no label CSV is known,
-    no single folder: :func:`_image_tree_words` says what to do instead; else, for a root of
+    or given, to pass with them), but when two or more hold images, no single folder:
+    :func:`_image_tree_words` says what to do instead (flatten a folder-per-grade tree; copy
+    per-patient folders, those beside a label CSV, into one); else, for a root of
     images without ``labels_csv``, the folder above's one CSV (:func:`_csv_above`). A
     MedMNIST ``.npz`` next to it comes after these. ``otherwise``: what to do if the
     suggestion is not the root (``If not, ...``, after a question only). Listings only, no
@@ -1002,8 +1064,9 @@ def likely_roots(root: Path, labels_csv: Path | None = None, otherwise: str = ""
     holds_images = bool(count_images(root))
     if not named and not holds_images:
         subs = image_subfolders(root)
-        if len(subs) > 1 and labels_csv is None:
-            tree = _image_tree_words(root, subs, _subfolders(root)[1])
+        if len(subs) > 1:  # never one subfolder of several (DeepDRiD's Images/1/ of 7)
+            tree = _image_tree_words(root, subs, _subfolders(root)[1],
+                                     labels_csv or _label_csv_near(root))
         else:
             named = [_images_and_csv(folder, n, labels_csv) for folder, n in subs]
     if not named and not tree and holds_images and labels_csv is None:

@@ -26,6 +26,14 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from drac_ssl.config import (
+    DATA_LAYOUTS,
+    DATA_MISSING,
+    DATA_MODALITIES,
+    DATA_UNGRADABLE,
+    GRADE_SCALES,
+)
+
 SHOWN_PER_KIND = 10
 """Printed lines per (severity, kind), errors included; the rest are counted on one line."""
 
@@ -43,10 +51,19 @@ CLI_TO_CONFIG = {
 """The standalone ingest's flags and the ``python -m drac_ssl.train`` settings they are. The
 ingest's messages name the flags (its own command's terms); ``python -m drac_ssl.train`` says
 them as settings with :func:`as_config_keys` (``ingest.run(..., wording=as_config_keys)``)."""
-_FLAG_VALUE = r"(?:[A-Z]{2,}|\d|[/.~<'\"]|(?:auto|fundus|octa|icdr|drac|eyepacs|aptos|idrid|medmnist|plain|leave_out|error)\b)"
-"""What follows a flag when it is the flag's value (``FILE``, a number, a path, a choice: every
-``data.layout``, as ``tests/data_prep/test_layouts.py`` checks, and ``leave_out`` / ``error`` of
-``--ungradable`` and ``--missing``)."""
+def flag_value_pattern(choices: Iterable[str]) -> str:
+    """The pattern of what follows a flag when it is the flag's value: ``FILE`` (capitals), a
+    number, a path, or one of ``choices`` as a whole word."""
+    words = "|".join(re.escape(c) for c in sorted({c for c in choices if c}, key=lambda c: (-len(c), c)))
+    return rf"(?:[A-Z]{{2,}}|\d|[/.~<'\"]|(?:{words})\b)"
+
+
+_FLAG_VALUE = flag_value_pattern([*DATA_LAYOUTS, *DATA_MODALITIES, *GRADE_SCALES,
+                                  *DATA_UNGRADABLE, *DATA_MISSING])
+"""What follows a flag when it is the flag's value (``FILE``, a number, a path, a choice:
+every ``data.layout`` of :data:`drac_ssl.config.DATA_LAYOUTS`, so a new layout is one by
+itself, as ``tests/data_prep/test_layouts.py`` checks, the modalities, the named grade
+scales, and ``leave_out`` / ``error`` of ``--ungradable`` and ``--missing``)."""
 
 
 _TYPED_COMMAND = re.compile(r"(python -m data_prep [^\n]*)")

@@ -13,6 +13,7 @@ common dialect by :mod:`data_prep.labels`.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import hashlib
 import re
@@ -475,6 +476,50 @@ def patient_column_guess(columns: Sequence[str], grade_column: str = "",
                  if normalise(c) not in read and looks_like_patient_column(c)), None)
 
 
+EYE_SWAPS = (("left", "right"), ("l", "r"), ("od", "os"))
+"""Words naming an eye in a column name, each swapped for the other eye's by
+:func:`other_eye_column`: ``left``/``right`` anywhere in the name, ``l``/``r`` and ``od``/``os``
+(oculus dexter / sinister) only as a word of their own (``grade_l``, ``DR grade OD``)."""
+
+
+def _swap_eye(name: str, one: str, other: str) -> str:
+    """``name`` with each ``one`` and ``other`` swapped for the other, letter case kept."""
+    def swapped(match: re.Match[str]) -> str:
+        word = match[0]
+        new = other if word.lower() == one else one
+        return new.upper() if word.isupper() else new.capitalize() if word[0].isupper() else new
+
+    alone = len(one) <= 2  # l / r / od / os: a word of their own only
+    pattern = rf"(?<![A-Za-z])({one}|{other})(?![A-Za-z])" if alone else rf"({one}|{other})"
+    return re.sub(pattern, swapped, name, flags=re.IGNORECASE)
+
+
+def other_eye_column(columns: Sequence[str], grade_column: str) -> str | None:
+    """The column of ``columns`` that names the other eye's grade beside ``grade_column``
+    (``left_eye_DR_Level`` -> ``right_eye_DR_Level``, ``grade_l`` -> ``grade_r``, ``DR OD`` ->
+    ``DR OS``: :data:`EYE_SWAPS`), compared as column names are (:func:`normalise`), else None.
+    A per-eye CSV (DeepDRiD) fills one of the two on each row: an empty cell there is the
+    other eye's row, not an ungradable image."""
+    present = {normalise(c): c for c in columns}
+    for one, other in EYE_SWAPS:
+        candidate = _swap_eye(grade_column, one, other)
+        if normalise(candidate) != normalise(grade_column) and normalise(candidate) in present:
+            return present[normalise(candidate)]
+    return None
+
+
+def other_eye_problem(where: str, name: str, grade_column: str, other: str) -> Problem:
+    """The error of a row whose grade cell is empty while the other eye's column
+    (:func:`other_eye_column`) is filled: the grades are per eye, and leaving such rows out
+    (``--ungradable leave_out``) would drop every image of one eye."""
+    return dataclasses.replace(
+        error(where, f"{name} has no grade in {grade_column!r}: this row's grade is in {other!r}",
+              "the grades are per eye in two columns: merge them into one grade column "
+              "(docs/data.md, DeepDRiD)", "per-eye"),
+        summary=f"the grades are per eye ({grade_column!r} and {other!r}); --ungradable "
+                "leave_out would drop every image of one eye")
+
+
 def grade_names_note(csv_path: str | Path, by_name: dict[int, int], grade_names: Sequence[str],
                      fix: str) -> Problem:
     """The note of a label CSV whose grades were written as the scale's names (``No DR``,
@@ -534,6 +579,9 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
                 "figures can be optimistic",
                 f"pass --patient-column {guess!r} to keep each patient's images in one fold",
                 "patient"))
+    grade_name = table.columns[index["grade"]]
+    other = other_eye_column(table.columns, grade_name)
+    other_position = column_index(table, other)[0] if other else None
     rows: list[LabelRow] = []
     left_out: list[LabelRow] = []
     numbers: set[int] = set()  # the integer grades written as numbers (not names), any range
@@ -553,6 +601,13 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
             by_name[named] = by_name.get(named, 0) + 1
         elif grade is not None:
             numbers.add(grade)
+        if (grade is None and other_position is not None and is_ungraded(raw_grade)
+                and not is_ungraded(cells[other_position])):
+            # the other eye's row of a per-eye CSV: never ungradable, never left out
+            problems.append(other_eye_problem(where, name, grade_name, other or ""))
+            patient = cells[index["patient"]].strip() if "patient" in index else ""
+            rows.append(LabelRow(name, None, patient, number, raw_grade.strip()))
+            continue
         if ungradable == "leave_out" and grade is None and is_ungraded(raw_grade):
             patient = cells[index["patient"]].strip() if "patient" in index else ""
             left_out.append(LabelRow(name, None, patient, number, raw_grade.strip()))

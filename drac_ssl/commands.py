@@ -49,6 +49,8 @@ def train_parser() -> argparse.ArgumentParser:
 
 def export_parser() -> argparse.ArgumentParser:
     """The parser of ``python -m drac_ssl.export`` (:func:`drac_ssl.export.main`)."""
+    from drac_ssl.config import LAYOUT_NAMES, SCORED_LAYOUTS, in_words  # PyYAML only
+
     parser = argparse.ArgumentParser(
         prog="python -m drac_ssl.export",
         description="Grade a folder of retinal images (UW-OCTA, colour fundus) with a drac_ssl "
@@ -92,7 +94,8 @@ def export_parser() -> argparse.ArgumentParser:
                              "every label a case")
     parser.add_argument("--labels", metavar="CSV",
                         help="with --score: the label CSV (any dialect the ingest reads; the "
-                             "columns of DRAC, APTOS, EyePACS or IDRiD are found, else name them)")
+                             f"columns of {in_words([LAYOUT_NAMES[k] for k in SCORED_LAYOUTS])} "
+                             "are found, else name them)")
     parser.add_argument("--image-column", metavar="NAME",
                         help="with --score: the label CSV's column of image names (with or "
                              "without extension)")

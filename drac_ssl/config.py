@@ -49,6 +49,33 @@ GRADE_SCALES: dict[str, tuple[str, ...]] = {
 }
 """Named grade scales ``data.grades`` may name instead of listing the grades."""
 DATA_LAYOUTS = ("auto", "drac", "plain", "aptos", "eyepacs", "idrid", "medmnist")
+LAYOUT_NAMES = {"drac": "DRAC", "plain": "plain", "aptos": "APTOS", "eyepacs": "EyePACS",
+                "idrid": "IDRiD", "medmnist": "MedMNIST"}
+"""Each layout of :data:`DATA_LAYOUTS` (but ``auto``) as people write it, for help texts and
+messages (:func:`layout_root_help`); ``tests/data_prep/test_layouts.py`` checks that every
+layout has one."""
+SCORED_LAYOUTS = ("drac", "aptos", "eyepacs", "idrid")
+"""The layouts whose label columns ``python -m drac_ssl.export --score --labels`` looks for,
+in this order (``drac_ssl.scoring.LABEL_LAYOUTS``; a plain folder's columns are DRAC's)."""
+
+
+def in_words(names: Sequence[str], last: str = "or") -> str:
+    """``A, B, C or D`` (``A``; ``A or B``)."""
+    return f"{', '.join(names[:-1])} {last} {names[-1]}" if len(names) > 1 else "".join(names)
+
+
+def layout_root_help(layouts: Sequence[str] = DATA_LAYOUTS,
+                     names: dict[str, str] | None = None) -> str:
+    """What ``--root`` (``data.root``) takes, naming every layout of ``layouts`` (built from
+    :data:`DATA_LAYOUTS` and :data:`LAYOUT_NAMES`, so a new layout is named by itself): the
+    DRAC folder, each public dataset's folder, a MedMNIST ``.npz``, a plain folder."""
+    names = LAYOUT_NAMES if names is None else names
+    folders = [names.get(k, k) for k in layouts if k not in ("auto", "drac", "plain", "medmnist")]
+    said = [f"unzipped {names.get('drac', 'DRAC')} folder (or 'C. Diabetic Retinopathy Grading')"]
+    said += [f"an {' / '.join(folders)} folder"] if folders else []
+    said += ["a MedMNIST .npz"] if "medmnist" in layouts else []
+    said += ["a plain folder of images with a label CSV"] if "plain" in layouts else []
+    return f"{', '.join(said[:-1])}, or {said[-1]}" if len(said) > 2 else in_words(said)
 DATA_CHANNELS = ("auto", "1", "3", "")
 DATA_MODALITIES = ("auto", "octa", "fundus")
 DATA_UNGRADABLE = ("error", "leave_out")

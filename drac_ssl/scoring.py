@@ -80,7 +80,7 @@ from data_prep.validate import (
     stray_grades,
 )
 from drac_ssl import __version__
-from drac_ssl.config import GRADE_SCALES
+from drac_ssl.config import GRADE_SCALES, LAYOUT_NAMES, SCORED_LAYOUTS
 from drac_ssl.console import print_lines
 from drac_ssl.figures import chance_words, figure_text, format_ci, markdown_table
 from drac_ssl.io import atomic_write_json
@@ -101,9 +101,10 @@ __all__ = ["LABEL_LAYOUTS", "N_BOOT", "LabelRows", "ScoreError", "SubmissionChec
 
 N_BOOT = 1000
 """Bootstrap resamples of the 95% CIs (seed 0), as many as the fine-tuning's default."""
-LABEL_LAYOUTS = {"drac": "DRAC", "aptos": "APTOS", "eyepacs": "EyePACS", "idrid": "IDRiD"}
+LABEL_LAYOUTS = {kind: LAYOUT_NAMES[kind] for kind in SCORED_LAYOUTS}
 """The layouts of :data:`data_prep.layout.COLUMNS` whose label columns are looked for, in
-this order (a plain folder's are DRAC's), with their names for people."""
+this order (a plain folder's are DRAC's), with their names for people
+(:data:`drac_ssl.config.SCORED_LAYOUTS`, which the ``--labels`` help names too)."""
 SHOWN_PER_KIND = 10
 """Problem lines of one kind printed, then one line counting the rest."""
 

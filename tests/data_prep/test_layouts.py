@@ -6,12 +6,14 @@ when ``../shared`` is absent."""
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import os
 import re
 import sys
 from collections import Counter
+from dataclasses import replace as dataclasses_replace
 from pathlib import Path
 
 import cv2
@@ -853,6 +855,25 @@ def test_every_layout_is_registered_wherever_layouts_are_listed() -> None:
     assert set(layout.FINDERS) == kinds  # discover() reads each through its finder
     detected = [kind for kind, _ in layout.DETECTORS]  # data.layout=auto: plain is the fallback
     assert len(detected) == len(set(detected)) and set(detected) == kinds - {"plain"}
+    assert set(layout.LAYOUT_WORDS) == set(detected)  # what a nearby layout is, in a message
+    # the names for people, from which the --root help and the flag-value pattern are built
+    import data_prep
+    from data_prep.problems import flag_value_pattern
+    from drac_ssl import preflight
+    from drac_ssl.config import LAYOUT_NAMES, layout_root_help
+
+    assert set(LAYOUT_NAMES) == kinds
+    helped = layout_root_help()
+    assert all(LAYOUT_NAMES[k] in helped for k in kinds), helped
+    parser = argparse.ArgumentParser()
+    ingest.add_arguments(parser)
+    assert " ".join(parser.format_help().split()).count(" ".join(helped.split())) == 1
+    new = layout_root_help((*DATA_LAYOUTS, "deepdrid"), {**LAYOUT_NAMES, "deepdrid": "DeepDRiD"})
+    assert "an APTOS / EyePACS / IDRiD / DeepDRiD folder" in new, new  # a new layout named by itself
+    assert re.match(flag_value_pattern(["deepdrid"]), "deepdrid")
+    assert not re.match(flag_value_pattern(["deepdrid"]), "deepdridx")
+    for doc in (data_prep.__doc__, ingest.__doc__, preflight.__doc__):  # typed prose: kept in step
+        assert all(LAYOUT_NAMES[k] in (doc or "") for k in kinds), doc
 
 
 def test_a_layout_without_a_finder_is_a_clear_error(tmp_path: Path,
@@ -1280,3 +1301,91 @@ def test_a_crop_left_undone_is_said_in_the_summary_as_in_the_report(tmp_path: Pa
         save(root / "train_images" / f"{code}.png", _black_surround_disc(rgb))
     result = ingest.run(config(root, fundus_crop=True), tmp_path / "out", verbose=False)
     assert summary(result)["preprocessing"]["words"] == ["cropped to the fundus disc and padded to a square"]
+
+
+# --------------------------------------------------------------------------------------
+# DeepDRiD's regular-fundus tree (not a layout yet: docs/data.md, DeepDRiD, says the route)
+
+
+DEEPDRID_HEADER = ["patient_id", "image_id", "image_path", "left_eye_DR_Level",
+                   "right_eye_DR_Level", "patient_DR_Level", "Overall quality"]
+
+
+def deepdrid_tree(root: Path, aptos: list) -> tuple[Path, Path, list[list[object]]]:
+    """``root/regular-fundus-training/`` as DeepDRiD ships it, from 28 of the real APTOS
+    samples: 7 patients, 2 photographs per eye, ``Images/<patient_id>/<image_id>.jpg`` and
+    ``regular-fundus-training.csv`` with the grade in the row's eye column (the other eye's
+    cell empty). Returns the Images folder, the CSV and its rows."""
+    base = root / "regular-fundus-training"
+    rows: list[list[object]] = []
+    for i, (_, grade, rgb) in enumerate(aptos[:28]):
+        patient, eye, shot = i // 4 + 1, "l" if i % 4 < 2 else "r", i % 2 + 1
+        image_id = f"{patient}_{eye}{shot}"
+        save(base / "Images" / str(patient) / f"{image_id}.jpg", rgb, format="JPEG", quality=95)
+        rows.append([patient, image_id, f"regular-fundus-training\\Images\\{patient}\\{image_id}.jpg",
+                     grade if eye == "l" else "", grade if eye == "r" else "", grade, 1])
+    csv_path = base / "regular-fundus-training.csv"
+    write_rows(csv_path, DEEPDRID_HEADER, rows)
+    return base / "Images", csv_path, rows
+
+
+def flat_copy(images: Path, flat: Path) -> Path:
+    """The manual route's first step: every image of the per-patient folders in one folder."""
+    flat.mkdir(parents=True)
+    for path in sorted(images.glob("*/*.jpg")):
+        (flat / path.name).write_bytes(path.read_bytes())
+    return flat
+
+
+def test_an_empty_grade_beside_the_other_eyes_filled_column_is_not_called_ungradable(
+        tmp_path: Path, aptos: list) -> None:
+    """A review on DeepDRiD: --grade-column left_eye_DR_Level called each right-eye row
+    'no grade (an ungradable image?) -> rerun with --ungradable leave_out', and following it
+    dropped every right-eye image silently (rc 0, one note). The row's grade is in the other
+    eye's column: that is said, with the fix (merge the columns), and leave_out does not take
+    those rows; a row with both eyes' cells empty is still ungradable."""
+    images, csv_path, rows = deepdrid_tree(tmp_path, aptos)
+    flat = flat_copy(images, tmp_path / "flat")
+    rows[0][3] = ""  # 1_l1: no grade in either eye's column, a truly ungraded row
+    write_rows(flat / "labels.csv", DEEPDRID_HEADER, rows)
+    cfg = config(flat, image_column="image_id", grade_column="left_eye_DR_Level", grades="icdr",
+                 patient_column="patient_id")
+    for ungradable in ("error", "leave_out"):
+        message = run_error(dataclasses_replace(cfg, ungradable=ungradable), tmp_path / ungradable)
+        assert (f"{flat / 'labels.csv'}:4: 1_r1 has no grade in 'left_eye_DR_Level': this row's grade "
+                "is in 'right_eye_DR_Level'") in message, message
+        assert ("the grades are per eye in two columns: merge them into one grade column "
+                "(docs/data.md, DeepDRiD)") in message, message
+        per_eye = [line for line in message.splitlines() if "this row's grade is in" in line]
+        assert len(per_eye) == 10 and not any("leave_out" in line for line in per_eye), message
+        assert "4 more 'per-eye' error(s)" in message, message  # 14 right-eye rows in all
+    message = run_error(cfg, tmp_path / "again")
+    assert "1_l1 has no grade (an empty cell; an ungradable image?)" in message  # both empty
+
+
+@pytest.mark.parametrize(("grade", "other"), [("DR_grade_OD", "DR_grade_OS"), ("grade_l", "grade_r"),
+                                              ("Right Eye Grade", "Left Eye Grade")])
+def test_other_eye_column_names(grade: str, other: str) -> None:
+    """left <-> right, _l <-> _r, OD <-> OS, in any case; none for a column without an eye."""
+    assert validate.other_eye_column([grade, other, "image"], grade) == other
+    assert validate.other_eye_column([grade, "image"], grade) is None
+    assert validate.other_eye_column(["level", "image", "left_level"], "level") is None
+
+
+def test_per_patient_subfolders_are_not_offered_as_grade_folders(tmp_path: Path, aptos: list) -> None:
+    """A review on DeepDRiD: --root .../Images (subfolders 1/..7/ named by patient) was told to
+    flatten them as grade folders (each image's grade its patient number), and with
+    --labels-csv 'did you mean --root .../Images/1'. With a label CSV given, or in or above
+    the folder, the subfolders are said to be not read, with the command that copies them
+    into one folder."""
+    images, csv_path, _ = deepdrid_tree(tmp_path, aptos)
+    message = run_error(config(images, grades="icdr"), tmp_path / "no-csv")
+    flat = images.with_name("Images_flat")
+    assert "flatten" not in message and "1-based" not in message, message
+    assert "images in per-patient (or other) subfolders are not read" in message, message
+    assert f"find {images} -name '*.jpg' -exec cp -t {flat} {{}} +\nthen pass --root {flat} --labels-csv {csv_path}" in message, message
+    message = run_error(config(images, grades="icdr", labels_csv=str(csv_path),
+                               image_column="image_id", grade_column="left_eye_DR_Level"),
+                        tmp_path / "with-csv")
+    assert "did you mean" not in message and "flatten" not in message, message
+    assert "images in per-patient (or other) subfolders are not read" in message, message
