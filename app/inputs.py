@@ -23,7 +23,9 @@ management) are shown as warnings beside the grade, ``Image file: `` and the ing
 
 :func:`refusal` is the one rule of what is not graded even though it decodes (the page's two
 tabs and :meth:`app.predict.Predictor.predict_file`): a blank or near-constant image, and
-random noise (:func:`neighbour_correlation`, adjacent pixels unrelated). :func:`sanity_warnings`
+random noise (:func:`neighbour_correlation`, adjacent pixels unrelated; it and
+:data:`NOISE_CORRELATION` live in :mod:`data_prep.validate` beside :func:`is_blank`, shared with
+the export command, which grades noise but names it in a warning). :func:`sanity_warnings`
 flags images that do not look like a UW-OCTA en-face scan: too small, blank (then refused),
 strongly non-square, converted from colour; the others are graded anyway. A 16-bit file
 converted to 8-bit is said too, as a plain note (:func:`is_plain_note`): the training ingest
@@ -59,7 +61,13 @@ from data_prep.decode import (
     is_tiff,
     tiff_size,
 )
-from data_prep.validate import inspect_image, is_blank
+from data_prep.validate import (  # noqa: F401 - the structure check is re-exported here
+    NOISE_CORRELATION,
+    STRUCTURE_SIDE,
+    inspect_image,
+    is_blank,
+    neighbour_correlation,
+)
 from drac_ssl.grading.image_notes import (
     DEPTH_NOTE,
     IMAGE_SUFFIXES,
@@ -110,21 +118,6 @@ OCTA_SIZE_DETAIL = (f"UW-OCTA en-face exports are 1024 x 1024; below {MIN_SIDE} 
 MAX_ASPECT = 1.25
 """Long side / short side above which an image is flagged as non-square (UW-OCTA en-face
 exports are square)."""
-STRUCTURE_SIDE = 256
-""":func:`neighbour_correlation` measures the grey image block-averaged to at most this many
-pixels a side."""
-NOISE_CORRELATION = 0.15
-"""At or below this :func:`neighbour_correlation` an upload is refused as random noise
-(:func:`refusal`). Measured by ``python -m bench.structure_check``
-(``bench/results/structure_check.json``), each image read as the app reads it: the 3 real
-DRAC UW-OCTA samples 0.66-0.68; the 30 real APTOS colour fundus photographs 0.34-0.75 (median
-0.54; Graham-filtered at 224 px, the lowest of any real image measured); all 997 phantom
-UW-OCTA images of the default run's set 0.47-0.80; the 1,600 RetinaMNIST photographs (28 px)
-0.83-0.98. Uniform iid noise of 64 to 2048 px a side (5 images per size, 12 sizes) -0.01 to
-0.02; of 16 to 32 px up to 0.13 (fewer pixel pairs: a wider spread). The threshold is under
-half the lowest real image and above all the noise measured."""
-
-
 class InputRejected(ValueError):
     """The upload cannot be graded; ``str(exc)`` is the message for the page."""
 
@@ -190,46 +183,6 @@ def _blank_words(gray: np.ndarray) -> str:
         return ""
     return (f"Blank or near-constant image (grey levels {int(gray.min())}..{int(gray.max())}, "
             f"std {float(gray.std()):.1f})")
-
-
-def neighbour_correlation(image: np.ndarray) -> float:
-    """How much adjacent pixels of ``image`` (uint8 grey ``(H, W)`` or colour ``(H, W, C)``,
-    taken as its channel mean) go together: the Pearson correlation between each pixel and
-    its right-hand neighbour, and between each pixel and the one below, of the image reduced
-    to at most :data:`STRUCTURE_SIDE` px a side by averaging whole ``f x f`` blocks (``f`` an
-    integer; a few edge rows or columns dropped), the larger of the two; in [-1, 1].
-
-    Real UW-OCTA scans and fundus photographs have vessels, a disc, smooth shading: strong
-    neighbour correlation (0.34 or more in every real image measured, :data:`NOISE_CORRELATION`).
-    Independent noise has about 0, at any size, because the block means of independent pixels
-    are independent too (an interpolating resize is not: at 300 px, ``cv2.INTER_AREA`` to
-    256 px gave noise 0.2). A cheap check: about 1 ms for a 1024 px grey image, 0.15 s for 40
-    megapixels (the largest upload decoded), on the development CPU. It does not see noise inside a
-    masked disc (the disc's edge correlates) or structured garbage.
-
-    NaN when undefined: a single row or column, or no variation along either direction (a
-    constant image is :func:`data_prep.validate.is_blank`'s case)."""
-    import cv2
-
-    array = np.asarray(image)
-    h, w = array.shape[:2]
-    f = max(1, -(-max(h, w) // STRUCTURE_SIDE))
-    if f > 1 and h >= f and w >= f:  # whole blocks: INTER_AREA at an integer factor is their mean
-        crop = array[: h - h % f, : w - w % f].astype(np.float32)
-        array = cv2.resize(crop, (crop.shape[1] // f, crop.shape[0] // f), interpolation=cv2.INTER_AREA)
-    grey = array.astype(np.float64)
-    grey = grey if grey.ndim == 2 else grey.mean(axis=2)
-
-    def correlation(a: np.ndarray, b: np.ndarray) -> float:
-        if a.size < 2:
-            return float("nan")
-        a, b = a - a.mean(), b - b.mean()
-        scale = float(np.sqrt((a * a).sum() * (b * b).sum()))
-        return float((a * b).sum() / scale) if scale > 0 else float("nan")
-
-    pairs = [correlation(grey[:, :-1], grey[:, 1:]), correlation(grey[:-1], grey[1:])]
-    defined = [c for c in pairs if not np.isnan(c)]
-    return max(defined) if defined else float("nan")
 
 
 def refusal(image: LoadedImage, kind: str = "octa", channels: int = 1) -> str:

@@ -2,7 +2,7 @@
 
     python -m bench.structure_check [--phantom-dir data/phantom/seed0-train611-test386] [--name structure_check]
 
-:func:`app.inputs.neighbour_correlation` (the larger of the horizontal and vertical
+:func:`data_prep.validate.neighbour_correlation` (the larger of the horizontal and vertical
 correlation between adjacent pixels of the grey image block-averaged to at most 256 px a
 side) of each upload read as the app reads it (:func:`app.inputs.load_bytes`): the 3 real
 DRAC UW-OCTA samples and the 30 real APTOS colour fundus photographs of ``../shared/data``
@@ -10,7 +10,8 @@ DRAC UW-OCTA samples and the 30 real APTOS colour fundus photographs of ``../sha
 images of a generated set (``--phantom-dir``: every PNG under it; else ``--phantoms`` drawn
 by :func:`data_prep.phantom.phantom_image`), and uniform iid noise of 16 to 2048 px a side
 (5 images per size). The app refuses an upload at or below
-:data:`app.inputs.NOISE_CORRELATION` as noise; this records the margin on both sides. Sets
+:data:`data_prep.validate.NOISE_CORRELATION` as noise (the export command grades it and names
+it in a warning); this records the margin on both sides. Sets
 whose files are missing are left out (named in ``missing``).
 """
 
@@ -38,8 +39,9 @@ def measure(phantom_dir: Path | None, phantoms: int, seed: int) -> dict[str, Any
     """The statistic per set (``n``, ``min``, ``median``, ``max``; the DRAC samples by name)."""
     from PIL import Image
 
-    from app.inputs import NOISE_CORRELATION, load_bytes, neighbour_correlation
+    from app.inputs import load_bytes
     from data_prep.phantom import phantom_image
+    from data_prep.validate import NOISE_CORRELATION, neighbour_correlation
 
     def upload(path: Path, channels: int = 1) -> float:
         return load_bytes(path.read_bytes(), path.name, channels=channels).structure

@@ -101,6 +101,70 @@ def blank_problem(pixels: np.ndarray, path: str) -> list[Problem]:
         "check the image (a failed capture or export?); if it is not a real scan, move it out "
         "of the folder and delete its label row", "blank")]
 
+STRUCTURE_SIDE = 256
+""":func:`neighbour_correlation` measures the grey image block-averaged to at most this many
+pixels a side."""
+NOISE_CORRELATION = 0.15
+"""At or below this :func:`neighbour_correlation` an image looks like random noise
+(:func:`looks_like_noise`): the app refuses it (:func:`app.inputs.refusal`), the export
+command grades it and names it in a warning. Measured by ``python -m bench.structure_check``
+(``bench/results/structure_check.json``), each image read as the app reads it: the 3 real
+DRAC UW-OCTA samples 0.66-0.68; the 30 real APTOS colour fundus photographs 0.34-0.75 (median
+0.54; Graham-filtered at 224 px, the lowest of any real image measured); all 997 phantom
+UW-OCTA images of the default run's set 0.47-0.80; the 1,600 RetinaMNIST photographs (28 px)
+0.83-0.98. Uniform iid noise of 64 to 2048 px a side (5 images per size, 12 sizes) -0.01 to
+0.02; of 16 to 32 px up to 0.13 (fewer pixel pairs: a wider spread). The threshold is under
+half the lowest real image and above all the noise measured."""
+
+
+def neighbour_correlation(image: np.ndarray) -> float:
+    """How much adjacent pixels of ``image`` (uint8 grey ``(H, W)`` or colour ``(H, W, C)``,
+    taken as its channel mean) go together: the Pearson correlation between each pixel and
+    its right-hand neighbour, and between each pixel and the one below, of the image reduced
+    to at most :data:`STRUCTURE_SIDE` px a side by averaging whole ``f x f`` blocks (``f`` an
+    integer; a few edge rows or columns dropped), the larger of the two; in [-1, 1].
+
+    Real UW-OCTA scans and fundus photographs have vessels, a disc, smooth shading: strong
+    neighbour correlation (0.34 or more in every real image measured, :data:`NOISE_CORRELATION`).
+    Independent noise has about 0, at any size, because the block means of independent pixels
+    are independent too (an interpolating resize is not: at 300 px, ``cv2.INTER_AREA`` to
+    256 px gave noise 0.2). A cheap check: about 1 ms for a 1024 px grey image, 0.15 s for 40
+    megapixels (the largest upload decoded), on the development CPU. It does not see noise inside a
+    masked disc (the disc's edge correlates) or structured garbage.
+
+    NaN when undefined: a single row or column, or no variation along either direction (a
+    constant image is :func:`is_blank`'s case)."""
+    array = np.asarray(image)
+    h, w = array.shape[:2]
+    f = max(1, -(-max(h, w) // STRUCTURE_SIDE))
+    if f > 1 and h >= f and w >= f:  # whole blocks: INTER_AREA at an integer factor is their mean
+        crop = array[: h - h % f, : w - w % f].astype(np.float32)
+        array = cv2.resize(crop, (crop.shape[1] // f, crop.shape[0] // f), interpolation=cv2.INTER_AREA)
+    grey = array.astype(np.float64)
+    grey = grey if grey.ndim == 2 else grey.mean(axis=2)
+
+    def correlation(a: np.ndarray, b: np.ndarray) -> float:
+        if a.size < 2:
+            return float("nan")
+        a, b = a - a.mean(), b - b.mean()
+        scale = float(np.sqrt((a * a).sum() * (b * b).sum()))
+        return float((a * b).sum() / scale) if scale > 0 else float("nan")
+
+    pairs = [correlation(grey[:, :-1], grey[:, 1:]), correlation(grey[:-1], grey[1:])]
+    defined = [c for c in pairs if not np.isnan(c)]
+    return max(defined) if defined else float("nan")
+
+
+def looks_like_noise(image: np.ndarray) -> bool:
+    """True when ``image`` (uint8 grey ``(H, W)`` or colour ``(H, W, C)``) looks like random
+    noise: :func:`neighbour_correlation` defined and at or below :data:`NOISE_CORRELATION`
+    (adjacent pixels unrelated). False for an undefined correlation (a constant image is
+    :func:`is_blank`'s case, a single row or column too small to tell). The app refuses such an
+    image; the export command grades it and names it in a warning."""
+    found = neighbour_correlation(image)
+    return bool(not np.isnan(found) and found <= NOISE_CORRELATION)
+
+
 EXPECTED_SIDE = 1024
 """Side of a DRAC UW-OCTA en-face export; other sizes are resized with a warning."""
 DRAC_GRADES: tuple[str, ...] = GRADE_SCALES["drac"]

@@ -385,6 +385,7 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
             print(f"[export] {line}")
         oof = _oof_grades(run_dir, str(bundle.metadata["variant"]))
         for line in (_unlike_line(graded.unlike, cases), _blank_line(graded.blank, cases),
+                     _noise_line(graded.noise, cases),
                      _same_grade_line(grades, names or bundle.grade_names),
                      _ensemble_grades_line(grades, oof, names or bundle.grade_names)):
             if line:
@@ -495,14 +496,16 @@ def variant_lines(run_dir: str | os.PathLike[str], variant: str, bundle_dir: Pat
 # Command line
 
 
-def _flagged_line(flags: np.ndarray | None, cases: Sequence[str], what: str, after: str) -> str:
-    """``"<k> of the <n> image(s) is/are <what>: a.png, b.png (at most 10 named). <after>"``,
-    or "" when no case is flagged (or ``flags`` is None)."""
+def _flagged_line(flags: np.ndarray | None, cases: Sequence[str], what: str, after: str,
+                  verbs: tuple[str, str] = ("is", "are")) -> str:
+    """``"<k> of the <n> image(s) is/are <what>: a.png, b.png (at most 10 named). <after>"``
+    (``verbs``: the singular and plural verb before ``what``), or "" when no case is flagged
+    (or ``flags`` is None)."""
     if flags is None or not flags.any():
         return ""
     flagged = [c for c, f in zip(cases, flags, strict=True) if f]
     shown = ", ".join(flagged[:10]) + (f" and {len(flagged) - 10} more" if len(flagged) > 10 else "")
-    verb = "is" if len(flagged) == 1 else "are"
+    verb = verbs[0] if len(flagged) == 1 else verbs[1]
     return f"{len(flagged)} of the {len(cases)} image(s) {verb} {what}: {shown}. {after}"
 
 
@@ -511,6 +514,21 @@ def _blank_line(blank: np.ndarray, cases: Sequence[str]) -> str:
     every case, but with nothing to grade)."""
     return _flagged_line(blank, cases, "blank or near-constant", "There is nothing to grade in "
                          "them; their rows are in the CSV only so that it lists every case.")
+
+
+def _noise_line(noise: np.ndarray | None, cases: Sequence[str]) -> str:
+    """The line naming the images that look like random noise
+    (:func:`data_prep.validate.looks_like_noise`, what the app refuses): graded, so that a
+    submission lists every case, but their grades mean nothing."""
+    from data_prep.validate import NOISE_CORRELATION
+
+    return _flagged_line(
+        noise, cases, "random noise",
+        f"Their neighbouring pixels are unrelated (adjacent-pixel correlation at or below "
+        f"{NOISE_CORRELATION}; real UW-OCTA scans and fundus photographs measure 0.34 or more, "
+        f"noise about 0), so their grades mean nothing; their rows are in the CSV only so that it "
+        f"lists every case. Check each file: if it should be a scan, it is damaged (copy or export "
+        f"it again); the app refuses it.", verbs=("looks like", "look like"))
 
 
 def _copies_line(files: Sequence[Path]) -> str:
@@ -736,7 +754,7 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     graded_files: list[Path] = []
     warnings: list[str] = []
     plain: list[str] = []  # plain notes, not doubts: a 16-bit file converted as the ingest does
-    probs_parts, grade_parts, flag_parts, blank_parts = [], [], [], []
+    probs_parts, grade_parts, flag_parts, blank_parts, noise_parts = [], [], [], [], []
     image_warnings: list[list[str]] = []  # per graded image: e.g. far smaller than the model's input
     crop_warnings: list[list[str]] = []  # per graded image: e.g. no fundus disc found to crop
     for start in range(0, len(files), PREDICT_CHUNK):
@@ -758,6 +776,8 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
             probs_parts.append(graded.probs)
             grade_parts.append(graded.classes)
             blank_parts.append(graded.blank)
+            noise_parts.append(graded.noise if graded.noise is not None
+                               else np.zeros(len(graded.blank), dtype=bool))
             image_warnings += graded.warnings
             crop_warnings += graded.preprocessing_warnings
             if graded.unlike is not None:
@@ -816,9 +836,11 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     n_small = sum(1 for said in image_warnings if said)
     n_crop = sum(1 for found in crop_warnings if found)
     blank = np.concatenate(blank_parts)
+    noise = np.concatenate(noise_parts)
     unlike = np.concatenate(flag_parts) if flag_parts else None
     for line in (_drac_scale_line(images_dir, out, names or list(bundle.grade_names)),
-                 _unlike_line(unlike, cases), _blank_line(blank, cases), _copies_line(graded_files),
+                 _unlike_line(unlike, cases), _blank_line(blank, cases), _noise_line(noise, cases),
+                 _copies_line(graded_files),
                  _same_grade_line(np.concatenate(grade_parts), names or bundle.grade_names)):
         if line:
             print(f"warning: {line}", file=sys.stderr)
@@ -844,6 +866,8 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     converted += (f", {int(unlike.sum())} unlike the training images (see the warning)"
                   if unlike is not None and unlike.any() else "")
     converted += f", {int(blank.sum())} blank (see the warning)" if blank.any() else ""
+    converted += (f", {int(noise.sum())} {'looks' if noise.sum() == 1 else 'look'} like random noise "
+                  f"(see the warning)" if noise.any() else "")
     converted += (f", {n_small} far smaller than the model's input (see the warnings)"
                   if n_small else "")
     converted += f", {n_crop} not cropped to a fundus disc (see the warnings)" if n_crop else ""

@@ -77,6 +77,21 @@ def test_structured_images_correlate_far_above_the_threshold() -> None:
     assert np.isnan(neighbour_correlation(np.zeros((1, 50), np.uint8)))  # undefined, not noise
 
 
+def test_the_app_and_the_export_share_one_noise_rule() -> None:
+    """The statistic lives beside is_blank in data_prep.validate (the export command cannot
+    import app); app.inputs re-exports the same objects, and looks_like_noise is the rule the
+    app's refusal applies: noise yes, structure, a constant image and a single row no."""
+    from data_prep import validate
+
+    assert neighbour_correlation is validate.neighbour_correlation
+    assert NOISE_CORRELATION == validate.NOISE_CORRELATION
+    assert validate.looks_like_noise(_noise(512))
+    assert validate.looks_like_noise(np.random.default_rng(2).integers(0, 256, (64, 80, 3), np.uint8))
+    assert not validate.looks_like_noise(_scan(512))
+    assert not validate.looks_like_noise(np.full((64, 64), 90, np.uint8))  # blank's case: NaN
+    assert not validate.looks_like_noise(np.zeros((1, 50), np.uint8))
+
+
 def test_real_images_pass_the_structure_check() -> None:
     """The measured values the docstring gives: the 3 DRAC samples 0.66-0.68, the 30 APTOS
     photographs 0.34-0.75 (the threshold is under half the lowest)."""

@@ -23,7 +23,8 @@ SOURCE_SIZE = 48
 def make_fake_ingest(root: Path, n_train: int = 30, n_test: int = 6, size: int = 64,
                      n_folds: int = 5) -> Path:
     """An ingest output (manifest.csv, cache/48px.npy, ingest_summary.json) and the source
-    PNGs under ``root/images/{train,test}``; the grade brightens a central disc."""
+    PNGs under ``root/images/{train,test}``: smooth texture (no image looks like random noise
+    to the export); the grade brightens a central disc."""
     src, data = root / "images", root / "data"
     for folder in (src / "train", src / "test", data / "cache"):
         folder.mkdir(parents=True)
@@ -34,7 +35,10 @@ def make_fake_ingest(root: Path, n_train: int = 30, n_test: int = 6, size: int =
     for i in range(n_train + n_test):
         train = i < n_train
         grade = i % 3 if train else None
-        image = rng.normal(100, 25, (size, size))
+        # smooth texture (blurred noise at the same spread), not iid noise: the export names
+        # images whose neighbouring pixels are unrelated (data_prep.validate.looks_like_noise)
+        texture = cv2.GaussianBlur(rng.normal(0, 1, (size, size)), (0, 0), 1.0)
+        image = 100 + texture * (25 / texture.std())
         image[disc] += 50 * (grade if grade is not None else int(rng.integers(0, 3)))
         image = np.clip(image, 0, 255).astype(np.uint8)
         name = f"{i + 1:03d}.png"

@@ -947,6 +947,27 @@ def test_command_line_names_blank_images_and_says_when_a_bundle_has_no_check(
     assert "has no out-of-distribution check" in err and "build_bundle('RUN')" in err
 
 
+def test_command_line_names_images_that_look_like_random_noise(
+        exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The app refuses an upload of random noise (data_prep.validate.looks_like_noise); the
+    export graded one without a word. It is still graded (a submission lists every case) but
+    named in one warning line, with what was found and what to do, and counted in the summary;
+    the run's own test images (structured) are not named."""
+    noise = np.random.default_rng(5).integers(0, 256, (64, 64), dtype=np.uint8)
+    folder = _test_images_and(exported_run, tmp_path / "with_noise", 3, "noise.png", noise)
+    capsys.readouterr()
+    assert export.main([str(exported_run), "--images", str(folder), "--out", str(tmp_path / "x.csv")]) == 0
+    captured = capsys.readouterr()
+    lines = [x for x in captured.err.splitlines() if "random noise" in x]
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith("warning: 1 of the 4 image(s) looks like random noise: noise.png")
+    assert lines[0].count(".png") == 1 and "adjacent-pixel" in lines[0]
+    assert "1 looks like random noise (see the warning)" in captured.out
+    assert "blank" not in captured.out
+    rows = _submission(tmp_path / "x.csv")
+    assert len(rows) == 4 and "noise.png" in {r["case"] for r in rows}
+
+
 @pytest.mark.parametrize("names", [["Normal", "DR"], ["Normal", "NPDR", "PDR"]])
 def test_the_report_says_why_two_grades_give_two_equal_aucs(tmp_path: Path, names: list[str]) -> None:
     from drac_ssl.report import _finetune_section
