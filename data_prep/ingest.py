@@ -328,8 +328,7 @@ def no_training_images(labels_csv: Path, train_dir: Path, n_rows: int) -> Proble
     if len(subs) == 1:
         sub, n = subs[0]
         fix = (f"its images are one folder too deep, in {sub}: move them up into {train_dir} "
-               f"(mv {shlex.quote(str(sub))}/* {shlex.quote(str(train_dir))}/ && rmdir "
-               f"{shlex.quote(str(sub))}) and run again ({counted(n, 'image')})")
+               f"({counted(n, 'image')}) with: {move_up_command(sub, train_dir)} and run again")
     elif subs:
         named = ", ".join(f"{sub.name}/" for sub, _ in subs[:3]) + (
             f" and {len(subs) - 3} more" if len(subs) > 3 else "")
@@ -340,6 +339,30 @@ def no_training_images(labels_csv: Path, train_dir: Path, n_rows: int) -> Proble
                "or point --root at the folder that holds them")
     return error(labels_csv, f"the label CSV has {n_rows} rows but 0 training images were found "
                              f"in {train_dir}", fix, "no-training-images")
+
+
+def move_up_command(sub: Path, folder: Path) -> str:
+    """The shell command that moves everything in ``sub`` (a subfolder of ``folder``) up into
+    ``folder`` and removes ``sub``: works at any number of files (no ``*``, which a shell
+    expands into 'Argument list too long' for a full EyePACS download of 35,126 files), takes
+    hidden files (a ``.DS_Store``) along, and runs on GNU and BSD/macOS alike (no ``mv -t``).
+    When ``sub`` is ``folder``'s only entry, ``folder`` is renamed aside and ``sub`` renamed
+    into its place (three renames, instant); else one ``mv`` per entry via ``find -exec``.
+    Paths are quoted for a POSIX shell."""
+    q = shlex.quote
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        entries = []
+    if entries == [sub]:
+        aside = folder.with_name(f"{folder.name}.old")
+        i = 2
+        while aside.exists():
+            aside, i = folder.with_name(f"{folder.name}.old{i}"), i + 1
+        return (f"mv {q(str(folder))} {q(str(aside))} && mv {q(str(aside / sub.name))} "
+                f"{q(str(folder))} && rmdir {q(str(aside))}")
+    return (f"find {q(str(sub))} -mindepth 1 -maxdepth 1 -exec mv {{}} {q(str(folder))}/ \\; "
+            f"&& rmdir {q(str(sub))}")
 
 
 def collect_unlabelled(cfg: DataConfig, root: Path) -> tuple[list[ImageEntry], list[Problem]]:

@@ -1090,8 +1090,8 @@ def test_training_images_one_folder_too_deep_stop_the_ingest_with_the_subfolder(
     message = run_error(config(nest), out)
     assert (f"{nest / 'trainLabels.csv'}: the label CSV has 25 rows but 0 training images were "
             f"found in {nest / 'train'}") in message, message
-    assert f"its images are one folder too deep, in {inner}: move them up into {nest / 'train'}" \
-        in message, message
+    assert (f"its images are one folder too deep, in {inner}: move them up into {nest / 'train'} "
+            "(25 images) with: mv ") in message, message
     assert (f"label without image: 10_right is not in {nest / 'train'} but in its subfolder "
             "train/") in message, message
     assert "To train on the images that are there" not in message, message  # there are none
@@ -1115,6 +1115,43 @@ def test_training_images_one_folder_too_deep_stop_the_ingest_with_the_subfolder(
     message = run_error(config(tmp_path / "IDRiD"), tmp_path / "out-idrid")
     assert "the label CSV has 25 rows but 0 training images" in message, message
     assert f"its images are one folder too deep, in {deep}" in message, message
+
+
+def test_the_move_up_command_works_with_hidden_files_and_at_any_size(tmp_path: Path,
+                                                                 aptos: list) -> None:
+    """A maintainer review: the 'one folder too deep' fix printed ``mv SUB/* TRAIN/ && rmdir
+    SUB``: on a full EyePACS download (35,126 files) the shell's ``*`` gives 'Argument list
+    too long' and nothing moves, and a ``.DS_Store`` in SUB breaks the rmdir. The printed
+    command has no glob (a rename when SUB is TRAIN's only entry, else ``find ... -exec``),
+    its paths are shell-quoted, and run by bash it leaves the images in TRAIN and SUB gone."""
+    import subprocess
+
+    def nest_at(root: Path, extra: bool) -> tuple[Path, Path]:
+        base = eyepacs_folder(root, aptos)
+        train_dir = base / "train"
+        inner = train_dir / "train"
+        inner.mkdir()
+        for image in sorted(train_dir.glob("*.jpeg")):
+            image.rename(inner / image.name)
+        if extra:  # Finder's litter in both folders, and a file beside the subfolder
+            (inner / ".DS_Store").write_bytes(b"x")
+            (train_dir / ".DS_Store").write_bytes(b"y")
+        return base, inner
+
+    for name, extra in (("only entry", False), ("with hidden files", True)):
+        base, inner = nest_at(tmp_path / name / "it's here", extra)
+        message = run_error(config(base), tmp_path / name / "out")
+        match = re.search(r"move them up into .*? with: (.*) and run again", message)
+        assert match, message
+        command = match.group(1)
+        assert "*" not in command and "-t " not in command, command
+        done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, check=False)
+        assert done.returncode == 0, (command, done.stderr)
+        assert not inner.exists(), command
+        assert len(list((base / "train").glob("*.jpeg"))) == 25, command
+        assert not list(base.glob("train.old*")), command  # no folder left behind
+        result = ingest.run(config(base, grades=ICDR), tmp_path / name / "out2", verbose=False)
+        assert result.n_train == 25
 
 
 def test_a_compressed_label_csv_is_named_with_the_command_that_unpacks_it(
