@@ -57,6 +57,13 @@ def grades_option(names: Sequence[str]) -> str:
     return '--grades "' + ",".join(names) + '"'
 
 
+def _left_out_rows(n: int) -> str:
+    """``'its 4 rows were left out (--missing leave_out: their images are missing)'``."""
+    rows = "its row was" if n == 1 else f"its {n} rows were"
+    their = "its image is" if n == 1 else "their images are"
+    return f"{rows} left out (--missing leave_out: {their} missing)"
+
+
 def renumbering(kept: Sequence[int]) -> str:
     """``'2 -> 1, 3 -> 2, 4 -> 3'``: the kept grades whose numbers change when they are numbered
     0..len(kept)-1, lowest first (the order in which replacing them one by one is safe)."""
@@ -122,13 +129,18 @@ def merge_fix(grade: int, grade_names: Sequence[str], rows: Sequence[tuple[str, 
 
 
 def empty_grades(counts: Mapping[int, int], grade_names: Sequence[str], *,
-                 where: str = "") -> tuple[str, str] | None:
+                 where: str = "", left_out: Mapping[int, int] | None = None
+                 ) -> tuple[str, str] | None:
     """(what is wrong, the fix) for the grades of the scale without a labelled image, or None.
 
     Args:
         counts: labelled training images per grade (at least one image in all).
         grade_names: the names of grades 0..K-1 (``data.grades``).
         where: the data the counts come from, said after them (``' in labels.csv'``).
+        left_out: label rows per grade left out by ``--missing leave_out`` (their images are
+            missing). A grade without an image whose rows were all left out is in the data's
+            scale: the fix asks for their images, never to take the grade out of the scale
+            (which would build a model of fewer grades than the data has).
 
     The ingest (a warning) and the preflight of ``python -m drac_ssl.train`` say it in these
     words; the fix names the ingest's ``--grades``, the pipeline says it as a setting with
@@ -136,6 +148,20 @@ def empty_grades(counts: Mapping[int, int], grade_names: Sequence[str], *,
     renumbering the grades above it, since grades are numbered 0..K-1: the fix says how.
     """
     k = len(grade_names)
+    left_out = left_out or {}
+    dropped = [g for g in range(k) if counts.get(g, 0) == 0 and left_out.get(g, 0) > 0]
+    if dropped and any(counts.get(g, 0) for g in range(k)):
+        # the rows are there, their images are not: the grade stays in the scale
+        rest = empty_grades({g: counts.get(g, 0) + left_out.get(g, 0) for g in range(k)},
+                            grade_names, where=where)
+        them = "it" if len(dropped) == 1 else "them"
+        said = "; ".join(f"{grade_label(g, grade_names)}: no labelled image{where}; "
+                         f"{_left_out_rows(left_out[g])}" for g in dropped)
+        what = f"{said}; the grading model never sees {them}"
+        fix = ("add their images" if len(dropped) == 1 else "add the images of those rows")
+        if rest is not None:
+            what, fix = f"{what}; {rest[0]}", f"{fix}; {rest[1]}"
+        return what, fix
     absent = [g for g in range(k) if counts.get(g, 0) == 0]
     present = [g for g in range(k) if counts.get(g, 0) > 0]
     if not absent or not present:

@@ -724,14 +724,21 @@ def _assign_folds(entries: Sequence[ImageEntry], cfg: DataConfig, source: str,
     return notes + caveats
 
 
+def left_out_grades(rows: Sequence[LabelRow]) -> dict[int, int]:
+    """Label rows per grade among ``rows`` (those ``--missing leave_out`` left out), for
+    :func:`data_prep.grades.empty_grades`; a row without a valid grade is not counted."""
+    return dict(Counter(row.grade for row in rows if row.grade is not None))
+
+
 def _empty_grades(entries: Sequence[ImageEntry], grade_names: Sequence[str], source: str,
-                  strict: bool) -> list[Problem]:
+                  strict: bool, left_out: dict[int, int] | None = None) -> list[Problem]:
     """A warning for the grades of ``data.grades`` with no labelled training image (the model
     never sees them), in the words of the preflight of ``python -m drac_ssl.train``
-    (:func:`data_prep.grades.empty_grades`); fatal with ``--strict``. None without labels."""
+    (:func:`data_prep.grades.empty_grades`); fatal with ``--strict``. None without labels.
+    ``left_out``: rows per grade left out by ``--missing leave_out`` (their images asked for)."""
     counts = Counter(e.label.grade for e in entries if e.split == "train" and e.label is not None
                      and e.label.grade is not None)
-    found = empty_grades(counts, grade_names) if counts else None
+    found = empty_grades(counts, grade_names, left_out=left_out) if counts else None
     if found is None:
         return []
     return apply_strict([warning(source, *found, "grades")], strict)
@@ -979,7 +986,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
         problems += _assign_folds(entries, cfg, str(layout.labels_csv or root), layout.treated_as,
                                   plan.grade_names)
         problems += _empty_grades(entries, plan.grade_names, str(layout.labels_csv or root),
-                                  cfg.strict)
+                                  cfg.strict, left_out_grades(missing))
 
     errors = [p for p in problems if p.severity == "error"]
     if errors:

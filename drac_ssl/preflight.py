@@ -350,6 +350,8 @@ class DataFacts:
     n_test: int = 0  # of which test images (left out with pretrain.use_test_images=false)
     n_unlabelled: int = 0  # of which images of the data.unlabelled folders
     grade_counts: dict[int, int] = field(default_factory=dict)  # labelled training images per grade
+    # label rows per grade left out by data.missing=leave_out (their images are missing)
+    left_out_grades: dict[int, int] = field(default_factory=dict)
     grade_names: tuple[str, ...] = ()
     patients_per_grade: dict[int, int] | None = None  # with data.patient_column or EyePACS eye pairs
     n_patients: int | None = None
@@ -755,8 +757,13 @@ def _facts_from_ingest(c: _Findings, cfg: Config, data_dir: Path) -> DataFacts |
         except (OSError, ValueError, EOFError):
             channels = None
     counts = {g: grades.get(g, 0) for g in range(max(len(names), max(grades, default=-1) + 1))}
+    left_out: dict[int, int] = {}  # data.missing=leave_out: the rows per grade, as written
+    for entry in summary.get("left_out_missing") or ():
+        cell = str(entry.get("grade_cell", "")) if isinstance(entry, dict) else ""
+        if cell.strip().isdigit():
+            left_out[int(cell)] = left_out.get(int(cell), 0) + 1
     return DataFacts(source=f"the ingest in {data_dir}", n_images=n, n_test=n_test,
-                     n_unlabelled=n_pool, grade_counts=counts,
+                     n_unlabelled=n_pool, grade_counts=counts, left_out_grades=left_out,
                      grade_names=names, cache_sizes=sizes, channels=channels,
                      channels_why=f"the cache in {data_dir / 'cache'}",
                      fold_grades=folds, ingest_dir=data_dir, ingest_root=str(summary.get("root") or ""))
@@ -925,7 +932,7 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
                   f"octa, {_OCTA_RECIPE_WORDS}", _FUNDUS_RECIPE_FIX)
     try:
         # data.ungradable and data.missing as the ingest
-        entries, problems, _, _, _ = ingest.collect_images(d, layout, names)
+        entries, problems, _, _, missing = ingest.collect_images(d, layout, names)
         # no training or test image (study/ holding images/ and labels.csv), decided as the
         # ingest does before data.unlabelled's images join: those are no such images
         no_images = (not entries and not any(p.severity == "error" for p in problems))
@@ -1003,7 +1010,7 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
     return DataFacts(source=where, n_images=len(entries),
                      n_test=sum(1 for e in entries if e.split == "test"),
                      n_unlabelled=len(pool), grade_counts=counts,
-                     grade_names=names,
+                     left_out_grades=ingest.left_out_grades(missing), grade_names=names,
                      patients_per_grade=patients_per_grade, n_patients=n_patients,
                      patients_from=patients_from, cache_sizes=sorted(set(d.cache_sizes)), channels=channels, channels_why=why,
                      labels_known=not blocking or only_missing, grade_rows=grade_rows,
@@ -1259,7 +1266,8 @@ def _check_empty_grades(c: _Findings, facts: DataFacts, strict: bool) -> None:
     from data_prep.grades import empty_grades
     from data_prep.problems import as_config_keys, warning
 
-    found = empty_grades(facts.grade_counts, facts.grade_names, where=f" in {facts.source}")
+    found = empty_grades(facts.grade_counts, facts.grade_names, where=f" in {facts.source}",
+                         left_out=facts.left_out_grades)
     if found is None:
         return
     problem = warning(facts.source, *found, "grades")

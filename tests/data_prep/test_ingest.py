@@ -1582,6 +1582,34 @@ def test_missing_leave_out_keeps_misplaced_images_and_typos_errors(tmp_path: Pat
     assert "were left out" not in message
 
 
+def test_a_grade_whose_rows_were_all_left_out_asks_for_their_images_not_a_smaller_scale(
+        tmp_path: Path) -> None:
+    """A maintainer review: with ``--missing leave_out``, a grade whose every row lost its image
+    got 'no labelled image ... take it out of the scale / --grades' with fewer names, which
+    builds a model of fewer grades than the data has. The warning counts the grade's rows
+    left out and asks for their images; the train preflight says the same in settings."""
+    from drac_ssl import preflight
+
+    three = ["Normal", "Mild", "DR"]
+    data = make_plain(tmp_path / "d", {f"{i:03d}.png": i % 3 for i in range(1, 13)})
+    for i in range(2, 13, 3):  # every grade-2 image: 002, 005, 008, 011
+        (data / f"{i:03d}.png").unlink()
+    result = ingest.run(config(data, grades=three, missing="leave_out"), tmp_path / "out", verbose=False)
+    (line,) = [w for w in result.warnings if "grade 2 (DR)" in w]
+    assert ("grade 2 (DR): no labelled image; its 4 rows were left out (--missing leave_out: "
+            "their images are missing)") in line, line
+    assert "-> add their images" in line, line
+    assert "--grades" not in line and "out of the scale" not in line, line
+
+    cfg, sources, _ = preflight.read_config(None, [f"data.root={data}", "data.grades=[Normal,Mild,DR]",
+                                                   "data.n_folds=2", f"data.cache_sizes=[{SIZE}]",
+                                                   "data.missing=leave_out"])
+    found = [f.line for f in preflight.check(cfg, tmp_path / "runs" / "x", sources, stages=["ingest"])
+             if "grade 2 (DR)" in f.line]
+    assert found and all("its 4 rows were left out (data.missing=leave_out: their images are "
+                         "missing)" in f and "out of the scale" not in f for f in found), found
+
+
 def test_the_train_command_passes_data_missing_to_the_ingest_and_its_preflight(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """``data.missing=leave_out``: the preflight refuses no such row and counts the rows with
