@@ -57,6 +57,7 @@ from PIL import Image, UnidentifiedImageError
 from data_prep.decode import (
     content_words,
     damaged_image_format,
+    damaged_image_fix,
     damaged_image_words,
     is_tiff,
     tiff_size,
@@ -264,9 +265,10 @@ def load_bytes(data: bytes, name: str, limits: InputLimits = InputLimits(),
                             f"image of at most {limits.max_side} px per side.") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         damaged = damaged_image_format(data)
-        if damaged is not None and damaged != "TIFF":  # cut short: the ingest's words
-            raise InputRejected(f"`{name}` is {damaged_image_words(damaged)}. Re-copy it from "
-                                "the original data and upload it again.") from None
+        if damaged is not None and damaged != "TIFF":  # the ingest's words
+            fix = damaged_image_fix(damaged, data)
+            raise InputRejected(f"`{name}` is {damaged_image_words(damaged, data)}. "
+                                f"{fix[0].upper()}{fix[1:]}, and upload it again.") from None
         if not is_tiff(data):  # the export command's words too (not_an_image, other_format)
             raise InputRejected(f"`{name}` {not_an_image(content_words(data))}.") from None
         # a TIFF Pillow cannot open (a float RGB TIFF): the decoder's OpenCV fallback reads it,

@@ -574,15 +574,57 @@ def damaged_image_format(data: bytes) -> str | None:
     return None
 
 
-def damaged_image_words(file_format: str) -> str:
-    """``a damaged or truncated JPEG (its first bytes are a JPEG's, but it cannot be
-    decoded)``: a file of ``file_format`` (:func:`damaged_image_format`) that no decoder
-    opens, as the ingest, the export command and the app say it."""
+def cut_short(data: bytes, file_format: str) -> str | None:
+    """Where a file of ``file_format`` (:func:`damaged_image_format`) that no decoder opens
+    shows that it is incomplete, in words (``its end marker``), or None when it is complete
+    or that is not cheap to tell (TIFF). A JPEG lacks its EOI ``ff d9`` at the end (trailing
+    zero padding ignored; or the end :func:`jpeg_end` walks to), a PNG its ``IEND`` chunk, a
+    BMP the size its header declares (bytes 2-5)."""
+    if file_format == "JPEG":
+        complete = data.rstrip(b"\x00").endswith(b"\xff\xd9") or jpeg_end(data) is not None
+        return None if complete else "its end marker"
+    if file_format == "PNG":
+        return None if png_structure(data).end is not None else "its end chunk IEND"
+    if file_format == "BMP" and len(data) >= 6:
+        declared = int.from_bytes(data[2:6], "little")
+        if len(data) < declared:
+            return f"its end: {len(data):,} of the {declared:,} bytes its header declares"
+    return None
+
+
+def damaged_image_words(file_format: str, data: bytes = b"") -> str:
+    """A file of ``file_format`` (:func:`damaged_image_format`) that no decoder opens, as the
+    ingest, the export command and the app say it: ``a truncated JPEG (its first bytes are a
+    JPEG's, but the file ends before its end marker)`` when :func:`cut_short` finds it
+    incomplete; a complete JPEG is ``a JPEG that cannot be decoded (an unsupported variant
+    such as lossless JPEG or JPEG-LS?)`` (re-copying gives the same file); otherwise ``a
+    damaged or truncated PNG (its first bytes are a PNG's, but it cannot be decoded)``. Its
+    fix: :func:`damaged_image_fix`."""
+    short = cut_short(data, file_format) if data else None
+    if short is not None:
+        return (f"a truncated {file_format} (its first bytes are a {file_format}'s, but the file "
+                f"ends before {short})")
+    if data and file_format == "JPEG":
+        return UNDECODABLE_JPEG_WORDS
     return (f"a damaged or truncated {file_format} (its first bytes are a {file_format}'s, but "
             "it cannot be decoded)")
 
 
+def damaged_image_fix(file_format: str, data: bytes = b"") -> str:
+    """The fix of :func:`damaged_image_words`: re-copy an incomplete file
+    (:data:`DAMAGED_IMAGE_FIX`), convert a complete JPEG (:data:`UNDECODABLE_JPEG_FIX`),
+    re-copy else (without calling the file incomplete)."""
+    if data and cut_short(data, file_format) is not None:
+        return DAMAGED_IMAGE_FIX
+    if data and file_format == "JPEG":
+        return UNDECODABLE_JPEG_FIX
+    return "re-copy it, or re-download it, from the original data"
+
+
 DAMAGED_IMAGE_FIX = "re-copy it, or re-download it, from the original data (the file is incomplete)"
+UNDECODABLE_JPEG_WORDS = ("a JPEG that cannot be decoded (an unsupported variant such as lossless "
+                          "JPEG or JPEG-LS?)")
+UNDECODABLE_JPEG_FIX = "convert it to PNG with the tool that wrote it"
 
 
 def content_words(data: bytes) -> str:
@@ -664,8 +706,9 @@ def _open_fallback(data: bytes, path: str) -> Decoded:
                        file_format="TIFF", kind="decode")
     file_format = damaged_image_format(data) if pixels is None else None
     if file_format is not None:  # cut inside its header (a copy that stopped after 300 bytes)
-        return _failed(path, damaged_image_words(file_format), DAMAGED_IMAGE_FIX,
-                       file_format=file_format, kind="truncated")
+        return _failed(path, damaged_image_words(file_format, data),
+                       damaged_image_fix(file_format, data), file_format=file_format,
+                       kind="truncated" if cut_short(data, file_format) else "decode")
     if pixels is None:
         return _failed(path, f"not an image (it holds {content_words(data)})",
                        "replace it with the real image or move it out of the image folder",

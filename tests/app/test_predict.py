@@ -455,8 +455,8 @@ def test_overlay_keeps_cold_pixels() -> None:
     (b"hello, this is text", "not an image"),
     (_png(_octa_like(300, 300))[:400], "cannot be read"),
     # cut inside its header: named by its signature, not "not an image (it holds bytes 89 50 ...)"
-    (_png(_octa_like(300, 300))[:20], r"is a damaged or truncated PNG \(its first bytes are a "
-                                      r"PNG's, but it cannot be decoded\)\. Re-copy it"),
+    (_png(_octa_like(300, 300))[:20], r"is a truncated PNG \(its first bytes are a PNG's, but "
+                                      r"the file ends before its end chunk IEND\)\. Re-copy it"),
 ])
 def test_bad_bytes_are_rejected_with_a_message(data: bytes, match: str) -> None:
     with pytest.raises(InputRejected, match=match):

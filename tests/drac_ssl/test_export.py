@@ -376,8 +376,8 @@ def test_a_jpeg_cut_in_its_header_is_named_a_damaged_jpeg_by_the_export(
     capsys.readouterr()
     assert export.main([str(exported_run), "--images", str(cut), "--out", str(tmp_path / "x.csv")]) == 2
     err = capsys.readouterr().err
-    assert ("eye.jpg: a damaged or truncated JPEG (its first bytes are a JPEG's, but it cannot be "
-            "decoded) -> re-copy it") in err, err
+    assert ("eye.jpg: a truncated JPEG (its first bytes are a JPEG's, but the file ends before "
+            "its end marker) -> re-copy it") in err, err
     assert "not an image" not in err, err
 
 
