@@ -56,8 +56,8 @@ from PIL import Image, UnidentifiedImageError
 
 from data_prep.decode import (
     content_words,
-    damaged_image_format,
     damaged_image_fix,
+    damaged_image_format,
     damaged_image_words,
     is_tiff,
     tiff_size,
