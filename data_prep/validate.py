@@ -1038,22 +1038,31 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
                                                f"add the image or delete the row")
         row_of[path] = plain_missing[typo_rows[i]]
     left_out: list[LabelRow] = []
-    if missing == "leave_out":  # the rows whose image is nowhere: a partial download
-        guessed = {typo_rows[i] for i in typos}
-        gone = {k for k in plain_missing if k not in guessed}
+    # the rows whose image is nowhere (not a typo's near miss): what --missing leave_out takes
+    guessed = {typo_rows[i] for i in typos}
+    gone = {k for k in plain_missing if k not in guessed}
+    if missing == "leave_out":  # a partial download
         left_out = [plain_missing[k] for k in sorted(gone)]
         no_image = [item for k, item in enumerate(no_image) if k not in gone]
         if left_out:
             problems.append(_left_out_missing_problem(table, left_out, folder, len(images)))
+    elif gone and images:  # each such row's fix names the option, said when lines are not cut
+        no_image = [(where, what, f"{fix}, or rerun with --missing leave_out") if k in gone
+                    else (where, what, fix) for k, (where, what, fix) in enumerate(no_image)]
     if no_image:
         rows = len(table.rows)
-        nowhere = bool(plain_missing) and missing != "leave_out"  # --missing leave_out would take them
+        nowhere = len(gone) if missing != "leave_out" and images else 0  # leave_out would take them
+        them = ("them" if nowhere == len(no_image)
+                else f"the {nowhere} whose image is nowhere")
         summary = (f"{len(no_image)} of the {rows} label rows have no image in {folder} "
                    f"({counted(len(images), 'image')} there)"
                    + (": is the training set fully unzipped there? To train on the images that "
-                      f"are there, {MISSING_LEAVE_OUT_FIX}" if 2 * len(no_image) > rows and images
-                      and nowhere else f"; to train without them, {MISSING_LEAVE_OUT_FIX}"
-                      if nowhere and images else ""))
+                      f"are there, {MISSING_LEAVE_OUT_FIX}" if 2 * len(no_image) > rows
+                      and nowhere == len(no_image) else
+                      f": is the training set fully unzipped there? To leave out {them}, "
+                      f"{MISSING_LEAVE_OUT_FIX}" if 2 * len(no_image) > rows and nowhere else
+                      f"; to {'train without' if nowhere == len(no_image) else 'leave out'} "
+                      f"{them}, {MISSING_LEAVE_OUT_FIX}" if nowhere else ""))
         problems += [Problem(where, what, fix, "error", "no-image", summary)
                      for where, what, fix in no_image]
     summary = (f"{len(unlabelled)} of the {len(images)} images in {folder} have no row in "

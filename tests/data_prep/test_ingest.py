@@ -1582,6 +1582,35 @@ def test_missing_leave_out_keeps_misplaced_images_and_typos_errors(tmp_path: Pat
     assert "were left out" not in message
 
 
+def test_the_leave_out_option_is_offered_for_the_rows_it_would_take(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A maintainer review: '13 of the 30 label rows have no image ...; to train without them,
+    rerun with --missing leave_out', but leave_out keeps a typo-guessed row an error, so the
+    rerun stopped again. The count line counts the rows whose image is nowhere; and with a
+    few rows missing (no count line printed) each such row's fix names the option, in the
+    train preflight as data.missing=leave_out."""
+    from drac_ssl import preflight
+
+    data = make_partial(tmp_path / "d", n_rows=30, kept=18)  # 12 rows whose image is nowhere
+    (data / "003.png").rename(data / "03.png")  # and a near miss: "did you mean 03.png?"
+    assert ingest_cli(data, tmp_path / "out", "--grades", "Normal,DR", "--folds", "2") == 2
+    err = capsys.readouterr().err
+    assert (f"13 of the 30 label rows have no image in {data} (18 images there); to leave out the "
+            "12 whose image is nowhere, rerun with --missing leave_out") in err, err
+    assert "to train without them" not in err, err
+
+    few = make_partial(tmp_path / "few", n_rows=12, kept=11)
+    message = expect_error(config(few, grades=TWO_GRADES), tmp_path / "o2",
+                           "label without image: 012.png is not in")
+    (line,) = [m for m in message.splitlines() if "012.png is not in" in m]
+    assert line.endswith("-> add the image or delete the row, or rerun with --missing leave_out"), line
+    cfg, sources, _ = preflight.read_config(None, [f"data.root={few}", "data.grades=[Normal,DR]",
+                                                   "data.n_folds=2", f"data.cache_sizes=[{SIZE}]"])
+    found = [f.line for f in preflight.check(cfg, tmp_path / "runs" / "x", sources, stages=["ingest"])
+             if "012.png" in f.line]
+    assert found and "or rerun with data.missing=leave_out" in found[0], found
+
+
 def test_a_grade_whose_rows_were_all_left_out_asks_for_their_images_not_a_smaller_scale(
         tmp_path: Path) -> None:
     """A maintainer review: with ``--missing leave_out``, a grade whose every row lost its image
