@@ -974,8 +974,8 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
 
     ``missing="leave_out"`` (``data.missing``): a row whose image is nowhere (not in a
     subfolder, not a near miss of an image without a row: those stay errors) is left out
-    instead, in one note naming the first :data:`LEFT_OUT_SHOWN` (a warning when more than
-    half the rows go: is the training set fully unzipped?). Returns the matched images with
+    instead, in one note naming the first :data:`LEFT_OUT_SHOWN` (asking, when more than
+    half the rows go, whether the training set is fully unzipped). Returns the matched images with
     their rows, the problems, and the rows left out (file order; [] under ``error``).
     """
     index = NameIndex(images)
@@ -1087,9 +1087,11 @@ ingest's flag, which ``python -m drac_ssl.train`` says as ``data.missing=leave_o
 
 def _left_out_missing_problem(table: LabelTable, left_out: Sequence[LabelRow], folder: Path,
                               n_images: int) -> Problem:
-    """The note (a warning when more than half the rows go) of the rows ``data.missing=
-    leave_out`` left out: how many of the table's rows, the first :data:`LEFT_OUT_SHOWN`
-    (``labels.csv:LINE NAME``), where the full list is."""
+    """The note of the rows ``data.missing=leave_out`` left out: how many of the table's rows,
+    the first :data:`LEFT_OUT_SHOWN` (``labels.csv:LINE NAME``), where the full list is; when
+    more than half the rows go, whether the set is fully unzipped. A note even then: a
+    leave-out the user asked for is no conversion, and ``--strict`` (which makes every
+    warning fatal) does not stop on it, as on ``--ungradable leave_out``'s note."""
     n, rows = len(left_out), len(table.rows)
     shown = ", ".join(f"{table.path.name}:{row.line} {row.name}" for row in left_out[:LEFT_OUT_SHOWN])
     more = n - LEFT_OUT_SHOWN
@@ -1100,7 +1102,7 @@ def _left_out_missing_problem(table: LabelTable, left_out: Sequence[LabelRow], f
             + (f"; {counted(n_images, 'image')} there: is the training set fully unzipped there?"
                if most else ""))
     fix = "nothing to do if they are not downloaded; ingest_summary.json lists every one (left_out_missing)"
-    return Problem(str(table.path), what, fix, "warning" if most else "note", "missing")
+    return Problem(str(table.path), what, fix, "note", "missing")
 
 
 def check_test_list(images: Sequence[Path], names: Sequence[tuple[int, str]], csv_path: Path,
