@@ -970,7 +970,7 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
     a name without extension that matches several images (``x`` for ``x.png`` and ``x.jpg``).
     The first two carry a summary (``608 of the 611 label rows have no image in FOLDER``),
     printed when their lines are cut short. A note says how many names were matched by stem
-    (APTOS, EyePACS and IDRiD write ids without extension) or by number.
+    (the public layouts' label CSVs write ids without extension) or by number.
 
     ``missing="leave_out"`` (``data.missing``): a row whose image is nowhere (not in a
     subfolder, not a near miss of an image without a row: those stay errors) is left out

@@ -64,6 +64,16 @@ def in_words(names: Sequence[str], last: str = "or") -> str:
     return f"{', '.join(names[:-1])} {last} {names[-1]}" if len(names) > 1 else "".join(names)
 
 
+def layouts_in_words(layouts: Sequence[str] = DATA_LAYOUTS,
+                     names: dict[str, str] | None = None) -> str:
+    """``DRAC, APTOS, EyePACS, IDRiD, MedMNIST or a plain folder``: every layout of
+    ``layouts`` (but ``auto``) by its name for people (:data:`LAYOUT_NAMES`), the plain folder
+    last, so that a new layout is named by itself."""
+    names = LAYOUT_NAMES if names is None else names
+    said = [names.get(k, k) for k in layouts if k not in ("auto", "plain")]
+    return in_words(said + (["a plain folder"] if "plain" in layouts else []))
+
+
 def layout_root_help(layouts: Sequence[str] = DATA_LAYOUTS,
                      names: dict[str, str] | None = None) -> str:
     """What ``--root`` (``data.root``) takes, naming every layout of ``layouts`` (built from

@@ -102,6 +102,7 @@ from drac_ssl.config import (
     ConfigError,
     FinetuneConfig,
     check_ranges,
+    layouts_in_words,
     referable_cut,
     to_dict,
 )
@@ -264,8 +265,8 @@ def load_finetune_data(cfg: Config, data_dir: Path) -> FinetuneData:
     scale, channels and fundus preprocessing of ``data_dir/ingest_summary.json``."""
     if cfg.data.dataset != "drac":
         raise ValueError(
-            f"the finetune stage grades ingested retinal images (data.dataset=drac: DRAC, APTOS, "
-            f"EyePACS, IDRiD, MedMNIST or a plain folder); data.dataset={cfg.data.dataset!r}.\n"
+            f"the finetune stage grades ingested retinal images (data.dataset=drac: "
+            f"{layouts_in_words()}); data.dataset={cfg.data.dataset!r}.\n"
             f"  fix: use data.dataset=drac, or evaluate generic datasets with k-NN / linear probes "
             f"(drac_ssl.evaluation)")
     size = cfg.pretrain.augment.source_size

@@ -874,6 +874,25 @@ def test_every_layout_is_registered_wherever_layouts_are_listed() -> None:
     assert not re.match(flag_value_pattern(["deepdrid"]), "deepdridx")
     for doc in (data_prep.__doc__, ingest.__doc__, preflight.__doc__):  # typed prose: kept in step
         assert all(LAYOUT_NAMES[k] in (doc or "") for k in kinds), doc
+    from drac_ssl.config import layouts_in_words  # the finetune stage's words: built, not typed
+
+    words = layouts_in_words((*DATA_LAYOUTS, "deepdrid"), {**LAYOUT_NAMES, "deepdrid": "DeepDRiD"})
+    assert all(name in words for name in (*LAYOUT_NAMES.values(), "DeepDRiD")), words
+    # the comments that list the layouts by hand (a maintainer review found them unguarded)
+    import inspect
+
+    from drac_ssl import config as config_module
+
+    config_source = inspect.getsource(config_module.DataConfig)
+    (layout_comment,) = [line for line in config_source.splitlines() if 'layout: str = "auto"  #' in line]
+    assert all(f" {k}" in layout_comment for k in DATA_LAYOUTS), layout_comment
+    dataset_comment = config_source.partition("whatever data.layout finds:")[2].partition("; the name")[0]
+    assert all(LAYOUT_NAMES[k] in dataset_comment for k in kinds), dataset_comment
+    (kind_comment,) = [line for line in inspect.getsource(layout.Layout).splitlines()
+                       if line.strip().startswith("kind: str  #")]
+    assert all(f" {k}" in kind_comment for k in kinds), kind_comment
+    formats_doc = inspect.getsource(layout).partition("LABEL_FORMATS = ")[2].split('"""')[1]
+    assert all(k in formats_doc for k in layout.LABEL_FORMATS), formats_doc
 
 
 def test_a_layout_without_a_finder_is_a_clear_error(tmp_path: Path,

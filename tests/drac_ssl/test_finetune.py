@@ -1410,3 +1410,18 @@ def test_the_argmax_decision_refuses_non_finite_probabilities_as_the_thresholds_
             cal.grades_of(probs, score)
     cal = grading.Calibration("classification", 1.0, (0.5, 1.5), "argmax")
     assert cal.grades_of(probs[[0, 2]], score[[0, 2]]).tolist() == [1, 2]
+
+
+def test_the_finetune_stage_names_every_layout_when_the_dataset_is_not_graded(tmp_path: Path) -> None:
+    """A maintainer review: 'data.dataset=drac: DRAC, APTOS, EyePACS, IDRiD, MedMNIST or a
+    plain folder' was typed by hand, so a new layout would be missing from it: it is built
+    from drac_ssl.config.LAYOUT_NAMES (drac_ssl.config.layouts_in_words)."""
+    from drac_ssl.config import LAYOUT_NAMES, layouts_in_words, load_config
+    from drac_ssl.finetune import load_finetune_data
+
+    cfg = load_config(None, ["data.dataset=mnist"])
+    with pytest.raises(ValueError) as caught:
+        load_finetune_data(cfg, tmp_path)
+    message = str(caught.value)
+    assert f"(data.dataset=drac: {layouts_in_words()})" in message, message
+    assert all(name in message for name in LAYOUT_NAMES.values()), message
