@@ -962,25 +962,43 @@ up to 10 grades): 120 numbered folders are no grades."""
 
 def _copy_into_one_folder(root: Path, subs: list[tuple[Path, int]]) -> str:
     """The command that copies the images of ``root``'s subfolders into one folder beside it
-    (``ROOT_flat``), keeping their names: ``find ROOT -name '*.jpg' -exec cp -t ROOT_flat {} +``
-    (each image suffix found named; a listing of the subfolders, no image opened), and the
-    subfolders two of which hold one name (``cp`` would keep only one of them)."""
+    (``ROOT_flat``), keeping their names: ``mkdir -p ROOT_flat && (cd ROOT && find .
+    -mindepth 2 -maxdepth 2 -type f ... -name '*.jpg' -exec cp {} ROOT_flat/ \\;)``: the
+    images directly in each subfolder (not deeper, not hidden, not a plain folder's
+    ``test/``), each image suffix found named, with ``cp`` as GNU and macOS both take it and
+    a ``mkdir -p`` that a second run passes. The subfolders two of which hold one name
+    (``cp`` would keep only one of them) are checked over the same files (a listing of the
+    subfolders, no image opened; ``subs``, the image subfolders found, name the suffixes
+    when the listing cannot be read)."""
     flat = root.with_name(f"{root.name}_flat")
     suffixes: set[str] = set()
     seen: dict[str, str] = {}
     clash: list[str] = []
-    for sub, _ in subs:
-        for path in sub.iterdir():
+    try:
+        folders = sorted(p for p in root.iterdir() if p.is_dir() and not is_hidden(p))
+    except OSError:
+        folders = [sub for sub, _ in subs]
+    tests = [sub.name for sub in folders if same_name(sub.name, PLAIN_TEST_DIR)]
+    for sub in folders:
+        if sub.name in tests:
+            continue
+        try:
+            files = sorted(sub.iterdir())
+        except OSError:
+            continue
+        for path in files:
             if path.suffix.lower() in IMAGE_SUFFIXES and not is_hidden(path) and path.is_file():
                 suffixes.add(path.suffix)
                 key = name_key(path.name)
                 if key in seen and len(clash) < NEARBY_SHOWN:
                     clash.append(f"{seen[key]}/{path.name} and {sub.name}/{path.name}")
                 seen.setdefault(key, sub.name)
-    names = " -o ".join(f"-name {shlex.quote('*' + x)}" for x in sorted(suffixes))
+    q = shlex.quote
+    names = " -o ".join(f"-name {q('*' + x)}" for x in sorted(suffixes))
     names = f"\\( {names} \\)" if len(suffixes) > 1 else names
-    command = (f"mkdir {shlex.quote(str(flat))} && find {shlex.quote(str(root))} {names} "
-               f"-exec cp -t {shlex.quote(str(flat))} {{}} +")
+    skip = "".join(f" ! -path {q(f'./{name}/*')}" for name in tests)
+    command = (f"mkdir -p {q(str(flat))} && (cd {q(str(root))} && find . -mindepth 2 -maxdepth 2 "
+               f"-type f ! -path './.*' ! -name '.*'{skip} {names} -exec cp {{}} {q(str(flat))}/ \\;)")
     clashes = (f" (first rename the images that share a name across subfolders, e.g. "
                f"{_cut(clash)}: one copy would replace the other)" if clash else "")
     return (f"images in per-patient (or other) subfolders are not read: copy them into one "

@@ -1428,6 +1428,32 @@ def test_other_eye_column_names(grade: str, other: str) -> None:
     assert validate.other_eye_column(["level", "image", "left_level"], "level") is None
 
 
+def test_the_per_patient_copy_command_runs_twice_and_copies_what_the_clash_check_looked_at(
+        tmp_path: Path, aptos: list) -> None:
+    """A maintainer review: the copy advice used ``cp -t`` (GNU only), ``mkdir`` (fails when
+    run again) and a ``find`` that recursed deeper than the name-clash check looked, so a
+    ``thumbs/`` folder inside a patient's folder was copied over its images unwarned. The
+    command copies the images of the subfolders only (the depth the check looks at; hidden
+    files not), with portable ``cp``, and bash runs it twice."""
+    import subprocess
+
+    images, _, _ = deepdrid_tree(tmp_path, aptos)
+    deeper = images / "1" / "thumbs"
+    deeper.mkdir()
+    (deeper / "1_l1.jpg").write_bytes((images / "2" / "2_l1.jpg").read_bytes())
+    (images / "3" / "._3_l1.jpg").write_bytes(b"AppleDouble")
+    message = run_error(config(images, grades="icdr"), tmp_path / "out")
+    (command,) = [line.strip() for line in message.splitlines() if line.strip().startswith("mkdir -p ")]
+    assert "cp -t" not in command and " -maxdepth 2" in command, command
+    flat = images.with_name("Images_flat")
+    for _ in range(2):
+        done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, check=False)
+        assert done.returncode == 0, (command, done.stderr)
+    copied = sorted(p.name for p in flat.iterdir())
+    assert copied == sorted(p.name for p in images.glob("*/*.jpg") if not p.name.startswith(".")), copied
+    assert (flat / "1_l1.jpg").read_bytes() == (images / "1" / "1_l1.jpg").read_bytes()
+
+
 def test_per_patient_subfolders_are_not_offered_as_grade_folders(tmp_path: Path, aptos: list) -> None:
     """A review on DeepDRiD: --root .../Images (subfolders 1/..7/ named by patient) was told to
     flatten them as grade folders (each image's grade its patient number), and with
@@ -1439,7 +1465,8 @@ def test_per_patient_subfolders_are_not_offered_as_grade_folders(tmp_path: Path,
     flat = images.with_name("Images_flat")
     assert "flatten" not in message and "1-based" not in message, message
     assert "images in per-patient (or other) subfolders are not read" in message, message
-    assert f"find {images} -name '*.jpg' -exec cp -t {flat} {{}} +\nthen pass --root {flat} --labels-csv {csv_path}" in message, message
+    assert (f"-name '*.jpg' -exec cp {{}} {flat}/ \\;)\nthen pass --root {flat} --labels-csv "
+            f"{csv_path}") in message, message
     message = run_error(config(images, grades="icdr", labels_csv=str(csv_path),
                                image_column="image_id", grade_column="left_eye_DR_Level"),
                         tmp_path / "with-csv")
