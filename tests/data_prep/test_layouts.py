@@ -171,6 +171,11 @@ def test_aptos_test_list_is_checked(tmp_path: Path, aptos: list) -> None:
     message = run_error(config(root), tmp_path / "out")
     assert f"test image {test[4][0]} is listed but not in" in message
     assert "stray.png: test image not listed in test.csv" in message
+    # --missing leave_out covers the training label rows only (docs/data.md says so): a test
+    # list row without its image stays an error
+    (root / "test_images" / "stray.png").unlink()
+    message = run_error(config(root, missing="leave_out"), tmp_path / "out2")
+    assert f"test image {test[4][0]} is listed but not in" in message, message
 
 
 def test_eyepacs_layout(tmp_path: Path, aptos: list) -> None:
