@@ -291,6 +291,7 @@ class LabelRow:
     patient: str
     line: int  # 1-based line in the CSV file (header is line 1)
     written: str = ""  # the grade cell as written (stripped): '1.0', '7', 'x'
+    in_folder: bool = False  # the name cell has a folder part ('train/001.png'), dropped in name
 
 
 @dataclass
@@ -653,7 +654,9 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
     by_name: dict[int, int] = {}  # grade -> rows that wrote it as its name
     for number, cells in table.rows:
         where = f"{csv_path}:{number}"
-        name = Path(cells[index["image-name"]].strip().replace("\\", "/")).name
+        cell = cells[index["image-name"]].strip().replace("\\", "/")
+        name = Path(cell).name
+        in_folder = "/" in cell.strip("/")
         raw_grade = cells[index["grade"]]
         if not name:
             problems.append(error(where, "row without an image name",
@@ -670,11 +673,11 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
             # the other eye's row of a per-eye CSV: never ungradable, never left out
             problems.append(other_eye_problem(where, name, grade_name, other or ""))
             patient = cells[index["patient"]].strip() if "patient" in index else ""
-            rows.append(LabelRow(name, None, patient, number, raw_grade.strip()))
+            rows.append(LabelRow(name, None, patient, number, raw_grade.strip(), in_folder))
             continue
         if ungradable == "leave_out" and grade is None and is_ungraded(raw_grade):
             patient = cells[index["patient"]].strip() if "patient" in index else ""
-            left_out.append(LabelRow(name, None, patient, number, raw_grade.strip()))
+            left_out.append(LabelRow(name, None, patient, number, raw_grade.strip(), in_folder))
             continue
         if grade is not None and not 0 <= grade < len(grade_names):
             outside.append((number, name, raw_grade, grade))  # said once the whole set is read
@@ -683,7 +686,7 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
             problems.append(bad)
             grade = None
         patient = cells[index["patient"]].strip() if "patient" in index else ""
-        rows.append(LabelRow(name, grade, patient, number, raw_grade.strip()))
+        rows.append(LabelRow(name, grade, patient, number, raw_grade.strip(), in_folder))
     if by_name:
         problems.append(grade_names_note(csv_path, by_name, grade_names,
                                          "nothing to do (the manifest holds the numbers)"))
@@ -1006,8 +1009,8 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
             elif nested is not None:
                 what = (f"label without image: {row.name} is not in {folder} but in its subfolder "
                         f"{nested.parent.name}/, and images are not searched in subfolders")
-                fix = (f"move the images of {nested.parent.name}/ up into {folder} (and write the "
-                       f"plain file names in the CSV)")
+                fix = (f"move the images of {nested.parent.name}/ up into {folder}"
+                       + (" (and write the plain file names in the CSV)" if row.in_folder else ""))
             else:
                 what, fix = f"label without image: {row.name} is not in {folder}", "add the image or delete the row"
                 plain_missing[len(no_image)] = row

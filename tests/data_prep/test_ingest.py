@@ -1583,6 +1583,24 @@ def test_missing_leave_out_keeps_misplaced_images_and_typos_errors(tmp_path: Pat
     assert "were left out" not in message
 
 
+def test_plain_names_are_asked_for_only_when_the_csv_names_a_folder(tmp_path: Path) -> None:
+    """A maintainer review: '(and write the plain file names in the CSV)' was said on every
+    row of a train/train tree whose CSV names are plain already; only a name with a folder
+    part (``sub/002.png``) needs rewriting."""
+    data = make_plain(tmp_path / "d", {f"{i:03d}.png": i % 2 for i in range(1, 7)})
+    (data / "sub").mkdir()
+    for name in ("002.png", "003.png"):
+        (data / name).rename(data / "sub" / name)
+    rows = [[f"sub/{n}" if n == "002.png" else n, g]
+            for n, g in [(f"{i:03d}.png", i % 2) for i in range(1, 7)]]
+    write_csv(data / "labels.csv", ["image name", "DR grade"], rows)
+    message = expect_error(config(data, grades=TWO_GRADES), tmp_path / "out")
+    (with_folder,) = [m for m in message.splitlines() if "002.png is not in" in m]
+    (plain,) = [m for m in message.splitlines() if "003.png is not in" in m]
+    assert "(and write the plain file names in the CSV)" in with_folder, with_folder
+    assert "(and write the plain file names in the CSV)" not in plain, plain
+
+
 def test_a_leave_out_asked_for_is_a_note_and_strict_does_not_stop_on_it(tmp_path: Path) -> None:
     """A maintainer review: the warnings' header says 'converted or not honoured; fatal with
     --strict', but the '18 of the 30 label rows ... left out' warning did not stop --strict. A

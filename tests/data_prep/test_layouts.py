@@ -1118,6 +1118,8 @@ def test_training_images_one_folder_too_deep_stop_the_ingest_with_the_subfolder(
             "(25 images) with: mv ") in message, message
     assert (f"label without image: 10_right is not in {nest / 'train'} but in its subfolder "
             "train/") in message, message
+    # the CSV's names are plain already: not told, on every row, to write them plain
+    assert "(and write the plain file names in the CSV)" not in message, message
     assert "To train on the images that are there" not in message, message  # there are none
     assert not (out / "manifest.csv").exists()
 
