@@ -200,6 +200,31 @@ def test_duplicate_names_keep_upload_order_and_say_which_was_graded(predictor: P
     assert "the 3rd file named x.png was not graded: the 1st file of that name was" in rows[2][-1]
 
 
+def test_a_repeated_name_says_each_files_place_even_when_the_first_was_refused(
+        predictor: Predictor, tmp_path: Path) -> None:
+    """A review found ``d2/x.png`` (noise), ``a.png``, ``d1/x.png`` (a scan): two ``x.png`` rows
+    in both CSVs, one NOT GRADED and one graded, and an INCOMPLETE line saying only
+    ``x.png: looks like random noise``: which x.png? Once a name repeats in a batch, every row
+    and reason of that name says its place, graded or not."""
+    from app.server import AppSettings, _grade_batch_now
+
+    noise = _write(tmp_path, "d2/x.png", _noise(512))
+    other = _write(tmp_path, "a.png", _scan(seed=3))
+    real = _write(tmp_path, "d1/x.png", _scan(seed=1))
+    summary, rows, csv_path, notes_path = _grade_batch_now(predictor, AppSettings(),
+                                                           [str(noise), str(other), str(real)])
+    first = summary.splitlines()[0]
+    assert first.startswith("INCOMPLETE: 1 of the 3 file(s) not graded: the 1st file named x.png: ")
+    assert "random noise" in first
+    assert rows[0][1] is None and rows[0][-1].startswith("the 1st file named x.png: ")
+    assert rows[2][1] is not None and rows[2][-1].startswith("the 2nd file named x.png")
+    assert "a.png" == rows[1][0] and "file named" not in rows[1][-1]  # a name said once: as before
+    for path in (csv_path, notes_path):
+        xs = {r["class"] != "": r["notes"] for r in _rows(path) if r["case"] == "x.png"}
+        assert xs[False].startswith("NOT GRADED: the 1st file named x.png: ") and "random noise" in xs[False]
+        assert xs[True].startswith("the 2nd file named x.png"), path
+
+
 # --------------------------------------------------------------------------------------
 # The caveat in the result
 
