@@ -769,7 +769,10 @@ def _grade_batch(predictor: Predictor, settings: AppSettings, paths: list[str] |
     a complete submission. Nothing graded: no CSV. The notes CSV, ``grades_with_notes.csv``
     (:func:`drac_ssl.submission.write_grades_with_notes`), is always there: every file in
     upload order, ``case,class,P0..P{K-1},notes``, with the table's notes (``NOT GRADED:
-    reason`` for a file not graded), so that the warnings travel with what is downloaded."""
+    reason`` for a file not graded), so that the warnings travel with what is downloaded. A
+    name that repeats in the batch (two folders' ``x.png``): every row, note and INCOMPLETE
+    entry of it says which file (``the 1st file named x.png: ...``, ``the 2nd file named x.png
+    (graded).``); only the first gradable one is graded."""
     try:
         with queue.slot() if queue is not None else nullcontext():
             return _grade_batch_now(predictor, settings, paths)
