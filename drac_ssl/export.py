@@ -970,10 +970,21 @@ def _export_variant(args: argparse.Namespace) -> int:
         except BaseException as exc:
             record_end(run_dir, invocation, t0, exc)
             raise
-        record_end(run_dir, invocation, t0, None if code in (0, EXIT_SKIPPED) else
-                   RuntimeError(f"exit code {code} (the submission failed its check)" if code == 1
-                                else f"exit code {code}"))
+        record_end(run_dir, invocation, t0, exit_code=code, note=_exit_note(code, args))
         return code
+
+
+def _exit_note(code: int, args: argparse.Namespace) -> str | None:
+    """The invocation log's words on an exit code of ``export RUN --variant NAME``: exit 3,
+    ``incomplete submission: N file(s) skipped`` (N from the CSV's skipped-files record);
+    exit 1, the submission failed its check; None otherwise (the stderr's error says it)."""
+    if code == EXIT_SKIPPED and args.out:
+        record = read_json_dict(skipped_record_path(args.out)) or {}
+        n = len(record.get("skipped") or [])
+        return f"incomplete submission: {n} file(s) skipped" if n else "incomplete submission"
+    if code == 1:
+        return "the submission failed its check"
+    return None
 
 
 def _same_file(a: Path, b: Path) -> bool:

@@ -1348,17 +1348,29 @@ def test_an_export_that_writes_into_the_run_says_so_in_its_invocation_log(
     assert export.main([str(run), "--variant", "vicreg"]) == 0
     [line] = exports()
     assert line["ended"]["outcome"] == "finished" and line["pid"] == os.getpid()
+    assert line["ended"]["exit_code"] == 0 and "note" not in line["ended"]
     out = tmp_path / "outside.csv"
     assert export.main([str(run), "--variant", "vicreg", "--images", str(run / "images" / "test"),
                         "--out", str(out)]) == 0
     assert len(exports()) == 1  # the bundle reused, nothing written into RUN
+    # a folder with an unreadable file, skipped, the CSV inside RUN (so the line is written):
+    # exit 3 is an incomplete submission, said as such, not a plain "finished"
+    folder = _test_images_and(run, tmp_path / "clinic", 6, "a_cut.png", np.zeros((64, 64), np.uint8))
+    (folder / "a_cut.png").write_bytes((folder / "a_cut.png").read_bytes()[:60])  # truncated
+    assert export.main([str(run), "--variant", "vicreg", "--images", str(folder), "--out",
+                        str(run / "mine.csv"), "--skip-unreadable"]) == export.EXIT_SKIPPED
+    skipped = exports()[-1]["ended"]
+    assert skipped["outcome"] == "finished" and skipped["exit_code"] == 3, skipped
+    assert skipped["note"] == "incomplete submission: 1 file(s) skipped" and "error" not in skipped
     manifest = run / "data" / "manifest.csv"
     lines = manifest.read_text().splitlines(keepends=True)
     tests = [ln for ln in lines[1:] if ",test," in ln]
     manifest.write_text("".join([lines[0]] + [ln for ln in lines[1:] if ",test," not in ln] + tests[1:]))
     assert export.main([str(run), "--variant", "vicreg"]) == 1  # the submission fails its check
     failed = exports()[-1]["ended"]
-    assert failed["outcome"] == "failed" and "exit code 1" in failed["error"]
+    # the real exit code, not a made-up exception
+    assert failed["outcome"] == "failed" and failed["exit_code"] == 1 and "error" not in failed, failed
+    assert failed["note"] == "the submission failed its check"
 
 
 def test_the_command_line_exports_a_variant_the_run_did_not_select(
