@@ -104,6 +104,58 @@ def test_real_images_pass_the_structure_check() -> None:
     assert min(values[:3]) > 0.6
 
 
+def _reference_correlation(grey: np.ndarray) -> float:
+    """The statistic written out plainly: float64 means of whole ``f x f`` blocks, then the
+    larger of the horizontal and vertical Pearson correlations of adjacent block means."""
+    from data_prep.validate import STRUCTURE_SIDE
+
+    h, w = grey.shape
+    f = max(1, -(-max(h, w) // STRUCTURE_SIDE))
+    g = grey[: h - h % f, : w - w % f].astype(np.float64)
+    g = g.reshape(g.shape[0] // f, f, g.shape[1] // f, f).mean(axis=(1, 3))
+    return max(float(np.corrcoef(g[:, :-1].ravel(), g[:, 1:].ravel())[0, 1]),
+               float(np.corrcoef(g[:-1].ravel(), g[1:].ravel())[0, 1]))
+
+
+def test_the_statistic_is_the_block_mean_of_the_luminance_the_app_reads() -> None:
+    """One grey for the app and the export: the app measured the upload's luminance
+    (``LoadedImage.gray``) while the export measured the RGB channel mean, so one file could
+    get two verdicts. Both measure the luminance now (``cv2.COLOR_RGB2GRAY``, the decoder's
+    grey), reduced on the uint8 pixels to exact block means (no float copy of the image)."""
+    import cv2
+
+    from app.inputs import load_bytes
+
+    rng = np.random.default_rng(5)
+    colour = np.stack([_scan(600, seed=5), rng.integers(0, 256, (600, 600), dtype=np.uint8),
+                       rng.integers(0, 256, (600, 600), dtype=np.uint8)], axis=2)
+    luminance = cv2.cvtColor(colour, cv2.COLOR_RGB2GRAY)
+    assert neighbour_correlation(colour) == neighbour_correlation(luminance)
+    assert abs(neighbour_correlation(luminance) - _reference_correlation(luminance)) < 1e-9
+    assert load_bytes(_png(colour), "c.png", channels=3).structure == neighbour_correlation(colour)
+    real = sorted((SHARED / "drac_samples").glob("sample_*.png"))[:1] + sorted(
+        (SHARED / "aptos_samples" / "train_images").glob("*.png"))[:2]
+    for path in real:  # a 1024 px scan and photographs of other sizes
+        loaded = load_bytes(path.read_bytes(), path.name, channels=3)
+        assert abs(loaded.structure - _reference_correlation(loaded.gray)) < 1e-9, path
+        assert neighbour_correlation(loaded.for_channels(3)) == loaded.structure, path
+
+
+def test_the_statistic_makes_no_float_copy_of_a_large_colour_image() -> None:
+    """A 40-megapixel RGB upload cost 459 MB more at its peak (the whole image as float32
+    before the block means); now one uint8 grey plane at most (6 MB here, 72 MB as float32)."""
+    import tracemalloc
+
+    image = np.random.default_rng(0).integers(0, 256, (2000, 3000, 3), dtype=np.uint8)
+    tracemalloc.start()
+    try:
+        neighbour_correlation(image)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 2 * 2000 * 3000, peak
+
+
 def test_a_phantom_image_passes_the_structure_check() -> None:
     from data_prep.phantom import phantom_image
 
