@@ -525,8 +525,8 @@ def _noise_line(noise: np.ndarray | None, cases: Sequence[str]) -> str:
     return _flagged_line(
         noise, cases, "random noise",
         f"Their neighbouring pixels are unrelated (adjacent-pixel correlation at or below "
-        f"{NOISE_CORRELATION}; real UW-OCTA scans and fundus photographs measure 0.34 or more, "
-        f"noise about 0), so their grades mean nothing; their rows are in the CSV only so that it "
+        f"{NOISE_CORRELATION}; the real UW-OCTA scans and fundus photographs measured 0.2 or "
+        f"more, down to 32 px a side; noise about 0), so their grades mean nothing; their rows are in the CSV only so that it "
         f"lists every case. Check each file: if it should be a scan, it is damaged (copy or export "
         f"it again); the app refuses it.", verbs=("looks like", "look like"))
 

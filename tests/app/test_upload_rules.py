@@ -94,7 +94,7 @@ def test_the_app_and_the_export_share_one_noise_rule() -> None:
 
 def test_real_images_pass_the_structure_check() -> None:
     """The measured values the docstring gives: the 3 DRAC samples 0.66-0.68, the 30 APTOS
-    photographs 0.34-0.75 (the threshold is under half the lowest)."""
+    photographs 0.34-0.75 (at full size the threshold is under half the lowest)."""
     drac = sorted((SHARED / "drac_samples").glob("sample_*.png"))
     aptos = sorted((SHARED / "aptos_samples" / "train_images").glob("*.png"))
     if not drac or not aptos:
