@@ -203,8 +203,8 @@ def refusal(image: LoadedImage, kind: str = "octa", channels: int = 1) -> str:
     if not np.isnan(found) and found <= NOISE_CORRELATION:
         what = describe_kind(kind, channels)
         return (f"`{name}` looks like random noise, not a {what}: its neighbouring pixels are "
-                f"unrelated (adjacent-pixel correlation {found:.2f}; real UW-OCTA scans and fundus "
-                f"photographs measure 0.34 or more, noise about 0). There is nothing to grade. "
+                f"unrelated (adjacent-pixel correlation {found:.2f}; the real UW-OCTA scans and "
+                f"fundus photographs measured 0.2 or more, down to 32 px a side; noise about 0). There is nothing to grade. "
                 f"Upload the original {what}; if this file is one, it is damaged: export or copy "
                 f"it again.")
     return ""

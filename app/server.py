@@ -28,6 +28,7 @@ import logging
 import tempfile
 import time
 import traceback
+from collections import Counter
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -768,7 +769,10 @@ def _grade_batch(predictor: Predictor, settings: AppSettings, paths: list[str] |
     a complete submission. Nothing graded: no CSV. The notes CSV, ``grades_with_notes.csv``
     (:func:`drac_ssl.submission.write_grades_with_notes`), is always there: every file in
     upload order, ``case,class,P0..P{K-1},notes``, with the table's notes (``NOT GRADED:
-    reason`` for a file not graded), so that the warnings travel with what is downloaded."""
+    reason`` for a file not graded), so that the warnings travel with what is downloaded. A
+    name that repeats in the batch (two folders' ``x.png``): every row, note and INCOMPLETE
+    entry of it says which file (``the 1st file named x.png: ...``, ``the 2nd file named x.png
+    (graded).``); only the first gradable one is graded."""
     try:
         with queue.slot() if queue is not None else nullcontext():
             return _grade_batch_now(predictor, settings, paths)
@@ -803,17 +807,21 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
     good_warnings: list[list[str]] = []
     times_named: dict[str, int] = {}  # how many files of the batch so far had this name
     graded_as: dict[str, int] = {}  # name -> which file of that name was graded (1 = the first)
+    good_which: list[str] = []  # per graded file: "the 2nd file named x.png" for a repeated name, else ""
     not_graded: list[tuple[str, str]] = []  # (file name, why) for the INCOMPLETE line ...
     rejected_notes: list[tuple[str, str]] = []  # ... and the notes column, which says the name too
+    # a name that repeats in the batch (d1/x.png, d2/x.png: the folders are gone, gradio keeps
+    # the name): every row and reason of it says which file, graded or not, from the first on
+    repeated = {n for n, c in Counter(Path(p).name for p in paths).items() if c > 1}
     for at, path in enumerate(paths):
         name = Path(path).name
         times_named[name] = nth = times_named.get(name, 0) + 1
+        which = f"the {ordinal(nth)} file named {name}" if name in repeated else name
         try:
-            if name in graded_as:  # the folders are gone (gradio keeps the name): say which one
+            if name in graded_as:
                 raise InputRejected(
-                    f"`{name}`: the {ordinal(nth)} file named {name} was not graded: the "
-                    f"{ordinal(graded_as[name])} file of that name was (a submission lists each "
-                    f"case once; rename it and grade it on its own).")
+                    f"{which} was not graded: the {ordinal(graded_as[name])} file of that name "
+                    f"was (a submission lists each case once; rename it and grade it on its own).")
             if any(ch in name for ch in ',"\r\n'):
                 raise InputRejected(f"`{name}`: a file name with a comma or quote cannot be a case.")
             loaded = _load(path, settings.limits, predictor.channels, predictor.kind)
@@ -821,17 +829,26 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
             check_gradable(loaded, predictor.kind, predictor.channels)
         except InputRejected as exc:
             said = str(exc).replace("`", "")
+            why = said.removeprefix(name).lstrip(": ") or said
+            if which != name:  # "x.png: why" -> "the 1st file named x.png: why"
+                if not said.startswith(which):
+                    said = f"{which}: {why}"
+                more, _, why = said[len(which):].partition(": ")  # the INCOMPLETE line's "who: why"
+                which += more  # "the 2nd file named x.png was not graded"
             rejected_rows[at] = [name, None, "rejected", *blanks, None, said]
-            not_graded.append((name, said.removeprefix(name).lstrip(": ") or said))
+            not_graded.append((which, why))
             rejected_notes.append((name, said))
             continue
         except Exception as exc:
             log.error("reading an image (%s) of a batch of %d failed:\n%s", name_tag(name),
                       len(paths), _traceback([path]))
-            rejected_rows[at] = [name, None, "rejected", *blanks, None, f"internal error: {exc}"]
-            not_graded.append((name, f"internal error: {exc}"))
-            rejected_notes.append(not_graded[-1])
+            said = f"internal error: {exc}"
+            rejected_rows[at] = [name, None, "rejected", *blanks, None,
+                                 said if which == name else f"{which}: {said}"]
+            not_graded.append((which, said))
+            rejected_notes.append((name, rejected_rows[at][-1]))
             continue
+        good_which.append(which if which != name else "")
         graded_as[name] = nth
         good_at.append(at)
         good_names.append(name)
@@ -861,7 +878,8 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
             # the upload's own warnings too: one size warning, as on the single-image tab
             probs, classes, unlike, small = predictor.grade_prepared(good_inputs, good_warnings)
             per_image = (time.perf_counter() - t1) / n_good
-            graded_notes = [" ".join(x for x in (odd, note) if x) for odd, note in zip(unlike, small, strict=True)]
+            graded_notes = [" ".join(x for x in (f"{which} (graded)." if which else "", odd, note) if x)
+                            for which, odd, note in zip(good_which, unlike, small, strict=True)]
             for at, name, p, c, said in zip(good_at, good_names, probs, classes, graded_notes, strict=True):
                 graded_rows[at] = [name, int(c), predictor.class_names[int(c)],
                                    *(round(float(v), 4) for v in p), round(per_image, 3), said]

@@ -8,8 +8,9 @@ side) of each upload read as the app reads it (:func:`app.inputs.load_bytes`): t
 DRAC UW-OCTA samples and the 30 real APTOS colour fundus photographs of ``../shared/data``
 (grey and colour models), the RetinaMNIST photographs there (28 px), the phantom UW-OCTA
 images of a generated set (``--phantom-dir``: every PNG under it; else ``--phantoms`` drawn
-by :func:`data_prep.phantom.phantom_image`), and uniform iid noise of 16 to 2048 px a side
-(5 images per size). The app refuses an upload at or below
+by :func:`data_prep.phantom.phantom_image`), the APTOS photographs downscaled to 128, 64 and
+32 px (the lowest real figures), and uniform iid noise of 16 to 2048 px a side (5 images per
+size, 50 below 64 px). The app refuses an upload at or below
 :data:`data_prep.validate.NOISE_CORRELATION` as noise (the export command grades it and names
 it in a warning); this records the margin on both sides. Sets
 whose files are missing are left out (named in ``missing``).
@@ -27,12 +28,34 @@ import numpy as np
 from bench.common import SHARED, write_result
 
 NOISE_SIDES = (16, 28, 32, 64, 96, 128, 224, 256, 300, 512, 700, 1000, 1024, 1400, 2048)
+SMALL_NOISE_REPEATS = 50
+"""Noise images per side below 64 px (5 per larger side): fewer pixel pairs, a wider spread."""
+DOWNSCALED_SIDES = (128, 64, 32)
+"""The APTOS photographs are also measured resized (``cv2.INTER_AREA``) to these long sides:
+a downscaled photograph correlates less than the original, the lowest real figures."""
 
 
 def _summary(values: list[float]) -> dict[str, Any]:
     v = np.asarray(values, dtype=np.float64)
     return {"n": int(v.size), "min": round(float(v.min()), 3), "median": round(float(np.median(v)), 3),
             "max": round(float(v.max()), 3)}
+
+
+def _downscaled(path: Path, side: int) -> float:
+    """The statistic of the photograph ``path`` resized (``cv2.INTER_AREA``) to ``side`` px on
+    its long side, saved as a PNG and read as the app reads an upload (colour model)."""
+    import cv2
+    from PIL import Image
+
+    from app.inputs import load_bytes
+
+    rgb = np.asarray(Image.open(path).convert("RGB"))
+    h, w = rgb.shape[:2]
+    scale = side / max(h, w)
+    small = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    buf = io.BytesIO()
+    Image.fromarray(small).save(buf, format="PNG")
+    return load_bytes(buf.getvalue(), f"{path.stem}_{side}.png", channels=3).structure
 
 
 def measure(phantom_dir: Path | None, phantoms: int, seed: int) -> dict[str, Any]:
@@ -58,6 +81,8 @@ def measure(phantom_dir: Path | None, phantoms: int, seed: int) -> dict[str, Any
     if aptos:
         sets["aptos_grey_model"] = _summary([upload(p) for p in aptos])
         sets["aptos_colour_model"] = _summary([upload(p, 3) for p in aptos])
+        sets["aptos_downscaled"] = {str(side): _summary([_downscaled(p, side) for p in aptos])
+                                    for side in DOWNSCALED_SIDES}
     else:
         missing.append("aptos_samples")
     npz = data / "retinamnist" / "retinamnist_public.npz"
@@ -78,7 +103,7 @@ def measure(phantom_dir: Path | None, phantoms: int, seed: int) -> dict[str, Any
     per_side: dict[str, list[float]] = {}
     for side in NOISE_SIDES:
         values = []
-        for _ in range(5):
+        for _ in range(SMALL_NOISE_REPEATS if side < 64 else 5):
             buf = io.BytesIO()
             Image.fromarray(rng.integers(0, 256, (side, side), dtype=np.uint8)).save(buf, format="PNG")
             values.append(load_bytes(buf.getvalue(), "noise.png").structure)

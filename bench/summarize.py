@@ -166,9 +166,15 @@ def structure_check_rows(r: dict[str, Any]) -> list[str]:
         return f"{label} {s['min']}..{s['max']} (n = {s['n']})"
 
     drac = sets.get("drac_samples")
+    small = sets.get("aptos_downscaled")  # {"128": {n, min, ...}, ...}: the lowest real images
+    small_words = ", ".join(f"{side} px {s['min']}..{s['max']} (n = {s['n']})"
+                            for side, s in small.items() if isinstance(s, dict) and "min" in s
+                            ) if isinstance(small, dict) else ""
     parts = [f"DRAC samples {min(drac.values())}..{max(drac.values())} (n = {len(drac)})"
              if isinstance(drac, dict) and drac else None,
-             span("aptos_colour_model", "APTOS photos"), span("phantom_files", "phantoms"),
+             span("aptos_colour_model", "APTOS photos"),
+             f"APTOS photos downscaled to {small_words}" if small_words else None,
+             span("phantom_files", "phantoms"),
              span("retinamnist", "RetinaMNIST"), span("noise_64_px_and_up", "uniform noise >= 64 px"),
              span("noise_below_64_px", "noise 16-32 px")]
     figure = "; ".join(p for p in parts if p) + f"; refused at or below {r.get('threshold')}"

@@ -110,38 +110,55 @@ NOISE_CORRELATION = 0.15
 command grades it and names it in a warning. Measured by ``python -m bench.structure_check``
 (``bench/results/structure_check.json``), each image read as the app reads it: the 3 real
 DRAC UW-OCTA samples 0.66-0.68; the 30 real APTOS colour fundus photographs 0.34-0.75 (median
-0.54; Graham-filtered at 224 px, the lowest of any real image measured); all 997 phantom
-UW-OCTA images of the default run's set 0.47-0.80; the 1,600 RetinaMNIST photographs (28 px)
-0.83-0.98. Uniform iid noise of 64 to 2048 px a side (5 images per size, 12 sizes) -0.01 to
-0.02; of 16 to 32 px up to 0.13 (fewer pixel pairs: a wider spread). The threshold is under
-half the lowest real image and above all the noise measured."""
+0.54; Graham-filtered at 224 px), and the same photographs downscaled to 128, 64 and 32 px
+0.37, 0.24 and 0.21 at the lowest (the lowest real images measured); all 997 phantom UW-OCTA
+images of the default run's set 0.47-0.80; the 1,600 RetinaMNIST photographs (28 px)
+0.84-0.98. Uniform iid noise of 64 to 2048 px a side (5 images per size, 12 sizes) -0.01 to
+0.04; of 16 to 32 px (50 per size) -0.10 to 0.26, one of the 50 at 16 px above the threshold
+(fewer pixel pairs: a wider spread; the app has no minimum size that would refuse it: it
+grades a tiny image with a size warning). The threshold is above all the noise of 28 px and
+more measured and below every real image measured, with the least margin for 32 px photographs."""
 
 
 def neighbour_correlation(image: np.ndarray) -> float:
-    """How much adjacent pixels of ``image`` (uint8 grey ``(H, W)`` or colour ``(H, W, C)``,
-    taken as its channel mean) go together: the Pearson correlation between each pixel and
+    """How much adjacent pixels of ``image`` (uint8 grey ``(H, W)`` or colour ``(H, W, 3)``,
+    taken as its luminance, ``cv2.COLOR_RGB2GRAY``: the decoder's grey,
+    :attr:`DecodedImage.gray`, which the app measures, so a file gets one verdict in the app
+    and the export whatever the model's channels) go together: the Pearson correlation between each pixel and
     its right-hand neighbour, and between each pixel and the one below, of the image reduced
     to at most :data:`STRUCTURE_SIDE` px a side by averaging whole ``f x f`` blocks (``f`` an
     integer; a few edge rows or columns dropped), the larger of the two; in [-1, 1].
 
     Real UW-OCTA scans and fundus photographs have vessels, a disc, smooth shading: strong
-    neighbour correlation (0.34 or more in every real image measured, :data:`NOISE_CORRELATION`).
+    neighbour correlation (0.2 or more in every real image measured, down to photographs of 32 px,
+    :data:`NOISE_CORRELATION`).
     Independent noise has about 0, at any size, because the block means of independent pixels
     are independent too (an interpolating resize is not: at 300 px, ``cv2.INTER_AREA`` to
-    256 px gave noise 0.2). A cheap check: about 1 ms for a 1024 px grey image, 0.15 s for 40
-    megapixels (the largest upload decoded), on the development CPU. It does not see noise inside a
-    masked disc (the disc's edge correlates) or structured garbage.
+    256 px gave noise 0.2). The blocks are summed exactly on the uint8 pixels (uint32 sums,
+    no float copy of the image). A cheap check: 0.7-3 ms for a 1024 px grey or RGB image,
+    30-55 ms and about 46 MB more memory (the grey plane and the row sums) for a 40-megapixel
+    RGB image (the largest upload decoded); measured on the 2-core development VM (numpy
+    median of 9-41 calls after 3 warm-up calls, peak by ``tracemalloc``, random uint8
+    images); the float32 copy it replaced took 160-170 ms and 481 MB for 40 megapixels. It
+    does not see noise inside a masked disc (the disc's edge correlates) or structured garbage.
 
     NaN when undefined: a single row or column, or no variation along either direction (a
     constant image is :func:`is_blank`'s case)."""
     array = np.asarray(image)
-    h, w = array.shape[:2]
+    if array.ndim == 3:  # the decoder's grey (DecodedImage.gray): what the app measures too
+        array = (array[:, :, 0] if array.shape[2] == 1 else
+                 cv2.cvtColor(np.ascontiguousarray(array[:, :, :3]), cv2.COLOR_RGB2GRAY))
+    h, w = array.shape
     f = max(1, -(-max(h, w) // STRUCTURE_SIDE))
-    if f > 1 and h >= f and w >= f:  # whole blocks: INTER_AREA at an integer factor is their mean
-        crop = array[: h - h % f, : w - w % f].astype(np.float32)
-        array = cv2.resize(crop, (crop.shape[1] // f, crop.shape[0] // f), interpolation=cv2.INTER_AREA)
-    grey = array.astype(np.float64)
-    grey = grey if grey.ndim == 2 else grey.mean(axis=2)
+    if f > 1 and h >= f and w >= f:  # exact sums of whole blocks, on the uint8 pixels
+        crop = array[: h - h % f, : w - w % f]
+        rows = crop[0::f].astype(np.uint32)  # (H/f, W): one row of each block at a time
+        for i in range(1, f):
+            rows += crop[i::f]
+        array = rows[:, 0::f].copy()  # (H/f, W/f): then each column of the blocks
+        for i in range(1, f):
+            array += rows[:, i::f]
+    grey = array.astype(np.float64)  # block sums: the means times f*f, the same correlation
 
     def correlation(a: np.ndarray, b: np.ndarray) -> float:
         if a.size < 2:

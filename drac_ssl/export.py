@@ -525,8 +525,8 @@ def _noise_line(noise: np.ndarray | None, cases: Sequence[str]) -> str:
     return _flagged_line(
         noise, cases, "random noise",
         f"Their neighbouring pixels are unrelated (adjacent-pixel correlation at or below "
-        f"{NOISE_CORRELATION}; real UW-OCTA scans and fundus photographs measure 0.34 or more, "
-        f"noise about 0), so their grades mean nothing; their rows are in the CSV only so that it "
+        f"{NOISE_CORRELATION}; the real UW-OCTA scans and fundus photographs measured 0.2 or "
+        f"more, down to 32 px a side; noise about 0), so their grades mean nothing; their rows are in the CSV only so that it "
         f"lists every case. Check each file: if it should be a scan, it is damaged (copy or export "
         f"it again); the app refuses it.", verbs=("looks like", "look like"))
 
@@ -712,7 +712,8 @@ def _variant_words(bundle_path: Path, metadata: dict[str, Any], named: bool) -> 
 
 
 def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, device: str,
-                    skip_unreadable: bool = False, named_variant: bool = False) -> int:
+                    skip_unreadable: bool = False, named_variant: bool = False,
+                    lead_lines: Sequence[str] = ()) -> int:
     """Grade every image of the folder ``images_dir`` (or the one image file it names) into
     the submission ``out``; the exit code. Like the stage, a bundle whose out-of-fold QWK
     95% CI reaches 0 (:func:`chance_warning`) is warned about on stderr; the file and the exit
@@ -727,6 +728,8 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     the folder, ``complete``, and per skipped file ``file``, ``path``, ``problem``, ``fix``),
     and the exit code is :data:`EXIT_SKIPPED` (3) when any was skipped. The OK line names the
     variant that graded and why (:func:`_variant_words`; ``named_variant``: ``--variant NAME``).
+    ``lead_lines``: stdout lines printed first, with the summary after grading
+    (:func:`drac_ssl.console.print_lines`: a closed or full stdout does not cost the grades).
     A CSV failing its check (exit 1, each problem printed) is kept as
     :func:`failed_submission_path` of ``out``, and ``out`` (with its referable file and
     record) is left as it was."""
@@ -855,7 +858,8 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     chance = chance_warning(bundle.metadata.get("cv_metrics") or {})  # the stage's caveat, same rule
     if chance:
         print(f"warning: {chance}", file=sys.stderr)
-    out_lines: list[str] = list(issues)  # stdout, printed at the end (print_lines: | head, a full disk)
+    # stdout, printed at the end (print_lines: | head, a full disk)
+    out_lines: list[str] = [*lead_lines, *issues]
     # the decoder's warnings about a file (transparency, CMYK, float ...) apart from the
     # conversions to the model's channels
     n_file = len({line.split(f": {FILE_FINDING}", 1)[0] for line in warnings if f": {FILE_FINDING}" in line})
@@ -966,10 +970,21 @@ def _export_variant(args: argparse.Namespace) -> int:
         except BaseException as exc:
             record_end(run_dir, invocation, t0, exc)
             raise
-        record_end(run_dir, invocation, t0, None if code in (0, EXIT_SKIPPED) else
-                   RuntimeError(f"exit code {code} (the submission failed its check)" if code == 1
-                                else f"exit code {code}"))
+        record_end(run_dir, invocation, t0, exit_code=code, note=_exit_note(code, args))
         return code
+
+
+def _exit_note(code: int, args: argparse.Namespace) -> str | None:
+    """The invocation log's words on an exit code of ``export RUN --variant NAME``: exit 3,
+    ``incomplete submission: N file(s) skipped`` (N from the CSV's skipped-files record);
+    exit 1, the submission failed its check; None otherwise (the stderr's error says it)."""
+    if code == EXIT_SKIPPED and args.out:
+        record = read_json_dict(skipped_record_path(args.out)) or {}
+        n = len(record.get("skipped") or [])
+        return f"incomplete submission: {n} file(s) skipped" if n else "incomplete submission"
+    if code == 1:
+        return "the submission failed its check"
+    return None
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -1010,11 +1025,17 @@ def _export_variant_held(args: argparse.Namespace, run_dir: Path, reused_dir: Pa
         else:
             bundle_dir, reused = build_or_reuse_bundle(run_dir, args.variant,
                                                        device=resolve_device(args.device))
-        for line in variant_lines(run_dir, args.variant, bundle_dir, reused,
-                                  selected_other_line(run_dir, args.variant)):
-            print(line)
-        return _predict_folder(str(bundle_dir), images_dir, Path(args.out), args.tta, args.device,
-                               skip_unreadable=args.skip_unreadable, named_variant=True)
+        # printed with the summary (print_lines), not before grading: a closed or full stdout
+        # must not cost the grades (a bare print here ended in "error: Broken pipe", no CSV)
+        lead = variant_lines(run_dir, args.variant, bundle_dir, reused,
+                             selected_other_line(run_dir, args.variant))
+        try:
+            return _predict_folder(str(bundle_dir), images_dir, Path(args.out), args.tta, args.device,
+                                   skip_unreadable=args.skip_unreadable, named_variant=True,
+                                   lead_lines=lead)
+        except BundleError:  # no summary (an unreadable file ...): which bundle, still said
+            print_lines(lead)
+            raise
     from drac_ssl.config import load_config
 
     config_path = run_dir / "config.yaml"

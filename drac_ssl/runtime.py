@@ -593,13 +593,24 @@ def record_start(run_dir: str | os.PathLike[str], tool: str, env: dict[str, Any]
     return line
 
 
+#: exit codes of a command that did its job: 0, and 3 (``python -m drac_ssl.export
+#: --skip-unreadable`` wrote a CSV without the unreadable files); 1 (a submission failing its
+#: check) and 2 (bad input, a busy run folder) are failures
+FINISHED_EXIT_CODES = (0, 3)
+
+
 def record_end(run_dir: str | os.PathLike[str], invocation: str, t0: float,
-               exc: BaseException | None = None) -> None:
+               exc: BaseException | None = None, exit_code: int | None = None,
+               note: str | None = None) -> None:
     """Add how this invocation ended to its line of ``invocations.jsonl`` (``invocation``, as
     written when it started): ``"ended": {"outcome": "finished" | "interrupted" | "failed",
     "utc", "seconds"}``, for a Ctrl-C in a stage ``"stage"`` and, where the stage says,
-    ``"saved"`` (:class:`drac_ssl.runtime.StageInterrupted`), and for a failure ``"error"``
-    (the exception's type and first line).
+    ``"saved"`` (:class:`drac_ssl.runtime.StageInterrupted`), and for a failure raised
+    (``exc``) ``"error"`` (the exception's type and first line). ``exit_code``: the exit code
+    a command returned (not raised), written as ``"exit_code"``; the outcome is "finished"
+    for one of :data:`FINISHED_EXIT_CODES`, else "failed" (no ``"error"``: nothing was
+    raised). ``note``: words on it, written as ``"note"`` (``incomplete submission: 2 file(s)
+    skipped``).
     The file keeps one line per invocation (rewritten atomically); a line without ``ended``
     is an invocation still running or killed. Nothing is done when the line is gone, and a
     file that cannot be written is left as it is (the run's own outcome matters more)."""
@@ -609,15 +620,20 @@ def record_end(run_dir: str | os.PathLike[str], invocation: str, t0: float,
         at = len(lines) - 1 - lines[::-1].index(invocation)
     except (OSError, ValueError):
         return
-    outcome = "finished" if exc is None else "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+    outcome = ("interrupted" if isinstance(exc, KeyboardInterrupt) else "failed" if exc is not None
+               else "finished" if exit_code is None or exit_code in FINISHED_EXIT_CODES else "failed")
     ended: dict[str, Any] = {"outcome": outcome,
                              "utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
                              "seconds": round(time.perf_counter() - t0, 2)}
+    if exit_code is not None:
+        ended["exit_code"] = int(exit_code)
+    if note:
+        ended["note"] = note
     if isinstance(exc, StageInterrupted) and exc.stage:
         ended["stage"] = exc.stage
         if exc.saved:
             ended["saved"] = exc.saved
-    if outcome == "failed":
+    if outcome == "failed" and exc is not None:
         first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
         ended["error"] = f"{type(exc).__name__}: {first}"[:500] if first else type(exc).__name__
     lines[at] = json.dumps({**json.loads(invocation), "ended": ended}, default=str)

@@ -662,7 +662,7 @@ class PreparedImage:
     any; ``preprocessing_warnings`` what the replayed fundus crop found
     (:func:`preprocessing_warning`); ``noise`` looks like random noise and is not blank
     (:func:`data_prep.validate.looks_like_noise`, on the image reduced to at most 256 px a
-    side: about 1 ms for 1024 px)."""
+    side: a few ms for 1024 px)."""
 
     input: Tensor
     shape: tuple[int, ...]

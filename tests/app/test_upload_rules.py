@@ -94,7 +94,7 @@ def test_the_app_and_the_export_share_one_noise_rule() -> None:
 
 def test_real_images_pass_the_structure_check() -> None:
     """The measured values the docstring gives: the 3 DRAC samples 0.66-0.68, the 30 APTOS
-    photographs 0.34-0.75 (the threshold is under half the lowest)."""
+    photographs 0.34-0.75 (at full size the threshold is under half the lowest)."""
     drac = sorted((SHARED / "drac_samples").glob("sample_*.png"))
     aptos = sorted((SHARED / "aptos_samples" / "train_images").glob("*.png"))
     if not drac or not aptos:
@@ -102,6 +102,58 @@ def test_real_images_pass_the_structure_check() -> None:
     values = [neighbour_correlation(np.asarray(Image.open(p).convert("L"))) for p in drac + aptos]
     assert min(values) > 2 * NOISE_CORRELATION, values
     assert min(values[:3]) > 0.6
+
+
+def _reference_correlation(grey: np.ndarray) -> float:
+    """The statistic written out plainly: float64 means of whole ``f x f`` blocks, then the
+    larger of the horizontal and vertical Pearson correlations of adjacent block means."""
+    from data_prep.validate import STRUCTURE_SIDE
+
+    h, w = grey.shape
+    f = max(1, -(-max(h, w) // STRUCTURE_SIDE))
+    g = grey[: h - h % f, : w - w % f].astype(np.float64)
+    g = g.reshape(g.shape[0] // f, f, g.shape[1] // f, f).mean(axis=(1, 3))
+    return max(float(np.corrcoef(g[:, :-1].ravel(), g[:, 1:].ravel())[0, 1]),
+               float(np.corrcoef(g[:-1].ravel(), g[1:].ravel())[0, 1]))
+
+
+def test_the_statistic_is_the_block_mean_of_the_luminance_the_app_reads() -> None:
+    """One grey for the app and the export: the app measured the upload's luminance
+    (``LoadedImage.gray``) while the export measured the RGB channel mean, so one file could
+    get two verdicts. Both measure the luminance now (``cv2.COLOR_RGB2GRAY``, the decoder's
+    grey), reduced on the uint8 pixels to exact block means (no float copy of the image)."""
+    import cv2
+
+    from app.inputs import load_bytes
+
+    rng = np.random.default_rng(5)
+    colour = np.stack([_scan(600, seed=5), rng.integers(0, 256, (600, 600), dtype=np.uint8),
+                       rng.integers(0, 256, (600, 600), dtype=np.uint8)], axis=2)
+    luminance = cv2.cvtColor(colour, cv2.COLOR_RGB2GRAY)
+    assert neighbour_correlation(colour) == neighbour_correlation(luminance)
+    assert abs(neighbour_correlation(luminance) - _reference_correlation(luminance)) < 1e-9
+    assert load_bytes(_png(colour), "c.png", channels=3).structure == neighbour_correlation(colour)
+    real = sorted((SHARED / "drac_samples").glob("sample_*.png"))[:1] + sorted(
+        (SHARED / "aptos_samples" / "train_images").glob("*.png"))[:2]
+    for path in real:  # a 1024 px scan and photographs of other sizes
+        loaded = load_bytes(path.read_bytes(), path.name, channels=3)
+        assert abs(loaded.structure - _reference_correlation(loaded.gray)) < 1e-9, path
+        assert neighbour_correlation(loaded.for_channels(3)) == loaded.structure, path
+
+
+def test_the_statistic_makes_no_float_copy_of_a_large_colour_image() -> None:
+    """A 40-megapixel RGB upload cost 459 MB more at its peak (the whole image as float32
+    before the block means); now one uint8 grey plane at most (6 MB here, 72 MB as float32)."""
+    import tracemalloc
+
+    image = np.random.default_rng(0).integers(0, 256, (2000, 3000, 3), dtype=np.uint8)
+    tracemalloc.start()
+    try:
+        neighbour_correlation(image)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 2 * 2000 * 3000, peak
 
 
 def test_a_phantom_image_passes_the_structure_check() -> None:
@@ -198,6 +250,31 @@ def test_duplicate_names_keep_upload_order_and_say_which_was_graded(predictor: P
     third = _write(tmp_path, "d3/x.png", _scan(seed=4))
     _, rows, _, _ = _grade_batch_now(predictor, AppSettings(), [str(first), str(second), str(third)])
     assert "the 3rd file named x.png was not graded: the 1st file of that name was" in rows[2][-1]
+
+
+def test_a_repeated_name_says_each_files_place_even_when_the_first_was_refused(
+        predictor: Predictor, tmp_path: Path) -> None:
+    """A review found ``d2/x.png`` (noise), ``a.png``, ``d1/x.png`` (a scan): two ``x.png`` rows
+    in both CSVs, one NOT GRADED and one graded, and an INCOMPLETE line saying only
+    ``x.png: looks like random noise``: which x.png? Once a name repeats in a batch, every row
+    and reason of that name says its place, graded or not."""
+    from app.server import AppSettings, _grade_batch_now
+
+    noise = _write(tmp_path, "d2/x.png", _noise(512))
+    other = _write(tmp_path, "a.png", _scan(seed=3))
+    real = _write(tmp_path, "d1/x.png", _scan(seed=1))
+    summary, rows, csv_path, notes_path = _grade_batch_now(predictor, AppSettings(),
+                                                           [str(noise), str(other), str(real)])
+    first = summary.splitlines()[0]
+    assert first.startswith("INCOMPLETE: 1 of the 3 file(s) not graded: the 1st file named x.png: ")
+    assert "random noise" in first
+    assert rows[0][1] is None and rows[0][-1].startswith("the 1st file named x.png: ")
+    assert rows[2][1] is not None and rows[2][-1].startswith("the 2nd file named x.png")
+    assert "a.png" == rows[1][0] and "file named" not in rows[1][-1]  # a name said once: as before
+    for path in (csv_path, notes_path):
+        xs = {r["class"] != "": r["notes"] for r in _rows(path) if r["case"] == "x.png"}
+        assert xs[False].startswith("NOT GRADED: the 1st file named x.png: ") and "random noise" in xs[False]
+        assert xs[True].startswith("the 2nd file named x.png"), path
 
 
 # --------------------------------------------------------------------------------------

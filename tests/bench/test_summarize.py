@@ -251,3 +251,10 @@ def test_structure_check_row_shows_real_images_against_noise_and_the_threshold()
     assert "DRAC samples 0.66..0.68 (n = 2)" in row and "APTOS photos 0.34..0.75 (n = 30)" in row
     assert "uniform noise >= 64 px -0.01..0.02 (n = 60)" in row and "refused at or below 0.15" in row
     assert "phantoms" not in row  # a set the record lacks is left out, not shown empty
+    # downscaled photographs, the lowest real images measured, and tiny noise, the highest noise
+    record["sets"]["aptos_downscaled"] = {"128": {"n": 30, "min": 0.3, "median": 0.5, "max": 0.7},
+                                          "32": {"n": 30, "min": 0.205, "median": 0.4, "max": 0.6}}
+    record["sets"]["noise_below_64_px"] = {"n": 150, "min": -0.2, "median": 0.0, "max": 0.19}
+    [row] = structure_check_rows(record)
+    assert "APTOS photos downscaled to 128 px 0.3..0.7 (n = 30), 32 px 0.205..0.6 (n = 30)" in row, row
+    assert "noise 16-32 px -0.2..0.19 (n = 150)" in row

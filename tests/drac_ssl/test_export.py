@@ -1348,17 +1348,29 @@ def test_an_export_that_writes_into_the_run_says_so_in_its_invocation_log(
     assert export.main([str(run), "--variant", "vicreg"]) == 0
     [line] = exports()
     assert line["ended"]["outcome"] == "finished" and line["pid"] == os.getpid()
+    assert line["ended"]["exit_code"] == 0 and "note" not in line["ended"]
     out = tmp_path / "outside.csv"
     assert export.main([str(run), "--variant", "vicreg", "--images", str(run / "images" / "test"),
                         "--out", str(out)]) == 0
     assert len(exports()) == 1  # the bundle reused, nothing written into RUN
+    # a folder with an unreadable file, skipped, the CSV inside RUN (so the line is written):
+    # exit 3 is an incomplete submission, said as such, not a plain "finished"
+    folder = _test_images_and(run, tmp_path / "clinic", 6, "a_cut.png", np.zeros((64, 64), np.uint8))
+    (folder / "a_cut.png").write_bytes((folder / "a_cut.png").read_bytes()[:60])  # truncated
+    assert export.main([str(run), "--variant", "vicreg", "--images", str(folder), "--out",
+                        str(run / "mine.csv"), "--skip-unreadable"]) == export.EXIT_SKIPPED
+    skipped = exports()[-1]["ended"]
+    assert skipped["outcome"] == "finished" and skipped["exit_code"] == 3, skipped
+    assert skipped["note"] == "incomplete submission: 1 file(s) skipped" and "error" not in skipped
     manifest = run / "data" / "manifest.csv"
     lines = manifest.read_text().splitlines(keepends=True)
     tests = [ln for ln in lines[1:] if ",test," in ln]
     manifest.write_text("".join([lines[0]] + [ln for ln in lines[1:] if ",test," not in ln] + tests[1:]))
     assert export.main([str(run), "--variant", "vicreg"]) == 1  # the submission fails its check
     failed = exports()[-1]["ended"]
-    assert failed["outcome"] == "failed" and "exit code 1" in failed["error"]
+    # the real exit code, not a made-up exception
+    assert failed["outcome"] == "failed" and failed["exit_code"] == 1 and "error" not in failed, failed
+    assert failed["note"] == "the submission failed its check"
 
 
 def test_the_command_line_exports_a_variant_the_run_did_not_select(
@@ -2409,11 +2421,15 @@ def test_score_refuses_a_json_path_that_is_the_submission_or_the_labels(
     assert "JSON" in err and "score.json" in err and not (tmp_path / "score.csv").exists(), err
 
 
-def _run_export(argv: list[str], stdout: int | object) -> subprocess.CompletedProcess[str]:
-    """``python -m drac_ssl.export ARGV`` with ``stdout`` (a file descriptor or file)."""
+def _run_export(argv: list[str], stdout: int | object,
+                unbuffered: bool = False) -> subprocess.CompletedProcess[str]:
+    """``python -m drac_ssl.export ARGV`` with ``stdout`` (a file descriptor or file);
+    ``unbuffered``: PYTHONUNBUFFERED=1, so that each print meets a closed or full stdout."""
     repo = Path(__file__).resolve().parents[2]
     env = {**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1",
            "PYTHONPATH": os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")])}
+    if unbuffered:
+        env["PYTHONUNBUFFERED"] = "1"
     return subprocess.run([sys.executable, "-m", "drac_ssl.export", *argv], cwd=repo, env=env,
                           stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=300)
 
@@ -2461,6 +2477,33 @@ def test_folder_grading_survives_a_closed_or_full_stdout(exported_run: Path, tmp
     team.unlink()
     with open("/dev/full", "w") as full:
         proc = _run_export([str(exported_run), "--images", str(test_dir), "--out", str(team)], full)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "No space left" in errors[0] and str(team) in errors[0], proc.stderr
+    assert team.is_file()
+
+
+def test_variant_folder_grading_survives_a_closed_or_full_stdout(exported_run: Path, tmp_path: Path) -> None:
+    """``export RUN --variant NAME --images DIR --out F`` printed its ``bundle: ...`` lines
+    with a bare print before grading: unbuffered, ``| true`` ended in "error: Broken pipe",
+    exit 2 and no F; ``> /dev/full`` likewise. They go with the summary now."""
+    run = _two_variant_run(exported_run, tmp_path)
+    test_dir = run / "images" / "test"
+    team = tmp_path / "team.csv"
+    argv = [str(run), "--variant", "vicreg", "--images", str(test_dir), "--out", str(team)]
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        proc = _run_export(argv, write, unbuffered=True)
+    finally:
+        os.close(write)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr and "error" not in proc.stderr, proc.stderr
+    assert team.is_file()
+    if not Path("/dev/full").exists():
+        return
+    team.unlink()
+    with open("/dev/full", "w") as full:
+        proc = _run_export(argv, full, unbuffered=True)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and "No space left" in errors[0] and str(team) in errors[0], proc.stderr
