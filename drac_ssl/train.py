@@ -794,13 +794,39 @@ def _threads_of(record: dict[str, Any] | None) -> int | None:
     return count if isinstance(count, int) and not isinstance(count, bool) else None
 
 
+def _saved_state_threads(run_dir: Path, stage: str) -> tuple[bool, int | None]:
+    """(whether ``stage`` resumes from saved state, the CPU threads that made it) for a stage
+    that keeps ``checkpoints/last.pt`` (:data:`CHECKPOINT_STAGES`): no last.pt is
+    ``(False, None)`` (the stage starts over: nothing to be exact to); a last.pt without
+    ``threads`` (written before the engine recorded it) or an unreadable one, and any other
+    stage, are ``(True, None)``: the caller falls back to the run's earlier invocations."""
+    if stage not in CHECKPOINT_STAGES:
+        return True, None
+    last = run_dir / stage / "checkpoints" / "last.pt"
+    if not last.is_file():
+        return False, None
+    import torch  # loaded by then (drac_ssl.runtime)
+
+    try:
+        count = torch.load(last, map_location="cpu", weights_only=True, mmap=True).get("threads")
+    except Exception:  # noqa: BLE001 - a torn or foreign file: the stage itself says what is wrong
+        return True, None
+    return True, count if isinstance(count, int) and not isinstance(count, bool) else None
+
+
 def _resumed_with_other_threads(cfg: Config, run_dir: Path, env: dict[str, Any]) -> dict[str, Any] | None:
     """When this invocation resumes an unfinished stage (one of ``run.stages`` not done that
     an earlier invocation started: its ``stages.json`` entry, or its folder after a hard kill)
-    with another number of CPU threads than the run's last earlier invocation ran with
-    (``invocations.jsonl``, else ``environment.json``), a warning says that the result will
-    not be bit-identical to an uninterrupted run and how to get one (``run.threads``), and
-    ``{"stage", "threads", "earlier"}`` is returned for the invocation's record; else None.
+    with another number of CPU threads than made the state it resumes from, a warning says
+    that the result will not be bit-identical to an uninterrupted run and how to get one
+    (``run.threads``), and ``{"stage", "threads", "earlier"}`` is returned for the
+    invocation's record; else None.
+
+    The state's count: for pretrain and UMM the ``threads`` their ``checkpoints/last.pt``
+    records (an attempt stopped before it saved an epoch changed nothing, so it does not
+    count; no last.pt: the stage starts over, nothing said); for the other stages, and a
+    last.pt written before the count was recorded, the run's last earlier invocation's
+    (``invocations.jsonl``, else ``environment.json``).
 
     ``run.threads`` changes no setting's signature (a resume on another machine is
     legitimate), but CPU float sums depend on the thread count: a pretraining resumed with
@@ -811,7 +837,26 @@ def _resumed_with_other_threads(cfg: Config, run_dir: Path, env: dict[str, Any])
                   and (status.get(name) or {}).get("status") != "done"), None)
     if now is None or stage is None or not (stage in status or (run_dir / stage).exists()):
         return None
-    earlier = None
+    resumes, earlier = _saved_state_threads(run_dir, stage)
+    if not resumes:
+        return None
+    if earlier is None:  # another stage, or a last.pt from before the count was recorded
+        earlier = _last_invocation_threads(run_dir)
+        made = f"its earlier invocation ran with {earlier} (invocations.jsonl)"
+    else:
+        made = f"its saved state ({stage}/checkpoints/last.pt) was made with {earlier}"
+    if earlier is None or earlier == now:
+        return None
+    print(f"[train] warning: stage {stage} resumes with {now} CPU thread(s), {made}: CPU float sums "
+          f"depend on the thread count, so the resumed result will not be bit-identical to an "
+          f"uninterrupted run (the settings are the same; the weights differ in their last "
+          f"digits).\n  for identical results: rerun with run.threads={earlier}", flush=True)
+    return {"stage": stage, "threads": now, "earlier": earlier}
+
+
+def _last_invocation_threads(run_dir: Path) -> int | None:
+    """The CPU threads of the run's last earlier ``python -m drac_ssl.train`` invocation that
+    recorded them (``invocations.jsonl``, else ``environment.json``); None when none did."""
     try:
         lines = (run_dir / runtime.INVOCATIONS).read_text(encoding="utf-8").splitlines()
     except OSError:
@@ -824,17 +869,8 @@ def _resumed_with_other_threads(cfg: Config, run_dir: Path, env: dict[str, Any])
         if isinstance(line, dict) and line.get("tool", "drac_ssl.train") == "drac_ssl.train":
             earlier = _threads_of(line)
             if earlier is not None:
-                break
-    if earlier is None:
-        earlier = _threads_of(read_json_dict(run_dir / "environment.json"))
-    if earlier is None or earlier == now:
-        return None
-    print(f"[train] warning: stage {stage} resumes with {now} CPU thread(s), its earlier invocation "
-          f"ran with {earlier} (invocations.jsonl): CPU float sums depend on the thread count, so "
-          f"the resumed result will not be bit-identical to an uninterrupted run (the settings are "
-          f"the same; the weights differ in their last digits).\n  for identical results: rerun "
-          f"with run.threads={earlier}", flush=True)
-    return {"stage": stage, "threads": now, "earlier": earlier}
+                return earlier
+    return _threads_of(read_json_dict(run_dir / "environment.json"))
 
 
 def _checkpoint_words(cfg: Config, run_dir: Path, name: str) -> StageInterrupted | None:

@@ -1052,7 +1052,11 @@ def test_resuming_a_stage_with_another_thread_count_warns_and_is_recorded(
     """run.threads changes no setting's signature, but CPU float sums depend on the thread
     count: a pretraining resumed with another count differed from an uninterrupted one in 107
     of 128 tensors, silently. Now the resume says so and how to get identical results."""
+    from drac_ssl.checkpoint import save_checkpoint
+
     def ctrl_c(cfg, run_dir):  # type: ignore[no-untyped-def]
+        # an older run's checkpoint (no "threads"): the run's last invocation is compared
+        save_checkpoint(run_dir / "pretrain" / "checkpoints" / "last.pt", {"epoch": 0})
         raise KeyboardInterrupt
 
     args = [*REDUCED, "run.name=threads", "run.stages=[ingest,pretrain]"]
@@ -1077,6 +1081,42 @@ def test_resuming_a_stage_with_another_thread_count_warns_and_is_recorded(
     finally:
         train.apply_thread_policy(1)
     assert "bit-identical" not in capsys.readouterr().out
+
+
+def test_a_resume_compares_threads_with_the_saved_state_not_with_an_attempt_that_saved_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: epoch 1 saved with 1 thread; a resume with 2 threads was stopped before it
+    saved an epoch; the resume with 1 thread then warned "its earlier invocation ran with 2 ...
+    rerun with run.threads=2", though it went on exactly (advice that would break it)."""
+    from drac_ssl.checkpoint import save_checkpoint
+
+    def saves_epoch_1(cfg, run_dir):  # type: ignore[no-untyped-def]
+        save_checkpoint(run_dir / "pretrain" / "checkpoints" / "last.pt",
+                        {"epoch": 0, "threads": torch.get_num_threads()})
+        raise KeyboardInterrupt
+
+    def saves_nothing(cfg, run_dir):  # type: ignore[no-untyped-def]
+        raise KeyboardInterrupt
+
+    args = [*REDUCED, "run.name=saved", "run.stages=[ingest,pretrain]"]
+    monkeypatch.chdir(tmp_path)
+    run_dir = tmp_path / "runs" / "saved"
+    try:
+        monkeypatch.setitem(train.STAGES, "pretrain", saves_epoch_1)
+        assert train.main([*args, "run.threads=1"]) == 130
+        monkeypatch.setitem(train.STAGES, "pretrain", saves_nothing)
+        assert train.main([*args, "run.threads=2"]) == 130  # warned: the saved state had 1
+        assert "run.threads=1" in capsys.readouterr().out
+        assert train.main([*args, "run.threads=1"]) == 130  # the saved state's count: nothing said
+        assert "bit-identical" not in capsys.readouterr().out
+        last = json.loads((run_dir / "invocations.jsonl").read_text().splitlines()[-1])
+        assert "resumed_with_other_threads" not in last
+        # no epoch saved at all: the stage starts over, whatever the earlier attempts ran with
+        (run_dir / "pretrain" / "checkpoints" / "last.pt").unlink()
+        assert train.main([*args, "run.threads=2"]) == 130
+        assert "bit-identical" not in capsys.readouterr().out
+    finally:
+        train.apply_thread_policy(1)
 
 
 def test_ctrl_c_between_stages_and_in_the_report_says_what_is_true(
