@@ -746,7 +746,7 @@ def _run_pipeline_main(cfg: Config, sources: dict[str, str] | None, earlier: lis
         # per invocation)
         header = (f"==== {_dt.datetime.now(_dt.UTC).isoformat(timespec='seconds')} "
                   f"{runtime.command_line()} (pid {os.getpid()}) ====")
-        with runtime.console_log(run_dir / runtime.CONSOLE_LOG, header, said):
+        with runtime.console_log(run_dir / runtime.CONSOLE_LOG, header, said, label="[train]"):
             for line in unended:
                 print(f"[train] warning: {line}")
             # what killed invocations were writing: never renamed onto a real name, never read;

@@ -785,9 +785,13 @@ def test_the_console_log_keeps_the_lines_not_the_bars_and_gives_the_streams_back
     # a review: how a run ended was not in the log (main prints it after the block), writelines
     # bypassed it, and a closed stdout (None) crashed the run
     for exc, words in ((ValueError("ingest found 3 problem(s)"), "error: ingest found 3 problem(s)\n"),
-                       (KeyboardInterrupt(), "interrupted: Ctrl-C\n"),
+                       (KeyboardInterrupt(), "[train] interrupted: rerun the same command to resume "
+                                             "from the last checkpoint\n"),
+                       (runtime.StageInterrupted("epoch 1 of 3 saved", "resume from epoch 2", "pretrain"),
+                        "[train] interrupted in pretrain (epoch 1 of 3 saved); rerun the same "
+                        "command to resume from epoch 2\n"),
                        (RuntimeError("a bug"), "RuntimeError: a bug\n")):
-        with pytest.raises(type(exc)), runtime.console_log(log, "==== end ===="):
+        with pytest.raises(type(exc)), runtime.console_log(log, "==== end ====", label="[train]"):
             sys.stdout.writelines(["via writelines\n"])
             raise exc
         assert log.read_text().endswith(words) and "via writelines\n" in log.read_text()
@@ -1040,8 +1044,12 @@ def test_sigterm_stops_a_run_as_ctrl_c_does_and_the_handler_is_given_back(
         assert signal.getsignal(signal.SIGTERM) is before
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    assert "[train] interrupted in pretrain" in capsys.readouterr().err
+    said = capsys.readouterr().err.strip().splitlines()[-1]
+    assert said.startswith("[train] interrupted in pretrain"), said
     run_dir = tmp_path / "runs" / "term"
+    # a review: console.log ended "interrupted: Ctrl-C" (a SIGTERM; no stage): it keeps what
+    # the command printed, so the same words
+    assert (run_dir / "console.log").read_text().splitlines()[-1] == said
     assert json.loads((run_dir / "stages.json").read_text())["pretrain"]["status"] == "interrupted"
     ended = json.loads((run_dir / "invocations.jsonl").read_text().splitlines()[-1])["ended"]
     assert ended["outcome"] == "interrupted" and ended["stage"] == "pretrain"
