@@ -58,9 +58,11 @@ from drac_ssl import preflight, runtime
 from drac_ssl.commands import train_parser
 from drac_ssl.config import (  # noqa: F401 - load_config: train.load_config for callers
     PACKAGE_CONFIGS,
+    PATH_SETTINGS,
     Config,
     ConfigError,
     default_config_file,
+    from_dict,
     load_config,
     read_yaml,
     run_name_problem,
@@ -89,6 +91,7 @@ from drac_ssl.stage_settings import (
     made_in,
     reads,
     saved_settings,
+    stage_resume_differences,
 )
 from drac_ssl.starting import started
 
@@ -225,6 +228,9 @@ def _existing_run_problem(cfg: Config, run_dir: Path) -> str:
         old = read_yaml(saved.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         return f"{saved}: the saved configuration is not valid YAML ({exc}).\n     fix: choose another run.name"
+    edited = _edited_config_words(run_dir, old)
+    if edited:  # config.yaml is not what the stages ran with: comparing with it misleads
+        return edited
     diffs = config_differences(comparable(_data_channels_resolved(saved_settings(old), run_dir), made_in(run_dir)),
                                 comparable(_data_channels_resolved(to_dict(cfg), run_dir)))
     if not preflight.blocking_outputs(run_dir):
@@ -251,6 +257,75 @@ def _existing_run_problem(cfg: Config, run_dir: Path) -> str:
             + "\n     fix: choose another run.name to start a new run, or rerun with the saved "
             f"config: python -m drac_ssl.train -c {saved} run.out_dir={run_dir.parent} run.name={run_dir.name}"
             + branch)
+
+
+STAGE_NOUNS = {"pretrain": "the pretraining", "umm": "UMM"}
+"""How a message names the stages that save the settings they ran with (:func:`_stage_ran_with`)."""
+
+
+def _stage_ran_with(run_dir: Path, stage: str) -> tuple[dict[str, Any] | None, str]:
+    """The settings ``stage`` (pretrain or umm) ran with in ``run_dir``, as the stage saved them
+    itself, and the file they came from (relative to ``run_dir``): UMM's ``umm/config.yaml``,
+    else the stage's ``checkpoints/last.pt`` ``config``, else its ``metadata.json``'s; (None,
+    "") when the stage saved none (never started, or stopped before its first save)."""
+    folder = run_dir / stage
+    for path in ([folder / "config.yaml"] if stage == "umm" else []) + [
+            folder / "checkpoints" / "last.pt", folder / "metadata.json"]:
+        if not path.is_file():
+            continue
+        try:
+            if path.suffix == ".pt":
+                import torch  # loaded by then (drac_ssl.runtime)
+
+                settings = torch.load(path, map_location="cpu", weights_only=True, mmap=True).get("config")
+            elif path.suffix == ".json":
+                settings = (read_json_dict(path) or {}).get("config")
+            else:
+                settings = read_yaml(path.read_text(encoding="utf-8"))
+        except Exception:  # noqa: BLE001 - a torn or foreign file: the stage says what is wrong
+            continue
+        if isinstance(settings, dict):
+            return settings, path.relative_to(run_dir).as_posix()
+    return None, ""
+
+
+def _edited_config_words(run_dir: Path, written: dict[str, Any]) -> str:
+    """When ``run_dir/config.yaml`` (``written``, as read) disagrees with the settings a stage
+    saved itself (:func:`_stage_ran_with`) on one its output depends on (the comparison a
+    resume of its checkpoint makes; ``<stage>.epochs`` may grow, paths are not compared: a
+    moved data folder is legitimate), the file was edited after the stages ran: the refusal
+    that says so, which values they ran with and the fix (put it back; then, for the edited
+    values, a new run folder). Empty when it agrees, or nothing saved says otherwise.
+
+    Compared with the edited file, a resume would be refused as "made with a different
+    configuration" naming the edited value as the old one, and ``-c RUN/config.yaml`` would be
+    refused again by the stage's checkpoint; a finished run would write the edited values
+    into report.md."""
+    try:
+        cfg = from_dict(_data_channels_resolved(saved_settings(written), run_dir))
+    except (ConfigError, TypeError, ValueError):
+        return ""  # not a configuration this version reads: the usual comparison names it
+    lines: list[str] = []
+    back: dict[str, str] = {}
+    for stage, noun in STAGE_NOUNS.items():
+        ran_with, where = _stage_ran_with(run_dir, stage)
+        if ran_with is not None:  # in_channels 0 as the data's, as on the config.yaml side
+            ran_with = _data_channels_resolved(saved_settings(ran_with), run_dir)
+        for diff in stage_resume_differences(stage, ran_with, cfg, run_dir / stage,
+                                             may_change=(f"{stage}.epochs",)):
+            key, _, values = diff.partition(": ")
+            before, _, there = values.partition(" -> ")
+            if key in PATH_SETTINGS or key in back:
+                continue
+            back[key] = before
+            lines.append(f"{key} is {there} there but {noun} ran with {before} ({where})")
+    if not lines:
+        return ""
+    return (f"{run_dir / 'config.yaml'} was edited after the stages ran:\n     " + "\n     ".join(lines)
+            + f"\n     fix: put config.yaml back ({', '.join(f'{k}: {v}' for k, v in back.items())}) "
+            f"and rerun the same command; to run with the edited values, put it back, then start "
+            f"a new run that takes the finished stages it can: add {runtime.new_run_settings(run_dir)} "
+            f"and the edited values to your command")
 
 
 def _takeable_stages(status: dict[str, Any], diffs: list[str],

@@ -152,6 +152,45 @@ def test_changed_config_in_an_existing_run_folder_is_refused(reduced_run: tuple[
     assert "run.out_dir=runs run.name=reduced" in err
 
 
+def test_a_hand_edited_config_yaml_is_named_as_edited_and_its_fix_is_not_the_refused_command(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: pretrain.lr changed in runs/X/config.yaml of an interrupted run; the plain
+    command was refused as "made with a different configuration: pretrain.lr: 0.03 -> 0.015"
+    (it was made with 0.015), and its fix, -c runs/X/config.yaml, failed at last.pt with "fix:
+    rerun with ... -c runs/X/config.yaml", the same command. A finished run edited so said
+    "already done" and its report showed the edited value."""
+    from drac_ssl.checkpoint import save_checkpoint
+
+    def interrupted(cfg, run_dir):  # type: ignore[no-untyped-def]
+        save_checkpoint(run_dir / "pretrain" / "checkpoints" / "last.pt",
+                        {"epoch": 0, "config": train.to_dict(cfg)})
+        raise KeyboardInterrupt
+
+    def finished(cfg, run_dir):  # type: ignore[no-untyped-def]
+        (run_dir / "pretrain").mkdir(exist_ok=True)
+        (run_dir / "pretrain" / "metadata.json").write_text(json.dumps({"config": train.to_dict(cfg)}))
+        for name in ("backbone.safetensors", "vicreg_model.safetensors"):  # the outputs a done stage has
+            (run_dir / "pretrain" / name).write_bytes(b"")
+        return {}
+
+    monkeypatch.chdir(tmp_path)
+    for name, stage, code in (("edited", interrupted, 130), ("edited_done", finished, 0)):
+        args = [*REDUCED, f"run.name={name}", "run.stages=[ingest,pretrain]"]
+        monkeypatch.setitem(train.STAGES, "pretrain", stage)
+        assert train.main(args) == code
+        saved = Path("runs") / name / "config.yaml"
+        train.save_config(train.load_config(saved, ["pretrain.lr=0.03"]), saved)  # the hand edit
+        capsys.readouterr()
+        for command in (args, ["-c", str(saved)]):
+            assert train.main(command) == 2, name
+            err = capsys.readouterr().err
+            assert (f"{saved} was edited after the stages ran" in err
+                    and "pretrain.lr is 0.03 there but the pretraining ran with 0.015" in err
+                    and "put config.yaml back (pretrain.lr: 0.015)" in err
+                    and f"run.name={name}-2 run.reuse=runs/{name}" in err), err
+            assert f"-c {saved}" not in err and "different configuration" not in err, err
+
+
 def test_bad_override_is_a_clear_error_not_a_traceback(capsys: pytest.CaptureFixture[str]) -> None:
     assert train.main(["pretrain.lrr=0.1"]) == 2
     err = capsys.readouterr().err
