@@ -499,6 +499,9 @@ class Engine:
             **self.monitor.state_dict(),
             "stopped": self.stopped,
             "config": self.config,
+            # the CPU threads that made this state: a resume with another count is not exact
+            # (drac_ssl.train compares against this, not against an attempt that saved nothing)
+            "threads": torch.get_num_threads(),
             **extra,
         })
 

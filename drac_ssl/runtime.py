@@ -691,10 +691,11 @@ class _Tee:
         return getattr(self._stream, name)
 
 
-def _ending_words(exc: BaseException) -> str:
-    """How an exception that ends a :func:`console_log` block is written into the log."""
+def _ending_words(exc: BaseException, label: str = "") -> str:
+    """How an exception that ends a :func:`console_log` block is written into the log: a
+    Ctrl-C or SIGTERM as the command prints it (``label`` and :func:`interrupted_words`)."""
     if isinstance(exc, KeyboardInterrupt):
-        return f"interrupted: {str(exc) or 'Ctrl-C'}\n"
+        return f"{label} {interrupted_words(exc)}\n" if label else f"{interrupted_words(exc)}\n"
     if isinstance(exc, (ValueError, FileNotFoundError, NonFiniteError)):
         return f"error: {exc}\n"
     return "".join(traceback.format_exception(exc))
@@ -702,7 +703,7 @@ def _ending_words(exc: BaseException) -> str:
 
 @contextlib.contextmanager
 def console_log(path: str | os.PathLike[str], header: str,
-                said: Sequence[str] = ()) -> Iterator[None]:
+                said: Sequence[str] = (), label: str = "") -> Iterator[None]:
     """Within the block, what this process prints (``sys.stdout`` and ``sys.stderr``) also goes
     to ``path`` (appended, after a ``header`` line such as ``==== <UTC> <command> (pid N)
     ====``): the run folder's ``console.log``, which keeps the warnings and selection lines
@@ -713,8 +714,10 @@ def console_log(path: str | os.PathLike[str], header: str,
     is None (a closed file descriptor) stays None: ``print`` then writes nothing, as before.
     An exception that ends the block is written to the log before it goes on (the caller's
     closing words reach the terminal after the block): a user error (``ValueError``,
-    ``FileNotFoundError``, a diverged training's :class:`NonFiniteError`: ``error: ...``), a Ctrl-C (``interrupted: ...``) or, for anything
-    else, its traceback."""
+    ``FileNotFoundError``, a diverged training's :class:`NonFiniteError`: ``error: ...``), a
+    Ctrl-C or SIGTERM in the words the command prints for it (``label``, e.g. ``[train]``,
+    then :func:`interrupted_words`: ``[train] interrupted in pretrain (epoch 1 of 3 saved);
+    rerun ...``) or, for anything else, its traceback."""
     log = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - closed below
     try:
         log.write(f"{header}\n")
@@ -725,7 +728,7 @@ def console_log(path: str | os.PathLike[str], header: str,
             yield
         except BaseException as exc:
             with contextlib.suppress(OSError, ValueError):
-                log.write(_ending_words(exc))
+                log.write(_ending_words(exc, label))
             raise
         finally:
             for stream in (sys.stdout, sys.stderr):

@@ -26,7 +26,7 @@ run folder is (``run.out_dir`` / ``run.name``: a moved or renamed run folder res
 where a new run folder took finished stages from (``run.reuse``: only equal settings) and
 whether a finished run keeps its checkpoints (``run.keep_checkpoints``).
 ``run.threads`` changes a result's last digits only (CPU float sums depend on the thread
-count): a resume with another count than the run's earlier invocation is not refused (another
+count): a resume with another count than made the state it resumes from is not refused (another
 machine's default policy may differ) but warned about and recorded
 (:func:`drac_ssl.train._resumed_with_other_threads`)."""
 REUSABLE_STAGES: dict[str, tuple[str, ...]] = {

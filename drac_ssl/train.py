@@ -58,9 +58,11 @@ from drac_ssl import preflight, runtime
 from drac_ssl.commands import train_parser
 from drac_ssl.config import (  # noqa: F401 - load_config: train.load_config for callers
     PACKAGE_CONFIGS,
+    PATH_SETTINGS,
     Config,
     ConfigError,
     default_config_file,
+    from_dict,
     load_config,
     read_yaml,
     run_name_problem,
@@ -89,6 +91,7 @@ from drac_ssl.stage_settings import (
     made_in,
     reads,
     saved_settings,
+    stage_resume_differences,
 )
 from drac_ssl.starting import started
 
@@ -225,6 +228,9 @@ def _existing_run_problem(cfg: Config, run_dir: Path) -> str:
         old = read_yaml(saved.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         return f"{saved}: the saved configuration is not valid YAML ({exc}).\n     fix: choose another run.name"
+    edited = _edited_config_words(run_dir, old)
+    if edited:  # config.yaml is not what the stages ran with: comparing with it misleads
+        return edited
     diffs = config_differences(comparable(_data_channels_resolved(saved_settings(old), run_dir), made_in(run_dir)),
                                 comparable(_data_channels_resolved(to_dict(cfg), run_dir)))
     if not preflight.blocking_outputs(run_dir):
@@ -251,6 +257,75 @@ def _existing_run_problem(cfg: Config, run_dir: Path) -> str:
             + "\n     fix: choose another run.name to start a new run, or rerun with the saved "
             f"config: python -m drac_ssl.train -c {saved} run.out_dir={run_dir.parent} run.name={run_dir.name}"
             + branch)
+
+
+STAGE_NOUNS = {"pretrain": "the pretraining", "umm": "UMM"}
+"""How a message names the stages that save the settings they ran with (:func:`_stage_ran_with`)."""
+
+
+def _stage_ran_with(run_dir: Path, stage: str) -> tuple[dict[str, Any] | None, str]:
+    """The settings ``stage`` (pretrain or umm) ran with in ``run_dir``, as the stage saved them
+    itself, and the file they came from (relative to ``run_dir``): UMM's ``umm/config.yaml``,
+    else the stage's ``checkpoints/last.pt`` ``config``, else its ``metadata.json``'s; (None,
+    "") when the stage saved none (never started, or stopped before its first save)."""
+    folder = run_dir / stage
+    for path in ([folder / "config.yaml"] if stage == "umm" else []) + [
+            folder / "checkpoints" / "last.pt", folder / "metadata.json"]:
+        if not path.is_file():
+            continue
+        try:
+            if path.suffix == ".pt":
+                import torch  # loaded by then (drac_ssl.runtime)
+
+                settings = torch.load(path, map_location="cpu", weights_only=True, mmap=True).get("config")
+            elif path.suffix == ".json":
+                settings = (read_json_dict(path) or {}).get("config")
+            else:
+                settings = read_yaml(path.read_text(encoding="utf-8"))
+        except Exception:  # noqa: BLE001 - a torn or foreign file: the stage says what is wrong
+            continue
+        if isinstance(settings, dict):
+            return settings, path.relative_to(run_dir).as_posix()
+    return None, ""
+
+
+def _edited_config_words(run_dir: Path, written: dict[str, Any]) -> str:
+    """When ``run_dir/config.yaml`` (``written``, as read) disagrees with the settings a stage
+    saved itself (:func:`_stage_ran_with`) on one its output depends on (the comparison a
+    resume of its checkpoint makes; ``<stage>.epochs`` may grow, paths are not compared: a
+    moved data folder is legitimate), the file was edited after the stages ran: the refusal
+    that says so, which values they ran with and the fix (put it back; then, for the edited
+    values, a new run folder). Empty when it agrees, or nothing saved says otherwise.
+
+    Compared with the edited file, a resume would be refused as "made with a different
+    configuration" naming the edited value as the old one, and ``-c RUN/config.yaml`` would be
+    refused again by the stage's checkpoint; a finished run would write the edited values
+    into report.md."""
+    try:
+        cfg = from_dict(_data_channels_resolved(saved_settings(written), run_dir))
+    except (ConfigError, TypeError, ValueError):
+        return ""  # not a configuration this version reads: the usual comparison names it
+    lines: list[str] = []
+    back: dict[str, str] = {}
+    for stage, noun in STAGE_NOUNS.items():
+        ran_with, where = _stage_ran_with(run_dir, stage)
+        if ran_with is not None:  # in_channels 0 as the data's, as on the config.yaml side
+            ran_with = _data_channels_resolved(saved_settings(ran_with), run_dir)
+        for diff in stage_resume_differences(stage, ran_with, cfg, run_dir / stage,
+                                             may_change=(f"{stage}.epochs",)):
+            key, _, values = diff.partition(": ")
+            before, _, there = values.partition(" -> ")
+            if key in PATH_SETTINGS or key in back:
+                continue
+            back[key] = before
+            lines.append(f"{key} is {there} there but {noun} ran with {before} ({where})")
+    if not lines:
+        return ""
+    return (f"{run_dir / 'config.yaml'} was edited after the stages ran:\n     " + "\n     ".join(lines)
+            + f"\n     fix: put config.yaml back ({', '.join(f'{k}: {v}' for k, v in back.items())}) "
+            f"and rerun the same command; to run with the edited values, put it back, then start "
+            f"a new run that takes the finished stages it can: add {runtime.new_run_settings(run_dir)} "
+            f"and the edited values to your command")
 
 
 def _takeable_stages(status: dict[str, Any], diffs: list[str],
@@ -746,7 +821,7 @@ def _run_pipeline_main(cfg: Config, sources: dict[str, str] | None, earlier: lis
         # per invocation)
         header = (f"==== {_dt.datetime.now(_dt.UTC).isoformat(timespec='seconds')} "
                   f"{runtime.command_line()} (pid {os.getpid()}) ====")
-        with runtime.console_log(run_dir / runtime.CONSOLE_LOG, header, said):
+        with runtime.console_log(run_dir / runtime.CONSOLE_LOG, header, said, label="[train]"):
             for line in unended:
                 print(f"[train] warning: {line}")
             # what killed invocations were writing: never renamed onto a real name, never read;
@@ -794,13 +869,39 @@ def _threads_of(record: dict[str, Any] | None) -> int | None:
     return count if isinstance(count, int) and not isinstance(count, bool) else None
 
 
+def _saved_state_threads(run_dir: Path, stage: str) -> tuple[bool, int | None]:
+    """(whether ``stage`` resumes from saved state, the CPU threads that made it) for a stage
+    that keeps ``checkpoints/last.pt`` (:data:`CHECKPOINT_STAGES`): no last.pt is
+    ``(False, None)`` (the stage starts over: nothing to be exact to); a last.pt without
+    ``threads`` (written before the engine recorded it) or an unreadable one, and any other
+    stage, are ``(True, None)``: the caller falls back to the run's earlier invocations."""
+    if stage not in CHECKPOINT_STAGES:
+        return True, None
+    last = run_dir / stage / "checkpoints" / "last.pt"
+    if not last.is_file():
+        return False, None
+    import torch  # loaded by then (drac_ssl.runtime)
+
+    try:
+        count = torch.load(last, map_location="cpu", weights_only=True, mmap=True).get("threads")
+    except Exception:  # noqa: BLE001 - a torn or foreign file: the stage itself says what is wrong
+        return True, None
+    return True, count if isinstance(count, int) and not isinstance(count, bool) else None
+
+
 def _resumed_with_other_threads(cfg: Config, run_dir: Path, env: dict[str, Any]) -> dict[str, Any] | None:
     """When this invocation resumes an unfinished stage (one of ``run.stages`` not done that
     an earlier invocation started: its ``stages.json`` entry, or its folder after a hard kill)
-    with another number of CPU threads than the run's last earlier invocation ran with
-    (``invocations.jsonl``, else ``environment.json``), a warning says that the result will
-    not be bit-identical to an uninterrupted run and how to get one (``run.threads``), and
-    ``{"stage", "threads", "earlier"}`` is returned for the invocation's record; else None.
+    with another number of CPU threads than made the state it resumes from, a warning says
+    that the result will not be bit-identical to an uninterrupted run and how to get one
+    (``run.threads``), and ``{"stage", "threads", "earlier"}`` is returned for the
+    invocation's record; else None.
+
+    The state's count: for pretrain and UMM the ``threads`` their ``checkpoints/last.pt``
+    records (an attempt stopped before it saved an epoch changed nothing, so it does not
+    count; no last.pt: the stage starts over, nothing said); for the other stages, and a
+    last.pt written before the count was recorded, the run's last earlier invocation's
+    (``invocations.jsonl``, else ``environment.json``).
 
     ``run.threads`` changes no setting's signature (a resume on another machine is
     legitimate), but CPU float sums depend on the thread count: a pretraining resumed with
@@ -811,7 +912,26 @@ def _resumed_with_other_threads(cfg: Config, run_dir: Path, env: dict[str, Any])
                   and (status.get(name) or {}).get("status") != "done"), None)
     if now is None or stage is None or not (stage in status or (run_dir / stage).exists()):
         return None
-    earlier = None
+    resumes, earlier = _saved_state_threads(run_dir, stage)
+    if not resumes:
+        return None
+    if earlier is None:  # another stage, or a last.pt from before the count was recorded
+        earlier = _last_invocation_threads(run_dir)
+        made = f"its earlier invocation ran with {earlier} (invocations.jsonl)"
+    else:
+        made = f"its saved state ({stage}/checkpoints/last.pt) was made with {earlier}"
+    if earlier is None or earlier == now:
+        return None
+    print(f"[train] warning: stage {stage} resumes with {now} CPU thread(s), {made}: CPU float sums "
+          f"depend on the thread count, so the resumed result will not be bit-identical to an "
+          f"uninterrupted run (the settings are the same; the weights differ in their last "
+          f"digits).\n  for identical results: rerun with run.threads={earlier}", flush=True)
+    return {"stage": stage, "threads": now, "earlier": earlier}
+
+
+def _last_invocation_threads(run_dir: Path) -> int | None:
+    """The CPU threads of the run's last earlier ``python -m drac_ssl.train`` invocation that
+    recorded them (``invocations.jsonl``, else ``environment.json``); None when none did."""
     try:
         lines = (run_dir / runtime.INVOCATIONS).read_text(encoding="utf-8").splitlines()
     except OSError:
@@ -824,17 +944,8 @@ def _resumed_with_other_threads(cfg: Config, run_dir: Path, env: dict[str, Any])
         if isinstance(line, dict) and line.get("tool", "drac_ssl.train") == "drac_ssl.train":
             earlier = _threads_of(line)
             if earlier is not None:
-                break
-    if earlier is None:
-        earlier = _threads_of(read_json_dict(run_dir / "environment.json"))
-    if earlier is None or earlier == now:
-        return None
-    print(f"[train] warning: stage {stage} resumes with {now} CPU thread(s), its earlier invocation "
-          f"ran with {earlier} (invocations.jsonl): CPU float sums depend on the thread count, so "
-          f"the resumed result will not be bit-identical to an uninterrupted run (the settings are "
-          f"the same; the weights differ in their last digits).\n  for identical results: rerun "
-          f"with run.threads={earlier}", flush=True)
-    return {"stage": stage, "threads": now, "earlier": earlier}
+                return earlier
+    return _threads_of(read_json_dict(run_dir / "environment.json"))
 
 
 def _checkpoint_words(cfg: Config, run_dir: Path, name: str) -> StageInterrupted | None:

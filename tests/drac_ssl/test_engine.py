@@ -136,6 +136,9 @@ def test_checkpoint_keeps_the_keys_older_runs_resume_from(tmp_path: Path) -> Non
     assert {"model", "optimizer", "epoch", "step", "rng", "history", "best_loss", "best_epoch",
             "bad_epochs", "stopped", "config"} <= set(last)
     assert last["epoch"] == 1 and last["step"] == 6 and last["config"] == {"toy": 1}
+    # the CPU threads that made the saved state: a resume compares against it, not against
+    # an invocation that was interrupted before it saved anything
+    assert last["threads"] == torch.get_num_threads()
     best = load_checkpoint(tmp_path / "checkpoints" / "best.pt")
     assert set(best) == {"model", "epoch", "config"} and best["epoch"] == last["best_epoch"]
 

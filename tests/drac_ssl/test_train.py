@@ -152,6 +152,45 @@ def test_changed_config_in_an_existing_run_folder_is_refused(reduced_run: tuple[
     assert "run.out_dir=runs run.name=reduced" in err
 
 
+def test_a_hand_edited_config_yaml_is_named_as_edited_and_its_fix_is_not_the_refused_command(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: pretrain.lr changed in runs/X/config.yaml of an interrupted run; the plain
+    command was refused as "made with a different configuration: pretrain.lr: 0.03 -> 0.015"
+    (it was made with 0.015), and its fix, -c runs/X/config.yaml, failed at last.pt with "fix:
+    rerun with ... -c runs/X/config.yaml", the same command. A finished run edited so said
+    "already done" and its report showed the edited value."""
+    from drac_ssl.checkpoint import save_checkpoint
+
+    def interrupted(cfg, run_dir):  # type: ignore[no-untyped-def]
+        save_checkpoint(run_dir / "pretrain" / "checkpoints" / "last.pt",
+                        {"epoch": 0, "config": train.to_dict(cfg)})
+        raise KeyboardInterrupt
+
+    def finished(cfg, run_dir):  # type: ignore[no-untyped-def]
+        (run_dir / "pretrain").mkdir(exist_ok=True)
+        (run_dir / "pretrain" / "metadata.json").write_text(json.dumps({"config": train.to_dict(cfg)}))
+        for name in ("backbone.safetensors", "vicreg_model.safetensors"):  # the outputs a done stage has
+            (run_dir / "pretrain" / name).write_bytes(b"")
+        return {}
+
+    monkeypatch.chdir(tmp_path)
+    for name, stage, code in (("edited", interrupted, 130), ("edited_done", finished, 0)):
+        args = [*REDUCED, f"run.name={name}", "run.stages=[ingest,pretrain]"]
+        monkeypatch.setitem(train.STAGES, "pretrain", stage)
+        assert train.main(args) == code
+        saved = Path("runs") / name / "config.yaml"
+        train.save_config(train.load_config(saved, ["pretrain.lr=0.03"]), saved)  # the hand edit
+        capsys.readouterr()
+        for command in (args, ["-c", str(saved)]):
+            assert train.main(command) == 2, name
+            err = capsys.readouterr().err
+            assert (f"{saved} was edited after the stages ran" in err
+                    and "pretrain.lr is 0.03 there but the pretraining ran with 0.015" in err
+                    and "put config.yaml back (pretrain.lr: 0.015)" in err
+                    and f"run.name={name}-2 run.reuse=runs/{name}" in err), err
+            assert f"-c {saved}" not in err and "different configuration" not in err, err
+
+
 def test_bad_override_is_a_clear_error_not_a_traceback(capsys: pytest.CaptureFixture[str]) -> None:
     assert train.main(["pretrain.lrr=0.1"]) == 2
     err = capsys.readouterr().err
@@ -785,9 +824,13 @@ def test_the_console_log_keeps_the_lines_not_the_bars_and_gives_the_streams_back
     # a review: how a run ended was not in the log (main prints it after the block), writelines
     # bypassed it, and a closed stdout (None) crashed the run
     for exc, words in ((ValueError("ingest found 3 problem(s)"), "error: ingest found 3 problem(s)\n"),
-                       (KeyboardInterrupt(), "interrupted: Ctrl-C\n"),
+                       (KeyboardInterrupt(), "[train] interrupted: rerun the same command to resume "
+                                             "from the last checkpoint\n"),
+                       (runtime.StageInterrupted("epoch 1 of 3 saved", "resume from epoch 2", "pretrain"),
+                        "[train] interrupted in pretrain (epoch 1 of 3 saved); rerun the same "
+                        "command to resume from epoch 2\n"),
                        (RuntimeError("a bug"), "RuntimeError: a bug\n")):
-        with pytest.raises(type(exc)), runtime.console_log(log, "==== end ===="):
+        with pytest.raises(type(exc)), runtime.console_log(log, "==== end ====", label="[train]"):
             sys.stdout.writelines(["via writelines\n"])
             raise exc
         assert log.read_text().endswith(words) and "via writelines\n" in log.read_text()
@@ -1040,8 +1083,12 @@ def test_sigterm_stops_a_run_as_ctrl_c_does_and_the_handler_is_given_back(
         assert signal.getsignal(signal.SIGTERM) is before
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    assert "[train] interrupted in pretrain" in capsys.readouterr().err
+    said = capsys.readouterr().err.strip().splitlines()[-1]
+    assert said.startswith("[train] interrupted in pretrain"), said
     run_dir = tmp_path / "runs" / "term"
+    # a review: console.log ended "interrupted: Ctrl-C" (a SIGTERM; no stage): it keeps what
+    # the command printed, so the same words
+    assert (run_dir / "console.log").read_text().splitlines()[-1] == said
     assert json.loads((run_dir / "stages.json").read_text())["pretrain"]["status"] == "interrupted"
     ended = json.loads((run_dir / "invocations.jsonl").read_text().splitlines()[-1])["ended"]
     assert ended["outcome"] == "interrupted" and ended["stage"] == "pretrain"
@@ -1052,7 +1099,11 @@ def test_resuming_a_stage_with_another_thread_count_warns_and_is_recorded(
     """run.threads changes no setting's signature, but CPU float sums depend on the thread
     count: a pretraining resumed with another count differed from an uninterrupted one in 107
     of 128 tensors, silently. Now the resume says so and how to get identical results."""
+    from drac_ssl.checkpoint import save_checkpoint
+
     def ctrl_c(cfg, run_dir):  # type: ignore[no-untyped-def]
+        # an older run's checkpoint (no "threads"): the run's last invocation is compared
+        save_checkpoint(run_dir / "pretrain" / "checkpoints" / "last.pt", {"epoch": 0})
         raise KeyboardInterrupt
 
     args = [*REDUCED, "run.name=threads", "run.stages=[ingest,pretrain]"]
@@ -1077,6 +1128,42 @@ def test_resuming_a_stage_with_another_thread_count_warns_and_is_recorded(
     finally:
         train.apply_thread_policy(1)
     assert "bit-identical" not in capsys.readouterr().out
+
+
+def test_a_resume_compares_threads_with_the_saved_state_not_with_an_attempt_that_saved_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: epoch 1 saved with 1 thread; a resume with 2 threads was stopped before it
+    saved an epoch; the resume with 1 thread then warned "its earlier invocation ran with 2 ...
+    rerun with run.threads=2", though it went on exactly (advice that would break it)."""
+    from drac_ssl.checkpoint import save_checkpoint
+
+    def saves_epoch_1(cfg, run_dir):  # type: ignore[no-untyped-def]
+        save_checkpoint(run_dir / "pretrain" / "checkpoints" / "last.pt",
+                        {"epoch": 0, "threads": torch.get_num_threads()})
+        raise KeyboardInterrupt
+
+    def saves_nothing(cfg, run_dir):  # type: ignore[no-untyped-def]
+        raise KeyboardInterrupt
+
+    args = [*REDUCED, "run.name=saved", "run.stages=[ingest,pretrain]"]
+    monkeypatch.chdir(tmp_path)
+    run_dir = tmp_path / "runs" / "saved"
+    try:
+        monkeypatch.setitem(train.STAGES, "pretrain", saves_epoch_1)
+        assert train.main([*args, "run.threads=1"]) == 130
+        monkeypatch.setitem(train.STAGES, "pretrain", saves_nothing)
+        assert train.main([*args, "run.threads=2"]) == 130  # warned: the saved state had 1
+        assert "run.threads=1" in capsys.readouterr().out
+        assert train.main([*args, "run.threads=1"]) == 130  # the saved state's count: nothing said
+        assert "bit-identical" not in capsys.readouterr().out
+        last = json.loads((run_dir / "invocations.jsonl").read_text().splitlines()[-1])
+        assert "resumed_with_other_threads" not in last
+        # no epoch saved at all: the stage starts over, whatever the earlier attempts ran with
+        (run_dir / "pretrain" / "checkpoints" / "last.pt").unlink()
+        assert train.main([*args, "run.threads=2"]) == 130
+        assert "bit-identical" not in capsys.readouterr().out
+    finally:
+        train.apply_thread_policy(1)
 
 
 def test_ctrl_c_between_stages_and_in_the_report_says_what_is_true(
