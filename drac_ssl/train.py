@@ -269,8 +269,10 @@ def _stage_ran_with(run_dir: Path, stage: str) -> tuple[dict[str, Any] | None, s
     else the stage's ``checkpoints/last.pt`` ``config``, else its ``metadata.json``'s; (None,
     "") when the stage saved none (never started, or stopped before its first save)."""
     folder = run_dir / stage
-    for path in ([folder / "config.yaml"] if stage == "umm" else []) + [
-            folder / "checkpoints" / "last.pt", folder / "metadata.json"]:
+    saved = [folder / "checkpoints" / "last.pt", folder / "metadata.json"]
+    if not any(path.is_file() for path in saved):
+        return None, ""  # umm/config.yaml is written before the first save: not yet a record
+    for path in ([folder / "config.yaml"] if stage == "umm" else []) + saved:
         if not path.is_file():
             continue
         try:
@@ -307,25 +309,34 @@ def _edited_config_words(run_dir: Path, written: dict[str, Any]) -> str:
         return ""  # not a configuration this version reads: the usual comparison names it
     lines: list[str] = []
     back: dict[str, str] = {}
+    status = preflight._status(run_dir)
+    # in_channels 0 means "the data's": a stage saves the count it resolved, and a generic data
+    # set (no ingest) has nothing here to resolve 0 with, so 0 is never an edit
+    data_channels = cfg.pretrain.backbone.in_channels == 0
     for stage, noun in STAGE_NOUNS.items():
         ran_with, where = _stage_ran_with(run_dir, stage)
         if ran_with is not None:  # in_channels 0 as the data's, as on the config.yaml side
             ran_with = _data_channels_resolved(saved_settings(ran_with), run_dir)
+        # more epochs resume an unfinished stage; a finished one ran with its own count
+        finished = (status.get(stage) or {}).get("status") == "done"
         for diff in stage_resume_differences(stage, ran_with, cfg, run_dir / stage,
-                                             may_change=(f"{stage}.epochs",)):
+                                             may_change=() if finished else (f"{stage}.epochs",)):
             key, _, values = diff.partition(": ")
             before, _, there = values.partition(" -> ")
-            if key in PATH_SETTINGS or key in back:
+            if key in PATH_SETTINGS or key in back or (data_channels and key == "pretrain.backbone.in_channels"):
                 continue
             back[key] = before
             lines.append(f"{key} is {there} there but {noun} ran with {before} ({where})")
     if not lines:
         return ""
-    return (f"{run_dir / 'config.yaml'} was edited after the stages ran:\n     " + "\n     ".join(lines)
-            + f"\n     fix: put config.yaml back ({', '.join(f'{k}: {v}' for k, v in back.items())}) "
-            f"and rerun the same command; to run with the edited values, put it back, then start "
-            f"a new run that takes the finished stages it can: add {runtime.new_run_settings(run_dir)} "
-            f"and the edited values to your command")
+    saved = run_dir / "config.yaml"
+    return (f"{saved} does not say what the stages ran with (edited after they ran, or a stage "
+            f"run alone, e.g. python -m drac_ssl.umm, with other settings):\n     " + "\n     ".join(lines)
+            + f"\n     fix: make config.yaml say what they ran with "
+            f"({', '.join(f'{k}: {v}' for k, v in back.items())}), then rerun with it: python -m "
+            f"drac_ssl.train -c {saved} run.out_dir={run_dir.parent} run.name={run_dir.name}; to run "
+            f"with other values, fix config.yaml first, then start a new run that takes the finished "
+            f"stages it can: add {runtime.new_run_settings(run_dir)} and the other values to your command")
 
 
 def _takeable_stages(status: dict[str, Any], diffs: list[str],

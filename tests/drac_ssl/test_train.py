@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -184,11 +185,48 @@ def test_a_hand_edited_config_yaml_is_named_as_edited_and_its_fix_is_not_the_ref
         for command in (args, ["-c", str(saved)]):
             assert train.main(command) == 2, name
             err = capsys.readouterr().err
-            assert (f"{saved} was edited after the stages ran" in err
+            assert (f"{saved} does not say what the stages ran with" in err
                     and "pretrain.lr is 0.03 there but the pretraining ran with 0.015" in err
-                    and "put config.yaml back (pretrain.lr: 0.015)" in err
+                    and "make config.yaml say what they ran with (pretrain.lr: 0.015), then rerun "
+                        f"with it: python -m drac_ssl.train -c {saved}" in err
                     and f"run.name={name}-2 run.reuse=runs/{name}" in err), err
-            assert f"-c {saved}" not in err and "different configuration" not in err, err
+            assert "different configuration" not in err, err
+        # the fix as printed: the file put back, -c RUN/config.yaml resumes (no refusal)
+        train.save_config(train.load_config(saved, ["pretrain.lr=0.015"]), saved)
+        assert train._edited_config_words(saved.parent, train.read_yaml(saved.read_text())) == ""
+
+
+def _stage_record(run_dir: Path, stage: str, cfg: Any, done: bool) -> None:
+    (run_dir / stage).mkdir(parents=True, exist_ok=True)
+    (run_dir / stage / "metadata.json").write_text(json.dumps({"config": train.to_dict(cfg)}))
+    status = json.loads((run_dir / "stages.json").read_text()) if (run_dir / "stages.json").is_file() else {}
+    status[stage] = {"status": "done" if done else "running"}
+    (run_dir / "stages.json").write_text(json.dumps(status))
+
+
+def test_the_edited_config_check_refuses_no_legitimate_rerun(tmp_path: Path) -> None:
+    """A review of the check found two false refusals and a missed edit: in_channels 0 (the
+    data's) against the count a generic data set's pretraining resolved (no ingest to resolve
+    0 with); umm/config.yaml, written before UMM's first save, taken as what UMM ran with; and
+    more epochs written into a finished stage's config.yaml let through."""
+    generic = tmp_path / "generic"
+    ran = train.load_config(train.DEFAULT_CONFIG, [*REDUCED, "pretrain.backbone.in_channels=1"])
+    _stage_record(generic, "pretrain", ran, done=True)
+    written = train.to_dict(train.load_config(train.DEFAULT_CONFIG, [*REDUCED, "pretrain.backbone.in_channels=0"]))
+    assert train._edited_config_words(generic, written) == ""
+    # UMM stopped before its first save: only umm/config.yaml, with the settings it was given
+    early = tmp_path / "early"
+    _stage_record(early, "pretrain", train.load_config(train.DEFAULT_CONFIG, REDUCED), done=True)
+    (early / "umm").mkdir()
+    train.save_config(train.load_config(train.DEFAULT_CONFIG, [*REDUCED, "umm.beta=0.5"]), early / "umm" / "config.yaml")
+    assert train._stage_ran_with(early, "umm") == (None, "")
+    assert train._edited_config_words(early, train.to_dict(train.load_config(train.DEFAULT_CONFIG, REDUCED))) == ""
+    # more epochs: allowed while the stage is unfinished (a resume goes on), an edit once done
+    for done, refused in ((False, False), (True, True)):
+        run = tmp_path / f"epochs-{done}"
+        _stage_record(run, "pretrain", train.load_config(train.DEFAULT_CONFIG, REDUCED), done=done)
+        more = train.to_dict(train.load_config(train.DEFAULT_CONFIG, [*REDUCED, "pretrain.epochs=9"]))
+        assert ("pretrain.epochs is 9 there" in train._edited_config_words(run, more)) is refused, done
 
 
 def test_bad_override_is_a_clear_error_not_a_traceback(capsys: pytest.CaptureFixture[str]) -> None:
