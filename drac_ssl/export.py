@@ -904,7 +904,9 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
             f"{'' if issues else f' and in {record}'}): "
             f"{written} has no row for them, so it is not a complete submission")
     if (failure := print_lines(out_lines)) is not None:  # a reader gone (| head) is no failure
-        print(f"error: cannot print the summary on stdout ({failure}); the grades are in {written}",
+        state = (f" (it failed its check: {len(issues)} problem(s), do not submit it)" if issues else
+                 " (incomplete: files were skipped)" if skipped else "")
+        print(f"error: cannot print the summary on stdout ({failure}); the grades are in {written}{state}",
               file=sys.stderr)
         return 2
     return 1 if issues else EXIT_SKIPPED if skipped else 0

@@ -2480,7 +2480,17 @@ def test_folder_grading_survives_a_closed_or_full_stdout(exported_run: Path, tmp
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and "No space left" in errors[0] and str(team) in errors[0], proc.stderr
-    assert team.is_file()
+    assert team.is_file() and "incomplete" not in errors[0] and "failed its check" not in errors[0]
+    # a CSV written without some files: the error line says the grades' file is incomplete
+    partial = tmp_path / "partial"
+    shutil.copytree(test_dir, partial)
+    (partial / "zz_broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    with open("/dev/full", "w") as full:
+        proc = _run_export([str(exported_run), "--images", str(partial), "--out", str(team),
+                            "--skip-unreadable"], full)
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+    assert proc.returncode == 2 and len(errors) == 1, proc.stderr
+    assert "(incomplete: files were skipped)" in errors[0], errors
 
 
 def test_variant_folder_grading_survives_a_closed_or_full_stdout(exported_run: Path, tmp_path: Path) -> None:
