@@ -39,13 +39,18 @@ def labels(folder: Path) -> list[list[str]]:
         return list(csv.reader(fh))
 
 
+def copy_into(tree: Path, files: dict[str, Path]) -> None:
+    """Copy each source of ``files`` to ``tree / <its relative path>``, folders made."""
+    for rel, source in files.items():
+        (tree / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, tree / rel)
+
+
 def tree_of(aptos_dir: Path, root: Path) -> dict[str, int]:
     """``root/<grade>/<id_code>.png`` for the 30 samples: {file name: grade}."""
     with open(aptos_dir / "train.csv", newline="", encoding="utf-8") as fh:
         rows = [(r["id_code"], int(r["diagnosis"])) for r in csv.DictReader(fh)]
-    for code, grade in rows:
-        (root / str(grade)).mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(aptos_dir / "train_images" / f"{code}.png", root / str(grade) / f"{code}.png")
+    copy_into(root, {f"{grade}/{code}.png": aptos_dir / "train_images" / f"{code}.png" for code, grade in rows})
     return {f"{code}.png": grade for code, grade in rows}
 
 
@@ -75,10 +80,7 @@ def test_names_shared_across_grade_folders_are_all_kept_at_their_grades(
     two CSV rows for one file. A clash names every file ``<grade folder>_<name>``."""
     tree = tmp_path / "kaggle"
     sources = sorted((aptos_dir / "train_images").glob("*.png"))
-    for grade in range(3):
-        for i in range(2):
-            (tree / str(grade)).mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(sources[grade * 2 + i], tree / str(grade) / f"{i}.png")
+    copy_into(tree, {f"{grade}/{i}.png": sources[grade * 2 + i] for grade in range(3) for i in range(2)})
     flat = tmp_path / "out_flat"
     code, out, err = flatten(capsys, "--root", tree, "--out", flat, "--link")
     assert code == 0, err
@@ -96,13 +98,8 @@ def test_nested_folders_and_non_images_are_skipped_and_said_and_a_comma_name_rou
         tmp_path: Path, aptos_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     tree = tmp_path / "t"
     sources = sorted((aptos_dir / "train_images").glob("*.png"))
-    for grade in range(3):
-        (tree / str(grade)).mkdir(parents=True)
-        shutil.copyfile(sources[grade], tree / str(grade) / f"img{grade}.png")
-    shutil.copyfile(sources[5], tree / "1" / "a,b.png")
-    shutil.copyfile(sources[6], tree / "2" / 'say "x".png')
-    (tree / "2" / "sub").mkdir()
-    shutil.copyfile(sources[7], tree / "2" / "sub" / "x.png")
+    copy_into(tree, {**{f"{grade}/img{grade}.png": sources[grade] for grade in range(3)},
+                     "1/a,b.png": sources[5], '2/say "x".png': sources[6], "2/sub/x.png": sources[7]})
     (tree / "0" / "Thumbs.db").write_bytes(b"\0")
     (tree / "1" / "notes.txt").write_text("graded by hand\n")
     (tree / "0" / ".DS_Store").write_bytes(b"\0")
@@ -124,9 +121,7 @@ def test_an_existing_output_a_bad_folder_name_or_no_grade_folder_is_refused(
         tmp_path: Path, aptos_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     tree = tmp_path / "t"
     source = next((aptos_dir / "train_images").glob("*.png"))
-    for grade in range(2):
-        (tree / str(grade)).mkdir(parents=True)
-        shutil.copyfile(source, tree / str(grade) / f"g{grade}.png")
+    copy_into(tree, {f"{grade}/g{grade}.png": source for grade in range(2)})
     flat = tmp_path / "t_flat"
     flat.mkdir()
     (flat / "old.png").write_bytes(b"x")

@@ -141,16 +141,25 @@ def test_crop_that_cannot_be_cut() -> None:
 # The data: folds per grade, read from the label CSV without decoding
 
 
+def labelled_files(images: Path, labels: Path, names: list[str], grades: list[int],
+                   header: tuple[str, str] = ("image name", "DR grade"),
+                   csv_names: list[str] | None = None) -> None:
+    """``names`` as 'images' in ``images`` (bytes that are not images: nothing may decode them)
+    and a label CSV ``labels`` (``header``) giving each its grade, under ``csv_names`` if given."""
+    images.mkdir(parents=True, exist_ok=True)
+    with open(labels, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        for name, written, grade in zip(names, csv_names or names, grades, strict=True):
+            (images / name).write_bytes(b"not decoded by the preflight")
+            writer.writerow([written, grade])
+
+
 def plain_dataset(root: Path, grades: list[int]) -> Path:
     """A plain folder of 'images' (bytes that are not images: nothing may decode them) and a
     label CSV."""
     root.mkdir()
-    with open(root / "labels.csv", "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["image name", "DR grade"])
-        for i, grade in enumerate(grades):
-            (root / f"{i:03d}.png").write_bytes(b"not decoded by the preflight")
-            writer.writerow([f"{i:03d}.png", grade])
+    labelled_files(root, root / "labels.csv", [f"{i:03d}.png" for i in range(len(grades))], grades)
     return root
 
 
@@ -161,13 +170,9 @@ def grades_setting(fix: str, csv_path: Path, neighbour: int = 0) -> str:
 
 def test_fundus_photographs_with_the_octa_recipe_are_warned(tmp_path: Path) -> None:
     root = tmp_path / "aptos"
-    (root / "train_images").mkdir(parents=True)
-    with open(root / "train.csv", "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["id_code", "diagnosis"])
-        for i in range(20):
-            (root / "train_images" / f"id{i:02d}.png").write_bytes(b"not decoded by the preflight")
-            writer.writerow([f"id{i:02d}", i % 5])
+    root.mkdir()
+    labelled_files(root / "train_images", root / "train.csv", [f"id{i:02d}.png" for i in range(20)],
+                   [i % 5 for i in range(20)], ("id_code", "diagnosis"), [f"id{i:02d}" for i in range(20)])
 
     def recipe_warnings(*overrides: str) -> list[str]:
         return [f.line for f in findings(f"data.root={root}", *overrides)
@@ -296,12 +301,8 @@ def test_a_drac_training_folder_named_near_the_official_name_or_missing(tmp_path
     near_miss.mkdir(parents=True)
     truth = images.parent / GROUNDTRUTH_DIR
     truth.mkdir()
-    with open(truth / LABELS_CSV_NAME, "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["image name", "DR grade"])
-        for i in range(15):
-            (near_miss / f"{i + 1:03d}.png").write_bytes(b"not decoded by the preflight")
-            writer.writerow([f"{i + 1:03d}.png", i % 3])
+    labelled_files(near_miss, truth / LABELS_CSV_NAME, [f"{i + 1:03d}.png" for i in range(15)],
+                   [i % 3 for i in range(15)])
     settings = (f"data.root={tmp_path / 'DRAC'}", *SMALL_BATCHES)
     assert errors(*settings) == {}
     near_miss.rename(images / "train")  # the label CSV, and no training folder: refused
@@ -1240,13 +1241,9 @@ def test_a_data_root_one_level_above_the_images_is_one_error_naming_the_likely_r
     pretraining and UMM) and '.../labels.csv has none -> give the label CSV', although the CSV
     was found. As the ingest does, the preflight names the likely root, as the one error."""
     study = tmp_path / "study"
-    (study / "images").mkdir(parents=True)
-    with open(study / "labels.csv", "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["image", "grade"])
-        for i in range(15):
-            (study / "images" / f"{i:03d}.png").write_bytes(b"not decoded by the preflight")
-            writer.writerow([f"{i:03d}.png", i % 3])
+    study.mkdir()
+    labelled_files(study / "images", study / "labels.csv", [f"{i:03d}.png" for i in range(15)],
+                   [i % 3 for i in range(15)], ("image", "grade"))
     found = [f for f in findings(f"data.root={study}", "data.image_column=image",
                                  "data.grade_column=grade") if f.severity == "error"]
     assert len(found) == 1, [f.line for f in found]
@@ -1269,13 +1266,9 @@ def test_a_root_one_level_too_high_keeps_its_hint_with_unlabelled_folders(tmp_pa
     '0 images' findings, a valid one 'labels.csv has none'. 'No images' is decided from the
     labelled and test images before the unlabelled ones join, said beside the other errors."""
     study = tmp_path / "study"
-    (study / "images").mkdir(parents=True)
-    with open(study / "labels.csv", "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["image name", "DR grade"])
-        for i in range(10):
-            (study / "images" / f"{i:03d}.png").write_bytes(b"not decoded by the preflight")
-            writer.writerow([f"{i:03d}.png", i % 3])
+    study.mkdir()
+    labelled_files(study / "images", study / "labels.csv", [f"{i:03d}.png" for i in range(10)],
+                   [i % 3 for i in range(10)])
     unl = tmp_path / "unl"
     unl.mkdir()
     for i in range(4):
