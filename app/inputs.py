@@ -56,9 +56,8 @@ from PIL import Image, UnidentifiedImageError
 
 from data_prep.decode import (
     content_words,
-    damaged_image_fix,
+    damaged_image,
     damaged_image_format,
-    damaged_image_words,
     is_tiff,
     tiff_size,
 )
@@ -266,8 +265,8 @@ def load_bytes(data: bytes, name: str, limits: InputLimits = InputLimits(),
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         damaged = damaged_image_format(data)
         if damaged is not None and damaged != "TIFF":  # the ingest's words
-            fix = damaged_image_fix(damaged, data)
-            raise InputRejected(f"`{name}` is {damaged_image_words(damaged, data)}. "
+            words, fix, _ = damaged_image(damaged, data)
+            raise InputRejected(f"`{name}` is {words}. "
                                 f"{fix[0].upper()}{fix[1:]}, and upload it again.") from None
         if not is_tiff(data):  # the export command's words too (not_an_image, other_format)
             raise InputRejected(f"`{name}` {not_an_image(content_words(data))}.") from None

@@ -592,33 +592,23 @@ def cut_short(data: bytes, file_format: str) -> str | None:
     return None
 
 
-def damaged_image_words(file_format: str, data: bytes = b"") -> str:
+def damaged_image(file_format: str, data: bytes) -> tuple[str, str, bool]:
     """A file of ``file_format`` (:func:`damaged_image_format`) that no decoder opens, as the
-    ingest, the export command and the app say it: ``a truncated JPEG (its first bytes are a
-    JPEG's, but the file ends before its end marker)`` when :func:`cut_short` finds it
-    incomplete; a complete JPEG is ``a JPEG that cannot be decoded (an unsupported variant
-    such as lossless JPEG or JPEG-LS?)`` (re-copying gives the same file); otherwise ``a
-    damaged or truncated PNG (its first bytes are a PNG's, but it cannot be decoded)``. Its
-    fix: :func:`damaged_image_fix`."""
+    ingest, the export command and the app say it: ``(words, fix, incomplete)``.
+    :func:`cut_short` (looked at once) decides: an incomplete file is ``a truncated JPEG (its
+    first bytes are a JPEG's, but the file ends before its end marker)``, to re-copy
+    (:data:`DAMAGED_IMAGE_FIX`); a complete JPEG is ``a JPEG that cannot be decoded (an
+    unsupported variant such as lossless JPEG or JPEG-LS?)``, to convert (re-copying gives the
+    same file); otherwise ``a damaged or truncated PNG (its first bytes are a PNG's, but it
+    cannot be decoded)``, to re-copy (without calling the file incomplete)."""
     short = cut_short(data, file_format) if data else None
     if short is not None:
         return (f"a truncated {file_format} (its first bytes are a {file_format}'s, but the file "
-                f"ends before {short})")
+                f"ends before {short})", DAMAGED_IMAGE_FIX, True)
     if data and file_format == "JPEG":
-        return UNDECODABLE_JPEG_WORDS
+        return UNDECODABLE_JPEG_WORDS, UNDECODABLE_JPEG_FIX, False
     return (f"a damaged or truncated {file_format} (its first bytes are a {file_format}'s, but "
-            "it cannot be decoded)")
-
-
-def damaged_image_fix(file_format: str, data: bytes = b"") -> str:
-    """The fix of :func:`damaged_image_words`: re-copy an incomplete file
-    (:data:`DAMAGED_IMAGE_FIX`), convert a complete JPEG (:data:`UNDECODABLE_JPEG_FIX`),
-    re-copy else (without calling the file incomplete)."""
-    if data and cut_short(data, file_format) is not None:
-        return DAMAGED_IMAGE_FIX
-    if data and file_format == "JPEG":
-        return UNDECODABLE_JPEG_FIX
-    return "re-copy it, or re-download it, from the original data"
+            "it cannot be decoded)", "re-copy it, or re-download it, from the original data", False)
 
 
 DAMAGED_IMAGE_FIX = "re-copy it, or re-download it, from the original data (the file is incomplete)"
@@ -706,9 +696,9 @@ def _open_fallback(data: bytes, path: str) -> Decoded:
                        file_format="TIFF", kind="decode")
     file_format = damaged_image_format(data) if pixels is None else None
     if file_format is not None:  # cut inside its header (a copy that stopped after 300 bytes)
-        return _failed(path, damaged_image_words(file_format, data),
-                       damaged_image_fix(file_format, data), file_format=file_format,
-                       kind="truncated" if cut_short(data, file_format) else "decode")
+        words, fix, incomplete = damaged_image(file_format, data)
+        return _failed(path, words, fix, file_format=file_format,
+                       kind="truncated" if incomplete else "decode")
     if pixels is None:
         return _failed(path, f"not an image (it holds {content_words(data)})",
                        "replace it with the real image or move it out of the image folder",

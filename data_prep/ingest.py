@@ -1121,7 +1121,7 @@ def _summary(result: IngestResult, cfg: DataConfig, layout: Layout, plan: Plan,
                                  "image": image} for row, image in result.left_out_ungradable],
         "missing": cfg.missing,
         # data.missing=leave_out: every label row left out because its image is nowhere
-        "left_out_missing": [{"name": row.name, "line": row.line, "grade_cell": row.written}
+        "left_out_missing": [{"name": row.name, "line": row.line, "grade_cell": row.written, "grade": row.grade}
                              for row in result.left_out_missing],
         # the options as requested (replayed on every input), and what was done, in the words
         # printed (a crop left undone on some images says so)

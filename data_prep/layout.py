@@ -79,8 +79,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from data_prep.grades import LAYOUT_SCALES
 from data_prep.labels import normalise, read_table
 from data_prep.problems import IngestError, Problem, counted, error, format_problems, note
@@ -834,17 +832,16 @@ MEDMNIST_KEYS = ("train_images", "train_labels")
 
 def medmnist_shaped(npz: Path) -> bool:
     """Whether the ``.npz`` file holds MedMNIST's :data:`MEDMNIST_KEYS` arrays: its member
-    names only (``np.load`` lists them lazily; no array is read). False for a file that is no
-    readable ``.npz``. Any folder with one ``.npz`` passes :func:`looks_like_medmnist`; a
+    member names only (the zip's listing, ``KEY.npy`` per array; no array is read, and numpy
+    is not imported). False for a file that is no readable ``.npz`` (a ``.npy`` saved under
+    ``.npz`` is no zip). Any folder with one ``.npz`` passes :func:`looks_like_medmnist`; a
     suggestion needs this too (a cache of features or embeddings is no data root)."""
     try:
-        archive = np.load(npz, allow_pickle=False)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+        with zipfile.ZipFile(npz) as archive:
+            names = set(archive.namelist())
+    except (OSError, zipfile.BadZipFile):
         return False
-    if not hasattr(archive, "files"):  # a .npy saved under .npz: one array, no names
-        return False
-    with archive:
-        return all(key in archive.files for key in MEDMNIST_KEYS)
+    return all(f"{key}.npy" in names for key in MEDMNIST_KEYS)
 
 
 def _recognised(folder: Path) -> str:

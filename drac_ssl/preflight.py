@@ -757,11 +757,11 @@ def _facts_from_ingest(c: _Findings, cfg: Config, data_dir: Path) -> DataFacts |
         except (OSError, ValueError, EOFError):
             channels = None
     counts = {g: grades.get(g, 0) for g in range(max(len(names), max(grades, default=-1) + 1))}
-    left_out: dict[int, int] = {}  # data.missing=leave_out: the rows per grade, as written
+    left_out: dict[int, int] = {}  # data.missing=leave_out: the rows per grade, as the ingest read them
     for entry in summary.get("left_out_missing") or ():
-        cell = str(entry.get("grade_cell", "")) if isinstance(entry, dict) else ""
-        if cell.strip().isdigit():
-            left_out[int(cell)] = left_out.get(int(cell), 0) + 1
+        grade = entry.get("grade") if isinstance(entry, dict) else None
+        if isinstance(grade, int):
+            left_out[grade] = left_out.get(grade, 0) + 1
     return DataFacts(source=f"the ingest in {data_dir}", n_images=n, n_test=n_test,
                      n_unlabelled=n_pool, grade_counts=counts, left_out_grades=left_out,
                      grade_names=names, cache_sizes=sizes, channels=channels,

@@ -1542,7 +1542,7 @@ def test_missing_leave_out_ingests_the_rows_with_an_image_and_records_the_others
     assert summary["missing"] == "leave_out" and summary["config"]["missing"] == "leave_out"
     listed = summary["left_out_missing"]
     assert [e["name"] for e in listed] == [f"{i:03d}.png" for i in range(13, 31)]
-    assert listed[0] == {"name": "013.png", "line": 14, "grade_cell": "1"}
+    assert listed[0] == {"name": "013.png", "line": 14, "grade_cell": "1", "grade": 1}
     (line,) = [w for w in summary["notes"] if "(--missing leave_out)" in w]
     assert not any("(--missing leave_out)" in w for w in summary["warnings"])
     assert line.startswith(f"{data / 'labels.csv'}: 18 of the 30 label rows have no image in {data} "
