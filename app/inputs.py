@@ -63,9 +63,10 @@ from data_prep.decode import (
 )
 from data_prep.validate import (  # noqa: F401 - the structure check is re-exported here
     NOISE_CORRELATION,
-    STRUCTURE_SIDE,
+    NOISE_MEASURED,
     inspect_image,
     is_blank,
+    looks_like_noise,
     neighbour_correlation,
 )
 from drac_ssl.grading.image_notes import (
@@ -198,12 +199,11 @@ def refusal(image: LoadedImage, kind: str = "octa", channels: int = 1) -> str:
         return (f"`{name}` is blank or near-constant (grey levels {int(image.gray.min())}.."
                 f"{int(image.gray.max())}): there is nothing to grade. Upload the image itself, "
                 f"not an empty export or a mask.")
-    found = image.structure
-    if not np.isnan(found) and found <= NOISE_CORRELATION:
+    if looks_like_noise(image.structure):
         what = describe_kind(kind, channels)
         return (f"`{name}` looks like random noise, not a {what}: its neighbouring pixels are "
-                f"unrelated (adjacent-pixel correlation {found:.2f}; the real UW-OCTA scans and "
-                f"fundus photographs measured 0.2 or more, down to 32 px a side; noise about 0). There is nothing to grade. "
+                f"unrelated (adjacent-pixel correlation {image.structure:.2f}; {NOISE_MEASURED}). "
+                f"There is nothing to grade. "
                 f"Upload the original {what}; if this file is one, it is damaged: export or copy "
                 f"it again.")
     return ""

@@ -172,13 +172,20 @@ def neighbour_correlation(image: np.ndarray) -> float:
     return max(defined) if defined else float("nan")
 
 
-def looks_like_noise(image: np.ndarray) -> bool:
-    """True when ``image`` (uint8 grey ``(H, W)`` or colour ``(H, W, C)``) looks like random
-    noise: :func:`neighbour_correlation` defined and at or below :data:`NOISE_CORRELATION`
-    (adjacent pixels unrelated). False for an undefined correlation (a constant image is
-    :func:`is_blank`'s case, a single row or column too small to tell). The app refuses such an
-    image; the export command grades it and names it in a warning."""
-    found = neighbour_correlation(image)
+NOISE_MEASURED = ("the real UW-OCTA scans and fundus photographs measured 0.2 or more, down to "
+                  "32 px a side; noise about 0")
+"""What bench/structure_check.py measured on either side of :data:`NOISE_CORRELATION`, in the
+words the app's refusal and the export's warning both say."""
+
+
+def looks_like_noise(image: np.ndarray | float) -> bool:
+    """True when ``image`` (uint8 grey ``(H, W)`` or colour ``(H, W, C)``, or its
+    :func:`neighbour_correlation` already measured) looks like random noise: the correlation
+    defined and at or below :data:`NOISE_CORRELATION` (adjacent pixels unrelated). False for an
+    undefined correlation (a constant image is :func:`is_blank`'s case, a single row or column
+    too small to tell). The app refuses such an image; the export command grades it and names
+    it in a warning."""
+    found = float(image) if np.ndim(image) == 0 else neighbour_correlation(image)
     return bool(not np.isnan(found) and found <= NOISE_CORRELATION)
 
 

@@ -172,7 +172,14 @@ from drac_ssl.grading.predict import (
 from drac_ssl.io import atomic_write_json, output_file_problem, read_json_dict, sha256_file
 from drac_ssl.manifest import MANIFEST_FILE, ManifestError, read_manifest
 from drac_ssl.oof import OOF_FILE, OofError, read_oof
-from drac_ssl.runtime import RUN_LOCK, hold_run, record_end, record_start, resolve_device
+from drac_ssl.runtime import (
+    EXIT_SKIPPED,
+    RUN_LOCK,
+    hold_run,
+    record_end,
+    record_start,
+    resolve_device,
+)
 from drac_ssl.scale import read_ingest_facts
 from drac_ssl.starting import started
 from drac_ssl.submission import (
@@ -205,7 +212,6 @@ __all__ = [
 ]
 
 PREDICT_CHUNK = 32  # images decoded and preprocessed at a time by the command line
-EXIT_SKIPPED = 3  # --skip-unreadable skipped some files: the CSV was written without them
 
 
 class SubmissionCheckError(BundleError):
@@ -516,17 +522,16 @@ def _blank_line(blank: np.ndarray, cases: Sequence[str]) -> str:
                          "them; their rows are in the CSV only so that it lists every case.")
 
 
-def _noise_line(noise: np.ndarray | None, cases: Sequence[str]) -> str:
+def _noise_line(noise: np.ndarray, cases: Sequence[str]) -> str:
     """The line naming the images that look like random noise
     (:func:`data_prep.validate.looks_like_noise`, what the app refuses): graded, so that a
     submission lists every case, but their grades mean nothing."""
-    from data_prep.validate import NOISE_CORRELATION
+    from data_prep.validate import NOISE_CORRELATION, NOISE_MEASURED
 
     return _flagged_line(
         noise, cases, "random noise",
         f"Their neighbouring pixels are unrelated (adjacent-pixel correlation at or below "
-        f"{NOISE_CORRELATION}; the real UW-OCTA scans and fundus photographs measured 0.2 or "
-        f"more, down to 32 px a side; noise about 0), so their grades mean nothing; their rows are in the CSV only so that it "
+        f"{NOISE_CORRELATION}; {NOISE_MEASURED}), so their grades mean nothing; their rows are in the CSV only so that it "
         f"lists every case. Check each file: if it should be a scan, it is damaged (copy or export "
         f"it again); the app refuses it.", verbs=("looks like", "look like"))
 
@@ -779,8 +784,7 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
             probs_parts.append(graded.probs)
             grade_parts.append(graded.classes)
             blank_parts.append(graded.blank)
-            noise_parts.append(graded.noise if graded.noise is not None
-                               else np.zeros(len(graded.blank), dtype=bool))
+            noise_parts.append(graded.noise)
             image_warnings += graded.warnings
             crop_warnings += graded.preprocessing_warnings
             if graded.unlike is not None:

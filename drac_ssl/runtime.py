@@ -593,10 +593,11 @@ def record_start(run_dir: str | os.PathLike[str], tool: str, env: dict[str, Any]
     return line
 
 
-#: exit codes of a command that did its job: 0, and 3 (``python -m drac_ssl.export
-#: --skip-unreadable`` wrote a CSV without the unreadable files); 1 (a submission failing its
-#: check) and 2 (bad input, a busy run folder) are failures
-FINISHED_EXIT_CODES = (0, 3)
+#: ``python -m drac_ssl.export --skip-unreadable`` skipped some files: the CSV was written without them
+EXIT_SKIPPED = 3
+#: exit codes of a command that did its job: 0, and :data:`EXIT_SKIPPED`; 1 (a submission
+#: failing its check) and 2 (bad input, a busy run folder) are failures
+FINISHED_EXIT_CODES = (0, EXIT_SKIPPED)
 
 
 def record_end(run_dir: str | os.PathLike[str], invocation: str, t0: float,

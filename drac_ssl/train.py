@@ -263,23 +263,41 @@ STAGE_NOUNS = {"pretrain": "the pretraining", "umm": "UMM"}
 """How a message names the stages that save the settings they ran with (:func:`_stage_ran_with`)."""
 
 
+@functools.lru_cache(maxsize=4)
+def _checkpoint_record(path: str, stamp: tuple[int, int]) -> dict[str, Any]:
+    """``last.pt``'s ``config`` and ``threads`` (``stamp``: its modification time and size, so
+    that the start's two readers, :func:`_stage_ran_with` and :func:`_saved_state_threads`,
+    load it once). Raises what ``torch.load`` raises for a torn or foreign file."""
+    import torch  # loaded by then (drac_ssl.runtime)
+
+    state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    return {"config": state.get("config"), "threads": state.get("threads")}
+
+
+def _last_checkpoint(path: Path) -> dict[str, Any]:
+    """:func:`_checkpoint_record` of ``path`` as it is now on disk."""
+    info = path.stat()
+    return _checkpoint_record(str(path), (info.st_mtime_ns, info.st_size))
+
+
 def _stage_ran_with(run_dir: Path, stage: str) -> tuple[dict[str, Any] | None, str]:
     """The settings ``stage`` (pretrain or umm) ran with in ``run_dir``, as the stage saved them
     itself, and the file they came from (relative to ``run_dir``): UMM's ``umm/config.yaml``,
-    else the stage's ``checkpoints/last.pt`` ``config``, else its ``metadata.json``'s; (None,
+    else the stage's ``checkpoints/last.pt`` ``config`` (its ``metadata.json``'s first once the
+    stage is done: the same settings, without loading a checkpoint), else the other; (None,
     "") when the stage saved none (never started, or stopped before its first save)."""
     folder = run_dir / stage
     saved = [folder / "checkpoints" / "last.pt", folder / "metadata.json"]
     if not any(path.is_file() for path in saved):
         return None, ""  # umm/config.yaml is written before the first save: not yet a record
+    if (preflight._status(run_dir).get(stage) or {}).get("status") == "done":
+        saved.reverse()
     for path in ([folder / "config.yaml"] if stage == "umm" else []) + saved:
         if not path.is_file():
             continue
         try:
             if path.suffix == ".pt":
-                import torch  # loaded by then (drac_ssl.runtime)
-
-                settings = torch.load(path, map_location="cpu", weights_only=True, mmap=True).get("config")
+                settings = _last_checkpoint(path)["config"]
             elif path.suffix == ".json":
                 settings = (read_json_dict(path) or {}).get("config")
             else:
@@ -891,10 +909,8 @@ def _saved_state_threads(run_dir: Path, stage: str) -> tuple[bool, int | None]:
     last = run_dir / stage / "checkpoints" / "last.pt"
     if not last.is_file():
         return False, None
-    import torch  # loaded by then (drac_ssl.runtime)
-
     try:
-        count = torch.load(last, map_location="cpu", weights_only=True, mmap=True).get("threads")
+        count = _last_checkpoint(last)["threads"]
     except Exception:  # noqa: BLE001 - a torn or foreign file: the stage itself says what is wrong
         return True, None
     return True, count if isinstance(count, int) and not isinstance(count, bool) else None

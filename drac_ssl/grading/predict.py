@@ -606,17 +606,16 @@ class GradedImages:
     no fundus disc to crop (:func:`preprocessing_warning`; an empty list for most, and for
     every image of a bundle whose data had no fundus crop); ``noise`` ``(n,)`` bool, images
     that look like random noise and are not blank (:func:`data_prep.validate.looks_like_noise`:
-    adjacent pixels unrelated, what the app refuses; None only where a caller built the result
-    without it)."""
+    adjacent pixels unrelated, what the app refuses)."""
 
     probs: np.ndarray
     classes: np.ndarray
     unlike: np.ndarray | None
     blank: np.ndarray
+    noise: np.ndarray
     distance: np.ndarray | None = None
     warnings: list[list[str]] = field(default_factory=list)
     preprocessing_warnings: list[list[str]] = field(default_factory=list)
-    noise: np.ndarray | None = None
 
 
 def grade_images(bundle: Bundle, images: Sequence[np.ndarray], tta: bool | None = None,
@@ -699,8 +698,8 @@ def grade_prepared(bundle: Bundle, prepared: Sequence[PreparedImage], tta: bool 
     if len(prepared) == 0:
         checked = bundle.input_profile is not None
         return GradedImages(np.zeros((0, k)), np.zeros(0, dtype=np.int64),
-                            np.zeros(0, dtype=bool) if checked else None, blank,
-                            np.zeros(0) if checked else None, noise=noise)
+                            np.zeros(0, dtype=bool) if checked else None, blank, noise,
+                            np.zeros(0) if checked else None)
     warnings = [list(p.warnings) for p in prepared]
     preprocessing = [list(p.preprocessing_warnings) for p in prepared]
     inputs = torch.stack([p.input for p in prepared])
@@ -708,9 +707,9 @@ def grade_prepared(bundle: Bundle, prepared: Sequence[PreparedImage], tta: bool 
     out = ensemble_outputs(bundle, inputs, tta, keep_features=profile is not None)
     probs, _, classes = bundle.calibration.decide(out.raw)
     if profile is None:
-        return GradedImages(probs, classes, None, blank, warnings=warnings,
-                            preprocessing_warnings=preprocessing, noise=noise)
+        return GradedImages(probs, classes, None, blank, noise, warnings=warnings,
+                            preprocessing_warnings=preprocessing)
     assert out.features is not None
     distance, unlike = profile.unlike_training(inputs, out.features)
-    return GradedImages(probs, classes, unlike, blank, distance, warnings, preprocessing, noise)
+    return GradedImages(probs, classes, unlike, blank, noise, distance, warnings, preprocessing)
 
