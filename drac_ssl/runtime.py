@@ -474,7 +474,8 @@ def hold_run(run_dir: str | os.PathLike[str], tool: str = "drac_ssl.train") -> I
     it has no ``ended`` and may still run, though it does not hold the lock: one of another
     machine (a shared file system: its process cannot be checked from here), or a live process
     of this machine (a drac_ssl from before the lock, or a pid reused since a kill). A record
-    of a process that is gone is a killed invocation: nothing is said.
+    of a process that is gone is a killed invocation: nothing is said, and its line is marked
+    ``"killed"`` (:func:`mark_killed_invocations`).
 
     Raises:
         RunBusy (a ValueError): another process holds the lock; the message names it (its
@@ -492,6 +493,7 @@ def hold_run(run_dir: str | os.PathLike[str], tool: str = "drac_ssl.train") -> I
         if not try_lock(fd):
             raise RunBusy(_busy_words(folder, _lock_holder(folder, last), tool))
         _write_holder(fd, tool)
+        mark_killed_invocations(folder, tool)
         yield _unlocked_words(last)
     finally:
         os.close(fd)
@@ -580,6 +582,59 @@ def _unlocked_words(last: dict[str, Any] | None) -> list[str]:
     return []
 
 
+KILLED = "killed"
+"""The ``outcome`` of an invocation that never wrote its end (``kill -9``, the OOM killer, a
+crash of the interpreter, a power loss), written by the next command that holds the run folder
+once its process is certainly gone (:func:`mark_killed_invocations`)."""
+
+
+def mark_killed_invocations(run_dir: str | os.PathLike[str], tool: str = "drac_ssl.train") -> list[dict[str, Any]]:
+    """Mark the lines of ``run_dir/invocations.jsonl`` (any ``tool``) that have no ``ended``
+    although their process is certainly gone: of this machine (their ``host``) and a ``pid``
+    no longer alive (:func:`drac_ssl.io.pid_alive`). Each gets ``"ended": {"outcome":
+    "killed", "note": "found without an end at <UTC> by python -m TOOL (process N); the
+    process was gone"}`` (``tool``: the command that found it, this process); no ``utc`` or ``seconds``, as when it ended is not known. Called by
+    :func:`hold_run` once it holds the folder's lock (no command of this package writes the
+    file meanwhile). Left as they are: another machine's lines (its process cannot be checked
+    from here), a live pid's (a drac_ssl from before the lock, or a pid reused since: its
+    warnings say so), this process's own, lines without a pid or host (older runs) and damaged
+    ones. Returns the records marked (as they were read). Best effort: a file that cannot be
+    read or written is left as it is."""
+    from drac_ssl.io import pid_alive
+
+    path = Path(run_dir) / INVOCATIONS
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, ValueError):
+        return []
+    now = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+    marked: list[dict[str, Any]] = []
+    for at, raw in enumerate(lines):
+        try:
+            record = json.loads(raw)
+        except ValueError:
+            continue
+        if not isinstance(record, dict) or "ended" in record:
+            continue
+        pid = record.get("pid")
+        if (not isinstance(pid, int) or isinstance(pid, bool) or record.get("host") != platform.node()
+                or pid == os.getpid() or pid_alive(pid)):
+            continue
+        note = (f"found without an end at {now} by python -m {tool} (process {os.getpid()}); "
+                f"the process was gone")
+        lines[at] = json.dumps({**record, "ended": {"outcome": KILLED, "note": note}}, default=str)
+        marked.append(record)
+    if marked:
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        try:
+            tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            return []
+    return marked
+
+
 def record_start(run_dir: str | os.PathLike[str], tool: str, env: dict[str, Any] | None = None) -> str:
     """Add this invocation's line to ``run_dir/invocations.jsonl`` (one line per command that
     ran on the run folder: ``drac_ssl.train``, resumes included, ``drac_ssl.report``, which
@@ -613,7 +668,9 @@ def record_end(run_dir: str | os.PathLike[str], invocation: str, t0: float,
     raised). ``note``: words on it, written as ``"note"`` (``incomplete submission: 2 file(s)
     skipped``).
     The file keeps one line per invocation (rewritten atomically); a line without ``ended``
-    is an invocation still running or killed. Nothing is done when the line is gone, and a
+    is an invocation still running or killed (the outcome ``"killed"``, with a ``"note"`` and
+    no time, is written by the next command that holds the folder once the process is
+    certainly gone: :func:`mark_killed_invocations`). Nothing is done when the line is gone, and a
     file that cannot be written is left as it is (the run's own outcome matters more)."""
     path = Path(run_dir) / INVOCATIONS
     try:

@@ -14,7 +14,8 @@ The run folder explains itself: ``config.yaml`` (the resolved configuration),
 ``stages.json`` (which stages finished, when, and in how long), ``environment.json`` (the
 machine, versions and command of the invocation that made it; kept when the run resumes),
 ``invocations.jsonl`` (one line per invocation, resumes included, with how it ended:
-finished, interrupted or failed), ``console.log`` (what this command printed, appended per
+finished, interrupted or failed; killed, written by the next start, for one that could not
+say), ``console.log`` (what this command printed, appended per
 invocation) and one sub-folder per stage. Rerunning the same command
 resumes: finished stages are skipped and an interrupted stage continues from its last
 checkpoint (``run.keep_checkpoints=false`` removes the pretrain and UMM checkpoints once every

@@ -1024,6 +1024,58 @@ def test_the_refusal_names_the_lock_holder_and_never_a_killed_invocations_pid(tm
     assert "fix: wait for it to finish, or stop it" in said and "--run-dir OTHER" in said  # the umm's fix
 
 
+def test_a_killed_invocation_is_marked_killed_at_the_next_start(tmp_path: Path) -> None:
+    """A kill -9, the OOM killer or a power loss left an invocation without an end in
+    invocations.jsonl for ever (read as "still running, or killed"). The next command to hold
+    the folder marks it "killed" when its process is certainly gone (this host, a dead pid);
+    one of another host, a live pid and the lines that ended are left as they are."""
+    import platform
+
+    from drac_ssl import compare
+    from drac_ssl.io import unended_invocation
+    from drac_ssl.runtime import hold_run
+
+    dead = _dead_pid()
+    here = platform.node()
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        records = [
+            {"tool": "drac_ssl.train", "pid": dead, "host": here, "date_utc": "2026-12-01T10:00:00+00:00"},
+            {"tool": "drac_ssl.report", "pid": dead, "host": here, "date_utc": "2026-12-01T10:05:00+00:00"},
+            {"tool": "drac_ssl.train", "pid": dead, "host": "elsewhere", "date_utc": "2026-12-01T11:00:00+00:00"},
+            {"tool": "drac_ssl.export", "pid": live.pid, "host": here, "date_utc": "2026-12-01T11:30:00+00:00"},
+            {"tool": "drac_ssl.train", "pid": dead, "host": here, "date_utc": "2026-12-01T12:00:00+00:00",
+             "ended": {"outcome": "finished", "utc": "2026-12-01T12:01:00+00:00", "seconds": 60.0}},
+            {"tool": "drac_ssl.train", "pid": dead, "host": here, "date_utc": "2026-12-01T13:00:00+00:00"},
+        ]
+        raw = [json.dumps(r) for r in records]
+        raw.insert(3, '{"tool": "drac_ssl.train", "pid": 1')  # a line cut by a crash: kept as it is
+        log = tmp_path / "invocations.jsonl"
+        log.write_text("\n".join(raw) + "\n")
+        assert compare._still_running(log) == "" and unended_invocation(log) is not None
+        with hold_run(tmp_path) as warnings:
+            assert warnings == []  # the last training's process is gone: nothing to warn of
+        lines = log.read_text().splitlines()
+        assert len(lines) == len(raw) and lines[3] == raw[3]
+        for at in (0, 1, 6):  # this host's, dead, without an end
+            ended = json.loads(lines[at])["ended"]
+            assert ended["outcome"] == "killed", ended
+            assert ended["note"].startswith("found without an end at ") and \
+                f"by python -m drac_ssl.train (process {os.getpid()})" in ended["note"] and "the process was gone" in ended["note"]
+            assert "utc" not in ended and "seconds" not in ended  # when it ended is not known
+            assert json.loads(lines[at]) == {**json.loads(raw[at]), "ended": ended}
+        for at in (2, 4, 5):  # another host's, a live pid's, an ended one: untouched
+            assert lines[at] == raw[at], at
+        assert unended_invocation(log) is None and compare._still_running(log) == ""
+        before = log.read_text()
+        with hold_run(tmp_path):  # marked once: the next start changes nothing
+            pass
+        assert log.read_text() == before
+    finally:
+        live.kill()
+        live.wait()
+
+
 def test_a_second_copy_of_a_running_run_is_refused_and_stale_records_do_not_block(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """Two copies of the same command both trained every stage into one folder (console.log
