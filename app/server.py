@@ -25,6 +25,7 @@ import hashlib
 import html
 import json
 import logging
+import shutil
 import tempfile
 import time
 import traceback
@@ -686,7 +687,9 @@ _BATCH_ROOT: tempfile.TemporaryDirectory[str] | None = None
 
 def _batch_root() -> str:
     """One temporary folder per server process for the batch CSVs (gradio serves copies from
-    its own cache); removed when the process exits."""
+    its own cache); removed when the process exits. Each batch writes into a folder of its own
+    under it, removed at once when the batch hands the page no CSV (the model failed, a CSV
+    could not be written)."""
     global _BATCH_ROOT
     if _BATCH_ROOT is None:
         _BATCH_ROOT = tempfile.TemporaryDirectory(prefix="drac_app_batch_")
@@ -867,78 +870,87 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
     unlike: list[str] = []
     graded_rows: dict[int, list[Any]] = {}
     n_good = len(good_names)
+    # the batch's own folder: what the page is handed (its CSVs) stays until the server stops,
+    # since gradio serves copies of them; any other way out (the model failed, a CSV could not
+    # be written) removes it
     out_dir = Path(tempfile.mkdtemp(dir=_batch_root()))
-    probs, classes = np.zeros((0, k)), np.zeros(0, np.int64)
-    graded_notes: list[str] = []
-    if n_good:
-        try:
-            if failed is not None:
-                raise failed
-            t1 = time.perf_counter()
-            # the upload's own warnings too: one size warning, as on the single-image tab
-            probs, classes, unlike, small = predictor.grade_prepared(good_inputs, good_warnings)
-            per_image = (time.perf_counter() - t1) / n_good
-            graded_notes = [" ".join(x for x in (f"{which} (graded)." if which else "", odd, note) if x)
-                            for which, odd, note in zip(good_which, unlike, small, strict=True)]
-            for at, name, p, c, said in zip(good_at, good_names, probs, classes, graded_notes, strict=True):
-                graded_rows[at] = [name, int(c), predictor.class_names[int(c)],
-                                   *(round(float(v), 4) for v in p), round(per_image, 3), said]
-            # files not graded: rows without a grade (and a name that says it), never left out
-            # silently; a complete batch: the submission itself
-            csv_path = str(write_incomplete_grades(out_dir / "grades_INCOMPLETE.csv", good_names,
-                                                   probs, classes, rejected_notes, num_grades=k,
-                                                   notes=graded_notes)
-                           if not_graded else
-                           write_submission(out_dir / "submission.csv", good_names, probs, classes,
-                                            num_grades=k))
-        except Exception as exc:
-            if exc is not failed:  # logged when it happened
-                log.error("grading a batch of %d failed:\n%s", len(paths), _traceback(list(paths)))
-            return (f"⛔ The model failed while grading the batch ({type(exc).__name__}: {exc}): a "
-                    f"fault of the model bundle or the app, not of the files; the server log has "
-                    f"the details.", [rejected_rows[at] for at in sorted(rejected_rows)], None, None)
-    rows = [graded_rows[at] if at in graded_rows else rejected_rows[at] for at in range(len(paths))]
-    # every file, in upload order, with its notes: the warnings travel with the download
-    graded_index = {at: i for i, at in enumerate(good_at)}
-    notes_path = str(write_grades_with_notes(
-        out_dir / NOTES_CSV,
-        [(row[0], graded_index.get(at), row[-1] if at in graded_index else f"{NOT_GRADED}{row[-1]}")
-         for at, row in enumerate(rows)], probs, classes, num_grades=k))
-    rejected = len(rows) - n_good
-    n_unlike = sum(1 for x in unlike if x)
-    same = same_grade_words([r[1] for r in rows if r[2] != "rejected"], predictor.class_names)
-    cautions = ""
-    if n_good:  # the bundle's own caveat, in the result (the banner says it too)
-        cautions += f"\n\n⚠ {predictor.caveat}"
-    chance = predictor.chance_warning  # the model's own caveat, the banner's words
-    if chance and n_good:
-        cautions += f"\n\n⚠ **{chance}**"
-    if n_unlike:
-        cautions += (f"\n\n⚠ **{n_unlike} of the {n_good} graded image(s) are unlike the training "
-                     f"images** (see the notes column): their grades may mean nothing.")
-    if same:  # the export command's words too
-        cautions += (f"\n\n⚠ **{same}.** Check that they are the kind of image this model was "
-                     f"trained on (model card tab).")
-    header = ",".join(submission_columns(k))
-    incomplete = ""
-    if not_graded:  # said first, in the export command's words (its --skip-unreadable)
-        incomplete = incomplete_line(not_graded, len(paths)) + (
-            ". The grades CSV below lists them first, without a grade, the reason in its notes "
-            "column: it is not a complete submission.\n\n" if csv_path else
-            ". Nothing was graded, so there is no grades CSV.\n\n")
-    with_notes = (f"`{NOTES_CSV}` (`{header},notes`: every file in upload order with the notes "
-                  f"column of the table)")
-    summary = (incomplete + f"**{n_good} image(s) graded** in {time.perf_counter() - t0:.1f} s"
-               + (f", **{rejected} rejected** (see the notes column)" if rejected else "")
-               + (f". Download below the grades CSV, `grades_INCOMPLETE.csv` (`{header},notes`: the "
-                  f"submission's columns and a notes column: each graded image's notes, and a row "
-                  f"without a grade for each file not graded), and {with_notes}."
-                  if csv_path and not_graded else
-                  f". Download below the submission CSV, `submission.csv` (`{header}`, the format "
-                  f"written by the export command), and {with_notes}." if csv_path else
-                  f". {with_notes[0].upper()}{with_notes[1:]} below says why for each file.")
-               + cautions)
-    return summary, rows, csv_path, notes_path
+    handed = False
+    try:
+        probs, classes = np.zeros((0, k)), np.zeros(0, np.int64)
+        graded_notes: list[str] = []
+        if n_good:
+            try:
+                if failed is not None:
+                    raise failed
+                t1 = time.perf_counter()
+                # the upload's own warnings too: one size warning, as on the single-image tab
+                probs, classes, unlike, small = predictor.grade_prepared(good_inputs, good_warnings)
+                per_image = (time.perf_counter() - t1) / n_good
+                graded_notes = [" ".join(x for x in (f"{which} (graded)." if which else "", odd, note) if x)
+                                for which, odd, note in zip(good_which, unlike, small, strict=True)]
+                for at, name, p, c, said in zip(good_at, good_names, probs, classes, graded_notes, strict=True):
+                    graded_rows[at] = [name, int(c), predictor.class_names[int(c)],
+                                       *(round(float(v), 4) for v in p), round(per_image, 3), said]
+                # files not graded: rows without a grade (and a name that says it), never left out
+                # silently; a complete batch: the submission itself
+                csv_path = str(write_incomplete_grades(out_dir / "grades_INCOMPLETE.csv", good_names,
+                                                       probs, classes, rejected_notes, num_grades=k,
+                                                       notes=graded_notes)
+                               if not_graded else
+                               write_submission(out_dir / "submission.csv", good_names, probs, classes,
+                                                num_grades=k))
+            except Exception as exc:
+                if exc is not failed:  # logged when it happened
+                    log.error("grading a batch of %d failed:\n%s", len(paths), _traceback(list(paths)))
+                return (f"⛔ The model failed while grading the batch ({type(exc).__name__}: {exc}): a "
+                        f"fault of the model bundle or the app, not of the files; the server log has "
+                        f"the details.", [rejected_rows[at] for at in sorted(rejected_rows)], None, None)
+        rows = [graded_rows[at] if at in graded_rows else rejected_rows[at] for at in range(len(paths))]
+        # every file, in upload order, with its notes: the warnings travel with the download
+        graded_index = {at: i for i, at in enumerate(good_at)}
+        notes_path = str(write_grades_with_notes(
+            out_dir / NOTES_CSV,
+            [(row[0], graded_index.get(at), row[-1] if at in graded_index else f"{NOT_GRADED}{row[-1]}")
+             for at, row in enumerate(rows)], probs, classes, num_grades=k))
+        rejected = len(rows) - n_good
+        n_unlike = sum(1 for x in unlike if x)
+        same = same_grade_words([r[1] for r in rows if r[2] != "rejected"], predictor.class_names)
+        cautions = ""
+        if n_good:  # the bundle's own caveat, in the result (the banner says it too)
+            cautions += f"\n\n⚠ {predictor.caveat}"
+        chance = predictor.chance_warning  # the model's own caveat, the banner's words
+        if chance and n_good:
+            cautions += f"\n\n⚠ **{chance}**"
+        if n_unlike:
+            cautions += (f"\n\n⚠ **{n_unlike} of the {n_good} graded image(s) are unlike the training "
+                         f"images** (see the notes column): their grades may mean nothing.")
+        if same:  # the export command's words too
+            cautions += (f"\n\n⚠ **{same}.** Check that they are the kind of image this model was "
+                         f"trained on (model card tab).")
+        header = ",".join(submission_columns(k))
+        incomplete = ""
+        if not_graded:  # said first, in the export command's words (its --skip-unreadable)
+            incomplete = incomplete_line(not_graded, len(paths)) + (
+                ". The grades CSV below lists them first, without a grade, the reason in its notes "
+                "column: it is not a complete submission.\n\n" if csv_path else
+                ". Nothing was graded, so there is no grades CSV.\n\n")
+        with_notes = (f"`{NOTES_CSV}` (`{header},notes`: every file in upload order with the notes "
+                      f"column of the table)")
+        summary = (incomplete + f"**{n_good} image(s) graded** in {time.perf_counter() - t0:.1f} s"
+                   + (f", **{rejected} rejected** (see the notes column)" if rejected else "")
+                   + (f". Download below the grades CSV, `grades_INCOMPLETE.csv` (`{header},notes`: the "
+                      f"submission's columns and a notes column: each graded image's notes, and a row "
+                      f"without a grade for each file not graded), and {with_notes}."
+                      if csv_path and not_graded else
+                      f". Download below the submission CSV, `submission.csv` (`{header}`, the format "
+                      f"written by the export command), and {with_notes}." if csv_path else
+                      f". {with_notes[0].upper()}{with_notes[1:]} below says why for each file.")
+                   + cautions)
+        handed = True
+        return summary, rows, csv_path, notes_path
+    finally:
+        if not handed:
+            shutil.rmtree(out_dir, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------------------

@@ -280,3 +280,34 @@ def test_a_tiff_pillow_cannot_open_is_graded_as_the_export_grades_it(
     # a file no decoder opens and that is no TIFF stays "not an image"
     with pytest.raises(InputRejected, match="is not an image"):
         load_bytes(b"\x00\x01\x02\x03" * 64, "x.tif")
+
+
+def test_a_batch_that_fails_leaves_no_temporary_folder(predictor: Predictor, upload: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each batch writes its CSVs into a folder of its own under the process's batch folder;
+    when the model failed mid-batch (its preprocessing, its grading) or writing a CSV raised,
+    the folder stayed behind until the server stopped. It is removed on every path that hands
+    no CSV to the page; a batch that gives CSVs keeps them (the page serves copies of them)."""
+    import app.server as server
+    from app.server import AppSettings, _grade_batch
+
+    root = Path(server._batch_root())
+    before = set(root.iterdir())
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("the model broke")
+
+    for method in ("grade_prepared", "prepare"):
+        with monkeypatch.context() as m:
+            m.setattr(predictor, method, broken)
+            summary, rows, csv_path, notes_path = _grade_batch(predictor, AppSettings(), [str(upload)])
+        assert "model failed" in summary and csv_path is None and notes_path is None, method
+        assert set(root.iterdir()) == before, method
+    with monkeypatch.context() as m:  # a CSV that cannot be written (a full disk): raised, removed
+        m.setattr(server, "write_grades_with_notes", lambda *a, **k: (_ for _ in ()).throw(OSError("disk full")))
+        with pytest.raises(OSError, match="disk full"):
+            _grade_batch(predictor, AppSettings(), [str(upload)])
+        assert set(root.iterdir()) == before
+    summary, rows, csv_path, notes_path = _grade_batch(predictor, AppSettings(), [str(upload)])
+    assert csv_path is not None and Path(csv_path).is_file() and Path(notes_path).is_file(), summary
+    assert set(root.iterdir()) - before == {Path(csv_path).parent}
