@@ -10,7 +10,10 @@ points at a file that exists. Missing stages are reported as missing, never inve
 
 Its first lines say what wrote it (drac_ssl version, commit, UTC date) and what made the run
 (its commit(s), command). Command line: ``python -m drac_ssl.report RUN`` (which rewrites the
-report with the code of now, and so adds a line to the run's ``invocations.jsonl``).
+report with the code of now, and so adds a line to the run's ``invocations.jsonl``); it is
+refused (exit 2) when the run's ``config.yaml`` was edited after the stages ran
+(:func:`drac_ssl.stage_settings.edited_config_words`): the configuration section would state
+values they did not run with.
 """
 
 from __future__ import annotations
@@ -72,6 +75,7 @@ from drac_ssl.oof import OOF_FILE, OofError, folds_taken_words, read_oof
 from drac_ssl.plots import plot_comparison, plot_confusion, plot_history, plot_roc
 from drac_ssl.runtime import code_words, same_code
 from drac_ssl.scale import default_grade_names, describe_grades, read_ingest_facts
+from drac_ssl.stage_settings import edited_config_words
 from drac_ssl.starting import started
 
 __all__ = ["FIGURE_CAPTIONS", "figure_caption", "screening_line", "write_report", "main"]
@@ -1008,6 +1012,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code or 0)
     in_run = any((run_dir / f).is_file() for f in ("stages.json", "environment.json"))
     try:
+        # the configuration section reads config.yaml: edited after the stages ran, it would
+        # state values they did not run with (the training refuses such a folder in these words)
+        edited = _edited_config(run_dir)
+        if edited:
+            raise ValueError(edited)
         # a training or UMM holding the run folder writes report.md itself at its end: refused
         # (RunBusy, exit 2), and a training started while this report writes is refused too
         with runtime.hold_run(run_dir, tool="drac_ssl.report") if in_run else contextlib.nullcontext():
@@ -1015,6 +1024,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+def _edited_config(run_dir: Path) -> str:
+    """:func:`drac_ssl.stage_settings.edited_config_words` of the run's ``config.yaml``, with
+    this command as what to rerun; '' when it agrees with what the stages saved, or when there
+    is no readable config.yaml (the report says that in its configuration section)."""
+    try:
+        written = read_yaml((run_dir / "config.yaml").read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return ""
+    if not isinstance(written, dict):
+        return ""
+    return edited_config_words(run_dir, written, then=f"rerun python -m drac_ssl.report {run_dir}")
 
 
 def _write_logged(run_dir: Path, in_run: bool) -> int:

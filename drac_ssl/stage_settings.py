@@ -3,7 +3,10 @@
 One comparison serves every place that must not mix outputs of different configurations: a
 rerun of ``python -m drac_ssl.train`` on an existing run folder, ``run.reuse`` taking finished
 stages from another run folder (:mod:`drac_ssl.train`), a pretraining or UMM checkpoint resumed
-by its stage (:mod:`drac_ssl.pretrain`, :mod:`drac_ssl.umm.stage`); ``python -m
+by its stage (:mod:`drac_ssl.pretrain`, :mod:`drac_ssl.umm.stage`). A run folder's
+``config.yaml`` edited after its stages ran is found by one check (:func:`edited_config_words`,
+against what the stages saved themselves) for the training's resume, ``run.reuse`` and
+``python -m drac_ssl.report``; ``python -m
 drac_ssl.compare`` leaves :data:`OUTPUT_ONLY_SETTINGS` out of the settings it lists as differing
 between runs. Settings are nested dicts as
 :func:`drac_ssl.config.to_dict` writes them; differences are ``"section.key: old -> new"``.
@@ -11,12 +14,22 @@ between runs. Settings are nested dicts as
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from pathlib import Path
 from typing import Any
 
-from drac_ssl.config import PATH_SETTINGS, REFERABLE_OFF, Config, ConfigError, from_dict, to_dict
+from drac_ssl.config import (
+    PATH_SETTINGS,
+    REFERABLE_OFF,
+    Config,
+    ConfigError,
+    from_dict,
+    read_yaml,
+    to_dict,
+)
+from drac_ssl.io import read_json_dict
 
 # settings that change what a resumed run does or writes, or how fast, not its results
 OUTPUT_ONLY_SETTINGS = ("run.stages", "run.tensorboard", "run.threads", "run.out_dir", "run.name",
@@ -113,11 +126,13 @@ def saved_settings(saved: dict[str, Any]) -> dict[str, Any]:
 
 
 def stage_resume_differences(stage: str, saved: dict[str, Any] | None, cfg: Config, out_dir: Path,
-                             may_change: tuple[str, ...] = ()) -> list[str]:
+                             may_change: tuple[str, ...] = (),
+                             prefixes: tuple[str, ...] | None = None) -> list[str]:
     """What differs, as ``"key: old -> new"`` lines, between the configuration a stage's
     checkpoint was saved with (``saved``: its ``config``) and ``cfg``, among the settings the
-    stage's output depends on (:data:`REUSABLE_STAGES`), less :data:`OUTPUT_ONLY_SETTINGS` and
-    ``may_change`` (e.g. ``umm.epochs``: a finished stage may be given more epochs).
+    stage's output depends on (:data:`REUSABLE_STAGES`; ``prefixes`` when given, e.g. the
+    fine-tuning's ``("finetune.",)``), less :data:`OUTPUT_ONLY_SETTINGS` and ``may_change``
+    (e.g. ``umm.epochs``: a finished stage may be given more epochs).
 
     The same comparison as a rerun of ``python -m drac_ssl.train`` makes of the whole run
     folder: settings added since the checkpoint take their defaults, relative paths are read
@@ -126,7 +141,7 @@ def stage_resume_differences(stage: str, saved: dict[str, Any] | None, cfg: Conf
     """
     if not isinstance(saved, dict):
         return []
-    prefixes = REUSABLE_STAGES[stage]
+    prefixes = REUSABLE_STAGES[stage] if prefixes is None else prefixes
     diffs = config_differences(comparable(saved_settings(saved), made_in(out_dir)),
                                 comparable(to_dict(cfg)))
     return [d for d in diffs
@@ -136,3 +151,150 @@ def stage_resume_differences(stage: str, saved: dict[str, Any] | None, cfg: Conf
 def reads(prefixes: tuple[str, ...], key: str) -> bool:
     """Whether setting ``key`` is one of ``prefixes`` (a section ``x.`` or one key)."""
     return any(key.startswith(p) if p.endswith(".") else key == p for p in prefixes)
+
+
+def data_channels_resolved(settings: dict[str, Any], run_dir: Path) -> dict[str, Any]:
+    """``settings`` with ``pretrain.backbone.in_channels`` 0 ("the data's") replaced by the
+    run's ingested channels when the ingest has run: a run folder made when the default was
+    an explicit 1 resumes under the new default on its grey data."""
+    backbone = settings.get("pretrain", {}).get("backbone", {})
+    if backbone.get("in_channels") != 0 or not (run_dir / "data" / "ingest_summary.json").is_file():
+        return settings
+    from drac_ssl.scale import read_ingest_facts
+
+    channels = read_ingest_facts(run_dir / "data").channels
+    return {**settings, "pretrain": {**settings["pretrain"],
+                                     "backbone": {**backbone, "in_channels": channels}}}
+
+
+STAGE_NOUNS = {"pretrain": "the pretraining", "umm": "UMM", "finetune": "the fine-tuning"}
+"""How a message names the stages that save the settings they ran with (:func:`stage_ran_with`)."""
+
+
+@functools.lru_cache(maxsize=4)
+def _checkpoint_record(path: str, stamp: tuple[int, int]) -> dict[str, Any]:
+    """``last.pt``'s ``config`` and ``threads`` (``stamp``: its modification time and size, so
+    that a start's two readers, :func:`stage_ran_with` and
+    :func:`drac_ssl.train._saved_state_threads`, load it once). Raises what ``torch.load``
+    raises for a torn or foreign file."""
+    import torch
+
+    state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    return {"config": state.get("config"), "threads": state.get("threads")}
+
+
+def last_checkpoint(path: Path) -> dict[str, Any]:
+    """:func:`_checkpoint_record` of ``path`` as it is now on disk."""
+    info = path.stat()
+    return _checkpoint_record(str(path), (info.st_mtime_ns, info.st_size))
+
+
+def _status(run_dir: Path) -> dict[str, Any]:
+    """``run_dir/stages.json`` (an empty dict when missing or unreadable)."""
+    return read_json_dict(run_dir / "stages.json") or {}
+
+
+def _done(run_dir: Path, stage: str) -> bool:
+    entry = _status(run_dir).get(stage)
+    return isinstance(entry, dict) and entry.get("status") == "done"
+
+
+def stage_ran_with(run_dir: Path, stage: str) -> tuple[dict[str, Any] | None, str]:
+    """The settings ``stage`` (pretrain, umm or finetune) ran with in ``run_dir``, as the stage
+    saved them itself, and the file they came from (relative to ``run_dir``): UMM's
+    ``umm/config.yaml``, else the stage's ``checkpoints/last.pt`` ``config`` (its
+    ``metadata.json``'s first once the stage is done: the same settings, without loading a
+    checkpoint), else the other; the fine-tuning's, once it is done, its variants' ``model.json``
+    ``finetune`` section (the first that has one, in name order; the other sections are not
+    in it: None for them); (None, "") when the stage saved none (never started, stopped
+    before its first save, or a fine-tuning not done: its rerun retrains what differs)."""
+    folder = run_dir / stage
+    if stage == "finetune":
+        if not _done(run_dir, stage) or not folder.is_dir():
+            return None, ""
+        for model in sorted(folder.glob("*/model.json")):
+            section = (read_json_dict(model) or {}).get("finetune")
+            if isinstance(section, dict):
+                return {"finetune": section}, model.relative_to(run_dir).as_posix()
+        return None, ""
+    saved = [folder / "checkpoints" / "last.pt", folder / "metadata.json"]
+    if not any(path.is_file() for path in saved):
+        return None, ""  # umm/config.yaml is written before the first save: not yet a record
+    if _done(run_dir, stage):
+        saved.reverse()
+    for path in ([folder / "config.yaml"] if stage == "umm" else []) + saved:
+        if not path.is_file():
+            continue
+        try:
+            if path.suffix == ".pt":
+                settings = last_checkpoint(path)["config"]
+            elif path.suffix == ".json":
+                settings = (read_json_dict(path) or {}).get("config")
+            else:
+                settings = read_yaml(path.read_text(encoding="utf-8"))
+        except Exception:  # noqa: BLE001 - a torn or foreign file: the stage says what is wrong
+            continue
+        if isinstance(settings, dict):
+            return settings, path.relative_to(run_dir).as_posix()
+    return None, ""
+
+
+def edited_config_words(run_dir: Path, written: dict[str, Any], then: str | None = None) -> str:
+    """When ``run_dir/config.yaml`` (``written``, as read) disagrees with the settings a stage
+    saved itself (:func:`stage_ran_with`) on one its output depends on (the comparison a
+    resume of its checkpoint makes; the fine-tuning's: its ``finetune.*``; ``<stage>.epochs``
+    may grow while the stage is unfinished; paths are not compared: a moved data folder is
+    legitimate), the file was edited after the stages ran (or a stage was run alone with
+    other settings): the refusal that says so, which values they ran with and the fix (put it
+    back, then rerun; for the edited values, a new run folder). Empty when it agrees, or
+    nothing saved says otherwise.
+
+    ``then``: what the fix does once config.yaml is put back (default: rerun the training on
+    this folder with it, ``rerun with it: python -m drac_ssl.train -c RUN/config.yaml ...``);
+    one check for every
+    reader of a run's config.yaml: a resume of ``python -m drac_ssl.train`` (compared with the
+    edited file, it would be refused as "made with a different configuration" naming the
+    edited value as the old one, and ``-c RUN/config.yaml`` refused again by the stage's
+    checkpoint; a finished run would write the edited values into report.md), ``run.reuse``
+    (it would take stages made with other settings than the new run's) and ``python -m
+    drac_ssl.report`` (its configuration section would state the edited values)."""
+    try:
+        cfg = from_dict(data_channels_resolved(saved_settings(written), run_dir))
+    except (ConfigError, TypeError, ValueError):
+        return ""  # not a configuration this version reads: the usual comparison names it
+    lines: list[str] = []
+    back: dict[str, str] = {}
+    status = _status(run_dir)
+    # in_channels 0 means "the data's": a stage saves the count it resolved, and a generic data
+    # set (no ingest) has nothing here to resolve 0 with, so 0 is never an edit
+    data_channels = cfg.pretrain.backbone.in_channels == 0
+    for stage, noun in STAGE_NOUNS.items():
+        ran_with, where = stage_ran_with(run_dir, stage)
+        if ran_with is not None and stage == "finetune":  # its section only; the rest as written
+            ran_with = {**written, **ran_with}
+        if ran_with is not None:  # in_channels 0 as the data's, as on the config.yaml side
+            ran_with = data_channels_resolved(saved_settings(ran_with), run_dir)
+        # more epochs resume an unfinished stage; a finished one ran with its own count
+        finished = (status.get(stage) or {}).get("status") == "done"
+        for diff in stage_resume_differences(stage, ran_with, cfg, run_dir / stage,
+                                             may_change=() if finished else (f"{stage}.epochs",),
+                                             prefixes=("finetune.",) if stage == "finetune" else None):
+            key, _, values = diff.partition(": ")
+            before, _, there = values.partition(" -> ")
+            if key in PATH_SETTINGS or key in back or (data_channels and key == "pretrain.backbone.in_channels"):
+                continue
+            back[key] = before
+            lines.append(f"{key} is {there} there but {noun} ran with {before} ({where})")
+    if not lines:
+        return ""
+    from drac_ssl.runtime import new_run_settings
+
+    saved = run_dir / "config.yaml"
+    then = then or (f"rerun with it: python -m drac_ssl.train -c {saved} run.out_dir={run_dir.parent} "
+                    f"run.name={run_dir.name}")
+    return (f"{saved} does not say what the stages ran with (edited after they ran, or a stage "
+            f"run alone, e.g. python -m drac_ssl.umm, with other settings):\n     " + "\n     ".join(lines)
+            + f"\n     fix: make config.yaml say what they ran with "
+            f"({', '.join(f'{k}: {v}' for k, v in back.items())}), then {then}; to run "
+            f"with other values, fix config.yaml first, then start a new run that takes the finished "
+            f"stages it can: add {new_run_settings(run_dir)} and the other values to your command")

@@ -59,11 +59,9 @@ from drac_ssl import preflight, runtime
 from drac_ssl.commands import train_parser
 from drac_ssl.config import (  # noqa: F401 - load_config: train.load_config for callers
     PACKAGE_CONFIGS,
-    PATH_SETTINGS,
     Config,
     ConfigError,
     default_config_file,
-    from_dict,
     load_config,
     read_yaml,
     run_name_problem,
@@ -89,10 +87,12 @@ from drac_ssl.stage_settings import (
     REUSABLE_STAGES,
     comparable,
     config_differences,
+    data_channels_resolved,
+    edited_config_words,
+    last_checkpoint,
     made_in,
     reads,
     saved_settings,
-    stage_resume_differences,
 )
 from drac_ssl.starting import started
 
@@ -193,20 +193,6 @@ def resolve_run_dir(cfg: Config) -> Path:
     return Path(cfg.run.out_dir) / name
 
 
-def _data_channels_resolved(settings: dict[str, Any], run_dir: Path) -> dict[str, Any]:
-    """``settings`` with ``pretrain.backbone.in_channels`` 0 ("the data's") replaced by the
-    run's ingested channels when the ingest has run: a run folder made when the default was
-    an explicit 1 resumes under the new default on its grey data."""
-    backbone = settings.get("pretrain", {}).get("backbone", {})
-    if backbone.get("in_channels") != 0 or not (run_dir / "data" / "ingest_summary.json").is_file():
-        return settings
-    from drac_ssl.scale import read_ingest_facts
-
-    channels = read_ingest_facts(run_dir / "data").channels
-    return {**settings, "pretrain": {**settings["pretrain"],
-                                     "backbone": {**backbone, "in_channels": channels}}}
-
-
 def ingest_modality(settings: dict[str, Any]) -> str:
     """The ``data.modality`` the ingest stage is given for a configuration (as a dict):
     ``auto`` becomes ``fundus`` under ``pretrain.augment.recipe=fundus`` (:func:`stage_ingest`)."""
@@ -229,11 +215,11 @@ def _existing_run_problem(cfg: Config, run_dir: Path) -> str:
         old = read_yaml(saved.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         return f"{saved}: the saved configuration is not valid YAML ({exc}).\n     fix: choose another run.name"
-    edited = _edited_config_words(run_dir, old)
+    edited = edited_config_words(run_dir, old)
     if edited:  # config.yaml is not what the stages ran with: comparing with it misleads
         return edited
-    diffs = config_differences(comparable(_data_channels_resolved(saved_settings(old), run_dir), made_in(run_dir)),
-                                comparable(_data_channels_resolved(to_dict(cfg), run_dir)))
+    diffs = config_differences(comparable(data_channels_resolved(saved_settings(old), run_dir), made_in(run_dir)),
+                                comparable(data_channels_resolved(to_dict(cfg), run_dir)))
     if not preflight.blocking_outputs(run_dir):
         if not (run_dir / "data" / "manifest.csv").exists():
             return ""  # nothing finished (e.g. an ingest stopped by a bad file): any change is fine
@@ -258,104 +244,6 @@ def _existing_run_problem(cfg: Config, run_dir: Path) -> str:
             + "\n     fix: choose another run.name to start a new run, or rerun with the saved "
             f"config: python -m drac_ssl.train -c {saved} run.out_dir={run_dir.parent} run.name={run_dir.name}"
             + branch)
-
-
-STAGE_NOUNS = {"pretrain": "the pretraining", "umm": "UMM"}
-"""How a message names the stages that save the settings they ran with (:func:`_stage_ran_with`)."""
-
-
-@functools.lru_cache(maxsize=4)
-def _checkpoint_record(path: str, stamp: tuple[int, int]) -> dict[str, Any]:
-    """``last.pt``'s ``config`` and ``threads`` (``stamp``: its modification time and size, so
-    that the start's two readers, :func:`_stage_ran_with` and :func:`_saved_state_threads`,
-    load it once). Raises what ``torch.load`` raises for a torn or foreign file."""
-    import torch  # loaded by then (drac_ssl.runtime)
-
-    state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    return {"config": state.get("config"), "threads": state.get("threads")}
-
-
-def _last_checkpoint(path: Path) -> dict[str, Any]:
-    """:func:`_checkpoint_record` of ``path`` as it is now on disk."""
-    info = path.stat()
-    return _checkpoint_record(str(path), (info.st_mtime_ns, info.st_size))
-
-
-def _stage_ran_with(run_dir: Path, stage: str) -> tuple[dict[str, Any] | None, str]:
-    """The settings ``stage`` (pretrain or umm) ran with in ``run_dir``, as the stage saved them
-    itself, and the file they came from (relative to ``run_dir``): UMM's ``umm/config.yaml``,
-    else the stage's ``checkpoints/last.pt`` ``config`` (its ``metadata.json``'s first once the
-    stage is done: the same settings, without loading a checkpoint), else the other; (None,
-    "") when the stage saved none (never started, or stopped before its first save)."""
-    folder = run_dir / stage
-    saved = [folder / "checkpoints" / "last.pt", folder / "metadata.json"]
-    if not any(path.is_file() for path in saved):
-        return None, ""  # umm/config.yaml is written before the first save: not yet a record
-    if (preflight._status(run_dir).get(stage) or {}).get("status") == "done":
-        saved.reverse()
-    for path in ([folder / "config.yaml"] if stage == "umm" else []) + saved:
-        if not path.is_file():
-            continue
-        try:
-            if path.suffix == ".pt":
-                settings = _last_checkpoint(path)["config"]
-            elif path.suffix == ".json":
-                settings = (read_json_dict(path) or {}).get("config")
-            else:
-                settings = read_yaml(path.read_text(encoding="utf-8"))
-        except Exception:  # noqa: BLE001 - a torn or foreign file: the stage says what is wrong
-            continue
-        if isinstance(settings, dict):
-            return settings, path.relative_to(run_dir).as_posix()
-    return None, ""
-
-
-def _edited_config_words(run_dir: Path, written: dict[str, Any]) -> str:
-    """When ``run_dir/config.yaml`` (``written``, as read) disagrees with the settings a stage
-    saved itself (:func:`_stage_ran_with`) on one its output depends on (the comparison a
-    resume of its checkpoint makes; ``<stage>.epochs`` may grow, paths are not compared: a
-    moved data folder is legitimate), the file was edited after the stages ran: the refusal
-    that says so, which values they ran with and the fix (put it back; then, for the edited
-    values, a new run folder). Empty when it agrees, or nothing saved says otherwise.
-
-    Compared with the edited file, a resume would be refused as "made with a different
-    configuration" naming the edited value as the old one, and ``-c RUN/config.yaml`` would be
-    refused again by the stage's checkpoint; a finished run would write the edited values
-    into report.md."""
-    try:
-        cfg = from_dict(_data_channels_resolved(saved_settings(written), run_dir))
-    except (ConfigError, TypeError, ValueError):
-        return ""  # not a configuration this version reads: the usual comparison names it
-    lines: list[str] = []
-    back: dict[str, str] = {}
-    status = preflight._status(run_dir)
-    # in_channels 0 means "the data's": a stage saves the count it resolved, and a generic data
-    # set (no ingest) has nothing here to resolve 0 with, so 0 is never an edit
-    data_channels = cfg.pretrain.backbone.in_channels == 0
-    for stage, noun in STAGE_NOUNS.items():
-        ran_with, where = _stage_ran_with(run_dir, stage)
-        if ran_with is not None:  # in_channels 0 as the data's, as on the config.yaml side
-            ran_with = _data_channels_resolved(saved_settings(ran_with), run_dir)
-        # more epochs resume an unfinished stage; a finished one ran with its own count
-        finished = (status.get(stage) or {}).get("status") == "done"
-        for diff in stage_resume_differences(stage, ran_with, cfg, run_dir / stage,
-                                             may_change=() if finished else (f"{stage}.epochs",)):
-            key, _, values = diff.partition(": ")
-            before, _, there = values.partition(" -> ")
-            if key in PATH_SETTINGS or key in back or (data_channels and key == "pretrain.backbone.in_channels"):
-                continue
-            back[key] = before
-            lines.append(f"{key} is {there} there but {noun} ran with {before} ({where})")
-    if not lines:
-        return ""
-    saved = run_dir / "config.yaml"
-    return (f"{saved} does not say what the stages ran with (edited after they ran, or a stage "
-            f"run alone, e.g. python -m drac_ssl.umm, with other settings):\n     " + "\n     ".join(lines)
-            + f"\n     fix: make config.yaml say what they ran with "
-            f"({', '.join(f'{k}: {v}' for k, v in back.items())}), then rerun with it: python -m "
-            f"drac_ssl.train -c {saved} run.out_dir={run_dir.parent} run.name={run_dir.name}; to run "
-            f"with other values, fix config.yaml first, then start a new run that takes the finished "
-            f"stages it can: add {runtime.new_run_settings(run_dir)} and the other values to your command")
 
 
 def _takeable_stages(status: dict[str, Any], diffs: list[str],
@@ -450,8 +338,13 @@ def plan_reuse(cfg: Config, source: Path, run_dir: Path) -> ReusePlan:
         old = read_yaml(saved.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{saved} is not valid YAML ({exc})\n  fix: run.reuse=another run folder") from None
-    diffs = config_differences(comparable(_data_channels_resolved(saved_settings(old), source), made_in(source)),
-                                comparable(_data_channels_resolved(to_dict(cfg), source)))
+    # compared with a config.yaml edited after its stages ran, stages made with other settings
+    # than this run's would be taken as its own
+    edited = edited_config_words(source, old, then="rerun this command")
+    if edited:
+        raise ConfigError(edited)
+    diffs = config_differences(comparable(data_channels_resolved(saved_settings(old), source), made_in(source)),
+                                comparable(data_channels_resolved(to_dict(cfg), source)))
     before, now = ingest_modality(saved_settings(old)), ingest_modality(to_dict(cfg))
     if before != now:  # the one setting outside data.* the ingest reads (so every stage's)
         diffs.append(f"data.modality as the ingest reads it (recipe=fundus means fundus): {before} -> {now}")
@@ -911,7 +804,7 @@ def _saved_state_threads(run_dir: Path, stage: str) -> tuple[bool, int | None]:
     if not last.is_file():
         return False, None
     try:
-        count = _last_checkpoint(last)["threads"]
+        count = last_checkpoint(last)["threads"]
     except Exception:  # noqa: BLE001 - a torn or foreign file: the stage itself says what is wrong
         return True, None
     return True, count if isinstance(count, int) and not isinstance(count, bool) else None

@@ -263,7 +263,6 @@ def test_submission_command_line_takes_k_from_the_header_or_the_option(tmp_path:
 
 
 def test_an_old_run_folder_resumes_under_the_new_in_channels_default(tmp_path: Path) -> None:
-    from drac_ssl import train
     from drac_ssl.config import load_config, to_dict
 
     (tmp_path / "data").mkdir()
@@ -271,10 +270,10 @@ def test_an_old_run_folder_resumes_under_the_new_in_channels_default(tmp_path: P
     old = to_dict(load_config(None, ["pretrain.backbone.in_channels=1"]))  # the old default
     new = to_dict(load_config(None))  # in_channels 0: the data's
     summary.write_text(json.dumps({"channels": {"value": 1}}))
-    resolved = [train._data_channels_resolved(c, tmp_path) for c in (old, new)]
+    resolved = [stage_settings.data_channels_resolved(c, tmp_path) for c in (old, new)]
     assert stage_settings.config_differences(*resolved) == []
     summary.write_text(json.dumps({"channels": {"value": 3}, "grades": {"names": list(ICDR)}}))
-    resolved = [train._data_channels_resolved(c, tmp_path) for c in (old, new)]
+    resolved = [stage_settings.data_channels_resolved(c, tmp_path) for c in (old, new)]
     assert stage_settings.config_differences(*resolved) == ["pretrain.backbone.in_channels: 1 -> 3"]
 
 

@@ -484,6 +484,44 @@ def test_the_report_command_is_refused_while_a_training_holds_the_run_folder(
     assert (run / "report.md").exists()
 
 
+def test_the_report_command_refuses_a_config_yaml_edited_after_the_stages_ran(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """``python -m drac_ssl.report RUN`` wrote the configuration section from RUN/config.yaml as
+    it is now: edited after the run (pretrain.lr, finetune.head), the report said the run ran
+    with the edited values. It is refused in the words of the training's edited-config check
+    (which values the stages ran with, and the fix), writing nothing; put back, it reports."""
+    from fake_ingest import make_finished_run
+
+    from drac_ssl import report, train
+
+    run = make_finished_run(tmp_path / "runs" / "done")
+    saved = run / "config.yaml"
+    ran = train.to_dict(train.load_config(saved))
+    (run / "pretrain" / "metadata.json").write_text(json.dumps({"config": ran}))
+    model = json.loads((run / "finetune" / "vicreg" / "model.json").read_text())
+    (run / "finetune" / "vicreg" / "model.json").write_text(json.dumps({**model, "finetune": ran["finetune"]}))
+    written: list[Path] = []
+    monkeypatch.setattr(report, "write_report", lambda run_dir: written.append(run_dir) or run_dir / "report.md")
+    head = "mlp" if ran["finetune"]["head"] != "mlp" else "linear"
+    for edit, words in ((["pretrain.lr=0.5"], f"pretrain.lr is 0.5 there but the pretraining ran with "
+                                               f"{ran['pretrain']['lr']} (pretrain/metadata.json)"),
+                        ([f"finetune.head={head}"], f"finetune.head is {head!r} there but the fine-tuning "
+                                                    f"ran with {ran['finetune']['head']!r} (finetune/vicreg/model.json)")):
+        train.save_config(train.load_config(saved, edit), saved)  # the hand edit
+        capsys.readouterr()
+        assert report.main([str(run)]) == 2
+        err = capsys.readouterr().err
+        assert f"{saved} does not say what the stages ran with" in err and words in err, err
+        assert "fix: make config.yaml say what they ran with" in err and "Traceback" not in err, err
+        assert f"then rerun python -m drac_ssl.report {run}; to run with other values" in err, err
+        assert written == []
+        train.save_config(train.load_config(saved, [f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}"
+                                                    for k, v in (("pretrain.lr", ran["pretrain"]["lr"]),
+                                                                 ("finetune.head", ran["finetune"]["head"]))]),
+                          saved)  # the fix as printed: put back
+    assert report.main([str(run)]) == 0 and written == [run]
+
+
 def test_three_one_grade_variants_are_read_with_care_once(tmp_path: Path) -> None:
     """A tiny run whose three variants each gave every image one grade: report.md carried three
     long 'Read with care' paragraphs, each repeating two variants' words. The comparison says it

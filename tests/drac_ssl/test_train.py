@@ -77,6 +77,11 @@ def test_no_argument_job_runs_every_stage_on_phantom_data(reduced_run: tuple[Pat
     for rel in ("pretrain/checkpoints/last.pt", "pretrain/checkpoints/monitor_peak.pt", "umm/checkpoints/last.pt"):
         assert (run_dir / rel).is_file(), rel
     assert not any("checkpoints_removed" in s for s in stages.values())
+    # config.yaml says what every stage ran with: the edited-config check (train's resume,
+    # run.reuse, the report command) finds nothing in a run it did not touch
+    written = train.read_yaml((run_dir / "config.yaml").read_text())
+    assert stage_settings.stage_ran_with(run_dir, "finetune")[1].endswith("/model.json")
+    assert stage_settings.edited_config_words(run_dir, written) == ""
     submission = run_dir / "export" / "submission.csv"
     test_dir = phantom / "DRAC2022_Testing_Set" / "C. Diabetic Retinopathy Grading" / "1. Original Images" / "b. Testing Set"
     assert check_submission(submission, test_dir) == []
@@ -193,7 +198,7 @@ def test_a_hand_edited_config_yaml_is_named_as_edited_and_its_fix_is_not_the_ref
             assert "different configuration" not in err, err
         # the fix as printed: the file put back, -c RUN/config.yaml resumes (no refusal)
         train.save_config(train.load_config(saved, ["pretrain.lr=0.015"]), saved)
-        assert train._edited_config_words(saved.parent, train.read_yaml(saved.read_text())) == ""
+        assert stage_settings.edited_config_words(saved.parent, train.read_yaml(saved.read_text())) == ""
 
 
 def _stage_record(run_dir: Path, stage: str, cfg: Any, done: bool) -> None:
@@ -213,20 +218,20 @@ def test_the_edited_config_check_refuses_no_legitimate_rerun(tmp_path: Path) -> 
     ran = train.load_config(train.DEFAULT_CONFIG, [*REDUCED, "pretrain.backbone.in_channels=1"])
     _stage_record(generic, "pretrain", ran, done=True)
     written = train.to_dict(train.load_config(train.DEFAULT_CONFIG, [*REDUCED, "pretrain.backbone.in_channels=0"]))
-    assert train._edited_config_words(generic, written) == ""
+    assert stage_settings.edited_config_words(generic, written) == ""
     # UMM stopped before its first save: only umm/config.yaml, with the settings it was given
     early = tmp_path / "early"
     _stage_record(early, "pretrain", train.load_config(train.DEFAULT_CONFIG, REDUCED), done=True)
     (early / "umm").mkdir()
     train.save_config(train.load_config(train.DEFAULT_CONFIG, [*REDUCED, "umm.beta=0.5"]), early / "umm" / "config.yaml")
-    assert train._stage_ran_with(early, "umm") == (None, "")
-    assert train._edited_config_words(early, train.to_dict(train.load_config(train.DEFAULT_CONFIG, REDUCED))) == ""
+    assert stage_settings.stage_ran_with(early, "umm") == (None, "")
+    assert stage_settings.edited_config_words(early, train.to_dict(train.load_config(train.DEFAULT_CONFIG, REDUCED))) == ""
     # more epochs: allowed while the stage is unfinished (a resume goes on), an edit once done
     for done, refused in ((False, False), (True, True)):
         run = tmp_path / f"epochs-{done}"
         _stage_record(run, "pretrain", train.load_config(train.DEFAULT_CONFIG, REDUCED), done=done)
         more = train.to_dict(train.load_config(train.DEFAULT_CONFIG, [*REDUCED, "pretrain.epochs=9"]))
-        assert ("pretrain.epochs is 9 there" in train._edited_config_words(run, more)) is refused, done
+        assert ("pretrain.epochs is 9 there" in stage_settings.edited_config_words(run, more)) is refused, done
 
 
 def test_bad_override_is_a_clear_error_not_a_traceback(capsys: pytest.CaptureFixture[str]) -> None:
@@ -921,6 +926,33 @@ def test_run_reuse_of_a_stage_whose_output_is_gone_names_the_file_and_how_to_red
     plan = train.plan_reuse(cfg, source, tmp_path / "runs" / "new")
     assert plan.stages == ("ingest",) and plan.stopped_at == "pretrain", plan
     assert f"its output folder {source / 'pretrain'} is gone" in plan.describe()
+
+
+def test_run_reuse_refuses_a_source_whose_config_yaml_was_edited_after_its_stages_ran(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """run.reuse compared the new settings with the source's config.yaml as it is now: edited
+    after the source ran (pretrain.lr 0.015 -> 0.5), a new run with pretrain.lr=0.5 took the
+    pretraining made with 0.015 as its own. The source's edit is refused in the training's
+    words (what the stages ran with, and the fix), and nothing is taken."""
+    from fake_ingest import make_finished_run
+
+    source = make_finished_run(tmp_path / "runs" / "base")
+    saved = source / "config.yaml"
+    ran = train.to_dict(train.load_config(saved))
+    (source / "pretrain" / "metadata.json").write_text(json.dumps({"config": ran}))
+    train.save_config(train.load_config(saved, ["pretrain.lr=0.5"]), saved)  # the hand edit
+    monkeypatch.chdir(tmp_path)
+    cfg = train.load_config(saved, ["run.name=new"])
+    with pytest.raises(train.ConfigError) as refused:
+        train.plan_reuse(cfg, source, tmp_path / "runs" / "new")
+    said = str(refused.value)
+    assert f"{saved} does not say what the stages ran with" in said, said
+    assert f"pretrain.lr is 0.5 there but the pretraining ran with {ran['pretrain']['lr']}" in said, said
+    assert "fix: make config.yaml say what they ran with" in said, said
+    code = train.main(["-c", str(saved), "run.name=new", f"run.reuse={source}"])
+    err = capsys.readouterr().err
+    assert code == 2 and f"{saved} does not say what the stages ran with" in err, err
+    assert not (tmp_path / "runs" / "new" / "pretrain").exists()
 
 
 def test_a_changed_and_invalid_value_in_a_run_folder_is_one_listing(
