@@ -4,7 +4,7 @@
 ingest --root DIR --out RUN_DATA`` wraps it. It
 
 1. finds the images and the label CSV (:mod:`data_prep.layout`: DRAC 2022, APTOS 2019,
-   EyePACS, IDRiD, a MedMNIST ``.npz`` or a plain folder + CSV) and the grade scale
+   EyePACS, IDRiD, DeepDRiD, a MedMNIST ``.npz`` or a plain folder + CSV) and the grade scale
    (``data.grades`` or the layout's),
 2. reads every file once, hashes, decodes, checks and resizes it in a process pool
    (:mod:`data_prep.cache`, :mod:`data_prep.validate`), reusing unchanged files from the
@@ -82,6 +82,7 @@ from drac_ssl.config import (
     DATA_MISSING,
     DATA_MODALITIES,
     DATA_UNGRADABLE,
+    LAYOUT_NAMES,
     ConfigError,
     DataConfig,
     layout_root_help,
@@ -277,7 +278,7 @@ def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str]
     test_images: list[Path] = []
     not_read: list[Path] = []  # training-folder files reported as not read (x.webp)
     if layout.train_dir is not None:
-        scan = scan_image_folder(layout.train_dir, skip=layout.skip)
+        scan = scan_image_folder(layout.train_dir, skip=layout.skip, nested=layout.nested)
         train_images, problems = scan.images, problems + scan.problems
         not_read = [Path(p.path) for p in scan.problems if p.kind == "non-image"]
     if layout.test_dir is not None:
@@ -290,9 +291,11 @@ def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str]
     # at all gets the no-images stop instead, which names the subfolder as the likely root
     if (layout.labels_csv is not None and layout.train_dir is not None
             and (train_images or test_images or layout.kind != "plain")):
+        # the patient column: data.patient_column, else the one the layout owns (DeepDRiD's)
         table, table_problems = read_labels(layout.labels_csv, layout.image_column,
-                                            layout.grade_column, cfg.patient_column, grade_names,
-                                            cfg.ungradable)
+                                            layout.grade_column,
+                                            cfg.patient_column or layout.patient_column,
+                                            grade_names, cfg.ungradable, layout.eye_columns)
         problems += apply_strict(table_problems, cfg.strict)
         if table is not None:
             problems += duplicate_label_rows(table) + same_image_rows(train_images, table)
@@ -300,7 +303,8 @@ def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str]
             train_images, left_out, left_out_problems = leave_out_ungradable(train_images, table)
             problems += left_out_problems
             labels, match_problems, missing = match_labels(train_images, table, layout.train_dir,
-                                                           not_read=not_read, missing=cfg.missing)
+                                                           not_read=not_read, missing=cfg.missing,
+                                                           nested=layout.nested)
             problems += match_problems
             if not train_images and table.rows:  # the graded rows (the ungradable are apart)
                 problems.append(no_training_images(layout.labels_csv, layout.train_dir,
@@ -698,19 +702,52 @@ def pair_eyes(train: Sequence[ImageEntry], source: str) -> list[Problem]:
                  "nothing to do; --patient-column overrides it", "folds")]
 
 
+def _owned_column_words(layout: Layout) -> str:
+    """``the DeepDRiD layout's column 'patient_id'``: the patient column a layout owns."""
+    return (f"the {LAYOUT_NAMES.get(layout.treated_as, layout.treated_as)} layout's column "
+            f"{layout.patient_column!r}")
+
+
+def own_patients(layout: Layout, cfg: DataConfig, train: Sequence[ImageEntry],
+                 source: str) -> tuple[str, list[Problem]]:
+    """The patients a layout names by itself when ``data.patient_column`` is not set: the
+    patient column it owns (``Layout.patient_column``: DeepDRiD's ``patient_id``, read onto
+    the labels by :func:`collect_images`), or EyePACS's image ids ``<patient>_left`` /
+    ``_right`` (recorded on the labels here, :func:`pair_eyes`). Returns where they come
+    from, in words (``''``: the layout names none, or ``data.patient_column`` is set, or no
+    image has one) and the note that says so (at ``source``, the label CSV); the folds, the
+    summary and the preflight of ``python -m drac_ssl.train`` all ask here."""
+    if cfg.patient_column:
+        return "", []
+    if layout.patient_column:
+        named = [e for e in train if e.label is not None and e.label.patient]
+        if not named:
+            return "", []
+        n = len({e.label.patient for e in named if e.label is not None})
+        words = _owned_column_words(layout)
+        return words, [note(source, f"{counted(len(named), 'image')} of {counted(n, 'patient')} "
+                                    f"named by {words}: a patient's images are kept in one fold "
+                                    f"(the manifest's patient column)",
+                            "nothing to do; --patient-column overrides it", "folds")]
+    if layout.treated_as == "eyepacs":
+        notes = pair_eyes(train, source)
+        return ("EyePACS image ids (<patient>_left / _right)" if notes else ""), notes
+    return "", []
+
+
 def _assign_folds(entries: Sequence[ImageEntry], cfg: DataConfig, source: str,
-                  layout_kind: str = "", grade_names: Sequence[str] = ()) -> list[Problem]:
+                  layout: Layout, grade_names: Sequence[str] = ()) -> list[Problem]:
     """Set ``fold`` of every training image (all labelled and valid by now); return notes or
     the error of an impossible split. Folds are grouped by patient with
-    ``data.patient_column``, and for the EyePACS layout by the patient its image ids name.
+    ``data.patient_column``, else by the patients the layout names (:func:`own_patients`).
     ``grade_names`` name the grades in the notes (a grade with fewer images than folds)."""
     train = [e for e in entries if e.split == "train"]
     grades = [e.label.grade for e in train if e.label is not None and e.label.grade is not None]
     if not train or len(grades) != len(train):
         return []
-    notes = pair_eyes(train, source) if layout_kind == "eyepacs" and not cfg.patient_column else []
+    own, notes = own_patients(layout, cfg, train, source)
     patients = [(e.label.patient if e.label else "") or e.image_id for e in train] \
-        if cfg.patient_column or notes else None
+        if cfg.patient_column or own else None
     # each image's row in the label CSV, so that a fix can name the images to relabel
     rows = [(e.label.name, e.label.line) for e in train if e.label is not None] \
         if Path(source).suffix.lower() != ".npz" and Path(source).is_file() else None
@@ -772,11 +809,12 @@ def _counts(entries: Sequence[ImageEntry], k: int) -> tuple[dict[int, int], dict
 
 def _patient_facts(entries: Sequence[ImageEntry], cfg: DataConfig,
                    columns: Sequence[str] = (), grade_column: str = "",
-                   image_column: str = "") -> dict[str, object]:
+                   image_column: str = "", layout: Layout | None = None) -> dict[str, object]:
     """How the folds were formed, for ``ingest_summary.json`` (``patients``) and the printed
     summary: ``grouped`` (True when each patient's images share a fold), ``source`` (in
-    words: the ``--patient-column`` read, or the EyePACS image ids), ``column`` (None
-    without one), ``n_patients`` (distinct patients among the labelled training images; an
+    words: the ``--patient-column`` read, or the patients the ``layout`` names,
+    :func:`own_patients`), ``column`` (the patient column read, None without one),
+    ``n_patients`` (distinct patients among the labelled training images; an
     image with an empty patient cell is its own patient, as in the folds; None when not
     grouped), ``n_images`` (those training images) and ``unused_column``: when not grouped,
     one of the label CSV's ``columns`` that looks like a patient id, never the
@@ -785,13 +823,16 @@ def _patient_facts(entries: Sequence[ImageEntry], cfg: DataConfig,
     (None otherwise)."""
     train = [e for e in entries if e.split == "train" and e.label is not None]
     named = any(e.label.patient for e in train if e.label is not None)
-    grouped = bool(cfg.patient_column) or named  # EyePACS eye pairs name the patient themselves
+    grouped = bool(cfg.patient_column) or named  # a layout's patients name themselves
+    # the patient column the layout owns (DeepDRiD's), when it named the patients
+    owned = layout.patient_column if layout is not None and named and not cfg.patient_column else ""
     source = (f"column {cfg.patient_column!r}" if cfg.patient_column
+              else _owned_column_words(layout) if owned and layout is not None
               else "EyePACS image ids (<patient>_left / _right)" if grouped else None)
     patients = {(e.label.patient if e.label else "") or e.image_id for e in train}
     unused = None if grouped or not train else patient_column_guess(columns, grade_column,
                                                                      image_column)
-    return {"grouped": grouped, "source": source, "column": cfg.patient_column or None,
+    return {"grouped": grouped, "source": source, "column": cfg.patient_column or owned or None,
             "n_patients": len(patients) if grouped else None, "n_images": len(train),
             "unused_column": unused}
 
@@ -983,7 +1024,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     problems += apply_strict(_mixed_bit_depths(entries, root), cfg.strict)
 
     if not any(p.severity == "error" for p in problems):
-        problems += _assign_folds(entries, cfg, str(layout.labels_csv or root), layout.treated_as,
+        problems += _assign_folds(entries, cfg, str(layout.labels_csv or root), layout,
                                   plan.grade_names)
         problems += _empty_grades(entries, plan.grade_names, str(layout.labels_csv or root),
                                   cfg.strict, left_out_grades(missing))
@@ -1013,7 +1054,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
             channels=channels,
             preprocessing=_preprocessing_words(cfg, problems, sum(per_split.values())),
             patients=_patient_facts(entries, cfg, table.columns if table is not None else (),
-                                    layout.grade_column, layout.image_column),
+                                    layout.grade_column, layout.image_column, layout),
             unlabelled_copies=pool_copies,
             left_out_ungradable=[(row, None if path is None else relative(path, root))
                                  for row, path in left_out],

@@ -34,6 +34,20 @@ underscore-space are real)::
   says so); its names restart at
   ``IDRiD_001``, so names shared with training images are allowed (contents are compared).
 
+``deepdrid``: DeepDRiD (ISBI 2020), a regular-fundus set as unzipped::
+
+    regular-fundus-training/
+      regular-fundus-training.csv   (patient_id, image_id, ..., left_eye_DR_Level, right_eye_DR_Level, ...)
+      Images/<patient_id>/<image_id>.jpg
+
+  ``root`` is that folder (``regular-fundus-validation/``, of the same shape, is read alike);
+  the images sit in per-patient subfolders of ``Images/`` (``Layout.nested``). Each image's
+  ICDR grade is its own eye's column (``_l`` / ``_r`` after the underscore of ``image_id``,
+  :data:`EYE_COLUMNS`), its patient the ``patient_id`` column (:data:`PATIENT_COLUMNS`), so
+  folds keep a patient's images together without ``data.patient_column``. A folder holding
+  both sets is refused, naming the one to pass (the two are not merged into one pool); the
+  challenge's evaluation images are not read (no test split).
+
 ``medmnist``: a MedMNIST ``.npz`` (RetinaMNIST): ``root`` is the file or a folder holding
   exactly one. Row ``i`` of ``train_images`` / ``val_images`` / ``test_images`` is the case
   ``train_{i:04d}.png`` / ``val_{i:04d}.png`` / ``test_{i:04d}.png``; train and val rows with
@@ -102,6 +116,8 @@ EYEPACS_TRAIN_DIRS = ("train", "train_images", "resized_train", "resized_train_c
 EYEPACS_TEST_DIRS = ("test", "test_images", "resized_test")
 IDRID_DIR = "B. Disease Grading"
 IDRID_LABELS_CSV_NAME = "a. IDRiD_Disease Grading_Training Labels.csv"
+DEEPDRID_SETS = ("regular-fundus-training", "regular-fundus-validation")  # each with NAME.csv
+DEEPDRID_IMAGES = "Images"  # Images/<patient_id>/<image_id>.jpg
 
 IMAGE_SUFFIXES = frozenset(image_notes.IMAGE_SUFFIXES)  # the one list (image_notes)
 SYSTEM_FILES = frozenset({"thumbs.db", "desktop.ini", "__macosx", "icon\r"})
@@ -112,8 +128,20 @@ COLUMNS = {  # the label columns each layout's CSV has
     "aptos": ("id_code", "diagnosis"),
     "eyepacs": ("image", "level"),
     "idrid": ("Image name", "Retinopathy grade"),
+    "deepdrid": ("image_id", ""),  # the grade is per eye: EYE_COLUMNS
     "medmnist": ("", ""),
 }
+EYE_COLUMNS = {"deepdrid": ("left_eye_DR_Level", "right_eye_DR_Level")}
+"""Layouts whose grade is spread over one column per eye, (left, right): each row's grade is
+its own eye's column, the eye told from the image id (:func:`data_prep.validate.eye_of`);
+``data.grade_column``, when set, reads that one column instead."""
+PATIENT_COLUMNS = {"deepdrid": "patient_id"}
+"""The patient column a layout owns: its folds keep a patient's images together without
+``data.patient_column`` (which, when set, is read instead). EyePACS names its patients in
+its image ids instead (``data_prep.ingest.pair_eyes``)."""
+NESTED_LAYOUTS = frozenset({"deepdrid"})
+"""Layouts whose training images sit in per-patient subfolders of ``train_dir`` (one level:
+``Images/<patient_id>/<image>``), listed by :func:`scan_image_folder` with ``nested``."""
 FUNDUS_LAYOUTS = frozenset(scale.FUNDUS_LAYOUTS)
 """Colour fundus layouts: ``data.channels`` defaults to auto, no 1024 px expectation."""
 LABEL_FORMATS = tuple(kind for kind, columns in COLUMNS.items()
@@ -125,7 +153,7 @@ LABEL_FORMATS = tuple(kind for kind, columns in COLUMNS.items()
 class Layout:
     """The resolved input: image folders per split and the label CSV (None when absent)."""
 
-    kind: str  # drac | plain | aptos | eyepacs | idrid | medmnist
+    kind: str  # drac | plain | aptos | eyepacs | idrid | deepdrid | medmnist
     root: Path
     train_dir: Path | None
     test_dir: Path | None
@@ -138,6 +166,14 @@ class Layout:
     npz: Path | None = None  # medmnist: the .npz holding the images
     shared_test_names: bool = False  # the official test names restart (IDRiD)
     label_format: str = ""  # plain: the public layout whose label columns the CSV has
+    eye_columns: tuple[str, ...] = ()  # (left, right): the grade is the image's eye's (EYE_COLUMNS)
+    patient_column: str = ""  # the patient column the layout owns (PATIENT_COLUMNS)
+
+    @property
+    def nested(self) -> bool:
+        """The training images sit in per-patient subfolders of ``train_dir``
+        (:data:`NESTED_LAYOUTS`)."""
+        return self.kind in NESTED_LAYOUTS
 
     @property
     def treated_as(self) -> str:
@@ -178,15 +214,41 @@ def name_key(name: str) -> str:
     return unicodedata.normalize("NFC", name).lower()
 
 
-def scan_image_folder(folder: Path, skip: Iterable[Path] = ()) -> FolderScan:
+def scan_image_folder(folder: Path, skip: Iterable[Path] = (), nested: bool = False) -> FolderScan:
     """List the images of ``folder`` (not recursive), flagging everything else.
 
     Hidden/system files are ignored with a note, subfolders too (except those in ``skip``,
     which the caller handles); any other non-image file is fatal (an image of a format the
     package does not read, ``.webp``, said as one, with the fix: convert it to PNG), and so are two names that
     differ only in case (``001.png`` and ``001.PNG``) or Unicode form (:func:`name_key`).
+
+    ``nested`` (a layout of :data:`NESTED_LAYOUTS`: ``Images/<patient_id>/<image>``): the
+    images of ``folder``'s subfolders too, one level deep, each listed by the same rules
+    (a folder inside a patient's folder is ignored with the note; a name is an image's id,
+    so two images of one name in two subfolders are the duplicate-name error).
     """
-    skipped = {p.resolve() for p in skip}
+    images, problems = _list_folder(folder, {p.resolve() for p in skip}, nested)
+    by_name: dict[str, list[Path]] = {}
+    for path in images:
+        by_name.setdefault(name_key(path.name), []).append(path)
+    for same in by_name.values():
+        if len(same) > 1:
+            if len({p.name for p in same}) < len(same):  # one name in two subfolders (nested)
+                problems.append(error(same[0], "duplicate name: " + " and ".join(
+                    relative(p, folder) for p in same) + " are one image id (the file name)",
+                                      "keep one file per image id", "duplicate-name"))
+                continue
+            others = ", ".join(p.name for p in same[1:])
+            how = ("in case" if len({p.name.lower() for p in same}) < len(same) else
+                   "in its Unicode form (the same letters encoded two ways, NFC and NFD)")
+            problems.append(error(same[0], f"duplicate name: {others} differs only {how}",
+                                  "keep one file per image id", "duplicate-name"))
+    return FolderScan(images, problems)
+
+
+def _list_folder(folder: Path, skipped: set[Path], nested: bool) -> tuple[list[Path], list[Problem]]:
+    """The images of ``folder`` and the problems of its other entries (:func:`scan_image_folder`);
+    ``nested``: its subfolders' images too, one level deep."""
     images: list[Path] = []
     problems: list[Problem] = []
     try:
@@ -199,6 +261,10 @@ def scan_image_folder(folder: Path, skip: Iterable[Path] = ()) -> FolderScan:
             continue
         if is_hidden(path):
             problems.append(note(path, "hidden/system file ignored", "nothing to do"))
+        elif path.is_dir() and nested:
+            found, said = _list_folder(path, set(), False)
+            images += found
+            problems += said
         elif path.is_dir():
             problems.append(note(path, "subfolder ignored (images are not searched recursively)",
                                  "move its images up one level if they belong to this set"))
@@ -211,17 +277,7 @@ def scan_image_folder(folder: Path, skip: Iterable[Path] = ()) -> FolderScan:
             problems.append(error(path, f"not an image file ({path.suffix or 'no extension'}) "
                                         "in an image folder",
                                   "move it out of the image folder", "non-image"))
-    by_name: dict[str, list[Path]] = {}
-    for path in images:
-        by_name.setdefault(name_key(path.name), []).append(path)
-    for same in by_name.values():
-        if len(same) > 1:
-            others = ", ".join(p.name for p in same[1:])
-            how = ("in case" if len({p.name.lower() for p in same}) < len(same) else
-                   "in its Unicode form (the same letters encoded two ways, NFC and NFD)")
-            problems.append(error(same[0], f"duplicate name: {others} differs only {how}",
-                                  "keep one file per image id", "duplicate-name"))
-    return FolderScan(images, problems)
+    return images, problems
 
 
 def _unique(paths: Iterable[Path]) -> list[Path]:
@@ -604,6 +660,32 @@ def looks_like_idrid(root: Path) -> bool:
     return _idrid_task(root) is not None
 
 
+def _deepdrid_csv(root: Path) -> Path | None:
+    """The DeepDRiD label CSV of a set folder: ``regular-fundus-training.csv`` (or the
+    validation set's), its name matched as :func:`_child` matches names."""
+    return next((c for c in (_child(root, f"{name}.csv") for name in DEEPDRID_SETS)
+                 if c is not None and c.is_file()), None)
+
+
+def _is_deepdrid_set(root: Path) -> bool:
+    """``root`` is a DeepDRiD set folder: its label CSV (:func:`_deepdrid_csv`) beside ``Images/``."""
+    images = _child(root, DEEPDRID_IMAGES)
+    return images is not None and images.is_dir() and _deepdrid_csv(root) is not None
+
+
+def _deepdrid_sets(root: Path) -> list[Path]:
+    """The DeepDRiD set folders inside ``root`` (a folder holding the training and the
+    validation set), in :data:`DEEPDRID_SETS` order."""
+    found = (_child(root, name) for name in DEEPDRID_SETS) if root.is_dir() else ()
+    return [d for d in found if d is not None and d.is_dir() and _is_deepdrid_set(d)]
+
+
+def looks_like_deepdrid(root: Path) -> bool:
+    """A DeepDRiD set folder, or the folder holding them (which :func:`_discover_deepdrid`
+    refuses, naming the set to pass)."""
+    return _is_deepdrid_set(root) or bool(_deepdrid_sets(root))
+
+
 def _npz_files(root: Path) -> list[Path]:
     if root.is_file():
         return [root] if root.suffix.lower() == ".npz" else []
@@ -693,6 +775,41 @@ def _discover_idrid(root: Path, labels_csv: str) -> Layout:
     return Layout("idrid", root, train, test, csv_path, problems, shared_test_names=True)
 
 
+def _discover_deepdrid(root: Path, labels_csv: str) -> Layout:
+    """A DeepDRiD regular-fundus set folder (module docstring). The folder holding the
+    training and validation sets is refused, naming the set to pass: one label CSV and one
+    image tree are read, so the two sets are not merged into one pool."""
+    sets = _deepdrid_sets(root)
+    if sets and not _is_deepdrid_set(root):
+        named = " or ".join(f"{_root_option(d)} (the {d.name.rpartition('-')[2]} set)" for d in sets)
+        held = " and ".join(f"{d.name}/" for d in sets)
+        raise IngestError(f"{root}: this folder holds the DeepDRiD {'sets' if len(sets) > 1 else 'set'} "
+                          f"{held}; the layout reads one set folder at a time (the training and "
+                          f"validation sets are not merged into one pool) -> pass {named}")
+    images, problems = find_named(root, DEEPDRID_IMAGES)
+    if images is None:
+        errors = [p for p in problems if p.severity == "error"]
+        listing = f"\n{format_problems(errors)}" if errors else ""
+        raise IngestError(f"{root}: no DeepDRiD '{DEEPDRID_IMAGES}/' folder here -> point --root at "
+                          f"the folder holding '{DEEPDRID_SETS[0]}.csv' and '{DEEPDRID_IMAGES}/' "
+                          f"(its per-patient folders){listing}", errors)
+    if labels_csv:
+        csv_path, found = _explicit_csv(labels_csv, root)
+    else:
+        for name in DEEPDRID_SETS:  # the training set's CSV, else the validation set's
+            csv_path, found = find_named(root, f"{name}.csv", want_dir=False)
+            if csv_path is not None or found:
+                break
+        if csv_path is None and not found:
+            found = [error(root / f"{DEEPDRID_SETS[0]}.csv", "DeepDRiD label CSV not found",
+                           "put it here or pass --labels-csv FILE", "layout")]
+    problems += found
+    problems.append(note(root, "a DeepDRiD set is read as labelled images only: no test split "
+                               "(the challenge's evaluation images are not read)",
+                         "nothing to do", "layout"))
+    return Layout("deepdrid", root, images, None, csv_path, problems)
+
+
 def _discover_medmnist(root: Path) -> Layout:
     files = _npz_files(root)
     if len(files) != 1:
@@ -751,6 +868,7 @@ FINDERS: dict[str, Callable[[Path, str], Layout]] = {
     "aptos": _discover_aptos,
     "eyepacs": _discover_eyepacs,
     "idrid": _discover_idrid,
+    "deepdrid": _discover_deepdrid,
     "medmnist": lambda root, labels_csv: _discover_medmnist(root),  # the npz holds the labels
 }
 """Each layout's finder, ``(data root, data.labels_csv) -> Layout``, which :func:`discover`
@@ -758,7 +876,8 @@ calls: a layout of :data:`drac_ssl.config.DATA_LAYOUTS` (but ``auto``) needs one
 
 DETECTORS: tuple[tuple[str, Callable[[Path], bool]], ...] = (
     ("drac", looks_like_drac), ("idrid", looks_like_idrid), ("aptos", looks_like_aptos),
-    ("eyepacs", looks_like_eyepacs), ("medmnist", looks_like_medmnist))
+    ("eyepacs", looks_like_eyepacs), ("deepdrid", looks_like_deepdrid),
+    ("medmnist", looks_like_medmnist))
 """The layouts ``data.layout=auto`` recognises, tried in this order (the first whose test
 holds wins, so a more specific layout comes before one it could pass for); a folder none
 of them recognises is ``plain``."""
@@ -810,6 +929,10 @@ LAYOUT_WORDS: dict[str, Callable[[Path], str]] = {
     "aptos": lambda folder: (f"an APTOS layout: {_found_name(folder, APTOS_CSV)} + "
                              f"{_found_name(folder, APTOS_TRAIN)}/"),
     "eyepacs": _eyepacs_words,
+    "deepdrid": lambda folder: (
+        f"a DeepDRiD layout: {_deepdrid_csv(folder).name} + {DEEPDRID_IMAGES}/"  # type: ignore[union-attr]
+        if _is_deepdrid_set(folder) else
+        f"a folder of DeepDRiD sets: {', '.join(d.name + '/' for d in _deepdrid_sets(folder))}"),
     "medmnist": _medmnist_words,
 }
 """What each layout of :data:`DETECTORS` found in a folder is, for a message (the names as
@@ -1139,7 +1262,13 @@ def discover(cfg: DataConfig) -> Layout:
         if layout.label_format:
             layout.problems.append(_label_format_note(layout))
     image_column, grade_column = COLUMNS[layout.treated_as]
+    eye_columns: tuple[str, ...] = ()
+    if cfg.grade_column == defaults.grade_column and layout.treated_as in EYE_COLUMNS:
+        eye_columns = EYE_COLUMNS[layout.treated_as]  # the grade column is the image's eye's
+        grade_column = " / ".join(eye_columns)  # so recorded (ingest_summary.json label_columns)
     return dataclasses.replace(
         layout,
         image_column=cfg.image_column if cfg.image_column != defaults.image_column else image_column,
-        grade_column=cfg.grade_column if cfg.grade_column != defaults.grade_column else grade_column)
+        grade_column=cfg.grade_column if cfg.grade_column != defaults.grade_column else grade_column,
+        eye_columns=eye_columns,
+        patient_column="" if cfg.patient_column else PATIENT_COLUMNS.get(layout.treated_as, ""))

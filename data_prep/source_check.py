@@ -11,7 +11,9 @@ What is compared, without decoding any image:
   MedMNIST ``.npz``): their size and ``mtime_ns`` as the ingest recorded them in
   ``ingest_summary.json`` (``source_files``), and where those differ, their sha256 (so a
   file copied back unchanged is not a change);
-* the images: the folders are listed again (:func:`data_prep.layout.scan_image_folder`) and
+* the images: the folders are listed again (:func:`data_prep.layout.scan_image_folder`; the
+  training folder's per-patient subfolders too for a layout of
+  :data:`data_prep.layout.NESTED_LAYOUTS`, DeepDRiD's ``Images/<patient_id>/``) and
   compared with the manifest's paths (added, removed), and each image's size and
   ``mtime_ns`` with ``cache/state.json`` (a changed stat is re-hashed, as the ingest does).
 
@@ -31,7 +33,7 @@ import csv
 from pathlib import Path
 from typing import Any
 
-from data_prep.layout import Layout, relative, scan_image_folder
+from data_prep.layout import NESTED_LAYOUTS, Layout, relative, scan_image_folder
 from data_prep.problems import IngestError
 from drac_ssl.io import read_json_dict, sha256_file
 
@@ -160,10 +162,11 @@ def _changes(data_dir: Path) -> list[str]:
         root = root.parent
     listed: set[str] = set()
     folders = ([] if arrays else [summary.get("train_dir"), summary.get("test_dir")]) + pool_dirs
+    nested = summary.get("train_dir") if summary.get("layout") in NESTED_LAYOUTS else None
     for folder in folders:
         if folder and Path(folder).is_dir():
             try:
-                images = scan_image_folder(Path(folder)).images
+                images = scan_image_folder(Path(folder), nested=folder == nested).images
             except IngestError as exc:
                 changes.append(str(exc).partition(" ->")[0])
                 return changes

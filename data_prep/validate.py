@@ -603,10 +603,37 @@ def other_eye_problem(where: str, name: str, grade_column: str, other: str) -> P
     (``--ungradable leave_out``) would drop every image of one eye."""
     return dataclasses.replace(
         error(where, f"{name} has no grade in {grade_column!r}: this row's grade is in {other!r}",
-              "the grades are per eye in two columns: merge them into one grade column "
-              "(docs/data.md, DeepDRiD)", "per-eye"),
+              "the grades are per eye in two columns: for a DeepDRiD set, pass its folder "
+              "(regular-fundus-training) as --root without --grade-column, which reads each "
+              "image's eye column; otherwise merge them into one grade column (docs/data.md, "
+              "DeepDRiD)", "per-eye"),
         summary=f"the grades are per eye ({grade_column!r} and {other!r}); --ungradable "
                 "leave_out would drop every image of one eye")
+
+
+EYE_ID = re.compile(r"^.+_(?P<eye>[lr])\d*$", re.IGNORECASE)
+"""A per-eye image id (DeepDRiD's ``1_l1``, ``1_r2``): ``l`` or ``r`` after the last underscore,
+then the photograph's number."""
+
+
+def eye_of(name: str) -> int | None:
+    """The eye an image id names, 0 left and 1 right (the order of a layout's
+    ``EYE_COLUMNS``): ``1_l1`` -> 0, ``12_r2.jpg`` -> 1 (the extension aside); None when the
+    id names no eye (:data:`EYE_ID`)."""
+    stem = Path(name).stem if Path(name).suffix.lower() in IMAGE_SUFFIXES else name
+    match = EYE_ID.match(stem.strip())
+    return None if match is None else "lr".index(match["eye"].lower())
+
+
+def eye_problem(where: str, name: str, eye_columns: Sequence[str]) -> Problem:
+    """The error of a row of a per-eye CSV whose image id names no eye (:func:`eye_of`): its
+    grade cannot be chosen between ``eye_columns``."""
+    left, right = eye_columns
+    return error(where, f"cannot tell the eye of {name} from its image id, so neither {left!r} "
+                        f"nor {right!r} can be chosen as its grade (an id names its eye as "
+                        "<patient>_l<n> or <patient>_r<n>, e.g. 1_l1)",
+                 "write the image id with its eye as DeepDRiD names it (rename the image to "
+                 "match), or delete the row and move the image out of the folder", "per-eye")
 
 
 def grade_names_note(csv_path: str | Path, by_name: dict[int, int], grade_names: Sequence[str],
@@ -626,7 +653,8 @@ def grade_names_note(csv_path: str | Path, by_name: dict[int, int], grade_names:
 def read_labels(csv_path: Path, image_column: str, grade_column: str,
                 patient_column: str = "",
                 grade_names: Sequence[str] = DRAC_GRADES,
-                ungradable: str = "error") -> tuple[LabelTable | None, list[Problem]]:
+                ungradable: str = "error",
+                eye_columns: Sequence[str] = ()) -> tuple[LabelTable | None, list[Problem]]:
     """Read and check the label CSV: columns present, every grade an integer in 0..K-1.
 
     ``grade_names`` are the names of grades 0..K-1 (``data.grades``). The CSV may be in any
@@ -638,25 +666,34 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
     (:func:`is_ungraded`) is an error like any bad grade; ``leave_out``, it goes to
     ``LabelTable.left_out`` instead of ``rows``, without a problem (the ingest leaves its
     image out, :func:`leave_out_ungradable`). Any other bad grade is an error either way.
+
+    ``eye_columns`` (left, right; a layout's ``EYE_COLUMNS``, DeepDRiD's): the grade is spread
+    over one column per eye, and each row's grade is its own eye's column, the eye told from
+    its image id (:func:`eye_of`), ``grade_column`` unread; an empty own-eye cell is an
+    ungradable row as above; an id that names no eye is an error (:func:`eye_problem`).
     """
-    wanted = [c for c in (image_column, grade_column, patient_column) if c]
+    per_eye = tuple(eye_columns)
+    grade_columns = per_eye or (grade_column,)
+    wanted = [c for c in (image_column, *grade_columns, patient_column) if c]
     table, problems = read_table(csv_path, wanted)
     if table is None:
         return None, problems
-    index: dict[str, int] = {}
-    for column, role in ((image_column, "image-name"), (grade_column, "grade"),
-                         (patient_column, "patient")):
+    index: dict[str, int] = {}  # role -> position; per eye: 'grade' (left) and 'grade-right'
+    roles = [(image_column, "image-name", "image-name"), (grade_columns[0], "grade", "grade"),
+             *((right, "grade-right", "grade") for right in grade_columns[1:]),
+             (patient_column, "patient", "patient")]
+    for column, key, role in roles:
         if not column:
             continue
         position, found = column_index(table, column)
         problems += found
         if position is not None:
-            index[role] = position
+            index[key] = position
         elif not any(p.severity == "error" and repr(column) in p.what for p in found):
             problems.append(missing_column(table, column, role, _OPTIONS[role]))
             if len(table.columns) == 1:
                 break  # one unsplit header line: said once
-    if len(index) < len([c for c in (image_column, grade_column, patient_column) if c]):
+    if len(index) < len([c for c, _, _ in roles if c]):
         return None, problems
     if not patient_column:
         guess = patient_column_guess(table.columns, grade_column, image_column)
@@ -669,7 +706,8 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
                 f"pass --patient-column {guess!r} to keep each patient's images in one fold",
                 "patient"))
     grade_name = table.columns[index["grade"]]
-    other = other_eye_column(table.columns, grade_name)
+    # one grade column: an empty cell beside the other eye's filled column is that eye's row
+    other = other_eye_column(table.columns, grade_name) if not per_eye else None
     other_position = column_index(table, other)[0] if other else None
     rows: list[LabelRow] = []
     left_out: list[LabelRow] = []
@@ -686,6 +724,14 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
             problems.append(error(where, "row without an image name",
                                   "fill in the file name or delete the row", "csv"))
             continue
+        if per_eye:  # the grade is the cell of the image's own eye
+            eye = eye_of(name)
+            if eye is None:
+                problems.append(eye_problem(where, name, per_eye))
+                patient = cells[index["patient"]].strip() if "patient" in index else ""
+                rows.append(LabelRow(name, None, patient, number, raw_grade.strip(), in_folder))
+                continue
+            raw_grade = cells[index["grade-right" if eye else "grade"]]
         grade = parse_grade(raw_grade)
         if grade is None and (named := grade_from_name(raw_grade, grade_names)) is not None:
             grade = named  # a configured grade name ('severe', even 'none'): its number
@@ -715,7 +761,8 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
         problems.append(grade_names_note(csv_path, by_name, grade_names,
                                          "nothing to do (the manifest holds the numbers)"))
     if outside:
-        said = (None if by_name else  # words and numbers mixed: not a 1-based column of numbers
+        said = (None if by_name or per_eye else  # words and numbers mixed: not a 1-based column
+                # of numbers; per eye, a fix rewriting one column would be wrong
                 one_based_problem(csv_path, table.columns[index["grade"]], grade_names, numbers,
                                   len(outside)))
         if said is None:
@@ -891,6 +938,7 @@ class NameIndex:
     files' own."""
 
     def __init__(self, images: Sequence[Path]) -> None:
+        self.by_path = list(images)
         self.by_name: dict[str, list[Path]] = {}
         self.by_stem: dict[str, list[Path]] = {}
         self.by_number: dict[int, list[Path]] = {}
@@ -916,14 +964,19 @@ class NameIndex:
         return [], ""
 
 
-def _subfolder_images(folder: Path) -> NameIndex:
+def _subfolder_images(folder: Path, nested: bool = False) -> NameIndex:
     """The images of ``folder``'s direct (non-hidden) subfolders, which the ingest does not
-    search: where a label row without an image most likely points."""
+    search: where a label row without an image most likely points. ``nested`` (a layout
+    whose images sit in per-patient subfolders, which the ingest lists): the images one
+    level deeper, in the subfolders of those."""
     found: list[Path] = []
     try:
         for sub in folder.iterdir():
             if sub.is_dir() and not sub.name.startswith("."):
-                found += [p for p in sub.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+                if nested:
+                    found += _subfolder_images(sub).by_path
+                else:
+                    found += [p for p in sub.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
     except OSError:
         pass
     return NameIndex(found)
@@ -982,8 +1035,8 @@ def likely_typos(names: Sequence[str], unlabelled: Sequence[Path], rows: int = 0
 
 
 def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
-                 test_dir_name: str = "test", not_read: Sequence[Path] = (), missing: str = "error"
-                 ) -> tuple[dict[Path, LabelRow], list[Problem], list[LabelRow]]:
+                 test_dir_name: str = "test", not_read: Sequence[Path] = (), missing: str = "error",
+                 nested: bool = False) -> tuple[dict[Path, LabelRow], list[Problem], list[LabelRow]]:
     """Pair each training image with its CSV row (see :class:`NameIndex`).
 
     A row without an image whose file sits in a subfolder of ``folder`` says so (the
@@ -1004,6 +1057,10 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
     instead, in one note naming the first :data:`LEFT_OUT_SHOWN` (asking, when more than
     half the rows go, whether the training set is fully unzipped). Returns the matched images with
     their rows, the problems, and the rows left out (file order; [] under ``error``).
+
+    ``nested``: ``images`` were listed from ``folder``'s per-patient subfolders
+    (``Images/<patient_id>/``, a layout of :data:`data_prep.layout.NESTED_LAYOUTS`); a row
+    without an image is then looked for one level deeper (``Images/1/extra/1_l1.jpg``).
     """
     index = NameIndex(images)
     reported = NameIndex(not_read)  # their own error says what to do with them
@@ -1022,18 +1079,24 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
             continue  # e.g. x.webp: "a format this package does not read -> convert it"
         if not paths:
             if nested_index is None:
-                nested_index = _subfolder_images(folder)
+                nested_index = _subfolder_images(folder, nested)
             nested_paths, _ = nested_index.find(Path(row.name.replace("\\", "/")).name)
-            nested = nested_paths[0] if nested_paths else None
-            if nested is not None and nested.parent.name == test_dir_name:
+            deeper = nested_paths[0] if nested_paths else None
+            if deeper is not None and nested:
+                inside = deeper.parent.relative_to(folder).as_posix()
+                what = (f"label without image: {row.name} is not in a patient folder of {folder} "
+                        f"but in {inside}/, and images are searched one folder deep "
+                        f"({folder.name}/<patient>/)")
+                fix = f"move it up into {deeper.parent.parent}"
+            elif deeper is not None and deeper.parent.name == test_dir_name:
                 what = (f"label without image: {row.name} is not in {folder} but in its test "
                         f"folder {test_dir_name}/, whose images are graded unlabelled")
                 fix = (f"delete the row if it is a test image, or move it up into {folder} if it "
                        f"is a training image")
-            elif nested is not None:
+            elif deeper is not None:
                 what = (f"label without image: {row.name} is not in {folder} but in its subfolder "
-                        f"{nested.parent.name}/, and images are not searched in subfolders")
-                fix = (f"move the images of {nested.parent.name}/ up into {folder}"
+                        f"{deeper.parent.name}/, and images are not searched in subfolders")
+                fix = (f"move the images of {deeper.parent.name}/ up into {folder}"
                        + (" (and write the plain file names in the CSV)" if row.in_folder else ""))
             else:
                 what, fix = f"label without image: {row.name} is not in {folder}", "add the image or delete the row"

@@ -48,9 +48,9 @@ GRADE_SCALES: dict[str, tuple[str, ...]] = {
     "icdr": ("No DR", "Mild", "Moderate", "Severe", "PDR"),  # International Clinical DR scale
 }
 """Named grade scales ``data.grades`` may name instead of listing the grades."""
-DATA_LAYOUTS = ("auto", "drac", "plain", "aptos", "eyepacs", "idrid", "medmnist")
+DATA_LAYOUTS = ("auto", "drac", "plain", "aptos", "eyepacs", "idrid", "deepdrid", "medmnist")
 LAYOUT_NAMES = {"drac": "DRAC", "plain": "plain", "aptos": "APTOS", "eyepacs": "EyePACS",
-                "idrid": "IDRiD", "medmnist": "MedMNIST"}
+                "idrid": "IDRiD", "deepdrid": "DeepDRiD", "medmnist": "MedMNIST"}
 """Each layout of :data:`DATA_LAYOUTS` (but ``auto``) as people write it, for help texts and
 messages (:func:`layout_root_help`); ``tests/data_prep/test_layouts.py`` checks that every
 layout has one."""
@@ -172,11 +172,11 @@ class DataConfig:
     """
 
     # drac = graded retinal images through the ingest (whatever data.layout finds: DRAC, APTOS,
-    # EyePACS, IDRiD, MedMNIST or a plain folder + CSV; the name is DRAC's, the home task);
+    # EyePACS, IDRiD, DeepDRiD, MedMNIST or a plain folder + CSV; the name is DRAC's, the home task);
     # mnist | fashion_mnist | cifar10 = the correctness checks, read directly (no ingest)
     dataset: str = "drac"
     root: str = ""  # DRAC unzipped root, a public DR layout, a .npz, a plain image folder, or a generic dataset path
-    layout: str = "auto"  # auto | drac | plain | aptos | eyepacs | idrid | medmnist
+    layout: str = "auto"  # auto | drac | plain | aptos | eyepacs | idrid | deepdrid | medmnist
     labels_csv: str = ""  # plain layout: the label CSV (default: the only CSV in root)
     image_column: str = "image name"  # the public layouts use their own unless this is changed (see above)
     grade_column: str = "DR grade"

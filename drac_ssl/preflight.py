@@ -8,7 +8,7 @@ read cheaply from its description, never by decoding an image:
 
 * the embedded phantom set: its grade counts come from the generator's plan
   (:func:`data_prep.phantom.plan_phantom`), nothing is rendered;
-* a data root (DRAC, APTOS, EyePACS, IDRiD, MedMNIST, a plain folder + CSV): the folder
+* a data root (DRAC, APTOS, EyePACS, IDRiD, DeepDRiD, MedMNIST, a plain folder + CSV): the folder
   listing and the label CSV, read as the ingest reads them (:func:`data_prep.layout.discover`
   and the ingest's label matching), which also reports a missing CSV or column early;
 * an ingest already in the run folder (``RUN/data/manifest.csv``): its rows, folds and cached
@@ -49,6 +49,7 @@ from data_prep.problems import counted
 from drac_ssl import config as config_module
 from drac_ssl.config import (
     FINETUNE_RANGES,
+    LAYOUT_NAMES,
     Config,
     ConfigError,
     SettingRange,
@@ -982,9 +983,12 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
     patients_per_grade: dict[int, int] | None = None
     n_patients: int | None = None
     patients_from = f"data.patient_column={d.patient_column}" if d.patient_column else ""
-    if not d.patient_column and layout.treated_as == "eyepacs" and ingest.pair_eyes(labelled, ""):
-        # as the ingest will: both eyes of a patient (<patient>_left / _right) share a fold
-        patients_from = "the EyePACS image names <patient>_left / _right"
+    if not d.patient_column and ingest.own_patients(layout, d, labelled, "")[0]:
+        # as the ingest will: the patient column the layout owns (DeepDRiD's), or both eyes of
+        # a patient (EyePACS's <patient>_left / _right) share a fold
+        patients_from = (f"the {LAYOUT_NAMES.get(layout.treated_as, layout.treated_as)} layout's "
+                         f"column {layout.patient_column}" if layout.patient_column
+                         else "the EyePACS image names <patient>_left / _right")
     if patients_from:
         by_grade: dict[int, set[str]] = {}
         for e in labelled:

@@ -35,7 +35,7 @@ __all__ = [
     "submission_columns",
 ]
 
-FUNDUS_LAYOUTS = ("aptos", "eyepacs", "idrid", "medmnist")
+FUNDUS_LAYOUTS = ("aptos", "eyepacs", "idrid", "deepdrid", "medmnist")
 """The colour fundus layouts (as :data:`data_prep.layout.FUNDUS_LAYOUTS`)."""
 
 DEFAULT_PREPROCESSING: dict[str, bool] = {"fundus_crop": False, "graham": False,
@@ -113,7 +113,7 @@ class IngestFacts:
     ``grade_names``: grades 0..K-1; ``channels``: 1 (grey) or 3 (RGB) of the cache arrays;
     ``preprocessing``: the fundus options applied to every cached copy
     (:data:`DEFAULT_PREPROCESSING` keys); ``layout``: the layout kind (``drac``, ``plain``,
-    ``aptos``, ``eyepacs``, ``idrid``, ``medmnist``) or ``''`` when unknown; ``modality``:
+    ``aptos``, ``eyepacs``, ``idrid``, ``deepdrid``, ``medmnist``) or ``''`` when unknown; ``modality``:
     what the images are, ``octa`` or ``fundus`` (the ingest's ``data.modality``; for an
     older ingest that did not record it: fundus for the fundus layouts and colour caches);
     ``recorded``: whether the summary held the scale (False: the DRAC defaults were assumed).

@@ -193,13 +193,13 @@ def data_provenance(data_dir: str | os.PathLike[str],
     ``kind`` is ``phantom`` (the package's procedural stand-ins: the data root holds the
     generator's ``phantom.json``), ``drac`` (the official DRAC layout of UW-OCTA images:
     whether they are the official data is the user's statement), the layout's name
-    otherwise (``plain``, ``aptos``, ``eyepacs``, ``idrid``, ``medmnist``; ``unknown`` when
+    otherwise (``plain``, ``aptos``, ``eyepacs``, ``idrid``, ``deepdrid``, ``medmnist``; ``unknown`` when
     the summary names none), or ``unknown`` (no ingest summary). ``modality`` is what the
     images are (``octa`` or ``fundus``, :class:`drac_ssl.scale.IngestFacts`).
     ``train_per_grade`` is keyed by the grade names (``grade_names``, default: the ingest's).
     ``n_patients``: the distinct patients of the training images when the folds were grouped
-    by patient (the manifest's ``patient`` column is filled: ``data.patient_column`` or
-    EyePACS eye pairs), None when every image was its own unit. ``unused_patient_column``:
+    by patient (the manifest's ``patient`` column is filled: ``data.patient_column``,
+    DeepDRiD's ``patient_id`` or EyePACS eye pairs), None when every image was its own unit. ``unused_patient_column``:
     then, a column of the label CSV that looks like a patient id (``ingest_summary.json``'s
     ``patients.unused_column``; None for an ingest made before it was recorded).
     ``n_left_out_ungradable``: the label rows left out as ungradable with their images

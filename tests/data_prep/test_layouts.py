@@ -873,16 +873,16 @@ def test_every_layout_is_registered_wherever_layouts_are_listed() -> None:
     parser = argparse.ArgumentParser()
     ingest.add_arguments(parser)
     assert " ".join(parser.format_help().split()).count(" ".join(helped.split())) == 1
-    new = layout_root_help((*DATA_LAYOUTS, "deepdrid"), {**LAYOUT_NAMES, "deepdrid": "DeepDRiD"})
-    assert "an APTOS / EyePACS / IDRiD / DeepDRiD folder" in new, new  # a new layout named by itself
-    assert re.match(flag_value_pattern(["deepdrid"]), "deepdrid")
-    assert not re.match(flag_value_pattern(["deepdrid"]), "deepdridx")
+    new = layout_root_help((*DATA_LAYOUTS, "messidor2"), {**LAYOUT_NAMES, "messidor2": "Messidor-2"})
+    assert "an APTOS / EyePACS / IDRiD / DeepDRiD / Messidor-2 folder" in new, new  # named by itself
+    assert re.match(flag_value_pattern(["messidor2"]), "messidor2")
+    assert not re.match(flag_value_pattern(["messidor2"]), "messidor2x")
     for doc in (data_prep.__doc__, ingest.__doc__, preflight.__doc__):  # typed prose: kept in step
         assert all(LAYOUT_NAMES[k] in (doc or "") for k in kinds), doc
     from drac_ssl.config import layouts_in_words  # the finetune stage's words: built, not typed
 
-    words = layouts_in_words((*DATA_LAYOUTS, "deepdrid"), {**LAYOUT_NAMES, "deepdrid": "DeepDRiD"})
-    assert all(name in words for name in (*LAYOUT_NAMES.values(), "DeepDRiD")), words
+    words = layouts_in_words((*DATA_LAYOUTS, "messidor2"), {**LAYOUT_NAMES, "messidor2": "Messidor-2"})
+    assert all(name in words for name in (*LAYOUT_NAMES.values(), "Messidor-2")), words
     # the comments that list the layouts by hand (a maintainer review found them unguarded)
     import inspect
 
@@ -1367,7 +1367,7 @@ def test_a_crop_left_undone_is_said_in_the_summary_as_in_the_report(tmp_path: Pa
 
 
 # --------------------------------------------------------------------------------------
-# DeepDRiD's regular-fundus tree (not a layout yet: docs/data.md, DeepDRiD, says the route)
+# DeepDRiD's regular-fundus tree: the manual route of a flat copy, and per-patient folders
 
 
 DEEPDRID_HEADER = ["patient_id", "image_id", "image_path", "left_eye_DR_Level",
@@ -1417,8 +1417,9 @@ def test_an_empty_grade_beside_the_other_eyes_filled_column_is_not_called_ungrad
         message = run_error(dataclasses_replace(cfg, ungradable=ungradable), tmp_path / ungradable)
         assert (f"{flat / 'labels.csv'}:4: 1_r1 has no grade in 'left_eye_DR_Level': this row's grade "
                 "is in 'right_eye_DR_Level'") in message, message
-        assert ("the grades are per eye in two columns: merge them into one grade column "
-                "(docs/data.md, DeepDRiD)") in message, message
+        assert ("the grades are per eye in two columns: for a DeepDRiD set, pass its folder "
+                "(regular-fundus-training) as --root without --grade-column") in message, message
+        assert "otherwise merge them into one grade column (docs/data.md, DeepDRiD)" in message
         per_eye = [line for line in message.splitlines() if "this row's grade is in" in line]
         assert len(per_eye) == 10 and not any("leave_out" in line for line in per_eye), message
         assert "4 more 'per-eye' error(s)" in message, message  # 14 right-eye rows in all
@@ -1444,7 +1445,8 @@ def test_the_per_patient_copy_command_runs_twice_and_copies_what_the_clash_check
     files not), with portable ``cp``, and bash runs it twice."""
     import subprocess
 
-    images, _, _ = deepdrid_tree(tmp_path, aptos)
+    images, csv_path, _ = deepdrid_tree(tmp_path, aptos)
+    csv_path.rename(csv_path.with_name("labels.csv"))  # per-patient folders of no known layout
     deeper = images / "1" / "thumbs"
     deeper.mkdir()
     (deeper / "1_l1.jpg").write_bytes((images / "2" / "2_l1.jpg").read_bytes())
@@ -1466,8 +1468,11 @@ def test_per_patient_subfolders_are_not_offered_as_grade_folders(tmp_path: Path,
     flatten them as grade folders (each image's grade its patient number), and with
     --labels-csv 'did you mean --root .../Images/1'. With a label CSV given, or in or above
     the folder, the subfolders are said to be not read, with the command that copies them
-    into one folder."""
+    into one folder. (DeepDRiD's own tree is a layout now, whose set folder such a root is
+    told: test_deepdrid_roots_one_level_off_name_the_set_folder; here its CSV is renamed, a
+    per-patient tree of no known layout.)"""
     images, csv_path, _ = deepdrid_tree(tmp_path, aptos)
+    csv_path = csv_path.rename(csv_path.with_name("labels.csv"))
     message = run_error(config(images, grades="icdr"), tmp_path / "no-csv")
     flat = images.with_name("Images_flat")
     assert "flatten" not in message and "1-based" not in message, message
@@ -1479,3 +1484,135 @@ def test_per_patient_subfolders_are_not_offered_as_grade_folders(tmp_path: Path,
                         tmp_path / "with-csv")
     assert "did you mean" not in message and "flatten" not in message, message
     assert "images in per-patient (or other) subfolders are not read" in message, message
+
+
+# --------------------------------------------------------------------------------------
+# DeepDRiD's regular-fundus set as a layout found by itself
+
+
+def test_deepdrid_layout(tmp_path: Path, aptos: list) -> None:
+    """``--root regular-fundus-training`` as DeepDRiD ships it: the images in per-patient
+    folders, each image's grade its own eye's column (the other eye's cell empty), the
+    patients from ``patient_id`` without --patient-column (a patient's images in one fold),
+    ICDR grades and colour kept, no test split."""
+    images, csv_path, rows = deepdrid_tree(tmp_path, aptos)
+    root = images.parent
+    result = ingest.run(config(root, n_folds=3), tmp_path / "out", verbose=False)
+
+    assert result.layout == "deepdrid" and (result.n_train, result.n_test) == (28, 0)
+    assert result.grade_names == tuple(ICDR) and result.channels == 3
+    listed = manifest(result)
+    by_id = {r["id"]: r for r in listed}
+    assert by_id["1_l1.jpg"]["path"] == "Images/1/1_l1.jpg"
+    for patient, image_id, _, left, right, _, _ in rows:  # the grade of the image's own eye
+        row = by_id[f"{image_id}.jpg"]
+        assert int(row["grade"]) == (left if "_l" in image_id else right), image_id
+        assert row["patient"] == str(patient)
+    fold_of: dict[str, set[str]] = {}
+    for r in listed:
+        fold_of.setdefault(r["patient"], set()).add(r["fold"])
+    assert len(fold_of) == 7 and all(len(folds) == 1 for folds in fold_of.values()), fold_of
+    assert len({f for folds in fold_of.values() for f in folds}) == 3
+    info = summary(result)
+    assert info["patients"] == {"grouped": True, "source": "the DeepDRiD layout's column 'patient_id'",
+                                "column": "patient_id", "n_patients": 7, "n_images": 28,
+                                "unused_column": None}
+    assert info["label_columns"] == {"image": "image_id",
+                                     "grade": "left_eye_DR_Level / right_eye_DR_Level"}
+    assert info["modality"]["value"] == "fundus"
+    assert not result.warnings, result.warnings  # patient_DR_Level is no patient id; nothing converted
+    assert any("a patient's images are kept in one fold" in n for n in result.notes), result.notes
+    assert any("no test split" in n for n in result.notes), result.notes
+    cached = np.load(result.cache_paths[SIZE], mmap_mode="r")
+    assert cached.shape == (28, SIZE, SIZE, 3)  # colour kept
+    first = next(i for i, r in enumerate(listed) if r["id"] == "1_l1.jpg")
+    decoded = cv2.cvtColor(cv2.imread(str(images / "1" / "1_l1.jpg")), cv2.COLOR_BGR2RGB)
+    assert np.abs(cached[first].astype(int) - rgb_rows([decoded])[0].astype(int)).max() <= 1
+
+    # --patient-column names another column: the user's wins
+    other = ingest.run(config(root, n_folds=3, patient_column="image_id"), tmp_path / "own",
+                       verbose=False)
+    assert summary(other)["patients"]["source"] == "column 'image_id'"
+    assert len({r["patient"] for r in manifest(other)}) == 28
+
+
+def test_deepdrid_rows_without_their_eyes_grade_or_eye(tmp_path: Path, aptos: list) -> None:
+    """A row whose own eye's cell is empty is an ungradable row (an error, or left out with
+    --ungradable leave_out), never 'the grade is in the other column'; an image id that names
+    no eye is an error at its CSV line, left out by nothing."""
+    images, csv_path, rows = deepdrid_tree(tmp_path, aptos)
+    root = images.parent
+    rows[6][4] = ""  # 2_r1: its own (right) eye's cell empty, the left one empty as always
+    write_rows(csv_path, DEEPDRID_HEADER, rows)
+    message = run_error(config(root), tmp_path / "refused")
+    assert f"{csv_path}:8: 2_r1 has no grade (an empty cell; an ungradable image?)" in message, message
+    assert "right_eye_DR_Level'" not in message, message
+    kept = ingest.run(config(root, ungradable="leave_out"), tmp_path / "kept", verbose=False)
+    assert kept.n_train == 27 and "2_r1.jpg" not in {r["id"] for r in manifest(kept)}
+    assert [row["image"] for row in summary(kept)["left_out_ungradable"]] == ["Images/2/2_r1.jpg"]
+
+    rows[6][4] = rows[6][5]
+    rows[9][1] = "3_x2"  # an image id without its eye
+    (images / "3" / "3_l2.jpg").rename(images / "3" / "3_x2.jpg")
+    write_rows(csv_path, DEEPDRID_HEADER, rows)
+    for ungradable in ("error", "leave_out"):
+        message = run_error(config(root, ungradable=ungradable), tmp_path / f"eye-{ungradable}")
+        assert (f"{csv_path}:11: cannot tell the eye of 3_x2 from its image id, so neither "
+                "'left_eye_DR_Level' nor 'right_eye_DR_Level' can be chosen") in message, message
+        assert "write the image id with its eye as DeepDRiD names it" in message, message
+        assert "image without label" not in message, message
+
+
+def test_deepdrid_listers_read_the_per_patient_folders(tmp_path: Path, aptos: list) -> None:
+    """Every lister reads the per-patient folders: the resume's data check sees an image
+    edited or added in a patient folder; a row whose image sits one folder deeper is said
+    where it is; one image id in two patient folders is a duplicate name."""
+    from data_prep.source_check import source_changes
+
+    images, csv_path, rows = deepdrid_tree(tmp_path, aptos)
+    root = images.parent
+    result = ingest.run(config(root), tmp_path / "out", verbose=False)
+    assert source_changes(result.out_dir) == []
+    edited = images / "3" / "3_r1.jpg"
+    save(edited, aptos[0][2], format="JPEG", quality=80)
+    (images / "4" / "4_r3.jpg").write_bytes((images / "4" / "4_r2.jpg").read_bytes())
+    changes = source_changes(result.out_dir)
+    assert "1 image added (Images/4/4_r3.jpg)" in changes, changes
+    assert "1 image replaced or edited (Images/3/3_r1.jpg)" in changes, changes
+    (images / "4" / "4_r3.jpg").unlink()
+
+    deeper = images / "5" / "extra"
+    deeper.mkdir()
+    (images / "5" / "5_l1.jpg").rename(deeper / "5_l1.jpg")
+    message = run_error(config(root), tmp_path / "deeper")
+    assert (f"{csv_path}:18: label without image: 5_l1 is not in a patient folder of {images} but "
+            f"in 5/extra/") in message, message
+    assert f"move it up into {images / '5'}" in message, message
+    (deeper / "5_l1.jpg").rename(images / "5" / "5_l1.jpg")
+
+    (images / "6" / "5_l2.jpg").write_bytes((images / "5" / "5_l2.jpg").read_bytes())
+    message = run_error(config(root), tmp_path / "twice")
+    assert "duplicate name: 5/5_l2.jpg and 6/5_l2.jpg are one image id" in message, message
+
+
+def test_deepdrid_roots_one_level_off_name_the_set_folder(tmp_path: Path, aptos: list) -> None:
+    """The folder holding the training and validation sets is refused, naming the set to
+    pass (they are not merged into one pool); ``--root .../Images`` names the set folder;
+    the validation set is a root of its own."""
+    images, _, rows = deepdrid_tree(tmp_path, aptos)
+    training = images.parent
+    validation = tmp_path / "regular-fundus-validation"
+    for path in sorted(images.glob("*/*.jpg"))[:8]:
+        target = validation / "Images" / path.parent.name / path.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(path.read_bytes())
+    write_rows(validation / "regular-fundus-validation.csv", DEEPDRID_HEADER, rows[:8])
+    message = run_error(config(tmp_path), tmp_path / "parent")
+    assert "reads one set folder at a time" in message and "not merged into one pool" in message, message
+    assert f"-> pass --root {training} (the training set) or --root {validation} (the validation set)" \
+        in message, message
+    message = run_error(config(images), tmp_path / "images")
+    assert (f"did you mean --root {training} (a DeepDRiD layout: regular-fundus-training.csv + "
+            "Images/)") in message, message
+    result = ingest.run(config(validation), tmp_path / "validation", verbose=False)
+    assert result.layout == "deepdrid" and result.n_train == 8

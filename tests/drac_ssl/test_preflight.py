@@ -877,6 +877,30 @@ def test_eyepacs_eye_pairs_are_counted_as_patients_as_the_ingest_groups_them(tmp
                                         *SMALL_BATCHES)
 
 
+def test_deepdrid_per_eye_grades_and_patients_as_the_ingest_reads_them(tmp_path: Path) -> None:
+    """A DeepDRiD set: the preflight lists the per-patient folders, reads each image's grade
+    from its eye's column and groups by patient_id, as the ingest will: 4 patients of a grade
+    cannot fill 5 folds. Read as the plain folders were (one folder, one grade column), every
+    image would be without a row and every right-eye row ungradable."""
+    root = tmp_path / "regular-fundus-training"
+    rows = []
+    for patient in range(1, 21):  # 4 images a patient, its grade: 4 patients per grade
+        for image_id in (f"{patient}_l1", f"{patient}_l2", f"{patient}_r1", f"{patient}_r2"):
+            path = root / "Images" / str(patient) / f"{image_id}.jpg"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(b"not decoded by the preflight")
+            left = "_l" in image_id
+            rows.append(f"{patient},{image_id},regular-fundus-training\\Images\\{patient}\\{image_id}.jpg,"
+                        f"{patient % 5 if left else ''},{'' if left else patient % 5},{patient % 5},1")
+    (root / "regular-fundus-training.csv").write_text(
+        "patient_id,image_id,image_path,left_eye_DR_Level,right_eye_DR_Level,patient_DR_Level,"
+        "Overall quality\n" + "\n".join(rows) + "\n")
+    found = errors(f"data.root={root}", "pretrain.augment.recipe=fundus", *SMALL_BATCHES)
+    assert set(found) == {"data.n_folds"}, found
+    assert "grade 4 (PDR) has only 4 patients" in found["data.n_folds"], found
+    assert "data.n_folds" not in errors(f"data.root={root}", "data.n_folds=4", *SMALL_BATCHES)
+
+
 def test_gpu_checks_with_a_simulated_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
     """No GPU here: torch.cuda is patched to a one-GPU machine without native bf16 (a V100)."""
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
