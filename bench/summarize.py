@@ -31,7 +31,23 @@ def _device(record: dict[str, Any]) -> str:
 
 
 def _date(record: dict[str, Any]) -> str:
-    return str(record.get("date_utc", "?"))[:10]
+    """The day the result was written, with :func:`_code_note`."""
+    return str(record.get("date_utc", "?"))[:10] + _code_note(record)
+
+
+def _code_note(record: dict[str, Any]) -> str:
+    """Words for a result whose code no commit names: the checkout had uncommitted changes at
+    the run's start or end, or the commit changed during the run (``environment.git_commit``
+    at the start against ``git_commit_at_end``; files written before bench.common recorded the
+    start hold one commit and dirty flag, both taken at the end)."""
+    env = record.get("environment") or {}
+    notes = []
+    if env.get("git_dirty") or env.get("git_dirty_at_end"):
+        notes.append("uncommitted changes in the checkout")
+    start, end = env.get("git_commit"), env.get("git_commit_at_end")
+    if start and end and start != end:
+        notes.append(f"commit changed during the run: {start} -> {end}")
+    return f" ({'; '.join(notes)})" if notes else ""
 
 
 def ingest_rows(r: dict[str, Any]) -> list[str]:

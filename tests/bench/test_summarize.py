@@ -258,3 +258,33 @@ def test_structure_check_row_shows_real_images_against_noise_and_the_threshold()
     [row] = structure_check_rows(record)
     assert "APTOS photos downscaled to 128 px 0.3..0.7 (n = 30), 32 px 0.205..0.6 (n = 30)" in row, row
     assert "noise 16-32 px -0.2..0.19 (n = 150)" in row
+
+
+def test_a_result_of_uncommitted_code_or_of_a_commit_that_changed_mid_run_is_marked() -> None:
+    from bench.summarize import generic_rows
+
+    def row(**env: object) -> str:
+        return generic_rows("x", {"date_utc": "2026-12-01T10:00:00+00:00", "command": "c", "device": "d",
+                                  "figure": 1, "environment": env})[0]
+
+    clean = row(git_commit="aaaa111", git_dirty=False, git_commit_at_end="aaaa111", git_dirty_at_end=False)
+    assert "| 2026-12-01 |" in clean
+    assert "uncommitted" in row(git_commit="aaaa111", git_dirty=True)  # an older file: dirty at its end
+    assert "uncommitted" in row(git_commit="aaaa111", git_dirty=False, git_dirty_at_end=True)
+    changed = row(git_commit="aaaa111", git_dirty=False, git_commit_at_end="bbbb222", git_dirty_at_end=False)
+    assert "commit changed during the run: aaaa111 -> bbbb222" in changed
+
+def test_the_readme_generated_sections_are_what_bench_summarize_renders_now() -> None:
+    """The README's results sections are written by ``python -m bench.summarize``; after a
+    result file or the renderer changes, rerun it (never edit between the markers)."""
+    from bench.common import REPO, RESULTS
+    from bench.summarize import BEGIN, END, RETINA_BEGIN, RETINA_END, render, retinamnist_table
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+
+    def between(begin: str, end: str) -> str:
+        return readme.split(begin, 1)[1].split(end, 1)[0].strip("\n")
+
+    assert between(BEGIN, END) == render(), "README results are stale: run python -m bench.summarize"
+    retina = json.loads((RESULTS / "retinamnist.json").read_text(encoding="utf-8"))
+    assert between(RETINA_BEGIN, RETINA_END) == "\n".join(retinamnist_table(retina)).strip("\n")
