@@ -274,6 +274,24 @@ def test_a_result_of_uncommitted_code_or_of_a_commit_that_changed_mid_run_is_mar
     changed = row(git_commit="aaaa111", git_dirty=False, git_commit_at_end="bbbb222", git_dirty_at_end=False)
     assert "commit changed during the run: aaaa111 -> bbbb222" in changed
 
+def test_ingest_result_written_by_write_result_renders(tmp_path: Path) -> None:
+    from bench.common import write_result
+    from bench.ingest import Timing, ingest_figures
+    from bench.summarize import ingest_rows
+
+    cold_train, cold, warm = Timing([8.0, 8.2, 8.4], [12.0] * 3), Timing([13.0] * 3, [20.0] * 3), \
+        Timing([0.5] * 3, [0.4] * 3)
+    figures = ingest_figures(cold_train, cold, warm, sizes=[256, 512], workers=0, repeats=3,
+                             load_start=[0.5, 0.6, 0.7], load_end=[1.0, 0.8, 0.7], cores=2)
+    record = json.loads(write_result("ingest", figures, tmp_path).read_text(encoding="utf-8"))
+    assert record["environment"]["git_commit"] and record["environment"]["torchvision"]
+    assert record["environment"]["scikit_learn"] and isinstance(record["device"], str)
+    rows = ingest_rows(record)
+    assert "| 8.2 s (goal < 15 s: met);" in rows[0] and f"| {record['device']} |" in rows[0]
+    assert "| 13.0 s |" in rows[1] and "| 0.5 s |" in rows[2]
+    assert "load average 0.5-1.0" in rows[0]
+
+
 def test_the_readme_generated_sections_are_what_bench_summarize_renders_now() -> None:
     """The README's results sections are written by ``python -m bench.summarize``; after a
     result file or the renderer changes, rerun it (never edit between the markers)."""
