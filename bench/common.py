@@ -1,5 +1,10 @@
 """Shared by the bench scripts: the thread policy, and a result file with command, device,
-versions, threads and date.
+versions, threads, the code measured and when.
+
+The code a run measured is the code at its start: importing this module (the first thing a
+bench script does) records the commit, whether the checkout had uncommitted changes and the
+time (:data:`RUN_START`); :func:`write_result` writes them beside the same at the end, so a
+commit or an edit made while a long run went on shows in its result file.
 
 Importing this module applies the package's CPU thread policy
 (:func:`drac_ssl.runtime.apply_thread_policy`: half the usable cores, 1..4, or
@@ -16,6 +21,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +32,34 @@ SHARED = REPO.parent / "shared"
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+import drac_ssl.runtime as _runtime  # noqa: E402
 from drac_ssl.runtime import apply_thread_policy  # noqa: E402
 
 apply_thread_policy(None)
+
+
+@dataclass(frozen=True)
+class RunStart:
+    """When a bench run started and the code it started with."""
+
+    started_utc: str
+    """ISO 8601, UTC, seconds."""
+    git_commit: str
+    """Short commit of the checkout the package runs from ("unknown" without git)."""
+    git_dirty: bool | None
+    """Whether tracked files differed from that commit (None: unknown)."""
+
+
+def run_start() -> RunStart:
+    """The time and the checkout's commit and dirty flag now (two git calls)."""
+    import datetime as dt
+
+    return RunStart(dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), _runtime.git_commit(),
+                    _runtime.git_dirty())
+
+
+RUN_START = run_start()
+"""Taken when a bench script imports this module, i.e. at the start of its run."""
 
 
 def add_threads_argument(parser: argparse.ArgumentParser) -> None:
@@ -39,18 +70,32 @@ def add_threads_argument(parser: argparse.ArgumentParser) -> None:
                              "cores, 1..4, or OMP_NUM_THREADS)")
 
 
-def write_result(name: str, figures: dict[str, Any], out_dir: Path | None = None) -> Path:
+def write_result(name: str, figures: dict[str, Any], out_dir: Path | None = None,
+                 started: RunStart | None = None) -> Path:
     """Write ``bench/results/<name>.json`` (or into ``out_dir``) with the run's environment,
-    including the threads the measuring process ran with."""
-    from drac_ssl.io import atomic_write_json
-    from drac_ssl.runtime import environment_info
+    including the threads the measuring process ran with.
 
-    env = environment_info()
+    ``started``: the run's start (default :data:`RUN_START`, when the script imported this
+    module). ``environment.git_commit`` / ``git_dirty`` are the code at that start (what was
+    measured); ``git_commit_at_end`` / ``git_dirty_at_end`` the same when the result is written
+    (they differ when a commit or an edit came during the run). ``started_utc`` and
+    ``finished_utc`` bound the run; ``date_utc`` is ``finished_utc`` (as in files written before
+    the start was recorded, whose commit is the one at their end).
+    """
+    from drac_ssl.io import atomic_write_json
+
+    start = started or RUN_START
+    env = _runtime.environment_info()
+    finished = env.pop("date_utc")
+    env["git_commit_at_end"], env["git_dirty_at_end"] = env["git_commit"], env["git_dirty"]
+    env["git_commit"], env["git_dirty"] = start.git_commit, start.git_dirty
     record = {
         "benchmark": name,
         "command": env.pop("command"),
         "device": env.pop("device"),
-        "date_utc": env.pop("date_utc"),
+        "date_utc": finished,
+        "started_utc": start.started_utc,
+        "finished_utc": finished,
         "threads": env.pop("threads"),
         "environment": env,
         **figures,

@@ -9,15 +9,15 @@ git-ignored; reused when complete), then times
 - a warm re-run of the full set into the same folder (incremental: nothing decoded),
 
 each ``--repeats`` times (median and best reported; the goal is judged on the median), and
-writes ``bench/results/ingest.json``. Usage: ``python bench/ingest.py [--workers 0]``.
+writes ``bench/results/ingest.json`` with :func:`bench.common.write_result` (command, device,
+versions, threads, the commit at the start and end). Usage: ``python bench/ingest.py
+[--workers 0]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import platform
-import shlex
 import shutil
 import statistics
 import sys
@@ -25,41 +25,21 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO))
 
+from bench.common import load_average, write_result  # noqa: E402  (the run's start: first)
 from data_prep import ingest  # noqa: E402
 from data_prep.layout import TASK_DIR  # noqa: E402
 from drac_ssl.config import Config, DataConfig  # noqa: E402
-from drac_ssl.io import atomic_write_json  # noqa: E402
-from drac_ssl.runtime import apply_thread_policy, thread_settings  # noqa: E402
+from drac_ssl.runtime import apply_thread_policy  # noqa: E402
 from drac_ssl.train import phantom_root  # noqa: E402
 
 N_TRAIN, N_TEST = 611, 386
 GOAL_SECONDS = 15.0
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def versions() -> dict[str, str]:
-    import cv2
-    import numpy
-    import torch
-
-    return {"python": platform.python_version(), "torch": torch.__version__,
-            "numpy": numpy.__version__, "opencv": cv2.__version__}
 
 
 @dataclass
@@ -91,6 +71,38 @@ def train_only_root(data: Path, scratch: Path) -> Path:
     return root
 
 
+def ingest_figures(cold_train: Timing, cold: Timing, warm: Timing, *, sizes: list[int], workers: int,
+                   repeats: int, load_start: list[float] | None, load_end: list[float] | None,
+                   cores: int) -> dict[str, object]:
+    """The result's figures (seconds: wall; the goal judged on the median cold train-only run);
+    the field names of the files written before :func:`bench.common.write_result` wrote them,
+    so ``bench.summarize`` renders old and new alike. ``load_*``: 1, 5, 15 min load averages."""
+    n_images = N_TRAIN + N_TEST
+    train_seconds = statistics.median(cold_train.wall)
+    return {
+        "data": "phantom DRAC layout, 1024 x 1024 8-bit PNG, seed 0",
+        "sizes": sizes,
+        "workers": workers,
+        "repeats": repeats,
+        "n_images": n_images,
+        "n_train": N_TRAIN,
+        "n_test": N_TEST,
+        "load_average_1_5_15_min": {"start": load_start, "end": load_end},
+        "seconds_cold_train_only": cold_train.report(),
+        "seconds_cold": cold.report(),
+        "seconds_warm": warm.report(),
+        "images_per_second": round(n_images / statistics.median(cold.wall), 1),
+        "train_images_per_second": round(N_TRAIN / train_seconds, 1),
+        "cpu_ms_per_image_cold": round(1000 * statistics.median(cold.cpu) / n_images, 1),
+        # the wall time if every core were free for the ingest alone
+        "seconds_cold_train_only_if_cores_idle": round(statistics.median(cold_train.cpu) / cores, 2),
+        "goal": f"{N_TRAIN} train images < {GOAL_SECONDS:.0f} s",
+        "goal_met": train_seconds < GOAL_SECONDS,
+        "note": ("wall times depend on other load on the machine: compare the load averages "
+                 "with the core count; CPU seconds do not"),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.ingest", description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=REPO / phantom_root(Config()),
@@ -98,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
                              "the pipeline keeps it)")
     parser.add_argument("--workers", type=int, default=0, help="0 = all cores")
     parser.add_argument("--repeats", type=int, default=3, help="runs per measurement")
-    parser.add_argument("--results", type=Path, default=REPO / "bench" / "results" / "ingest.json")
+    parser.add_argument("--results", type=Path, default=REPO / "bench" / "results" / "ingest.json",
+                        help="the result file to write (default: bench/results/ingest.json)")
     parser.add_argument("--threads", type=int, default=0,
                         help="CPU threads of this process (0: the package's policy); workers run 1")
     args = parser.parse_args(argv)
@@ -112,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"phantom set: {args.data} (generated if absent)")
     phantom.generate(args.data, n_train=N_TRAIN, n_test=N_TEST, seed=0)
 
-    load_before = os.getloadavg()
+    load_start = load_average()
     cold_train, cold, warm = Timing(), Timing(), Timing()
     with tempfile.TemporaryDirectory(prefix="drac_ingest_bench_") as tmp:
         scratch = Path(tmp)
@@ -129,43 +142,14 @@ def main(argv: list[str] | None = None) -> int:
             assert (full.n_train, full.n_test) == (N_TRAIN, N_TEST) and again.n_decoded == 0
             shutil.rmtree(scratch / f"train{repeat}")
             shutil.rmtree(scratch / f"full{repeat}")
-    load_after = os.getloadavg()
-    cores = os.cpu_count() or 1
+    load_end = load_average()
 
-    n_images = N_TRAIN + N_TEST
-    train_seconds = statistics.median(cold_train.wall)
-    report = {
-        "command": shlex.join(["python", "bench/ingest.py", *(argv if argv is not None
-                                                                else sys.argv[1:])]),
-        "device": {"cpu": cpu_model(), "cores": cores,
-                   "load_average_1_5_15_min_before": [round(x, 2) for x in load_before],
-                   "load_average_1_5_15_min_after": [round(x, 2) for x in load_after]},
-        "versions": versions(),
-        "date_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-        "data": "phantom DRAC layout, 1024 x 1024 8-bit PNG, seed 0",
-        "sizes": full_cfg.cache_sizes,
-        "workers": args.workers,
-        "threads": thread_settings(),
-        "repeats": args.repeats,
-        "n_images": n_images,
-        "n_train": N_TRAIN,
-        "n_test": N_TEST,
-        "seconds_cold_train_only": cold_train.report(),
-        "seconds_cold": cold.report(),
-        "seconds_warm": warm.report(),
-        "images_per_second": round(n_images / statistics.median(cold.wall), 1),
-        "train_images_per_second": round(N_TRAIN / train_seconds, 1),
-        "cpu_ms_per_image_cold": round(1000 * statistics.median(cold.cpu) / n_images, 1),
-        # the wall time if every core were free for the ingest alone
-        "seconds_cold_train_only_if_cores_idle": round(statistics.median(cold_train.cpu) / cores, 2),
-        "goal": f"{N_TRAIN} train images < {GOAL_SECONDS:.0f} s",
-        "goal_met": train_seconds < GOAL_SECONDS,  # judged on the median cold train-only run
-        "note": ("wall times depend on other load on the machine: compare the load averages "
-                 "with the core count; CPU seconds do not"),
-    }
-    atomic_write_json(args.results, report)
-    print(f"median of {args.repeats}: cold train-only {train_seconds:.2f} s ({N_TRAIN} images), "
-          f"cold full {statistics.median(cold.wall):.2f} s ({n_images} images), "
+    report = ingest_figures(cold_train, cold, warm, sizes=full_cfg.cache_sizes, workers=args.workers,
+                            repeats=args.repeats, load_start=load_start, load_end=load_end,
+                            cores=os.cpu_count() or 1)
+    write_result(args.results.stem, report, args.results.parent)
+    print(f"median of {args.repeats}: cold train-only {statistics.median(cold_train.wall):.2f} s "
+          f"({N_TRAIN} images), cold full {statistics.median(cold.wall):.2f} s ({N_TRAIN + N_TEST} images), "
           f"warm {statistics.median(warm.wall):.2f} s; "
           f"goal {'met' if report['goal_met'] else 'NOT met'} -> {args.results}")
     return 0

@@ -55,8 +55,11 @@ PUBLISHED = {
     "medmnist_v2_resnet18_28": {"accuracy": 0.524, "auc_ovr": 0.717},
     "medmnist_v2_best_28_google_automl": {"accuracy": 0.531, "auc_ovr": 0.750},
     "medmnist_plus_resnet18_end_to_end_28": {"accuracy": 0.523, "auc_ovr": 0.704},
-    "issue_12_aim": {"accuracy": 0.56, "auc_ovr": 0.78},
 }
+AIM = {"source": "issue #12", "split": "the official test split (hidden labels; scored by the evaluator)",
+       "accuracy": 0.56, "auc_ovr": 0.78}
+"""Issue #12's aim: an aim, not a published figure (``bench.summarize`` shows it apart, against
+the selected variant's out-of-fold figures)."""
 FLOOR_CS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
 
 
@@ -227,6 +230,7 @@ def main(argv: list[str] | None = None) -> None:
         "pixel_floor": floor,
         "submissions": submissions,
         "published_test_split": PUBLISHED,
+        "aim": AIM,
     }, out_dir)
 
 
