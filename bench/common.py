@@ -2,9 +2,10 @@
 versions, threads, the code measured and when.
 
 The code a run measured is the code at its start: importing this module (the first thing a
-bench script does) records the commit, whether the checkout had uncommitted changes and the
-time (:data:`RUN_START`); :func:`write_result` writes them beside the same at the end, so a
-commit or an edit made while a long run went on shows in its result file.
+bench script does) records the commit, the uncommitted changes to code in the checkout
+(:func:`dirty_code_files`: result files and documents are not code) and the time
+(:data:`RUN_START`); :func:`write_result` writes them beside the same at the end, so a commit
+or an edit made while a long run went on shows in its result file.
 
 Importing this module applies the package's CPU thread policy
 (:func:`drac_ssl.runtime.apply_thread_policy`: half the usable cores, 1..4, or
@@ -15,6 +16,7 @@ a ``--threads`` option (:func:`add_threads_argument`) apply that after parsing.
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import os
 import subprocess
 import sys
@@ -38,6 +40,42 @@ from drac_ssl.runtime import apply_thread_policy  # noqa: E402
 apply_thread_policy(None)
 
 
+NOT_CODE = ("bench/results/*", "docs/*", "*.md", ".ci/*", ".gitignore")
+"""Tracked paths whose changes leave a bench run's code committed (:func:`fnmatch.fnmatchcase`
+patterns on repository-relative paths; ``*`` crosses folders): result files, figures and
+submissions the benches write (a bench writing several result files saw its first as an
+uncommitted change when writing the next), documentation, the CI entry point and
+``.gitignore``, none of which a bench imports or reads. Everything else tracked (the
+packages, ``bench/*.py``, ``configs/``, ``scripts/``, ``tests/``, ``pyproject.toml``) counts
+as code."""
+
+DIRTY_FILES_SHOWN = 20
+"""The most uncommitted code files a result file names (``git_dirty_file_count`` says how many)."""
+
+
+def is_code(path: str) -> bool:
+    """Whether a change to the repository-relative ``path`` changes the code a bench measures
+    (not one of :data:`NOT_CODE`)."""
+    return not any(fnmatch.fnmatchcase(path, pattern) for pattern in NOT_CODE)
+
+
+def dirty_code_files(repo: Path = REPO) -> list[str] | None:
+    """The tracked code files (:func:`is_code`) of the checkout at ``repo`` that differ from its
+    commit, staged or not (a rename gives both names), repository-relative, sorted; untracked
+    files are left out. None when git or the checkout is not there (unknown)."""
+    try:
+        out = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "-z", "--no-renames",
+                              "--untracked-files=no"],
+                             capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if out.returncode != 0:
+        return None
+    # porcelain v1 -z: "XY PATH" entries, NUL-terminated, paths relative to the repository root
+    paths = {entry[3:] for entry in out.stdout.split("\0") if len(entry) > 3}
+    return sorted(p for p in paths if is_code(p))
+
+
 @dataclass(frozen=True)
 class RunStart:
     """When a bench run started and the code it started with."""
@@ -47,15 +85,27 @@ class RunStart:
     git_commit: str
     """Short commit of the checkout the package runs from ("unknown" without git)."""
     git_dirty: bool | None
-    """Whether tracked files differed from that commit (None: unknown)."""
+    """Whether tracked code files differed from that commit (None: unknown)."""
+    git_dirty_files: tuple[str, ...] | None = None
+    """Those files (:func:`dirty_code_files`; None: unknown or not recorded)."""
 
 
 def run_start() -> RunStart:
-    """The time and the checkout's commit and dirty flag now (two git calls)."""
+    """The time and the checkout's commit and uncommitted code files now (two git calls)."""
     import datetime as dt
 
+    files = dirty_code_files()
     return RunStart(dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), _runtime.git_commit(),
-                    _runtime.git_dirty())
+                    None if files is None else bool(files), None if files is None else tuple(files))
+
+
+def _dirty_record(dirty: bool | None, files: tuple[str, ...] | list[str] | None,
+                  suffix: str = "") -> dict[str, Any]:
+    """``git_dirty``, ``git_dirty_files`` (at most :data:`DIRTY_FILES_SHOWN`) and
+    ``git_dirty_file_count``, each name ending in ``suffix``."""
+    return {f"git_dirty{suffix}": dirty,
+            f"git_dirty_files{suffix}": None if files is None else list(files)[:DIRTY_FILES_SHOWN],
+            f"git_dirty_file_count{suffix}": None if files is None else len(files)}
 
 
 RUN_START = run_start()
@@ -77,18 +127,28 @@ def write_result(name: str, figures: dict[str, Any], out_dir: Path | None = None
 
     ``started``: the run's start (default :data:`RUN_START`, when the script imported this
     module). ``environment.git_commit`` / ``git_dirty`` are the code at that start (what was
-    measured); ``git_commit_at_end`` / ``git_dirty_at_end`` the same when the result is written
-    (they differ when a commit or an edit came during the run). ``started_utc`` and
-    ``finished_utc`` bound the run; ``date_utc`` is ``finished_utc`` (as in files written before
-    the start was recorded, whose commit is the one at their end).
+    measured): ``git_dirty`` whether tracked code files differed from the commit
+    (:func:`dirty_code_files`; result files and documents, :data:`NOT_CODE`, listed in
+    ``git_dirty_not_code``, do not count), ``git_dirty_files`` the first
+    :data:`DIRTY_FILES_SHOWN` of them and ``git_dirty_file_count`` how many; the same keys
+    ending in ``_at_end`` say the same when the result is written (they differ when a commit
+    or an edit came during the run). ``started_utc`` and ``finished_utc`` bound the run;
+    ``date_utc`` is ``finished_utc`` (as in files written before the start was recorded, whose
+    commit is the one at their end; files written before the code-only count have no
+    ``git_dirty_files`` and counted any tracked file, results and documents included).
     """
     from drac_ssl.io import atomic_write_json
 
     start = started or RUN_START
     env = _runtime.environment_info()
     finished = env.pop("date_utc")
-    env["git_commit_at_end"], env["git_dirty_at_end"] = env["git_commit"], env["git_dirty"]
-    env["git_commit"], env["git_dirty"] = start.git_commit, start.git_dirty
+    end_files = dirty_code_files()
+    env["git_commit_at_end"] = env["git_commit"]
+    env["git_commit"] = start.git_commit
+    del env["git_dirty"]  # the whole tree's flag: replaced by the code-only one
+    env.update(_dirty_record(start.git_dirty, start.git_dirty_files))
+    env.update(_dirty_record(None if end_files is None else bool(end_files), end_files, "_at_end"))
+    env["git_dirty_not_code"] = list(NOT_CODE)
     record = {
         "benchmark": name,
         "command": env.pop("command"),

@@ -55,15 +55,37 @@ def _code_note(record: dict[str, Any]) -> str:
     """Words for a result whose code no commit names: the checkout had uncommitted changes at
     the run's start or end, or the commit changed during the run (``environment.git_commit``
     at the start against ``git_commit_at_end``; files written before bench.common recorded the
-    start hold one commit and dirty flag, both taken at the end)."""
+    start hold one commit and dirty flag, both taken at the end).
+
+    Files that name their uncommitted code files (``git_dirty_files``: bench.common counts
+    code only) say "uncommitted code: FILES"; older files, whose flag fired for any tracked
+    file (a result file or a document too), say "uncommitted changes in the checkout"."""
     env = record.get("environment") or {}
     notes = []
-    if env.get("git_dirty") or env.get("git_dirty_at_end"):
-        notes.append("uncommitted changes in the checkout")
+    if "git_dirty_files" not in env:
+        if env.get("git_dirty") or env.get("git_dirty_at_end"):
+            notes.append("uncommitted changes in the checkout")
+    else:
+        start = _files_words(env, "") if env.get("git_dirty") else None
+        end = _files_words(env, "_at_end") if env.get("git_dirty_at_end") else None
+        if start is not None:
+            notes.append("uncommitted code" + (f": {start}" if start else ""))
+        if end is not None and end != start:
+            notes.append("uncommitted code at the end of the run" + (f": {end}" if end else ""))
     start, end = env.get("git_commit"), env.get("git_commit_at_end")
     if start and end and start != end:
         notes.append(f"commit changed during the run: {start} -> {end}")
     return f" ({'; '.join(notes)})" if notes else ""
+
+
+def _files_words(env: dict[str, Any], suffix: str) -> str:
+    """The first three uncommitted code files of ``env`` (``git_dirty_files`` + ``suffix``) and
+    how many more; "" when the record names none."""
+    files = list(env.get(f"git_dirty_files{suffix}") or [])
+    count = env.get(f"git_dirty_file_count{suffix}")
+    count = count if isinstance(count, int) else len(files)
+    more = count - min(3, len(files))
+    return ", ".join(files[:3]) + (f" and {more} more file{'s' if more > 1 else ''}" if files and more > 0 else "")
 
 
 def ingest_rows(r: dict[str, Any]) -> list[str]:

@@ -4,16 +4,21 @@ change during the run is recorded beside it."""
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
 
 
-def _code(monkeypatch: pytest.MonkeyPatch, commit: str, dirty: bool) -> None:
+def _code(monkeypatch: pytest.MonkeyPatch, commit: str, dirty: bool | list[str]) -> None:
+    """The checkout at ``commit``; ``dirty``: the changed code files (True: one, ``x.py``)."""
     import drac_ssl.runtime as runtime
+    from bench import common
 
+    files = (["x.py"] if dirty else []) if isinstance(dirty, bool) else dirty
     monkeypatch.setattr(runtime, "git_commit", lambda: commit)
-    monkeypatch.setattr(runtime, "git_dirty", lambda: dirty)
+    monkeypatch.setattr(runtime, "git_dirty", lambda: bool(files))
+    monkeypatch.setattr(common, "dirty_code_files", lambda repo=None: list(files))
 
 
 def test_a_run_whose_commit_changes_midway_records_the_commit_at_both_ends(
@@ -44,3 +49,51 @@ def test_the_start_defaults_to_when_the_bench_script_imported_bench_common(
     env = record["environment"]
     assert env["git_commit"] == env["git_commit_at_end"] == "aaaa111"
     assert env["git_dirty"] is env["git_dirty_at_end"] is False
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", *args],
+                   check=True, capture_output=True)
+
+
+def test_only_changed_code_makes_a_checkout_dirty(tmp_path: Path) -> None:
+    """A bench that writes two result files (low_label, umm_ablation) saw the first as an
+    uncommitted change when writing the second; results and documents are not code."""
+    from bench.common import dirty_code_files
+
+    for name in ("bench/results/x.json", "bench/results/x.csv", "README.md", "docs/design.md",
+                 "drac_ssl/model.py", "bench/x.py", "configs/default.yaml"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("0\n", encoding="utf-8")
+    _git(tmp_path, "init", "-q")
+    _git(tmp_path, "add", ".")
+    _git(tmp_path, "commit", "-q", "-m", "c")
+    assert dirty_code_files(tmp_path) == []
+    for name in ("bench/results/x.json", "bench/results/x.csv", "README.md", "docs/design.md"):
+        (tmp_path / name).write_text("1\n", encoding="utf-8")
+    (tmp_path / "untracked.py").write_text("1\n", encoding="utf-8")  # not in git: not the code measured
+    assert dirty_code_files(tmp_path) == []
+    (tmp_path / "drac_ssl/model.py").write_text("1\n", encoding="utf-8")
+    (tmp_path / "configs/default.yaml").write_text("1\n", encoding="utf-8")
+    _git(tmp_path, "add", "configs/default.yaml")  # staged counts too
+    assert dirty_code_files(tmp_path) == ["configs/default.yaml", "drac_ssl/model.py"]
+    _git(tmp_path, "mv", "bench/x.py", "bench/y.py")  # a rename: both names
+    assert dirty_code_files(tmp_path) == ["bench/x.py", "bench/y.py", "configs/default.yaml",
+                                          "drac_ssl/model.py"]
+    assert dirty_code_files(tmp_path / "nowhere") is None  # no checkout: unknown
+
+
+def test_the_result_file_names_the_uncommitted_code_files(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench import common
+
+    _code(monkeypatch, "aaaa111", [f"drac_ssl/m{i:02d}.py" for i in range(25)])
+    started = common.run_start()
+    _code(monkeypatch, "aaaa111", [])  # committed during the run
+    env = json.loads(common.write_result("fake", {}, tmp_path, started=started)
+                     .read_text(encoding="utf-8"))["environment"]
+    assert env["git_dirty"] is True and env["git_dirty_file_count"] == 25
+    assert env["git_dirty_files"] == [f"drac_ssl/m{i:02d}.py" for i in range(common.DIRTY_FILES_SHOWN)]
+    assert env["git_dirty_at_end"] is False and env["git_dirty_files_at_end"] == []
+    assert env["git_dirty_file_count_at_end"] == 0
+    assert "bench/results/*" in env["git_dirty_not_code"] and "*.md" in env["git_dirty_not_code"]

@@ -275,6 +275,32 @@ def test_a_result_of_uncommitted_code_or_of_a_commit_that_changed_mid_run_is_mar
     assert "commit changed during the run: aaaa111 -> bbbb222" in changed
 
 
+def test_a_result_that_names_its_uncommitted_code_shows_the_files() -> None:
+    """Files written since bench.common counts code only (``git_dirty_files``) name what was
+    uncommitted; older files, whose flag also fired for result files and documents, say so."""
+    from bench.summarize import generic_rows
+
+    def row(**env: object) -> str:
+        return generic_rows("x", {"date_utc": "2026-12-01T10:00:00+00:00", "command": "c", "device": "d",
+                                  "figure": 1, "environment": env})[0]
+
+    code_only = {"git_commit": "aaaa111", "git_commit_at_end": "aaaa111", "git_dirty_at_end": False,
+                 "git_dirty_files_at_end": [], "git_dirty_file_count_at_end": 0}
+    assert "| 2026-12-01 |" in row(**code_only, git_dirty=False, git_dirty_files=[], git_dirty_file_count=0)
+    named = row(**code_only, git_dirty=True, git_dirty_files=["bench/x.py", "drac_ssl/a.py", "drac_ssl/b.py",
+                                                               "drac_ssl/c.py"], git_dirty_file_count=30)
+    assert "(uncommitted code: bench/x.py, drac_ssl/a.py, drac_ssl/b.py and 27 more files)" in named, named
+    at_end = row(**{**code_only, "git_dirty_at_end": True, "git_dirty_files_at_end": ["app/y.py"],
+                    "git_dirty_file_count_at_end": 1}, git_dirty=False, git_dirty_files=[], git_dirty_file_count=0)
+    assert "(uncommitted code at the end of the run: app/y.py)" in at_end, at_end
+    both = row(**{**code_only, "git_dirty_at_end": True, "git_dirty_files_at_end": ["bench/x.py"],
+                  "git_dirty_file_count_at_end": 1}, git_dirty=True, git_dirty_files=["bench/x.py"],
+               git_dirty_file_count=1)
+    assert "(uncommitted code: bench/x.py)" in both, both  # the same files at both ends: said once
+    old = row(git_commit="aaaa111", git_dirty=True)  # before the code-only count: any tracked file
+    assert "(uncommitted changes in the checkout)" in old, old
+
+
 def test_ingest_result_written_by_write_result_renders(tmp_path: Path) -> None:
     from bench.common import write_result
     from bench.ingest import Timing, ingest_figures
