@@ -53,11 +53,12 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     if args.threads < 0:
         parser.error("--threads must be 0 (the default policy) or a positive count")
-    from drac_ssl.runtime import apply_thread_policy
+    from drac_ssl.runtime import apply_thread_policy, sigterm_as_ctrl_c
 
     started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
     apply_thread_policy(args.threads)
-    return int(args.func(args) or 0)
+    with sigterm_as_ctrl_c():  # kill / a scheduler's limit: stops as Ctrl-C does, workers too
+        return int(args.func(args) or 0)
 
 
 if __name__ == "__main__":

@@ -29,11 +29,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import multiprocessing
 import os
 import sys
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +49,7 @@ from data_prep.fundus import (
     scaled_margins,
     square_margins,
 )
+from data_prep.pool import spawn_pool
 from data_prep.validate import (
     DecodedImage,
     Problem,
@@ -336,7 +335,8 @@ def process_files(tasks: Sequence[FileTask], workers: int,
     With a ``spill``, each record's new rows go to it as the record arrives
     (``record.spill_row``), so the records do not hold the images.
 
-    More than one worker: a spawn-started process pool (safe when torch is already loaded);
+    More than one worker: a spawn-started process pool (:func:`data_prep.pool.spawn_pool`:
+    safe when torch is already loaded, and its workers end with the command);
     one worker, one task, or under :data:`POOL_MIN_FILES` with ``workers=0``: in this process.
     If the pool cannot start its workers (e.g. the
     caller's ``__main__`` cannot be re-imported), the files are processed in this process.
@@ -350,10 +350,8 @@ def process_files(tasks: Sequence[FileTask], workers: int,
     try:
         if n_workers > 1:
             chunksize = max(1, min(8, len(tasks) // (n_workers * 8)))
-            context = multiprocessing.get_context("spawn")
             try:
-                with ProcessPoolExecutor(n_workers, mp_context=context,
-                                         initializer=_init_worker) as pool:
+                with spawn_pool(n_workers, initializer=_init_worker) as pool:
                     for record in pool.map(process_file, tasks, chunksize=chunksize):
                         records.append(_spilled(record, spill))
                         bar.update()

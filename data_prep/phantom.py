@@ -25,10 +25,9 @@ import argparse
 import csv
 import io
 import math
-import multiprocessing
 import os
+import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from data_prep.pool import spawn_pool
 from drac_ssl.io import atomic_write_bytes, atomic_write_json, atomic_write_text, read_json_dict
 
 __all__ = [
@@ -879,13 +879,7 @@ def generate(
             _render_and_write(task)
             bar.update(1)
     else:
-        # spawn, not fork: a forked child inherits OpenCV's thread pool half-initialised
-        # and can deadlock when the parent has already used cv2 (e.g. in a test session)
-        with ProcessPoolExecutor(
-            max_workers=n_workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_init_worker,
-        ) as pool:
+        with spawn_pool(n_workers, initializer=_init_worker) as pool:  # spawn: see data_prep.pool
             chunk = max(1, min(8, len(tasks) // (4 * n_workers)))
             for _ in pool.map(_render_and_write, tasks, chunksize=chunk):
                 bar.update(1)
@@ -929,9 +923,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cli(args: argparse.Namespace) -> int:
-    """Run :func:`generate` from parsed arguments and print a one-line summary."""
+    """Run :func:`generate` from parsed arguments and print a one-line summary.
+
+    Returns the exit code: 0 done, 130 interrupted (Ctrl-C, or SIGTERM under
+    ``python -m data_prep``), with one line saying that a rerun resumes."""
     start = time.perf_counter()
-    root = generate(args.out, args.n_train, args.n_test, args.seed, args.workers)
+    try:
+        root = generate(args.out, args.n_train, args.n_test, args.seed, args.workers)
+    except KeyboardInterrupt:
+        print(f"interrupted: the phantom images written so far are kept in {args.out}; rerun the "
+              "same command to finish the set", file=sys.stderr)
+        return 130
     counts = balanced_grade_counts(args.n_train)
     print(
         f"phantom DRAC set at {root}: {args.n_train} train (grades 0/1/2 = "

@@ -185,12 +185,11 @@ def test_few_files_are_decoded_in_this_process_unless_workers_are_asked_for(
              for i in range(3)]
     started: list[int] = []
 
-    class NoPool:
-        def __init__(self, n: int, **_: object) -> None:
-            started.append(n)
-            raise cache.BrokenProcessPool("not started in this test")
+    def no_pool(n: int, **_: object) -> None:
+        started.append(n)
+        raise cache.BrokenProcessPool("not started in this test")
 
-    monkeypatch.setattr(cache, "ProcessPoolExecutor", NoPool)
+    monkeypatch.setattr(cache, "spawn_pool", no_pool)
     monkeypatch.setattr(cache, "resolve_workers", lambda workers: workers or 2)
     assert [r.rel for r in cache.process_files(tasks, 0)] == ["0.png", "1.png", "2.png"]
     assert started == []
