@@ -527,6 +527,26 @@ def _grade_names_read_as_values(value: list[Any], where: str) -> None:
         f"data.grades=[Normal, NPDR, PDR]; to use {listed} as names, quote them: data.grades={quoted}")
 
 
+EMPTY_PATH_MEANS = {"data.root": "the embedded phantom UW-OCTA set (generated under data/phantom)",
+                    "data.labels_csv": "the only CSV in data.root",
+                    "pretrain.backbone.weights": "no weights file",
+                    "run.reuse": "no other run's stages taken"}
+"""The path settings whose empty value means something of its own, and what: a value YAML reads
+as none (``root: ~``, ``root: null``, ``root:``) is an error for them (:func:`_null_path_text`),
+not taken for the empty path; ``data.root=`` typed empty on the command line is one too
+(:func:`parse_override`)."""
+
+
+def _null_path_text(where: str, key: str) -> str:
+    """The error of a path setting of :data:`EMPTY_PATH_MEANS` that YAML read as none, and the fix
+    (in the file's words: ``root: ""`` for the empty path, ``root: "~"`` for the home folder)."""
+    name = key.rsplit(".", 1)[-1]
+    return (f"{where}: '{key}' has no value: YAML reads ~, null and nothing after the colon as "
+            f"none, not as a path (nor ~ as the home folder), and an empty {key} means "
+            f"{EMPTY_PATH_MEANS[key]}.\n  fix: {name}: /the/path (or {name}: \"~\" for the home "
+            f"folder; {name}: \"\" for {EMPTY_PATH_MEANS[key]})")
+
+
 def _coerce(value: Any, tp: Any, where: str, key: str) -> Any:
     """Check/convert ``value`` to the annotated type ``tp``; raise ConfigError otherwise, with
     the setting's default as the fix."""
@@ -594,6 +614,8 @@ def _coerce(value: Any, tp: Any, where: str, key: str) -> Any:
             raise ConfigError(f"{where}: '{key}' must be a number, got {value!r}.{_default_fix(key)}") from None
     if tp is str:
         if value is None:
+            if key in EMPTY_PATH_MEANS:
+                raise ConfigError(_null_path_text(where, key))
             return ""
         if isinstance(value, bool):  # YAML's true/false for a setting that also takes words
             return "true" if value else "false"
@@ -815,6 +837,30 @@ def _yaml_error_text(path: Path, exc: yaml.YAMLError) -> str:
             f"  fix: check indentation and 'key: value' syntax on that line.")
 
 
+_TEXT_READ_AS_VALUE = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:timestamp")
+"""What YAML 1.1 makes of some plain text (``12:30`` the sexagesimal 750, ``010`` the octal 8,
+``2024-05-01`` a date)."""
+
+
+def _keep_written_text(node: yaml.Node | None, data: Any, section: Any = Config) -> None:
+    """In ``data`` (the document of the composed ``node``), the text as written for every setting
+    of ``section`` declared text (a name, a path) that YAML read as a number or a date:
+    ``name: 12:30`` is ``'12:30'``, not ``'750'``. Booleans (``true``) and none (``~``) are
+    left to :func:`_coerce`; a quoted value is text already."""
+    if not isinstance(node, yaml.MappingNode) or not isinstance(data, dict):
+        return
+    hints = _type_hints(section)
+    for key, value in node.value:
+        name = key.value if isinstance(key, yaml.ScalarNode) else None
+        if name not in hints or name not in data:
+            continue
+        if dataclasses.is_dataclass(hints[name]):
+            _keep_written_text(value, data[name], hints[name])
+        elif (hints[name] is str and isinstance(value, yaml.ScalarNode) and value.style is None
+              and value.tag in _TEXT_READ_AS_VALUE):
+            data[name] = value.value
+
+
 def _load_yaml(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
@@ -839,6 +885,7 @@ def _load_yaml(path: Path) -> dict[str, Any]:
         node = loader.get_single_node()
         repeated = _repeated_key(node)
         data = loader.construct_document(node) if node is not None else None
+        _keep_written_text(node, data)
     except yaml.YAMLError as exc:
         raise ConfigError(_yaml_error_text(path, exc)) from None
     finally:
@@ -891,8 +938,14 @@ def _key_line(path: Path, dotted: str) -> str:
 
 
 def parse_override(arg: str) -> tuple[list[str], Any]:
-    """Split ``a.b.c=value`` into (['a','b','c'], parsed value). The value is parsed as YAML
-    1.2 (:func:`read_yaml`: ``yes``, ``no``, ``on`` and ``off`` stay words)."""
+    """Split ``a.b.c=value`` into (['a','b','c'], parsed value). The value of a setting
+    declared text (a name, a path, a word: ``run.name``, ``data.root``) is its exact text
+    (:func:`_override_text`: ``run.name=12:30`` is ``'12:30'``, ``data.root=/d/DRAC #2`` keeps
+    its ``#2``); any other value is parsed as YAML 1.2 (:func:`read_yaml`: ``yes``, ``no``,
+    ``on`` and ``off`` stay words; numbers, booleans and ``[a, b]`` lists are read as such).
+
+    Raises:
+        ConfigError: no ``=``, no key, or ``data.root`` typed empty."""
     if "=" not in arg:
         raise ConfigError(
             f"command line: '{arg}' is not an override.\n"
@@ -902,11 +955,57 @@ def parse_override(arg: str) -> tuple[list[str], Any]:
     key = key.strip().lstrip("-")
     if not key:
         raise ConfigError(f"command line: '{arg}' has no key before '='.")
+    if _declared_type(key.split(".")) is str:
+        return key.split("."), _override_text(arg, key, raw)
     try:
         value = read_yaml(raw) if raw != "" else ""
     except yaml.YAMLError:
         value = raw
     return key.split("."), value
+
+
+def _declared_type(parts: Sequence[str]) -> Any:
+    """The annotated type of the setting ``parts`` of :class:`Config` (``['data', 'root']`` ->
+    ``str``, ``['data']`` -> :class:`DataConfig`); None for a key no section has."""
+    tp: Any = Config
+    for part in parts:
+        if not (isinstance(tp, type) and dataclasses.is_dataclass(tp)):
+            return None
+        tp = _type_hints(tp).get(part)
+        if tp is None:
+            return None
+    return tp
+
+
+def _override_text(arg: str, key: str, raw: str) -> Any:
+    """The value of a text setting (a name, a path, a word) typed as ``key=raw``: its exact text,
+    not YAML's reading of it (YAML 1.1 made ``12:30`` the number 750, ``010`` 8, and cut
+    ``exp #3`` at its comment). A value quoted whole (``'...'`` or ``"..."``) is the quoted text,
+    one in ``[...]`` or ``{...}`` the YAML list or mapping (which :func:`_coerce` refuses with
+    the fix); ``true`` / ``false`` in any case the word in lower case, as YAML's booleans were
+    read.
+
+    Raises:
+        ConfigError: ``data.root`` typed empty (``data.root=$DRAC`` with the variable unset),
+            which would run the embedded phantom set instead of the data meant."""
+    text = raw.strip()
+    quoted = len(text) >= 2 and text[0] == text[-1] and text[0] in "'\""
+    if quoted or (text[:1], text[-1:]) in (("[", "]"), ("{", "}")):  # a list: its type error
+        try:
+            value = read_yaml(text)
+        except yaml.YAMLError:
+            value = None
+        if isinstance(value, (str, list, dict)):
+            return value
+    if text.lower() in ("true", "false"):
+        return text.lower()
+    if key == "data.root" and not text:
+        raise ConfigError(
+            f"command line '{arg}': data.root is empty (an unset shell variable, data.root=$DRAC, "
+            f"gives this), and an empty data.root means {EMPTY_PATH_MEANS['data.root']}, not "
+            f"your data.\n  fix: data.root=/path/to/your/data; to run the phantom set, leave "
+            f"data.root out (with a config whose root is \"\") or write data.root=\"''\"")
+    return raw
 
 
 def _nest(parts: list[str], value: Any) -> dict[str, Any]:
