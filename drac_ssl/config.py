@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
 import re
 import types
@@ -547,6 +548,15 @@ def _null_path_text(where: str, key: str) -> str:
             f"folder; {name}: \"\" for {EMPTY_PATH_MEANS[key]})")
 
 
+def _not_finite_text(where: str, key: str, value: Any) -> str:
+    """The error of an inf or NaN given to number setting ``key``: the value, the setting's
+    range (:data:`NUMBER_RANGES`) where it has one, and the fix."""
+    text = str(value) if isinstance(value, str) else _as_text(value)
+    r = NUMBER_RANGES.get(key)
+    return (f"{where}: '{key}' is {text}, not a finite number" + (f": it {r.words()}" if r else "")
+            + f".{_default_fix(key)}")
+
+
 def _coerce(value: Any, tp: Any, where: str, key: str) -> Any:
     """Check/convert ``value`` to the annotated type ``tp``; raise ConfigError otherwise, with
     the setting's default as the fix."""
@@ -602,6 +612,8 @@ def _coerce(value: Any, tp: Any, where: str, key: str) -> Any:
             as_float = float(value)
         except ValueError:
             raise ConfigError(f"{where}: '{key}' must be an integer, got {value!r}.{_default_fix(key)}") from None
+        if not math.isfinite(as_float):
+            raise ConfigError(_not_finite_text(where, key, value))
         if not as_float.is_integer():
             raise ConfigError(f"{where}: '{key}' must be an integer, got {value!r}.{_default_fix(key)}")
         return int(as_float)
@@ -609,9 +621,12 @@ def _coerce(value: Any, tp: Any, where: str, key: str) -> Any:
         if isinstance(value, bool):
             raise ConfigError(f"{where}: '{key}' must be a number, got {value!r}.{_default_fix(key)}")
         try:
-            return float(value)
+            number = float(value)
         except (TypeError, ValueError):
             raise ConfigError(f"{where}: '{key}' must be a number, got {value!r}.{_default_fix(key)}") from None
+        if not math.isfinite(number):
+            raise ConfigError(_not_finite_text(where, key, value))
+        return number
     if tp is str:
         if value is None:
             if key in EMPTY_PATH_MEANS:
@@ -1088,7 +1103,9 @@ class SettingRange:
     fix: str = ""
 
     def holds(self, value: Any) -> bool:
-        """Whether ``value`` is in the range (NaN never is)."""
+        """Whether ``value`` is in the range (NaN and inf never are)."""
+        if not math.isfinite(value):
+            return False
         ok = value > self.low if self.strict else value >= self.low
         if self.high is not None:
             ok = ok and (value < self.high if self.high_open else value <= self.high)
@@ -1123,6 +1140,43 @@ FINETUNE_RANGES: tuple[SettingRange, ...] = (
 setting outside its range, :func:`drac_ssl.finetune.check_settings` (a direct
 ``finetune.run``) refuses the first. A new number setting of the fine-tuning (a head's width)
 gets its line here."""
+
+
+DATA_RANGES: tuple[SettingRange, ...] = (
+    SettingRange("data.workers", 0, why=" (0 = all cores)"),
+    *(SettingRange(s, 0) for s in ("data.phantom_n_train", "data.phantom_n_test")),
+)
+PRETRAIN_RANGES: tuple[SettingRange, ...] = (
+    *(SettingRange(s, 0, strict=True) for s in ("pretrain.epochs", "pretrain.lr")),
+    *(SettingRange(s, 0) for s in ("pretrain.weight_decay", "pretrain.warmup_epochs", "pretrain.patience",
+                                   "pretrain.min_delta", "pretrain.knn_every", "pretrain.max_steps_per_epoch")),
+    SettingRange("pretrain.knn_limit", 0, why=" (0 = every image of each split)"),
+    SettingRange("pretrain.knn_k", 1),
+    SettingRange("pretrain.min_lr_ratio", 0, high=1),
+)
+"""The number ranges of the pretraining that hold whatever its optimiser (momentum and
+``lars_eta``: :mod:`drac_ssl.preflight`, for the optimisers that use them)."""
+MODEL_RANGES: tuple[SettingRange, ...] = (
+    SettingRange("pretrain.backbone.in_channels", 0),  # 0: the data's channels
+    *(SettingRange(s, 0) for s in ("pretrain.loss.sim_coeff", "pretrain.loss.std_coeff",
+                                   "pretrain.loss.cov_coeff")),
+    *(SettingRange(s, 0, strict=True) for s in ("pretrain.loss.gamma", "pretrain.loss.eps",
+                                                "pretrain.augment.image_size")),
+)
+"""What pretraining and UMM both build: backbone, loss, augmentation."""
+UMM_RANGES: tuple[SettingRange, ...] = (
+    *(SettingRange(s, 0, strict=True) for s in ("umm.epochs", "umm.inner_lr", "umm.eps2", "umm.fd_radius")),
+    *(SettingRange(s, 0) for s in ("umm.outer_lr", "umm.beta", "umm.neumann_steps", "umm.patience",
+                                   "umm.max_steps_per_epoch")),
+    SettingRange("umm.alpha", 0, why=": the weight of Delta R in UMM's outer objective F = L_ssl - "
+                                     "alpha * Delta R (0: the fair control; umm.outer_sign=minimize, "
+                                     "not a negative alpha, flips its sign)"),
+)
+"""UMM's number ranges (its stage's :func:`drac_ssl.umm.stage.check_settings` checks these and
+more)."""
+NUMBER_RANGES: dict[str, SettingRange] = {
+    r.setting: r for r in (*DATA_RANGES, *PRETRAIN_RANGES, *MODEL_RANGES, *UMM_RANGES, *FINETUNE_RANGES)}
+"""Each number setting's range, by setting, for the words of a refused inf or NaN (:func:`_coerce`)."""
 
 
 def range_problems(cfg: Config, ranges: Iterable[SettingRange]) -> list[tuple[SettingRange, Any]]:

@@ -444,8 +444,7 @@ def _check_data_settings(c: _Findings, cfg: Config) -> None:
     d = cfg.data
     if d.n_folds < 2:
         c.error("data.n_folds", "cross-validation needs at least 2 folds", _default("data.n_folds"))
-    _range(c, cfg, ["data.workers"], 0, why=" (0 = all cores)")
-    _range(c, cfg, ["data.phantom_n_train", "data.phantom_n_test"], 0)
+    _ranges(c, cfg, config_module.DATA_RANGES)
     sizes = d.cache_sizes
     if not sizes or any(not 8 <= s <= 4096 for s in sizes):
         c.error("data.cache_sizes", "each cached size must be 8..4096 pixels, and at least one is needed",
@@ -457,13 +456,7 @@ def _check_data_settings(c: _Findings, cfg: Config) -> None:
 
 def _check_pretrain_settings(c: _Findings, cfg: Config) -> None:
     pc = cfg.pretrain
-    _range(c, cfg, ["pretrain.epochs"], 0, strict=True)
-    _range(c, cfg, ["pretrain.lr"], 0, strict=True)
-    _range(c, cfg, ["pretrain.weight_decay", "pretrain.warmup_epochs", "pretrain.patience",
-                    "pretrain.min_delta", "pretrain.knn_every", "pretrain.max_steps_per_epoch"], 0)
-    _range(c, cfg, ["pretrain.knn_limit"], 0, why=" (0 = every image of each split)")
-    _range(c, cfg, ["pretrain.knn_k"], 1)
-    _range(c, cfg, ["pretrain.min_lr_ratio"], 0, high=1)
+    _ranges(c, cfg, config_module.PRETRAIN_RANGES)
     if pc.optimizer in ("sgd", "lars"):
         _range(c, cfg, ["pretrain.momentum"], 0, high=1, high_open=True)
     if pc.optimizer == "lars":
@@ -492,14 +485,11 @@ def _check_model_settings(c: _Findings, cfg: Config) -> None:
         c.error("pretrain.expander", "not an expander spec: the widths of the hidden and output "
                                      "layers, positive integers joined by '-' (e.g. 2048-2048-2048)",
                 _default("pretrain.expander"))
-    _range(c, cfg, ["pretrain.backbone.in_channels"], 0)  # 0: the data's channels
-    _range(c, cfg, ["pretrain.loss.sim_coeff", "pretrain.loss.std_coeff", "pretrain.loss.cov_coeff"], 0)
-    _range(c, cfg, ["pretrain.loss.gamma", "pretrain.loss.eps"], 0, strict=True)
+    _ranges(c, cfg, config_module.MODEL_RANGES)
     loss = pc.loss
     if loss.sim_coeff == loss.std_coeff == loss.cov_coeff == 0:
         c.error("pretrain.loss.sim_coeff", "all three VICReg coefficients are 0: nothing is learned",
                 _default("pretrain.loss.sim_coeff"))
-    _range(c, cfg, ["pretrain.augment.image_size"], 0, strict=True)
     _check_crop_scale(c, "pretrain.augment.crop_scale", pc.augment.crop_scale)
 
 
@@ -511,9 +501,7 @@ def _check_crop_scale(c: _Findings, setting: str, scale: list[float]) -> None:
 
 def _check_umm_settings(c: _Findings, cfg: Config) -> None:
     uc = cfg.umm
-    _range(c, cfg, ["umm.epochs", "umm.inner_lr", "umm.eps2", "umm.fd_radius"], 0, strict=True)
-    _range(c, cfg, ["umm.outer_lr", "umm.beta", "umm.neumann_steps", "umm.patience",
-                    "umm.max_steps_per_epoch"], 0)
+    _ranges(c, cfg, config_module.UMM_RANGES)
     if uc.batch_size < 2:
         c.error("umm.batch_size",
                 "UMM re-tunes the layers after the early cut and the expander with VICReg's loss: "
