@@ -1264,12 +1264,26 @@ def validate(cfg: Config) -> None:
             "  fix: finetune.head_warmup_epochs=0, or finetune.freeze=all (or last)")
     if cfg.pretrain.lr <= 0:
         raise ConfigError(f"config: pretrain.lr must be > 0, got {cfg.pretrain.lr}.")
+    if not cfg.run.stages:
+        raise ConfigError(f"config: {empty_stages_words()}.\n  fix: {every_stage_fix()}")
     if cfg.run.threads < 0:
         raise ConfigError(f"config: run.threads must be 0 (the default policy) or a positive "
                           f"count, got {cfg.run.threads}.\n  fix: run.threads=0")
     what, fix = run_name_problem(cfg.run.name, cfg.run.out_dir)
     if what:
         raise ConfigError(f"config: {what}.\n  fix: {fix}")
+
+
+def empty_stages_words() -> str:
+    """What an empty ``run.stages`` is (it ran nothing and exited 0, hiding every other error),
+    naming the stages of the pipeline."""
+    return (f"run.stages is empty: no stage would run (the stages: "
+            f"{', '.join(RunConfig().stages)}, run in that order)")
+
+
+def every_stage_fix() -> str:
+    """``run.stages=[...every stage...] (the default: every stage)``."""
+    return f"run.stages=[{','.join(RunConfig().stages)}] (the default: every stage), or the ones wanted, e.g. run.stages=[ingest]"
 
 
 def run_name_problem(name: str, out_dir: str) -> tuple[str, str]:

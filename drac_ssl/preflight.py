@@ -567,6 +567,9 @@ def _check_run_settings(c: _Findings, cfg: Config, run_dir: Path) -> None:
     if r.threads < 0:
         c.error("run.threads", "must be 0 (the package's policy) or a positive count of threads",
                 _default("run.threads"))
+    if not r.stages:
+        c.error("run.stages", config_module.empty_stages_words().removeprefix("run.stages is "),
+                config_module.every_stage_fix())
     unknown = [s for s in r.stages if s not in PIPELINE]
     if unknown:  # a typo gets the stage it was meant to be, as an unknown setting does
         meant = {s: config_module.close_match(str(s).strip().lower(), PIPELINE) for s in unknown}

@@ -444,3 +444,24 @@ def test_umm_alpha_is_a_checked_weight_of_at_least_0() -> None:
         with pytest.raises(ConfigError, match="umm.alpha"):
             check_settings(UMMConfig(alpha=alpha))
     check_settings(UMMConfig(alpha=0.0))
+
+
+@pytest.mark.parametrize("override", ["run.stages=[]", "run.stages="])
+def test_no_stage_at_all_is_an_error_naming_the_stages(tmp_path: Path, override: str) -> None:
+    """run.stages=[] exited 0 having done nothing, and hid every other error (the preflight
+    checks the stages that run)."""
+    from drac_ssl import preflight
+
+    every = "run.stages=[ingest,pretrain,umm,finetune,export]"
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, [override])
+    assert "run.stages is empty: no stage would run" in str(caught.value)
+    assert "ingest, pretrain, umm, finetune, export" in str(caught.value)
+    assert f"fix: {every}" in str(caught.value)
+    cfg, sources, _ = preflight.read_config(None, [override, "pretrain.lr=-1"])
+    found = {f.setting: f.line for f in preflight.check(cfg, tmp_path / "x", sources) if f.severity == "error"}
+    assert "empty: no stage would run" in found["run.stages"] and every in found["run.stages"]
+    path = tmp_path / "c.yaml"
+    path.write_text("run:\n  stages: []\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="run.stages is empty"):
+        load_config(path)

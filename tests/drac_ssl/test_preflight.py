@@ -620,7 +620,7 @@ def test_a_mistyped_stage_gets_the_stage_it_meant_never_a_shorter_or_empty_list(
 def test_a_run_name_that_is_a_path_is_refused_before_anything_is_made_outside_out_dir(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     # no stage: were the name let through, the test would not run the whole job out there
-    err = main_fails(tmp_path, monkeypatch, capsys, "run.name=../escape", "run.stages=[]")
+    err = main_fails(tmp_path, monkeypatch, capsys, "run.name=../escape", "data.dataset=mnist", "data.root=.", "run.stages=[ingest]")
     assert ("run.name=../escape (command line 'run.name=../escape'): run.name is the name of the "
             "run folder in run.out_dir, not a path: '../escape' holds a path separator, so the run "
             "folder would be escape, outside run.out_dir=runs") in err
@@ -1107,7 +1107,7 @@ def test_an_out_dir_that_is_a_file_or_under_one_is_refused_before_the_run_folder
         under: str) -> None:
     (tmp_path / "afile").write_text("notes")
     err = main_fails(tmp_path, monkeypatch, capsys, f"run.out_dir=afile{under}", "run.name=x",
-                     "run.stages=[]")
+                     "data.dataset=mnist", "data.root=.", "run.stages=[ingest]")
     assert "run.out_dir=" in err and "afile is a file, not a folder" in err and "fix: run.out_dir=" in err
     assert (tmp_path / "afile").read_text() == "notes"
 
