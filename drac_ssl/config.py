@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
 import re
 import types
@@ -527,6 +528,35 @@ def _grade_names_read_as_values(value: list[Any], where: str) -> None:
         f"data.grades=[Normal, NPDR, PDR]; to use {listed} as names, quote them: data.grades={quoted}")
 
 
+EMPTY_PATH_MEANS = {"data.root": "the embedded phantom UW-OCTA set (generated under data/phantom)",
+                    "data.labels_csv": "the only CSV in data.root",
+                    "pretrain.backbone.weights": "no weights file",
+                    "run.reuse": "no other run's stages taken"}
+"""The path settings whose empty value means something of its own, and what: a value YAML reads
+as none (``root: ~``, ``root: null``, ``root:``) is an error for them (:func:`_null_path_text`),
+not taken for the empty path; ``data.root=`` typed empty on the command line is one too
+(:func:`parse_override`)."""
+
+
+def _null_path_text(where: str, key: str) -> str:
+    """The error of a path setting of :data:`EMPTY_PATH_MEANS` that YAML read as none, and the fix
+    (in the file's words: ``root: ""`` for the empty path, ``root: "~"`` for the home folder)."""
+    name = key.rsplit(".", 1)[-1]
+    return (f"{where}: '{key}' has no value: YAML reads ~, null and nothing after the colon as "
+            f"none, not as a path (nor ~ as the home folder), and an empty {key} means "
+            f"{EMPTY_PATH_MEANS[key]}.\n  fix: {name}: /the/path (or {name}: \"~\" for the home "
+            f"folder; {name}: \"\" for {EMPTY_PATH_MEANS[key]})")
+
+
+def _not_finite_text(where: str, key: str, value: Any) -> str:
+    """The error of an inf or NaN given to number setting ``key``: the value, the setting's
+    range (:data:`NUMBER_RANGES`) where it has one, and the fix."""
+    text = str(value) if isinstance(value, str) else _as_text(value)
+    r = NUMBER_RANGES.get(key)
+    return (f"{where}: '{key}' is {text}, not a finite number" + (f": it {r.words()}" if r else "")
+            + f".{_default_fix(key)}")
+
+
 def _coerce(value: Any, tp: Any, where: str, key: str) -> Any:
     """Check/convert ``value`` to the annotated type ``tp``; raise ConfigError otherwise, with
     the setting's default as the fix."""
@@ -582,6 +612,8 @@ def _coerce(value: Any, tp: Any, where: str, key: str) -> Any:
             as_float = float(value)
         except ValueError:
             raise ConfigError(f"{where}: '{key}' must be an integer, got {value!r}.{_default_fix(key)}") from None
+        if not math.isfinite(as_float):
+            raise ConfigError(_not_finite_text(where, key, value))
         if not as_float.is_integer():
             raise ConfigError(f"{where}: '{key}' must be an integer, got {value!r}.{_default_fix(key)}")
         return int(as_float)
@@ -589,11 +621,16 @@ def _coerce(value: Any, tp: Any, where: str, key: str) -> Any:
         if isinstance(value, bool):
             raise ConfigError(f"{where}: '{key}' must be a number, got {value!r}.{_default_fix(key)}")
         try:
-            return float(value)
+            number = float(value)
         except (TypeError, ValueError):
             raise ConfigError(f"{where}: '{key}' must be a number, got {value!r}.{_default_fix(key)}") from None
+        if not math.isfinite(number):
+            raise ConfigError(_not_finite_text(where, key, value))
+        return number
     if tp is str:
         if value is None:
+            if key in EMPTY_PATH_MEANS:
+                raise ConfigError(_null_path_text(where, key))
             return ""
         if isinstance(value, bool):  # YAML's true/false for a setting that also takes words
             return "true" if value else "false"
@@ -815,6 +852,30 @@ def _yaml_error_text(path: Path, exc: yaml.YAMLError) -> str:
             f"  fix: check indentation and 'key: value' syntax on that line.")
 
 
+_TEXT_READ_AS_VALUE = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:timestamp")
+"""What YAML 1.1 makes of some plain text (``12:30`` the sexagesimal 750, ``010`` the octal 8,
+``2024-05-01`` a date)."""
+
+
+def _keep_written_text(node: yaml.Node | None, data: Any, section: Any = Config) -> None:
+    """In ``data`` (the document of the composed ``node``), the text as written for every setting
+    of ``section`` declared text (a name, a path) that YAML read as a number or a date:
+    ``name: 12:30`` is ``'12:30'``, not ``'750'``. Booleans (``true``) and none (``~``) are
+    left to :func:`_coerce`; a quoted value is text already."""
+    if not isinstance(node, yaml.MappingNode) or not isinstance(data, dict):
+        return
+    hints = _type_hints(section)
+    for key, value in node.value:
+        name = key.value if isinstance(key, yaml.ScalarNode) else None
+        if name not in hints or name not in data:
+            continue
+        if dataclasses.is_dataclass(hints[name]):
+            _keep_written_text(value, data[name], hints[name])
+        elif (hints[name] is str and isinstance(value, yaml.ScalarNode) and value.style is None
+              and value.tag in _TEXT_READ_AS_VALUE):
+            data[name] = value.value
+
+
 def _load_yaml(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
@@ -839,6 +900,7 @@ def _load_yaml(path: Path) -> dict[str, Any]:
         node = loader.get_single_node()
         repeated = _repeated_key(node)
         data = loader.construct_document(node) if node is not None else None
+        _keep_written_text(node, data)
     except yaml.YAMLError as exc:
         raise ConfigError(_yaml_error_text(path, exc)) from None
     finally:
@@ -891,8 +953,14 @@ def _key_line(path: Path, dotted: str) -> str:
 
 
 def parse_override(arg: str) -> tuple[list[str], Any]:
-    """Split ``a.b.c=value`` into (['a','b','c'], parsed value). The value is parsed as YAML
-    1.2 (:func:`read_yaml`: ``yes``, ``no``, ``on`` and ``off`` stay words)."""
+    """Split ``a.b.c=value`` into (['a','b','c'], parsed value). The value of a setting
+    declared text (a name, a path, a word: ``run.name``, ``data.root``) is its exact text
+    (:func:`_override_text`: ``run.name=12:30`` is ``'12:30'``, ``data.root=/d/DRAC #2`` keeps
+    its ``#2``); any other value is parsed as YAML 1.2 (:func:`read_yaml`: ``yes``, ``no``,
+    ``on`` and ``off`` stay words; numbers, booleans and ``[a, b]`` lists are read as such).
+
+    Raises:
+        ConfigError: no ``=``, no key, or ``data.root`` typed empty."""
     if "=" not in arg:
         raise ConfigError(
             f"command line: '{arg}' is not an override.\n"
@@ -902,11 +970,57 @@ def parse_override(arg: str) -> tuple[list[str], Any]:
     key = key.strip().lstrip("-")
     if not key:
         raise ConfigError(f"command line: '{arg}' has no key before '='.")
+    if _declared_type(key.split(".")) is str:
+        return key.split("."), _override_text(arg, key, raw)
     try:
         value = read_yaml(raw) if raw != "" else ""
     except yaml.YAMLError:
         value = raw
     return key.split("."), value
+
+
+def _declared_type(parts: Sequence[str]) -> Any:
+    """The annotated type of the setting ``parts`` of :class:`Config` (``['data', 'root']`` ->
+    ``str``, ``['data']`` -> :class:`DataConfig`); None for a key no section has."""
+    tp: Any = Config
+    for part in parts:
+        if not (isinstance(tp, type) and dataclasses.is_dataclass(tp)):
+            return None
+        tp = _type_hints(tp).get(part)
+        if tp is None:
+            return None
+    return tp
+
+
+def _override_text(arg: str, key: str, raw: str) -> Any:
+    """The value of a text setting (a name, a path, a word) typed as ``key=raw``: its exact text,
+    not YAML's reading of it (YAML 1.1 made ``12:30`` the number 750, ``010`` 8, and cut
+    ``exp #3`` at its comment). A value quoted whole (``'...'`` or ``"..."``) is the quoted text,
+    one in ``[...]`` or ``{...}`` the YAML list or mapping (which :func:`_coerce` refuses with
+    the fix); ``true`` / ``false`` in any case the word in lower case, as YAML's booleans were
+    read.
+
+    Raises:
+        ConfigError: ``data.root`` typed empty (``data.root=$DRAC`` with the variable unset),
+            which would run the embedded phantom set instead of the data meant."""
+    text = raw.strip()
+    quoted = len(text) >= 2 and text[0] == text[-1] and text[0] in "'\""
+    if quoted or (text[:1], text[-1:]) in (("[", "]"), ("{", "}")):  # a list: its type error
+        try:
+            value = read_yaml(text)
+        except yaml.YAMLError:
+            value = None
+        if isinstance(value, (str, list, dict)):
+            return value
+    if text.lower() in ("true", "false"):
+        return text.lower()
+    if key == "data.root" and not text:
+        raise ConfigError(
+            f"command line '{arg}': data.root is empty (an unset shell variable, data.root=$DRAC, "
+            f"gives this), and an empty data.root means {EMPTY_PATH_MEANS['data.root']}, not "
+            f"your data.\n  fix: data.root=/path/to/your/data; to run the phantom set, leave "
+            f"data.root out (with a config whose root is \"\") or write data.root=\"''\"")
+    return raw
 
 
 def _nest(parts: list[str], value: Any) -> dict[str, Any]:
@@ -989,7 +1103,9 @@ class SettingRange:
     fix: str = ""
 
     def holds(self, value: Any) -> bool:
-        """Whether ``value`` is in the range (NaN never is)."""
+        """Whether ``value`` is in the range (NaN and inf never are)."""
+        if not math.isfinite(value):
+            return False
         ok = value > self.low if self.strict else value >= self.low
         if self.high is not None:
             ok = ok and (value < self.high if self.high_open else value <= self.high)
@@ -1024,6 +1140,43 @@ FINETUNE_RANGES: tuple[SettingRange, ...] = (
 setting outside its range, :func:`drac_ssl.finetune.check_settings` (a direct
 ``finetune.run``) refuses the first. A new number setting of the fine-tuning (a head's width)
 gets its line here."""
+
+
+DATA_RANGES: tuple[SettingRange, ...] = (
+    SettingRange("data.workers", 0, why=" (0 = all cores)"),
+    *(SettingRange(s, 0) for s in ("data.phantom_n_train", "data.phantom_n_test")),
+)
+PRETRAIN_RANGES: tuple[SettingRange, ...] = (
+    *(SettingRange(s, 0, strict=True) for s in ("pretrain.epochs", "pretrain.lr")),
+    *(SettingRange(s, 0) for s in ("pretrain.weight_decay", "pretrain.warmup_epochs", "pretrain.patience",
+                                   "pretrain.min_delta", "pretrain.knn_every", "pretrain.max_steps_per_epoch")),
+    SettingRange("pretrain.knn_limit", 0, why=" (0 = every image of each split)"),
+    SettingRange("pretrain.knn_k", 1),
+    SettingRange("pretrain.min_lr_ratio", 0, high=1),
+)
+"""The number ranges of the pretraining that hold whatever its optimiser (momentum and
+``lars_eta``: :mod:`drac_ssl.preflight`, for the optimisers that use them)."""
+MODEL_RANGES: tuple[SettingRange, ...] = (
+    SettingRange("pretrain.backbone.in_channels", 0),  # 0: the data's channels
+    *(SettingRange(s, 0) for s in ("pretrain.loss.sim_coeff", "pretrain.loss.std_coeff",
+                                   "pretrain.loss.cov_coeff")),
+    *(SettingRange(s, 0, strict=True) for s in ("pretrain.loss.gamma", "pretrain.loss.eps",
+                                                "pretrain.augment.image_size")),
+)
+"""What pretraining and UMM both build: backbone, loss, augmentation."""
+UMM_RANGES: tuple[SettingRange, ...] = (
+    *(SettingRange(s, 0, strict=True) for s in ("umm.epochs", "umm.inner_lr", "umm.eps2", "umm.fd_radius")),
+    *(SettingRange(s, 0) for s in ("umm.outer_lr", "umm.beta", "umm.neumann_steps", "umm.patience",
+                                   "umm.max_steps_per_epoch")),
+    SettingRange("umm.alpha", 0, why=": the weight of Delta R in UMM's outer objective F = L_ssl - "
+                                     "alpha * Delta R (0: the fair control; umm.outer_sign=minimize, "
+                                     "not a negative alpha, flips its sign)"),
+)
+"""UMM's number ranges (its stage's :func:`drac_ssl.umm.stage.check_settings` checks these and
+more)."""
+NUMBER_RANGES: dict[str, SettingRange] = {
+    r.setting: r for r in (*DATA_RANGES, *PRETRAIN_RANGES, *MODEL_RANGES, *UMM_RANGES, *FINETUNE_RANGES)}
+"""Each number setting's range, by setting, for the words of a refused inf or NaN (:func:`_coerce`)."""
 
 
 def range_problems(cfg: Config, ranges: Iterable[SettingRange]) -> list[tuple[SettingRange, Any]]:
@@ -1111,12 +1264,26 @@ def validate(cfg: Config) -> None:
             "  fix: finetune.head_warmup_epochs=0, or finetune.freeze=all (or last)")
     if cfg.pretrain.lr <= 0:
         raise ConfigError(f"config: pretrain.lr must be > 0, got {cfg.pretrain.lr}.")
+    if not cfg.run.stages:
+        raise ConfigError(f"config: {empty_stages_words()}.\n  fix: {every_stage_fix()}")
     if cfg.run.threads < 0:
         raise ConfigError(f"config: run.threads must be 0 (the default policy) or a positive "
                           f"count, got {cfg.run.threads}.\n  fix: run.threads=0")
     what, fix = run_name_problem(cfg.run.name, cfg.run.out_dir)
     if what:
         raise ConfigError(f"config: {what}.\n  fix: {fix}")
+
+
+def empty_stages_words() -> str:
+    """What an empty ``run.stages`` is (it ran nothing and exited 0, hiding every other error),
+    naming the stages of the pipeline."""
+    return (f"run.stages is empty: no stage would run (the stages: "
+            f"{', '.join(RunConfig().stages)}, run in that order)")
+
+
+def every_stage_fix() -> str:
+    """``run.stages=[...every stage...] (the default: every stage)``."""
+    return f"run.stages=[{','.join(RunConfig().stages)}] (the default: every stage), or the ones wanted, e.g. run.stages=[ingest]"
 
 
 def run_name_problem(name: str, out_dir: str) -> tuple[str, str]:

@@ -70,6 +70,7 @@ __all__ = [
     "missing_outputs",
     "pretrain_checkpoints_needed",
     "read_config",
+    "reading_refusal",
     "run",
     "setting_problems",
     "stages_to_run",
@@ -444,8 +445,7 @@ def _check_data_settings(c: _Findings, cfg: Config) -> None:
     d = cfg.data
     if d.n_folds < 2:
         c.error("data.n_folds", "cross-validation needs at least 2 folds", _default("data.n_folds"))
-    _range(c, cfg, ["data.workers"], 0, why=" (0 = all cores)")
-    _range(c, cfg, ["data.phantom_n_train", "data.phantom_n_test"], 0)
+    _ranges(c, cfg, config_module.DATA_RANGES)
     sizes = d.cache_sizes
     if not sizes or any(not 8 <= s <= 4096 for s in sizes):
         c.error("data.cache_sizes", "each cached size must be 8..4096 pixels, and at least one is needed",
@@ -457,13 +457,7 @@ def _check_data_settings(c: _Findings, cfg: Config) -> None:
 
 def _check_pretrain_settings(c: _Findings, cfg: Config) -> None:
     pc = cfg.pretrain
-    _range(c, cfg, ["pretrain.epochs"], 0, strict=True)
-    _range(c, cfg, ["pretrain.lr"], 0, strict=True)
-    _range(c, cfg, ["pretrain.weight_decay", "pretrain.warmup_epochs", "pretrain.patience",
-                    "pretrain.min_delta", "pretrain.knn_every", "pretrain.max_steps_per_epoch"], 0)
-    _range(c, cfg, ["pretrain.knn_limit"], 0, why=" (0 = every image of each split)")
-    _range(c, cfg, ["pretrain.knn_k"], 1)
-    _range(c, cfg, ["pretrain.min_lr_ratio"], 0, high=1)
+    _ranges(c, cfg, config_module.PRETRAIN_RANGES)
     if pc.optimizer in ("sgd", "lars"):
         _range(c, cfg, ["pretrain.momentum"], 0, high=1, high_open=True)
     if pc.optimizer == "lars":
@@ -492,14 +486,11 @@ def _check_model_settings(c: _Findings, cfg: Config) -> None:
         c.error("pretrain.expander", "not an expander spec: the widths of the hidden and output "
                                      "layers, positive integers joined by '-' (e.g. 2048-2048-2048)",
                 _default("pretrain.expander"))
-    _range(c, cfg, ["pretrain.backbone.in_channels"], 0)  # 0: the data's channels
-    _range(c, cfg, ["pretrain.loss.sim_coeff", "pretrain.loss.std_coeff", "pretrain.loss.cov_coeff"], 0)
-    _range(c, cfg, ["pretrain.loss.gamma", "pretrain.loss.eps"], 0, strict=True)
+    _ranges(c, cfg, config_module.MODEL_RANGES)
     loss = pc.loss
     if loss.sim_coeff == loss.std_coeff == loss.cov_coeff == 0:
         c.error("pretrain.loss.sim_coeff", "all three VICReg coefficients are 0: nothing is learned",
                 _default("pretrain.loss.sim_coeff"))
-    _range(c, cfg, ["pretrain.augment.image_size"], 0, strict=True)
     _check_crop_scale(c, "pretrain.augment.crop_scale", pc.augment.crop_scale)
 
 
@@ -511,9 +502,7 @@ def _check_crop_scale(c: _Findings, setting: str, scale: list[float]) -> None:
 
 def _check_umm_settings(c: _Findings, cfg: Config) -> None:
     uc = cfg.umm
-    _range(c, cfg, ["umm.epochs", "umm.inner_lr", "umm.eps2", "umm.fd_radius"], 0, strict=True)
-    _range(c, cfg, ["umm.outer_lr", "umm.beta", "umm.neumann_steps", "umm.patience",
-                    "umm.max_steps_per_epoch"], 0)
+    _ranges(c, cfg, config_module.UMM_RANGES)
     if uc.batch_size < 2:
         c.error("umm.batch_size",
                 "UMM re-tunes the layers after the early cut and the expander with VICReg's loss: "
@@ -579,6 +568,9 @@ def _check_run_settings(c: _Findings, cfg: Config, run_dir: Path) -> None:
     if r.threads < 0:
         c.error("run.threads", "must be 0 (the package's policy) or a positive count of threads",
                 _default("run.threads"))
+    if not r.stages:
+        c.error("run.stages", config_module.empty_stages_words().removeprefix("run.stages is "),
+                config_module.every_stage_fix())
     unknown = [s for s in r.stages if s not in PIPELINE]
     if unknown:  # a typo gets the stage it was meant to be, as an unknown setting does
         meant = {s: config_module.close_match(str(s).strip().lower(), PIPELINE) for s in unknown}
@@ -1682,6 +1674,37 @@ def check(cfg: Config, run_dir: str | os.PathLike[str], sources: dict[str, str] 
         _check_weights(c, cfg, None if facts is None else facts.channels)
     _run_stage_validators(c, cfg, stages)
     return sorted(c.items, key=lambda f: f.severity != "error")
+
+
+def reading_refusal(path: str | os.PathLike[str] | None, overrides: list[str]) -> str:
+    """The refusal of ``python -m drac_ssl.train`` before torch loads (~10 s on a loaded
+    machine): "" when the configuration reads without a problem (:func:`read_config`; the full
+    :func:`run` follows, after the imports). Else the text of the :class:`PreflightError` that
+    lists the reading problems (unknown settings, bad types, inf or NaN, a file that cannot be
+    read) with the checks that need neither torch nor the data: choices, the number ranges of
+    the stages of ``run.stages``, ``run.stages`` and ``run.name``. The checks against the data
+    and the device are left to the rerun with these fixed (said on the last line)."""
+    cfg, sources, findings = read_config(path, overrides)
+    if not any(f.severity == "error" for f in findings):
+        return ""
+    if not any(f.unread for f in findings):
+        c = _Findings(cfg, sources)
+        stages = [s for s in PIPELINE if s in cfg.run.stages]
+        _check_choices(c, cfg)
+        _check_run_settings(c, cfg, Path(cfg.run.out_dir) / (cfg.run.name or ".new-run"))
+        if "ingest" in stages and cfg.data.dataset == "drac":
+            _check_data_settings(c, cfg)
+        if "pretrain" in stages:
+            _check_pretrain_settings(c, cfg)
+        if "pretrain" in stages or ("umm" in stages and cfg.umm.enabled):
+            _ranges(c, cfg, config_module.MODEL_RANGES)
+        if "umm" in stages and cfg.umm.enabled:
+            _ranges(c, cfg, config_module.UMM_RANGES)
+        if "finetune" in stages:
+            _ranges(c, cfg, FINETUNE_RANGES)
+        findings += [f for f in c.items if f.severity == "error" and f not in findings]
+    return (f"{PreflightError(findings)}\n  (the checks against the data and the device follow "
+            f"once these are fixed)")
 
 
 def run(cfg: Config, run_dir: str | os.PathLike[str], sources: dict[str, str] | None = None,

@@ -39,7 +39,21 @@ if __name__ == "__main__":
     quiet_while_starting("train")
     from drac_ssl.commands import train_parser
 
-    train_parser().parse_intermixed_args()  # --help, a usage error: answered before torch loads
+    _args = train_parser().parse_intermixed_args()  # --help, a usage error: answered before torch loads
+    # a configuration that does not read (a misspelt setting, a bad type, inf): refused before
+    # torch loads, with the checks that need neither torch nor the data (preflight is light)
+    from drac_ssl.config import ConfigError as _ConfigError
+    from drac_ssl.config import default_config_file as _default_config_file
+    from drac_ssl.preflight import reading_refusal
+
+    try:
+        _refusal = reading_refusal(_args.config or _default_config_file(), [
+            *_args.overrides, *([f"run.threads={_args.threads}"] if _args.threads is not None else [])])
+    except _ConfigError as _exc:  # no -c and no configs/ (a non-editable install)
+        _refusal = str(_exc)
+    if _refusal:
+        print(f"error: {_refusal}", file=sys.stderr)
+        sys.exit(2)
 
 import dataclasses
 import datetime as _dt

@@ -20,6 +20,7 @@ HEAVY = ("torch", "torchvision", "matplotlib", "gradio", "monai", "albumentation
 CASES: tuple[tuple[str, tuple[str, ...], int], ...] = (
     ("drac_ssl.train", ("--help",), 0),
     ("drac_ssl.train", ("--threads", "two"), 2),
+    ("drac_ssl.train", ("run.bogus=1", "pretrain.lr=nan", "run.stages=[]"), 2),  # config errors
     ("drac_ssl.umm", ("--help",), 0),
     ("drac_ssl.umm", (), 2),
     ("drac_ssl.umm", ("{tmp}/nope.safetensors",), 2),
@@ -41,6 +42,14 @@ CASES: tuple[tuple[str, tuple[str, ...], int], ...] = (
     ("app.demo_bundle", ("--help",), 0),
     ("app.demo_bundle", (), 2),
 )
+
+SAID: dict[tuple[str, tuple[str, ...]], tuple[str, ...]] = {
+    ("drac_ssl.train", ("run.bogus=1", "pretrain.lr=nan", "run.stages=[]")): (
+        "3 problem(s)", "unknown setting 'run.bogus'", "'pretrain.lr' is nan, not a finite number",
+        "run.stages=[] (command line 'run.stages=[]'): empty: no stage would run", "fix: "),
+}
+"""What a case must say (beyond no traceback): a configuration's errors, every one listed with
+its fix, before torch loads."""
 
 RUNNER = """
 import contextlib, io, json, runpy, sys
@@ -80,4 +89,7 @@ def test_commands_answer_help_and_usage_errors_without_the_heavy_imports(tmp_pat
                 problems.append(f"{command}: imported {got['loaded']}")
             if "Traceback" in said or ("--help" in argv and f"python -m {module}" not in said):
                 problems.append(f"{command}: said {said[-300:]!r}")
+            for words in SAID.get((module, tuple(argv)), ()):
+                if words not in said:
+                    problems.append(f"{command}: did not say {words!r}: {said[-600:]!r}")
     assert not problems, "\n".join(problems)

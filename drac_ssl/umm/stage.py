@@ -32,6 +32,7 @@ resume); with ``run.tensorboard=true`` also TensorBoard scalars ``umm/<key>`` in
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +42,7 @@ import torch
 
 from drac_ssl import pretrain
 from drac_ssl.checkpoint import load_checkpoint, save_weights
-from drac_ssl.config import Config, ConfigError, UMMConfig, save_config, to_dict
+from drac_ssl.config import NUMBER_RANGES, Config, ConfigError, UMMConfig, save_config, to_dict
 from drac_ssl.distributed import DistInfo
 from drac_ssl.engine import Engine, Monitor, TrainingTask, checkpoint_kept_words
 from drac_ssl.io import atomic_write_json, finite_number
@@ -123,6 +124,14 @@ def check_settings(uc: UMMConfig) -> None:
             raise ConfigError(
                 f"config: {key}={value!r} is not one of {', '.join(choices)}.\n  fix: {key}={choices[0]}"
             )
+    for f in dataclasses.fields(uc):  # inf and NaN pass the comparisons below
+        value = getattr(uc, f.name)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"config: umm.{f.name}={value} is not a finite number.\n"
+                              f"  fix: umm.{f.name}={getattr(UMMConfig(), f.name)} (the default)")
+    alpha = NUMBER_RANGES["umm.alpha"]
+    if not alpha.holds(uc.alpha):
+        raise ConfigError(f"config: umm.alpha={uc.alpha} {alpha.words()}.\n  fix: {alpha.fix_words()}")
     if uc.batch_size < 2:
         raise ConfigError(
             f"config: umm.batch_size must be >= 2 (VICReg's variance needs it), got {uc.batch_size}."

@@ -388,3 +388,80 @@ def test_a_config_whose_top_level_is_not_a_mapping_says_what_it_is_and_the_fix(
     what, _, fix = said.partition("\n  fix: ")
     block = fix.split("\n", 1)[1]
     assert isinstance(yaml.safe_load(block), dict), fix  # the example is valid YAML sections
+
+
+# inf and NaN are no values of a number setting: NaN passed every "<= 0" check, inf every
+# lower bound (an audit: pretrain.lr=nan, pretrain.epochs=inf, umm.alpha=nan ran).
+@pytest.mark.parametrize("override, words", [
+    ("pretrain.lr=nan", "it must be > 0"),
+    ("finetune.lr=inf", "it must be > 0"),
+    ("pretrain.lr=.inf", "it must be > 0"),
+    ("pretrain.epochs=inf", "it must be > 0"),
+    ("umm.alpha=nan", "it must be >= 0"),
+    ("umm.alpha=-inf", "it must be >= 0"),
+    ("finetune.label_fraction=NaN", "it must be > 0 and <= 1"),
+])
+def test_inf_and_nan_are_refused_with_the_range_and_a_fix(tmp_path: Path, override: str, words: str) -> None:
+    from drac_ssl import preflight
+
+    setting, value = override.split("=")
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, [override])
+    message = str(caught.value)
+    value = value.lstrip(".")  # YAML's .inf is the float inf
+    assert message.startswith(f"command line '{override}': '{setting}' is {value}, not a finite "
+                              f"number: {words}"), message
+    assert f"\n  fix: {setting}=" in message
+    _, _, problems = preflight.read_config(None, [override])
+    assert len(problems) == 1 and "not a finite number" in problems[0].line
+    path = tmp_path / "c.yaml"
+    section, key = setting.split(".")
+    path.write_text(f"{section}:\n  {key}: {override.split('=')[1]}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"c.yaml:2: '{setting}' is {value}, not a finite number"):
+        load_config(path)
+
+
+def test_a_range_never_holds_inf_or_nan() -> None:
+    from drac_ssl.config import SettingRange
+
+    r = SettingRange("pretrain.lr", 0, strict=True)
+    assert r.holds(0.5) and not r.holds(float("inf")) and not r.holds(float("nan"))
+    assert not SettingRange("umm.alpha", 0).holds(float("-inf"))
+
+
+def test_umm_alpha_is_a_checked_weight_of_at_least_0() -> None:
+    """alpha weighs Delta R in F = L_ssl - alpha * Delta R (methods.md section 2); 0 is the fair
+    control, and umm.outer_sign=minimize, not a negative alpha, flips its sign."""
+    from drac_ssl import preflight
+    from drac_ssl.config import UMMConfig
+    from drac_ssl.umm.stage import check_settings
+
+    cfg, sources, _ = preflight.read_config(None, ["umm.alpha=-1"])
+    (found,) = [f for f in preflight.setting_problems(cfg, sources) if f.setting == "umm.alpha"]
+    assert found.what.startswith("must be >= 0"), found.what
+    assert "umm.outer_sign=minimize" in found.what and found.fix == "umm.alpha=1.0 (the default)"
+    for alpha in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(ConfigError, match="umm.alpha"):
+            check_settings(UMMConfig(alpha=alpha))
+    check_settings(UMMConfig(alpha=0.0))
+
+
+@pytest.mark.parametrize("override", ["run.stages=[]", "run.stages="])
+def test_no_stage_at_all_is_an_error_naming_the_stages(tmp_path: Path, override: str) -> None:
+    """run.stages=[] exited 0 having done nothing, and hid every other error (the preflight
+    checks the stages that run)."""
+    from drac_ssl import preflight
+
+    every = "run.stages=[ingest,pretrain,umm,finetune,export]"
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, [override])
+    assert "run.stages is empty: no stage would run" in str(caught.value)
+    assert "ingest, pretrain, umm, finetune, export" in str(caught.value)
+    assert f"fix: {every}" in str(caught.value)
+    cfg, sources, _ = preflight.read_config(None, [override, "pretrain.lr=-1"])
+    found = {f.setting: f.line for f in preflight.check(cfg, tmp_path / "x", sources) if f.severity == "error"}
+    assert "empty: no stage would run" in found["run.stages"] and every in found["run.stages"]
+    path = tmp_path / "c.yaml"
+    path.write_text("run:\n  stages: []\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="run.stages is empty"):
+        load_config(path)

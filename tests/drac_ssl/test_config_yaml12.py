@@ -94,3 +94,74 @@ def test_a_run_saved_with_referable_from_off_read_as_false_resumes_with_off() ->
     assert saved != now
     assert stage_settings.comparable(saved) == stage_settings.comparable(now)
     assert stage_settings.comparable(to_dict(Config()))["finetune"]["referable_from"] == "auto"
+
+
+# A setting whose declared type is text (a name, a path) keeps the override's exact text: YAML
+# 1.1 read 12:30 as the sexagesimal 750, 001 as 1 and cut a value at ' #' (a comment).
+@pytest.mark.parametrize("override, setting, text", [
+    ("run.name=12:30", "run.name", "12:30"),
+    ("run.name=001", "run.name", "001"),
+    ("run.name=010", "run.name", "010"),
+    ("run.name=exp #3", "run.name", "exp #3"),
+    ("run.name=1_000", "run.name", "1_000"),
+    ("data.root=/data/DRAC #2", "data.root", "/data/DRAC #2"),
+    ("data.root=~", "data.root", "~"),
+    ("data.root=~/DRAC", "data.root", "~/DRAC"),
+    ("data.root=null", "data.root", "null"),
+    ("data.labels_csv=labels #1.csv", "data.labels_csv", "labels #1.csv"),
+    ("pretrain.backbone.weights=w: 1.pt", "pretrain.backbone.weights", "w: 1.pt"),
+    ("run.name='quoted'", "run.name", "quoted"),  # a YAML-quoted value: its text, unquoted
+])
+def test_a_text_setting_keeps_the_overrides_exact_text(override: str, setting: str, text: str) -> None:
+    from drac_ssl.config import get
+
+    assert get(load_config(None, [override]), setting) == text
+    cfg, _, problems = preflight.read_config(None, [override])
+    assert problems == [] and get(cfg, setting) == text
+
+
+def test_numbers_booleans_and_lists_still_parse_for_their_settings() -> None:
+    cfg = load_config(None, ["pretrain.lr=1e-3", "pretrain.epochs=7", "data.strict=TRUE",
+                             "data.cache_sizes=[64, 128]", "pretrain.compile=True",
+                             "data.channels=3", "finetune.referable_from=2"])
+    assert (cfg.pretrain.lr, cfg.pretrain.epochs, cfg.data.strict) == (1e-3, 7, True)
+    assert cfg.data.cache_sizes == [64, 128]
+    # a text setting written true / false in any case is the word, as before
+    assert (cfg.pretrain.compile, cfg.data.channels, cfg.finetune.referable_from) == ("true", "3", "2")
+
+
+def test_an_empty_data_root_on_the_command_line_is_an_error_not_the_phantom_set() -> None:
+    """``data.root=$DRAC`` with the variable unset: the empty root would silently run the
+    generated phantom set."""
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, ["data.root="])
+    message = str(caught.value)
+    assert message.startswith("command line 'data.root=': data.root is empty"), message
+    assert "phantom" in message and "\n  fix: data.root=/path/to/" in message
+    _, _, problems = preflight.read_config(None, ["data.root="])
+    assert len(problems) == 1 and "data.root is empty" in problems[0].line
+    # the phantom set, asked for in so many words: the quoted empty text
+    assert load_config(None, ["data.root=''"]).data.root == ""
+
+
+@pytest.mark.parametrize("written", ["~", "null", ""])
+def test_a_path_written_as_yaml_null_in_a_config_file_is_an_error(tmp_path: Path, written: str) -> None:
+    """``root: ~`` (or nothing after the colon) is YAML's null, not the home folder: it was
+    read as the empty root, the phantom set."""
+    path = tmp_path / "c.yaml"
+    path.write_text(f"data:\n  dataset: drac\n  root: {written}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}:3: 'data.root' has no value"), message
+    assert "fix: " in message and 'root: "~"' in message and 'root: ""' in message
+    _, _, problems = preflight.read_config(path)
+    assert len(problems) == 1 and "'data.root' has no value" in problems[0].line
+
+
+def test_a_text_setting_in_a_config_file_keeps_the_text_written(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("data:\n  root: ''\nrun:\n  name: 12:30\n  out_dir: 010\n", encoding="utf-8")
+    cfg = load_config(path)
+    assert (cfg.run.name, cfg.run.out_dir, cfg.data.root) == ("12:30", "010", "")
+    assert preflight.read_config(path)[0] == cfg

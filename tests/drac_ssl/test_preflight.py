@@ -620,7 +620,7 @@ def test_a_mistyped_stage_gets_the_stage_it_meant_never_a_shorter_or_empty_list(
 def test_a_run_name_that_is_a_path_is_refused_before_anything_is_made_outside_out_dir(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     # no stage: were the name let through, the test would not run the whole job out there
-    err = main_fails(tmp_path, monkeypatch, capsys, "run.name=../escape", "run.stages=[]")
+    err = main_fails(tmp_path, monkeypatch, capsys, "run.name=../escape", "data.dataset=mnist", "data.root=.", "run.stages=[ingest]")
     assert ("run.name=../escape (command line 'run.name=../escape'): run.name is the name of the "
             "run folder in run.out_dir, not a path: '../escape' holds a path separator, so the run "
             "folder would be escape, outside run.out_dir=runs") in err
@@ -1107,7 +1107,7 @@ def test_an_out_dir_that_is_a_file_or_under_one_is_refused_before_the_run_folder
         under: str) -> None:
     (tmp_path / "afile").write_text("notes")
     err = main_fails(tmp_path, monkeypatch, capsys, f"run.out_dir=afile{under}", "run.name=x",
-                     "run.stages=[]")
+                     "data.dataset=mnist", "data.root=.", "run.stages=[ingest]")
     assert "run.out_dir=" in err and "afile is a file, not a folder" in err and "fix: run.out_dir=" in err
     assert (tmp_path / "afile").read_text() == "notes"
 
@@ -1155,7 +1155,8 @@ def test_an_empty_data_root_outside_the_default_job_and_a_cpu_pretraining_of_hou
     """A new user's trial: ``-c configs/drac.yaml data.root=$DATA`` with DATA unset ran the
     GPU recipe (100 VICReg epochs at 224 px) on the phantom set on the CPU, about 6 hours,
     with one information line. The preflight now says both: the empty data.root means the
-    phantom set, and the pretraining's estimated CPU time."""
+    phantom set, and the pretraining's estimated CPU time. (``data.root=`` typed empty is now
+    refused as the command line is read; the file's own empty root is warned.)"""
     from drac_ssl import runtime
 
     monkeypatch.setattr(runtime, "cpu_has_amx_bf16", lambda: False)
@@ -1165,7 +1166,7 @@ def test_an_empty_data_root_outside_the_default_job_and_a_cpu_pretraining_of_hou
         return {f.setting: f.line for f in findings("run.device=cpu", *overrides, config=config)
                 if f.severity == "warning"}
 
-    said = warned("data.root=")
+    said = warned()  # configs/drac.yaml's root: "" (typed empty, data.root= is an error: test_config_yaml12)
     assert "data.root" in said and "phantom" in said["data.root"] and "not your images" in said["data.root"]
     assert "fix: data.root=" in said["data.root"]
     long = said.get("pretrain.epochs", "")
@@ -1174,7 +1175,7 @@ def test_an_empty_data_root_outside_the_default_job_and_a_cpu_pretraining_of_hou
     said = warned(config=train.DEFAULT_CONFIG)
     assert "data.root" not in said and "pretrain.epochs" not in said, said
     # the recipe cut to a first try: no time warning
-    said = warned("data.root=", "pretrain.epochs=1", "pretrain.max_steps_per_epoch=3")
+    said = warned("pretrain.epochs=1", "pretrain.max_steps_per_epoch=3")
     assert "pretrain.epochs" not in said, said
     # a CUDA run: no CPU estimate (no CUDA device here: the estimate is what is checked)
     from drac_ssl.preflight import cpu_pretrain_seconds
@@ -1254,7 +1255,7 @@ def test_the_phantom_warning_knows_the_default_config_and_a_saved_run_config(
     assert [f.setting for f in c.items] == ["data.root"]
     monkeypatch.setattr(preflight, "_resolve_device", lambda c, cfg: "cuda")
     monkeypatch.setattr(preflight, "_check_device_use", lambda *args: None)
-    said = {f.setting for f in findings("data.root=", config=train.PACKAGE_CONFIGS / "drac.yaml")}
+    said = {f.setting for f in findings(config=train.PACKAGE_CONFIGS / "drac.yaml")}
     assert "pretrain.epochs" not in said and "data.root" in said
 
 

@@ -65,7 +65,8 @@ def test_inter_op_pool_already_started_is_not_an_error(monkeypatch: pytest.Monke
 def test_train_applies_threads_and_records_them(tmp_path: Path) -> None:
     from drac_ssl import train
 
-    args = [f"run.out_dir={tmp_path}", "run.stages=[]", "run.device=cpu"]
+    # a run that does nothing: MNIST has no ingest (run.stages=[] is an error)
+    args = [f"run.out_dir={tmp_path}", "data.dataset=mnist", "data.root=.", "run.stages=[ingest]", "run.device=cpu"]
     assert train.main(["--threads", "3", "run.name=a", *args]) == 0
     assert_threads(3)
     env = json.loads((tmp_path / "a" / "environment.json").read_text())

@@ -489,7 +489,7 @@ def test_ctrl_c_while_the_script_starts_is_one_line_without_a_traceback(tmp_path
         assert "interrupted while starting" in err  # the new handler, not the preflight's line
     assert not (tmp_path / "runs").exists()
     # a run started with Ctrl-C ignored (a background job of a script) keeps ignoring it
-    ignored = subprocess.Popen(command + ["run.stages=[]"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+    ignored = subprocess.Popen(command + ["data.dataset=mnist", "data.root=.", "run.stages=[ingest]"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True,
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     err = interrupt_while_importing(ignored)
