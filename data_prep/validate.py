@@ -625,15 +625,32 @@ def eye_of(name: str) -> int | None:
     return None if match is None else "lr".index(match["eye"].lower())
 
 
-def eye_problem(where: str, name: str, eye_columns: Sequence[str]) -> Problem:
+EYE_FIX = ("write the image id with its eye as DeepDRiD names it (rename the image to match), "
+           "or delete the row and move the image out of the folder")
+"""The ingest's fix for a per-eye row whose image id names no eye (:func:`eye_problem`)."""
+
+
+def eye_problem(where: str, name: str, eye_columns: Sequence[str], fix: str = EYE_FIX) -> Problem:
     """The error of a row of a per-eye CSV whose image id names no eye (:func:`eye_of`): its
-    grade cannot be chosen between ``eye_columns``."""
+    grade cannot be chosen between ``eye_columns``; ``fix``: what the reader asks (the
+    ingest's :data:`EYE_FIX`, or the scorer's)."""
     left, right = eye_columns
     return error(where, f"cannot tell the eye of {name} from its image id, so neither {left!r} "
                         f"nor {right!r} can be chosen as its grade (an id names its eye as "
-                        "<patient>_l<n> or <patient>_r<n>, e.g. 1_l1)",
-                 "write the image id with its eye as DeepDRiD names it (rename the image to "
-                 "match), or delete the row and move the image out of the folder", "per-eye")
+                        "<patient>_l<n> or <patient>_r<n>, e.g. 1_l1)", fix, "per-eye")
+
+
+def own_eye_cell(where: str, name: str, cells: Sequence[str], positions: Sequence[int],
+                 eye_columns: Sequence[str], fix: str = EYE_FIX) -> tuple[str | None, Problem | None]:
+    """The grade cell of a per-eye row (a layout's ``EYE_COLUMNS``, DeepDRiD's): the cell of
+    the column of the eye the image id ``name`` names (:func:`eye_of`), ``positions`` the
+    (left, right) columns' positions in ``cells``; ``(None, the error)`` when the id names no
+    eye (:func:`eye_problem`, with ``fix``). The one rule the ingest
+    (:func:`read_labels`) and ``python -m drac_ssl.export --score`` read per-eye grades by."""
+    eye = eye_of(name)
+    if eye is None:
+        return None, eye_problem(where, name, eye_columns, fix)
+    return cells[positions[eye]], None
 
 
 def grade_names_note(csv_path: str | Path, by_name: dict[int, int], grade_names: Sequence[str],
@@ -725,13 +742,14 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
                                   "fill in the file name or delete the row", "csv"))
             continue
         if per_eye:  # the grade is the cell of the image's own eye
-            eye = eye_of(name)
-            if eye is None:
-                problems.append(eye_problem(where, name, per_eye))
+            own, no_eye = own_eye_cell(where, name, cells, (index["grade"], index["grade-right"]),
+                                       per_eye)
+            if own is None:
+                problems.append(no_eye)  # type: ignore[arg-type]
                 patient = cells[index["patient"]].strip() if "patient" in index else ""
                 rows.append(LabelRow(name, None, patient, number, raw_grade.strip(), in_folder))
                 continue
-            raw_grade = cells[index["grade-right" if eye else "grade"]]
+            raw_grade = own
         grade = parse_grade(raw_grade)
         if grade is None and (named := grade_from_name(raw_grade, grade_names)) is not None:
             grade = named  # a configured grade name ('severe', even 'none'): its number
