@@ -1076,8 +1076,26 @@ def _name_order(name: str) -> tuple[int, int, str]:
 
 
 GRADE_FOLDERS_MAX = 10
-"""Subfolders named by integers that read as a folder-per-grade tree, at most (a scale of
-up to 10 grades): 120 numbered folders are no grades."""
+"""Subfolders named by integers that read as a folder-per-grade tree, at most, and the
+largest number such a folder has (a scale of up to 10 grades, 0- or 1-based): 120 numbered
+folders, or 401/ .. 403/, are no grades (:func:`grade_folder_names`)."""
+
+
+def grade_folder_names(names: Iterable[str]) -> bool:
+    """Whether subfolder ``names`` read as a folder-per-grade tree: integers of a grade range
+    (none above :data:`GRADE_FOLDERS_MAX`, at most that many folders). Numbered folders
+    beyond it (DeepDRiD's ``Images/401/``, a patient's id) are per-patient folders."""
+    listed = list(names)
+    return len(listed) <= GRADE_FOLDERS_MAX and all(
+        n.isascii() and n.isdigit() and int(n) <= GRADE_FOLDERS_MAX for n in listed)
+
+
+EXPORT_THE_COPY = ("unlabelled images (a test set, as DeepDRiD's evaluation Images/<patient>/) are "
+                   "not ingested: grade the copy with python -m drac_ssl.export RUN --images {flat} "
+                   "--out TEAM.csv")
+"""What per-patient folders of unlabelled images become once copied into one folder ``{flat}``:
+graded by the export (a run's test split is one folder, ``scan_image_folder`` does not
+recurse)."""
 
 
 def _copy_into_one_folder(root: Path, subs: list[tuple[Path, int]]) -> str:
@@ -1136,8 +1154,11 @@ def _image_tree_words(root: Path, subs: list[tuple[Path, int]], not_looked_at: i
     :mod:`data_prep.flatten`), on a line of its own, and the root to pass then (with
     ``--grades icdr`` for folders 0..4). Otherwise (per-patient folders, as DeepDRiD's
     ``Images/<patient_id>/``, whose label CSV sits above them: numbered folders are no
-    grades then) the command that copies the images into one folder keeping their names
-    (:func:`_copy_into_one_folder`). :func:`data_prep.problems.as_config_keys` keeps a
+    grades then; or, without a label CSV, folders that are no grade range,
+    :func:`grade_folder_names`: ``401/`` .. ``403/``, said to look like per-patient folders)
+    the command that copies the images into one folder keeping their names
+    (:func:`_copy_into_one_folder`), and, without a label CSV, the export that grades the copy
+    when the images are an unlabelled test set (:data:`EXPORT_THE_COPY`). :func:`data_prep.problems.as_config_keys` keeps a
     ``python -m data_prep`` command as typed and says the rest as settings."""
     from data_prep.flatten import next_options
 
@@ -1149,8 +1170,14 @@ def _image_tree_words(root: Path, subs: list[tuple[Path, int]], not_looked_at: i
     if labels_csv is not None:
         return (f"{said} ({labels_csv.name}, which names the images): "
                 f"{_copy_into_one_folder(root, subs)} --labels-csv {shlex.quote(str(labels_csv))}")
-    if not (len(names) <= GRADE_FOLDERS_MAX and all(n.isascii() and n.isdigit() for n in names)):
-        return f"{said}: {_copy_into_one_folder(root, subs)} (and put their label CSV there)"
+    if not grade_folder_names(names):
+        flat = shlex.quote(str(root.with_name(f"{root.name}_flat")))
+        numbered = all(n.isascii() and n.isdigit() for n in names)
+        return (f"{said}" + (f"; folders numbered beyond a grade scale (a folder-per-grade tree "
+                             f"has at most {GRADE_FOLDERS_MAX} folders, 0/ .. {GRADE_FOLDERS_MAX}/) "
+                             "look like per-patient folders, not grades" if numbered else "")
+                + f": {_copy_into_one_folder(root, subs)} (and put their label CSV there, or pass "
+                f"it with --labels-csv FILE); {EXPORT_THE_COPY.format(flat=flat)}")
     # every integer-named subfolder, empty ones too: the grades flatten reads
     grades = sorted({int(sub.name) for sub in _subfolders(root)[0]
                      if sub.name.isascii() and sub.name.isdigit()})

@@ -11,6 +11,7 @@ import csv
 import json
 import os
 import re
+import shlex
 import sys
 from collections import Counter
 from dataclasses import replace as dataclasses_replace
@@ -1616,3 +1617,38 @@ def test_deepdrid_roots_one_level_off_name_the_set_folder(tmp_path: Path, aptos:
             "Images/)") in message, message
     result = ingest.run(config(validation), tmp_path / "validation", verbose=False)
     assert result.layout == "deepdrid" and result.n_train == 8
+
+
+def evaluation_images(root: Path, aptos: list, patients: range = range(401, 404)) -> Path:
+    """DeepDRiD's ``Online-Challenge1&2-Evaluation/Images/<patient>/<patient>_l1.jpg ...`` (no
+    label CSV: its labels ship as .xlsx), from the real APTOS samples; the Images folder."""
+    images = root / "Online-Challenge1&2-Evaluation" / "Images"
+    for i, patient in enumerate(patients):
+        for k, eye in enumerate(("l1", "l2", "r1", "r2")):
+            save(images / str(patient) / f"{patient}_{eye}.jpg", aptos[(4 * i + k) % len(aptos)][2],
+                 format="JPEG", quality=95)
+    return images
+
+
+def test_numbered_folders_beyond_a_grade_range_are_per_patient_folders_not_grades(
+        tmp_path: Path, aptos: list) -> None:
+    """A DeepDRiD user: --root .../Online-Challenge1&2-Evaluation/Images (folders 401/, 402/,
+    403/, no label CSV) was told to run flatten as if the folders were grades 401..403. Numbers
+    beyond a grade range are per-patient folders: said so, with the command that copies the
+    images into one folder and, for unlabelled test images, the export that grades the copy."""
+    images = evaluation_images(tmp_path, aptos)
+    message = run_error(config(images), tmp_path / "out")
+    flat = images.with_name("Images_flat")
+    assert "flatten" not in message and "NAME403" not in message, message
+    assert "401/, 402/ and 403/" in message and "look like per-patient folders" in message, message
+    assert "images in per-patient (or other) subfolders are not read" in message, message
+    export = f"python -m drac_ssl.export RUN --images {shlex.quote(str(flat))} --out TEAM.csv"
+    assert export in message, message
+    from data_prep.problems import as_config_keys  # the train command's words
+
+    words = as_config_keys(message)
+    assert f"data.root={shlex.quote(str(flat))}" in words and export in words, words
+    # folders 0/ .. 4/ are still grades
+    for grade in range(5):
+        save(tmp_path / "tree" / str(grade) / "a.png", aptos[grade][2])
+    assert "python -m data_prep flatten" in run_error(config(tmp_path / "tree"), tmp_path / "out3")
