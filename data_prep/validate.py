@@ -27,7 +27,7 @@ import numpy as np
 from data_prep import decode as _decode
 from data_prep.grades import choices, describe
 from data_prep.labels import column_index, missing_column, normalise, parse_grade, read_table
-from data_prep.layout import IMAGE_SUFFIXES, name_key
+from data_prep.layout import EYE_COLUMNS, IMAGE_SUFFIXES, name_key
 from data_prep.problems import (  # noqa: F401 - re-exported: the historical home of these names
     IngestError,
     Problem,
@@ -653,6 +653,38 @@ def own_eye_cell(where: str, name: str, cells: Sequence[str], positions: Sequenc
     return cells[positions[eye]], None
 
 
+PER_EYE_FIX = {"ingest": "to train on each image's own eye, pass the set folder as --root without "
+                           "--grade-column (docs/data.md, DeepDRiD); nothing to do if the patient's "
+                           "grade is the label you mean",
+               "score": "to score each image against its own eye, drop --grade-column; nothing to "
+                        "do if the patient's grade is the label you mean"}
+"""What to do about a per-eye CSV read through another grade column (:func:`per_eye_columns_unread`),
+for the ingest and for ``python -m drac_ssl.export --score``."""
+
+
+def per_eye_columns_unread(csv_path: str | Path, columns: Sequence[str], grade_column: str,
+                           reader: str = "ingest") -> Problem | None:
+    """The note for a label CSV that holds a layout's per-eye grade columns
+    (:data:`data_prep.layout.EYE_COLUMNS`, DeepDRiD's ``left_eye_DR_Level`` /
+    ``right_eye_DR_Level``) read through another one, ``grade_column`` (``--grade-column
+    patient_DR_Level``): every image then gets that column's grade, which for a patient-level
+    column (its name says patient) is the patient's, the worse eye, not the image's own eye's.
+    None when the CSV has no such pair, or ``grade_column`` is one of them (a one-eye column is
+    :func:`other_eye_problem`'s). ``reader``: whose fix (:data:`PER_EYE_FIX`)."""
+    present = {normalise(c): c for c in columns}
+    for eyes in EYE_COLUMNS.values():
+        if not all(normalise(c) in present for c in eyes) or normalise(grade_column) in map(normalise, eyes):
+            continue
+        left, right = (present[normalise(c)] for c in eyes)
+        patient = "patient" in _name_words(grade_column)
+        what = ("the patient's grade (the worse eye), not the image's own eye's" if patient else
+                "one grade per row, not the image's own eye's")
+        return note(csv_path, f"{grade_column!r} is read as each image's grade, but it is {what}: "
+                              f"this CSV grades each eye in {left!r} / {right!r}",
+                    PER_EYE_FIX[reader], "per-eye")
+    return None
+
+
 def grade_names_note(csv_path: str | Path, by_name: dict[int, int], grade_names: Sequence[str],
                      fix: str) -> Problem:
     """The note of a label CSV whose grades were written as the scale's names (``No DR``,
@@ -723,6 +755,8 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
                 f"pass --patient-column {guess!r} to keep each patient's images in one fold",
                 "patient"))
     grade_name = table.columns[index["grade"]]
+    if not per_eye and (unread := per_eye_columns_unread(csv_path, table.columns, grade_name)) is not None:
+        problems.append(unread)  # --grade-column patient_DR_Level: the patient's grade for each image
     # one grade column: an empty cell beside the other eye's filled column is that eye's row
     other = other_eye_column(table.columns, grade_name) if not per_eye else None
     other_position = column_index(table, other)[0] if other else None

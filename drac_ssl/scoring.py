@@ -85,6 +85,7 @@ from data_prep.validate import (
     one_based_problem,
     own_eye_cell,
     patient_column_guess,
+    per_eye_columns_unread,
     stray_grades,
 )
 from drac_ssl import __version__
@@ -255,7 +256,7 @@ def _columns(table: Table, image_column: str | None, grade_column: str | None
     taken: set[str] = set()
     for given, role, option, pos in ((image_column, "image-name", "--image-column", 0),
                                      (grade_column, "grade", "--grade-column", 1)):
-        known = [COLUMNS[k][pos] for k in kinds]
+        known = [COLUMNS[k][pos] for k in kinds] + [COLUMNS[k][pos] for k in EYE_COLUMNS if COLUMNS[k][pos]]
         name = given or (COLUMNS[detected][pos] if detected else
                          next((c for c in known if normalise(c) in header), None))
         if name is None:  # no known column and none given
@@ -345,6 +346,8 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
         raise ScoreError(text)
     eyes = tuple(table.columns[index[r]] for r in ("grade", "grade-right")) if per_eye else ()
     column = " / ".join(eyes) or table.columns[index["grade"]]
+    if not eyes and (unread := per_eye_columns_unread(path, table.columns, column, "score")) is not None:
+        problems.append(unread)  # --grade-column patient_DR_Level: the worse eye for each image
     patient_at, found = _patient_column(table, patient_column, per_eye,
                                         table.columns[index["image-name"]], column)
     problems += found

@@ -1652,3 +1652,21 @@ def test_numbered_folders_beyond_a_grade_range_are_per_patient_folders_not_grade
     for grade in range(5):
         save(tmp_path / "tree" / str(grade) / "a.png", aptos[grade][2])
     assert "python -m data_prep flatten" in run_error(config(tmp_path / "tree"), tmp_path / "out3")
+
+
+def test_the_patients_grade_column_read_as_each_images_grade_is_said(tmp_path: Path, aptos: list) -> None:
+    """A maintainer review: --grade-column patient_DR_Level on a DeepDRiD set trained on the
+    patient's grade (the worse eye) for each image without a word. A note says that column is
+    the patient's grade, not the image's eye's, and names the per-eye columns; the per-eye
+    default says nothing of the kind."""
+    images, _, _ = deepdrid_tree(tmp_path, aptos)
+    result = ingest.run(config(images.parent, grade_column="patient_DR_Level"), tmp_path / "out",
+                        verbose=False)
+    said = [n for n in result.notes if "'patient_DR_Level' is read as each image's grade" in n]
+    assert len(said) == 1, result.notes
+    assert "the patient's grade (the worse eye), not the image's own eye's" in said[0], said
+    assert "'left_eye_DR_Level' / 'right_eye_DR_Level'" in said[0], said
+    assert "without --grade-column" in said[0], said
+    assert any("patient_DR_Level" in n for n in summary(result)["notes"]), summary(result).keys()
+    default = ingest.run(config(images.parent), tmp_path / "default", verbose=False)
+    assert not any("is read as each image's grade" in n for n in default.notes), default.notes

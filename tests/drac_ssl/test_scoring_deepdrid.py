@@ -124,3 +124,16 @@ def test_score_resamples_the_patients_of_a_column_named_or_says_which_looks_like
     assert json.loads(out.read_text())["ci_resamples"] == "patients"
     assert export_main(["--score", str(sub), "--labels", str(labels), "--patient-column", "patient"]) == 2
     assert "did you mean 'PatientID'?" in capsys.readouterr().err
+
+
+def test_score_says_when_the_patients_grade_is_read_for_each_image(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--grade-column patient_DR_Level scores each image against the worse eye: said, with
+    the per-eye columns and the fix (drop --grade-column)."""
+    labels, cases, grades, _ = deepdrid_labels(tmp_path)
+    sub = submission(tmp_path / "team.csv", cases, grades)
+    assert export_main(["--score", str(sub), "--labels", str(labels), "--grade-column", "patient_DR_Level"]) == 0
+    err = capsys.readouterr().err
+    assert ("'patient_DR_Level' is read as each image's grade, but it is the patient's grade (the worse "
+            "eye), not the image's own eye's: this CSV grades each eye in 'left_eye_DR_Level' / "
+            "'right_eye_DR_Level' -> to score each image against its own eye, drop --grade-column") in err, err
