@@ -1098,7 +1098,7 @@ graded by the export (a run's test split is one folder, ``scan_image_folder`` do
 recurse)."""
 
 
-def _copy_into_one_folder(root: Path, subs: list[tuple[Path, int]]) -> str:
+def copy_into_one_folder(root: Path, subs: list[tuple[Path, int]]) -> tuple[str, Path, str]:
     """The command that copies the images of ``root``'s subfolders into one folder beside it
     (``ROOT_flat``), keeping their names: ``mkdir -p ROOT_flat && (cd ROOT && find .
     -mindepth 2 -maxdepth 2 -type f ... -name '*.jpg' -exec cp {} ROOT_flat/ \\;)``: the
@@ -1107,7 +1107,10 @@ def _copy_into_one_folder(root: Path, subs: list[tuple[Path, int]]) -> str:
     a ``mkdir -p`` that a second run passes. The subfolders two of which hold one name
     (``cp`` would keep only one of them) are checked over the same files (a listing of the
     subfolders, no image opened; ``subs``, the image subfolders found, name the suffixes
-    when the listing cannot be read)."""
+    when the listing cannot be read). Returns the command, ``ROOT_flat`` and the words on the
+    names two subfolders share (``''`` when none): what the ingest's advice
+    (:func:`_copy_into_one_folder`) and ``python -m drac_ssl.export --images`` of such a folder
+    say."""
     flat = root.with_name(f"{root.name}_flat")
     suffixes: set[str] = set()
     seen: dict[str, str] = {}
@@ -1139,6 +1142,13 @@ def _copy_into_one_folder(root: Path, subs: list[tuple[Path, int]]) -> str:
                f"-type f ! -path './.*' ! -name '.*'{skip} {names} -exec cp {{}} {q(str(flat))}/ \\;)")
     clashes = (f" (first rename the images that share a name across subfolders, e.g. "
                f"{_cut(clash)}: one copy would replace the other)" if clash else "")
+    return command, flat, clashes
+
+
+def _copy_into_one_folder(root: Path, subs: list[tuple[Path, int]]) -> str:
+    """The ingest's advice for images in subfolders: :func:`copy_into_one_folder`'s command,
+    then the root to pass."""
+    command, flat, clashes = copy_into_one_folder(root, subs)
     return (f"images in per-patient (or other) subfolders are not read: copy them into one "
             f"folder{clashes},\n  {command}\nthen pass {_root_option(flat)}")
 
