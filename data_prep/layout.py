@@ -265,6 +265,9 @@ def _list_folder(folder: Path, skipped: set[Path], nested: bool) -> tuple[list[P
             found, said = _list_folder(path, set(), False)
             images += found
             problems += said
+        elif path.is_dir() and not count_images(path):  # nothing there to move up
+            problems.append(note(path, "subfolder ignored (images are not searched recursively; "
+                                       "it holds no image itself)", "nothing to do"))
         elif path.is_dir():
             problems.append(note(path, "subfolder ignored (images are not searched recursively)",
                                  "move its images up one level if they belong to this set"))
@@ -1024,7 +1027,10 @@ def nearby_layouts(root: Path) -> list[tuple[Path, str, str]]:
     above it (and above its link target, :func:`_folders_above`), then its subfolders (at
     most :data:`NEARBY_FOLDERS`), each with its kind and what it is (:func:`_layout_words`).
     For a root that is none (a plain folder) but is one level off: ``eyepacs/train`` (the
-    folder above is the EyePACS layout) or ``downloads`` (holding ``IDRiD/``). A folder with
+    folder above is the EyePACS layout) or ``downloads`` (holding ``IDRiD/``); or, when none
+    is, deeper down a chain of only subfolders (:func:`_only_subfolder_layout`:
+    ``data/DeepDRiD/regular_fundus_images/``). A folder of DeepDRiD sets is named as its set
+    folders (:func:`_layout_roots`). A folder with
     one ``.npz`` counts only when the ``.npz`` is MedMNIST-shaped (:func:`medmnist_shaped`).
     DRAC and IDRiD roots inside their task folders are recognised as they are
     (:func:`looks_like_drac`, :func:`looks_like_idrid`) and never get here."""
@@ -1032,8 +1038,42 @@ def nearby_layouts(root: Path) -> list[tuple[Path, str, str]]:
     for folder in _folders_above(root) + _subfolders(root)[0]:
         kind = _recognised(folder)
         if kind:
-            found.append((folder, kind, _layout_words(kind, folder)))
+            found += _layout_roots(folder, kind)
+    if not found and (deeper := _only_subfolder_layout(root)) is not None:
+        found += _layout_roots(*deeper)
     return found
+
+
+ONLY_SUBFOLDER_DEPTH = 3
+"""Levels of only subfolders :func:`_only_subfolder_layout` follows down from a root (an
+unzip that adds folders on top: ``data/DeepDRiD/regular_fundus_images/``)."""
+
+
+def _only_subfolder_layout(root: Path) -> tuple[Path, str] | None:
+    """The layout at the end of a chain of only subfolders below ``root`` (each folder on the
+    way holds one subfolder, no image and no other file but hidden ones), at most
+    :data:`ONLY_SUBFOLDER_DEPTH` levels down, with its kind; None when the chain forks, holds
+    files or reaches no layout. A listing per level, no image opened."""
+    folder = root
+    for _ in range(ONLY_SUBFOLDER_DEPTH):
+        try:
+            entries = [p for p in folder.iterdir() if not is_hidden(p)]
+        except OSError:
+            return None
+        if len(entries) != 1 or not entries[0].is_dir():
+            return None
+        folder = entries[0]
+        if kind := _recognised(folder):
+            return folder, kind
+    return None
+
+
+def _layout_roots(folder: Path, kind: str) -> list[tuple[Path, str, str]]:
+    """``folder`` (a layout of ``kind``) as the roots to name: itself, or, for a folder of
+    DeepDRiD sets (which its finder refuses, naming the set to pass), each set folder."""
+    if kind == "deepdrid" and not _is_deepdrid_set(folder):
+        return [(d, kind, _layout_words(kind, d)) for d in _deepdrid_sets(folder)]
+    return [(folder, kind, _layout_words(kind, folder))]
 
 
 def image_subfolders(root: Path) -> list[tuple[Path, int]]:

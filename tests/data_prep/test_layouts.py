@@ -1670,3 +1670,25 @@ def test_the_patients_grade_column_read_as_each_images_grade_is_said(tmp_path: P
     assert any("patient_DR_Level" in n for n in summary(result)["notes"]), summary(result).keys()
     default = ingest.run(config(images.parent), tmp_path / "default", verbose=False)
     assert not any("is read as each image's grade" in n for n in default.notes), default.notes
+
+
+def test_a_layout_below_the_only_subfolders_of_the_root_is_named(tmp_path: Path, aptos: list) -> None:
+    """A DeepDRiD user: the unzip adds folders on top (data/DeepDRiD/regular_fundus_images/
+    regular-fundus-training/): --root data got no hint and the note 'move its images up one
+    level' for DeepDRiD/, which holds no image; --root data/DeepDRiD was offered the folder of
+    sets, which is refused in turn. The set folder is named, as deep as a chain of only
+    subfolders leads (and never beside other folders), and a subfolder without an image of
+    its own is not told to move its images up."""
+    top = tmp_path / "data"
+    sets = top / "DeepDRiD" / "regular_fundus_images"
+    deepdrid_tree(sets, aptos)
+    training = sets / "regular-fundus-training"
+    for root in (top, top / "DeepDRiD"):
+        message = run_error(config(root), tmp_path / f"out-{root.name}")
+        assert (f"did you mean --root {training} (a DeepDRiD layout: regular-fundus-training.csv + "
+                "Images/)") in message, (root, message)
+        assert "move its images up" not in message, message
+    (top / "other").mkdir()  # two folders: no single chain to follow
+    message = run_error(config(top), tmp_path / "out-two")
+    assert "did you mean" not in message, message
+    assert "move its images up" not in message, message
