@@ -260,7 +260,7 @@ def _list_folder(folder: Path, skipped: set[Path], nested: bool) -> tuple[list[P
         if skipped and path.resolve() in skipped:  # resolve() costs a system call per entry
             continue
         if is_hidden(path):
-            problems.append(note(path, "hidden/system file ignored", "nothing to do"))
+            problems.append(note(path, "hidden/system file ignored", "nothing to do", "hidden"))
         elif path.is_dir() and nested:
             found, said = _list_folder(path, set(), False)
             images += found

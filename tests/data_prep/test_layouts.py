@@ -1692,3 +1692,20 @@ def test_a_layout_below_the_only_subfolders_of_the_root_is_named(tmp_path: Path,
     message = run_error(config(top), tmp_path / "out-two")
     assert "did you mean" not in message, message
     assert "move its images up" not in message, message
+
+
+def test_hidden_file_notes_are_one_line_like_other_findings_of_many_files(tmp_path: Path, aptos: list) -> None:
+    """A DeepDRiD user: a .DS_Store and a Thumbs.db in each patient folder printed a note line
+    each (14 here; hundreds on the real set), where other notes of one kind are cut at 10 or
+    merged into one line naming a few files and counting the rest."""
+    images, _, _ = deepdrid_tree(tmp_path, aptos)
+    for folder in images.iterdir():
+        (folder / ".DS_Store").write_bytes(b"\0")
+        (folder / "Thumbs.db").write_bytes(b"\0")
+    result = ingest.run(config(images.parent), tmp_path / "out", verbose=False)
+    from data_prep.problems import format_problems
+
+    printed = format_problems(result.findings)  # what the ingest prints
+    hidden = [line for line in printed.splitlines() if "hidden/system file" in line]
+    assert len(hidden) == 1 and "14 files (" in hidden[0] and "and 11 more" in hidden[0], printed
+    assert sum("hidden/system file" in n for n in summary(result)["notes"]) == 14  # all kept
