@@ -260,11 +260,14 @@ def _list_folder(folder: Path, skipped: set[Path], nested: bool) -> tuple[list[P
         if skipped and path.resolve() in skipped:  # resolve() costs a system call per entry
             continue
         if is_hidden(path):
-            problems.append(note(path, "hidden/system file ignored", "nothing to do"))
+            problems.append(note(path, "hidden/system file ignored", "nothing to do", "hidden"))
         elif path.is_dir() and nested:
             found, said = _list_folder(path, set(), False)
             images += found
             problems += said
+        elif path.is_dir() and not count_images(path):  # nothing there to move up
+            problems.append(note(path, "subfolder ignored (images are not searched recursively; "
+                                       "it holds no image itself)", "nothing to do"))
         elif path.is_dir():
             problems.append(note(path, "subfolder ignored (images are not searched recursively)",
                                  "move its images up one level if they belong to this set"))
@@ -1024,7 +1027,10 @@ def nearby_layouts(root: Path) -> list[tuple[Path, str, str]]:
     above it (and above its link target, :func:`_folders_above`), then its subfolders (at
     most :data:`NEARBY_FOLDERS`), each with its kind and what it is (:func:`_layout_words`).
     For a root that is none (a plain folder) but is one level off: ``eyepacs/train`` (the
-    folder above is the EyePACS layout) or ``downloads`` (holding ``IDRiD/``). A folder with
+    folder above is the EyePACS layout) or ``downloads`` (holding ``IDRiD/``); or, when none
+    is, deeper down a chain of only subfolders (:func:`_only_subfolder_layout`:
+    ``data/DeepDRiD/regular_fundus_images/``). A folder of DeepDRiD sets is named as its set
+    folders (:func:`_layout_roots`). A folder with
     one ``.npz`` counts only when the ``.npz`` is MedMNIST-shaped (:func:`medmnist_shaped`).
     DRAC and IDRiD roots inside their task folders are recognised as they are
     (:func:`looks_like_drac`, :func:`looks_like_idrid`) and never get here."""
@@ -1032,8 +1038,42 @@ def nearby_layouts(root: Path) -> list[tuple[Path, str, str]]:
     for folder in _folders_above(root) + _subfolders(root)[0]:
         kind = _recognised(folder)
         if kind:
-            found.append((folder, kind, _layout_words(kind, folder)))
+            found += _layout_roots(folder, kind)
+    if not found and (deeper := _only_subfolder_layout(root)) is not None:
+        found += _layout_roots(*deeper)
     return found
+
+
+ONLY_SUBFOLDER_DEPTH = 3
+"""Levels of only subfolders :func:`_only_subfolder_layout` follows down from a root (an
+unzip that adds folders on top: ``data/DeepDRiD/regular_fundus_images/``)."""
+
+
+def _only_subfolder_layout(root: Path) -> tuple[Path, str] | None:
+    """The layout at the end of a chain of only subfolders below ``root`` (each folder on the
+    way holds one subfolder, no image and no other file but hidden ones), at most
+    :data:`ONLY_SUBFOLDER_DEPTH` levels down, with its kind; None when the chain forks, holds
+    files or reaches no layout. A listing per level, no image opened."""
+    folder = root
+    for _ in range(ONLY_SUBFOLDER_DEPTH):
+        try:
+            entries = [p for p in folder.iterdir() if not is_hidden(p)]
+        except OSError:
+            return None
+        if len(entries) != 1 or not entries[0].is_dir():
+            return None
+        folder = entries[0]
+        if kind := _recognised(folder):
+            return folder, kind
+    return None
+
+
+def _layout_roots(folder: Path, kind: str) -> list[tuple[Path, str, str]]:
+    """``folder`` (a layout of ``kind``) as the roots to name: itself, or, for a folder of
+    DeepDRiD sets (which its finder refuses, naming the set to pass), each set folder."""
+    if kind == "deepdrid" and not _is_deepdrid_set(folder):
+        return [(d, kind, _layout_words(kind, d)) for d in _deepdrid_sets(folder)]
+    return [(folder, kind, _layout_words(kind, folder))]
 
 
 def image_subfolders(root: Path) -> list[tuple[Path, int]]:
@@ -1076,11 +1116,29 @@ def _name_order(name: str) -> tuple[int, int, str]:
 
 
 GRADE_FOLDERS_MAX = 10
-"""Subfolders named by integers that read as a folder-per-grade tree, at most (a scale of
-up to 10 grades): 120 numbered folders are no grades."""
+"""Subfolders named by integers that read as a folder-per-grade tree, at most, and the
+largest number such a folder has (a scale of up to 10 grades, 0- or 1-based): 120 numbered
+folders, or 401/ .. 403/, are no grades (:func:`grade_folder_names`)."""
 
 
-def _copy_into_one_folder(root: Path, subs: list[tuple[Path, int]]) -> str:
+def grade_folder_names(names: Iterable[str]) -> bool:
+    """Whether subfolder ``names`` read as a folder-per-grade tree: integers of a grade range
+    (none above :data:`GRADE_FOLDERS_MAX`, at most that many folders). Numbered folders
+    beyond it (DeepDRiD's ``Images/401/``, a patient's id) are per-patient folders."""
+    listed = list(names)
+    return len(listed) <= GRADE_FOLDERS_MAX and all(
+        n.isascii() and n.isdigit() and int(n) <= GRADE_FOLDERS_MAX for n in listed)
+
+
+EXPORT_THE_COPY = ("unlabelled images (a test set, as DeepDRiD's evaluation Images/<patient>/) are "
+                   "not ingested: grade the copy with python -m drac_ssl.export RUN --images {flat} "
+                   "--out TEAM.csv")
+"""What per-patient folders of unlabelled images become once copied into one folder ``{flat}``:
+graded by the export (a run's test split is one folder, ``scan_image_folder`` does not
+recurse)."""
+
+
+def copy_into_one_folder(root: Path, subs: list[tuple[Path, int]]) -> tuple[str, Path, str]:
     """The command that copies the images of ``root``'s subfolders into one folder beside it
     (``ROOT_flat``), keeping their names: ``mkdir -p ROOT_flat && (cd ROOT && find .
     -mindepth 2 -maxdepth 2 -type f ... -name '*.jpg' -exec cp {} ROOT_flat/ \\;)``: the
@@ -1089,7 +1147,10 @@ def _copy_into_one_folder(root: Path, subs: list[tuple[Path, int]]) -> str:
     a ``mkdir -p`` that a second run passes. The subfolders two of which hold one name
     (``cp`` would keep only one of them) are checked over the same files (a listing of the
     subfolders, no image opened; ``subs``, the image subfolders found, name the suffixes
-    when the listing cannot be read)."""
+    when the listing cannot be read). Returns the command, ``ROOT_flat`` and the words on the
+    names two subfolders share (``''`` when none): what the ingest's advice
+    (:func:`_copy_into_one_folder`) and ``python -m drac_ssl.export --images`` of such a folder
+    say."""
     flat = root.with_name(f"{root.name}_flat")
     suffixes: set[str] = set()
     seen: dict[str, str] = {}
@@ -1121,6 +1182,13 @@ def _copy_into_one_folder(root: Path, subs: list[tuple[Path, int]]) -> str:
                f"-type f ! -path './.*' ! -name '.*'{skip} {names} -exec cp {{}} {q(str(flat))}/ \\;)")
     clashes = (f" (first rename the images that share a name across subfolders, e.g. "
                f"{_cut(clash)}: one copy would replace the other)" if clash else "")
+    return command, flat, clashes
+
+
+def _copy_into_one_folder(root: Path, subs: list[tuple[Path, int]]) -> str:
+    """The ingest's advice for images in subfolders: :func:`copy_into_one_folder`'s command,
+    then the root to pass."""
+    command, flat, clashes = copy_into_one_folder(root, subs)
     return (f"images in per-patient (or other) subfolders are not read: copy them into one "
             f"folder{clashes},\n  {command}\nthen pass {_root_option(flat)}")
 
@@ -1136,8 +1204,11 @@ def _image_tree_words(root: Path, subs: list[tuple[Path, int]], not_looked_at: i
     :mod:`data_prep.flatten`), on a line of its own, and the root to pass then (with
     ``--grades icdr`` for folders 0..4). Otherwise (per-patient folders, as DeepDRiD's
     ``Images/<patient_id>/``, whose label CSV sits above them: numbered folders are no
-    grades then) the command that copies the images into one folder keeping their names
-    (:func:`_copy_into_one_folder`). :func:`data_prep.problems.as_config_keys` keeps a
+    grades then; or, without a label CSV, folders that are no grade range,
+    :func:`grade_folder_names`: ``401/`` .. ``403/``, said to look like per-patient folders)
+    the command that copies the images into one folder keeping their names
+    (:func:`_copy_into_one_folder`), and, without a label CSV, the export that grades the copy
+    when the images are an unlabelled test set (:data:`EXPORT_THE_COPY`). :func:`data_prep.problems.as_config_keys` keeps a
     ``python -m data_prep`` command as typed and says the rest as settings."""
     from data_prep.flatten import next_options
 
@@ -1149,8 +1220,14 @@ def _image_tree_words(root: Path, subs: list[tuple[Path, int]], not_looked_at: i
     if labels_csv is not None:
         return (f"{said} ({labels_csv.name}, which names the images): "
                 f"{_copy_into_one_folder(root, subs)} --labels-csv {shlex.quote(str(labels_csv))}")
-    if not (len(names) <= GRADE_FOLDERS_MAX and all(n.isascii() and n.isdigit() for n in names)):
-        return f"{said}: {_copy_into_one_folder(root, subs)} (and put their label CSV there)"
+    if not grade_folder_names(names):
+        flat = shlex.quote(str(root.with_name(f"{root.name}_flat")))
+        numbered = all(n.isascii() and n.isdigit() for n in names)
+        return (f"{said}" + (f"; folders numbered beyond a grade scale (a folder-per-grade tree "
+                             f"has at most {GRADE_FOLDERS_MAX} folders, 0/ .. {GRADE_FOLDERS_MAX}/) "
+                             "look like per-patient folders, not grades" if numbered else "")
+                + f": {_copy_into_one_folder(root, subs)} (and put their label CSV there, or pass "
+                f"it with --labels-csv FILE); {EXPORT_THE_COPY.format(flat=flat)}")
     # every integer-named subfolder, empty ones too: the grades flatten reads
     grades = sorted({int(sub.name) for sub in _subfolders(root)[0]
                      if sub.name.isascii() and sub.name.isdigit()})

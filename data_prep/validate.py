@@ -27,7 +27,7 @@ import numpy as np
 from data_prep import decode as _decode
 from data_prep.grades import choices, describe
 from data_prep.labels import column_index, missing_column, normalise, parse_grade, read_table
-from data_prep.layout import IMAGE_SUFFIXES, name_key
+from data_prep.layout import EYE_COLUMNS, IMAGE_SUFFIXES, name_key
 from data_prep.problems import (  # noqa: F401 - re-exported: the historical home of these names
     IngestError,
     Problem,
@@ -625,15 +625,64 @@ def eye_of(name: str) -> int | None:
     return None if match is None else "lr".index(match["eye"].lower())
 
 
-def eye_problem(where: str, name: str, eye_columns: Sequence[str]) -> Problem:
+EYE_FIX = ("write the image id with its eye as DeepDRiD names it (rename the image to match), "
+           "or delete the row and move the image out of the folder")
+"""The ingest's fix for a per-eye row whose image id names no eye (:func:`eye_problem`)."""
+
+
+def eye_problem(where: str, name: str, eye_columns: Sequence[str], fix: str = EYE_FIX) -> Problem:
     """The error of a row of a per-eye CSV whose image id names no eye (:func:`eye_of`): its
-    grade cannot be chosen between ``eye_columns``."""
+    grade cannot be chosen between ``eye_columns``; ``fix``: what the reader asks (the
+    ingest's :data:`EYE_FIX`, or the scorer's)."""
     left, right = eye_columns
     return error(where, f"cannot tell the eye of {name} from its image id, so neither {left!r} "
                         f"nor {right!r} can be chosen as its grade (an id names its eye as "
-                        "<patient>_l<n> or <patient>_r<n>, e.g. 1_l1)",
-                 "write the image id with its eye as DeepDRiD names it (rename the image to "
-                 "match), or delete the row and move the image out of the folder", "per-eye")
+                        "<patient>_l<n> or <patient>_r<n>, e.g. 1_l1)", fix, "per-eye")
+
+
+def own_eye_cell(where: str, name: str, cells: Sequence[str], positions: Sequence[int],
+                 eye_columns: Sequence[str], fix: str = EYE_FIX) -> tuple[str | None, Problem | None]:
+    """The grade cell of a per-eye row (a layout's ``EYE_COLUMNS``, DeepDRiD's): the cell of
+    the column of the eye the image id ``name`` names (:func:`eye_of`), ``positions`` the
+    (left, right) columns' positions in ``cells``; ``(None, the error)`` when the id names no
+    eye (:func:`eye_problem`, with ``fix``). The one rule the ingest
+    (:func:`read_labels`) and ``python -m drac_ssl.export --score`` read per-eye grades by."""
+    eye = eye_of(name)
+    if eye is None:
+        return None, eye_problem(where, name, eye_columns, fix)
+    return cells[positions[eye]], None
+
+
+PER_EYE_FIX = {"ingest": "to train on each image's own eye, pass the set folder as --root without "
+                           "--grade-column (docs/data.md, DeepDRiD); nothing to do if the patient's "
+                           "grade is the label you mean",
+               "score": "to score each image against its own eye, drop --grade-column; nothing to "
+                        "do if the patient's grade is the label you mean"}
+"""What to do about a per-eye CSV read through another grade column (:func:`per_eye_columns_unread`),
+for the ingest and for ``python -m drac_ssl.export --score``."""
+
+
+def per_eye_columns_unread(csv_path: str | Path, columns: Sequence[str], grade_column: str,
+                           reader: str = "ingest") -> Problem | None:
+    """The note for a label CSV that holds a layout's per-eye grade columns
+    (:data:`data_prep.layout.EYE_COLUMNS`, DeepDRiD's ``left_eye_DR_Level`` /
+    ``right_eye_DR_Level``) read through another one, ``grade_column`` (``--grade-column
+    patient_DR_Level``): every image then gets that column's grade, which for a patient-level
+    column (its name says patient) is the patient's, the worse eye, not the image's own eye's.
+    None when the CSV has no such pair, or ``grade_column`` is one of them (a one-eye column is
+    :func:`other_eye_problem`'s). ``reader``: whose fix (:data:`PER_EYE_FIX`)."""
+    present = {normalise(c): c for c in columns}
+    for eyes in EYE_COLUMNS.values():
+        if not all(normalise(c) in present for c in eyes) or normalise(grade_column) in map(normalise, eyes):
+            continue
+        left, right = (present[normalise(c)] for c in eyes)
+        patient = "patient" in _name_words(grade_column)
+        what = ("the patient's grade (the worse eye), not the image's own eye's" if patient else
+                "one grade per row, not the image's own eye's")
+        return note(csv_path, f"{grade_column!r} is read as each image's grade, but it is {what}: "
+                              f"this CSV grades each eye in {left!r} / {right!r}",
+                    PER_EYE_FIX[reader], "per-eye")
+    return None
 
 
 def grade_names_note(csv_path: str | Path, by_name: dict[int, int], grade_names: Sequence[str],
@@ -706,6 +755,8 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
                 f"pass --patient-column {guess!r} to keep each patient's images in one fold",
                 "patient"))
     grade_name = table.columns[index["grade"]]
+    if not per_eye and (unread := per_eye_columns_unread(csv_path, table.columns, grade_name)) is not None:
+        problems.append(unread)  # --grade-column patient_DR_Level: the patient's grade for each image
     # one grade column: an empty cell beside the other eye's filled column is that eye's row
     other = other_eye_column(table.columns, grade_name) if not per_eye else None
     other_position = column_index(table, other)[0] if other else None
@@ -725,13 +776,14 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
                                   "fill in the file name or delete the row", "csv"))
             continue
         if per_eye:  # the grade is the cell of the image's own eye
-            eye = eye_of(name)
-            if eye is None:
-                problems.append(eye_problem(where, name, per_eye))
+            own, no_eye = own_eye_cell(where, name, cells, (index["grade"], index["grade-right"]),
+                                       per_eye)
+            if own is None:
+                problems.append(no_eye)  # type: ignore[arg-type]
                 patient = cells[index["patient"]].strip() if "patient" in index else ""
                 rows.append(LabelRow(name, None, patient, number, raw_grade.strip(), in_folder))
                 continue
-            raw_grade = cells[index["grade-right" if eye else "grade"]]
+            raw_grade = own
         grade = parse_grade(raw_grade)
         if grade is None and (named := grade_from_name(raw_grade, grade_names)) is not None:
             grade = named  # a configured grade name ('severe', even 'none'): its number

@@ -100,7 +100,13 @@ def export_parser() -> argparse.ArgumentParser:
                         help="with --score: the label CSV's column of image names (with or "
                              "without extension)")
     parser.add_argument("--grade-column", metavar="NAME",
-                        help="with --score: the label CSV's column of true grades")
+                        help="with --score: the label CSV's column of true grades (default: "
+                             "found; DeepDRiD's per-eye columns are read as the ingest reads "
+                             "them, each image's own eye)")
+    parser.add_argument("--patient-column", metavar="NAME",
+                        help="with --score: the label CSV's column of patient ids: the 95%% CIs "
+                             "then resample patients, each with all its images (DeepDRiD's "
+                             "patient_id is read without it)")
     parser.add_argument("--json", metavar="FILE",
                         help="with --score: also write the figures to this JSON file")
     parser.add_argument("--skip-unreadable", action="store_true",
@@ -138,7 +144,7 @@ def check_arguments_problem(args: argparse.Namespace) -> str | None:
     return None
 
 
-SCORE_ONLY_OPTIONS = ("labels", "image_column", "grade_column", "json")
+SCORE_ONLY_OPTIONS = ("labels", "image_column", "grade_column", "patient_column", "json")
 """The options of ``export --score`` that mean nothing without it (``--json`` -> ``json``)."""
 
 

@@ -645,23 +645,39 @@ def _unreadable(path: Path, exc: Exception) -> list[Problem]:
     return [Problem(str(path), str(exc), "re-copy or re-export the image")]
 
 
-def _no_images_fix(subfolders: Sequence[Path], others: bool) -> str:
+SUBFOLDER_NOTES = 10
+"""Sub-folders of an ``--images`` folder named in a note each, at most (then one line counts
+the rest), as the ingest prints at most 10 lines of one kind."""
+
+
+def _no_images_fix(subfolders: Sequence[Path], others: bool, folder: Path | None = None) -> str:
     """The fix for an ``--images`` folder without images: point at the folder that holds
-    them (sub-folders are not searched), naming the first sub-folder that does; ``others``:
-    files not named as images were listed, each with its own fix."""
+    them (sub-folders are not searched), naming the sub-folder that does; when two or more do
+    (per-patient folders, DeepDRiD's evaluation ``Images/<patient>/``), the command that copies
+    their images into one folder beside ``folder``
+    (:func:`data_prep.layout.copy_into_one_folder`, names kept) and the ``--images`` to grade
+    it with. ``others``: files not named as images were listed, each with its own fix."""
     fix = ("point --images at the folder that holds the images themselves (its sub-folders are "
            "not searched)")
     holding = []
     for sub in subfolders:
         try:
-            if read_folder(sub).images:
-                holding.append(sub)
+            if n := len(read_folder(sub).images):
+                holding.append((sub, n))
         except OSError:  # an unreadable sub-folder: not the one to name
             continue
-    if holding:
-        fix += f", e.g. --images {shlex.quote(str(holding[0]))}"
-        if len(holding) > 1:
-            fix += f" ({len(holding)} sub-folders hold images: grade each, or put them in one folder)"
+    if len(holding) > 1 and folder is not None:
+        from data_prep.layout import NEARBY_SHOWN, copy_into_one_folder
+
+        command, flat, clashes = copy_into_one_folder(folder, holding)
+        names = [f"{sub.name}/" for sub, _ in holding]
+        listed = ", ".join(names[:NEARBY_SHOWN]) + (f" and {len(names) - NEARBY_SHOWN} more"
+                                                   if len(names) > NEARBY_SHOWN else "")
+        fix = (f"the images are in {len(holding)} sub-folders ({listed}; per-patient folders?), which "
+               f"are not searched: copy them into one folder{clashes},\n  {command}\nthen run this "
+               f"command again with --images {shlex.quote(str(flat))}")
+    elif holding:
+        fix += f", e.g. --images {shlex.quote(str(holding[0][0]))}"
     return f"rename the files above as each line says, or {fix}" if others else fix
 
 
@@ -751,13 +767,17 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     n_files = len(files) + len(skipped)
     for path, why in found.not_images if found is not None else []:  # notes.txt: no image lost
         print(f"note: {path}: {why}; not graded", file=sys.stderr)
-    for sub in found.subfolders if found is not None else []:
+    subfolders = found.subfolders if found is not None else []
+    for sub in subfolders[:SUBFOLDER_NOTES] if files else []:  # none: the error says where they are
         print(f"note: {sub}: a sub-folder, not graded (only the files of {images_dir} itself are); "
               f"move its images up one level if they belong to this set", file=sys.stderr)
+    if files and len(subfolders) > SUBFOLDER_NOTES:
+        print(f"note: ... and {len(subfolders) - SUBFOLDER_NOTES} more sub-folders of {images_dir}, "
+              "not graded either", file=sys.stderr)
     if not files:
         raise BundleError(f"{images_dir}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder"
                           + "".join(f"\n  {p.line}" for p in problems)
-                          + f"\n  fix: {_no_images_fix(found.subfolders if found else [], bool(problems))}")
+                          + f"\n  fix: {_no_images_fix(subfolders, bool(problems), images_dir)}")
     channels = bundle.spec.channels
     graded_files: list[Path] = []
     warnings: list[str] = []

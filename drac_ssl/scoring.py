@@ -19,7 +19,11 @@ and this module scores a submission CSV (``case,class,P0..P{K-1}``) against them
   spacing, as the ingest does, so IDRiD's ``Risk of macular edema `` with its trailing space
   is no trouble), or ``--image-column`` / ``--grade-column``; a column not found is an error
   naming the columns there and the closest one (``did you mean 'dr_grade'? pass
-  --grade-column 'dr_grade'``, :func:`data_prep.labels.missing_column`'s words).
+  --grade-column 'dr_grade'``, :func:`data_prep.labels.missing_column`'s words). A CSV
+  with a layout's per-eye grade columns (:data:`data_prep.layout.EYE_COLUMNS`, DeepDRiD's
+  ``left_eye_DR_Level`` / ``right_eye_DR_Level`` beside ``image_id``) and no
+  ``--grade-column`` is read as the ingest reads it: each row's grade is its own eye's
+  column (:func:`data_prep.validate.own_eye_cell`), never ``patient_DR_Level``.
 * A label names a case as the ingest names an image (:class:`data_prep.validate.NameIndex`):
   by file name, else, without extension, the one case with that stem (``IDRiD_001`` ->
   ``IDRiD_001.jpg``), else by number (``1`` -> ``001.png``, leading zeros a spreadsheet ate,
@@ -34,7 +38,9 @@ and this module scores a submission CSV (``case,class,P0..P{K-1}``) against them
 * The figures are :func:`drac_ssl.metrics.grading_report`'s (QWK and accuracy of the class
   column, the AUCs of the P columns) with the QWK's and the one-vs-rest AUC's percentile
   bootstrap 95% CI over the images (:func:`drac_ssl.metrics.bootstrap_ci`, 1000 resamples,
-  seed 0), written as report.md writes them (:mod:`drac_ssl.figures`), the confusion
+  seed 0), or over the patients, each with all its images (its ``groups``, the cluster
+  bootstrap the fine-tuning's CIs use), when the labels name them (``--patient-column``, or
+  the column a per-eye layout owns, :data:`data_prep.layout.PATIENT_COLUMNS`), written as report.md writes them (:mod:`drac_ssl.figures`), the confusion
   matrix with the grade names (DRAC's for K = 3, ICDR's for K = 5:
   :func:`scale_names`), and :func:`drac_ssl.figures.chance_words`' sentence when the QWK's
   CI reaches 0. A grade without image in the labels leaves the macro AUCs undefined: the
@@ -69,14 +75,17 @@ import numpy as np
 
 from data_prep.grades import SHOWN_ROWS, choices, describe
 from data_prep.labels import Table, column_index, missing_column, normalise, parse_grade, read_table
-from data_prep.layout import COLUMNS
-from data_prep.problems import Problem, counted, error, in_line_order
+from data_prep.layout import COLUMNS, EYE_COLUMNS, PATIENT_COLUMNS
+from data_prep.problems import Problem, counted, error, in_line_order, note
 from data_prep.validate import (
     NameIndex,
     grade_from_name,
     grade_names_note,
     is_ungraded,
     one_based_problem,
+    own_eye_cell,
+    patient_column_guess,
+    per_eye_columns_unread,
     stray_grades,
 )
 from drac_ssl import __version__
@@ -131,10 +140,12 @@ class LabelRows:
     grades: list[int | None]  # None: a grade that is not one of 0..K-1 (an error was said)
     lines: list[int]  # each row's line in the file
     image_column: str
-    grade_column: str
-    layout: str  # the key of LABEL_LAYOUTS whose columns these are, '' for columns given
+    grade_column: str  # per eye: 'left_eye_DR_Level / right_eye_DR_Level'
+    layout: str  # the key of LABEL_LAYOUTS (or of EYE_COLUMNS) whose columns these are, '' for columns given
     dialect: str  # 'semicolon-separated, utf-8-sig'
     problems: list[Problem] = field(default_factory=list)  # errors, then notes
+    patients: list[str] = field(default_factory=list)  # each row's patient ('' none); empty: no column
+    patient_column: str = ""  # the column they come from ('' when none is read)
 
 
 def scale_names(num_grades: int) -> tuple[str, ...]:
@@ -203,23 +214,49 @@ def _guess(table: Table, known: Sequence[str], taken: set[str]) -> str | None:
     return best[1] if best else None
 
 
+def _per_eye_layout(table: Table, image_column: str | None, grade_column: str | None) -> str:
+    """The layout of :data:`data_prep.layout.EYE_COLUMNS` whose per-eye grade columns (and,
+    unless ``image_column`` is given, image column) the header holds, read as the ingest reads
+    them (each row's grade its own eye's column); ``''`` when ``grade_column`` is given (that
+    one column is read) or none fits."""
+    if grade_column:
+        return ""
+    header = {normalise(c) for c in table.columns}
+    return next((kind for kind, eyes in EYE_COLUMNS.items()
+                 if all(normalise(c) in header for c in eyes)
+                 and (image_column or normalise(COLUMNS[kind][0]) in header)), "")
+
+
 def _columns(table: Table, image_column: str | None, grade_column: str | None
              ) -> tuple[dict[str, int], str, list[Problem]]:
-    """The positions of the image-name and grade columns ({'image-name': i, 'grade': j}), the
-    layout whose columns they are ('' when given or mixed) and the problems (a missing
-    column: an error with the fix; a column taken loosely: a note)."""
+    """The positions of the image-name and grade columns ({'image-name': i, 'grade': j}; per
+    eye, :func:`_per_eye_layout`, the left eye's as 'grade' and the right eye's as
+    'grade-right'), the layout whose columns they are ('' when given or mixed) and the problems
+    (a missing column: an error with the fix; a column taken loosely: a note)."""
     header = {normalise(c) for c in table.columns}
+    if per_eye := _per_eye_layout(table, image_column, grade_column):
+        index: dict[str, int] = {}
+        problems: list[Problem] = []
+        for name, role in ((image_column or COLUMNS[per_eye][0], "image-name"),
+                           (EYE_COLUMNS[per_eye][0], "grade"), (EYE_COLUMNS[per_eye][1], "grade-right")):
+            position, found = column_index(table, name)
+            problems += found
+            if position is not None:
+                index[role] = position
+            elif not any(p.severity == "error" for p in found):
+                problems.append(missing_column(table, name, "image-name", "--image-column"))
+        return index, "" if image_column else per_eye, problems
     kinds = list(LABEL_LAYOUTS)
     detected = next((k for k in kinds if all(normalise(c) in header for c in COLUMNS[k])), "")
     if len(table.columns) == 1:  # one unsplit header line: said once, as the ingest says it
         wanted = image_column or grade_column or COLUMNS[detected or "drac"][0]
         return {}, "", [missing_column(table, wanted, "image-name", "--image-column")]
-    index: dict[str, int] = {}
-    problems: list[Problem] = []
+    index = {}
+    problems = []
     taken: set[str] = set()
     for given, role, option, pos in ((image_column, "image-name", "--image-column", 0),
                                      (grade_column, "grade", "--grade-column", 1)):
-        known = [COLUMNS[k][pos] for k in kinds]
+        known = [COLUMNS[k][pos] for k in kinds] + [COLUMNS[k][pos] for k in EYE_COLUMNS if COLUMNS[k][pos]]
         name = given or (COLUMNS[detected][pos] if detected else
                          next((c for c in known if normalise(c) in header), None))
         if name is None:  # no known column and none given
@@ -248,34 +285,81 @@ def _columns(table: Table, image_column: str | None, grade_column: str | None
     return index, layout, problems
 
 
+EYE_SCORE_FIX = ("write the image id with its eye as DeepDRiD names it (<patient>_l<n> or "
+                 "<patient>_r<n>), or delete the row and the submission's row of the image")
+"""The scorer's fix for a per-eye label row whose image id names no eye."""
+
+
+def _patient_column(table: Table, given: str | None, per_eye: str, image_column: str,
+                    grade_column: str) -> tuple[int | None, list[Problem]]:
+    """The position of the label CSV's patient column: ``given`` (``--patient-column``; a
+    missing one is an error with the fix), else the one a per-eye layout owns
+    (:data:`data_prep.layout.PATIENT_COLUMNS`, DeepDRiD's ``patient_id``) when the header has
+    it; else None, with a note when a column looks like a patient id
+    (:func:`data_prep.validate.patient_column_guess`, as the ingest warns)."""
+    name = given or PATIENT_COLUMNS.get(per_eye, "")
+    if name:
+        position, found = column_index(table, name)
+        if position is None and given and not any(p.severity == "error" for p in found):
+            found.append(missing_column(table, name, "patient", "--patient-column"))
+        return position, found
+    guess = patient_column_guess(table.columns, grade_column, image_column)
+    if guess is None:
+        return None, []
+    return None, [note(table.path, f"column {guess!r} looks like a patient id, but the bootstrap CIs "
+                                   "resample the images as if each were independent (images of one "
+                                   "patient are not: the interval is then too narrow)",
+                       f"pass --patient-column {shlex.quote(guess)} to resample patients, each with "
+                       "all its images", "patient")]
+
+
 def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_column: str | None = None,
-                      grade_column: str | None = None) -> LabelRows:
+                      grade_column: str | None = None, patient_column: str | None = None) -> LabelRows:
     """Read a label CSV of true grades for scoring (see the module docstring).
 
     ``grade_names``: the names of grades 0..K-1 (K the submission's); a grade cell may hold a
     number or one of these names. Returns every row with its line; a row whose grade is not an
     integer in 0..K-1, or that has no image name, is an error in ``problems`` (FILE:LINE;
     grades outside 0..K-1 as :func:`_outside_problems` says them) and its grade None. Raises :class:`ScoreError` when the file cannot be read or a column is not
-    found (the message lists each problem with its fix)."""
+    found (the message lists each problem with its fix).
+
+    A CSV with a layout's per-eye grade columns (:data:`data_prep.layout.EYE_COLUMNS`,
+    DeepDRiD's ``left_eye_DR_Level`` / ``right_eye_DR_Level``) and no ``grade_column`` is read
+    as the ingest reads it: each row's grade is its own eye's column, the eye told from the
+    image id (:func:`data_prep.validate.own_eye_cell`), and its patients from the column the
+    layout owns (``patient_id``). ``patient_column`` (``--patient-column``) names the patients'
+    column of any CSV; ``LabelRows.patients`` then holds each row's patient."""
     path = Path(path)
-    wanted = [c for c in (image_column, grade_column) if c] + [c for k in LABEL_LAYOUTS for c in COLUMNS[k]]
+    wanted = ([c for c in (image_column, grade_column, patient_column) if c]
+              + [c for k in LABEL_LAYOUTS for c in COLUMNS[k]]
+              + [c for eyes in EYE_COLUMNS.values() for c in eyes])
     table, problems = read_table(path, wanted)
     if table is None:
         raise ScoreError(_problem_text(f"the label CSV {path} cannot be read", problems))
     index, layout, found = _columns(table, image_column, grade_column)
     problems += found
-    if len(index) < 2:
+    per_eye = _per_eye_layout(table, image_column, grade_column)
+    if not {"image-name", "grade", *(["grade-right"] if per_eye else [])} <= index.keys():
         text = _problem_text(f"cannot find the columns of the label CSV {path}", problems)
         if tuple(normalise(c) for c in table.columns[:3]) == SUBMISSION_HEADER:
             text += f"\n  {path} has a submission's header ({','.join(table.columns[:3])},...): {SWAPPED}"
         raise ScoreError(text)
+    eyes = tuple(table.columns[index[r]] for r in ("grade", "grade-right")) if per_eye else ()
+    column = " / ".join(eyes) or table.columns[index["grade"]]
+    if not eyes and (unread := per_eye_columns_unread(path, table.columns, column, "score")) is not None:
+        problems.append(unread)  # --grade-column patient_DR_Level: the worse eye for each image
+    patient_at, found = _patient_column(table, patient_column, per_eye,
+                                        table.columns[index["image-name"]], column)
+    problems += found
+    if patient_column and patient_at is None:
+        raise ScoreError(_problem_text(f"cannot find the columns of the label CSV {path}", problems))
     k = len(grade_names)
     names: list[str] = []
     grades: list[int | None] = []
     lines: list[int] = []
+    patients: list[str] = []
     outside: list[tuple[int, str, int]] = []
     by_name: dict[int, int] = {}  # grade -> rows that wrote it as its name ('Moderate')
-    column = table.columns[index["grade"]]
     for line, cells in table.rows:
         where = f"{path}:{line}"
         name = Path(cells[index["image-name"]].strip().replace("\\", "/")).name
@@ -284,6 +368,18 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
             problems.append(error(where, "row without an image name", "fill in the image's name or "
                                   "delete the row", "csv"))
             continue
+        patient = cells[patient_at].strip() if patient_at is not None else ""
+        if eyes:  # the grade is the cell of the image's own eye, as the ingest reads it
+            own, no_eye = own_eye_cell(where, name, cells, (index["grade"], index["grade-right"]),
+                                       eyes, EYE_SCORE_FIX)
+            if own is None:
+                problems.append(no_eye)  # type: ignore[arg-type]
+                names.append(name)
+                grades.append(None)
+                lines.append(line)
+                patients.append(patient)
+                continue
+            raw = own
         grade = parse_grade(raw)
         if grade is None and (grade := grade_from_name(raw, grade_names)) is not None:
             by_name[grade] = by_name.get(grade, 0) + 1  # said once, as the ingest says it
@@ -302,33 +398,36 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
         names.append(name)
         grades.append(grade)
         lines.append(line)
+        patients.append(patient)
     if by_name:
         problems.append(grade_names_note(path, by_name, grade_names, "nothing to do (scored as those numbers)"))
     if outside:
-        problems += _outside_problems(path, column, grade_names, grades, outside)
+        problems += _outside_problems(path, column, grade_names, grades, outside, per_eye=bool(eyes))
     if not names and not any(p.severity == "error" for p in problems):
         problems.append(error(path, "the label CSV has a header but no rows",
                               "add one row per image of the submission", "csv"))
-    return LabelRows(path, names, grades, lines, table.columns[index["image-name"]],
-                     table.columns[index["grade"]], layout, table.dialect, problems)
+    return LabelRows(path, names, grades, lines, table.columns[index["image-name"]], column, layout,
+                     table.dialect, problems, patients if patient_at is not None else [],
+                     table.columns[patient_at] if patient_at is not None else "")
 
 
 def _outside_problems(path: Path, column: str, grade_names: Sequence[str], grades: Sequence[int | None],
-                      outside: Sequence[tuple[int, str, int]]) -> list[Problem]:
+                      outside: Sequence[tuple[int, str, int]], per_eye: bool = False) -> list[Problem]:
     """The errors for the label rows ``outside`` (line, image name, grade) whose grades are not
     in 0..K-1 (K the submission's, ``grades`` the other rows' grades, None where not a
     number): labels written 1..K are one error with the fix that subtracts 1
     (:func:`data_prep.validate.one_based_problem`); one row, rows that read as slips of those
     rows (:func:`data_prep.validate.stray_grades`: few, or a gap above the scale) or rows below
     0 an error each, at its line (as the ingest says them); else the labels are on a wider scale, one error: the fix is a submission on
-    theirs, never new true grades."""
+    theirs, never new true grades. ``per_eye``: the grades come from two columns (no 1-based
+    fix rewriting one column)."""
     k = len(grade_names)
     inside = [g for g in grades if g is not None]
     values = set(inside) | {g for _, _, g in outside}
     top = sum(1 for _, _, g in outside if g == k)
     # K is the submission's here, --grades or not
-    if (one_based := one_based_problem(path, column, grade_names, values, top,
-                                       scale="the submission's scale")) is not None:
+    if not per_eye and (one_based := one_based_problem(path, column, grade_names, values, top,
+                                                       scale="the submission's scale")) is not None:
         return [one_based]
     low, high = min(values), max(values)
     wider = (f"the labels use grades up to {high}, the submission has {k} grades: score a submission "
@@ -439,7 +538,23 @@ def _pair(sub: SubmissionRows, labels: LabelRows) -> tuple[np.ndarray, dict[str,
     if text:
         raise ScoreError("\n".join(text))
     y = np.array([labels.grades[label_of[i]] for i in range(len(sub.cases))], dtype=np.int64)
-    return y, {**how_many, "examples": example}
+    return y, {**how_many, "examples": example, "label_rows": [label_of[i] for i in range(len(sub.cases))]}
+
+
+def _patient_groups(labels: LabelRows, label_rows: Sequence[int]) -> tuple[np.ndarray | None, list[str]]:
+    """Each case's patient ``(n,)`` from the label rows it was paired with (``label_rows``), for
+    the cluster bootstrap (:func:`drac_ssl.metrics.bootstrap_ci` ``groups``), or None when the
+    labels name no patients; and the notes: a row with an empty patient cell is its own unit
+    (said, with how many)."""
+    if not labels.patients:
+        return None, []
+    patients = [labels.patients[j] for j in label_rows]
+    empty = [j for j in label_rows if not labels.patients[j]]
+    groups = np.array([p or f"\0{labels.names[j]}" for p, j in zip(patients, label_rows, strict=True)])
+    said = ([f"{labels.path}: {counted(len(empty), 'row')} without a patient in {labels.patient_column!r} "
+             f"(e.g. line {labels.lines[empty[0]]}): each resampled as a patient of its own -> fill in "
+             "their patients for an interval over patients only"] if empty else [])
+    return groups, said
 
 
 def _json_safe(obj: Any) -> Any:
@@ -457,7 +572,7 @@ def _json_safe(obj: Any) -> Any:
 
 def score(submission: str | Path, labels: str | Path, *, num_grades: int | None = None,
           image_column: str | None = None, grade_column: str | None = None,
-          n_boot: int = N_BOOT, seed: int = 0) -> dict[str, Any]:
+          patient_column: str | None = None, n_boot: int = N_BOOT, seed: int = 0) -> dict[str, Any]:
     """Score the submission CSV ``submission`` against the label CSV ``labels``; the figures
     as a JSON-ready record (nan as None).
 
@@ -470,8 +585,12 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     ``chance_warning`` is None), ``accuracy``, ``macro_f1``, ``precision``, ``recall``,
     ``f1``, ``confusion`` (K lists: rows true grade, columns the submission's class),
     ``one_grade_note``, ``chance_warning`` (:func:`drac_ssl.figures.chance_words`, or None),
-    ``ci_resamples`` / ``ci_units`` / ``n_boot`` / ``seed``, ``submission``, ``labels``,
-    ``label_columns`` (``image``, ``grade``), ``label_layout``, ``label_dialect``,
+    ``ci_resamples`` (``patients`` when the labels name them: ``patient_column``, or the column
+    a per-eye layout owns, DeepDRiD's ``patient_id``; the CIs are then the cluster bootstrap,
+    each patient with all its images; else ``images``) / ``ci_units`` (how many) / ``n_boot`` /
+    ``seed``, ``submission``, ``labels``,
+    ``label_columns`` (``image``, ``grade``: per eye ``LEFT / RIGHT``, and ``patient`` when one
+    is read), ``label_layout``, ``label_dialect``,
     ``matched`` (labels matched by ``name``, ``stem``, ``number``, ``number_lost_zeros``, with
     ``examples``), and
     ``package_version`` and ``date_utc``.
@@ -496,13 +615,15 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
             f"({check} lists the same){swapped}", problems)
     k = sub.num_grades
     names = list(scale_names(k))
-    rows = read_grade_labels(labels, names, image_column=image_column, grade_column=grade_column)
+    rows = read_grade_labels(labels, names, image_column=image_column, grade_column=grade_column,
+                             patient_column=patient_column)
     y, matched = _pair(sub, rows)
+    groups, patient_notes = _patient_groups(rows, matched.pop("label_rows"))
     pred, probs = sub.classes, sub.probs
     report = grading_report(y, probs, pred, names)
     qwk_ci = bootstrap_ci(y, pred, functools.partial(quadratic_weighted_kappa, num_grades=k),
-                          n_boot=n_boot, seed=seed)
-    auc_ovr_ci = (bootstrap_ci(y, probs, macro_ovr_auc, n_boot=n_boot, seed=seed)
+                          n_boot=n_boot, seed=seed, groups=groups)
+    auc_ovr_ci = (bootstrap_ci(y, probs, macro_ovr_auc, n_boot=n_boot, seed=seed, groups=groups)
                   if report["auc_note"] is None else (float("nan"), float("nan")))
     present = sorted(set(y.tolist()))
     # said in the user's terms: the pipeline's words (folds, data.grades) mean nothing here
@@ -515,10 +636,12 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
         f"the macro AUCs are undefined" if absent and report["auc_note"] is not None else report["auc_note"])
     record: dict[str, Any] = {
         "submission": str(submission), "labels": str(labels),
-        "label_columns": {"image": rows.image_column, "grade": rows.grade_column},
+        "label_columns": {"image": rows.image_column, "grade": rows.grade_column,
+                          **({"patient": rows.patient_column} if rows.patient_column else {})},
         "label_layout": rows.layout, "label_dialect": rows.dialect, "matched": matched,
         # what reading the file said that the Labels line does not (not UTF-8: Windows-1252 ...)
-        "label_notes": [p.line for p in rows.problems if p.severity != "error" and p.fix != "nothing to do"],
+        "label_notes": [p.line for p in rows.problems if p.severity != "error" and p.fix != "nothing to do"]
+        + patient_notes,
         "n": report["n"], "num_grades": k, "class_names": names,
         "qwk": report["qwk"], "qwk_ci95": list(qwk_ci),
         "qwk_ci95_note": degenerate_ci_reason(*qwk_ci, y, pred, names),
@@ -527,7 +650,8 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
         "auc_note": auc_note, "one_grade_labels_note": one_grade_labels, "accuracy": report["accuracy"], "macro_f1": report["macro_f1"],
         "precision": report["precision"], "recall": report["recall"], "f1": report["f1"],
         "confusion": report["confusion"], "one_grade_note": one_grade_note(pred, None, names),
-        "ci_resamples": "images", "ci_units": report["n"], "n_boot": n_boot, "seed": seed,
+        "ci_resamples": "images" if groups is None else "patients",
+        "ci_units": report["n"] if groups is None else len(set(groups.tolist())), "n_boot": n_boot, "seed": seed,
     }
     record = _json_safe(record)
     record["chance_warning"] = None if one_grade_labels else chance_words(  # no model is to blame
@@ -547,7 +671,7 @@ def score_lines(record: dict[str, Any]) -> list[str]:
     names = record["class_names"]
     k = record["num_grades"]
     columns = record["label_columns"]
-    layout = LABEL_LAYOUTS.get(record.get("label_layout") or "", "")
+    layout = LAYOUT_NAMES.get(record.get("label_layout") or "", "")
     matched = record.get("matched") or {}
     examples = matched.get("examples") or {}
     how = [f"{counted(matched['stem'], 'name')} without extension, each matched to the one case with "
@@ -560,16 +684,22 @@ def score_lines(record: dict[str, Any]) -> list[str]:
                 f"{str(examples.get('number')).replace(' -> ', ' <-> ')})"]
     lines = [f"Scored {record['submission']} against {record['labels']}: {record['n']} cases, {k} grades "
              f"({_described(names)})",
-             f"Labels: columns {columns['image']!r} (image) and {columns['grade']!r} (grade)"
+             f"Labels: columns {columns['image']!r} (image) and {columns['grade']!r} "
+             + ("(grade: each image's own eye, told from its id)" if " / " in columns["grade"] else "(grade)")
+             + (f" and {columns['patient']!r} (patient)" if columns.get("patient") else "")
              + (f", the {layout} layout's" if layout else "") + f"; {record['label_dialect']}"
              + "".join(f"; {h}" for h in how),
              f"QWK {figure_text(record['qwk'])} (95% CI {format_ci(*record['qwk_ci95'], record['qwk_ci95_note'])}), "
              f"AUC {figure_text(record['auc'])} (one-vs-one; one-vs-rest {figure_text(record['auc_ovr'])}), "
              f"accuracy {figure_text(record['accuracy'])}, macro F1 {figure_text(record['macro_f1'])}.",
              f"QWK, accuracy and macro F1 score the submission's class column, the AUCs its P0..P{k - 1} "
-             f"columns; 95% CI: {record['n_boot']} bootstrap resamples of the {record['n']} images "
-             f"(seed {record['seed']}; images of one patient are not independent, so with both eyes "
-             f"or repeat visits the interval is too narrow)."]
+             f"columns; 95% CI: {record['n_boot']} bootstrap resamples of the "
+             + (f"{record['ci_units']} patients (column {columns.get('patient')!r}), each with all its "
+                f"images (seed {record['seed']}; images of one patient are not independent)."
+                if record.get("ci_resamples") == "patients" else
+                f"{record['n']} images (seed {record['seed']}; images of one patient are not independent, "
+                f"so with both eyes or repeat visits the interval is too narrow: --patient-column NAME "
+                f"resamples patients).")]
     if record.get("one_grade_labels_note"):  # one note: no AUC line, no chance warning
         note_text = record["one_grade_labels_note"]
         lines.append(f"Note: {note_text[:1].upper()}{note_text[1:]}.")
@@ -609,7 +739,8 @@ def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
         if args.grades is not None and args.grades < 2:
             raise ScoreError(f"--grades {args.grades}: a grading scale has at least 2 grades")
         record = score(args.score, args.labels, num_grades=args.grades,
-                       image_column=args.image_column, grade_column=args.grade_column)
+                       image_column=args.image_column, grade_column=args.grade_column,
+                       patient_column=args.patient_column)
     except SubmissionCheckFailed as exc:
         if (failure := print_lines(exc.problems)) is not None:
             print(f"error: cannot print the problems of {args.score} on stdout ({failure})", file=sys.stderr)

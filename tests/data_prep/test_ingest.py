@@ -1021,7 +1021,8 @@ def test_a_grade_with_fewer_images_than_folds_is_named_with_its_fix(tmp_path: Pa
     scikit-learn's raw warning."""
     grades = {f"{i:03d}.png": 2 if i > 9 else int(i == 6) for i in range(1, 16)}
     root = make_plain(tmp_path / "plain", grades)
-    (root / ".DS_Store").write_bytes(b"\0")  # a note of no kind: counted in the summary too
+    (root / ".DS_Store").write_bytes(b"\0")  # a note of the kind 'hidden'
+    (root / "docs").mkdir()  # a note of no kind: counted in the summary too
     result = ingest.run(config(root, n_folds=5), tmp_path / "out", verbose=False)
     rows = read_manifest(result.manifest_path)
     without = 5 - len({r["fold"] for r in rows if r["grade"] == "1"})
@@ -1040,8 +1041,8 @@ def test_a_grade_with_fewer_images_than_folds_is_named_with_its_fix(tmp_path: Pa
     # the count line and the findings by kind agree (the JSON's 'other' kind is printed too)
     printed = ingest.format_summary(result)
     warned, noted, warned_by_kind, noted_by_kind = summary_counts(printed)
-    assert (warned, noted) == (warned_by_kind, noted_by_kind) == (0, 2), printed
-    assert "folds 1 note(s)" in printed and "other 1 note(s)" in printed
+    assert (warned, noted) == (warned_by_kind, noted_by_kind) == (0, 3), printed
+    assert "folds 1 note(s)" in printed and "other 1 note(s)" in printed and "hidden 1 note(s)" in printed
     # a grade of 3 images: fewer folds are the fix; 6 images of grade 0 are enough
     three = make_plain(tmp_path / "three", {f"{i:03d}.png": int(i > 6) for i in range(1, 10)})
     (line,) = ingest.run(config(three, n_folds=5), tmp_path / "out3", verbose=False).notes

@@ -11,6 +11,7 @@ import csv
 import json
 import os
 import re
+import shlex
 import sys
 from collections import Counter
 from dataclasses import replace as dataclasses_replace
@@ -1616,3 +1617,95 @@ def test_deepdrid_roots_one_level_off_name_the_set_folder(tmp_path: Path, aptos:
             "Images/)") in message, message
     result = ingest.run(config(validation), tmp_path / "validation", verbose=False)
     assert result.layout == "deepdrid" and result.n_train == 8
+
+
+def evaluation_images(root: Path, aptos: list, patients: range = range(401, 404)) -> Path:
+    """DeepDRiD's ``Online-Challenge1&2-Evaluation/Images/<patient>/<patient>_l1.jpg ...`` (no
+    label CSV: its labels ship as .xlsx), from the real APTOS samples; the Images folder."""
+    images = root / "Online-Challenge1&2-Evaluation" / "Images"
+    for i, patient in enumerate(patients):
+        for k, eye in enumerate(("l1", "l2", "r1", "r2")):
+            save(images / str(patient) / f"{patient}_{eye}.jpg", aptos[(4 * i + k) % len(aptos)][2],
+                 format="JPEG", quality=95)
+    return images
+
+
+def test_numbered_folders_beyond_a_grade_range_are_per_patient_folders_not_grades(
+        tmp_path: Path, aptos: list) -> None:
+    """A DeepDRiD user: --root .../Online-Challenge1&2-Evaluation/Images (folders 401/, 402/,
+    403/, no label CSV) was told to run flatten as if the folders were grades 401..403. Numbers
+    beyond a grade range are per-patient folders: said so, with the command that copies the
+    images into one folder and, for unlabelled test images, the export that grades the copy."""
+    images = evaluation_images(tmp_path, aptos)
+    message = run_error(config(images), tmp_path / "out")
+    flat = images.with_name("Images_flat")
+    assert "flatten" not in message and "NAME403" not in message, message
+    assert "401/, 402/ and 403/" in message and "look like per-patient folders" in message, message
+    assert "images in per-patient (or other) subfolders are not read" in message, message
+    export = f"python -m drac_ssl.export RUN --images {shlex.quote(str(flat))} --out TEAM.csv"
+    assert export in message, message
+    from data_prep.problems import as_config_keys  # the train command's words
+
+    words = as_config_keys(message)
+    assert f"data.root={shlex.quote(str(flat))}" in words and export in words, words
+    # folders 0/ .. 4/ are still grades
+    for grade in range(5):
+        save(tmp_path / "tree" / str(grade) / "a.png", aptos[grade][2])
+    assert "python -m data_prep flatten" in run_error(config(tmp_path / "tree"), tmp_path / "out3")
+
+
+def test_the_patients_grade_column_read_as_each_images_grade_is_said(tmp_path: Path, aptos: list) -> None:
+    """A maintainer review: --grade-column patient_DR_Level on a DeepDRiD set trained on the
+    patient's grade (the worse eye) for each image without a word. A note says that column is
+    the patient's grade, not the image's eye's, and names the per-eye columns; the per-eye
+    default says nothing of the kind."""
+    images, _, _ = deepdrid_tree(tmp_path, aptos)
+    result = ingest.run(config(images.parent, grade_column="patient_DR_Level"), tmp_path / "out",
+                        verbose=False)
+    said = [n for n in result.notes if "'patient_DR_Level' is read as each image's grade" in n]
+    assert len(said) == 1, result.notes
+    assert "the patient's grade (the worse eye), not the image's own eye's" in said[0], said
+    assert "'left_eye_DR_Level' / 'right_eye_DR_Level'" in said[0], said
+    assert "without --grade-column" in said[0], said
+    assert any("patient_DR_Level" in n for n in summary(result)["notes"]), summary(result).keys()
+    default = ingest.run(config(images.parent), tmp_path / "default", verbose=False)
+    assert not any("is read as each image's grade" in n for n in default.notes), default.notes
+
+
+def test_a_layout_below_the_only_subfolders_of_the_root_is_named(tmp_path: Path, aptos: list) -> None:
+    """A DeepDRiD user: the unzip adds folders on top (data/DeepDRiD/regular_fundus_images/
+    regular-fundus-training/): --root data got no hint and the note 'move its images up one
+    level' for DeepDRiD/, which holds no image; --root data/DeepDRiD was offered the folder of
+    sets, which is refused in turn. The set folder is named, as deep as a chain of only
+    subfolders leads (and never beside other folders), and a subfolder without an image of
+    its own is not told to move its images up."""
+    top = tmp_path / "data"
+    sets = top / "DeepDRiD" / "regular_fundus_images"
+    deepdrid_tree(sets, aptos)
+    training = sets / "regular-fundus-training"
+    for root in (top, top / "DeepDRiD"):
+        message = run_error(config(root), tmp_path / f"out-{root.name}")
+        assert (f"did you mean --root {training} (a DeepDRiD layout: regular-fundus-training.csv + "
+                "Images/)") in message, (root, message)
+        assert "move its images up" not in message, message
+    (top / "other").mkdir()  # two folders: no single chain to follow
+    message = run_error(config(top), tmp_path / "out-two")
+    assert "did you mean" not in message, message
+    assert "move its images up" not in message, message
+
+
+def test_hidden_file_notes_are_one_line_like_other_findings_of_many_files(tmp_path: Path, aptos: list) -> None:
+    """A DeepDRiD user: a .DS_Store and a Thumbs.db in each patient folder printed a note line
+    each (14 here; hundreds on the real set), where other notes of one kind are cut at 10 or
+    merged into one line naming a few files and counting the rest."""
+    images, _, _ = deepdrid_tree(tmp_path, aptos)
+    for folder in images.iterdir():
+        (folder / ".DS_Store").write_bytes(b"\0")
+        (folder / "Thumbs.db").write_bytes(b"\0")
+    result = ingest.run(config(images.parent), tmp_path / "out", verbose=False)
+    from data_prep.problems import format_problems
+
+    printed = format_problems(result.findings)  # what the ingest prints
+    hidden = [line for line in printed.splitlines() if "hidden/system file" in line]
+    assert len(hidden) == 1 and "14 files (" in hidden[0] and "and 11 more" in hidden[0], printed
+    assert sum("hidden/system file" in n for n in summary(result)["notes"]) == 14  # all kept

@@ -12,6 +12,7 @@ import json
 import math
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -1798,6 +1799,41 @@ def test_a_folder_without_images_says_where_to_point_images(
     err = capsys.readouterr().err
     assert f"e.g. --images '{sub}'" in err, err
     assert not out.exists()
+
+
+def test_per_patient_folders_given_as_images_get_the_command_that_copies_them_into_one(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A DeepDRiD user: --images .../Online-Challenge1&2-Evaluation/Images (per-patient folders
+    401/ .. 412/, no image of its own) got a note per folder, 'move its images up one level',
+    and only 'e.g. --images .../401'. The error now gives the command that copies the images
+    of every sub-folder into one folder (names kept, bash runs it) and how to grade that
+    folder; no per-folder notes, and a folder with images of its own keeps at most 10 of them."""
+    from app.demo_bundle import build_demo_bundle
+
+    bundle_dir = build_demo_bundle(tmp_path / "run", image_size=32, source_size=48, n_folds=1)
+    images = tmp_path / "Online-Challenge1&2-Evaluation" / "Images"
+    for patient in range(401, 413):
+        (images / str(patient)).mkdir(parents=True)
+        for eye in ("l1", "r1"):
+            cv2.imwrite(str(images / str(patient) / f"{patient}_{eye}.png"), np.full((48, 48), patient % 200, np.uint8))
+    out = tmp_path / "s.csv"
+    assert export.main([str(bundle_dir), "--images", str(images), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "move its images up" not in err and "a sub-folder, not graded" not in err, err
+    assert "12 sub-folders (401/, 402/, 403/ and 9 more; per-patient folders?)" in err, err
+    flat = images.with_name("Images_flat")
+    (command,) = [line.strip() for line in err.splitlines() if line.strip().startswith("mkdir -p ")]
+    assert f"then run this command again with --images {shlex.quote(str(flat))}" in err, err
+    done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, (command, done.stderr)
+    assert len(list(flat.glob("*.png"))) == 24
+    assert export.main([str(bundle_dir), "--images", str(flat), "--out", str(out)]) == 0
+    assert len(_submission(out)) == 24
+    # images of its own beside 12 sub-folders: graded, and the sub-folder notes capped at 10
+    cv2.imwrite(str(images / "own.png"), np.full((48, 48), 7, np.uint8))
+    assert export.main([str(bundle_dir), "--images", str(images), "--out", str(out)]) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if "sub-folder" in line]
+    assert len(notes) == 11 and notes[-1].startswith("note: ... and 2 more sub-folders"), notes
 
 
 @pytest.mark.parametrize("where", ["run", "unfinished", "variant", "variant+config", "elsewhere"])

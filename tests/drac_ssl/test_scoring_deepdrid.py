@@ -1,0 +1,139 @@
+"""``python -m drac_ssl.export --score`` against a DeepDRiD label CSV: per-eye grades and
+patients, read as the ingest reads them (no torch: the scorer answers before the export's
+imports)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from drac_ssl import scoring
+from drac_ssl.export import main as export_main
+from drac_ssl.metrics import bootstrap_ci, quadratic_weighted_kappa
+
+HEADER = ["patient_id", "image_id", "image_path", "left_eye_DR_Level", "right_eye_DR_Level",
+          "patient_DR_Level", "Overall quality"]
+# patient -> (left eye, right eye): patient_DR_Level is the worse eye, which differs from one
+# eye's grade for every patient but 2, so a scorer reading it cannot pass for a per-eye one
+EYES = {1: (0, 2), 2: (1, 1), 3: (2, 4), 4: (3, 0), 5: (4, 1)}
+
+
+def deepdrid_labels(folder: Path, eyes: dict[int, tuple[int, int]] = EYES) -> tuple[Path, list[str], list[int], list[str]]:
+    """``regular-fundus-validation.csv`` as DeepDRiD ships it (two photographs per eye, the other
+    eye's cell empty, ids without extension, Windows paths), and the cases, their per-eye
+    grades and their patients in submission order."""
+    rows, cases, grades, patients = [], [], [], []
+    for patient, (left, right) in eyes.items():
+        for eye, grade in (("l", left), ("r", right)):
+            for shot in (1, 2):
+                image_id = f"{patient}_{eye}{shot}"
+                rows.append([patient, image_id, f"regular-fundus-validation\\Images\\{patient}\\{image_id}.jpg",
+                             grade if eye == "l" else "", grade if eye == "r" else "", max(left, right), 1])
+                cases.append(f"{image_id}.jpg")
+                grades.append(grade)
+                patients.append(str(patient))
+    path = folder / "regular-fundus-validation.csv"
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, lineterminator="\r\n")
+        writer.writerow(HEADER)
+        writer.writerows(rows)
+    return path, cases, grades, patients
+
+
+def submission(path: Path, cases: list[str], classes: list[int]) -> Path:
+    lines = ["case,class,P0,P1,P2,P3,P4"]
+    for case, c in zip(cases, classes, strict=True):
+        lines.append(f"{case},{c}," + ",".join("0.6" if k == c else "0.1" for k in range(5)))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_score_reads_each_images_own_eye_and_resamples_patients(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A DeepDRiD user: scoring against regular-fundus-validation.csv did not read the per-eye
+    columns (a submission of exactly the per-eye grades was scored as wrong when
+    patient_DR_Level, the worse eye, was taken). Each image's grade is its own eye's column, as
+    the ingest reads it, and the CIs resample patients (patient_id), each with its images."""
+    labels, cases, grades, patients = deepdrid_labels(tmp_path)
+    sub = submission(tmp_path / "team.csv", cases, grades)
+    out = tmp_path / "score.json"
+    assert export_main(["--score", str(sub), "--labels", str(labels), "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    record = json.loads(out.read_text())
+    assert record["accuracy"] == 1.0 and record["qwk"] == pytest.approx(1.0), record
+    assert record["label_columns"]["grade"] == "left_eye_DR_Level / right_eye_DR_Level"
+    assert record["label_columns"]["patient"] == "patient_id" and record["label_layout"] == "deepdrid"
+    assert (record["ci_resamples"], record["ci_units"]) == ("patients", 5)
+    assert "the DeepDRiD layout's" in printed, printed
+    assert "1000 bootstrap resamples of the 5 patients (column 'patient_id'), each with all its images" \
+        in printed, printed
+    assert "the interval is too narrow" not in printed, printed
+
+    # the CI is the cluster bootstrap over patients, not the image-level one
+    classes = [min(g + (i % 3 == 0), 4) for i, g in enumerate(grades)]
+    sub = submission(tmp_path / "off.csv", cases, classes)
+    record = scoring.score(sub, labels, n_boot=200)
+    y, pred = np.array(grades), np.array(classes)
+    qwk = lambda t, p: quadratic_weighted_kappa(t, p, num_grades=5)  # noqa: E731
+    assert record["qwk_ci95"] == pytest.approx(list(bootstrap_ci(y, pred, qwk, n_boot=200, seed=0,
+                                                                 groups=np.array(patients))))
+    assert record["qwk_ci95"] != pytest.approx(list(bootstrap_ci(y, pred, qwk, n_boot=200, seed=0)))
+
+
+def test_score_of_a_deepdrid_row_without_its_eye_names_the_line(tmp_path: Path) -> None:
+    """An image id that names no eye cannot choose between the two columns: an error at its
+    line, in the ingest's words (data_prep.validate.eye_problem)."""
+    labels, cases, grades, _ = deepdrid_labels(tmp_path)
+    text = labels.read_text(encoding="utf-8").replace("2_l2,", "2_x2,")
+    labels.write_text(text, encoding="utf-8")
+    sub = submission(tmp_path / "team.csv", [c.replace("2_l2", "2_x2") for c in cases], grades)
+    with pytest.raises(scoring.ScoreError) as caught:
+        scoring.score(sub, labels)
+    assert (f"{labels}:7: cannot tell the eye of 2_x2 from its image id, so neither "
+            "'left_eye_DR_Level' nor 'right_eye_DR_Level' can be chosen") in str(caught.value)
+
+
+def test_score_of_other_labels_still_resamples_images(tmp_path: Path) -> None:
+    """Labels without a patient column: the images are resampled, and the record says so."""
+    labels = tmp_path / "labels.csv"
+    labels.write_text("image name,DR grade\n" + "".join(f"{i}.png,{i % 5}\n" for i in range(10)))
+    sub = submission(tmp_path / "team.csv", [f"{i}.png" for i in range(10)], [i % 5 for i in range(10)])
+    record = scoring.score(sub, labels, n_boot=50)
+    assert (record["ci_resamples"], record["ci_units"]) == ("images", 10)
+    assert "patient" not in record["label_columns"]
+
+
+def test_score_resamples_the_patients_of_a_column_named_or_says_which_looks_like_one(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Any label CSV: --patient-column NAME resamples its patients; without it, a column that
+    looks like a patient id is a note naming the option (the ingest warns alike)."""
+    labels = tmp_path / "labels.csv"
+    labels.write_text("image name,DR grade,PatientID\n" + "".join(f"{i}.png,{i % 5},P{i // 2}\n" for i in range(10)))
+    sub = submission(tmp_path / "team.csv", [f"{i}.png" for i in range(10)], [i % 5 for i in range(10)])
+    assert export_main(["--score", str(sub), "--labels", str(labels)]) == 0
+    err = capsys.readouterr().err
+    assert "column 'PatientID' looks like a patient id" in err and "pass --patient-column PatientID" in err, err
+    out = tmp_path / "score.json"
+    assert export_main(["--score", str(sub), "--labels", str(labels), "--patient-column", "PatientID",
+                        "--json", str(out)]) == 0
+    assert "bootstrap resamples of the 5 patients (column 'PatientID')" in capsys.readouterr().out
+    assert json.loads(out.read_text())["ci_resamples"] == "patients"
+    assert export_main(["--score", str(sub), "--labels", str(labels), "--patient-column", "patient"]) == 2
+    assert "did you mean 'PatientID'?" in capsys.readouterr().err
+
+
+def test_score_says_when_the_patients_grade_is_read_for_each_image(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--grade-column patient_DR_Level scores each image against the worse eye: said, with
+    the per-eye columns and the fix (drop --grade-column)."""
+    labels, cases, grades, _ = deepdrid_labels(tmp_path)
+    sub = submission(tmp_path / "team.csv", cases, grades)
+    assert export_main(["--score", str(sub), "--labels", str(labels), "--grade-column", "patient_DR_Level"]) == 0
+    err = capsys.readouterr().err
+    assert ("'patient_DR_Level' is read as each image's grade, but it is the patient's grade (the worse "
+            "eye), not the image's own eye's: this CSV grades each eye in 'left_eye_DR_Level' / "
+            "'right_eye_DR_Level' -> to score each image against its own eye, drop --grade-column") in err, err
