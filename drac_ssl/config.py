@@ -1171,9 +1171,15 @@ UMM_RANGES: tuple[SettingRange, ...] = (
     SettingRange("umm.alpha", 0, why=": the weight of Delta R in UMM's outer objective F = L_ssl - "
                                      "alpha * Delta R (0: the fair control; umm.outer_sign=minimize, "
                                      "not a negative alpha, flips its sign)"),
+    SettingRange("umm.membership_temperature", 0, strict=True),
+    SettingRange("umm.max_ssl_rise", 0, why=" (0 = the guard off)"),
+    SettingRange("umm.max_step_ratio", 0, why=" (0 = the guard off)"),
+    SettingRange("umm.past_peak_drop", 0, high=1, high_open=True,
+                 why=": the fraction below its peak the rate-reduction monitor must have fallen"),
 )
-"""UMM's number ranges (its stage's :func:`drac_ssl.umm.stage.check_settings` checks these and
-more)."""
+"""UMM's number ranges: every range its stage's :func:`drac_ssl.umm.stage.check_settings`
+checks (it also checks the choices and ``umm.batch_size`` >= 2), so that the preflight and
+``python -m drac_ssl.umm`` list them all before anything is made."""
 NUMBER_RANGES: dict[str, SettingRange] = {
     r.setting: r for r in (*DATA_RANGES, *PRETRAIN_RANGES, *MODEL_RANGES, *UMM_RANGES, *FINETUNE_RANGES)}
 """Each number setting's range, by setting, for the words of a refused inf or NaN (:func:`_coerce`)."""

@@ -75,6 +75,7 @@ __all__ = [
     "setting_problems",
     "stages_to_run",
     "typed_override",
+    "umm_refusal",
 ]
 
 PIPELINE = ("ingest", "pretrain", "umm", "finetune", "export")
@@ -500,15 +501,19 @@ def _check_crop_scale(c: _Findings, setting: str, scale: list[float]) -> None:
                 _default(setting))
 
 
-def _check_umm_settings(c: _Findings, cfg: Config) -> None:
-    uc = cfg.umm
-    _ranges(c, cfg, config_module.UMM_RANGES)
-    if uc.batch_size < 2:
+def _check_umm_batch(c: _Findings, cfg: Config) -> None:
+    if cfg.umm.batch_size < 2:
         c.error("umm.batch_size",
                 "UMM re-tunes the layers after the early cut and the expander with VICReg's loss: "
                 "their BatchNorm layers and the variance / covariance terms are statistics of the "
                 "batch, and a batch of one image has none (torch stops with 'Expected more than 1 "
                 "value per channel')", _default("umm.batch_size"))
+
+
+def _check_umm_settings(c: _Findings, cfg: Config) -> None:
+    uc = cfg.umm
+    _ranges(c, cfg, config_module.UMM_RANGES)
+    _check_umm_batch(c, cfg)
     from drac_ssl.models import STAGE_NAMES
 
     if uc.early_cut in STAGE_NAMES and STAGE_NAMES.index(uc.early_cut) >= len(STAGE_NAMES) - 1:
@@ -1700,11 +1705,42 @@ def reading_refusal(path: str | os.PathLike[str] | None, overrides: list[str]) -
             _ranges(c, cfg, config_module.MODEL_RANGES)
         if "umm" in stages and cfg.umm.enabled:
             _ranges(c, cfg, config_module.UMM_RANGES)
+            _check_umm_batch(c, cfg)
         if "finetune" in stages:
             _ranges(c, cfg, FINETUNE_RANGES)
         findings += [f for f in c.items if f.severity == "error" and f not in findings]
     return (f"{PreflightError(findings)}\n  (the checks against the data and the device follow "
             f"once these are fixed)")
+
+
+def umm_refusal(path: str | os.PathLike[str] | None, overrides: list[str]) -> str:
+    """The refusal of ``python -m drac_ssl.umm`` before torch loads and before its run folder
+    is made: "" when the configuration reads (:func:`read_config`) and its settings pass
+    what :func:`drac_ssl.config.load_config` checks and what the UMM stage checks
+    (:func:`drac_ssl.umm.stage.check_settings`: choices, :data:`~drac_ssl.config.UMM_RANGES`,
+    ``umm.batch_size`` >= 2) and the ranges of what UMM builds
+    (:data:`~drac_ssl.config.MODEL_RANGES`). Else the text of the :class:`PreflightError`
+    listing every one, each with its fix (``run.stages`` is not the command's: only an empty
+    one, which :func:`~drac_ssl.config.validate` refuses, is an error here). Needs neither
+    torch nor the data."""
+    cfg, sources, findings = read_config(path, overrides)
+    if not any(f.unread for f in findings):
+        c = _Findings(cfg, sources)
+        _check_choices(c, cfg)
+        if cfg.run.threads < 0:
+            c.error("run.threads", "must be 0 (the package's policy) or a positive count of threads",
+                    _default("run.threads"))
+        what, fix = config_module.run_name_problem(cfg.run.name, cfg.run.out_dir)
+        if what:
+            c.error("run.name", what, fix)
+        _ranges(c, cfg, config_module.MODEL_RANGES)
+        _ranges(c, cfg, config_module.UMM_RANGES)
+        _check_umm_batch(c, cfg)
+        _run_stage_validators(c, cfg, [])  # load_config's own checks, as a net under these
+        findings += [f for f in c.items if f.severity == "error" and f not in findings]
+    if not any(f.severity == "error" for f in findings):
+        return ""
+    return str(PreflightError(findings, when="before the run folder was made"))
 
 
 def run(cfg: Config, run_dir: str | os.PathLike[str], sources: dict[str, str] | None = None,
