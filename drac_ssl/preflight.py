@@ -52,6 +52,7 @@ from drac_ssl.config import (
     LAYOUT_NAMES,
     Config,
     ConfigError,
+    FixBase,
     SettingRange,
     get,
     parse_override,
@@ -65,6 +66,7 @@ __all__ = [
     "DataFacts",
     "Finding",
     "PreflightError",
+    "Sources",
     "after_ingest",
     "check",
     "missing_outputs",
@@ -192,6 +194,15 @@ def _leaves(data: Any, prefix: tuple[str, ...] = ()) -> Iterator[tuple[list[str]
         yield list(prefix), data
 
 
+class Sources(dict[str, str]):
+    """Where each setting came from (dotted key -> ``FILE:LINE`` or ``command line 'k=v'``), as
+    :func:`read_config` returns them, and ``fixes``: the ``-c`` file's configuration as loaded
+    before the overrides, whose values the fixes suggest (:class:`drac_ssl.config.FixBase`;
+    None without a file). A plain dict works wherever a ``Sources`` is taken."""
+
+    fixes: FixBase | None = None
+
+
 def read_config(path: str | os.PathLike[str] | None = None,
                 overrides: list[str] | None = None) -> tuple[Config, dict[str, str], list[Finding]]:
     """Defaults, the YAML file, then ``key=value`` overrides, like
@@ -199,12 +210,13 @@ def read_config(path: str | os.PathLike[str] | None = None,
 
     Returns:
         ``(cfg, sources, findings)``: the configuration with every good setting applied;
-        ``sources`` maps each dotted key that was set to where (``FILE:LINE`` or
-        ``command line 'k=v'``); ``findings`` the unknown keys, bad types and YAML errors,
+        ``sources`` (a :class:`Sources`) maps each dotted key that was set to where (``FILE:LINE``
+        or ``command line 'k=v'``) and holds the file's configuration the fixes suggest values
+        from; ``findings`` the unknown keys, bad types and YAML errors,
         each with its location (a file that cannot be read at all: ``unread``, and its
         settings are the defaults). The value checks are :func:`check`'s.
     """
-    cfg, sources, findings = Config(), {}, []
+    cfg, sources, findings = Config(), Sources(), []
     if path is not None:
         p = Path(path)
         try:
@@ -220,12 +232,13 @@ def read_config(path: str | os.PathLike[str] | None = None,
                 findings.append(_reading_finding(exc))
             else:
                 sources[".".join(parts)] = where
+        sources.fixes = FixBase(cfg, str(p))
     for arg in overrides or []:
         where = f"{TYPED}{arg}'"
         try:
             parts, value = parse_override(arg)
             nested = config_module._nest(parts, value)
-            cfg = config_module._merge(cfg, nested, where)
+            cfg = config_module._merge(cfg, nested, where, fixes=sources.fixes)
         except ConfigError as exc:
             findings.append(_reading_finding(exc))
             continue
@@ -389,6 +402,13 @@ class _Findings:
 
     def __init__(self, cfg: Config, sources: dict[str, str] | None) -> None:
         self.cfg, self.sources, self.items = cfg, sources, []
+        self.fixes: FixBase | None = getattr(sources, "fixes", None)  # the -c file's values
+
+    def default(self, setting: str) -> str:
+        """``setting=VALUE (the default)``, or the ``-c`` file's valid value of its own, not the
+        bad one (``(as in FILE)``: :func:`drac_ssl.config.fallback`)."""
+        value, words = config_module.fallback(setting, self.fixes, get(self.cfg, setting))
+        return f"{setting}={_show(value)} ({words})"
 
     def add(self, severity: str, setting: str, what: str, fix: str = "", value: Any = None,
             count: int = 1, speed_hint: bool = False) -> None:
@@ -409,11 +429,6 @@ class _Findings:
 
     def has_error(self, setting: str) -> bool:
         return any(f.severity == "error" and f.setting == setting for f in self.items)
-
-
-def _default(setting: str) -> str:
-    value = get(_DEFAULTS, setting)
-    return f"{setting}={_show(value)} (the default)"
 
 
 # --------------------------------------------------------------------------------------
@@ -439,18 +454,18 @@ def _range(c: _Findings, cfg: Config, settings: Iterable[str], low: float, *, st
 def _ranges(c: _Findings, cfg: Config, ranges: Iterable[SettingRange]) -> None:
     """An error for every setting outside its range, in the words of the stages' own checks."""
     for r, _ in range_problems(cfg, ranges):
-        c.error(r.setting, r.words(), r.fix_words())
+        c.error(r.setting, r.words(), r.fix_words(c.fixes))
 
 
 def _check_data_settings(c: _Findings, cfg: Config) -> None:
     d = cfg.data
     if d.n_folds < 2:
-        c.error("data.n_folds", "cross-validation needs at least 2 folds", _default("data.n_folds"))
+        c.error("data.n_folds", "cross-validation needs at least 2 folds", c.default("data.n_folds"))
     _ranges(c, cfg, config_module.DATA_RANGES)
     sizes = d.cache_sizes
     if not sizes or any(not 8 <= s <= 4096 for s in sizes):
         c.error("data.cache_sizes", "each cached size must be 8..4096 pixels, and at least one is needed",
-                _default("data.cache_sizes"))
+                c.default("data.cache_sizes"))
     what, fix = config_module.grades_problem(d.grades)
     if what:
         c.error("data.grades", what, fix)
@@ -473,7 +488,7 @@ def _check_pretrain_settings(c: _Findings, cfg: Config) -> None:
                 "VICReg's expander normalises its hidden layers over the batch (BatchNorm1d) and "
                 "its variance and covariance terms are statistics of the batch: a batch of one "
                 "image has none (torch stops with 'Expected more than 1 value per channel when "
-                "training')", _default("pretrain.batch_size"))
+                "training')", c.default("pretrain.batch_size"))
 
 
 def _check_model_settings(c: _Findings, cfg: Config) -> None:
@@ -486,19 +501,19 @@ def _check_model_settings(c: _Findings, cfg: Config) -> None:
     except ValueError:
         c.error("pretrain.expander", "not an expander spec: the widths of the hidden and output "
                                      "layers, positive integers joined by '-' (e.g. 2048-2048-2048)",
-                _default("pretrain.expander"))
+                c.default("pretrain.expander"))
     _ranges(c, cfg, config_module.MODEL_RANGES)
     loss = pc.loss
     if loss.sim_coeff == loss.std_coeff == loss.cov_coeff == 0:
         c.error("pretrain.loss.sim_coeff", "all three VICReg coefficients are 0: nothing is learned",
-                _default("pretrain.loss.sim_coeff"))
+                c.default("pretrain.loss.sim_coeff"))
     _check_crop_scale(c, "pretrain.augment.crop_scale", pc.augment.crop_scale)
 
 
 def _check_crop_scale(c: _Findings, setting: str, scale: list[float]) -> None:
     if len(scale) != 2 or not 0 < scale[0] <= scale[1] <= 1:
         c.error(setting, "must be [low, high] with 0 < low <= high <= 1 (area fractions of the image)",
-                _default(setting))
+                c.default(setting))
 
 
 def _check_umm_batch(c: _Findings, cfg: Config) -> None:
@@ -507,7 +522,7 @@ def _check_umm_batch(c: _Findings, cfg: Config) -> None:
                 "UMM re-tunes the layers after the early cut and the expander with VICReg's loss: "
                 "their BatchNorm layers and the variance / covariance terms are statistics of the "
                 "batch, and a batch of one image has none (torch stops with 'Expected more than 1 "
-                "value per channel')", _default("umm.batch_size"))
+                "value per channel')", c.default("umm.batch_size"))
 
 
 def _check_umm_settings(c: _Findings, cfg: Config) -> None:
@@ -518,7 +533,7 @@ def _check_umm_settings(c: _Findings, cfg: Config) -> None:
 
     if uc.early_cut in STAGE_NAMES and STAGE_NAMES.index(uc.early_cut) >= len(STAGE_NAMES) - 1:
         c.error("umm.early_cut", f"the cut must leave a stage to re-tune after it "
-                                 f"({', '.join(STAGE_NAMES)})", _default("umm.early_cut"))
+                                 f"({', '.join(STAGE_NAMES)})", c.default("umm.early_cut"))
 
 
 def _bn_trains(cfg: Config) -> list[str]:
@@ -550,12 +565,12 @@ def _check_finetune_settings(c: _Findings, cfg: Config) -> None:
                 f"{' and '.join(bn)} normalise over the batch while training: a batch of one image "
                 f"has no batch statistics (each image is normalised by its own, and torch stops "
                 f"with 'Expected more than 1 value per channel' on a 1x1 feature map)",
-                f"{_default('finetune.batch_size')}; a batch of 1 works only with finetune.head="
+                f"{c.default('finetune.batch_size')}; a batch of 1 works only with finetune.head="
                 f"{plain_words} on finetune.freeze=frozen")
     if ft.freeze != "frozen" and ft.backbone_lr_ratio == 0:
         c.warning("finetune.backbone_lr_ratio",
                   f"finetune.freeze={ft.freeze} makes backbone layers trainable, but their learning "
-                  f"rate is 0: they do not change", f"{_default('finetune.backbone_lr_ratio')} or "
+                  f"rate is 0: they do not change", f"{c.default('finetune.backbone_lr_ratio')} or "
                                                     f"finetune.freeze=frozen")
 
 
@@ -572,7 +587,7 @@ def _check_run_settings(c: _Findings, cfg: Config, run_dir: Path) -> None:
     r = cfg.run
     if r.threads < 0:
         c.error("run.threads", "must be 0 (the package's policy) or a positive count of threads",
-                _default("run.threads"))
+                c.default("run.threads"))
     if not r.stages:
         c.error("run.stages", config_module.empty_stages_words().removeprefix("run.stages is "),
                 config_module.every_stage_fix())
@@ -1729,7 +1744,7 @@ def umm_refusal(path: str | os.PathLike[str] | None, overrides: list[str]) -> st
         _check_choices(c, cfg)
         if cfg.run.threads < 0:
             c.error("run.threads", "must be 0 (the package's policy) or a positive count of threads",
-                    _default("run.threads"))
+                    c.default("run.threads"))
         what, fix = config_module.run_name_problem(cfg.run.name, cfg.run.out_dir)
         if what:
             c.error("run.name", what, fix)

@@ -1,6 +1,7 @@
 """The one configuration system: defaults -> YAML -> command-line overrides, with clear errors."""
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -465,3 +466,36 @@ def test_no_stage_at_all_is_an_error_naming_the_stages(tmp_path: Path, override:
     path.write_text("run:\n  stages: []\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="run.stages is empty"):
         load_config(path)
+
+
+def test_a_fix_suggests_the_loaded_files_value_not_the_built_in_default(tmp_path: Path) -> None:
+    """-c configs/retinamnist.yaml pretrain.epochs=-1 was told pretrain.epochs=100 (the built-in
+    default, the 224 px GPU recipe's), not the 20 of the file the user chose: a fix now suggests
+    the value of the -c file as loaded before the overrides, naming it; the built-in default
+    where the file does not set the setting, or where the file's own value is the bad one."""
+    from drac_ssl import preflight
+
+    retina = CONFIGS / "retinamnist.yaml"
+    in_file = f"(as in {retina})"
+    with pytest.raises(ConfigError, match=rf"fix: pretrain\.epochs=20 {re.escape(in_file)}"):
+        load_config(retina, ["pretrain.epochs=abc"])  # a reading error of the override
+    cfg, sources, _ = preflight.read_config(retina, ["pretrain.epochs=-1", "finetune.epochs=0",
+                                                     "umm.alpha=-1", "data.n_folds=1"])
+    fixes = {f.setting: f.fix for f in preflight.setting_problems(cfg, sources)}
+    assert fixes["pretrain.epochs"] == f"pretrain.epochs=20 {in_file}", fixes
+    assert fixes["finetune.epochs"] == f"finetune.epochs=15 {in_file}", fixes
+    assert fixes["umm.alpha"] == "umm.alpha=1.0 (the default)", fixes  # the file does not set it
+    assert fixes["data.n_folds"] == "data.n_folds=5 (the default)", fixes  # the file's 5 is the default
+    refusal = preflight.reading_refusal(retina, ["pretrain.epochs=-1", "run.bogus=1"])
+    assert f"fix: pretrain.epochs=20 {in_file}" in refusal, refusal
+    # the file's own value is the bad one: the built-in default
+    bad_file = tmp_path / "bad.yaml"
+    bad_file.write_text("pretrain:\n  epochs: -1\n  lr: abc\n", encoding="utf-8")
+    cfg, sources, findings = preflight.read_config(bad_file, [])
+    assert "fix: pretrain.lr=0.015 (the default)" in findings[0].line, findings[0].line
+    fixes = {f.setting: f.fix for f in preflight.setting_problems(cfg, sources)}
+    assert fixes["pretrain.epochs"] == "pretrain.epochs=100 (the default)", fixes
+    # no -c: the built-in default, as before
+    cfg, sources, _ = preflight.read_config(None, ["pretrain.epochs=-1"])
+    assert {f.setting: f.fix for f in preflight.setting_problems(cfg, sources)}["pretrain.epochs"] == (
+        "pretrain.epochs=100 (the default)")

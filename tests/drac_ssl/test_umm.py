@@ -644,7 +644,7 @@ def test_cli_config_errors_are_all_listed_with_fixes_and_leave_no_run_folder(
     assert "Traceback" not in err
     assert "5 problem(s)" in err, err
     for words in ("unknown setting 'umm.betta'. Did you mean 'umm.beta'?",
-                  "umm.epochs=0 (command line 'umm.epochs=0')", "fix: umm.epochs=10 (the default)",
+                  "umm.epochs=0 (command line 'umm.epochs=0')", "fix: umm.epochs=1 (as in ",
                   "umm.alpha=-1.0", "umm.max_ssl_rise=-1.0", "umm.batch_size=1"):
         assert words in err, (words, err)
     assert err.count("fix: ") == 4, err  # each value's; the typo's fix is its "Did you mean"
