@@ -521,17 +521,26 @@ def _default_fix(key: str, fixes: FixBase | None = None, bad: Any = _UNSET) -> s
 
 PAIR_LISTS = frozenset({"crop_scale"})
 """List settings that are a (min, max) pair, never a list of one value."""
+CACHE_SIZES = (8, 4096)
+"""The smallest and largest side, in pixels, of a cached copy (``data.cache_sizes``)."""
+
+
+def valid_cache_size(size: Any) -> bool:
+    """Whether ``size`` is a side ``data.cache_sizes`` may hold (:data:`CACHE_SIZES`)."""
+    return isinstance(size, int) and not isinstance(size, bool) and CACHE_SIZES[0] <= size <= CACHE_SIZES[1]
 
 
 def _one_value_fix(key: str, value: Any, item_tp: Any, fixes: FixBase | None = None) -> str:
     """The fix for a list setting given one value (``data.cache_sizes: 64``): that value as a
-    list of one (``[64]``) when it is a valid item and the list is not a pair
-    (:data:`PAIR_LISTS`), else the default."""
+    list of one (``[64]``) when it is a valid item (a cache size in :data:`CACHE_SIZES`) and the
+    list is not a pair (:data:`PAIR_LISTS`), else the default (or the ``-c`` file's value)."""
     default = get(Config(), key)
     if not default:
         return f"\n  fix: {key}=[a, b]"
     number = isinstance(value, (int, float)) and not isinstance(value, bool)  # strings were split
     fits = number and (item_tp is float or (item_tp is int and isinstance(value, int)))
+    if key == "data.cache_sizes":
+        fits = fits and valid_cache_size(value)
     if not fits or key.rsplit(".", 1)[-1] in PAIR_LISTS:
         return _default_fix(key, fixes)
     return f"\n  fix: {key}=[{_as_text(value)}] (a list, even of one value; the default is {_as_text(default)})"
@@ -1059,6 +1068,46 @@ def _override_text(arg: str, key: str, raw: str) -> Any:
     return raw
 
 
+def _is_override(word: str) -> bool:
+    """Whether the command-line ``word`` is a ``key=value`` override (a key before an ``=``)."""
+    key = word.split("=", 1)[0].strip().lstrip("-")
+    return "=" in word and bool(key) and " " not in key
+
+
+def split_overrides(overrides: Sequence[str]) -> list[tuple[str, str]]:
+    """The command line's ``overrides`` as ``(override, problem)`` pairs, ``problem`` "" for each
+    one to read. A list typed with spaces and no quotes (``data.grades=[No DR, Mild]``) arrives
+    as several words (``data.grades=[No``, ``DR,``, ``Mild]``): a word whose value opens ``[``
+    without closing it, with the words after it that are no ``key=value`` (up to the one that
+    closes it), is one pair whose problem says so and quotes the whole override as the fix."""
+    pairs: list[tuple[str, str]] = []
+    i = 0
+    while i < len(overrides):
+        word = overrides[i]
+        value = word.split("=", 1)[1].strip() if _is_override(word) else ""
+        rest: list[str] = []
+        if value.startswith("[") and "]" not in value:
+            for follower in overrides[i + 1:]:
+                if _is_override(follower):
+                    break
+                rest.append(follower)
+                if "]" in follower:
+                    break
+        if not rest:
+            pairs.append((word, ""))
+            i += 1
+            continue
+        typed = [word, *rest]
+        whole = " ".join(typed) + ("" if "]" in rest[-1] else "]")
+        said = " ".join(f"'{w}'" for w in typed)
+        pairs.append((" ".join(typed), (
+            f"command line {said}: the list {word.split('=', 1)[0].strip().lstrip('-')} was split at "
+            f"its spaces into {len(typed)} words by the shell (a value with spaces typed without "
+            f"quotes).\n  fix: quote the whole override, e.g. '{whole}'")))
+        i += len(typed)
+    return pairs
+
+
 def _nest(parts: list[str], value: Any) -> dict[str, Any]:
     """``(['a', 'b', 'c'], v)`` -> ``{'a': {'b': {'c': v}}}``: an override ``a.b.c=v`` as the
     nested mapping a YAML file gives (also :func:`drac_ssl.preflight.read_config`'s)."""
@@ -1083,7 +1132,9 @@ def load_config(path: str | os.PathLike[str] | None = None, overrides: list[str]
             key = msg.split("'")[1] if "'" in msg else ""
             raise ConfigError(msg.replace(f"{p}:", f"{_key_line(p, key)}:", 1)) from None
         fixes = FixBase(cfg, str(p))
-    for arg in overrides or []:
+    for arg, problem in split_overrides(overrides or []):
+        if problem:
+            raise ConfigError(problem)
         parts, value = parse_override(arg)
         cfg = _merge(cfg, _nest(parts, value), f"command line '{arg}'", fixes=fixes)
     validate(cfg)

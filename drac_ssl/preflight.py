@@ -233,7 +233,10 @@ def read_config(path: str | os.PathLike[str] | None = None,
             else:
                 sources[".".join(parts)] = where
         sources.fixes = FixBase(cfg, str(p))
-    for arg in overrides or []:
+    for arg, problem in config_module.split_overrides(overrides or []):
+        if problem:  # a list split at its spaces by the shell: its words said once, together
+            findings.append(Finding("", None, problem))
+            continue
         where = f"{TYPED}{arg}'"
         try:
             parts, value = parse_override(arg)
@@ -463,8 +466,9 @@ def _check_data_settings(c: _Findings, cfg: Config) -> None:
         c.error("data.n_folds", "cross-validation needs at least 2 folds", c.default("data.n_folds"))
     _ranges(c, cfg, config_module.DATA_RANGES)
     sizes = d.cache_sizes
-    if not sizes or any(not 8 <= s <= 4096 for s in sizes):
-        c.error("data.cache_sizes", "each cached size must be 8..4096 pixels, and at least one is needed",
+    if not sizes or not all(config_module.valid_cache_size(s) for s in sizes):
+        low, high = config_module.CACHE_SIZES
+        c.error("data.cache_sizes", f"each cached size must be {low}..{high} pixels, and at least one is needed",
                 c.default("data.cache_sizes"))
     what, fix = config_module.grades_problem(d.grades)
     if what:
@@ -1173,7 +1177,8 @@ def _check_against_data(c: _Findings, cfg: Config, facts: DataFacts, stages: lis
     # the cached sizes the crops are cut from
     source = pc.augment.source_size
     if facts.cache_sizes is not None:
-        sizes = facts.cache_sizes
+        # sizes data.cache_sizes may not hold are its own error: never offered in a fix here
+        sizes = [s for s in facts.cache_sizes if config_module.valid_cache_size(s)]
         where = ("data.cache_sizes" if facts.ingest_dir is None
                  else f"the cache of {facts.ingest_dir}")
         uses_cache = ssl or "finetune" in stages or "export" in stages

@@ -499,3 +499,39 @@ def test_a_fix_suggests_the_loaded_files_value_not_the_built_in_default(tmp_path
     cfg, sources, _ = preflight.read_config(None, ["pretrain.epochs=-1"])
     assert {f.setting: f.fix for f in preflight.setting_problems(cfg, sources)}["pretrain.epochs"] == (
         "pretrain.epochs=100 (the default)")
+
+
+def test_a_list_override_split_by_the_shell_at_its_spaces_says_to_quote_it(tmp_path: Path) -> None:
+    """data.grades=[No DR, Mild] typed without quotes arrives as the words 'data.grades=[No',
+    'DR,' and 'Mild]': the fix said data.grades=[No] and called the other words no overrides.
+    Now the words are taken together and the fix quotes the whole override."""
+    from drac_ssl import preflight
+
+    words = ["data.grades=[No", "DR,", "Mild]", "pretrain.epochs=3"]
+    quoted = "'data.grades=[No DR, Mild]'"
+    cfg, _, findings = preflight.read_config(None, words)
+    assert len(findings) == 1, [f.line for f in findings]
+    assert "split at its spaces" in findings[0].line and f"fix: quote the whole override, e.g. {quoted}" in (
+        findings[0].line), findings[0].line
+    assert "is not an override" not in findings[0].line and cfg.pretrain.epochs == 3
+    with pytest.raises(ConfigError, match=re.escape(quoted)):
+        load_config(None, words)
+    # a list left open to the end: the words that follow, closed
+    _, _, findings = preflight.read_config(None, ["data.grades=[No", "DR,", "Mild", "run.name=x"])
+    assert len(findings) == 1 and "e.g. 'data.grades=[No DR, Mild]'" in findings[0].line, findings[0].line
+
+
+def test_a_cache_size_fix_never_offers_an_invalid_size(tmp_path: Path) -> None:
+    """data.cache_sizes=-1 was told data.cache_sizes=[-1], and data.cache_sizes=[-1] was told
+    pretrain.augment.source_size=-1, or data.cache_sizes=[-1, 128]: the fix offered the bad
+    size back."""
+    from drac_ssl import preflight
+
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, ["data.cache_sizes=-1"])
+    assert "fix: data.cache_sizes=" in str(caught.value) and "-1" not in str(caught.value).split("fix:")[1]
+    assert "fix: data.cache_sizes=[64]" in str(pytest.raises(ConfigError, load_config, None, ["data.cache_sizes=64"]).value)
+    cfg, sources, _ = preflight.read_config(CONFIGS / "default.yaml", ["data.cache_sizes=[-1]"])
+    errors = [f for f in preflight.check(cfg, tmp_path / "run", sources) if f.severity == "error"]
+    assert errors and all("-1" not in f.fix for f in errors), [f.line for f in errors]
+    assert any(f.setting == "data.cache_sizes" for f in errors)
