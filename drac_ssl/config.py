@@ -703,6 +703,16 @@ def _settings_ending(base: Any, last: str, prefix: str = "") -> list[str]:
     return found
 
 
+def settings_named(name: str) -> list[str]:
+    """The dotted settings ``name`` may mean: itself when it is one (``pretrain.lr``), else
+    every setting whose last part is its last part (``lr`` or ``train.lr`` -> ``pretrain.lr``,
+    ``finetune.lr``); empty when none is."""
+    tp = _declared_type(name.split("."))
+    if tp is not None and not dataclasses.is_dataclass(tp):
+        return [name]
+    return _settings_ending(Config(), name.rsplit(".", 1)[-1])
+
+
 def _typed_rest(value: Any) -> str:
     """The dotted setting a nested ``value`` of one key sets (``{'recipe': 'fundus'}`` ->
     ``recipe``, ``{'a': {'b': 1}}`` -> ``a.b``); "" for a plain value, or a block setting more
@@ -740,11 +750,15 @@ def _merge(base: Any, updates: dict[str, Any], where: str, prefix: str = "",
             rest = _typed_rest(value)
             if close and rest and _has_setting(getattr(base, close), rest):
                 full, meant = f"{full}.{rest}", [f"{meant[0]}.{rest}"]
-            hint = f" Did you mean '{meant[0]}'?" if close else ""
-            if not close and not prefix:  # a setting without its section: stages -> run.stages
-                meant = _settings_ending(base, str(key))
-                said = ", ".join(repr(m) for m in meant[:-1]) + " or " * (len(meant) > 1)
-                hint = f" Did you mean {said}{meant[-1]!r}?" if meant else ""
+            # the setting's name as typed, at the wrong level (lr, train.lr, data.epochs): every
+            # section that has a setting of that name (pretrain.lr, finetune.lr); before a mere
+            # close spelling in the section typed (umm.image_size: not umm.batch_size first), after
+            # the setting of a close section (train.lr: pretrain.lr, then finetune.lr)
+            leaf = (rest or str(key)).rsplit(".", 1)[-1] if rest or not isinstance(value, dict) else ""
+            elsewhere = [m for m in _settings_ending(Config(), leaf) if m not in meant] if leaf else []
+            meant = meant + elsewhere if rest else elsewhere + meant
+            said = ", ".join(repr(m) for m in meant[:-1]) + " or " * (len(meant) > 1)
+            hint = f" Did you mean {said}{meant[-1]!r}?" if meant else ""
             raise UnknownSettingError(
                 f"{where}: unknown setting '{full}'.{hint}\n"
                 f"  valid keys here: {', '.join(names)}", full, meant)

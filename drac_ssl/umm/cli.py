@@ -13,10 +13,10 @@ it (:func:`drac_ssl.runtime.interrupted_words`): e.g. ``[umm] interrupted in umm
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
+from drac_ssl.commands import OverrideParser
 from drac_ssl.config import ConfigError, default_config_file, load_config
 from drac_ssl.starting import started
 
@@ -42,7 +42,7 @@ def _default_config_path(checkpoint: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = OverrideParser(
         prog="python -m drac_ssl.umm",
         description="UMM (methods.md section 2): freeze the backbone up to umm.early_cut and re-tune the "
         "layers after it by the bi-level rate-reduction / alignment objective.",

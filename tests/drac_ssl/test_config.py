@@ -535,3 +535,40 @@ def test_a_cache_size_fix_never_offers_an_invalid_size(tmp_path: Path) -> None:
     errors = [f for f in preflight.check(cfg, tmp_path / "run", sources) if f.severity == "error"]
     assert errors and all("-1" not in f.fix for f in errors), [f.line for f in errors]
     assert any(f.setting == "data.cache_sizes" for f in errors)
+
+
+@pytest.mark.parametrize(("override", "meant"), [
+    ("train.lr=0.1", ("pretrain.lr", "finetune.lr")),  # a misspelt section: every section with lr
+    ("lr=0.1", ("pretrain.lr", "finetune.lr")),
+    ("data.epochs=3", ("pretrain.epochs", "umm.epochs", "finetune.epochs")),  # the wrong section
+    ("umm.image_size=32", ("pretrain.augment.image_size", "finetune.image_size", "umm.batch_size")),
+    ("pretrain.seed=1", ("finetune.seed", "run.seed")),
+    ("pretrain.lrr=0.1", ("pretrain.lr",)),  # a typo in the right section: as before
+])
+def test_a_known_setting_at_the_wrong_level_names_every_section_that_has_it(
+        override: str, meant: tuple[str, ...]) -> None:
+    from drac_ssl.config import UnknownSettingError
+
+    with pytest.raises(UnknownSettingError) as caught:
+        load_config(None, [override])
+    assert caught.value.meant == meant, str(caught.value)
+    said = ", ".join(repr(m) for m in meant[:-1]) + " or " * (len(meant) > 1) + repr(meant[-1])
+    assert f"Did you mean {said}?" in str(caught.value)
+
+
+@pytest.mark.parametrize(("argv", "fix"), [
+    (["--pretrain.lr=0.1"], "pretrain.lr=0.1"),
+    (["--pretrain.lr", "0.1"], "pretrain.lr=0.1"),
+    (["--lr=0.1", "-c", "x.yaml"], "pretrain.lr=0.1 or finetune.lr=0.1"),
+    (["--epochs", "3"], "pretrain.epochs=3, umm.epochs=3 or finetune.epochs=3"),
+])
+def test_an_override_written_as_an_option_gets_the_override_as_the_fix(
+        argv: list[str], fix: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from drac_ssl.commands import train_parser
+
+    with pytest.raises(SystemExit) as stop:
+        train_parser().parse_intermixed_args(argv)
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "unrecognized arguments" in err and "section.key=value, without dashes" in err, err
+    assert f"fix: {fix}" in err, err
