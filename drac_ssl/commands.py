@@ -17,13 +17,27 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DEFAULT_N_BOOT", "SCORE_ONLY_OPTIONS", "OverrideParser", "check_arguments_problem",
+__all__ = ["DEFAULT_N_BOOT", "SCORE_ONLY_OPTIONS", "OneConfig", "OverrideParser", "check_arguments_problem",
            "compare_parser", "export_parser", "option_override_fix", "report_parser",
            "score_arguments_problem", "train_parser"]
 
 DEFAULT_N_BOOT = 1000
 """Resamples of a difference recomputed by ``python -m drac_ssl.compare`` without ``--n-boot``
 (a run that did not store its own)."""
+
+
+class OneConfig(argparse.Action):
+    """``-c FILE`` / ``--config FILE``, given once: a second is a usage error (exit 2), not the
+    last file silently read alone (one config file is read; overrides add to it)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        earlier = getattr(namespace, self.dest, None)
+        if earlier is not None:
+            parser.error(f"{option_string or '-c'} given twice ({earlier}, then {values}): one config "
+                         f"file is read.\n  fix: give one -c FILE and the other's settings as "
+                         f"section.key=value overrides (or copy them into the file)")
+        setattr(namespace, self.dest, values)
 
 
 class OverrideParser(argparse.ArgumentParser):
@@ -79,8 +93,8 @@ def train_parser() -> argparse.ArgumentParser:
                 "takes OLD's finished ingest / pretraining / UMM where their settings are equal (e.g. "
                 "another fine-tuning on the same pretraining)."),
     )
-    parser.add_argument("-c", "--config", default=None,
-                        help=f"YAML config (default: {default.relative_to(default.parents[1])})")
+    parser.add_argument("-c", "--config", default=None, action=OneConfig,
+                        help=f"YAML config, once (default: {default.relative_to(default.parents[1])})")
     parser.add_argument("--threads", type=int, default=None, metavar="N",
                         help="CPU threads (torch, OpenCV); same as run.threads=N; 0 = the "
                              "default policy: half the cores, 1..4 (drac_ssl.runtime)")

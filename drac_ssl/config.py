@@ -1088,6 +1088,22 @@ def _is_override(word: str) -> bool:
     return "=" in word and bool(key) and " " not in key
 
 
+def repeated_overrides(overrides: Sequence[str]) -> list[tuple[str, str, str]]:
+    """``(setting, first, last)`` for each setting the command line's ``overrides`` give two
+    different values (``pretrain.epochs=3 ... pretrain.epochs=5``): the last is read, as before,
+    and the commands say so in a warning (:func:`drac_ssl.preflight.read_config`); the same
+    value twice means one thing and is not listed."""
+    first: dict[str, str] = {}
+    last: dict[str, str] = {}
+    for word in overrides:
+        if _is_override(word):
+            key = word.split("=", 1)[0].strip().lstrip("-")
+            first.setdefault(key, word)
+            last[key] = word
+    return [(key, first[key], last[key]) for key in last
+            if first[key].split("=", 1)[1].strip() != last[key].split("=", 1)[1].strip()]
+
+
 def split_overrides(overrides: Sequence[str]) -> list[tuple[str, str]]:
     """The command line's ``overrides`` as ``(override, problem)`` pairs, ``problem`` "" for each
     one to read. A list typed with spaces and no quotes (``data.grades=[No DR, Mild]``) arrives

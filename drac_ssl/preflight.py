@@ -248,6 +248,14 @@ def read_config(path: str | os.PathLike[str] | None = None,
         for leaf, _ in _leaves(nested):  # re-inserted: the command line's settings in its order
             sources.pop(".".join(leaf), None)
             sources[".".join(leaf)] = where
+    for key, first, last in config_module.repeated_overrides(overrides or []):
+        try:
+            value = get(cfg, key)
+        except AttributeError:  # an unknown setting: its own error says so
+            continue
+        findings.append(Finding(key, value, f"given twice on the command line, '{first}' then "
+                                            f"'{last}': the last is used", f"keep one: {last}",
+                                severity="warning", where=f"{TYPED}{last}'"))
     return cfg, sources, findings
 
 
@@ -1733,7 +1741,7 @@ def reading_refusal(path: str | os.PathLike[str] | None, overrides: list[str]) -
             f"once these are fixed)")
 
 
-def umm_refusal(path: str | os.PathLike[str] | None, overrides: list[str]) -> str:
+def umm_refusal(path: str | os.PathLike[str] | None, overrides: list[str]) -> tuple[str, list[Finding]]:
     """The refusal of ``python -m drac_ssl.umm`` before torch loads and before its run folder
     is made: "" when the configuration reads (:func:`read_config`) and its settings pass
     what :func:`drac_ssl.config.load_config` checks and what the UMM stage checks
@@ -1742,7 +1750,8 @@ def umm_refusal(path: str | os.PathLike[str] | None, overrides: list[str]) -> st
     (:data:`~drac_ssl.config.MODEL_RANGES`). Else the text of the :class:`PreflightError`
     listing every one, each with its fix (``run.stages`` is not the command's: only an empty
     one, which :func:`~drac_ssl.config.validate` refuses, is an error here). Needs neither
-    torch nor the data."""
+    torch nor the data. Returns ``(refusal, warnings)``: the warnings of reading it (a setting
+    given two values on the command line), for a command that goes ahead to print."""
     cfg, sources, findings = read_config(path, overrides)
     if not any(f.unread for f in findings):
         c = _Findings(cfg, sources)
@@ -1759,8 +1768,8 @@ def umm_refusal(path: str | os.PathLike[str] | None, overrides: list[str]) -> st
         _run_stage_validators(c, cfg, [])  # load_config's own checks, as a net under these
         findings += [f for f in c.items if f.severity == "error" and f not in findings]
     if not any(f.severity == "error" for f in findings):
-        return ""
-    return str(PreflightError(findings, when="before the run folder was made"))
+        return "", findings
+    return str(PreflightError(findings, when="before the run folder was made")), []
 
 
 def run(cfg: Config, run_dir: str | os.PathLike[str], sources: dict[str, str] | None = None,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from drac_ssl.commands import OverrideParser
+from drac_ssl.commands import OneConfig, OverrideParser
 from drac_ssl.config import ConfigError, default_config_file, load_config
 from drac_ssl.starting import started
 
@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         "-c",
         "--config",
         default=None,
+        action=OneConfig,
         help="YAML config (default: RUN/config.yaml beside RUN/pretrain/, else configs/default.yaml)",
     )
     parser.add_argument(
@@ -82,15 +83,18 @@ def main(argv: list[str] | None = None) -> int:
     # reading them and every setting the stage would refuse, listed with its fix
     from drac_ssl.preflight import umm_refusal
 
+    warnings: list = []
     try:
         config_path = args.config if args.config is not None else _default_config_path(checkpoint)
-        refusal = umm_refusal(config_path, args.overrides)
+        refusal, warnings = umm_refusal(config_path, args.overrides)
         cfg = load_config(config_path, args.overrides) if not refusal else None
     except ConfigError as exc:  # no -c and no configs/ (a non-editable install); load_config's net
         refusal = str(exc)
     if refusal or cfg is None:
         print(f"error: {refusal}", file=sys.stderr)
         return 2
+    for warning in warnings:  # a setting given two values on the command line: the last is used
+        print(f"[umm] warning: {warning.line}")
     # the stage (torch, torchvision, albumentations): after the arguments and the settings are
     # checked, so that --help, a usage error and a bad setting are answered at once
     from drac_ssl.runtime import (

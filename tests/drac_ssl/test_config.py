@@ -572,3 +572,42 @@ def test_an_override_written_as_an_option_gets_the_override_as_the_fix(
     err = capsys.readouterr().err
     assert "unrecognized arguments" in err and "section.key=value, without dashes" in err, err
     assert f"fix: {fix}" in err, err
+
+
+def test_c_twice_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    """-c a.yaml -c b.yaml read b.yaml alone, silently: one config file is read."""
+    from drac_ssl.commands import train_parser
+    from drac_ssl.umm import cli as umm_cli
+
+    for parse in (lambda argv: train_parser().parse_intermixed_args(argv),
+                  lambda argv: umm_cli.main(["RUN", *argv])):
+        with pytest.raises(SystemExit) as stop:
+            parse(["-c", "configs/mnist.yaml", "pretrain.epochs=1", "--config", "configs/cifar10.yaml"])
+        assert stop.value.code == 2
+        err = capsys.readouterr().err
+        assert "--config given twice (configs/mnist.yaml, then configs/cifar10.yaml)" in err, err
+
+
+def test_a_setting_given_two_values_on_the_command_line_is_said_in_a_warning(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """pretrain.epochs=3 ... pretrain.epochs=5: the last silently won. It still wins (a base
+    list of overrides with one appended to change it is a common way to build a command), and
+    the commands now say so in a warning; the same value twice means one thing: nothing said."""
+    from drac_ssl import preflight
+    from drac_ssl.umm import cli as umm_cli
+
+    words = ["pretrain.epochs=3", "run.name=a", "pretrain.epochs=5"]
+    assert load_config(None, words).pretrain.epochs == 5
+    cfg, _, findings = preflight.read_config(None, words)
+    assert cfg.pretrain.epochs == 5 and len(findings) == 1, [f.line for f in findings]
+    assert findings[0].severity == "warning" and findings[0].line == (
+        "pretrain.epochs=5 (command line 'pretrain.epochs=5'): given twice on the command line, "
+        "'pretrain.epochs=3' then 'pretrain.epochs=5': the last is used\n     fix: keep one: pretrain.epochs=5")
+    assert preflight.read_config(None, ["run.name=a", "run.name=a"])[2] == []
+    assert preflight.reading_refusal(None, words) == ""  # a warning refuses nothing
+    # python -m drac_ssl.umm prints it and goes ahead (here to its checkpoint, not a real one)
+    checkpoint = tmp_path / "vicreg_model.safetensors"
+    checkpoint.write_bytes(b"")
+    umm_cli.main([str(checkpoint), "--run-dir", str(tmp_path / "run"), "umm.alpha=0", "umm.alpha=0.5"])
+    assert ("[umm] warning: umm.alpha=0.5 (command line 'umm.alpha=0.5'): given twice on the command "
+            "line, 'umm.alpha=0' then 'umm.alpha=0.5': the last is used") in capsys.readouterr().out
