@@ -13,14 +13,69 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
+from typing import Any
 
-__all__ = ["DEFAULT_N_BOOT", "SCORE_ONLY_OPTIONS", "check_arguments_problem", "compare_parser",
-           "export_parser", "report_parser", "score_arguments_problem", "train_parser"]
+__all__ = ["DEFAULT_N_BOOT", "SCORE_ONLY_OPTIONS", "OneConfig", "OverrideParser", "check_arguments_problem",
+           "compare_parser", "export_parser", "option_override_fix", "report_parser",
+           "score_arguments_problem", "train_parser"]
 
 DEFAULT_N_BOOT = 1000
 """Resamples of a difference recomputed by ``python -m drac_ssl.compare`` without ``--n-boot``
 (a run that did not store its own)."""
+
+
+class OneConfig(argparse.Action):
+    """``-c FILE`` / ``--config FILE``, given once: a second is a usage error (exit 2), not the
+    last file silently read alone (one config file is read; overrides add to it)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        earlier = getattr(namespace, self.dest, None)
+        if earlier is not None:
+            parser.error(f"{option_string or '-c'} given twice ({earlier}, then {values}): one config "
+                         f"file is read.\n  fix: give one -c FILE and the other's settings as "
+                         f"section.key=value overrides (or copy them into the file)")
+        setattr(namespace, self.dest, values)
+
+
+class OverrideParser(argparse.ArgumentParser):
+    """The parser of a command that takes ``section.key=value`` overrides (train, umm): an
+    unrecognised option that names a setting, as other tools write them (``--pretrain.lr=0.1``,
+    ``--pretrain.lr 0.1``, ``--lr=0.1``), is refused with the override it meant as the fix
+    (:func:`option_override_fix`), every section's where the name is several settings'."""
+
+    def parse_intermixed_args(self, args: Any = None, namespace: Any = None) -> argparse.Namespace:
+        argv = [str(a) for a in (sys.argv[1:] if args is None else args)]
+        parsed, extras = self.parse_known_intermixed_args(argv, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}{option_override_fix(extras, argv)}")
+        return parsed
+
+
+def option_override_fix(extras: list[str], argv: list[str]) -> str:
+    """The lines after argparse's ``unrecognized arguments`` that say overrides take no dashes,
+    with the fix: for each unrecognised ``--NAME=VALUE`` or ``--NAME VALUE`` whose NAME is a
+    setting (or the last part of some, :func:`drac_ssl.config.settings_named`) the override(s)
+    it meant (``pretrain.lr=0.1 or finetune.lr=0.1``); "" when none names a setting."""
+    from drac_ssl.config import in_words, settings_named  # PyYAML only
+
+    fixes = []
+    for i, word in enumerate(argv):
+        if word not in extras or not word.startswith("-"):
+            continue
+        name, eq, value = word.lstrip("-").partition("=")
+        if not eq:  # --pretrain.lr 0.1: the value is the next word (argparse took it as an override)
+            after = argv[i + 1] if i + 1 < len(argv) else ""
+            value = after if after and not after.startswith("-") and "=" not in after else "VALUE"
+        meant = settings_named(name.replace("-", "_")) if name else []
+        if meant:
+            fixes.append(in_words([f"{m}={value}" for m in meant]))
+    if not fixes:
+        return ""
+    return ("\n  settings are overrides written section.key=value, without dashes (not options)"
+            f"\n  fix: {'; '.join(fixes)}")
 
 
 def train_parser() -> argparse.ArgumentParser:
@@ -29,7 +84,7 @@ def train_parser() -> argparse.ArgumentParser:
     from drac_ssl.config import PACKAGE_CONFIGS  # PyYAML only
 
     default = PACKAGE_CONFIGS / "default.yaml"  # drac_ssl.train.DEFAULT_CONFIG
-    parser = argparse.ArgumentParser(
+    parser = OverrideParser(
         prog="python -m drac_ssl.train",
         description="Run the drac_ssl pipeline (ingest -> VICReg -> UMM -> CV fine-tune -> export).",
         epilog=("Overrides: section.key=value, e.g. data.root=/path/to/DRAC pretrain.epochs=50. Every "
@@ -38,8 +93,8 @@ def train_parser() -> argparse.ArgumentParser:
                 "takes OLD's finished ingest / pretraining / UMM where their settings are equal (e.g. "
                 "another fine-tuning on the same pretraining)."),
     )
-    parser.add_argument("-c", "--config", default=None,
-                        help=f"YAML config (default: {default.relative_to(default.parents[1])})")
+    parser.add_argument("-c", "--config", default=None, action=OneConfig,
+                        help=f"YAML config, once (default: {default.relative_to(default.parents[1])})")
     parser.add_argument("--threads", type=int, default=None, metavar="N",
                         help="CPU threads (torch, OpenCV); same as run.threads=N; 0 = the "
                              "default policy: half the cores, 1..4 (drac_ssl.runtime)")

@@ -471,35 +471,78 @@ def _as_text(value: Any) -> str:
     return str(value) if value != "" else "''"
 
 
-def _default_fix(key: str) -> str:
+@dataclass(frozen=True)
+class FixBase:
+    """Where a fix finds the value it suggests in place of a bad one: ``cfg``, the configuration
+    the ``-c`` file ``file`` gave, as loaded before the command line's overrides
+    (:func:`load_config`, :func:`drac_ssl.preflight.read_config`). With ``-c
+    configs/retinamnist.yaml pretrain.epochs=-1`` the fix is ``pretrain.epochs=20 (as in
+    configs/retinamnist.yaml)``, not the built-in default's 100 (:func:`fallback`)."""
+
+    cfg: Config
+    file: str
+
+
+_UNSET: Any = object()
+
+
+def fallback(setting: str, fixes: FixBase | None = None, bad: Any = _UNSET) -> tuple[Any, str]:
+    """The value a fix suggests for ``setting`` and the words saying whose it is: the ``-c``
+    file's (``fixes``: ``as in FILE``) where the file sets a value other than the built-in
+    default that is valid (in its range and choices) and is not ``bad`` (the file's own value
+    may be the bad one); else the built-in default's (``the default``).
+
+    Raises:
+        AttributeError: ``setting`` is no setting of :class:`Config`."""
+    default = get(Config(), setting)
+    if fixes is not None:
+        value = get(fixes.cfg, setting)
+        r, choices = NUMBER_RANGES.get(setting), _CHOICES.get(setting)
+        if (value != default and (bad is _UNSET or value != bad) and (r is None or r.holds(value))
+                and (choices is None or value in choices)):
+            return value, f"as in {fixes.file}"
+    return default, "the default"
+
+
+def _default_fix(key: str, fixes: FixBase | None = None, bad: Any = _UNSET) -> str:
     """``\n  fix: SETTING=DEFAULT (the default)`` for a setting of :class:`Config` (a list's
-    item ``x[0]``: the whole list's default); "" for a key that is not one."""
+    item ``x[0]``: the whole list's default), or the ``-c`` file's value (:func:`fallback`:
+    ``SETTING=VALUE (as in FILE)``); "" for a key that is not one."""
     setting = key.split("[", 1)[0]
     try:
-        value = get(Config(), setting)
+        value, words = fallback(setting, fixes, bad if setting == key else _UNSET)
     except AttributeError:
         return ""
     if value in ("", [], None):  # an empty default means "none" or "auto": no example of a value
         kind = "path" if setting.endswith(("root", "csv", "weights", "reuse", "dir")) else "value"
         return f"\n  fix: {setting}=<a {kind}>, or leave it out for the default (empty)"
-    return f"\n  fix: {setting}={_as_text(value)} (the default)"
+    return f"\n  fix: {setting}={_as_text(value)} ({words})"
 
 
 PAIR_LISTS = frozenset({"crop_scale"})
 """List settings that are a (min, max) pair, never a list of one value."""
+CACHE_SIZES = (8, 4096)
+"""The smallest and largest side, in pixels, of a cached copy (``data.cache_sizes``)."""
 
 
-def _one_value_fix(key: str, value: Any, item_tp: Any) -> str:
+def valid_cache_size(size: Any) -> bool:
+    """Whether ``size`` is a side ``data.cache_sizes`` may hold (:data:`CACHE_SIZES`)."""
+    return isinstance(size, int) and not isinstance(size, bool) and CACHE_SIZES[0] <= size <= CACHE_SIZES[1]
+
+
+def _one_value_fix(key: str, value: Any, item_tp: Any, fixes: FixBase | None = None) -> str:
     """The fix for a list setting given one value (``data.cache_sizes: 64``): that value as a
-    list of one (``[64]``) when it is a valid item and the list is not a pair
-    (:data:`PAIR_LISTS`), else the default."""
+    list of one (``[64]``) when it is a valid item (a cache size in :data:`CACHE_SIZES`) and the
+    list is not a pair (:data:`PAIR_LISTS`), else the default (or the ``-c`` file's value)."""
     default = get(Config(), key)
     if not default:
         return f"\n  fix: {key}=[a, b]"
     number = isinstance(value, (int, float)) and not isinstance(value, bool)  # strings were split
     fits = number and (item_tp is float or (item_tp is int and isinstance(value, int)))
+    if key == "data.cache_sizes":
+        fits = fits and valid_cache_size(value)
     if not fits or key.rsplit(".", 1)[-1] in PAIR_LISTS:
-        return _default_fix(key)
+        return _default_fix(key, fixes)
     return f"\n  fix: {key}=[{_as_text(value)}] (a list, even of one value; the default is {_as_text(default)})"
 
 
@@ -548,18 +591,18 @@ def _null_path_text(where: str, key: str) -> str:
             f"folder; {name}: \"\" for {EMPTY_PATH_MEANS[key]})")
 
 
-def _not_finite_text(where: str, key: str, value: Any) -> str:
+def _not_finite_text(where: str, key: str, value: Any, fixes: FixBase | None = None) -> str:
     """The error of an inf or NaN given to number setting ``key``: the value, the setting's
     range (:data:`NUMBER_RANGES`) where it has one, and the fix."""
     text = str(value) if isinstance(value, str) else _as_text(value)
     r = NUMBER_RANGES.get(key)
     return (f"{where}: '{key}' is {text}, not a finite number" + (f": it {r.words()}" if r else "")
-            + f".{_default_fix(key)}")
+            + f".{_default_fix(key, fixes)}")
 
 
-def _coerce(value: Any, tp: Any, where: str, key: str) -> Any:
+def _coerce(value: Any, tp: Any, where: str, key: str, fixes: FixBase | None = None) -> Any:
     """Check/convert ``value`` to the annotated type ``tp``; raise ConfigError otherwise, with
-    the setting's default as the fix."""
+    the setting's default (or the ``-c`` file's value, ``fixes``: :func:`fallback`) as the fix."""
     origin = typing.get_origin(tp)
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
@@ -573,7 +616,7 @@ def _coerce(value: Any, tp: Any, where: str, key: str) -> Any:
                                   for i, part in enumerate(parts))
                 fix = f"write it as a YAML block, e.g.\n{block}"
             raise ConfigError(f"{where}: '{key}' must be a mapping of settings, got {value!r}.\n  fix: {fix}")
-        return _merge(tp(), value, where, key)
+        return _merge(tp(), value, where, key, fixes)
     if origin in (list, tuple):
         (item_tp,) = typing.get_args(tp)[:1] or (Any,)
         if isinstance(value, str):  # allow a=1,2,3 on the command line
@@ -586,11 +629,11 @@ def _coerce(value: Any, tp: Any, where: str, key: str) -> Any:
                                   f"{missing}.\n  fix: {key}=[{text.strip('[]')}]")
             value = [v for v in value.split(",") if v != ""]
         if not isinstance(value, (list, tuple)):
-            fix = _one_value_fix(key, value, item_tp)
+            fix = _one_value_fix(key, value, item_tp, fixes)
             raise ConfigError(f"{where}: '{key}' must be a list, got {value!r}.{fix}")
         if key == "data.grades":
             _grade_names_read_as_values(list(value), where)
-        return [_coerce(v, item_tp, where, f"{key}[{i}]") for i, v in enumerate(value)]
+        return [_coerce(v, item_tp, where, f"{key}[{i}]", fixes) for i, v in enumerate(value)]
     if origin in (typing.Union, types.UnionType):
         return value
     if tp is bool:
@@ -603,29 +646,29 @@ def _coerce(value: Any, tp: Any, where: str, key: str) -> Any:
             fix = (f"\n  fix: {key}={_YAML11_BOOLS[word]} (write true or false: only they are "
                    f"booleans, {value!r} is a word)")
         else:
-            fix = _default_fix(key)
+            fix = _default_fix(key, fixes, value)
         raise ConfigError(f"{where}: '{key}' must be true or false, got {value!r}.{fix}")
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, (int, str, float)):
-            raise ConfigError(f"{where}: '{key}' must be an integer, got {value!r}.{_default_fix(key)}")
+            raise ConfigError(f"{where}: '{key}' must be an integer, got {value!r}.{_default_fix(key, fixes, value)}")
         try:
             as_float = float(value)
         except ValueError:
-            raise ConfigError(f"{where}: '{key}' must be an integer, got {value!r}.{_default_fix(key)}") from None
+            raise ConfigError(f"{where}: '{key}' must be an integer, got {value!r}.{_default_fix(key, fixes, value)}") from None
         if not math.isfinite(as_float):
-            raise ConfigError(_not_finite_text(where, key, value))
+            raise ConfigError(_not_finite_text(where, key, value, fixes))
         if not as_float.is_integer():
-            raise ConfigError(f"{where}: '{key}' must be an integer, got {value!r}.{_default_fix(key)}")
+            raise ConfigError(f"{where}: '{key}' must be an integer, got {value!r}.{_default_fix(key, fixes, value)}")
         return int(as_float)
     if tp is float:
         if isinstance(value, bool):
-            raise ConfigError(f"{where}: '{key}' must be a number, got {value!r}.{_default_fix(key)}")
+            raise ConfigError(f"{where}: '{key}' must be a number, got {value!r}.{_default_fix(key, fixes, value)}")
         try:
             number = float(value)
         except (TypeError, ValueError):
-            raise ConfigError(f"{where}: '{key}' must be a number, got {value!r}.{_default_fix(key)}") from None
+            raise ConfigError(f"{where}: '{key}' must be a number, got {value!r}.{_default_fix(key, fixes, value)}") from None
         if not math.isfinite(number):
-            raise ConfigError(_not_finite_text(where, key, value))
+            raise ConfigError(_not_finite_text(where, key, value, fixes))
         return number
     if tp is str:
         if value is None:
@@ -635,7 +678,7 @@ def _coerce(value: Any, tp: Any, where: str, key: str) -> Any:
         if isinstance(value, bool):  # YAML's true/false for a setting that also takes words
             return "true" if value else "false"
         if isinstance(value, (dict, list)):
-            raise ConfigError(f"{where}: '{key}' must be a string, got {value!r}.{_default_fix(key)}")
+            raise ConfigError(f"{where}: '{key}' must be a string, got {value!r}.{_default_fix(key, fixes, value)}")
         return str(value)
     return value
 
@@ -660,6 +703,16 @@ def _settings_ending(base: Any, last: str, prefix: str = "") -> list[str]:
     return found
 
 
+def settings_named(name: str) -> list[str]:
+    """The dotted settings ``name`` may mean: itself when it is one (``pretrain.lr``), else
+    every setting whose last part is its last part (``lr`` or ``train.lr`` -> ``pretrain.lr``,
+    ``finetune.lr``); empty when none is."""
+    tp = _declared_type(name.split("."))
+    if tp is not None and not dataclasses.is_dataclass(tp):
+        return [name]
+    return _settings_ending(Config(), name.rsplit(".", 1)[-1])
+
+
 def _typed_rest(value: Any) -> str:
     """The dotted setting a nested ``value`` of one key sets (``{'recipe': 'fundus'}`` ->
     ``recipe``, ``{'a': {'b': 1}}`` -> ``a.b``); "" for a plain value, or a block setting more
@@ -680,8 +733,10 @@ def _has_setting(section: Any, dotted: str) -> bool:
     return True
 
 
-def _merge(base: Any, updates: dict[str, Any], where: str, prefix: str = "") -> Any:
-    """Return a copy of dataclass ``base`` with ``updates`` applied (recursively, checked)."""
+def _merge(base: Any, updates: dict[str, Any], where: str, prefix: str = "",
+           fixes: FixBase | None = None) -> Any:
+    """Return a copy of dataclass ``base`` with ``updates`` applied (recursively, checked); a
+    bad value's fix suggests the ``-c`` file's value where ``fixes`` is given (:func:`fallback`)."""
     hints = _type_hints(type(base))
     names = [f.name for f in dataclasses.fields(base)]
     changes: dict[str, Any] = {}
@@ -695,19 +750,23 @@ def _merge(base: Any, updates: dict[str, Any], where: str, prefix: str = "") -> 
             rest = _typed_rest(value)
             if close and rest and _has_setting(getattr(base, close), rest):
                 full, meant = f"{full}.{rest}", [f"{meant[0]}.{rest}"]
-            hint = f" Did you mean '{meant[0]}'?" if close else ""
-            if not close and not prefix:  # a setting without its section: stages -> run.stages
-                meant = _settings_ending(base, str(key))
-                said = ", ".join(repr(m) for m in meant[:-1]) + " or " * (len(meant) > 1)
-                hint = f" Did you mean {said}{meant[-1]!r}?" if meant else ""
+            # the setting's name as typed, at the wrong level (lr, train.lr, data.epochs): every
+            # section that has a setting of that name (pretrain.lr, finetune.lr); before a mere
+            # close spelling in the section typed (umm.image_size: not umm.batch_size first), after
+            # the setting of a close section (train.lr: pretrain.lr, then finetune.lr)
+            leaf = (rest or str(key)).rsplit(".", 1)[-1] if rest or not isinstance(value, dict) else ""
+            elsewhere = [m for m in _settings_ending(Config(), leaf) if m not in meant] if leaf else []
+            meant = meant + elsewhere if rest else elsewhere + meant
+            said = ", ".join(repr(m) for m in meant[:-1]) + " or " * (len(meant) > 1)
+            hint = f" Did you mean {said}{meant[-1]!r}?" if meant else ""
             raise UnknownSettingError(
                 f"{where}: unknown setting '{full}'.{hint}\n"
                 f"  valid keys here: {', '.join(names)}", full, meant)
         current = getattr(base, key)
         if dataclasses.is_dataclass(current) and isinstance(value, dict):
-            changes[key] = _merge(current, value, where, full)
+            changes[key] = _merge(current, value, where, full, fixes)
         else:
-            changes[key] = _coerce(value, hints[key], where, full)
+            changes[key] = _coerce(value, hints[key], where, full, fixes)
     return dataclasses.replace(base, **changes)
 
 
@@ -1023,6 +1082,62 @@ def _override_text(arg: str, key: str, raw: str) -> Any:
     return raw
 
 
+def _is_override(word: str) -> bool:
+    """Whether the command-line ``word`` is a ``key=value`` override (a key before an ``=``)."""
+    key = word.split("=", 1)[0].strip().lstrip("-")
+    return "=" in word and bool(key) and " " not in key
+
+
+def repeated_overrides(overrides: Sequence[str]) -> list[tuple[str, str, str]]:
+    """``(setting, first, last)`` for each setting the command line's ``overrides`` give two
+    different values (``pretrain.epochs=3 ... pretrain.epochs=5``): the last is read, as before,
+    and the commands say so in a warning (:func:`drac_ssl.preflight.read_config`); the same
+    value twice means one thing and is not listed."""
+    first: dict[str, str] = {}
+    last: dict[str, str] = {}
+    for word in overrides:
+        if _is_override(word):
+            key = word.split("=", 1)[0].strip().lstrip("-")
+            first.setdefault(key, word)
+            last[key] = word
+    return [(key, first[key], last[key]) for key in last
+            if first[key].split("=", 1)[1].strip() != last[key].split("=", 1)[1].strip()]
+
+
+def split_overrides(overrides: Sequence[str]) -> list[tuple[str, str]]:
+    """The command line's ``overrides`` as ``(override, problem)`` pairs, ``problem`` "" for each
+    one to read. A list typed with spaces and no quotes (``data.grades=[No DR, Mild]``) arrives
+    as several words (``data.grades=[No``, ``DR,``, ``Mild]``): a word whose value opens ``[``
+    without closing it, with the words after it that are no ``key=value`` (up to the one that
+    closes it), is one pair whose problem says so and quotes the whole override as the fix."""
+    pairs: list[tuple[str, str]] = []
+    i = 0
+    while i < len(overrides):
+        word = overrides[i]
+        value = word.split("=", 1)[1].strip() if _is_override(word) else ""
+        rest: list[str] = []
+        if value.startswith("[") and "]" not in value:
+            for follower in overrides[i + 1:]:
+                if _is_override(follower):
+                    break
+                rest.append(follower)
+                if "]" in follower:
+                    break
+        if not rest:
+            pairs.append((word, ""))
+            i += 1
+            continue
+        typed = [word, *rest]
+        whole = " ".join(typed) + ("" if "]" in rest[-1] else "]")
+        said = " ".join(f"'{w}'" for w in typed)
+        pairs.append((" ".join(typed), (
+            f"command line {said}: the list {word.split('=', 1)[0].strip().lstrip('-')} was split at "
+            f"its spaces into {len(typed)} words by the shell (a value with spaces typed without "
+            f"quotes).\n  fix: quote the whole override, e.g. '{whole}'")))
+        i += len(typed)
+    return pairs
+
+
 def _nest(parts: list[str], value: Any) -> dict[str, Any]:
     """``(['a', 'b', 'c'], v)`` -> ``{'a': {'b': {'c': v}}}``: an override ``a.b.c=v`` as the
     nested mapping a YAML file gives (also :func:`drac_ssl.preflight.read_config`'s)."""
@@ -1033,8 +1148,9 @@ def _nest(parts: list[str], value: Any) -> dict[str, Any]:
 
 
 def load_config(path: str | os.PathLike[str] | None = None, overrides: list[str] | None = None) -> Config:
-    """Defaults, then the YAML file (if any), then ``key=value`` overrides, all checked."""
-    cfg = Config()
+    """Defaults, then the YAML file (if any), then ``key=value`` overrides, all checked. A bad
+    override's fix suggests the file's value (:class:`FixBase`), else the built-in default."""
+    cfg, fixes = Config(), None
     if path is not None:
         p = Path(path)
         data = _load_yaml(p)
@@ -1045,9 +1161,12 @@ def load_config(path: str | os.PathLike[str] | None = None, overrides: list[str]
             msg = str(exc)
             key = msg.split("'")[1] if "'" in msg else ""
             raise ConfigError(msg.replace(f"{p}:", f"{_key_line(p, key)}:", 1)) from None
-    for arg in overrides or []:
+        fixes = FixBase(cfg, str(p))
+    for arg, problem in split_overrides(overrides or []):
+        if problem:
+            raise ConfigError(problem)
         parts, value = parse_override(arg)
-        cfg = _merge(cfg, _nest(parts, value), f"command line '{arg}'")
+        cfg = _merge(cfg, _nest(parts, value), f"command line '{arg}'", fixes=fixes)
     validate(cfg)
     return cfg
 
@@ -1117,9 +1236,13 @@ class SettingRange:
         high = "" if self.high is None else f" and {'<' if self.high_open else '<='} {self.high:g}"
         return f"must be {low}{high}{self.why}"
 
-    def fix_words(self) -> str:
-        """The fix: ``fix`` or ``setting=<default> (the default)``."""
-        return self.fix or f"{self.setting}={get(Config(), self.setting)} (the default)"
+    def fix_words(self, fixes: FixBase | None = None) -> str:
+        """The fix: ``fix``, or ``setting=<default> (the default)``, or with ``fixes`` the ``-c``
+        file's value where it has a valid one of its own (:func:`fallback`: ``(as in FILE)``)."""
+        if self.fix:
+            return self.fix
+        value, words = fallback(self.setting, fixes)
+        return f"{self.setting}={value} ({words})"
 
 
 FINETUNE_RANGES: tuple[SettingRange, ...] = (
@@ -1171,9 +1294,15 @@ UMM_RANGES: tuple[SettingRange, ...] = (
     SettingRange("umm.alpha", 0, why=": the weight of Delta R in UMM's outer objective F = L_ssl - "
                                      "alpha * Delta R (0: the fair control; umm.outer_sign=minimize, "
                                      "not a negative alpha, flips its sign)"),
+    SettingRange("umm.membership_temperature", 0, strict=True),
+    SettingRange("umm.max_ssl_rise", 0, why=" (0 = the guard off)"),
+    SettingRange("umm.max_step_ratio", 0, why=" (0 = the guard off)"),
+    SettingRange("umm.past_peak_drop", 0, high=1, high_open=True,
+                 why=": the fraction below its peak the rate-reduction monitor must have fallen"),
 )
-"""UMM's number ranges (its stage's :func:`drac_ssl.umm.stage.check_settings` checks these and
-more)."""
+"""UMM's number ranges: every range its stage's :func:`drac_ssl.umm.stage.check_settings`
+checks (it also checks the choices and ``umm.batch_size`` >= 2), so that the preflight and
+``python -m drac_ssl.umm`` list them all before anything is made."""
 NUMBER_RANGES: dict[str, SettingRange] = {
     r.setting: r for r in (*DATA_RANGES, *PRETRAIN_RANGES, *MODEL_RANGES, *UMM_RANGES, *FINETUNE_RANGES)}
 """Each number setting's range, by setting, for the words of a refused inf or NaN (:func:`_coerce`)."""

@@ -52,6 +52,7 @@ from drac_ssl.config import (
     LAYOUT_NAMES,
     Config,
     ConfigError,
+    FixBase,
     SettingRange,
     get,
     parse_override,
@@ -65,6 +66,7 @@ __all__ = [
     "DataFacts",
     "Finding",
     "PreflightError",
+    "Sources",
     "after_ingest",
     "check",
     "missing_outputs",
@@ -75,6 +77,7 @@ __all__ = [
     "setting_problems",
     "stages_to_run",
     "typed_override",
+    "umm_refusal",
 ]
 
 PIPELINE = ("ingest", "pretrain", "umm", "finetune", "export")
@@ -191,6 +194,15 @@ def _leaves(data: Any, prefix: tuple[str, ...] = ()) -> Iterator[tuple[list[str]
         yield list(prefix), data
 
 
+class Sources(dict[str, str]):
+    """Where each setting came from (dotted key -> ``FILE:LINE`` or ``command line 'k=v'``), as
+    :func:`read_config` returns them, and ``fixes``: the ``-c`` file's configuration as loaded
+    before the overrides, whose values the fixes suggest (:class:`drac_ssl.config.FixBase`;
+    None without a file). A plain dict works wherever a ``Sources`` is taken."""
+
+    fixes: FixBase | None = None
+
+
 def read_config(path: str | os.PathLike[str] | None = None,
                 overrides: list[str] | None = None) -> tuple[Config, dict[str, str], list[Finding]]:
     """Defaults, the YAML file, then ``key=value`` overrides, like
@@ -198,12 +210,13 @@ def read_config(path: str | os.PathLike[str] | None = None,
 
     Returns:
         ``(cfg, sources, findings)``: the configuration with every good setting applied;
-        ``sources`` maps each dotted key that was set to where (``FILE:LINE`` or
-        ``command line 'k=v'``); ``findings`` the unknown keys, bad types and YAML errors,
+        ``sources`` (a :class:`Sources`) maps each dotted key that was set to where (``FILE:LINE``
+        or ``command line 'k=v'``) and holds the file's configuration the fixes suggest values
+        from; ``findings`` the unknown keys, bad types and YAML errors,
         each with its location (a file that cannot be read at all: ``unread``, and its
         settings are the defaults). The value checks are :func:`check`'s.
     """
-    cfg, sources, findings = Config(), {}, []
+    cfg, sources, findings = Config(), Sources(), []
     if path is not None:
         p = Path(path)
         try:
@@ -219,18 +232,30 @@ def read_config(path: str | os.PathLike[str] | None = None,
                 findings.append(_reading_finding(exc))
             else:
                 sources[".".join(parts)] = where
-    for arg in overrides or []:
+        sources.fixes = FixBase(cfg, str(p))
+    for arg, problem in config_module.split_overrides(overrides or []):
+        if problem:  # a list split at its spaces by the shell: its words said once, together
+            findings.append(Finding("", None, problem))
+            continue
         where = f"{TYPED}{arg}'"
         try:
             parts, value = parse_override(arg)
             nested = config_module._nest(parts, value)
-            cfg = config_module._merge(cfg, nested, where)
+            cfg = config_module._merge(cfg, nested, where, fixes=sources.fixes)
         except ConfigError as exc:
             findings.append(_reading_finding(exc))
             continue
         for leaf, _ in _leaves(nested):  # re-inserted: the command line's settings in its order
             sources.pop(".".join(leaf), None)
             sources[".".join(leaf)] = where
+    for key, first, last in config_module.repeated_overrides(overrides or []):
+        try:
+            value = get(cfg, key)
+        except AttributeError:  # an unknown setting: its own error says so
+            continue
+        findings.append(Finding(key, value, f"given twice on the command line, '{first}' then "
+                                            f"'{last}': the last is used", f"keep one: {last}",
+                                severity="warning", where=f"{TYPED}{last}'"))
     return cfg, sources, findings
 
 
@@ -388,6 +413,13 @@ class _Findings:
 
     def __init__(self, cfg: Config, sources: dict[str, str] | None) -> None:
         self.cfg, self.sources, self.items = cfg, sources, []
+        self.fixes: FixBase | None = getattr(sources, "fixes", None)  # the -c file's values
+
+    def default(self, setting: str) -> str:
+        """``setting=VALUE (the default)``, or the ``-c`` file's valid value of its own, not the
+        bad one (``(as in FILE)``: :func:`drac_ssl.config.fallback`)."""
+        value, words = config_module.fallback(setting, self.fixes, get(self.cfg, setting))
+        return f"{setting}={_show(value)} ({words})"
 
     def add(self, severity: str, setting: str, what: str, fix: str = "", value: Any = None,
             count: int = 1, speed_hint: bool = False) -> None:
@@ -408,11 +440,6 @@ class _Findings:
 
     def has_error(self, setting: str) -> bool:
         return any(f.severity == "error" and f.setting == setting for f in self.items)
-
-
-def _default(setting: str) -> str:
-    value = get(_DEFAULTS, setting)
-    return f"{setting}={_show(value)} (the default)"
 
 
 # --------------------------------------------------------------------------------------
@@ -438,18 +465,19 @@ def _range(c: _Findings, cfg: Config, settings: Iterable[str], low: float, *, st
 def _ranges(c: _Findings, cfg: Config, ranges: Iterable[SettingRange]) -> None:
     """An error for every setting outside its range, in the words of the stages' own checks."""
     for r, _ in range_problems(cfg, ranges):
-        c.error(r.setting, r.words(), r.fix_words())
+        c.error(r.setting, r.words(), r.fix_words(c.fixes))
 
 
 def _check_data_settings(c: _Findings, cfg: Config) -> None:
     d = cfg.data
     if d.n_folds < 2:
-        c.error("data.n_folds", "cross-validation needs at least 2 folds", _default("data.n_folds"))
+        c.error("data.n_folds", "cross-validation needs at least 2 folds", c.default("data.n_folds"))
     _ranges(c, cfg, config_module.DATA_RANGES)
     sizes = d.cache_sizes
-    if not sizes or any(not 8 <= s <= 4096 for s in sizes):
-        c.error("data.cache_sizes", "each cached size must be 8..4096 pixels, and at least one is needed",
-                _default("data.cache_sizes"))
+    if not sizes or not all(config_module.valid_cache_size(s) for s in sizes):
+        low, high = config_module.CACHE_SIZES
+        c.error("data.cache_sizes", f"each cached size must be {low}..{high} pixels, and at least one is needed",
+                c.default("data.cache_sizes"))
     what, fix = config_module.grades_problem(d.grades)
     if what:
         c.error("data.grades", what, fix)
@@ -472,7 +500,7 @@ def _check_pretrain_settings(c: _Findings, cfg: Config) -> None:
                 "VICReg's expander normalises its hidden layers over the batch (BatchNorm1d) and "
                 "its variance and covariance terms are statistics of the batch: a batch of one "
                 "image has none (torch stops with 'Expected more than 1 value per channel when "
-                "training')", _default("pretrain.batch_size"))
+                "training')", c.default("pretrain.batch_size"))
 
 
 def _check_model_settings(c: _Findings, cfg: Config) -> None:
@@ -485,35 +513,39 @@ def _check_model_settings(c: _Findings, cfg: Config) -> None:
     except ValueError:
         c.error("pretrain.expander", "not an expander spec: the widths of the hidden and output "
                                      "layers, positive integers joined by '-' (e.g. 2048-2048-2048)",
-                _default("pretrain.expander"))
+                c.default("pretrain.expander"))
     _ranges(c, cfg, config_module.MODEL_RANGES)
     loss = pc.loss
     if loss.sim_coeff == loss.std_coeff == loss.cov_coeff == 0:
         c.error("pretrain.loss.sim_coeff", "all three VICReg coefficients are 0: nothing is learned",
-                _default("pretrain.loss.sim_coeff"))
+                c.default("pretrain.loss.sim_coeff"))
     _check_crop_scale(c, "pretrain.augment.crop_scale", pc.augment.crop_scale)
 
 
 def _check_crop_scale(c: _Findings, setting: str, scale: list[float]) -> None:
     if len(scale) != 2 or not 0 < scale[0] <= scale[1] <= 1:
         c.error(setting, "must be [low, high] with 0 < low <= high <= 1 (area fractions of the image)",
-                _default(setting))
+                c.default(setting))
+
+
+def _check_umm_batch(c: _Findings, cfg: Config) -> None:
+    if cfg.umm.batch_size < 2:
+        c.error("umm.batch_size",
+                "UMM re-tunes the layers after the early cut and the expander with VICReg's loss: "
+                "their BatchNorm layers and the variance / covariance terms are statistics of the "
+                "batch, and a batch of one image has none (torch stops with 'Expected more than 1 "
+                "value per channel')", c.default("umm.batch_size"))
 
 
 def _check_umm_settings(c: _Findings, cfg: Config) -> None:
     uc = cfg.umm
     _ranges(c, cfg, config_module.UMM_RANGES)
-    if uc.batch_size < 2:
-        c.error("umm.batch_size",
-                "UMM re-tunes the layers after the early cut and the expander with VICReg's loss: "
-                "their BatchNorm layers and the variance / covariance terms are statistics of the "
-                "batch, and a batch of one image has none (torch stops with 'Expected more than 1 "
-                "value per channel')", _default("umm.batch_size"))
+    _check_umm_batch(c, cfg)
     from drac_ssl.models import STAGE_NAMES
 
     if uc.early_cut in STAGE_NAMES and STAGE_NAMES.index(uc.early_cut) >= len(STAGE_NAMES) - 1:
         c.error("umm.early_cut", f"the cut must leave a stage to re-tune after it "
-                                 f"({', '.join(STAGE_NAMES)})", _default("umm.early_cut"))
+                                 f"({', '.join(STAGE_NAMES)})", c.default("umm.early_cut"))
 
 
 def _bn_trains(cfg: Config) -> list[str]:
@@ -545,12 +577,12 @@ def _check_finetune_settings(c: _Findings, cfg: Config) -> None:
                 f"{' and '.join(bn)} normalise over the batch while training: a batch of one image "
                 f"has no batch statistics (each image is normalised by its own, and torch stops "
                 f"with 'Expected more than 1 value per channel' on a 1x1 feature map)",
-                f"{_default('finetune.batch_size')}; a batch of 1 works only with finetune.head="
+                f"{c.default('finetune.batch_size')}; a batch of 1 works only with finetune.head="
                 f"{plain_words} on finetune.freeze=frozen")
     if ft.freeze != "frozen" and ft.backbone_lr_ratio == 0:
         c.warning("finetune.backbone_lr_ratio",
                   f"finetune.freeze={ft.freeze} makes backbone layers trainable, but their learning "
-                  f"rate is 0: they do not change", f"{_default('finetune.backbone_lr_ratio')} or "
+                  f"rate is 0: they do not change", f"{c.default('finetune.backbone_lr_ratio')} or "
                                                     f"finetune.freeze=frozen")
 
 
@@ -567,7 +599,7 @@ def _check_run_settings(c: _Findings, cfg: Config, run_dir: Path) -> None:
     r = cfg.run
     if r.threads < 0:
         c.error("run.threads", "must be 0 (the package's policy) or a positive count of threads",
-                _default("run.threads"))
+                c.default("run.threads"))
     if not r.stages:
         c.error("run.stages", config_module.empty_stages_words().removeprefix("run.stages is "),
                 config_module.every_stage_fix())
@@ -1153,7 +1185,8 @@ def _check_against_data(c: _Findings, cfg: Config, facts: DataFacts, stages: lis
     # the cached sizes the crops are cut from
     source = pc.augment.source_size
     if facts.cache_sizes is not None:
-        sizes = facts.cache_sizes
+        # sizes data.cache_sizes may not hold are its own error: never offered in a fix here
+        sizes = [s for s in facts.cache_sizes if config_module.valid_cache_size(s)]
         where = ("data.cache_sizes" if facts.ingest_dir is None
                  else f"the cache of {facts.ingest_dir}")
         uses_cache = ssl or "finetune" in stages or "export" in stages
@@ -1700,11 +1733,43 @@ def reading_refusal(path: str | os.PathLike[str] | None, overrides: list[str]) -
             _ranges(c, cfg, config_module.MODEL_RANGES)
         if "umm" in stages and cfg.umm.enabled:
             _ranges(c, cfg, config_module.UMM_RANGES)
+            _check_umm_batch(c, cfg)
         if "finetune" in stages:
             _ranges(c, cfg, FINETUNE_RANGES)
         findings += [f for f in c.items if f.severity == "error" and f not in findings]
     return (f"{PreflightError(findings)}\n  (the checks against the data and the device follow "
             f"once these are fixed)")
+
+
+def umm_refusal(path: str | os.PathLike[str] | None, overrides: list[str]) -> tuple[str, list[Finding]]:
+    """The refusal of ``python -m drac_ssl.umm`` before torch loads and before its run folder
+    is made: "" when the configuration reads (:func:`read_config`) and its settings pass
+    what :func:`drac_ssl.config.load_config` checks and what the UMM stage checks
+    (:func:`drac_ssl.umm.stage.check_settings`: choices, :data:`~drac_ssl.config.UMM_RANGES`,
+    ``umm.batch_size`` >= 2) and the ranges of what UMM builds
+    (:data:`~drac_ssl.config.MODEL_RANGES`). Else the text of the :class:`PreflightError`
+    listing every one, each with its fix (``run.stages`` is not the command's: only an empty
+    one, which :func:`~drac_ssl.config.validate` refuses, is an error here). Needs neither
+    torch nor the data. Returns ``(refusal, warnings)``: the warnings of reading it (a setting
+    given two values on the command line), for a command that goes ahead to print."""
+    cfg, sources, findings = read_config(path, overrides)
+    if not any(f.unread for f in findings):
+        c = _Findings(cfg, sources)
+        _check_choices(c, cfg)
+        if cfg.run.threads < 0:
+            c.error("run.threads", "must be 0 (the package's policy) or a positive count of threads",
+                    c.default("run.threads"))
+        what, fix = config_module.run_name_problem(cfg.run.name, cfg.run.out_dir)
+        if what:
+            c.error("run.name", what, fix)
+        _ranges(c, cfg, config_module.MODEL_RANGES)
+        _ranges(c, cfg, config_module.UMM_RANGES)
+        _check_umm_batch(c, cfg)
+        _run_stage_validators(c, cfg, [])  # load_config's own checks, as a net under these
+        findings += [f for f in c.items if f.severity == "error" and f not in findings]
+    if not any(f.severity == "error" for f in findings):
+        return "", findings
+    return str(PreflightError(findings, when="before the run folder was made")), []
 
 
 def run(cfg: Config, run_dir: str | os.PathLike[str], sources: dict[str, str] | None = None,

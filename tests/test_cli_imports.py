@@ -24,6 +24,7 @@ CASES: tuple[tuple[str, tuple[str, ...], int], ...] = (
     ("drac_ssl.umm", ("--help",), 0),
     ("drac_ssl.umm", (), 2),
     ("drac_ssl.umm", ("{tmp}/nope.safetensors",), 2),
+    ("drac_ssl.umm", ("{tmp}", "--run-dir", "{tmp}/run", "umm.betta=1", "umm.epochs=0"), 2),  # config errors
     ("drac_ssl.export", ("--help",), 0),
     ("drac_ssl.export", ("--grades", "three"), 2),
     ("drac_ssl.export", ("--check", "{tmp}/nope.csv"), 2),
@@ -47,6 +48,9 @@ SAID: dict[tuple[str, tuple[str, ...]], tuple[str, ...]] = {
     ("drac_ssl.train", ("run.bogus=1", "pretrain.lr=nan", "run.stages=[]")): (
         "3 problem(s)", "unknown setting 'run.bogus'", "'pretrain.lr' is nan, not a finite number",
         "run.stages=[] (command line 'run.stages=[]'): empty: no stage would run", "fix: "),
+    ("drac_ssl.umm", ("{tmp}", "--run-dir", "{tmp}/run", "umm.betta=1", "umm.epochs=0")): (
+        "2 problem(s) found before the run folder was made", "Did you mean 'umm.beta'?",
+        "umm.epochs=0 (command line 'umm.epochs=0'): must be > 0", "fix: umm.epochs="),
 }
 """What a case must say (beyond no traceback): a configuration's errors, every one listed with
 its fix, before torch loads."""

@@ -6,16 +6,17 @@ from whose ``pretrain/`` ``umm.start_from`` picks the checkpoint (``best``, ``la
 ``peak``, ``past_peak``).
 
 Exit codes: 0 done, 1 a non-finite loss (the last good checkpoint kept), 2 bad input (a
-missing checkpoint, a bad setting), 130 Ctrl-C, said as ``python -m drac_ssl.train`` says
+missing checkpoint, a bad setting: every problem of the configuration listed with its fix,
+before torch loads and before the run folder is made, :func:`drac_ssl.preflight.umm_refusal`), 130 Ctrl-C, said as ``python -m drac_ssl.train`` says
 it (:func:`drac_ssl.runtime.interrupted_words`): e.g. ``[umm] interrupted in umm (epoch 6 of
 20 saved); rerun the same command to resume from epoch 7``."""
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
+from drac_ssl.commands import OneConfig, OverrideParser
 from drac_ssl.config import ConfigError, default_config_file, load_config
 from drac_ssl.starting import started
 
@@ -41,7 +42,7 @@ def _default_config_path(checkpoint: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = OverrideParser(
         prog="python -m drac_ssl.umm",
         description="UMM (methods.md section 2): freeze the backbone up to umm.early_cut and re-tune the "
         "layers after it by the bi-level rate-reduction / alignment objective.",
@@ -58,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         "-c",
         "--config",
         default=None,
+        action=OneConfig,
         help="YAML config (default: RUN/config.yaml beside RUN/pretrain/, else configs/default.yaml)",
     )
     parser.add_argument(
@@ -77,8 +79,24 @@ def main(argv: list[str] | None = None) -> int:
               f"  fix: pass RUN/pretrain/vicreg_model.safetensors, RUN/pretrain/checkpoints/last.pt "
               f"or the run folder RUN", file=sys.stderr)
         return 2
-    # the stage (torch, torchvision, albumentations): after the arguments are parsed, so that
-    # --help and a usage error are answered at once
+    # the settings, before torch loads and before the run folder is made: every problem of
+    # reading them and every setting the stage would refuse, listed with its fix
+    from drac_ssl.preflight import umm_refusal
+
+    warnings: list = []
+    try:
+        config_path = args.config if args.config is not None else _default_config_path(checkpoint)
+        refusal, warnings = umm_refusal(config_path, args.overrides)
+        cfg = load_config(config_path, args.overrides) if not refusal else None
+    except ConfigError as exc:  # no -c and no configs/ (a non-editable install); load_config's net
+        refusal = str(exc)
+    if refusal or cfg is None:
+        print(f"error: {refusal}", file=sys.stderr)
+        return 2
+    for warning in warnings:  # a setting given two values on the command line: the last is used
+        print(f"[umm] warning: {warning.line}")
+    # the stage (torch, torchvision, albumentations): after the arguments and the settings are
+    # checked, so that --help, a usage error and a bad setting are answered at once
     from drac_ssl.runtime import (
         StageInterrupted,
         checkpoint_interrupted,
@@ -86,19 +104,14 @@ def main(argv: list[str] | None = None) -> int:
         interrupted_words,
     )
     from drac_ssl.umm.source import resolve_start
-    from drac_ssl.umm.stage import UMMNonFiniteError, run
+    from drac_ssl.umm.stage import UMMNonFiniteError, check_settings, run
 
     started()  # everything is imported: Ctrl-C is the stage's to handle (what was saved)
     umm_dir: Path | None = None  # known once the run folder is: its checkpoints say what is saved
     epochs = 0
     try:
-        config_path = args.config if args.config is not None else _default_config_path(checkpoint)
-        cfg = load_config(config_path, args.overrides)
-        if config_path is not None:
-            print(
-                f"[umm] config: {config_path}"
-                + (f" + {' '.join(args.overrides)}" if args.overrides else "")
-            )
+        print(f"[umm] config: {config_path}" + (f" + {' '.join(args.overrides)}" if args.overrides else ""))
+        check_settings(cfg.umm)  # the stage's own check, before the run folder is made (a net)
         source_run = checkpoint if checkpoint.is_dir() else _source_run_dir(checkpoint)
         start = (resolve_start(checkpoint, None, cfg.umm.start_from, cfg.umm.past_peak_drop)
                  if checkpoint.is_dir() else checkpoint)

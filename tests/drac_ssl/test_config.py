@@ -1,6 +1,7 @@
 """The one configuration system: defaults -> YAML -> command-line overrides, with clear errors."""
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -465,3 +466,148 @@ def test_no_stage_at_all_is_an_error_naming_the_stages(tmp_path: Path, override:
     path.write_text("run:\n  stages: []\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="run.stages is empty"):
         load_config(path)
+
+
+def test_a_fix_suggests_the_loaded_files_value_not_the_built_in_default(tmp_path: Path) -> None:
+    """-c configs/retinamnist.yaml pretrain.epochs=-1 was told pretrain.epochs=100 (the built-in
+    default, the 224 px GPU recipe's), not the 20 of the file the user chose: a fix now suggests
+    the value of the -c file as loaded before the overrides, naming it; the built-in default
+    where the file does not set the setting, or where the file's own value is the bad one."""
+    from drac_ssl import preflight
+
+    retina = CONFIGS / "retinamnist.yaml"
+    in_file = f"(as in {retina})"
+    with pytest.raises(ConfigError, match=rf"fix: pretrain\.epochs=20 {re.escape(in_file)}"):
+        load_config(retina, ["pretrain.epochs=abc"])  # a reading error of the override
+    cfg, sources, _ = preflight.read_config(retina, ["pretrain.epochs=-1", "finetune.epochs=0",
+                                                     "umm.alpha=-1", "data.n_folds=1"])
+    fixes = {f.setting: f.fix for f in preflight.setting_problems(cfg, sources)}
+    assert fixes["pretrain.epochs"] == f"pretrain.epochs=20 {in_file}", fixes
+    assert fixes["finetune.epochs"] == f"finetune.epochs=15 {in_file}", fixes
+    assert fixes["umm.alpha"] == "umm.alpha=1.0 (the default)", fixes  # the file does not set it
+    assert fixes["data.n_folds"] == "data.n_folds=5 (the default)", fixes  # the file's 5 is the default
+    refusal = preflight.reading_refusal(retina, ["pretrain.epochs=-1", "run.bogus=1"])
+    assert f"fix: pretrain.epochs=20 {in_file}" in refusal, refusal
+    # the file's own value is the bad one: the built-in default
+    bad_file = tmp_path / "bad.yaml"
+    bad_file.write_text("pretrain:\n  epochs: -1\n  lr: abc\n", encoding="utf-8")
+    cfg, sources, findings = preflight.read_config(bad_file, [])
+    assert "fix: pretrain.lr=0.015 (the default)" in findings[0].line, findings[0].line
+    fixes = {f.setting: f.fix for f in preflight.setting_problems(cfg, sources)}
+    assert fixes["pretrain.epochs"] == "pretrain.epochs=100 (the default)", fixes
+    # no -c: the built-in default, as before
+    cfg, sources, _ = preflight.read_config(None, ["pretrain.epochs=-1"])
+    assert {f.setting: f.fix for f in preflight.setting_problems(cfg, sources)}["pretrain.epochs"] == (
+        "pretrain.epochs=100 (the default)")
+
+
+def test_a_list_override_split_by_the_shell_at_its_spaces_says_to_quote_it(tmp_path: Path) -> None:
+    """data.grades=[No DR, Mild] typed without quotes arrives as the words 'data.grades=[No',
+    'DR,' and 'Mild]': the fix said data.grades=[No] and called the other words no overrides.
+    Now the words are taken together and the fix quotes the whole override."""
+    from drac_ssl import preflight
+
+    words = ["data.grades=[No", "DR,", "Mild]", "pretrain.epochs=3"]
+    quoted = "'data.grades=[No DR, Mild]'"
+    cfg, _, findings = preflight.read_config(None, words)
+    assert len(findings) == 1, [f.line for f in findings]
+    assert "split at its spaces" in findings[0].line and f"fix: quote the whole override, e.g. {quoted}" in (
+        findings[0].line), findings[0].line
+    assert "is not an override" not in findings[0].line and cfg.pretrain.epochs == 3
+    with pytest.raises(ConfigError, match=re.escape(quoted)):
+        load_config(None, words)
+    # a list left open to the end: the words that follow, closed
+    _, _, findings = preflight.read_config(None, ["data.grades=[No", "DR,", "Mild", "run.name=x"])
+    assert len(findings) == 1 and "e.g. 'data.grades=[No DR, Mild]'" in findings[0].line, findings[0].line
+
+
+def test_a_cache_size_fix_never_offers_an_invalid_size(tmp_path: Path) -> None:
+    """data.cache_sizes=-1 was told data.cache_sizes=[-1], and data.cache_sizes=[-1] was told
+    pretrain.augment.source_size=-1, or data.cache_sizes=[-1, 128]: the fix offered the bad
+    size back."""
+    from drac_ssl import preflight
+
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, ["data.cache_sizes=-1"])
+    assert "fix: data.cache_sizes=" in str(caught.value) and "-1" not in str(caught.value).split("fix:")[1]
+    assert "fix: data.cache_sizes=[64]" in str(pytest.raises(ConfigError, load_config, None, ["data.cache_sizes=64"]).value)
+    cfg, sources, _ = preflight.read_config(CONFIGS / "default.yaml", ["data.cache_sizes=[-1]"])
+    errors = [f for f in preflight.check(cfg, tmp_path / "run", sources) if f.severity == "error"]
+    assert errors and all("-1" not in f.fix for f in errors), [f.line for f in errors]
+    assert any(f.setting == "data.cache_sizes" for f in errors)
+
+
+@pytest.mark.parametrize(("override", "meant"), [
+    ("train.lr=0.1", ("pretrain.lr", "finetune.lr")),  # a misspelt section: every section with lr
+    ("lr=0.1", ("pretrain.lr", "finetune.lr")),
+    ("data.epochs=3", ("pretrain.epochs", "umm.epochs", "finetune.epochs")),  # the wrong section
+    ("umm.image_size=32", ("pretrain.augment.image_size", "finetune.image_size", "umm.batch_size")),
+    ("pretrain.seed=1", ("finetune.seed", "run.seed")),
+    ("pretrain.lrr=0.1", ("pretrain.lr",)),  # a typo in the right section: as before
+])
+def test_a_known_setting_at_the_wrong_level_names_every_section_that_has_it(
+        override: str, meant: tuple[str, ...]) -> None:
+    from drac_ssl.config import UnknownSettingError
+
+    with pytest.raises(UnknownSettingError) as caught:
+        load_config(None, [override])
+    assert caught.value.meant == meant, str(caught.value)
+    said = ", ".join(repr(m) for m in meant[:-1]) + " or " * (len(meant) > 1) + repr(meant[-1])
+    assert f"Did you mean {said}?" in str(caught.value)
+
+
+@pytest.mark.parametrize(("argv", "fix"), [
+    (["--pretrain.lr=0.1"], "pretrain.lr=0.1"),
+    (["--pretrain.lr", "0.1"], "pretrain.lr=0.1"),
+    (["--lr=0.1", "-c", "x.yaml"], "pretrain.lr=0.1 or finetune.lr=0.1"),
+    (["--epochs", "3"], "pretrain.epochs=3, umm.epochs=3 or finetune.epochs=3"),
+])
+def test_an_override_written_as_an_option_gets_the_override_as_the_fix(
+        argv: list[str], fix: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from drac_ssl.commands import train_parser
+
+    with pytest.raises(SystemExit) as stop:
+        train_parser().parse_intermixed_args(argv)
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "unrecognized arguments" in err and "section.key=value, without dashes" in err, err
+    assert f"fix: {fix}" in err, err
+
+
+def test_c_twice_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    """-c a.yaml -c b.yaml read b.yaml alone, silently: one config file is read."""
+    from drac_ssl.commands import train_parser
+    from drac_ssl.umm import cli as umm_cli
+
+    for parse in (lambda argv: train_parser().parse_intermixed_args(argv),
+                  lambda argv: umm_cli.main(["RUN", *argv])):
+        with pytest.raises(SystemExit) as stop:
+            parse(["-c", "configs/mnist.yaml", "pretrain.epochs=1", "--config", "configs/cifar10.yaml"])
+        assert stop.value.code == 2
+        err = capsys.readouterr().err
+        assert "--config given twice (configs/mnist.yaml, then configs/cifar10.yaml)" in err, err
+
+
+def test_a_setting_given_two_values_on_the_command_line_is_said_in_a_warning(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """pretrain.epochs=3 ... pretrain.epochs=5: the last silently won. It still wins (a base
+    list of overrides with one appended to change it is a common way to build a command), and
+    the commands now say so in a warning; the same value twice means one thing: nothing said."""
+    from drac_ssl import preflight
+    from drac_ssl.umm import cli as umm_cli
+
+    words = ["pretrain.epochs=3", "run.name=a", "pretrain.epochs=5"]
+    assert load_config(None, words).pretrain.epochs == 5
+    cfg, _, findings = preflight.read_config(None, words)
+    assert cfg.pretrain.epochs == 5 and len(findings) == 1, [f.line for f in findings]
+    assert findings[0].severity == "warning" and findings[0].line == (
+        "pretrain.epochs=5 (command line 'pretrain.epochs=5'): given twice on the command line, "
+        "'pretrain.epochs=3' then 'pretrain.epochs=5': the last is used\n     fix: keep one: pretrain.epochs=5")
+    assert preflight.read_config(None, ["run.name=a", "run.name=a"])[2] == []
+    assert preflight.reading_refusal(None, words) == ""  # a warning refuses nothing
+    # python -m drac_ssl.umm prints it and goes ahead (here to its checkpoint, not a real one)
+    checkpoint = tmp_path / "vicreg_model.safetensors"
+    checkpoint.write_bytes(b"")
+    umm_cli.main([str(checkpoint), "--run-dir", str(tmp_path / "run"), "umm.alpha=0", "umm.alpha=0.5"])
+    assert ("[umm] warning: umm.alpha=0.5 (command line 'umm.alpha=0.5'): given twice on the command "
+            "line, 'umm.alpha=0' then 'umm.alpha=0.5': the last is used") in capsys.readouterr().out

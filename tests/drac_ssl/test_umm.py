@@ -629,6 +629,31 @@ def test_cli_missing_checkpoint_exits_2_without_a_traceback(
     assert "checkpoint not found" in err and "nope.safetensors" in err
 
 
+def test_cli_config_errors_are_all_listed_with_fixes_and_leave_no_run_folder(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The command made the run folder (and its .train.lock) before the stage checked its
+    settings, and load_config stopped at the first bad key, without a fix: now every reading
+    problem and every UMM setting out of range is listed, each with its fix, as
+    python -m drac_ssl.train lists them, and nothing is made."""
+    checkpoint = tmp_path / "vicreg_model.safetensors"
+    checkpoint.write_bytes(b"")  # never read: the settings are refused first
+    run_dir = tmp_path / "ablation"
+    bad = ["umm.betta=0.5", "umm.epochs=0", "umm.alpha=-1", "umm.max_ssl_rise=-1", "umm.batch_size=1"]
+    assert umm.main([str(checkpoint), "--run-dir", str(run_dir), *bad]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert "5 problem(s)" in err, err
+    for words in ("unknown setting 'umm.betta'. Did you mean 'umm.beta'?",
+                  "umm.epochs=0 (command line 'umm.epochs=0')", "fix: umm.epochs=1 (as in ",
+                  "umm.alpha=-1.0", "umm.max_ssl_rise=-1.0", "umm.batch_size=1"):
+        assert words in err, (words, err)
+    assert err.count("fix: ") == 4, err  # each value's; the typo's fix is its "Did you mean"
+    assert not run_dir.exists()
+    # a value the stage's own check refuses, that only the stage knew: refused before the folder too
+    assert umm.main([str(checkpoint), "--run-dir", str(run_dir), "umm.past_peak_drop=1"]) == 2
+    assert "umm.past_peak_drop" in capsys.readouterr().err and not run_dir.exists()
+
+
 def test_cli_is_refused_while_a_training_holds_the_run_folder(
         pretrained: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """``python -m drac_ssl.umm RUN`` writes RUN/umm: while ``python -m drac_ssl.train`` (or
