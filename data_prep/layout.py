@@ -97,7 +97,7 @@ from data_prep.grades import LAYOUT_SCALES
 from data_prep.labels import normalise, read_table
 from data_prep.problems import IngestError, Problem, counted, error, format_problems, note
 from drac_ssl import scale
-from drac_ssl.config import DATA_LAYOUTS, DataConfig
+from drac_ssl.config import DATA_LAYOUTS, LAYOUT_NAMES, DataConfig
 from drac_ssl.grading import image_notes
 from drac_ssl.grading.image_notes import CONVERT_FIX, unread_image_format
 
@@ -139,6 +139,12 @@ PATIENT_COLUMNS = {"deepdrid": "patient_id"}
 """The patient column a layout owns: its folds keep a patient's images together without
 ``data.patient_column`` (which, when set, is read instead). EyePACS names its patients in
 its image ids instead (``data_prep.ingest.pair_eyes``)."""
+UNGRADABLE_GRADES = {"deepdrid": 5}
+"""The grade a layout writes for an image its graders found ungradable (DeepDRiD's regular
+set: 5, beyond its ICDR 0..4): when the grade scale does not hold it, a row of that grade is
+an ungradable row like an empty cell (an error naming ``data.ungradable``, or left out with
+``leave_out``: :func:`data_prep.validate.read_labels` ``marked_ungradable``); a scale that
+holds it (six names) reads it as that grade."""
 NESTED_LAYOUTS = frozenset({"deepdrid"})
 """Layouts whose training images sit in per-patient subfolders of ``train_dir`` (one level:
 ``Images/<patient_id>/<image>``), listed by :func:`scan_image_folder` with ``nested``."""
@@ -168,6 +174,8 @@ class Layout:
     label_format: str = ""  # plain: the public layout whose label columns the CSV has
     eye_columns: tuple[str, ...] = ()  # (left, right): the grade is the image's eye's (EYE_COLUMNS)
     patient_column: str = ""  # the patient column the layout owns (PATIENT_COLUMNS)
+    # (grade, layout name): the grade the layout writes for an ungradable image (UNGRADABLE_GRADES)
+    marked_ungradable: tuple[int, str] | None = None
 
     @property
     def nested(self) -> bool:
@@ -1348,4 +1356,6 @@ def discover(cfg: DataConfig) -> Layout:
         image_column=cfg.image_column if cfg.image_column != defaults.image_column else image_column,
         grade_column=cfg.grade_column if cfg.grade_column != defaults.grade_column else grade_column,
         eye_columns=eye_columns,
-        patient_column="" if cfg.patient_column else PATIENT_COLUMNS.get(layout.treated_as, ""))
+        patient_column="" if cfg.patient_column else PATIENT_COLUMNS.get(layout.treated_as, ""),
+        marked_ungradable=(None if layout.treated_as not in UNGRADABLE_GRADES else
+                           (UNGRADABLE_GRADES[layout.treated_as], LAYOUT_NAMES[layout.treated_as])))

@@ -326,6 +326,8 @@ class LabelTable:
     dialect: str = ""  # 'semicolon-separated, utf-8-sig', for the summary
     # rows whose grade cell says "no grade", left out with data.ungradable=leave_out (file order)
     left_out: list[LabelRow] = field(default_factory=list)
+    # (grade, layout name): the grade the layout writes for an ungradable image (DeepDRiD's 5)
+    marked_ungradable: tuple[int, str] | None = None
 
 
 _OPTIONS = {"image-name": "--image-column", "grade": "--grade-column", "patient": "--patient-column"}
@@ -346,6 +348,38 @@ def is_ungraded(cell: str) -> bool:
     any case, spaces and quotes around it ignored): the one rule by which the ingest and the
     preflight either report a row (``data.ungradable=error``) or leave it out (``leave_out``)."""
     return cell.strip().strip('"').strip().lower() in UNGRADED_CELLS
+
+
+UNGRADED_WORDS = "an empty or NA grade cell"
+"""What a row marked ungradable holds, in the ingest's words (:func:`ungraded_words`)."""
+
+
+def ungraded_words(rows: Sequence[LabelRow], marked: tuple[int, str] | None = None) -> str:
+    """What the ungradable ``rows`` hold, in words: :data:`UNGRADED_WORDS`, and, when one of
+    them writes a layout's ungradable grade (``marked``: grade, layout name, DeepDRiD's 5),
+    ``, or DeepDRiD's grade 5``."""
+    if marked is not None and any(parse_grade(row.written) == marked[0] for row in rows):
+        return f"{UNGRADED_WORDS}, or {marked[1]}'s grade {marked[0]}"
+    return UNGRADED_WORDS
+
+
+def marked_ungradable_problem(csv_path: Path, rows: Sequence[LabelRow], marked: tuple[int, str],
+                              grade_names: Sequence[str]) -> Problem:
+    """The error of the label rows (``rows``, at least one) whose grade is the one their layout
+    writes for an ungradable image (``marked``: grade, layout name; DeepDRiD's regular set
+    writes 5, beyond ICDR's 0..4), under ``data.ungradable=error``: no grade scale fixes
+    them, so the fix is :data:`LEAVE_OUT_FIX` (never six names in ``--grades``). One row: at
+    its line; several: one error of the file with two example rows."""
+    grade, layout = marked
+    label = f"{layout}'s label for an image its graders found ungradable"
+    fix = (f"{LEAVE_OUT_FIX}, or write the grade of each such image ({choices(grade_names)}), "
+           "or delete those rows and move their images out of the folder")
+    if len(rows) == 1:
+        return error(f"{csv_path}:{rows[0].line}", f"{rows[0].name} has grade {grade}, {label}",
+                     fix, "grade")
+    examples = " and ".join(f"line {row.line} ({row.name})" for row in rows[:2])
+    return error(csv_path, f"{len(rows)} rows have grade {grade}, {label}, e.g. {examples}",
+                 fix, "grade")
 
 
 def scale_fix(grade_names: Sequence[str], values: Collection[int]) -> str:
@@ -703,7 +737,9 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
                 patient_column: str = "",
                 grade_names: Sequence[str] = DRAC_GRADES,
                 ungradable: str = "error",
-                eye_columns: Sequence[str] = ()) -> tuple[LabelTable | None, list[Problem]]:
+                eye_columns: Sequence[str] = (),
+                marked_ungradable: tuple[int, str] | None = None
+                ) -> tuple[LabelTable | None, list[Problem]]:
     """Read and check the label CSV: columns present, every grade an integer in 0..K-1.
 
     ``grade_names`` are the names of grades 0..K-1 (``data.grades``). The CSV may be in any
@@ -720,6 +756,10 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
     over one column per eye, and each row's grade is its own eye's column, the eye told from
     its image id (:func:`eye_of`), ``grade_column`` unread; an empty own-eye cell is an
     ungradable row as above; an id that names no eye is an error (:func:`eye_problem`).
+
+    ``marked_ungradable`` (grade, layout name; a layout's ``UNGRADABLE_GRADES``, DeepDRiD's 5):
+    a row of that grade, when the scale does not hold it, is an ungradable row as above (left
+    out under ``leave_out``; under ``error``, one error, :func:`marked_ungradable_problem`).
     """
     per_eye = tuple(eye_columns)
     grade_columns = per_eye or (grade_column,)
@@ -764,6 +804,7 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
     left_out: list[LabelRow] = []
     numbers: set[int] = set()  # the integer grades written as numbers (not names), any range
     outside: list[tuple[int, str, str, int]] = []  # rows whose grade is outside 0..K-1
+    marked: list[LabelRow] = []  # rows of the layout's ungradable grade (DeepDRiD's 5), refused
     by_name: dict[int, int] = {}  # grade -> rows that wrote it as its name
     for number, cells in table.rows:
         where = f"{csv_path}:{number}"
@@ -785,6 +826,17 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
                 continue
             raw_grade = own
         grade = parse_grade(raw_grade)
+        if (marked_ungradable is not None and grade == marked_ungradable[0]
+                and not 0 <= grade < len(grade_names)):
+            # the layout's word for ungradable (DeepDRiD's 5), not a grade beyond the scale
+            patient = cells[index["patient"]].strip() if "patient" in index else ""
+            row = LabelRow(name, None, patient, number, raw_grade.strip(), in_folder)
+            if ungradable == "leave_out":
+                left_out.append(row)
+            else:
+                marked.append(row)
+                rows.append(row)  # kept, so that its image is not also called unlabelled
+            continue
         if grade is None and (named := grade_from_name(raw_grade, grade_names)) is not None:
             grade = named  # a configured grade name ('severe', even 'none'): its number
             by_name[named] = by_name.get(named, 0) + 1
@@ -821,17 +873,20 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
             graded = sum(row.grade is not None for row in rows) + len(outside)
             said = outside_problem(csv_path, outside, grade_names, numbers, graded)
         problems += [said] if said is not None else []
+    if marked and marked_ungradable is not None:
+        problems.append(marked_ungradable_problem(csv_path, marked, marked_ungradable, grade_names))
     if not rows and left_out and not any(p.severity == "error" for p in problems):
         every = ("the label CSV's one row is" if len(left_out) == 1
                  else f"all {len(left_out)} rows of the label CSV are")
-        problems.append(error(csv_path, f"{every} marked ungradable (an empty or NA grade cell), "
-                                        "so --ungradable leave_out leaves nothing to train on",
+        problems.append(error(csv_path, f"{every} marked ungradable "
+                                        f"({ungraded_words(left_out, marked_ungradable)}), so --ungradable leave_out leaves nothing to train on",
                               "write the grades of the gradable images, or pass the label CSV "
                               "that holds them with --labels-csv FILE", "grade"))
     elif not rows and not any(p.severity == "error" for p in problems):
         problems.append(error(csv_path, "the label CSV has a header but no rows",
                               "add one row per training image", "csv"))
-    return LabelTable(csv_path, table.columns, rows, table.dialect, left_out), problems
+    return (LabelTable(csv_path, table.columns, rows, table.dialect, left_out, marked_ungradable),
+            problems)
 
 
 def ambiguous_name(table: LabelTable, row: LabelRow, paths: Sequence[Path],
@@ -883,7 +938,8 @@ def leave_out_ungradable(images: Sequence[Path], table: LabelTable
     missing = sum(path is None for _, path in left_out)
     problems.append(note(
         table.path,
-        f"{counted(len(left_out), 'row')} marked ungradable (an empty or NA grade cell) "
+        f"{counted(len(left_out), 'row')} marked ungradable "
+        f"({ungraded_words(table.left_out, table.marked_ungradable)}) "
         f"{'was left out with its image' if len(left_out) == 1 else 'were left out with their images'} "
         f"(--ungradable leave_out): {shown}"
         + (f", and {more} more" if more > 0 else "")

@@ -1564,6 +1564,47 @@ def test_deepdrid_rows_without_their_eyes_grade_or_eye(tmp_path: Path, aptos: li
         assert "image without label" not in message, message
 
 
+def test_deepdrids_grade_5_is_its_ungradable_label(tmp_path: Path, aptos: list) -> None:
+    """A DeepDRiD user: the regular set writes 5 for an image its graders found ungradable,
+    and the ingest refused it as 'outside {0..4} -> ... give 6 names in --grades'. Under the
+    DeepDRiD layout grade 5 is said to be that label, with --ungradable leave_out as the fix,
+    which then leaves those rows out with their images like an empty cell; elsewhere a 5
+    stays a grade outside the scale."""
+    images, csv_path, rows = deepdrid_tree(tmp_path, aptos)
+    root = images.parent
+    for i in (4, 9):  # 2_l1 (left eye) and 3_l2
+        rows[i][3] = rows[i][5] = 5
+    write_rows(csv_path, DEEPDRID_HEADER, rows)
+    message = run_error(config(root), tmp_path / "refused")
+    assert "give 6 names" not in message and "outside {0" not in message, message
+    assert (f"{csv_path}: 2 rows have grade 5, DeepDRiD's label for an image its graders found "
+            "ungradable, e.g. line 6 (2_l1) and line 11 (3_l2)") in message, message
+    assert "-> rerun with --ungradable leave_out" in message, message
+    kept = ingest.run(config(root, ungradable="leave_out"), tmp_path / "kept", verbose=False)
+    assert kept.n_train == 26, kept.n_train
+    assert {"2_l1.jpg", "3_l2.jpg"}.isdisjoint(r["id"] for r in manifest(kept))
+    info = summary(kept)
+    assert [(r["image"], r["grade_cell"]) for r in info["left_out_ungradable"]] == [
+        ("Images/2/2_l1.jpg", "5"), ("Images/3/3_l2.jpg", "5")]
+    said = [n for n in kept.notes if "left out with their images" in n]
+    assert len(said) == 1 and "DeepDRiD's grade 5" in said[0], kept.notes
+    # one row of 5: said at its line, the same fix
+    rows[9][3] = rows[9][5] = 2
+    write_rows(csv_path, DEEPDRID_HEADER, rows)
+    message = run_error(config(root), tmp_path / "one")
+    assert (f"{csv_path}:6: 2_l1 has grade 5, DeepDRiD's label for an image its graders found "
+            "ungradable") in message and "rerun with --ungradable leave_out" in message, message
+    # six grade names: 5 is a grade of the scale, read as such
+    six = ingest.run(config(root, grades="a,b,c,d,e,f"), tmp_path / "six", verbose=False)
+    assert {r["id"]: r["grade"] for r in manifest(six)}["2_l1.jpg"] == "5"
+    # a flat copy read as a plain folder: 5 stays outside the scale, as before
+    flat = flat_copy(images, tmp_path / "flat")
+    write_rows(flat / "labels.csv", DEEPDRID_HEADER, rows)
+    message = run_error(config(flat, image_column="image_id", grade_column="patient_DR_Level",
+                               grades="icdr", patient_column="patient_id"), tmp_path / "flat-out")
+    assert "grade 5 of 2_l1 is outside {0, 1, 2, 3, 4}" in message and "DeepDRiD's label" not in message, message
+
+
 def test_deepdrid_listers_read_the_per_patient_folders(tmp_path: Path, aptos: list) -> None:
     """Every lister reads the per-patient folders: the resume's data check sees an image
     edited or added in a patient folder; a row whose image sits one folder deeper is said
