@@ -1379,15 +1379,21 @@ def deepdrid_tree(root: Path, aptos: list) -> tuple[Path, Path, list[list[object
     """``root/regular-fundus-training/`` as DeepDRiD ships it, from 28 of the real APTOS
     samples: 7 patients, 2 photographs per eye, ``Images/<patient_id>/<image_id>.jpg`` and
     ``regular-fundus-training.csv`` with the grade in the row's eye column (the other eye's
-    cell empty). Returns the Images folder, the CSV and its rows."""
+    cell empty) and ``patient_DR_Level`` the patient's worse grade, as DeepDRiD writes it (it
+    differs from the row's own on some rows, so a reading of it instead of the eye's column
+    shows). Returns the Images folder, the CSV and its rows."""
     base = root / "regular-fundus-training"
     rows: list[list[object]] = []
+    worst: dict[int, int] = {}
     for i, (_, grade, rgb) in enumerate(aptos[:28]):
         patient, eye, shot = i // 4 + 1, "l" if i % 4 < 2 else "r", i % 2 + 1
+        worst[patient] = max(worst.get(patient, 0), grade)
         image_id = f"{patient}_{eye}{shot}"
         save(base / "Images" / str(patient) / f"{image_id}.jpg", rgb, format="JPEG", quality=95)
         rows.append([patient, image_id, f"regular-fundus-training\\Images\\{patient}\\{image_id}.jpg",
                      grade if eye == "l" else "", grade if eye == "r" else "", grade, 1])
+    for row in rows:
+        row[5] = worst[int(row[0])]  # type: ignore[call-overload]
     csv_path = base / "regular-fundus-training.csv"
     write_rows(csv_path, DEEPDRID_HEADER, rows)
     return base / "Images", csv_path, rows
@@ -1509,6 +1515,14 @@ def test_deepdrid_layout(tmp_path: Path, aptos: list) -> None:
         row = by_id[f"{image_id}.jpg"]
         assert int(row["grade"]) == (left if "_l" in image_id else right), image_id
         assert row["patient"] == str(patient)
+    # the patient's grade (the worse eye) differs from the image's own on some rows, so a
+    # reading of patient_DR_Level would fail above
+    differ = [image_id for _, image_id, _, left, right, worst, _ in rows
+              if (left if "_l" in image_id else right) != worst]
+    assert len(differ) >= 4, differ
+    for patient in {r[0] for r in rows}:
+        eyes = [r[3] if "_l" in r[1] else r[4] for r in rows if r[0] == patient]
+        assert {r[5] for r in rows if r[0] == patient} == {max(eyes)}, patient
     fold_of: dict[str, set[str]] = {}
     for r in listed:
         fold_of.setdefault(r["patient"], set()).add(r["fold"])
