@@ -26,7 +26,17 @@ import numpy as np
 
 from data_prep import decode as _decode
 from data_prep.grades import choices, describe
-from data_prep.labels import column_index, missing_column, normalise, parse_grade, read_table
+from data_prep.labels import (  # noqa: F401 - NOT_PATIENT_ID_WORDS, PATIENT_ID_WORDS: re-exported
+    GRADE_INSIDE_WORDS,
+    NOT_PATIENT_ID_WORDS,
+    PATIENT_ID_WORDS,
+    column_index,
+    missing_column,
+    normalise,
+    parse_grade,
+    read_table,
+)
+from data_prep.labels import name_words as _name_words
 from data_prep.layout import EYE_COLUMNS, IMAGE_SUFFIXES, name_key
 from data_prep.problems import (  # noqa: F401 - re-exported: the historical home of these names
     IngestError,
@@ -548,28 +558,6 @@ PATIENT_COLUMN_WORDS = ("patient", "subject", "participant")
 """Words that make a label-CSV column look like a patient id (any case, anywhere in the name,
 e.g. ``PatientID``, ``subject_id``); ``pid`` / ``patid`` alone match too."""
 
-NOT_PATIENT_ID_WORDS = frozenset({"grade", "grades", "grading", "level", "levels", "dr", "label",
-                                  "labels", "class", "classes", "quality", "score", "scores",
-                                  "severity", "stage"})
-"""Words that make a column a grade-like value even when its name also says patient
-(DeepDRiD's ``patient_DR_Level``): matched as whole words of the name (see
-:func:`_name_words`); ``grade``, ``level`` and ``severity`` also inside a run-together name
-(``patient_drgrade``). A word of :data:`PATIENT_ID_WORDS` outweighs them."""
-
-PATIENT_ID_WORDS = frozenset({"id", "ids", "no", "nr", "num", "number", "code", "key"})
-"""Words that make a patient / subject column an identifier whatever else its name says
-(``Patient ID (DR study)``, ``patient_id_dr``)."""
-
-
-def _name_words(name: str) -> set[str]:
-    """The lower-case words of a column name, split at anything not a letter or digit and at
-    camel-case boundaries (``patient_DR_Level`` -> patient, dr, level; ``PatientGrade`` ->
-    patient, grade; ``DRGrade`` -> dr, grade)."""
-    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
-    spaced = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1 \2", spaced)
-    return {w for w in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if w}
-
-
 def looks_like_patient_column(name: str) -> bool:
     """Whether a label-CSV column ``name`` looks like a patient id, so that ingesting without
     ``--patient-column`` deserves a warning (images of one patient in two folds make the
@@ -581,7 +569,7 @@ def looks_like_patient_column(name: str) -> bool:
     low = name.lower()
     squeezed = re.sub(r"[\s_\-.]", "", low)
     words = _name_words(name)
-    grade_like = bool(words & NOT_PATIENT_ID_WORDS) or any(w in low for w in ("grade", "level", "severity"))
+    grade_like = bool(words & NOT_PATIENT_ID_WORDS) or any(w in low for w in GRADE_INSIDE_WORDS)
     if grade_like and not words & PATIENT_ID_WORDS:
         return False
     return any(word in low for word in PATIENT_COLUMN_WORDS) or squeezed in ("pid", "patid", "ptid")
@@ -779,7 +767,9 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
         if position is not None:
             index[key] = position
         elif not any(p.severity == "error" and repr(column) in p.what for p in found):
-            problems.append(missing_column(table, column, role, _OPTIONS[role]))
+            # never offered: a column read for another role (the image column as the patient's)
+            others = [c for c, _, r in roles if c and c != column]
+            problems.append(missing_column(table, column, role, _OPTIONS[role], avoid=others))
             if len(table.columns) == 1:
                 break  # one unsplit header line: said once
     if len(index) < len([c for c, _, _ in roles if c]):

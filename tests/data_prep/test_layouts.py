@@ -1619,6 +1619,30 @@ def test_deepdrids_grade_5_is_its_ungradable_label(tmp_path: Path, aptos: list) 
     assert "grade 5 of 2_l1 is outside {0, 1, 2, 3, 4}" in message and "DeepDRiD's label" not in message, message
 
 
+def test_a_grade_column_is_never_offered_as_the_patient_column(tmp_path: Path, aptos: list) -> None:
+    """A DeepDRiD CSV without patient_id was told 'did you mean patient_DR_Level? pass
+    --patient-column patient_DR_Level' (the patient's grade, the closest name), and without
+    it the image column would be next: neither a grade-like column (a *_DR_Level, grade or
+    level column) nor a column read for another role is offered as the patient column."""
+    images, csv_path, rows = deepdrid_tree(tmp_path, aptos)
+    write_rows(csv_path, DEEPDRID_HEADER[1:], [row[1:] for row in rows])
+    message = run_error(config(images.parent), tmp_path / "out")
+    assert "no patient column 'patient_id'" in message, message
+    assert "did you mean" not in message and "--patient-column '" not in message, message
+    assert "pass --patient-column NAME with the name of the patient column" in message, message
+    from data_prep.labels import missing_column, read_table
+
+    table, _ = read_table(csv_path, ["image_id"])
+    assert table is not None
+    for columns in (["patient_DR_Level"], ["PatientGrade"], ["patient level"], ["DR grade of patient"]):
+        table.columns = ["image_id", *columns]
+        fix = missing_column(table, "patient_id", "patient", "--patient-column", avoid=["image_id"]).fix
+        assert "did you mean" not in fix, (columns, fix)
+    table.columns = ["image_id", "patient_DR_Level", "Patient_ID "]
+    fix = missing_column(table, "patient_id", "patient", "--patient-column").fix
+    assert fix == "did you mean 'Patient_ID '? pass --patient-column 'Patient_ID '", fix
+
+
 def test_deepdrid_listers_read_the_per_patient_folders(tmp_path: Path, aptos: list) -> None:
     """Every lister reads the per-patient folders: the resume's data check sees an image
     edited or added in a patient folder; a row whose image sits one folder deeper is said
