@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import hashlib
+import os
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
@@ -882,10 +883,19 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
 def ambiguous_name(table: LabelTable, row: LabelRow, paths: Sequence[Path],
                    said: str = "no extension") -> Problem:
     """The error for a CSV name without extension that matches several images (``x`` for
-    ``x.png`` and ``x.jpg``), at its row; ``said``: what the name is, in brackets."""
-    return error(f"{table.path}:{row.line}",
-                 f"{row.name} ({said}) matches {len(paths)} images: {', '.join(p.name for p in paths)}",
-                 "write the full file name in the CSV, or remove the extra file", "match")
+    ``x.png`` and ``x.jpg``), at its row; ``said``: what the name is, in brackets. One file
+    name in two per-patient folders (``5/5_l2.jpg``, ``6/5_l2.jpg``: a duplicate name the
+    folder scan reports too) is said by the paths below the folder holding them, with the fix
+    that keeps one."""
+    names = [p.name for p in paths]
+    if len({name_key(n) for n in names}) == len(names):
+        return error(f"{table.path}:{row.line}",
+                     f"{row.name} ({said}) matches {len(paths)} images: {', '.join(names)}",
+                     "write the full file name in the CSV, or remove the extra file", "match")
+    common = Path(os.path.commonpath([p.parent for p in paths]))
+    shown = ", ".join(p.relative_to(common).as_posix() for p in paths)
+    return error(f"{table.path}:{row.line}", f"{row.name} ({said}) matches {len(paths)} images: {shown}",
+                 "keep one of these files (one file name is one image id)", "match")
 
 
 LEFT_OUT_SHOWN = 5
@@ -1172,6 +1182,9 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
         paths, how = index.find(row.name)
         if how == "ambiguous":
             problems.append(ambiguous_name(table, row, paths))
+            if len({name_key(p.name) for p in paths}) == 1:  # one name in two patient folders:
+                for path in paths:  # a duplicate name, not also an image without label
+                    matched.setdefault(path, row)
             continue
         if not paths and reported.find(row.name)[0]:
             continue  # e.g. x.webp: "a format this package does not read -> convert it"

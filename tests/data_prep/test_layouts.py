@@ -1673,6 +1673,9 @@ def test_deepdrid_listers_read_the_per_patient_folders(tmp_path: Path, aptos: li
     (images / "6" / "5_l2.jpg").write_bytes((images / "5" / "5_l2.jpg").read_bytes())
     message = run_error(config(root), tmp_path / "twice")
     assert "duplicate name: 5/5_l2.jpg and 6/5_l2.jpg are one image id" in message, message
+    # the row naming it says both folders too, and neither copy is also an image without label
+    assert f"{csv_path}:19: 5_l2 (no extension) matches 2 images: 5/5_l2.jpg, 6/5_l2.jpg" in message, message
+    assert "image without label" not in message, message
 
 
 def test_deepdrid_roots_one_level_off_name_the_set_folder(tmp_path: Path, aptos: list) -> None:
