@@ -1736,6 +1736,37 @@ def test_numbered_folders_beyond_a_grade_range_are_per_patient_folders_not_grade
     assert "python -m data_prep flatten" in run_error(config(tmp_path / "tree"), tmp_path / "out3")
 
 
+def test_the_evaluation_folder_above_images_says_the_spreadsheet_and_the_patient_folders(
+        tmp_path: Path, aptos: list) -> None:
+    """A DeepDRiD user: --root .../Online-Challenge1&2-Evaluation (Images/ and the labels as
+    .xlsx) got 'no label CSV found here -> put the label CSV here' and the .xlsx called 'not
+    an image file in an image folder -> move it out'. The spreadsheet is said to be read only
+    once saved as CSV (with which columns), and Images/' per-patient folders get the command
+    that copies them into one folder, as --root .../Images gets it."""
+    images = evaluation_images(tmp_path, aptos)
+    root = images.parent
+    sheet = root / "Challenge1_labels.xlsx"
+    sheet.write_bytes(b"PK\x03\x04")
+    message = run_error(config(root), tmp_path / "out")
+    assert f"{root}: no label CSV found here" in message, message
+    assert "not an image file" not in message, message
+    assert ("Challenge1_labels.xlsx is a spreadsheet, which is not read: if it holds the labels, "
+            "save it as CSV") in message, message
+    assert "a column of image names and one of grades" in message and "--labels-csv FILE" in message
+    assert "Images/ holds no image itself" in message, message
+    assert "401/, 402/ and 403/" in message and "look like per-patient folders" in message, message
+    flat = shlex.quote(str(images.with_name("Images_flat")))
+    assert f"-exec cp {{}} {flat}/ \\;)" in message, message
+    # a spreadsheet among images is no image file to move out but a label file to save as CSV
+    plain = tmp_path / "plain"
+    for i in range(3):
+        save(plain / f"{i}.png", aptos[i][2])
+    (plain / "labels.xls").write_bytes(b"\xd0\xcf")
+    message = run_error(config(plain, grades="icdr"), tmp_path / "plain-out")
+    assert "labels.xls is a spreadsheet, which is not read" in message, message
+    assert "not an image file" not in message, message
+
+
 def test_the_patients_grade_column_read_as_each_images_grade_is_said(tmp_path: Path, aptos: list) -> None:
     """A maintainer review: --grade-column patient_DR_Level on a DeepDRiD set trained on the
     patient's grade (the worse eye) for each image without a word. A note says that column is
