@@ -1821,4 +1821,7 @@ def test_hidden_file_notes_are_one_line_like_other_findings_of_many_files(tmp_pa
     printed = format_problems(result.findings)  # what the ingest prints
     hidden = [line for line in printed.splitlines() if "hidden/system file" in line]
     assert len(hidden) == 1 and "14 files (" in hidden[0] and "and 11 more" in hidden[0], printed
+    # files of several folders are named by their paths below the folder they share, there
+    assert hidden[0].strip().startswith(f"{images}: 14 files (1/.DS_Store, 1/Thumbs.db, 2/.DS_Store "
+                                        "and 11 more): hidden/system file ignored"), hidden[0]
     assert sum("hidden/system file" in n for n in summary(result)["notes"]) == 14  # all kept
