@@ -24,7 +24,10 @@ layout's test set. Skipped, each kind said on one line (a note for hidden/system
 convert them), nested subfolders (``2/sub/``; their images are not taken), files directly in
 ``TREE`` (no grade) and subfolders with no image not named as a grade (``docs/``). Refused
 (exit 2, nothing written): a missing ``TREE`` or a file, a subfolder of images not named as
-a non-negative integer (named), no grade folder, two names in one folder that differ only in
+a non-negative integer (named), numbered subfolders beyond a grade scale (more than 10, or
+one above ``10/``: DeepDRiD's ``401/``, ``402/`` ..., said to look like per-patient folders, with
+the command that copies their images into one folder: :func:`per_patient_folders`), no grade
+folder, two names in one folder that differ only in
 case or Unicode form, an ``--out`` that is a file, exists and is not empty, or lies inside
 ``TREE`` (``..`` and links resolved first). Symlinked images are copied or linked as the
 file they point to.
@@ -35,13 +38,25 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import shlex
 import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from data_prep.layout import COLUMNS, IMAGE_SUFFIXES, PLAIN_TEST_DIR, is_hidden, name_key, same_name
+from data_prep.layout import (
+    COLUMNS,
+    EXPORT_THE_COPY,
+    GRADE_FOLDERS_MAX,
+    IMAGE_SUFFIXES,
+    PLAIN_TEST_DIR,
+    copy_into_one_folder,
+    grade_folder_names,
+    is_hidden,
+    name_key,
+    same_name,
+)
 from data_prep.problems import counted
 from drac_ssl.config import GRADE_SCALES
 from drac_ssl.grading.image_notes import CONVERT_FIX, unread_image_format
@@ -178,6 +193,8 @@ def plan(tree: Path) -> tuple[list[tuple[Path, int | None]], list[int], dict[str
     if not grade_dirs:
         raise FlattenError(f"{tree}: no grade folder (0/, 1/, ...) in it -> pass --root the "
                            "folder holding the grade folders")
+    if not grade_folder_names(p.name for p in grade_dirs):
+        raise FlattenError(per_patient_folders(tree, grade_dirs))
     images: list[tuple[Path, int | None]] = []
     folders: list[tuple[Path, int | None]] = [
         (folder, int(folder.name)) for folder in sorted(grade_dirs, key=lambda p: (int(p.name), p.name))]
@@ -203,6 +220,28 @@ def plan(tree: Path) -> tuple[list[tuple[Path, int | None]], list[int], dict[str
                 skipped["other"].append(_rel(path, tree))
     grades = sorted({int(p.name) for p in grade_dirs})
     return images, grades, {kind: found for kind, found in skipped.items() if found}
+
+
+def per_patient_folders(tree: Path, numbered: list[Path]) -> str:
+    """The refusal of numbered subfolders that are no grade scale
+    (:func:`data_prep.layout.grade_folder_names`, the rule of the ingest's advice: more than
+    :data:`~data_prep.layout.GRADE_FOLDERS_MAX` folders, or one numbered above it; DeepDRiD's
+    evaluation ``Images/401/``, ``402/`` ...): they look like per-patient folders, and the fix is
+    the command that copies their images into one folder keeping their names
+    (:func:`data_prep.layout.copy_into_one_folder`), then the root to ingest with their label
+    CSV, or, for unlabelled test images, the export that grades the copy."""
+    root = Path(os.path.abspath(tree))
+    names = sorted((p.name for p in numbered), key=lambda n: (int(n), n))
+    shown = [f"{n}/" for n in names[:EXAMPLES]]
+    listed = (", ".join(shown) + f" and {len(names) - EXAMPLES} more" if len(names) > EXAMPLES
+              else ", ".join(shown[:-1]) + f" and {shown[-1]}" if len(shown) > 1 else shown[0])
+    command, flat, clashes = copy_into_one_folder(root, [(p, 0) for p in numbered])
+    return (f"{tree}: {counted(len(names), 'numbered subfolder')} ({listed}) beyond a grade scale "
+            f"(a folder-per-grade tree has at most {GRADE_FOLDERS_MAX} folders, 0/ .. "
+            f"{GRADE_FOLDERS_MAX}/) look like per-patient folders, not grades -> copy their images "
+            f"into one folder, keeping their names{clashes}:\n  {command}\nthen pass --root "
+            f"{shlex.quote(str(flat))} to python -m data_prep ingest with their label CSV "
+            f"(--labels-csv FILE); {EXPORT_THE_COPY.format(flat=shlex.quote(str(flat)))}")
 
 
 def _place(source: Path, target: Path, link: bool) -> bool:

@@ -295,7 +295,8 @@ def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str]
         table, table_problems = read_labels(layout.labels_csv, layout.image_column,
                                             layout.grade_column,
                                             cfg.patient_column or layout.patient_column,
-                                            grade_names, cfg.ungradable, layout.eye_columns)
+                                            grade_names, cfg.ungradable, layout.eye_columns,
+                                            layout.marked_ungradable)
         problems += apply_strict(table_problems, cfg.strict)
         if table is not None:
             problems += duplicate_label_rows(table) + same_image_rows(train_images, table)
@@ -1249,7 +1250,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "auto: the layout's (a plain folder: fundus when colour)")
     parser.add_argument("--ungradable", choices=list(DATA_UNGRADABLE), default=d.ungradable,
                         help="a label row whose grade cell is empty or NA (an image the graders "
-                             "found ungradable, as Messidor-2 ships them): error (the default) "
+                             "found ungradable, as Messidor-2 ships them; DeepDRiD's grade 5 "
+                             "too): error (the default) "
                              "stops the ingest; leave_out leaves the row and its image out, "
                              "listed in ingest_summary.json")
     parser.add_argument("--missing", choices=list(DATA_MISSING), default=d.missing,

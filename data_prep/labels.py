@@ -232,13 +232,55 @@ def _unsplit(cell: str) -> bool:
     return any(d in cell for d in DELIMITERS) or '"' in cell
 
 
-def missing_column(table: Table, wanted: str, role: str, option: str) -> Problem:
+NOT_PATIENT_ID_WORDS = frozenset({"grade", "grades", "grading", "level", "levels", "dr", "label",
+                                  "labels", "class", "classes", "quality", "score", "scores",
+                                  "severity", "stage"})
+"""Words that make a column a grade-like value even when its name also says patient
+(DeepDRiD's ``patient_DR_Level``): matched as whole words of the name (see
+:func:`name_words`); ``grade``, ``level`` and ``severity`` also inside a run-together name
+(``patient_drgrade``, :data:`GRADE_INSIDE_WORDS`). A word of :data:`PATIENT_ID_WORDS` outweighs them."""
+
+PATIENT_ID_WORDS = frozenset({"id", "ids", "no", "nr", "num", "number", "code", "key"})
+"""Words that make a patient / subject column an identifier whatever else its name says
+(``Patient ID (DR study)``, ``patient_id_dr``)."""
+
+
+def name_words(name: str) -> set[str]:
+    """The lower-case words of a column name, split at anything not a letter or digit and at
+    camel-case boundaries (``patient_DR_Level`` -> patient, dr, level; ``PatientGrade`` ->
+    patient, grade; ``DRGrade`` -> dr, grade)."""
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
+    spaced = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1 \2", spaced)
+    return {w for w in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if w}
+
+
+GRADE_INSIDE_WORDS = ("grade", "level", "severity")
+"""Words that make a column grade-like anywhere in its name, run together included."""
+
+
+def grade_like_column(name: str) -> bool:
+    """Whether a label-CSV column ``name`` holds a grade-like value, so that it is never offered
+    as the patient column (DeepDRiD's ``patient_DR_Level``, ``left_eye_DR_Level``,
+    ``PatientGrade``): :data:`GRADE_INSIDE_WORDS` anywhere in the name, or a word of
+    :data:`NOT_PATIENT_ID_WORDS` without one of :data:`PATIENT_ID_WORDS` (``Patient ID (DR
+    study)`` is an id)."""
+    words = name_words(name)
+    low = name.lower()
+    return (any(w in low for w in GRADE_INSIDE_WORDS)
+            or bool(words & NOT_PATIENT_ID_WORDS) and not words & PATIENT_ID_WORDS)
+
+
+def missing_column(table: Table, wanted: str, role: str, option: str,
+                   avoid: Sequence[str] = ()) -> Problem:
     """The error for an absent column, with a fix that can work: ``option``, the ingest's flag
     naming the column (``--image-column``; ``python -m drac_ssl.train`` says it as its setting).
 
     The suggestion is the closest real column name (never a header cell that holds a
-    delimiter, nor the only cell of a header: a whole line that was not split); a header
-    that is one unsplit line, or a first row that looks like data, is said as such.
+    delimiter, nor the only cell of a header: a whole line that was not split; never a
+    column of ``avoid``, those read for another role; for the patient column never a
+    grade-like one, :func:`grade_like_column`: DeepDRiD's ``patient_DR_Level`` is the
+    patient's grade); a header that is one unsplit line, or a first row that looks like
+    data, is said as such.
     """
     columns = table.columns
     listed = ", ".join(repr(c) for c in columns) or "none"
@@ -248,7 +290,9 @@ def missing_column(table: Table, wanted: str, role: str, option: str) -> Problem
                                  f"(read as {table.dialect}; looked for {wanted!r})",
                      "save the file as a comma-, semicolon- or tab-separated CSV whose first row "
                      "holds the column names", "csv")
-    usable = [c for c in columns if c and not _unsplit(c)]
+    avoided = {normalise(c) for c in avoid if c}
+    usable = [c for c in columns if c and not _unsplit(c) and normalise(c) not in avoided
+              and not (role == "patient" and grade_like_column(c))]
     lowered = {c.lower(): c for c in usable}
     close = difflib.get_close_matches(wanted.lower(), list(lowered), n=1, cutoff=0.4)
     if close:

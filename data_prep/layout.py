@@ -97,7 +97,7 @@ from data_prep.grades import LAYOUT_SCALES
 from data_prep.labels import normalise, read_table
 from data_prep.problems import IngestError, Problem, counted, error, format_problems, note
 from drac_ssl import scale
-from drac_ssl.config import DATA_LAYOUTS, DataConfig
+from drac_ssl.config import DATA_LAYOUTS, LAYOUT_NAMES, DataConfig
 from drac_ssl.grading import image_notes
 from drac_ssl.grading.image_notes import CONVERT_FIX, unread_image_format
 
@@ -121,6 +121,18 @@ DEEPDRID_IMAGES = "Images"  # Images/<patient_id>/<image_id>.jpg
 
 IMAGE_SUFFIXES = frozenset(image_notes.IMAGE_SUFFIXES)  # the one list (image_notes)
 SYSTEM_FILES = frozenset({"thumbs.db", "desktop.ini", "__macosx", "icon\r"})
+SPREADSHEET_SUFFIXES = frozenset({".xlsx", ".xls", ".xlsm", ".ods"})
+"""Spreadsheet files a label file may ship as (DeepDRiD's evaluation labels are ``.xlsx``):
+never read, said with :func:`spreadsheet_fix`."""
+
+
+def spreadsheet_fix(path: Path) -> str:
+    """What to do with a spreadsheet (:data:`SPREADSHEET_SUFFIXES`) where a label CSV or images
+    are looked for: the package reads CSV only, so save it as one, with the columns to name."""
+    return (f"{path.name} is a spreadsheet, which is not read: if it holds the labels, save it "
+            "as CSV (Excel: File > Save As > CSV UTF-8) with a column of image names and one of "
+            "grades ('image name' and 'DR grade', or name yours with --image-column NAME "
+            "--grade-column NAME) and pass it with --labels-csv FILE")
 
 COLUMNS = {  # the label columns each layout's CSV has
     "drac": ("image name", "DR grade"),
@@ -139,6 +151,12 @@ PATIENT_COLUMNS = {"deepdrid": "patient_id"}
 """The patient column a layout owns: its folds keep a patient's images together without
 ``data.patient_column`` (which, when set, is read instead). EyePACS names its patients in
 its image ids instead (``data_prep.ingest.pair_eyes``)."""
+UNGRADABLE_GRADES = {"deepdrid": 5}
+"""The grade a layout writes for an image its graders found ungradable (DeepDRiD's regular
+set: 5, beyond its ICDR 0..4): when the grade scale does not hold it, a row of that grade is
+an ungradable row like an empty cell (an error naming ``data.ungradable``, or left out with
+``leave_out``: :func:`data_prep.validate.read_labels` ``marked_ungradable``); a scale that
+holds it (six names) reads it as that grade."""
 NESTED_LAYOUTS = frozenset({"deepdrid"})
 """Layouts whose training images sit in per-patient subfolders of ``train_dir`` (one level:
 ``Images/<patient_id>/<image>``), listed by :func:`scan_image_folder` with ``nested``."""
@@ -168,6 +186,8 @@ class Layout:
     label_format: str = ""  # plain: the public layout whose label columns the CSV has
     eye_columns: tuple[str, ...] = ()  # (left, right): the grade is the image's eye's (EYE_COLUMNS)
     patient_column: str = ""  # the patient column the layout owns (PATIENT_COLUMNS)
+    # (grade, layout name): the grade the layout writes for an ungradable image (UNGRADABLE_GRADES)
+    marked_ungradable: tuple[int, str] | None = None
 
     @property
     def nested(self) -> bool:
@@ -273,6 +293,11 @@ def _list_folder(folder: Path, skipped: set[Path], nested: bool) -> tuple[list[P
                                  "move its images up one level if they belong to this set"))
         elif path.suffix.lower() in IMAGE_SUFFIXES:
             images.append(path)
+        elif path.suffix.lower() in SPREADSHEET_SUFFIXES:  # a label file saved as .xlsx
+            problems.append(error(path, f"a spreadsheet ({path.suffix}) in an image folder, neither "
+                                        "an image nor a label CSV",
+                                  f"{spreadsheet_fix(path)}; else move it out of the image folder",
+                                  "non-image"))
         elif unread_image_format(path.suffix):  # an image all the same: say so, and the fix
             problems.append(error(path, f"{unread_image_format(path.suffix)}, in an image folder",
                                   f"{CONVERT_FIX}, or move it out of the image folder", "non-image"))
@@ -619,8 +644,11 @@ def _discover_plain(root: Path, labels_csv: str) -> Layout:
                   or likely_roots(root, otherwise="put the label CSV here or pass --labels-csv FILE")
                   or (packed_label_csv_fix(root.parent, above=True)
                       if root.parent != root and count_images(root) else ""))
+        sheets = sorted(p for p in root.iterdir()
+                        if p.suffix.lower() in SPREADSHEET_SUFFIXES and not is_hidden(p))
         if likely:
-            raise IngestError(f"{root}: no label CSV found here -> {likely}")
+            said = f". {spreadsheet_fix(sheets[0])}" if sheets else ""
+            raise IngestError(f"{root}: no label CSV found here -> {likely}{said}")
     for other in csvs:
         if csv_path is not None and other.resolve() != csv_path.resolve() and not is_hidden(other):
             problems.append(note(other, "CSV file ignored (not the label CSV)", "nothing to do"))
@@ -1259,6 +1287,20 @@ def _csv_above(root: Path) -> str:
     return f"--labels-csv {shlex.quote(str(csv_path))} (the one CSV in the folder above)"
 
 
+def _patient_folders_below(root: Path, labels_csv: Path | None) -> str:
+    """For a ``root`` without images whose one subfolder holds no image itself but two or
+    more subfolders of images (DeepDRiD's ``Online-Challenge1&2-Evaluation/`` above
+    ``Images/401/`` ...): that subfolder named, then what :func:`_image_tree_words` says of it
+    (copy per-patient folders into one; ``''`` otherwise)."""
+    holders = [sub for sub in _subfolders(root)[0] if not count_images(sub)]
+    found = [(sub, subs) for sub in holders if len(subs := image_subfolders(sub)) > 1]
+    if len(found) != 1:
+        return ""
+    sub, subs = found[0]
+    return (f"its subfolder {sub.name}/ holds no image itself, and "
+            + _image_tree_words(sub, subs, _subfolders(sub)[1], labels_csv or _label_csv_near(sub)))
+
+
 def likely_roots(root: Path, labels_csv: Path | None = None, otherwise: str = "") -> str:
     """``did you mean --root X (...)?`` for a plain ``root`` that is likely one level off, or
     ``''``. Named, at most :data:`NEARBY_SHOWN` (then ``and N more``): the layouts next to it
@@ -1284,6 +1326,8 @@ def likely_roots(root: Path, labels_csv: Path | None = None, otherwise: str = ""
                                      labels_csv or _label_csv_near(root))
         else:
             named = [_images_and_csv(folder, n, labels_csv) for folder, n in subs]
+    if not named and not tree and not holds_images:
+        tree = _patient_folders_below(root, labels_csv)
     if not named and not tree and holds_images and labels_csv is None:
         named = [above] if (above := _csv_above(root)) else []
     named += [f"{_root_option(folder)} ({words})" for folder, kind, words in layouts
@@ -1348,4 +1392,6 @@ def discover(cfg: DataConfig) -> Layout:
         image_column=cfg.image_column if cfg.image_column != defaults.image_column else image_column,
         grade_column=cfg.grade_column if cfg.grade_column != defaults.grade_column else grade_column,
         eye_columns=eye_columns,
-        patient_column="" if cfg.patient_column else PATIENT_COLUMNS.get(layout.treated_as, ""))
+        patient_column="" if cfg.patient_column else PATIENT_COLUMNS.get(layout.treated_as, ""),
+        marked_ungradable=(None if layout.treated_as not in UNGRADABLE_GRADES else
+                           (UNGRADABLE_GRADES[layout.treated_as], LAYOUT_NAMES[layout.treated_as])))

@@ -21,6 +21,7 @@ nothing is dropped: the caller says where the full list is (``ingest_summary.jso
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -262,12 +263,24 @@ MERGED_NAMES = 3
 """Files a merged line names (:func:`merge_same_findings`); the rest are counted."""
 
 
+def _shared_folder(paths: Sequence[str]) -> str:
+    """The folder ``paths`` (files of several folders) share, or ``''`` when none is (a mix of
+    absolute and relative paths, other drives, only the file system's root)."""
+    try:
+        shared = os.path.commonpath([str(Path(p).parent) for p in paths])
+    except ValueError:
+        return ""
+    return "" if not shared or shared == os.path.dirname(shared) else shared
+
+
 def merge_same_findings(problems: Sequence[Problem], at_least: int = SAME_FINDING_MIN) -> list[Problem]:
     """``problems`` for printing, with the findings that say the same thing of many files
     merged: those of one severity (warnings and notes only: an error names its own row or
     file to fix), ``kind``, ``what`` and ``fix``, at least ``at_least`` of them, become one
     finding at the place of the first, ``PATH: N files (a.png, b.png, c.png and N-3 more): what
-    -> fix`` (``PATH`` the folder they share, else the first's). A folder of 35,000 colour
+    -> fix`` (``PATH`` the folder they share; for files of several folders, the folder those
+    share, the files named by their paths below it, ``1/.DS_Store, 2/.DS_Store``; else the
+    first's path and the names). A folder of 35,000 colour
     photographs converted to grey gets one line, not ten and a count. The structured findings
     (``ingest_summary.json``) keep every file."""
     groups = _same_findings(problems, at_least)
@@ -280,8 +293,13 @@ def merge_same_findings(problems: Sequence[Problem], at_least: int = SAME_FINDIN
         if problem is not same[0]:
             continue
         parents = {str(Path(p.path).parent) for p in same}
-        where = parents.pop() if len(parents) == 1 else problem.path
-        names = [Path(p.path).name for p in same[:MERGED_NAMES]]
+        shared = "" if len(parents) == 1 else _shared_folder([p.path for p in same])
+        if shared:  # files of several folders: their paths below the folder they share
+            where = shared
+            names = [Path(os.path.relpath(p.path, shared)).as_posix() for p in same[:MERGED_NAMES]]
+        else:  # one folder: its files' names
+            where = parents.pop() if len(parents) == 1 else problem.path
+            names = [Path(p.path).name for p in same[:MERGED_NAMES]]
         listed = ", ".join(names) + (f" and {len(same) - MERGED_NAMES} more"
                                      if len(same) > MERGED_NAMES else "")
         out.append(dataclasses.replace(problem, path=where,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import hashlib
+import os
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +27,17 @@ import numpy as np
 
 from data_prep import decode as _decode
 from data_prep.grades import choices, describe
-from data_prep.labels import column_index, missing_column, normalise, parse_grade, read_table
+from data_prep.labels import (  # noqa: F401 - NOT_PATIENT_ID_WORDS, PATIENT_ID_WORDS: re-exported
+    GRADE_INSIDE_WORDS,
+    NOT_PATIENT_ID_WORDS,
+    PATIENT_ID_WORDS,
+    column_index,
+    missing_column,
+    normalise,
+    parse_grade,
+    read_table,
+)
+from data_prep.labels import name_words as _name_words
 from data_prep.layout import EYE_COLUMNS, IMAGE_SUFFIXES, name_key
 from data_prep.problems import (  # noqa: F401 - re-exported: the historical home of these names
     IngestError,
@@ -326,6 +337,8 @@ class LabelTable:
     dialect: str = ""  # 'semicolon-separated, utf-8-sig', for the summary
     # rows whose grade cell says "no grade", left out with data.ungradable=leave_out (file order)
     left_out: list[LabelRow] = field(default_factory=list)
+    # (grade, layout name): the grade the layout writes for an ungradable image (DeepDRiD's 5)
+    marked_ungradable: tuple[int, str] | None = None
 
 
 _OPTIONS = {"image-name": "--image-column", "grade": "--grade-column", "patient": "--patient-column"}
@@ -346,6 +359,38 @@ def is_ungraded(cell: str) -> bool:
     any case, spaces and quotes around it ignored): the one rule by which the ingest and the
     preflight either report a row (``data.ungradable=error``) or leave it out (``leave_out``)."""
     return cell.strip().strip('"').strip().lower() in UNGRADED_CELLS
+
+
+UNGRADED_WORDS = "an empty or NA grade cell"
+"""What a row marked ungradable holds, in the ingest's words (:func:`ungraded_words`)."""
+
+
+def ungraded_words(rows: Sequence[LabelRow], marked: tuple[int, str] | None = None) -> str:
+    """What the ungradable ``rows`` hold, in words: :data:`UNGRADED_WORDS`, and, when one of
+    them writes a layout's ungradable grade (``marked``: grade, layout name, DeepDRiD's 5),
+    ``, or DeepDRiD's grade 5``."""
+    if marked is not None and any(parse_grade(row.written) == marked[0] for row in rows):
+        return f"{UNGRADED_WORDS}, or {marked[1]}'s grade {marked[0]}"
+    return UNGRADED_WORDS
+
+
+def marked_ungradable_problem(csv_path: Path, rows: Sequence[LabelRow], marked: tuple[int, str],
+                              grade_names: Sequence[str]) -> Problem:
+    """The error of the label rows (``rows``, at least one) whose grade is the one their layout
+    writes for an ungradable image (``marked``: grade, layout name; DeepDRiD's regular set
+    writes 5, beyond ICDR's 0..4), under ``data.ungradable=error``: no grade scale fixes
+    them, so the fix is :data:`LEAVE_OUT_FIX` (never six names in ``--grades``). One row: at
+    its line; several: one error of the file with two example rows."""
+    grade, layout = marked
+    label = f"{layout}'s label for an image its graders found ungradable"
+    fix = (f"{LEAVE_OUT_FIX}, or write the grade of each such image ({choices(grade_names)}), "
+           "or delete those rows and move their images out of the folder")
+    if len(rows) == 1:
+        return error(f"{csv_path}:{rows[0].line}", f"{rows[0].name} has grade {grade}, {label}",
+                     fix, "grade")
+    examples = " and ".join(f"line {row.line} ({row.name})" for row in rows[:2])
+    return error(csv_path, f"{len(rows)} rows have grade {grade}, {label}, e.g. {examples}",
+                 fix, "grade")
 
 
 def scale_fix(grade_names: Sequence[str], values: Collection[int]) -> str:
@@ -514,28 +559,6 @@ PATIENT_COLUMN_WORDS = ("patient", "subject", "participant")
 """Words that make a label-CSV column look like a patient id (any case, anywhere in the name,
 e.g. ``PatientID``, ``subject_id``); ``pid`` / ``patid`` alone match too."""
 
-NOT_PATIENT_ID_WORDS = frozenset({"grade", "grades", "grading", "level", "levels", "dr", "label",
-                                  "labels", "class", "classes", "quality", "score", "scores",
-                                  "severity", "stage"})
-"""Words that make a column a grade-like value even when its name also says patient
-(DeepDRiD's ``patient_DR_Level``): matched as whole words of the name (see
-:func:`_name_words`); ``grade``, ``level`` and ``severity`` also inside a run-together name
-(``patient_drgrade``). A word of :data:`PATIENT_ID_WORDS` outweighs them."""
-
-PATIENT_ID_WORDS = frozenset({"id", "ids", "no", "nr", "num", "number", "code", "key"})
-"""Words that make a patient / subject column an identifier whatever else its name says
-(``Patient ID (DR study)``, ``patient_id_dr``)."""
-
-
-def _name_words(name: str) -> set[str]:
-    """The lower-case words of a column name, split at anything not a letter or digit and at
-    camel-case boundaries (``patient_DR_Level`` -> patient, dr, level; ``PatientGrade`` ->
-    patient, grade; ``DRGrade`` -> dr, grade)."""
-    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
-    spaced = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1 \2", spaced)
-    return {w for w in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if w}
-
-
 def looks_like_patient_column(name: str) -> bool:
     """Whether a label-CSV column ``name`` looks like a patient id, so that ingesting without
     ``--patient-column`` deserves a warning (images of one patient in two folds make the
@@ -547,7 +570,7 @@ def looks_like_patient_column(name: str) -> bool:
     low = name.lower()
     squeezed = re.sub(r"[\s_\-.]", "", low)
     words = _name_words(name)
-    grade_like = bool(words & NOT_PATIENT_ID_WORDS) or any(w in low for w in ("grade", "level", "severity"))
+    grade_like = bool(words & NOT_PATIENT_ID_WORDS) or any(w in low for w in GRADE_INSIDE_WORDS)
     if grade_like and not words & PATIENT_ID_WORDS:
         return False
     return any(word in low for word in PATIENT_COLUMN_WORDS) or squeezed in ("pid", "patid", "ptid")
@@ -703,7 +726,9 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
                 patient_column: str = "",
                 grade_names: Sequence[str] = DRAC_GRADES,
                 ungradable: str = "error",
-                eye_columns: Sequence[str] = ()) -> tuple[LabelTable | None, list[Problem]]:
+                eye_columns: Sequence[str] = (),
+                marked_ungradable: tuple[int, str] | None = None
+                ) -> tuple[LabelTable | None, list[Problem]]:
     """Read and check the label CSV: columns present, every grade an integer in 0..K-1.
 
     ``grade_names`` are the names of grades 0..K-1 (``data.grades``). The CSV may be in any
@@ -720,6 +745,10 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
     over one column per eye, and each row's grade is its own eye's column, the eye told from
     its image id (:func:`eye_of`), ``grade_column`` unread; an empty own-eye cell is an
     ungradable row as above; an id that names no eye is an error (:func:`eye_problem`).
+
+    ``marked_ungradable`` (grade, layout name; a layout's ``UNGRADABLE_GRADES``, DeepDRiD's 5):
+    a row of that grade, when the scale does not hold it, is an ungradable row as above (left
+    out under ``leave_out``; under ``error``, one error, :func:`marked_ungradable_problem`).
     """
     per_eye = tuple(eye_columns)
     grade_columns = per_eye or (grade_column,)
@@ -739,7 +768,9 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
         if position is not None:
             index[key] = position
         elif not any(p.severity == "error" and repr(column) in p.what for p in found):
-            problems.append(missing_column(table, column, role, _OPTIONS[role]))
+            # never offered: a column read for another role (the image column as the patient's)
+            others = [c for c, _, r in roles if c and c != column]
+            problems.append(missing_column(table, column, role, _OPTIONS[role], avoid=others))
             if len(table.columns) == 1:
                 break  # one unsplit header line: said once
     if len(index) < len([c for c, _, _ in roles if c]):
@@ -764,6 +795,7 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
     left_out: list[LabelRow] = []
     numbers: set[int] = set()  # the integer grades written as numbers (not names), any range
     outside: list[tuple[int, str, str, int]] = []  # rows whose grade is outside 0..K-1
+    marked: list[LabelRow] = []  # rows of the layout's ungradable grade (DeepDRiD's 5), refused
     by_name: dict[int, int] = {}  # grade -> rows that wrote it as its name
     for number, cells in table.rows:
         where = f"{csv_path}:{number}"
@@ -785,6 +817,17 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
                 continue
             raw_grade = own
         grade = parse_grade(raw_grade)
+        if (marked_ungradable is not None and grade == marked_ungradable[0]
+                and not 0 <= grade < len(grade_names)):
+            # the layout's word for ungradable (DeepDRiD's 5), not a grade beyond the scale
+            patient = cells[index["patient"]].strip() if "patient" in index else ""
+            row = LabelRow(name, None, patient, number, raw_grade.strip(), in_folder)
+            if ungradable == "leave_out":
+                left_out.append(row)
+            else:
+                marked.append(row)
+                rows.append(row)  # kept, so that its image is not also called unlabelled
+            continue
         if grade is None and (named := grade_from_name(raw_grade, grade_names)) is not None:
             grade = named  # a configured grade name ('severe', even 'none'): its number
             by_name[named] = by_name.get(named, 0) + 1
@@ -821,26 +864,38 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
             graded = sum(row.grade is not None for row in rows) + len(outside)
             said = outside_problem(csv_path, outside, grade_names, numbers, graded)
         problems += [said] if said is not None else []
+    if marked and marked_ungradable is not None:
+        problems.append(marked_ungradable_problem(csv_path, marked, marked_ungradable, grade_names))
     if not rows and left_out and not any(p.severity == "error" for p in problems):
         every = ("the label CSV's one row is" if len(left_out) == 1
                  else f"all {len(left_out)} rows of the label CSV are")
-        problems.append(error(csv_path, f"{every} marked ungradable (an empty or NA grade cell), "
-                                        "so --ungradable leave_out leaves nothing to train on",
+        problems.append(error(csv_path, f"{every} marked ungradable "
+                                        f"({ungraded_words(left_out, marked_ungradable)}), so --ungradable leave_out leaves nothing to train on",
                               "write the grades of the gradable images, or pass the label CSV "
                               "that holds them with --labels-csv FILE", "grade"))
     elif not rows and not any(p.severity == "error" for p in problems):
         problems.append(error(csv_path, "the label CSV has a header but no rows",
                               "add one row per training image", "csv"))
-    return LabelTable(csv_path, table.columns, rows, table.dialect, left_out), problems
+    return (LabelTable(csv_path, table.columns, rows, table.dialect, left_out, marked_ungradable),
+            problems)
 
 
 def ambiguous_name(table: LabelTable, row: LabelRow, paths: Sequence[Path],
                    said: str = "no extension") -> Problem:
     """The error for a CSV name without extension that matches several images (``x`` for
-    ``x.png`` and ``x.jpg``), at its row; ``said``: what the name is, in brackets."""
-    return error(f"{table.path}:{row.line}",
-                 f"{row.name} ({said}) matches {len(paths)} images: {', '.join(p.name for p in paths)}",
-                 "write the full file name in the CSV, or remove the extra file", "match")
+    ``x.png`` and ``x.jpg``), at its row; ``said``: what the name is, in brackets. One file
+    name in two per-patient folders (``5/5_l2.jpg``, ``6/5_l2.jpg``: a duplicate name the
+    folder scan reports too) is said by the paths below the folder holding them, with the fix
+    that keeps one."""
+    names = [p.name for p in paths]
+    if len({name_key(n) for n in names}) == len(names):
+        return error(f"{table.path}:{row.line}",
+                     f"{row.name} ({said}) matches {len(paths)} images: {', '.join(names)}",
+                     "write the full file name in the CSV, or remove the extra file", "match")
+    common = Path(os.path.commonpath([p.parent for p in paths]))
+    shown = ", ".join(p.relative_to(common).as_posix() for p in paths)
+    return error(f"{table.path}:{row.line}", f"{row.name} ({said}) matches {len(paths)} images: {shown}",
+                 "keep one of these files (one file name is one image id)", "match")
 
 
 LEFT_OUT_SHOWN = 5
@@ -883,7 +938,8 @@ def leave_out_ungradable(images: Sequence[Path], table: LabelTable
     missing = sum(path is None for _, path in left_out)
     problems.append(note(
         table.path,
-        f"{counted(len(left_out), 'row')} marked ungradable (an empty or NA grade cell) "
+        f"{counted(len(left_out), 'row')} marked ungradable "
+        f"({ungraded_words(table.left_out, table.marked_ungradable)}) "
         f"{'was left out with its image' if len(left_out) == 1 else 'were left out with their images'} "
         f"(--ungradable leave_out): {shown}"
         + (f", and {more} more" if more > 0 else "")
@@ -1126,6 +1182,9 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
         paths, how = index.find(row.name)
         if how == "ambiguous":
             problems.append(ambiguous_name(table, row, paths))
+            if len({name_key(p.name) for p in paths}) == 1:  # one name in two patient folders:
+                for path in paths:  # a duplicate name, not also an image without label
+                    matched.setdefault(path, row)
             continue
         if not paths and reported.find(row.name)[0]:
             continue  # e.g. x.webp: "a format this package does not read -> convert it"

@@ -140,7 +140,8 @@ class DataConfig:
     ``NA``, ``n/a``, ``nan``, ``-``, ``?``, ``ungradable`` ...:
     :data:`data_prep.validate.UNGRADED_CELLS`), as public sets ship them for the images their
     graders found ungradable (Messidor-2's empty ``adjudicated_dr_grade``, NA cells of
-    EyePACS-derived sets). ``error`` (the default): each is an error whose fix names its
+    EyePACS-derived sets; DeepDRiD's regular set writes grade 5, read alike under its layout:
+    ``data_prep.layout.UNGRADABLE_GRADES``). ``error`` (the default): each is an error whose fix names its
     row. ``leave_out``: the row and its image are left out (not cached, not in the manifest,
     the folds or the test set), said in one note and listed in ``ingest_summary.json``
     (``left_out_ungradable``) and the run's report. Any other bad grade (``7``, ``x``) stays

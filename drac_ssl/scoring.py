@@ -301,7 +301,8 @@ def _patient_column(table: Table, given: str | None, per_eye: str, image_column:
     if name:
         position, found = column_index(table, name)
         if position is None and given and not any(p.severity == "error" for p in found):
-            found.append(missing_column(table, name, "patient", "--patient-column"))
+            found.append(missing_column(table, name, "patient", "--patient-column",
+                                        avoid=(image_column, grade_column)))
         return position, found
     guess = patient_column_guess(table.columns, grade_column, image_column)
     if guess is None:

@@ -314,3 +314,30 @@ def test_messages_for_links_files_and_loose_files(
     assert code == 2 and "is a file" in err and "not empty" not in err, err
     code, out, err = flatten(capsys, "--root", afile)
     assert code == 2 and "is a file, not a folder" in err, err
+
+
+def test_per_patient_folders_are_refused_as_grade_folders(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A DeepDRiD user: flatten took the evaluation Images/401/, 402/, 403/ as grades 401..403
+    (labels.csv with those grades, then --grades with 404 names). Folders numbered beyond a
+    grade scale (above 10/, or more than 10 of them: the rule of the ingest's advice,
+    layout.grade_folder_names) are refused, said to look like per-patient folders, with the
+    command that copies their images into one folder keeping their names; nothing is written."""
+    import shlex
+
+    tree = tmp_path / "Images"
+    _grey_tree(tree, [401, 402, 403])
+    code, out, err = flatten(capsys, "--root", tree)
+    flat = tmp_path / "Images_flat"
+    assert code == 2 and not flat.exists(), (out, err)
+    assert "401/, 402/ and 403/" in err and "look like per-patient folders, not grades" in err, err
+    assert f"-exec cp {{}} {shlex.quote(str(flat))}/ \\;)" in err, err
+    assert "--labels-csv FILE" in err and "python -m drac_ssl.export RUN --images" in err, err
+    tree = tmp_path / "eleven"
+    _grey_tree(tree, range(11))  # 0/ .. 10/: more than 10 folders
+    code, out, err = flatten(capsys, "--root", tree)
+    assert code == 2 and "look like per-patient folders" in err, err
+    tree = tmp_path / "ten"
+    _grey_tree(tree, range(10))  # 0/ .. 9/: still grades
+    code, out, err = flatten(capsys, "--root", tree)
+    assert code == 0, err

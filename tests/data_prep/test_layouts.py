@@ -1379,15 +1379,21 @@ def deepdrid_tree(root: Path, aptos: list) -> tuple[Path, Path, list[list[object
     """``root/regular-fundus-training/`` as DeepDRiD ships it, from 28 of the real APTOS
     samples: 7 patients, 2 photographs per eye, ``Images/<patient_id>/<image_id>.jpg`` and
     ``regular-fundus-training.csv`` with the grade in the row's eye column (the other eye's
-    cell empty). Returns the Images folder, the CSV and its rows."""
+    cell empty) and ``patient_DR_Level`` the patient's worse grade, as DeepDRiD writes it (it
+    differs from the row's own on some rows, so a reading of it instead of the eye's column
+    shows). Returns the Images folder, the CSV and its rows."""
     base = root / "regular-fundus-training"
     rows: list[list[object]] = []
+    worst: dict[int, int] = {}
     for i, (_, grade, rgb) in enumerate(aptos[:28]):
         patient, eye, shot = i // 4 + 1, "l" if i % 4 < 2 else "r", i % 2 + 1
+        worst[patient] = max(worst.get(patient, 0), grade)
         image_id = f"{patient}_{eye}{shot}"
         save(base / "Images" / str(patient) / f"{image_id}.jpg", rgb, format="JPEG", quality=95)
         rows.append([patient, image_id, f"regular-fundus-training\\Images\\{patient}\\{image_id}.jpg",
                      grade if eye == "l" else "", grade if eye == "r" else "", grade, 1])
+    for row in rows:
+        row[5] = worst[int(row[0])]  # type: ignore[call-overload]
     csv_path = base / "regular-fundus-training.csv"
     write_rows(csv_path, DEEPDRID_HEADER, rows)
     return base / "Images", csv_path, rows
@@ -1509,6 +1515,14 @@ def test_deepdrid_layout(tmp_path: Path, aptos: list) -> None:
         row = by_id[f"{image_id}.jpg"]
         assert int(row["grade"]) == (left if "_l" in image_id else right), image_id
         assert row["patient"] == str(patient)
+    # the patient's grade (the worse eye) differs from the image's own on some rows, so a
+    # reading of patient_DR_Level would fail above
+    differ = [image_id for _, image_id, _, left, right, worst, _ in rows
+              if (left if "_l" in image_id else right) != worst]
+    assert len(differ) >= 4, differ
+    for patient in {r[0] for r in rows}:
+        eyes = [r[3] if "_l" in r[1] else r[4] for r in rows if r[0] == patient]
+        assert {r[5] for r in rows if r[0] == patient} == {max(eyes)}, patient
     fold_of: dict[str, set[str]] = {}
     for r in listed:
         fold_of.setdefault(r["patient"], set()).add(r["fold"])
@@ -1564,6 +1578,71 @@ def test_deepdrid_rows_without_their_eyes_grade_or_eye(tmp_path: Path, aptos: li
         assert "image without label" not in message, message
 
 
+def test_deepdrids_grade_5_is_its_ungradable_label(tmp_path: Path, aptos: list) -> None:
+    """A DeepDRiD user: the regular set writes 5 for an image its graders found ungradable,
+    and the ingest refused it as 'outside {0..4} -> ... give 6 names in --grades'. Under the
+    DeepDRiD layout grade 5 is said to be that label, with --ungradable leave_out as the fix,
+    which then leaves those rows out with their images like an empty cell; elsewhere a 5
+    stays a grade outside the scale."""
+    images, csv_path, rows = deepdrid_tree(tmp_path, aptos)
+    root = images.parent
+    for i in (4, 9):  # 2_l1 (left eye) and 3_l2
+        rows[i][3] = rows[i][5] = 5
+    write_rows(csv_path, DEEPDRID_HEADER, rows)
+    message = run_error(config(root), tmp_path / "refused")
+    assert "give 6 names" not in message and "outside {0" not in message, message
+    assert (f"{csv_path}: 2 rows have grade 5, DeepDRiD's label for an image its graders found "
+            "ungradable, e.g. line 6 (2_l1) and line 11 (3_l2)") in message, message
+    assert "-> rerun with --ungradable leave_out" in message, message
+    kept = ingest.run(config(root, ungradable="leave_out"), tmp_path / "kept", verbose=False)
+    assert kept.n_train == 26, kept.n_train
+    assert {"2_l1.jpg", "3_l2.jpg"}.isdisjoint(r["id"] for r in manifest(kept))
+    info = summary(kept)
+    assert [(r["image"], r["grade_cell"]) for r in info["left_out_ungradable"]] == [
+        ("Images/2/2_l1.jpg", "5"), ("Images/3/3_l2.jpg", "5")]
+    said = [n for n in kept.notes if "left out with their images" in n]
+    assert len(said) == 1 and "DeepDRiD's grade 5" in said[0], kept.notes
+    # one row of 5: said at its line, the same fix
+    rows[9][3] = rows[9][5] = 2
+    write_rows(csv_path, DEEPDRID_HEADER, rows)
+    message = run_error(config(root), tmp_path / "one")
+    assert (f"{csv_path}:6: 2_l1 has grade 5, DeepDRiD's label for an image its graders found "
+            "ungradable") in message and "rerun with --ungradable leave_out" in message, message
+    # six grade names: 5 is a grade of the scale, read as such
+    six = ingest.run(config(root, grades="a,b,c,d,e,f"), tmp_path / "six", verbose=False)
+    assert {r["id"]: r["grade"] for r in manifest(six)}["2_l1.jpg"] == "5"
+    # a flat copy read as a plain folder: 5 stays outside the scale, as before
+    flat = flat_copy(images, tmp_path / "flat")
+    write_rows(flat / "labels.csv", DEEPDRID_HEADER, rows)
+    message = run_error(config(flat, image_column="image_id", grade_column="patient_DR_Level",
+                               grades="icdr", patient_column="patient_id"), tmp_path / "flat-out")
+    assert "grade 5 of 2_l1 is outside {0, 1, 2, 3, 4}" in message and "DeepDRiD's label" not in message, message
+
+
+def test_a_grade_column_is_never_offered_as_the_patient_column(tmp_path: Path, aptos: list) -> None:
+    """A DeepDRiD CSV without patient_id was told 'did you mean patient_DR_Level? pass
+    --patient-column patient_DR_Level' (the patient's grade, the closest name), and without
+    it the image column would be next: neither a grade-like column (a *_DR_Level, grade or
+    level column) nor a column read for another role is offered as the patient column."""
+    images, csv_path, rows = deepdrid_tree(tmp_path, aptos)
+    write_rows(csv_path, DEEPDRID_HEADER[1:], [row[1:] for row in rows])
+    message = run_error(config(images.parent), tmp_path / "out")
+    assert "no patient column 'patient_id'" in message, message
+    assert "did you mean" not in message and "--patient-column '" not in message, message
+    assert "pass --patient-column NAME with the name of the patient column" in message, message
+    from data_prep.labels import missing_column, read_table
+
+    table, _ = read_table(csv_path, ["image_id"])
+    assert table is not None
+    for columns in (["patient_DR_Level"], ["PatientGrade"], ["patient level"], ["DR grade of patient"]):
+        table.columns = ["image_id", *columns]
+        fix = missing_column(table, "patient_id", "patient", "--patient-column", avoid=["image_id"]).fix
+        assert "did you mean" not in fix, (columns, fix)
+    table.columns = ["image_id", "patient_DR_Level", "Patient_ID "]
+    fix = missing_column(table, "patient_id", "patient", "--patient-column").fix
+    assert fix == "did you mean 'Patient_ID '? pass --patient-column 'Patient_ID '", fix
+
+
 def test_deepdrid_listers_read_the_per_patient_folders(tmp_path: Path, aptos: list) -> None:
     """Every lister reads the per-patient folders: the resume's data check sees an image
     edited or added in a patient folder; a row whose image sits one folder deeper is said
@@ -1594,6 +1673,9 @@ def test_deepdrid_listers_read_the_per_patient_folders(tmp_path: Path, aptos: li
     (images / "6" / "5_l2.jpg").write_bytes((images / "5" / "5_l2.jpg").read_bytes())
     message = run_error(config(root), tmp_path / "twice")
     assert "duplicate name: 5/5_l2.jpg and 6/5_l2.jpg are one image id" in message, message
+    # the row naming it says both folders too, and neither copy is also an image without label
+    assert f"{csv_path}:19: 5_l2 (no extension) matches 2 images: 5/5_l2.jpg, 6/5_l2.jpg" in message, message
+    assert "image without label" not in message, message
 
 
 def test_deepdrid_roots_one_level_off_name_the_set_folder(tmp_path: Path, aptos: list) -> None:
@@ -1654,6 +1736,37 @@ def test_numbered_folders_beyond_a_grade_range_are_per_patient_folders_not_grade
     assert "python -m data_prep flatten" in run_error(config(tmp_path / "tree"), tmp_path / "out3")
 
 
+def test_the_evaluation_folder_above_images_says_the_spreadsheet_and_the_patient_folders(
+        tmp_path: Path, aptos: list) -> None:
+    """A DeepDRiD user: --root .../Online-Challenge1&2-Evaluation (Images/ and the labels as
+    .xlsx) got 'no label CSV found here -> put the label CSV here' and the .xlsx called 'not
+    an image file in an image folder -> move it out'. The spreadsheet is said to be read only
+    once saved as CSV (with which columns), and Images/' per-patient folders get the command
+    that copies them into one folder, as --root .../Images gets it."""
+    images = evaluation_images(tmp_path, aptos)
+    root = images.parent
+    sheet = root / "Challenge1_labels.xlsx"
+    sheet.write_bytes(b"PK\x03\x04")
+    message = run_error(config(root), tmp_path / "out")
+    assert f"{root}: no label CSV found here" in message, message
+    assert "not an image file" not in message, message
+    assert ("Challenge1_labels.xlsx is a spreadsheet, which is not read: if it holds the labels, "
+            "save it as CSV") in message, message
+    assert "a column of image names and one of grades" in message and "--labels-csv FILE" in message
+    assert "Images/ holds no image itself" in message, message
+    assert "401/, 402/ and 403/" in message and "look like per-patient folders" in message, message
+    flat = shlex.quote(str(images.with_name("Images_flat")))
+    assert f"-exec cp {{}} {flat}/ \\;)" in message, message
+    # a spreadsheet among images is no image file to move out but a label file to save as CSV
+    plain = tmp_path / "plain"
+    for i in range(3):
+        save(plain / f"{i}.png", aptos[i][2])
+    (plain / "labels.xls").write_bytes(b"\xd0\xcf")
+    message = run_error(config(plain, grades="icdr"), tmp_path / "plain-out")
+    assert "labels.xls is a spreadsheet, which is not read" in message, message
+    assert "not an image file" not in message, message
+
+
 def test_the_patients_grade_column_read_as_each_images_grade_is_said(tmp_path: Path, aptos: list) -> None:
     """A maintainer review: --grade-column patient_DR_Level on a DeepDRiD set trained on the
     patient's grade (the worse eye) for each image without a word. A note says that column is
@@ -1708,4 +1821,7 @@ def test_hidden_file_notes_are_one_line_like_other_findings_of_many_files(tmp_pa
     printed = format_problems(result.findings)  # what the ingest prints
     hidden = [line for line in printed.splitlines() if "hidden/system file" in line]
     assert len(hidden) == 1 and "14 files (" in hidden[0] and "and 11 more" in hidden[0], printed
+    # files of several folders are named by their paths below the folder they share, there
+    assert hidden[0].strip().startswith(f"{images}: 14 files (1/.DS_Store, 1/Thumbs.db, 2/.DS_Store "
+                                        "and 11 more): hidden/system file ignored"), hidden[0]
     assert sum("hidden/system file" in n for n in summary(result)["notes"]) == 14  # all kept
