@@ -12,9 +12,12 @@ Conventions (shared by every function here):
   ``cohen_kappa_score(y, pred, weights="quadratic")`` ranks, macro one-vs-one
   ``roc_auc_score(y, P, average="macro", multi_class="ovo")`` breaks ties. The macro
   one-vs-rest AUC (MedMNIST's "AUC") is reported beside it.
-- A metric that is undefined on the given data (kappa when both raters use a single grade,
-  AUC when a grade is absent from ``y_true``) returns ``float("nan")`` instead of raising, so
-  that a small cross-validation fold does not crash a run; ``auc_undefined_reason`` says why.
+- A metric that is undefined on the given data (kappa when ``y_true`` and the predictions
+  are one and the same single grade, or there is no image; AUC when a grade is absent from
+  ``y_true``) returns ``float("nan")`` instead of raising, so that a small cross-validation
+  fold does not crash a run; ``auc_undefined_reason`` says why. Kappa is defined, and 0.0 as
+  scikit-learn's is, when only one side is a single grade or the two are different single
+  grades (one true grade with varied predictions, varied grades all predicted as one).
 
 The scores are scikit-learn's; this module only fixes labels, validates shapes and
 handles the degenerate cases (the quadratic kappa repeats ``cohen_kappa_score``'s steps on a
@@ -235,8 +238,11 @@ def auc_undefined_reason(y_true: Any, probs: Any) -> str | None:
     """Why the macro one-vs-one AUC is undefined for these data, or None when it is defined.
 
     One-vs-one AUC needs every grade ``0 .. K-1`` (``K = probs.shape[1]``) in ``y_true``.
-    scikit-learn either raises or, with ``labels=`` given, silently scores a missing pair as
-    0.5; both hide the real situation, so ``macro_ovo_auc`` returns nan and this says why.
+    scikit-learn (checked on 1.9.1) raises without ``labels=``; with ``labels=`` given, its
+    one-vs-one average silently leaves out the pairs of the missing grade (a perfectly
+    separated sample of two of three grades scores 1.0, no warning) and its one-vs-rest warns
+    and gives nan. Neither says which grade is missing, so ``macro_ovo_auc`` returns nan and
+    this says why.
     """
     yt = _as_grades(y_true, "y_true")
     num_classes = np.asarray(probs).shape[-1]
@@ -485,8 +491,10 @@ def grading_report(y_true: Any, probs: Any | None, pred: Any | None = None,
         ``f1`` keyed by grade name (nan where undefined: no prediction / no true sample of
         that grade), ``confusion`` (list of K lists, rows = true grade, columns = predicted
         grade, always all K labels), ``labels`` and ``class_names``. A figure that is
-        undefined on these data (an AUC with a grade absent from ``y_true``, kappa with one
-        grade only) is nan, not an error.
+        undefined on these data (an AUC with a grade absent from ``y_true``; kappa when
+        ``y_true`` and ``pred`` are one and the same single grade) is nan, not an error; kappa
+        is 0.0, as scikit-learn's, when only one side is a single grade or the two are
+        different single grades.
 
     Raises:
         ValueError: malformed input: ``y_true`` / ``pred`` not 1-D non-negative integer

@@ -142,8 +142,11 @@ class Bundle:
 
     @property
     def shared_backbone(self) -> Backbone | None:
-        """The backbone module every fold model holds (the same object), else None: then
-        :func:`drac_ssl.grading.predict.predict_tensors` runs it once per view for all fold heads."""
+        """The backbone module every fold model holds (the same object), else None (no model).
+        With more than one fold, :func:`drac_ssl.grading.predict.ensemble_outputs` (behind
+        ``predict_tensors``) then runs it once per chunk of up to
+        :data:`~drac_ssl.grading.predict.PREDICT_BATCH` (64) views, the TTA views of a chunk's
+        images together, for all fold heads; a single fold model runs on its own."""
         if not self.models:
             return None
         first = self.models[0].backbone
