@@ -58,6 +58,7 @@ from sklearn.metrics import (
 from drac_ssl.figures import (
     constant_interval_reason,
     figure_text,
+    finite_number,
     format_ci,
     format_difference,
     format_signed_interval,
@@ -1446,11 +1447,14 @@ TEMPERATURE_BOUNDS = (1e-2, 1e2)
 def temperature_at_bound(temperature: Any) -> bool:
     """Whether a fitted temperature sits at the edge of :data:`TEMPERATURE_BOUNDS` (within 1 %
     of either end): the raw outputs could not be calibrated, which report.md and the model
-    card both say. False for a value that is not a number."""
-    if not isinstance(temperature, int | float) or isinstance(temperature, bool):
+    card both say (printing the value). ``temperature``: any real number (numpy scalars
+    too). False for a value that is not a finite number (None, NaN, +-inf, a bool, a string):
+    :func:`fit_temperature` never returns one, and neither caller could say what it means."""
+    value = finite_number(temperature)
+    if value is None:
         return False
     low, high = TEMPERATURE_BOUNDS
-    return not 1.01 * low < temperature < 0.99 * high
+    return not 1.01 * low < value < 0.99 * high
 
 
 def fit_temperature(logits: Any, y_true: Any, bounds: tuple[float, float] = TEMPERATURE_BOUNDS) -> float:

@@ -665,6 +665,21 @@ def test_fit_temperature_recovers_known_temperature(true_t: float) -> None:
     assert fit_temperature(logits, y) == pytest.approx(true_t, rel=0.10)
 
 
+@pytest.mark.parametrize(("temperature", "at_bound"), [
+    (1e-2, True), (0.0100999, True), (99.5, True), (100.0, True), (np.float32(100.0), True),
+    (1.0, False), (0.0102, False), (98.0, False),
+    (float("nan"), False), (float("inf"), False), (None, False), (True, False), ("100", False),
+])
+def test_temperature_at_bound_is_false_for_what_is_not_a_finite_number(
+        temperature: object, at_bound: bool) -> None:
+    """An audit: NaN was "at the bound" although the docstring says False for a value that is
+    not a number; report.md and the model card would then say "temperature (n/a) sits at the
+    edge of its search range"."""
+    from drac_ssl.metrics import temperature_at_bound
+
+    assert temperature_at_bound(temperature) is at_bound
+
+
 # ----------------------------------------------------------------------------- k-NN, clusters
 
 
