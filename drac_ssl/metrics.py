@@ -1501,13 +1501,21 @@ def knn_accuracy(
 ) -> float:
     """Weighted k-NN top-1 accuracy of frozen features (Wu et al. 2018; DINO's ``eval_knn``).
 
-    Features ``(n, d)`` (torch tensors on any device, or numpy arrays), labels ``(n,)`` ints.
-    Protocol (methods.md section 3): L2-normalise, cosine similarity of each test row
+    Features ``(n, d)`` (torch tensors on any device, or numpy arrays), labels ``(n,)`` ints,
+    classes ``0 .. num_classes-1`` (``num_classes`` omitted: the largest label of either split
+    + 1). Protocol (methods.md section 3): L2-normalise, cosine similarity of each test row
     to all train rows, keep the top ``k`` neighbours (``min(k, n_train)``), weight each by
     ``exp(sim / temperature)`` and predict the class with the largest summed weight (ties:
     lowest class). Runs on the device of ``train_feats`` in float32, ``chunk_size`` test
     rows at a time so memory stays ``O(chunk_size * n_train)``. The weights are computed as
     ``exp((sim - max sim) / T)``, the same vote up to a per-row factor, to avoid overflow.
+    Returns the fraction of test rows whose vote is their label, a float in [0, 1].
+
+    Raises:
+        ValueError: ``k < 1``, ``temperature <= 0`` or ``chunk_size < 1``; features not
+            ``(n, d)`` with the same ``d``; not one label per feature row; an empty split; a
+            label outside ``0 .. num_classes-1`` in either split (e.g. -1, an unlabelled row
+            as :class:`~drac_ssl.augment.EvalDataset` gives it: leave such rows out).
     """
     import torch
     import torch.nn.functional as F
@@ -1531,6 +1539,16 @@ def knn_accuracy(
             raise ValueError("knn_accuracy needs at least one train and one test row")
         if num_classes is None:
             num_classes = int(max(y_train.max().item(), y_test.max().item())) + 1
+        for name, y in (("train_labels", y_train), ("test_labels", y_test)):
+            outside = ((y < 0) | (y >= num_classes)).nonzero()
+            if outside.numel():  # one read-back, as the inferred num_classes costs
+                row = int(outside[0, 0].item())
+                raise ValueError(
+                    f"knn_accuracy: {name} hold label {int(y[row].item())} (row {row}, "
+                    f"{outside.shape[0]} such row(s)); labels are classes 0..{num_classes - 1} "
+                    f"(num_classes={num_classes}). An unlabelled row (-1, as EvalDataset gives "
+                    f"it) has no class to vote for or to be scored against: leave it out of both "
+                    f"splits")
         k_eff = min(int(k), train.shape[0])
         correct = 0
         for start in range(0, test.shape[0], chunk_size):

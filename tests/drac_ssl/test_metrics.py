@@ -701,6 +701,19 @@ def test_knn_separated_clusters_is_perfect() -> None:
     assert knn_accuracy(train, y_train, test, y_test, k=500, chunk_size=7) == 1.0
 
 
+@pytest.mark.parametrize("split", ["train", "test"])
+@pytest.mark.parametrize(("bad", "num_classes"), [(-1, None), (-1, 3), (3, 3), (7, 3)])
+def test_knn_refuses_a_label_outside_the_classes(split: str, bad: int, num_classes: int | None) -> None:
+    """An audit: a -1 label (unlabelled, as EvalDataset gives it) among the test labels was
+    silently counted as a miss, among the train labels it failed inside scatter_add_."""
+    train, y_train = _clusters(10, 8, 0.3, 0)
+    test, y_test = _clusters(5, 8, 0.3, 1)
+    labels = {"train": y_train.copy(), "test": y_test.copy()}
+    labels[split][2] = bad
+    with pytest.raises(ValueError, match=rf"{split}_labels hold(s)? .*{bad}.*row 2.*0\.\.2"):
+        knn_accuracy(train, labels["train"], test, labels["test"], k=5, num_classes=num_classes)
+
+
 def test_knn_shuffled_labels_near_chance() -> None:
     train, y_train = _clusters(300, 16, 0.3, 0)
     test, y_test = _clusters(200, 16, 0.3, 1)
