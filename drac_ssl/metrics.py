@@ -107,7 +107,11 @@ __all__ = [
 
 def default_thresholds(num_grades: int) -> tuple[float, ...]:
     """Score cut points half-way between the grades: ``(0.5, 1.5, ..., K - 1.5)``, the
-    ``K - 1`` thresholds that round an expected grade to the nearest grade."""
+    ``K - 1`` thresholds that round an expected grade to the nearest grade.
+
+    Raises:
+        ValueError: ``num_grades < 2`` (or not an integer: ``int()``'s ValueError / TypeError).
+    """
     if int(num_grades) < 2:
         raise ValueError(f"a grading scale has at least 2 grades, got {num_grades}")
     return tuple(k + 0.5 for k in range(int(num_grades) - 1))
@@ -1105,7 +1109,8 @@ def paired_bootstrap_difference(
 
     Raises:
         ValueError: shapes that differ, a grade outside ``0 .. K-1``, malformed probabilities,
-            ``n_boot < 0``, ``alpha`` outside (0, 1) or malformed ``groups``.
+            ``n_boot < 0``, ``alpha`` outside (0, 1), a ``seed`` that is not an integer (None
+            or a Generator would draw other resamples for each model) or malformed ``groups``.
     """
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
@@ -1266,7 +1271,13 @@ def expected_grade(probs: Any) -> np.ndarray:
     """Expected grade ``sum_k k * P_k`` of each row of ``probs`` ``(n, K)``; shape ``(n,)``.
 
     A continuous score in ``[0, K-1]`` for ``apply_thresholds``: it uses the order of the
-    grades, which kappa rewards and argmax ignores.
+    grades, which kappa rewards and argmax ignores. Rows off by less than 1e-3 from summing
+    to 1 (float32 rounding) are renormalised first.
+
+    Raises:
+        ValueError: ``probs`` not ``(n, K)`` with ``K >= 2``, holding NaN or inf, values
+            outside [0, 1] (logits given: pass ``softmax(logits)``), or a row that does not
+            sum to 1 (within 1e-3).
     """
     p = _as_probs(probs)
     return p @ np.arange(p.shape[1], dtype=np.float64)
@@ -1353,6 +1364,11 @@ def fit_kappa_thresholds(
     from (a) the default ``(0.5, 1.5, ...)`` and (b) the cuts that reproduce the true grade
     frequencies and keeps the better result (ties: (a)). Deterministic, no random restarts;
     a few hundred kappa evaluations for n = 611 and K = 3.
+
+    Raises:
+        ValueError: ``scores`` not numbers of shape ``(n,)``, or of another length than
+            ``y_true``; ``scores`` empty or not all finite (NaN, +-inf); ``y_true`` not 1-D
+            non-negative integer grades; ``num_grades < 2``; a grade in ``y_true`` >= K.
     """
     s = np.asarray(scores, dtype=np.float64)
     yt = _as_grades(y_true, "y_true")
@@ -1432,7 +1448,11 @@ def fit_kappa_thresholds(
 def softmax(logits: Any, temperature: float = 1.0) -> np.ndarray:
     """Row-wise ``softmax(logits / temperature)``; ``logits`` ``(n, K)`` -> ``(n, K)`` float64.
 
-    Numerically stable (scipy.special.softmax subtracts the row maximum).
+    Numerically stable (scipy.special.softmax subtracts the row maximum). NaN or inf
+    logits are not refused: their rows come out NaN.
+
+    Raises:
+        ValueError: ``temperature`` not > 0 (NaN included).
     """
     if not temperature > 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
@@ -1463,7 +1483,13 @@ def fit_temperature(logits: Any, y_true: Any, bounds: tuple[float, float] = TEMP
     ``logits`` ``(n, K)``, ``y_true`` ``(n,)`` grades. Fit on held-out (out-of-fold) logits.
     Optimises ``log T`` with ``scipy.optimize.minimize_scalar(method="bounded")`` inside
     ``bounds`` (T); ``T > 1`` softens over-confident predictions. Temperature scaling does
-    not change argmax, hence neither accuracy nor an argmax-kappa.
+    not change argmax, hence neither accuracy nor an argmax-kappa. Returns ``T`` within
+    ``bounds`` (one at its edge: :func:`temperature_at_bound`).
+
+    Raises:
+        ValueError: ``logits`` not ``(n, K)`` with ``n = len(y_true) > 0``; ``y_true`` not
+            1-D non-negative integer grades, or holding a grade >= K; NaN or infinite
+            logits; ``bounds`` not ``0 < low < high``.
     """
     z = np.asarray(logits, dtype=np.float64)
     yt = _as_grades(y_true, "y_true")

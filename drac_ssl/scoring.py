@@ -591,7 +591,9 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     each patient with all its images; else ``images``) / ``ci_units`` (how many) / ``n_boot`` /
     ``seed``, ``submission``, ``labels``,
     ``label_columns`` (``image``, ``grade``: per eye ``LEFT / RIGHT``, and ``patient`` when one
-    is read), ``label_layout``, ``label_dialect``,
+    is read), ``label_layout``, ``label_dialect``, ``label_notes`` (lines: what reading the
+    label CSV said that is neither an error nor "nothing to do", e.g. its encoding, and the
+    rows without a patient, each then resampled as a patient of its own),
     ``matched`` (labels matched by ``name``, ``stem``, ``number``, ``number_lost_zeros``, with
     ``examples``), and
     ``package_version`` and ``date_utc``.
