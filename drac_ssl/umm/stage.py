@@ -96,6 +96,21 @@ class UMMNonFiniteError(NonFiniteError):
 
 @dataclass
 class UMMResult:
+    """What :func:`run` returns (paths absolute when ``run_dir`` was).
+
+    ``out_dir``: ``run_dir/umm``; ``backbone_path`` (``backbone.safetensors``, what the
+    fine-tuning reads), ``model_path`` (``vicreg_model.safetensors``, backbone + expander)
+    and ``metadata_path`` (``metadata.json``): written unless the run was interrupted;
+    ``history``: one dict per epoch (the epoch means of :func:`~drac_ssl.umm.step.step_keys`
+    and the engine's columns); ``best_epoch``: 0-based epoch of the highest last-layer rate
+    reduction (the engine monitor's; -1 before any); ``stopped``: why the run ended
+    (``completed all epochs``, the early-stopping message, ``guard: ...``, ``interrupted``);
+    ``start``: the pretrained model UMM started from and why (:class:`StartPoint`);
+    ``guard_fired``: the SSL-loss or step-ratio guard ended the run (the weights written
+    are then those of the last epoch that passed it, or the best epoch's with
+    ``umm.early_stop_on_rate_reduction``).
+    """
+
     out_dir: Path
     backbone_path: Path
     model_path: Path
