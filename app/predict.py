@@ -85,7 +85,9 @@ class Prediction:
 
     ``probs`` ``(K,)`` sums to 1, one per grade of ``class_names``; ``image`` the image as the
     model reads it (uint8 grey ``(H, W)`` or RGB ``(H, W, 3)``); ``heatmap`` float32
-    ``(H, W)`` in [0, 1] with the image's shape (None when Grad-CAM is off); ``seconds`` the
+    ``(H, W)`` in [0, 1] with the image's shape (None when Grad-CAM is off, or when its target
+layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_location`,
+``cam_cells == (1, 1)``, e.g. a ResNet-18 on a 28 px input); ``seconds`` the
     model time (preprocessing, the ensemble with TTA and Grad-CAM; not the file decoding,
     in ``read_seconds``); ``timings`` its parts in seconds (``preprocess``, ``ensemble``,
     ``gradcam``); ``warnings`` sentences: first the model's (:attr:`Predictor.chance_warning`

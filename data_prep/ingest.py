@@ -931,6 +931,16 @@ def run(cfg: DataConfig, out_dir: str | os.PathLike[str], *, verbose: bool = Tru
     :func:`data_prep.problems.as_config_keys` for ``python -m drac_ssl.train``'s settings
     (``data.fundus_crop=true``). The structured findings (``findings``, the error's
     ``problems``) keep the flags.
+
+    Returns:
+        :class:`IngestResult` (paths absolute): ``out_dir``, ``manifest_path``
+        (``manifest.csv``), ``summary_path`` (``ingest_summary.json``) and ``cache_paths``
+        (the cache file of each side length in pixels); the ``root`` and ``layout`` found;
+        ``n_train``, ``n_test``, ``n_unlabelled`` and the training images per grade and per
+        fold; the printed ``warnings`` and ``notes`` (``findings``: the same, structured;
+        ``problems`` is always empty: a fatal one raises); files decoded / reused and
+        ``seconds``; ``grade_names``, ``channels``, the fundus ``preprocessing`` and how the
+        folds were grouped by ``patients``.
     """
     out = Path(out_dir).expanduser().absolute()
     said = wording or _as_written

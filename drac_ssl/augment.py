@@ -466,8 +466,15 @@ def prepare_images(
 
     The deterministic preprocessing of evaluation (:func:`drac_ssl.pretrain.embed_images`,
     the low-label protocol): divide by 255, bilinear (antialiased) resize to ``image_size``
-    when needed, subtract ``mean`` and divide by ``std`` (from
-    :func:`drac_ssl.datasets.normalization_for`).
+    when needed, subtract ``mean`` and divide by ``std``: ``C`` values each (one per channel,
+    in the images' channel order) or one value for every channel. A recipe's statistics
+    (:func:`drac_ssl.datasets.normalization_for`) are for its own channels: convert them
+    with :func:`stats_for` (e.g. RGB statistics for grey images).
+
+    Raises:
+        ValueError: a tensor that is not uint8 ``(N,C,H,W)``, an array of another shape
+            or dtype (:func:`to_device_uint8`), or ``mean`` / ``std`` whose length is neither ``C``
+            nor 1 (grey images with RGB statistics would broadcast to ``(N,3,S,S)``).
     """
     if isinstance(images, Tensor):
         if images.dtype != torch.uint8 or images.ndim != 4:
@@ -475,6 +482,12 @@ def prepare_images(
         x = images.to(device).float() / 255.0
     else:
         x = to_device_uint8(np.asarray(images), device).float() / 255.0
+    channels = int(x.shape[1])
+    if len(mean) not in (1, channels) or len(std) not in (1, channels):
+        raise ValueError(
+            f"prepare_images: {len(mean)} mean and {len(std)} std value(s) for images of {channels} "
+            f"channel(s); pass {channels} value(s) each (one per channel) or 1 for all: "
+            f"drac_ssl.augment.stats_for(values, {channels}) converts a recipe's statistics")
     if x.shape[-1] != image_size or x.shape[-2] != image_size:
         x = F.interpolate(x, size=(image_size, image_size), mode="bilinear", antialias=True,
                           align_corners=False)

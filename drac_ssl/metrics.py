@@ -12,9 +12,12 @@ Conventions (shared by every function here):
   ``cohen_kappa_score(y, pred, weights="quadratic")`` ranks, macro one-vs-one
   ``roc_auc_score(y, P, average="macro", multi_class="ovo")`` breaks ties. The macro
   one-vs-rest AUC (MedMNIST's "AUC") is reported beside it.
-- A metric that is undefined on the given data (kappa when both raters use a single grade,
-  AUC when a grade is absent from ``y_true``) returns ``float("nan")`` instead of raising, so
-  that a small cross-validation fold does not crash a run; ``auc_undefined_reason`` says why.
+- A metric that is undefined on the given data (kappa when ``y_true`` and the predictions
+  are one and the same single grade, or there is no image; AUC when a grade is absent from
+  ``y_true``) returns ``float("nan")`` instead of raising, so that a small cross-validation
+  fold does not crash a run; ``auc_undefined_reason`` says why. Kappa is defined, and 0.0 as
+  scikit-learn's is, when only one side is a single grade or the two are different single
+  grades (one true grade with varied predictions, varied grades all predicted as one).
 
 The scores are scikit-learn's; this module only fixes labels, validates shapes and
 handles the degenerate cases (the quadratic kappa repeats ``cohen_kappa_score``'s steps on a
@@ -55,6 +58,7 @@ from sklearn.metrics import (
 from drac_ssl.figures import (
     constant_interval_reason,
     figure_text,
+    finite_number,
     format_ci,
     format_difference,
     format_signed_interval,
@@ -103,7 +107,11 @@ __all__ = [
 
 def default_thresholds(num_grades: int) -> tuple[float, ...]:
     """Score cut points half-way between the grades: ``(0.5, 1.5, ..., K - 1.5)``, the
-    ``K - 1`` thresholds that round an expected grade to the nearest grade."""
+    ``K - 1`` thresholds that round an expected grade to the nearest grade.
+
+    Raises:
+        ValueError: ``num_grades < 2`` (or not an integer: ``int()``'s ValueError / TypeError).
+    """
     if int(num_grades) < 2:
         raise ValueError(f"a grading scale has at least 2 grades, got {num_grades}")
     return tuple(k + 0.5 for k in range(int(num_grades) - 1))
@@ -235,8 +243,11 @@ def auc_undefined_reason(y_true: Any, probs: Any) -> str | None:
     """Why the macro one-vs-one AUC is undefined for these data, or None when it is defined.
 
     One-vs-one AUC needs every grade ``0 .. K-1`` (``K = probs.shape[1]``) in ``y_true``.
-    scikit-learn either raises or, with ``labels=`` given, silently scores a missing pair as
-    0.5; both hide the real situation, so ``macro_ovo_auc`` returns nan and this says why.
+    scikit-learn (checked on 1.9.1) raises without ``labels=``; with ``labels=`` given, its
+    one-vs-one average silently leaves out the pairs of the missing grade (a perfectly
+    separated sample of two of three grades scores 1.0, no warning) and its one-vs-rest warns
+    and gives nan. Neither says which grade is missing, so ``macro_ovo_auc`` returns nan and
+    this says why.
     """
     yt = _as_grades(y_true, "y_true")
     num_classes = np.asarray(probs).shape[-1]
@@ -485,8 +496,10 @@ def grading_report(y_true: Any, probs: Any | None, pred: Any | None = None,
         ``f1`` keyed by grade name (nan where undefined: no prediction / no true sample of
         that grade), ``confusion`` (list of K lists, rows = true grade, columns = predicted
         grade, always all K labels), ``labels`` and ``class_names``. A figure that is
-        undefined on these data (an AUC with a grade absent from ``y_true``, kappa with one
-        grade only) is nan, not an error.
+        undefined on these data (an AUC with a grade absent from ``y_true``; kappa when
+        ``y_true`` and ``pred`` are one and the same single grade) is nan, not an error; kappa
+        is 0.0, as scikit-learn's, when only one side is a single grade or the two are
+        different single grades.
 
     Raises:
         ValueError: malformed input: ``y_true`` / ``pred`` not 1-D non-negative integer
@@ -1096,7 +1109,8 @@ def paired_bootstrap_difference(
 
     Raises:
         ValueError: shapes that differ, a grade outside ``0 .. K-1``, malformed probabilities,
-            ``n_boot < 0``, ``alpha`` outside (0, 1) or malformed ``groups``.
+            ``n_boot < 0``, ``alpha`` outside (0, 1), a ``seed`` that is not an integer (None
+            or a Generator would draw other resamples for each model) or malformed ``groups``.
     """
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
@@ -1257,7 +1271,13 @@ def expected_grade(probs: Any) -> np.ndarray:
     """Expected grade ``sum_k k * P_k`` of each row of ``probs`` ``(n, K)``; shape ``(n,)``.
 
     A continuous score in ``[0, K-1]`` for ``apply_thresholds``: it uses the order of the
-    grades, which kappa rewards and argmax ignores.
+    grades, which kappa rewards and argmax ignores. Rows off by less than 1e-3 from summing
+    to 1 (float32 rounding) are renormalised first.
+
+    Raises:
+        ValueError: ``probs`` not ``(n, K)`` with ``K >= 2``, holding NaN or inf, values
+            outside [0, 1] (logits given: pass ``softmax(logits)``), or a row that does not
+            sum to 1 (within 1e-3).
     """
     p = _as_probs(probs)
     return p @ np.arange(p.shape[1], dtype=np.float64)
@@ -1344,6 +1364,11 @@ def fit_kappa_thresholds(
     from (a) the default ``(0.5, 1.5, ...)`` and (b) the cuts that reproduce the true grade
     frequencies and keeps the better result (ties: (a)). Deterministic, no random restarts;
     a few hundred kappa evaluations for n = 611 and K = 3.
+
+    Raises:
+        ValueError: ``scores`` not numbers of shape ``(n,)``, or of another length than
+            ``y_true``; ``scores`` empty or not all finite (NaN, +-inf); ``y_true`` not 1-D
+            non-negative integer grades; ``num_grades < 2``; a grade in ``y_true`` >= K.
     """
     s = np.asarray(scores, dtype=np.float64)
     yt = _as_grades(y_true, "y_true")
@@ -1423,7 +1448,11 @@ def fit_kappa_thresholds(
 def softmax(logits: Any, temperature: float = 1.0) -> np.ndarray:
     """Row-wise ``softmax(logits / temperature)``; ``logits`` ``(n, K)`` -> ``(n, K)`` float64.
 
-    Numerically stable (scipy.special.softmax subtracts the row maximum).
+    Numerically stable (scipy.special.softmax subtracts the row maximum). NaN or inf
+    logits are not refused: their rows come out NaN.
+
+    Raises:
+        ValueError: ``temperature`` not > 0 (NaN included).
     """
     if not temperature > 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
@@ -1438,11 +1467,14 @@ TEMPERATURE_BOUNDS = (1e-2, 1e2)
 def temperature_at_bound(temperature: Any) -> bool:
     """Whether a fitted temperature sits at the edge of :data:`TEMPERATURE_BOUNDS` (within 1 %
     of either end): the raw outputs could not be calibrated, which report.md and the model
-    card both say. False for a value that is not a number."""
-    if not isinstance(temperature, int | float) or isinstance(temperature, bool):
+    card both say (printing the value). ``temperature``: any real number (numpy scalars
+    too). False for a value that is not a finite number (None, NaN, +-inf, a bool, a string):
+    :func:`fit_temperature` never returns one, and neither caller could say what it means."""
+    value = finite_number(temperature)
+    if value is None:
         return False
     low, high = TEMPERATURE_BOUNDS
-    return not 1.01 * low < temperature < 0.99 * high
+    return not 1.01 * low < value < 0.99 * high
 
 
 def fit_temperature(logits: Any, y_true: Any, bounds: tuple[float, float] = TEMPERATURE_BOUNDS) -> float:
@@ -1451,7 +1483,13 @@ def fit_temperature(logits: Any, y_true: Any, bounds: tuple[float, float] = TEMP
     ``logits`` ``(n, K)``, ``y_true`` ``(n,)`` grades. Fit on held-out (out-of-fold) logits.
     Optimises ``log T`` with ``scipy.optimize.minimize_scalar(method="bounded")`` inside
     ``bounds`` (T); ``T > 1`` softens over-confident predictions. Temperature scaling does
-    not change argmax, hence neither accuracy nor an argmax-kappa.
+    not change argmax, hence neither accuracy nor an argmax-kappa. Returns ``T`` within
+    ``bounds`` (one at its edge: :func:`temperature_at_bound`).
+
+    Raises:
+        ValueError: ``logits`` not ``(n, K)`` with ``n = len(y_true) > 0``; ``y_true`` not
+            1-D non-negative integer grades, or holding a grade >= K; NaN or infinite
+            logits; ``bounds`` not ``0 < low < high``.
     """
     z = np.asarray(logits, dtype=np.float64)
     yt = _as_grades(y_true, "y_true")
@@ -1489,13 +1527,21 @@ def knn_accuracy(
 ) -> float:
     """Weighted k-NN top-1 accuracy of frozen features (Wu et al. 2018; DINO's ``eval_knn``).
 
-    Features ``(n, d)`` (torch tensors on any device, or numpy arrays), labels ``(n,)`` ints.
-    Protocol (methods.md section 3): L2-normalise, cosine similarity of each test row
+    Features ``(n, d)`` (torch tensors on any device, or numpy arrays), labels ``(n,)`` ints,
+    classes ``0 .. num_classes-1`` (``num_classes`` omitted: the largest label of either split
+    + 1). Protocol (methods.md section 3): L2-normalise, cosine similarity of each test row
     to all train rows, keep the top ``k`` neighbours (``min(k, n_train)``), weight each by
     ``exp(sim / temperature)`` and predict the class with the largest summed weight (ties:
     lowest class). Runs on the device of ``train_feats`` in float32, ``chunk_size`` test
     rows at a time so memory stays ``O(chunk_size * n_train)``. The weights are computed as
     ``exp((sim - max sim) / T)``, the same vote up to a per-row factor, to avoid overflow.
+    Returns the fraction of test rows whose vote is their label, a float in [0, 1].
+
+    Raises:
+        ValueError: ``k < 1``, ``temperature <= 0`` or ``chunk_size < 1``; features not
+            ``(n, d)`` with the same ``d``; not one label per feature row; an empty split; a
+            label outside ``0 .. num_classes-1`` in either split (e.g. -1, an unlabelled row
+            as :class:`~drac_ssl.augment.EvalDataset` gives it: leave such rows out).
     """
     import torch
     import torch.nn.functional as F
@@ -1519,6 +1565,16 @@ def knn_accuracy(
             raise ValueError("knn_accuracy needs at least one train and one test row")
         if num_classes is None:
             num_classes = int(max(y_train.max().item(), y_test.max().item())) + 1
+        for name, y in (("train_labels", y_train), ("test_labels", y_test)):
+            outside = ((y < 0) | (y >= num_classes)).nonzero()
+            if outside.numel():  # one read-back, as the inferred num_classes costs
+                row = int(outside[0, 0].item())
+                raise ValueError(
+                    f"knn_accuracy: {name} hold label {int(y[row].item())} (row {row}, "
+                    f"{outside.shape[0]} such row(s)); labels are classes 0..{num_classes - 1} "
+                    f"(num_classes={num_classes}). An unlabelled row (-1, as EvalDataset gives "
+                    f"it) has no class to vote for or to be scored against: leave it out of both "
+                    f"splits")
         k_eff = min(int(k), train.shape[0])
         correct = 0
         for start in range(0, test.shape[0], chunk_size):

@@ -582,7 +582,8 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     ``auc`` / ``auc_ovo`` (macro one-vs-one), ``auc_ovr``, ``auc_ovr_ci95``,
     ``auc_per_grade`` (one-vs-rest, keyed by grade name; None for a grade without true image),
     ``auc_note`` (why the macro AUCs are undefined: the grades without image in the labels),
-    ``one_grade_labels_note`` (the labels hold one grade: nothing can be measured; then
+    ``one_grade_labels_note`` (the labels hold one grade: nothing can be measured, the QWK is
+    0, or None when the submission gives that same grade to every image; then
     ``chance_warning`` is None), ``accuracy``, ``macro_f1``, ``precision``, ``recall``,
     ``f1``, ``confusion`` (K lists: rows true grade, columns the submission's class),
     ``one_grade_note``, ``chance_warning`` (:func:`drac_ssl.figures.chance_words`, or None),
@@ -591,7 +592,9 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     each patient with all its images; else ``images``) / ``ci_units`` (how many) / ``n_boot`` /
     ``seed``, ``submission``, ``labels``,
     ``label_columns`` (``image``, ``grade``: per eye ``LEFT / RIGHT``, and ``patient`` when one
-    is read), ``label_layout``, ``label_dialect``,
+    is read), ``label_layout``, ``label_dialect``, ``label_notes`` (lines: what reading the
+    label CSV said that is neither an error nor "nothing to do", e.g. its encoding, and the
+    rows without a patient, each then resampled as a patient of its own),
     ``matched`` (labels matched by ``name``, ``stem``, ``number``, ``number_lost_zeros``, with
     ``examples``), and
     ``package_version`` and ``date_utc``.
@@ -629,8 +632,8 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     present = sorted(set(y.tolist()))
     # said in the user's terms: the pipeline's words (folds, data.grades) mean nothing here
     one_grade_labels = (f"every label of {labels} is {_grade_words(present, names)}: with one true grade "
-                        f"nothing can be measured (the QWK and the AUCs compare grades; the QWK is 0 "
-                        f"whatever the submission says)" if len(present) == 1 else None)
+                        f"nothing can be measured (the QWK and the AUCs compare grades; the QWK is 0, "
+                        f"or n/a when the submission gives that same grade to every image)" if len(present) == 1 else None)
     absent = [g for g in range(k) if g not in present]
     auc_note = one_grade_labels or (
         f"{_grade_words(absent, names)} {'has' if len(absent) == 1 else 'have'} no image in {labels}: "

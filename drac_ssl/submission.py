@@ -923,7 +923,11 @@ def read_submission(csv_path: str | os.PathLike[str], *, num_grades: int | None 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m drac_ssl.submission --check TEAM.csv [--images DIR] [--grades K]``.
 
-    Prints each problem (or ``OK: N cases``) and returns 1 when there are problems, else 0.
+    Prints each problem (or ``OK: N cases``) and returns the exit code of
+    :func:`report_check`: 0 when there is none, 1 when there are problems, 2 when stdout
+    cannot be written (``> /dev/full``: one ``error:`` line on stderr instead). A usage error
+    (a missing ``--check``, ``--grades`` not an integer) exits 2 through argparse's
+    SystemExit, after its usage message.
     """
     started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
     parser = argparse.ArgumentParser(

@@ -142,8 +142,11 @@ class Bundle:
 
     @property
     def shared_backbone(self) -> Backbone | None:
-        """The backbone module every fold model holds (the same object), else None: then
-        :func:`drac_ssl.grading.predict.predict_tensors` runs it once per view for all fold heads."""
+        """The backbone module every fold model holds (the same object), else None (no model).
+        With more than one fold, :func:`drac_ssl.grading.predict.ensemble_outputs` (behind
+        ``predict_tensors``) then runs it once per chunk of up to
+        :data:`~drac_ssl.grading.predict.PREDICT_BATCH` (64) views, the TTA views of a chunk's
+        images together, for all fold heads; a single fold model runs on its own."""
         if not self.models:
             return None
         first = self.models[0].backbone
@@ -160,6 +163,29 @@ def _read_json(path: Path, what: str, fix: str | None = None) -> dict[str, Any]:
         raise BundleError(f"{path}: {what} not found{said}") from None
     except (OSError, ValueError) as exc:
         raise BundleError(f"{path}: {what} is unreadable ({exc}){said}") from None
+
+
+_METADATA_ENTRIES: dict[str, type] = {"model": dict, "calibration": dict, "folds": list}
+"""The entries of a bundle's ``metadata.json`` :func:`load_bundle` cannot do without, and
+their JSON types (object, object, array)."""
+
+
+def _check_metadata_entries(bundle_dir: Path, meta: dict[str, Any]) -> None:
+    """BundleError naming ``metadata.json`` when an entry of :data:`_METADATA_ENTRIES` is
+    missing or of another type, or ``calibration`` lacks ``output``, ``temperature`` or
+    ``thresholds`` (a damaged or hand-edited file: a bare KeyError before)."""
+    path, fix = bundle_dir / "metadata.json", f"\n  fix: {rebuild_advice(bundle_dir)}"
+    for key, kind in _METADATA_ENTRIES.items():
+        if key not in meta:
+            raise BundleError(f"{path}: the bundle metadata has no {key!r} entry (the file is damaged "
+                              f"or was edited){fix}")
+        if not isinstance(meta[key], kind):
+            raise BundleError(f"{path}: the bundle metadata's {key!r} is a {type(meta[key]).__name__}, "
+                              f"not a {kind.__name__} (the file is damaged or was edited){fix}")
+    lacks = [k for k in ("output", "temperature", "thresholds") if k not in meta["calibration"]]
+    if lacks:
+        raise BundleError(f"{path}: the bundle metadata's 'calibration' lacks "
+                          f"{', '.join(map(repr, lacks))} (the file is damaged or was edited){fix}")
 
 
 def rebuild_advice(bundle_dir: str | os.PathLike[str]) -> str:
@@ -1141,21 +1167,29 @@ def load_bundle(path: str | os.PathLike[str], device: str | torch.device = "cpu"
 
     Raises:
         BundleError: (a ValueError) no bundle at ``path``, an unreadable or missing
-            ``metadata.json``, a bundle of another format (rebuild it with
-            ``build_bundle('RUN')``), a head this version does not know (a bundle from a
+            ``metadata.json``, one that is not a JSON object, a bundle of another format
+            (rebuild it with ``build_bundle('RUN')``), a ``metadata.json`` without its
+            ``model``, ``calibration`` or ``folds`` entry (or one of another JSON type; a
+            ``calibration`` without ``output``, ``temperature`` or ``thresholds``, or with
+            one that is not a number), a head this version does not know (a bundle from a
             newer drac_ssl: upgrade), grade names, thresholds and model outputs that
-            disagree, an unreadable input profile, or a damaged (cut short, empty) weight
-            file; each message names the file and says the fix.
-        FileNotFoundError: a weight file the metadata lists is missing.
+            disagree, a weight file the metadata lists that is missing (checked before any
+            is loaded: the bundle is incomplete), a damaged (cut short, empty) weight file or
+            weights that do not fit the metadata's model, or an unreadable input profile;
+            each message names the file and says the fix.
     """
     bundle_dir = _bundle_dir(path)
     meta = _read_json(bundle_dir / "metadata.json", "the bundle metadata", fix=rebuild_advice(bundle_dir))
+    if not isinstance(meta, dict):
+        raise BundleError(f"{bundle_dir / 'metadata.json'}: the bundle metadata is a "
+                          f"{type(meta).__name__}, not a JSON object.\n  fix: {rebuild_advice(bundle_dir)}")
     if meta.get("format") != BUNDLE_FORMAT:
         raise BundleError(
             f"{bundle_dir}: format {meta.get('format')!r}, expected {BUNDLE_FORMAT!r}.\n  fix: "
             f"rebuild it with this version of drac_ssl from the run folder that made it: python -c "
             f"\"from drac_ssl.grading.bundle import build_bundle; build_bundle('RUN')\"")
-    head = (meta.get("model") or {}).get("head")
+    _check_metadata_entries(bundle_dir, meta)
+    head = meta["model"].get("head")
     if head not in HEADS:  # a bundle from a newer drac_ssl: not the user's training setting
         made_by = meta.get("package_version")
         raise BundleError(
@@ -1166,7 +1200,11 @@ def load_bundle(path: str | os.PathLike[str], device: str | torch.device = "cpu"
             f"drac_ssl to the version that made the bundle, or re-export the bundle from a run "
             f"fine-tuned with one of the known heads")
     dev = torch.device(device)
-    calibration = Calibration.from_dict(meta["calibration"])
+    try:
+        calibration = Calibration.from_dict(meta["calibration"])
+    except (TypeError, ValueError) as exc:  # a temperature or threshold that is not a number
+        raise BundleError(f"{bundle_dir / 'metadata.json'}: the bundle metadata's 'calibration' does "
+                          f"not read ({exc}).\n  fix: {rebuild_advice(bundle_dir)}") from None
     names = grade_names_of(meta)
     outputs = int(meta["model"].get("num_grades", len(names)))
     if not len(names) == calibration.num_grades == outputs:

@@ -47,10 +47,12 @@ and Delta R falls far below the pairs value. Gradients flow through ``Pi`` (it i
 - c^2 (a.b)^2)``, so R_c costs O(n d). Cheap and fine as a *monitor*, a trap as an objective
 to maximise (methods.md section 2: it rewards pushing the two views apart).
 
-Cost of a general membership: one ``s x s`` Cholesky per group with ``s = min(m, d)``:
-the ``d x d`` form ``I_d + c Z^T Pi_j Z`` when ``d <= m``, else the kernel (Sylvester /
-Woodbury) form ``I_m + c Z Z^T Pi_j`` (similar to ``I_m + c Pi_j^{1/2} Z Z^T Pi_j^{1/2}``),
-which has the same determinant (``form="auto"`` picks the smaller). Everything is computed in at least float32 with
+Cost of a general membership: one ``s x s`` determinant per group with ``s = min(m, d)``:
+a Cholesky of the ``d x d`` form ``I_d + c Z^T Pi_j Z`` when ``d <= m``, else an LU
+(``torch.linalg.slogdet``) of the kernel (Sylvester / Woodbury) form ``I_m + c Z Z^T Pi_j``,
+which is not symmetric (it is similar to ``I_m + c Pi_j^{1/2} Z Z^T Pi_j^{1/2}``) and has the
+same determinant (``form="auto"`` picks the smaller; the kernel form is UMM's usual case:
+``m = 2n`` rows of a batch, fewer than the ``d`` features). Everything is computed in at least float32 with
 autocast disabled; a failed factorisation gives NaN (the training loops' non-finite check
 then reports it) instead of a device sync per call.
 """
@@ -201,7 +203,8 @@ def compress_rate(z: Tensor, membership: Tensor, eps2: float = 0.5, form: str = 
             LU; the same value by Sylvester's identity); ``auto``: the smaller.
 
     Returns:
-        0-dim tensor. Cost: k Cholesky factorisations of size ``min(m, d)`` (``auto``).
+        0-dim tensor. Cost (``auto``): k determinants of size ``min(m, d)``, Cholesky when
+        ``d <= m``, else LU (``slogdet`` of the kernel form).
 
     Raises:
         ValueError: wrong shapes, a negative weight, ``eps2 <= 0`` or an unknown form.
@@ -242,7 +245,10 @@ def compress_rate(z: Tensor, membership: Tensor, eps2: float = 0.5, form: str = 
 
 def pair_membership(n: int, device: torch.device | str | None = None) -> Tensor:
     """``(n, 2n)`` hard membership of the ``pairs`` rule: group ``j`` = rows ``j`` and
-    ``n + j`` of ``[z_a; z_b]``."""
+    ``n + j`` of ``[z_a; z_b]``; 0/1 entries, torch's default dtype (float32) on ``device``.
+
+    ``n`` is not validated: ``n = 0`` gives a ``(0, 0)`` tensor, a negative ``n`` fails in
+    ``torch.zeros`` (RuntimeError)."""
     pi = torch.zeros(n, 2 * n, device=device)
     idx = torch.arange(n, device=device)
     pi[idx, idx] = 1.0

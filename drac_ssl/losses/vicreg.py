@@ -174,8 +174,10 @@ def vicreg_loss(
         :class:`VICRegTerms` of 0-dim tensors.
 
     Raises:
-        ValueError: non-2-D input, shape mismatch, or fewer than 2 rows (the unbiased
-            variance and covariance need ``n >= 2``).
+        ValueError: non-2-D input, shape mismatch, an empty local batch (0 rows), or fewer
+            than 2 rows in the (gathered) batch: checked after ``gather``, so under DDP one
+            row per process passes when there are several processes (the unbiased variance
+            and covariance need ``N >= 2``).
     """
     _check_pair(z_a, z_b)
     with torch.autocast(device_type=z_a.device.type, enabled=False):

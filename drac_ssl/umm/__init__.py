@@ -49,8 +49,9 @@ The stage, part by part (read in this order):
   pretrained model;
 * :mod:`drac_ssl.umm.stage`: ``run(cfg, run_dir)``, the stage on the training engine;
   :mod:`drac_ssl.umm.plots` its figures;
-* :mod:`drac_ssl.umm.cli`: ``python -m drac_ssl.umm CHECKPOINT [-c CONFIG.yaml]
-  [section.key=value ...] [--run-dir DIR]``.
+* :mod:`drac_ssl.umm.cli`: ``python -m drac_ssl.umm CHECKPOINT|RUN [-c CONFIG.yaml]
+  [section.key=value ...] [--run-dir DIR]`` (a checkpoint, or a run folder from whose
+  ``pretrain/`` ``umm.start_from`` picks one).
 
 The names below are re-exported so that ``from drac_ssl import umm; umm.run(...)`` works.
 """

@@ -39,8 +39,10 @@ graph of ``grad L_in`` (``torch.autograd.grad(..., create_graph=True)``; with th
 is a third derivative of L_ssl), or ``finite_difference``, DARTS's central difference
 ``(grad L_in(theta + r u) - grad L_in(theta - r u)) / (2 r)`` with ``r = umm.fd_radius /
 ||u||``. Switches for ablations: ``umm.use_js=false`` drops the JS term from L_in (it is
-still logged), ``umm.use_rate_reduction=false`` drops the outer problem (plain inner
-training: ``theta_{t+1} = theta'_t``), ``umm.alpha`` / ``umm.outer_sign`` / ``umm.outer_ssl``
+still logged), ``umm.use_rate_reduction=false`` drops the outer problem (inner training
+alone: ``theta_{t+1}`` is the inner optimiser's step on ``grad L_in(theta_t)``, Adam's by
+default, equal to the look-ahead ``theta'_t`` of (1) only with ``umm.inner_optimizer=sgd``),
+``umm.alpha`` / ``umm.outer_sign`` / ``umm.outer_ssl``
 (the outer objective), ``umm.hypergradient`` (unrolled | neumann), ``umm.hvp``, ``umm.beta``.
 """
 
@@ -134,6 +136,10 @@ def hessian_vector_product(
 
     Returns:
         ``H u`` (detached), same shapes as ``params``.
+
+    Raises:
+        ValueError: ``mode`` is neither ``exact`` nor ``finite_difference``; ``exact``
+            without ``inner_gradient``; ``finite_difference`` without ``inner_loss_fn``.
     """
     if mode == "exact":
         if inner_gradient is None:
@@ -201,6 +207,12 @@ def hypergradient(
 
     Returns:
         :class:`Hypergradient`; ``H`` is taken at ``theta_t``, ``v = grad F(theta'_t)``.
+
+    Raises:
+        ValueError: ``method`` not in :data:`HYPERGRADIENTS` (``umm.hypergradient``),
+            ``hvp`` not in :data:`HVP_MODES` (``umm.hvp``), ``neumann_steps < 0``, or
+            ``hvp="finite_difference"`` without ``inner_loss_fn`` (from
+            :func:`hessian_vector_product`, when a Hessian-vector product is needed).
     """
     if method not in HYPERGRADIENTS:
         raise ValueError(

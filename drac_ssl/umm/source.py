@@ -74,6 +74,8 @@ class StartPoint:
 
 
 def default_checkpoint(run_dir: Path) -> Path:
+    """``run_dir/pretrain/vicreg_model.safetensors``: the pretraining's output (backbone +
+    expander), where ``umm.start_from=best`` starts; the path only, whether or not it exists."""
     return run_dir / "pretrain" / "vicreg_model.safetensors"
 
 

@@ -96,6 +96,21 @@ class UMMNonFiniteError(NonFiniteError):
 
 @dataclass
 class UMMResult:
+    """What :func:`run` returns (paths absolute when ``run_dir`` was).
+
+    ``out_dir``: ``run_dir/umm``; ``backbone_path`` (``backbone.safetensors``, what the
+    fine-tuning reads), ``model_path`` (``vicreg_model.safetensors``, backbone + expander)
+    and ``metadata_path`` (``metadata.json``): written unless the run was interrupted;
+    ``history``: one dict per epoch (the epoch means of :func:`~drac_ssl.umm.step.step_keys`
+    and the engine's columns); ``best_epoch``: 0-based epoch of the highest last-layer rate
+    reduction (the engine monitor's; -1 before any); ``stopped``: why the run ended
+    (``completed all epochs``, the early-stopping message, ``guard: ...``, ``interrupted``);
+    ``start``: the pretrained model UMM started from and why (:class:`StartPoint`);
+    ``guard_fired``: the SSL-loss or step-ratio guard ended the run (the weights written
+    are then those of the last epoch that passed it, or the best epoch's with
+    ``umm.early_stop_on_rate_reduction``).
+    """
+
     out_dir: Path
     backbone_path: Path
     model_path: Path
@@ -370,10 +385,27 @@ def run(
         data_dir: the ingest output for DRAC when ``data`` is None (default ``run_dir/data``).
 
     Raises:
-        FileNotFoundError: no pretrained model.
-        ValueError: the checkpoint does not match the configured architecture, the batch
-            is larger than the data, or ``umm.start_from`` cannot be met.
-        ConfigError: bad UMM settings, or ``run_dir/umm`` holds a run with other settings.
+        FileNotFoundError: no pretrained model: ``checkpoint`` is not a file, the one
+            ``umm.start_from`` picks does not exist (not pretrained yet, or its
+            ``checkpoints/`` removed: ``run.keep_checkpoints=false``).
+        ValueError: ``umm.start_from`` cannot be met (``peak`` / ``past_peak`` without the
+            rate-reduction monitor in the pretraining history; ``past_peak`` before the
+            pretraining passed the peak by ``umm.past_peak_drop``); the checkpoint's
+            architecture does not match the configuration, or it does not load into the
+            VICReg model (e.g. a ``backbone.safetensors`` without expander); ``umm.batch_size``
+            larger than the number of images.
+        ConfigError: a UMM setting outside its choices or range (:func:`check_settings`:
+            ``umm.early_cut``, ``hypergradient``, ``hvp``, ``inner_optimizer``,
+            ``outer_sign``, ``membership``, ``start_from``; a float setting that is NaN or
+            inf; ``umm.alpha`` out of its range; ``batch_size < 2``; ``epochs``,
+            ``inner_lr``, ``eps2``, ``fd_radius``, ``membership_temperature`` not > 0;
+            ``outer_lr``, ``beta``, ``neumann_steps``, ``patience``,
+            ``max_steps_per_epoch``, ``max_ssl_rise``, ``max_step_ratio`` < 0;
+            ``past_peak_drop`` outside [0, 1)); ``run.tensorboard`` without an importable
+            TensorBoard; a pretrained model that reads other channels than the data; or
+            ``run_dir/umm`` holds a checkpoint made with other settings (resume refused).
+        RuntimeError: ``run.device`` is not a device this machine has
+            (:func:`drac_ssl.runtime.resolve_device`).
         UMMNonFiniteError: a loss became NaN/inf (the last good checkpoint is kept).
     """
     uc = cfg.umm

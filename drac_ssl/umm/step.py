@@ -9,7 +9,9 @@ to the SSL loss (issue #13, methods.md section 2):
 of the pooled last-layer features of the two views with ``umm.membership`` (``soft``: the
 anchor-based membership of :mod:`drac_ssl.losses.mcr2`). ``alpha = 0`` is the fair
 control: the same code path and the same two updates per batch, with ``F = L_ssl(theta')``
-(``Delta R`` is then computed for the log only, detached, and never enters an update).
+under the default ``umm.outer_ssl=true`` (``Delta R`` is then computed for the log only,
+detached, and never enters an update; with ``outer_ssl=false`` F is the constant 0 and no
+parameter takes an outer step).
 ``umm.outer_ssl=false`` gives the objective before issue #13 (``-s alpha Delta R`` alone);
 ``umm.use_rate_reduction=false`` removes the outer level altogether (single-level training
 on ``L_in``).
@@ -210,8 +212,11 @@ def step_keys(groups: Sequence[str]) -> tuple[str, ...]:
 
 
 class OuterTerms(NamedTuple):
-    """:func:`outer_objective`: ``objective`` (with its graph) and its parts (detached; NaN
-    for a part that F does not contain)."""
+    """:func:`outer_objective` on one batch, at ``theta'``: ``objective`` (F, with its graph;
+    a constant 0 without graph when ``alpha = 0`` and ``outer_ssl=false``), ``ssl`` (``L_ssl``,
+    detached; NaN when ``outer_ssl=false``: F does not contain it) and ``rate_reduction``
+    (``Delta R`` of the features, detached; always computed, also with ``alpha = 0``, where
+    it is logged only and never differentiated)."""
 
     objective: Tensor
     ssl: Tensor
@@ -231,7 +236,12 @@ def outer_objective(feat_a: Tensor, feat_b: Tensor, z_a: Tensor | None, z_b: Ten
 
     Returns:
         :class:`OuterTerms`. With ``alpha = 0`` Delta R is computed detached, for the log
-        only, so F is exactly ``L_ssl`` (the fair control).
+        only: F is exactly ``L_ssl`` with ``outer_ssl=true`` (the fair control), and the
+        constant 0 with ``outer_ssl=false`` (no parameter then takes an outer step,
+        :func:`outer_step_groups`).
+
+    Raises:
+        ValueError: ``uc.outer_ssl`` is true and ``z_a`` or ``z_b`` is None.
     """
     alpha = effective_alpha(uc)
     nan = torch.full((), math.nan, device=feat_a.device)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import pickle
+import re
 from pathlib import Path
 
 import cv2
@@ -436,3 +437,21 @@ def _draws_with_order(u: torch.Tensor, order_rows: list[list[float]]) -> RandomD
     draws.u = u.clone()
     draws.u[5:9] = torch.tensor(order_rows).T
     return draws
+
+
+@pytest.mark.parametrize(("shape", "stats", "said"), [
+    ((2, 8, 8), 3, "3 mean and 3 std value(s) for images of 1 channel(s)"),
+    ((2, 8, 8, 3), 2, "2 mean and 2 std value(s) for images of 3 channel(s)"),
+])
+def test_prepare_images_refuses_statistics_of_other_channels(shape: tuple[int, ...], stats: int,
+                                                             said: str) -> None:
+    """An audit: grey ``(N,H,W)`` images with RGB mean/std came back as ``(N,3,H,W)`` (the
+    statistics broadcast one grey channel to three), silently."""
+    from drac_ssl.augment import prepare_images
+
+    images = np.zeros(shape, np.uint8)
+    with pytest.raises(ValueError, match=rf"{re.escape(said)}.*stats_for"):
+        prepare_images(images, (0.5,) * stats, (0.25,) * stats, 8, "cpu")
+    channels = 1 if len(shape) == 3 else 3
+    for n in (1, channels):  # one value for every channel, or one per channel
+        assert prepare_images(images, (0.5,) * n, (0.25,) * n, 8, "cpu").shape == (2, channels, 8, 8)

@@ -1692,6 +1692,40 @@ def test_a_bundle_missing_a_fold_file_says_how_to_rebuild_it(exported_run: Path,
     assert f"build_bundle('{copy}')" in str(caught.value)
 
 
+@pytest.mark.parametrize(("edit", "said"), [
+    (lambda meta: meta.pop("calibration"), "has no 'calibration' entry"),
+    (lambda meta: meta.pop("folds"), "has no 'folds' entry"),
+    (lambda meta: meta.pop("model"), "has no 'model' entry"),
+    (lambda meta: meta.update(folds={"weights": []}), "'folds' is a dict, not a list"),
+    (lambda meta: meta["calibration"].pop("temperature"), "'calibration' lacks 'temperature'"),
+])
+def test_a_metadata_json_without_an_entry_load_bundle_needs_is_a_bundle_error(
+        tmp_path: Path, edit: Callable[[dict], object], said: str) -> None:
+    """An audit: load_bundle of a metadata.json without ``calibration`` or ``folds`` raised a
+    bare KeyError, and one without ``model`` said the bundle came from a newer drac_ssl."""
+    from app.demo_bundle import build_demo_bundle
+
+    bundle_dir = build_demo_bundle(tmp_path / "run", image_size=32, source_size=48, n_folds=2)
+    meta_path = bundle_dir / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    edit(meta)
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(bundles.BundleError) as caught:
+        export.load_bundle(bundle_dir)
+    words = str(caught.value)
+    assert words.startswith(f"{meta_path}: ") and said in words, words
+    assert "newer drac_ssl" not in words and "\n  fix: " in words and "build_bundle(" in words, words
+
+
+def test_a_metadata_json_that_is_not_an_object_is_a_bundle_error(tmp_path: Path) -> None:
+    from app.demo_bundle import build_demo_bundle
+
+    bundle_dir = build_demo_bundle(tmp_path / "run", image_size=32, source_size=48, n_folds=2)
+    (bundle_dir / "metadata.json").write_text("[1, 2]")
+    with pytest.raises(bundles.BundleError, match=r"metadata.json: .*a list, not a JSON object"):
+        export.load_bundle(bundle_dir)
+
+
 def _files_the_decoder_converts(folder: Path) -> Path:
     """``folder`` with one colour picture in three files the decoder converts with a warning:
     ``rgba.png`` whose left half is transparent, ``cmyk.jpg`` (CMYK) and ``f32.tiff`` (32-bit

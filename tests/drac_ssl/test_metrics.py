@@ -665,6 +665,21 @@ def test_fit_temperature_recovers_known_temperature(true_t: float) -> None:
     assert fit_temperature(logits, y) == pytest.approx(true_t, rel=0.10)
 
 
+@pytest.mark.parametrize(("temperature", "at_bound"), [
+    (1e-2, True), (0.0100999, True), (99.5, True), (100.0, True), (np.float32(100.0), True),
+    (1.0, False), (0.0102, False), (98.0, False),
+    (float("nan"), False), (float("inf"), False), (None, False), (True, False), ("100", False),
+])
+def test_temperature_at_bound_is_false_for_what_is_not_a_finite_number(
+        temperature: object, at_bound: bool) -> None:
+    """An audit: NaN was "at the bound" although the docstring says False for a value that is
+    not a number; report.md and the model card would then say "temperature (n/a) sits at the
+    edge of its search range"."""
+    from drac_ssl.metrics import temperature_at_bound
+
+    assert temperature_at_bound(temperature) is at_bound
+
+
 # ----------------------------------------------------------------------------- k-NN, clusters
 
 
@@ -684,6 +699,19 @@ def test_knn_separated_clusters_is_perfect() -> None:
     assert acc == 1.0
     # numpy input, tiny chunks and k > n_train give the same answer
     assert knn_accuracy(train, y_train, test, y_test, k=500, chunk_size=7) == 1.0
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+@pytest.mark.parametrize(("bad", "num_classes"), [(-1, None), (-1, 3), (3, 3), (7, 3)])
+def test_knn_refuses_a_label_outside_the_classes(split: str, bad: int, num_classes: int | None) -> None:
+    """An audit: a -1 label (unlabelled, as EvalDataset gives it) among the test labels was
+    silently counted as a miss, among the train labels it failed inside scatter_add_."""
+    train, y_train = _clusters(10, 8, 0.3, 0)
+    test, y_test = _clusters(5, 8, 0.3, 1)
+    labels = {"train": y_train.copy(), "test": y_test.copy()}
+    labels[split][2] = bad
+    with pytest.raises(ValueError, match=rf"{split}_labels hold(s)? .*{bad}.*row 2.*0\.\.2"):
+        knn_accuracy(train, labels["train"], test, labels["test"], k=5, num_classes=num_classes)
 
 
 def test_knn_shuffled_labels_near_chance() -> None:
