@@ -1168,17 +1168,21 @@ recurse)."""
 
 def copy_into_one_folder(root: Path, subs: list[tuple[Path, int]]) -> tuple[str, Path, str]:
     """The command that copies the images of ``root``'s subfolders into one folder beside it
-    (``ROOT_flat``), keeping their names: ``mkdir -p ROOT_flat && (cd ROOT && find .
-    -mindepth 2 -maxdepth 2 -type f ... -name '*.jpg' -exec cp {} ROOT_flat/ \\;)``: the
-    images directly in each subfolder (not deeper, not hidden, not a plain folder's
-    ``test/``), each image suffix found named, with ``cp`` as GNU and macOS both take it and
-    a ``mkdir -p`` that a second run passes. The subfolders two of which hold one name
+    (``ROOT_flat``), keeping their names: ``mkdir -p /abs/ROOT_flat && (cd /abs/ROOT && find .
+    -mindepth 2 -maxdepth 2 -type f ... -name '*.jpg' -exec sh -c 'cp "$@" "$0"'
+    /abs/ROOT_flat/ {} +)``: the images directly in each subfolder (not deeper, not hidden,
+    not a plain folder's ``test/``), each image suffix found named, with ``cp`` as GNU and
+    macOS both take it (no ``-t``) and a ``mkdir -p`` that a second run passes. Both folders
+    are absolute (``root`` made so by spelling, ``..`` taken out): the command works from any
+    folder after its ``cd``, and ``--images .`` or ``..`` name a real ``ROOT_flat``. A ``cp``
+    that fails fails the command (``-exec ... +`` passes its exit status on; ``\\;`` did not). The subfolders two of which hold one name
     (``cp`` would keep only one of them) are checked over the same files (a listing of the
     subfolders, no image opened; ``subs``, the image subfolders found, name the suffixes
     when the listing cannot be read). Returns the command, ``ROOT_flat`` and the words on the
     names two subfolders share (``''`` when none): what the ingest's advice
     (:func:`_copy_into_one_folder`) and ``python -m drac_ssl.export --images`` of such a folder
     say."""
+    root = Path(os.path.abspath(root))
     flat = root.with_name(f"{root.name}_flat")
     suffixes: set[str] = set()
     seen: dict[str, str] = {}
@@ -1207,7 +1211,8 @@ def copy_into_one_folder(root: Path, subs: list[tuple[Path, int]]) -> tuple[str,
     names = f"\\( {names} \\)" if len(suffixes) > 1 else names
     skip = "".join(f" ! -path {q(f'./{name}/*')}" for name in tests)
     command = (f"mkdir -p {q(str(flat))} && (cd {q(str(root))} && find . -mindepth 2 -maxdepth 2 "
-               f"-type f ! -path './.*' ! -name '.*'{skip} {names} -exec cp {{}} {q(str(flat))}/ \\;)")
+               f"-type f ! -path './.*' ! -name '.*'{skip} {names} -exec sh -c 'cp \"$@\" \"$0\"' "
+               f"{q(str(flat) + '/')} {{}} +)")
     clashes = (f" (first rename the images that share a name across subfolders, e.g. "
                f"{_cut(clash)}: one copy would replace the other)" if clash else "")
     return command, flat, clashes

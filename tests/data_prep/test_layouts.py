@@ -1484,7 +1484,8 @@ def test_per_patient_subfolders_are_not_offered_as_grade_folders(tmp_path: Path,
     flat = images.with_name("Images_flat")
     assert "flatten" not in message and "1-based" not in message, message
     assert "images in per-patient (or other) subfolders are not read" in message, message
-    assert (f"-name '*.jpg' -exec cp {{}} {flat}/ \\;)\nthen pass --root {flat} --labels-csv "
+    assert (f"-name '*.jpg' -exec sh -c 'cp \"$@\" \"$0\"' {flat}/ {{}} +)\nthen pass --root {flat} "
+            f"--labels-csv "
             f"{csv_path}") in message, message
     message = run_error(config(images, grades="icdr", labels_csv=str(csv_path),
                                image_column="image_id", grade_column="left_eye_DR_Level"),
@@ -1755,8 +1756,8 @@ def test_the_evaluation_folder_above_images_says_the_spreadsheet_and_the_patient
     assert "a column of image names and one of grades" in message and "--labels-csv FILE" in message
     assert "Images/ holds no image itself" in message, message
     assert "401/, 402/ and 403/" in message and "look like per-patient folders" in message, message
-    flat = shlex.quote(str(images.with_name("Images_flat")))
-    assert f"-exec cp {{}} {flat}/ \\;)" in message, message
+    flat = shlex.quote(str(images.with_name("Images_flat")) + "/")
+    assert f"-exec sh -c 'cp \"$@\" \"$0\"' {flat} {{}} +)" in message, message
     # a spreadsheet among images is no image file to move out but a label file to save as CSV
     plain = tmp_path / "plain"
     for i in range(3):
