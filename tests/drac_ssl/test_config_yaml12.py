@@ -165,3 +165,70 @@ def test_a_text_setting_in_a_config_file_keeps_the_text_written(tmp_path: Path) 
     cfg = load_config(path)
     assert (cfg.run.name, cfg.run.out_dir, cfg.data.root) == ("12:30", "010", "")
     assert preflight.read_config(path)[0] == cfg
+
+
+# A number setting is read by YAML 1.2's rules, in an override and in a config file alike: YAML
+# 1.1 (PyYAML) read 010 as the octal 8, 1:40 as the sexagesimal 100 and 0b11 as 3 (a review).
+@pytest.mark.parametrize("written, value", [("010", 10), ("0010", 10), ("+7", 7), ("0x10", 16), ("0o10", 8),
+                                            ("1e2", 100), ("100.0", 100)])
+def test_a_number_setting_is_read_by_yaml_1_2s_rules(tmp_path: Path, written: str, value: int) -> None:
+    assert load_config(None, [f"run.seed={written}"]).run.seed == value
+    assert preflight.read_config(None, [f"run.seed={written}"])[0].run.seed == value
+    path = tmp_path / "c.yaml"
+    path.write_text(f"data:\n  root: ''\nrun:\n  seed: {written}\n", encoding="utf-8")
+    assert load_config(path).run.seed == value
+    assert preflight.read_config(path)[0].run.seed == value
+
+
+def test_a_float_setting_is_read_by_yaml_1_2s_rules() -> None:
+    assert load_config(None, ["pretrain.lr=010.5"]).pretrain.lr == 10.5
+    assert load_config(None, ["pretrain.augment.crop_scale=[00.5, 1]"]).pretrain.augment.crop_scale == [0.5, 1.0]
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, ["pretrain.lr=1:30.5"])
+    assert "'pretrain.lr' must be a number, got '1:30.5'.\n  fix: pretrain.lr=" in str(caught.value)
+
+
+@pytest.mark.parametrize("written", ["1:40", "0b101", "1:40:00"])
+def test_a_number_setting_written_as_yaml_1_1s_sexagesimal_or_binary_is_not_a_number(
+        tmp_path: Path, written: str) -> None:
+    message, in_file = _refused_both_ways(tmp_path, "pretrain", "lr: 0.1", "epochs", written)
+    assert f"'pretrain.epochs' must be an integer, got '{written}', which is not a number" in message, message
+    assert "fix: pretrain.epochs=100 (the default)" in message, message
+    assert in_file.startswith(f"{tmp_path / 'c.yaml'}:3: 'pretrain.epochs' must be an integer, "
+                              f"got '{written}'"), in_file
+    cfg, _, problems = preflight.read_config(None, [f"pretrain.epochs={written}"])
+    assert any(f"got '{written}', which is not a number" in p.what for p in problems), problems
+
+
+def test_a_list_of_numbers_is_read_by_yaml_1_2s_rules_and_grade_names_are_quoted_as_typed(
+        tmp_path: Path) -> None:
+    assert load_config(None, ["data.cache_sizes=[064, 0128]"]).data.cache_sizes == [64, 128]
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, ["data.cache_sizes=[64, 1:40]"])
+    assert "'data.cache_sizes[1]' must be an integer, got '1:40', which is not a number" in str(caught.value)
+    message, in_file = _refused_both_ways(tmp_path, "data", "root: ''", "grades", "[010, 12:30]")
+    assert "'data.grades' holds 010 and 12:30, read as numbers, not words" in message, message
+    assert "data.grades=['010', '12:30']" in message, message
+    assert "8" not in message.split("\n")[0] and "750" not in message, message
+    assert in_file.startswith(f"{tmp_path / 'c.yaml'}:3: 'data.grades' holds 010 and 12:30"), in_file
+    assert load_config(None, ["data.grades=['010', '12:30']"]).data.grades == ["010", "12:30"]
+
+
+def test_every_package_config_resolves_as_before() -> None:
+    """The configs/ files hold no number YAML 1.1 and 1.2 read differently: their resolved
+    settings are the same under both rules (checked here against a plain YAML 1.1 reading)."""
+    import yaml
+
+    from drac_ssl.config import PACKAGE_CONFIGS, to_dict
+
+    def leaves(d: object, prefix: str = "") -> dict[str, object]:
+        if isinstance(d, dict):
+            return {k: v for key, value in d.items() for k, v in leaves(value, f"{prefix}{key}.").items()}
+        return {prefix[:-1]: d}
+
+    for path in sorted(PACKAGE_CONFIGS.glob("*.yaml")):
+        written = leaves(yaml.safe_load(path.read_text(encoding="utf-8")))
+        resolved = leaves(to_dict(load_config(path)))
+        for key, value in written.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                assert resolved[key] == value, (path, key)
