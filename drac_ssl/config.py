@@ -1143,6 +1143,9 @@ def _override_text(arg: str, key: str, raw: str) -> Any:
             return value
     if text.lower() in ("true", "false"):
         return text.lower()
+    if key in NO_VALUE_WORDS_REFUSED and text.lower() in NO_VALUE_WORDS and not (
+            text == "~" and key == "data.root"):  # data.root=~ is the home folder, as ~/x is
+        raise ConfigError(_no_value_word_text(arg, key, text))
     if key == "data.root" and not text:
         raise ConfigError(
             f"command line '{arg}': data.root is empty (an unset shell variable, data.root=$DRAC, "
@@ -1150,6 +1153,36 @@ def _override_text(arg: str, key: str, raw: str) -> Any:
             f"your data.\n  fix: data.root=/path/to/your/data; to run the phantom set, leave "
             f"data.root out (with a config whose root is \"\") or write data.root=\"''\"")
     return raw
+
+
+NO_VALUE_WORDS = ("null", "none", "~")
+"""Words that mean "no value" to YAML (``null``, ``~``, any case) or Python (``None``), which an
+override of a text setting takes as typed (:func:`_override_text`)."""
+NO_VALUE_WORDS_REFUSED = (*EMPTY_PATH_MEANS, "run.name")
+"""The text settings whose empty value means something of its own (:data:`EMPTY_PATH_MEANS`,
+``run.name``'s automatic name), for which a :data:`NO_VALUE_WORDS` override is refused with how
+to write the empty value (``run.name=null`` would make a run folder named ``null``; ``data.root=~``
+stays the home folder)."""
+
+
+def _no_value_word_text(arg: str, key: str, text: str) -> str:
+    """The error of ``key=text`` (a :data:`NO_VALUE_WORDS` word for a setting of
+    :data:`NO_VALUE_WORDS_REFUSED`): what it would be read as, what the empty value means, and
+    the fix: the empty value as typed (``key=``; ``data.root``'s is refused when typed empty, so
+    its phantom set is asked for as the setting left out or ``data.root="''"``), or the word
+    itself as a name (a path ``./null``, a quoted run name)."""
+    means = EMPTY_PATH_MEANS.get(key, "the name <dataset>-<date>-<time>")
+    if key == "run.name":
+        would, literal = f"a run folder named {text!r}", f"to name the run {text}, quote it: run.name=\"'{text}'\""
+    else:
+        would = "the home folder" if text == "~" else f"the path {text!r}"
+        literal = f"a file or folder named {text}: {key}=./{text}" if text != "~" else ""
+    empty = (f"data.root=/path/to/your/data; to run {means}, leave data.root out (with a config "
+             f"whose root is \"\") or write data.root=\"''\"" if key == "data.root" else
+             f"{key}= (nothing after the =) for {means}")
+    return (f"command line '{arg}': {key} is {text!r}, not an empty value: an override of a text "
+            f"setting is the text typed, so this would be {would} (an empty {key} means "
+            f"{means}).\n  fix: {empty}" + (f"; {literal}" if literal else ""))
 
 
 def _is_override(word: str) -> bool:

@@ -107,7 +107,8 @@ def test_a_run_saved_with_referable_from_off_read_as_false_resumes_with_off() ->
     ("data.root=/data/DRAC #2", "data.root", "/data/DRAC #2"),
     ("data.root=~", "data.root", "~"),
     ("data.root=~/DRAC", "data.root", "~/DRAC"),
-    ("data.root=null", "data.root", "null"),
+    ("data.root=./null", "data.root", "./null"),
+    ("run.name='null'", "run.name", "null"),  # the fix's run.name="'null'" as the shell passes it
     ("data.labels_csv=labels #1.csv", "data.labels_csv", "labels #1.csv"),
     ("pretrain.backbone.weights=w: 1.pt", "pretrain.backbone.weights", "w: 1.pt"),
     ("run.name='quoted'", "run.name", "quoted"),  # a YAML-quoted value: its text, unquoted
@@ -232,3 +233,28 @@ def test_every_package_config_resolves_as_before() -> None:
         for key, value in written.items():
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 assert resolved[key] == value, (path, key)
+
+
+@pytest.mark.parametrize("setting", ["data.root", "data.labels_csv", "pretrain.backbone.weights",
+                                     "run.reuse", "run.name"])
+@pytest.mark.parametrize("word", ["null", "Null", "NULL", "none", "None", "~"])
+def test_null_or_none_typed_for_a_setting_whose_empty_value_means_something_is_refused(
+        setting: str, word: str) -> None:
+    """A review: run.reuse=null, pretrain.backbone.weights=none and run.name=null once meant
+    empty (YAML's none); since text settings keep the text typed, run.name=null silently made
+    a run folder named 'null' (reuse and weights were refused later, as missing paths). Such a
+    word for these settings is refused where it is read, with how to write the empty value, as
+    data.root= typed empty is (and as 'root: ~' in a config file is); data.root=~ stays the home
+    folder."""
+    if setting == "data.root" and word == "~":
+        assert load_config(None, [f"{setting}={word}"]).data.root == "~"
+        return
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, [f"{setting}={word}"])
+    message = str(caught.value)
+    assert message.startswith(f"command line '{setting}={word}': {setting} is {word!r}, not an "
+                              "empty value"), message
+    empty = {"data.root": "leave data.root out", "run.name": "run.name= (nothing after the =)"}
+    assert "\n  fix: " in message and empty.get(setting, f"{setting}= (nothing after the =)") in message
+    _, _, problems = preflight.read_config(None, [f"{setting}={word}"])
+    assert len(problems) == 1 and f"{setting} is {word!r}" in problems[0].line
