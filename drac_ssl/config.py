@@ -955,7 +955,7 @@ def _written_values(node: yaml.Node | None, data: Any, tp: Any = Config, item: b
     """``data`` (the document of the composed ``node``, of declared type ``tp``) with the plain
     values YAML 1.1 misreads replaced, for a config file and an override alike: a setting
     declared text (a name, a path) keeps the text written where YAML read a number or a date
-    (``name: 12:30`` is ``'12:30'``, not 750); a number setting is read by YAML 1.2's rules
+    (``labels_csv: 12:30`` is ``'12:30'``, not 750); a number setting is read by YAML 1.2's rules
     (:func:`yaml12_number`: ``seed: 010`` is 10; ``epochs: 1:40`` stays the text ``'1:40'``,
     which :func:`_coerce` refuses as not a number); an ``item`` of a list of text settings
     written as a number is a :class:`NumberText`. Booleans (``true``) and none (``~``) are left
@@ -1067,12 +1067,14 @@ def _key_line(path: Path, dotted: str) -> str:
 def parse_override(arg: str) -> tuple[list[str], Any]:
     """Split ``a.b.c=value`` into (['a','b','c'], parsed value). The value of a setting
     declared text (a name, a path, a word: ``run.name``, ``data.root``) is its exact text
-    (:func:`_override_text`: ``run.name=12:30`` is ``'12:30'``, ``data.root=/d/DRAC #2`` keeps
-    its ``#2``); any other value is parsed as YAML 1.2 (:func:`read_yaml`: ``yes``, ``no``,
-    ``on`` and ``off`` stay words; numbers, booleans and ``[a, b]`` lists are read as such).
+    (:func:`_override_text`: ``data.labels_csv=12:30`` is ``'12:30'``, ``data.root=/d/DRAC #2`` keeps
+    its ``#2``); any other value is parsed as YAML 1.2 (:func:`_read_override_value`: ``yes``,
+    ``no``, ``on`` and ``off`` stay words; numbers by YAML 1.2's rules, ``010`` 10; booleans and
+    ``[a, b]`` lists are read as such).
 
     Raises:
-        ConfigError: no ``=``, no key, or ``data.root`` typed empty."""
+        ConfigError: no ``=``, no key, ``data.root`` typed empty, or a no-value word (``null``)
+            for a setting whose empty value means something (:data:`NO_VALUE_WORDS_REFUSED`)."""
     if "=" not in arg:
         raise ConfigError(
             f"command line: '{arg}' is not an override.\n"
@@ -1518,6 +1520,11 @@ def every_stage_fix() -> str:
     return f"run.stages=[{','.join(RunConfig().stages)}] (the default: every stage), or the ones wanted, e.g. run.stages=[ingest]"
 
 
+NOT_IN_FOLDER_NAMES = '<>:"|?*'
+"""The characters Windows refuses in a file or folder name besides its separators / and \\
+(:func:`run_name_problem`)."""
+
+
 def run_name_problem(name: str, out_dir: str) -> tuple[str, str]:
     """What is wrong with ``run.name`` and the fix, or ``("", "")`` when it is a plain folder
     name (or empty: ``<dataset>-<date>-<time>``).
@@ -1526,7 +1533,16 @@ def run_name_problem(name: str, out_dir: str) -> tuple[str, str]:
     ``.``, ``..`` or an absolute path would put it elsewhere (``../../x``: outside
     ``run.out_dir``). The fix is the name's last part (``run1`` when it has none) and,
     where the folder the name pointed at can be made, the ``run.out_dir`` that makes it there.
+
+    A name holding a character Windows refuses in a file name (:data:`NOT_IN_FOLDER_NAMES`,
+    ``12:30``) is refused on every system, so that a run folder can be copied to any: the fix
+    replaces each with ``-`` (``12-30``).
     """
+    if name and "/" not in name and "\\" not in name and (odd := sorted(set(name) & set(NOT_IN_FOLDER_NAMES))):
+        said = " ".join(odd)
+        return (f"run.name is the name of the run folder: {name!r} holds {said}, which Windows "
+                f"refuses in a folder name (a run folder must open on any system)",
+                f"run.name={''.join('-' if c in NOT_IN_FOLDER_NAMES else c for c in name)}")
     if not name or ("/" not in name and "\\" not in name and name not in (".", "..")):
         return "", ""
     target = os.path.normpath(os.path.join(out_dir, name))

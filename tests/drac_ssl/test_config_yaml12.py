@@ -99,7 +99,7 @@ def test_a_run_saved_with_referable_from_off_read_as_false_resumes_with_off() ->
 # A setting whose declared type is text (a name, a path) keeps the override's exact text: YAML
 # 1.1 read 12:30 as the sexagesimal 750, 001 as 1 and cut a value at ' #' (a comment).
 @pytest.mark.parametrize("override, setting, text", [
-    ("run.name=12:30", "run.name", "12:30"),
+    ("data.labels_csv=12:30", "data.labels_csv", "12:30"),  # run.name=12:30: Windows refuses ':'
     ("run.name=001", "run.name", "001"),
     ("run.name=010", "run.name", "010"),
     ("run.name=exp #3", "run.name", "exp #3"),
@@ -162,9 +162,10 @@ def test_a_path_written_as_yaml_null_in_a_config_file_is_an_error(tmp_path: Path
 
 def test_a_text_setting_in_a_config_file_keeps_the_text_written(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
-    path.write_text("data:\n  root: ''\nrun:\n  name: 12:30\n  out_dir: 010\n", encoding="utf-8")
+    path.write_text("data:\n  root: ''\n  labels_csv: 12:30\nrun:\n  name: 001\n  out_dir: 010\n",
+                    encoding="utf-8")
     cfg = load_config(path)
-    assert (cfg.run.name, cfg.run.out_dir, cfg.data.root) == ("12:30", "010", "")
+    assert (cfg.run.name, cfg.run.out_dir, cfg.data.root, cfg.data.labels_csv) == ("001", "010", "", "12:30")
     assert preflight.read_config(path)[0] == cfg
 
 
