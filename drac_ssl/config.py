@@ -1124,8 +1124,8 @@ def _declared_type(parts: Sequence[str]) -> Any:
 
 
 def _override_text(arg: str, key: str, raw: str) -> Any:
-    """The value of a text setting (a name, a path, a word) typed as ``key=raw``: its exact text,
-    not YAML's reading of it (YAML 1.1 made ``12:30`` the number 750, ``010`` 8, and cut
+    """The value of a text setting (a name, a path, a word) typed as ``key=raw``: its text (the
+    spaces around it aside, as YAML read them: ``run.name= x `` is ``x``), not YAML's reading of it (YAML 1.1 made ``12:30`` the number 750, ``010`` 8, and cut
     ``exp #3`` at its comment). A value quoted whole (``'...'`` or ``"..."``) is the quoted text,
     one in ``[...]`` or ``{...}`` the YAML list or mapping (which :func:`_coerce` refuses with
     the fix); ``true`` / ``false`` in any case the word in lower case, as YAML's booleans were
@@ -1154,7 +1154,7 @@ def _override_text(arg: str, key: str, raw: str) -> Any:
             f"gives this), and an empty data.root means {EMPTY_PATH_MEANS['data.root']}, not "
             f"your data.\n  fix: data.root=/path/to/your/data; to run the phantom set, leave "
             f"data.root out (with a config whose root is \"\") or write data.root=\"''\"")
-    return raw
+    return text  # the spaces around it aside, as YAML read a plain value
 
 
 NO_VALUE_WORDS = ("null", "none", "~")

@@ -259,3 +259,12 @@ def test_null_or_none_typed_for_a_setting_whose_empty_value_means_something_is_r
     assert "\n  fix: " in message and empty.get(setting, f"{setting}= (nothing after the =)") in message
     _, _, problems = preflight.read_config(None, [f"{setting}={word}"])
     assert len(problems) == 1 and f"{setting} is {word!r}" in problems[0].line
+
+
+def test_a_text_override_loses_the_spaces_around_it_as_yaml_read_them() -> None:
+    """A review: run.name=" x " (the shell passes 'run.name= x ') kept its spaces, a run folder
+    ' x ', where YAML read it as 'x'; spaces inside are kept, and a value quoted whole keeps
+    its own."""
+    assert load_config(None, ["run.name= x "]).run.name == "x"
+    assert load_config(None, ["data.root= /data/DRAC 2022 "]).data.root == "/data/DRAC 2022"
+    assert load_config(None, ["run.name=' x '"]).run.name == " x "
