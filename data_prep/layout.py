@@ -1149,6 +1149,13 @@ largest number such a folder has (a scale of up to 10 grades, 0- or 1-based): 12
 folders, or 401/ .. 403/, are no grades (:func:`grade_folder_names`)."""
 
 
+GRADE_FOLDERS_WORDS = (f"a folder-per-grade tree has at most {GRADE_FOLDERS_MAX} numbered folders, "
+                       f"none above {GRADE_FOLDERS_MAX}/: 0/ .. {GRADE_FOLDERS_MAX - 1}/ or 1/ .. "
+                       f"{GRADE_FOLDERS_MAX}/")
+"""The rule of :func:`grade_folder_names` in words, for the advice on folders beyond it (the
+ingest's and ``python -m data_prep flatten``'s)."""
+
+
 def grade_folder_names(names: Iterable[str]) -> bool:
     """Whether subfolder ``names`` read as a folder-per-grade tree: integers of a grade range
     (none above :data:`GRADE_FOLDERS_MAX`, at most that many folders). Numbered folders
@@ -1256,8 +1263,7 @@ def _image_tree_words(root: Path, subs: list[tuple[Path, int]], not_looked_at: i
     if not grade_folder_names(names):
         flat = shlex.quote(str(root.with_name(f"{root.name}_flat")))
         numbered = all(n.isascii() and n.isdigit() for n in names)
-        return (f"{said}" + (f"; folders numbered beyond a grade scale (a folder-per-grade tree "
-                             f"has at most {GRADE_FOLDERS_MAX} folders, 0/ .. {GRADE_FOLDERS_MAX}/) "
+        return (f"{said}" + (f"; folders numbered beyond a grade scale ({GRADE_FOLDERS_WORDS}) "
                              "look like per-patient folders, not grades" if numbered else "")
                 + f": {_copy_into_one_folder(root, subs)} (and put their label CSV there, or pass "
                 f"it with --labels-csv FILE); {EXPORT_THE_COPY.format(flat=flat)}")

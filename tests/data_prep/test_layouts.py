@@ -1724,6 +1724,7 @@ def test_numbered_folders_beyond_a_grade_range_are_per_patient_folders_not_grade
     flat = images.with_name("Images_flat")
     assert "flatten" not in message and "NAME403" not in message, message
     assert "401/, 402/ and 403/" in message and "look like per-patient folders" in message, message
+    assert "at most 10 numbered folders, none above 10/: 0/ .. 9/ or 1/ .. 10/)" in message, message
     assert "images in per-patient (or other) subfolders are not read" in message, message
     export = f"python -m drac_ssl.export RUN --images {shlex.quote(str(flat))} --out TEAM.csv"
     assert export in message, message
