@@ -587,12 +587,14 @@ not taken for the empty path; ``data.root=`` typed empty on the command line is 
 
 def _null_path_text(where: str, key: str) -> str:
     """The error of a path setting of :data:`EMPTY_PATH_MEANS` that YAML read as none, and the fix
-    (in the file's words: ``root: ""`` for the empty path, ``root: "~"`` for the home folder)."""
+    (in the file's words: ``root: ""`` for the empty path; ``root: "~"`` for the home folder,
+    offered for ``data.root`` alone: the home folder is no weights file, run or label CSV)."""
     name = key.rsplit(".", 1)[-1]
+    home = f"{name}: \"~\" for the home folder; " if key == "data.root" else ""
     return (f"{where}: '{key}' has no value: YAML reads ~, null and nothing after the colon as "
             f"none, not as a path (nor ~ as the home folder), and an empty {key} means "
-            f"{EMPTY_PATH_MEANS[key]}.\n  fix: {name}: /the/path (or {name}: \"~\" for the home "
-            f"folder; {name}: \"\" for {EMPTY_PATH_MEANS[key]})")
+            f"{EMPTY_PATH_MEANS[key]}.\n  fix: {name}: /the/path (or {home}{name}: \"\" for "
+            f"{EMPTY_PATH_MEANS[key]})")
 
 
 def _not_finite_text(where: str, key: str, value: Any, fixes: FixBase | None = None) -> str:

@@ -268,3 +268,20 @@ def test_a_text_override_loses_the_spaces_around_it_as_yaml_read_them() -> None:
     assert load_config(None, ["run.name= x "]).run.name == "x"
     assert load_config(None, ["data.root= /data/DRAC 2022 "]).data.root == "/data/DRAC 2022"
     assert load_config(None, ["run.name=' x '"]).run.name == " x "
+
+
+@pytest.mark.parametrize("section, key", [("pretrain.backbone", "weights"), ("run", "reuse"),
+                                          ("data", "labels_csv")])
+def test_a_file_path_left_as_yaml_null_is_not_offered_the_home_folder(tmp_path: Path, section: str,
+                                                                       key: str) -> None:
+    """A review: 'weights: ~' was told 'weights: "~" for the home folder', a folder that is no
+    weights file (nor a run folder, nor a label CSV): only data.root, a folder, is offered it."""
+    path = tmp_path / "c.yaml"
+    head, _, last = section.rpartition(".")
+    block = (f"{head}:\n  {last}:\n    {key}: ~\n" if head else f"{section}:\n  {key}: ~\n")
+    path.write_text(block, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert f"'{section}.{key}' has no value" in message, message
+    assert "home folder" not in message.split("fix:")[1] and f'{key}: ""' in message, message
