@@ -687,9 +687,10 @@ def own_eye_cell(where: str, name: str, cells: Sequence[str], positions: Sequenc
     return cells[positions[eye]], None
 
 
-PER_EYE_FIX = {"ingest": "to train on each image's own eye, pass the set folder as --root without "
-                           "--grade-column (docs/data.md, DeepDRiD); nothing to do if the patient's "
-                           "grade is the label you mean",
+PER_EYE_FIX = {"ingest": "to train on each image's own eye, drop --grade-column (a DeepDRiD set "
+                           "folder as --root reads each image's eye column; a flat copy needs the "
+                           "two columns merged into one: docs/data.md, DeepDRiD); nothing to do if "
+                           "the patient's grade is the label you mean",
                "score": "to score each image against its own eye, drop --grade-column; nothing to "
                         "do if the patient's grade is the label you mean"}
 """What to do about a per-eye CSV read through another grade column (:func:`per_eye_columns_unread`),
