@@ -48,7 +48,7 @@ from pathlib import Path
 from data_prep.layout import (
     COLUMNS,
     EXPORT_THE_COPY,
-    GRADE_FOLDERS_MAX,
+    GRADE_FOLDERS_WORDS,
     IMAGE_SUFFIXES,
     PLAIN_TEST_DIR,
     copy_into_one_folder,
@@ -237,8 +237,7 @@ def per_patient_folders(tree: Path, numbered: list[Path]) -> str:
               else ", ".join(shown[:-1]) + f" and {shown[-1]}" if len(shown) > 1 else shown[0])
     command, flat, clashes = copy_into_one_folder(root, [(p, 0) for p in numbered])
     return (f"{tree}: {counted(len(names), 'numbered subfolder')} ({listed}) beyond a grade scale "
-            f"(a folder-per-grade tree has at most {GRADE_FOLDERS_MAX} folders, 0/ .. "
-            f"{GRADE_FOLDERS_MAX}/) look like per-patient folders, not grades -> copy their images "
+            f"({GRADE_FOLDERS_WORDS}) look like per-patient folders, not grades -> copy their images "
             f"into one folder, keeping their names{clashes}:\n  {command}\nthen pass --root "
             f"{shlex.quote(str(flat))} to python -m data_prep ingest with their label CSV "
             f"(--labels-csv FILE); {EXPORT_THE_COPY.format(flat=shlex.quote(str(flat)))}")

@@ -1149,6 +1149,13 @@ largest number such a folder has (a scale of up to 10 grades, 0- or 1-based): 12
 folders, or 401/ .. 403/, are no grades (:func:`grade_folder_names`)."""
 
 
+GRADE_FOLDERS_WORDS = (f"a folder-per-grade tree has at most {GRADE_FOLDERS_MAX} numbered folders, "
+                       f"none above {GRADE_FOLDERS_MAX}/: 0/ .. {GRADE_FOLDERS_MAX - 1}/ or 1/ .. "
+                       f"{GRADE_FOLDERS_MAX}/")
+"""The rule of :func:`grade_folder_names` in words, for the advice on folders beyond it (the
+ingest's and ``python -m data_prep flatten``'s)."""
+
+
 def grade_folder_names(names: Iterable[str]) -> bool:
     """Whether subfolder ``names`` read as a folder-per-grade tree: integers of a grade range
     (none above :data:`GRADE_FOLDERS_MAX`, at most that many folders). Numbered folders
@@ -1168,17 +1175,21 @@ recurse)."""
 
 def copy_into_one_folder(root: Path, subs: list[tuple[Path, int]]) -> tuple[str, Path, str]:
     """The command that copies the images of ``root``'s subfolders into one folder beside it
-    (``ROOT_flat``), keeping their names: ``mkdir -p ROOT_flat && (cd ROOT && find .
-    -mindepth 2 -maxdepth 2 -type f ... -name '*.jpg' -exec cp {} ROOT_flat/ \\;)``: the
-    images directly in each subfolder (not deeper, not hidden, not a plain folder's
-    ``test/``), each image suffix found named, with ``cp`` as GNU and macOS both take it and
-    a ``mkdir -p`` that a second run passes. The subfolders two of which hold one name
+    (``ROOT_flat``), keeping their names: ``mkdir -p /abs/ROOT_flat && (cd /abs/ROOT && find .
+    -mindepth 2 -maxdepth 2 -type f ... -name '*.jpg' -exec sh -c 'cp "$@" "$0"'
+    /abs/ROOT_flat/ {} +)``: the images directly in each subfolder (not deeper, not hidden,
+    not a plain folder's ``test/``), each image suffix found named, with ``cp`` as GNU and
+    macOS both take it (no ``-t``) and a ``mkdir -p`` that a second run passes. Both folders
+    are absolute (``root`` made so by spelling, ``..`` taken out): the command works from any
+    folder after its ``cd``, and ``--images .`` or ``..`` name a real ``ROOT_flat``. A ``cp``
+    that fails fails the command (``-exec ... +`` passes its exit status on; ``\\;`` did not). The subfolders two of which hold one name
     (``cp`` would keep only one of them) are checked over the same files (a listing of the
     subfolders, no image opened; ``subs``, the image subfolders found, name the suffixes
     when the listing cannot be read). Returns the command, ``ROOT_flat`` and the words on the
     names two subfolders share (``''`` when none): what the ingest's advice
     (:func:`_copy_into_one_folder`) and ``python -m drac_ssl.export --images`` of such a folder
     say."""
+    root = Path(os.path.abspath(root))
     flat = root.with_name(f"{root.name}_flat")
     suffixes: set[str] = set()
     seen: dict[str, str] = {}
@@ -1207,7 +1218,8 @@ def copy_into_one_folder(root: Path, subs: list[tuple[Path, int]]) -> tuple[str,
     names = f"\\( {names} \\)" if len(suffixes) > 1 else names
     skip = "".join(f" ! -path {q(f'./{name}/*')}" for name in tests)
     command = (f"mkdir -p {q(str(flat))} && (cd {q(str(root))} && find . -mindepth 2 -maxdepth 2 "
-               f"-type f ! -path './.*' ! -name '.*'{skip} {names} -exec cp {{}} {q(str(flat))}/ \\;)")
+               f"-type f ! -path './.*' ! -name '.*'{skip} {names} -exec sh -c 'cp \"$@\" \"$0\"' "
+               f"{q(str(flat) + '/')} {{}} +)")
     clashes = (f" (first rename the images that share a name across subfolders, e.g. "
                f"{_cut(clash)}: one copy would replace the other)" if clash else "")
     return command, flat, clashes
@@ -1251,8 +1263,7 @@ def _image_tree_words(root: Path, subs: list[tuple[Path, int]], not_looked_at: i
     if not grade_folder_names(names):
         flat = shlex.quote(str(root.with_name(f"{root.name}_flat")))
         numbered = all(n.isascii() and n.isdigit() for n in names)
-        return (f"{said}" + (f"; folders numbered beyond a grade scale (a folder-per-grade tree "
-                             f"has at most {GRADE_FOLDERS_MAX} folders, 0/ .. {GRADE_FOLDERS_MAX}/) "
+        return (f"{said}" + (f"; folders numbered beyond a grade scale ({GRADE_FOLDERS_WORDS}) "
                              "look like per-patient folders, not grades" if numbered else "")
                 + f": {_copy_into_one_folder(root, subs)} (and put their label CSV there, or pass "
                 f"it with --labels-csv FILE); {EXPORT_THE_COPY.format(flat=flat)}")

@@ -375,16 +375,17 @@ def ungraded_words(rows: Sequence[LabelRow], marked: tuple[int, str] | None = No
 
 
 def marked_ungradable_problem(csv_path: Path, rows: Sequence[LabelRow], marked: tuple[int, str],
-                              grade_names: Sequence[str]) -> Problem:
+                              grade_names: Sequence[str], fix: str | None = None) -> Problem:
     """The error of the label rows (``rows``, at least one) whose grade is the one their layout
     writes for an ungradable image (``marked``: grade, layout name; DeepDRiD's regular set
     writes 5, beyond ICDR's 0..4), under ``data.ungradable=error``: no grade scale fixes
-    them, so the fix is :data:`LEAVE_OUT_FIX` (never six names in ``--grades``). One row: at
-    its line; several: one error of the file with two example rows."""
+    them, so the fix is :data:`LEAVE_OUT_FIX` (never six names in ``--grades``), or ``fix``
+    (the scorer's). One row: at its line; several: one error of the file with two example
+    rows."""
     grade, layout = marked
     label = f"{layout}'s label for an image its graders found ungradable"
-    fix = (f"{LEAVE_OUT_FIX}, or write the grade of each such image ({choices(grade_names)}), "
-           "or delete those rows and move their images out of the folder")
+    fix = fix or (f"{LEAVE_OUT_FIX}, or write the grade of each such image ({choices(grade_names)}), "
+                  "or delete those rows and move their images out of the folder")
     if len(rows) == 1:
         return error(f"{csv_path}:{rows[0].line}", f"{rows[0].name} has grade {grade}, {label}",
                      fix, "grade")
@@ -620,16 +621,26 @@ def other_eye_column(columns: Sequence[str], grade_column: str) -> str | None:
     return None
 
 
-def other_eye_problem(where: str, name: str, grade_column: str, other: str) -> Problem:
+OTHER_EYE_FIX = {"ingest": "the grades are per eye in two columns: for a DeepDRiD set, pass its "
+                           "folder (regular-fundus-training) as --root without --grade-column, "
+                           "which reads each image's eye column; otherwise merge them into one "
+                           "grade column (docs/data.md, DeepDRiD)",
+                 "score": "the grades are per eye in two columns: drop --grade-column, which "
+                          "scores each image against its own eye's column (a DeepDRiD CSV); "
+                          "otherwise merge them into one grade column"}
+"""What to do about a row whose grade is in the other eye's column (:func:`other_eye_problem`),
+for the ingest and for ``python -m drac_ssl.export --score``."""
+
+
+def other_eye_problem(where: str, name: str, grade_column: str, other: str,
+                      reader: str = "ingest") -> Problem:
     """The error of a row whose grade cell is empty while the other eye's column
     (:func:`other_eye_column`) is filled: the grades are per eye, and leaving such rows out
-    (``--ungradable leave_out``) would drop every image of one eye."""
+    (``--ungradable leave_out``) would drop every image of one eye. ``reader``: whose fix
+    (:data:`OTHER_EYE_FIX`)."""
     return dataclasses.replace(
         error(where, f"{name} has no grade in {grade_column!r}: this row's grade is in {other!r}",
-              "the grades are per eye in two columns: for a DeepDRiD set, pass its folder "
-              "(regular-fundus-training) as --root without --grade-column, which reads each "
-              "image's eye column; otherwise merge them into one grade column (docs/data.md, "
-              "DeepDRiD)", "per-eye"),
+              OTHER_EYE_FIX[reader], "per-eye"),
         summary=f"the grades are per eye ({grade_column!r} and {other!r}); --ungradable "
                 "leave_out would drop every image of one eye")
 
@@ -676,9 +687,10 @@ def own_eye_cell(where: str, name: str, cells: Sequence[str], positions: Sequenc
     return cells[positions[eye]], None
 
 
-PER_EYE_FIX = {"ingest": "to train on each image's own eye, pass the set folder as --root without "
-                           "--grade-column (docs/data.md, DeepDRiD); nothing to do if the patient's "
-                           "grade is the label you mean",
+PER_EYE_FIX = {"ingest": "to train on each image's own eye, drop --grade-column (a DeepDRiD set "
+                           "folder as --root reads each image's eye column; a flat copy needs the "
+                           "two columns merged into one: docs/data.md, DeepDRiD); nothing to do if "
+                           "the patient's grade is the label you mean",
                "score": "to score each image against its own eye, drop --grade-column; nothing to "
                         "do if the patient's grade is the label you mean"}
 """What to do about a per-eye CSV read through another grade column (:func:`per_eye_columns_unread`),

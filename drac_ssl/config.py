@@ -555,16 +555,19 @@ def _grade_names_read_as_values(value: list[Any], where: str) -> None:
     """A ConfigError when ``data.grades`` holds an item YAML read as a boolean (``true``) or a
     number (``1``): grade names are words, and a list of numbers is most often label values
     taken for names."""
-    odd = [v for v in value if isinstance(v, (bool, int, float))]
+    def odd_(v: Any) -> bool:
+        return isinstance(v, (bool, int, float, NumberText))
+
+    odd = [v for v in value if odd_(v)]
     if not odd:
         return
-    said = [_as_text(v) for v in odd]
+    said = [str(v) if isinstance(v, NumberText) else _as_text(v) for v in odd]
     listed = f"{', '.join(said[:-1])} and {said[-1]}" if len(said) > 1 else said[0]
     kinds = {"boolean" if isinstance(v, bool) else "number" for v in odd}
     kind = " or ".join(sorted(kinds))
     kind = f"{kind}s" if len(said) > 1 else f"a {kind}"
-    quoted = "[" + ", ".join(repr(_as_text(v)) if isinstance(v, (bool, int, float)) else str(v)
-                             for v in value) + "]"
+    quoted = "[" + ", ".join(repr(str(v) if isinstance(v, NumberText) else _as_text(v)) if odd_(v)
+                             else str(v) for v in value) + "]"
     raise ConfigError(
         f"{where}: 'data.grades' holds {listed}, read as {kind}, not words: grade names are "
         f"words, the names of grades 0..K-1 in order (the label CSV holds the numbers).\n"
@@ -584,12 +587,14 @@ not taken for the empty path; ``data.root=`` typed empty on the command line is 
 
 def _null_path_text(where: str, key: str) -> str:
     """The error of a path setting of :data:`EMPTY_PATH_MEANS` that YAML read as none, and the fix
-    (in the file's words: ``root: ""`` for the empty path, ``root: "~"`` for the home folder)."""
+    (in the file's words: ``root: ""`` for the empty path; ``root: "~"`` for the home folder,
+    offered for ``data.root`` alone: the home folder is no weights file, run or label CSV)."""
     name = key.rsplit(".", 1)[-1]
+    home = f"{name}: \"~\" for the home folder; " if key == "data.root" else ""
     return (f"{where}: '{key}' has no value: YAML reads ~, null and nothing after the colon as "
             f"none, not as a path (nor ~ as the home folder), and an empty {key} means "
-            f"{EMPTY_PATH_MEANS[key]}.\n  fix: {name}: /the/path (or {name}: \"~\" for the home "
-            f"folder; {name}: \"\" for {EMPTY_PATH_MEANS[key]})")
+            f"{EMPTY_PATH_MEANS[key]}.\n  fix: {name}: /the/path (or {home}{name}: \"\" for "
+            f"{EMPTY_PATH_MEANS[key]})")
 
 
 def _not_finite_text(where: str, key: str, value: Any, fixes: FixBase | None = None) -> str:
@@ -654,8 +659,9 @@ def _coerce(value: Any, tp: Any, where: str, key: str, fixes: FixBase | None = N
             raise ConfigError(f"{where}: '{key}' must be an integer, got {value!r}.{_default_fix(key, fixes, value)}")
         try:
             as_float = float(value)
-        except ValueError:
-            raise ConfigError(f"{where}: '{key}' must be an integer, got {value!r}.{_default_fix(key, fixes, value)}") from None
+        except ValueError:  # '1:40', '0b101': YAML 1.1's numbers are text under 1.2
+            raise ConfigError(f"{where}: '{key}' must be an integer, got {value!r}, which is not a "
+                              f"number.{_default_fix(key, fixes, value)}") from None
         if not math.isfinite(as_float):
             raise ConfigError(_not_finite_text(where, key, value, fixes))
         if not as_float.is_integer():
@@ -912,28 +918,76 @@ def _yaml_error_text(path: Path, exc: yaml.YAMLError) -> str:
             f"  fix: check indentation and 'key: value' syntax on that line.")
 
 
-_TEXT_READ_AS_VALUE = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:timestamp")
+_NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+_TEXT_READ_AS_VALUE = (*_NUMBER_TAGS, "tag:yaml.org,2002:timestamp")
 """What YAML 1.1 makes of some plain text (``12:30`` the sexagesimal 750, ``010`` the octal 8,
 ``2024-05-01`` a date)."""
 
+_YAML12_FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?")
+_YAML12_SPECIAL = {".inf": math.inf, "+.inf": math.inf, "-.inf": -math.inf, ".nan": math.nan}
 
-def _keep_written_text(node: yaml.Node | None, data: Any, section: Any = Config) -> None:
-    """In ``data`` (the document of the composed ``node``), the text as written for every setting
-    of ``section`` declared text (a name, a path) that YAML read as a number or a date:
-    ``name: 12:30`` is ``'12:30'``, not ``'750'``. Booleans (``true``) and none (``~``) are
-    left to :func:`_coerce`; a quoted value is text already."""
-    if not isinstance(node, yaml.MappingNode) or not isinstance(data, dict):
-        return
-    hints = _type_hints(section)
-    for key, value in node.value:
-        name = key.value if isinstance(key, yaml.ScalarNode) else None
-        if name not in hints or name not in data:
-            continue
-        if dataclasses.is_dataclass(hints[name]):
-            _keep_written_text(value, data[name], hints[name])
-        elif (hints[name] is str and isinstance(value, yaml.ScalarNode) and value.style is None
-              and value.tag in _TEXT_READ_AS_VALUE):
-            data[name] = value.value
+
+def yaml12_number(text: str) -> int | float | None:
+    """The number the plain YAML scalar ``text`` is under YAML 1.2's core schema, else None:
+    decimal integers (``010`` is 10, not YAML 1.1's octal 8), ``0o`` octal and ``0x`` hexadecimal
+    (which YAML 1.1 read alike: ``0x10`` is 16), decimal floats (``1e-3``, ``.5``), ``.inf`` and
+    ``.nan`` (its three spellings each). YAML 1.1's sexagesimal (``1:40``, 100), binary (``0b11``)
+    and ``_`` separators are no numbers under 1.2: None."""
+    if re.fullmatch(r"[-+]?[0-9]+", text):
+        return int(text, 10)
+    if re.fullmatch(r"0o[0-7]+", text):
+        return int(text[2:], 8)
+    if re.fullmatch(r"0x[0-9a-fA-F]+", text):
+        return int(text[2:], 16)
+    if _YAML12_FLOAT.fullmatch(text):
+        return float(text)
+    if text in (*_YAML12_SPECIAL, *(w.replace("inf", "Inf").replace("nan", "NaN") for w in _YAML12_SPECIAL),
+                *(w.upper() for w in _YAML12_SPECIAL)):
+        return _YAML12_SPECIAL[text.lower()]
+    return None
+
+
+class NumberText(str):
+    """An item of a list of text settings (``data.grades``) written as a plain number (``010``,
+    ``12:30``: a number to YAML 1.1 or 1.2), kept as typed: the grade-name check refuses it
+    quoting this text (:func:`_grade_names_read_as_values`), not YAML's reading of it (8, 750)."""
+
+
+def _written_values(node: yaml.Node | None, data: Any, tp: Any = Config, item: bool = False) -> Any:
+    """``data`` (the document of the composed ``node``, of declared type ``tp``) with the plain
+    values YAML 1.1 misreads replaced, for a config file and an override alike: a setting
+    declared text (a name, a path) keeps the text written where YAML read a number or a date
+    (``labels_csv: 12:30`` is ``'12:30'``, not 750); a number setting is read by YAML 1.2's rules
+    (:func:`yaml12_number`: ``seed: 010`` is 10; ``epochs: 1:40`` stays the text ``'1:40'``,
+    which :func:`_coerce` refuses as not a number); an ``item`` of a list of text settings
+    written as a number is a :class:`NumberText`. Booleans (``true``) and none (``~``) are left
+    to :func:`_coerce`; a quoted value is text already. Mappings are changed in place."""
+    if dataclasses.is_dataclass(tp):
+        if isinstance(node, yaml.MappingNode) and isinstance(data, dict):
+            hints = _type_hints(tp)
+            for key, value in node.value:
+                name = key.value if isinstance(key, yaml.ScalarNode) else None
+                if name in hints and name in data:
+                    data[name] = _written_values(value, data[name], hints[name])
+        return data
+    if typing.get_origin(tp) in (list, tuple):
+        (item_tp,) = typing.get_args(tp)[:1] or (Any,)
+        if isinstance(node, yaml.SequenceNode) and isinstance(data, list) and len(node.value) == len(data):
+            return [_written_values(n, d, item_tp, item=True) for n, d in zip(node.value, data, strict=True)]
+        return data
+    if not isinstance(node, yaml.ScalarNode) or node.style is not None:
+        return data
+    if tp in (int, float):
+        number = yaml12_number(node.value)
+        if number is not None:
+            return number
+        return node.value if node.tag in _NUMBER_TAGS else data
+    if tp is str:
+        if item and (node.tag in _NUMBER_TAGS or yaml12_number(node.value) is not None):
+            return NumberText(node.value)
+        if node.tag in _TEXT_READ_AS_VALUE:
+            return node.value
+    return data
 
 
 def _load_yaml(path: Path) -> dict[str, Any]:
@@ -960,7 +1014,7 @@ def _load_yaml(path: Path) -> dict[str, Any]:
         node = loader.get_single_node()
         repeated = _repeated_key(node)
         data = loader.construct_document(node) if node is not None else None
-        _keep_written_text(node, data)
+        data = _written_values(node, data)
     except yaml.YAMLError as exc:
         raise ConfigError(_yaml_error_text(path, exc)) from None
     finally:
@@ -1015,12 +1069,14 @@ def _key_line(path: Path, dotted: str) -> str:
 def parse_override(arg: str) -> tuple[list[str], Any]:
     """Split ``a.b.c=value`` into (['a','b','c'], parsed value). The value of a setting
     declared text (a name, a path, a word: ``run.name``, ``data.root``) is its exact text
-    (:func:`_override_text`: ``run.name=12:30`` is ``'12:30'``, ``data.root=/d/DRAC #2`` keeps
-    its ``#2``); any other value is parsed as YAML 1.2 (:func:`read_yaml`: ``yes``, ``no``,
-    ``on`` and ``off`` stay words; numbers, booleans and ``[a, b]`` lists are read as such).
+    (:func:`_override_text`: ``data.labels_csv=12:30`` is ``'12:30'``, ``data.root=/d/DRAC #2`` keeps
+    its ``#2``); any other value is parsed as YAML 1.2 (:func:`_read_override_value`: ``yes``,
+    ``no``, ``on`` and ``off`` stay words; numbers by YAML 1.2's rules, ``010`` 10; booleans and
+    ``[a, b]`` lists are read as such).
 
     Raises:
-        ConfigError: no ``=``, no key, or ``data.root`` typed empty."""
+        ConfigError: no ``=``, no key, ``data.root`` typed empty, or a no-value word (``null``)
+            for a setting whose empty value means something (:data:`NO_VALUE_WORDS_REFUSED`)."""
     if "=" not in arg:
         raise ConfigError(
             f"command line: '{arg}' is not an override.\n"
@@ -1030,13 +1086,30 @@ def parse_override(arg: str) -> tuple[list[str], Any]:
     key = key.strip().lstrip("-")
     if not key:
         raise ConfigError(f"command line: '{arg}' has no key before '='.")
-    if _declared_type(key.split(".")) is str:
+    tp = _declared_type(key.split("."))
+    if tp is str:
         return key.split("."), _override_text(arg, key, raw)
     try:
-        value = read_yaml(raw) if raw != "" else ""
+        value = _read_override_value(raw, tp) if raw != "" else ""
     except yaml.YAMLError:
         value = raw
     return key.split("."), value
+
+
+def _read_override_value(raw: str, tp: Any) -> Any:
+    """An override's value read as YAML (:class:`YamlLoader`), then as a config file's value of
+    declared type ``tp`` is (:func:`_written_values`: YAML 1.2's numbers, grade names as typed);
+    ``tp`` None (no such setting) is YAML's reading.
+
+    Raises:
+        yaml.YAMLError: ``raw`` is not valid YAML."""
+    loader = YamlLoader(raw)  # a SafeLoader subclass
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    finally:
+        loader.dispose()
+    return _written_values(node, data, tp) if tp is not None else data
 
 
 def _declared_type(parts: Sequence[str]) -> Any:
@@ -1053,8 +1126,8 @@ def _declared_type(parts: Sequence[str]) -> Any:
 
 
 def _override_text(arg: str, key: str, raw: str) -> Any:
-    """The value of a text setting (a name, a path, a word) typed as ``key=raw``: its exact text,
-    not YAML's reading of it (YAML 1.1 made ``12:30`` the number 750, ``010`` 8, and cut
+    """The value of a text setting (a name, a path, a word) typed as ``key=raw``: its text (the
+    spaces around it aside, as YAML read them: ``run.name= x `` is ``x``), not YAML's reading of it (YAML 1.1 made ``12:30`` the number 750, ``010`` 8, and cut
     ``exp #3`` at its comment). A value quoted whole (``'...'`` or ``"..."``) is the quoted text,
     one in ``[...]`` or ``{...}`` the YAML list or mapping (which :func:`_coerce` refuses with
     the fix); ``true`` / ``false`` in any case the word in lower case, as YAML's booleans were
@@ -1074,13 +1147,46 @@ def _override_text(arg: str, key: str, raw: str) -> Any:
             return value
     if text.lower() in ("true", "false"):
         return text.lower()
+    if key in NO_VALUE_WORDS_REFUSED and text.lower() in NO_VALUE_WORDS and not (
+            text == "~" and key == "data.root"):  # data.root=~ is the home folder, as ~/x is
+        raise ConfigError(_no_value_word_text(arg, key, text))
     if key == "data.root" and not text:
         raise ConfigError(
             f"command line '{arg}': data.root is empty (an unset shell variable, data.root=$DRAC, "
             f"gives this), and an empty data.root means {EMPTY_PATH_MEANS['data.root']}, not "
             f"your data.\n  fix: data.root=/path/to/your/data; to run the phantom set, leave "
             f"data.root out (with a config whose root is \"\") or write data.root=\"''\"")
-    return raw
+    return text  # the spaces around it aside, as YAML read a plain value
+
+
+NO_VALUE_WORDS = ("null", "none", "~")
+"""Words that mean "no value" to YAML (``null``, ``~``, any case) or Python (``None``), which an
+override of a text setting takes as typed (:func:`_override_text`)."""
+NO_VALUE_WORDS_REFUSED = (*EMPTY_PATH_MEANS, "run.name")
+"""The text settings whose empty value means something of its own (:data:`EMPTY_PATH_MEANS`,
+``run.name``'s automatic name), for which a :data:`NO_VALUE_WORDS` override is refused with how
+to write the empty value (``run.name=null`` would make a run folder named ``null``; ``data.root=~``
+stays the home folder)."""
+
+
+def _no_value_word_text(arg: str, key: str, text: str) -> str:
+    """The error of ``key=text`` (a :data:`NO_VALUE_WORDS` word for a setting of
+    :data:`NO_VALUE_WORDS_REFUSED`): what it would be read as, what the empty value means, and
+    the fix: the empty value as typed (``key=``; ``data.root``'s is refused when typed empty, so
+    its phantom set is asked for as the setting left out or ``data.root="''"``), or the word
+    itself as a name (a path ``./null``, a quoted run name)."""
+    means = EMPTY_PATH_MEANS.get(key, "the name <dataset>-<date>-<time>")
+    if key == "run.name":
+        would, literal = f"a run folder named {text!r}", f"to name the run {text}, quote it: run.name=\"'{text}'\""
+    else:
+        would = "the home folder" if text == "~" else f"the path {text!r}"
+        literal = f"a file or folder named {text}: {key}=./{text}" if text != "~" else ""
+    empty = (f"data.root=/path/to/your/data; to run {means}, leave data.root out (with a config "
+             f"whose root is \"\") or write data.root=\"''\"" if key == "data.root" else
+             f"{key}= (nothing after the =) for {means}")
+    return (f"command line '{arg}': {key} is {text!r}, not an empty value: an override of a text "
+            f"setting is the text typed, so this would be {would} (an empty {key} means "
+            f"{means}).\n  fix: {empty}" + (f"; {literal}" if literal else ""))
 
 
 def _is_override(word: str) -> bool:
@@ -1416,6 +1522,11 @@ def every_stage_fix() -> str:
     return f"run.stages=[{','.join(RunConfig().stages)}] (the default: every stage), or the ones wanted, e.g. run.stages=[ingest]"
 
 
+NOT_IN_FOLDER_NAMES = '<>:"|?*'
+"""The characters Windows refuses in a file or folder name besides its separators / and \\
+(:func:`run_name_problem`)."""
+
+
 def run_name_problem(name: str, out_dir: str) -> tuple[str, str]:
     """What is wrong with ``run.name`` and the fix, or ``("", "")`` when it is a plain folder
     name (or empty: ``<dataset>-<date>-<time>``).
@@ -1424,7 +1535,16 @@ def run_name_problem(name: str, out_dir: str) -> tuple[str, str]:
     ``.``, ``..`` or an absolute path would put it elsewhere (``../../x``: outside
     ``run.out_dir``). The fix is the name's last part (``run1`` when it has none) and,
     where the folder the name pointed at can be made, the ``run.out_dir`` that makes it there.
+
+    A name holding a character Windows refuses in a file name (:data:`NOT_IN_FOLDER_NAMES`,
+    ``12:30``) is refused on every system, so that a run folder can be copied to any: the fix
+    replaces each with ``-`` (``12-30``).
     """
+    if name and "/" not in name and "\\" not in name and (odd := sorted(set(name) & set(NOT_IN_FOLDER_NAMES))):
+        said = " ".join(odd)
+        return (f"run.name is the name of the run folder: {name!r} holds {said}, which Windows "
+                f"refuses in a folder name (a run folder must open on any system)",
+                f"run.name={''.join('-' if c in NOT_IN_FOLDER_NAMES else c for c in name)}")
     if not name or ("/" not in name and "\\" not in name and name not in (".", "..")):
         return "", ""
     target = os.path.normpath(os.path.join(out_dir, name))

@@ -75,14 +75,18 @@ import numpy as np
 
 from data_prep.grades import SHOWN_ROWS, choices, describe
 from data_prep.labels import Table, column_index, missing_column, normalise, parse_grade, read_table
-from data_prep.layout import COLUMNS, EYE_COLUMNS, PATIENT_COLUMNS
+from data_prep.layout import COLUMNS, EYE_COLUMNS, PATIENT_COLUMNS, UNGRADABLE_GRADES
 from data_prep.problems import Problem, counted, error, in_line_order, note
 from data_prep.validate import (
+    LabelRow,
     NameIndex,
     grade_from_name,
     grade_names_note,
     is_ungraded,
+    marked_ungradable_problem,
     one_based_problem,
+    other_eye_column,
+    other_eye_problem,
     own_eye_cell,
     patient_column_guess,
     per_eye_columns_unread,
@@ -285,6 +289,24 @@ def _columns(table: Table, image_column: str | None, grade_column: str | None
     return index, layout, problems
 
 
+UNGRADABLE_SCORE_FIX = ("delete those rows and the submission's rows of their images: an image "
+                        "without a true grade cannot be scored")
+"""The scorer's fix for rows of a layout's ungradable grade (DeepDRiD's 5), as for an empty cell."""
+
+
+def _marked_ungradable(table: Table, k: int) -> tuple[int, str] | None:
+    """(grade, layout name) of the grade the label CSV's layout writes for an ungradable image
+    (:data:`data_prep.layout.UNGRADABLE_GRADES`: DeepDRiD's 5, its header told by both per-eye
+    columns, whichever column is read), when the submission's ``k`` grades do not hold it
+    (six grades read it as a grade, as the ingest does); else None."""
+    header = {normalise(c) for c in table.columns}
+    for kind, grade in UNGRADABLE_GRADES.items():
+        eyes = EYE_COLUMNS.get(kind, ())
+        if eyes and all(normalise(c) in header for c in eyes) and not 0 <= grade < k:
+            return grade, LAYOUT_NAMES[kind]
+    return None
+
+
 EYE_SCORE_FIX = ("write the image id with its eye as DeepDRiD names it (<patient>_l<n> or "
                  "<patient>_r<n>), or delete the row and the submission's row of the image")
 """The scorer's fix for a per-eye label row whose image id names no eye."""
@@ -329,7 +351,13 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
     as the ingest reads it: each row's grade is its own eye's column, the eye told from the
     image id (:func:`data_prep.validate.own_eye_cell`), and its patients from the column the
     layout owns (``patient_id``). ``patient_column`` (``--patient-column``) names the patients'
-    column of any CSV; ``LabelRows.patients`` then holds each row's patient."""
+    column of any CSV; ``LabelRows.patients`` then holds each row's patient. Read through one
+    eye's column (``--grade-column left_eye_DR_Level``), a row whose cell is empty beside the
+    other eye's filled one is the ingest's error (:func:`data_prep.validate.other_eye_problem`,
+    the fix: drop ``--grade-column``), not an ungradable row; a grade the CSV's layout writes for
+    an ungradable image (DeepDRiD's 5, :data:`data_prep.layout.UNGRADABLE_GRADES`) beyond the
+    submission's scale is one error naming it so (refused as an empty cell is), not a grade
+    outside 0..K-1."""
     path = Path(path)
     wanted = ([c for c in (image_column, grade_column, patient_column) if c]
               + [c for k in LABEL_LAYOUTS for c in COLUMNS[k]]
@@ -355,6 +383,12 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
     if patient_column and patient_at is None:
         raise ScoreError(_problem_text(f"cannot find the columns of the label CSV {path}", problems))
     k = len(grade_names)
+    # one grade column of a per-eye CSV: an empty cell beside the other eye's filled one is that
+    # eye's row (validate.other_eye_problem, the ingest's words), not an ungradable image
+    other = other_eye_column(table.columns, column) if not eyes else None
+    other_at = column_index(table, other)[0] if other else None
+    marked = _marked_ungradable(table, k)
+    marked_rows: list[LabelRow] = []  # rows of the layout's ungradable grade (DeepDRiD's 5)
     names: list[str] = []
     grades: list[int | None] = []
     lines: list[int] = []
@@ -384,7 +418,13 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
         grade = parse_grade(raw)
         if grade is None and (grade := grade_from_name(raw, grade_names)) is not None:
             by_name[grade] = by_name.get(grade, 0) + 1  # said once, as the ingest says it
-        if grade is None:
+        if marked is not None and grade == marked[0]:  # the layout's word for ungradable
+            marked_rows.append(LabelRow(name, None, patient, line, raw.strip()))
+            grade = None
+        elif (grade is None and other_at is not None and is_ungraded(raw)
+              and not is_ungraded(cells[other_at])):
+            problems.append(other_eye_problem(where, name, column, str(other), "score"))
+        elif grade is None:
             named = "" if _numbered(grade_names) else f" nor one of the names {', '.join(grade_names)}"
             what = (f"{name} has no grade ({'an empty cell' if not raw.strip() else repr(raw.strip())}"
                     "; an ungradable image?)" if is_ungraded(raw) else
@@ -404,6 +444,9 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
         problems.append(grade_names_note(path, by_name, grade_names, "nothing to do (scored as those numbers)"))
     if outside:
         problems += _outside_problems(path, column, grade_names, grades, outside, per_eye=bool(eyes))
+    if marked_rows and marked is not None:
+        problems.append(marked_ungradable_problem(path, marked_rows, marked, grade_names,
+                                                  UNGRADABLE_SCORE_FIX))
     if not names and not any(p.severity == "error" for p in problems):
         problems.append(error(path, "the label CSV has a header but no rows",
                               "add one row per image of the submission", "csv"))

@@ -331,8 +331,11 @@ def test_per_patient_folders_are_refused_as_grade_folders(
     flat = tmp_path / "Images_flat"
     assert code == 2 and not flat.exists(), (out, err)
     assert "401/, 402/ and 403/" in err and "look like per-patient folders, not grades" in err, err
-    assert f"-exec cp {{}} {shlex.quote(str(flat))}/ \\;)" in err, err
+    assert f"-exec sh -c 'cp \"$@\" \"$0\"' {shlex.quote(str(flat) + '/')} {{}} +)" in err, err
     assert "--labels-csv FILE" in err and "python -m drac_ssl.export RUN --images" in err, err
+    # the rule in words that add up (0/ .. 10/ is 11 folders, which the rule refuses)
+    assert ("a folder-per-grade tree has at most 10 numbered folders, none above 10/: 0/ .. 9/ or "
+            "1/ .. 10/)") in err and "0/ .. 10/)" not in err, err
     tree = tmp_path / "eleven"
     _grey_tree(tree, range(11))  # 0/ .. 10/: more than 10 folders
     code, out, err = flatten(capsys, "--root", tree)

@@ -1484,7 +1484,8 @@ def test_per_patient_subfolders_are_not_offered_as_grade_folders(tmp_path: Path,
     flat = images.with_name("Images_flat")
     assert "flatten" not in message and "1-based" not in message, message
     assert "images in per-patient (or other) subfolders are not read" in message, message
-    assert (f"-name '*.jpg' -exec cp {{}} {flat}/ \\;)\nthen pass --root {flat} --labels-csv "
+    assert (f"-name '*.jpg' -exec sh -c 'cp \"$@\" \"$0\"' {flat}/ {{}} +)\nthen pass --root {flat} "
+            f"--labels-csv "
             f"{csv_path}") in message, message
     message = run_error(config(images, grades="icdr", labels_csv=str(csv_path),
                                image_column="image_id", grade_column="left_eye_DR_Level"),
@@ -1723,6 +1724,7 @@ def test_numbered_folders_beyond_a_grade_range_are_per_patient_folders_not_grade
     flat = images.with_name("Images_flat")
     assert "flatten" not in message and "NAME403" not in message, message
     assert "401/, 402/ and 403/" in message and "look like per-patient folders" in message, message
+    assert "at most 10 numbered folders, none above 10/: 0/ .. 9/ or 1/ .. 10/)" in message, message
     assert "images in per-patient (or other) subfolders are not read" in message, message
     export = f"python -m drac_ssl.export RUN --images {shlex.quote(str(flat))} --out TEAM.csv"
     assert export in message, message
@@ -1755,8 +1757,8 @@ def test_the_evaluation_folder_above_images_says_the_spreadsheet_and_the_patient
     assert "a column of image names and one of grades" in message and "--labels-csv FILE" in message
     assert "Images/ holds no image itself" in message, message
     assert "401/, 402/ and 403/" in message and "look like per-patient folders" in message, message
-    flat = shlex.quote(str(images.with_name("Images_flat")))
-    assert f"-exec cp {{}} {flat}/ \\;)" in message, message
+    flat = shlex.quote(str(images.with_name("Images_flat")) + "/")
+    assert f"-exec sh -c 'cp \"$@\" \"$0\"' {flat} {{}} +)" in message, message
     # a spreadsheet among images is no image file to move out but a label file to save as CSV
     plain = tmp_path / "plain"
     for i in range(3):
@@ -1779,7 +1781,8 @@ def test_the_patients_grade_column_read_as_each_images_grade_is_said(tmp_path: P
     assert len(said) == 1, result.notes
     assert "the patient's grade (the worse eye), not the image's own eye's" in said[0], said
     assert "'left_eye_DR_Level' / 'right_eye_DR_Level'" in said[0], said
-    assert "without --grade-column" in said[0], said
+    # --root is the set folder already: the fix is to drop the option, not to pass that root
+    assert "drop --grade-column" in said[0] and "pass the set folder as --root" not in said[0], said
     assert any("patient_DR_Level" in n for n in summary(result)["notes"]), summary(result).keys()
     default = ingest.run(config(images.parent), tmp_path / "default", verbose=False)
     assert not any("is read as each image's grade" in n for n in default.notes), default.notes

@@ -160,6 +160,32 @@ def test_run_name_must_be_a_plain_folder_name_in_out_dir() -> None:
         assert "/" not in load_config(path).run.name
 
 
+@pytest.mark.parametrize("name, fixed", [("12:30", "12-30"), ("a<b>", "a-b-"), ('say"hi"', "say-hi-"),
+                                         ("a|b", "a-b"), ("what?", "what-"), ("run*", "run-")])
+def test_run_name_with_a_character_windows_refuses_is_refused_on_every_system(
+        tmp_path: Path, name: str, fixed: str) -> None:
+    """A review: run.name=12:30 made a run folder on Linux and would be an OSError traceback on
+    Windows, which refuses <>:"|?* in a file name. Refused everywhere, so a run folder can be
+    copied between systems, with the name those characters replaced by '-' as the fix."""
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, [f"run.name={name}"])
+    message = str(caught.value)
+    assert f"{name!r} holds " in message and "Windows" in message, message
+    assert f"fix: run.name={fixed}" in message, message
+    from drac_ssl import preflight
+    from drac_ssl.config import run_name_problem
+
+    cfg, sources, findings = preflight.read_config(None, [f"run.name={name}"])
+    assert findings == [] and cfg.run.name == name  # read as typed, then refused by the check
+    (found,) = [f for f in preflight.check(cfg, tmp_path / "runs" / "x", sources, stages=["ingest"])
+                if f.setting == "run.name"]
+    assert found.severity == "error" and "Windows" in found.what, found
+
+    what, fix = run_name_problem(name, "runs")
+    assert what and fix == f"run.name={fixed}"
+    assert run_name_problem(fixed, "runs") == ("", "")
+
+
 def test_a_shipped_config_named_from_another_folder_gets_its_absolute_path_and_a_word_on_paths(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)

@@ -99,7 +99,7 @@ def test_a_run_saved_with_referable_from_off_read_as_false_resumes_with_off() ->
 # A setting whose declared type is text (a name, a path) keeps the override's exact text: YAML
 # 1.1 read 12:30 as the sexagesimal 750, 001 as 1 and cut a value at ' #' (a comment).
 @pytest.mark.parametrize("override, setting, text", [
-    ("run.name=12:30", "run.name", "12:30"),
+    ("data.labels_csv=12:30", "data.labels_csv", "12:30"),  # run.name=12:30: Windows refuses ':'
     ("run.name=001", "run.name", "001"),
     ("run.name=010", "run.name", "010"),
     ("run.name=exp #3", "run.name", "exp #3"),
@@ -107,7 +107,8 @@ def test_a_run_saved_with_referable_from_off_read_as_false_resumes_with_off() ->
     ("data.root=/data/DRAC #2", "data.root", "/data/DRAC #2"),
     ("data.root=~", "data.root", "~"),
     ("data.root=~/DRAC", "data.root", "~/DRAC"),
-    ("data.root=null", "data.root", "null"),
+    ("data.root=./null", "data.root", "./null"),
+    ("run.name='null'", "run.name", "null"),  # the fix's run.name="'null'" as the shell passes it
     ("data.labels_csv=labels #1.csv", "data.labels_csv", "labels #1.csv"),
     ("pretrain.backbone.weights=w: 1.pt", "pretrain.backbone.weights", "w: 1.pt"),
     ("run.name='quoted'", "run.name", "quoted"),  # a YAML-quoted value: its text, unquoted
@@ -161,7 +162,126 @@ def test_a_path_written_as_yaml_null_in_a_config_file_is_an_error(tmp_path: Path
 
 def test_a_text_setting_in_a_config_file_keeps_the_text_written(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
-    path.write_text("data:\n  root: ''\nrun:\n  name: 12:30\n  out_dir: 010\n", encoding="utf-8")
+    path.write_text("data:\n  root: ''\n  labels_csv: 12:30\nrun:\n  name: 001\n  out_dir: 010\n",
+                    encoding="utf-8")
     cfg = load_config(path)
-    assert (cfg.run.name, cfg.run.out_dir, cfg.data.root) == ("12:30", "010", "")
+    assert (cfg.run.name, cfg.run.out_dir, cfg.data.root, cfg.data.labels_csv) == ("001", "010", "", "12:30")
     assert preflight.read_config(path)[0] == cfg
+
+
+# A number setting is read by YAML 1.2's rules, in an override and in a config file alike: YAML
+# 1.1 (PyYAML) read 010 as the octal 8, 1:40 as the sexagesimal 100 and 0b11 as 3 (a review).
+@pytest.mark.parametrize("written, value", [("010", 10), ("0010", 10), ("+7", 7), ("0x10", 16), ("0o10", 8),
+                                            ("1e2", 100), ("100.0", 100)])
+def test_a_number_setting_is_read_by_yaml_1_2s_rules(tmp_path: Path, written: str, value: int) -> None:
+    assert load_config(None, [f"run.seed={written}"]).run.seed == value
+    assert preflight.read_config(None, [f"run.seed={written}"])[0].run.seed == value
+    path = tmp_path / "c.yaml"
+    path.write_text(f"data:\n  root: ''\nrun:\n  seed: {written}\n", encoding="utf-8")
+    assert load_config(path).run.seed == value
+    assert preflight.read_config(path)[0].run.seed == value
+
+
+def test_a_float_setting_is_read_by_yaml_1_2s_rules() -> None:
+    assert load_config(None, ["pretrain.lr=010.5"]).pretrain.lr == 10.5
+    assert load_config(None, ["pretrain.augment.crop_scale=[00.5, 1]"]).pretrain.augment.crop_scale == [0.5, 1.0]
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, ["pretrain.lr=1:30.5"])
+    assert "'pretrain.lr' must be a number, got '1:30.5'.\n  fix: pretrain.lr=" in str(caught.value)
+
+
+@pytest.mark.parametrize("written", ["1:40", "0b101", "1:40:00"])
+def test_a_number_setting_written_as_yaml_1_1s_sexagesimal_or_binary_is_not_a_number(
+        tmp_path: Path, written: str) -> None:
+    message, in_file = _refused_both_ways(tmp_path, "pretrain", "lr: 0.1", "epochs", written)
+    assert f"'pretrain.epochs' must be an integer, got '{written}', which is not a number" in message, message
+    assert "fix: pretrain.epochs=100 (the default)" in message, message
+    assert in_file.startswith(f"{tmp_path / 'c.yaml'}:3: 'pretrain.epochs' must be an integer, "
+                              f"got '{written}'"), in_file
+    cfg, _, problems = preflight.read_config(None, [f"pretrain.epochs={written}"])
+    assert any(f"got '{written}', which is not a number" in p.what for p in problems), problems
+
+
+def test_a_list_of_numbers_is_read_by_yaml_1_2s_rules_and_grade_names_are_quoted_as_typed(
+        tmp_path: Path) -> None:
+    assert load_config(None, ["data.cache_sizes=[064, 0128]"]).data.cache_sizes == [64, 128]
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, ["data.cache_sizes=[64, 1:40]"])
+    assert "'data.cache_sizes[1]' must be an integer, got '1:40', which is not a number" in str(caught.value)
+    message, in_file = _refused_both_ways(tmp_path, "data", "root: ''", "grades", "[010, 12:30]")
+    assert "'data.grades' holds 010 and 12:30, read as numbers, not words" in message, message
+    assert "data.grades=['010', '12:30']" in message, message
+    assert "8" not in message.split("\n")[0] and "750" not in message, message
+    assert in_file.startswith(f"{tmp_path / 'c.yaml'}:3: 'data.grades' holds 010 and 12:30"), in_file
+    assert load_config(None, ["data.grades=['010', '12:30']"]).data.grades == ["010", "12:30"]
+
+
+def test_every_package_config_resolves_as_before() -> None:
+    """The configs/ files hold no number YAML 1.1 and 1.2 read differently: their resolved
+    settings are the same under both rules (checked here against a plain YAML 1.1 reading)."""
+    import yaml
+
+    from drac_ssl.config import PACKAGE_CONFIGS, to_dict
+
+    def leaves(d: object, prefix: str = "") -> dict[str, object]:
+        if isinstance(d, dict):
+            return {k: v for key, value in d.items() for k, v in leaves(value, f"{prefix}{key}.").items()}
+        return {prefix[:-1]: d}
+
+    for path in sorted(PACKAGE_CONFIGS.glob("*.yaml")):
+        written = leaves(yaml.safe_load(path.read_text(encoding="utf-8")))
+        resolved = leaves(to_dict(load_config(path)))
+        for key, value in written.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                assert resolved[key] == value, (path, key)
+
+
+@pytest.mark.parametrize("setting", ["data.root", "data.labels_csv", "pretrain.backbone.weights",
+                                     "run.reuse", "run.name"])
+@pytest.mark.parametrize("word", ["null", "Null", "NULL", "none", "None", "~"])
+def test_null_or_none_typed_for_a_setting_whose_empty_value_means_something_is_refused(
+        setting: str, word: str) -> None:
+    """A review: run.reuse=null, pretrain.backbone.weights=none and run.name=null once meant
+    empty (YAML's none); since text settings keep the text typed, run.name=null silently made
+    a run folder named 'null' (reuse and weights were refused later, as missing paths). Such a
+    word for these settings is refused where it is read, with how to write the empty value, as
+    data.root= typed empty is (and as 'root: ~' in a config file is); data.root=~ stays the home
+    folder."""
+    if setting == "data.root" and word == "~":
+        assert load_config(None, [f"{setting}={word}"]).data.root == "~"
+        return
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, [f"{setting}={word}"])
+    message = str(caught.value)
+    assert message.startswith(f"command line '{setting}={word}': {setting} is {word!r}, not an "
+                              "empty value"), message
+    empty = {"data.root": "leave data.root out", "run.name": "run.name= (nothing after the =)"}
+    assert "\n  fix: " in message and empty.get(setting, f"{setting}= (nothing after the =)") in message
+    _, _, problems = preflight.read_config(None, [f"{setting}={word}"])
+    assert len(problems) == 1 and f"{setting} is {word!r}" in problems[0].line
+
+
+def test_a_text_override_loses_the_spaces_around_it_as_yaml_read_them() -> None:
+    """A review: run.name=" x " (the shell passes 'run.name= x ') kept its spaces, a run folder
+    ' x ', where YAML read it as 'x'; spaces inside are kept, and a value quoted whole keeps
+    its own."""
+    assert load_config(None, ["run.name= x "]).run.name == "x"
+    assert load_config(None, ["data.root= /data/DRAC 2022 "]).data.root == "/data/DRAC 2022"
+    assert load_config(None, ["run.name=' x '"]).run.name == " x "
+
+
+@pytest.mark.parametrize("section, key", [("pretrain.backbone", "weights"), ("run", "reuse"),
+                                          ("data", "labels_csv")])
+def test_a_file_path_left_as_yaml_null_is_not_offered_the_home_folder(tmp_path: Path, section: str,
+                                                                       key: str) -> None:
+    """A review: 'weights: ~' was told 'weights: "~" for the home folder', a folder that is no
+    weights file (nor a run folder, nor a label CSV): only data.root, a folder, is offered it."""
+    path = tmp_path / "c.yaml"
+    head, _, last = section.rpartition(".")
+    block = (f"{head}:\n  {last}:\n    {key}: ~\n" if head else f"{section}:\n  {key}: ~\n")
+    path.write_text(block, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert f"'{section}.{key}' has no value" in message, message
+    assert "home folder" not in message.split("fix:")[1] and f'{key}: ""' in message, message

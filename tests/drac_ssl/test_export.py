@@ -1870,6 +1870,43 @@ def test_per_patient_folders_given_as_images_get_the_command_that_copies_them_in
     assert len(notes) == 11 and notes[-1].startswith("note: ... and 2 more sub-folders"), notes
 
 
+@pytest.mark.parametrize("cwd, given", [("parent", "Images"), ("images", "."), ("patient", "..")])
+def test_per_patient_folders_given_by_a_relative_path_get_a_command_that_copies_them(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        cwd: str, given: str) -> None:
+    """A review: --images Images (relative) printed 'mkdir -p Images_flat && (cd Images && find
+    ... -exec cp {} Images_flat/ ;)', which after the cd copies into a folder that is not
+    there (nothing copied) and still exits 0; --images . crashed on Path('.').with_name and
+    --images .. named '.._flat'. The command names its folders by absolute paths: run from the
+    folder the export was run in, it copies every image, and a cp that fails fails the command."""
+    from app.demo_bundle import build_demo_bundle
+
+    bundle_dir = build_demo_bundle(tmp_path / "run", image_size=32, source_size=48, n_folds=1)
+    images = tmp_path / "Images"
+    for patient in (401, 402, 403):
+        (images / str(patient)).mkdir(parents=True)
+        for eye in ("l1", "r1"):
+            cv2.imwrite(str(images / str(patient) / f"{patient}_{eye}.png"), np.full((48, 48), 9, np.uint8))
+    here = {"parent": tmp_path, "images": images, "patient": images / "401"}[cwd]
+    monkeypatch.chdir(here)
+    assert export.main([str(bundle_dir), "--images", given, "--out", str(tmp_path / "s.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "has an empty name" not in err and ".._flat" not in err, err
+    flat = tmp_path / "Images_flat"
+    (command,) = [line.strip() for line in err.splitlines() if line.strip().startswith("mkdir -p ")]
+    assert f"then run this command again with --images {shlex.quote(str(flat))}" in err, err
+    done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, check=False,
+                          cwd=here)
+    assert done.returncode == 0, (command, done.stderr)
+    assert sorted(p.name for p in flat.iterdir()) == sorted(p.name for p in images.glob("*/*.png"))
+    # a cp that fails (a folder in the way of one copy) fails the command, not a silent exit 0
+    (flat / "402_l1.png").unlink()
+    (flat / "402_l1.png").mkdir()
+    done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, check=False,
+                          cwd=here)
+    assert done.returncode != 0 and "402_l1.png" in done.stderr, (command, done.stderr)
+
+
 @pytest.mark.parametrize("where", ["run", "unfinished", "variant", "variant+config", "elsewhere"])
 def test_a_corrupt_bundle_metadata_names_the_file_and_how_to_rebuild_it(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str) -> None:

@@ -137,3 +137,50 @@ def test_score_says_when_the_patients_grade_is_read_for_each_image(
     assert ("'patient_DR_Level' is read as each image's grade, but it is the patient's grade (the worse "
             "eye), not the image's own eye's: this CSV grades each eye in 'left_eye_DR_Level' / "
             "'right_eye_DR_Level' -> to score each image against its own eye, drop --grade-column") in err, err
+
+
+def test_score_of_one_eye_column_says_the_other_eyes_rows_as_the_ingest_does(tmp_path: Path) -> None:
+    """A review: --grade-column left_eye_DR_Level on a DeepDRiD CSV gave an error per right-eye
+    row, '1_r1 has no grade (an empty cell; an ungradable image?)', where the ingest says the
+    row's grade is in the other eye's column (validate.other_eye_problem). The scorer says the
+    same, with its own fix: drop --grade-column."""
+    labels, cases, grades, _ = deepdrid_labels(tmp_path)
+    sub = submission(tmp_path / "team.csv", cases, grades)
+    with pytest.raises(scoring.ScoreError) as caught:
+        scoring.score(sub, labels, grade_column="left_eye_DR_Level")
+    text = str(caught.value)
+    assert "an ungradable image?" not in text, text
+    assert (f"{labels}:4: 1_r1 has no grade in 'left_eye_DR_Level': this row's grade is in "
+            "'right_eye_DR_Level' -> the grades are per eye in two columns: drop --grade-column, "
+            "which scores each image against its own eye's column") in text, text
+    assert "--root" not in text, text
+
+
+@pytest.mark.parametrize("grade_column", [None, "patient_DR_Level"])
+def test_score_of_deepdrids_grade_5_says_it_is_its_ungradable_label(
+        tmp_path: Path, grade_column: str | None) -> None:
+    """A review: a DeepDRiD CSV with grade 5 (DeepDRiD's label for an ungradable image) was
+    scored as 'grade 5 of 1_l1 is outside 0..4', while the ingest names it as DeepDRiD's
+    ungradable label (layout.UNGRADABLE_GRADES). The scorer names it so too and refuses it as
+    it refuses an empty cell: an image without a true grade cannot be scored."""
+    labels, cases, grades, _ = deepdrid_labels(tmp_path, {**EYES, 1: (5, 2), 3: (2, 5)})
+    sub = submission(tmp_path / "team.csv", cases, [min(g, 4) for g in grades])
+    with pytest.raises(scoring.ScoreError) as caught:
+        scoring.score(sub, labels, grade_column=grade_column)
+    text = str(caught.value)
+    assert "outside 0..4" not in text, text
+    if grade_column is None:
+        assert (f"{labels}: 4 rows have grade 5, DeepDRiD's label for an image its graders found "
+                "ungradable, e.g. line 2 (1_l1) and line 3 (1_l2) -> ") in text, text
+    else:  # the patient's grade: 5 for patients 1 and 3
+        assert "8 rows have grade 5, DeepDRiD's label for an image its graders found ungradable" in text
+    assert ("delete those rows and the submission's rows of their images: an image without a true "
+            "grade cannot be scored") in text, text
+    assert "--ungradable" not in text and "6 names" not in text, text
+    # six grade names read 5 as a grade, as the ingest does
+    six = tmp_path / "six.csv"
+    six.write_text("case,class,P0,P1,P2,P3,P4,P5\n" + "".join(
+        f"{c},{g}," + ",".join("0.5" if k == g else "0.1" for k in range(6)) + "\n"
+        for c, g in zip(cases, grades, strict=True)))
+    if grade_column is None:
+        assert scoring.score(six, labels, n_boot=20)["accuracy"] == 1.0
