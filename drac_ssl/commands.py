@@ -7,6 +7,11 @@ same words and exit code as its ``main()`` gives them (``main`` parses again wit
 parser). ``python -m drac_ssl.umm`` imports its stage inside ``main``, after parsing, and
 ``python -m data_prep`` builds its parser from modules that load no torch or scikit-learn:
 they need no parser here. ``tests/test_cli_imports.py`` checks every command.
+
+The installed ``drac-ssl-train`` (pyproject.toml's ``[project.scripts]``) imports its entry
+and calls it, with no ``__main__``: its entry, :func:`train_command`, lives here and takes the
+same early path as ``python -m drac_ssl.train`` (:func:`refuse_train_early`) before it imports
+:mod:`drac_ssl.train`.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from typing import Any
 
 __all__ = ["DEFAULT_N_BOOT", "SCORE_ONLY_OPTIONS", "OneConfig", "OverrideParser", "check_arguments_problem",
            "compare_parser", "export_parser", "option_override_fix", "report_parser",
-           "score_arguments_problem", "train_parser"]
+           "refuse_train_early", "score_arguments_problem", "train_command", "train_parser"]
 
 DEFAULT_N_BOOT = 1000
 """Resamples of a difference recomputed by ``python -m drac_ssl.compare`` without ``--n-boot``
@@ -100,6 +105,43 @@ def train_parser() -> argparse.ArgumentParser:
                              "default policy: half the cores, 1..4 (drac_ssl.runtime)")
     parser.add_argument("overrides", nargs="*", help="section.key=value overrides")
     return parser
+
+
+def refuse_train_early(argv: list[str] | None = None) -> None:
+    """What ``python -m drac_ssl.train`` answers before torch loads, for ``argv`` (default:
+    ``sys.argv[1:]``): ``--help`` (exit 0), a usage error, and a configuration that does not
+    read (a misspelt setting, a bad type, inf: :func:`drac_ssl.preflight.reading_refusal`,
+    the checks that need neither torch nor the data; no ``-c`` and no ``configs/``, a
+    non-editable install) are said on stderr and exit with code 2 (``SystemExit``). Returns
+    when the configuration reads: :func:`drac_ssl.train.main` then parses and checks it in
+    full."""
+    args = train_parser().parse_intermixed_args(argv)
+    from drac_ssl.config import ConfigError, default_config_file  # PyYAML only
+    from drac_ssl.preflight import reading_refusal  # no torch
+
+    overrides = [*args.overrides, *([f"run.threads={args.threads}"] if args.threads is not None else [])]
+    try:
+        refusal = reading_refusal(args.config or default_config_file(), overrides)
+    except ConfigError as exc:  # no -c and no configs/ (a non-editable install)
+        refusal = str(exc)
+    if refusal:
+        print(f"error: {refusal}", file=sys.stderr)
+        sys.exit(2)
+
+
+def train_command() -> None:
+    """The installed ``drac-ssl-train`` (pyproject.toml's ``[project.scripts]``): what
+    ``python -m drac_ssl.train`` does, in the same order: Ctrl-C quiet while starting
+    (:func:`drac_ssl.starting.quiet_while_starting`), :func:`refuse_train_early`, then
+    :func:`drac_ssl.train.main` and its exit (:func:`drac_ssl.train.exit_with`). Never
+    returns: ends the process with the command's exit code."""
+    from drac_ssl.starting import quiet_while_starting
+
+    quiet_while_starting("train")
+    refuse_train_early()
+    from drac_ssl import train  # torch, OpenCV, scikit-learn: only for a configuration that reads
+
+    train.exit_with(train.main())
 
 
 def export_parser() -> argparse.ArgumentParser:

@@ -37,23 +37,11 @@ if __name__ == "__main__":
     from drac_ssl.starting import quiet_while_starting
 
     quiet_while_starting("train")
-    from drac_ssl.commands import train_parser
+    # --help, a usage error, a configuration that does not read (a misspelt setting, a bad type,
+    # inf): answered before torch loads (the installed drac-ssl-train: commands.train_command)
+    from drac_ssl.commands import refuse_train_early
 
-    _args = train_parser().parse_intermixed_args()  # --help, a usage error: answered before torch loads
-    # a configuration that does not read (a misspelt setting, a bad type, inf): refused before
-    # torch loads, with the checks that need neither torch nor the data (preflight is light)
-    from drac_ssl.config import ConfigError as _ConfigError
-    from drac_ssl.config import default_config_file as _default_config_file
-    from drac_ssl.preflight import reading_refusal
-
-    try:
-        _refusal = reading_refusal(_args.config or _default_config_file(), [
-            *_args.overrides, *([f"run.threads={_args.threads}"] if _args.threads is not None else [])])
-    except _ConfigError as _exc:  # no -c and no configs/ (a non-editable install)
-        _refusal = str(_exc)
-    if _refusal:
-        print(f"error: {_refusal}", file=sys.stderr)
-        sys.exit(2)
+    refuse_train_early()
 
 import dataclasses
 import datetime as _dt

@@ -97,3 +97,37 @@ def test_commands_answer_help_and_usage_errors_without_the_heavy_imports(tmp_pat
                 if words not in said:
                     problems.append(f"{command}: did not say {words!r}: {said[-600:]!r}")
     assert not problems, "\n".join(problems)
+
+
+CONSOLE_RUNNER = """
+import contextlib, importlib, io, json, sys, tomllib
+heavy = {heavy!r}
+scripts = tomllib.load(open("pyproject.toml", "rb"))["project"]["scripts"]
+module, _, name = scripts[sys.argv[1]].partition(":")
+sys.argv = [sys.argv[1], *json.loads(sys.argv[2])]
+out, err = io.StringIO(), io.StringIO()
+with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    try:
+        code = getattr(importlib.import_module(module), name)()  # what the installed script runs
+    except SystemExit as stop:
+        code = stop.code if stop.code is not None else 0
+loaded = sorted(n for n in heavy if n in sys.modules)
+print(json.dumps({{"code": code, "loaded": loaded, "said": out.getvalue() + err.getvalue()}}))
+"""
+
+
+def test_the_installed_train_command_refuses_a_bad_configuration_before_torch_loads() -> None:
+    """``drac-ssl-train`` (the console script of pyproject.toml, which imports its entry and
+    calls it: no ``__main__``) takes the same early path as ``python -m drac_ssl.train``: a
+    configuration's errors, every one with its fix, exit 2, torch not loaded."""
+    env = {**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1",
+           "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    argv = ["run.bogus=1", "pretrain.lr=nan", "run.stages=[]"]
+    proc = subprocess.run([sys.executable, "-c", CONSOLE_RUNNER.format(heavy=HEAVY), "drac-ssl-train",
+                           json.dumps(argv)], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = json.loads(proc.stdout.splitlines()[-1])
+    assert got["code"] == 2, got["said"][-600:]
+    assert got["loaded"] == [], got["loaded"]
+    for words in SAID[("drac_ssl.train", tuple(argv))]:
+        assert words in got["said"], got["said"][-600:]
