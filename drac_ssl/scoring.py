@@ -150,6 +150,7 @@ class LabelRows:
     problems: list[Problem] = field(default_factory=list)  # errors, then notes
     patients: list[str] = field(default_factory=list)  # each row's patient ('' none); empty: no column
     patient_column: str = ""  # the column they come from ('' when none is read)
+    per_eye: bool = False  # each image's grade from its own eye's column (grade_column names both)
 
 
 def scale_names(num_grades: int) -> tuple[str, ...]:
@@ -452,7 +453,7 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
                               "add one row per image of the submission", "csv"))
     return LabelRows(path, names, grades, lines, table.columns[index["image-name"]], column, layout,
                      table.dialect, problems, patients if patient_at is not None else [],
-                     table.columns[patient_at] if patient_at is not None else "")
+                     table.columns[patient_at] if patient_at is not None else "", per_eye=bool(eyes))
 
 
 def _outside_problems(path: Path, column: str, grade_names: Sequence[str], grades: Sequence[int | None],
@@ -635,7 +636,8 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     each patient with all its images; else ``images``) / ``ci_units`` (how many) / ``n_boot`` /
     ``seed``, ``submission``, ``labels``,
     ``label_columns`` (``image``, ``grade``: per eye ``LEFT / RIGHT``, and ``patient`` when one
-    is read), ``label_layout``, ``label_dialect``, ``label_notes`` (lines: what reading the
+    is read), ``label_per_eye`` (True: each image's grade is its own eye's column, of the two
+    that ``label_columns["grade"]`` names), ``label_layout``, ``label_dialect``, ``label_notes`` (lines: what reading the
     label CSV said that is neither an error nor "nothing to do", e.g. its encoding, and the
     rows without a patient, each then resampled as a patient of its own),
     ``matched`` (labels matched by ``name``, ``stem``, ``number``, ``number_lost_zeros``, with
@@ -685,7 +687,8 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
         "submission": str(submission), "labels": str(labels),
         "label_columns": {"image": rows.image_column, "grade": rows.grade_column,
                           **({"patient": rows.patient_column} if rows.patient_column else {})},
-        "label_layout": rows.layout, "label_dialect": rows.dialect, "matched": matched,
+        "label_per_eye": rows.per_eye, "label_layout": rows.layout, "label_dialect": rows.dialect,
+        "matched": matched,
         # what reading the file said that the Labels line does not (not UTF-8: Windows-1252 ...)
         "label_notes": [p.line for p in rows.problems if p.severity != "error" and p.fix != "nothing to do"]
         + patient_notes,
@@ -732,7 +735,7 @@ def score_lines(record: dict[str, Any]) -> list[str]:
     lines = [f"Scored {record['submission']} against {record['labels']}: {record['n']} cases, {k} grades "
              f"({_described(names)})",
              f"Labels: columns {columns['image']!r} (image) and {columns['grade']!r} "
-             + ("(grade: each image's own eye, told from its id)" if " / " in columns["grade"] else "(grade)")
+             + ("(grade: each image's own eye, told from its id)" if record.get("label_per_eye") else "(grade)")
              + (f" and {columns['patient']!r} (patient)" if columns.get("patient") else "")
              + (f", the {layout} layout's" if layout else "") + f"; {record['label_dialect']}"
              + "".join(f"; {h}" for h in how),

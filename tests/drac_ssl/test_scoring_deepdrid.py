@@ -107,6 +107,23 @@ def test_score_of_other_labels_still_resamples_images(tmp_path: Path) -> None:
     assert "patient" not in record["label_columns"]
 
 
+def test_score_of_one_grade_column_named_with_a_slash_is_not_said_per_eye(tmp_path: Path) -> None:
+    """A grade column whose own name holds ' / ' (``a / b``) is one column: the Labels line
+    says '(grade)', not that each image's eye was told from its id (which the per-eye layouts'
+    two columns, joined by ' / ', mean); the record says which (``label_per_eye``)."""
+    labels = tmp_path / "labels.csv"
+    labels.write_text("image name,a / b\n" + "".join(f"{i}.png,{i % 5}\n" for i in range(10)))
+    sub = submission(tmp_path / "team.csv", [f"{i}.png" for i in range(10)], [i % 5 for i in range(10)])
+    record = scoring.score(sub, labels, grade_column="a / b", n_boot=20)
+    labels_line = next(line for line in scoring.score_lines(record) if line.startswith("Labels:"))
+    assert "'a / b' (grade);" in labels_line and "own eye" not in labels_line, labels_line
+    assert record["label_columns"]["grade"] == "a / b" and record["label_per_eye"] is False
+    eyes, cases, grades, _ = deepdrid_labels(tmp_path)
+    record = scoring.score(submission(tmp_path / "eyes.csv", cases, grades), eyes, n_boot=20)
+    assert record["label_per_eye"] is True
+    assert "(grade: each image's own eye, told from its id)" in "\n".join(scoring.score_lines(record))
+
+
 def test_score_resamples_the_patients_of_a_column_named_or_says_which_looks_like_one(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Any label CSV: --patient-column NAME resamples its patients; without it, a column that
