@@ -256,6 +256,8 @@ class Predictor:
 
     @property
     def path(self) -> Path:
+        """The folder of the loaded bundle (:attr:`drac_ssl.grading.bundle.Bundle.path`: the
+        ``bundle/`` folder, also when a run folder was given)."""
         return Path(self.bundle.path)
 
     @property

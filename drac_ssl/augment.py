@@ -746,6 +746,22 @@ class GpuTwoViewAugment(nn.Module):
     def forward(
         self, batch_uint8: Tensor, generator: torch.Generator | None = None
     ) -> tuple[Tensor, Tensor]:
+        """Two independently augmented views of each image of ``batch_uint8``.
+
+        Args:
+            batch_uint8: ``(B, C, H, W)`` with ``C`` = this module's ``channels``: uint8
+                0..255 (divided by 255 here) or float already in [0, 1]; any device.
+            generator: the random numbers (on the batch's device); None: torch's global RNG.
+
+        Returns:
+            ``(view_a, view_b)``: two float32 ``(B, C, S, S)`` tensors on the batch's device
+            (``S`` the recipe's ``image_size``), normalised with the recipe's mean/std;
+            ``view_a[i]`` and ``view_b[i]`` are two views of image ``i``.
+
+        Raises:
+            ValueError: the batch is not 4-D or its channel count is not ``channels`` (e.g. an
+                RGB batch given to a grey module), with the shape expected and the one given.
+        """
         if batch_uint8.ndim != 4 or batch_uint8.shape[1] != self.channels:
             raise ValueError(
                 f"expected a (B,{self.channels},H,W) batch, got shape {tuple(batch_uint8.shape)}"

@@ -168,6 +168,10 @@ class InputSpec:
                                                float(cfg.finetune.crop_scale[1])))
 
     def augment_config(self) -> AugmentConfig:
+        """The :class:`~drac_ssl.config.AugmentConfig` of this spec's transforms: its
+        ``recipe``, ``image_size`` and ``source_size`` (pixels, square sides) and
+        ``crop_scale`` (area fractions of the source image); every other augmentation setting
+        is the default."""
         return AugmentConfig(recipe=self.recipe, image_size=self.image_size,
                              source_size=self.source_size, crop_scale=list(self.crop_scale))
 
@@ -185,6 +189,14 @@ class InputSpec:
                                     recipe=self.view_recipe(), seed=seed)
 
     def to_metadata(self) -> dict[str, Any]:
+        """This spec as a bundle's ``metadata.json`` ``input`` section (JSON-ready), which
+        :meth:`from_metadata` reads back to an equal spec: ``channels`` (1 grey, 3 RGB),
+        ``size`` (``[image_size, image_size]``, the model's input in pixels),
+        ``source_size`` (pixels, the ingest cache's side), ``recipe``, ``value_range``,
+        ``normalization`` (``mean``/``std`` per channel, of x/255), ``preprocessing`` (the
+        steps from an image file to the model's input, in words, for a reader of the
+        bundle), ``train_crop_scale`` (area fractions) and, only when a fundus option is not
+        the default, ``ingest_preprocessing`` (:attr:`ingest_preprocessing`)."""
         if self.channels == 1 and not self.replays_fundus_preprocessing:
             steps = (f"8-bit grey image -> cv2.resize to {self.source_size}x{self.source_size} "
                      f"(INTER_AREA, as the ingest cache) -> cv2.resize to {self.image_size}x"
@@ -216,6 +228,17 @@ class InputSpec:
 
     @classmethod
     def from_metadata(cls, meta: dict[str, Any]) -> InputSpec:
+        """The spec recorded by :meth:`to_metadata` (a bundle's ``metadata.json`` ``input``
+        section). ``size`` may be ``[S, S]`` or ``S``; a section without ``train_crop_scale``
+        (an older bundle) gets :data:`DEFAULT_CROP_SCALE`, and one without
+        ``ingest_preprocessing`` the ingest's defaults
+        (:data:`drac_ssl.scale.DEFAULT_PREPROCESSING`: no fundus crop, no Graham filter).
+
+        Raises:
+            KeyError: a required key is missing (``channels``, ``source_size``, ``size``,
+                ``recipe``, ``normalization`` with ``mean`` and ``std``).
+            ValueError, TypeError: a value is not a number where one is needed.
+        """
         size = meta["size"]
         crop = meta.get("train_crop_scale") or DEFAULT_CROP_SCALE  # absent in older model.json
         prep = {**DEFAULT_PREPROCESSING, **(meta.get("ingest_preprocessing") or {})}
