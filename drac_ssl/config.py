@@ -1070,7 +1070,9 @@ def parse_override(arg: str) -> tuple[list[str], Any]:
     """Split ``a.b.c=value`` into (['a','b','c'], parsed value). The value of a setting
     declared text (a name, a path, a word: ``run.name``, ``data.root``) is its exact text
     (:func:`_override_text`: ``data.labels_csv=12:30`` is ``'12:30'``, ``data.root=/d/DRAC #2`` keeps
-    its ``#2``); any other value is parsed as YAML 1.2 (:func:`_read_override_value`: ``yes``,
+    its ``#2``), and so is each item of a list of text settings (:func:`_override_text_list`:
+    ``data.unlabelled=[/scans #2]`` keeps its ``#2``); any other value is parsed as YAML 1.2
+    (:func:`_read_override_value`: ``yes``,
     ``no``, ``on`` and ``off`` stay words; numbers by YAML 1.2's rules, ``010`` 10; booleans and
     ``[a, b]`` lists are read as such).
 
@@ -1089,6 +1091,8 @@ def parse_override(arg: str) -> tuple[list[str], Any]:
     tp = _declared_type(key.split("."))
     if tp is str:
         return key.split("."), _override_text(arg, key, raw)
+    if typing.get_origin(tp) in (list, tuple) and typing.get_args(tp)[:1] == (str,):
+        return key.split("."), _override_text_list(arg, key, raw)
     try:
         value = _read_override_value(raw, tp) if raw != "" else ""
     except yaml.YAMLError:
@@ -1157,6 +1161,103 @@ def _override_text(arg: str, key: str, raw: str) -> Any:
             f"your data.\n  fix: data.root=/path/to/your/data; to run the phantom set, leave "
             f"data.root out (with a config whose root is \"\") or write data.root=\"''\"")
     return text  # the spaces around it aside, as YAML read a plain value
+
+
+def _override_text_list(arg: str, key: str, raw: str) -> Any:
+    """The value of a list of text settings (``data.unlabelled``, ``data.grades``,
+    ``run.stages``) typed as ``key=raw``: each item its text as typed, as a single text
+    setting's is (:func:`_override_text`), not YAML's reading of the list (which cut
+    ``[/scans #2]`` at its comment, left the list unclosed and so took ``[/scans`` for a path).
+
+    ``[a, b]`` and ``a,b`` are split at their commas (an empty item, YAML's trailing comma,
+    is left out); an item quoted whole (``'Mild, early'``) is the quoted text, commas and
+    all; an item in ``[...]`` or ``{...}`` is YAML's list or mapping (which :func:`_coerce`
+    refuses with the fix); the other items keep their text, the spaces around them aside,
+    except what YAML would read as a boolean or number (``true``, ``010``): a boolean, or a
+    :class:`NumberText` keeping the text, which the grade-name check refuses (as in a config
+    file: :func:`_written_values`). A value quoted whole, a mapping, a list opened or closed
+    alone (``[a, b``: :func:`_coerce`'s fix) or a plain word YAML reads as no text (``1``,
+    ``null``) is read as before.
+
+    Raises:
+        ConfigError: a quote opened at the start of an item and never closed."""
+    text = raw.strip()
+    if not text:
+        return ""
+    bracketed = text[:1] == "[" and text[-1:] == "]"
+    if not bracketed:
+        if text[:1] == "[" or text[-1:] == "]":  # [a, b: _coerce's "not closed" and its fix
+            return text
+        quoted = len(text) >= 2 and text[0] == text[-1] and text[0] in "'\""
+        try:
+            value = read_yaml(text)
+        except yaml.YAMLError:
+            value = text
+        if quoted or not isinstance(value, str):  # a quoted value, a mapping, 1, null: as before
+            return value
+    items = _text_items(text[1:-1] if bracketed else text)
+    if items is None:
+        raise ConfigError(
+            f"command line '{arg}': '{key}' has a quote that is not closed: an item that starts "
+            f"with ' or \" ends at the same quote mark.\n  fix: close the quote, e.g. "
+            f"'{key}=[\"first item\", second]' (the whole override in the shell's quotes), or "
+            f"leave the quote out: each item is taken as typed")
+    return [_text_item(item) for item in items if item]
+
+
+def _text_items(inner: str) -> list[str] | None:
+    """The items of ``inner`` (a list's text without its brackets) split at the commas
+    between them, each stripped: a comma inside an item quoted from its start (``'a, b'``)
+    or inside an item that opens ``[`` or ``{`` (until it closes) is the item's; None when a
+    quote that starts an item is not closed."""
+    items: list[str] = []
+    i, n = 0, len(inner)
+    while True:
+        while i < n and inner[i] in " \t":
+            i += 1
+        start = i
+        if i < n and inner[i] in "'\"":  # to its closing quote ('' and \" are quote marks inside)
+            quote, i = inner[i], i + 1
+            while i < n:
+                if quote == '"' and inner[i] == "\\":
+                    i += 2
+                elif inner[i] == quote and not (quote == "'" and inner[i + 1:i + 2] == "'"):
+                    break
+                else:
+                    i += 2 if inner[i] == quote else 1
+            if i >= n:
+                return None
+            i += 1
+        depth = 0
+        nested = i < n and inner[i] in "[{"
+        while i < n and (inner[i] != "," or depth):
+            if nested and inner[i] in "[{":
+                depth += 1
+            elif nested and inner[i] in "]}":
+                depth -= 1
+            i += 1
+        items.append(inner[start:i].strip())
+        if i >= n:
+            return items
+        i += 1
+
+
+def _text_item(item: str) -> Any:
+    """One item of :func:`_override_text_list`: a quoted item's text, a ``[...]`` / ``{...}``
+    item's YAML value, a boolean for ``true`` / ``false`` (any case), a :class:`NumberText` for
+    what YAML 1.1 or 1.2 reads as a number, else the text as typed."""
+    if item[0] in "'\"[{":
+        try:
+            value = read_yaml(item)
+        except yaml.YAMLError:
+            return item
+        return value if isinstance(value, (str, list, dict)) else item
+    if item.lower() in ("true", "false"):
+        return item.lower() == "true"
+    tag = YamlLoader("").resolve(yaml.ScalarNode, item, (True, False))
+    if tag in _NUMBER_TAGS or yaml12_number(item) is not None:
+        return NumberText(item)
+    return item
 
 
 NO_VALUE_WORDS = ("null", "none", "~")

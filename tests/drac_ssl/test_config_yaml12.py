@@ -285,3 +285,43 @@ def test_a_file_path_left_as_yaml_null_is_not_offered_the_home_folder(tmp_path: 
     message = str(caught.value)
     assert f"'{section}.{key}' has no value" in message, message
     assert "home folder" not in message.split("fix:")[1] and f'{key}: ""' in message, message
+
+
+# A list of text settings (data.unlabelled, data.grades, run.stages) typed on the command line
+# was still read as YAML: 'data.unlabelled=[/a #2]' lost its '#2' as a comment (the list left
+# unclosed, so its brackets became part of the one path), '/a #2,/b' silently became ['/a']
+# (a review). Each item now keeps its text as typed, as a single text setting does.
+@pytest.mark.parametrize("override, setting, items", [
+    ("data.unlabelled=[/a #2]", "data.unlabelled", ["/a #2"]),
+    ("data.unlabelled=[/a #2, /b]", "data.unlabelled", ["/a #2", "/b"]),
+    ("data.unlabelled=/a #2,/b", "data.unlabelled", ["/a #2", "/b"]),
+    ("data.unlabelled=[/scans: 2022, /x]", "data.unlabelled", ["/scans: 2022", "/x"]),
+    ("data.unlabelled=[&a /x, !b /y, *c]", "data.unlabelled", ["&a /x", "!b /y", "*c"]),
+    ("data.unlabelled=[~/scans, ~]", "data.unlabelled", ["~/scans", "~"]),
+    ("data.grades=[No DR #0, 'Mild, early', \"P\\\"DR\"]", "data.grades", ["No DR #0", "Mild, early", 'P"DR']),
+    ("data.grades=[no, yes,]", "data.grades", ["no", "yes"]),  # YAML's trailing comma
+    ("run.stages=[ingest , pretrain]", "run.stages", ["ingest", "pretrain"]),
+    ("run.stages=ingest,pretrain", "run.stages", ["ingest", "pretrain"]),
+    ("data.unlabelled=[]", "data.unlabelled", []),
+])
+def test_a_list_of_text_settings_keeps_each_items_text_as_typed(
+        override: str, setting: str, items: list[str]) -> None:
+    from drac_ssl.config import get
+
+    assert get(load_config(None, [override]), setting) == items
+    cfg, _, problems = preflight.read_config(None, [override])
+    assert problems == [] and get(cfg, setting) == items
+
+
+@pytest.mark.parametrize("override, said", [
+    ("data.grades=[0, 1 #x]", "'data.grades' holds 0, read as a number"),
+    ("data.grades=[Normal, TRUE]", "'data.grades' holds true, read as a boolean"),
+    ("data.grades=[a, [b]]", "'data.grades[1]' must be a string, got ['b']"),
+    ("data.grades=[a, b", "'data.grades' is a list that is not closed"),
+    ("data.unlabelled=['/a, /b]", "'data.unlabelled' has a quote that is not closed"),
+])
+def test_a_list_of_text_settings_still_refuses_what_is_no_text(override: str, said: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, [override])
+    assert said in str(caught.value), str(caught.value)
+    assert "\n  fix: " in str(caught.value)
