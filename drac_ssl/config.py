@@ -740,6 +740,47 @@ def _has_setting(section: Any, dotted: str) -> bool:
     return True
 
 
+SETTINGS_LISTED = "drac_ssl/config.py, docs/configuration.md"
+"""Where every setting, its default and its meaning are written, for an unknown setting's fix."""
+
+
+def _leaf_value(value: Any, rest: str) -> Any:
+    """The value set under ``rest`` (:func:`_typed_rest`) of a nested ``value``; ``value`` itself
+    when ``rest`` is empty."""
+    for part in rest.split(".") if rest else ():
+        value = value[part]
+    return value
+
+
+def _yaml_text(value: Any) -> str:
+    """``value`` as a config file writes it (``file name``, ``'12:30'``, ``[ingest]``)."""
+    return yaml.safe_dump(value, default_flow_style=True, width=10_000).removesuffix("...\n").strip()
+
+
+def _unknown_setting_fix(where: str, meant: Sequence[str], value: Any) -> str:
+    """The fix of an unknown setting whose "Did you mean" names ``meant``, set to ``value``:
+    on the command line (``where``) the override meant with the value typed (``pretrain.lr=0.1
+    or finetune.lr=0.1``); in a file the YAML of the first setting meant; a section meant, one
+    of its settings; none meant, where every setting is listed (:data:`SETTINGS_LISTED`)."""
+    if not meant:
+        return f"one of the valid keys above, or leave it out (every setting, its default and meaning: {SETTINGS_LISTED})"
+    typed = where.startswith("command line '") and where.endswith("'")
+    shown = where[len("command line '"):-1].split("=", 1)[1] if typed and "=" in where else _as_text(value)
+    section = _declared_type(meant[0].split("."))
+    if dataclasses.is_dataclass(section):
+        return (f"a setting of {meant[0]}, {meant[0]}.<setting>={shown} (its settings: "
+                f"{', '.join(f.name for f in dataclasses.fields(section))})")
+    if typed:
+        return in_words([f"{m}={shown}" for m in meant])
+    if isinstance(value, dict):
+        return f"rename it {meant[0]}" + "".join(f", or {m}" for m in meant[1:])
+    parts = [*meant[0].split("."), f"{meant[0].rsplit('.', 1)[-1]}: {_yaml_text(value)}"]
+    block = "\n".join(f"    {'  ' * i}{part}:" for i, part in enumerate(parts[:-2]))
+    block += f"\n    {'  ' * (len(parts) - 2)}{parts[-1]}"
+    others = f" (or as {in_words(list(meant[1:]))})" if len(meant) > 1 else ""
+    return f"write it as{others}\n{block}"
+
+
 def _merge(base: Any, updates: dict[str, Any], where: str, prefix: str = "",
            fixes: FixBase | None = None) -> Any:
     """Return a copy of dataclass ``base`` with ``updates`` applied (recursively, checked); a
@@ -768,7 +809,8 @@ def _merge(base: Any, updates: dict[str, Any], where: str, prefix: str = "",
             hint = f" Did you mean {said}{meant[-1]!r}?" if meant else ""
             raise UnknownSettingError(
                 f"{where}: unknown setting '{full}'.{hint}\n"
-                f"  valid keys here: {', '.join(names)}", full, meant)
+                f"  valid keys here: {', '.join(names)}\n"
+                f"  fix: {_unknown_setting_fix(where, meant, _leaf_value(value, rest))}", full, meant)
         current = getattr(base, key)
         if dataclasses.is_dataclass(current) and isinstance(value, dict):
             changes[key] = _merge(current, value, where, full, fixes)

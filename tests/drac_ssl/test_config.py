@@ -637,3 +637,38 @@ def test_a_setting_given_two_values_on_the_command_line_is_said_in_a_warning(
     umm_cli.main([str(checkpoint), "--run-dir", str(tmp_path / "run"), "umm.alpha=0", "umm.alpha=0.5"])
     assert ("[umm] warning: umm.alpha=0.5 (command line 'umm.alpha=0.5'): given twice on the command "
             "line, 'umm.alpha=0' then 'umm.alpha=0.5': the last is used") in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("override", "fix"), [
+    ("data.image_colum=file", "\n  fix: data.image_column=file"),
+    ("lr=0.1", "\n  fix: pretrain.lr=0.1 or finetune.lr=0.1"),
+    ("pretrain.augmnt.recipe=fundus", "\n  fix: pretrain.augment.recipe=fundus"),
+    ("pretrain.augmnt=x", "\n  fix: a setting of pretrain.augment, pretrain.augment.<setting>=x (its "
+                          "settings: recipe, image_size"),
+    ("run.bogus=1", "\n  fix: one of the valid keys above, or leave it out (every setting, its "
+                    "default and meaning: drac_ssl/config.py"),
+])
+def test_an_unknown_setting_says_how_to_fix_it(override: str, fix: str, tmp_path: Path) -> None:
+    """A review: an unknown setting's error had no "fix:" line, as every other config error has:
+    the setting meant with the value typed, or where the settings are listed."""
+    from drac_ssl import preflight
+
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, [override])
+    assert fix in str(caught.value), str(caught.value)
+    (finding,) = preflight.read_config(None, [override])[2]
+    assert "     fix: " in finding.line, finding.line
+
+
+def test_an_unknown_setting_in_a_file_gets_the_yaml_it_meant_as_the_fix(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("data:\n  root: ''\n  image_colum: file name\nstages: [ingest]\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}:3: unknown setting 'data.image_colum'"), message
+    assert message.endswith("\n  fix: write it as\n    data:\n      image_column: file name"), message
+    path.write_text("stages: [ingest]\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value).endswith("\n  fix: write it as\n    run:\n      stages: [ingest]"), str(caught.value)

@@ -647,7 +647,8 @@ def test_cli_config_errors_are_all_listed_with_fixes_and_leave_no_run_folder(
                   "umm.epochs=0 (command line 'umm.epochs=0')", "fix: umm.epochs=1 (as in ",
                   "umm.alpha=-1.0", "umm.max_ssl_rise=-1.0", "umm.batch_size=1"):
         assert words in err, (words, err)
-    assert err.count("fix: ") == 4, err  # each value's; the typo's fix is its "Did you mean"
+    assert err.count("fix: ") == 5, err  # each value's and the typo's (umm.beta=0.5)
+    assert "fix: umm.beta=0.5" in err, err
     assert not run_dir.exists()
     # a value the stage's own check refuses, that only the stage knew: refused before the folder too
     assert umm.main([str(checkpoint), "--run-dir", str(run_dir), "umm.past_peak_drop=1"]) == 2
