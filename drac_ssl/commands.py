@@ -24,7 +24,8 @@ from typing import Any
 
 __all__ = ["DEFAULT_N_BOOT", "SCORE_ONLY_OPTIONS", "OneConfig", "OverrideParser", "check_arguments_problem",
            "compare_parser", "export_parser", "option_override_fix", "report_parser",
-           "refuse_train_early", "score_arguments_problem", "train_command", "train_parser"]
+           "refuse_train_early", "score_arguments_problem", "train_command", "train_overrides",
+           "train_parser"]
 
 DEFAULT_N_BOOT = 1000
 """Resamples of a difference recomputed by ``python -m drac_ssl.compare`` without ``--n-boot``
@@ -107,6 +108,18 @@ def train_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def train_overrides(args: argparse.Namespace) -> list[str]:
+    """The overrides of ``python -m drac_ssl.train``'s parsed ``args`` (:func:`train_parser`):
+    its ``section.key=value`` words in their order, then ``--threads N`` as ``run.threads=N``,
+    last, so that it wins over a ``run.threads=`` typed anywhere; an
+    :class:`~drac_ssl.config.OptionOverride`, which the messages name as ``--threads N``."""
+    from drac_ssl.config import OptionOverride  # PyYAML only
+
+    threads = [] if args.threads is None else [OptionOverride(f"run.threads={args.threads}",
+                                                              f"--threads {args.threads}")]
+    return [*args.overrides, *threads]
+
+
 def refuse_train_early(argv: list[str] | None = None) -> None:
     """What ``python -m drac_ssl.train`` answers before torch loads, for ``argv`` (default:
     ``sys.argv[1:]``): ``--help`` (exit 0), a usage error, and a configuration that does not
@@ -119,7 +132,7 @@ def refuse_train_early(argv: list[str] | None = None) -> None:
     from drac_ssl.config import ConfigError, default_config_file  # PyYAML only
     from drac_ssl.preflight import reading_refusal  # no torch
 
-    overrides = [*args.overrides, *([f"run.threads={args.threads}"] if args.threads is not None else [])]
+    overrides = train_overrides(args)
     try:
         refusal = reading_refusal(args.config or default_config_file(), overrides)
     except ConfigError as exc:  # no -c and no configs/ (a non-editable install)

@@ -1332,6 +1332,26 @@ def _no_value_word_text(arg: str, key: str, text: str) -> str:
             f"{means}).\n  fix: {empty}" + (f"; {literal}" if literal else ""))
 
 
+class OptionOverride(str):
+    """An override a command's option stands for (``--threads 2`` is ``run.threads=2``): read as
+    that override (it is the ``str``), while ``typed``, the option as typed (``--threads 2``), is
+    what the messages name as where the value came from (:func:`load_config`,
+    :func:`drac_ssl.preflight.read_config`: ``command line '--threads 2'``)."""
+
+    typed: str
+
+    def __new__(cls, override: str, typed: str) -> OptionOverride:
+        word = super().__new__(cls, override)
+        word.typed = typed
+        return word
+
+
+def typed_words(word: str) -> str:
+    """What the user typed for the command-line ``word``: an :class:`OptionOverride`'s option
+    (``--threads 2``), else the word itself (``run.threads=2``)."""
+    return getattr(word, "typed", word)
+
+
 def _is_override(word: str) -> bool:
     """Whether the command-line ``word`` is a ``key=value`` override (a key before an ``=``)."""
     key = word.split("=", 1)[0].strip().lstrip("-")
@@ -1416,7 +1436,7 @@ def load_config(path: str | os.PathLike[str] | None = None, overrides: list[str]
         if problem:
             raise ConfigError(problem)
         parts, value = parse_override(arg)
-        cfg = _merge(cfg, _nest(parts, value), f"command line '{arg}'", fixes=fixes)
+        cfg = _merge(cfg, _nest(parts, value), f"command line '{typed_words(arg)}'", fixes=fixes)
     validate(cfg)
     return cfg
 

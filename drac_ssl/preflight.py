@@ -237,7 +237,7 @@ def read_config(path: str | os.PathLike[str] | None = None,
         if problem:  # a list split at its spaces by the shell: its words said once, together
             findings.append(Finding("", None, problem))
             continue
-        where = f"{TYPED}{arg}'"
+        where = f"{TYPED}{config_module.typed_words(arg)}'"
         try:
             parts, value = parse_override(arg)
             nested = config_module._nest(parts, value)
@@ -273,7 +273,8 @@ TYPED = "command line '"
 
 def typed_override(where: str) -> str | None:
     """The ``key=value`` a source of :func:`read_config` (``sources[key]``) names when the
-    setting was typed on the command line; None for a file's line or the default."""
+    setting was typed on the command line (the option typed, ``--threads 2``, for an
+    :class:`~drac_ssl.config.OptionOverride`); None for a file's line or the default."""
     return where[len(TYPED):-1] if where.startswith(TYPED) and where.endswith("'") else None
 
 
@@ -595,11 +596,21 @@ def _stages_fix(stages: Iterable[str]) -> str:
     return "run.stages=[" + ",".join(s for s in PIPELINE if s in wanted) + "]"
 
 
+def _check_threads(c: _Findings, cfg: Config) -> None:
+    """``run.threads`` >= 0; the fix in the words typed: ``--threads N`` for a count given
+    with the option (:class:`~drac_ssl.config.OptionOverride`), else ``run.threads=N``."""
+    if cfg.run.threads >= 0:
+        return
+    fix = c.default("run.threads")
+    if (typed_override(_where("run.threads", c.sources, cfg)) or "").startswith("--threads"):
+        value, words = config_module.fallback("run.threads", c.fixes)
+        fix = f"--threads {value} ({words})"
+    c.error("run.threads", "must be 0 (the package's policy) or a positive count of threads", fix)
+
+
 def _check_run_settings(c: _Findings, cfg: Config, run_dir: Path) -> None:
     r = cfg.run
-    if r.threads < 0:
-        c.error("run.threads", "must be 0 (the package's policy) or a positive count of threads",
-                c.default("run.threads"))
+    _check_threads(c, cfg)
     if not r.stages:
         c.error("run.stages", config_module.empty_stages_words().removeprefix("run.stages is "),
                 config_module.every_stage_fix())
@@ -1756,9 +1767,7 @@ def umm_refusal(path: str | os.PathLike[str] | None, overrides: list[str]) -> tu
     if not any(f.unread for f in findings):
         c = _Findings(cfg, sources)
         _check_choices(c, cfg)
-        if cfg.run.threads < 0:
-            c.error("run.threads", "must be 0 (the package's policy) or a positive count of threads",
-                    c.default("run.threads"))
+        _check_threads(c, cfg)
         what, fix = config_module.run_name_problem(cfg.run.name, cfg.run.out_dir)
         if what:
             c.error("run.name", what, fix)

@@ -58,7 +58,7 @@ from typing import Any
 import yaml
 
 from drac_ssl import preflight, runtime
-from drac_ssl.commands import train_parser
+from drac_ssl.commands import train_overrides, train_parser
 from drac_ssl.config import (  # noqa: F401 - load_config: train.load_config for callers
     PACKAGE_CONFIGS,
     Config,
@@ -577,7 +577,8 @@ def _from_source_settings(cfg: Config, plan: ReusePlan, sources: dict[str, str] 
     if (not saved.is_file() or differing & typed.keys()
             or any(where.startswith(f"{saved}:") for where in (sources or {}).values())):
         return ""
-    others = [o for o in dict.fromkeys(typed.values()) if not o.startswith(("run.name=", "run.reuse="))]
+    others = [word for o in dict.fromkeys(typed.values()) if not o.startswith(("run.name=", "run.reuse="))
+              for word in (o.split() if o.startswith("--") else [o])]  # --threads 2: two words
     return ("; or start from that run's own settings: " + shlex.join(
         ["-c", str(saved), f"run.name={cfg.run.name}", f"run.reuse={cfg.run.reuse}", *others]))
 
@@ -1056,9 +1057,7 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
 def main(argv: list[str] | None = None) -> int:
     started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
     args = train_parser().parse_intermixed_args(argv)  # overrides on both sides of -c FILE
-    overrides = list(args.overrides)
-    if args.threads is not None:
-        overrides.append(f"run.threads={args.threads}")
+    overrides = train_overrides(args)  # --threads N: run.threads=N, named as typed
     with runtime.sigterm_as_ctrl_c():  # kill / systemd / SLURM: stops as Ctrl-C does, said and recorded
         return _main(overrides, args.config)
 

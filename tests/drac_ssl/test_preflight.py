@@ -1307,3 +1307,22 @@ def test_a_root_one_level_too_high_keeps_its_hint_with_unlabelled_folders(tmp_pa
         assert not any("has none" in line or re.search(r"\b0 images", line) for line in lines), lines
         if folder != unl:
             assert any(str(folder) in line for line in lines), lines
+
+
+def test_threads_given_as_the_option_is_named_as_typed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: --threads -1 was refused as run.threads=-1 (command line 'run.threads=-1'), an
+    override the user never typed; the message now names the option typed and its fix."""
+    from drac_ssl.commands import refuse_train_early
+
+    monkeypatch.chdir(tmp_path)
+    assert train.main([*CPU, "--threads", "-1"]) == 2
+    err = capsys.readouterr().err
+    assert "run.threads=-1 (command line '--threads -1'): must be 0" in err, err
+    assert "fix: --threads 0 (the default)" in err and "'run.threads=-1'" not in err, err
+    with pytest.raises(SystemExit) as stop:  # the early refusal before torch loads says it alike
+        refuse_train_early([*CPU, "--threads", "-1", "umm.lrr=1"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "run.threads=-1 (command line '--threads -1')" in err and "fix: --threads 0" in err, err
+    assert not (tmp_path / "runs").exists()
