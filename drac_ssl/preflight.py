@@ -253,6 +253,14 @@ def read_config(path: str | os.PathLike[str] | None = None,
             value = get(cfg, key)
         except AttributeError:  # an unknown setting: its own error says so
             continue
+        option = next((w for w in (last, first) if isinstance(w, config_module.OptionOverride)), None)
+        if option is not None:  # --threads N: put last whatever its place, so it wins
+            other = first if option is last else last
+            what = (f"given as {option.typed} and as {other} on the command line: {option.typed} "
+                    f"is used (the option wins, wherever each stands)")
+            findings.append(Finding(key, value, what, f"keep one: {option.typed}, or {other} alone",
+                                    severity="warning", where=f"{TYPED}{option.typed}'"))
+            continue
         findings.append(Finding(key, value, f"given twice on the command line, '{first}' then "
                                             f"'{last}': the last is used", f"keep one: {last}",
                                 severity="warning", where=f"{TYPED}{last}'"))

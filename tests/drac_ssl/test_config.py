@@ -672,3 +672,25 @@ def test_an_unknown_setting_in_a_file_gets_the_yaml_it_meant_as_the_fix(tmp_path
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     assert str(caught.value).endswith("\n  fix: write it as\n    run:\n      stages: [ingest]"), str(caught.value)
+
+
+@pytest.mark.parametrize("argv", [["--threads", "2", "run.threads=3"], ["run.threads=3", "--threads", "2"]])
+def test_threads_given_as_the_option_and_as_an_override_warns_with_both_values(argv: list[str]) -> None:
+    """A review: --threads 2 run.threads=3 warned "run.threads=2 ... given twice on the command
+    line, 'run.threads=3' then 'run.threads=2': the last is used", quoting an override never
+    typed and an order that was not the user's. --threads still wins wherever each stands; the
+    warning now names both as typed and which one is used."""
+    from drac_ssl import preflight
+    from drac_ssl.commands import train_overrides, train_parser
+
+    overrides = train_overrides(train_parser().parse_intermixed_args(argv))
+    assert load_config(None, overrides).run.threads == 2
+    cfg, _, findings = preflight.read_config(None, overrides)
+    assert cfg.run.threads == 2 and len(findings) == 1, [f.line for f in findings]
+    assert findings[0].severity == "warning"
+    assert findings[0].line == (
+        "run.threads=2 (command line '--threads 2'): given as --threads 2 and as run.threads=3 on "
+        "the command line: --threads 2 is used (the option wins, wherever each stands)\n"
+        "     fix: keep one: --threads 2, or run.threads=3 alone"), findings[0].line
+    same = train_overrides(train_parser().parse_intermixed_args(["--threads", "2", "run.threads=2"]))
+    assert preflight.read_config(None, same)[2] == []  # one value: nothing to say
