@@ -65,7 +65,7 @@ def option_override_fix(extras: list[str], argv: list[str]) -> str:
     with the fix: for each unrecognised ``--NAME=VALUE`` or ``--NAME VALUE`` whose NAME is a
     setting (or the last part of some, :func:`drac_ssl.config.settings_named`) the override(s)
     it meant (``pretrain.lr=0.1 or finetune.lr=0.1``); "" when none names a setting."""
-    from drac_ssl.config import in_words, settings_named  # PyYAML only
+    from drac_ssl.config import NO_DASHES, undashed_overrides  # PyYAML only
 
     fixes = []
     for i, word in enumerate(argv):
@@ -75,13 +75,12 @@ def option_override_fix(extras: list[str], argv: list[str]) -> str:
         if not eq:  # --pretrain.lr 0.1: the value is the next word (argparse took it as an override)
             after = argv[i + 1] if i + 1 < len(argv) else ""
             value = after if after and not after.startswith("-") and "=" not in after else "VALUE"
-        meant = settings_named(name.replace("-", "_")) if name else []
+        meant = undashed_overrides(name, value)
         if meant:
-            fixes.append(in_words([f"{m}={value}" for m in meant]))
+            fixes.append(meant)
     if not fixes:
         return ""
-    return ("\n  settings are overrides written section.key=value, without dashes (not options)"
-            f"\n  fix: {'; '.join(fixes)}")
+    return f"\n  {NO_DASHES}\n  fix: {'; '.join(fixes)}"
 
 
 def train_parser() -> argparse.ArgumentParser:

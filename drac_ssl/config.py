@@ -1108,6 +1108,19 @@ def _key_line(path: Path, dotted: str) -> str:
     return f"{path}:{found + 1}" if found is not None else str(path)
 
 
+NO_DASHES = "settings are overrides written section.key=value, without dashes (not options)"
+"""What is wrong with ``--run.name=x``, said by :func:`parse_override` and by the commands'
+parser (:func:`drac_ssl.commands.option_override_fix`) in the same words."""
+
+
+def undashed_overrides(name: str, value: str) -> str:
+    """The override(s) ``--NAME=VALUE`` meant, in words: ``pretrain.lr=0.1`` for
+    ``--pretrain.lr``, ``pretrain.lr=0.1 or finetune.lr=0.1`` for ``--lr`` (every setting
+    :func:`settings_named` finds, ``-`` read as ``_``); "" when NAME names none."""
+    meant = settings_named(name.replace("-", "_")) if name else []
+    return in_words([f"{m}={value}" for m in meant]) if meant else ""
+
+
 def parse_override(arg: str) -> tuple[list[str], Any]:
     """Split ``a.b.c=value`` into (['a','b','c'], parsed value). The value of a setting
     declared text (a name, a path, a word: ``run.name``, ``data.root``) is its exact text
@@ -1119,15 +1132,21 @@ def parse_override(arg: str) -> tuple[list[str], Any]:
     ``[a, b]`` lists are read as such).
 
     Raises:
-        ConfigError: no ``=``, no key, ``data.root`` typed empty, or a no-value word (``null``)
-            for a setting whose empty value means something (:data:`NO_VALUE_WORDS_REFUSED`)."""
+        ConfigError: no ``=``, no key, a key written as an option (``--run.name=x``: the
+            commands refuse it, :data:`NO_DASHES`), ``data.root`` typed empty, or a no-value
+            word (``null``) for a setting whose empty value means something
+            (:data:`NO_VALUE_WORDS_REFUSED`)."""
     if "=" not in arg:
         raise ConfigError(
             f"command line: '{arg}' is not an override.\n"
             f"  fix: write overrides as section.key=value, e.g. data.root=/path/to/DRAC"
         )
     key, raw = arg.split("=", 1)
-    key = key.strip().lstrip("-")
+    key = key.strip()
+    if key.startswith("-"):  # as the commands refuse --run.name=x (commands.option_override_fix)
+        name = key.lstrip("-")
+        fix = undashed_overrides(name, raw.strip()) or f"{name}={raw.strip()}"
+        raise ConfigError(f"command line '{arg}': {NO_DASHES}.\n  fix: {fix}")
     if not key:
         raise ConfigError(f"command line: '{arg}' has no key before '='.")
     tp = _declared_type(key.split("."))
@@ -1366,8 +1385,8 @@ def repeated_overrides(overrides: Sequence[str]) -> list[tuple[str, str, str]]:
     first: dict[str, str] = {}
     last: dict[str, str] = {}
     for word in overrides:
-        if _is_override(word):
-            key = word.split("=", 1)[0].strip().lstrip("-")
+        if _is_override(word) and not word.lstrip().startswith("-"):  # --k=v: refused, not read
+            key = word.split("=", 1)[0].strip()
             first.setdefault(key, word)
             last[key] = word
     return [(key, first[key], last[key]) for key in last

@@ -694,3 +694,28 @@ def test_threads_given_as_the_option_and_as_an_override_warns_with_both_values(a
         "     fix: keep one: --threads 2, or run.threads=3 alone"), findings[0].line
     same = train_overrides(train_parser().parse_intermixed_args(["--threads", "2", "run.threads=2"]))
     assert preflight.read_config(None, same)[2] == []  # one value: nothing to say
+
+
+@pytest.mark.parametrize(("override", "fix"), [
+    ("--run.name=x", "run.name=x"),
+    ("-pretrain.lr=0.1", "pretrain.lr=0.1"),
+    ("--lr=0.1", "pretrain.lr=0.1 or finetune.lr=0.1"),
+])
+def test_an_override_with_dashes_from_python_is_refused_as_the_command_line_refuses_it(
+        override: str, fix: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: load_config(None, ["--run.name=x"]) took it as run.name=x, while the commands
+    refuse --run.name=x (settings are overrides, not options) with the override as the fix: the
+    same refusal, in the same words, now comes from load_config and read_config."""
+    from drac_ssl import preflight
+    from drac_ssl.commands import train_parser
+
+    with pytest.raises(SystemExit):
+        train_parser().parse_intermixed_args([override])
+    said = capsys.readouterr().err
+    assert "section.key=value, without dashes (not options)" in said and f"fix: {fix}" in said, said
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, [override])
+    assert str(caught.value) == (f"command line '{override}': settings are overrides written "
+                                 f"section.key=value, without dashes (not options).\n  fix: {fix}")
+    (finding,) = preflight.read_config(None, [override, "run.name=y"])[2]
+    assert "without dashes" in finding.line and finding.severity == "error", finding.line
