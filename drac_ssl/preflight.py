@@ -604,6 +604,18 @@ def _stages_fix(stages: Iterable[str]) -> str:
     return "run.stages=[" + ",".join(s for s in PIPELINE if s in wanted) + "]"
 
 
+def _check_stage_names(c: _Findings, cfg: Config) -> None:
+    """Every stage of ``run.stages`` is one of :data:`PIPELINE`: a typo gets the stage it was
+    meant to be, as an unknown setting does (``python -m drac_ssl.train``'s preflight and
+    ``python -m drac_ssl.umm``'s :func:`umm_refusal` alike)."""
+    unknown = [s for s in cfg.run.stages if s not in PIPELINE]
+    if unknown:
+        meant = {s: config_module.close_match(str(s).strip().lower(), PIPELINE) for s in unknown}
+        said = ", ".join(f"{s!r} (did you mean {meant[s]!r}?)" if meant[s] else repr(s) for s in unknown)
+        c.error("run.stages", f"unknown stage(s) {said}; the pipeline is {', '.join(PIPELINE)}",
+                _stages_fix(meant.get(s, s) for s in cfg.run.stages))
+
+
 def _check_threads(c: _Findings, cfg: Config) -> None:
     """``run.threads`` >= 0; the fix in the words typed: ``--threads N`` for a count given
     with the option (:class:`~drac_ssl.config.OptionOverride`), else ``run.threads=N``."""
@@ -622,12 +634,7 @@ def _check_run_settings(c: _Findings, cfg: Config, run_dir: Path) -> None:
     if not r.stages:
         c.error("run.stages", config_module.empty_stages_words().removeprefix("run.stages is "),
                 config_module.every_stage_fix())
-    unknown = [s for s in r.stages if s not in PIPELINE]
-    if unknown:  # a typo gets the stage it was meant to be, as an unknown setting does
-        meant = {s: config_module.close_match(str(s).strip().lower(), PIPELINE) for s in unknown}
-        said = ", ".join(f"{s!r} (did you mean {meant[s]!r}?)" if meant[s] else repr(s) for s in unknown)
-        c.error("run.stages", f"unknown stage(s) {said}; the pipeline is {', '.join(PIPELINE)}",
-                _stages_fix(meant.get(s, s) for s in r.stages))
+    _check_stage_names(c, cfg)
     known = [s for s in r.stages if s in PIPELINE]
     if len(set(known)) != len(known):
         c.warning("run.stages", "a stage is listed twice; each runs once", _stages_fix(known))
@@ -1767,8 +1774,9 @@ def umm_refusal(path: str | os.PathLike[str] | None, overrides: list[str]) -> tu
     (:func:`drac_ssl.umm.stage.check_settings`: choices, :data:`~drac_ssl.config.UMM_RANGES`,
     ``umm.batch_size`` >= 2) and the ranges of what UMM builds
     (:data:`~drac_ssl.config.MODEL_RANGES`). Else the text of the :class:`PreflightError`
-    listing every one, each with its fix (``run.stages`` is not the command's: only an empty
-    one, which :func:`~drac_ssl.config.validate` refuses, is an error here). Needs neither
+    listing every one, each with its fix (``run.stages`` is not the command's: an empty one,
+    which :func:`~drac_ssl.config.validate` refuses, and a stage name that is no stage, a typo
+    refused as ``python -m drac_ssl.train`` refuses it, are its only errors here). Needs neither
     torch nor the data. Returns ``(refusal, warnings)``: the warnings of reading it (a setting
     given two values on the command line), for a command that goes ahead to print."""
     cfg, sources, findings = read_config(path, overrides)
@@ -1776,6 +1784,7 @@ def umm_refusal(path: str | os.PathLike[str] | None, overrides: list[str]) -> tu
         c = _Findings(cfg, sources)
         _check_choices(c, cfg)
         _check_threads(c, cfg)
+        _check_stage_names(c, cfg)  # a typo, refused as python -m drac_ssl.train refuses it
         what, fix = config_module.run_name_problem(cfg.run.name, cfg.run.out_dir)
         if what:
             c.error("run.name", what, fix)

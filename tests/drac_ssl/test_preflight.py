@@ -1326,3 +1326,19 @@ def test_threads_given_as_the_option_is_named_as_typed(
     err = capsys.readouterr().err
     assert "run.threads=-1 (command line '--threads -1')" in err and "fix: --threads 0" in err, err
     assert not (tmp_path / "runs").exists()
+
+
+def test_python_m_umm_refuses_a_mistyped_stage_as_train_does() -> None:
+    """A review: run.stages=[ingest,pretrian] was refused by python -m drac_ssl.train (the
+    stage it meant as the fix) but let through by python -m drac_ssl.umm's early refusal, which
+    refuses an unknown setting in any section: a typo in the configuration is refused by both,
+    in the same words."""
+    overrides = ["run.stages=[ingest,pretrian]", "run.name=x"]
+    refusal, _ = preflight.umm_refusal(None, overrides)
+    assert "run.stages=[ingest, pretrian] (command line 'run.stages=[ingest,pretrian]'): unknown " \
+           "stage(s) 'pretrian' (did you mean 'pretrain'?)" in refusal, refusal
+    assert "fix: run.stages=[ingest,pretrain]" in refusal, refusal
+    train_said = preflight.reading_refusal(None, [*overrides, "umm.lrr=1"])  # listed with a reading problem
+    assert "unknown stage(s) 'pretrian' (did you mean 'pretrain'?)" in train_said, train_said
+    # the order and a repeat are warnings of a run of the pipeline, not refusals of this command
+    assert preflight.umm_refusal(None, ["run.stages=[umm,pretrain,pretrain]"]) == ("", [])
