@@ -606,6 +606,20 @@ def _not_finite_text(where: str, key: str, value: Any, fixes: FixBase | None = N
             + f".{_default_fix(key, fixes)}")
 
 
+def _no_underscores(value: Any, where: str, key: str, kind: str, fixes: FixBase | None = None) -> None:
+    """A ConfigError for a number setting's text written with ``_`` (``1_000``): Python's
+    ``float()`` reads it (PEP 515), but YAML 1.2's core schema, whose numbers the config follows
+    (:func:`yaml12_number`), has no ``_`` in them, so it is text, as ``1:40`` is. The fix is the
+    digits without ``_`` where they are a number (the setting's default for a list's item)."""
+    if not (isinstance(value, str) and "_" in value):
+        return
+    digits = value.strip().replace("_", "")
+    fix = (f"\n  fix: {key}={digits}" if "[" not in key and yaml12_number(digits) is not None
+           else _default_fix(key, fixes, value))
+    raise ConfigError(f"{where}: '{key}' must be {kind}, got {value!r}, which is not a number: YAML "
+                      f"1.2 writes numbers without '_'.{fix}")
+
+
 def _coerce(value: Any, tp: Any, where: str, key: str, fixes: FixBase | None = None) -> Any:
     """Check/convert ``value`` to the annotated type ``tp``; raise ConfigError otherwise, with
     the setting's default (or the ``-c`` file's value, ``fixes``: :func:`fallback`) as the fix."""
@@ -657,6 +671,7 @@ def _coerce(value: Any, tp: Any, where: str, key: str, fixes: FixBase | None = N
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, (int, str, float)):
             raise ConfigError(f"{where}: '{key}' must be an integer, got {value!r}.{_default_fix(key, fixes, value)}")
+        _no_underscores(value, where, key, "an integer", fixes)
         try:
             as_float = float(value)
         except ValueError:  # '1:40', '0b101': YAML 1.1's numbers are text under 1.2
@@ -670,6 +685,7 @@ def _coerce(value: Any, tp: Any, where: str, key: str, fixes: FixBase | None = N
     if tp is float:
         if isinstance(value, bool):
             raise ConfigError(f"{where}: '{key}' must be a number, got {value!r}.{_default_fix(key, fixes, value)}")
+        _no_underscores(value, where, key, "a number", fixes)
         try:
             number = float(value)
         except (TypeError, ValueError):
@@ -974,7 +990,9 @@ def yaml12_number(text: str) -> int | float | None:
     decimal integers (``010`` is 10, not YAML 1.1's octal 8), ``0o`` octal and ``0x`` hexadecimal
     (which YAML 1.1 read alike: ``0x10`` is 16), decimal floats (``1e-3``, ``.5``), ``.inf`` and
     ``.nan`` (its three spellings each). YAML 1.1's sexagesimal (``1:40``, 100), binary (``0b11``)
-    and ``_`` separators are no numbers under 1.2: None."""
+    and ``_`` separators (``1_000``) are no numbers under 1.2: None, and a number setting written
+    so is refused (:func:`_coerce`; ``1_000``, which Python's ``float()`` reads, by
+    :func:`_no_underscores`)."""
     if re.fullmatch(r"[-+]?[0-9]+", text):
         return int(text, 10)
     if re.fullmatch(r"0o[0-7]+", text):

@@ -325,3 +325,26 @@ def test_a_list_of_text_settings_still_refuses_what_is_no_text(override: str, sa
         load_config(None, [override])
     assert said in str(caught.value), str(caught.value)
     assert "\n  fix: " in str(caught.value)
+
+
+@pytest.mark.parametrize("key, written, kind, digits", [
+    ("epochs", "1_000", "an integer", "1000"),
+    ("lr", "0.000_1", "a number", "0.0001"),
+    ("lr", "1_0.5", "a number", "10.5"),
+])
+def test_a_number_written_with_underscores_is_not_a_number(
+        tmp_path: Path, key: str, written: str, kind: str, digits: str) -> None:
+    """A review: pretrain.epochs=1_000 was read as 1000 (Python's float() takes PEP 515's '_'),
+    while YAML 1.2's core schema has no '_' in its numbers (YAML 1.1 had): it is text there, as
+    1:40 is, and refused alike, in an override and in a config file, with the digits as the fix."""
+    first = "lr: 0.1" if key == "epochs" else "epochs: 3"
+    message, in_file = _refused_both_ways(tmp_path, "pretrain", first, key, written)
+    said = (f"'pretrain.{key}' must be {kind}, got '{written}', which is not a number: YAML 1.2 "
+            f"writes numbers without '_'")
+    assert said in message and said in in_file, (message, in_file)
+    assert message.endswith(f"\n  fix: pretrain.{key}={digits}"), message
+    assert in_file.startswith(f"{tmp_path / 'c.yaml'}:3: "), in_file
+    cfg, _, problems = preflight.read_config(None, [f"pretrain.{key}={written}"])
+    assert any(said in p.what for p in problems), problems
+    with pytest.raises(ConfigError, match=r"'data.cache_sizes\[0\]' must be an integer, got '1_024'"):
+        load_config(None, ["data.cache_sizes=[1_024]"])
