@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["DEFAULT_N_BOOT", "SCORE_ONLY_OPTIONS", "OneConfig", "OverrideParser", "check_arguments_problem",
-           "compare_parser", "export_parser", "option_override_fix", "report_parser",
+           "command_name", "compare_parser", "export_parser", "option_override_fix", "report_parser",
            "refuse_train_early", "score_arguments_problem", "train_command", "train_overrides",
            "train_parser"]
 
@@ -83,14 +83,23 @@ def option_override_fix(extras: list[str], argv: list[str]) -> str:
     return f"\n  {NO_DASHES}\n  fix: {'; '.join(fixes)}"
 
 
+def command_name(installed: str, module: str) -> str:
+    """The command as the user ran it, for a usage line: ``installed`` (the console script of
+    pyproject.toml, ``drac-ssl-train``) when this process was started as it (``sys.argv[0]``'s
+    file name, ``.exe`` on Windows), else ``python -m MODULE`` (argparse's own default would be
+    ``__main__.py`` there)."""
+    return installed if Path(sys.argv[0]).name.startswith(installed) else f"python -m {module}"
+
+
 def train_parser() -> argparse.ArgumentParser:
-    """The parser of ``python -m drac_ssl.train`` (:func:`drac_ssl.train.main`); parse with
-    ``parse_intermixed_args``, so that overrides may stand on both sides of ``-c FILE``."""
+    """The parser of ``python -m drac_ssl.train`` and the installed ``drac-ssl-train``
+    (:func:`drac_ssl.train.main`), its usage naming the one run (:func:`command_name`); parse
+    with ``parse_intermixed_args``, so that overrides may stand on both sides of ``-c FILE``."""
     from drac_ssl.config import PACKAGE_CONFIGS  # PyYAML only
 
     default = PACKAGE_CONFIGS / "default.yaml"  # drac_ssl.train.DEFAULT_CONFIG
     parser = OverrideParser(
-        prog="python -m drac_ssl.train",
+        prog=command_name("drac-ssl-train", "drac_ssl.train"),
         description="Run the drac_ssl pipeline (ingest -> VICReg -> UMM -> CV fine-tune -> export).",
         epilog=("Overrides: section.key=value, e.g. data.root=/path/to/DRAC pretrain.epochs=50. Every "
                 "setting, its default and meaning: drac_ssl/config.py and configs/default.yaml. Rerunning "

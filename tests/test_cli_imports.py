@@ -131,3 +131,18 @@ def test_the_installed_train_command_refuses_a_bad_configuration_before_torch_lo
     assert got["loaded"] == [], got["loaded"]
     for words in SAID[("drac_ssl.train", tuple(argv))]:
         assert words in got["said"], got["said"][-600:]
+
+
+def test_the_installed_train_command_names_itself_in_its_usage() -> None:
+    """A review: drac-ssl-train --help said 'usage: python -m drac_ssl.train', a command the
+    user did not run; each spelling now names itself (python -m's is checked above)."""
+    env = {**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1",
+           "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    for argv, words in ((["--help"], "usage: drac-ssl-train [-h]"),
+                        (["--threads", "two"], "drac-ssl-train: error: argument --threads")):
+        proc = subprocess.run([sys.executable, "-c", CONSOLE_RUNNER.format(heavy=HEAVY), "drac-ssl-train",
+                               json.dumps(argv)], cwd=REPO, env=env, capture_output=True, text=True,
+                              timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        said = json.loads(proc.stdout.splitlines()[-1])["said"]
+        assert words in said and "python -m drac_ssl.train [-h]" not in said, said
