@@ -585,11 +585,20 @@ not taken for the empty path; ``data.root=`` typed empty on the command line is 
 (:func:`parse_override`)."""
 
 
+EMPTY_RUN_NAME_MEANS = "the name <dataset>-<date>-<time>"
+"""What an empty ``run.name`` means: the run folder gets an automatic name."""
+
+
 def _null_path_text(where: str, key: str) -> str:
-    """The error of a path setting of :data:`EMPTY_PATH_MEANS` that YAML read as none, and the fix
-    (in the file's words: ``root: ""`` for the empty path; ``root: "~"`` for the home folder,
-    offered for ``data.root`` alone: the home folder is no weights file, run or label CSV)."""
+    """The error of a path setting of :data:`EMPTY_PATH_MEANS`, or of ``run.name``, that YAML
+    read as none, and the fix (in the file's words: ``root: ""`` for the empty path,
+    ``name: ""`` for the automatic run name; ``root: "~"`` for the home folder, offered for
+    ``data.root`` alone: the home folder is no weights file, run or label CSV)."""
     name = key.rsplit(".", 1)[-1]
+    if key == "run.name":  # refused as run.name=null is on the command line (_no_value_word_text)
+        return (f"{where}: '{key}' has no value: YAML reads ~, null and nothing after the colon as "
+                f"none, not as a name, and an empty {key} means {EMPTY_RUN_NAME_MEANS}.\n"
+                f"  fix: {name}: my-run (or {name}: \"\" for {EMPTY_RUN_NAME_MEANS})")
     home = f"{name}: \"~\" for the home folder; " if key == "data.root" else ""
     return (f"{where}: '{key}' has no value: YAML reads ~, null and nothing after the colon as "
             f"none, not as a path (nor ~ as the home folder), and an empty {key} means "
@@ -695,7 +704,7 @@ def _coerce(value: Any, tp: Any, where: str, key: str, fixes: FixBase | None = N
         return number
     if tp is str:
         if value is None:
-            if key in EMPTY_PATH_MEANS:
+            if key in NO_VALUE_WORDS_REFUSED:  # an empty value that means something: asked for as ""
                 raise ConfigError(_null_path_text(where, key))
             return ""
         if isinstance(value, bool):  # YAML's true/false for a setting that also takes words
@@ -1346,7 +1355,8 @@ NO_VALUE_WORDS_REFUSED = (*EMPTY_PATH_MEANS, "run.name")
 """The text settings whose empty value means something of its own (:data:`EMPTY_PATH_MEANS`,
 ``run.name``'s automatic name), for which a :data:`NO_VALUE_WORDS` override is refused with how
 to write the empty value (``run.name=null`` would make a run folder named ``null``; ``data.root=~``
-stays the home folder)."""
+stays the home folder); in a config file, YAML's none for one of them is refused alike
+(:func:`_null_path_text`: ``name: ~`` is not the automatic run name)."""
 
 
 def _no_value_word_text(arg: str, key: str, text: str) -> str:
@@ -1355,7 +1365,7 @@ def _no_value_word_text(arg: str, key: str, text: str) -> str:
     the fix: the empty value as typed (``key=``; ``data.root``'s is refused when typed empty, so
     its phantom set is asked for as the setting left out or ``data.root="''"``), or the word
     itself as a name (a path ``./null``, a quoted run name)."""
-    means = EMPTY_PATH_MEANS.get(key, "the name <dataset>-<date>-<time>")
+    means = EMPTY_PATH_MEANS.get(key, EMPTY_RUN_NAME_MEANS)
     if key == "run.name":
         would, literal = f"a run folder named {text!r}", f"to name the run {text}, quote it: run.name=\"'{text}'\""
     else:

@@ -348,3 +348,23 @@ def test_a_number_written_with_underscores_is_not_a_number(
     assert any(said in p.what for p in problems), problems
     with pytest.raises(ConfigError, match=r"'data.cache_sizes\[0\]' must be an integer, got '1_024'"):
         load_config(None, ["data.cache_sizes=[1_024]"])
+
+
+@pytest.mark.parametrize("written", ["~", "null", ""])
+def test_a_run_name_written_as_yaml_null_in_a_config_file_is_refused_as_on_the_command_line(
+        tmp_path: Path, written: str) -> None:
+    """A review: 'name: ~' in a config file silently gave the automatic run name, while
+    run.name=null on the command line is refused (an empty run.name means the automatic name,
+    asked for as such): the file's none is refused too, with the empty name and a name as fixes."""
+    path = tmp_path / "c.yaml"
+    path.write_text(f"run:\n  out_dir: runs\n  name: {written}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}:3: 'run.name' has no value: YAML reads ~, null and nothing "
+                              "after the colon as none, not as a name"), message
+    assert "\n  fix: name: my-run (or name: \"\" for the name <dataset>-<date>-<time>)" in message, message
+    _, _, problems = preflight.read_config(path)
+    assert len(problems) == 1 and "'run.name' has no value" in problems[0].line
+    path.write_text("run:\n  name: ''\n", encoding="utf-8")  # the automatic name, asked for
+    assert load_config(path).run.name == ""
