@@ -1234,10 +1234,13 @@ def _copy_into_one_folder(root: Path, subs: list[tuple[Path, int]]) -> str:
 
 
 def _image_tree_words(root: Path, subs: list[tuple[Path, int]], not_looked_at: int,
-                      labels_csv: Path | None = None) -> str:
+                      labels_csv: Path | None = None, said_of: Path | None = None) -> str:
     """Images in several subfolders of ``root``: how many hold images (the first
     :data:`NEARBY_SHOWN` named, then how many more), that the plain layout reads one folder of
-    images with a label CSV, and what to do. For subfolders named as grades (``0/`` .. ``4/``,
+    images with a label CSV, and what to do. ``said_of``: the folder the message is about when
+    ``root`` is a subfolder of it (:func:`_patient_folders_below`: ``ROOT: ... its subfolder
+    Images/ holds no image itself``), the subfolders then named below it (``Images/401/``), not
+    as if ``401/`` were beside ``Images/``. For subfolders named as grades (``0/`` .. ``4/``,
     at most :data:`GRADE_FOLDERS_MAX`) and no label CSV known (``labels_csv``, given or found
     in or above ``root``), the command that makes them one folder beside ``root`` (``python -m
     data_prep flatten --root ROOT``: ``ROOT_flat`` with ``labels.csv``, see
@@ -1254,9 +1257,11 @@ def _image_tree_words(root: Path, subs: list[tuple[Path, int]], not_looked_at: i
 
     root = Path(os.path.abspath(root))  # said absolute (run from elsewhere), '..' taken out
     names = sorted((sub.name for sub, _ in subs), key=_name_order)
+    below = f"{root.name}/" if said_of is not None else ""
     more = f"; {not_looked_at} more subfolders not looked at" if not_looked_at else ""
-    said = (f"the images are in {len(subs)} subfolders ({_cut([f'{n}/' for n in names])}{more}), "
-            "not in this folder, and a plain root reads one folder of images with a label CSV")
+    said = (f"the images are in {len(subs)} subfolders ({_cut([f'{below}{n}/' for n in names])}"
+            f"{more}), not in this folder, and a plain root reads one folder of images with a "
+            "label CSV")
     if labels_csv is not None:
         return (f"{said} ({labels_csv.name}, which names the images): "
                 f"{_copy_into_one_folder(root, subs)} --labels-csv {shlex.quote(str(labels_csv))}")
@@ -1309,7 +1314,8 @@ def _patient_folders_below(root: Path, labels_csv: Path | None) -> str:
         return ""
     sub, subs = found[0]
     return (f"its subfolder {sub.name}/ holds no image itself, and "
-            + _image_tree_words(sub, subs, _subfolders(sub)[1], labels_csv or _label_csv_near(sub)))
+            + _image_tree_words(sub, subs, _subfolders(sub)[1], labels_csv or _label_csv_near(sub),
+                                said_of=root))
 
 
 def likely_roots(root: Path, labels_csv: Path | None = None, otherwise: str = "") -> str:

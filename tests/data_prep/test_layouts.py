@@ -1756,7 +1756,8 @@ def test_numbered_folders_beyond_a_grade_range_are_per_patient_folders_not_grade
     message = run_error(config(images), tmp_path / "out")
     flat = images.with_name("Images_flat")
     assert "flatten" not in message and "NAME403" not in message, message
-    assert "401/, 402/ and 403/" in message and "look like per-patient folders" in message, message
+    assert "the images are in 3 subfolders (401/, 402/ and 403/)" in message, message
+    assert "look like per-patient folders" in message, message
     assert "at most 10 numbered folders, none above 10/: 0/ .. 9/ or 1/ .. 10/)" in message, message
     assert "images in per-patient (or other) subfolders are not read" in message, message
     export = f"python -m drac_ssl.export RUN --images {shlex.quote(str(flat))} --out TEAM.csv"
@@ -1789,7 +1790,11 @@ def test_the_evaluation_folder_above_images_says_the_spreadsheet_and_the_patient
             "save it as CSV") in message, message
     assert "a column of image names and one of grades" in message and "--labels-csv FILE" in message
     assert "Images/ holds no image itself" in message, message
-    assert "401/, 402/ and 403/" in message and "look like per-patient folders" in message, message
+    # the patient folders are Images/'s, named below the root the message is about: '401/' read
+    # beside 'Images/' was a folder of the root
+    assert ("the images are in 3 subfolders (Images/401/, Images/402/ and Images/403/), not in "
+            "this folder") in message, message
+    assert "look like per-patient folders" in message, message
     flat = shlex.quote(str(images.with_name("Images_flat")) + "/")
     assert f"-exec sh -c 'cp \"$@\" \"$0\"' {flat} {{}} +)" in message, message
     # a spreadsheet among images is no image file to move out but a label file to save as CSV
