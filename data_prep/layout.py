@@ -1360,15 +1360,11 @@ def likely_roots(root: Path, labels_csv: Path | None = None, otherwise: str = ""
     return question
 
 
-def discover(cfg: DataConfig) -> Layout:
-    """Resolve ``cfg.root`` / ``cfg.layout`` into image folders (or a .npz) and a label CSV.
-
-    Raises :class:`IngestError` when the root is missing or the requested layout is not
-    there; softer findings (no CSV, several CSVs) are returned as ``Layout.problems``. The
-    label columns are the layout's, unless ``cfg.image_column`` / ``cfg.grade_column`` were
-    changed from their defaults; with both at their defaults, a plain folder whose CSV has a
-    public layout's columns instead is read with those (``Layout.label_format``, a note).
-    """
+def data_root(cfg: DataConfig) -> Path:
+    """``cfg.root`` as an absolute path, checked without reading any folder: IngestError when
+    no root is given, when it does not exist (naming the nearest folder above that does), or
+    when ``cfg.layout`` is unknown. The first checks of :func:`discover`, which
+    ``python -m data_prep ingest`` makes before torch loads (:func:`data_prep.ingest.refuse_early`)."""
     if not cfg.root:
         raise IngestError("no data root given -> pass --root DIR (the unzipped DRAC folder, a "
                           "public DR dataset folder, a MedMNIST .npz, or a folder of images with "
@@ -1381,6 +1377,19 @@ def discover(cfg: DataConfig) -> Layout:
                           "(quote it if it contains spaces)")
     if cfg.layout not in DATA_LAYOUTS:
         raise IngestError(f"layout {cfg.layout!r} is unknown -> use one of {', '.join(DATA_LAYOUTS)}")
+    return root
+
+
+def discover(cfg: DataConfig) -> Layout:
+    """Resolve ``cfg.root`` / ``cfg.layout`` into image folders (or a .npz) and a label CSV.
+
+    Raises :class:`IngestError` when the root is missing or the requested layout is not
+    there; softer findings (no CSV, several CSVs) are returned as ``Layout.problems``. The
+    label columns are the layout's, unless ``cfg.image_column`` / ``cfg.grade_column`` were
+    changed from their defaults; with both at their defaults, a plain folder whose CSV has a
+    public layout's columns instead is read with those (``Layout.label_format``, a note).
+    """
+    root = data_root(cfg)
     kind = detect_kind(root) if cfg.layout == "auto" else cfg.layout
     if root.is_file() and kind != "medmnist":
         raise IngestError(f"{root}: --root must be a folder (or a MedMNIST .npz file), this is a "
