@@ -150,6 +150,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: --temp-dir {base}: not a folder\n  fix: give an existing folder (e.g. on an "
               f"encrypted volume), or leave --temp-dir out", file=sys.stderr)
         return 2
+    # the bundle, from paths only: one not there is said now, not after torch and gradio load
+    from app.bundle_path import NoBundleError, find_newest_bundle
+    from drac_ssl.grading.bundle_folder import BundleError, bundle_folder
+
+    try:
+        bundle = args.bundle or find_newest_bundle(args.runs_dir)
+        if args.bundle:
+            bundle_folder(args.bundle)  # not there, or neither a bundle nor a run folder
+    except NoBundleError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except BundleError as exc:
+        print(f"error: cannot load the bundle {args.bundle}: {exc}", file=sys.stderr)
+        return 2
     # SIGTERM (a service manager, the load benchmark) stops like Ctrl-C: gradio's shutdown runs
     # and the working folder goes (sys.exit skipped both: gradio's block_thread catches only
     # KeyboardInterrupt)
@@ -161,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if stale:
                 print(f"[app] removed {len(stale)} working folder(s) that stopped servers left in "
                       f"{base}", flush=True)
-            return _run(args, workdir, auth)
+            return _run(args, workdir, auth, bundle)
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM while the bundle loads
         return 0
     finally:
@@ -175,19 +189,15 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def _run(args: argparse.Namespace, workdir: os.PathLike[str],
-         auth: list[tuple[str, str]] | None) -> int:
+         auth: list[tuple[str, str]] | None, bundle: str | os.PathLike[str]) -> int:
+    """Load ``bundle`` (``--bundle``, or the newest under ``--runs-dir``, found by
+    :func:`main` before the imports) and serve it until Ctrl-C; the exit code."""
     from drac_ssl.runtime import apply_thread_policy
 
     threads = apply_thread_policy(args.threads)
     logging.info("CPU threads: %d (%s; %d usable cores)", threads["threads"], threads["source"],
                  threads["usable_cores"])
-    from app.predict import NoBundleError, Predictor, find_newest_bundle
-
-    try:
-        bundle = args.bundle or find_newest_bundle(args.runs_dir)
-    except NoBundleError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    from app.predict import Predictor
     from app.server import AppSettings, serve
     from drac_ssl.grading.bundle import BundleError
 

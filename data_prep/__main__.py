@@ -53,7 +53,15 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     if args.threads < 0:
         parser.error("--threads must be 0 (the default policy) or a positive count")
-    from drac_ssl.runtime import apply_thread_policy, sigterm_as_ctrl_c
+    if args.command == "ingest":  # a root not there, --folds 1 ...: said before torch loads
+        from drac_ssl.config import ConfigError
+
+        try:
+            ingest.refuse_early(ingest.config_from_args(args), args.out)
+        except (ingest.IngestError, ConfigError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    from drac_ssl.runtime import apply_thread_policy, sigterm_as_ctrl_c  # imports torch
 
     started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
     apply_thread_policy(args.threads)

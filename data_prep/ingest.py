@@ -47,6 +47,7 @@ from data_prep.folds import assign_folds
 from data_prep.grades import describe, empty_grades, resolve_grades
 from data_prep.layout import (
     Layout,
+    data_root,
     discover,
     image_subfolders,
     likely_roots,
@@ -912,6 +913,27 @@ def format_summary(result: IngestResult) -> str:
     return "\n".join(lines)
 
 
+def _check_output(out: Path) -> None:
+    """IngestError when the output folder ``out`` (absolute) or a folder above it is a file."""
+    blocking = next((p for p in (out, *out.parents) if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise IngestError(f"{blocking}: is a file, not a folder, so the ingest output {out} "
+                          f"cannot be made there -> give --out a folder path (made if missing)")
+
+
+def refuse_early(cfg: DataConfig, out_dir: str | os.PathLike[str]) -> None:
+    """What :func:`run` refuses before it reads any file, in its order and words: ``out_dir``
+    below a file, settings that cannot work (:func:`check_settings`), a data root not given
+    or not there, an unknown layout (:func:`data_prep.layout.data_root`). Raises
+    :class:`IngestError`. ``python -m data_prep ingest`` calls it before the thread policy
+    (:func:`drac_ssl.runtime.apply_thread_policy`) imports torch, 3-5 s on the 2-core
+    development machine, so a mistyped ``--root`` is said at once; :func:`run` makes the
+    same checks again."""
+    _check_output(Path(out_dir).expanduser().absolute())
+    check_settings(cfg)
+    data_root(cfg)
+
+
 def run(cfg: DataConfig, out_dir: str | os.PathLike[str], *, verbose: bool = True,
         wording: Callable[[str], str] | None = None) -> IngestResult:
     """Validate every file, then write the cache, manifest and summary into ``out_dir``.
@@ -944,10 +966,10 @@ def run(cfg: DataConfig, out_dir: str | os.PathLike[str], *, verbose: bool = Tru
     """
     out = Path(out_dir).expanduser().absolute()
     said = wording or _as_written
-    blocking = next((p for p in (out, *out.parents) if p.exists() and not p.is_dir()), None)
-    if blocking is not None:  # before any image is read: not "check free disk space" at the end
-        raise IngestError(said(f"{blocking}: is a file, not a folder, so the ingest output {out} "
-                               f"cannot be made there -> give --out a folder path (made if missing)"))
+    try:  # before any image is read: not "check free disk space" at the end
+        _check_output(out)
+    except IngestError as exc:
+        raise IngestError(said(str(exc))) from None
     try:
         with cache.RowSpill(out / CACHE_DIR) as spill:
             return _run(cfg, out, verbose, spill, said)

@@ -1234,10 +1234,13 @@ def _copy_into_one_folder(root: Path, subs: list[tuple[Path, int]]) -> str:
 
 
 def _image_tree_words(root: Path, subs: list[tuple[Path, int]], not_looked_at: int,
-                      labels_csv: Path | None = None) -> str:
+                      labels_csv: Path | None = None, said_of: Path | None = None) -> str:
     """Images in several subfolders of ``root``: how many hold images (the first
     :data:`NEARBY_SHOWN` named, then how many more), that the plain layout reads one folder of
-    images with a label CSV, and what to do. For subfolders named as grades (``0/`` .. ``4/``,
+    images with a label CSV, and what to do. ``said_of``: the folder the message is about when
+    ``root`` is a subfolder of it (:func:`_patient_folders_below`: ``ROOT: ... its subfolder
+    Images/ holds no image itself``), the subfolders then named below it (``Images/401/``), not
+    as if ``401/`` were beside ``Images/``. For subfolders named as grades (``0/`` .. ``4/``,
     at most :data:`GRADE_FOLDERS_MAX`) and no label CSV known (``labels_csv``, given or found
     in or above ``root``), the command that makes them one folder beside ``root`` (``python -m
     data_prep flatten --root ROOT``: ``ROOT_flat`` with ``labels.csv``, see
@@ -1254,9 +1257,11 @@ def _image_tree_words(root: Path, subs: list[tuple[Path, int]], not_looked_at: i
 
     root = Path(os.path.abspath(root))  # said absolute (run from elsewhere), '..' taken out
     names = sorted((sub.name for sub, _ in subs), key=_name_order)
+    below = f"{root.name}/" if said_of is not None else ""
     more = f"; {not_looked_at} more subfolders not looked at" if not_looked_at else ""
-    said = (f"the images are in {len(subs)} subfolders ({_cut([f'{n}/' for n in names])}{more}), "
-            "not in this folder, and a plain root reads one folder of images with a label CSV")
+    said = (f"the images are in {len(subs)} subfolders ({_cut([f'{below}{n}/' for n in names])}"
+            f"{more}), not in this folder, and a plain root reads one folder of images with a "
+            "label CSV")
     if labels_csv is not None:
         return (f"{said} ({labels_csv.name}, which names the images): "
                 f"{_copy_into_one_folder(root, subs)} --labels-csv {shlex.quote(str(labels_csv))}")
@@ -1309,7 +1314,8 @@ def _patient_folders_below(root: Path, labels_csv: Path | None) -> str:
         return ""
     sub, subs = found[0]
     return (f"its subfolder {sub.name}/ holds no image itself, and "
-            + _image_tree_words(sub, subs, _subfolders(sub)[1], labels_csv or _label_csv_near(sub)))
+            + _image_tree_words(sub, subs, _subfolders(sub)[1], labels_csv or _label_csv_near(sub),
+                                said_of=root))
 
 
 def likely_roots(root: Path, labels_csv: Path | None = None, otherwise: str = "") -> str:
@@ -1354,15 +1360,11 @@ def likely_roots(root: Path, labels_csv: Path | None = None, otherwise: str = ""
     return question
 
 
-def discover(cfg: DataConfig) -> Layout:
-    """Resolve ``cfg.root`` / ``cfg.layout`` into image folders (or a .npz) and a label CSV.
-
-    Raises :class:`IngestError` when the root is missing or the requested layout is not
-    there; softer findings (no CSV, several CSVs) are returned as ``Layout.problems``. The
-    label columns are the layout's, unless ``cfg.image_column`` / ``cfg.grade_column`` were
-    changed from their defaults; with both at their defaults, a plain folder whose CSV has a
-    public layout's columns instead is read with those (``Layout.label_format``, a note).
-    """
+def data_root(cfg: DataConfig) -> Path:
+    """``cfg.root`` as an absolute path, checked without reading any folder: IngestError when
+    no root is given, when it does not exist (naming the nearest folder above that does), or
+    when ``cfg.layout`` is unknown. The first checks of :func:`discover`, which
+    ``python -m data_prep ingest`` makes before torch loads (:func:`data_prep.ingest.refuse_early`)."""
     if not cfg.root:
         raise IngestError("no data root given -> pass --root DIR (the unzipped DRAC folder, a "
                           "public DR dataset folder, a MedMNIST .npz, or a folder of images with "
@@ -1375,6 +1377,19 @@ def discover(cfg: DataConfig) -> Layout:
                           "(quote it if it contains spaces)")
     if cfg.layout not in DATA_LAYOUTS:
         raise IngestError(f"layout {cfg.layout!r} is unknown -> use one of {', '.join(DATA_LAYOUTS)}")
+    return root
+
+
+def discover(cfg: DataConfig) -> Layout:
+    """Resolve ``cfg.root`` / ``cfg.layout`` into image folders (or a .npz) and a label CSV.
+
+    Raises :class:`IngestError` when the root is missing or the requested layout is not
+    there; softer findings (no CSV, several CSVs) are returned as ``Layout.problems``. The
+    label columns are the layout's, unless ``cfg.image_column`` / ``cfg.grade_column`` were
+    changed from their defaults; with both at their defaults, a plain folder whose CSV has a
+    public layout's columns instead is read with those (``Layout.label_format``, a note).
+    """
+    root = data_root(cfg)
     kind = detect_kind(root) if cfg.layout == "auto" else cfg.layout
     if root.is_file() and kind != "medmnist":
         raise IngestError(f"{root}: --root must be a folder (or a MedMNIST .npz file), this is a "

@@ -31,6 +31,7 @@ from data_prep.labels import (  # noqa: F401 - NOT_PATIENT_ID_WORDS, PATIENT_ID_
     GRADE_INSIDE_WORDS,
     NOT_PATIENT_ID_WORDS,
     PATIENT_ID_WORDS,
+    Table,
     column_index,
     missing_column,
     normalise,
@@ -38,7 +39,7 @@ from data_prep.labels import (  # noqa: F401 - NOT_PATIENT_ID_WORDS, PATIENT_ID_
     read_table,
 )
 from data_prep.labels import name_words as _name_words
-from data_prep.layout import EYE_COLUMNS, IMAGE_SUFFIXES, name_key
+from data_prep.layout import EYE_COLUMNS, IMAGE_SUFFIXES, PATIENT_COLUMNS, name_key
 from data_prep.problems import (  # noqa: F401 - re-exported: the historical home of these names
     IngestError,
     Problem,
@@ -49,7 +50,7 @@ from data_prep.problems import (  # noqa: F401 - re-exported: the historical hom
     note,
     warning,
 )
-from drac_ssl.config import GRADE_SCALES
+from drac_ssl.config import GRADE_SCALES, LAYOUT_NAMES
 from drac_ssl.grading.image_notes import OTHER_IMAGE_SUFFIXES
 
 BLANK_STD = 2.0
@@ -720,6 +721,34 @@ def per_eye_columns_unread(csv_path: str | Path, columns: Sequence[str], grade_c
     return None
 
 
+def owned_patient_column_problem(table: Table, column: str, image_column: str,
+                                 missing: Problem) -> Problem:
+    """``missing`` (:func:`data_prep.labels.missing_column`'s error for the patient column
+    ``column``) said in a layout's terms when the CSV is otherwise that layout's: its per-eye
+    grade columns (:data:`data_prep.layout.EYE_COLUMNS`) are there and ``column`` is the
+    patient column it owns (:data:`data_prep.layout.PATIENT_COLUMNS`; DeepDRiD's
+    ``patient_id``, beside ``left_eye_DR_Level`` / ``right_eye_DR_Level``). The error then
+    says what the layout calls the column and both ways out: ``--patient-column NAME`` for a
+    file that names it otherwise (a close column name, when :func:`missing_column` found one,
+    stays the fix), else putting the column back, the patient being the number before the
+    underscore of the image id (``1`` in ``1_l1``). ``missing`` as it is otherwise (a column the
+    user named, a CSV without the per-eye columns)."""
+    present = {normalise(c): c for c in table.columns}
+    for kind, eyes in EYE_COLUMNS.items():
+        owned = PATIENT_COLUMNS.get(kind, "")
+        if normalise(owned) != normalise(column) or not all(normalise(e) in present for e in eyes):
+            continue
+        left, right = (present[normalise(e)] for e in eyes)
+        fix = (missing.fix if missing.fix.startswith("did you mean") else
+               f"if this file names its patients in another column, pass {_OPTIONS['patient']} "
+               f"NAME; else add the {owned!r} column (the number before the underscore of "
+               f"{image_column}, 1 for 1_l1) so that a patient's images stay in one fold")
+        return dataclasses.replace(
+            missing, what=f"{missing.what}: a {LAYOUT_NAMES[kind]} label CSV (its {left!r} / "
+                          f"{right!r} columns) names each image's patient in {owned!r}", fix=fix)
+    return missing
+
+
 def grade_names_note(csv_path: str | Path, by_name: dict[int, int], grade_names: Sequence[str],
                      fix: str) -> Problem:
     """The note of a label CSV whose grades were written as the scale's names (``No DR``,
@@ -782,7 +811,9 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
         elif not any(p.severity == "error" and repr(column) in p.what for p in found):
             # never offered: a column read for another role (the image column as the patient's)
             others = [c for c, _, r in roles if c and c != column]
-            problems.append(missing_column(table, column, role, _OPTIONS[role], avoid=others))
+            missing = missing_column(table, column, role, _OPTIONS[role], avoid=others)
+            problems.append(owned_patient_column_problem(table, column, image_column, missing)
+                            if role == "patient" else missing)
             if len(table.columns) == 1:
                 break  # one unsplit header line: said once
     if len(index) < len([c for c, _, _ in roles if c]):

@@ -39,7 +39,12 @@ CASES: tuple[tuple[str, tuple[str, ...], int], ...] = (
     ("data_prep", ("phantom", "--help"), 0),
     ("data_prep", ("flatten", "--help"), 0),
     ("data_prep", ("flatten", "--root", "{tmp}/nope"), 2),
+    ("data_prep", ("ingest", "--root", "{tmp}/nope", "--out", "{tmp}/out"), 2),  # no such root
+    ("data_prep", ("ingest", "--root", "{tmp}", "--out", "{tmp}/out", "--folds", "1"), 2),
     ("app", ("--help",), 0),
+    ("app", ("--bundle", "{tmp}/nope", "--temp-dir", "{tmp}"), 2),  # no such bundle
+    ("app", ("--bundle", "{tmp}", "--temp-dir", "{tmp}"), 2),  # a folder that is no bundle
+    ("app", ("--runs-dir", "{tmp}/no_runs", "--temp-dir", "{tmp}"), 2),  # no bundle under runs
     ("app.demo_bundle", ("--help",), 0),
     ("app.demo_bundle", (), 2),
 )
@@ -51,9 +56,20 @@ SAID: dict[tuple[str, tuple[str, ...]], tuple[str, ...]] = {
     ("drac_ssl.umm", ("{tmp}", "--run-dir", "{tmp}/run", "umm.betta=1", "umm.epochs=0")): (
         "2 problem(s) found before the run folder was made", "Did you mean 'umm.beta'?",
         "umm.epochs=0 (command line 'umm.epochs=0'): must be > 0", "fix: umm.epochs="),
+    ("data_prep", ("ingest", "--root", "{tmp}/nope", "--out", "{tmp}/out")): (
+        "/nope: data root folder does not exist (", "-> check the --root path"),
+    ("data_prep", ("ingest", "--root", "{tmp}", "--out", "{tmp}/out", "--folds", "1")): (
+        "--folds 1: need at least 2 folds for cross-validation -> use --folds 5",),
+    ("app", ("--bundle", "{tmp}/nope", "--temp-dir", "{tmp}")): (
+        "error: cannot load the bundle ", "/nope: does not exist.\n  fix: pass RUN or RUN/bundle"),
+    ("app", ("--bundle", "{tmp}", "--temp-dir", "{tmp}")): (
+        "neither a model bundle (metadata.json + MODEL_CARD.md) nor a run folder with bundle/",),
+    ("app", ("--runs-dir", "{tmp}/no_runs", "--temp-dir", "{tmp}")): (
+        "error: No model bundle found under ", "python -m drac_ssl.train"),
 }
 """What a case must say (beyond no traceback): a configuration's errors, every one listed with
-its fix, before torch loads."""
+its fix, an ingest's root that is not there, an app's bundle that is not there, before torch
+(and gradio) load."""
 
 RUNNER = """
 import contextlib, io, json, runpy, sys
@@ -75,6 +91,7 @@ print(json.dumps(results))
 
 
 def test_commands_answer_help_and_usage_errors_without_the_heavy_imports(tmp_path: Path) -> None:
+    assert {key for key in SAID} <= {(m, argv) for m, argv, _ in CASES}, "a SAID entry of no case"
     env = {**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
            "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     problems = []
@@ -85,7 +102,10 @@ def test_commands_answer_help_and_usage_errors_without_the_heavy_imports(tmp_pat
                               cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, proc.stderr[-3000:]
         results = json.loads(proc.stdout.splitlines()[-1])
-        for (_, argv, code), got in zip(cases, results, strict=True):
+        # SAID is keyed by the case as written ('{tmp}' unfilled): looked up with the filled-in
+        # argv, the umm case's words were never checked
+        written = [argv for m, argv, _ in CASES if m == module]
+        for (_, argv, code), template, got in zip(cases, written, results, strict=True):
             command, said = f"python -m {module} {' '.join(argv)}", got["out"] + got["err"]
             if got["code"] != code:
                 problems.append(f"{command}: exit {got['code']}, not {code}: {said[-300:]}")
@@ -93,7 +113,7 @@ def test_commands_answer_help_and_usage_errors_without_the_heavy_imports(tmp_pat
                 problems.append(f"{command}: imported {got['loaded']}")
             if "Traceback" in said or ("--help" in argv and f"python -m {module}" not in said):
                 problems.append(f"{command}: said {said[-300:]!r}")
-            for words in SAID.get((module, tuple(argv)), ()):
+            for words in SAID.get((module, template), ()):
                 if words not in said:
                     problems.append(f"{command}: did not say {words!r}: {said[-600:]!r}")
     assert not problems, "\n".join(problems)
@@ -146,3 +166,25 @@ def test_the_installed_train_command_names_itself_in_its_usage() -> None:
         assert proc.returncode == 0, proc.stderr[-3000:]
         said = json.loads(proc.stdout.splitlines()[-1])["said"]
         assert words in said and "python -m drac_ssl.train [-h]" not in said, said
+
+
+def test_the_installed_ingest_and_app_commands_refuse_a_path_that_is_not_there_before_torch_loads(
+        tmp_path: Path) -> None:
+    """``drac-ssl-ingest ingest --root NOPE`` and ``drac-ssl-app --bundle NOPE`` (the console
+    scripts, no ``__main__``) said so after the thread policy had imported torch (3-5 s here),
+    and the app after gradio too (11-16 s): exit 2 with the same words, nothing heavy loaded."""
+    env = {**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
+           "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    for script, module, argv in (
+            ("drac-ssl-ingest", "data_prep", ("ingest", "--root", "{tmp}/nope", "--out", "{tmp}/out")),
+            ("drac-ssl-app", "app", ("--bundle", "{tmp}/nope", "--temp-dir", "{tmp}"))):
+        args = [a.format(tmp=tmp_path) for a in argv]
+        proc = subprocess.run([sys.executable, "-c", CONSOLE_RUNNER.format(heavy=HEAVY), script,
+                               json.dumps(args)], cwd=REPO, env=env, capture_output=True, text=True,
+                              timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        got = json.loads(proc.stdout.splitlines()[-1])
+        assert got["code"] == 2, (script, got["said"][-600:])
+        assert got["loaded"] == [], (script, got["loaded"])
+        for words in SAID[(module, argv)]:
+            assert words in got["said"], (script, got["said"][-600:])

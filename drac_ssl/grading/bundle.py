@@ -47,6 +47,7 @@ from torch import nn
 from data_prep.problems import CROP_NOT_APPLIED, crop_words
 from drac_ssl import __version__
 from drac_ssl.figures import chance_words, figure_text, format_ci
+from drac_ssl.grading.bundle_folder import BundleError, bundle_folder
 from drac_ssl.grading.image_notes import image_kind
 from drac_ssl.grading.model import (
     HEADS,
@@ -93,10 +94,6 @@ GRADCAM_TARGET_LAYER = "backbone.layer4"
 VARIANT_STAGE = {"vicreg": "pretrain", "vicreg_umm": "umm"}
 """The run sub-folder whose ``backbone.safetensors`` + ``metadata.json`` a fine-tuning
 variant starts from."""
-
-
-class BundleError(ValueError):
-    """A bundle or run folder that cannot be used; the message says why and what to do."""
 
 
 @dataclass
@@ -1119,21 +1116,6 @@ def _reuse_check(run_dir: Path, variant: str,
     return out, digest, bool(reusable)
 
 
-def _bundle_dir(path: str | os.PathLike[str]) -> Path:
-    p = Path(path)
-    if not p.exists():
-        raise BundleError(f"{p}: does not exist.\n  fix: pass RUN or RUN/bundle of a run whose export "
-                          f"stage finished (a relative path is read from the current folder, {Path.cwd()})")
-    if (p / "metadata.json").is_file() and (p / "MODEL_CARD.md").is_file():
-        return p
-    if (p / "bundle" / "metadata.json").is_file():
-        return p / "bundle"
-    raise BundleError(
-        f"{p}: neither a model bundle (metadata.json + MODEL_CARD.md) nor a run folder with "
-        f"bundle/.\n  fix: pass RUN or RUN/bundle of a run whose export stage finished "
-        f"(python -m drac_ssl.train run.stages=[...,finetune,export])")
-
-
 def channels_last_on(device: torch.device) -> bool:
     """Whether :func:`load_bundle` stores the weights channels-last on ``device`` by default:
     on the CPU, where oneDNN's NHWC convolutions take a quarter less time for a ResNet-18 at
@@ -1178,7 +1160,7 @@ def load_bundle(path: str | os.PathLike[str], device: str | torch.device = "cpu"
             weights that do not fit the metadata's model, or an unreadable input profile;
             each message names the file and says the fix.
     """
-    bundle_dir = _bundle_dir(path)
+    bundle_dir = bundle_folder(path)
     meta = _read_json(bundle_dir / "metadata.json", "the bundle metadata", fix=rebuild_advice(bundle_dir))
     if not isinstance(meta, dict):
         raise BundleError(f"{bundle_dir / 'metadata.json'}: the bundle metadata is a "

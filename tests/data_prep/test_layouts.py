@@ -1630,7 +1630,6 @@ def test_a_grade_column_is_never_offered_as_the_patient_column(tmp_path: Path, a
     message = run_error(config(images.parent), tmp_path / "out")
     assert "no patient column 'patient_id'" in message, message
     assert "did you mean" not in message and "--patient-column '" not in message, message
-    assert "pass --patient-column NAME with the name of the patient column" in message, message
     from data_prep.labels import missing_column, read_table
 
     table, _ = read_table(csv_path, ["image_id"])
@@ -1642,6 +1641,40 @@ def test_a_grade_column_is_never_offered_as_the_patient_column(tmp_path: Path, a
     table.columns = ["image_id", "patient_DR_Level", "Patient_ID "]
     fix = missing_column(table, "patient_id", "patient", "--patient-column").fix
     assert fix == "did you mean 'Patient_ID '? pass --patient-column 'Patient_ID '", fix
+
+
+def test_a_deepdrid_csv_without_patient_id_says_what_deepdrid_calls_it(tmp_path: Path,
+                                                                      aptos: list) -> None:
+    """A DeepDRiD label CSV without its patient column (the per-eye grade columns there) was
+    told only 'no patient column 'patient_id' -> pass --patient-column NAME with the name of
+    the patient column', as any CSV: the error now says that DeepDRiD names each image's
+    patient in 'patient_id' and both ways out (name this file's column, or put the column
+    back). A column the user named, or a CSV that is not DeepDRiD's, keeps the plain error."""
+    from data_prep.problems import as_config_keys
+
+    def line(message: str) -> str:
+        return next(x for x in message.splitlines() if "no patient column" in x)
+
+    images, csv_path, rows = deepdrid_tree(tmp_path, aptos)
+    write_rows(csv_path, DEEPDRID_HEADER[1:], [row[1:] for row in rows])
+    said = line(run_error(config(images.parent), tmp_path / "out"))
+    assert "no patient column 'patient_id'" in said, said
+    assert ("a DeepDRiD label CSV (its 'left_eye_DR_Level' / 'right_eye_DR_Level' columns) names "
+            "each image's patient in 'patient_id'") in said, said
+    assert "-> if this file names its patients in another column, pass --patient-column NAME" in said
+    assert "else add the 'patient_id' column (the number before the underscore of image_id" in said
+    assert "data.patient_column=NAME" in as_config_keys(said), as_config_keys(said)
+
+    # the column the user named is not there: that is the error, with the generic fix
+    said = line(run_error(config(images.parent, patient_column="PID"), tmp_path / "pid"))
+    assert "no patient column 'PID'" in said and "DeepDRiD" not in said, said
+    # a CSV without the per-eye columns is no DeepDRiD CSV
+    flat = flat_copy(images, tmp_path / "flat")
+    write_rows(flat / "labels.csv", ["image_id", "grade"], [[row[1], row[5]] for row in rows])
+    said = line(run_error(config(flat, image_column="image_id", grade_column="grade",
+                                 patient_column="patient_id", grades="icdr"), tmp_path / "flat-out"))
+    assert "no patient column 'patient_id'" in said and "DeepDRiD" not in said, said
+    assert "pass --patient-column NAME with the name of the patient column" in said, said
 
 
 def test_deepdrid_listers_read_the_per_patient_folders(tmp_path: Path, aptos: list) -> None:
@@ -1723,7 +1756,8 @@ def test_numbered_folders_beyond_a_grade_range_are_per_patient_folders_not_grade
     message = run_error(config(images), tmp_path / "out")
     flat = images.with_name("Images_flat")
     assert "flatten" not in message and "NAME403" not in message, message
-    assert "401/, 402/ and 403/" in message and "look like per-patient folders" in message, message
+    assert "the images are in 3 subfolders (401/, 402/ and 403/)" in message, message
+    assert "look like per-patient folders" in message, message
     assert "at most 10 numbered folders, none above 10/: 0/ .. 9/ or 1/ .. 10/)" in message, message
     assert "images in per-patient (or other) subfolders are not read" in message, message
     export = f"python -m drac_ssl.export RUN --images {shlex.quote(str(flat))} --out TEAM.csv"
@@ -1756,7 +1790,11 @@ def test_the_evaluation_folder_above_images_says_the_spreadsheet_and_the_patient
             "save it as CSV") in message, message
     assert "a column of image names and one of grades" in message and "--labels-csv FILE" in message
     assert "Images/ holds no image itself" in message, message
-    assert "401/, 402/ and 403/" in message and "look like per-patient folders" in message, message
+    # the patient folders are Images/'s, named below the root the message is about: '401/' read
+    # beside 'Images/' was a folder of the root
+    assert ("the images are in 3 subfolders (Images/401/, Images/402/ and Images/403/), not in "
+            "this folder") in message, message
+    assert "look like per-patient folders" in message, message
     flat = shlex.quote(str(images.with_name("Images_flat")) + "/")
     assert f"-exec sh -c 'cp \"$@\" \"$0\"' {flat} {{}} +)" in message, message
     # a spreadsheet among images is no image file to move out but a label file to save as CSV

@@ -881,23 +881,33 @@ def test_deepdrid_per_eye_grades_and_patients_as_the_ingest_reads_them(tmp_path:
     """A DeepDRiD set: the preflight lists the per-patient folders, reads each image's grade
     from its eye's column and groups by patient_id, as the ingest will: 4 patients of a grade
     cannot fill 5 folds. Read as the plain folders were (one folder, one grade column), every
-    image would be without a row and every right-eye row ungradable."""
+    image would be without a row and every right-eye row ungradable. The grade-0 patients'
+    right eyes are grade 1, so patient_DR_Level (the worse eye, as DeepDRiD writes it) is 1
+    for them: read instead of the eye columns, grade 0 would have no patient, not 4 (the
+    fixture once gave both eyes and the patient one grade, and passed that reading too)."""
     root = tmp_path / "regular-fundus-training"
     rows = []
-    for patient in range(1, 21):  # 4 images a patient, its grade: 4 patients per grade
+    for patient in range(1, 21):  # 4 images a patient: 4 patients per grade (of the left eye)
+        left_grade = patient % 5
+        right_grade = left_grade or 1
         for image_id in (f"{patient}_l1", f"{patient}_l2", f"{patient}_r1", f"{patient}_r2"):
             path = root / "Images" / str(patient) / f"{image_id}.jpg"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(b"not decoded by the preflight")
             left = "_l" in image_id
             rows.append(f"{patient},{image_id},regular-fundus-training\\Images\\{patient}\\{image_id}.jpg,"
-                        f"{patient % 5 if left else ''},{'' if left else patient % 5},{patient % 5},1")
+                        f"{left_grade if left else ''},{'' if left else right_grade},"
+                        f"{max(left_grade, right_grade)},1")
     (root / "regular-fundus-training.csv").write_text(
         "patient_id,image_id,image_path,left_eye_DR_Level,right_eye_DR_Level,patient_DR_Level,"
         "Overall quality\n" + "\n".join(rows) + "\n")
-    found = errors(f"data.root={root}", "pretrain.augment.recipe=fundus", *SMALL_BATCHES)
-    assert set(found) == {"data.n_folds"}, found
-    assert "grade 4 (PDR) has only 4 patients" in found["data.n_folds"], found
+    found = [f for f in findings(f"data.root={root}", "pretrain.augment.recipe=fundus",
+                                 *SMALL_BATCHES) if f.severity == "error"]
+    assert {f.setting for f in found} == {"data.n_folds"}, found
+    said = "\n".join(f.line for f in found)  # one error per grade short of patients
+    for short in ("grade 0 (No DR) has only 4 patients", "grade 4 (PDR) has only 4 patients"):
+        assert short in said, said  # grade 0: the left eyes of patients 5, 10, 15 and 20
+    assert "grade 1 (Mild)" not in said, said  # 8 patients: 4 by the left eye, 4 by the right
     assert "data.n_folds" not in errors(f"data.root={root}", "data.n_folds=4", *SMALL_BATCHES)
 
 

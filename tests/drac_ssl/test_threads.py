@@ -86,19 +86,35 @@ def test_export_applies_threads() -> None:
     assert_threads(3)
 
 
-def test_app_applies_threads_before_looking_for_a_bundle(tmp_path: Path) -> None:
+def test_app_applies_threads_before_loading_a_bundle(tmp_path: Path) -> None:
+    """The threads are set before the bundle's models load; a bundle that is not there is
+    refused before that, from its path alone (before torch and gradio would load)."""
     from app.__main__ import main
 
-    assert main(["--threads", "3", "--runs-dir", str(tmp_path)]) == 2  # no bundle there
+    bundle = tmp_path / "run" / "bundle"
+    bundle.mkdir(parents=True)
+    (bundle / "metadata.json").write_text("not json")  # found, then refused as it loads
+    (bundle / "MODEL_CARD.md").write_text("# card")
+    runtime.apply_thread_policy(1)
+    assert main(["--threads", "3", "--runs-dir", str(tmp_path / "nowhere"),
+                 "--temp-dir", str(tmp_path)]) == 2  # no bundle there: nothing applied
+    assert_threads(1)
+    assert main(["--threads", "3", "--bundle", str(tmp_path / "run"), "--temp-dir", str(tmp_path)]) == 2
     assert_threads(3)
     assert main(["--threads", "-2", "--runs-dir", str(tmp_path)]) == 2
 
 
 def test_data_prep_applies_threads(tmp_path: Path) -> None:
+    """Set before the ingest reads its root; a root that is not there is refused before."""
     from data_prep.__main__ import main
 
+    runtime.apply_thread_policy(1)
     assert main(["ingest", "--threads", "3", "--root", str(tmp_path / "missing"),
-                 "--out", str(tmp_path / "out")]) != 0
+                 "--out", str(tmp_path / "out")]) == 2
+    assert_threads(1)
+    (tmp_path / "empty").mkdir()
+    assert main(["ingest", "--threads", "3", "--root", str(tmp_path / "empty"),
+                 "--out", str(tmp_path / "out")]) == 2  # no images there
     assert_threads(3)
 
 

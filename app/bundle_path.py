@@ -1,0 +1,47 @@
+"""Which model bundle the app serves, told from paths alone: ``--bundle`` (a bundle folder
+or a run folder holding ``bundle/``, checked by :func:`drac_ssl.grading.bundle_folder.bundle_folder`)
+or the newest bundle under ``--runs-dir`` (:func:`find_newest_bundle`).
+
+Standard library only, so ``python -m app`` says a bundle that is not there before torch
+and gradio load (:func:`app.__main__.main`; 11-16 s of imports on the 2-core development
+machine). :mod:`app.predict` re-exports :class:`NoBundleError`, :func:`find_newest_bundle`
+and :func:`make_bundle_hint`, their home before.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["NoBundleError", "find_newest_bundle", "make_bundle_hint"]
+
+
+class NoBundleError(FileNotFoundError):
+    """No model bundle where one was expected; the message says how to make one."""
+
+
+def make_bundle_hint(runs_dir: Path) -> str:
+    """The commands that produce a bundle (and one for an untrained demo bundle)."""
+    return (
+        f"No model bundle found under {runs_dir}/ (a bundle is RUN/bundle/metadata.json).\n"
+        f"If your runs are elsewhere (run.out_dir=...): python -m app --runs-dir THAT_FOLDER, "
+        f"or python -m app --bundle THAT_FOLDER/NAME/bundle\n"
+        f"Otherwise make one with the pipeline, e.g.\n"
+        f"  python -m drac_ssl.train                      # CPU demo on phantom data, all stages\n"
+        f"  python -m drac_ssl.train -c configs/drac.yaml data.root=/path/to/DRAC "
+        f"run.stages=[ingest,pretrain,umm,finetune,export]\n"
+        f"then serve it:  python -m app --bundle runs/NAME/bundle\n"
+        f"(or, to try the interface only, an untrained demo bundle: "
+        f"python -m app.demo_bundle runs/demo && python -m app --bundle runs/demo/bundle)")
+
+
+def find_newest_bundle(runs_dir: str | os.PathLike[str] = "runs") -> Path:
+    """The bundle folder under ``runs_dir`` (``*/bundle`` or ``*/*/bundle``) whose
+    ``metadata.json`` is newest; :class:`NoBundleError` with the commands to make one."""
+    root = Path(runs_dir)
+    found = [p.parent for pattern in ("*/bundle/metadata.json", "*/*/bundle/metadata.json")
+             for p in root.glob(pattern) if p.is_file()]
+    if not found:
+        raise NoBundleError(make_bundle_hint(root))
+    return max(found, key=lambda p: (p / "metadata.json").stat().st_mtime)
+

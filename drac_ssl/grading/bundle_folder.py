@@ -1,0 +1,44 @@
+"""Where a model bundle is, told from paths alone: a bundle folder (``metadata.json`` +
+``MODEL_CARD.md``, what the export stage writes) or a run folder holding ``bundle/``.
+
+Standard library only: :func:`drac_ssl.grading.bundle.load_bundle` resolves its path here,
+and ``python -m app`` does so before torch and gradio load, so a ``--bundle`` that is not
+there is said in a fraction of a second (it took 11-16 s of imports on the 2-core
+development machine). :class:`BundleError` lives here for that reason;
+:mod:`drac_ssl.grading.bundle` re-exports it (one class).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["BundleError", "bundle_folder"]
+
+
+class BundleError(ValueError):
+    """A bundle or run folder that cannot be used; the message says why and what to do."""
+
+
+def bundle_folder(path: str | os.PathLike[str]) -> Path:
+    """The bundle folder ``path`` names: ``path`` itself when it holds ``metadata.json`` and
+    ``MODEL_CARD.md``, else ``path/bundle`` when that holds ``metadata.json`` (a run folder).
+    Reads no file.
+
+    Raises:
+        BundleError: ``path`` does not exist (a relative path is said to be read from the
+            current folder), or is neither a bundle nor a run folder with ``bundle/``; the
+            message names the fix.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise BundleError(f"{p}: does not exist.\n  fix: pass RUN or RUN/bundle of a run whose export "
+                          f"stage finished (a relative path is read from the current folder, {Path.cwd()})")
+    if (p / "metadata.json").is_file() and (p / "MODEL_CARD.md").is_file():
+        return p
+    if (p / "bundle" / "metadata.json").is_file():
+        return p / "bundle"
+    raise BundleError(
+        f"{p}: neither a model bundle (metadata.json + MODEL_CARD.md) nor a run folder with "
+        f"bundle/.\n  fix: pass RUN or RUN/bundle of a run whose export stage finished "
+        f"(python -m drac_ssl.train run.stages=[...,finetune,export])")
