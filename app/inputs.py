@@ -119,6 +119,10 @@ OCTA_SIZE_DETAIL = (f"UW-OCTA en-face exports are 1024 x 1024; below {MIN_SIDE} 
 MAX_ASPECT = 1.25
 """Long side / short side above which an image is flagged as non-square (UW-OCTA en-face
 exports are square)."""
+NOT_SQUARE = "Not square"
+"""How the UW-OCTA non-square warning starts (:func:`sanity_warnings`); it says the squeeze
+too, so the page leaves out the preprocessing's own line on it
+(:meth:`app.predict.Predictor.image_warnings`)."""
 class InputRejected(ValueError):
     """The upload cannot be graded; ``str(exc)`` is the message for the page."""
 
@@ -385,7 +389,7 @@ def sanity_warnings(gray: np.ndarray, mode: str = "L", notes: list[str] | None =
         out.append(f"{blank}: there is {'no vessel pattern' if octa else 'nothing'} to grade.")
     aspect = max(h, w) / max(1, min(h, w))
     if octa and aspect > MAX_ASPECT:
-        out.append(f"Not square: {w} x {h} px (aspect {aspect:.2f}); UW-OCTA en-face images are "
+        out.append(f"{NOT_SQUARE}: {w} x {h} px (aspect {aspect:.2f}); UW-OCTA en-face images are "
                    f"square, and the model squeezes it to a square.")
     notes = notes or []
     colour = [n for n in notes if "grayscale" in n]

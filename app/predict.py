@@ -36,6 +36,7 @@ from app.gradcam import (
     strongest_heat,
 )
 from app.inputs import (
+    NOT_SQUARE,
     OCTA_SIZE_DETAIL,
     InputLimits,
     LoadedImage,
@@ -357,8 +358,15 @@ class Predictor:
         (:func:`drac_ssl.grading.predict.preprocessing_warning`); ``small`` and ``found`` in the
         export's words (capitalised here, with a full stop). One size warning: an image the
         model warns about as ``small`` loses the upload's UW-OCTA "Too small" line
-        (:func:`app.inputs.too_small_warning`), whose detail joins the model's warning."""
+        (:func:`app.inputs.too_small_warning`), whose detail joins the model's warning. One
+        shape warning: the upload's UW-OCTA "Not square" line says the squeeze, so the
+        preprocessing's own line on it (:func:`drac_ssl.grading.predict.squeeze_finding`) is
+        left out."""
+        from drac_ssl.grading.predict import SQUEEZED
+
         upload = list(upload)
+        if any(w.startswith(NOT_SQUARE) for w in upload):
+            found = [w for w in found if SQUEEZED not in w]
         octa_size = too_small_warning(int(shape[1]), int(shape[0]))
         if small and octa_size and octa_size in upload:
             upload.remove(octa_size)

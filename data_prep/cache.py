@@ -71,6 +71,18 @@ def array_path(cache_dir: Path, size: int) -> Path:
     return cache_dir / f"{size}px.npy"
 
 
+SQUEEZE_FIX = "add --fundus-crop to crop to the fundus disc and pad it to a square"
+"""The ingest's fix for a non-square image squeezed into the cache (:func:`squeezed_words`)."""
+
+
+def squeezed_words(width: int, height: int) -> str:
+    """``non-square image WxH squeezed to a square``: what :func:`cache_rows` does to a
+    ``width`` x ``height`` image (pixels) that is not square, without ``fundus_crop``; the
+    ingest's warning and the model's preprocessing at inference
+    (:func:`drac_ssl.grading.predict.preprocess_image`) say it in these words."""
+    return f"non-square image {width}x{height} squeezed to a square"
+
+
 def resize_gray(gray: np.ndarray, size: int) -> np.ndarray:
     """The cached copy of an 8-bit image (grey ``(H, W)`` or RGB ``(H, W, 3)``) at ``size`` x
     ``size`` (INTER_AREA)."""
@@ -176,10 +188,8 @@ def cache_rows(pixels: np.ndarray, sizes: Sequence[int], options: CacheOptions,
             margins = square_margins(*crop.shape[:2])
         pixels = pad_to_square(crop, reflect=margins is not None)
     elif not options.expected_side and width != height:
-        problems.append(warning(
-            path, f"non-square image {width}x{height} squeezed to a square in the cache (aspect "
-                  "ratio changed)",
-            "add --fundus-crop to crop to the fundus disc and pad it to a square", "size"))
+        problems.append(warning(path, f"{squeezed_words(width, height)} in the cache (aspect ratio "
+                                      f"changed)", SQUEEZE_FIX, "size"))
     rows = {}
     for size in sizes:
         row = resize_gray(pixels, size)

@@ -66,7 +66,10 @@ Exif orientation applied, a TIFF Pillow cannot open decoded by OpenCV); the summ
 counts these files apart from the channel conversions. The ingest's fundus crop and Graham
 filter, when the data had them, are replayed on every image, and an image where the crop
 finds no disc (or no dark surround) is graded with the app's warning, per file on stderr
-(:func:`drac_ssl.grading.predict.preprocessing_warning`). An image whose shorter side is
+(:func:`drac_ssl.grading.predict.preprocessing_warning`); without that crop, an image that is
+not square is squeezed to a square as the ingest squeezes one, said per file in the ingest's
+words (:func:`drac_ssl.grading.predict.squeeze_finding`) and counted in the summary line
+(``1 squeezed to a square``). An image whose shorter side is
 below half the model's input size is graded with a warning (upscaled, the grade is
 unreliable: :func:`drac_ssl.grading.predict.small_image_warning`, the app's words too). A bundle with no evidence of
 grading better than chance (its out-of-fold QWK 95% CI reaches 0:
@@ -162,6 +165,7 @@ from drac_ssl.grading.bundle import (
 )
 from drac_ssl.grading.image_notes import FILE_FINDING, incomplete_line, same_grade_words
 from drac_ssl.grading.predict import (
+    SQUEEZED,
     ImageReadError,
     grade_images,
     predict_images,
@@ -861,7 +865,9 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
         for line in said + found:
             print(f"warning: {case}: {line}", file=sys.stderr)
     n_small = sum(1 for said in image_warnings if said)
-    n_crop = sum(1 for found in crop_warnings if found)
+    # the replayed crop's findings apart from a squeeze without it (squeeze_finding)
+    n_squeezed = sum(1 for found in crop_warnings if any(SQUEEZED in w for w in found))
+    n_crop = sum(1 for found in crop_warnings if any(SQUEEZED not in w for w in found))
     blank = np.concatenate(blank_parts)
     noise = np.concatenate(noise_parts)
     unlike = np.concatenate(flag_parts) if flag_parts else None
@@ -899,6 +905,7 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     converted += (f", {n_small} far smaller than the model's input (see the warnings)"
                   if n_small else "")
     converted += f", {n_crop} not cropped to a fundus disc (see the warnings)" if n_crop else ""
+    converted += f", {n_squeezed} {SQUEEZED} (see the warnings)" if n_squeezed else ""
     rule = ("the most probable grade" if bundle.calibration.decision == "argmax" else
             "the expected grade cut at QWK-tuned thresholds, so not always the largest P")
     status = "PROBLEMS" if issues else "INCOMPLETE" if skipped else "OK"
