@@ -492,6 +492,46 @@ def _header_width_grades(fields: Sequence[str]) -> int | None:
     return len(names) - 2 if all(re.fullmatch(r"p\d+", n) for n in names[2:]) else None
 
 
+def _notes_file_grades(fields: Sequence[str]) -> int | None:
+    """K of the header of the app's batch files with a trailing notes column,
+    ``case,class,P0..P{K-1},notes`` (:func:`write_incomplete_grades`,
+    :func:`write_grades_with_notes`), else None."""
+    if len(fields) < 5 or fields[-1].strip().lower() != "notes":
+        return None
+    return _header_width_grades(fields[:-1])
+
+
+NOT_GRADED_SHOWN = 10
+"""The files NOT GRADED that the check of the app's batch file names, at most (then a count)."""
+
+
+def _notes_file_problem(problems: _Problems, rows: Sequence[tuple[int, list[str]]]) -> None:
+    """The one problem of the app's batch file with a notes column (``rows``: its header, then
+    its rows): what it is, the files it says were NOT GRADED (:data:`NOT_GRADED` in the notes
+    cell) by name and line, and what to do, instead of a header and a column count per row
+    on DRAC's scale."""
+    line, header = rows[0]
+    shown = _shown(",".join(f.strip() for f in header))
+    missed = [(at, fields[0].strip()) for at, fields in rows[1:]
+              if fields and fields[-1].strip().startswith(NOT_GRADED.strip())]
+    if not missed:
+        problems.add(line, "notes-file", f"this is the app's batch file with a notes column ({shown}, "
+                     f"every file graded: grades_with_notes.csv), not a submission",
+                     "check and submit the batch's submission.csv, downloaded beside it (the same "
+                     "grades without the notes column)")
+        return
+    named = ", ".join(f"{case} (line {at})" for at, case in missed[:NOT_GRADED_SHOWN])
+    more = len(missed) - NOT_GRADED_SHOWN
+    problems.add(line, "notes-file", f"this is the app's batch file with a notes column ({shown}: "
+                 f"grades_INCOMPLETE.csv), not a submission: {len(missed)} of its {len(rows) - 1} "
+                 f"files {'was' if len(missed) == 1 else 'were'} NOT GRADED: {named}{f' and {more} more' if more > 0 else ''} (its notes "
+                 f"column says why)",
+                 "mend or replace those files and grade the batch again (the app's batch tab, or "
+                 "python -m drac_ssl.export RUN --images DIR --out CSV), then check the "
+                 "submission.csv it writes when every file is graded; do not cut the notes column "
+                 "or the rows by hand: a submission needs a graded row for every test image")
+
+
 SCALE_SOURCES = ("given", "header", "row", "assumed")
 """Where :func:`_scale_of` took K from: the caller (``num_grades``), the file's header, its
 first row (data, no header), or nowhere (DRAC's 3 assumed)."""
@@ -660,10 +700,16 @@ def _check(csv_path: str | os.PathLike[str],
                      "remove stray quotes; fields are plain, comma-separated")
 
     header_line = rows[0][0] if rows else 1  # the header's line (or the first row's)
-    k, k_from = _scale_of(rows, num_grades)
+    notes_k = _notes_file_grades(rows[0][1]) if rows else None
+    k, k_from = _scale_of(rows, num_grades if notes_k is None else num_grades or notes_k)
+    if notes_k is not None and num_grades is None:
+        k_from = "header"  # the app's header, less its notes column
     k_known = k_from != "assumed"
     if drac_folder:
         k_from = "drac"
+    if notes_k is not None:  # the app's grades_INCOMPLETE.csv / grades_with_notes.csv
+        _notes_file_problem(problems, rows)
+        return _Checked(problems.finish(), len(rows) - 1, k, k_from)
     names = list(grade_names) if grade_names is not None else list(default_grade_names(k))
     columns = submission_columns(k)
     header = ",".join(columns)
@@ -902,7 +948,9 @@ def check_submission(csv_path: str | os.PathLike[str],
     ``case,class,P0..P{K-1}`` (missing or different; DRAC: ``case,class,P0,P1,P2``);
     K + 2 columns per row; class an integer in ``0..K-1``; the P columns finite numbers in
     [0, 1] summing to 1 within 1e-3 (rows of percentages, summing to 100, are one problem for
-    the file with the fix to divide by 100, not one per cell; with K taken from the file
+    the file with the fix to divide by 100, not one per cell; the app's batch files with a
+    notes column, ``case,class,P0..P{K-1},notes``, are one problem that says what the file is,
+    the files it says were NOT GRADED and what to do; with K taken from the file
     itself, more than half of the rows summing below 1 are one problem too, a probability
     column cut off?, whose fix is ``--grades K`` / ``--manifest RUN``, never to normalise the
     rows); no duplicate or empty case. K is ``num_grades`` (or

@@ -516,3 +516,30 @@ def test_a_probability_column_cut_off_is_one_problem_and_the_scale_used_is_said(
     short = _write(tmp_path, "\n".join(rows) + "\n", "short.csv")
     (row,) = check_submission(short, images)
     assert row.startswith(f"{short}:2: P0+P1+P2+P3+P4 = 0.9") and "normalise the row" in row
+
+
+def test_the_apps_batch_files_with_a_notes_column_are_named_as_such(
+        tmp_path: Path, images: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: --check on the app's grades_INCOMPLETE.csv (case,class,P0..P4,notes) fell
+    back to DRAC's 3 grades ("replace it with ... 'case,class,P0,P1,P2' ...", "8 columns,
+    expected 5" per row). The check now recognises the app's files with a trailing notes column
+    and says plainly what the file is, names the files NOT GRADED and what to do; the scale is
+    the header's (5), not DRAC's."""
+    from drac_ssl.submission import write_grades_with_notes, write_incomplete_grades
+
+    probs = np.tile([0.1, 0.2, 0.3, 0.2, 0.2], (3, 1))
+    incomplete = write_incomplete_grades(
+        tmp_path / "grades_INCOMPLETE.csv", CASES[1:], probs, None,
+        [("black.png", "black.png is blank or near-constant: there is nothing to grade.")],
+        num_grades=5, notes=["", "Unlike the training images.", ""])
+    (line,) = check_submission(incomplete, images)
+    assert line.startswith(f"{incomplete}:1: ") and "the app's" in line and "notes column" in line, line
+    assert "not a submission" in line and "NOT GRADED" in line and "black.png (line 2)" in line
+    assert "P0,P1,P2'" not in line and "DRAC" not in line
+    assert main(["--check", str(incomplete), "--images", str(images)]) == 1
+    assert "checked as 5 grades (P0..P4)" in capsys.readouterr().err
+    rows = [(c, i, "") for i, c in enumerate(CASES[1:])]
+    complete = write_grades_with_notes(tmp_path / "grades_with_notes.csv", rows, probs, None, num_grades=5)
+    (line,) = check_submission(complete)
+    assert "the app's" in line and "every file graded" in line and "submission.csv" in line, line
+    assert "NOT GRADED" not in line
