@@ -390,12 +390,24 @@ class Predictor:
         return (self.metadata.get("data") or {}).get("kind") == "phantom"
 
     @property
+    def trial_run(self) -> str:
+        """report.md's "A trial run: the pretraining was cut short (...); its figures check that
+        the pipeline runs on this data, not how well it grades" for a bundle whose metadata
+        records a trial run (``trial_run``: :func:`drac_ssl.trial_run.trial_run_words`), ''
+        otherwise (not a trial; or unknown: a bundle built before the key, which claims
+        nothing). The page's banner says it."""
+        from drac_ssl.trial_run import trial_run_words
+
+        return trial_run_words(self.metadata.get("trial_run"))
+
+    @property
     def caveat(self) -> str:
         """One short line that goes with every result (:attr:`Prediction.warnings`, the page's
         result, the batch summary), from the bundle's own metadata: an untrained demo bundle
         (``demo``) says its grades mean nothing, a bundle trained on phantom images
-        (:attr:`trained_on_phantoms`) says so, and every one says it is not a medical device
-        (the page's banner says it at more length)."""
+        (:attr:`trained_on_phantoms`) says so, a bundle of a trial run (:attr:`trial_run`) says
+        its grades check the pipeline, and every one says it is not a medical device (the
+        page's banner says it at more length)."""
         if self.metadata.get("demo"):
             first = "Untrained demo model: this grade means nothing."
         elif self.trained_on_phantoms:
@@ -403,6 +415,9 @@ class Predictor:
                      "grade says nothing about a real eye.")
         else:
             first = "Do not use this grade to diagnose or triage a patient."
+        if self.trial_run:
+            first += (" From a trial run (its pretraining was cut short): its grades check that "
+                      "the pipeline runs, not how well it grades.")
         return f"{first} Research software, not a medical device."
 
     @property

@@ -635,6 +635,10 @@ def _banner(predictor: Predictor) -> str:
                      "background:#fdecea;border:1px solid #e57373;color:#7f1d1d'><b>Trained on "
                      "phantom images</b> (procedural stand-ins, not patient data): the grades "
                      "say nothing about real eyes.</div>")
+    if predictor.trial_run:  # report.md's "Read this first" line
+        parts.append("<div style='margin-top:6px;padding:8px 12px;border-radius:6px;"
+                     "background:#fdecea;border:1px solid #e57373;color:#7f1d1d'><b>"
+                     f"{html.escape(predictor.trial_run)}.</b></div>")
     parts.append(
         f"<p style='margin:6px 0 0 0;font-size:90%'>Bundle <code>{html.escape(str(predictor.path))}</code>: "
         f"{html.escape(str(model.get('arch', '?')))} + {html.escape(str(model.get('head', '?')))} head, "

@@ -1067,3 +1067,40 @@ def test_a_non_square_upload_to_a_uw_octa_model_is_said_squeezed_once(predictor:
     square = predictor.predict_loaded(load_bytes(_png(_octa_like(512, 512, seed=3)), "sq.png"),
                                       gradcam=False)
     assert not any("squeez" in w for w in square.warnings)
+
+
+def test_a_trial_run_bundle_says_so_in_its_metadata_card_banner_and_caveat(tmp_path: Path,
+                                                                            one_thread: None) -> None:
+    """A review: a bundle of a trial run (pretraining epochs capped by
+    pretrain.max_steps_per_epoch; report.md says "A trial run: the pretraining was cut short")
+    looked finished everywhere else. Its metadata.json now records the fact (``trial_run``),
+    and the model card, the app's banner and Predictor.caveat say it; a full pretraining is
+    recorded as no trial and says nothing, and an older bundle without the key claims nothing."""
+    import json
+
+    from app.server import _banner
+    from drac_ssl.grading.bundle import build_bundle
+
+    run = tmp_path / "run"
+    build_demo_bundle(run, image_size=32, source_size=48, n_folds=1)  # the fine-tuning's files
+    (run / "pretrain").mkdir()
+    (run / "pretrain" / "metadata.json").write_text(json.dumps({"training_data": "997 images of the ingest"}))
+    (run / "config.yaml").write_text("pretrain:\n  batch_size: 8\n  max_steps_per_epoch: 3\n")
+    bundle = build_bundle(run)
+    meta = json.loads((bundle / "metadata.json").read_text())
+    assert meta["trial_run"]["trial"] is True and "capped at 3 steps" in meta["trial_run"]["why"]
+    said = "A trial run: the pretraining was cut short (capped at 3 steps an epoch"
+    assert said in (bundle / "MODEL_CARD.md").read_text()
+    predictor = Predictor(bundle, gradcam=False)
+    assert "trial run" in predictor.caveat.lower() and "cut short" in predictor.caveat
+    assert said in _banner(predictor)
+    (run / "config.yaml").write_text("pretrain:\n  batch_size: 8\n  max_steps_per_epoch: 0\n")
+    full = build_bundle(run)
+    meta = json.loads((full / "metadata.json").read_text())
+    assert meta["trial_run"] == {"trial": False}
+    assert "trial run" not in (full / "MODEL_CARD.md").read_text().lower()
+    assert "trial" not in Predictor(full, gradcam=False).caveat.lower()
+    meta["trial_run"] = None  # unknown (no config.yaml), as a bundle without the key
+    (full / "metadata.json").write_text(json.dumps({k: v for k, v in meta.items() if k != "trial_run"}))
+    older = Predictor(full, gradcam=False)
+    assert "trial" not in older.caveat.lower() and "trial run" not in _banner(older).lower()
