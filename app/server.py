@@ -468,7 +468,8 @@ def _image_caption(predictor: Predictor) -> str:
     it is placed on this image, 0 outside the part the model read)."""
     spec = predictor.bundle.spec
     depth = f"8-bit {'grey' if predictor.channels == 1 else 'RGB'}"
-    done = (["cropped to the fundus disc and padded to a square"] if spec.fundus_crop else []) + (
+    done = (["cropped to the fundus disc where it finds one on a dark surround, and padded to a "
+             "square"] if spec.fundus_crop else []) + (
         ["Graham-filtered"] if spec.graham else [])
     if not done:
         return f"Image (as the model reads it: {depth})"
@@ -505,7 +506,8 @@ def _heatmap_markdown(pred: Prediction, predictor: Predictor) -> str:
     cropped = spec.fundus_crop and pred.geometry is not None and pred.geometry.cropped
     placed = (", put back over the fundus disc's box of the image (the part the model read; "
               "no heat outside it)" if cropped else
-              ", put back over the image (no disc found: the whole image was padded to a square)"
+              ", put back over the image (not cropped: no disc found, or no dark surround around "
+              "it, as the warning says; the whole image was padded to a square)"
               if spec.fundus_crop else ", stretched over the image")
     where = pred.strongest
     located = f" The heat is {strongest_words(where)}." if where is not None else ""

@@ -133,7 +133,8 @@ class RowGeometry:
     right)``: the padding added around that part to make it square, in the same pixels (0
     without ``fundus_crop``); the padded frame is then resized to the row's ``S x S`` (not
     keeping the aspect ratio when it is not square: an image squeezed without the crop).
-    ``cropped``: a disc was found and cut out; ``graham``: the Graham filter was applied after
+    ``cropped``: a disc was found and cut out (not when its box is the whole image: the bright
+    region fills the frame, no dark surround); ``graham``: the Graham filter was applied after
     the resize. A report only: asking for it changes no pixel of the rows."""
 
     box: tuple[int, int, int, int]
@@ -168,8 +169,10 @@ def cache_rows(pixels: np.ndarray, sizes: Sequence[int], options: CacheOptions,
     if options.fundus_crop:
         crop, box = disc_crop_box(pixels)
         found = box is not None
-        where = RowGeometry(box or (0, 0, width, height), square_margins(*crop.shape[:2]),
-                            cropped=found)
+        whole = (0, 0, width, height)
+        # a box that is the whole image (the bright region fills the frame) cuts nothing out
+        where = RowGeometry(box or whole, square_margins(*crop.shape[:2]),
+                            cropped=found and box != whole)
         if not found:
             problems.append(warning(
                 path, "no fundus disc found (no bright region covering 5% of the image): not "
