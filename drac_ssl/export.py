@@ -536,8 +536,8 @@ def _noise_line(noise: np.ndarray, cases: Sequence[str]) -> str:
         noise, cases, "random noise",
         f"Their neighbouring pixels are unrelated (adjacent-pixel correlation at or below "
         f"{NOISE_CORRELATION}; {NOISE_MEASURED}), so their grades mean nothing; their rows are in the CSV only so that it "
-        f"lists every case. Check each file: if it should be a scan, it is damaged (copy or export "
-        f"it again); the app refuses it.", verbs=("looks like", "look like"))
+        f"lists every case. Check each file: if it should be a real image, it is damaged (copy or "
+        f"export it again); the app refuses it.", verbs=("looks like", "look like"))
 
 
 def _copies_line(files: Sequence[Path]) -> str:

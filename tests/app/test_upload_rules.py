@@ -361,3 +361,23 @@ def test_a_text_file_on_the_single_tab_gets_the_apps_words(predictor: Predictor,
     demo = build_demo(predictor, AppSettings())
     uploads = [b for b in demo.blocks.values() if type(b).__name__ == "File" and b.interactive is not False]
     assert uploads and all(not b.file_types for b in uploads)
+
+
+def test_a_blank_colour_upload_is_said_in_pixel_values_and_noise_as_an_image(tmp_path: Path) -> None:
+    """A review: the blank refusal of a colour image said "grey levels 135..135" (the app had
+    read it in colour), and the export's noise line said "if it should be a scan, it is
+    damaged" of any image. A colour upload's range is now its pixel values (per channel when
+    they differ), a grey one's its grey levels, and the export says "image"."""
+    from app.inputs import refusal
+    from drac_ssl.export import _noise_line
+
+    flat = load_bytes(_png(np.full((64, 64, 3), 135, np.uint8)), "flat.png", channels=3)
+    said = refusal(flat, "fundus", 3)
+    assert "(pixel values 135..135)" in said and "grey levels" not in said, said
+    red = np.zeros((64, 64, 3), np.uint8)
+    red[..., 0] = 200
+    said = refusal(load_bytes(_png(red), "red.png", channels=3), "fundus", 3)
+    assert "(pixel values: red 200..200, green 0..0, blue 0..0)" in said, said
+    assert "grey levels 0..0" in refusal(load_bytes(_png(np.zeros((64, 64), np.uint8)), "b.png"))
+    line = _noise_line(np.array([True]), ["static.png"])
+    assert "if it should be a scan" not in line and "if it should be a real image, it is damaged" in line
