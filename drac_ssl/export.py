@@ -163,7 +163,12 @@ from drac_ssl.grading.bundle import (
     referable_cut_of,
     reusable_bundle,
 )
-from drac_ssl.grading.image_notes import FILE_FINDING, incomplete_line, same_grade_words
+from drac_ssl.grading.image_notes import (
+    FILE_FINDING,
+    NO_COLOUR,
+    incomplete_line,
+    same_grade_words,
+)
 from drac_ssl.grading.predict import (
     SQUEEZED,
     ImageReadError,
@@ -893,8 +898,12 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     # the decoder's warnings about a file (transparency, CMYK, float ...) apart from the
     # conversions to the model's channels
     n_file = len({line.split(f": {FILE_FINDING}", 1)[0] for line in warnings if f": {FILE_FINDING}" in line})
-    n_channels = sum(1 for line in warnings if f": {FILE_FINDING}" not in line)
+    # a colour file of a grey picture is read as it is on a colour model: not a conversion
+    n_as_is = sum(1 for line in warnings if f": {NO_COLOUR}" in line)
+    n_channels = sum(1 for line in warnings if f": {FILE_FINDING}" not in line) - n_as_is
     converted = f", {n_channels} converted to the model's channels (see the warnings)" if n_channels else ""
+    converted += (f", {n_as_is} with three identical channels, read as they are (see the warnings)"
+                  if n_as_is else "")
     converted += (f", {n_file} with a warning about the file itself (see the warnings)"
                   if n_file else "")
     converted += (f", {int(unlike.sum())} unlike the training images (see the warning)"
