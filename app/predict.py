@@ -403,22 +403,20 @@ class Predictor:
     @property
     def caveat(self) -> str:
         """One short line that goes with every result (:attr:`Prediction.warnings`, the page's
-        result, the batch summary), from the bundle's own metadata: an untrained demo bundle
-        (``demo``) says its grades mean nothing, a bundle trained on phantom images
-        (:attr:`trained_on_phantoms`) says so, a bundle of a trial run (:attr:`trial_run`) says
-        its grades check the pipeline, and every one says it is not a medical device (the
-        page's banner says it at more length)."""
-        if self.metadata.get("demo"):
-            first = "Untrained demo model: this grade means nothing."
-        elif self.trained_on_phantoms:
-            first = ("Trained on phantom images (procedural stand-ins, not patient data): this "
-                     "grade says nothing about a real eye.")
-        else:
-            first = "Do not use this grade to diagnose or triage a patient."
-        if self.trial_run:
-            first += (" From a trial run (its pretraining was cut short): its grades check that "
-                      "the pipeline runs, not how well it grades.")
-        return f"{first} Research software, not a medical device."
+        result), from the bundle's own metadata (:func:`drac_ssl.grading.bundle.caveat_line`):
+        an untrained demo bundle (``demo``) says its grades mean nothing, a bundle trained on
+        phantom images (:attr:`trained_on_phantoms`) says so, a bundle of a trial run
+        (:attr:`trial_run`) says its grades check the pipeline, and every one says it is not a
+        medical device (the page's banner says it at more length; the export command says the
+        same caveats). :meth:`caveat_for` says it of a batch."""
+        return self.caveat_for(1)
+
+    def caveat_for(self, n_images: int) -> str:
+        """:attr:`caveat` of ``n_images`` grades: of several, "these grades" (the batch
+        summary)."""
+        from drac_ssl.grading.bundle import caveat_line
+
+        return caveat_line(self.metadata, plural=n_images > 1)
 
     @property
     def training_images_words(self) -> str:

@@ -922,8 +922,8 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
         n_unlike = sum(1 for x in unlike if x)
         same = same_grade_words([r[1] for r in rows if r[2] != "rejected"], predictor.class_names)
         cautions = ""
-        if n_good:  # the bundle's own caveat, in the result (the banner says it too)
-            cautions += f"\n\n⚠ {predictor.caveat}"
+        if n_good:  # the bundle's own caveat, of the batch's grades (the banner says it too)
+            cautions += f"\n\n⚠ {predictor.caveat_for(n_good)}"
         chance = predictor.chance_warning  # the model's own caveat, the banner's words
         if chance and n_good:
             cautions += f"\n\n⚠ **{chance}**"

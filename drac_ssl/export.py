@@ -74,7 +74,9 @@ below half the model's input size is graded with a warning (upscaled, the grade 
 unreliable: :func:`drac_ssl.grading.predict.small_image_warning`, the app's words too). A bundle with no evidence of
 grading better than chance (its out-of-fold QWK 95% CI reaches 0:
 :func:`drac_ssl.grading.bundle.chance_warning`, the rule of the stage, the report, the model
-card and the app) gets that warning on stderr too; the CSV and the exit code are unchanged.
+card and the app) gets that warning on stderr too, and so do the bundle's own caveats the app
+says with every grade (:func:`drac_ssl.grading.bundle.grade_caveats`: an untrained demo bundle,
+phantom training images, a trial run); the CSV and the exit code are unchanged.
 
 An image that cannot be read (truncated, corrupt, not an image) writes nothing: a
 submission missing a case is invalid, and the error lists each file (what is wrong, the
@@ -159,6 +161,7 @@ from drac_ssl.grading.bundle import (
     build_bundle,
     build_or_reuse_bundle,
     chance_warning,
+    grade_caveats,
     load_bundle,
     referable_cut_of,
     reusable_bundle,
@@ -417,6 +420,8 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
     if chance:
         print(f"[export] WARNING: {chance}")
         notes.append(chance)
+    for caveat in grade_caveats(bundle.metadata, plural=True):  # phantom data, a trial run: the app's words
+        print(f"[export] WARNING: {caveat}")
     atomic_write_json(run_dir / "export" / summary_name, {
         "bundle": str(bundle_dir), "variant": bundle.metadata["variant"],
         "submission": None if written is None else str(written),
@@ -893,6 +898,8 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     chance = chance_warning(bundle.metadata.get("cv_metrics") or {})  # the stage's caveat, same rule
     if chance:
         print(f"warning: {chance}", file=sys.stderr)
+    for caveat in grade_caveats(bundle.metadata, plural=len(graded_files) > 1):  # the app's words
+        print(f"warning: {caveat}", file=sys.stderr)
     # stdout, printed at the end (print_lines: | head, a full disk)
     out_lines: list[str] = [*lead_lines, *issues]
     # the decoder's warnings about a file (transparency, CMYK, float ...) apart from the

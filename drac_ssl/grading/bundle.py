@@ -74,6 +74,8 @@ __all__ = [
     "Bundle",
     "BundleError",
     "backbones_identical",
+    "caveat_line",
+    "grade_caveats",
     "build_bundle",
     "channels_last_on",
     "chance_warning",
@@ -437,6 +439,36 @@ def chance_warning(cv: dict[str, Any]) -> str | None:
     untrained demo bundle). The words are :func:`drac_ssl.figures.chance_words`' (``python -m
     drac_ssl.export --score`` says them of a submission scored against held labels)."""
     return chance_words(cv)
+
+
+def grade_caveats(meta: dict[str, Any], plural: bool = False) -> list[str]:
+    """What a bundle's ``metadata.json`` says against reading its grades as a grading, one
+    sentence each, in the words of the app's caveat (:func:`caveat_line`) and the export
+    command's warnings: an untrained demo bundle (``demo``), one trained on phantom images
+    (``data.kind`` ``phantom``), a trial run (``trial_run``, :func:`drac_ssl.trial_run.trial_run_words`);
+    [] for none. ``plural``: of a batch's grades ("these grades"), else of one ("this grade")."""
+    grade, verb = ("these grades", "") if plural else ("this grade", "s")
+    said = []
+    if meta.get("demo"):
+        said.append(f"Untrained demo model: {grade} mean{verb} nothing.")
+    elif (meta.get("data") or {}).get("kind") == "phantom":
+        said.append(f"Trained on phantom images (procedural stand-ins, not patient data): {grade} "
+                    f"say{verb} nothing about a real eye.")
+    if trial_run_words(meta.get("trial_run")):
+        said.append("From a trial run (its pretraining was cut short): its grades check that the "
+                    "pipeline runs, not how well it grades.")
+    return said
+
+
+def caveat_line(meta: dict[str, Any], plural: bool = False) -> str:
+    """The one line that goes with every result of a bundle (the app's
+    :attr:`app.predict.Predictor.caveat`, and of a batch with ``plural``): its
+    :func:`grade_caveats`, "Do not use this grade to diagnose or triage a patient." when neither
+    a demo nor phantom data says more, and always "Research software, not a medical device."."""
+    grade = "these grades" if plural else "this grade"
+    lead = ([] if meta.get("demo") or (meta.get("data") or {}).get("kind") == "phantom" else
+            [f"Do not use {grade} to diagnose or triage a patient."])
+    return " ".join([*lead, *grade_caveats(meta, plural), "Research software, not a medical device."])
 
 
 def task_description(grade_names: Sequence[str], channels: int, kind: str | None,
