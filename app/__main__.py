@@ -72,11 +72,14 @@ def _count(least: int, default: int) -> Callable[[str], int]:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    from drac_ssl.starting import command_name  # stdlib only: no training code for the app
+
+    prog = command_name("drac-ssl-app", "app")  # the console script names itself, as drac-ssl-train
     parser = argparse.ArgumentParser(
-        prog="python -m app",
+        prog=prog,
         description="Serve the drac_ssl diabetic retinopathy grading app (Gradio) for a model "
                     "bundle, offline, on the loopback interface by default.",
-        epilog="Example: python -m app --bundle runs/drac/bundle --port 7860")
+        epilog=f"Example: {prog} --bundle runs/drac/bundle --port 7860")
     parser.add_argument("--bundle", default=None,
                         help="bundle folder (RUN/bundle) or run folder; default: the newest "
                              "bundle under --runs-dir")

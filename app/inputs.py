@@ -70,6 +70,7 @@ from data_prep.validate import (  # noqa: F401 - the structure check is re-expor
     neighbour_correlation,
 )
 from drac_ssl.grading.image_notes import (
+    COLOUR_FILE_MODES,
     DEPTH_NOTE,
     IMAGE_SUFFIXES,
     READ_FORMATS,
@@ -119,6 +120,10 @@ OCTA_SIZE_DETAIL = (f"UW-OCTA en-face exports are 1024 x 1024; below {MIN_SIDE} 
 MAX_ASPECT = 1.25
 """Long side / short side above which an image is flagged as non-square (UW-OCTA en-face
 exports are square)."""
+NOT_SQUARE = "Not square"
+"""How the UW-OCTA non-square warning starts (:func:`sanity_warnings`); it says the squeeze
+too, so the page leaves out the preprocessing's own line on it
+(:meth:`app.predict.Predictor.image_warnings`)."""
 class InputRejected(ValueError):
     """The upload cannot be graded; ``str(exc)`` is the message for the page."""
 
@@ -177,13 +182,35 @@ class LoadedImage:
                                 self.name, colour=self.colour)[0]
 
 
-def _blank_words(gray: np.ndarray) -> str:
+def _range_words(gray: np.ndarray, pixels: np.ndarray | None = None, mode: str = "L",
+                 colour: bool = False) -> str:
+    """The values an image holds, for the blank-image words: ``grey levels a..b`` of ``gray``
+    (uint8 ``(H, W)``) for a grey file; for a colour file (``mode`` one of
+    :data:`drac_ssl.grading.image_notes.COLOUR_FILE_MODES`) ``pixel values a..b``, or per channel
+    when its channels differ (``pixels`` RGB ``(H, W, 3)``, as a colour model reads it:
+    ``pixel values: red 200..200, green 0..0, blue 0..0``); a colour file read in grey by a grey
+    model (``colour``: its channels differ) ``grey levels a..b, its luminance``."""
+    if pixels is not None and pixels.ndim == 3:
+        flat = pixels.reshape(-1, pixels.shape[-1])
+        lows, highs = flat.min(axis=0), flat.max(axis=0)
+        if len(set(lows.tolist())) > 1 or len(set(highs.tolist())) > 1:
+            return "pixel values: " + ", ".join(f"{name} {int(lo)}..{int(hi)}" for name, lo, hi in
+                                                zip(("red", "green", "blue"), lows, highs, strict=False))
+    span = f"{int(gray.min())}..{int(gray.max())}"
+    if mode not in COLOUR_FILE_MODES:
+        return f"grey levels {span}"
+    return f"grey levels {span}, its luminance" if colour else f"pixel values {span}"
+
+
+def _blank_words(gray: np.ndarray, pixels: np.ndarray | None = None, mode: str = "L",
+                 colour: bool = False) -> str:
     """"Blank or near-constant image (grey levels a..b, std s)" when :func:`is_blank`
-    (:func:`data_prep.validate.is_blank`, the export command's test too), else ""."""
+    (:func:`data_prep.validate.is_blank`, the export command's test too), else ""; a colour
+    file's values as :func:`_range_words` says them."""
     if not is_blank(gray):
         return ""
-    return (f"Blank or near-constant image (grey levels {int(gray.min())}..{int(gray.max())}, "
-            f"std {float(gray.std()):.1f})")
+    return (f"Blank or near-constant image ({_range_words(gray, pixels, mode, colour)}, std "
+            f"{float(gray.std()):.1f})")
 
 
 def refusal(image: LoadedImage, kind: str = "octa", channels: int = 1) -> str:
@@ -196,9 +223,10 @@ def refusal(image: LoadedImage, kind: str = "octa", channels: int = 1) -> str:
     ``channels``: the model's, for the words."""
     name = image.name
     if image.blank:
-        return (f"`{name}` is blank or near-constant (grey levels {int(image.gray.min())}.."
-                f"{int(image.gray.max())}): there is nothing to grade. Upload the image itself, "
-                f"not an empty export or a mask.")
+        return (f"`{name}` is blank or near-constant "
+                f"({_range_words(image.gray, image.pixels, image.mode, image.colour)}): "
+                f"there is nothing to grade. Upload the image itself, not an empty export or a "
+                f"mask.")
     if looks_like_noise(image.structure):
         what = describe_kind(kind, channels)
         return (f"`{name}` looks like random noise, not a {what}: its neighbouring pixels are "
@@ -317,7 +345,7 @@ def colour_model_warnings(image: LoadedImage, notes: list[str] | None = None) ->
     channels: the model was trained on colour photographs), 16-bit, and the decoder's
     findings as ``Image file: ...``."""
     out: list[str] = []
-    blank = _blank_words(image.gray)
+    blank = _blank_words(image.gray, image.pixels, image.mode, image.colour)
     if blank:
         out.append(f"{blank}: there is nothing to grade.")
     if not image.colour:  # the export command's words too (read_image)
@@ -380,12 +408,12 @@ def sanity_warnings(gray: np.ndarray, mode: str = "L", notes: list[str] | None =
     h, w = gray.shape[:2]
     if octa and (too_small := too_small_warning(w, h)):
         out.append(too_small)
-    blank = _blank_words(gray)
+    blank = _blank_words(gray, mode=mode, colour=bool([n for n in notes or [] if "grayscale" in n]))
     if blank:
         out.append(f"{blank}: there is {'no vessel pattern' if octa else 'nothing'} to grade.")
     aspect = max(h, w) / max(1, min(h, w))
     if octa and aspect > MAX_ASPECT:
-        out.append(f"Not square: {w} x {h} px (aspect {aspect:.2f}); UW-OCTA en-face images are "
+        out.append(f"{NOT_SQUARE}: {w} x {h} px (aspect {aspect:.2f}); UW-OCTA en-face images are "
                    f"square, and the model squeezes it to a square.")
     notes = notes or []
     colour = [n for n in notes if "grayscale" in n]

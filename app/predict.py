@@ -37,6 +37,7 @@ from app.gradcam import (
     strongest_heat,
 )
 from app.inputs import (
+    NOT_SQUARE,
     OCTA_SIZE_DETAIL,
     InputLimits,
     LoadedImage,
@@ -328,8 +329,15 @@ class Predictor:
         (:func:`drac_ssl.grading.predict.preprocessing_warning`); ``small`` and ``found`` in the
         export's words (capitalised here, with a full stop). One size warning: an image the
         model warns about as ``small`` loses the upload's UW-OCTA "Too small" line
-        (:func:`app.inputs.too_small_warning`), whose detail joins the model's warning."""
+        (:func:`app.inputs.too_small_warning`), whose detail joins the model's warning. One
+        shape warning: the upload's UW-OCTA "Not square" line says the squeeze, so the
+        preprocessing's own line on it (:func:`drac_ssl.grading.predict.squeeze_finding`) is
+        left out."""
+        from drac_ssl.grading.predict import SQUEEZED
+
         upload = list(upload)
+        if any(w.startswith(NOT_SQUARE) for w in upload):
+            found = [w for w in found if SQUEEZED not in w]
         octa_size = too_small_warning(int(shape[1]), int(shape[0]))
         if small and octa_size and octa_size in upload:
             upload.remove(octa_size)
@@ -353,20 +361,33 @@ class Predictor:
         return (self.metadata.get("data") or {}).get("kind") == "phantom"
 
     @property
+    def trial_run(self) -> str:
+        """report.md's "A trial run: the pretraining was cut short (...); its figures check that
+        the pipeline runs on this data, not how well it grades" for a bundle whose metadata
+        records a trial run (``trial_run``: :func:`drac_ssl.trial_run.trial_run_words`), ''
+        otherwise (not a trial; or unknown: a bundle built before the key, which claims
+        nothing). The page's banner says it."""
+        from drac_ssl.trial_run import trial_run_words
+
+        return trial_run_words(self.metadata.get("trial_run"))
+
+    @property
     def caveat(self) -> str:
         """One short line that goes with every result (:attr:`Prediction.warnings`, the page's
-        result, the batch summary), from the bundle's own metadata: an untrained demo bundle
-        (``demo``) says its grades mean nothing, a bundle trained on phantom images
-        (:attr:`trained_on_phantoms`) says so, and every one says it is not a medical device
-        (the page's banner says it at more length)."""
-        if self.metadata.get("demo"):
-            first = "Untrained demo model: this grade means nothing."
-        elif self.trained_on_phantoms:
-            first = ("Trained on phantom images (procedural stand-ins, not patient data): this "
-                     "grade says nothing about a real eye.")
-        else:
-            first = "Do not use this grade to diagnose or triage a patient."
-        return f"{first} Research software, not a medical device."
+        result), from the bundle's own metadata (:func:`drac_ssl.grading.bundle.caveat_line`):
+        an untrained demo bundle (``demo``) says its grades mean nothing, a bundle trained on
+        phantom images (:attr:`trained_on_phantoms`) says so, a bundle of a trial run
+        (:attr:`trial_run`) says its grades check the pipeline, and every one says it is not a
+        medical device (the page's banner says it at more length; the export command says the
+        same caveats). :meth:`caveat_for` says it of a batch."""
+        return self.caveat_for(1)
+
+    def caveat_for(self, n_images: int) -> str:
+        """:attr:`caveat` of ``n_images`` grades: of several, "these grades" (the batch
+        summary)."""
+        from drac_ssl.grading.bundle import caveat_line
+
+        return caveat_line(self.metadata, plural=n_images > 1)
 
     @property
     def training_images_words(self) -> str:

@@ -468,7 +468,8 @@ def _image_caption(predictor: Predictor) -> str:
     it is placed on this image, 0 outside the part the model read)."""
     spec = predictor.bundle.spec
     depth = f"8-bit {'grey' if predictor.channels == 1 else 'RGB'}"
-    done = (["cropped to the fundus disc and padded to a square"] if spec.fundus_crop else []) + (
+    done = (["cropped to the fundus disc where it finds one on a dark surround, and padded to a "
+             "square"] if spec.fundus_crop else []) + (
         ["Graham-filtered"] if spec.graham else [])
     if not done:
         return f"Image (as the model reads it: {depth})"
@@ -505,7 +506,8 @@ def _heatmap_markdown(pred: Prediction, predictor: Predictor) -> str:
     cropped = spec.fundus_crop and pred.geometry is not None and pred.geometry.cropped
     placed = (", put back over the fundus disc's box of the image (the part the model read; "
               "no heat outside it)" if cropped else
-              ", put back over the image (no disc found: the whole image was padded to a square)"
+              ", put back over the image (not cropped: no disc found, or no dark surround around "
+              "it, as the warning says; the whole image was padded to a square)"
               if spec.fundus_crop else ", stretched over the image")
     where = pred.strongest
     located = f" The heat is {strongest_words(where)}." if where is not None else ""
@@ -635,6 +637,10 @@ def _banner(predictor: Predictor) -> str:
                      "background:#fdecea;border:1px solid #e57373;color:#7f1d1d'><b>Trained on "
                      "phantom images</b> (procedural stand-ins, not patient data): the grades "
                      "say nothing about real eyes.</div>")
+    if predictor.trial_run:  # report.md's "Read this first" line
+        parts.append("<div style='margin-top:6px;padding:8px 12px;border-radius:6px;"
+                     "background:#fdecea;border:1px solid #e57373;color:#7f1d1d'><b>"
+                     f"{html.escape(predictor.trial_run)}.</b></div>")
     parts.append(
         f"<p style='margin:6px 0 0 0;font-size:90%'>Bundle <code>{html.escape(str(predictor.path))}</code>: "
         f"{html.escape(str(model.get('arch', '?')))} + {html.escape(str(model.get('head', '?')))} head, "
@@ -916,8 +922,8 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
         n_unlike = sum(1 for x in unlike if x)
         same = same_grade_words([r[1] for r in rows if r[2] != "rejected"], predictor.class_names)
         cautions = ""
-        if n_good:  # the bundle's own caveat, in the result (the banner says it too)
-            cautions += f"\n\n⚠ {predictor.caveat}"
+        if n_good:  # the bundle's own caveat, of the batch's grades (the banner says it too)
+            cautions += f"\n\n⚠ {predictor.caveat_for(n_good)}"
         chance = predictor.chance_warning  # the model's own caveat, the banner's words
         if chance and n_good:
             cautions += f"\n\n⚠ **{chance}**"

@@ -71,6 +71,18 @@ def array_path(cache_dir: Path, size: int) -> Path:
     return cache_dir / f"{size}px.npy"
 
 
+SQUEEZE_FIX = "add --fundus-crop to crop to the fundus disc and pad it to a square"
+"""The ingest's fix for a non-square image squeezed into the cache (:func:`squeezed_words`)."""
+
+
+def squeezed_words(width: int, height: int) -> str:
+    """``non-square image WxH squeezed to a square``: what :func:`cache_rows` does to a
+    ``width`` x ``height`` image (pixels) that is not square, without ``fundus_crop``; the
+    ingest's warning and the model's preprocessing at inference
+    (:func:`drac_ssl.grading.predict.preprocess_image`) say it in these words."""
+    return f"non-square image {width}x{height} squeezed to a square"
+
+
 def resize_gray(gray: np.ndarray, size: int) -> np.ndarray:
     """The cached copy of an 8-bit image (grey ``(H, W)`` or RGB ``(H, W, 3)``) at ``size`` x
     ``size`` (INTER_AREA)."""
@@ -121,7 +133,8 @@ class RowGeometry:
     right)``: the padding added around that part to make it square, in the same pixels (0
     without ``fundus_crop``); the padded frame is then resized to the row's ``S x S`` (not
     keeping the aspect ratio when it is not square: an image squeezed without the crop).
-    ``cropped``: a disc was found and cut out; ``graham``: the Graham filter was applied after
+    ``cropped``: a disc was found and cut out (not when its box is the whole image: the bright
+    region fills the frame, no dark surround); ``graham``: the Graham filter was applied after
     the resize. A report only: asking for it changes no pixel of the rows."""
 
     box: tuple[int, int, int, int]
@@ -156,8 +169,10 @@ def cache_rows(pixels: np.ndarray, sizes: Sequence[int], options: CacheOptions,
     if options.fundus_crop:
         crop, box = disc_crop_box(pixels)
         found = box is not None
-        where = RowGeometry(box or (0, 0, width, height), square_margins(*crop.shape[:2]),
-                            cropped=found)
+        whole = (0, 0, width, height)
+        # a box that is the whole image (the bright region fills the frame) cuts nothing out
+        where = RowGeometry(box or whole, square_margins(*crop.shape[:2]),
+                            cropped=found and box != whole)
         if not found:
             problems.append(warning(
                 path, "no fundus disc found (no bright region covering 5% of the image): not "
@@ -176,10 +191,8 @@ def cache_rows(pixels: np.ndarray, sizes: Sequence[int], options: CacheOptions,
             margins = square_margins(*crop.shape[:2])
         pixels = pad_to_square(crop, reflect=margins is not None)
     elif not options.expected_side and width != height:
-        problems.append(warning(
-            path, f"non-square image {width}x{height} squeezed to a square in the cache (aspect "
-                  "ratio changed)",
-            "add --fundus-crop to crop to the fundus disc and pad it to a square", "size"))
+        problems.append(warning(path, f"{squeezed_words(width, height)} in the cache (aspect ratio "
+                                      f"changed)", SQUEEZE_FIX, "size"))
     rows = {}
     for size in sizes:
         row = resize_gray(pixels, size)

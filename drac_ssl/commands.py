@@ -22,6 +22,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from drac_ssl.starting import command_name  # re-exported: stdlib only, for the app too
+
 __all__ = ["DEFAULT_N_BOOT", "SCORE_ONLY_OPTIONS", "OneConfig", "OverrideParser", "check_arguments_problem",
            "command_name", "compare_parser", "export_parser", "option_override_fix", "report_parser",
            "refuse_train_early", "score_arguments_problem", "train_command", "train_overrides",
@@ -81,14 +83,6 @@ def option_override_fix(extras: list[str], argv: list[str]) -> str:
     if not fixes:
         return ""
     return f"\n  {NO_DASHES}\n  fix: {'; '.join(fixes)}"
-
-
-def command_name(installed: str, module: str) -> str:
-    """The command as the user ran it, for a usage line: ``installed`` (the console script of
-    pyproject.toml, ``drac-ssl-train``) when this process was started as it (``sys.argv[0]``'s
-    file name, ``.exe`` on Windows), else ``python -m MODULE`` (argparse's own default would be
-    ``__main__.py`` there)."""
-    return installed if Path(sys.argv[0]).name.startswith(installed) else f"python -m {module}"
 
 
 def train_parser() -> argparse.ArgumentParser:

@@ -66,12 +66,17 @@ Exif orientation applied, a TIFF Pillow cannot open decoded by OpenCV); the summ
 counts these files apart from the channel conversions. The ingest's fundus crop and Graham
 filter, when the data had them, are replayed on every image, and an image where the crop
 finds no disc (or no dark surround) is graded with the app's warning, per file on stderr
-(:func:`drac_ssl.grading.predict.preprocessing_warning`). An image whose shorter side is
+(:func:`drac_ssl.grading.predict.preprocessing_warning`); without that crop, an image that is
+not square is squeezed to a square as the ingest squeezes one, said per file in the ingest's
+words (:func:`drac_ssl.grading.predict.squeeze_finding`) and counted in the summary line
+(``1 squeezed to a square``). An image whose shorter side is
 below half the model's input size is graded with a warning (upscaled, the grade is
 unreliable: :func:`drac_ssl.grading.predict.small_image_warning`, the app's words too). A bundle with no evidence of
 grading better than chance (its out-of-fold QWK 95% CI reaches 0:
 :func:`drac_ssl.grading.bundle.chance_warning`, the rule of the stage, the report, the model
-card and the app) gets that warning on stderr too; the CSV and the exit code are unchanged.
+card and the app) gets that warning on stderr too, and so do the bundle's own caveats the app
+says with every grade (:func:`drac_ssl.grading.bundle.grade_caveats`: an untrained demo bundle,
+phantom training images, a trial run); the CSV and the exit code are unchanged.
 
 An image that cannot be read (truncated, corrupt, not an image) writes nothing: a
 submission missing a case is invalid, and the error lists each file (what is wrong, the
@@ -156,12 +161,19 @@ from drac_ssl.grading.bundle import (
     build_bundle,
     build_or_reuse_bundle,
     chance_warning,
+    grade_caveats,
     load_bundle,
     referable_cut_of,
     reusable_bundle,
 )
-from drac_ssl.grading.image_notes import FILE_FINDING, incomplete_line, same_grade_words
+from drac_ssl.grading.image_notes import (
+    FILE_FINDING,
+    NO_COLOUR,
+    incomplete_line,
+    same_grade_words,
+)
 from drac_ssl.grading.predict import (
+    SQUEEZED,
     ImageReadError,
     grade_images,
     predict_images,
@@ -408,6 +420,8 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
     if chance:
         print(f"[export] WARNING: {chance}")
         notes.append(chance)
+    for caveat in grade_caveats(bundle.metadata, plural=True):  # phantom data, a trial run: the app's words
+        print(f"[export] WARNING: {caveat}")
     atomic_write_json(run_dir / "export" / summary_name, {
         "bundle": str(bundle_dir), "variant": bundle.metadata["variant"],
         "submission": None if written is None else str(written),
@@ -532,8 +546,8 @@ def _noise_line(noise: np.ndarray, cases: Sequence[str]) -> str:
         noise, cases, "random noise",
         f"Their neighbouring pixels are unrelated (adjacent-pixel correlation at or below "
         f"{NOISE_CORRELATION}; {NOISE_MEASURED}), so their grades mean nothing; their rows are in the CSV only so that it "
-        f"lists every case. Check each file: if it should be a scan, it is damaged (copy or export "
-        f"it again); the app refuses it.", verbs=("looks like", "look like"))
+        f"lists every case. Check each file: if it should be a real image, it is damaged (copy or "
+        f"export it again); the app refuses it.", verbs=("looks like", "look like"))
 
 
 def _copies_line(files: Sequence[Path]) -> str:
@@ -861,7 +875,9 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
         for line in said + found:
             print(f"warning: {case}: {line}", file=sys.stderr)
     n_small = sum(1 for said in image_warnings if said)
-    n_crop = sum(1 for found in crop_warnings if found)
+    # the replayed crop's findings apart from a squeeze without it (squeeze_finding)
+    n_squeezed = sum(1 for found in crop_warnings if any(SQUEEZED in w for w in found))
+    n_crop = sum(1 for found in crop_warnings if any(SQUEEZED not in w for w in found))
     blank = np.concatenate(blank_parts)
     noise = np.concatenate(noise_parts)
     unlike = np.concatenate(flag_parts) if flag_parts else None
@@ -882,13 +898,19 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     chance = chance_warning(bundle.metadata.get("cv_metrics") or {})  # the stage's caveat, same rule
     if chance:
         print(f"warning: {chance}", file=sys.stderr)
+    for caveat in grade_caveats(bundle.metadata, plural=len(graded_files) > 1):  # the app's words
+        print(f"warning: {caveat}", file=sys.stderr)
     # stdout, printed at the end (print_lines: | head, a full disk)
     out_lines: list[str] = [*lead_lines, *issues]
     # the decoder's warnings about a file (transparency, CMYK, float ...) apart from the
     # conversions to the model's channels
     n_file = len({line.split(f": {FILE_FINDING}", 1)[0] for line in warnings if f": {FILE_FINDING}" in line})
-    n_channels = sum(1 for line in warnings if f": {FILE_FINDING}" not in line)
+    # a colour file of a grey picture is read as it is on a colour model: not a conversion
+    n_as_is = sum(1 for line in warnings if f": {NO_COLOUR}" in line)
+    n_channels = sum(1 for line in warnings if f": {FILE_FINDING}" not in line) - n_as_is
     converted = f", {n_channels} converted to the model's channels (see the warnings)" if n_channels else ""
+    converted += (f", {n_as_is} with three identical channels, read as they are (see the warnings)"
+                  if n_as_is else "")
     converted += (f", {n_file} with a warning about the file itself (see the warnings)"
                   if n_file else "")
     converted += (f", {int(unlike.sum())} unlike the training images (see the warning)"
@@ -899,6 +921,7 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     converted += (f", {n_small} far smaller than the model's input (see the warnings)"
                   if n_small else "")
     converted += f", {n_crop} not cropped to a fundus disc (see the warnings)" if n_crop else ""
+    converted += f", {n_squeezed} {SQUEEZED} (see the warnings)" if n_squeezed else ""
     rule = ("the most probable grade" if bundle.calibration.decision == "argmax" else
             "the expected grade cut at QWK-tuned thresholds, so not always the largest P")
     status = "PROBLEMS" if issues else "INCOMPLETE" if skipped else "OK"

@@ -77,6 +77,8 @@ from drac_ssl.runtime import code_words, same_code
 from drac_ssl.scale import default_grade_names, describe_grades, read_ingest_facts
 from drac_ssl.stage_settings import edited_config_words
 from drac_ssl.starting import started
+from drac_ssl.trial_run import cap_words, pool_size
+from drac_ssl.trial_run import cut_short_words as _cut_short_words  # report.md's "Read this first"
 
 __all__ = ["FIGURE_CAPTIONS", "figure_caption", "screening_line", "write_report", "main"]
 
@@ -255,33 +257,6 @@ def _epochs(n: Any) -> str:
     return f"{n} epoch{'' if n == 1 else 's'}"
 
 
-def _pool_size(run_dir: Path) -> int | None:
-    """How many images pretraining and UMM drew pairs from: the ``N images`` of the stage's
-    recorded ``training_data`` (:func:`drac_ssl.pretrain.load_pretrain_data`), else None."""
-    for stage in ("pretrain", "umm"):
-        meta = _read_json(run_dir / stage / "metadata.json")
-        found = re.search(r"(\d+) images", str(meta.get("training_data") or "")) if isinstance(meta, dict) else None
-        if found:
-            return int(found.group(1))
-    return None
-
-
-def cap_words(stage: str, settings: dict[str, Any], n_images: int | None) -> str:
-    """What ``<stage>.max_steps_per_epoch`` left of an epoch, e.g. ``capped at 4 steps an
-    epoch by umm.max_steps_per_epoch: 64 of 997 image pairs an epoch``; '' when it is 0 (a
-    full epoch) or does not cut the epoch short (``n_images`` // batch steps or fewer).
-    ``settings``: the stage's section of ``config.yaml``; ``n_images``: the pool (None: not
-    known, the pairs said as at most)."""
-    try:
-        cap, batch = int(settings.get("max_steps_per_epoch") or 0), int(settings.get("batch_size") or 0)
-    except (TypeError, ValueError):
-        return ""
-    if cap <= 0 or batch <= 0 or (n_images is not None and n_images // batch <= cap):
-        return ""
-    seen = f"{cap * batch} of {n_images}" if n_images is not None else f"at most {cap * batch}"
-    return f"capped at {cap} steps an epoch by {stage}.max_steps_per_epoch: {seen} image pairs an epoch"
-
-
 def _config_section(run_dir: Path) -> list[str]:
     try:
         cfg = read_yaml((run_dir / "config.yaml").read_text(encoding="utf-8")) or {}
@@ -294,7 +269,7 @@ def _config_section(run_dir: Path) -> list[str]:
     width = f", head width {width}" if width is not None else ""
     views = f", {fc.get('frozen_train_views')} precomputed views" if fc.get("freeze") == "frozen" else ""
     aug, bb = pc.get("augment", {}), pc.get("backbone", {})
-    pool = _pool_size(run_dir)
+    pool = pool_size(run_dir)
     rows = [
         ["data", f"{_dataset_words(cfg, run_dir)}, root `{cfg.get('data', {}).get('root') or '(phantom)'}`, "
                  f"{cfg.get('data', {}).get('n_folds')} folds"],
@@ -400,7 +375,7 @@ def _ssl_section(run_dir: Path) -> list[str]:
         if isinstance(meta, dict):
             metrics = ", ".join(f"{k} {figure_text(v, 4)}" for k, v in (meta.get("metrics") or {}).items())
             settings = ((meta.get("config") or {}).get(stage) or {}) if isinstance(meta.get("config"), dict) else {}
-            cap = cap_words(stage, settings, _pool_size(run_dir))
+            cap = cap_words(stage, settings, pool_size(run_dir))
             lines += [f"Kept: epoch {int(meta.get('best_epoch', -1)) + 1} of {meta.get('epochs_run')}"
                       f"{' (' + cap + ')' if cap else ''}, "
                       f"{_kept_rule(stage, meta)} ({meta.get('stopped', '')}); its {metrics}.", ""]
@@ -982,25 +957,6 @@ def read_this_first(body: Sequence[str], cut_short: str = "") -> list[str]:
     if not items:
         items = ["- Nothing in this report is marked for care (no warning below)."]
     return ["## Read this first", "", *items, ""]
-
-
-def _cut_short_words(run_dir: Path) -> str:
-    """'' or the line of a run whose pretraining epochs were capped by
-    ``pretrain.max_steps_per_epoch`` (a trial run, such as the README's tiny first try): its
-    figures check the pipeline, not a grading. (UMM's cap is the default job's design, for
-    its cost on the CPU, and is said in the configuration section.)"""
-    try:
-        cfg = read_yaml((run_dir / "config.yaml").read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError):
-        return ""
-    pretrain = cfg.get("pretrain")
-    if not isinstance(pretrain, dict) or not (run_dir / "pretrain").is_dir():
-        return ""
-    cap = cap_words("pretrain", pretrain, _pool_size(run_dir))
-    if not cap:
-        return ""
-    return (f"A trial run: the pretraining was cut short ({cap}); its figures check that the "
-            f"pipeline runs on this data, not how well it grades")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

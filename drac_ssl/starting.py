@@ -8,6 +8,10 @@ at its top, under ``if __name__ == "__main__":`` and before its heavy imports, a
 Ctrl-C raises KeyboardInterrupt again, for the command's own handling (the stage that was
 interrupted, what was saved).
 
+Also :func:`command_name`, the command as the user started it, for a usage line (the
+installed console script or ``python -m MODULE``): :mod:`drac_ssl.commands` and the app's
+``drac-ssl-app`` share it, and the app may import nothing that reaches training code.
+
 Only the standard library is imported here, so that the handler is in place before torch.
 """
 
@@ -16,6 +20,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from pathlib import Path
 from types import FrameType
 
 _PROG: list[str] = []  # the command whose handler is installed (empty: none)
@@ -43,3 +48,11 @@ def started() -> None:
     ``main()`` is called from Python)."""
     if signal.getsignal(signal.SIGINT) is _interrupted_while_starting:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def command_name(installed: str, module: str) -> str:
+    """The command as the user ran it, for a usage line: ``installed`` (the console script of
+    pyproject.toml, ``drac-ssl-train``) when this process was started as it (``sys.argv[0]``'s
+    file name, ``.exe`` on Windows), else ``python -m MODULE`` (argparse's own default would be
+    ``__main__.py`` there)."""
+    return installed if Path(sys.argv[0]).name.startswith(installed) else f"python -m {module}"

@@ -35,6 +35,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -482,15 +483,6 @@ def _image_index(images_dir: Path) -> dict[str, str]:
     return index
 
 
-def _header_grades(fields: Sequence[str]) -> int | None:
-    """K of a header ``case,class,P0..P{K-1}`` (any case, spaces around), else None."""
-    names = [f.strip().lower() for f in fields]
-    if len(names) < 4 or names[:2] != ["case", "class"]:
-        return None
-    k = len(names) - 2
-    return k if names[2:] == [c.lower() for c in submission_columns(k)[2:]] else None
-
-
 def _header_width_grades(fields: Sequence[str]) -> int | None:
     """K of a header shaped ``case,class`` + K >= 2 probability columns named P and a number,
     however numbered (``case,class,P0,P1,P2,P3,P5`` or ``P1..P5``: K = 5), else None."""
@@ -500,27 +492,72 @@ def _header_width_grades(fields: Sequence[str]) -> int | None:
     return len(names) - 2 if all(re.fullmatch(r"p\d+", n) for n in names[2:]) else None
 
 
-def _scale_of(rows: Sequence[tuple[int, list[str]]], num_grades: int | None) -> tuple[int, bool]:
-    """(K to check against, whether the file or the caller said it): given, else the width
-    of a header shaped ``case,class,P..`` (:func:`_header_width_grades`), else the first row's
-    column count when that row is already data, else the count of a header's P columns
-    (``case,cls,P0..P4``: 5, its misnamed columns reported as the header's error), else DRAC's
-    3, assumed (False)."""
+def _notes_file_grades(fields: Sequence[str]) -> int | None:
+    """K of the header of the app's batch files with a trailing notes column,
+    ``case,class,P0..P{K-1},notes`` (:func:`write_incomplete_grades`,
+    :func:`write_grades_with_notes`), else None."""
+    if len(fields) < 5 or fields[-1].strip().lower() != "notes":
+        return None
+    return _header_width_grades(fields[:-1])
+
+
+NOT_GRADED_SHOWN = 10
+"""The files NOT GRADED that the check of the app's batch file names, at most (then a count)."""
+
+
+def _notes_file_problem(problems: _Problems, rows: Sequence[tuple[int, list[str]]]) -> None:
+    """The one problem of the app's batch file with a notes column (``rows``: its header, then
+    its rows): what it is, the files it says were NOT GRADED (:data:`NOT_GRADED` in the notes
+    cell) by name and line, and what to do, instead of a header and a column count per row
+    on DRAC's scale."""
+    line, header = rows[0]
+    shown = _shown(",".join(f.strip() for f in header))
+    missed = [(at, fields[0].strip()) for at, fields in rows[1:]
+              if fields and fields[-1].strip().startswith(NOT_GRADED.strip())]
+    if not missed:
+        problems.add(line, "notes-file", f"this is the app's batch file with a notes column ({shown}, "
+                     f"every file graded: grades_with_notes.csv), not a submission",
+                     "check and submit the batch's submission.csv, downloaded beside it (the same "
+                     "grades without the notes column)")
+        return
+    named = ", ".join(f"{case} (line {at})" for at, case in missed[:NOT_GRADED_SHOWN])
+    more = len(missed) - NOT_GRADED_SHOWN
+    problems.add(line, "notes-file", f"this is the app's batch file with a notes column ({shown}: "
+                 f"grades_INCOMPLETE.csv), not a submission: {len(missed)} of its {len(rows) - 1} "
+                 f"files {'was' if len(missed) == 1 else 'were'} NOT GRADED: {named}{f' and {more} more' if more > 0 else ''} (its notes "
+                 f"column says why)",
+                 "mend or replace those files and grade the batch again (the app's batch tab, or "
+                 "python -m drac_ssl.export RUN --images DIR --out CSV), then check the "
+                 "submission.csv it writes when every file is graded; do not cut the notes column "
+                 "or the rows by hand: a submission needs a graded row for every test image")
+
+
+SCALE_SOURCES = ("given", "header", "row", "assumed")
+"""Where :func:`_scale_of` took K from: the caller (``num_grades``), the file's header, its
+first row (data, no header), or nowhere (DRAC's 3 assumed)."""
+
+
+def _scale_of(rows: Sequence[tuple[int, list[str]]], num_grades: int | None) -> tuple[int, str]:
+    """(K to check against, where it came from, one of :data:`SCALE_SOURCES`): given, else
+    the width of a header shaped ``case,class,P..`` (:func:`_header_width_grades`), else the
+    first row's column count when that row is already data, else the count of a header's P
+    columns (``case,cls,P0..P4``: 5, its misnamed columns reported as the header's error),
+    else DRAC's 3, assumed."""
     if num_grades is not None:
-        return int(num_grades), True
+        return int(num_grades), "given"
     if rows:
         first = rows[0][1]
         k = _header_width_grades(first)
         if k is not None:
-            return k, True
+            return k, "header"
         names = [f.strip().lower() for f in first]
         if len(names) >= 4 and all(re.fullmatch(r"p\d+", n) for n in names[2:]):
             # a header whose first two names are wrong (case,cls,P0..P4): its P columns still
             # say K; the header's own error is reported, its rows are checked at that width
-            return len(names) - 2, True
+            return len(names) - 2, "header"
         if len(first) >= 4 and Path(first[0].strip()).suffix.lower() in IMAGE_SUFFIXES:
-            return len(first) - 2, True  # no header: the data row says how many P columns
-    return len(PROB_COLUMNS), False
+            return len(first) - 2, "row"  # no header: the data row says how many P columns
+    return len(PROB_COLUMNS), "assumed"
 
 
 def is_drac_test_folder(images_dir: str | os.PathLike[str]) -> bool:
@@ -556,15 +593,54 @@ def _grade_choices(names: Sequence[str]) -> str:
     return ", ".join(parts[:-1]) + f" or {parts[-1]}"
 
 
+class _Checked(NamedTuple):
+    """What :func:`_check` found: the problems, the number of data rows read, the K the rows
+    were checked against (None: no row was read) and where it came from (one of
+    :data:`SCALE_SOURCES`, or ``drac``: DRAC's test folder; "" with no K)."""
+
+    problems: ProblemLines
+    n_rows: int
+    k: int | None = None
+    k_from: str = ""
+
+
+MISSING_COLUMN_SHARE = 0.5
+"""With K taken from the file, when more than this share of the rows sum below 1, the file is
+one problem (a probability column cut off?), not one per row (:func:`_check`)."""
+
+
+def _missing_column_problem(problems: _Problems, line: int, short: Sequence[tuple[int, float]],
+                            n_summed: int, k: int, k_from: str) -> None:
+    """The one problem of a file whose K came from itself (``k_from``: ``header`` or ``row``)
+    and most of whose ``n_summed`` rows sum below 1 (``short``: ``(line, sum)`` each): a
+    probability column may be missing (a file of more grades with its last P column cut off
+    reads as a K-grade file whose rows fall short), said at ``line`` (the header's, or the
+    first row's), with the fix that checks it on its own scale, never one that would make it
+    a valid K-grade file (normalising the rows, deleting columns)."""
+    columns = submission_columns(k)
+    low = min(total for _, total in short)
+    where = "its header" if k_from == "header" else "the width of its first row (no header)"
+    problems.add(line, "sum", f"{len(short)} of the {n_summed} rows sum below 1 "
+                 f"({'+'.join(columns[2:])} = {short[0][1]:.6g} on line {short[0][0]}, {low:.6g} at "
+                 f"the lowest), with K = {k} taken from {where}: a probability column missing? (a "
+                 f"file of {k + 1} or more grades with a P column cut off reads as {k} grades whose "
+                 f"rows fall short)",
+                 "check it on the scale it was written for: pass --grades K, your scale's number "
+                 "of grades (or, to python -m drac_ssl.export --check, --manifest RUN); a file "
+                 "missing a column must be written again with every P column (python -m "
+                 "drac_ssl.export RUN --images DIR --out CSV); do not delete columns or normalise "
+                 "the rows to make it pass")
+
+
 def _check(csv_path: str | os.PathLike[str],
            images_dir: str | os.PathLike[str] | None = None, *,
            num_grades: int | None = None, grade_names: Sequence[str] | None = None,
            cases: Sequence[str] | None = None, scale_from: str = "",
-           scale_fix: str = "") -> tuple[ProblemLines, int]:
-    """Return (problems, number of data rows read); see ``check_submission``. ``scale_from``:
-    who says K, for the line on a file of another scale (default "the check expects"), and
-    ``scale_fix`` its fix (``{k}``: the file's K; default the check's: the run or scale it was
-    written for)."""
+           scale_fix: str = "") -> _Checked:
+    """What is wrong with a submission (:class:`_Checked`); see ``check_submission``.
+    ``scale_from``: who says K, for the line on a file of another scale (default "the check
+    expects"), and ``scale_fix`` its fix (``{k}``: the file's K; default the check's: the run
+    or scale it was written for)."""
     file = str(csv_path)
     problems = _Problems(file)
     try:
@@ -572,10 +648,10 @@ def _check(csv_path: str | os.PathLike[str],
     except OSError as exc:
         problems.add(0, "unreadable", f"cannot read the file ({exc.strerror or exc})",
                      "check the path; it must be a CSV file")
-        return problems.finish(), 0
+        return _Checked(problems.finish(), 0)
     if (workbook := workbook_words(raw)) is not None:  # .xlsx / .xls: not text to decode
         problems.add(0, "workbook", f"{workbook}, not a CSV", workbook_fix(workbook))
-        return problems.finish(), 0
+        return _Checked(problems.finish(), 0)
     if raw.startswith(b"\xef\xbb\xbf"):
         problems.add(1, "bom", "the file starts with a UTF-8 byte-order mark, which turns "
                      "the first column name into '\\ufeffcase'",
@@ -586,7 +662,7 @@ def _check(csv_path: str | os.PathLike[str],
     except UnicodeDecodeError as exc:
         problems.add(0, "encoding", f"not UTF-8 text ({exc.reason} at byte {exc.start})",
                      "save the CSV as plain UTF-8 text")
-        return problems.finish(), 0
+        return _Checked(problems.finish(), 0)
     if grade_names is not None and num_grades is not None and len(grade_names) != num_grades:
         raise ValueError(f"{len(grade_names)} grade names for {num_grades} grades")
     if grade_names is not None and num_grades is None:
@@ -601,7 +677,7 @@ def _check(csv_path: str | os.PathLike[str],
         problems.add(1, "empty", "the file is empty",
                      f"write the header {wanted} and one row per "
                      "test image (drac_ssl.submission.write_submission does this)")
-        return problems.finish(), 0
+        return _Checked(problems.finish(), 0)
 
     first_line = text.lstrip().splitlines()[0]
     for sep, name in ((";", "semicolons"), ("\t", "tabs")):
@@ -611,7 +687,7 @@ def _check(csv_path: str | os.PathLike[str],
                          f"spreadsheet saves CSV in some locales)",
                          f"save it as comma-separated CSV (header '{','.join(columns)}'), or write "
                          f"it with drac_ssl.submission.write_submission")
-            return problems.finish(), 0
+            return _Checked(problems.finish(), 0)
 
     rows: list[tuple[int, list[str]]] = []
     reader = csv.reader(io.StringIO(text, newline=""))
@@ -623,7 +699,17 @@ def _check(csv_path: str | os.PathLike[str],
         problems.add(reader.line_num, "csv", f"malformed CSV ({exc})",
                      "remove stray quotes; fields are plain, comma-separated")
 
-    k, k_known = _scale_of(rows, num_grades)
+    header_line = rows[0][0] if rows else 1  # the header's line (or the first row's)
+    notes_k = _notes_file_grades(rows[0][1]) if rows else None
+    k, k_from = _scale_of(rows, num_grades if notes_k is None else num_grades or notes_k)
+    if notes_k is not None and num_grades is None:
+        k_from = "header"  # the app's header, less its notes column
+    k_known = k_from != "assumed"
+    if drac_folder:
+        k_from = "drac"
+    if notes_k is not None:  # the app's grades_INCOMPLETE.csv / grades_with_notes.csv
+        _notes_file_problem(problems, rows)
+        return _Checked(problems.finish(), len(rows) - 1, k, k_from)
     names = list(grade_names) if grade_names is not None else list(default_grade_names(k))
     columns = submission_columns(k)
     header = ",".join(columns)
@@ -669,6 +755,8 @@ def _check(csv_path: str | os.PathLike[str],
     seen: dict[str, int] = {}
     valid_cases: list[tuple[int, str]] = []
     percent_rows: list[tuple[int, list[str]]] = []
+    short_rows: list[tuple[int, float]] = []  # (line, sum) of the rows summing below 1
+    n_summed = 0  # rows whose K probabilities are numbers in [0, 1]
     for line, fields in rows:
         if len(fields) != len(columns):
             if not (other_scale and file_k is not None and len(fields) == file_k + 2):
@@ -720,8 +808,21 @@ def _check(csv_path: str | os.PathLike[str],
                              "write softmax probabilities, not logits")
             else:
                 values.append(v)
-        if len(values) == k and abs(sum(values) - 1.0) > CHECK_SUM_TOL:
-            problems.add(line, "sum", f"{'+'.join(columns[2:])} = {sum(values):.6g}, not 1 (tolerance "
+        if len(values) == k:
+            n_summed += 1
+            if sum(values) < 1.0 - CHECK_SUM_TOL:  # said below: one row, or the whole file
+                short_rows.append((line, sum(values)))
+            elif sum(values) > 1.0 + CHECK_SUM_TOL:
+                problems.add(line, "sum", f"{'+'.join(columns[2:])} = {sum(values):.6g}, not 1 "
+                             f"(tolerance {CHECK_SUM_TOL:g})",
+                             "normalise the row so the probabilities sum to 1")
+
+    if k_from in ("header", "row") and len(short_rows) > MISSING_COLUMN_SHARE * n_summed:
+        # K from the file itself, most rows short of 1: a column cut off, not rows to normalise
+        _missing_column_problem(problems, header_line, short_rows, n_summed, k, k_from)
+    else:
+        for line, total in short_rows:
+            problems.add(line, "sum", f"{'+'.join(columns[2:])} = {total:.6g}, not 1 (tolerance "
                          f"{CHECK_SUM_TOL:g})", "normalise the row so the probabilities sum to 1")
 
     if percent_rows:
@@ -747,7 +848,7 @@ def _check(csv_path: str | os.PathLike[str],
             if not Path(case).suffix:
                 problems.add(line, "case-name", f"case '{case}' has no file extension",
                              f"write the image file name, e.g. '{case}.png'")
-    return problems.finish(), len(rows)
+    return _Checked(problems.finish(), len(rows), k, k_from)
 
 
 def _check_against_images(problems: _Problems, folder: Path,
@@ -847,7 +948,12 @@ def check_submission(csv_path: str | os.PathLike[str],
     ``case,class,P0..P{K-1}`` (missing or different; DRAC: ``case,class,P0,P1,P2``);
     K + 2 columns per row; class an integer in ``0..K-1``; the P columns finite numbers in
     [0, 1] summing to 1 within 1e-3 (rows of percentages, summing to 100, are one problem for
-    the file with the fix to divide by 100, not one per cell); no duplicate or empty case. K is ``num_grades`` (or
+    the file with the fix to divide by 100, not one per cell; the app's batch files with a
+    notes column, ``case,class,P0..P{K-1},notes``, are one problem that says what the file is,
+    the files it says were NOT GRADED and what to do; with K taken from the file
+    itself, more than half of the rows summing below 1 are one problem too, a probability
+    column cut off?, whose fix is ``--grades K`` / ``--manifest RUN``, never to normalise the
+    rows); no duplicate or empty case. K is ``num_grades`` (or
     ``len(grade_names)``, whose names appear in the fixes), else DRAC's 3 when ``images_dir``
     is DRAC's own test folder (:func:`is_drac_test_folder`: a 5-grade file is then one line
     at line 1, as DRAC would reject it), else the width of a header
@@ -868,7 +974,7 @@ def check_submission(csv_path: str | os.PathLike[str],
     one kind are listed, then a line counting the rest. Never raises for a bad file.
     """
     return _check(csv_path, images_dir, num_grades=num_grades, grade_names=grade_names,
-                  cases=cases)[0]
+                  cases=cases).problems
 
 
 @dataclass(frozen=True)
@@ -896,7 +1002,7 @@ def read_submission(csv_path: str | os.PathLike[str], *, num_grades: int | None 
     another width than ``num_grades``, ``{k}`` its width, default ``--check``'s). Cases are
     checked for their format only (no image folder): a case without a file extension is a
     problem."""
-    problems, _ = _check(csv_path, num_grades=num_grades, scale_from=scale_from, scale_fix=scale_fix)
+    problems = _check(csv_path, num_grades=num_grades, scale_from=scale_from, scale_fix=scale_fix).problems
     if problems:
         return None, problems
     text = Path(csv_path).read_text(encoding="utf-8")
@@ -941,26 +1047,48 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="number of grades (default: the header's width: case,class and K "
                              "columns P<n>)")
     args = parser.parse_args(argv)
-    return report_check(args.check, args.images, num_grades=args.grades)
+    return report_check(args.check, args.images, num_grades=args.grades,
+                        scale_from="--grades says" if args.grades is not None else "")
 
 
 def report_check(csv_path: str | os.PathLike[str], images_dir: str | os.PathLike[str] | None = None,
                  *, num_grades: int | None = None, grade_names: Sequence[str] | None = None,
                  cases: Sequence[str] | None = None, scale_from: str = "",
                  other_options: str = "") -> int:
-    """Print the problems of a submission (or ``OK: N cases``, and on stderr the scale and
-    what the cases were checked against); 1 when there are problems, else 0 (the command
-    lines' exit code; a reader that closed the pipe, ``| head -1``, changes neither, and a
-    stdout that cannot be written, ``> /dev/full``, is one ``error:`` line on stderr and 2:
-    :func:`drac_ssl.console.print_lines`). ``scale_from``: who says ``num_grades``, in the line on a file of
-    another scale ("the manifest of runs/x has"; default "the check expects"). K is
-    ``num_grades``, else DRAC's 3 when ``images_dir`` is DRAC's test folder
-    (:func:`is_drac_test_folder`), else the header's width, and then a ``note:`` on stderr
-    says so and how to check the scale: ``--grades K`` with the user's scale's K (the
-    header's own K would only confirm the header), or ``other_options`` (the command's other
-    options that say K: ``--manifest RUN for a run whose manifest lists test images``)."""
-    problems, n_rows = _check(csv_path, images_dir, num_grades=num_grades,
-                              grade_names=grade_names, cases=cases, scale_from=scale_from)
+    """Print the problems of a submission (or ``OK: N cases``), and on stderr, either way, the
+    scale the rows were checked against, where it came from and what the cases were checked
+    against; 1 when there are problems, else 0 (the command lines' exit code; a reader that
+    closed the pipe, ``| head -1``, changes neither, and a stdout that cannot be written,
+    ``> /dev/full``, is one ``error:`` line on stderr and 2:
+    :func:`drac_ssl.console.print_lines`). ``scale_from``: who says ``num_grades``, in the line
+    on a file of another scale and the scale line ("the manifest of runs/x has", "--grades
+    says"; default "the check expects"). K is ``num_grades``, else DRAC's 3 when
+    ``images_dir`` is DRAC's test folder (:func:`is_drac_test_folder`), else the header's
+    width, and then a ``note:`` on stderr says so and how to check the scale: ``--grades K``
+    with the user's scale's K (the header's own K would only confirm the header), or
+    ``other_options`` (the command's other options that say K: ``--manifest RUN for a run
+    whose manifest lists test images``); else DRAC's 3, assumed, said so. A file no row of
+    which was read (unreadable, empty, another separator) has no scale line."""
+    checked = _check(csv_path, images_dir, num_grades=num_grades, grade_names=grade_names,
+                     cases=cases, scale_from=scale_from)
+    problems, n_rows, k = checked.problems, checked.n_rows, checked.k
+    against = (f", against {images_dir}" if images_dir else
+               f", against {len(cases)} test case(s) of the manifest" if cases is not None else "")
+    said: list[str] = []  # stderr: the scale used and where it came from, pass or fail
+    if k is not None:
+        scale = f"checked as {k} grades (P0..P{k - 1}){against}"
+        if checked.k_from == "drac":
+            said.append(f"{scale} (DRAC's scale: the images are DRAC's test set)")
+        elif checked.k_from == "given":
+            said.append(f"{scale} ({scale_from or 'the check expects'} {k})")
+        elif checked.k_from == "assumed":
+            said.append(f"{scale}: DRAC's {k}, assumed (nothing in the file says K; --grades K to "
+                        f"check another scale)")
+        else:
+            where = "the header" if checked.k_from == "header" else "the first row (no header)"
+            said += [scale, f"note: K={k} taken from {where}; to check the scale, pass --grades K, "
+                            f"your scale's number of grades (this {'header' if checked.k_from == 'header' else 'row'} "
+                            f"has {k})" + (f", or {other_options}" if other_options else "")]
     if problems:
         if (failure := print_lines(problems)) is not None:
             print(f"error: cannot print the problems of {csv_path} on stdout ({failure})", file=sys.stderr)
@@ -968,33 +1096,17 @@ def report_check(csv_path: str | os.PathLike[str], images_dir: str | os.PathLike
         total = problems.total
         print(f"{total} problem(s) in {csv_path}" + (f" ({len(problems)} lines above)" if total != len(problems) else ""),
               file=sys.stderr)
+        for line in said:
+            print(line, file=sys.stderr)
         return 1
-    k = num_grades or (len(grade_names) if grade_names else None)
-    drac_folder = k is None and images_dir is not None and is_drac_test_folder(images_dir)
-    if drac_folder:
-        k = len(PROB_COLUMNS)
-    from_header = k is None
-    if k is None:
-        try:
-            first = next(csv.reader(io.StringIO(Path(csv_path).read_text(encoding="utf-8"))))
-            k = _header_grades(first)
-        except (OSError, StopIteration, ValueError):
-            k = None
-    checked = (f", against {images_dir}" if images_dir else
-               f", against {len(cases)} test case(s) of the manifest" if cases is not None else "")
-    if (failure := print_lines([f"OK: {n_rows} cases" + ("" if checked else
+    if (failure := print_lines([f"OK: {n_rows} cases" + ("" if against else
                                 " (the format only: without --images DIR or --manifest RUN a missing "
                                 "case cannot be seen)")])) is not None:
         print(f"error: cannot print the result of {csv_path} on stdout ({failure})", file=sys.stderr)
         return 2
-    print(f"checked as {k or '?'} grades (P0..P{(k or 1) - 1}){checked}"
-          + (" (DRAC's scale: the images are DRAC's test set)" if drac_folder else ""), file=sys.stderr)
-    if from_header and k:
-        print(f"note: K={k} taken from the header; to check the scale, pass --grades K, your "
-              f"scale's number of grades (this header has {k})"
-              + (f", or {other_options}" if other_options else ""), file=sys.stderr)
+    for line in said:
+        print(line, file=sys.stderr)
     return 0
-
 
 if __name__ == "__main__":
     raise SystemExit(main())

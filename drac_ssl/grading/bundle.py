@@ -12,8 +12,9 @@ everything needed to use it and to judge it.
   (channels, size, the cached source size, per-channel normalisation, the ingest's fundus
   preprocessing and the steps), the grade names (K of them, from the data), the head and its
   calibration (temperature, K - 1 kappa thresholds, the class decision), cross-validated
-  metrics, data provenance (phantom, DRAC or another layout), package version and the
-  Grad-CAM target layer,
+  metrics, data provenance (phantom, DRAC or another layout), package version, the
+  Grad-CAM target layer and whether the run was a trial run (``trial_run``: its pretraining
+  cut short, :mod:`drac_ssl.trial_run`; absent: unknown),
 * ``input_profile.npz``: where the labelled training images lie at the model's input
   (:mod:`drac_ssl.grading.ood`), so that an image unlike them is flagged before its grade
   (none when the run folder holds no ingest cache; ``metadata.json`` says why),
@@ -64,6 +65,7 @@ from drac_ssl.manifest import MANIFEST_FILE, labelled_rows, read_manifest
 from drac_ssl.metrics import referable_summary, temperature_at_bound
 from drac_ssl.models import Backbone
 from drac_ssl.scale import explain_grades, grade_names_of, read_ingest_facts, submission_columns
+from drac_ssl.trial_run import trial_run_record, trial_run_words
 from drac_ssl.weights_file import WeightsFileError
 
 __all__ = [
@@ -73,6 +75,8 @@ __all__ = [
     "Bundle",
     "BundleError",
     "backbones_identical",
+    "caveat_line",
+    "grade_caveats",
     "build_bundle",
     "channels_last_on",
     "chance_warning",
@@ -434,6 +438,36 @@ def chance_warning(cv: dict[str, Any]) -> str | None:
     return chance_words(cv)
 
 
+def grade_caveats(meta: dict[str, Any], plural: bool = False) -> list[str]:
+    """What a bundle's ``metadata.json`` says against reading its grades as a grading, one
+    sentence each, in the words of the app's caveat (:func:`caveat_line`) and the export
+    command's warnings: an untrained demo bundle (``demo``), one trained on phantom images
+    (``data.kind`` ``phantom``), a trial run (``trial_run``, :func:`drac_ssl.trial_run.trial_run_words`);
+    [] for none. ``plural``: of a batch's grades ("these grades"), else of one ("this grade")."""
+    grade, verb = ("these grades", "") if plural else ("this grade", "s")
+    said = []
+    if meta.get("demo"):
+        said.append(f"Untrained demo model: {grade} mean{verb} nothing.")
+    elif (meta.get("data") or {}).get("kind") == "phantom":
+        said.append(f"Trained on phantom images (procedural stand-ins, not patient data): {grade} "
+                    f"say{verb} nothing about a real eye.")
+    if trial_run_words(meta.get("trial_run")):
+        said.append("From a trial run (its pretraining was cut short): its grades check that the "
+                    "pipeline runs, not how well it grades.")
+    return said
+
+
+def caveat_line(meta: dict[str, Any], plural: bool = False) -> str:
+    """The one line that goes with every result of a bundle (the app's
+    :attr:`app.predict.Predictor.caveat`, and of a batch with ``plural``): its
+    :func:`grade_caveats`, "Do not use this grade to diagnose or triage a patient." when neither
+    a demo nor phantom data says more, and always "Research software, not a medical device."."""
+    grade = "these grades" if plural else "this grade"
+    lead = ([] if meta.get("demo") or (meta.get("data") or {}).get("kind") == "phantom" else
+            [f"Do not use {grade} to diagnose or triage a patient."])
+    return " ".join([*lead, *grade_caveats(meta, plural), "Research software, not a medical device."])
+
+
 def task_description(grade_names: Sequence[str], channels: int, kind: str | None,
                      modality: str | None = None) -> str:
     """One line on what the model grades: DRAC 2022 Task 3 for grey 3-grade DRAC data, else
@@ -548,6 +582,9 @@ def _model_card(meta: dict[str, Any]) -> str:
     chance = chance_warning(cv)
     if chance:
         data_warning += f"\n> **{chance}**\n"
+    trial = trial_run_words(meta.get("trial_run"))
+    if trial:  # report.md's "Read this first" says it too
+        data_warning += f"\n> **{trial}.**\n"
     unseen = [f"{g['grade']} ({g['name']})" for g in meta.get("per_grade") or [] if g.get("images") == 0]
     if unseen:  # a trial: a two-grade set run on DRAC's three grades, unsaid in the card
         data_warning += (f"\n> **No labelled image had grade {', '.join(unseen)}**: this model has "
@@ -928,6 +965,9 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
                        "P": "calibrated ensemble probabilities"},
         "not_a_medical_device": True,
         "provenance": run_provenance(run_dir),
+        # a trial run (pretraining epochs capped): report.md's "A trial run" line, for the card,
+        # the app and the export; absent (unknown) when the run's config.yaml cannot be read
+        **({"trial_run": trial} if (trial := trial_run_record(run_dir)) is not None else {}),
         # what it was built from: build_or_reuse_bundle reuses it while these are unchanged
         # relative to the run folder, as the digest's keys: a bundle shared or a run moved
         # carries no absolute path of the machine it was built on

@@ -37,6 +37,7 @@ __all__ = [
     "DEPTH_NOTES",
     "FILE_FINDING",
     "IMAGE_SUFFIXES",
+    "NO_COLOUR",
     "OTHER_IMAGE_SUFFIXES",
     "READ_FORMATS",
     "colour_for_grey_model",
@@ -140,14 +141,19 @@ def colour_for_grey_model(detail: str, octa: bool) -> str:
     return f"Colour image: {detail}, as the training ingest converted this grey model's images."
 
 
+NO_COLOUR = "No colour: the file's three channels are identical"
+"""How :func:`grey_for_colour_model`'s words on a colour file of a grey picture start: read as
+they are, not converted (the export's summary counts such files apart)."""
+
+
 def grey_for_colour_model(mode: str = "") -> str:
     """The warning for a grey picture given to a colour (3-channel) model, the same words in
     the export command (after ``NAME: ``) and the app. ``mode``: the file's PIL pixel format;
     one of :data:`COLOUR_FILE_MODES` means a colour file whose three channels are identical
     (read as they are), anything else ("" for an array) a grey file replicated into three
     channels, as the ingest replicates grey files of a colour data set."""
-    first = ("No colour: the file's three channels are identical (a grey picture saved as "
-             "colour), read as they are" if mode in COLOUR_FILE_MODES else
+    first = (f"{NO_COLOUR} (a grey picture saved as colour), read as they are"
+             if mode in COLOUR_FILE_MODES else
              "Grey image: replicated to 3 identical channels for this colour model, as the "
              "ingest does for grey files of a colour data set")
     return (f"{first}. The model was trained on colour photographs: if this is another kind of "

@@ -50,7 +50,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from data_prep.cache import RowGeometry, cache_rows, resize_gray
+from data_prep.cache import RowGeometry, cache_rows, resize_gray, squeezed_words
 from data_prep.problems import Problem
 from data_prep.validate import convert_channels, inspect_image
 from drac_ssl.augment import EvalDataset
@@ -60,6 +60,7 @@ from drac_ssl.grading.image_notes import (
     depth_note,
     file_finding,
     grey_for_colour_model,
+    image_kind,
 )
 from drac_ssl.grading.model import FEATURE_STAGE, GradingModel, InputSpec
 from drac_ssl.models import Backbone
@@ -92,6 +93,8 @@ __all__ = [
     "read_image",
     "read_image_any",
     "small_image_warning",
+    "SQUEEZED",
+    "squeeze_finding",
     "tta_views",
     "unlike_training_images",
 ]
@@ -261,10 +264,31 @@ def preprocessing_warning(finding: str) -> str:
     data had it, found there: ``finding`` is one of :func:`preprocess_image`'s ``notes``, the
     ingest's own words (:func:`data_prep.cache.cache_rows`: the crop to the fundus disc,
     ``data.fundus_crop``, found no disc, so the image was only padded to a square; or no dark
-    surround, so it was left as it is). The same words in the export command (after
+    surround, so it was left as it is; without that crop, an image that is not square was
+    squeezed to a square: :func:`squeeze_finding`). The same words in the export command (after
     ``NAME: ``), ``grade_images`` (:attr:`GradedImages.preprocessing_warnings`) and the app
     (capitalised, with a full stop)."""
     return f"preprocessing as in training: {finding}"
+
+
+SQUEEZED = "squeezed to a square"
+"""What every :func:`squeeze_finding` says (for a caller that tells it from the crop's findings)."""
+
+
+def squeeze_finding(width: int, height: int, kind: str) -> str:
+    """What :func:`preprocess_image` says of a ``width`` x ``height`` image (pixels, not
+    square) for a model whose ingest had no crop to the fundus disc: squeezed to a square, in
+    the ingest's words (:func:`data_prep.cache.squeezed_words`, "... in the cache (aspect ratio
+    changed) -> add --fundus-crop ..."), and what to do. ``kind``: what the model grades
+    (:func:`drac_ssl.grading.image_notes.image_kind`); for ``fundus`` the fix names the crop to
+    the disc. Said as one of its ``notes`` (:func:`preprocessing_warning`: the app's single
+    image and batch tabs, the export command)."""
+    said = f"{squeezed_words(width, height)} (aspect ratio changed), as the ingest does"
+    if kind == "fundus":
+        return (f"{said} without --fundus-crop (which crops to the fundus disc and pads it to a "
+                f"square): crop the photograph to a square around the disc before grading, or "
+                f"grade with a model trained with --fundus-crop")
+    return f"{said}: crop it to a square before grading"
 
 
 def preprocess_image(image: np.ndarray, metadata: dict[str, Any], ingested: bool = False,
@@ -282,7 +306,9 @@ def preprocess_image(image: np.ndarray, metadata: dict[str, Any], ingested: bool
     row of the ingest cache (already that copy; it must be at the source size).
     ``metadata``: a bundle's ``metadata.json`` (or its ``input`` section). ``notes``: a list
     that receives what the replayed ingest preprocessing found, as the ingest would have
-    warned (e.g. no fundus disc found, so the image was padded, not cropped). ``warnings``: a
+    warned (e.g. no fundus disc found, so the image was padded, not cropped; without the crop to
+    the disc, an image that is not square squeezed to a square: :func:`squeeze_finding`, any
+    width other than the height, as the ingest warns; never for an ingested row). ``warnings``: a
     list that receives :func:`small_image_warning` for an image much smaller than the model's
     input (never for an ingested row). ``geometry``: a list that receives one
     :class:`data_prep.cache.RowGeometry`, the part of ``image`` the model input shows and how
@@ -325,6 +351,12 @@ def preprocess_image(image: np.ndarray, metadata: dict[str, Any], ingested: bool
     else:
         if geometry is not None:
             geometry.append(RowGeometry.whole(*array.shape[:2]))
+        height, width = array.shape[:2]
+        if notes is not None and not ingested and width != height:  # the ingest warns alike
+            data = metadata.get("data") if "input" in metadata else None
+            modality = data.get("modality") if isinstance(data, dict) else None
+            notes.append(squeeze_finding(width, height, image_kind(spec.recipe, spec.channels,
+                                                                   modality)))
         if not ingested and array.shape[:2] != size:
             array = resize_gray(array, spec.source_size)
     image_tensor, _ = EvalDataset(array[None], _eval_transform(spec))[0]
@@ -603,8 +635,8 @@ class GradedImages:
     bundle's threshold (None with ``unlike``); ``warnings``: per image, what makes its grade
     doubtful in the image itself (:func:`small_image_warning`; an empty list for most);
     ``preprocessing_warnings``: per image, what the replayed ingest preprocessing found, e.g.
-    no fundus disc to crop (:func:`preprocessing_warning`; an empty list for most, and for
-    every image of a bundle whose data had no fundus crop); ``noise`` ``(n,)`` bool, images
+    no fundus disc to crop, or, for a bundle whose data had no fundus crop, a non-square image
+    squeezed to a square (:func:`preprocessing_warning`; an empty list for most); ``noise`` ``(n,)`` bool, images
     that look like random noise and are not blank (:func:`data_prep.validate.looks_like_noise`:
     adjacent pixels unrelated, what the app refuses)."""
 
@@ -624,8 +656,8 @@ def grade_images(bundle: Bundle, images: Sequence[np.ndarray], tta: bool | None 
     :func:`predict_images`' probabilities and grades, the out-of-distribution check of
     :func:`unlike_training_images`, the blank-image and noise tests and the warning for an image much
     smaller than the model's input (:func:`small_image_warning`, in
-    :attr:`GradedImages.warnings`) and what the replayed fundus crop found
-    (:func:`preprocessing_warning`, in :attr:`GradedImages.preprocessing_warnings`), for the
+    :attr:`GradedImages.warnings`) and what the replayed fundus crop found or, without it, a
+    non-square image squeezed (:func:`preprocessing_warning`, in :attr:`GradedImages.preprocessing_warnings`), for the
     export command, the export stage and the app's
     batch tab. The check reads the first fold model's features from the grading's own
     backbone pass (:attr:`EnsembleOutput.features`): no second pass.
@@ -658,8 +690,8 @@ class PreparedImage:
     ``input`` the model input ``(C, S, S)`` float32 (:func:`preprocess_image`); ``shape``
     the image's ``(H, W)`` or ``(H, W, 3)``; ``blank`` blank or near-constant
     (:func:`data_prep.validate.is_blank`); ``warnings`` :func:`small_image_warning`'s, if
-    any; ``preprocessing_warnings`` what the replayed fundus crop found
-    (:func:`preprocessing_warning`); ``noise`` looks like random noise and is not blank
+    any; ``preprocessing_warnings`` what the replayed fundus crop found, or a non-square image
+    squeezed without it (:func:`preprocessing_warning`); ``noise`` looks like random noise and is not blank
     (:func:`data_prep.validate.looks_like_noise`, on the image reduced to at most 256 px a
     side: a few ms for 1024 px)."""
 

@@ -311,3 +311,24 @@ def test_a_batch_that_fails_leaves_no_temporary_folder(predictor: Predictor, upl
     summary, rows, csv_path, notes_path = _grade_batch(predictor, AppSettings(), [str(upload)])
     assert csv_path is not None and Path(csv_path).is_file() and Path(notes_path).is_file(), summary
     assert set(root.iterdir()) - before == {Path(csv_path).parent}
+
+
+def test_the_installed_app_command_names_itself_in_its_usage(monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: drac-ssl-app --help said 'usage: python -m app', a command the user did not
+    run; as drac-ssl-train's, each spelling now names itself (commands.command_name, which
+    the app reads from drac_ssl.starting: no training code)."""
+    import sys
+
+    from app.__main__ import parse_args
+
+    for argv0, usage in (("/usr/local/bin/drac-ssl-app", "usage: drac-ssl-app [-h]"),
+                         ("/repo/app/__main__.py", "usage: python -m app [-h]")):
+        monkeypatch.setattr(sys, "argv", [argv0])
+        with pytest.raises(SystemExit) as done:
+            parse_args(["--help"])
+        assert done.value.code == 0
+        out = capsys.readouterr().out
+        assert usage in out, out
+        assert ("Example: drac-ssl-app --bundle" if "drac-ssl-app" in argv0 else
+                "Example: python -m app --bundle") in out

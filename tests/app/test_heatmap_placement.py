@@ -219,3 +219,32 @@ def test_a_regression_bundle_offers_and_reports_the_score_only(tmp_path: Path, o
     # a classification bundle keeps every grade
     classes = Predictor(build_demo_bundle(tmp_path / "cls", image_size=64, source_size=128, n_folds=1))
     assert [value for _, value in _heatmap_choices(classes)] == [-1, 0, 1, 2]
+
+
+def test_a_crop_box_of_the_whole_image_is_not_called_cropped(tmp_path: Path, one_thread: None) -> None:
+    """A review: the ingest's crop to the disc keeps the whole image when the bright region
+    fills the frame (no dark surround: an already cropped or filtered copy) and warns so, but
+    the geometry said ``cropped``, so the page's heatmap text said "put back over the fundus
+    disc's box ... no heat outside it" under that warning. A box that is the whole image is now
+    not cropped; a disc on a dark surround still is. The cached rows are the same either way."""
+    from app.server import _heatmap_markdown
+    from data_prep.cache import CacheOptions, cache_rows
+
+    options = CacheOptions(target="native", expected_side=0, fundus_crop=True)
+    framed = np.full((300, 400, 3), 150, np.uint8)  # bright to the edges: no dark surround
+    framed[100:140, 200:240] = 255
+    geometry: list = []
+    rows, problems = cache_rows(framed, [32], options, "framed.png", geometry=geometry)
+    assert any("no dark surround" in p.what for p in problems)
+    (g,) = geometry
+    assert g.box == (0, 0, 400, 300) and not g.cropped
+    assert np.array_equal(rows[32], cache_rows(framed, [32], options, "framed.png")[0][32])
+    disc = _fundus(600, 1200, (300, 600), 250, (300, 480))
+    geometry = []
+    cache_rows(disc, [32], options, "disc.png", geometry=geometry)
+    assert geometry[0].cropped and geometry[0].box != (0, 0, 1200, 600)
+    predictor = _toy_predictor(_toy_bundle_dir(tmp_path / "run", fundus_crop=True))
+    pred = predictor.predict(framed, explain=len(ICDR) - 1)
+    assert any("no dark surround" in w for w in pred.warnings)
+    text = _heatmap_markdown(pred, predictor)
+    assert "fundus disc's box" not in text and "not cropped" in text, text

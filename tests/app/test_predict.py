@@ -1002,3 +1002,105 @@ def test_batch_holds_one_decoded_image_at_a_time_and_grades_as_before(
                             num_grades=3)
     assert Path(csv_path).read_text() == Path(want).read_text()
     assert ready[2:] == predictor.grade_batch(images)[2:]  # the notes column: the same words
+
+
+def _photo_like(h: int, w: int, seed: int = 0) -> np.ndarray:
+    """A smooth RGB picture with texture (not blank, not noise), ``(h, w, 3)`` uint8."""
+    return np.stack([_octa_like(h, w, seed=seed + c) for c in range(3)], axis=-1)
+
+
+def test_a_non_square_photo_on_a_model_without_the_fundus_crop_is_said_to_be_squeezed(
+        tmp_path: Path, one_thread: None, capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: a 400 x 224 colour photograph graded by a bundle trained without
+    data.fundus_crop (the RetinaMNIST recipe) was squeezed to a square without a word in the
+    app and the export, while the ingest warns of the same ("non-square image ... squeezed to a
+    square in the cache (aspect ratio changed)"). The shared preprocessing now says it in the
+    ingest's words: the single-image tab, the batch tab's notes and the export's stderr, and
+    the export's summary counts it; a square image gets no such line."""
+    from app.server import AppSettings, _grade_batch
+    from drac_ssl import export
+    from drac_ssl.config import GRADE_SCALES
+
+    bundle = build_demo_bundle(tmp_path / "run", image_size=28, source_size=28, n_folds=1,
+                               channels=3, grade_names=GRADE_SCALES["icdr"])
+    predictor = Predictor(bundle, gradcam=False)
+    assert predictor.kind == "fundus" and not predictor.bundle.spec.fundus_crop
+    folder = tmp_path / "images"
+    folder.mkdir()
+    (folder / "wide.png").write_bytes(_png(_photo_like(224, 400)))
+    (folder / "square.png").write_bytes(_png(_photo_like(224, 224, seed=5)))
+
+    def squeezed(warnings: list[str]) -> list[str]:
+        return [w for w in warnings if "squeezed to a square" in w]
+
+    wide = squeezed(predictor.predict_file(folder / "wide.png").warnings)
+    assert len(wide) == 1, wide
+    assert wide[0].startswith("Preprocessing as in training: non-square image 400x224 squeezed to a "
+                              "square (aspect ratio changed)"), wide[0]
+    assert "--fundus-crop" in wide[0]
+    assert squeezed(predictor.predict_file(folder / "square.png").warnings) == []
+    _, rows, _, _ = _grade_batch(predictor, AppSettings(), [str(folder / "wide.png"),
+                                                           str(folder / "square.png")])
+    notes = {row[0]: row[-1] for row in rows}
+    assert wide[0] in notes["wide.png"] and "squeezed" not in notes["square.png"]
+    capsys.readouterr()
+    assert export.main([str(bundle), "--images", str(folder), "--out", str(tmp_path / "g.csv")]) == 0
+    captured = capsys.readouterr()
+    lines = [x for x in captured.err.splitlines() if "squeezed" in x]
+    assert lines == [f"warning: wide.png: {wide[0][0].lower()}{wide[0][1:-1]}"], captured.err
+    assert "1 squeezed to a square (see the warnings)" in captured.out
+    assert "not cropped to a fundus disc" not in captured.out
+
+
+def test_a_non_square_upload_to_a_uw_octa_model_is_said_squeezed_once(predictor: Predictor) -> None:
+    """A UW-OCTA model (no fundus crop) says a strongly non-square upload in one line, the
+    app's "Not square" doubt, which says the squeeze; a slightly non-square one, below that
+    doubt's aspect, gets the preprocessing's line; a square one neither."""
+    wide = predictor.predict_loaded(load_bytes(_png(_octa_like(300, 520, seed=3)), "wide.png"),
+                                    gradcam=False)
+    said = [w for w in wide.warnings if "squeez" in w]
+    assert len(said) == 1 and said[0].startswith("Not square"), said
+    near = predictor.predict_loaded(load_bytes(_png(_octa_like(500, 512, seed=3)), "near.png"),
+                                    gradcam=False)
+    said = [w for w in near.warnings if "squeez" in w]
+    assert len(said) == 1 and "non-square image 512x500 squeezed to a square" in said[0], said
+    square = predictor.predict_loaded(load_bytes(_png(_octa_like(512, 512, seed=3)), "sq.png"),
+                                      gradcam=False)
+    assert not any("squeez" in w for w in square.warnings)
+
+
+def test_a_trial_run_bundle_says_so_in_its_metadata_card_banner_and_caveat(tmp_path: Path,
+                                                                            one_thread: None) -> None:
+    """A review: a bundle of a trial run (pretraining epochs capped by
+    pretrain.max_steps_per_epoch; report.md says "A trial run: the pretraining was cut short")
+    looked finished everywhere else. Its metadata.json now records the fact (``trial_run``),
+    and the model card, the app's banner and Predictor.caveat say it; a full pretraining is
+    recorded as no trial and says nothing, and an older bundle without the key claims nothing."""
+    import json
+
+    from app.server import _banner
+    from drac_ssl.grading.bundle import build_bundle
+
+    run = tmp_path / "run"
+    build_demo_bundle(run, image_size=32, source_size=48, n_folds=1)  # the fine-tuning's files
+    (run / "pretrain").mkdir()
+    (run / "pretrain" / "metadata.json").write_text(json.dumps({"training_data": "997 images of the ingest"}))
+    (run / "config.yaml").write_text("pretrain:\n  batch_size: 8\n  max_steps_per_epoch: 3\n")
+    bundle = build_bundle(run)
+    meta = json.loads((bundle / "metadata.json").read_text())
+    assert meta["trial_run"]["trial"] is True and "capped at 3 steps" in meta["trial_run"]["why"]
+    said = "A trial run: the pretraining was cut short (capped at 3 steps an epoch"
+    assert said in (bundle / "MODEL_CARD.md").read_text()
+    predictor = Predictor(bundle, gradcam=False)
+    assert "trial run" in predictor.caveat.lower() and "cut short" in predictor.caveat
+    assert said in _banner(predictor)
+    (run / "config.yaml").write_text("pretrain:\n  batch_size: 8\n  max_steps_per_epoch: 0\n")
+    full = build_bundle(run)
+    meta = json.loads((full / "metadata.json").read_text())
+    assert meta["trial_run"] == {"trial": False}
+    assert "trial run" not in (full / "MODEL_CARD.md").read_text().lower()
+    assert "trial" not in Predictor(full, gradcam=False).caveat.lower()
+    meta["trial_run"] = None  # unknown (no config.yaml), as a bundle without the key
+    (full / "metadata.json").write_text(json.dumps({k: v for k, v in meta.items() if k != "trial_run"}))
+    older = Predictor(full, gradcam=False)
+    assert "trial" not in older.caveat.lower() and "trial run" not in _banner(older).lower()

@@ -361,3 +361,71 @@ def test_a_text_file_on_the_single_tab_gets_the_apps_words(predictor: Predictor,
     demo = build_demo(predictor, AppSettings())
     uploads = [b for b in demo.blocks.values() if type(b).__name__ == "File" and b.interactive is not False]
     assert uploads and all(not b.file_types for b in uploads)
+
+
+def test_a_blank_colour_upload_is_said_in_pixel_values_and_noise_as_an_image(tmp_path: Path) -> None:
+    """A review: the blank refusal of a colour image said "grey levels 135..135" (the app had
+    read it in colour), and the export's noise line said "if it should be a scan, it is
+    damaged" of any image. A colour upload's range is now its pixel values (per channel when
+    they differ), a grey one's its grey levels, and the export says "image"."""
+    from app.inputs import refusal
+    from drac_ssl.export import _noise_line
+
+    flat = load_bytes(_png(np.full((64, 64, 3), 135, np.uint8)), "flat.png", channels=3)
+    said = refusal(flat, "fundus", 3)
+    assert "(pixel values 135..135)" in said and "grey levels" not in said, said
+    red = np.zeros((64, 64, 3), np.uint8)
+    red[..., 0] = 200
+    said = refusal(load_bytes(_png(red), "red.png", channels=3), "fundus", 3)
+    assert "(pixel values: red 200..200, green 0..0, blue 0..0)" in said, said
+    assert "grey levels 0..0" in refusal(load_bytes(_png(np.zeros((64, 64), np.uint8)), "b.png"))
+    line = _noise_line(np.array([True]), ["static.png"])
+    assert "if it should be a scan" not in line and "if it should be a real image, it is damaged" in line
+
+
+def test_a_batch_says_its_caveat_of_its_grades_and_the_export_says_the_phantom_caveat(
+        predictor: Predictor, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: the batch summary said the single image's "Do not use this grade" of a batch,
+    and the export command never said the phantom caveat the app shows (nor the trial run's).
+    The batch says "these grades"; the export says the bundle's own caveats on stderr, in the
+    app's words (drac_ssl.grading.bundle.grade_caveats), the CSV as it was."""
+    from app.server import AppSettings, _grade_batch_now
+    from drac_ssl import export
+    from drac_ssl.grading.bundle import grade_caveats
+
+    scans = [str(_write(tmp_path, f"s{i}.png", _scan(seed=i))) for i in range(2)]
+    phantom = Predictor(_phantom_bundle(tmp_path), gradcam=False)
+    meta_path = phantom.path / "metadata.json"
+    plain_meta = {**json.loads(meta_path.read_text()), "data": {"kind": "drac", "n_train": 611}}
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "plain" / "bundle").mkdir()
+    for f in phantom.path.iterdir():
+        (tmp_path / "plain" / "bundle" / f.name).write_bytes(f.read_bytes())
+    (tmp_path / "plain" / "bundle" / "metadata.json").write_text(json.dumps(plain_meta))
+    plain = Predictor(tmp_path / "plain" / "bundle", gradcam=False)
+    assert "Do not use this grade " in plain.caveat
+    summary, _, _, _ = _grade_batch_now(plain, AppSettings(), scans)
+    assert "Do not use these grades to diagnose" in summary and "this grade" not in summary
+    summary, _, _, _ = _grade_batch_now(phantom, AppSettings(), scans)
+    assert "these grades say nothing about a real eye" in summary and "this grade" not in summary
+    summary, _, _, _ = _grade_batch_now(phantom, AppSettings(), scans[:1])  # one image: its grade
+    assert phantom.caveat in summary
+    assert grade_caveats(json.loads(meta_path.read_text()), plural=True) == [
+        "Trained on phantom images (procedural stand-ins, not patient data): these grades say "
+        "nothing about a real eye."]
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for scan in scans:
+        (folder / Path(scan).name).write_bytes(Path(scan).read_bytes())
+    capsys.readouterr()
+    assert export.main([str(phantom.path), "--images", str(folder), "--out", str(tmp_path / "p.csv")]) == 0
+    err = capsys.readouterr().err
+    assert ("warning: Trained on phantom images (procedural stand-ins, not patient data): these "
+            "grades say nothing about a real eye.") in err, err
+    assert export.main([str(plain.path), "--images", str(folder), "--out", str(tmp_path / "q.csv")]) == 0
+    assert "phantom" not in capsys.readouterr().err.lower()
+    assert (tmp_path / "p.csv").read_text() == (tmp_path / "q.csv").read_text()  # the same grades
+    trial = {**plain_meta, "trial_run": {"trial": True, "why": "the pretraining was cut short (capped)"}}
+    (tmp_path / "plain" / "bundle" / "metadata.json").write_text(json.dumps(trial))
+    assert export.main([str(plain.path), "--images", str(folder), "--out", str(tmp_path / "q.csv")]) == 0
+    assert "warning: From a trial run (its pretraining was cut short)" in capsys.readouterr().err

@@ -210,8 +210,10 @@ def test_files_are_read_in_the_models_channels(colour_run: Path, tmp_path: Path,
     out = tmp_path / "team.csv"
     assert export.main([str(colour_run), "--images", str(folder), "--out", str(out)]) == 0
     captured = capsys.readouterr()
-    assert "b.png: Grey image: replicated" in captured.err and "2 converted" in captured.out
+    assert "b.png: Grey image: replicated" in captured.err and "1 converted" in captured.out
     assert "c.png: No colour: the file's three channels are identical" in captured.err
+    # c.png is read as it is, not converted: counted apart (a review)
+    assert "1 with three identical channels, read as they are" in captured.out
     assert out.read_text().splitlines()[0] == "case,class,P0,P1,P2,P3,P4"
     assert check_submission(out, folder) == []
     # an original image and its ingest cache row give the same model input: the ingest's

@@ -2803,3 +2803,32 @@ def test_score_against_the_real_aptos_label_file(tmp_path: Path, capsys: pytest.
     assert export.main(["--score", str(submission(swapped)), "--labels", str(labels)]) == 0
     printed = capsys.readouterr().out
     assert f"accuracy {(len(rows) - 2) / len(rows):.3f}" in printed and "QWK 1.000" not in printed, printed
+
+
+def test_the_summary_counts_files_read_as_they_are_apart_from_conversions(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: on a colour model the summary's "N converted to the model's channels" counted
+    the RGB files of grey pictures, which are read as they are ("No colour: ... read as they
+    are"), with the grey files, which are converted (replicated). They are now counted apart."""
+    from PIL import Image
+
+    from app.demo_bundle import build_demo_bundle
+    from drac_ssl.config import GRADE_SCALES
+
+    bundle = build_demo_bundle(tmp_path / "run", image_size=28, source_size=28, n_folds=1,
+                               channels=3, grade_names=GRADE_SCALES["icdr"])
+    folder = tmp_path / "images"
+    folder.mkdir()
+    yy, xx = np.mgrid[0:64, 0:64]
+    grey = (90 + 60 * np.sin(xx / 5.0) * np.cos(yy / 7.0)).astype(np.uint8)
+    colour = np.stack([grey, grey // 2, 255 - grey], axis=-1)
+    Image.fromarray(grey).save(folder / "grey.png")  # a grey file: replicated, a conversion
+    Image.fromarray(np.stack([grey] * 3, axis=-1)).save(folder / "rgb_of_grey.png")  # read as it is
+    Image.fromarray(colour).save(folder / "colour.png")
+    capsys.readouterr()
+    assert export.main([str(bundle), "--images", str(folder), "--out", str(tmp_path / "g.csv")]) == 0
+    captured = capsys.readouterr()
+    assert "warning: rgb_of_grey.png: No colour:" in captured.err and "warning: grey.png: Grey image" in captured.err
+    summary = captured.out.splitlines()[0]
+    assert "1 converted to the model's channels (see the warnings)" in summary, summary
+    assert "1 with three identical channels, read as they are (see the warnings)" in summary, summary

@@ -480,3 +480,66 @@ def test_probabilities_in_percent_are_one_problem_with_divide_by_100(tmp_path: P
     # a row outside [0, 1] that does not sum to 100 is still each cell's problem (logits)
     path = _write(tmp_path, "\n".join([HEADER, f"{CASES[0]},0,2.5,-1.0,0.3", *_good_rows()[1:]]) + "\n")
     assert sum("not logits" in p for p in check_submission(path, images)) == 2
+
+
+def test_a_probability_column_cut_off_is_one_problem_and_the_scale_used_is_said(
+        tmp_path: Path, images: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: a 5-grade submission with its P4 column cut off (``cut -d, -f1-6``), checked
+    with K from its header (4), got one "P0+P1+P2+P3 = 0.90, not 1 -> normalise the row" per
+    row: advice that would make it a valid 4-grade file. Now the file is one problem that
+    suggests a missing probability column, with --grades K / --manifest RUN as the fix (no
+    normalising, no deleting columns), and the K used and where it came from are said on a
+    failure too. With K given, the rows are each their own problem, as before."""
+    probs = np.tile([0.1, 0.2, 0.3, 0.2, 0.2], (len(CASES), 1))
+    full = write_submission(tmp_path / "k5.csv", CASES, probs, num_grades=5)
+    cut = _write(tmp_path, "".join(",".join(line.split(",")[:6]) + "\n"
+                                   for line in full.read_text().splitlines()), "noP4.csv")
+    problems = check_submission(cut, images)
+    assert len(problems) == 1, problems
+    (line,) = problems
+    assert line.startswith(f"{cut}:1: ") and "4 of the 4 rows" in line and "column" in line, line
+    assert "normalise the row so" not in line and "--grades K" in line and "--manifest RUN" in line
+    assert "do not delete columns" in line
+    assert main(["--check", str(cut), "--images", str(images)]) == 1
+    err = capsys.readouterr().err
+    assert "checked as 4 grades (P0..P3)" in err and "K=4 taken from the header" in err, err
+    # K given: the file of another scale (--grades 5), or rows of its own scale to normalise
+    (other,) = check_submission(cut, images, num_grades=5)
+    assert "the submission has 4 grades" in other
+    assert sum("normalise the row" in p for p in check_submission(cut, images, num_grades=4)) == len(CASES)
+    assert main(["--check", str(cut), "--images", str(images), "--grades", "4"]) == 1
+    err = capsys.readouterr().err
+    assert "checked as 4 grades (P0..P3)" in err and "--grades" in err and "header" not in err, err
+    # a row or two short of 1 in a file of its header's scale stays each row's problem
+    rows = full.read_text().splitlines()
+    rows[1] = rows[1].rsplit(",", 1)[0] + ",0.100000"
+    short = _write(tmp_path, "\n".join(rows) + "\n", "short.csv")
+    (row,) = check_submission(short, images)
+    assert row.startswith(f"{short}:2: P0+P1+P2+P3+P4 = 0.9") and "normalise the row" in row
+
+
+def test_the_apps_batch_files_with_a_notes_column_are_named_as_such(
+        tmp_path: Path, images: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: --check on the app's grades_INCOMPLETE.csv (case,class,P0..P4,notes) fell
+    back to DRAC's 3 grades ("replace it with ... 'case,class,P0,P1,P2' ...", "8 columns,
+    expected 5" per row). The check now recognises the app's files with a trailing notes column
+    and says plainly what the file is, names the files NOT GRADED and what to do; the scale is
+    the header's (5), not DRAC's."""
+    from drac_ssl.submission import write_grades_with_notes, write_incomplete_grades
+
+    probs = np.tile([0.1, 0.2, 0.3, 0.2, 0.2], (3, 1))
+    incomplete = write_incomplete_grades(
+        tmp_path / "grades_INCOMPLETE.csv", CASES[1:], probs, None,
+        [("black.png", "black.png is blank or near-constant: there is nothing to grade.")],
+        num_grades=5, notes=["", "Unlike the training images.", ""])
+    (line,) = check_submission(incomplete, images)
+    assert line.startswith(f"{incomplete}:1: ") and "the app's" in line and "notes column" in line, line
+    assert "not a submission" in line and "NOT GRADED" in line and "black.png (line 2)" in line
+    assert "P0,P1,P2'" not in line and "DRAC" not in line
+    assert main(["--check", str(incomplete), "--images", str(images)]) == 1
+    assert "checked as 5 grades (P0..P4)" in capsys.readouterr().err
+    rows = [(c, i, "") for i, c in enumerate(CASES[1:])]
+    complete = write_grades_with_notes(tmp_path / "grades_with_notes.csv", rows, probs, None, num_grades=5)
+    (line,) = check_submission(complete)
+    assert "the app's" in line and "every file graded" in line and "submission.csv" in line, line
+    assert "NOT GRADED" not in line
