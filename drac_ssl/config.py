@@ -777,16 +777,39 @@ def _leaf_value(value: Any, rest: str) -> Any:
     return value
 
 
-def _yaml_text(value: Any) -> str:
-    """``value`` as a config file writes it (``file name``, ``'12:30'``, ``[ingest]``)."""
-    return yaml.safe_dump(value, default_flow_style=True, width=10_000).removesuffix("...\n").strip()
+class WrittenValue(str):
+    """The value of a key that is no setting, in a config file, as written there: the source
+    text of a value on one line (``010``, ``'12:30'``, ``[ingest]``, its comment aside), put in
+    place of YAML's reading of it by :func:`_written_values`, so that the unknown setting's fix
+    writes the value as the file does (``image_column: 010``), not as YAML 1.1 read it (8)."""
 
 
-def _unknown_setting_fix(where: str, meant: Sequence[str], value: Any) -> str:
-    """The fix of an unknown setting whose "Did you mean" names ``meant``, set to ``value``:
-    on the command line (``where``) the override meant with the value typed (``pretrain.lr=0.1
-    or finetune.lr=0.1``); in a file the YAML of the first setting meant; a section meant, one
-    of its settings; none meant, where every setting is listed (:data:`SETTINGS_LISTED`)."""
+def _as_written(node: yaml.Node, data: Any) -> Any:
+    """``data`` (the value of a key that is no setting, composed from ``node``) with each value
+    on one line replaced by its :class:`WrittenValue`; the values under a mapping each on
+    their own (a misspelt section's settings). A value over several lines (a block list) is
+    kept as read."""
+    if isinstance(node, yaml.MappingNode) and isinstance(data, dict):
+        for key, value in node.value:
+            name = key.value if isinstance(key, yaml.ScalarNode) else None
+            if name in data:
+                data[name] = _as_written(value, data[name])
+        return data
+    start, end = node.start_mark, node.end_mark
+    if isinstance(node, (yaml.ScalarNode, yaml.SequenceNode)) and start.buffer and start.line == end.line:
+        text = start.buffer[start.index:end.index].strip()
+        if text:
+            return WrittenValue(text)
+    return data
+
+
+def _unknown_setting_fix(where: str, setting: str, meant: Sequence[str], value: Any) -> str:
+    """The fix of unknown setting ``setting`` whose "Did you mean" names ``meant``, set to
+    ``value``: on the command line (``where``) the override meant with the value typed
+    (``pretrain.lr=0.1 or finetune.lr=0.1``); in a file the YAML of the first setting meant,
+    its value as written (a :class:`WrittenValue`; a value over several lines: rename or move
+    the key, the value untouched); a section meant, one of its settings; none meant, where
+    every setting is listed (:data:`SETTINGS_LISTED`)."""
     if not meant:
         return f"one of the valid keys above, or leave it out (every setting, its default and meaning: {SETTINGS_LISTED})"
     typed = where.startswith("command line '") and where.endswith("'")
@@ -799,10 +822,16 @@ def _unknown_setting_fix(where: str, meant: Sequence[str], value: Any) -> str:
         return in_words([f"{m}={shown}" for m in meant])
     if isinstance(value, dict):
         return f"rename it {meant[0]}" + "".join(f", or {m}" for m in meant[1:])
-    parts = [*meant[0].split("."), f"{meant[0].rsplit('.', 1)[-1]}: {_yaml_text(value)}"]
+    others = f" (or as {in_words(list(meant[1:]))})" if len(meant) > 1 else ""
+    parent, _, name = meant[0].rpartition(".")
+    if not isinstance(value, WrittenValue):  # over several lines: the key renamed or moved
+        typed_parent, _, typed_name = setting.rpartition(".")
+        how = (f"rename {typed_name} to {name}" if parent == typed_parent else
+               f"move {typed_name} into the {parent} section" + (f" as {name}" if name != typed_name else ""))
+        return f"{how}, its value as written{others}"
+    parts = [*meant[0].split("."), f"{name}: {value}"]
     block = "\n".join(f"    {'  ' * i}{part}:" for i, part in enumerate(parts[:-2]))
     block += f"\n    {'  ' * (len(parts) - 2)}{parts[-1]}"
-    others = f" (or as {in_words(list(meant[1:]))})" if len(meant) > 1 else ""
     return f"write it as{others}\n{block}"
 
 
@@ -835,7 +864,7 @@ def _merge(base: Any, updates: dict[str, Any], where: str, prefix: str = "",
             raise UnknownSettingError(
                 f"{where}: unknown setting '{full}'.{hint}\n"
                 f"  valid keys here: {', '.join(names)}\n"
-                f"  fix: {_unknown_setting_fix(where, meant, _leaf_value(value, rest))}", full, meant)
+                f"  fix: {_unknown_setting_fix(where, full, meant, _leaf_value(value, rest))}", full, meant)
         current = getattr(base, key)
         if dataclasses.is_dataclass(current) and isinstance(value, dict):
             changes[key] = _merge(current, value, where, full, fixes)
@@ -1038,6 +1067,8 @@ def _written_values(node: yaml.Node | None, data: Any, tp: Any = Config, item: b
                 name = key.value if isinstance(key, yaml.ScalarNode) else None
                 if name in hints and name in data:
                     data[name] = _written_values(value, data[name], hints[name])
+                elif name in data:  # no such setting: its fix writes the value as written
+                    data[name] = _as_written(value, data[name])
         return data
     if typing.get_origin(tp) in (list, tuple):
         (item_tp,) = typing.get_args(tp)[:1] or (Any,)

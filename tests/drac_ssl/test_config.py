@@ -719,3 +719,38 @@ def test_an_override_with_dashes_from_python_is_refused_as_the_command_line_refu
                                  f"section.key=value, without dashes (not options).\n  fix: {fix}")
     (finding,) = preflight.read_config(None, [override, "run.name=y"])[2]
     assert "without dashes" in finding.line and finding.severity == "error", finding.line
+
+
+@pytest.mark.parametrize("written, text", [("010", "010"), ("12:30", "12:30"), ("1_000", "1_000"),
+                                           ("等级", "等级"), ("'x' # a comment", "x")])
+def test_an_unknown_setting_in_a_file_is_fixed_with_its_value_as_written(
+        tmp_path: Path, written: str, text: str) -> None:
+    """A review: 'image_colum: 010' was told 'fix: ... image_column: 8' (and 12:30 750, 1_000
+    1000, 等级 "\\u7B49\\u7EA7"): the fix dumped PyYAML's YAML 1.1 reading of the value, while
+    image_column: 010 is read as the text '010'. The fix now writes the value as the file does,
+    so that following it sets what was typed."""
+    from drac_ssl import preflight
+
+    path = tmp_path / "c.yaml"
+    path.write_text(f"data:\n  image_colum: {written}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    kept = written.split(" #")[0]
+    assert message.endswith(f"\n  fix: write it as\n    data:\n      image_column: {kept}"), message
+    (finding,) = preflight.read_config(path)[2]
+    assert f"image_column: {kept}" in finding.line, finding.line
+    path.write_text(f"data:\n  image_column: {kept}\n", encoding="utf-8")  # the fix, followed
+    assert load_config(path).data.image_column == text
+
+
+def test_an_unknown_setting_whose_value_spans_lines_is_renamed_or_moved_with_its_value_untouched(
+        tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("data:\n  unlabeled:\n    - /a\n    - 010\nstages:\n  - ingest\n", encoding="utf-8")
+    from drac_ssl import preflight
+
+    lines = [f.line for f in preflight.read_config(path)[2]]
+    assert lines[0].startswith(f"{path}:2: unknown setting 'data.unlabeled'"), lines
+    assert lines[0].endswith("fix: rename unlabeled to unlabelled, its value as written"), lines
+    assert lines[1].endswith("fix: move stages into the run section, its value as written"), lines
