@@ -16,6 +16,7 @@ import difflib
 import math
 import os
 import re
+import shlex
 import types
 import typing
 from collections.abc import Iterable, Sequence
@@ -816,10 +817,15 @@ def _unknown_setting_fix(where: str, setting: str, meant: Sequence[str], value: 
     shown = where[len("command line '"):-1].split("=", 1)[1] if typed and "=" in where else _as_text(value)
     section = _declared_type(meant[0].split("."))
     if dataclasses.is_dataclass(section):
-        return (f"a setting of {meant[0]}, {meant[0]}.<setting>={shown} (its settings: "
-                f"{', '.join(f.name for f in dataclasses.fields(section))})")
+        listed = f"its settings: {', '.join(f.name for f in dataclasses.fields(section))}"
+        if typed:
+            return f"a setting of {meant[0]}, {meant[0]}.<setting>={shown} ({listed})"
+        if isinstance(value, dict):
+            return f"rename it {meant[0]} ({listed})"
+        written = value if isinstance(value, WrittenValue) else "<its value>"
+        return f"a setting of {meant[0]}, written under it ({listed})\n{_yaml_block(meant[0], '<setting>', written)}"
     if typed:
-        return in_words([f"{m}={shown}" for m in meant])
+        return in_words([shell_word(f"{m}={shown}") for m in meant])
     if isinstance(value, dict):
         return f"rename it {meant[0]}" + "".join(f", or {m}" for m in meant[1:])
     others = f" (or as {in_words(list(meant[1:]))})" if len(meant) > 1 else ""
@@ -829,10 +835,26 @@ def _unknown_setting_fix(where: str, setting: str, meant: Sequence[str], value: 
         how = (f"rename {typed_name} to {name}" if parent == typed_parent else
                f"move {typed_name} into the {parent} section" + (f" as {name}" if name != typed_name else ""))
         return f"{how}, its value as written{others}"
-    parts = [*meant[0].split("."), f"{name}: {value}"]
-    block = "\n".join(f"    {'  ' * i}{part}:" for i, part in enumerate(parts[:-2]))
-    block += f"\n    {'  ' * (len(parts) - 2)}{parts[-1]}"
-    return f"write it as{others}\n{block}"
+    return f"write it as{others}\n{_yaml_block(parent, name, value)}"
+
+
+def _yaml_block(section: str, key: str, value: str) -> str:
+    """``key: value`` under the dotted ``section`` as a config file writes it, each level one
+    indent under the one above, indented 4 for a fix (``    data:\n      image_column: x``)."""
+    parts = [p for p in section.split(".") if p]
+    lines = [f"    {'  ' * i}{part}:" for i, part in enumerate(parts)]
+    return "\n".join([*lines, f"    {'  ' * len(parts)}{key}: {value}"])
+
+
+def shell_word(text: str) -> str:
+    """``text`` as one word of a shell command: as it is where a POSIX shell gives it back
+    unchanged, else quoted (:func:`shlex.quote`: ``'data.grades=[No DR, Mild]'``), as the fixes
+    of overrides with spaces are written."""
+    try:
+        same = shlex.split(text) == [text]
+    except ValueError:  # a quote left open
+        same = False
+    return text if same and not set(text) & set("$`*?!") else shlex.quote(text)
 
 
 def _merge(base: Any, updates: dict[str, Any], where: str, prefix: str = "",
@@ -1174,9 +1196,10 @@ parser (:func:`drac_ssl.commands.option_override_fix`) in the same words."""
 def undashed_overrides(name: str, value: str) -> str:
     """The override(s) ``--NAME=VALUE`` meant, in words: ``pretrain.lr=0.1`` for
     ``--pretrain.lr``, ``pretrain.lr=0.1 or finetune.lr=0.1`` for ``--lr`` (every setting
-    :func:`settings_named` finds, ``-`` read as ``_``); "" when NAME names none."""
+    :func:`settings_named` finds, ``-`` read as ``_``), each one shell word (:func:`shell_word`:
+    ``'run.name=my run'``); "" when NAME names none."""
     meant = settings_named(name.replace("-", "_")) if name else []
-    return in_words([f"{m}={value}" for m in meant]) if meant else ""
+    return in_words([shell_word(f"{m}={value}") for m in meant]) if meant else ""
 
 
 def parse_override(arg: str) -> tuple[list[str], Any]:

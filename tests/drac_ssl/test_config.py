@@ -754,3 +754,33 @@ def test_an_unknown_setting_whose_value_spans_lines_is_renamed_or_moved_with_its
     assert lines[0].startswith(f"{path}:2: unknown setting 'data.unlabeled'"), lines
     assert lines[0].endswith("fix: rename unlabeled to unlabelled, its value as written"), lines
     assert lines[1].endswith("fix: move stages into the run section, its value as written"), lines
+
+
+def test_an_unknown_setting_s_fix_is_written_as_the_place_it_was_typed_in(tmp_path: Path) -> None:
+    """A review: a misspelt section in a file ('pretrian: 3') got a command-line fix
+    (pretrain.<setting>=3), and a command-line fix with a space (data.image_colum=file name) was
+    not quoted for the shell, which splits it. A file gets the YAML block, the command line one
+    word, quoted as the other fixes are ('data.grades=[No DR, Mild]')."""
+    path = tmp_path / "c.yaml"
+    path.write_text("pretrian: 3\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert "\n  fix: a setting of pretrain, written under it (its settings: epochs, batch_size," in message
+    assert message.endswith("backbone)\n    pretrain:\n      <setting>: 3"), message
+    assert "pretrain.<setting>" not in message, message
+    path.write_text("pretrain:\n  augmnt: 3\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value).endswith("\n    pretrain:\n      augment:\n        <setting>: 3"), str(caught.value)
+    path.write_text("pretrian:\n  epochz: 3\n  lrr: 1\n", encoding="utf-8")  # a section, misspelt
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert "\n  fix: rename it pretrain (its settings: epochs," in str(caught.value), str(caught.value)
+    for override, fix in (("data.image_colum=file name", "'data.image_column=file name'"),
+                          ("lr=1 e", "'pretrain.lr=1 e' or 'finetune.lr=1 e'"),
+                          ("data.image_colum=file", "data.image_column=file"),
+                          ("--run.name=my run", "'run.name=my run'")):
+        with pytest.raises(ConfigError) as caught:
+            load_config(None, [override])
+        assert str(caught.value).endswith(f"\n  fix: {fix}"), str(caught.value)
