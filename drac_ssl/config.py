@@ -1226,10 +1226,14 @@ def parse_override(arg: str) -> tuple[list[str], Any]:
     key = key.strip()
     if key.startswith("-"):  # as the commands refuse --run.name=x (commands.option_override_fix)
         name = key.lstrip("-")
-        fix = undashed_overrides(name, raw.strip()) or f"{name}={raw.strip()}"
+        fix = undashed_overrides(name, raw.strip())
+        if not fix:  # --pretrain.lrr=0.1: what is wrong with pretrain.lrr=0.1 too
+            _refuse_undashed(arg, f"{name}={raw}")
+            fix = shell_word(f"{name}={raw.strip()}")
         raise ConfigError(f"command line '{arg}': {NO_DASHES}.\n  fix: {fix}")
     if not key:
-        raise ConfigError(f"command line: '{arg}' has no key before '='.")
+        raise ConfigError(f"command line '{arg}': no key before '='.\n  fix: write it section.key=value, "
+                          f"e.g. {shell_word('pretrain.lr=' + (raw.strip() or '0.1'))}")
     tp = _declared_type(key.split("."))
     if tp is str:
         return key.split("."), _override_text(arg, key, raw)
@@ -1240,6 +1244,22 @@ def parse_override(arg: str) -> tuple[list[str], Any]:
     except yaml.YAMLError:
         value = raw
     return key.split("."), value
+
+
+def _refuse_undashed(arg: str, undashed: str) -> None:
+    """Raise, for the override ``arg`` written with dashes (``--pretrain.lrr=0.1``), what is
+    wrong with it without them (``undashed``, ``pretrain.lrr=0.1``: an unknown setting, with
+    its did-you-mean and fix, as an :class:`UnknownSettingError`) after :data:`NO_DASHES`;
+    return when ``undashed`` reads."""
+    try:
+        parts, value = parse_override(undashed)
+        _merge(Config(), _nest(parts, value), f"command line '{undashed}'")
+    except ConfigError as exc:
+        said = str(exc).removeprefix(f"command line '{undashed}': ")
+        message = f"command line '{arg}': {NO_DASHES}; without them: {said}"
+        if isinstance(exc, UnknownSettingError):
+            raise UnknownSettingError(message, exc.setting, exc.meant) from None
+        raise ConfigError(message) from None
 
 
 def _read_override_value(raw: str, tp: Any) -> Any:

@@ -784,3 +784,30 @@ def test_an_unknown_setting_s_fix_is_written_as_the_place_it_was_typed_in(tmp_pa
         with pytest.raises(ConfigError) as caught:
             load_config(None, [override])
         assert str(caught.value).endswith(f"\n  fix: {fix}"), str(caught.value)
+
+
+@pytest.mark.parametrize(("override", "said", "fix"), [
+    ("--pretrain.lrr=0.1", "unknown setting 'pretrain.lrr'. Did you mean 'pretrain.lr'?", "pretrain.lr=0.1"),
+    ("--foo=1", "unknown setting 'foo'.", "one of the valid keys above, or leave it out"),
+    ("-=3", "no key before '='", "write it section.key=value, e.g. pretrain.lr=3"),
+    ("--pretrain=3", "'pretrain' must be a mapping of settings", "give its settings one by one"),
+])
+def test_a_dashed_override_that_is_no_setting_without_its_dashes_says_that_too(
+        override: str, said: str, fix: str) -> None:
+    """A review: --pretrain.lrr=0.1 was refused with 'fix: pretrain.lrr=0.1', itself an unknown
+    setting (--foo=1: 'fix: foo=1', -=3: 'fix: =3'). Without its dashes the override is read as
+    one typed so, and what is wrong with it then (its did-you-mean and fix) is said too."""
+    from drac_ssl import preflight
+    from drac_ssl.config import UnknownSettingError
+
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, [override])
+    message = str(caught.value)
+    assert message.startswith(f"command line '{override}': settings are overrides written "
+                              "section.key=value, without dashes (not options)"), message
+    assert said in message and f"\n  fix: {fix}" in message, message
+    assert message.count("fix:") == 1, message
+    if "unknown setting" in said:
+        assert isinstance(caught.value, UnknownSettingError) and caught.value.setting == override.lstrip("-").split("=")[0]
+    (finding,) = preflight.read_config(None, [override])[2]
+    assert said in finding.line, finding.line
