@@ -617,17 +617,24 @@ def _not_finite_text(where: str, key: str, value: Any, fixes: FixBase | None = N
 
 
 def _no_underscores(value: Any, where: str, key: str, kind: str, fixes: FixBase | None = None) -> None:
-    """A ConfigError for a number setting's text written with ``_`` (``1_000``): Python's
-    ``float()`` reads it (PEP 515), but YAML 1.2's core schema, whose numbers the config follows
-    (:func:`yaml12_number`), has no ``_`` in them, so it is text, as ``1:40`` is. The fix is the
-    digits without ``_`` where they are a number (the setting's default for a list's item)."""
+    """A ConfigError for a number setting's text written with ``_``, which Python's ``float()``
+    would read (PEP 515) but YAML 1.2's core schema, whose numbers the config follows
+    (:func:`yaml12_number`), does not: ``1_000`` is text there, as ``1:40`` is. Where the
+    digits without ``_`` are a YAML 1.2 number the error says why (YAML 1.2 writes numbers
+    without '_') and offers them where they fit the setting (an integer for an integer
+    setting, inside its range: :data:`NUMBER_RANGES`; ``pretrain.epochs=1000``), else the
+    setting's default (or the ``-c`` file's value); text that is no number without its ``_``
+    either (``my_lr``) gets the plain "not a number" error."""
     if not (isinstance(value, str) and "_" in value):
         return
     digits = value.strip().replace("_", "")
-    fix = (f"\n  fix: {key}={digits}" if "[" not in key and yaml12_number(digits) is not None
-           else _default_fix(key, fixes, value))
-    raise ConfigError(f"{where}: '{key}' must be {kind}, got {value!r}, which is not a number: YAML "
-                      f"1.2 writes numbers without '_'.{fix}")
+    number = yaml12_number(digits)
+    why = ": YAML 1.2 writes numbers without '_'" if number is not None else ""
+    r = NUMBER_RANGES.get(key)
+    fits = (number is not None and "[" not in key and math.isfinite(number)
+            and (kind != "an integer" or float(number).is_integer()) and (r is None or r.holds(number)))
+    fix = f"\n  fix: {key}={digits}" if fits else _default_fix(key, fixes, value)
+    raise ConfigError(f"{where}: '{key}' must be {kind}, got {value!r}, which is not a number{why}.{fix}")
 
 
 def _coerce(value: Any, tp: Any, where: str, key: str, fixes: FixBase | None = None) -> Any:

@@ -368,3 +368,25 @@ def test_a_run_name_written_as_yaml_null_in_a_config_file_is_refused_as_on_the_c
     assert len(problems) == 1 and "'run.name' has no value" in problems[0].line
     path.write_text("run:\n  name: ''\n", encoding="utf-8")  # the automatic name, asked for
     assert load_config(path).run.name == ""
+
+
+@pytest.mark.parametrize("override, why, fix", [
+    ("pretrain.lr=my_lr", False, "pretrain.lr=0.015 (the default)"),
+    ("pretrain.epochs=1_000.5", True, "pretrain.epochs=100 (the default)"),
+    ("finetune.label_fraction=0_5", True, "finetune.label_fraction=1.0 (the default)"),
+    ("pretrain.epochs=-1_0", True, "pretrain.epochs=100 (the default)"),
+    ("pretrain.lr=1_0.5", True, "pretrain.lr=10.5"),
+])
+def test_the_underscore_refusal_explains_and_offers_the_digits_only_where_they_fit(
+        override: str, why: bool, fix: str) -> None:
+    """A review: pretrain.lr=my_lr was told "YAML 1.2 writes numbers without '_'" (it was never a
+    number), pretrain.epochs=1_000.5 was offered pretrain.epochs=1000.5 (refused again: not an
+    integer) and finetune.label_fraction=0_5 offered 05. The '_' is explained only where the
+    digits without it are a number, and offered only where they fit the setting's type and range."""
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, [override])
+    message = str(caught.value)
+    assert ("YAML 1.2 writes numbers without '_'" in message) == why, message
+    assert "which is not a number" in message and message.endswith(f"\n  fix: {fix}"), message
+    offered = message.split("\n  fix: ")[1].split(" ")[0].rstrip(",")
+    load_config(None, [offered])  # the fix offered reads
