@@ -1486,20 +1486,19 @@ def _is_override(word: str) -> bool:
     return "=" in word and bool(key) and " " not in key
 
 
-def repeated_overrides(overrides: Sequence[str]) -> list[tuple[str, str, str]]:
-    """``(setting, first, last)`` for each setting the command line's ``overrides`` give two
-    different values (``pretrain.epochs=3 ... pretrain.epochs=5``): the last is read, as before,
-    and the commands say so in a warning (:func:`drac_ssl.preflight.read_config`); the same
-    value twice means one thing and is not listed."""
-    first: dict[str, str] = {}
-    last: dict[str, str] = {}
+def repeated_overrides(overrides: Sequence[str]) -> list[tuple[str, tuple[str, ...]]]:
+    """``(setting, words)`` for each setting the command line's ``overrides`` give more than one
+    value (``pretrain.epochs=3 ... pretrain.epochs=5``): ``words`` every override of it, in the
+    order given (an :class:`OptionOverride`, ``--threads N``, is given last, so it wins), each
+    the word typed; the last is read, as before, and the commands say so in a warning
+    (:func:`drac_ssl.preflight.read_config`). A setting given one value, however often, means
+    one thing and is not listed."""
+    words: dict[str, list[str]] = {}
     for word in overrides:
         if _is_override(word) and not word.lstrip().startswith("-"):  # --k=v: refused, not read
-            key = word.split("=", 1)[0].strip()
-            first.setdefault(key, word)
-            last[key] = word
-    return [(key, first[key], last[key]) for key in last
-            if first[key].split("=", 1)[1].strip() != last[key].split("=", 1)[1].strip()]
+            words.setdefault(word.split("=", 1)[0].strip(), []).append(word)
+    return [(key, tuple(given)) for key, given in words.items()
+            if len({w.split("=", 1)[1].strip() for w in given}) > 1]
 
 
 def split_overrides(overrides: Sequence[str]) -> list[tuple[str, str]]:

@@ -248,21 +248,24 @@ def read_config(path: str | os.PathLike[str] | None = None,
         for leaf, _ in _leaves(nested):  # re-inserted: the command line's settings in its order
             sources.pop(".".join(leaf), None)
             sources[".".join(leaf)] = where
-    for key, first, last in config_module.repeated_overrides(overrides or []):
+    for key, words in config_module.repeated_overrides(overrides or []):
         try:
             value = get(cfg, key)
         except AttributeError:  # an unknown setting: its own error says so
             continue
-        option = next((w for w in (last, first) if isinstance(w, config_module.OptionOverride)), None)
-        if option is not None:  # --threads N: put last whatever its place, so it wins
-            other = first if option is last else last
-            what = (f"given as {option.typed} and as {other} on the command line: {option.typed} "
-                    f"is used (the option wins, wherever each stands)")
-            findings.append(Finding(key, value, what, f"keep one: {option.typed}, or {other} alone",
-                                    severity="warning", where=f"{TYPED}{option.typed}'"))
+        last = words[-1]
+        if isinstance(last, config_module.OptionOverride):  # --threads N: put last, so it wins
+            others = list(dict.fromkeys(words[:-1]))
+            what = (f"given as {last.typed} and as {config_module.in_words(others, 'and')} on the "
+                    f"command line: {last.typed} is used (the option wins, wherever each stands)")
+            findings.append(Finding(key, value, what, f"keep one: {last.typed}, or "
+                                                      f"{config_module.in_words(others)} alone",
+                                    severity="warning", where=f"{TYPED}{last.typed}'"))
             continue
-        findings.append(Finding(key, value, f"given twice on the command line, '{first}' then "
-                                            f"'{last}': the last is used", f"keep one: {last}",
+        times = "twice" if len(words) == 2 else f"{len(words)} times"
+        said = [f"'{w}'" for w in words]
+        findings.append(Finding(key, value, f"given {times} on the command line, {', '.join(said[:-1])} "
+                                            f"then {said[-1]}: the last is used", f"keep one: {last}",
                                 severity="warning", where=f"{TYPED}{last}'"))
     return cfg, sources, findings
 

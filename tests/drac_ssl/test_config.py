@@ -811,3 +811,29 @@ def test_a_dashed_override_that_is_no_setting_without_its_dashes_says_that_too(
         assert isinstance(caught.value, UnknownSettingError) and caught.value.setting == override.lstrip("-").split("=")[0]
     (finding,) = preflight.read_config(None, [override])[2]
     assert said in finding.line, finding.line
+
+
+@pytest.mark.parametrize(("argv", "what", "fix"), [
+    (["run.threads=3", "run.threads=4", "--threads", "2"],
+     "given as --threads 2 and as run.threads=3 and run.threads=4 on the command line: --threads 2 is used",
+     "keep one: --threads 2, or run.threads=3 or run.threads=4 alone"),
+    (["run.threads=2", "run.threads=3", "--threads", "2"],
+     "given as --threads 2 and as run.threads=2 and run.threads=3 on the command line: --threads 2 is used",
+     "keep one: --threads 2, or run.threads=2 or run.threads=3 alone"),
+    (["run.threads=3", "run.threads=4", "run.threads=3"],
+     "given 3 times on the command line, 'run.threads=3', 'run.threads=4' then 'run.threads=3': the last is used",
+     "keep one: run.threads=3"),
+])
+def test_a_setting_given_more_than_two_values_names_every_override_typed(
+        argv: list[str], what: str, fix: str) -> None:
+    """A review: the repeated-override warning compared the first and the last word alone:
+    run.threads=3 run.threads=4 --threads 2 named run.threads=3 (4 was typed last, not named),
+    and run.threads=2 run.threads=3 --threads 2 said nothing though run.threads=3 was typed and
+    not used. Every value given is looked at, and each override typed is named."""
+    from drac_ssl import preflight
+    from drac_ssl.commands import train_overrides, train_parser
+
+    overrides = train_overrides(train_parser().parse_intermixed_args(argv))
+    _, _, findings = preflight.read_config(None, overrides)
+    assert len(findings) == 1 and findings[0].severity == "warning", [f.line for f in findings]
+    assert what in findings[0].what and findings[0].fix == fix, findings[0].line
