@@ -1564,6 +1564,12 @@ def load_config(path: str | os.PathLike[str] | None = None, overrides: list[str]
             raise ConfigError(problem)
         parts, value = parse_override(arg)
         cfg = _merge(cfg, _nest(parts, value), f"command line '{typed_words(arg)}'", fixes=fixes)
+    threads = next((w for w in reversed(overrides or []) if isinstance(w, OptionOverride)
+                    and w.split("=", 1)[0].strip() == "run.threads"), None)
+    if threads is not None and cfg.run.threads < 0:  # --threads -1: named as typed, as the preflight does
+        value, words = fallback("run.threads", fixes)
+        raise ConfigError(f"command line '{threads.typed}': {THREADS_WORDS}, got {cfg.run.threads}.\n"
+                          f"  fix: {threads.typed.split()[0]} {value} ({words})")
     validate(cfg)
     return cfg
 
@@ -1744,6 +1750,11 @@ def closest_choice(value: Any, choices: Sequence[str], setting: str = "") -> str
     return near[0] if near else choices[0]
 
 
+THREADS_WORDS = "run.threads must be 0 (the default policy) or a positive count"
+"""What a negative ``run.threads`` (or ``--threads``) is told, by :func:`validate` and
+:func:`load_config`."""
+
+
 def validate(cfg: Config) -> None:
     """Value checks beyond types: choices and ranges."""
     for dotted, choices in _CHOICES.items():
@@ -1793,8 +1804,7 @@ def validate(cfg: Config) -> None:
     if not cfg.run.stages:
         raise ConfigError(f"config: {empty_stages_words()}.\n  fix: {every_stage_fix()}")
     if cfg.run.threads < 0:
-        raise ConfigError(f"config: run.threads must be 0 (the default policy) or a positive "
-                          f"count, got {cfg.run.threads}.\n  fix: run.threads=0")
+        raise ConfigError(f"config: {THREADS_WORDS}, got {cfg.run.threads}.\n  fix: run.threads=0")
     what, fix = run_name_problem(cfg.run.name, cfg.run.out_dir)
     if what:
         raise ConfigError(f"config: {what}.\n  fix: {fix}")

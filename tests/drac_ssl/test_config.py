@@ -837,3 +837,22 @@ def test_a_setting_given_more_than_two_values_names_every_override_typed(
     _, _, findings = preflight.read_config(None, overrides)
     assert len(findings) == 1 and findings[0].severity == "warning", [f.line for f in findings]
     assert what in findings[0].what and findings[0].fix == fix, findings[0].line
+
+
+def test_load_config_names_the_threads_option_typed_in_its_refusal(tmp_path: Path) -> None:
+    """A review: load_config(None, train_overrides(--threads -1)) still said 'fix:
+    run.threads=0', an override never typed (only the preflight named --threads): it names the
+    option typed and its fix too, the -c file's count where the file sets a valid one."""
+    from drac_ssl.commands import train_overrides, train_parser
+
+    overrides = train_overrides(train_parser().parse_intermixed_args(["--threads", "-1"]))
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, overrides)
+    assert str(caught.value) == ("command line '--threads -1': run.threads must be 0 (the default "
+                                 "policy) or a positive count, got -1.\n  fix: --threads 0 (the default)")
+    path = tmp_path / "c.yaml"
+    path.write_text("run:\n  threads: 2\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"fix: --threads 2 \(as in "):
+        load_config(path, overrides)
+    with pytest.raises(ConfigError, match=r"^config: run.threads must be .*\n  fix: run.threads=0$"):
+        load_config(None, ["run.threads=-1"])
