@@ -198,9 +198,15 @@ class Sources(dict[str, str]):
     """Where each setting came from (dotted key -> ``FILE:LINE`` or ``command line 'k=v'``), as
     :func:`read_config` returns them, and ``fixes``: the ``-c`` file's configuration as loaded
     before the overrides, whose values the fixes suggest (:class:`drac_ssl.config.FixBase`;
-    None without a file). A plain dict works wherever a ``Sources`` is taken."""
+    None without a file); ``options``: the settings a command's option set last (``--threads
+    N``: ``run.threads``), each its :class:`~drac_ssl.config.OptionOverride`, whose fix is said
+    in the option's words. A plain dict works wherever a ``Sources`` is taken."""
 
     fixes: FixBase | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.options: dict[str, config_module.OptionOverride] = {}
 
 
 def read_config(path: str | os.PathLike[str] | None = None,
@@ -248,6 +254,10 @@ def read_config(path: str | os.PathLike[str] | None = None,
         for leaf, _ in _leaves(nested):  # re-inserted: the command line's settings in its order
             sources.pop(".".join(leaf), None)
             sources[".".join(leaf)] = where
+            if isinstance(arg, config_module.OptionOverride):
+                sources.options[".".join(leaf)] = arg
+            else:
+                sources.options.pop(".".join(leaf), None)
     for key, words in config_module.repeated_overrides(overrides or []):
         try:
             value = get(cfg, key)
@@ -625,9 +635,10 @@ def _check_threads(c: _Findings, cfg: Config) -> None:
     if cfg.run.threads >= 0:
         return
     fix = c.default("run.threads")
-    if (typed_override(_where("run.threads", c.sources, cfg)) or "").startswith("--threads"):
+    option = (getattr(c.sources, "options", None) or {}).get("run.threads")
+    if isinstance(option, config_module.OptionOverride):  # --threads N: the fix in its words
         value, words = config_module.fallback("run.threads", c.fixes)
-        fix = f"--threads {value} ({words})"
+        fix = f"{option.typed.split()[0]} {value} ({words})"
     c.error("run.threads", "must be 0 (the package's policy) or a positive count of threads", fix)
 
 
