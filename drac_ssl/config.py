@@ -1473,6 +1473,10 @@ class OptionOverride(str):
         word.typed = typed
         return word
 
+    def __getnewargs__(self) -> tuple[str, str]:  # type: ignore[override]  # str has one argument
+        """The arguments of ``__new__`` that ``copy`` and ``pickle`` call it with."""
+        return str(self), self.typed
+
 
 def typed_words(word: str) -> str:
     """What the user typed for the command-line ``word``: an :class:`OptionOverride`'s option

@@ -856,3 +856,17 @@ def test_load_config_names_the_threads_option_typed_in_its_refusal(tmp_path: Pat
         load_config(path, overrides)
     with pytest.raises(ConfigError, match=r"^config: run.threads must be .*\n  fix: run.threads=0$"):
         load_config(None, ["run.threads=-1"])
+
+
+def test_an_option_override_copies_and_pickles_with_its_typed_words() -> None:
+    """A review: copy.copy, copy.deepcopy and pickle of an OptionOverride failed (__new__
+    missing 'typed'), so a list of train_overrides could not be copied or sent to a process."""
+    import copy
+    import pickle
+
+    from drac_ssl.config import OptionOverride
+
+    word = OptionOverride("run.threads=2", "--threads 2")
+    for again in (copy.copy(word), copy.deepcopy(word), pickle.loads(pickle.dumps(word)),
+                  copy.deepcopy([word])[0]):
+        assert isinstance(again, OptionOverride) and again == "run.threads=2" and again.typed == "--threads 2"
