@@ -1308,9 +1308,12 @@ def _override_text(arg: str, key: str, raw: str) -> Any:
 
     Raises:
         ConfigError: ``data.root`` typed empty (``data.root=$DRAC`` with the variable unset),
-            which would run the embedded phantom set instead of the data meant."""
+            which would run the embedded phantom set instead of the data meant; a value in double
+            quotes with a backslash escape (``"C:\\new"``: :func:`_refuse_backslash_escape`)."""
     text = raw.strip()
     quoted = len(text) >= 2 and text[0] == text[-1] and text[0] in "'\""
+    if quoted:
+        _refuse_backslash_escape(arg, key, text, f"{key}={text[1:-1]}")
     if quoted or (text[:1], text[-1:]) in (("[", "]"), ("{", "}")):  # a list: its type error
         try:
             value = read_yaml(text)
@@ -1349,7 +1352,9 @@ def _override_text_list(arg: str, key: str, raw: str) -> Any:
     ``null``) is read as before.
 
     Raises:
-        ConfigError: a quote opened at the start of an item and never closed."""
+        ConfigError: a quote opened at the start of an item and never closed; an item (or the
+            value) in double quotes with a backslash escape (``["C:\\scans"]``:
+            :func:`_refuse_backslash_escape`)."""
     text = raw.strip()
     if not text:
         return ""
@@ -1358,6 +1363,8 @@ def _override_text_list(arg: str, key: str, raw: str) -> Any:
         if text[:1] == "[" or text[-1:] == "]":  # [a, b: _coerce's "not closed" and its fix
             return text
         quoted = len(text) >= 2 and text[0] == text[-1] and text[0] in "'\""
+        if quoted:
+            _refuse_backslash_escape(arg, key, text, f"{key}={text[1:-1]}")
         try:
             value = read_yaml(text)
         except yaml.YAMLError:
@@ -1371,7 +1378,40 @@ def _override_text_list(arg: str, key: str, raw: str) -> Any:
             f"with ' or \" ends at the same quote mark.\n  fix: close the quote, e.g. "
             f"'{key}=[\"first item\", second]' (the whole override in the shell's quotes), or "
             f"leave the quote out: each item is taken as typed")
-    return [_text_item(item) for item in items if item]
+    items = [item for item in items if item]
+    for i, item in enumerate(items):
+        if item[:1] == '"':  # each item as typed, this one without its double quotes
+            plain = item[1:-1]
+            meant = plain if "," not in plain and plain[:1] not in "'\"[{" else "'" + plain.replace("'", "''") + "'"
+            _refuse_backslash_escape(arg, key, item, f"{key}=[{', '.join([*items[:i], meant, *items[i + 1:]])}]")
+    return [_text_item(item) for item in items]
+
+
+def _backslash_escape(inner: str) -> bool:
+    """Whether ``inner`` (double-quoted text without its quotes) holds a backslash escape other
+    than ``\\"`` and ``\\\\`` (a quote mark, a backslash): ``\\n`` (a new line), ``\\t``,
+    ``\\x41`` ... and ``\\s`` (an error in YAML)."""
+    i = inner.find("\\")
+    while i >= 0:
+        if inner[i + 1:i + 2] not in ('"', "\\"):
+            return True
+        i = inner.find("\\", i + 2)
+    return False
+
+
+def _refuse_backslash_escape(arg: str, key: str, quoted: str, fixed: str) -> None:
+    """A ConfigError for the double-quoted ``quoted`` (a value or a list's item of the override
+    ``arg``) holding a backslash escape (:func:`_backslash_escape`): YAML reads ``"C:\\new"`` as
+    ``C:``, a new line and ``ew``, and ``"C:\\scans"`` not at all, so a Windows path typed so is
+    not the path meant. The fix is the override ``fixed``, the value without its double quotes
+    (taken as typed), one shell word (:func:`shell_word`)."""
+    if quoted[:1] != '"' or not _backslash_escape(quoted[1:-1]):
+        return
+    raise ConfigError(
+        f"command line '{arg}': '{key}' has {quoted}, a backslash in double quotes, which YAML "
+        f"reads as an escape (\\n a new line, \\t a tab, \\s an error): a Windows path written so "
+        f"is not the path typed.\n  fix: leave the double quotes out (the value is taken as typed) or "
+        f"use single quotes, which keep every backslash: {shell_word(fixed)}")
 
 
 def _text_items(inner: str) -> list[str] | None:

@@ -390,3 +390,40 @@ def test_the_underscore_refusal_explains_and_offers_the_digits_only_where_they_f
     assert "which is not a number" in message and message.endswith(f"\n  fix: {fix}"), message
     offered = message.split("\n  fix: ")[1].split(" ")[0].rstrip(",")
     load_config(None, [offered])  # the fix offered reads
+
+
+@pytest.mark.parametrize("override, fix", [
+    ('data.unlabelled=["C:\\scans"]', "'data.unlabelled=[C:\\scans]'"),
+    ('data.unlabelled=[/a, "C:\\new"]', "'data.unlabelled=[/a, C:\\new]'"),
+    ('data.unlabelled="C:\\new"', "'data.unlabelled=C:\\new'"),
+    ('data.root="C:\\new"', "'data.root=C:\\new'"),
+    ('run.name="a\\tb"', "'run.name=a\\tb'"),
+])
+def test_a_double_quoted_windows_path_is_refused_not_read_with_escapes(override: str, fix: str) -> None:
+    """A review: 'data.unlabelled=["C:\\scans"]' kept its quote characters (YAML's error on the
+    escape \\s was swallowed) and ["C:\\new"] became a path with a new line in it. In double
+    quotes YAML reads a backslash as an escape, so such a value is refused, the fix without
+    the double quotes (a value is taken as typed) or in single quotes, which keep every backslash."""
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, [override])
+    message = str(caught.value)
+    assert message.startswith(f"command line '{override}': "), message
+    assert "backslash" in message and message.endswith(fix), message
+    assert "single quotes" in message, message
+    _, _, problems = preflight.read_config(None, [override])
+    assert len(problems) == 1 and "backslash" in problems[0].line
+
+
+@pytest.mark.parametrize("override, setting, value", [
+    ("data.root='C:\\new'", "data.root", "C:\\new"),
+    ("data.root=C:\\new", "data.root", "C:\\new"),
+    ('data.root="C:\\\\new"', "data.root", "C:\\new"),  # YAML's own escape of a backslash
+    ("data.unlabelled=['C:\\scans', C:\\new]", "data.unlabelled", ["C:\\scans", "C:\\new"]),
+    ('data.grades=["P\\"DR", x]', "data.grades", ['P"DR', "x"]),
+    ('run.name="a b"', "run.name", "a b"),
+])
+def test_a_windows_path_in_single_quotes_or_none_keeps_its_backslashes(
+        override: str, setting: str, value: object) -> None:
+    from drac_ssl.config import get
+
+    assert get(load_config(None, [override]), setting) == value
