@@ -607,6 +607,22 @@ def _null_path_text(where: str, key: str) -> str:
             f"{EMPTY_PATH_MEANS[key]})")
 
 
+def _null_item_text(where: str, key: str, i: int) -> str:
+    """The error of item ``i`` of the list of text settings ``key`` that YAML read as none
+    (``unlabelled: [~]``, ``grades: [null, x]``, an empty ``-``), and the fix in the file's
+    words: for ``data.unlabelled`` ``"~"`` quoted for the home folder (as ``root: "~"``; the
+    command line's ``data.unlabelled=[~]`` is the home folder too), for ``data.grades`` the
+    word quoted as a grade's name."""
+    what, fix = {
+        "data.unlabelled": ("a folder", 'the folder\'s path, "~" (quoted) for the home folder (as '
+                                        'root: "~"), or leave the item out'),
+        "data.grades": ("a grade's name", 'name every grade, e.g. grades: [Normal, NPDR, PDR]; to '
+                                          'name a grade null, quote it: "null"'),
+    }.get(key, ("text", "leave the item out"))
+    return (f"{where}: '{key}[{i}]' has no value: YAML reads ~, null and an empty item as none, "
+            f"not as {what}.\n  fix: {fix}")
+
+
 def _not_finite_text(where: str, key: str, value: Any, fixes: FixBase | None = None) -> str:
     """The error of an inf or NaN given to number setting ``key``: the value, the setting's
     range (:data:`NUMBER_RANGES`) where it has one, and the fix."""
@@ -668,6 +684,8 @@ def _coerce(value: Any, tp: Any, where: str, key: str, fixes: FixBase | None = N
         if not isinstance(value, (list, tuple)):
             fix = _one_value_fix(key, value, item_tp, fixes)
             raise ConfigError(f"{where}: '{key}' must be a list, got {value!r}.{fix}")
+        if item_tp is str and None in value:  # 'unlabelled: [~]': none, not '' (the current folder)
+            raise ConfigError(_null_item_text(where, key, list(value).index(None)))
         if key == "data.grades":
             _grade_names_read_as_values(list(value), where)
         return [_coerce(v, item_tp, where, f"{key}[{i}]", fixes) for i, v in enumerate(value)]
@@ -861,7 +879,11 @@ def shell_word(text: str) -> str:
         same = shlex.split(text) == [text]
     except ValueError:  # a quote left open
         same = False
-    return text if same and not set(text) & set("$`*?!") else shlex.quote(text)
+    if same and not set(text) & set("$`*?!"):
+        return text
+    if "'" in text and not set(text) & set('"$`\\!'):  # data.grades=['null', x]: "..." reads better
+        return f'"{text}"'
+    return shlex.quote(text)
 
 
 def _merge(base: Any, updates: dict[str, Any], where: str, prefix: str = "",
@@ -1384,7 +1406,40 @@ def _override_text_list(arg: str, key: str, raw: str) -> Any:
             plain = item[1:-1]
             meant = plain if "," not in plain and plain[:1] not in "'\"[{" else "'" + plain.replace("'", "''") + "'"
             _refuse_backslash_escape(arg, key, item, f"{key}=[{', '.join([*items[:i], meant, *items[i + 1:]])}]")
+    for i, item in enumerate(items):
+        if _no_value_item(key, item):
+            raise ConfigError(_no_value_item_text(arg, key, items, i))
     return [_text_item(item) for item in items]
+
+
+def _no_value_item(key: str, item: str) -> bool:
+    """Whether ``item``, typed unquoted in the list ``key``, is a word for "no value" that the
+    command line refuses there: for ``data.unlabelled`` a :data:`NO_VALUE_WORDS` word but ``~``
+    (the home folder, as ``data.root=~``), for ``data.grades`` what YAML reads as none (``~``,
+    ``null``, ``Null``, ``NULL``), which a config file refuses there (:func:`_null_item_text`;
+    ``None`` is a word to YAML and may name a grade)."""
+    if key == "data.unlabelled":
+        return item.lower() in NO_VALUE_WORDS and item != "~"
+    if key == "data.grades":
+        return YamlLoader("").resolve(yaml.ScalarNode, item, (True, False)) == "tag:yaml.org,2002:null"
+    return False
+
+
+def _no_value_item_text(arg: str, key: str, items: list[str], i: int) -> str:
+    """The error of item ``i`` of ``items`` (the list ``key`` typed in ``arg``), a no-value word
+    (:func:`_no_value_item`), and the fix: the item left out, or the word as a name (a folder
+    ``./null``, a grade quoted)."""
+    item = items[i]
+    if key == "data.unlabelled":
+        would = f"a folder named {item!r}"
+        fix = f"leave the item out ({key}=[] for no folder); for a folder of that name, ./{item}"
+    else:
+        named = ", ".join([*items[:i], f"'{item}'", *items[i + 1:]])
+        would = f"a grade named {item!r} (a config file reads it as none, and refuses it)"
+        fix = f"name every grade, e.g. data.grades=[Normal, NPDR, PDR]; to name a grade {item}, quote it: " \
+              + shell_word(f"{key}=[{named}]")
+    return (f"command line '{arg}': {key} holds {item!r}, not an empty value: each item of {key} is "
+            f"the text typed, so this would be {would}.\n  fix: {fix}")
 
 
 def _backslash_escape(inner: str) -> bool:

@@ -427,3 +427,51 @@ def test_a_windows_path_in_single_quotes_or_none_keeps_its_backslashes(
     from drac_ssl.config import get
 
     assert get(load_config(None, [override]), setting) == value
+
+
+@pytest.mark.parametrize("block, key, fix", [
+    ("data:\n  unlabelled: [~]\n", "data.unlabelled[0]", '"~" (quoted) for the home folder'),
+    ("data:\n  unlabelled:\n    - /a\n    -\n", "data.unlabelled[1]", '"~" (quoted) for the home folder'),
+    ("data:\n  grades: [null, x]\n", "data.grades[0]", 'quote it: "null"'),
+    ("run:\n  stages: [ingest, ~]\n", "run.stages[1]", "leave the item out"),
+])
+def test_a_list_item_written_as_yaml_null_in_a_config_file_is_refused(
+        tmp_path: Path, block: str, key: str, fix: str) -> None:
+    """A review: 'unlabelled: [~]' in a file gave the item '', which the ingest turned into the
+    current folder without a word (while data.unlabelled=[~] on the command line is the home
+    folder), and 'grades: [null, x]' was refused as an empty name. An item YAML reads as none
+    is refused where it is, as 'root: ~' is, with the fix in the file's words."""
+    path = tmp_path / "c.yaml"
+    path.write_text(block, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}:2: '{key}' has no value: YAML reads ~, null and an empty "
+                              "item as none"), message
+    assert "\n  fix: " in message and fix in message, message
+    _, _, problems = preflight.read_config(path)
+    assert len(problems) == 1 and f"'{key}' has no value" in problems[0].line, problems
+
+
+@pytest.mark.parametrize("override, item", [
+    ("data.unlabelled=[null]", "null"), ("data.unlabelled=[/a, None]", "None"),
+    ("data.grades=[null, x]", "null"), ("data.grades=[x, ~]", "~"), ("data.grades=[NULL, x]", "NULL"),
+])
+def test_a_no_value_word_typed_as_an_item_of_grades_or_unlabelled_is_refused(override: str, item: str) -> None:
+    """A review: data.grades=[null, x] on the command line became a grade named 'null' while a
+    file refused it: a no-value word typed as an item of data.unlabelled (as for data.root:
+    null, none, any case) or data.grades (YAML's none: ~, null) is refused with the fix;
+    data.unlabelled=[~] stays the home folder (as data.root=~), and a grade may be named None,
+    as in a file."""
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, [override])
+    message = str(caught.value)
+    key = override.split("=")[0]
+    assert message.startswith(f"command line '{override}': {key} holds {item!r}, not an empty value"), message
+    assert "\n  fix: " in message, message
+
+
+def test_the_home_folder_and_a_grade_named_none_stay_items() -> None:
+    assert load_config(None, ["data.unlabelled=[~, ~/b]"]).data.unlabelled == ["~", "~/b"]
+    assert load_config(None, ["data.grades=[None, Mild]"]).data.grades == ["None", "Mild"]
+    assert load_config(None, ["data.grades=['null', x]"]).data.grades == ["null", "x"]
