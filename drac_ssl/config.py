@@ -1364,36 +1364,26 @@ def _override_text_list(arg: str, key: str, raw: str) -> Any:
     ``[/scans #2]`` at its comment, left the list unclosed and so took ``[/scans`` for a path).
 
     ``[a, b]`` and ``a,b`` are split at their commas (an empty item, YAML's trailing comma,
-    is left out); an item quoted whole (``'Mild, early'``) is the quoted text, commas and
-    all; an item in ``[...]`` or ``{...}`` is YAML's list or mapping (which :func:`_coerce`
-    refuses with the fix); the other items keep their text, the spaces around them aside,
-    except what YAML would read as a boolean or number (``true``, ``010``): a boolean, or a
-    :class:`NumberText` keeping the text, which the grade-name check refuses (as in a config
-    file: :func:`_written_values`). A value quoted whole, a mapping, a list opened or closed
-    alone (``[a, b``: :func:`_coerce`'s fix) or a plain word YAML reads as no text (``1``,
-    ``null``) is read as before.
+    is left out), and a value without brackets is read as the inside of them (``2022`` is
+    ``[2022]``, ``/scans: 2022`` one path, not YAML's number or mapping); an item quoted whole
+    (``'Mild, early'``) is the quoted text, commas and all; an item in ``[...]`` or ``{...}``
+    is YAML's list or mapping (which :func:`_coerce` refuses with the fix); the other items
+    keep their text, the spaces around them aside, except what YAML would read as a boolean
+    or number (``true``, ``010``): a boolean, or a :class:`NumberText` keeping the text, which
+    the grade-name check refuses (as in a config file: :func:`_written_values`). A list opened
+    or closed alone (``[a, b``) is returned as typed, for :func:`_coerce`'s fix.
 
     Raises:
-        ConfigError: a quote opened at the start of an item and never closed; an item (or the
-            value) in double quotes with a backslash escape (``["C:\\scans"]``:
+        ConfigError: a quote opened at the start of an item and never closed; an item in
+            double quotes with a backslash escape (``["C:\\scans"]``:
             :func:`_refuse_backslash_escape`)."""
     text = raw.strip()
     if not text:
         return ""
     bracketed = text[:1] == "[" and text[-1:] == "]"
-    if not bracketed:
-        if text[:1] == "[" or text[-1:] == "]":  # [a, b: _coerce's "not closed" and its fix
-            return text
-        quoted = len(text) >= 2 and text[0] == text[-1] and text[0] in "'\""
-        if quoted:
-            _refuse_backslash_escape(arg, key, text, f"{key}={text[1:-1]}")
-        try:
-            value = read_yaml(text)
-        except yaml.YAMLError:
-            value = text
-        if quoted or not isinstance(value, str):  # a quoted value, a mapping, 1, null: as before
-            return value
-    items = _text_items(text[1:-1] if bracketed else text)
+    if not bracketed and (text[:1] == "[" or text[-1:] == "]"):  # [a, b: _coerce's "not closed" and its fix
+        return text
+    items = _text_items(text[1:-1] if bracketed else text)  # 2022 as [2022], not YAML's number
     if items is None:
         raise ConfigError(
             f"command line '{arg}': '{key}' has a quote that is not closed: an item that starts "

@@ -395,7 +395,7 @@ def test_the_underscore_refusal_explains_and_offers_the_digits_only_where_they_f
 @pytest.mark.parametrize("override, fix", [
     ('data.unlabelled=["C:\\scans"]', "'data.unlabelled=[C:\\scans]'"),
     ('data.unlabelled=[/a, "C:\\new"]', "'data.unlabelled=[/a, C:\\new]'"),
-    ('data.unlabelled="C:\\new"', "'data.unlabelled=C:\\new'"),
+    ('data.unlabelled="C:\\new"', "'data.unlabelled=[C:\\new]'"),
     ('data.root="C:\\new"', "'data.root=C:\\new'"),
     ('run.name="a\\tb"', "'run.name=a\\tb'"),
 ])
@@ -475,3 +475,22 @@ def test_the_home_folder_and_a_grade_named_none_stay_items() -> None:
     assert load_config(None, ["data.unlabelled=[~, ~/b]"]).data.unlabelled == ["~", "~/b"]
     assert load_config(None, ["data.grades=[None, Mild]"]).data.grades == ["None", "Mild"]
     assert load_config(None, ["data.grades=['null', x]"]).data.grades == ["null", "x"]
+
+
+@pytest.mark.parametrize("override, setting, items", [
+    ("data.unlabelled=2022", "data.unlabelled", ["2022"]),
+    ("data.unlabelled=/data/scans: 2022", "data.unlabelled", ["/data/scans: 2022"]),
+    ("data.unlabelled=/scans #2", "data.unlabelled", ["/scans #2"]),
+    ("data.unlabelled='/a, b'", "data.unlabelled", ["/a, b"]),
+    ("data.grades=icdr", "data.grades", ["icdr"]),
+    ("run.stages=ingest", "run.stages", ["ingest"]),
+])
+def test_one_item_typed_without_brackets_is_a_list_of_that_text(override: str, setting: str, items: list[str]) -> None:
+    """A review: data.unlabelled=2022 was refused as 'must be a list' and data.unlabelled=/data/scans:
+    2022 as a mapping, while [2022], [/data/scans: 2022] and 2022,/b were read: a value without
+    brackets took YAML's reading of the whole. It is now read as the inside of the brackets."""
+    from drac_ssl.config import get
+
+    assert get(load_config(None, [override]), setting) == items
+    bracketed = f"{override.split('=', 1)[0]}=[{override.split('=', 1)[1]}]"
+    assert get(load_config(None, [bracketed]), setting) == items
