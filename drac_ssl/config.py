@@ -181,28 +181,28 @@ class DataConfig:
     root: str = ""  # DRAC unzipped root, a public DR layout, a .npz, a plain image folder, or a generic dataset path
     layout: str = "auto"  # auto | drac | plain | aptos | eyepacs | idrid | deepdrid | medmnist
     labels_csv: str = ""  # plain layout: the label CSV (default: the only CSV in root)
-    image_column: str = "image name"  # the public layouts use their own unless this is changed (see above)
-    grade_column: str = "DR grade"
+    image_column: str = "image name"  # the label CSV's column of image names; the public layouts use their own unless this is changed (DataConfig's docstring)
+    grade_column: str = "DR grade"  # the label CSV's column of grades; the public layouts use their own unless this is changed
     patient_column: str = ""  # optional: folds are grouped by it when present
     unlabelled: list[str] = field(default_factory=list)  # folders of ungraded images: pretraining and UMM only
     grades: list[str] = field(default_factory=list)  # names of grades 0..K-1, or drac | icdr; empty: the layout's
     channels: str = ""  # 1 | 3 | auto; empty: the layout's (DRAC/plain 1, fundus layouts auto)
-    modality: str = "auto"  # auto | octa | fundus: what the images are (see above)
+    modality: str = "auto"  # auto | octa | fundus: what the images are (DataConfig's docstring)
     fundus_crop: bool = False  # crop to the fundus disc and pad to square (off by default)
     graham: bool = False  # Graham's local-mean subtraction (Kaggle DR 2015 winner), off by default
     graham_mask: bool = True  # with graham: 128 outside 90 % of the disc radius
-    cache_sizes: list[int] = field(default_factory=lambda: [256, 512])
-    n_folds: int = 5
+    cache_sizes: list[int] = field(default_factory=lambda: [256, 512])  # sides (px, 8..4096) of the resized copies the ingest caches; pretrain.augment.source_size picks one
+    n_folds: int = 5  # folds of the cross-validation (stratified by grade, grouped by patient when known); >= 2
     fold_seed: int = 0  # seed of the stratified (patient-grouped when known) fold assignment
     strict: bool = False  # reject (instead of convert) RGB/16-bit/non-1024 images
-    ungradable: str = "error"  # error | leave_out: a row with an empty or NA grade (see above)
-    missing: str = "error"  # error | leave_out: a label row whose image is not there (see above)
-    workers: int = 0  # 0 = all cores
-    # the embedded phantom DRAC set (data.source=phantom): graded training and ungraded test
-    # images generated (DRAC Task 3's 611 / 386 by default) from this seed
-    phantom_n_train: int = 611
-    phantom_n_test: int = 386
-    phantom_seed: int = 0
+    ungradable: str = "error"  # error | leave_out: a row with an empty or NA grade (DataConfig's docstring)
+    missing: str = "error"  # error | leave_out: a label row whose image is not there (DataConfig's docstring)
+    workers: int = 0  # processes decoding the images in the ingest; 0 = all cores
+    # the embedded phantom DRAC set (data.root empty): graded training and ungraded test
+    # images generated (DRAC Task 3's 611 / 386 by default) from a seed
+    phantom_n_train: int = 611  # phantom set: graded training images generated
+    phantom_n_test: int = 386  # phantom set: ungraded test images generated
+    phantom_seed: int = 0  # phantom set: the seed its images are generated from
 
     def __post_init__(self) -> None:
         # a str from Python is read as the command line and YAML read it (split at commas),
@@ -235,19 +235,19 @@ class BackboneConfig:
 class VICRegLossConfig:
     """Coefficients of methods.md section 1 (official-code convention)."""
 
-    sim_coeff: float = 25.0  # lambda
-    std_coeff: float = 25.0  # mu
-    cov_coeff: float = 1.0  # nu
-    gamma: float = 1.0
-    eps: float = 1e-4
+    sim_coeff: float = 25.0  # lambda: weight of the invariance term
+    std_coeff: float = 25.0  # mu: weight of the variance term
+    cov_coeff: float = 1.0  # nu: weight of the covariance term
+    gamma: float = 1.0  # target standard deviation of the variance term (hinge on gamma - std)
+    eps: float = 1e-4  # added to the variance under the square root (numerical stability)
 
 
 @dataclass
 class AugmentConfig:
     recipe: str = "octa"  # octa (grey UW-OCTA) | fundus (colour fundus) | cifar | mnist
-    image_size: int = 224
-    source_size: int = 512  # which cached copy the OCTA crops are taken from
-    crop_scale: list[float] = field(default_factory=lambda: [0.3, 1.0])
+    image_size: int = 224  # side (px) of the pretraining and UMM views
+    source_size: int = 512  # which cached copy (a side of data.cache_sizes) the views are cut from
+    crop_scale: list[float] = field(default_factory=lambda: [0.3, 1.0])  # random-resized-crop area range (fractions of the image) of the views
     on_gpu: bool = False  # batched tensor augmentation on the device (cifar/mnist)
 
 
@@ -262,27 +262,27 @@ class PretrainConfig:
     GPUs, divide ``batch_size`` by N.
     """
 
-    epochs: int = 100
-    batch_size: int = 32  # pairs per process (torchrun: N x this per step; see the docstring)
-    optimizer: str = "adam"  # adam | adamw | sgd | lars
-    lr: float = 0.015
+    epochs: int = 100  # epochs of VICReg pretraining (early stopping: patience)
+    batch_size: int = 32  # pairs per process (torchrun: N x this per step; PretrainConfig's docstring)
+    optimizer: str = "adam"  # the optimiser: adam | adamw | sgd | lars
+    lr: float = 0.015  # the optimiser's peak learning rate, after the warm-up (not scaled with the batch or the processes)
     weight_decay: float = 1e-4  # L2 (adam, sgd, lars) or decoupled (adamw); on biases and norm layers only with decay_bias_and_norm
     decay_bias_and_norm: bool = False  # true: weight decay on biases and norm scales/shifts too (the official VICReg code and timm leave them out)
-    momentum: float = 0.9  # sgd / lars
+    momentum: float = 0.9  # momentum of sgd and lars
     lars_eta: float = 0.02  # LARS trust coefficient (solo-learn's CIFAR recipe; the official VICReg code: 0.001)
     lars_clip_lr: bool = True  # solo-learn's clipped LARS: step = min(eta * |p|, lr * |g|) (false: official rule)
-    warmup_epochs: int = 0
-    schedule: str = "cosine"  # cosine | constant
+    warmup_epochs: int = 0  # epochs over which the lr rises linearly to lr before the schedule; 0 = none
+    schedule: str = "cosine"  # the lr after the warm-up: cosine (decays to lr x min_lr_ratio) | constant
     min_lr_ratio: float = 0.0  # cosine: the lr ends at lr x this (0: decays to 0)
     expander: str = "128-128-128"  # hidden-...-output widths of the expander MLP
     patience: int = 5  # early stopping on the epoch VICReg loss; 0 = off
     min_delta: float = 0.0  # early stopping: an epoch improves only by more than this (loss units)
-    precision: str = "auto"  # auto (bf16 on CUDA, fp32 on CPU) | bf16 | fp32
+    precision: str = "auto"  # training precision: auto (bf16 on CUDA, fp32 on CPU) | bf16 | fp32
     channels_last: bool = True  # NHWC memory format (faster convolutions on CUDA and recent CPUs)
     # torch.compile of the training model: auto = on CUDA only (on the CPU the compile costs more
     # than it saves), true | false. It pays on long runs: ~40 s to compile a ResNet-18 step once.
     compile: str = "auto"
-    num_workers: int = -1  # -1 = all cores but one
+    num_workers: int = -1  # data-loading worker processes; -1 = all cores but one
     knn_every: int = 0  # k-NN monitor every N epochs when labels exist; 0 = off
     knn_k: int = 20  # neighbours of the k-NN monitor (cosine similarity, weighted vote: Wu et al. 2018)
     # the k-NN monitor scores at most this many images of each labelled split (train and
@@ -293,7 +293,7 @@ class PretrainConfig:
     # early-cut and last-layer features of this many fixed images, two fixed views each, eval
     # mode; 0 = off (UMM's start_from=peak|past_peak needs it)
     monitor_images: int = 64
-    max_steps_per_epoch: int = 0  # 0 = full epoch (small values for smoke tests)
+    max_steps_per_epoch: int = 0  # steps per epoch at most; 0 = the full epoch (small values for smoke tests)
     # ingested data sets: also pretrain (and run UMM) on the test split's images, without their
     # labels (transductive: the test images are seen, never their grades); false: the
     # training split only, so the test images stay unseen until the export
@@ -320,10 +320,10 @@ class UMMConfig:
     rate-reduction monitor).
     """
 
-    enabled: bool = True
+    enabled: bool = True  # false: the umm stage is skipped and fine-tuning has no vicreg_umm variant
     early_cut: str = "layer3"  # layer2 | layer3: frozen up to and including this stage
-    epochs: int = 10
-    batch_size: int = 32
+    epochs: int = 10  # epochs of UMM's bi-level re-tuning
+    batch_size: int = 32  # images per UMM step (two views each); >= 2
     inner_lr: float = 1e-4  # xi: the inner optimiser's lr and the unrolled look-ahead step
     outer_lr: float = 1e-4  # the outer optimiser's lr (the authors: the same at both levels)
     alpha: float = 1.0  # weight of Delta R in the outer objective; 0 = the fair control
@@ -332,13 +332,13 @@ class UMMConfig:
     membership_temperature: float = 0.1  # tau of the soft membership's softmax of cosine similarity
     beta: float = 1.0  # weight of the JS alignment term
     eps2: float = 0.5  # eps^2 of the coding rate
-    hypergradient: str = "unrolled"  # unrolled | neumann
+    hypergradient: str = "unrolled"  # how the outer gradient through the inner step is taken: unrolled | neumann
     neumann_steps: int = 3  # neumann: terms of the inverse-Hessian series (0: first-order, the Hessian ignored)
-    use_js: bool = True
+    use_js: bool = True  # the JS alignment term (weight beta) in the inner loss; false: dropped (still logged)
     use_rate_reduction: bool = True  # false: no outer level at all (single-level training on L_in)
     outer_sign: str = "maximize"  # maximize Delta R (the paper) | minimize (alpha's sign flipped)
     early_stop_on_rate_reduction: bool = False  # stop once the last-layer Delta R has not risen for `patience` epochs, keep its best epoch (false: every epoch runs; the SSL-loss guard applies either way)
-    patience: int = 5
+    patience: int = 5  # early_stop_on_rate_reduction: epochs without a rise of the last-layer Delta R before UMM stops
     max_ssl_rise: float = 0.1  # guard: stop when the epoch SSL loss exceeds (1 + this) x its start value; 0 = off
     max_step_ratio: float = 0.0  # guard: stop when a group's outer/inner step-norm ratio exceeds this; 0 = off
     start_from: str = "best"  # best | last | peak | past_peak: which pretraining checkpoint UMM starts from
@@ -347,25 +347,25 @@ class UMMConfig:
     fd_radius: float = 0.01  # finite_difference: step r = fd_radius / ||v|| (DARTS)
     inner_optimizer: str = "adam"  # adam (the authors: Adam at both levels) | sgd (real inner step == the unrolled one)
     tune_expander: bool = True  # re-tune the expander with the layers after early_cut
-    max_steps_per_epoch: int = 0  # 0 = full epoch (small values for smoke tests)
+    max_steps_per_epoch: int = 0  # steps per epoch at most; 0 = the full epoch (small values for smoke tests)
 
 
 @dataclass
 class FinetuneConfig:
-    head: str = "conv"  # linear | mlp | conv | regression
-    freeze: str = "frozen"  # frozen | last | all
-    epochs: int = 30
-    batch_size: int = 32
-    lr: float = 1e-3
+    head: str = "conv"  # the grading head: linear | mlp | conv | regression
+    freeze: str = "frozen"  # which backbone layers train: frozen (none) | last (layer4) | all
+    epochs: int = 30  # epochs of each fold's fine-tuning
+    batch_size: int = 32  # images per fine-tuning step
+    lr: float = 1e-3  # Adam's learning rate of the head (backbone layers being tuned: x backbone_lr_ratio)
     backbone_lr_ratio: float = 0.1  # backbone layers being tuned (freeze last | all) train at lr x this
     weight_decay: float = 1e-4  # Adam's L2 penalty on the head and the tuned layers (biases and norm layers: decay_bias_and_norm)
     decay_bias_and_norm: bool = False  # true: the L2 penalty on biases and norm scales/shifts too
-    dropout: float = 0.3
-    class_balance: str = "weighted_loss"  # weighted_loss | balanced_sampler | none
-    patience: int = 5
-    image_size: int = 224
-    compare_scratch: bool = True
-    tta: bool = True
+    dropout: float = 0.3  # dropout before the head's last linear layer (0 <= p < 1)
+    class_balance: str = "weighted_loss"  # how rare grades are weighed: weighted_loss | balanced_sampler | none
+    patience: int = 5  # keep=best: epochs without a better validation kappa before a fold stops; 0 = never stops early
+    image_size: int = 224  # side (px) of the images fine-tuned on and graded, cut from the cached pretrain.augment.source_size copy
+    compare_scratch: bool = True  # also fine-tune the same model from random weights (the scratch variant), for comparison
+    tta: bool = True  # test-time augmentation: the mean output over four flips of each image, in the folds' scores and (by default) the bundle's grades
     # random-resized-crop area range (fractions of the image) of the training views; milder
     # than pretraining's: a small crop of an ultra-wide field may cut away the only lesion
     crop_scale: list[float] = field(default_factory=lambda: [0.6, 1.0])
@@ -411,11 +411,11 @@ class FinetuneConfig:
 
 @dataclass
 class RunConfig:
-    out_dir: str = "runs"
-    name: str = ""  # empty: <dataset>-<timestamp>
-    seed: int = 0
-    device: str = "auto"  # auto | cpu | cuda | cuda:N
-    stages: list[str] = field(
+    out_dir: str = "runs"  # the folder run folders are made in (run.out_dir/run.name)
+    name: str = ""  # the run folder's name in run.out_dir; empty: <dataset>-<date>-<time>
+    seed: int = 0  # seed of the run's random draws (finetune.seed=-1 takes it too)
+    device: str = "auto"  # where the stages compute: auto | cpu | cuda | cuda:N
+    stages: list[str] = field(  # the stages to run, each once, in pipeline order
         default_factory=lambda: ["ingest", "pretrain", "umm", "finetune", "export"]
     )
     # also write the pretrain and UMM epoch metrics as TensorBoard scalars to
@@ -791,8 +791,10 @@ def _has_setting(section: Any, dotted: str) -> bool:
     return True
 
 
-SETTINGS_LISTED = "drac_ssl/config.py, docs/configuration.md"
-"""Where every setting, its default and its meaning are written, for an unknown setting's fix."""
+SETTINGS_LISTED = "drac_ssl/config.py, docs/configuration.md (Settings reference)"
+"""Where every setting, its default and its meaning are written, for an unknown setting's fix:
+the comment on each setting's line here, and the table :mod:`drac_ssl.settings_table` writes from
+them into the page (``tests/drac_ssl/test_settings_table.py`` keeps it so)."""
 
 
 def _leaf_value(value: Any, rest: str) -> Any:
