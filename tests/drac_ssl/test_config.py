@@ -527,7 +527,7 @@ def test_a_fix_suggests_the_loaded_files_value_not_the_built_in_default(tmp_path
         "pretrain.epochs=100 (the default)")
 
 
-def test_a_list_override_split_by_the_shell_at_its_spaces_says_to_quote_it(tmp_path: Path) -> None:
+def test_a_list_override_split_by_the_shell_at_its_spaces_says_to_quote_it() -> None:
     """data.grades=[No DR, Mild] typed without quotes arrives as the words 'data.grades=[No',
     'DR,' and 'Mild]': the fix said data.grades=[No] and called the other words no overrides.
     Now the words are taken together and the fix quotes the whole override."""
@@ -615,7 +615,7 @@ def test_c_twice_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_a_setting_given_two_values_on_the_command_line_is_said_in_a_warning(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """pretrain.epochs=3 ... pretrain.epochs=5: the last silently won. It still wins (a base
     list of overrides with one appended to change it is a common way to build a command), and
     the commands now say so in a warning; the same value twice means one thing: nothing said."""
@@ -648,7 +648,7 @@ def test_a_setting_given_two_values_on_the_command_line_is_said_in_a_warning(
     ("run.bogus=1", "\n  fix: one of the valid keys above, or leave it out (every setting, its "
                     "default and meaning: drac_ssl/config.py"),
 ])
-def test_an_unknown_setting_says_how_to_fix_it(override: str, fix: str, tmp_path: Path) -> None:
+def test_an_unknown_setting_says_how_to_fix_it(override: str, fix: str) -> None:
     """A review: an unknown setting's error had no "fix:" line, as every other config error has:
     the setting meant with the value typed, or where the settings are listed."""
     from drac_ssl import preflight

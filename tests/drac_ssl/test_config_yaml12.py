@@ -366,6 +366,13 @@ def test_a_run_name_written_as_yaml_null_in_a_config_file_is_refused_as_on_the_c
     assert "\n  fix: name: my-run (or name: \"\" for the name <dataset>-<date>-<time>)" in message, message
     _, _, problems = preflight.read_config(path)
     assert len(problems) == 1 and "'run.name' has no value" in problems[0].line
+    # as on the command line: refused there too, saying what the empty name means, and each fix
+    # asks for the empty name in its own words (the file's name: "", the command line's run.name=)
+    with pytest.raises(ConfigError) as typed:
+        load_config(None, ["run.name=null"])
+    means = "an empty run.name means the name <dataset>-<date>-<time>"
+    assert means in message and means in str(typed.value), (message, str(typed.value))
+    assert "\n  fix: run.name= (nothing after the =) for the name <dataset>-<date>-<time>" in str(typed.value)
     path.write_text("run:\n  name: ''\n", encoding="utf-8")  # the automatic name, asked for
     assert load_config(path).run.name == ""
 
