@@ -96,7 +96,8 @@ def train_parser() -> argparse.ArgumentParser:
         prog=command_name("drac-ssl-train", "drac_ssl.train"),
         description="Run the drac_ssl pipeline (ingest -> VICReg -> UMM -> CV fine-tune -> export).",
         epilog=("Overrides: section.key=value, e.g. data.root=/path/to/DRAC pretrain.epochs=50. Every "
-                "setting, its default and meaning: drac_ssl/config.py and configs/default.yaml. Rerunning "
+                "setting, its default and meaning: drac_ssl/config.py and docs/configuration.md (Settings "
+                "reference). Rerunning "
                 "a command resumes its run folder; run.name=NEW run.reuse=runs/OLD starts a new run that "
                 "takes OLD's finished ingest / pretraining / UMM where their settings are equal (e.g. "
                 "another fine-tuning on the same pretraining)."),

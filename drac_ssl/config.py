@@ -16,6 +16,7 @@ import difflib
 import math
 import os
 import re
+import shlex
 import types
 import typing
 from collections.abc import Iterable, Sequence
@@ -180,28 +181,28 @@ class DataConfig:
     root: str = ""  # DRAC unzipped root, a public DR layout, a .npz, a plain image folder, or a generic dataset path
     layout: str = "auto"  # auto | drac | plain | aptos | eyepacs | idrid | deepdrid | medmnist
     labels_csv: str = ""  # plain layout: the label CSV (default: the only CSV in root)
-    image_column: str = "image name"  # the public layouts use their own unless this is changed (see above)
-    grade_column: str = "DR grade"
+    image_column: str = "image name"  # the label CSV's column of image names; the public layouts use their own unless this is changed (DataConfig's docstring)
+    grade_column: str = "DR grade"  # the label CSV's column of grades; the public layouts use their own unless this is changed
     patient_column: str = ""  # optional: folds are grouped by it when present
     unlabelled: list[str] = field(default_factory=list)  # folders of ungraded images: pretraining and UMM only
     grades: list[str] = field(default_factory=list)  # names of grades 0..K-1, or drac | icdr; empty: the layout's
     channels: str = ""  # 1 | 3 | auto; empty: the layout's (DRAC/plain 1, fundus layouts auto)
-    modality: str = "auto"  # auto | octa | fundus: what the images are (see above)
+    modality: str = "auto"  # auto | octa | fundus: what the images are (DataConfig's docstring)
     fundus_crop: bool = False  # crop to the fundus disc and pad to square (off by default)
     graham: bool = False  # Graham's local-mean subtraction (Kaggle DR 2015 winner), off by default
     graham_mask: bool = True  # with graham: 128 outside 90 % of the disc radius
-    cache_sizes: list[int] = field(default_factory=lambda: [256, 512])
-    n_folds: int = 5
+    cache_sizes: list[int] = field(default_factory=lambda: [256, 512])  # sides (px, 8..4096) of the resized copies the ingest caches; pretrain.augment.source_size picks one
+    n_folds: int = 5  # folds of the cross-validation (stratified by grade, grouped by patient when known); >= 2
     fold_seed: int = 0  # seed of the stratified (patient-grouped when known) fold assignment
     strict: bool = False  # reject (instead of convert) RGB/16-bit/non-1024 images
-    ungradable: str = "error"  # error | leave_out: a row with an empty or NA grade (see above)
-    missing: str = "error"  # error | leave_out: a label row whose image is not there (see above)
-    workers: int = 0  # 0 = all cores
-    # the embedded phantom DRAC set (data.source=phantom): graded training and ungraded test
-    # images generated (DRAC Task 3's 611 / 386 by default) from this seed
-    phantom_n_train: int = 611
-    phantom_n_test: int = 386
-    phantom_seed: int = 0
+    ungradable: str = "error"  # error | leave_out: a row with an empty or NA grade (DataConfig's docstring)
+    missing: str = "error"  # error | leave_out: a label row whose image is not there (DataConfig's docstring)
+    workers: int = 0  # processes decoding the images in the ingest; 0 = all cores
+    # the embedded phantom DRAC set (data.root empty): graded training and ungraded test
+    # images generated (DRAC Task 3's 611 / 386 by default) from a seed
+    phantom_n_train: int = 611  # phantom set: graded training images generated
+    phantom_n_test: int = 386  # phantom set: ungraded test images generated
+    phantom_seed: int = 0  # phantom set: the seed its images are generated from
 
     def __post_init__(self) -> None:
         # a str from Python is read as the command line and YAML read it (split at commas),
@@ -234,19 +235,19 @@ class BackboneConfig:
 class VICRegLossConfig:
     """Coefficients of methods.md section 1 (official-code convention)."""
 
-    sim_coeff: float = 25.0  # lambda
-    std_coeff: float = 25.0  # mu
-    cov_coeff: float = 1.0  # nu
-    gamma: float = 1.0
-    eps: float = 1e-4
+    sim_coeff: float = 25.0  # lambda: weight of the invariance term
+    std_coeff: float = 25.0  # mu: weight of the variance term
+    cov_coeff: float = 1.0  # nu: weight of the covariance term
+    gamma: float = 1.0  # target standard deviation of the variance term (hinge on gamma - std)
+    eps: float = 1e-4  # added to the variance under the square root (numerical stability)
 
 
 @dataclass
 class AugmentConfig:
     recipe: str = "octa"  # octa (grey UW-OCTA) | fundus (colour fundus) | cifar | mnist
-    image_size: int = 224
-    source_size: int = 512  # which cached copy the OCTA crops are taken from
-    crop_scale: list[float] = field(default_factory=lambda: [0.3, 1.0])
+    image_size: int = 224  # side (px) of the pretraining and UMM views
+    source_size: int = 512  # which cached copy (a side of data.cache_sizes) the views are cut from
+    crop_scale: list[float] = field(default_factory=lambda: [0.3, 1.0])  # random-resized-crop area range (fractions of the image) of the views
     on_gpu: bool = False  # batched tensor augmentation on the device (cifar/mnist)
 
 
@@ -261,27 +262,27 @@ class PretrainConfig:
     GPUs, divide ``batch_size`` by N.
     """
 
-    epochs: int = 100
-    batch_size: int = 32  # pairs per process (torchrun: N x this per step; see the docstring)
-    optimizer: str = "adam"  # adam | adamw | sgd | lars
-    lr: float = 0.015
+    epochs: int = 100  # epochs of VICReg pretraining (early stopping: patience)
+    batch_size: int = 32  # pairs per process (torchrun: N x this per step; PretrainConfig's docstring)
+    optimizer: str = "adam"  # the optimiser: adam | adamw | sgd | lars
+    lr: float = 0.015  # the optimiser's peak learning rate, after the warm-up (not scaled with the batch or the processes)
     weight_decay: float = 1e-4  # L2 (adam, sgd, lars) or decoupled (adamw); on biases and norm layers only with decay_bias_and_norm
     decay_bias_and_norm: bool = False  # true: weight decay on biases and norm scales/shifts too (the official VICReg code and timm leave them out)
-    momentum: float = 0.9  # sgd / lars
+    momentum: float = 0.9  # momentum of sgd and lars
     lars_eta: float = 0.02  # LARS trust coefficient (solo-learn's CIFAR recipe; the official VICReg code: 0.001)
     lars_clip_lr: bool = True  # solo-learn's clipped LARS: step = min(eta * |p|, lr * |g|) (false: official rule)
-    warmup_epochs: int = 0
-    schedule: str = "cosine"  # cosine | constant
+    warmup_epochs: int = 0  # epochs over which the lr rises linearly to lr before the schedule; 0 = none
+    schedule: str = "cosine"  # the lr after the warm-up: cosine (decays to lr x min_lr_ratio) | constant
     min_lr_ratio: float = 0.0  # cosine: the lr ends at lr x this (0: decays to 0)
     expander: str = "128-128-128"  # hidden-...-output widths of the expander MLP
     patience: int = 5  # early stopping on the epoch VICReg loss; 0 = off
     min_delta: float = 0.0  # early stopping: an epoch improves only by more than this (loss units)
-    precision: str = "auto"  # auto (bf16 on CUDA, fp32 on CPU) | bf16 | fp32
+    precision: str = "auto"  # training precision: auto (bf16 on CUDA, fp32 on CPU) | bf16 | fp32
     channels_last: bool = True  # NHWC memory format (faster convolutions on CUDA and recent CPUs)
     # torch.compile of the training model: auto = on CUDA only (on the CPU the compile costs more
     # than it saves), true | false. It pays on long runs: ~40 s to compile a ResNet-18 step once.
     compile: str = "auto"
-    num_workers: int = -1  # -1 = all cores but one
+    num_workers: int = -1  # data-loading worker processes; -1 = all cores but one
     knn_every: int = 0  # k-NN monitor every N epochs when labels exist; 0 = off
     knn_k: int = 20  # neighbours of the k-NN monitor (cosine similarity, weighted vote: Wu et al. 2018)
     # the k-NN monitor scores at most this many images of each labelled split (train and
@@ -292,7 +293,7 @@ class PretrainConfig:
     # early-cut and last-layer features of this many fixed images, two fixed views each, eval
     # mode; 0 = off (UMM's start_from=peak|past_peak needs it)
     monitor_images: int = 64
-    max_steps_per_epoch: int = 0  # 0 = full epoch (small values for smoke tests)
+    max_steps_per_epoch: int = 0  # steps per epoch at most; 0 = the full epoch (small values for smoke tests)
     # ingested data sets: also pretrain (and run UMM) on the test split's images, without their
     # labels (transductive: the test images are seen, never their grades); false: the
     # training split only, so the test images stay unseen until the export
@@ -319,10 +320,10 @@ class UMMConfig:
     rate-reduction monitor).
     """
 
-    enabled: bool = True
+    enabled: bool = True  # false: the umm stage is skipped and fine-tuning has no vicreg_umm variant
     early_cut: str = "layer3"  # layer2 | layer3: frozen up to and including this stage
-    epochs: int = 10
-    batch_size: int = 32
+    epochs: int = 10  # epochs of UMM's bi-level re-tuning
+    batch_size: int = 32  # images per UMM step (two views each); >= 2
     inner_lr: float = 1e-4  # xi: the inner optimiser's lr and the unrolled look-ahead step
     outer_lr: float = 1e-4  # the outer optimiser's lr (the authors: the same at both levels)
     alpha: float = 1.0  # weight of Delta R in the outer objective; 0 = the fair control
@@ -331,13 +332,13 @@ class UMMConfig:
     membership_temperature: float = 0.1  # tau of the soft membership's softmax of cosine similarity
     beta: float = 1.0  # weight of the JS alignment term
     eps2: float = 0.5  # eps^2 of the coding rate
-    hypergradient: str = "unrolled"  # unrolled | neumann
+    hypergradient: str = "unrolled"  # how the outer gradient through the inner step is taken: unrolled | neumann
     neumann_steps: int = 3  # neumann: terms of the inverse-Hessian series (0: first-order, the Hessian ignored)
-    use_js: bool = True
+    use_js: bool = True  # the JS alignment term (weight beta) in the inner loss; false: dropped (still logged)
     use_rate_reduction: bool = True  # false: no outer level at all (single-level training on L_in)
     outer_sign: str = "maximize"  # maximize Delta R (the paper) | minimize (alpha's sign flipped)
     early_stop_on_rate_reduction: bool = False  # stop once the last-layer Delta R has not risen for `patience` epochs, keep its best epoch (false: every epoch runs; the SSL-loss guard applies either way)
-    patience: int = 5
+    patience: int = 5  # early_stop_on_rate_reduction: epochs without a rise of the last-layer Delta R before UMM stops
     max_ssl_rise: float = 0.1  # guard: stop when the epoch SSL loss exceeds (1 + this) x its start value; 0 = off
     max_step_ratio: float = 0.0  # guard: stop when a group's outer/inner step-norm ratio exceeds this; 0 = off
     start_from: str = "best"  # best | last | peak | past_peak: which pretraining checkpoint UMM starts from
@@ -346,25 +347,25 @@ class UMMConfig:
     fd_radius: float = 0.01  # finite_difference: step r = fd_radius / ||v|| (DARTS)
     inner_optimizer: str = "adam"  # adam (the authors: Adam at both levels) | sgd (real inner step == the unrolled one)
     tune_expander: bool = True  # re-tune the expander with the layers after early_cut
-    max_steps_per_epoch: int = 0  # 0 = full epoch (small values for smoke tests)
+    max_steps_per_epoch: int = 0  # steps per epoch at most; 0 = the full epoch (small values for smoke tests)
 
 
 @dataclass
 class FinetuneConfig:
-    head: str = "conv"  # linear | mlp | conv | regression
-    freeze: str = "frozen"  # frozen | last | all
-    epochs: int = 30
-    batch_size: int = 32
-    lr: float = 1e-3
+    head: str = "conv"  # the grading head: linear | mlp | conv | regression
+    freeze: str = "frozen"  # which backbone layers train: frozen (none) | last (layer4) | all
+    epochs: int = 30  # epochs of each fold's fine-tuning
+    batch_size: int = 32  # images per fine-tuning step
+    lr: float = 1e-3  # Adam's learning rate of the head (backbone layers being tuned: x backbone_lr_ratio)
     backbone_lr_ratio: float = 0.1  # backbone layers being tuned (freeze last | all) train at lr x this
     weight_decay: float = 1e-4  # Adam's L2 penalty on the head and the tuned layers (biases and norm layers: decay_bias_and_norm)
     decay_bias_and_norm: bool = False  # true: the L2 penalty on biases and norm scales/shifts too
-    dropout: float = 0.3
-    class_balance: str = "weighted_loss"  # weighted_loss | balanced_sampler | none
-    patience: int = 5
-    image_size: int = 224
-    compare_scratch: bool = True
-    tta: bool = True
+    dropout: float = 0.3  # dropout before the head's last linear layer (0 <= p < 1)
+    class_balance: str = "weighted_loss"  # how rare grades are weighed: weighted_loss | balanced_sampler | none
+    patience: int = 5  # keep=best: epochs without a better validation kappa before a fold stops; 0 = never stops early
+    image_size: int = 224  # side (px) of the images fine-tuned on and graded, cut from the cached pretrain.augment.source_size copy
+    compare_scratch: bool = True  # also fine-tune the same model from random weights (the scratch variant), for comparison
+    tta: bool = True  # test-time augmentation: the mean output over four flips of each image, in the folds' scores and (by default) the bundle's grades
     # random-resized-crop area range (fractions of the image) of the training views; milder
     # than pretraining's: a small crop of an ultra-wide field may cut away the only lesion
     crop_scale: list[float] = field(default_factory=lambda: [0.6, 1.0])
@@ -410,11 +411,11 @@ class FinetuneConfig:
 
 @dataclass
 class RunConfig:
-    out_dir: str = "runs"
-    name: str = ""  # empty: <dataset>-<timestamp>
-    seed: int = 0
-    device: str = "auto"  # auto | cpu | cuda | cuda:N
-    stages: list[str] = field(
+    out_dir: str = "runs"  # the folder run folders are made in (run.out_dir/run.name)
+    name: str = ""  # the run folder's name in run.out_dir; empty: <dataset>-<date>-<time>
+    seed: int = 0  # seed of the run's random draws (finetune.seed=-1 takes it too)
+    device: str = "auto"  # where the stages compute: auto | cpu | cuda | cuda:N
+    stages: list[str] = field(  # the stages to run, each once, in pipeline order
         default_factory=lambda: ["ingest", "pretrain", "umm", "finetune", "export"]
     )
     # also write the pretrain and UMM epoch metrics as TensorBoard scalars to
@@ -606,6 +607,22 @@ def _null_path_text(where: str, key: str) -> str:
             f"{EMPTY_PATH_MEANS[key]})")
 
 
+def _null_item_text(where: str, key: str, i: int) -> str:
+    """The error of item ``i`` of the list of text settings ``key`` that YAML read as none
+    (``unlabelled: [~]``, ``grades: [null, x]``, an empty ``-``), and the fix in the file's
+    words: for ``data.unlabelled`` ``"~"`` quoted for the home folder (as ``root: "~"``; the
+    command line's ``data.unlabelled=[~]`` is the home folder too), for ``data.grades`` the
+    word quoted as a grade's name."""
+    what, fix = {
+        "data.unlabelled": ("a folder", 'the folder\'s path, "~" (quoted) for the home folder (as '
+                                        'root: "~"), or leave the item out'),
+        "data.grades": ("a grade's name", 'name every grade, e.g. grades: [Normal, NPDR, PDR]; to '
+                                          'name a grade null, quote it: "null"'),
+    }.get(key, ("text", "leave the item out"))
+    return (f"{where}: '{key}[{i}]' has no value: YAML reads ~, null and an empty item as none, "
+            f"not as {what}.\n  fix: {fix}")
+
+
 def _not_finite_text(where: str, key: str, value: Any, fixes: FixBase | None = None) -> str:
     """The error of an inf or NaN given to number setting ``key``: the value, the setting's
     range (:data:`NUMBER_RANGES`) where it has one, and the fix."""
@@ -616,17 +633,24 @@ def _not_finite_text(where: str, key: str, value: Any, fixes: FixBase | None = N
 
 
 def _no_underscores(value: Any, where: str, key: str, kind: str, fixes: FixBase | None = None) -> None:
-    """A ConfigError for a number setting's text written with ``_`` (``1_000``): Python's
-    ``float()`` reads it (PEP 515), but YAML 1.2's core schema, whose numbers the config follows
-    (:func:`yaml12_number`), has no ``_`` in them, so it is text, as ``1:40`` is. The fix is the
-    digits without ``_`` where they are a number (the setting's default for a list's item)."""
+    """A ConfigError for a number setting's text written with ``_``, which Python's ``float()``
+    would read (PEP 515) but YAML 1.2's core schema, whose numbers the config follows
+    (:func:`yaml12_number`), does not: ``1_000`` is text there, as ``1:40`` is. Where the
+    digits without ``_`` are a YAML 1.2 number the error says why (YAML 1.2 writes numbers
+    without '_') and offers them where they fit the setting (an integer for an integer
+    setting, inside its range: :data:`NUMBER_RANGES`; ``pretrain.epochs=1000``), else the
+    setting's default (or the ``-c`` file's value); text that is no number without its ``_``
+    either (``my_lr``) gets the plain "not a number" error."""
     if not (isinstance(value, str) and "_" in value):
         return
     digits = value.strip().replace("_", "")
-    fix = (f"\n  fix: {key}={digits}" if "[" not in key and yaml12_number(digits) is not None
-           else _default_fix(key, fixes, value))
-    raise ConfigError(f"{where}: '{key}' must be {kind}, got {value!r}, which is not a number: YAML "
-                      f"1.2 writes numbers without '_'.{fix}")
+    number = yaml12_number(digits)
+    why = ": YAML 1.2 writes numbers without '_'" if number is not None else ""
+    r = NUMBER_RANGES.get(key)
+    fits = (number is not None and "[" not in key and math.isfinite(number)
+            and (kind != "an integer" or float(number).is_integer()) and (r is None or r.holds(number)))
+    fix = f"\n  fix: {key}={digits}" if fits else _default_fix(key, fixes, value)
+    raise ConfigError(f"{where}: '{key}' must be {kind}, got {value!r}, which is not a number{why}.{fix}")
 
 
 def _coerce(value: Any, tp: Any, where: str, key: str, fixes: FixBase | None = None) -> Any:
@@ -660,6 +684,8 @@ def _coerce(value: Any, tp: Any, where: str, key: str, fixes: FixBase | None = N
         if not isinstance(value, (list, tuple)):
             fix = _one_value_fix(key, value, item_tp, fixes)
             raise ConfigError(f"{where}: '{key}' must be a list, got {value!r}.{fix}")
+        if item_tp is str and None in value:  # 'unlabelled: [~]': none, not '' (the current folder)
+            raise ConfigError(_null_item_text(where, key, list(value).index(None)))
         if key == "data.grades":
             _grade_names_read_as_values(list(value), where)
         return [_coerce(v, item_tp, where, f"{key}[{i}]", fixes) for i, v in enumerate(value)]
@@ -765,8 +791,10 @@ def _has_setting(section: Any, dotted: str) -> bool:
     return True
 
 
-SETTINGS_LISTED = "drac_ssl/config.py, docs/configuration.md"
-"""Where every setting, its default and its meaning are written, for an unknown setting's fix."""
+SETTINGS_LISTED = "drac_ssl/config.py, docs/configuration.md (Settings reference)"
+"""Where every setting, its default and its meaning are written, for an unknown setting's fix:
+the comment on each setting's line here, and the table :mod:`drac_ssl.settings_table` writes from
+them into the page (``tests/drac_ssl/test_settings_table.py`` keeps it so)."""
 
 
 def _leaf_value(value: Any, rest: str) -> Any:
@@ -777,33 +805,87 @@ def _leaf_value(value: Any, rest: str) -> Any:
     return value
 
 
-def _yaml_text(value: Any) -> str:
-    """``value`` as a config file writes it (``file name``, ``'12:30'``, ``[ingest]``)."""
-    return yaml.safe_dump(value, default_flow_style=True, width=10_000).removesuffix("...\n").strip()
+class WrittenValue(str):
+    """The value of a key that is no setting, in a config file, as written there: the source
+    text of a value on one line (``010``, ``'12:30'``, ``[ingest]``, its comment aside), put in
+    place of YAML's reading of it by :func:`_written_values`, so that the unknown setting's fix
+    writes the value as the file does (``image_column: 010``), not as YAML 1.1 read it (8)."""
 
 
-def _unknown_setting_fix(where: str, meant: Sequence[str], value: Any) -> str:
-    """The fix of an unknown setting whose "Did you mean" names ``meant``, set to ``value``:
-    on the command line (``where``) the override meant with the value typed (``pretrain.lr=0.1
-    or finetune.lr=0.1``); in a file the YAML of the first setting meant; a section meant, one
-    of its settings; none meant, where every setting is listed (:data:`SETTINGS_LISTED`)."""
+def _as_written(node: yaml.Node, data: Any) -> Any:
+    """``data`` (the value of a key that is no setting, composed from ``node``) with each value
+    on one line replaced by its :class:`WrittenValue`; the values under a mapping each on
+    their own (a misspelt section's settings). A value over several lines (a block list) is
+    kept as read."""
+    if isinstance(node, yaml.MappingNode) and isinstance(data, dict):
+        for key, value in node.value:
+            name = key.value if isinstance(key, yaml.ScalarNode) else None
+            if name in data:
+                data[name] = _as_written(value, data[name])
+        return data
+    start, end = node.start_mark, node.end_mark
+    if isinstance(node, (yaml.ScalarNode, yaml.SequenceNode)) and start.buffer and start.line == end.line:
+        text = start.buffer[start.index:end.index].strip()
+        if text:
+            return WrittenValue(text)
+    return data
+
+
+def _unknown_setting_fix(where: str, setting: str, meant: Sequence[str], value: Any) -> str:
+    """The fix of unknown setting ``setting`` whose "Did you mean" names ``meant``, set to
+    ``value``: on the command line (``where``) the override meant with the value typed
+    (``pretrain.lr=0.1 or finetune.lr=0.1``); in a file the YAML of the first setting meant,
+    its value as written (a :class:`WrittenValue`; a value over several lines: rename or move
+    the key, the value untouched); a section meant, one of its settings; none meant, where
+    every setting is listed (:data:`SETTINGS_LISTED`)."""
     if not meant:
         return f"one of the valid keys above, or leave it out (every setting, its default and meaning: {SETTINGS_LISTED})"
     typed = where.startswith("command line '") and where.endswith("'")
     shown = where[len("command line '"):-1].split("=", 1)[1] if typed and "=" in where else _as_text(value)
     section = _declared_type(meant[0].split("."))
     if dataclasses.is_dataclass(section):
-        return (f"a setting of {meant[0]}, {meant[0]}.<setting>={shown} (its settings: "
-                f"{', '.join(f.name for f in dataclasses.fields(section))})")
+        listed = f"its settings: {', '.join(f.name for f in dataclasses.fields(section))}"
+        if typed:
+            return f"a setting of {meant[0]}, {meant[0]}.<setting>={shown} ({listed})"
+        if isinstance(value, dict):
+            return f"rename it {meant[0]} ({listed})"
+        written = value if isinstance(value, WrittenValue) else "<its value>"
+        return f"a setting of {meant[0]}, written under it ({listed})\n{_yaml_block(meant[0], '<setting>', written)}"
     if typed:
-        return in_words([f"{m}={shown}" for m in meant])
+        return in_words([shell_word(f"{m}={shown}") for m in meant])
     if isinstance(value, dict):
         return f"rename it {meant[0]}" + "".join(f", or {m}" for m in meant[1:])
-    parts = [*meant[0].split("."), f"{meant[0].rsplit('.', 1)[-1]}: {_yaml_text(value)}"]
-    block = "\n".join(f"    {'  ' * i}{part}:" for i, part in enumerate(parts[:-2]))
-    block += f"\n    {'  ' * (len(parts) - 2)}{parts[-1]}"
     others = f" (or as {in_words(list(meant[1:]))})" if len(meant) > 1 else ""
-    return f"write it as{others}\n{block}"
+    parent, _, name = meant[0].rpartition(".")
+    if not isinstance(value, WrittenValue):  # over several lines: the key renamed or moved
+        typed_parent, _, typed_name = setting.rpartition(".")
+        how = (f"rename {typed_name} to {name}" if parent == typed_parent else
+               f"move {typed_name} into the {parent} section" + (f" as {name}" if name != typed_name else ""))
+        return f"{how}, its value as written{others}"
+    return f"write it as{others}\n{_yaml_block(parent, name, value)}"
+
+
+def _yaml_block(section: str, key: str, value: str) -> str:
+    """``key: value`` under the dotted ``section`` as a config file writes it, each level one
+    indent under the one above, indented 4 for a fix (``    data:\n      image_column: x``)."""
+    parts = [p for p in section.split(".") if p]
+    lines = [f"    {'  ' * i}{part}:" for i, part in enumerate(parts)]
+    return "\n".join([*lines, f"    {'  ' * len(parts)}{key}: {value}"])
+
+
+def shell_word(text: str) -> str:
+    """``text`` as one word of a shell command: as it is where a POSIX shell gives it back
+    unchanged, else quoted (:func:`shlex.quote`: ``'data.grades=[No DR, Mild]'``), as the fixes
+    of overrides with spaces are written."""
+    try:
+        same = shlex.split(text) == [text]
+    except ValueError:  # a quote left open
+        same = False
+    if same and not set(text) & set("$`*?!"):
+        return text
+    if "'" in text and not set(text) & set('"$`\\!'):  # data.grades=['null', x]: "..." reads better
+        return f'"{text}"'
+    return shlex.quote(text)
 
 
 def _merge(base: Any, updates: dict[str, Any], where: str, prefix: str = "",
@@ -835,7 +917,7 @@ def _merge(base: Any, updates: dict[str, Any], where: str, prefix: str = "",
             raise UnknownSettingError(
                 f"{where}: unknown setting '{full}'.{hint}\n"
                 f"  valid keys here: {', '.join(names)}\n"
-                f"  fix: {_unknown_setting_fix(where, meant, _leaf_value(value, rest))}", full, meant)
+                f"  fix: {_unknown_setting_fix(where, full, meant, _leaf_value(value, rest))}", full, meant)
         current = getattr(base, key)
         if dataclasses.is_dataclass(current) and isinstance(value, dict):
             changes[key] = _merge(current, value, where, full, fixes)
@@ -1038,6 +1120,8 @@ def _written_values(node: yaml.Node | None, data: Any, tp: Any = Config, item: b
                 name = key.value if isinstance(key, yaml.ScalarNode) else None
                 if name in hints and name in data:
                     data[name] = _written_values(value, data[name], hints[name])
+                elif name in data:  # no such setting: its fix writes the value as written
+                    data[name] = _as_written(value, data[name])
         return data
     if typing.get_origin(tp) in (list, tuple):
         (item_tp,) = typing.get_args(tp)[:1] or (Any,)
@@ -1143,9 +1227,10 @@ parser (:func:`drac_ssl.commands.option_override_fix`) in the same words."""
 def undashed_overrides(name: str, value: str) -> str:
     """The override(s) ``--NAME=VALUE`` meant, in words: ``pretrain.lr=0.1`` for
     ``--pretrain.lr``, ``pretrain.lr=0.1 or finetune.lr=0.1`` for ``--lr`` (every setting
-    :func:`settings_named` finds, ``-`` read as ``_``); "" when NAME names none."""
+    :func:`settings_named` finds, ``-`` read as ``_``), each one shell word (:func:`shell_word`:
+    ``'run.name=my run'``); "" when NAME names none."""
     meant = settings_named(name.replace("-", "_")) if name else []
-    return in_words([f"{m}={value}" for m in meant]) if meant else ""
+    return in_words([shell_word(f"{m}={value}") for m in meant]) if meant else ""
 
 
 def parse_override(arg: str) -> tuple[list[str], Any]:
@@ -1172,10 +1257,14 @@ def parse_override(arg: str) -> tuple[list[str], Any]:
     key = key.strip()
     if key.startswith("-"):  # as the commands refuse --run.name=x (commands.option_override_fix)
         name = key.lstrip("-")
-        fix = undashed_overrides(name, raw.strip()) or f"{name}={raw.strip()}"
+        fix = undashed_overrides(name, raw.strip())
+        if not fix:  # --pretrain.lrr=0.1: what is wrong with pretrain.lrr=0.1 too
+            _refuse_undashed(arg, f"{name}={raw}")
+            fix = shell_word(f"{name}={raw.strip()}")
         raise ConfigError(f"command line '{arg}': {NO_DASHES}.\n  fix: {fix}")
     if not key:
-        raise ConfigError(f"command line: '{arg}' has no key before '='.")
+        raise ConfigError(f"command line '{arg}': no key before '='.\n  fix: write it section.key=value, "
+                          f"e.g. {shell_word('pretrain.lr=' + (raw.strip() or '0.1'))}")
     tp = _declared_type(key.split("."))
     if tp is str:
         return key.split("."), _override_text(arg, key, raw)
@@ -1186,6 +1275,22 @@ def parse_override(arg: str) -> tuple[list[str], Any]:
     except yaml.YAMLError:
         value = raw
     return key.split("."), value
+
+
+def _refuse_undashed(arg: str, undashed: str) -> None:
+    """Raise, for the override ``arg`` written with dashes (``--pretrain.lrr=0.1``), what is
+    wrong with it without them (``undashed``, ``pretrain.lrr=0.1``: an unknown setting, with
+    its did-you-mean and fix, as an :class:`UnknownSettingError`) after :data:`NO_DASHES`;
+    return when ``undashed`` reads."""
+    try:
+        parts, value = parse_override(undashed)
+        _merge(Config(), _nest(parts, value), f"command line '{undashed}'")
+    except ConfigError as exc:
+        said = str(exc).removeprefix(f"command line '{undashed}': ")
+        message = f"command line '{arg}': {NO_DASHES}; without them: {said}"
+        if isinstance(exc, UnknownSettingError):
+            raise UnknownSettingError(message, exc.setting, exc.meant) from None
+        raise ConfigError(message) from None
 
 
 def _read_override_value(raw: str, tp: Any) -> Any:
@@ -1227,9 +1332,12 @@ def _override_text(arg: str, key: str, raw: str) -> Any:
 
     Raises:
         ConfigError: ``data.root`` typed empty (``data.root=$DRAC`` with the variable unset),
-            which would run the embedded phantom set instead of the data meant."""
+            which would run the embedded phantom set instead of the data meant; a value in double
+            quotes with a backslash escape (``"C:\\new"``: :func:`_refuse_backslash_escape`)."""
     text = raw.strip()
     quoted = len(text) >= 2 and text[0] == text[-1] and text[0] in "'\""
+    if quoted:
+        _refuse_backslash_escape(arg, key, text, f"{key}={text[1:-1]}")
     if quoted or (text[:1], text[-1:]) in (("[", "]"), ("{", "}")):  # a list: its type error
         try:
             value = read_yaml(text)
@@ -1258,39 +1366,99 @@ def _override_text_list(arg: str, key: str, raw: str) -> Any:
     ``[/scans #2]`` at its comment, left the list unclosed and so took ``[/scans`` for a path).
 
     ``[a, b]`` and ``a,b`` are split at their commas (an empty item, YAML's trailing comma,
-    is left out); an item quoted whole (``'Mild, early'``) is the quoted text, commas and
-    all; an item in ``[...]`` or ``{...}`` is YAML's list or mapping (which :func:`_coerce`
-    refuses with the fix); the other items keep their text, the spaces around them aside,
-    except what YAML would read as a boolean or number (``true``, ``010``): a boolean, or a
-    :class:`NumberText` keeping the text, which the grade-name check refuses (as in a config
-    file: :func:`_written_values`). A value quoted whole, a mapping, a list opened or closed
-    alone (``[a, b``: :func:`_coerce`'s fix) or a plain word YAML reads as no text (``1``,
-    ``null``) is read as before.
+    is left out), and a value without brackets is read as the inside of them (``2022`` is
+    ``[2022]``, ``/scans: 2022`` one path, not YAML's number or mapping); an item quoted whole
+    (``'Mild, early'``) is the quoted text, commas and all; an item in ``[...]`` or ``{...}``
+    is YAML's list or mapping (which :func:`_coerce` refuses with the fix); the other items
+    keep their text, the spaces around them aside, except what YAML would read as a boolean
+    or number (``true``, ``010``): a boolean, or a :class:`NumberText` keeping the text, which
+    the grade-name check refuses (as in a config file: :func:`_written_values`). A list opened
+    or closed alone (``[a, b``) is returned as typed, for :func:`_coerce`'s fix.
 
     Raises:
-        ConfigError: a quote opened at the start of an item and never closed."""
+        ConfigError: a quote opened at the start of an item and never closed; an item in
+            double quotes with a backslash escape (``["C:\\scans"]``:
+            :func:`_refuse_backslash_escape`)."""
     text = raw.strip()
     if not text:
         return ""
     bracketed = text[:1] == "[" and text[-1:] == "]"
-    if not bracketed:
-        if text[:1] == "[" or text[-1:] == "]":  # [a, b: _coerce's "not closed" and its fix
-            return text
-        quoted = len(text) >= 2 and text[0] == text[-1] and text[0] in "'\""
-        try:
-            value = read_yaml(text)
-        except yaml.YAMLError:
-            value = text
-        if quoted or not isinstance(value, str):  # a quoted value, a mapping, 1, null: as before
-            return value
-    items = _text_items(text[1:-1] if bracketed else text)
+    if not bracketed and (text[:1] == "[" or text[-1:] == "]"):  # [a, b: _coerce's "not closed" and its fix
+        return text
+    items = _text_items(text[1:-1] if bracketed else text)  # 2022 as [2022], not YAML's number
     if items is None:
         raise ConfigError(
             f"command line '{arg}': '{key}' has a quote that is not closed: an item that starts "
             f"with ' or \" ends at the same quote mark.\n  fix: close the quote, e.g. "
             f"'{key}=[\"first item\", second]' (the whole override in the shell's quotes), or "
             f"leave the quote out: each item is taken as typed")
-    return [_text_item(item) for item in items if item]
+    items = [item for item in items if item]
+    for i, item in enumerate(items):
+        if item[:1] == '"':  # each item as typed, this one without its double quotes
+            plain = item[1:-1]
+            meant = plain if "," not in plain and plain[:1] not in "'\"[{" else "'" + plain.replace("'", "''") + "'"
+            _refuse_backslash_escape(arg, key, item, f"{key}=[{', '.join([*items[:i], meant, *items[i + 1:]])}]")
+    for i, item in enumerate(items):
+        if _no_value_item(key, item):
+            raise ConfigError(_no_value_item_text(arg, key, items, i))
+    return [_text_item(item) for item in items]
+
+
+def _no_value_item(key: str, item: str) -> bool:
+    """Whether ``item``, typed unquoted in the list ``key``, is a word for "no value" that the
+    command line refuses there: for ``data.unlabelled`` a :data:`NO_VALUE_WORDS` word but ``~``
+    (the home folder, as ``data.root=~``), for ``data.grades`` what YAML reads as none (``~``,
+    ``null``, ``Null``, ``NULL``), which a config file refuses there (:func:`_null_item_text`;
+    ``None`` is a word to YAML and may name a grade)."""
+    if key == "data.unlabelled":
+        return item.lower() in NO_VALUE_WORDS and item != "~"
+    if key == "data.grades":
+        return YamlLoader("").resolve(yaml.ScalarNode, item, (True, False)) == "tag:yaml.org,2002:null"
+    return False
+
+
+def _no_value_item_text(arg: str, key: str, items: list[str], i: int) -> str:
+    """The error of item ``i`` of ``items`` (the list ``key`` typed in ``arg``), a no-value word
+    (:func:`_no_value_item`), and the fix: the item left out, or the word as a name (a folder
+    ``./null``, a grade quoted)."""
+    item = items[i]
+    if key == "data.unlabelled":
+        would = f"a folder named {item!r}"
+        fix = f"leave the item out ({key}=[] for no folder); for a folder of that name, ./{item}"
+    else:
+        named = ", ".join([*items[:i], f"'{item}'", *items[i + 1:]])
+        would = f"a grade named {item!r} (a config file reads it as none, and refuses it)"
+        fix = f"name every grade, e.g. data.grades=[Normal, NPDR, PDR]; to name a grade {item}, quote it: " \
+              + shell_word(f"{key}=[{named}]")
+    return (f"command line '{arg}': {key} holds {item!r}, not an empty value: each item of {key} is "
+            f"the text typed, so this would be {would}.\n  fix: {fix}")
+
+
+def _backslash_escape(inner: str) -> bool:
+    """Whether ``inner`` (double-quoted text without its quotes) holds a backslash escape other
+    than ``\\"`` and ``\\\\`` (a quote mark, a backslash): ``\\n`` (a new line), ``\\t``,
+    ``\\x41`` ... and ``\\s`` (an error in YAML)."""
+    i = inner.find("\\")
+    while i >= 0:
+        if inner[i + 1:i + 2] not in ('"', "\\"):
+            return True
+        i = inner.find("\\", i + 2)
+    return False
+
+
+def _refuse_backslash_escape(arg: str, key: str, quoted: str, fixed: str) -> None:
+    """A ConfigError for the double-quoted ``quoted`` (a value or a list's item of the override
+    ``arg``) holding a backslash escape (:func:`_backslash_escape`): YAML reads ``"C:\\new"`` as
+    ``C:``, a new line and ``ew``, and ``"C:\\scans"`` not at all, so a Windows path typed so is
+    not the path meant. The fix is the override ``fixed``, the value without its double quotes
+    (taken as typed), one shell word (:func:`shell_word`)."""
+    if quoted[:1] != '"' or not _backslash_escape(quoted[1:-1]):
+        return
+    raise ConfigError(
+        f"command line '{arg}': '{key}' has {quoted}, a backslash in double quotes, which YAML "
+        f"reads as an escape (\\n a new line, \\t a tab, \\s an error): a Windows path written so "
+        f"is not the path typed.\n  fix: leave the double quotes out (the value is taken as typed) or "
+        f"use single quotes, which keep every backslash: {shell_word(fixed)}")
 
 
 def _text_items(inner: str) -> list[str] | None:
@@ -1392,6 +1560,10 @@ class OptionOverride(str):
         word.typed = typed
         return word
 
+    def __getnewargs__(self) -> tuple[str, str]:  # type: ignore[override]  # str has one argument
+        """The arguments of ``__new__`` that ``copy`` and ``pickle`` call it with."""
+        return str(self), self.typed
+
 
 def typed_words(word: str) -> str:
     """What the user typed for the command-line ``word``: an :class:`OptionOverride`'s option
@@ -1405,20 +1577,19 @@ def _is_override(word: str) -> bool:
     return "=" in word and bool(key) and " " not in key
 
 
-def repeated_overrides(overrides: Sequence[str]) -> list[tuple[str, str, str]]:
-    """``(setting, first, last)`` for each setting the command line's ``overrides`` give two
-    different values (``pretrain.epochs=3 ... pretrain.epochs=5``): the last is read, as before,
-    and the commands say so in a warning (:func:`drac_ssl.preflight.read_config`); the same
-    value twice means one thing and is not listed."""
-    first: dict[str, str] = {}
-    last: dict[str, str] = {}
+def repeated_overrides(overrides: Sequence[str]) -> list[tuple[str, tuple[str, ...]]]:
+    """``(setting, words)`` for each setting the command line's ``overrides`` give more than one
+    value (``pretrain.epochs=3 ... pretrain.epochs=5``): ``words`` every override of it, in the
+    order given (an :class:`OptionOverride`, ``--threads N``, is given last, so it wins), each
+    the word typed; the last is read, as before, and the commands say so in a warning
+    (:func:`drac_ssl.preflight.read_config`). A setting given one value, however often, means
+    one thing and is not listed."""
+    words: dict[str, list[str]] = {}
     for word in overrides:
         if _is_override(word) and not word.lstrip().startswith("-"):  # --k=v: refused, not read
-            key = word.split("=", 1)[0].strip()
-            first.setdefault(key, word)
-            last[key] = word
-    return [(key, first[key], last[key]) for key in last
-            if first[key].split("=", 1)[1].strip() != last[key].split("=", 1)[1].strip()]
+            words.setdefault(word.split("=", 1)[0].strip(), []).append(word)
+    return [(key, tuple(given)) for key, given in words.items()
+            if len({w.split("=", 1)[1].strip() for w in given}) > 1]
 
 
 def split_overrides(overrides: Sequence[str]) -> list[tuple[str, str]]:
@@ -1484,6 +1655,12 @@ def load_config(path: str | os.PathLike[str] | None = None, overrides: list[str]
             raise ConfigError(problem)
         parts, value = parse_override(arg)
         cfg = _merge(cfg, _nest(parts, value), f"command line '{typed_words(arg)}'", fixes=fixes)
+    threads = next((w for w in reversed(overrides or []) if isinstance(w, OptionOverride)
+                    and w.split("=", 1)[0].strip() == "run.threads"), None)
+    if threads is not None and cfg.run.threads < 0:  # --threads -1: named as typed, as the preflight does
+        value, words = fallback("run.threads", fixes)
+        raise ConfigError(f"command line '{threads.typed}': {THREADS_WORDS}, got {cfg.run.threads}.\n"
+                          f"  fix: {threads.typed.split()[0]} {value} ({words})")
     validate(cfg)
     return cfg
 
@@ -1664,6 +1841,11 @@ def closest_choice(value: Any, choices: Sequence[str], setting: str = "") -> str
     return near[0] if near else choices[0]
 
 
+THREADS_WORDS = "run.threads must be 0 (the default policy) or a positive count"
+"""What a negative ``run.threads`` (or ``--threads``) is told, by :func:`validate` and
+:func:`load_config`."""
+
+
 def validate(cfg: Config) -> None:
     """Value checks beyond types: choices and ranges."""
     for dotted, choices in _CHOICES.items():
@@ -1713,8 +1895,7 @@ def validate(cfg: Config) -> None:
     if not cfg.run.stages:
         raise ConfigError(f"config: {empty_stages_words()}.\n  fix: {every_stage_fix()}")
     if cfg.run.threads < 0:
-        raise ConfigError(f"config: run.threads must be 0 (the default policy) or a positive "
-                          f"count, got {cfg.run.threads}.\n  fix: run.threads=0")
+        raise ConfigError(f"config: {THREADS_WORDS}, got {cfg.run.threads}.\n  fix: run.threads=0")
     what, fix = run_name_problem(cfg.run.name, cfg.run.out_dir)
     if what:
         raise ConfigError(f"config: {what}.\n  fix: {fix}")

@@ -198,9 +198,15 @@ class Sources(dict[str, str]):
     """Where each setting came from (dotted key -> ``FILE:LINE`` or ``command line 'k=v'``), as
     :func:`read_config` returns them, and ``fixes``: the ``-c`` file's configuration as loaded
     before the overrides, whose values the fixes suggest (:class:`drac_ssl.config.FixBase`;
-    None without a file). A plain dict works wherever a ``Sources`` is taken."""
+    None without a file); ``options``: the settings a command's option set last (``--threads
+    N``: ``run.threads``), each its :class:`~drac_ssl.config.OptionOverride`, whose fix is said
+    in the option's words. A plain dict works wherever a ``Sources`` is taken."""
 
     fixes: FixBase | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.options: dict[str, config_module.OptionOverride] = {}
 
 
 def read_config(path: str | os.PathLike[str] | None = None,
@@ -248,21 +254,28 @@ def read_config(path: str | os.PathLike[str] | None = None,
         for leaf, _ in _leaves(nested):  # re-inserted: the command line's settings in its order
             sources.pop(".".join(leaf), None)
             sources[".".join(leaf)] = where
-    for key, first, last in config_module.repeated_overrides(overrides or []):
+            if isinstance(arg, config_module.OptionOverride):
+                sources.options[".".join(leaf)] = arg
+            else:
+                sources.options.pop(".".join(leaf), None)
+    for key, words in config_module.repeated_overrides(overrides or []):
         try:
             value = get(cfg, key)
         except AttributeError:  # an unknown setting: its own error says so
             continue
-        option = next((w for w in (last, first) if isinstance(w, config_module.OptionOverride)), None)
-        if option is not None:  # --threads N: put last whatever its place, so it wins
-            other = first if option is last else last
-            what = (f"given as {option.typed} and as {other} on the command line: {option.typed} "
-                    f"is used (the option wins, wherever each stands)")
-            findings.append(Finding(key, value, what, f"keep one: {option.typed}, or {other} alone",
-                                    severity="warning", where=f"{TYPED}{option.typed}'"))
+        last = words[-1]
+        if isinstance(last, config_module.OptionOverride):  # --threads N: put last, so it wins
+            others = list(dict.fromkeys(words[:-1]))
+            what = (f"given as {last.typed} and as {config_module.in_words(others, 'and')} on the "
+                    f"command line: {last.typed} is used (the option wins, wherever each stands)")
+            findings.append(Finding(key, value, what, f"keep one: {last.typed}, or "
+                                                      f"{config_module.in_words(others)} alone",
+                                    severity="warning", where=f"{TYPED}{last.typed}'"))
             continue
-        findings.append(Finding(key, value, f"given twice on the command line, '{first}' then "
-                                            f"'{last}': the last is used", f"keep one: {last}",
+        times = "twice" if len(words) == 2 else f"{len(words)} times"
+        said = [f"'{w}'" for w in words]
+        findings.append(Finding(key, value, f"given {times} on the command line, {', '.join(said[:-1])} "
+                                            f"then {said[-1]}: the last is used", f"keep one: {last}",
                                 severity="warning", where=f"{TYPED}{last}'"))
     return cfg, sources, findings
 
@@ -622,9 +635,10 @@ def _check_threads(c: _Findings, cfg: Config) -> None:
     if cfg.run.threads >= 0:
         return
     fix = c.default("run.threads")
-    if (typed_override(_where("run.threads", c.sources, cfg)) or "").startswith("--threads"):
+    option = (getattr(c.sources, "options", None) or {}).get("run.threads")
+    if isinstance(option, config_module.OptionOverride):  # --threads N: the fix in its words
         value, words = config_module.fallback("run.threads", c.fixes)
-        fix = f"--threads {value} ({words})"
+        fix = f"{option.typed.split()[0]} {value} ({words})"
     c.error("run.threads", "must be 0 (the package's policy) or a positive count of threads", fix)
 
 

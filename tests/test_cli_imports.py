@@ -34,6 +34,8 @@ CASES: tuple[tuple[str, tuple[str, ...], int], ...] = (
     ("drac_ssl.report", (), 2),
     ("drac_ssl.report", ("--help",), 0),
     ("drac_ssl.submission", ("--help",), 0),
+    ("drac_ssl.settings_table", ("--help",), 0),
+    ("drac_ssl.settings_table", ("--check",), 0),  # docs/configuration.md's table is current
     ("data_prep", ("--help",), 0),
     ("data_prep", ("ingest", "--help"), 0),
     ("data_prep", ("phantom", "--help"), 0),

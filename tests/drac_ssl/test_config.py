@@ -527,7 +527,7 @@ def test_a_fix_suggests_the_loaded_files_value_not_the_built_in_default(tmp_path
         "pretrain.epochs=100 (the default)")
 
 
-def test_a_list_override_split_by_the_shell_at_its_spaces_says_to_quote_it(tmp_path: Path) -> None:
+def test_a_list_override_split_by_the_shell_at_its_spaces_says_to_quote_it() -> None:
     """data.grades=[No DR, Mild] typed without quotes arrives as the words 'data.grades=[No',
     'DR,' and 'Mild]': the fix said data.grades=[No] and called the other words no overrides.
     Now the words are taken together and the fix quotes the whole override."""
@@ -615,7 +615,7 @@ def test_c_twice_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_a_setting_given_two_values_on_the_command_line_is_said_in_a_warning(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """pretrain.epochs=3 ... pretrain.epochs=5: the last silently won. It still wins (a base
     list of overrides with one appended to change it is a common way to build a command), and
     the commands now say so in a warning; the same value twice means one thing: nothing said."""
@@ -648,7 +648,7 @@ def test_a_setting_given_two_values_on_the_command_line_is_said_in_a_warning(
     ("run.bogus=1", "\n  fix: one of the valid keys above, or leave it out (every setting, its "
                     "default and meaning: drac_ssl/config.py"),
 ])
-def test_an_unknown_setting_says_how_to_fix_it(override: str, fix: str, tmp_path: Path) -> None:
+def test_an_unknown_setting_says_how_to_fix_it(override: str, fix: str) -> None:
     """A review: an unknown setting's error had no "fix:" line, as every other config error has:
     the setting meant with the value typed, or where the settings are listed."""
     from drac_ssl import preflight
@@ -719,3 +719,154 @@ def test_an_override_with_dashes_from_python_is_refused_as_the_command_line_refu
                                  f"section.key=value, without dashes (not options).\n  fix: {fix}")
     (finding,) = preflight.read_config(None, [override, "run.name=y"])[2]
     assert "without dashes" in finding.line and finding.severity == "error", finding.line
+
+
+@pytest.mark.parametrize("written, text", [("010", "010"), ("12:30", "12:30"), ("1_000", "1_000"),
+                                           ("等级", "等级"), ("'x' # a comment", "x")])
+def test_an_unknown_setting_in_a_file_is_fixed_with_its_value_as_written(
+        tmp_path: Path, written: str, text: str) -> None:
+    """A review: 'image_colum: 010' was told 'fix: ... image_column: 8' (and 12:30 750, 1_000
+    1000, 等级 "\\u7B49\\u7EA7"): the fix dumped PyYAML's YAML 1.1 reading of the value, while
+    image_column: 010 is read as the text '010'. The fix now writes the value as the file does,
+    so that following it sets what was typed."""
+    from drac_ssl import preflight
+
+    path = tmp_path / "c.yaml"
+    path.write_text(f"data:\n  image_colum: {written}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    kept = written.split(" #")[0]
+    assert message.endswith(f"\n  fix: write it as\n    data:\n      image_column: {kept}"), message
+    (finding,) = preflight.read_config(path)[2]
+    assert f"image_column: {kept}" in finding.line, finding.line
+    path.write_text(f"data:\n  image_column: {kept}\n", encoding="utf-8")  # the fix, followed
+    assert load_config(path).data.image_column == text
+
+
+def test_an_unknown_setting_whose_value_spans_lines_is_renamed_or_moved_with_its_value_untouched(
+        tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("data:\n  unlabeled:\n    - /a\n    - 010\nstages:\n  - ingest\n", encoding="utf-8")
+    from drac_ssl import preflight
+
+    lines = [f.line for f in preflight.read_config(path)[2]]
+    assert lines[0].startswith(f"{path}:2: unknown setting 'data.unlabeled'"), lines
+    assert lines[0].endswith("fix: rename unlabeled to unlabelled, its value as written"), lines
+    assert lines[1].endswith("fix: move stages into the run section, its value as written"), lines
+
+
+def test_an_unknown_setting_s_fix_is_written_as_the_place_it_was_typed_in(tmp_path: Path) -> None:
+    """A review: a misspelt section in a file ('pretrian: 3') got a command-line fix
+    (pretrain.<setting>=3), and a command-line fix with a space (data.image_colum=file name) was
+    not quoted for the shell, which splits it. A file gets the YAML block, the command line one
+    word, quoted as the other fixes are ('data.grades=[No DR, Mild]')."""
+    path = tmp_path / "c.yaml"
+    path.write_text("pretrian: 3\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert "\n  fix: a setting of pretrain, written under it (its settings: epochs, batch_size," in message
+    assert message.endswith("backbone)\n    pretrain:\n      <setting>: 3"), message
+    assert "pretrain.<setting>" not in message, message
+    path.write_text("pretrain:\n  augmnt: 3\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value).endswith("\n    pretrain:\n      augment:\n        <setting>: 3"), str(caught.value)
+    path.write_text("pretrian:\n  epochz: 3\n  lrr: 1\n", encoding="utf-8")  # a section, misspelt
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert "\n  fix: rename it pretrain (its settings: epochs," in str(caught.value), str(caught.value)
+    for override, fix in (("data.image_colum=file name", "'data.image_column=file name'"),
+                          ("lr=1 e", "'pretrain.lr=1 e' or 'finetune.lr=1 e'"),
+                          ("data.image_colum=file", "data.image_column=file"),
+                          ("--run.name=my run", "'run.name=my run'")):
+        with pytest.raises(ConfigError) as caught:
+            load_config(None, [override])
+        assert str(caught.value).endswith(f"\n  fix: {fix}"), str(caught.value)
+
+
+@pytest.mark.parametrize(("override", "said", "fix"), [
+    ("--pretrain.lrr=0.1", "unknown setting 'pretrain.lrr'. Did you mean 'pretrain.lr'?", "pretrain.lr=0.1"),
+    ("--foo=1", "unknown setting 'foo'.", "one of the valid keys above, or leave it out"),
+    ("-=3", "no key before '='", "write it section.key=value, e.g. pretrain.lr=3"),
+    ("--pretrain=3", "'pretrain' must be a mapping of settings", "give its settings one by one"),
+])
+def test_a_dashed_override_that_is_no_setting_without_its_dashes_says_that_too(
+        override: str, said: str, fix: str) -> None:
+    """A review: --pretrain.lrr=0.1 was refused with 'fix: pretrain.lrr=0.1', itself an unknown
+    setting (--foo=1: 'fix: foo=1', -=3: 'fix: =3'). Without its dashes the override is read as
+    one typed so, and what is wrong with it then (its did-you-mean and fix) is said too."""
+    from drac_ssl import preflight
+    from drac_ssl.config import UnknownSettingError
+
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, [override])
+    message = str(caught.value)
+    assert message.startswith(f"command line '{override}': settings are overrides written "
+                              "section.key=value, without dashes (not options)"), message
+    assert said in message and f"\n  fix: {fix}" in message, message
+    assert message.count("fix:") == 1, message
+    if "unknown setting" in said:
+        assert isinstance(caught.value, UnknownSettingError) and caught.value.setting == override.lstrip("-").split("=")[0]
+    (finding,) = preflight.read_config(None, [override])[2]
+    assert said in finding.line, finding.line
+
+
+@pytest.mark.parametrize(("argv", "what", "fix"), [
+    (["run.threads=3", "run.threads=4", "--threads", "2"],
+     "given as --threads 2 and as run.threads=3 and run.threads=4 on the command line: --threads 2 is used",
+     "keep one: --threads 2, or run.threads=3 or run.threads=4 alone"),
+    (["run.threads=2", "run.threads=3", "--threads", "2"],
+     "given as --threads 2 and as run.threads=2 and run.threads=3 on the command line: --threads 2 is used",
+     "keep one: --threads 2, or run.threads=2 or run.threads=3 alone"),
+    (["run.threads=3", "run.threads=4", "run.threads=3"],
+     "given 3 times on the command line, 'run.threads=3', 'run.threads=4' then 'run.threads=3': the last is used",
+     "keep one: run.threads=3"),
+])
+def test_a_setting_given_more_than_two_values_names_every_override_typed(
+        argv: list[str], what: str, fix: str) -> None:
+    """A review: the repeated-override warning compared the first and the last word alone:
+    run.threads=3 run.threads=4 --threads 2 named run.threads=3 (4 was typed last, not named),
+    and run.threads=2 run.threads=3 --threads 2 said nothing though run.threads=3 was typed and
+    not used. Every value given is looked at, and each override typed is named."""
+    from drac_ssl import preflight
+    from drac_ssl.commands import train_overrides, train_parser
+
+    overrides = train_overrides(train_parser().parse_intermixed_args(argv))
+    _, _, findings = preflight.read_config(None, overrides)
+    assert len(findings) == 1 and findings[0].severity == "warning", [f.line for f in findings]
+    assert what in findings[0].what and findings[0].fix == fix, findings[0].line
+
+
+def test_load_config_names_the_threads_option_typed_in_its_refusal(tmp_path: Path) -> None:
+    """A review: load_config(None, train_overrides(--threads -1)) still said 'fix:
+    run.threads=0', an override never typed (only the preflight named --threads): it names the
+    option typed and its fix too, the -c file's count where the file sets a valid one."""
+    from drac_ssl.commands import train_overrides, train_parser
+
+    overrides = train_overrides(train_parser().parse_intermixed_args(["--threads", "-1"]))
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, overrides)
+    assert str(caught.value) == ("command line '--threads -1': run.threads must be 0 (the default "
+                                 "policy) or a positive count, got -1.\n  fix: --threads 0 (the default)")
+    path = tmp_path / "c.yaml"
+    path.write_text("run:\n  threads: 2\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"fix: --threads 2 \(as in "):
+        load_config(path, overrides)
+    with pytest.raises(ConfigError, match=r"^config: run.threads must be .*\n  fix: run.threads=0$"):
+        load_config(None, ["run.threads=-1"])
+
+
+def test_an_option_override_copies_and_pickles_with_its_typed_words() -> None:
+    """A review: copy.copy, copy.deepcopy and pickle of an OptionOverride failed (__new__
+    missing 'typed'), so a list of train_overrides could not be copied or sent to a process."""
+    import copy
+    import pickle
+
+    from drac_ssl.config import OptionOverride
+
+    word = OptionOverride("run.threads=2", "--threads 2")
+    for again in (copy.copy(word), copy.deepcopy(word), pickle.loads(pickle.dumps(word)),
+                  copy.deepcopy([word])[0]):
+        assert isinstance(again, OptionOverride) and again == "run.threads=2" and again.typed == "--threads 2"

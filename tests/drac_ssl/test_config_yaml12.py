@@ -366,5 +366,138 @@ def test_a_run_name_written_as_yaml_null_in_a_config_file_is_refused_as_on_the_c
     assert "\n  fix: name: my-run (or name: \"\" for the name <dataset>-<date>-<time>)" in message, message
     _, _, problems = preflight.read_config(path)
     assert len(problems) == 1 and "'run.name' has no value" in problems[0].line
+    # as on the command line: refused there too, saying what the empty name means, and each fix
+    # asks for the empty name in its own words (the file's name: "", the command line's run.name=)
+    with pytest.raises(ConfigError) as typed:
+        load_config(None, ["run.name=null"])
+    means = "an empty run.name means the name <dataset>-<date>-<time>"
+    assert means in message and means in str(typed.value), (message, str(typed.value))
+    assert "\n  fix: run.name= (nothing after the =) for the name <dataset>-<date>-<time>" in str(typed.value)
     path.write_text("run:\n  name: ''\n", encoding="utf-8")  # the automatic name, asked for
     assert load_config(path).run.name == ""
+
+
+@pytest.mark.parametrize("override, why, fix", [
+    ("pretrain.lr=my_lr", False, "pretrain.lr=0.015 (the default)"),
+    ("pretrain.epochs=1_000.5", True, "pretrain.epochs=100 (the default)"),
+    ("finetune.label_fraction=0_5", True, "finetune.label_fraction=1.0 (the default)"),
+    ("pretrain.epochs=-1_0", True, "pretrain.epochs=100 (the default)"),
+    ("pretrain.lr=1_0.5", True, "pretrain.lr=10.5"),
+])
+def test_the_underscore_refusal_explains_and_offers_the_digits_only_where_they_fit(
+        override: str, why: bool, fix: str) -> None:
+    """A review: pretrain.lr=my_lr was told "YAML 1.2 writes numbers without '_'" (it was never a
+    number), pretrain.epochs=1_000.5 was offered pretrain.epochs=1000.5 (refused again: not an
+    integer) and finetune.label_fraction=0_5 offered 05. The '_' is explained only where the
+    digits without it are a number, and offered only where they fit the setting's type and range."""
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, [override])
+    message = str(caught.value)
+    assert ("YAML 1.2 writes numbers without '_'" in message) == why, message
+    assert "which is not a number" in message and message.endswith(f"\n  fix: {fix}"), message
+    offered = message.split("\n  fix: ")[1].split(" ")[0].rstrip(",")
+    load_config(None, [offered])  # the fix offered reads
+
+
+@pytest.mark.parametrize("override, fix", [
+    ('data.unlabelled=["C:\\scans"]', "'data.unlabelled=[C:\\scans]'"),
+    ('data.unlabelled=[/a, "C:\\new"]', "'data.unlabelled=[/a, C:\\new]'"),
+    ('data.unlabelled="C:\\new"', "'data.unlabelled=[C:\\new]'"),
+    ('data.root="C:\\new"', "'data.root=C:\\new'"),
+    ('run.name="a\\tb"', "'run.name=a\\tb'"),
+])
+def test_a_double_quoted_windows_path_is_refused_not_read_with_escapes(override: str, fix: str) -> None:
+    """A review: 'data.unlabelled=["C:\\scans"]' kept its quote characters (YAML's error on the
+    escape \\s was swallowed) and ["C:\\new"] became a path with a new line in it. In double
+    quotes YAML reads a backslash as an escape, so such a value is refused, the fix without
+    the double quotes (a value is taken as typed) or in single quotes, which keep every backslash."""
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, [override])
+    message = str(caught.value)
+    assert message.startswith(f"command line '{override}': "), message
+    assert "backslash" in message and message.endswith(fix), message
+    assert "single quotes" in message, message
+    _, _, problems = preflight.read_config(None, [override])
+    assert len(problems) == 1 and "backslash" in problems[0].line
+
+
+@pytest.mark.parametrize("override, setting, value", [
+    ("data.root='C:\\new'", "data.root", "C:\\new"),
+    ("data.root=C:\\new", "data.root", "C:\\new"),
+    ('data.root="C:\\\\new"', "data.root", "C:\\new"),  # YAML's own escape of a backslash
+    ("data.unlabelled=['C:\\scans', C:\\new]", "data.unlabelled", ["C:\\scans", "C:\\new"]),
+    ('data.grades=["P\\"DR", x]', "data.grades", ['P"DR', "x"]),
+    ('run.name="a b"', "run.name", "a b"),
+])
+def test_a_windows_path_in_single_quotes_or_none_keeps_its_backslashes(
+        override: str, setting: str, value: object) -> None:
+    from drac_ssl.config import get
+
+    assert get(load_config(None, [override]), setting) == value
+
+
+@pytest.mark.parametrize("block, key, fix", [
+    ("data:\n  unlabelled: [~]\n", "data.unlabelled[0]", '"~" (quoted) for the home folder'),
+    ("data:\n  unlabelled:\n    - /a\n    -\n", "data.unlabelled[1]", '"~" (quoted) for the home folder'),
+    ("data:\n  grades: [null, x]\n", "data.grades[0]", 'quote it: "null"'),
+    ("run:\n  stages: [ingest, ~]\n", "run.stages[1]", "leave the item out"),
+])
+def test_a_list_item_written_as_yaml_null_in_a_config_file_is_refused(
+        tmp_path: Path, block: str, key: str, fix: str) -> None:
+    """A review: 'unlabelled: [~]' in a file gave the item '', which the ingest turned into the
+    current folder without a word (while data.unlabelled=[~] on the command line is the home
+    folder), and 'grades: [null, x]' was refused as an empty name. An item YAML reads as none
+    is refused where it is, as 'root: ~' is, with the fix in the file's words."""
+    path = tmp_path / "c.yaml"
+    path.write_text(block, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}:2: '{key}' has no value: YAML reads ~, null and an empty "
+                              "item as none"), message
+    assert "\n  fix: " in message and fix in message, message
+    _, _, problems = preflight.read_config(path)
+    assert len(problems) == 1 and f"'{key}' has no value" in problems[0].line, problems
+
+
+@pytest.mark.parametrize("override, item", [
+    ("data.unlabelled=[null]", "null"), ("data.unlabelled=[/a, None]", "None"),
+    ("data.grades=[null, x]", "null"), ("data.grades=[x, ~]", "~"), ("data.grades=[NULL, x]", "NULL"),
+])
+def test_a_no_value_word_typed_as_an_item_of_grades_or_unlabelled_is_refused(override: str, item: str) -> None:
+    """A review: data.grades=[null, x] on the command line became a grade named 'null' while a
+    file refused it: a no-value word typed as an item of data.unlabelled (as for data.root:
+    null, none, any case) or data.grades (YAML's none: ~, null) is refused with the fix;
+    data.unlabelled=[~] stays the home folder (as data.root=~), and a grade may be named None,
+    as in a file."""
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, [override])
+    message = str(caught.value)
+    key = override.split("=")[0]
+    assert message.startswith(f"command line '{override}': {key} holds {item!r}, not an empty value"), message
+    assert "\n  fix: " in message, message
+
+
+def test_the_home_folder_and_a_grade_named_none_stay_items() -> None:
+    assert load_config(None, ["data.unlabelled=[~, ~/b]"]).data.unlabelled == ["~", "~/b"]
+    assert load_config(None, ["data.grades=[None, Mild]"]).data.grades == ["None", "Mild"]
+    assert load_config(None, ["data.grades=['null', x]"]).data.grades == ["null", "x"]
+
+
+@pytest.mark.parametrize("override, setting, items", [
+    ("data.unlabelled=2022", "data.unlabelled", ["2022"]),
+    ("data.unlabelled=/data/scans: 2022", "data.unlabelled", ["/data/scans: 2022"]),
+    ("data.unlabelled=/scans #2", "data.unlabelled", ["/scans #2"]),
+    ("data.unlabelled='/a, b'", "data.unlabelled", ["/a, b"]),
+    ("data.grades=icdr", "data.grades", ["icdr"]),
+    ("run.stages=ingest", "run.stages", ["ingest"]),
+])
+def test_one_item_typed_without_brackets_is_a_list_of_that_text(override: str, setting: str, items: list[str]) -> None:
+    """A review: data.unlabelled=2022 was refused as 'must be a list' and data.unlabelled=/data/scans:
+    2022 as a mapping, while [2022], [/data/scans: 2022] and 2022,/b were read: a value without
+    brackets took YAML's reading of the whole. It is now read as the inside of the brackets."""
+    from drac_ssl.config import get
+
+    assert get(load_config(None, [override]), setting) == items
+    bracketed = f"{override.split('=', 1)[0]}=[{override.split('=', 1)[1]}]"
+    assert get(load_config(None, [bracketed]), setting) == items

@@ -98,7 +98,7 @@ def test_a_batch_of_one_is_refused_for_exactly_the_heads_with_batchnorm() -> Non
     assert grading.head_normalises_over_batch("conv")
 
 
-def test_batch_larger_than_the_images_would_leave_no_step(tmp_path: Path) -> None:
+def test_batch_larger_than_the_images_would_leave_no_step() -> None:
     found = errors("data.phantom_n_train=20", "data.phantom_n_test=4", "data.n_folds=2",
                    "umm.batch_size=64")
     assert "larger than the 24 images pretraining draws from (the phantom set" in found["pretrain.batch_size"]

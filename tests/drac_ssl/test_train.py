@@ -678,19 +678,32 @@ def test_run_reuse_finds_a_run_by_name_follows_chains_and_warns_when_the_folder_
 
 
 def _torchrun_train(cwd: Path, overrides: list[str], timeout: int,
-                    module: str = "drac_ssl.train", path: Sequence[Path] = ()) -> subprocess.CompletedProcess[str]:
+                    module: str = "drac_ssl.train", path: Sequence[Path] = (),
+                    log_dir: Path | None = None) -> subprocess.CompletedProcess[str]:
     """``torchrun --standalone --nproc_per_node=2 -m drac_ssl.train OVERRIDES`` in ``cwd`` (gloo
     on the CPU), its output captured; skipped where torch has no torch.distributed. ``module``
-    and ``path`` (more folders for PYTHONPATH): another module to run, one that wraps it."""
+    and ``path`` (more folders for PYTHONPATH): another module to run, one that wraps it.
+    ``log_dir``: each process's stdout and stderr go to its own files there instead
+    (torchrun's ``--log-dir --redirects 3``; :func:`_rank_output`), not interleaved with the
+    other's in the captured output, which then holds torchrun's own lines alone."""
     if not torch.distributed.is_available():
         pytest.skip("no torch.distributed")
     repo = Path(__file__).resolve().parents[2]
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
     env.update(PYTHONPATH=os.pathsep.join(str(p) for p in (repo, *path)), NO_ALBUMENTATIONS_UPDATE="1",
                OMP_NUM_THREADS="1")
+    logs = [] if log_dir is None else ["--log-dir", str(log_dir), "--redirects", "3"]
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-               "-m", module, *overrides]
+               *logs, "-m", module, *overrides]
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def _rank_output(log_dir: Path, rank: int) -> str:
+    """What process ``rank`` of a :func:`_torchrun_train` run with ``log_dir`` wrote, its stdout
+    then its stderr (torchrun's ``LOG_DIR/<run id>/attempt_0/<rank>/stdout.log``, ``stderr.log``)."""
+    found = {p.name: p for p in log_dir.glob(f"*/attempt_0/{rank}/std*.log")}
+    assert set(found) == {"stdout.log", "stderr.log"}, sorted(log_dir.rglob("*"))
+    return found["stdout.log"].read_text() + found["stderr.log"].read_text()
 
 
 def test_torchrun_with_two_processes_runs_each_stage_once_and_both_exit_0(tmp_path: Path) -> None:
@@ -749,15 +762,20 @@ def test_torchrun_a_non_finite_pretraining_loss_is_said_once_by_process_0(tmp_pa
     process 0's records, then leaves with one short line; process 0 says the error once."""
     (tmp_path / "wrap").mkdir()
     (tmp_path / "wrap" / "nan_train.py").write_text(NAN_TRAIN)
+    # each process's output in its own files: on one pipe the two processes' lines were once
+    # interleaved within a line, and this test failed on a run that was right
+    logs = tmp_path / "logs"
     proc = _torchrun_train(tmp_path, [*REDUCED, "run.name=nan", "run.threads=1", "run.stages=[ingest,pretrain]"],
-                           timeout=300, module="nan_train", path=[tmp_path / "wrap"])
-    out = proc.stdout + proc.stderr
+                           timeout=300, module="nan_train", path=[tmp_path / "wrap"], log_dir=logs)
+    first, second = _rank_output(logs, 0), _rank_output(logs, 1)
+    out = proc.stdout + proc.stderr + first + second
     assert proc.returncode != 0, out[-4000:]
-    assert out.count("error: [pretrain] epoch 1: the VICReg loss became non-finite") == 1, out[-4000:]
+    error = "error: [pretrain] epoch 1: the VICReg loss became non-finite"
+    assert first.count(error) == 1 and error not in second + proc.stdout + proc.stderr, out[-4000:]
     # said once, and true: the loss went NaN in epoch 1, before any checkpoint
     assert out.count("No checkpoint was written yet") == 1 and "is kept" not in out, out[-4000:]
     assert ("[train] process 1 of 2: the pretraining stopped on a non-finite value; process 0 says "
-            "why\n") in out, out[-4000:]
+            "why\n") in second and "[train] process 1 of 2" not in first, out[-4000:]
     assert not re.search(r'File "[^"]*drac_ssl', out), out[-4000:]  # torchrun's own traceback alone
     # (process 0 leaves first and the others wait up to train.ORDERED_EXIT_WAIT_S, so torchrun
     # usually names process 0 the root cause; a timing, not asserted: a loaded CI machine can
