@@ -66,10 +66,13 @@ def option_override_fix(extras: list[str], argv: list[str]) -> str:
     """The lines after argparse's ``unrecognized arguments`` that say overrides take no dashes,
     with the fix: for each unrecognised ``--NAME=VALUE`` or ``--NAME VALUE`` whose NAME is a
     setting (or the last part of some, :func:`drac_ssl.config.settings_named`) the override(s)
-    it meant (``pretrain.lr=0.1 or finetune.lr=0.1``); "" when none names a setting."""
-    from drac_ssl.config import NO_DASHES, undashed_overrides  # PyYAML only
+    it meant (``pretrain.lr=0.1 or finetune.lr=0.1``); for one whose NAME is written
+    ``section.key`` but is no setting (``--pretrain.lrr=0.1``), what is wrong with it without
+    the dashes, as :func:`drac_ssl.config.load_config` says it (its did-you-mean and fix,
+    :func:`drac_ssl.config.undashed_problem`); "" when none names a setting (``--verbose``)."""
+    from drac_ssl.config import NO_DASHES, undashed_overrides, undashed_problem  # PyYAML only
 
-    fixes = []
+    fixes, problems = [], []
     for i, word in enumerate(argv):
         if word not in extras or not word.startswith("-"):
             continue
@@ -80,9 +83,12 @@ def option_override_fix(extras: list[str], argv: list[str]) -> str:
         meant = undashed_overrides(name, value)
         if meant:
             fixes.append(meant)
-    if not fixes:
+        elif "." in name and (problem := undashed_problem(name, value)):
+            problems.append(f"'{word}' without them: {problem}")
+    if not fixes and not problems:
         return ""
-    return f"\n  {NO_DASHES}\n  fix: {'; '.join(fixes)}"
+    said = [NO_DASHES, *([f"fix: {'; '.join(fixes)}"] if fixes else []), *problems]
+    return "".join(f"\n  {line}" for line in said)
 
 
 def train_parser() -> argparse.ArgumentParser:

@@ -1233,6 +1233,21 @@ def undashed_overrides(name: str, value: str) -> str:
     return in_words([shell_word(f"{m}={value}") for m in meant]) if meant else ""
 
 
+def undashed_problem(name: str, value: str) -> str:
+    """What is wrong with the override ``--NAME=VALUE`` meant once its dashes are gone, when
+    NAME is no setting (:func:`undashed_overrides` finds none): ``pretrain.lrr`` says
+    ``unknown setting 'pretrain.lrr'. Did you mean 'pretrain.lr'?`` with its valid keys and
+    fix lines (``fix: pretrain.lr=0.1``), as :func:`load_config` says it; "" when NAME=VALUE
+    reads."""
+    undashed = f"{name}={value}"
+    try:
+        parts, read = parse_override(undashed)
+        _merge(Config(), _nest(parts, read), f"command line '{undashed}'")
+    except ConfigError as exc:
+        return str(exc).removeprefix(f"command line '{undashed}': ")
+    return ""
+
+
 def parse_override(arg: str) -> tuple[list[str], Any]:
     """Split ``a.b.c=value`` into (['a','b','c'], parsed value). The value of a setting
     declared text (a name, a path, a word: ``run.name``, ``data.root``) is its exact text

@@ -600,6 +600,41 @@ def test_an_override_written_as_an_option_gets_the_override_as_the_fix(
     assert f"fix: {fix}" in err, err
 
 
+@pytest.mark.parametrize(("argv", "fix"), [
+    (["--pretrain.lrr=0.1"], "pretrain.lr=0.1"),
+    (["--pretrain.lrr", "0.1"], "pretrain.lr=0.1"),
+    (["--finetune.epoch=3", "-c", "x.yaml"], "finetune.epochs=3"),
+])
+def test_an_unknown_setting_written_as_an_option_gets_the_did_you_mean_and_the_fix(
+        argv: list[str], fix: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """``python -m drac_ssl.train --pretrain.lrr=0.1`` got argparse's bare "unrecognized
+    arguments" while ``--pretrain.lr=0.1`` got the fix, and load_config says both: the command
+    now says what is wrong without the dashes too (an unknown setting, its did-you-mean and
+    fix), before torch loads (:func:`drac_ssl.commands.refuse_train_early`)."""
+    from drac_ssl.commands import refuse_train_early
+
+    with pytest.raises(SystemExit) as stop:
+        refuse_train_early(argv)
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert f"unrecognized arguments: {argv[0]}" in err and "section.key=value, without dashes" in err, err
+    setting = argv[0].lstrip("-").partition("=")[0]
+    assert f"unknown setting '{setting}'. Did you mean '{fix.partition('=')[0]}'?" in err, err
+    assert f"fix: {fix}" in err, err
+
+
+def test_an_unknown_option_that_names_no_setting_stays_argparse_s_own_refusal(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """``--verbose`` is an option the command does not have, not a setting with dashes: argparse's
+    line, without a word on overrides."""
+    from drac_ssl.commands import train_parser
+
+    with pytest.raises(SystemExit):
+        train_parser().parse_intermixed_args(["--verbose"])
+    err = capsys.readouterr().err
+    assert "unrecognized arguments: --verbose" in err and "without dashes" not in err, err
+
+
 def test_c_twice_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     """-c a.yaml -c b.yaml read b.yaml alone, silently: one config file is read."""
     from drac_ssl.commands import train_parser
