@@ -283,7 +283,7 @@ class PretrainConfig:
     # than it saves), true | false. It pays on long runs: ~40 s to compile a ResNet-18 step once.
     compile: str = "auto"
     num_workers: int = -1  # data-loading worker processes; -1 = all cores but one
-    knn_every: int = 0  # k-NN monitor every N epochs when labels exist; 0 = off
+    knn_every: int = 0  # k-NN monitor every N epochs when labels of two grades exist (else a line says it is off); 0 = off
     knn_k: int = 20  # neighbours of the k-NN monitor (cosine similarity, weighted vote: Wu et al. 2018)
     # the k-NN monitor scores at most this many images of each labelled split (train and
     # test): images i * n // knn_limit for i = 0..knn_limit-1, evenly spaced in the split's

@@ -38,7 +38,9 @@ package's training engine (:class:`drac_ssl.engine.Engine`), shared with UMM:
     monitors' plot: the epochs are read against it; an untrained ResNet already scores far
     above chance); ``pretrain.knn_limit=N`` scores
     only images ``i * n // N`` (i = 0..N-1) of each labelled split (:func:`knn_subset`), said
-    on the console and in ``metadata.json`` (``knn_monitor``);
+    on the console and in ``metadata.json`` (``knn_monitor``); asked for where it cannot run
+    (fewer than two grades among the graded images, or no labels), it is off and one console
+    line says why (:attr:`PretrainData.knn_off`);
 * weights kept: ``checkpoints/last.pt``, ``checkpoints/best.pt`` (lowest epoch loss,
   exported as ``vicreg_model.safetensors``) and ``checkpoints/monitor_peak.pt`` (the epoch
   of the highest ``rate_reduction_last``, written when it is measured: the early-stopped
@@ -128,6 +130,10 @@ class PretrainData:
     knn_train: tuple[np.ndarray, np.ndarray] | None = None
     knn_test: tuple[np.ndarray, np.ndarray] | None = None
     facts: dict[str, Any] | None = None
+    knn_off: str = ""
+    """Why the k-NN monitor ``pretrain.knn_every`` asks for cannot run on these images (no
+    image graded, one grade only, no labels), said once on the console by :func:`run`; ""
+    when it runs or was not asked for."""
 
     @property
     def channels(self) -> int:
@@ -184,7 +190,13 @@ def load_pretrain_data(cfg: Config, data_dir: Path | None) -> PretrainData:
         splits = f"{splits}{pool}, no labels{left_out}"
         knn_train = knn_test = None
         labelled = [r for r in rows if r["grade"] is not None]
-        if cfg.pretrain.knn_every and len({r["grade"] for r in labelled}) > 1:
+        grades = {r["grade"] for r in labelled}
+        knn_off = ""
+        if cfg.pretrain.knn_every and len(grades) < 2:  # a k-NN accuracy needs two grades
+            knn_off = ("no image is graded" if not labelled else
+                       f"the graded images all have one grade ({len(labelled)} of grade {next(iter(grades))})")
+            knn_off += "; it needs graded images of two grades at least"
+        elif cfg.pretrain.knn_every:
             test_idx = np.array([r["cache_index"] for r in labelled if r["fold"] == 0])
             train_idx = np.array([r["cache_index"] for r in labelled if r["fold"] != 0])
             grade = {r["cache_index"]: r["grade"] for r in labelled}
@@ -201,9 +213,12 @@ def load_pretrain_data(cfg: Config, data_dir: Path | None) -> PretrainData:
             knn_train=knn_train,
             knn_test=knn_test,
             facts=facts.to_dict(),
+            knn_off=knn_off,
         )
     train = load_generic(cfg.data.dataset, cfg.data.root, "train", cache_dir=default_cache_dir())
     knn_train = knn_test = None
+    knn_off = (f"the {cfg.data.dataset} train split has no labels"
+               if cfg.pretrain.knn_every and train.labels is None else "")
     if cfg.pretrain.knn_every and train.labels is not None:
         test = load_generic(cfg.data.dataset, cfg.data.root, "test", cache_dir=default_cache_dir())
         knn_train = (train.images, train.labels)
@@ -213,6 +228,7 @@ def load_pretrain_data(cfg: Config, data_dir: Path | None) -> PretrainData:
         description=f"{cfg.data.dataset} train split ({len(train.images)} images) from {cfg.data.root}",
         knn_train=knn_train,
         knn_test=knn_test,
+        knn_off=knn_off,
     )
 
 
@@ -731,6 +747,8 @@ def run(cfg: Config, run_dir: str | Path, data: PretrainData | None = None,
     feed = TwoViewFeed(data.images, cfg, device, dist)
     knn = None  # built once: the labelled images go to the device here, not every monitor epoch
     knn_scope: dict[str, int] | None = None  # what pretrain.knn_limit kept (None: every image)
+    if pc.knn_every and data.knn_off and dist.is_main:
+        print(f"[pretrain] k-NN monitor off (pretrain.knn_every={pc.knn_every}): {data.knn_off}")
     if pc.knn_every and data.knn_train is not None and data.knn_test is not None and dist.is_main:
         knn_train = knn_subset(*data.knn_train, pc.knn_limit)
         knn_test = knn_subset(*data.knn_test, pc.knn_limit)

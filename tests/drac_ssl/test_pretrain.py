@@ -390,3 +390,27 @@ def test_ctrl_c_in_the_knn_monitor_keeps_the_trained_epoch(tmp_path: Path, monke
         assert a["epoch"] == b["epoch"]
         for key, value in a["model"].items():
             assert torch.equal(value, b["model"][key]), (name, key)
+
+
+@pytest.mark.parametrize(("n_train", "why"), [
+    (0, "no image is graded"),
+    (1, "the graded images all have one grade"),
+])
+def test_a_knn_monitor_asked_for_without_two_grades_says_it_is_off_and_why(
+        tmp_path: Path, n_train: int, why: str, capsys) -> None:
+    """pretrain.knn_every=1 on an ingest whose graded images have fewer than two grades: the
+    k-NN monitor (which needs two) turned itself off without a word; one line now says so."""
+    from tests.drac_ssl.fake_ingest import SOURCE_SIZE, make_fake_ingest
+
+    data_dir = make_fake_ingest(tmp_path / "in", n_train=n_train, n_test=8)
+    cfg = tiny_config(**{"pretrain.epochs": "1", "pretrain.knn_every": "1",
+                         "pretrain.augment.source_size": str(SOURCE_SIZE)})
+    data = pretrain.load_pretrain_data(cfg, data_dir)
+    assert data.knn_train is None and data.knn_off.startswith(why), data.knn_off
+    pretrain.run(cfg, tmp_path / "run", data=data)
+    out = capsys.readouterr().out
+    assert f"[pretrain] k-NN monitor off (pretrain.knn_every=1): {why}" in out, out
+    # not asked for: nothing said
+    quiet = pretrain.load_pretrain_data(tiny_config(**{"pretrain.augment.source_size": str(SOURCE_SIZE)}),
+                                        data_dir)
+    assert quiet.knn_off == ""
