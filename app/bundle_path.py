@@ -20,19 +20,24 @@ class NoBundleError(FileNotFoundError):
     """No model bundle where one was expected; the message says how to make one."""
 
 
-def make_bundle_hint(runs_dir: Path) -> str:
-    """The commands that produce a bundle (and one for an untrained demo bundle)."""
+def make_bundle_hint(runs_dir: Path, command: str | None = None) -> str:
+    """The commands that produce a bundle (and one for an untrained demo bundle), the app's
+    own named ``command`` (default: as it was run, ``drac-ssl-app`` or ``python -m app``:
+    :func:`drac_ssl.starting.command_name`, as its ``--help`` does)."""
+    from drac_ssl.starting import command_name  # stdlib only: no training code for the app
+
+    app = command or command_name("drac-ssl-app", "app")
     return (
         f"No model bundle found under {runs_dir}/ (a bundle is RUN/bundle/metadata.json).\n"
-        f"If your runs are elsewhere (run.out_dir=...): python -m app --runs-dir THAT_FOLDER, "
-        f"or python -m app --bundle THAT_FOLDER/NAME/bundle\n"
+        f"If your runs are elsewhere (run.out_dir=...): {app} --runs-dir THAT_FOLDER, "
+        f"or {app} --bundle THAT_FOLDER/NAME/bundle\n"
         f"Otherwise make one with the pipeline, e.g.\n"
         f"  python -m drac_ssl.train                      # CPU demo on phantom data, all stages\n"
         f"  python -m drac_ssl.train -c configs/drac.yaml data.root=/path/to/DRAC "
         f"run.stages=[ingest,pretrain,umm,finetune,export]\n"
-        f"then serve it:  python -m app --bundle runs/NAME/bundle\n"
+        f"then serve it:  {app} --bundle runs/NAME/bundle\n"
         f"(or, to try the interface only, an untrained demo bundle: "
-        f"python -m app.demo_bundle runs/demo && python -m app --bundle runs/demo/bundle)")
+        f"python -m app.demo_bundle runs/demo && {app} --bundle runs/demo/bundle)")
 
 
 def find_newest_bundle(runs_dir: str | os.PathLike[str] = "runs") -> Path:

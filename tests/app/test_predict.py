@@ -656,6 +656,25 @@ def test_cli_without_bundle_says_how_to_make_one(tmp_path: Path,
     assert "No model bundle found" in err and "python -m drac_ssl.train" in err
 
 
+def test_the_no_bundle_hint_names_the_command_that_was_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Run as the installed drac-ssl-app, the hint still told "python -m app --runs-dir ...":
+    it now names the program run, as --help does (drac_ssl.starting.command_name)."""
+    import sys
+
+    from app.__main__ import main
+
+    monkeypatch.setattr(sys, "argv", ["/venv/bin/drac-ssl-app"])
+    assert main(["--runs-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "drac-ssl-app --runs-dir THAT_FOLDER" in err and "drac-ssl-app --bundle runs/NAME/bundle" in err, err
+    assert "python -m app " not in err, err
+    monkeypatch.setattr(sys, "argv", ["/repo/app/__main__.py"])
+    assert main(["--runs-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "python -m app --runs-dir THAT_FOLDER" in err and "drac-ssl-app" not in err, err
+
+
 @pytest.mark.parametrize(("option", "value", "allowed"), [
     ("--max-megapixels", "inf", "a number > 0"), ("--max-megapixels", "nan", "a number > 0"),
     ("--max-size-mb", "nan", "a number > 0"), ("--max-megapixels", "0", "a number > 0"),
