@@ -516,24 +516,25 @@ def variant_lines(run_dir: str | os.PathLike[str], variant: str, bundle_dir: Pat
 # Command line
 
 
-def _flagged_line(flags: np.ndarray | None, cases: Sequence[str], what: str, after: str,
+def _flagged_line(flags: np.ndarray | None, cases: Sequence[str], what: str, after: tuple[str, str],
                   verbs: tuple[str, str] = ("is", "are")) -> str:
     """``"<k> of the <n> image(s) is/are <what>: a.png, b.png (at most 10 named). <after>"``
-    (``verbs``: the singular and plural verb before ``what``), or "" when no case is flagged
-    (or ``flags`` is None)."""
+    (``verbs`` and ``after``: the singular and the plural, for one flagged image and for
+    several), or "" when no case is flagged (or ``flags`` is None)."""
     if flags is None or not flags.any():
         return ""
     flagged = [c for c, f in zip(cases, flags, strict=True) if f]
     shown = ", ".join(flagged[:10]) + (f" and {len(flagged) - 10} more" if len(flagged) > 10 else "")
-    verb = verbs[0] if len(flagged) == 1 else verbs[1]
-    return f"{len(flagged)} of the {len(cases)} image(s) {verb} {what}: {shown}. {after}"
+    one = len(flagged) == 1
+    return f"{len(flagged)} of the {len(cases)} image(s) {verbs[not one]} {what}: {shown}. {after[not one]}"
 
 
 def _blank_line(blank: np.ndarray, cases: Sequence[str]) -> str:
     """The line naming the blank or near-constant images (graded, so that a submission lists
     every case, but with nothing to grade)."""
-    return _flagged_line(blank, cases, "blank or near-constant", "There is nothing to grade in "
-                         "them; their rows are in the CSV only so that it lists every case.")
+    return _flagged_line(blank, cases, "blank or near-constant", (
+        "There is nothing to grade in it; its row is in the CSV only so that it lists every case.",
+        "There is nothing to grade in them; their rows are in the CSV only so that it lists every case."))
 
 
 def _noise_line(noise: np.ndarray, cases: Sequence[str]) -> str:
@@ -542,12 +543,14 @@ def _noise_line(noise: np.ndarray, cases: Sequence[str]) -> str:
     submission lists every case, but their grades mean nothing."""
     from data_prep.validate import NOISE_CORRELATION, NOISE_MEASURED
 
-    return _flagged_line(
-        noise, cases, "random noise",
-        f"Their neighbouring pixels are unrelated (adjacent-pixel correlation at or below "
-        f"{NOISE_CORRELATION}; {NOISE_MEASURED}), so their grades mean nothing; their rows are in the CSV only so that it "
-        f"lists every case. Check each file: if it should be a real image, it is damaged (copy or "
-        f"export it again); the app refuses it.", verbs=("looks like", "look like"))
+    measured = f"(adjacent-pixel correlation at or below {NOISE_CORRELATION}; {NOISE_MEASURED})"
+    check = "if it should be a real image, it is damaged (copy or export it again); the app refuses it."
+    return _flagged_line(noise, cases, "random noise", (
+        f"Its neighbouring pixels are unrelated {measured}, so its grade means nothing; its row is in "
+        f"the CSV only so that it lists every case. Check the file: {check}",
+        f"Their neighbouring pixels are unrelated {measured}, so their grades mean nothing; their rows "
+        f"are in the CSV only so that it lists every case. Check each file: {check}"),
+        verbs=("looks like", "look like"))
 
 
 def _copies_line(files: Sequence[Path]) -> str:
@@ -633,8 +636,11 @@ def _unlike_line(flags: np.ndarray | None, cases: Sequence[str]) -> str:
     """The line naming the images the bundle's out-of-distribution check flags
     (:func:`drac_ssl.grading.predict.grade_images`); ``flags`` None: the bundle has none."""
     return _flagged_line(flags, cases, "unlike the model's training images (its out-of-distribution "
-                         "check, see the model card)", "Their grades may mean nothing; check that "
-                         "they are the kind of image the model was trained on.")
+                         "check, see the model card)", (
+                             "Its grade may mean nothing; check that it is the kind of image the "
+                             "model was trained on.",
+                             "Their grades may mean nothing; check that they are the kind of image "
+                             "the model was trained on."))
 
 
 def list_images(folder: str | os.PathLike[str]) -> list[Path]:

@@ -2832,3 +2832,25 @@ def test_the_summary_counts_files_read_as_they_are_apart_from_conversions(
     summary = captured.out.splitlines()[0]
     assert "1 converted to the model's channels (see the warnings)" in summary, summary
     assert "1 with three identical channels, read as they are (see the warnings)" in summary, summary
+
+
+@pytest.mark.parametrize(("flags", "said", "not_said"), [
+    ([True, False, False], "There is nothing to grade in it; its row is in the CSV", "in them"),
+    ([True, True, False], "There is nothing to grade in them; their rows are in the CSV", "in it;"),
+])
+def test_the_blank_image_line_says_it_of_one_image_and_them_of_several(
+        flags: list[bool], said: str, not_said: str) -> None:
+    """One blank image of three was told "There is nothing to grade in them; their rows are in
+    the CSV": the line now speaks of one image in the singular."""
+    line = export._blank_line(np.array(flags), ["a.png", "b.png", "c.png"])
+    assert said in line and not_said not in line, line
+
+
+def test_the_noise_and_unlike_lines_speak_of_one_image_in_the_singular_too() -> None:
+    one, cases = np.array([False, True, False]), ["a.png", "b.png", "c.png"]
+    noise, unlike = export._noise_line(one, cases), export._unlike_line(one, cases)
+    assert "so its grade means nothing; its row is in the CSV" in noise and "Check the file:" in noise, noise
+    assert "Its grade may mean nothing; check that it is the kind" in unlike, unlike
+    assert "their" not in (noise + unlike).lower(), (noise, unlike)
+    several = export._noise_line(np.array([True, True, False]), cases)
+    assert "so their grades mean nothing" in several and "Check each file:" in several, several
