@@ -12,13 +12,12 @@ if __name__ == "__main__":  # Ctrl-C while torch / OpenCV load: one line, not an
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pathlib import Path
-
     from data_prep import flatten, ingest, phantom
+    from drac_ssl.starting import command_name  # stdlib only
 
-    # the installed command (drac-ssl-ingest) names itself in the usage and the fixes
-    prog = ("drac-ssl-ingest" if argv is None and Path(sys.argv[0]).name.startswith("drac-ssl-ingest")
-            else "python -m data_prep")
+    # the installed command (drac-ssl-ingest) names itself in the usage and the fixes, as
+    # drac-ssl-train and drac-ssl-app do; an argv given from Python is no console script
+    prog = command_name("drac-ssl-ingest", "data_prep") if argv is None else "python -m data_prep"
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = argparse.ArgumentParser(
         prog=prog,
