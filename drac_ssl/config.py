@@ -1240,12 +1240,20 @@ def undashed_problem(name: str, value: str) -> str:
     fix lines (``fix: pretrain.lr=0.1``), as :func:`load_config` says it; "" when NAME=VALUE
     reads."""
     undashed = f"{name}={value}"
+    exc = _undashed_error(undashed)
+    return str(exc).removeprefix(f"command line '{undashed}': ") if exc else ""
+
+
+def _undashed_error(undashed: str) -> ConfigError | None:
+    """The :class:`ConfigError` the override ``undashed`` (``pretrain.lrr=0.1``) raises when read
+    and merged onto the defaults, as its dashed spelling's (:func:`undashed_problem`,
+    :func:`_refuse_undashed`); None when it reads."""
     try:
         parts, read = parse_override(undashed)
         _merge(Config(), _nest(parts, read), f"command line '{undashed}'")
     except ConfigError as exc:
-        return str(exc).removeprefix(f"command line '{undashed}': ")
-    return ""
+        return exc
+    return None
 
 
 def parse_override(arg: str) -> tuple[list[str], Any]:
@@ -1297,15 +1305,14 @@ def _refuse_undashed(arg: str, undashed: str) -> None:
     wrong with it without them (``undashed``, ``pretrain.lrr=0.1``: an unknown setting, with
     its did-you-mean and fix, as an :class:`UnknownSettingError`) after :data:`NO_DASHES`;
     return when ``undashed`` reads."""
-    try:
-        parts, value = parse_override(undashed)
-        _merge(Config(), _nest(parts, value), f"command line '{undashed}'")
-    except ConfigError as exc:
-        said = str(exc).removeprefix(f"command line '{undashed}': ")
-        message = f"command line '{arg}': {NO_DASHES}; without them: {said}"
-        if isinstance(exc, UnknownSettingError):
-            raise UnknownSettingError(message, exc.setting, exc.meant) from None
-        raise ConfigError(message) from None
+    exc = _undashed_error(undashed)
+    if exc is None:
+        return
+    said = str(exc).removeprefix(f"command line '{undashed}': ")
+    message = f"command line '{arg}': {NO_DASHES}; without them: {said}"
+    if isinstance(exc, UnknownSettingError):
+        raise UnknownSettingError(message, exc.setting, exc.meant) from None
+    raise ConfigError(message) from None
 
 
 def _read_override_value(raw: str, tp: Any) -> Any:
