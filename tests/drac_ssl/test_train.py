@@ -710,24 +710,30 @@ def test_torchrun_with_two_processes_runs_each_stage_once_and_both_exit_0(tmp_pa
     """``torchrun --nproc_per_node=2 -m drac_ssl.train`` (what drac_ssl.distributed tells users;
     gloo on the CPU here): pretraining runs on both processes, everything else on process 0
     while the other waits or has left; one run folder, one config, one report."""
-    # 18 images, 9 per process: batches of 4, the run as test_no_argument_job_... reduces it
-    proc = _torchrun_train(tmp_path, [*REDUCED, "run.name=ddp", "run.threads=1"], timeout=900)
-    out = proc.stdout + proc.stderr
+    # 18 images, 9 per process: batches of 4, the run as test_no_argument_job_... reduces it;
+    # each process's output in its own files (on one pipe two processes' lines can interleave)
+    logs = tmp_path / "logs"
+    proc = _torchrun_train(tmp_path, [*REDUCED, "run.name=ddp", "run.threads=1"], timeout=900, log_dir=logs)
+    first, second = _rank_output(logs, 0), _rank_output(logs, 1)
+    out = proc.stdout + proc.stderr + first + second
     assert proc.returncode == 0, out[-4000:]  # torchrun: 0 only when every process exited 0
     run_dir = tmp_path / "runs" / "ddp"
     assert [p.name for p in (tmp_path / "runs").iterdir()] == ["ddp"]
     stages = json.loads((run_dir / "stages.json").read_text())
     assert list(stages) == list(train.PIPELINE) and all(s["status"] == "done" for s in stages.values())
-    for name in train.PIPELINE:  # each stage started (and finished) once
+    for name in train.PIPELINE:  # each stage started (and finished) once, said by process 0
         assert out.count(f"[train] stage {name}: starting") == 1, name
+        assert first.count(f"[train] stage {name}: starting") == 1, name
         assert out.count(f"[train] stage {name}: done") == 1, name
+        assert first.count(f"[train] stage {name}: done") == 1, name
     assert out.count("[train] run folder:") == 1 and out.count("[train] report:") == 1
+    assert first.count("[train] run folder:") == 1 and first.count("[train] report:") == 1
     console = (run_dir / "console.log").read_text()  # process 0's lines alone, once
     assert console.count("==== ") == 1 and console.count("[train] stage pretrain: starting") == 1
     assert console.count("[train] report:") == 1 and "\r" not in console
     assert len((run_dir / "invocations.jsonl").read_text().splitlines()) == 1
     # the other process pretrained with process 0, then left saying so
-    assert "[train] process 1 of 2: pretraining done" in out
+    assert "[train] process 1 of 2: pretraining done" in second and "[train] process 1 of 2" not in first
     assert (run_dir / "pretrain" / "vicreg_model.safetensors").is_file()
     for rel in ("config.yaml", "report.md", "umm/backbone.safetensors", "export/submission.csv"):
         assert (run_dir / rel).is_file(), rel
@@ -736,11 +742,16 @@ def test_torchrun_with_two_processes_runs_each_stage_once_and_both_exit_0(tmp_pa
 def test_torchrun_process_0_refused_before_pretraining_the_others_leave_too(tmp_path: Path) -> None:
     """The preflight refuses the run in process 0: the other process, waiting for its word,
     leaves with a line naming it (no hang until the process group's timeout), nothing is written."""
-    proc = _torchrun_train(tmp_path, ["run.device=cpu", "run.name=refused", "pretrain.epochs=0"], timeout=300)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode != 0
-    assert out.count("pretrain.epochs=0 (command line 'pretrain.epochs=0'): must be > 0") == 1, out[-4000:]
-    assert "[train] process 1 of 2: process 0 stopped before the pretraining (PreflightError" in out
+    # each process's output in its own files (on one pipe two processes' lines can interleave)
+    logs = tmp_path / "logs"
+    proc = _torchrun_train(tmp_path, ["run.device=cpu", "run.name=refused", "pretrain.epochs=0"], timeout=300,
+                           log_dir=logs)
+    first, second = _rank_output(logs, 0), _rank_output(logs, 1)
+    out = proc.stdout + proc.stderr + first + second
+    assert proc.returncode != 0, out[-4000:]
+    refusal = "pretrain.epochs=0 (command line 'pretrain.epochs=0'): must be > 0"
+    assert out.count(refusal) == 1 and first.count(refusal) == 1, out[-4000:]
+    assert "[train] process 1 of 2: process 0 stopped before the pretraining (PreflightError" in second, out[-4000:]
     assert not (tmp_path / "runs").exists()
 
 
