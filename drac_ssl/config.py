@@ -607,6 +607,38 @@ def _null_path_text(where: str, key: str) -> str:
             f"{EMPTY_PATH_MEANS[key]})")
 
 
+EMPTY_TEXT_MEANS = {"data.patient_column": ("no patient column (the patients the layout names itself "
+                                             "where it does, else folds not grouped by patient)",
+                                             "the CSV's patient column, e.g. patient_id"),
+                    "data.channels": ("the layout's (1 for DRAC and a plain folder, auto for the fundus "
+                                      "layouts)", "auto, 1 or 3")}
+"""The other text settings whose empty value means something, what it means and the values to
+write instead: written as YAML's none in a config file (``patient_column: ~``), they are refused
+(:func:`_null_text_text`) as the paths of :data:`EMPTY_PATH_MEANS` are, with the empty value
+asked for in so many words (``patient_column: ""``) as one fix."""
+
+
+def _null_text_text(where: str, key: str, fixes: FixBase | None = None) -> str:
+    """The error of a text setting outside :data:`NO_VALUE_WORDS_REFUSED` that YAML read as none
+    (``image_column: ~``, ``layout: null``, nothing after the colon) in a config file, and the
+    fix in the file's words: for one of :data:`EMPTY_TEXT_MEANS` what its empty value means and
+    ``name: ""`` for it, else the default (or the ``-c`` file's value: :func:`fallback`) and the
+    setting's choices where it has some (the setting has no empty value: YAML's none was read as
+    "" before, silently)."""
+    name = key.rsplit(".", 1)[-1]
+    head = f"{where}: '{key}' has no value: YAML reads ~, null and nothing after the colon as none"
+    if key in EMPTY_TEXT_MEANS:
+        means, values = EMPTY_TEXT_MEANS[key]
+        return (f"{head}, and an empty {key} means {means}.\n  fix: {name}: {values} (or {name}: \"\" "
+                f"for {means.split(' (')[0]})")
+    value, words = fallback(key, fixes)
+    choices = [c for c in _CHOICES.get(key, ()) if c]
+    listed = f"; one of {', '.join(choices)}" if choices else ""
+    left_out = ", as when the line is left out)" if words == "the default" else "), or leave the line out for the default"
+    return (f"{head}, not as text, and {key} has no empty value.\n  fix: {name}: {_as_text(value)} "
+            f"({words}{listed}{left_out}")
+
+
 def _null_item_text(where: str, key: str, i: int) -> str:
     """The error of item ``i`` of the list of text settings ``key`` that YAML read as none
     (``unlabelled: [~]``, ``grades: [null, x]``, an empty ``-``), and the fix in the file's
@@ -732,7 +764,7 @@ def _coerce(value: Any, tp: Any, where: str, key: str, fixes: FixBase | None = N
         if value is None:
             if key in NO_VALUE_WORDS_REFUSED:  # an empty value that means something: asked for as ""
                 raise ConfigError(_null_path_text(where, key))
-            return ""
+            raise ConfigError(_null_text_text(where, key, fixes))  # none is no text: not read as ""
         if isinstance(value, bool):  # YAML's true/false for a setting that also takes words
             return "true" if value else "false"
         if isinstance(value, (dict, list)):

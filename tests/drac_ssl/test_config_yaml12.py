@@ -501,3 +501,78 @@ def test_one_item_typed_without_brackets_is_a_list_of_that_text(override: str, s
     assert get(load_config(None, [override]), setting) == items
     bracketed = f"{override.split('=', 1)[0]}=[{override.split('=', 1)[1]}]"
     assert get(load_config(None, [bracketed]), setting) == items
+
+
+def _text_settings() -> list[str]:
+    """Every text setting (type ``str``) of the configuration, dotted."""
+    import dataclasses
+
+    from drac_ssl.config import Config
+
+    def walk(section: object, prefix: str) -> list[str]:
+        found = []
+        for f in dataclasses.fields(section):  # type: ignore[arg-type]
+            value = getattr(section, f.name)
+            if dataclasses.is_dataclass(value):
+                found += walk(value, f"{prefix}{f.name}.")
+            elif isinstance(value, str):
+                found.append(f"{prefix}{f.name}")
+        return found
+    return walk(Config(), "")
+
+
+def _yaml_block_of(dotted: str, written: str) -> str:
+    """``a.b.c`` as a YAML block with ``c: written`` on its last line."""
+    parts = dotted.split(".")
+    return "".join(f"{'  ' * i}{part}:\n" for i, part in enumerate(parts[:-1])) + \
+        f"{'  ' * (len(parts) - 1)}{parts[-1]}: {written}\n"
+
+
+@pytest.mark.parametrize("written", ["~", "null"])
+@pytest.mark.parametrize("setting", _text_settings())
+def test_no_text_setting_written_as_yaml_null_in_a_file_silently_becomes_empty(
+        tmp_path: Path, setting: str, written: str) -> None:
+    """A review: 'image_column: ~' in a config file became '' without a word (data.layout: ~ was
+    then refused as "data.layout='' is not one of ..." with no file or line). Every text
+    setting written as YAML's none is refused with the file, its line and a fix; where the
+    empty value means something (data.patient_column, data.channels, the paths, run.name) the
+    message says what."""
+    path = tmp_path / "c.yaml"
+    block = _yaml_block_of(setting, written)
+    path.write_text(block, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    line = block.count("\n")
+    assert message.startswith(f"{path}:{line}: '{setting}' has no value: YAML reads ~, null and nothing "
+                              "after the colon as none"), message
+    name = setting.rsplit(".", 1)[-1]
+    assert f"\n  fix: {name}: " in message, message
+    _, _, problems = preflight.read_config(path)
+    assert len(problems) == 1 and f"'{setting}' has no value" in problems[0].line
+
+
+@pytest.mark.parametrize("setting, means", [("data.patient_column", "no patient column"),
+                                            ("data.channels", "the layout's")])
+def test_a_text_setting_whose_empty_value_means_something_says_what_when_written_as_null(
+        tmp_path: Path, setting: str, means: str) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(_yaml_block_of(setting, "~"), encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    name = setting.rsplit(".", 1)[-1]
+    assert f"an empty {setting} means {means}" in message and f'{name}: ""' in message, message
+    # the empty value, asked for in so many words, is read
+    path.write_text(_yaml_block_of(setting, '""'), encoding="utf-8")
+    assert load_config(path).data.patient_column == "" and load_config(path).data.channels == ""
+
+
+def test_a_choice_setting_written_as_null_is_offered_its_choices(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("data:\n  dataset: drac\n  layout: null\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}:3: 'data.layout' has no value"), message
+    assert "\n  fix: layout: auto (the default; one of auto, drac, plain," in message, message
