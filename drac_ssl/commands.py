@@ -67,10 +67,16 @@ def option_override_fix(extras: list[str], argv: list[str]) -> str:
     with the fix: for each unrecognised ``--NAME=VALUE`` or ``--NAME VALUE`` whose NAME is a
     setting (or the last part of some, :func:`drac_ssl.config.settings_named`) the override(s)
     it meant (``pretrain.lr=0.1 or finetune.lr=0.1``); for one whose NAME is written
-    ``section.key`` but is no setting (``--pretrain.lrr=0.1``), what is wrong with it without
+    ``section.key`` but is no setting (``--pretrain.lrr=0.1``), or without a section but close
+    to a setting's name (``--lrr=0.1``: :func:`drac_ssl.config.close_setting_name`), what is wrong with it without
     the dashes, as :func:`drac_ssl.config.load_config` says it (its did-you-mean and fix,
     :func:`drac_ssl.config.undashed_problem`); "" when none names a setting (``--verbose``)."""
-    from drac_ssl.config import NO_DASHES, undashed_overrides, undashed_problem  # PyYAML only
+    from drac_ssl.config import (  # PyYAML only
+        NO_DASHES,
+        close_setting_name,
+        undashed_overrides,
+        undashed_problem,
+    )
 
     fixes, problems = [], []
     for i, word in enumerate(argv):
@@ -83,7 +89,8 @@ def option_override_fix(extras: list[str], argv: list[str]) -> str:
         meant = undashed_overrides(name, value)
         if meant:
             fixes.append(meant)
-        elif "." in name and (problem := undashed_problem(name, value)):
+        elif ("." in name or close_setting_name(name.replace("-", "_"))) and (
+                problem := undashed_problem(name, value)):  # --pretrain.lrr, --lrr: not --verbose
             problems.append(f"'{word}' without them: {problem}")
     if not fixes and not problems:
         return ""

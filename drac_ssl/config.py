@@ -780,6 +780,31 @@ def close_match(word: Any, names: Sequence[str]) -> str:
     return found[0] if found else ""
 
 
+CLOSE_NAME_CUTOFF = 0.8
+"""How close (difflib's ratio) a name typed without its section must be to a setting's name to be
+offered as meant (``lrr`` -> ``lr``, ``epoch`` -> ``epochs``): stricter than a name within its
+section (:func:`close_match`), as it is compared with every section's names and an option the
+command does not have (``--version``, ``--out``) should stay argparse's own refusal."""
+
+
+def _setting_names(base: Any) -> list[str]:
+    """The last parts of every setting of dataclass ``base``, each once, in the sections' order."""
+    found: list[str] = []
+    for f in dataclasses.fields(base):
+        value = getattr(base, f.name)
+        for name in (_setting_names(value) if dataclasses.is_dataclass(value) else [f.name]):
+            if name not in found:
+                found.append(name)
+    return found
+
+
+def close_setting_name(word: str) -> str:
+    """The name of a setting, in any section, closest in spelling to ``word`` (``lrr`` -> ``lr``,
+    ``num_worker`` -> ``num_workers``; :data:`CLOSE_NAME_CUTOFF`), or "" when none is close."""
+    found = difflib.get_close_matches(word, _setting_names(Config()), n=1, cutoff=CLOSE_NAME_CUTOFF)
+    return found[0] if found else ""
+
+
 def _settings_ending(base: Any, last: str, prefix: str = "") -> list[str]:
     """The dotted settings of dataclass ``base`` whose last part is ``last``, in the order
     of the sections (``epochs`` -> pretrain.epochs, umm.epochs, finetune.epochs)."""
@@ -944,6 +969,8 @@ def _merge(base: Any, updates: dict[str, Any], where: str, prefix: str = "",
             leaf = (rest or str(key)).rsplit(".", 1)[-1] if rest or not isinstance(value, dict) else ""
             elsewhere = [m for m in _settings_ending(Config(), leaf) if m not in meant] if leaf else []
             meant = meant + elsewhere if rest else elsewhere + meant
+            if not meant and leaf:  # lrr, epoch: a misspelt name, every section's setting of the closest
+                meant = _settings_ending(Config(), close_setting_name(leaf))
             said = ", ".join(repr(m) for m in meant[:-1]) + " or " * (len(meant) > 1)
             hint = f" Did you mean {said}{meant[-1]!r}?" if meant else ""
             raise UnknownSettingError(

@@ -905,3 +905,56 @@ def test_an_option_override_copies_and_pickles_with_its_typed_words() -> None:
     for again in (copy.copy(word), copy.deepcopy(word), pickle.loads(pickle.dumps(word)),
                   copy.deepcopy([word])[0]):
         assert isinstance(again, OptionOverride) and again == "run.threads=2" and again.typed == "--threads 2"
+
+
+@pytest.mark.parametrize(("argv", "meant", "fix"), [
+    (["--lrr=0.1"], ("pretrain.lr", "finetune.lr"), "pretrain.lr=0.1 or finetune.lr=0.1"),
+    (["--lrr", "0.1", "-c", "x.yaml"], ("pretrain.lr", "finetune.lr"), "pretrain.lr=0.1 or finetune.lr=0.1"),
+    (["--epoch=3"], ("pretrain.epochs", "umm.epochs", "finetune.epochs"),
+     "pretrain.epochs=3, umm.epochs=3 or finetune.epochs=3"),
+    (["--seeds=3"], ("finetune.seed", "run.seed"), "finetune.seed=3 or run.seed=3"),
+    (["--num_worker=2"], ("pretrain.num_workers",), "pretrain.num_workers=2"),
+])
+def test_a_misspelt_setting_without_a_section_written_as_an_option_gets_the_settings_it_could_mean(
+        argv: list[str], meant: tuple[str, ...], fix: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: ``--pretrain.lrr=0.1`` got a did-you-mean and a fix, ``--lrr=0.1`` argparse's
+    bare "unrecognized arguments" (and ``lrr=0.1`` no did-you-mean): a name without a section
+    close to a setting's (difflib, cutoff 0.8) now names every setting of that name, in every
+    section, with the overrides as the fix."""
+    from drac_ssl.commands import refuse_train_early
+    from drac_ssl.config import UnknownSettingError
+
+    with pytest.raises(SystemExit) as stop:
+        refuse_train_early(argv)
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert f"unrecognized arguments: {argv[0]}" in err and "section.key=value, without dashes" in err, err
+    name = argv[0].lstrip("-").partition("=")[0]
+    said = ", ".join(repr(m) for m in meant[:-1]) + " or " * (len(meant) > 1) + repr(meant[-1])
+    assert f"unknown setting '{name}'. Did you mean {said}?" in err, err
+    assert f"fix: {fix}" in err, err
+    value = fix.split("=")[1].split()[0].rstrip(",")
+    with pytest.raises(UnknownSettingError) as caught:  # the same override typed without dashes
+        load_config(None, [f"{name}={value}"])
+    assert caught.value.meant == meant and str(caught.value).endswith(f"\n  fix: {fix}"), str(caught.value)
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["--out=runs"], ["--quiet"]])
+def test_an_option_not_close_to_a_setting_stays_argparse_s_own_refusal(
+        argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    from drac_ssl.commands import train_parser
+
+    with pytest.raises(SystemExit):
+        train_parser().parse_intermixed_args(argv)
+    err = capsys.readouterr().err
+    assert f"unrecognized arguments: {argv[0]}" in err and "without dashes" not in err, err
+
+
+def test_the_train_command_s_own_options_still_work(capsys: pytest.CaptureFixture[str]) -> None:
+    from drac_ssl.commands import train_parser
+
+    parsed = train_parser().parse_intermixed_args(["-c", "x.yaml", "--threads", "2", "pretrain.lr=0.1"])
+    assert str(parsed.config) == "x.yaml" and parsed.threads == 2 and parsed.overrides == ["pretrain.lr=0.1"]
+    with pytest.raises(SystemExit) as stop:
+        train_parser().parse_intermixed_args(["--help"])
+    assert stop.value.code == 0 and "--threads" in capsys.readouterr().out
