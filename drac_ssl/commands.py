@@ -24,7 +24,7 @@ from typing import Any
 
 from drac_ssl.starting import command_name  # re-exported: stdlib only, for the app too
 
-__all__ = ["DEFAULT_N_BOOT", "SCORE_ONLY_OPTIONS", "OneConfig", "OverrideParser", "check_arguments_problem",
+__all__ = ["DEFAULT_N_BOOT", "SCORE_ONLY_OPTIONS", "OneConfig", "OverrideParser", "ascii_int", "check_arguments_problem",
            "command_name", "compare_parser", "export_parser", "option_override_fix", "report_parser",
            "refuse_train_early", "score_arguments_problem", "train_command", "train_overrides",
            "train_parser"]
@@ -46,6 +46,26 @@ class OneConfig(argparse.Action):
                          f"file is read.\n  fix: give one -c FILE and the other's settings as "
                          f"section.key=value overrides (or copy them into the file)")
         setattr(namespace, self.dest, values)
+
+
+def ascii_int(option: str) -> Any:
+    """The ``type=`` of the integer option ``option`` (``--threads``): ``int()`` of its word in
+    ASCII digits alone, with its sign. Python's ``int()`` reads any Unicode decimal digit
+    (``٣``, ``３``: 3) where the settings, read as YAML 1.2, take ASCII ones
+    (:func:`drac_ssl.config._ascii_only`): such a word is refused with the ASCII digits as the
+    fix (``fix: --threads 3``); any other that is no integer gets argparse's own "invalid int"."""
+    def read(word: str) -> int:
+        if not word.isascii():
+            digits = "".join(str(int(c)) if c.isdecimal() and not c.isascii() else c for c in word.strip())
+            try:
+                fix = f"\n  fix: {option} {int(digits)}" if digits.isascii() else ""
+            except ValueError:
+                fix = ""
+            raise argparse.ArgumentTypeError(f"{word!r} is not an integer: write it in ASCII digits "
+                                             f"(0-9), as every number setting is{fix}")
+        return int(word)
+    read.__name__ = "int"  # argparse's "invalid int value: 'x'" for any other word
+    return read
 
 
 class OverrideParser(argparse.ArgumentParser):
@@ -117,7 +137,7 @@ def train_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-c", "--config", default=None, action=OneConfig,
                         help=f"YAML config, once (default: {default.relative_to(default.parents[1])})")
-    parser.add_argument("--threads", type=int, default=None, metavar="N",
+    parser.add_argument("--threads", type=ascii_int("--threads"), default=None, metavar="N",
                         help="CPU threads (torch, OpenCV); same as run.threads=N; 0 = the "
                              "default policy: half the cores, 1..4 (drac_ssl.runtime)")
     parser.add_argument("overrides", nargs="*", help="section.key=value overrides")
@@ -209,7 +229,7 @@ def export_parser() -> argparse.ArgumentParser:
                         help="with --check: the run folder (or its data/ folder, or manifest.csv) "
                              "whose test cases and grade scale the submission must match; for "
                              "test images without a folder (RetinaMNIST's .npz)")
-    parser.add_argument("--grades", type=int, default=None, metavar="K",
+    parser.add_argument("--grades", type=ascii_int("--grades"), default=None, metavar="K",
                         help="with --check: the number of grades (default: the manifest's, else "
                              "the header's width: case,class and K columns P<n>); with --score: "
                              "the submission's number of grades (default: its header's width)")
@@ -247,7 +267,7 @@ def export_parser() -> argparse.ArgumentParser:
                         help="flip test-time augmentation (4 flips per image) on or off; default: "
                              "as the bundle's cross-validated figures were measured (finetune.tta)")
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto")
-    parser.add_argument("--threads", type=int, default=0, metavar="N",
+    parser.add_argument("--threads", type=ascii_int("--threads"), default=0, metavar="N",
                         help="CPU threads (torch, OpenCV); 0 = the default policy: half the "
                              "cores, 1..4 (drac_ssl.runtime)")
     return parser
@@ -357,7 +377,7 @@ def compare_parser() -> argparse.ArgumentParser:
                         help="also each run minus the first, variant by variant, with a paired "
                              "bootstrap CI on the out-of-fold images both scored: did the changed "
                              "settings help? (seconds per variant)")
-    parser.add_argument("--n-boot", type=int, default=None, metavar="N",
+    parser.add_argument("--n-boot", type=ascii_int("--n-boot"), default=None, metavar="N",
                         help="recompute every paired difference with N bootstrap resamples (seed 0; "
                              "of the patients, each with all its images, when the run's "
                              "data/manifest.csv names them, else of the images); "

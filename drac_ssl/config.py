@@ -19,6 +19,7 @@ import re
 import shlex
 import types
 import typing
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -676,8 +677,37 @@ def _no_underscores(value: Any, where: str, key: str, kind: str, fixes: FixBase 
     if not (isinstance(value, str) and "_" in value):
         return
     digits = value.strip().replace("_", "")
-    number = yaml12_number(digits)
-    why = ": YAML 1.2 writes numbers without '_'" if number is not None else ""
+    _refuse_number_text(value, digits, "without '_'", where, key, kind, fixes)
+
+
+def _ascii_digits(text: str) -> str:
+    """``text`` with each Unicode decimal digit that is not ASCII (Arabic-Indic ``٣``, full-width
+    ``３``) as its ASCII digit (``3``); any other character kept."""
+    return "".join(str(unicodedata.decimal(c)) if not c.isascii() and unicodedata.decimal(c, None) is not None
+                   else c for c in text)
+
+
+def _ascii_only(value: Any, where: str, key: str, kind: str, fixes: FixBase | None = None) -> None:
+    """A ConfigError for a number setting's text holding a character that is not ASCII: Python's
+    ``float()`` and ``int()`` read any Unicode decimal digit (``٣``, ``３``: 3) and Unicode spaces,
+    but YAML 1.2's core schema, whose numbers the config follows (:func:`yaml12_number`), writes
+    numbers in ASCII alone. Where the text with its digits made ASCII is a number the error says
+    why and offers those digits where they fit the setting (:func:`_no_underscores`' rule), else
+    the setting's default (or the ``-c`` file's value)."""
+    if not (isinstance(value, str) and not value.isascii()):
+        return
+    _refuse_number_text(value, _ascii_digits(value.strip()), "in ASCII digits (0-9)", where, key, kind, fixes)
+
+
+def _refuse_number_text(value: str, digits: str, how: str, where: str, key: str, kind: str,
+                        fixes: FixBase | None = None) -> None:
+    """Raise the ConfigError of number setting ``key`` given the text ``value``, which Python reads
+    as a number and YAML 1.2 does not: where ``digits`` (the text as YAML 1.2 writes it) is a
+    number, why (``YAML 1.2 writes numbers HOW``) and ``digits`` as the fix when it fits the
+    setting (an integer for an integer setting, inside its range: :data:`NUMBER_RANGES`; not a
+    list's item), else the setting's default (or the ``-c`` file's value)."""
+    number = yaml12_number(digits) if digits.isascii() else None
+    why = f": YAML 1.2 writes numbers {how}" if number is not None else ""
     r = NUMBER_RANGES.get(key)
     fits = (number is not None and "[" not in key and math.isfinite(number)
             and (kind != "an integer" or float(number).is_integer()) and (r is None or r.holds(number)))
@@ -739,6 +769,7 @@ def _coerce(value: Any, tp: Any, where: str, key: str, fixes: FixBase | None = N
         if isinstance(value, bool) or not isinstance(value, (int, str, float)):
             raise ConfigError(f"{where}: '{key}' must be an integer, got {value!r}.{_default_fix(key, fixes, value)}")
         _no_underscores(value, where, key, "an integer", fixes)
+        _ascii_only(value, where, key, "an integer", fixes)
         try:
             as_float = float(value)
         except ValueError:  # '1:40', '0b101': YAML 1.1's numbers are text under 1.2
@@ -753,6 +784,7 @@ def _coerce(value: Any, tp: Any, where: str, key: str, fixes: FixBase | None = N
         if isinstance(value, bool):
             raise ConfigError(f"{where}: '{key}' must be a number, got {value!r}.{_default_fix(key, fixes, value)}")
         _no_underscores(value, where, key, "a number", fixes)
+        _ascii_only(value, where, key, "a number", fixes)
         try:
             number = float(value)
         except (TypeError, ValueError):

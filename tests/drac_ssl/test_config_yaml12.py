@@ -576,3 +576,51 @@ def test_a_choice_setting_written_as_null_is_offered_its_choices(tmp_path: Path)
     message = str(caught.value)
     assert message.startswith(f"{path}:3: 'data.layout' has no value"), message
     assert "\n  fix: layout: auto (the default; one of auto, drac, plain," in message, message
+
+
+@pytest.mark.parametrize("key, written, kind, digits", [
+    ("epochs", "٣", "an integer", "3"),  # Arabic-Indic
+    ("epochs", "３", "an integer", "3"),  # full-width
+    ("epochs", "１０", "an integer", "10"),
+    ("lr", "٠.٥", "a number", "0.5"),
+    ("lr", "１e-３", "a number", "1e-3"),
+])
+def test_a_number_written_in_other_than_ascii_digits_is_not_a_number(
+        tmp_path: Path, key: str, written: str, kind: str, digits: str) -> None:
+    """A review: pretrain.epochs=٣ (and ３) were read as 3: Python's float() and int() take any
+    Unicode decimal digit, while YAML 1.2's numbers are ASCII: text there, refused as 1_000 is,
+    in an override and in a config file, with the ASCII digits as the fix."""
+    first = "lr: 0.1" if key == "epochs" else "epochs: 3"
+    message, in_file = _refused_both_ways(tmp_path, "pretrain", first, key, written)
+    said = (f"'pretrain.{key}' must be {kind}, got '{written}', which is not a number: YAML 1.2 "
+            f"writes numbers in ASCII digits (0-9)")
+    assert said in message and said in in_file, (message, in_file)
+    assert message.endswith(f"\n  fix: pretrain.{key}={digits}"), message
+    assert in_file.startswith(f"{tmp_path / 'c.yaml'}:3: "), in_file
+    load_config(None, [message.split("\n  fix: ")[1]])  # the fix offered reads
+    cfg, _, problems = preflight.read_config(None, [f"pretrain.{key}={written}"])
+    assert any(said in p.what for p in problems), problems
+
+
+@pytest.mark.parametrize("override, fix", [
+    ("pretrain.epochs=٣.٥", "pretrain.epochs=100 (the default)"),  # digits, but no integer
+    ("pretrain.epochs=-٣", "pretrain.epochs=100 (the default)"),  # out of its range
+    ("data.cache_sizes=[２５６]", "data.cache_sizes=[256,512] (the default)"),  # a list's item
+])
+def test_non_ascii_digits_are_offered_in_ascii_only_where_they_fit(override: str, fix: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, [override])
+    message = str(caught.value)
+    assert "writes numbers in ASCII digits (0-9)" in message and message.endswith(f"\n  fix: {fix}"), message
+
+
+def test_threads_in_other_than_ascii_digits_is_refused_by_the_train_command(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from drac_ssl.commands import train_parser
+
+    with pytest.raises(SystemExit) as stop:
+        train_parser().parse_intermixed_args(["--threads", "３"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "--threads" in err and "'３'" in err and "ASCII digits" in err and "fix: --threads 3" in err, err
+    assert train_parser().parse_intermixed_args(["--threads", "-1"]).threads == -1
