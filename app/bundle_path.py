@@ -2,8 +2,9 @@
 or a run folder holding ``bundle/``, checked by :func:`drac_ssl.grading.bundle_folder.bundle_folder`)
 or the newest bundle under ``--runs-dir`` (:func:`find_newest_bundle`).
 
-Standard library only, so ``python -m app`` says a bundle that is not there before torch
-and gradio load (:func:`app.__main__.main`; 11-16 s of imports on the 2-core development
+Standard library only (and PyYAML, :mod:`drac_ssl.config`, for the hint of
+:func:`make_bundle_hint` when no bundle is found), so ``python -m app`` says a bundle that is
+not there before torch and gradio load (:func:`app.__main__.main`; 11-16 s of imports on the 2-core development
 machine). :mod:`app.predict` re-exports :class:`NoBundleError`, :func:`find_newest_bundle`
 and :func:`make_bundle_hint`, their home before.
 """
@@ -11,6 +12,7 @@ and :func:`make_bundle_hint`, their home before.
 from __future__ import annotations
 
 import os
+import shlex
 from pathlib import Path
 
 __all__ = ["NoBundleError", "find_newest_bundle", "make_bundle_hint"]
@@ -23,18 +25,34 @@ class NoBundleError(FileNotFoundError):
 def make_bundle_hint(runs_dir: Path, command: str | None = None) -> str:
     """The commands that produce a bundle (and one for an untrained demo bundle), the app's
     own named ``command`` (default: as it was run, ``drac-ssl-app`` or ``python -m app``:
-    :func:`drac_ssl.starting.command_name`, as its ``--help`` does)."""
+    :func:`drac_ssl.starting.command_name`, as its ``--help`` does). The training commands are
+    those that run in this install: where the package's configs are (a checkout, an editable
+    install) the no-argument demo and ``-c`` the DRAC config by a path that is there
+    (:func:`drac_ssl.config.shipped_config`: ``configs/drac.yaml`` in the checkout, its full
+    path from another folder); where they are not (a non-editable install, which ships no
+    ``configs/`` and whose train command refuses to run without ``-c``), ``-c FILE`` with a
+    config file of one's own, and why."""
+    from drac_ssl.config import NO_CONFIGS_WHY, PACKAGE_CONFIGS, shipped_config  # PyYAML, no torch
     from drac_ssl.starting import command_name  # stdlib only: no training code for the app
 
     app = command or command_name("drac-ssl-app", "app")
+    drac = shipped_config("drac.yaml")
+    stages = "data.root=/path/to/DRAC run.stages=[ingest,pretrain,umm,finetune,export]"
+    if drac is not None:
+        demo = ("  python -m drac_ssl.train                      # CPU demo on phantom data, all stages\n"
+                if (PACKAGE_CONFIGS / "default.yaml").is_file() else "")
+        train = f"{demo}  python -m drac_ssl.train -c {shlex.quote(str(drac))} {stages}\n"
+    else:
+        train = (f"  python -m drac_ssl.train -c FILE {stages}\n"
+                 f"  ({NO_CONFIGS_WHY}: FILE is a config file of your own, e.g. a copy of the "
+                 f"DRAC recipe, configs/drac.yaml of the drac_ssl checkout; or install from the "
+                 f"checkout with pip install -e .)\n")
     return (
         f"No model bundle found under {runs_dir}/ (a bundle is RUN/bundle/metadata.json).\n"
         f"If your runs are elsewhere (run.out_dir=...): {app} --runs-dir THAT_FOLDER, "
         f"or {app} --bundle THAT_FOLDER/NAME/bundle\n"
         f"Otherwise make one with the pipeline, e.g.\n"
-        f"  python -m drac_ssl.train                      # CPU demo on phantom data, all stages\n"
-        f"  python -m drac_ssl.train -c configs/drac.yaml data.root=/path/to/DRAC "
-        f"run.stages=[ingest,pretrain,umm,finetune,export]\n"
+        f"{train}"
         f"then serve it:  {app} --bundle runs/NAME/bundle\n"
         f"(or, to try the interface only, an untrained demo bundle: "
         f"python -m app.demo_bundle runs/demo && {app} --bundle runs/demo/bundle)")

@@ -1098,11 +1098,22 @@ def default_config_file(name: str = "default.yaml") -> Path:
         f"checkout), or install from the checkout with pip install -e .")
 
 
+def shipped_config(name: str = "drac.yaml") -> Path | None:
+    """The package's config ``name`` as a command can be given it here: ``configs/NAME`` when the
+    current folder has it (a checkout), else its full path in :data:`PACKAGE_CONFIGS` (an
+    editable install run from any folder); None where neither is (a non-editable install:
+    :data:`NO_CONFIGS_WHY`)."""
+    for example in (Path("configs") / name, PACKAGE_CONFIGS / name):
+        if example.is_file():
+            return example
+    return None
+
+
 def _example_config() -> str:
     """An existing config file to name in a fix, or where the configs are when none is here."""
-    for example in (Path("configs") / "drac.yaml", PACKAGE_CONFIGS / "drac.yaml"):
-        if example.is_file():
-            return f"-c {example}"
+    example = shipped_config("drac.yaml")
+    if example is not None:
+        return f"-c {example}"
     return (f"-c FILE, e.g. configs/drac.yaml in the drac_ssl checkout ({NO_CONFIGS_WHY}; "
             f"or install from the checkout with pip install -e .)")
 PATH_SETTINGS = ("data.root", "data.labels_csv", "data.unlabelled", "pretrain.backbone.weights")
