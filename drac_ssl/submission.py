@@ -532,22 +532,30 @@ def _notes_file_problem(problems: _Problems, rows: Sequence[tuple[int, list[str]
                  "or the rows by hand: a submission needs a graded row for every test image")
 
 
-SCALE_SOURCES = ("given", "header", "row", "assumed")
-"""Where :func:`_scale_of` took K from: the caller (``num_grades``), the file's header, its
-first row (data, no header), or nowhere (DRAC's 3 assumed)."""
+SCALE_SOURCES = ("given", "drac", "header", "row", "assumed")
+"""Where :func:`_scale_of` took K from: the caller (``num_grades``), DRAC's test folder
+(``--images``), the file's header, its first row (data, no header), or nowhere (DRAC's 3
+assumed)."""
 
 
-def _scale_of(rows: Sequence[tuple[int, list[str]]], num_grades: int | None) -> tuple[int, str]:
-    """(K to check against, where it came from, one of :data:`SCALE_SOURCES`): given, else
-    the width of a header shaped ``case,class,P..`` (:func:`_header_width_grades`), else the
-    first row's column count when that row is already data, else the count of a header's P
-    columns (``case,cls,P0..P4``: 5, its misnamed columns reported as the header's error),
-    else DRAC's 3, assumed."""
+def _scale_of(rows: Sequence[tuple[int, list[str]]], num_grades: int | None,
+              drac_folder: bool = False) -> tuple[int, str]:
+    """(K to check against, where it came from, one of :data:`SCALE_SOURCES`): DRAC's 3 when
+    the images are DRAC's test folder (``drac_folder``: DRAC rejects another scale), else
+    ``num_grades`` when given, else the app's header with a notes column less that column
+    (:func:`_notes_file_grades`, said as the header's), else the width of a header shaped
+    ``case,class,P..`` (:func:`_header_width_grades`), else the count of a header's P columns
+    (``case,cls,P0..P4``: 5, its misnamed columns reported as the header's error), else the
+    first row's column count when that row is already data, else DRAC's 3, assumed."""
+    if drac_folder:
+        return len(PROB_COLUMNS), "drac"
     if num_grades is not None:
         return int(num_grades), "given"
     if rows:
         first = rows[0][1]
-        k = _header_width_grades(first)
+        k = _notes_file_grades(first)
+        if k is None:
+            k = _header_width_grades(first)
         if k is not None:
             return k, "header"
         names = [f.strip().lower() for f in first]
@@ -596,7 +604,7 @@ def _grade_choices(names: Sequence[str]) -> str:
 class _Checked(NamedTuple):
     """What :func:`_check` found: the problems, the number of data rows read, the K the rows
     were checked against (None: no row was read) and where it came from (one of
-    :data:`SCALE_SOURCES`, or ``drac``: DRAC's test folder; "" with no K)."""
+    :data:`SCALE_SOURCES`; "" with no K)."""
 
     problems: ProblemLines
     n_rows: int
@@ -700,14 +708,9 @@ def _check(csv_path: str | os.PathLike[str],
                      "remove stray quotes; fields are plain, comma-separated")
 
     header_line = rows[0][0] if rows else 1  # the header's line (or the first row's)
-    notes_k = _notes_file_grades(rows[0][1]) if rows else None
-    k, k_from = _scale_of(rows, num_grades if notes_k is None else num_grades or notes_k)
-    if notes_k is not None and num_grades is None:
-        k_from = "header"  # the app's header, less its notes column
+    k, k_from = _scale_of(rows, num_grades, drac_folder)
     k_known = k_from != "assumed"
-    if drac_folder:
-        k_from = "drac"
-    if notes_k is not None:  # the app's grades_INCOMPLETE.csv / grades_with_notes.csv
+    if rows and _notes_file_grades(rows[0][1]) is not None:  # the app's grades_INCOMPLETE.csv / grades_with_notes.csv
         _notes_file_problem(problems, rows)
         return _Checked(problems.finish(), len(rows) - 1, k, k_from)
     names = list(grade_names) if grade_names is not None else list(default_grade_names(k))

@@ -543,3 +543,24 @@ def test_the_apps_batch_files_with_a_notes_column_are_named_as_such(
     (line,) = check_submission(complete)
     assert "the app's" in line and "every file graded" in line and "submission.csv" in line, line
     assert "NOT GRADED" not in line
+
+
+def test_where_k_comes_from_is_one_function() -> None:
+    """A review: _check worked K and its source out in four steps (the notes file's K,
+    _scale_of, then overrides for the notes file and DRAC's folder); _scale_of now says both,
+    in the order the check takes them: DRAC's test folder, the caller, the app's notes header,
+    the header's width, the first data row, else DRAC's 3 assumed."""
+    from drac_ssl.submission import SCALE_SOURCES, _scale_of
+
+    five = [(1, ["case", "class", "P0", "P1", "P2", "P3", "P4"]), (2, ["a.png", "0", *["0.2"] * 5])]
+    notes = [(1, ["case", "class", "P0", "P1", "P2", "P3", "notes"]), (2, ["a.png", "", "", "", "", "", "x"])]
+    data = [(1, ["a.png", "0", "0.5", "0.5"])]
+    assert _scale_of(five, None, drac_folder=True) == (3, "drac")
+    assert _scale_of(five, 4) == (4, "given")
+    assert _scale_of(notes, None) == (4, "header")  # the app's header, less its notes column
+    assert _scale_of(notes, 6) == (6, "given")
+    assert _scale_of(five, None) == (5, "header")
+    assert _scale_of(data, None) == (2, "row")
+    assert _scale_of([(1, ["id", "grade"])], None) == (3, "assumed")
+    assert set(SCALE_SOURCES) == {"given", "drac", "header", "row", "assumed"}
+
