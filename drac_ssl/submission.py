@@ -532,6 +532,26 @@ def _notes_file_problem(problems: _Problems, rows: Sequence[tuple[int, list[str]
                  "or the rows by hand: a submission needs a graded row for every test image")
 
 
+def _empty_rows_problem(problems: _Problems, rows: Sequence[tuple[int, str]]) -> None:
+    """The one problem of the rows (``rows``: ``(line, case)``, at least one) whose class and
+    probabilities are all empty: the rows of the files the app did not grade, in its
+    ``grades_INCOMPLETE.csv`` (:func:`write_incomplete_grades`) with the notes column that said
+    why cut off (a spreadsheet's column deleted), instead of a class and K probabilities
+    reported empty on every such row."""
+    n = len(rows)
+    named = ", ".join(f"{case or '(no case)'} on line {at}" for at, case in rows[:NOT_GRADED_SHOWN])
+    more = f" and {n - NOT_GRADED_SHOWN} more" if n > NOT_GRADED_SHOWN else ""
+    problems.add(rows[0][0], "empty-rows",
+                 f"{n} row{'s' * (n > 1)} ({named}{more}) {'have' if n > 1 else 'has'} an empty class "
+                 f"and empty probabilities: the rows of files the app did not grade, from its "
+                 f"grades_INCOMPLETE.csv with the notes column cut off? (that column said why each "
+                 f"file was NOT GRADED)",
+                 "read why in the notes column of the grades_INCOMPLETE.csv as the app wrote it; mend "
+                 "or replace those files and grade the batch again (the app's batch tab, or python -m "
+                 "drac_ssl.export RUN --images DIR --out CSV), then check the submission.csv it writes "
+                 "when every file is graded; a submission needs a graded row for every test image")
+
+
 SCALE_SOURCES = ("given", "drac", "header", "row", "assumed")
 """Where :func:`_scale_of` took K from: the caller (``num_grades``), DRAC's test folder
 (``--images``), the file's header, its first row (data, no header), or nowhere (DRAC's 3
@@ -759,6 +779,7 @@ def _check(csv_path: str | os.PathLike[str],
     valid_cases: list[tuple[int, str]] = []
     percent_rows: list[tuple[int, list[str]]] = []
     short_rows: list[tuple[int, float]] = []  # (line, sum) of the rows summing below 1
+    empty_rows: list[tuple[int, str]] = []  # (line, case) of the rows with no class and no P
     n_summed = 0  # rows whose K probabilities are numbers in [0, 1]
     for line, fields in rows:
         if len(fields) != len(columns):
@@ -786,6 +807,9 @@ def _check(csv_path: str | os.PathLike[str],
                 seen[key] = line
                 valid_cases.append((line, key))
 
+        if not grade_text.strip() and not any(t.strip() for t in prob_texts):
+            empty_rows.append((line, case.strip()))  # said once below, not a problem per cell
+            continue
         g = grade_text.strip()
         if not (g.isdigit() or (g[:1] in "+-" and g[1:].isdigit())):
             problems.add(line, "class", f"class '{grade_text}' is not an integer",
@@ -828,6 +852,8 @@ def _check(csv_path: str | os.PathLike[str],
             problems.add(line, "sum", f"{'+'.join(columns[2:])} = {total:.6g}, not 1 (tolerance "
                          f"{CHECK_SUM_TOL:g})", "normalise the row so the probabilities sum to 1")
 
+    if empty_rows:
+        _empty_rows_problem(problems, empty_rows)
     if percent_rows:
         line, texts = percent_rows[0]
         n = len(percent_rows)
@@ -953,7 +979,9 @@ def check_submission(csv_path: str | os.PathLike[str],
     [0, 1] summing to 1 within 1e-3 (rows of percentages, summing to 100, are one problem for
     the file with the fix to divide by 100, not one per cell; the app's batch files with a
     notes column, ``case,class,P0..P{K-1},notes``, are one problem that says what the file is,
-    the files it says were NOT GRADED and what to do; with K taken from the file
+    the files it says were NOT GRADED and what to do; the rows whose class and probabilities
+    are all empty, such a file's rows NOT GRADED with its notes column cut off, are one
+    problem that says so, not one per empty cell; with K taken from the file
     itself, more than half of the rows summing below 1 are one problem too, a probability
     column cut off?, whose fix is ``--grades K`` / ``--manifest RUN``, never to normalise the
     rows); no duplicate or empty case. K is ``num_grades`` (or

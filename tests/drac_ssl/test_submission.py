@@ -564,3 +564,38 @@ def test_where_k_comes_from_is_one_function() -> None:
     assert _scale_of([(1, ["id", "grade"])], None) == (3, "assumed")
     assert set(SCALE_SOURCES) == {"given", "drac", "header", "row", "assumed"}
 
+
+def test_the_apps_incomplete_file_with_its_notes_column_cut_off_is_one_problem(
+        tmp_path: Path, images: Path) -> None:
+    """A review: the app's grades_INCOMPLETE.csv with its notes column deleted (as a
+    spreadsheet does) reads as a 5-grade submission whose NOT GRADED rows have an empty class
+    and empty probabilities: six problems per such row. They are now one problem that says the
+    notes column seems missing (it said why each file was not graded) and what to do; the
+    graded rows are checked as before."""
+    import csv
+    import io
+
+    from drac_ssl.submission import write_incomplete_grades
+
+    probs = np.tile([0.1, 0.2, 0.3, 0.2, 0.2], (3, 1))
+    incomplete = write_incomplete_grades(
+        tmp_path / "grades_INCOMPLETE.csv", CASES[1:], probs, None,
+        [("001.png", "001.png is blank"), ("x.png", "x.png is noise")], num_grades=5,
+        notes=["", "Unlike the training images.", ""])
+    rows = list(csv.reader(io.StringIO(incomplete.read_text())))
+    cut = _write(tmp_path, "\n".join(",".join(r[:-1]) for r in rows) + "\n", "cut.csv")
+    problems = check_submission(cut, images)
+    (line,) = [p for p in problems if "notes column" in p]
+    assert line.startswith(f"{cut}:2: 2 rows (001.png on line 2, x.png on line 3) have an empty "
+                           "class and empty probabilities"), line
+    assert "grades_INCOMPLETE.csv" in line and "notes column cut off?" in line, line
+    assert "grade the batch again" in line and "python -m drac_ssl.export" in line
+    assert not any("is not an integer" in p or "is not a finite number" in p for p in problems)
+    assert [p for p in problems if "notes column" not in p] == [
+        f"{cut}:3: case 'x.png' has no image in '{images}' -> remove the row, or check that "
+        "--images is the test-set folder"]
+    # one such row alone is said the same way, in the singular
+    one = _write(tmp_path, "\n".join(",".join(r[:-1]) for r in rows[:2] + rows[3:]) + "\n", "one.csv")
+    (line,) = check_submission(one)
+    assert line.startswith(f"{one}:2: 1 row (001.png on line 2) has an empty class and empty "
+                           "probabilities"), line
