@@ -48,7 +48,7 @@ from drac_ssl.scale import default_grade_names, submission_columns
 from drac_ssl.starting import started
 
 __all__ = ["NOT_GRADED", "SUBMISSION_COLUMNS", "FolderFiles", "ProblemLines", "SubmissionRows",
-           "check_submission", "main", "is_drac_test_folder", "read_folder", "read_submission",
+           "check_submission", "classes_off_rule", "main", "is_drac_test_folder", "read_folder", "read_submission",
            "report_check", "referable_path",
            "write_grades_with_notes", "write_incomplete_grades", "write_referable",
            "write_submission", "DRAC_PROB_COLUMNS"]
@@ -1055,6 +1055,44 @@ def read_submission(csv_path: str | os.PathLike[str], *, num_grades: int | None 
         lines.append(reader.line_num)
     return SubmissionRows(Path(csv_path), cases, np.asarray(classes, dtype=np.int64),
                           np.asarray(probs, dtype=np.float64), lines), problems
+
+
+CLASS_RULE_TOL = 1e-4
+"""How near a cut a row may sit for either side's class to pass as a class rule's
+(:func:`classes_off_rule`): a file's probabilities are rounded to 6 decimals, which moves an
+expected grade by up to about 1e-5, and two tied probabilities may differ in the last one."""
+
+
+def classes_off_rule(rows: SubmissionRows, decision: str,
+                     thresholds: Sequence[float]) -> list[tuple[str, int, int]]:
+    """The rows of a submission whose class a class rule would not give them, in file order:
+    ``(case, class given, class of the rule)``. ``decision`` (a bundle's
+    ``finetune.decision``): ``argmax``, the most probable grade (a class whose P is within
+    :data:`CLASS_RULE_TOL` of the largest passes: a tie); ``thresholds``, the expected grade
+    ``sum_k k * P_k`` cut at ``thresholds`` (K - 1 increasing: the class is the number of
+    thresholds at or below the score; a class the score gives within :data:`CLASS_RULE_TOL`
+    of a cut passes). The thresholds rule is that of a classification head: a regression
+    head's score is not the expected grade of its probabilities, so its class cannot be
+    replayed from them. DRAC accepts any class; this only says which disagree. Raises
+    ValueError for another decision, or thresholds of another K than the rows'."""
+    probs, given = rows.probs, rows.classes
+    if decision == "argmax":
+        rule = probs.argmax(axis=1)
+        passes = probs[np.arange(len(given)), given] >= probs.max(axis=1) - CLASS_RULE_TOL
+    elif decision == "thresholds":
+        cuts = np.asarray(thresholds, dtype=np.float64)
+        if len(cuts) != rows.num_grades - 1:
+            raise ValueError(f"{len(cuts)} thresholds for {rows.num_grades} grades: give K - 1")
+        score = probs @ np.arange(rows.num_grades, dtype=np.float64)
+
+        def cut(s: np.ndarray) -> np.ndarray:
+            return (s[:, None] >= cuts[None, :]).sum(axis=1)
+
+        rule = cut(score)
+        passes = (cut(score - CLASS_RULE_TOL) <= given) & (given <= cut(score + CLASS_RULE_TOL))
+    else:
+        raise ValueError(f"unknown class decision {decision!r}: argmax or thresholds")
+    return [(rows.cases[i], int(given[i]), int(rule[i])) for i in np.flatnonzero(~passes)]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
