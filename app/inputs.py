@@ -159,6 +159,7 @@ class LoadedImage:
     warnings: list[str] = field(default_factory=list)  # sanity warnings (filled by load_*)
     pixels: np.ndarray | None = None  # as decoded: grey (H, W) or RGB (H, W, 3)
     colour: bool = False  # the file's content has colour
+    grey_conversion: str = ""  # a 3-channel file read as grey: the decoder's words, else ""
 
     @property
     def blank(self) -> bool:
@@ -332,9 +333,10 @@ def load_bytes(data: bytes, name: str, limits: InputLimits = InputLimits(),
     image = LoadedImage(name=name, gray=decoded.gray, width=decoded.width, height=decoded.height,
                         mode=decoded.mode, file_format=ACCEPTED_FORMATS[file_format],
                         n_bytes=len(data), notes=notes, pixels=decoded.pixels,
-                        colour=decoded.colour)
+                        colour=decoded.colour, grey_conversion=decoded.grey_conversion)
     if channels == 1:
-        image.warnings = sanity_warnings(image.gray, mode=image.mode, notes=notes, octa=kind == "octa")
+        image.warnings = sanity_warnings(image.gray, mode=image.mode, notes=notes, octa=kind == "octa",
+                                         grey_conversion=image.grey_conversion)
     else:
         image.warnings = colour_model_warnings(image, notes)
     return image
@@ -393,14 +395,17 @@ def too_small_warning(width: int, height: int) -> str:
 
 
 def sanity_warnings(gray: np.ndarray, mode: str = "L", notes: list[str] | None = None,
-                    octa: bool = True) -> list[str]:
+                    octa: bool = True, grey_conversion: str = "") -> list[str]:
     """Reasons why ``gray`` (uint8 ``(H, W)``) may not be a UW-OCTA en-face image, and what
     the decoder did to the file.
 
     Too small (short side < :data:`MIN_SIDE`), blank (near-constant), strongly non-square
     (aspect > :data:`MAX_ASPECT`), converted from colour, and a plain note (:func:`is_plain_note`,
     not a doubt) for a 16-bit file converted to 8-bit (``mode`` is PIL's pixel format of the
-    file; ``notes`` the decoder's findings, each of the others shown as ``Image file: ...``). ``octa=False`` (a grey model of fundus photographs or other images):
+    file; ``notes`` the decoder's findings, each of the others shown as ``Image file: ...``;
+    ``grey_conversion`` the decoder's words when a file of three channels was read as grey,
+    :attr:`data_prep.validate.DecodedImage.grey_conversion`, one of ``notes`` said as the
+    colour warning, "" for none). ``octa=False`` (a grey model of fundus photographs or other images):
     no size or shape check, and a colour file converted to grey is said to be read as the
     model's training ingest read its images, not doubted as OCTA.
     """
@@ -408,7 +413,7 @@ def sanity_warnings(gray: np.ndarray, mode: str = "L", notes: list[str] | None =
     h, w = gray.shape[:2]
     if octa and (too_small := too_small_warning(w, h)):
         out.append(too_small)
-    blank = _blank_words(gray, mode=mode, colour=bool([n for n in notes or [] if "grayscale" in n]))
+    blank = _blank_words(gray, mode=mode, colour=bool(grey_conversion))
     if blank:
         out.append(f"{blank}: there is {'no vessel pattern' if octa else 'nothing'} to grade.")
     aspect = max(h, w) / max(1, min(h, w))
@@ -416,13 +421,12 @@ def sanity_warnings(gray: np.ndarray, mode: str = "L", notes: list[str] | None =
         out.append(f"{NOT_SQUARE}: {w} x {h} px (aspect {aspect:.2f}); UW-OCTA en-face images are "
                    f"square, and the model squeezes it to a square.")
     notes = notes or []
-    colour = [n for n in notes if "grayscale" in n]
-    if colour or mode in ("RGB", "RGBA", "P", "CMYK", "YCbCr", "LA", "PA"):
+    if grey_conversion or mode in ("RGB", "RGBA", "P", "CMYK", "YCbCr", "LA", "PA"):
         # the export command's words too (conform_channels)
-        out.append(colour_for_grey_model(colour[0] if colour else f"{mode} image converted to grey",
+        out.append(colour_for_grey_model(grey_conversion or f"{mode} image converted to grey",
                                          octa))
     depth, said = depth_note(mode, notes)
     out += [depth] if depth else []
-    shown = set(colour) | set(said)
+    shown = set(said) | ({grey_conversion} if grey_conversion else set())
     out += [file_finding(n) for n in notes if n not in shown]
     return out

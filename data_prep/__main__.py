@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-if __name__ == "__main__":  # Ctrl-C while torch / OpenCV load: one line, not an import's traceback
+if __name__ == "__main__":  # Ctrl-C while OpenCV loads: one line, not an import's traceback
     from drac_ssl.starting import quiet_while_starting
 
     quiet_while_starting("data_prep")
@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--threads", type=int, default=0, metavar="N",
-                        help="CPU threads of this process (OpenCV, torch); 0 = the default "
+                        help="CPU threads of this process (OpenCV); 0 = the default "
                              "policy: half the cores, 1..4 (worker processes run 1 each)")
     sub = parser.add_subparsers(dest="command", required=True)
     ingest.add_arguments(sub.add_parser("ingest", parents=[common],
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     if args.threads < 0:
         parser.error("--threads must be 0 (the default policy) or a positive count")
-    if args.command == "ingest":  # a root not there, --folds 1 ...: said before torch loads
+    if args.command == "ingest":  # a root not there, --folds 1 ...: said before any file is read
         from drac_ssl.config import ConfigError
 
         try:
@@ -60,10 +60,13 @@ def main(argv: list[str] | None = None) -> int:
         except (ingest.IngestError, ConfigError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-    from drac_ssl.runtime import apply_thread_policy, sigterm_as_ctrl_c  # imports torch
+    # OpenCV's threads alone: the ingest and the phantom generator run no torch, whose import
+    # (2-5 s) only set threads nothing here uses (drac_ssl.runtime sets both for the others)
+    from drac_ssl.cpu_threads import apply_opencv_threads
+    from drac_ssl.starting import sigterm_as_ctrl_c
 
     started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
-    apply_thread_policy(args.threads)
+    apply_opencv_threads(args.threads)
     with sigterm_as_ctrl_c():  # kill / a scheduler's limit: stops as Ctrl-C does, workers too
         return int(args.func(args) or 0)
 

@@ -925,10 +925,10 @@ def refuse_early(cfg: DataConfig, out_dir: str | os.PathLike[str]) -> None:
     """What :func:`run` refuses before it reads any file, in its order and words: ``out_dir``
     below a file, settings that cannot work (:func:`check_settings`), a data root not given
     or not there, an unknown layout (:func:`data_prep.layout.data_root`). Raises
-    :class:`IngestError`. ``python -m data_prep ingest`` calls it before the thread policy
-    (:func:`drac_ssl.runtime.apply_thread_policy`) imports torch, 3-5 s on the 2-core
-    development machine, so a mistyped ``--root`` is said at once; :func:`run` makes the
-    same checks again."""
+    :class:`IngestError`. ``python -m data_prep ingest`` calls it first, before its thread
+    policy (:func:`drac_ssl.cpu_threads.apply_opencv_threads`, which loads no torch) and any
+    file read, so a mistyped ``--root`` is said at once; :func:`run` makes the same checks
+    again."""
     _check_output(Path(out_dir).expanduser().absolute())
     check_settings(cfg)
     data_root(cfg)

@@ -1364,7 +1364,7 @@ def data_root(cfg: DataConfig) -> Path:
     """``cfg.root`` as an absolute path, checked without reading any folder: IngestError when
     no root is given, when it does not exist (naming the nearest folder above that does), or
     when ``cfg.layout`` is unknown. The first checks of :func:`discover`, which
-    ``python -m data_prep ingest`` makes before torch loads (:func:`data_prep.ingest.refuse_early`)."""
+    ``python -m data_prep ingest`` makes before it reads any file (:func:`data_prep.ingest.refuse_early`)."""
     if not cfg.root:
         raise IngestError("no data root given -> pass --root DIR (the unzipped DRAC folder, a "
                           "public DR dataset folder, a MedMNIST .npz, or a folder of images with "

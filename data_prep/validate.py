@@ -218,7 +218,9 @@ class DecodedImage:
 
     ``pixels``: uint8, ``(H, W)`` grey or ``(H, W, 3)`` RGB, upright. ``colour``: the file's
     content has colour (its channels differ), whatever was asked for. ``gray``: the pixels
-    as ``(H, W)`` grey (the luminance of colour pixels).
+    as ``(H, W)`` grey (the luminance of colour pixels). ``grey_conversion``: a file of three
+    channels read as grey (``channels=1``), the words of that finding (also in ``problems``:
+    "RGB image (converted to grayscale: ...)"); "" when none was made.
     """
 
     pixels: np.ndarray | None
@@ -228,6 +230,7 @@ class DecodedImage:
     problems: list[Problem] = field(default_factory=list)
     file_format: str = ""
     colour: bool = False
+    grey_conversion: str = ""
 
     @property
     def gray(self) -> np.ndarray | None:
@@ -312,8 +315,9 @@ def inspect_image(data: bytes, path: str, *, channels: int | str | None = 1,
     pixels, converted = convert_channels(decoded.pixels, path, channels, decoded.colour,
                                          decoded.mode, grey_is_chosen)
     problems += converted + size_problem(path, decoded.width, decoded.height, expected_side)
+    to_grey = converted[0].what if converted and decoded.pixels.ndim == 3 and pixels.ndim == 2 else ""
     return DecodedImage(pixels, decoded.width, decoded.height, decoded.mode, problems,
-                        decoded.file_format, decoded.colour)
+                        decoded.file_format, decoded.colour, to_grey)
 
 
 # --------------------------------------------------------------------------------------

@@ -228,7 +228,8 @@ def export_parser() -> argparse.ArgumentParser:
     parser.add_argument("--manifest", metavar="RUN",
                         help="with --check: the run folder (or its data/ folder, or manifest.csv) "
                              "whose test cases and grade scale the submission must match; for "
-                             "test images without a folder (RetinaMNIST's .npz)")
+                             "test images without a folder (RetinaMNIST's .npz); a valid file's "
+                             "classes that its bundle's class rule would not give are warned of")
     parser.add_argument("--grades", type=ascii_int("--grades"), default=None, metavar="K",
                         help="with --check: the number of grades (default: the manifest's, else "
                              "the header's width: case,class and K columns P<n>); with --score: "

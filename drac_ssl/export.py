@@ -198,8 +198,10 @@ from drac_ssl.submission import (
     DRAC_PROB_COLUMNS,
     IMAGE_SUFFIXES,
     check_submission,
+    classes_off_rule,
     is_drac_test_folder,
     read_folder,
+    read_submission,
     referable_path,
     write_referable,
     write_submission,
@@ -296,6 +298,61 @@ def manifest_test_cases(manifest: str | os.PathLike[str]) -> tuple[list[str], Pa
     raise BundleError(f"{p}: no ingest manifest (manifest.csv) here, in {p / 'manifest.csv'} or "
                       f"in {p / 'data' / 'manifest.csv'}.\n  fix: pass the run folder, its data/ "
                       f"folder or the manifest.csv itself")
+
+
+CLASSES_SHOWN = 5
+"""The rows :func:`other_classes_warning` names, at most (then a count)."""
+
+
+def run_class_rule(data_dir: Path) -> tuple[Path, str, tuple[float, ...]] | None:
+    """The class rule of the bundle ``python -m drac_ssl.export RUN`` grades with, for the run
+    whose ingest folder is ``data_dir`` (``RUN/data``, :func:`manifest_test_cases`): ``(its
+    metadata.json, the decision, the thresholds)`` from ``RUN/bundle/metadata.json``'s
+    calibration (``finetune.decision``; one written before the option cut at its thresholds).
+    None where there is no such bundle (an ingest folder outside a run, a run not exported),
+    its calibration is unreadable, or its rule cannot be replayed from a file's probabilities:
+    a regression head cut at thresholds (:func:`drac_ssl.submission.classes_off_rule`)."""
+    path = data_dir.parent / "bundle" / "metadata.json"
+    meta = read_json_dict(path) if data_dir.name == "data" else None
+    calibration = meta.get("calibration") if meta is not None else None
+    if not isinstance(calibration, dict):
+        return None
+    decision = str(calibration.get("decision") or "thresholds")
+    try:
+        thresholds = tuple(float(t) for t in calibration.get("thresholds") or ())
+    except (TypeError, ValueError):
+        return None
+    if decision not in ("argmax", "thresholds") or not thresholds or (
+            decision == "thresholds" and calibration.get("output") != "classification"):
+        return None
+    return path, decision, thresholds
+
+
+def other_classes_warning(csv_path: str | os.PathLike[str], num_grades: int, data_dir: Path) -> str:
+    """The one ``warning:`` of ``--check CSV --manifest RUN`` on the rows of a valid submission
+    whose class is not the one RUN's bundle's class rule gives (:func:`run_class_rule`,
+    :func:`drac_ssl.submission.classes_off_rule`): how many, and the first
+    :data:`CLASSES_SHOWN` with the class given and the rule's. DRAC accepts any class, so the
+    file stays valid; "" when every class is the rule's, the rule is not known, or the file's
+    K is not the rule's."""
+    rule = run_class_rule(data_dir)
+    rows, _ = read_submission(csv_path, num_grades=num_grades)
+    if rule is None or rows is None or len(rule[2]) != rows.num_grades - 1:
+        return ""
+    path, decision, thresholds = rule
+    off = classes_off_rule(rows, decision, thresholds)
+    if not off:
+        return ""
+    words = ("the most probable grade" if decision == "argmax" else
+             "the expected grade cut at " + ", ".join(f"{t:.6g}" for t in thresholds))
+    named = ", ".join(f"{case} class {given} (the rule gives {rule_class})"
+                      for case, given, rule_class in off[:CLASSES_SHOWN])
+    more = f" and {len(off) - CLASSES_SHOWN} more" if len(off) > CLASSES_SHOWN else ""
+    return (f"warning: {len(off)} of the {len(rows.cases)} rows {'has' if len(off) == 1 else 'have'} a "
+            f"class other than the one the bundle's rule gives (finetune.decision={decision}: {words}; "
+            f"{path}): {named}{more}. DRAC accepts any class, so the file stays valid; python -m "
+            f"drac_ssl.export writes the rule's class: a file edited by hand, or graded by another "
+            f"bundle (--variant, whose thresholds differ)?")
 
 
 def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None,
@@ -1129,7 +1186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise BundleError(problem)
             from drac_ssl.submission import report_check
 
-            cases = names = None
+            cases = names = data_dir = None
             k = args.grades
             if args.manifest:
                 cases, data_dir = manifest_test_cases(args.manifest)
@@ -1157,11 +1214,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                       file=sys.stderr)
             scale_from = (f"the manifest of {args.manifest} has" if args.manifest and args.grades is None
                           else "--grades says" if args.grades is not None else "")
-            return report_check(args.check, args.images, num_grades=k, grade_names=names,
+            code = report_check(args.check, args.images, num_grades=k, grade_names=names,
                                 cases=None if args.images else cases, scale_from=scale_from,
                                 # a run's manifest says K only when it lists test images (else
                                 # an error)
                                 other_options="--manifest RUN for a run whose manifest lists test images")
+            if code == 0 and data_dir is not None and names is not None:  # the run's rule is known
+                if warning := other_classes_warning(args.check, len(names), data_dir):
+                    print(warning, file=sys.stderr)
+            return code
         if args.manifest or args.grades is not None:
             raise BundleError("--manifest goes with --check, --grades with --check or --score")
         if args.out and (problem := output_file_problem(args.out, "--out", "submission.csv")):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import json
-import math
 import os
 import platform
 import random
@@ -22,6 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+
+# the thread policy without torch (python -m data_prep sets OpenCV's alone), and SIGTERM as
+# Ctrl-C: both defined where a command that runs no torch imports them, re-exported here
+from drac_ssl.cpu_threads import MAX_DEFAULT_THREADS, default_threads, thread_count, usable_cores  # noqa: F401
+from drac_ssl.starting import sigterm_as_ctrl_c  # noqa: F401
 
 if TYPE_CHECKING:
     from drac_ssl.config import Config
@@ -99,28 +103,6 @@ def interrupted_words(exc: KeyboardInterrupt) -> str:
     saved = f" ({exc.saved})" if exc.saved else ""
     return (f"interrupted in {exc.stage}{saved}; rerun the same command to "
             f"{exc.resume or f'run {exc.stage} again (the stages finished before it are skipped)'}")
-
-
-@contextlib.contextmanager
-def sigterm_as_ctrl_c() -> Iterator[None]:
-    """While the block runs, SIGTERM (``kill``, systemd, a SLURM pre-emption) raises
-    KeyboardInterrupt as Ctrl-C does, so what a Ctrl-C does on the way out (stages.json,
-    invocations.jsonl, the "interrupted in" line) is done for it too; the previous handler is
-    given back after. Does nothing outside the main thread (signals are handled there only).
-    (``python -m app`` does the same around its server.)"""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    before = signal.signal(signal.SIGTERM, _sigterm_interrupts)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, before)
-
-
-def _sigterm_interrupts(signum: int, frame: object) -> None:
-    """SIGTERM handler of :func:`sigterm_as_ctrl_c`."""
-    raise KeyboardInterrupt
 
 
 @contextlib.contextmanager
@@ -221,63 +203,7 @@ def cpu_has_amx_bf16() -> bool:
     return "amx_bf16" in cpu_bf16_flags()
 
 
-def usable_cores() -> int:
-    """CPU cores this process may run on: its affinity mask (``taskset``, Slurm, Kubernetes
-    cpusets), capped by a cgroup v2 CPU quota (``docker --cpus``) when one is set."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        cores = os.cpu_count() or 1
-    try:
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
-        if quota != "max":
-            cores = min(cores, max(1, math.ceil(int(quota) / int(period))))
-    except (OSError, ValueError):
-        pass
-    return max(1, cores)
-
-
-MAX_DEFAULT_THREADS = 4
-"""Upper bound of the default: ResNet-18 at batch 1 (the app) gains little beyond it, and the
-cores beyond it are better left to DataLoader workers and to other processes."""
-
 _applied: dict[str, Any] = {}
-
-
-def default_threads(cores: int | None = None) -> int:
-    """The package's default number of torch/OpenCV threads: half the usable cores, at least 1
-    and at most :data:`MAX_DEFAULT_THREADS` (2 cores -> 1, 4 -> 2, 8 or more -> 4).
-
-    Why not torch's own default (one thread per core): a parallel region of an intra-op
-    operation ends when its slowest thread ends, and a thread that shares its core with
-    another busy process waits for the scheduler, at every one of the ~100 operations of a
-    ResNet forward pass. Measured on the shared 2-core development machine
-    (``python -m bench.threads``, ``bench/results/threads.json``; 1-minute load average ~7,
-    i.e. other people's jobs were running throughout), seconds per call, median of 5
-    interleaved repeats:
-
-    ===============================================  =========  ==========
-    ResNet-18, CPU                                   1 thread   2 threads
-    ===============================================  =========  ==========
-    prediction, 1 x 1 x 224 x 224                    0.20       2.29
-    prediction, one more busy process                0.31       2.32
-    training step, 32 x 1 x 64 x 64                  1.37       7.15
-    training step, one more busy process             1.65       6.11
-    ===============================================  =========  ==========
-
-    (the issue that asked for this policy saw one app prediction go from 0.08 s to 3.7 s the
-    same way). With half the cores a process keeps its speed until its neighbours take more
-    than the other half; with one thread, no number of neighbours can do worse than share
-    its core fairly. The price on an idle machine is the speed-up of the cores left unused:
-    at most 2x on 2 cores (perfect scaling; this machine was never idle to measure it).
-    Serving (app, export) and training use the same rule: on a shared machine neither can
-    assume idle cores, and the training stages' DataLoader workers want cores of their own.
-
-    Override with ``run.threads`` / ``--threads N`` (any entry point) or the environment
-    variable ``OMP_NUM_THREADS``.
-    """
-    cores = usable_cores() if cores is None else cores
-    return max(1, min(MAX_DEFAULT_THREADS, cores // 2))
 
 
 def apply_thread_policy(threads: int | None = None) -> dict[str, Any]:
@@ -303,15 +229,7 @@ def apply_thread_policy(threads: int | None = None) -> dict[str, Any]:
     """
     import cv2
 
-    if threads is not None and threads < 0:
-        raise ValueError(f"threads must be 0 (the default policy) or a positive count, got {threads}")
-    source = "setting"
-    if not threads:
-        env = os.environ.get("OMP_NUM_THREADS", "").strip()
-        if env.isdigit() and int(env) > 0:
-            threads, source = int(env), "OMP_NUM_THREADS"
-        else:
-            threads, source = default_threads(), "default"
+    threads, source = thread_count(threads, usable_cores())
     torch.set_num_threads(threads)
     try:
         torch.set_num_interop_threads(threads)

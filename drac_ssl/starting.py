@@ -8,7 +8,9 @@ at its top, under ``if __name__ == "__main__":`` and before its heavy imports, a
 Ctrl-C raises KeyboardInterrupt again, for the command's own handling (the stage that was
 interrupted, what was saved).
 
-Also :func:`command_name`, the command as the user started it, for a usage line (the
+Also :func:`sigterm_as_ctrl_c`: SIGTERM (``kill``, a scheduler's limit) raises
+KeyboardInterrupt as Ctrl-C does while a command runs (``python -m data_prep``, which loads no
+torch, and ``python -m drac_ssl.train`` through :mod:`drac_ssl.runtime`). And :func:`command_name`, the command as the user started it, for a usage line (the
 installed console script or ``python -m MODULE``): :mod:`drac_ssl.commands` and the app's
 ``drac-ssl-app`` share it, and the app may import nothing that reaches training code.
 
@@ -17,9 +19,12 @@ Only the standard library is imported here, so that the handler is in place befo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 
@@ -48,6 +53,28 @@ def started() -> None:
     ``main()`` is called from Python)."""
     if signal.getsignal(signal.SIGINT) is _interrupted_while_starting:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+@contextlib.contextmanager
+def sigterm_as_ctrl_c() -> Iterator[None]:
+    """While the block runs, SIGTERM (``kill``, systemd, a SLURM pre-emption) raises
+    KeyboardInterrupt as Ctrl-C does, so what a Ctrl-C does on the way out (stages.json,
+    invocations.jsonl, the "interrupted in" line) is done for it too; the previous handler is
+    given back after. Does nothing outside the main thread (signals are handled there only).
+    (``python -m app`` does the same around its server.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.signal(signal.SIGTERM, _sigterm_interrupts)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
+def _sigterm_interrupts(signum: int, frame: object) -> None:
+    """SIGTERM handler of :func:`sigterm_as_ctrl_c`."""
+    raise KeyboardInterrupt
 
 
 def command_name(installed: str, module: str) -> str:

@@ -48,7 +48,7 @@ from drac_ssl.scale import default_grade_names, submission_columns
 from drac_ssl.starting import started
 
 __all__ = ["NOT_GRADED", "SUBMISSION_COLUMNS", "FolderFiles", "ProblemLines", "SubmissionRows",
-           "check_submission", "main", "is_drac_test_folder", "read_folder", "read_submission",
+           "check_submission", "classes_off_rule", "main", "is_drac_test_folder", "read_folder", "read_submission",
            "report_check", "referable_path",
            "write_grades_with_notes", "write_incomplete_grades", "write_referable",
            "write_submission", "DRAC_PROB_COLUMNS"]
@@ -532,22 +532,50 @@ def _notes_file_problem(problems: _Problems, rows: Sequence[tuple[int, list[str]
                  "or the rows by hand: a submission needs a graded row for every test image")
 
 
-SCALE_SOURCES = ("given", "header", "row", "assumed")
-"""Where :func:`_scale_of` took K from: the caller (``num_grades``), the file's header, its
-first row (data, no header), or nowhere (DRAC's 3 assumed)."""
+def _empty_rows_problem(problems: _Problems, rows: Sequence[tuple[int, str]]) -> None:
+    """The one problem of the rows (``rows``: ``(line, case)``, at least one) whose class and
+    probabilities are all empty: the rows of the files the app did not grade, in its
+    ``grades_INCOMPLETE.csv`` (:func:`write_incomplete_grades`) with the notes column that said
+    why cut off (a spreadsheet's column deleted), instead of a class and K probabilities
+    reported empty on every such row."""
+    n = len(rows)
+    named = ", ".join(f"{case or '(no case)'} on line {at}" for at, case in rows[:NOT_GRADED_SHOWN])
+    more = f" and {n - NOT_GRADED_SHOWN} more" if n > NOT_GRADED_SHOWN else ""
+    problems.add(rows[0][0], "empty-rows",
+                 f"{n} row{'s' * (n > 1)} ({named}{more}) {'have' if n > 1 else 'has'} an empty class "
+                 f"and empty probabilities: the rows of files the app did not grade, from its "
+                 f"grades_INCOMPLETE.csv with the notes column cut off? (that column said why each "
+                 f"file was NOT GRADED)",
+                 "read why in the notes column of the grades_INCOMPLETE.csv as the app wrote it; mend "
+                 "or replace those files and grade the batch again (the app's batch tab, or python -m "
+                 "drac_ssl.export RUN --images DIR --out CSV), then check the submission.csv it writes "
+                 "when every file is graded; a submission needs a graded row for every test image")
 
 
-def _scale_of(rows: Sequence[tuple[int, list[str]]], num_grades: int | None) -> tuple[int, str]:
-    """(K to check against, where it came from, one of :data:`SCALE_SOURCES`): given, else
-    the width of a header shaped ``case,class,P..`` (:func:`_header_width_grades`), else the
-    first row's column count when that row is already data, else the count of a header's P
-    columns (``case,cls,P0..P4``: 5, its misnamed columns reported as the header's error),
-    else DRAC's 3, assumed."""
+SCALE_SOURCES = ("given", "drac", "header", "row", "assumed")
+"""Where :func:`_scale_of` took K from: the caller (``num_grades``), DRAC's test folder
+(``--images``), the file's header, its first row (data, no header), or nowhere (DRAC's 3
+assumed)."""
+
+
+def _scale_of(rows: Sequence[tuple[int, list[str]]], num_grades: int | None,
+              drac_folder: bool = False) -> tuple[int, str]:
+    """(K to check against, where it came from, one of :data:`SCALE_SOURCES`): DRAC's 3 when
+    the images are DRAC's test folder (``drac_folder``: DRAC rejects another scale), else
+    ``num_grades`` when given, else the app's header with a notes column less that column
+    (:func:`_notes_file_grades`, said as the header's), else the width of a header shaped
+    ``case,class,P..`` (:func:`_header_width_grades`), else the count of a header's P columns
+    (``case,cls,P0..P4``: 5, its misnamed columns reported as the header's error), else the
+    first row's column count when that row is already data, else DRAC's 3, assumed."""
+    if drac_folder:
+        return len(PROB_COLUMNS), "drac"
     if num_grades is not None:
         return int(num_grades), "given"
     if rows:
         first = rows[0][1]
-        k = _header_width_grades(first)
+        k = _notes_file_grades(first)
+        if k is None:
+            k = _header_width_grades(first)
         if k is not None:
             return k, "header"
         names = [f.strip().lower() for f in first]
@@ -596,7 +624,7 @@ def _grade_choices(names: Sequence[str]) -> str:
 class _Checked(NamedTuple):
     """What :func:`_check` found: the problems, the number of data rows read, the K the rows
     were checked against (None: no row was read) and where it came from (one of
-    :data:`SCALE_SOURCES`, or ``drac``: DRAC's test folder; "" with no K)."""
+    :data:`SCALE_SOURCES`; "" with no K)."""
 
     problems: ProblemLines
     n_rows: int
@@ -700,14 +728,9 @@ def _check(csv_path: str | os.PathLike[str],
                      "remove stray quotes; fields are plain, comma-separated")
 
     header_line = rows[0][0] if rows else 1  # the header's line (or the first row's)
-    notes_k = _notes_file_grades(rows[0][1]) if rows else None
-    k, k_from = _scale_of(rows, num_grades if notes_k is None else num_grades or notes_k)
-    if notes_k is not None and num_grades is None:
-        k_from = "header"  # the app's header, less its notes column
+    k, k_from = _scale_of(rows, num_grades, drac_folder)
     k_known = k_from != "assumed"
-    if drac_folder:
-        k_from = "drac"
-    if notes_k is not None:  # the app's grades_INCOMPLETE.csv / grades_with_notes.csv
+    if rows and _notes_file_grades(rows[0][1]) is not None:  # the app's grades_INCOMPLETE.csv / grades_with_notes.csv
         _notes_file_problem(problems, rows)
         return _Checked(problems.finish(), len(rows) - 1, k, k_from)
     names = list(grade_names) if grade_names is not None else list(default_grade_names(k))
@@ -756,6 +779,7 @@ def _check(csv_path: str | os.PathLike[str],
     valid_cases: list[tuple[int, str]] = []
     percent_rows: list[tuple[int, list[str]]] = []
     short_rows: list[tuple[int, float]] = []  # (line, sum) of the rows summing below 1
+    empty_rows: list[tuple[int, str]] = []  # (line, case) of the rows with no class and no P
     n_summed = 0  # rows whose K probabilities are numbers in [0, 1]
     for line, fields in rows:
         if len(fields) != len(columns):
@@ -783,6 +807,9 @@ def _check(csv_path: str | os.PathLike[str],
                 seen[key] = line
                 valid_cases.append((line, key))
 
+        if not grade_text.strip() and not any(t.strip() for t in prob_texts):
+            empty_rows.append((line, case.strip()))  # said once below, not a problem per cell
+            continue
         g = grade_text.strip()
         if not (g.isdigit() or (g[:1] in "+-" and g[1:].isdigit())):
             problems.add(line, "class", f"class '{grade_text}' is not an integer",
@@ -825,6 +852,8 @@ def _check(csv_path: str | os.PathLike[str],
             problems.add(line, "sum", f"{'+'.join(columns[2:])} = {total:.6g}, not 1 (tolerance "
                          f"{CHECK_SUM_TOL:g})", "normalise the row so the probabilities sum to 1")
 
+    if empty_rows:
+        _empty_rows_problem(problems, empty_rows)
     if percent_rows:
         line, texts = percent_rows[0]
         n = len(percent_rows)
@@ -950,7 +979,9 @@ def check_submission(csv_path: str | os.PathLike[str],
     [0, 1] summing to 1 within 1e-3 (rows of percentages, summing to 100, are one problem for
     the file with the fix to divide by 100, not one per cell; the app's batch files with a
     notes column, ``case,class,P0..P{K-1},notes``, are one problem that says what the file is,
-    the files it says were NOT GRADED and what to do; with K taken from the file
+    the files it says were NOT GRADED and what to do; the rows whose class and probabilities
+    are all empty, such a file's rows NOT GRADED with its notes column cut off, are one
+    problem that says so, not one per empty cell; with K taken from the file
     itself, more than half of the rows summing below 1 are one problem too, a probability
     column cut off?, whose fix is ``--grades K`` / ``--manifest RUN``, never to normalise the
     rows); no duplicate or empty case. K is ``num_grades`` (or
@@ -1024,6 +1055,44 @@ def read_submission(csv_path: str | os.PathLike[str], *, num_grades: int | None 
         lines.append(reader.line_num)
     return SubmissionRows(Path(csv_path), cases, np.asarray(classes, dtype=np.int64),
                           np.asarray(probs, dtype=np.float64), lines), problems
+
+
+CLASS_RULE_TOL = 1e-4
+"""How near a cut a row may sit for either side's class to pass as a class rule's
+(:func:`classes_off_rule`): a file's probabilities are rounded to 6 decimals, which moves an
+expected grade by up to about 1e-5, and two tied probabilities may differ in the last one."""
+
+
+def classes_off_rule(rows: SubmissionRows, decision: str,
+                     thresholds: Sequence[float]) -> list[tuple[str, int, int]]:
+    """The rows of a submission whose class a class rule would not give them, in file order:
+    ``(case, class given, class of the rule)``. ``decision`` (a bundle's
+    ``finetune.decision``): ``argmax``, the most probable grade (a class whose P is within
+    :data:`CLASS_RULE_TOL` of the largest passes: a tie); ``thresholds``, the expected grade
+    ``sum_k k * P_k`` cut at ``thresholds`` (K - 1 increasing: the class is the number of
+    thresholds at or below the score; a class the score gives within :data:`CLASS_RULE_TOL`
+    of a cut passes). The thresholds rule is that of a classification head: a regression
+    head's score is not the expected grade of its probabilities, so its class cannot be
+    replayed from them. DRAC accepts any class; this only says which disagree. Raises
+    ValueError for another decision, or thresholds of another K than the rows'."""
+    probs, given = rows.probs, rows.classes
+    if decision == "argmax":
+        rule = probs.argmax(axis=1)
+        passes = probs[np.arange(len(given)), given] >= probs.max(axis=1) - CLASS_RULE_TOL
+    elif decision == "thresholds":
+        cuts = np.asarray(thresholds, dtype=np.float64)
+        if len(cuts) != rows.num_grades - 1:
+            raise ValueError(f"{len(cuts)} thresholds for {rows.num_grades} grades: give K - 1")
+        score = probs @ np.arange(rows.num_grades, dtype=np.float64)
+
+        def cut(s: np.ndarray) -> np.ndarray:
+            return (s[:, None] >= cuts[None, :]).sum(axis=1)
+
+        rule = cut(score)
+        passes = (cut(score - CLASS_RULE_TOL) <= given) & (given <= cut(score + CLASS_RULE_TOL))
+    else:
+        raise ValueError(f"unknown class decision {decision!r}: argmax or thresholds")
+    return [(rows.cases[i], int(given[i]), int(rule[i])) for i in np.flatnonzero(~passes)]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

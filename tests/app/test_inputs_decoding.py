@@ -75,3 +75,57 @@ def test_the_ingest_the_export_and_the_upload_widgets_accept_the_same_image_file
     assert not set(IMAGE_SUFFIXES) & set(OTHER_IMAGE_SUFFIXES)  # read, or named as not read
     for suffix in IMAGE_SUFFIXES:  # every suffix read is a format the words name
         assert {".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF"}.get(suffix, suffix[1:].upper()) in READ_FORMATS
+
+
+def _png_of(array: np.ndarray, mode: str | None = None) -> bytes:
+    image = Image.fromarray(array)
+    buf = io.BytesIO()
+    (image.convert(mode) if mode else image).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_the_colour_to_grey_conversion_is_a_flag_of_the_decoder_and_its_words_stay() -> None:
+    """The app learns that a file was read as grey from the decoder's ``grey_conversion``, not
+    from the word "grayscale" in its notes (a review); the page's words are the same as
+    before, word for word."""
+    from app.inputs import sanity_warnings
+    from data_prep.validate import inspect_image
+
+    rng = np.random.default_rng(0)
+    grey = (rng.random((300, 300)) * 255).astype(np.uint8)
+    rgb = np.stack([grey, np.roll(grey, 1, 0), np.roll(grey, 2, 1)], -1)
+    converted = "RGB image (converted to grayscale: luminance of the colour channels)"
+    assert inspect_image(_png_of(rgb), "c.png").grey_conversion == converted
+    assert inspect_image(_png_of(rgb), "c.png", channels=None).grey_conversion == ""
+    assert inspect_image(_png_of(grey), "g.png").grey_conversion == ""
+    assert load_bytes(_png_of(rgb), "c.png").grey_conversion == converted
+    cases = {
+        ("colour", "octa"): [f"Colour image: {converted}. UW-OCTA is grey; a colour picture may "
+                             "not be OCTA."],
+        ("colour", "fundus"): [f"Colour image: {converted}, as the training ingest converted "
+                               "this grey model's images."],
+        ("identical", "octa"): ["Colour-encoded file: RGB image (converted to grayscale: channels "
+                                "identical, nothing lost)."],
+        ("blank_identical", "fundus"): [
+            "Blank or near-constant image (grey levels 17..17, its luminance, std 0.0): there is "
+            "nothing to grade.",
+            "Colour-encoded file: RGB image (converted to grayscale: channels identical, nothing "
+            "lost)."],
+        ("blank_colour", "octa"): [
+            "Blank or near-constant image (grey levels 67..67, its luminance, std 0.0): there is "
+            "no vessel pattern to grade.",
+            f"Colour image: {converted}. UW-OCTA is grey; a colour picture may not be OCTA."],
+        ("palette", "octa"): ["Colour image: palette colour image (converted to grayscale: "
+                              "luminance of the colour channels). UW-OCTA is grey; a colour "
+                              "picture may not be OCTA."],
+    }
+    files = {"colour": _png_of(rgb), "identical": _png_of(np.stack([grey] * 3, -1)),
+             "blank_identical": _png_of(np.full((300, 300, 3), 17, np.uint8)),
+             "blank_colour": _png_of(np.full((300, 300, 3), (200, 10, 10), np.uint8)),
+             "palette": _png_of(rgb, "P")}
+    for (name, kind), words in cases.items():
+        assert load_bytes(files[name], f"{name}.png", kind=kind).warnings == words, (name, kind)
+    # a decoder note that merely mentions the word is not taken for the conversion
+    said = sanity_warnings(grey, mode="L", notes=["a note on grayscale data"], octa=False,
+                           grey_conversion="")
+    assert said == ["Image file: a note on grayscale data."]

@@ -1762,3 +1762,21 @@ def test_cache_sizes_is_the_flag_of_data_cache_sizes_and_sizes_still_works() -> 
     assert as_config_keys("use cache sizes near 64 px (--cache-sizes) to save memory") == (
         "use cache sizes near 64 px (data.cache_sizes) to save memory")
     assert as_config_keys("--cache-sizes 256,512") == "data.cache_sizes=256,512"
+
+
+def test_a_successful_ingest_sets_its_threads_without_importing_torch(tmp_path: Path, aptos_dir: Path) -> None:
+    """A review: ``python -m data_prep ingest`` imported torch (2-5 s) only to set torch's
+    thread count, which nothing of the ingest uses (OpenCV decodes and resizes, in this
+    process and in its workers). A real ingest of the APTOS samples now ends without torch
+    loaded, OpenCV's threads set as asked."""
+    out = tmp_path / "out"
+    code = ("import sys, cv2\n"
+            "from data_prep.__main__ import main\n"
+            f"rc = main(['ingest', '--root', {str(aptos_dir)!r}, '--out', {str(out)!r}, '--sizes', "
+            f"'{SIZE}', '--threads', '3'])\n"
+            "print(rc, 'torch' in sys.modules, cv2.getNumThreads())\n")
+    env = {**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1", "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
+                          env=env, timeout=300)
+    assert proc.stdout.split()[-3:] == ["0", "False", "3"], proc.stdout + proc.stderr
+    assert (out / ingest.MANIFEST_NAME).is_file()

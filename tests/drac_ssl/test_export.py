@@ -2854,3 +2854,77 @@ def test_the_noise_and_unlike_lines_speak_of_one_image_in_the_singular_too() -> 
     assert "their" not in (noise + unlike).lower(), (noise, unlike)
     several = export._noise_line(np.array([True, True, False]), cases)
     assert "so their grades mean nothing" in several and "Check each file:" in several, several
+
+
+def _run_with_rule(root: Path, decision: str, thresholds: list[float], cases: list[str],
+                   output: str = "classification") -> Path:
+    """A run folder with what --check --manifest reads: its manifest's test cases, its grade
+    scale and its bundle's class rule (metadata.json's calibration)."""
+    (root / "data").mkdir(parents=True)
+    (root / "data" / "manifest.csv").write_text(
+        "id,grade,split,fold\n" + "".join(f"{c},,test,\n" for c in cases))
+    (root / "data" / "ingest_summary.json").write_text(json.dumps({"grades": {"names": ["Normal", "NPDR", "PDR"]}}))
+    (root / "bundle").mkdir()
+    (root / "bundle" / "metadata.json").write_text(json.dumps({"calibration": {
+        "output": output, "temperature": 1.0, "thresholds": thresholds, "decision": decision}}))
+    return root
+
+
+def test_check_against_a_run_warns_once_of_classes_its_rule_does_not_give(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: --check --manifest RUN passed rows whose class contradicts their probabilities
+    without a word, though RUN's bundle says its rule (finetune.decision: argmax, or the expected
+    grade cut at its thresholds). DRAC accepts any class, so the file stays valid (exit 0), and
+    one warning counts the rows and names the first few: case, class given, the rule's class."""
+    cases = [f"{i:03d}.png" for i in range(8)]
+    rows = {  # P rows; expected grades 0.2, 1.0, 1.8, 0.9, 1.1, 0.3, 1.7, 1.0
+        "000.png": (0, "0.800000,0.200000,0.000000"), "001.png": (1, "0.100000,0.800000,0.100000"),
+        "002.png": (2, "0.000000,0.200000,0.800000"), "003.png": (2, "0.300000,0.500000,0.200000"),
+        "004.png": (0, "0.200000,0.500000,0.300000"), "005.png": (0, "0.700000,0.300000,0.000000"),
+        "006.png": (1, "0.100000,0.100000,0.800000"), "007.png": (2, "0.500000,0.000000,0.500000")}
+    sub = tmp_path / "team.csv"
+    sub.write_text("case,class,P0,P1,P2\n" + "".join(f"{c},{g},{p}\n" for c, (g, p) in rows.items()))
+    argmax = _run_with_rule(tmp_path / "a", "argmax", [0.5, 1.5], cases)
+    capsys.readouterr()
+    assert export.main(["--check", str(sub), "--manifest", str(argmax)]) == 0  # still valid
+    captured = capsys.readouterr()
+    assert captured.out.startswith("OK: 8 cases")
+    (line,) = [x for x in captured.err.splitlines() if x.startswith("warning:")]
+    # 007.png ties P0 and P2: either is the most probable grade
+    assert line.startswith("warning: 3 of the 8 rows have a class other than the one the bundle's rule "
+                           "gives (finetune.decision=argmax: the most probable grade; "
+                           f"{argmax / 'bundle' / 'metadata.json'}): 003.png class 2 (the rule gives 1), "
+                           "004.png class 0 (the rule gives 1), 006.png class 1 (the rule gives 2). "), line
+    assert "007.png" not in line
+    assert "DRAC accepts any class" in line and "--variant" in line
+    cut = _run_with_rule(tmp_path / "t", "thresholds", [0.75, 1.25], cases)
+    assert export.main(["--check", str(sub), "--manifest", str(cut)]) == 0
+    (line,) = [x for x in capsys.readouterr().err.splitlines() if x.startswith("warning:")]
+    # expected grades: 003.png 0.9 -> 1, 004.png 1.1 -> 1, 006.png 1.7 -> 2, 007.png 1.0 -> 1
+    # (the tie of 007.png's P0 and P2 let its class 2 pass as argmax's)
+    assert line.startswith("warning: 4 of the 8 rows have a class other than the one the bundle's rule "
+                           "gives (finetune.decision=thresholds: the expected grade cut at 0.75, 1.25; "), line
+    assert ("003.png class 2 (the rule gives 1), 004.png class 0 (the rule gives 1), 006.png class 1 "
+            "(the rule gives 2), 007.png class 2 (the rule gives 1). ") in line
+    # a file whose classes are the rule's says nothing; nor does a check without the run
+    agree = tmp_path / "agree.csv"
+    agree.write_text("case,class,P0,P1,P2\n" + "".join(
+        f"{c},{ {'003.png': 1, '004.png': 1, '006.png': 2, '007.png': 1}.get(c, g)},{p}\n" for c, (g, p) in rows.items()))
+    assert export.main(["--check", str(agree), "--manifest", str(cut)]) == 0
+    assert "warning:" not in capsys.readouterr().err
+    assert export.main(["--check", str(sub), "--images", str(tmp_path), "--grades", "3"]) == 1
+    assert "have a class other than" not in capsys.readouterr().err
+    # a regression head cut at thresholds: its score is not the expected grade of P, so the
+    # rule cannot be replayed from the file: nothing said
+    regression = _run_with_rule(tmp_path / "r", "thresholds", [0.75, 1.25], cases, output="regression")
+    assert export.main(["--check", str(sub), "--manifest", str(regression)]) == 0
+    assert "warning:" not in capsys.readouterr().err
+
+
+def test_the_exported_submission_follows_its_bundles_rule(
+        exported_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The file the export writes gives every row its rule's class: no warning on its check."""
+    capsys.readouterr()
+    assert export.main(["--check", str(exported_run / "export" / "submission.csv"),
+                        "--manifest", str(exported_run)]) == 0
+    assert "warning:" not in capsys.readouterr().err

@@ -543,3 +543,59 @@ def test_the_apps_batch_files_with_a_notes_column_are_named_as_such(
     (line,) = check_submission(complete)
     assert "the app's" in line and "every file graded" in line and "submission.csv" in line, line
     assert "NOT GRADED" not in line
+
+
+def test_where_k_comes_from_is_one_function() -> None:
+    """A review: _check worked K and its source out in four steps (the notes file's K,
+    _scale_of, then overrides for the notes file and DRAC's folder); _scale_of now says both,
+    in the order the check takes them: DRAC's test folder, the caller, the app's notes header,
+    the header's width, the first data row, else DRAC's 3 assumed."""
+    from drac_ssl.submission import SCALE_SOURCES, _scale_of
+
+    five = [(1, ["case", "class", "P0", "P1", "P2", "P3", "P4"]), (2, ["a.png", "0", *["0.2"] * 5])]
+    notes = [(1, ["case", "class", "P0", "P1", "P2", "P3", "notes"]), (2, ["a.png", "", "", "", "", "", "x"])]
+    data = [(1, ["a.png", "0", "0.5", "0.5"])]
+    assert _scale_of(five, None, drac_folder=True) == (3, "drac")
+    assert _scale_of(five, 4) == (4, "given")
+    assert _scale_of(notes, None) == (4, "header")  # the app's header, less its notes column
+    assert _scale_of(notes, 6) == (6, "given")
+    assert _scale_of(five, None) == (5, "header")
+    assert _scale_of(data, None) == (2, "row")
+    assert _scale_of([(1, ["id", "grade"])], None) == (3, "assumed")
+    assert set(SCALE_SOURCES) == {"given", "drac", "header", "row", "assumed"}
+
+
+def test_the_apps_incomplete_file_with_its_notes_column_cut_off_is_one_problem(
+        tmp_path: Path, images: Path) -> None:
+    """A review: the app's grades_INCOMPLETE.csv with its notes column deleted (as a
+    spreadsheet does) reads as a 5-grade submission whose NOT GRADED rows have an empty class
+    and empty probabilities: six problems per such row. They are now one problem that says the
+    notes column seems missing (it said why each file was not graded) and what to do; the
+    graded rows are checked as before."""
+    import csv
+    import io
+
+    from drac_ssl.submission import write_incomplete_grades
+
+    probs = np.tile([0.1, 0.2, 0.3, 0.2, 0.2], (3, 1))
+    incomplete = write_incomplete_grades(
+        tmp_path / "grades_INCOMPLETE.csv", CASES[1:], probs, None,
+        [("001.png", "001.png is blank"), ("x.png", "x.png is noise")], num_grades=5,
+        notes=["", "Unlike the training images.", ""])
+    rows = list(csv.reader(io.StringIO(incomplete.read_text())))
+    cut = _write(tmp_path, "\n".join(",".join(r[:-1]) for r in rows) + "\n", "cut.csv")
+    problems = check_submission(cut, images)
+    (line,) = [p for p in problems if "notes column" in p]
+    assert line.startswith(f"{cut}:2: 2 rows (001.png on line 2, x.png on line 3) have an empty "
+                           "class and empty probabilities"), line
+    assert "grades_INCOMPLETE.csv" in line and "notes column cut off?" in line, line
+    assert "grade the batch again" in line and "python -m drac_ssl.export" in line
+    assert not any("is not an integer" in p or "is not a finite number" in p for p in problems)
+    assert [p for p in problems if "notes column" not in p] == [
+        f"{cut}:3: case 'x.png' has no image in '{images}' -> remove the row, or check that "
+        "--images is the test-set folder"]
+    # one such row alone is said the same way, in the singular
+    one = _write(tmp_path, "\n".join(",".join(r[:-1]) for r in rows[:2] + rows[3:]) + "\n", "one.csv")
+    (line,) = check_submission(one)
+    assert line.startswith(f"{one}:2: 1 row (001.png on line 2) has an empty class and empty "
+                           "probabilities"), line

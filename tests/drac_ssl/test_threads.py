@@ -105,7 +105,9 @@ def test_app_applies_threads_before_loading_a_bundle(tmp_path: Path) -> None:
 
 
 def test_data_prep_applies_threads(tmp_path: Path) -> None:
-    """Set before the ingest reads its root; a root that is not there is refused before."""
+    """Set before the ingest reads its root; a root that is not there is refused before.
+    OpenCV's alone: the ingest runs no torch, and leaves torch's threads as they were (it
+    does not import torch: tests/data_prep/test_ingest.py)."""
     from data_prep.__main__ import main
 
     runtime.apply_thread_policy(1)
@@ -115,7 +117,21 @@ def test_data_prep_applies_threads(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     assert main(["ingest", "--threads", "3", "--root", str(tmp_path / "empty"),
                  "--out", str(tmp_path / "out")]) == 2  # no images there
-    assert_threads(3)
+    assert cv2.getNumThreads() == 3 and torch.get_num_threads() == 1
+
+
+def test_the_policy_without_torch_gives_the_same_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    """drac_ssl.cpu_threads (python -m data_prep's) counts as apply_thread_policy does."""
+    from drac_ssl import cpu_threads
+
+    assert cpu_threads.apply_opencv_threads(3) == {
+        "threads": 3, "source": "setting", "usable_cores": runtime.usable_cores(), "opencv": 3}
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert cpu_threads.thread_count(0) == (2, "OMP_NUM_THREADS") == cpu_threads.thread_count(None)
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert cpu_threads.thread_count(None, cores=10) == (4, "default")
+    with pytest.raises(ValueError, match="positive"):
+        cpu_threads.apply_opencv_threads(-1)
 
 
 def test_bench_scripts_apply_the_policy_and_record_threads(tmp_path: Path) -> None:
