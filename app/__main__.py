@@ -31,7 +31,7 @@ PORTS = (1, 65535)  # gradio cannot serve on port 0 (it probes the port it was g
 def _port(text: str) -> int:
     """``--port``: a TCP port 1..65535 (bind() raises OverflowError outside 0..65535)."""
     try:
-        port = int(text)
+        port = int(text) if text.isascii() else None  # int() reads '７８６０' too
     except ValueError:
         port = None
     if port is None or not PORTS[0] <= port <= PORTS[1]:
@@ -45,7 +45,7 @@ def _positive_number(default: float) -> Callable[[str], float]:
     on the bundle); the message names the value, the range and ``default``."""
     def parse(text: str) -> float:
         try:
-            value = float(text)
+            value = float(text) if text.isascii() else math.nan  # float() reads '０.５' too
         except ValueError:
             value = math.nan
         if not (math.isfinite(value) and value > 0):
@@ -60,7 +60,7 @@ def _count(least: int, default: int) -> Callable[[str], int]:
     range and ``default``."""
     def parse(text: str) -> int:
         try:
-            value = int(text)
+            value = int(text) if text.isascii() else least - 1  # int() reads '３' too
         except ValueError:
             value = least - 1
         if value < least:
@@ -72,7 +72,10 @@ def _count(least: int, default: int) -> Callable[[str], int]:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    from drac_ssl.starting import command_name  # stdlib only: no training code for the app
+    from drac_ssl.starting import (  # stdlib only: no training code for the app
+        ascii_int,
+        command_name,
+    )
 
     prog = command_name("drac-ssl-app", "app")  # the console script names itself, as drac-ssl-train
     parser = argparse.ArgumentParser(
@@ -103,7 +106,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                              "try again' message (default 32: 20 clients at once are all served)")
     parser.add_argument("--max-batch", type=_count(1, 200), default=200,
                         help="images per batch (default 200)")
-    parser.add_argument("--threads", type=int, default=0,
+    parser.add_argument("--threads", type=ascii_int("--threads"), default=0,
                         help="CPU threads of torch and OpenCV (default 0: the package's policy, "
                              "half the cores, 1..4; see drac_ssl.runtime.default_threads)")
     parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,

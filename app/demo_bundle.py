@@ -21,6 +21,7 @@ from pathlib import Path
 from drac_ssl import GRADE_NAMES, __version__
 from drac_ssl.config import _CHOICES, GRADE_SCALES, FinetuneConfig, to_dict
 from drac_ssl.io import atomic_write_json, atomic_write_text
+from drac_ssl.starting import ascii_int  # stdlib only
 
 __all__ = ["DEMO_NOTE", "build_demo_bundle", "main"]
 
@@ -106,13 +107,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m app.demo_bundle",
                                      description="Write an untrained demo model bundle.")
     parser.add_argument("run_dir", help="run folder to create (the bundle goes to RUN_DIR/bundle)")
-    parser.add_argument("--image-size", type=int, default=128)
-    parser.add_argument("--source-size", type=int, default=256)
-    parser.add_argument("--folds", type=int, default=2)
+    parser.add_argument("--image-size", type=ascii_int("--image-size"), default=128)
+    parser.add_argument("--source-size", type=ascii_int("--source-size"), default=256)
+    parser.add_argument("--folds", type=ascii_int("--folds"), default=2)
     parser.add_argument("--head", default="conv", choices=list(_CHOICES["finetune.head"]))  # grading.model.HEADS, without torch
     parser.add_argument("--grades", default="drac", choices=sorted(GRADE_SCALES),
                         help="grade scale: drac (3 grades) or icdr (5)")
-    parser.add_argument("--channels", type=int, default=1, choices=[1, 3],
+    parser.add_argument("--channels", type=ascii_int("--channels"), default=1, choices=[1, 3],
                         help="1: grey UW-OCTA model, 3: colour fundus model")
     args = parser.parse_args(argv)
     print(build_demo_bundle(args.run_dir, image_size=args.image_size,

@@ -13,7 +13,7 @@ if __name__ == "__main__":  # Ctrl-C while OpenCV loads: one line, not an import
 
 def main(argv: list[str] | None = None) -> int:
     from data_prep import flatten, ingest, phantom
-    from drac_ssl.starting import command_name  # stdlib only
+    from drac_ssl.starting import ascii_int, command_name  # stdlib only
 
     # the installed command (drac-ssl-ingest) names itself in the usage and the fixes, as
     # drac-ssl-train and drac-ssl-app do; an argv given from Python is no console script
@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
                     "a folder-per-grade tree one folder with a label CSV (flatten).",
     )
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--threads", type=int, default=0, metavar="N",
+    common.add_argument("--threads", type=ascii_int("--threads"), default=0, metavar="N",
                         help="CPU threads of this process (OpenCV); 0 = the default "
                              "policy: half the cores, 1..4 (worker processes run 1 each)")
     sub = parser.add_subparsers(dest="command", required=True)

@@ -90,6 +90,7 @@ from drac_ssl.config import (
     validate_grades,
 )
 from drac_ssl.io import atomic_write_json, atomic_write_text
+from drac_ssl.starting import ascii_int  # stdlib only
 
 MANIFEST_NAME = "manifest.csv"
 SUMMARY_NAME = "ingest_summary.json"
@@ -1299,9 +1300,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--unlabelled", action="append", default=[], metavar="FOLDER",
                         help="a folder of further images without grades, for the self-supervised "
                              "pretraining and UMM only (repeat for several)")
-    parser.add_argument("--folds", type=int, default=d.n_folds,
+    parser.add_argument("--folds", type=ascii_int("--folds"), default=d.n_folds,
                         help=f"cross-validation folds, stratified by grade (default: {d.n_folds})")
-    parser.add_argument("--seed", type=int, default=d.fold_seed,
+    parser.add_argument("--seed", type=ascii_int("--seed"), default=d.fold_seed,
                         help=f"fold seed (default: {d.fold_seed})")
     parser.add_argument("--cache-sizes", type=_sizes, default=d.cache_sizes, metavar="SIZES",
                         help="cache sizes in pixels, comma-separated, as data.cache_sizes of "
@@ -1310,7 +1311,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     # the older name of --cache-sizes: old commands keep working; --help shows one name
     parser.add_argument("--sizes", dest="cache_sizes", type=_sizes, default=argparse.SUPPRESS,
                         help=argparse.SUPPRESS)
-    parser.add_argument("--workers", type=int, default=d.workers,
+    parser.add_argument("--workers", type=ascii_int("--workers"), default=d.workers,
                         help=f"processes decoding the images; 0 = all cores (default: {d.workers})")
     parser.set_defaults(func=cli)
 

@@ -38,6 +38,7 @@ from tqdm import tqdm
 
 from data_prep.pool import spawn_pool
 from drac_ssl.io import atomic_write_bytes, atomic_write_json, atomic_write_text, read_json_dict
+from drac_ssl.starting import ascii_int  # stdlib only
 
 __all__ = [
     "CSV_COLUMNS",
@@ -916,10 +917,10 @@ def _progress(total: int, enabled: bool) -> tqdm:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``phantom`` sub-command's options to ``parser``."""
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
-    parser.add_argument("--n-train", type=int, default=611, help="training images (default 611)")
-    parser.add_argument("--n-test", type=int, default=386, help="test images (default 386)")
-    parser.add_argument("--seed", type=int, default=0, help="data set seed (default 0)")
-    parser.add_argument("--workers", type=int, default=0, help="processes, 0 = all cores")
+    parser.add_argument("--n-train", type=ascii_int("--n-train"), default=611, help="training images (default 611)")
+    parser.add_argument("--n-test", type=ascii_int("--n-test"), default=386, help="test images (default 386)")
+    parser.add_argument("--seed", type=ascii_int("--seed"), default=0, help="data set seed (default 0)")
+    parser.add_argument("--workers", type=ascii_int("--workers"), default=0, help="processes, 0 = all cores")
     parser.set_defaults(func=cli)
 
 

@@ -22,7 +22,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from drac_ssl.starting import command_name  # re-exported: stdlib only, for the app too
+from drac_ssl.starting import (  # re-exported: stdlib only, for the app and data_prep too
+    ascii_int,
+    command_name,
+)
 
 __all__ = ["DEFAULT_N_BOOT", "SCORE_ONLY_OPTIONS", "OneConfig", "OverrideParser", "ascii_int", "check_arguments_problem",
            "command_name", "compare_parser", "export_parser", "option_override_fix", "report_parser",
@@ -46,26 +49,6 @@ class OneConfig(argparse.Action):
                          f"file is read.\n  fix: give one -c FILE and the other's settings as "
                          f"section.key=value overrides (or copy them into the file)")
         setattr(namespace, self.dest, values)
-
-
-def ascii_int(option: str) -> Any:
-    """The ``type=`` of the integer option ``option`` (``--threads``): ``int()`` of its word in
-    ASCII digits alone, with its sign. Python's ``int()`` reads any Unicode decimal digit
-    (``٣``, ``３``: 3) where the settings, read as YAML 1.2, take ASCII ones
-    (:func:`drac_ssl.config._ascii_only`): such a word is refused with the ASCII digits as the
-    fix (``fix: --threads 3``); any other that is no integer gets argparse's own "invalid int"."""
-    def read(word: str) -> int:
-        if not word.isascii():
-            digits = "".join(str(int(c)) if c.isdecimal() and not c.isascii() else c for c in word.strip())
-            try:
-                fix = f"\n  fix: {option} {int(digits)}" if digits.isascii() else ""
-            except ValueError:
-                fix = ""
-            raise argparse.ArgumentTypeError(f"{word!r} is not an integer: write it in ASCII digits "
-                                             f"(0-9), as every number setting is{fix}")
-        return int(word)
-    read.__name__ = "int"  # argparse's "invalid int value: 'x'" for any other word
-    return read
 
 
 class OverrideParser(argparse.ArgumentParser):

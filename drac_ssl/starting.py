@@ -12,19 +12,22 @@ Also :func:`sigterm_as_ctrl_c`: SIGTERM (``kill``, a scheduler's limit) raises
 KeyboardInterrupt as Ctrl-C does while a command runs (``python -m data_prep``, which loads no
 torch, and ``python -m drac_ssl.train`` through :mod:`drac_ssl.runtime`). And :func:`command_name`, the command as the user started it, for a usage line (the
 installed console script or ``python -m MODULE``): :mod:`drac_ssl.commands` and the app's
-``drac-ssl-app`` share it, and the app may import nothing that reaches training code.
+``drac-ssl-app`` share it, and the app may import nothing that reaches training code. And
+:func:`ascii_int`, the ``type=`` of every command's integer option (train's, export's,
+data_prep's, the app's), here for the same reason.
 
 Only the standard library is imported here, so that the handler is in place before torch.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 
@@ -83,3 +86,23 @@ def command_name(installed: str, module: str) -> str:
     file name, ``.exe`` on Windows), else ``python -m MODULE`` (argparse's own default would be
     ``__main__.py`` there)."""
     return installed if Path(sys.argv[0]).name.startswith(installed) else f"python -m {module}"
+
+
+def ascii_int(option: str) -> Callable[[str], int]:
+    """The ``type=`` of the integer option ``option`` (``--threads``): ``int()`` of its word in
+    ASCII digits alone, with its sign. Python's ``int()`` reads any Unicode decimal digit
+    (``٣``, ``３``: 3) where the settings, read as YAML 1.2, take ASCII ones
+    (:func:`drac_ssl.config._ascii_only`): such a word is refused with the ASCII digits as the
+    fix (``fix: --threads 3``); any other that is no integer gets argparse's own "invalid int"."""
+    def read(word: str) -> int:
+        if not word.isascii():
+            digits = "".join(str(int(c)) if c.isdecimal() and not c.isascii() else c for c in word.strip())
+            try:
+                fix = f"\n  fix: {option} {int(digits)}" if digits.isascii() else ""
+            except ValueError:
+                fix = ""
+            raise argparse.ArgumentTypeError(f"{word!r} is not an integer: write it in ASCII digits "
+                                             f"(0-9), as every number setting is{fix}")
+        return int(word)
+    read.__name__ = "int"  # argparse's "invalid int value: 'x'" for any other word
+    return read

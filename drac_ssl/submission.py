@@ -45,7 +45,10 @@ from drac_ssl.console import print_lines
 from drac_ssl.grading.image_notes import IMAGE_SUFFIXES  # the one list of image suffixes
 from drac_ssl.io import atomic_write_text
 from drac_ssl.scale import default_grade_names, submission_columns
-from drac_ssl.starting import started
+from drac_ssl.starting import (
+    ascii_int,  # stdlib only
+    started,
+)
 
 __all__ = ["NOT_GRADED", "SUBMISSION_COLUMNS", "FolderFiles", "ProblemLines", "SubmissionRows",
            "check_submission", "classes_off_rule", "main", "is_drac_test_folder", "read_folder", "read_submission",
@@ -1112,7 +1115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--check", required=True, metavar="CSV", help="the submission file")
     parser.add_argument("--images", metavar="DIR", default=None,
                         help="folder of the test images: every image must appear once")
-    parser.add_argument("--grades", type=int, default=None, metavar="K",
+    parser.add_argument("--grades", type=ascii_int("--grades"), default=None, metavar="K",
                         help="number of grades (default: the header's width: case,class and K "
                              "columns P<n>)")
     args = parser.parse_args(argv)

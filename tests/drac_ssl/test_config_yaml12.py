@@ -624,3 +624,58 @@ def test_threads_in_other_than_ascii_digits_is_refused_by_the_train_command(
     err = capsys.readouterr().err
     assert "--threads" in err and "'３'" in err and "ASCII digits" in err and "fix: --threads 3" in err, err
     assert train_parser().parse_intermixed_args(["--threads", "-1"]).threads == -1
+
+
+COMMAND_INTEGER_OPTIONS = [  # (module, argv before the option, the option): every integer option
+    ("data_prep.__main__", ["ingest", "--root", "NOPE"], "--threads"),
+    ("data_prep.__main__", ["ingest", "--root", "NOPE"], "--folds"),
+    ("data_prep.__main__", ["ingest", "--root", "NOPE"], "--seed"),
+    ("data_prep.__main__", ["ingest", "--root", "NOPE"], "--workers"),
+    ("data_prep.__main__", ["phantom", "--out", "NOPE"], "--n-train"),
+    ("data_prep.__main__", ["phantom", "--out", "NOPE"], "--n-test"),
+    ("data_prep.__main__", ["phantom", "--out", "NOPE"], "--seed"),
+    ("data_prep.__main__", ["phantom", "--out", "NOPE"], "--workers"),
+    ("app.__main__", [], "--threads"),
+    ("app.demo_bundle", ["NOPE"], "--image-size"),
+    ("app.demo_bundle", ["NOPE"], "--source-size"),
+    ("app.demo_bundle", ["NOPE"], "--folds"),
+    ("app.demo_bundle", ["NOPE"], "--channels"),
+    ("drac_ssl.submission", ["--check", "NOPE"], "--grades"),
+]
+
+
+@pytest.mark.parametrize(("module", "before", "option"), COMMAND_INTEGER_OPTIONS,
+                         ids=[f"{m}{o}" for m, _, o in COMMAND_INTEGER_OPTIONS])
+def test_every_commands_integer_option_refuses_other_than_ascii_digits(
+        module: str, before: list[str], option: str, capsys: pytest.CaptureFixture[str],
+        tmp_path: Path) -> None:
+    """A review: train's --threads refused '３' (drac_ssl.starting.ascii_int), while the ingest's,
+    the phantom's, the app's, the demo bundle's and --check's integer options read '３' and '٣'
+    as 3 (Python's int() takes any Unicode decimal digit). Each is refused before anything runs,
+    with the ASCII digits as the fix."""
+    import importlib
+
+    entry = importlib.import_module(module)
+    nope = str(tmp_path / "NOPE")  # where a command that read the digits would write
+    argv = [nope if word == "NOPE" else word for word in before] + [option, "３" if option != "--channels" else "٣"]
+    with pytest.raises(SystemExit) as stop:
+        (entry.parse_args if module == "app.__main__" else entry.main)(argv)
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "ASCII digits" in err and f"fix: {option} 3" in err, err
+
+
+@pytest.mark.parametrize("option", ["--port", "--max-size-mb", "--max-side", "--concurrency", "--queue-size",
+                                    "--max-batch", "--max-megapixels"])
+def test_the_apps_number_options_refuse_other_than_ascii_digits(
+        option: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """The app's own number types (_port, _positive_number, _count) read '７８６０' as 7860 and
+    '３' as 3 through int()/float(); they refuse them now, naming the value and the range."""
+    from app.__main__ import parse_args
+
+    with pytest.raises(SystemExit) as stop:
+        parse_args([option, "７８６０" if option == "--port" else "３"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert option in err and "is not" in err, err
+    assert parse_args([option, "7860" if option == "--port" else "3"]) is not None
