@@ -442,8 +442,10 @@ def test_overlay_keeps_cold_pixels() -> None:
     gray = _octa_like(40, 50)
     out = overlay_heatmap(gray, np.zeros((40, 50), np.float32))
     assert np.array_equal(out[..., 0], gray) and np.array_equal(out[..., 2], gray)
-    with pytest.raises(ValueError):
-        overlay_heatmap(gray, np.zeros((10, 10), np.float32))
+    # the check's own words, and a 1x1 map, which numpy would broadcast over the image
+    for shape in ((10, 10), (1, 1)):
+        with pytest.raises(ValueError, match="differ in size"):
+            overlay_heatmap(gray, np.zeros(shape, np.float32))
 
 
 # --------------------------------------------------------------------------------------

@@ -19,8 +19,10 @@ def test_chunks_cover_every_image_once() -> None:
     parts = inference.chunks(10, 4)
     assert [(s.start, s.stop) for s in parts] == [(0, 4), (4, 8), (8, 10)]
     assert inference.chunks(0, 4) == []
-    with pytest.raises(ValueError):
-        inference.chunks(3, 0)
+    # each case names the check: range() refuses a step of 0 by itself, a -1 would give []
+    for size in (0, -1):
+        with pytest.raises(ValueError, match="batch size must be >= 1"):
+            inference.chunks(3, size)
 
 
 def test_images_per_second_times_every_batch_after_the_warmup() -> None:

@@ -128,6 +128,7 @@ def test_folds_never_leak_and_test_images_stay_out(frozen_result: finetune.Finet
 def test_oof_predictions_cover_every_labelled_image_once(frozen_result: finetune.FinetuneResult,
                                                          pretrained_run: Path) -> None:
     rows = {r["id"]: r for r in _manifest(pretrained_run) if r["split"] == "train"}
+    assert frozen_result.variants and rows  # the loops below run
     for variant in frozen_result.variants.values():
         oof = _read_csv(variant.oof_path)
         ids = [r["id"] for r in oof]
@@ -688,6 +689,7 @@ def test_keep_last_keeps_the_last_epoch_and_chooses_nothing_on_the_scored_fold(
     assert metrics["keep"] == "last" and "finetune.keep=last" in metrics["protocol"]
     protocol = json.loads((run / "finetune" / "comparison.json").read_text())["protocol"]
     assert "finetune.keep=last: no epoch chosen" in protocol and "optimistic" not in protocol
+    assert len(metrics["folds"]) == 5
     for fold in metrics["folds"]:  # patience 1 would have stopped some folds early under keep=best
         assert fold["epochs_run"] == 3 and fold["best_epoch"] == 2
         assert "keep=last" in fold["stopped"]
@@ -733,6 +735,7 @@ def test_head_warmup_trains_the_head_alone_first_and_only_for_pretrained_variant
     scratch = [v for k, v in moved.items() if k.startswith("scratch fold")]
     assert len(scratch) == 2 and all(v == [True, True, True] for v in scratch)
     metrics = result.variants["vicreg"].metrics
+    assert len(metrics["folds"]) == 2  # the loop below checks each fold, so there are folds
     for fold in metrics["folds"]:
         record = json.loads((result.variants["vicreg"].out_dir / f"fold{fold['fold']}.json").read_text())
         assert [h["head_only"] for h in record["history"]] == [True, True, False]

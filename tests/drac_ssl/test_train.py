@@ -856,7 +856,8 @@ def test_a_stage_run_on_other_code_than_the_runs_start_is_said_and_recorded(
     monkeypatch.setattr(runtime, "code_version", lambda: None)
     (run_dir / "stages.json").unlink()
     train._run_stages(cfg, run_dir, None)
-    assert all("code" not in s for s in json.loads((run_dir / "stages.json").read_text()).values())
+    stages = json.loads((run_dir / "stages.json").read_text())
+    assert stages and all("code" not in s for s in stages.values())
     assert "warning" not in capsys.readouterr().out
 
 

@@ -113,7 +113,7 @@ def test_official_vicreg_checkpoint_with_ddp_prefix_and_optimizer(tmp_path: Path
     }
     path = tmp_path / "model.pth"
     torch.save(ckpt, path)
-    with pytest.warns(UserWarning):
+    with pytest.warns(UserWarning, match=r"loaded 30 tensors from 'model.backbone'; ignored 1 unexpected key"):
         net, report = load_into_tiny(path)
     assert_loaded(net, state)
     assert report.source == "model.backbone" and report.missing == []
@@ -125,7 +125,7 @@ def test_dino_checkpoint_takes_the_teacher_and_numpy_epoch(tmp_path: Path) -> No
             "epoch": np.int64(300)}
     path = tmp_path / "checkpoint.pth"
     torch.save(ckpt, path)
-    with pytest.warns(UserWarning):
+    with pytest.warns(UserWarning, match=r"from 'teacher.backbone'; ignored 30 unexpected key\(s\) \['student"):
         net, report = load_into_tiny(path)
     assert_loaded(net, teacher)
     assert report.source == "teacher.backbone"
@@ -137,7 +137,7 @@ def test_moco_pth_tar_takes_the_query_encoder(tmp_path: Path) -> None:
             "state_dict": {**prefixed(key, "module.encoder_k."), **prefixed(query, "module.encoder_q.")}}
     path = tmp_path / "checkpoint_0199.pth.tar"  # the suffix is .tar: format found from content
     torch.save(ckpt, path)
-    with pytest.warns(UserWarning):
+    with pytest.warns(UserWarning, match=r"from 'state_dict.encoder_q'; ignored 30 unexpected key\(s\) \['state_dict.module.encoder_k"):
         net, _ = load_into_tiny(path)
     assert_loaded(net, query)
 
@@ -147,7 +147,7 @@ def test_timm_checkpoint_prefers_the_raw_weights_over_ema(tmp_path: Path) -> Non
     path = tmp_path / "model_best.pth.tar"
     torch.save({"epoch": 10, "arch": "resnet18", "state_dict": raw, "state_dict_ema": ema,
                 "metric": 0.5}, path)
-    with pytest.warns(UserWarning):
+    with pytest.warns(UserWarning, match=r"from 'state_dict'; ignored 30 unexpected key\(s\) \['state_dict_ema"):
         net, _ = load_into_tiny(path)
     assert_loaded(net, raw)
 
