@@ -133,7 +133,7 @@ def time_to_accuracy(history: list[dict[str, Any]], targets: tuple[float, ...] =
     return out
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.cifar10_vicreg", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=100)
@@ -148,7 +148,7 @@ def main() -> None:
                              "CPU smoke test); k-NN@k is recorded as null when k >= the training images kept, "
                              "as its vote would run over all of them; 0 = all")
     parser.add_argument("overrides", nargs="*")
-    args = parser.parse_args()
+    args = parser.parse_intermixed_args(argv)  # overrides on both sides of the options
 
     cfg = load_config(Path(__file__).resolve().parents[1] / "configs" / "cifar10.yaml",
                       [f"data.root={args.data}", f"pretrain.epochs={args.epochs}", *args.overrides])

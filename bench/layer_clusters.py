@@ -256,7 +256,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--name", default="cifar10", help="results: layer_clusters_<name>.json/_tsne.png")
     parser.add_argument("--out-dir", default=str(RESULTS))
     parser.add_argument("overrides", nargs="*", help="config overrides (key=value)")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)  # overrides on both sides of the options
 
     cfg = load_config(args.config, [f"data.root={args.data}", *args.overrides])
     device = resolve_device(args.device)

@@ -102,7 +102,7 @@ def result_name(dataset: str, name: str | None, eval_limit: int) -> str:
     return name or f"low_label_{dataset}" + ("_smoke" if eval_limit else "")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.low_label",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", choices=("mnist", "fashion_mnist"), default="mnist")
@@ -121,7 +121,7 @@ def main() -> None:
     parser.add_argument("--eval-limit", type=int, default=0,
                         help="evaluate on N evenly spaced test images only (smoke test); 0 = all")
     parser.add_argument("overrides", nargs="*")
-    args = parser.parse_args()
+    args = parser.parse_intermixed_args(argv)  # overrides on both sides of the options
 
     dataset = args.dataset
     data_root = args.data or str(SHARED / "data" / dataset)

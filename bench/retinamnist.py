@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--name", default="retinamnist")
     add_threads_argument(parser)
     parser.add_argument("overrides", nargs="*", help="section.key=value settings for the main job")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)  # overrides on both sides of the options
     if not NPZ.is_file():
         raise SystemExit(f"RetinaMNIST not found at {NPZ}: this benchmark needs ../shared/data/retinamnist/ "
                          f"beside the repository")
