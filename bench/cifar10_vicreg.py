@@ -22,13 +22,14 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from bench.common import RESULTS, SHARED, write_result
+from bench.common import RESULTS, SHARED, shortened_settings, smoke_result_name, write_result
 from drac_ssl import pretrain
 from drac_ssl.config import Config, load_config, to_dict
 from drac_ssl.evaluation import embed_images, linear_probe
@@ -43,22 +44,32 @@ GOAL_SECONDS_100 = 240.0  # issue #15: 100 epochs of pretraining on one H200
 UMM_PAPER_VICREGL_LINEAR = 90.99  # ResNet-18 VICRegL, UMM paper (long schedule)
 
 
-def smoke_reasons(epochs: int, eval_limit: int, max_steps_per_epoch: int) -> list[str]:
-    """Why a run is not the full protocol (empty list: it is); any reason makes it a smoke run."""
+def smoke_reasons(epochs: int, eval_limit: int, max_steps_per_epoch: int, dataset: str = "cifar10",
+                  probe_epochs: int = 100, shortened: Sequence[str] = ()) -> list[str]:
+    """Why a run is not the full protocol (empty list: it is); any reason makes it a smoke run:
+    fewer than 100 epochs, ``--eval-limit``, ``pretrain.max_steps_per_epoch``, another
+    ``data.dataset``, fewer ``--probe-epochs`` than 100, or any other setting that does less
+    than ``configs/cifar10.yaml`` (``shortened``: :func:`bench.common.shortened_settings`)."""
     reasons = []
+    if dataset != "cifar10":
+        reasons.append(f"data.dataset={dataset}, not cifar10")
     if epochs < PROTOCOL_EPOCHS:
         reasons.append(f"{epochs} epoch(s), not {PROTOCOL_EPOCHS}")
     if eval_limit:
         reasons.append(f"--eval-limit {eval_limit}")
     if max_steps_per_epoch:
         reasons.append(f"pretrain.max_steps_per_epoch={max_steps_per_epoch}")
+    if probe_epochs < 100:
+        reasons.append(f"--probe-epochs {probe_epochs}, not 100")
+    reasons += [r for r in shortened if not r.startswith(("pretrain.epochs=", "pretrain.max_steps_per_epoch=",
+                                                           "data.dataset="))]
     return reasons
 
 
 def result_name(name: str | None, reasons: list[str]) -> str:
     """``name``, else ``cifar10_vicreg`` (the committed figures), or ``cifar10_vicreg_smoke`` for a
     smoke run, so a trial never overwrites the committed file by default."""
-    return name or ("cifar10_vicreg_smoke" if reasons else "cifar10_vicreg")
+    return smoke_result_name("cifar10_vicreg", reasons, name)
 
 
 def beats_seed_report(linear_top1: float, reasons: list[str]) -> bool | None:
@@ -150,9 +161,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_intermixed_args(argv)  # overrides on both sides of the options
 
-    cfg = load_config(Path(__file__).resolve().parents[1] / "configs" / "cifar10.yaml",
-                      [f"data.root={args.data}", f"pretrain.epochs={args.epochs}", *args.overrides])
-    reasons = smoke_reasons(cfg.pretrain.epochs, args.eval_limit, cfg.pretrain.max_steps_per_epoch)
+    config = Path(__file__).resolve().parents[1] / "configs" / "cifar10.yaml"
+    cfg = load_config(config, [f"data.root={args.data}", f"pretrain.epochs={args.epochs}", *args.overrides])
+    reasons = smoke_reasons(cfg.pretrain.epochs, args.eval_limit, cfg.pretrain.max_steps_per_epoch,
+                            cfg.data.dataset, args.probe_epochs,
+                            shortened_settings(to_dict(load_config(config)), to_dict(cfg)))
     name = result_name(args.name, reasons)
     if reasons:
         print(f"[bench] smoke run ({'; '.join(reasons)}): checks that the protocol runs, not accuracy; "

@@ -20,11 +20,14 @@ it finished.
 
     python -m bench.low_label --dataset mnist [--data DIR] [--epochs 50] [overrides ...]
 
-CPU smoke test (a few minutes on the 2-core CPU; with ``--eval-limit`` the default result
-name is ``low_label_<dataset>_smoke``, so it never replaces the committed figures; with
-``--eval-limit``, ``pretrain.max_steps_per_epoch`` or ``--max-epochs`` below 100 the record says
-``"smoke": true`` and ``"paper": {"comparable": false}``, and the console prints "smoke run:
-checks that the protocol runs, not accuracy" instead of the paper's figures)::
+Any departure from the full protocol (fewer pretraining epochs than the config's, a
+``--backbone`` whose ``metadata.json`` does not show the full pretraining on the data set,
+a subset of ``--labels``, ``--seeds`` or ``--methods``, ``--eval-limit``, ``--max-epochs``
+below 100, ``pretrain.max_steps_per_epoch``) is a smoke run: the default result name is
+``low_label_<dataset>_smoke``, so it never replaces the committed figures, the record says
+``"smoke": true``, why (``smoke_reasons``) and ``"paper": {"comparable": false}``, and the
+console prints "smoke run: checks that the protocol runs, not accuracy" instead of the
+paper's figures. CPU smoke test (a few minutes on the 2-core CPU)::
 
     python -m bench.low_label --dataset mnist --epochs 1 --labels 500 --seeds 0 \\
         --eval-limit 500 --max-epochs 2 --run-dir /tmp/lowlabel_smoke/run \\
@@ -38,6 +41,7 @@ import argparse
 import math
 import statistics
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +49,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from bench.common import RESULTS, SHARED, write_result
+from bench.common import (
+    RESULTS,
+    SHARED,
+    backbone_departures,
+    shortened_settings,
+    smoke_fields,
+    smoke_result_name,
+    write_result,
+)
 from drac_ssl import pretrain
 from drac_ssl.augment import prepare_images
 from drac_ssl.config import configured_channels, load_config, to_dict
@@ -92,14 +104,47 @@ SMOKE_LINE = "smoke run: checks that the protocol runs, not accuracy"
 def paper_comparable(dataset: str, eval_limit: int, max_steps_per_epoch: int, max_epochs: int) -> bool:
     """Whether the figures may stand beside the paper's (MNIST only): not for a smoke run, i.e. with
     ``--eval-limit``, ``pretrain.max_steps_per_epoch`` or a classifier cap below ``--max-epochs``'s
-    default 100."""
+    default 100 (:func:`smoke_reasons` names every departure; any one makes the run not comparable)."""
     return dataset == "mnist" and not eval_limit and not max_steps_per_epoch and max_epochs >= 100
 
 
-def result_name(dataset: str, name: str | None, eval_limit: int) -> str:
-    """The result file's name: ``name``, else ``low_label_<dataset>``; a smoke run
-    (``eval_limit`` > 0) gets ``_smoke``, so it never replaces the committed figures by default."""
-    return name or f"low_label_{dataset}" + ("_smoke" if eval_limit else "")
+DEFAULT_LABELS = (500, 1000, 2500, 5000)
+DEFAULT_SEEDS = (0, 1, 2)
+
+
+def smoke_reasons(*, eval_limit: int = 0, max_steps_per_epoch: int = 0, max_epochs: int = 100,
+                  epochs: int, config_epochs: int, backbone: Sequence[str] | None = None,
+                  labels: Sequence[int] = DEFAULT_LABELS, seeds: Sequence[int] = DEFAULT_SEEDS,
+                  methods: Sequence[str] = METHODS, shortened: Sequence[str] = ()) -> list[str]:
+    """Why a run is not the full protocol (empty: it is); any reason makes it a smoke run:
+    ``--eval-limit``, ``pretrain.max_steps_per_epoch``, ``--max-epochs`` below 100, fewer
+    pretraining epochs than the config's, a ``--backbone`` not made by the full pretraining
+    (``backbone``: :func:`bench.common.backbone_departures`), a subset of the default label
+    counts, seeds or methods, or another setting that does less than the config
+    (``shortened``: :func:`bench.common.shortened_settings`)."""
+    out = []
+    if eval_limit:
+        out.append(f"--eval-limit {eval_limit}")
+    if max_steps_per_epoch:
+        out.append(f"pretrain.max_steps_per_epoch={max_steps_per_epoch}")
+    if max_epochs < 100:
+        out.append(f"--max-epochs {max_epochs}, not 100")
+    if epochs < config_epochs:
+        out.append(f"{epochs} pretraining epoch(s), not the config's {config_epochs}")
+    out += list(backbone or [])
+    for flag, given, full in (("--labels", labels, DEFAULT_LABELS), ("--seeds", seeds, DEFAULT_SEEDS),
+                              ("--methods", methods, METHODS)):
+        missing = [x for x in full if x not in given]
+        if missing:
+            out.append(f"{flag} without {','.join(map(str, missing))}")
+    out += [r for r in shortened if not r.startswith(("pretrain.epochs=", "pretrain.max_steps_per_epoch="))]
+    return out
+
+
+def result_name(dataset: str, name: str | None, reasons: Sequence[str]) -> str:
+    """The result file's name: ``name``, else ``low_label_<dataset>``; a smoke run (any of
+    :func:`smoke_reasons`) gets ``_smoke``, so it never replaces the committed figures by default."""
+    return smoke_result_name(f"low_label_{dataset}", reasons, name)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -117,7 +162,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--run-dir", default=None, help="default: runs/bench-low-label-<dataset>")
     parser.add_argument("--out-dir", default=str(RESULTS))
     parser.add_argument("--name", default=None,
-                        help="result name (default: low_label_<dataset>, with --eval-limit low_label_<dataset>_smoke)")
+                        help="result name (default: low_label_<dataset>; for a smoke run, any departure from the "
+                             "full protocol, low_label_<dataset>_smoke)")
     parser.add_argument("--eval-limit", type=int, default=0,
                         help="evaluate on N evenly spaced test images only (smoke test); 0 = all")
     parser.add_argument("overrides", nargs="*")
@@ -126,7 +172,6 @@ def main(argv: list[str] | None = None) -> None:
     dataset = args.dataset
     data_root = args.data or str(SHARED / "data" / dataset)
     run_dir = Path(args.run_dir or f"runs/bench-low-label-{dataset}")
-    name = result_name(dataset, args.name, args.eval_limit)
     methods = [m for m in args.methods.split(",") if m]
     unknown = set(methods) - set(METHODS)
     if unknown:
@@ -134,7 +179,19 @@ def main(argv: list[str] | None = None) -> None:
     overrides = [f"data.root={data_root}", *args.overrides]
     if args.epochs is not None:
         overrides.insert(1, f"pretrain.epochs={args.epochs}")
-    cfg = load_config(Path(__file__).resolve().parents[1] / "configs" / f"{dataset}.yaml", overrides)
+    config = Path(__file__).resolve().parents[1] / "configs" / f"{dataset}.yaml"
+    cfg = load_config(config, overrides)
+    protocol_cfg = load_config(config, [f"data.root={data_root}"])
+    label_counts, seeds = _ints(args.labels), _ints(args.seeds)
+    reasons = smoke_reasons(
+        eval_limit=args.eval_limit, max_steps_per_epoch=cfg.pretrain.max_steps_per_epoch,
+        max_epochs=args.max_epochs, epochs=cfg.pretrain.epochs, config_epochs=protocol_cfg.pretrain.epochs,
+        backbone=backbone_departures(args.backbone, dataset, protocol_cfg.pretrain.epochs) if args.backbone else None,
+        labels=label_counts, seeds=seeds, methods=methods,
+        shortened=shortened_settings(to_dict(protocol_cfg), to_dict(cfg)))
+    name = result_name(dataset, args.name, reasons)
+    if reasons:
+        print(f"[bench] {SMOKE_LINE} ({'; '.join(reasons)}); writes {name}.json")
     device = resolve_device(cfg.run.device)
     bf16 = pretrain.use_bf16(cfg, device)
 
@@ -182,10 +239,8 @@ def main(argv: list[str] | None = None) -> None:
                                        autocast=bf16) if "linear" in methods else None
     print(f"[bench] pool {len(train.images)} training images, test {len(test.images)} images, device {device}")
 
-    comparable = paper_comparable(dataset, args.eval_limit, cfg.pretrain.max_steps_per_epoch, args.max_epochs)
-    smoke = bool(args.eval_limit or cfg.pretrain.max_steps_per_epoch or args.max_epochs < 100)
-    if smoke:
-        print(f"[bench] {SMOKE_LINE}")
+    smoke = bool(reasons)
+    comparable = dataset == "mnist" and not smoke
     paper = PAPER_MNIST if comparable else None
     hp = {"finetune": dict(lr=5e-4, patience=5), "scratch": dict(lr=5e-4, patience=5),
           "linear": dict(lr=5e-3, patience=10)}
@@ -204,13 +259,12 @@ def main(argv: list[str] | None = None) -> None:
         f"training part's statistics, linear layer, Adam lr 5e-3, same batch and decay, patience 10. "
         f"{'bf16 autocast' if bf16 else 'fp32'} forward passes, float32 loss."
     )
-    label_counts, seeds = _ints(args.labels), _ints(args.seeds)
     record: dict[str, Any] = {
         "dataset": DESCRIPTION[dataset],
         "model": f"{cfg.pretrain.backbone.arch} (CIFAR stem {cfg.pretrain.backbone.cifar_stem}), "
                  f"VICReg, expander {cfg.pretrain.expander}",
         "complete": False,
-        "smoke": smoke,
+        **smoke_fields(reasons),
         "pretrain": pretrain_info,
         "eval_images": {"pool": len(train.images), "test": len(test.images)},
         "protocol": protocol,

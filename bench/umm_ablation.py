@@ -78,7 +78,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.common import RESULTS, SHARED, write_result
+from bench.common import RESULTS, SHARED, smoke_fields, smoke_result_name, write_result
 from drac_ssl import pretrain, umm
 from drac_ssl.checkpoint import load_checkpoint, save_weights
 from drac_ssl.config import Config, ConfigError, load_config, to_dict
@@ -349,6 +349,8 @@ def protocol_main(argv: list[str] | None = None) -> None:
     if unknown:
         raise SystemExit(f"unknown variant(s) {unknown}; choose from early_stopped, overtrained, "
                          f"{', '.join(variants)}")
+    reasons = protocol_smoke_reasons(args.smoke, args.eval_limit, args.probe_epochs,
+                                     [v for v in ("early_stopped", "overtrained", *variants) if v not in wanted])
     run_root = Path(args.run_root or f"runs/bench-umm-{dataset}{'-smoke' if args.smoke else ''}")
     umm_settings = [f"umm.epochs={args.umm_epochs}", f"umm.max_steps_per_epoch={args.umm_steps}"]
     settings = [*base_overrides, f"pretrain.epochs={args.pretrain_epochs}", *umm_settings]
@@ -396,7 +398,9 @@ def protocol_main(argv: list[str] | None = None) -> None:
         ft_data = finetune.load_finetune_data(cfg0, base / "data")
 
     out_dir = Path(args.out_dir)
-    name = f"umm_protocol_{dataset}{'_smoke' if args.smoke else ''}"
+    name = smoke_result_name(f"umm_protocol_{dataset}", reasons)
+    if reasons:
+        print(f"[bench] smoke run ({'; '.join(reasons)}): checks that the protocol runs; writes {name}.json")
     rows: dict[str, list[dict[str, Any]]] = {}
 
     def score(variant: str, seed: int, backbone: Path, meta: Path, extra: dict[str, Any]) -> None:
@@ -422,7 +426,7 @@ def protocol_main(argv: list[str] | None = None) -> None:
                     + ("k-NN / linear probe on the test split" if dataset == "cifar10" else
                        "5-fold CV fine-tuning (out-of-fold QWK, bootstrap 95% CI) and out-of-fold k-NN / "
                        "linear-probe accuracy of the labelled pool"),
-            "smoke": args.smoke,
+            **smoke_fields(reasons),
             "dataset": dataset,
             "settings_for_every_run": settings,
             "pretraining": {"run": str(base), "epochs_run": len(history), "seconds": pretrain_seconds,
@@ -497,7 +501,8 @@ def quick_main(argv: list[str] | None = None) -> None:
     parser.add_argument("--variants", default="checkpoint," + ",".join(QUICK_VARIANTS))
     parser.add_argument("--run-root", default="runs/bench-umm-ablation")
     parser.add_argument("--out-dir", default=str(RESULTS))
-    parser.add_argument("--name", default="umm_ablation", help="result file name (NAME.json, NAME.png)")
+    parser.add_argument("--name", default=None, help="result file name (NAME.json, NAME.png; default umm_ablation, "
+                        "for a smoke run, --eval-limit or fewer --probe-epochs than 100, umm_ablation_smoke)")
     parser.add_argument("--probe-epochs", type=int, default=100)
     parser.add_argument("--eval-limit", type=int, default=0, help="evaluate on about N images (smoke test)")
     parser.add_argument("overrides", nargs="*", help=f"settings for every variant (default {' '.join(DEFAULT_UMM)})")
@@ -509,6 +514,10 @@ def quick_main(argv: list[str] | None = None) -> None:
     if unknown:
         raise SystemExit(f"unknown variant(s) {unknown}; choose from checkpoint, {', '.join(QUICK_VARIANTS)}")
     checkpoint = Path(args.checkpoint)
+    reasons = protocol_smoke_reasons(False, args.eval_limit, args.probe_epochs, [])
+    name_out = smoke_result_name("umm_ablation", reasons, args.name)
+    if reasons:
+        print(f"[bench] smoke run ({'; '.join(reasons)}): checks that the protocol runs; writes {name_out}.json")
     base = [f"data.root={args.data}", *DEFAULT_UMM, *args.overrides]
     cfg0 = load_config(CONFIGS / "cifar10.yaml", base)
     device = resolve_device(cfg0.run.device)
@@ -530,7 +539,8 @@ def quick_main(argv: list[str] | None = None) -> None:
         }
         print(f"[bench] {name}: {rows[name]}")
         summary = _gains(rows)
-        write_result(args.name, {
+        write_result(name_out, {
+            **smoke_fields(reasons),
             "what": "CIFAR-10 k-NN / linear-probe top-1 of the VICReg checkpoint, its fair control (umm.alpha=0, "
                     "the same two-level steps) and UMM with ablations, all from the same checkpoint",
             "checkpoint": str(checkpoint),
@@ -559,7 +569,20 @@ def quick_main(argv: list[str] | None = None) -> None:
             "final_epoch": {k: last.get(k) for k in ("ssl_loss", "js", "rate_reduction_early",
                                                      "rate_reduction_last", "outer_objective")},
         })
-    _plot(rows, out_dir / f"{args.name}.png")
+    _plot(rows, out_dir / f"{name_out}.png")
+
+
+def protocol_smoke_reasons(smoke: bool, eval_limit: int, probe_epochs: int, left_out: Sequence[str]) -> list[str]:
+    """Why a run is not the full protocol (empty: it is): ``--smoke``, ``--eval-limit``, fewer
+    ``--probe-epochs`` than 100, or variants left out by ``--variants`` (``left_out``)."""
+    out = ["--smoke"] if smoke else []
+    if eval_limit:
+        out.append(f"--eval-limit {eval_limit}")
+    if probe_epochs < 100:
+        out.append(f"--probe-epochs {probe_epochs}, not 100")
+    if left_out:
+        out.append(f"--variants without {','.join(left_out)}")
+    return out
 
 
 def _gains(rows: dict[str, Any]) -> dict[str, Any]:
