@@ -9,8 +9,17 @@ section 3). Writes ``bench/results/cifar10_vicreg.json`` and a curve plot.
 
 Needs a GPU for the full run (goal: 100 epochs in under 4 minutes on one H200 at the
 model-only ceiling; the first H100 run, before the recipe and speed fixes of issue #15, took
-716 s); ``--epochs 1 pretrain.max_steps_per_epoch=2 --eval-limit 200`` is a CPU smoke test
-(``bench/gpu_check.sh cpu-smoke`` runs it on a small fake archive). A run that is not the
+716 s). CPU smoke test (about a minute on one CPU thread once the archive is decoded; the
+first run decodes it into ./data/cache, about a minute more; ``bench/gpu_check.sh cpu-smoke``
+runs a similar one on a small fake archive)::
+
+    python -m bench.cifar10_vicreg --epochs 1 --eval-limit 200 --run-dir /tmp/cifar10_smoke/run \
+        --out-dir /tmp/cifar10_smoke pretrain.max_steps_per_epoch=2 pretrain.batch_size=32 \
+        pretrain.compile=false
+
+``--eval-limit N`` thins the evaluation and the k-NN monitor during pretraining alike
+(``pretrain.knn_limit=N`` unless the command sets it; with the config's ``knn_limit: 0`` the
+monitor scored all 60k images before the first step). A run that is not the
 full protocol (fewer than 100 epochs, ``--eval-limit``, ``pretrain.max_steps_per_epoch``) is a
 smoke run: by default it writes ``cifar10_vicreg_smoke.json`` / ``_curve.png`` (never the
 committed figures), records ``"smoke": true`` and compares nothing with the seed report
@@ -29,7 +38,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.common import RESULTS, SHARED, shortened_settings, smoke_result_name, write_result
+from bench.common import (
+    RESULTS,
+    SHARED,
+    monitor_limit_overrides,
+    shortened_settings,
+    smoke_result_name,
+    write_result,
+)
 from drac_ssl import pretrain
 from drac_ssl.config import Config, load_config, to_dict
 from drac_ssl.evaluation import embed_images, linear_probe
@@ -156,13 +172,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--probe-epochs", type=int, default=100)
     parser.add_argument("--eval-limit", type=int, default=0,
                         help="evaluate on about N evenly spaced images of each split (every class present; "
-                             "CPU smoke test); k-NN@k is recorded as null when k >= the training images kept, "
+                             "CPU smoke test), and the k-NN monitor during pretraining too (pretrain.knn_limit=N "
+                             "unless given); k-NN@k is recorded as null when k >= the training images kept, "
                              "as its vote would run over all of them; 0 = all")
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_intermixed_args(argv)  # overrides on both sides of the options
 
     config = Path(__file__).resolve().parents[1] / "configs" / "cifar10.yaml"
-    cfg = load_config(config, [f"data.root={args.data}", f"pretrain.epochs={args.epochs}", *args.overrides])
+    cfg = load_config(config, [f"data.root={args.data}", f"pretrain.epochs={args.epochs}",
+                               *monitor_limit_overrides(args.eval_limit, args.overrides), *args.overrides])
     reasons = smoke_reasons(cfg.pretrain.epochs, args.eval_limit, cfg.pretrain.max_steps_per_epoch,
                             cfg.data.dataset, args.probe_epochs,
                             shortened_settings(to_dict(load_config(config)), to_dict(cfg)))

@@ -292,3 +292,13 @@ def backbone_departures(path: str | Path, dataset: str, epochs: int) -> list[str
     if run < epochs and "early stopping" not in str(meta.get("stopped") or ""):
         out.append(f"--backbone {path}: {run} pretraining epoch(s), not {epochs}")
     return out
+
+
+def monitor_limit_overrides(eval_limit: int, overrides: Sequence[str]) -> list[str]:
+    """``["pretrain.knn_limit=<eval_limit>"]`` when ``--eval-limit`` thins the evaluation and
+    the command line does not set ``pretrain.knn_limit`` itself, else ``[]``: the k-NN monitor
+    during pretraining then scores as few images as the evaluation (with ``knn_limit`` 0 it
+    scored all 60k CIFAR-10 images before the first step, minutes of silence on a CPU)."""
+    if not eval_limit or any(o.split("=", 1)[0].strip() == "pretrain.knn_limit" for o in overrides):
+        return []
+    return [f"pretrain.knn_limit={eval_limit}"]

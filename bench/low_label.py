@@ -53,6 +53,7 @@ from bench.common import (
     RESULTS,
     SHARED,
     backbone_departures,
+    monitor_limit_overrides,
     shortened_settings,
     smoke_fields,
     smoke_result_name,
@@ -165,7 +166,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="result name (default: low_label_<dataset>; for a smoke run, any departure from the "
                              "full protocol, low_label_<dataset>_smoke)")
     parser.add_argument("--eval-limit", type=int, default=0,
-                        help="evaluate on N evenly spaced test images only (smoke test); 0 = all")
+                        help="evaluate on N evenly spaced test images only (smoke test), and the k-NN monitor "
+                             "during pretraining on N images of each split (pretrain.knn_limit=N unless given); "
+                             "0 = all")
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_intermixed_args(argv)  # overrides on both sides of the options
 
@@ -176,7 +179,8 @@ def main(argv: list[str] | None = None) -> None:
     unknown = set(methods) - set(METHODS)
     if unknown:
         parser.error(f"unknown methods {sorted(unknown)}; choose from {', '.join(METHODS)}")
-    overrides = [f"data.root={data_root}", *args.overrides]
+    overrides = [f"data.root={data_root}", *monitor_limit_overrides(args.eval_limit, args.overrides),
+                 *args.overrides]
     if args.epochs is not None:
         overrides.insert(1, f"pretrain.epochs={args.epochs}")
     config = Path(__file__).resolve().parents[1] / "configs" / f"{dataset}.yaml"

@@ -36,3 +36,25 @@ def test_cifar10_overrides_may_follow_an_option(monkeypatch: pytest.MonkeyPatch)
                              "pretrain.knn_every=0"])
     overrides = got.value.args[0]
     assert "pretrain.max_steps_per_epoch=2" in overrides and "pretrain.knn_every=0" in overrides
+
+
+def test_eval_limit_also_caps_the_knn_monitor_unless_the_command_sets_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """configs/cifar10.yaml's monitor (knn_every 5, knn_limit 0) scored all 60k images before
+    the first step of the help's CPU smoke command: minutes of silence."""
+    from bench import cifar10_vicreg, low_label
+
+    def stop(path: object, overrides: list[str] | None = None) -> None:
+        raise _Parsed(overrides)
+
+    for module, argv in ((cifar10_vicreg, ["--epochs", "1", "--eval-limit", "200"]),
+                         (low_label, ["--dataset", "mnist", "--eval-limit", "200"])):
+        monkeypatch.setattr(module, "load_config", stop)
+        with pytest.raises(_Parsed) as got:
+            module.main(argv)
+        assert "pretrain.knn_limit=200" in got.value.args[0], module.__name__
+        with pytest.raises(_Parsed) as got:
+            module.main([*argv, "pretrain.knn_limit=0"])
+        assert "pretrain.knn_limit=200" not in got.value.args[0], module.__name__
+        with pytest.raises(_Parsed) as got:
+            module.main(argv[:-2])
+        assert not any(o.startswith("pretrain.knn_limit") for o in got.value.args[0]), module.__name__
