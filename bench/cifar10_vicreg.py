@@ -46,6 +46,7 @@ from bench.common import (
     smoke_result_name,
     write_result,
 )
+from bench.pretraining import run_pretraining
 from drac_ssl import pretrain
 from drac_ssl.config import Config, load_config, to_dict
 from drac_ssl.evaluation import embed_images, linear_probe
@@ -189,7 +190,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"[bench] smoke run ({'; '.join(reasons)}): checks that the protocol runs, not accuracy; "
               f"writes {name}.json")
     t0 = time.perf_counter()
-    result = pretrain.run(cfg, args.run_dir)
+    result = run_pretraining(cfg, args.run_dir)
     pretrain_seconds = time.perf_counter() - t0
 
     device = resolve_device(cfg.run.device)

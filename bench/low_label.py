@@ -59,6 +59,7 @@ from bench.common import (
     smoke_result_name,
     write_result,
 )
+from bench.pretraining import run_pretraining
 from drac_ssl import pretrain
 from drac_ssl.augment import prepare_images
 from drac_ssl.config import configured_channels, load_config, to_dict
@@ -208,7 +209,7 @@ def main(argv: list[str] | None = None) -> None:
     else:
         print(f"[bench] pretraining VICReg on {dataset} for {cfg.pretrain.epochs} epochs in {run_dir}")
         t0 = time.perf_counter()
-        result = pretrain.run(cfg, run_dir)
+        result = run_pretraining(cfg, run_dir)
         seconds = time.perf_counter() - t0
         backbone_path = result.backbone_path
         last = result.history[-1] if result.history else {}
