@@ -208,14 +208,16 @@ def main(argv: list[str] | None = None) -> None:
         print(f"[bench] using backbone {backbone_path}; no pretraining")
     else:
         print(f"[bench] pretraining VICReg on {dataset} for {cfg.pretrain.epochs} epochs in {run_dir}")
-        t0 = time.perf_counter()
-        result = run_pretraining(cfg, run_dir)
-        seconds = time.perf_counter() - t0
+        run = run_pretraining(cfg, run_dir)
+        result, seconds = run.result, run.seconds
         backbone_path = result.backbone_path
         last = result.history[-1] if result.history else {}
         pretrain_info = {
             "source": f"pretrained here ({run_dir / 'pretrain'})",
             "seconds": round(seconds, 1),
+            "seconds_note": "wall time of the pretraining in this invocation; after a resume (resumed true) "
+                            "only part of it, the rest in seconds_earlier_attempts",
+            **run.record(),
             "epoch_seconds_sum": round(sum(r.get("seconds", 0.0) for r in result.history), 1),
             "epochs": len(result.history),
             "best_epoch": result.best_epoch + 1,

@@ -5,15 +5,27 @@
   ``pretrain.epochs`` is refused before any work (:func:`finished_epochs_problem`):
   ``pretrain.run`` alone would resume it and restart the cosine schedule from the finished
   state (the learning rate jumps back up), as ``drac_ssl.train`` refuses too.
+* The time of every attempt is kept in ``RUN_DIR/bench_pretrain.json`` (as ``drac_ssl.train``
+  keeps ``seconds_earlier_attempts`` and ``attempts`` in ``stages.json``): a Ctrl-C or an
+  error records the attempt's seconds before it propagates, and a rerun says it resumed
+  (``resumed``), what the earlier attempts took and whether nothing was left to train
+  (``reused``), so no bench takes one invocation's seconds for the whole pretraining.
 """
 
 from __future__ import annotations
 
 import json
+import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from drac_ssl import pretrain
 from drac_ssl.config import Config
+from drac_ssl.io import atomic_write_json
+
+ATTEMPTS_FILE = "bench_pretrain.json"
+"""The bench's record of its pretraining attempts in the run folder."""
 
 
 def finished_epochs_problem(cfg: Config, run_dir: str | Path, epochs_flag: str = "--epochs") -> str:
@@ -36,11 +48,88 @@ def finished_epochs_problem(cfg: Config, run_dir: str | Path, epochs_flag: str =
             f"--run-dir to start a new run, or rerun with the saved setting ({epochs_flag} {old})")
 
 
+@dataclass
+class BenchPretraining:
+    """One bench invocation's pretraining and the run folder's earlier attempts."""
+
+    result: pretrain.PretrainResult
+    seconds: float
+    """This invocation's wall time of ``pretrain.run``."""
+    resumed: bool
+    """The run folder held a checkpoint (``last.pt``) or finished weights before this call."""
+    reused: bool
+    """Its pretraining had finished before: nothing was trained now."""
+    seconds_earlier_attempts: float | None
+    """Wall seconds of the earlier attempts (``bench_pretrain.json``); None: resumed from a
+    folder without that record (time unknown)."""
+    attempts: int
+
+    def record(self) -> dict[str, Any]:
+        """The fields a result file records about the pretraining's time and weights."""
+        history = self.result.history
+        return {
+            "resumed": self.resumed,
+            "reused": self.reused,
+            "attempts": self.attempts,
+            "seconds_this_invocation": round(self.seconds, 1),
+            "seconds_earlier_attempts": (None if self.seconds_earlier_attempts is None
+                                         else round(self.seconds_earlier_attempts, 1)),
+            "epoch_seconds_all_attempts": round(sum(r.get("seconds", 0.0) for r in history), 1),
+            "epochs_run": len(history),
+        }
+
+
+def _read_attempts(run_dir: Path) -> dict[str, Any]:
+    try:
+        data = json.loads((run_dir / ATTEMPTS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def run_pretraining(cfg: Config, run_dir: str | Path, epochs_flag: str = "--epochs",
-                    data: pretrain.PretrainData | None = None) -> pretrain.PretrainResult:
+                    data: pretrain.PretrainData | None = None) -> BenchPretraining:
     """``pretrain.run(cfg, run_dir)``, refused first by :func:`finished_epochs_problem`
-    (``SystemExit`` with the error and its fix)."""
+    (``SystemExit`` with the error and its fix), with the attempt's seconds recorded in
+    ``run_dir/bench_pretrain.json`` however it ends."""
+    run_dir = Path(run_dir)
     problem = finished_epochs_problem(cfg, run_dir, epochs_flag)
     if problem:
         raise SystemExit(f"error: {problem}")
-    return pretrain.run(cfg, run_dir, data=data)
+    out = run_dir / "pretrain"
+    finished = (out / "metadata.json").is_file()
+    resumed = finished or (out / "checkpoints" / "last.pt").is_file()
+    previous = _read_attempts(run_dir)
+    earlier: float | None = (float(previous.get("seconds_earlier_attempts", 0) or 0)
+                             + float(previous.get("seconds", 0) or 0)) if previous else (None if resumed else 0.0)
+    attempts = int(previous.get("attempts", 1)) + 1 if previous else 1
+    t0 = time.perf_counter()
+
+    def note(status: str) -> None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(run_dir / ATTEMPTS_FILE, {
+            "status": status, "seconds": round(time.perf_counter() - t0, 2),
+            "seconds_earlier_attempts": None if earlier is None else round(earlier, 2),
+            "attempts": attempts, "reused": finished})
+
+    try:
+        result = pretrain.run(cfg, run_dir, data=data)
+    except BaseException as exc:
+        note("interrupted" if isinstance(exc, KeyboardInterrupt) else "failed")
+        raise
+    note("done")
+    return BenchPretraining(result, time.perf_counter() - t0, resumed, finished, earlier, attempts)
+
+
+def speed_goal(met: bool, epochs_run: int, epochs: int, reasons: list[str], run: BenchPretraining) -> bool | str:
+    """A pretraining-speed goal's verdict: ``met`` for a fresh full-protocol run of ``epochs``
+    epochs, else ``"not applicable: ..."`` (a smoke run, another epoch count, or a pretraining
+    that was resumed or reused: this invocation's seconds are not the whole pretraining's)."""
+    why = list(reasons)
+    if epochs_run != epochs and not why:
+        why.append(f"{epochs_run} epochs")
+    if run.reused:
+        why.append("the run folder's pretraining had finished before (reused, not timed)")
+    elif run.resumed:
+        why.append("pretraining resumed from an earlier attempt (this invocation timed part of it)")
+    return f"not applicable: {'; '.join(why)}" if why else met

@@ -49,3 +49,42 @@ def test_a_finished_pretraining_is_not_extended_with_more_epochs(
     assert "pretrain.epochs: 1 -> 2" in message and "--epochs 1" in message and "--run-dir" in message
     history = (tmp_path / "run" / "pretrain" / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(history) == 1  # nothing was trained
+
+
+def test_a_resumed_or_reused_pretraining_says_so_with_the_earlier_attempts_time(
+        tmp_path: Path, tiny_cifar: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bench timed only its own invocation: a rerun on a finished run folder recorded 3 s
+    and the 100-epochs-in-240-s goal met."""
+    from drac_ssl.runtime import StageInterrupted
+
+    real = pretrain.run
+
+    def cut(cfg: Any, run_dir: Any, data: Any = None) -> Any:
+        real(cfg, run_dir, data=data, stop_after_epoch=0)
+        raise StageInterrupted("epoch 1 of 2 saved", "resume from epoch 2")
+
+    monkeypatch.setattr(pretrain, "run", cut)
+    with pytest.raises(KeyboardInterrupt):
+        _run(tmp_path, 2)
+    monkeypatch.setattr(pretrain, "run", real)
+    resumed = _run(tmp_path, 2)
+    assert resumed["resumed"] is True
+    pre = resumed["pretraining"]
+    assert pre["resumed"] is True and pre["reused"] is False and pre["attempts"] == 2
+    assert pre["seconds_earlier_attempts"] > 0 and pre["epochs_run"] == 2
+    again = _run(tmp_path, 2)
+    assert again["pretraining"]["reused"] is True and again["pretraining"]["attempts"] == 3
+    assert again["pretraining"]["seconds_earlier_attempts"] >= pre["seconds_earlier_attempts"]
+
+
+def test_the_speed_goal_is_judged_only_on_a_fresh_full_pretraining() -> None:
+    from bench.pretraining import speed_goal
+
+    def run(resumed: bool, reused: bool) -> Any:
+        return SimpleNamespace(resumed=resumed, reused=reused)
+
+    assert speed_goal(True, 100, 100, [], run(False, False)) is True
+    for resumed, reused in ((True, False), (True, True)):
+        verdict = speed_goal(True, 100, 100, [], run(resumed, reused))
+        assert isinstance(verdict, str) and verdict.startswith("not applicable"), (resumed, reused)
+    assert speed_goal(True, 1, 100, ["1 epoch(s), not 100"], run(False, False)).startswith("not applicable")
