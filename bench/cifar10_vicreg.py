@@ -46,7 +46,7 @@ from bench.common import (
     smoke_result_name,
     write_result,
 )
-from bench.pretraining import run_pretraining, speed_goal
+from bench.pretraining import evaluated_weights, run_pretraining, speed_goal
 from drac_ssl import pretrain
 from drac_ssl.config import Config, load_config, to_dict
 from drac_ssl.evaluation import embed_images, linear_probe
@@ -200,7 +200,8 @@ def main(argv: list[str] | None = None) -> None:
     usable = knn_ks(len(train.images))  # k-NN@k over every training image means nothing: null
     knn20, knn200, probe = (scores["knn_top1_k20"] if 20 in usable else None,
                             scores["knn_top1_k200"] if 200 in usable else None, scores["probe"])
-    print(f"[bench] CIFAR-10 after {len(result.history)} epochs: k-NN@20 {_pct(knn20)}, "
+    print(f"[bench] CIFAR-10 after {len(result.history)} epochs (evaluated: epoch {result.best_epoch + 1}, "
+          f"{evaluated_weights(result.out_dir, result.best_epoch)['evaluated_checkpoint']}): k-NN@20 {_pct(knn20)}, "
           f"k-NN@200 {_pct(knn200)}, linear {probe.top1:.2f}%")
 
     train_seconds = sum(r["seconds"] for r in result.history)
@@ -223,6 +224,7 @@ def main(argv: list[str] | None = None) -> None:
         "dataset": "CIFAR-10 (50k train unlabelled for pretraining; 10k test)",
         "model": "ResNet-18 (CIFAR stem), VICReg, expander " + cfg.pretrain.expander,
         "epochs": epochs_run,
+        **evaluated_weights(result.out_dir, result.best_epoch),
         "batch_size": pc.batch_size,
         "lr": pc.lr,
         "optimizer": f"{pc.optimizer} (eta {pc.lars_eta}, clip_lr {pc.lars_clip_lr})" if pc.optimizer == "lars"

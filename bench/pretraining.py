@@ -5,6 +5,9 @@
   ``pretrain.epochs`` is refused before any work (:func:`finished_epochs_problem`):
   ``pretrain.run`` alone would resume it and restart the cosine schedule from the finished
   state (the learning rate jumps back up), as ``drac_ssl.train`` refuses too.
+* Which weights are evaluated: ``backbone.safetensors`` holds the epoch of lowest
+  pretraining loss (``checkpoints/best.pt``), not necessarily the last
+  (:func:`evaluated_weights`).
 * The time of every attempt is kept in ``RUN_DIR/bench_pretrain.json`` (as ``drac_ssl.train``
   keeps ``seconds_earlier_attempts`` and ``attempts`` in ``stages.json``): a Ctrl-C or an
   error records the attempt's seconds before it propagates, and a rerun says it resumed
@@ -48,6 +51,16 @@ def finished_epochs_problem(cfg: Config, run_dir: str | Path, epochs_flag: str =
             f"--run-dir to start a new run, or rerun with the saved setting ({epochs_flag} {old})")
 
 
+def evaluated_weights(out_dir: str | Path, best_epoch: int) -> dict[str, Any]:
+    """``{"evaluated_epoch", "evaluated_checkpoint"}``: the epoch (counted from 1) whose weights
+    ``backbone.safetensors`` holds, and which checkpoint gave them (``pretrain.run`` exports
+    ``checkpoints/best.pt``, the epoch of lowest loss, when present, else the last epoch)."""
+    best = Path(out_dir) / "checkpoints" / "best.pt"
+    return {"evaluated_epoch": best_epoch + 1 if best_epoch >= 0 else None,
+            "evaluated_checkpoint": ("best.pt: the epoch of lowest pretraining loss" if best.is_file()
+                                     else "the last epoch's weights")}
+
+
 @dataclass
 class BenchPretraining:
     """One bench invocation's pretraining and the run folder's earlier attempts."""
@@ -75,6 +88,7 @@ class BenchPretraining:
             "seconds_earlier_attempts": (None if self.seconds_earlier_attempts is None
                                          else round(self.seconds_earlier_attempts, 1)),
             "epoch_seconds_all_attempts": round(sum(r.get("seconds", 0.0) for r in history), 1),
+            **evaluated_weights(self.result.out_dir, self.result.best_epoch),
             "epochs_run": len(history),
         }
 

@@ -556,7 +556,13 @@ def quick_main(argv: list[str] | None = None) -> None:
     for name in wanted:
         if name == "checkpoint":
             backbone = checkpoint.with_name("backbone.safetensors")
-            record(name, backbone, None, {"settings": "the VICReg checkpoint, untouched"})
+            meta = _metadata(backbone)
+            record(name, backbone, None, {
+                "settings": "the VICReg checkpoint, untouched",
+                "evaluated_epoch": None if meta.get("best_epoch") is None else int(meta["best_epoch"]) + 1,
+                "evaluated_checkpoint": "the epoch of lowest pretraining loss (best.pt; metadata.json best_epoch)"
+                                        if meta.get("best_epoch") is not None else "unknown (no metadata.json)",
+                "epochs_run": meta.get("epochs_run")})
             continue
         cfg = load_config(CONFIGS / "cifar10.yaml", [*base, *QUICK_VARIANTS[name]])
         t0 = time.perf_counter()
@@ -570,6 +576,17 @@ def quick_main(argv: list[str] | None = None) -> None:
                                                      "rate_reduction_last", "outer_objective")},
         })
     _plot(rows, out_dir / f"{name_out}.png")
+
+
+def _metadata(weights: Path) -> dict[str, Any]:
+    """The ``metadata.json`` beside a weights file ({} when absent or unreadable)."""
+    import json
+
+    try:
+        meta = json.loads(weights.with_name("metadata.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
 
 
 def protocol_smoke_reasons(smoke: bool, eval_limit: int, probe_epochs: int, left_out: Sequence[str]) -> list[str]:

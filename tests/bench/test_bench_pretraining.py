@@ -88,3 +88,14 @@ def test_the_speed_goal_is_judged_only_on_a_fresh_full_pretraining() -> None:
         verdict = speed_goal(True, 100, 100, [], run(resumed, reused))
         assert isinstance(verdict, str) and verdict.startswith("not applicable"), (resumed, reused)
     assert speed_goal(True, 1, 100, ["1 epoch(s), not 100"], run(False, False)).startswith("not applicable")
+
+
+def test_the_result_names_the_epoch_whose_weights_were_evaluated(tmp_path: Path, tiny_cifar: None) -> None:
+    """The evaluated weights are best.pt's (lowest loss), e.g. epoch 98 of 100, but the JSON
+    said only 'epochs 100'."""
+    record = _run(tmp_path, 2)
+    meta = json.loads((tmp_path / "run" / "pretrain" / "metadata.json").read_text(encoding="utf-8"))
+    assert record["epochs"] == 2
+    assert record["evaluated_epoch"] == meta["best_epoch"] + 1
+    assert "best.pt" in record["evaluated_checkpoint"]
+    assert record["pretraining"]["evaluated_epoch"] == record["evaluated_epoch"]
