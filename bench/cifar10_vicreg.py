@@ -46,7 +46,7 @@ from bench.common import (
     smoke_result_name,
     write_result,
 )
-from bench.pretraining import evaluated_weights, run_pretraining, speed_goal
+from bench.pretraining import evaluated_weights, interrupted_exit, run_pretraining, speed_goal
 from drac_ssl import pretrain
 from drac_ssl.config import Config, load_config, to_dict
 from drac_ssl.evaluation import embed_images, linear_probe
@@ -162,6 +162,14 @@ def time_to_accuracy(history: list[dict[str, Any]], targets: tuple[float, ...] =
 
 
 def main(argv: list[str] | None = None) -> None:
+    """The command; a Ctrl-C ends with what was saved and how to resume (exit code 130)."""
+    try:
+        _main(argv)
+    except KeyboardInterrupt as exc:
+        raise SystemExit(interrupted_exit(exc)) from None
+
+
+def _main(argv: list[str] | None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.cifar10_vicreg", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=100)

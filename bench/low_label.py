@@ -60,7 +60,7 @@ from bench.common import (
     smoke_result_name,
     write_result,
 )
-from bench.pretraining import run_pretraining
+from bench.pretraining import interrupted_exit, run_pretraining
 from drac_ssl import pretrain
 from drac_ssl.augment import prepare_images
 from drac_ssl.config import configured_channels, load_config, to_dict
@@ -160,6 +160,14 @@ def result_name(dataset: str, name: str | None, reasons: Sequence[str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """The command; a Ctrl-C ends with what was saved and how to resume (exit code 130)."""
+    try:
+        _main(argv)
+    except KeyboardInterrupt as exc:
+        raise SystemExit(interrupted_exit(exc)) from None
+
+
+def _main(argv: list[str] | None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.low_label",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", choices=("mnist", "fashion_mnist"), default="mnist")

@@ -8,6 +8,7 @@
 * Which weights are evaluated: ``backbone.safetensors`` holds the epoch of lowest
   pretraining loss (``checkpoints/best.pt``), not necessarily the last
   (:func:`evaluated_weights`).
+* :func:`interrupted_exit`: the benches' Ctrl-C line, in the train command's words, exit 130.
 * The time of every attempt is kept in ``RUN_DIR/bench_pretrain.json`` (as ``drac_ssl.train``
   keeps ``seconds_earlier_attempts`` and ``attempts`` in ``stages.json``): a Ctrl-C or an
   error records the attempt's seconds before it propagates, and a rerun says it resumed
@@ -18,6 +19,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +28,7 @@ from typing import Any
 from drac_ssl import pretrain
 from drac_ssl.config import Config
 from drac_ssl.io import atomic_write_json
+from drac_ssl.runtime import StageInterrupted, interrupted_words
 
 ATTEMPTS_FILE = "bench_pretrain.json"
 """The bench's record of its pretraining attempts in the run folder."""
@@ -130,6 +133,8 @@ def run_pretraining(cfg: Config, run_dir: str | Path, epochs_flag: str = "--epoc
         result = pretrain.run(cfg, run_dir, data=data)
     except BaseException as exc:
         note("interrupted" if isinstance(exc, KeyboardInterrupt) else "failed")
+        if isinstance(exc, StageInterrupted) and not exc.stage:
+            exc.stage = "pretrain"  # interrupted_words names it, as drac_ssl.train does
         raise
     note("done")
     return BenchPretraining(result, time.perf_counter() - t0, resumed, finished, earlier, attempts)
@@ -147,3 +152,16 @@ def speed_goal(met: bool, epochs_run: int, epochs: int, reasons: list[str], run:
     elif run.resumed:
         why.append("pretraining resumed from an earlier attempt (this invocation timed part of it)")
     return f"not applicable: {'; '.join(why)}" if why else met
+
+
+def interrupted_exit(exc: KeyboardInterrupt, who: str = "bench") -> int:
+    """Print what a Ctrl-C left, as ``python -m drac_ssl.train`` does, and return 130: inside
+    the pretraining :func:`interrupted_words` (``interrupted in pretrain (epoch 2 of 3 saved);
+    rerun the same command to resume from epoch 3``); elsewhere that the same command reuses
+    the saved pretraining and starts the rest again."""
+    sys.stdout.flush()  # the lines printed before (a file or pipe buffers them) come first
+    words = (interrupted_words(exc) if isinstance(exc, StageInterrupted) and exc.stage else
+             "interrupted: rerun the same command to go on (a finished or saved pretraining is "
+             "reused; the evaluation starts again)")
+    print(f"\n[{who}] {words}", file=sys.stderr)
+    return 130

@@ -643,11 +643,16 @@ def _plot(rows: dict[str, Any], path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """``--checkpoint``: the quick CIFAR-10 check; otherwise the protocol (``--dataset``)."""
+    from bench.pretraining import interrupted_exit
+
     args = sys.argv[1:] if argv is None else argv
-    if any(a == "--checkpoint" or a.startswith("--checkpoint=") for a in args):
-        quick_main(args)
-    else:
-        protocol_main(args)
+    try:
+        if any(a == "--checkpoint" or a.startswith("--checkpoint=") for a in args):
+            quick_main(args)
+        else:
+            protocol_main(args)
+    except KeyboardInterrupt as exc:  # a Ctrl-C: what was saved and how to resume, exit code 130
+        raise SystemExit(interrupted_exit(exc)) from None
 
 
 if __name__ == "__main__":

@@ -64,7 +64,7 @@ def test_a_resumed_or_reused_pretraining_says_so_with_the_earlier_attempts_time(
         raise StageInterrupted("epoch 1 of 2 saved", "resume from epoch 2")
 
     monkeypatch.setattr(pretrain, "run", cut)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(SystemExit):  # a Ctrl-C
         _run(tmp_path, 2)
     monkeypatch.setattr(pretrain, "run", real)
     resumed = _run(tmp_path, 2)
@@ -99,3 +99,21 @@ def test_the_result_names_the_epoch_whose_weights_were_evaluated(tmp_path: Path,
     assert record["evaluated_epoch"] == meta["best_epoch"] + 1
     assert "best.pt" in record["evaluated_checkpoint"]
     assert record["pretraining"]["evaluated_epoch"] == record["evaluated_epoch"]
+
+
+def test_ctrl_c_says_what_was_saved_and_to_rerun_the_same_command(
+        tmp_path: Path, tiny_cifar: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A Ctrl-C ended in a traceback (drac_ssl.runtime.StageInterrupted: epoch 2 of 3 saved)
+    without 'rerun the same command to resume'."""
+    from drac_ssl.runtime import StageInterrupted
+
+    def cut(*a: Any, **k: Any) -> Any:
+        raise StageInterrupted("epoch 2 of 3 saved", "resume from epoch 3")
+
+    monkeypatch.setattr(pretrain, "run", cut)
+    with pytest.raises(SystemExit) as stop:
+        _run(tmp_path, 3)
+    assert stop.value.code == 130
+    err = capsys.readouterr().err
+    assert "interrupted in pretrain (epoch 2 of 3 saved); rerun the same command to resume from epoch 3" in err
+    assert "Traceback" not in err
