@@ -1,7 +1,8 @@
 """CIFAR-10 VICReg correctness run (issue #3): ResNet-18, 100 epochs, k-NN and linear probe.
 
 Pretrains with the package's own stage (``drac_ssl.pretrain.run``) and ``configs/cifar10.yaml``
-on the full CIFAR-10 training set from ../shared (or --data), then evaluates the frozen
+on the full CIFAR-10 training set from ../shared (or --data / data.root=: one path for
+pretraining and evaluation), then evaluates the frozen
 backbone on the test set: k-NN top-1 (k = 20 and 200) and a linear probe (methods.md
 section 3). Writes ``bench/results/cifar10_vicreg.json`` and a curve plot.
 
@@ -40,7 +41,7 @@ import torch
 
 from bench.common import (
     RESULTS,
-    SHARED,
+    data_root,
     monitor_limit_overrides,
     shortened_settings,
     smoke_result_name,
@@ -173,7 +174,10 @@ def _main(argv: list[str] | None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.cifar10_vicreg", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=100)
-    parser.add_argument("--data", default=str(SHARED / "data" / "cifar10" / "cifar10_jpeg.tar.xz"))
+    parser.add_argument("--data", default=None,
+                        help="the CIFAR-10 archive, for pretraining and evaluation alike (default: data.root of "
+                             "the command's overrides, else configs/cifar10.yaml's, ../shared/data/cifar10/"
+                             "cifar10_jpeg.tar.xz beside the repository); a data.root= that disagrees is an error")
     parser.add_argument("--run-dir", default="runs/bench-cifar10")
     parser.add_argument("--out-dir", default=str(RESULTS))
     parser.add_argument("--name", default=None,
@@ -188,7 +192,11 @@ def _main(argv: list[str] | None) -> None:
     args = parser.parse_intermixed_args(argv)  # overrides on both sides of the options
 
     config = Path(__file__).resolve().parents[1] / "configs" / "cifar10.yaml"
-    cfg = load_config(config, [f"data.root={args.data}", f"pretrain.epochs={args.epochs}",
+    try:
+        data = data_root(config, args.data, args.overrides)
+    except ValueError as exc:
+        parser.error(str(exc))
+    cfg = load_config(config, [f"data.root={data}", f"pretrain.epochs={args.epochs}",
                                *monitor_limit_overrides(args.eval_limit, args.overrides), *args.overrides])
     reasons = smoke_reasons(cfg.pretrain.epochs, args.eval_limit, cfg.pretrain.max_steps_per_epoch,
                             cfg.data.dataset, args.probe_epochs,
@@ -201,7 +209,7 @@ def _main(argv: list[str] | None) -> None:
     result, pretrain_seconds = run.result, run.seconds
 
     device = resolve_device(cfg.run.device)
-    train, test = eval_splits(args.data, args.eval_limit)
+    train, test = eval_splits(cfg.data.root, args.eval_limit)
     t1 = time.perf_counter()
     scores = evaluate_backbone(cfg, result.backbone_path, train, test, device, args.probe_epochs)
     eval_seconds = time.perf_counter() - t1

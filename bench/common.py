@@ -302,3 +302,25 @@ def monitor_limit_overrides(eval_limit: int, overrides: Sequence[str]) -> list[s
     if not eval_limit or any(o.split("=", 1)[0].strip() == "pretrain.knn_limit" for o in overrides):
         return []
     return [f"pretrain.knn_limit={eval_limit}"]
+
+
+def data_root(config: str | Path, data: str | None, overrides: Sequence[str]) -> str:
+    """The one data path a bench pretrains and evaluates on: ``--data`` (``data``), else the
+    command's ``data.root=`` override, else the config file's ``data.root`` (a relative one
+    that does not exist from the current folder is read from the repository root, where the
+    configs' ``../shared/...`` paths point). Raises ValueError when ``--data`` and a
+    ``data.root=`` override name different paths (which one was meant is unknown)."""
+    given = [o.split("=", 1)[1] for o in overrides if o.split("=", 1)[0].strip() == "data.root"]
+    if data and given and os.path.normpath(given[-1]) != os.path.normpath(data):
+        raise ValueError(f"--data {data} and data.root={given[-1]} name different data; "
+                         f"fix: give one of them (--data is the same as data.root=)")
+    if data:
+        return data
+    if given:
+        return given[-1]
+    from drac_ssl.config import load_config
+
+    root = str(load_config(config).data.root)
+    if root and not os.path.isabs(root) and not os.path.exists(root) and (REPO / root).exists():
+        return os.path.normpath(REPO / root)
+    return root

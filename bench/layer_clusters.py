@@ -52,8 +52,8 @@ if str(REPO) not in sys.path:  # run as a script from anywhere
 
 from bench.common import (  # noqa: E402
     RESULTS,
-    SHARED,
     backbone_departures,
+    data_root,
     smoke_fields,
     smoke_result_name,
     write_result,
@@ -269,7 +269,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="another backbone to evaluate (repeatable)")
     parser.add_argument("--no-random", action="store_true", help="no random-init baseline")
     parser.add_argument("--config", default=str(REPO / "configs" / "cifar10.yaml"))
-    parser.add_argument("--data", default=str(SHARED / "data" / "cifar10" / "cifar10_jpeg.tar.xz"))
+    parser.add_argument("--data", default=None,
+                        help="the data set's file or folder (default: data.root of the overrides, else the "
+                             "config's; a relative one is read from the repository root when not found here); "
+                             "a data.root= that disagrees is an error")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--eval-limit", type=int, default=0,
                         help="the first N test images, evenly spaced (smoke tests); 0 = all")
@@ -287,7 +290,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("overrides", nargs="*", help="config overrides (key=value)")
     args = parser.parse_intermixed_args(argv)  # overrides on both sides of the options
 
-    cfg = load_config(args.config, [f"data.root={args.data}", *args.overrides])
+    try:
+        data = data_root(args.config, args.data, args.overrides)
+    except ValueError as exc:
+        parser.error(str(exc))
+    cfg = load_config(args.config, [f"data.root={data}", *args.overrides])
     dataset = cfg.data.dataset
     def names(d: str) -> bool:
         return args.name is not None and (args.name == d or args.name.startswith(f"{d}_"))
@@ -319,7 +326,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from drac_ssl.datasets import load_generic
 
     t0 = time.perf_counter()
-    test = load_generic(cfg.data.dataset, args.data, "test", cache_dir=pretrain.default_cache_dir())
+    test = load_generic(cfg.data.dataset, cfg.data.root, "test", cache_dir=pretrain.default_cache_dir())
     images, labels = test.images, np.asarray(test.labels)
     if args.eval_limit:  # evenly spaced, so every class is present (the split is sorted by class)
         keep = slice(None, None, max(1, len(images) // args.eval_limit))

@@ -52,7 +52,6 @@ from torch import nn
 
 from bench.common import (
     RESULTS,
-    SHARED,
     backbone_departures,
     monitor_limit_overrides,
     shortened_settings,
@@ -60,6 +59,7 @@ from bench.common import (
     smoke_result_name,
     write_result,
 )
+from bench.common import data_root as common_data_root
 from bench.pretraining import interrupted_exit, run_pretraining
 from drac_ssl import pretrain
 from drac_ssl.augment import prepare_images
@@ -171,7 +171,10 @@ def _main(argv: list[str] | None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.low_label",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", choices=("mnist", "fashion_mnist"), default="mnist")
-    parser.add_argument("--data", default=None, help="dataset folder (default: ../shared/data/<dataset>)")
+    parser.add_argument("--data", default=None,
+                        help="dataset folder, for pretraining and evaluation alike (default: data.root of the "
+                             "command's overrides, else configs/<dataset>.yaml's, ../shared/data/<dataset> beside "
+                             "the repository); a data.root= that disagrees is an error")
     parser.add_argument("--epochs", type=int, default=None, help="pretraining epochs (default: the config's)")
     parser.add_argument("--backbone", default=None, help="reuse this backbone file; skip pretraining")
     parser.add_argument("--labels", default="500,1000,2500,5000")
@@ -192,7 +195,11 @@ def _main(argv: list[str] | None) -> None:
     args = parser.parse_intermixed_args(argv)  # overrides on both sides of the options
 
     dataset = args.dataset
-    data_root = args.data or str(SHARED / "data" / dataset)
+    config = Path(__file__).resolve().parents[1] / "configs" / f"{dataset}.yaml"
+    try:
+        data_root = common_data_root(config, args.data, args.overrides)
+    except ValueError as exc:
+        parser.error(str(exc))
     run_dir = Path(args.run_dir or f"runs/bench-low-label-{dataset}")
     methods = [m for m in args.methods.split(",") if m]
     unknown = set(methods) - set(METHODS)
@@ -202,7 +209,6 @@ def _main(argv: list[str] | None) -> None:
                  *args.overrides]
     if args.epochs is not None:
         overrides.insert(1, f"pretrain.epochs={args.epochs}")
-    config = Path(__file__).resolve().parents[1] / "configs" / f"{dataset}.yaml"
     cfg = load_config(config, overrides)
     protocol_cfg = load_config(config, [f"data.root={data_root}"])
     label_counts, seeds = _ints(args.labels), _ints(args.seeds)
@@ -255,8 +261,8 @@ def _main(argv: list[str] | None) -> None:
     pretrained = pretrained.to(device)
 
     # ---- data -----------------------------------------------------------------------
-    train = load_generic(dataset, data_root, "train")
-    test = load_generic(dataset, data_root, "test")
+    train = load_generic(dataset, cfg.data.root, "train")
+    test = load_generic(dataset, cfg.data.root, "test")
     assert train.labels is not None and test.labels is not None
     if args.eval_limit:
         keep = slice(None, None, max(1, len(test.images) // args.eval_limit))

@@ -78,7 +78,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.common import RESULTS, SHARED, smoke_fields, smoke_result_name, write_result
+from bench.common import RESULTS, SHARED, data_root, smoke_fields, smoke_result_name, write_result
 from drac_ssl import pretrain, umm
 from drac_ssl.checkpoint import load_checkpoint, save_weights
 from drac_ssl.config import Config, ConfigError, load_config, to_dict
@@ -497,7 +497,9 @@ def quick_main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.umm_ablation",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", required=True, help="VICReg model (backbone + expander) safetensors")
-    parser.add_argument("--data", default=str(SHARED / "data" / "cifar10" / "cifar10_jpeg.tar.xz"))
+    parser.add_argument("--data", default=None,
+                        help="the CIFAR-10 archive, for UMM and evaluation alike (default: data.root of the "
+                             "overrides, else configs/cifar10.yaml's); a data.root= that disagrees is an error")
     parser.add_argument("--variants", default="checkpoint," + ",".join(QUICK_VARIANTS))
     parser.add_argument("--run-root", default="runs/bench-umm-ablation")
     parser.add_argument("--out-dir", default=str(RESULTS))
@@ -518,11 +520,15 @@ def quick_main(argv: list[str] | None = None) -> None:
     name_out = smoke_result_name("umm_ablation", reasons, args.name)
     if reasons:
         print(f"[bench] smoke run ({'; '.join(reasons)}): checks that the protocol runs; writes {name_out}.json")
-    base = [f"data.root={args.data}", *DEFAULT_UMM, *args.overrides]
+    try:
+        data_path = data_root(CONFIGS / "cifar10.yaml", args.data, args.overrides)
+    except ValueError as exc:
+        parser.error(str(exc))
+    base = [f"data.root={data_path}", *DEFAULT_UMM, *args.overrides]
     cfg0 = load_config(CONFIGS / "cifar10.yaml", base)
     device = resolve_device(cfg0.run.device)
     data = pretrain.load_pretrain_data(umm.feed_config(cfg0), None)
-    train, test = eval_splits(args.data, args.eval_limit)
+    train, test = eval_splits(cfg0.data.root, args.eval_limit)
     out_dir = Path(args.out_dir)
     rows: dict[str, Any] = {}
 
