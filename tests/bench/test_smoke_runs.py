@@ -169,3 +169,26 @@ def test_smoke_results_of_every_bench_with_a_smoke_mode_get_their_own_name() -> 
         assert "smoke_result_name(" in Path(module.__file__).read_text(encoding="utf-8"), module.__name__
     assert cifar10_vicreg.smoke_reasons(100, 0, 0, dataset="mnist")
     assert cifar10_vicreg.smoke_reasons(100, 0, 0, probe_epochs=5)
+
+
+def test_the_reviewers_low_label_trial_is_named_a_smoke_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """python -m bench.low_label --dataset mnist --backbone X --labels 500 --seeds 0 --methods linear
+    replaced low_label_mnist.json with smoke false, comparable true."""
+    from bench import low_label
+
+    class Stop(Exception):
+        pass
+
+    def stop(*a: object, **k: object) -> None:
+        raise Stop
+
+    monkeypatch.setattr(low_label, "build_backbone", stop)
+    with pytest.raises(Stop):
+        low_label.main(["--dataset", "mnist", "--backbone", str(tmp_path / "backbone.safetensors"),
+                        "--labels", "500", "--seeds", "0", "--methods", "linear", "--out-dir", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "writes low_label_mnist_smoke.json" in out
+    for reason in ("--labels without 1000,2500,5000", "--seeds without 1,2", "--methods without finetune,scratch",
+                   "no readable metadata.json"):
+        assert reason in out, reason
