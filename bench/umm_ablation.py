@@ -317,6 +317,23 @@ def plot(rows: dict[str, list[dict[str, Any]]], path: Path, dataset: str) -> Non
 # The protocol
 
 
+def pipeline_stage_time(run: Path, stage: str, existed: bool, given: bool) -> dict[str, Any]:
+    """A pipeline stage's time from the run folder's ``stages.json`` (``drac_ssl.train`` keeps
+    the last attempt's ``seconds`` and ``seconds_earlier_attempts`` / ``attempts`` of a resumed
+    stage), with ``resumed`` (the folder was there before this invocation) and ``reused`` (a
+    ``--base`` run: nothing ran here), so an invocation's seconds are never read as the stage's."""
+    import json
+
+    try:
+        entry = json.loads((run / "stages.json").read_text(encoding="utf-8")).get(stage) or {}
+    except (OSError, ValueError, AttributeError):
+        entry = {}
+    return {"resumed": existed, "reused": given, "status": entry.get("status"),
+            "seconds_last_attempt": entry.get("seconds"),
+            "seconds_earlier_attempts": entry.get("seconds_earlier_attempts", 0.0 if entry else None),
+            "attempts": entry.get("attempts", 1 if entry else None)}
+
+
 def protocol_main(argv: list[str] | None = None) -> None:
     """The protocol of issue #13 (``--dataset``): module docstring."""
     parser = argparse.ArgumentParser(prog="python -m bench.umm_ablation",
@@ -365,6 +382,7 @@ def protocol_main(argv: list[str] | None = None) -> None:
 
     # 1. pretraining past the monitor's peak (the package's pipeline, resumable)
     t0 = time.perf_counter()
+    existed = (Path(args.base) if args.base else run_root / "base").joinpath("stages.json").is_file()
     if args.base:
         base = Path(args.base)
     else:
@@ -430,6 +448,9 @@ def protocol_main(argv: list[str] | None = None) -> None:
             "dataset": dataset,
             "settings_for_every_run": settings,
             "pretraining": {"run": str(base), "epochs_run": len(history), "seconds": pretrain_seconds,
+                            "seconds_note": "wall time of this invocation's pipeline call (0 with --base); the "
+                                            "stage's own time and earlier attempts: stage_time",
+                            "stage_time": pipeline_stage_time(base, "pretrain", existed, bool(args.base)),
                             "monitor": [{k: r.get(k) for k in ("epoch", "loss", "rate_reduction_last",
                                                                 "rate_reduction_early", "knn_top1")}
                                         for r in history],
