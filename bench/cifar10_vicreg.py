@@ -1,7 +1,8 @@
 """CIFAR-10 VICReg correctness run (issue #3): ResNet-18, 100 epochs, k-NN and linear probe.
 
 Pretrains with the package's own stage (``drac_ssl.pretrain.run``) and ``configs/cifar10.yaml``
-on the full CIFAR-10 training set from ../shared (or --data), then evaluates the frozen
+on the full CIFAR-10 training set from ../shared (or --data / data.root=: one path for
+pretraining and evaluation), then evaluates the frozen
 backbone on the test set: k-NN top-1 (k = 20 and 200) and a linear probe (methods.md
 section 3). Writes ``bench/results/cifar10_vicreg.json`` and a curve plot.
 
@@ -9,8 +10,17 @@ section 3). Writes ``bench/results/cifar10_vicreg.json`` and a curve plot.
 
 Needs a GPU for the full run (goal: 100 epochs in under 4 minutes on one H200 at the
 model-only ceiling; the first H100 run, before the recipe and speed fixes of issue #15, took
-716 s); ``--epochs 1 pretrain.max_steps_per_epoch=2 --eval-limit 200`` is a CPU smoke test
-(``bench/gpu_check.sh cpu-smoke`` runs it on a small fake archive). A run that is not the
+716 s). CPU smoke test (about a minute on one CPU thread once the archive is decoded; the
+first run decodes it into ./data/cache, about a minute more; ``bench/gpu_check.sh cpu-smoke``
+runs a similar one on a small fake archive)::
+
+    python -m bench.cifar10_vicreg --epochs 1 --eval-limit 200 --run-dir /tmp/cifar10_smoke/run \
+        --out-dir /tmp/cifar10_smoke pretrain.max_steps_per_epoch=2 pretrain.batch_size=32 \
+        pretrain.compile=false
+
+``--eval-limit N`` thins the evaluation and the k-NN monitor during pretraining alike
+(``pretrain.knn_limit=N`` unless the command sets it; with the config's ``knn_limit: 0`` the
+monitor scored all 60k images before the first step). A run that is not the
 full protocol (fewer than 100 epochs, ``--eval-limit``, ``pretrain.max_steps_per_epoch``) is a
 smoke run: by default it writes ``cifar10_vicreg_smoke.json`` / ``_curve.png`` (never the
 committed figures), records ``"smoke": true`` and compares nothing with the seed report
@@ -22,13 +32,22 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from bench.common import RESULTS, SHARED, write_result
+from bench.common import (
+    RESULTS,
+    data_root,
+    monitor_limit_overrides,
+    shortened_settings,
+    smoke_result_name,
+    write_result,
+)
+from bench.pretraining import evaluated_weights, interrupted_exit, run_pretraining, speed_goal
 from drac_ssl import pretrain
 from drac_ssl.config import Config, load_config, to_dict
 from drac_ssl.evaluation import embed_images, linear_probe
@@ -43,22 +62,32 @@ GOAL_SECONDS_100 = 240.0  # issue #15: 100 epochs of pretraining on one H200
 UMM_PAPER_VICREGL_LINEAR = 90.99  # ResNet-18 VICRegL, UMM paper (long schedule)
 
 
-def smoke_reasons(epochs: int, eval_limit: int, max_steps_per_epoch: int) -> list[str]:
-    """Why a run is not the full protocol (empty list: it is); any reason makes it a smoke run."""
+def smoke_reasons(epochs: int, eval_limit: int, max_steps_per_epoch: int, dataset: str = "cifar10",
+                  probe_epochs: int = 100, shortened: Sequence[str] = ()) -> list[str]:
+    """Why a run is not the full protocol (empty list: it is); any reason makes it a smoke run:
+    fewer than 100 epochs, ``--eval-limit``, ``pretrain.max_steps_per_epoch``, another
+    ``data.dataset``, fewer ``--probe-epochs`` than 100, or any other setting that does less
+    than ``configs/cifar10.yaml`` (``shortened``: :func:`bench.common.shortened_settings`)."""
     reasons = []
+    if dataset != "cifar10":
+        reasons.append(f"data.dataset={dataset}, not cifar10")
     if epochs < PROTOCOL_EPOCHS:
         reasons.append(f"{epochs} epoch(s), not {PROTOCOL_EPOCHS}")
     if eval_limit:
         reasons.append(f"--eval-limit {eval_limit}")
     if max_steps_per_epoch:
         reasons.append(f"pretrain.max_steps_per_epoch={max_steps_per_epoch}")
+    if probe_epochs < 100:
+        reasons.append(f"--probe-epochs {probe_epochs}, not 100")
+    reasons += [r for r in shortened if not r.startswith(("pretrain.epochs=", "pretrain.max_steps_per_epoch=",
+                                                           "data.dataset="))]
     return reasons
 
 
 def result_name(name: str | None, reasons: list[str]) -> str:
     """``name``, else ``cifar10_vicreg`` (the committed figures), or ``cifar10_vicreg_smoke`` for a
     smoke run, so a trial never overwrites the committed file by default."""
-    return name or ("cifar10_vicreg_smoke" if reasons else "cifar10_vicreg")
+    return smoke_result_name("cifar10_vicreg", reasons, name)
 
 
 def beats_seed_report(linear_top1: float, reasons: list[str]) -> bool | None:
@@ -133,11 +162,22 @@ def time_to_accuracy(history: list[dict[str, Any]], targets: tuple[float, ...] =
     return out
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    """The command; a Ctrl-C ends with what was saved and how to resume (exit code 130)."""
+    try:
+        _main(argv)
+    except KeyboardInterrupt as exc:
+        raise SystemExit(interrupted_exit(exc)) from None
+
+
+def _main(argv: list[str] | None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.cifar10_vicreg", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=100)
-    parser.add_argument("--data", default=str(SHARED / "data" / "cifar10" / "cifar10_jpeg.tar.xz"))
+    parser.add_argument("--data", default=None,
+                        help="the CIFAR-10 archive, for pretraining and evaluation alike (default: data.root of "
+                             "the command's overrides, else configs/cifar10.yaml's, ../shared/data/cifar10/"
+                             "cifar10_jpeg.tar.xz beside the repository); a data.root= that disagrees is an error")
     parser.add_argument("--run-dir", default="runs/bench-cifar10")
     parser.add_argument("--out-dir", default=str(RESULTS))
     parser.add_argument("--name", default=None,
@@ -145,31 +185,39 @@ def main() -> None:
     parser.add_argument("--probe-epochs", type=int, default=100)
     parser.add_argument("--eval-limit", type=int, default=0,
                         help="evaluate on about N evenly spaced images of each split (every class present; "
-                             "CPU smoke test); k-NN@k is recorded as null when k >= the training images kept, "
+                             "CPU smoke test), and the k-NN monitor during pretraining too (pretrain.knn_limit=N "
+                             "unless given); k-NN@k is recorded as null when k >= the training images kept, "
                              "as its vote would run over all of them; 0 = all")
     parser.add_argument("overrides", nargs="*")
-    args = parser.parse_args()
+    args = parser.parse_intermixed_args(argv)  # overrides on both sides of the options
 
-    cfg = load_config(Path(__file__).resolve().parents[1] / "configs" / "cifar10.yaml",
-                      [f"data.root={args.data}", f"pretrain.epochs={args.epochs}", *args.overrides])
-    reasons = smoke_reasons(cfg.pretrain.epochs, args.eval_limit, cfg.pretrain.max_steps_per_epoch)
+    config = Path(__file__).resolve().parents[1] / "configs" / "cifar10.yaml"
+    try:
+        data = data_root(config, args.data, args.overrides)
+    except ValueError as exc:
+        parser.error(str(exc))
+    cfg = load_config(config, [f"data.root={data}", f"pretrain.epochs={args.epochs}",
+                               *monitor_limit_overrides(args.eval_limit, args.overrides), *args.overrides])
+    reasons = smoke_reasons(cfg.pretrain.epochs, args.eval_limit, cfg.pretrain.max_steps_per_epoch,
+                            cfg.data.dataset, args.probe_epochs,
+                            shortened_settings(to_dict(load_config(config)), to_dict(cfg)))
     name = result_name(args.name, reasons)
     if reasons:
         print(f"[bench] smoke run ({'; '.join(reasons)}): checks that the protocol runs, not accuracy; "
               f"writes {name}.json")
-    t0 = time.perf_counter()
-    result = pretrain.run(cfg, args.run_dir)
-    pretrain_seconds = time.perf_counter() - t0
+    run = run_pretraining(cfg, args.run_dir)
+    result, pretrain_seconds = run.result, run.seconds
 
     device = resolve_device(cfg.run.device)
-    train, test = eval_splits(args.data, args.eval_limit)
+    train, test = eval_splits(cfg.data.root, args.eval_limit)
     t1 = time.perf_counter()
     scores = evaluate_backbone(cfg, result.backbone_path, train, test, device, args.probe_epochs)
     eval_seconds = time.perf_counter() - t1
     usable = knn_ks(len(train.images))  # k-NN@k over every training image means nothing: null
     knn20, knn200, probe = (scores["knn_top1_k20"] if 20 in usable else None,
                             scores["knn_top1_k200"] if 200 in usable else None, scores["probe"])
-    print(f"[bench] CIFAR-10 after {len(result.history)} epochs: k-NN@20 {_pct(knn20)}, "
+    print(f"[bench] CIFAR-10 after {len(result.history)} epochs (evaluated: epoch {result.best_epoch + 1}, "
+          f"{evaluated_weights(result.out_dir, result.best_epoch)['evaluated_checkpoint']}): k-NN@20 {_pct(knn20)}, "
           f"k-NN@200 {_pct(knn200)}, linear {probe.top1:.2f}%")
 
     train_seconds = sum(r["seconds"] for r in result.history)
@@ -192,6 +240,7 @@ def main() -> None:
         "dataset": "CIFAR-10 (50k train unlabelled for pretraining; 10k test)",
         "model": "ResNet-18 (CIFAR stem), VICReg, expander " + cfg.pretrain.expander,
         "epochs": epochs_run,
+        **evaluated_weights(result.out_dir, result.best_epoch),
         "batch_size": pc.batch_size,
         "lr": pc.lr,
         "optimizer": f"{pc.optimizer} (eta {pc.lars_eta}, clip_lr {pc.lars_clip_lr})" if pc.optimizer == "lars"
@@ -199,8 +248,11 @@ def main() -> None:
         "precision": "bf16" if pretrain.use_bf16(cfg, device) else "fp32",
         "compiled": use_compile(pc.compile, device),
         "pretrain_seconds": round(pretrain_seconds, 1),
-        "pretrain_seconds_note": "wall time of pretrain.run: data load, compile, every epoch, k-NN monitors, "
-                                 "checkpoints",
+        "pretrain_seconds_note": "wall time of pretrain.run in this invocation: data load, compile, every epoch, "
+                                 "k-NN monitors, checkpoints; after a resume (resumed true) only part of the "
+                                 "pretraining, the rest in pretraining.seconds_earlier_attempts",
+        "resumed": run.resumed,
+        "pretraining": run.record(),
         "train_seconds": round(train_seconds, 1),
         "first_epoch_seconds": result.history[0]["seconds"] if result.history else None,
         "median_epoch_seconds": round(float(np.median([r["seconds"] for r in result.history])), 3)
@@ -224,9 +276,8 @@ def main() -> None:
             "linear_top1_at_100_epochs_ge_83": (probe.top1 >= GOAL_LINEAR_100)
                                                if epochs_run == 100 and not reasons
                                                else f"not applicable: {'; '.join(reasons) or f'{epochs_run} epochs'}",
-            "pretrain_100_epochs_under_240_s": (pretrain_seconds < GOAL_SECONDS_100)
-                                               if epochs_run == 100 and not reasons
-                                               else f"not applicable: {'; '.join(reasons) or f'{epochs_run} epochs'}",
+            "pretrain_100_epochs_under_240_s": speed_goal(pretrain_seconds < GOAL_SECONDS_100, epochs_run,
+                                                          PROTOCOL_EPOCHS, reasons, run),
             "measured_on": str(torch.cuda.get_device_name(0)) if device.type == "cuda" else "cpu",
         },
         "curve": curve,

@@ -21,7 +21,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -217,3 +217,110 @@ def load_average() -> list[float] | None:
         return [round(v, 2) for v in os.getloadavg()]
     except (AttributeError, OSError):
         return None
+
+
+# --------------------------------------------------------------------------------------
+# Smoke runs: any departure from a bench's full protocol
+
+
+SMOKE_SUFFIX = "_smoke"
+
+
+def smoke_result_name(default: str, reasons: Sequence[str], name: str | None = None) -> str:
+    """The result file's name: ``name`` when given (the caller chose it; a smoke run still
+    records ``"smoke": true``), else ``default`` for the full protocol and ``default_smoke``
+    when any of ``reasons`` departs from it, so a trial never replaces committed figures."""
+    if name:
+        return name
+    return default + SMOKE_SUFFIX if reasons and not default.endswith(SMOKE_SUFFIX) else default
+
+
+def smoke_fields(reasons: Sequence[str]) -> dict[str, Any]:
+    """``{"smoke": bool, "smoke_reasons": [...]}`` for a result file (``bench/summarize.py``
+    leaves ``"smoke": true`` out of the README)."""
+    return {"smoke": bool(reasons), "smoke_reasons": list(reasons)}
+
+
+def _leaves(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(_leaves(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def shortened_settings(protocol: dict[str, Any], used: dict[str, Any]) -> list[str]:
+    """The settings of ``used`` (a config as :func:`drac_ssl.config.to_dict` writes it) that
+    do less than the ``protocol`` config does, each as ``"key=value (the protocol's: v)"``:
+    fewer ``*.epochs``, a ``*.max_steps_per_epoch`` cap the protocol has not (or a lower
+    one), fewer ``*.n_boot`` bootstrap draws, another ``data.dataset``. Empty: none."""
+    old, new = _leaves(protocol), _leaves(used)
+    out = []
+    for key, value in new.items():
+        was, leaf = old.get(key), key.rsplit(".", 1)[-1]
+        if was == value or not isinstance(value, (int, float, str)) or isinstance(value, bool):
+            continue
+        if key == "data.dataset" or (
+                leaf in ("epochs", "n_boot") and isinstance(was, (int, float)) and value < was) or (
+                leaf == "max_steps_per_epoch" and value and (not was or value < was)):
+            out.append(f"{key}={value} (the protocol's: {was})")
+    return out
+
+
+def backbone_departures(path: str | Path, dataset: str, epochs: int) -> list[str]:
+    """Why the backbone weights at ``path`` were not made by a bench's full pretraining on
+    ``dataset`` for ``epochs`` epochs (empty: they were), read from the ``metadata.json``
+    pretraining writes beside them: none there, another data set, a
+    ``pretrain.max_steps_per_epoch`` cap, or fewer epochs without an early stop."""
+    meta_path = Path(path).with_name("metadata.json")
+    try:
+        import json
+
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return [f"--backbone {path}: no readable metadata.json beside it (what made it is unknown)"]
+    pre = (meta.get("config") or {}).get("pretrain") or {}
+    made_on = ((meta.get("config") or {}).get("data") or {}).get("dataset")
+    out = []
+    if made_on != dataset:
+        out.append(f"--backbone {path}: pretrained on {made_on}, not {dataset}")
+    if pre.get("max_steps_per_epoch"):
+        out.append(f"--backbone {path}: pretrain.max_steps_per_epoch={pre['max_steps_per_epoch']}")
+    run = int(meta.get("epochs_run") or 0)
+    if run < epochs and "early stopping" not in str(meta.get("stopped") or ""):
+        out.append(f"--backbone {path}: {run} pretraining epoch(s), not {epochs}")
+    return out
+
+
+def monitor_limit_overrides(eval_limit: int, overrides: Sequence[str]) -> list[str]:
+    """``["pretrain.knn_limit=<eval_limit>"]`` when ``--eval-limit`` thins the evaluation and
+    the command line does not set ``pretrain.knn_limit`` itself, else ``[]``: the k-NN monitor
+    during pretraining then scores as few images as the evaluation (with ``knn_limit`` 0 it
+    scored all 60k CIFAR-10 images before the first step, minutes of silence on a CPU)."""
+    if not eval_limit or any(o.split("=", 1)[0].strip() == "pretrain.knn_limit" for o in overrides):
+        return []
+    return [f"pretrain.knn_limit={eval_limit}"]
+
+
+def data_root(config: str | Path, data: str | None, overrides: Sequence[str]) -> str:
+    """The one data path a bench pretrains and evaluates on: ``--data`` (``data``), else the
+    command's ``data.root=`` override, else the config file's ``data.root`` (a relative one
+    that does not exist from the current folder is read from the repository root, where the
+    configs' ``../shared/...`` paths point). Raises ValueError when ``--data`` and a
+    ``data.root=`` override name different paths (which one was meant is unknown)."""
+    given = [o.split("=", 1)[1] for o in overrides if o.split("=", 1)[0].strip() == "data.root"]
+    if data and given and os.path.normpath(given[-1]) != os.path.normpath(data):
+        raise ValueError(f"--data {data} and data.root={given[-1]} name different data; "
+                         f"fix: give one of them (--data is the same as data.root=)")
+    if data:
+        return data
+    if given:
+        return given[-1]
+    from drac_ssl.config import load_config
+
+    root = str(load_config(config).data.root)
+    if root and not os.path.isabs(root) and not os.path.exists(root) and (REPO / root).exists():
+        return os.path.normpath(REPO / root)
+    return root

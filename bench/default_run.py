@@ -28,7 +28,7 @@ from pathlib import Path
 from bench.common import REPO, RESULTS, add_threads_argument, load_average, write_result
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.default_run",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default=str(REPO / "configs" / "default.yaml"))
@@ -41,7 +41,7 @@ def main() -> None:
     parser.add_argument("--out-dir", default=str(RESULTS))
     add_threads_argument(parser)
     parser.add_argument("overrides", nargs="*", help="config overrides passed to drac_ssl.train")
-    args = parser.parse_args()
+    args = parser.parse_intermixed_args(argv)  # overrides on both sides of the options
     config = Path(args.config).resolve()
     with tempfile.TemporaryDirectory() as work:
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_ALBUMENTATIONS_UPDATE": "1",

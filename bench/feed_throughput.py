@@ -107,7 +107,7 @@ def batched_ops(cfg: Config, images: np.ndarray) -> int:
     return sum(1 for e in prof.events() if e.cpu_parent is None)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.feed_throughput",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workers", default=str(max(1, (os.cpu_count() or 2) - 1)),
@@ -122,7 +122,7 @@ def main() -> None:
     parser.add_argument("--out-dir", default=str(RESULTS))
     add_threads_argument(parser)
     parser.add_argument("overrides", nargs="*", help="config overrides applied to every setting")
-    args = parser.parse_args()
+    args = parser.parse_intermixed_args(argv)  # overrides on both sides of the options
     apply_thread_policy(args.threads)
     settings: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:

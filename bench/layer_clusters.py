@@ -20,9 +20,13 @@ scores and t-SNE run on the CPU.
 
     python -m bench.layer_clusters --backbone RUN/pretrain/backbone.safetensors \\
         [--compare vicreg_umm=RUN/umm/backbone.safetensors] [--config configs/cifar10.yaml]
-        [--data PATH] [--name cifar10] [--out-dir DIR] [--eval-limit N] [--no-random]
+        [--data PATH] [--name NAME] [--out-dir DIR] [--eval-limit N] [--no-random]
 
-Writes ``bench/results/layer_clusters_<name>.json`` and ``..._<name>_tsne.png``.
+Writes ``bench/results/layer_clusters_<name>.json`` and ``..._<name>_tsne.png``; ``<name>``
+is the config's data set by default. A run short of the full protocol (``--eval-limit``,
+another ``--tsne-samples`` than 5000, a ``--backbone`` whose ``metadata.json`` does not show
+the config's full pretraining on that data set) is a smoke run: ``<name>_smoke``,
+``"smoke": true`` and why (``smoke_reasons``); ``bench/summarize.py`` leaves it out.
 """
 
 from __future__ import annotations
@@ -46,7 +50,14 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO))
 
-from bench.common import RESULTS, SHARED, write_result  # noqa: E402
+from bench.common import (  # noqa: E402
+    RESULTS,
+    backbone_departures,
+    data_root,
+    smoke_fields,
+    smoke_result_name,
+    write_result,
+)
 from drac_ssl import pretrain  # noqa: E402
 from drac_ssl.config import Config, configured_channels, load_config  # noqa: E402
 from drac_ssl.metrics import cluster_quality  # noqa: E402
@@ -219,6 +230,21 @@ def plot_tsne_panels(panels: Sequence[tuple[str, np.ndarray]], labels: np.ndarra
 # The benchmark
 
 
+KNOWN_DATASETS = ("cifar10", "mnist", "fashion_mnist", "drac", "retinamnist")
+"""Data sets a result name may start with: a ``--name`` naming one the config does not use is refused."""
+TSNE_SAMPLES = 5000
+
+
+def smoke_reasons(eval_limit: int, tsne_samples: int, backbone: Sequence[str]) -> list[str]:
+    """Why a run is not the full protocol (empty: it is): ``--eval-limit``, another
+    ``--tsne-samples`` than 5000, or a ``--backbone`` not made by the config's full
+    pretraining (``backbone``: :func:`bench.common.backbone_departures`)."""
+    out = [f"--eval-limit {eval_limit}"] if eval_limit else []
+    if tsne_samples != TSNE_SAMPLES:
+        out.append(f"--tsne-samples {tsne_samples}, not {TSNE_SAMPLES}")
+    return out + list(backbone)
+
+
 def _parse_compare(items: Sequence[str]) -> list[tuple[str, str]]:
     out = []
     for item in items:
@@ -243,22 +269,46 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="another backbone to evaluate (repeatable)")
     parser.add_argument("--no-random", action="store_true", help="no random-init baseline")
     parser.add_argument("--config", default=str(REPO / "configs" / "cifar10.yaml"))
-    parser.add_argument("--data", default=str(SHARED / "data" / "cifar10" / "cifar10_jpeg.tar.xz"))
+    parser.add_argument("--data", default=None,
+                        help="the data set's file or folder (default: data.root of the overrides, else the "
+                             "config's; a relative one is read from the repository root when not found here); "
+                             "a data.root= that disagrees is an error")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--eval-limit", type=int, default=0,
                         help="the first N test images, evenly spaced (smoke tests); 0 = all")
-    parser.add_argument("--tsne-samples", type=int, default=5000,
+    parser.add_argument("--tsne-samples", type=int, default=TSNE_SAMPLES,
                         help="stratified subsample for t-SNE (0: no t-SNE figure)")
     parser.add_argument("--tsne-pca-dims", type=int, default=TSNE_PCA_DIMS,
                         help="PCA dimensions before t-SNE (0: none)")
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--name", default="cifar10", help="results: layer_clusters_<name>.json/_tsne.png")
+    parser.add_argument("--name", default=None,
+                        help="results: layer_clusters_<name>.json/_tsne.png (default: the config's data.dataset; "
+                             "a smoke run, any departure from the full protocol, adds _smoke); a name starting "
+                             "with another data set's name is refused")
     parser.add_argument("--out-dir", default=str(RESULTS))
     parser.add_argument("overrides", nargs="*", help="config overrides (key=value)")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)  # overrides on both sides of the options
 
-    cfg = load_config(args.config, [f"data.root={args.data}", *args.overrides])
+    try:
+        data = data_root(args.config, args.data, args.overrides)
+    except ValueError as exc:
+        parser.error(str(exc))
+    cfg = load_config(args.config, [f"data.root={data}", *args.overrides])
+    dataset = cfg.data.dataset
+    def names(d: str) -> bool:
+        return args.name is not None and (args.name == d or args.name.startswith(f"{d}_"))
+
+    other = next((d for d in KNOWN_DATASETS if d != dataset and names(d) and not names(dataset)), None)
+    if other:
+        parser.error(f"--name {args.name} names {other} but the config's data set is {dataset} "
+                     f"({args.config}); fix: --name {dataset}..., or leave --name out")
+    reasons = smoke_reasons(args.eval_limit, args.tsne_samples,
+                            backbone_departures(args.backbone, dataset, cfg.pretrain.epochs) if args.backbone else [])
+    result = smoke_result_name(dataset, reasons, args.name)
+    if reasons:
+        print(f"[layer_clusters] smoke run ({'; '.join(reasons)}): checks that the protocol runs; "
+              f"writes layer_clusters_{result}.json", flush=True)
     device = resolve_device(args.device)
     entries: list[tuple[str, Backbone, dict[str, Any]]] = []
     named = ([(args.backbone_name, args.backbone)] if args.backbone else []) + _parse_compare(args.compare)
@@ -276,7 +326,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from drac_ssl.datasets import load_generic
 
     t0 = time.perf_counter()
-    test = load_generic(cfg.data.dataset, args.data, "test", cache_dir=pretrain.default_cache_dir())
+    test = load_generic(cfg.data.dataset, cfg.data.root, "test", cache_dir=pretrain.default_cache_dir())
     images, labels = test.images, np.asarray(test.labels)
     if args.eval_limit:  # evenly spaced, so every class is present (the split is sorted by class)
         keep = slice(None, None, max(1, len(images) // args.eval_limit))
@@ -320,11 +370,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if tsne_idx is not None:
         figure = plot_tsne_panels(
             panels, labels[tsne_idx], test.class_names,
-            out_dir / f"layer_clusters_{args.name}_tsne.png",
+            out_dir / f"layer_clusters_{result}_tsne.png",
             f"t-SNE of {cfg.data.dataset} test embeddings ({len(tsne_idx)} images, stratified), "
             f"final backbone stage")
         print(f"[layer_clusters] wrote {figure}")
-    write_result(f"layer_clusters_{args.name}", {
+    write_result(f"layer_clusters_{result}", {
+        **smoke_fields(reasons),
         "what": ("per-layer cluster quality of the test-set embeddings against the true labels "
                  "(Davies-Bouldin: lower is better; Calinski-Harabasz: higher is better), "
                  "layer-wise VICReg paper protocol (methods.md section 3)"),

@@ -20,11 +20,14 @@ it finished.
 
     python -m bench.low_label --dataset mnist [--data DIR] [--epochs 50] [overrides ...]
 
-CPU smoke test (a few minutes on the 2-core CPU; with ``--eval-limit`` the default result
-name is ``low_label_<dataset>_smoke``, so it never replaces the committed figures; with
-``--eval-limit``, ``pretrain.max_steps_per_epoch`` or ``--max-epochs`` below 100 the record says
-``"smoke": true`` and ``"paper": {"comparable": false}``, and the console prints "smoke run:
-checks that the protocol runs, not accuracy" instead of the paper's figures)::
+Any departure from the full protocol (fewer pretraining epochs than the config's, a
+``--backbone`` whose ``metadata.json`` does not show the full pretraining on the data set,
+a subset of ``--labels``, ``--seeds`` or ``--methods``, ``--eval-limit``, ``--max-epochs``
+below 100, ``pretrain.max_steps_per_epoch``) is a smoke run: the default result name is
+``low_label_<dataset>_smoke``, so it never replaces the committed figures, the record says
+``"smoke": true``, why (``smoke_reasons``) and ``"paper": {"comparable": false}``, and the
+console prints "smoke run: checks that the protocol runs, not accuracy" instead of the
+paper's figures. CPU smoke test (a few minutes on the 2-core CPU)::
 
     python -m bench.low_label --dataset mnist --epochs 1 --labels 500 --seeds 0 \\
         --eval-limit 500 --max-epochs 2 --run-dir /tmp/lowlabel_smoke/run \\
@@ -35,9 +38,11 @@ checks that the protocol runs, not accuracy" instead of the paper's figures)::
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import statistics
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +50,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from bench.common import RESULTS, SHARED, write_result
+from bench.common import (
+    RESULTS,
+    backbone_departures,
+    monitor_limit_overrides,
+    shortened_settings,
+    smoke_fields,
+    smoke_result_name,
+    write_result,
+)
+from bench.common import data_root as common_data_root
+from bench.pretraining import interrupted_exit, run_pretraining
 from drac_ssl import pretrain
 from drac_ssl.augment import prepare_images
 from drac_ssl.config import configured_channels, load_config, to_dict
@@ -92,21 +107,74 @@ SMOKE_LINE = "smoke run: checks that the protocol runs, not accuracy"
 def paper_comparable(dataset: str, eval_limit: int, max_steps_per_epoch: int, max_epochs: int) -> bool:
     """Whether the figures may stand beside the paper's (MNIST only): not for a smoke run, i.e. with
     ``--eval-limit``, ``pretrain.max_steps_per_epoch`` or a classifier cap below ``--max-epochs``'s
-    default 100."""
+    default 100 (:func:`smoke_reasons` names every departure; any one makes the run not comparable)."""
     return dataset == "mnist" and not eval_limit and not max_steps_per_epoch and max_epochs >= 100
 
 
-def result_name(dataset: str, name: str | None, eval_limit: int) -> str:
-    """The result file's name: ``name``, else ``low_label_<dataset>``; a smoke run
-    (``eval_limit`` > 0) gets ``_smoke``, so it never replaces the committed figures by default."""
-    return name or f"low_label_{dataset}" + ("_smoke" if eval_limit else "")
+DEFAULT_LABELS = (500, 1000, 2500, 5000)
+DEFAULT_SEEDS = (0, 1, 2)
 
 
-def main() -> None:
+def smoke_reasons(*, eval_limit: int = 0, max_steps_per_epoch: int = 0, max_epochs: int = 100,
+                  epochs: int, config_epochs: int, backbone: Sequence[str] | None = None,
+                  labels: Sequence[int] = DEFAULT_LABELS, seeds: Sequence[int] = DEFAULT_SEEDS,
+                  methods: Sequence[str] = METHODS, shortened: Sequence[str] = ()) -> list[str]:
+    """Why a run is not the full protocol (empty: it is); any reason makes it a smoke run:
+    ``--eval-limit``, ``pretrain.max_steps_per_epoch``, ``--max-epochs`` below 100, fewer
+    pretraining epochs than the config's, a ``--backbone`` not made by the full pretraining
+    (``backbone``: :func:`bench.common.backbone_departures`), a subset of the default label
+    counts, seeds or methods, or another setting that does less than the config
+    (``shortened``: :func:`bench.common.shortened_settings`)."""
+    out = []
+    if eval_limit:
+        out.append(f"--eval-limit {eval_limit}")
+    if max_steps_per_epoch:
+        out.append(f"pretrain.max_steps_per_epoch={max_steps_per_epoch}")
+    if max_epochs < 100:
+        out.append(f"--max-epochs {max_epochs}, not 100")
+    if epochs < config_epochs:
+        out.append(f"{epochs} pretraining epoch(s), not the config's {config_epochs}")
+    out += list(backbone or [])
+    for flag, given, full in (("--labels", labels, DEFAULT_LABELS), ("--seeds", seeds, DEFAULT_SEEDS),
+                              ("--methods", methods, METHODS)):
+        missing = [x for x in full if x not in given]
+        if missing:
+            out.append(f"{flag} without {','.join(map(str, missing))}")
+    out += [r for r in shortened if not r.startswith(("pretrain.epochs=", "pretrain.max_steps_per_epoch="))]
+    return out
+
+
+def backbone_metadata(path: str | Path) -> dict[str, Any]:
+    """The ``metadata.json`` pretraining writes beside a backbone file ({} when absent)."""
+    try:
+        meta = json.loads(Path(path).with_name("metadata.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def result_name(dataset: str, name: str | None, reasons: Sequence[str]) -> str:
+    """The result file's name: ``name``, else ``low_label_<dataset>``; a smoke run (any of
+    :func:`smoke_reasons`) gets ``_smoke``, so it never replaces the committed figures by default."""
+    return smoke_result_name(f"low_label_{dataset}", reasons, name)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The command; a Ctrl-C ends with what was saved and how to resume (exit code 130)."""
+    try:
+        _main(argv)
+    except KeyboardInterrupt as exc:
+        raise SystemExit(interrupted_exit(exc)) from None
+
+
+def _main(argv: list[str] | None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.low_label",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", choices=("mnist", "fashion_mnist"), default="mnist")
-    parser.add_argument("--data", default=None, help="dataset folder (default: ../shared/data/<dataset>)")
+    parser.add_argument("--data", default=None,
+                        help="dataset folder, for pretraining and evaluation alike (default: data.root of the "
+                             "command's overrides, else configs/<dataset>.yaml's, ../shared/data/<dataset> beside "
+                             "the repository); a data.root= that disagrees is an error")
     parser.add_argument("--epochs", type=int, default=None, help="pretraining epochs (default: the config's)")
     parser.add_argument("--backbone", default=None, help="reuse this backbone file; skip pretraining")
     parser.add_argument("--labels", default="500,1000,2500,5000")
@@ -117,24 +185,42 @@ def main() -> None:
     parser.add_argument("--run-dir", default=None, help="default: runs/bench-low-label-<dataset>")
     parser.add_argument("--out-dir", default=str(RESULTS))
     parser.add_argument("--name", default=None,
-                        help="result name (default: low_label_<dataset>, with --eval-limit low_label_<dataset>_smoke)")
+                        help="result name (default: low_label_<dataset>; for a smoke run, any departure from the "
+                             "full protocol, low_label_<dataset>_smoke)")
     parser.add_argument("--eval-limit", type=int, default=0,
-                        help="evaluate on N evenly spaced test images only (smoke test); 0 = all")
+                        help="evaluate on N evenly spaced test images only (smoke test), and the k-NN monitor "
+                             "during pretraining on N images of each split (pretrain.knn_limit=N unless given); "
+                             "0 = all")
     parser.add_argument("overrides", nargs="*")
-    args = parser.parse_args()
+    args = parser.parse_intermixed_args(argv)  # overrides on both sides of the options
 
     dataset = args.dataset
-    data_root = args.data or str(SHARED / "data" / dataset)
+    config = Path(__file__).resolve().parents[1] / "configs" / f"{dataset}.yaml"
+    try:
+        data_root = common_data_root(config, args.data, args.overrides)
+    except ValueError as exc:
+        parser.error(str(exc))
     run_dir = Path(args.run_dir or f"runs/bench-low-label-{dataset}")
-    name = result_name(dataset, args.name, args.eval_limit)
     methods = [m for m in args.methods.split(",") if m]
     unknown = set(methods) - set(METHODS)
     if unknown:
         parser.error(f"unknown methods {sorted(unknown)}; choose from {', '.join(METHODS)}")
-    overrides = [f"data.root={data_root}", *args.overrides]
+    overrides = [f"data.root={data_root}", *monitor_limit_overrides(args.eval_limit, args.overrides),
+                 *args.overrides]
     if args.epochs is not None:
         overrides.insert(1, f"pretrain.epochs={args.epochs}")
-    cfg = load_config(Path(__file__).resolve().parents[1] / "configs" / f"{dataset}.yaml", overrides)
+    cfg = load_config(config, overrides)
+    protocol_cfg = load_config(config, [f"data.root={data_root}"])
+    label_counts, seeds = _ints(args.labels), _ints(args.seeds)
+    reasons = smoke_reasons(
+        eval_limit=args.eval_limit, max_steps_per_epoch=cfg.pretrain.max_steps_per_epoch,
+        max_epochs=args.max_epochs, epochs=cfg.pretrain.epochs, config_epochs=protocol_cfg.pretrain.epochs,
+        backbone=backbone_departures(args.backbone, dataset, protocol_cfg.pretrain.epochs) if args.backbone else None,
+        labels=label_counts, seeds=seeds, methods=methods,
+        shortened=shortened_settings(to_dict(protocol_cfg), to_dict(cfg)))
+    name = result_name(dataset, args.name, reasons)
+    if reasons:
+        print(f"[bench] {SMOKE_LINE} ({'; '.join(reasons)}); writes {name}.json")
     device = resolve_device(cfg.run.device)
     bf16 = pretrain.use_bf16(cfg, device)
 
@@ -142,18 +228,25 @@ def main() -> None:
     pretrain_info: dict[str, Any]
     if args.backbone:
         backbone_path = Path(args.backbone)
-        pretrain_info = {"source": f"given backbone {backbone_path}", "seconds": 0.0}
+        meta = backbone_metadata(backbone_path)
+        pretrain_info = {"source": f"given backbone {backbone_path}", "seconds": 0.0,
+                         "evaluated_epoch": None if meta.get("best_epoch") is None else int(meta["best_epoch"]) + 1,
+                         "evaluated_checkpoint": "the epoch metadata.json beside it names (best_epoch)"
+                                                 if meta.get("best_epoch") is not None else "unknown (no metadata.json)",
+                         "epochs_run": meta.get("epochs_run")}
         print(f"[bench] using backbone {backbone_path}; no pretraining")
     else:
         print(f"[bench] pretraining VICReg on {dataset} for {cfg.pretrain.epochs} epochs in {run_dir}")
-        t0 = time.perf_counter()
-        result = pretrain.run(cfg, run_dir)
-        seconds = time.perf_counter() - t0
+        run = run_pretraining(cfg, run_dir)
+        result, seconds = run.result, run.seconds
         backbone_path = result.backbone_path
         last = result.history[-1] if result.history else {}
         pretrain_info = {
             "source": f"pretrained here ({run_dir / 'pretrain'})",
             "seconds": round(seconds, 1),
+            "seconds_note": "wall time of the pretraining in this invocation; after a resume (resumed true) "
+                            "only part of it, the rest in seconds_earlier_attempts",
+            **run.record(),
             "epoch_seconds_sum": round(sum(r.get("seconds", 0.0) for r in result.history), 1),
             "epochs": len(result.history),
             "best_epoch": result.best_epoch + 1,
@@ -168,8 +261,8 @@ def main() -> None:
     pretrained = pretrained.to(device)
 
     # ---- data -----------------------------------------------------------------------
-    train = load_generic(dataset, data_root, "train")
-    test = load_generic(dataset, data_root, "test")
+    train = load_generic(dataset, cfg.data.root, "train")
+    test = load_generic(dataset, cfg.data.root, "test")
     assert train.labels is not None and test.labels is not None
     if args.eval_limit:
         keep = slice(None, None, max(1, len(test.images) // args.eval_limit))
@@ -182,10 +275,8 @@ def main() -> None:
                                        autocast=bf16) if "linear" in methods else None
     print(f"[bench] pool {len(train.images)} training images, test {len(test.images)} images, device {device}")
 
-    comparable = paper_comparable(dataset, args.eval_limit, cfg.pretrain.max_steps_per_epoch, args.max_epochs)
-    smoke = bool(args.eval_limit or cfg.pretrain.max_steps_per_epoch or args.max_epochs < 100)
-    if smoke:
-        print(f"[bench] {SMOKE_LINE}")
+    smoke = bool(reasons)
+    comparable = dataset == "mnist" and not smoke
     paper = PAPER_MNIST if comparable else None
     hp = {"finetune": dict(lr=5e-4, patience=5), "scratch": dict(lr=5e-4, patience=5),
           "linear": dict(lr=5e-3, patience=10)}
@@ -204,13 +295,12 @@ def main() -> None:
         f"training part's statistics, linear layer, Adam lr 5e-3, same batch and decay, patience 10. "
         f"{'bf16 autocast' if bf16 else 'fp32'} forward passes, float32 loss."
     )
-    label_counts, seeds = _ints(args.labels), _ints(args.seeds)
     record: dict[str, Any] = {
         "dataset": DESCRIPTION[dataset],
         "model": f"{cfg.pretrain.backbone.arch} (CIFAR stem {cfg.pretrain.backbone.cifar_stem}), "
                  f"VICReg, expander {cfg.pretrain.expander}",
         "complete": False,
-        "smoke": smoke,
+        **smoke_fields(reasons),
         "pretrain": pretrain_info,
         "eval_images": {"pool": len(train.images), "test": len(test.images)},
         "protocol": protocol,

@@ -219,7 +219,7 @@ def octa_images(n_train: int, n_test: int, workdir: Path, source: str = "phantom
     return octa_cache(workdir, n_train, n_test)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.pretrain_throughput", description=__doc__)
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--warmup", type=int, default=10)
@@ -232,7 +232,7 @@ def main() -> None:
     parser.add_argument("--settings", default="octa_cpu_aug,octa_gpu_aug,cifar_gpu_aug")
     add_threads_argument(parser)
     parser.add_argument("overrides", nargs="*", help="config overrides applied to every setting")
-    args = parser.parse_args()
+    args = parser.parse_intermixed_args(argv)  # overrides on both sides of the options
     apply_thread_policy(args.threads)
     wanted = args.settings.split(",")
     results: dict[str, Any] = {}

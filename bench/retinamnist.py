@@ -43,7 +43,17 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import REPO, RESULTS, SHARED, add_threads_argument, load_average, write_result
+from bench.common import (
+    REPO,
+    RESULTS,
+    SHARED,
+    add_threads_argument,
+    load_average,
+    shortened_settings,
+    smoke_fields,
+    smoke_result_name,
+    write_result,
+)
 
 CONFIG = REPO / "configs" / "retinamnist.yaml"
 NPZ = SHARED / "data" / "retinamnist" / "retinamnist_public.npz"
@@ -140,10 +150,11 @@ def main(argv: list[str] | None = None) -> None:
                         help="the run folder (kept; a rerun resumes it)")
     parser.add_argument("--fresh", action="store_true", help="delete the run folder first (a timed run)")
     parser.add_argument("--out-dir", default=str(RESULTS))
-    parser.add_argument("--name", default="retinamnist")
+    parser.add_argument("--name", default=None, help="result name (default: retinamnist; with an override "
+                        "that does less than the config, e.g. fewer epochs, retinamnist_smoke)")
     add_threads_argument(parser)
     parser.add_argument("overrides", nargs="*", help="section.key=value settings for the main job")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)  # overrides on both sides of the options
     if not NPZ.is_file():
         raise SystemExit(f"RetinaMNIST not found at {NPZ}: this benchmark needs ../shared/data/retinamnist/ "
                          f"beside the repository")
@@ -156,6 +167,12 @@ def main(argv: list[str] | None = None) -> None:
            "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)}
     overrides = [f"data.root={NPZ}", f"run.out_dir={run_dir.parent}", f"run.name={run_dir.name}",
                  *args.overrides]
+    from drac_ssl.config import load_config, to_dict
+
+    reasons = shortened_settings(to_dict(load_config(CONFIG, overrides[:3])), to_dict(load_config(CONFIG, overrides)))
+    name = smoke_result_name("retinamnist", reasons, args.name)
+    if reasons:
+        print(f"[bench] smoke run ({'; '.join(reasons)}): checks that the job runs; writes {name}.json")
 
     # 1. the main job, as a user runs it
     load_start = load_average()
@@ -169,7 +186,6 @@ def main(argv: list[str] | None = None) -> None:
 
     # 2. every variant's submission, 3. the floor (in this process, the job's thread count)
     from drac_ssl import export
-    from drac_ssl.config import load_config
     from drac_ssl.datasets import load_octa_cache
     from drac_ssl.runtime import apply_thread_policy
 
@@ -202,7 +218,8 @@ def main(argv: list[str] | None = None) -> None:
     for v, r in {**variants, "pixel_floor": floor}.items():
         print(f"[bench] {v:12s} QWK {r['qwk']:.3f} [{r['qwk_ci95'][0]:.3f}, {r['qwk_ci95'][1]:.3f}]  "
               f"acc {r['accuracy']:.3f}  AUC OvO {r['auc_ovo']:.3f}  OvR {r['auc_ovr']:.3f}")
-    write_result(args.name, {
+    write_result(name, {
+        **smoke_fields(reasons),
         "what": "python -m drac_ssl.train -c configs/retinamnist.yaml (ingest, VICReg, UMM, 5-fold CV "
                 "fine-tuning of scratch / VICReg / VICReg+UMM, export), the test submission of every "
                 "variant, and a logistic-regression floor on the raw pixels on the same folds",

@@ -612,9 +612,18 @@ def retinamnist_epochs_table(r: dict[str, Any]) -> list[str]:
 
 def is_smoke(name: str, record: dict[str, Any]) -> bool:
     """A smoke run (a few CPU steps that check a protocol runs), never a result for the README:
-    ``"smoke": true`` or a ``_smoke`` name; also a correctness run written before that flag
-    existed that evaluated on a thinned test set or capped the steps per epoch."""
+    ``"smoke": true`` or a ``_smoke`` name (every bench with a smoke mode writes both: any
+    departure from its full protocol); also a correctness run written before that flag
+    existed that evaluated on a thinned test set or capped the steps per epoch, a per-layer
+    cluster file of another data set than its name says or of ``--eval-limit``, and a
+    low-label file that scored a given backbone (nothing said how it was made)."""
     if record.get("smoke") or name.endswith("_smoke"):
+        return True
+    if name.startswith("layer_clusters_") and "smoke" not in record:
+        dataset = str(record.get("dataset") or "")
+        return bool(record.get("eval_limit")) or not name[len("layer_clusters_"):].startswith(dataset)
+    if name.startswith("low_label_") and "smoke_reasons" not in record and \
+            str((record.get("pretrain") or {}).get("source", "")).startswith("given backbone"):
         return True
     if name.startswith(("cifar10_vicreg", "low_label_")):
         test = (record.get("eval_images") or {}).get("test")
@@ -684,15 +693,16 @@ def _other_tables(results_dir: Path, load: Any) -> list[str]:
     retina = load("retinamnist")
     if retina:
         out += retinamnist_table(retina)
-        repeats = {p.stem: json.loads(p.read_text(encoding="utf-8"))
-                   for p in sorted(results_dir.glob("retinamnist_*.json"))
-                   if not p.stem.startswith("retinamnist_epochs")}
+        repeats = {p.stem: record for p in sorted(results_dir.glob("retinamnist_*.json"))
+                   if not p.stem.startswith("retinamnist_epochs") and (record := load(p.stem)) is not None}
         if repeats:
             out += retinamnist_repeats_table({"retinamnist": retina, **repeats})
         for path in sorted(results_dir.glob("retinamnist_epochs*.json")):
-            out += retinamnist_epochs_table(json.loads(path.read_text(encoding="utf-8")))
+            if (record := load(path.stem)) is not None:
+                out += retinamnist_epochs_table(record)
     for path in sorted(results_dir.glob("umm_protocol_*.json")):
-        out += umm_protocol_table(json.loads(path.read_text(encoding="utf-8")))
+        if (record := load(path.stem)) is not None:
+            out += umm_protocol_table(record)
     for dataset in ("mnist", "fashion_mnist"):
         low = load(f"low_label_{dataset}")
         if not low:
@@ -708,12 +718,14 @@ def _other_tables(results_dir: Path, load: Any) -> list[str]:
             out.append(f"| {n} | {_spread(entry, 'finetune')} | {_spread(entry, 'scratch')} | "
                        f"{_spread(entry, 'linear')} | "
                        f"{_pct(pp.get('finetune'))} | {_pct(pp.get('scratch'))} |")
-    for name in ("layer_clusters_cifar10", "layer_clusters_cifar10_umm"):
+    for name in sorted(p.stem for p in results_dir.glob("layer_clusters_*.json")):
         lc = load(name)
         if not lc:
             continue
         stages = lc.get("stages", [])
-        out += ["", f"**Per-layer cluster quality, CIFAR-10 test set: Davies-Bouldin (lower better) / "
+        shown = {"cifar10": "CIFAR-10", "mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}.get(
+            str(lc.get("dataset")), str(lc.get("dataset")))
+        out += ["", f"**Per-layer cluster quality, {shown} test set: Davies-Bouldin (lower better) / "
                 f"Calinski-Harabasz (higher better)** ({_device(lc)}, {_date(lc)}; t-SNE: "
                 f"`bench/results/{name}_tsne.png`)", "",
                 "| backbone | " + " | ".join(stages) + " |", "|---|" + "---|" * len(stages)]

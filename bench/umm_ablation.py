@@ -78,7 +78,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.common import RESULTS, SHARED, write_result
+from bench.common import RESULTS, SHARED, data_root, smoke_fields, smoke_result_name, write_result
 from drac_ssl import pretrain, umm
 from drac_ssl.checkpoint import load_checkpoint, save_weights
 from drac_ssl.config import Config, ConfigError, load_config, to_dict
@@ -317,6 +317,23 @@ def plot(rows: dict[str, list[dict[str, Any]]], path: Path, dataset: str) -> Non
 # The protocol
 
 
+def pipeline_stage_time(run: Path, stage: str, existed: bool, given: bool) -> dict[str, Any]:
+    """A pipeline stage's time from the run folder's ``stages.json`` (``drac_ssl.train`` keeps
+    the last attempt's ``seconds`` and ``seconds_earlier_attempts`` / ``attempts`` of a resumed
+    stage), with ``resumed`` (the folder was there before this invocation) and ``reused`` (a
+    ``--base`` run: nothing ran here), so an invocation's seconds are never read as the stage's."""
+    import json
+
+    try:
+        entry = json.loads((run / "stages.json").read_text(encoding="utf-8")).get(stage) or {}
+    except (OSError, ValueError, AttributeError):
+        entry = {}
+    return {"resumed": existed, "reused": given, "status": entry.get("status"),
+            "seconds_last_attempt": entry.get("seconds"),
+            "seconds_earlier_attempts": entry.get("seconds_earlier_attempts", 0.0 if entry else None),
+            "attempts": entry.get("attempts", 1 if entry else None)}
+
+
 def protocol_main(argv: list[str] | None = None) -> None:
     """The protocol of issue #13 (``--dataset``): module docstring."""
     parser = argparse.ArgumentParser(prog="python -m bench.umm_ablation",
@@ -349,6 +366,8 @@ def protocol_main(argv: list[str] | None = None) -> None:
     if unknown:
         raise SystemExit(f"unknown variant(s) {unknown}; choose from early_stopped, overtrained, "
                          f"{', '.join(variants)}")
+    reasons = protocol_smoke_reasons(args.smoke, args.eval_limit, args.probe_epochs,
+                                     [v for v in ("early_stopped", "overtrained", *variants) if v not in wanted])
     run_root = Path(args.run_root or f"runs/bench-umm-{dataset}{'-smoke' if args.smoke else ''}")
     umm_settings = [f"umm.epochs={args.umm_epochs}", f"umm.max_steps_per_epoch={args.umm_steps}"]
     settings = [*base_overrides, f"pretrain.epochs={args.pretrain_epochs}", *umm_settings]
@@ -363,6 +382,7 @@ def protocol_main(argv: list[str] | None = None) -> None:
 
     # 1. pretraining past the monitor's peak (the package's pipeline, resumable)
     t0 = time.perf_counter()
+    existed = (Path(args.base) if args.base else run_root / "base").joinpath("stages.json").is_file()
     if args.base:
         base = Path(args.base)
     else:
@@ -396,7 +416,9 @@ def protocol_main(argv: list[str] | None = None) -> None:
         ft_data = finetune.load_finetune_data(cfg0, base / "data")
 
     out_dir = Path(args.out_dir)
-    name = f"umm_protocol_{dataset}{'_smoke' if args.smoke else ''}"
+    name = smoke_result_name(f"umm_protocol_{dataset}", reasons)
+    if reasons:
+        print(f"[bench] smoke run ({'; '.join(reasons)}): checks that the protocol runs; writes {name}.json")
     rows: dict[str, list[dict[str, Any]]] = {}
 
     def score(variant: str, seed: int, backbone: Path, meta: Path, extra: dict[str, Any]) -> None:
@@ -422,10 +444,13 @@ def protocol_main(argv: list[str] | None = None) -> None:
                     + ("k-NN / linear probe on the test split" if dataset == "cifar10" else
                        "5-fold CV fine-tuning (out-of-fold QWK, bootstrap 95% CI) and out-of-fold k-NN / "
                        "linear-probe accuracy of the labelled pool"),
-            "smoke": args.smoke,
+            **smoke_fields(reasons),
             "dataset": dataset,
             "settings_for_every_run": settings,
             "pretraining": {"run": str(base), "epochs_run": len(history), "seconds": pretrain_seconds,
+                            "seconds_note": "wall time of this invocation's pipeline call (0 with --base); the "
+                                            "stage's own time and earlier attempts: stage_time",
+                            "stage_time": pipeline_stage_time(base, "pretrain", existed, bool(args.base)),
                             "monitor": [{k: r.get(k) for k in ("epoch", "loss", "rate_reduction_last",
                                                                 "rate_reduction_early", "knn_top1")}
                                         for r in history],
@@ -493,11 +518,14 @@ def quick_main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.umm_ablation",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", required=True, help="VICReg model (backbone + expander) safetensors")
-    parser.add_argument("--data", default=str(SHARED / "data" / "cifar10" / "cifar10_jpeg.tar.xz"))
+    parser.add_argument("--data", default=None,
+                        help="the CIFAR-10 archive, for UMM and evaluation alike (default: data.root of the "
+                             "overrides, else configs/cifar10.yaml's); a data.root= that disagrees is an error")
     parser.add_argument("--variants", default="checkpoint," + ",".join(QUICK_VARIANTS))
     parser.add_argument("--run-root", default="runs/bench-umm-ablation")
     parser.add_argument("--out-dir", default=str(RESULTS))
-    parser.add_argument("--name", default="umm_ablation", help="result file name (NAME.json, NAME.png)")
+    parser.add_argument("--name", default=None, help="result file name (NAME.json, NAME.png; default umm_ablation, "
+                        "for a smoke run, --eval-limit or fewer --probe-epochs than 100, umm_ablation_smoke)")
     parser.add_argument("--probe-epochs", type=int, default=100)
     parser.add_argument("--eval-limit", type=int, default=0, help="evaluate on about N images (smoke test)")
     parser.add_argument("overrides", nargs="*", help=f"settings for every variant (default {' '.join(DEFAULT_UMM)})")
@@ -509,11 +537,19 @@ def quick_main(argv: list[str] | None = None) -> None:
     if unknown:
         raise SystemExit(f"unknown variant(s) {unknown}; choose from checkpoint, {', '.join(QUICK_VARIANTS)}")
     checkpoint = Path(args.checkpoint)
-    base = [f"data.root={args.data}", *DEFAULT_UMM, *args.overrides]
+    reasons = protocol_smoke_reasons(False, args.eval_limit, args.probe_epochs, [])
+    name_out = smoke_result_name("umm_ablation", reasons, args.name)
+    if reasons:
+        print(f"[bench] smoke run ({'; '.join(reasons)}): checks that the protocol runs; writes {name_out}.json")
+    try:
+        data_path = data_root(CONFIGS / "cifar10.yaml", args.data, args.overrides)
+    except ValueError as exc:
+        parser.error(str(exc))
+    base = [f"data.root={data_path}", *DEFAULT_UMM, *args.overrides]
     cfg0 = load_config(CONFIGS / "cifar10.yaml", base)
     device = resolve_device(cfg0.run.device)
     data = pretrain.load_pretrain_data(umm.feed_config(cfg0), None)
-    train, test = eval_splits(args.data, args.eval_limit)
+    train, test = eval_splits(cfg0.data.root, args.eval_limit)
     out_dir = Path(args.out_dir)
     rows: dict[str, Any] = {}
 
@@ -530,7 +566,8 @@ def quick_main(argv: list[str] | None = None) -> None:
         }
         print(f"[bench] {name}: {rows[name]}")
         summary = _gains(rows)
-        write_result(args.name, {
+        write_result(name_out, {
+            **smoke_fields(reasons),
             "what": "CIFAR-10 k-NN / linear-probe top-1 of the VICReg checkpoint, its fair control (umm.alpha=0, "
                     "the same two-level steps) and UMM with ablations, all from the same checkpoint",
             "checkpoint": str(checkpoint),
@@ -546,7 +583,13 @@ def quick_main(argv: list[str] | None = None) -> None:
     for name in wanted:
         if name == "checkpoint":
             backbone = checkpoint.with_name("backbone.safetensors")
-            record(name, backbone, None, {"settings": "the VICReg checkpoint, untouched"})
+            meta = _metadata(backbone)
+            record(name, backbone, None, {
+                "settings": "the VICReg checkpoint, untouched",
+                "evaluated_epoch": None if meta.get("best_epoch") is None else int(meta["best_epoch"]) + 1,
+                "evaluated_checkpoint": "the epoch of lowest pretraining loss (best.pt; metadata.json best_epoch)"
+                                        if meta.get("best_epoch") is not None else "unknown (no metadata.json)",
+                "epochs_run": meta.get("epochs_run")})
             continue
         cfg = load_config(CONFIGS / "cifar10.yaml", [*base, *QUICK_VARIANTS[name]])
         t0 = time.perf_counter()
@@ -559,7 +602,31 @@ def quick_main(argv: list[str] | None = None) -> None:
             "final_epoch": {k: last.get(k) for k in ("ssl_loss", "js", "rate_reduction_early",
                                                      "rate_reduction_last", "outer_objective")},
         })
-    _plot(rows, out_dir / f"{args.name}.png")
+    _plot(rows, out_dir / f"{name_out}.png")
+
+
+def _metadata(weights: Path) -> dict[str, Any]:
+    """The ``metadata.json`` beside a weights file ({} when absent or unreadable)."""
+    import json
+
+    try:
+        meta = json.loads(weights.with_name("metadata.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def protocol_smoke_reasons(smoke: bool, eval_limit: int, probe_epochs: int, left_out: Sequence[str]) -> list[str]:
+    """Why a run is not the full protocol (empty: it is): ``--smoke``, ``--eval-limit``, fewer
+    ``--probe-epochs`` than 100, or variants left out by ``--variants`` (``left_out``)."""
+    out = ["--smoke"] if smoke else []
+    if eval_limit:
+        out.append(f"--eval-limit {eval_limit}")
+    if probe_epochs < 100:
+        out.append(f"--probe-epochs {probe_epochs}, not 100")
+    if left_out:
+        out.append(f"--variants without {','.join(left_out)}")
+    return out
 
 
 def _gains(rows: dict[str, Any]) -> dict[str, Any]:
@@ -603,11 +670,16 @@ def _plot(rows: dict[str, Any], path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """``--checkpoint``: the quick CIFAR-10 check; otherwise the protocol (``--dataset``)."""
+    from bench.pretraining import interrupted_exit
+
     args = sys.argv[1:] if argv is None else argv
-    if any(a == "--checkpoint" or a.startswith("--checkpoint=") for a in args):
-        quick_main(args)
-    else:
-        protocol_main(args)
+    try:
+        if any(a == "--checkpoint" or a.startswith("--checkpoint=") for a in args):
+            quick_main(args)
+        else:
+            protocol_main(args)
+    except KeyboardInterrupt as exc:  # a Ctrl-C: what was saved and how to resume, exit code 130
+        raise SystemExit(interrupted_exit(exc)) from None
 
 
 if __name__ == "__main__":

@@ -22,9 +22,9 @@ def test_every_bench_parser_is_named_as_the_readme_runs_it() -> None:
 def test_the_low_label_smoke_run_writes_its_own_file_by_default() -> None:
     from bench.low_label import result_name
 
-    assert result_name("mnist", None, 0) == "low_label_mnist"  # the committed figures
-    assert result_name("mnist", None, 500) == "low_label_mnist_smoke"
-    assert result_name("fashion_mnist", "mine", 500) == "mine"
+    assert result_name("mnist", None, []) == "low_label_mnist"  # the committed figures
+    assert result_name("mnist", None, ["--eval-limit 500"]) == "low_label_mnist_smoke"
+    assert result_name("fashion_mnist", "mine", ["--eval-limit 500"]) == "mine"
 
 
 def test_a_low_label_smoke_run_is_not_comparable_with_the_paper() -> None:

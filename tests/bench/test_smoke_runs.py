@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from bench import cifar10_vicreg
 from bench.summarize import render
 
@@ -23,7 +25,7 @@ def test_a_short_cifar10_run_is_a_smoke_run_with_its_own_file() -> None:
         reasons = cifar10_vicreg.smoke_reasons(**kwargs)
         assert reasons, kwargs
         assert cifar10_vicreg.result_name(None, reasons) == "cifar10_vicreg_smoke"
-    assert cifar10_vicreg.result_name("mine", ["--eval-limit 200"]) == "mine"
+    assert cifar10_vicreg.result_name("mine", ["--eval-limit 200"]) == "mine"  # chosen: kept, "smoke": true
 
 
 def test_only_the_full_cifar10_protocol_is_compared_with_the_seed_report() -> None:
@@ -67,3 +69,126 @@ def test_a_results_folder_of_smoke_runs_only_has_no_results(tmp_path: Path) -> N
         {"smoke": True, "epochs": 1, "linear_probe_top1": 12.34}), encoding="utf-8")
     text = render(tmp_path)
     assert "(no results yet)" in text and "12.34" not in text
+
+
+# ---- any departure from the full protocol is a smoke run (issue: small trials replaced
+# committed files: layer_clusters on MNIST wrote layer_clusters_cifar10.json, and
+# low_label --backbone X --labels 500 --seeds 0 --methods linear wrote low_label_mnist.json)
+
+
+def test_every_low_label_departure_is_a_smoke_run_with_its_own_file() -> None:
+    from bench.low_label import result_name, smoke_reasons
+
+    full = smoke_reasons(epochs=50, config_epochs=50)
+    assert full == [] and result_name("mnist", None, full) == "low_label_mnist"
+    for kwargs in ({"backbone": ["--backbone x: 2 pretraining epoch(s), not 50"]},
+                   {"labels": [500]}, {"seeds": [0]}, {"methods": ["linear"]}, {"epochs": 2},
+                   {"eval_limit": 500}, {"max_steps_per_epoch": 2}, {"max_epochs": 2}):
+        reasons = smoke_reasons(**{"epochs": 50, "config_epochs": 50, **kwargs})
+        assert reasons, kwargs
+        assert result_name("mnist", None, reasons) == "low_label_mnist_smoke", kwargs
+    assert smoke_reasons(epochs=50, config_epochs=50, labels=[500, 1000, 2500, 5000, 10000]) == []
+
+
+def test_a_given_backbone_counts_as_the_protocol_only_when_its_metadata_says_so(tmp_path: Path) -> None:
+    from bench.common import backbone_departures
+
+    weights = tmp_path / "backbone.safetensors"
+    weights.write_bytes(b"")
+    assert backbone_departures(weights, "mnist", 50) != []  # no metadata.json: unknown
+    meta = {"epochs_run": 50, "stopped": "", "config": {"data": {"dataset": "mnist"},
+                                                        "pretrain": {"max_steps_per_epoch": 0}}}
+    (tmp_path / "metadata.json").write_text(json.dumps(meta), encoding="utf-8")
+    assert backbone_departures(weights, "mnist", 50) == []
+    assert backbone_departures(weights, "cifar10", 50) != []
+    (tmp_path / "metadata.json").write_text(json.dumps({**meta, "epochs_run": 2}), encoding="utf-8")
+    assert any("2 pretraining epoch" in r for r in backbone_departures(weights, "mnist", 50))
+
+
+def test_shortened_settings_name_what_does_less_than_the_config() -> None:
+    from bench.common import shortened_settings
+
+    protocol = {"data": {"dataset": "mnist"}, "pretrain": {"epochs": 50, "max_steps_per_epoch": 0},
+                "finetune": {"epochs": 15, "n_boot": 1000}}
+    assert shortened_settings(protocol, protocol) == []
+    used = {"data": {"dataset": "mnist"}, "pretrain": {"epochs": 60, "max_steps_per_epoch": 2},
+            "finetune": {"epochs": 3, "n_boot": 1000}}
+    got = shortened_settings(protocol, used)
+    assert [r.split("=")[0] for r in got] == ["pretrain.max_steps_per_epoch", "finetune.epochs"]
+
+
+def test_layer_clusters_names_its_file_by_the_data_set_and_a_trial_is_a_smoke_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+
+    from bench import layer_clusters as lc
+    from drac_ssl.datasets import ArrayDataset
+
+    labels = np.repeat(np.arange(10), 3)
+    fake = ArrayDataset(np.random.default_rng(0).integers(0, 256, (30, 28, 28), dtype=np.uint8), labels,
+                        [str(k) for k in range(10)], "fake-mnist-test")
+    monkeypatch.setattr("drac_ssl.datasets.load_generic", lambda *a, **k: fake)
+    out = tmp_path / "out"
+    config = str(lc.REPO / "configs" / "mnist.yaml")
+    assert lc.main(["--config", config, "--data", str(tmp_path), "--device", "cpu", "--eval-limit", "20",
+                    "--tsne-samples", "0", "--out-dir", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["layer_clusters_mnist_smoke.json"]
+    record = json.loads((out / "layer_clusters_mnist_smoke.json").read_text(encoding="utf-8"))
+    assert record["smoke"] is True and any("--eval-limit" in r for r in record["smoke_reasons"])
+    with pytest.raises(SystemExit):  # a CIFAR-10 name on MNIST data
+        lc.main(["--config", config, "--data", str(tmp_path), "--device", "cpu", "--name", "cifar10",
+                 "--out-dir", str(out)])
+
+
+def test_summarize_leaves_out_old_files_of_another_data_set_or_a_given_backbone(tmp_path: Path) -> None:
+    from bench.summarize import is_smoke
+
+    committed = json.loads((RESULTS / "layer_clusters_cifar10.json").read_text(encoding="utf-8"))
+    assert not is_smoke("layer_clusters_cifar10", committed)
+    assert is_smoke("layer_clusters_cifar10", {**committed, "dataset": "mnist"})
+    assert is_smoke("layer_clusters_cifar10", {**committed, "eval_limit": 300})
+    low = json.loads((RESULTS / "low_label_mnist.json").read_text(encoding="utf-8"))
+    assert not is_smoke("low_label_mnist", low)
+    assert is_smoke("low_label_mnist", {**low, "smoke": False, "pretrain": {"source": "given backbone x"}})
+    for name in ("retinamnist_seed1", "retinamnist_epochs60", "umm_protocol_retinamnist"):
+        record = json.loads((RESULTS / f"{name}.json").read_text(encoding="utf-8"))
+        (tmp_path / f"{name}.json").write_text(json.dumps({**record, "smoke": True}), encoding="utf-8")
+    (tmp_path / "retinamnist.json").write_text((RESULTS / "retinamnist.json").read_text(encoding="utf-8"),
+                                               encoding="utf-8")
+    text = render(tmp_path)
+    assert "retinamnist_seed1" not in text and "VICReg, 60 epochs" not in text
+
+
+def test_smoke_results_of_every_bench_with_a_smoke_mode_get_their_own_name() -> None:
+    from bench import retinamnist, retinamnist_epochs, umm_ablation
+
+    assert umm_ablation.protocol_smoke_reasons(False, 0, 100, []) == []
+    assert umm_ablation.protocol_smoke_reasons(False, 200, 100, [])
+    assert umm_ablation.protocol_smoke_reasons(False, 0, 100, ["pairs"])
+    for module in (retinamnist, retinamnist_epochs, umm_ablation):
+        assert "smoke_result_name(" in Path(module.__file__).read_text(encoding="utf-8"), module.__name__
+    assert cifar10_vicreg.smoke_reasons(100, 0, 0, dataset="mnist")
+    assert cifar10_vicreg.smoke_reasons(100, 0, 0, probe_epochs=5)
+
+
+def test_the_reviewers_low_label_trial_is_named_a_smoke_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """python -m bench.low_label --dataset mnist --backbone X --labels 500 --seeds 0 --methods linear
+    replaced low_label_mnist.json with smoke false, comparable true."""
+    from bench import low_label
+
+    class Stop(Exception):
+        pass
+
+    def stop(*a: object, **k: object) -> None:
+        raise Stop
+
+    monkeypatch.setattr(low_label, "build_backbone", stop)
+    with pytest.raises(Stop):
+        low_label.main(["--dataset", "mnist", "--backbone", str(tmp_path / "backbone.safetensors"),
+                        "--labels", "500", "--seeds", "0", "--methods", "linear", "--out-dir", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "writes low_label_mnist_smoke.json" in out
+    for reason in ("--labels without 1000,2500,5000", "--seeds without 1,2", "--methods without finetune,scratch",
+                   "no readable metadata.json"):
+        assert reason in out, reason

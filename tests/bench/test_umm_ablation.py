@@ -3,6 +3,8 @@ seeds and the README table (pure parts; the protocol itself is a bench run)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bench import summarize
@@ -53,3 +55,18 @@ def test_readme_table_shows_a_measurement_and_never_a_smoke_run() -> None:
     assert "| control | umm.alpha=0 | 1 | 0.700 [0.600, 0.800] |" in table
     assert "+0.050" in table and "guard: the SSL loss rose 12% above" in table
     assert summarize.umm_protocol_table({**record, "smoke": True}) == []
+
+
+def test_the_protocols_pretraining_time_comes_from_the_run_folders_stages_json(tmp_path: Path) -> None:
+    """Timed around the pipeline call only, a rerun on a finished base run recorded seconds of
+    nothing; stages.json keeps the stage's own time and its earlier attempts."""
+    import json
+
+    from bench.umm_ablation import pipeline_stage_time
+
+    (tmp_path / "stages.json").write_text(json.dumps({"pretrain": {
+        "status": "done", "seconds": 40.0, "seconds_earlier_attempts": 60.0, "attempts": 2}}), encoding="utf-8")
+    got = pipeline_stage_time(tmp_path, "pretrain", existed=True, given=False)
+    assert got == {"resumed": True, "reused": False, "status": "done", "seconds_last_attempt": 40.0,
+                   "seconds_earlier_attempts": 60.0, "attempts": 2}
+    assert pipeline_stage_time(tmp_path / "none", "pretrain", False, True)["attempts"] is None
