@@ -275,7 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "a data.root= that disagrees is an error")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--eval-limit", type=int, default=0,
-                        help="the first N test images, evenly spaced (smoke tests); 0 = all")
+                        help="about N evenly spaced test images, every class present (smoke tests); 0 = all")
     parser.add_argument("--tsne-samples", type=int, default=TSNE_SAMPLES,
                         help="stratified subsample for t-SNE (0: no t-SNE figure)")
     parser.add_argument("--tsne-pca-dims", type=int, default=TSNE_PCA_DIMS,
