@@ -133,6 +133,10 @@ class PretrainData:
     knn_test: tuple[np.ndarray, np.ndarray] | None = None
     facts: dict[str, Any] | None = None
     knn_off: str = ""
+    splits: dict[str, int] | None = None
+    """A generic data set's split sizes as read: ``{"train": N}``, and ``"test"`` when the
+    k-NN monitor read the test split (``metadata.json`` ``splits``, the report's data
+    section); None for an ingested folder (its ingest records them)."""
     """Why the k-NN monitor ``pretrain.knn_every`` asks for cannot run on these images (no
     image graded, one grade only, no labels), said once on the console by :func:`run`; ""
     when it runs or was not asked for."""
@@ -231,6 +235,7 @@ def load_pretrain_data(cfg: Config, data_dir: Path | None) -> PretrainData:
         knn_train=knn_train,
         knn_test=knn_test,
         knn_off=knn_off,
+        splits={"train": len(train.images), **({"test": len(knn_test[0])} if knn_test is not None else {})},
     )
 
 
@@ -505,6 +510,7 @@ def backbone_metadata(cfg: Config, data: PretrainData, history: list[dict[str, A
         "epochs_counted_from": 0,  # best_epoch is the epoch's index; the console counts from 1
         "metrics": {k: best.get(k) for k in (*TERMS, *MONITOR_KEYS, "knn_top1") if k in best},
         "epochs_run": len(history),
+        **({"splits": data.splits} if data.splits is not None else {}),
         "config": to_dict(cfg),
     }
 
