@@ -571,6 +571,48 @@ def generic_files(name: str, root: str | os.PathLike[str], split: str = "train")
     raise ValueError(f"unknown dataset {name!r}; expected one of {', '.join(GENERIC_DATASETS)}")
 
 
+def _idx_count(path: Path) -> int:
+    """The first dimension of an IDX file (``.gz`` or raw), from its 8-byte header alone."""
+    with (gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")) as fh:
+        head = fh.read(8)
+    if len(head) < 8 or head[0] != 0 or head[1] != 0 or not 1 <= head[3] <= 4:
+        raise DatasetFormatError(f"{path}: not an IDX file (header {head[:4].hex()})")
+    return int.from_bytes(head[4:8], "big")
+
+
+def _npz_count(path: Path, member: str) -> int:
+    """The first dimension of array ``member`` of an ``.npz``, from its ``.npy`` header alone."""
+    with zipfile.ZipFile(path) as archive, archive.open(f"{member}.npy") as fh:
+        version = np.lib.format.read_magic(fh)
+        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                       else np.lib.format.read_array_header_2_0)
+        shape = read_header(fh)[0]
+    if not shape:
+        raise DatasetFormatError(f"{path}: {member} is a scalar, not an array of images")
+    return int(shape[0])
+
+
+def generic_train_count(name: str, root: str | os.PathLike[str]) -> int | None:
+    """How many training images :func:`load_generic` will read for data set ``name``, counted
+    without decoding an image: the IDX images file's header (MNIST, Fashion-MNIST), the
+    ``x`` array's ``.npy`` header in an ``.npz`` (MNIST: ``mnist_train.npz`` or
+    ``mnist_train10k.npz``), the files under ``train/`` of an unpacked CIFAR-10 folder. None
+    when that cannot be told cheaply (the CIFAR-10 archive, whose listing means decompressing
+    it all) or the files are missing or unreadable (the loader says why)."""
+    try:
+        if name == "cifar10":
+            source = cifar10_source(root, "train")
+            if not source.is_dir():
+                return None
+            return sum(1 for p in (source / "train").glob("*/*") if p.suffix.lower() in _IMAGE_SUFFIXES)
+        files = generic_files(name, root, "train")
+        if len(files) == 2:  # the IDX pair: images, labels
+            return _idx_count(files[0])
+        return _npz_count(files[0], "x")
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None
+
+
 def load_generic(
     name: str,
     root: str | os.PathLike[str],

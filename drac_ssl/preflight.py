@@ -14,7 +14,10 @@ read cheaply from its description, never by decoding an image:
 * an ingest already in the run folder (``RUN/data/manifest.csv``): its rows, folds and cached
   sizes (before fine-tuning, its folds are checked as those an ingest will make are:
   :func:`_check_ingest_folds`);
-* MNIST, Fashion-MNIST, CIFAR-10: their published split sizes.
+* MNIST, Fashion-MNIST, CIFAR-10: the training images counted from the files' headers
+  (:func:`drac_ssl.datasets.generic_train_count`: an IDX header, an ``.npz``'s array header,
+  an unpacked CIFAR-10 folder's listing), else (the CIFAR-10 archive, a damaged file) the
+  published split size.
 
 What only the decoded images can tell (``data.channels=auto``: grey or colour) is checked
 right after the ingest, before pretraining (:func:`after_ingest`).
@@ -86,7 +89,8 @@ GENERIC_DATASETS: dict[str, tuple[int, int, int]] = {
     "fashion_mnist": (60_000, 28, 1),
     "cifar10": (50_000, 32, 3),
 }
-"""Training split size, image side and channels of the correctness-check datasets."""
+"""Published training split size, image side and channels of the correctness-check datasets
+(the size is the fallback when the files cannot be counted cheaply)."""
 TORCH_STAGES = ("pretrain", "umm", "finetune", "export")
 _DEFAULTS = Config()
 _STAGE_OUTPUT_DIRS = ("pretrain", "umm", "finetune", "bundle", "export")
@@ -880,13 +884,31 @@ def _check_phantom_meant(c: _Findings, cfg: Config) -> None:
               "(python -m drac_ssl.train with no -c)")
 
 
-def cpu_pretrain_seconds(pairs: int, image_size: int) -> float:
+def cpu_pretrain_seconds(pairs: int, image_size: int, cifar_stem: bool = False,
+                         stem_stride: int = 1) -> float:
     """Estimated seconds of VICReg pretraining (ResNet-18, fp32, one thread) for ``pairs``
-    image pairs of ``image_size`` px crops on the CPU: ``0.0047 + 3.5e-6 * image_size**2``
-    seconds a pair, fitted to the development machine's step times
-    (``bench/results/cpu_precision.json``: 2.9 s per 16 pairs at 224 px, 0.61 s per 32 at
-    64 px; it predicts 28 px 8 % high: 7.4 ms a pair against 6.9). Another CPU differs: a warning's yardstick only."""
-    return pairs * (0.0047 + 3.5e-6 * image_size ** 2)
+    image pairs of ``image_size`` px crops on the CPU: ``0.0047 + 5.6e-5 * m**2`` seconds a
+    pair, ``m`` the side of the maps after the stem: ``image_size / 4`` through the ImageNet
+    stem (stride-2 conv and max-pool; the same as ``0.0047 + 3.5e-6 * image_size**2``),
+    ``image_size / stem_stride`` through the CIFAR stem (``cifar_stem``: no downsampling, so
+    a 28 px crop costs what a 112 px one does through the ImageNet stem). Steps only: the
+    augmentation and the monitors come on top. Another CPU differs: a warning's yardstick only.
+
+    Fitted to the development machine's step times (``bench/results/cpu_precision.json``,
+    ImageNet stem: 2.9 s per 16 pairs at 224 px, 0.61 s per 32 at 64 px; it predicts 28 px
+    8 % high: 7.4 ms a pair against 6.9). The CIFAR stem checked on 2026-12-03 on the same
+    2-core machine, shared with other jobs (load 2-5): ``pretrain.train_step`` on random views,
+    fp32, one thread, settings interleaved within each of 4-5 rounds (the method of
+    ``bench/cpu_precision.py``); per pair, fastest rounds: 28 px CIFAR stem
+    (``configs/mnist.yaml``) 70 ms at batch 32, 86 ms at 256; 32 px CIFAR stem
+    (``configs/cifar10.yaml``, batch 32) 86 ms; 64 px ImageNet stem (``configs/default.yaml``)
+    38 ms; 224 px 324 ms. Against the 64 px pair of the same rounds (1.9-2.3x for 28 px,
+    2.3x for 32 px) and its unshared 19.2 ms: 36-44 ms and 44 ms, where this gives 48.6 and
+    62 ms (10-40 % high; the ImageNet stem at 28 px measured 14 ms, 0.37x, as it predicts).
+    A 2-epoch x 2-step ``configs/mnist.yaml`` run there (``on_gpu`` augmentation on the CPU,
+    the machine shared) saw 8-10 pairs/s: 100-125 ms a pair of wall time."""
+    side = image_size / stem_stride if cifar_stem else image_size / 4
+    return pairs * (0.0047 + 5.6e-5 * side ** 2)
 
 
 def _check_cpu_time(c: _Findings, cfg: Config, n_images: int) -> None:
@@ -898,15 +920,27 @@ def _check_cpu_time(c: _Findings, cfg: Config, n_images: int) -> None:
     steps = n_images // pc.batch_size
     if pc.max_steps_per_epoch > 0:
         steps = min(steps, pc.max_steps_per_epoch)
-    seconds = cpu_pretrain_seconds(pc.epochs * steps * pc.batch_size, pc.augment.image_size)
+    bb = pc.backbone
+    seconds = cpu_pretrain_seconds(pc.epochs * steps * pc.batch_size, pc.augment.image_size,
+                                   bool(bb.cifar_stem), int(bb.stem_stride))
     if seconds < 3600:
         return
+    stem = ""
+    if bb.cifar_stem:
+        side = pc.augment.image_size // max(int(bb.stem_stride), 1)
+        stem = (f" through the CIFAR stem ({side} x {side} maps after it, as a "
+                f"{side * 4} px crop through the ImageNet stem: "
+                f"{1000 * cpu_pretrain_seconds(1, pc.augment.image_size, True, int(bb.stem_stride)):.0f} "
+                f"ms a pair)")
+    images = ""
+    if cfg.data.dataset in GENERIC_DATASETS:
+        images = f" ({n_images} training images)"
     c.warning("pretrain.epochs",
               f"about {seconds / 3600:.0f} hours of VICReg pretraining on the CPU: at most "
-              f"{pc.epochs} epochs x {steps} steps of {pc.batch_size} pairs at "
-              f"{pc.augment.image_size} px (estimated from the development machine's one-thread "
+              f"{pc.epochs} epochs x {steps} steps of {pc.batch_size} pairs{images} at "
+              f"{pc.augment.image_size} px{stem} (estimated from the development machine's one-thread "
               f"step times, bench/results/cpu_precision.json: 2.9 s per 16 pairs at 224 px; more "
-              f"threads take less; UMM and fine-tuning come on top)",
+              f"threads take less, a shared CPU more; UMM and fine-tuning come on top)",
               "a GPU (run.device=cuda); or first the README's tiny first try (pretrain.epochs=1 "
               "pretrain.max_steps_per_epoch=3 ...); or fewer epochs, smaller crops")
 
@@ -1109,7 +1143,13 @@ def _check_generic_files(c: _Findings, cfg: Config) -> None:
 def _data_facts(c: _Findings, cfg: Config, run_dir: Path, stages: list[str]) -> DataFacts | None:
     d = cfg.data
     if d.dataset in GENERIC_DATASETS:
+        from drac_ssl.datasets import generic_train_count
+
         n, side, channels = GENERIC_DATASETS[d.dataset]
+        counted = generic_train_count(d.dataset, Path(d.root).expanduser()) if d.root else None
+        source = (f"the {d.dataset} training split ({counted} images in data.root)" if counted is not None
+                  else f"the {d.dataset} training split (its published {n} images)")
+        n = n if counted is None else counted
         if not d.root or not Path(d.root).expanduser().exists():
             c.error("data.root", f"data.dataset={d.dataset} reads its files from data.root, and "
                                  f"{'it is empty' if not d.root else 'that path does not exist'}",
@@ -1117,7 +1157,7 @@ def _data_facts(c: _Findings, cfg: Config, run_dir: Path, stages: list[str]) -> 
                     f"read from the current folder, {Path.cwd()}")
         elif "pretrain" in stages:
             _check_generic_files(c, cfg)
-        return DataFacts(source=f"the {d.dataset} training split", n_images=n, native_size=side,
+        return DataFacts(source=source, n_images=n, native_size=side,
                          channels=channels, channels_why=f"{d.dataset} images")
     if d.dataset != "drac":
         return None  # a bad choice, reported by the choice check

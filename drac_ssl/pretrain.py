@@ -67,7 +67,9 @@ from drac_ssl import __version__
 from drac_ssl.augment import (
     GpuTwoViewAugment,
     TwoViewDataset,
+    ViewRecipe,
     build_view_transform,
+    recipe_for,
     seed_worker,
     to_device_uint8,
 )
@@ -79,7 +81,7 @@ from drac_ssl.collapse import (  # re-exported: the stage's public names before 
     collapse_symptoms,
 )
 from drac_ssl.config import Config, ConfigError, to_dict, with_data_channels
-from drac_ssl.datasets import load_generic, load_octa_cache, normalization_for
+from drac_ssl.datasets import GENERIC_DATASETS, load_generic, load_octa_cache, normalization_for
 from drac_ssl.distributed import DistInfo, gather_with_grad, init_distributed, on_main
 from drac_ssl.engine import Engine, Monitor, TrainingTask, checkpoint_kept_words
 from drac_ssl.evaluation import KnnMonitor, embed_images
@@ -107,8 +109,8 @@ PEAK_CHECKPOINT = "monitor_peak.pt"
 # drac_ssl.evaluation; both stay importable from here (pretrain.embed_images).
 __all__ = ["COLLAPSE_RATE_REDUCTION", "COLLAPSE_VARIANCE_SHARE", "COLLAPSE_VIEW_COSINE", "KnnMonitor",
            "NonFiniteLossError", "PretrainData", "PretrainResult", "TwoViewFeed", "collapse_symptoms",
-           "embed_images", "epoch_order", "knn_subset", "load_pretrain_data", "run", "sync_batchnorm", "train_step",
-           "use_bf16"]
+           "embed_images", "epoch_order", "knn_subset", "load_pretrain_data", "normalization_name", "run", "sync_batchnorm",
+           "train_step", "use_bf16", "view_recipe"]
 
 
 class NonFiniteLossError(NonFiniteError):
@@ -131,6 +133,10 @@ class PretrainData:
     knn_test: tuple[np.ndarray, np.ndarray] | None = None
     facts: dict[str, Any] | None = None
     knn_off: str = ""
+    splits: dict[str, int] | None = None
+    """A generic data set's split sizes as read: ``{"train": N}``, and ``"test"`` when the
+    k-NN monitor read the test split (``metadata.json`` ``splits``, the report's data
+    section); None for an ingested folder (its ingest records them)."""
     """Why the k-NN monitor ``pretrain.knn_every`` asks for cannot run on these images (no
     image graded, one grade only, no labels), said once on the console by :func:`run`; ""
     when it runs or was not asked for."""
@@ -229,6 +235,7 @@ def load_pretrain_data(cfg: Config, data_dir: Path | None) -> PretrainData:
         knn_train=knn_train,
         knn_test=knn_test,
         knn_off=knn_off,
+        splits={"train": len(train.images), **({"test": len(knn_test[0])} if knn_test is not None else {})},
     )
 
 
@@ -281,9 +288,10 @@ class TwoViewFeed:
         channels = 1 if images.ndim == 3 else images.shape[-1]
         if self.on_gpu:
             self.images_dev = to_device_uint8(np.asarray(images), device)
-            self.gpu_augment = GpuTwoViewAugment(pc.augment, channels).to(device)
+            self.gpu_augment = GpuTwoViewAugment(pc.augment, channels, view_recipe(cfg)).to(device)
         else:
-            self.dataset = TwoViewDataset(images, build_view_transform(pc.augment, channels))
+            self.dataset = TwoViewDataset(images, build_view_transform(pc.augment, channels,
+                                                                       recipe=view_recipe(cfg)))
             workers = pc.num_workers
             if workers < 0:
                 workers = max(0, (os.cpu_count() or 1) - 1)
@@ -391,7 +399,8 @@ def build_monitor_probe(images: np.ndarray, cfg: Config) -> MonitorProbe | None:
     indices = np.sort(rng.choice(len(images), size=k, replace=False))
     seeds = rng.integers(0, 2**31 - 1, size=k)
     channels = 1 if images.ndim == 3 else images.shape[-1]
-    dataset = TwoViewDataset(images, build_view_transform(cfg.pretrain.augment, channels))
+    dataset = TwoViewDataset(images, build_view_transform(cfg.pretrain.augment, channels,
+                                                          recipe=view_recipe(cfg)))
     pairs = [dataset[(int(i), int(seed))] for i, seed in zip(indices, seeds, strict=True)]
     return MonitorProbe(torch.stack([a for a, _ in pairs]), torch.stack([b for _, b in pairs]), indices)
 
@@ -442,11 +451,38 @@ def _plot_history(out_dir: Path, history: list[dict[str, Any]], knn_start: float
                  baselines={"knn_top1": ("starting backbone", knn_start)} if knn_start is not None else None)
 
 
+def normalization_name(cfg: Config) -> str:
+    """The name whose statistics (:func:`~drac_ssl.datasets.normalization_for`) normalise the
+    pretraining's views, its k-NN monitor and the ``normalization`` its ``metadata.json``
+    records: a generic data set's own (``data.dataset``: Fashion-MNIST's mean 0.286 / std
+    0.353 differ from the ``mnist`` recipe's 0.1307 / 0.3081), else the augmentation recipe's
+    (an ingested folder, ``data.dataset=drac``: ``octa`` or ``fundus``)."""
+    dataset = cfg.data.dataset
+    return dataset if dataset in GENERIC_DATASETS else cfg.pretrain.augment.recipe
+
+
+def view_recipe(cfg: Config) -> ViewRecipe:
+    """The pretraining's :class:`~drac_ssl.augment.ViewRecipe`: ``pretrain.augment`` with the
+    statistics of :func:`normalization_name`."""
+    return recipe_for(cfg.pretrain.augment, dataset=normalization_name(cfg))
+
+
+def _statistics(cfg: Config) -> dict[str, list[float]]:
+    """``{"mean": [...], "std": [...]}`` the pretraining normalises with (``last.pt`` records it)."""
+    mean, std = normalization_for(normalization_name(cfg))
+    return {"mean": list(mean), "std": list(std)}
+
+
+def _statistics_words(stats: dict[str, Any]) -> str:
+    """``mean [0.286] std [0.353]``."""
+    return " ".join(f"{k} [{', '.join(f'{float(v):g}' for v in stats.get(k, []))}]" for k in ("mean", "std"))
+
+
 def backbone_metadata(cfg: Config, data: PretrainData, history: list[dict[str, Any]], best_epoch: int,
                       stage: str = "vicreg") -> dict[str, Any]:
     """MONAI-bundle-style description of what the weights expect (metadata.json)."""
     pc = cfg.pretrain
-    mean, std = normalization_for(pc.augment.recipe)
+    mean, std = normalization_for(normalization_name(cfg))
     best = next((r for r in history if r["epoch"] == best_epoch), history[-1] if history else {})
     return {
         "format": "drac_ssl backbone v1",
@@ -474,6 +510,7 @@ def backbone_metadata(cfg: Config, data: PretrainData, history: list[dict[str, A
         "epochs_counted_from": 0,  # best_epoch is the epoch's index; the console counts from 1
         "metrics": {k: best.get(k) for k in (*TERMS, *MONITOR_KEYS, "knn_top1") if k in best},
         "epochs_run": len(history),
+        **({"splits": data.splits} if data.splits is not None else {}),
         "config": to_dict(cfg),
     }
 
@@ -606,7 +643,7 @@ class _VICRegTraining(TrainingTask):
 
     def state_dict(self) -> dict[str, Any]:
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "knn_start_top1": self.knn_start}
+                "knn_start_top1": self.knn_start, "normalization": _statistics(self.cfg)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
@@ -640,6 +677,33 @@ class _VICRegTraining(TrainingTask):
                 + "\n  ".join(diffs)
                 + f"\n  fix: rerun with the settings it was made with{saved}; or start a new run "
                 f"folder (run.name=NEW){reuse}; or delete {out_dir} to start over.")
+        self._check_resumed_statistics(state, out_dir)
+
+    def _check_resumed_statistics(self, state: dict[str, Any], out_dir: Path) -> None:
+        """Refuse ``last.pt`` whose views were normalised with other statistics than this code
+        uses for the same settings: a Fashion-MNIST pretraining begun before it got its own
+        (``last.pt`` without ``normalization``: the recipe's, ``mnist``) would switch
+        statistics mid-run."""
+        then = state.get("normalization")
+        if not isinstance(then, dict):  # a checkpoint from before it was recorded: the recipe's
+            saved = state.get("config") if isinstance(state.get("config"), dict) else {}
+            recipe = ((saved.get("pretrain") or {}).get("augment") or {}).get("recipe") \
+                or self.pc.augment.recipe
+            mean, std = normalization_for(str(recipe))
+            then = {"mean": list(mean), "std": list(std)}
+        now = _statistics(self.cfg)
+        if [float(v) for v in then.get("mean", [])] == now["mean"] and \
+                [float(v) for v in then.get("std", [])] == now["std"]:
+            return
+        dataset = self.cfg.data.dataset
+        raise ConfigError(
+            f"{self.ckpt_dir / 'last.pt'}: this pretraining began with its views normalised by "
+            f"{_statistics_words(then)}; this version normalises data.dataset={dataset} by "
+            f"{_statistics_words(now)} (its own statistics, no longer the {self.pc.augment.recipe} "
+            f"recipe's): resuming would switch statistics mid-run.\n"
+            f"  fix: start a new run folder (run.name=NEW) to pretrain with {dataset}'s statistics; "
+            f"or finish this one with the drac_ssl version that began it; or delete {out_dir} to "
+            f"start over.")
 
     def non_finite(self, epoch: int, means: dict[str, float], bad: list[str], last: Path) -> Exception:
         return NonFiniteLossError(
@@ -759,7 +823,8 @@ def run(cfg: Config, run_dir: str | Path, data: PretrainData | None = None,
             print(f"[pretrain] k-NN monitor on {knn_scope['train_images']} of {knn_scope['of_train']} "
                   f"training and {knn_scope['test_images']} of {knn_scope['of_test']} test images "
                   f"(pretrain.knn_limit={pc.knn_limit}, evenly spaced)")
-        knn = KnnMonitor(knn_train, knn_test, pc.augment.recipe, pc.augment.image_size, device, k=pc.knn_k)
+        knn = KnnMonitor(knn_train, knn_test, normalization_name(cfg), pc.augment.image_size, device,
+                         k=pc.knn_k)
     task.attach(train_model, feed, knn)
     if dist.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -167,6 +167,9 @@ def _figure(run_dir: Path, path: Path, alt: str, variant: str = "") -> list[str]
 
 
 def _data_section(run_dir: Path) -> list[str]:
+    dataset = _generic_dataset(run_dir)
+    if dataset is not None:
+        return _generic_data_section(run_dir, dataset)
     prov = data_provenance(run_dir / "data")
     lines = ["## Data", ""]
     if prov["kind"] == "phantom":
@@ -257,6 +260,72 @@ def _epochs(n: Any) -> str:
     return f"{n} epoch{'' if n == 1 else 's'}"
 
 
+GENERIC_WORDS = {"mnist": ("MNIST", "handwritten digits"), "fashion_mnist": ("Fashion-MNIST", "clothing"),
+                 "cifar10": ("CIFAR-10", "colour photographs of 10 object classes")}
+"""The generic data sets' names and what their images show, for a reader."""
+
+
+def _saved_config(run_dir: Path) -> dict[str, Any]:
+    """The run's ``config.yaml`` as a nested dict ({} when missing or unreadable)."""
+    try:
+        cfg = read_yaml((run_dir / "config.yaml").read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return {}
+    return cfg if isinstance(cfg, dict) else {}
+
+
+def _generic_dataset(run_dir: Path) -> str | None:
+    """``data.dataset`` of a run on a generic data set (MNIST, Fashion-MNIST, CIFAR-10: read
+    by the pretraining, no ingest, no grades), None for an ingested folder (``drac``)."""
+    dataset = (_saved_config(run_dir).get("data") or {}).get("dataset")
+    return str(dataset) if dataset in GENERIC_WORDS else None
+
+
+def _planned_stages(run_dir: Path, cfg: dict[str, Any]) -> set[str]:
+    """The stages the run asked for (``run.stages``) or recorded (``stages.json``)."""
+    stages = _read_json(run_dir / "stages.json")
+    return set((cfg.get("run") or {}).get("stages") or []) | (set(stages) if isinstance(stages, dict) else set())
+
+
+def _generic_data_section(run_dir: Path, dataset: str) -> list[str]:
+    """What a generic data set's run read: its splits as the pretraining recorded them
+    (``pretrain/metadata.json`` ``splits``; the training count from its ``training_data``
+    for a run made before), the images and their normalisation."""
+    from drac_ssl.preflight import GENERIC_DATASETS as sizes
+
+    name, shows = GENERIC_WORDS[dataset]
+    cfg = _saved_config(run_dir)
+    meta = _read_json(run_dir / "pretrain" / "metadata.json")
+    meta = meta if isinstance(meta, dict) else {}
+    splits = meta.get("splits") if isinstance(meta.get("splits"), dict) else {}
+    if "train" not in splits and (seen := re.search(r"\((\d+) images\)", str(meta.get("training_data") or ""))):
+        splits = {**splits, "train": int(seen.group(1))}
+    knn_every = (cfg.get("pretrain") or {}).get("knn_every")
+    lines = ["## Data", "",
+             f"{name} ({shows}), read from `{(cfg.get('data') or {}).get('root')}` by the pretraining "
+             f"(data.dataset={dataset}: a generic data set with published figures, to check the "
+             f"self-supervised code apart from retinal images; no ingest, no grades).", ""]
+    if not meta:
+        return lines + ["Not read yet: no `pretrain/metadata.json` (the pretraining did not finish).", ""]
+    train = splits.get("train")
+    lines.append(f"- training split: {'not recorded' if train is None else f'{train} images'} "
+                 f"(what the pretraining learnt from, without labels)")
+    if "test" in splits:
+        lines.append(f"- test split: {splits['test']} images (the k-NN monitor's)")
+    elif knn_every:
+        lines.append("- test split: not recorded (a run made before the split sizes were)")
+    else:
+        lines.append("- test split: not read (pretrain.knn_every=0: no k-NN monitor)")
+    side, channels = sizes[dataset][1], (meta.get("input") or {}).get("channels") or sizes[dataset][2]
+    lines.append(f"- images: {side} px, {channels} channel(s) ({'RGB colour' if channels == 3 else 'grey'})")
+    norm = (meta.get("input") or {}).get("normalization") or {}
+    if norm:
+        lines.append("- normalised with " + " ".join(
+            f"{k} [{', '.join(f'{float(v):g}' for v in norm.get(k, []))}]" for k in ("mean", "std"))
+            + " (`pretrain/metadata.json`)")
+    return lines + [""]
+
+
 def _config_section(run_dir: Path) -> list[str]:
     try:
         cfg = read_yaml((run_dir / "config.yaml").read_text(encoding="utf-8")) or {}
@@ -270,9 +339,18 @@ def _config_section(run_dir: Path) -> list[str]:
     views = f", {fc.get('frozen_train_views')} precomputed views" if fc.get("freeze") == "frozen" else ""
     aug, bb = pc.get("augment", {}), pc.get("backbone", {})
     pool = pool_size(run_dir)
+    generic = _generic_dataset(run_dir)
+    if generic is not None:  # read whole by the pretraining: no folds, no cache
+        from drac_ssl.preflight import GENERIC_DATASETS as sizes
+
+        data_words = f"{_dataset_words(cfg, run_dir)}, root `{cfg.get('data', {}).get('root')}`"
+        source = f"{sizes[generic][1]} px images"
+    else:
+        data_words = (f"{_dataset_words(cfg, run_dir)}, root `{cfg.get('data', {}).get('root') or '(phantom)'}`, "
+                      f"{cfg.get('data', {}).get('n_folds')} folds")
+        source = f"{aug.get('source_size')} px cache"
     rows = [
-        ["data", f"{_dataset_words(cfg, run_dir)}, root `{cfg.get('data', {}).get('root') or '(phantom)'}`, "
-                 f"{cfg.get('data', {}).get('n_folds')} folds"],
+        ["data", data_words],
         ["backbone", f"{bb.get('arch')}, "
                      f"{bb.get('in_channels') or read_ingest_facts(run_dir / 'data').channels} channel(s)"
                      f"{' (the data' + chr(39) + 's)' if not bb.get('in_channels') else ''}, "
@@ -280,7 +358,7 @@ def _config_section(run_dir: Path) -> list[str]:
                      f"{', stem stride ' + str(bb.get('stem_stride')) if bb.get('stem_stride', 1) != 1 else ''}"],
         ["pretrain", f"VICReg {_epochs(pc.get('epochs'))}, batch {pc.get('batch_size')}, {pc.get('optimizer')} lr "
                      f"{pc.get('lr')}, expander {pc.get('expander')}, {aug.get('image_size')} px crops of the "
-                     f"{aug.get('source_size')} px cache"
+                     f"{source}"
                      + (f", the {aug['recipe']} augmentation recipe" if aug.get("recipe") else "")
                      + (f", {cap}" if (cap := cap_words("pretrain", pc, pool)) else "")],
         ["umm", f"on, early cut {uc.get('early_cut')}, {_epochs(uc.get('epochs'))}, batch {uc.get('batch_size')}"
@@ -299,6 +377,10 @@ def _config_section(run_dir: Path) -> list[str]:
                         if (fc.get("label_fraction") or 1) < 1 else "")],
         ["stages", ", ".join(cfg.get("run", {}).get("stages", []))],
     ]
+    planned = _planned_stages(run_dir, cfg)
+    # the settings of a stage the run neither asked for nor ran describe nothing that happened
+    rows = [row for row in rows if row[0] not in ("umm", "finetune") or row[0] in planned
+            or (run_dir / row[0]).is_dir()]
     return ["## Configuration", "", "Resolved settings in `config.yaml`; the essentials:", "",
             *markdown_table(["part", "settings"], rows)]
 
@@ -364,7 +446,10 @@ def _stages_section(run_dir: Path) -> list[str]:
 
 def _ssl_section(run_dir: Path) -> list[str]:
     lines = ["## Self-supervised pretraining", ""]
-    for stage, title in (("pretrain", "VICReg"), ("umm", "UMM")):
+    stages = (("pretrain", "VICReg"), ("umm", "UMM"))
+    if _generic_dataset(run_dir) is not None and not (run_dir / "umm").is_dir():
+        stages = stages[:1]  # a generic data set's run: pretraining only (see the closing line)
+    for stage, title in stages:
         folder = run_dir / stage
         meta = _read_json(folder / "metadata.json")
         pngs = sorted((folder / "plots").glob("*.png")) if (folder / "plots").is_dir() else []
@@ -891,17 +976,30 @@ def write_report(run_dir: str | Path) -> Path:
         raise FileNotFoundError(f"{run_dir}: no such run folder")
     figures = run_dir / FIGURES
     figures.mkdir(parents=True, exist_ok=True)
+    generic = _generic_dataset(run_dir)
     facts = read_ingest_facts(run_dir / "data")
-    if facts.is_drac and facts.channels == 1 and facts.num_grades == 3:
+    if generic is not None:
+        name, shows = GENERIC_WORDS[generic]
+        task = (f"A check of the self-supervised pretraining on {name} ({shows}), a generic data set "
+                f"with published figures: not diabetic retinopathy grading")
+    elif facts.is_drac and facts.channels == 1 and facts.num_grades == 3:
         task = "DRAC 2022 Task 3 (diabetic retinopathy grading on UW-OCTA)"
     else:
         task = f"Diabetic retinopathy grading, {facts.num_grades} grades, {facts.describe_images()}"
     lines = [f"# drac_ssl run report: {run_dir.name}", "",
              f"{task}, drac_ssl {__version__}. Research software, not a medical device.", "",
              provenance_line(run_dir), ""]
-    body = (_data_section(run_dir) + _config_section(run_dir) + _stages_section(run_dir)
-            + _ssl_section(run_dir) + _finetune_section(run_dir, figures) + _export_section(run_dir))
-    lines += read_this_first(body, cut_short=_cut_short_words(run_dir)) + body
+    body = _data_section(run_dir) + _config_section(run_dir) + _stages_section(run_dir) + _ssl_section(run_dir)
+    cut_short = _cut_short_words(run_dir)
+    if generic is None:
+        body += _finetune_section(run_dir, figures) + _export_section(run_dir)
+    else:
+        body += [f"UMM, fine-tuning and export: not part of this run. A generic data set's run is "
+                 f"pretraining only (data.dataset={generic}: the fine-tuning grades an ingested folder "
+                 f"of retinal images); the k-NN monitor above and `python -m bench.low_label` measure "
+                 f"its features.", ""]
+        cut_short = cut_short.replace("not how well it grades", "not how good its features are")
+    lines += read_this_first(body, cut_short=cut_short) + body
     return atomic_write_text(run_dir / "report.md", "\n".join(lines).rstrip() + "\n")
 
 

@@ -95,6 +95,47 @@ def _run(out: Path, stop_after_epoch: int | None = None, **kwargs: Any) -> tuple
     return engine, task, engine.run(task, stop_after_epoch)
 
 
+class _Clock:
+    """A clock that moves ``per_call`` seconds each time it is read."""
+
+    def __init__(self, per_call: float) -> None:
+        self.now, self.per_call = 1000.0, per_call
+
+    def __call__(self) -> float:
+        self.now += self.per_call
+        return self.now
+
+
+def test_a_long_epoch_prints_a_progress_line_a_minute_into_a_log_and_none_on_a_terminal(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: with the output going to a log (the progress bar off), a CPU epoch of MNIST
+    printed nothing for 4-30+ minutes. Off a terminal, one plain line at most every 60 s says
+    the step, pairs/s and time so far; on a terminal the bar says it and no line is printed.
+    The epoch's figures are the same either way."""
+    import sys
+
+    monkeypatch.setattr(engine_module, "_progress_clock", _Clock(25.0))  # 25 s a read: ~a line every 3 steps
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: False)
+    _, _, logged = _run(tmp_path / "log", epochs=2)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[toy] epoch")]
+    progress = [line for line in lines if "step" in line]
+    assert progress, lines
+    assert progress[0].startswith("[toy] epoch 1/2: step ") and " of 3, " in progress[0], progress
+    assert "pairs/s" in progress[0] and "s into the epoch" in progress[0], progress
+    assert len(progress) <= 2 * 3  # at most one a step, and never two within 60 s of the clock
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    _, _, quiet = _run(tmp_path / "tty", epochs=2)
+    assert not [line for line in capsys.readouterr().out.splitlines() if " step " in line]
+    for a, b in zip(logged.history, quiet.history, strict=True):
+        assert {k: a[k] for k in ("epoch", "step", "loss", "weight_norm")} == \
+               {k: b[k] for k in ("epoch", "step", "loss", "weight_norm")}
+    # a clock that barely moves: no line at all
+    monkeypatch.setattr(engine_module, "_progress_clock", _Clock(0.001))
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: False)
+    _run(tmp_path / "fast", epochs=2)
+    assert not [line for line in capsys.readouterr().out.splitlines() if " step " in line]
+
+
 def test_interrupted_and_resumed_run_is_bit_identical(tmp_path: Path) -> None:
     _, straight_task, straight = _run(tmp_path / "straight")
     assert straight.stopped == "completed all epochs" and len(straight.history) == 4

@@ -1194,6 +1194,60 @@ def test_an_empty_data_root_outside_the_default_job_and_a_cpu_pretraining_of_hou
     assert cpu_pretrain_seconds(pairs=3 * 997, image_size=64) < 120
 
 
+def test_a_generic_runs_cpu_estimate_counts_its_training_images_and_the_cifar_stem(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review: configs/mnist.yaml was estimated at "about 6 hours ... 50 epochs x 234 steps":
+    the preflight took MNIST's published 60,000 training images where the shared folder holds
+    10,000 (``mnist_train10k.npz``: 39 steps of 256), and priced a 28 px pair as a 28 px crop
+    through the ImageNet stem (a 7 x 7 map after it), where ``cifar_stem`` keeps 28 x 28 maps
+    (16x the compute): 7 ms a pair against 80-250 ms measured. The count now comes from the
+    files' headers and the CIFAR stem is priced at its own maps."""
+    import gzip
+    import struct
+    import zipfile
+
+    from drac_ssl import runtime
+    from drac_ssl.preflight import cpu_pretrain_seconds
+
+    monkeypatch.setattr(runtime, "cpu_has_amx_bf16", lambda: False)
+    # an npz whose x header says 2,560 images (the array itself: not read past its header)
+    mnist = tmp_path / "mnist"
+    mnist.mkdir()
+    np.savez(mnist / "mnist_train10k.npz", x=np.zeros((2560, 28, 28), np.uint8), y=np.zeros(2560, np.uint8))
+    found = findings(f"data.root={mnist}", "run.device=cpu", "pretrain.knn_every=0",
+                     config=train.PACKAGE_CONFIGS / "mnist.yaml")
+    long = next(f.line for f in found if f.setting == "pretrain.epochs")
+    assert "50 epochs x 10 steps of 256 pairs (2560 training images) at 28 px" in long, long
+    assert "through the CIFAR stem" in long, long
+    # Fashion-MNIST's IDX header: its count is read from the first 8 bytes
+    fashion = tmp_path / "fashion"
+    fashion.mkdir()
+    for name, shape in (("train-images-idx3-ubyte.gz", (5120, 28, 28)), ("train-labels-idx1-ubyte.gz", (5120,))):
+        header = bytes([0, 0, 0x08, len(shape)]) + b"".join(struct.pack(">I", d) for d in shape)
+        (fashion / name).write_bytes(gzip.compress(header + bytes(int(np.prod(shape)))))
+    found = findings(f"data.root={fashion}", "run.device=cpu", "pretrain.knn_every=0",
+                     config=train.PACKAGE_CONFIGS / "fashion_mnist.yaml")
+    assert "50 epochs x 20 steps" in next(f.line for f in found if f.setting == "pretrain.epochs")
+    # a damaged file: the published size, as before (the loader says what is wrong)
+    (fashion / "train-images-idx3-ubyte.gz").write_bytes(b"not gzip")
+    found = findings(f"data.root={fashion}", "run.device=cpu", "pretrain.knn_every=0",
+                     config=train.PACKAGE_CONFIGS / "fashion_mnist.yaml")
+    assert "50 epochs x 234 steps" in next(f.line for f in found if f.setting == "pretrain.epochs")
+    assert zipfile.is_zipfile(mnist / "mnist_train10k.npz")
+    # the CIFAR stem keeps the full 28 x 28 map: many times the ImageNet stem's cost a pair
+    stem = cpu_pretrain_seconds(pairs=1000, image_size=28, cifar_stem=True)
+    assert stem > 5 * cpu_pretrain_seconds(pairs=1000, image_size=28)
+    # configs/mnist.yaml on the shared folder's 10k: 499,200 pairs at ~49 ms, about 7 hours on an
+    # unshared core (a shared one: 2-6x that, docs/data.md)
+    shared = Path(__file__).resolve().parents[3] / "shared" / "data" / "mnist"
+    if shared.is_dir():
+        found = findings(f"data.root={shared}", "run.device=cpu", config=train.PACKAGE_CONFIGS / "mnist.yaml")
+        long = next(f.line for f in found if f.setting == "pretrain.epochs")
+        assert "50 epochs x 39 steps" in long, long
+        hours = int(re.search(r"about (\d+) hours", long).group(1))  # type: ignore[union-attr]
+        assert 5 <= hours <= 10 and "(10000 training images)" in long, long
+
+
 def test_the_fundus_config_takes_a_plain_folder_of_colour_photographs(tmp_path: Path) -> None:
     """A new user's trial: the README's plain-folder command used configs/drac.yaml, whose grey
     UW-OCTA settings (1 channel, DRAC's 3 grades, the octa recipe) a colour fundus folder

@@ -62,6 +62,75 @@ def test_one_epoch_writes_weights_metadata_metrics_and_plots(tmp_path: Path) -> 
     assert ckpt["epoch"] == 0 and "optimizer" in ckpt and "rng" in ckpt
 
 
+def test_fashion_mnist_is_normalised_with_its_own_statistics_everywhere(tmp_path: Path) -> None:
+    """A review: a Fashion-MNIST run's metadata said mean [0.1307] std [0.3081], MNIST's: the
+    views, the k-NN monitor and the recorded normalisation all took the ``mnist`` recipe's
+    statistics though ``FASHION_MNIST_MEAN/STD`` exist. A generic data set now normalises with
+    its own (the recipe's for an ingested folder: the DRAC job is unchanged)."""
+    from drac_ssl.datasets import FASHION_MNIST_MEAN, FASHION_MNIST_STD, OCTA_MEAN
+    from drac_ssl.pretrain import backbone_metadata, normalization_name
+
+    cfg = tiny_config(**{"data.dataset": "fashion_mnist", "pretrain.augment.recipe": "mnist",
+                         "pretrain.epochs": "1"})
+    assert normalization_name(cfg) == "fashion_mnist"
+    for on_gpu in (True, False):
+        cfg.pretrain.augment.on_gpu = on_gpu
+        feed = pretrain.TwoViewFeed(tiny_data().images, cfg, torch.device("cpu"), pretrain.DistInfo())
+        if on_gpu:
+            assert feed.gpu_augment.recipe.mean == FASHION_MNIST_MEAN
+            assert feed.gpu_augment.std.flatten().tolist() == pytest.approx(FASHION_MNIST_STD)
+        else:
+            normalize = next(t for t in feed.dataset.transform.transforms if type(t).__name__ == "Normalize")
+            assert tuple(normalize.mean) == pytest.approx(FASHION_MNIST_MEAN)
+    meta = backbone_metadata(cfg, tiny_data(), [], 0)
+    assert meta["input"]["normalization"] == {"mean": list(FASHION_MNIST_MEAN), "std": list(FASHION_MNIST_STD)}
+    result = pretrain.run(cfg, tmp_path / "fashion", data=tiny_data(labels=True))
+    meta = json.loads(result.metadata_path.read_text())
+    assert meta["input"]["normalization"]["mean"] == list(FASHION_MNIST_MEAN)
+    # the k-NN monitor embeds with the same statistics
+    seen: list[str] = []
+    real_embed = pretrain.KnnMonitor.features
+
+    def features(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(self.recipe)
+        return real_embed(self, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(pretrain.KnnMonitor, "features", features)
+        pretrain.run(tiny_config(**{"data.dataset": "fashion_mnist", "pretrain.augment.recipe": "mnist",
+                                    "pretrain.epochs": "1", "pretrain.knn_every": "1"}),
+                     tmp_path / "knn", data=tiny_data(labels=True))
+    assert seen and set(seen) == {"fashion_mnist"}, seen
+    # an ingested folder (data.dataset=drac) keeps its recipe's statistics
+    assert backbone_metadata(tiny_config(), tiny_data(), [], 0)["input"]["normalization"]["mean"] == list(OCTA_MEAN)
+
+
+def test_a_fashion_mnist_pretraining_begun_with_mnist_statistics_is_not_resumed_with_others(tmp_path: Path) -> None:
+    """A Fashion-MNIST run folder interrupted before its own statistics were used (its
+    last.pt records none, or other ones) would switch statistics mid-run on a resume: refused,
+    with the statistics it began with and the way out."""
+    cfg = tiny_config(**{"data.dataset": "fashion_mnist", "pretrain.augment.recipe": "mnist"})
+    pretrain.run(cfg, tmp_path, data=tiny_data(), stop_after_epoch=0)
+    last = tmp_path / "pretrain" / "checkpoints" / "last.pt"
+    state = load_checkpoint(last)
+    assert state["normalization"]["mean"] == [0.286]
+    del state["normalization"]  # as the code before this fix wrote it
+    torch.save(state, last)
+    with pytest.raises(ConfigError) as refused:
+        pretrain.run(cfg, tmp_path, data=tiny_data())
+    words = str(refused.value)
+    assert "mean [0.1307] std [0.3081]" in words and "mean [0.286] std [0.353]" in words, words
+    assert "fix:" in words and "run.name=NEW" in words, words
+    # the same checkpoint of an MNIST run resumes (its statistics did not change)
+    mnist = tiny_config(**{"data.dataset": "mnist", "pretrain.augment.recipe": "mnist"})
+    pretrain.run(mnist, tmp_path / "mnist", data=tiny_data(), stop_after_epoch=0)
+    last = tmp_path / "mnist" / "pretrain" / "checkpoints" / "last.pt"
+    state = load_checkpoint(last)
+    del state["normalization"]
+    torch.save(state, last)
+    assert len(pretrain.run(mnist, tmp_path / "mnist", data=tiny_data()).history) == 2
+
+
 def test_killed_and_resumed_run_gives_the_same_losses(tmp_path: Path) -> None:
     cfg = tiny_config(**{"pretrain.epochs": "2"})
     straight = pretrain.run(cfg, tmp_path / "straight", data=tiny_data())

@@ -695,3 +695,43 @@ def test_the_report_says_when_the_crop_to_the_fundus_disc_was_not_applied(tmp_pa
     lines = _data_section(run)
     assert "- fundus preprocessing: crop to the fundus disc" in lines
     assert not any("warning" in line for line in lines), lines
+
+
+def test_a_generic_pretraining_run_is_reported_as_what_it_was(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review: ``python -m drac_ssl.report`` on an MNIST run titled it "DRAC 2022 Task 3
+    (diabetic retinopathy grading on UW-OCTA)", said "Unknown: no readable ingest summary",
+    described "28 px crops of the 512 px cache" and listed UMM and fine-tuning settings for
+    stages that never ran. A tiny real MNIST run (one epoch of two steps, on a hand-made
+    ``mnist_{train,test}.npz``) is now reported as a pretraining check on MNIST with the split
+    sizes its pretraining recorded, and only the stages that ran."""
+    from drac_ssl import train
+
+    root = tmp_path / "mnist"
+    root.mkdir()
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 48), ("test", 24)):
+        np.savez(root / f"mnist_{split}.npz", x=rng.integers(0, 256, (n, 28, 28), dtype=np.uint8),
+                 y=(np.arange(n) % 10).astype(np.uint8))
+    monkeypatch.chdir(tmp_path)
+    code = train.main(["-c", str(train.PACKAGE_CONFIGS / "mnist.yaml"), f"data.root={root}", "run.device=cpu",
+                       "pretrain.epochs=1", "pretrain.max_steps_per_epoch=2", "pretrain.batch_size=8",
+                       "pretrain.knn_every=1", "pretrain.warmup_epochs=0", "pretrain.expander=32-32",
+                       "pretrain.augment.on_gpu=false", "pretrain.monitor_images=0",
+                       "run.stages=[pretrain]", "run.out_dir=runs", "run.name=mnist"])
+    assert code == 0
+    run_dir = tmp_path / "runs" / "mnist"
+    meta = json.loads((run_dir / "pretrain" / "metadata.json").read_text())
+    assert meta["splits"] == {"train": 48, "test": 24}, meta.get("splits")
+    report = write_report(run_dir).read_text()
+    head = report.split("## Read this first")[0]
+    assert "DRAC" not in head and "UW-OCTA" not in head and "MNIST" in head, head
+    data = report.split("## Data")[1].split("## ")[0]
+    assert "Unknown" not in data and "ingest summary" not in data, data
+    assert "training split: 48 images" in data and "test split: 24 images (the k-NN monitor's)" in data, data
+    assert "mean [0.1307] std [0.3081]" in data, data
+    assert "px cache" not in report and "28 px crops of the 28 px images" in report, report
+    config = report.split("## Configuration")[1].split("## ")[0]
+    assert "| umm |" not in config and "| finetune |" not in config and "folds" not in config, config
+    assert "### UMM" not in report and "## Cross-validated fine-tuning" not in report
+    assert "## Export" not in report
+    assert "pretraining only" in report, report
