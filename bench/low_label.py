@@ -268,10 +268,11 @@ def _main(argv: list[str] | None) -> None:
         keep = slice(None, None, max(1, len(test.images) // args.eval_limit))
         test.images, test.labels = test.images[keep], test.labels[keep]
     aug = cfg.pretrain.augment
-    mean, std = normalization_for(aug.recipe)  # as pretraining and pretrain.embed_images
+    stats = pretrain.normalization_name(cfg)  # the data set's own statistics, as its pretraining's views
+    mean, std = normalization_for(stats)  # as pretraining and pretrain.embed_images
     test_x = prepare_images(test.images, mean, std, aug.image_size, device)
     test_y = torch.as_tensor(test.labels, device=device)
-    test_feats = pretrain.embed_images(pretrained, test.images, aug.recipe, aug.image_size, device,
+    test_feats = pretrain.embed_images(pretrained, test.images, stats, aug.image_size, device,
                                        autocast=bf16) if "linear" in methods else None
     print(f"[bench] pool {len(train.images)} training images, test {len(test.images)} images, device {device}")
 
@@ -337,9 +338,9 @@ def _main(argv: list[str] | None) -> None:
                               seed=seed, device=device, autocast=bf16, num_classes=10, **hp[method])
                 if method == "linear":
                     assert test_feats is not None
-                    ftr = pretrain.embed_images(pretrained, train.images[tr_idx], aug.recipe, aug.image_size,
+                    ftr = pretrain.embed_images(pretrained, train.images[tr_idx], stats, aug.image_size,
                                                 device, autocast=bf16)
-                    fva = pretrain.embed_images(pretrained, train.images[va_idx], aug.recipe, aug.image_size,
+                    fva = pretrain.embed_images(pretrained, train.images[va_idx], stats, aug.image_size,
                                                 device, autocast=bf16)
                     mu, sd = ftr.mean(0, keepdim=True), ftr.std(0, keepdim=True).clamp_min(1e-6)
                     res = finetune_classifier(nn.Identity(), (ftr - mu) / sd, ytr, (fva - mu) / sd, yva,

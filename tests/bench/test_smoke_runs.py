@@ -196,3 +196,36 @@ def test_the_reviewers_low_label_trial_is_named_a_smoke_run(
     for reason in ("--labels without 1000,2500,5000", "--seeds without 1,2", "--methods without finetune,scratch",
                    "no readable metadata.json"):
         assert reason in out, reason
+
+
+@pytest.mark.parametrize(("dataset", "mean"), [("fashion_mnist", 0.286), ("mnist", 0.1307)])
+def test_low_label_evaluates_with_the_statistics_its_pretraining_used(
+        dataset: str, mean: float, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fashion-MNIST's pretraining normalises with its own statistics
+    (pretrain.normalization_name); the low-label bench normalised its evaluation with the
+    mnist recipe's (0.1307 / 0.3081), features of other inputs than the backbone learnt on."""
+    import numpy as np
+    import torch
+
+    from bench import low_label
+    from drac_ssl.datasets import ArrayDataset
+
+    class Stop(Exception):
+        pass
+
+    seen: dict[str, object] = {}
+
+    def prepare(images: object, mean_: object, std_: object, *a: object, **k: object) -> None:
+        seen["mean"] = mean_
+        raise Stop
+
+    split = ArrayDataset(np.zeros((20, 28, 28), np.uint8), np.arange(20) % 10, [str(c) for c in range(10)],
+                         dataset)
+    monkeypatch.setattr(low_label, "build_backbone", lambda *a, **k: torch.nn.Identity())
+    monkeypatch.setattr(low_label, "load_local_weights", lambda *a, **k: None)
+    monkeypatch.setattr(low_label, "load_generic", lambda *a, **k: split)
+    monkeypatch.setattr(low_label, "prepare_images", prepare)
+    with pytest.raises(Stop):
+        low_label.main(["--dataset", dataset, "--backbone", str(tmp_path / "b.safetensors"),
+                        "--out-dir", str(tmp_path)])
+    assert seen["mean"] == pytest.approx([mean], abs=1e-3), seen
