@@ -340,9 +340,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     table: dict[str, Any] = {}
     panels: list[tuple[str, np.ndarray]] = []
     timings: dict[str, dict[str, float]] = {}
+    stats = pretrain.normalization_name(cfg)  # the data set's own statistics, as its pretraining's views
     for name, backbone, info in entries:
         t1 = time.perf_counter()
-        feats = stage_embeddings(backbone, images, aug.recipe, aug.image_size, device, args.batch_size)
+        feats = stage_embeddings(backbone, images, stats, aug.image_size, device, args.batch_size)
         backbone.cpu()
         embed_s = time.perf_counter() - t1
         t2 = time.perf_counter()
@@ -384,7 +385,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "images": len(images),
         "eval_limit": args.eval_limit or None,
         "features": ("each stage's output globally average-pooled (Backbone.forward_stages), raw "
-                     f"(no normalisation); evaluation preprocessing {aug.recipe} {aug.image_size} px "
+                     f"(no normalisation); evaluation preprocessing {aug.recipe} {aug.image_size} px, {stats} statistics "
                      "(pretrain.embed_images), fp32"),
         "stages": list(next(iter(table.values()))["layers"]),
         "backbones": table,

@@ -229,3 +229,32 @@ def test_low_label_evaluates_with_the_statistics_its_pretraining_used(
         low_label.main(["--dataset", dataset, "--backbone", str(tmp_path / "b.safetensors"),
                         "--out-dir", str(tmp_path)])
     assert seen["mean"] == pytest.approx([mean], abs=1e-3), seen
+
+
+@pytest.mark.parametrize(("config", "stats"), [("fashion_mnist.yaml", "fashion_mnist"), ("mnist.yaml", "mnist")])
+def test_layer_clusters_embeds_with_the_statistics_its_pretraining_used(
+        config: str, stats: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As the low-label bench: Fashion-MNIST's backbones learnt on inputs normalised with its
+    own statistics, and layer_clusters embedded them with the mnist recipe's."""
+    import numpy as np
+
+    from bench import layer_clusters as lc
+    from drac_ssl.datasets import ArrayDataset
+
+    class Stop(Exception):
+        pass
+
+    seen: list[str] = []
+
+    def spy(backbone: object, images: object, recipe: str, *a: object, **k: object) -> None:
+        seen.append(recipe)
+        raise Stop
+
+    fake = ArrayDataset(np.zeros((30, 28, 28), np.uint8), np.repeat(np.arange(10), 3),
+                        [str(k) for k in range(10)], "fake-test")
+    monkeypatch.setattr("drac_ssl.datasets.load_generic", lambda *a, **k: fake)
+    monkeypatch.setattr(lc, "stage_embeddings", spy)
+    with pytest.raises(Stop):
+        lc.main(["--config", str(lc.REPO / "configs" / config), "--data", str(tmp_path), "--device", "cpu",
+                 "--eval-limit", "20", "--tsne-samples", "0", "--out-dir", str(tmp_path / "out")])
+    assert seen == [stats]
