@@ -537,7 +537,8 @@ def quick_main(argv: list[str] | None = None) -> None:
     if unknown:
         raise SystemExit(f"unknown variant(s) {unknown}; choose from checkpoint, {', '.join(QUICK_VARIANTS)}")
     checkpoint = Path(args.checkpoint)
-    reasons = protocol_smoke_reasons(False, args.eval_limit, args.probe_epochs, [])
+    reasons = protocol_smoke_reasons(False, args.eval_limit, args.probe_epochs,
+                                     [v for v in ("checkpoint", *QUICK_VARIANTS) if v not in wanted])
     name_out = smoke_result_name("umm_ablation", reasons, args.name)
     if reasons:
         print(f"[bench] smoke run ({'; '.join(reasons)}): checks that the protocol runs; writes {name_out}.json")

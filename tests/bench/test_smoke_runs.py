@@ -258,3 +258,26 @@ def test_layer_clusters_embeds_with_the_statistics_its_pretraining_used(
         lc.main(["--config", str(lc.REPO / "configs" / config), "--data", str(tmp_path), "--device", "cpu",
                  "--eval-limit", "20", "--tsne-samples", "0", "--out-dir", str(tmp_path / "out")])
     assert seen == [stats]
+
+
+@pytest.mark.parametrize(("variants", "smoke"), [("checkpoint", True), (None, False)])
+def test_the_quick_umm_ablation_with_variants_left_out_is_a_smoke_run(
+        variants: str | None, smoke: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A read-through: quick_main passed no left-out variants to protocol_smoke_reasons, so
+    --variants checkpoint wrote a one-row umm_ablation.json over the committed file."""
+    from bench import umm_ablation
+
+    class Stop(Exception):
+        pass
+
+    def stop(*a: object, **k: object) -> None:
+        raise Stop
+
+    monkeypatch.setattr(umm_ablation, "data_root", stop)  # just after the result's name is chosen
+    argv = ["--checkpoint", str(tmp_path / "last.pt"), "--out-dir", str(tmp_path)]
+    with pytest.raises(Stop):
+        umm_ablation.main(argv + (["--variants", variants] if variants else []))
+    out = capsys.readouterr().out
+    assert ("writes umm_ablation_smoke.json" in out and "--variants without" in out) is smoke, out
+    assert ("smoke run" in out) is smoke, out
