@@ -281,3 +281,22 @@ def test_the_quick_umm_ablation_with_variants_left_out_is_a_smoke_run(
     out = capsys.readouterr().out
     assert ("writes umm_ablation_smoke.json" in out and "--variants without" in out) is smoke, out
     assert ("smoke run" in out) is smoke, out
+
+
+def test_the_committed_retinamnist_s2_command_stays_a_named_experiment() -> None:
+    """A read-through: rerunning retinamnist_s2's committed command (pretrain.epochs=10 under
+    --name retinamnist_s2) now wrote "smoke": true and its README row vanished; under the
+    default name the same override is still a smoke run, and caps stay one under any name."""
+    from bench import retinamnist
+    from bench.common import shortened_settings
+    from drac_ssl.config import load_config, to_dict
+
+    config = retinamnist.CONFIG
+    s2 = ["pretrain.backbone.cifar_stem=true", "pretrain.backbone.stem_stride=2", "pretrain.epochs=10"]
+    departures = shortened_settings(to_dict(load_config(config, [])), to_dict(load_config(config, s2)))
+    assert departures == ["pretrain.epochs=10 (the protocol's: 20)"]
+    assert retinamnist.smoke_reasons(departures, "retinamnist_s2") == []
+    assert retinamnist.smoke_reasons(departures, None) == departures
+    capped = shortened_settings(to_dict(load_config(config, [])),
+                                to_dict(load_config(config, ["pretrain.max_steps_per_epoch=2"])))
+    assert capped and retinamnist.smoke_reasons(capped, "mine") == capped
