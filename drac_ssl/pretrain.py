@@ -133,13 +133,13 @@ class PretrainData:
     knn_test: tuple[np.ndarray, np.ndarray] | None = None
     facts: dict[str, Any] | None = None
     knn_off: str = ""
+    """Why the k-NN monitor ``pretrain.knn_every`` asks for cannot run on these images (no
+    image graded, one grade only, no labels), said once on the console by :func:`run`; ""
+    when it runs or was not asked for."""
     splits: dict[str, int] | None = None
     """A generic data set's split sizes as read: ``{"train": N}``, and ``"test"`` when the
     k-NN monitor read the test split (``metadata.json`` ``splits``, the report's data
     section); None for an ingested folder (its ingest records them)."""
-    """Why the k-NN monitor ``pretrain.knn_every`` asks for cannot run on these images (no
-    image graded, one grade only, no labels), said once on the console by :func:`run`; ""
-    when it runs or was not asked for."""
 
     @property
     def channels(self) -> int:

@@ -310,8 +310,13 @@ def _generic_data_section(run_dir: Path, dataset: str) -> list[str]:
     train = splits.get("train")
     lines.append(f"- training split: {'not recorded' if train is None else f'{train} images'} "
                  f"(what the pretraining learnt from, without labels)")
+    scope = meta.get("knn_monitor") if isinstance(meta.get("knn_monitor"), dict) else {}
     if "test" in splits:
-        lines.append(f"- test split: {splits['test']} images (the k-NN monitor's)")
+        scored = scope.get("test_images")
+        cut = (f"; the monitor scored {scored} of them, pretrain.knn_limit="
+               f"{(cfg.get('pretrain') or {}).get('knn_limit')}"
+               if isinstance(scored, int) and scored < splits["test"] else "")
+        lines.append(f"- test split: {splits['test']} images (the k-NN monitor's{cut})")
     elif knn_every:
         lines.append("- test split: not recorded (a run made before the split sizes were)")
     else:
@@ -969,6 +974,23 @@ def provenance_line(run_dir: Path) -> str:
     return words + "."
 
 
+
+def _generic_closing_lines(run_dir: Path, dataset: str) -> list[str]:
+    """What a generic data set's run (``data.dataset`` mnist, fashion_mnist, cifar10) left
+    out and what measures its features: fine-tuning and export never run on one (they grade an
+    ingested folder of retinal images); UMM may (its section is above when ``umm/`` exists);
+    the k-NN monitor is named only when ``pretrain.knn_every`` asked for it."""
+    cfg = _saved_config(run_dir)
+    umm_ran = (run_dir / "umm").is_dir()
+    left_out = "Fine-tuning and export" if umm_ran else "UMM, fine-tuning and export"
+    measures = ("the k-NN monitor above and `python -m bench.low_label` measure"
+                if (cfg.get("pretrain") or {}).get("knn_every") else "`python -m bench.low_label` measures")
+    only = "pretraining, then UMM" if umm_ran else "pretraining only"
+    return [f"{left_out}: not part of this run. A generic data set's run is {only} "
+            f"(data.dataset={dataset}: the fine-tuning grades an ingested folder of retinal images); "
+            f"{measures} its features.", ""]
+
+
 def write_report(run_dir: str | Path) -> Path:
     """Write ``run_dir/report.md`` (and its figures under ``run_dir/report/``); return its path."""
     run_dir = Path(run_dir)
@@ -994,10 +1016,7 @@ def write_report(run_dir: str | Path) -> Path:
     if generic is None:
         body += _finetune_section(run_dir, figures) + _export_section(run_dir)
     else:
-        body += [f"UMM, fine-tuning and export: not part of this run. A generic data set's run is "
-                 f"pretraining only (data.dataset={generic}: the fine-tuning grades an ingested folder "
-                 f"of retinal images); the k-NN monitor above and `python -m bench.low_label` measure "
-                 f"its features.", ""]
+        body += _generic_closing_lines(run_dir, generic)
         cut_short = cut_short.replace("not how well it grades", "not how good its features are")
     lines += read_this_first(body, cut_short=cut_short) + body
     return atomic_write_text(run_dir / "report.md", "\n".join(lines).rstrip() + "\n")

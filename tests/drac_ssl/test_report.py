@@ -728,6 +728,7 @@ def test_a_generic_pretraining_run_is_reported_as_what_it_was(tmp_path: Path, mo
     data = report.split("## Data")[1].split("## ")[0]
     assert "Unknown" not in data and "ingest summary" not in data, data
     assert "training split: 48 images" in data and "test split: 24 images (the k-NN monitor's)" in data, data
+    assert "scored" not in data  # the monitor read the whole test split (no knn_limit)
     assert "mean [0.1307] std [0.3081]" in data, data
     assert "px cache" not in report and "28 px crops of the 28 px images" in report, report
     config = report.split("## Configuration")[1].split("## ")[0]
@@ -735,3 +736,17 @@ def test_a_generic_pretraining_run_is_reported_as_what_it_was(tmp_path: Path, mo
     assert "### UMM" not in report and "## Cross-validated fine-tuning" not in report
     assert "## Export" not in report
     assert "pretraining only" in report, report
+    assert "the k-NN monitor above and" in report  # pretrain.knn_every=1 asked for it
+    # the same run with UMM (its folder) and without the monitor: the closing line says so
+    # (it said "UMM ... not part of this run" under a UMM section, and named a monitor not run)
+    (run_dir / "umm").mkdir()
+    config_path = run_dir / "config.yaml"
+    config_path.write_text(config_path.read_text().replace("knn_every: 1", "knn_every: 0"))
+    closing = write_report(run_dir).read_text().split("## Self-supervised pretraining")[1]
+    assert "Fine-tuning and export: not part of this run" in closing and "pretraining, then UMM" in closing
+    assert "UMM, fine-tuning" not in closing and "k-NN monitor above" not in closing, closing
+    # a monitor cut by pretrain.knn_limit scored part of the test split: the data section says so
+    meta_path = run_dir / "pretrain" / "metadata.json"
+    meta_path.write_text(json.dumps({**meta, "knn_monitor": {**(meta.get("knn_monitor") or {}), "test_images": 12}}))
+    data = write_report(run_dir).read_text().split("## Data")[1].split("## ")[0]
+    assert "test split: 24 images (the k-NN monitor's; the monitor scored 12 of them, pretrain.knn_limit=" in data
