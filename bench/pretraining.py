@@ -116,9 +116,17 @@ def run_pretraining(cfg: Config, run_dir: str | Path, epochs_flag: str = "--epoc
     out = run_dir / "pretrain"
     finished = (out / "metadata.json").is_file()
     resumed = finished or (out / "checkpoints" / "last.pt").is_file()
-    previous = _read_attempts(run_dir)
-    earlier: float | None = (float(previous.get("seconds_earlier_attempts", 0) or 0)
-                             + float(previous.get("seconds", 0) or 0)) if previous else (None if resumed else 0.0)
+    # earlier attempts count only when this one goes on from them: a pretraining started over
+    # (its folder removed, or no epoch saved) owes nothing to them; an unknown earlier time
+    # (null: a folder resumed before attempts were recorded) stays unknown
+    previous = _read_attempts(run_dir) if resumed else {}
+    earlier: float | None
+    if not previous:
+        earlier = None if resumed else 0.0
+    elif "seconds_earlier_attempts" in previous and previous["seconds_earlier_attempts"] is None:
+        earlier = None
+    else:
+        earlier = float(previous.get("seconds_earlier_attempts") or 0) + float(previous.get("seconds") or 0)
     attempts = int(previous.get("attempts", 1)) + 1 if previous else 1
     t0 = time.perf_counter()
 

@@ -77,6 +77,26 @@ def test_a_resumed_or_reused_pretraining_says_so_with_the_earlier_attempts_time(
     assert again["pretraining"]["seconds_earlier_attempts"] >= pre["seconds_earlier_attempts"]
 
 
+def test_a_pretraining_started_over_owes_nothing_to_earlier_attempts_and_unknown_stays_unknown(
+        tmp_path: Path, tiny_cifar: None) -> None:
+    """A read-through: with pretrain/ removed to start over, the fresh run was credited with
+    the deleted one's attempts and seconds; an unknown earlier time (null) became a number."""
+    import shutil
+
+    from bench import pretraining
+
+    _run(tmp_path, 1)
+    run_dir = tmp_path / "run"
+    shutil.rmtree(run_dir / "pretrain")
+    fresh = _run(tmp_path, 1)["pretraining"]
+    assert fresh["resumed"] is False and fresh["attempts"] == 1 and fresh["seconds_earlier_attempts"] == 0
+    # a finished run whose record says its earlier time is unknown: reused, still unknown
+    record = run_dir / pretraining.ATTEMPTS_FILE
+    record.write_text(json.dumps({**json.loads(record.read_text()), "seconds_earlier_attempts": None}))
+    again = _run(tmp_path, 1)["pretraining"]
+    assert again["reused"] is True and again["seconds_earlier_attempts"] is None and again["attempts"] == 2
+
+
 def test_the_speed_goal_is_judged_only_on_a_fresh_full_pretraining() -> None:
     from bench.pretraining import speed_goal
 
