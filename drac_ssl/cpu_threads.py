@@ -84,7 +84,7 @@ def thread_count(threads: int | None = None, cores: int | None = None) -> tuple[
     if threads:
         return threads, "setting"
     env = os.environ.get("OMP_NUM_THREADS", "").strip()
-    if env.isdigit() and int(env) > 0:
+    if env.isascii() and env.isdigit() and int(env) > 0:  # '３' is no count, '²' no int()
         return int(env), "OMP_NUM_THREADS"
     return default_threads(cores), "default"
 

@@ -170,3 +170,15 @@ def test_the_environment_record_says_whether_the_code_had_uncommitted_changes(
     monkeypatch.setattr(runtime.subprocess, "run",
                         lambda args, **kw: subprocess.CompletedProcess(args, 128, stdout="", stderr="no git"))
     assert runtime.git_dirty() is None  # not a checkout (an installed package): unknown
+
+
+@pytest.mark.parametrize("value", ["３", "²", "٣"])
+def test_omp_num_threads_in_other_than_ascii_digits_is_no_count(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A read-through: OMP_NUM_THREADS=² crashed thread_count (str.isdigit() is True for it,
+    int() refuses it) and ３ was taken for 3, though every count the commands read is ASCII."""
+    from drac_ssl import cpu_threads
+
+    monkeypatch.setenv("OMP_NUM_THREADS", value)
+    assert cpu_threads.thread_count(None, cores=4) == (cpu_threads.default_threads(4), "default")
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert cpu_threads.thread_count(None, cores=4) == (3, "OMP_NUM_THREADS")
