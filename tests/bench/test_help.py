@@ -28,10 +28,14 @@ def test_the_low_label_smoke_run_writes_its_own_file_by_default() -> None:
 
 
 def test_a_low_label_smoke_run_is_not_comparable_with_the_paper() -> None:
-    from bench.low_label import paper_comparable
+    from bench.low_label import paper_comparable, smoke_reasons
 
-    assert paper_comparable("mnist", eval_limit=0, max_steps_per_epoch=0, max_epochs=100) is True
-    assert paper_comparable("fashion_mnist", 0, 0, 100) is False  # the paper has MNIST figures only
-    assert paper_comparable("mnist", 500, 0, 100) is False  # --eval-limit
-    assert paper_comparable("mnist", 0, 2, 100) is False  # pretrain.max_steps_per_epoch
-    assert paper_comparable("mnist", 0, 0, 2) is False  # a short --max-epochs
+    def reasons(**changed: int) -> list[str]:
+        return smoke_reasons(**{"epochs": 50, "config_epochs": 50, **changed})
+
+    assert paper_comparable("mnist", reasons()) is True
+    assert paper_comparable("fashion_mnist", reasons()) is False  # the paper has MNIST figures only
+    assert paper_comparable("mnist", reasons(eval_limit=500)) is False  # --eval-limit
+    assert paper_comparable("mnist", reasons(max_steps_per_epoch=2)) is False  # pretrain.max_steps_per_epoch
+    assert paper_comparable("mnist", reasons(max_epochs=2)) is False  # a short --max-epochs
+    assert paper_comparable("mnist", reasons(epochs=2)) is False  # fewer pretraining epochs
