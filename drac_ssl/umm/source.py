@@ -342,6 +342,7 @@ def load_pretrained_model(cfg: Config, path: str | Path) -> VICRegModel:
                     if recorded.get(k) is not None and recorded[k] != expected[k]
                 )
             )
+    _refuse_other_statistics(cfg, path)
     pc = dataclasses.replace(
         cfg.pretrain, backbone=dataclasses.replace(cfg.pretrain.backbone, weights="")
     )
@@ -360,6 +361,41 @@ def load_pretrained_model(cfg: Config, path: str | Path) -> VICRegModel:
             f"({', '.join(f'{k}={v}' for k, v in expected.items())}):\n{exc}{hint}"
         ) from None
     return model
+
+
+def _refuse_other_statistics(cfg: Config, path: Path) -> None:
+    """Refuse weights pretrained on views normalised with other statistics than UMM's views
+    (:func:`drac_ssl.pretrain.view_recipe`) would be: the ``input.normalization`` of the
+    ``metadata.json`` beside a ``.safetensors``, or of ``RUN/pretrain/metadata.json`` for a
+    checkpoint under ``RUN/pretrain/checkpoints/``. A Fashion-MNIST pretraining made before it
+    had its own statistics recorded MNIST's. No record: nothing to compare.
+
+    Raises:
+        ValueError: the recorded statistics differ from this configuration's.
+    """
+    from drac_ssl import pretrain
+
+    meta_path = path.parent / "metadata.json" if path.suffix == ".safetensors" else \
+        path.parent.parent / "metadata.json" if path.parent.name == "checkpoints" else None
+    meta = read_json_dict(meta_path) if meta_path is not None and meta_path.is_file() else None
+    then = ((meta or {}).get("input") or {}).get("normalization") if isinstance((meta or {}).get("input"), dict) \
+        else None
+    if not isinstance(then, dict):
+        return
+    now = pretrain._statistics(cfg)
+    try:
+        same = all(len(then.get(k) or []) == len(now[k]) and all(
+            abs(float(a) - b) <= 1e-9 for a, b in zip(then[k], now[k], strict=True)) for k in ("mean", "std"))
+    except (TypeError, ValueError):
+        same = False
+    if not same:
+        raise ValueError(
+            f"{path}: these weights were pretrained on views normalised with "
+            f"{pretrain._statistics_words(then)} ({meta_path}), but UMM's views would be normalised with "
+            f"{pretrain._statistics_words(now)} (data.dataset={cfg.data.dataset}); UMM would re-tune "
+            f"them on other inputs than they learnt from.\n"
+            f"  fix: pretrain again with this code (a Fashion-MNIST run made before it had its own "
+            f"statistics recorded MNIST's), or start UMM from weights pretrained with these statistics")
 
 
 def _yaml_value(value: Any) -> str:

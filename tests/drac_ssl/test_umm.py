@@ -605,6 +605,29 @@ def test_checkpoint_formats_and_mismatches_are_clear(pretrained: Path, tmp_path:
         umm.run(cfg, tmp_path, data=tiny_data())
 
 
+def test_weights_pretrained_with_other_statistics_are_refused(pretrained: Path, tmp_path: Path) -> None:
+    """A read-through: a Fashion-MNIST pretraining made before it had its own statistics
+    (its metadata.json records MNIST's) went into UMM, whose views now use Fashion-MNIST's,
+    with no word. The recorded input.normalization is compared, beside a .safetensors and for
+    a checkpoint under RUN/pretrain/checkpoints/ alike; no record, no comparison."""
+    import json
+    import shutil
+
+    copy = tmp_path / "run"
+    shutil.copytree(pretrained / "pretrain", copy / "pretrain")
+    meta_path = copy / "pretrain" / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    cfg = tiny_config()
+    assert isinstance(umm.load_pretrained_model(cfg, copy / "pretrain" / "vicreg_model.safetensors"), nn.Module)
+    meta["input"]["normalization"] = {"mean": [0.1307], "std": [0.3081]}
+    meta_path.write_text(json.dumps(meta))
+    for path in (copy / "pretrain" / "vicreg_model.safetensors", copy / "pretrain" / "checkpoints" / "last.pt"):
+        with pytest.raises(ValueError, match=r"normalised with mean \[0.1307\] std \[0.3081\]"):
+            umm.load_pretrained_model(cfg, path)
+    meta_path.unlink()  # nothing recorded: nothing to compare
+    assert isinstance(umm.load_pretrained_model(cfg, copy / "pretrain" / "checkpoints" / "last.pt"), nn.Module)
+
+
 def test_cli_mismatched_architecture_exits_2_with_a_fix(pretrained: Path, capsys) -> None:
     code = umm.main(
         [
