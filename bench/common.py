@@ -273,7 +273,8 @@ def backbone_departures(path: str | Path, dataset: str, epochs: int) -> list[str
     """Why the backbone weights at ``path`` were not made by a bench's full pretraining on
     ``dataset`` for ``epochs`` epochs (empty: they were), read from the ``metadata.json``
     pretraining writes beside them: none there, another data set, a
-    ``pretrain.max_steps_per_epoch`` cap, or fewer epochs without an early stop."""
+    ``pretrain.max_steps_per_epoch`` cap, fewer epochs without an early stop, or views
+    normalised with other statistics than ``dataset``'s own (:func:`other_statistics`)."""
     meta_path = Path(path).with_name("metadata.json")
     try:
         import json
@@ -291,7 +292,31 @@ def backbone_departures(path: str | Path, dataset: str, epochs: int) -> list[str
     run = int(meta.get("epochs_run") or 0)
     if run < epochs and "early stopping" not in str(meta.get("stopped") or ""):
         out.append(f"--backbone {path}: {run} pretraining epoch(s), not {epochs}")
+    if other := other_statistics(meta, dataset):
+        out.append(f"--backbone {path}: {other}")
     return out
+
+
+def other_statistics(meta: dict[str, Any], dataset: str) -> str:
+    """"" when the ``input.normalization`` a backbone's ``metadata.json`` (``meta``) records is
+    ``dataset``'s own (:func:`drac_ssl.datasets.normalization_for`, what the benches embed
+    with) or is not recorded; else what differs, in words (a Fashion-MNIST backbone made before
+    it had its own statistics recorded MNIST's)."""
+    from drac_ssl.datasets import normalization_for
+
+    then = (meta.get("input") or {}).get("normalization") if isinstance(meta.get("input"), dict) else None
+    if not isinstance(then, dict):
+        return ""
+    try:
+        mean, std = normalization_for(dataset)
+        same = [float(v) for v in then.get("mean", [])] == list(mean) and \
+            [float(v) for v in then.get("std", [])] == list(std)
+    except (TypeError, ValueError):
+        return ""
+    if same:
+        return ""
+    return (f"pretrained on views normalised with mean {then.get('mean')} std {then.get('std')}, not "
+            f"{dataset}'s mean {list(mean)} std {list(std)} that the bench embeds with")
 
 
 def monitor_limit_overrides(eval_limit: int, overrides: Sequence[str]) -> list[str]:

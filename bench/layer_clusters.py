@@ -54,6 +54,7 @@ from bench.common import (  # noqa: E402
     RESULTS,
     backbone_departures,
     data_root,
+    other_statistics,
     smoke_fields,
     smoke_result_name,
     write_result,
@@ -92,6 +93,8 @@ def load_backbone(path: str | os.PathLike[str], cfg: Config) -> tuple[Backbone, 
             warnings.warn(f"{meta_path}: the weights were trained on {want.get('recipe')} "
                           f"{want.get('size')} inputs; embedding with the config's {aug.recipe} "
                           f"{aug.image_size} px", stacklevel=2)
+        if other := other_statistics(meta, pretrain.normalization_name(cfg)):
+            warnings.warn(f"{meta_path}: the weights were {other}", stacklevel=2)
     backbone = arch.build()
     load_local_weights(backbone, p, strict=True)
     info.update(arch._asdict())

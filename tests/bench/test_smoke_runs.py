@@ -300,3 +300,32 @@ def test_the_committed_retinamnist_s2_command_stays_a_named_experiment() -> None
     capped = shortened_settings(to_dict(load_config(config, [])),
                                 to_dict(load_config(config, ["pretrain.max_steps_per_epoch=2"])))
     assert capped and retinamnist.smoke_reasons(capped, "mine") == capped
+
+
+def test_a_given_backbone_normalised_with_other_statistics_is_said(tmp_path: Path) -> None:
+    """A read-through: a Fashion-MNIST backbone made before it had its own statistics (its
+    metadata.json records MNIST's) was embedded with Fashion-MNIST's by low_label and
+    layer_clusters without a word. low_label counts it a departure (a smoke run, said on the
+    console); layer_clusters warns as it does of another recipe or size."""
+    import warnings
+
+    from bench import layer_clusters as lc
+    from bench.common import backbone_departures, other_statistics
+    from drac_ssl.checkpoint import save_weights
+    from drac_ssl.config import load_config
+    from drac_ssl.models import BackboneArchitecture
+
+    old = {"input": {"normalization": {"mean": [0.1307], "std": [0.3081]}}}
+    assert other_statistics(old, "mnist") == "" and other_statistics({}, "fashion_mnist") == ""
+    assert "mean [0.1307] std [0.3081], not fashion_mnist's mean [0.286" in other_statistics(old, "fashion_mnist")
+    cfg = load_config(lc.REPO / "configs" / "fashion_mnist.yaml", ["pretrain.augment.on_gpu=false"])
+    arch = BackboneArchitecture.from_config(cfg.pretrain.backbone, 1)
+    path = tmp_path / "backbone.safetensors"
+    save_weights(path, arch.build().state_dict())
+    (tmp_path / "metadata.json").write_text(json.dumps({
+        **old, "config": {"data": {"dataset": "fashion_mnist"}, "pretrain": {}}, "epochs_run": 50}))
+    assert any("normalised with mean [0.1307]" in r for r in backbone_departures(path, "fashion_mnist", 50))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        lc.load_backbone(path, cfg)
+    assert any("normalised with mean [0.1307]" in str(w.message) for w in caught), [str(w.message) for w in caught]
