@@ -35,6 +35,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 import drac_ssl.runtime as _runtime  # noqa: E402
+from drac_ssl.config import dotted_settings  # noqa: E402
 from drac_ssl.runtime import apply_thread_policy  # noqa: E402
 
 apply_thread_policy(None)
@@ -241,22 +242,12 @@ def smoke_fields(reasons: Sequence[str]) -> dict[str, Any]:
     return {"smoke": bool(reasons), "smoke_reasons": list(reasons)}
 
 
-def _leaves(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            out.update(_leaves(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
-
-
 def shortened_settings(protocol: dict[str, Any], used: dict[str, Any]) -> list[str]:
     """The settings of ``used`` (a config as :func:`drac_ssl.config.to_dict` writes it) that
     do less than the ``protocol`` config does, each as ``"key=value (the protocol's: v)"``:
     fewer ``*.epochs``, a ``*.max_steps_per_epoch`` cap the protocol has not (or a lower
     one), fewer ``*.n_boot`` bootstrap draws, another ``data.dataset``. Empty: none."""
-    old, new = _leaves(protocol), _leaves(used)
+    old, new = dotted_settings(protocol), dotted_settings(used)
     out = []
     for key, value in new.items():
         was, leaf = old.get(key), key.rsplit(".", 1)[-1]

@@ -75,7 +75,7 @@ import numpy as np
 import yaml
 
 from drac_ssl.commands import DEFAULT_N_BOOT, compare_parser
-from drac_ssl.config import REFERABLE_OFF, ConfigError, read_yaml, referable_cut
+from drac_ssl.config import REFERABLE_OFF, ConfigError, dotted_settings, read_yaml, referable_cut
 from drac_ssl.figures import (
     figure_text,
     finite_number,
@@ -594,7 +594,7 @@ def read_run(path: str | os.PathLike[str]) -> RunOutputs:
     if not config_path.is_file():
         raise CompareError(f"{run}: not a run folder of python -m drac_ssl.train (no config.yaml there)")
     facts = read_ingest_facts(run / "data")  # read once: the settings and the data words use it
-    settings = _resolved(_flatten(_read_yaml(config_path)), facts, _label_columns(run / "data"))
+    settings = _resolved(dotted_settings(_read_yaml(config_path)), facts, _label_columns(run / "data"))
     comparison_path = run / "finetune" / "comparison.json"
     if not comparison_path.is_file():
         stages = settings.get("run.stages")
@@ -802,17 +802,6 @@ def _read_oof(path: Path) -> tuple[tuple[str, ...], np.ndarray, np.ndarray, np.n
     except OofError as exc:
         raise CompareError(str(exc)) from None
     return oof.ids, oof.grades, oof.probs, oof.pred, oof.folds
-
-
-def _flatten(settings: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"finetune": {"head": "mlp"}}`` -> ``{"finetune.head": "mlp"}`` (lists stay values)."""
-    flat: dict[str, Any] = {}
-    for key, value in settings.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 def _data_words(provenance: dict[str, Any], settings: dict[str, Any], n_labelled: int,

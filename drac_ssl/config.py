@@ -1817,6 +1817,19 @@ _CHOICES: dict[str, tuple[str, ...]] = {
 }
 
 
+def dotted_settings(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A nested settings mapping (a config file as read, :func:`to_dict`'s output) as one
+    level of dotted keys: ``{"finetune": {"head": "mlp"}}`` -> ``{"finetune.head": "mlp"}``
+    (lists stay values)."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(dotted_settings(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
 def get(cfg: Any, dotted: str) -> Any:
     obj = cfg
     for part in dotted.split("."):
