@@ -60,7 +60,7 @@ from bench.common import (
     write_result,
 )
 from bench.common import data_root as common_data_root
-from bench.pretraining import interrupted_exit, run_pretraining
+from bench.pretraining import run_command, run_pretraining
 from drac_ssl import pretrain
 from drac_ssl.augment import prepare_images
 from drac_ssl.config import configured_channels, load_config, to_dict
@@ -160,10 +160,7 @@ def result_name(dataset: str, name: str | None, reasons: Sequence[str]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """The command; a Ctrl-C ends with what was saved and how to resume (exit code 130)."""
-    try:
-        _main(argv)
-    except KeyboardInterrupt as exc:
-        raise SystemExit(interrupted_exit(exc)) from None
+    run_command(_main, argv)
 
 
 def _main(argv: list[str] | None) -> None:

@@ -8,7 +8,8 @@
 * Which weights are evaluated: ``backbone.safetensors`` holds the epoch of lowest
   pretraining loss (``checkpoints/best.pt``), not necessarily the last
   (:func:`evaluated_weights`).
-* :func:`interrupted_exit`: the benches' Ctrl-C line, in the train command's words, exit 130.
+* :func:`interrupted_exit`: the benches' Ctrl-C line, in the train command's words, exit 130;
+  :func:`run_command` runs a bench's main with it.
 * The time of every attempt is kept in ``RUN_DIR/bench_pretrain.json`` (as ``drac_ssl.train``
   keeps ``seconds_earlier_attempts`` and ``attempts`` in ``stages.json``): a Ctrl-C or an
   error records the attempt's seconds before it propagates, and a rerun says it resumed
@@ -21,6 +22,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -173,3 +175,12 @@ def interrupted_exit(exc: KeyboardInterrupt, who: str = "bench") -> int:
              "reused; the evaluation starts again)")
     print(f"\n[{who}] {words}", file=sys.stderr)
     return 130
+
+
+def run_command(command: Callable[[list[str] | None], object], argv: list[str] | None) -> None:
+    """``command(argv)``, a bench's ``main``; a Ctrl-C ends it with :func:`interrupted_exit`'s
+    line (what was saved and how to resume) and exit code 130, not a traceback."""
+    try:
+        command(argv)
+    except KeyboardInterrupt as exc:
+        raise SystemExit(interrupted_exit(exc)) from None

@@ -671,16 +671,11 @@ def _plot(rows: dict[str, Any], path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """``--checkpoint``: the quick CIFAR-10 check; otherwise the protocol (``--dataset``)."""
-    from bench.pretraining import interrupted_exit
+    from bench.pretraining import run_command
 
     args = sys.argv[1:] if argv is None else argv
-    try:
-        if any(a == "--checkpoint" or a.startswith("--checkpoint=") for a in args):
-            quick_main(args)
-        else:
-            protocol_main(args)
-    except KeyboardInterrupt as exc:  # a Ctrl-C: what was saved and how to resume, exit code 130
-        raise SystemExit(interrupted_exit(exc)) from None
+    quick = any(a == "--checkpoint" or a.startswith("--checkpoint=") for a in args)
+    run_command(quick_main if quick else protocol_main, args)  # a Ctrl-C: what was saved, exit code 130
 
 
 if __name__ == "__main__":
