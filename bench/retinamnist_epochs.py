@@ -100,12 +100,18 @@ def run_seed(seed: int, epochs: int, runs_root: Path, threads: int, overrides: l
     return runs_root / name
 
 
+def committed_path(seed: int) -> Path:
+    """The result file of the committed RetinaMNIST job run with ``seed``."""
+    return RESULTS / ("retinamnist.json" if seed == 0 else f"retinamnist_seed{seed}.json")
+
+
 def committed(seed: int) -> dict[str, Any]:
     """The committed job of ``seed``: its scratch and 20-epoch VICReg figures."""
-    path = RESULTS / ("retinamnist.json" if seed == 0 else f"retinamnist_seed{seed}.json")
+    path = committed_path(seed)
     if not path.is_file():
         raise SystemExit(f"{path}: no committed RetinaMNIST job for seed {seed} to compare with "
-                         f"(run: python -m bench.retinamnist --name retinamnist_seed{seed} run.seed={seed})")
+                         f"(run: python -m bench.retinamnist --name retinamnist_seed{seed} run.seed={seed}, "
+                         f"or add --own-scratch to fine-tune scratch in each run)")
     record = json.loads(path.read_text(encoding="utf-8"))
     return {"file": path.name, "pretrain_epochs": record.get("pretrain_epochs_run"),
             "scratch": {k: record["variants"]["scratch"][k] for k in METRICS},
@@ -197,17 +203,23 @@ def main(argv: list[str] | None = None) -> None:
     if not NPZ.is_file():
         raise SystemExit(f"RetinaMNIST not found at {NPZ}: this benchmark needs ../shared/data/retinamnist/")
     seeds = [int(s) for s in args.seeds.split(",")]
+    if twice := sorted({s for s in seeds if seeds.count(s) > 1}):
+        parser.error(f"--seeds names seed {twice[0]} twice: each seed is one run")
     from drac_ssl.config import load_config, to_dict
 
     protocol = [f"data.root={NPZ}", f"pretrain.epochs={args.epochs}"]
-    reasons = [f"--seeds without {','.join(str(s) for s in SEEDS if s not in seeds)}"] if set(SEEDS) - set(seeds) else []
+    reasons = ([f"--seeds: {len(seeds)} of the {len(SEEDS)} seeds"
+                + (f" (without {','.join(str(s) for s in SEEDS if s not in seeds)})" if set(seeds) <= set(SEEDS) else "")]
+               if len(seeds) < len(SEEDS) else [])
     reasons += shortened_settings(to_dict(load_config(CONFIG, protocol)),
                                   to_dict(load_config(CONFIG, [*protocol, *args.overrides])))
     name = smoke_result_name(f"retinamnist_epochs{args.epochs}" + (f"_{args.tag}" if args.tag else ""),
                              reasons, args.name)
     if reasons:
         print(f"[bench] smoke run ({'; '.join(reasons)}): writes {name}.json")
-    baselines = {s: committed(s) for s in seeds}
+    # with --own-scratch, the committed job of a seed is only read when there is one (the
+    # scratch compared with is the run's own; other seeds than the committed five may be used)
+    baselines = {s: (committed(s) if not args.own_scratch or committed_path(s).is_file() else {}) for s in seeds}
     baseline_words = ("the same run's scratch variant (same folds, labelled images, fine-tuning and seed)"
                       if args.own_scratch else
                       "the committed job's scratch variant of the same seed (same folds, fine-tuning and seed)")
@@ -237,15 +249,16 @@ def main(argv: list[str] | None = None) -> None:
                                else folder.name, "pretrain_epochs_run": meta.get("epochs_run"),
                                label: longer, "committed": base,
                                "seconds_per_stage": {n: s.get("seconds") for n, s in stages.items()}}
-        print(f"[bench] seed {seed}: scratch {base['scratch']}, VICReg 20 ep {base['vicreg']}, "
-              f"VICReg {args.epochs} ep{' ' + args.tag if args.tag else ''} {longer}")
+        print(f"[bench] seed {seed}: scratch {base['scratch']}"
+              + (f", VICReg 20 ep {base['vicreg']}" if "vicreg" in base else "")
+              + f", VICReg {args.epochs} ep{' ' + args.tag if args.tag else ''} {longer}")
     summary = {name: {k: mean_se(v) for k, v in d.items()} for name, d in diffs.items()}
     ensemble = seed_ensemble(list(folders.values())) if len(folders) > 1 else None
     if ensemble:
         print(f"[bench] ensemble of {ensemble['n_seeds']} seeds: {ensemble['ensemble']}; single runs "
               f"on average: {ensemble['single_runs_mean']}")
-    for name, d in summary.items():
-        print(f"[bench] {name}: " + "; ".join(f"{k} {v['mean']:+.4f} (SE {v['se']:.4f}, {v['positive']}/{v['n']} > 0)"
+    for comparison, d in summary.items():
+        print(f"[bench] {comparison}: " + "; ".join(f"{k} {v['mean']:+.4f} (SE {v['se']:.4f}, {v['positive']}/{v['n']} > 0)"
                                               for k, v in d.items()))
     changes = f" with {' '.join(args.overrides)}" if args.overrides else ""
     write_result(name, {

@@ -1,0 +1,95 @@
+"""bench/retinamnist_epochs.py: which seeds a run may use, and what it compares them with.
+
+The runs themselves (``run_seed``) are replaced by folders written here, so these tests read
+only what the bench does with finished run folders; the real runs take half an hour a seed.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench import retinamnist_epochs as epochs
+
+GRADES = [0, 0, 1, 2, 3, 4, 2, 0]
+
+
+def _variant(folder: Path, variant: str, accuracy: float) -> None:
+    out = folder / "finetune" / variant
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "metrics.json").write_text(json.dumps({"accuracy": accuracy, "auc_ovr": 0.7, "qwk": 0.5}),
+                                      encoding="utf-8")
+    rows = ["id,grade,P0,P1,P2,P3,P4"]
+    for i, g in enumerate(GRADES):
+        p = [0.1] * 5
+        p[g] = 0.6
+        rows.append(f"c{i},{g}," + ",".join(str(x) for x in p))
+    (out / "oof.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+
+def _fake_runs(monkeypatch: pytest.MonkeyPatch, made: list[int]) -> None:
+    def run_seed(seed: int, n_epochs: int, runs_root: Path, threads: int, overrides: list[str], tag: str,
+                 own_scratch: bool = False) -> Path:
+        folder = runs_root / (f"e{n_epochs}_s{seed}" + (f"_{tag}" if tag else ""))
+        _variant(folder, "vicreg", 0.52 + seed / 1000)
+        if own_scratch:
+            _variant(folder, "scratch", 0.51)
+        (folder / "pretrain").mkdir(parents=True, exist_ok=True)
+        (folder / "pretrain" / "metadata.json").write_text(json.dumps({"epochs_run": n_epochs}), encoding="utf-8")
+        (folder / "stages.json").write_text(json.dumps({"pretrain": {"seconds": 1.0}}), encoding="utf-8")
+        made.append(seed)
+        return folder
+
+    monkeypatch.setattr(epochs, "run_seed", run_seed)
+    monkeypatch.setattr(epochs, "load_average", lambda: None)
+
+
+needs_data = pytest.mark.skipif(not epochs.NPZ.is_file(), reason=f"RetinaMNIST not found at {epochs.NPZ}")
+
+
+@needs_data
+def test_five_new_seeds_with_their_own_scratch_are_a_full_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A confirmation on seeds without a committed job compares each with its own scratch,
+    and is the full protocol (five seeds), not a smoke run."""
+    made: list[int] = []
+    _fake_runs(monkeypatch, made)
+    epochs.main(["--seeds", "5,6,7,8,9", "--own-scratch", "--tag", "confirm", "--runs-root", str(tmp_path / "runs"),
+                 "--out-dir", str(tmp_path)])
+    assert sorted(made) == [5, 6, 7, 8, 9]
+    record = json.loads((tmp_path / "retinamnist_epochs60_confirm.json").read_text(encoding="utf-8"))
+    assert record["smoke"] is False and record["seeds"] == [5, 6, 7, 8, 9]
+    diff = record["differences"]["vicreg60_confirm_minus_scratch"]["accuracy"]
+    assert diff["mean"] == pytest.approx(0.017) and diff["positive"] == 5
+    assert record["per_seed"]["5"]["committed"]["scratch_from"] == "this run"
+
+
+@needs_data
+def test_fewer_than_five_seeds_is_a_smoke_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_runs(monkeypatch, [])
+    epochs.main(["--seeds", "5,6", "--own-scratch", "--tag", "confirm", "--runs-root", str(tmp_path / "runs"),
+                 "--out-dir", str(tmp_path)])
+    record = json.loads((tmp_path / "retinamnist_epochs60_confirm_smoke.json").read_text(encoding="utf-8"))
+    assert record["smoke"] is True and any("2 of the 5 seeds" in r for r in record["smoke_reasons"])
+    assert not (tmp_path / "retinamnist_epochs60_confirm.json").exists()
+
+
+@needs_data
+def test_a_seed_twice_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    made: list[int] = []
+    _fake_runs(monkeypatch, made)
+    with pytest.raises(SystemExit):
+        epochs.main(["--seeds", "5,5,6,7,8", "--own-scratch", "--tag", "confirm",
+                     "--runs-root", str(tmp_path / "runs"), "--out-dir", str(tmp_path)])
+    assert "seed 5 twice" in capsys.readouterr().err and made == []
+
+
+@needs_data
+def test_without_own_scratch_a_seed_needs_its_committed_job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[int] = []
+    _fake_runs(monkeypatch, made)
+    with pytest.raises(SystemExit, match="no committed RetinaMNIST job for seed 5.*--own-scratch"):
+        epochs.main(["--seeds", "5,6,7,8,9", "--tag", "confirm", "--runs-root", str(tmp_path / "runs"),
+                     "--out-dir", str(tmp_path)])
+    assert made == []
