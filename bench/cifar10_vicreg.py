@@ -84,10 +84,11 @@ def smoke_reasons(epochs: int, eval_limit: int, max_steps_per_epoch: int, datase
     return reasons
 
 
-def result_name(name: str | None, reasons: list[str]) -> str:
+def result_name(name: str | None, reasons: list[str], out_dir: Path | None = None) -> str:
     """``name``, else ``cifar10_vicreg`` (the committed figures), or ``cifar10_vicreg_smoke`` for a
-    smoke run, so a trial never overwrites the committed file by default."""
-    return smoke_result_name("cifar10_vicreg", reasons, name)
+    smoke run, so a trial never overwrites the committed file by default; a chosen ``name`` over
+    full figures in ``out_dir`` is refused (``smoke_result_name``)."""
+    return smoke_result_name("cifar10_vicreg", reasons, name, out_dir=out_dir)
 
 
 def beats_seed_report(linear_top1: float, reasons: list[str]) -> bool | None:
@@ -198,7 +199,7 @@ def _main(argv: list[str] | None) -> None:
     reasons = smoke_reasons(cfg.pretrain.epochs, args.eval_limit, cfg.pretrain.max_steps_per_epoch,
                             cfg.data.dataset, args.probe_epochs,
                             shortened_settings(to_dict(load_config(config)), to_dict(cfg)))
-    name = result_name(args.name, reasons)
+    name = result_name(args.name, reasons, Path(args.out_dir))
     if reasons:
         print(f"[bench] smoke run ({'; '.join(reasons)}): checks that the protocol runs, not accuracy; "
               f"writes {name}.json")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import json
 import os
 import subprocess
 import sys
@@ -227,11 +228,29 @@ def load_average() -> list[float] | None:
 SMOKE_SUFFIX = "_smoke"
 
 
-def smoke_result_name(default: str, reasons: Sequence[str], name: str | None = None) -> str:
+def smoke_result_name(default: str, reasons: Sequence[str], name: str | None = None, *,
+                      out_dir: Path | None = None, file_prefix: str = "") -> str:
     """The result file's name: ``name`` when given (the caller chose it; a smoke run still
     records ``"smoke": true``), else ``default`` for the full protocol and ``default_smoke``
-    when any of ``reasons`` departs from it, so a trial never replaces committed figures."""
+    when any of ``reasons`` departs from it, so a trial never replaces committed figures.
+
+    With ``out_dir`` (where the result goes; the file is ``<file_prefix><name>.json``), a
+    chosen ``name`` that would put a smoke run over a full protocol's figures (a file there
+    without ``"smoke": true``) is refused before the run: SystemExit naming the file, the
+    departures and the two ways out."""
     if name:
+        target = out_dir / f"{file_prefix}{name}.json" if out_dir is not None else None
+        if reasons and target is not None and target.is_file():
+            try:
+                held = json.loads(target.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                held = None
+            if isinstance(held, dict) and held.get("smoke") is not True:
+                raise SystemExit(
+                    f"{target}: holds the full protocol's figures, and this run departs from it "
+                    f"({'; '.join(reasons)}), so --name {name} would replace them with a smoke run's; "
+                    f"fix: give another --name, or leave --name out to write "
+                    f"{file_prefix}{default}{SMOKE_SUFFIX}.json")
         return name
     return default + SMOKE_SUFFIX if reasons and not default.endswith(SMOKE_SUFFIX) else default
 

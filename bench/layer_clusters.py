@@ -308,7 +308,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                      f"({args.config}); fix: --name {dataset}..., or leave --name out")
     reasons = smoke_reasons(args.eval_limit, args.tsne_samples,
                             backbone_departures(args.backbone, dataset, cfg.pretrain.epochs) if args.backbone else [])
-    result = smoke_result_name(dataset, reasons, args.name)
+    result = smoke_result_name(dataset, reasons, args.name, out_dir=Path(args.out_dir),
+                               file_prefix="layer_clusters_")
     if reasons:
         print(f"[layer_clusters] smoke run ({'; '.join(reasons)}): checks that the protocol runs; "
               f"writes layer_clusters_{result}.json", flush=True)

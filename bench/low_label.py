@@ -152,10 +152,11 @@ def backbone_metadata(path: str | Path) -> dict[str, Any]:
     return meta if isinstance(meta, dict) else {}
 
 
-def result_name(dataset: str, name: str | None, reasons: Sequence[str]) -> str:
+def result_name(dataset: str, name: str | None, reasons: Sequence[str], out_dir: Path | None = None) -> str:
     """The result file's name: ``name``, else ``low_label_<dataset>``; a smoke run (any of
-    :func:`smoke_reasons`) gets ``_smoke``, so it never replaces the committed figures by default."""
-    return smoke_result_name(f"low_label_{dataset}", reasons, name)
+    :func:`smoke_reasons`) gets ``_smoke``, so it never replaces the committed figures by default,
+    and a chosen ``name`` over full figures in ``out_dir`` is refused (``smoke_result_name``)."""
+    return smoke_result_name(f"low_label_{dataset}", reasons, name, out_dir=out_dir)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -214,7 +215,7 @@ def _main(argv: list[str] | None) -> None:
         backbone=backbone_departures(args.backbone, dataset, protocol_cfg.pretrain.epochs) if args.backbone else None,
         labels=label_counts, seeds=seeds, methods=methods,
         shortened=shortened_settings(to_dict(protocol_cfg), to_dict(cfg)))
-    name = result_name(dataset, args.name, reasons)
+    name = result_name(dataset, args.name, reasons, Path(args.out_dir))
     if reasons:
         print(f"[bench] {SMOKE_LINE} ({'; '.join(reasons)}); writes {name}.json")
     device = resolve_device(cfg.run.device)

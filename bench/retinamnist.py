@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> None:
 
     departures = shortened_settings(to_dict(load_config(CONFIG, overrides[:3])), to_dict(load_config(CONFIG, overrides)))
     reasons = smoke_reasons(departures, args.name)
-    name = smoke_result_name("retinamnist", reasons, args.name)
+    name = smoke_result_name("retinamnist", reasons, args.name, out_dir=out_dir)
     if reasons:
         print(f"[bench] smoke run ({'; '.join(reasons)}): checks that the job runs; writes {name}.json")
 

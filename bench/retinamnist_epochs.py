@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> None:
     reasons += shortened_settings(to_dict(load_config(CONFIG, protocol)),
                                   to_dict(load_config(CONFIG, [*protocol, *args.overrides])))
     name = smoke_result_name(f"retinamnist_epochs{args.epochs}" + (f"_{args.tag}" if args.tag else ""),
-                             reasons, args.name)
+                             reasons, args.name, out_dir=args.out_dir)
     if reasons:
         print(f"[bench] smoke run ({'; '.join(reasons)}): writes {name}.json")
     # with --own-scratch, the committed job of a seed is only read when there is one (the

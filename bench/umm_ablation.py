@@ -539,7 +539,7 @@ def quick_main(argv: list[str] | None = None) -> None:
     checkpoint = Path(args.checkpoint)
     reasons = protocol_smoke_reasons(False, args.eval_limit, args.probe_epochs,
                                      [v for v in ("checkpoint", *QUICK_VARIANTS) if v not in wanted])
-    name_out = smoke_result_name("umm_ablation", reasons, args.name)
+    name_out = smoke_result_name("umm_ablation", reasons, args.name, out_dir=Path(args.out_dir))
     if reasons:
         print(f"[bench] smoke run ({'; '.join(reasons)}): checks that the protocol runs; writes {name_out}.json")
     try:

@@ -329,3 +329,53 @@ def test_a_given_backbone_normalised_with_other_statistics_is_said(tmp_path: Pat
         warnings.simplefilter("always")
         lc.load_backbone(path, cfg)
     assert any("normalised with mean [0.1307]" in str(w.message) for w in caught), [str(w.message) for w in caught]
+
+
+def test_a_smoke_run_given_the_name_of_full_figures_is_refused_before_it_runs(tmp_path: Path) -> None:
+    """An explicit ``--name cifar10_vicreg`` on a trial replaced the committed file (left alone
+    in session 43): it is refused, with the two ways out, before any work is done."""
+    from bench.common import smoke_result_name
+
+    (tmp_path / "cifar10_vicreg.json").write_text(json.dumps({"smoke": False, "epochs": 100}), encoding="utf-8")
+    (tmp_path / "trial.json").write_text(json.dumps({"smoke": True}), encoding="utf-8")
+    (tmp_path / "layer_clusters_mnist.json").write_text(json.dumps({"dataset": "mnist"}), encoding="utf-8")
+    with pytest.raises(SystemExit, match=r"cifar10_vicreg\.json.*full protocol.*--eval-limit 200.*"
+                                         r"another --name.*cifar10_vicreg_smoke\.json"):
+        smoke_result_name("cifar10_vicreg", ["--eval-limit 200"], "cifar10_vicreg", out_dir=tmp_path)
+    with pytest.raises(SystemExit, match="layer_clusters_mnist.json"):  # no "smoke" key: older full figures
+        smoke_result_name("mnist", ["--tsne-samples 10"], "mnist", out_dir=tmp_path, file_prefix="layer_clusters_")
+    # a smoke file may be replaced, a full run may replace anything, a new name is free
+    assert smoke_result_name("cifar10_vicreg", ["x"], "trial", out_dir=tmp_path) == "trial"
+    assert smoke_result_name("cifar10_vicreg", [], "cifar10_vicreg", out_dir=tmp_path) == "cifar10_vicreg"
+    assert smoke_result_name("cifar10_vicreg", ["x"], "new", out_dir=tmp_path) == "new"
+
+
+@pytest.mark.parametrize("bench", ["cifar10_vicreg", "low_label", "layer_clusters", "retinamnist",
+                                   "retinamnist_epochs", "umm_ablation"])
+def test_every_bench_with_a_name_option_checks_it_against_full_figures(
+        bench: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each bench hands its --out-dir to the check (so a trial elsewhere is not refused for
+    the committed file's sake, and one into bench/results is)."""
+    import importlib
+
+    from bench import common
+
+    module = importlib.import_module(f"bench.{bench}")
+    seen: list[Path | None] = []
+
+    def check(default: str, reasons: object, name: str | None = None, *, out_dir: Path | None = None,
+              file_prefix: str = "") -> str:
+        seen.append(out_dir)
+        raise SystemExit("checked")
+
+    monkeypatch.setattr(module, "smoke_result_name", check)
+    monkeypatch.setattr(common, "smoke_result_name", check)
+    args = {"cifar10_vicreg": ["--epochs", "1", "--data", str(tmp_path)],
+            "low_label": ["--dataset", "mnist", "--data", str(tmp_path), "--backbone", str(tmp_path / "b.safetensors")],
+            "layer_clusters": ["--data", str(tmp_path)],
+            "retinamnist": [],
+            "retinamnist_epochs": ["--seeds", "5"],
+            "umm_ablation": ["--checkpoint", str(tmp_path / "c.pt"), "--data", str(tmp_path)]}[bench]
+    with pytest.raises(SystemExit, match="checked"):
+        module.main([*args, "--name", "x", "--out-dir", str(tmp_path)])
+    assert seen and seen[-1] == tmp_path
