@@ -279,18 +279,36 @@ def shortened_settings(protocol: dict[str, Any], used: dict[str, Any]) -> list[s
     return out
 
 
+def weights_metadata(path: str | Path) -> dict[str, Any] | None:
+    """The ``metadata.json`` pretraining writes beside a weights file (``path`` is the weights
+    file, e.g. ``backbone.safetensors``), or None when it is absent, unreadable or not a JSON
+    object. The one reader of that file in the bench scripts."""
+    try:
+        meta = json.loads(Path(path).with_name("metadata.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) else None
+
+
+def given_backbone_epochs(meta: dict[str, Any] | None) -> dict[str, Any]:
+    """``{"evaluated_epoch", "evaluated_checkpoint", "epochs_run"}`` of a given backbone, from
+    its :func:`weights_metadata`: the epoch (counted from 1) its ``best_epoch`` names, or None
+    and "unknown" without readable metadata."""
+    best = (meta or {}).get("best_epoch")
+    return {"evaluated_epoch": None if best is None else int(best) + 1,
+            "evaluated_checkpoint": "the epoch metadata.json beside the weights names (best_epoch)"
+                                    if best is not None else "unknown (no readable metadata.json beside the weights)",
+            "epochs_run": (meta or {}).get("epochs_run")}
+
+
 def backbone_departures(path: str | Path, dataset: str, epochs: int) -> list[str]:
     """Why the backbone weights at ``path`` were not made by a bench's full pretraining on
     ``dataset`` for ``epochs`` epochs (empty: they were), read from the ``metadata.json``
     pretraining writes beside them: none there, another data set, a
     ``pretrain.max_steps_per_epoch`` cap, fewer epochs without an early stop, or views
     normalised with other statistics than ``dataset``'s own (:func:`other_statistics`)."""
-    meta_path = Path(path).with_name("metadata.json")
-    try:
-        import json
-
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    meta = weights_metadata(path)
+    if meta is None:
         return [f"--backbone {path}: no readable metadata.json beside it (what made it is unknown)"]
     pre = (meta.get("config") or {}).get("pretrain") or {}
     made_on = ((meta.get("config") or {}).get("data") or {}).get("dataset")

@@ -32,7 +32,6 @@ the config's full pretraining on that data set) is a smoke run: ``<name>_smoke``
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
@@ -57,6 +56,7 @@ from bench.common import (  # noqa: E402
     other_statistics,
     smoke_fields,
     smoke_result_name,
+    weights_metadata,
     write_result,
 )
 from drac_ssl import pretrain  # noqa: E402
@@ -81,8 +81,11 @@ def load_backbone(path: str | os.PathLike[str], cfg: Config) -> tuple[Backbone, 
     arch = BackboneArchitecture.from_config(cfg.pretrain.backbone, configured_channels(cfg))
     meta_path = p.with_name("metadata.json")
     info: dict[str, Any] = {"path": str(p), "metadata": None}
-    if meta_path.is_file():
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    meta = weights_metadata(p)
+    if meta is None and meta_path.is_file():
+        warnings.warn(f"{meta_path}: unreadable (not a JSON object); the weights are loaded into "
+                      f"the config's architecture", stacklevel=2)
+    if meta is not None:
         arch = BackboneArchitecture.from_metadata(meta, fallback=arch)
         info["metadata"] = {k: meta.get(k) for k in ("stage", "training_data", "best_epoch",
                                                      "epochs_run", "metrics")}

@@ -38,7 +38,6 @@ paper's figures. CPU smoke test (a few minutes on the 2-core CPU)::
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import statistics
 import time
@@ -53,10 +52,12 @@ from torch import nn
 from bench.common import (
     RESULTS,
     backbone_departures,
+    given_backbone_epochs,
     monitor_limit_overrides,
     shortened_settings,
     smoke_fields,
     smoke_result_name,
+    weights_metadata,
     write_result,
 )
 from bench.common import data_root as common_data_root
@@ -143,15 +144,6 @@ def smoke_reasons(*, eval_limit: int = 0, max_steps_per_epoch: int = 0, max_epoc
     return out
 
 
-def backbone_metadata(path: str | Path) -> dict[str, Any]:
-    """The ``metadata.json`` pretraining writes beside a backbone file ({} when absent)."""
-    try:
-        meta = json.loads(Path(path).with_name("metadata.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return meta if isinstance(meta, dict) else {}
-
-
 def result_name(dataset: str, name: str | None, reasons: Sequence[str], out_dir: Path | None = None) -> str:
     """The result file's name: ``name``, else ``low_label_<dataset>``; a smoke run (any of
     :func:`smoke_reasons`) gets ``_smoke``, so it never replaces the committed figures by default,
@@ -225,12 +217,8 @@ def _main(argv: list[str] | None) -> None:
     pretrain_info: dict[str, Any]
     if args.backbone:
         backbone_path = Path(args.backbone)
-        meta = backbone_metadata(backbone_path)
         pretrain_info = {"source": f"given backbone {backbone_path}", "seconds": 0.0,
-                         "evaluated_epoch": None if meta.get("best_epoch") is None else int(meta["best_epoch"]) + 1,
-                         "evaluated_checkpoint": "the epoch metadata.json beside it names (best_epoch)"
-                                                 if meta.get("best_epoch") is not None else "unknown (no metadata.json)",
-                         "epochs_run": meta.get("epochs_run")}
+                         **given_backbone_epochs(weights_metadata(backbone_path))}
         print(f"[bench] using backbone {backbone_path}; no pretraining")
     else:
         print(f"[bench] pretraining VICReg on {dataset} for {cfg.pretrain.epochs} epochs in {run_dir}")

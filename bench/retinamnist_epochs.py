@@ -77,6 +77,7 @@ from bench.common import (
     shortened_settings,
     smoke_fields,
     smoke_result_name,
+    weights_metadata,
     write_result,
 )
 
@@ -164,9 +165,8 @@ def initial_weights(overrides: list[str]) -> dict[str, Any] | None:
         return None
     path = Path(value)
     record: dict[str, Any] = {"file": str(path)}
-    meta_path, stages_path = path.parent / "metadata.json", path.parent.parent / "stages.json"
-    if meta_path.is_file():
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    stages_path = path.parent.parent / "stages.json"
+    if (meta := weights_metadata(path)) is not None:
         config = meta.get("config") or {}
         record.update(training_data=meta.get("training_data"), epochs_run=meta.get("epochs_run"),
                       final_loss=(meta.get("metrics") or {}).get("loss"),

@@ -78,7 +78,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.common import RESULTS, SHARED, data_root, smoke_fields, smoke_result_name, write_result
+from bench.common import (
+    RESULTS,
+    SHARED,
+    data_root,
+    given_backbone_epochs,
+    smoke_fields,
+    smoke_result_name,
+    weights_metadata,
+    write_result,
+)
 from drac_ssl import pretrain, umm
 from drac_ssl.checkpoint import load_checkpoint, save_weights
 from drac_ssl.config import Config, ConfigError, load_config, to_dict
@@ -584,13 +593,8 @@ def quick_main(argv: list[str] | None = None) -> None:
     for name in wanted:
         if name == "checkpoint":
             backbone = checkpoint.with_name("backbone.safetensors")
-            meta = _metadata(backbone)
-            record(name, backbone, None, {
-                "settings": "the VICReg checkpoint, untouched",
-                "evaluated_epoch": None if meta.get("best_epoch") is None else int(meta["best_epoch"]) + 1,
-                "evaluated_checkpoint": "the epoch of lowest pretraining loss (best.pt; metadata.json best_epoch)"
-                                        if meta.get("best_epoch") is not None else "unknown (no metadata.json)",
-                "epochs_run": meta.get("epochs_run")})
+            record(name, backbone, None, {"settings": "the VICReg checkpoint, untouched",
+                                          **given_backbone_epochs(weights_metadata(backbone))})
             continue
         cfg = load_config(CONFIGS / "cifar10.yaml", [*base, *QUICK_VARIANTS[name]])
         t0 = time.perf_counter()
@@ -604,17 +608,6 @@ def quick_main(argv: list[str] | None = None) -> None:
                                                      "rate_reduction_last", "outer_objective")},
         })
     _plot(rows, out_dir / f"{name_out}.png")
-
-
-def _metadata(weights: Path) -> dict[str, Any]:
-    """The ``metadata.json`` beside a weights file ({} when absent or unreadable)."""
-    import json
-
-    try:
-        meta = json.loads(weights.with_name("metadata.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return meta if isinstance(meta, dict) else {}
 
 
 def protocol_smoke_reasons(smoke: bool, eval_limit: int, probe_epochs: int, left_out: Sequence[str]) -> list[str]:

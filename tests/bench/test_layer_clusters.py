@@ -107,3 +107,14 @@ def test_main_writes_the_table_and_the_tsne_figure(tmp_path: Path, monkeypatch: 
     assert result["images"] == 40 and result["tsne"]["samples"] == 30
     png = tmp_path / "out" / "layer_clusters_t_tsne.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_load_backbone_says_when_the_metadata_beside_the_weights_is_unreadable(tmp_path: Path) -> None:
+    """It raised a JSONDecodeError; the config's architecture is used and a warning says why."""
+    torch.manual_seed(0)
+    save_weights(tmp_path / "backbone.safetensors", Backbone("resnet18", in_channels=1).state_dict())
+    (tmp_path / "metadata.json").write_text("{cut off", encoding="utf-8")
+    cfg = load_config(None, [])
+    with pytest.warns(UserWarning, match=r"metadata\.json: unreadable.*the config's architecture"):
+        backbone, info = lc.load_backbone(tmp_path / "backbone.safetensors", cfg)
+    assert backbone.in_channels == 1 and info["metadata"] is None

@@ -379,3 +379,26 @@ def test_every_bench_with_a_name_option_checks_it_against_full_figures(
     with pytest.raises(SystemExit, match="checked"):
         module.main([*args, "--name", "x", "--out-dir", str(tmp_path)])
     assert seen and seen[-1] == tmp_path
+
+
+@pytest.mark.parametrize("text", ["[1, 2]", "{not json", '"a string"'])
+def test_a_backbones_unreadable_metadata_is_said_by_every_reader_not_raised(tmp_path: Path, text: str) -> None:
+    """The bench read the ``metadata.json`` beside weights in five places, three of them
+    without a guard (a JSON list raised AttributeError, broken JSON a JSONDecodeError); one
+    reader, ``bench.common.weights_metadata``, now serves them all."""
+    from bench.common import backbone_departures, given_backbone_epochs, weights_metadata
+    from bench.retinamnist_epochs import initial_weights
+
+    weights = tmp_path / "backbone.safetensors"
+    weights.write_bytes(b"")
+    assert weights_metadata(weights) is None  # absent
+    (tmp_path / "metadata.json").write_text(text, encoding="utf-8")
+    assert weights_metadata(weights) is None
+    assert any("no readable metadata.json" in r for r in backbone_departures(weights, "mnist", 50))
+    assert initial_weights([f"pretrain.backbone.weights={weights}"]) == {"file": str(weights)}
+    assert given_backbone_epochs(weights_metadata(weights)) == {
+        "evaluated_epoch": None, "evaluated_checkpoint": "unknown (no readable metadata.json beside the weights)",
+        "epochs_run": None}
+    (tmp_path / "metadata.json").write_text(json.dumps({"best_epoch": 6, "epochs_run": 9}), encoding="utf-8")
+    record = given_backbone_epochs(weights_metadata(weights))
+    assert record["evaluated_epoch"] == 7 and record["epochs_run"] == 9 and "best_epoch" in record["evaluated_checkpoint"]
