@@ -175,7 +175,9 @@ def lr_at(
     - Then ``schedule="cosine"``: from ``base_lr`` at ``step = warmup_steps`` down to
       ``base_lr * min_lr_ratio`` at ``step = total_steps`` (held there afterwards):
       ``lr = min + (base - min) * (1 + cos(pi * t)) / 2``, ``t = (step - warmup) /
-      (total - warmup)``. (The official VICReg code is the same with ``min_lr_ratio=0.001``.)
+      (total - warmup)``. (The official VICReg code's cosine part is the same with
+      ``min_lr_ratio=0.001``; its warm-up is one step behind, ``base_lr * step / warmup``,
+      starting at 0.)
     - ``schedule="constant"``: ``base_lr`` after the warm-up.
     """
     if schedule not in ("cosine", "constant"):

@@ -45,7 +45,11 @@ and Delta R falls far below the pairs value. Gradients flow through ``Pi`` (it i
 ``pairs``: each image is its own group of its two views (hard). A group of two rows
 ``a, b`` has the closed form ``logdet(I + c [a; b]^T [a; b]) = log((1 + c|a|^2)(1 + c|b|^2)
 - c^2 (a.b)^2)``, so R_c costs O(n d). Cheap and fine as a *monitor*, a trap as an objective
-to maximise (methods.md section 2: it rewards pushing the two views apart).
+to maximise (methods.md section 2: it rewards pushing the two views apart). The soft
+membership, maximised alone, pushes them apart too, less (free features, tau 0.1: view cosine
+0.92 to about 0.7 where ``pairs`` goes to 0, ``tests/drac_ssl/test_rate_reduction.py``): it
+is not safe as an objective by itself either, which is why UMM's outer objective keeps the
+SSL loss (``umm.outer_ssl``).
 
 Cost of a general membership: one ``s x s`` determinant per group with ``s = min(m, d)``:
 a Cholesky of the ``d x d`` form ``I_d + c Z^T Pi_j Z`` when ``d <= m``, else an LU

@@ -21,7 +21,11 @@ Defaults (each a ``umm.*`` setting):
   the **anchor-based soft membership** of the paper's Appendix C (``membership=soft``,
   ``membership_temperature``; our reconstruction,
   :mod:`drac_ssl.losses.mcr2`). ``membership=pairs`` (each image its own group of
-  two views) is the old rule: maximising it pushes the two views apart;
+  two views) is the old rule: maximising it drives the two views of an image to orthogonal.
+  The soft rule only weakens that pull, it does not remove it (Delta R alone, tau 0.1: free
+  views at cosine 0.92 end near 0.7, where ``pairs`` ends near 0;
+  ``tests/drac_ssl/test_rate_reduction.py``): the SSL term
+  of the outer objective (``outer_ssl``) is what holds the views together;
 * **Adam at both levels with the same learning rate** (``inner_optimizer=adam``,
   ``inner_lr = outer_lr``), as the authors' code; the outer step skips parameters whose
   only outer gradient is the ``xi H v`` cross-term (with ``outer_ssl=false``: the
