@@ -84,7 +84,7 @@ __all__ = [
 ]
 
 PIPELINE = ("ingest", "pretrain", "umm", "finetune", "export")
-GENERIC_DATASETS: dict[str, tuple[int, int, int]] = {
+GENERIC_DATASET_SIZES: dict[str, tuple[int, int, int]] = {
     "mnist": (60_000, 28, 1),
     "fashion_mnist": (60_000, 28, 1),
     "cifar10": (50_000, 32, 3),
@@ -933,7 +933,7 @@ def _check_cpu_time(c: _Findings, cfg: Config, n_images: int) -> None:
                 f"{1000 * cpu_pretrain_seconds(1, pc.augment.image_size, True, int(bb.stem_stride)):.0f} "
                 f"ms a pair)")
     images = ""
-    if cfg.data.dataset in GENERIC_DATASETS:
+    if cfg.data.dataset in GENERIC_DATASET_SIZES:
         images = f" ({n_images} training images)"
     c.warning("pretrain.epochs",
               f"about {seconds / 3600:.0f} hours of VICReg pretraining on the CPU: at most "
@@ -1142,10 +1142,10 @@ def _check_generic_files(c: _Findings, cfg: Config) -> None:
 
 def _data_facts(c: _Findings, cfg: Config, run_dir: Path, stages: list[str]) -> DataFacts | None:
     d = cfg.data
-    if d.dataset in GENERIC_DATASETS:
+    if d.dataset in GENERIC_DATASET_SIZES:
         from drac_ssl.datasets import generic_train_count
 
-        n, side, channels = GENERIC_DATASETS[d.dataset]
+        n, side, channels = GENERIC_DATASET_SIZES[d.dataset]
         counted = generic_train_count(d.dataset, Path(d.root).expanduser()) if d.root else None
         source = (f"the {d.dataset} training split ({counted} images in data.root)" if counted is not None
                   else f"the {d.dataset} training split (its published {n} images)")

@@ -291,7 +291,7 @@ def _generic_data_section(run_dir: Path, dataset: str) -> list[str]:
     """What a generic data set's run read: its splits as the pretraining recorded them
     (``pretrain/metadata.json`` ``splits``; the training count from its ``training_data``
     for a run made before), the images and their normalisation."""
-    from drac_ssl.preflight import GENERIC_DATASETS as sizes
+    from drac_ssl.preflight import GENERIC_DATASET_SIZES as sizes
 
     name, shows = GENERIC_WORDS[dataset]
     cfg = _saved_config(run_dir)
@@ -346,7 +346,7 @@ def _config_section(run_dir: Path) -> list[str]:
     pool = pool_size(run_dir)
     generic = _generic_dataset(run_dir)
     if generic is not None:  # read whole by the pretraining: no folds, no cache
-        from drac_ssl.preflight import GENERIC_DATASETS as sizes
+        from drac_ssl.preflight import GENERIC_DATASET_SIZES as sizes
 
         data_words = f"{_dataset_words(cfg, run_dir)}, root `{cfg.get('data', {}).get('root')}`"
         source = f"{sizes[generic][1]} px images"
@@ -1012,12 +1012,12 @@ def write_report(run_dir: str | Path) -> Path:
              f"{task}, drac_ssl {__version__}. Research software, not a medical device.", "",
              provenance_line(run_dir), ""]
     body = _data_section(run_dir) + _config_section(run_dir) + _stages_section(run_dir) + _ssl_section(run_dir)
-    cut_short = _cut_short_words(run_dir)
     if generic is None:
         body += _finetune_section(run_dir, figures) + _export_section(run_dir)
+        cut_short = _cut_short_words(run_dir)
     else:
         body += _generic_closing_lines(run_dir, generic)
-        cut_short = cut_short.replace("not how well it grades", "not how good its features are")
+        cut_short = _cut_short_words(run_dir, not_what="how good its features are")
     lines += read_this_first(body, cut_short=cut_short) + body
     return atomic_write_text(run_dir / "report.md", "\n".join(lines).rstrip() + "\n")
 

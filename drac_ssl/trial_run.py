@@ -83,20 +83,20 @@ def trial_run_record(run_dir: str | Path) -> dict[str, Any] | None:
     return {"trial": True, "why": f"the pretraining was cut short ({cap})"} if cap else {"trial": False}
 
 
-def trial_run_words(record: Any) -> str:
+def trial_run_words(record: Any, not_what: str = "how well it grades") -> str:
     """``A trial run: the pretraining was cut short (...); its figures check that the pipeline
     runs on this data, not how well it grades`` for a :func:`trial_run_record` that says so (a
     bundle's ``metadata.json`` ``trial_run``), '' otherwise (not a trial, or unknown: None, a
-    bundle without the key)."""
+    bundle without the key). ``not_what``: what the figures do not show (a generic run's
+    report: "how good its features are", it grades nothing)."""
     if not isinstance(record, dict) or record.get("trial") is not True:
         return ""
     why = str(record.get("why") or "its training was cut short")
-    return (f"{TRIAL_RUN}: {why}; its figures check that the pipeline runs on this data, not how "
-            f"well it grades")
+    return f"{TRIAL_RUN}: {why}; its figures check that the pipeline runs on this data, not {not_what}"
 
 
-def cut_short_words(run_dir: Path) -> str:
+def cut_short_words(run_dir: Path, not_what: str = "how well it grades") -> str:
     """'' or the line of report.md's "Read this first" on a run whose pretraining epochs were
     capped by ``pretrain.max_steps_per_epoch`` (:func:`trial_run_words` of
-    :func:`trial_run_record`)."""
-    return trial_run_words(trial_run_record(run_dir))
+    :func:`trial_run_record`, with ``not_what``)."""
+    return trial_run_words(trial_run_record(run_dir), not_what)

@@ -1406,3 +1406,12 @@ def test_python_m_umm_refuses_a_mistyped_stage_as_train_does() -> None:
     assert "unknown stage(s) 'pretrian' (did you mean 'pretrain'?)" in train_said, train_said
     # the order and a repeat are warnings of a run of the pipeline, not refusals of this command
     assert preflight.umm_refusal(None, ["run.stages=[umm,pretrain,pretrain]"]) == ("", [])
+
+
+def test_the_preflight_knows_the_size_of_every_generic_data_set() -> None:
+    """``datasets.GENERIC_DATASETS`` (the names) and ``preflight.GENERIC_DATASET_SIZES`` (their
+    published sizes; it was also called GENERIC_DATASETS, a dict beside the tuple) name the same sets."""
+    from drac_ssl.datasets import GENERIC_DATASETS
+    from drac_ssl.preflight import GENERIC_DATASET_SIZES
+
+    assert set(GENERIC_DATASET_SIZES) == set(GENERIC_DATASETS)

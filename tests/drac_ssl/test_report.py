@@ -723,6 +723,10 @@ def test_a_generic_pretraining_run_is_reported_as_what_it_was(tmp_path: Path, mo
     meta = json.loads((run_dir / "pretrain" / "metadata.json").read_text())
     assert meta["splits"] == {"train": 48, "test": 24}, meta.get("splits")
     report = write_report(run_dir).read_text()
+    first = report.split("## Read this first")[1].split("## ")[0]
+    # two steps an epoch: a trial run, whose figures say nothing of the features (it grades nothing)
+    assert "check that the pipeline runs on this data, not how good its features are" in first, first
+    assert "how well it grades" not in report
     head = report.split("## Read this first")[0]
     assert "DRAC" not in head and "UW-OCTA" not in head and "MNIST" in head, head
     data = report.split("## Data")[1].split("## ")[0]
