@@ -179,8 +179,12 @@ def interrupted_exit(exc: KeyboardInterrupt, who: str = "bench") -> int:
 
 def run_command(command: Callable[[list[str] | None], object], argv: list[str] | None) -> None:
     """``command(argv)``, a bench's ``main``; a Ctrl-C ends it with :func:`interrupted_exit`'s
-    line (what was saved and how to resume) and exit code 130, not a traceback."""
+    line (what was saved and how to resume) and exit code 130, not a traceback, and so does a
+    SIGTERM (``kill``, a batch system's pre-emption; :func:`drac_ssl.starting.sigterm_as_ctrl_c`)."""
+    from drac_ssl.starting import sigterm_as_ctrl_c
+
     try:
-        command(argv)
+        with sigterm_as_ctrl_c():
+            command(argv)
     except KeyboardInterrupt as exc:
         raise SystemExit(interrupted_exit(exc)) from None

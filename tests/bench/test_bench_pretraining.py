@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -137,3 +138,26 @@ def test_ctrl_c_says_what_was_saved_and_to_rerun_the_same_command(
     err = capsys.readouterr().err
     assert "interrupted in pretrain (epoch 2 of 3 saved); rerun the same command to resume from epoch 3" in err
     assert "Traceback" not in err
+
+
+def test_a_bench_stopped_by_sigterm_ends_as_a_ctrl_c_does(capsys: pytest.CaptureFixture[str]) -> None:
+    """``kill`` (or a batch system's pre-emption) used to end a bench outright, without the
+    line that says what was saved; it now ends as a Ctrl-C does (exit 130, the resume line),
+    and the previous SIGTERM handler is given back."""
+    import os
+    import signal
+
+    from bench.pretraining import run_command
+
+    before = signal.getsignal(signal.SIGTERM)
+
+    def killed(argv: list[str] | None) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the signal arrives first
+        raise AssertionError("SIGTERM was not turned into KeyboardInterrupt")
+
+    with pytest.raises(SystemExit) as stop:
+        run_command(killed, [])
+    assert stop.value.code == 130
+    assert "interrupted: rerun the same command" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGTERM) is before
