@@ -455,3 +455,25 @@ def test_prepare_images_refuses_statistics_of_other_channels(shape: tuple[int, .
     channels = 1 if len(shape) == 3 else 3
     for n in (1, channels):  # one value for every channel, or one per channel
         assert prepare_images(images, (0.5,) * n, (0.25,) * n, 8, "cpu").shape == (2, channels, 8, 8)
+
+
+@pytest.mark.parametrize("path", ["cpu", "gpu"])
+def test_without_randomness_a_larger_source_is_the_whole_image_resized(path: str) -> None:
+    """The two "without randomness" tests above run at the source size, so the resize from
+    the cache's size to the view size was untested (a test audit). A smooth ramp, 64 -> 32 px:
+    the view is the whole image, downsized the right way round (a ramp along x stays along
+    x), then normalised; any interpolation agrees on a ramp away from the border."""
+    cfg = AugmentConfig(recipe="octa", image_size=32, source_size=64, crop_scale=[0.2, 1.0])
+    rec = recipe_for(cfg).without_randomness()
+    ramp = np.tile(np.linspace(20, 230, 64), (64, 1))  # brighter to the right
+    images = np.stack([ramp, ramp.T]).round().astype(np.uint8)  # and one brighter downwards
+    if path == "cpu":
+        views = torch.stack([TwoViewDataset(images, build_view_transform(cfg, recipe=rec), seed=0)[i][0]
+                             for i in range(2)])
+    else:
+        views, _ = GpuTwoViewAugment(cfg, 1, recipe=rec)(to_device_uint8(images, "cpu"))
+    assert views.shape == (2, 1, 32, 32)
+    small = np.stack([cv2.resize(im, (32, 32), interpolation=cv2.INTER_AREA) for im in images])
+    expected = normalised(small, rec.mean, rec.std)
+    inner = (slice(None), slice(None), slice(2, -2), slice(2, -2))
+    torch.testing.assert_close(views[inner], expected[inner], atol=0.05, rtol=0)
