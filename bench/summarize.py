@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import REPO, RESULTS
+from drac_ssl.datasets import GENERIC_DATASET_WORDS
 
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 RETINA_BEGIN, RETINA_END = "<!-- retinamnist:begin -->", "<!-- retinamnist:end -->"
@@ -708,7 +709,7 @@ def _other_tables(results_dir: Path, load: Any) -> list[str]:
         if not low:
             continue
         paper = (low.get("paper") or {}).get("figures", {}) if (low.get("paper") or {}).get("comparable") else {}
-        out += ["", f"**{dataset.replace('_', '-').upper() if dataset == 'mnist' else 'Fashion-MNIST'} low-label "
+        out += ["", f"**{GENERIC_DATASET_WORDS[dataset][0]} low-label "
                 f"test top-1 (%), mean ± std over seeds** ({_device(low)}, {_date(low)}; "
                 f"pretraining {low.get('pretrain', {}).get('seconds')} s)",
                 "", "| labels | fine-tune | scratch | linear probe | paper fine-tune (MLP) | paper scratch (MLP) |",
@@ -723,8 +724,7 @@ def _other_tables(results_dir: Path, load: Any) -> list[str]:
         if not lc:
             continue
         stages = lc.get("stages", [])
-        shown = {"cifar10": "CIFAR-10", "mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}.get(
-            str(lc.get("dataset")), str(lc.get("dataset")))
+        shown = GENERIC_DATASET_WORDS.get(str(lc.get("dataset")), (str(lc.get("dataset")),))[0]
         out += ["", f"**Per-layer cluster quality, {shown} test set: Davies-Bouldin (lower better) / "
                 f"Calinski-Harabasz (higher better)** ({_device(lc)}, {_date(lc)}; t-SNE: "
                 f"`bench/results/{name}_tsne.png`)", "",

@@ -552,6 +552,10 @@ def load_cifar10(
 
 
 GENERIC_DATASETS = ("mnist", "fashion_mnist", "cifar10")
+GENERIC_DATASET_WORDS = {"mnist": ("MNIST", "handwritten digits"), "fashion_mnist": ("Fashion-MNIST", "clothing"),
+                         "cifar10": ("CIFAR-10", "colour photographs of 10 object classes")}
+"""The generic data sets' names as written for a reader, and what their images show (the run
+report and the README's bench tables both use them)."""
 
 
 def generic_files(name: str, root: str | os.PathLike[str], split: str = "train") -> list[Path]:

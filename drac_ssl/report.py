@@ -43,6 +43,7 @@ from drac_ssl import __version__, runtime
 from drac_ssl.collapse import collapse_symptoms
 from drac_ssl.commands import report_parser
 from drac_ssl.config import FinetuneConfig, read_yaml, to_dict
+from drac_ssl.datasets import GENERIC_DATASET_WORDS
 from drac_ssl.figures import (
     figure_text,
     finite_number,
@@ -260,9 +261,9 @@ def _epochs(n: Any) -> str:
     return f"{n} epoch{'' if n == 1 else 's'}"
 
 
-GENERIC_WORDS = {"mnist": ("MNIST", "handwritten digits"), "fashion_mnist": ("Fashion-MNIST", "clothing"),
-                 "cifar10": ("CIFAR-10", "colour photographs of 10 object classes")}
-"""The generic data sets' names and what their images show, for a reader."""
+GENERIC_WORDS = GENERIC_DATASET_WORDS
+"""The generic data sets' names and what their images show, for a reader
+(:data:`drac_ssl.datasets.GENERIC_DATASET_WORDS`)."""
 
 
 def _saved_config(run_dir: Path) -> dict[str, Any]:

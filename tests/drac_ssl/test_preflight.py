@@ -1415,3 +1415,12 @@ def test_the_preflight_knows_the_size_of_every_generic_data_set() -> None:
     from drac_ssl.preflight import GENERIC_DATASET_SIZES
 
     assert set(GENERIC_DATASET_SIZES) == set(GENERIC_DATASETS)
+
+
+def test_every_generic_data_set_has_its_words_for_a_reader() -> None:
+    """The report and the README's bench tables take the display names from one table
+    (summarize had its own copies, one of them an expression that only worked for two names)."""
+    from drac_ssl.datasets import GENERIC_DATASET_WORDS, GENERIC_DATASETS
+
+    assert set(GENERIC_DATASET_WORDS) == set(GENERIC_DATASETS)
+    assert GENERIC_DATASET_WORDS["fashion_mnist"][0] == "Fashion-MNIST"
