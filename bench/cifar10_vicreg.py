@@ -66,8 +66,11 @@ def smoke_reasons(epochs: int, eval_limit: int, max_steps_per_epoch: int, datase
                   probe_epochs: int = 100, shortened: Sequence[str] = ()) -> list[str]:
     """Why a run is not the full protocol (empty list: it is); any reason makes it a smoke run:
     fewer than 100 epochs, ``--eval-limit``, ``pretrain.max_steps_per_epoch``, another
-    ``data.dataset``, fewer ``--probe-epochs`` than 100, or any other setting that does less
-    than ``configs/cifar10.yaml`` (``shortened``: :func:`bench.common.shortened_settings`)."""
+    ``data.dataset``, fewer ``--probe-epochs`` than 100, or the other shortenings of
+    ``configs/cifar10.yaml`` that :func:`bench.common.shortened_settings` finds (``shortened``:
+    fewer ``*.epochs`` of another stage, a ``*.max_steps_per_epoch`` cap, fewer ``*.n_boot``
+    draws). Other changes (a smaller batch, another learning rate) are not counted: they are
+    a different protocol, not a shorter one, and the result file records every setting."""
     reasons = []
     if dataset != "cifar10":
         reasons.append(f"data.dataset={dataset}, not cifar10")
