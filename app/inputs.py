@@ -23,9 +23,11 @@ management) are shown as warnings beside the grade, ``Image file: `` and the ing
 
 :func:`refusal` is the one rule of what is not graded even though it decodes (the page's two
 tabs and :meth:`app.predict.Predictor.predict_file`): a blank or near-constant image, and
-random noise (:func:`neighbour_correlation`, adjacent pixels unrelated; it and
-:data:`NOISE_CORRELATION` live in :mod:`data_prep.validate` beside :func:`is_blank`, shared with
-the export command, which grades noise but names it in a warning). :func:`sanity_warnings`
+random noise (:func:`neighbour_correlation`, adjacent pixels unrelated, on the 2 x 2 and 4 x 4
+block means too: :func:`data_prep.validate.structure_correlations`, so a dithered palette file
+is not noise; they and :data:`NOISE_CORRELATION` live in :mod:`data_prep.validate` beside
+:func:`is_blank`, shared with the export command, which grades noise but names it in a
+warning). :func:`sanity_warnings`
 flags images that do not look like a UW-OCTA en-face scan: too small, blank (then refused),
 strongly non-square, converted from colour; the others are graded anyway. A 16-bit file
 converted to 8-bit is said too, as a plain note (:func:`is_plain_note`): the training ingest
@@ -64,10 +66,12 @@ from data_prep.decode import (
 from data_prep.validate import (  # noqa: F401 - the structure check is re-exported here
     NOISE_CORRELATION,
     NOISE_MEASURED,
+    STRUCTURE_SCALES,
     inspect_image,
     is_blank,
     looks_like_noise,
     neighbour_correlation,
+    structure_correlations,
 )
 from drac_ssl.grading.image_notes import (
     COLOUR_FILE_MODES,
@@ -168,8 +172,16 @@ class LoadedImage:
 
     @functools.cached_property
     def structure(self) -> float:
-        """:func:`neighbour_correlation` of :attr:`gray` (NaN when undefined)."""
-        return neighbour_correlation(self.gray)
+        """:func:`neighbour_correlation` of :attr:`gray` (NaN when undefined): the first of
+        :attr:`structures`."""
+        return self.structures[0]
+
+    @functools.cached_property
+    def structures(self) -> tuple[float, ...]:
+        """:func:`data_prep.validate.structure_correlations` of :attr:`gray`: the neighbour
+        correlation at each scale of :data:`data_prep.validate.STRUCTURE_SCALES` (NaN where
+        undefined or too few blocks), what :func:`refusal` judges noise by."""
+        return structure_correlations(self.gray)
 
     def for_channels(self, channels: int) -> np.ndarray:
         """The image as a model with ``channels`` reads it: ``gray`` for 1, RGB ``(H, W, 3)``
@@ -219,7 +231,8 @@ def refusal(image: LoadedImage, kind: str = "octa", channels: int = 1) -> str:
     rule of the single-image tab, the batch tab and :meth:`app.predict.Predictor.predict_file`
     (:func:`check_gradable`). A blank or near-constant image (:attr:`LoadedImage.blank`), and an
     image whose neighbouring pixels are unrelated (:func:`neighbour_correlation` at or below
-    :data:`NOISE_CORRELATION`: random noise, or a file whose bytes were scrambled): either has
+    :data:`NOISE_CORRELATION` at every scale of :attr:`LoadedImage.structures`: random noise, or
+    a file whose bytes were scrambled): either has
     nothing to grade, and a grade of it would still look like a grade. ``kind`` and
     ``channels``: the model's, for the words."""
     name = image.name
@@ -228,14 +241,25 @@ def refusal(image: LoadedImage, kind: str = "octa", channels: int = 1) -> str:
                 f"({_range_words(image.gray, image.pixels, image.mode, image.colour)}): "
                 f"there is nothing to grade. Upload the image itself, not an empty export or a "
                 f"mask.")
-    if looks_like_noise(image.structure):
+    if looks_like_noise(image.structures):
         what = describe_kind(kind, channels)
         return (f"`{name}` looks like random noise, not a {what}: its neighbouring pixels are "
-                f"unrelated (adjacent-pixel correlation {image.structure:.2f}; {NOISE_MEASURED}). "
+                f"unrelated (adjacent-pixel correlation {_structure_words(image.structures)}; "
+                f"{NOISE_MEASURED}). "
                 f"There is nothing to grade. "
                 f"Upload the original {what}; if this file is one, it is damaged: export or copy "
                 f"it again.")
     return ""
+
+
+def _structure_words(found: tuple[float, ...]) -> str:
+    """``0.01``, then ``, at most 0.05 on 2 x 2 and 4 x 4 block means`` for the coarser scales of
+    :data:`data_prep.validate.STRUCTURE_SCALES` that were measured (a large enough image)."""
+    coarse = [(k, c) for k, c in zip(STRUCTURE_SCALES[1:], found[1:], strict=False) if not np.isnan(c)]
+    if not coarse:
+        return f"{found[0]:.2f}"
+    blocks = " and ".join(f"{k} x {k}" for k, _ in coarse)
+    return f"{found[0]:.2f}, at most {max(c for _, c in coarse):.2f} on {blocks} block means"
 
 
 def check_gradable(image: LoadedImage, kind: str = "octa", channels: int = 1) -> None:
