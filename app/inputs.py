@@ -29,7 +29,9 @@ is not noise; they and :data:`NOISE_CORRELATION` live in :mod:`data_prep.validat
 :func:`is_blank`, shared with the export command, which grades noise but names it in a
 warning). :func:`sanity_warnings`
 flags images that do not look like a UW-OCTA en-face scan: too small, blank (then refused),
-strongly non-square, converted from colour; the others are graded anyway. A 16-bit file
+at most 4 grey levels (:func:`few_levels_warning`: a thresholded export or a vessel mask, e.g. a
+1-bit file; per colour channel on a colour model), strongly non-square, converted from colour;
+the others are graded anyway. A 16-bit file
 converted to 8-bit is said too, as a plain note (:func:`is_plain_note`): the training ingest
 converts the same way. The sentences the export command says too (a colour file on a grey
 model, a grey file on a colour model, the 16-bit note) come from
@@ -57,6 +59,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from data_prep.decode import (
+    ONE_BIT_NOTE,
     content_words,
     damaged_image,
     damaged_image_format,
@@ -67,6 +70,7 @@ from data_prep.validate import (  # noqa: F401 - the structure check is re-expor
     NOISE_CORRELATION,
     NOISE_MEASURED,
     STRUCTURE_SCALES,
+    few_levels,
     inspect_image,
     is_blank,
     looks_like_noise,
@@ -95,6 +99,7 @@ __all__ = [
     "DEPTH_NOTE",
     "colour_model_warnings",
     "describe_kind",
+    "few_levels_warning",
     "is_plain_note",
     "image_kind",
     "InputLimits",
@@ -360,27 +365,71 @@ def load_bytes(data: bytes, name: str, limits: InputLimits = InputLimits(),
                         colour=decoded.colour, grey_conversion=decoded.grey_conversion)
     if channels == 1:
         image.warnings = sanity_warnings(image.gray, mode=image.mode, notes=notes, octa=kind == "octa",
-                                         grey_conversion=image.grey_conversion)
+                                         grey_conversion=image.grey_conversion, kind=kind)
     else:
-        image.warnings = colour_model_warnings(image, notes)
+        image.warnings = colour_model_warnings(image, notes, kind)
     return image
 
 
-def colour_model_warnings(image: LoadedImage, notes: list[str] | None = None) -> list[str]:
-    """Sanity warnings for a colour (3-channel) model: blank, grey (replicated into three
-    channels: the model was trained on colour photographs), 16-bit, and the decoder's
-    findings as ``Image file: ...``."""
+def colour_model_warnings(image: LoadedImage, notes: list[str] | None = None,
+                          kind: str = "fundus") -> list[str]:
+    """Sanity warnings for a colour (3-channel) model (``kind``: what it grades, for the words):
+    blank, at most :data:`data_prep.validate.FEW_LEVELS` levels per channel
+    (:func:`few_levels_warning`), grey (replicated into three channels: the model was trained on
+    colour photographs), 16-bit, and the decoder's findings as ``Image file: ...``."""
     out: list[str] = []
     blank = _blank_words(image.gray, image.pixels, image.mode, image.colour)
     if blank:
         out.append(f"{blank}: there is nothing to grade.")
+    notes = notes or []
+    levels = ""
+    if not blank:
+        pixels = image.pixels if image.colour and image.pixels is not None else image.gray
+        levels = few_levels_warning(few_levels(pixels), image.mode, kind, 3)
+        out += [levels] if levels else []
     if not image.colour:  # the export command's words too (read_image)
         out.append(grey_for_colour_model(image.mode))
-    notes = notes or []
     depth, said = depth_note(image.mode, notes)
     out += [depth] if depth else []
-    out += [file_finding(n) for n in notes if n not in set(said)]
+    said = set(said) | ({n for n in notes if n.startswith(ONE_BIT_NOTE)} if levels else set())
+    out += [file_finding(n) for n in notes if n not in said]
     return out
+
+
+def few_levels_warning(levels: list[list[int]] | None, mode: str = "L", kind: str = "octa",
+                       channels: int = 1) -> str:
+    """The warning for an image of at most :data:`data_prep.validate.FEW_LEVELS` distinct values
+    per channel (``levels``: :func:`data_prep.validate.few_levels`' values, one list per channel;
+    None or [] for an image with more: ""): ``Only 2 grey levels (0 and 255; a 1-bit file): a
+    thresholded export or a vessel mask, not a UW-OCTA en-face image; grade the original
+    image.`` A colour image whose channels differ says ``levels per colour channel``.
+    ``mode``: the file's PIL mode (``1``: a 1-bit file, said); ``kind`` and ``channels``: the
+    model's (:func:`describe_kind`), for what the image is not. A doubt, not a refusal: a
+    mask still shows where the vessels are, and the blank and noise refusals are for images
+    with nothing to grade (a review found a thresholded DRAC scan graded PDR at P 0.996 without
+    a word)."""
+    if not levels:
+        return ""
+    n = max(len(values) for values in levels)
+
+    def words(values: list[int]) -> str:
+        shown = [str(v) for v in values]
+        return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} and {shown[-1]}"
+
+    one_bit = "; a 1-bit file" if mode == "1" else ""
+    plural = "s" if n != 1 else ""
+    if len(levels) == 1 or all(values == levels[0] for values in levels):
+        found = f"{n} grey level{plural}" if len(levels) == 1 else f"{n} level{plural} per colour channel"
+        found += f" ({words(levels[0])}{one_bit})"
+    else:
+        found = (f"{n} level{plural} per colour channel ("
+                 + ", ".join(f"{name} {words(values)}" for name, values
+                             in zip(("red", "green", "blue"), levels, strict=False)) + f"{one_bit})")
+    what = ("a UW-OCTA en-face image" if kind == "octa" else
+            f"a {describe_kind(kind, channels)}" if kind == "fundus" else
+            "the kind of image the model was trained on")
+    return (f"Only {found}: a thresholded export or a vessel mask, not {what}; grade the original "
+            f"image.")
 
 
 def load_upload(path: str | os.PathLike[str] | None, limits: InputLimits = InputLimits(),
@@ -419,11 +468,13 @@ def too_small_warning(width: int, height: int) -> str:
 
 
 def sanity_warnings(gray: np.ndarray, mode: str = "L", notes: list[str] | None = None,
-                    octa: bool = True, grey_conversion: str = "") -> list[str]:
+                    octa: bool = True, grey_conversion: str = "", kind: str | None = None) -> list[str]:
     """Reasons why ``gray`` (uint8 ``(H, W)``) may not be a UW-OCTA en-face image, and what
     the decoder did to the file.
 
-    Too small (short side < :data:`MIN_SIDE`), blank (near-constant), strongly non-square
+    Too small (short side < :data:`MIN_SIDE`), blank (near-constant), at most
+    :data:`data_prep.validate.FEW_LEVELS` grey levels (:func:`few_levels_warning`: a thresholded
+    export or a mask; the decoder's own 1-bit note is then not said again), strongly non-square
     (aspect > :data:`MAX_ASPECT`), converted from colour, and a plain note (:func:`is_plain_note`,
     not a doubt) for a 16-bit file converted to 8-bit (``mode`` is PIL's pixel format of the
     file; ``notes`` the decoder's findings, each of the others shown as ``Image file: ...``;
@@ -431,7 +482,9 @@ def sanity_warnings(gray: np.ndarray, mode: str = "L", notes: list[str] | None =
     :attr:`data_prep.validate.DecodedImage.grey_conversion`, one of ``notes`` said as the
     colour warning, "" for none). ``octa=False`` (a grey model of fundus photographs or other images):
     no size or shape check, and a colour file converted to grey is said to be read as the
-    model's training ingest read its images, not doubted as OCTA.
+    model's training ingest read its images, not doubted as OCTA. ``kind``: what the model grades
+    (:func:`image_kind`), for the words of the few-levels warning; None: ``octa`` for ``octa``,
+    else an image of another kind.
     """
     out: list[str] = []
     h, w = gray.shape[:2]
@@ -440,6 +493,9 @@ def sanity_warnings(gray: np.ndarray, mode: str = "L", notes: list[str] | None =
     blank = _blank_words(gray, mode=mode, colour=bool(grey_conversion))
     if blank:
         out.append(f"{blank}: there is {'no vessel pattern' if octa else 'nothing'} to grade.")
+    levels = "" if blank else few_levels_warning(few_levels(gray), mode, kind or (
+        "octa" if octa else "other"), 1)
+    out += [levels] if levels else []
     aspect = max(h, w) / max(1, min(h, w))
     if octa and aspect > MAX_ASPECT:
         out.append(f"{NOT_SQUARE}: {w} x {h} px (aspect {aspect:.2f}); UW-OCTA en-face images are "
@@ -452,5 +508,6 @@ def sanity_warnings(gray: np.ndarray, mode: str = "L", notes: list[str] | None =
     depth, said = depth_note(mode, notes)
     out += [depth] if depth else []
     shown = set(said) | ({grey_conversion} if grey_conversion else set())
+    shown |= {n for n in notes if n.startswith(ONE_BIT_NOTE)} if levels else set()
     out += [file_finding(n) for n in notes if n not in shown]
     return out

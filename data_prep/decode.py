@@ -44,9 +44,11 @@ ICC profile, PNG gAMA / cHRM           NOT applied: pixel values are used as sto
                                        sRGB profiles and sRGB-equal gAMA/cHRM say nothing
 non-square pixels (pHYs, JFIF          NOT corrected (warning, ``pixel-aspect``)
 density, TIFF resolution)
-1/2/4-bit, MinIsWhite TIFF, BMP        done by the decoders (0..255 scale, inversion, row
-row order, interlaced PNG,             order, passes): no message
-progressive JPEG, 16-bit grey
+1-bit (black and white)                read as grey levels 0 and 255 (note, ``bit-depth``:
+                                       a thresholded export or a mask?)
+2/4-bit, MinIsWhite TIFF, BMP row      done by the decoders (0..255 scale, inversion, row
+order, interlaced PNG, progressive     order, passes): no message
+JPEG, 16-bit grey
 =====================================  =======================================================
 """
 
@@ -70,6 +72,10 @@ SRGB_GAMMA = 0.45455
 """PNG gAMA of sRGB-like data (1/2.2, as the PNG specification writes it)."""
 SRGB_CHROMATICITY = (0.3127, 0.3290, 0.64, 0.33, 0.30, 0.60, 0.15, 0.06)
 """White point and primaries (x, y) of sRGB / Rec. 709, the PNG cHRM order."""
+
+ONE_BIT_NOTE = "1-bit (black-and-white) image"
+"""How the decoder's note on a 1-bit file (Pillow mode ``1``) starts: a thresholded export or a
+mask rather than a scan (:func:`app.inputs.sanity_warnings` says it in its own words)."""
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_COLOUR_TYPES_WITH_COLOUR = (2, 4, 6)  # RGB, grey+alpha, RGBA: Pillow narrows them at 16 bits
@@ -284,6 +290,10 @@ def _pillow_pixels(im: Image.Image, path: str) -> tuple[np.ndarray | None, list[
     mode = im.mode
     problems: list[Problem] = []
     if mode == "1":
+        problems.append(note(
+            path, f"{ONE_BIT_NOTE}: read as grey levels 0 and 255 (a thresholded export or a mask, "
+                  "not a scan or a photograph?)",
+            "nothing to do if it is meant; otherwise use the original image", "bit-depth"))
         im = im.convert("L")
     elif mode == "P":
         im = im.convert("RGBA" if "transparency" in im.info else "RGB")

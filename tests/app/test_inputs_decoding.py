@@ -129,3 +129,65 @@ def test_the_colour_to_grey_conversion_is_a_flag_of_the_decoder_and_its_words_st
     said = sanity_warnings(grey, mode="L", notes=["a note on grayscale data"], octa=False,
                            grey_conversion="")
     assert said == ["Image file: a note on grayscale data."]
+
+
+APTOS = SAMPLES.parent / "aptos_samples" / "train_images"
+
+
+def _png_image(image: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_a_thresholded_export_or_a_vessel_mask_is_flagged_as_not_the_image(
+        samples: list[np.ndarray], predictor: object) -> None:
+    """A review: a real DRAC scan thresholded (``(g > 128) * 255`` as mode L, or a 1-bit PNG)
+    was graded PDR at P 0.996 with no warning; only a near-constant image was caught. An image
+    of at most 4 grey levels is now said to be a thresholded export or a mask, as a doubt (the
+    page's "may not be a UW-OCTA en-face image" list, the grade flagged "see above"); it is
+    graded, not refused (a mask still shows where vessels are; the clinician decides)."""
+    from app.inputs import is_plain_note, refusal
+    from app.server import _result_markdown
+
+    g = samples[2]
+    files = {"mask_l.png": Image.fromarray(((g > 128) * 255).astype(np.uint8)),
+             "mask_1bit.png": Image.fromarray(g > 128),
+             "mask_convert.png": Image.fromarray(g).convert("1", dither=Image.Dither.NONE)}
+    for name, image in files.items():
+        loaded = load_bytes(_png_image(image), name)
+        (said,) = [w for w in loaded.warnings if "thresholded export or a vessel mask" in w]
+        one_bit = "; a 1-bit file" if image.mode == "1" else ""
+        assert said == (f"Only 2 grey levels (0 and 255{one_bit}): a thresholded export or a vessel "
+                        f"mask, not a UW-OCTA en-face image; grade the original image."), said
+        assert not is_plain_note(said) and refusal(loaded) == ""
+        assert not any(w.startswith("Image file: 1-bit") for w in loaded.warnings)  # said once
+        pred = predictor.predict_loaded(loaded, gradcam=False)  # type: ignore[attr-defined]
+        assert said in pred.warnings
+        markdown = _result_markdown(pred, predictor)  # type: ignore[arg-type]
+        assert "(⚠ see above)" in markdown and markdown.index(said) < markdown.index("## Grade")
+    four = load_bytes(_png_of((g // 64 * 85).astype(np.uint8)), "posterised.png", kind="fundus")
+    assert "Only 4 grey levels (0, 85, 170 and 255): a thresholded export or a vessel mask, not a " \
+           "grey fundus photograph; grade the original image." in four.warnings, four.warnings
+    five = np.minimum(g // 51, 4).astype(np.uint8) * 60  # 5 levels: a coarse but real image
+    assert not any("grey level" in w for w in load_bytes(_png_of(five), "five.png").warnings)
+    for i, scan in enumerate(samples):
+        assert not any("thresholded" in w for w in load_bytes(_png_of(scan), f"{i}.png").warnings)
+
+
+def test_a_thresholded_colour_photograph_is_flagged_on_a_colour_model() -> None:
+    """The same check per colour channel for a colour model: a real APTOS photograph with each
+    channel thresholded has 2 levels per channel; the photograph itself, and its dithered
+    palette copy (6 levels per channel, Pillow's web palette), are not flagged."""
+    photos = sorted(APTOS.glob("*.png"))[:3]
+    if not photos:
+        pytest.skip(f"real APTOS samples not found at {APTOS} (../shared is absent)")
+    for path in photos:
+        rgb = np.asarray(Image.open(path).convert("RGB"))
+        binary = ((rgb > 100) * 255).astype(np.uint8)
+        loaded = load_bytes(_png_of(binary), "t.png", channels=3)
+        (said,) = [w for w in loaded.warnings if "thresholded" in w]
+        assert said.startswith("Only 2 levels per colour channel (0 and 255): a thresholded export "
+                               "or a vessel mask, not a colour fundus photograph"), said
+        for data in (path.read_bytes(), _png_of(rgb, "P")):
+            assert not any("thresholded" in w for w in load_bytes(data, path.name, channels=3).warnings)

@@ -372,6 +372,10 @@ def test_mode_1_and_min_is_white(drac_samples: list[np.ndarray]) -> None:
     binary = original > 128
     decoded = validate.inspect_image(encode(Image.fromarray(binary), "PNG"), "b.png")
     np.testing.assert_array_equal(decoded.gray, binary.astype(np.uint8) * 255)
+    # a 1-bit file is said (a review: a thresholded scan was graded with no word of it)
+    (said,) = [p for p in decoded.problems if p.what.startswith(decode.ONE_BIT_NOTE)]
+    assert said.severity == "note" and said.kind == "bit-depth" and "0 and 255" in said.what
+    assert decoded.mode == "1"
     data = bytearray(encode(255 - original, "TIFF"))
     offset = struct.unpack("<I", data[4:8])[0]
     for i in range(struct.unpack("<H", data[offset:offset + 2])[0]):
