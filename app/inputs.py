@@ -239,13 +239,17 @@ def refusal(image: LoadedImage, kind: str = "octa", channels: int = 1) -> str:
     :data:`NOISE_CORRELATION` at every scale of :attr:`LoadedImage.structures`: random noise, or
     a file whose bytes were scrambled): either has
     nothing to grade, and a grade of it would still look like a grade. ``kind`` and
-    ``channels``: the model's, for the words."""
+    ``channels``: the model's, for the words. The decoder's findings on the file
+    (:attr:`LoadedImage.notes` but the conversion to grey) follow as ``Image file: ...``: they
+    may be why (a review found a multi-page TIFF whose blank first page was refused without
+    "only the first is used")."""
     name = image.name
+    findings = "".join(f" {file_finding(n)}" for n in image.notes if n != image.grey_conversion)
     if image.blank:
         return (f"`{name}` is blank or near-constant "
                 f"({_range_words(image.gray, image.pixels, image.mode, image.colour)}): "
                 f"there is nothing to grade. Upload the image itself, not an empty export or a "
-                f"mask.")
+                f"mask.{findings}")
     if looks_like_noise(image.structures):
         what = describe_kind(kind, channels)
         return (f"`{name}` looks like random noise, not a {what}: its neighbouring pixels are "
@@ -253,7 +257,7 @@ def refusal(image: LoadedImage, kind: str = "octa", channels: int = 1) -> str:
                 f"{NOISE_MEASURED}). "
                 f"There is nothing to grade. "
                 f"Upload the original {what}; if this file is one, it is damaged: export or copy "
-                f"it again.")
+                f"it again.{findings}")
     return ""
 
 

@@ -191,3 +191,29 @@ def test_a_thresholded_colour_photograph_is_flagged_on_a_colour_model() -> None:
                                "or a vessel mask, not a colour fundus photograph"), said
         for data in (path.read_bytes(), _png_of(rgb, "P")):
             assert not any("thresholded" in w for w in load_bytes(data, path.name, channels=3).warnings)
+
+
+def test_a_refusal_says_what_the_decoder_did_to_the_file(samples: list[np.ndarray], predictor: object,
+                                                         tmp_path: Path) -> None:
+    """A review: a 2-page TIFF whose first page is blank was refused as "blank or near-constant",
+    and the decoder's "multi-page TIFF with 2 frames: only the first is used", the reason it
+    looked blank, was dropped (refusal ignored the image's notes). A refusal now ends with the
+    decoder's findings as ``Image file: ...``, in the page, the batch rows and predict_file."""
+    from app.inputs import InputRejected, refusal
+
+    buf = io.BytesIO()
+    Image.fromarray(np.zeros_like(samples[0])).save(buf, "TIFF", save_all=True,
+                                                    append_images=[Image.fromarray(samples[0])])
+    frames = "Image file: multi-page TIFF with 2 frames: only the first is used."
+    said = refusal(load_bytes(buf.getvalue(), "stack.tif"))
+    assert "blank or near-constant" in said and said.endswith(frames), said
+    path = tmp_path / "stack.tif"
+    path.write_bytes(buf.getvalue())
+    with pytest.raises(InputRejected, match="only the first is used"):
+        predictor.predict_file(path)  # type: ignore[attr-defined]
+    noise = np.random.default_rng(0).integers(0, 256, (256, 256), dtype=np.uint8)
+    said = refusal(load_bytes(_png_of(noise) + b"\r\n", "static.png"))
+    assert "random noise" in said and "Image file: 2 byte(s) after the PNG's IEND" in said, said
+    colour = np.random.default_rng(1).integers(0, 256, (256, 256, 3), dtype=np.uint8)
+    said = refusal(load_bytes(_png_of(colour), "c.png"))  # the conversion to grey: not a finding
+    assert "random noise" in said and "Image file" not in said and "grayscale" not in said, said
