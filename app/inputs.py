@@ -9,7 +9,8 @@
   the export, its size read from the TIFF header first: :func:`data_prep.decode.tiff_size`),
 * an image above the side limit or the decoded-pixels limit (read from the header, before
   decoding: a 0.4 MB PNG can declare 8192 x 8192 16-bit RGB pixels, 400 MB decoded),
-* a truncated or corrupt image.
+* a truncated or corrupt image (a PNG whose text metadata is above Pillow's default limit is
+  not: the header is read as the decoder reads it, :func:`data_prep.decode.image_header`).
 
 Decoding and the colour / 16-bit conversion are :func:`data_prep.validate.inspect_image`,
 the very function behind :func:`drac_ssl.grading.predict.read_image_any` and the ingest, so the app
@@ -49,9 +50,7 @@ octa=False)``).
 from __future__ import annotations
 
 import functools
-import io
 import os
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,6 +62,7 @@ from data_prep.decode import (
     content_words,
     damaged_image,
     damaged_image_format,
+    image_header,
     is_tiff,
     tiff_size,
 )
@@ -315,12 +315,8 @@ def load_bytes(data: bytes, name: str, limits: InputLimits = InputLimits(),
         raise InputRejected(f"`{name}` is empty (0 bytes). Upload the image file itself.")
     if len(data) > limits.max_bytes:
         raise InputRejected(_too_large(name, len(data), limits, kind))
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as im:
-                file_format = str(im.format or "")
-                width, height = im.size
+    try:  # the decoder's reading of the header (a PNG's large text metadata is not damage)
+        file_format, (width, height) = image_header(data)
     except Image.DecompressionBombError:
         raise InputRejected(f"`{name}` declares an enormous pixel count; refused. Upload an "
                             f"image of at most {limits.max_side} px per side.") from None

@@ -217,3 +217,33 @@ def test_a_refusal_says_what_the_decoder_did_to_the_file(samples: list[np.ndarra
     colour = np.random.default_rng(1).integers(0, 256, (256, 256, 3), dtype=np.uint8)
     said = refusal(load_bytes(_png_of(colour), "c.png"))  # the conversion to grey: not a finding
     assert "random noise" in said and "Image file" not in said and "grayscale" not in said, said
+
+
+def test_a_png_with_large_text_metadata_is_graded_not_called_damaged(samples: list[np.ndarray]) -> None:
+    """A review: a valid PNG with 1.5 MB of compressed XMP text (``PngInfo().add_text(
+    'XML:com.adobe.xmp', 'x' * 1_500_000, zip=True)``) was refused as "a damaged or truncated
+    PNG ... Re-copy it": the app's header check took Pillow's "Decompressed data too large for
+    PngImagePlugin.MAX_TEXT_CHUNK" for damage. It goes through the decoder's rule now
+    (data_prep.decode.image_header): read as any PNG; above the decoder's raised limit, graded
+    from OpenCV's pixels with a word on the metadata and how to strip it."""
+    from PIL import PngImagePlugin
+
+    from app.inputs import refusal
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("XML:com.adobe.xmp", "x" * 1_500_000, zip=True)
+    buf = io.BytesIO()
+    Image.fromarray(samples[1]).save(buf, "PNG", pnginfo=info)
+    loaded = load_bytes(buf.getvalue(), "meta.png")
+    np.testing.assert_array_equal(loaded.gray, samples[1])
+    assert loaded.warnings == [] and loaded.file_format == "PNG" and refusal(loaded) == ""
+    from data_prep.decode import TEXT_CHUNK_LIMIT
+
+    huge = PngImagePlugin.PngInfo()
+    huge.add_text("Comment", "x" * (TEXT_CHUNK_LIMIT + 1), zip=True)
+    buf = io.BytesIO()
+    Image.fromarray(samples[1]).save(buf, "PNG", pnginfo=huge)
+    loaded = load_bytes(buf.getvalue(), "huge.png")
+    np.testing.assert_array_equal(loaded.gray, samples[1])
+    (said,) = loaded.warnings
+    assert said.startswith("Image file: its PNG text metadata") and "not read" in said, said
