@@ -9,7 +9,8 @@
   the export, its size read from the TIFF header first: :func:`data_prep.decode.tiff_size`),
 * an image above the side limit or the decoded-pixels limit (read from the header, before
   decoding: a 0.4 MB PNG can declare 8192 x 8192 16-bit RGB pixels, 400 MB decoded),
-* a truncated or corrupt image.
+* a truncated or corrupt image (a PNG whose text metadata is above Pillow's default limit is
+  not: the header is read as the decoder reads it, :func:`data_prep.decode.image_header`).
 
 Decoding and the colour / 16-bit conversion are :func:`data_prep.validate.inspect_image`,
 the very function behind :func:`drac_ssl.grading.predict.read_image_any` and the ingest, so the app
@@ -23,11 +24,15 @@ management) are shown as warnings beside the grade, ``Image file: `` and the ing
 
 :func:`refusal` is the one rule of what is not graded even though it decodes (the page's two
 tabs and :meth:`app.predict.Predictor.predict_file`): a blank or near-constant image, and
-random noise (:func:`neighbour_correlation`, adjacent pixels unrelated; it and
-:data:`NOISE_CORRELATION` live in :mod:`data_prep.validate` beside :func:`is_blank`, shared with
-the export command, which grades noise but names it in a warning). :func:`sanity_warnings`
+random noise (:func:`neighbour_correlation`, adjacent pixels unrelated, on the 2 x 2 and 4 x 4
+block means too: :func:`data_prep.validate.structure_correlations`, so a dithered palette file
+is not noise; they and :data:`NOISE_CORRELATION` live in :mod:`data_prep.validate` beside
+:func:`is_blank`, shared with the export command, which grades noise but names it in a
+warning). :func:`sanity_warnings`
 flags images that do not look like a UW-OCTA en-face scan: too small, blank (then refused),
-strongly non-square, converted from colour; the others are graded anyway. A 16-bit file
+at most 4 grey levels (:func:`few_levels_warning`: a thresholded export or a vessel mask, e.g. a
+1-bit file; per colour channel on a colour model), strongly non-square, converted from colour;
+the others are graded anyway. A 16-bit file
 converted to 8-bit is said too, as a plain note (:func:`is_plain_note`): the training ingest
 converts the same way. The sentences the export command says too (a colour file on a grey
 model, a grey file on a colour model, the 16-bit note) come from
@@ -45,9 +50,7 @@ octa=False)``).
 from __future__ import annotations
 
 import functools
-import io
 import os
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,19 +58,24 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from data_prep.decode import (
+    ONE_BIT_NOTE,
     content_words,
     damaged_image,
     damaged_image_format,
+    image_header,
     is_tiff,
     tiff_size,
 )
 from data_prep.validate import (  # noqa: F401 - the structure check is re-exported here
     NOISE_CORRELATION,
     NOISE_MEASURED,
+    STRUCTURE_SCALES,
+    few_levels,
     inspect_image,
     is_blank,
     looks_like_noise,
     neighbour_correlation,
+    structure_correlations,
 )
 from drac_ssl.grading.image_notes import (
     COLOUR_FILE_MODES,
@@ -91,6 +99,7 @@ __all__ = [
     "DEPTH_NOTE",
     "colour_model_warnings",
     "describe_kind",
+    "few_levels_warning",
     "is_plain_note",
     "image_kind",
     "InputLimits",
@@ -168,8 +177,16 @@ class LoadedImage:
 
     @functools.cached_property
     def structure(self) -> float:
-        """:func:`neighbour_correlation` of :attr:`gray` (NaN when undefined)."""
-        return neighbour_correlation(self.gray)
+        """:func:`neighbour_correlation` of :attr:`gray` (NaN when undefined): the first of
+        :attr:`structures`."""
+        return self.structures[0]
+
+    @functools.cached_property
+    def structures(self) -> tuple[float, ...]:
+        """:func:`data_prep.validate.structure_correlations` of :attr:`gray`: the neighbour
+        correlation at each scale of :data:`data_prep.validate.STRUCTURE_SCALES` (NaN where
+        undefined or too few blocks), what :func:`refusal` judges noise by."""
+        return structure_correlations(self.gray)
 
     def for_channels(self, channels: int) -> np.ndarray:
         """The image as a model with ``channels`` reads it: ``gray`` for 1, RGB ``(H, W, 3)``
@@ -219,23 +236,39 @@ def refusal(image: LoadedImage, kind: str = "octa", channels: int = 1) -> str:
     rule of the single-image tab, the batch tab and :meth:`app.predict.Predictor.predict_file`
     (:func:`check_gradable`). A blank or near-constant image (:attr:`LoadedImage.blank`), and an
     image whose neighbouring pixels are unrelated (:func:`neighbour_correlation` at or below
-    :data:`NOISE_CORRELATION`: random noise, or a file whose bytes were scrambled): either has
+    :data:`NOISE_CORRELATION` at every scale of :attr:`LoadedImage.structures`: random noise, or
+    a file whose bytes were scrambled): either has
     nothing to grade, and a grade of it would still look like a grade. ``kind`` and
-    ``channels``: the model's, for the words."""
+    ``channels``: the model's, for the words. The decoder's findings on the file
+    (:attr:`LoadedImage.notes` but the conversion to grey) follow as ``Image file: ...``: they
+    may be why (a review found a multi-page TIFF whose blank first page was refused without
+    "only the first is used")."""
     name = image.name
+    findings = "".join(f" {file_finding(n)}" for n in image.notes if n != image.grey_conversion)
     if image.blank:
         return (f"`{name}` is blank or near-constant "
                 f"({_range_words(image.gray, image.pixels, image.mode, image.colour)}): "
                 f"there is nothing to grade. Upload the image itself, not an empty export or a "
-                f"mask.")
-    if looks_like_noise(image.structure):
+                f"mask.{findings}")
+    if looks_like_noise(image.structures):
         what = describe_kind(kind, channels)
         return (f"`{name}` looks like random noise, not a {what}: its neighbouring pixels are "
-                f"unrelated (adjacent-pixel correlation {image.structure:.2f}; {NOISE_MEASURED}). "
+                f"unrelated (adjacent-pixel correlation {_structure_words(image.structures)}; "
+                f"{NOISE_MEASURED}). "
                 f"There is nothing to grade. "
                 f"Upload the original {what}; if this file is one, it is damaged: export or copy "
-                f"it again.")
+                f"it again.{findings}")
     return ""
+
+
+def _structure_words(found: tuple[float, ...]) -> str:
+    """``0.01``, then ``, at most 0.05 on 2 x 2 and 4 x 4 block means`` for the coarser scales of
+    :data:`data_prep.validate.STRUCTURE_SCALES` that were measured (a large enough image)."""
+    coarse = [(k, c) for k, c in zip(STRUCTURE_SCALES[1:], found[1:], strict=False) if not np.isnan(c)]
+    if not coarse:
+        return f"{found[0]:.2f}"
+    blocks = " and ".join(f"{k} x {k}" for k, _ in coarse)
+    return f"{found[0]:.2f}, at most {max(c for _, c in coarse):.2f} on {blocks} block means"
 
 
 def check_gradable(image: LoadedImage, kind: str = "octa", channels: int = 1) -> None:
@@ -282,12 +315,8 @@ def load_bytes(data: bytes, name: str, limits: InputLimits = InputLimits(),
         raise InputRejected(f"`{name}` is empty (0 bytes). Upload the image file itself.")
     if len(data) > limits.max_bytes:
         raise InputRejected(_too_large(name, len(data), limits, kind))
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as im:
-                file_format = str(im.format or "")
-                width, height = im.size
+    try:  # the decoder's reading of the header (a PNG's large text metadata is not damage)
+        file_format, (width, height) = image_header(data)
     except Image.DecompressionBombError:
         raise InputRejected(f"`{name}` declares an enormous pixel count; refused. Upload an "
                             f"image of at most {limits.max_side} px per side.") from None
@@ -336,27 +365,71 @@ def load_bytes(data: bytes, name: str, limits: InputLimits = InputLimits(),
                         colour=decoded.colour, grey_conversion=decoded.grey_conversion)
     if channels == 1:
         image.warnings = sanity_warnings(image.gray, mode=image.mode, notes=notes, octa=kind == "octa",
-                                         grey_conversion=image.grey_conversion)
+                                         grey_conversion=image.grey_conversion, kind=kind)
     else:
-        image.warnings = colour_model_warnings(image, notes)
+        image.warnings = colour_model_warnings(image, notes, kind)
     return image
 
 
-def colour_model_warnings(image: LoadedImage, notes: list[str] | None = None) -> list[str]:
-    """Sanity warnings for a colour (3-channel) model: blank, grey (replicated into three
-    channels: the model was trained on colour photographs), 16-bit, and the decoder's
-    findings as ``Image file: ...``."""
+def colour_model_warnings(image: LoadedImage, notes: list[str] | None = None,
+                          kind: str = "fundus") -> list[str]:
+    """Sanity warnings for a colour (3-channel) model (``kind``: what it grades, for the words):
+    blank, at most :data:`data_prep.validate.FEW_LEVELS` levels per channel
+    (:func:`few_levels_warning`), grey (replicated into three channels: the model was trained on
+    colour photographs), 16-bit, and the decoder's findings as ``Image file: ...``."""
     out: list[str] = []
     blank = _blank_words(image.gray, image.pixels, image.mode, image.colour)
     if blank:
         out.append(f"{blank}: there is nothing to grade.")
+    notes = notes or []
+    levels = ""
+    if not blank:
+        pixels = image.pixels if image.colour and image.pixels is not None else image.gray
+        levels = few_levels_warning(few_levels(pixels), image.mode, kind, 3)
+        out += [levels] if levels else []
     if not image.colour:  # the export command's words too (read_image)
         out.append(grey_for_colour_model(image.mode))
-    notes = notes or []
     depth, said = depth_note(image.mode, notes)
     out += [depth] if depth else []
-    out += [file_finding(n) for n in notes if n not in set(said)]
+    said = set(said) | ({n for n in notes if n.startswith(ONE_BIT_NOTE)} if levels else set())
+    out += [file_finding(n) for n in notes if n not in said]
     return out
+
+
+def few_levels_warning(levels: list[list[int]] | None, mode: str = "L", kind: str = "octa",
+                       channels: int = 1) -> str:
+    """The warning for an image of at most :data:`data_prep.validate.FEW_LEVELS` distinct values
+    per channel (``levels``: :func:`data_prep.validate.few_levels`' values, one list per channel;
+    None or [] for an image with more: ""): ``Only 2 grey levels (0 and 255; a 1-bit file): a
+    thresholded export or a vessel mask, not a UW-OCTA en-face image; grade the original
+    image.`` A colour image whose channels differ says ``levels per colour channel``.
+    ``mode``: the file's PIL mode (``1``: a 1-bit file, said); ``kind`` and ``channels``: the
+    model's (:func:`describe_kind`), for what the image is not. A doubt, not a refusal: a
+    mask still shows where the vessels are, and the blank and noise refusals are for images
+    with nothing to grade (a review found a thresholded DRAC scan graded PDR at P 0.996 without
+    a word)."""
+    if not levels:
+        return ""
+    n = max(len(values) for values in levels)
+
+    def words(values: list[int]) -> str:
+        shown = [str(v) for v in values]
+        return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} and {shown[-1]}"
+
+    one_bit = "; a 1-bit file" if mode == "1" else ""
+    plural = "s" if n != 1 else ""
+    if len(levels) == 1 or all(values == levels[0] for values in levels):
+        found = f"{n} grey level{plural}" if len(levels) == 1 else f"{n} level{plural} per colour channel"
+        found += f" ({words(levels[0])}{one_bit})"
+    else:
+        found = (f"{n} level{plural} per colour channel ("
+                 + ", ".join(f"{name} {words(values)}" for name, values
+                             in zip(("red", "green", "blue"), levels, strict=False)) + f"{one_bit})")
+    what = ("a UW-OCTA en-face image" if kind == "octa" else
+            f"a {describe_kind(kind, channels)}" if kind == "fundus" else
+            "the kind of image the model was trained on")
+    return (f"Only {found}: a thresholded export or a vessel mask, not {what}; grade the original "
+            f"image.")
 
 
 def load_upload(path: str | os.PathLike[str] | None, limits: InputLimits = InputLimits(),
@@ -395,11 +468,13 @@ def too_small_warning(width: int, height: int) -> str:
 
 
 def sanity_warnings(gray: np.ndarray, mode: str = "L", notes: list[str] | None = None,
-                    octa: bool = True, grey_conversion: str = "") -> list[str]:
+                    octa: bool = True, grey_conversion: str = "", kind: str | None = None) -> list[str]:
     """Reasons why ``gray`` (uint8 ``(H, W)``) may not be a UW-OCTA en-face image, and what
     the decoder did to the file.
 
-    Too small (short side < :data:`MIN_SIDE`), blank (near-constant), strongly non-square
+    Too small (short side < :data:`MIN_SIDE`), blank (near-constant), at most
+    :data:`data_prep.validate.FEW_LEVELS` grey levels (:func:`few_levels_warning`: a thresholded
+    export or a mask; the decoder's own 1-bit note is then not said again), strongly non-square
     (aspect > :data:`MAX_ASPECT`), converted from colour, and a plain note (:func:`is_plain_note`,
     not a doubt) for a 16-bit file converted to 8-bit (``mode`` is PIL's pixel format of the
     file; ``notes`` the decoder's findings, each of the others shown as ``Image file: ...``;
@@ -407,7 +482,9 @@ def sanity_warnings(gray: np.ndarray, mode: str = "L", notes: list[str] | None =
     :attr:`data_prep.validate.DecodedImage.grey_conversion`, one of ``notes`` said as the
     colour warning, "" for none). ``octa=False`` (a grey model of fundus photographs or other images):
     no size or shape check, and a colour file converted to grey is said to be read as the
-    model's training ingest read its images, not doubted as OCTA.
+    model's training ingest read its images, not doubted as OCTA. ``kind``: what the model grades
+    (:func:`image_kind`), for the words of the few-levels warning; None: ``octa`` for ``octa``,
+    else an image of another kind.
     """
     out: list[str] = []
     h, w = gray.shape[:2]
@@ -416,6 +493,9 @@ def sanity_warnings(gray: np.ndarray, mode: str = "L", notes: list[str] | None =
     blank = _blank_words(gray, mode=mode, colour=bool(grey_conversion))
     if blank:
         out.append(f"{blank}: there is {'no vessel pattern' if octa else 'nothing'} to grade.")
+    levels = "" if blank else few_levels_warning(few_levels(gray), mode, kind or (
+        "octa" if octa else "other"), 1)
+    out += [levels] if levels else []
     aspect = max(h, w) / max(1, min(h, w))
     if octa and aspect > MAX_ASPECT:
         out.append(f"{NOT_SQUARE}: {w} x {h} px (aspect {aspect:.2f}); UW-OCTA en-face images are "
@@ -428,5 +508,6 @@ def sanity_warnings(gray: np.ndarray, mode: str = "L", notes: list[str] | None =
     depth, said = depth_note(mode, notes)
     out += [depth] if depth else []
     shown = set(said) | ({grey_conversion} if grey_conversion else set())
+    shown |= {n for n in notes if n.startswith(ONE_BIT_NOTE)} if levels else set()
     out += [file_finding(n) for n in notes if n not in shown]
     return out

@@ -44,18 +44,26 @@ ICC profile, PNG gAMA / cHRM           NOT applied: pixel values are used as sto
                                        sRGB profiles and sRGB-equal gAMA/cHRM say nothing
 non-square pixels (pHYs, JFIF          NOT corrected (warning, ``pixel-aspect``)
 density, TIFF resolution)
-1/2/4-bit, MinIsWhite TIFF, BMP        done by the decoders (0..255 scale, inversion, row
-row order, interlaced PNG,             order, passes): no message
-progressive JPEG, 16-bit grey
+PNG text metadata (XMP, comments)      read up to :data:`TEXT_CHUNK_LIMIT` (16 MB) a chunk, above
+above Pillow's 1 MB a chunk            Pillow's default 1 MB (no message); above it, pixels from
+                                       OpenCV, the metadata not read (note, ``metadata``)
+1-bit (black and white)                read as grey levels 0 and 255 (note, ``bit-depth``:
+                                       a thresholded export or a mask?)
+2/4-bit, MinIsWhite TIFF, BMP row      done by the decoders (0..255 scale, inversion, row
+order, interlaced PNG, progressive     order, passes): no message
+JPEG, 16-bit grey
 =====================================  =======================================================
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 import struct
+import threading
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import cv2
@@ -70,6 +78,10 @@ SRGB_GAMMA = 0.45455
 """PNG gAMA of sRGB-like data (1/2.2, as the PNG specification writes it)."""
 SRGB_CHROMATICITY = (0.3127, 0.3290, 0.64, 0.33, 0.30, 0.60, 0.15, 0.06)
 """White point and primaries (x, y) of sRGB / Rec. 709, the PNG cHRM order."""
+
+ONE_BIT_NOTE = "1-bit (black-and-white) image"
+"""How the decoder's note on a 1-bit file (Pillow mode ``1``) starts: a thresholded export or a
+mask rather than a scan (:func:`app.inputs.sanity_warnings` says it in its own words)."""
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_COLOUR_TYPES_WITH_COLOUR = (2, 4, 6)  # RGB, grey+alpha, RGBA: Pillow narrows them at 16 bits
@@ -284,6 +296,10 @@ def _pillow_pixels(im: Image.Image, path: str) -> tuple[np.ndarray | None, list[
     mode = im.mode
     problems: list[Problem] = []
     if mode == "1":
+        problems.append(note(
+            path, f"{ONE_BIT_NOTE}: read as grey levels 0 and 255 (a thresholded export or a mask, "
+                  "not a scan or a photograph?)",
+            "nothing to do if it is meant; otherwise use the original image", "bit-depth"))
         im = im.convert("L")
     elif mode == "P":
         im = im.convert("RGBA" if "transparency" in im.info else "RGB")
@@ -710,6 +726,114 @@ def _open_fallback(data: bytes, path: str) -> Decoded:
               "not checked)", "export it as PNG to have its metadata checked", "decoder")], 0)
 
 
+TEXT_CHUNK_LIMIT = 16 * 1024 * 1024
+"""Bytes a PNG text chunk (tEXt, zTXt, iTXt) may decompress to when the decoder reads a file
+whose text Pillow's default refuses (``PngImagePlugin.MAX_TEXT_CHUNK``, 1 MB: a review's
+valid PNG with 1.5 MB of XMP, an editing history, was called damaged by the app and read
+without its metadata by the ingest). 16 times Pillow's default, under its own limit for all
+of a file's text (``MAX_TEXT_MEMORY``, 64 MB), which stays: a decompression bomb in a text
+chunk still stops there. Above it the pixels are decoded by OpenCV, the metadata not read
+(:func:`decode`)."""
+_TEXT_LIMIT_LOCK = threading.Lock()
+
+
+class _TextTooLarge(Exception):
+    """A PNG's text metadata is above the text limit in force (:func:`text_metadata_too_large`)."""
+
+
+def text_metadata_too_large(exc: BaseException) -> bool:
+    """Whether ``exc`` is Pillow's refusal of a PNG's text metadata: one chunk decompressing to
+    more than ``PngImagePlugin.MAX_TEXT_CHUNK`` or all of them to more than ``MAX_TEXT_MEMORY``
+    (a ValueError naming the limit), not damage."""
+    return isinstance(exc, ValueError) and any(
+        limit in str(exc) for limit in ("MAX_TEXT_CHUNK", "MAX_TEXT_MEMORY"))
+
+
+@contextlib.contextmanager
+def larger_text_chunks() -> Iterator[None]:
+    """Pillow's limit on one PNG text chunk raised to :data:`TEXT_CHUNK_LIMIT` while the block
+    runs, restored after it (even on an error). The limit is a module variable of Pillow's, so
+    one block at a time holds it (a lock: the app decodes in several threads); a decode in
+    another thread meanwhile may read up to the same bounded limit."""
+    from PIL import PngImagePlugin
+
+    with _TEXT_LIMIT_LOCK:
+        before = PngImagePlugin.MAX_TEXT_CHUNK
+        PngImagePlugin.MAX_TEXT_CHUNK = max(before, TEXT_CHUNK_LIMIT)
+        try:
+            yield
+        finally:
+            PngImagePlugin.MAX_TEXT_CHUNK = before
+
+
+def png_size(data: bytes) -> tuple[int, int] | None:
+    """``(width, height)`` from a PNG's IHDR chunk, without decoding; None when ``data`` does not
+    start with a PNG signature and an IHDR."""
+    if not data.startswith(_PNG_SIGNATURE) or data[12:16] != b"IHDR" or len(data) < 24:
+        return None
+    width, height = struct.unpack(">II", data[16:24])
+    return int(width), int(height)
+
+
+def image_header(data: bytes) -> tuple[str, tuple[int, int]]:
+    """``(format, (width, height))`` of an image file's bytes as Pillow reads its header (the
+    app's limits are checked on it before anything is decoded), with :func:`decode`'s rule for a
+    PNG whose text metadata is above Pillow's default limit: read again under
+    :func:`larger_text_chunks`; above that too, ``("PNG", IHDR size)`` (:func:`png_size`),
+    the decoder reading its pixels with OpenCV. Raises what ``Image.open`` raises for anything
+    else (``UnidentifiedImageError``, ``OSError``, ``ValueError``, ``SyntaxError``,
+    ``Image.DecompressionBombError``)."""
+
+    def opened() -> tuple[str, tuple[int, int]]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as im:
+                return str(im.format or ""), (int(im.size[0]), int(im.size[1]))
+
+    try:
+        return opened()
+    except ValueError as exc:
+        if not text_metadata_too_large(exc):
+            raise
+    with larger_text_chunks():
+        try:
+            return opened()
+        except ValueError as exc:
+            if not text_metadata_too_large(exc):
+                raise
+    size = png_size(data)
+    if size is None:
+        raise ValueError("PNG text metadata too large, and no IHDR chunk")
+    return "PNG", size
+
+
+_PNG_MODES = {0: "L", 2: "RGB", 3: "P", 4: "LA", 6: "RGBA"}
+"""PNG colour type -> Pillow's mode of such a file (16-bit grey ``I;16``, 1-bit grey ``1``)."""
+
+
+def _text_too_large_fallback(data: bytes, path: str) -> Decoded:
+    """A PNG whose text metadata is above :data:`TEXT_CHUNK_LIMIT`: OpenCV's pixels (libpng
+    skips such text), nothing of the metadata read, said in a note (as another file Pillow
+    cannot open: :func:`_open_fallback`)."""
+    structure = png_structure(data)
+    depth, colour_type = structure.png_depth, structure.png_colour_type
+    mode = {(0, 16): "I;16", (0, 1): "1"}.get((colour_type, depth), _PNG_MODES.get(colour_type, ""))
+    limit = f"{TEXT_CHUNK_LIMIT // (1024 * 1024)} MB"
+    what = (f"its PNG text metadata (e.g. XMP) is larger than the decoder reads ({limit} a chunk, "
+            f"64 MB in all): not read, so an orientation or colour profile in the file is not "
+            f"checked; the pixels were decoded by OpenCV")
+    fix = ("strip the metadata, e.g. `exiftool -all= FILE` or `magick FILE -strip OUT.png`, and "
+           "use that copy")
+    pixels = _opencv_decode(data)
+    if pixels is None:
+        return _failed(path, what.replace("the pixels were decoded by OpenCV",
+                                          "nor can OpenCV decode its pixels"),
+                       fix, mode, "PNG", kind="metadata")
+    colour_bits = structure.sbit[:1] if colour_type == 4 else structure.sbit[:3]
+    return _finish(pixels, path, mode, "PNG", [note(path, what, fix, "metadata")],
+                   max(colour_bits or (0,)))
+
+
 def decode(data: bytes, path: str) -> Decoded:
     """Decode ``data`` (the bytes of one image file, reported as ``path``) completely.
 
@@ -721,6 +845,21 @@ def decode(data: bytes, path: str) -> Decoded:
     if not data:
         return _failed(path, "empty file (0 bytes)", "re-copy the image from the original data",
                        kind="empty")
+    try:
+        return _decode_with_pillow(data, path)
+    except _TextTooLarge:  # PNG text above Pillow's 1 MB a chunk: read again with more room
+        pass
+    with larger_text_chunks():
+        try:
+            return _decode_with_pillow(data, path)
+        except _TextTooLarge:
+            pass
+    return _text_too_large_fallback(data, path)
+
+
+def _decode_with_pillow(data: bytes, path: str) -> Decoded:
+    """:func:`decode` under the text limit in force; raises :class:`_TextTooLarge` when a PNG's
+    text metadata exceeds it (:func:`text_metadata_too_large`)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
@@ -728,12 +867,18 @@ def decode(data: bytes, path: str) -> Decoded:
         except Image.DecompressionBombError as exc:
             return _failed(path, f"declares too many pixels for a safe decode ({exc})",
                            "downscale the image first", kind="too-large")
-        except (UnidentifiedImageError, OSError, ValueError, SyntaxError, struct.error, EOFError):
+        except (UnidentifiedImageError, OSError, ValueError, SyntaxError, struct.error, EOFError) as exc:
+            if text_metadata_too_large(exc):
+                raise _TextTooLarge from None
             return _open_fallback(data, path)
         with im:
             try:
                 return _decode_opened(im, data, path)
+            except _TextTooLarge:
+                raise
             except Exception as exc:  # noqa: BLE001 - one odd file must not stop an ingest
+                if text_metadata_too_large(exc):  # a text chunk after the image data
+                    raise _TextTooLarge from None
                 return _failed(path, f"cannot be decoded ({type(exc).__name__}: {exc})",
                                "re-export the image as PNG; report the file if it opens elsewhere",
                                str(im.mode), str(im.format or ""), kind="corrupt")
@@ -752,6 +897,8 @@ def _decode_opened(im: Image.Image, data: bytes, path: str) -> Decoded:
     try:
         im.load()
     except (OSError, ValueError, SyntaxError, struct.error, EOFError, IndexError) as exc:
+        if text_metadata_too_large(exc):  # a text chunk after the image data
+            raise _TextTooLarge from None
         text = str(exc)
         if "truncated" in text or isinstance(exc, EOFError):
             return _failed(path, f"truncated {fmt or 'image'} (the file ends before its image data "

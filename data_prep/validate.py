@@ -97,6 +97,33 @@ def is_blank(image: np.ndarray) -> bool:
     return bool(std < BLANK_STD or percentile(99) - percentile(1) < BLANK_RANGE)
 
 
+FEW_LEVELS = 4
+"""At most this many distinct values in every channel (:func:`few_levels`): a thresholded export
+or a mask (2 levels), a posterised copy, not a scan or a photograph (an 8-bit scan has dozens
+to 256; a 4-bit file 16)."""
+
+
+def few_levels(image: np.ndarray, most: int = FEW_LEVELS) -> list[list[int]] | None:
+    """The distinct values of each channel of uint8 ``image`` (grey ``(H, W)``: one list;
+    colour ``(H, W, C)``: one per channel) when no channel has more than ``most``
+    (:data:`FEW_LEVELS`), else None. Counted first on a grid of at most about 512 x 512 pixels,
+    as :func:`is_blank` samples (a real image shows more values there and is done), then on
+    every pixel: exact, about 1 ms for a 1024 px image. The app's warning of a thresholded
+    export or a vessel mask (:func:`app.inputs.sanity_warnings`)."""
+    array = np.asarray(image)
+    planes = [array] if array.ndim == 2 else [array[..., c] for c in range(array.shape[2])]
+    h, w = array.shape[:2]
+    for sample_only in (True, False):
+        found = []
+        for plane in planes:
+            seen = plane[:: max(1, h // 512), :: max(1, w // 512)] if sample_only else plane
+            values = np.flatnonzero(np.bincount(np.ravel(seen), minlength=256))
+            if values.size > most:
+                return None
+            found.append([int(v) for v in values])
+    return found
+
+
 def blank_problem(pixels: np.ndarray, path: str) -> list[Problem]:
     """A warning (kind ``blank``) when the decoded uint8 ``pixels`` are blank or near-constant
     (:func:`is_blank`), else nothing: the ingest keeps such an image, but the app and the
@@ -116,11 +143,24 @@ def blank_problem(pixels: np.ndarray, path: str) -> list[Problem]:
 STRUCTURE_SIDE = 256
 """:func:`neighbour_correlation` measures the grey image block-averaged to at most this many
 pixels a side."""
+STRUCTURE_SCALES = (1, 2, 4)
+"""The block sizes, in multiples of the reduction to :data:`STRUCTURE_SIDE`, at which
+:func:`structure_correlations` measures :func:`neighbour_correlation`: an image is noise
+(:func:`looks_like_noise`) only when its neighbours are unrelated at each of them. A dithered
+file (a photograph saved as a palette PNG with Pillow's web palette: alternating colours
+stand for the shades between) has unrelated neighbours pixel by pixel, but its 2 x 2 and
+4 x 4 block means are the photograph again; noise's block means are independent too."""
+STRUCTURE_MIN_SIDE = 32
+"""A coarser scale of :data:`STRUCTURE_SCALES` is measured only when its blocks leave at least
+this many a side (a 4 x 4 scale from 128 px): fewer block pairs spread noise's figure wider
+(uniform noise of 28-32 px measured up to 0.08, of 16 px up to 0.26)."""
 NOISE_CORRELATION = 0.15
-"""At or below this :func:`neighbour_correlation` an image looks like random noise
+"""At or below this :func:`neighbour_correlation`, at each scale of :func:`structure_correlations`
+measured, an image looks like random noise
 (:func:`looks_like_noise`): the app refuses it (:func:`app.inputs.refusal`), the export
 command grades it and names it in a warning. Measured by ``python -m bench.structure_check``
-(``bench/results/structure_check.json``), each image read as the app reads it: the 3 real
+(``bench/results/structure_check.json``: the first scale, :func:`neighbour_correlation`), each
+image read as the app reads it: the 3 real
 DRAC UW-OCTA samples 0.66-0.68; the 30 real APTOS colour fundus photographs 0.34-0.75 (median
 0.54; Graham-filtered at 224 px), and the same photographs downscaled to 128, 64 and 32 px
 0.37, 0.24 and 0.21 at the lowest (the lowest real images measured); all 997 phantom UW-OCTA
@@ -129,48 +169,35 @@ images of the default run's set 0.47-0.80; the 1,600 RetinaMNIST photographs (28
 0.04; of 16 to 32 px (50 per size) -0.10 to 0.26, one of the 50 at 16 px above the threshold
 (fewer pixel pairs: a wider spread; the app has no minimum size that would refuse it: it
 grades a tiny image with a size warning). The threshold is above all the noise of 28 px and
-more measured and below every real image measured, with the least margin for 32 px photographs."""
+more measured and below every real image measured, with the least margin for 32 px photographs.
+The same 30 photographs saved as dithered palette PNGs (``convert('P')``) measure -0.10 to 0.43
+at the first scale (13 of 30 at or below the threshold), and 0.32 at least as the largest of
+the three scales (0.24 at least resized to 128 px first); uniform noise of 64 to 2048 px, the
+largest of its scales, 0.10 at most (500 images per size up to 256 px, 30 above; 128 px, whose
+4 x 4 blocks leave 32 x 32, the widest spread). Measured with ``/tmp`` scripts for the review
+that found the palette case, not by the bench."""
 
 
-def neighbour_correlation(image: np.ndarray) -> float:
-    """How much adjacent pixels of ``image`` (uint8 grey ``(H, W)`` or colour ``(H, W, 3)``,
-    taken as its luminance, ``cv2.COLOR_RGB2GRAY``: the decoder's grey,
-    :attr:`DecodedImage.gray`, which the app measures, so a file gets one verdict in the app
-    and the export whatever the model's channels) go together: the Pearson correlation between each pixel and
-    its right-hand neighbour, and between each pixel and the one below, of the image reduced
-    to at most :data:`STRUCTURE_SIDE` px a side by averaging whole ``f x f`` blocks (``f`` an
-    integer; a few edge rows or columns dropped), the larger of the two; in [-1, 1].
-
-    Real UW-OCTA scans and fundus photographs have vessels, a disc, smooth shading: strong
-    neighbour correlation (0.2 or more in every real image measured, down to photographs of 32 px,
-    :data:`NOISE_CORRELATION`).
-    Independent noise has about 0, at any size, because the block means of independent pixels
-    are independent too (an interpolating resize is not: at 300 px, ``cv2.INTER_AREA`` to
-    256 px gave noise 0.2). The blocks are summed exactly on the uint8 pixels (uint32 sums,
-    no float copy of the image). A cheap check: 0.7-3 ms for a 1024 px grey or RGB image,
-    30-55 ms and about 46 MB more memory (the grey plane and the row sums) for a 40-megapixel
-    RGB image (the largest upload decoded); measured on the 2-core development VM (numpy
-    median of 9-41 calls after 3 warm-up calls, peak by ``tracemalloc``, random uint8
-    images); the float32 copy it replaced took 160-170 ms and 481 MB for 40 megapixels. It
-    does not see noise inside a masked disc (the disc's edge correlates) or structured garbage.
-
-    NaN when undefined: a single row or column, or no variation along either direction (a
-    constant image is :func:`is_blank`'s case)."""
-    array = np.asarray(image)
-    if array.ndim == 3:  # the decoder's grey (DecodedImage.gray): what the app measures too
-        array = (array[:, :, 0] if array.shape[2] == 1 else
-                 cv2.cvtColor(np.ascontiguousarray(array[:, :, :3]), cv2.COLOR_RGB2GRAY))
+def _block_sums(array: np.ndarray, f: int) -> np.ndarray:
+    """Exact sums of whole ``f x f`` blocks of a 2-D integer array (a few edge rows or columns
+    dropped), uint32: on uint8 pixels no float copy is made."""
     h, w = array.shape
-    f = max(1, -(-max(h, w) // STRUCTURE_SIDE))
-    if f > 1 and h >= f and w >= f:  # exact sums of whole blocks, on the uint8 pixels
-        crop = array[: h - h % f, : w - w % f]
-        rows = crop[0::f].astype(np.uint32)  # (H/f, W): one row of each block at a time
-        for i in range(1, f):
-            rows += crop[i::f]
-        array = rows[:, 0::f].copy()  # (H/f, W/f): then each column of the blocks
-        for i in range(1, f):
-            array += rows[:, i::f]
-    grey = array.astype(np.float64)  # block sums: the means times f*f, the same correlation
+    if f == 1 or h < f or w < f:
+        return array
+    crop = array[: h - h % f, : w - w % f]
+    rows = crop[0::f].astype(np.uint32)  # (H/f, W): one row of each block at a time
+    for i in range(1, f):
+        rows += crop[i::f]
+    out = rows[:, 0::f].copy()  # (H/f, W/f): then each column of the blocks
+    for i in range(1, f):
+        out += rows[:, i::f]
+    return out
+
+
+def _adjacent_correlation(blocks: np.ndarray) -> float:
+    """The larger of the horizontal and vertical Pearson correlations of adjacent values of
+    the 2-D ``blocks`` (block sums: the means times a constant, the same correlation)."""
+    grey = blocks.astype(np.float64)
 
     def correlation(a: np.ndarray, b: np.ndarray) -> float:
         if a.size < 2:
@@ -184,21 +211,93 @@ def neighbour_correlation(image: np.ndarray) -> float:
     return max(defined) if defined else float("nan")
 
 
+def _luminance(image: np.ndarray) -> np.ndarray:
+    """uint8 grey ``(H, W)`` of ``image``: as it is, or the luminance of colour (``cv2.COLOR_RGB2GRAY``,
+    the decoder's grey, :attr:`DecodedImage.gray`, which the app measures)."""
+    array = np.asarray(image)
+    if array.ndim == 3:
+        array = (array[:, :, 0] if array.shape[2] == 1 else
+                 cv2.cvtColor(np.ascontiguousarray(array[:, :, :3]), cv2.COLOR_RGB2GRAY))
+    return array
+
+
+def neighbour_correlation(image: np.ndarray) -> float:
+    """How much adjacent pixels of ``image`` (uint8 grey ``(H, W)`` or colour ``(H, W, 3)``,
+    taken as its luminance, ``cv2.COLOR_RGB2GRAY``: the decoder's grey,
+    :attr:`DecodedImage.gray`, which the app measures, so a file gets one verdict in the app
+    and the export whatever the model's channels) go together: the Pearson correlation between each pixel and
+    its right-hand neighbour, and between each pixel and the one below, of the image reduced
+    to at most :data:`STRUCTURE_SIDE` px a side by averaging whole ``f x f`` blocks (``f`` an
+    integer; a few edge rows or columns dropped), the larger of the two; in [-1, 1]. The first
+    scale of :func:`structure_correlations`, whose coarser scales :func:`looks_like_noise`
+    reads too.
+
+    Real UW-OCTA scans and fundus photographs have vessels, a disc, smooth shading: strong
+    neighbour correlation (0.2 or more in every real image measured, down to photographs of 32 px,
+    :data:`NOISE_CORRELATION`; a dithered palette copy of one can have none at this scale).
+    Independent noise has about 0, at any size, because the block means of independent pixels
+    are independent too (an interpolating resize is not: at 300 px, ``cv2.INTER_AREA`` to
+    256 px gave noise 0.2). The blocks are summed exactly on the uint8 pixels (uint32 sums,
+    no float copy of the image). A cheap check: 0.7-3 ms for a 1024 px grey or RGB image,
+    30-55 ms and about 46 MB more memory (the grey plane and the row sums) for a 40-megapixel
+    RGB image (the largest upload decoded); measured on the 2-core development VM (numpy
+    median of 9-41 calls after 3 warm-up calls, peak by ``tracemalloc``, random uint8
+    images); the float32 copy it replaced took 160-170 ms and 481 MB for 40 megapixels. It
+    does not see noise inside a masked disc (the disc's edge correlates) or structured garbage.
+
+    NaN when undefined: a single row or column, or no variation along either direction (a
+    constant image is :func:`is_blank`'s case)."""
+    return structure_correlations(image, scales=(1,))[0]
+
+
+def structure_correlations(image: np.ndarray,
+                           scales: Sequence[int] = STRUCTURE_SCALES) -> tuple[float, ...]:
+    """:func:`neighbour_correlation` of ``image`` (uint8 grey ``(H, W)`` or colour ``(H, W, 3)``,
+    its luminance) at each of ``scales`` (:data:`STRUCTURE_SCALES`: 1, 2, 4): the correlation
+    of adjacent means of ``k * f`` pixel blocks, ``f`` the reduction to at most
+    :data:`STRUCTURE_SIDE` px a side; the first is :func:`neighbour_correlation` itself. A
+    coarser scale (``k > 1``) whose blocks would leave fewer than :data:`STRUCTURE_MIN_SIDE` a
+    side is NaN, as is any scale without variation. The coarser blocks are summed from the
+    first scale's sums (at most 256 px a side): all three took 2.6 ms for a 1024 px grey image
+    (the first alone 2.0 ms) and 53 ms for a 40-megapixel RGB one (51 ms; random uint8 images,
+    the fastest of 3-20 calls on the 2-core development VM)."""
+    array = _luminance(image)
+    h, w = array.shape
+    f = max(1, -(-max(h, w) // STRUCTURE_SIDE))
+    if f > 1 and (h < f or w < f):
+        f = 1  # a strip too thin to reduce: measured as it is
+    base = _block_sums(array, f)  # exact sums of whole blocks, on the uint8 pixels
+    out: list[float] = []
+    for k in scales:
+        if k > 1 and min(h, w) // (k * f) < STRUCTURE_MIN_SIDE:
+            out.append(float("nan"))
+            continue
+        out.append(_adjacent_correlation(_block_sums(base, k)))
+    return tuple(out)
+
+
 NOISE_MEASURED = ("the real UW-OCTA scans and fundus photographs measured 0.2 or more, down to "
                   "32 px a side; noise about 0")
 """What bench/structure_check.py measured on either side of :data:`NOISE_CORRELATION`, in the
 words the app's refusal and the export's warning both say."""
 
 
-def looks_like_noise(image: np.ndarray | float) -> bool:
+def looks_like_noise(image: np.ndarray | float | Sequence[float]) -> bool:
     """True when ``image`` (uint8 grey ``(H, W)`` or colour ``(H, W, C)``, or its
-    :func:`neighbour_correlation` already measured) looks like random noise: the correlation
-    defined and at or below :data:`NOISE_CORRELATION` (adjacent pixels unrelated). False for an
-    undefined correlation (a constant image is :func:`is_blank`'s case, a single row or column
-    too small to tell). The app refuses such an image; the export command grades it and names
-    it in a warning."""
-    found = float(image) if np.ndim(image) == 0 else neighbour_correlation(image)
-    return bool(not np.isnan(found) and found <= NOISE_CORRELATION)
+    :func:`structure_correlations` already measured; a single number is taken as all that was
+    measured) looks like random noise: every correlation measured at or below
+    :data:`NOISE_CORRELATION` (adjacent pixels unrelated at every scale of
+    :data:`STRUCTURE_SCALES`; a dithered palette photograph is related on its block means),
+    the first scale defined. False for an undefined first correlation (a constant image is
+    :func:`is_blank`'s case, a single row or column too small to tell). The app refuses such
+    an image; the export command grades it and names it in a warning."""
+    if isinstance(image, np.ndarray) and image.ndim >= 2:
+        found = structure_correlations(image)
+    else:
+        found = tuple(float(v) for v in np.atleast_1d(np.asarray(image, dtype=np.float64)))
+    if not found or np.isnan(found[0]):
+        return False
+    return all(v <= NOISE_CORRELATION for v in found if not np.isnan(v))
 
 
 EXPECTED_SIDE = 1024

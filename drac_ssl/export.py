@@ -600,7 +600,8 @@ def _noise_line(noise: np.ndarray, cases: Sequence[str]) -> str:
     submission lists every case, but their grades mean nothing."""
     from data_prep.validate import NOISE_CORRELATION, NOISE_MEASURED
 
-    measured = f"(adjacent-pixel correlation at or below {NOISE_CORRELATION}; {NOISE_MEASURED})"
+    measured = (f"(adjacent-pixel correlation at or below {NOISE_CORRELATION}, on 2 x 2 and 4 x 4 "
+                f"block means too; {NOISE_MEASURED})")
     check = "if it should be a real image, it is damaged (copy or export it again); the app refuses it."
     return _flagged_line(noise, cases, "random noise", (
         f"Its neighbouring pixels are unrelated {measured}, so its grade means nothing; its row is in "

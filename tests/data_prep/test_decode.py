@@ -372,6 +372,10 @@ def test_mode_1_and_min_is_white(drac_samples: list[np.ndarray]) -> None:
     binary = original > 128
     decoded = validate.inspect_image(encode(Image.fromarray(binary), "PNG"), "b.png")
     np.testing.assert_array_equal(decoded.gray, binary.astype(np.uint8) * 255)
+    # a 1-bit file is said (a review: a thresholded scan was graded with no word of it)
+    (said,) = [p for p in decoded.problems if p.what.startswith(decode.ONE_BIT_NOTE)]
+    assert said.severity == "note" and said.kind == "bit-depth" and "0 and 255" in said.what
+    assert decoded.mode == "1"
     data = bytearray(encode(255 - original, "TIFF"))
     offset = struct.unpack("<I", data[4:8])[0]
     for i in range(struct.unpack("<H", data[offset:offset + 2])[0]):
@@ -528,3 +532,41 @@ def test_opencv_paths_16_bit_colour_tiff_float_rgb_tiff_and_16_bit_grey_alpha(
     bmp = validate.inspect_image(encode(octa, "BMP"), "b.bmp", expected_side=None)
     np.testing.assert_array_equal(bmp.gray, octa)
     assert not bmp.problems
+
+
+# --------------------------------------------------------------------------------------
+# Large text metadata
+
+
+XMP_ORIENTATION_6 = ('<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/'
+                     '02/22-rdf-syntax-ns#"><rdf:Description xmlns:tiff="http://ns.adobe.com/tiff/1.0/" '
+                     'tiff:Orientation="6"/></rdf:RDF></x:xmpmeta>')
+
+
+def test_a_png_with_large_text_metadata_is_decoded_as_any_png(drac_samples: list[np.ndarray]) -> None:
+    """A review: a valid PNG whose compressed XMP text holds 1.5 MB was called "a damaged or
+    truncated PNG" by the app (Pillow's open raised "Decompressed data too large for
+    PngImagePlugin.MAX_TEXT_CHUNK", 1 MB) and read by the ingest through its OpenCV fallback,
+    its metadata unread. The decoder now reads text chunks up to decode.TEXT_CHUNK_LIMIT (the
+    limit raised only while such a file is decoded, Pillow's own restored): an orientation in
+    that XMP is honoured. Above it, OpenCV decodes the pixels and a note says the metadata was
+    not read (orientation unchecked) and how to strip it."""
+    from PIL import ImageFile, PngImagePlugin
+
+    original = np.ascontiguousarray(drac_samples[0][:256, :384])
+    info = PngImagePlugin.PngInfo()
+    info.add_text("XML:com.adobe.xmp", XMP_ORIENTATION_6 + " " * 1_500_000, zip=True)
+    data = encode(np.rot90(original, 1), "PNG", pnginfo=info)  # shown upright by Orientation 6
+    decoded = validate.inspect_image(data, "meta.png", expected_side=None)
+    np.testing.assert_array_equal(decoded.gray, original)
+    assert kinds(decoded) == {"orientation"}, messages(decoded)  # no "Pillow cannot open" note
+    assert PngImagePlugin.MAX_TEXT_CHUNK == ImageFile.SAFEBLOCK  # Pillow's default restored
+    huge = PngImagePlugin.PngInfo()
+    huge.add_text("Comment", "x" * (decode.TEXT_CHUNK_LIMIT + 1), zip=True)
+    decoded = validate.inspect_image(encode(original, "PNG", pnginfo=huge), "huge.png", expected_side=None)
+    np.testing.assert_array_equal(decoded.gray, original)
+    (said,) = decoded.problems
+    assert said.severity == "note" and said.kind == "metadata", said.line
+    assert "text metadata" in said.what and "16 MB" in said.what and "not read" in said.what
+    assert "strip" in said.fix and "exiftool" in said.fix
+    assert PngImagePlugin.MAX_TEXT_CHUNK == ImageFile.SAFEBLOCK
