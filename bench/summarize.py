@@ -572,13 +572,14 @@ def retinamnist_epochs_table(r: dict[str, Any]) -> list[str]:
     changed = f"VICReg, {e} epochs" + (f", {overrides}" if overrides else "")
     short = f"VICReg {e}" + (" (changed)" if overrides else "")
     own = bool(r.get("own_scratch"))
-    against = ("scratch and VICReg fine-tuned in the same run with the same overrides: same folds, "
-               "labelled images, fine-tuning and seed" if own else
+    against = ("scratch and VICReg fine-tuned in the same run" + (" with the same overrides" if overrides else "")
+               + ": same folds, labelled images, fine-tuning and seed" if own else
                "VICReg variant only; against the committed job of the same seed: same folds, "
                "fine-tuning and seed")
     out = ["", f"**RetinaMNIST, {changed}** ({against}; out of fold, argmax grades; "
            f"accuracy / AUC OvR / QWK; {_device(r)}, {_date(r)})", ""]
-    out += ([f"| seed | scratch, same overrides | {changed} | {short} - scratch |", "|---|---|---|---|"] if own else
+    same = "same overrides" if overrides else "same run"
+    out += ([f"| seed | scratch, {same} | {changed} | {short} - scratch |", "|---|---|---|---|"] if own else
             [f"| seed | scratch | VICReg, 20 epochs | {changed} | {short} - scratch |", "|---|---|---|---|---|"])
     fixed = {"committed", "run_folder", "pretrain_epochs_run", "seconds_per_stage"}
 

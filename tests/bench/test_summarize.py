@@ -355,3 +355,15 @@ def test_the_readme_generated_sections_are_what_bench_summarize_renders_now() ->
     assert between(BEGIN, END) == render(), "README results are stale: run python -m bench.summarize"
     retina = json.loads((RESULTS / "retinamnist.json").read_text(encoding="utf-8"))
     assert between(RETINA_BEGIN, RETINA_END) == "\n".join(retinamnist_table(retina)).strip("\n")
+
+
+def test_retinamnist_epochs_table_of_a_confirmation_without_overrides_names_its_scratch_plainly() -> None:
+    """The 60-epoch confirmation (own scratch, no overrides): its scratch column was headed
+    "scratch, same overrides", of overrides there were none."""
+    from bench.summarize import retinamnist_epochs_table
+
+    m = {"accuracy": 0.5, "auc_ovr": 0.7, "qwk": 0.5}
+    record = {"epochs": 60, "own_scratch": True, "overrides": [],
+              "per_seed": {"5": {"committed": {"scratch": m, "scratch_from": "this run"}, "vicreg60_confirm": m}}}
+    text = "\n".join(retinamnist_epochs_table(record))
+    assert "| seed | scratch, same run | VICReg, 60 epochs |" in text and "same overrides" not in text, text
