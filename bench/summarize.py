@@ -216,30 +216,67 @@ def generic_rows(name: str, r: dict[str, Any]) -> list[str]:
 
 def structure_check_rows(r: dict[str, Any]) -> list[str]:
     """The app's noise refusal (bench/structure_check.py): the neighbour-correlation statistic
-    on real and phantom images against uniform noise, and the threshold between them."""
+    on real, dithered and phantom images against uniform noise, and the threshold between them.
+
+    A record with ``largest_scale`` (the largest of :func:`data_prep.validate.structure_correlations`,
+    what :func:`data_prep.validate.looks_like_noise` compares with the threshold) and
+    ``refused_as_noise`` shows each set as ``first-scale range / largest-scale range (k of n
+    refused)`` under the rule of the largest scale; an older record, of the first scale alone,
+    as ``range (n = n)`` under the rule of its time."""
     sets = r.get("sets") or {}
+    largest = r.get("largest_scale") or {}
+    refused = r.get("refused_as_noise") or {}
+
+    def figures(first: Any, top: Any, count: Any) -> str | None:
+        if isinstance(first, dict) and first and "min" not in first:  # by name: {"a.png": 0.66, ...}
+            values = [v for v in first.values() if isinstance(v, (int, float))]
+            first = {"n": len(values), "min": min(values), "max": max(values)} if values else None
+            if isinstance(top, dict) and "min" not in top:
+                tops = [v for v in top.values() if isinstance(v, (int, float))]
+                top = {"min": min(tops), "max": max(tops)} if tops else None
+        if not isinstance(first, dict) or "min" not in first:
+            return None
+        words = f"{first['min']}..{first['max']}"
+        if isinstance(top, dict) and "min" in top and isinstance(count, int):
+            return f"{words} / {top['min']}..{top['max']} ({count} of {first['n']} refused)"
+        return f"{words} (n = {first['n']})"
 
     def span(key: str, label: str) -> str | None:
-        s = sets.get(key)
-        if not isinstance(s, dict) or "min" not in s:
-            return None
-        return f"{label} {s['min']}..{s['max']} (n = {s['n']})"
+        found = figures(sets.get(key), largest.get(key), refused.get(key))
+        return f"{label} {found}" if found else None
 
-    drac = sets.get("drac_samples")
-    small = sets.get("aptos_downscaled")  # {"128": {n, min, ...}, ...}: the lowest real images
-    small_words = ", ".join(f"{side} px {s['min']}..{s['max']} (n = {s['n']})"
-                            for side, s in small.items() if isinstance(s, dict) and "min" in s
-                            ) if isinstance(small, dict) else ""
-    parts = [f"DRAC samples {min(drac.values())}..{max(drac.values())} (n = {len(drac)})"
-             if isinstance(drac, dict) and drac else None,
+    def by_side(key: str) -> str:
+        """``128 px ..., 64 px ...`` of a set measured per side (``{"128": summary, ...}``)."""
+        per_side, tops, counts = sets.get(key), largest.get(key) or {}, refused.get(key) or {}
+        if not isinstance(per_side, dict):
+            return ""
+        cells = [(side, figures(s, tops.get(side), counts.get(side))) for side, s in per_side.items()]
+        return ", ".join(f"{side} px {found}" for side, found in cells if found)
+
+    def dithered(key: str, label: str) -> str | None:
+        whole, resized = span(key, label), by_side(f"{key}_resized")
+        if not resized:
+            return whole
+        return f"{whole}, resized to {resized}" if whole else f"{label} resized to {resized}"
+
+    small = by_side("aptos_downscaled")  # the lowest real images
+    parts = [span("drac_samples", "DRAC samples"),
              span("aptos_colour_model", "APTOS photos"),
-             f"APTOS photos downscaled to {small_words}" if small_words else None,
+             f"APTOS photos downscaled to {small}" if small else None,
+             dithered("aptos_palette", "APTOS photos as dithered palette PNGs"),
+             dithered("aptos_1bit", "APTOS photos as 1-bit dithered PNGs"),
              span("phantom_files", "phantoms"),
              span("retinamnist", "RetinaMNIST"), span("noise_64_px_and_up", "uniform noise >= 64 px"),
              span("noise_below_64_px", "noise 16-32 px")]
-    figure = "; ".join(p for p in parts if p) + f"; refused at or below {r.get('threshold')}"
-    return [f"| app noise refusal: neighbour correlation of the grey image (real vs noise) | {figure} | "
-            f"{_device(r)} | {_date(r)} | `{r.get('command')}` |"]
+    if largest:
+        scales = r.get("scales") or [1, 2, 4]
+        what = f"first scale / largest of {len(scales)} scales"
+        rule = f"refused when the largest of the scales is at or below {r.get('threshold')}"
+    else:
+        what, rule = "", f"refused at or below {r.get('threshold')}"
+    figure = "; ".join(p for p in parts if p) + f"; {rule}"
+    label = "app noise refusal: neighbour correlation of the grey image" + (f", {what}" if what else "")
+    return [f"| {label} (real vs noise) | {figure} | {_device(r)} | {_date(r)} | `{r.get('command')}` |"]
 
 
 def ood_rows(r: dict[str, Any]) -> list[str]:

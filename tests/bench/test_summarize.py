@@ -260,6 +260,44 @@ def test_structure_check_row_shows_real_images_against_noise_and_the_threshold()
     assert "noise 16-32 px -0.2..0.19 (n = 150)" in row
 
 
+def test_structure_check_row_states_the_rule_of_the_largest_scale_with_both_figures() -> None:
+    """Since the app refuses only an image unrelated at every scale of
+    data_prep.validate.structure_correlations, a record that measured the largest of the scales
+    shows it beside the first scale, the number refused, and the rule in those words: "refused
+    at or below 0.15" of the first scale alone no longer describes what the app decides."""
+    from bench.summarize import structure_check_rows
+
+    summary = lambda lo, hi, n=30: {"n": n, "min": lo, "median": (lo + hi) / 2, "max": hi}  # noqa: E731
+    record = {"threshold": 0.15, "device": "CPU x2", "date_utc": "2026-12-03T00:00:00", "command": "c",
+              "scales": [1, 2, 4],
+              "sets": {"drac_samples": {"a.png": 0.66, "b.png": 0.68},
+                       "aptos_colour_model": summary(0.34, 0.75),
+                       "aptos_downscaled": {"32": summary(0.205, 0.84)},
+                       "aptos_palette": summary(-0.1, 0.43),
+                       "aptos_1bit_resized": {"512": summary(-0.02, 0.33), "64": summary(-0.41, -0.12)},
+                       "noise_64_px_and_up": summary(-0.01, 0.04, 60)},
+              "largest_scale": {"drac_samples": {"a.png": 0.7, "b.png": 0.72},
+                                "aptos_colour_model": summary(0.4, 0.8),
+                                "aptos_downscaled": {"32": summary(0.205, 0.84)},
+                                "aptos_palette": summary(0.32, 0.65),
+                                "aptos_1bit_resized": {"512": summary(0.22, 0.54), "64": summary(-0.14, 0.04)},
+                                "noise_64_px_and_up": summary(0.0, 0.1, 60)},
+              "refused_as_noise": {"drac_samples": 0, "aptos_colour_model": 0, "aptos_downscaled": {"32": 0},
+                                   "aptos_palette": 0, "aptos_1bit_resized": {"512": 0, "64": 30},
+                                   "noise_64_px_and_up": 60}}
+    [row] = structure_check_rows(record)
+    assert "refused when the largest of the scales is at or below 0.15" in row, row
+    assert "refused at or below 0.15" not in row  # the first scale alone is not the rule
+    assert "first scale / largest of 3 scales" in row
+    assert "DRAC samples 0.66..0.68 / 0.7..0.72 (0 of 2 refused)" in row, row
+    assert "APTOS photos 0.34..0.75 / 0.4..0.8 (0 of 30 refused)" in row
+    assert "APTOS photos downscaled to 32 px 0.205..0.84 / 0.205..0.84 (0 of 30 refused)" in row
+    assert "as dithered palette PNGs -0.1..0.43 / 0.32..0.65 (0 of 30 refused)" in row
+    assert ("as 1-bit dithered PNGs resized to 512 px -0.02..0.33 / 0.22..0.54 (0 of 30 refused), "
+            "64 px -0.41..-0.12 / -0.14..0.04 (30 of 30 refused)") in row, row
+    assert "uniform noise >= 64 px -0.01..0.04 / 0.0..0.1 (60 of 60 refused)" in row
+
+
 def test_a_result_of_uncommitted_code_or_of_a_commit_that_changed_mid_run_is_marked() -> None:
     from bench.summarize import generic_rows
 
