@@ -159,23 +159,30 @@ NOISE_CORRELATION = 0.15
 measured, an image looks like random noise
 (:func:`looks_like_noise`): the app refuses it (:func:`app.inputs.refusal`), the export
 command grades it and names it in a warning. Measured by ``python -m bench.structure_check``
-(``bench/results/structure_check.json``: the first scale, :func:`neighbour_correlation`), each
-image read as the app reads it: the 3 real
-DRAC UW-OCTA samples 0.66-0.68; the 30 real APTOS colour fundus photographs 0.34-0.75 (median
-0.54; Graham-filtered at 224 px), and the same photographs downscaled to 128, 64 and 32 px
-0.37, 0.24 and 0.21 at the lowest (the lowest real images measured); all 997 phantom UW-OCTA
-images of the default run's set 0.47-0.80; the 1,600 RetinaMNIST photographs (28 px)
-0.84-0.98. Uniform iid noise of 64 to 2048 px a side (5 images per size, 12 sizes) -0.01 to
-0.04; of 16 to 32 px (50 per size) -0.10 to 0.26, one of the 50 at 16 px above the threshold
-(fewer pixel pairs: a wider spread; the app has no minimum size that would refuse it: it
-grades a tiny image with a size warning). The threshold is above all the noise of 28 px and
-more measured and below every real image measured, with the least margin for 32 px photographs.
+(``bench/results/structure_check.json``: the first scale, :func:`neighbour_correlation`, and
+the largest of the scales, which is what this is compared with), each image read as the app
+reads it: the 3 real
+DRAC UW-OCTA samples 0.66-0.68 (largest scale 0.68-0.73); the 30 real APTOS colour fundus
+photographs 0.34-0.75 (median 0.54; Graham-filtered at 224 px; largest 0.40-0.75), and the same
+photographs downscaled to 128, 64 and 32 px 0.37, 0.24 and 0.21 at the lowest (largest 0.49,
+0.24, 0.21: the lowest real images measured); all 997 phantom UW-OCTA images of the default
+run's set 0.47-0.80 (largest 0.47-0.83); the 1,600 RetinaMNIST photographs (28 px: one scale)
+0.84-0.98; none of these refused. Uniform iid noise of 64 to 2048 px a side (5 images per size,
+12 sizes) -0.01 to 0.04, the largest scale 0.08 at most (all 60 refused); of 16 to 32 px (50
+per size, one scale) -0.10 to 0.26, one of the 50 at 16 px above the threshold (fewer pixel
+pairs: a wider spread; the app has no minimum size that would refuse it: it grades a tiny
+image with a size warning). The threshold is above all the noise of 28 px and more measured
+and below every real image measured, with the least margin for 32 px photographs.
 The same 30 photographs saved as dithered palette PNGs (``convert('P')``) measure -0.10 to 0.43
-at the first scale (13 of 30 at or below the threshold), and 0.32 at least as the largest of
-the three scales (0.24 at least resized to 128 px first); uniform noise of 64 to 2048 px, the
-largest of its scales, 0.10 at most (500 images per size up to 256 px, 30 above; 128 px, whose
-4 x 4 blocks leave 32 x 32, the widest spread). Measured with ``/tmp`` scripts for the review
-that found the palette case, not by the bench."""
+at the first scale (13 of 30 at or below the threshold, the review that found the case
+counted) and 0.32-0.65 as the largest of the three scales: none refused; resized to 512, 300
+or 128 px first none either (0.26 at least at 128 px), but 1 of 30 at 64 px and all 30 at 32
+px (one scale) are. 1-bit dithered copies (``convert('1')``) are refused as noise at 224 px
+(22 of 30) and when resized to 128 px (24), 64 and 32 px (all 30), not at 300 or 512 px (the
+first scale then averages 2 x 2 pixels; largest scale 0.18 at least). Uniform noise of 64 to
+2048 px, the largest of its scales, measured 0.10 at most by the review's script (500 images
+per size up to 256 px, 30 above; 128 px, whose 4 x 4 blocks leave 32 x 32, the widest
+spread), not by the bench."""
 
 
 def _block_sums(array: np.ndarray, f: int) -> np.ndarray:
