@@ -6,7 +6,8 @@ UW-OCTA en-face image, so the grade below may mean nothing", its grade marked "(
 because the orientation had been applied; so was a multi-page TIFF (first page used) and an
 ICC profile not applied. Such findings are facts about the file, not doubts about what the
 picture is: every one the decoder makes (``data_prep/decode.py``) is made here from a real
-scan and must be a plain note; the doubts (a colour picture on a grey UW-OCTA model, a tiny
+scan and must be a plain note (a grey PNG with transparency was also doubted as a colour
+picture: it is grey); the doubts (a colour picture on a grey UW-OCTA model, a tiny
 image) stay doubts, and a finding not yet classified is a doubt until someone decides.
 """
 
@@ -88,6 +89,8 @@ def _files(scan: np.ndarray) -> dict[str, tuple[bytes, str]]:
         "no_iend.png": (_save(grey, "PNG")[:-12], "no complete IEND end chunk"),
         "alpha.png": (_save(Image.fromarray(np.dstack([scan, scan, scan, alpha]), "RGBA"), "PNG"),
                       "25.0% of the pixels are (partly) transparent: composited over black"),
+        "grey_alpha.png": (_save(Image.fromarray(np.dstack([scan, alpha]), "LA"), "PNG"),
+                           "25.0% of the pixels are (partly) transparent: composited over black"),
         "cmyk.jpg": (_save(grey.convert("CMYK"), "JPEG", quality=95),
                      "converted to RGB without colour management"),
         "float.tif": (_save(Image.fromarray(scan.astype(np.float32) / 255, "F"), "TIFF"),
