@@ -423,7 +423,8 @@ def _result_markdown(pred: Prediction, predictor: Predictor) -> str:
                    "nothing:**" if predictor.kind == "octa"
                    else "**⚠ Check this image before reading the grade below:**")
         lines += [heading] + [f"- {html.escape(w)}" for w in doubts] + [""]
-    lines += [f"Note: {html.escape(w)}" for w in notes] + ([""] if notes else [])
+    for w in notes:  # a paragraph each: markdown joins consecutive lines into one
+        lines += [f"Note: {html.escape(w)}", ""]
     lines += [f"⚠ {html.escape(caveat)}", ""]
     lines += [
         f"## Grade {pred.grade} — {pred.grade_name}"

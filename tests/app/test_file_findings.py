@@ -152,3 +152,20 @@ def test_an_oriented_jpeg_of_a_real_scan_is_graded_without_the_not_octa_heading(
     assert "unlike the training images" not in summary
     notes = Path(notes_path).read_text(encoding="utf-8")
     assert "Note: Image file: Exif Orientation 6" in notes
+
+
+def test_two_notes_are_two_paragraphs(predictor: Predictor, scan: np.ndarray, tmp_path: Path) -> None:
+    """A phone's JPEG often has an orientation and a colour profile: its two notes ran into one
+    paragraph ("Note: ... Note: ..."), markdown joining consecutive lines."""
+    from app.server import AppSettings, _grade_single_now
+
+    lab = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes()
+    path = tmp_path / "phone.jpg"
+    path.write_bytes(_save(Image.fromarray(np.rot90(scan, 1)), "JPEG", quality=95, exif=_exif(6),
+                           icc_profile=lab))
+    markdown, label, _, _, _ = _grade_single_now(predictor, AppSettings(), str(path), None, "phone.jpg")
+    assert label is not None and markdown.count("Note: Image file: ") == 2, markdown
+    lines = markdown.splitlines()
+    for at, line in enumerate(lines):
+        if line.startswith("Note: "):
+            assert lines[at + 1] == "" and (at == 0 or lines[at - 1] == ""), markdown
