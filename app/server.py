@@ -63,6 +63,7 @@ from app.inputs import (
 from app.model_queue import ModelQueue, ServerBusy, gradio_limits
 from app.predict import Prediction, Predictor
 from drac_ssl.figures import figure_text, format_ci
+from drac_ssl.grading.bundle import REFERABLE_SCOPE_WORDS, SCOPE_WORDS
 from drac_ssl.grading.image_notes import incomplete_line, same_grade_words
 from drac_ssl.grading.model import threshold_words
 from drac_ssl.submission import (
@@ -477,7 +478,8 @@ def _referable_lines(pred: Prediction, predictor: Predictor) -> list[str]:
                 f"**{pred.referable['probability']:.3f}**, the sum of those grades' probabilities "
                 f"(out of fold: AUC {num(cv.get('auc'))} of this probability; the grades' decision, "
                 f"grade ≥ {r}: sensitivity {num(cv.get('sensitivity'))}, specificity "
-                f"{num(cv.get('specificity'))}). Research software: not a referral decision."]
+                f"{num(cv.get('specificity'))}). Research software: not a referral decision. "
+                f"{REFERABLE_SCOPE_WORDS}"]
 
 
 def _data_words(meta: dict[str, Any]) -> str:
@@ -678,7 +680,7 @@ def _banner(predictor: Predictor) -> str:
     parts = [
         "<div style='padding:8px 12px;border-radius:6px;background:#fff4e5;border:1px solid "
         "#f0b357;color:#5c3b00'><b>Research software — not a medical device.</b> Do not use "
-        "it to diagnose, grade or triage patients.</div>",
+        f"it to diagnose, grade or triage patients. {html.escape(SCOPE_WORDS)}</div>",
     ]
     if meta.get("demo"):
         parts.append("<div style='margin-top:6px;padding:8px 12px;border-radius:6px;"
