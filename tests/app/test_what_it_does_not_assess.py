@@ -45,3 +45,9 @@ def test_p_referable_says_it_comes_from_the_dr_grade_alone(tmp_path: Path, one_t
     page = _result_markdown(pred, five)
     referable = next(line for line in page.splitlines() if line.startswith("P(referable"))
     assert REFERABLE_SCOPE_WORDS in referable
+    from drac_ssl.grading.bundle import _model_card
+
+    card = _model_card(meta)  # the card of a bundle that reports referable DR says it too
+    assert REFERABLE_SCOPE_WORDS in card[card.index("## Limitations"):]
+    card = (bundle_dir / "MODEL_CARD.md").read_text(encoding="utf-8")  # built without it: not
+    assert REFERABLE_SCOPE_WORDS not in card
