@@ -501,7 +501,8 @@ def sanity_warnings(gray: np.ndarray, mode: str = "L", notes: list[str] | None =
         out.append(f"{NOT_SQUARE}: {w} x {h} px (aspect {aspect:.2f}); UW-OCTA en-face images are "
                    f"square, and the model squeezes it to a square.")
     notes = notes or []
-    if grey_conversion or mode in ("RGB", "RGBA", "P", "CMYK", "YCbCr", "LA", "PA"):
+    # LA is grey with transparency, not colour (the transparency is a finding of the decoder)
+    if grey_conversion or mode in ("RGB", "RGBA", "P", "CMYK", "YCbCr", "PA"):
         # the export command's words too (conform_channels)
         out.append(colour_for_grey_model(grey_conversion or f"{mode} image converted to grey",
                                          octa))

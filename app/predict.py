@@ -64,7 +64,8 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
     in ``read_seconds``); ``timings`` its parts in seconds (``preprocess``, ``ensemble``,
     ``gradcam``); ``warnings`` sentences: first the model's (:attr:`Predictor.chance_warning`
     when it applies, then :attr:`Predictor.caveat`), then the image's
-    (:meth:`Predictor.image_warnings`; a 16-bit conversion is a plain note there,
+    (:meth:`Predictor.image_warnings`; a 16-bit conversion and the decoder's findings about
+    the file, an Exif orientation applied ..., are plain notes there,
     :func:`app.inputs.is_plain_note`).
     """
 
@@ -285,7 +286,7 @@ class Predictor:
         (per image, the upload's own: :attr:`app.inputs.LoadedImage.warnings`), those, as
         :meth:`predict` says them (:meth:`image_warnings`), in sentences joined by a space (""
         for most); a plain note (:func:`app.inputs.is_plain_note`: a 16-bit file converted,
-        a grey picture saved as RGB) starts "Note:", as on the single-image tab, so that the
+        a grey picture saved as RGB, a finding of the decoder about the file) starts "Note:", as on the single-image tab, so that the
         batch's notes column does not read it as a doubt."""
         from drac_ssl.grading.predict import _image_list  # the same errors as grade_images
 

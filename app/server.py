@@ -25,10 +25,12 @@ import hashlib
 import html
 import json
 import logging
+import re
 import shutil
 import tempfile
 import time
 import traceback
+import unicodedata
 from collections import Counter
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -61,6 +63,7 @@ from app.inputs import (
 from app.model_queue import ModelQueue, ServerBusy, gradio_limits
 from app.predict import Prediction, Predictor
 from drac_ssl.figures import figure_text, format_ci
+from drac_ssl.grading.bundle import REFERABLE_SCOPE_WORDS, SCOPE_WORDS
 from drac_ssl.grading.image_notes import incomplete_line, same_grade_words
 from drac_ssl.grading.model import threshold_words
 from drac_ssl.submission import (
@@ -344,6 +347,62 @@ def _label_value(pred: Prediction, names: list[str]) -> dict[str, Any]:
             "probabilities": {lab: float(p) for lab, p in zip(labels, pred.probs, strict=True)}}
 
 
+def _printable(text: str, instead: str) -> str:
+    """``text`` with each control character (a line break, a tab ...) replaced by ``instead``."""
+    return "".join(instead if unicodedata.category(c) == "Cc" else c for c in text)
+
+
+def md_code(text: str) -> str:
+    """``text`` (a file's name) as a markdown code span that shows it exactly as it is.
+
+    Not html-escaped: the page's markdown renderer escapes ``&``, ``<`` and ``>`` inside a code
+    span itself, so ``O'Brien & Co.png`` escaped first was shown as ``O&#x27;Brien &amp;
+    Co.png``; inside a code span nothing is markup. The fence is one backtick longer than the
+    longest run of backticks in ``text``, so that none of them closes the span (CommonMark; the
+    page's renderer reads code spans the same way), with a space inside each end when ``text``
+    starts or ends with a backtick or starts and ends with a space (the renderer drops one space
+    from each end of a span that has both). A control character (a line break in a name) is
+    shown as U+FFFD: a blank line would end the span, and the text after it would be markdown."""
+    text = _printable(text, "\ufffd")
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text[:1] == "`" or text[-1:] == "`" or (text[:1] == " " and text[-1:] == " ") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+_MD_FORMATTING = re.compile(r"([\\`*_\[\]~$])")
+"""Characters markdown (and gradio's ``$$`` LaTeX) reads as formatting anywhere in a line."""
+
+
+def md_text(text: str) -> str:
+    """``text`` (plain words from outside the app: an exception's message, what a file holds,
+    a name outside a code span) as markdown that shows it as it is, in a line the app wrote:
+    ``<``, ``>`` and ``&`` as HTML character references (no tag in it reaches the page),
+    ``\\ ` * _ [ ] ~ $`` backslash-escaped, ``://`` and ``www.`` broken so that the renderer
+    makes no link of them, a control character (a line break) as a space, and a ``#``, ``+`` or
+    ``-`` at its start escaped."""
+    text = _MD_FORMATTING.sub(r"\\\1", _printable(text, " "))
+    text = text.replace("://", "\\://").replace("www.", "www\\.")
+    if text[:1] in ("#", "+", "-"):
+        text = "\\" + text
+    return html.escape(text, quote=False)
+
+
+def _named_text(text: str, name: str) -> str:
+    """:func:`md_text` of ``text`` in which each ``name`` in a code span (the app's messages,
+    :class:`app.inputs.InputRejected`, write a file's name as `` `name` ``) is :func:`md_code`
+    of it: the name shown as it is, the rest as text."""
+    if not name:
+        return md_text(text)
+    return md_code(name).join(md_text(part) for part in text.split(f"`{name}`"))
+
+
+def _plain_words(message: str, name: str) -> str:
+    """An app message (`` `name` `` in a code span) as plain text, for the batch's notes and
+    CSV: the name as it is, backticks in it included."""
+    return message.replace(f"`{name}`", name) if name else message
+
+
 def _result_markdown(pred: Prediction, predictor: Predictor) -> str:
     cal = predictor.metadata.get("calibration", {})
     t = cal.get("thresholds") or []
@@ -365,7 +424,8 @@ def _result_markdown(pred: Prediction, predictor: Predictor) -> str:
                    "nothing:**" if predictor.kind == "octa"
                    else "**⚠ Check this image before reading the grade below:**")
         lines += [heading] + [f"- {html.escape(w)}" for w in doubts] + [""]
-    lines += [f"Note: {html.escape(w)}" for w in notes] + ([""] if notes else [])
+    for w in notes:  # a paragraph each: markdown joins consecutive lines into one
+        lines += [f"Note: {html.escape(w)}", ""]
     lines += [f"⚠ {html.escape(caveat)}", ""]
     lines += [
         f"## Grade {pred.grade} — {pred.grade_name}"
@@ -376,7 +436,7 @@ def _result_markdown(pred: Prediction, predictor: Predictor) -> str:
         "",
         f"Inference **{pred.seconds:.2f} s** on CPU ({folds} fold model(s) × {flips} flip(s)"
         f"{' + Grad-CAM' if pred.heatmap is not None else ''}); image {pred.image.shape[1]} × "
-        f"{pred.image.shape[0]} px, `{html.escape(pred.name)}`.",
+        f"{pred.image.shape[0]} px, {md_code(pred.name)}.",
     ]
     if decision == "argmax":
         lines += ["", "<small>Grade = the most probable grade (the bundle's class decision: argmax "
@@ -418,7 +478,8 @@ def _referable_lines(pred: Prediction, predictor: Predictor) -> list[str]:
                 f"**{pred.referable['probability']:.3f}**, the sum of those grades' probabilities "
                 f"(out of fold: AUC {num(cv.get('auc'))} of this probability; the grades' decision, "
                 f"grade ≥ {r}: sensitivity {num(cv.get('sensitivity'))}, specificity "
-                f"{num(cv.get('specificity'))}). Research software: not a referral decision."]
+                f"{num(cv.get('specificity'))}). Research software: not a referral decision. "
+                f"{REFERABLE_SCOPE_WORDS}"]
 
 
 def _data_words(meta: dict[str, Any]) -> str:
@@ -562,6 +623,7 @@ def image_alt_texts(details: dict[str, Any], predictor: Predictor) -> tuple[str,
 
 
 def _error_markdown(message: str) -> str:
+    """``message``: markdown made safe (:func:`_named_text`, :func:`md_text`), as are the next two's."""
     return f"### ⛔ Cannot grade this file\n{message}"
 
 
@@ -618,7 +680,7 @@ def _banner(predictor: Predictor) -> str:
     parts = [
         "<div style='padding:8px 12px;border-radius:6px;background:#fff4e5;border:1px solid "
         "#f0b357;color:#5c3b00'><b>Research software — not a medical device.</b> Do not use "
-        "it to diagnose, grade or triage patients.</div>",
+        f"it to diagnose, grade or triage patients. {html.escape(SCOPE_WORDS)}</div>",
     ]
     if meta.get("demo"):
         parts.append("<div style='margin-top:6px;padding:8px 12px;border-radius:6px;"
@@ -726,19 +788,22 @@ def _grade_single_now(predictor: Predictor, settings: AppSettings, path: str | N
     try:
         explain = _explain_choice(predictor, explain)
     except InputRejected as exc:
-        return _choice_error_markdown(str(exc)), None, None, None, {"error": str(exc), "name": name}
+        return (_choice_error_markdown(md_text(str(exc))), None, None, None,
+                {"error": str(exc), "name": name})
     try:
         t0 = time.perf_counter()
         loaded = _load(path, settings.limits, predictor.channels, predictor.kind)
         read_seconds = time.perf_counter() - t0
         # blank or noise: a grade of it would be a grade of nothing (the batch's rule too)
         check_gradable(loaded, predictor.kind, predictor.channels)
-    except InputRejected as exc:
-        return _error_markdown(str(exc)), None, None, None, {"error": str(exc), "name": name}
+    except InputRejected as exc:  # its words name the file in a code span: shown as it is
+        return (_error_markdown(_named_text(str(exc), name)), None, None, None,
+                {"error": str(exc), "name": name})
     except Exception as exc:  # never let one request take the server down
         log.error("reading an image (%s) failed:\n%s", name_tag(name), _traceback([path]))
         message = f"Internal error while reading `{name}` ({type(exc).__name__}: {exc})."
-        return _error_markdown(message), None, None, None, {"error": message, "name": name}
+        return (_error_markdown(_named_text(message, name)), None, None, None,
+                {"error": message, "name": name})
     try:
         pred = predictor.predict_loaded(loaded, gradcam=settings.gradcam, explain=explain)
         pred.read_seconds = read_seconds
@@ -747,7 +812,7 @@ def _grade_single_now(predictor: Predictor, settings: AppSettings, path: str | N
         message = (f"`{name}` was read, but the model failed on it ({type(exc).__name__}: {exc}). "
                    f"This is a fault of the model bundle or the app, not a problem of the file; "
                    f"the server log has the details. Report it to whoever maintains the model.")
-        return (_model_error_markdown(message), None, None, None,
+        return (_model_error_markdown(_named_text(message, name)), None, None, None,
                 {"error": message, "name": name, "model_error": True})
     original = _DISPLAY_FILES.write(_display(pred.image), "image")
     overlay = None
@@ -817,7 +882,7 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
     times_named: dict[str, int] = {}  # how many files of the batch so far had this name
     graded_as: dict[str, int] = {}  # name -> which file of that name was graded (1 = the first)
     good_which: list[str] = []  # per graded file: "the 2nd file named x.png" for a repeated name, else ""
-    not_graded: list[tuple[str, str]] = []  # (file name, why) for the INCOMPLETE line ...
+    not_graded: list[tuple[str, str]] = []  # (file name, why) for the INCOMPLETE line, as markdown (md_text) ...
     rejected_notes: list[tuple[str, str]] = []  # ... and the notes column, which says the name too
     # a name that repeats in the batch (d1/x.png, d2/x.png: the folders are gone, gradio keeps
     # the name): every row and reason of it says which file, graded or not, from the first on
@@ -837,7 +902,8 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
             # blank or noise: not graded, as on the single-image tab (one rule)
             check_gradable(loaded, predictor.kind, predictor.channels)
         except InputRejected as exc:
-            said = str(exc).replace("`", "")
+            # plain text in the notes: the name as it is (its backticks too), not a code span
+            said = _plain_words(str(exc), name)
             why = said.removeprefix(name).lstrip(": ") or said
             if which != name:  # "x.png: why" -> "the 1st file named x.png: why"
                 if not said.startswith(which):
@@ -845,7 +911,7 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                 more, _, why = said[len(which):].partition(": ")  # the INCOMPLETE line's "who: why"
                 which += more  # "the 2nd file named x.png was not graded"
             rejected_rows[at] = [name, None, "rejected", *blanks, None, said]
-            not_graded.append((which, why))
+            not_graded.append((md_text(which), md_text(why)))  # said in the markdown summary
             rejected_notes.append((name, said))
             continue
         except Exception as exc:
@@ -854,7 +920,7 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
             said = f"internal error: {exc}"
             rejected_rows[at] = [name, None, "rejected", *blanks, None,
                                  said if which == name else f"{which}: {said}"]
-            not_graded.append((which, said))
+            not_graded.append((md_text(which), md_text(said)))
             rejected_notes.append((name, rejected_rows[at][-1]))
             continue
         good_which.append(which if which != name else "")
@@ -908,7 +974,8 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
             except Exception as exc:
                 if exc is not failed:  # logged when it happened
                     log.error("grading a batch of %d failed:\n%s", len(paths), _traceback(list(paths)))
-                return (f"⛔ The model failed while grading the batch ({type(exc).__name__}: {exc}): a "
+                return (f"⛔ The model failed while grading the batch "
+                        f"({md_text(f'{type(exc).__name__}: {exc}')}): a "
                         f"fault of the model bundle or the app, not of the files; the server log has "
                         f"the details.", [rejected_rows[at] for at in sorted(rejected_rows)], None, None)
         rows = [graded_rows[at] if at in graded_rows else rejected_rows[at] for at in range(len(paths))]

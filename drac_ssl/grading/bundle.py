@@ -76,6 +76,8 @@ __all__ = [
     "BundleError",
     "backbones_identical",
     "caveat_line",
+    "REFERABLE_SCOPE_WORDS",
+    "SCOPE_WORDS",
     "grade_caveats",
     "build_bundle",
     "channels_last_on",
@@ -457,6 +459,16 @@ def grade_caveats(meta: dict[str, Any], plural: bool = False) -> list[str]:
     return said
 
 
+SCOPE_WORDS = ("This model grades diabetic retinopathy (DR) severity only: it does not assess "
+               "diabetic macular oedema or any other eye disease.")
+"""What every bundle's model does not assess, said where the app states its caveats (its
+banner) and in the model card's limitations."""
+
+REFERABLE_SCOPE_WORDS = ("P(referable) here is from the DR grade alone; a clinical referral also "
+                         "covers diabetic macular oedema, which this model does not assess.")
+"""Said beside P(referable) on the page, and in the model card of a bundle that reports it."""
+
+
 def caveat_line(meta: dict[str, Any], plural: bool = False) -> str:
     """The one line that goes with every result of a bundle (the app's
     :attr:`app.predict.Predictor.caveat`, and of a batch with ``plural``): its
@@ -642,6 +654,7 @@ def _model_card(meta: dict[str, Any]) -> str:
     if prep.get("fundus_crop") or prep.get("graham"):
         fundus = ("\n- Fundus preprocessing of the ingest, replayed on every input: "
                   + fundus_preprocessing_words(prep, data) + " (B. Graham, Kaggle DR 2015).")
+    referable_scope = f" {REFERABLE_SCOPE_WORDS}" if isinstance(cv.get("referable"), dict) else ""
     return f"""# Model card: drac_ssl DR grader ({meta['variant']}, {model['head']} head)
 
 **Not a medical device.** Research software{' for the DRAC 2022 challenge' if drac else ''}; it must not be used
@@ -688,6 +701,7 @@ Grad-CAM target layer: `{meta['gradcam_target_layer']}`.
 
 ## Limitations
 - Not a medical device; not validated on any clinical population.
+- {SCOPE_WORDS}{referable_scope}
 - Cross-validated on {scope} (no external test set); kappa has a
   wide confidence interval. The reported metrics use cross-fitted thresholds and temperature;
   the deployed ones were fitted on all out-of-fold predictions (with finetune.label_fraction

@@ -12,7 +12,8 @@ apart. Pure string functions (no torch), cheap to import from the app's upload c
   file converted to 8-bit as the training ingest does: a plain note, not a doubt.
 * :func:`file_finding`: any other finding of the decoder (transparency composited over
   black, CMYK converted without colour management, float samples scaled, an ICC profile not
-  applied ...), ``Image file: `` and the ingest's own words.
+  applied ...), ``Image file: `` and the ingest's own words; each one the decoder makes is a
+  fact about the file, a plain note (:data:`PLAIN_FINDINGS`, :func:`is_plain_note`).
 * :func:`same_grade_words`: every image of a batch of at least :data:`SAME_GRADE_MIN`
   got one grade.
 * :func:`incomplete_line`: the ``INCOMPLETE:`` line of a batch some of whose files were
@@ -26,6 +27,7 @@ apart. Pure string functions (no torch), cheap to import from the app's upload c
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 __all__ = [
@@ -39,6 +41,7 @@ __all__ = [
     "IMAGE_SUFFIXES",
     "NO_COLOUR",
     "OTHER_IMAGE_SUFFIXES",
+    "PLAIN_FINDINGS",
     "READ_FORMATS",
     "colour_for_grey_model",
     "depth_note",
@@ -194,14 +197,65 @@ def file_finding(what: str) -> str:
     return f"{FILE_FINDING}{what}."
 
 
+PLAIN_FINDINGS: tuple[tuple[str, str], ...] = (
+    (r"(?:Exif|TIFF) Orientation \d: shown ",
+     "an orientation applied: the image is turned upright as a viewer shows it"),
+    (r"Exif Orientation .* is not a valid value|the Exif block cannot be read",
+     "an orientation tag that cannot be used: the pixels are used as stored, as a viewer that "
+     "ignores the tag shows them; the models train on flipped and 90-degree-rotated images, "
+     "and the page shows the image the model read"),
+    (r"(?:multi-picture JPEG \(MPO\) with \d+ pictures: the primary"
+     r"|.+ with \d+ frames: only the first is used)",
+     "the first frame or picture of several used: it is the image graded and shown"),
+    (r"embedded ICC colour profile .* not applied|PNG gAMA .* not applied"
+     r"|PNG cHRM chromaticities other than sRGB's not applied",
+     "a colour profile, gamma or chromaticities not applied: the pixel values are used as "
+     "stored, as the training ingest read its images (and public DR models read theirs)"),
+    (r"(?:CMYK|CIELAB|HSV)\b.* image converted to RGB without colour management",
+     "CMYK, Lab or HSV converted to RGB: approximate colours of the same picture (a colour "
+     "picture on a grey UW-OCTA model is doubted on its own, :func:`colour_for_grey_model`)"),
+    (r"[\d.]+% of the pixels are \(partly\) transparent: composited over black",
+     "transparency composited over black, as the training ingest composites it; the page "
+     "shows the composited image that was graded"),
+    (r"float image",
+     "float samples scaled to 8 bits, as the training ingest scales them (the 16-bit "
+     "conversion's counterpart, :data:`DEPTH_NOTES`)"),
+    (r"non-square pixels \(.*\) not corrected",
+     "a resolution tag of non-square pixels not applied: the image is used on its pixel grid, "
+     "as the training ingest uses it (an image whose grid is not square is doubted on its own)"),
+    (r"\d+ byte\(s\) after the |the PNG has no complete IEND end chunk",
+     "bytes after a complete image ignored, or a missing end chunk: the image is complete"),
+    (r"Pillow cannot open this file; decoded by OpenCV",
+     "decoded by OpenCV, as the ingest and the export decode it"),
+)
+"""The decoder's findings (:func:`data_prep.decode.decode`, said as :func:`file_finding`) that
+are facts about the file, not doubts about what the picture is, each a pattern of the
+decoder's words (matched at their start) and why it is plain. Every finding the decoder makes
+is here (``tests/app/test_file_findings.py`` makes each from a real scan); a finding not
+listed is a doubt until it is decided. The doubts about a picture come from its content, not
+its file: colour on a grey UW-OCTA model, grey on a colour model, too small, not square,
+blank, noise, unlike the training images."""
+
+_PLAIN_FINDING = re.compile("|".join(f"(?:{pattern})" for pattern, _ in PLAIN_FINDINGS))
+
+
 def is_plain_note(warning: str) -> bool:
     """True for a sentence about an image that is information, not a doubt about the image:
     the 16-bit conversion (:data:`DEPTH_NOTE`), which the training ingest and the export
-    command do the same way, and a grey picture saved as an RGB file read by a grey model
-    (:data:`COLOUR_ENCODED`: nothing is lost; the export says nothing of it). The page says such lines as notes, not under its "may not be a
-    UW-OCTA en-face image" / "check this image" heading (:func:`app.server._result_markdown`);
-    the export command prints them as ``note:``, not ``warning:``."""
-    return warning.startswith((*DEPTH_NOTES, COLOUR_ENCODED))
+    command do the same way, a grey picture saved as an RGB file read by a grey model
+    (:data:`COLOUR_ENCODED`: nothing is lost; the export says nothing of it), and a finding of
+    the decoder about the file (``Image file: ...``, :func:`file_finding`) listed in
+    :data:`PLAIN_FINDINGS`: an Exif orientation applied, the first page of a multi-page TIFF
+    used, an ICC profile not applied, transparency composited ... The page says such lines as
+    notes ("Note: ..."), not under its "may not be a UW-OCTA en-face image" / "check this
+    image" heading, and the grade is not marked "see above" for them
+    (:func:`app.server._result_markdown`); the batch's notes column starts them "Note:"
+    (:meth:`app.predict.Predictor.grade_prepared`). The export command prints the 16-bit note
+    as ``note:``, and the decoder's findings as the ingest grades them (its notes ``note:``,
+    its warnings ``warning:``, :func:`drac_ssl.grading.predict.read_image`)."""
+    if warning.startswith((*DEPTH_NOTES, COLOUR_ENCODED)):
+        return True
+    return warning.startswith(FILE_FINDING) and _PLAIN_FINDING.match(warning, len(FILE_FINDING)) is not None
 
 
 def same_grade_words(grades: Sequence[int], grade_names: Sequence[str]) -> str | None:
