@@ -19,8 +19,10 @@ sees the pixels the export command and training see; it is called directly (inst
 orientation applied, a 12-bit range detected in a 16-bit file, bytes after the end of a
 JPEG ignored, the first frame of several used) and what it cannot honour (an ICC profile,
 non-square pixels, transparency composited over black, CMYK converted without colour
-management) are shown as warnings beside the grade, ``Image file: `` and the ingest's words
-(:func:`drac_ssl.grading.image_notes.file_finding`; the export command says the same per file).
+management) are shown beside the grade, ``Image file: `` and the ingest's words
+(:func:`drac_ssl.grading.image_notes.file_finding`; the export command says the same per file):
+as plain notes when they cast no doubt on what the image is
+(:data:`drac_ssl.grading.image_notes.PLAIN_FINDINGS`), as warnings otherwise.
 
 :func:`refusal` is the one rule of what is not graded even though it decodes (the page's two
 tabs and :meth:`app.predict.Predictor.predict_file`): a blank or near-constant image, and
