@@ -977,6 +977,10 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
                   if n_as_is else "")
     converted += (f", {n_file} with a warning about the file itself (see the warnings)"
                   if n_file else "")
+    # facts about the file that cast no doubt on it (PLAIN_FINDINGS): notes, as on the app's page
+    n_file_notes = len({line.split(f": {FILE_FINDING}", 1)[0] for line in plain if f": {FILE_FINDING}" in line})
+    converted += (f", {n_file_notes} with a note about the file itself (see the notes)"
+                  if n_file_notes else "")
     converted += (f", {int(unlike.sum())} unlike the training images (see the warning)"
                   if unlike is not None and unlike.any() else "")
     converted += f", {int(blank.sum())} blank (see the warning)" if blank.any() else ""

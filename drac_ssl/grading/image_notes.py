@@ -251,8 +251,8 @@ def is_plain_note(warning: str) -> bool:
     image" heading, and the grade is not marked "see above" for them
     (:func:`app.server._result_markdown`); the batch's notes column starts them "Note:"
     (:meth:`app.predict.Predictor.grade_prepared`). The export command prints the 16-bit note
-    as ``note:``, and the decoder's findings as the ingest grades them (its notes ``note:``,
-    its warnings ``warning:``, :func:`drac_ssl.grading.predict.read_image`)."""
+    as ``note:``, and the decoder's findings as the page says them (its notes and the plain
+    findings ``note:``, its other warnings ``warning:``, :func:`drac_ssl.grading.predict.read_image`)."""
     if warning.startswith((*DEPTH_NOTES, COLOUR_ENCODED)):
         return True
     return warning.startswith(FILE_FINDING) and _PLAIN_FINDING.match(warning, len(FILE_FINDING)) is not None

@@ -61,6 +61,7 @@ from drac_ssl.grading.image_notes import (
     file_finding,
     grey_for_colour_model,
     image_kind,
+    is_plain_note,
 )
 from drac_ssl.grading.model import FEATURE_STAGE, GradingModel, InputSpec
 from drac_ssl.models import Backbone
@@ -146,7 +147,10 @@ def read_image(path: str | os.PathLike[str], channels: int, kind: str | None = N
     given, receives ``NAME: `` and the plain notes, not doubts: a 16-bit file's conversion
     (:func:`drac_ssl.grading.image_notes.depth_note`) and the decoder's notes as
     ``Image file: ...`` (an Exif orientation applied, bytes after the image ignored, decoded
-    by OpenCV). Raises FileNotFoundError for a missing file and :class:`ImageReadError` (a
+    by OpenCV), and the decoder's warnings that cast no doubt on the image
+    (:func:`drac_ssl.grading.image_notes.is_plain_note`: transparency composited, an ICC
+    profile not applied ...), which the app's page says as notes too; without ``notes`` they
+    stay among the warnings. Raises FileNotFoundError for a missing file and :class:`ImageReadError` (a
     ValueError: what is wrong, how to fix it; its ``problems`` the same one by one) for an
     unreadable one.
     """
@@ -160,13 +164,17 @@ def read_image(path: str | os.PathLike[str], channels: int, kind: str | None = N
                              or f"{p}: cannot be decoded as an image", fatal)
     depth, said = depth_note(decoded.mode, [q.what for q in decoded.problems])
     found = [q for q in decoded.problems if q.what not in said]  # said by the depth note
+    findings = [(q.severity, file_finding(q.what)) for q in found if q.severity in ("note", "warning")]
     if notes is not None:
         notes += [f"{p.name}: {depth}"] if depth else []
-        notes += [f"{p.name}: {file_finding(q.what)}" for q in found if q.severity == "note"]
+        # the decoder's notes, and its warnings that cast no doubt on the image (an ICC profile
+        # not applied, transparency composited ...: PLAIN_FINDINGS), as the app's page says them
+        notes += [f"{p.name}: {line}" for severity, line in findings
+                  if severity == "note" or is_plain_note(line)]
     pixels, warnings = conform_channels(decoded.pixels, channels, p.name, colour=decoded.colour,
                                         mode=decoded.mode, kind=kind)
-    return pixels, warnings + [f"{p.name}: {file_finding(q.what)}" for q in found
-                               if q.severity == "warning"]
+    return pixels, warnings + [f"{p.name}: {line}" for severity, line in findings
+                               if severity == "warning" and (notes is None or not is_plain_note(line))]
 
 
 def model_channels(metadata: dict[str, Any]) -> int:
