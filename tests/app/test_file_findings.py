@@ -20,24 +20,18 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from app_fixtures import drac_scan_or_stand_in
 from PIL import Image, ImageCms, PngImagePlugin
 
 from app.inputs import load_bytes
 from app.predict import Predictor
 from drac_ssl.grading.image_notes import FILE_FINDING, file_finding, is_plain_note
 
-SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "drac_samples" / "sample_1.png"
-
 
 @pytest.fixture(scope="module")
 def scan() -> np.ndarray:
     """A real DRAC UW-OCTA scan (1024 x 1024 grey), else a structured stand-in."""
-    if SAMPLE.is_file():
-        return np.asarray(Image.open(SAMPLE).convert("L"))
-    yy, xx = np.mgrid[0:512, 0:512]
-    rng = np.random.default_rng(0)
-    return np.clip(60 + 40 * np.sin(xx / 7.0) * np.cos(yy / 11.0) + rng.normal(0, 12, (512, 512)),
-                   0, 255).astype(np.uint8)
+    return drac_scan_or_stand_in(512)
 
 
 def _save(image: Image.Image, file_format: str, **kwargs: object) -> bytes:

@@ -23,13 +23,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from app_fixtures import drac_scan_or_stand_in
 from PIL import Image
 
 from app.predict import Predictor
 
 markdown_it = pytest.importorskip("markdown_it")
 
-SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "drac_samples" / "sample_1.png"
 
 NAMES = ["O'Brien & Co OD.png", "patient `Smith`.png", "<script>alert(1).png",
          "<img src=x onerror=alert(1)>.png", "`left` OD.png", "a``b & <c>.png", "*bold* _x_ [l](u).png"]
@@ -73,12 +73,7 @@ def rendered(markdown: str) -> _Page:
 
 
 def _scan() -> np.ndarray:
-    if SAMPLE.is_file():
-        return np.asarray(Image.open(SAMPLE).convert("L"))
-    yy, xx = np.mgrid[0:300, 0:300]
-    rng = np.random.default_rng(0)
-    return np.clip(60 + 40 * np.sin(xx / 7.0) * np.cos(yy / 11.0) + rng.normal(0, 12, (300, 300)),
-                   0, 255).astype(np.uint8)
+    return drac_scan_or_stand_in(300)
 
 
 def _write(folder: Path, name: str, array: np.ndarray) -> Path:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from app_fixtures import icdr_bundle_reporting_referable
 from PIL import Image
 from torch import nn
 
@@ -941,18 +942,10 @@ def test_p_referable_is_shown_beside_the_grade_when_the_bundle_records_a_referab
     """A bundle whose cross-validation reported referable DR (cv_metrics.referable, an ICDR
     model with finetune.referable_from): each result gives P(referable) = P2 + P3 + P4 beside
     the grade (as_dict and the page); DRAC's three grades (the shared demo bundle): nothing."""
-    import json
 
     from app.server import _result_markdown
 
-    icdr = ["No DR", "Mild", "Moderate", "Severe", "PDR"]
-    bundle_dir = build_demo_bundle(tmp_path / "run", image_size=32, source_size=32, n_folds=1,
-                                   grade_names=icdr, channels=3)
-    meta = json.loads((bundle_dir / "metadata.json").read_text())
-    meta["cv_metrics"]["referable"] = {"from_grade": 2, "rule": "referable = grade >= 2 (Moderate or worse)",
-                                       "n_referable": 10, "n_not": 20, "auc": 0.9, "auc_ci95": [0.8, 0.95],
-                                       "auc_note": None, "sensitivity": 0.7, "specificity": 0.8}
-    (bundle_dir / "metadata.json").write_text(json.dumps(meta))
+    bundle_dir, meta = icdr_bundle_reporting_referable(tmp_path / "run")
     five = Predictor(bundle_dir, gradcam=False)
     assert five.referable_from == 2
     pred = five.predict(np.full((40, 40, 3), 90, np.uint8))

@@ -5,12 +5,11 @@ covers macular oedema."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
+from app_fixtures import icdr_bundle_reporting_referable
 
-from app.demo_bundle import build_demo_bundle
 from app.predict import Predictor
 
 NOT_ASSESSED = "does not assess diabetic macular oedema or any other eye disease"
@@ -32,14 +31,7 @@ def test_p_referable_says_it_comes_from_the_dr_grade_alone(tmp_path: Path, one_t
     from drac_ssl.grading.bundle import REFERABLE_SCOPE_WORDS
 
     assert "from the DR grade alone" in REFERABLE_SCOPE_WORDS and "macular oedema" in REFERABLE_SCOPE_WORDS
-    icdr = ["No DR", "Mild", "Moderate", "Severe", "PDR"]
-    bundle_dir = build_demo_bundle(tmp_path / "run", image_size=32, source_size=32, n_folds=1,
-                                   grade_names=icdr, channels=3)
-    meta = json.loads((bundle_dir / "metadata.json").read_text())
-    meta["cv_metrics"]["referable"] = {"from_grade": 2, "rule": "referable = grade >= 2 (Moderate or worse)",
-                                       "n_referable": 10, "n_not": 20, "auc": 0.9, "auc_ci95": [0.8, 0.95],
-                                       "auc_note": None, "sensitivity": 0.7, "specificity": 0.8}
-    (bundle_dir / "metadata.json").write_text(json.dumps(meta))
+    bundle_dir, meta = icdr_bundle_reporting_referable(tmp_path / "run")
     five = Predictor(bundle_dir, gradcam=False)
     pred = five.predict(np.full((40, 40, 3), 90, np.uint8))
     page = _result_markdown(pred, five)

@@ -1,0 +1,37 @@
+"""Set-ups two or more app tests share (tests/helpers is on the test path: ``from app_fixtures import ...``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+DRAC_SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "drac_samples" / "sample_1.png"
+ICDR = ["No DR", "Mild", "Moderate", "Severe", "PDR"]
+
+
+def drac_scan_or_stand_in(side: int) -> np.ndarray:
+    """A real DRAC UW-OCTA scan (1024 x 1024 grey) when ``../shared`` is there, else a
+    structured ``side`` x ``side`` grey stand-in (not noise: the app grades it)."""
+    if DRAC_SAMPLE.is_file():
+        return np.asarray(Image.open(DRAC_SAMPLE).convert("L"))
+    yy, xx = np.mgrid[0:side, 0:side]
+    rng = np.random.default_rng(0)
+    return np.clip(60 + 40 * np.sin(xx / 7.0) * np.cos(yy / 11.0) + rng.normal(0, 12, (side, side)),
+                   0, 255).astype(np.uint8)
+
+
+def icdr_bundle_reporting_referable(folder: Path) -> tuple[Path, dict]:
+    """An untrained 5-grade colour demo bundle whose metadata reports referable DR (grade >= 2),
+    as a fine-tuning with ``finetune.referable_from`` records it; its folder and metadata."""
+    from app.demo_bundle import build_demo_bundle
+
+    bundle_dir = build_demo_bundle(folder, image_size=32, source_size=32, n_folds=1, grade_names=ICDR, channels=3)
+    meta = json.loads((bundle_dir / "metadata.json").read_text())
+    meta["cv_metrics"]["referable"] = {"from_grade": 2, "rule": "referable = grade >= 2 (Moderate or worse)",
+                                       "n_referable": 10, "n_not": 20, "auc": 0.9, "auc_ci95": [0.8, 0.95],
+                                       "auc_note": None, "sensitivity": 0.7, "specificity": 0.8}
+    (bundle_dir / "metadata.json").write_text(json.dumps(meta))
+    return bundle_dir, meta
