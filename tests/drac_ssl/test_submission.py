@@ -599,3 +599,29 @@ def test_the_apps_incomplete_file_with_its_notes_column_cut_off_is_one_problem(
     (line,) = check_submission(one)
     assert line.startswith(f"{one}:2: 1 row (001.png on line 2) has an empty class and empty "
                            "probabilities"), line
+
+
+def test_an_image_under_another_name_is_named_as_one_even_with_large_text_metadata(tmp_path: Path) -> None:
+    """A PNG saved as ``scan.dat`` is an image under a name that cannot be a case: the export
+    says rename it. One whose XMP text is above Pillow's 1 MB a chunk was called "not an image
+    (... the first bytes of a PNG image, damaged or cut short)" and put in a note (the folder
+    reader opened it with a plain ``Image.open``, not the decoder's rule for large text
+    metadata: :func:`data_prep.decode.image_header`)."""
+    from PIL import Image, PngImagePlugin
+
+    from drac_ssl.submission import read_folder
+
+    pixels = np.zeros((32, 32), np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "plain.dat", format="PNG")
+    info = PngImagePlugin.PngInfo()
+    info.add_text("XML:com.adobe.xmp", " " * 1_500_000, zip=True)
+    Image.fromarray(pixels).save(tmp_path / "scan.dat", format="PNG", pnginfo=info)
+    (tmp_path / "notes.txt").write_text("scan notes")
+    found = read_folder(tmp_path)
+    assert [p.name for p, _ in found.not_images] == ["notes.txt"], found.not_images
+    said = {p.name: (why, fix) for p, why, fix in found.others}
+    assert set(said) == {"plain.dat", "scan.dat"}, said
+    for name in ("plain", "scan"):
+        why, fix = said[f"{name}.dat"]
+        assert why.startswith("is a PNG image whose name does not end in an image suffix"), why
+        assert fix == f"rename it {name}.png", fix
