@@ -86,6 +86,8 @@ from drac_ssl.grading.image_notes import (
     READ_FORMATS,
     colour_for_grey_model,
     depth_note,
+    describe_kind,
+    few_levels_warning,
     file_finding,
     grey_for_colour_model,
     image_kind,
@@ -284,14 +286,6 @@ def _mb(n: int) -> str:
     return f"{n / (1024 * 1024):.1f} MB"
 
 
-def describe_kind(kind: str, channels: int) -> str:
-    """``kind`` (:func:`image_kind`) in the words of the page, e.g. "grey fundus photograph"."""
-    colour = "colour" if channels == 3 else "grey"
-    if kind == "octa":
-        return "UW-OCTA image"
-    return f"{colour} fundus photograph" if kind == "fundus" else f"{colour} image"
-
-
 def _resolve(kind: str | None, channels: int) -> str:
     return kind if kind is not None else image_kind(None, channels)
 
@@ -396,42 +390,6 @@ def colour_model_warnings(image: LoadedImage, notes: list[str] | None = None,
     said = set(said) | ({n for n in notes if n.startswith(ONE_BIT_NOTE)} if levels else set())
     out += [file_finding(n) for n in notes if n not in said]
     return out
-
-
-def few_levels_warning(levels: list[list[int]] | None, mode: str = "L", kind: str = "octa",
-                       channels: int = 1) -> str:
-    """The warning for an image of at most :data:`data_prep.validate.FEW_LEVELS` distinct values
-    per channel (``levels``: :func:`data_prep.validate.few_levels`' values, one list per channel;
-    None or [] for an image with more: ""): ``Only 2 grey levels (0 and 255; a 1-bit file): a
-    thresholded export or a vessel mask, not a UW-OCTA en-face image; grade the original
-    image.`` A colour image whose channels differ says ``levels per colour channel``.
-    ``mode``: the file's PIL mode (``1``: a 1-bit file, said); ``kind`` and ``channels``: the
-    model's (:func:`describe_kind`), for what the image is not. A doubt, not a refusal: a
-    mask still shows where the vessels are, and the blank and noise refusals are for images
-    with nothing to grade (a review found a thresholded DRAC scan graded PDR at P 0.996 without
-    a word)."""
-    if not levels:
-        return ""
-    n = max(len(values) for values in levels)
-
-    def words(values: list[int]) -> str:
-        shown = [str(v) for v in values]
-        return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} and {shown[-1]}"
-
-    one_bit = "; a 1-bit file" if mode == "1" else ""
-    plural = "s" if n != 1 else ""
-    if len(levels) == 1 or all(values == levels[0] for values in levels):
-        found = f"{n} grey level{plural}" if len(levels) == 1 else f"{n} level{plural} per colour channel"
-        found += f" ({words(levels[0])}{one_bit})"
-    else:
-        found = (f"{n} level{plural} per colour channel ("
-                 + ", ".join(f"{name} {words(values)}" for name, values
-                             in zip(("red", "green", "blue"), levels, strict=False)) + f"{one_bit})")
-    what = ("a UW-OCTA en-face image" if kind == "octa" else
-            f"a {describe_kind(kind, channels)}" if kind == "fundus" else
-            "the kind of image the model was trained on")
-    return (f"Only {found}: a thresholded export or a vessel mask, not {what}; grade the original "
-            f"image.")
 
 
 def load_upload(path: str | os.PathLike[str] | None, limits: InputLimits = InputLimits(),

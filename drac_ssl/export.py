@@ -150,6 +150,7 @@ from typing import Any
 
 import numpy as np
 
+from data_prep.decode import ONE_BIT_NOTE
 from data_prep.problems import Problem
 from drac_ssl.commands import check_arguments_problem, export_parser, score_arguments_problem
 from drac_ssl.config import Config
@@ -169,6 +170,7 @@ from drac_ssl.grading.bundle import (
 from drac_ssl.grading.image_notes import (
     FILE_FINDING,
     NO_COLOUR,
+    few_levels_warning,
     incomplete_line,
     same_grade_words,
 )
@@ -860,6 +862,7 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     graded_files: list[Path] = []
     warnings: list[str] = []
     plain: list[str] = []  # plain notes, not doubts: a 16-bit file converted as the ingest does
+    level_warnings: list[str] = []  # NAME: only a few grey levels (a thresholded export, a mask)
     probs_parts, grade_parts, flag_parts, blank_parts, noise_parts = [], [], [], [], []
     image_warnings: list[list[str]] = []  # per graded image: e.g. far smaller than the model's input
     crop_warnings: list[list[str]] = []  # per graded image: e.g. no fundus disc found to crop
@@ -876,6 +879,10 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
             chunk.append(pixels)
             graded_files.append(path)
             warnings += said
+            levels = _few_levels_words(pixels, noted, bundle.kind, channels)
+            if levels:  # the app's warning; the decoder's 1-bit note is then not said again
+                level_warnings.append(f"{path.name}: {levels}")
+                noted = [line for line in noted if ONE_BIT_NOTE not in line]
             plain += noted
         if chunk and (skip_unreadable or not problems):
             graded = grade_images(bundle, chunk, tta=tta)
@@ -931,7 +938,7 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
                      f"not a complete submission")})
     for problem in problems:
         print(f"skipped: {problem.line}", file=sys.stderr)
-    for line in warnings:
+    for line in warnings + level_warnings:
         print(f"warning: {line}", file=sys.stderr)
     for line in plain:
         print(f"note: {line}", file=sys.stderr)
@@ -981,6 +988,8 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     n_file_notes = len({line.split(f": {FILE_FINDING}", 1)[0] for line in plain if f": {FILE_FINDING}" in line})
     converted += (f", {n_file_notes} with a note about the file itself (see the notes)"
                   if n_file_notes else "")
+    converted += (f", {len(level_warnings)} with only a few grey levels (see the warnings)"
+                  if level_warnings else "")
     converted += (f", {int(unlike.sum())} unlike the training images (see the warning)"
                   if unlike is not None and unlike.any() else "")
     converted += f", {int(blank.sum())} blank (see the warning)" if blank.any() else ""
@@ -1025,6 +1034,23 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
               file=sys.stderr)
         return 2
     return 1 if issues else EXIT_SKIPPED if skipped else 0
+
+
+def _few_levels_words(pixels: np.ndarray, noted: Sequence[str], kind: str, channels: int) -> str:
+    """The app's warning (:func:`drac_ssl.grading.image_notes.few_levels_warning`) for an image
+    read in the model's channels (``pixels``, uint8 ``(H, W)`` or ``(H, W, 3)``) of at most
+    :data:`data_prep.validate.FEW_LEVELS` grey levels: a thresholded export, a vessel mask, a
+    1-bit file (``noted`` holds the decoder's 1-bit note, :data:`data_prep.decode.ONE_BIT_NOTE`);
+    "" for any other image and for a blank one (the blank line says it). A grey picture in three
+    identical channels is counted as grey, as the app counts it."""
+    from data_prep.validate import few_levels, is_blank
+
+    if is_blank(pixels):
+        return ""
+    grey = pixels.ndim == 2 or bool(np.all(pixels == pixels[..., :1]))
+    mode = "1" if any(ONE_BIT_NOTE in line for line in noted) else "L"
+    return few_levels_warning(few_levels(pixels if not grey or pixels.ndim == 2 else pixels[..., 0]),
+                              mode, kind, channels)
 
 
 def _images_arg(text: str) -> Path:

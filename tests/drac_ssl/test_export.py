@@ -946,6 +946,45 @@ def test_command_line_names_blank_images_and_says_when_a_bundle_has_no_check(
     assert "has no out-of-distribution check" in err and "build_bundle('RUN')" in err
 
 
+def test_an_image_of_few_grey_levels_is_warned_about_in_the_apps_words(
+        exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: the app warns before the grade of an image of at most a few grey levels (a
+    thresholded export, a vessel mask, a 1-bit file), the export graded one without a word. It
+    now says the app's sentence (few_levels_warning) for the file, counts it in the summary and
+    does not repeat the decoder's 1-bit note; a blank image is said by the blank line alone."""
+    from PIL import Image
+
+    from app.inputs import load_bytes
+    from data_prep.decode import ONE_BIT_NOTE
+    from drac_ssl.grading.image_notes import few_levels_warning
+
+    folder = _test_images_and(exported_run, tmp_path / "masks", 2, "black.png", np.zeros((64, 64), np.uint8))
+    source = sorted(folder.glob("*.png"))[0]
+    scan = np.asarray(Image.open(source).convert("L"))
+    Image.fromarray(scan > np.median(scan)).convert("1").save(folder / "mask.png")
+    posterised = (scan // 64 * 85).astype(np.uint8)  # at most 4 grey levels, an 8-bit file
+    Image.fromarray(posterised).save(folder / "posterised.png")
+    levels = [int(v) for v in np.unique(posterised)]
+    assert 2 <= len(levels) <= 4, levels
+    bundle = bundles.load_bundle(exported_run)
+    capsys.readouterr()
+    assert export.main([str(exported_run), "--images", str(folder), "--out", str(tmp_path / "x.csv")]) == 0
+    captured = capsys.readouterr()
+    said = {line.split(": ", 2)[1]: line.split(": ", 2)[2] for line in captured.err.splitlines()
+            if "a thresholded export or a vessel mask" in line}
+    mask = few_levels_warning([[0, 255]], "1", bundle.kind, bundle.spec.channels)
+    assert mask.startswith("Only 2 grey levels (0 and 255; a 1-bit file): a thresholded export")
+    assert said == {"mask.png": mask, "posterised.png": few_levels_warning(
+        [levels], "L", bundle.kind, bundle.spec.channels)}, captured.err
+    assert f"warning: mask.png: {mask}" in captured.err.splitlines()
+    assert not [x for x in captured.err.splitlines() if ONE_BIT_NOTE in x], captured.err
+    assert "2 with only a few grey levels (see the warnings)" in captured.out, captured.out
+    assert "1 blank (see the warning)" in captured.out
+    # the app's page says the same sentence for the same file
+    page = load_bytes((folder / "mask.png").read_bytes(), "mask.png", channels=bundle.spec.channels,
+                      kind=bundle.kind)
+    assert mask in page.warnings, page.warnings
+
 def test_command_line_names_images_that_look_like_random_noise(
         exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The app refuses an upload of random noise (data_prep.validate.looks_like_noise); the
