@@ -601,6 +601,28 @@ def _seed_spread_rows(seeds: list[dict[str, Any]], settings: str) -> list[str]:
     return out
 
 
+TWO_SE_MARK = {"accuracy": "accuracy", "auc_ovr": "AUC OvR"}
+"""The figures the pre-registered RetinaMNIST hypotheses are judged on (docs/retinamnist.md):
+the mean VICReg - scratch difference over the seeds above twice its standard error in each."""
+
+
+def two_se_mark_line(difference: dict[str, dict[str, float]]) -> str:
+    """``Mark (...): met|not met (accuracy 2.02 SE, AUC OvR 1.00 SE).`` for a VICReg - scratch
+    difference (``{metric: {"mean", "se", ...}}`` as bench.retinamnist_epochs writes it): met
+    when the mean is above twice its SE in every metric of :data:`TWO_SE_MARK`."""
+    said, met = [], True
+    for key, words in TWO_SE_MARK.items():
+        mean, se = float(difference[key]["mean"]), float(difference[key]["se"])
+        if se > 0:
+            said.append(f"{words} {mean / se:.2f} SE")
+            met = met and mean > 2 * se
+        else:  # every seed the same difference
+            said.append(f"{words} {mean:+.4f} with SE 0")
+            met = met and mean > 0
+    return ("Mark (the mean VICReg - scratch difference above twice its standard error in accuracy "
+            f"and in AUC OvR): {'met' if met else 'not met'} ({', '.join(said)}).")
+
+
 def retinamnist_epochs_table(r: dict[str, Any]) -> list[str]:
     """A changed VICReg recipe (longer pretraining, ``--set`` overrides) against scratch, per
     seed (bench/retinamnist_epochs.py)."""
@@ -629,10 +651,14 @@ def retinamnist_epochs_table(r: dict[str, Any]) -> list[str]:
         diff = ", ".join(f"{longer[k] - base['scratch'][k]:+.3f}" for k in ("accuracy", "auc_ovr", "qwk"))
         out.append(f"| {seed} | {cell(base['scratch'])} | {cell(longer)} | {diff} |" if own else
                    f"| {seed} | {cell(base['scratch'])} | {cell(base['vicreg'])} | {cell(longer)} | {diff} |")
+    if r.get("hypothesis"):
+        out += ["", f"Hypothesis: {str(r['hypothesis']).rstrip('.')}."]
     for name, d in (r.get("differences") or {}).items():
         text = "; ".join(f"{k} {v['mean']:+.4f} (SE {v['se']:.4f}, {v['positive']} of {v['n']} seeds > 0)"
                          for k, v in d.items())
         out += ["", f"Mean {name.replace('_', ' ')}: {text}."]
+        if name.endswith("_minus_scratch") and all(k in d for k in TWO_SE_MARK):
+            out += ["", two_se_mark_line(d)]
     ens = r.get("seed_ensemble")
     if ens:
         out += ["", f"Ensemble of the {ens['n_seeds']} seeds (their out-of-fold probabilities averaged, "

@@ -140,6 +140,33 @@ def test_retinamnist_epochs_table_with_own_scratch_compares_with_the_runs_scratc
     assert "0.900" not in text and "same run" in text and "label_fraction=0.1" in text
 
 
+def test_retinamnist_epochs_table_states_the_hypothesis_and_the_two_se_mark() -> None:
+    """Each table says what it tested and, for the difference with scratch, how far the mean is
+    from zero in standard errors in accuracy and AUC OvR: the mark of the pre-registered runs
+    (met only when both are above 2); a difference with another variant is not judged."""
+    from bench.summarize import retinamnist_epochs_table
+
+    def diff(mean: float, se: float) -> dict[str, float]:
+        return {"mean": mean, "se": se, "positive": 4, "n": 5}
+
+    record = {"epochs": 60, "hypothesis": "longer pretraining helps", "per_seed": {},
+              "differences": {"vicreg60_minus_scratch": {"accuracy": diff(0.0083, 0.0041),
+                                                         "auc_ovr": diff(0.0011, 0.0011),
+                                                         "qwk": diff(0.02, 0.001)},
+                              "vicreg60_minus_vicreg20": {"accuracy": diff(0.01, 0.001),
+                                                          "auc_ovr": diff(0.01, 0.001)}}}
+    lines = retinamnist_epochs_table(record)
+    assert "Hypothesis: longer pretraining helps." in lines
+    (mark,) = [line for line in lines if line.startswith("Mark ")]
+    assert mark == ("Mark (the mean VICReg - scratch difference above twice its standard error in "
+                    "accuracy and in AUC OvR): not met (accuracy 2.02 SE, AUC OvR 1.00 SE).")
+    record["differences"]["vicreg60_minus_scratch"]["auc_ovr"] = diff(0.003, 0.001)
+    (mark,) = [line for line in retinamnist_epochs_table(record) if line.startswith("Mark ")]
+    assert mark.endswith("): met (accuracy 2.02 SE, AUC OvR 3.00 SE).")
+    record["differences"]["vicreg60_minus_scratch"]["auc_ovr"] = diff(-0.003, 0.0)
+    (mark,) = [line for line in retinamnist_epochs_table(record) if line.startswith("Mark ")]
+    assert mark.endswith("): not met (accuracy 2.02 SE, AUC OvR -0.0030 with SE 0).")
+
 def test_retinamnist_epochs_table_carries_the_notes_of_the_result_file() -> None:
     from bench.summarize import retinamnist_epochs_table
 
