@@ -412,11 +412,12 @@ def _why_not_graded(path: Path) -> tuple[str, str]:
     in the app's words (:mod:`drac_ssl.grading.image_notes`): ``is a WEBP file`` (an image the
     package does not read), ``is not an image (...; it holds ...)``, or an image of a format it
     reads under another name (``scan.dat`` holding a PNG: a case name must be an image file
-    name). A PNG whose text metadata is above Pillow's default limit is read by the decoder's
-    rule (:func:`data_prep.decode.image_header`), not called damaged."""
+    name). A PNG whose text metadata is above Pillow's default limit (only Pillow's PNG plugin
+    refuses a file for it: :func:`data_prep.decode.text_metadata_too_large`) is a PNG, not called
+    damaged, and is not read whole for it."""
     from PIL import Image, UnidentifiedImageError
 
-    from data_prep.decode import content_words, image_header, text_metadata_too_large
+    from data_prep.decode import content_words, text_metadata_too_large
     from drac_ssl.grading.image_notes import CONVERT_FIX, not_an_image, other_format
 
     try:
@@ -428,7 +429,7 @@ def _why_not_graded(path: Path) -> tuple[str, str]:
         except ValueError as exc:  # PNG text metadata above Pillow's 1 MB: the decoder's rule
             if not text_metadata_too_large(exc):
                 raise
-            file_format = image_header(path.read_bytes())[0]
+            file_format = "PNG"  # only Pillow's PNG plugin has the limit; the file is not read whole
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError):
         try:
             with open(path, "rb") as fh:
