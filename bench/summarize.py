@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -584,7 +585,6 @@ def _seed_spread_rows(seeds: list[dict[str, Any]], settings: str) -> list[str]:
     the sample SD (ddof 1) and the range of each figure, and of the per-seed VICReg - scratch
     difference its SD, standard error (SD / sqrt(n)) and range: the figures docs/retinamnist.md
     and the README quote."""
-    import statistics
 
     keys = ("accuracy", "auc_ovr", "qwk")
     variants = [v for v in ("scratch", "vicreg", "vicreg_umm") if all(v in s for s in seeds)]
@@ -606,26 +606,38 @@ TWO_SE_MARK = {"accuracy": "accuracy", "auc_ovr": "AUC OvR"}
 the mean VICReg - scratch difference over the seeds above twice its standard error in each."""
 
 
-def _unrounded(difference: dict[str, dict[str, Any]], per_seed: dict[str, Any],
-               variant: str) -> dict[str, dict[str, Any]]:
-    """``difference`` (the bench's 4-decimal mean and SE of ``variant`` - scratch) recomputed
-    from the per-seed figures when every seed has both, so that a result at the mark is not
-    judged on rounded numbers (0.0083 / 0.0041 = 2.02 where the seeds give 2.01); as given
-    otherwise."""
-    rows = list(per_seed.values())
-    try:
-        diffs = {k: [float(row[variant][k]) - float(row["committed"]["scratch"][k]) for row in rows]
-                 for k in TWO_SE_MARK}
-    except (KeyError, TypeError, ValueError):
+_PER_SEED_FIXED = {"committed", "run_folder", "pretrain_epochs_run", "seconds_per_stage"}
+"""The keys of a per-seed row of bench.retinamnist_epochs that are not the changed variant."""
+
+
+def _scratch_differences(record: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """``{seed: {metric: variant - scratch}}`` of a bench.retinamnist_epochs result (the
+    changed variant against the scratch its table compares with)."""
+    out = {}
+    for seed, row in (record.get("per_seed") or {}).items():
+        variant = row[next(k for k in row if k not in _PER_SEED_FIXED)]
+        out[seed] = {k: float(variant[k]) - float(row["committed"]["scratch"][k])
+                     for k in ("accuracy", "auc_ovr", "qwk")}
+    return out
+
+
+def _mean_se(values: list[float]) -> tuple[float, float]:
+    """The mean of ``values`` (two or more) and its standard error (sample SD / sqrt(n))."""
+    return statistics.mean(values), statistics.stdev(values) / len(values) ** 0.5
+
+
+def _unrounded(difference: dict[str, dict[str, Any]], record: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """``difference`` (the bench's 4-decimal mean and SE of the variant - scratch) recomputed
+    from the per-seed figures of ``record`` (:func:`_scratch_differences`), so that a result at
+    the mark is not judged on rounded numbers (0.0083 / 0.0041 = 2.02 where the seeds give
+    2.01); as given with fewer than two seeds."""
+    diffs = list(_scratch_differences(record).values())
+    if len(diffs) < 2:
         return difference
-    if len(rows) < 2:
-        return difference
-    n = len(rows)
     out = dict(difference)
-    for k, values in diffs.items():
-        mean = sum(values) / n
-        sd = (sum((v - mean) ** 2 for v in values) / (n - 1)) ** 0.5
-        out[k] = {**difference[k], "mean": mean, "se": sd / n ** 0.5}
+    for k in TWO_SE_MARK:
+        mean, se = _mean_se([d[k] for d in diffs])
+        out[k] = {**difference[k], "mean": mean, "se": se}
     return out
 
 
@@ -663,14 +675,13 @@ def retinamnist_epochs_table(r: dict[str, Any]) -> list[str]:
     same = "same overrides" if overrides else "same run"
     out += ([f"| seed | scratch, {same} | {changed} | {short} - scratch |", "|---|---|---|---|"] if own else
             [f"| seed | scratch | VICReg, 20 epochs | {changed} | {short} - scratch |", "|---|---|---|---|---|"])
-    fixed = {"committed", "run_folder", "pretrain_epochs_run", "seconds_per_stage"}
 
     def cell(m: dict[str, Any]) -> str:
         return f"{m['accuracy']:.3f} / {m['auc_ovr']:.3f} / {m['qwk']:.3f}"
 
     for seed, row in (r.get("per_seed") or {}).items():
         base = row["committed"]
-        longer = row[next(k for k in row if k not in fixed)]
+        longer = row[next(k for k in row if k not in _PER_SEED_FIXED)]
         diff = ", ".join(f"{longer[k] - base['scratch'][k]:+.3f}" for k in ("accuracy", "auc_ovr", "qwk"))
         out.append(f"| {seed} | {cell(base['scratch'])} | {cell(longer)} | {diff} |" if own else
                    f"| {seed} | {cell(base['scratch'])} | {cell(base['vicreg'])} | {cell(longer)} | {diff} |")
@@ -681,8 +692,7 @@ def retinamnist_epochs_table(r: dict[str, Any]) -> list[str]:
                          for k, v in d.items())
         out += ["", f"Mean {name.replace('_', ' ')}: {text}."]
         if name.endswith("_minus_scratch") and all(k in d for k in TWO_SE_MARK):
-            out += ["", two_se_mark_line(_unrounded(d, r.get("per_seed") or {},
-                                                    name.removesuffix("_minus_scratch")))]
+            out += ["", two_se_mark_line(_unrounded(d, r))]
     ens = r.get("seed_ensemble")
     if ens:
         out += ["", f"Ensemble of the {ens['n_seeds']} seeds (their out-of-fold probabilities averaged, "
@@ -696,6 +706,31 @@ def retinamnist_epochs_table(r: dict[str, Any]) -> list[str]:
                     f"on {start.get('training_data')}{took}."]
     for note in r.get("notes_added_after_the_run") or []:
         out += ["", f"Note: {note}"]
+    return out
+
+
+def pooled_seeds_lines(records: dict[str, dict[str, Any]]) -> list[str]:
+    """For result files of bench.retinamnist_epochs with the same recipe (pretraining epochs and
+    overrides) on different seeds, e.g. a hypothesis and its confirmation on new seeds: the
+    variant - scratch difference over all their seeds, said as descriptive (a pooling
+    chosen after the runs is no test). Nothing for a recipe run once."""
+    groups: dict[tuple[Any, ...], list[str]] = {}
+    for name, record in records.items():
+        groups.setdefault((record.get("epochs"), tuple(record.get("overrides") or [])), []).append(name)
+    out: list[str] = []
+    for names in groups.values():
+        diffs = [d for name in names for d in _scratch_differences(records[name]).values()]
+        seeds = [seed for name in names for seed in records[name].get("per_seed") or {}]
+        if len(names) < 2 or len(set(seeds)) != len(seeds) or len(diffs) < 2:
+            continue
+        said = []
+        for key in ("accuracy", "auc_ovr", "qwk"):
+            values = [d[key] for d in diffs]
+            mean, se = _mean_se(values)
+            said.append(f"{key} {mean:+.4f} (SE {se:.4f}, {mean / se:.2f} SE, "
+                        f"{sum(v > 0 for v in values)} of {len(values)} seeds > 0)")
+        out += ["", f"Pooled over the {len(diffs)} seeds of {' and '.join(names)} (descriptive only: a "
+                    f"pooling chosen after the runs, not a test): {'; '.join(said)}."]
     return out
 
 
@@ -786,9 +821,11 @@ def _other_tables(results_dir: Path, load: Any) -> list[str]:
                    if not p.stem.startswith("retinamnist_epochs") and (record := load(p.stem)) is not None}
         if repeats:
             out += retinamnist_repeats_table({"retinamnist": retina, **repeats})
-        for path in sorted(results_dir.glob("retinamnist_epochs*.json")):
-            if (record := load(path.stem)) is not None:
-                out += retinamnist_epochs_table(record)
+        epochs_records = {path.stem: record for path in sorted(results_dir.glob("retinamnist_epochs*.json"))
+                          if (record := load(path.stem)) is not None}
+        for record in epochs_records.values():
+            out += retinamnist_epochs_table(record)
+        out += pooled_seeds_lines(epochs_records)
     for path in sorted(results_dir.glob("umm_protocol_*.json")):
         if (record := load(path.stem)) is not None:
             out += umm_protocol_table(record)

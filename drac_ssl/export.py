@@ -1045,12 +1045,13 @@ def _few_levels_words(pixels: np.ndarray, noted: Sequence[str], kind: str, chann
     identical channels is counted as grey, as the app counts it."""
     from data_prep.validate import few_levels, is_blank
 
-    if is_blank(pixels):
+    levels = few_levels(pixels)  # None at once for almost every image: the rest only then
+    if levels is None or is_blank(pixels):
         return ""
-    grey = pixels.ndim == 2 or bool(np.all(pixels == pixels[..., :1]))
+    if pixels.ndim == 3 and np.all(pixels == pixels[..., :1]):  # one grey picture, counted once
+        levels = levels[:1]
     mode = "1" if any(ONE_BIT_NOTE in line for line in noted) else "L"
-    return few_levels_warning(few_levels(pixels if not grey or pixels.ndim == 2 else pixels[..., 0]),
-                              mode, kind, channels)
+    return few_levels_warning(levels, mode, kind, channels)
 
 
 def _images_arg(text: str) -> Path:

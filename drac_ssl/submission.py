@@ -421,23 +421,21 @@ def _why_not_graded(path: Path) -> tuple[str, str]:
     from drac_ssl.grading.image_notes import CONVERT_FIX, not_an_image, other_format
 
     try:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                with Image.open(path) as im:  # lazily: a large non-image file is not read whole
-                    file_format = str(im.format or "")
-        except ValueError as exc:  # PNG text metadata above Pillow's 1 MB: the decoder's rule
-            if not text_metadata_too_large(exc):
-                raise
-            file_format = "PNG"  # only Pillow's PNG plugin has the limit; the file is not read whole
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError):
-        try:
-            with open(path, "rb") as fh:
-                head = fh.read(256)
-        except OSError as exc:
-            return (f"cannot be opened ({exc.strerror or exc})",
-                    "check that the file is readable (permissions, a network drive)")
-        return not_an_image(content_words(head)), NOT_AN_IMAGE_FIX
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:  # lazily: a large non-image file is not read whole
+                file_format = str(im.format or "")
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError,
+            Image.DecompressionBombError) as exc:
+        if not text_metadata_too_large(exc):
+            try:
+                with open(path, "rb") as fh:
+                    head = fh.read(256)
+            except OSError as err:
+                return (f"cannot be opened ({err.strerror or err})",
+                        "check that the file is readable (permissions, a network drive)")
+            return not_an_image(content_words(head)), NOT_AN_IMAGE_FIX
+        file_format = "PNG"  # only Pillow's PNG plugin has the text limit; not read whole
     if file_format in _READ_FORMATS:
         suffix = "." + _READ_FORMATS[file_format].lower().replace("jpeg", "jpg")
         return (f"is a {_READ_FORMATS[file_format]} image whose name does not end in an image "
