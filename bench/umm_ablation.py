@@ -496,6 +496,7 @@ def protocol_main(argv: list[str] | None = None) -> None:
                 "final_epoch": {k: last.get(k) for k in ("ssl_loss", "ssl_rise", "outer_ssl_loss",
                                                          "rate_reduction_early", "rate_reduction_last",
                                                          "view_cosine_last", "outer_rate_reduction",
+                                                         "probe_rate_reduction_last",
                                                          *[f"step_ratio_{g}" for g in ("layer4", "expander")])},
             })
 

@@ -338,7 +338,7 @@ class UMMConfig:
     use_js: bool = True  # the JS alignment term (weight beta) in the inner loss; false: dropped (still logged)
     use_rate_reduction: bool = True  # false: no outer level at all (single-level training on L_in)
     outer_sign: str = "maximize"  # maximize Delta R (the paper) | minimize (alpha's sign flipped)
-    early_stop_on_rate_reduction: bool = False  # stop once the last-layer Delta R has not risen for `patience` epochs, keep its best epoch (false: every epoch runs; the SSL-loss guard applies either way)
+    early_stop_on_rate_reduction: bool = False  # stop once the last-layer Delta R on pretraining's probe has not risen for `patience` epochs, keep its best epoch (false: every epoch runs; the SSL-loss guard applies either way)
     patience: int = 5  # early_stop_on_rate_reduction: epochs without a rise of the last-layer Delta R before UMM stops
     max_ssl_rise: float = 0.1  # guard: stop when the epoch SSL loss exceeds (1 + this) x its start value; 0 = off
     max_step_ratio: float = 0.0  # guard: stop when a group's outer/inner step-norm ratio exceeds this; 0 = off

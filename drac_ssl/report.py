@@ -95,8 +95,10 @@ FIGURE_CAPTIONS = {
     # umm/plots/ (drac_ssl.umm.plots)
     "umm_start": "Pretraining's rate-reduction monitor with its peak and the epoch UMM started from; check "
                  "the start is the epoch the start_from rule meant.",
-    "umm_rate_reduction": "UMM's rate reduction per epoch (early and last features at theta, and at theta') "
-                          "and view cosine; UMM is meant to raise it, so a falling curve means it did not help.",
+    "umm_rate_reduction": "UMM's rate reduction per epoch: on pretraining's fixed probe (probe_*, the "
+                          "scale of the umm_start curve) and as the mean of its training batches (early "
+                          "and last features at theta, and at theta'), and view cosine; UMM is meant to "
+                          "raise it, so a falling curve means it did not help.",
     "umm_losses": "UMM's SSL loss at theta and theta', outer objective, JS and VICReg terms per epoch; an SSL "
                   "loss climbing steadily means UMM is undoing the pretraining (the guard's umm.max_ssl_rise).",
     "umm_steps": "Outer / inner step-norm ratio per parameter group and the step norms; a ratio far above 1 "
@@ -511,7 +513,9 @@ def _kept_rule(stage: str, meta: dict[str, Any]) -> str:
         return "the lowest VICReg loss"
     umm_cfg = ((meta.get("config") or {}).get("umm") or {}) if isinstance(meta.get("config"), dict) else {}
     if umm_cfg.get("early_stop_on_rate_reduction"):
-        return "the highest rate reduction of the last-layer features"
+        on_probe = str((meta.get("umm") or {}).get("monitor", "")).startswith("probe_")
+        return "the highest rate reduction of the last-layer features" + (
+            " on pretraining's probe" if on_probe else "")
     if str(meta.get("stopped", "")).startswith("guard:"):
         return "the last epoch the SSL-loss guard passed"
     return "the last epoch"

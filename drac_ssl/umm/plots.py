@@ -17,11 +17,12 @@ def plot_umm_history(out_dir: Path, history: list[dict[str, Any]], groups: Seque
 
     plot_history(
         history,
-        ["rate_reduction_early", "rate_reduction_last", "outer_rate_reduction",
+        ["probe_rate_reduction_last", "probe_rate_reduction_early",
+         "rate_reduction_early", "rate_reduction_last", "outer_rate_reduction",
          "coding_rate_last", "compress_rate_last", "view_cosine_last"],
         out_dir / "plots" / "umm_rate_reduction.png",
-        "UMM: rate reduction (Delta R = R - R_c) of the early and last features at theta, "
-        "Delta R at theta', view cosine",
+        "UMM: rate reduction (Delta R = R - R_c) on pretraining's probe (probe_*) and as the mean "
+        "of the training batches at theta, Delta R at theta', view cosine",
     )
     plot_history(
         history,

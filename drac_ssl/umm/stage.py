@@ -6,6 +6,13 @@ composable ones (:mod:`drac_ssl.umm.layers`) and hands one UMM step per batch
 (:func:`drac_ssl.umm.step.umm_step`) to the training engine (:class:`drac_ssl.engine.Engine`:
 resume, atomic checkpoints, early stopping on the last-layer rate reduction when
 ``umm.early_stop_on_rate_reduction``, history, TensorBoard, progress, non-finite stop).
+
+The monitor: pretraining's rate-reduction monitor (:func:`drac_ssl.pretrain
+.rate_reduction_monitor`, its fixed probe of ``pretrain.monitor_images`` images and views, eval
+mode) measured at UMM's start and after every epoch (the :data:`PROBE_PREFIX` columns), so
+UMM's curve continues pretraining's on one scale and the early stop watches a steady figure
+(:data:`PROBE_KEY`); the unprefixed ``rate_reduction_*`` columns are means over the training
+batches. Without a probe (``pretrain.monitor_images`` < 2) the early stop watches that mean.
 Single process: the bi-level step is not wrapped in DDP.
 
 The guard (issue #13): before the first step the SSL loss of the starting model is measured
@@ -48,6 +55,7 @@ from drac_ssl.engine import Engine, Monitor, TrainingTask, checkpoint_kept_words
 from drac_ssl.io import atomic_write_json, finite_number
 from drac_ssl.losses.vicreg import VICRegLoss
 from drac_ssl.models import VICRegModel
+from drac_ssl.pretrain import MonitorProbe, build_monitor_probe, rate_reduction_monitor
 from drac_ssl.runtime import (
     NonFiniteError,
     environment_info,
@@ -81,12 +89,30 @@ from drac_ssl.umm.step import (
     umm_step,
 )
 
-__all__ = ["EARLY_CUTS", "UMMNonFiniteError", "UMMResult", "check_settings", "feed_config", "run"]
+__all__ = ["EARLY_CUTS", "PROBE_KEY", "UMMNonFiniteError", "UMMResult", "check_settings", "feed_config",
+           "run"]
 
 EARLY_CUTS = ("layer2", "layer3")
 INNER_OPTIMIZERS = ("adam", "sgd")
 OUTER_SIGNS = ("maximize", "minimize")
 MEMBERSHIPS = ("soft", "pairs")
+
+PROBE_PREFIX = "probe_"
+"""UMM's columns of pretraining's rate-reduction monitor (:func:`drac_ssl.pretrain
+.rate_reduction_monitor` on the same fixed probe): ``probe_rate_reduction_last``,
+``probe_rate_reduction_early``, ``probe_view_cosine_last``. The columns without the prefix
+(``rate_reduction_last`` ...) are the means over UMM's training batches."""
+
+PROBE_KEY = PROBE_PREFIX + MONITOR_KEY
+"""The column UMM's early stopping watches (``umm.early_stop_on_rate_reduction``) when
+pretraining's probe is on (``pretrain.monitor_images`` >= 2): the same figure, on the same
+images and views, as the pretraining monitor ``umm.start_from`` reads."""
+
+
+def uses_probe(cfg: Config) -> bool:
+    """Whether UMM measures pretraining's probe: ``pretrain.monitor_images`` >= 2 (UMM has at
+    least ``umm.batch_size`` >= 2 images, so the probe then holds at least 2)."""
+    return cfg.pretrain.monitor_images >= 2
 
 
 class UMMNonFiniteError(NonFiniteError):
@@ -101,9 +127,10 @@ class UMMResult:
     ``out_dir``: ``run_dir/umm``; ``backbone_path`` (``backbone.safetensors``, what the
     fine-tuning reads), ``model_path`` (``vicreg_model.safetensors``, backbone + expander)
     and ``metadata_path`` (``metadata.json``): written unless the run was interrupted;
-    ``history``: one dict per epoch (the epoch means of :func:`~drac_ssl.umm.step.step_keys`
-    and the engine's columns); ``best_epoch``: 0-based epoch of the highest last-layer rate
-    reduction (the engine monitor's; -1 before any); ``stopped``: why the run ended
+    ``history``: one dict per epoch (the epoch means of :func:`~drac_ssl.umm.step.step_keys`,
+    the probe's :data:`PROBE_PREFIX` columns and the engine's); ``best_epoch``: 0-based epoch of
+    the highest last-layer rate reduction (the engine monitor's: :data:`PROBE_KEY`, or the
+    batch mean without the probe; -1 before any); ``stopped``: why the run ended
     (``completed all epochs``, the early-stopping message, ``guard: ...``, ``interrupted``);
     ``start``: the pretrained model UMM started from and why (:class:`StartPoint`);
     ``guard_fired``: the SSL-loss or step-ratio guard ended the run (the weights written
@@ -221,8 +248,12 @@ class _UMMTraining(TrainingTask):
     def __init__(self, cfg: Config, model: VICRegModel, head: AfterCut,
                  tuned: dict[str, torch.nn.Parameter], optimizers: UMMOptimizers,
                  loss_fn: VICRegLoss, feed: pretrain.TwoViewFeed, bf16: bool, source: Path,
-                 out_dir: Path) -> None:
+                 out_dir: Path, device: torch.device, probe_images: Any = None) -> None:
         self.cfg, self.uc, self.model, self.head, self.tuned = cfg, cfg.umm, model, head, tuned
+        self.device = device
+        self.probe_images = probe_images  # None: no probe (pretrain.monitor_images < 2)
+        self.probe: MonitorProbe | None = None
+        self.probe_start: dict[str, float] | None = None
         self.out_dir = out_dir
         self.optimizers, self.loss_fn, self.feed, self.bf16, self.source = (
             optimizers, loss_fn, feed, bf16, source)
@@ -239,6 +270,12 @@ class _UMMTraining(TrainingTask):
         return self.feed.epoch(epoch)
 
     def begin_epoch(self, epoch: int) -> None:
+        if self.probe_images is not None and self.probe_start is None:
+            self.probe_start = self.measure_probe()
+            print(f"[umm] rate reduction of the starting model on pretraining's probe "
+                  f"({len(self.probe.indices)} images): last {self.probe_start['rate_reduction_last']:.4f}, "
+                  f"early {self.probe_start['rate_reduction_early']:.4f} (the figure pretraining's "
+                  f"monitor logs)")
         if self.ssl_start is None:
             self.ssl_start = self.measure_ssl_start()
             print(f"[umm] SSL loss of the starting model on the first epoch's batches: "
@@ -246,6 +283,15 @@ class _UMMTraining(TrainingTask):
         self.head.train()
         if not self.uc.tune_expander:
             self.model.expander.eval()
+
+    def measure_probe(self) -> dict[str, float]:
+        """Pretraining's monitor (:func:`drac_ssl.pretrain.rate_reduction_monitor`) on its fixed
+        probe: the same ``pretrain.monitor_images`` images and views (seed ``run.seed``), eval
+        mode, so UMM's figures continue pretraining's curve on its scale. Draws on no random
+        generator of the training (the probe's views come from their own seeds)."""
+        if self.probe is None:
+            self.probe = build_monitor_probe(self.probe_images, self.cfg)
+        return rate_reduction_monitor(self.model.backbone, self.probe, self.cfg, self.device, self.bf16)
 
     @torch.no_grad()
     def measure_ssl_start(self) -> float:
@@ -272,9 +318,12 @@ class _UMMTraining(TrainingTask):
                         self.optimizers, self.bf16)
 
     def epoch_monitors(self, epoch: int, row: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
         if self.ssl_start and row.get("ssl_loss") is not None:
-            return {"ssl_rise": round(row["ssl_loss"] / self.ssl_start - 1.0, 6)}
-        return {}
+            out["ssl_rise"] = round(row["ssl_loss"] / self.ssl_start - 1.0, 6)
+        if self.probe_images is not None:
+            out.update({PROBE_PREFIX + k: v for k, v in self.measure_probe().items()})
+        return out
 
     def guard(self, epoch: int, row: dict[str, Any]) -> str | None:
         uc = self.uc
@@ -298,18 +347,29 @@ class _UMMTraining(TrainingTask):
 
     def state_dict(self) -> dict[str, Any]:
         return {"model": self.model.state_dict(), "optimizers": self.optimizers.state_dict(),
-                "source": str(self.source.resolve()), "ssl_start": self.ssl_start}
+                "source": str(self.source.resolve()), "ssl_start": self.ssl_start,
+                "probe_start": self.probe_start}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
         self.optimizers.load_state_dict(state["optimizers"])
         if state.get("ssl_start") is not None:
             self.ssl_start = float(state["ssl_start"])
+        if state.get("probe_start") is not None:
+            self.probe_start = dict(state["probe_start"])
 
     def best_state(self) -> dict[str, Any] | None:
         return {"model": self.model.state_dict()} if self.uc.early_stop_on_rate_reduction else None
 
     def check_resume(self, state: dict[str, Any]) -> None:
+        if self.probe_images is not None and any(PROBE_KEY not in row for row in state.get("history", [])):
+            last = self.out_dir / "checkpoints" / "last.pt"
+            raise ConfigError(
+                f"{last}: this UMM run was saved before UMM measured its rate reduction on "
+                f"pretraining's probe ({PROBE_KEY}); its early-stopping state holds the mean over "
+                f"its training batches, another scale, and resuming would compare the two.\n"
+                f"  fix: delete {self.out_dir} to run UMM again (its epochs are re-run), or give this "
+                f"run its own folder: python -m drac_ssl.umm ... --run-dir NEW")
         diffs = _resume_differences(state, self.cfg, self.source, self.out_dir)
         if diffs:
             run_dir = self.out_dir.parent
@@ -353,9 +413,10 @@ class _UMMTraining(TrainingTask):
         outer = (f" F(theta') {num('outer_objective')} dR(theta') {num('outer_rate_reduction')}"
                  f" outer/inner step {ratios}" if self.uc.use_rate_reduction else "")
         rise = f" ({100 * row['ssl_rise']:+.1f}%)" if row.get("ssl_rise") is not None else ""
+        probe = f" probe dR last {num(PROBE_KEY)}" if PROBE_KEY in row else ""
         return (f"[umm] epoch {row['epoch'] + 1}/{self.uc.epochs} ssl {num('ssl_loss', '.4f')}{rise} "
                 f"js {num('js', '.4f')} dR early {num('rate_reduction_early')} last "
-                f"{num('rate_reduction_last')} view cos {num('view_cosine_last')}{outer} "
+                f"{num('rate_reduction_last')} view cos {num('view_cosine_last')}{probe}{outer} "
                 f"{row['pairs_per_second']:.1f} pairs/s")
 
     def close(self) -> None:
@@ -419,13 +480,15 @@ def run(
     source = start.path
     cfg = with_checkpoint_channels(cfg, source)  # in_channels 0: the pretrained backbone's
     device = resolve_device(cfg.run.device)
+    probe = uses_probe(cfg)
     engine = Engine("umm", out_dir, epochs=uc.epochs, config=to_dict(cfg), seed=cfg.run.seed,
                     tensorboard=cfg.run.tensorboard,
-                    monitor=Monitor("rate_reduction_last", mode="max",
+                    monitor=Monitor(PROBE_KEY if probe else MONITOR_KEY, mode="max",
                                     patience=uc.patience if uc.early_stop_on_rate_reduction else 0,
-                                    state_key="best_rate_reduction",
+                                    state_key="best_probe_rate_reduction" if probe else "best_rate_reduction",
                                     stop_message="early stopping: the last-layer rate reduction "
-                                                 "did not improve for {patience} epochs"))
+                                                 + ("on pretraining's probe " if probe else "")
+                                                 + "did not improve for {patience} epochs"))
     bf16 = use_bf16(cfg, device)
 
     model = load_pretrained_model(cfg, source).to(device)
@@ -459,7 +522,8 @@ def run(
             f"  fix: umm.batch_size={max(2, len(data.images))} or add images."
         )
     feed = pretrain.TwoViewFeed(data.images, feed_cfg, device, DistInfo())
-    task = _UMMTraining(cfg, model, head, tuned, optimizers, loss_fn, feed, bf16, source, out_dir)
+    task = _UMMTraining(cfg, model, head, tuned, optimizers, loss_fn, feed, bf16, source, out_dir,
+                        device, probe_images=data.images if probe else None)
     engine.resume(task, map_location=device)
     out_dir.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out_dir / "config.yaml")
@@ -508,7 +572,8 @@ def run(
     }
     meta = pretrain.backbone_metadata(cfg, data, history, out_epoch, stage="umm")
     chosen = next((r for r in history if r["epoch"] == out_epoch), {})
-    meta["metrics"] = {k: chosen.get(k) for k in task.keys if k in chosen}
+    meta["metrics"] = {k: chosen.get(k) for k in [*task.keys, *(k for k in chosen if k.startswith(PROBE_PREFIX))]
+                       if k in chosen}
     meta["stopped"] = stopped
     stages = list(model.backbone.stage_names)
     meta["umm"] = {
@@ -523,6 +588,11 @@ def run(
         "outer_step_groups": stepped,
         "excluded_from_outer_step": [g for g in groups if g not in stepped],
         "ssl_start": task.ssl_start,
+        "monitor": (f"{PROBE_KEY} (pretraining's rate-reduction monitor: its fixed probe of "
+                    f"{len(task.probe.indices) if task.probe is not None else 0} images, eval mode)" if probe
+                    else f"{MONITOR_KEY} (the mean over the epoch's training batches: "
+                         f"pretrain.monitor_images < 2, no probe)"),
+        "probe_start": task.probe_start,
         "guard": {"max_ssl_rise": uc.max_ssl_rise, "max_step_ratio": uc.max_step_ratio,
                   "fired": guard_fired, "reason": stopped if guard_fired else ""},
         "weights": ("best last-layer rate reduction" if use_best else

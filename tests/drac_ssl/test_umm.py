@@ -322,7 +322,8 @@ def test_umm_writes_loadable_weights_metadata_metrics_and_plots(umm_run: umm.UMM
     assert meta["format"] == "drac_ssl backbone v1"
     assert meta["input"]["size"] == [32, 32] and meta["input"]["channels"] == 1
     assert meta["umm"]["early_cut"] == "layer3" and meta["umm"]["tuned"] == ["layer4", "expander"]
-    assert set(meta["metrics"]) == set(keys)
+    assert set(meta["metrics"]) == set(keys) | {"probe_rate_reduction_last", "probe_rate_reduction_early",
+                                                 "probe_view_cosine_last"}
     assert meta["umm"]["outer_step_groups"] == ["layer4", "expander"]
     assert meta["umm"]["excluded_from_outer_step"] == []
     assert meta["umm"]["outer_objective"] == "F = L_ssl(theta') - 1 * Delta R(theta')"
@@ -363,6 +364,33 @@ def test_frozen_layers_and_their_batch_norm_statistics_do_not_change(
         assert not torch.equal(before[key], after[key]), key
 
 
+def pretraining_rows(pretrained: Path) -> list[dict]:
+    return [json.loads(line) for line in (pretrained / "pretrain" / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_umm_measures_delta_r_on_pretrainings_probe_on_the_same_scale(
+    pretrained: Path, umm_run: umm.UMMResult
+) -> None:
+    """A review: UMM's rate_reduction_last is a mean over its training batches (fresh views,
+    train mode), pretraining's the fixed probe in eval mode, so the two curves were on
+    different scales and umm.early_stop_on_rate_reduction stopped on the noisier one. UMM now
+    measures the same probe every epoch and at its start: the start equals pretraining's
+    monitor at the checkpoint it starts from, and the early features (frozen) do not move."""
+    (row,) = pretraining_rows(pretrained)  # one pretraining epoch: its weights are UMM's start
+    meta = json.loads(umm_run.metadata_path.read_text())
+    start = meta["umm"]["probe_start"]
+    assert start["rate_reduction_last"] == pytest.approx(row["rate_reduction_last"], abs=1e-3)
+    assert start["rate_reduction_early"] == pytest.approx(row["rate_reduction_early"], abs=1e-3)
+    assert meta["umm"]["monitor"].startswith("probe_rate_reduction_last")
+    for epoch_row in umm_run.history:
+        assert math.isfinite(epoch_row["probe_rate_reduction_last"])
+        assert -1.0 <= epoch_row["probe_view_cosine_last"] <= 1.0
+        assert epoch_row["probe_rate_reduction_early"] == pytest.approx(start["rate_reduction_early"], abs=1e-5)
+    # layer4 was tuned: the last-layer figure moved off its start
+    assert umm_run.history[-1]["probe_rate_reduction_last"] != pytest.approx(
+        start["rate_reduction_last"], abs=1e-6)
+
+
 def test_resumed_run_gives_the_same_history_and_weights(
     pretrained: Path, umm_run: umm.UMMResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -388,6 +416,30 @@ def test_resumed_run_gives_the_same_history_and_weights(
             data=tiny_data(),
             checkpoint=checkpoint,
         )
+
+
+def test_a_umm_checkpoint_from_before_the_probe_monitor_is_refused_with_a_fix(
+    pretrained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A checkpoint written before UMM measured the probe holds a best value of the batch mean:
+    resuming would compare the probe's figures with it (two scales), so it is refused."""
+    from drac_ssl.checkpoint import load_checkpoint, save_checkpoint
+
+    monkeypatch.setattr(umm_stage, "_plot_history", lambda *args: None)
+    checkpoint = pretrained / "pretrain" / "vicreg_model.safetensors"
+    umm.run(tiny_config(**CHEAP), tmp_path, data=tiny_data(), checkpoint=checkpoint, stop_after_epoch=0)
+    last = tmp_path / "umm" / "checkpoints" / "last.pt"
+    state = load_checkpoint(last)
+    state["history"] = [{k: v for k, v in row.items() if not k.startswith("probe_")}
+                        for row in state["history"]]
+    state.pop("probe_start")
+    state["best_rate_reduction"] = state.pop("best_probe_rate_reduction")
+    save_checkpoint(last, state)
+    with pytest.raises(ConfigError) as info:
+        umm.run(tiny_config(**CHEAP), tmp_path, data=tiny_data(), checkpoint=checkpoint)
+    message = str(info.value)
+    assert str(last) in message and "probe" in message and "fix:" in message, message
+    assert f"delete {tmp_path / 'umm'}" in message, message
 
 
 def test_resuming_with_other_data_pretrain_or_seed_settings_is_refused(
@@ -518,13 +570,50 @@ def fake_steps(rate_reductions: list[float], **planted: list[float]):
     return step
 
 
-def test_early_stopping_on_the_last_layer_rate_reduction_keeps_the_best_weights(
+def planted_probe(last: list[float], start: float = 0.0):
+    """A stand-in for the probe measurement (pretrain.rate_reduction_monitor): the start value,
+    then ``last[epoch]`` as the last-layer rate reduction, one call per epoch."""
+    calls = {"n": 0}
+
+    def measure(backbone, probe, cfg, device, autocast, batch_size=256):
+        n = calls["n"]
+        calls["n"] += 1
+        value = start if n == 0 else last[n - 1]
+        return {"rate_reduction_last": value, "rate_reduction_early": 1.0, "view_cosine_last": 0.5}
+
+    return measure
+
+
+def test_early_stopping_on_the_probe_rate_reduction_keeps_the_best_weights(
     pretrained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(umm_stage, "umm_step", fake_steps([5.0, 7.0, 6.0, 6.5, 9.0, 9.0]))
+    """The monitor is the probe's Delta R, not the batch mean (planted to peak elsewhere)."""
+    monkeypatch.setattr(umm_stage, "umm_step", fake_steps([9.0, 1.0, 1.0, 1.0, 1.0, 1.0]))
+    monkeypatch.setattr(umm_stage, "rate_reduction_monitor", planted_probe([5.0, 7.0, 6.0, 6.5, 9.0, 9.0]))
     monkeypatch.setattr(umm_stage, "_plot_history", lambda *args: None)
     cfg = tiny_config(
         **{"umm.epochs": "6", "umm.early_stop_on_rate_reduction": "true", "umm.patience": "2"}
+    )
+    result = umm.run(cfg, tmp_path, data=tiny_data(),
+                     checkpoint=pretrained / "pretrain" / "vicreg_model.safetensors")
+    assert result.stopped.startswith("early stopping")
+    assert len(result.history) == 4 and result.best_epoch == 1
+    weights = load_file(str(result.model_path))
+    assert torch.all(weights["backbone.layer4.0.conv1.weight"] == 1.0)
+    meta = json.loads(result.metadata_path.read_text())
+    assert meta["metrics"]["probe_rate_reduction_last"] == 7.0
+    assert meta["metrics"]["rate_reduction_last"] == 1.0
+
+
+def test_early_stopping_on_the_last_layer_rate_reduction_keeps_the_best_weights(
+    pretrained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without pretraining's probe (pretrain.monitor_images=0) the monitor is the batch mean."""
+    monkeypatch.setattr(umm_stage, "umm_step", fake_steps([5.0, 7.0, 6.0, 6.5, 9.0, 9.0]))
+    monkeypatch.setattr(umm_stage, "_plot_history", lambda *args: None)
+    cfg = tiny_config(
+        **{"umm.epochs": "6", "umm.early_stop_on_rate_reduction": "true", "umm.patience": "2",
+           "pretrain.monitor_images": "0"}
     )
     result = umm.run(
         cfg,
