@@ -18,6 +18,7 @@ import difflib
 import hashlib
 import os
 import re
+import unicodedata
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -1301,6 +1302,14 @@ def folder_name_test(images: Sequence[Path]) -> Callable[[str], bool]:
     return names_a_file
 
 
+def only_by_case(name: str, path: Path, how: str) -> bool:
+    """Whether a CSV ``name`` matched the image ``path`` by its file name (``how`` ``'name'``)
+    or stem (``'stem'``) only because :func:`data_prep.layout.name_key` ignores letter case
+    (``PATIENT00_OS.PNG`` for ``patient00_OS.png``): the Unicode form alone is no difference."""
+    own = path.name if how == "name" else path.stem
+    return unicodedata.normalize("NFC", name) != unicodedata.normalize("NFC", own)
+
+
 def _subfolder_images(folder: Path, nested: bool = False) -> NameIndex:
     """The images of ``folder``'s direct (non-hidden) subfolders, which the ingest does not
     search: where a label row without an image most likely points. ``nested`` (a layout
@@ -1387,7 +1396,8 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
     a name without extension that matches several images (``x`` for ``x.png`` and ``x.jpg``).
     The first two carry a summary (``608 of the 611 label rows have no image in FOLDER``),
     printed when their lines are cut short. A note says how many names were matched by stem
-    (the public layouts' label CSVs write ids without extension) or by number.
+    (the public layouts' label CSVs write ids without extension) or by number, and one how
+    many only by ignoring letter case (:func:`only_by_case`), each with an example pair.
 
     ``missing="leave_out"`` (``data.missing``): a row whose image is nowhere (not in a
     subfolder, not a near miss of an image without a row: those stay errors) is left out
@@ -1407,6 +1417,7 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
     no_image: list[tuple[str, str, str]] = []  # (where, what, fix) of the rows without an image
     plain_missing: dict[int, LabelRow] = {}  # index in no_image: a row whose image is nowhere
     by_how: dict[str, list[str]] = {"stem": [], "number": []}
+    by_case: list[str] = []  # 'ROW NAME -> file name' of the names matched only by ignoring case
     for row in table.rows:
         paths, how = index.find(row.name)
         if how == "ambiguous":
@@ -1444,6 +1455,8 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
             no_image.append((f"{table.path}:{row.line}", what, fix))
         if how in by_how:
             by_how[how].append(f"{row.name} -> {paths[0].name}")
+        if how in ("name", "stem") and only_by_case(row.name, paths[0], how):
+            by_case.append(f"{row.name} -> {paths[0].name}")
         for path in paths:  # several paths: a duplicate name, reported by the folder scan
             # a row repeated, or in another spelling, is reported by duplicate_label_rows or
             # same_image_rows (fatal): the first row's grade is only kept for the other checks
@@ -1452,6 +1465,11 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
         problems.append(note(table.path, f"{len(by_how['stem'])} name(s) without extension, each "
                                          f"matched to the one image with that stem (e.g. "
                                          f"{by_how['stem'][0]})", "nothing to do", "match"))
+    if by_case:  # on Linux PATIENT00_OS.PNG and patient00_OS.png are two names: said, not refused
+        problems.append(note(table.path, f"{counted(len(by_case), 'CSV name')} matched a file only by "
+                                         f"ignoring letter case (e.g. {by_case[0]})",
+                             "nothing to do (the manifest keeps the file's own name); write the "
+                             "names as the files spell them to match exactly", "match"))
     if by_how["number"]:
         problems.append(note(table.path, f"{len(by_how['number'])} name(s) lost their leading "
                                          f"zeros (a spreadsheet read them as numbers), matched by "
