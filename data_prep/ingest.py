@@ -298,7 +298,7 @@ def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str]
                                             layout.grade_column,
                                             cfg.patient_column or layout.patient_column,
                                             grade_names, cfg.ungradable, layout.eye_columns,
-                                            layout.marked_ungradable)
+                                            layout.marked_ungradable, train_images)
         problems += apply_strict(table_problems, cfg.strict)
         if table is not None:
             problems += duplicate_label_rows(table) + same_image_rows(train_images, table)

@@ -20,8 +20,9 @@ cells than the header is an error (a decimal comma in a comma-separated file wou
 otherwise shift its values silently).
 
 Column names are matched exactly, else ignoring letter case and repeated spaces (a note).
-A missing column gets a suggestion that can work: the closest real column name, never a
-header cell that is a whole unsplit line.
+A missing column gets a suggestion that can work (:func:`column_suggestion`): a real column
+whose name is close or whose cells fit the role (file names, integer grades), never a header
+cell that is a whole unsplit line, never one column for two roles.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import csv
 import difflib
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -270,17 +271,81 @@ def grade_like_column(name: str) -> bool:
             or bool(words & NOT_PATIENT_ID_WORDS) and not words & PATIENT_ID_WORDS)
 
 
+FILE_NAME = re.compile(r"\.(png|jpe?g|tiff?|bmp)$", re.IGNORECASE)
+"""A cell (or header cell) that ends in an image suffix: a file name."""
+
+NAME_CUTOFF = 0.4
+"""How close (difflib ratio) a column name must be to the one wanted to be offered by name."""
+
+
+GRADE_LIKE_VALUES = 10
+"""At most this many distinct integers in a column make it grade-like, not image ids."""
+
+
+def column_fit(table: Table, position: int, role: str,
+               names_a_file: Callable[[str], bool] | None = None) -> int:
+    """How well the cells of column ``position`` fit ``role`` (``image-name``, ``grade``; any
+    other role: 1): 2 they look like it, 1 cannot tell (no cell, or words), 0 they look like
+    another role's.
+
+    The image-name role: 2 when most non-empty cells are file names (an image suffix, or
+    ``names_a_file(cell)``: a name of the training folder, extension or not); 0 when most
+    are integers of at most :data:`GRADE_LIKE_VALUES` values (a grade column). The grade
+    role: 2 when most cells are integers (``'2'``, ``'2.0'``, :func:`parse_grade`); 0 when
+    most are file names."""
+    cells = [cells[position].strip() for _, cells in table.rows
+             if position < len(cells) and cells[position].strip()]
+    if not cells or role not in ("image-name", "grade"):
+        return 1
+    files = sum(bool(FILE_NAME.search(c)) or (names_a_file is not None and names_a_file(c))
+                for c in cells)
+    numbers = [g for g in map(parse_grade, cells) if g is not None]
+    if role == "image-name":
+        return (2 if 2 * files > len(cells) else
+                0 if 2 * len(numbers) > len(cells) and len(set(numbers)) <= GRADE_LIKE_VALUES else 1)
+    return 2 if 2 * len(numbers) > len(cells) and 2 * files <= len(cells) else 0 if 2 * files > len(cells) else 1
+
+
+def column_suggestion(table: Table, wanted: str, role: str, avoid: Sequence[str] = (),
+                      names_a_file: Callable[[str], bool] | None = None) -> str | None:
+    """The real column of ``table`` to offer for a missing ``role`` column ``wanted``, or None.
+
+    Candidates: never a header cell that holds a delimiter (a whole line not split), nor a
+    column of ``avoid`` (read, or already offered, for another role: one column is never
+    offered for two roles), nor for the patient role a grade-like one
+    (:func:`grade_like_column`), nor one whose cells fit another role (:func:`column_fit` 0:
+    a column of grades is never offered as the image-name column). Of those whose name is
+    close to ``wanted`` (difflib ratio :data:`NAME_CUTOFF`), the one whose cells fit best,
+    then the closest name; else, when the header is not a row of data, the column whose
+    cells fit the role (file names for the image-name role, integers for the grade role:
+    ``Photo file`` for ``image name``), closest name first."""
+    avoided = {normalise(c) for c in avoid if c}
+    usable = [(i, c) for i, c in enumerate(table.columns)
+              if c and not _unsplit(c) and normalise(c) not in avoided
+              and not (role == "patient" and grade_like_column(c))]
+
+    def ratio(name: str) -> float:  # as difflib.get_close_matches weighs it
+        return difflib.SequenceMatcher(None, name.lower(), wanted.lower()).ratio()
+
+    scored = [(column_fit(table, i, role, names_a_file), ratio(c), c) for i, c in usable]
+    close = [s for s in scored if s[0] > 0 and s[1] >= NAME_CUTOFF]
+    if close:
+        return max(close, key=lambda s: s[:2])[2]
+    if table.columns and FILE_NAME.search(table.columns[0]):
+        return None  # the header is a row of data: its cells are no column names
+    fitting = [s for s in scored if s[0] == 2]
+    return max(fitting, key=lambda s: s[1])[2] if fitting else None
+
+
 def missing_column(table: Table, wanted: str, role: str, option: str,
-                   avoid: Sequence[str] = ()) -> Problem:
+                   avoid: Sequence[str] = (),
+                   names_a_file: Callable[[str], bool] | None = None) -> Problem:
     """The error for an absent column, with a fix that can work: ``option``, the ingest's flag
     naming the column (``--image-column``; ``python -m drac_ssl.train`` says it as its setting).
 
-    The suggestion is the closest real column name (never a header cell that holds a
-    delimiter, nor the only cell of a header: a whole line that was not split; never a
-    column of ``avoid``, those read for another role; for the patient column never a
-    grade-like one, :func:`grade_like_column`: DeepDRiD's ``patient_DR_Level`` is the
-    patient's grade); a header that is one unsplit line, or a first row that looks like
-    data, is said as such.
+    The suggestion is :func:`column_suggestion`'s (by name and by what the cells hold; never
+    a column of ``avoid``, those read or offered for another role); a header that is one
+    unsplit line, or a first row that looks like data, is said as such.
     """
     columns = table.columns
     listed = ", ".join(repr(c) for c in columns) or "none"
@@ -290,18 +355,38 @@ def missing_column(table: Table, wanted: str, role: str, option: str,
                                  f"(read as {table.dialect}; looked for {wanted!r})",
                      "save the file as a comma-, semicolon- or tab-separated CSV whose first row "
                      "holds the column names", "csv")
-    avoided = {normalise(c) for c in avoid if c}
-    usable = [c for c in columns if c and not _unsplit(c) and normalise(c) not in avoided
-              and not (role == "patient" and grade_like_column(c))]
-    lowered = {c.lower(): c for c in usable}
-    close = difflib.get_close_matches(wanted.lower(), list(lowered), n=1, cutoff=0.4)
-    if close:
-        name = lowered[close[0]]
+    name = column_suggestion(table, wanted, role, avoid, names_a_file)
+    if name is not None:
         return error(table.path, what, f"did you mean {name!r}? pass {option} {name!r}", "csv")
-    if columns and re.search(r"\.(png|jpe?g|tiff?|bmp)$", columns[0], re.IGNORECASE):
+    if columns and FILE_NAME.search(columns[0]):
         return error(table.path, what + "; the first row looks like data, not column names",
                      f"add a header row naming the columns (e.g. {wanted!r})", "csv")
     return error(table.path, what, f"pass {option} NAME with the name of the {role} column", "csv")
+
+
+def one_column_for_two_roles(table: Table, position: int, roles: tuple[str, str],
+                             options: tuple[str, str], avoid: Sequence[str] = (),
+                             names_a_file: Callable[[str], bool] | None = None) -> Problem:
+    """The one error for a column given for two ``roles`` (``('image-name', 'grade')``, each
+    named by its flag of ``options``: ``--image-column X --grade-column X``), in place of the
+    per-row errors reading it twice would give ('0 is listed 5 times', 'label without image').
+    The fix names the role whose cells do not fit the column (:func:`column_fit`: a column of
+    integers is the grade column, not the image-name one) with :func:`column_suggestion`'s
+    column for it (never one of ``avoid``), when there is one."""
+    column = table.columns[position]
+    fits = [column_fit(table, position, role, names_a_file) for role in roles]
+    listed = ", ".join(repr(c) for c in table.columns)
+    what = f"{column!r} is given as both the {roles[0]} and the {roles[1]} column (the same column for two roles)"
+    if fits[0] != fits[1]:
+        wrong = fits.index(min(fits))
+        other = column_suggestion(table, "", roles[wrong], [column, *avoid], names_a_file)
+        if other is not None:
+            return error(table.path, what, f"pass {options[wrong]} {other!r} (its cells fit the "
+                                           f"{roles[wrong]} column; columns: {listed})", "csv")
+        return error(table.path, what, f"pass {options[wrong]} NAME with the name of the "
+                                       f"{roles[wrong]} column (columns: {listed})", "csv")
+    return error(table.path, what, f"pass {options[0]} and {options[1]} naming two different "
+                                   f"columns (columns: {listed})", "csv")
 
 
 def parse_grade(raw: str) -> int | None:

@@ -229,8 +229,11 @@ def is_hidden(path: Path) -> bool:
 def name_key(name: str) -> str:
     """A file name as image names are matched: in Unicode NFC form and lower case. macOS stores
     ``é04.png`` decomposed (NFD: ``e`` and a combining accent) while a CSV typed elsewhere has
-    it composed (NFC); both print alike and are one name. The key is only for comparing: paths
-    and manifest ids keep the name as stored, which is the one that opens the file."""
+    it composed (NFC); both print alike and are one name. Letter case is ignored too (a row
+    ``PATIENT00_OS.PNG`` finds ``patient00_OS.png``, two names on Linux): the label matching
+    counts such names in one note (:func:`data_prep.validate.only_by_case`). The key is only
+    for comparing: paths and manifest ids keep the name as stored, which is the one that opens
+    the file."""
     return unicodedata.normalize("NFC", name).lower()
 
 

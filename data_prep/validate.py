@@ -18,7 +18,8 @@ import difflib
 import hashlib
 import os
 import re
-from collections.abc import Collection, Sequence
+import unicodedata
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,8 +34,10 @@ from data_prep.labels import (  # noqa: F401 - NOT_PATIENT_ID_WORDS, PATIENT_ID_
     PATIENT_ID_WORDS,
     Table,
     column_index,
+    column_suggestion,
     missing_column,
     normalise,
+    one_column_for_two_roles,
     parse_grade,
     read_table,
 )
@@ -878,7 +881,8 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
                 grade_names: Sequence[str] = DRAC_GRADES,
                 ungradable: str = "error",
                 eye_columns: Sequence[str] = (),
-                marked_ungradable: tuple[int, str] | None = None
+                marked_ungradable: tuple[int, str] | None = None,
+                images: Sequence[Path] = ()
                 ) -> tuple[LabelTable | None, list[Problem]]:
     """Read and check the label CSV: columns present, every grade an integer in 0..K-1.
 
@@ -900,6 +904,14 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
     ``marked_ungradable`` (grade, layout name; a layout's ``UNGRADABLE_GRADES``, DeepDRiD's 5):
     a row of that grade, when the scale does not hold it, is an ungradable row as above (left
     out under ``leave_out``; under ``error``, one error, :func:`marked_ungradable_problem`).
+
+    ``images``: the training folder's images, when listed; a missing column's suggestion then
+    knows the column of file names by its cells naming them (:func:`folder_name_test`), ids
+    without extension included. One column given for two roles (``--image-column X
+    --grade-column X``; the grade and the patient column) is one error
+    (:func:`data_prep.labels.one_column_for_two_roles`), the table then None; the image column
+    given as the patient column is allowed (each image its own patient). An image column of
+    numbers that name no image is one error too (:func:`numbers_for_names`).
     """
     per_eye = tuple(eye_columns)
     grade_columns = per_eye or (grade_column,)
@@ -911,6 +923,8 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
     roles = [(image_column, "image-name", "image-name"), (grade_columns[0], "grade", "grade"),
              *((right, "grade-right", "grade") for right in grade_columns[1:]),
              (patient_column, "patient", "patient")]
+    names_a_file = folder_name_test(images) if images else None
+    offered: list[str] = []  # the columns suggested so far: one column is offered for one role
     for column, key, role in roles:
         if not column:
             continue
@@ -920,14 +934,29 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
             index[key] = position
         elif not any(p.severity == "error" and repr(column) in p.what for p in found):
             # never offered: a column read for another role (the image column as the patient's)
-            others = [c for c, _, r in roles if c and c != column]
-            missing = missing_column(table, column, role, _OPTIONS[role], avoid=others)
+            others = [c for c, _, r in roles if c and c != column] + offered
+            missing = missing_column(table, column, role, _OPTIONS[role], others, names_a_file)
             problems.append(owned_patient_column_problem(table, column, image_column, missing)
                             if role == "patient" else missing)
             if len(table.columns) == 1:
                 break  # one unsplit header line: said once
+            offered += [c for c in [column_suggestion(table, column, role, others, names_a_file)] if c]
     if len(index) < len([c for c, _, _ in roles if c]):
         return None, problems
+    role_of = {"image-name": "image-name", "grade": "grade", "grade-right": "grade", "patient": "patient"}
+    keys = list(index)
+    for i, first in enumerate(keys):  # one column given for two roles: said once, not per row
+        # (the image column as the patient's is allowed: each image its own patient)
+        second = next((k for k in keys[i + 1:] if index[k] == index[first]
+                       and {first, k} != {"image-name", "patient"}), None)
+        if second is not None:
+            pair = (role_of[first], role_of[second])
+            given = [c for c, k, _ in roles if c and k not in (first, second)]
+            return None, problems + [one_column_for_two_roles(
+                table, index[first], pair, (_OPTIONS[pair[0]], _OPTIONS[pair[1]]), given, names_a_file)]
+    if images and (numbers := numbers_for_names(table, index["image-name"], images,
+                                                [c for c in grade_columns if c])) is not None:
+        return None, problems + [numbers]
     if not patient_column:
         guess = patient_column_guess(table.columns, grade_column, image_column)
         if guess:
@@ -1225,6 +1254,62 @@ class NameIndex:
         return [], ""
 
 
+def numbers_for_names(table: Table, position: int, images: Sequence[Path],
+                      avoid: Sequence[str] = ()) -> Problem | None:
+    """The one error for an image-name column (``position`` in ``table``) that holds numbers,
+    not file names: no cell names one of the training ``images`` (:class:`NameIndex`) and
+    most are integers (a grade or a patient number given as the image column), while the
+    folder's images are not themselves named by numbers (``001.png``: then the rows may just
+    be another set's). Its fix names the column of file names
+    (:func:`data_prep.labels.column_suggestion`, never the column itself nor one of
+    ``avoid``, the grade column) when there is one; when the column of file names is the one
+    given as the grade column, it says the two look swapped. It replaces a 'label without image' per
+    row and an 'is listed 5 times' per repeated number. None otherwise."""
+    cells = [cells[position].strip() for _, cells in table.rows
+             if position < len(cells) and cells[position].strip()]
+    if not cells or 2 * sum(p.stem.isdigit() for p in images) > len(images):
+        return None
+    index = NameIndex(images)
+    if any(index.find(Path(c.replace("\\", "/")).name)[0] for c in cells):
+        return None
+    numbers = [c for c in cells if parse_grade(c) is not None]
+    if 2 * len(numbers) <= len(cells):
+        return None
+    column = table.columns[position]
+    shown = ", ".join(dict.fromkeys(numbers))
+    shown = shown if len(shown) <= 40 else shown[:40].rsplit(", ", 1)[0] + " ..."
+    names_a_file = folder_name_test(images)
+    other = column_suggestion(table, "", "image-name", [column, *avoid], names_a_file)
+    swapped = column_suggestion(table, "", "image-name", [column], names_a_file)  # a grade column?
+    fix = (f"pass {_OPTIONS['image-name']} {other!r} (the column of file names)" if other is not None
+           else f"the two columns look swapped: pass {_OPTIONS['image-name']} {swapped!r} "
+                f"{_OPTIONS['grade']} {column!r}" if swapped is not None
+           else f"pass {_OPTIONS['image-name']} <the column of file names>")
+    return error(table.path, f"the image column {column!r} holds numbers, not file names ({shown}): "
+                             f"none of its {len(cells)} cells names an image of the folder", fix, "csv")
+
+
+def folder_name_test(images: Sequence[Path]) -> Callable[[str], bool]:
+    """Whether a label-CSV cell names one of ``images`` by file name or stem (as
+    :class:`NameIndex` matches, but not by number: a grade ``2`` is not ``002.png``): what
+    tells the column of file names for a missing column's suggestion
+    (:func:`data_prep.labels.column_suggestion`)."""
+    index = NameIndex(images)
+
+    def names_a_file(cell: str) -> bool:
+        paths, how = index.find(Path(cell.replace("\\", "/")).name)
+        return bool(paths) and how != "number"
+    return names_a_file
+
+
+def only_by_case(name: str, path: Path, how: str) -> bool:
+    """Whether a CSV ``name`` matched the image ``path`` by its file name (``how`` ``'name'``)
+    or stem (``'stem'``) only because :func:`data_prep.layout.name_key` ignores letter case
+    (``PATIENT00_OS.PNG`` for ``patient00_OS.png``): the Unicode form alone is no difference."""
+    own = path.name if how == "name" else path.stem
+    return unicodedata.normalize("NFC", name) != unicodedata.normalize("NFC", own)
+
+
 def _subfolder_images(folder: Path, nested: bool = False) -> NameIndex:
     """The images of ``folder``'s direct (non-hidden) subfolders, which the ingest does not
     search: where a label row without an image most likely points. ``nested`` (a layout
@@ -1311,7 +1396,8 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
     a name without extension that matches several images (``x`` for ``x.png`` and ``x.jpg``).
     The first two carry a summary (``608 of the 611 label rows have no image in FOLDER``),
     printed when their lines are cut short. A note says how many names were matched by stem
-    (the public layouts' label CSVs write ids without extension) or by number.
+    (the public layouts' label CSVs write ids without extension) or by number, and one how
+    many only by ignoring letter case (:func:`only_by_case`), each with an example pair.
 
     ``missing="leave_out"`` (``data.missing``): a row whose image is nowhere (not in a
     subfolder, not a near miss of an image without a row: those stay errors) is left out
@@ -1331,6 +1417,7 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
     no_image: list[tuple[str, str, str]] = []  # (where, what, fix) of the rows without an image
     plain_missing: dict[int, LabelRow] = {}  # index in no_image: a row whose image is nowhere
     by_how: dict[str, list[str]] = {"stem": [], "number": []}
+    by_case: list[str] = []  # 'ROW NAME -> file name' of the names matched only by ignoring case
     for row in table.rows:
         paths, how = index.find(row.name)
         if how == "ambiguous":
@@ -1368,6 +1455,8 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
             no_image.append((f"{table.path}:{row.line}", what, fix))
         if how in by_how:
             by_how[how].append(f"{row.name} -> {paths[0].name}")
+        if how in ("name", "stem") and only_by_case(row.name, paths[0], how):
+            by_case.append(f"{row.name} -> {paths[0].name}")
         for path in paths:  # several paths: a duplicate name, reported by the folder scan
             # a row repeated, or in another spelling, is reported by duplicate_label_rows or
             # same_image_rows (fatal): the first row's grade is only kept for the other checks
@@ -1376,6 +1465,11 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
         problems.append(note(table.path, f"{len(by_how['stem'])} name(s) without extension, each "
                                          f"matched to the one image with that stem (e.g. "
                                          f"{by_how['stem'][0]})", "nothing to do", "match"))
+    if by_case:  # on Linux PATIENT00_OS.PNG and patient00_OS.png are two names: said, not refused
+        problems.append(note(table.path, f"{counted(len(by_case), 'CSV name')} matched a file only by "
+                                         f"ignoring letter case (e.g. {by_case[0]})",
+                             "nothing to do (the manifest keeps the file's own name); write the "
+                             "names as the files spell them to match exactly", "match"))
     if by_how["number"]:
         problems.append(note(table.path, f"{len(by_how['number'])} name(s) lost their leading "
                                          f"zeros (a spreadsheet read them as numbers), matched by "

@@ -74,7 +74,17 @@ from typing import Any
 import numpy as np
 
 from data_prep.grades import SHOWN_ROWS, choices, describe
-from data_prep.labels import Table, column_index, missing_column, normalise, parse_grade, read_table
+from data_prep.labels import (
+    Table,
+    column_fit,
+    column_index,
+    column_suggestion,
+    missing_column,
+    normalise,
+    one_column_for_two_roles,
+    parse_grade,
+    read_table,
+)
 from data_prep.layout import COLUMNS, EYE_COLUMNS, PATIENT_COLUMNS, UNGRADABLE_GRADES
 from data_prep.problems import Problem, counted, error, in_line_order, note
 from data_prep.validate import (
@@ -206,17 +216,21 @@ def _label_layout_of(path: str | Path) -> str | None:
 SWAPPED = "did you swap --score and --labels?"
 
 
-def _guess(table: Table, known: Sequence[str], taken: set[str]) -> str | None:
+def _guess(table: Table, known: Sequence[str], taken: set[str], role: str) -> str | None:
     """The column of ``table`` closest to one of the ``known`` names (difflib, cutoff 0.6),
-    not one of ``taken``; None when none is close."""
-    usable = {c.lower(): c for c in table.columns if c and c not in taken}
+    not one of ``taken`` nor one whose cells fit another role than ``role``
+    (:func:`data_prep.labels.column_fit`: a column of grades is not the image-name column);
+    else the column whose cells fit ``role`` (:func:`data_prep.labels.column_suggestion`:
+    file names, integer grades); None when none is."""
+    fit = {c: column_fit(table, i, role) for i, c in enumerate(table.columns)}
+    usable = {c.lower(): c for c in table.columns if c and c not in taken and fit[c] > 0}
     best: tuple[float, str] | None = None
     for name in known:
         for match in difflib.get_close_matches(name.lower(), list(usable), n=1, cutoff=0.6):
             ratio = difflib.SequenceMatcher(None, name.lower(), match).ratio()
             if best is None or ratio > best[0]:
                 best = (ratio, usable[match])
-    return best[1] if best else None
+    return best[1] if best else column_suggestion(table, "", role, sorted(taken))
 
 
 def _per_eye_layout(table: Table, image_column: str | None, grade_column: str | None) -> str:
@@ -267,11 +281,12 @@ def _columns(table: Table, image_column: str | None, grade_column: str | None
         if name is None:  # no known column and none given
             listed = ", ".join(repr(c) for c in table.columns) or "none"
             of = ", ".join(f"{COLUMNS[k][pos]!r} ({LABEL_LAYOUTS[k]})" for k in kinds)
-            guess = _guess(table, known, taken)
+            guess = _guess(table, known, taken, role)
             fix = (f"did you mean {guess!r}? pass {option} {guess!r}" if guess else
                    f"pass {option} NAME with the name of the {role} column")
             problems.append(error(table.path, f"no {role} column of a known layout ({of}) (columns: "
                                               f"{listed}; read as {table.dialect})", fix, "csv"))
+            taken.update([guess] if guess else [])  # offered for one role only
             continue
         position, found = column_index(table, name)
         problems += found
@@ -279,13 +294,13 @@ def _columns(table: Table, image_column: str | None, grade_column: str | None
             index[role] = position
             taken.add(table.columns[position])
         elif not any(p.severity == "error" for p in found):
-            problems.append(missing_column(table, name, role, option))
+            # never offered: a column given, read or already offered for the other role
+            avoid = sorted(taken) + [c for c in (image_column, grade_column) if c and c != name]
+            problems.append(missing_column(table, name, role, option, avoid))
+            taken.update(c for c in [column_suggestion(table, name, role, avoid)] if c)
     if "image-name" in index and index["image-name"] == index.get("grade"):  # one column, two roles
-        listed = ", ".join(repr(c) for c in table.columns)
-        column = table.columns[index.pop("grade")]
-        problems.append(error(table.path, f"the image-name and the grade column are the same column, "
-                                          f"{column!r}", f"name the other one with --image-column / "
-                                          f"--grade-column (columns: {listed})", "csv"))
+        problems.append(one_column_for_two_roles(table, index.pop("grade"), ("image-name", "grade"),
+                                                 ("--image-column", "--grade-column")))
     layout = detected if detected and not image_column and not grade_column else ""
     return index, layout, problems
 

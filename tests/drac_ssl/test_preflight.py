@@ -531,6 +531,29 @@ def test_a_misspelt_column_setting_marks_the_problem_it_causes_as_following_from
     assert sum("follows from" in i for i in items) == 2, items  # nothing else is said to follow
 
 
+def test_a_csv_naming_its_columns_otherwise_is_offered_one_column_per_role(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A fresh-user review: ``Photo file,ICDR grade,Patient ID`` was told to pass
+    data.image_column='ICDR grade' (and data.grade_column='ICDR grade'), which gave 57
+    misleading errors. The preflight reads the CSV as the ingest does: each role is offered
+    the column whose cells fit it, and one column given for two roles is one error."""
+    root = tmp_path / "plain"
+    names = [f"patient{i:02d}_{eye}.png" for i in range(8) for eye in ("OD", "OS")]
+    labelled_files(root, root / "grades.csv", names, [i % 3 for i in range(len(names))],
+                   ("Photo file", "ICDR grade"))
+    err = main_fails(tmp_path, monkeypatch, capsys, f"data.root={root}", *SMALL_BATCHES,
+                     f"data.labels_csv={root / 'grades.csv'}")
+    assert "fix: did you mean 'Photo file'? pass data.image_column='Photo file'" in err, err
+    assert "fix: did you mean 'ICDR grade'? pass data.grade_column='ICDR grade'" in err, err
+    assert "data.image_column='ICDR grade'" not in err, err
+    err = main_fails(tmp_path, monkeypatch, capsys, f"data.root={root}", *SMALL_BATCHES,
+                     f"data.labels_csv={root / 'grades.csv'}", "data.image_column=ICDR grade",
+                     "data.grade_column=ICDR grade")
+    assert "'ICDR grade' is given as both the image-name and the grade column" in err, err
+    assert "fix: pass data.image_column='Photo file'" in err, err
+    assert "label without image" not in err and "listed" not in err, err
+
+
 def test_a_misspelt_section_marks_the_problems_of_its_settings_as_following_from_it() -> None:
     """A review: pretrain.augmnt.recipe=fundus said 'unknown setting pretrain.augmnt. Did you
     mean pretrain.augment?', then warned about pretrain.augment.recipe=octa unmarked: the
