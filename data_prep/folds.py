@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -225,14 +226,14 @@ def _every_grade_words(per_grade: Sequence[int], k: int, unit: str) -> str:
     return "every grade" if min(present) >= k else f"every grade of at least {counted(k, unit)}"
 
 
-def gap_fix(grade: int, grade_names: Sequence[str], n_folds: int, seed: int,
+def gap_fix(grades: Sequence[int], grade_names: Sequence[str], n_folds: int, seed: int,
             found: tuple[int | None, int | None], per_grade: Sequence[int], unit: str) -> str:
-    """The fix, in the ingest's flags (``--seed``, ``--folds``), for ``grade`` of at least
+    """The fix, in the ingest's flags (``--seed``, ``--folds``), for ``grades`` of at least
     ``n_folds`` units (``unit``: patient or labelled image) left out of a fold: the seed and
     the fold count :func:`working_folds` ``found`` (each said only when found, with what was
     checked), then more patients (images) of the grade, which always remains."""
     other, fewer = found
-    said = grade_label(grade, grade_names)
+    said = " and ".join(grade_label(g, grade_names) for g in grades)
     fixes = []
     if other is not None:
         fixes.append(f"--seed {other} (checked: its {n_folds} folds then hold "
@@ -242,7 +243,8 @@ def gap_fix(grade: int, grade_names: Sequence[str], n_folds: int, seed: int,
                      f"{_every_grade_words(per_grade, fewer, unit)})")
     more = "images of more patients" if unit == "patient" else "images"
     tried = ("" if other is not None else
-             f" (none of the {FOLD_SEEDS_TRIED} fold seeds after {seed} put it in every fold)")
+             f" (none of the {FOLD_SEEDS_TRIED} fold seeds after {seed} put "
+             f"{'it' if len(grades) == 1 else 'them'} in every fold)")
     fixes.append(f"add labelled {said} {more}{tried}")
     return ", or ".join(fixes)
 
@@ -273,9 +275,50 @@ def _gap_notes(y: np.ndarray, folds: np.ndarray, n_folds: int, seed: int,
                 f"{', '.join(str(f) for f in without)}) will validate without any {said} image, "
                 f"although it has {has}; {their} AUC cannot be "
                 f"computed (n/a) and {'its' if one else 'their'} kappa leaves {said} out")
-        notes.append(note(source, what, gap_fix(grade, grade_names, n_folds, seed, found,
+        notes.append(note(source, what, gap_fix([grade], grade_names, n_folds, seed, found,
                                                 per_grade, unit), "folds"))
     return notes
+
+
+@dataclass(frozen=True)
+class FoldGaps:
+    """The folds of a manifest checked for grades they leave out (:func:`fold_gaps`)."""
+
+    without: dict[int, list[int]]  # every grade present -> the folds holding none of it
+    left_out: list[int]  # of those, the grades of at least as many units as folds
+    fix: str  # for ``left_out``, in the ingest's flags (:func:`gap_fix`); '' when none
+    remade: bool  # this version, given the same rows, fold count and seed, makes these folds
+
+
+def fold_gaps(grades: Sequence[int], folds: Sequence[int], n_folds: int, seed: int,
+              patients: Sequence[str] | None = None, grade_names: Sequence[str] = ()) -> FoldGaps:
+    """The grades an ingest's folds leave out of some validation fold, and whether redoing the
+    ingest would change that: ``grades``, ``folds`` and ``patients`` (None: folds not grouped)
+    are the training rows of its manifest in file order (the order the ingest split them in),
+    ``n_folds`` and ``seed`` its ``data.n_folds`` / ``data.fold_seed``. ``remade`` is False when
+    this version of :func:`assign_folds` makes other folds from them (an ingest made before
+    the folds were stratified, or by hand): redoing the ingest as it was is then a fix when
+    those folds hold every grade; when ``remade`` is True redoing it gives the same folds, and
+    ``fix`` says what to change instead. No splitter runs when no grade is left out."""
+    y = np.asarray(grades, dtype=np.int64)
+    without = folds_without_grade(y, folds, n_folds)
+    if not without or len(y) == 0:
+        return FoldGaps(without, [], "", True)
+    groups = len(set(patients)) if patients is not None else len(y)
+    if patients is not None:
+        per_grade = [len({p for p, g in zip(patients, y, strict=True) if g == grade})
+                     for grade in range(int(y.max()) + 1)]
+    else:
+        per_grade = np.bincount(y).tolist()
+    left_out = [g for g in without if per_grade[g] >= n_folds]
+    remade = groups >= n_folds and np.array_equal(_split(y, n_folds, seed, patients)[0],
+                                                  np.asarray(folds, dtype=np.int64))
+    fix = ""
+    if left_out:
+        fix = gap_fix(left_out, grade_names, n_folds, seed,
+                      working_folds(y, n_folds, seed, patients, per_grade), per_grade,
+                      "patient" if patients is not None else "labelled image")
+    return FoldGaps(without, left_out, fix, remade)
 
 
 def dealt_folds(grades: Sequence[int] | np.ndarray, n_folds: int, seed: int) -> np.ndarray:

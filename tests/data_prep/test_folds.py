@@ -6,19 +6,9 @@ from __future__ import annotations
 import re
 
 import numpy as np
+from reviewer_folds import ICDR, REVIEWER_FOLDS, REVIEWER_GRADES, REVIEWER_PATIENTS
 
-from data_prep.folds import assign_folds, folds_without_grade
-
-ICDR = ("No DR", "Mild", "Moderate", "Severe", "PDR")
-
-# a fresh user's 25 photographs: 13 patients, 5 images and 3 patients per ICDR grade (P02 and
-# P07 have eyes of two grades), in the manifest's order (the natural sort of the file names)
-REVIEWER_GRADES = [0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4]
-REVIEWER_PATIENTS = ["P00", "P00", "P01", "P01", "P02", "P02", "P03", "P03", "P04", "P04", "P05",
-                     "P05", "P06", "P06", "P07", "P07", "P08", "P08", "P09", "P09", "P10", "P10",
-                     "P11", "P11", "P12"]
-# the folds the ingest made of them (runs/tiny-kill/data/manifest.csv); they must not change
-REVIEWER_FOLDS = [0, 0, 2, 2, 1, 1, 2, 2, 1, 1, 1, 1, 0, 0, 2, 2, 2, 2, 0, 0, 1, 1, 0, 0, 2]
+from data_prep.folds import assign_folds, fold_gaps, folds_without_grade
 
 
 def _gap_notes(caveats: list) -> list:
@@ -80,3 +70,19 @@ def test_folds_without_a_grade_are_only_those_of_grades_present() -> None:
     assert folds_without_grade([0, 0, 1, 2, 2], np.array([0, 1, 0, 0, 1]), 2) == {1: [1]}
     assert folds_without_grade([0, 1], np.array([0, 1]), 3) == {0: [1, 2], 1: [0, 2]}
     assert folds_without_grade([], np.array([], dtype=int), 3) == {}
+
+
+def test_fold_gaps_says_whether_redoing_the_ingest_would_change_the_folds() -> None:
+    """The preflight told the reviewer to redo the ingest, which made the same folds: the
+    manifest's folds are now checked against what this version makes of the same rows. Made by
+    it: redoing changes nothing, and the fix is the checked seed / fold count. Other folds (an
+    older, unstratified ingest): redoing is a fix."""
+    gaps = fold_gaps(REVIEWER_GRADES, REVIEWER_FOLDS, 3, 0, REVIEWER_PATIENTS, ICDR)
+    assert gaps.without == {1: [0], 3: [1]} and gaps.left_out == [1, 3] and gaps.remade
+    assert gaps.fix.startswith("--seed 16 (checked: its 3 folds then hold every grade), or --folds 2 ")
+    assert gaps.fix.endswith("add labelled grade 1 (Mild) and grade 3 (Severe) images of more patients")
+    unstratified = [0 if g == 1 else i % 2 + 1 for i, g in enumerate(REVIEWER_GRADES)]
+    old = fold_gaps(REVIEWER_GRADES, unstratified, 3, 0, None, ICDR)
+    assert old.left_out and not old.remade  # StratifiedKFold today puts every grade in every fold
+    assert fold_gaps(REVIEWER_GRADES, REVIEWER_FOLDS, 3, 0, REVIEWER_PATIENTS, ICDR) == gaps
+    assert fold_gaps([0, 1, 0, 1], [0, 0, 1, 1], 2, 0) == type(gaps)({}, [], "", True)
