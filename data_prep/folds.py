@@ -287,7 +287,8 @@ class FoldGaps:
     without: dict[int, list[int]]  # every grade present -> the folds holding none of it
     left_out: list[int]  # of those, the grades of at least as many units as folds
     fix: str  # for ``left_out``, in the ingest's flags (:func:`gap_fix`); '' when none
-    remade: bool  # this version, given the same rows, fold count and seed, makes these folds
+    redo_helps: bool  # redone as it was, this version's ingest fills the folds ``left_out`` misses
+    units: tuple[int, ...] = ()  # patients (images when not grouped) of grades 0..
 
 
 def fold_gaps(grades: Sequence[int], folds: Sequence[int], n_folds: int, seed: int,
@@ -295,15 +296,16 @@ def fold_gaps(grades: Sequence[int], folds: Sequence[int], n_folds: int, seed: i
     """The grades an ingest's folds leave out of some validation fold, and whether redoing the
     ingest would change that: ``grades``, ``folds`` and ``patients`` (None: folds not grouped)
     are the training rows of its manifest in file order (the order the ingest split them in),
-    ``n_folds`` and ``seed`` its ``data.n_folds`` / ``data.fold_seed``. ``remade`` is False when
-    this version of :func:`assign_folds` makes other folds from them (an ingest made before
-    the folds were stratified, or by hand): redoing the ingest as it was is then a fix when
-    those folds hold every grade; when ``remade`` is True redoing it gives the same folds, and
-    ``fix`` says what to change instead. No splitter runs when no grade is left out."""
+    ``n_folds`` and ``seed`` its ``data.n_folds`` / ``data.fold_seed``. ``redo_helps``: the folds
+    this version of :func:`assign_folds` makes of the same rows put every grade of ``left_out``
+    in every fold (an ingest made before the folds were stratified, or folds made by hand):
+    redoing the ingest as it was is then the fix; else it would give the same gaps (the same
+    folds, for an ingest of this version), and ``fix`` says what to change instead. No
+    splitter runs when no grade is left out."""
     y = np.asarray(grades, dtype=np.int64)
     without = folds_without_grade(y, folds, n_folds)
     if not without or len(y) == 0:
-        return FoldGaps(without, [], "", True)
+        return FoldGaps(without, [], "", False)
     groups = len(set(patients)) if patients is not None else len(y)
     if patients is not None:
         per_grade = [len({p for p, g in zip(patients, y, strict=True) if g == grade})
@@ -311,14 +313,36 @@ def fold_gaps(grades: Sequence[int], folds: Sequence[int], n_folds: int, seed: i
     else:
         per_grade = np.bincount(y).tolist()
     left_out = [g for g in without if per_grade[g] >= n_folds]
-    remade = groups >= n_folds and np.array_equal(_split(y, n_folds, seed, patients)[0],
-                                                  np.asarray(folds, dtype=np.int64))
+    redo_helps = bool(left_out) and groups >= n_folds and _fills(y, n_folds, seed, patients, per_grade)
     fix = ""
     if left_out:
         fix = gap_fix(left_out, grade_names, n_folds, seed,
                       working_folds(y, n_folds, seed, patients, per_grade), per_grade,
                       "patient" if patients is not None else "labelled image")
-    return FoldGaps(without, left_out, fix, remade)
+    return FoldGaps(without, left_out, fix, redo_helps, tuple(int(n) for n in per_grade))
+
+
+def summary_fold_seed(summary: object) -> int:
+    """The fold seed an ``ingest_summary.json`` (read as ``summary``) records (its ``config``'s
+    ``fold_seed``); 0, the default, for a summary without it."""
+    config = summary.get("config") if isinstance(summary, dict) else None
+    seed = config.get("fold_seed") if isinstance(config, dict) else None
+    return seed if isinstance(seed, int) and not isinstance(seed, bool) else 0
+
+
+def manifest_fold_gaps(rows: Sequence[tuple[int, int, str]], seed: int,
+                       grade_names: Sequence[str] = ()) -> FoldGaps:
+    """:func:`fold_gaps` of a manifest's training rows, each (grade, fold, patient: '' for
+    none), in file order, made with fold seed ``seed``: the folds are those the rows have
+    (the highest + 1), grouped by patient when any row names one (a row without one is its
+    own patient, as the ingest makes it)."""
+    if not rows:
+        return FoldGaps({}, [], "", False)
+    n_folds = max(f for _, f, _ in rows) + 1
+    grouped = any(p for _, _, p in rows)
+    patients = [p or f"image:{i}" for i, (_, _, p) in enumerate(rows)] if grouped else None
+    return fold_gaps([g for g, _, _ in rows], [f for _, f, _ in rows], n_folds, seed, patients,
+                     grade_names)
 
 
 def dealt_folds(grades: Sequence[int] | np.ndarray, n_folds: int, seed: int) -> np.ndarray:

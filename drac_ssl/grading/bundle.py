@@ -326,20 +326,12 @@ def _fold_gaps(rows: Sequence[tuple[int, int, str]], summary: dict[str, Any],
     """:func:`data_provenance`'s ``folds_without_grade`` and ``fold_gap_fix`` of the training
     rows (grade, fold, patient) of a manifest, in its folds, with the ingest's ``data.fold_seed``
     from ``summary`` (its ``config``; 0, the default, for an older summary without it)."""
-    from data_prep.folds import fold_gaps
+    from data_prep.folds import manifest_fold_gaps, summary_fold_seed
     from data_prep.problems import as_config_keys
 
-    if not rows:
-        return {"folds_without_grade": {}, "fold_gap_fix": ""}
-    config = summary.get("config") if isinstance(summary.get("config"), dict) else {}
-    n_folds = max(f for _, f, _ in rows) + 1  # the folds the manifest has (data.n_folds made them)
-    seed = config.get("fold_seed") if isinstance(config.get("fold_seed"), int) else 0
-    grades = [g for g, _, _ in rows]
-    grouped = any(p for _, _, p in rows)
-    patients = [p or f"image:{i}" for i, (_, _, p) in enumerate(rows)] if grouped else None
-    gaps = fold_gaps(grades, [f for _, f, _ in rows], n_folds, seed, patients, names)
+    gaps = manifest_fold_gaps(rows, summary_fold_seed(summary), names)
     fix = ""
-    if gaps.left_out and not gaps.remade:
+    if gaps.redo_helps:
         fix = ("rerun the ingest (ingest in run.stages of a new run folder, run.name=<a new name>): "
                "this version makes other folds of the same images")
     elif gaps.left_out:

@@ -78,11 +78,11 @@ def test_fold_gaps_says_whether_redoing_the_ingest_would_change_the_folds() -> N
     it: redoing changes nothing, and the fix is the checked seed / fold count. Other folds (an
     older, unstratified ingest): redoing is a fix."""
     gaps = fold_gaps(REVIEWER_GRADES, REVIEWER_FOLDS, 3, 0, REVIEWER_PATIENTS, ICDR)
-    assert gaps.without == {1: [0], 3: [1]} and gaps.left_out == [1, 3] and gaps.remade
+    assert gaps.without == {1: [0], 3: [1]} and gaps.left_out == [1, 3] and not gaps.redo_helps
     assert gaps.fix.startswith("--seed 16 (checked: its 3 folds then hold every grade), or --folds 2 ")
     assert gaps.fix.endswith("add labelled grade 1 (Mild) and grade 3 (Severe) images of more patients")
     unstratified = [0 if g == 1 else i % 2 + 1 for i, g in enumerate(REVIEWER_GRADES)]
     old = fold_gaps(REVIEWER_GRADES, unstratified, 3, 0, None, ICDR)
-    assert old.left_out and not old.remade  # StratifiedKFold today puts every grade in every fold
+    assert old.left_out and old.redo_helps  # StratifiedKFold today puts every grade in every fold
     assert fold_gaps(REVIEWER_GRADES, REVIEWER_FOLDS, 3, 0, REVIEWER_PATIENTS, ICDR) == gaps
-    assert fold_gaps([0, 1, 0, 1], [0, 0, 1, 1], 2, 0) == type(gaps)({}, [], "", True)
+    assert fold_gaps([0, 1, 0, 1], [0, 0, 1, 1], 2, 0) == type(gaps)({}, [], "", False)
