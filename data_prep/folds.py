@@ -10,12 +10,20 @@ it validate without that grade. When no grade has as many images as folds, sciki
 stratify; the images are then dealt grade by grade (:func:`dealt_folds`), as evenly as the
 counts allow. Data that can be stratified get ``StratifiedKFold``'s folds, unchanged. :func:`rare_grade` says so in the words the ingest and the
 preflight of ``python -m drac_ssl.train`` (``drac_ssl.preflight``) share.
+
+Folds grouped by patient (``StratifiedGroupKFold``) can leave a grade out of a fold although it
+has as many patients as folds: the splitter deals patients greedily and may not manage. The
+folds are kept (the same inputs give the same folds), and a note says which folds and offers
+what was checked to work (:func:`working_folds`: another fold seed, fewer folds) besides more
+patients of the grade; :func:`folds_without_grade` finds such folds in any manifest, for the
+report and the preflight.
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -95,7 +103,9 @@ def assign_folds(grades: Sequence[int], n_folds: int, seed: int,
     grades 0..K-1), its count, the folds that validate without it and the fix
     (:func:`rare_grade`; ``rows``: each image's (name, line) in the label CSV ``source``, so
     that the fix names the images to relabel); the folds are still made, and training can
-    run on them. Raises
+    run on them. A grade of at least ``n_folds`` patients that the patient-grouped folds still
+    leave out of a fold is a note too, naming the folds, with the seed and the fold count
+    :func:`working_folds` found to work (:func:`gap_fix`); the folds are not changed. Raises
     :class:`IngestError` when there are too few images (or patients) for ``n_folds``;
     ``source`` (the label CSV) is where the problems are reported.
     """
@@ -116,26 +126,8 @@ def assign_folds(grades: Sequence[int], n_folds: int, seed: int,
                      for grade in range(int(y.max()) + 1)]
     else:
         per_grade = np.bincount(y).tolist()
-    from sklearn.model_selection import GroupKFold, StratifiedGroupKFold, StratifiedKFold
-
+    folds, caught = _split(y, n_folds, seed, patients)
     caveats: list[Problem] = []
-    splitter: StratifiedKFold | StratifiedGroupKFold | GroupKFold
-    stratified = int(np.bincount(y).max()) >= n_folds
-    caught: list[warnings.WarningMessage] = []
-    if not stratified and patients is None:
-        # sklearn cannot stratify when every grade has fewer images than folds (tiny sets)
-        folds = dealt_folds(y, n_folds, seed)
-    else:
-        if not stratified:
-            splitter = GroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-        elif patients is not None:
-            splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-        else:
-            splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            for fold, (_, val) in enumerate(splitter.split(np.zeros(len(y)), y, groups=patients)):
-                folds[val] = fold
     rare = {g: n for g, n in enumerate(per_grade) if 0 < n < n_folds}
     for grade, n in rare.items():
         its = [row for row, g in zip(rows, y, strict=True) if g == grade] if rows else []
@@ -145,9 +137,212 @@ def assign_folds(grades: Sequence[int], n_folds: int, seed: int,
                                without=n_folds - len(set(folds[y == grade].tolist())),
                                rows=its, labels=Path(source).name if rows else "")
         caveats.append(note(source, what, fix, "folds"))
+    caveats += _gap_notes(y, folds, n_folds, seed, patients, per_grade, source, grade_names)
     caveats += [note(source, f"folds: {w.message}", "check the fold counts below", "folds")
                 for w in caught if SKLEARN_FEW_MEMBERS not in str(w.message)]
     return folds, caveats
+
+
+def _split(y: np.ndarray, n_folds: int, seed: int, patients: Sequence[str] | None
+           ) -> tuple[np.ndarray, list[warnings.WarningMessage]]:
+    """The folds of :func:`assign_folds` (its splitter chosen as it says) and the warnings
+    scikit-learn gave; no check, no note."""
+    from sklearn.model_selection import GroupKFold, StratifiedGroupKFold, StratifiedKFold
+
+    folds = np.full(len(y), -1, dtype=np.int64)
+    splitter: StratifiedKFold | StratifiedGroupKFold | GroupKFold
+    stratified = int(np.bincount(y).max()) >= n_folds
+    caught: list[warnings.WarningMessage] = []
+    if not stratified and patients is None:
+        # sklearn cannot stratify when every grade has fewer images than folds (tiny sets)
+        return dealt_folds(y, n_folds, seed), caught
+    if not stratified:
+        splitter = GroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    elif patients is not None:
+        splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    else:
+        splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for fold, (_, val) in enumerate(splitter.split(np.zeros(len(y)), y, groups=patients)):
+            folds[val] = fold
+    return folds, caught
+
+
+def folds_without_grade(grades: Sequence[int] | np.ndarray, folds: Sequence[int] | np.ndarray,
+                        n_folds: int) -> dict[int, list[int]]:
+    """For each grade present among ``grades``, the folds 0..``n_folds``-1 (ascending) whose
+    validation images hold none of it, where there are any: ``{1: [0], 3: [1]}`` (grade 1 is
+    in no image of fold 0 ...). ``folds``: each image's fold, as ``grades``. Such a fold's
+    one-vs-one and one-vs-rest AUCs cannot be computed (n/a) and its kappa leaves the grade out.
+    The report and the model card say it from a manifest; :func:`assign_folds` notes it."""
+    y = np.asarray(grades, dtype=np.int64)
+    f = np.asarray(folds, dtype=np.int64)
+    gaps: dict[int, list[int]] = {}
+    for grade in sorted(set(y.tolist())):
+        held = set(f[y == grade].tolist())
+        without = [k for k in range(n_folds) if k not in held]
+        if without:
+            gaps[grade] = without
+    return gaps
+
+
+FOLD_SEEDS_TRIED = 20
+"""Fold seeds after the one given that :func:`working_folds` tries, when some grade of as many
+patients as folds misses a fold; only one found to work is offered."""
+
+
+def _fills(y: np.ndarray, n_folds: int, seed: int, patients: Sequence[str] | None,
+           per_grade: Sequence[int]) -> bool:
+    """Whether the folds of (``n_folds``, ``seed``) put every grade of at least ``n_folds``
+    units (``per_grade``: patients or images per grade) in every fold."""
+    folds, _ = _split(y, n_folds, seed, patients)
+    return not any(per_grade[g] >= n_folds for g in folds_without_grade(y, folds, n_folds))
+
+
+def working_folds(grades: Sequence[int] | np.ndarray, n_folds: int, seed: int,
+                  patients: Sequence[str] | None, per_grade: Sequence[int]
+                  ) -> tuple[int | None, int | None]:
+    """(another fold seed, a smaller fold count) whose folds were checked to put every grade of
+    at least that many units (``per_grade``: patients, or images without ``patients``, of
+    grades 0..) in every fold, each None where none was found. The seeds tried are the
+    :data:`FOLD_SEEDS_TRIED` after ``seed`` (with ``n_folds`` folds), the fold counts
+    ``n_folds - 1`` down to 2 (with ``seed``); the first that works is given. Each try is one
+    split: only called when the folds of (``n_folds``, ``seed``) leave such a grade out of a
+    fold, which the default folds of a stratified set without patients never do."""
+    y = np.asarray(grades, dtype=np.int64)
+    other = next((s for s in range(seed + 1, seed + 1 + FOLD_SEEDS_TRIED)
+                  if _fills(y, n_folds, s, patients, per_grade)), None)
+    fewer = next((k for k in range(n_folds - 1, 1, -1)
+                  if (patients is None or len(set(patients)) >= k)
+                  and _fills(y, k, seed, patients, per_grade)), None)
+    return other, fewer
+
+
+def _every_grade_words(per_grade: Sequence[int], k: int, unit: str) -> str:
+    """'every grade' when every grade present has at least ``k`` units, else 'every grade of
+    at least k patients' (a rarer grade cannot be in every fold)."""
+    present = [n for n in per_grade if n > 0]
+    return "every grade" if min(present) >= k else f"every grade of at least {counted(k, unit)}"
+
+
+def gap_fix(grades: Sequence[int], grade_names: Sequence[str], n_folds: int, seed: int,
+            found: tuple[int | None, int | None], per_grade: Sequence[int], unit: str) -> str:
+    """The fix, in the ingest's flags (``--seed``, ``--folds``), for ``grades`` of at least
+    ``n_folds`` units (``unit``: patient or labelled image) left out of a fold: the seed and
+    the fold count :func:`working_folds` ``found`` (each said only when found, with what was
+    checked), then more patients (images) of the grade, which always remains."""
+    other, fewer = found
+    said = " and ".join(grade_label(g, grade_names) for g in grades)
+    fixes = []
+    if other is not None:
+        fixes.append(f"--seed {other} (checked: its {n_folds} folds then hold "
+                     f"{_every_grade_words(per_grade, n_folds, unit)})")
+    if fewer is not None:
+        fixes.append(f"--folds {fewer} (checked, with the same seed: its {fewer} folds then hold "
+                     f"{_every_grade_words(per_grade, fewer, unit)})")
+    more = "images of more patients" if unit == "patient" else "images"
+    tried = ("" if other is not None else
+             f" (none of the {FOLD_SEEDS_TRIED} fold seeds after {seed} put "
+             f"{'it' if len(grades) == 1 else 'them'} in every fold)")
+    fixes.append(f"add labelled {said} {more}{tried}")
+    return ", or ".join(fixes)
+
+
+def _gap_notes(y: np.ndarray, folds: np.ndarray, n_folds: int, seed: int,
+               patients: Sequence[str] | None, per_grade: Sequence[int], source: str,
+               grade_names: Sequence[str]) -> list[Problem]:
+    """A note for each grade of at least ``n_folds`` units that the folds still leave out of a
+    validation fold (patient-grouped folds: StratifiedGroupKFold spreads patients, not images,
+    and may not manage), with :func:`gap_fix`; [] when there is none (a rarer grade has its own
+    note, :func:`rare_grade`)."""
+    gaps = {g: without for g, without in folds_without_grade(y, folds, n_folds).items()
+            if per_grade[g] >= n_folds}
+    if not gaps:
+        return []
+    unit = "patient" if patients is not None else "labelled image"
+    found = working_folds(y, n_folds, seed, patients, per_grade)
+    notes = []
+    for grade, without in gaps.items():
+        said = grade_label(grade, grade_names)
+        n_images = counted(int(np.sum(y == grade)), "labelled image")
+        has = (f"{n_images} of {counted(per_grade[grade], 'patient')}, enough for {n_folds} folds: "
+               f"the patient-grouped split did not spread them over every fold"
+               if patients is not None else f"{n_images}, enough for {n_folds} folds")
+        one = len(without) == 1
+        their = "that fold's" if one else "those folds'"
+        what = (f"{len(without)} of the {n_folds} folds (fold{'' if one else 's'} "
+                f"{', '.join(str(f) for f in without)}) will validate without any {said} image, "
+                f"although it has {has}; {their} AUC cannot be "
+                f"computed (n/a) and {'its' if one else 'their'} kappa leaves {said} out")
+        notes.append(note(source, what, gap_fix([grade], grade_names, n_folds, seed, found,
+                                                per_grade, unit), "folds"))
+    return notes
+
+
+@dataclass(frozen=True)
+class FoldGaps:
+    """The folds of a manifest checked for grades they leave out (:func:`fold_gaps`)."""
+
+    without: dict[int, list[int]]  # every grade present -> the folds holding none of it
+    left_out: list[int]  # of those, the grades of at least as many units as folds
+    fix: str  # for ``left_out``, in the ingest's flags (:func:`gap_fix`); '' when none
+    redo_helps: bool  # redone as it was, this version's ingest fills the folds ``left_out`` misses
+    units: tuple[int, ...] = ()  # patients (images when not grouped) of grades 0..
+
+
+def fold_gaps(grades: Sequence[int], folds: Sequence[int], n_folds: int, seed: int,
+              patients: Sequence[str] | None = None, grade_names: Sequence[str] = ()) -> FoldGaps:
+    """The grades an ingest's folds leave out of some validation fold, and whether redoing the
+    ingest would change that: ``grades``, ``folds`` and ``patients`` (None: folds not grouped)
+    are the training rows of its manifest in file order (the order the ingest split them in),
+    ``n_folds`` and ``seed`` its ``data.n_folds`` / ``data.fold_seed``. ``redo_helps``: the folds
+    this version of :func:`assign_folds` makes of the same rows put every grade of ``left_out``
+    in every fold (an ingest made before the folds were stratified, or folds made by hand):
+    redoing the ingest as it was is then the fix; else it would give the same gaps (the same
+    folds, for an ingest of this version), and ``fix`` says what to change instead. No
+    splitter runs when no grade is left out."""
+    y = np.asarray(grades, dtype=np.int64)
+    without = folds_without_grade(y, folds, n_folds)
+    if not without or len(y) == 0:
+        return FoldGaps(without, [], "", False)
+    groups = len(set(patients)) if patients is not None else len(y)
+    if patients is not None:
+        per_grade = [len({p for p, g in zip(patients, y, strict=True) if g == grade})
+                     for grade in range(int(y.max()) + 1)]
+    else:
+        per_grade = np.bincount(y).tolist()
+    left_out = [g for g in without if per_grade[g] >= n_folds]
+    redo_helps = bool(left_out) and groups >= n_folds and _fills(y, n_folds, seed, patients, per_grade)
+    fix = ""
+    if left_out:
+        fix = gap_fix(left_out, grade_names, n_folds, seed,
+                      working_folds(y, n_folds, seed, patients, per_grade), per_grade,
+                      "patient" if patients is not None else "labelled image")
+    return FoldGaps(without, left_out, fix, redo_helps, tuple(int(n) for n in per_grade))
+
+
+def summary_fold_seed(summary: object) -> int:
+    """The fold seed an ``ingest_summary.json`` (read as ``summary``) records (its ``config``'s
+    ``fold_seed``); 0, the default, for a summary without it."""
+    config = summary.get("config") if isinstance(summary, dict) else None
+    seed = config.get("fold_seed") if isinstance(config, dict) else None
+    return seed if isinstance(seed, int) and not isinstance(seed, bool) else 0
+
+
+def manifest_fold_gaps(rows: Sequence[tuple[int, int, str]], seed: int,
+                       grade_names: Sequence[str] = ()) -> FoldGaps:
+    """:func:`fold_gaps` of a manifest's training rows, each (grade, fold, patient: '' for
+    none), in file order, made with fold seed ``seed``: the folds are those the rows have
+    (the highest + 1), grouped by patient when any row names one (a row without one is its
+    own patient, as the ingest makes it)."""
+    if not rows:
+        return FoldGaps({}, [], "", False)
+    n_folds = max(f for _, f, _ in rows) + 1
+    grouped = any(p for _, _, p in rows)
+    patients = [p or f"image:{i}" for i, (_, _, p) in enumerate(rows)] if grouped else None
+    return fold_gaps([g for g, _, _ in rows], [f for _, f, _ in rows], n_folds, seed, patients,
+                     grade_names)
 
 
 def dealt_folds(grades: Sequence[int] | np.ndarray, n_folds: int, seed: int) -> np.ndarray:

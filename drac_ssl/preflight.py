@@ -1453,13 +1453,61 @@ def _check_ingest_folds(c: _Findings, facts: DataFacts) -> None:
                               f"--root {root} --out {shlex.quote(str(facts.ingest_dir))} (its other "
                               f"options as before), or, in a new run folder with ingest in run.stages "
                               f"(run.name=<a new name>), in settings: {as_config_keys(fix)}")
+    gaps = None
     for g, without in sorted(missing.items()):
         if without and g not in short:
             said = grade_label(g, facts.grade_names)
+            gaps = gaps or _ingest_fold_gaps(facts)
+            if gaps is None or gaps.redo_helps:  # this version's folds of these images fill them
+                fix = (f"redo the ingest (this version stratifies the folds by grade, and its folds "
+                       f"of these images hold every grade): {redo()}")
+            elif g not in gaps.left_out:  # its images are of fewer patients than folds
+                n = gaps.units[g] if g < len(gaps.units) else 0
+                fix = (f"its images are of {counted(n, 'patient')}, and a patient's images stay in one "
+                       f"fold: add labelled {said} images of more patients and redo the ingest"
+                       + (f", or redo it with {n} folds: {redo(str(n))}" if n >= 2 else f": {redo()}"))
+            else:  # redone as it was, the ingest makes the same folds: change what checked to work
+                fix = _gap_redo_fix(gaps.fix, root, facts)
             c.warning("", f"{facts.source}: {without} of its {k} folds validate without any {said} "
                           f"image, although it has {counted(facts.grade_counts[g], 'labelled image')}: "
-                          f"their kappa and AUC leave {said} out",
-                      f"redo the ingest (its folds are stratified by grade): {redo()}")
+                          f"their kappa and AUC leave {said} out", fix)
+
+
+def _ingest_fold_gaps(facts: DataFacts) -> Any:
+    """:func:`data_prep.folds.manifest_fold_gaps` of the existing ingest (its manifest, and the
+    fold seed of its summary: ``redo_helps`` when this version's folds of them hold the grades
+    left out); None when the manifest cannot be read."""
+    from data_prep.folds import manifest_fold_gaps, summary_fold_seed
+
+    assert facts.ingest_dir is not None
+    try:
+        rows = read_manifest(facts.ingest_dir / "manifest.csv", ("id", "grade", "split", "fold"))
+    except (OSError, ValueError, csv.Error):
+        return None
+    try:
+        summary = json.loads((facts.ingest_dir / "ingest_summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        summary = {}  # its fold seed: the default
+    train = [(r["grade"], r["fold"], (r.get("patient") or "").strip()) for r in labelled_rows(rows)]
+    return manifest_fold_gaps(train, summary_fold_seed(summary), facts.grade_names)
+
+
+def _gap_redo_fix(fix: str, root: str, facts: DataFacts) -> str:
+    """The fix of :func:`data_prep.folds.gap_fix` (in flags) for a done ingest: redo it with the
+    first flag it names (a checked seed or fold count), or, in a new run folder, the same in
+    settings, then its other options; with no such flag, more patients, then redo it."""
+    from data_prep.problems import as_config_keys
+
+    first = re.match(r"(--(?:seed|folds) \d+)", fix)
+    out = shlex.quote(str(facts.ingest_dir))
+    if not first:
+        return (f"{fix}; then redo the ingest: python -m data_prep ingest --root {root} --out {out} "
+                f"(its other options as before)")
+    option, _, others = fix.partition(", or ")
+    return (f"redo the ingest with {option}: python -m data_prep ingest --root {root} --out {out} "
+            f"{first[1]} (its other options as before), or, in a new run folder with ingest in "
+            f"run.stages (run.name=<a new name>), {as_config_keys(first[1])}"
+            + (f"; else {others}, and redo it likewise" if others else ""))
 
 
 def _check_weights(c: _Findings, cfg: Config, data_channels: int | None = None) -> None:

@@ -56,6 +56,7 @@ from drac_ssl.grading.bundle import (
     VARIANT_TITLES,
     chance_warning,
     data_provenance,
+    fold_gap_words,
     fold_grouping_words,
     freeze_words,
     fundus_preprocessing_words,
@@ -211,6 +212,9 @@ def _data_section(run_dir: Path) -> list[str]:
             lines.append(f"- {left_out_words(prov['n_left_out_ungradable'])}")
         if prov.get("n_left_out_missing"):  # data.missing=leave_out: rows of a partial download
             lines.append(f"- {left_out_missing_words(prov['n_left_out_missing'])}")
+        gap = fold_gap_words(prov)
+        if gap:  # the per-fold tables below show n/a AUCs for those folds
+            lines.append(f"- {gap}")
         comparison = _read_json(run_dir / "finetune" / "comparison.json")  # what its CIs resample
         grouping = fold_grouping_words(prov, comparison if isinstance(comparison, dict) else None)
         lines += ([f"- {grouping}"] if grouping else []) + [""]
@@ -647,6 +651,7 @@ def _variant_section(run_dir: Path, figures: Path, name: str) -> tuple[list[str]
             for f in metrics.get("folds", [])]
     lines += markdown_table(["fold", "train", "val", "best epoch", "epochs", "QWK (calibrated)", "QWK (uncalibrated)",
                              "AUC (OvO)", "AUC (OvR)", "accuracy", "macro F1", "seconds"], rows)
+    lines += fold_auc_na_lines(metrics.get("folds", []), grades, folds, names)
     lines += ["Best epoch counted from 1 here; `folds.csv`, `metrics.json` and `fold*.json` hold "
               "`best_epoch` counted from 0 (the epoch's index; `epochs_counted_from` says so where "
               "written)." + (" With the backbone frozen, the seconds of the first fold trained (fold 0, "
@@ -680,6 +685,31 @@ def _variant_section(run_dir: Path, figures: Path, name: str) -> tuple[list[str]
                             f"{title}: validation QWK per epoch (uncalibrated, rounded expected grade)")
         lines += _figure(run_dir, hist, f"{title} validation kappa per epoch", name)
     return lines + [""], one_grade
+
+
+def fold_auc_na_lines(fold_records: list[dict[str, Any]], grades: Any, folds: Any,
+                      names: list[str]) -> list[str]:
+    """The line under a per-fold table whose AUC is n/a for some fold (``metrics.json``'s
+    ``folds``): which grade(s) that fold's validation images lack (from the out-of-fold
+    ``grades`` and ``folds``, numpy arrays of one entry per image), since a fold's AUC needs an image of every grade; [] when every
+    fold's AUC is a number, or when no grade is missing (the n/a then has another cause, not
+    explained here)."""
+    from data_prep.grades import grade_label
+
+    missing: list[str] = []
+    for record in fold_records:
+        if finite_number(record.get("auc")) is not None or "fold" not in record:
+            continue
+        held = set(grades[folds == int(record["fold"])].tolist())
+        lacks = [grade_label(g, names) for g in range(len(names)) if g not in held]
+        if lacks:
+            missing.append(f"fold {record['fold']}'s{' validation images' if not missing else ''} "
+                           f"hold no {' or '.join(lacks)} image")
+    if not missing:
+        return []
+    return [f"AUC n/a: {', '.join(missing)}; a fold's AUC needs an image of every grade, so it "
+            f"cannot be computed there (the pooled out-of-fold AUC above includes every image; "
+            f"the Data section says whether every grade can be put in every fold, and how).", ""]
 
 
 POOLING_GAP = 0.1

@@ -240,7 +240,13 @@ def data_provenance(data_dir: str | os.PathLike[str],
     that did not count them by kind). ``crop_not_applied``: with ``data.fundus_crop``, the
     images the crop left uncropped per reason (:data:`CROP_NOT_APPLIED`'s words; only the
     reasons found, {} when every image was cropped or the crop was off;
-    :func:`fundus_preprocessing_words`).
+    :func:`fundus_preprocessing_words`). ``folds_without_grade``: each grade (its number, a
+    string) that some validation fold of the manifest holds no image of, and those folds
+    ({} when every fold holds every grade); ``fold_gap_fix``: for the grades of as many
+    patients (images) as folds among them, what fills every fold, in settings
+    (:func:`data_prep.folds.fold_gaps`: a fold seed or fold count checked to work, more
+    patients; or rerunning the ingest, when this version makes other folds of the same rows);
+    '' otherwise (:func:`fold_gap_words` says both).
     """
     from data_prep.phantom import MANIFEST_NAME as PHANTOM_MARKER
 
@@ -261,7 +267,10 @@ def data_provenance(data_dir: str | os.PathLike[str],
         rows = read_manifest(Path(data_dir) / MANIFEST_FILE, ("id", "grade", "split"))
     except FileNotFoundError:
         rows = []
+    fold_rows: list[tuple[int, int, str]] = []  # (grade, fold, patient) of the training rows
     for row in rows:
+        if row["split"] == "train" and row["grade"] is not None and str(row.get("fold", "")).isdigit():
+            fold_rows.append((row["grade"], int(row["fold"]), (row.get("patient") or "").strip()))
         if row["split"] == "test":
             n_test += 1
         elif row["split"] == "unlabelled":  # data.unlabelled: pretraining only
@@ -279,6 +288,7 @@ def data_provenance(data_dir: str | os.PathLike[str],
               else len(summary.get("warnings") or []))
     skipped = {why: by_kind.get(f"warning:{kind}", 0) for kind, why in CROP_NOT_APPLIED.items()
                } if facts.preprocessing.get("fundus_crop") else {}
+    gaps = _fold_gaps(fold_rows, summary, names)
     layout = summary.get("layout")
     # drac: the official layout (whether it holds the official data is the user's statement)
     kind = "phantom" if phantom else ("drac" if facts.is_drac else str(layout or "unknown"))
@@ -304,10 +314,62 @@ def data_provenance(data_dir: str | os.PathLike[str],
         "preprocessing": facts.preprocessing,
         "ingest_warnings": warned,
         "crop_not_applied": {why: n for why, n in skipped.items() if n > 0},
+        **gaps,
         "note": ("phantom UW-OCTA images drawn by data_prep.phantom: procedural stand-ins, NOT "
                  "patient data; metrics on them say nothing about real DR grading"
                  if phantom else "images ingested from the data root above (not recognised as the phantom set)"),
     }
+
+
+def _fold_gaps(rows: Sequence[tuple[int, int, str]], summary: dict[str, Any],
+               names: Sequence[str]) -> dict[str, Any]:
+    """:func:`data_provenance`'s ``folds_without_grade`` and ``fold_gap_fix`` of the training
+    rows (grade, fold, patient) of a manifest, in its folds, with the ingest's ``data.fold_seed``
+    from ``summary`` (its ``config``; 0, the default, for an older summary without it)."""
+    from data_prep.folds import manifest_fold_gaps, summary_fold_seed
+    from data_prep.problems import as_config_keys
+
+    gaps = manifest_fold_gaps(rows, summary_fold_seed(summary), names)
+    fix = ""
+    if gaps.redo_helps:
+        fix = ("rerun the ingest (ingest in run.stages of a new run folder, run.name=<a new name>): "
+               "this version makes other folds of the same images")
+    elif gaps.left_out:
+        fix = f"in a new run folder (run.name=<a new name>, ingest in run.stages), {as_config_keys(gaps.fix)}"
+    return {"folds_without_grade": {str(g): folds for g, folds in gaps.without.items()},
+            "fold_gap_fix": fix}
+
+
+def fold_gap_words(data: dict[str, Any]) -> str:
+    """The report's and the model card's sentence on validation folds without some grade, from
+    :func:`data_provenance` ``data`` (``folds_without_grade``, ``fold_gap_fix``): ``fold 0
+    validates without any grade 1 (Mild) image, fold 1 without any grade 3 (Severe) image:
+    those folds' AUCs cannot be computed (n/a in the per-fold table) ...``, then the fix; ''
+    when every fold holds every grade, or ``data`` does not say (a bundle made before)."""
+    from data_prep.grades import grade_label
+
+    without = data.get("folds_without_grade") or {}
+    if not isinstance(without, dict) or not without:
+        return ""
+    names = list(data.get("grades") or [])
+    per_fold: dict[int, list[str]] = {}
+    for grade, folds in sorted(without.items(), key=lambda item: int(item[0])):
+        for fold in folds:
+            per_fold.setdefault(int(fold), []).append(grade_label(int(grade), names))
+    said = ", ".join(f"fold {fold} {'validates ' if i == 0 else ''}without any {' or '.join(grades)} image"
+                     for i, (fold, grades) in enumerate(sorted(per_fold.items())))
+    one = len(per_fold) == 1
+    whose = "its" if one else "those folds'"
+    words = (f"{said}: {whose} AUCs cannot be computed (n/a in the "
+             f"per-fold table: a fold's AUC needs an image of every grade) and "
+             f"{'its' if one else 'their'} kappa leaves {'that grade' if len(without) == 1 else 'those grades'} "
+             f"out; the pooled out-of-fold figures include every image")
+    fix = data.get("fold_gap_fix")
+    if fix:
+        words += f". To put every grade in every fold: {fix}"
+    else:
+        words += " (a grade with fewer patients or images than folds cannot be in every fold)"
+    return words
 
 
 def ci_resampling_words(resampling: dict[str, Any] | None, n_boot: int | None = None) -> str:
@@ -591,6 +653,9 @@ def _model_card(meta: dict[str, Any]) -> str:
         folds_line += f"\n- {left_out_words(data['n_left_out_ungradable'])}."
     if data.get("n_left_out_missing"):  # label rows of a partial download: no image to learn from
         folds_line += f"\n- {left_out_missing_words(data['n_left_out_missing'])}."
+    gap = fold_gap_words(data)
+    if gap:  # a fold without some grade: its per-fold AUC is n/a below
+        folds_line += f"\n- {gap[0].upper()}{gap[1:]}."
     chance = chance_warning(cv)
     if chance:
         data_warning += f"\n> **{chance}**\n"

@@ -2974,3 +2974,21 @@ def test_the_exported_submission_follows_its_bundles_rule(
     assert export.main(["--check", str(exported_run / "export" / "submission.csv"),
                         "--manifest", str(exported_run)]) == 0
     assert "warning:" not in capsys.readouterr().err
+
+
+def test_the_model_card_says_which_folds_validate_without_a_grade(exported_run: Path) -> None:
+    """The card's per-fold table showed n/a AUCs for folds without some grade, unexplained: its
+    data lines now say which folds lack which grade (data_provenance's ``folds_without_grade``)
+    and the fix that fills every fold; a bundle made before, or folds holding every grade, say
+    nothing."""
+    meta = json.loads((exported_run / "bundle" / "metadata.json").read_text())
+    assert meta["data"]["folds_without_grade"] == {}  # the fake ingest's folds hold every grade
+    assert "validates without" not in bundles._model_card(meta)
+    names = meta["class_names"]
+    meta["data"].update(folds_without_grade={"1": [0, 2]}, fold_gap_fix="data.fold_seed=4 (checked)")
+    card = bundles._model_card(meta)
+    assert (f"- Fold 0 validates without any grade 1 ({names[1]}) image, fold 2 without any grade 1 "
+            f"({names[1]}) image: those folds' AUCs cannot be computed (n/a in the per-fold table") in card
+    assert "To put every grade in every fold: data.fold_seed=4 (checked)." in card
+    del meta["data"]["folds_without_grade"]
+    assert "validates without" not in bundles._model_card(meta)

@@ -1447,3 +1447,47 @@ def test_every_generic_data_set_has_its_words_for_a_reader() -> None:
 
     assert set(GENERIC_DATASET_WORDS) == set(GENERIC_DATASETS)
     assert GENERIC_DATASET_WORDS["fashion_mnist"][0] == "Fashion-MNIST"
+
+
+def test_a_fold_the_ingest_left_without_a_grade_gets_a_fix_that_changes_the_folds(tmp_path: Path) -> None:
+    """A fresh user's 25 photographs, 3 folds grouped by patient: the warning on the existing
+    ingest said to redo the ingest 'as before', which makes byte-identical folds. Folds this
+    version makes: the fix is the seed / fold count checked to fill every fold (flags for the
+    ingest redone, settings for a new run folder), never a plain redo. Folds it would not make
+    (an older ingest): redoing it is the fix, as before."""
+    from reviewer_folds import ICDR, REVIEWER_FOLDS, REVIEWER_GRADES, REVIEWER_PATIENTS
+
+    run_dir = tmp_path / "runs" / "mine"
+    data = make_fake_ingest(run_dir, n_train=25)
+    summary = {"root": "/data/my photos", "grades": {"names": list(ICDR), "k": 5},
+               "config": {"n_folds": 3, "fold_seed": 0}}
+    (data / "ingest_summary.json").write_text(json.dumps(summary))
+    _refold(data, lambda i, grade: REVIEWER_GRADES[i], column="grade")
+    _refold(data, lambda i, grade: REVIEWER_FOLDS[i])
+    _refold(data, lambda i, grade: REVIEWER_PATIENTS[i], column="patient")
+    settings = ("data.grades=icdr", "data.n_folds=3", "finetune.image_size=32",
+                f"pretrain.augment.source_size={SOURCE_SIZE}", "finetune.batch_size=2")
+
+    def fold_findings() -> list[preflight.Finding]:
+        return [f for f in findings(*settings, run_dir=run_dir, stages=["finetune", "export"])
+                if "folds validate" in f.what]
+
+    mild, severe = fold_findings()
+    assert mild.severity == "warning" and "grade 1 (Mild)" in mild.what and "grade 3 (Severe)" in severe.what
+    assert "(its folds are stratified by grade)" not in mild.fix
+    assert mild.fix == (
+        f"redo the ingest with --seed 16 (checked: its 3 folds then hold every grade): python -m "
+        f"data_prep ingest --root '/data/my photos' --out {data} --seed 16 (its other options as "
+        f"before), or, in a new run folder with ingest in run.stages (run.name=<a new name>), "
+        f"data.fold_seed=16; else --folds 2 (checked, with the same seed: its 2 folds then hold every "
+        f"grade), or add labelled grade 1 (Mild) and grade 3 (Severe) images of more patients, and "
+        f"redo it likewise")
+    # folds this version would not make (here: unstratified by hand): redoing the ingest is the fix
+    _refold(data, lambda i, grade: 0 if grade == 1 else i % 2 + 1)
+    _refold(data, lambda i, grade: "", column="patient")
+    found = fold_findings()
+    assert len(found) == 5  # grade 1 only in fold 0, the others never in it
+    for old in found:
+        assert old.fix.startswith("redo the ingest (this version stratifies the folds by grade, and "
+                                  "its folds of these images hold every grade): python -m data_prep "
+                                  "ingest --root '/data/my photos'")

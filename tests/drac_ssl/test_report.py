@@ -754,3 +754,47 @@ def test_a_generic_pretraining_run_is_reported_as_what_it_was(tmp_path: Path, mo
     meta_path.write_text(json.dumps({**meta, "knn_monitor": {**(meta.get("knn_monitor") or {}), "test_images": 12}}))
     data = write_report(run_dir).read_text().split("## Data")[1].split("## ")[0]
     assert "test split: 24 images (the k-NN monitor's; the monitor scored 12 of them, pretrain.knn_limit=" in data
+
+
+def test_folds_without_a_grade_are_said_with_a_fix_that_works_and_their_na_auc_explained(
+        tmp_path: Path) -> None:
+    """A fresh user's 25 photographs, 3 folds grouped by patient: folds 0 and 1 each missed a
+    grade, and report.md showed their AUC as n/a without a word. The data section now names
+    the folds and grades, and the checked fix (settings for a new run folder); the per-fold
+    table's n/a is explained under it."""
+    from reviewer_folds import ICDR, REVIEWER_FOLDS, REVIEWER_GRADES, REVIEWER_PATIENTS
+
+    from drac_ssl.report import _data_section, fold_auc_na_lines
+
+    data = tmp_path / "run" / "data"
+    data.mkdir(parents=True)
+    with open(data / "manifest.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(["id", "path", "grade", "split", "fold", "patient"])
+        writer.writerows([[f"{i:03d}.png", f"{i:03d}.png", g, "train", f, p] for i, (g, f, p) in
+                          enumerate(zip(REVIEWER_GRADES, REVIEWER_FOLDS, REVIEWER_PATIENTS, strict=True))])
+    summary = {"root": str(tmp_path / "images"), "layout": "plain", "created_utc": "2026-12-01T00:00:00",
+               "grades": {"names": list(ICDR), "k": 5, "source": "data.grades=icdr"},
+               "config": {"n_folds": 3, "fold_seed": 0}}
+    (data / "ingest_summary.json").write_text(json.dumps(summary))
+    (line,) = [line for line in _data_section(tmp_path / "run") if "validates without" in line]
+    assert line.startswith("- fold 0 validates without any grade 1 (Mild) image, fold 1 without any "
+                           "grade 3 (Severe) image: those folds' AUCs cannot be computed (n/a in the "
+                           "per-fold table")
+    assert ("To put every grade in every fold: in a new run folder (run.name=<a new name>, ingest in "
+            "run.stages), data.fold_seed=16 (checked: its 3 folds then hold every grade), or "
+            "data.n_folds=2 (checked") in line
+    assert "redo the ingest" not in line and "--" not in line  # redoing it as it was changes nothing
+    # the per-fold table's n/a, explained from the out-of-fold grades and folds
+    records = [{"fold": 0, "auc": None}, {"fold": 1, "auc": float("nan")}, {"fold": 2, "auc": 0.6}]
+    (said, blank) = fold_auc_na_lines(records, np.asarray(REVIEWER_GRADES), np.asarray(REVIEWER_FOLDS),
+                                      list(ICDR))
+    assert said.startswith("AUC n/a: fold 0's validation images hold no grade 1 (Mild) image, fold 1's "
+                           "hold no grade 3 (Severe) image; a fold's AUC needs an image of every grade")
+    assert blank == ""
+    assert fold_auc_na_lines(records[2:], np.asarray(REVIEWER_GRADES), np.asarray(REVIEWER_FOLDS),
+                             list(ICDR)) == []
+    # every fold holds every grade: nothing is said
+    (data / "manifest.csv").write_text("id,path,grade,split,fold,patient\n" + "".join(
+        f"{i}.png,{i}.png,{i % 2},train,{i // 2 % 2},\n" for i in range(8)))
+    assert not any("validates without" in line for line in _data_section(tmp_path / "run"))

@@ -1,0 +1,88 @@
+"""Folds grouped by patient that leave a grade out of a validation fold although the grade has
+as many patients as folds (data_prep.folds)."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+from reviewer_folds import ICDR, REVIEWER_FOLDS, REVIEWER_GRADES, REVIEWER_PATIENTS
+
+from data_prep.folds import assign_folds, fold_gaps, folds_without_grade
+
+
+def _gap_notes(caveats: list) -> list:
+    return [p for p in caveats if "although" in p.what]
+
+
+def test_a_grade_of_enough_patients_left_out_of_a_fold_is_noted_with_fixes_that_work() -> None:
+    """3 patients per grade, 3 folds: StratifiedGroupKFold left Mild out of fold 0 and Severe
+    out of fold 1 without a word (only rare grades, fewer patients than folds, were noted), and
+    the preflight's later warning said to redo the ingest, which gives the same folds. The
+    ingest now notes each such grade, and its fix names a seed and a fold count that were
+    checked to put every grade in every fold; the folds themselves are unchanged."""
+    folds, caveats = assign_folds(REVIEWER_GRADES, 3, 0, REVIEWER_PATIENTS, "/d/grades.csv", ICDR)
+    assert folds.tolist() == REVIEWER_FOLDS
+    assert folds_without_grade(REVIEWER_GRADES, folds, 3) == {1: [0], 3: [1]}
+    notes = _gap_notes(caveats)
+    assert [p.severity for p in notes] == ["note", "note"] and len(caveats) == 2
+    mild, severe = notes
+    assert mild.what == ("1 of the 3 folds (fold 0) will validate without any grade 1 (Mild) "
+                         "image, although it has 5 labelled images of 3 patients, enough for 3 folds: "
+                         "the patient-grouped split did not spread them over every fold; "
+                         "that fold's AUC cannot be computed (n/a) and its kappa leaves grade 1 "
+                         "(Mild) out")
+    assert "fold 1" in severe.what and "grade 3 (Severe)" in severe.what
+    assert mild.fix.split(', or add')[0] == severe.fix.split(', or add')[0]  # the same checked options
+    assert "add labelled grade 3 (Severe) images of more patients" in severe.fix
+    seed = int(re.search(r"--seed (\d+)", mild.fix)[1])  # type: ignore[index]
+    fewer = int(re.search(r"--folds (\d+)", mild.fix)[1])  # type: ignore[index]
+    assert seed != 0 and fewer < 3
+    assert "add labelled grade 1 (Mild) images of more patients" in mild.fix
+    # what the fix says was checked holds: no grade misses a fold then
+    for k, s in ((3, seed), (fewer, 0)):
+        other, said = assign_folds(REVIEWER_GRADES, k, s, REVIEWER_PATIENTS, "/d/grades.csv", ICDR)
+        assert folds_without_grade(REVIEWER_GRADES, other, k) == {} and said == [], (k, s)
+
+
+def test_no_seed_or_fold_count_is_offered_unless_one_was_found_to_work() -> None:
+    """Where no fold count below and no seed tried fills every fold, only more patients are
+    offered: 4 patients, each grade carried by 3 of them (a, b, c / a, b, d / a, c, d /
+    b, c, d), in 3 folds. Two patients share a fold whatever the seed, and a grade both carry
+    then misses a fold: no seed can be offered. Fewer folds are named only if checked."""
+    pairs = {0: "abc", 1: "abd", 2: "acd", 3: "bcd"}
+    grades = [g for g, ps in pairs.items() for _ in ps]
+    patients = [p for ps in pairs.values() for p in ps]
+    folds, caveats = assign_folds(grades, 3, 0, patients, "labels.csv", ("A", "B", "C", "D"))
+    assert folds_without_grade(grades, folds, 3)  # impossible: some grade misses a fold
+    notes = _gap_notes(caveats)
+    assert notes and all("--seed" not in p.fix for p in notes)
+    for p in notes:  # 2 folds: possible (a,b | c,d puts every grade in both)? only if found
+        match = re.search(r"--folds (\d+)", p.fix)
+        if match:
+            k = int(match[1])
+            other, _ = assign_folds(grades, k, 0, patients)
+            assert folds_without_grade(grades, other, k) == {}
+        assert "of more patients" in p.fix
+
+
+def test_folds_without_a_grade_are_only_those_of_grades_present() -> None:
+    assert folds_without_grade([0, 0, 1, 2, 2], np.array([0, 1, 0, 0, 1]), 2) == {1: [1]}
+    assert folds_without_grade([0, 1], np.array([0, 1]), 3) == {0: [1, 2], 1: [0, 2]}
+    assert folds_without_grade([], np.array([], dtype=int), 3) == {}
+
+
+def test_fold_gaps_says_whether_redoing_the_ingest_would_change_the_folds() -> None:
+    """The preflight told the reviewer to redo the ingest, which made the same folds: the
+    manifest's folds are now checked against what this version makes of the same rows. Made by
+    it: redoing changes nothing, and the fix is the checked seed / fold count. Other folds (an
+    older, unstratified ingest): redoing is a fix."""
+    gaps = fold_gaps(REVIEWER_GRADES, REVIEWER_FOLDS, 3, 0, REVIEWER_PATIENTS, ICDR)
+    assert gaps.without == {1: [0], 3: [1]} and gaps.left_out == [1, 3] and not gaps.redo_helps
+    assert gaps.fix.startswith("--seed 16 (checked: its 3 folds then hold every grade), or --folds 2 ")
+    assert gaps.fix.endswith("add labelled grade 1 (Mild) and grade 3 (Severe) images of more patients")
+    unstratified = [0 if g == 1 else i % 2 + 1 for i, g in enumerate(REVIEWER_GRADES)]
+    old = fold_gaps(REVIEWER_GRADES, unstratified, 3, 0, None, ICDR)
+    assert old.left_out and old.redo_helps  # StratifiedKFold today puts every grade in every fold
+    assert fold_gaps(REVIEWER_GRADES, REVIEWER_FOLDS, 3, 0, REVIEWER_PATIENTS, ICDR) == gaps
+    assert fold_gaps([0, 1, 0, 1], [0, 0, 1, 1], 2, 0) == type(gaps)({}, [], "", False)
