@@ -25,8 +25,9 @@ an :class:`Engine`, which does everything else the same way for every stage:
   :mod:`drac_ssl.tensorboard_log`);
 * a progress bar per epoch (tqdm, main process only) and one printed line per epoch; when
   stdout is not a terminal (a log file: the bar is off when stderr is not one either), one
-  plain line at most every :data:`PROGRESS_EVERY_S` seconds within an epoch (step, pairs/s,
-  seconds so far), so a CPU epoch of many minutes does not leave the log silent;
+  plain line at most every :data:`drac_ssl.console.PROGRESS_EVERY_S` seconds (a minute) within
+  an epoch (step, pairs/s, seconds so far), so a CPU epoch of many minutes does not leave the
+  log silent (:class:`drac_ssl.console.ProgressLines`, the ingest's and the export's rule too);
 * the logged values are summed on the device and read back to the host once per epoch
   (``.tolist()``); the only other read inside an epoch is the optional mid-epoch
   non-finite check (``non_finite_check_every`` steps; 0 = none);
@@ -69,6 +70,7 @@ import torch
 from tqdm.auto import tqdm
 
 from drac_ssl.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from drac_ssl.console import ProgressLines
 from drac_ssl.distributed import all_reduce_mean, sums_over_processes
 from drac_ssl.io import atomic_write_text
 from drac_ssl.runtime import (
@@ -79,17 +81,6 @@ from drac_ssl.runtime import (
     seed_everything,
 )
 from drac_ssl.tensorboard_log import write_tensorboard
-
-PROGRESS_EVERY_S = 60.0
-"""Seconds between two progress lines within an epoch when stdout is not a terminal."""
-_progress_clock = time.monotonic  # the progress lines' clock (a test moves it)
-
-
-def _stdout_is_terminal() -> bool:
-    try:
-        return bool(sys.stdout.isatty())
-    except (AttributeError, ValueError):  # no stdout, or a closed one
-        return False
 
 __all__ = ["Engine", "EngineResult", "Monitor", "TrainingTask", "write_history"]
 
@@ -412,9 +403,9 @@ class Engine:
                    # None: no bar when stderr is not a terminal (a log file would hold the bar's
                    # carriage returns glued to the epoch lines, as a trial's `> log 2>&1` did)
                    disable=None if self.is_main else True, leave=False, mininterval=2.0)
-        # off a terminal, a plain line now and then (the clock only: nothing read from the device)
-        log_progress = self.is_main and not _stdout_is_terminal()
-        started = said = _progress_clock() if log_progress else 0.0
+        # off a terminal, a plain line now and then (the clock only: nothing read from the device),
+        # on stdout beside the epoch lines: the rule of every long loop (drac_ssl.console)
+        progress = ProgressLines(sys.stdout, self.stage, enabled=self.is_main)
         for i, batch in enumerate(bar):
             logs = task.step(batch, epoch * steps + i)
             with torch.no_grad():
@@ -423,11 +414,11 @@ class Engine:
                     sums = torch.zeros(len(task.keys), dtype=torch.float64, device=values.device)
                 sums += values
             n_steps += 1
-            if log_progress and (now := _progress_clock()) - said >= PROGRESS_EVERY_S:
-                said, elapsed = now, now - started
-                print(f"[{self.stage}] epoch {epoch + 1}/{self.epochs}: step {i + 1} of {steps}, "
-                      f"{(i + 1) * task.pairs_per_step / max(elapsed, 1e-9):.1f} pairs/s, "
-                      f"{elapsed:.0f} s into the epoch", flush=True)
+            if progress.due():
+                elapsed = progress.seconds
+                progress.say(f"[{self.stage}] epoch {epoch + 1}/{self.epochs}: step {i + 1} of {steps}, "
+                             f"{(i + 1) * task.pairs_per_step / max(elapsed, 1e-9):.1f} pairs/s, "
+                             f"{elapsed:.0f} s into the epoch")
             if watch is not None and i % check_every == check_every - 1 \
                     and not self._finite(sums[watch]):
                 break

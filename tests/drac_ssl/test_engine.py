@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import torch
 
+from drac_ssl import console
 from drac_ssl import engine as engine_module
 from drac_ssl.checkpoint import load_checkpoint
 from drac_ssl.engine import Engine, Monitor, TrainingTask
@@ -114,7 +115,7 @@ def test_a_long_epoch_prints_a_progress_line_a_minute_into_a_log_and_none_on_a_t
     The epoch's figures are the same either way."""
     import sys
 
-    monkeypatch.setattr(engine_module, "_progress_clock", _Clock(25.0))  # 25 s a read: ~a line every 3 steps
+    monkeypatch.setattr(console, "progress_clock", _Clock(25.0))  # 25 s a read: ~a line every 3 steps
     monkeypatch.setattr(sys.stdout, "isatty", lambda: False)
     _, _, logged = _run(tmp_path / "log", epochs=2)
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[toy] epoch")]
@@ -130,7 +131,7 @@ def test_a_long_epoch_prints_a_progress_line_a_minute_into_a_log_and_none_on_a_t
         assert {k: a[k] for k in ("epoch", "step", "loss", "weight_norm")} == \
                {k: b[k] for k in ("epoch", "step", "loss", "weight_norm")}
     # a clock that barely moves: no line at all
-    monkeypatch.setattr(engine_module, "_progress_clock", _Clock(0.001))
+    monkeypatch.setattr(console, "progress_clock", _Clock(0.001))
     monkeypatch.setattr(sys.stdout, "isatty", lambda: False)
     _run(tmp_path / "fast", epochs=2)
     assert not [line for line in capsys.readouterr().out.splitlines() if " step " in line]
