@@ -19,7 +19,9 @@ an :class:`Engine`, which does everything else the same way for every stage:
   steps) keeps the trained epoch when it is due a checkpoint: ``last.pt`` is written with its
   row under ``monitors_pending``, and the resumed run measures the monitors first and goes
   on exactly as an uninterrupted one (not for a task with a guard);
-* early stopping on one named metric of the epoch row (:class:`Monitor`);
+* early stopping on one named metric of the epoch row (:class:`Monitor`); a patience that
+  runs out on the last epoch cuts nothing, and ``stopped`` says ``completed all epochs: ...``
+  (:attr:`Monitor.completed_reason`) rather than ``early stopping: ...``;
 * history: ``metrics.csv`` / ``metrics.jsonl`` rewritten after every epoch (whatever
   ``checkpoint_every``), optional TensorBoard scalars (``run.tensorboard``,
   :mod:`drac_ssl.tensorboard_log`);
@@ -142,7 +144,16 @@ class Monitor:
 
     @property
     def reason(self) -> str:
+        """Why a run stopped early: :attr:`stop_message` filled in."""
         return self.stop_message.format(key=self.key, patience=self.patience)
+
+    @property
+    def completed_reason(self) -> str:
+        """Why a run whose patience ran out on its last scheduled epoch ended: it ran every
+        epoch, so not ``early stopping``: ``completed all epochs: no improvement of loss for
+        5 epochs``, the :attr:`reason` with that lead instead of ``early stopping:``."""
+        detail = self.reason.removeprefix("early stopping: ")
+        return f"completed all epochs: {detail}"
 
     def state_dict(self) -> dict[str, Any]:
         return {self.state_key: self.best, "best_epoch": self.best_epoch, "bad_epochs": self.bad_epochs}
@@ -459,8 +470,8 @@ class Engine:
             self._roll_back(task, epoch, steps, reason)
             return
         improved = self.monitor.update(row[self.monitor.key], epoch)
-        if self.monitor.should_stop:
-            self.stopped = self.monitor.reason
+        if self.monitor.should_stop:  # on the last epoch nothing is cut: the run completed
+            self.stopped = self.monitor.reason if epoch + 1 < self.epochs else self.monitor.completed_reason
         checkpoint_now = self._due(epoch) or bool(self.stopped)
         if self.is_main and improved:
             best = task.best_state()

@@ -195,6 +195,22 @@ def test_an_early_stop_survives_an_interruption(tmp_path: Path) -> None:
     assert resumed.stopped == straight.stopped and len(resumed.history) == 2
 
 
+def test_patience_running_out_on_the_last_epoch_is_no_early_stop(tmp_path: Path) -> None:
+    """A review: a run that stopped on its last scheduled epoch said ``epoch 12/12`` then
+    ``early stopping: no improvement ...`` (in report.md too): it ran every epoch, so it did not
+    stop early. It completed all epochs, and says why its best epoch is an earlier one."""
+    # the toy's loss grows every epoch: with patience 1 the second epoch runs the patience out
+    _, _, last = _run(tmp_path / "last", epochs=2, patience=1, mode="min")
+    assert len(last.history) == 2 and last.best_epoch == 0
+    assert last.stopped == "completed all epochs: no improvement of loss for 1 epochs", last.stopped
+    _, _, early = _run(tmp_path / "early", epochs=3, patience=1, mode="min")  # one epoch unrun
+    assert early.stopped == "early stopping: no improvement of loss for 1 epochs" and len(early.history) == 2
+    # killed after that last epoch was saved: the resumed run says the same, training nothing
+    _run(tmp_path / "resumed", epochs=2, patience=1, mode="min", stop_after_epoch=1)
+    _, _, resumed = _run(tmp_path / "resumed", epochs=2, patience=1, mode="min")
+    assert resumed.stopped == last.stopped and len(resumed.history) == 2
+
+
 def test_non_finite_value_stops_and_keeps_the_last_good_checkpoint(tmp_path: Path) -> None:
     engine = _engine(tmp_path)
     task = ToyTask(poison_epoch=1)
