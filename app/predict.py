@@ -36,10 +36,11 @@ from app.gradcam import (
     place_heatmap,
     strongest_heat,
 )
-from app.inputs import (
+from app.inputs import (  # InputRejected re-exported (__all__): predict_file raises it
     NOT_SQUARE,
     OCTA_SIZE_DETAIL,
     InputLimits,
+    InputRejected,
     LoadedImage,
     check_gradable,
     describe_kind,
@@ -48,7 +49,8 @@ from app.inputs import (
     too_small_warning,
 )
 
-__all__ = ["NoBundleError", "Prediction", "Predictor", "find_newest_bundle", "make_bundle_hint"]
+__all__ = ["InputRejected", "NoBundleError", "Prediction", "Predictor", "find_newest_bundle",
+           "make_bundle_hint"]
 
 
 @dataclass

@@ -60,6 +60,7 @@ from data_prep.validate import (
     warning,
 )
 from drac_ssl import io as drac_io
+from drac_ssl.console import ProgressLines
 from drac_ssl.io import atomic_path, atomic_write_json
 
 STATE_NAME = "state.json"
@@ -343,7 +344,10 @@ def _init_worker() -> None:
 
 def process_files(tasks: Sequence[FileTask], workers: int,
                   spill: RowSpill | None = None) -> list[FileRecord]:
-    """Run :func:`process_file` over ``tasks`` (results in task order) with a progress bar.
+    """Run :func:`process_file` over ``tasks`` (results in task order) with a progress bar on
+    a terminal, and off one (a log, a pipe) a plain line on stderr at most a minute
+    (:class:`drac_ssl.console.ProgressLines`: ``[ingest] 12,000 of 35,126 images (211 img/s,
+    about 2 min left)``).
 
     With a ``spill``, each record's new rows go to it as the record arrives
     (``record.spill_row``), so the records do not hold the images.
@@ -359,6 +363,7 @@ def process_files(tasks: Sequence[FileTask], workers: int,
     # 4.0 s for 60 small images against 0.5 s in this process)
     n_workers = 1 if workers == 0 and len(tasks) < POOL_MIN_FILES else min(resolve_workers(workers), len(tasks))
     bar = tqdm(total=len(tasks), desc="ingest", unit="img", disable=None, leave=False)
+    lines = ProgressLines(sys.stderr, "ingest")  # off a terminal, where the bar is off too
     records: list[FileRecord] = []
     try:
         if n_workers > 1:
@@ -368,12 +373,14 @@ def process_files(tasks: Sequence[FileTask], workers: int,
                     for record in pool.map(process_file, tasks, chunksize=chunksize):
                         records.append(_spilled(record, spill))
                         bar.update()
+                        lines.count(len(records), len(tasks))
             except BrokenProcessPool as exc:
                 print(f"note: the process pool failed ({exc}); continuing in this process",
                       file=sys.stderr)
         for task in tasks[len(records):]:
             records.append(_spilled(process_file(task), spill))
             bar.update()
+            lines.count(len(records), len(tasks))
     finally:
         bar.close()
     return records

@@ -57,6 +57,7 @@ JPEG, 16-bit grey
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import io
 import re
@@ -635,7 +636,8 @@ UNDECODABLE_JPEG_FIX = "convert it to PNG with the tool that wrote it"
 
 def content_words(data: bytes) -> str:
     """What a file that is not an image seems to hold, for messages: ``a PDF document``,
-    ``text "referral letter"`` (printable text, its first 24 characters), a DICOM file (the
+    ``text "referral letter"`` (printable UTF-8 text, its first 24 characters, a byte-order mark
+    left out), a DICOM file (the
     ``DICM`` tag at byte 128) ..., else its first bytes in hex (``bytes 00 01 02 03 ...``);
     ``an empty file`` for no bytes."""
     if not data:
@@ -648,9 +650,11 @@ def content_words(data: bytes) -> str:
     file_format = damaged_image_format(data)
     if file_format is not None:
         return f"the first bytes of a {file_format} image, damaged or cut short"
-    head = data[:48]
+    # a UTF-8 byte-order mark (Excel's "CSV UTF-8") is no character of the text; a character
+    # cut in two by the 48 bytes read is left out (final=False), not taken for binary
+    head = data[:48].removeprefix(codecs.BOM_UTF8)
     try:
-        text = head.decode("utf-8")
+        text = codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
     except UnicodeDecodeError:
         text = ""
     if text and all(c.isprintable() or c in "\r\n\t" for c in text):

@@ -1,4 +1,7 @@
-"""Printing a command's result lines on stdout when stdout may go away or fill up.
+"""What a command says on the console: its result lines on a stdout that may go away or
+fill up, and the plain progress lines of a long loop when no bar can be seen.
+
+Result lines (:func:`print_lines`):
 
 ``python -m drac_ssl.export --score ... | head -1`` closes the pipe after one line, and
 ``> /dev/full`` cannot take a byte: a bare ``print`` then ends the command in a
@@ -12,9 +15,18 @@ from __future__ import annotations
 import io
 import os
 import sys
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
+from typing import TextIO
 
-__all__ = ["print_lines"]
+__all__ = ["PROGRESS_EVERY_S", "ProgressLines", "count_progress_line", "is_terminal", "print_lines"]
+
+PROGRESS_EVERY_S = 60.0
+"""Seconds between two plain progress lines of one loop when its stream is not a terminal."""
+
+progress_clock: Callable[[], float] = time.monotonic
+"""The progress lines' clock, read when a loop starts and at each :meth:`ProgressLines.due`
+(a test replaces it to make a line due without waiting)."""
 
 
 def _discard_stdout() -> None:
@@ -53,3 +65,74 @@ def print_lines(lines: Iterable[str]) -> str | None:
         _discard_stdout()
         return exc.strerror or str(exc)
     return None
+
+
+def is_terminal(stream: TextIO | None) -> bool:
+    """Whether ``stream`` is a terminal; False for None, a closed stream or one without
+    ``isatty`` (tqdm's ``disable=None`` asks the same of its stream)."""
+    try:
+        return bool(stream is not None and stream.isatty())
+    except (AttributeError, ValueError):  # no such method, or a closed stream
+        return False
+
+
+class ProgressLines:
+    """When a long loop's next plain progress line is due, and printing it.
+
+    On when ``enabled`` and ``stream`` is not a terminal (there a bar says the progress):
+    :meth:`due` is then true at most once every :data:`PROGRESS_EVERY_S` seconds of
+    :data:`progress_clock` (the first a full interval after the start), and False always
+    when off, without reading the clock. ``label`` starts :meth:`count`'s lines
+    (``[ingest] ...``). A line that cannot be written (a closed pipe, a full disk) is dropped
+    silently: progress is never worth the loop's work."""
+
+    def __init__(self, stream: TextIO, label: str = "", enabled: bool = True) -> None:
+        self.stream, self.label = stream, label
+        self.on = enabled and not is_terminal(stream)
+        self.started = self.said = progress_clock() if self.on else 0.0
+        self.seconds = 0.0  # since the start, as of the last due()
+
+    def due(self) -> bool:
+        """True when a line is due now (and the interval restarts); :attr:`seconds` is then
+        the time since the loop started."""
+        if not self.on:
+            return False
+        now = progress_clock()
+        if now - self.said < PROGRESS_EVERY_S:
+            return False
+        self.said, self.seconds = now, now - self.started
+        return True
+
+    def say(self, line: str) -> None:
+        """Print ``line`` on the stream and flush it (what a log reader sees now)."""
+        try:
+            print(line, file=self.stream, flush=True)
+        except (OSError, ValueError):  # a reader gone, a full disk, a closed stream
+            self.on = False
+
+    def count(self, done: int, total: int, noun: str = "images") -> None:
+        """:func:`count_progress_line` of ``done`` of ``total``, printed when due."""
+        if self.due():
+            self.say(count_progress_line(self.label, done, total, self.seconds, noun))
+
+
+def _left_words(seconds: float) -> str:
+    """A time left in round words: ``61 s`` under 90 s, ``2 min`` under 90 min, else ``1.1 h``."""
+    if seconds < 90:
+        return f"{max(1, round(seconds))} s"
+    if seconds < 90 * 60:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def count_progress_line(label: str, done: int, total: int, seconds: float,
+                        noun: str = "images") -> str:
+    """``[LABEL] DONE of TOTAL NOUN (RATE img/s, about LEFT left)``: the plain progress line of
+    a loop over ``total`` images, ``done`` of them in ``seconds`` (> 0). The rate is to the
+    unit under 10 a second, else to 2 significant figures; the time left assumes the rate
+    holds (:func:`_left_words`), and is left out when nothing is left. E.g.
+    ``[ingest] 12,000 of 35,126 images (211 img/s, about 2 min left)``."""
+    rate = done / max(seconds, 1e-9)
+    rate_words = f"{rate:,.0f}" if rate >= 10 else f"{rate:.2g}"
+    left = f", about {_left_words((total - done) / rate)} left" if done < total and rate > 0 else ""
+    return f"[{label}] {done:,} of {total:,} {noun} ({rate_words} img/s{left})"

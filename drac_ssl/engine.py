@@ -19,14 +19,17 @@ an :class:`Engine`, which does everything else the same way for every stage:
   steps) keeps the trained epoch when it is due a checkpoint: ``last.pt`` is written with its
   row under ``monitors_pending``, and the resumed run measures the monitors first and goes
   on exactly as an uninterrupted one (not for a task with a guard);
-* early stopping on one named metric of the epoch row (:class:`Monitor`);
+* early stopping on one named metric of the epoch row (:class:`Monitor`); a patience that
+  runs out on the last epoch cuts nothing, and ``stopped`` says ``completed all epochs: ...``
+  (:attr:`Monitor.completed_reason`) rather than ``early stopping: ...``;
 * history: ``metrics.csv`` / ``metrics.jsonl`` rewritten after every epoch (whatever
   ``checkpoint_every``), optional TensorBoard scalars (``run.tensorboard``,
   :mod:`drac_ssl.tensorboard_log`);
 * a progress bar per epoch (tqdm, main process only) and one printed line per epoch; when
   stdout is not a terminal (a log file: the bar is off when stderr is not one either), one
-  plain line at most every :data:`PROGRESS_EVERY_S` seconds within an epoch (step, pairs/s,
-  seconds so far), so a CPU epoch of many minutes does not leave the log silent;
+  plain line at most every :data:`drac_ssl.console.PROGRESS_EVERY_S` seconds (a minute) within
+  an epoch (step, pairs/s, seconds so far), so a CPU epoch of many minutes does not leave the
+  log silent (:class:`drac_ssl.console.ProgressLines`, the ingest's and the export's rule too);
 * the logged values are summed on the device and read back to the host once per epoch
   (``.tolist()``); the only other read inside an epoch is the optional mid-epoch
   non-finite check (``non_finite_check_every`` steps; 0 = none);
@@ -69,6 +72,7 @@ import torch
 from tqdm.auto import tqdm
 
 from drac_ssl.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from drac_ssl.console import ProgressLines
 from drac_ssl.distributed import all_reduce_mean, sums_over_processes
 from drac_ssl.io import atomic_write_text
 from drac_ssl.runtime import (
@@ -79,17 +83,6 @@ from drac_ssl.runtime import (
     seed_everything,
 )
 from drac_ssl.tensorboard_log import write_tensorboard
-
-PROGRESS_EVERY_S = 60.0
-"""Seconds between two progress lines within an epoch when stdout is not a terminal."""
-_progress_clock = time.monotonic  # the progress lines' clock (a test moves it)
-
-
-def _stdout_is_terminal() -> bool:
-    try:
-        return bool(sys.stdout.isatty())
-    except (AttributeError, ValueError):  # no stdout, or a closed one
-        return False
 
 __all__ = ["Engine", "EngineResult", "Monitor", "TrainingTask", "write_history"]
 
@@ -151,7 +144,16 @@ class Monitor:
 
     @property
     def reason(self) -> str:
+        """Why a run stopped early: :attr:`stop_message` filled in."""
         return self.stop_message.format(key=self.key, patience=self.patience)
+
+    @property
+    def completed_reason(self) -> str:
+        """Why a run whose patience ran out on its last scheduled epoch ended: it ran every
+        epoch, so not ``early stopping``: ``completed all epochs: no improvement of loss for
+        5 epochs``, the :attr:`reason` with that lead instead of ``early stopping:``."""
+        detail = self.reason.removeprefix("early stopping: ")
+        return f"completed all epochs: {detail}"
 
     def state_dict(self) -> dict[str, Any]:
         return {self.state_key: self.best, "best_epoch": self.best_epoch, "bad_epochs": self.bad_epochs}
@@ -412,9 +414,9 @@ class Engine:
                    # None: no bar when stderr is not a terminal (a log file would hold the bar's
                    # carriage returns glued to the epoch lines, as a trial's `> log 2>&1` did)
                    disable=None if self.is_main else True, leave=False, mininterval=2.0)
-        # off a terminal, a plain line now and then (the clock only: nothing read from the device)
-        log_progress = self.is_main and not _stdout_is_terminal()
-        started = said = _progress_clock() if log_progress else 0.0
+        # off a terminal, a plain line now and then (the clock only: nothing read from the device),
+        # on stdout beside the epoch lines: the rule of every long loop (drac_ssl.console)
+        progress = ProgressLines(sys.stdout, self.stage, enabled=self.is_main)
         for i, batch in enumerate(bar):
             logs = task.step(batch, epoch * steps + i)
             with torch.no_grad():
@@ -423,11 +425,11 @@ class Engine:
                     sums = torch.zeros(len(task.keys), dtype=torch.float64, device=values.device)
                 sums += values
             n_steps += 1
-            if log_progress and (now := _progress_clock()) - said >= PROGRESS_EVERY_S:
-                said, elapsed = now, now - started
-                print(f"[{self.stage}] epoch {epoch + 1}/{self.epochs}: step {i + 1} of {steps}, "
-                      f"{(i + 1) * task.pairs_per_step / max(elapsed, 1e-9):.1f} pairs/s, "
-                      f"{elapsed:.0f} s into the epoch", flush=True)
+            if progress.due():
+                elapsed = progress.seconds
+                progress.say(f"[{self.stage}] epoch {epoch + 1}/{self.epochs}: step {i + 1} of {steps}, "
+                             f"{(i + 1) * task.pairs_per_step / max(elapsed, 1e-9):.1f} pairs/s, "
+                             f"{elapsed:.0f} s into the epoch")
             if watch is not None and i % check_every == check_every - 1 \
                     and not self._finite(sums[watch]):
                 break
@@ -468,8 +470,8 @@ class Engine:
             self._roll_back(task, epoch, steps, reason)
             return
         improved = self.monitor.update(row[self.monitor.key], epoch)
-        if self.monitor.should_stop:
-            self.stopped = self.monitor.reason
+        if self.monitor.should_stop:  # on the last epoch nothing is cut: the run completed
+            self.stopped = self.monitor.reason if epoch + 1 < self.epochs else self.monitor.completed_reason
         checkpoint_now = self._due(epoch) or bool(self.stopped)
         if self.is_main and improved:
             best = task.best_state()

@@ -149,12 +149,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
 from data_prep.decode import ONE_BIT_NOTE
 from data_prep.problems import Problem
 from drac_ssl.commands import check_arguments_problem, export_parser, score_arguments_problem
 from drac_ssl.config import Config
-from drac_ssl.console import print_lines
+from drac_ssl.console import ProgressLines, print_lines
 from drac_ssl.datasets import load_octa_cache
 from drac_ssl.grading.bundle import (
     Bundle,
@@ -831,6 +832,8 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     variant that graded and why (:func:`_variant_words`; ``named_variant``: ``--variant NAME``).
     ``lead_lines``: stdout lines printed first, with the summary after grading
     (:func:`drac_ssl.console.print_lines`: a closed or full stdout does not cost the grades).
+    While grading: a bar on a terminal, off one a line on stderr at most a minute
+    (:class:`drac_ssl.console.ProgressLines`: ``[export] 64 of 200 images graded (...)``).
     A CSV failing its check (exit 1, each problem printed) is kept as
     :func:`failed_submission_path` of ``out``, and ``out`` (with its referable file and
     record) is left as it was."""
@@ -866,6 +869,10 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     probs_parts, grade_parts, flag_parts, blank_parts, noise_parts = [], [], [], [], []
     image_warnings: list[list[str]] = []  # per graded image: e.g. far smaller than the model's input
     crop_warnings: list[list[str]] = []  # per graded image: e.g. no fundus disc found to crop
+    # a bar on a terminal; off one (a log, nohup) a line at most a minute on stderr, where the
+    # notes go (stdout is the result lines, printed at the end)
+    bar = tqdm(total=len(files), desc="export", unit="img", disable=None, leave=False)
+    progress = ProgressLines(sys.stderr, "export")
     for start in range(0, len(files), PREDICT_CHUNK):
         chunk: list[np.ndarray] = []
         for path in files[start:start + PREDICT_CHUNK]:
@@ -894,6 +901,9 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
             crop_warnings += graded.preprocessing_warnings
             if graded.unlike is not None:
                 flag_parts.append(graded.unlike)
+        bar.update(min(start + PREDICT_CHUNK, len(files)) - start)
+        progress.count(min(start + PREDICT_CHUNK, len(files)), len(files), "images graded")
+    bar.close()
     record = skipped_record_path(out)
     if problems and (not skip_unreadable or not graded_files):
         if single:  # one file: no folder to move it out of, nothing else to grade

@@ -131,7 +131,8 @@ class UMMResult:
     the probe's :data:`PROBE_PREFIX` columns and the engine's); ``best_epoch``: 0-based epoch of
     the highest last-layer rate reduction (the engine monitor's: :data:`PROBE_KEY`, or the
     batch mean without the probe; -1 before any); ``stopped``: why the run ended
-    (``completed all epochs``, the early-stopping message, ``guard: ...``, ``interrupted``);
+    (``completed all epochs``, with ``: <the reason>`` when the patience ran out on the last
+    epoch, the early-stopping message, ``guard: ...``, ``interrupted``);
     ``start``: the pretrained model UMM started from and why (:class:`StartPoint`);
     ``guard_fired``: the SSL-loss or step-ratio guard ended the run (the weights written
     are then those of the last epoch that passed it, or the best epoch's with

@@ -466,6 +466,18 @@ def test_bad_bytes_are_rejected_with_a_message(data: bytes, match: str) -> None:
         load_bytes(data, "x.png")
 
 
+def test_a_utf8_text_file_with_a_byte_order_mark_is_quoted_as_text(
+        predictor: Predictor, tmp_path: Path) -> None:
+    """A review: a grades.csv saved as Excel's "CSV UTF-8" (bytes ef bb bf first) given to
+    predict_file was said to hold "bytes ef bb bf 50 68 6f ..." where another text file is
+    quoted; the byte-order mark is no text of its own."""
+    grades = tmp_path / "grades.csv"
+    grades.write_bytes("Phone,grade\r\n1,2\r\n".encode("utf-8-sig"))
+    with pytest.raises(InputRejected) as refused:
+        predictor.predict_file(grades)
+    assert 'text "Phone,grade 1,2"' in str(refused.value) and "ef bb bf" not in str(refused.value)
+
+
 def test_limits() -> None:
     data = _png(_octa_like(300, 300))
     with pytest.raises(InputRejected, match="above the limit of"):

@@ -298,6 +298,10 @@ def test_palette_and_alpha(drac_samples: list[np.ndarray]) -> None:
 @pytest.mark.parametrize(("data", "words"), [
     (b"referral letter for patient 12\nplease grade\n", 'text "referral letter for pati..."'),
     (b"short\n", 'text "short"'),
+    # a UTF-8 file with a byte-order mark (Excel's "CSV UTF-8"): text, not "bytes ef bb bf 50 ..."
+    (b"\xef\xbb\xbfPhone,grade\r\n", 'text "Phone,grade"'),
+    # a character cut in two by the 48 bytes read is still text
+    (b"x" * 47 + "\u00fc".encode() + b" tail", 'text "xxxxxxxxxxxxxxxxxxxxxxxx..."'),
     (b"%PDF-1.7\n%\xe2\xe3", "a PDF document"),
     (b"PK\x03\x04\x14\x00", "a ZIP archive (e.g. a .docx or .xlsx)"),
     (b"\x00" * 128 + b"DICM" + b"\x02" * 8, "a DICOM file (export the image as PNG or TIFF from the viewer)"),

@@ -1780,3 +1780,42 @@ def test_a_successful_ingest_sets_its_threads_without_importing_torch(tmp_path: 
                           env=env, timeout=300)
     assert proc.stdout.split()[-3:] == ["0", "False", "3"], proc.stdout + proc.stderr
     assert (out / ingest.MANIFEST_NAME).is_file()
+
+
+class _Clock:
+    """A clock that moves ``per_call`` seconds each time it is read."""
+
+    def __init__(self, per_call: float) -> None:
+        self.now, self.per_call = 1000.0, per_call
+
+    def __call__(self) -> float:
+        self.now += self.per_call
+        return self.now
+
+
+def test_a_long_ingest_prints_a_progress_line_a_minute_off_a_terminal(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: piped through a timestamper (stderr not a terminal, so no bar), an ingest of
+    400 images printed every line at the same second after 10 s; an EyePACS-size one would sit
+    silent for many minutes in a cluster log. Off a terminal, one plain line at most a minute
+    (the engine's rule, drac_ssl.console) says how many images of how many, the rate and the
+    time left; on a terminal the bar says it and no line is printed. The outputs are the same."""
+    from drac_ssl import console
+
+    data = make_plain(tmp_path / "d", {f"{i}.png": i % 2 for i in range(6)})
+    monkeypatch.setattr(console, "progress_clock", _Clock(61.0))  # a minute a read: a line per image
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
+    logged = ingest.run(config(data, grades=TWO_GRADES), tmp_path / "log", verbose=False)
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("[ingest] ")]
+    assert lines, lines
+    assert re.fullmatch(r"\[ingest\] 1 of 6 images \([\d.,]+ img/s, about \d+ (s|min|h) left\)", lines[0]), lines
+    assert lines[-1].startswith("[ingest] 6 of 6 images ("), lines
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    quiet = ingest.run(config(data, grades=TWO_GRADES), tmp_path / "tty", verbose=False)
+    assert "[ingest] 1 of" not in capsys.readouterr().err
+    assert logged.manifest_path.read_bytes() == quiet.manifest_path.read_bytes()
+    # a clock that barely moves: no line at all
+    monkeypatch.setattr(console, "progress_clock", _Clock(0.001))
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
+    ingest.run(config(data, grades=TWO_GRADES), tmp_path / "fast", verbose=False)
+    assert "[ingest] 1 of" not in capsys.readouterr().err

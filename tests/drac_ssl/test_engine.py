@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import torch
 
+from drac_ssl import console
 from drac_ssl import engine as engine_module
 from drac_ssl.checkpoint import load_checkpoint
 from drac_ssl.engine import Engine, Monitor, TrainingTask
@@ -114,7 +115,7 @@ def test_a_long_epoch_prints_a_progress_line_a_minute_into_a_log_and_none_on_a_t
     The epoch's figures are the same either way."""
     import sys
 
-    monkeypatch.setattr(engine_module, "_progress_clock", _Clock(25.0))  # 25 s a read: ~a line every 3 steps
+    monkeypatch.setattr(console, "progress_clock", _Clock(25.0))  # 25 s a read: ~a line every 3 steps
     monkeypatch.setattr(sys.stdout, "isatty", lambda: False)
     _, _, logged = _run(tmp_path / "log", epochs=2)
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[toy] epoch")]
@@ -130,7 +131,7 @@ def test_a_long_epoch_prints_a_progress_line_a_minute_into_a_log_and_none_on_a_t
         assert {k: a[k] for k in ("epoch", "step", "loss", "weight_norm")} == \
                {k: b[k] for k in ("epoch", "step", "loss", "weight_norm")}
     # a clock that barely moves: no line at all
-    monkeypatch.setattr(engine_module, "_progress_clock", _Clock(0.001))
+    monkeypatch.setattr(console, "progress_clock", _Clock(0.001))
     monkeypatch.setattr(sys.stdout, "isatty", lambda: False)
     _run(tmp_path / "fast", epochs=2)
     assert not [line for line in capsys.readouterr().out.splitlines() if " step " in line]
@@ -192,6 +193,22 @@ def test_an_early_stop_survives_an_interruption(tmp_path: Path) -> None:
     _run(tmp_path / "resumed", epochs=6, patience=1, mode="min", stop_after_epoch=1)
     _, _, resumed = _run(tmp_path / "resumed", epochs=6, patience=1, mode="min")
     assert resumed.stopped == straight.stopped and len(resumed.history) == 2
+
+
+def test_patience_running_out_on_the_last_epoch_is_no_early_stop(tmp_path: Path) -> None:
+    """A review: a run that stopped on its last scheduled epoch said ``epoch 12/12`` then
+    ``early stopping: no improvement ...`` (in report.md too): it ran every epoch, so it did not
+    stop early. It completed all epochs, and says why its best epoch is an earlier one."""
+    # the toy's loss grows every epoch: with patience 1 the second epoch runs the patience out
+    _, _, last = _run(tmp_path / "last", epochs=2, patience=1, mode="min")
+    assert len(last.history) == 2 and last.best_epoch == 0
+    assert last.stopped == "completed all epochs: no improvement of loss for 1 epochs", last.stopped
+    _, _, early = _run(tmp_path / "early", epochs=3, patience=1, mode="min")  # one epoch unrun
+    assert early.stopped == "early stopping: no improvement of loss for 1 epochs" and len(early.history) == 2
+    # killed after that last epoch was saved: the resumed run says the same, training nothing
+    _run(tmp_path / "resumed", epochs=2, patience=1, mode="min", stop_after_epoch=1)
+    _, _, resumed = _run(tmp_path / "resumed", epochs=2, patience=1, mode="min")
+    assert resumed.stopped == last.stopped and len(resumed.history) == 2
 
 
 def test_non_finite_value_stops_and_keeps_the_last_good_checkpoint(tmp_path: Path) -> None:

@@ -281,6 +281,49 @@ def test_command_line_grades_a_folder_and_checks_files(exported_run: Path, tmp_p
         assert err.startswith("error:") and "Traceback" not in err
 
 
+class _Clock:
+    """A clock that moves ``per_call`` seconds each time it is read."""
+
+    def __init__(self, per_call: float) -> None:
+        self.now, self.per_call = 1000.0, per_call
+
+    def __call__(self) -> float:
+        self.now += self.per_call
+        return self.now
+
+
+def test_command_line_grading_prints_a_progress_line_a_minute_off_a_terminal(
+        exported_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: ``--images`` of 200 images was silent for 19 s, then said everything at once;
+    a large folder would leave a cluster log or nohup silent for many minutes. Off a terminal
+    (stderr, where the bar would be), a plain line at most a minute says how many images of how
+    many are graded, the rate and the time left (drac_ssl.console, the engine's rule); on a
+    terminal none. stdout and the CSV are the same either way."""
+    from drac_ssl import console
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(export.PREDICT_CHUNK + 3):  # two chunks: a line after each
+        source = sorted((exported_run / "images" / "test").iterdir())[i % 6]
+        shutil.copy(source, folder / f"{i}{source.suffix}")
+    monkeypatch.setattr(console, "progress_clock", _Clock(61.0))
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
+    assert export.main([str(exported_run), "--images", str(folder), "--out", str(tmp_path / "log.csv")]) == 0
+    logged = capsys.readouterr()
+    lines = [line for line in logged.err.splitlines() if line.startswith("[export] ")]
+    n = export.PREDICT_CHUNK + 3
+    assert lines[0].startswith(f"[export] {export.PREDICT_CHUNK} of {n} images graded ("), lines
+    assert " img/s, about " in lines[0] and lines[0].endswith(" left)"), lines
+    assert lines[-1].startswith(f"[export] {n} of {n} images graded ("), lines
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert export.main([str(exported_run), "--images", str(folder), "--out", str(tmp_path / "tty.csv")]) == 0
+    quiet = capsys.readouterr()
+    assert "images graded (" not in quiet.err
+    assert (tmp_path / "log.csv").read_bytes() == (tmp_path / "tty.csv").read_bytes()
+    assert logged.out.replace("log.csv", "tty.csv") == quiet.out
+
+
 def test_unreadable_files_write_nothing_unless_skip_unreadable_grades_the_rest(
         exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     test_dir = exported_run / "images" / "test"

@@ -210,6 +210,15 @@ def test_early_stopping_on_the_epoch_loss(tmp_path: Path) -> None:
     assert result.stopped.startswith("early stopping")
     assert len(result.history) == 3  # the first epoch sets the best; two without improvement
     assert result.best_epoch == 0
+    # the patience running out on the last epoch: all epochs ran, none was cut (a review read
+    # "epoch 3/3" then "early stopping: ..."), in the result, metadata.json and the console
+    cfg = tiny_config(**{"pretrain.epochs": "3", "pretrain.patience": "2", "pretrain.min_delta": "1e9",
+                           "pretrain.max_steps_per_epoch": "1"})
+    result = pretrain.run(cfg, tmp_path / "last", data=tiny_data())
+    assert len(result.history) == 3
+    assert result.stopped == "completed all epochs: no improvement of the epoch loss for 2 epochs"
+    meta = json.loads((tmp_path / "last" / "pretrain" / "metadata.json").read_text())
+    assert meta["stopped"] == result.stopped
 
 
 def test_knn_monitor_runs_when_labels_exist_and_scores_the_starting_backbone_first(
