@@ -243,7 +243,9 @@ def _plan(cfg: DataConfig, layout: Layout, sizes: list[int]) -> tuple[Plan, list
     octa = modality == "octa" or (modality == "auto" and not layout.fundus)
     options = cache.CacheOptions(
         target="gray" if setting == "1" else "native",
-        expected_side=1024 if (octa and setting == "1") else 0,
+        # the export size of UW-OCTA scans, whatever the channels (an image kept in colour is
+        # not checked: a photograph); one state for auto and 3, whose rows are the same
+        expected_side=1024 if octa else 0,
         fundus_crop=cfg.fundus_crop, graham=cfg.graham, graham_mask=cfg.graham_mask,
         graham_reflect_padding=bool(cfg.fundus_crop and cfg.graham),
         grey_is_chosen=setting == "1" and not octa)

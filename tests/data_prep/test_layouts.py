@@ -420,6 +420,36 @@ def test_plain_fundus_folder_and_the_channel_rules(tmp_path: Path, aptos: list) 
     assert "--modality 'photo' is not one of" in run_error(config(root, modality="photo"), tmp_path / "bad")
 
 
+def test_grey_uw_octa_is_expected_at_1024_px_under_channels_auto(
+        tmp_path: Path, aptos: list, drac_samples: list[np.ndarray]) -> None:
+    """``channels=auto`` (or 3) on UW-OCTA data (a plain folder, the DRAC layout) dropped the
+    check of the 1024 px export size that ``channels=1`` makes: grey images are checked whatever
+    the channels; a colour image kept in colour is a photograph, not checked against it (a
+    non-square one is said squeezed, as in the fundus layouts)."""
+    octa = tmp_path / "octa"
+    for i, sample in enumerate([*drac_samples, drac_samples[0][:200, :200]]):
+        save(octa / f"{i + 1:03d}.png", sample)
+    write_rows(octa / "labels.csv", ["image name", "DR grade"],
+               [[f"{i:03d}.png", (i - 1) % 3] for i in range(1, 5)])
+    grey = ingest.run(config(octa, channels="auto"), tmp_path / "grey", verbose=False)
+    assert grey.channels == 1
+    (size,) = [p for p in grey.findings if p.kind == "size"]
+    assert size.path.endswith("004.png") and "size 200x200, not 1024x1024" in size.what
+    np.testing.assert_array_equal(  # the check changes no pixel
+        np.load(grey.cache_paths[SIZE]),
+        np.load(ingest.run(config(octa, channels="1"), tmp_path / "one", verbose=False).cache_paths[SIZE]))
+    train, _ = split(aptos)
+    photos = tmp_path / "photos"
+    for code, _, rgb in train:
+        save(photos / f"{code}.png", rgb[:180] if code == train[0][0] else rgb)
+    write_rows(photos / "labels.csv", ["image name", "DR grade"], [[f"{c}.png", g] for c, g, _ in train])
+    colour = ingest.run(config(photos, channels="auto", grades=["icdr"]), tmp_path / "colour",
+                        verbose=False)
+    assert colour.channels == 3 and not any("1024" in w for w in colour.warnings)
+    (squeezed,) = [p for p in colour.findings if p.kind == "size"]
+    assert f"{train[0][0]}.png" in squeezed.path and "non-square image 224x180 squeezed" in squeezed.what
+
+
 def test_grey_octa_with_channels_3_is_replicated_once(tmp_path: Path,
                                                       drac_samples: list[np.ndarray]) -> None:
     root = tmp_path / "octa"
