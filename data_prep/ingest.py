@@ -234,7 +234,7 @@ def _plan(cfg: DataConfig, layout: Layout, sizes: list[int]) -> tuple[Plan, list
     setting = str(cfg.channels)
     source = "data.channels"
     if not setting:
-        setting = "auto" if layout.fundus else "1"
+        setting = layout.default_channels
         source = f"the {layout.treated_as} layout's default"
     modality = str(cfg.modality or "auto")
     if modality not in DATA_MODALITIES:
@@ -1279,7 +1279,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default: the layout's scale)")
     parser.add_argument("--channels", choices=[c for c in DATA_CHANNELS if c], default=d.channels,
                         help="1 (grey), 3 (RGB) or auto (what the images are); default: 1 for "
-                             "DRAC and plain folders, auto for the fundus layouts")
+                             "the DRAC layout, auto for plain folders and the fundus layouts")
     parser.add_argument("--modality", choices=list(DATA_MODALITIES), default=d.modality,
                         help="what the images are: octa (UW-OCTA) or fundus (fundus photographs); "
                              "auto: the layout's (a plain folder: fundus when colour)")
