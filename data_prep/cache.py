@@ -96,8 +96,10 @@ class CacheOptions:
 
     ``target``: ``gray`` converts colour to grey at full size (``data.channels=1``),
     ``native`` keeps each image as it is (grey ``(S, S)``, colour ``(S, S, 3)``; the arrays'
-    channels are chosen when every file is known). ``expected_side``: warn for another size
-    (0: no expectation; then a non-square image without ``fundus_crop`` gets a warning).
+    channels are chosen when every file is known). ``expected_side``: warn for a grey image of
+    another size (the UW-OCTA export's side; 0: no expectation). An image without that
+    expectation (0, or a colour image kept in colour under ``native``: a photograph) gets a
+    warning when it is not square and ``fundus_crop`` is off.
     """
 
     target: str = "gray"  # gray | native
@@ -191,7 +193,7 @@ def cache_rows(pixels: np.ndarray, sizes: Sequence[int], options: CacheOptions,
         if options.graham and options.graham_reflect_padding and crop.shape[0] != crop.shape[1]:
             margins = square_margins(*crop.shape[:2])
         pixels = pad_to_square(crop, reflect=margins is not None)
-    elif not options.expected_side and width != height:
+    elif (not options.expected_side or pixels.ndim == 3) and width != height:
         problems.append(warning(path, f"{squeezed_words(width, height)} in the cache (aspect ratio "
                                       f"changed)", SQUEEZE_FIX, "size"))
     rows = {}

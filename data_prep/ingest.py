@@ -234,7 +234,7 @@ def _plan(cfg: DataConfig, layout: Layout, sizes: list[int]) -> tuple[Plan, list
     setting = str(cfg.channels)
     source = "data.channels"
     if not setting:
-        setting = "auto" if layout.fundus else "1"
+        setting = layout.default_channels
         source = f"the {layout.treated_as} layout's default"
     modality = str(cfg.modality or "auto")
     if modality not in DATA_MODALITIES:
@@ -243,7 +243,9 @@ def _plan(cfg: DataConfig, layout: Layout, sizes: list[int]) -> tuple[Plan, list
     octa = modality == "octa" or (modality == "auto" and not layout.fundus)
     options = cache.CacheOptions(
         target="gray" if setting == "1" else "native",
-        expected_side=1024 if (octa and setting == "1") else 0,
+        # the export size of UW-OCTA scans, whatever the channels (an image kept in colour is
+        # not checked: a photograph); one state for auto and 3, whose rows are the same
+        expected_side=1024 if octa else 0,
         fundus_crop=cfg.fundus_crop, graham=cfg.graham, graham_mask=cfg.graham_mask,
         graham_reflect_padding=bool(cfg.fundus_crop and cfg.graham),
         grey_is_chosen=setting == "1" and not octa)
@@ -1277,7 +1279,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default: the layout's scale)")
     parser.add_argument("--channels", choices=[c for c in DATA_CHANNELS if c], default=d.channels,
                         help="1 (grey), 3 (RGB) or auto (what the images are); default: 1 for "
-                             "DRAC and plain folders, auto for the fundus layouts")
+                             "the DRAC layout, auto for plain folders and the fundus layouts")
     parser.add_argument("--modality", choices=list(DATA_MODALITIES), default=d.modality,
                         help="what the images are: octa (UW-OCTA) or fundus (fundus photographs); "
                              "auto: the layout's (a plain folder: fundus when colour)")

@@ -55,8 +55,10 @@ underscore-space are real)::
 
 ``plain``: a folder of images plus a label CSV (``labels_csv`` or the only CSV in the
   folder); an optional ``test/`` subfolder holds unlabelled test images. A plain folder is
-  taken as UW-OCTA (grey, DRAC grades) unless ``data.channels`` / ``data.grades`` say otherwise,
-  or its CSV has the label columns of one public layout (below).
+  read in the channels its images have (``data.channels`` auto unless set: grey scans stay
+  grey and are UW-OCTA, colour photographs stay colour and are fundus) on DRAC's grades
+  unless ``data.grades`` says otherwise, or its CSV has the label columns of one public
+  layout (below).
 
 Each public layout names its own label columns; ``data.image_column`` / ``data.grade_column``
 override them when changed from their defaults. A plain folder whose CSV lacks the default
@@ -161,7 +163,8 @@ NESTED_LAYOUTS = frozenset({"deepdrid"})
 """Layouts whose training images sit in per-patient subfolders of ``train_dir`` (one level:
 ``Images/<patient_id>/<image>``), listed by :func:`scan_image_folder` with ``nested``."""
 FUNDUS_LAYOUTS = frozenset(scale.FUNDUS_LAYOUTS)
-"""Colour fundus layouts: ``data.channels`` defaults to auto, no 1024 px expectation."""
+"""Colour fundus layouts: ``data.channels`` defaults to auto (as for a plain folder), no 1024 px
+expectation."""
 LABEL_FORMATS = tuple(kind for kind, columns in COLUMNS.items()
                       if all(columns) and columns != COLUMNS["plain"])
 """The public layouts whose label columns a plain folder's CSV may have (aptos, eyepacs, idrid)."""
@@ -205,6 +208,15 @@ class Layout:
     @property
     def fundus(self) -> bool:
         return self.treated_as in FUNDUS_LAYOUTS
+
+    @property
+    def default_channels(self) -> str:
+        """What an empty ``data.channels`` means: ``1`` for the DRAC layout (UW-OCTA is grey),
+        ``auto`` (what the images are: all grey -> 1, any colour -> 3) for the fundus layouts
+        and a plain folder (a review: a plain folder of colour photographs under a grey default
+        was converted to grey with a warning per image and recorded as UW-OCTA). The ingest
+        and the preflight both read it."""
+        return "auto" if self.fundus or self.kind == "plain" else "1"
 
 
 @dataclass

@@ -408,8 +408,10 @@ def inspect_image(data: bytes, path: str, *, channels: int | str | None = 1,
     ``channels``: 1 -> uint8 ``(H, W)`` grey (colour converted with a warning; the default,
     what the UW-OCTA pipeline reads), 3 -> ``(H, W, 3)`` RGB (grey replicated with a
     warning), ``None`` -> as the file is (grey stays ``(H, W)``, colour ``(H, W, 3)``).
-    ``expected_side``: warn for another size (None: no check). ``grey_is_chosen``: colour
-    converted to grey is the user's choice (see :func:`convert_channels`).
+    ``expected_side``: warn for another size of a grey result (None: no check; an image kept
+    in colour, ``channels`` None or 3, is not checked: a photograph, not a UW-OCTA scan).
+    ``grey_is_chosen``: colour converted to grey is the user's choice (see
+    :func:`convert_channels`).
 
     Fatal: empty, not an image, truncated, corrupt, unusable samples. Warnings: a conversion
     or a property that cannot be honoured (16-bit, colour, ICC profile ...). Notes: what was
@@ -423,7 +425,10 @@ def inspect_image(data: bytes, path: str, *, channels: int | str | None = 1,
                             file_format=decoded.file_format)
     pixels, converted = convert_channels(decoded.pixels, path, channels, decoded.colour,
                                          decoded.mode, grey_is_chosen)
-    problems += converted + size_problem(path, decoded.width, decoded.height, expected_side)
+    # the expected side is a grey UW-OCTA scan's: an image kept in colour is a photograph
+    grey = pixels.ndim == 2
+    problems += converted + size_problem(path, decoded.width, decoded.height,
+                                         expected_side if grey else None)
     to_grey = converted[0].what if converted and decoded.pixels.ndim == 3 and pixels.ndim == 2 else ""
     return DecodedImage(pixels, decoded.width, decoded.height, decoded.mode, problems,
                         decoded.file_format, decoded.colour, to_grey)

@@ -125,8 +125,10 @@ class DataConfig:
 
     ``channels``: ``1`` (grey; colour files are converted with a warning), ``3`` (RGB; grey
     files are replicated, said once) or ``auto`` (what the images are: all grey -> 1, any
-    colour -> 3). Empty: the layout's default (DRAC and plain folders: 1, UW-OCTA is grey;
-    the fundus layouts: auto). The cache is ``(N, S, S)`` for 1 channel, ``(N, S, S, 3)`` RGB
+    colour -> 3; an RGB file whose three channels are equal counts as grey). Empty: the
+    layout's default (DRAC: 1, UW-OCTA is grey; plain folders and the fundus layouts: auto, so
+    a plain folder of colour photographs stays colour and one of grey scans stays grey). The
+    cache is ``(N, S, S)`` for 1 channel, ``(N, S, S, 3)`` RGB
     for 3.
 
     ``modality``: what the images are, ``octa`` (UW-OCTA en-face scans) or ``fundus``
@@ -187,7 +189,7 @@ class DataConfig:
     patient_column: str = ""  # optional: folds are grouped by it when present
     unlabelled: list[str] = field(default_factory=list)  # folders of ungraded images: pretraining and UMM only
     grades: list[str] = field(default_factory=list)  # names of grades 0..K-1, or drac | icdr; empty: the layout's
-    channels: str = ""  # 1 | 3 | auto; empty: the layout's (DRAC/plain 1, fundus layouts auto)
+    channels: str = ""  # 1 | 3 | auto; empty: the layout's (DRAC 1; plain folders, fundus layouts auto)
     modality: str = "auto"  # auto | octa | fundus: what the images are (DataConfig's docstring)
     fundus_crop: bool = False  # crop to the fundus disc and pad to square (off by default)
     graham: bool = False  # Graham's local-mean subtraction (Kaggle DR 2015 winner), off by default
@@ -611,8 +613,8 @@ def _null_path_text(where: str, key: str) -> str:
 EMPTY_TEXT_MEANS = {"data.patient_column": ("no patient column (the patients the layout names itself "
                                              "where it does, else folds not grouped by patient)",
                                              "the CSV's patient column, e.g. patient_id"),
-                    "data.channels": ("the layout's (1 for DRAC and a plain folder, auto for the fundus "
-                                      "layouts)", "auto, 1 or 3")}
+                    "data.channels": ("the layout's (1 for DRAC, auto for a plain folder and the "
+                                      "fundus layouts)", "auto, 1 or 3")}
 """The other text settings whose empty value means something, what it means and the values to
 write instead: written as YAML's none in a config file (``patient_column: ~``), they are refused
 (:func:`_null_text_text`) as the paths of :data:`EMPTY_PATH_MEANS` are, with the empty value

@@ -854,14 +854,19 @@ def _grade_names(cfg: Config, layout: str) -> tuple[str, ...]:
     return resolve_grades(cfg.data.grades, layout)[0]
 
 
-def _channels_setting(cfg: Config, fundus: bool) -> tuple[int | None, str]:
+def _channels_setting(cfg: Config, default: str) -> tuple[int | None, str]:
+    """The cache's channels as far as known before decoding (None: ``auto``, what the images
+    are) and why; ``default``: what an empty ``data.channels`` means for the layout
+    (:attr:`data_prep.layout.Layout.default_channels`, as the ingest reads it)."""
     setting = str(cfg.data.channels)
     if setting == "1":
         return 1, "data.channels=1"
     if setting == "3":
         return 3, "data.channels=3"
-    if setting == "auto" or (not setting and fundus):
+    if setting == "auto":
         return None, "data.channels=auto"
+    if default == "auto":
+        return None, "the layout's default, data.channels=auto"
     return 1, "the layout's default, data.channels=1 (grey)"
 
 
@@ -954,7 +959,7 @@ def _facts_from_phantom(cfg: Config) -> DataFacts:
     counts = {g: 0 for g in range(len(names))}
     for case in plan.train:
         counts[case.grade] = counts.get(case.grade, 0) + 1
-    channels, why = _channels_setting(cfg, fundus=False)
+    channels, why = _channels_setting(cfg, "1")  # the DRAC layout's default
     return DataFacts(
         source=f"the phantom set (data.phantom_n_train={d.phantom_n_train}, "
                f"data.phantom_n_test={d.phantom_n_test})",
@@ -1099,7 +1104,7 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
         for e in labelled:
             assert e.label is not None and e.label.grade is not None
             grade_rows.setdefault(e.label.grade, []).append((e.label.name, e.label.line))
-    channels, why = _channels_setting(cfg, layout.fundus)
+    channels, why = _channels_setting(cfg, layout.default_channels)
     where = f"{layout.labels_csv or layout.npz or layout.root}"
     # Rows without an image are the only label problems (a partial download): the counts of the
     # rows that have one are what a copy of the CSV with only those rows gives, so the fold

@@ -692,14 +692,16 @@ def test_conversions_warn_and_strict_rejects(tmp_path: Path, kind: str) -> None:
     make, fragment = CONVERSIONS[kind]
     gray = make(data / "002.png")
 
-    result = ingest.run(config(data, grades=TWO_GRADES), tmp_path / "out", verbose=False)
+    # channels=1: the UW-OCTA conversions (a plain folder's default is auto, which keeps an
+    # RGB file's colour)
+    result = ingest.run(config(data, grades=TWO_GRADES, channels="1"), tmp_path / "out", verbose=False)
     assert len(result.warnings) == 1 and fragment in result.warnings[0]
     cached = np.load(result.cache_paths[SIZE])
     np.testing.assert_array_equal(
         cached[1], cv2.resize(gray, (SIZE, SIZE), interpolation=cv2.INTER_AREA))
 
-    expect_error(config(data, grades=TWO_GRADES, strict=True), tmp_path / "strict", fragment,
-                 "rejected by --strict")
+    expect_error(config(data, grades=TWO_GRADES, strict=True, channels="1"), tmp_path / "strict",
+                 fragment, "rejected by --strict")
 
 
 def test_a_blank_image_is_ingested_with_a_warning_and_strict_rejects_it(

@@ -366,8 +366,9 @@ def test_a_plain_folder_with_other_public_columns(tmp_path: Path, aptos: list, k
 
 
 def test_plain_fundus_folder_and_the_channel_rules(tmp_path: Path, aptos: list) -> None:
-    """A plain folder is UW-OCTA by default (grey, colour converted and said); channels=auto
-    keeps colour; a red-only image does not become its grey copy."""
+    """A plain folder ingested with channels=1 is UW-OCTA (grey, colour converted and said;
+    this was the plain folder's default until it became auto); channels=auto keeps colour; a
+    red-only image does not become its grey copy."""
     train, _ = split(aptos)
     root = tmp_path / "plain"
     for code, _, rgb in train[:10]:
@@ -379,7 +380,7 @@ def test_plain_fundus_folder_and_the_channel_rules(tmp_path: Path, aptos: list) 
     write_rows(root / "labels.csv", ["image name", "DR grade"],
                [[f"{c}.png", g] for c, g, _ in train[:10]] + [["red.png", 4], ["red_grey.png", 4]])
 
-    grey = ingest.run(config(root, grades=["icdr"]), tmp_path / "grey", verbose=False)
+    grey = ingest.run(config(root, grades=["icdr"], channels="1"), tmp_path / "grey", verbose=False)
     assert grey.channels == 1 and np.load(grey.cache_paths[SIZE]).shape == (12, SIZE, SIZE)
     assert sum("RGB image (converted to grayscale" in w for w in grey.warnings) == 11
     assert any("non-square" in w or "not 1024x1024" in w for w in grey.warnings)
@@ -401,7 +402,7 @@ def test_plain_fundus_folder_and_the_channel_rules(tmp_path: Path, aptos: list) 
                        tmp_path / "strict")
     assert "replicated to 3 identical channels" in strict and "rejected by --strict" in strict
 
-    # what the images are travels with the ingest: the plain grey default reads as UW-OCTA ...
+    # what the images are travels with the ingest: a plain folder made grey reads as UW-OCTA ...
     from drac_ssl.scale import read_ingest_facts
 
     assert summary(grey)["modality"] == {"value": "octa", "setting": "auto"}
@@ -409,8 +410,8 @@ def test_plain_fundus_folder_and_the_channel_rules(tmp_path: Path, aptos: list) 
     assert summary(colour)["modality"]["value"] == "fundus"  # a colour plain folder is fundus
     assert read_ingest_facts(colour.out_dir).describe_images() == "colour fundus photographs (plain layout)"
     # ... and fundus photographs ingested as grey on purpose get no UW-OCTA checks or advice
-    fundus = ingest.run(config(root, grades=["icdr"], modality="fundus"), tmp_path / "fundus",
-                        verbose=False)
+    fundus = ingest.run(config(root, grades=["icdr"], modality="fundus", channels="1"),
+                        tmp_path / "fundus", verbose=False)
     assert fundus.channels == 1 and summary(fundus)["modality"]["value"] == "fundus"
     assert not any("UW-OCTA" in w or "not 1024x1024" in w or "grayscale PNG" in w
                    for w in fundus.warnings + fundus.notes)
@@ -418,6 +419,78 @@ def test_plain_fundus_folder_and_the_channel_rules(tmp_path: Path, aptos: list) 
     assert read_ingest_facts(fundus.out_dir).describe_images() == "grey fundus photographs (plain layout)"
     np.testing.assert_array_equal(np.load(fundus.cache_paths[SIZE]), np.load(grey.cache_paths[SIZE]))
     assert "--modality 'photo' is not one of" in run_error(config(root, modality="photo"), tmp_path / "bad")
+
+
+def test_grey_uw_octa_is_expected_at_1024_px_under_channels_auto(
+        tmp_path: Path, aptos: list, drac_samples: list[np.ndarray]) -> None:
+    """``channels=auto`` (or 3) on UW-OCTA data (a plain folder, the DRAC layout) dropped the
+    check of the 1024 px export size that ``channels=1`` makes: grey images are checked whatever
+    the channels; a colour image kept in colour is a photograph, not checked against it (a
+    non-square one is said squeezed, as in the fundus layouts)."""
+    octa = tmp_path / "octa"
+    for i, sample in enumerate([*drac_samples, drac_samples[0][:200, :200]]):
+        save(octa / f"{i + 1:03d}.png", sample)
+    write_rows(octa / "labels.csv", ["image name", "DR grade"],
+               [[f"{i:03d}.png", (i - 1) % 3] for i in range(1, 5)])
+    grey = ingest.run(config(octa, channels="auto"), tmp_path / "grey", verbose=False)
+    assert grey.channels == 1
+    (size,) = [p for p in grey.findings if p.kind == "size"]
+    assert size.path.endswith("004.png") and "size 200x200, not 1024x1024" in size.what
+    np.testing.assert_array_equal(  # the check changes no pixel
+        np.load(grey.cache_paths[SIZE]),
+        np.load(ingest.run(config(octa, channels="1"), tmp_path / "one", verbose=False).cache_paths[SIZE]))
+    train, _ = split(aptos)
+    photos = tmp_path / "photos"
+    for code, _, rgb in train:
+        save(photos / f"{code}.png", rgb[:180] if code == train[0][0] else rgb)
+    write_rows(photos / "labels.csv", ["image name", "DR grade"], [[f"{c}.png", g] for c, g, _ in train])
+    colour = ingest.run(config(photos, channels="auto", grades=["icdr"]), tmp_path / "colour",
+                        verbose=False)
+    assert colour.channels == 3 and not any("1024" in w for w in colour.warnings)
+    (squeezed,) = [p for p in colour.findings if p.kind == "size"]
+    assert f"{train[0][0]}.png" in squeezed.path and "non-square image 224x180 squeezed" in squeezed.what
+
+
+def test_a_plain_folder_is_ingested_as_what_its_images_are(tmp_path: Path, aptos: list) -> None:
+    """No channels setting on a plain folder means auto (a fresh-user review: 25 colour
+    photographs + CSV, ICDR, were converted to grey with 50 warnings and recorded as UW-OCTA):
+    colour photographs stay colour (fundus), grey images stay grey (octa), an RGB file whose
+    channels are equal (a UW-OCTA export saved as RGB) is grey, and a folder of both is colour
+    with the grey ones replicated, said once."""
+    train, _ = split(aptos)
+    rows = [[f"{c}.png", g] for c, g, _ in train]
+    folders = {"colour": [rgb for _, _, rgb in train],
+               "grey": [cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) for _, _, rgb in train]}
+    folders["rgb_grey"] = [np.repeat(g[..., None], 3, axis=2) for g in folders["grey"]]
+    folders["mixed"] = folders["colour"][:-1] + folders["grey"][-1:]
+    results = {}
+    for kind, images in folders.items():
+        for (code, _, _), image in zip(train, images, strict=True):
+            save(tmp_path / kind / f"{code}.png", image)
+        write_rows(tmp_path / kind / "labels.csv", ["image name", "DR grade"], rows)
+        results[kind] = ingest.run(config(tmp_path / kind, grades=["icdr"]), tmp_path / f"{kind}-out",
+                                   verbose=False)
+    colour = results["colour"]
+    assert colour.layout == "plain" and colour.channels == 3 and not colour.warnings
+    assert np.load(colour.cache_paths[SIZE]).shape == (25, SIZE, SIZE, 3)
+    assert summary(colour)["channels"] == {
+        "value": 3, "setting": "auto",
+        "reason": "3 (the plain layout's default = auto: 25 colour image(s))"}
+    assert summary(colour)["modality"]["value"] == "fundus"
+    assert not any("grey" in n or "grayscale" in n for n in colour.notes)
+    for kind in ("grey", "rgb_grey"):
+        grey = results[kind]
+        assert grey.channels == 1 and summary(grey)["modality"]["value"] == "octa", kind
+        assert summary(grey)["channels"]["reason"] == (
+            "1 (the plain layout's default = auto: all images are grey)")
+        assert not any(p.kind == "channels" for p in grey.findings), kind
+    np.testing.assert_array_equal(np.load(results["rgb_grey"].cache_paths[SIZE]),
+                                  np.load(results["grey"].cache_paths[SIZE]))
+    mixed = results["mixed"]
+    assert mixed.channels == 3 and summary(mixed)["modality"]["value"] == "fundus"
+    (said,) = [p.what for p in mixed.findings if p.kind == "channels"]
+    assert said.startswith(f"1 grey image(s) replicated to 3 identical channels ({train[-1][0]}")
+    assert "because of --channels auto and 24 colour image(s)" in said
 
 
 def test_grey_octa_with_channels_3_is_replicated_once(tmp_path: Path,
@@ -988,8 +1061,9 @@ def test_a_failed_ingest_that_merges_findings_names_the_file_with_every_line(
 
     root = photo_folder(tmp_path / "my_photos", aptos)
     out = tmp_path / "x" / "data"
+    # --channels 1: the colour photographs converted to grey, 30 warnings of one kind to merge
     main(["ingest", "--root", str(root), "--labels-csv", str(root / "labels.csv"), "--out",
-          str(out), "--workers", "1", "--cache-sizes", str(SIZE)])
+          str(out), "--workers", "1", "--cache-sizes", str(SIZE), "--channels", "1"])
     err = capsys.readouterr().err
     listed = out / ingest.PROBLEMS_NAME
     assert "2 problem(s) must be fixed first (nothing was written but the full list, named below)" in err
@@ -998,7 +1072,8 @@ def test_a_failed_ingest_that_merges_findings_names_the_file_with_every_line(
     assert listed.read_text(encoding="utf-8").count("RGB image") == 30
 
     cfg = load_config(None, [f"data.root={root}", f"data.labels_csv={root / 'labels.csv'}",
-                             "data.n_folds=2", "data.workers=1", f"data.cache_sizes=[{SIZE}]"])
+                             "data.n_folds=2", "data.workers=1", f"data.cache_sizes=[{SIZE}]",
+                             "data.channels=1"])
     run = tmp_path / "run"
     with pytest.raises(validate.IngestError) as caught:
         stage_ingest(cfg, run)

@@ -1296,6 +1296,30 @@ def test_the_fundus_config_takes_a_plain_folder_of_colour_photographs(tmp_path: 
     assert cfg.pretrain.augment.recipe == "fundus" and cfg.pretrain.backbone.in_channels == 0
 
 
+def test_the_preflight_predicts_a_plain_folder_s_channels_as_the_ingest_does(tmp_path: Path) -> None:
+    """A plain folder with no channels setting is ingested as what its images are (auto), so
+    the preflight does not take it as grey before decoding: RGB weights into the data's
+    channels (``in_channels`` 0) are not refused for 1 channel; named with data.channels=1 they
+    are, as on the phantom (grey DRAC) data."""
+    import shutil
+
+    aptos = Path(__file__).resolve().parents[3] / "shared" / "data" / "aptos_samples"
+    if not aptos.is_dir():
+        pytest.skip(f"the real APTOS samples are not at {aptos} (../shared/data is absent)")
+    photos = tmp_path / "photos"
+    shutil.copytree(aptos / "train_images", photos)
+    rows = [line.split(",") for line in (aptos / "train.csv").read_text().split()[1:]]
+    (photos / "labels.csv").write_text("image name,DR grade\n" + "".join(f"{i}.png,{g}\n" for i, g in rows))
+    weights = tmp_path / "rgb_resnet18.pth"
+    torch.save({"epoch": np.int64(3), "state_dict": Backbone("resnet18", in_channels=3).state_dict()},
+               weights)
+    plain = [f"data.root={photos}", "data.grades=icdr", "data.n_folds=2",
+             "pretrain.backbone.in_channels=0", f"pretrain.backbone.weights={weights}"]
+    assert "pretrain.backbone.weights" not in errors(*plain)
+    line = errors(*plain, "data.channels=1")["pretrain.backbone.weights"]
+    assert "cannot be loaded into the configured backbone (resnet18, in_channels=1" in line
+
+
 def test_the_yaml_block_of_a_fix_keeps_its_indentation(tmp_path: Path) -> None:
     import yaml
 
