@@ -330,19 +330,29 @@ def summary_fold_seed(summary: object) -> int:
     return seed if isinstance(seed, int) and not isinstance(seed, bool) else 0
 
 
-def manifest_fold_gaps(rows: Sequence[tuple[int, int, str]], seed: int,
-                       grade_names: Sequence[str] = ()) -> FoldGaps:
+def manifest_fold_gaps(rows: Sequence[tuple[int, int, str, str]], seed: int,
+                       grade_names: Sequence[str] = (), grouped: bool = False) -> FoldGaps:
     """:func:`fold_gaps` of a manifest's training rows, each (grade, fold, patient: '' for
-    none), in file order, made with fold seed ``seed``: the folds are those the rows have
-    (the highest + 1), grouped by patient when any row names one (a row without one is its
-    own patient, as the ingest makes it)."""
+    none, image id), in file order, made with fold seed ``seed``: the folds are those the rows
+    have (the highest + 1), grouped by patient when any row names one or ``grouped`` (the
+    ingest had ``data.patient_column``: :func:`summary_grouped`), a row without one its own
+    patient under its image id, exactly as the ingest groups it (StratifiedGroupKFold orders
+    the groups by name: other names for the same groups give other folds)."""
     if not rows:
         return FoldGaps({}, [], "", False)
-    n_folds = max(f for _, f, _ in rows) + 1
-    grouped = any(p for _, _, p in rows)
-    patients = [p or f"image:{i}" for i, (_, _, p) in enumerate(rows)] if grouped else None
-    return fold_gaps([g for g, _, _ in rows], [f for _, f, _ in rows], n_folds, seed, patients,
+    n_folds = max(f for _, f, _, _ in rows) + 1
+    grouped = grouped or any(p for _, _, p, _ in rows)
+    patients = [p or image_id for _, _, p, image_id in rows] if grouped else None
+    return fold_gaps([g for g, _, _, _ in rows], [f for _, f, _, _ in rows], n_folds, seed, patients,
                      grade_names)
+
+
+def summary_grouped(summary: object) -> bool:
+    """Whether an ``ingest_summary.json`` (read as ``summary``) records a ``data.patient_column``
+    (its ``config``'s ``patient_column``): the ingest then grouped its folds by patient, an
+    image without one alone, even when no cell named a patient."""
+    config = summary.get("config") if isinstance(summary, dict) else None
+    return bool(config.get("patient_column")) if isinstance(config, dict) else False
 
 
 def dealt_folds(grades: Sequence[int] | np.ndarray, n_folds: int, seed: int) -> np.ndarray:

@@ -1482,7 +1482,7 @@ def _ingest_fold_gaps(facts: DataFacts) -> Any:
     """:func:`data_prep.folds.manifest_fold_gaps` of the existing ingest (its manifest, and the
     fold seed of its summary: ``redo_helps`` when this version's folds of them hold the grades
     left out); None when the manifest cannot be read."""
-    from data_prep.folds import manifest_fold_gaps, summary_fold_seed
+    from data_prep.folds import manifest_fold_gaps, summary_fold_seed, summary_grouped
 
     assert facts.ingest_dir is not None
     try:
@@ -1493,8 +1493,8 @@ def _ingest_fold_gaps(facts: DataFacts) -> Any:
         summary = json.loads((facts.ingest_dir / "ingest_summary.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         summary = {}  # its fold seed: the default
-    train = [(r["grade"], r["fold"], (r.get("patient") or "").strip()) for r in labelled_rows(rows)]
-    return manifest_fold_gaps(train, summary_fold_seed(summary), facts.grade_names)
+    train = [(r["grade"], r["fold"], (r.get("patient") or "").strip(), r["id"]) for r in labelled_rows(rows)]
+    return manifest_fold_gaps(train, summary_fold_seed(summary), facts.grade_names, summary_grouped(summary))
 
 
 def _gap_redo_fix(fix: str, root: str, facts: DataFacts) -> str:

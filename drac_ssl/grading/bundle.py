@@ -267,10 +267,10 @@ def data_provenance(data_dir: str | os.PathLike[str],
         rows = read_manifest(Path(data_dir) / MANIFEST_FILE, ("id", "grade", "split"))
     except FileNotFoundError:
         rows = []
-    fold_rows: list[tuple[int, int, str]] = []  # (grade, fold, patient) of the training rows
+    fold_rows: list[tuple[int, int, str, str]] = []  # (grade, fold, patient, id) of the training rows
     for row in rows:
         if row["split"] == "train" and row["grade"] is not None and str(row.get("fold", "")).isdigit():
-            fold_rows.append((row["grade"], int(row["fold"]), (row.get("patient") or "").strip()))
+            fold_rows.append((row["grade"], int(row["fold"]), (row.get("patient") or "").strip(), row["id"]))
         if row["split"] == "test":
             n_test += 1
         elif row["split"] == "unlabelled":  # data.unlabelled: pretraining only
@@ -321,15 +321,16 @@ def data_provenance(data_dir: str | os.PathLike[str],
     }
 
 
-def _fold_gaps(rows: Sequence[tuple[int, int, str]], summary: dict[str, Any],
+def _fold_gaps(rows: Sequence[tuple[int, int, str, str]], summary: dict[str, Any],
                names: Sequence[str]) -> dict[str, Any]:
     """:func:`data_provenance`'s ``folds_without_grade`` and ``fold_gap_fix`` of the training
-    rows (grade, fold, patient) of a manifest, in its folds, with the ingest's ``data.fold_seed``
-    from ``summary`` (its ``config``; 0, the default, for an older summary without it)."""
-    from data_prep.folds import manifest_fold_gaps, summary_fold_seed
+    rows (grade, fold, patient, image id) of a manifest, in its folds, with the ingest's
+    ``data.fold_seed`` and patient grouping from ``summary`` (its ``config``; the defaults, seed
+    0 and no patient column, for an older summary without them)."""
+    from data_prep.folds import manifest_fold_gaps, summary_fold_seed, summary_grouped
     from data_prep.problems import as_config_keys
 
-    gaps = manifest_fold_gaps(rows, summary_fold_seed(summary), names)
+    gaps = manifest_fold_gaps(rows, summary_fold_seed(summary), names, summary_grouped(summary))
     fix = ""
     if gaps.redo_helps:
         fix = ("rerun the ingest (ingest in run.stages of a new run folder, run.name=<a new name>): "

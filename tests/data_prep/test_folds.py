@@ -8,7 +8,7 @@ import re
 import numpy as np
 from reviewer_folds import ICDR, REVIEWER_FOLDS, REVIEWER_GRADES, REVIEWER_PATIENTS
 
-from data_prep.folds import assign_folds, fold_gaps, folds_without_grade
+from data_prep.folds import assign_folds, fold_gaps, folds_without_grade, manifest_fold_gaps
 
 
 def _gap_notes(caveats: list) -> list:
@@ -86,3 +86,35 @@ def test_fold_gaps_says_whether_redoing_the_ingest_would_change_the_folds() -> N
     assert old.left_out and old.redo_helps  # StratifiedKFold today puts every grade in every fold
     assert fold_gaps(REVIEWER_GRADES, REVIEWER_FOLDS, 3, 0, REVIEWER_PATIENTS, ICDR) == gaps
     assert fold_gaps([0, 1, 0, 1], [0, 0, 1, 1], 2, 0) == type(gaps)({}, [], "", False)
+
+
+def test_the_manifest_s_folds_are_recomputed_with_the_ingest_s_patient_groups() -> None:
+    """A review: with only some rows naming a patient, the ingest groups a row without one by
+    its image id, but manifest_fold_gaps named it ``image:<row>``; StratifiedGroupKFold orders
+    groups by name, so the recomputed folds differed from the ingest's and the preflight could
+    say "redo the ingest" of an ingest this version made (the same folds again). The rows now
+    carry the image id, and each trial's verdict is the one of the ingest's own groups; a
+    patient column set but empty everywhere (the summary says it was set) groups too."""
+    checked = 0
+    for trial in range(300):
+        rng = np.random.default_rng(trial)
+        n = 24
+        grades = rng.integers(0, 4, n).tolist()
+        cells = [f"P{rng.integers(0, 8):02d}" if rng.random() < .6 else "" for _ in range(n)]
+        ids = [f"img{i:03d}" for i in range(n)]
+        groups = [p or ids[i] for i, p in enumerate(cells)]
+        folds, _ = assign_folds(grades, 3, 0, groups)
+        truth = fold_gaps(grades, folds, 3, 0, groups)
+        got = manifest_fold_gaps(list(zip(grades, folds.tolist(), cells, ids, strict=True)), 0)
+        assert (got.left_out, got.redo_helps, got.fix) == (truth.left_out, truth.redo_helps, truth.fix), trial
+        checked += bool(truth.left_out)
+    assert checked  # some trials leave a grade out of a fold
+    # a patient column set, its cells all empty: the ingest grouped each image alone (folds made
+    # by hand here, grade 3 only in folds 1 and 2, so that there is a gap to judge)
+    grades = [0, 1, 2, 3] * 6
+    ids = [f"img{i:03d}" for i in range(len(grades))]
+    folds = [i % 3 if g != 3 else 1 + i % 2 for i, g in enumerate(grades)]
+    rows = [(g, f, "", i) for g, f, i in zip(grades, folds, ids, strict=True)]
+    grouped = manifest_fold_gaps(rows, 0, grouped=True)
+    assert grouped.left_out == [3] and grouped == fold_gaps(grades, folds, 3, 0, ids)
+    assert manifest_fold_gaps(rows, 0) == fold_gaps(grades, folds, 3, 0, None)  # no patient column
