@@ -279,7 +279,8 @@ NAME_CUTOFF = 0.4
 
 
 GRADE_LIKE_VALUES = 10
-"""At most this many distinct integers in a column make it grade-like, not image ids."""
+"""Grade-like cells: unpadded integers ``0 .. GRADE_LIKE_VALUES - 1`` (a grading scale has a
+few grades); ids are larger or zero-padded (``101``, ``001``)."""
 
 
 def column_fit(table: Table, position: int, role: str,
@@ -288,22 +289,31 @@ def column_fit(table: Table, position: int, role: str,
     other role: 1): 2 they look like it, 1 cannot tell (no cell, or words), 0 they look like
     another role's.
 
-    The image-name role: 2 when most non-empty cells are file names (an image suffix, or
-    ``names_a_file(cell)``: a name of the training folder, extension or not); 0 when most
-    are integers of at most :data:`GRADE_LIKE_VALUES` values (a grade column). The grade
-    role: 2 when most cells are integers (``'2'``, ``'2.0'``, :func:`parse_grade`); 0 when
-    most are file names."""
+    Most non-empty cells decide. Grade-like cells are unpadded integers ``0 ..
+    GRADE_LIKE_VALUES - 1`` (``'2'``, ``'2.0'``: :func:`parse_grade`; not ``'001'`` nor
+    ``'101'``, ids). The image-name role: 0 when the cells are grade-like (even where ``3``
+    names ``3.png`` of a folder of numbered images); else 2 when they are file names (an image
+    suffix, or ``names_a_file(cell)``: a name of the training folder, extension or not). The
+    grade role: 2 when they are grade-like; 0 when they are file names."""
     cells = [cells[position].strip() for _, cells in table.rows
              if position < len(cells) and cells[position].strip()]
     if not cells or role not in ("image-name", "grade"):
         return 1
     files = sum(bool(FILE_NAME.search(c)) or (names_a_file is not None and names_a_file(c))
                 for c in cells)
-    numbers = [g for g in map(parse_grade, cells) if g is not None]
+    grade_like = 2 * sum(_grade_like(c) for c in cells) > len(cells)
     if role == "image-name":
-        return (2 if 2 * files > len(cells) else
-                0 if 2 * len(numbers) > len(cells) and len(set(numbers)) <= GRADE_LIKE_VALUES else 1)
-    return 2 if 2 * len(numbers) > len(cells) and 2 * files <= len(cells) else 0 if 2 * files > len(cells) else 1
+        return 0 if grade_like else 2 if 2 * files > len(cells) else 1
+    return 2 if grade_like else 0 if 2 * files > len(cells) else 1
+
+
+def _grade_like(cell: str) -> bool:
+    """A cell that reads as a grade: an integer ``0 .. GRADE_LIKE_VALUES - 1``
+    (:func:`parse_grade`), not written zero-padded (``'001'``: an id)."""
+    grade = parse_grade(cell)
+    digits = cell.strip().strip('"').strip()
+    return (grade is not None and 0 <= grade < GRADE_LIKE_VALUES
+            and not (len(digits) > 1 and digits[0] == "0" and digits[1].isdigit()))
 
 
 def column_suggestion(table: Table, wanted: str, role: str, avoid: Sequence[str] = (),
@@ -371,18 +381,23 @@ def one_column_for_two_roles(table: Table, position: int, roles: tuple[str, str]
     named by its flag of ``options``: ``--image-column X --grade-column X``), in place of the
     per-row errors reading it twice would give ('0 is listed 5 times', 'label without image').
     The fix names the role whose cells do not fit the column (:func:`column_fit`: a column of
-    integers is the grade column, not the image-name one) with :func:`column_suggestion`'s
-    column for it (never one of ``avoid``), when there is one."""
+    grades is the grade column, not the image-name one) with :func:`column_suggestion`'s
+    column for it (never one of ``avoid``), when there is one; else the other role, when
+    another column fits that one (ids given for both roles and a column of grades beside)."""
     column = table.columns[position]
     fits = [column_fit(table, position, role, names_a_file) for role in roles]
     listed = ", ".join(repr(c) for c in table.columns)
     what = f"{column!r} is given as both the {roles[0]} and the {roles[1]} column (the same column for two roles)"
-    if fits[0] != fits[1]:
-        wrong = fits.index(min(fits))
-        other = column_suggestion(table, "", roles[wrong], [column, *avoid], names_a_file)
+    # the role the column fits worse first; the blame goes to the first role another column fits
+    # (ids 101..104 given for both, no folder listing: the grade column 'Level' is the fix)
+    order = sorted(range(2), key=lambda k: fits[k])
+    for k in order:
+        other = column_suggestion(table, "", roles[k], [column, *avoid], names_a_file)
         if other is not None:
-            return error(table.path, what, f"pass {options[wrong]} {other!r} (its cells fit the "
-                                           f"{roles[wrong]} column; columns: {listed})", "csv")
+            return error(table.path, what, f"pass {options[k]} {other!r} (its cells fit the "
+                                           f"{roles[k]} column; columns: {listed})", "csv")
+    if fits[0] != fits[1]:
+        wrong = order[0]
         return error(table.path, what, f"pass {options[wrong]} NAME with the name of the "
                                        f"{roles[wrong]} column (columns: {listed})", "csv")
     return error(table.path, what, f"pass {options[0]} and {options[1]} naming two different "

@@ -119,3 +119,37 @@ def test_the_scorer_offers_each_missing_column_its_own(tmp_path: Path) -> None:
     assert "no image-name column of a known layout" in message, message
     assert "pass --image-column 'Photo file'" in message, message
     assert "pass --grade-column 'ICDR grade'" in message, message
+
+
+def _fixes(path: Path, image: str, grade: str, images: list[Path] | None = None) -> list[str]:
+    _, problems = validate.read_labels(path, image, grade, images=images)
+    return [p.fix for p in problems]
+
+
+def test_numbered_images_and_numeric_ids_get_the_right_column_for_each_role(tmp_path: Path) -> None:
+    """A review of the first version: (1) in a folder of ``1.png .. 30.png`` a grade column of
+    0-4 also 'named files' (``3`` -> ``3.png``), so it was never offered for the grade, not even
+    by its name; (2) a column of zero-padded ids ``001 .. 005`` was offered as the grade column
+    (its cells are integers too); (3) a column of ids given for both roles was blamed on the
+    image role, with no column to offer, where the grade column was plainly there. Grades are
+    small unpadded integers (0-9); ids are neither."""
+    numbered = tmp_path / "n.csv"
+    numbered.write_text("image,grade\n" + "".join(f"{i}.png,{i % 5}\n" for i in range(1, 31)))
+    fixes = _fixes(numbered, "image name", "DR grade", [Path(f"{i}.png") for i in range(1, 31)])
+    assert "did you mean 'image'? pass --image-column 'image'" in fixes, fixes
+    assert "did you mean 'grade'? pass --grade-column 'grade'" in fixes, fixes
+    padded = tmp_path / "p.csv"
+    padded.write_text("id,lvl\n" + "".join(f"{i:03d},{i % 3}\n" for i in range(1, 6)))
+    fixes = _fixes(padded, "image name", "DR grade")
+    assert not any("--grade-column 'id'" in f for f in fixes), fixes
+    assert any("--grade-column 'lvl'" in f for f in fixes), fixes
+    ids = tmp_path / "s.csv"
+    ids.write_text("Photo,Level\n101,0\n102,1\n103,2\n104,1\n")
+    with pytest.raises(ScoreError) as info:
+        read_grade_labels(ids, ["0", "1", "2", "3", "4"], image_column="Photo", grade_column="Photo")
+    assert "'Photo' is given as both" in str(info.value) and "--grade-column 'Level'" in str(info.value), info.value
+    numbers = tmp_path / "e.csv"
+    numbers.write_text("id,g\n" + "".join(f"{i},{i % 5}\n" for i in range(1, 50)))
+    for images in (None, [Path(f"{i}.png") for i in range(1, 50)]):
+        fixes = _fixes(numbers, "id", "id", images)
+        assert any("--grade-column 'g'" in f for f in fixes), (images is None, fixes)
