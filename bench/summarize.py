@@ -409,9 +409,12 @@ def feed_rows(r: dict[str, Any]) -> list[str]:
 
 def pipeline_rows(r: dict[str, Any]) -> list[str]:
     stages = ", ".join(f"{k} {v} s" for k, v in r.get("seconds_per_stage", {}).items())
+    stopped = str(r.get("pretrain_stopped") or "")
+    vicreg = (f"VICReg stopped early after {r.get('pretrain_epochs_run')} epochs" if stopped.startswith("early stopping")
+              else f"VICReg ran {r.get('pretrain_epochs_run')} epochs ({stopped or 'why it stopped not recorded'})")
     return [f"| main job at the recipe's size (`configs/drac.yaml`, 224 px), phantom data | {r.get('seconds_total')} s "
-            f"total ({r.get('goal')}: {'met' if r.get('goal_met') else 'not met'}); {stages}; VICReg stopped early "
-            f"after {r.get('pretrain_epochs_run')} epochs | {_device(r)} | {_date(r)} | `{r.get('command')}` |"]
+            f"total ({r.get('goal')}: {'met' if r.get('goal_met') else 'not met'}); {stages}; {vicreg} "
+            f"| {_device(r)} | {_date(r)} | `{r.get('command')}` |"]
 
 
 def _shared_relative(text: str) -> str:

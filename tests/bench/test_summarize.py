@@ -484,3 +484,18 @@ def test_result_files_of_one_recipe_on_other_seeds_are_pooled_and_said_to_be_des
     assert pooled_seeds_lines({"e60": first}) == []
     assert pooled_seeds_lines({"e60": first, "other": record({"5": 0.0, "6": 0.1}, ["x=1"])}) == []
     assert pooled_seeds_lines({"e60": first, "again": record({"1": 0.0, "2": 0.1})}) == []
+
+
+def test_the_pipeline_row_says_early_stopping_only_when_the_record_does() -> None:
+    """The GPU pipeline row said "VICReg stopped early after N epochs" whatever the record's
+    ``pretrain_stopped`` said; since a run whose patience ran out on its last epoch reads
+    "completed all epochs: ...", a record of a full run would have been called an early stop."""
+    from bench.summarize import pipeline_rows
+
+    base = {"seconds_total": 192, "goal": "< 600 s", "goal_met": True, "seconds_per_stage": {"pretrain": 90},
+            "pretrain_epochs_run": 42, "command": "bash bench/gpu_check.sh pipeline"}
+    (early,) = pipeline_rows({**base, "pretrain_stopped": "early stopping: no improvement of the epoch loss for 5 epochs"})
+    assert "VICReg stopped early after 42 epochs" in early
+    (full,) = pipeline_rows({**base, "pretrain_epochs_run": 100,
+                             "pretrain_stopped": "completed all epochs: no improvement of the epoch loss for 5 epochs"})
+    assert "stopped early" not in full and "VICReg ran 100 epochs (completed all epochs" in full, full
