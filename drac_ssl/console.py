@@ -86,9 +86,9 @@ class ProgressLines:
     (``[ingest] ...``). A line that cannot be written (a closed pipe, a full disk) is dropped
     silently: progress is never worth the loop's work."""
 
-    def __init__(self, stream: TextIO, label: str = "", enabled: bool = True) -> None:
+    def __init__(self, stream: TextIO | None, label: str = "", enabled: bool = True) -> None:
         self.stream, self.label = stream, label
-        self.on = enabled and not is_terminal(stream)
+        self.on = enabled and stream is not None and not is_terminal(stream)  # None: pythonw's stderr
         self.started = self.said = progress_clock() if self.on else 0.0
         self.seconds = 0.0  # since the start, as of the last due()
 
@@ -105,6 +105,8 @@ class ProgressLines:
 
     def say(self, line: str) -> None:
         """Print ``line`` on the stream and flush it (what a log reader sees now)."""
+        if self.stream is None:  # print(file=None) would write to stdout
+            return
         try:
             print(line, file=self.stream, flush=True)
         except (OSError, ValueError):  # a reader gone, a full disk, a closed stream

@@ -871,39 +871,38 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     crop_warnings: list[list[str]] = []  # per graded image: e.g. no fundus disc found to crop
     # a bar on a terminal; off one (a log, nohup) a line at most a minute on stderr, where the
     # notes go (stdout is the result lines, printed at the end)
-    bar = tqdm(total=len(files), desc="export", unit="img", disable=None, leave=False)
-    progress = ProgressLines(sys.stderr, "export")
-    for start in range(0, len(files), PREDICT_CHUNK):
-        chunk: list[np.ndarray] = []
-        for path in files[start:start + PREDICT_CHUNK]:
-            noted: list[str] = []
-            try:  # the bundle's kind: a colour file on a grey UW-OCTA model is doubted, as in the app
-                pixels, said = read_image(path, channels, kind=bundle.kind, notes=noted)
-            except (OSError, ValueError) as exc:
-                problems += _unreadable(path, exc)
-                skipped.append(path)
-                continue
-            chunk.append(pixels)
-            graded_files.append(path)
-            warnings += said
-            levels = _few_levels_words(pixels, noted, bundle.kind, channels)
-            if levels:  # the app's warning; the decoder's 1-bit note is then not said again
-                level_warnings.append(f"{path.name}: {levels}")
-                noted = [line for line in noted if ONE_BIT_NOTE not in line]
-            plain += noted
-        if chunk and (skip_unreadable or not problems):
-            graded = grade_images(bundle, chunk, tta=tta)
-            probs_parts.append(graded.probs)
-            grade_parts.append(graded.classes)
-            blank_parts.append(graded.blank)
-            noise_parts.append(graded.noise)
-            image_warnings += graded.warnings
-            crop_warnings += graded.preprocessing_warnings
-            if graded.unlike is not None:
-                flag_parts.append(graded.unlike)
-        bar.update(min(start + PREDICT_CHUNK, len(files)) - start)
-        progress.count(min(start + PREDICT_CHUNK, len(files)), len(files), "images graded")
-    bar.close()
+    with tqdm(total=len(files), desc="export", unit="img", disable=None, leave=False) as bar:  # closed on a Ctrl-C too
+        progress = ProgressLines(sys.stderr, "export")
+        for start in range(0, len(files), PREDICT_CHUNK):
+            chunk: list[np.ndarray] = []
+            for path in files[start:start + PREDICT_CHUNK]:
+                noted: list[str] = []
+                try:  # the bundle's kind: a colour file on a grey UW-OCTA model is doubted, as in the app
+                    pixels, said = read_image(path, channels, kind=bundle.kind, notes=noted)
+                except (OSError, ValueError) as exc:
+                    problems += _unreadable(path, exc)
+                    skipped.append(path)
+                    continue
+                chunk.append(pixels)
+                graded_files.append(path)
+                warnings += said
+                levels = _few_levels_words(pixels, noted, bundle.kind, channels)
+                if levels:  # the app's warning; the decoder's 1-bit note is then not said again
+                    level_warnings.append(f"{path.name}: {levels}")
+                    noted = [line for line in noted if ONE_BIT_NOTE not in line]
+                plain += noted
+            if chunk and (skip_unreadable or not problems):
+                graded = grade_images(bundle, chunk, tta=tta)
+                probs_parts.append(graded.probs)
+                grade_parts.append(graded.classes)
+                blank_parts.append(graded.blank)
+                noise_parts.append(graded.noise)
+                image_warnings += graded.warnings
+                crop_warnings += graded.preprocessing_warnings
+                if graded.unlike is not None:
+                    flag_parts.append(graded.unlike)
+            bar.update(min(start + PREDICT_CHUNK, len(files)) - start)
+            progress.count(min(start + PREDICT_CHUNK, len(files)), len(files), "images graded")
     record = skipped_record_path(out)
     if problems and (not skip_unreadable or not graded_files):
         if single:  # one file: no folder to move it out of, nothing else to grade

@@ -17,3 +17,14 @@ def test_a_count_progress_line_says_done_of_total_the_rate_and_the_time_left() -
     assert count_progress_line("export", 100, 200, 61.0, noun="images graded") == (
         "[export] 100 of 200 images graded (1.6 img/s, about 61 s left)")
     assert count_progress_line("ingest", 6, 6, 61.0)== "[ingest] 6 of 6 images (0.098 img/s)"
+
+
+def test_progress_lines_without_a_stream_print_nothing(capsys) -> None:
+    """``sys.stderr`` is None under pythonw; ``print(file=None)`` writes to stdout, which carries
+    a command's results (the export's lines): no stream, no progress lines (a review)."""
+    from drac_ssl import console
+
+    lines = console.ProgressLines(None, "export")
+    assert not lines.on
+    lines.say("[export] 1 of 2 images")
+    assert capsys.readouterr().out == ""

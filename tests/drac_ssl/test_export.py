@@ -324,6 +324,36 @@ def test_command_line_grading_prints_a_progress_line_a_minute_off_a_terminal(
     assert logged.out.replace("log.csv", "tty.csv") == quiet.out
 
 
+def test_the_grading_bar_is_closed_when_grading_is_interrupted(
+        exported_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Ctrl-C (or an error) while grading left the bar open: a partly drawn bar on the
+    terminal line, and the error line printed after it on the same line (a review)."""
+    closed: list[bool] = []
+
+    class Bar:  # tqdm's context-manager interface, recording its close
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            pass
+
+        def __enter__(self) -> Bar:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            closed.append(True)
+
+        def update(self, n: int) -> None:
+            pass
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(export, "tqdm", Bar)
+    monkeypatch.setattr(export, "grade_images", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        export._predict_folder(str(exported_run), exported_run / "images" / "test", tmp_path / "out.csv",
+                               tta=None, device="cpu")
+    assert closed == [True]
+
+
 def test_unreadable_files_write_nothing_unless_skip_unreadable_grades_the_rest(
         exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     test_dir = exported_run / "images" / "test"
