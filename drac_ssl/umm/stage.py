@@ -590,7 +590,7 @@ def run(
         "excluded_from_outer_step": [g for g in groups if g not in stepped],
         "ssl_start": task.ssl_start,
         "monitor": (f"{PROBE_KEY} (pretraining's rate-reduction monitor: its fixed probe of "
-                    f"{len(task.probe.indices) if task.probe is not None else 0} images, eval mode)" if probe
+                    f"{min(cfg.pretrain.monitor_images, len(data.images))} images, eval mode)" if probe
                     else f"{MONITOR_KEY} (the mean over the epoch's training batches: "
                          f"pretrain.monitor_images < 2, no probe)"),
         "probe_start": task.probe_start,

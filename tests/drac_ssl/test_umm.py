@@ -418,6 +418,25 @@ def test_resumed_run_gives_the_same_history_and_weights(
         )
 
 
+def test_measuring_the_probe_leaves_umm_s_training_unchanged(
+    pretrained: Path, umm_run: umm.UMMResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The probe is measured in eval mode from views of its own seeds: UMM's weights and
+    BatchNorm statistics are the same with it (pretrain.monitor_images 24, umm_run) and
+    without it (0), and metadata.json says how many images it held."""
+    monkeypatch.setattr(umm_stage, "_plot_history", lambda *args: None)
+    without = umm.run(tiny_config(**CHEAP, **{"pretrain.monitor_images": "0"}), tmp_path, data=tiny_data(),
+                      checkpoint=pretrained / "pretrain" / "vicreg_model.safetensors")
+    assert "probe_rate_reduction_last" not in without.history[-1]
+    a, b = load_file(str(umm_run.model_path)), load_file(str(without.model_path))
+    assert set(a) == set(b)
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    meta = json.loads(umm_run.metadata_path.read_text())
+    assert "fixed probe of 24 images" in meta["umm"]["monitor"], meta["umm"]["monitor"]
+    assert json.loads(without.metadata_path.read_text())["umm"]["monitor"].startswith("rate_reduction_last")
+
+
 def test_a_umm_checkpoint_from_before_the_probe_monitor_is_refused_with_a_fix(
     pretrained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
