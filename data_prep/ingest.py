@@ -68,6 +68,7 @@ from data_prep.validate import (
     format_problems,
     grade_problem,
     identical_content,
+    is_uw_octa_size,
     leave_out_ungradable,
     match_labels,
     names_in_both,
@@ -1042,8 +1043,8 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     if previous.reason:
         problems.append(note(cache_dir, previous.reason, "nothing to do"))
     _load_records(entries, previous, plan, cfg.workers, layout.npz, spill)
-    for entry in entries:
-        problems += apply_strict(entry.record.problems(entry.display), cfg.strict)
+    record_problems = [p for entry in entries for p in entry.record.problems(entry.display)]
+    at = len(problems)  # where they go, once the channels are known (below)
     problems += identical_content([(e.display, e.split, e.record.sha256)
                                    for e in entries if e.record.sha256 and e.split != UNLABELLED])
     found, pool_copies = _pool_copies(entries)
@@ -1052,6 +1053,11 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     # of data.unlabelled follows them
     labelled_part = [e for e in entries if e.split != UNLABELLED]
     channels, channels_why, channel_problems = _resolve_channels(labelled_part or entries, plan, root)
+    if plan.options.expected_side and plan.resolved_modality(layout, channels) == "fundus":
+        # a plain folder under auto found colour: fundus photographs, and a grey one among them (a
+        # red-free shot) is a photograph too, not a UW-OCTA export held to 1024 px
+        record_problems = [p for p in record_problems if not is_uw_octa_size(p)]
+    problems[at:at] = apply_strict(record_problems, cfg.strict)
     _redecode_lost_colour(entries, previous, channels, plan, cfg.workers, spill)
     if plan.options.target != "gray":  # with data.channels=1 the decoding converted (and said so)
         channel_problems += _pool_channels(entries, channels)

@@ -390,6 +390,10 @@ def convert_channels(pixels: np.ndarray, path: str, channels: int | str | None, 
     return pixels, []
 
 
+UW_OCTA_SIZE_FIX = "use the original {side} x {side} UW-OCTA export"
+"""How :func:`size_problem`'s fix starts (:func:`is_uw_octa_size` tells its warnings)."""
+
+
 def size_problem(path: str, width: int, height: int, expected_side: int | None) -> list[Problem]:
     """A warning for a UW-OCTA image that is not ``expected_side`` square (None: no check)."""
     if not expected_side or (width, height) == (expected_side, expected_side):
@@ -397,8 +401,14 @@ def size_problem(path: str, width: int, height: int, expected_side: int | None) 
     return [warning(
         path, f"size {width}x{height}, not {expected_side}x{expected_side} "
               f"(resized to the cache sizes{'' if width == height else ', aspect ratio changed'})",
-        f"use the original {expected_side} x {expected_side} UW-OCTA export; if these are not "
+        f"{UW_OCTA_SIZE_FIX.format(side=expected_side)}; if these are not "
         f"UW-OCTA scans (e.g. fundus photographs), --modality fundus", "size")]
+
+
+def is_uw_octa_size(problem: Problem) -> bool:
+    """Whether ``problem`` is :func:`size_problem`'s warning (a grey image held to the size of a
+    UW-OCTA export), e.g. to drop it for a grey photograph among colour ones."""
+    return problem.kind == "size" and problem.fix.startswith(UW_OCTA_SIZE_FIX.split("{")[0])
 
 
 def inspect_image(data: bytes, path: str, *, channels: int | str | None = 1,

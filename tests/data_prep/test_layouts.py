@@ -491,6 +491,10 @@ def test_a_plain_folder_is_ingested_as_what_its_images_are(tmp_path: Path, aptos
     (said,) = [p.what for p in mixed.findings if p.kind == "channels"]
     assert said.startswith(f"1 grey image(s) replicated to 3 identical channels ({train[-1][0]}")
     assert "because of --channels auto and 24 colour image(s)" in said
+    # a grey image among colour photographs (a red-free shot) is a photograph too: not held to
+    # the 1024 px of a UW-OCTA export, as the grey folder's images are (a review)
+    assert not any("not 1024x1024" in p.what for p in mixed.findings), mixed.warnings
+    assert any("not 1024x1024" in p.what for p in results["grey"].findings)
 
 
 def test_grey_octa_with_channels_3_is_replicated_once(tmp_path: Path,
