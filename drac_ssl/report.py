@@ -425,9 +425,9 @@ def _stages_section(run_dir: Path) -> list[str]:
         lines += ["", f"{phantom:.1f} s of the ingest stage went into generating the phantom data "
                       f"(`data.root` empty, first use of the set), not into the ingest itself"
                   + (f" ({figure_text(own, 1)} s, `data/ingest_summary.json`)" if own is not None else "") + "."]
-    elif (phantom is None and data_provenance(run_dir / "data")["kind"] == "phantom"
-          and isinstance(own, int | float) and isinstance(ingest.get("seconds"), int | float)
-          and ingest["seconds"] > own + 5 and not ingest.get("reused_from")):  # a run made before it was recorded
+    elif (phantom is None and isinstance(own, int | float) and isinstance(ingest.get("seconds"), int | float)
+          and ingest["seconds"] > own + 5 and not ingest.get("reused_from")  # a run made before it was recorded
+          and data_provenance(run_dir / "data")["kind"] == "phantom"):  # last: it reads the manifest again
         lines += ["", f"The ingest itself took {own:.1f} s (`data/ingest_summary.json`); the rest of the "
                       f"ingest stage's time was most likely spent generating the phantom data (first "
                       f"use of the set), which this run did not record apart."]
