@@ -55,7 +55,8 @@ Checkpoint layout (``last.pt``): the task's :meth:`TrainingTask.state_dict` (e.g
 its own key (``best_loss``; UMM's ``best_probe_rate_reduction``, or ``best_rate_reduction``
 without pretraining's probe), ``best_epoch``, ``bad_epochs``, ``stopped`` and ``config``: the
 keys the stages wrote before the engine existed, so older run folders resume (a UMM
-checkpoint from before its probe columns is refused, with a fix: :mod:`drac_ssl.umm.stage`). ``docs/design.md`` says why this is our own code and not a library's.
+checkpoint from before its probe columns that early-stops on them is refused, with a fix:
+:mod:`drac_ssl.umm.stage`). ``docs/design.md`` says why this is our own code and not a library's.
 """
 
 from __future__ import annotations

@@ -363,14 +363,30 @@ class _UMMTraining(TrainingTask):
         return {"model": self.model.state_dict()} if self.uc.early_stop_on_rate_reduction else None
 
     def check_resume(self, state: dict[str, Any]) -> None:
+        self._check_settings(state)
         if self.probe_images is not None and any(PROBE_KEY not in row for row in state.get("history", [])):
             last = self.out_dir / "checkpoints" / "last.pt"
+            if not self.uc.early_stop_on_rate_reduction:
+                # the monitor decides nothing: resume, its state started afresh on the probe's scale
+                # (the engine reads it after this check), the probe's start not measured (the
+                # weights are past it)
+                state.update({"best_probe_rate_reduction": -math.inf, "best_epoch": -1, "bad_epochs": 0})
+                self.probe_start = {"note": "not measured: resumed from a checkpoint saved before UMM "
+                                            "measured pretraining's probe; its columns start at the "
+                                            "resumed epoch"}
+                print(f"[umm] note: {last} was saved before UMM measured pretraining's probe: "
+                      f"its probe_* columns start at the resumed epoch (umm.early_stop_on_rate_reduction "
+                      f"is off, so nothing is decided on them)")
+                return
             raise ConfigError(
                 f"{last}: this UMM run was saved before UMM measured its rate reduction on "
                 f"pretraining's probe ({PROBE_KEY}); its early-stopping state holds the mean over "
                 f"its training batches, another scale, and resuming would compare the two.\n"
                 f"  fix: delete {self.out_dir} to run UMM again (its epochs are re-run), or give this "
                 f"run its own folder: python -m drac_ssl.umm ... --run-dir NEW")
+
+    def _check_settings(self, state: dict[str, Any]) -> None:
+        """Refuse a checkpoint made with other settings (:func:`_resume_differences`)."""
         diffs = _resume_differences(state, self.cfg, self.source, self.out_dir)
         if diffs:
             run_dir = self.out_dir.parent

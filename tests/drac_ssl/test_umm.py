@@ -437,28 +437,45 @@ def test_measuring_the_probe_leaves_umm_s_training_unchanged(
     assert json.loads(without.metadata_path.read_text())["umm"]["monitor"].startswith("rate_reduction_last")
 
 
-def test_a_umm_checkpoint_from_before_the_probe_monitor_is_refused_with_a_fix(
-    pretrained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A checkpoint written before UMM measured the probe holds a best value of the batch mean:
-    resuming would compare the probe's figures with it (two scales), so it is refused."""
+def _as_before_the_probe(last: Path) -> None:
+    """Rewrite a UMM ``last.pt`` as the code before the probe columns saved it."""
     from drac_ssl.checkpoint import load_checkpoint, save_checkpoint
 
-    monkeypatch.setattr(umm_stage, "_plot_history", lambda *args: None)
-    checkpoint = pretrained / "pretrain" / "vicreg_model.safetensors"
-    umm.run(tiny_config(**CHEAP), tmp_path, data=tiny_data(), checkpoint=checkpoint, stop_after_epoch=0)
-    last = tmp_path / "umm" / "checkpoints" / "last.pt"
     state = load_checkpoint(last)
     state["history"] = [{k: v for k, v in row.items() if not k.startswith("probe_")}
                         for row in state["history"]]
     state.pop("probe_start")
     state["best_rate_reduction"] = state.pop("best_probe_rate_reduction")
     save_checkpoint(last, state)
+
+
+def test_a_umm_checkpoint_from_before_the_probe_monitor_resumes_unless_it_stops_on_it(
+    pretrained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A checkpoint written before UMM measured the probe holds a best value of the batch mean.
+    With umm.early_stop_on_rate_reduction (which would compare the probe's figures with it, two
+    scales) it is refused, with a fix; without it (the default) the monitor decides nothing, so
+    the run resumes (a review: a long UMM need not restart), its probe columns from the resumed
+    epoch on, and metadata.json says the start was not measured."""
+    monkeypatch.setattr(umm_stage, "_plot_history", lambda *args: None)
+    checkpoint = pretrained / "pretrain" / "vicreg_model.safetensors"
+    stopping = tiny_config(**CHEAP, **{"umm.early_stop_on_rate_reduction": "true"})
+    umm.run(stopping, tmp_path / "a", data=tiny_data(), checkpoint=checkpoint, stop_after_epoch=0)
+    last = tmp_path / "a" / "umm" / "checkpoints" / "last.pt"
+    _as_before_the_probe(last)
     with pytest.raises(ConfigError) as info:
-        umm.run(tiny_config(**CHEAP), tmp_path, data=tiny_data(), checkpoint=checkpoint)
+        umm.run(stopping, tmp_path / "a", data=tiny_data(), checkpoint=checkpoint)
     message = str(info.value)
     assert str(last) in message and "probe" in message and "fix:" in message, message
-    assert f"delete {tmp_path / 'umm'}" in message, message
+    assert f"delete {tmp_path / 'a' / 'umm'}" in message, message
+    umm.run(tiny_config(**CHEAP), tmp_path / "b", data=tiny_data(), checkpoint=checkpoint, stop_after_epoch=0)
+    _as_before_the_probe(tmp_path / "b" / "umm" / "checkpoints" / "last.pt")
+    resumed = umm.run(tiny_config(**CHEAP), tmp_path / "b", data=tiny_data(), checkpoint=checkpoint)
+    assert resumed.stopped == "completed all epochs"
+    assert "probe_rate_reduction_last" not in resumed.history[0]
+    assert math.isfinite(resumed.history[1]["probe_rate_reduction_last"])
+    meta = json.loads(resumed.metadata_path.read_text())
+    assert "not measured" in meta["umm"]["probe_start"]["note"], meta["umm"]["probe_start"]
 
 
 def test_resuming_with_other_data_pretrain_or_seed_settings_is_refused(
