@@ -95,6 +95,7 @@ from data_prep.validate import (
     is_ungraded,
     marked_ungradable_problem,
     one_based_problem,
+    only_by_case,
     other_eye_column,
     other_eye_problem,
     own_eye_cell,
@@ -534,7 +535,9 @@ def _listed(rows: Sequence[tuple[str, str]]) -> list[str]:
 def _pair(sub: SubmissionRows, labels: LabelRows) -> tuple[np.ndarray, dict[str, Any]]:
     """The true grade of each submission row ``(n,)``, and how many labels were matched by
     ``name``, by ``stem`` and by ``number`` (``number_lost_zeros`` of those with fewer digits
-    than the case: ``1 -> 001.png``), with ``examples``, one ``label -> case`` of each way used;
+    than the case: ``1 -> 001.png``; ``by_case`` of those by name or stem only by ignoring
+    letter case, :func:`data_prep.validate.only_by_case`), with ``examples``, one ``label ->
+    case`` of each way used;
     ScoreError naming every problem otherwise (the label CSV's
     bad rows, ambiguous names, two rows of one case, cases without label, labels without
     case)."""
@@ -543,7 +546,7 @@ def _pair(sub: SubmissionRows, labels: LabelRows) -> tuple[np.ndarray, dict[str,
     label_of: dict[int, int] = {}  # submission row -> label row
     problems = [p for p in labels.problems if p.severity == "error"]
     stray: list[tuple[str, str]] = []
-    how_many = {"name": 0, "stem": 0, "number": 0, "number_lost_zeros": 0}
+    how_many = {"name": 0, "stem": 0, "number": 0, "number_lost_zeros": 0, "by_case": 0}
     example: dict[str, str] = {}
     for j, (name, line) in enumerate(zip(labels.names, labels.lines, strict=True)):
         paths, how = index.find(name)
@@ -575,6 +578,9 @@ def _pair(sub: SubmissionRows, labels: LabelRows) -> tuple[np.ndarray, dict[str,
         if how == "number" and len(Path(name).stem) < len(Path(sub.cases[i]).stem):
             how_many["number_lost_zeros"] += 1  # 1 -> 001.png: the label lost them
         example.setdefault(how, f"{name} -> {sub.cases[i]}")
+        if how in ("name", "stem") and only_by_case(name, paths[0], how):  # PATIENT00_OS.PNG
+            how_many["by_case"] += 1
+            example.setdefault("by_case", f"{name} -> {sub.cases[i]}")
     missing = [(f"{sub.path}:{sub.lines[i]}", case) for i, case in enumerate(sub.cases) if i not in label_of]
     text = [_problem_text(f"the label CSV {labels.path} has rows that cannot be scored", problems)] if problems else []
     if (missing or stray) and labels.names:  # no rows at all: said once, as the label CSV's error
@@ -747,6 +753,9 @@ def score_lines(record: dict[str, Any]) -> list[str]:
                 f"as numbers), matched by number (e.g. {examples.get('number')})" if lost else
                 f"{counted(matched['number'], 'name')} matched by number, leading zeros aside (e.g. "
                 f"{str(examples.get('number')).replace(' -> ', ' <-> ')})"]
+    if matched.get("by_case"):  # as the ingest says it (data_prep.validate.only_by_case)
+        how += [f"{counted(matched['by_case'], 'name')} matched a case only by ignoring letter case "
+                f"(e.g. {examples.get('by_case')})"]
     lines = [f"Scored {record['submission']} against {record['labels']}: {record['n']} cases, {k} grades "
              f"({_described(names)})",
              f"Labels: columns {columns['image']!r} (image) and {columns['grade']!r} "

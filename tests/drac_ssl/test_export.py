@@ -2871,6 +2871,14 @@ def test_score_small_wordings(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert export.main(["--score", str(numbered), "--labels", str(zeros)]) == 0
     printed = capsys.readouterr().out
     assert "matched by number" in printed and "001 <-> 1.png" in printed and "spreadsheet" not in printed, printed
+    # names that match a case only by ignoring letter case: said, with an example, as the ingest
+    # says it (a review: --score matched them without a word)
+    upper = _labels_csv(tmp_path / "upper.csv", list(SCORED_TRUE), names=[f"IDRID_{i + 1:03d}" for i in range(8)])
+    assert export.main(["--score", str(sub), "--labels", str(upper)]) == 0
+    printed = capsys.readouterr().out
+    assert "8 names matched a case only by ignoring letter case (e.g. IDRID_001 -> IDRiD_001.jpg)" in printed, printed
+    assert export.main(["--score", str(sub), "--labels", str(labels)]) == 0
+    assert "letter case" not in capsys.readouterr().out
     # a --json that cannot be written: the error has its fix
     blocked = tmp_path / "blocked"
     blocked.mkdir()
