@@ -121,11 +121,7 @@ def assign_folds(grades: Sequence[int], n_folds: int, seed: int,
                f"add {more}: cross-validation needs at least 2 {unit}s, one per fold")
         problem = error(source, f"only {counted(units, unit)} for {n_folds} folds", fix)
         raise IngestError(problem.line, [problem])
-    if patients is not None:
-        per_grade = [len({p for p, g in zip(patients, y, strict=True) if g == grade})
-                     for grade in range(int(y.max()) + 1)]
-    else:
-        per_grade = np.bincount(y).tolist()
+    per_grade = _units_per_grade(y, patients)
     folds, caught = _split(y, n_folds, seed, patients)
     caveats: list[Problem] = []
     rare = {g: n for g, n in enumerate(per_grade) if 0 < n < n_folds}
@@ -141,6 +137,15 @@ def assign_folds(grades: Sequence[int], n_folds: int, seed: int,
     caveats += [note(source, f"folds: {w.message}", "check the fold counts below", "folds")
                 for w in caught if SKLEARN_FEW_MEMBERS not in str(w.message)]
     return folds, caveats
+
+
+def _units_per_grade(y: np.ndarray, patients: Sequence[str] | None) -> list[int]:
+    """The units the folds spread, per grade 0..max: patients (each counted in every grade its
+    images have), or images when the folds are not grouped (``patients`` None)."""
+    if patients is None:
+        return np.bincount(y).tolist()
+    return [len({p for p, g in zip(patients, y, strict=True) if g == grade})
+            for grade in range(int(y.max()) + 1)]
 
 
 def _split(y: np.ndarray, n_folds: int, seed: int, patients: Sequence[str] | None
@@ -229,9 +234,16 @@ def _every_grade_words(per_grade: Sequence[int], k: int, unit: str) -> str:
 def gap_fix(grades: Sequence[int], grade_names: Sequence[str], n_folds: int, seed: int,
             found: tuple[int | None, int | None], per_grade: Sequence[int], unit: str) -> str:
     """The fix, in the ingest's flags (``--seed``, ``--folds``), for ``grades`` of at least
-    ``n_folds`` units (``unit``: patient or labelled image) left out of a fold: the seed and
-    the fold count :func:`working_folds` ``found`` (each said only when found, with what was
-    checked), then more patients (images) of the grade, which always remains."""
+    ``n_folds`` units (``unit``: patient or labelled image) left out of a fold: the
+    alternatives of :func:`gap_fixes` joined by ', or '."""
+    return ", or ".join(gap_fixes(grades, grade_names, n_folds, seed, found, per_grade, unit))
+
+
+def gap_fixes(grades: Sequence[int], grade_names: Sequence[str], n_folds: int, seed: int,
+              found: tuple[int | None, int | None], per_grade: Sequence[int], unit: str) -> list[str]:
+    """The alternatives of :func:`gap_fix`, in order: the seed and the fold count
+    :func:`working_folds` ``found`` (each only when found, with what was checked), then more
+    patients (images) of the grade, which always remains."""
     other, fewer = found
     said = " and ".join(grade_label(g, grade_names) for g in grades)
     fixes = []
@@ -246,7 +258,7 @@ def gap_fix(grades: Sequence[int], grade_names: Sequence[str], n_folds: int, see
              f" (none of the {FOLD_SEEDS_TRIED} fold seeds after {seed} put "
              f"{'it' if len(grades) == 1 else 'them'} in every fold)")
     fixes.append(f"add labelled {said} {more}{tried}")
-    return ", or ".join(fixes)
+    return fixes
 
 
 def _gap_notes(y: np.ndarray, folds: np.ndarray, n_folds: int, seed: int,
@@ -286,9 +298,22 @@ class FoldGaps:
 
     without: dict[int, list[int]]  # every grade present -> the folds holding none of it
     left_out: list[int]  # of those, the grades of at least as many units as folds
-    fix: str  # for ``left_out``, in the ingest's flags (:func:`gap_fix`); '' when none
+    fixes: tuple[str, ...]  # for ``left_out``, in the ingest's flags (:func:`gap_fixes`); () when none
     redo_helps: bool  # redone as it was, this version's ingest fills the folds ``left_out`` misses
     units: tuple[int, ...] = ()  # patients (images when not grouped) of grades 0..
+    found: tuple[int | None, int | None] = (None, None)  # :func:`working_folds`: seed, fold count
+
+    @property
+    def fix(self) -> str:
+        """The alternatives of :attr:`fixes` in one sentence (:func:`gap_fix`); '' when none."""
+        return ", or ".join(self.fixes)
+
+    @property
+    def flag(self) -> str:
+        """The ingest flag of the first fix checked to work, ``--seed 16`` or ``--folds 2``
+        (:attr:`found`); '' when neither was found."""
+        seed, fewer = self.found
+        return f"--seed {seed}" if seed is not None else f"--folds {fewer}" if fewer is not None else ""
 
 
 def fold_gaps(grades: Sequence[int], folds: Sequence[int], n_folds: int, seed: int,
@@ -305,28 +330,30 @@ def fold_gaps(grades: Sequence[int], folds: Sequence[int], n_folds: int, seed: i
     y = np.asarray(grades, dtype=np.int64)
     without = folds_without_grade(y, folds, n_folds)
     if not without or len(y) == 0:
-        return FoldGaps(without, [], "", False)
+        return FoldGaps(without, [], (), False)
     groups = len(set(patients)) if patients is not None else len(y)
-    if patients is not None:
-        per_grade = [len({p for p, g in zip(patients, y, strict=True) if g == grade})
-                     for grade in range(int(y.max()) + 1)]
-    else:
-        per_grade = np.bincount(y).tolist()
+    per_grade = _units_per_grade(y, patients)
     left_out = [g for g in without if per_grade[g] >= n_folds]
     redo_helps = bool(left_out) and groups >= n_folds and _fills(y, n_folds, seed, patients, per_grade)
-    fix = ""
+    found: tuple[int | None, int | None] = (None, None)
+    fixes: tuple[str, ...] = ()
     if left_out:
-        fix = gap_fix(left_out, grade_names, n_folds, seed,
-                      working_folds(y, n_folds, seed, patients, per_grade), per_grade,
-                      "patient" if patients is not None else "labelled image")
-    return FoldGaps(without, left_out, fix, redo_helps, tuple(int(n) for n in per_grade))
+        found = working_folds(y, n_folds, seed, patients, per_grade)
+        fixes = tuple(gap_fixes(left_out, grade_names, n_folds, seed, found, per_grade,
+                                "patient" if patients is not None else "labelled image"))
+    return FoldGaps(without, left_out, fixes, redo_helps, tuple(int(n) for n in per_grade), found)
+
+
+def _summary_config(summary: object) -> dict:
+    """The ``config`` an ``ingest_summary.json`` (read as ``summary``) records; {} without one."""
+    config = summary.get("config") if isinstance(summary, dict) else None
+    return config if isinstance(config, dict) else {}
 
 
 def summary_fold_seed(summary: object) -> int:
     """The fold seed an ``ingest_summary.json`` (read as ``summary``) records (its ``config``'s
     ``fold_seed``); 0, the default, for a summary without it."""
-    config = summary.get("config") if isinstance(summary, dict) else None
-    seed = config.get("fold_seed") if isinstance(config, dict) else None
+    seed = _summary_config(summary).get("fold_seed")
     return seed if isinstance(seed, int) and not isinstance(seed, bool) else 0
 
 
@@ -339,7 +366,7 @@ def manifest_fold_gaps(rows: Sequence[tuple[int, int, str, str]], seed: int,
     patient under its image id, exactly as the ingest groups it (StratifiedGroupKFold orders
     the groups by name: other names for the same groups give other folds)."""
     if not rows:
-        return FoldGaps({}, [], "", False)
+        return FoldGaps({}, [], (), False)
     n_folds = max(f for _, f, _, _ in rows) + 1
     grouped = grouped or any(p for _, _, p, _ in rows)
     patients = [p or image_id for _, _, p, image_id in rows] if grouped else None
@@ -351,8 +378,7 @@ def summary_grouped(summary: object) -> bool:
     """Whether an ``ingest_summary.json`` (read as ``summary``) records a ``data.patient_column``
     (its ``config``'s ``patient_column``): the ingest then grouped its folds by patient, an
     image without one alone, even when no cell named a patient."""
-    config = summary.get("config") if isinstance(summary, dict) else None
-    return bool(config.get("patient_column")) if isinstance(config, dict) else False
+    return bool(_summary_config(summary).get("patient_column"))
 
 
 def dealt_folds(grades: Sequence[int] | np.ndarray, n_folds: int, seed: int) -> np.ndarray:

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from data_prep.problems import Problem, counted, error, note
+from drac_ssl.grading.image_notes import IMAGE_SUFFIXES
 
 DELIMITERS = (",", ";", "\t", "|")
 _NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
@@ -271,8 +272,10 @@ def grade_like_column(name: str) -> bool:
             or bool(words & NOT_PATIENT_ID_WORDS) and not words & PATIENT_ID_WORDS)
 
 
-FILE_NAME = re.compile(r"\.(png|jpe?g|tiff?|bmp)$", re.IGNORECASE)
-"""A cell (or header cell) that ends in an image suffix: a file name."""
+def is_file_name(cell: str) -> bool:
+    """Whether a cell (or header cell) ends in an image suffix (:data:`drac_ssl.grading
+    .image_notes.IMAGE_SUFFIXES`, the package's one list): a file name."""
+    return Path(cell.strip()).suffix.lower() in IMAGE_SUFFIXES
 
 NAME_CUTOFF = 0.4
 """How close (difflib ratio) a column name must be to the one wanted to be offered by name."""
@@ -299,7 +302,7 @@ def column_fit(table: Table, position: int, role: str,
              if position < len(cells) and cells[position].strip()]
     if not cells or role not in ("image-name", "grade"):
         return 1
-    files = sum(bool(FILE_NAME.search(c)) or (names_a_file is not None and names_a_file(c))
+    files = sum(is_file_name(c) or (names_a_file is not None and names_a_file(c))
                 for c in cells)
     grade_like = 2 * sum(_grade_like(c) for c in cells) > len(cells)
     if role == "image-name":
@@ -341,7 +344,7 @@ def column_suggestion(table: Table, wanted: str, role: str, avoid: Sequence[str]
     close = [s for s in scored if s[0] > 0 and s[1] >= NAME_CUTOFF]
     if close:
         return max(close, key=lambda s: s[:2])[2]
-    if table.columns and FILE_NAME.search(table.columns[0]):
+    if table.columns and is_file_name(table.columns[0]):
         return None  # the header is a row of data: its cells are no column names
     fitting = [s for s in scored if s[0] == 2]
     return max(fitting, key=lambda s: s[1])[2] if fitting else None
@@ -368,7 +371,7 @@ def missing_column(table: Table, wanted: str, role: str, option: str,
     name = column_suggestion(table, wanted, role, avoid, names_a_file)
     if name is not None:
         return error(table.path, what, f"did you mean {name!r}? pass {option} {name!r}", "csv")
-    if columns and FILE_NAME.search(columns[0]):
+    if columns and is_file_name(columns[0]):
         return error(table.path, what + "; the first row looks like data, not column names",
                      f"add a header row naming the columns (e.g. {wanted!r})", "csv")
     return error(table.path, what, f"pass {option} NAME with the name of the {role} column", "csv")

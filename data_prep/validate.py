@@ -938,7 +938,8 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
     roles = [(image_column, "image-name", "image-name"), (grade_columns[0], "grade", "grade"),
              *((right, "grade-right", "grade") for right in grade_columns[1:]),
              (patient_column, "patient", "patient")]
-    names_a_file = folder_name_test(images) if images else None
+    folder = NameIndex(images) if images else None
+    names_a_file = folder_name_test(folder) if folder is not None else None
     offered: list[str] = []  # the columns suggested so far: one column is offered for one role
     for column, key, role in roles:
         if not column:
@@ -958,7 +959,7 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
             offered += [c for c in [column_suggestion(table, column, role, others, names_a_file)] if c]
     if len(index) < len([c for c, _, _ in roles if c]):
         return None, problems
-    role_of = {"image-name": "image-name", "grade": "grade", "grade-right": "grade", "patient": "patient"}
+    role_of = {key: role for _, key, role in roles}
     keys = list(index)
     for i, first in enumerate(keys):  # one column given for two roles: said once, not per row
         # (the image column as the patient's is allowed: each image its own patient)
@@ -969,8 +970,8 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
             given = [c for c, k, _ in roles if c and k not in (first, second)]
             return None, problems + [one_column_for_two_roles(
                 table, index[first], pair, (_OPTIONS[pair[0]], _OPTIONS[pair[1]]), given, names_a_file)]
-    if images and (numbers := numbers_for_names(table, index["image-name"], images,
-                                                [c for c in grade_columns if c])) is not None:
+    if folder is not None and (numbers := numbers_for_names(table, index["image-name"], folder,
+                                                            [c for c in grade_columns if c])) is not None:
         return None, problems + [numbers]
     if not patient_column:
         guess = patient_column_guess(table.columns, grade_column, image_column)
@@ -1253,6 +1254,10 @@ class NameIndex:
             if path.stem.isdigit():
                 self.by_number.setdefault(int(path.stem), []).append(path)
 
+    def find_cell(self, cell: str) -> tuple[list[Path], str]:
+        """:meth:`find` of the file name a label-CSV cell ends in (``dir\\x.png``: ``x.png``)."""
+        return self.find(Path(cell.replace("\\", "/")).name)
+
     def find(self, name: str) -> tuple[list[Path], str]:
         """(matching images, how: 'name' | 'stem' | 'number' | 'ambiguous' | '')."""
         key = name_key(name)
@@ -1269,10 +1274,10 @@ class NameIndex:
         return [], ""
 
 
-def numbers_for_names(table: Table, position: int, images: Sequence[Path],
+def numbers_for_names(table: Table, position: int, folder: NameIndex,
                       avoid: Sequence[str] = ()) -> Problem | None:
     """The one error for an image-name column (``position`` in ``table``) that holds numbers,
-    not file names: no cell names one of the training ``images`` (:class:`NameIndex`) and
+    not file names: no cell names one of the training images (``folder``) and
     most are integers (a grade or a patient number given as the image column), while the
     folder's images are not themselves named by numbers (``001.png``: then the rows may just
     be another set's). Its fix names the column of file names
@@ -1282,10 +1287,10 @@ def numbers_for_names(table: Table, position: int, images: Sequence[Path],
     row and an 'is listed 5 times' per repeated number. None otherwise."""
     cells = [cells[position].strip() for _, cells in table.rows
              if position < len(cells) and cells[position].strip()]
+    images = folder.by_path
     if not cells or 2 * sum(p.stem.isdigit() for p in images) > len(images):
         return None
-    index = NameIndex(images)
-    if any(index.find(Path(c.replace("\\", "/")).name)[0] for c in cells):
+    if any(folder.find_cell(c)[0] for c in cells):
         return None
     numbers = [c for c in cells if parse_grade(c) is not None]
     if 2 * len(numbers) <= len(cells):
@@ -1293,7 +1298,7 @@ def numbers_for_names(table: Table, position: int, images: Sequence[Path],
     column = table.columns[position]
     shown = ", ".join(dict.fromkeys(numbers))
     shown = shown if len(shown) <= 40 else shown[:40].rsplit(", ", 1)[0] + " ..."
-    names_a_file = folder_name_test(images)
+    names_a_file = folder_name_test(folder)
     other = column_suggestion(table, "", "image-name", [column, *avoid], names_a_file)
     swapped = column_suggestion(table, "", "image-name", [column], names_a_file)  # a grade column?
     fix = (f"pass {_OPTIONS['image-name']} {other!r} (the column of file names)" if other is not None
@@ -1304,15 +1309,14 @@ def numbers_for_names(table: Table, position: int, images: Sequence[Path],
                              f"none of its {len(cells)} cells names an image of the folder", fix, "csv")
 
 
-def folder_name_test(images: Sequence[Path]) -> Callable[[str], bool]:
-    """Whether a label-CSV cell names one of ``images`` by file name or stem (as
-    :class:`NameIndex` matches, but not by number: a grade ``2`` is not ``002.png``): what
-    tells the column of file names for a missing column's suggestion
+def folder_name_test(folder: NameIndex) -> Callable[[str], bool]:
+    """Whether a label-CSV cell names one of the ``folder``'s images by file name or stem (as
+    :meth:`NameIndex.find_cell` matches, but not by number: a grade ``2`` is not ``002.png``):
+    what tells the column of file names for a missing column's suggestion
     (:func:`data_prep.labels.column_suggestion`)."""
-    index = NameIndex(images)
 
     def names_a_file(cell: str) -> bool:
-        paths, how = index.find(Path(cell.replace("\\", "/")).name)
+        paths, how = folder.find_cell(cell)
         return bool(paths) and how != "number"
     return names_a_file
 

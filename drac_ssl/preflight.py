@@ -46,7 +46,7 @@ import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from data_prep.problems import counted
 from drac_ssl import config as config_module
@@ -63,6 +63,9 @@ from drac_ssl.config import (
 )
 from drac_ssl.io import read_json_dict
 from drac_ssl.manifest import labelled_rows, read_manifest
+
+if TYPE_CHECKING:
+    from data_prep.folds import FoldGaps
 
 __all__ = [
     "PIPELINE",
@@ -1458,27 +1461,26 @@ def _check_ingest_folds(c: _Findings, facts: DataFacts) -> None:
                               f"--root {root} --out {shlex.quote(str(facts.ingest_dir))} (its other "
                               f"options as before), or, in a new run folder with ingest in run.stages "
                               f"(run.name=<a new name>), in settings: {as_config_keys(fix)}")
-    gaps = None
-    for g, without in sorted(missing.items()):
-        if without and g not in short:
-            said = grade_label(g, facts.grade_names)
-            gaps = gaps or _ingest_fold_gaps(facts)
-            if gaps is None or gaps.redo_helps:  # this version's folds of these images fill them
-                fix = (f"redo the ingest (this version stratifies the folds by grade, and its folds "
-                       f"of these images hold every grade): {redo()}")
-            elif g not in gaps.left_out:  # its images are of fewer patients than folds
-                n = gaps.units[g] if g < len(gaps.units) else 0
-                fix = (f"its images are of {counted(n, 'patient')}, and a patient's images stay in one "
-                       f"fold: add labelled {said} images of more patients and redo the ingest"
-                       + (f", or redo it with {n} folds: {redo(str(n))}" if n >= 2 else f": {redo()}"))
-            else:  # redone as it was, the ingest makes the same folds: change what checked to work
-                fix = _gap_redo_fix(gaps.fix, root, facts)
-            c.warning("", f"{facts.source}: {without} of its {k} folds validate without any {said} "
-                          f"image, although it has {counted(facts.grade_counts[g], 'labelled image')}: "
-                          f"their kappa and AUC leave {said} out", fix)
+    gapped = [(g, without) for g, without in sorted(missing.items()) if without and g not in short]
+    gaps = _ingest_fold_gaps(facts) if gapped else None  # read once, and only when needed
+    for g, without in gapped:
+        said = grade_label(g, facts.grade_names)
+        if gaps is None or gaps.redo_helps:  # this version's folds of these images fill them
+            fix = (f"redo the ingest (this version stratifies the folds by grade, and its folds "
+                   f"of these images hold every grade): {redo()}")
+        elif g not in gaps.left_out:  # its images are of fewer patients than folds
+            n = gaps.units[g] if g < len(gaps.units) else 0
+            fix = (f"its images are of {counted(n, 'patient')}, and a patient's images stay in one "
+                   f"fold: add labelled {said} images of more patients and redo the ingest"
+                   + (f", or redo it with {n} folds: {redo(str(n))}" if n >= 2 else f": {redo()}"))
+        else:  # redone as it was, the ingest makes the same folds: change what checked to work
+            fix = _gap_redo_fix(gaps, root, facts)
+        c.warning("", f"{facts.source}: {without} of its {k} folds validate without any {said} "
+                      f"image, although it has {counted(facts.grade_counts[g], 'labelled image')}: "
+                      f"their kappa and AUC leave {said} out", fix)
 
 
-def _ingest_fold_gaps(facts: DataFacts) -> Any:
+def _ingest_fold_gaps(facts: DataFacts) -> FoldGaps | None:
     """:func:`data_prep.folds.manifest_fold_gaps` of the existing ingest (its manifest, and the
     fold seed of its summary: ``redo_helps`` when this version's folds of them hold the grades
     left out); None when the manifest cannot be read."""
@@ -1497,22 +1499,21 @@ def _ingest_fold_gaps(facts: DataFacts) -> Any:
     return manifest_fold_gaps(train, summary_fold_seed(summary), facts.grade_names, summary_grouped(summary))
 
 
-def _gap_redo_fix(fix: str, root: str, facts: DataFacts) -> str:
-    """The fix of :func:`data_prep.folds.gap_fix` (in flags) for a done ingest: redo it with the
-    first flag it names (a checked seed or fold count), or, in a new run folder, the same in
-    settings, then its other options; with no such flag, more patients, then redo it."""
+def _gap_redo_fix(gaps: FoldGaps, root: str, facts: DataFacts) -> str:
+    """The fixes of :func:`data_prep.folds.gap_fixes` (in flags) for a done ingest: redo it with
+    the first, when a seed or fold count was checked to work (:attr:`FoldGaps.flag`), or, in a
+    new run folder, the same in settings, then the other fixes; else more patients, then redo it."""
     from data_prep.problems import as_config_keys
 
-    first = re.match(r"(--(?:seed|folds) \d+)", fix)
     out = shlex.quote(str(facts.ingest_dir))
-    if not first:
-        return (f"{fix}; then redo the ingest: python -m data_prep ingest --root {root} --out {out} "
+    if not gaps.flag:
+        return (f"{gaps.fix}; then redo the ingest: python -m data_prep ingest --root {root} --out {out} "
                 f"(its other options as before)")
-    option, _, others = fix.partition(", or ")
+    option, *others = gaps.fixes
     return (f"redo the ingest with {option}: python -m data_prep ingest --root {root} --out {out} "
-            f"{first[1]} (its other options as before), or, in a new run folder with ingest in "
-            f"run.stages (run.name=<a new name>), {as_config_keys(first[1])}"
-            + (f"; else {others}, and redo it likewise" if others else ""))
+            f"{gaps.flag} (its other options as before), or, in a new run folder with ingest in "
+            f"run.stages (run.name=<a new name>), {as_config_keys(gaps.flag)}"
+            + (f"; else {', or '.join(others)}, and redo it likewise" if others else ""))
 
 
 def _check_weights(c: _Findings, cfg: Config, data_channels: int | None = None) -> None:

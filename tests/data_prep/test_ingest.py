@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 import pytest
 from grade_fix import follow_grade_fix
+from step_clock import StepClock
 
 from data_prep import ingest, validate
 from data_prep.folds import assign_folds
@@ -1784,16 +1785,6 @@ def test_a_successful_ingest_sets_its_threads_without_importing_torch(tmp_path: 
     assert (out / ingest.MANIFEST_NAME).is_file()
 
 
-class _Clock:
-    """A clock that moves ``per_call`` seconds each time it is read."""
-
-    def __init__(self, per_call: float) -> None:
-        self.now, self.per_call = 1000.0, per_call
-
-    def __call__(self) -> float:
-        self.now += self.per_call
-        return self.now
-
 
 def test_a_long_ingest_prints_a_progress_line_a_minute_off_a_terminal(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
@@ -1805,7 +1796,7 @@ def test_a_long_ingest_prints_a_progress_line_a_minute_off_a_terminal(
     from drac_ssl import console
 
     data = make_plain(tmp_path / "d", {f"{i}.png": i % 2 for i in range(6)})
-    monkeypatch.setattr(console, "progress_clock", _Clock(61.0))  # a minute a read: a line per image
+    monkeypatch.setattr(console, "progress_clock", StepClock(61.0))  # a minute a read: a line per image
     monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
     logged = ingest.run(config(data, grades=TWO_GRADES), tmp_path / "log", verbose=False)
     lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("[ingest] ")]
@@ -1817,7 +1808,7 @@ def test_a_long_ingest_prints_a_progress_line_a_minute_off_a_terminal(
     assert "[ingest] 1 of" not in capsys.readouterr().err
     assert logged.manifest_path.read_bytes() == quiet.manifest_path.read_bytes()
     # a clock that barely moves: no line at all
-    monkeypatch.setattr(console, "progress_clock", _Clock(0.001))
+    monkeypatch.setattr(console, "progress_clock", StepClock(0.001))
     monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
     ingest.run(config(data, grades=TWO_GRADES), tmp_path / "fast", verbose=False)
     assert "[ingest] 1 of" not in capsys.readouterr().err

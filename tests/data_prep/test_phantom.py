@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 import pytest
 from PIL import Image
+from step_clock import StepClock
 
 from data_prep import phantom
 from data_prep.phantom import (
@@ -264,16 +265,6 @@ def test_refuses_to_overwrite_real_data(tmp_path: Path) -> None:
     assert real.read_bytes() == b"not ours"
 
 
-class _Clock:
-    """A progress clock that moves ``per_call`` seconds at every read."""
-
-    def __init__(self, per_call: float) -> None:
-        self.now, self.per_call = 1000.0, per_call
-
-    def __call__(self) -> float:
-        self.now += self.per_call
-        return self.now
-
 
 def test_phantom_generation_prints_a_progress_line_a_minute_off_a_terminal(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
@@ -283,7 +274,7 @@ def test_phantom_generation_prints_a_progress_line_a_minute_off_a_terminal(
     the ingest and export); with progress=False nothing; the images are the same."""
     from drac_ssl import console
 
-    monkeypatch.setattr(console, "progress_clock", _Clock(61.0))  # a minute a read: a line per image
+    monkeypatch.setattr(console, "progress_clock", StepClock(61.0))  # a minute a read: a line per image
     monkeypatch.setattr(phantom.sys.stderr, "isatty", lambda: False)
     logged = generate(tmp_path / "log", n_train=5, n_test=2, seed=1, workers=1, size=SMALL)
     lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("[phantom] ")]

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import torch
+from step_clock import StepClock
 
 from drac_ssl import console
 from drac_ssl import engine as engine_module
@@ -96,16 +97,6 @@ def _run(out: Path, stop_after_epoch: int | None = None, **kwargs: Any) -> tuple
     return engine, task, engine.run(task, stop_after_epoch)
 
 
-class _Clock:
-    """A clock that moves ``per_call`` seconds each time it is read."""
-
-    def __init__(self, per_call: float) -> None:
-        self.now, self.per_call = 1000.0, per_call
-
-    def __call__(self) -> float:
-        self.now += self.per_call
-        return self.now
-
 
 def test_a_long_epoch_prints_a_progress_line_a_minute_into_a_log_and_none_on_a_terminal(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
@@ -115,7 +106,7 @@ def test_a_long_epoch_prints_a_progress_line_a_minute_into_a_log_and_none_on_a_t
     The epoch's figures are the same either way."""
     import sys
 
-    monkeypatch.setattr(console, "progress_clock", _Clock(25.0))  # 25 s a read: ~a line every 3 steps
+    monkeypatch.setattr(console, "progress_clock", StepClock(25.0))  # 25 s a read: ~a line every 3 steps
     monkeypatch.setattr(sys.stdout, "isatty", lambda: False)
     _, _, logged = _run(tmp_path / "log", epochs=2)
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[toy] epoch")]
@@ -131,7 +122,7 @@ def test_a_long_epoch_prints_a_progress_line_a_minute_into_a_log_and_none_on_a_t
         assert {k: a[k] for k in ("epoch", "step", "loss", "weight_norm")} == \
                {k: b[k] for k in ("epoch", "step", "loss", "weight_norm")}
     # a clock that barely moves: no line at all
-    monkeypatch.setattr(console, "progress_clock", _Clock(0.001))
+    monkeypatch.setattr(console, "progress_clock", StepClock(0.001))
     monkeypatch.setattr(sys.stdout, "isatty", lambda: False)
     _run(tmp_path / "fast", epochs=2)
     assert not [line for line in capsys.readouterr().out.splitlines() if " step " in line]

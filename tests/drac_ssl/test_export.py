@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 import torch
 from fake_ingest import SOURCE_SIZE, make_fake_ingest
+from step_clock import StepClock
 
 from drac_ssl import export, finetune, pretrain
 from drac_ssl.config import Config, load_config, save_config
@@ -281,16 +282,6 @@ def test_command_line_grades_a_folder_and_checks_files(exported_run: Path, tmp_p
         assert err.startswith("error:") and "Traceback" not in err
 
 
-class _Clock:
-    """A clock that moves ``per_call`` seconds each time it is read."""
-
-    def __init__(self, per_call: float) -> None:
-        self.now, self.per_call = 1000.0, per_call
-
-    def __call__(self) -> float:
-        self.now += self.per_call
-        return self.now
-
 
 def test_command_line_grading_prints_a_progress_line_a_minute_off_a_terminal(
         exported_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -307,7 +298,7 @@ def test_command_line_grading_prints_a_progress_line_a_minute_off_a_terminal(
     for i in range(export.PREDICT_CHUNK + 3):  # two chunks: a line after each
         source = sorted((exported_run / "images" / "test").iterdir())[i % 6]
         shutil.copy(source, folder / f"{i}{source.suffix}")
-    monkeypatch.setattr(console, "progress_clock", _Clock(61.0))
+    monkeypatch.setattr(console, "progress_clock", StepClock(61.0))
     monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
     assert export.main([str(exported_run), "--images", str(folder), "--out", str(tmp_path / "log.csv")]) == 0
     logged = capsys.readouterr()

@@ -1271,19 +1271,24 @@ def test_a_generic_runs_cpu_estimate_counts_its_training_images_and_the_cifar_st
         assert 5 <= hours <= 10 and "(10000 training images)" in long, long
 
 
-def test_the_fundus_config_takes_a_plain_folder_of_colour_photographs(tmp_path: Path) -> None:
-    """A new user's trial: the README's plain-folder command used configs/drac.yaml, whose grey
-    UW-OCTA settings (1 channel, DRAC's 3 grades, the octa recipe) a colour fundus folder
-    needed six overrides against. configs/fundus.yaml takes it with the column names alone:
-    no error, and no word on channels or the recipe."""
+def _aptos_photos(photos: Path) -> tuple[Path, list[list[str]]]:
+    """The 30 real APTOS samples copied into the folder ``photos`` (no label CSV), and their
+    (id_code, diagnosis) rows; skips the test without ../shared/data."""
     import shutil
 
     aptos = Path(__file__).resolve().parents[3] / "shared" / "data" / "aptos_samples"
     if not aptos.is_dir():
         pytest.skip(f"the real APTOS samples are not at {aptos} (../shared/data is absent)")
-    photos = tmp_path / "photos"
     shutil.copytree(aptos / "train_images", photos)
-    rows = [line.split(",") for line in (aptos / "train.csv").read_text().split()[1:]]
+    return photos, [line.split(",") for line in (aptos / "train.csv").read_text().split()[1:]]
+
+
+def test_the_fundus_config_takes_a_plain_folder_of_colour_photographs(tmp_path: Path) -> None:
+    """A new user's trial: the README's plain-folder command used configs/drac.yaml, whose grey
+    UW-OCTA settings (1 channel, DRAC's 3 grades, the octa recipe) a colour fundus folder
+    needed six overrides against. configs/fundus.yaml takes it with the column names alone:
+    no error, and no word on channels or the recipe."""
+    photos, rows = _aptos_photos(tmp_path / "photos")
     (tmp_path / "labels.csv").write_text("file,grade\n" + "".join(f"{i}.png,{g}\n" for i, g in rows))
     cfg, sources, parsed = preflight.read_config(train.PACKAGE_CONFIGS / "fundus.yaml", [
         f"data.root={photos}", f"data.labels_csv={tmp_path / 'labels.csv'}", "data.image_column=file",
@@ -1301,14 +1306,7 @@ def test_the_preflight_predicts_a_plain_folder_s_channels_as_the_ingest_does(tmp
     the preflight does not take it as grey before decoding: RGB weights into the data's
     channels (``in_channels`` 0) are not refused for 1 channel; named with data.channels=1 they
     are, as on the phantom (grey DRAC) data."""
-    import shutil
-
-    aptos = Path(__file__).resolve().parents[3] / "shared" / "data" / "aptos_samples"
-    if not aptos.is_dir():
-        pytest.skip(f"the real APTOS samples are not at {aptos} (../shared/data is absent)")
-    photos = tmp_path / "photos"
-    shutil.copytree(aptos / "train_images", photos)
-    rows = [line.split(",") for line in (aptos / "train.csv").read_text().split()[1:]]
+    photos, rows = _aptos_photos(tmp_path / "photos")
     (photos / "labels.csv").write_text("image name,DR grade\n" + "".join(f"{i}.png,{g}\n" for i, g in rows))
     weights = tmp_path / "rgb_resnet18.pth"
     torch.save({"epoch": np.int64(3), "state_dict": Backbone("resnet18", in_channels=3).state_dict()},
