@@ -539,12 +539,63 @@ def _in_test_root(task: Path) -> bool:
     return same_name(task.parent.name, TEST_ROOT_DIR)
 
 
+TEST_ROOT_DEPTH = 3
+"""Levels below ``DRAC2022_Testing_Set/`` a root may lie, at most: ``C. Diabetic Retinopathy
+Grading/1. Original Images/b. Testing Set`` (:func:`_test_root_of`)."""
+
+
+def _test_root_of(root: Path) -> Path | None:
+    """The ``DRAC2022_Testing_Set`` folder (its name matched as :func:`find_named` matches it)
+    that ``root`` is or lies in, at most :data:`TEST_ROOT_DEPTH` levels down; None otherwise."""
+    for folder in (root, *list(root.parents)[:TEST_ROOT_DEPTH]):
+        if same_name(folder.name, TEST_ROOT_DIR):
+            return folder
+    return None
+
+
 def _training_task(root: Path, tasks: list[Path]) -> Path:
-    """The ``C. Diabetic Retinopathy Grading`` folder that holds (or should hold) the training set."""
+    """The ``C. Diabetic Retinopathy Grading`` folder that holds (or should hold) the training
+    set: the first of ``tasks`` outside the testing set's folder; for a root in
+    ``DRAC2022_Testing_Set/`` (:func:`_test_root_of`), the task folder beside that folder (or
+    the one it was unzipped into); else ``root/C. Diabetic Retinopathy Grading``."""
     outside = [t for t in tasks if not _in_test_root(t)]
     if outside:
         return outside[0]
-    return (root.parent if same_name(root.name, TEST_ROOT_DIR) else root) / TASK_DIR
+    test_root = _test_root_of(root)
+    if test_root is None:
+        return root / TASK_DIR
+    base = test_root.parent
+    if same_name(base.name, TASK_DIR):  # the testing set unzipped inside the task folder
+        return base
+    return find_named(base, TASK_DIR)[0] or base / TASK_DIR
+
+
+def _training_set_beside(root: Path, tasks: list[Path]) -> str:
+    """For a root in the testing set's own folder (``DRAC2022_Testing_Set/``, its task folder
+    or an image folder inside it: :func:`_test_root_of`) whose training task folder beside it
+    holds the training set or its label CSV, which that root does not reach: the error that
+    names the root that reaches both sets (``did you mean --root '.../DRAC 2022' (a DRAC 2022
+    layout ...)?``, as for other roots one level off); ``''`` otherwise. A listing only."""
+    test_root = _test_root_of(root)
+    if test_root is None:
+        return ""
+    task = _training_task(root, tasks)
+    if not task.is_dir() or task.resolve() in {t.resolve() for t in tasks}:
+        return ""  # looked in already: what it lacks is said as such
+    train, _ = find_path(task, IMAGES_DIR, TRAIN_DIR)
+    labels = _groundtruth_csvs([task])
+    if train is None and not labels:
+        return ""
+    if train is None:
+        held = "the training-label CSV is"
+    else:
+        held = (f"the training set ({counted(count_images(train), 'image')})"
+                + (" and its label CSV are" if labels else " is"))
+    meant = task if test_root.parent == task else task.parent
+    this = "this is" if root == test_root else "this lies in"
+    return (f"{root}: {this} the testing set's own folder ({test_root.name}/); {held} beside "
+            f"it, in {task}, which this root does not reach -> did you mean {_root_option(meant)} "
+            "(a DRAC 2022 layout: the training and the testing set)?")
 
 
 def _looked_in(tasks: list[Path], root: Path) -> str:
@@ -558,7 +609,10 @@ def _no_training_set(root: Path, tasks: list[Path], labels: list[Path]) -> Probl
     task = _training_task(root, tasks)
     images = _images_dir(task)
     expected = (images if same_name(images.name, IMAGES_DIR) else images / IMAGES_DIR) / TRAIN_DIR
-    where = [task] if task.is_dir() else tasks  # the testing set's folder only when it is all there is
+    # the testing set's folder only when it is all there is; the training task only when it
+    # lacks the folder (one it holds is out of the root's reach: _training_set_beside says so,
+    # never 'no folder in X (it holds the folder)')
+    where = [task] if task.is_dir() and find_path(task, IMAGES_DIR, TRAIN_DIR)[0] is None else tasks
     looked = f"no '{TRAIN_DIR}' folder of training images in {_looked_in(where, root)}"
     if labels:
         return error(labels[0], f"a training-label CSV, but {looked}",
@@ -607,6 +661,8 @@ def _discover_drac(root: Path, labels_csv: str) -> Layout:
             test, said = find_path(task, IMAGES_DIR, TEST_DIR)
             problems += said
     problems = _once(problems)
+    if train is None and (beside := _training_set_beside(root, tasks)):
+        raise IngestError(beside)
     if train is None and test is None:
         errors = [p for p in problems if p.severity == "error"]
         if errors:

@@ -1812,3 +1812,38 @@ def test_a_long_ingest_prints_a_progress_line_a_minute_off_a_terminal(
     monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
     ingest.run(config(data, grades=TWO_GRADES), tmp_path / "fast", verbose=False)
     assert "[ingest] 1 of" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("inside", [(), (TASK_DIR,), (TASK_DIR, IMAGES_DIR, TEST_DIR)])
+def test_a_root_inside_the_testing_sets_folder_names_the_drac_folder_beside_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], inside: tuple[str, ...]) -> None:
+    """A review: ``--root '.../DRAC 2022/DRAC2022_Testing_Set'`` (the folder the testing archive
+    unzips to) exited 0 with 0 training images and a note that said the training folder was
+    missing in a folder it said held it ('no 'a. Training Set' folder ... in .../1. Original
+    Images (it holds 'a. Training Set')'), then asked to put the images where they were. The
+    root one level off now stops, naming the DRAC folder that holds both sets."""
+    base = make_drac(tmp_path / "DRAC 2022")
+    root = base.joinpath(TEST_ROOT_DIR, *inside)
+    assert ingest_cli(root, tmp_path / "out", "--folds", "2") == 2
+    err = capsys.readouterr().err
+    assert f"did you mean --root {shlex.quote(str(base))} (a DRAC 2022 layout" in err, err
+    assert f"(it holds '{TRAIN_DIR}')" not in err and "put the training images" not in err, err
+    assert not (tmp_path / "out" / ingest.MANIFEST_NAME).exists()
+    result = ingest.run(config(base), tmp_path / "out", verbose=False)  # the root it names
+    assert (result.n_train, result.n_test) == (6, 2)
+
+
+def test_a_testing_set_root_without_a_training_set_beside_it_is_a_note_that_holds_true(
+        tmp_path: Path) -> None:
+    """The testing set's folder with no training set beside it: the testing set alone is
+    ingested, and the note names the folder it looked in as it is (never 'no folder' in a
+    folder said to hold it)."""
+    base = make_drac(tmp_path / "DRAC 2022", train=False)
+    shutil.rmtree(base / TASK_DIR / GROUNDTRUTH_DIR)
+    (base / TASK_DIR / IMAGES_DIR).mkdir(parents=True)
+    result = ingest.run(config(base / TEST_ROOT_DIR), tmp_path / "out", verbose=False)
+    assert (result.n_train, result.n_test) == (0, 2)
+    (line,) = [n for n in result.notes if "no training set found" in n]
+    assert f"no '{TRAIN_DIR}' folder of training images in {base / TASK_DIR / IMAGES_DIR} (it is empty)" \
+        in line, line
+

@@ -1513,3 +1513,44 @@ def test_a_fold_the_ingest_left_without_a_grade_gets_a_fix_that_changes_the_fold
         assert old.fix.startswith("redo the ingest (this version stratifies the folds by grade, and "
                                   "its folds of these images hold every grade): python -m data_prep "
                                   "ingest --root '/data/my photos'")
+
+
+def drac_download(root: Path, n_train: int = 15, n_test: int = 3, test: bool = True) -> Path:
+    """The official DRAC 2022 layout (docs/drac.md) in ``root``: ``n_train`` labelled 'images'
+    (grades 0, 1, 2 in turn) and ``n_test`` test 'images', bytes that are not images (nothing
+    in the preflight may decode them)."""
+    from data_prep.layout import (
+        GROUNDTRUTH_DIR,
+        IMAGES_DIR,
+        LABELS_CSV_NAME,
+        TASK_DIR,
+        TEST_DIR,
+        TEST_ROOT_DIR,
+        TRAIN_DIR,
+    )
+
+    task = root / TASK_DIR
+    (task / GROUNDTRUTH_DIR).mkdir(parents=True)
+    labelled_files(task / IMAGES_DIR / TRAIN_DIR, task / GROUNDTRUTH_DIR / LABELS_CSV_NAME,
+                   [f"{i + 1:03d}.png" for i in range(n_train)], [i % 3 for i in range(n_train)])
+    if test:
+        tests = root / TEST_ROOT_DIR / TASK_DIR / IMAGES_DIR / TEST_DIR
+        tests.mkdir(parents=True)
+        for i in range(n_test):
+            (tests / f"{1500 + i}.png").write_bytes(b"not decoded by the preflight")
+    return root
+
+
+def test_a_root_in_the_drac_testing_sets_folder_is_refused_naming_the_drac_folder(tmp_path: Path) -> None:
+    """A review: data.root=.../DRAC 2022/DRAC2022_Testing_Set stopped with 'no 'a. Training
+    Set' folder ... in .../1. Original Images (it holds 'a. Training Set')' and 'put the
+    training images in' where they were. It names the root that holds both sets."""
+    from data_prep.layout import TEST_ROOT_DIR, TRAIN_DIR
+
+    root = drac_download(tmp_path / "DRAC 2022")
+    found = errors(f"data.root={root / TEST_ROOT_DIR}", *SMALL_BATCHES)
+    assert list(found) == ["data.root"], found
+    line = found["data.root"]
+    assert f"fix: did you mean data.root='{root}' (a DRAC 2022 layout" in line, line
+    assert f"(it holds '{TRAIN_DIR}')" not in line and "put the training images" not in line, line
+    assert errors(f"data.root={root}", *SMALL_BATCHES) == {}
