@@ -490,17 +490,62 @@ def packed_label_csv(folder: Path) -> tuple[Path, str] | None:
     return None
 
 
+DRAC_ARCHIVES = {TASK_DIR: "the training set", TEST_ROOT_DIR: "the testing set"}
+"""The top folder of each official DRAC 2022 Task 3 archive (``C. Diabetic Retinopathy
+Grading.zip``, ``DRAC2022_Testing_Set.zip``: docs/drac.md) -> what it holds, in words."""
+
+
+def drac_archive_kind(path: Path) -> str:
+    """The key of :data:`DRAC_ARCHIVES` that the ``.zip`` ``path`` is (named after it, letter
+    case and spacing aside, or its members all in that folder: a download renamed
+    ``... (1).zip``), else ``''``. Only the zip's directory is read."""
+    if path.suffix.lower() != ".zip" or is_hidden(path):
+        return ""
+    for top in DRAC_ARCHIVES:
+        if same_name(path.stem, top):
+            return top
+    try:
+        with zipfile.ZipFile(path) as archive:
+            tops = {Path(n).parts[0] for n in archive.namelist() if Path(n).parts}
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return ""
+    tops = {t for t in tops if not is_hidden(Path(t))}  # __MACOSX/ beside the folder
+    return next((top for top in DRAC_ARCHIVES if len(tops) == 1 and same_name(tops.pop(), top)), "")
+
+
+def drac_archives(folder: Path) -> list[tuple[Path, str]]:
+    """The official DRAC archives lying in ``folder`` (:func:`drac_archive_kind`), each with
+    its kind, the training archive first."""
+    try:
+        files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() == ".zip")
+    except OSError:
+        return []
+    found = [(p, kind) for p in files if (kind := drac_archive_kind(p))]
+    return sorted(found, key=lambda item: list(DRAC_ARCHIVES).index(item[1]))
+
+
 def packed_label_csv_fix(folder: Path, above: bool = False) -> str:
     """``found trainLabels.csv.zip: unzip it here (cd FOLDER && unzip trainLabels.csv.zip) and
     run again`` for a folder without a label CSV that holds a compressed one
     (:func:`packed_label_csv`); ``above``: ``folder`` is the folder above the root (``in the
-    folder above ... there``). ``''`` when it holds none."""
+    folder above ... there``). ``''`` when it holds none. When that file is an official DRAC
+    archive and the other one lies beside it (:func:`drac_archives`), both are named, in one
+    command (``unzip both here (cd FOLDER && unzip 'C. Diabetic Retinopathy Grading.zip' &&
+    unzip DRAC2022_Testing_Set.zip)``): the training archive alone gives a run without a
+    testing set, hence without a submission."""
     found = packed_label_csv(folder)
     if found is None:
         return ""
     path, holds = found
     command = UNPACK_COMMANDS[path.suffix.lower()]
     where = " in the folder above" if above else ""
+    archives = drac_archives(folder) if drac_archive_kind(path) else []
+    if len(archives) > 1:
+        others = [f"{shlex.quote(p.name)} ({DRAC_ARCHIVES[kind]})" for p, kind in archives if p != path]
+        unzips = " && ".join(f"unzip {shlex.quote(p.name)}" for p, _ in archives)
+        return (f"found {shlex.quote(path.name)}{holds} and {_cut(others)}{where}: unzip "
+                f"{'both' if len(archives) == 2 else 'all'} {'there' if above else 'here'} "
+                f"(cd {shlex.quote(str(folder))} && {unzips}) and run again")
     return (f"found {shlex.quote(path.name)}{holds}{where}: unzip it {'there' if above else 'here'} "
             f"(cd {shlex.quote(str(folder))} && {command} {shlex.quote(path.name)}) and run again")
 
@@ -539,12 +584,63 @@ def _in_test_root(task: Path) -> bool:
     return same_name(task.parent.name, TEST_ROOT_DIR)
 
 
+TEST_ROOT_DEPTH = 3
+"""Levels below ``DRAC2022_Testing_Set/`` a root may lie, at most: ``C. Diabetic Retinopathy
+Grading/1. Original Images/b. Testing Set`` (:func:`_test_root_of`)."""
+
+
+def _test_root_of(root: Path) -> Path | None:
+    """The ``DRAC2022_Testing_Set`` folder (its name matched as :func:`find_named` matches it)
+    that ``root`` is or lies in, at most :data:`TEST_ROOT_DEPTH` levels down; None otherwise."""
+    for folder in (root, *list(root.parents)[:TEST_ROOT_DEPTH]):
+        if same_name(folder.name, TEST_ROOT_DIR):
+            return folder
+    return None
+
+
 def _training_task(root: Path, tasks: list[Path]) -> Path:
-    """The ``C. Diabetic Retinopathy Grading`` folder that holds (or should hold) the training set."""
+    """The ``C. Diabetic Retinopathy Grading`` folder that holds (or should hold) the training
+    set: the first of ``tasks`` outside the testing set's folder; for a root in
+    ``DRAC2022_Testing_Set/`` (:func:`_test_root_of`), the task folder beside that folder (or
+    the one it was unzipped into); else ``root/C. Diabetic Retinopathy Grading``."""
     outside = [t for t in tasks if not _in_test_root(t)]
     if outside:
         return outside[0]
-    return (root.parent if same_name(root.name, TEST_ROOT_DIR) else root) / TASK_DIR
+    test_root = _test_root_of(root)
+    if test_root is None:
+        return root / TASK_DIR
+    base = test_root.parent
+    if same_name(base.name, TASK_DIR):  # the testing set unzipped inside the task folder
+        return base
+    return find_named(base, TASK_DIR)[0] or base / TASK_DIR
+
+
+def _training_set_beside(root: Path, tasks: list[Path]) -> str:
+    """For a root in the testing set's own folder (``DRAC2022_Testing_Set/``, its task folder
+    or an image folder inside it: :func:`_test_root_of`) whose training task folder beside it
+    holds the training set or its label CSV, which that root does not reach: the error that
+    names the root that reaches both sets (``did you mean --root '.../DRAC 2022' (a DRAC 2022
+    layout ...)?``, as for other roots one level off); ``''`` otherwise. A listing only."""
+    test_root = _test_root_of(root)
+    if test_root is None:
+        return ""
+    task = _training_task(root, tasks)
+    if not task.is_dir() or task.resolve() in {t.resolve() for t in tasks}:
+        return ""  # looked in already: what it lacks is said as such
+    train, _ = find_path(task, IMAGES_DIR, TRAIN_DIR)
+    labels = _groundtruth_csvs([task])
+    if train is None and not labels:
+        return ""
+    if train is None:
+        held = "the training-label CSV is"
+    else:
+        held = (f"the training set ({counted(count_images(train), 'image')})"
+                + (" and its label CSV are" if labels else " is"))
+    meant = task if test_root.parent == task else task.parent
+    this = "this is" if root == test_root else "this lies in"
+    return (f"{root}: {this} the testing set's own folder ({test_root.name}/); {held} beside "
+            f"it, in {task}, which this root does not reach -> did you mean {_root_option(meant)} "
+            "(a DRAC 2022 layout: the training and the testing set)?")
 
 
 def _looked_in(tasks: list[Path], root: Path) -> str:
@@ -558,26 +654,52 @@ def _no_training_set(root: Path, tasks: list[Path], labels: list[Path]) -> Probl
     task = _training_task(root, tasks)
     images = _images_dir(task)
     expected = (images if same_name(images.name, IMAGES_DIR) else images / IMAGES_DIR) / TRAIN_DIR
-    where = [task] if task.is_dir() else tasks  # the testing set's folder only when it is all there is
+    # the testing set's folder only when it is all there is; the training task only when it
+    # lacks the folder (one it holds is out of the root's reach: _training_set_beside says so,
+    # never 'no folder in X (it holds the folder)')
+    where = [task] if task.is_dir() and find_path(task, IMAGES_DIR, TRAIN_DIR)[0] is None else tasks
     looked = f"no '{TRAIN_DIR}' folder of training images in {_looked_in(where, root)}"
     if labels:
         return error(labels[0], f"a training-label CSV, but {looked}",
                      f"put the training images in '{expected}' (unzip the training set there "
                      "unchanged), or point --root at the folder that holds them", "no-training-set")
+    packed = _drac_archive_near(root, tasks, TASK_DIR)
+    if packed is not None:  # the training archive still zipped beside the testing set
+        return note(root, f"no training set found, only the testing set is ingested: {looked}",
+                    f"found {shlex.quote(packed.name)} in {packed.parent}: unzip it there (cd "
+                    f"{shlex.quote(str(packed.parent))} && unzip {shlex.quote(packed.name)}) to "
+                    "ingest the training set", "no-training-set")
     return note(root, f"no training set found, only the testing set is ingested: {looked}",
                 f"put the training images in '{expected}' and its label CSV in "
                 f"'{expected.parent.parent / GROUNDTRUTH_DIR}' to ingest them", "no-training-set")
 
 
+def _drac_archive_near(root: Path, tasks: list[Path], kind: str = TEST_ROOT_DIR) -> Path | None:
+    """The official DRAC archive of ``kind`` (:data:`DRAC_ARCHIVES`; the testing set's
+    ``DRAC2022_Testing_Set.zip`` by default: :func:`drac_archives`) lying where its set goes
+    (beside the training task folder) or in ``root``; None when there is none."""
+    for folder in _unique(f for f in (_training_task(root, tasks).parent, root) if f.is_dir()):
+        found = [p for p, said in drac_archives(folder) if said == kind]
+        if found:
+            return found[0]
+    return None
+
+
 def _no_testing_set(root: Path, tasks: list[Path]) -> Problem:
     """The note of a DRAC layout without a testing set: where it was looked for, and where it
-    goes (the testing set's own folder when it exists, else unzipped beside the training set)."""
+    goes (the testing set's own folder when it exists; else the testing archive's unzip
+    command when ``DRAC2022_Testing_Set.zip`` lies there, :func:`_drac_archive_near`; else
+    unzipped beside the training set)."""
     looked = f"no '{TEST_DIR}' folder of test images in {_looked_in(tasks, root)}"
     test_tasks = [t for t in tasks if _in_test_root(t)]
     if test_tasks:
         images = _images_dir(test_tasks[0])
         expected = (images if same_name(images.name, IMAGES_DIR) else images / IMAGES_DIR) / TEST_DIR
         fix = f"put the test images in '{expected}'"
+    elif (packed := _drac_archive_near(root, tasks)) is not None:
+        folder = packed.parent
+        fix = (f"found {shlex.quote(packed.name)} in {folder}: unzip it there (cd "
+               f"{shlex.quote(str(folder))} && unzip {shlex.quote(packed.name)})")
     else:
         base = _training_task(root, tasks).parent
         fix = (f"unzip the testing set into {base}, so that '{TEST_ROOT_DIR}/{TASK_DIR}/"
@@ -607,6 +729,8 @@ def _discover_drac(root: Path, labels_csv: str) -> Layout:
             test, said = find_path(task, IMAGES_DIR, TEST_DIR)
             problems += said
     problems = _once(problems)
+    if train is None and (beside := _training_set_beside(root, tasks)):
+        raise IngestError(beside)
     if train is None and test is None:
         errors = [p for p in problems if p.severity == "error"]
         if errors:

@@ -424,6 +424,8 @@ class DataFacts:
     grade_rows: dict[int, list[tuple[str, int]]] = field(default_factory=dict)  # (name, CSV line)
     labels_name: str = ""  # the label CSV's file name, where grade_rows' lines are
     no_labels: tuple[str, str] = ("", "")  # (why, fix): the layout found no training folder
+    # (why, fix): a DRAC layout without a test image, so the export writes no submission
+    no_test: tuple[str, str] = ("", "")
 
     @property
     def n_labelled(self) -> int:
@@ -1117,8 +1119,8 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
         where += f", counting only its {counted(len(labelled), 'row')} with an image"
     # no training folder (DRAC): the layout's note says where the training images go
     no_train = [p for p in layout.problems if p.kind == "no-training-set"]
-    return DataFacts(source=where, n_images=len(entries),
-                     n_test=sum(1 for e in entries if e.split == "test"),
+    n_test = sum(1 for e in entries if e.split == "test")
+    return DataFacts(source=where, n_images=len(entries), n_test=n_test,
                      n_unlabelled=len(pool), grade_counts=counts,
                      left_out_grades=ingest.left_out_grades(missing), grade_names=names,
                      patients_per_grade=patients_per_grade, n_patients=n_patients,
@@ -1126,7 +1128,25 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
                      labels_known=not blocking or only_missing, grade_rows=grade_rows,
                      labels_name=layout.labels_csv.name if grade_rows and layout.labels_csv else "",
                      no_labels=(as_config_keys(no_train[0].what.partition(": ")[2]),
-                                as_config_keys(no_train[0].fix)) if no_train else ("", ""))
+                                as_config_keys(no_train[0].fix)) if no_train else ("", ""),
+                     no_test=_no_test_images(layout) if n_test == 0 else ("", ""))
+
+
+def _no_test_images(layout: Any) -> tuple[str, str]:
+    """``(why, fix)`` of a DRAC layout (:class:`data_prep.layout.Layout`) without a test image:
+    the ingest's no-testing-set note (where it looked; where the testing set goes, or the
+    unzip command of ``DRAC2022_Testing_Set.zip`` lying there), or its testing folder empty;
+    ``("", "")`` for the other layouts (their test split is optional by design)."""
+    from data_prep.problems import as_config_keys
+
+    if layout.kind != "drac":
+        return "", ""
+    said = [p for p in layout.problems if p.kind == "no-testing-set"]
+    if not said:
+        return (f"its testing folder {layout.test_dir} holds no image",
+                f"put the test images in {layout.test_dir}")
+    fix = said[0].fix.removesuffix("; without it no submission is written")
+    return as_config_keys(said[0].what.partition(": ")[2]), as_config_keys(fix)
 
 
 def _check_generic_files(c: _Findings, cfg: Config) -> None:
@@ -1239,6 +1259,18 @@ def _check_against_data(c: _Findings, cfg: Config, facts: DataFacts, stages: lis
                     f"the images have {facts.channels} channel(s) ({facts.channels_why}), the "
                     f"backbone's first convolution takes {pc.backbone.in_channels}",
                     f"pretrain.backbone.in_channels={facts.channels}")
+
+    # a DRAC run meant to end in a submission, with no test image to grade: said before the
+    # hours of training, not by the export stage at their end (a warning: a run may mean it)
+    if "export" in stages and facts.no_test[0]:
+        why, fix = facts.no_test
+        kept = [s for s in cfg.run.stages if s != "export"]
+        c.warning("data.root", f"a DRAC 2022 layout without test images ({why}): the export stage "
+                               "will write no submission, after every other stage has run",
+                  f"{fix}, then run the command again with run.name=<a new name> (this run, "
+                  "once ingested, keeps its data without the testing set); or, to train without "
+                  "a submission on purpose, "
+                  + (_stages_fix(kept) if set(kept) & set(PIPELINE) else "leave export out of run.stages"))
 
     # batches of the self-supervised stages: every batch full (the last partial one is dropped)
     world = int(os.environ["WORLD_SIZE"]) if os.environ.get("WORLD_SIZE", "").isdigit() else 1

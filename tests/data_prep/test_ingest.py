@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import unicodedata
+import zipfile
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -1812,3 +1813,107 @@ def test_a_long_ingest_prints_a_progress_line_a_minute_off_a_terminal(
     monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
     ingest.run(config(data, grades=TWO_GRADES), tmp_path / "fast", verbose=False)
     assert "[ingest] 1 of" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("inside", [(), (TASK_DIR,), (TASK_DIR, IMAGES_DIR, TEST_DIR)])
+def test_a_root_inside_the_testing_sets_folder_names_the_drac_folder_beside_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], inside: tuple[str, ...]) -> None:
+    """A review: ``--root '.../DRAC 2022/DRAC2022_Testing_Set'`` (the folder the testing archive
+    unzips to) exited 0 with 0 training images and a note that said the training folder was
+    missing in a folder it said held it ('no 'a. Training Set' folder ... in .../1. Original
+    Images (it holds 'a. Training Set')'), then asked to put the images where they were. The
+    root one level off now stops, naming the DRAC folder that holds both sets."""
+    base = make_drac(tmp_path / "DRAC 2022")
+    root = base.joinpath(TEST_ROOT_DIR, *inside)
+    assert ingest_cli(root, tmp_path / "out", "--folds", "2") == 2
+    err = capsys.readouterr().err
+    assert f"did you mean --root {shlex.quote(str(base))} (a DRAC 2022 layout" in err, err
+    assert f"(it holds '{TRAIN_DIR}')" not in err and "put the training images" not in err, err
+    assert not (tmp_path / "out" / ingest.MANIFEST_NAME).exists()
+    result = ingest.run(config(base), tmp_path / "out", verbose=False)  # the root it names
+    assert (result.n_train, result.n_test) == (6, 2)
+
+
+def test_a_testing_set_root_without_a_training_set_beside_it_is_a_note_that_holds_true(
+        tmp_path: Path) -> None:
+    """The testing set's folder with no training set beside it: the testing set alone is
+    ingested, and the note names the folder it looked in as it is (never 'no folder' in a
+    folder said to hold it)."""
+    base = make_drac(tmp_path / "DRAC 2022", train=False)
+    shutil.rmtree(base / TASK_DIR / GROUNDTRUTH_DIR)
+    (base / TASK_DIR / IMAGES_DIR).mkdir(parents=True)
+    result = ingest.run(config(base / TEST_ROOT_DIR), tmp_path / "out", verbose=False)
+    assert (result.n_train, result.n_test) == (0, 2)
+    (line,) = [n for n in result.notes if "no training set found" in n]
+    assert f"no '{TRAIN_DIR}' folder of training images in {base / TASK_DIR / IMAGES_DIR} (it is empty)" \
+        in line, line
+
+
+def unzip_as_said(message: str) -> list[str]:
+    """Run the ``(cd DIR && unzip A && unzip B)`` of ``message`` (extracted with zipfile, as
+    ``unzip`` would); returns the archives it names."""
+    command = re.search(r"\(cd (.+?) && (unzip .+?)\)(?: and run again| to ingest|;)", message)
+    assert command is not None, message
+    folder = Path(shlex.split(command[1])[0])
+    names = [shlex.split(part)[1] for part in command[2].split(" && ")]
+    for name in names:
+        with zipfile.ZipFile(folder / name) as archive:
+            archive.extractall(folder)
+    return names
+
+
+def zip_tree(archive: Path, folder: Path, base: Path) -> Path:
+    """``folder``'s files in ``archive``, named relative to ``base`` (as the official zips)."""
+    with zipfile.ZipFile(archive, "w") as out:
+        for path in sorted(folder.rglob("*")):
+            out.write(path, path.relative_to(base).as_posix())
+    return archive
+
+
+def test_the_unzip_advice_names_both_drac_archives(tmp_path: Path) -> None:
+    """A review: a folder holding both official zips was told to unzip only the training
+    archive; the user did, and a full training ended with no submission. Both are named, in
+    one command that works."""
+    made = make_drac(tmp_path / "made")
+    zips = tmp_path / "zips"
+    zips.mkdir()
+    zip_tree(zips / f"{TASK_DIR}.zip", made / TASK_DIR, made)
+    zip_tree(zips / f"{TEST_ROOT_DIR}.zip", made / TEST_ROOT_DIR, made)
+    message = expect_error(config(zips), tmp_path / "out")
+    assert (f"unzip both here (cd {zips} && unzip '{TASK_DIR}.zip' && unzip {TEST_ROOT_DIR}.zip) "
+            "and run again") in message, message
+    assert unzip_as_said(message) == [f"{TASK_DIR}.zip", f"{TEST_ROOT_DIR}.zip"]
+    result = ingest.run(config(zips), tmp_path / "out", verbose=False)
+    assert (result.n_train, result.n_test) == (6, 2)
+
+
+def test_a_missing_testing_set_whose_archive_lies_in_the_root_names_it(tmp_path: Path) -> None:
+    """The training archive unzipped, DRAC2022_Testing_Set.zip beside it still zipped: the
+    note names that zip and the command that unzips it."""
+    made = make_drac(tmp_path / "made")
+    root = make_drac(tmp_path / "DRAC 2022", test=False)
+    zip_tree(root / f"{TEST_ROOT_DIR}.zip", made / TEST_ROOT_DIR, made)
+    for point_at in (root, root / TASK_DIR):
+        result = ingest.run(config(point_at), tmp_path / "out", verbose=False)
+        (line,) = [n for n in result.notes if "no testing set found" in n]
+        assert (f"-> found {TEST_ROOT_DIR}.zip in {root}: unzip it there (cd {shlex.quote(str(root))} "
+                f"&& unzip {TEST_ROOT_DIR}.zip); without it no submission is written") in line, line
+    assert unzip_as_said(line) == [f"{TEST_ROOT_DIR}.zip"]
+    result = ingest.run(config(root), tmp_path / "out", verbose=False)
+    assert (result.n_train, result.n_test) == (6, 2)
+
+
+def test_a_missing_training_set_whose_archive_lies_in_the_root_names_it(tmp_path: Path) -> None:
+    """The other way round: the testing archive unzipped, the training archive still zipped
+    beside it: the note names that zip and its unzip command, which works."""
+    made = make_drac(tmp_path / "made")
+    root = tmp_path / "DRAC 2022"
+    shutil.copytree(made / TEST_ROOT_DIR, root / TEST_ROOT_DIR)
+    zip_tree(root / f"{TASK_DIR} (1).zip", made / TASK_DIR, made)  # a second download's name
+    result = ingest.run(config(root), tmp_path / "out", verbose=False)
+    (line,) = [n for n in result.notes if "no training set found" in n]
+    assert (f"-> found '{TASK_DIR} (1).zip' in {root}: unzip it there (cd {shlex.quote(str(root))} "
+            f"&& unzip '{TASK_DIR} (1).zip') to ingest the training set") in line, line
+    assert unzip_as_said(line) == [f"{TASK_DIR} (1).zip"]
+    result = ingest.run(config(root), tmp_path / "out", verbose=False)
+    assert (result.n_train, result.n_test) == (6, 2)

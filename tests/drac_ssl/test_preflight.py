@@ -1513,3 +1513,78 @@ def test_a_fold_the_ingest_left_without_a_grade_gets_a_fix_that_changes_the_fold
         assert old.fix.startswith("redo the ingest (this version stratifies the folds by grade, and "
                                   "its folds of these images hold every grade): python -m data_prep "
                                   "ingest --root '/data/my photos'")
+
+
+def drac_download(root: Path, n_train: int = 15, n_test: int = 3, test: bool = True) -> Path:
+    """The official DRAC 2022 layout (docs/drac.md) in ``root``: ``n_train`` labelled 'images'
+    (grades 0, 1, 2 in turn) and ``n_test`` test 'images', bytes that are not images (nothing
+    in the preflight may decode them)."""
+    from data_prep.layout import (
+        GROUNDTRUTH_DIR,
+        IMAGES_DIR,
+        LABELS_CSV_NAME,
+        TASK_DIR,
+        TEST_DIR,
+        TEST_ROOT_DIR,
+        TRAIN_DIR,
+    )
+
+    task = root / TASK_DIR
+    (task / GROUNDTRUTH_DIR).mkdir(parents=True)
+    labelled_files(task / IMAGES_DIR / TRAIN_DIR, task / GROUNDTRUTH_DIR / LABELS_CSV_NAME,
+                   [f"{i + 1:03d}.png" for i in range(n_train)], [i % 3 for i in range(n_train)])
+    if test:
+        tests = root / TEST_ROOT_DIR / TASK_DIR / IMAGES_DIR / TEST_DIR
+        tests.mkdir(parents=True)
+        for i in range(n_test):
+            (tests / f"{1500 + i}.png").write_bytes(b"not decoded by the preflight")
+    return root
+
+
+def test_a_root_in_the_drac_testing_sets_folder_is_refused_naming_the_drac_folder(tmp_path: Path) -> None:
+    """A review: data.root=.../DRAC 2022/DRAC2022_Testing_Set stopped with 'no 'a. Training
+    Set' folder ... in .../1. Original Images (it holds 'a. Training Set')' and 'put the
+    training images in' where they were. It names the root that holds both sets."""
+    from data_prep.layout import TEST_ROOT_DIR, TRAIN_DIR
+
+    root = drac_download(tmp_path / "DRAC 2022")
+    found = errors(f"data.root={root / TEST_ROOT_DIR}", *SMALL_BATCHES)
+    assert list(found) == ["data.root"], found
+    line = found["data.root"]
+    assert f"fix: did you mean data.root='{root}' (a DRAC 2022 layout" in line, line
+    assert f"(it holds '{TRAIN_DIR}')" not in line and "put the training images" not in line, line
+    assert errors(f"data.root={root}", *SMALL_BATCHES) == {}
+
+
+def test_a_drac_run_without_a_testing_set_is_warned_that_it_will_write_no_submission(
+        tmp_path: Path) -> None:
+    """A review: the training archive alone unzipped (as the ingest's advice then said), a full
+    training ran for hours and ended with '[export] no submission written'. A DRAC run whose
+    stages include the export is now warned before any stage, with the fix: unzip the testing
+    set (its zip named when it lies there), or leave export out when meant."""
+    import zipfile
+
+    from data_prep.layout import TEST_DIR, TEST_ROOT_DIR
+
+    root = drac_download(tmp_path / "DRAC 2022", test=False)
+
+    def warned(*overrides: str) -> list[str]:
+        return [f.line for f in findings(f"data.root={root}", *SMALL_BATCHES, *overrides)
+                if f.severity == "warning" and "submission" in f.line]
+
+    (line,) = warned()
+    assert line.startswith(f"data.root={root} (command line"), line
+    assert (f"a DRAC 2022 layout without test images (no '{TEST_DIR}' folder of test images in "
+            f"{root}") in line, line
+    assert "the export stage will write no submission" in line, line
+    assert f"fix: unzip the testing set into {root}, so that" in line, line
+    assert "or, to train without a submission on purpose, run.stages=[ingest,pretrain,umm,finetune]" in line
+    assert errors(f"data.root={root}", *SMALL_BATCHES) == {}  # a warning: a run may mean it
+    assert warned("run.stages=[ingest,pretrain,umm,finetune]") == []
+    with zipfile.ZipFile(root / f"{TEST_ROOT_DIR}.zip", "w") as archive:  # the zip lies there
+        archive.writestr(f"{TEST_ROOT_DIR}/readme.txt", "")
+    (line,) = warned()
+    assert (f"fix: found {TEST_ROOT_DIR}.zip in {root}: unzip it there (cd '{root}' && unzip "
+            f"{TEST_ROOT_DIR}.zip), then run the command again with run.name=<a new name>") in line, line
+    full = drac_download(tmp_path / "full")  # with its testing set: nothing to warn of
+    assert not [f for f in findings(f"data.root={full}", *SMALL_BATCHES) if "submission" in f.line]
