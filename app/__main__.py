@@ -92,7 +92,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                              "to the network: give --auth-file too)")
     parser.add_argument("--port", type=_port, default=7860, help="port, 1..65535 (default 7860)")
     parser.add_argument("--max-size-mb", type=_positive_number(50.0), default=50.0,
-                        help="largest accepted upload in MB (default 50)")
+                        help="largest accepted upload in MiB (1 MiB = 1,048,576 bytes; default 50)")
     parser.add_argument("--max-side", type=_count(1, 8192), default=8192,
                         help="largest accepted image side in pixels (default 8192)")
     parser.add_argument("--max-megapixels", type=_positive_number(40.0), default=40.0,

@@ -153,6 +153,8 @@ class InputLimits:
 
     @property
     def max_mb(self) -> float:
+        """The size limit in MiB (1 MiB = 1,048,576 bytes: ``--max-size-mb 50`` is 52,428,800
+        bytes), as the page and the messages say it."""
         return self.max_bytes / (1024 * 1024)
 
 
@@ -282,8 +284,26 @@ def check_gradable(image: LoadedImage, kind: str = "octa", channels: int = 1) ->
         raise InputRejected(why)
 
 
+PLAIN_TEXT = "plain text"
+"""What the app says a text file holds (:func:`holds_words`), without quoting it."""
+
+
+def holds_words(data: bytes) -> str:
+    """What a file that is not an image seems to hold, as the app says it: the ingest's words
+    (:func:`data_prep.decode.content_words`: ``a PDF document``, ``bytes 00 01 ...``) except
+    for text, which is ``plain text``, never quoted. A review uploaded a clinical note saved
+    as ``notes.png`` ("Patient: Jane Doe ...") and found its first words on the page and in both
+    batch CSVs, the files that get passed on; the file's name already tells the user which file
+    it was. (The ingest and the export command, run on one's own files, still quote it.)"""
+    words = content_words(data)
+    return PLAIN_TEXT if words.startswith('text "') else words
+
+
 def _mb(n: int) -> str:
-    return f"{n / (1024 * 1024):.1f} MB"
+    """``n`` bytes in MiB (1 MiB = 1,048,576 bytes), the unit of the limit (``--max-size-mb``,
+    :attr:`InputLimits.max_mb`): a 60,824,832-byte file is ``58.0 MiB`` (it was called "58.0
+    MB", which is 60.8 MB)."""
+    return f"{n / (1024 * 1024):.1f} MiB"
 
 
 def _resolve(kind: str | None, channels: int) -> str:
@@ -294,7 +314,7 @@ def _too_large(shown: str, n_bytes: int, limits: InputLimits, kind: str) -> str:
     typical = ("the original UW-OCTA export (about 1 MB for 1024 x 1024 px)" if kind == "octa"
                else f"the original {'photograph' if kind == 'fundus' else 'image'} (a few MB as "
                     f"JPEG or PNG), not a raw or multi-image file")
-    return (f"`{shown}` is {_mb(n_bytes)}, above the limit of {limits.max_mb:g} MB. "
+    return (f"`{shown}` is {_mb(n_bytes)}, above the limit of {limits.max_mb:g} MiB. "
             f"Upload {typical}.")
 
 
@@ -323,7 +343,7 @@ def load_bytes(data: bytes, name: str, limits: InputLimits = InputLimits(),
             raise InputRejected(f"`{name}` is {words}. "
                                 f"{fix[0].upper()}{fix[1:]}, and upload it again.") from None
         if not is_tiff(data):  # the export command's words too (not_an_image, other_format)
-            raise InputRejected(f"`{name}` {not_an_image(content_words(data))}.") from None
+            raise InputRejected(f"`{name}` {not_an_image(holds_words(data))}.") from None
         # a TIFF Pillow cannot open (a float RGB TIFF): the decoder's OpenCV fallback reads it,
         # as in the ingest and the export; its size comes from the header, checked first
         size = tiff_size(data)

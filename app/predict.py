@@ -49,8 +49,41 @@ from app.inputs import (  # InputRejected re-exported (__all__): predict_file ra
     too_small_warning,
 )
 
-__all__ = ["InputRejected", "NoBundleError", "Prediction", "Predictor", "find_newest_bundle",
-           "make_bundle_hint"]
+__all__ = ["BORDERLINE_MARGIN", "InputRejected", "NoBundleError", "Prediction", "Predictor",
+           "borderline_words", "find_newest_bundle", "make_bundle_hint"]
+
+BORDERLINE_MARGIN = 0.10
+"""Two largest grade probabilities at most this far apart (0.10: ten percentage points) make a
+result *borderline*: the page says under the grade that the model cannot tell those two grades
+apart on this image (:func:`borderline_words`). Why 0.10: changes that should not matter move
+the probabilities by about 0.01 (a review: the same DRAC scan at 1024 and at 200 px,
+``[0.476, 0.455, 0.069]`` against ``[0.486, 0.449, 0.065]``; an Exif-rotated copy), so a lead
+of a few hundredths is a coin toss, and the three real DRAC samples on the default phantom
+bundle came out 0.477 / 0.474, 0.476 / 0.455 and 0.478 / 0.470; a margin of 0.10 calls those
+borderline but not a result such as 0.60 / 0.30, whose top grade clearly leads. It says nothing
+about whether the leading grade is right (the probabilities are calibrated on the training
+data, phantom images for the default bundle)."""
+
+
+def borderline_words(probs: Any, class_names: list[str]) -> str | None:
+    """``Borderline: the model cannot tell 0 Normal from 1 NPDR on this image (P 0.48 vs
+    0.47).`` when the second largest of ``probs`` ``(K,)`` (one per grade of ``class_names``) is
+    at most :data:`BORDERLINE_MARGIN` below the largest; every grade that close to the largest
+    is named, in grade order (three or more: ``cannot tell 0 Normal, 1 NPDR and 2 PDR apart
+    on this image (P 0.33, 0.32 and 0.35)``). None otherwise, and for fewer than two grades."""
+    p = np.asarray(probs, dtype=np.float64).reshape(-1)
+    if p.size < 2:
+        return None
+    close = [k for k in range(p.size) if p.max() - p[k] <= BORDERLINE_MARGIN + 1e-9]
+    if len(close) < 2:
+        return None
+    names = [f"{k} {class_names[k]}" for k in close]
+    values = [f"{p[k]:.2f}" for k in close]
+    if len(close) == 2:
+        return (f"Borderline: the model cannot tell {names[0]} from {names[1]} on this image "
+                f"(P {values[0]} vs {values[1]}).")
+    return (f"Borderline: the model cannot tell {', '.join(names[:-1])} and {names[-1]} apart on "
+            f"this image (P {', '.join(values[:-1])} and {values[-1]}).")
 
 
 @dataclass
@@ -120,9 +153,16 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
             "timings_seconds": {k: round(v, 4) for k, v in self.timings.items()},
             "image_size": [int(self.image.shape[1]), int(self.image.shape[0])],
             "warnings": list(self.warnings),
+            "borderline": self.borderline,
             "unlike_training_images": self.input_check,
             **({"referable": self.referable} if self.referable is not None else {}),
         }
+
+    @property
+    def borderline(self) -> str | None:
+        """The page's borderline line when the two largest probabilities are at most
+        :data:`BORDERLINE_MARGIN` apart (:func:`borderline_words`), else None."""
+        return borderline_words(self.probs, self.class_names)
 
     @functools.cached_property
     def strongest(self) -> dict[str, Any] | None:
@@ -308,6 +348,14 @@ class Predictor:
                        ) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
         """:meth:`grade_batch` of images made ready by :meth:`prepare` (the same result to the
         last bit: :func:`drac_ssl.grading.predict.grade_prepared`)."""
+        probs, classes, words, said = self.grade_prepared_sentences(prepared, warnings)
+        return probs, classes, words, [" ".join(sentences) for sentences in said]
+
+    def grade_prepared_sentences(self, prepared: list[Any], warnings: list[list[str]] | None = None
+                                 ) -> tuple[np.ndarray, np.ndarray, list[str], list[list[str]]]:
+        """:meth:`grade_prepared` with each image's warnings about itself as a list of
+        sentences (a plain note starting "Note:") instead of one string: the batch tab counts
+        the images that carry a doubt, by kind."""
         from drac_ssl.grading.predict import grade_prepared
 
         graded = grade_prepared(self.bundle, prepared, tta=self.tta)
@@ -315,8 +363,8 @@ class Predictor:
         words = ([profile.warning(self.training_images_words) if f else "" for f in graded.unlike]
                  if profile is not None and graded.unlike is not None else [""] * len(prepared))
         # far smaller than the model's input, no disc to crop: the words of predict() and the export
-        small = [" ".join(f"Note: {w}" if is_plain_note(w) else w
-                          for w in self.image_warnings(ready.shape, said, upload, found))
+        small = [[f"Note: {w}" if is_plain_note(w) else w
+                  for w in self.image_warnings(ready.shape, said, upload, found)]
                  for ready, said, upload, found in zip(prepared, graded.warnings,
                                                        warnings or [[]] * len(prepared),
                                                        graded.preprocessing_warnings, strict=True)]

@@ -53,6 +53,8 @@ from app.gradcam import coarse_words, heat_colours, overlay_heatmap, strongest_w
 from app.inputs import (
     FILE_TYPES,
     FORMAT_WORDS,
+    MIN_SIDE,
+    NOT_SQUARE,
     InputLimits,
     InputRejected,
     check_gradable,
@@ -61,10 +63,15 @@ from app.inputs import (
     load_upload,
 )
 from app.model_queue import ModelQueue, ServerBusy, gradio_limits
-from app.predict import Prediction, Predictor
+from app.predict import Prediction, Predictor, borderline_words
 from drac_ssl.figures import figure_text, format_ci
 from drac_ssl.grading.bundle import REFERABLE_SCOPE_WORDS, SCOPE_WORDS
-from drac_ssl.grading.image_notes import incomplete_line, same_grade_words
+from drac_ssl.grading.image_notes import (
+    FILE_FINDING,
+    NO_COLOUR,
+    incomplete_line,
+    same_grade_words,
+)
 from drac_ssl.grading.model import threshold_words
 from drac_ssl.submission import (
     NOT_GRADED,
@@ -404,13 +411,10 @@ def _plain_words(message: str, name: str) -> str:
 
 
 def _result_markdown(pred: Prediction, predictor: Predictor) -> str:
-    cal = predictor.metadata.get("calibration", {})
-    t = cal.get("thresholds") or []
     folds = len(predictor.bundle.models)
     flips = 4 if predictor.tta else 1
     probs = " · ".join(f"P({n}) **{p:.3f}**" for n, p in
                        zip(predictor.class_names, pred.probs, strict=True))
-    decision = predictor.bundle.calibration.decision
     lines: list[str] = []
     chance = predictor.chance_warning  # the model's own caveat, the banner's words
     if chance:
@@ -430,21 +434,17 @@ def _result_markdown(pred: Prediction, predictor: Predictor) -> str:
     lines += [
         f"## Grade {pred.grade} — {pred.grade_name}"
         + (" (⚠ see above)" if doubts or chance else ""),
+        *([f"**{html.escape(pred.borderline)}**", ""] if pred.borderline else []),
         *_decision_lines(pred, predictor),
         probs,
         *_referable_lines(pred, predictor),
+        "",
+        model_view_words(predictor),
         "",
         f"Inference **{pred.seconds:.2f} s** on CPU ({folds} fold model(s) × {flips} flip(s)"
         f"{' + Grad-CAM' if pred.heatmap is not None else ''}); image {pred.image.shape[1]} × "
         f"{pred.image.shape[0]} px, {md_code(pred.name)}.",
     ]
-    if decision == "argmax":
-        lines += ["", "<small>Grade = the most probable grade (the bundle's class decision: argmax "
-                      "of the calibrated probabilities).</small>"]
-    elif t:
-        lines += ["", f"<small>Grade = expected grade Σ k·P<sub>k</sub> cut at the bundle's "
-                     f"kappa-tuned thresholds {threshold_words(t, ' / ')}; it may differ from "
-                     f"the most probable class.</small>"]
     rare = _rare_grades_line(predictor.metadata)
     if rare:
         lines += ["", rare]
@@ -452,18 +452,47 @@ def _result_markdown(pred: Prediction, predictor: Predictor) -> str:
     return "\n".join(lines)
 
 
+def model_caveat(predictor: Predictor) -> str:
+    """The bundle's caveat of one grade, as each graded row of ``grades_with_notes.csv`` ends
+    (:data:`NOTES_CSV`): the "no better than chance" sentence when it applies
+    (:attr:`app.predict.Predictor.chance_warning`), then :attr:`app.predict.Predictor.caveat`
+    (e.g. "Trained on phantom images (procedural stand-ins, not patient data): this grade says
+    nothing about a real eye. Research software, not a medical device.")."""
+    chance = predictor.chance_warning
+    return " ".join(x for x in ((chance.rstrip(".") + ".") if chance else "", predictor.caveat) if x)
+
+
 def _decision_lines(pred: Prediction, predictor: Predictor) -> list[str]:
-    """One plain sentence beside the grade when it is not the most probable grade (the
+    """A plain sentence under the grade when it is not the single most likely grade (the
     thresholds on the expected grade, or a regression head's score, can give another grade
-    than the largest probability), then a blank line; [] when they agree or the decision is
-    the most probable grade (``argmax``)."""
+    than the largest probability), in a clinician's words: "The single most likely grade is 2
+    PDR (60 %); the model's overall score, which weighs all grades, falls in the 1 NPDR range,
+    the grade shown.", then a blank line; [] when they agree or the decision is the most
+    probable grade (``argmax``). The rule itself is :func:`decision_rule`, in the details JSON."""
     top = int(np.argmax(pred.probs))
     if predictor.bundle.calibration.decision == "argmax" or top == int(pred.grade):
         return []
-    score = "the model's score" if predictor.regression else "the expected grade"
-    return [f"The most probable single grade is {top} {html.escape(predictor.class_names[top])} "
-            f"(P {float(pred.probs[top]):.3f}); grade {pred.grade} is {score} cut at the "
-            f"model's thresholds.", ""]
+    names = predictor.class_names
+    score = ("the model's score" if predictor.regression else
+             "the model's overall score, which weighs all grades,")
+    return [f"The single most likely grade is {top} {html.escape(names[top])} "
+            f"({100 * float(pred.probs[top]):.0f} %); {score} falls in the {pred.grade} "
+            f"{html.escape(names[pred.grade])} range, the grade shown.", ""]
+
+
+def decision_rule(predictor: Predictor) -> str:
+    """How the bundle decides the grade, in technical words, for the details JSON
+    (``details["decision"]``; the page's result says it in plain words, :func:`_decision_lines`):
+    the expected grade Σ k·P_k cut at the kappa-tuned thresholds, the most probable grade
+    (``argmax``), or a regression head's score cut at its thresholds."""
+    t = (predictor.metadata.get("calibration") or {}).get("thresholds") or []
+    if predictor.bundle.calibration.decision == "argmax":
+        return ("Grade = the most probable grade (the bundle's class decision: argmax of the "
+                "calibrated probabilities).")
+    what = "the regression head's score" if predictor.regression else "expected grade Σ k·P_k"
+    cut = f" {threshold_words(t, ' / ')}" if t else ""
+    return (f"Grade = {what} cut at the bundle's kappa-tuned thresholds{cut}; it may differ "
+            f"from the most probable grade.")
 
 
 def _referable_lines(pred: Prediction, predictor: Predictor) -> list[str]:
@@ -524,18 +553,40 @@ def _resize_words(spec: Any) -> str:
 
 
 def _image_caption(predictor: Predictor) -> str:
-    """The caption of the page's image: the upload as decoded, in the model's channels, and
-    what the model reads of it when the preprocessing crops or filters it (the heatmap beside
-    it is placed on this image, 0 outside the part the model read)."""
+    """The caption of the page's image: the upload as decoded, in the model's channels (the
+    picture is shown at up to :data:`DISPLAY_MAX_SIDE` px, sharper than what the model reads:
+    the result says the model's input size, :func:`model_view_words`), and what the
+    preprocessing does to it when it crops or filters it (the heatmap beside it is placed on
+    this image, 0 outside the part the model read)."""
     spec = predictor.bundle.spec
     depth = f"8-bit {'grey' if predictor.channels == 1 else 'RGB'}"
     done = (["cropped to the fundus disc where it finds one on a dark surround, and padded to a "
              "square"] if spec.fundus_crop else []) + (
         ["Graham-filtered"] if spec.graham else [])
+    seen = f"the model sees it at {spec.image_size} x {spec.image_size} px"
     if not done:
-        return f"Image (as the model reads it: {depth})"
-    return (f"Image ({depth}, as uploaded; the model reads it {' and '.join(done)}: "
-            f"{_resize_words(spec)})")
+        return f"Uploaded image ({depth}, as the model's preprocessing reads it; {seen})"
+    return (f"Uploaded image ({depth}; the model reads it {' and '.join(done)}: "
+            f"{_resize_words(spec)}; {seen})")
+
+
+LESION_SIDE = MIN_SIDE
+"""Below this model input size (px a side) the result says that individual lesions are not
+resolved (:func:`model_view_words`): the size below which the app's UW-OCTA size warning says
+the vessels of an upload are not resolved (:data:`app.inputs.MIN_SIDE`)."""
+
+
+def model_view_words(predictor: Predictor) -> str:
+    """One sentence of the result: the size at which the model sees every image, whatever the
+    upload's size ("The model sees this image at 64 x 64 px, whatever its size: at this size
+    individual lesions are not resolved, only the image's coarse pattern."; the second part for
+    an input below :data:`LESION_SIDE` px). A review: the page showed a sharp 768 px picture
+    labelled "as the model reads it" where the model read 64 px."""
+    size = predictor.bundle.spec.image_size
+    text = f"The model sees this image at {size} x {size} px, whatever its size"
+    if size < LESION_SIDE:
+        return f"{text}: at this size individual lesions are not resolved, only the image's coarse pattern."
+    return f"{text}."
 
 
 def _heatmap_choices(predictor: Predictor) -> list[tuple[str, int]]:
@@ -819,6 +870,7 @@ def _grade_single_now(predictor: Predictor, settings: AppSettings, path: str | N
     if pred.heatmap is not None:
         overlay = _DISPLAY_FILES.write(_display_overlay(pred.image, pred.heatmap), "gradcam")
     details = pred.as_dict()
+    details["decision"] = decision_rule(predictor)
     summary = pred.heatmap_summary(predictor.target_layer)
     if summary is not None:
         details["heatmap"] = summary
@@ -853,6 +905,54 @@ def _grade_batch(predictor: Predictor, settings: AppSettings, paths: list[str] |
     except ServerBusy as exc:
         log.warning("busy: refused a batch of %d (%s)", len([x for x in paths or [] if x]), exc)
         return _busy_markdown(str(exc)), [], None, None
+
+
+UNLIKE_KIND = "unlike the training images"
+"""The batch summary's name of the out-of-distribution warning (:func:`_batch_warning_line`)."""
+
+DOUBT_KINDS: tuple[tuple[str, str], ...] = (
+    (r"Too small|\d+x\d+ px, far below", "too small"),
+    (r"Only \d+ (?:grey )?levels?", "thresholded export or mask"),
+    (r"Colour image", "colour image"),
+    (r"Grey image|" + re.escape(NO_COLOUR), "grey image for a colour model"),
+    (re.escape(NOT_SQUARE), "not square"),
+    (r"Preprocessing as in training", "preprocessing finding"),
+    (re.escape(FILE_FINDING), "finding in the file"),
+)
+"""How the batch summary names each kind of doubt about a graded image (:func:`doubt_kind`):
+a regular expression matched at the start of the warning (the app's and the export's words,
+:meth:`app.predict.Predictor.image_warnings`) -> a few words."""
+
+
+def doubt_kind(warning: str) -> str:
+    """The kind of a doubt about an image (one of its warnings that is not a plain "Note:"), in
+    the batch summary's words (:data:`DOUBT_KINDS`); ``other warning`` for one not listed."""
+    for pattern, kind in DOUBT_KINDS:
+        if re.match(pattern, warning):
+            return kind
+    return "other warning"
+
+
+def _batch_warning_line(unlike: list[str], sentences: list[list[str]], n_good: int) -> str:
+    """The batch summary's count of the graded images that carry a warning, by kind: ``2 of
+    the 5 graded image(s) carry a warning (1 unlike the training images, 1 thresholded export
+    or mask): see the notes column; their grades may mean nothing.`` ("" for none). ``unlike``:
+    per graded image, its out-of-distribution warning ("" for none); ``sentences``: per graded
+    image, its warnings about itself (:meth:`app.predict.Predictor.grade_prepared_sentences`;
+    plain notes, "Note: ...", are not doubts and not counted). An image with two kinds counts
+    once in the total and once under each kind."""
+    kinds: Counter[str] = Counter()
+    warned = 0
+    for odd, said in zip(unlike, sentences, strict=True):
+        found = ({UNLIKE_KIND} if odd else set()) | {doubt_kind(w) for w in said if not w.startswith("Note: ")}
+        warned += bool(found)
+        kinds.update(found)
+    if not warned:
+        return ""
+    order = [UNLIKE_KIND, *(kind for _, kind in DOUBT_KINDS), "other warning"]
+    listed = ", ".join(f"{kinds[kind]} {kind}" for kind in order if kinds[kind])
+    return (f"⚠ **{warned} of the {n_good} graded image(s) carry a warning** ({listed}): see the "
+            f"notes column; their grades may mean nothing.")
 
 
 def ordinal(n: int) -> str:
@@ -940,6 +1040,7 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
         del loaded
     csv_path = notes_path = None
     unlike: list[str] = []
+    sentences: list[list[str]] = []
     graded_rows: dict[int, list[Any]] = {}
     n_good = len(good_names)
     # the batch's own folder: what the page is handed (its CSVs) stays until the server stops,
@@ -956,10 +1057,15 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                     raise failed
                 t1 = time.perf_counter()
                 # the upload's own warnings too: one size warning, as on the single-image tab
-                probs, classes, unlike, small = predictor.grade_prepared(good_inputs, good_warnings)
+                probs, classes, unlike, sentences = predictor.grade_prepared_sentences(good_inputs,
+                                                                                       good_warnings)
                 per_image = (time.perf_counter() - t1) / n_good
-                graded_notes = [" ".join(x for x in (f"{which} (graded)." if which else "", odd, note) if x)
-                                for which, odd, note in zip(good_which, unlike, small, strict=True)]
+                # the borderline line of the single-image result, after the image's own warnings
+                graded_notes = [" ".join(x for x in (f"{which} (graded)." if which else "", odd, *said,
+                                                     borderline_words(p, predictor.class_names) or "")
+                                         if x)
+                                for which, odd, said, p in zip(good_which, unlike, sentences, probs,
+                                                               strict=True)]
                 for at, name, p, c, said in zip(good_at, good_names, probs, classes, graded_notes, strict=True):
                     graded_rows[at] = [name, int(c), predictor.class_names[int(c)],
                                        *(round(float(v), 4) for v in p), round(per_image, 3), said]
@@ -980,13 +1086,17 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                         f"the details.", [rejected_rows[at] for at in sorted(rejected_rows)], None, None)
         rows = [graded_rows[at] if at in graded_rows else rejected_rows[at] for at in range(len(paths))]
         # every file, in upload order, with its notes: the warnings travel with the download
+        # and each graded row ends with the bundle's caveat (this file is what gets passed on)
         graded_index = {at: i for i, at in enumerate(good_at)}
+        model_words = model_caveat(predictor)
         notes_path = str(write_grades_with_notes(
             out_dir / NOTES_CSV,
-            [(row[0], graded_index.get(at), row[-1] if at in graded_index else f"{NOT_GRADED}{row[-1]}")
+            [(row[0], graded_index.get(at), " ".join(x for x in (row[-1], model_words) if x)
+              if at in graded_index else f"{NOT_GRADED}{row[-1]}")
              for at, row in enumerate(rows)], probs, classes, num_grades=k))
         rejected = len(rows) - n_good
-        n_unlike = sum(1 for x in unlike if x)
+        warned = _batch_warning_line(unlike, sentences, n_good) if graded_rows else ""
+        n_borderline = sum(1 for p in probs if borderline_words(p, predictor.class_names))
         same = same_grade_words([r[1] for r in rows if r[2] != "rejected"], predictor.class_names)
         cautions = ""
         if n_good:  # the bundle's own caveat, of the batch's grades (the banner says it too)
@@ -994,9 +1104,11 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
         chance = predictor.chance_warning  # the model's own caveat, the banner's words
         if chance and n_good:
             cautions += f"\n\n⚠ **{chance}**"
-        if n_unlike:
-            cautions += (f"\n\n⚠ **{n_unlike} of the {n_good} graded image(s) are unlike the training "
-                         f"images** (see the notes column): their grades may mean nothing.")
+        if warned:
+            cautions += f"\n\n{warned}"
+        if n_borderline:
+            cautions += (f"\n\n**{n_borderline} of the {n_good} graded image(s) are borderline**: the "
+                         f"model cannot tell two grades apart on them (see the notes column).")
         if same:  # the export command's words too
             cautions += (f"\n\n⚠ **{same}.** Check that they are the kind of image this model was "
                          f"trained on (model card tab).")
@@ -1096,7 +1208,7 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                             choices=_heatmap_choices(predictor),
                             value=-1, label="Heatmap for", visible=settings.gradcam and predictor.heatmap_possible)
                         button = gr.Button("Grade", variant="primary")
-                        gr.Markdown(f"<small>Limits: {limits.max_mb:g} MB, {limits.max_side} px per "
+                        gr.Markdown(f"<small>Limits: {limits.max_mb:g} MiB, {limits.max_side} px per "
                                     f"side, {limits.max_pixels / 1e6:g} megapixels. The image is preprocessed exactly as in training "
                                     f"({_resize_words(predictor.bundle.spec)}).</small>")
                     with gr.Column(scale=3, min_width=320):

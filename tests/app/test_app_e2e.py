@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import os
 from collections.abc import Iterator
@@ -157,7 +158,10 @@ def test_batch_of_two(client, samples: list[Path], tmp_path: Path) -> None:
     # the notes CSV beside it: the same rows and a notes column
     noted = Path(notes_path).read_text(encoding="utf-8").splitlines()
     assert Path(notes_path).name == "grades_with_notes.csv" and noted[0] == "case,class,P0,P1,P2,notes"
-    assert [line.rsplit(",", 1)[0] for line in noted[1:]] == lines[1:]
+    rows = list(csv.reader(noted[1:]))
+    assert [",".join(row[:-1]) for row in rows] == lines[1:]
+    # each graded row's notes end with the bundle's caveat (the file that gets passed on)
+    assert all(row[-1].endswith("Research software, not a medical device.") for row in rows)
 
 
 def test_bad_input_then_good(client, samples: list[Path], tmp_path: Path) -> None:
@@ -177,7 +181,7 @@ def test_bad_input_then_good(client, samples: list[Path], tmp_path: Path) -> Non
     big.write_bytes(buf.getvalue())
     assert big.stat().st_size > MAX_MB * 1024 * 1024
     markdown, *_rest, details = client.predict(handle_file(str(big)), api_name="/grade")
-    assert "above the limit of 1.5 MB" in markdown and "above the limit" in details["error"]
+    assert "above the limit of 1.5 MiB" in markdown and "above the limit" in details["error"]
 
     summary, table, csv_path, _ = client.predict(
         [handle_file(str(fake)), handle_file(str(samples[0]))], api_name="/grade_batch")
@@ -228,7 +232,7 @@ def test_upload_far_above_the_limit_gets_the_apps_message(client, samples: list[
     markdown, label, original, overlay, details = client.predict(handle_file(str(huge)),
                                                                  api_name="/grade")
     assert "Cannot grade" in markdown and f"`{name}` is" in markdown
-    assert "above the limit of 1.5 MB" in markdown and "above the limit" in details["error"]
+    assert "above the limit of 1.5 MiB" in markdown and "above the limit" in details["error"]
     assert not label and original is None and overlay is None
     cache = Path(gr.utils.get_upload_folder())
     assert not [n for n in cached_sizes(cache, name) if n > limit]  # dropped at once
@@ -236,7 +240,7 @@ def test_upload_far_above_the_limit_gets_the_apps_message(client, samples: list[
     summary, table, *_ = client.predict([handle_file(str(huge)), handle_file(str(samples[1]))],
                                         api_name="/grade_batch")
     assert "1 image(s) graded" in summary and "1 rejected" in summary
-    assert "above the limit of 1.5 MB" in table["data"][0][-1]
+    assert "above the limit of 1.5 MiB" in table["data"][0][-1]
     assert cached_sizes(cache, Path(samples[1]).name)  # where uploads land: the check above looked there
 
 

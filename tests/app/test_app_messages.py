@@ -297,7 +297,7 @@ def test_a_batch_that_fails_leaves_no_temporary_folder(predictor: Predictor, upl
     def broken(*args: object, **kwargs: object) -> object:
         raise RuntimeError("the model broke")
 
-    for method in ("grade_prepared", "prepare"):
+    for method in ("grade_prepared_sentences", "prepare"):
         with monkeypatch.context() as m:
             m.setattr(predictor, method, broken)
             summary, rows, csv_path, notes_path = _grade_batch(predictor, AppSettings(), [str(upload)])

@@ -379,7 +379,7 @@ def test_images_unlike_the_training_images_are_flagged_before_the_grade(tmp_path
         path.write_bytes(_png(np.roll(stripes, i, axis=1)))
         paths.append(str(path))
     summary, rows, _, _ = _grade_batch_now(predictor, AppSettings(), paths)
-    assert "5 of the 5 graded image(s) are unlike the training images" in summary
+    assert "5 of the 5 graded image(s) carry a warning** (5 unlike the training images" in summary
     assert all(row[-1].startswith("Unlike the training images") for row in rows)
     # said exactly when it is true (an untrained demo model may or may not grade them alike)
     assert ("All 5 images got the same grade" in summary) == (len({row[1] for row in rows}) == 1)
@@ -466,16 +466,18 @@ def test_bad_bytes_are_rejected_with_a_message(data: bytes, match: str) -> None:
         load_bytes(data, "x.png")
 
 
-def test_a_utf8_text_file_with_a_byte_order_mark_is_quoted_as_text(
+def test_a_utf8_text_file_with_a_byte_order_mark_is_said_to_hold_text(
         predictor: Predictor, tmp_path: Path) -> None:
     """A review: a grades.csv saved as Excel's "CSV UTF-8" (bytes ef bb bf first) given to
     predict_file was said to hold "bytes ef bb bf 50 68 6f ..." where another text file is
-    quoted; the byte-order mark is no text of its own."""
+    said to hold text; the byte-order mark is no text of its own. (The app no longer quotes a
+    text file: ``plain text``, :func:`app.inputs.holds_words`.)"""
     grades = tmp_path / "grades.csv"
     grades.write_bytes("Phone,grade\r\n1,2\r\n".encode("utf-8-sig"))
     with pytest.raises(InputRejected) as refused:
         predictor.predict_file(grades)
-    assert 'text "Phone,grade 1,2"' in str(refused.value) and "ef bb bf" not in str(refused.value)
+    assert "it holds plain text" in str(refused.value) and "ef bb bf" not in str(refused.value)
+    assert "Phone" not in str(refused.value)
 
 
 def test_limits() -> None:
@@ -936,7 +938,8 @@ def test_a_batch_with_a_corrupt_file_says_incomplete_and_the_csv_marks_it(predic
     assert written["tiny.png"]["notes"] == rows[2][-1] and "Too small" in written["tiny.png"]["notes"]
     assert written["cut.png"]["class"] == "" and written["cut.png"]["P0"] == ""
     assert written["cut.png"]["notes"].startswith("NOT GRADED: ") and "cannot be read" in written["cut.png"]["notes"]
-    assert written["scan.png"]["class"] in ("0", "1", "2") and written["scan.png"]["notes"] == ""
+    assert written["scan.png"]["class"] in ("0", "1", "2") and written["scan.png"]["notes"] == rows[1][-1]
+    assert "Too small" not in rows[1][-1]  # only the borderline line of the untrained model, if any
     assert check_submission(csv_path) != []  # not a complete submission, and the check says so
     # the export command's words: one function
     from drac_ssl.grading.image_notes import incomplete_line
