@@ -1678,7 +1678,7 @@ def test_check_against_a_run_of_another_scale_says_it_once(
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 1, lines
     assert lines[0].startswith(f"{sub}:1: the submission has 5 grades") and "the manifest" in lines[0]
-    assert "has 3 (" in lines[0] and "wrong file" in lines[0]
+    assert "has 3 grades (" in lines[0] and "wrong file" in lines[0]
 
 
 def test_bundle_provenance_names_the_runs_seed_and_commits(tmp_path: Path) -> None:
@@ -3064,3 +3064,44 @@ def test_the_model_card_says_which_folds_validate_without_a_grade(exported_run: 
     assert "To put every grade in every fold: data.fold_seed=4 (checked)." in card
     del meta["data"]["folds_without_grade"]
     assert "validates without" not in bundles._model_card(meta)
+
+
+def test_check_scale_line_says_grades_not_a_bare_count(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: --check --manifest RUN ended its scale line with "(the manifest of RUN has 3)",
+    which reads as 3 cases; it says "has 3 grades" (and --grades: "says 3 grades")."""
+    cases = [f"{i:03d}.png" for i in range(4)]
+    run = _run_with_rule(tmp_path / "r", "argmax", [0.5, 1.5], cases)
+    sub = tmp_path / "team.csv"
+    sub.write_text("case,class,P0,P1,P2\n" + "".join(f"{c},0,0.600000,0.300000,0.100000\n" for c in cases))
+    capsys.readouterr()
+    assert export.main(["--check", str(sub), "--manifest", str(run)]) == 0
+    err = capsys.readouterr().err
+    assert (f"checked as 3 grades (P0..P2), against 4 test case(s) of the manifest (the manifest of "
+            f"{run} has 3 grades)") in err, err
+    assert export.main(["--check", str(sub), "--grades", "3"]) == 0
+    assert "(--grades says 3 grades)" in capsys.readouterr().err
+
+
+def test_check_warns_of_one_hot_probabilities_as_the_writer_does(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: --check passed a file whose every P row is one-hot without a word, though
+    write_submission warns of it (the tie-breaking AUC is meaningless). The file is valid
+    (exit 0); the writer's warning line goes to stderr, once; real probabilities say nothing."""
+    cases = [f"{i:03d}.png" for i in range(4)]
+    run = _run_with_rule(tmp_path / "r", "argmax", [0.5, 1.5], cases)
+    onehot = tmp_path / "onehot.csv"
+    onehot.write_text("case,class,P0,P1,P2\n" + "".join(
+        f"{c},{g},{','.join('1.000000' if k == g else '0.000000' for k in range(3))}\n"
+        for g, c in zip([0, 1, 2, 1], cases, strict=True)))
+    capsys.readouterr()
+    assert export.main(["--check", str(onehot), "--manifest", str(run)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("OK: 4 cases")
+    warned = [x for x in captured.err.splitlines() if "one-hot" in x]
+    assert warned == ["warning: every probability row is one-hot: the tie-breaking AUC will be "
+                      "meaningless; write the model's (calibrated) probabilities instead"], captured.err
+    soft = tmp_path / "soft.csv"
+    soft.write_text("case,class,P0,P1,P2\n" + "".join(f"{c},0,0.600000,0.300000,0.100000\n" for c in cases))
+    assert export.main(["--check", str(soft), "--manifest", str(run)]) == 0
+    assert "one-hot" not in capsys.readouterr().err
