@@ -173,7 +173,7 @@ def stage_states(run_dir: str | os.PathLike[str], check_lock: bool = True) -> li
         if first_open and training:
             status, note = "running", _holder_words(holder or {})
         elif first_open and killed:
-            status, note = "killed", "its training ended without a word (kill -9, out of memory?)"
+            status, note = "killed", "its training ended without a word: kill -9, out of memory?"
         elif status == "failed" and first_open and ended and ended.get("outcome") == "failed" and ended.get("error"):
             note = f"{ended['error']}; console.log has the whole message"
         first_open = False
@@ -190,27 +190,32 @@ def _holder_words(holder: dict[str, Any]) -> str:
             f"{holder.get('host', '?')}, running since {holder.get('date_utc', '?')}")
 
 
-def resume_command(run_dir: str | os.PathLike[str]) -> str:
+def resume_command(run_dir: str | os.PathLike[str], stages: list[str] | None = None) -> str:
     """The command that finishes the run: its own last training command line
     (``invocations.jsonl``: ``argv``, each word quoted for the shell as the package's fixes
     are, :func:`drac_ssl.config.shell_word`), preceded by ``cd`` to the folder it ran in when
     that is not the current one (its relative paths start there); for a run whose records have
     no ``argv`` (made before it was recorded), ``python -m drac_ssl.train -c RUN/config.yaml
-    run.out_dir=... run.name=...`` (absolute paths), which resumes it with its own settings."""
+    run.out_dir=... run.name=...`` (absolute paths), which resumes it with its own settings.
+    ``stages``: the ``run.stages`` to run instead of the run's own (its ``run.stages=`` word
+    replaced, else added at the end)."""
     from drac_ssl.config import shell_word
 
     folder = Path(run_dir)
     last = last_training(folder) or {}
     argv = last.get("argv")
+    more = [f"run.stages=[{','.join(stages)}]"] if stages is not None else []
     if isinstance(argv, list) and argv and all(isinstance(a, str) for a in argv):
+        if more:
+            argv = [a for a in argv if not a.startswith("run.stages=")] + more
         command = " ".join(shell_word(a) for a in argv)
         cwd = last.get("cwd")
         if isinstance(cwd, str) and cwd and Path(cwd) != Path.cwd():
             command = f"cd {shell_word(cwd)} && {command}"
         return command
     full = folder.resolve()
-    return " ".join(["python", "-m", "drac_ssl.train", "-c", shell_word(str(full / "config.yaml")),
-                     shell_word(f"run.out_dir={full.parent}"), shell_word(f"run.name={full.name}")])
+    return " ".join(shell_word(a) for a in ["python", "-m", "drac_ssl.train", "-c", str(full / "config.yaml"),
+                                            f"run.out_dir={full.parent}", f"run.name={full.name}", *more])
 
 
 def unfinished(run_dir: str | os.PathLike[str], check_lock: bool = True) -> list[StageState]:
@@ -238,10 +243,10 @@ def unfinished_words(run_dir: str | os.PathLike[str], needs: str) -> tuple[str, 
         return None
     open_ = [s for s in states if s.status != "done"]
     done = [s.stage for s in states if s.status == "done"]
-    command = resume_command(folder)
-    if needs not in planned:  # every stage it needs (finished ones are skipped), and any asked for after it
-        wanted = [s for s in PIPELINE if s in PIPELINE[:PIPELINE.index(needs) + 1] or s in planned]
-        command += f" run.stages=[{','.join(wanted)}]"
+    # a run that did not ask for the stage: every stage it needs (finished ones are skipped),
+    # and any it asked for after it
+    command = resume_command(folder, None if needs in planned else [
+        s for s in PIPELINE if s in PIPELINE[:PIPELINE.index(needs) + 1] or s in planned])
     running = next((s for s in open_ if s.status == "running"), None)
     lines = "; ".join(s.words() for s in open_)
     done_words = f"; done: {', '.join(done)}" if done else ""

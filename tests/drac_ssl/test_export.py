@@ -3211,3 +3211,21 @@ def test_the_recorded_command_keeps_its_words_for_the_resume_command(monkeypatch
     assert runtime.command_argv()[-3:] == ["-c", "configs/drac.yaml", "data.root=/data/DRAC 2022"]
     assert runtime.command_line().endswith(" -c configs/drac.yaml 'data.root=/data/DRAC 2022'")
     assert shlex.split(runtime.command_line())[1:] == runtime.command_argv()[1:]
+
+
+def test_a_run_that_did_not_ask_for_export_gets_its_command_with_the_stages_up_to_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A run of run.stages=[ingest,pretrain], all done: export RUN says its run.stages leave
+    export out, and its own command with run.stages replaced (not given twice) up to export."""
+    run = _unfinished_run(tmp_path / "pre", {"ingest": DONE, "pretrain": DONE},
+                          ["python", "-m", "drac_ssl.train", "run.stages=[ingest,pretrain]", "run.name=pre"],
+                          cwd=str(Path.cwd()))
+    (run / "config.yaml").write_text("run:\n  stages: [ingest, pretrain]\n")
+    capsys.readouterr()
+    assert export.main([str(run), "--images", str(tmp_path), "--out", str(tmp_path / "x.csv")]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"error: {run}: a run folder with no model bundle (bundle/) yet: its run.stages "
+                   f"(ingest,pretrain) do not include export; done: ingest, pretrain.\n  fix: finish the "
+                   f"run with its own command (it resumes where it stopped; finished stages are "
+                   f"skipped): python -m drac_ssl.train run.name=pre "
+                   f"run.stages=[ingest,pretrain,umm,finetune,export]; then rerun this command\n"), err
