@@ -187,6 +187,7 @@ from drac_ssl.grading.predict import (
 from drac_ssl.io import atomic_write_json, output_file_problem, read_json_dict, sha256_file
 from drac_ssl.manifest import MANIFEST_FILE, ManifestError, read_manifest
 from drac_ssl.oof import OOF_FILE, OofError, read_oof
+from drac_ssl.run_state import unfinished_words
 from drac_ssl.runtime import (
     EXIT_SKIPPED,
     RUN_LOCK,
@@ -1090,6 +1091,10 @@ def _export_variant(args: argparse.Namespace) -> int:
                           "python -m drac_ssl.export RUN --variant NAME")
     run_dir = Path(args.run)
     if not (run_dir / "finetune" / "summary.json").is_file():
+        if (unfinished := unfinished_words(run_dir, "finetune")) is not None:  # say its state
+            what, fix = unfinished
+            raise BundleError(f"{run_dir}: a run folder whose fine-tuning has not finished (no "
+                              f"finetune/summary.json): {what}.\n  fix: {fix}")
         raise BundleError(f"{run_dir}: not a run folder whose fine-tuning finished (no "
                           f"finetune/summary.json).\n  fix: pass the run folder (not a bundle "
                           f"folder) of a run with the finetune stage done")

@@ -63,6 +63,7 @@ from drac_ssl.config import (
 )
 from drac_ssl.io import read_json_dict
 from drac_ssl.manifest import labelled_rows, read_manifest
+from drac_ssl.run_state import PIPELINE as PIPELINE  # the one list of the stages, re-exported
 
 if TYPE_CHECKING:
     from data_prep.folds import FoldGaps
@@ -86,7 +87,6 @@ __all__ = [
     "umm_refusal",
 ]
 
-PIPELINE = ("ingest", "pretrain", "umm", "finetune", "export")
 GENERIC_DATASET_SIZES: dict[str, tuple[int, int, int]] = {
     "mnist": (60_000, 28, 1),
     "fashion_mnist": (60_000, 28, 1),

@@ -75,6 +75,7 @@ from drac_ssl.metrics import (
 )
 from drac_ssl.oof import OOF_FILE, OofError, folds_taken_words, read_oof
 from drac_ssl.plots import plot_comparison, plot_confusion, plot_history, plot_roc
+from drac_ssl.run_state import is_run_folder, resume_command, stage_states, unfinished
 from drac_ssl.runtime import code_words, same_code
 from drac_ssl.scale import default_grade_names, describe_grades, read_ingest_facts
 from drac_ssl.stage_settings import edited_config_words
@@ -456,6 +457,33 @@ def _stages_section(run_dir: Path) -> list[str]:
     return lines
 
 
+def _not_done(run_dir: Path, stage: str, missing: str) -> str:
+    """What a section says of a stage whose output (``missing``) is not there: ``Not run``,
+    or, where ``stages.json`` says so, that it was interrupted (with what it saved), failed or
+    killed (:func:`drac_ssl.run_state.stage_states`; the lock is not looked at: a training
+    holding it writes this report itself)."""
+    state = next((s for s in stage_states(run_dir, check_lock=False) if s.stage == stage), None)
+    if state is None or state.status in ("not run", "done"):
+        return f"Not run (no `{missing}`)."
+    more = "; ".join(w for w in (state.saved, state.note) if w)
+    return (f"{state.status.capitalize()}" + (f" ({more})" if more else "")
+            + f"; no `{missing}` yet: rerun the same command to finish it (\"Read this first\" gives it).")
+
+
+def _unfinished_item(run_dir: Path) -> str:
+    """"Read this first"'s item on a run any stage of whose pipeline (``run.stages``) is not
+    done: each such stage and its state, and the run's own command that finishes it
+    (:func:`drac_ssl.run_state.resume_command`); "" when every one is done, or the run has no
+    records of ``python -m drac_ssl.train``."""
+    if not is_run_folder(run_dir):
+        return ""
+    open_ = unfinished(run_dir, check_lock=False)
+    if not open_:
+        return ""
+    return (f"Unfinished: {'; '.join(s.words() for s in open_)}; rerun the same command to "
+            f"finish: `{resume_command(run_dir)}`")
+
+
 def _ssl_section(run_dir: Path) -> list[str]:
     lines = ["## Self-supervised pretraining", ""]
     stages = (("pretrain", "VICReg"), ("umm", "UMM"))
@@ -466,7 +494,7 @@ def _ssl_section(run_dir: Path) -> list[str]:
         meta = _read_json(folder / "metadata.json")
         pngs = sorted((folder / "plots").glob("*.png")) if (folder / "plots").is_dir() else []
         if meta is None and not pngs:
-            lines += [f"### {title}", "", f"Not run (no `{stage}/metadata.json`).", ""]
+            lines += [f"### {title}", "", _not_done(run_dir, stage, f"{stage}/metadata.json"), ""]
             continue
         lines += [f"### {title}", ""]
         if isinstance(meta, dict):
@@ -830,7 +858,7 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
     comparison = _read_json(ft / "comparison.json")
     lines = ["## Cross-validated fine-tuning", ""]
     if not isinstance(comparison, dict) or not comparison.get("rows"):
-        return lines + ["Not run (no `finetune/comparison.json`).", ""]
+        return lines + [_not_done(run_dir, "finetune", "finetune/comparison.json"), ""]
     rows = comparison["rows"]
     freeze = _freeze(run_dir)
     lines += [comparison.get("protocol", ""), "", "### Scratch vs VICReg vs VICReg + UMM", ""]
@@ -945,7 +973,7 @@ def _export_section(run_dir: Path) -> list[str]:
     lines = ["## Export", ""]
     meta = _read_json(run_dir / "bundle" / "metadata.json")
     if not isinstance(meta, dict):
-        return lines + ["Not run (no `bundle/metadata.json`).", ""]
+        return lines + [_not_done(run_dir, "export", "bundle/metadata.json"), ""]
     lines += [f"- bundle: `bundle/` ({meta.get('variant')} variant, {len(meta.get('folds', []))} fold models, "
               f"Grad-CAM layer `{meta.get('gradcam_target_layer')}`); model card: `bundle/MODEL_CARD.md`"]
     summary = _read_json(run_dir / "export" / "summary.json")
@@ -1053,7 +1081,7 @@ def write_report(run_dir: str | Path) -> Path:
     else:
         body += _generic_closing_lines(run_dir, generic)
         cut_short = _cut_short_words(run_dir, not_what="how good its features are")
-    lines += read_this_first(body, cut_short=cut_short) + body
+    lines += read_this_first(body, cut_short=cut_short, unfinished=_unfinished_item(run_dir)) + body
     return atomic_write_text(run_dir / "report.md", "\n".join(lines).rstrip() + "\n")
 
 
@@ -1085,11 +1113,12 @@ def _headline(bold: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def read_this_first(body: Sequence[str], cut_short: str = "") -> list[str]:
+def read_this_first(body: Sequence[str], cut_short: str = "", unfinished: str = "") -> list[str]:
     """The "Read this first" section: each warning of the report's ``body`` lines (a paragraph,
     quote or bullet that opens in bold, :data:`_WARNING_LEAD`) once, with links to the
-    sections that say it (GitHub's heading anchors), after ``cut_short`` (a run whose epochs
-    were capped: its figures check the pipeline); a report without any says so."""
+    sections that say it (GitHub's heading anchors), after ``unfinished`` (a run whose stages
+    are not all done: which, and the command that finishes it) and ``cut_short`` (a run whose
+    epochs were capped: its figures check the pipeline); a report without any says so."""
     seen: dict[str, int] = {}
     where: dict[str, list[tuple[str, str]]] = {}
     heading = anchor = ""
@@ -1103,7 +1132,7 @@ def read_this_first(body: Sequence[str], cut_short: str = "") -> list[str]:
         places = where.setdefault(_headline(lead.group(1)), [])
         if heading and (heading, anchor) not in places:
             places.append((heading, anchor))
-    items = [f"- {cut_short}"] if cut_short else []
+    items = [f"- {said}" for said in (unfinished, cut_short) if said]
     items += [f"- {title}" + (f" ({', '.join(f'[{h}](#{a})' for h, a in places)})" if places else "")
               for title, places in where.items()]
     if not items:

@@ -22,9 +22,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-# the thread policy without torch (python -m data_prep sets OpenCV's alone), and SIGTERM as
-# Ctrl-C: both defined where a command that runs no torch imports them, re-exported here
+# the thread policy without torch (python -m data_prep sets OpenCV's alone), SIGTERM as
+# Ctrl-C, and the run folder's invocation log, lock file and lock holder (drac_ssl.run_state,
+# read by the commands that tell a run's state): defined where a command that runs no torch
+# imports them, re-exported here
 from drac_ssl.cpu_threads import MAX_DEFAULT_THREADS, default_threads, thread_count, usable_cores  # noqa: F401
+from drac_ssl.run_state import INVOCATIONS as INVOCATIONS
+from drac_ssl.run_state import RUN_LOCK as RUN_LOCK
+from drac_ssl.run_state import lock_holder as _lock_holder
 from drac_ssl.starting import sigterm_as_ctrl_c  # noqa: F401
 
 if TYPE_CHECKING:
@@ -327,11 +332,21 @@ def code_words(version: dict[str, Any]) -> str:
     return str(version.get("git_commit")) + (" (dirty)" if version.get("git_dirty") else "")
 
 
-def command_line() -> str:
-    """The command as the user typed it: ``python -m pkg.mod args`` for module runs."""
+def command_argv() -> list[str]:
+    """The command as the user typed it, word by word: ``["python", "-m", "pkg.mod", *args]``
+    for module runs."""
     spec = getattr(sys.modules.get("__main__"), "__spec__", None)
     argv = ["-m", spec.name, *sys.argv[1:]] if spec is not None and spec.name else sys.argv
-    return " ".join(["python", *argv])
+    return ["python", *argv]
+
+
+def command_line() -> str:
+    """The command as the user typed it (:func:`command_argv`), each word quoted for the shell
+    where it needs it (:func:`drac_ssl.config.shell_word`: ``data.root='/data/DRAC 2022'``), so
+    that it can be run again as written."""
+    from drac_ssl.config import shell_word
+
+    return " ".join(shell_word(word) for word in command_argv())
 
 
 def environment_info() -> dict[str, Any]:
@@ -354,6 +369,7 @@ def environment_info() -> dict[str, Any]:
         "git_commit": git_commit(),
         "git_dirty": git_dirty(),
         "command": command_line(),
+        "argv": command_argv(),  # the words as typed: the run's resume command (drac_ssl.run_state)
         "cwd": os.getcwd(),  # where relative paths in the command and config.yaml start
     }
     if torch.cuda.is_available():
@@ -366,13 +382,6 @@ def environment_info() -> dict[str, Any]:
     return info
 
 
-INVOCATIONS = "invocations.jsonl"
-RUN_LOCK = ".train.lock"
-"""A file in the run folder that ``python -m drac_ssl.train`` (process 0), ``python -m
-drac_ssl.umm``, ``python -m drac_ssl.report`` or ``python -m drac_ssl.export RUN --variant
-NAME`` holds an exclusive lock on while it runs
-(:func:`hold_run`), its one line naming the holder; the kernel drops the lock when the
-process ends, however it ends (kill -9 included), so a killed run never blocks its resume."""
 
 
 class RunBusy(ValueError):
@@ -426,25 +435,6 @@ def _write_holder(fd: int, tool: str) -> None:
         os.ftruncate(fd, 0)
         os.lseek(fd, 0, os.SEEK_SET)
         os.write(fd, (line + "\n").encode("utf-8"))
-
-
-def _lock_holder(run_dir: Path, last: dict[str, Any] | None) -> dict[str, Any] | None:
-    """Who holds ``run_dir``'s lock: the record its holder wrote (:func:`_write_holder`), else
-    the run's last unended training (``last``, an older drac_ssl that wrote none); either only
-    when its process may be the holder (alive on this machine, or of another machine, which
-    cannot be checked). None: unknown (a killed invocation's record names a dead or reused pid,
-    which must not be offered for killing)."""
-    from drac_ssl.io import running_here
-
-    try:
-        record = json.loads((run_dir / RUN_LOCK).read_text(encoding="utf-8") or "null")
-    except (OSError, ValueError):
-        record = None
-    if not (isinstance(record, dict) and isinstance(record.get("pid"), int)):
-        record = last
-    if record is None or (record.get("host") == platform.node() and not running_here(record)):
-        return None
-    return record
 
 
 def _busy_words(run_dir: Path, holder: dict[str, Any] | None, tool: str = "drac_ssl.train") -> str:

@@ -51,7 +51,7 @@ from drac_ssl.starting import (
 )
 
 __all__ = ["NOT_GRADED", "SUBMISSION_COLUMNS", "FolderFiles", "ProblemLines", "SubmissionRows",
-           "check_submission", "classes_off_rule", "main", "is_drac_test_folder", "read_folder", "read_submission",
+           "check_submission", "classes_off_rule", "main", "one_hot_words", "is_drac_test_folder", "read_folder", "read_submission",
            "report_check", "referable_path",
            "write_grades_with_notes", "write_incomplete_grades", "write_referable",
            "write_submission", "DRAC_PROB_COLUMNS"]
@@ -321,11 +321,22 @@ def _valid_rows(cases: Sequence[str], probs: np.ndarray, classes: np.ndarray | N
             i = int(np.flatnonzero((grades < 0) | (grades >= num_grades))[0])
             raise ValueError(f"classes[{i}] ({names[i]}) is {grades[i]}; grades are {grade_list}")
 
-    if np.all(p.max(axis=1) == 1.0):
-        warnings.warn("every probability row is one-hot: the tie-breaking AUC will be "
-                      "meaningless; write the model's (calibrated) probabilities instead",
-                      UserWarning, stacklevel=3)
+    if words := one_hot_words(p):
+        warnings.warn(words, UserWarning, stacklevel=3)
     return names, grades, _micro_units(p)
+
+
+def one_hot_words(probs: np.ndarray) -> str:
+    """The warning on submission probabilities ``probs`` ((n, K), rows summing to 1) every row
+    of which is one-hot (a 1 and K-1 zeros: the class written as probabilities), "" otherwise
+    or with no rows. The file is valid for DRAC, but its tie-breaking AUC is meaningless.
+    Said by :func:`write_submission` (a UserWarning) and ``--check`` (a ``warning:`` line,
+    :func:`report_check`), in these words."""
+    p = np.asarray(probs, dtype=np.float64)
+    if p.ndim != 2 or not len(p) or not np.all(p.max(axis=1) == 1.0):
+        return ""
+    return ("every probability row is one-hot: the tie-breaking AUC will be meaningless; write "
+            "the model's (calibrated) probabilities instead")
 
 
 # --------------------------------------------------------------------------- checking
@@ -754,7 +765,7 @@ def _check(csv_path: str | os.PathLike[str],
         named = f" ({', '.join(grade_names)})" if grade_names is not None else ""
         problems.add(line, "scale", f"the submission has {file_k} grades "
                      f"({_shown(','.join(f.strip() for f in first))}) but {scale_from or 'the check expects'} "
-                     f"{k}{named}: the submission of another run, or the wrong file?",
+                     f"{k} grades{named}: the submission of another run, or the wrong file?",
                      f"DRAC accepts only '{header}': grade the images with a run trained on DRAC's "
                      f"{k} grades (python -m drac_ssl.export RUN --images DIR --out CSV); --grades "
                      f"{file_k} checks the file on its own scale; do not delete columns" if drac_folder else
@@ -1044,6 +1055,11 @@ def read_submission(csv_path: str | os.PathLike[str], *, num_grades: int | None 
     problems = _check(csv_path, num_grades=num_grades, scale_from=scale_from, scale_fix=scale_fix).problems
     if problems:
         return None, problems
+    return _checked_rows(csv_path), problems
+
+
+def _checked_rows(csv_path: str | os.PathLike[str]) -> SubmissionRows:
+    """The rows of a submission CSV that passed :func:`_check` (not checked again)."""
     text = Path(csv_path).read_text(encoding="utf-8")
     reader = csv.reader(io.StringIO(text, newline=""))
     cases: list[str] = []
@@ -1062,7 +1078,7 @@ def read_submission(csv_path: str | os.PathLike[str], *, num_grades: int | None 
         probs.append([float(f) for f in fields[2:]])
         lines.append(reader.line_num)
     return SubmissionRows(Path(csv_path), cases, np.asarray(classes, dtype=np.int64),
-                          np.asarray(probs, dtype=np.float64), lines), problems
+                          np.asarray(probs, dtype=np.float64), lines)
 
 
 CLASS_RULE_TOL = 1e-4
@@ -1157,7 +1173,7 @@ def report_check(csv_path: str | os.PathLike[str], images_dir: str | os.PathLike
         if checked.k_from == "drac":
             said.append(f"{scale} (DRAC's scale: the images are DRAC's test set)")
         elif checked.k_from == "given":
-            said.append(f"{scale} ({scale_from or 'the check expects'} {k})")
+            said.append(f"{scale} ({scale_from or 'the check expects'} {k} grades)")
         elif checked.k_from == "assumed":
             said.append(f"{scale}: DRAC's {k}, assumed (nothing in the file says K; --grades K to "
                         f"check another scale)")
@@ -1181,6 +1197,8 @@ def report_check(csv_path: str | os.PathLike[str], images_dir: str | os.PathLike
                                 "case cannot be seen)")])) is not None:
         print(f"error: cannot print the result of {csv_path} on stdout ({failure})", file=sys.stderr)
         return 2
+    if words := one_hot_words(_checked_rows(csv_path).probs):  # valid, but the AUC ties are lost
+        said.append(f"warning: {words}")
     for line in said:
         print(line, file=sys.stderr)
     return 0

@@ -1,7 +1,8 @@
 """Where a model bundle is, told from paths alone: a bundle folder (``metadata.json`` +
 ``MODEL_CARD.md``, what the export stage writes) or a run folder holding ``bundle/``.
 
-Standard library only: :func:`drac_ssl.grading.bundle.load_bundle` resolves its path here,
+Standard library only (a run folder's records, read to say why it has no bundle,
+:mod:`drac_ssl.run_state`, are read only then): :func:`drac_ssl.grading.bundle.load_bundle` resolves its path here,
 and ``python -m app`` does so before torch and gradio load, so a ``--bundle`` that is not
 there is said in a fraction of a second (it took 11-16 s of imports on the 2-core
 development machine). :class:`BundleError` lives here for that reason;
@@ -28,7 +29,10 @@ def bundle_folder(path: str | os.PathLike[str]) -> Path:
     Raises:
         BundleError: ``path`` does not exist (a relative path is said to be read from the
             current folder), or is neither a bundle nor a run folder with ``bundle/``; the
-            message names the fix.
+            message names the fix. For a run folder of ``python -m drac_ssl.train`` whose
+            export stage is not done, it says the stage running (the run's lock held) or the
+            stages interrupted, failed or not run, and the command that finishes the run
+            (:func:`drac_ssl.run_state.unfinished_words`).
     """
     p = Path(path)
     if not p.exists():
@@ -38,7 +42,13 @@ def bundle_folder(path: str | os.PathLike[str]) -> Path:
         return p
     if (p / "bundle" / "metadata.json").is_file():
         return p / "bundle"
+    from drac_ssl.run_state import unfinished_words  # a run folder's records: only read here
+
+    if (unfinished := unfinished_words(p, "export")) is not None:
+        what, fix = unfinished
+        raise BundleError(f"{p}: a run folder with no model bundle (bundle/) yet: {what}.\n  fix: {fix}")
     raise BundleError(
         f"{p}: neither a model bundle (metadata.json + MODEL_CARD.md) nor a run folder with "
-        f"bundle/.\n  fix: pass RUN or RUN/bundle of a run whose export stage finished "
-        f"(python -m drac_ssl.train run.stages=[...,finetune,export])")
+        f"bundle/.\n  fix: pass RUN or RUN/bundle of a run whose export stage finished (a "
+        f"training with export in run.stages, as by default: python -m drac_ssl.train -c "
+        f"configs/drac.yaml data.root=DATA_ROOT)")

@@ -1678,7 +1678,7 @@ def test_check_against_a_run_of_another_scale_says_it_once(
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 1, lines
     assert lines[0].startswith(f"{sub}:1: the submission has 5 grades") and "the manifest" in lines[0]
-    assert "has 3 (" in lines[0] and "wrong file" in lines[0]
+    assert "has 3 grades (" in lines[0] and "wrong file" in lines[0]
 
 
 def test_bundle_provenance_names_the_runs_seed_and_commits(tmp_path: Path) -> None:
@@ -3064,3 +3064,168 @@ def test_the_model_card_says_which_folds_validate_without_a_grade(exported_run: 
     assert "To put every grade in every fold: data.fold_seed=4 (checked)." in card
     del meta["data"]["folds_without_grade"]
     assert "validates without" not in bundles._model_card(meta)
+
+
+def test_check_scale_line_says_grades_not_a_bare_count(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: --check --manifest RUN ended its scale line with "(the manifest of RUN has 3)",
+    which reads as 3 cases; it says "has 3 grades" (and --grades: "says 3 grades")."""
+    cases = [f"{i:03d}.png" for i in range(4)]
+    run = _run_with_rule(tmp_path / "r", "argmax", [0.5, 1.5], cases)
+    sub = tmp_path / "team.csv"
+    sub.write_text("case,class,P0,P1,P2\n" + "".join(f"{c},0,0.600000,0.300000,0.100000\n" for c in cases))
+    capsys.readouterr()
+    assert export.main(["--check", str(sub), "--manifest", str(run)]) == 0
+    err = capsys.readouterr().err
+    assert (f"checked as 3 grades (P0..P2), against 4 test case(s) of the manifest (the manifest of "
+            f"{run} has 3 grades)") in err, err
+    assert export.main(["--check", str(sub), "--grades", "3"]) == 0
+    assert "(--grades says 3 grades)" in capsys.readouterr().err
+
+
+def test_check_warns_of_one_hot_probabilities_as_the_writer_does(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: --check passed a file whose every P row is one-hot without a word, though
+    write_submission warns of it (the tie-breaking AUC is meaningless). The file is valid
+    (exit 0); the writer's warning line goes to stderr, once; real probabilities say nothing."""
+    cases = [f"{i:03d}.png" for i in range(4)]
+    run = _run_with_rule(tmp_path / "r", "argmax", [0.5, 1.5], cases)
+    onehot = tmp_path / "onehot.csv"
+    onehot.write_text("case,class,P0,P1,P2\n" + "".join(
+        f"{c},{g},{','.join('1.000000' if k == g else '0.000000' for k in range(3))}\n"
+        for g, c in zip([0, 1, 2, 1], cases, strict=True)))
+    capsys.readouterr()
+    assert export.main(["--check", str(onehot), "--manifest", str(run)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("OK: 4 cases")
+    warned = [x for x in captured.err.splitlines() if "one-hot" in x]
+    assert warned == ["warning: every probability row is one-hot: the tie-breaking AUC will be "
+                      "meaningless; write the model's (calibrated) probabilities instead"], captured.err
+    soft = tmp_path / "soft.csv"
+    soft.write_text("case,class,P0,P1,P2\n" + "".join(f"{c},0,0.600000,0.300000,0.100000\n" for c in cases))
+    assert export.main(["--check", str(soft), "--manifest", str(run)]) == 0
+    assert "one-hot" not in capsys.readouterr().err
+
+
+FOLDS_SAVED = "2 of 6 folds saved: scratch 2 of 2, vicreg 0 of 2, vicreg_umm 0 of 2"
+
+
+def _unfinished_run(root: Path, stages: dict[str, dict[str, object]], argv: list[str] | None = None,
+                    cwd: str = "/data/work") -> Path:
+    """A run folder's records as python -m drac_ssl.train leaves them part way: config.yaml's
+    run.stages (all five), ``stages`` as stages.json and one training line in
+    invocations.jsonl (``argv``: the command as typed, recorded; None: an older run's line
+    with only the joined command), ended interrupted. No bundle, no fine-tuning summary."""
+    root.mkdir(parents=True)
+    (root / "config.yaml").write_text("run:\n  stages: [ingest, pretrain, umm, finetune, export]\n")
+    (root / "stages.json").write_text(json.dumps(stages))
+    line: dict[str, object] = {"tool": "drac_ssl.train", "pid": 1, "host": "elsewhere", "cwd": cwd,
+                               "command": "python -m drac_ssl.train -c configs/drac.yaml",
+                               "ended": {"outcome": "interrupted", "stage": "finetune"}}
+    if argv is not None:
+        line["argv"] = argv
+    (root / "invocations.jsonl").write_text(json.dumps(line) + "\n")
+    return root
+
+
+DONE = {"status": "done", "seconds": 1.0, "finished_utc": "2026-01-01T00:00:00+00:00", "outputs": {}}
+
+
+def test_export_of_an_interrupted_run_says_its_state_and_the_command_that_finishes_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: export RUN on a run whose fine-tuning was interrupted said "neither a model
+    bundle ... nor a run folder with bundle/" and a fix with a literal '...'. It says it is a
+    run folder, which stage was interrupted with what it saved, which are not run, and the
+    run's own command (quoted for the shell, in the folder it ran in) to finish it; exit 2,
+    nothing written. --variant NAME the same, for its fine-tuning."""
+    argv = ["python", "-m", "drac_ssl.train", "-c", "configs/drac.yaml", "data.root=/data/DRAC 2022",
+            "run.name=ctrlc-ft"]
+    run = _unfinished_run(tmp_path / "ctrlc-ft", {
+        "ingest": DONE, "pretrain": DONE, "umm": DONE,
+        "finetune": {"status": "interrupted", "seconds": 33.0, "attempts": 1, "saved": FOLDS_SAVED}}, argv)
+    out = tmp_path / "team.csv"
+    capsys.readouterr()
+    assert export.main([str(run), "--images", str(tmp_path), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert not out.exists()
+    command = ("cd /data/work && python -m drac_ssl.train -c configs/drac.yaml 'data.root=/data/DRAC 2022' "
+               "run.name=ctrlc-ft")
+    assert err == (f"error: {run}: a run folder with no model bundle (bundle/) yet: its training has "
+                   f"not finished: finetune interrupted ({FOLDS_SAVED}); export not run; done: ingest, "
+                   f"pretrain, umm.\n  fix: finish the run with its own command (it resumes where it "
+                   f"stopped; finished stages are skipped): {command}; then rerun this command\n"), err
+    assert "..." not in err
+    assert export.main([str(run), "--variant", "scratch", "--images", str(tmp_path), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {run}: a run folder whose fine-tuning has not finished (no "
+                          f"finetune/summary.json): its training has not finished: finetune "
+                          f"interrupted ({FOLDS_SAVED}); export not run"), err
+    assert f"fix: finish the run with its own command (it resumes where it stopped; finished stages " \
+           f"are skipped): {command}; then rerun this command" in err
+
+
+def test_export_of_a_run_still_training_names_the_stage_and_the_process(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: export RUN while the run was in its pretraining blamed the command. The run's
+    lock is held (as the training holds it): the stage running and its process are said, and
+    the fix is to wait; a run of an older drac_ssl (no argv recorded) that is not running gets
+    a runnable command of its own config.yaml."""
+    import platform
+
+    from drac_ssl.io import try_lock
+    from drac_ssl.runtime import RUN_LOCK
+
+    run = _unfinished_run(tmp_path / "ctrlc", {"ingest": DONE})
+    holder = {"tool": "drac_ssl.train", "pid": os.getpid(), "host": platform.node(),
+              "date_utc": "2026-12-03T10:00:00+00:00"}
+    (run / RUN_LOCK).write_text(json.dumps(holder) + "\n")
+    fd = os.open(run / RUN_LOCK, os.O_RDWR)
+    try:
+        assert try_lock(fd)
+        capsys.readouterr()
+        assert export.main([str(run), "--images", str(tmp_path), "--out", str(tmp_path / "early.csv")]) == 2
+        err = capsys.readouterr().err
+    finally:
+        os.close(fd)
+    assert err == (f"error: {run}: a run folder with no model bundle (bundle/) yet: its training is "
+                   f"still running: pretrain running (python -m drac_ssl.train, process {os.getpid()} on "
+                   f"{platform.node()}, running since 2026-12-03T10:00:00+00:00); umm not run; finetune not "
+                   f"run; export not run; done: ingest.\n  fix: wait for it to finish (its export stage "
+                   f"writes what this command reads), then rerun this command\n"), err
+    # the lock released: the interrupted run of a drac_ssl that recorded no argv
+    assert export.main([str(run), "--images", str(tmp_path), "--out", str(tmp_path / "early.csv")]) == 2
+    err = capsys.readouterr().err
+    full = run.resolve()
+    assert "its training has not finished: pretrain not run; umm not run" in err, err
+    assert (f"python -m drac_ssl.train -c {full / 'config.yaml'} run.out_dir={full.parent} "
+            f"run.name={full.name}; then rerun this command") in err, err
+
+
+def test_the_recorded_command_keeps_its_words_for_the_resume_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run's records keep the command word by word (``argv``), and its line is quoted for
+    the shell: a data.root with a space was written unquoted, so the command could not be run
+    again as recorded."""
+    from drac_ssl import runtime
+
+    monkeypatch.setattr(sys, "argv", ["train.py", "-c", "configs/drac.yaml", "data.root=/data/DRAC 2022"])
+    assert runtime.command_argv()[-3:] == ["-c", "configs/drac.yaml", "data.root=/data/DRAC 2022"]
+    assert runtime.command_line().endswith(" -c configs/drac.yaml 'data.root=/data/DRAC 2022'")
+    assert shlex.split(runtime.command_line())[1:] == runtime.command_argv()[1:]
+
+
+def test_a_run_that_did_not_ask_for_export_gets_its_command_with_the_stages_up_to_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A run of run.stages=[ingest,pretrain], all done: export RUN says its run.stages leave
+    export out, and its own command with run.stages replaced (not given twice) up to export."""
+    run = _unfinished_run(tmp_path / "pre", {"ingest": DONE, "pretrain": DONE},
+                          ["python", "-m", "drac_ssl.train", "run.stages=[ingest,pretrain]", "run.name=pre"],
+                          cwd=str(Path.cwd()))
+    (run / "config.yaml").write_text("run:\n  stages: [ingest, pretrain]\n")
+    capsys.readouterr()
+    assert export.main([str(run), "--images", str(tmp_path), "--out", str(tmp_path / "x.csv")]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"error: {run}: a run folder with no model bundle (bundle/) yet: its run.stages "
+                   f"(ingest,pretrain) do not include export; done: ingest, pretrain.\n  fix: finish the "
+                   f"run with its own command (it resumes where it stopped; finished stages are "
+                   f"skipped): python -m drac_ssl.train run.name=pre "
+                   f"run.stages=[ingest,pretrain,umm,finetune,export]; then rerun this command\n"), err

@@ -259,9 +259,9 @@ def test_submission_command_line_takes_k_from_the_header_or_the_option(tmp_path:
     assert main(["--check", str(path), "--grades", "3"]) == 1
     captured = capsys.readouterr()
     said = captured.out  # the option by its name, as python -m drac_ssl.export --check says it
-    assert "the submission has 5 grades (case,class,P0,P1,P2,P3,P4) but --grades says 3" in said
+    assert "the submission has 5 grades (case,class,P0,P1,P2,P3,P4) but --grades says 3 grades" in said
     assert "replace it with" not in said
-    assert "checked as 3 grades (P0..P2) (--grades says 3)" in captured.err  # on a failure too
+    assert "checked as 3 grades (P0..P2) (--grades says 3 grades)" in captured.err  # on a failure too
 
 
 def test_an_old_run_folder_resumes_under_the_new_in_channels_default(tmp_path: Path) -> None:

@@ -798,3 +798,36 @@ def test_folds_without_a_grade_are_said_with_a_fix_that_works_and_their_na_auc_e
     (data / "manifest.csv").write_text("id,path,grade,split,fold,patient\n" + "".join(
         f"{i}.png,{i}.png,{i % 2},train,{i // 2 % 2},\n" for i in range(8)))
     assert not any("validates without" in line for line in _data_section(tmp_path / "run"))
+
+
+def test_an_interrupted_fine_tuning_is_said_as_such_and_read_this_first_says_how_to_finish(
+        tmp_path: Path) -> None:
+    """A review: after a Ctrl-C in the fine-tuning, the stage table said "finetune |
+    interrupted" but its section said "Not run", and "Read this first" did not say the run was
+    unfinished. The section says interrupted, with the folds saved (stages.json), and "Read
+    this first" opens with what is unfinished and the run's own command that finishes it; a
+    finished run says neither."""
+    run = tmp_path / "ctrlc-ft"
+    _pretrain_meta(run, HEALTHY)
+    _pretrain_meta(run, HEALTHY, stage="umm")
+    saved = "2 of 6 folds saved: scratch 2 of 2, vicreg 0 of 2, vicreg_umm 0 of 2"
+    done = {"status": "done", "seconds": 1.0, "finished_utc": "2026-01-01T00:00:00+00:00", "outputs": {}}
+    (run / "config.yaml").write_text("run:\n  stages: [ingest, pretrain, umm, finetune, export]\n")
+    (run / "stages.json").write_text(json.dumps({
+        "ingest": done, "pretrain": done, "umm": done,
+        "finetune": {"status": "interrupted", "seconds": 33.0, "attempts": 1, "saved": saved}}))
+    (run / "invocations.jsonl").write_text(json.dumps({
+        "tool": "drac_ssl.train", "pid": 1, "host": "elsewhere", "cwd": str(tmp_path),
+        "argv": ["python", "-m", "drac_ssl.train", "data.root=/data/DRAC 2022", "run.name=ctrlc-ft"],
+        "ended": {"outcome": "interrupted", "stage": "finetune", "saved": saved}}) + "\n")
+    text = write_report(run).read_text()
+    section = _section(text, "## Cross-validated fine-tuning")
+    assert "Not run" not in section
+    assert f"Interrupted ({saved}); no `finetune/comparison.json` yet" in section, section
+    first = _section(text, "## Read this first")
+    assert (f"- Unfinished: finetune interrupted ({saved}); export not run; rerun the same command to "
+            f"finish: `cd {tmp_path} && python -m drac_ssl.train 'data.root=/data/DRAC 2022' "
+            f"run.name=ctrlc-ft`") in first, first
+    assert "Not run (no `bundle/metadata.json`)" in _section(text, "## Export")  # never started
+    finished = write_report(_run(tmp_path / "other", GRADES, HEALTHY)).read_text()
+    assert "Unfinished" not in finished

@@ -384,7 +384,7 @@ def test_a_submission_of_another_scale_is_said_once_not_fixed_row_by_row(tmp_pat
     problems = check_submission(sub, num_grades=2, grade_names=["No DR", "DR"])
     assert len(problems) == 1, problems
     assert problems[0].startswith(f"{sub}:1: the submission has 4 grades (case,class,P0,P1,P2,P3)")
-    assert "expects 2 (No DR, DR)" in problems[0] and "wrong file" in problems[0]
+    assert "expects 2 grades (No DR, DR)" in problems[0] and "wrong file" in problems[0]
     assert "replace it" not in problems[0] and "columns, expected" not in problems[0]
     # the same width: no such line (a misnumbered header is still said as before)
     sub.write_text("case,class,P0,P2\n1.png,1,0.4,0.6\n")
@@ -412,7 +412,7 @@ def test_drac_test_folder_checks_a_5_grade_file_on_dracs_3_grades(
     path = write_submission(tmp_path / "k5.csv", CASES, p5, num_grades=5)
     problems = check_submission(path, folder)
     assert len(problems) == 1 and problems[0].startswith(f"{path}:1: the submission has 5 grades")
-    assert "DRAC's test set" in problems[0] and "3 (Normal, NPDR, PDR)" in problems[0]
+    assert "DRAC's test set" in problems[0] and "3 grades (Normal, NPDR, PDR)" in problems[0]
     assert "--grades 5" in problems[0]
     assert main(["--check", str(path), "--images", str(folder)]) == 1
     assert "the submission has 5 grades" in capsys.readouterr().out

@@ -1,0 +1,264 @@
+"""What state a run folder of ``python -m drac_ssl.train`` is in, read from its records alone:
+``stages.json`` (each stage's status: done, interrupted, failed, with what an interrupted
+stage saved), ``config.yaml`` (``run.stages``), ``invocations.jsonl`` (the commands that ran,
+how each ended) and the run's lock (:data:`RUN_LOCK`: held while a training runs).
+
+The commands that need a finished stage say with it what is unfinished and the command that
+finishes it, instead of "not a run folder": ``python -m drac_ssl.export RUN`` (no bundle
+yet: :func:`drac_ssl.grading.bundle_folder.bundle_folder`), ``export RUN --variant NAME`` (no
+finished fine-tuning) and ``report.md``'s "Read this first" (:func:`drac_ssl.report.write_report`).
+
+Standard library, PyYAML and :mod:`drac_ssl.io` only (no torch): ``python -m app`` reaches it
+before torch loads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from drac_ssl.io import running_here, try_lock, unended_invocation
+
+PIPELINE = ("ingest", "pretrain", "umm", "finetune", "export")
+"""The stages of ``python -m drac_ssl.train``, in the order they run (``run.stages`` picks)."""
+INVOCATIONS = "invocations.jsonl"
+"""The run folder's log of the commands that ran on it, one JSON line each
+(:func:`drac_ssl.runtime.record_start`)."""
+RUN_LOCK = ".train.lock"
+"""A file in the run folder that ``python -m drac_ssl.train`` (process 0), ``python -m
+drac_ssl.umm``, ``python -m drac_ssl.report`` or ``python -m drac_ssl.export RUN --variant
+NAME`` holds an exclusive lock on while it runs
+(:func:`drac_ssl.runtime.hold_run`), its one line naming the holder; the kernel drops the lock
+when the process ends, however it ends (kill -9 included), so a killed run never blocks its
+resume."""
+
+
+def is_run_folder(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` holds the records of ``python -m drac_ssl.train`` (``stages.json``, or
+    ``invocations.jsonl`` beside ``config.yaml``: a run still in its first stage)."""
+    p = Path(path)
+    return (p / "stages.json").is_file() or ((p / INVOCATIONS).is_file() and (p / "config.yaml").is_file())
+
+
+def lock_holder(run_dir: Path, last: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Who holds ``run_dir``'s lock: the record its holder wrote
+    (:func:`drac_ssl.runtime.hold_run`), else the run's last unended training (``last``, an
+    older drac_ssl that wrote none); either only when its process may be the holder (alive on
+    this machine, or of another machine, which cannot be checked). None: unknown (a killed
+    invocation's record names a dead or reused pid, which must not be offered for killing)."""
+    try:
+        record = json.loads((run_dir / RUN_LOCK).read_text(encoding="utf-8") or "null")
+    except (OSError, ValueError):
+        record = None
+    if not (isinstance(record, dict) and isinstance(record.get("pid"), int)):
+        record = last
+    if record is None or (record.get("host") == platform.node() and not running_here(record)):
+        return None
+    return record
+
+
+def held_by(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The process that holds ``run_dir``'s lock now (:data:`RUN_LOCK`), as
+    :func:`drac_ssl.runtime.hold_run` tells it: its record (``tool``, ``pid``, ``host``,
+    ``date_utc``; ``{}`` when held by a process it cannot name); None when no process holds
+    it (or there is no lock file). Tested as the training tests it (:func:`drac_ssl.io.try_lock`
+    on the file, released at once): not from within a process that holds the lock itself
+    (the kernel refuses a second open's lock there too). Writes nothing."""
+    folder = Path(run_dir)
+    try:
+        fd = os.open(folder / RUN_LOCK, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        if try_lock(fd):
+            return None
+    finally:
+        os.close(fd)
+    return lock_holder(folder, unended_invocation(folder / INVOCATIONS)) or {}
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def planned_stages(run_dir: str | os.PathLike[str]) -> list[str]:
+    """The stages the run asked for (``config.yaml``'s ``run.stages``, else the ones
+    ``stages.json`` records), in pipeline order."""
+    import yaml
+
+    folder = Path(run_dir)
+    try:
+        cfg = yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8"))
+    except (OSError, ValueError, yaml.YAMLError):
+        cfg = None
+    run = cfg.get("run") if isinstance(cfg, dict) else None
+    stages = run.get("stages") if isinstance(run, dict) else None
+    if not isinstance(stages, list):
+        recorded = _read_json(folder / "stages.json")
+        stages = list(recorded) if isinstance(recorded, dict) else []
+    return [s for s in PIPELINE if s in stages]
+
+
+def last_training(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The last ``python -m drac_ssl.train`` line of the run's ``invocations.jsonl`` (a line
+    without ``tool`` is a training's: older runs); None when there is none."""
+    try:
+        text = (Path(run_dir) / INVOCATIONS).read_text(encoding="utf-8")
+    except (OSError, ValueError):
+        return None
+    last = None
+    for raw in text.splitlines():
+        try:
+            line = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(line, dict) and line.get("tool", "drac_ssl.train") == "drac_ssl.train":
+            last = line
+    return last
+
+
+@dataclass(frozen=True)
+class StageState:
+    """One stage of a run's pipeline: ``status`` is ``done``, ``running`` (a training holds
+    the run's lock and this is its first unfinished stage), ``interrupted`` or ``failed``
+    (``stages.json``), ``killed`` (the stage the last training was in when its process went
+    without a word: ``kill -9``, the OOM killer) or ``not run`` (not started yet); ``saved``:
+    what of an interrupted stage is saved (``stages.json``'s ``saved``, e.g. ``2 of 6 folds
+    saved: scratch 2 of 2, ...``); ``note``: more words on it (who runs it, the error)."""
+
+    stage: str
+    status: str
+    saved: str = ""
+    note: str = ""
+
+    def words(self) -> str:
+        """``finetune interrupted (2 of 6 folds saved: ...)``, ``pretrain running (python -m
+        drac_ssl.train, process 123 ...)``, ``export not run``."""
+        more = "; ".join(w for w in (self.saved, self.note) if w)
+        return f"{self.stage} {self.status}" + (f" ({more})" if more else "")
+
+
+def stage_states(run_dir: str | os.PathLike[str], check_lock: bool = True) -> list[StageState]:
+    """The state of each stage of the run's pipeline (:func:`planned_stages`), in order.
+    ``check_lock``: whether to look at the run's lock for a running training (:func:`held_by`);
+    False from a process that holds it (the report a training writes at its end)."""
+    folder = Path(run_dir)
+    recorded = _read_json(folder / "stages.json")
+    recorded = recorded if isinstance(recorded, dict) else {}
+    holder = held_by(folder) if check_lock else None
+    training = holder is not None and holder.get("tool", "drac_ssl.train") == "drac_ssl.train"
+    last = last_training(folder)
+    ended = (last or {}).get("ended") if isinstance((last or {}).get("ended"), dict) else None
+    killed = last is not None and not training and (
+        (ended or {}).get("outcome") == "killed"
+        or (ended is None and last.get("host") == platform.node() and isinstance(last.get("pid"), int)
+            and not running_here(last)))
+    states: list[StageState] = []
+    first_open = True
+    for stage in planned_stages(folder):
+        entry = recorded.get(stage) if isinstance(recorded.get(stage), dict) else {}
+        status = str(entry.get("status") or "not run")
+        if status == "done":
+            states.append(StageState(stage, "done"))
+            continue
+        saved = str(entry.get("saved") or "")
+        note = ""
+        if first_open and training:
+            status, note = "running", _holder_words(holder or {})
+        elif first_open and killed:
+            status, note = "killed", "its training ended without a word: kill -9, out of memory?"
+        elif status == "failed" and first_open and ended and ended.get("outcome") == "failed" and ended.get("error"):
+            note = f"{ended['error']}; console.log has the whole message"
+        first_open = False
+        states.append(StageState(stage, status, saved, note))
+    return states
+
+
+def _holder_words(holder: dict[str, Any]) -> str:
+    """``python -m drac_ssl.train, process 123 on HOST, running since DATE``, or that a process
+    holds the run's lock when it cannot be named."""
+    if not holder.get("pid"):
+        return f"a process holds the run's lock, {RUN_LOCK}"
+    return (f"python -m {holder.get('tool', 'drac_ssl.train')}, process {holder['pid']} on "
+            f"{holder.get('host', '?')}, running since {holder.get('date_utc', '?')}")
+
+
+def resume_command(run_dir: str | os.PathLike[str], stages: list[str] | None = None) -> str:
+    """The command that finishes the run: its own last training command line
+    (``invocations.jsonl``: ``argv``, each word quoted for the shell as the package's fixes
+    are, :func:`drac_ssl.config.shell_word`), preceded by ``cd`` to the folder it ran in when
+    that is not the current one (its relative paths start there); for a run whose records have
+    no ``argv`` (made before it was recorded), ``python -m drac_ssl.train -c RUN/config.yaml
+    run.out_dir=... run.name=...`` (absolute paths), which resumes it with its own settings.
+    ``stages``: the ``run.stages`` to run instead of the run's own (its ``run.stages=`` word
+    replaced, else added at the end)."""
+    from drac_ssl.config import shell_word
+
+    folder = Path(run_dir)
+    last = last_training(folder) or {}
+    argv = last.get("argv")
+    more = [f"run.stages=[{','.join(stages)}]"] if stages is not None else []
+    if isinstance(argv, list) and argv and all(isinstance(a, str) for a in argv):
+        if more:
+            argv = [a for a in argv if not a.startswith("run.stages=")] + more
+        command = " ".join(shell_word(a) for a in argv)
+        cwd = last.get("cwd")
+        if isinstance(cwd, str) and cwd and Path(cwd) != Path.cwd():
+            command = f"cd {shell_word(cwd)} && {command}"
+        return command
+    full = folder.resolve()
+    return " ".join(shell_word(a) for a in ["python", "-m", "drac_ssl.train", "-c", str(full / "config.yaml"),
+                                            f"run.out_dir={full.parent}", f"run.name={full.name}", *more])
+
+
+def unfinished(run_dir: str | os.PathLike[str], check_lock: bool = True) -> list[StageState]:
+    """The stages of the run's pipeline not done (:func:`stage_states`)."""
+    return [s for s in stage_states(run_dir, check_lock) if s.status != "done"]
+
+
+def unfinished_words(run_dir: str | os.PathLike[str], needs: str) -> tuple[str, str] | None:
+    """Why the run folder ``run_dir`` cannot give what a command wants of it, its stage
+    ``needs`` (``export``: the bundle; ``finetune``: the fine-tuned variants) not being done,
+    and the fix, as ``(what, fix)``: the stage running (a training holds the run's lock: wait
+    for it), or the stages interrupted, failed, killed or not run, and the command that
+    finishes the run (:func:`resume_command`, with ``run.stages`` up to ``needs`` when the run
+    did not ask for it). None when ``run_dir`` is not a run folder (:func:`is_run_folder`) or
+    ``needs`` is done."""
+    folder = Path(run_dir)
+    if not is_run_folder(folder):
+        return None
+    states = stage_states(folder)
+    planned = [s.stage for s in states]
+    recorded = _read_json(folder / "stages.json")
+    if needs not in planned and isinstance(recorded, dict) and (recorded.get(needs) or {}).get("status") == "done":
+        return None
+    if needs in planned and any(s.stage == needs and s.status == "done" for s in states):
+        return None
+    open_ = [s for s in states if s.status != "done"]
+    done = [s.stage for s in states if s.status == "done"]
+    # a run that did not ask for the stage: every stage it needs (finished ones are skipped),
+    # and any it asked for after it
+    command = resume_command(folder, None if needs in planned else [
+        s for s in PIPELINE if s in PIPELINE[:PIPELINE.index(needs) + 1] or s in planned])
+    running = next((s for s in open_ if s.status == "running"), None)
+    lines = "; ".join(s.words() for s in open_)
+    done_words = f"; done: {', '.join(done)}" if done else ""
+    if running is not None:
+        what = f"its training is still running: {lines}{done_words}"
+        fix = (f"wait for it to finish (its {needs} stage writes what this command reads), then "
+               f"rerun this command")
+    else:
+        asked = "" if needs in planned else (f"its run.stages ({','.join(planned) or 'none'}) do "
+                                             f"not include {needs}")
+        what = ("its training has not finished: " + "; ".join(w for w in (lines, asked) if w) + done_words
+                if open_ else f"{asked}; done: {', '.join(done) or 'none'}")
+        fix = (f"finish the run with its own command (it resumes where it stopped; finished "
+               f"stages are skipped): {command}; then rerun this command")
+    return what, fix
