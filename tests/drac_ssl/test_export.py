@@ -1611,7 +1611,7 @@ def test_files_the_export_cannot_grade_are_named_in_the_batch_tabs_words(
     says the files no row can cover."""
     from PIL import Image
 
-    from app.inputs import InputRejected, load_bytes
+    from app.inputs import PLAIN_TEXT, InputRejected, load_bytes
 
     folder = tmp_path / "clinic"
     folder.mkdir()
@@ -1628,8 +1628,12 @@ def test_files_the_export_cannot_grade_are_named_in_the_batch_tabs_words(
         with pytest.raises(InputRejected) as raised:
             load_bytes((folder / name).read_bytes(), name)
         app_words[name] = str(raised.value).replace("`", "").removeprefix(name).lstrip(": ")
+    # the same sentence, except that the export (one's own files) quotes a text file's start
+    # where the app, whose words reach the batch CSVs that get passed on, says plain text
+    assert PLAIN_TEXT in app_words["notes.txt"] and "scan notes" not in app_words["notes.txt"]
     expected = {"x.webp": "x.webp: is a WEBP file",
-                "notes.txt": f"notes.txt: {app_words['notes.txt'].rstrip('.')}"}
+                "notes.txt": "notes.txt: " + app_words["notes.txt"].rstrip(".").replace(
+                    PLAIN_TEXT, 'text "scan notes"')}
     assert app_words["x.webp"].startswith("is a WEBP file;")
     out = tmp_path / "grades.csv"
     capsys.readouterr()
