@@ -483,6 +483,7 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
         notes.append(chance)
     for caveat in grade_caveats(bundle.metadata, plural=True):  # phantom data, a trial run: the app's words
         print(f"[export] WARNING: {caveat}")
+        notes.append(caveat)  # the record says what the console said
     atomic_write_json(run_dir / "export" / summary_name, {
         "bundle": str(bundle_dir), "variant": bundle.metadata["variant"],
         "submission": None if written is None else str(written),
