@@ -143,6 +143,10 @@ def test_the_heat_line_json_and_alt_text_say_where_the_heat_is(predictor: Predic
     original, overlay = image_alt_texts(details, predictor)
     assert "160 × 120" in original and "scan.png" in original
     assert "grade 2 (PDR)" in overlay and "strongest in the upper left of the image" in overlay
+    # not reliably gradable: the alt text says it as the heading does, the grade second
+    flagged, _ = image_alt_texts({**details, "not_reliably_gradable": ["unlike the training images"]}, predictor)
+    assert flagged.endswith(f"not reliably gradable (unlike the training images); model output: grade "
+                            f"{details['grade']} ({details['grade_name']})."), flagged
     # an empty map says so, and nothing is located
     empty = replace(pred, heatmap=np.zeros_like(heat))
     assert "strongest" not in _heatmap_markdown(empty, predictor)

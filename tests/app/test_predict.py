@@ -368,7 +368,11 @@ def test_images_unlike_the_training_images_are_flagged_before_the_grade(tmp_path
     assert pred.warnings[0] == predictor.caveat
     assert pred.warnings[1].startswith("Unlike the training images")
     assert "the 40 UW-OCTA images this model was trained on" in pred.warnings[1]
-    assert "(⚠ see above)" in _result_markdown(pred, predictor)
+    # the heading says first that the grade is not reliable, the grade itself second
+    heading = next(line for line in _result_markdown(pred, predictor).split("\n") if line.startswith("## "))
+    assert heading.startswith("## Not reliably gradable (unlike the training images"), heading
+    assert heading.endswith(f"— model output: Grade {pred.grade} {pred.grade_name} "
+                            f"(P {pred.probs[pred.grade]:.2f})"), heading
     assert pred.as_dict()["unlike_training_images"]["distance"] > pred.input_check["threshold"]
     like = predictor.predict(_octa_like(128, 128, seed=1))  # a training image
     assert like.input_check is not None and not like.input_check["flagged"]
@@ -834,11 +838,27 @@ def test_a_16_bit_octa_upload_gets_a_note_not_the_not_octa_heading(predictor: Pr
     photo.write_bytes(_png(np.stack([gray, np.roll(gray, 40, axis=0), gray // 2], axis=-1)))
     markdown, label, _, _, _ = _grade_single_now(predictor, AppSettings(), str(photo), None, "photo.png")
     assert label is not None and "may not be a UW-OCTA en-face image" in markdown
-    assert "Colour image" in markdown and "(⚠ see above)" in markdown
-    # the batch's notes column says the conversion as a note, the colour photograph as a doubt
-    from app.server import _grade_batch_now
+    assert "Colour image" in markdown and "see above" not in markdown
+    # a colour photograph on a UW-OCTA model: not reliably gradable, said in the heading itself
+    # (a review: "## Grade 0 — Normal (⚠ see above)" at P 0.80), the grade kept second; the
+    # API's five values unchanged, the reasons in the details JSON
+    g, name = label["graded"].split(" ", 1)
+    heading = (f"## Not reliably gradable (a colour picture, not UW-OCTA) — model output: Grade {g} "
+               f"{name} (P {label['probabilities'][label['graded']]:.2f})")
+    assert heading in markdown.split("\n") and "## Grade" not in markdown, markdown
+    assert markdown.index("Colour image") < markdown.index(heading)
+    assert _grade_single_now(predictor, AppSettings(), str(photo), None, "photo.png")[4][
+        "not_reliably_gradable"] == ["a colour picture, not UW-OCTA"]
+    assert _grade_single_now(predictor, AppSettings(), str(deep), None, "deep.png")[4]["not_reliably_gradable"] == []
+    # the batch's notes column says the conversion as a note, the colour photograph as a doubt;
+    # its grades CSV (the submission's format) is named FLAGGED, as an incomplete one is INCOMPLETE
+    from app.server import FLAGGED_CSV, _grade_batch_now
+    from drac_ssl.submission import check_submission
 
-    _, rows, _, _ = _grade_batch_now(predictor, AppSettings(), [str(deep), str(photo)])
+    summary, rows, csv_path, _ = _grade_batch_now(predictor, AppSettings(), [str(deep), str(photo)])
+    assert Path(csv_path).name == FLAGGED_CSV == "grades_FLAGGED.csv" and check_submission(csv_path) == []
+    assert "`grades_FLAGGED.csv`" in summary and "1 of the 2 image(s) are not reliably gradable" in summary
+    assert "submission.csv" not in summary
     notes = {row[0]: row[-1] for row in rows}
     assert notes["deep.png"].startswith("Note: 16-bit image converted to 8-bit"), notes
     assert "Colour image" in notes["photo.png"] and "Note: Colour image" not in notes["photo.png"]
