@@ -581,14 +581,19 @@ def test_the_replayed_fundus_crop_says_when_it_found_no_disc(tmp_path: Path, one
 
 def test_a_tiny_upload_to_a_uw_octa_model_gets_one_size_warning(tmp_path: Path, one_thread: None) -> None:
     """The model's small-image warning (below half its 64 px input) and the app's UW-OCTA one
-    (below 256 px) are one line for an 8 x 8 upload, on the single-image and the batch tab; a
-    100 px upload, above half the input, keeps the UW-OCTA line alone."""
-    from app.server import AppSettings, _grade_batch
+    are one line for an 8 x 8 upload, on the single-image and the batch tab; a 40 px upload,
+    below the 64 px input but above half of it, keeps the UW-OCTA "Too small" line alone; a
+    100 px upload, at least the model's input, is a plain note: the model reads every image at
+    64 px, so a 1024 px export shows it hardly more (a review: a 200 px thumbnail was doubted
+    "Too small ... below 256 px the vessels are not resolved" and marked "see above", yet got
+    the probabilities of the 1024 px scan to 0.01)."""
+    from app.inputs import is_plain_note
+    from app.server import AppSettings, _grade_batch, _grade_single_now
 
     bundle = build_demo_bundle(tmp_path / "run", image_size=64, source_size=128, n_folds=1, channels=1)
     predictor = Predictor(bundle, gradcam=False)
     assert predictor.kind == "octa"
-    for name, side in (("tiny.png", 8), ("mid.png", 100)):  # a gradient: not noise, not blank
+    for name, side in (("tiny.png", 8), ("small.png", 40), ("mid.png", 100)):  # gradients: graded
         ramp = np.add.outer(np.arange(side), np.arange(side)) * (250 / (2 * side - 2))
         (tmp_path / name).write_bytes(_png(ramp.astype(np.uint8)))
 
@@ -599,13 +604,22 @@ def test_a_tiny_upload_to_a_uw_octa_model_gets_one_size_warning(tmp_path: Path, 
     assert len(tiny) == 1, tiny
     assert tiny[0].startswith("8x8 px, far below the 64 px the model was trained on")
     assert "UW-OCTA en-face exports are 1024 x 1024; below 256 px the vessels are not resolved" in tiny[0]
+    small = size_lines(predictor.predict_file(tmp_path / "small.png").warnings)
+    assert small == ["Too small: 40 x 40 px, smaller than the 64 x 64 px the model reads: it is "
+                     "upscaled, so the model sees less than in a UW-OCTA en-face export (1024 x 1024)."]
+    assert not is_plain_note(small[0])
     mid = size_lines(predictor.predict_file(tmp_path / "mid.png").warnings)
-    assert mid == ["Too small: 100 x 100 px (UW-OCTA en-face exports are 1024 x 1024; below 256 px "
-                   "the vessels are not resolved)."]
-    _, rows, _, _ = _grade_batch(predictor, AppSettings(), [str(tmp_path / "tiny.png"), str(tmp_path / "mid.png")])
+    assert mid == ["Smaller than a UW-OCTA export: 100 x 100 px (en-face exports are 1024 x 1024), "
+                   "but the model reads every image at 64 x 64 px, so it sees about as much of this "
+                   "file as of a full-size export."]
+    assert is_plain_note(mid[0])
+    markdown, *_ = _grade_single_now(predictor, AppSettings(gradcam=False), str(tmp_path / "mid.png"), None, "mid.png")
+    assert f"Note: {mid[0]}" in markdown and "see above" not in markdown and "may not be" not in markdown
+    _, rows, _, _ = _grade_batch(predictor, AppSettings(), [str(tmp_path / n) for n in ("tiny.png", "small.png", "mid.png")])
     notes = {row[0]: row[-1] for row in rows}
     assert notes["tiny.png"].count("far below") == 1 and "Too small" not in notes["tiny.png"]
-    assert tiny[0] in notes["tiny.png"] and mid[0] in notes["mid.png"]
+    assert tiny[0] in notes["tiny.png"] and small[0] in notes["small.png"]
+    assert notes["mid.png"].startswith(f"Note: {mid[0]}")
 
 
 def test_the_export_and_the_batch_tab_give_the_apps_fundus_crop_warning_in_its_words(
