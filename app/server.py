@@ -354,6 +354,27 @@ def grade_probabilities(**kwargs: Any) -> gr.Label:
     return label
 
 
+def _quiet_choice_refusal(radio: gr.Radio) -> None:
+    """Keep gradio's own refusal of a value outside ``radio``'s choices (an API client's
+    ``explain=7``: "Value: 7 ... is not in the list of choices: [-1, 0, 1, 2]", raised by the
+    radio's ``preprocess`` before the app's handler runs, and sent to the client as before),
+    but without the 25-line traceback gradio prints for it: the same ``gr.Error`` with
+    ``print_exception=False``, and one warning line in the app's log instead. (Replaced on
+    the instance, as :func:`grade_probabilities` does, not subclassed.)"""
+    plain = radio.preprocess
+
+    def preprocess(payload: Any) -> Any:
+        try:
+            return plain(payload)
+        except gr.Error as exc:
+            log.warning("refused a heatmap choice outside the offered ones: %s",
+                        _printable(str(exc.message), " ")[:200])
+            raise gr.Error(exc.message, duration=exc.duration, visible=exc.visible, title=exc.title,
+                           print_exception=False) from None
+
+    radio.preprocess = preprocess  # type: ignore[method-assign]
+
+
 def _label_value(pred: Prediction, names: list[str]) -> dict[str, Any]:
     """The graded class and every grade's probability, in grade order (:func:`grade_probabilities`)."""
     labels = [f"{k} {n}" for k, n in enumerate(names)]
@@ -653,7 +674,10 @@ def _heatmap_choices(predictor: Predictor) -> list[tuple[str, int]]:
 
 
 def _heatmap_markdown(pred: Prediction, predictor: Predictor) -> str:
-    """What the heatmap shows: which score, at what resolution, and whether it is empty."""
+    """What the heatmap shows, in plain words: what its colour means (which grade's score), where
+    it is strongest, what a coarse map cannot tell, whether it is empty. How it was computed
+    (Grad-CAM, layer, cells, folds) is in the details JSON, :func:`heatmap_method` (a review:
+    the page's line was engineering words)."""
     if pred.no_location:
         return (f"<small>Heatmap: none. Grad-CAM at `{predictor.target_layer}` sees this model's "
                 f"{predictor.bundle.spec.image_size} px input as a single 1 × 1 cell, so it cannot "
@@ -661,26 +685,20 @@ def _heatmap_markdown(pred: Prediction, predictor: Predictor) -> str:
                 f"image as a whole.</small>")
     if pred.heatmap is None or pred.explained is None:
         return "<small>Heatmap: off.</small>"
-    cells = f"{pred.cam_cells[0]} × {pred.cam_cells[1]} cells" if pred.cam_cells else "?"
-    folds = len(predictor.bundle.models)
     if pred.explains == "score":
         what = "the predicted grade score (regression head: regions that push the grade up)"
+        plain = "a higher grade (this model gives one score, not one per grade)"
     else:
-        what = f"grade {pred.explained} ({predictor.class_names[pred.explained]})"
-    how = (" from the prediction's own forward pass (identity view, one backward through the "
-           "heads)" if predictor.one_pass_gradcam else " (identity view)")
+        what = plain = f"grade {pred.explained} ({predictor.class_names[pred.explained]})"
     spec = predictor.bundle.spec
     cropped = spec.fundus_crop and pred.geometry is not None and pred.geometry.cropped
-    placed = (", put back over the fundus disc's box of the image (the part the model read; "
-              "no heat outside it)" if cropped else
-              ", put back over the image (not cropped: no disc found, or no dark surround around "
-              "it, as the warning says; the whole image was padded to a square)"
-              if spec.fundus_crop else ", stretched over the image")
     where = pred.strongest
     located = f" The heat is {strongest_words(where)}." if where is not None else ""
-    text = (f"<small>Heatmap: Grad-CAM of {what} at `{predictor.target_layer}`, {cells} for the "
-            f"{spec.image_size} px model input, mean of {folds} fold model(s){how}{placed}."
-            f"{located}</small>")
+    read = (" The model read only the fundus disc's box, so there is no heat outside it."
+            if cropped else "")
+    text = (f"<small>Heatmap: the brighter (yellow) a part of the image, the more it raised the "
+            f"model's score for {plain}; dark or uncoloured parts raised it little or not at all."
+            f"{located}{read} How it is computed: details (JSON), heatmap.method.</small>")
     if pred.coarse and pred.cam_cells:
         text += (f"\n\n**A coarse map:** {coarse_words(pred.cam_cells)}; it is drawn as its cells. "
                  f"Do not read a coloured cell as a located lesion.")
@@ -699,6 +717,34 @@ def _heatmap_markdown(pred: Prediction, predictor: Predictor) -> str:
             text += "all evidence counts against it: the map gives this grade no support to point at."
         text += " Pick another grade under *Heatmap for* to see its evidence."
     return text
+
+
+def heatmap_method(pred: Prediction, predictor: Predictor) -> str:
+    """How the heatmap was computed, in technical words, for the details JSON
+    (``details["heatmap"]["method"]``; the page says what the colour means in plain words,
+    :func:`_heatmap_markdown`): "Grad-CAM of grade 0 (Normal) at backbone.layer4, 2 × 2 cells for
+    the 64 px model input, mean of 5 fold model(s) from the prediction's own forward pass
+    (identity view, one backward through the heads), stretched over the image."; "" without a
+    heatmap."""
+    if pred.heatmap is None or pred.explained is None:
+        return ""
+    cells = f"{pred.cam_cells[0]} × {pred.cam_cells[1]} cells" if pred.cam_cells else "?"
+    if pred.explains == "score":
+        what = "the predicted grade score (regression head: regions that push the grade up)"
+    else:
+        what = f"grade {pred.explained} ({predictor.class_names[pred.explained]})"
+    how = (" from the prediction's own forward pass (identity view, one backward through the "
+           "heads)" if predictor.one_pass_gradcam else " (identity view)")
+    spec = predictor.bundle.spec
+    cropped = spec.fundus_crop and pred.geometry is not None and pred.geometry.cropped
+    placed = (", put back over the fundus disc's box of the image (the part the model read; "
+              "no heat outside it)" if cropped else
+              ", put back over the image (not cropped: no disc found, or no dark surround around "
+              "it, as the warning says; the whole image was padded to a square)"
+              if spec.fundus_crop else ", stretched over the image")
+    drawn = "; drawn as its cells (nearest-neighbour)" if pred.coarse else ""
+    return (f"Grad-CAM of {what} at {predictor.target_layer}, {cells} for the {spec.image_size} px "
+            f"model input, mean of {len(predictor.bundle.models)} fold model(s){how}{placed}{drawn}.")
 
 
 def image_alt_texts(details: dict[str, Any], predictor: Predictor) -> tuple[str, str]:
@@ -932,7 +978,8 @@ def _grade_single_now(predictor: Predictor, settings: AppSettings, path: str | N
     details["not_reliably_gradable"] = unreliable_reasons(pred.warnings)  # [] for a gradable image
     summary = pred.heatmap_summary(predictor.target_layer)
     if summary is not None:
-        details["heatmap"] = summary
+        method = heatmap_method(pred, predictor)  # the page says it in plain words
+        details["heatmap"] = {**summary, **({"method": method} if method else {})}
     return (_result_markdown(pred, predictor), _label_value(pred, predictor.class_names),
             original, overlay, details)
 
@@ -1274,6 +1321,7 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                         explain = gr.Radio(
                             choices=_heatmap_choices(predictor),
                             value=-1, label="Heatmap for", visible=settings.gradcam and predictor.heatmap_possible)
+                        _quiet_choice_refusal(explain)
                         button = gr.Button("Grade", variant="primary")
                         gr.Markdown(f"<small>Limits: {limits.max_mb:g} MiB, {limits.max_side} px per "
                                     f"side, {limits.max_pixels / 1e6:g} megapixels. The image is preprocessed exactly as in training "

@@ -137,6 +137,20 @@ def test_the_heat_line_json_and_alt_text_say_where_the_heat_is(predictor: Predic
     pred = _pred(heat)
     text = _heatmap_markdown(pred, predictor)
     assert "strongest in the upper left of the image" in text
+    # plain words on the page (a review: "Grad-CAM of grade 0 (Normal) at `backbone.layer4`, 2 × 2
+    # cells ..., mean of 5 fold model(s) from the prediction's own forward pass (identity view,
+    # one backward through the heads)"): what the colour means; the method in the details JSON
+    assert text.startswith("<small>Heatmap: the brighter (yellow) a part of the image, the more it "
+                           "raised the model's score for grade 2 (PDR); dark or uncoloured parts "
+                           "raised it little or not at all."), text
+    for word in ("Grad-CAM", "layer4", "fold model", "backward", "identity view", "cells for"):
+        assert word not in text, word
+    from app.server import heatmap_method
+
+    method = heatmap_method(pred, predictor)
+    assert method.startswith(f"Grad-CAM of grade 2 (PDR) at {predictor.target_layer}, 7 × 7 cells for "
+                             f"the {predictor.bundle.spec.image_size} px model input, mean of "
+                             f"{len(predictor.bundle.models)} fold model(s)"), method
     summary = pred.heatmap_summary(predictor.target_layer)
     assert summary is not None and summary["strongest"]["region"] == "upper left"
     details = {**pred.as_dict(), "heatmap": summary}
