@@ -958,7 +958,7 @@ def test_a_batch_with_a_corrupt_file_says_incomplete_and_the_csv_marks_it(predic
     cut = tmp_path / "cut.png"
     cut.write_bytes(scan.read_bytes()[:60])  # truncated
     tiny = tmp_path / "tiny.png"
-    tiny.write_bytes(_png(_octa_like(100, 100)))  # graded, with a size warning
+    tiny.write_bytes(_png(_octa_like(48, 48)))  # graded, with a size warning (below the 64 px input)
     summary, rows, csv_path, _ = _grade_batch_now(predictor, AppSettings(), [str(cut), str(scan), str(tiny)])
     first = summary.splitlines()[0]
     assert first.startswith("INCOMPLETE: 1 of the 3 file(s) not graded")
