@@ -84,6 +84,7 @@ from drac_ssl.grading.image_notes import (
     DEPTH_NOTE,
     IMAGE_SUFFIXES,
     READ_FORMATS,
+    SMALLER_THAN_EXPORT,
     colour_for_grey_model,
     depth_note,
     describe_kind,
@@ -436,15 +437,38 @@ def load_upload(path: str | os.PathLike[str] | None, limits: InputLimits = Input
     return load_bytes(data, shown, limits, channels, kind)
 
 
-def too_small_warning(width: int, height: int) -> str:
-    """The warning for an upload of ``width`` x ``height`` px to a UW-OCTA model whose short
-    side is below :data:`MIN_SIDE` (:func:`sanity_warnings`), "" otherwise. Where the model's
-    own small-image warning (:func:`drac_ssl.grading.predict.small_image_warning`, below half
-    its input size) is said of the same image, the page says one size warning instead: that
-    one with :data:`OCTA_SIZE_DETAIL` (:meth:`app.predict.Predictor.predict`)."""
-    if min(width, height) >= MIN_SIDE:
+def too_small_warning(width: int, height: int, model_side: int | None = None) -> str:
+    """The size line for an upload of ``width`` x ``height`` px to a UW-OCTA model whose short
+    side is below :data:`MIN_SIDE`, "" otherwise. ``model_side``: the model's input size in px
+    (a bundle's ``input.size``); None (the loader, :func:`sanity_warnings`, which does not know
+    the model): the doubt "Too small: 200 x 200 px (UW-OCTA en-face exports are 1024 x 1024;
+    below 256 px the vessels are not resolved).", which :meth:`app.predict.Predictor.image_warnings`
+    replaces with this function's words for its model:
+
+    * short side at least ``model_side``: a plain note (:data:`SMALLER_THAN_EXPORT`,
+      :func:`is_plain_note`): the model reads every image at ``model_side`` px, so it sees
+      about as much of this file as of a full-size export (a review: a 200 px thumbnail got the
+      1024 px scan's probabilities to 0.01 on a 64 px model, yet was doubted as too small);
+    * below ``model_side``: the doubt "Too small: ... smaller than the N x N px the model reads:
+      it is upscaled ...", adding that the vessels are not resolved below :data:`MIN_SIDE` px
+      when the model reads at least that.
+
+    Where the model's own small-image warning (:func:`drac_ssl.grading.predict.small_image_warning`,
+    below half its input size) is said of the same image, the page says one size warning
+    instead: that one with :data:`OCTA_SIZE_DETAIL` (:meth:`app.predict.Predictor.image_warnings`)."""
+    short = min(width, height)
+    if short >= MIN_SIDE:
         return ""
-    return f"Too small: {width} x {height} px ({OCTA_SIZE_DETAIL})."
+    if model_side is None:
+        return f"Too small: {width} x {height} px ({OCTA_SIZE_DETAIL})."
+    if short >= model_side:
+        return (f"{SMALLER_THAN_EXPORT}: {width} x {height} px (en-face exports are 1024 x 1024), but "
+                f"the model reads every image at {model_side} x {model_side} px, so it sees about as "
+                f"much of this file as of a full-size export.")
+    vessels = f"; below {MIN_SIDE} px the vessels are not resolved" if model_side >= MIN_SIDE else ""
+    return (f"Too small: {width} x {height} px, smaller than the {model_side} x {model_side} px the "
+            f"model reads: it is upscaled, so the model sees less than in a UW-OCTA en-face export "
+            f"(1024 x 1024){vessels}.")
 
 
 def sanity_warnings(gray: np.ndarray, mode: str = "L", notes: list[str] | None = None,

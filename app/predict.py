@@ -370,8 +370,7 @@ class Predictor:
                                                        graded.preprocessing_warnings, strict=True)]
         return graded.probs, graded.classes, words, small
 
-    @staticmethod
-    def image_warnings(shape: tuple[int, ...], small: list[str], upload: list[str],
+    def image_warnings(self, shape: tuple[int, ...], small: list[str], upload: list[str],
                        found: list[str]) -> list[str]:
         """The warnings about an image of ``shape`` ``(H, W[, C])`` itself, as the page says them
         (sentences): ``small`` far smaller than the model's input
@@ -380,7 +379,9 @@ class Predictor:
         (:func:`drac_ssl.grading.predict.preprocessing_warning`); ``small`` and ``found`` in the
         export's words (capitalised here, with a full stop). One size warning: an image the
         model warns about as ``small`` loses the upload's UW-OCTA "Too small" line
-        (:func:`app.inputs.too_small_warning`), whose detail joins the model's warning. One
+        (:func:`app.inputs.too_small_warning`), whose detail joins the model's warning; any
+        other image keeps that line in the words for this model's input size (a plain note when
+        the upload is at least that size: the model reads it at its own size anyway). One
         shape warning: the upload's UW-OCTA "Not square" line says the squeeze, so the
         preprocessing's own line on it (:func:`drac_ssl.grading.predict.squeeze_finding`) is
         left out."""
@@ -393,6 +394,9 @@ class Predictor:
         if small and octa_size and octa_size in upload:
             upload.remove(octa_size)
             small = [f"{small[0]} ({OCTA_SIZE_DETAIL})", *small[1:]]
+        elif octa_size and octa_size in upload:  # relative to what the model reads
+            side = int(self.bundle.spec.image_size)
+            upload[upload.index(octa_size)] = too_small_warning(int(shape[1]), int(shape[0]), side)
         return [f"{w[0].upper()}{w[1:]}." for w in small] + upload + [f"{w[0].upper()}{w[1:]}." for w in found]
 
     @property

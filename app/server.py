@@ -172,6 +172,13 @@ def probability_key(class_names: list[str]) -> str:
 NOTES_CSV = "grades_with_notes.csv"
 """The batch's second download: every file with its grade and notes (:func:`_grade_batch`)."""
 
+FLAGGED_CSV = "grades_FLAGGED.csv"
+"""The name of the batch's grades CSV (the submission's format) when every file was graded but
+some image is not reliably gradable (:data:`NOT_RELIABLY_GRADABLE`): the name says it, as
+``grades_INCOMPLETE.csv`` says a batch with a file not graded, and the summary points to
+:data:`NOTES_CSV` for the warnings (a review: 30 of 30 colour photographs flagged, and the first
+file offered was a plain ``submission.csv``)."""
+
 HEATMAP_CAPTION = "Grad-CAM (brighter/yellow = more evidence for the explained grade)"
 """The heatmap's caption: it names brightness, not a hue a colour-blind reader may not see
 (:data:`app.gradcam.HEAT_COLORMAP`)."""
@@ -347,6 +354,27 @@ def grade_probabilities(**kwargs: Any) -> gr.Label:
     return label
 
 
+def _quiet_choice_refusal(radio: gr.Radio) -> None:
+    """Keep gradio's own refusal of a value outside ``radio``'s choices (an API client's
+    ``explain=7``: "Value: 7 ... is not in the list of choices: [-1, 0, 1, 2]", raised by the
+    radio's ``preprocess`` before the app's handler runs, and sent to the client as before),
+    but without the 25-line traceback gradio prints for it: the same ``gr.Error`` with
+    ``print_exception=False``, and one warning line in the app's log instead. (Replaced on
+    the instance, as :func:`grade_probabilities` does, not subclassed.)"""
+    plain = radio.preprocess
+
+    def preprocess(payload: Any) -> Any:
+        try:
+            return plain(payload)
+        except gr.Error as exc:
+            log.warning("refused a heatmap choice outside the offered ones: %s",
+                        _printable(str(exc.message), " ")[:200])
+            raise gr.Error(exc.message, duration=exc.duration, visible=exc.visible, title=exc.title,
+                           print_exception=False) from None
+
+    radio.preprocess = preprocess  # type: ignore[method-assign]
+
+
 def _label_value(pred: Prediction, names: list[str]) -> dict[str, Any]:
     """The graded class and every grade's probability, in grade order (:func:`grade_probabilities`)."""
     labels = [f"{k} {n}" for k, n in enumerate(names)]
@@ -432,8 +460,7 @@ def _result_markdown(pred: Prediction, predictor: Predictor) -> str:
         lines += [f"Note: {html.escape(w)}", ""]
     lines += [f"⚠ {html.escape(caveat)}", ""]
     lines += [
-        f"## Grade {pred.grade} — {pred.grade_name}"
-        + (" (⚠ see above)" if doubts or chance else ""),
+        grade_heading(pred, doubts, bool(chance)),
         *([f"**{html.escape(pred.borderline)}**", ""] if pred.borderline else []),
         *_decision_lines(pred, predictor),
         probs,
@@ -450,6 +477,55 @@ def _result_markdown(pred: Prediction, predictor: Predictor) -> str:
         lines += ["", rare]
     lines += ["", _heatmap_markdown(pred, predictor)]
     return "\n".join(lines)
+
+
+NOT_RELIABLY_GRADABLE: tuple[tuple[str, str], ...] = (
+    (r"Unlike the training images", "unlike the training images"),
+    (r"Colour image: .*UW-OCTA is grey", "a colour picture, not UW-OCTA"),
+    (r"Grey image|" + re.escape(NO_COLOUR), "a grey picture for a colour model"),
+    (r"Only \d+ (?:grey )?levels?", "a thresholded export or mask"),
+    (r"\d+x\d+ px, far below", "far smaller than the model's input"),
+)
+"""The warnings about an image that make its result *not reliably gradable*: the page's heading
+then says so first and gives the grade only as the model's output ("## Not reliably gradable
+(unlike the training images) — model output: Grade 0 Normal (P 0.80)", :func:`grade_heading`),
+the details JSON lists the reasons (``not_reliably_gradable``), and a batch with such an image
+names its grades CSV ``grades_FLAGGED.csv`` (:data:`FLAGGED_CSV`). Each is a regular expression
+matched at the start of a warning (the app's and the export's words) -> the reason in a few
+words. The rule: a warning that says the picture is not the kind of image the model grades, or
+that the grade is unreliable: the input check's "unlike the training images"
+(:mod:`drac_ssl.grading.ood`), a colour picture given to a grey UW-OCTA model (not the colour
+conversion of a grey fundus model, whose training ingest converted its images the same way), a
+grey picture given to a colour model, at most 4 levels (a thresholded export or a vessel mask),
+and an image far smaller than the model's input (below half of it: upscaled, "the grade is
+unreliable"). Other doubts (not square, smaller than the model's input but above half of it, a
+preprocessing finding, a finding in the file not known to be plain) and the model's "no better
+than chance" caveat keep the plain heading marked "(⚠ see above)"; plain notes (an Exif
+orientation applied, a 16-bit file converted, a file smaller than a UW-OCTA export that the
+model reads at its own size anyway) change nothing."""
+
+
+def unreliable_reasons(warnings: list[str]) -> list[str]:
+    """The reasons (:data:`NOT_RELIABLY_GRADABLE`, in its order, each once) that ``warnings``
+    (an image's sentences; a plain note starting "Note:" never matches) make its grade not
+    reliably gradable; [] for none."""
+    found = {reason for w in warnings for pattern, reason in NOT_RELIABLY_GRADABLE if re.match(pattern, w)}
+    return [reason for _, reason in NOT_RELIABLY_GRADABLE if reason in found]
+
+
+def grade_heading(pred: Prediction, doubts: list[str], chance: bool) -> str:
+    """The result's heading: ``## Grade 1 — NPDR``; marked `` (⚠ see above)`` when the image has
+    a doubt (``doubts``, the warnings said above it) or the model is no better than chance
+    (``chance``); and, for an image whose doubts make it not reliably gradable
+    (:func:`unreliable_reasons`), ``## Not reliably gradable (unlike the training images) —
+    model output: Grade 0 Normal (P 0.80)``: the grade kept in the heading, second, with its
+    probability (a review: colour photographs of proliferative DR were headed "Grade 0 —
+    Normal", P 0.80, like a valid result)."""
+    reasons = unreliable_reasons(doubts)
+    if reasons:
+        return (f"## Not reliably gradable ({'; '.join(reasons)}) — model output: Grade "
+                f"{pred.grade} {pred.grade_name} (P {float(pred.probs[pred.grade]):.2f})")
+    return f"## Grade {pred.grade} — {pred.grade_name}" + (" (⚠ see above)" if doubts or chance else "")
 
 
 def model_caveat(predictor: Predictor) -> str:
@@ -598,7 +674,10 @@ def _heatmap_choices(predictor: Predictor) -> list[tuple[str, int]]:
 
 
 def _heatmap_markdown(pred: Prediction, predictor: Predictor) -> str:
-    """What the heatmap shows: which score, at what resolution, and whether it is empty."""
+    """What the heatmap shows, in plain words: what its colour means (which grade's score), where
+    it is strongest, what a coarse map cannot tell, whether it is empty. How it was computed
+    (Grad-CAM, layer, cells, folds) is in the details JSON, :func:`heatmap_method` (a review:
+    the page's line was engineering words)."""
     if pred.no_location:
         return (f"<small>Heatmap: none. Grad-CAM at `{predictor.target_layer}` sees this model's "
                 f"{predictor.bundle.spec.image_size} px input as a single 1 × 1 cell, so it cannot "
@@ -606,26 +685,20 @@ def _heatmap_markdown(pred: Prediction, predictor: Predictor) -> str:
                 f"image as a whole.</small>")
     if pred.heatmap is None or pred.explained is None:
         return "<small>Heatmap: off.</small>"
-    cells = f"{pred.cam_cells[0]} × {pred.cam_cells[1]} cells" if pred.cam_cells else "?"
-    folds = len(predictor.bundle.models)
     if pred.explains == "score":
         what = "the predicted grade score (regression head: regions that push the grade up)"
+        plain = "a higher grade (this model gives one score, not one per grade)"
     else:
-        what = f"grade {pred.explained} ({predictor.class_names[pred.explained]})"
-    how = (" from the prediction's own forward pass (identity view, one backward through the "
-           "heads)" if predictor.one_pass_gradcam else " (identity view)")
+        what = plain = f"grade {pred.explained} ({predictor.class_names[pred.explained]})"
     spec = predictor.bundle.spec
     cropped = spec.fundus_crop and pred.geometry is not None and pred.geometry.cropped
-    placed = (", put back over the fundus disc's box of the image (the part the model read; "
-              "no heat outside it)" if cropped else
-              ", put back over the image (not cropped: no disc found, or no dark surround around "
-              "it, as the warning says; the whole image was padded to a square)"
-              if spec.fundus_crop else ", stretched over the image")
     where = pred.strongest
     located = f" The heat is {strongest_words(where)}." if where is not None else ""
-    text = (f"<small>Heatmap: Grad-CAM of {what} at `{predictor.target_layer}`, {cells} for the "
-            f"{spec.image_size} px model input, mean of {folds} fold model(s){how}{placed}."
-            f"{located}</small>")
+    read = (" The model read only the fundus disc's box, so there is no heat outside it."
+            if cropped else "")
+    text = (f"<small>Heatmap: the brighter (yellow) a part of the image, the more it raised the "
+            f"model's score for {plain}; dark or uncoloured parts raised it little or not at all."
+            f"{located}{read} How it is computed: details (JSON), heatmap.method.</small>")
     if pred.coarse and pred.cam_cells:
         text += (f"\n\n**A coarse map:** {coarse_words(pred.cam_cells)}; it is drawn as its cells. "
                  f"Do not read a coloured cell as a located lesion.")
@@ -646,17 +719,48 @@ def _heatmap_markdown(pred: Prediction, predictor: Predictor) -> str:
     return text
 
 
+def heatmap_method(pred: Prediction, predictor: Predictor) -> str:
+    """How the heatmap was computed, in technical words, for the details JSON
+    (``details["heatmap"]["method"]``; the page says what the colour means in plain words,
+    :func:`_heatmap_markdown`): "Grad-CAM of grade 0 (Normal) at backbone.layer4, 2 × 2 cells for
+    the 64 px model input, mean of 5 fold model(s) from the prediction's own forward pass
+    (identity view, one backward through the heads), stretched over the image."; "" without a
+    heatmap."""
+    if pred.heatmap is None or pred.explained is None:
+        return ""
+    cells = f"{pred.cam_cells[0]} × {pred.cam_cells[1]} cells" if pred.cam_cells else "?"
+    if pred.explains == "score":
+        what = "the predicted grade score (regression head: regions that push the grade up)"
+    else:
+        what = f"grade {pred.explained} ({predictor.class_names[pred.explained]})"
+    how = (" from the prediction's own forward pass (identity view, one backward through the "
+           "heads)" if predictor.one_pass_gradcam else " (identity view)")
+    spec = predictor.bundle.spec
+    cropped = spec.fundus_crop and pred.geometry is not None and pred.geometry.cropped
+    placed = (", put back over the fundus disc's box of the image (the part the model read; "
+              "no heat outside it)" if cropped else
+              ", put back over the image (not cropped: no disc found, or no dark surround around "
+              "it, as the warning says; the whole image was padded to a square)"
+              if spec.fundus_crop else ", stretched over the image")
+    drawn = "; drawn as its cells (nearest-neighbour)" if pred.coarse else ""
+    return (f"Grad-CAM of {what} at {predictor.target_layer}, {cells} for the {spec.image_size} px "
+            f"model input, mean of {len(predictor.bundle.models)} fold model(s){how}{placed}{drawn}.")
+
+
 def image_alt_texts(details: dict[str, Any], predictor: Predictor) -> tuple[str, str]:
     """The alt text of the page's two pictures ``(original, overlay)`` from a result's details
-    JSON: the image's name and size and its grade; what the heatmap explains and where it is
+    JSON: the image's name and size and its grade (said as the model's output, after "not reliably
+    gradable" and its reasons, for such an image: :func:`grade_heading`); what the heatmap explains and where it is
     strongest (:func:`app.gradcam.strongest_words`; a coarse map says what it cannot tell), or
     that it is empty. ``""`` for a picture
     that is not shown (an error, no heatmap)."""
     size = details.get("image_size")
     if "error" in details or not size:
         return "", ""
-    original = (f"The uploaded image {details.get('name', '')}, {size[0]} × {size[1]} px, graded "
-                f"{details.get('grade')} ({details.get('grade_name')}).")
+    reasons = details.get("not_reliably_gradable") or []
+    original = (f"The uploaded image {details.get('name', '')}, {size[0]} × {size[1]} px, "
+                + (f"not reliably gradable ({'; '.join(reasons)}); model output: grade " if reasons
+                   else "graded ") + f"{details.get('grade')} ({details.get('grade_name')}).")
     heat = details.get("heatmap") or {}
     if "shape" not in heat or heat.get("shape") is None:
         return original, ""
@@ -871,9 +975,11 @@ def _grade_single_now(predictor: Predictor, settings: AppSettings, path: str | N
         overlay = _DISPLAY_FILES.write(_display_overlay(pred.image, pred.heatmap), "gradcam")
     details = pred.as_dict()
     details["decision"] = decision_rule(predictor)
+    details["not_reliably_gradable"] = unreliable_reasons(pred.warnings)  # [] for a gradable image
     summary = pred.heatmap_summary(predictor.target_layer)
     if summary is not None:
-        details["heatmap"] = summary
+        method = heatmap_method(pred, predictor)  # the page says it in plain words
+        details["heatmap"] = {**summary, **({"method": method} if method else {})}
     return (_result_markdown(pred, predictor), _label_value(pred, predictor.class_names),
             original, overlay, details)
 
@@ -886,8 +992,9 @@ def _grade_batch(predictor: Predictor, settings: AppSettings, paths: list[str] |
 
     A file is graded under the single-image tab's rule (:func:`app.inputs.refusal`: a blank
     image or random noise is not graded) or not graded at all. Every file graded: the CSV is
-    the submission (:func:`drac_ssl.submission.write_submission`, the export command's format).
-    Some not graded (unreadable, too large, blank, noise, a second file of a name ...): the
+    the submission (:func:`drac_ssl.submission.write_submission`, the export command's format),
+    named ``submission.csv``, or :data:`FLAGGED_CSV` when an image is not reliably gradable
+    (:func:`unreliable_reasons`). Some not graded (unreadable, too large, blank, noise, a second file of a name ...): the
     summary starts with the export command's ``INCOMPLETE:`` line naming each and why
     (:func:`drac_ssl.grading.image_notes.incomplete_line`), and the CSV,
     ``grades_INCOMPLETE.csv``, lists them too, first, without a grade, the reason in a notes
@@ -1051,6 +1158,7 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
     try:
         probs, classes = np.zeros((0, k)), np.zeros(0, np.int64)
         graded_notes: list[str] = []
+        flagged = 0  # graded images not reliably gradable (NOT_RELIABLY_GRADABLE)
         if n_good:
             try:
                 if failed is not None:
@@ -1071,12 +1179,14 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                                        *(round(float(v), 4) for v in p), round(per_image, 3), said]
                 # files not graded: rows without a grade (and a name that says it), never left out
                 # silently; a complete batch: the submission itself
+                flagged = sum(1 for odd, said in zip(unlike, sentences, strict=True)
+                              if unreliable_reasons([odd, *said]))
                 csv_path = str(write_incomplete_grades(out_dir / "grades_INCOMPLETE.csv", good_names,
                                                        probs, classes, rejected_notes, num_grades=k,
                                                        notes=graded_notes)
                                if not_graded else
-                               write_submission(out_dir / "submission.csv", good_names, probs, classes,
-                                                num_grades=k))
+                               write_submission(out_dir / (FLAGGED_CSV if flagged else "submission.csv"),
+                                                good_names, probs, classes, num_grades=k))
             except Exception as exc:
                 if exc is not failed:  # logged when it happened
                     log.error("grading a batch of %d failed:\n%s", len(paths), _traceback(list(paths)))
@@ -1127,6 +1237,10 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                       f"submission's columns and a notes column: each graded image's notes, and a row "
                       f"without a grade for each file not graded), and {with_notes}."
                       if csv_path and not_graded else
+                      f". Download below the grades CSV, `{FLAGGED_CSV}` (`{header}`, the submission's "
+                      f"format: named FLAGGED because {flagged} of the {n_good} image(s) are not "
+                      f"reliably gradable; their warnings are in the notes CSV), and {with_notes}."
+                      if csv_path and flagged else
                       f". Download below the submission CSV, `submission.csv` (`{header}`, the format "
                       f"written by the export command), and {with_notes}." if csv_path else
                       f". {with_notes[0].upper()}{with_notes[1:]} below says why for each file.")
@@ -1207,6 +1321,7 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                         explain = gr.Radio(
                             choices=_heatmap_choices(predictor),
                             value=-1, label="Heatmap for", visible=settings.gradcam and predictor.heatmap_possible)
+                        _quiet_choice_refusal(explain)
                         button = gr.Button("Grade", variant="primary")
                         gr.Markdown(f"<small>Limits: {limits.max_mb:g} MiB, {limits.max_side} px per "
                                     f"side, {limits.max_pixels / 1e6:g} megapixels. The image is preprocessed exactly as in training "
@@ -1257,8 +1372,9 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                                      wrap=True, column_count=len(columns),
                                      column_widths=table_widths(k))
                 with gr.Row():
-                    csv_file = gr.File(label="CSV: the submission, or grades_INCOMPLETE.csv when a "
-                                             "file was not graded", interactive=False)
+                    csv_file = gr.File(label=f"CSV: the submission; grades_INCOMPLETE.csv when a "
+                                             f"file was not graded, {FLAGGED_CSV} when an image is "
+                                             f"not reliably gradable", interactive=False)
                     notes_file = gr.File(label=f"CSV with the notes: {NOTES_CSV} (every file, in "
                                                f"upload order)", interactive=False)
                 batch_button.click(grade_batch, inputs=files,

@@ -45,6 +45,7 @@ __all__ = [
     "OTHER_IMAGE_SUFFIXES",
     "PLAIN_FINDINGS",
     "READ_FORMATS",
+    "SMALLER_THAN_EXPORT",
     "colour_for_grey_model",
     "depth_note",
     "describe_kind",
@@ -74,6 +75,11 @@ starts "32-bit" (:data:`DEPTH_NOTES`)."""
 COLOUR_ENCODED = "Colour-encoded file"
 """How the note on an RGB file of a grey picture (three identical channels) read by a grey
 model starts (:func:`colour_for_grey_model`): nothing is lost, so a plain note."""
+
+SMALLER_THAN_EXPORT = "Smaller than a UW-OCTA export"
+"""How the app's note on a UW-OCTA upload below 256 px that is still at least the model's input
+size starts (:func:`app.inputs.too_small_warning`): the model reads every image at its own
+size, so the upload's size changes little of what it sees; a plain note, not a doubt."""
 
 DEPTH_PREFIXES = ("16-bit", "32-bit")
 """How the decoder's findings on a deep file start (:func:`data_prep.validate.inspect_image`)."""
@@ -291,7 +297,9 @@ def is_plain_note(warning: str) -> bool:
     """True for a sentence about an image that is information, not a doubt about the image:
     the 16-bit conversion (:data:`DEPTH_NOTE`), which the training ingest and the export
     command do the same way, a grey picture saved as an RGB file read by a grey model
-    (:data:`COLOUR_ENCODED`: nothing is lost; the export says nothing of it), and a finding of
+    (:data:`COLOUR_ENCODED`: nothing is lost; the export says nothing of it), a UW-OCTA upload
+    smaller than an export but at least the model's input size (:data:`SMALLER_THAN_EXPORT`: the
+    model reads it at its own size anyway; the app's words only), and a finding of
     the decoder about the file (``Image file: ...``, :func:`file_finding`) listed in
     :data:`PLAIN_FINDINGS`: an Exif orientation applied, the first page of a multi-page TIFF
     used, an ICC profile not applied, transparency composited ... The page says such lines as
@@ -301,7 +309,7 @@ def is_plain_note(warning: str) -> bool:
     (:meth:`app.predict.Predictor.grade_prepared`). The export command prints the 16-bit note
     as ``note:``, and the decoder's findings as the page says them (its notes and the plain
     findings ``note:``, its other warnings ``warning:``, :func:`drac_ssl.grading.predict.read_image`)."""
-    if warning.startswith((*DEPTH_NOTES, COLOUR_ENCODED)):
+    if warning.startswith((*DEPTH_NOTES, COLOUR_ENCODED, SMALLER_THAN_EXPORT)):
         return True
     return warning.startswith(FILE_FINDING) and _PLAIN_FINDING.match(warning, len(FILE_FINDING)) is not None
 

@@ -137,12 +137,30 @@ def test_the_heat_line_json_and_alt_text_say_where_the_heat_is(predictor: Predic
     pred = _pred(heat)
     text = _heatmap_markdown(pred, predictor)
     assert "strongest in the upper left of the image" in text
+    # plain words on the page (a review: "Grad-CAM of grade 0 (Normal) at `backbone.layer4`, 2 × 2
+    # cells ..., mean of 5 fold model(s) from the prediction's own forward pass (identity view,
+    # one backward through the heads)"): what the colour means; the method in the details JSON
+    assert text.startswith("<small>Heatmap: the brighter (yellow) a part of the image, the more it "
+                           "raised the model's score for grade 2 (PDR); dark or uncoloured parts "
+                           "raised it little or not at all."), text
+    for word in ("Grad-CAM", "layer4", "fold model", "backward", "identity view", "cells for"):
+        assert word not in text, word
+    from app.server import heatmap_method
+
+    method = heatmap_method(pred, predictor)
+    assert method.startswith(f"Grad-CAM of grade 2 (PDR) at {predictor.target_layer}, 7 × 7 cells for "
+                             f"the {predictor.bundle.spec.image_size} px model input, mean of "
+                             f"{len(predictor.bundle.models)} fold model(s)"), method
     summary = pred.heatmap_summary(predictor.target_layer)
     assert summary is not None and summary["strongest"]["region"] == "upper left"
     details = {**pred.as_dict(), "heatmap": summary}
     original, overlay = image_alt_texts(details, predictor)
     assert "160 × 120" in original and "scan.png" in original
     assert "grade 2 (PDR)" in overlay and "strongest in the upper left of the image" in overlay
+    # not reliably gradable: the alt text says it as the heading does, the grade second
+    flagged, _ = image_alt_texts({**details, "not_reliably_gradable": ["unlike the training images"]}, predictor)
+    assert flagged.endswith(f"not reliably gradable (unlike the training images); model output: grade "
+                            f"{details['grade']} ({details['grade_name']})."), flagged
     # an empty map says so, and nothing is located
     empty = replace(pred, heatmap=np.zeros_like(heat))
     assert "strongest" not in _heatmap_markdown(empty, predictor)

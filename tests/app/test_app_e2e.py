@@ -142,7 +142,20 @@ def test_heatmap_for_another_grade(client, samples: list[Path]) -> None:
     from gradio_client import handle_file
 
     markdown, *_rest, details = client.predict(handle_file(str(samples[0])), 2, api_name="/grade")
-    assert details["heatmap"]["explains_grade"] == 2 and "Grad-CAM of grade 2 (PDR)" in markdown
+    assert details["heatmap"]["explains_grade"] == 2 and "model's score for grade 2 (PDR)" in markdown
+    assert details["heatmap"]["method"].startswith("Grad-CAM of grade 2 (PDR) at backbone.layer4")  # not on the page
+
+
+def test_a_heatmap_choice_outside_the_radio_writes_no_traceback(client, samples: list[Path],
+                                                                capfd: pytest.CaptureFixture[str]) -> None:
+    """gradio refuses ``explain=7`` before the app's handler runs, as before; the server's
+    console gets no traceback for it (a review: 25 lines per request)."""
+    from gradio_client import handle_file
+
+    capfd.readouterr()
+    with pytest.raises(Exception, match="not in the list of choices"):
+        client.predict(handle_file(str(samples[0])), 7, api_name="/grade")
+    assert "Traceback" not in capfd.readouterr().err
 
 
 def test_batch_of_two(client, samples: list[Path], tmp_path: Path) -> None:

@@ -332,3 +332,26 @@ def test_the_installed_app_command_names_itself_in_its_usage(monkeypatch: pytest
         assert usage in out, out
         assert ("Example: drac-ssl-app --bundle" if "drac-ssl-app" in argv0 else
                 "Example: python -m app --bundle") in out
+
+
+def test_a_heatmap_choice_outside_the_radio_is_refused_by_gradio_with_one_log_line(
+        predictor: Predictor, caplog: pytest.LogCaptureFixture) -> None:
+    """A review: ``explain=7`` or ``"PDR"`` through the API is refused by gradio's own check of
+    the radio's choices ("Value: 7 ... is not in the list of choices"), before the app's handler
+    runs, and each wrote a 25-line traceback to the server console. The refusal is gradio's, as
+    before (the client gets the same message); the console gets one line from the app."""
+    import gradio as gr
+
+    from app.server import AppSettings, build_demo
+
+    demo = build_demo(predictor, AppSettings())
+    (radio,) = [b for b in demo.blocks.values() if isinstance(b, gr.Radio) and b.label == "Heatmap for"]
+    assert radio.preprocess(2) == 2 and radio.preprocess(-1) == -1
+    for bad in (7, "PDR"):
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="app"), pytest.raises(gr.Error) as caught:
+            radio.preprocess(bad)
+        assert caught.value.print_exception is False  # no traceback on the console
+        assert "is not in the list of choices: [-1, 0, 1, 2]" in caught.value.message
+        (record,) = [r for r in caplog.records if r.name == "app"]
+        assert "\n" not in record.getMessage() and repr(bad) in record.getMessage()

@@ -92,9 +92,12 @@ def test_the_heat_lands_on_the_spot_of_a_fundus_crop_bundle(tmp_path: Path, one_
     assert float(pred.heatmap[:, :x0 - 4].max()) == 0.0 and float(pred.heatmap[:, x1 + 4:].max()) == 0.0
     summary = pred.heatmap_summary(predictor.target_layer)
     assert summary is not None and summary["image_box"][0] == pytest.approx(x0, abs=4)
-    from app.server import _heatmap_markdown
+    from app.server import _heatmap_markdown, heatmap_method
 
-    assert "put back over the fundus disc's box" in _heatmap_markdown(pred, predictor)
+    # the page in plain words, the details JSON's method in technical ones
+    assert "The model read only the fundus disc's box, so there is no heat outside it." in _heatmap_markdown(
+        pred, predictor)
+    assert "put back over the fundus disc's box" in heatmap_method(pred, predictor)
 
 
 def test_without_the_crop_the_heat_still_lands_on_the_spot(tmp_path: Path, one_thread: None) -> None:
@@ -227,7 +230,7 @@ def test_a_crop_box_of_the_whole_image_is_not_called_cropped(tmp_path: Path, one
     the geometry said ``cropped``, so the page's heatmap text said "put back over the fundus
     disc's box ... no heat outside it" under that warning. A box that is the whole image is now
     not cropped; a disc on a dark surround still is. The cached rows are the same either way."""
-    from app.server import _heatmap_markdown
+    from app.server import _heatmap_markdown, heatmap_method
     from data_prep.cache import CacheOptions, cache_rows
 
     options = CacheOptions(target="native", expected_side=0, fundus_crop=True)
@@ -247,4 +250,6 @@ def test_a_crop_box_of_the_whole_image_is_not_called_cropped(tmp_path: Path, one
     pred = predictor.predict(framed, explain=len(ICDR) - 1)
     assert any("no dark surround" in w for w in pred.warnings)
     text = _heatmap_markdown(pred, predictor)
-    assert "fundus disc's box" not in text and "not cropped" in text, text
+    assert "fundus disc's box" not in text, text
+    method = heatmap_method(pred, predictor)
+    assert "fundus disc's box" not in method and "not cropped" in method, method

@@ -145,7 +145,7 @@ def test_a_thresholded_export_or_a_vessel_mask_is_flagged_as_not_the_image(
     """A review: a real DRAC scan thresholded (``(g > 128) * 255`` as mode L, or a 1-bit PNG)
     was graded PDR at P 0.996 with no warning; only a near-constant image was caught. An image
     of at most 4 grey levels is now said to be a thresholded export or a mask, as a doubt (the
-    page's "may not be a UW-OCTA en-face image" list, the grade flagged "see above"); it is
+    page's "may not be a UW-OCTA en-face image" list, the heading "Not reliably gradable"); it is
     graded, not refused (a mask still shows where vessels are; the clinician decides)."""
     from app.inputs import is_plain_note, refusal
     from app.server import _result_markdown
@@ -165,7 +165,9 @@ def test_a_thresholded_export_or_a_vessel_mask_is_flagged_as_not_the_image(
         pred = predictor.predict_loaded(loaded, gradcam=False)  # type: ignore[attr-defined]
         assert said in pred.warnings
         markdown = _result_markdown(pred, predictor)  # type: ignore[arg-type]
-        assert "(⚠ see above)" in markdown and markdown.index(said) < markdown.index("## Grade")
+        # not the image the model grades: the heading says so first (the grade second)
+        heading = "## Not reliably gradable (a thresholded export or mask) — model output: Grade"
+        assert heading in markdown and markdown.index(said) < markdown.index(heading)
     four = load_bytes(_png_of((g // 64 * 85).astype(np.uint8)), "posterised.png", kind="fundus")
     assert "Only 4 grey levels (0, 85, 170 and 255): a thresholded export or a vessel mask, not a " \
            "grey fundus photograph; grade the original image." in four.warnings, four.warnings

@@ -368,7 +368,11 @@ def test_images_unlike_the_training_images_are_flagged_before_the_grade(tmp_path
     assert pred.warnings[0] == predictor.caveat
     assert pred.warnings[1].startswith("Unlike the training images")
     assert "the 40 UW-OCTA images this model was trained on" in pred.warnings[1]
-    assert "(⚠ see above)" in _result_markdown(pred, predictor)
+    # the heading says first that the grade is not reliable, the grade itself second
+    heading = next(line for line in _result_markdown(pred, predictor).split("\n") if line.startswith("## "))
+    assert heading.startswith("## Not reliably gradable (unlike the training images"), heading
+    assert heading.endswith(f"— model output: Grade {pred.grade} {pred.grade_name} "
+                            f"(P {pred.probs[pred.grade]:.2f})"), heading
     assert pred.as_dict()["unlike_training_images"]["distance"] > pred.input_check["threshold"]
     like = predictor.predict(_octa_like(128, 128, seed=1))  # a training image
     assert like.input_check is not None and not like.input_check["flagged"]
@@ -577,14 +581,19 @@ def test_the_replayed_fundus_crop_says_when_it_found_no_disc(tmp_path: Path, one
 
 def test_a_tiny_upload_to_a_uw_octa_model_gets_one_size_warning(tmp_path: Path, one_thread: None) -> None:
     """The model's small-image warning (below half its 64 px input) and the app's UW-OCTA one
-    (below 256 px) are one line for an 8 x 8 upload, on the single-image and the batch tab; a
-    100 px upload, above half the input, keeps the UW-OCTA line alone."""
-    from app.server import AppSettings, _grade_batch
+    are one line for an 8 x 8 upload, on the single-image and the batch tab; a 40 px upload,
+    below the 64 px input but above half of it, keeps the UW-OCTA "Too small" line alone; a
+    100 px upload, at least the model's input, is a plain note: the model reads every image at
+    64 px, so a 1024 px export shows it hardly more (a review: a 200 px thumbnail was doubted
+    "Too small ... below 256 px the vessels are not resolved" and marked "see above", yet got
+    the probabilities of the 1024 px scan to 0.01)."""
+    from app.inputs import is_plain_note
+    from app.server import AppSettings, _grade_batch, _grade_single_now
 
     bundle = build_demo_bundle(tmp_path / "run", image_size=64, source_size=128, n_folds=1, channels=1)
     predictor = Predictor(bundle, gradcam=False)
     assert predictor.kind == "octa"
-    for name, side in (("tiny.png", 8), ("mid.png", 100)):  # a gradient: not noise, not blank
+    for name, side in (("tiny.png", 8), ("small.png", 40), ("mid.png", 100)):  # gradients: graded
         ramp = np.add.outer(np.arange(side), np.arange(side)) * (250 / (2 * side - 2))
         (tmp_path / name).write_bytes(_png(ramp.astype(np.uint8)))
 
@@ -595,13 +604,22 @@ def test_a_tiny_upload_to_a_uw_octa_model_gets_one_size_warning(tmp_path: Path, 
     assert len(tiny) == 1, tiny
     assert tiny[0].startswith("8x8 px, far below the 64 px the model was trained on")
     assert "UW-OCTA en-face exports are 1024 x 1024; below 256 px the vessels are not resolved" in tiny[0]
+    small = size_lines(predictor.predict_file(tmp_path / "small.png").warnings)
+    assert small == ["Too small: 40 x 40 px, smaller than the 64 x 64 px the model reads: it is "
+                     "upscaled, so the model sees less than in a UW-OCTA en-face export (1024 x 1024)."]
+    assert not is_plain_note(small[0])
     mid = size_lines(predictor.predict_file(tmp_path / "mid.png").warnings)
-    assert mid == ["Too small: 100 x 100 px (UW-OCTA en-face exports are 1024 x 1024; below 256 px "
-                   "the vessels are not resolved)."]
-    _, rows, _, _ = _grade_batch(predictor, AppSettings(), [str(tmp_path / "tiny.png"), str(tmp_path / "mid.png")])
+    assert mid == ["Smaller than a UW-OCTA export: 100 x 100 px (en-face exports are 1024 x 1024), "
+                   "but the model reads every image at 64 x 64 px, so it sees about as much of this "
+                   "file as of a full-size export."]
+    assert is_plain_note(mid[0])
+    markdown, *_ = _grade_single_now(predictor, AppSettings(gradcam=False), str(tmp_path / "mid.png"), None, "mid.png")
+    assert f"Note: {mid[0]}" in markdown and "see above" not in markdown and "may not be" not in markdown
+    _, rows, _, _ = _grade_batch(predictor, AppSettings(), [str(tmp_path / n) for n in ("tiny.png", "small.png", "mid.png")])
     notes = {row[0]: row[-1] for row in rows}
     assert notes["tiny.png"].count("far below") == 1 and "Too small" not in notes["tiny.png"]
-    assert tiny[0] in notes["tiny.png"] and mid[0] in notes["mid.png"]
+    assert tiny[0] in notes["tiny.png"] and small[0] in notes["small.png"]
+    assert notes["mid.png"].startswith(f"Note: {mid[0]}")
 
 
 def test_the_export_and_the_batch_tab_give_the_apps_fundus_crop_warning_in_its_words(
@@ -834,11 +852,27 @@ def test_a_16_bit_octa_upload_gets_a_note_not_the_not_octa_heading(predictor: Pr
     photo.write_bytes(_png(np.stack([gray, np.roll(gray, 40, axis=0), gray // 2], axis=-1)))
     markdown, label, _, _, _ = _grade_single_now(predictor, AppSettings(), str(photo), None, "photo.png")
     assert label is not None and "may not be a UW-OCTA en-face image" in markdown
-    assert "Colour image" in markdown and "(⚠ see above)" in markdown
-    # the batch's notes column says the conversion as a note, the colour photograph as a doubt
-    from app.server import _grade_batch_now
+    assert "Colour image" in markdown and "see above" not in markdown
+    # a colour photograph on a UW-OCTA model: not reliably gradable, said in the heading itself
+    # (a review: "## Grade 0 — Normal (⚠ see above)" at P 0.80), the grade kept second; the
+    # API's five values unchanged, the reasons in the details JSON
+    g, name = label["graded"].split(" ", 1)
+    heading = (f"## Not reliably gradable (a colour picture, not UW-OCTA) — model output: Grade {g} "
+               f"{name} (P {label['probabilities'][label['graded']]:.2f})")
+    assert heading in markdown.split("\n") and "## Grade" not in markdown, markdown
+    assert markdown.index("Colour image") < markdown.index(heading)
+    assert _grade_single_now(predictor, AppSettings(), str(photo), None, "photo.png")[4][
+        "not_reliably_gradable"] == ["a colour picture, not UW-OCTA"]
+    assert _grade_single_now(predictor, AppSettings(), str(deep), None, "deep.png")[4]["not_reliably_gradable"] == []
+    # the batch's notes column says the conversion as a note, the colour photograph as a doubt;
+    # its grades CSV (the submission's format) is named FLAGGED, as an incomplete one is INCOMPLETE
+    from app.server import FLAGGED_CSV, _grade_batch_now
+    from drac_ssl.submission import check_submission
 
-    _, rows, _, _ = _grade_batch_now(predictor, AppSettings(), [str(deep), str(photo)])
+    summary, rows, csv_path, _ = _grade_batch_now(predictor, AppSettings(), [str(deep), str(photo)])
+    assert Path(csv_path).name == FLAGGED_CSV == "grades_FLAGGED.csv" and check_submission(csv_path) == []
+    assert "`grades_FLAGGED.csv`" in summary and "1 of the 2 image(s) are not reliably gradable" in summary
+    assert "submission.csv" not in summary
     notes = {row[0]: row[-1] for row in rows}
     assert notes["deep.png"].startswith("Note: 16-bit image converted to 8-bit"), notes
     assert "Colour image" in notes["photo.png"] and "Note: Colour image" not in notes["photo.png"]
@@ -924,7 +958,7 @@ def test_a_batch_with_a_corrupt_file_says_incomplete_and_the_csv_marks_it(predic
     cut = tmp_path / "cut.png"
     cut.write_bytes(scan.read_bytes()[:60])  # truncated
     tiny = tmp_path / "tiny.png"
-    tiny.write_bytes(_png(_octa_like(100, 100)))  # graded, with a size warning
+    tiny.write_bytes(_png(_octa_like(48, 48)))  # graded, with a size warning (below the 64 px input)
     summary, rows, csv_path, _ = _grade_batch_now(predictor, AppSettings(), [str(cut), str(scan), str(tiny)])
     first = summary.splitlines()[0]
     assert first.startswith("INCOMPLETE: 1 of the 3 file(s) not graded")

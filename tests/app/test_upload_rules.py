@@ -272,7 +272,7 @@ def test_a_complete_batch_offers_the_submission_and_a_notes_csv(predictor: Predi
     from app.server import AppSettings, _grade_batch_now, submission_columns
     from drac_ssl.submission import check_submission
 
-    tiny = _write(tmp_path, "tiny.png", _scan(40, seed=1))  # graded, with a size warning
+    tiny = _write(tmp_path, "tiny.png", _scan(24, seed=1))  # graded, with a size warning (below 32 px)
     scan = _write(tmp_path, "scan.png", _scan(300, seed=2))
     summary, rows, csv_path, notes_path = _grade_batch_now(predictor, AppSettings(), [str(tiny), str(scan)])
     assert Path(csv_path).name == "submission.csv" and check_submission(csv_path) == []
@@ -465,7 +465,7 @@ def test_the_batch_counts_every_graded_image_that_carries_a_warning_by_kind(pred
 
     clean = _write(tmp_path, "clean.png", _scan(300, seed=1))
     mask = _write(tmp_path, "mask.png", np.where(_scan(300, seed=2) > 80, 255, 0).astype(np.uint8))
-    tiny = _write(tmp_path, "tiny.png", _scan(40, seed=3))
+    tiny = _write(tmp_path, "tiny.png", _scan(24, seed=3))  # below the 32 px input: too small
     summary, rows, _, _ = _grade_batch_now(predictor, AppSettings(), [str(clean), str(mask), str(tiny)])
     assert [r[2] != "rejected" for r in rows] == [True] * 3
     assert ("⚠ **2 of the 3 graded image(s) carry a warning** (1 too small, 1 thresholded export or "
