@@ -510,7 +510,10 @@ def drac_archive_kind(path: Path) -> str:
     except (OSError, zipfile.BadZipFile, ValueError):
         return ""
     tops = {t for t in tops if not is_hidden(Path(t))}  # __MACOSX/ beside the folder
-    return next((top for top in DRAC_ARCHIVES if len(tops) == 1 and same_name(tops.pop(), top)), "")
+    if len(tops) != 1:
+        return ""
+    (only,) = tops
+    return next((top for top in DRAC_ARCHIVES if same_name(only, top)), "")
 
 
 def drac_archives(folder: Path) -> list[tuple[Path, str]]:

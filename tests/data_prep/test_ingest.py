@@ -1870,19 +1870,21 @@ def zip_tree(archive: Path, folder: Path, base: Path) -> Path:
     return archive
 
 
-def test_the_unzip_advice_names_both_drac_archives(tmp_path: Path) -> None:
+@pytest.mark.parametrize("test_zip", [f"{TEST_ROOT_DIR}.zip", f"{TEST_ROOT_DIR} (1).zip"])
+def test_the_unzip_advice_names_both_drac_archives(tmp_path: Path, test_zip: str) -> None:
     """A review: a folder holding both official zips was told to unzip only the training
     archive; the user did, and a full training ended with no submission. Both are named, in
-    one command that works."""
+    one command that works; a testing zip renamed by a second download is known by what it
+    holds (a review: only a renamed training zip was)."""
     made = make_drac(tmp_path / "made")
     zips = tmp_path / "zips"
     zips.mkdir()
     zip_tree(zips / f"{TASK_DIR}.zip", made / TASK_DIR, made)
-    zip_tree(zips / f"{TEST_ROOT_DIR}.zip", made / TEST_ROOT_DIR, made)
+    zip_tree(zips / test_zip, made / TEST_ROOT_DIR, made)
     message = expect_error(config(zips), tmp_path / "out")
-    assert (f"unzip both here (cd {zips} && unzip '{TASK_DIR}.zip' && unzip {TEST_ROOT_DIR}.zip) "
+    assert (f"unzip both here (cd {zips} && unzip '{TASK_DIR}.zip' && unzip {shlex.quote(test_zip)}) "
             "and run again") in message, message
-    assert unzip_as_said(message) == [f"{TASK_DIR}.zip", f"{TEST_ROOT_DIR}.zip"]
+    assert unzip_as_said(message) == [f"{TASK_DIR}.zip", test_zip]
     result = ingest.run(config(zips), tmp_path / "out", verbose=False)
     assert (result.n_train, result.n_test) == (6, 2)
 
