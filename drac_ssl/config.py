@@ -964,15 +964,23 @@ def _yaml_block(section: str, key: str, value: str) -> str:
     return "\n".join([*lines, f"    {'  ' * len(parts)}{key}: {value}"])
 
 
+SHELL_SYNTAX = "$`*?!&;|()<>#{}"
+"""Characters a POSIX shell reads as syntax in a bare word (:func:`shell_word` quotes them)."""
+
+
 def shell_word(text: str) -> str:
     """``text`` as one word of a shell command: as it is where a POSIX shell gives it back
     unchanged, else quoted (:func:`shlex.quote`: ``'data.grades=[No DR, Mild]'``), as the fixes
-    of overrides with spaces are written."""
+    of overrides with spaces are written. A word holding a character the shell reads as
+    syntax (``$`*?!&;|()<>#{}``: ``data.root=/data/R&D`` ran ``data.root=/data/R`` in the
+    background, ``drac(1)`` was a syntax error; :func:`shlex.split` takes them as letters) is
+    quoted too. ``[`` ``]`` stay bare (``run.stages=[ingest,pretrain]``, the package's fixes):
+    bash passes an unmatched pattern through; zsh's ``nomatch`` refuses it."""
     try:
         same = shlex.split(text) == [text]
     except ValueError:  # a quote left open
         same = False
-    if same and not set(text) & set("$`*?!"):
+    if same and not set(text) & set(SHELL_SYNTAX):
         return text
     if "'" in text and not set(text) & set('"$`\\!'):  # data.grades=['null', x]: "..." reads better
         return f'"{text}"'

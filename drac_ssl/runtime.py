@@ -9,6 +9,7 @@ import os
 import platform
 import random
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -333,11 +334,34 @@ def code_words(version: dict[str, Any]) -> str:
 
 
 def command_argv() -> list[str]:
-    """The command as the user typed it, word by word: ``["python", "-m", "pkg.mod", *args]``
-    for module runs."""
+    """The command as the user typed it, word by word: ``[PYTHON, "-m", "pkg.mod", *args]``
+    for module runs. ``PYTHON`` is the interpreter that runs it (:func:`interpreter_word`:
+    ``.venv/bin/python``, as the README's commands; a bare ``python`` was recorded, which
+    without an active venv is another interpreter or none, and the run's resume command is
+    built from this)."""
     spec = getattr(sys.modules.get("__main__"), "__spec__", None)
     argv = ["-m", spec.name, *sys.argv[1:]] if spec is not None and spec.name else sys.argv
-    return ["python", *argv]
+    return [interpreter_word(), *argv]
+
+
+def interpreter_word() -> str:
+    """How to name the running interpreter in a command: ``python`` when that is the first
+    ``python`` on PATH (an active venv), else :data:`sys.executable` relative to the current
+    folder when it lies under it (``.venv/bin/python``), else absolute; ``python`` when it is
+    not known."""
+    exe = sys.executable
+    if not exe:
+        return "python"
+    found = shutil.which("python")
+    if found and os.path.abspath(found) == os.path.abspath(exe):
+        return "python"
+    try:
+        rel = os.path.relpath(exe)
+    except ValueError:  # another drive (Windows)
+        return exe
+    if rel.startswith(".."):
+        return exe
+    return rel if os.sep in rel else os.path.join(".", rel)  # not a bare name the shell looks up
 
 
 def command_line() -> str:

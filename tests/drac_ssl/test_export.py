@@ -3221,6 +3221,22 @@ def test_the_recorded_command_keeps_its_words_for_the_resume_command(monkeypatch
     assert runtime.command_argv()[-3:] == ["-c", "configs/drac.yaml", "data.root=/data/DRAC 2022"]
     assert runtime.command_line().endswith(" -c configs/drac.yaml 'data.root=/data/DRAC 2022'")
     assert shlex.split(runtime.command_line())[1:] == runtime.command_argv()[1:]
+    # words the shell reads as syntax are quoted too (a review: data.root=/data/R&D/DRAC ran
+    # data.root=/data/R in the background, data.root=/data/drac(1) was a syntax error)
+    odd = ["data.root=/data/R&D/DRAC", "data.root=/data/drac(1)", "run.name=a;b", "data.root=/x|y",
+           "data.root=/a<b>", "run.name=#1", "data.root=/d/{a,b}", "run.stages=[ingest,pretrain]"]
+    monkeypatch.setattr(sys, "argv", ["train.py", *odd])
+    line = runtime.command_line()
+    assert "run.stages=[ingest,pretrain]" in line.split(" ")  # the package's fixes stay readable
+    words = subprocess.run(["bash", "-c", f'printf "%s\\n" {line.partition(" ")[2]}'],
+                           capture_output=True, text=True, check=True).stdout.splitlines()
+    assert words == runtime.command_argv()[1:], (line, words)
+    # the interpreter as it ran, not a bare python that without an active venv is another one
+    monkeypatch.setattr(runtime.shutil, "which", lambda name: None)
+    assert runtime.command_argv()[0] in (os.path.relpath(sys.executable), sys.executable)
+    assert Path(runtime.command_argv()[0]).resolve() == Path(sys.executable).resolve()
+    monkeypatch.setattr(runtime.shutil, "which", lambda name: sys.executable)
+    assert runtime.command_argv()[0] == "python"
 
 
 def test_a_run_that_did_not_ask_for_export_gets_its_command_with_the_stages_up_to_it(
