@@ -459,9 +459,10 @@ def _result_markdown(pred: Prediction, predictor: Predictor) -> str:
     for w in notes:  # a paragraph each: markdown joins consecutive lines into one
         lines += [f"Note: {html.escape(w)}", ""]
     lines += [f"⚠ {html.escape(caveat)}", ""]
+    borderline = shown_borderline(pred.probs, predictor.class_names, doubts)
     lines += [
         grade_heading(pred, doubts, bool(chance)),
-        *([f"**{html.escape(pred.borderline)}**", ""] if pred.borderline else []),
+        *([f"**{html.escape(borderline)}**", ""] if borderline else []),
         *_decision_lines(pred, predictor),
         probs,
         *_referable_lines(pred, predictor),
@@ -513,6 +514,18 @@ def unreliable_reasons(warnings: list[str]) -> list[str]:
     return [reason for _, reason in NOT_RELIABLY_GRADABLE if reason in found]
 
 
+def shown_borderline(probs: Any, class_names: list[str], warnings: list[str]) -> str | None:
+    """The borderline line said of an image's result, on the page and in the batch's notes
+    column (:func:`app.predict.borderline_words` of ``probs`` ``(K,)``), or None: also None
+    when ``warnings`` (the image's sentences) make it not reliably gradable
+    (:func:`unreliable_reasons`): for an image the model should not grade, a close call between
+    two named grades invites reading it (a review: "Not reliably gradable (a colour picture, not
+    UW-OCTA)" followed by a bold "Borderline: the model cannot tell 0 Normal from 2 PDR")."""
+    if unreliable_reasons(warnings):
+        return None
+    return borderline_words(probs, class_names)
+
+
 def grade_heading(pred: Prediction, doubts: list[str], chance: bool) -> str:
     """The result's heading: ``## Grade 1 — NPDR``; marked `` (⚠ see above)`` when the image has
     a doubt (``doubts``, the warnings said above it) or the model is no better than chance
@@ -542,17 +555,30 @@ def _decision_lines(pred: Prediction, predictor: Predictor) -> list[str]:
     """A plain sentence under the grade when it is not the single most likely grade (the
     thresholds on the expected grade, or a regression head's score, can give another grade
     than the largest probability), in a clinician's words: "The single most likely grade is 2
-    PDR (60 %); the model's overall score, which weighs all grades, falls in the 1 NPDR range,
-    the grade shown.", then a blank line; [] when they agree or the decision is the most
-    probable grade (``argmax``). The rule itself is :func:`decision_rule`, in the details JSON."""
+    PDR (P 0.60); the model's overall score, which weighs all grades, falls in the 1 NPDR
+    range, the grade shown.", then a blank line. When another grade's probability equals the
+    largest at the two decimals shown, no grade is called the single most likely: the tied
+    grades are named, in grade order ("0 Normal and 2 PDR are equally likely (P 0.45 each);
+    ..."), whichever grade is shown. [] when the grade shown is the single most likely grade,
+    or the decision is the most probable grade (``argmax``). The rule itself is
+    :func:`decision_rule`, in the details JSON."""
+    if predictor.bundle.calibration.decision == "argmax":
+        return []
+    shown = [f"{float(p):.2f}" for p in pred.probs]  # the precision the page shows
     top = int(np.argmax(pred.probs))
-    if predictor.bundle.calibration.decision == "argmax" or top == int(pred.grade):
+    tied = [k for k, p in enumerate(shown) if p == shown[top]]
+    if len(tied) < 2 and top == int(pred.grade):
         return []
     names = predictor.class_names
+    graded = [f"{k} {html.escape(names[k])}" for k in tied]
+    if len(tied) > 1:
+        who = ", ".join(graded[:-1]) + f" and {graded[-1]}"
+        likely = f"{who} are equally likely (P {shown[top]} each)"
+    else:
+        likely = f"The single most likely grade is {graded[0]} (P {shown[top]})"
     score = ("the model's score" if predictor.regression else
              "the model's overall score, which weighs all grades,")
-    return [f"The single most likely grade is {top} {html.escape(names[top])} "
-            f"({100 * float(pred.probs[top]):.0f} %); {score} falls in the {pred.grade} "
+    return [f"{likely}; {score} falls in the {pred.grade} "
             f"{html.escape(names[pred.grade])} range, the grade shown.", ""]
 
 
@@ -1158,6 +1184,7 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
     try:
         probs, classes = np.zeros((0, k)), np.zeros(0, np.int64)
         graded_notes: list[str] = []
+        borderlines: list[str | None] = []  # each graded image's borderline line, if any
         flagged = 0  # graded images not reliably gradable (NOT_RELIABLY_GRADABLE)
         if n_good:
             try:
@@ -1169,11 +1196,13 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                                                                                        good_warnings)
                 per_image = (time.perf_counter() - t1) / n_good
                 # the borderline line of the single-image result, after the image's own warnings
+                # (none for an image not reliably gradable: shown_borderline)
+                borderlines = [shown_borderline(p, predictor.class_names, [odd, *said])
+                               for odd, said, p in zip(unlike, sentences, probs, strict=True)]
                 graded_notes = [" ".join(x for x in (f"{which} (graded)." if which else "", odd, *said,
-                                                     borderline_words(p, predictor.class_names) or "")
-                                         if x)
-                                for which, odd, said, p in zip(good_which, unlike, sentences, probs,
-                                                               strict=True)]
+                                                     close or "") if x)
+                                for which, odd, said, close in zip(good_which, unlike, sentences,
+                                                                   borderlines, strict=True)]
                 for at, name, p, c, said in zip(good_at, good_names, probs, classes, graded_notes, strict=True):
                     graded_rows[at] = [name, int(c), predictor.class_names[int(c)],
                                        *(round(float(v), 4) for v in p), round(per_image, 3), said]
@@ -1206,7 +1235,7 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
              for at, row in enumerate(rows)], probs, classes, num_grades=k))
         rejected = len(rows) - n_good
         warned = _batch_warning_line(unlike, sentences, n_good) if graded_rows else ""
-        n_borderline = sum(1 for p in probs if borderline_words(p, predictor.class_names))
+        n_borderline = sum(1 for close in borderlines if close)
         same = same_grade_words([r[1] for r in rows if r[2] != "rejected"], predictor.class_names)
         cautions = ""
         if n_good:  # the bundle's own caveat, of the batch's grades (the banner says it too)

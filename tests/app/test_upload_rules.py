@@ -409,7 +409,7 @@ def test_a_grade_other_than_the_most_probable_is_said_next_to_the_grade(predicto
     differs = replace(pred, grade=1, grade_name="NPDR", probs=probs)
     markdown = _result_markdown(differs, predictor)
     heading = markdown.index("## Grade 1 — NPDR")
-    sentence = ("The single most likely grade is 0 Normal (60 %); the model's overall score, which "
+    sentence = ("The single most likely grade is 0 Normal (P 0.60); the model's overall score, which "
                 "weighs all grades, falls in the 1 NPDR range, the grade shown.")
     assert sentence in markdown and markdown.index(sentence) > heading
     assert "<small>" not in markdown[heading:markdown.index(sentence)]
@@ -455,6 +455,68 @@ def test_a_borderline_result_is_said_under_the_grade_and_in_the_batch_notes(pred
         said = borderline_words(row[3:6], names)
         assert said is not None and row[-1].endswith(said) and said in written["notes"]
     assert "**2 of the 2 graded image(s) are borderline**" in summary
+
+
+def test_no_borderline_line_for_an_image_not_reliably_gradable(predictor: Predictor,
+                                                                tmp_path: Path) -> None:
+    """A review: "## Not reliably gradable (a colour picture, not UW-OCTA) — model output: ..."
+    was followed by a bold "Borderline: the model cannot tell 0 Normal from 2 PDR": for an image
+    the model should not grade, a close call between two named grades invites reading it. Not
+    said on the page, nor in the batch's notes column and count."""
+    from dataclasses import replace
+
+    from app.server import AppSettings, _grade_batch_now, _result_markdown, shown_borderline
+
+    names = ["Normal", "NPDR", "PDR"]
+    colour = ("Colour image: RGB image (converted to grayscale: luminance of the colour channels). "
+              "UW-OCTA is grey; a colour picture may not be OCTA.")
+    close = [0.477, 0.474, 0.049]
+    assert shown_borderline(close, names, [colour]) is None
+    assert shown_borderline(close, names, ["Note: 16-bit image converted to 8-bit."]) is not None
+    pred = replace(predictor.predict(_scan(), gradcam=False), grade=0, grade_name="Normal",
+                   probs=np.array(close), warnings=[colour])
+    markdown = _result_markdown(pred, predictor)
+    assert "## Not reliably gradable (a colour picture, not UW-OCTA)" in markdown, markdown
+    assert "Borderline" not in markdown
+    assert "Borderline" in _result_markdown(replace(pred, warnings=[]), predictor)
+    # the batch: the untrained demo model gives each grade about a third, so both are close calls
+    grey = _write(tmp_path, "grey.png", _scan(300, seed=1))
+    photo = _write(tmp_path, "photo.png", np.stack([_scan(300, seed=2), _scan(300, seed=3),
+                                                    _scan(300, seed=4)], axis=-1))
+    summary, rows, _, notes_path = _grade_batch_now(predictor, AppSettings(), [str(grey), str(photo)])
+    notes = {row[0]: row[-1] for row in rows}
+    written = {row["case"]: row["notes"] for row in _rows(notes_path)}
+    assert "Colour image" in notes["photo.png"], notes
+    assert "Borderline" in notes["grey.png"] and "Borderline" in written["grey.png"], notes
+    assert "Borderline" not in notes["photo.png"] and "Borderline" not in written["photo.png"]
+    assert "**1 of the 2 graded image(s) are borderline**" in summary, summary
+
+
+def test_a_tie_for_the_most_likely_grade_names_the_tied_grades() -> None:
+    """A review: with P 0.45 / 0.10 / 0.45 the page said "The single most likely grade is 0
+    Normal (45 %)" under a borderline line saying 0 and 2 are equally likely (argmax takes the
+    first). A tie at the precision shown names the tied grades; one probability format (P 0.45)."""
+    from types import SimpleNamespace as NS
+
+    from app.server import _decision_lines
+
+    names = ["Normal", "NPDR", "PDR"]
+    model = NS(bundle=NS(calibration=NS(decision="thresholds")), regression=False, class_names=names)
+
+    def said(probs: list[float], grade: int) -> str:
+        lines = _decision_lines(NS(grade=grade, probs=np.array(probs)), model)
+        return lines[0] if lines else ""
+
+    score = "; the model's overall score, which weighs all grades, falls in the 1 NPDR range, the grade shown."
+    assert said([0.45, 0.10, 0.45], 1) == "0 Normal and 2 PDR are equally likely (P 0.45 each)" + score
+    assert said([0.451, 0.10, 0.449], 1) == "0 Normal and 2 PDR are equally likely (P 0.45 each)" + score
+    assert said([0.333, 0.334, 0.333], 0).startswith("0 Normal, 1 NPDR and 2 PDR are equally likely (P 0.33 each)")
+    assert said([0.60, 0.05, 0.35], 1) == "The single most likely grade is 0 Normal (P 0.60)" + score
+    # the grade shown is one of the tied grades: still not called the single most likely
+    assert said([0.10, 0.45, 0.45], 1).startswith("1 NPDR and 2 PDR are equally likely")
+    assert said([0.10, 0.80, 0.10], 1) == ""
+    assert _decision_lines(NS(grade=1, probs=np.array([0.45, 0.10, 0.45])),
+                           NS(**{**vars(model), "bundle": NS(calibration=NS(decision="argmax"))})) == []
 
 
 def test_the_batch_counts_every_graded_image_that_carries_a_warning_by_kind(predictor: Predictor,
