@@ -66,11 +66,17 @@ def held_by(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
     :func:`drac_ssl.runtime.hold_run` tells it: its record (``tool``, ``pid``, ``host``,
     ``date_utc``; ``{}`` when held by a process it cannot name); None when no process holds
     it (or there is no lock file). Tested as the training tests it (:func:`drac_ssl.io.try_lock`
-    on the file, released at once): not from within a process that holds the lock itself
+    on the file opened for writing, released at once; a training that tries the lock in that
+    instant waits for it, :data:`drac_ssl.runtime.LOCK_RETRY_S`): not from within a process that holds the lock itself
     (the kernel refuses a second open's lock there too). Writes nothing."""
     folder = Path(run_dir)
-    try:
-        fd = os.open(folder / RUN_LOCK, os.O_RDONLY)
+    try:  # for writing, as the training opens it: an NFS flock is a POSIX lock, which needs it
+        fd = os.open(folder / RUN_LOCK, os.O_RDWR)
+    except PermissionError:  # a folder this user may only read
+        try:
+            fd = os.open(folder / RUN_LOCK, os.O_RDONLY)
+        except OSError:
+            return None
     except OSError:
         return None
     try:
