@@ -112,6 +112,19 @@ def planned_stages(run_dir: str | os.PathLike[str]) -> list[str]:
     return [s for s in PIPELINE if s in stages]
 
 
+def _dataset(run_dir: Path) -> str:
+    """``config.yaml``'s ``data.dataset`` (``drac``, ``cifar10`` ...); ``''`` when not known."""
+    import yaml
+
+    try:
+        cfg = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
+    except (OSError, ValueError, yaml.YAMLError):
+        return ""
+    data = cfg.get("data") if isinstance(cfg, dict) else None
+    value = data.get("dataset") if isinstance(data, dict) else None
+    return value if isinstance(value, str) else ""
+
+
 def last_training(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
     """The last ``python -m drac_ssl.train`` line of the run's ``invocations.jsonl`` (a line
     without ``tool`` is a training's: older runs); None when there is none."""
@@ -240,6 +253,16 @@ def unfinished_words(run_dir: str | os.PathLike[str], needs: str) -> tuple[str, 
     folder = Path(run_dir)
     if not is_run_folder(folder):
         return None
+    dataset = _dataset(folder)
+    if dataset not in ("", "drac") and needs in ("finetune", "export"):
+        # a correctness run of a generic data set: it can have no fine-tuning nor bundle (the
+        # preflight refuses those stages for it), so resuming it is no fix (a review)
+        return (f"a pretraining run of data.dataset={dataset}, a check of the self-supervised "
+                f"stage, which has no {needs} stage and no model bundle (data.dataset={dataset} "
+                "is read directly by the pretraining; only ingested retinal images are graded)",
+                "evaluate its backbone with k-NN / linear probes (drac_ssl.evaluation); to grade, "
+                "pass the bundle of a run on graded retinal images (configs/drac.yaml, "
+                "configs/fundus.yaml, or a folder of your own: docs/data.md)")
     states = stage_states(folder)
     planned = [s.stage for s in states]
     recorded = _read_json(folder / "stages.json")

@@ -3211,6 +3211,20 @@ def test_export_of_a_run_still_training_names_the_stage_and_the_process(
             f"run.name={full.name}; then rerun this command") in err, err
 
 
+def test_a_pretraining_run_of_a_generic_data_set_is_not_told_to_run_a_fine_tuning_it_cannot(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: export RUN on a cifar10 run (run.stages=[pretrain], a correctness check) was
+    told to rerun it with run.stages up to export, which the preflight refuses for such data."""
+    run = _unfinished_run(tmp_path / "cifar", {"pretrain": DONE},
+                          ["python", "-m", "drac_ssl.train", "-c", "configs/cifar10.yaml"], cwd=str(Path.cwd()))
+    (run / "config.yaml").write_text("data:\n  dataset: cifar10\nrun:\n  stages: [pretrain]\n")
+    capsys.readouterr()
+    assert export.main([str(run), "--images", str(tmp_path), "--out", str(tmp_path / "x.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "a pretraining run of data.dataset=cifar10" in err and "run.stages" not in err, err
+    assert "fix: evaluate its backbone with k-NN / linear probes" in err, err
+
+
 def test_the_recorded_command_keeps_its_words_for_the_resume_command(monkeypatch: pytest.MonkeyPatch) -> None:
     """The run's records keep the command word by word (``argv``), and its line is quoted for
     the shell: a data.root with a space was written unquoted, so the command could not be run
