@@ -289,15 +289,26 @@ PLAIN_TEXT = "plain text"
 """What the app says a text file holds (:func:`holds_words`), without quoting it."""
 
 
+NO_KNOWN_FORMAT = "data in no format it knows"
+"""What the app says a file holds when its first bytes name no format and are not UTF-8 text
+(:func:`holds_words`): never the bytes themselves, which of a UTF-16 or Latin-1 text file are
+its first letters (a review: ``50 61 74 69 eb 6e 74 3a``, "Patiënt:")."""
+
+
 def holds_words(data: bytes) -> str:
     """What a file that is not an image seems to hold, as the app says it: the ingest's words
     (:func:`data_prep.decode.content_words`: ``a PDF document``, ``bytes 00 01 ...``) except
-    for text, which is ``plain text``, never quoted. A review uploaded a clinical note saved
+    for text, which is ``plain text``, never quoted, and the first bytes of a file of no known
+    format (:data:`NO_KNOWN_FORMAT`: a UTF-16 or Latin-1 text file's bytes are its letters). A review uploaded a clinical note saved
     as ``notes.png`` ("Patient: Jane Doe ...") and found its first words on the page and in both
     batch CSVs, the files that get passed on; the file's name already tells the user which file
     it was. (The ingest and the export command, run on one's own files, still quote it.)"""
     words = content_words(data)
-    return PLAIN_TEXT if words.startswith('text "') else words
+    if words.startswith('text "'):
+        return PLAIN_TEXT
+    if words.startswith("bytes "):  # UTF-16 or Latin-1 text reads as bytes: 'Patiënt: Jöh'
+        return NO_KNOWN_FORMAT
+    return words
 
 
 def _mb(n: int) -> str:

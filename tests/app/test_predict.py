@@ -484,6 +484,18 @@ def test_a_utf8_text_file_with_a_byte_order_mark_is_said_to_hold_text(
     assert "Phone" not in str(refused.value)
 
 
+@pytest.mark.parametrize("data", ["Patiënt: Jöhn Doe\r\n".encode("utf-16"),
+                                  "Patiënt: Jöhn Doe\r\n".encode("latin-1")])
+def test_a_text_file_in_utf16_or_latin1_is_not_shown_as_its_bytes(data: bytes) -> None:
+    """A review: the app's 'plain text, never quoted' held for UTF-8 only; a UTF-16 (Notepad's
+    "Unicode") or Latin-1 note was shown as its first bytes, which are its first letters."""
+    with pytest.raises(InputRejected) as refused:
+        load_bytes(data, "notes.png")
+    said = str(refused.value)
+    assert "bytes" not in said and data[:8].hex(" ") not in said, said
+    assert "it holds data in no format it knows" in said, said
+
+
 def test_limits() -> None:
     data = _png(_octa_like(300, 300))
     with pytest.raises(InputRejected, match="above the limit of"):
