@@ -481,7 +481,7 @@ def _unfinished_item(run_dir: Path) -> str:
     if not open_:
         return ""
     return (f"Unfinished: {'; '.join(s.words() for s in open_)}; rerun the same command to "
-            f"finish: `{resume_command(run_dir)}`")
+            f"finish: `{resume_command(run_dir, always_cd=True)}`")
 
 
 def _ssl_section(run_dir: Path) -> list[str]:

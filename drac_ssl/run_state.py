@@ -209,7 +209,8 @@ def _holder_words(holder: dict[str, Any]) -> str:
             f"{holder.get('host', '?')}, running since {holder.get('date_utc', '?')}")
 
 
-def resume_command(run_dir: str | os.PathLike[str], stages: list[str] | None = None) -> str:
+def resume_command(run_dir: str | os.PathLike[str], stages: list[str] | None = None,
+                   always_cd: bool = False) -> str:
     """The command that finishes the run: its own last training command line
     (``invocations.jsonl``: ``argv``, each word quoted for the shell as the package's fixes
     are, :func:`drac_ssl.config.shell_word`), preceded by ``cd`` to the folder it ran in when
@@ -217,7 +218,8 @@ def resume_command(run_dir: str | os.PathLike[str], stages: list[str] | None = N
     no ``argv`` (made before it was recorded), ``python -m drac_ssl.train -c RUN/config.yaml
     run.out_dir=... run.name=...`` (absolute paths), which resumes it with its own settings.
     ``stages``: the ``run.stages`` to run instead of the run's own (its ``run.stages=`` word
-    replaced, else added at the end)."""
+    replaced, else added at the end). ``always_cd``: the ``cd`` even from the folder it ran in
+    (a file read later, from anywhere: report.md)."""
     from drac_ssl.config import shell_word
 
     folder = Path(run_dir)
@@ -229,7 +231,7 @@ def resume_command(run_dir: str | os.PathLike[str], stages: list[str] | None = N
             argv = [a for a in argv if not a.startswith("run.stages=")] + more
         command = " ".join(shell_word(a) for a in argv)
         cwd = last.get("cwd")
-        if isinstance(cwd, str) and cwd and Path(cwd) != Path.cwd():
+        if isinstance(cwd, str) and cwd and (always_cd or Path(cwd) != Path.cwd()):
             command = f"cd {shell_word(cwd)} && {command}"
         return command
     full = folder.resolve()

@@ -801,7 +801,7 @@ def test_folds_without_a_grade_are_said_with_a_fix_that_works_and_their_na_auc_e
 
 
 def test_an_interrupted_fine_tuning_is_said_as_such_and_read_this_first_says_how_to_finish(
-        tmp_path: Path) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A review: after a Ctrl-C in the fine-tuning, the stage table said "finetune |
     interrupted" but its section said "Not run", and "Read this first" did not say the run was
     unfinished. The section says interrupted, with the folds saved (stages.json), and "Read
@@ -828,6 +828,11 @@ def test_an_interrupted_fine_tuning_is_said_as_such_and_read_this_first_says_how
     assert (f"- Unfinished: finetune interrupted ({saved}); export not run; rerun the same command to "
             f"finish: `cd {tmp_path} && python -m drac_ssl.train 'data.root=/data/DRAC 2022' "
             f"run.name=ctrlc-ft`") in first, first
+    # written from the folder the training ran in, the file (read later, from anywhere) keeps
+    # the cd: its command's relative paths start there (a review)
+    monkeypatch.chdir(tmp_path)
+    first = _section(write_report(run).read_text(), "## Read this first")
+    assert f"finish: `cd {tmp_path} && python -m drac_ssl.train " in first, first
     assert "Not run (no `bundle/metadata.json`)" in _section(text, "## Export")  # never started
     finished = write_report(_run(tmp_path / "other", GRADES, HEALTHY)).read_text()
     assert "Unfinished" not in finished
