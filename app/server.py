@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import inspect
 import json
 import logging
 import re
@@ -360,7 +361,11 @@ def _quiet_choice_refusal(radio: gr.Radio) -> None:
     radio's ``preprocess`` before the app's handler runs, and sent to the client as before),
     but without the 25-line traceback gradio prints for it: the same ``gr.Error`` with
     ``print_exception=False``, and one warning line in the app's log instead. (Replaced on
-    the instance, as :func:`grade_probabilities` does, not subclassed.)"""
+    the instance, as :func:`grade_probabilities` does, not subclassed.) A gradio whose
+    ``gr.Error`` has no ``print_exception`` (5.x before December 2024; the app's extra allows
+    ``gradio>=5``) keeps its refusal as it was, traceback included."""
+    if "print_exception" not in inspect.signature(gr.Error).parameters:
+        return
     plain = radio.preprocess
 
     def preprocess(payload: Any) -> Any:

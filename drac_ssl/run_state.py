@@ -8,7 +8,7 @@ finishes it, instead of "not a run folder": ``python -m drac_ssl.export RUN`` (n
 yet: :func:`drac_ssl.grading.bundle_folder.bundle_folder`), ``export RUN --variant NAME`` (no
 finished fine-tuning) and ``report.md``'s "Read this first" (:func:`drac_ssl.report.write_report`).
 
-Standard library, PyYAML and :mod:`drac_ssl.io` only (no torch): ``python -m app`` reaches it
+Standard library, PyYAML, :mod:`drac_ssl.io` and (for the quoting) :mod:`drac_ssl.config` only (no torch): ``python -m app`` reaches it
 before torch loads.
 """
 

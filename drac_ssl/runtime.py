@@ -366,7 +366,7 @@ def interpreter_word() -> str:
 
 def command_line() -> str:
     """The command as the user typed it (:func:`command_argv`), each word quoted for the shell
-    where it needs it (:func:`drac_ssl.config.shell_word`: ``data.root='/data/DRAC 2022'``), so
+    where it needs it (:func:`drac_ssl.config.shell_word`: ``'data.root=/data/DRAC 2022'``), so
     that it can be run again as written."""
     from drac_ssl.config import shell_word
 

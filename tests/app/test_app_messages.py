@@ -355,3 +355,26 @@ def test_a_heatmap_choice_outside_the_radio_is_refused_by_gradio_with_one_log_li
         assert "is not in the list of choices: [-1, 0, 1, 2]" in caught.value.message
         (record,) = [r for r in caplog.records if r.name == "app"]
         assert "\n" not in record.getMessage() and repr(bad) in record.getMessage()
+
+
+def test_the_quiet_choice_refusal_leaves_an_older_gradio_as_it_was(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review: gr.Error(print_exception=...) came in a gradio 5.x after 5.0, and the app's
+    extra allows gradio>=5: there the wrapper would turn gradio's refusal into a TypeError.
+    Without that parameter the radio's preprocess is left as gradio made it."""
+    import gradio as gr
+
+    from app import server
+
+    class OlderError(Exception):
+        def __init__(self, message: str = "Error raised.", duration: float | None = 10,
+                     visible: bool = True, title: str = "Error") -> None:
+            super().__init__(message)
+
+    radio = gr.Radio(choices=[-1, 0, 1, 2], value=-1)
+    plain = radio.preprocess
+    monkeypatch.setattr(server.gr, "Error", OlderError)
+    server._quiet_choice_refusal(radio)
+    assert radio.preprocess == plain
+    monkeypatch.undo()
+    server._quiet_choice_refusal(radio)  # this gradio: wrapped
+    assert radio.preprocess != plain
