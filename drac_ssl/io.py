@@ -111,12 +111,11 @@ def pid_alive(pid: int, platform: str = os.name) -> bool:
     return True
 
 
-def unended_invocation(path: str | os.PathLike[str], tool: str = "drac_ssl.train") -> dict[str, Any] | None:
+def last_invocation(path: str | os.PathLike[str], tool: str = "drac_ssl.train") -> dict[str, Any] | None:
     """The last of ``tool``'s lines in a run's ``invocations.jsonl`` (``path``;
-    :func:`drac_ssl.runtime.record_start`) when it has no ``ended`` and names its ``pid``: an
-    invocation still running, or one killed too hard to say so; None otherwise (finished or
-    interrupted, no such line, an older line without a pid, no readable file). A damaged line
-    (cut by a crash) is skipped; a line without ``tool`` is a training's (older runs)."""
+    :func:`drac_ssl.runtime.record_start`); None when there is none or no readable file. A
+    damaged line (cut by a crash) is skipped; a line without ``tool`` is a training's (older
+    runs)."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, ValueError):
@@ -129,6 +128,15 @@ def unended_invocation(path: str | os.PathLike[str], tool: str = "drac_ssl.train
             continue
         if isinstance(line, dict) and line.get("tool", "drac_ssl.train") == tool:
             last = line
+    return last
+
+
+def unended_invocation(path: str | os.PathLike[str], tool: str = "drac_ssl.train") -> dict[str, Any] | None:
+    """The last of ``tool``'s lines in a run's ``invocations.jsonl`` (:func:`last_invocation`)
+    when it has no ``ended`` and names its ``pid``: an invocation still running, or one killed
+    too hard to say so; None otherwise (finished or interrupted, no such line, an older line
+    without a pid, no readable file)."""
+    last = last_invocation(path, tool)
     if last is None or "ended" in last or not isinstance(last.get("pid"), int):
         return None
     return last

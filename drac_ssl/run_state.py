@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from drac_ssl.io import running_here, try_lock, unended_invocation
+from drac_ssl.io import last_invocation, running_here, try_lock, unended_invocation
 
 PIPELINE = ("ingest", "pretrain", "umm", "finetune", "export")
 """The stages of ``python -m drac_ssl.train``, in the order they run (``run.stages`` picks)."""
@@ -97,50 +97,37 @@ def _read_json(path: Path) -> Any:
 def planned_stages(run_dir: str | os.PathLike[str]) -> list[str]:
     """The stages the run asked for (``config.yaml``'s ``run.stages``, else the ones
     ``stages.json`` records), in pipeline order."""
-    import yaml
-
     folder = Path(run_dir)
-    try:
-        cfg = yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8"))
-    except (OSError, ValueError, yaml.YAMLError):
-        cfg = None
-    run = cfg.get("run") if isinstance(cfg, dict) else None
-    stages = run.get("stages") if isinstance(run, dict) else None
+    stages = _setting(folder, "run", "stages")
     if not isinstance(stages, list):
         recorded = _read_json(folder / "stages.json")
         stages = list(recorded) if isinstance(recorded, dict) else []
     return [s for s in PIPELINE if s in stages]
 
 
-def _dataset(run_dir: Path) -> str:
-    """``config.yaml``'s ``data.dataset`` (``drac``, ``cifar10`` ...); ``''`` when not known."""
+def _setting(run_dir: Path, section: str, name: str) -> Any:
+    """``section.name`` of the run's ``config.yaml``; None when the file, the section or the
+    setting is not there or not readable."""
     import yaml
 
     try:
         cfg = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
     except (OSError, ValueError, yaml.YAMLError):
-        return ""
-    data = cfg.get("data") if isinstance(cfg, dict) else None
-    value = data.get("dataset") if isinstance(data, dict) else None
+        return None
+    part = cfg.get(section) if isinstance(cfg, dict) else None
+    return part.get(name) if isinstance(part, dict) else None
+
+
+def _dataset(run_dir: Path) -> str:
+    """``config.yaml``'s ``data.dataset`` (``drac``, ``cifar10`` ...); ``''`` when not known."""
+    value = _setting(run_dir, "data", "dataset")
     return value if isinstance(value, str) else ""
 
 
 def last_training(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
-    """The last ``python -m drac_ssl.train`` line of the run's ``invocations.jsonl`` (a line
-    without ``tool`` is a training's: older runs); None when there is none."""
-    try:
-        text = (Path(run_dir) / INVOCATIONS).read_text(encoding="utf-8")
-    except (OSError, ValueError):
-        return None
-    last = None
-    for raw in text.splitlines():
-        try:
-            line = json.loads(raw)
-        except ValueError:
-            continue
-        if isinstance(line, dict) and line.get("tool", "drac_ssl.train") == "drac_ssl.train":
-            last = line
-    return last
+    """The last ``python -m drac_ssl.train`` line of the run's ``invocations.jsonl``
+    (:func:`drac_ssl.io.last_invocation`); None when there is none."""
+    return last_invocation(Path(run_dir) / INVOCATIONS)
 
 
 @dataclass(frozen=True)
