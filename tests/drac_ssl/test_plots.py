@@ -9,7 +9,21 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from drac_ssl import plots
 from drac_ssl.plots import plot_comparison, plot_confusion, plot_history, plot_roc, roc_curves
+
+
+@pytest.fixture(autouse=True)
+def _real_figure_layout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests draw the figures as the package does, with constrained layout (the rest of
+    the suite goes without it: tests/conftest.py)."""
+    monkeypatch.setattr(plots, "_new_figure", getattr(plots._new_figure, "__wrapped__", plots._new_figure))
+
+
+def test_the_package_s_figures_use_constrained_layout() -> None:
+    from matplotlib.layout_engine import ConstrainedLayoutEngine
+
+    assert isinstance(plots._new_figure(3.0, 2.0).get_layout_engine(), ConstrainedLayoutEngine)
 
 
 def _assert_png(path: Path) -> None:
