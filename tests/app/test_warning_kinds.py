@@ -1,0 +1,120 @@
+"""Every sentence the app says about an image, from the function that makes it, read by the
+app's two tables of openings: :data:`app.server.NOT_RELIABLY_GRADABLE` (the heading "Not
+reliably gradable", the details' reasons, ``grades_FLAGGED.csv``) and
+:data:`app.server.DOUBT_KINDS` (the batch summary's count by kind).
+
+The tables match the start of sentences made in other modules; rewording one of them would
+silently drop an image from "not reliably gradable" or count it as "other warning". Each row
+here makes its sentence with the producer's own function, composed as the page says it
+(:meth:`app.predict.Predictor.image_warnings` capitalises the export's words and adds a full
+stop), so that a rewording fails here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import SimpleNamespace as NS
+
+import numpy as np
+import pytest
+
+from app.inputs import NOT_SQUARE, sanity_warnings, too_small_warning
+from app.predict import Predictor
+from app.server import DOUBT_KINDS, NOT_RELIABLY_GRADABLE, doubt_kind, unreliable_reasons
+from drac_ssl.grading.image_notes import (
+    colour_for_grey_model,
+    few_levels_warning,
+    file_finding,
+    grey_for_colour_model,
+    is_plain_note,
+)
+from drac_ssl.grading.ood import InputProfile
+from drac_ssl.grading.predict import preprocessing_warning, small_image_warning, squeeze_finding
+
+MODEL_SIDE = 64  # the model's input size (the default job's)
+METADATA = {"input": {"channels": 1, "source_size": 96, "size": MODEL_SIDE, "recipe": "octa",
+                      "normalization": {"mean": [0.5], "std": [0.25]}}}
+CONVERTED = "RGB image (converted to grayscale: luminance of the colour channels)"
+
+
+def _as_page_says(shape: tuple[int, int], small: list[str] = (), upload: list[str] = (),  # type: ignore[assignment]
+                  found: list[str] = ()) -> list[str]:  # type: ignore[assignment]
+    """The page's sentences about an image of ``shape`` (H, W) for a UW-OCTA model reading
+    :data:`MODEL_SIDE` px: the real composition, on a stand-in for the Predictor."""
+    stand_in = NS(bundle=NS(spec=NS(image_size=MODEL_SIDE)))
+    return Predictor.image_warnings(stand_in, shape, list(small), list(upload), list(found))  # type: ignore[arg-type]
+
+
+def _one(sentences: list[str], start: str) -> str:
+    found = [s for s in sentences if s.startswith(start)]
+    assert len(found) == 1, sentences
+    return found[0]
+
+
+# (what, the sentence as the page says it, the reasons it is not reliably gradable, its kind)
+CASES: list[tuple[str, Callable[[], str], list[str], str | None]] = [
+    ("unlike the training images (the input check)",
+     lambda: InputProfile.warning(NS(n_images=40), "UW-OCTA images"),  # type: ignore[arg-type]
+     ["unlike the training images"], None),  # counted apart in the batch summary (UNLIKE_KIND)
+    ("a colour picture to a grey UW-OCTA model",
+     lambda: colour_for_grey_model(CONVERTED, octa=True),
+     ["a colour picture, not UW-OCTA"], "colour image"),
+    ("a colour picture to a grey fundus model (converted as its training ingest did)",
+     lambda: colour_for_grey_model(CONVERTED, octa=False), [], "colour image"),
+    ("a grey picture to a colour model",
+     lambda: grey_for_colour_model(""), ["a grey picture for a colour model"], "grey image for a colour model"),
+    ("a grey picture saved as an RGB file, to a colour model",
+     lambda: grey_for_colour_model("RGB"), ["a grey picture for a colour model"], "grey image for a colour model"),
+    ("a 1-bit mask",
+     lambda: few_levels_warning([[0, 255]], mode="1"), ["a thresholded export or mask"], "thresholded export or mask"),
+    ("a colour image of few levels per channel, to a colour fundus model",
+     lambda: few_levels_warning([[0, 255], [0, 128], [0, 255]], mode="RGB", kind="fundus", channels=3),
+     ["a thresholded export or mask"], "thresholded export or mask"),
+    ("far below the model's input (the export's words)",
+     lambda: _as_page_says((20, 20), small=[small_image_warning((20, 20), METADATA)])[0],
+     ["far smaller than the model's input"], "too small"),
+    ("far below the model's input, said with the UW-OCTA size detail",
+     lambda: _as_page_says((20, 20), small=[small_image_warning((20, 20), METADATA)],
+                           upload=[too_small_warning(20, 20)])[0],
+     ["far smaller than the model's input"], "too small"),
+    ("smaller than the model's input but above half of it",
+     lambda: _as_page_says((40, 40), upload=[too_small_warning(40, 40)])[0], [], "too small"),
+    ("a UW-OCTA upload before the model is known (the loader's words)",
+     lambda: too_small_warning(200, 200), [], "too small"),
+    ("not square",
+     lambda: _one(sanity_warnings(np.random.default_rng(0).integers(0, 256, (300, 700), dtype=np.uint8)),
+                  NOT_SQUARE), [], "not square"),
+    ("a preprocessing finding (the export's words)",
+     lambda: _as_page_says((300, 400), found=[preprocessing_warning(squeeze_finding(400, 300, "octa"))])[0],
+     [], "preprocessing finding"),
+    ("a finding in the file that is not a plain note",
+     lambda: file_finding("something this app has not decided is plain"), [], "finding in the file"),
+]
+
+
+@pytest.mark.parametrize(("what", "make", "reasons", "kind"), CASES, ids=[c[0] for c in CASES])
+def test_each_producer_s_sentence_is_read_as_its_kind(what: str, make: Callable[[], str], reasons: list[str],
+                                                      kind: str | None) -> None:
+    sentence = make()
+    assert sentence and not is_plain_note(sentence), sentence
+    assert unreliable_reasons([sentence]) == reasons, sentence
+    if kind is not None:
+        assert doubt_kind(sentence) == kind, sentence
+
+
+def test_every_row_of_both_tables_is_reached_by_some_producer() -> None:
+    """A row no producer's sentence reaches is dead (its producer was reworded or removed)."""
+    sentences = [make() for _, make, _, _ in CASES]
+    for _, reason in NOT_RELIABLY_GRADABLE:
+        assert any(reason in unreliable_reasons([s]) for s in sentences), reason
+    for _, kind in DOUBT_KINDS:
+        assert any(doubt_kind(s) == kind for s in sentences), kind
+
+
+def test_plain_notes_are_neither_doubts_nor_reasons() -> None:
+    """The notes the page says as "Note: ..." (the model reads a small UW-OCTA upload at its own
+    size; a grey picture saved as RGB read by a grey model) make no reason."""
+    smaller = _as_page_says((100, 100), upload=[too_small_warning(100, 100)])[0]
+    encoded = colour_for_grey_model("RGB image (channels identical: read as grey)", octa=True)
+    for note in (smaller, encoded):
+        assert is_plain_note(note) and unreliable_reasons([note]) == [], note
