@@ -38,11 +38,14 @@ options, extra = [], False
 for line in listed.splitlines():
     key, _, value = line.partition("=")
     key, value = key.rsplit(".", 1)[-1], value.strip().strip("'\"")
+    if key == "no-index" and value.lower() in ("1", "true", "yes", "on"):
+        options.append("--no-index")
+        continue
     for item in value.split():
         local = item[7:] if item.startswith("file://") else item if "://" not in item else ""
         if local and not os.path.exists(local):
             continue  # an absent local index: pip warns and skips it, uv would stop
-        if key == "index-url":
+        if key == "index-url" and "--index-url" not in options:  # the first: pip's precedence
             options += ["--index-url", item]
         elif key == "extra-index-url":
             options += ["--extra-index-url", item]
@@ -59,7 +62,7 @@ install_with_uv() {
   quiet_pip install -q --disable-pip-version-check "$UV_PIN" || return 1
   local options cert
   mapfile -t options < <(uv_index_options)
-  cert=$("$VENV/bin/python" -m pip config get global.cert 2>/dev/null || true)
+  cert=${PIP_CERT:-$("$VENV/bin/python" -m pip config get global.cert 2>/dev/null || true)}
   [ -n "$cert" ] && [ -f "$cert" ] && export SSL_CERT_FILE="$cert"
   "$VENV/bin/uv" pip install --quiet --python "$VENV/bin/python" --compile-bytecode --no-cache \
     "${options[@]}" -r "$REQ"
