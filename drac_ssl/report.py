@@ -465,8 +465,7 @@ def _not_done(run_dir: Path, stage: str, missing: str) -> str:
     state = next((s for s in stage_states(run_dir, check_lock=False) if s.stage == stage), None)
     if state is None or state.status in ("not run", "done"):
         return f"Not run (no `{missing}`)."
-    more = "; ".join(w for w in (state.saved, state.note) if w)
-    return (f"{state.status.capitalize()}" + (f" ({more})" if more else "")
+    return (f"{state.status.capitalize()}" + (f" ({state.detail})" if state.detail else "")
             + f"; no `{missing}` yet: rerun the same command to finish it (\"Read this first\" gives it).")
 
 

@@ -144,11 +144,15 @@ class StageState:
     saved: str = ""
     note: str = ""
 
+    @property
+    def detail(self) -> str:
+        """What was saved and the note, joined (``2 of 6 folds saved: ...``); "" for neither."""
+        return "; ".join(w for w in (self.saved, self.note) if w)
+
     def words(self) -> str:
         """``finetune interrupted (2 of 6 folds saved: ...)``, ``pretrain running (python -m
         drac_ssl.train, process 123 ...)``, ``export not run``."""
-        more = "; ".join(w for w in (self.saved, self.note) if w)
-        return f"{self.stage} {self.status}" + (f" ({more})" if more else "")
+        return f"{self.stage} {self.status}" + (f" ({self.detail})" if self.detail else "")
 
 
 def stage_states(run_dir: str | os.PathLike[str], check_lock: bool = True) -> list[StageState]:
