@@ -6,7 +6,10 @@ The pipeline, one module per stage (``docs/design.md`` draws the map)::
                                                             |
                                            grading: model, bundle, predict (app, benches)
 
-``python -m drac_ssl.train`` runs them all from one YAML config.
+``python -m drac_ssl.train`` runs them all from one YAML config. From your own code:
+``docs/python.md`` (the losses in :mod:`drac_ssl.losses`, the backbone in
+:mod:`drac_ssl.models`, the metrics in :mod:`drac_ssl.metrics`, grading with a bundle in
+:mod:`drac_ssl.grading`; a module's ``__all__`` lists its public names).
 
 The grading scale of a run comes from its data: the ingest resolves ``data.grades`` (or the
 layout's scale, e.g. ICDR's 5 grades for APTOS / EyePACS / IDRiD / RetinaMNIST) and records
