@@ -130,6 +130,10 @@ def _check_embeddings(z: Tensor, name: str) -> None:
 
 
 def _check_pair(z_a: Tensor, z_b: Tensor) -> None:
+    for name, z in (("z_a", z_a), ("z_b", z_b)):
+        if not isinstance(z, torch.Tensor):
+            raise TypeError(f"vicreg_loss expects torch tensors (n, d); {name} is a "
+                            f"{type(z).__module__}.{type(z).__qualname__}: pass torch.as_tensor({name}).")
     if z_a.ndim != 2 or z_b.ndim != 2:
         raise ValueError(
             "vicreg_loss expects 2-D embeddings of shape (batch, dim); got shapes "
@@ -162,8 +166,10 @@ def vicreg_loss(
 
     Args:
         z_a, z_b: ``(n, d)`` expander outputs of the two views; row ``i`` of both comes from
-            the same image. Any floating dtype; computed in float32 (float64 is kept) with
-            autocast disabled.
+            the same image. Computed in float32 (float64 is kept; half precision and
+            integers are cast) with autocast disabled. NaN or inf in an embedding makes the
+            loss non-finite; it is returned, not raised (the training stops on it:
+            :class:`drac_ssl.pretrain.NonFiniteLossError`).
         sim_coeff, std_coeff, cov_coeff: lambda, mu, nu of the paper (25, 25, 1).
         gamma, eps: target standard deviation and variance epsilon of :func:`variance_loss`.
         gather: optional callable ``(n, d) -> (N, d)`` applied to ``z_a`` and ``z_b`` before
@@ -174,6 +180,7 @@ def vicreg_loss(
         :class:`VICRegTerms` of 0-dim tensors.
 
     Raises:
+        TypeError: ``z_a`` or ``z_b`` is not a ``torch.Tensor`` (a numpy array, a list).
         ValueError: non-2-D input, shape mismatch, an empty local batch (0 rows), or fewer
             than 2 rows in the (gathered) batch: checked after ``gather``, so under DDP one
             row per process passes when there are several processes (the unbiased variance

@@ -201,3 +201,12 @@ def test_clear_errors(za: torch.Tensor, zb: torch.Tensor, match: str) -> None:
                 term(za)
     with pytest.raises(ValueError, match=r"covariance_loss expects 2-D embeddings of shape \(n, d\); got shape \(4,\)"):
         covariance_loss(torch.randn(4))
+
+
+def test_an_array_or_list_is_a_type_error_that_names_the_fix() -> None:
+    """A library-user review: a numpy array gave "'str' object has no attribute 'type'", a list
+    "'list' object has no attribute 'ndim'"."""
+    with pytest.raises(TypeError, match=r"z_a is a numpy\.ndarray: pass torch\.as_tensor\(z_a\)"):
+        vicreg_loss(np.ones((4, 3)), torch.randn(4, 3))
+    with pytest.raises(TypeError, match=r"z_b is a builtins\.list"):
+        VICRegLoss()(torch.randn(2, 2), [[1.0, 2.0], [3.0, 4.0]])
