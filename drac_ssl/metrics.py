@@ -1312,7 +1312,8 @@ def apply_thresholds(scores: Any, thresholds: Sequence[float] | None = None) -> 
                          f"row {int(bad[0])}: {s[bad[0]]}); a NaN or infinite score has no grade: the "
                          f"outputs it came from are broken (e.g. a model whose training diverged)")
     if t.ndim != 1 or t.size == 0 or np.any(np.diff(t) <= 0) or not np.all(np.isfinite(t)):
-        raise ValueError(f"thresholds must be finite and strictly increasing, got {tuple(t)}")
+        raise ValueError(f"thresholds must be finite and strictly increasing, got "
+                         f"{tuple(float(v) for v in t.ravel())}")
     top = len(t) + 0.5
     if thresholds is None and s.size and s.max() > top:
         raise ValueError(
