@@ -156,3 +156,35 @@ def test_embed_images_and_knn_monitor_from_device_resident_images(capsys: pytest
     assert "k-NN monitor: 8 training images" in shown and "k-NN monitor: 4 test images" in shown
     with pytest.raises(ValueError, match="uint8"):
         embed_images(backbone, torch.zeros(2, 3, 16, 16), "cifar", 16, cpu)
+
+
+def test_the_knn_monitor_says_its_progress_in_a_log_file(capsys: pytest.CaptureFixture[str],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A carried review item: an MNIST run's k-NN monitor sat silent for minutes in a log
+    file (its bar is for terminals only); off a terminal it says a plain line at most once a
+    minute, as the engine's epochs, the ingest and the export do."""
+    import sys
+
+    from step_clock import StepClock
+
+    from drac_ssl import console
+    from drac_ssl.evaluation import KnnMonitor
+    from drac_ssl.models import Backbone
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(12, 16, 16, 3), dtype=np.uint8)
+    labels = np.arange(12) % 3
+    torch.manual_seed(0)
+    backbone = Backbone("resnet18", in_channels=3, cifar_stem=True)
+    monitor = KnnMonitor((images[:8], labels[:8]), (images[8:], labels[8:]), "cifar", 16,
+                         torch.device("cpu"), k=3, batch_size=2)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False, raising=False)
+    monkeypatch.setattr(console, "progress_clock", StepClock(70.0))  # a line due at every batch
+    capsys.readouterr()
+    monitor(backbone)
+    said = [line for line in capsys.readouterr().err.splitlines() if line.startswith("[k-NN monitor")]
+    assert said[0].startswith("[k-NN monitor: 8 training images] 2 of 8 images ("), said
+    assert "[k-NN monitor: 4 test images] 4 of 4 images (" in said[-1], said
+    monkeypatch.setattr(console, "progress_clock", StepClock(0.001))  # fast: no line
+    monitor(backbone)
+    assert "[k-NN monitor" not in capsys.readouterr().err
