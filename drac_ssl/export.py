@@ -177,6 +177,7 @@ from drac_ssl.grading.image_notes import (
 )
 from drac_ssl.grading.predict import (
     SQUEEZED,
+    GradedImages,
     ImageReadError,
     grade_images,
     predict_images,
@@ -252,6 +253,30 @@ class ExportResult:
 
 # --------------------------------------------------------------------------------------
 # The stage
+
+
+def _grade_cached(bundle: Bundle, images: Any, indices: Sequence[int]) -> GradedImages:
+    """:func:`grade_images` of the ingest cache's images at ``indices`` (``ingested``: the
+    cache is the model's source size already), with the flips the cross-validation used
+    (``tta_in_cv``), :data:`PREDICT_CHUNK` images at a time: a bar on a terminal and, off one
+    (a log, ``nohup``), a line at most a minute on stderr (``[export] 64 of 386 test images
+    graded (...)``), as the command line's grading of a folder says its progress. Each image's
+    figures are its own, whatever the chunk: the same as one call."""
+    parts: list[GradedImages] = []
+    with tqdm(total=len(indices), desc="export", unit="img", disable=None, leave=False) as bar:
+        progress = ProgressLines(sys.stderr, "export")
+        for start in range(0, len(indices), PREDICT_CHUNK):
+            chunk = [np.asarray(images[i]) for i in indices[start:start + PREDICT_CHUNK]]
+            parts.append(grade_images(bundle, chunk, ingested=True))
+            bar.update(len(chunk))
+            progress.count(start + len(chunk), len(indices), "test images graded")
+    return GradedImages(
+        probs=np.concatenate([g.probs for g in parts]), classes=np.concatenate([g.classes for g in parts]),
+        unlike=None if parts[0].unlike is None else np.concatenate([g.unlike for g in parts]),  # type: ignore[misc]
+        blank=np.concatenate([g.blank for g in parts]), noise=np.concatenate([g.noise for g in parts]),
+        distance=None if parts[0].distance is None else np.concatenate([g.distance for g in parts]),  # type: ignore[misc]
+        warnings=[w for g in parts for w in g.warnings],
+        preprocessing_warnings=[w for g in parts for w in g.preprocessing_warnings])
 
 
 def _array_row(row: dict[str, Any]) -> bool:
@@ -417,8 +442,7 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
     referable_csv: Path | None = None
     summary_name = "summary.json" if variant is None else f"summary_{variant}.json"
     if test_rows:
-        graded = grade_images(bundle, [np.asarray(images[r["cache_index"]]) for r in test_rows],
-                              ingested=True)  # the flips the cross-validation used (tta_in_cv)
+        graded = _grade_cached(bundle, images, [int(r["cache_index"]) for r in test_rows])
         probs, grades = graded.probs, graded.classes
         cases = [r["id"] for r in test_rows]
         final = Path(submission_path)

@@ -3269,3 +3269,27 @@ def test_a_run_that_did_not_ask_for_export_gets_its_command_with_the_stages_up_t
                    f"run with its own command (it resumes where it stopped; finished stages are "
                    f"skipped): python -m drac_ssl.train run.name=pre "
                    f"run.stages=[ingest,pretrain,umm,finetune,export]; then rerun this command\n"), err
+
+
+def test_the_export_stage_says_its_grading_progress_off_a_terminal_and_chunks_change_nothing(
+        exported_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A carried review item: the export stage graded every test image in one call, without a
+    bar or a line, the stage's longest silence in a log. It grades PREDICT_CHUNK at a time
+    now, with the command line's progress rule; each image's figures are its own, so the
+    submission is the same byte for byte."""
+    from drac_ssl import console
+
+    run = tmp_path / "run"
+    shutil.copytree(exported_run, run)
+    monkeypatch.setattr(export, "PREDICT_CHUNK", 4)  # the 6 test images in two chunks
+    monkeypatch.setattr(console, "progress_clock", StepClock(61.0))
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
+    capsys.readouterr()
+    export.run(tiny_config(), run)
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("[export] ")]
+    assert lines[0].startswith("[export] 4 of 6 test images graded ("), lines
+    assert lines[-1].startswith("[export] 6 of 6 test images graded ("), lines
+    assert (run / "export" / "submission.csv").read_bytes() == (exported_run / "export" / "submission.csv").read_bytes()
+    summary = (run / "export" / "summary.json").read_text().replace(str(run), str(exported_run))
+    assert summary == (exported_run / "export" / "summary.json").read_text()
