@@ -56,6 +56,8 @@ from data_prep.validate import convert_channels, inspect_image
 from drac_ssl.augment import EvalDataset
 from drac_ssl.grading.image_notes import (
     COLOUR_FILE_MODES,
+    FAR_BELOW,
+    PREPROCESSING_FINDING,
     colour_for_grey_model,
     depth_note,
     file_finding,
@@ -262,7 +264,7 @@ def small_image_warning(shape: Sequence[int], metadata: dict[str, Any]) -> str:
     size = input_spec_of(metadata).image_size
     if min(h, w) >= SMALL_IMAGE_FRACTION * size:
         return ""
-    return (f"{w}x{h} px, far below the {size} px the model was trained on (its input size; "
+    return (f"{w}x{h} {FAR_BELOW} the {size} px the model was trained on (its input size; "
             f"warned below half of it): upscaled {size / max(1, min(h, w)):.3g}x, the grade is "
             f"unreliable")
 
@@ -276,7 +278,7 @@ def preprocessing_warning(finding: str) -> str:
     squeezed to a square: :func:`squeeze_finding`). The same words in the export command (after
     ``NAME: ``), ``grade_images`` (:attr:`GradedImages.preprocessing_warnings`) and the app
     (capitalised, with a full stop)."""
-    return f"preprocessing as in training: {finding}"
+    return f"{PREPROCESSING_FINDING}: {finding}"
 
 
 SQUEEZED = "squeezed to a square"

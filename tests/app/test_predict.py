@@ -114,6 +114,25 @@ def test_any_size_and_aspect(predictor: Predictor) -> None:
     assert overlay.shape == (300, 520, 3) and overlay.dtype == np.uint8
 
 
+def test_a_prediction_says_whether_it_is_reliably_gradable(predictor: Predictor) -> None:
+    """A library user gets the page's verdict "not reliably gradable" from the prediction itself
+    (:attr:`app.predict.Prediction.not_reliably_gradable`, in :meth:`~app.predict.Prediction.as_dict`
+    too), the reasons of :func:`drac_ssl.grading.image_notes.unreliable_reasons`, without the
+    Gradio server (a review: only ``app.server`` decided it)."""
+    from drac_ssl.grading.image_notes import unreliable_reasons
+
+    gray = _octa_like(256, 256, seed=4)
+    photo = load_bytes(_png(np.stack([gray, np.roll(gray, 40, axis=0), gray // 2], axis=-1)), "photo.png")
+    ramp = (np.add.outer(np.arange(8), np.arange(8)) * 17).astype(np.uint8)  # far below the 64 px input
+    cases = [(predictor.predict(gray, gradcam=False), []),
+             (predictor.predict_loaded(photo, gradcam=False), ["a colour picture, not UW-OCTA"]),
+             (predictor.predict(ramp, gradcam=False), ["far smaller than the model's input"])]
+    for pred, reasons in cases:
+        assert pred.not_reliably_gradable == reasons, pred.warnings
+        assert pred.not_reliably_gradable == unreliable_reasons(pred.warnings)
+        assert pred.as_dict()["not_reliably_gradable"] == reasons
+
+
 def test_explain_another_grade(predictor: Predictor, sample_path: Path) -> None:
     shown = predictor.predict_file(sample_path)
     other = (shown.grade + 1) % 3
