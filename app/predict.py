@@ -220,7 +220,8 @@ class Predictor:
             :class:`drac_ssl.grading.bundle.Bundle`.
         tta: flip test-time augmentation; None (the default): as the bundle's cross-validated
             figures were measured (:attr:`drac_ssl.grading.bundle.Bundle.tta_in_cv`), as the
-            export command does.
+            export command does; True or False (numpy's bools too) as given; anything else
+            a TypeError (:func:`drac_ssl.grading.predict.resolve_tta`).
         gradcam: compute heatmaps in :meth:`predict` (default on).
         limits: upload limits for :meth:`predict_file`.
 
@@ -235,7 +236,9 @@ class Predictor:
 
         self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle, "cpu")
         self.metadata: dict[str, Any] = self.bundle.metadata
-        self.tta = self.bundle.tta_in_cv if tta is None else bool(tta)
+        from drac_ssl.grading.predict import resolve_tta
+
+        self.tta: bool = resolve_tta(tta, self.bundle)  # TypeError for other than None/True/False
         self.limits = limits or InputLimits()
         from drac_ssl.scale import grade_names_of
 

@@ -133,6 +133,34 @@ def test_a_prediction_says_whether_it_is_reliably_gradable(predictor: Predictor)
         assert pred.as_dict()["not_reliably_gradable"] == reasons
 
 
+@pytest.mark.parametrize("tta", ["no", "false", 0, 1, 0.0, [], "", object()])
+def test_tta_takes_only_none_true_or_false(predictor: Predictor, tta: object) -> None:
+    """``tta="no"`` ran the flips (a review: ``bool(tta)``): anything but None, True or False
+    (numpy's bools too) is a TypeError naming the argument, what it got and what it takes,
+    before any image is preprocessed."""
+    from drac_ssl.grading.predict import ensemble_outputs, grade_images, predict_images
+
+    gray = _octa_like(64, 64)
+    calls = [lambda: grade_images(predictor.bundle, [gray], tta=tta),
+             lambda: predict_images(predictor.bundle, [gray], tta=tta),
+             lambda: ensemble_outputs(predictor.bundle, torch.zeros(1, 1, 64, 64), tta=tta),
+             lambda: Predictor(predictor.bundle, tta=tta, gradcam=False)]
+    for call in calls:
+        with pytest.raises(TypeError, match=r"tta must be None, True or False, got .*") as info:
+            call()
+        assert repr(tta) in str(info.value)
+
+
+def test_tta_takes_numpy_bools(predictor: Predictor) -> None:
+    from drac_ssl.grading.predict import grade_images
+
+    assert Predictor(predictor.bundle, tta=np.bool_(False), gradcam=False).tta is False
+    assert Predictor(predictor.bundle, tta=np.True_, gradcam=False).tta is True
+    gray = _octa_like(64, 64)
+    np.testing.assert_array_equal(grade_images(predictor.bundle, [gray], tta=np.False_).probs,
+                                  grade_images(predictor.bundle, [gray], tta=False).probs)
+
+
 def test_explain_another_grade(predictor: Predictor, sample_path: Path) -> None:
     shown = predictor.predict_file(sample_path)
     other = (shown.grade + 1) % 3
