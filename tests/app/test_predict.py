@@ -729,6 +729,28 @@ def test_the_export_and_the_batch_tab_give_the_apps_fundus_crop_warning_in_its_w
 # Bundle discovery and the command line
 
 
+def test_building_a_demo_bundle_leaves_the_callers_random_state_alone(tmp_path: Path) -> None:
+    """A notebook's seeded experiment draws the same numbers whether or not it built a demo
+    bundle in between (a review: ``build_demo_bundle`` called ``torch.manual_seed``); the bundle
+    is still the same for the same arguments, whatever the caller's seed."""
+    from safetensors.torch import load_file
+
+    def weights(bundle: Path) -> dict[str, torch.Tensor]:
+        return {f"{f.name}/{k}": v for f in sorted(bundle.glob("*.safetensors"))
+                for k, v in load_file(f).items()}
+
+    torch.manual_seed(123)
+    want = torch.rand(5)
+    torch.manual_seed(123)
+    first = build_demo_bundle(tmp_path / "a", image_size=32, source_size=32, n_folds=2)
+    assert torch.equal(torch.rand(5), want)
+    torch.manual_seed(7)
+    second = weights(build_demo_bundle(tmp_path / "b", image_size=32, source_size=32, n_folds=2))
+    first_weights = weights(first)
+    assert first_weights.keys() == second.keys() and len(first_weights) > 2
+    assert all(torch.equal(first_weights[k], second[k]) for k in first_weights)
+
+
 def test_find_newest_bundle(tmp_path: Path, bundle_dir: Path) -> None:
     with pytest.raises(NoBundleError, match="python -m drac_ssl.train"):
         find_newest_bundle(tmp_path)
