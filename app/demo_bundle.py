@@ -39,8 +39,23 @@ def build_demo_bundle(run_dir: str | Path, *, image_size: int = 128, source_size
     as the fine-tuning stage stores a frozen backbone. Cost: well under a second at 128 px.
     ``grade_names``: the scale (default DRAC's three; e.g. the five ICDR grades);
     ``channels``: 1 (grey UW-OCTA, the ``octa`` recipe) or 3 (colour fundus, ``fundus``).
+    The weights are drawn from ``seed`` (the same bundle for the same arguments) inside
+    ``torch.random.fork_rng``: the caller's global torch random state is left as it was (a
+    review: a notebook's seeded experiment was reseeded).
     """
     import torch  # here, not at the top: python -m app.demo_bundle --help loads no torch
+
+    with torch.random.fork_rng(devices=[]):  # the CPU generator: the weights are built on the CPU
+        return _build_demo_bundle(run_dir, image_size=image_size, source_size=source_size,
+                                  n_folds=n_folds, head=head, arch=arch, seed=seed,
+                                  grade_names=grade_names, channels=channels)
+
+
+def _build_demo_bundle(run_dir: str | Path, *, image_size: int, source_size: int, n_folds: int,
+                       head: str, arch: str, seed: int, grade_names: Sequence[str],
+                       channels: int) -> Path:
+    """:func:`build_demo_bundle`'s work; it seeds the global torch generator."""
+    import torch
 
     from drac_ssl.checkpoint import save_weights
     from drac_ssl.datasets import normalization_for

@@ -83,8 +83,10 @@ from drac_ssl.grading.image_notes import (
     COLOUR_FILE_MODES,
     DEPTH_NOTE,
     IMAGE_SUFFIXES,
+    NOT_SQUARE,
     READ_FORMATS,
     SMALLER_THAN_EXPORT,
+    TOO_SMALL,
     colour_for_grey_model,
     depth_note,
     describe_kind,
@@ -134,10 +136,8 @@ OCTA_SIZE_DETAIL = (f"UW-OCTA en-face exports are 1024 x 1024; below {MIN_SIDE} 
 MAX_ASPECT = 1.25
 """Long side / short side above which an image is flagged as non-square (UW-OCTA en-face
 exports are square)."""
-NOT_SQUARE = "Not square"
-"""How the UW-OCTA non-square warning starts (:func:`sanity_warnings`); it says the squeeze
-too, so the page leaves out the preprocessing's own line on it
-(:meth:`app.predict.Predictor.image_warnings`)."""
+# NOT_SQUARE ("Not square"), how the non-square warning starts, lives beside the tables that
+# read it (drac_ssl.grading.image_notes.DOUBT_KINDS); imported above, still app.inputs.NOT_SQUARE
 class InputRejected(ValueError):
     """The upload cannot be graded; ``str(exc)`` is the message for the page."""
 
@@ -471,13 +471,13 @@ def too_small_warning(width: int, height: int, model_side: int | None = None) ->
     if short >= MIN_SIDE:
         return ""
     if model_side is None:
-        return f"Too small: {width} x {height} px ({OCTA_SIZE_DETAIL})."
+        return f"{TOO_SMALL}: {width} x {height} px ({OCTA_SIZE_DETAIL})."
     if short >= model_side:
         return (f"{SMALLER_THAN_EXPORT}: {width} x {height} px (en-face exports are 1024 x 1024), but "
                 f"the model reads every image at {model_side} x {model_side} px, so it sees about as "
                 f"much of this file as of a full-size export.")
     vessels = f"; below {MIN_SIDE} px the vessels are not resolved" if model_side >= MIN_SIDE else ""
-    return (f"Too small: {width} x {height} px, smaller than the {model_side} x {model_side} px the "
+    return (f"{TOO_SMALL}: {width} x {height} px, smaller than the {model_side} x {model_side} px the "
             f"model reads: it is upscaled, so the model sees less than in a UW-OCTA en-face export "
             f"(1024 x 1024){vessels}.")
 

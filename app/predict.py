@@ -48,6 +48,7 @@ from app.inputs import (  # InputRejected re-exported (__all__): predict_file ra
     load_upload,
     too_small_warning,
 )
+from drac_ssl.grading.image_notes import unreliable_reasons
 
 __all__ = ["BORDERLINE_MARGIN", "InputRejected", "NoBundleError", "Prediction", "Predictor",
            "borderline_words", "find_newest_bundle", "make_bundle_hint"]
@@ -101,7 +102,12 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
     when it applies, then :attr:`Predictor.caveat`), then the image's
     (:meth:`Predictor.image_warnings`; a 16-bit conversion and the decoder's findings about
     the file, an Exif orientation applied ..., are plain notes there,
-    :func:`app.inputs.is_plain_note`).
+    :func:`app.inputs.is_plain_note`); ``not_reliably_gradable`` the reasons those warnings make
+    the grade *not reliably gradable* (:func:`drac_ssl.grading.image_notes.unreliable_reasons`,
+    e.g. ``["unlike the training images"]``; [] for none): the page's heading "Not reliably
+    gradable", the details JSON's ``not_reliably_gradable``, a batch's ``grades_FLAGGED.csv``.
+    Filled by :class:`Predictor` for every prediction; a script leaves such an image out or
+    reads its grade only as the model's output.
     """
 
     name: str
@@ -113,6 +119,7 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
     seconds: float
     read_seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    not_reliably_gradable: list[str] = field(default_factory=list)  # reasons, from ``warnings``
     explained: int | None = None  # the grade the heatmap explains (a regression head: the shown grade)
     explains: str = "grade"  # what the heatmap explains: "grade" (a logit) or "score" (regression)
     # where the model input came from in ``image`` (data_prep.cache.RowGeometry): the crop box
@@ -153,6 +160,7 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
             "timings_seconds": {k: round(v, 4) for k, v in self.timings.items()},
             "image_size": [int(self.image.shape[1]), int(self.image.shape[0])],
             "warnings": list(self.warnings),
+            "not_reliably_gradable": list(self.not_reliably_gradable),
             "borderline": self.borderline,
             "unlike_training_images": self.input_check,
             **({"referable": self.referable} if self.referable is not None else {}),
@@ -212,7 +220,8 @@ class Predictor:
             :class:`drac_ssl.grading.bundle.Bundle`.
         tta: flip test-time augmentation; None (the default): as the bundle's cross-validated
             figures were measured (:attr:`drac_ssl.grading.bundle.Bundle.tta_in_cv`), as the
-            export command does.
+            export command does; True or False (numpy's bools too) as given; anything else
+            a TypeError (:func:`drac_ssl.grading.predict.resolve_tta`).
         gradcam: compute heatmaps in :meth:`predict` (default on).
         limits: upload limits for :meth:`predict_file`.
 
@@ -227,7 +236,9 @@ class Predictor:
 
         self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle, "cpu")
         self.metadata: dict[str, Any] = self.bundle.metadata
-        self.tta = self.bundle.tta_in_cv if tta is None else bool(tta)
+        from drac_ssl.grading.predict import resolve_tta
+
+        self.tta: bool = resolve_tta(tta, self.bundle)  # TypeError for other than None/True/False
         self.limits = limits or InputLimits()
         from drac_ssl.scale import grade_names_of
 
@@ -535,12 +546,12 @@ class Predictor:
             rule = ((self.metadata.get("cv_metrics") or {}).get("referable") or {}).get("rule")
             referable = {"from_grade": r, "probability": float(np.asarray(probs[0], dtype=np.float64)[r:].sum()),
                          "rule": str(rule or referable_words(r, self.class_names))}
+        said = [w for w in (self.chance_warning, self.caveat) if w] + unlike + self.image_warnings(
+            gray.shape, small, list(warnings or []), [preprocessing_warning(n) for n in found])
         return Prediction(name=name, grade=grade, grade_name=self.class_names[grade],
                           probs=np.asarray(probs[0], dtype=np.float64), heatmap=heatmap,
-                          image=gray, seconds=t3 - t0,
-                          warnings=[w for w in (self.chance_warning, self.caveat) if w] + unlike + self.image_warnings(
-                              gray.shape, small, list(warnings or []),
-                              [preprocessing_warning(n) for n in found]),
+                          image=gray, seconds=t3 - t0, warnings=said,
+                          not_reliably_gradable=unreliable_reasons(said),
                           explained=explained, explains="score" if self.regression else "grade",
                           geometry=geometry[0], cam_cells=cells, heat_only_in_padding=in_padding,
                           class_names=list(self.class_names),

@@ -55,7 +55,6 @@ from app.inputs import (
     FILE_TYPES,
     FORMAT_WORDS,
     MIN_SIDE,
-    NOT_SQUARE,
     InputLimits,
     InputRejected,
     check_gradable,
@@ -67,11 +66,14 @@ from app.model_queue import ModelQueue, ServerBusy, gradio_limits
 from app.predict import Prediction, Predictor, borderline_words
 from drac_ssl.figures import figure_text, format_ci
 from drac_ssl.grading.bundle import REFERABLE_SCOPE_WORDS, SCOPE_WORDS
-from drac_ssl.grading.image_notes import (
-    FILE_FINDING,
-    NO_COLOUR,
+from drac_ssl.grading.image_notes import (  # the verdict's tables, re-exported: they were here
+    DOUBT_KINDS,
+    NOT_RELIABLY_GRADABLE,  # noqa: F401 - re-exported
+    UNLIKE_KIND,
+    doubt_kind,
     incomplete_line,
     same_grade_words,
+    unreliable_reasons,
 )
 from drac_ssl.grading.model import threshold_words
 from drac_ssl.submission import (
@@ -483,40 +485,6 @@ def _result_markdown(pred: Prediction, predictor: Predictor) -> str:
         lines += ["", rare]
     lines += ["", _heatmap_markdown(pred, predictor)]
     return "\n".join(lines)
-
-
-NOT_RELIABLY_GRADABLE: tuple[tuple[str, str], ...] = (
-    (r"Unlike the training images", "unlike the training images"),
-    (r"Colour image: .*UW-OCTA is grey", "a colour picture, not UW-OCTA"),
-    (r"Grey image|" + re.escape(NO_COLOUR), "a grey picture for a colour model"),
-    (r"Only \d+ (?:grey )?levels?", "a thresholded export or mask"),
-    (r"\d+x\d+ px, far below", "far smaller than the model's input"),
-)
-"""The warnings about an image that make its result *not reliably gradable*: the page's heading
-then says so first and gives the grade only as the model's output ("## Not reliably gradable
-(unlike the training images) — model output: Grade 0 Normal (P 0.80)", :func:`grade_heading`),
-the details JSON lists the reasons (``not_reliably_gradable``), and a batch with such an image
-names its grades CSV ``grades_FLAGGED.csv`` (:data:`FLAGGED_CSV`). Each is a regular expression
-matched at the start of a warning (the app's and the export's words) -> the reason in a few
-words. The rule: a warning that says the picture is not the kind of image the model grades, or
-that the grade is unreliable: the input check's "unlike the training images"
-(:mod:`drac_ssl.grading.ood`), a colour picture given to a grey UW-OCTA model (not the colour
-conversion of a grey fundus model, whose training ingest converted its images the same way), a
-grey picture given to a colour model, at most 4 levels (a thresholded export or a vessel mask),
-and an image far smaller than the model's input (below half of it: upscaled, "the grade is
-unreliable"). Other doubts (not square, smaller than the model's input but above half of it, a
-preprocessing finding, a finding in the file not known to be plain) and the model's "no better
-than chance" caveat keep the plain heading marked "(⚠ see above)"; plain notes (an Exif
-orientation applied, a 16-bit file converted, a file smaller than a UW-OCTA export that the
-model reads at its own size anyway) change nothing."""
-
-
-def unreliable_reasons(warnings: list[str]) -> list[str]:
-    """The reasons (:data:`NOT_RELIABLY_GRADABLE`, in its order, each once) that ``warnings``
-    (an image's sentences; a plain note starting "Note:" never matches) make its grade not
-    reliably gradable; [] for none."""
-    found = {reason for w in warnings for pattern, reason in NOT_RELIABLY_GRADABLE if re.match(pattern, w)}
-    return [reason for _, reason in NOT_RELIABLY_GRADABLE if reason in found]
 
 
 def shown_borderline(probs: Any, class_names: list[str], warnings: list[str]) -> str | None:
@@ -1006,7 +974,7 @@ def _grade_single_now(predictor: Predictor, settings: AppSettings, path: str | N
         overlay = _DISPLAY_FILES.write(_display_overlay(pred.image, pred.heatmap), "gradcam")
     details = pred.as_dict()
     details["decision"] = decision_rule(predictor)
-    details["not_reliably_gradable"] = unreliable_reasons(pred.warnings)  # [] for a gradable image
+    details["not_reliably_gradable"] = pred.not_reliably_gradable  # as_dict's; [] for a gradable image
     summary = pred.heatmap_summary(predictor.target_layer)
     if summary is not None:
         method = heatmap_method(pred, predictor)  # the page says it in plain words
@@ -1043,32 +1011,6 @@ def _grade_batch(predictor: Predictor, settings: AppSettings, paths: list[str] |
     except ServerBusy as exc:
         log.warning("busy: refused a batch of %d (%s)", len([x for x in paths or [] if x]), exc)
         return _busy_markdown(str(exc)), [], None, None
-
-
-UNLIKE_KIND = "unlike the training images"
-"""The batch summary's name of the out-of-distribution warning (:func:`_batch_warning_line`)."""
-
-DOUBT_KINDS: tuple[tuple[str, str], ...] = (
-    (r"Too small|\d+x\d+ px, far below", "too small"),
-    (r"Only \d+ (?:grey )?levels?", "thresholded export or mask"),
-    (r"Colour image", "colour image"),
-    (r"Grey image|" + re.escape(NO_COLOUR), "grey image for a colour model"),
-    (re.escape(NOT_SQUARE), "not square"),
-    (r"Preprocessing as in training", "preprocessing finding"),
-    (re.escape(FILE_FINDING), "finding in the file"),
-)
-"""How the batch summary names each kind of doubt about a graded image (:func:`doubt_kind`):
-a regular expression matched at the start of the warning (the app's and the export's words,
-:meth:`app.predict.Predictor.image_warnings`) -> a few words."""
-
-
-def doubt_kind(warning: str) -> str:
-    """The kind of a doubt about an image (one of its warnings that is not a plain "Note:"), in
-    the batch summary's words (:data:`DOUBT_KINDS`); ``other warning`` for one not listed."""
-    for pattern, kind in DOUBT_KINDS:
-        if re.match(pattern, warning):
-            return kind
-    return "other warning"
 
 
 def _batch_warning_line(unlike: list[str], sentences: list[list[str]], n_good: int) -> str:

@@ -25,6 +25,12 @@ apart. Pure string functions (no torch), cheap to import from the app's upload c
   in the app's upload checks, the export command and its submission check;
   :func:`unread_image_format`: the ingest's words for an image file of a format it does not
   read (``.webp``), with :data:`CONVERT_FIX`.
+* :func:`unreliable_reasons` / :data:`NOT_RELIABLY_GRADABLE`: which of an image's sentences
+  make its grade *not reliably gradable* (the app's heading, the details JSON,
+  :attr:`app.predict.Prediction.not_reliably_gradable`); :func:`doubt_kind` /
+  :data:`DOUBT_KINDS`: the batch summary's name of each kind of doubt. Both match the openings
+  of the sentences made here and by the other producers, from the producers' own constants
+  (:data:`UNLIKE_TRAINING`, :data:`COLOUR_IMAGE`, :data:`TOO_SMALL`, :data:`NOT_SQUARE` ...).
 """
 
 from __future__ import annotations
@@ -35,20 +41,32 @@ from collections.abc import Sequence
 __all__ = [
     "COLOUR_ENCODED",
     "COLOUR_FILE_MODES",
+    "COLOUR_IMAGE",
+    "COLOUR_NOT_OCTA",
     "CONVERT_FIX",
     "DEPTH_CONVERTED",
     "DEPTH_NOTE",
     "DEPTH_NOTES",
+    "DOUBT_KINDS",
+    "FAR_BELOW",
     "FILE_FINDING",
+    "GREY_IMAGE",
     "IMAGE_SUFFIXES",
+    "NOT_RELIABLY_GRADABLE",
+    "NOT_SQUARE",
     "NO_COLOUR",
     "OTHER_IMAGE_SUFFIXES",
     "PLAIN_FINDINGS",
+    "PREPROCESSING_FINDING",
     "READ_FORMATS",
     "SMALLER_THAN_EXPORT",
+    "TOO_SMALL",
+    "UNLIKE_KIND",
+    "UNLIKE_TRAINING",
     "colour_for_grey_model",
     "depth_note",
     "describe_kind",
+    "doubt_kind",
     "few_levels_warning",
     "file_finding",
     "grey_for_colour_model",
@@ -59,6 +77,7 @@ __all__ = [
     "other_format",
     "same_grade_words",
     "unread_image_format",
+    "unreliable_reasons",
 ]
 
 COLOUR_FILE_MODES = ("RGB", "RGBA", "CMYK", "YCbCr")
@@ -112,6 +131,36 @@ OTHER_IMAGE_SUFFIXES = {
 ingest says such a file is an image it cannot read (:func:`unread_image_format`), not "not an
 image file"."""
 
+UNLIKE_TRAINING = "Unlike the training images"
+"""How the out-of-distribution check's sentence starts
+(:meth:`drac_ssl.grading.ood.InputProfile.warning`)."""
+
+COLOUR_IMAGE = "Colour image"
+"""How :func:`colour_for_grey_model`'s words on a colour picture read by a grey model start."""
+
+COLOUR_NOT_OCTA = "UW-OCTA is grey; a colour picture may not be OCTA"
+"""What :func:`colour_for_grey_model` adds for a UW-OCTA model: the doubt itself."""
+
+GREY_IMAGE = "Grey image"
+"""How :func:`grey_for_colour_model`'s words on a grey file read by a colour model start (a
+colour file of a grey picture: :data:`NO_COLOUR`)."""
+
+TOO_SMALL = "Too small"
+"""How the app's UW-OCTA size doubt starts (:func:`app.inputs.too_small_warning`)."""
+
+FAR_BELOW = "px, far below"
+"""What follows ``WxH`` in the model's own small-image warning
+(:func:`drac_ssl.grading.predict.small_image_warning`: ``20x20 px, far below the 64 px ...``)."""
+
+NOT_SQUARE = "Not square"
+"""How the UW-OCTA non-square warning starts (:func:`app.inputs.sanity_warnings`); it says the
+squeeze too, so the page leaves out the preprocessing's own line on it
+(:meth:`app.predict.Predictor.image_warnings`)."""
+
+PREPROCESSING_FINDING = "preprocessing as in training"
+"""How the export's words on what the replayed preprocessing found start
+(:func:`drac_ssl.grading.predict.preprocessing_warning`); the app says them capitalised."""
+
 INCOMPLETE_SHOWN = 10
 """:func:`incomplete_line` names at most this many files, then a count."""
 
@@ -150,8 +199,8 @@ def colour_for_grey_model(detail: str, octa: bool) -> str:
     if "channels identical" in detail:
         return f"{COLOUR_ENCODED}: {detail}."
     if octa:
-        return f"Colour image: {detail}. UW-OCTA is grey; a colour picture may not be OCTA."
-    return f"Colour image: {detail}, as the training ingest converted this grey model's images."
+        return f"{COLOUR_IMAGE}: {detail}. {COLOUR_NOT_OCTA}."
+    return f"{COLOUR_IMAGE}: {detail}, as the training ingest converted this grey model's images."
 
 
 NO_COLOUR = "No colour: the file's three channels are identical"
@@ -167,7 +216,7 @@ def grey_for_colour_model(mode: str = "") -> str:
     channels, as the ingest replicates grey files of a colour data set."""
     first = (f"{NO_COLOUR} (a grey picture saved as colour), read as they are"
              if mode in COLOUR_FILE_MODES else
-             "Grey image: replicated to 3 identical channels for this colour model, as the "
+             f"{GREY_IMAGE}: replicated to 3 identical channels for this colour model, as the "
              "ingest does for grey files of a colour data set")
     return (f"{first}. The model was trained on colour photographs: if this is another kind of "
             "image (an OCTA scan, a red-free photograph), its grade is outside what the model saw "
@@ -312,6 +361,69 @@ def is_plain_note(warning: str) -> bool:
     if warning.startswith((*DEPTH_NOTES, COLOUR_ENCODED, SMALLER_THAN_EXPORT)):
         return True
     return warning.startswith(FILE_FINDING) and _PLAIN_FINDING.match(warning, len(FILE_FINDING)) is not None
+
+
+UNLIKE_KIND = "unlike the training images"
+"""The reason (:data:`NOT_RELIABLY_GRADABLE`) and the batch summary's kind (counted apart from
+:data:`DOUBT_KINDS`, ``app.server._batch_warning_line``) of the out-of-distribution warning
+(:data:`UNLIKE_TRAINING`)."""
+
+NOT_RELIABLY_GRADABLE: tuple[tuple[str, str], ...] = (
+    (re.escape(UNLIKE_TRAINING), UNLIKE_KIND),
+    (f"{re.escape(COLOUR_IMAGE)}: .*{re.escape(COLOUR_NOT_OCTA)}", "a colour picture, not UW-OCTA"),
+    (f"{re.escape(GREY_IMAGE)}|{re.escape(NO_COLOUR)}", "a grey picture for a colour model"),
+    (r"Only \d+ (?:grey )?levels?", "a thresholded export or mask"),
+    (rf"\d+x\d+ {re.escape(FAR_BELOW)}", "far smaller than the model's input"),
+)
+"""The warnings about an image that make its result *not reliably gradable*: the app's page
+then heads it so ("## Not reliably gradable (unlike the training images) — model output: Grade
+0 Normal (P 0.80)", :func:`app.server.grade_heading`), the details JSON lists the reasons
+(``not_reliably_gradable``, :attr:`app.predict.Prediction.not_reliably_gradable`), and a batch
+with such an image names its grades CSV ``grades_FLAGGED.csv`` (:data:`app.server.FLAGGED_CSV`).
+Each is a regular expression matched at the start of a warning (the app's and the export's
+words) -> the reason in a few words. The rule: a warning that says the picture is not the kind
+of image the model grades, or that the grade is unreliable: the input check's "unlike the
+training images" (:mod:`drac_ssl.grading.ood`), a colour picture given to a grey UW-OCTA model
+(not the colour conversion of a grey fundus model, whose training ingest converted its images
+the same way), a grey picture given to a colour model, at most 4 levels
+(:func:`few_levels_warning`: a thresholded export or a vessel mask), and an image far smaller
+than the model's input (below half of it: upscaled, "the grade is unreliable"). Other doubts
+(not square, smaller than the model's input but above half of it, a preprocessing finding, a
+finding in the file not known to be plain) and the model's "no better than chance" caveat keep
+the plain heading marked "(⚠ see above)"; plain notes (an Exif orientation applied, a 16-bit
+file converted, a file smaller than a UW-OCTA export that the model reads at its own size
+anyway: :func:`is_plain_note`) change nothing."""
+
+
+def unreliable_reasons(warnings: Sequence[str]) -> list[str]:
+    """The reasons (:data:`NOT_RELIABLY_GRADABLE`, in its order, each once) that ``warnings``
+    (an image's sentences; a plain note starting "Note:" never matches) make its grade not
+    reliably gradable; [] for none."""
+    found = {reason for w in warnings for pattern, reason in NOT_RELIABLY_GRADABLE if re.match(pattern, w)}
+    return [reason for _, reason in NOT_RELIABLY_GRADABLE if reason in found]
+
+
+DOUBT_KINDS: tuple[tuple[str, str], ...] = (
+    (rf"{re.escape(TOO_SMALL)}|\d+x\d+ {re.escape(FAR_BELOW)}", "too small"),
+    (r"Only \d+ (?:grey )?levels?", "thresholded export or mask"),
+    (re.escape(COLOUR_IMAGE), "colour image"),
+    (f"{re.escape(GREY_IMAGE)}|{re.escape(NO_COLOUR)}", "grey image for a colour model"),
+    (re.escape(NOT_SQUARE), "not square"),
+    (re.escape(PREPROCESSING_FINDING.capitalize()), "preprocessing finding"),
+    (re.escape(FILE_FINDING), "finding in the file"),
+)
+"""How the app's batch summary names each kind of doubt about a graded image
+(:func:`doubt_kind`): a regular expression matched at the start of the warning (the app's and
+the export's words, :meth:`app.predict.Predictor.image_warnings`) -> a few words."""
+
+
+def doubt_kind(warning: str) -> str:
+    """The kind of a doubt about an image (one of its warnings that is not a plain "Note:"), in
+    the batch summary's words (:data:`DOUBT_KINDS`); ``other warning`` for one not listed."""
+    for pattern, kind in DOUBT_KINDS:
+        if re.match(pattern, warning):
+            return kind
+    return "other warning"
 
 
 def same_grade_words(grades: Sequence[int], grade_names: Sequence[str]) -> str | None:

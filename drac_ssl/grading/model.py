@@ -311,10 +311,15 @@ def build_head(head: str, feature_dim: int, dropout: float, num_grades: int = NU
 
     ``width``: the hidden width of the ``mlp`` head or the channels of the ``conv`` head
     (None: :data:`HEAD_WIDTH_DEFAULTS`); the other heads have none and ignore it.
-    Classification heads output ``(n, num_grades)`` logits, ``regression`` ``(n, 1)``.
+    Classification heads output ``(n, num_grades)`` logits, ``regression`` ``(n, 1)`` (whatever
+    ``num_grades``). Raises ValueError for an unknown head, and for a classification head of
+    ``num_grades`` < 2: one logit would pass for the regression head's single score.
     """
     if head not in HEADS:
         raise ValueError(f"unknown head {head!r}; choose one of {', '.join(HEADS)} (finetune.head).")
+    if HEADS[head] == "classification" and num_grades < 2:
+        raise ValueError(f"num_grades={num_grades}: the {head!r} head grades at least 2 grades "
+                         f"(one logit per grade); a single output is the 'regression' head's")
     if head == "linear":
         return LinearHead(feature_dim, num_grades, dropout)
     if head in HEAD_WIDTH_DEFAULTS and width is None:

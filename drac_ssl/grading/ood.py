@@ -50,6 +50,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from drac_ssl.grading.image_notes import UNLIKE_TRAINING
+
 __all__ = ["GRID", "PROFILE_FILE", "InputProfile", "fit_input_profile", "input_descriptors"]
 
 GRID = 8
@@ -116,7 +118,7 @@ class InputProfile:
     def warning(self, what: str = "images") -> str:
         """The sentence shown beside the grade of a flagged image; ``what``: the kind of
         images the model was trained on, in words (e.g. "colour fundus photographs")."""
-        return (f"Unlike the training images: this image does not look like the "
+        return (f"{UNLIKE_TRAINING}: this image does not look like the "
                 f"{self.n_images} {what} this model was trained on (to the model, or in its "
                 f"layout of brightness and colour). Its grade may mean nothing. Check that it is "
                 f"the same kind of image, taken and framed like those.")

@@ -56,6 +56,8 @@ from data_prep.validate import convert_channels, inspect_image
 from drac_ssl.augment import EvalDataset
 from drac_ssl.grading.image_notes import (
     COLOUR_FILE_MODES,
+    FAR_BELOW,
+    PREPROCESSING_FINDING,
     colour_for_grey_model,
     depth_note,
     file_finding,
@@ -96,6 +98,7 @@ __all__ = [
     "small_image_warning",
     "SQUEEZED",
     "squeeze_finding",
+    "resolve_tta",
     "tta_views",
     "unlike_training_images",
 ]
@@ -262,7 +265,7 @@ def small_image_warning(shape: Sequence[int], metadata: dict[str, Any]) -> str:
     size = input_spec_of(metadata).image_size
     if min(h, w) >= SMALL_IMAGE_FRACTION * size:
         return ""
-    return (f"{w}x{h} px, far below the {size} px the model was trained on (its input size; "
+    return (f"{w}x{h} {FAR_BELOW} the {size} px the model was trained on (its input size; "
             f"warned below half of it): upscaled {size / max(1, min(h, w)):.3g}x, the grade is "
             f"unreliable")
 
@@ -276,7 +279,7 @@ def preprocessing_warning(finding: str) -> str:
     squeezed to a square: :func:`squeeze_finding`). The same words in the export command (after
     ``NAME: ``), ``grade_images`` (:attr:`GradedImages.preprocessing_warnings`) and the app
     (capitalised, with a full stop)."""
-    return f"preprocessing as in training: {finding}"
+    return f"{PREPROCESSING_FINDING}: {finding}"
 
 
 SQUEEZED = "squeezed to a square"
@@ -496,6 +499,20 @@ def _run_models(models: Sequence[GradingModel], backbone: Backbone | None, input
     return raw, kept, features
 
 
+def resolve_tta(tta: Any, bundle: Bundle) -> bool:
+    """The flip TTA to run for the argument ``tta``: None -> the bundle's
+    (:attr:`Bundle.tta_in_cv`, as the cross-validated figures were measured), True / False
+    (numpy's bools too) as given. Raises TypeError for anything else: ``"no"``, 0 or 1 are not
+    read as a truth value (a review: ``tta="no"`` ran the flips)."""
+    if tta is None:
+        return bool(bundle.tta_in_cv)
+    if isinstance(tta, bool | np.bool_):
+        return bool(tta)
+    raise TypeError(f"tta must be None, True or False, got {tta!r} ({type(tta).__name__}): None "
+                    f"flips as the bundle's cross-validation did (Bundle.tta_in_cv), True runs the "
+                    f"4 flips, False none")
+
+
 def ensemble_outputs(bundle: Bundle, inputs: Tensor, tta: bool | None = None,
                      keep_maps: bool = False, keep_features: bool = False) -> EnsembleOutput:
     """Raw outputs of every fold model of ``bundle`` on preprocessed inputs ``(n, C, S, S)``
@@ -511,8 +528,9 @@ def ensemble_outputs(bundle: Bundle, inputs: Tensor, tta: bool | None = None,
 
     ``tta``: flip test-time augmentation; None (the default): as the cross-validation was
     measured (:attr:`Bundle.tta_in_cv`), so the figures of the model card describe what is
-    predicted. Every function below that takes ``tta`` passes it here."""
-    tta = bundle.tta_in_cv if tta is None else bool(tta)
+    predicted. Every function below that takes ``tta`` passes it here. Raises TypeError for
+    a ``tta`` other than None, True or False (:func:`resolve_tta`)."""
+    tta = resolve_tta(tta, bundle)
     shared = bundle.shared_backbone
     use_shared = shared is not None and len(bundle.models) > 1
     raw, maps, features = _run_models(bundle.models, shared if use_shared else None, inputs, tta,
@@ -541,7 +559,8 @@ def predict_images(bundle: Bundle, images: Sequence[np.ndarray], tta: bool | Non
     gives the model's channels (RGB) and says what it converted.
 
     ``tta``: flip test-time augmentation (the 4 flips, averaged); None (the default): as the
-    cross-validated figures of the model card were measured (:attr:`Bundle.tta_in_cv`).
+    cross-validated figures of the model card were measured (:attr:`Bundle.tta_in_cv`); only
+    None, True or False (:func:`resolve_tta`).
 
     Returns ``probs`` ``(n, K)`` (rows sum to 1) and ``classes`` ``(n,)`` int64: the fold
     ensemble's calibrated probabilities and its grade. ``classes`` is the calibration's
@@ -551,11 +570,12 @@ def predict_images(bundle: Bundle, images: Sequence[np.ndarray], tta: bool | Non
 
     Raises:
         TypeError: a path (``"a.png"``) or other non-array where images are expected
-            (read files with :func:`read_image`).
+            (read files with :func:`read_image`); a ``tta`` other than None, True or False.
         ValueError: one image array instead of a sequence, :func:`read_image`'s
             ``(image, warnings)`` pairs, and as :func:`preprocess_image` does (an image not
             uint8 or in other channels than the model's; an ingested row of another size).
     """
+    resolve_tta(tta, bundle)  # a bad tta before any image is preprocessed
     images = _image_list(images)
     if len(images) == 0:
         return np.zeros((0, bundle.calibration.num_grades)), np.zeros(0, dtype=np.int64)
@@ -681,9 +701,11 @@ def grade_images(bundle: Bundle, images: Sequence[np.ndarray], tta: bool | None 
     could read (it raises for an unreadable one).
 
     Raises:
-        TypeError: a path or other non-array where images are expected.
+        TypeError: a path or other non-array where images are expected; a ``tta`` other than
+            None, True or False.
         ValueError: as :func:`predict_images` does.
     """
+    resolve_tta(tta, bundle)  # a bad tta before any image is preprocessed
     images = _image_list(images)
     return grade_prepared(bundle, [prepare_image(image, bundle.metadata, ingested) for image in images],
                           tta)

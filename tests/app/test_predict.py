@@ -114,6 +114,53 @@ def test_any_size_and_aspect(predictor: Predictor) -> None:
     assert overlay.shape == (300, 520, 3) and overlay.dtype == np.uint8
 
 
+def test_a_prediction_says_whether_it_is_reliably_gradable(predictor: Predictor) -> None:
+    """A library user gets the page's verdict "not reliably gradable" from the prediction itself
+    (:attr:`app.predict.Prediction.not_reliably_gradable`, in :meth:`~app.predict.Prediction.as_dict`
+    too), the reasons of :func:`drac_ssl.grading.image_notes.unreliable_reasons`, without the
+    Gradio server (a review: only ``app.server`` decided it)."""
+    from drac_ssl.grading.image_notes import unreliable_reasons
+
+    gray = _octa_like(256, 256, seed=4)
+    photo = load_bytes(_png(np.stack([gray, np.roll(gray, 40, axis=0), gray // 2], axis=-1)), "photo.png")
+    ramp = (np.add.outer(np.arange(8), np.arange(8)) * 17).astype(np.uint8)  # far below the 64 px input
+    cases = [(predictor.predict(gray, gradcam=False), []),
+             (predictor.predict_loaded(photo, gradcam=False), ["a colour picture, not UW-OCTA"]),
+             (predictor.predict(ramp, gradcam=False), ["far smaller than the model's input"])]
+    for pred, reasons in cases:
+        assert pred.not_reliably_gradable == reasons, pred.warnings
+        assert pred.not_reliably_gradable == unreliable_reasons(pred.warnings)
+        assert pred.as_dict()["not_reliably_gradable"] == reasons
+
+
+@pytest.mark.parametrize("tta", ["no", "false", 0, 1, 0.0, [], "", object()])
+def test_tta_takes_only_none_true_or_false(predictor: Predictor, tta: object) -> None:
+    """``tta="no"`` ran the flips (a review: ``bool(tta)``): anything but None, True or False
+    (numpy's bools too) is a TypeError naming the argument, what it got and what it takes,
+    before any image is preprocessed."""
+    from drac_ssl.grading.predict import ensemble_outputs, grade_images, predict_images
+
+    gray = _octa_like(64, 64)
+    calls = [lambda: grade_images(predictor.bundle, [gray], tta=tta),
+             lambda: predict_images(predictor.bundle, [gray], tta=tta),
+             lambda: ensemble_outputs(predictor.bundle, torch.zeros(1, 1, 64, 64), tta=tta),
+             lambda: Predictor(predictor.bundle, tta=tta, gradcam=False)]
+    for call in calls:
+        with pytest.raises(TypeError, match=r"tta must be None, True or False, got .*") as info:
+            call()
+        assert repr(tta) in str(info.value)
+
+
+def test_tta_takes_numpy_bools(predictor: Predictor) -> None:
+    from drac_ssl.grading.predict import grade_images
+
+    assert Predictor(predictor.bundle, tta=np.bool_(False), gradcam=False).tta is False
+    assert Predictor(predictor.bundle, tta=np.True_, gradcam=False).tta is True
+    gray = _octa_like(64, 64)
+    np.testing.assert_array_equal(grade_images(predictor.bundle, [gray], tta=np.False_).probs,
+                                  grade_images(predictor.bundle, [gray], tta=False).probs)
+
+
 def test_explain_another_grade(predictor: Predictor, sample_path: Path) -> None:
     shown = predictor.predict_file(sample_path)
     other = (shown.grade + 1) % 3
@@ -680,6 +727,28 @@ def test_the_export_and_the_batch_tab_give_the_apps_fundus_crop_warning_in_its_w
 
 # --------------------------------------------------------------------------------------
 # Bundle discovery and the command line
+
+
+def test_building_a_demo_bundle_leaves_the_callers_random_state_alone(tmp_path: Path) -> None:
+    """A notebook's seeded experiment draws the same numbers whether or not it built a demo
+    bundle in between (a review: ``build_demo_bundle`` called ``torch.manual_seed``); the bundle
+    is still the same for the same arguments, whatever the caller's seed."""
+    from safetensors.torch import load_file
+
+    def weights(bundle: Path) -> dict[str, torch.Tensor]:
+        return {f"{f.name}/{k}": v for f in sorted(bundle.glob("*.safetensors"))
+                for k, v in load_file(f).items()}
+
+    torch.manual_seed(123)
+    want = torch.rand(5)
+    torch.manual_seed(123)
+    first = build_demo_bundle(tmp_path / "a", image_size=32, source_size=32, n_folds=2)
+    assert torch.equal(torch.rand(5), want)
+    torch.manual_seed(7)
+    second = weights(build_demo_bundle(tmp_path / "b", image_size=32, source_size=32, n_folds=2))
+    first_weights = weights(first)
+    assert first_weights.keys() == second.keys() and len(first_weights) > 2
+    assert all(torch.equal(first_weights[k], second[k]) for k in first_weights)
 
 
 def test_find_newest_bundle(tmp_path: Path, bundle_dir: Path) -> None:

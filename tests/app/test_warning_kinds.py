@@ -1,7 +1,9 @@
 """Every sentence the app says about an image, from the function that makes it, read by the
-app's two tables of openings: :data:`app.server.NOT_RELIABLY_GRADABLE` (the heading "Not
-reliably gradable", the details' reasons, ``grades_FLAGGED.csv``) and
-:data:`app.server.DOUBT_KINDS` (the batch summary's count by kind).
+two tables of openings (:mod:`drac_ssl.grading.image_notes`, beside the producers; re-exported
+by ``app.server``): :data:`~drac_ssl.grading.image_notes.NOT_RELIABLY_GRADABLE` (the heading
+"Not reliably gradable", :attr:`app.predict.Prediction.not_reliably_gradable`, the details'
+reasons, ``grades_FLAGGED.csv``) and :data:`~drac_ssl.grading.image_notes.DOUBT_KINDS` (the
+batch summary's count by kind).
 
 The tables match the start of sentences made in other modules; rewording one of them would
 silently drop an image from "not reliably gradable" or count it as "other warning". Each row
@@ -12,7 +14,10 @@ stop), so that a rewording fails here.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from types import SimpleNamespace as NS
 
 import numpy as np
@@ -20,13 +25,16 @@ import pytest
 
 from app.inputs import NOT_SQUARE, sanity_warnings, too_small_warning
 from app.predict import Predictor
-from app.server import DOUBT_KINDS, NOT_RELIABLY_GRADABLE, doubt_kind, unreliable_reasons
 from drac_ssl.grading.image_notes import (
+    DOUBT_KINDS,
+    NOT_RELIABLY_GRADABLE,
     colour_for_grey_model,
+    doubt_kind,
     few_levels_warning,
     file_finding,
     grey_for_colour_model,
     is_plain_note,
+    unreliable_reasons,
 )
 from drac_ssl.grading.ood import InputProfile
 from drac_ssl.grading.predict import preprocessing_warning, small_image_warning, squeeze_finding
@@ -118,3 +126,26 @@ def test_plain_notes_are_neither_doubts_nor_reasons() -> None:
     encoded = colour_for_grey_model("RGB image (channels identical: read as grey)", octa=True)
     for note in (smaller, encoded):
         assert is_plain_note(note) and unreliable_reasons([note]) == [], note
+
+
+def test_the_verdict_needs_neither_gradio_nor_torch() -> None:
+    """The tables and their functions live beside the sentences' producers, in a module of
+    pure string functions: a library user (:class:`app.predict.Predictor`, a notebook) gets
+    the verdict without the Gradio server (a review: it was only in ``app.server``, which
+    imports gradio), and ``app.server`` names the same objects (nothing that imported them
+    from there breaks)."""
+    import app.server as server
+    import drac_ssl.grading.image_notes as notes
+
+    for name in ("NOT_RELIABLY_GRADABLE", "unreliable_reasons", "DOUBT_KINDS", "doubt_kind", "UNLIKE_KIND"):
+        assert getattr(server, name) is getattr(notes, name), name
+        assert name in notes.__all__, name
+    code = ("import sys\n"
+            "from drac_ssl.grading.image_notes import unreliable_reasons, doubt_kind\n"
+            "assert unreliable_reasons(['Only 2 grey levels (0 and 255).']) == ['a thresholded export or mask']\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('gradio', 'torch', 'numpy', 'app')))\n")
+    repo = Path(__file__).resolve().parents[2]
+    proc = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True,
+                          timeout=120, env={"PYTHONPATH": str(repo), "PATH": ""})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]", proc.stdout

@@ -161,6 +161,22 @@ def test_heads_have_k_outputs_and_specs_keep_k(head: str, k: int) -> None:
         grading.class_weights_for(np.array([0, k]), k)
 
 
+@pytest.mark.parametrize("head", sorted(h for h, kind in grading.HEADS.items() if kind == "classification"))
+@pytest.mark.parametrize("k", [1, 0, -2])
+def test_a_classification_head_of_fewer_than_two_grades_is_refused(head: str, k: int) -> None:
+    """One logit would look like the regression head's single score (a review:
+    ``build_head("linear", 512, 0.1, num_grades=1)`` built one); K >= 2 everywhere else."""
+    with pytest.raises(ValueError, match=rf"num_grades={k}.*at least 2 grades"):
+        grading.build_head(head, 512, 0.1, num_grades=k)
+    with pytest.raises(ValueError, match="at least 2 grades"):
+        grading.ModelSpec("resnet18", 1, True, head, 0.0, num_grades=k).build_head()
+
+
+def test_the_regression_head_still_has_one_output_whatever_num_grades() -> None:
+    for k in (1, 2, 5):
+        assert grading.build_head("regression", 8, 0.0, num_grades=k)(torch.zeros(2, 8)).shape == (2, 1)
+
+
 def test_submission_with_five_grades_and_its_check(tmp_path: Path) -> None:
     cases = [f"test_{i:04d}.png" for i in range(4)]
     path = write_submission(tmp_path / "s.csv", cases, P5[:4], np.array([0, 1, 2, 4]), num_grades=5)
