@@ -481,6 +481,9 @@ class Predictor:
             preprocessing_warning,
         )
 
+        if isinstance(image, str | bytes | os.PathLike):
+            raise TypeError(f"predict takes an image array, got the {type(image).__name__} {image!r}: "
+                            f"predict_file(path) reads and checks a file as the page does")
         gray = np.asarray(image)  # the image as the model reads it (grey or RGB)
         if explain is not None and self.regression:
             raise ValueError(f"explain={explain!r}: this model has a regression head, whose heatmap "

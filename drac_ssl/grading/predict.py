@@ -153,11 +153,15 @@ def read_image(path: str | os.PathLike[str], channels: int, kind: str | None = N
     by OpenCV), and the decoder's warnings that cast no doubt on the image
     (:func:`drac_ssl.grading.image_notes.is_plain_note`: transparency composited, an ICC
     profile not applied ...), which the app's page says as notes too; without ``notes`` they
-    stay among the warnings. Raises FileNotFoundError for a missing file and :class:`ImageReadError` (a
+    stay among the warnings. Raises FileNotFoundError for a missing file, IsADirectoryError for
+    a folder, and :class:`ImageReadError` (a
     ValueError: what is wrong, how to fix it; its ``problems`` the same one by one) for an
     unreadable one.
     """
     p = Path(path)
+    if p.is_dir():
+        raise IsADirectoryError(f"{p}: a folder, not an image file (python -m drac_ssl.export RUN "
+                                f"--images {p} grades the images in a folder)")
     if not p.is_file():
         raise FileNotFoundError(f"{p}: no such image file")
     decoded = inspect_image(p.read_bytes(), str(p), channels=None, expected_side=None)
@@ -219,7 +223,7 @@ def conform_channels(image: np.ndarray, channels: int, name: str = "image",
                          f"{array.dtype} {array.shape}.\n  fix: read files with "
                          f"drac_ssl.grading.predict.read_image")
     if channels not in (1, 3):
-        raise ValueError(f"a model reads 1 or 3 channels, not {channels}")
+        raise ValueError(f"a model reads 1 or 3 channels, not {channels!r}")
     if (array.ndim == 2) == (channels == 1):
         return array, []
     if colour is None:
@@ -343,6 +347,8 @@ def preprocess_image(image: np.ndarray, metadata: dict[str, Any], ingested: bool
             f"{array.shape}.\n  fix: read files with drac_ssl.grading.predict.read_image(path, "
             f"{channels}), or convert arrays with conform_channels(image, {channels}): both "
             f"convert colour and grey like the ingest and say so")
+    if 0 in array.shape[:2]:
+        raise ValueError(f"an image of {array.shape[1]} x {array.shape[0]} px has no pixels to grade")
     spec = input_spec_of(metadata)
     size = (spec.source_size, spec.source_size)
     if warnings is not None and not ingested:

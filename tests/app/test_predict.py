@@ -161,6 +161,27 @@ def test_tta_takes_numpy_bools(predictor: Predictor) -> None:
                                   grade_images(predictor.bundle, [gray], tta=False).probs)
 
 
+def test_library_mistakes_are_said_as_such(predictor: Predictor, sample_path: Path, tmp_path: Path) -> None:
+    """A library-user review: ``predict(path)`` said "got <U43 ()", a 0 x 0 array ended in a
+    raw cv2.error, ``read_image(p, "1")`` said "not 1", and a folder "no such image file"."""
+    from drac_ssl.grading.predict import grade_images, read_image
+
+    with pytest.raises(TypeError, match=r"predict takes an image array, got the str '.*': predict_file\(path\)"):
+        predictor.predict(str(sample_path))
+    with pytest.raises(TypeError, match=r"got the PosixPath|got the WindowsPath"):
+        predictor.predict(sample_path)
+    empty = np.zeros((0, 0), np.uint8)
+    for call in (lambda: grade_images(predictor.bundle, [empty]), lambda: predictor.predict(empty)):
+        with pytest.raises(ValueError, match=r"an image of 0 x 0 px has no pixels to grade"):
+            call()
+    with pytest.raises(ValueError, match=r"not '1'"):
+        read_image(sample_path, "1")  # type: ignore[arg-type]
+    with pytest.raises(IsADirectoryError, match=r"a folder, not an image file \(python -m drac_ssl.export RUN --images"):
+        read_image(tmp_path, 1)
+    with pytest.raises(FileNotFoundError, match=r"no such image file"):
+        read_image(tmp_path / "absent.png", 1)
+
+
 def test_explain_another_grade(predictor: Predictor, sample_path: Path) -> None:
     shown = predictor.predict_file(sample_path)
     other = (shown.grade + 1) % 3
