@@ -581,7 +581,8 @@ def predict_images(bundle: Bundle, images: Sequence[np.ndarray], tta: bool | Non
             ``(image, warnings)`` pairs, and as :func:`preprocess_image` does (an image not
             uint8 or in other channels than the model's; an ingested row of another size).
     """
-    resolve_tta(tta, bundle)  # a bad tta before any image is preprocessed
+    if tta is not None:  # a bad tta before any image is preprocessed (None reads the bundle later)
+        resolve_tta(tta, bundle)
     images = _image_list(images)
     if len(images) == 0:
         return np.zeros((0, bundle.calibration.num_grades)), np.zeros(0, dtype=np.int64)
@@ -711,7 +712,8 @@ def grade_images(bundle: Bundle, images: Sequence[np.ndarray], tta: bool | None 
             None, True or False.
         ValueError: as :func:`predict_images` does.
     """
-    resolve_tta(tta, bundle)  # a bad tta before any image is preprocessed
+    if tta is not None:  # a bad tta before any image is preprocessed (None reads the bundle later)
+        resolve_tta(tta, bundle)
     images = _image_list(images)
     return grade_prepared(bundle, [prepare_image(image, bundle.metadata, ingested) for image in images],
                           tta)
