@@ -7,10 +7,12 @@
 # can be had: it unpacks the ~5 GB of wheels in parallel, about a minute and a half instead
 # of pip's three on a 2-core machine. It keeps no cache (--no-cache: the ~6 GB of unpacked
 # wheels would stay in ~/.cache/uv, where pip keeps nothing of a local wheel store). uv reads
-# none of pip's configuration, so pip's index settings (index-url, extra-index-url,
-# find-links, cert: `pip config list`) are handed to it. Where uv cannot be installed or
-# fails, pip installs the same pins (DRAC_SSL_INSTALLER=pip forces that). Bytecode is compiled at install time either way: Python may be told not to write it
-# (PYTHONDONTWRITEBYTECODE), and torch then compiles from source at every import.
+# none of pip's configuration, so pip's own reading of its settings for `pip install`
+# (index-url, extra-index-url, find-links, no-index, constraint, cert; from pip's option
+# parser) is handed to it. Where uv cannot be installed or fails, pip installs the same pins
+# (DRAC_SSL_INSTALLER=pip forces that). Bytecode is compiled at install time either way:
+# Python may be told not to write it (PYTHONDONTWRITEBYTECODE), and torch then compiles from
+# source at every import.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -30,42 +32,47 @@ quiet_pip() {  # this machine's pip config lists local wheel indexes, some of wh
   return "${PIPESTATUS[0]}"
 }
 
-uv_index_options() {  # pip's index settings as uv options, one per line
+uv_options() {  # pip's own reading of its settings for `pip install`, as uv options, one per line
+  # (pip's option parser: its config files in their precedence, the PIP_* variables, multi-line
+  # values; uv reads none of them). Exits non-zero where pip's parser cannot be had: pip then.
   "$VENV/bin/python" - <<'PY'
-import os, subprocess, sys
-listed = subprocess.run([sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True).stdout
-options, extra = [], False
-for line in listed.splitlines():
-    key, _, value = line.partition("=")
-    key, value = key.rsplit(".", 1)[-1], value.strip().strip("'\"")
-    if key == "no-index" and value.lower() in ("1", "true", "yes", "on"):
-        options.append("--no-index")
-        continue
-    for item in value.split():
-        local = item[7:] if item.startswith("file://") else item if "://" not in item else ""
-        if local and not os.path.exists(local):
-            continue  # an absent local index: pip warns and skips it, uv would stop
-        if key == "index-url" and "--index-url" not in options:  # the first: pip's precedence
-            options += ["--index-url", item]
-        elif key == "extra-index-url":
-            options += ["--extra-index-url", item]
-            extra = True
-        elif key == "find-links":
-            options += ["--find-links", item]
+import os
+from pip._internal.commands import create_command
+opts, _ = create_command("install").parse_args([])
+def there(url):  # an absent local index or folder: pip warns and skips it, uv would stop
+    local = url[7:] if url.startswith("file://") else url if "://" not in url else ""
+    return not local or os.path.exists(local)
+out = ["--no-index"] if opts.no_index else []
+out += ["--index-url", opts.index_url] if opts.index_url else []
+extra = [u for u in opts.extra_index_urls if there(u)]
+for url in extra:
+    out += ["--extra-index-url", url]
+for link in (u for u in opts.find_links if there(u)):
+    out += ["--find-links", link]
+for path in (c for c in opts.constraints if os.path.isfile(c)):
+    out += ["--constraint", path]
 if extra:  # pip weighs every index's releases together; uv's default takes the first index's
-    options += ["--index-strategy", "unsafe-best-match"]
-print("\n".join(options))
+    out += ["--index-strategy", "unsafe-best-match"]
+if opts.cert:
+    out += ["--cert", opts.cert]  # read by install_with_uv: uv takes it as SSL_CERT_FILE
+print("\n".join(out))
 PY
 }
 
 install_with_uv() {
   quiet_pip install -q --disable-pip-version-check "$UV_PIN" || return 1
-  local options cert
-  mapfile -t options < <(uv_index_options)
-  cert=${PIP_CERT:-$("$VENV/bin/python" -m pip config get global.cert 2>/dev/null || true)}
-  [ -n "$cert" ] && [ -f "$cert" ] && export SSL_CERT_FILE="$cert"
+  local listed line cert="" options=()
+  listed=$(uv_options) || return 1
+  while IFS= read -r line; do  # a loop, not mapfile: bash 3.2 (macOS) has none
+    [ -n "$line" ] && options+=("$line")
+  done <<< "$listed"
+  if [ "${#options[@]}" -ge 2 ] && [ "${options[${#options[@]}-2]}" = --cert ]; then
+    cert=${options[${#options[@]}-1]}
+    options=("${options[@]:0:${#options[@]}-2}")
+  fi
+  if [ -n "$cert" ] && [ -f "$cert" ]; then export SSL_CERT_FILE="$cert"; fi
   "$VENV/bin/uv" pip install --quiet --python "$VENV/bin/python" --compile-bytecode --no-cache \
-    "${options[@]}" -r "$REQ"
+    ${options[@]+"${options[@]}"} -r "$REQ"
 }
 
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
