@@ -72,14 +72,14 @@ def _build_demo_bundle(run_dir: str | Path, *, image_size: int, source_size: int
                         recipe=recipe, mean=tuple(mean), std=tuple(std))
     spec = ModelSpec(arch=arch, in_channels=channels, cifar_stem=False, head=head, dropout=0.0,
                      num_grades=len(grade_names))
-    torch.manual_seed(seed)
+    torch.default_generator.manual_seed(seed)  # the CPU generator alone (manual_seed seeds CUDA too)
     backbone = spec.build_backbone()
     save_weights(vdir / "backbone.safetensors",
                  {f"backbone.{k}": v for k, v in backbone.state_dict().items()},
                  {"format": "drac_ssl grading fold v1"})
     folds = []
     for k in range(n_folds):
-        torch.manual_seed(seed + 1 + k)
+        torch.default_generator.manual_seed(seed + 1 + k)
         head_state = {f"head.{n}": v for n, v in spec.build_head().state_dict().items()}
         save_weights(vdir / f"fold{k}.safetensors", head_state, {"format": "drac_ssl grading fold v1"})
         folds.append({"fold": k, "weights": ["backbone.safetensors", f"fold{k}.safetensors"]})

@@ -772,6 +772,17 @@ def test_building_a_demo_bundle_leaves_the_callers_random_state_alone(tmp_path: 
     assert all(torch.equal(first_weights[k], second[k]) for k in first_weights)
 
 
+def test_building_a_demo_bundle_seeds_no_accelerator_generator(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """``torch.manual_seed`` seeds CUDA, MPS and XPU too, which ``fork_rng(devices=[])`` does
+    not restore (a review): the weights are drawn on the CPU, seeded by its generator alone."""
+    seeded: list[str] = []
+    monkeypatch.setattr(torch.cuda, "manual_seed_all", lambda seed: seeded.append(f"cuda {seed}"))
+    monkeypatch.setattr(torch.mps, "manual_seed", lambda seed: seeded.append(f"mps {seed}"))
+    build_demo_bundle(tmp_path, image_size=32, source_size=32, n_folds=2)
+    assert seeded == []
+
+
 def test_find_newest_bundle(tmp_path: Path, bundle_dir: Path) -> None:
     with pytest.raises(NoBundleError, match="python -m drac_ssl.train"):
         find_newest_bundle(tmp_path)
