@@ -261,7 +261,8 @@ def _grade_cached(bundle: Bundle, images: Any, indices: Sequence[int]) -> Graded
     (``tta_in_cv``), :data:`PREDICT_CHUNK` images at a time: a bar on a terminal and, off one
     (a log, ``nohup``), a line at most a minute on stderr (``[export] 64 of 386 test images
     graded (...)``), as the command line's grading of a folder says its progress. Each image's
-    figures are its own, whatever the chunk: the same as one call."""
+    figures are its own, whatever the chunk: on the CPU byte for byte those of one call (the
+    default job's submission.csv, checked); on a GPU, equal up to rounding."""
     parts: list[GradedImages] = []
     with tqdm(total=len(indices), desc="export", unit="img", disable=None, leave=False) as bar:
         progress = ProgressLines(sys.stderr, "export")

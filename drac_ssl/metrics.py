@@ -1312,8 +1312,8 @@ def apply_thresholds(scores: Any, thresholds: Sequence[float] | None = None) -> 
                          f"row {int(bad[0])}: {s[bad[0]]}); a NaN or infinite score has no grade: the "
                          f"outputs it came from are broken (e.g. a model whose training diverged)")
     if t.ndim != 1 or t.size == 0 or np.any(np.diff(t) <= 0) or not np.all(np.isfinite(t)):
-        raise ValueError(f"thresholds must be finite and strictly increasing, got "
-                         f"{tuple(float(v) for v in t.ravel())}")
+        got = (tuple(float(v) for v in t) if t.ndim == 1 else f"an array of shape {t.shape}")
+        raise ValueError(f"thresholds must be a finite, strictly increasing sequence (K-1 cuts), got {got}")
     top = len(t) + 0.5
     if thresholds is None and s.size and s.max() > top:
         raise ValueError(

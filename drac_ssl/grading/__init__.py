@@ -14,7 +14,8 @@ The inference API is re-exported here (:data:`__all__`)::
     from drac_ssl.grading import grade_images, load_bundle, read_image
 
     bundle = load_bundle("runs/default")
-    images = [read_image(p, bundle.spec.channels)[0] for p in paths]  # uint8 grey or RGB
+    read = [read_image(p, bundle.spec.channels, kind=bundle.kind) for p in paths]
+    images = [image for image, _ in read]  # uint8 grey or RGB; the words: what reading each said
     graded = grade_images(bundle, images)
 
 The names are resolved on first use (PEP 562), so ``import drac_ssl.grading`` alone (as

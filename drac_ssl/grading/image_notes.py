@@ -380,8 +380,9 @@ then heads it so ("## Not reliably gradable (unlike the training images) — mod
 0 Normal (P 0.80)", :func:`app.server.grade_heading`), the details JSON lists the reasons
 (``not_reliably_gradable``, :attr:`app.predict.Prediction.not_reliably_gradable`), and a batch
 with such an image names its grades CSV ``grades_FLAGGED.csv`` (:data:`app.server.FLAGGED_CSV`).
-Each is a regular expression matched at the start of a warning (the app's and the export's
-words) -> the reason in a few words. The rule: a warning that says the picture is not the kind
+Each is a regular expression matched at the start of a warning as the app's page says it
+(:meth:`app.predict.Predictor.image_warnings`: the export's own words capitalised, with a full
+stop; the export's ``NAME: `` lines are not read by it) -> the reason in a few words. The rule: a warning that says the picture is not the kind
 of image the model grades, or that the grade is unreliable: the input check's "unlike the
 training images" (:mod:`drac_ssl.grading.ood`), a colour picture given to a grey UW-OCTA model
 (not the colour conversion of a grey fundus model, whose training ingest converted its images
@@ -409,12 +410,12 @@ DOUBT_KINDS: tuple[tuple[str, str], ...] = (
     (re.escape(COLOUR_IMAGE), "colour image"),
     (f"{re.escape(GREY_IMAGE)}|{re.escape(NO_COLOUR)}", "grey image for a colour model"),
     (re.escape(NOT_SQUARE), "not square"),
-    (re.escape(PREPROCESSING_FINDING.capitalize()), "preprocessing finding"),
+    (re.escape(PREPROCESSING_FINDING[0].upper() + PREPROCESSING_FINDING[1:]), "preprocessing finding"),
     (re.escape(FILE_FINDING), "finding in the file"),
 )
 """How the app's batch summary names each kind of doubt about a graded image
-(:func:`doubt_kind`): a regular expression matched at the start of the warning (the app's and
-the export's words, :meth:`app.predict.Predictor.image_warnings`) -> a few words."""
+(:func:`doubt_kind`): a regular expression matched at the start of the warning as the page
+says it (:meth:`app.predict.Predictor.image_warnings`) -> a few words."""
 
 
 def doubt_kind(warning: str) -> str:

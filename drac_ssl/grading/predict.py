@@ -598,8 +598,9 @@ def _image_list(images: Any) -> list[Any]:
     both raise ValueError with the fix. A path (``"a.png"``, or paths in the list) or any
     other element that is not an image array raises TypeError naming its type: files are
     the caller's to read, with :func:`read_image`."""
-    read_fix = ("  fix: read files with drac_ssl.grading.predict.read_image(path, channels), "
-                "e.g. [read_image(path, channels)[0] for path in paths], and pass the arrays")
+    read_fix = ("  fix: read files with drac_ssl.grading.predict.read_image(path, channels), e.g. "
+                "read = [read_image(path, bundle.spec.channels, kind=bundle.kind) for path in paths], "
+                "and pass the images, [image for image, _ in read] (the words are what reading each said)")
     if isinstance(images, str | bytes | os.PathLike):
         raise TypeError(f"expected a sequence of image arrays, got the {type(images).__name__} "
                         f"{images!r}: files are not read here.\n{read_fix}")
@@ -611,8 +612,8 @@ def _image_list(images: Any) -> list[Any]:
     images = list(images)
     if any(isinstance(image, tuple) for image in images):
         raise ValueError("expected a sequence of image arrays, got tuples (read_image returns "
-                         "(image, warnings)).\n  fix: take the image of each: "
-                         "[read_image(path, channels)[0] for path in paths]")
+                         "(image, warnings)).\n  fix: take the image of each, [image for image, _ in "
+                         "read], and keep the words: what reading each file said")
     for i, image in enumerate(images):
         if not isinstance(image, np.ndarray | torch.Tensor) or image.ndim not in (2, 3):
             what = (f"{type(image).__name__} {image!r}" if isinstance(image, str | bytes | os.PathLike)

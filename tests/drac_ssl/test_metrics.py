@@ -604,8 +604,10 @@ def test_expected_grade_and_apply_thresholds() -> None:
     np.testing.assert_allclose(expected_grade(probs), [0.0, 1.1, 1.8])
     np.testing.assert_array_equal(apply_thresholds([0.0, 0.49, 0.5, 1.49, 1.5, 2.0]),
                                   [0, 0, 1, 1, 2, 2])
-    with pytest.raises(ValueError, match=r"strictly increasing, got \(1\.5, 0\.5\)$"):  # no np.float64(...)
-        apply_thresholds([0.1], (1.5, 0.5))
+    with pytest.raises(ValueError, match=r"strictly increasing sequence \(K-1 cuts\), got \(1\.5, 0\.5\)$"):
+        apply_thresholds([0.1], (1.5, 0.5))  # plain numbers, no np.float64(...)
+    with pytest.raises(ValueError, match=r"got an array of shape \(1, 2\)$"):
+        apply_thresholds([0.1], [[0.5, 1.5]])
     # expected grades of K = 5 with DRAC's default thresholds: refused, not silently grade 2
     five = expected_grade(np.eye(5)[[0, 4]])
     with pytest.raises(ValueError, match=r"(?s)a score of 4 exceeds 2.5.*pass K-1 thresholds"):
