@@ -106,8 +106,8 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
     the grade *not reliably gradable* (:func:`drac_ssl.grading.image_notes.unreliable_reasons`,
     e.g. ``["unlike the training images"]``; [] for none): the page's heading "Not reliably
     gradable", the details JSON's ``not_reliably_gradable``, a batch's ``grades_FLAGGED.csv``.
-    Filled by :class:`Predictor` for every prediction; a script leaves such an image out or
-    reads its grade only as the model's output.
+    Derived from ``warnings`` (a property: it cannot disagree with them); a script leaves such
+    an image out or reads its grade only as the model's output.
     """
 
     name: str
@@ -119,7 +119,6 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
     seconds: float
     read_seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
-    not_reliably_gradable: list[str] = field(default_factory=list)  # reasons, from ``warnings``
     explained: int | None = None  # the grade the heatmap explains (a regression head: the shown grade)
     explains: str = "grade"  # what the heatmap explains: "grade" (a logit) or "score" (regression)
     # where the model input came from in ``image`` (data_prep.cache.RowGeometry): the crop box
@@ -137,6 +136,12 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
     # the bundle's referable cut r (Predictor.referable_from): from_grade, probability
     # (P_r + ... + P_{K-1}) and rule; None when the bundle records none
     referable: dict[str, Any] | None = None
+
+    @property
+    def not_reliably_gradable(self) -> list[str]:
+        """The reasons ``warnings`` make the grade not reliably gradable (see the class
+        docstring); [] for none."""
+        return unreliable_reasons(self.warnings)
 
     @property
     def no_location(self) -> bool:
@@ -554,7 +559,6 @@ class Predictor:
         return Prediction(name=name, grade=grade, grade_name=self.class_names[grade],
                           probs=np.asarray(probs[0], dtype=np.float64), heatmap=heatmap,
                           image=gray, seconds=t3 - t0, warnings=said,
-                          not_reliably_gradable=unreliable_reasons(said),
                           explained=explained, explains="score" if self.regression else "grade",
                           geometry=geometry[0], cam_cells=cells, heat_only_in_padding=in_padding,
                           class_names=list(self.class_names),
