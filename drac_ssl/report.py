@@ -449,9 +449,9 @@ def _stages_section(run_dir: Path) -> list[str]:
     comparison = _read_json(run_dir / "finetune" / "comparison.json")
     variants = [r.get("variant") for r in (comparison or {}).get("rows", []) if isinstance(r, dict)] \
         if isinstance(comparison, dict) else []
-    mixed = mixed_code_words(run_dir)
-    if mixed:
-        lines += ["", mixed]
+    for mixed in (mixed_code_words(run_dir), mixed_build_words(run_dir)):
+        if mixed:
+            lines += ["", mixed]
     for words in folds_taken_words(run_dir, [v for v in variants if isinstance(v, str)]):
         lines += ["", f"**Not trained here:** {words[0].upper()}{words[1:]}."]
     return lines
@@ -1009,6 +1009,35 @@ def mixed_code_words(run_dir: Path) -> str | None:
             f"other code: " + ", ".join(f"{name}: {code_words(c)}" for name, c in other.items())
             + " (`stages.json`, each stage's `code`; a dirty flag counts any edited tracked file). Its results "
             "may not be those of one commit.")
+
+
+def mixed_build_words(run_dir: Path) -> str | None:
+    """Words for a run some of whose stages ran with other builds of the libraries its figures
+    depend on than the run was made with (``invocations.jsonl`` lines with
+    ``resumed_with_other_builds``, which :func:`drac_ssl.train.main` writes when it runs stages
+    in such a folder), else None. A library changed by more than one invocation is named
+    once per change."""
+    try:
+        lines = (run_dir / runtime.INVOCATIONS).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    changes: list[str] = []
+    for raw in lines:
+        try:
+            line = json.loads(raw)
+        except ValueError:
+            continue
+        found = line.get("resumed_with_other_builds") if isinstance(line, dict) else None
+        if isinstance(found, dict) and found:
+            words = runtime.build_change_words({name: c for name, c in found.items() if isinstance(c, dict)})
+            if words and words not in changes:
+                changes.append(words)
+    if not changes:
+        return None
+    return ("**The run mixed library builds:** stages of it ran with other builds of libraries its "
+            "figures depend on than it was made with (`environment.json`'s `builds`): "
+            + "; ".join(changes) + " (`invocations.jsonl`, `resumed_with_other_builds`). Another build "
+            "can decode, resize and sum differently: its results may not be those of one environment.")
 
 
 def provenance_line(run_dir: Path) -> str:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import functools
+import hashlib
+import importlib.metadata
 import json
 import os
 import platform
@@ -373,6 +376,85 @@ def command_line() -> str:
     return " ".join(shell_word(word) for word in command_argv())
 
 
+FIGURE_LIBRARIES = ("torch", "torchvision", "numpy", "opencv-python-headless", "opencv-python",
+                    "opencv-contrib-python-headless", "opencv-contrib-python", "albumentations",
+                    "albucore", "monai", "scikit-learn", "scipy", "pillow")
+"""The installed distributions whose *build*, not only their version, can change a run's
+figures: image decoding and resizing (OpenCV, Pillow), augmentation (albumentations, albucore,
+MONAI), float kernels (torch, torchvision, NumPy, SciPy, scikit-learn). Found the hard way: the
+same ``opencv-python-headless==5.0.0.93`` from its manylinux2014 wheel instead of its
+manylinux_2_28 one resized the cache differently and moved the default job's out-of-fold QWK
+from 0.771 to 0.760 (``scripts/setup.sh``). Those not installed are left out; more than one
+OpenCV distribution can be installed at once (they then shadow each other), so all four names
+are looked up."""
+
+
+def library_builds() -> dict[str, str]:
+    """What build of each of :data:`FIGURE_LIBRARIES` this process runs, in words that tell two
+    builds of one version apart: ``{"opencv-python-headless": "5.0.0.93, wheel
+    cp37-abi3-manylinux_2_28_x86_64, files 001991771eb1"}``.
+
+    The wheel tag(s) come from the distribution's ``WHEEL`` metadata (``not from a wheel`` for
+    a conda or source install, which has none); ``files`` is the first 12 hex digits of the
+    SHA-256 of its ``RECORD`` lines (path and hash of every installed file) without the
+    ``.dist-info`` files, compiled ``.pyc`` and the scripts outside site-packages (which say
+    which installer ran and where the environment lives, not what the library computes), so
+    the same wheel installed by pip and by uv, or into two folders, gives the same words;
+    ``no file list`` without a ``RECORD``. Stored as ``builds`` in ``environment.json``, every
+    ``invocations.jsonl`` line and bench results (:func:`environment_info`). Computed once per
+    process (about 0.1 s: torch lists 12,000 files): the modules a process imported do not
+    change when a package is reinstalled under it."""
+    return dict(_library_builds())
+
+
+@functools.cache
+def _library_builds() -> dict[str, str]:
+    """:func:`library_builds`, computed once per process."""
+    builds: dict[str, str] = {}
+    for name in FIGURE_LIBRARIES:
+        try:
+            builds[name] = build_words(importlib.metadata.distribution(name))
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return builds
+
+
+def build_words(dist: importlib.metadata.Distribution) -> str:
+    """One installed distribution's build in words (:func:`library_builds`): ``VERSION, wheel
+    TAGS, files DIGEST``."""
+    wheel = dist.read_text("WHEEL") or ""
+    tags = [line.split(":", 1)[1].strip() for line in wheel.splitlines() if line.startswith("Tag:")]
+    words = [str(dist.version), f"wheel {'.'.join(tags)}" if tags else "not from a wheel"]
+    record = dist.read_text("RECORD")
+    if record is None:
+        words.append("no file list")
+    else:
+        paths = ((line.rsplit(",", 2)[0], line) for line in record.splitlines() if line)
+        files = sorted(line for path, line in paths
+                       if not path.startswith("..") and ".dist-info/" not in path and not path.endswith(".pyc"))
+        words.append("files " + hashlib.sha256("\n".join(files).encode()).hexdigest()[:12])
+    return ", ".join(words)
+
+
+def build_changes(made: Any, now: dict[str, str]) -> dict[str, dict[str, str | None]]:
+    """The libraries whose build differs between ``made`` (an ``environment.json``'s
+    ``builds``: {name: words}, as :func:`library_builds` gives them) and ``now``:
+    ``{name: {"made": words or None, "now": words or None}}`` (None: not installed then, or
+    not now). ``made`` not a dict (a run folder from before builds were recorded, or a torn
+    file) is no change: {}."""
+    if not isinstance(made, dict):
+        return {}
+    return {name: {"made": made.get(name), "now": now.get(name)}
+            for name in sorted(set(made) | set(now)) if made.get(name) != now.get(name)}
+
+
+def build_change_words(changes: dict[str, dict[str, str | None]]) -> str:
+    """``opencv-python-headless 5.0.0.93, wheel A, files X -> 5.0.0.93, wheel B, files Y``, one
+    such piece per library of :func:`build_changes`, joined by ``; ``."""
+    return "; ".join(f"{name} {c['made'] or 'not installed'} -> {c['now'] or 'not installed'}"
+                     for name, c in changes.items())
+
+
 def environment_info() -> dict[str, Any]:
     """What ran this: device, versions, date. Stored in run folders and bench results."""
     import cv2
@@ -387,6 +469,7 @@ def environment_info() -> dict[str, Any]:
         "numpy": np.__version__,
         "opencv": cv2.__version__,
         "scikit_learn": sklearn.__version__,
+        "builds": library_builds(),  # the same versions from other wheels can give other figures
         "cpu": cpu_model(),
         "cpu_cores": os.cpu_count(),
         "threads": thread_settings(),

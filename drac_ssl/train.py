@@ -769,11 +769,15 @@ def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, p
         # a rerun of a finished run changes nothing: its config.yaml stays the one it ran with
         save_config(cfg, run_dir / "config.yaml")
     env = environment_info()
+    made = read_json_dict(run_dir / "environment.json")  # before this invocation
     if not (run_dir / "environment.json").exists():  # how the run was made: the first invocation's
         atomic_write_json(run_dir / "environment.json", env)
     other_threads = _resumed_with_other_threads(cfg, run_dir, env)
     if other_threads:  # said before the stage starts, and kept in this invocation's line
         env = {**env, "resumed_with_other_threads": other_threads}
+    other_builds = _resumed_with_other_builds(cfg, run_dir, made, env)
+    if other_builds:
+        env = {**env, "resumed_with_other_builds": other_builds}
     invocation = record_start(run_dir, "drac_ssl.train", env)  # every invocation, one line each
     print(f"[train] run folder: {run_dir}")
     t0 = time.perf_counter()
@@ -851,6 +855,27 @@ def _resumed_with_other_threads(cfg: Config, run_dir: Path, env: dict[str, Any])
           f"uninterrupted run (the settings are the same; the weights differ in their last "
           f"digits).\n  for identical results: rerun with run.threads={earlier}", flush=True)
     return {"stage": stage, "threads": now, "earlier": earlier}
+
+
+def _resumed_with_other_builds(cfg: Config, run_dir: Path, made: dict[str, Any] | None,
+                               env: dict[str, Any]) -> dict[str, dict[str, str | None]] | None:
+    """When this invocation runs stages in a run folder made with other builds of the
+    libraries its figures depend on (``made``: the folder's ``environment.json`` as it was
+    before this invocation, its ``builds``; :func:`drac_ssl.runtime.library_builds`), a warning
+    says which and that the stages run now will not be bit-identical to ones run with the
+    run's own builds, and :func:`drac_ssl.runtime.build_changes` is returned for the
+    invocation's record (report.md says the run mixed builds); else None. Nothing is said when
+    no stage is left to run, or for a folder made before builds were recorded."""
+    changes = runtime.build_changes((made or {}).get("builds"), env.get("builds") or {})
+    if not changes or not preflight.stages_to_run(cfg, run_dir):
+        return None
+    print(f"[train] warning: this run folder was made with other builds of libraries its figures "
+          f"depend on (environment.json 'builds'): {runtime.build_change_words(changes)}. Another "
+          f"build can decode, resize and sum differently, so the stages run now will not be "
+          f"bit-identical to ones run with the run's own builds (invocations.jsonl records each "
+          f"invocation's).\n  for identical results: run it in the environment the run was made "
+          f"in, or start a new run (run.name=...)", flush=True)
+    return changes
 
 
 def _last_invocation_threads(run_dir: Path) -> int | None:

@@ -1282,6 +1282,56 @@ def test_resuming_a_stage_with_another_thread_count_warns_and_is_recorded(
     assert "bit-identical" not in capsys.readouterr().out
 
 
+def test_resuming_with_other_library_builds_warns_is_recorded_and_said_in_the_report(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The same opencv-python-headless version from another wheel resized the cache differently
+    and moved the default job's figures, with nothing in the run folder to say why. A run
+    resumed with other builds of the libraries its figures depend on now says so."""
+    from drac_ssl import runtime
+    from drac_ssl.report import write_report
+
+    made = {"torch": "2.14.1, wheel A, files 1", "opencv-python-headless": "5.0.0.93, wheel B, files 2"}
+    now = {**made, "opencv-python-headless": "5.0.0.93, wheel C, files 3"}
+    args = [*REDUCED, "run.name=builds", "run.stages=[ingest,pretrain]"]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(runtime, "library_builds", lambda: dict(made))
+    monkeypatch.setitem(train.STAGES, "pretrain", lambda cfg, run_dir: (_ for _ in ()).throw(KeyboardInterrupt))
+    assert train.main(args) == 130
+    assert train.main(args) == 130  # the same builds: nothing said
+    assert "other builds" not in capsys.readouterr().out
+    run_dir = tmp_path / "runs" / "builds"
+    assert json.loads((run_dir / "environment.json").read_text())["builds"] == made
+    monkeypatch.setattr(runtime, "library_builds", lambda: dict(now))
+    monkeypatch.setitem(train.STAGES, "pretrain", lambda cfg, run_dir: {})
+    assert train.main(args) == 0
+    out = capsys.readouterr().out
+    assert ("warning: this run folder was made with other builds of libraries its figures depend on "
+            "(environment.json 'builds'): opencv-python-headless 5.0.0.93, wheel B, files 2 -> "
+            "5.0.0.93, wheel C, files 3. ") in out and "not be bit-identical" in out, out
+    assert "torch" not in out.split("builds'):")[1].split(".\n")[0]
+    lines = [json.loads(line) for line in (run_dir / "invocations.jsonl").read_text().splitlines()]
+    assert [("resumed_with_other_builds" in line) for line in lines] == [False, False, True]
+    assert lines[-1]["resumed_with_other_builds"] == {
+        "opencv-python-headless": {"made": "5.0.0.93, wheel B, files 2", "now": "5.0.0.93, wheel C, files 3"}}
+    assert json.loads((run_dir / "environment.json").read_text())["builds"] == made  # the run's own
+    report = write_report(run_dir).read_text()
+    assert "**The run mixed library builds:**" in report
+    assert "opencv-python-headless 5.0.0.93, wheel B, files 2 -> 5.0.0.93, wheel C, files 3" in report
+    assert train.main([*REDUCED, "run.name=builds", "run.stages=[ingest]"]) == 0  # nothing runs: nothing said
+    assert "other builds" not in capsys.readouterr().out
+    # a folder made before builds were recorded: nothing to compare with, nothing said
+    monkeypatch.setattr(runtime, "library_builds", lambda: dict(made))
+    monkeypatch.setitem(train.STAGES, "pretrain", lambda cfg, run_dir: (_ for _ in ()).throw(KeyboardInterrupt))
+    older = [*REDUCED, "run.name=older", "run.stages=[ingest,pretrain]"]
+    assert train.main(older) == 130
+    env = json.loads((tmp_path / "runs" / "older" / "environment.json").read_text())
+    del env["builds"]
+    (tmp_path / "runs" / "older" / "environment.json").write_text(json.dumps(env))
+    monkeypatch.setattr(runtime, "library_builds", lambda: dict(now))
+    assert train.main(older) == 130
+    assert "other builds" not in capsys.readouterr().out
+
+
 def test_a_resume_compares_threads_with_the_saved_state_not_with_an_attempt_that_saved_nothing(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """A review: epoch 1 saved with 1 thread; a resume with 2 threads was stopped before it
