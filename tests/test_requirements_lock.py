@@ -1,0 +1,43 @@
+"""scripts/requirements-cpu.lock (the exact wheels setup.sh installs on the project's machines)
+must agree with the version pins of scripts/requirements-cpu.txt: a pin changed without a new
+lock would install the old version there, and the other way round."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _entries(path: Path) -> dict[str, str]:
+    pins = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, rest = line.split("==", 1)
+            pins[re.sub(r"[-_.]+", "-", name).lower()] = rest
+    return pins
+
+
+def test_every_pin_is_locked_at_its_version_and_every_lock_line_has_one_hash() -> None:
+    pins = _entries(ROOT / "scripts" / "requirements-cpu.txt")
+    lock = _entries(ROOT / "scripts" / "requirements-cpu.lock")
+    assert pins, "no pins read"
+    for name, version in pins.items():
+        assert name in lock, f"{name} is pinned in requirements-cpu.txt but not locked: rerun scripts/lock_requirements.py"
+        assert lock[name].split()[0] == version, (name, version, lock[name])
+    for name, rest in lock.items():
+        words = rest.split()
+        assert len(words) == 2 and re.fullmatch(r"--hash=sha256:[0-9a-f]{64}", words[1]), (name, rest)
+    assert len(lock) > len(pins)  # the dependencies are locked too (hash mode needs every one)
+
+
+def test_the_lock_writer_refuses_what_is_not_a_wheel(tmp_path: Path) -> None:
+    (tmp_path / "numpy-2.4.6.tar.gz").write_bytes(b"x")
+    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "lock_requirements.py"), str(tmp_path)],
+                         capture_output=True, text=True, check=False)
+    assert out.returncode == 2 and "not a wheel" in out.stderr, out.stderr
+    assert not (tmp_path / "requirements-cpu.lock").exists()
