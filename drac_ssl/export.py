@@ -271,13 +271,7 @@ def _grade_cached(bundle: Bundle, images: Any, indices: Sequence[int]) -> Graded
             parts.append(grade_images(bundle, chunk, ingested=True))
             bar.update(len(chunk))
             progress.count(start + len(chunk), len(indices), "test images graded")
-    return GradedImages(
-        probs=np.concatenate([g.probs for g in parts]), classes=np.concatenate([g.classes for g in parts]),
-        unlike=None if parts[0].unlike is None else np.concatenate([g.unlike for g in parts]),  # type: ignore[misc]
-        blank=np.concatenate([g.blank for g in parts]), noise=np.concatenate([g.noise for g in parts]),
-        distance=None if parts[0].distance is None else np.concatenate([g.distance for g in parts]),  # type: ignore[misc]
-        warnings=[w for g in parts for w in g.warnings],
-        preprocessing_warnings=[w for g in parts for w in g.preprocessing_warnings])
+    return GradedImages.joined(parts)
 
 
 def _array_row(row: dict[str, Any]) -> bool:
@@ -893,9 +887,7 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     warnings: list[str] = []
     plain: list[str] = []  # plain notes, not doubts: a 16-bit file converted as the ingest does
     level_warnings: list[str] = []  # NAME: only a few grey levels (a thresholded export, a mask)
-    probs_parts, grade_parts, flag_parts, blank_parts, noise_parts = [], [], [], [], []
-    image_warnings: list[list[str]] = []  # per graded image: e.g. far smaller than the model's input
-    crop_warnings: list[list[str]] = []  # per graded image: e.g. no fundus disc found to crop
+    parts: list[GradedImages] = []  # the graded chunks, joined once every file was read
     # a bar on a terminal; off one (a log, nohup) a line at most a minute on stderr, where the
     # notes go (stdout is the result lines, printed at the end)
     with tqdm(total=len(files), desc="export", unit="img", disable=None, leave=False) as bar:  # closed on a Ctrl-C too
@@ -919,15 +911,7 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
                     noted = [line for line in noted if ONE_BIT_NOTE not in line]
                 plain += noted
             if chunk and (skip_unreadable or not problems):
-                graded = grade_images(bundle, chunk, tta=tta)
-                probs_parts.append(graded.probs)
-                grade_parts.append(graded.classes)
-                blank_parts.append(graded.blank)
-                noise_parts.append(graded.noise)
-                image_warnings += graded.warnings
-                crop_warnings += graded.preprocessing_warnings
-                if graded.unlike is not None:
-                    flag_parts.append(graded.unlike)
+                parts.append(grade_images(bundle, chunk, tta=tta))
             bar.update(min(start + PREDICT_CHUNK, len(files)) - start)
             progress.count(min(start + PREDICT_CHUNK, len(files)), len(files), "images graded")
     record = skipped_record_path(out)
@@ -945,6 +929,9 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
         raise BundleError(f"{len(skipped)} of the {what} (nothing written):\n  "
                           + "\n  ".join(p.line for p in problems) + f"\n  fix: {fix}")
     problems.sort(key=lambda p: natural_key(Path(p.path).name))
+    graded = GradedImages.joined(parts)
+    image_warnings = graded.warnings  # per graded image: e.g. far smaller than the model's input
+    crop_warnings = graded.preprocessing_warnings  # per graded image: e.g. no fundus disc found to crop
     k = bundle.calibration.num_grades
     names = list(bundle.metadata.get("class_names") or []) or None
     cases = [p.name for p in graded_files]
@@ -955,8 +942,7 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     # old record and referable file (of an earlier CSV of this name) go before the rename.
     # With skipped files the folder has images without a row: the rows written are checked
     written, issues = _write_checked(
-        out, lambda path: write_submission(path, cases, np.concatenate(probs_parts),
-                                           np.concatenate(grade_parts), num_grades=k),
+        out, lambda path: write_submission(path, cases, graded.probs, graded.classes, num_grades=k),
         lambda path: check_submission(path, None if single or skipped else images_dir, num_grades=k,
                                       grade_names=names,
                                       cases=[images_dir.name] if single else cases if skipped else None),
@@ -985,13 +971,11 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     # the replayed crop's findings apart from a squeeze without it (squeeze_finding)
     n_squeezed = sum(1 for found in crop_warnings if any(SQUEEZED in w for w in found))
     n_crop = sum(1 for found in crop_warnings if any(SQUEEZED not in w for w in found))
-    blank = np.concatenate(blank_parts)
-    noise = np.concatenate(noise_parts)
-    unlike = np.concatenate(flag_parts) if flag_parts else None
+    blank, noise, unlike = graded.blank, graded.noise, graded.unlike
     for line in (_drac_scale_line(images_dir, out, names or list(bundle.grade_names)),
                  _unlike_line(unlike, cases), _blank_line(blank, cases), _noise_line(noise, cases),
                  _copies_line(graded_files),
-                 _same_grade_line(np.concatenate(grade_parts), names or bundle.grade_names)):
+                 _same_grade_line(graded.classes, names or bundle.grade_names)):
         if line:
             print(f"warning: {line}", file=sys.stderr)
     if bundle.input_profile is None:

@@ -685,6 +685,26 @@ class GradedImages:
     warnings: list[list[str]] = field(default_factory=list)
     preprocessing_warnings: list[list[str]] = field(default_factory=list)
 
+    @classmethod
+    def joined(cls, parts: Sequence[GradedImages]) -> GradedImages:
+        """One result for the images of ``parts`` in their order (results of the same bundle on
+        consecutive chunks of images: every array concatenated, every per-image list joined;
+        ``unlike`` and ``distance`` None when the bundle has no out-of-distribution check).
+
+        Raises:
+            ValueError: ``parts`` is empty (no image graded: nothing says K)."""
+        if not parts:
+            raise ValueError("GradedImages.joined: no parts (no image was graded)")
+
+        def cat(name: str) -> Any:
+            arrays = [getattr(g, name) for g in parts]
+            return None if arrays[0] is None else np.concatenate(arrays)
+
+        return cls(probs=cat("probs"), classes=cat("classes"), unlike=cat("unlike"), blank=cat("blank"),
+                   noise=cat("noise"), distance=cat("distance"),
+                   warnings=[w for g in parts for w in g.warnings],
+                   preprocessing_warnings=[w for g in parts for w in g.preprocessing_warnings])
+
 
 def grade_images(bundle: Bundle, images: Sequence[np.ndarray], tta: bool | None = None,
                  ingested: bool = False) -> GradedImages:

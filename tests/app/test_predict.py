@@ -161,6 +161,36 @@ def test_tta_takes_numpy_bools(predictor: Predictor) -> None:
                                   grade_images(predictor.bundle, [gray], tta=False).probs)
 
 
+def test_grading_in_chunks_and_joining_equals_one_call(predictor: Predictor) -> None:
+    """The export grades a folder, and the stage the test images, in chunks joined by
+    GradedImages.joined: every array and per-image list in order, as one call gives them."""
+    from drac_ssl.grading.predict import GradedImages, grade_images
+
+    images = [_octa_like(64 + 8 * i, 64) for i in range(5)] + [np.zeros((64, 64), np.uint8)]
+    whole = grade_images(predictor.bundle, images, tta=False)
+    joined = GradedImages.joined([grade_images(predictor.bundle, images[a:b], tta=False)
+                                  for a, b in ((0, 2), (2, 3), (3, 6))])
+    for name in ("probs", "classes", "unlike", "blank", "noise", "distance"):
+        a, b = getattr(whole, name), getattr(joined, name)
+        assert (a is None) == (b is None), name
+        if a is not None:
+            np.testing.assert_allclose(b, a, rtol=0, atol=1e-6, err_msg=name)
+    assert joined.blank.tolist() == [False] * 5 + [True]
+    assert joined.warnings == whole.warnings and joined.preprocessing_warnings == whole.preprocessing_warnings
+    assert len(joined.warnings) == 6
+    # a bundle with an out-of-distribution check (the demo bundle has none): its flags joined too
+    one = GradedImages(np.array([[0.9, 0.1]]), np.array([0]), np.array([True]), np.array([False]),
+                       np.array([False]), np.array([3.5]), [["small"]], [[]])
+    two = GradedImages(np.array([[0.2, 0.8]]), np.array([1]), np.array([False]), np.array([False]),
+                       np.array([True]), np.array([0.5]), [[]], [["no disc"]])
+    both = GradedImages.joined([one, two])
+    assert both.unlike.tolist() == [True, False] and both.distance.tolist() == [3.5, 0.5]  # type: ignore[union-attr]
+    assert both.noise.tolist() == [False, True] and both.classes.tolist() == [0, 1]
+    assert both.warnings == [["small"], []] and both.preprocessing_warnings == [[], ["no disc"]]
+    with pytest.raises(ValueError, match="no parts"):
+        GradedImages.joined([])
+
+
 def test_library_mistakes_are_said_as_such(predictor: Predictor, sample_path: Path, tmp_path: Path) -> None:
     """A library-user review: ``predict(path)`` said "got <U43 ()", a 0 x 0 array ended in a
     raw cv2.error, ``read_image(p, "1")`` said "not 1", and a folder "no such image file"."""
