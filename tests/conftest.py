@@ -11,6 +11,9 @@ late: the other worker had finished everything while one still ran them, about 3
 longest-first). ``--no-loadscope-reorder`` makes the queue this collection order: the files
 of :data:`SLOW_FILES` first, longest first, then the others by their number of tests as
 pytest-xdist would order them. Within a file the order stays the file's own.
+
+Also: the run stops when ``DRAC_SSL_SHARED_DATA`` names no folder, and its summary counts the
+tests skipped because the real data was absent (tests/helpers/shared_data.py).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from shared_data import ENV_VAR, MISSING_MARK, SharedDataError, shared_data_folder
 
 # CPU seconds of each file in a 2-worker CI run (junit times of 5cff14d's CI, December 2026),
 # longest first. A file missing here only runs later; a renamed one falls back to its number of tests.
@@ -39,6 +43,34 @@ SLOW_FILES = (
     "tests/drac_ssl/test_package_layering.py",  # ~20 s
     "tests/bench/test_bench_pretraining.py",  # ~20 s
 )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Stop before collecting anything when ``DRAC_SSL_SHARED_DATA`` is set but names no folder
+    (a typo would otherwise skip every real-data test and the run would still end green)."""
+    try:
+        shared_data_folder()
+    except SharedDataError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """One line at the end of a run in which tests skipped because the real data was absent:
+    how many, where they looked, and how to point them at it (with or without ``-rs``)."""
+    missing = [report for report in terminalreporter.stats.get("skipped", [])
+               if MISSING_MARK in str(getattr(report, "longrepr", ""))]
+    if not missing:
+        return
+    try:
+        folder = shared_data_folder()
+    except SharedDataError:  # pytest_configure stopped such a run
+        return
+    source = f"{ENV_VAR}={os.environ[ENV_VAR]}" if ENV_VAR in os.environ else "../shared/data beside the repository"
+    terminalreporter.write_line(
+        f"{len(missing)} test(s) skipped: the real data they need is not under {folder} ({source}); "
+        f"point {ENV_VAR} at the team's shared data folder (the one that holds drac_samples/, "
+        f"aptos_samples/, retinamnist/, ...) to run them, and -rs lists them",
+        yellow=True, bold=True)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

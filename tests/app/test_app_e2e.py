@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from shared_data import SHARED_DATA, missing_reason
 
 from app.demo_bundle import build_demo_bundle
 from app.loopback import free_port
@@ -21,7 +22,7 @@ from app.server import AppSettings, serve
 from drac_ssl.export import load_bundle, predict_images, read_image_any
 from drac_ssl.submission import check_submission
 
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "data" / "drac_samples"
+SAMPLES = SHARED_DATA / "drac_samples"
 MAX_MB = 1.5  # the samples (< 1 MB) pass, a 2 MB file is refused with the app's message
 
 
@@ -29,7 +30,7 @@ MAX_MB = 1.5  # the samples (< 1 MB) pass, a 2 MB file is refused with the app's
 def samples() -> list[Path]:
     paths = [SAMPLES / f"sample_{i}.png" for i in range(3)]
     if not all(p.is_file() for p in paths):
-        pytest.skip(f"the real DRAC samples are not at {SAMPLES} (../shared beside the repo)")
+        pytest.skip(missing_reason("the real DRAC samples", SAMPLES))
     return paths
 
 

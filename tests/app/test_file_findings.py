@@ -87,7 +87,10 @@ def _files(scan: np.ndarray) -> dict[str, tuple[bytes, str]]:
                            "25.0% of the pixels are (partly) transparent: composited over black"),
         "cmyk.jpg": (_save(grey.convert("CMYK"), "JPEG", quality=95),
                      "converted to RGB without colour management"),
-        "float.tif": (_save(Image.fromarray(scan.astype(np.float32) / 255, "F"), "TIFF"),
+        # stretched to exactly 0..1: the real scan spans 0..255, the stand-in without the real
+        # data does not (its float TIFF said "float image (0..0.607843)")
+        "float.tif": (_save(Image.fromarray(cv2.normalize(scan.astype(np.float32), None, 0, 1, cv2.NORM_MINMAX),
+                                            "F"), "TIFF"),
                       "float image (0..1): values 0..1 scaled by 255"),
         "float_rgb.tif": (float_rgb.tobytes(), "Pillow cannot open this file; decoded by OpenCV"),
     }

@@ -1,5 +1,5 @@
 """The app's upload path says what the decoding path did to a file (issue #14 cases), built
-from the real DRAC samples (skipped without ``../shared``)."""
+from the real DRAC samples (skipped without them: tests/helpers/shared_data.py)."""
 
 from __future__ import annotations
 
@@ -10,16 +10,16 @@ import cv2
 import numpy as np
 import pytest
 from PIL import Image
+from shared_data import SHARED_DATA, missing_reason, need
 
 from app.inputs import load_bytes
 
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "data" / "drac_samples"
+SAMPLES = SHARED_DATA / "drac_samples"
 
 
 @pytest.fixture(scope="module")
 def samples() -> list[np.ndarray]:
-    if not SAMPLES.is_dir():
-        pytest.skip(f"real DRAC samples not found at {SAMPLES} (../shared is absent)")
+    need(SAMPLES, "the real DRAC samples")
     return [np.array(Image.open(SAMPLES / f"sample_{i}.png")) for i in range(3)]
 
 
@@ -183,7 +183,7 @@ def test_a_thresholded_colour_photograph_is_flagged_on_a_colour_model() -> None:
     palette copy (6 levels per channel, Pillow's web palette), are not flagged."""
     photos = sorted(APTOS.glob("*.png"))[:3]
     if not photos:
-        pytest.skip(f"real APTOS samples not found at {APTOS} (../shared is absent)")
+        pytest.skip(missing_reason("the real APTOS samples", APTOS))
     for path in photos:
         rgb = np.asarray(Image.open(path).convert("RGB"))
         binary = ((rgb > 100) * 255).astype(np.uint8)

@@ -16,6 +16,7 @@ import pytest
 import torch
 from app_fixtures import icdr_bundle_reporting_referable
 from PIL import Image
+from shared_data import SHARED_DATA
 from torch import nn
 
 from app.demo_bundle import build_demo_bundle
@@ -30,7 +31,7 @@ from app.inputs import InputLimits, InputRejected, load_bytes, load_upload
 from app.predict import NoBundleError, Predictor, find_newest_bundle
 from drac_ssl.grading.model import HEADS
 
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "data" / "drac_samples"
+SAMPLES = SHARED_DATA / "drac_samples"
 
 
 def _png(array: np.ndarray) -> bytes:
@@ -60,7 +61,7 @@ def predictor(bundle_dir: Path, one_thread: None) -> Predictor:
 
 @pytest.fixture(scope="module")
 def sample_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real DRAC sample when present (../shared beside the repo), else a synthetic PNG."""
+    """A real DRAC sample when present (tests/helpers/shared_data.py), else a synthetic PNG."""
     real = SAMPLES / "sample_2.png"
     if real.is_file():
         return real

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from shared_data import SHARED_DATA, missing_reason
 
 from app.demo_bundle import build_demo_bundle
 from app.inputs import (
@@ -25,7 +26,7 @@ from app.inputs import (
 )
 from app.predict import Predictor
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
+SHARED = SHARED_DATA
 
 
 def _png(array: np.ndarray) -> bytes:
@@ -98,7 +99,7 @@ def test_real_images_pass_the_structure_check() -> None:
     drac = sorted((SHARED / "drac_samples").glob("sample_*.png"))
     aptos = sorted((SHARED / "aptos_samples" / "train_images").glob("*.png"))
     if not drac or not aptos:
-        pytest.skip(f"the real samples are not under {SHARED} (../shared beside the repo)")
+        pytest.skip(missing_reason("the real DRAC and APTOS samples", SHARED))
     values = [neighbour_correlation(np.asarray(Image.open(p).convert("L"))) for p in drac + aptos]
     assert min(values) > 2 * NOISE_CORRELATION, values
     assert min(values[:3]) > 0.6
@@ -162,7 +163,7 @@ def test_a_dithered_palette_copy_of_a_real_photograph_is_graded_not_called_noise
 
     aptos = sorted((SHARED / "aptos_samples" / "train_images").glob("*.png"))
     if not aptos:
-        pytest.skip(f"the real APTOS samples are not under {SHARED} (../shared beside the repo)")
+        pytest.skip(missing_reason("the real APTOS samples", SHARED / "aptos_samples" / "train_images"))
     refused, fine = [], []
     for path in aptos:
         rgb = Image.open(path).convert("RGB")

@@ -1,4 +1,5 @@
-"""Shared fixtures of the data_prep tests: the real samples under ``../shared/data``."""
+"""Shared fixtures of the data_prep tests: the real samples under ``$DRAC_SSL_SHARED_DATA`` or
+``../shared/data`` (tests/helpers/shared_data.py)."""
 
 from __future__ import annotations
 
@@ -7,18 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from shared_data import SHARED_DATA, need
 
-SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 DRAC_SAMPLES = SHARED_DATA / "drac_samples"
 APTOS_SAMPLES = SHARED_DATA / "aptos_samples"
 RETINAMNIST = SHARED_DATA / "retinamnist" / "retinamnist_public.npz"
 DRAC_LABELS = SHARED_DATA / "drac_labels" / "DRAC2022_ Diabetic Retinopathy Grading_Training Labels.csv"
-
-
-def need(path: Path, what: str) -> Path:
-    if not path.exists():
-        pytest.skip(f"{what} not found at {path} (../shared/data is absent on this machine)")
-    return path
 
 
 @pytest.fixture(scope="session")

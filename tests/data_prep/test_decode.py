@@ -1,8 +1,8 @@
 """The one decoding path (``data_prep.validate.inspect_image``): every property of an image
 file that changes what its pixels mean or which pixels are read, each with its message.
 
-Inputs are built in the test from the real DRAC samples (skipped without ``../shared``),
-except the pure checks of the orientation table and the JPEG end finder."""
+Inputs are built in the test from the real DRAC samples (skipped without them:
+tests/helpers/shared_data.py says where they are looked for), except the pure checks of the orientation table and the JPEG end finder."""
 
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
 """``python -m data_prep flatten``: a folder-per-grade tree (``TREE/0/*.png`` .. ``TREE/4/``)
 made into one folder of images with ``labels.csv``, which the plain layout ingests.
 
-Built from the 30 real APTOS 2019 samples (6 per ICDR grade) in ``../shared/data/aptos_samples``;
-skipped with the reason when ``../shared`` is absent."""
+Built from the 30 real APTOS 2019 samples (6 per ICDR grade) in ``aptos_samples/`` of
+the real data folder (``$DRAC_SSL_SHARED_DATA``, else ``../shared/data``:
+tests/helpers/shared_data.py); skipped with the reason when they are absent."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """Tests of ``data_prep.ingest``: layouts, validation corpus, cache, incremental re-runs,
 atomic writes and folds. CPU, small synthetic images; the real DRAC samples are used where
-pixel fidelity matters (skipped when ``../shared`` is absent)."""
+pixel fidelity matters (skipped when the real data folder lacks them:
+tests/helpers/shared_data.py)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ import cv2
 import numpy as np
 import pytest
 from grade_fix import follow_grade_fix
+from shared_data import SHARED_DATA, need
 from step_clock import StepClock
 
 from data_prep import ingest, validate
@@ -39,8 +41,7 @@ from data_prep.layout import (
 from drac_ssl.config import DataConfig
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED = Path(__file__).resolve().parents[3] / "shared"
-SAMPLES = SHARED / "data" / "drac_samples"
+SAMPLES = SHARED_DATA / "drac_samples"
 SIZE = 64  # cache size for the synthetic tests (fast)
 TWO_GRADES = ["Normal", "DR"]  # for sets of grades 0 and 1 only (DRAC's PDR would have no image)
 
@@ -114,8 +115,7 @@ def expect_error(cfg: DataConfig, out: Path, *fragments: str) -> str:
 
 @pytest.fixture
 def real_samples() -> list[Path]:
-    if not SAMPLES.is_dir():
-        pytest.skip(f"real DRAC samples not found at {SAMPLES} (../shared is absent)")
+    need(SAMPLES, "the real DRAC samples")
     return [SAMPLES / f"sample_{i}.png" for i in range(3)]
 
 

@@ -1,6 +1,6 @@
 """Label CSVs in the dialects spreadsheets and scripts write (``data_prep.labels``), and a
-missing column's suggestion. The rows are the real DRAC label file's when ``../shared`` is
-present (its first 40 rows), else the same shape written here."""
+missing column's suggestion. The rows are the real DRAC label file's when the real data
+folder has it (tests/helpers/shared_data.py; its first 40 rows), else the same shape written here."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import codecs
 from pathlib import Path
 
 import pytest
+from shared_data import SHARED_DATA
 
 from data_prep import validate
 from data_prep.labels import parse_grade, read_table
 
-REAL_LABELS = (Path(__file__).resolve().parents[3] / "shared" / "data" / "drac_labels"
-               / "DRAC2022_ Diabetic Retinopathy Grading_Training Labels.csv")
+REAL_LABELS = SHARED_DATA / "drac_labels" / "DRAC2022_ Diabetic Retinopathy Grading_Training Labels.csv"
 HEADER = ("image name", "DR grade")
 
 

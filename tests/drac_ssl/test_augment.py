@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from shared_data import SHARED_DATA, needs
 from torch.utils.data import DataLoader
 from torchvision import transforms as T
 
@@ -29,12 +30,6 @@ from drac_ssl.augment import (
 )
 from drac_ssl.config import AugmentConfig
 from drac_ssl.datasets import MNIST_MEAN, MNIST_STD, OCTA_MEAN, OCTA_STD, load_mnist
-
-SHARED = Path(__file__).resolve().parents[3] / "shared"
-needs_shared = pytest.mark.skipif(
-    not (SHARED / "data").is_dir(),
-    reason=f"real data folder {SHARED / 'data'} absent (only on the developers' machines)",
-)
 
 # (recipe, channels, source size, output size): small OCTA sizes keep the tests fast
 RECIPES = [("octa", 1, 64, 32), ("cifar", 3, 32, 32), ("mnist", 1, 28, 28)]
@@ -93,9 +88,9 @@ def test_views_are_normalised(recipe: str, channels: int, source: int, size: int
     assert abs(views.mean().item()) < 0.15
 
 
-@needs_shared
+@needs(SHARED_DATA / "mnist", "the real MNIST")
 def test_mnist_views_of_real_digits_are_roughly_centred() -> None:
-    digits = load_mnist(SHARED / "data" / "mnist", "test").images[:200]
+    digits = load_mnist(SHARED_DATA / "mnist", "test").images[:200]
     dataset = TwoViewDataset(digits, build_view_transform(config("mnist", 28)), seed=0)
     views = torch.stack([dataset[i][0] for i in range(200)])
     assert abs(views.mean().item()) < 0.35  # crops zoom on the digit: a little brighter

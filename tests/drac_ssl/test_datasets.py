@@ -1,4 +1,4 @@
-"""Loaders of drac_ssl.datasets: real data from ../shared/data when present, tiny fakes
+"""Loaders of drac_ssl.datasets: real data (tests/helpers/shared_data.py) when present, tiny fakes
 built in tmp_path otherwise (archive, ImageFolder tree, IDX files, ingest RUN_DATA)."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from shared_data import SHARED_DATA, needs
 
 from drac_ssl import datasets as ds
 from drac_ssl.datasets import (
@@ -35,12 +36,7 @@ from drac_ssl.datasets import (
 )
 from drac_ssl.manifest import MANIFEST_COLUMNS
 
-SHARED = Path(__file__).resolve().parents[3] / "shared"
-DATA = SHARED / "data"
-needs_shared = pytest.mark.skipif(
-    not DATA.is_dir(),
-    reason=f"real data folder {DATA} absent (only on the developers' machines)",
-)
+DATA = SHARED_DATA
 
 
 # --------------------------------------------------------------------------------------
@@ -94,7 +90,7 @@ def write_tar_xz(path: Path, files: dict[str, bytes]) -> Path:
 # real data
 
 
-@needs_shared
+@needs(DATA / "mnist" / "t10k-images-idx3-ubyte.gz", "the real MNIST test split")
 def test_mnist_test_split_npz_equals_idx() -> None:
     test = load_mnist(DATA / "mnist", "test")
     assert len(test) == 10000 and test.images.shape == (10000, 28, 28)
@@ -107,13 +103,13 @@ def test_mnist_test_split_npz_equals_idx() -> None:
     np.testing.assert_array_equal(test.labels, idx_labels)
 
 
-@needs_shared
+@needs(DATA / "mnist", "the real MNIST")
 def test_mnist_train_uses_the_10k_subset_when_that_is_all_there_is() -> None:
     train = load_mnist(DATA / "mnist", "train")
     assert len(train) == 10000 and train.name == "mnist-train10k"
 
 
-@needs_shared
+@needs(DATA / "fashion_mnist", "the real Fashion-MNIST")
 def test_fashion_mnist_train_real() -> None:
     train = load_fashion_mnist(DATA / "fashion_mnist", "train")
     assert train.images.shape == (60000, 28, 28)
@@ -121,7 +117,7 @@ def test_fashion_mnist_train_real() -> None:
     assert train.class_names[0] == "T-shirt/top" and train.class_names[9] == "Ankle boot"
 
 
-@needs_shared
+@needs(DATA / "drac_samples", "the real DRAC samples")
 def test_octa_normalisation_constants_match_the_real_samples() -> None:
     paths = sorted((DATA / "drac_samples").glob("sample_*.png"))
     assert len(paths) == 3
@@ -130,7 +126,7 @@ def test_octa_normalisation_constants_match_the_real_samples() -> None:
     assert abs(pixels.std() - OCTA_STD[0]) < 1e-3
 
 
-@needs_shared
+@needs(DATA / "cifar10" / "cifar10_jpeg.tar.xz", "the real CIFAR-10 archive")
 def test_cifar10_image_folder_from_real_archive_members(tmp_path: Path) -> None:
     """A few real JPEGs (the archive's first members, no full decode) as an ImageFolder."""
     files: dict[str, bytes] = {}

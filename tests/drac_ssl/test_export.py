@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 import torch
 from fake_ingest import SOURCE_SIZE, make_fake_ingest
+from shared_data import SHARED_DATA, need
 from step_clock import StepClock
 
 from drac_ssl import export, finetune, pretrain
@@ -2907,9 +2908,7 @@ def test_score_against_the_real_aptos_label_file(tmp_path: Path, capsys: pytest.
     """The real APTOS 2019 train.csv (id_code without .png, diagnosis 0..4), as Kaggle ships
     it: a submission of its images scored against it, once exact and once with two grades
     swapped."""
-    labels = Path(__file__).resolve().parents[3] / "shared" / "data" / "aptos_samples" / "train.csv"
-    if not labels.is_file():
-        pytest.skip(f"the real APTOS samples are not at {labels.parent} (../shared/data is absent)")
+    labels = need(SHARED_DATA / "aptos_samples" / "train.csv", "the real APTOS label file")
     rows = [line.split(",") for line in labels.read_text().split()[1:]]
     grades = [int(g) for _, g in rows]
 

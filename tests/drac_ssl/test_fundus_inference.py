@@ -22,7 +22,7 @@ from drac_ssl.config import AugmentConfig, DataConfig
 from drac_ssl.datasets import FUNDUS_MEAN, FUNDUS_STD
 from drac_ssl.grading.model import InputSpec
 from drac_ssl.grading.predict import preprocess_image, read_image
-from drac_ssl.scale import read_ingest_facts
+from drac_ssl.scale import DEFAULT_PREPROCESSING, read_ingest_facts
 
 
 def _fundus_file(path: Path, seed: int) -> np.ndarray:
@@ -49,7 +49,9 @@ def test_crop_and_graham_are_replayed_from_the_recorded_settings(tmp_path: Path)
     result = ingest.run(cfg, tmp_path / "data", verbose=False)
     facts = read_ingest_facts(tmp_path / "data")
     assert result.channels == 3 and facts.channels == 3 and facts.num_grades == 5
-    assert facts.preprocessing == {"fundus_crop": True, "graham": True, "graham_mask": True,
+    # the keys under test written out, every other option at its default (a new option off by
+    # default leaves this test as it is)
+    assert facts.preprocessing == {**DEFAULT_PREPROCESSING, "fundus_crop": True, "graham": True,
                                    "graham_reflect_padding": True}
     spec = InputSpec(channels=3, source_size=32, image_size=24, recipe="fundus",
                      mean=FUNDUS_MEAN, std=FUNDUS_STD, **facts.preprocessing)  # as fine-tuning records it

@@ -15,6 +15,7 @@ from drac_ssl import metrics, stage_settings
 from drac_ssl.grading import model as grading
 from drac_ssl.plots import plot_confusion, plot_roc
 from drac_ssl.scale import (
+    DEFAULT_PREPROCESSING,
     IngestFacts,
     default_grade_names,
     grade_names_of,
@@ -210,8 +211,10 @@ def test_scale_facts_from_the_ingest_summary(tmp_path: Path) -> None:
         "channels": {"value": 3}, "preprocessing": {"fundus_crop": True, "graham": False}}))
     facts = read_ingest_facts(tmp_path)
     assert facts.grade_names == ICDR and facts.channels == 3 and facts.recorded
-    assert facts.preprocessing == {"fundus_crop": True, "graham": False, "graham_mask": True,
-                                   "graham_reflect_padding": False}  # not recorded: the older padding
+    # the recorded keys kept, the others at their defaults (a new option off by default leaves
+    # this test as it is); the padding not recorded: the older one
+    assert facts.preprocessing == {**DEFAULT_PREPROCESSING, "fundus_crop": True, "graham": False,
+                                   "graham_reflect_padding": False}
     assert prob_columns(5) == ("P0", "P1", "P2", "P3", "P4")
     assert grade_names_of({}) == ("Normal", "NPDR", "PDR")
     assert grade_names_of({"class_names": list(ICDR)}) == ICDR

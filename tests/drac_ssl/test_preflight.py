@@ -17,6 +17,7 @@ import pytest
 import torch
 from fake_ingest import SOURCE_SIZE, make_fake_ingest, make_finished_run
 from grade_fix import follow_grade_fix
+from shared_data import SHARED_DATA, need
 
 from drac_ssl import preflight, train
 from drac_ssl.config import ConfigError, save_config
@@ -1262,7 +1263,7 @@ def test_a_generic_runs_cpu_estimate_counts_its_training_images_and_the_cifar_st
     assert stem > 5 * cpu_pretrain_seconds(pairs=1000, image_size=28)
     # configs/mnist.yaml on the shared folder's 10k: 499,200 pairs at ~49 ms, about 7 hours on an
     # unshared core (a shared one: 2-6x that, docs/data.md)
-    shared = Path(__file__).resolve().parents[3] / "shared" / "data" / "mnist"
+    shared = SHARED_DATA / "mnist"
     if shared.is_dir():
         found = findings(f"data.root={shared}", "run.device=cpu", config=train.PACKAGE_CONFIGS / "mnist.yaml")
         long = next(f.line for f in found if f.setting == "pretrain.epochs")
@@ -1273,12 +1274,10 @@ def test_a_generic_runs_cpu_estimate_counts_its_training_images_and_the_cifar_st
 
 def _aptos_photos(photos: Path) -> tuple[Path, list[list[str]]]:
     """The 30 real APTOS samples copied into the folder ``photos`` (no label CSV), and their
-    (id_code, diagnosis) rows; skips the test without ../shared/data."""
+    (id_code, diagnosis) rows; skips the test without them (tests/helpers/shared_data.py)."""
     import shutil
 
-    aptos = Path(__file__).resolve().parents[3] / "shared" / "data" / "aptos_samples"
-    if not aptos.is_dir():
-        pytest.skip(f"the real APTOS samples are not at {aptos} (../shared/data is absent)")
+    aptos = need(SHARED_DATA / "aptos_samples", "the real APTOS samples")
     shutil.copytree(aptos / "train_images", photos)
     return photos, [line.split(",") for line in (aptos / "train.csv").read_text().split()[1:]]
 

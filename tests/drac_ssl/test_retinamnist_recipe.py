@@ -6,15 +6,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from fake_ingest import SOURCE_SIZE, make_fake_ingest
+from shared_data import SHARED_DATA, needs
 
 from drac_ssl import preflight, pretrain
 from drac_ssl.config import load_config
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "configs" / "retinamnist.yaml"
-NPZ = REPO.parent / "shared" / "data" / "retinamnist" / "retinamnist_public.npz"
+NPZ = SHARED_DATA / "retinamnist" / "retinamnist_public.npz"
 
 
 def _cfg(*overrides: str):
@@ -58,7 +58,7 @@ def test_the_recipe_says_what_the_issue_asks() -> None:
     assert cfg.run.stages == ["ingest", "pretrain", "umm", "finetune", "export"]
 
 
-@pytest.mark.skipif(not NPZ.is_file(), reason=f"RetinaMNIST not found at {NPZ} (../shared/data/retinamnist/)")
+@needs(NPZ, "RetinaMNIST")
 def test_the_recipe_passes_the_preflight_on_the_real_file(tmp_path: Path) -> None:
     cfg, sources, parsed = preflight.read_config(CONFIG, [f"data.root={NPZ}", "run.device=cpu"])
     assert parsed == []

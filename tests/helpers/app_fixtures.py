@@ -7,13 +7,14 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from shared_data import SHARED_DATA
 
-DRAC_SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "drac_samples" / "sample_1.png"
+DRAC_SAMPLE = SHARED_DATA / "drac_samples" / "sample_1.png"
 ICDR = ["No DR", "Mild", "Moderate", "Severe", "PDR"]
 
 
 def drac_scan_or_stand_in(side: int) -> np.ndarray:
-    """A real DRAC UW-OCTA scan (1024 x 1024 grey) when ``../shared`` is there, else a
+    """A real DRAC UW-OCTA scan (1024 x 1024 grey) when the real data is there (shared_data.py), else a
     structured ``side`` x ``side`` grey stand-in (not noise: the app grades it)."""
     if DRAC_SAMPLE.is_file():
         return np.asarray(Image.open(DRAC_SAMPLE).convert("L"))

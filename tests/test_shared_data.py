@@ -1,0 +1,114 @@
+"""tests/helpers/shared_data.py: where the tests find the real data (``DRAC_SSL_SHARED_DATA``,
+else ``../shared/data``), and what a run says when the data is not there.
+
+A clone anywhere but beside ``../shared`` used to skip every real-data test and still end green:
+the variable points the tests at the data, a typo in it stops the run, and the run's summary
+counts the tests that skipped for want of the data."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from shared_data import (
+    DEFAULT_SHARED_DATA,
+    ENV_VAR,
+    MISSING_MARK,
+    REPO,
+    SHARED_DATA,
+    SharedDataError,
+    missing_reason,
+    need,
+    shared_data_folder,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_variable_wins_over_the_folder_beside_the_repository(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    assert shared_data_folder({ENV_VAR: str(tmp_path)}) == tmp_path
+    monkeypatch.chdir(tmp_path.parent)  # a relative path is taken from the current folder
+    assert shared_data_folder({ENV_VAR: tmp_path.name}) == tmp_path
+    monkeypatch.setenv("HOME", str(tmp_path.parent))
+    assert shared_data_folder({ENV_VAR: f"~/{tmp_path.name}"}) == tmp_path
+
+
+def test_unset_reads_shared_data_beside_the_repository() -> None:
+    assert REPO == ROOT and (REPO / "pyproject.toml").is_file()
+    assert shared_data_folder({}) == DEFAULT_SHARED_DATA == ROOT.parent / "shared" / "data"
+    if ENV_VAR not in os.environ:
+        assert SHARED_DATA == DEFAULT_SHARED_DATA
+
+
+@pytest.mark.parametrize("what", ["missing", "file", "empty"])
+def test_set_but_not_a_folder_is_an_error_that_says_how_to_fix_it(tmp_path: Path, what: str) -> None:
+    value = {"missing": str(tmp_path / "shraed" / "data"), "file": str(tmp_path / "data.txt"), "empty": ""}[what]
+    (tmp_path / "data.txt").write_text("not a folder")
+    with pytest.raises(SharedDataError) as error:
+        shared_data_folder({ENV_VAR: value})
+    message = str(error.value)
+    said = {"missing": f"{ENV_VAR}={value} is no such folder", "file": f"{ENV_VAR}={value} is a file, not a folder",
+            "empty": f"{ENV_VAR} is set but empty"}[what]
+    assert said in message, message
+    assert "set it to the folder that holds drac_samples/, aptos_samples/" in message, message
+    assert f"or unset it to read {DEFAULT_SHARED_DATA}" in message, message
+
+
+def test_skip_reasons_say_where_they_looked_and_name_the_variable(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    reason = missing_reason("the real DRAC samples", tmp_path / "drac_samples")
+    assert reason == (f"the real DRAC samples not found at {tmp_path / 'drac_samples'} (real data absent; "
+                      f"{ENV_VAR} is unset and ../shared/data beside the repository lacks it; "
+                      f"set {ENV_VAR} to the data folder)")
+    monkeypatch.setenv(ENV_VAR, str(tmp_path))
+    reason = missing_reason("RetinaMNIST", tmp_path / "retinamnist")
+    assert reason == (f"RetinaMNIST not found at {tmp_path / 'retinamnist'} (real data absent; "
+                      f"{ENV_VAR}={tmp_path} names a folder without it)")
+    assert MISSING_MARK in reason
+    with pytest.raises(pytest.skip.Exception, match="RetinaMNIST not found at"):
+        need(tmp_path / "retinamnist", "RetinaMNIST")
+    assert need(tmp_path, "the folder") == tmp_path
+
+
+def test_the_real_drac_samples_are_three_pngs() -> None:
+    """The one real-data test of this file (run on its own by the next two tests)."""
+    samples = need(SHARED_DATA / "drac_samples", "the real DRAC samples")
+    assert sorted(p.name for p in samples.glob("sample_*.png")) == [f"sample_{i}.png" for i in range(3)]
+
+
+_THREE_PNGS_LINE = test_the_real_drac_samples_are_three_pngs.__code__.co_firstlineno + 2  # its need(...)
+
+
+def _pytest(env_value: str | None, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != ENV_VAR}
+    if env_value is not None:
+        env[ENV_VAR] = env_value
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "tests/test_shared_data.py", "-k", "three_pngs", *args],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_a_run_pointed_at_a_folder_without_the_data_says_so_at_the_end(tmp_path: Path) -> None:
+    run = _pytest(str(tmp_path), "-rs")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "1 skipped" in run.stdout, run.stdout
+    # -rs names the test's own line (need() hides its frame), with where it looked
+    assert (f"SKIPPED [1] tests/test_shared_data.py:{_THREE_PNGS_LINE}: the real DRAC samples not found at "
+            f"{tmp_path / 'drac_samples'} (real data absent; {ENV_VAR}={tmp_path} names a folder without it)"
+            in run.stdout), run.stdout
+    line = (f"1 test(s) skipped: the real data they need is not under {tmp_path} ({ENV_VAR}={tmp_path}); "
+            f"point {ENV_VAR} at the team's shared data folder (the one that holds drac_samples/, "
+            f"aptos_samples/, retinamnist/, ...) to run them, and -rs lists them")
+    assert line in run.stdout, run.stdout
+
+
+def test_a_run_with_the_variable_naming_no_folder_stops_before_any_test(tmp_path: Path) -> None:
+    run = _pytest(str(tmp_path / "typo"))
+    assert run.returncode == pytest.ExitCode.USAGE_ERROR, run.stdout + run.stderr
+    assert f"{ENV_VAR}={tmp_path / 'typo'} is no such folder" in run.stderr, run.stderr
+    assert "passed" not in run.stdout and "skipped" not in run.stdout, run.stdout
