@@ -1212,6 +1212,9 @@ def _summary(result: IngestResult, cfg: DataConfig, layout: Layout, plan: Plan,
                           "words": list(result.preprocessing),
                           "graham_mask": cfg.graham_mask,
                           "graham_reflect_padding": plan.options.graham_reflect_padding,
+                          # the source of fundus_crop / graham / graham_mask, in every summary
+                          # as before; a new step records its own source under its own key
+                          # (docs/design.md, adding a preprocessing option, rule 3)
                           "reference": "B. Graham, Kaggle Diabetic Retinopathy Detection "
                                        "competition report, 2015"},
         "counts": {

@@ -25,7 +25,11 @@ from data_prep.layout import Layout
 from data_prep.problems import CLI_TO_CONFIG
 from drac_ssl import finetune
 from drac_ssl.config import DataConfig
-from drac_ssl.grading.bundle import fundus_preprocessing_words
+from drac_ssl.grading.bundle import (
+    PREPROCESSING_REFERENCES,
+    fundus_preprocessing_words,
+    preprocessing_references,
+)
 from drac_ssl.grading.model import InputSpec
 from drac_ssl.scale import DEFAULT_PREPROCESSING, read_ingest_facts
 
@@ -192,6 +196,17 @@ def test_each_step_is_named_wherever_the_preprocessing_is_said(key: str) -> None
     assert spec(**on).to_metadata()["preprocessing"] != spec().to_metadata()["preprocessing"], (
         "InputSpec.to_metadata")
     assert _resize_words(spec(**on)) != _resize_words(spec()), "app/server.py _resize_words"
+
+
+def test_each_step_names_its_own_source() -> None:
+    """The model card cites the source of each step that is on (Graham's for the crop and the
+    filter), never one step's source for another: every step has its entry in
+    drac_ssl/grading/bundle.py PREPROCESSING_REFERENCES ("" when it has none)."""
+    assert set(PREPROCESSING_REFERENCES) == set(STEPS), (
+        "drac_ssl/grading/bundle.py PREPROCESSING_REFERENCES: one entry per step")
+    for key in STEPS:
+        assert preprocessing_references({key: True}) == PREPROCESSING_REFERENCES[key], key
+    assert preprocessing_references(DEFAULT_PREPROCESSING) == ""
 
 
 def test_finetune_copies_the_recorded_options_without_naming_them() -> None:
