@@ -67,6 +67,13 @@ def in_words(names: Sequence[str], last: str = "or") -> str:
     return f"{', '.join(names[:-1])} {last} {names[-1]}" if len(names) > 1 else "".join(names)
 
 
+def layout_name(kind: str | None) -> str:
+    """A layout kind as people write it (:data:`LAYOUT_NAMES`: ``aptos`` -> ``APTOS``), for the
+    console, the report and the model card; a kind it does not know (``phantom``,
+    ``unknown``, None from an older record) as it is."""
+    return LAYOUT_NAMES.get(kind or "", str(kind))
+
+
 def layouts_in_words(layouts: Sequence[str] = DATA_LAYOUTS,
                      names: dict[str, str] | None = None) -> str:
     """``DRAC, APTOS, EyePACS, IDRiD, MedMNIST or a plain folder``: every layout of

@@ -47,6 +47,7 @@ from torch import nn
 
 from data_prep.problems import CROP_NOT_APPLIED, crop_words
 from drac_ssl import __version__
+from drac_ssl.config import layout_name
 from drac_ssl.figures import chance_words, figure_text, format_ci
 from drac_ssl.grading.bundle_folder import BundleError, bundle_folder
 from drac_ssl.grading.image_notes import image_kind
@@ -760,7 +761,7 @@ to diagnose, grade or triage patients.
 - Package: drac_ssl {meta['package_version']}, built {meta['created_utc']}.{_provenance_card(meta)}
 
 ## What it was trained on
-- Data: {data.get('kind')} ({data.get('root') or 'unknown root'}); {data.get('n_train', '?')}
+- Data: {layout_name(data.get('kind'))} ({data.get('root') or 'unknown root'}); {data.get('n_train', '?')}
   training images (per grade: {_counts_words(data.get('train_per_grade'))}), {data.get('n_test', '?')}
   test images{_unlabelled_words(data)}. {_sentence(data.get('note', ''))}{folds_line}
 - Self-supervised pretraining (VICReg{', then UMM' if meta['variant'] == 'vicreg_umm' else ''})

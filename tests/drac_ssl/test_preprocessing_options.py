@@ -222,18 +222,19 @@ def test_finetune_copies_the_recorded_options_without_naming_them() -> None:
 
 def test_the_ingest_records_every_option_and_reads_it_back(tmp_path: Path) -> None:
     """``ingest_summary.json`` records each option as applied (every setting away from its
-    default here, so the derived ones are on too), and :func:`read_ingest_facts` reads them."""
-    root = tmp_path / "fundus"
-    root.mkdir()
+    default here, so the derived ones are on too), and :func:`read_ingest_facts` reads them.
+    The console's summary names the layout as people write it ("APTOS", not ``aptos``)."""
+    root = tmp_path / "aptos"  # an APTOS 2019 folder: train.csv + train_images/
+    (root / "train_images").mkdir(parents=True)
     for i in range(4):
         image = np.zeros((40, 48, 3), np.uint8)
         cv2.circle(image, (24, 20), 16, (180, 90 + 20 * i, 50), -1)
-        cv2.imwrite(str(root / f"{i}.png"), image)
-    (root / "labels.csv").write_text("image name,DR grade\n" + "".join(f"{i}.png,{i % 2}\n" for i in range(4)))
+        cv2.imwrite(str(root / "train_images" / f"i{i}.png"), image)
+    (root / "train.csv").write_text("id_code,diagnosis\n" + "".join(f"i{i},{i % 2}\n" for i in range(4)))
     settings = {k: not DEFAULT_PREPROCESSING[k] for k in SETTINGS}
-    cfg = DataConfig(root=str(root), grades=["icdr"], channels="auto", cache_sizes=[16], n_folds=2,
-                     workers=1, **settings)
-    ingest.run(cfg, tmp_path / "data", verbose=False)
+    cfg = DataConfig(root=str(root), cache_sizes=[16], n_folds=2, workers=1, **settings)
+    result = ingest.run(cfg, tmp_path / "data", verbose=False)
+    assert f"ingest summary: APTOS layout, {root}" in ingest.format_summary(result)
     recorded = json.loads((tmp_path / "data" / "ingest_summary.json").read_text())["preprocessing"]
     assert set(recorded) - {"words", "reference"} == set(OPTIONS), recorded
     expected = {**settings, **{k: bool(rule(cfg)) for k, rule in DERIVED.items()}}
