@@ -87,6 +87,7 @@ from drac_ssl.config import (
     LAYOUT_NAMES,
     ConfigError,
     DataConfig,
+    layout_name,
     layout_root_help,
     validate_grades,
 )
@@ -889,7 +890,7 @@ def format_summary(result: IngestResult) -> str:
         rows.append([f"fold {fold}", str(sum(per_grade.values()))]
                     + [str(per_grade[g]) for g in grades])
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = [f"ingest summary: {result.layout} layout, {result.root}"]
+    lines = [f"ingest summary: {layout_name(result.layout)} layout, {result.root}"]
     lines += ["  " + "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in
                                enumerate(zip(row, widths, strict=True))) for row in [header, *rows]]
     shapes = ", ".join(f"{s}px" for s in result.cache_paths)
@@ -1212,6 +1213,9 @@ def _summary(result: IngestResult, cfg: DataConfig, layout: Layout, plan: Plan,
                           "words": list(result.preprocessing),
                           "graham_mask": cfg.graham_mask,
                           "graham_reflect_padding": plan.options.graham_reflect_padding,
+                          # the source of fundus_crop / graham / graham_mask, in every summary
+                          # as before; a new step records its own source under its own key
+                          # (docs/design.md, adding a preprocessing option, rule 3)
                           "reference": "B. Graham, Kaggle Diabetic Retinopathy Detection "
                                        "competition report, 2015"},
         "counts": {

@@ -46,6 +46,7 @@ CLI_TO_CONFIG = {
     "--channels": "data.channels", "--modality": "data.modality", "--folds": "data.n_folds",
     "--cache-sizes": "data.cache_sizes", "--sizes": "data.cache_sizes", "--seed": "data.fold_seed", "--strict": "data.strict=true",
     "--fundus-crop": "data.fundus_crop=true", "--graham": "data.graham=true",
+    "--no-graham-mask": "data.graham_mask=false",
     "--unlabelled": "data.unlabelled", "--ungradable": "data.ungradable",
     "--missing": "data.missing",
 }

@@ -67,6 +67,13 @@ def in_words(names: Sequence[str], last: str = "or") -> str:
     return f"{', '.join(names[:-1])} {last} {names[-1]}" if len(names) > 1 else "".join(names)
 
 
+def layout_name(kind: str | None) -> str:
+    """A layout kind as people write it (:data:`LAYOUT_NAMES`: ``aptos`` -> ``APTOS``), for the
+    console, the report and the model card; a kind it does not know (``phantom``,
+    ``unknown``, None from an older record) as it is."""
+    return LAYOUT_NAMES.get(kind or "", str(kind))
+
+
 def layouts_in_words(layouts: Sequence[str] = DATA_LAYOUTS,
                      names: dict[str, str] | None = None) -> str:
     """``DRAC, APTOS, EyePACS, IDRiD, MedMNIST or a plain folder``: every layout of
@@ -106,17 +113,17 @@ class DataConfig:
 
     ``layout`` ``auto`` recognises the official DRAC 2022 layout, the public DR datasets
     (APTOS 2019: ``train.csv`` + ``train_images/``; EyePACS / Kaggle DR 2015:
-    ``trainLabels.csv`` + ``train/``; IDRiD grading: ``B. Disease Grading/``; MedMNIST: a
-    ``.npz`` file or a folder holding one) and otherwise takes a plain folder of images plus
-    a label CSV. A plain folder's CSV without the ``image_column`` / ``grade_column``
+    ``trainLabels.csv`` + ``train/``; IDRiD grading: ``B. Disease Grading/``; DeepDRiD:
+    ``regular-fundus-training/`` or the folder holding it; MedMNIST: a ``.npz`` file or a folder holding one) and
+    otherwise takes a plain folder of images plus a label CSV. A plain folder's CSV without the ``image_column`` / ``grade_column``
     defaults but with the label columns of exactly one public layout (IDRiD, APTOS,
     EyePACS) is read with those, and that layout's defaults below (scale, channels,
     modality) apply; columns set here are never replaced.
 
     ``grades``: the names of grades 0..K-1, K >= 2 (``[Normal, NPDR, PDR]``), or a named
     scale: ``drac`` (Normal, NPDR, PDR) or ``icdr`` (No DR, Mild, Moderate, Severe, PDR).
-    Empty: the layout's scale (DRAC and plain folders: drac; APTOS, EyePACS, IDRiD and
-    MedMNIST: icdr). A label outside 0..K-1 is an error that names this setting. From Python a
+    Empty: the layout's scale (DRAC and plain folders: drac; APTOS, EyePACS, IDRiD, DeepDRiD
+    and MedMNIST: icdr). A label outside 0..K-1 is an error that names this setting. From Python a
     list (``DataConfig(grades=["icdr"])``); a string is read as the command line and YAML read
     it, split at commas: ``"icdr"`` is the one named scale ``["icdr"]``, ``"Normal,NPDR,PDR"``
     three names (never its characters). ``cache_sizes`` likewise: ``"64"`` -> ``[64]``; a
@@ -136,7 +143,7 @@ class DataConfig:
     expected at 1024 x 1024; a fundus photograph converted to grey is what
     ``data.channels=1`` asks, not a fault), and the ingest records it for the report, the
     model card and the app. ``auto``: the layout's (DRAC: octa; APTOS, EyePACS, IDRiD,
-    MedMNIST: fundus; a plain folder: fundus when ingested in colour, else octa).
+    DeepDRiD, MedMNIST: fundus; a plain folder: fundus when ingested in colour, else octa).
     ``python -m drac_ssl.train`` takes ``pretrain.augment.recipe=fundus`` as ``fundus`` for
     ``auto``, so a plain folder of fundus photographs ingested as grey is still fundus.
 

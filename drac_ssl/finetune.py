@@ -170,7 +170,7 @@ from drac_ssl.runtime import (
     seed_everything,
     use_bf16,
 )
-from drac_ssl.scale import DEFAULT_PREPROCESSING, describe_grades, read_ingest_facts
+from drac_ssl.scale import describe_grades, read_ingest_facts
 
 __all__ = [
     "OFFERED_FOLDS",
@@ -1629,11 +1629,10 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
             f"converted silently.\n  fix: pretrain again on this data (run.stages=[pretrain,umm,"
             f"finetune,export], pretrain.backbone.in_channels=0 takes the data's channels), or "
             f"re-ingest with data.channels={model_spec.in_channels}")
-    prep = {**DEFAULT_PREPROCESSING, **(data.preprocessing or {})}
+    # the ingest's fundus options, every key of DEFAULT_PREPROCESSING (none named here, so none
+    # can be left out: the model is replayed on uploads as it was trained)
     spec_in = replace(InputSpec.from_config(cfg), source_size=data.source_size,
-                      channels=model_spec.in_channels, fundus_crop=bool(prep["fundus_crop"]),
-                      graham=bool(prep["graham"]), graham_mask=bool(prep["graham_mask"]),
-                      graham_reflect_padding=bool(prep["graham_reflect_padding"]))
+                      channels=model_spec.in_channels).with_ingest_preprocessing(data.preprocessing)
     if ft.image_size > data.source_size:
         print(f"[finetune] warning: finetune.image_size={ft.image_size} is larger than the cached "
               f"source size {data.source_size}: the images are upsampled; set "

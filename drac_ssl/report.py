@@ -42,7 +42,7 @@ import yaml
 from drac_ssl import __version__, runtime
 from drac_ssl.collapse import collapse_symptoms
 from drac_ssl.commands import report_parser
-from drac_ssl.config import FinetuneConfig, read_yaml, to_dict
+from drac_ssl.config import FinetuneConfig, layout_name, read_yaml, to_dict
 from drac_ssl.datasets import GENERIC_DATASET_WORDS
 from drac_ssl.figures import (
     figure_text,
@@ -182,11 +182,11 @@ def _data_section(run_dir: Path) -> list[str]:
                   "drawn by `data_prep.phantom`, not patient images. Every number below measures the "
                   "pipeline on synthetic data; none says how well it grades real diabetic retinopathy.", ""]
     elif prov["kind"] == "drac":
-        lines += [f"Images ingested from `{prov['root']}` ({prov.get('layout')} layout), not recognised as "
+        lines += [f"Images ingested from `{prov['root']}` ({layout_name(prov.get('layout'))} layout), not recognised as "
                   "the package's phantom set (no phantom.json marker beside them); whether they are the official DRAC 2022 data is the user's "
                   "statement, not checked here.", ""]
     elif prov["kind"] != "unknown":
-        lines += [f"Images ingested from `{prov['root']}` ({prov.get('layout')} layout).", ""]
+        lines += [f"Images ingested from `{prov['root']}` ({layout_name(prov.get('layout'))} layout).", ""]
     else:
         lines += [f"Unknown: {prov.get('note')}.", ""]
     if prov["kind"] != "unknown":
@@ -559,7 +559,7 @@ def _dataset_words(cfg: dict[str, Any], run_dir: Path) -> str:
     if dataset != "drac":
         return f"dataset {dataset}"
     layout = read_ingest_facts(run_dir / "data").layout
-    return f"graded retinal images, {layout} layout" if layout else "graded retinal images (data.dataset=drac)"
+    return f"graded retinal images, {layout_name(layout)} layout" if layout else "graded retinal images (data.dataset=drac)"
 
 
 def _umm_line(info: dict[str, Any]) -> str:

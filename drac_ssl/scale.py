@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from drac_ssl import GRADE_NAMES
+from drac_ssl.config import layout_name
 
 __all__ = [
     "DEFAULT_PREPROCESSING",
@@ -128,12 +129,13 @@ class IngestFacts:
 
     def describe_images(self) -> str:
         """What the images are, for the report and the console: "DRAC UW-OCTA", "colour
-        fundus photographs (aptos layout)", "UW-OCTA images (plain layout)" ..."""
+        fundus photographs (APTOS layout)", "UW-OCTA images (plain layout)" ... (the layout
+        as people write it, :func:`drac_ssl.config.layout_name`)."""
         if self.is_drac:
             return "DRAC UW-OCTA"
         kind = ("UW-OCTA images" if self.modality == "octa"
                 else f"{'colour' if self.channels == 3 else 'grey'} fundus photographs")
-        return f"{kind} ({self.layout} layout)" if self.layout else kind
+        return f"{kind} ({layout_name(self.layout)} layout)" if self.layout else kind
 
     @property
     def is_drac(self) -> bool:

@@ -47,6 +47,7 @@ from torch import nn
 
 from data_prep.problems import CROP_NOT_APPLIED, crop_words
 from drac_ssl import __version__
+from drac_ssl.config import layout_name
 from drac_ssl.figures import chance_words, figure_text, format_ci
 from drac_ssl.grading.bundle_folder import BundleError, bundle_folder
 from drac_ssl.grading.image_notes import image_kind
@@ -71,6 +72,7 @@ from drac_ssl.weights_file import WeightsFileError
 __all__ = [
     "BUNDLE_FORMAT",
     "GRADCAM_TARGET_LAYER",
+    "PREPROCESSING_REFERENCES",
     "VARIANT_STAGE",
     "Bundle",
     "BundleError",
@@ -89,6 +91,7 @@ __all__ = [
     "left_out_missing_words",
     "left_out_words",
     "load_bundle",
+    "preprocessing_references",
     "referable_cut_of",
     "reusable_bundle",
     "to_inference_layout",
@@ -386,6 +389,23 @@ def ci_resampling_words(resampling: dict[str, Any] | None, n_boot: int | None = 
     if resampling.get("ci_resamples") == "patients":
         return f"{how} of the{count} patients, each with all its images"
     return f"{how} of the{count} images, each its own unit"
+
+
+PREPROCESSING_REFERENCES: dict[str, str] = {"fundus_crop": "B. Graham, Kaggle DR 2015",
+                                            "graham": "B. Graham, Kaggle DR 2015"}
+"""The source each fundus preprocessing step follows, keyed by its option
+(:data:`drac_ssl.scale.DEFAULT_PREPROCESSING`; the modifiers ``graham_mask`` and
+``graham_reflect_padding`` have none of their own): the model card cites the sources of the
+steps that are on (:func:`preprocessing_references`), once each. A new step names its own
+source here, ``""`` when it has none (``tests/drac_ssl/test_preprocessing_options.py``)."""
+
+
+def preprocessing_references(preprocessing: dict[str, Any]) -> str:
+    """The sources of the fundus steps on in ``preprocessing`` (a bundle's
+    ``ingest_preprocessing``), in :data:`PREPROCESSING_REFERENCES`' order, each once, joined
+    by ``; ``: ``B. Graham, Kaggle DR 2015``, or ``""`` when no step that is on has one."""
+    cited = [ref for key, ref in PREPROCESSING_REFERENCES.items() if ref and preprocessing.get(key)]
+    return "; ".join(dict.fromkeys(cited))
 
 
 def fundus_preprocessing_words(preprocessing: dict[str, Any], data: dict[str, Any]) -> str:
@@ -717,9 +737,11 @@ def _model_card(meta: dict[str, Any]) -> str:
                   "16-bit inputs are converted to 8-bit; grey inputs are replicated to three "
                   "channels with a warning (the model was trained on colour photographs).")
     fundus = ""
-    if prep.get("fundus_crop") or prep.get("graham"):
+    steps = fundus_preprocessing_words(prep, data)
+    if steps != "none":  # any step on (not a modifier alone: graham_mask is on by default)
+        cited = preprocessing_references(prep)  # each step's own source, none for a step without
         fundus = ("\n- Fundus preprocessing of the ingest, replayed on every input: "
-                  + fundus_preprocessing_words(prep, data) + " (B. Graham, Kaggle DR 2015).")
+                  + steps + (f" ({cited})." if cited else "."))
     referable_scope = f" {REFERABLE_SCOPE_WORDS}" if isinstance(cv.get("referable"), dict) else ""
     return f"""# Model card: drac_ssl DR grader ({meta['variant']}, {model['head']} head)
 
@@ -739,7 +761,7 @@ to diagnose, grade or triage patients.
 - Package: drac_ssl {meta['package_version']}, built {meta['created_utc']}.{_provenance_card(meta)}
 
 ## What it was trained on
-- Data: {data.get('kind')} ({data.get('root') or 'unknown root'}); {data.get('n_train', '?')}
+- Data: {layout_name(data.get('kind'))} ({data.get('root') or 'unknown root'}); {data.get('n_train', '?')}
   training images (per grade: {_counts_words(data.get('train_per_grade'))}), {data.get('n_test', '?')}
   test images{_unlabelled_words(data)}. {_sentence(data.get('note', ''))}{folds_line}
 - Self-supervised pretraining (VICReg{', then UMM' if meta['variant'] == 'vicreg_umm' else ''})

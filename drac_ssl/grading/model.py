@@ -35,7 +35,7 @@ calibration's thresholds + 1); records written before K was stored are DRAC's 3 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -150,10 +150,22 @@ class InputSpec:
         ``channels``) into the ingest's cached copy."""
         from data_prep.cache import CacheOptions
 
+        # every option of DEFAULT_PREPROCESSING by its name (a field of both classes), so a
+        # new option cannot be left out of the replay (docs/design.md, adding a preprocessing
+        # option; tests/drac_ssl/test_preprocessing_options.py)
         return CacheOptions(target="gray" if self.channels == 1 else "native", expected_side=0,
-                            fundus_crop=self.fundus_crop, graham=self.graham,
-                            graham_mask=self.graham_mask,
-                            graham_reflect_padding=self.graham_reflect_padding)
+                            **{key: getattr(self, key) for key in DEFAULT_PREPROCESSING})
+
+    def with_ingest_preprocessing(self, recorded: Mapping[str, Any] | None) -> InputSpec:
+        """This spec with the ingest's fundus options ``recorded`` (an ``ingest_summary.json``
+        ``preprocessing`` section, :attr:`drac_ssl.scale.IngestFacts.preprocessing`, or a
+        bundle's ``ingest_preprocessing``): every key of
+        :data:`drac_ssl.scale.DEFAULT_PREPROCESSING`, a missing one (an older record) at its
+        default, each read as a bool; other keys (``words``, ``reference``) are ignored.
+        Fine-tuning and :meth:`from_metadata` both go through it, so neither can drop an
+        option."""
+        prep = {**DEFAULT_PREPROCESSING, **(recorded or {})}
+        return replace(self, **{key: bool(prep[key]) for key in DEFAULT_PREPROCESSING})
 
     @classmethod
     def from_config(cls, cfg: Config) -> InputSpec:
@@ -241,16 +253,13 @@ class InputSpec:
         """
         size = meta["size"]
         crop = meta.get("train_crop_scale") or DEFAULT_CROP_SCALE  # absent in older model.json
-        prep = {**DEFAULT_PREPROCESSING, **(meta.get("ingest_preprocessing") or {})}
         return cls(channels=int(meta["channels"]), source_size=int(meta["source_size"]),
                    image_size=int(size[0] if isinstance(size, list) else size),
                    recipe=str(meta["recipe"]),
                    mean=tuple(float(v) for v in meta["normalization"]["mean"]),
                    std=tuple(float(v) for v in meta["normalization"]["std"]),
-                   crop_scale=(float(crop[0]), float(crop[1])),
-                   fundus_crop=bool(prep["fundus_crop"]), graham=bool(prep["graham"]),
-                   graham_mask=bool(prep["graham_mask"]),
-                   graham_reflect_padding=bool(prep["graham_reflect_padding"]))
+                   crop_scale=(float(crop[0]), float(crop[1]))
+                   ).with_ingest_preprocessing(meta.get("ingest_preprocessing"))
 
 
 class LinearHead(nn.Module):

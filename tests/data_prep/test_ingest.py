@@ -1194,7 +1194,8 @@ def test_ingest_messages_read_as_pipeline_settings_in_the_pipeline() -> None:
     assert as_config_keys("use --folds 3 or fewer") == "use data.n_folds=3 or fewer"
     assert as_config_keys("e.g. --channels auto") == "e.g. data.channels=auto"
     assert as_config_keys("run without --strict to convert") == "run without data.strict=true to convert"
-    assert as_config_keys("--no-graham-mask stays") == "--no-graham-mask stays"  # no such setting spelled so
+    # a flag that turns a setting off, and --graham not read inside it
+    assert as_config_keys("run with --no-graham-mask") == "run with data.graham_mask=false"
 
 
 def test_source_changes_after_an_ingest_are_found_without_decoding(

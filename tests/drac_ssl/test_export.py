@@ -936,13 +936,22 @@ def test_a_model_no_better_than_chance_is_flagged(exported_run: Path) -> None:
     assert "referable DR when P1 >= 0.749, which need not be 0.5" in bundles._model_card({**two, "calibration": cut})
 
 
-def test_the_model_card_speaks_of_the_data_it_was_trained_on(exported_run: Path) -> None:
+def test_the_model_card_speaks_of_the_data_it_was_trained_on(exported_run: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     meta = json.loads((exported_run / "bundle" / "metadata.json").read_text())
     card = bundles._model_card(meta)  # a plain folder of grey UW-OCTA-like images
     assert "3 x 3 mm scans" in card and "this one data set" in card and "single-challenge" not in card
     meta["data"].update(kind="aptos", modality="fundus")
     card = bundles._model_card(meta)
     assert "other cameras" in card and "3 x 3 mm" not in card
+    assert "- Data: APTOS (" in card  # the layout as people write it, not its key (review F6)
+    # the fundus preprocessing, with the source of each step that is on and of no other (F5)
+    assert "Fundus preprocessing" not in card
+    meta["input"]["ingest_preprocessing"] = {"fundus_crop": False, "graham": True, "graham_mask": True}
+    assert ("replayed on every input: Graham's local-mean subtraction (B. Graham, Kaggle DR 2015)."
+            in bundles._model_card(meta))
+    monkeypatch.setitem(bundles.PREPROCESSING_REFERENCES, "graham", "")  # a step without a source
+    assert "replayed on every input: Graham's local-mean subtraction.\n" in bundles._model_card(meta)
     assert bundles.task_description(["a", "b", "c"], 1, "plain", "fundus").endswith("grey fundus photograph")
     assert bundles.task_description(["Normal", "NPDR", "PDR"], 1, "drac", "octa").startswith("DRAC 2022")
     # the AUC's own interval travels from the fine-tuning's metrics into the bundle

@@ -19,6 +19,7 @@ import pytest
 from drac_ssl import collapse, pretrain
 from drac_ssl.metrics import degenerate_ci_reason, one_grade_words
 from drac_ssl.report import FIGURE_CAPTIONS, figure_caption, write_report
+from drac_ssl.scale import read_ingest_facts
 from drac_ssl.umm import plots as umm_plots
 from drac_ssl.umm import stage as umm_stage
 
@@ -278,6 +279,26 @@ def test_the_data_section_says_how_many_ungradable_rows_were_left_out(tmp_path: 
     (data / "ingest_summary.json").write_text(json.dumps(summary))
     assert ("- 2 label rows whose image is missing were left out (data.missing=leave_out); "
             "ingest_summary.json lists them") in _data_section(tmp_path / "run")
+
+
+def test_the_data_section_names_the_layout_as_people_write_it(tmp_path: Path) -> None:
+    """report.md says "APTOS layout", the name of LAYOUT_NAMES, not the key ``aptos`` (a new
+    contributor's review, F6); a plain folder stays "plain layout"."""
+    from drac_ssl.report import _data_section, _dataset_words
+
+    run = tmp_path / "run"
+    data = run / "data"
+    data.mkdir(parents=True)
+    _six_image_manifest(data)
+    for layout, said in (("aptos", "APTOS"), ("deepdrid", "DeepDRiD"), ("plain", "plain")):
+        summary = {"root": str(tmp_path / "images"), "layout": layout, "created_utc": "2026-12-01T00:00:00",
+                   "grades": {"names": NAMES, "k": 3, "source": "data.grades"},
+                   "modality": {"value": "fundus", "setting": "auto"}}
+        (data / "ingest_summary.json").write_text(json.dumps(summary))
+        lines = _data_section(run)
+        assert f"Images ingested from `{tmp_path / 'images'}` ({said} layout)." in lines, lines
+        assert _dataset_words({"data": {"dataset": "drac"}}, run) == f"graded retinal images, {said} layout"
+        assert read_ingest_facts(data).describe_images() == f"grey fundus photographs ({said} layout)"
 
 
 def test_the_data_section_says_when_fundus_photographs_were_pretrained_with_the_octa_recipe(
