@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from drac_ssl.config import GRADE_SCALES
+from drac_ssl.config import GRADE_SCALES, layout_name
 
 SHOWN_ROWS = 5
 """Images a fix names one by one, with their lines in the label CSV; more are counted."""
@@ -32,7 +32,7 @@ def resolve_grades(setting: Sequence[str], layout: str) -> tuple[tuple[str, ...]
     if names:
         return tuple(names), "data.grades"
     scale = LAYOUT_SCALES.get(layout, "drac")
-    return GRADE_SCALES[scale], f"the {layout} layout's default ({scale})"
+    return GRADE_SCALES[scale], f"the {layout_name(layout)} layout's default ({scale})"
 
 
 def describe(names: Sequence[str]) -> str:

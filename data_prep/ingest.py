@@ -237,7 +237,7 @@ def _plan(cfg: DataConfig, layout: Layout, sizes: list[int]) -> tuple[Plan, list
     source = "data.channels"
     if not setting:
         setting = layout.default_channels
-        source = f"the {layout.treated_as} layout's default"
+        source = f"the {layout_name(layout.treated_as)} layout's default"
     modality = str(cfg.modality or "auto")
     if modality not in DATA_MODALITIES:
         raise IngestError(f"--modality {modality!r} is not one of {', '.join(DATA_MODALITIES)} "

@@ -99,7 +99,7 @@ from data_prep.grades import LAYOUT_SCALES
 from data_prep.labels import normalise, read_table
 from data_prep.problems import IngestError, Problem, counted, error, format_problems, note
 from drac_ssl import scale
-from drac_ssl.config import DATA_LAYOUTS, LAYOUT_NAMES, DataConfig
+from drac_ssl.config import DATA_LAYOUTS, LAYOUT_NAMES, DataConfig, layout_name
 from drac_ssl.grading import image_notes
 from drac_ssl.grading.image_notes import CONVERT_FIX, unread_image_format
 
@@ -1024,11 +1024,11 @@ def label_format_of(csv_path: Path) -> str:
 def _label_format_note(layout: Layout) -> Problem:
     image, grade = COLUMNS[layout.label_format]
     plain_image, plain_grade = COLUMNS["plain"]
-    kind = layout.label_format
+    kind = layout_name(layout.label_format)
     return note(layout.labels_csv or layout.root,
                 f"no {plain_image!r} / {plain_grade!r} columns, but the {kind} layout's "
                 f"{image!r} / {grade!r}: read with these, and with the {kind} layout's defaults "
-                f"({LAYOUT_SCALES[kind]} grades, colour fundus photographs) for what --grades, "
+                f"({LAYOUT_SCALES[layout.label_format]} grades, colour fundus photographs) for what --grades, "
                 f"--channels and --modality do not set",
                 f"nothing to do if these are {kind}-style fundus photographs; otherwise name the "
                 f"label columns with --image-column NAME and --grade-column NAME (the plain "
@@ -1118,7 +1118,7 @@ def _layout_words(kind: str, folder: Path) -> str:
     trainLabels.csv + train/`` (:data:`LAYOUT_WORDS`; ``a KIND layout`` for a kind without an
     entry)."""
     words = LAYOUT_WORDS.get(kind)
-    return words(folder) if words is not None else f"a {kind} layout"
+    return words(folder) if words is not None else f"a {layout_name(kind)} layout"
 
 
 MEDMNIST_KEYS = ("train_images", "train_labels")

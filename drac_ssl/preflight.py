@@ -58,6 +58,7 @@ from drac_ssl.config import (
     FixBase,
     SettingRange,
     get,
+    layout_name,
     parse_override,
     range_problems,
 )
@@ -1034,10 +1035,10 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
         return None
     names = _grade_names(cfg, layout.treated_as)
     if _fundus_before_decoding(d, layout) and cfg.pretrain.augment.recipe == "octa":
-        columns = (f" (its label CSV has the {layout.label_format} layout's columns)"
+        columns = (f" (its label CSV has the {layout_name(layout.label_format)} layout's columns)"
                    if layout.label_format else "")
         c.warning("pretrain.augment.recipe",
-                  f"the {layout.kind} layout{columns} holds fundus photographs, but the augmentation recipe is "
+                  f"the {layout_name(layout.kind)} layout{columns} holds fundus photographs, but the augmentation recipe is "
                   f"octa, {_OCTA_RECIPE_WORDS}", _FUNDUS_RECIPE_FIX)
     try:
         # data.ungradable and data.missing as the ingest

@@ -130,7 +130,7 @@ def test_aptos_layout(tmp_path: Path, aptos: list) -> None:
     assert cached.shape == (30, SIZE, SIZE, 3)
     np.testing.assert_array_equal(cached, rgb_rows([by_id[r["id"]][1] for r in rows]))
     info = summary(result)
-    assert info["grades"] == {"names": ICDR, "k": 5, "source": "the aptos layout's default (icdr)"}
+    assert info["grades"] == {"names": ICDR, "k": 5, "source": "the APTOS layout's default (icdr)"}
     assert info["channels"]["value"] == 3 and "auto" in info["channels"]["reason"]
     assert info["cache"][str(SIZE)]["shape"] == [30, SIZE, SIZE, 3]
     assert "fold 4" in ingest.format_summary(result) and "4 PDR" in ingest.format_summary(result)
@@ -320,8 +320,8 @@ def test_a_plain_folder_with_idrid_columns_is_read_as_the_idrid_layout(tmp_path:
         assert info[key] == ref[key], key
     np.testing.assert_array_equal(np.load(result.cache_paths[SIZE]),
                                   np.load(reference.cache_paths[SIZE]))
-    (said,) = [n for n in result.notes if "idrid layout's" in n]
-    assert "no 'image name' / 'DR grade' columns, but the idrid layout's 'Image name' / " \
+    (said,) = [n for n in result.notes if "IDRiD layout's" in n]
+    assert "no 'image name' / 'DR grade' columns, but the IDRiD layout's 'Image name' / " \
            "'Retinopathy grade'" in said and "icdr grades, colour fundus photographs" in said
     assert "--image-column NAME and --grade-column NAME" in said
     assert any("findings by kind: layout 1 note(s)" in line
@@ -335,7 +335,7 @@ def test_a_plain_folder_with_idrid_columns_is_read_as_the_idrid_layout(tmp_path:
                                                       tmp_path / "file")
     named = ingest.run(config(plain, image_column="Image name", grade_column="Retinopathy grade",
                               grades=["icdr"], channels="auto"), tmp_path / "named-ok", verbose=False)
-    assert not any("idrid layout's" in n for n in named.notes) and named.channels == 3
+    assert not any("IDRiD layout's" in n for n in named.notes) and named.channels == 3
 
 
 @pytest.mark.parametrize("kind", ["aptos", "eyepacs"])
@@ -354,7 +354,8 @@ def test_a_plain_folder_with_other_public_columns(tmp_path: Path, aptos: list, k
     result = ingest.run(config(root, n_folds=3), tmp_path / "out", verbose=False)
     assert result.layout == "plain" and result.grade_names == tuple(ICDR) and result.channels == 3
     assert summary(result)["modality"]["value"] == "fundus" and not result.warnings
-    assert any(f"the {kind} layout's {columns[0]!r} / {columns[1]!r}" in n for n in result.notes)
+    shown = {"aptos": "APTOS", "eyepacs": "EyePACS"}[kind]  # as people write it
+    assert any(f"the {shown} layout's {columns[0]!r} / {columns[1]!r}" in n for n in result.notes)
     if kind == "eyepacs":
         assert any("two eyes of a patient are kept in one fold" in n for n in result.notes)
         folds: dict[str, set[str]] = {}

@@ -180,7 +180,7 @@ def test_fundus_photographs_with_the_octa_recipe_are_warned(tmp_path: Path) -> N
                 if f.severity == "warning" and f.setting == "pretrain.augment.recipe"]
 
     (line,) = recipe_warnings()  # the default recipe is octa
-    assert "aptos layout holds fundus photographs" in line and "pretrain.augment.recipe=fundus" in line
+    assert "APTOS layout holds fundus photographs" in line and "pretrain.augment.recipe=fundus" in line
     assert recipe_warnings("pretrain.augment.recipe=fundus") == []
     assert recipe_warnings("data.modality=octa") == []  # the user says what the images are
 
@@ -275,7 +275,7 @@ def test_a_plain_folder_with_a_public_layouts_columns_is_read_as_the_ingest_read
     found = findings(f"data.root={root}", *SMALL_BATCHES)
     assert [f.line for f in found if f.severity == "error"] == []
     (recipe,) = [f.line for f in found if f.setting == "pretrain.augment.recipe"]
-    assert "(its label CSV has the idrid layout's columns) holds fundus photographs" in recipe
+    assert "(its label CSV has the IDRiD layout's columns) holds fundus photographs" in recipe
     assert errors(f"data.root={root}", "data.grades=[drac]", *SMALL_BATCHES)  # 3, 4 are outside
     assert not errors(f"data.root={root}", "pretrain.augment.recipe=fundus", *SMALL_BATCHES)
 
