@@ -455,6 +455,15 @@ def build_change_words(changes: dict[str, dict[str, str | None]]) -> str:
                      for name, c in changes.items())
 
 
+def _cpu_capability() -> str | None:
+    """``torch.backends.cpu.get_cpu_capability()`` (``"AVX2"``, ``"AVX512"``, ``"DEFAULT"``),
+    None where this torch cannot say."""
+    try:
+        return str(torch.backends.cpu.get_cpu_capability())
+    except (AttributeError, RuntimeError):
+        return None
+
+
 def environment_info() -> dict[str, Any]:
     """What ran this: device, versions, date. Stored in run folders and bench results."""
     import cv2
@@ -471,6 +480,9 @@ def environment_info() -> dict[str, Any]:
         "scikit_learn": sklearn.__version__,
         "builds": library_builds(),  # the same versions from other wheels can give other figures
         "cpu": cpu_model(),
+        # the instruction set torch's CPU kernels use (AVX2, AVX512, ...): the same code and
+        # builds gave other RetinaMNIST figures on an AMD EPYC (AVX2) than on an Intel Xeon
+        "cpu_capability": _cpu_capability(),
         "cpu_cores": os.cpu_count(),
         "threads": thread_settings(),
         "git_commit": git_commit(),

@@ -60,7 +60,9 @@ def test_this_process_s_builds_name_the_installed_versions() -> None:
     assert any(name.startswith("opencv") for name in builds), builds
     builds["torch"] = "changed"  # a copy: the cached record is not the caller's to change
     assert runtime.library_builds()["torch"] != "changed"
-    assert runtime.environment_info()["builds"] == runtime.library_builds()
+    env = runtime.environment_info()
+    assert env["builds"] == runtime.library_builds()
+    assert env["cpu_capability"] == torch.backends.cpu.get_cpu_capability()  # AVX2 here, AVX512 ...
 
 
 def test_build_changes_name_each_library_that_differs_and_only_those() -> None:
