@@ -111,24 +111,31 @@ def pid_alive(pid: int, platform: str = os.name) -> bool:
     return True
 
 
-def last_invocation(path: str | os.PathLike[str], tool: str = "drac_ssl.train") -> dict[str, Any] | None:
-    """The last of ``tool``'s lines in a run's ``invocations.jsonl`` (``path``;
-    :func:`drac_ssl.runtime.record_start`); None when there is none or no readable file. A
-    damaged line (cut by a crash) is skipped; a line without ``tool`` is a training's (older
-    runs)."""
+def invocations(path: str | os.PathLike[str], tool: str = "drac_ssl.train") -> list[dict[str, Any]]:
+    """``tool``'s lines of a run's ``invocations.jsonl`` (``path``;
+    :func:`drac_ssl.runtime.record_start`) in their order; [] when there is none or no readable
+    file. A damaged line (cut by a crash) is skipped; a line without ``tool`` is a training's
+    (older runs)."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, ValueError):
-        return None
-    last = None
+        return []
+    found = []
     for raw in text.splitlines():
         try:
             line = json.loads(raw)
         except ValueError:
             continue
         if isinstance(line, dict) and line.get("tool", "drac_ssl.train") == tool:
-            last = line
-    return last
+            found.append(line)
+    return found
+
+
+def last_invocation(path: str | os.PathLike[str], tool: str = "drac_ssl.train") -> dict[str, Any] | None:
+    """The last of ``tool``'s lines in a run's ``invocations.jsonl`` (:func:`invocations`);
+    None when there is none or no readable file."""
+    lines = invocations(path, tool)
+    return lines[-1] if lines else None
 
 
 def unended_invocation(path: str | os.PathLike[str], tool: str = "drac_ssl.train") -> dict[str, Any] | None:

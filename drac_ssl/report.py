@@ -65,7 +65,7 @@ from drac_ssl.grading.bundle import (
     variant_title,
 )
 from drac_ssl.grading.model import HEAD_WIDTH_SETTINGS, threshold_words
-from drac_ssl.io import atomic_write_text
+from drac_ssl.io import atomic_write_text, invocations
 from drac_ssl.metrics import (
     degenerate_ci_reason,
     grading_report,
@@ -1017,17 +1017,9 @@ def mixed_build_words(run_dir: Path) -> str | None:
     ``resumed_with_other_builds``, which :func:`drac_ssl.train.main` writes when it runs stages
     in such a folder), else None. A library changed by more than one invocation is named
     once per change."""
-    try:
-        lines = (run_dir / runtime.INVOCATIONS).read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return None
     changes: list[str] = []
-    for raw in lines:
-        try:
-            line = json.loads(raw)
-        except ValueError:
-            continue
-        found = line.get("resumed_with_other_builds") if isinstance(line, dict) else None
+    for line in invocations(run_dir / runtime.INVOCATIONS):
+        found = line.get("resumed_with_other_builds")
         if isinstance(found, dict) and found:
             words = runtime.build_change_words({name: c for name, c in found.items() if isinstance(c, dict)})
             if words and words not in changes:

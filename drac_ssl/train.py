@@ -71,7 +71,7 @@ from drac_ssl.config import (  # noqa: F401 - load_config: train.load_config for
     to_dict,
 )
 from drac_ssl.distributed import DistInfo, cleanup, init_distributed
-from drac_ssl.io import atomic_write_json, read_json_dict, remove_stale_temporaries
+from drac_ssl.io import atomic_write_json, invocations, read_json_dict, remove_stale_temporaries
 from drac_ssl.preflight import PIPELINE, Finding
 from drac_ssl.runtime import (
     InterruptedOutsideStage,
@@ -765,7 +765,8 @@ def _run_pipeline_main(cfg: Config, sources: dict[str, str] | None, earlier: lis
 
 def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, peers: _Peers) -> Path:
     """:func:`_run_pipeline_main` once the checks passed and ``run_dir`` exists."""
-    if preflight.stages_to_run(cfg, run_dir) or not (run_dir / "config.yaml").exists():
+    to_run = preflight.stages_to_run(cfg, run_dir)
+    if to_run or not (run_dir / "config.yaml").exists():
         # a rerun of a finished run changes nothing: its config.yaml stays the one it ran with
         save_config(cfg, run_dir / "config.yaml")
     env = environment_info()
@@ -775,7 +776,7 @@ def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, p
     other_threads = _resumed_with_other_threads(cfg, run_dir, env)
     if other_threads:  # said before the stage starts, and kept in this invocation's line
         env = {**env, "resumed_with_other_threads": other_threads}
-    other_builds = _resumed_with_other_builds(cfg, run_dir, made, env)
+    other_builds = _resumed_with_other_builds(bool(to_run), made, env)
     if other_builds:
         env = {**env, "resumed_with_other_builds": other_builds}
     invocation = record_start(run_dir, "drac_ssl.train", env)  # every invocation, one line each
@@ -857,7 +858,7 @@ def _resumed_with_other_threads(cfg: Config, run_dir: Path, env: dict[str, Any])
     return {"stage": stage, "threads": now, "earlier": earlier}
 
 
-def _resumed_with_other_builds(cfg: Config, run_dir: Path, made: dict[str, Any] | None,
+def _resumed_with_other_builds(runs_stages: bool, made: dict[str, Any] | None,
                                env: dict[str, Any]) -> dict[str, dict[str, str | None]] | None:
     """When this invocation runs stages in a run folder made with other builds of the
     libraries its figures depend on (``made``: the folder's ``environment.json`` as it was
@@ -865,9 +866,10 @@ def _resumed_with_other_builds(cfg: Config, run_dir: Path, made: dict[str, Any] 
     says which and that the stages run now will not be bit-identical to ones run with the
     run's own builds, and :func:`drac_ssl.runtime.build_changes` is returned for the
     invocation's record (report.md says the run mixed builds); else None. Nothing is said when
-    no stage is left to run, or for a folder made before builds were recorded."""
+    no stage is left to run (``runs_stages`` False: :func:`drac_ssl.preflight.stages_to_run`
+    is empty), or for a folder made before builds were recorded."""
     changes = runtime.build_changes((made or {}).get("builds"), env.get("builds") or {})
-    if not changes or not preflight.stages_to_run(cfg, run_dir):
+    if not changes or not runs_stages:
         return None
     print(f"[train] warning: this run folder was made with other builds of libraries its figures "
           f"depend on (environment.json 'builds'): {runtime.build_change_words(changes)}. Another "
@@ -881,19 +883,10 @@ def _resumed_with_other_builds(cfg: Config, run_dir: Path, made: dict[str, Any] 
 def _last_invocation_threads(run_dir: Path) -> int | None:
     """The CPU threads of the run's last earlier ``python -m drac_ssl.train`` invocation that
     recorded them (``invocations.jsonl``, else ``environment.json``); None when none did."""
-    try:
-        lines = (run_dir / runtime.INVOCATIONS).read_text(encoding="utf-8").splitlines()
-    except OSError:
-        lines = []
-    for raw in reversed(lines):
-        try:
-            line = json.loads(raw)
-        except ValueError:
-            continue
-        if isinstance(line, dict) and line.get("tool", "drac_ssl.train") == "drac_ssl.train":
-            earlier = _threads_of(line)
-            if earlier is not None:
-                return earlier
+    for line in reversed(invocations(run_dir / runtime.INVOCATIONS)):
+        earlier = _threads_of(line)
+        if earlier is not None:
+            return earlier
     return _threads_of(read_json_dict(run_dir / "environment.json"))
 
 

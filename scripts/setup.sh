@@ -22,19 +22,19 @@ if [ ! -x "$VENV/bin/python" ]; then
   echo "[setup] creating $VENV with $($PY --version)"
   "$PY" -m venv "$VENV"
 fi
+# this machine's pip config lists local wheel indexes, some of which are absent: drop those
+# harmless "Location ... is ignored" lines so real errors stay visible
+pip_quiet() {
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check "$@" 2>&1 \
+    | { grep -v "^WARNING: Location '.*' is ignored" || true; }
+  return "${PIPESTATUS[0]}"
+}
 stamp="$VENV/.drac_ssl_stamp"
 want=$(cat "$REQ" "$LOCK" pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   echo "[setup] $VENV is up to date"
 else
   echo "[setup] installing pinned dependencies into $VENV (first time takes a few minutes)"
-  # this machine's pip config lists local wheel indexes, some of which are absent: drop
-  # those harmless "Location ... is ignored" lines so real errors stay visible
-  pip_quiet() {
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check "$@" 2>&1 \
-      | { grep -v "^WARNING: Location '.*' is ignored" || true; }
-    return "${PIPESTATUS[0]}"
-  }
   if "$VENV/bin/python" -c 'import platform, sys
 libc, version = platform.libc_ver()
 ok = (sys.platform == "linux" and platform.machine() == "x86_64" and sys.version_info[:2] == (3, 11)
@@ -51,8 +51,7 @@ sys.exit(0 if ok else 1)'; then
          "of $REQ (other wheels than the project's: figures may differ in their last digits)"
     pip_quiet -r "$REQ"
   fi
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e . 2>&1 \
-    | { grep -v "^WARNING: Location '.*' is ignored" || true; }
+  pip_quiet --no-deps --no-build-isolation -e .
   echo "$want" > "$stamp"
 fi
 export NO_ALBUMENTATIONS_UPDATE=1
