@@ -41,9 +41,11 @@ class LARS(torch.optim.Optimizer):
     (solo-learn's ``solo/utils/lars.py``, from PyTorch Lightning Bolts, bounds ``||d||`` by
     the triangle inequality in the denominator; it also skips the weight decay of a tensor
     whose weight or gradient norm is 0, a case that does not arise in training.)
-    Groups with ``lars_exclude=True`` (biases and norm parameters, i.e. 1-D tensors) get
-    neither weight decay nor the trust ratio (the official ``exclude_bias_and_norm`` filter,
-    expressed as a group flag so that the optimizer state dict stays plain data).
+    Groups with ``lars_exclude=True`` (biases and norm parameters, i.e. 1-D tensors) never get
+    the trust ratio (the official ``exclude_bias_and_norm`` filter, expressed as a group flag
+    so that the optimizer state dict stays plain data); their update is ``d = g + wd * p``
+    with the group's own ``weight_decay``, which :func:`param_groups` sets to 0 (the official
+    rule: no decay either) unless ``decay_bias_and_norm`` is on.
 
     The two conventions differ in what ``lr`` means. Official (``clip_lr=False``): the step of
     a weight tensor is ``lr * eta * ||p||`` in the direction of ``g`` (the relative step is
@@ -57,7 +59,8 @@ class LARS(torch.optim.Optimizer):
         weight_decay: L2 coefficient added to the gradient.
         momentum: heavy-ball momentum.
         eta: trust coefficient (official 0.001; solo-learn's CIFAR recipe 0.02).
-        lars_exclude: default of the per-group flag.
+        lars_exclude: default of the per-group flag: no trust ratio (the group's
+            ``weight_decay`` still applies).
         clip_lr: solo-learn's ``clip_lr`` (default off: the official update).
         foreach: update each group with a handful of ``torch._foreach_*`` kernels instead of
             ~10 small kernels per parameter tensor (the same arithmetic; on a GPU the
@@ -135,7 +138,10 @@ class LARS(torch.optim.Optimizer):
     def _group_step_loop(self, group: dict[str, Any], params: list[torch.Tensor]) -> None:
         for p, mu in zip(params, self._momentum_buffers(params), strict=True):
             dp = p.grad
-            if not group["lars_exclude"]:
+            if group["lars_exclude"]:  # decay only (0 unless decay_bias_and_norm), no trust ratio
+                if group["weight_decay"] != 0:
+                    dp = dp.add(p, alpha=group["weight_decay"])
+            else:
                 grad_norm = torch.linalg.vector_norm(dp)
                 dp = dp.add(p, alpha=group["weight_decay"])
                 dp = dp.mul(self._trust(group, torch.linalg.vector_norm(p), grad_norm, torch.linalg.vector_norm(dp)))
@@ -145,8 +151,8 @@ class LARS(torch.optim.Optimizer):
     def _group_step_foreach(self, group: dict[str, Any], params: list[torch.Tensor]) -> None:
         grads = [p.grad for p in params]
         mus = self._momentum_buffers(params)
-        if group["lars_exclude"]:
-            updates = grads
+        if group["lars_exclude"]:  # decay only (0 unless decay_bias_and_norm), no trust ratio
+            updates = torch._foreach_add(grads, params, alpha=group["weight_decay"]) if group["weight_decay"] != 0 else grads
         else:
             clip = group.get("clip_lr", False)  # solo-learn's rule reads ||g||, the official one ||g + wd p||
             grad_norms = torch.stack(torch._foreach_norm(grads)) if clip else None

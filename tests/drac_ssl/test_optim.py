@@ -68,8 +68,14 @@ def test_lars_trust_ratio_first_step() -> None:
     torch.testing.assert_close(p.detach(), torch.tensor([3.0, 3.5]))
     b = nn.Parameter(torch.tensor([1.0]))
     b.grad = torch.tensor([2.0])
-    LARS([b], lr=0.1, weight_decay=1.0, lars_exclude=True).step()
-    torch.testing.assert_close(b.detach(), torch.tensor([0.8]))  # plain SGD, no decay
+    LARS([b], lr=0.1, weight_decay=0.0, lars_exclude=True).step()
+    torch.testing.assert_close(b.detach(), torch.tensor([0.8]))  # plain SGD, no trust ratio
+    c = nn.Parameter(torch.tensor([1.0]))
+    c.grad = torch.tensor([2.0])
+    LARS([c], lr=0.1, weight_decay=1.0, lars_exclude=True).step()
+    # the flag leaves out the trust ratio only; the group's decay (0 from param_groups unless
+    # decay_bias_and_norm) still applies: 1 - 0.1 * (2 + 1.0 * 1)
+    torch.testing.assert_close(c.detach(), torch.tensor([0.7]))
 
 
 def test_lars_clip_lr_caps_the_step_like_solo_learn() -> None:
@@ -162,6 +168,24 @@ def test_decay_bias_and_norm_decays_the_1d_group_but_keeps_it_out_of_lars(name: 
     assert groups["decay"]["weight_decay"] == groups["no_decay"]["weight_decay"] == 1e-3
     if name == "lars":  # the official rule: 1-D tensors never get the trust ratio
         assert groups["no_decay"]["lars_exclude"] and not groups["decay"]["lars_exclude"]
+
+
+@pytest.mark.parametrize("foreach", [True, False])
+@pytest.mark.parametrize("flag", [True, False])
+def test_lars_applies_the_decay_to_the_1d_group_only_when_asked(foreach: bool, flag: bool) -> None:
+    # zero gradients: whatever moves a bias is the weight decay alone. First step, momentum
+    # buffer empty: p <- p - lr * (0 + wd * p), no trust ratio (the 1-D group stays out of it)
+    torch.manual_seed(0)
+    model = Tiny()
+    opt = build_optimizer(model, PretrainConfig(optimizer="lars", lr=0.5, weight_decay=0.1,
+                                                decay_bias_and_norm=flag))
+    opt.foreach = foreach
+    before = model.fc.bias.detach().clone()
+    for p in model.parameters():
+        p.grad = torch.zeros_like(p)
+    opt.step()
+    expected = before * (1 - 0.5 * 0.1) if flag else before
+    torch.testing.assert_close(model.fc.bias.detach(), expected)
 
 
 def test_finetune_optimizer_follows_decay_bias_and_norm() -> None:
