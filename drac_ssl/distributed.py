@@ -177,8 +177,9 @@ class GatherWithGrad(torch.autograd.Function):
     """All-gather along dim 0 whose backward returns this rank's slice of the summed grad.
 
     Forward: ``(n_r, ...) -> (sum_r n_r, ...)``, the rows of every rank in rank order
-    (ranks may hold different numbers of rows). Backward: all-reduce (sum) the incoming
-    gradient over ranks, return the rows of this rank.
+    (ranks may hold different numbers of rows; see :func:`gather_with_grad` for what that
+    does to a loss's gradient). Backward: all-reduce (sum) the incoming gradient over ranks,
+    return the rows of this rank.
     """
 
     @staticmethod
@@ -221,7 +222,12 @@ def gather_with_grad(x: Tensor) -> Tensor:
     Why sum, not mean, in the backward: every rank computes the same global terms, so each
     produces the same gradient w.r.t. the gathered tensor; summing gives ``world_size`` times
     the gradient of this rank's rows, and DDP's gradient averaging divides it back, so the
-    parameter gradient equals that of one process on the whole batch.
+    parameter gradient of the variance and covariance terms equals that of one process on
+    the whole batch. The whole loss's does only when every rank holds the same number of
+    rows: VICReg's invariance term is a mean over this rank's rows, and DDP averages it over
+    ranks with equal weights, so with unequal rows the rows of the smaller rank weigh more.
+    Pretraining always feeds equal rows (``TwoViewFeed``
+    gives every rank whole batches of ``batch_size``); the forward accepts unequal ones.
 
     Identity when not distributed (one process).
     """
