@@ -190,6 +190,27 @@ def default_run_rows(r: dict[str, Any]) -> list[str]:
             + f" | {_device(r)} | {_date(r)} | `{r.get('command')}` |"]
 
 
+def keep_selection_rows(r: dict[str, Any]) -> list[str]:
+    """bench/keep_selection.py: each variant's out-of-fold QWK under ``finetune.keep=best`` and
+    ``=last`` and what choosing the epoch on the scored fold added; then the pretrained-minus-
+    scratch QWK under each rule."""
+    variants = r.get("variants") or {}
+    best, last = variants.get("best") or {}, variants.get("last") or {}
+    cells = []
+    for v in best:
+        if v in last:
+            b, l_ = best[v], last[v]
+            cells.append(f"{v} QWK {b['qwk']:.3f} best / {l_['qwk']:.3f} last ({b['qwk'] - l_['qwk']:+.3f}), "
+                         f"accuracy {b['accuracy'] - l_['accuracy']:+.3f}")
+    diffs = r.get("pretrained_minus_scratch") or {}
+    paired = [f"{v} - scratch QWK {by['best'][v]['qwk']['difference']:+.3f} best / "
+              f"{by['last'][v]['qwk']['difference']:+.3f} last"
+              for by in [diffs] for v in (diffs.get("best") or {}) if v in (diffs.get("last") or {})]
+    return [f"| fold epoch chosen on the fold it scores (finetune.keep=best) vs the last epoch "
+            f"(keep=last), one run (`{r.get('run_dir')}`) | {'; '.join(cells + paired)} "
+            f"| {_device(r)} | {_date(r)} | `{r.get('command')}` |"]
+
+
 def bootstrap_speed_rows(r: dict[str, Any]) -> list[str]:
     """Counted bootstrap vs the earlier per-resample scikit-learn loop: one row per case."""
     rows = []
@@ -907,6 +928,8 @@ def render(results_dir: Path = RESULTS) -> str:
             lines += bootstrap_speed_rows(record)
         elif name == "default_run":
             lines += default_run_rows(record)
+        elif name.startswith("keep_selection"):
+            lines += keep_selection_rows(record)
         elif name == "drac_pipeline_gpu":
             lines += pipeline_rows(record)
         elif name.startswith("cifar10_vicreg"):

@@ -893,9 +893,14 @@ the metrics, the class decision and the referable cut, recomputed on every run),
 make finished folds stale."""
 _ADDED_SETTINGS = ("crop_scale", "frozen_train_views", "mlp_hidden", "conv_head_channels", "keep",
                    "head_warmup_epochs", "label_fraction", "decay_bias_and_norm")
-"""``finetune`` settings that were module constants when earlier runs were made: at their
-default value (the old constant) they stay out of the signature, so those runs' fold results
+"""``finetune`` settings that were module constants when earlier runs were made: at the old
+constant (:data:`_OLD_CONSTANTS`) they stay out of the signature, so those runs' fold results
 are still reused; any other value changes it."""
+_OLD_CONSTANTS = {"keep": "best"}
+"""The value an added setting had as a constant where it is not its default today: ``keep``
+was ``best`` (and, as the default, unsigned) until December 2026, so a default run now
+(``last``) signs its folds and never takes the folds of a run made under ``best``. The other
+added settings' constants are their defaults."""
 
 
 def _signature(ctx: _Context, variant: str, source: Path | None, spec: ModelSpec,
@@ -911,7 +916,7 @@ def _signature(ctx: _Context, variant: str, source: Path | None, spec: ModelSpec
     change no fold and are not signed; ``unused_widths=True`` gives the signature of runs
     made when they were (also accepted).
     """
-    defaults = json.loads(json.dumps(to_dict(FinetuneConfig())))
+    defaults = {**json.loads(json.dumps(to_dict(FinetuneConfig()))), **_OLD_CONSTANTS}
     settings = {k: v for k, v in json.loads(json.dumps(to_dict(ctx.ft))).items()
                 if k not in _UNSIGNED_SETTINGS and not (k in _ADDED_SETTINGS and v == defaults[k])}
     if not unused_widths:
@@ -1339,8 +1344,9 @@ def _protocol_words(ctx: _Context, draw_words: str) -> str:
             + (", each fold's model after its last epoch (finetune.keep=last: no epoch "
                "chosen on the validation fold)" if ctx.ft.keep == "last" else
                ", each fold's model from the epoch with the best validation kappa "
-               "(finetune.keep=best: chosen on the fold it scores, so optimistic by an amount not "
-               "measured here; finetune.keep=last chooses nothing)")
+               "(finetune.keep=best: chosen on the fold it scores, so optimistic by an amount not the "
+               "same for every variant, which python -m bench.keep_selection measures; "
+               "finetune.keep=last, the default, chooses nothing)")
             + "; temperature and kappa thresholds cross-fitted (fold k calibrated on the "
             "other folds' out-of-fold outputs"
             + (", only those of the images in its draw" if draw_words else "")
@@ -1713,8 +1719,9 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
                      + (f"; {_label_draw(ctx)[0]}" if ft.label_fraction < 1 else "")
                      + ("; each fold's model from the epoch with the best validation kappa on the "
                         "fold it then scores (finetune.keep=best), so the figures below are "
-                        "optimistic, by an amount not measured here and not the same for every "
-                        "variant (finetune.keep=last chooses nothing)" if ft.keep == "best" else
+                        "optimistic, by an amount not the same for every variant (python -m "
+                        "bench.keep_selection measures it; finetune.keep=last, the default, chooses "
+                        "nothing)" if ft.keep == "best" else
                         "; each fold's model after its last epoch (finetune.keep=last: no epoch "
                         "chosen on the fold it scores)")
                      + "; metrics on out-of-fold "

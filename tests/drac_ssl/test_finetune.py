@@ -202,7 +202,7 @@ def test_umm_minus_vicreg_is_reported_and_zero_for_the_same_weights(two_fold_run
     run = _linked_run(two_fold_run, tmp_path)
     (run / "umm").symlink_to(two_fold_run / "pretrain", target_is_directory=True)  # UMM that changed nothing
     result = finetune.run(tiny_config(**{"data.n_folds": "2", "finetune.compare_scratch": "false",
-                                         "finetune.epochs": "1"}), run)
+                                         "finetune.epochs": "1", "finetune.keep": "best"}), run)
     assert list(result.variants) == ["vicreg", "vicreg_umm"]
     diff = json.loads(result.comparison_path.read_text())["umm_minus_vicreg"]
     for metric in ("accuracy", "qwk"):  # the same weights, seeds and folds: the same grades
@@ -517,10 +517,16 @@ def _signature(overrides: dict[str, str], bf16: bool = False, unused_widths: boo
 def test_fold_signature_follows_every_training_setting_and_keeps_old_runs() -> None:
     # computed by the code in which these settings were module constants: folds of run
     # folders made then, with the same (default) values, are still reused
-    assert _signature({}) == "d8c35a1f8a62bf917fe1689a83dba99a7b34f119"
-    assert _signature({"finetune.head": "mlp"}) == "1b935c0021238e7d1595e71db8d5d7ab905a3c8e"
-    assert _signature({"finetune.head": "linear"}) == "ddbba4781b460a1a98b8f128aabcd540ba25a923"
+    best = {"finetune.keep": "best"}
+    assert _signature(best) == "d8c35a1f8a62bf917fe1689a83dba99a7b34f119"
+    assert _signature({**best, "finetune.head": "mlp"}) == "1b935c0021238e7d1595e71db8d5d7ab905a3c8e"
+    assert _signature({**best, "finetune.head": "linear"}) == "ddbba4781b460a1a98b8f128aabcd540ba25a923"
     assert _signature({"finetune.crop_scale": "[0.6, 1]"}) == _signature({})  # the same value
+    # finetune.keep's default became last (December 2026): a default run's folds are not the
+    # folds of runs made under keep=best (the old default, still left out of the signature)
+    # but those of runs made with keep=last set (hash computed by the code before the change)
+    assert _signature({"finetune.keep": "best"}) == "d8c35a1f8a62bf917fe1689a83dba99a7b34f119"
+    assert _signature({}) == _signature({"finetune.keep": "last"}) == "08cd849c453cc7992e9ee0dfd2b34d791d19fbe1"
     changed = [{"finetune.crop_scale": "[0.5, 1.0]"}, {"finetune.frozen_train_views": "2"},
                {"finetune.mlp_hidden": "64", "finetune.head": "mlp"},
                {"finetune.conv_head_channels": "64"}, {"finetune.epochs": "3"},
@@ -546,10 +552,12 @@ def test_fold_signature_ignores_the_width_of_a_head_not_chosen_and_accepts_runs_
     assert _signature({"finetune.head": "mlp", "finetune.mlp_hidden": "64"}) != _signature({"finetune.head": "mlp"})
     assert _signature({"finetune.conv_head_channels": "64"}) != _signature({})
     # a run made when unused widths were signed keeps its folds: that signature is accepted
-    # (computed by the code before this change)
-    assert (_signature({"finetune.mlp_hidden": "64"}, unused_widths=True)
+    # (computed by the code before this change, when finetune.keep=best was the default)
+    best = {"finetune.keep": "best"}
+    assert (_signature({**best, "finetune.mlp_hidden": "64"}, unused_widths=True)
             == "8532e2bce1a28c22d74e76426f6ccc10f70f9aea")
-    assert (_signature({"finetune.head": "linear", "finetune.conv_head_channels": "64"}, unused_widths=True)
+    assert (_signature({**best, "finetune.head": "linear", "finetune.conv_head_channels": "64"},
+                       unused_widths=True)
             == "42b03f9e69399dfaba9727b5dce3787e60d0a9d8")
     assert _signature({}, unused_widths=True) == _signature({})  # default widths were never signed
 

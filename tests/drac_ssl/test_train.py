@@ -552,7 +552,7 @@ def test_fine_tuned_folds_taken_from_another_run_are_said_to_be_that_runs(
     out = capsys.readouterr().out
     assert (f"vicreg fold 0: reusing fold0.json (trained in {source}, offered by run.reuse: the same "
             f"settings and inputs)") in out
-    assert "vicreg_umm fold 0 (1/2): best epoch" in out  # UMM changed: trained here
+    assert "vicreg_umm fold 0 (1/2): kept epoch" in out  # UMM changed: trained here
     # how many of the offered folds were taken, variant by variant (a trial saw none taken, unsaid)
     assert "[finetune] vicreg: 2 of the 2 fold(s) offered by run.reuse reused\n" in out
     assert ("[finetune] vicreg_umm: 0 of the 2 fold(s) offered by run.reuse reused; 2 retrained here "
