@@ -381,14 +381,23 @@ def ci_resampling_words(resampling: dict[str, Any] | None, n_boot: int | None = 
     (``metrics.json``, ``comparison.json``, a bundle's ``cv_metrics``: ``ci_resamples``
     ``patients`` or ``images``, ``ci_units`` their number): ``percentile bootstrap (1000
     resamples) of the 23 patients, each with all its images`` or ``... of the 44 images, each
-    its own unit``. A record without them (a run made before patient-level CIs): images."""
+    its own unit``, then :data:`CI_HELD_FIXED` (what they do not vary). A record without them
+    (a run made before patient-level CIs): images."""
     resampling = resampling or {}
     how = "percentile bootstrap" + (f" ({n_boot} resamples)" if n_boot is not None else "")
     units = resampling.get("ci_units")
     count = f" {units}" if isinstance(units, int) and not isinstance(units, bool) else ""
     if resampling.get("ci_resamples") == "patients":
-        return f"{how} of the{count} patients, each with all its images"
-    return f"{how} of the{count} images, each its own unit"
+        return f"{how} of the{count} patients, each with all its images, {CI_HELD_FIXED}"
+    return f"{how} of the{count} images, each its own unit, {CI_HELD_FIXED}"
+
+
+CI_HELD_FIXED = ("with the trained fold models and their cross-fitted calibration held fixed "
+                 "(training randomness, such as another seed or fold split, is not in the interval)")
+"""What the bootstrap CIs of the out-of-fold figures do not resample (methods review, December
+2026): one training's outputs are resampled; a rerun with another ``run.seed`` can move a figure
+by as much as the interval's half-width (``python -m drac_ssl.compare`` puts such runs side by
+side)."""
 
 
 PREPROCESSING_REFERENCES: dict[str, str] = {"fundus_crop": "B. Graham, Kaggle DR 2015",

@@ -332,6 +332,9 @@ def test_cis_resample_patients_when_the_manifest_names_them(
     plain = frozen_result.variants["vicreg"].metrics
     assert (plain["ci_resamples"], plain["ci_units"]) == ("images", plain["n"])
     assert "percentile bootstrap (100 resamples) of the 30 images, each its own unit" in plain["protocol"]
+    # what the CI does not vary (methods review s50): the models and calibration stay fixed
+    assert ("each its own unit, with the trained fold models and their cross-fitted calibration held "
+            "fixed (training randomness") in plain["protocol_words"]
 
     run = tmp_path / "run"
     shutil.copytree(frozen_result.out_dir.parent, run, symlinks=True)
