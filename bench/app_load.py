@@ -49,14 +49,14 @@ if str(REPO) not in sys.path:  # run as a script from anywhere
 from app.loopback import free_port, wait_until_serving  # noqa: E402
 from bench.common import (  # noqa: E402
     NEIGHBOUR_NOTE,
-    SHARED,
+    SHARED_DATA,
     busy_neighbour,
     load_average,
     stop_process,
     write_result,
 )
 
-SAMPLES = SHARED / "data" / "drac_samples"
+SAMPLES = SHARED_DATA / "drac_samples"
 BUSY_LOAD = 2.0  # 1-minute load average per core above which the JSON says "very loaded"
 
 

@@ -54,14 +54,14 @@ if str(REPO) not in sys.path:  # run as a script from anywhere
 
 from bench.common import (  # noqa: E402
     NEIGHBOUR_NOTE,
-    SHARED,
+    SHARED_DATA,
     add_threads_argument,
     busy_neighbour,
     load_average,
     write_result,
 )
 
-SAMPLES = SHARED / "data" / "drac_samples"
+SAMPLES = SHARED_DATA / "drac_samples"
 GOAL_SECONDS = 0.300
 
 

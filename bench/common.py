@@ -22,7 +22,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +30,20 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
-SHARED = REPO.parent / "shared"
+SHARED_DATA_ENV = "DRAC_SSL_SHARED_DATA"
+
+
+def shared_data_folder(environ: Mapping[str, str] = os.environ) -> Path:
+    """The team's real data that the benches read (``drac_samples/``, ``aptos_samples/``,
+    ``retinamnist/``, ``cifar10/``, ...): the folder ``DRAC_SSL_SHARED_DATA`` names when it is set
+    and not empty (``~`` expanded, a relative path taken from the current folder), as for the
+    tests (``tests/helpers/shared_data.py``), else ``<repo>/../shared/data``. Not checked here:
+    each bench says which of its files is missing and where it looked."""
+    value = environ.get(SHARED_DATA_ENV, "").strip()
+    return Path(value).expanduser().absolute() if value else REPO.parent / "shared" / "data"
+
+
+SHARED_DATA = shared_data_folder()
 
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))

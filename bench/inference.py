@@ -46,14 +46,14 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO))
 
-from bench.common import RESULTS, SHARED, add_threads_argument, write_result  # noqa: E402
+from bench.common import RESULTS, SHARED_DATA, add_threads_argument, write_result  # noqa: E402
 from drac_ssl.config import load_config  # noqa: E402
 from drac_ssl.export import PREDICT_CHUNK  # noqa: E402
 from drac_ssl.grading import predict  # noqa: E402
 from drac_ssl.grading.bundle import Bundle, BundleError, load_bundle  # noqa: E402
 from drac_ssl.runtime import apply_thread_policy, resolve_device  # noqa: E402
 
-SAMPLES = SHARED / "data" / "drac_samples"
+SAMPLES = SHARED_DATA / "drac_samples"
 PREDICT_RAW_BATCH = predict.PREDICT_BATCH  # views per forward pass in predict_tensors
 IMAGE_SIDE = 1024  # the DRAC UW-OCTA images
 

@@ -56,7 +56,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bench.common import REPO, SHARED, write_result
+from bench.common import REPO, SHARED_DATA, write_result
 
 if TYPE_CHECKING:
     from drac_ssl.grading.bundle import Bundle
@@ -65,8 +65,8 @@ if TYPE_CHECKING:
 def _sets(channels: int) -> dict[str, list[tuple[str, np.ndarray]]]:
     from drac_ssl.grading.predict import read_image
 
-    aptos = sorted((SHARED / "data" / "aptos_samples").rglob("*.png"))
-    drac = sorted((SHARED / "data" / "drac_samples").glob("*.png"))
+    aptos = sorted((SHARED_DATA / "aptos_samples").rglob("*.png"))
+    drac = sorted((SHARED_DATA / "drac_samples").glob("*.png"))
     rng = np.random.default_rng(0)
     cartoon = np.zeros((300, 300, 3), np.uint8)
     cartoon[..., 2] = 200
@@ -191,8 +191,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"python -m bench.retinamnist (runs/bench-retinamnist), bash scripts/run_default.sh "
                   f"(runs/default), or --run-dir RUN", file=sys.stderr)
             return 2
-    if not (SHARED / "data" / "aptos_samples").is_dir():
-        print(f"error: {SHARED / 'data'} is missing: the APTOS and DRAC samples are read from there",
+    if not (SHARED_DATA / "aptos_samples").is_dir():
+        print(f"error: {SHARED_DATA} is missing: the APTOS and DRAC samples are read from there",
               file=sys.stderr)
         return 2
     import torch

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.common import RESULTS, SHARED, add_threads_argument, write_result
+from bench.common import RESULTS, SHARED_DATA, add_threads_argument, write_result
 from drac_ssl import pretrain
 from drac_ssl.config import Config, load_config, with_data_channels
 from drac_ssl.distributed import DistInfo
@@ -226,7 +226,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--octa-train", type=int, default=611)
     parser.add_argument("--octa-test", type=int, default=386)
     parser.add_argument("--octa-source", choices=("phantom", "synthetic"), default="phantom")
-    parser.add_argument("--cifar", default=str(SHARED / "data" / "cifar10" / "cifar10_jpeg.tar.xz"))
+    parser.add_argument("--cifar", default=str(SHARED_DATA / "cifar10" / "cifar10_jpeg.tar.xz"))
     parser.add_argument("--out-dir", default=str(RESULTS))
     parser.add_argument("--name", default="pretrain_throughput", help="result file name (NAME.json)")
     parser.add_argument("--settings", default="octa_cpu_aug,octa_gpu_aug,cifar_gpu_aug")

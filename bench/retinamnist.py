@@ -47,7 +47,7 @@ import numpy as np
 from bench.common import (
     REPO,
     RESULTS,
-    SHARED,
+    SHARED_DATA,
     add_threads_argument,
     load_average,
     shortened_settings,
@@ -57,7 +57,7 @@ from bench.common import (
 )
 
 CONFIG = REPO / "configs" / "retinamnist.yaml"
-NPZ = SHARED / "data" / "retinamnist" / "retinamnist_public.npz"
+NPZ = SHARED_DATA / "retinamnist" / "retinamnist_public.npz"
 VARIANTS = ("scratch", "vicreg", "vicreg_umm")
 GOAL_SECONDS = 40 * 60
 PUBLISHED = {

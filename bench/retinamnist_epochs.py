@@ -72,7 +72,7 @@ from typing import Any
 from bench.common import (
     REPO,
     RESULTS,
-    SHARED,
+    SHARED_DATA,
     load_average,
     shortened_settings,
     smoke_fields,
@@ -82,7 +82,7 @@ from bench.common import (
 )
 
 CONFIG = REPO / "configs" / "retinamnist.yaml"
-NPZ = SHARED / "data" / "retinamnist" / "retinamnist_public.npz"
+NPZ = SHARED_DATA / "retinamnist" / "retinamnist_public.npz"
 METRICS = ("accuracy", "auc_ovr", "qwk")
 SEEDS = (0, 1, 2, 3, 4)
 

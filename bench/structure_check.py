@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import SHARED, write_result
+from bench.common import SHARED_DATA, write_result
 
 NOISE_SIDES = (16, 28, 32, 64, 96, 128, 224, 256, 300, 512, 700, 1000, 1024, 1400, 2048)
 SMALL_NOISE_REPEATS = 50
@@ -131,7 +131,7 @@ def measure(phantom_dir: Path | None, phantoms: int, seed: int) -> dict[str, Any
     def upload(path: Path, channels: int = 1) -> Structures:
         return _upload(path.read_bytes(), path.name, channels)
 
-    data = SHARED / "data"
+    data = SHARED_DATA
     found: dict[str, Any] = {}
     extra: dict[str, dict[str, Any]] = {}  # words beside a set's summaries (the phantom folder)
     missing: list[str] = []

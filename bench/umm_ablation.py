@@ -80,7 +80,7 @@ import torch
 
 from bench.common import (
     RESULTS,
-    SHARED,
+    SHARED_DATA,
     data_root,
     given_backbone_epochs,
     smoke_fields,
@@ -95,7 +95,7 @@ from drac_ssl.runtime import resolve_device
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 DATASETS = ("drac_phantom", "retinamnist", "cifar10")
-RETINAMNIST_NPZ = SHARED / "data" / "retinamnist" / "retinamnist_public.npz"
+RETINAMNIST_NPZ = SHARED_DATA / "retinamnist" / "retinamnist_public.npz"
 
 BASE: dict[str, tuple[str, list[str]]] = {
     # dataset -> (config file, overrides); pretraining runs without early stopping so it can

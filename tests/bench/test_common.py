@@ -97,3 +97,14 @@ def test_the_result_file_names_the_uncommitted_code_files(
     assert env["git_dirty_at_end"] is False and env["git_dirty_files_at_end"] == []
     assert env["git_dirty_file_count_at_end"] == 0
     assert "bench/results/*" in env["git_dirty_not_code"] and "*.md" in env["git_dirty_not_code"]
+
+
+def test_the_benches_read_the_real_data_where_the_tests_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # DRAC_SSL_SHARED_DATA moved the tests' real data but not the benches' (review s49)
+    from bench.common import REPO, shared_data_folder
+
+    assert shared_data_folder({}) == REPO.parent / "shared" / "data"
+    assert shared_data_folder({"DRAC_SSL_SHARED_DATA": "  "}) == REPO.parent / "shared" / "data"
+    assert shared_data_folder({"DRAC_SSL_SHARED_DATA": str(tmp_path)}) == tmp_path
+    monkeypatch.chdir(tmp_path)
+    assert shared_data_folder({"DRAC_SSL_SHARED_DATA": "mine"}) == tmp_path / "mine"  # from the current folder
