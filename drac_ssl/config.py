@@ -70,8 +70,10 @@ def in_words(names: Sequence[str], last: str = "or") -> str:
 def layout_name(kind: str | None) -> str:
     """A layout kind as people write it (:data:`LAYOUT_NAMES`: ``aptos`` -> ``APTOS``), for the
     console, the report and the model card; a kind it does not know (``phantom``,
-    ``unknown``, None from an older record) as it is."""
-    return LAYOUT_NAMES.get(kind or "", str(kind))
+    ``unknown``) as it is; none (None or empty, an older record) ``unknown``."""
+    if not kind:
+        return "unknown"
+    return LAYOUT_NAMES.get(kind, str(kind))
 
 
 def layouts_in_words(layouts: Sequence[str] = DATA_LAYOUTS,

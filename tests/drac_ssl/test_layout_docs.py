@@ -41,3 +41,11 @@ def test_data_provenance_docstring_names_every_layout_kind() -> None:
     doc = " ".join((data_provenance.__doc__ or "").split())
     for kind in LAYOUTS:
         assert f"``{kind}``" in doc, f"drac_ssl/grading/bundle.py data_provenance docstring: add ``{kind}``"
+
+
+def test_a_layout_name_for_people_never_reads_none() -> None:
+    # an older record without a layout gave "None layout" in the report (review s49)
+    from drac_ssl.config import layout_name
+
+    assert layout_name("aptos") == "APTOS" and layout_name("phantom") == "phantom"
+    assert layout_name(None) == layout_name("") == "unknown"
