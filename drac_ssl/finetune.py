@@ -14,10 +14,12 @@ the head alone on the frozen backbone: LP-FT, Kumar et al., ICLR 2022), trained 
 labelled images of four folds and validated on the
 fifth, for each fold of the manifest's ``fold`` column (assigned by the ingest, stratified
 and grouped by patient when patients are known). Test-split rows never enter training or
-validation. Each fold keeps the weights of the epoch with the best validation quadratic
-weighted kappa (early stopping with ``finetune.patience``; ``finetune.keep=best``), or the
-weights after the last of ``finetune.epochs`` epochs (``finetune.keep=last``: no epoch is
-chosen on the fold that is then scored, so the out-of-fold metrics carry no selection bias).
+validation. Each fold keeps the weights after the last of ``finetune.epochs`` epochs
+(``finetune.keep=last``, the default: no epoch is chosen on the fold that is then scored, so
+the out-of-fold metrics carry no selection bias), or those of the epoch with the best
+validation quadratic weighted kappa (early stopping with ``finetune.patience``;
+``finetune.keep=best``: chosen on the scored fold, so optimistic; ``bench/keep_selection.py``
+measures by how much).
 
 The model itself (heads, :class:`~drac_ssl.grading.model.GradingModel`, its spec, the input
 format, the grading loss and the class decision :class:`~drac_ssl.grading.model.Calibration`)
