@@ -55,6 +55,7 @@ from drac_ssl.config import (
     LAYOUT_NAMES,
     Config,
     ConfigError,
+    FinetuneConfig,
     FixBase,
     SettingRange,
     get,
@@ -611,6 +612,16 @@ def _check_finetune_settings(c: _Findings, cfg: Config) -> None:
                 f"with 'Expected more than 1 value per channel' on a 1x1 feature map)",
                 f"{c.default('finetune.batch_size')}; a batch of 1 works only with finetune.head="
                 f"{plain_words} on finetune.freeze=frozen")
+    # set to other than its default (a run's resolved config.yaml, rerun with -c, holds every
+    # setting, the default patience too)
+    if (ft.keep == "last" and c.sources is not None and "finetune.patience" in c.sources
+            and ft.patience != FinetuneConfig().patience):
+        c.warning("finetune.patience",
+                  "set, but finetune.keep=last (the default since December 2026) runs every one of "
+                  "finetune.epochs and keeps the last: no fold stops early, so the patience is not used",
+                  "finetune.keep=best to stop each fold early on its validation kappa (chosen on the "
+                  "fold it is scored on, so optimistic: python -m bench.keep_selection measures by how "
+                  "much), or leave finetune.patience out")
     if ft.freeze != "frozen" and ft.backbone_lr_ratio == 0:
         c.warning("finetune.backbone_lr_ratio",
                   f"finetune.freeze={ft.freeze} makes backbone layers trainable, but their learning "

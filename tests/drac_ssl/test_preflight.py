@@ -142,6 +142,28 @@ def test_crop_that_cannot_be_cut() -> None:
 # The data: folds per grade, read from the label CSV without decoding
 
 
+def test_a_finetune_patience_that_keep_last_leaves_unused_is_warned(tmp_path: Path) -> None:
+    """finetune.keep became last by default: a patience set for the early stop it no longer
+    does would be silently ignored."""
+    def patience_warnings(*overrides: str, config: Path | None = train.DEFAULT_CONFIG) -> list[preflight.Finding]:
+        return [f for f in findings(*overrides, config=config)
+                if f.severity == "warning" and f.setting == "finetune.patience"]
+
+    (warned,) = patience_warnings("finetune.patience=3")
+    assert "finetune.keep=last" in warned.line and "not used" in warned.line, warned.line
+    assert "finetune.keep=best" in warned.fix
+    assert patience_warnings("finetune.patience=3", "finetune.keep=best") == []
+    assert patience_warnings() == []  # the shipped default config sets none
+    # a run's resolved config.yaml (rerun with -c) holds every setting, the default patience too
+    assert patience_warnings("finetune.patience=5") == []
+    for config in sorted((Path(train.DEFAULT_CONFIG).parent).glob("*.yaml")):  # nor any shipped config
+        assert patience_warnings(config=config) == [], config.name
+    own = tmp_path / "mine.yaml"
+    own.write_text("finetune:\n  patience: 2\n", encoding="utf-8")
+    (warned,) = patience_warnings(config=own)
+    assert "mine.yaml" in warned.line  # where it was set
+
+
 def labelled_files(images: Path, labels: Path, names: list[str], grades: list[int],
                    header: tuple[str, str] = ("image name", "DR grade"),
                    csv_names: list[str] | None = None) -> None:
