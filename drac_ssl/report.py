@@ -676,10 +676,10 @@ def _variant_section(run_dir: Path, figures: Path, name: str) -> tuple[list[str]
              figure_text(f.get("best_val_qwk_uncalibrated")), figure_text(f.get("auc")), figure_text(f.get("auc_ovr")),
              figure_text(f.get("accuracy")), figure_text(f.get("macro_f1")), figure_text(f.get("seconds"), 1)]
             for f in metrics.get("folds", [])]
-    lines += markdown_table(["fold", "train", "val", "best epoch", "epochs", "QWK (calibrated)", "QWK (uncalibrated)",
+    lines += markdown_table(["fold", "train", "val", "kept epoch", "epochs", "QWK (calibrated)", "QWK (uncalibrated)",
                              "AUC (OvO)", "AUC (OvR)", "accuracy", "macro F1", "seconds"], rows)
     lines += fold_auc_na_lines(metrics.get("folds", []), grades, folds, names)
-    lines += ["Best epoch counted from 1 here; `folds.csv`, `metrics.json` and `fold*.json` hold "
+    lines += ["Kept epoch counted from 1 here; `folds.csv`, `metrics.json` and `fold*.json` hold "
               "`best_epoch` counted from 0 (the epoch's index; `epochs_counted_from` says so where "
               "written)." + (" With the backbone frozen, the seconds of the first fold trained (fold 0, "
                              "unless folds were reused) include the frozen-backbone features of every "
@@ -689,8 +689,9 @@ def _variant_section(run_dir: Path, figures: Path, name: str) -> tuple[list[str]
               "folds (cross-fitted), as the metrics and folds.csv give it. QWK (uncalibrated): the "
               "console's per-fold 'val QWK', the expected grade cut at the fixed thresholds 0.5, "
               "1.5, ..." + (", without the test-time flips (finetune.tta) the calibrated figure "
-                            "averages over," if metrics.get("tta") else "")
-              + " which chose the kept epoch.", ""]
+                            "averages over" if metrics.get("tta") else "")
+              + ("; it chose no epoch (finetune.keep=last: each fold kept its last)."
+                 if metrics.get("keep") == "last" else "; it chose the kept epoch."), ""]
     gap = _pooling_gap(metrics)
     if gap:
         lines += [gap, ""]

@@ -426,6 +426,25 @@ def test_the_report_says_what_scratch_caps_fold_sds_and_times_are(tmp_path: Path
     assert "130.1 s of the ingest stage went into generating the phantom data" in stages
     assert "(fold 0, unless folds were reused) include the frozen-backbone features of every image" in finetune
     assert "best_epoch" in text and "counted from 0" in text  # folds.csv's convention, said
+    # the per-fold table names the epoch each fold kept (a run of before finetune.keep: best)
+    assert "| fold | train | val | kept epoch | epochs |" in finetune and "| best epoch |" not in finetune
+    assert "; it chose the kept epoch." in finetune
+
+
+@pytest.mark.parametrize("keep", ["last", "best"])
+def test_the_fold_table_says_the_uncalibrated_kappa_chose_the_epoch_only_under_keep_best(
+        tmp_path: Path, keep: str) -> None:
+    run = _audited_run(tmp_path)
+    for name in ("scratch", "vicreg"):
+        path = run / "finetune" / name / "metrics.json"
+        path.write_text(json.dumps({**json.loads(path.read_text()), "keep": keep}))
+    finetune = _section(write_report(run).read_text(), "## Cross-validated fine-tuning")
+    assert "| fold | train | val | kept epoch | epochs |" in finetune
+    if keep == "last":  # the default: nothing chosen on the validation fold
+        assert "it chose the kept epoch" not in finetune
+        assert "; it chose no epoch (finetune.keep=last: each fold kept its last)." in finetune
+    else:
+        assert "; it chose the kept epoch." in finetune and "it chose no epoch" not in finetune
     assert "n = 30 images" in finetune  # the comparison plot's title, in its alt text too
     assert "frozen" not in write_report(_audited_run(tmp_path / "all", "all")).read_text().split(
         "## Cross-validated fine-tuning", 1)[1].split("### scratch", 1)[1].split("\n", 1)[0]
