@@ -2263,6 +2263,28 @@ def save_config(cfg: Config, path: str | os.PathLike[str]) -> Path:
     return p
 
 
+DEFAULTS_BEFORE: dict[str, Any] = {"finetune.keep": "best"}
+"""Settings whose default changed, with the value a configuration written before they existed
+ran under: ``finetune.keep`` became a setting with ``best``, the rule of every earlier run, and
+its default became ``last`` in December 2026. A saved ``config.yaml`` that lacks one is read
+with this value (:func:`with_former_defaults`), not today's default; the fine-tuning's fold
+signature leaves this value out of its hash, as it did when it was the default."""
+
+
+def with_former_defaults(saved: dict[str, Any]) -> dict[str, Any]:
+    """``saved`` (a run folder's nested ``config.yaml``) with each :data:`DEFAULTS_BEFORE`
+    setting it does not name set to that former value (a copy; ``saved`` is not changed)."""
+    out = {**saved}
+    for dotted, value in DEFAULTS_BEFORE.items():
+        section, key = dotted.split(".", 1)
+        part = out.get(section)
+        part = {**part} if isinstance(part, dict) else {}
+        if key not in part:
+            part[key] = value
+        out[section] = part
+    return out
+
+
 def from_dict(data: dict[str, Any]) -> Config:
     """Rebuild a Config from a dict (e.g. read back from a checkpoint or config.yaml)."""
     return _merge(Config(), data, "saved config")

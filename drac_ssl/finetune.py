@@ -99,6 +99,7 @@ from drac_ssl import GRADE_NAMES, __version__
 from drac_ssl.augment import EvalDataset, seed_worker
 from drac_ssl.checkpoint import save_weights
 from drac_ssl.config import (
+    DEFAULTS_BEFORE,
     FINETUNE_RANGES,
     Config,
     ConfigError,
@@ -898,7 +899,7 @@ _ADDED_SETTINGS = ("crop_scale", "frozen_train_views", "mlp_hidden", "conv_head_
 """``finetune`` settings that were module constants when earlier runs were made: at the old
 constant (:data:`_OLD_CONSTANTS`) they stay out of the signature, so those runs' fold results
 are still reused; any other value changes it."""
-_OLD_CONSTANTS = {"keep": "best"}
+_OLD_CONSTANTS = {k.split(".", 1)[1]: v for k, v in DEFAULTS_BEFORE.items() if k.startswith("finetune.")}
 """The value an added setting had as a constant where it is not its default today: ``keep``
 was ``best`` (and, as the default, unsigned) until December 2026, so a default run now
 (``last``) signs its folds and never takes the folds of a run made under ``best``. The other

@@ -42,7 +42,7 @@ import yaml
 from drac_ssl import __version__, runtime
 from drac_ssl.collapse import collapse_symptoms
 from drac_ssl.commands import report_parser
-from drac_ssl.config import FinetuneConfig, layout_name, read_yaml, to_dict
+from drac_ssl.config import FinetuneConfig, layout_name, read_yaml, to_dict, with_former_defaults
 from drac_ssl.datasets import GENERIC_DATASET_WORDS
 from drac_ssl.figures import (
     figure_text,
@@ -345,7 +345,10 @@ def _config_section(run_dir: Path) -> list[str]:
     except (OSError, yaml.YAMLError):
         return ["## Configuration", "", "No readable `config.yaml` in the run folder.", ""]
     pc, uc = cfg.get("pretrain", {}), cfg.get("umm", {})
-    fc = {**to_dict(FinetuneConfig()), **cfg.get("finetune", {})}  # older runs: the defaults they used
+    # older runs: the defaults they used (finetune.keep: best, before the setting existed)
+    fc = {**to_dict(FinetuneConfig()), **with_former_defaults(cfg).get("finetune", {})}
+    keep_words = ("each fold's last epoch kept (keep last)" if fc.get("keep") == "last" else
+                  f"best validation-kappa epoch kept (keep best, patience {fc.get('patience')})")
     width_key = HEAD_WIDTH_SETTINGS.get(str(fc.get("head")))
     width = fc.get(width_key) if width_key else None
     width = f", head width {width}" if width is not None else ""
@@ -379,7 +382,7 @@ def _config_section(run_dir: Path) -> list[str]:
          else "off (umm.enabled=false)"],
         ["finetune", f"head {fc.get('head')}, {freeze_words(fc.get('freeze'))}, {_epochs(fc.get('epochs'))}, batch "
                      f"{fc.get('batch_size')}, lr {fc.get('lr')} (backbone x{fc.get('backbone_lr_ratio')}), "
-                     f"class balance {fc.get('class_balance')}, patience {fc.get('patience')}, {fc.get('image_size')} px, "
+                     f"class balance {fc.get('class_balance')}, {keep_words}, {fc.get('image_size')} px, "
                      f"crop scale {fc.get('crop_scale')}, TTA {'on' if fc.get('tta') else 'off'}{width}{views}, class "
                      f"decision {fc.get('decision')}, kappa 95% CI from {fc.get('n_boot')} bootstrap "
                      f"resamples"

@@ -28,6 +28,7 @@ from drac_ssl.config import (
     from_dict,
     read_yaml,
     to_dict,
+    with_former_defaults,
 )
 from drac_ssl.io import read_json_dict
 
@@ -117,10 +118,12 @@ def comparable(settings: dict[str, Any], cwd: str | None = None) -> dict[str, An
 
 def saved_settings(saved: dict[str, Any]) -> dict[str, Any]:
     """A run folder's saved ``config.yaml`` as this version reads it: settings added since it
-    was written take their defaults (the values the run used); as written when it no longer
-    parses (a removed setting), so the comparison names it."""
+    was written take their defaults (the values the run used), or, for a setting whose default
+    changed since (:data:`drac_ssl.config.DEFAULTS_BEFORE`: ``finetune.keep``), the value runs
+    ran under before it existed; as written when it no longer parses (a removed setting), so
+    the comparison names it."""
     try:
-        return to_dict(from_dict(saved))
+        return to_dict(from_dict(with_former_defaults(saved)))
     except ConfigError:
         return saved
 

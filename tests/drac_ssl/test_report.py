@@ -15,6 +15,7 @@ from types import ModuleType
 
 import numpy as np
 import pytest
+import yaml
 
 from drac_ssl import collapse, pretrain
 from drac_ssl.metrics import degenerate_ci_reason, one_grade_words
@@ -429,6 +430,11 @@ def test_the_report_says_what_scratch_caps_fold_sds_and_times_are(tmp_path: Path
     # the per-fold table names the epoch each fold kept (a run of before finetune.keep: best)
     assert "| fold | train | val | kept epoch | epochs |" in finetune and "| best epoch |" not in finetune
     assert "; it chose the kept epoch." in finetune
+    # its config.yaml names no finetune.keep: the run of before the setting ran under best
+    assert "best validation-kappa epoch kept (keep best, patience " in config.split("| finetune |", 1)[1]
+    assert "n = 30 images" in finetune  # the comparison plot's title, in its alt text too
+    assert "frozen" not in write_report(_audited_run(tmp_path / "all", "all")).read_text().split(
+        "## Cross-validated fine-tuning", 1)[1].split("### scratch", 1)[1].split("\n", 1)[0]
 
 
 @pytest.mark.parametrize("keep", ["last", "best"])
@@ -438,16 +444,20 @@ def test_the_fold_table_says_the_uncalibrated_kappa_chose_the_epoch_only_under_k
     for name in ("scratch", "vicreg"):
         path = run / "finetune" / name / "metrics.json"
         path.write_text(json.dumps({**json.loads(path.read_text()), "keep": keep}))
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    saved["finetune"]["keep"] = keep
+    (run / "config.yaml").write_text(yaml.safe_dump(saved))
     finetune = _section(write_report(run).read_text(), "## Cross-validated fine-tuning")
     assert "| fold | train | val | kept epoch | epochs |" in finetune
+    config = _section(write_report(run).read_text(), "## Configuration")
+    row = config.split("| finetune |", 1)[1].split("\n", 1)[0]
+    if keep == "last":  # the configuration row names the rule, and no patience it did not use
+        assert "each fold's last epoch kept (keep last)" in row and "patience" not in row, row
     if keep == "last":  # the default: nothing chosen on the validation fold
         assert "it chose the kept epoch" not in finetune
         assert "; it chose no epoch (finetune.keep=last: each fold kept its last)." in finetune
     else:
         assert "; it chose the kept epoch." in finetune and "it chose no epoch" not in finetune
-    assert "n = 30 images" in finetune  # the comparison plot's title, in its alt text too
-    assert "frozen" not in write_report(_audited_run(tmp_path / "all", "all")).read_text().split(
-        "## Cross-validated fine-tuning", 1)[1].split("### scratch", 1)[1].split("\n", 1)[0]
 
 
 def test_the_report_command_returns_its_exit_code_for_help_and_usage_errors(

@@ -140,3 +140,18 @@ def test_every_setting_the_pretraining_reads_is_one_its_reuse_compares() -> None
     missing = uncovered("pretrain", REPO / "drac_ssl" / "pretrain.py")
     assert not missing, ("drac_ssl/pretrain.py reads settings that REUSABLE_STAGES['pretrain'] does not "
                          f"compare (a resume or run.reuse would take an out-of-date pretraining): {missing}")
+
+
+def test_a_config_written_before_finetune_keep_is_read_as_the_best_it_ran_under() -> None:
+    # finetune.keep's default became last (December 2026); a run folder from before the
+    # setting existed ran under best, and must be read so (review s51 R1)
+    from drac_ssl.config import Config, to_dict
+    from drac_ssl.stage_settings import saved_settings
+
+    old = to_dict(Config())
+    del old["finetune"]["keep"]
+    assert saved_settings(old)["finetune"]["keep"] == "best"
+    written = to_dict(Config())  # a config of today names its rule: kept as written
+    assert saved_settings(written)["finetune"]["keep"] == "last"
+    written["finetune"]["keep"] = "best"
+    assert saved_settings(written)["finetune"]["keep"] == "best"
