@@ -393,8 +393,9 @@ class FinetuneConfig:
     # chosen on the validation fold, so the out-of-fold metrics are not tuned on the rows they
     # score (finetune.patience is then not used); best = the epoch with the best validation
     # kappa (the lowest validation loss among equal kappas; early stopping with patience), chosen
-    # on the very fold it is then scored on, so its figures are optimistic, by an amount not the
-    # same for every variant (python -m bench.keep_selection measures it on a run)
+    # on the very fold it is then scored on, so its kappa is optimistic (the other figures off
+    # either way), by an amount not the same for every variant (python -m bench.keep_selection
+    # measures it on a run)
     keep: str = "last"
     # LP-FT (Kumar et al., ICLR 2022, "Fine-Tuning can Distort Pretrained Features and
     # Underperform Out-of-Distribution"): the first N of finetune.epochs train the head alone on

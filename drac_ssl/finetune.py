@@ -18,7 +18,7 @@ validation. Each fold keeps the weights after the last of ``finetune.epochs`` ep
 (``finetune.keep=last``, the default: no epoch is chosen on the fold that is then scored, so
 the out-of-fold metrics carry no selection bias), or those of the epoch with the best
 validation quadratic weighted kappa (early stopping with ``finetune.patience``;
-``finetune.keep=best``: chosen on the scored fold, so optimistic; ``bench/keep_selection.py``
+``finetune.keep=best``: chosen on the scored fold, so its kappa is optimistic; ``bench/keep_selection.py``
 measures by how much).
 
 The model itself (heads, :class:`~drac_ssl.grading.model.GradingModel`, its spec, the input
@@ -1347,7 +1347,7 @@ def _protocol_words(ctx: _Context, draw_words: str) -> str:
             + (", each fold's model after its last epoch (finetune.keep=last: no epoch "
                "chosen on the validation fold)" if ctx.ft.keep == "last" else
                ", each fold's model from the epoch with the best validation kappa "
-               "(finetune.keep=best: chosen on the fold it scores, so optimistic by an amount not the "
+               "(finetune.keep=best: chosen on the fold it scores, so its kappa is optimistic by an amount not the "
                "same for every variant, which python -m bench.keep_selection measures; "
                "finetune.keep=last, the default, chooses nothing)")
             + "; temperature and kappa thresholds cross-fitted (fold k calibrated on the "
@@ -1721,10 +1721,11 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
                         f"{ft.head_warmup_epochs} epochs: LP-FT)" if ft.head_warmup_epochs else "")
                      + (f"; {_label_draw(ctx)[0]}" if ft.label_fraction < 1 else "")
                      + ("; each fold's model from the epoch with the best validation kappa on the "
-                        "fold it then scores (finetune.keep=best), so the figures below are "
-                        "optimistic, by an amount not the same for every variant (python -m "
-                        "bench.keep_selection measures it; finetune.keep=last, the default, chooses "
-                        "nothing)" if ft.keep == "best" else
+                        "fold it then scores (finetune.keep=best), so the figures below were chosen on "
+                        "the rows they score: the kappa, which chose the epoch, is optimistic, the "
+                        "others off by an amount of either sign, neither the same for every variant "
+                        "(python -m bench.keep_selection measures it; finetune.keep=last, the "
+                        "default, chooses nothing)" if ft.keep == "best" else
                         "; each fold's model after its last epoch (finetune.keep=last: no epoch "
                         "chosen on the fold it scores)")
                      + "; metrics on out-of-fold "

@@ -620,7 +620,7 @@ def _check_finetune_settings(c: _Findings, cfg: Config) -> None:
                   "set, but finetune.keep=last (the default since December 2026) runs every one of "
                   "finetune.epochs and keeps the last: no fold stops early, so the patience is not used",
                   "finetune.keep=best to stop each fold early on its validation kappa (chosen on the "
-                  "fold it is scored on, so optimistic: python -m bench.keep_selection measures by how "
+                  "fold it is scored on, so its kappa is optimistic: python -m bench.keep_selection measures by how "
                   "much), or leave finetune.patience out")
     if ft.freeze != "frozen" and ft.backbone_lr_ratio == 0:
         c.warning("finetune.backbone_lr_ratio",
