@@ -80,6 +80,37 @@ def _code_note(record: dict[str, Any]) -> str:
     return f" ({'; '.join(notes)})" if notes else ""
 
 
+KEEP_DEFAULT_CHANGED = "2026-12-04"
+"""The day ``finetune.keep``'s default became ``last`` (commit 8d3e5d6); before it each fold kept
+its best validation-kappa epoch (early stopping), and results of that time do not say so."""
+
+
+def _fold_rule(record: dict[str, Any]) -> str | None:
+    """The ``finetune.keep`` rule a fine-tuning result was measured under: the record's own
+    config or protocol words where it names one, else ``best`` for results written before
+    :data:`KEEP_DEFAULT_CHANGED` (the default then), else None (not known)."""
+    keep = ((record.get("config") or {}).get("finetune") or {}).get("keep")
+    if keep in ("best", "last"):
+        return keep
+    protocol = str(record.get("protocol") or "")
+    for rule in ("last", "best"):
+        if f"finetune.keep={rule}" in protocol:
+            return rule
+    date = str(record.get("date_utc") or "")
+    return "best" if date and date[:10] < KEEP_DEFAULT_CHANGED else None
+
+
+def _fold_rule_note(record: dict[str, Any]) -> str:
+    """Words for a fine-tuning result measured under ``finetune.keep=best`` (each fold's epoch
+    chosen on its validation kappa, so that kappa is optimistic), which is no longer the
+    default, so that it is not read as today's protocol; "" otherwise (review s51 R4)."""
+    if _fold_rule(record) != "best":
+        return ""
+    return (f"; fine-tuned under finetune.keep=best, the default before {KEEP_DEFAULT_CHANGED}: each fold "
+            "kept its best validation-kappa epoch and stopped early, so its kappa is optimistic and "
+            "its fine-tuning ran no more epochs than today's keep=last would")
+
+
 def _files_words(env: dict[str, Any], suffix: str) -> str:
     """The first three uncommitted code files of ``env`` (``git_dirty_files`` + ``suffix``) and
     how many more; "" when the record names none."""
@@ -206,8 +237,15 @@ def keep_selection_rows(r: dict[str, Any]) -> list[str]:
     paired = [f"{v} - scratch QWK {by['best'][v]['qwk']['difference']:+.3f} best / "
               f"{by['last'][v]['qwk']['difference']:+.3f} last"
               for by in [diffs] for v in (diffs.get("best") or {}) if v in (diffs.get("last") or {})]
+    patience = (r.get("config_finetune") or {}).get("patience")
+    reused = sorted({rule for rule, by in variants.items()
+                     for v in (by or {}).values() if isinstance(v, dict) and v.get("folds_taken_from")})
+    how = [f"keep={rule}" + (f" with patience {patience}" if rule == "best" and patience is not None else "")
+           + (": the source run's own fine-tuned folds (its code and settings), not retrained"
+              if rule in reused else ": retrained") for rule in ("best", "last") if rule in variants]
     return [f"| fold epoch chosen on the fold it scores (finetune.keep=best) vs the last epoch "
-            f"(keep=last), one run (`{r.get('run_dir')}`) | {'; '.join(cells + paired)} "
+            f"(keep=last), one run (`{r.get('run_dir')}`"
+            + (f"; {'; '.join(how)}" if how else "") + f") | {'; '.join(cells + paired)} "
             f"| {_device(r)} | {_date(r)} | `{r.get('command')}` |"]
 
 
@@ -434,8 +472,8 @@ def pipeline_rows(r: dict[str, Any]) -> list[str]:
     vicreg = (f"VICReg stopped early after {r.get('pretrain_epochs_run')} epochs" if stopped.startswith("early stopping")
               else f"VICReg ran {r.get('pretrain_epochs_run')} epochs ({stopped or 'why it stopped not recorded'})")
     return [f"| main job at the recipe's size (`configs/drac.yaml`, 224 px), phantom data | {r.get('seconds_total')} s "
-            f"total ({r.get('goal')}: {'met' if r.get('goal_met') else 'not met'}); {stages}; {vicreg} "
-            f"| {_device(r)} | {_date(r)} | `{r.get('command')}` |"]
+            f"total ({r.get('goal')}: {'met' if r.get('goal_met') else 'not met'}); {stages}; {vicreg}"
+            f"{_fold_rule_note(r)} | {_device(r)} | {_date(r)} | `{r.get('command')}` |"]
 
 
 def _shared_relative(text: str) -> str:
@@ -468,7 +506,8 @@ def umm_protocol_table(record: dict[str, Any]) -> list[str]:
            f"pretraining {pre.get('epochs_run')} epochs, monitor peak at epoch "
            f"{(peak.get('epoch') or 0) + 1}, every variant from epoch {(start.get('epoch') or 0) + 1}"
            f"{'' if pre.get('passed_peak') else ' (NOT past the peak)'}; settings: "
-           f"`{_shared_relative(' '.join(record.get('settings_for_every_run', [])))}`)", "",
+           f"`{_shared_relative(' '.join(record.get('settings_for_every_run', [])))}`"
+           f"{'' if cifar else _fold_rule_note(record)})", "",
            "| variant | settings | seeds | " + " | ".join(heads) + " | vs control | guard |",
            "|---|---|---|" + "---|" * len(heads) + "---|---|"]
     for name, runs in record.get("variants", {}).items():
@@ -885,7 +924,8 @@ def _other_tables(results_dir: Path, load: Any) -> list[str]:
     pipe = load("drac_pipeline_gpu")
     if pipe:
         out += ["", f"**Full-size phantom DRAC pipeline, out-of-fold (611 images, 5 folds)** ({_device(pipe)}, "
-                f"{_date(pipe)}; phantom data: shows that the stages work, not how well real DR is graded)", "",
+                f"{_date(pipe)}; phantom data: shows that the stages work, not how well real DR is graded"
+                f"{_fold_rule_note(pipe)})", "",
                 "| variant | QWK [95 % CI] | AUC (macro OvO) | accuracy | macro F1 |", "|---|---|---|---|---|"]
         for row in pipe.get("oof_metrics", {}).get("rows", []):
             out.append(f"| {row['variant']} | {row['qwk']:.3f} [{row['qwk_ci_low']:.3f}, {row['qwk_ci_high']:.3f}] | "

@@ -43,3 +43,12 @@ def test_figures_per_variant_and_what_the_epoch_choice_added(tmp_path: Path) -> 
     assert "scratch QWK 0.670 best / 0.650 last (+0.020)" in row
     assert "vicreg QWK 0.770 best / 0.765 last (+0.005)" in row
     assert "vicreg - scratch QWK +0.100 best / +0.115 last" in row
+    assert "patience" not in row and "not retrained" not in row
+
+    # review s51 R6: the row names the patience the best side ran under and which side is the
+    # source run's own folds, not retrained by the code that trained the other
+    reused = {rule: {v: {**f, "folds_taken_from": {"runs/default": [0, 1, 2, 3, 4]}} if rule == "best" else f
+                     for v, f in by.items()} for rule, by in figures.items()}
+    (row,) = keep_selection_rows({**record, "variants": reused, "config_finetune": {"patience": 4}})
+    assert "keep=best with patience 4: the source run's own fine-tuned folds" in row, row
+    assert "keep=last: retrained" in row

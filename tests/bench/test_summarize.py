@@ -499,3 +499,25 @@ def test_the_pipeline_row_says_early_stopping_only_when_the_record_does() -> Non
     (full,) = pipeline_rows({**base, "pretrain_epochs_run": 100,
                              "pretrain_stopped": "completed all epochs: no improvement of the epoch loss for 5 epochs"})
     assert "stopped early" not in full and "VICReg ran 100 epochs (completed all epochs" in full, full
+
+
+def test_a_fine_tuning_result_of_the_old_keep_best_default_says_so_and_one_of_keep_last_does_not() -> None:
+    """Review s51 R4: the GPU pipeline row and the phantom UMM table were fine-tuned when each
+    fold kept its best validation-kappa epoch (the default before 2026-12-04); next to today's
+    keep=last main job they read as the same protocol unless the row says which rule."""
+    from bench.summarize import _fold_rule, pipeline_rows, umm_protocol_table
+
+    base = {"seconds_total": 192, "goal": "< 300 s", "goal_met": True, "seconds_per_stage": {"finetune": 33},
+            "pretrain_epochs_run": 42, "pretrain_stopped": "early stopping", "command": "c"}
+    (old,) = pipeline_rows({**base, "date_utc": "2026-11-22T10:00:00+00:00"})
+    assert "fine-tuned under finetune.keep=best, the default before 2026-12-04" in old
+    (new,) = pipeline_rows({**base, "date_utc": "2026-12-05T10:00:00+00:00"})
+    assert "keep=best" not in new
+    # a rule the record names wins over its date, either way
+    assert _fold_rule({"date_utc": "2026-11-30", "config": {"finetune": {"keep": "last"}}}) == "last"
+    assert _fold_rule({"date_utc": "2026-12-06", "protocol": "...; finetune.keep=best (each fold ...)"}) == "best"
+    table = umm_protocol_table({"dataset": "drac_phantom", "date_utc": "2026-11-30",
+                                "config": {"finetune": {"keep": "best"}}, "variants": {}})
+    assert "fine-tuned under finetune.keep=best" in table[1]
+    cifar = umm_protocol_table({"dataset": "cifar10", "date_utc": "2026-11-30", "variants": {}})
+    assert "keep=best" not in cifar[1]  # CIFAR-10's protocol scores a linear probe, no fold is kept
