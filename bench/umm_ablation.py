@@ -111,7 +111,7 @@ SMOKE: dict[str, list[str]] = {
     "pretrain": ["pretrain.epochs=3", "pretrain.max_steps_per_epoch=2", "pretrain.monitor_images=16",
                  "pretrain.knn_every=1", "pretrain.num_workers=0", "pretrain.compile=false"],
     "umm": ["umm.epochs=2", "umm.max_steps_per_epoch=1", "umm.batch_size=8"],
-    "finetune": ["finetune.epochs=2", "finetune.patience=2", "finetune.n_boot=50",
+    "finetune": ["finetune.epochs=2", "finetune.n_boot=50",
                  "finetune.frozen_train_views=1", "finetune.compare_scratch=false"],
 }
 

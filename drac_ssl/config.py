@@ -2250,13 +2250,18 @@ def to_dict(cfg: Any) -> dict[str, Any]:
     return dataclasses.asdict(cfg)
 
 
+RESOLVED_HEADER = "# Resolved drac_ssl configuration"
+"""The first words of a configuration :func:`save_config` wrote (a run folder's
+``config.yaml``): it holds every setting, those the user never set too."""
+
+
 def save_config(cfg: Config, path: str | os.PathLike[str]) -> Path:
     """Write the resolved configuration as YAML (atomically)."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
     tmp.write_text(
-        "# Resolved drac_ssl configuration; rerun with: python -m drac_ssl.train -c THIS_FILE\n"
+        RESOLVED_HEADER + "; rerun with: python -m drac_ssl.train -c THIS_FILE\n"
         + yaml.safe_dump(to_dict(cfg), sort_keys=False),
         encoding="utf-8",
     )

@@ -212,6 +212,9 @@ class Sources(dict[str, str]):
     in the option's words. A plain dict works wherever a ``Sources`` is taken."""
 
     fixes: FixBase | None = None
+    resolved_file: bool = False
+    """The ``-c`` file is a run's resolved ``config.yaml`` (:data:`drac_ssl.config.RESOLVED_HEADER`):
+    it sets every setting, so a setting it holds at its default says nothing of the user."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -248,6 +251,11 @@ def read_config(path: str | os.PathLike[str] | None = None,
             else:
                 sources[".".join(parts)] = where
         sources.fixes = FixBase(cfg, str(p))
+        try:
+            with open(p, encoding="utf-8", errors="replace") as fh:
+                sources.resolved_file = fh.readline().startswith(config_module.RESOLVED_HEADER)
+        except OSError:  # unreadable: already a finding above
+            pass
     for arg, problem in config_module.split_overrides(overrides or []):
         if problem:  # a list split at its spaces by the shell: its words said once, together
             findings.append(Finding("", None, problem))
@@ -612,10 +620,13 @@ def _check_finetune_settings(c: _Findings, cfg: Config) -> None:
                 f"with 'Expected more than 1 value per channel' on a 1x1 feature map)",
                 f"{c.default('finetune.batch_size')}; a batch of 1 works only with finetune.head="
                 f"{plain_words} on finetune.freeze=frozen")
-    # set to other than its default (a run's resolved config.yaml, rerun with -c, holds every
-    # setting, the default patience too)
-    if (ft.keep == "last" and c.sources is not None and "finetune.patience" in c.sources
-            and ft.patience != FinetuneConfig().patience):
+    # set by the user, in a file or on the command line; a run's resolved config.yaml (rerun
+    # with -c) holds every setting, the default patience too, so from it only another value
+    where = (c.sources or {}).get("finetune.patience")
+    from_resolved = (where is not None and not where.startswith(TYPED)
+                     and getattr(c.sources, "resolved_file", False))
+    if (ft.keep == "last" and where is not None
+            and (not from_resolved or ft.patience != FinetuneConfig().patience)):
         c.warning("finetune.patience",
                   "set, but finetune.keep=last (the default since December 2026) runs every one of "
                   "finetune.epochs and keeps the last: no fold stops early, so the patience is not used",

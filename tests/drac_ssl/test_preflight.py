@@ -20,7 +20,7 @@ from grade_fix import follow_grade_fix
 from shared_data import SHARED_DATA, need
 
 from drac_ssl import preflight, train
-from drac_ssl.config import ConfigError, save_config
+from drac_ssl.config import ConfigError, load_config, save_config
 from drac_ssl.models import Backbone
 from drac_ssl.preflight import PreflightError
 
@@ -154,8 +154,20 @@ def test_a_finetune_patience_that_keep_last_leaves_unused_is_warned(tmp_path: Pa
     assert "finetune.keep=best" in warned.fix
     assert patience_warnings("finetune.patience=3", "finetune.keep=best") == []
     assert patience_warnings() == []  # the shipped default config sets none
-    # a run's resolved config.yaml (rerun with -c) holds every setting, the default patience too
-    assert patience_warnings("finetune.patience=5") == []
+    # review s51 R7: the default value written by hand is as unused as any other
+    (warned,) = patience_warnings("finetune.patience=5")
+    assert "command line" in warned.line, warned.line
+    # but a run's resolved config.yaml (rerun with -c) holds every setting, the default patience
+    # too: from it, only a patience other than the default is the user's
+    resolved = tmp_path / "run" / "config.yaml"
+    save_config(load_config(train.DEFAULT_CONFIG), resolved)
+    assert "patience: 5" in resolved.read_text(encoding="utf-8").split("finetune:")[1]
+    assert patience_warnings(config=resolved) == []
+    (warned,) = patience_warnings("finetune.patience=5", config=resolved)  # typed: the user's
+    hand = tmp_path / "hand.yaml"
+    hand.write_text("finetune:\n  patience: 5\n", encoding="utf-8")
+    (warned,) = patience_warnings(config=hand)
+    assert "hand.yaml" in warned.line
     for config in sorted((Path(train.DEFAULT_CONFIG).parent).glob("*.yaml")):  # nor any shipped config
         assert patience_warnings(config=config) == [], config.name
     own = tmp_path / "mine.yaml"
