@@ -1412,7 +1412,9 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
     label without image, which would say the file is missing.
 
     Fatal: an image without a row (kind ``no-label``), a row without an image (``no-image``),
-    a name without extension that matches several images (``x`` for ``x.png`` and ``x.jpg``).
+    a name without extension that matches several images (``x`` for ``x.png`` and ``x.jpg``:
+    one error; those images are the row's, so neither is also an image without a row nor the
+    near miss offered to another row).
     The first two carry a summary (``608 of the 611 label rows have no image in FOLDER``),
     printed when their lines are cut short. A note says how many names were matched by stem
     (the public layouts' label CSVs write ids without extension) or by number, and one how
@@ -1437,6 +1439,7 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
     plain_missing: dict[int, LabelRow] = {}  # index in no_image: a row whose image is nowhere
     by_how: dict[str, list[str]] = {"stem": [], "number": []}
     by_case: list[str] = []  # 'ROW NAME -> file name' of the names matched only by ignoring case
+    claimed: set[Path] = set()  # the candidates of an ambiguous row: that row's, though unpaired
     for row in table.rows:
         paths, how = index.find(row.name)
         if how == "ambiguous":
@@ -1444,6 +1447,8 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
             if len({name_key(p.name) for p in paths}) == 1:  # one name in two patient folders:
                 for path in paths:  # a duplicate name, not also an image without label
                     matched.setdefault(path, row)
+            else:  # x.png and x.jpg for the row 'x': its one error says so; neither file is
+                claimed.update(paths)  # also 'without label', nor another row's near miss
             continue
         if not paths and reported.find(row.name)[0]:
             continue  # e.g. x.webp: "a format this package does not read -> convert it"
@@ -1474,7 +1479,9 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
             no_image.append((f"{table.path}:{row.line}", what, fix))
         if how in by_how:
             by_how[how].append(f"{row.name} -> {paths[0].name}")
-        if how in ("name", "stem") and only_by_case(row.name, paths[0], how):
+        if how in ("name", "stem") and all(only_by_case(row.name, path, how) for path in paths):
+            # a row that spells one of two case variants exactly (eye01.png beside EYE01.png, a
+            # duplicate name the folder scan refuses) matched that one, not the other by case
             by_case.append(f"{row.name} -> {paths[0].name}")
         for path in paths:  # several paths: a duplicate name, reported by the folder scan
             # a row repeated, or in another spelling, is reported by duplicate_label_rows or
@@ -1494,7 +1501,7 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
                                          f"zeros (a spreadsheet read them as numbers), matched by "
                                          f"number (e.g. {by_how['number'][0]})",
                              "format the name column as text in the spreadsheet", "match"))
-    unlabelled = [path for path in images if path not in matched]
+    unlabelled = [path for path in images if path not in matched and path not in claimed]
     typo_rows = list(plain_missing)
     typos = likely_typos([plain_missing[k].name for k in typo_rows], unlabelled, len(table.rows))
     row_of: dict[Path, LabelRow] = {}

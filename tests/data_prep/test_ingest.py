@@ -600,6 +600,40 @@ def test_a_typo_in_a_label_row_pairs_the_row_with_the_image_it_likely_names(tmp_
     assert message.count("did you mean") == 2 and message.count("a typo?") == 2, message
 
 
+def test_the_images_of_an_ambiguous_row_are_neither_unlabelled_nor_offered_to_a_typo(tmp_path: Path) -> None:
+    """Review s52 F1/F2: a row 'eye06' (no extension) beside eye06.png and eye06.jpg gave, besides
+    its one error, 'image without label' for both files ('add a row with its grade': a second row
+    for one image), and a missing eye05.png's row was told 'did you mean eye06.png? (the image
+    eye06.png has no row): write eye06.png in the row', so doing as told graded eye06.png 1
+    instead of the 2 its own row gives. The candidates of an ambiguous row are that row's: one
+    error says so, and no other row is offered them."""
+    root = make_plain(tmp_path / "d", {"eye01.png": 0, "eye02.png": 1, "eye06.png": 2,
+                                       "eye06.jpg": 2, "eye07.png": 0})
+    csv_path = write_csv(root / "labels.csv", ["image name", "DR grade"],
+                         [["eye01.png", 0], ["eye02.png", 1], ["eye05.png", 1], ["eye06", 2],
+                          ["eye07.png", 0]])
+    message = expect_error(config(root), tmp_path / "out")
+    assert f"{csv_path}:5: eye06 (no extension) matches 2 images: eye06.jpg, eye06.png" in message, message
+    assert "image without label" not in message, message
+    assert "did you mean" not in message and "a typo?" not in message, message
+    assert f"{csv_path}:4: label without image: eye05.png is not in {root} -> add the image" in message, message
+
+
+def test_a_row_that_names_one_of_two_case_variants_exactly_is_not_said_to_match_the_other(
+        tmp_path: Path) -> None:
+    """Review s52 F3: with eye01.png and EYE01.png in one folder (a duplicate name, fatal), the
+    row 'eye01.png' was noted as matched 'only by ignoring letter case (e.g. eye01.png ->
+    EYE01.png) -> nothing to do', beside the error that says to keep one file. A row that
+    names a file exactly gets no case note."""
+    root = make_plain(tmp_path / "d", {"eye01.png": 0, "eye02.png": 1})
+    write_png(root / "EYE01.png", smooth_image(11))
+    with pytest.raises(validate.IngestError) as caught:
+        ingest.run(config(root), tmp_path / "out", verbose=False)
+    said = [p.line for p in caught.value.problems]
+    assert any("duplicate name" in line for line in said), said
+    assert not any("letter case" in line for line in said), said
+
+
 def test_a_label_csv_of_other_images_gets_no_spelling_guesses(tmp_path: Path) -> None:
     """A CSV written for another folder (img_001..img_012 beside img_101..img_112) had every
     row 'paired' by spelling with an unrelated image: twelve wrong 'did you mean' guesses.
