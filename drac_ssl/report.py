@@ -4,7 +4,9 @@ One Markdown page that explains a run folder: what data it saw (and an honest no
 was the phantom set), the configuration, the stage wall times (``stages.json``), the
 pretraining and UMM curves (the PNGs those stages wrote under ``*/plots/``), the
 cross-validated fine-tuning per variant (per-fold table, out-of-fold confusion matrix and
-ROC), the scratch / VICReg / VICReg+UMM comparison, and the exported bundle and submission.
+ROC), the scratch / VICReg / VICReg+UMM comparison, the exported bundle and submission, and
+last the files the folder holds, what each is and which can be deleted
+(:func:`drac_ssl.run_files.files_section`).
 Figures drawn here go to ``run_dir/report/``; every link is relative to ``run_dir`` and
 points at a file that exists. Missing stages are reported as missing, never invented.
 
@@ -75,6 +77,7 @@ from drac_ssl.metrics import (
 )
 from drac_ssl.oof import OOF_FILE, OofError, folds_taken_words, read_oof
 from drac_ssl.plots import plot_comparison, plot_confusion, plot_history, plot_roc
+from drac_ssl.run_files import files_section
 from drac_ssl.run_state import is_run_folder, resume_command, stage_states, unfinished
 from drac_ssl.runtime import code_words, same_code
 from drac_ssl.scale import default_grade_names, describe_grades, read_ingest_facts
@@ -1106,6 +1109,10 @@ def write_report(run_dir: str | Path) -> Path:
         body += _generic_closing_lines(run_dir, generic)
         cut_short = _cut_short_words(run_dir, not_what="how good its features are")
     lines += read_this_first(body, cut_short=cut_short, unfinished=_unfinished_item(run_dir)) + body
+    # last: what each file of the folder is and which can go (a folder handed on without the
+    # repository, whose docs/running.md describes them at length)
+    finished = is_run_folder(run_dir) and not unfinished(run_dir, check_lock=False)
+    lines += files_section(run_dir, finished)
     return atomic_write_text(run_dir / "report.md", "\n".join(lines).rstrip() + "\n")
 
 
