@@ -67,7 +67,7 @@ RUN_FILES: tuple[RunFile, ...] = (
     RunFile("environment.json", "Versions, device, git commit and command of the invocation that made the run.",
             f"{KEEP}: report.md's first lines and its warning of mixed library builds read it."),
     RunFile("stages.json", "Which stages finished, when, in how many seconds, what they wrote and on which code.",
-            f"{KEEP}: without it {_RERUN} runs every stage again."),
+            f"{KEEP}: without it {_RERUN} takes no stage for finished and runs them again."),
     RunFile("invocations.jsonl", "Every command run on this folder, one line each, and how it ended.",
             f"{KEEP}: the command that finishes an unfinished run, and report.md's provenance, come from it."),
     RunFile(".train.lock", "The lock one command at a time holds on this folder (a line naming the holder).",
