@@ -426,6 +426,9 @@ class DataFacts:
     native_size: int | None = None  # a generic dataset's image side
     channels: int | None = None  # None: known once the images are decoded (data.channels=auto)
     channels_why: str = ""
+    # the images are colour fundus photographs, known before decoding (a fundus layout, or
+    # data.modality=fundus: _fundus_before_decoding) or from the ingest's modality: said in words
+    fundus_why: str = ""
     fold_grades: dict[int, dict[int, int]] | None = None  # fold -> grade -> its images, of an existing ingest
     ingest_dir: Path | None = None
     ingest_root: str = ""  # the data root an existing ingest read
@@ -859,7 +862,11 @@ def _facts_from_ingest(c: _Findings, cfg: Config, data_dir: Path) -> DataFacts |
         grade = entry.get("grade") if isinstance(entry, dict) else None
         if isinstance(grade, int):
             left_out[grade] = left_out.get(grade, 0) + 1
+    fundus = (summary.get("modality") or {}).get("value") == "fundus" if isinstance(
+        summary.get("modality"), dict) else False
     return DataFacts(source=f"the ingest in {data_dir}", n_images=n, n_test=n_test,
+                     fundus_why=(f"the ingest found colour fundus photographs "
+                                 f"({data_dir / 'ingest_summary.json'}: modality fundus)" if fundus else ""),
                      n_unlabelled=n_pool, grade_counts=counts, left_out_grades=left_out,
                      grade_names=names, cache_sizes=sizes, channels=channels,
                      channels_why=f"the cache in {data_dir / 'cache'}",
@@ -998,9 +1005,36 @@ def _facts_from_phantom(cfg: Config) -> DataFacts:
 
 
 _OCTA_RECIPE_WORDS = "made for grey UW-OCTA scans (its normalisation and colour handling)"
-_FUNDUS_RECIPE_FIX = ("-c configs/fundus.yaml (colour photographs: the fundus recipe, the data's "
-                      "channels, the ICDR grades), or pretrain.augment.recipe=fundus alone; unless "
-                      "octa is meant")
+_FUNDUS_CONFIG_FIX = ("-c configs/fundus.yaml (colour photographs: the fundus recipe, the data's "
+                      "channels, the ICDR grades)")
+
+
+def _fundus_recipe_fix(cfg: Config) -> str:
+    """The fix of the octa recipe on fundus photographs: ``configs/fundus.yaml``, or the recipe
+    alone, or with ``pretrain.backbone.in_channels=3`` when the backbone takes 1 channel (the
+    1-channel error's fix says the same: :func:`_fundus_channels_fix`)."""
+    if cfg.pretrain.backbone.in_channels == 1 and str(cfg.data.channels) != "1":
+        return (f"{_FUNDUS_CONFIG_FIX}, or pretrain.augment.recipe=fundus "
+                "pretrain.backbone.in_channels=3 together; unless octa is meant")
+    return f"{_FUNDUS_CONFIG_FIX}, or pretrain.augment.recipe=fundus alone; unless octa is meant"
+
+
+def _fundus_channels_fix(cfg: Config, ingested: bool) -> str:
+    """The fix of a 1-channel backbone (``pretrain.backbone.in_channels=1``, as
+    ``configs/drac.yaml`` sets it) on colour fundus photographs: the fundus config, or the
+    overrides that together make it run (the recipe too while it is octa: the preflight's
+    recipe warning says the same, :func:`_fundus_recipe_fix`), or the photographs converted
+    to grey (``data.channels=1``; once ``ingested``, in a new run folder: the ingest is redone).
+    Before the ingest ``-c configs/fundus.yaml`` comes first; after it, the overrides (they
+    keep the data settings, so the ingest is reused)."""
+    overrides = "pretrain.backbone.in_channels=3" + (
+        " pretrain.augment.recipe=fundus" if cfg.pretrain.augment.recipe == "octa" else "")
+    together = f"{overrides} together" if " " in overrides else overrides
+    grey = ("data.channels=1 to train on the photographs converted to grey"
+            + (" (in a new run folder, run.name=<a new name>: the ingest is redone)" if ingested else ""))
+    if ingested:
+        return f"{together} (the ingest is reused), or {_FUNDUS_CONFIG_FIX}; or {grey}"
+    return f"{_FUNDUS_CONFIG_FIX}, or {together}; or {grey}"
 
 
 def _fundus_before_decoding(d: Any, layout: Any) -> bool:
@@ -1033,7 +1067,7 @@ def _recipe_after_ingest(c: _Findings, cfg: Config, data_dir: Path, ingest_ran: 
         c.warning("pretrain.augment.recipe",
                   f"the ingest found colour fundus photographs ({data_dir / 'ingest_summary.json'}: "
                   f"modality fundus), but the augmentation recipe is octa, {_OCTA_RECIPE_WORDS}",
-                  _FUNDUS_RECIPE_FIX + " (the ingest is reused when the same command is rerun)")
+                  _fundus_recipe_fix(cfg) + " (the ingest is reused when the same command is rerun)")
 
 
 def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
@@ -1056,12 +1090,13 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
         c.error("data.root", as_config_keys(str(exc)).replace(" -> ", "\n     fix: "))
         return None
     names = _grade_names(cfg, layout.treated_as)
+    columns = (f" (its label CSV has the {layout_name(layout.label_format)} layout's columns)"
+               if layout.label_format else "")
+    said_layout = f"the {layout_name(layout.kind)} layout{columns}"
     if _fundus_before_decoding(d, layout) and cfg.pretrain.augment.recipe == "octa":
-        columns = (f" (its label CSV has the {layout_name(layout.label_format)} layout's columns)"
-                   if layout.label_format else "")
         c.warning("pretrain.augment.recipe",
-                  f"the {layout_name(layout.kind)} layout{columns} holds fundus photographs, but the augmentation recipe is "
-                  f"octa, {_OCTA_RECIPE_WORDS}", _FUNDUS_RECIPE_FIX)
+                  f"{said_layout} holds fundus photographs, but the augmentation recipe is "
+                  f"octa, {_OCTA_RECIPE_WORDS}", _fundus_recipe_fix(cfg))
     try:
         # data.ungradable and data.missing as the ingest
         entries, problems, _, _, missing = ingest.collect_images(d, layout, names)
@@ -1152,7 +1187,11 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
                      labels_name=layout.labels_csv.name if grade_rows and layout.labels_csv else "",
                      no_labels=(as_config_keys(no_train[0].what.partition(": ")[2]),
                                 as_config_keys(no_train[0].fix)) if no_train else ("", ""),
-                     no_test=_no_test_images(layout) if n_test == 0 else ("", ""))
+                     no_test=_no_test_images(layout) if n_test == 0 else ("", ""),
+                     # a fundus layout's photographs are colour (a plain folder said to be
+                     # fundus by data.modality alone may hold grey ones: told by decoding)
+                     fundus_why=(f"{said_layout} holds colour fundus photographs"
+                                 if layout.fundus and d.modality != "octa" else ""))
 
 
 def _no_test_images(layout: Any) -> tuple[str, str]:
@@ -1277,11 +1316,20 @@ def _check_against_data(c: _Findings, cfg: Config, facts: DataFacts, stages: lis
 
     # the channels the backbone takes
     if ssl or "finetune" in stages:
+        fundus_on_grey = bool(facts.fundus_why) and pc.backbone.in_channels == 1
         if facts.channels is not None and pc.backbone.in_channels not in (0, facts.channels):
             c.error("pretrain.backbone.in_channels",
                     f"the images have {facts.channels} channel(s) ({facts.channels_why}), the "
                     f"backbone's first convolution takes {pc.backbone.in_channels}",
-                    f"pretrain.backbone.in_channels={facts.channels}")
+                    _fundus_channels_fix(cfg, ingested=facts.ingest_dir is not None)
+                    if fundus_on_grey else f"pretrain.backbone.in_channels={facts.channels}")
+        elif facts.channels is None and fundus_on_grey:
+            # data.channels=auto on a fundus layout: known before decoding that the colour
+            # photographs stay colour; said now, not after the hours of the ingest (review s52 F5)
+            c.error("pretrain.backbone.in_channels",
+                    f"{facts.fundus_why} ({facts.channels_why}: kept in colour, 3 channels), "
+                    f"but the backbone's first convolution takes 1 (the grey UW-OCTA setting)",
+                    _fundus_channels_fix(cfg, ingested=False))
 
     # a DRAC run meant to end in a submission, with no test image to grade: said before the
     # hours of training, not by the export stage at their end (a warning: a run may mean it)

@@ -219,6 +219,46 @@ def test_fundus_photographs_with_the_octa_recipe_are_warned(tmp_path: Path) -> N
     assert recipe_warnings("data.modality=octa") == []  # the user says what the images are
 
 
+def test_colour_fundus_layouts_under_a_grey_backbone_are_refused_before_the_ingest(
+        tmp_path: Path) -> None:
+    """Review s52 F5: ``-c configs/drac.yaml`` (a 1-channel backbone) on an APTOS / EyePACS
+    root only warned of the recipe before the ingest, which then ran in full to stop on the
+    channels with the fix ``pretrain.backbone.in_channels=3`` alone (still the octa recipe).
+    The preflight knows the layout's photographs are colour: an error before the ingest,
+    whose fix is the fundus config or the overrides that together run. Grey on purpose
+    (data.channels=1) and the grey DRAC layout stay unrefused."""
+    root = tmp_path / "aptos"
+    root.mkdir()
+    labelled_files(root / "train_images", root / "train.csv", [f"id{i:02d}.png" for i in range(20)],
+                   [i % 5 for i in range(20)], ("id_code", "diagnosis"), [f"id{i:02d}" for i in range(20)])
+    drac = train.PACKAGE_CONFIGS / "drac.yaml"
+    small = [*SMALL_BATCHES, "finetune.batch_size=8", "data.n_folds=2"]
+
+    def channels_error(*overrides: str) -> str:
+        return errors(f"data.root={root}", *small, *overrides, config=drac).get(
+            "pretrain.backbone.in_channels", "")
+
+    fix = ("fix: -c configs/fundus.yaml (colour photographs: the fundus recipe, the data's channels, "
+           "the ICDR grades), or pretrain.backbone.in_channels=3 pretrain.augment.recipe=fundus "
+           "together; or data.channels=1 to train on the photographs converted to grey")
+    line = channels_error()  # data.channels empty: the layout's default, auto
+    assert line.startswith(f"pretrain.backbone.in_channels=1 ({drac}:"), line
+    assert "the APTOS layout holds colour fundus photographs (the layout's default, data.channels=auto: " \
+           "kept in colour, 3 channels), but the backbone's first convolution takes 1" in line, line
+    assert line.endswith(fix), line
+    assert channels_error("data.channels=3").endswith(fix)  # known 3: the same fix
+    assert channels_error("data.channels=1") == ""  # converted to grey on purpose
+    assert errors(f"data.root={root}", *small, "pretrain.backbone.in_channels=3",
+                  "pretrain.augment.recipe=fundus", config=drac) == {}  # the fix runs
+    # the recipe warning's fix names the channels too: the recipe alone would not run
+    (recipe,) = [f.line for f in findings(f"data.root={root}", *small, config=drac)
+                 if f.setting == "pretrain.augment.recipe"]
+    assert "or pretrain.augment.recipe=fundus pretrain.backbone.in_channels=3 together" in recipe
+    # grey UW-OCTA (the DRAC layout) under the same config: nothing about channels
+    grey = drac_download(tmp_path / "DRAC 2022")
+    assert "pretrain.backbone.in_channels" not in errors(f"data.root={grey}", *small, config=drac)
+
+
 def test_n_folds_too_large_for_a_grade_names_the_grade_and_the_fix(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     root = plain_dataset(tmp_path / "plain", [0] * 8 + [1] * 6 + [2] * 3)
@@ -763,6 +803,11 @@ def test_the_octa_recipe_on_fundus_photographs_is_said_with_an_error_and_on_ever
     said = str(refused.value)
     assert "the images have 3 channel" in said and "and 1 warning(s)" in said
     assert "recipe is octa" in said and "pretrain.augment.recipe=fundus" in said
+    # the error's fix and the warning's agree (review s52 F5): the channels with the recipe,
+    # the overrides first (they keep the data settings, so the ingest is reused)
+    assert ("fix: pretrain.backbone.in_channels=3 pretrain.augment.recipe=fundus together (the "
+            "ingest is reused), or -c configs/fundus.yaml") in said, said
+    assert "or pretrain.augment.recipe=fundus pretrain.backbone.in_channels=3 together" in said, said
     # the rerun (ingest done, so skipped): the preflight before the stages says it again
     (run_dir / "stages.json").write_text(json.dumps({"ingest": {"status": "done"}}))
     cfg, sources, _ = preflight.read_config(train.DEFAULT_CONFIG, sizes)
