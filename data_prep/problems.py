@@ -33,6 +33,7 @@ from drac_ssl.config import (
     DATA_MODALITIES,
     DATA_UNGRADABLE,
     GRADE_SCALES,
+    DataConfig,
 )
 
 SHOWN_PER_KIND = 10
@@ -53,6 +54,42 @@ CLI_TO_CONFIG = {
 """The standalone ingest's flags and the ``python -m drac_ssl.train`` settings they are. The
 ingest's messages name the flags (its own command's terms); ``python -m drac_ssl.train`` says
 them as settings with :func:`as_config_keys` (``ingest.run(..., wording=as_config_keys)``)."""
+
+
+def ingest_command(data: DataConfig, out: str | os.PathLike[str]) -> str:
+    """The ``python -m data_prep ingest`` command line that ingests as ``python -m
+    drac_ssl.train`` would with the ``data`` settings (a :class:`drac_ssl.config.DataConfig`):
+    ``--root``, then the flag of :data:`CLI_TO_CONFIG` of every setting that differs from
+    its default (a list comma-separated, ``--unlabelled`` once per folder, a switch such as
+    ``--strict`` alone), then ``--out``; shell-quoted, so it runs as printed (review s52 F6:
+    ``--root ROOT --out ...`` alone stopped on 'no label CSV found' for a plain folder whose
+    CSV ``data.labels_csv`` named). Settings without a flag (``data.workers``) are left out:
+    they change nothing the ingest checks."""
+    import shlex
+
+    default = DataConfig()
+    words = ["python", "-m", "data_prep", "ingest", "--root", str(data.root)]
+    said = {"root"}
+    for flag, setting in CLI_TO_CONFIG.items():
+        key, _, switch = setting.partition("=")
+        name = key.removeprefix("data.")
+        if name in said:  # --sizes: the older name of --cache-sizes
+            continue
+        said.add(name)
+        value = getattr(data, name)
+        if value == getattr(default, name):
+            continue
+        if switch:  # --strict: data.strict=true; --no-graham-mask: data.graham_mask=false
+            if str(value).lower() == switch:
+                words.append(flag)
+        elif name == "unlabelled":
+            for folder in value:
+                words += [flag, str(folder)]
+        elif isinstance(value, (list, tuple)):
+            words += [flag, ",".join(str(v) for v in value)]
+        else:
+            words += [flag, str(value)]
+    return shlex.join([*words, "--out", str(out)])
 def flag_value_pattern(choices: Iterable[str]) -> str:
     """The pattern of what follows a flag when it is the flag's value: ``FILE`` (capitals), a
     number, a path, or one of ``choices`` as a whole word."""

@@ -41,6 +41,7 @@ import os
 import re
 import shlex
 import shutil
+import tempfile
 import textwrap
 import warnings
 from collections.abc import Iterable, Iterator
@@ -48,7 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from data_prep.problems import counted
+from data_prep.problems import counted, ingest_command
 from drac_ssl import config as config_module
 from drac_ssl.config import (
     FINETUNE_RANGES,
@@ -1128,18 +1129,20 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
             if rest:
                 c.add("error", "", as_config_keys(more_of_a_kind(rest)), "", count=len(rest))
         return None
-    ingest_command = (f"python -m data_prep ingest --root {shlex.quote(str(d.root))} --out <a scratch "
-                      f"folder> (with the same data settings)")
+    # the train command's data settings as the ingest's flags, so it runs as printed and
+    # checks what the ingest stage will (review s52 F6), into a scratch folder of its own
+    scratch = Path(tempfile.gettempdir()) / "drac_ssl-ingest-check"
+    command = ingest_command(d, scratch)
     for problem, rest in shown_with_rest(blocking):  # at most 10 of a kind, as the ingest prints them
         c.error("", as_config_keys(problem.line).replace(" -> ", "\n     fix: ", 1))
         if rest:
             c.add("error", "", as_config_keys(more_of_a_kind(rest)),
-                  f"{ingest_command} lists every one in <a scratch folder>/ingest_problems.txt",
+                  f"{command} lists every one in {scratch / 'ingest_problems.txt'}",
                   count=len(rest))
     if blocking:
         c.warning("", "the image files themselves were not opened yet: the ingest stage decodes "
                       "and checks every one (truncated, corrupt, unreadable) once these are fixed",
-                  f"to see both kinds of problem at once: {ingest_command}")
+                  f"to see both kinds of problem at once: {command}")
     labelled = [e for e in entries if e.split == "train" and e.label is not None
                 and e.label.grade is not None]
     counts = {g: 0 for g in range(len(names))}

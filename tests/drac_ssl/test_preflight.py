@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import tempfile
 from pathlib import Path
 
 import cv2
@@ -414,6 +415,67 @@ def test_label_rows_are_listed_in_line_order_and_the_images_are_said_to_come_lat
                for f in found if f.severity == "warning")
 
 
+def test_the_ingest_command_of_the_findings_carries_the_data_settings_as_flags(tmp_path: Path) -> None:
+    """Review s52 F6: the 'see both kinds of problem at once' command was ``python -m
+    data_prep ingest --root ROOT --out <a scratch folder> (with the same data settings)``:
+    for a plain folder with a label CSV elsewhere it stopped on 'no label CSV found', and
+    ``<a scratch folder>`` is no path. It now carries every data setting that differs from
+    the default as the ingest's flag (data_prep.problems.CLI_TO_CONFIG), and the ingest's
+    own parser reads back the same data settings."""
+    import argparse
+    import shlex
+    import tempfile
+
+    from data_prep import ingest
+    from data_prep.problems import CLI_TO_CONFIG
+
+    photos = tmp_path / "my photos"
+    labelled_files(photos, tmp_path / "my_grades.csv", [f"eye{i:02d}.png" for i in range(12)],
+                   [i % 5 for i in range(12)], ("Photo", "Severity"))
+    rows = (tmp_path / "my_grades.csv").read_text().splitlines()
+    rows[3] = "gone.png,1"  # a row without an image: the label check stops, the images wait
+    (tmp_path / "my_grades.csv").write_text("\n".join(rows) + "\n")
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    settings = [f"data.root={photos}", f"data.labels_csv={tmp_path / 'my_grades.csv'}",
+                "data.image_column=Photo", "data.grade_column=Severity", "data.grades=icdr",
+                "data.channels=3", "data.modality=fundus", "data.n_folds=2", "data.fold_seed=7",
+                "data.cache_sizes=[64,128]", "data.fundus_crop=true", f"data.unlabelled=[{extra}]",
+                *SMALL_BATCHES]
+    cfg, _, _ = preflight.read_config(train.DEFAULT_CONFIG, settings)
+    (warned,) = [f for f in findings(*settings) if "not opened yet" in f.line]
+    command = warned.fix.partition("to see both kinds of problem at once: ")[2]
+    scratch = Path(tempfile.gettempdir()) / "drac_ssl-ingest-check"
+    assert command.startswith(f"python -m data_prep ingest --root '{photos}' --labels-csv "), command
+    assert command.endswith(f" --out {shlex.quote(str(scratch))}"), command
+    for flag in ("--image-column Photo", "--grade-column Severity", "--grades icdr", "--channels 3",
+                 "--modality fundus", "--folds 2", "--seed 7", "--cache-sizes 64,128", "--fundus-crop",
+                 f"--unlabelled {extra}"):
+        assert f" {flag} " in command, (flag, command)
+    assert "<" not in command and "same data settings" not in command
+    words = shlex.split(command)
+    assert words[:4] == ["python", "-m", "data_prep", "ingest"]
+    parser = argparse.ArgumentParser()
+    ingest.add_arguments(parser)
+    args = parser.parse_args(words[4:])
+    assert args.out == str(scratch)
+    read = ingest.config_from_args(args)
+    for setting in set(CLI_TO_CONFIG.values()):
+        name = setting.partition("=")[0].removeprefix("data.")
+        assert getattr(read, name) == getattr(cfg.data, name), name
+    # a switch set off by default (data.graham_mask=false) becomes its flag, too
+    off = ingest_command_of(*settings, "data.graham=true", "data.graham_mask=false")
+    assert " --graham --no-graham-mask " in off, off
+
+
+def ingest_command_of(*overrides: str) -> str:
+    """:func:`data_prep.problems.ingest_command` of the default config with ``overrides``."""
+    from data_prep.problems import ingest_command
+
+    cfg, _, _ = preflight.read_config(train.DEFAULT_CONFIG, list(overrides))
+    return ingest_command(cfg.data, "OUT")
+
+
 def test_many_label_rows_without_images_are_listed_ten_then_counted(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """The preflight listed every one of 608 'label without image' rows; it now lists 10, then
@@ -425,6 +487,7 @@ def test_many_label_rows_without_images_are_listed_ten_then_counted(
     with open(root / "labels.csv", "a", encoding="utf-8") as fh:
         fh.writelines(f"{i:03d}.png,{i % 3}\n" for i in range(12, 52))  # 40 rows without an image
     err = main_fails(tmp_path, monkeypatch, capsys, f"data.root={root}", *SMALL_BATCHES)
+    scratch = Path(tempfile.gettempdir()) / "drac_ssl-ingest-check"  # the default config's cache sizes
     assert err.count("label without image") == 10, err
     assert "the configuration cannot run: 43 problem(s) found" in err  # 40 rows + 3 grades
     for grade in ("0 (Normal)", "1 (NPDR)", "2 (PDR)"):
@@ -436,9 +499,8 @@ def test_many_label_rows_without_images_are_listed_ten_then_counted(
             f"image in {root} (12 images there): is the training set fully unzipped there? To train "
             "on the images that are there, rerun with data.missing=leave_out (the rows without an "
             "image are then left out, listed in ingest_summary.json)\n     fix: python -m data_prep "
-            f"ingest --root {root} "
-            "--out <a scratch folder> (with the same data settings) lists every one in <a scratch "
-            "folder>/ingest_problems.txt") in err, err
+            f"ingest --root {root} --cache-sizes 128,256 --out {scratch} lists every one in "
+            f"{scratch / 'ingest_problems.txt'}") in err, err
 
 
 # --------------------------------------------------------------------------------------
