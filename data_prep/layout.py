@@ -873,6 +873,25 @@ def looks_like_medmnist(root: Path) -> bool:
         p.suffix.lower() in IMAGE_SUFFIXES for p in root.iterdir() if p.is_file())
 
 
+TEST_SPLIT_LAYOUTS = frozenset({"drac", "aptos", "eyepacs", "idrid"})
+"""The layouts whose download holds a testing set beside the training set, which the ingest
+reads as the test split that the export grades into a submission: without it each says so
+at the ingest (kind ``no-testing-set``: where it looked, where the test images go) and
+``python -m drac_ssl.train`` before any stage (its preflight). A plain folder's ``test/``,
+DeepDRiD and MedMNIST have none by design."""
+
+
+def _no_test_folder(root: Path, folder: Path, name: str) -> Problem:
+    """The note of a layout of :data:`TEST_SPLIT_LAYOUTS` without its testing folder ``name``
+    in ``folder``: where it was looked for and where the test images go, in the words of the
+    DRAC layout's (:func:`_no_testing_set`), which the export quotes for its missing
+    submission (``drac_ssl.export``)."""
+    return note(root, f"no testing set found, only the training set is ingested: no '{name}' "
+                      f"folder of test images in {folder}",
+                f"put the test images in '{folder / name}'; without it no submission is written",
+                "no-testing-set")
+
+
 def _discover_aptos(root: Path, labels_csv: str) -> Layout:
     train, problems = find_named(root, APTOS_TRAIN)
     if train is None:
@@ -889,8 +908,7 @@ def _discover_aptos(root: Path, labels_csv: str) -> Layout:
         test_list, said = find_named(root, APTOS_TEST_CSV, want_dir=False)
         problems += said
     elif not any(p.severity == "error" for p in said):
-        problems.append(note(root, f"no '{APTOS_TEST}/' folder: only the training set is ingested",
-                             "nothing to do", "layout"))
+        problems.append(_no_test_folder(root, root, APTOS_TEST))
     return Layout("aptos", root, train, test_dir, csv_path, problems, test_list_csv=test_list)
 
 
@@ -906,8 +924,7 @@ def _discover_eyepacs(root: Path, labels_csv: str) -> Layout:
     test = next((d for d in (_child(root, n) for n in EYEPACS_TEST_DIRS)
                  if d is not None and d.is_dir() and d != train), None)
     if test is None:
-        problems.append(note(root, "no 'test/' folder: only the training set is ingested",
-                             "nothing to do", "layout"))
+        problems.append(_no_test_folder(root, root, EYEPACS_TEST_DIRS[0]))
     return Layout("eyepacs", root, train, test, csv_path, problems)
 
 
@@ -945,6 +962,10 @@ def _discover_idrid(root: Path, labels_csv: str) -> Layout:
         listing = f"\n{format_problems(errors)}" if errors else ""
         raise IngestError(f"{task}: no '{IMAGES_DIR}/{TRAIN_DIR}' folder -> unzip the IDRiD "
                           f"grading archive unchanged{listing}", errors)
+    if test is None and not any(p.severity == "error" for p in more):
+        # said at the ingest as APTOS and EyePACS say it, not by the export at the very end
+        # (review s52 F4)
+        problems.append(_no_test_folder(root, train.parent, TEST_DIR))
     return Layout("idrid", root, train, test, csv_path, problems, shared_test_names=True)
 
 

@@ -438,8 +438,10 @@ class DataFacts:
     grade_rows: dict[int, list[tuple[str, int]]] = field(default_factory=dict)  # (name, CSV line)
     labels_name: str = ""  # the label CSV's file name, where grade_rows' lines are
     no_labels: tuple[str, str] = ("", "")  # (why, fix): the layout found no training folder
-    # (why, fix): a DRAC layout without a test image, so the export writes no submission
+    # (why, fix): a layout that can have a testing set (DRAC, APTOS, EyePACS, IDRiD) without
+    # a test image, so the export writes no submission; no_test_layout: 'a DRAC 2022 layout'
     no_test: tuple[str, str] = ("", "")
+    no_test_layout: str = ""
 
     @property
     def n_labelled(self) -> int:
@@ -1191,6 +1193,8 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
                      no_labels=(as_config_keys(no_train[0].what.partition(": ")[2]),
                                 as_config_keys(no_train[0].fix)) if no_train else ("", ""),
                      no_test=_no_test_images(layout) if n_test == 0 else ("", ""),
+                     no_test_layout=("a DRAC 2022 layout" if layout.kind == "drac"
+                                     else f"an {layout_name(layout.kind)} layout"),
                      # a fundus layout's photographs are colour (a plain folder said to be
                      # fundus by data.modality alone may hold grey ones: told by decoding)
                      fundus_why=(f"{said_layout} holds colour fundus photographs"
@@ -1198,15 +1202,20 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
 
 
 def _no_test_images(layout: Any) -> tuple[str, str]:
-    """``(why, fix)`` of a DRAC layout (:class:`data_prep.layout.Layout`) without a test image:
-    the ingest's no-testing-set note (where it looked; where the testing set goes, or the
-    unzip command of ``DRAC2022_Testing_Set.zip`` lying there), or its testing folder empty;
-    ``("", "")`` for the other layouts (their test split is optional by design)."""
+    """``(why, fix)`` of a layout (:class:`data_prep.layout.Layout`) whose download holds a
+    testing set (:data:`data_prep.layout.TEST_SPLIT_LAYOUTS`: DRAC, APTOS, EyePACS, IDRiD)
+    without a test image: the ingest's no-testing-set note (where it looked; where the
+    testing set goes, or the unzip command of ``DRAC2022_Testing_Set.zip`` lying there), or
+    its testing folder empty; ``("", "")`` for the other layouts (a plain folder, DeepDRiD,
+    MedMNIST: no test split by design)."""
+    from data_prep.layout import TEST_SPLIT_LAYOUTS
     from data_prep.problems import as_config_keys
 
-    if layout.kind != "drac":
+    if layout.kind not in TEST_SPLIT_LAYOUTS:
         return "", ""
     said = [p for p in layout.problems if p.kind == "no-testing-set"]
+    if not said and layout.test_dir is None:  # two folders match its name: that error says it
+        return "", ""
     if not said:
         return (f"its testing folder {layout.test_dir} holds no image",
                 f"put the test images in {layout.test_dir}")
@@ -1334,12 +1343,13 @@ def _check_against_data(c: _Findings, cfg: Config, facts: DataFacts, stages: lis
                     f"but the backbone's first convolution takes 1 (the grey UW-OCTA setting)",
                     _fundus_channels_fix(cfg, ingested=False))
 
-    # a DRAC run meant to end in a submission, with no test image to grade: said before the
-    # hours of training, not by the export stage at their end (a warning: a run may mean it)
+    # a run meant to end in a submission, with no test image to grade (a DRAC, APTOS,
+    # EyePACS or IDRiD layout without its testing set): said before the hours of training,
+    # not by the export stage at their end (a warning: a run may mean it)
     if "export" in stages and facts.no_test[0]:
         why, fix = facts.no_test
         kept = [s for s in cfg.run.stages if s != "export"]
-        c.warning("data.root", f"a DRAC 2022 layout without test images ({why}): the export stage "
+        c.warning("data.root", f"{facts.no_test_layout} without test images ({why}): the export stage "
                                "will write no submission, after every other stage has run",
                   f"{fix}, then run the command again with run.name=<a new name> (this run, "
                   "once ingested, keeps its data without the testing set); or, to train without "

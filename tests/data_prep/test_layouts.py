@@ -259,6 +259,40 @@ def test_idrid_layout_with_official_folder_names(tmp_path: Path, aptos: list) ->
         assert again.layout == "idrid" and again.channels == 3 and (again.n_train, again.n_test) == (25, 5)
 
 
+def test_an_idrid_root_without_its_testing_set_says_where_it_looked_as_aptos_and_eyepacs_do(
+        tmp_path: Path) -> None:
+    """Review s52 F4: an IDRiD root without 'b. Testing Set' said nothing until the export's
+    'no submission written' at the very end, while APTOS and EyePACS said at the ingest that
+    only the training set is ingested. Each of these layouts now gives the same note (kind
+    no-testing-set, the DRAC layout's words): where it looked and where the test images go;
+    none once the testing folder is there."""
+    task = tmp_path / "IDRiD" / IDRID_DIR
+    images = task / IMAGES_DIR
+    (images / TRAIN_DIR).mkdir(parents=True)
+    (images / TRAIN_DIR / "IDRiD_001.jpg").write_bytes(b"not decoded here")
+    write_rows(task / GROUNDTRUTH_DIR / IDRID_LABELS_CSV_NAME, ["Image name", "Retinopathy grade"],
+               [["IDRiD_001", 0]])
+    aptos = tmp_path / "aptos"
+    (aptos / "train_images").mkdir(parents=True)
+    write_rows(aptos / "train.csv", ["id_code", "diagnosis"], [["a", 0]])
+    eyepacs = tmp_path / "eyepacs"
+    (eyepacs / "train").mkdir(parents=True)
+    write_rows(eyepacs / "trainLabels.csv", ["image", "level"], [["1_left", 0]])
+
+    def said(root: Path) -> list[validate.Problem]:
+        return [p for p in layout.discover(config(root)).problems if p.kind == "no-testing-set"]
+
+    for root, folder, name in ((tmp_path / "IDRiD", images, TEST_DIR), (aptos, aptos, "test_images"),
+                               (eyepacs, eyepacs, "test")):
+        (note,) = said(root)
+        assert note.severity == "note", note
+        assert note.what == (f"no testing set found, only the training set is ingested: no '{name}' "
+                             f"folder of test images in {folder}"), note.what
+        assert note.fix == f"put the test images in '{folder / name}'; without it no submission is written"
+        (folder / name).mkdir()
+        assert said(root) == [], root
+
+
 def test_public_layout_names_differing_in_case_or_spacing_are_read_with_a_note(tmp_path: Path) -> None:
     """APTOS's and IDRiD's fixed names are matched as DRAC's are: without letter case and
     whitespace, the folder or file taken named in a note (the folder listing only)."""

@@ -1728,3 +1728,48 @@ def test_a_drac_run_without_a_testing_set_is_warned_that_it_will_write_no_submis
             f"{TEST_ROOT_DIR}.zip), then run the command again with run.name=<a new name>") in line, line
     full = drac_download(tmp_path / "full")  # with its testing set: nothing to warn of
     assert not [f for f in findings(f"data.root={full}", *SMALL_BATCHES) if "submission" in f.line]
+
+
+def test_an_idrid_or_aptos_run_without_a_testing_set_is_warned_as_a_drac_one(tmp_path: Path) -> None:
+    """Review s52 F4: only the DRAC layout was warned before the stages that the export would
+    write no submission; an IDRiD root without 'b. Testing Set' learnt it at the very end.
+    Every layout whose download holds a testing set is now warned, from the ingest's note
+    (where it looked, where the test images go); a plain folder (no testing set by design) not."""
+    from data_prep.layout import (
+        GROUNDTRUTH_DIR,
+        IDRID_DIR,
+        IDRID_LABELS_CSV_NAME,
+        IMAGES_DIR,
+        TEST_DIR,
+        TRAIN_DIR,
+    )
+
+    task = tmp_path / "IDRiD" / IDRID_DIR
+    images = task / IMAGES_DIR
+    (task / GROUNDTRUTH_DIR).mkdir(parents=True)
+    labelled_files(images / TRAIN_DIR, task / GROUNDTRUTH_DIR / IDRID_LABELS_CSV_NAME,
+                   [f"IDRiD_{i + 1:03d}.jpg" for i in range(20)], [i % 5 for i in range(20)],
+                   ("Image name", "Retinopathy grade"))
+    aptos = tmp_path / "aptos"
+    labelled_files(aptos / "train_images", aptos / "train.csv", [f"id{i:02d}.png" for i in range(20)],
+                   [i % 5 for i in range(20)], ("id_code", "diagnosis"), [f"id{i:02d}" for i in range(20)])
+    fundus = train.PACKAGE_CONFIGS / "fundus.yaml"
+    small = [*SMALL_BATCHES, "finetune.batch_size=8", "data.n_folds=2"]
+
+    def warned(root: Path, *overrides: str) -> list[str]:
+        return [f.line for f in findings(f"data.root={root}", *small, *overrides, config=fundus)
+                if f.severity == "warning" and "submission" in f.line]
+
+    (line,) = warned(tmp_path / "IDRiD")
+    assert (f"an IDRiD layout without test images (no '{TEST_DIR}' folder of test images in {images}): "
+            "the export stage will write no submission, after every other stage has run") in line, line
+    assert f"fix: put the test images in '{images / TEST_DIR}', then run the command again" in line, line
+    assert warned(tmp_path / "IDRiD", "run.stages=[ingest,pretrain,umm,finetune]") == []
+    (line,) = warned(aptos)
+    assert f"an APTOS layout without test images (no 'test_images' folder of test images in {aptos})" in line
+    (images / TEST_DIR).mkdir()
+    (images / TEST_DIR / "IDRiD_001.jpg").write_bytes(b"not decoded by the preflight")
+    assert warned(tmp_path / "IDRiD") == []
+    plain = plain_dataset(tmp_path / "plain", [i % 5 for i in range(20)])
+    assert warned(plain) == []
+
