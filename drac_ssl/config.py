@@ -1315,6 +1315,8 @@ def _load_yaml(path: Path) -> dict[str, Any]:
                           f"pretrain:, umm:, finetune:, run:).\n  fix: write the settings under "
                           f"their sections, e.g.\n    pretrain:\n      epochs: 50\n    run:\n"
                           f"      name: mine")
+    if text.startswith(RESOLVED_HEADER):  # a run's config.yaml, perhaps from before a default
+        data = with_former_defaults(data)  # changed: read as it ran (-c RUN/config.yaml resumes)
     return data
 
 
@@ -2273,7 +2275,9 @@ DEFAULTS_BEFORE: dict[str, Any] = {"finetune.keep": "best"}
 """Settings whose default changed, with the value a configuration written before they existed
 ran under: ``finetune.keep`` became a setting with ``best``, the rule of every earlier run, and
 its default became ``last`` in December 2026. A saved ``config.yaml`` that lacks one is read
-with this value (:func:`with_former_defaults`), not today's default; the fine-tuning's fold
+with this value (:func:`with_former_defaults`), not today's default, both as a saved side
+compared on a resume and as a ``-c`` file (one that starts with :data:`RESOLVED_HEADER`; a
+hand-written file gets today's defaults); the fine-tuning's fold
 signature leaves this value out of its hash, as it did when it was the default."""
 
 

@@ -155,3 +155,28 @@ def test_a_config_written_before_finetune_keep_is_read_as_the_best_it_ran_under(
     assert saved_settings(written)["finetune"]["keep"] == "last"
     written["finetune"]["keep"] = "best"
     assert saved_settings(written)["finetune"]["keep"] == "best"
+
+
+def test_an_old_run_folder_resumes_with_its_own_config_yaml(tmp_path: Path) -> None:
+    """Review s52c F1: the saved side read an old config.yaml (no finetune.keep) as best, but
+    the same file passed with -c, the refusal's own fix, loaded as today's last: the rerun was
+    refused again with the same fix, a loop. A run's resolved file (save_config's header) is
+    read with the former defaults wherever it is loaded; a hand-written file is not."""
+    from drac_ssl import preflight, train
+    from drac_ssl.config import load_config, save_config
+
+    run = tmp_path / "runs" / "old"
+    cfg = load_config(train.DEFAULT_CONFIG, [f"run.out_dir={tmp_path / 'runs'}", "run.name=old"])
+    save_config(cfg, run / "config.yaml")
+    text = (run / "config.yaml").read_text(encoding="utf-8")
+    assert "  keep: last\n" in text
+    (run / "config.yaml").write_text(text.replace("  keep: last\n", ""), encoding="utf-8")
+    (run / "data").mkdir()
+    (run / "data" / "manifest.csv").write_text("id\n", encoding="utf-8")
+    again = load_config(run / "config.yaml")
+    assert again.finetune.keep == "best"
+    assert not train._existing_run_problem(again, run)  # "" when the folder takes it
+    assert preflight.read_config(run / "config.yaml")[0].finetune.keep == "best"
+    hand = tmp_path / "mine.yaml"  # a user's own file without the setting: today's default
+    hand.write_text("finetune:\n  epochs: 3\n", encoding="utf-8")
+    assert load_config(hand).finetune.keep == "last"
