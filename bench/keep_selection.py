@@ -1,14 +1,15 @@
 """How much choosing each fold's epoch on the fold it then scores adds to the out-of-fold figures
 (``finetune.keep=best`` against ``finetune.keep=last``; methods review of December 2026).
 
-With ``keep=best`` every fold keeps the epoch with the best validation kappa, and stops early,
-on the very images it is then scored on, so the out-of-fold QWK, AUC and accuracy are
-optimistic; ``keep=last`` (the default since) keeps the last epoch and chooses nothing there.
+With ``keep=best`` every fold keeps the epoch with the best validation kappa, and can stop early
+(``finetune.patience``), on the very images it is then scored on, so the out-of-fold QWK is
+optimistic and the other figures (AUC, accuracy) off by an amount of either sign; ``keep=last``
+(the default since) keeps the last epoch and chooses nothing there.
 This script fine-tunes a finished run's variants twice, once under each rule, each time in a new
 run folder that takes the run's ingest, pretraining and UMM through ``run.reuse`` (hard links:
 nothing is pretrained again; folds the run itself trained under the same rule and settings are
-taken from it too, as ``run.reuse`` does). Folds, seeds, heads, budgets and the cross-fitted calibration are
-the same; only which epoch's weights each fold keeps differs.
+taken from it too, as ``run.reuse`` does). Folds, seeds, heads, epoch budgets (which keep=best may cut
+short) and the cross-fitted calibration are the same; only which epoch's weights each fold keeps differs.
 
 ``bench/results/<name>.json`` holds, per variant and rule, the out-of-fold QWK (95% CI), AUC
 one-vs-one and one-vs-rest, accuracy and the epochs kept, with best minus last; and each

@@ -92,10 +92,10 @@ def _fold_rule(record: dict[str, Any]) -> str | None:
     keep = ((record.get("config") or {}).get("finetune") or {}).get("keep")
     if keep in ("best", "last"):
         return keep
-    protocol = str(record.get("protocol") or "")
-    for rule in ("last", "best"):
-        if f"finetune.keep={rule}" in protocol:
-            return rule
+    # the first rule the protocol names: keep=best's words go on to name last, the default
+    named = re.search(r"finetune\.keep=(best|last)", str(record.get("protocol") or ""))
+    if named:
+        return named.group(1)
     date = str(record.get("date_utc") or "")
     return "best" if date and date[:10] < KEEP_DEFAULT_CHANGED else None
 
@@ -107,8 +107,8 @@ def _fold_rule_note(record: dict[str, Any]) -> str:
     if _fold_rule(record) != "best":
         return ""
     return (f"; fine-tuned under finetune.keep=best, the default before {KEEP_DEFAULT_CHANGED}: each fold "
-            "kept its best validation-kappa epoch and stopped early, so its kappa is optimistic and "
-            "its fine-tuning ran no more epochs than today's keep=last would")
+            "kept its best validation-kappa epoch and could stop early (finetune.patience), so its kappa "
+            "is optimistic and its fine-tuning ran no more epochs than today's keep=last would")
 
 
 def _files_words(env: dict[str, Any], suffix: str) -> str:

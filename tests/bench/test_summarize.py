@@ -516,6 +516,14 @@ def test_a_fine_tuning_result_of_the_old_keep_best_default_says_so_and_one_of_ke
     # a rule the record names wins over its date, either way
     assert _fold_rule({"date_utc": "2026-11-30", "config": {"finetune": {"keep": "last"}}}) == "last"
     assert _fold_rule({"date_utc": "2026-12-06", "protocol": "...; finetune.keep=best (each fold ...)"}) == "best"
+    # review s52c F3: the fine-tuning's own keep=best words go on to name last, the default
+    from types import SimpleNamespace
+
+    from drac_ssl.finetune import FinetuneConfig, _protocol_words
+
+    best_words = _protocol_words(SimpleNamespace(ft=FinetuneConfig(keep="best")), "")
+    assert "finetune.keep=last" in best_words.split("finetune.keep=best", 1)[1]
+    assert _fold_rule({"date_utc": "2026-12-06", "protocol": best_words}) == "best"
     table = umm_protocol_table({"dataset": "drac_phantom", "date_utc": "2026-11-30",
                                 "config": {"finetune": {"keep": "best"}}, "variants": {}})
     assert "fine-tuned under finetune.keep=best" in table[1]
