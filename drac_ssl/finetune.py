@@ -907,7 +907,8 @@ added settings' constants are their defaults."""
 
 
 def _signature(ctx: _Context, variant: str, source: Path | None, spec: ModelSpec,
-               run_dir: Path | None = None, legacy: bool = False, unused_widths: bool = False) -> str:
+               run_dir: Path | None = None, legacy: bool = False, unused_widths: bool = False,
+               unused_patience: bool = False) -> str:
     """A hash of everything a fold's result depends on: a fold record with another
     signature is retrained, not reused.
 
@@ -917,7 +918,10 @@ def _signature(ctx: _Context, variant: str, source: Path | None, spec: ModelSpec
     path, size and modification time), still accepted so those runs' folds are reused.
     The width settings of the heads not chosen (``finetune.mlp_hidden`` with the conv head)
     change no fold and are not signed; ``unused_widths=True`` gives the signature of runs
-    made when they were (also accepted).
+    made when they were (also accepted). Likewise ``finetune.patience`` under
+    ``finetune.keep=last``, which runs every epoch (review s52c F6: the preflight's advice to
+    leave an unused patience out would otherwise retrain finished folds);
+    ``unused_patience=True`` gives the signature of keep=last runs made when it was signed.
     """
     defaults = {**json.loads(json.dumps(to_dict(FinetuneConfig()))), **_OLD_CONSTANTS}
     settings = {k: v for k, v in json.loads(json.dumps(to_dict(ctx.ft))).items()
@@ -928,6 +932,8 @@ def _signature(ctx: _Context, variant: str, source: Path | None, spec: ModelSpec
                 settings.pop(key, None)
     if source is None:  # scratch never warms its head up alone (nothing pretrained to keep)
         settings.pop("head_warmup_epochs", None)
+    if ctx.ft.keep == "last" and not unused_patience:  # no early stop: the patience is not read
+        settings.pop("patience", None)
     settings.pop("seed", None)  # the seed in effect is signed below, whichever setting gave it
     if ctx.bf16:  # bf16 autocast changes the results; fp32 folds (all CPU runs) sign as before
         settings["bf16_autocast"] = True
@@ -1067,10 +1073,13 @@ def _sign_and_build(ctx: _Context, variant: str, source: Path | None, spec: Mode
     signature = _signature(ctx, variant, source, spec, run_dir)
     # a fold finished before sources were signed by content (absolute path + file stamp), or
     # before the unused heads' width settings left the signature
-    accepted = {signature, _signature(ctx, variant, source, spec, run_dir, unused_widths=True)}
+    # or when keep=last signed the patience it does not read
+    accepted = {_signature(ctx, variant, source, spec, run_dir, unused_widths=widths, unused_patience=patience)
+                for widths in (False, True) for patience in (False, True)}
     if source is not None:
-        accepted |= {_signature(ctx, variant, source, spec, legacy=True),
-                     _signature(ctx, variant, source, spec, legacy=True, unused_widths=True)}
+        accepted |= {_signature(ctx, variant, source, spec, legacy=True, unused_widths=widths,
+                                unused_patience=patience)
+                     for widths in (False, True) for patience in (False, True)}
     seed_everything(ctx.seed)  # scratch: one random init shared by all folds
     backbone = spec.build_backbone()
     if source is not None:

@@ -83,11 +83,18 @@ def made_in(run_dir: Path) -> str | None:
     return cwd if isinstance(cwd, str) and cwd else None
 
 
+UNREAD_PATIENCE = "not read (finetune.keep=last)"
+"""How :func:`comparable` writes ``finetune.patience`` under ``finetune.keep=last``, which runs
+every epoch: two such runs that differ only in it are the same run (the fold signature leaves it
+out too), and a change of the rule shows the patience as this beside the other side's value."""
+
+
 def comparable(settings: dict[str, Any], cwd: str | None = None) -> dict[str, Any]:
     """``settings`` with what means the same written the same: paths (:data:`PATH_SETTINGS`)
     absolute and normalised (relative ones from ``cwd``, the folder the settings were used
     in; the current one when None; a trailing slash dropped) and ``run.device=auto`` as the
-    device it picks here; ``finetune.referable_from`` off, no or false as ``off``."""
+    device it picks here; ``finetune.referable_from`` off, no or false as ``off``;
+    ``finetune.patience`` under ``finetune.keep=last`` as :data:`UNREAD_PATIENCE`."""
     out = json.loads(json.dumps(settings, default=str))
     for key in PATH_SETTINGS:
         section, _, name = key.rpartition(".")
@@ -108,6 +115,8 @@ def comparable(settings: dict[str, Any], cwd: str | None = None) -> dict[str, An
     finetune = out.get("finetune")
     if isinstance(finetune, dict) and str(finetune.get("referable_from")).lower() in REFERABLE_OFF:
         finetune["referable_from"] = "off"  # saved by YAML 1.1 readers as 'false'; 1.2 keeps 'off'
+    if isinstance(finetune, dict) and finetune.get("keep") == "last" and "patience" in finetune:
+        finetune["patience"] = UNREAD_PATIENCE  # every epoch runs: no patience is read (s52c F6)
     run = out.get("run")
     if isinstance(run, dict) and run.get("device") == "auto":
         from drac_ssl.runtime import resolve_device

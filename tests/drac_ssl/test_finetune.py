@@ -504,7 +504,8 @@ def _legacy_signatures(monkeypatch: pytest.MonkeyPatch, cfg: Config, run: Path) 
     return legacy
 
 
-def _signature(overrides: dict[str, str], bf16: bool = False, unused_widths: bool = False) -> str:
+def _signature(overrides: dict[str, str], bf16: bool = False, unused_widths: bool = False,
+               unused_patience: bool = False) -> str:
     """The fold signature of a fixed four-image context with ``overrides``."""
     from types import SimpleNamespace
 
@@ -515,7 +516,8 @@ def _signature(overrides: dict[str, str], bf16: bool = False, unused_widths: boo
                           grades=np.array([0, 1, 2, 1]), bf16=bf16,
                           seed=cfg.finetune.seed if cfg.finetune.seed >= 0 else cfg.run.seed)
     spec = finetune._model_spec(cfg, Path("no-metadata.json"))
-    return finetune._signature(ctx, "vicreg", None, spec, unused_widths=unused_widths)  # type: ignore[arg-type]
+    return finetune._signature(ctx, "vicreg", None, spec, unused_widths=unused_widths,  # type: ignore[arg-type]
+                               unused_patience=unused_patience)
 
 
 def test_fold_signature_follows_every_training_setting_and_keeps_old_runs() -> None:
@@ -530,7 +532,13 @@ def test_fold_signature_follows_every_training_setting_and_keeps_old_runs() -> N
     # folds of runs made under keep=best (the old default, still left out of the signature)
     # but those of runs made with keep=last set (hash computed by the code before the change)
     assert _signature({"finetune.keep": "best"}) == "d8c35a1f8a62bf917fe1689a83dba99a7b34f119"
-    assert _signature({}) == _signature({"finetune.keep": "last"}) == "08cd849c453cc7992e9ee0dfd2b34d791d19fbe1"
+    assert (_signature({}, unused_patience=True) == _signature({"finetune.keep": "last"}, unused_patience=True)
+            == "08cd849c453cc7992e9ee0dfd2b34d791d19fbe1")
+    # keep=last reads no patience: changing it keeps the folds (review s52c F6), while under
+    # keep=best it decides the early stop and so the fold
+    assert _signature({}) == _signature({"finetune.patience": "2"}) != _signature({}, unused_patience=True)
+    assert (_signature({"finetune.keep": "best", "finetune.patience": "2"})
+            != _signature({"finetune.keep": "best"}))
     changed = [{"finetune.crop_scale": "[0.5, 1.0]"}, {"finetune.frozen_train_views": "2"},
                {"finetune.mlp_hidden": "64", "finetune.head": "mlp"},
                {"finetune.conv_head_channels": "64"}, {"finetune.epochs": "3"},

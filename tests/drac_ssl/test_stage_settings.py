@@ -173,6 +173,7 @@ def test_an_old_run_folder_resumes_with_its_own_config_yaml(tmp_path: Path) -> N
     (run / "config.yaml").write_text(text.replace("  keep: last\n", ""), encoding="utf-8")
     (run / "data").mkdir()
     (run / "data" / "manifest.csv").write_text("id\n", encoding="utf-8")
+    (run / "finetune").mkdir()  # a stage's output: every setting is compared, not data.* only
     again = load_config(run / "config.yaml")
     assert again.finetune.keep == "best"
     assert not train._existing_run_problem(again, run)  # "" when the folder takes it
@@ -180,3 +181,21 @@ def test_an_old_run_folder_resumes_with_its_own_config_yaml(tmp_path: Path) -> N
     hand = tmp_path / "mine.yaml"  # a user's own file without the setting: today's default
     hand.write_text("finetune:\n  epochs: 3\n", encoding="utf-8")
     assert load_config(hand).finetune.keep == "last"
+
+
+def test_a_patience_keep_last_does_not_read_is_no_difference_of_a_run_folder(tmp_path: Path) -> None:
+    """Review s52c F6: the preflight warns that keep=last leaves finetune.patience unused and
+    says to leave it out; doing so on an existing run folder was refused ('finetune.patience:
+    4 -> 5'). Under keep=last on both sides it is no difference; a change of rule still is."""
+    from drac_ssl import train
+    from drac_ssl.config import load_config, save_config
+
+    run = tmp_path / "runs" / "pat"
+    base = [f"run.out_dir={tmp_path / 'runs'}", "run.name=pat"]
+    save_config(load_config(train.DEFAULT_CONFIG, [*base, "finetune.patience=4"]), run / "config.yaml")
+    (run / "data").mkdir()
+    (run / "data" / "manifest.csv").write_text("id\n", encoding="utf-8")
+    (run / "finetune").mkdir()  # a stage's output: every setting is compared, not data.* only
+    assert not train._existing_run_problem(load_config(train.DEFAULT_CONFIG, base), run)
+    refused = train._existing_run_problem(load_config(train.DEFAULT_CONFIG, [*base, "finetune.keep=best"]), run)
+    assert "finetune.keep: 'last' -> 'best'" in refused, refused
