@@ -204,6 +204,27 @@ def ingest_modality(settings: dict[str, Any]) -> str:
     return "fundus" if modality == "auto" and recipe == "fundus" else modality
 
 
+def _ingest_modality_change(saved: dict[str, Any], cfg: Config, run_dir: Path) -> tuple[str, str] | None:
+    """``(before, now)``: the :func:`ingest_modality` of a run folder's ``saved`` settings and of
+    ``cfg``, when they differ in what the ingest would do; None when not. A saved ``auto`` the
+    ingest resolved to the very modality ``cfg`` now gives (``ingest_summary.json``'s
+    ``modality.value``: colour photographs read as fundus) is no change: the ingest made what
+    it would make now (review s52c F2: the fix ``pretrain.augment.recipe=fundus`` after the
+    ingest, said to reuse it, was refused as ``auto -> fundus``)."""
+    before, now = ingest_modality(saved), ingest_modality(to_dict(cfg))
+    if before == now:
+        return None
+    if before == "auto":
+        try:
+            summary = json.loads((run_dir / "data" / "ingest_summary.json").read_text(encoding="utf-8"))
+            resolved = (summary.get("modality") or {}).get("value")
+        except (OSError, ValueError, AttributeError):
+            resolved = None
+        if resolved == now:
+            return None
+    return before, now
+
+
 def _existing_run_problem(cfg: Config, run_dir: Path) -> str:
     """Why ``run_dir`` (an earlier run) cannot be resumed with ``cfg``; empty when it can.
 
@@ -226,10 +247,10 @@ def _existing_run_problem(cfg: Config, run_dir: Path) -> str:
         if not (run_dir / "data" / "manifest.csv").exists():
             return ""  # nothing finished (e.g. an ingest stopped by a bad file): any change is fine
         diffs = [d for d in diffs if d.startswith("data.")]
-        before, now = ingest_modality(saved_settings(old)), ingest_modality(to_dict(cfg))
-        if before != now:  # the one setting outside data.* the ingest reads
+        change = _ingest_modality_change(saved_settings(old), cfg, run_dir)
+        if change:  # the one setting outside data.* the ingest reads
             diffs.append(f"the ingest's data.modality (auto: pretrain.augment.recipe=fundus "
-                         f"means fundus): {before} -> {now}")
+                         f"means fundus): {change[0]} -> {change[1]}")
     if not diffs:
         return ""
     # what run.reuse would take into a new run folder (plan_reuse): the finished stages, in
@@ -347,9 +368,9 @@ def plan_reuse(cfg: Config, source: Path, run_dir: Path) -> ReusePlan:
         raise ConfigError(edited)
     diffs = config_differences(comparable(data_channels_resolved(saved_settings(old), source), made_in(source)),
                                 comparable(data_channels_resolved(to_dict(cfg), source)))
-    before, now = ingest_modality(saved_settings(old)), ingest_modality(to_dict(cfg))
-    if before != now:  # the one setting outside data.* the ingest reads (so every stage's)
-        diffs.append(f"data.modality as the ingest reads it (recipe=fundus means fundus): {before} -> {now}")
+    change = _ingest_modality_change(saved_settings(old), cfg, source)
+    if change:  # the one setting outside data.* the ingest reads (so every stage's)
+        diffs.append(f"data.modality as the ingest reads it (recipe=fundus means fundus): {change[0]} -> {change[1]}")
     taken, stopped_at, why = _takeable_stages(preflight._status(source), diffs, source)
     return ReusePlan(source, tuple(taken), stopped_at, why)
 

@@ -199,3 +199,29 @@ def test_a_patience_keep_last_does_not_read_is_no_difference_of_a_run_folder(tmp
     assert not train._existing_run_problem(load_config(train.DEFAULT_CONFIG, base), run)
     refused = train._existing_run_problem(load_config(train.DEFAULT_CONFIG, [*base, "finetune.keep=best"]), run)
     assert "finetune.keep: 'last' -> 'best'" in refused, refused
+
+
+def test_the_fundus_recipe_after_an_ingest_that_read_colour_photographs_reuses_that_ingest(tmp_path: Path) -> None:
+    """Review s52c F2: under configs/drac.yaml (data.modality auto) colour photographs stop after
+    the ingest, with the fix 'pretrain.backbone.in_channels=3 pretrain.augment.recipe=fundus
+    (the ingest is reused)'; the rerun was refused as the ingest's modality 'auto -> fundus',
+    though the ingest had resolved auto to fundus. It is refused only when the ingest resolved
+    it otherwise."""
+    import json
+
+    from drac_ssl import train
+    from drac_ssl.config import load_config, save_config
+
+    drac = Path(train.DEFAULT_CONFIG).parent / "drac.yaml"
+    run = tmp_path / "runs" / "colour"
+    base = [f"run.out_dir={tmp_path / 'runs'}", "run.name=colour", f"data.root={tmp_path / 'photos'}"]
+    save_config(load_config(drac, base), run / "config.yaml")
+    (run / "data").mkdir()
+    (run / "data" / "manifest.csv").write_text("id\n", encoding="utf-8")
+    fixed = load_config(drac, [*base, "pretrain.backbone.in_channels=3", "pretrain.augment.recipe=fundus"])
+    for resolved, refused in (("fundus", False), ("octa", True)):
+        (run / "data" / "ingest_summary.json").write_text(
+            json.dumps({"modality": {"value": resolved, "setting": "auto"}}), encoding="utf-8")
+        problem = train._existing_run_problem(fixed, run)
+        assert bool(problem) is refused, (resolved, problem)
+        assert ("auto -> fundus" in problem) is refused
