@@ -1077,7 +1077,7 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
     """The images and labels of ``data.root`` as the ingest will find them (folder listing and
     label CSV only); the problems the ingest would stop on are reported now."""
     from data_prep import ingest
-    from data_prep.layout import discover
+    from data_prep.layout import FUNDUS_LAYOUTS, discover
     from data_prep.problems import (
         IngestError,
         as_config_keys,
@@ -1195,10 +1195,11 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
                      no_test=_no_test_images(layout) if n_test == 0 else ("", ""),
                      no_test_layout=("a DRAC 2022 layout" if layout.kind == "drac"
                                      else f"an {layout_name(layout.kind)} layout"),
-                     # a fundus layout's photographs are colour (a plain folder said to be
-                     # fundus by data.modality alone may hold grey ones: told by decoding)
+                     # a fundus download's photographs are colour (a plain folder, said to be
+                     # fundus by data.modality or by its CSV's columns alone, may hold grey
+                     # ones: told by decoding; review s52c F5)
                      fundus_why=(f"{said_layout} holds colour fundus photographs"
-                                 if layout.fundus and d.modality != "octa" else ""))
+                                 if layout.kind in FUNDUS_LAYOUTS and d.modality != "octa" else ""))
 
 
 def _no_test_images(layout: Any) -> tuple[str, str]:

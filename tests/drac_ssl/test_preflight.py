@@ -258,6 +258,14 @@ def test_colour_fundus_layouts_under_a_grey_backbone_are_refused_before_the_inge
     # grey UW-OCTA (the DRAC layout) under the same config: nothing about channels
     grey = drac_download(tmp_path / "DRAC 2022")
     assert "pretrain.backbone.in_channels" not in errors(f"data.root={grey}", *small, config=drac)
+    # review s52c F5: a plain folder whose CSV only borrows APTOS's columns may hold grey images
+    # (data.channels=auto then makes them 1 channel): told by decoding, not refused before it
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    labelled_files(plain / "imgs", plain / "labels.csv", [f"g{i:02d}.png" for i in range(20)],
+                   [i % 5 for i in range(20)], ("id_code", "diagnosis"), [f"g{i:02d}" for i in range(20)])
+    assert "pretrain.backbone.in_channels" not in errors(
+        f"data.root={plain / 'imgs'}", f"data.labels_csv={plain / 'labels.csv'}", *small, config=drac)
 
 
 def test_n_folds_too_large_for_a_grade_names_the_grade_and_the_fix(
