@@ -2281,6 +2281,16 @@ hand-written file gets today's defaults); the fine-tuning's fold
 signature leaves this value out of its hash, as it did when it was the default."""
 
 
+def ingest_modality(settings: dict[str, Any]) -> str:
+    """The ``data.modality`` the ingest stage is given for a configuration (as a dict, e.g.
+    :func:`to_dict`'s): ``auto`` becomes ``fundus`` under ``pretrain.augment.recipe=fundus``
+    (``drac_ssl.train.stage_ingest``; the preflight's printed ingest command says the same)."""
+    data = settings.get("data") or {}
+    modality = str(data.get("modality") or "auto")
+    recipe = ((settings.get("pretrain") or {}).get("augment") or {}).get("recipe")
+    return "fundus" if modality == "auto" and recipe == "fundus" else modality
+
+
 def with_former_defaults(saved: dict[str, Any]) -> dict[str, Any]:
     """``saved`` (a run folder's nested ``config.yaml``) with each :data:`DEFAULTS_BEFORE`
     setting it does not name set to that former value (a copy; ``saved`` is not changed)."""

@@ -35,6 +35,7 @@ value, so that those are listed together too, and that records where each settin
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import math
 import os
@@ -1134,7 +1135,9 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
     # the train command's data settings as the ingest's flags, so it runs as printed and
     # checks what the ingest stage will (review s52 F6), into a scratch folder of its own
     scratch = Path(tempfile.gettempdir()) / "drac_ssl-ingest-check"
-    command = ingest_command(d, scratch)
+    # as the ingest stage is given it: data.modality auto is fundus under the fundus recipe
+    command = ingest_command(dataclasses.replace(d, modality=config_module.ingest_modality(config_module.to_dict(cfg))),
+                             scratch)
     for problem, rest in shown_with_rest(blocking):  # at most 10 of a kind, as the ingest prints them
         c.error("", as_config_keys(problem.line).replace(" -> ", "\n     fix: ", 1))
         if rest:

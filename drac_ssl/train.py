@@ -64,6 +64,7 @@ from drac_ssl.config import (  # noqa: F401 - load_config: train.load_config for
     Config,
     ConfigError,
     default_config_file,
+    ingest_modality,
     load_config,
     read_yaml,
     run_name_problem,
@@ -193,15 +194,6 @@ STAGES: dict[str, Callable[[Config, Path], dict[str, Any]]] = {
 def resolve_run_dir(cfg: Config) -> Path:
     name = cfg.run.name or f"{cfg.data.dataset}-{_dt.datetime.now():%Y%m%d-%H%M%S}"
     return Path(cfg.run.out_dir) / name
-
-
-def ingest_modality(settings: dict[str, Any]) -> str:
-    """The ``data.modality`` the ingest stage is given for a configuration (as a dict):
-    ``auto`` becomes ``fundus`` under ``pretrain.augment.recipe=fundus`` (:func:`stage_ingest`)."""
-    data = settings.get("data") or {}
-    modality = str(data.get("modality") or "auto")
-    recipe = ((settings.get("pretrain") or {}).get("augment") or {}).get("recipe")
-    return "fundus" if modality == "auto" and recipe == "fundus" else modality
 
 
 def _ingest_modality_change(saved: dict[str, Any], cfg: Config, run_dir: Path) -> tuple[str, str] | None:

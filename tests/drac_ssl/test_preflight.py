@@ -474,6 +474,12 @@ def test_the_ingest_command_of_the_findings_carries_the_data_settings_as_flags(t
     # a switch set off by default (data.graham_mask=false) becomes its flag, too
     off = ingest_command_of(*settings, "data.graham=true", "data.graham_mask=false")
     assert " --graham --no-graham-mask " in off, off
+    # review s52c F8: the modality the ingest stage is given, as the stage is: auto is fundus
+    # under the fundus recipe (drac_ssl.config.ingest_modality)
+    auto = [s for s in settings if s != "data.modality=fundus"]
+    for recipe, said in (("fundus", True), ("octa", False)):
+        (warned,) = [f for f in findings(*auto, f"pretrain.augment.recipe={recipe}") if "not opened yet" in f.line]
+        assert (" --modality fundus " in warned.fix) is said, warned.fix
 
 
 def ingest_command_of(*overrides: str) -> str:
