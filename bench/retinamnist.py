@@ -13,8 +13,11 @@
 2. Export of every variant's fold ensemble on the 400 test images, into
    ``bench/results/retinamnist_submission_{scratch,vicreg,vicreg_umm}.csv``
    (``case,class,P0..P4``; ``drac_ssl.export.run`` with ``variant=``; each file passes the
-   package's submission check). The test grades are held by the evaluator: nothing here
-   reads or estimates them.
+   package's submission check), with the referable-DR file the export writes beside each
+   (``..._referable.csv``: ``case,P_referable,referable``, grade >= 2). The files are named
+   after the result (:func:`submission_path`): a smoke run or a run under another ``--name``
+   writes ``<name>_submission_<variant>.csv``, never over the committed submissions. The test
+   grades are held by the evaluator: nothing here reads or estimates them.
 3. The floor the issue asks for: ``sklearn`` logistic regression on the raw 28 x 28 x 3
    pixels (standardised; ``C`` chosen by an inner 5-fold CV on each training part), on the
    manifest's folds, scored with the package's own metrics (argmax grades) and the same
@@ -144,6 +147,15 @@ def _variant_row(metrics: dict[str, Any]) -> dict[str, Any]:
                                for rule, r in rules.items()}}
 
 
+def submission_path(out_dir: Path, name: str, variant: str) -> Path:
+    """Where a run's test submission of ``variant`` goes: ``<out_dir>/<name>_submission_<variant>.csv``,
+    named after the result file (``name``: ``retinamnist`` for the full protocol, so its files
+    are the committed ``retinamnist_submission_*.csv``; ``retinamnist_smoke`` for a shortened
+    run). Review s52r F2: a smoke run said it wrote only its own JSON, but overwrote the
+    committed submissions with a 1-epoch model's grades."""
+    return out_dir / f"{name}_submission_{variant}.csv"
+
+
 def smoke_reasons(departures: Sequence[str], name: str | None) -> list[str]:
     """Which of ``departures`` (:func:`bench.common.shortened_settings` of the run against
     configs/retinamnist.yaml) make a smoke run. Every one does under the default name, so a
@@ -209,7 +221,7 @@ def main(argv: list[str] | None = None) -> None:
     t1 = time.perf_counter()
     submissions: dict[str, Any] = {}
     for variant in VARIANTS:
-        path = out_dir / f"retinamnist_submission_{variant}.csv"
+        path = submission_path(out_dir, name, variant)
         result = export.run(cfg, run_dir, variant=variant, submission_path=path)
         submissions[variant] = {"file": str(path.relative_to(REPO) if path.is_relative_to(REPO) else path),
                                 "rows": result.n_test}

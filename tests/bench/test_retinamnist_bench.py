@@ -42,3 +42,21 @@ def test_variant_row_counts_the_grades_given_out_of_fold() -> None:
     referable = {"from_grade": 2, "auc": 0.8, "auc_ci95": [0.7, 0.9], "sensitivity": 0.6,
                  "specificity": 0.9}
     assert _variant_row({**metrics, "referable": referable})["referable"] == referable
+
+
+def test_a_smoke_run_writes_its_submissions_under_its_own_name_not_over_the_committed_ones() -> None:
+    """Review s52r F2: a shortened run said it wrote only retinamnist_smoke.json, but exported
+    over the committed bench/results/retinamnist_submission_*.csv (the files the evaluator
+    scores). The submissions are named after the result."""
+    from pathlib import Path
+
+    from bench.common import RESULTS, smoke_result_name
+    from bench.retinamnist import VARIANTS, submission_path
+
+    committed = {RESULTS / f"retinamnist_submission_{v}.csv" for v in VARIANTS}
+    full = smoke_result_name("retinamnist", [])
+    assert {submission_path(RESULTS, full, v) for v in VARIANTS} == committed
+    smoke = smoke_result_name("retinamnist", ["pretrain.epochs=1 (the protocol's: 20)"])
+    written = {submission_path(RESULTS, smoke, v) for v in VARIANTS}
+    assert not written & committed and all(p.name.startswith("retinamnist_smoke_") for p in written)
+    assert submission_path(Path("out"), "retinamnist_seed1", "vicreg") == Path("out/retinamnist_seed1_submission_vicreg.csv")
