@@ -249,6 +249,34 @@ def keep_selection_rows(r: dict[str, Any]) -> list[str]:
             f"| {_device(r)} | {_date(r)} | `{r.get('command')}` |"]
 
 
+def near_duplicates_rows(r: dict[str, Any]) -> list[str]:
+    """bench/near_duplicates.py: RetinaMNIST's labelled images with a near twin, how many of the
+    twins the per-image folds split, the test images' twins, and what keeping twins in one
+    fold does to the untrained models it ran."""
+    counts = {c["threshold_mse"]: c for c in r.get("counts", [])}
+    c = counts.get(r.get("grouping_threshold_mse")) or {}
+    effect = r.get("effect") or {}
+    seeds = effect.get("one_nn_accuracy_over_fold_seeds") or {}
+    floor = effect.get("pixel_floor") or {}
+    words = [f"{c.get('images_with_a_twin')} of {r.get('labelled_images')} labelled images have a near twin "
+             f"(pixel MSE < {r.get('grouping_threshold_mse'):g}), {c.get('twin_same_grade')} of the same grade, "
+             f"{c.get('twin_in_another_fold')} in another fold; {c.get('test_images_with_a_labelled_twin')} "
+             f"of {r.get('test_images')} test images have one (nearest test-to-labelled MSE "
+             f"{r.get('nearest_test_to_labelled_mse', float('nan')):.5f})"]
+    if seeds.get("per_image_folds") and seeds.get("twins_kept_together"):
+        a, b = seeds["per_image_folds"], seeds["twins_kept_together"]
+        words.append(f"twins kept in one fold: 1-NN accuracy {a['mean']:.3f} -> {b['mean']:.3f} "
+                     f"(means of {len(a['per_seed'])} fold splits, SD {a['sd']:.3f} / {b['sd']:.3f})")
+    if floor.get("per_image_folds") and floor.get("twins_kept_together"):
+        a, b = floor["per_image_folds"], floor["twins_kept_together"]
+        words.append(f"pixel floor (fold seed 0, one split each) accuracy {a['accuracy']:.3f} -> "
+                     f"{b['accuracy']:.3f}, QWK {a['qwk']:.3f} -> {b['qwk']:.3f}, AUC OvR "
+                     f"{a['auc_ovr']:.3f} -> {b['auc_ovr']:.3f}")
+    words.append("the networks' change not measured")
+    return [f"| RetinaMNIST near-duplicates across the per-image folds | {'; '.join(words)} "
+            f"| {_device(r)} | {_date(r)} | `{r.get('command')}` |"]
+
+
 def bootstrap_speed_rows(r: dict[str, Any]) -> list[str]:
     """Counted bootstrap vs the earlier per-resample scikit-learn loop: one row per case."""
     rows = []
@@ -608,18 +636,18 @@ def retinamnist_repeats_table(runs: dict[str, dict[str, Any]]) -> list[str]:
     out = ["", "**RetinaMNIST, the same job repeated** (out of fold on the 1,200 labelled images; "
            "accuracy / AUC OvR / QWK of the argmax grades; settings: the overrides of the command)", "",
            "| run | settings | scratch | VICReg | VICReg + UMM | VICReg - scratch (accuracy, AUC OvR, QWK) "
-           "| wall s |", "|---|---|---|---|---|---|---|"]
+           "| selected (by CV accuracy) | wall s |", "|---|---|---|---|---|---|---|---|"]
 
     def cell(m: dict[str, Any] | None) -> str:
         return "" if not m else f"{m['accuracy']:.3f} / {m['auc_ovr']:.3f} / {m['qwk']:.3f}"
 
-    def row(name: str, settings: str, v: dict[str, Any], seconds: Any) -> str:
+    def row(name: str, settings: str, v: dict[str, Any], seconds: Any, selected: Any = "") -> str:
         diff = ""
         if v.get("scratch") and v.get("vicreg"):
             d = [v["vicreg"][k] - v["scratch"][k] for k in ("accuracy", "auc_ovr", "qwk")]
             diff = ", ".join(f"{x:+.3f}" for x in d)
         return (f"| {name} | `{settings}` | {cell(v.get('scratch'))} | {cell(v.get('vicreg'))} | "
-                f"{cell(v.get('vicreg_umm'))} | {diff} | {seconds} |")
+                f"{cell(v.get('vicreg_umm'))} | {diff} | {selected or ''} | {seconds} |")
 
     groups: dict[Any, list[dict[str, Any]]] = {}  # the config's own settings, any run.seed, by pretraining length
     for name, r in runs.items():
@@ -628,7 +656,7 @@ def retinamnist_repeats_table(runs: dict[str, dict[str, Any]]) -> list[str]:
         epochs = r.get("pretrain_epochs_run")
         shown = " ".join(overrides) or "(the config)"
         out.append(row(name, f"{shown}; {epochs} VICReg epochs" if epochs else shown, r.get("variants", {}),
-                       r.get("seconds_total")))
+                       r.get("seconds_total"), r.get("selected_variant")))  # review s52r F5
         if all(w.startswith("run.seed=") for w in overrides):
             groups.setdefault(epochs, []).append(r.get("variants", {}))
     for epochs, seeds in groups.items():
@@ -660,7 +688,7 @@ def _seed_spread_rows(seeds: list[dict[str, Any]], settings: str) -> list[str]:
         if what == "SD" and diffs:
             diff += "; SE " + ", ".join(f"{statistics.stdev(d) / len(d) ** 0.5:.4f}" for d in diffs)
         out.append(f"| {what} over the config's {len(seeds)} seeds | `{settings}` | {cells.get('scratch', '')} | "
-                   f"{cells.get('vicreg', '')} | {cells.get('vicreg_umm', '')} | {diff} |  |")
+                   f"{cells.get('vicreg', '')} | {cells.get('vicreg_umm', '')} | {diff} |  |  |")
     return out
 
 
@@ -970,6 +998,8 @@ def render(results_dir: Path = RESULTS) -> str:
             lines += default_run_rows(record)
         elif name.startswith("keep_selection"):
             lines += keep_selection_rows(record)
+        elif name.startswith("near_duplicates"):
+            lines += near_duplicates_rows(record)
         elif name == "drac_pipeline_gpu":
             lines += pipeline_rows(record)
         elif name.startswith("cifar10_vicreg"):
