@@ -175,7 +175,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--run-dir", default=str(REPO / "runs" / "bench-retinamnist"),
                         help="the run folder (kept; a rerun resumes it)")
     parser.add_argument("--fresh", action="store_true", help="delete the run folder first (a timed run)")
-    parser.add_argument("--out-dir", default=str(RESULTS))
+    parser.add_argument("--out-dir", default=str(RESULTS),
+                        help="where the result JSON and the submissions go (default bench/results)")
     parser.add_argument("--name", default=None, help="result name (default: retinamnist; with an override "
                         "that does less than the config, e.g. fewer epochs, retinamnist_smoke; under a name "
                         "of your own fewer pretrain.epochs is an experiment, not a smoke run)")
@@ -194,9 +195,13 @@ def main(argv: list[str] | None = None) -> None:
            "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)}
     overrides = [f"data.root={NPZ}", f"run.out_dir={run_dir.parent}", f"run.name={run_dir.name}",
                  *args.overrides]
-    from drac_ssl.config import load_config, to_dict
+    from drac_ssl.config import ConfigError, load_config, to_dict
 
-    departures = shortened_settings(to_dict(load_config(CONFIG, overrides[:3])), to_dict(load_config(CONFIG, overrides)))
+    try:  # a mistyped override: the package's message (what, where, did you mean), no traceback
+        departures = shortened_settings(to_dict(load_config(CONFIG, overrides[:3])),
+                                        to_dict(load_config(CONFIG, overrides)))
+    except ConfigError as exc:
+        raise SystemExit(f"error: {exc}") from None
     reasons = smoke_reasons(departures, args.name)
     name = smoke_result_name("retinamnist", reasons, args.name, out_dir=out_dir)
     if reasons:
