@@ -95,7 +95,8 @@ def one_nn_accuracy(x: np.ndarray, grades: np.ndarray, folds: np.ndarray) -> flo
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.near_duplicates", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--npz", default=None, help="the MedMNIST file (default: the shared data's "
                         "retinamnist/retinamnist_public.npz)")
     parser.add_argument("--threshold", type=float, default=THRESHOLDS[0],
