@@ -908,7 +908,7 @@ added settings' constants are their defaults."""
 
 def _signature(ctx: _Context, variant: str, source: Path | None, spec: ModelSpec,
                run_dir: Path | None = None, legacy: bool = False, unused_widths: bool = False,
-               unused_patience: bool = False) -> str:
+               unused_patience: bool = False, source_sha256: str | None = None) -> str:
     """A hash of everything a fold's result depends on: a fold record with another
     signature is retrained, not reused.
 
@@ -922,6 +922,8 @@ def _signature(ctx: _Context, variant: str, source: Path | None, spec: ModelSpec
     ``finetune.keep=last``, which runs every epoch (review s52c F6: the preflight's advice to
     leave an unused patience out would otherwise retrain finished folds);
     ``unused_patience=True`` gives the signature of keep=last runs made when it was signed.
+    ``source_sha256``: the source's digest when the caller has it (it signs several variants
+    of one source); read from the file otherwise.
     """
     defaults = {**json.loads(json.dumps(to_dict(FinetuneConfig()))), **_OLD_CONSTANTS}
     settings = {k: v for k, v in json.loads(json.dumps(to_dict(ctx.ft))).items()
@@ -951,7 +953,9 @@ def _signature(ctx: _Context, variant: str, source: Path | None, spec: ModelSpec
         where = Path(os.path.abspath(source))
         if run_dir is not None and where.is_relative_to(os.path.abspath(run_dir)):
             where = where.relative_to(os.path.abspath(run_dir))
-        source_id = {"path": where.as_posix(), "sha256": sha256_file(source) if source.is_file() else "none"}
+        if source_sha256 is None:
+            source_sha256 = sha256_file(source) if source.is_file() else "none"
+        source_id = {"path": where.as_posix(), "sha256": source_sha256}
     blob = json.dumps({"finetune": settings, "seed": ctx.seed, "variant": variant,
                        "source": source_id,
                        "spec": spec_dict, "input": input_meta,
@@ -1070,11 +1074,13 @@ def _sign_and_build(ctx: _Context, variant: str, source: Path | None, spec: Mode
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     run_dir = out_dir.parent.parent  # <run>/finetune/<variant>
-    signature = _signature(ctx, variant, source, spec, run_dir)
+    digest = None if source is None else sha256_file(source) if source.is_file() else "none"  # hashed once
+    signature = _signature(ctx, variant, source, spec, run_dir, source_sha256=digest)
     # a fold finished before sources were signed by content (absolute path + file stamp), or
-    # before the unused heads' width settings left the signature
-    # or when keep=last signed the patience it does not read
-    accepted = {_signature(ctx, variant, source, spec, run_dir, unused_widths=widths, unused_patience=patience)
+    # before the unused heads' width settings left the signature, or when keep=last signed
+    # the patience it does not read
+    accepted = {_signature(ctx, variant, source, spec, run_dir, unused_widths=widths, unused_patience=patience,
+                           source_sha256=digest)
                 for widths in (False, True) for patience in (False, True)}
     if source is not None:
         accepted |= {_signature(ctx, variant, source, spec, legacy=True, unused_widths=widths,
