@@ -234,9 +234,9 @@ def keep_selection_rows(r: dict[str, Any]) -> list[str]:
             cells.append(f"{v} QWK {b['qwk']:.3f} best / {l_['qwk']:.3f} last ({b['qwk'] - l_['qwk']:+.3f}), "
                          f"accuracy {b['accuracy'] - l_['accuracy']:+.3f}")
     diffs = r.get("pretrained_minus_scratch") or {}
-    paired = [f"{v} - scratch QWK {by['best'][v]['qwk']['difference']:+.3f} best / "
-              f"{by['last'][v]['qwk']['difference']:+.3f} last"
-              for by in [diffs] for v in (diffs.get("best") or {}) if v in (diffs.get("last") or {})]
+    best_diff, last_diff = diffs.get("best") or {}, diffs.get("last") or {}
+    paired = [f"{v} - scratch QWK {best_diff[v]['qwk']['difference']:+.3f} best / "
+              f"{last_diff[v]['qwk']['difference']:+.3f} last" for v in best_diff if v in last_diff]
     patience = (r.get("config_finetune") or {}).get("patience")
     reused = sorted({rule for rule, by in variants.items()
                      for v in (by or {}).values() if isinstance(v, dict) and v.get("folds_taken_from")})

@@ -428,8 +428,8 @@ class DataFacts:
     native_size: int | None = None  # a generic dataset's image side
     channels: int | None = None  # None: known once the images are decoded (data.channels=auto)
     channels_why: str = ""
-    # the images are colour fundus photographs, known before decoding (a fundus layout, or
-    # data.modality=fundus: _fundus_before_decoding) or from the ingest's modality: said in words
+    # the images are colour fundus photographs, known before decoding (a fundus download
+    # layout: a plain folder may hold grey ones) or from the ingest's modality: said in words
     fundus_why: str = ""
     fold_grades: dict[int, dict[int, int]] | None = None  # fold -> grade -> its images, of an existing ingest
     ingest_dir: Path | None = None
@@ -866,8 +866,8 @@ def _facts_from_ingest(c: _Findings, cfg: Config, data_dir: Path) -> DataFacts |
         grade = entry.get("grade") if isinstance(entry, dict) else None
         if isinstance(grade, int):
             left_out[grade] = left_out.get(grade, 0) + 1
-    fundus = (summary.get("modality") or {}).get("value") == "fundus" if isinstance(
-        summary.get("modality"), dict) else False
+    modality = summary.get("modality")
+    fundus = isinstance(modality, dict) and modality.get("value") == "fundus"
     return DataFacts(source=f"the ingest in {data_dir}", n_images=n, n_test=n_test,
                      fundus_why=(f"the ingest found colour fundus photographs "
                                  f"({data_dir / 'ingest_summary.json'}: modality fundus)" if fundus else ""),

@@ -207,12 +207,8 @@ def _ingest_modality_change(saved: dict[str, Any], cfg: Config, run_dir: Path) -
     if before == now:
         return None
     if before == "auto":
-        try:
-            summary = json.loads((run_dir / "data" / "ingest_summary.json").read_text(encoding="utf-8"))
-            resolved = (summary.get("modality") or {}).get("value")
-        except (OSError, ValueError, AttributeError):
-            resolved = None
-        if resolved == now:
+        modality = (read_json_dict(run_dir / "data" / "ingest_summary.json") or {}).get("modality")
+        if isinstance(modality, dict) and modality.get("value") == now:
             return None
     return before, now
 
