@@ -50,47 +50,43 @@ RMS difference of 1 % of the range (2.6 grey levels of 255)."""
 
 def nearest_neighbours(x: np.ndarray, y: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """For each row of ``x`` (``(n, d)`` float), the index of its nearest row of ``y`` (``x``
-    itself when None, the row itself excluded) by mean squared difference, and that distance.
+    itself when None, the row itself excluded) by mean squared difference, and that distance
+    (``sklearn.neighbors.NearestNeighbors``, exact search).
 
     Returns:
         ``(index, distance)``, each ``(n,)``; distances are means over the ``d`` values."""
-    other = x if y is None else y
-    x64, o64 = x.astype(np.float64), other.astype(np.float64)
-    d = ((x64 ** 2).sum(1)[:, None] + (o64 ** 2).sum(1)[None, :] - 2 * x64 @ o64.T) / x.shape[1]
-    np.maximum(d, 0, out=d)
-    if y is None:
-        np.fill_diagonal(d, np.inf)
-    index = d.argmin(1)
-    return index, d[np.arange(len(x)), index]
+    from sklearn.neighbors import NearestNeighbors
+
+    search = NearestNeighbors(n_neighbors=1, algorithm="brute").fit(x if y is None else y)
+    # without a query, each fitted row's neighbours leave out the row itself
+    distance, index = search.kneighbors(None if y is None else x)
+    return index[:, 0], distance[:, 0] ** 2 / x.shape[1]
 
 
 def twin_groups(index: np.ndarray, distance: np.ndarray, threshold: float) -> np.ndarray:
     """Group id of each image: images joined to their nearest neighbour closer than
-    ``threshold`` share one (connected components, so a chain a~b~c is one group); every other
-    image is a group of its own. Returns ``(n,)`` ints."""
-    parent = np.arange(len(index))
+    ``threshold`` share one (connected components, ``scipy.sparse.csgraph``, so a chain a~b~c
+    is one group); every other image is a group of its own. Returns ``(n,)`` ints: each group
+    named by its first image's index (the fold split of the groups depends on their names)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
 
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = int(parent[i])
-        return i
-
-    for i in np.flatnonzero(distance < threshold):
-        a, b = root(int(i)), root(int(index[i]))
-        if a != b:
-            parent[max(a, b)] = min(a, b)
-    return np.array([root(i) for i in range(len(index))])
+    near = np.flatnonzero(distance < threshold)
+    graph = coo_matrix((np.ones(len(near)), (near, index[near])), shape=(len(index), len(index)))
+    labels = connected_components(graph, directed=False)[1]
+    _, first = np.unique(labels, return_index=True)
+    return first[labels]
 
 
 def one_nn_accuracy(x: np.ndarray, grades: np.ndarray, folds: np.ndarray) -> float:
     """Out-of-fold accuracy of a 1-nearest-neighbour on the rows of ``x``: each row of fold
-    ``f`` takes the grade of its nearest row in the other folds."""
-    pred = np.empty_like(grades)
-    for f in np.unique(folds):
-        held = folds == f
-        index, _ = nearest_neighbours(x[held], x[~held])
-        pred[held] = grades[~held][index]
+    ``f`` takes the grade of its nearest row in the other folds
+    (``sklearn.model_selection.cross_val_predict`` of ``KNeighborsClassifier(1)``)."""
+    from sklearn.model_selection import PredefinedSplit, cross_val_predict
+    from sklearn.neighbors import KNeighborsClassifier
+
+    pred = cross_val_predict(KNeighborsClassifier(n_neighbors=1, algorithm="brute"), x, grades,
+                             cv=PredefinedSplit(folds))
     return float((pred == grades).mean())
 
 
