@@ -58,13 +58,13 @@ step() {  # step NAME SECONDS COMMAND...: one step under a time limit; never sto
     return $rc
 }
 
-# bench ARM EPOCHS LIMIT: one arm of the hypothesis (five seeds at once)
+# bench ARM EPOCHS LIMIT HYPOTHESIS: one arm (five seeds at once)
 bench_arm() {
-    local arm=$1 epochs=$2 limit=$3 sets=() s
+    local arm=$1 epochs=$2 limit=$3 hypothesis=$4 sets=() s
     for s in $DEVICE_SETTINGS ${GPU_RM_EXTRA:-}; do sets+=(--set "$s"); done
     step "$arm" "$limit" "$PY" -m bench.retinamnist_epochs --epochs "$epochs" --seeds "$SEEDS" --own-scratch \
         --parallel 5 --runs-root "$WORK/runs" --out-dir "$WORK/res" --tag gpu "${sets[@]}" \
-        --hypothesis "$HYPOTHESIS"
+        --hypothesis "$hypothesis"
 }
 
 runner() {
@@ -89,9 +89,9 @@ runner() {
     fi
     export PYTHONPATH="$REPO${site:+:$site}" DRAC_SSL_SHARED_DATA=${DRAC_SSL_SHARED_DATA:-$REPO/.device_data}
     cd "$REPO" || exit 1
-    bench_arm long "$EPOCHS" "$(left)"
+    bench_arm long "$EPOCHS" "$(left)" "$HYPOTHESIS"
     if [ "$(left)" -ge "${GPU_RM_SHORT_MIN_S:-150}" ]; then
-        bench_arm short 20 "$(left)"
+        bench_arm short 20 "$(left)" "none (descriptive arm of hypothesis 6): the recipe's 20 epochs on the same GPU settings, to tell a difference of the 300-epoch runs from one of the GPU settings"
     else
         log "skip short: $(left)s left"
     fi

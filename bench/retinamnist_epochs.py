@@ -36,6 +36,12 @@ first on five new seeds with the mark set first:
   (``retinamnist_epochs60_confirm.json``): VICReg pretrained 60 epochs beats scratch fine-tuned
   in the same run (mean difference above twice its standard error in accuracy and AUC OvR).
 
+A seventh run, the sixth hypothesis, on a lent GPU (``bash bench/gpu_retinamnist.sh run``):
+
+* ``--epochs 300 --seeds 10,11,12,13,14 --own-scratch --tag gpu`` with the GPU settings that
+  script names (``retinamnist_epochs300_gpu.json``; its descriptive 20-epoch arm on the same
+  settings ``retinamnist_epochs20_gpu.json``): VICReg pretrained 300 epochs beats scratch.
+
 The RetinaMNIST job (``configs/retinamnist.yaml``, ``bench/retinamnist.py``) pretrained VICReg
 for 20 epochs, with the loss still falling; over five seeds its fine-tuned VICReg variant
 was level with scratch. The hypothesis tested here, fixed before running it: the

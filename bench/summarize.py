@@ -501,7 +501,8 @@ def pipeline_rows(r: dict[str, Any]) -> list[str]:
               else f"VICReg ran {r.get('pretrain_epochs_run')} epochs ({stopped or 'why it stopped not recorded'})")
     return [f"| main job at the recipe's size (`configs/drac.yaml`, 224 px), phantom data | {r.get('seconds_total')} s "
             f"total ({r.get('goal')}: {'met' if r.get('goal_met') else 'not met'}); {stages}; {vicreg}"
-            f"{_fold_rule_note(r)} | {_device(r)} | {_date(r)} | `{r.get('command')}` |"]
+            f"{_fold_rule_note(r)}{'; ' + ' '.join(notes) if (notes := r.get('notes_added_after_the_run')) else ''} | "
+            f"{_device(r)} | {_date(r)} | `{r.get('command')}` |"]
 
 
 def _shared_relative(text: str) -> str:
@@ -949,8 +950,9 @@ def _other_tables(results_dir: Path, load: Any) -> list[str]:
             cells = [f"{b['layers'][s]['davies_bouldin']:.2f} / {b['layers'][s]['calinski_harabasz']:.0f}"
                      for s in stages if s in b.get("layers", {})]
             out.append(f"| {bname} | " + " | ".join(cells) + " |")
-    pipe = load("drac_pipeline_gpu")
-    if pipe:
+    for pipe in (load(p.stem) for p in sorted(results_dir.glob("drac_pipeline_*.json"))):
+        if not pipe:
+            continue
         out += ["", f"**Full-size phantom DRAC pipeline, out-of-fold (611 images, 5 folds)** ({_device(pipe)}, "
                 f"{_date(pipe)}; phantom data: shows that the stages work, not how well real DR is graded"
                 f"{_fold_rule_note(pipe)})", "",
@@ -1000,7 +1002,7 @@ def render(results_dir: Path = RESULTS) -> str:
             lines += keep_selection_rows(record)
         elif name.startswith("near_duplicates"):
             lines += near_duplicates_rows(record)
-        elif name == "drac_pipeline_gpu":
+        elif name.startswith("drac_pipeline_"):
             lines += pipeline_rows(record)
         elif name.startswith("cifar10_vicreg"):
             lines += cifar_rows(record)

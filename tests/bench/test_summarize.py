@@ -530,3 +530,26 @@ def test_a_fine_tuning_result_of_the_old_keep_best_default_says_so_and_one_of_ke
     assert "fine-tuned under finetune.keep=best" in table[1]
     cifar = umm_protocol_table({"dataset": "cifar10", "date_utc": "2026-11-30", "variants": {}})
     assert "keep=best" not in cifar[1]  # CIFAR-10's protocol scores a linear probe, no fold is kept
+
+
+def test_every_phantom_pipeline_file_gets_its_row_and_table(tmp_path: Path) -> None:
+    """Each drac_pipeline_*.json (one per GPU that ran it) is shown, with its notes; before,
+    only the file named drac_pipeline_gpu was, so a second GPU's run was left out."""
+    from bench.summarize import render
+
+    def record(device: str, date: str, seconds: float, notes: list[str]) -> dict:
+        row = {"variant": "vicreg", "qwk": 0.8, "qwk_ci_low": 0.7, "qwk_ci_high": 0.9, "auc": 0.9,
+               "accuracy": 0.85, "macro_f1": 0.8}
+        return {"device": device, "date_utc": f"{date}T10:00:00+00:00", "seconds_total": seconds,
+                "goal": "< 300 s", "goal_met": True, "seconds_per_stage": {"pretrain": 1.0},
+                "pretrain_epochs_run": 3, "pretrain_stopped": "early stopping", "command": "c",
+                "oof_metrics": {"rows": [row]}, "notes_added_after_the_run": notes}
+
+    (tmp_path / "drac_pipeline_gpu.json").write_text(json.dumps(record("GPU-A", "2026-11-22", 192.4, [])))
+    (tmp_path / "drac_pipeline_h200.json").write_text(
+        json.dumps(record("GPU-B", "2026-12-05", 142.0, ["shared the machine with nothing."])))
+    text = render(tmp_path)
+    assert "192.4 s total" in text and "142.0 s total" in text
+    assert "after 3 epochs; shared the machine with nothing. | GPU-B" in text
+    assert text.count("**Full-size phantom DRAC pipeline") == 2
+    assert "(GPU-A, 2026-11-22; " in text and "finetune.keep=best" in text.split("(GPU-B")[0]

@@ -1,0 +1,76 @@
+"""bench/gpu_retinamnist.sh, the prepared GPU run of RetinaMNIST's sixth hypothesis, tested on
+the CPU in seconds with a stub interpreter (the real flow, tiny, is
+``bash bench/gpu_retinamnist.sh cpu-smoke DIR``: about 6 minutes on the 2-core machine)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = REPO / "bench" / "gpu_retinamnist.sh"
+
+STUB = r'''
+import json, os, sys
+from pathlib import Path
+args = sys.argv[1:]
+if args[:1] == ["-c"] or args[:2] == ["-m", "pip"]:
+    sys.exit(0)
+with open(os.environ["STUB_CALLS"], "a") as fh:
+    fh.write(json.dumps(args) + "\n")
+out = Path(args[args.index("--out-dir") + 1])
+out.mkdir(parents=True, exist_ok=True)
+epochs = args[args.index("--epochs") + 1]
+(out / f"retinamnist_epochs{epochs}_gpu.json").write_text("{}")
+print(f"[bench] stub {epochs}")
+'''
+
+
+def _run(tmp_path: Path, *mode: str, **env: str) -> tuple[subprocess.CompletedProcess, list[list[str]]]:
+    stub = tmp_path / "stub.py"
+    stub.write_text(STUB)
+    python = tmp_path / "python"
+    python.write_text(f"#!/bin/sh\nexec {sys.executable} {stub} \"$@\"\n")
+    python.chmod(0o755)
+    calls = tmp_path / "calls.jsonl"
+    full_env = {**os.environ, "PYTHON": str(python), "STUB_CALLS": str(calls), "OUT": str(tmp_path / "out"),
+                "GPU_RM_WORK": str(tmp_path / "work"), "GPU_RM_INSTALL": "0", **env}
+    proc = subprocess.run(["bash", str(SCRIPT), *mode], env=full_env, capture_output=True, text=True, timeout=120)
+    lines = calls.read_text().splitlines() if calls.is_file() else []
+    return proc, [json.loads(line) for line in lines]
+
+
+def test_run_starts_both_arms_with_the_fixed_protocol_and_collects(tmp_path: Path) -> None:
+    proc, calls = _run(tmp_path, "run")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "runner finished" in proc.stdout
+    assert [c[c.index("--epochs") + 1] for c in calls] == ["300", "20"]
+    for call in calls:
+        assert call[:2] == ["-m", "bench.retinamnist_epochs"]
+        assert call[call.index("--seeds") + 1] == "10,11,12,13,14" and "--own-scratch" in call
+        sets = [call[i + 1] for i, a in enumerate(call) if a == "--set"]
+        assert "run.device=cuda" in sets and "pretrain.augment.on_gpu=true" in sets
+    long_words, short_words = (c[c.index("--hypothesis") + 1] for c in calls)
+    assert long_words.startswith("VICReg pretrained for 300 epochs") and short_words.startswith("none (descriptive")
+    out = tmp_path / "out"
+    assert {p.name for p in out.iterdir()} >= {"progress.log", "retinamnist_epochs300_gpu.json",
+                                               "retinamnist_epochs20_gpu.json", "gpu_retinamnist_runs.tar.gz"}
+
+
+def test_short_arm_is_skipped_when_too_little_time_is_left(tmp_path: Path) -> None:
+    proc, calls = _run(tmp_path, "run", GPU_RM_BUDGET_S="100")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert [c[c.index("--epochs") + 1] for c in calls] == ["300"]
+    assert "skip short" in (tmp_path / "work" / "progress.log").read_text()
+
+
+def test_device_modes_refuse_without_out_and_unknown_mode_prints_usage(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "OUT"}
+    for mode in ("run", "wait"):
+        proc = subprocess.run(["bash", str(SCRIPT), mode], env=env, capture_output=True, text=True, timeout=30)
+        assert proc.returncode == 2 and "OUT is unset" in proc.stdout
+    proc = subprocess.run(["bash", str(SCRIPT), "nonsense"], env=env, capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 2 and "prepare" in proc.stdout
