@@ -479,7 +479,9 @@ def inference_rows(r: dict[str, Any]) -> list[str]:
     return [f"| inference: {r.get('folds')}-fold ensemble, flip TTA ({passes}), "
             f"{r.get('bundle', {}).get('input', {}).get('size', ['?'])[0]} px | "
             f"{res.get('model_images_per_s')} images/s model, {res.get('end_to_end_images_per_s')} images/s "
-            f"end to end (from decoded 1024 px images) | {_device(r)} | {_date(r)} | `{r.get('command')}` |"]
+            f"end to end (from decoded 1024 px images)"
+            f"{'; ' + ' '.join(notes) if (notes := r.get('notes_added_after_the_run')) else ''} | "
+            f"{_device(r)} | {_date(r)} | `{r.get('command')}` |"]
 
 
 def feed_rows(r: dict[str, Any]) -> list[str]:
