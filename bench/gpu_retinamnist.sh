@@ -8,7 +8,8 @@
 #
 #   here:    bash bench/gpu_retinamnist.sh prepare         wheels -> .whl/, the .npz -> .device_data/
 #   device:  bash bench/gpu_retinamnist.sh run             install, start the runner detached, wait
-#                                                          (at most GPU_RM_CALL_S), copy results to $OUT
+#                                                          (at most GPU_RM_CALL_S), copy results to $OUT;
+#                                                          carry=['.whl', '.device_data'] (refused without them)
 #   device:  bash bench/gpu_retinamnist.sh wait [SECONDS]  a later call: wait again, copy to $OUT
 #   here:    bash bench/gpu_retinamnist.sh cpu-smoke DIR   the same flow, tiny, on this CPU
 #
@@ -91,7 +92,7 @@ runner() {
     cd "$REPO" || exit 1
     bench_arm long "$EPOCHS" "$(left)" "$HYPOTHESIS"
     if [ "$(left)" -ge "${GPU_RM_SHORT_MIN_S:-150}" ]; then
-        bench_arm short 20 "$(left)" "none (descriptive arm of hypothesis 6): the recipe's 20 epochs on the same GPU settings, to tell a difference of the 300-epoch runs from one of the GPU settings"
+        bench_arm short 20 "$(left)" "none (descriptive arm of hypothesis 6): the recipe's 20 epochs on the same GPU settings, to tell a difference of the 300-epoch runs from one of the GPU settings (bf16, views made on the device)"
     else
         log "skip short: $(left)s left"
     fi
@@ -153,6 +154,14 @@ prepare)
 run)
     [ -n "${OUT:-}" ] || { echo "OUT is unset: 'run' is the device-tool command"; exit 2; }
     call_end=$(($(date +%s) + ${GPU_RM_CALL_S:-570}))
+    if ! runner_alive; then  # a fresh start needs what 'prepare' copied, carried to this machine
+        npz=${DRAC_SSL_SHARED_DATA:-$REPO/.device_data}/retinamnist/retinamnist_public.npz
+        if [ "${GPU_RM_INSTALL:-1}" = 1 ] && ! compgen -G "$REPO/.whl/*.whl" >/dev/null || [ ! -f "$npz" ]; then
+            echo "no wheels in .whl/ or no $npz: run 'bash bench/gpu_retinamnist.sh prepare' here and" \
+                "carry=['.whl', '.device_data'] in the device call"
+            exit 2
+        fi
+    fi
     if runner_alive; then
         echo "a runner is already running (pid $(cat "$WORK/runner.pid")); waiting for it"
     else

@@ -785,7 +785,8 @@ def retinamnist_epochs_table(r: dict[str, Any]) -> list[str]:
         text = "; ".join(f"{k} {v['mean']:+.4f} (SE {v['se']:.4f}, {v['positive']} of {v['n']} seeds > 0)"
                          for k, v in d.items())
         out += ["", f"Mean {name.replace('_', ' ')}: {text}."]
-        if name.endswith("_minus_scratch") and all(k in d for k in TWO_SE_MARK):
+        descriptive = str(r.get("hypothesis") or "").startswith("none")  # an arm no mark judges
+        if name.endswith("_minus_scratch") and all(k in d for k in TWO_SE_MARK) and not descriptive:
             out += ["", two_se_mark_line(_unrounded(d, r))]
     ens = r.get("seed_ensemble")
     if ens:

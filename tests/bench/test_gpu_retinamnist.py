@@ -36,8 +36,12 @@ def _run(tmp_path: Path, *mode: str, **env: str) -> tuple[subprocess.CompletedPr
     python.write_text(f"#!/bin/sh\nexec {sys.executable} {stub} \"$@\"\n")
     python.chmod(0o755)
     calls = tmp_path / "calls.jsonl"
+    shared = tmp_path / "device_data"
+    (shared / "retinamnist").mkdir(parents=True, exist_ok=True)
+    (shared / "retinamnist" / "retinamnist_public.npz").write_bytes(b"stub")
     full_env = {**os.environ, "PYTHON": str(python), "STUB_CALLS": str(calls), "OUT": str(tmp_path / "out"),
-                "GPU_RM_WORK": str(tmp_path / "work"), "GPU_RM_INSTALL": "0", **env}
+                "GPU_RM_WORK": str(tmp_path / "work"), "GPU_RM_INSTALL": "0",
+                "DRAC_SSL_SHARED_DATA": str(shared), **env}
     proc = subprocess.run(["bash", str(SCRIPT), *mode], env=full_env, capture_output=True, text=True, timeout=120)
     lines = calls.read_text().splitlines() if calls.is_file() else []
     return proc, [json.loads(line) for line in lines]
@@ -74,3 +78,11 @@ def test_device_modes_refuse_without_out_and_unknown_mode_prints_usage(tmp_path:
         assert proc.returncode == 2 and "OUT is unset" in proc.stdout
     proc = subprocess.run(["bash", str(SCRIPT), "nonsense"], env=env, capture_output=True, text=True, timeout=30)
     assert proc.returncode == 2 and "prepare" in proc.stdout
+
+
+def test_run_refuses_before_starting_when_the_data_was_not_carried(tmp_path: Path) -> None:
+    """Without 'prepare' + carry the runner would install nothing and fail in its logs only,
+    after device minutes were spent (review s53 F6): refused at once instead."""
+    proc, calls = _run(tmp_path, "run", DRAC_SSL_SHARED_DATA=str(tmp_path / "nowhere"))
+    assert proc.returncode == 2 and "prepare" in proc.stdout and "carry" in proc.stdout
+    assert calls == [] and not (tmp_path / "work" / "progress.log").exists()

@@ -553,3 +553,18 @@ def test_every_phantom_pipeline_file_gets_its_row_and_table(tmp_path: Path) -> N
     assert "after 3 epochs; shared the machine with nothing. | GPU-B" in text
     assert text.count("**Full-size phantom DRAC pipeline") == 2
     assert "(GPU-A, 2026-11-22; " in text and "finetune.keep=best" in text.split("(GPU-B")[0]
+
+
+def test_a_descriptive_arm_is_not_judged_by_the_mark() -> None:
+    """An arm run with the hypothesis "none (descriptive ...)" gets no pass-mark line (review
+    s53 F3); a judged arm still does."""
+    from bench.summarize import retinamnist_epochs_table
+
+    m = {"accuracy": 0.5, "auc_ovr": 0.7, "qwk": 0.5}
+    diff = {k: {"mean": 0.01, "se": 0.001, "positive": 5, "n": 5} for k in m}
+    record = {"epochs": 20, "own_scratch": True, "overrides": [], "device": "d", "date_utc": "2026-12-04",
+              "per_seed": {"1": {"committed": {"scratch": m}, "vicreg20": m}},
+              "differences": {"vicreg20_minus_scratch": diff}}
+    judged = "\n".join(retinamnist_epochs_table({**record, "hypothesis": "VICReg beats scratch"}))
+    descriptive = "\n".join(retinamnist_epochs_table({**record, "hypothesis": "none (descriptive arm)"}))
+    assert "Mark (" in judged and "Mark (" not in descriptive
