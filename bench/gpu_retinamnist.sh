@@ -190,6 +190,8 @@ cpu-smoke)
     [ -x "$REPO/.venv/bin/python" ] && PY=$REPO/.venv/bin/python
     export PYTHON=$PY GPU_RM_WORK=$WORK GPU_RM_INSTALL=0 OMP_NUM_THREADS=1 GPU_RM_SEEDS=10,11 GPU_RM_EPOCHS=2
     export GPU_RM_SHORT_MIN_S=0 GPU_RM_BUDGET_S=${GPU_RM_BUDGET_S:-1800}
+    # here the data is read where it lies (../shared/data), 'prepare' is for the device only
+    export DRAC_SSL_SHARED_DATA=${DRAC_SSL_SHARED_DATA:-$(cd "$REPO/.." && pwd)/shared/data}
     export GPU_RM_SETTINGS="run.device=cpu pretrain.augment.on_gpu=true pretrain.num_workers=2 pretrain.checkpoint_every=50 pretrain.monitor_images=0"
     export GPU_RM_EXTRA="pretrain.max_steps_per_epoch=2 finetune.epochs=1 finetune.n_boot=20 pretrain.expander=64-64"
     bash "$REPO/bench/gpu_retinamnist.sh" runner >"$WORK/runner.log" 2>&1
