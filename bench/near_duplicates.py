@@ -25,6 +25,10 @@ the other, and the out-of-fold figures get credit for memory. This script measur
   figures. The networks' own change is not measured here (it needs their fine-tuning rerun
   on the grouped folds).
 
+The distance and the grouping are :mod:`data_prep.near_duplicates`, the same the ingest uses
+for ``data.near_duplicate_mse`` (which keeps such groups in one fold in a run; there on the
+cached copies, here on the ``.npz``'s pixels, the same at RetinaMNIST's 28 px).
+
 Writes ``bench/results/near_duplicates_retinamnist.json``. The threshold is a choice, not a
 fact of the data: the file records the counts at several thresholds.
 """
