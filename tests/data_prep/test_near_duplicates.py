@@ -200,3 +200,23 @@ def test_the_ingest_flag_sets_the_option_and_a_resume_sees_the_change() -> None:
     assert stage_resume_differences("ingest", saved, load_config(None, []), out) == []
     changed = load_config(None, ["data.near_duplicate_mse=1e-4"])
     assert stage_resume_differences("ingest", saved, changed, out) == ["data.near_duplicate_mse: 0.0 -> 0.0001"]
+
+
+def test_retinamnist_s_near_twins_are_the_bench_s_and_share_a_fold(tmp_path: Path) -> None:
+    """On the real ``.npz`` at 28 px (as configs/retinamnist.yaml caches it) the ingest finds
+    the twins ``bench/near_duplicates.py`` counted (32 images, 16 groups at 1e-4) and keeps
+    each of its closest pairs, split by the per-image folds, in one fold."""
+    from shared_data import SHARED_DATA, need
+
+    npz = need(SHARED_DATA / "retinamnist" / "retinamnist_public.npz", "RetinaMNIST")
+    bench = json.loads((Path(__file__).resolve().parents[2] / "bench" / "results"
+                        / "near_duplicates_retinamnist.json").read_text(encoding="utf-8"))
+    result = ingest.run(config(npz, cache_sizes=[28], n_folds=5, channels="3", near_duplicate_mse=1e-4),
+                        tmp_path / "out", verbose=False)
+    assert result.near_duplicates is not None
+    assert (result.near_duplicates["n_images"], result.near_duplicates["n_groups"]) == \
+        (bench["counts"][0]["images_with_a_twin"], bench["twin_groups"]) == (32, 16)
+    folds = folds_of(result.manifest_path)
+    pairs = [(p["image"], p["twin"]) for p in bench["closest_pairs"]]
+    assert all(p["folds"][0] != p["folds"][1] for p in bench["closest_pairs"])  # split per image
+    assert all(folds[a] == folds[b] for a, b in pairs), pairs
