@@ -25,6 +25,10 @@ the other, and the out-of-fold figures get credit for memory. This script measur
   figures. The networks' own change is not measured here (it needs their fine-tuning rerun
   on the grouped folds).
 
+The distance and the grouping are :mod:`data_prep.near_duplicates`, the same the ingest uses
+for ``data.near_duplicate_mse`` (which keeps such groups in one fold in a run; there on the
+cached copies, here on the ``.npz``'s pixels, the same at RetinaMNIST's 28 px).
+
 Writes ``bench/results/near_duplicates_retinamnist.json``. The threshold is a choice, not a
 fact of the data: the file records the counts at several thresholds.
 """
@@ -39,6 +43,10 @@ from typing import Any
 import numpy as np
 
 from bench.common import shared_data_folder, write_result
+from data_prep.near_duplicates import comparison_rows, nearest_neighbours, twin_groups
+
+# the distance and the grouping are the ingest's own (data.near_duplicate_mse): one implementation
+__all__ = ["nearest_neighbours", "one_nn_accuracy", "twin_groups", "main"]
 
 FOLD_SEEDS = 10
 """Fold splits of each kind on which the 1-NN is repeated (``data.fold_seed`` 0..9)."""
@@ -46,36 +54,6 @@ FOLD_SEEDS = 10
 THRESHOLDS = (1e-4, 3e-4, 1e-3)
 """Mean squared pixel differences (0..1 scale) at which the twins are counted; 1e-4 is an
 RMS difference of 1 % of the range (2.6 grey levels of 255)."""
-
-
-def nearest_neighbours(x: np.ndarray, y: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """For each row of ``x`` (``(n, d)`` float), the index of its nearest row of ``y`` (``x``
-    itself when None, the row itself excluded) by mean squared difference, and that distance
-    (``sklearn.neighbors.NearestNeighbors``, exact search).
-
-    Returns:
-        ``(index, distance)``, each ``(n,)``; distances are means over the ``d`` values."""
-    from sklearn.neighbors import NearestNeighbors
-
-    search = NearestNeighbors(n_neighbors=1, algorithm="brute").fit(x if y is None else y)
-    # without a query, each fitted row's neighbours leave out the row itself
-    distance, index = search.kneighbors(None if y is None else x)
-    return index[:, 0], distance[:, 0] ** 2 / x.shape[1]
-
-
-def twin_groups(index: np.ndarray, distance: np.ndarray, threshold: float) -> np.ndarray:
-    """Group id of each image: images joined to their nearest neighbour closer than
-    ``threshold`` share one (connected components, ``scipy.sparse.csgraph``, so a chain a~b~c
-    is one group); every other image is a group of its own. Returns ``(n,)`` ints: each group
-    named by its first image's index (the fold split of the groups depends on their names)."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    near = np.flatnonzero(distance < threshold)
-    graph = coo_matrix((np.ones(len(near)), (near, index[near])), shape=(len(index), len(index)))
-    labels = connected_components(graph, directed=False)[1]
-    _, first = np.unique(labels, return_index=True)
-    return first[labels]
 
 
 def one_nn_accuracy(x: np.ndarray, grades: np.ndarray, folds: np.ndarray) -> float:
@@ -115,8 +93,8 @@ def main(argv: list[str] | None = None) -> None:
         images = np.concatenate([data["train_images"], data["val_images"]])
         grades = np.concatenate([data["train_labels"], data["val_labels"]]).ravel().astype(np.int64)
         test = data["test_images"]
-    x = images.reshape(len(images), -1).astype(np.float32) / 255.0
-    t = test.reshape(len(test), -1).astype(np.float32) / 255.0
+    x = comparison_rows(images)  # 28 px: as they are, / 255
+    t = comparison_rows(test)
     folds, _ = assign_folds(grades, args.n_folds, args.fold_seed)
     index, distance = nearest_neighbours(x)
     test_index, test_distance = nearest_neighbours(t, x)

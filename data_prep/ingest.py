@@ -28,6 +28,7 @@ import csv
 import dataclasses
 import io
 import json
+import math
 import os
 import re
 import shlex
@@ -42,6 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from data_prep import cache
+from data_prep import near_duplicates as twins
 from data_prep.decode import guessed_bits
 from data_prep.folds import assign_folds
 from data_prep.grades import describe, empty_grades, resolve_grades
@@ -139,6 +141,8 @@ class IngestResult:
     channels: int = 1  # of the cache arrays: (N, S, S) for 1, (N, S, S, 3) for 3
     preprocessing: tuple[str, ...] = ()  # the fundus options applied to the cached copies, in words
     patients: dict[str, object] | None = None  # how the folds were grouped: _patient_facts
+    # data.near_duplicate_mse > 0: the near twins kept in one fold (_twin_facts); None when off
+    near_duplicates: dict[str, object] | None = None
     # data.ungradable=leave_out: the rows left out with their images (manifest-style path, or
     # None: the folder did not hold it), in file order
     left_out_ungradable: list[tuple[LabelRow, str | None]] = field(default_factory=list)
@@ -205,6 +209,12 @@ def check_settings(cfg: DataConfig) -> list[int]:
                           "-> use --folds 5")
     if cfg.workers < 0:
         raise IngestError(f"--workers {cfg.workers}: must be 0 (all cores) or more -> use 0")
+    mse = cfg.near_duplicate_mse
+    if isinstance(mse, bool) or not isinstance(mse, (int, float)) or not math.isfinite(mse) or mse < 0:
+        raise IngestError(f"--near-duplicate-mse={mse!r}: must be a finite number >= 0, the mean "
+                          "squared pixel difference (0..1 scale) below which labelled images are "
+                          "kept in one fold -> use --near-duplicate-mse 0 (off, the default), or "
+                          "e.g. --near-duplicate-mse 1e-4")
     sizes = sorted(set(cfg.cache_sizes))
     if not sizes or any(not 8 <= s <= 4096 for s in sizes):
         raise IngestError(f"--cache-sizes {cfg.cache_sizes}: each cache size must be 8..4096 pixels "
@@ -743,11 +753,17 @@ def own_patients(layout: Layout, cfg: DataConfig, train: Sequence[ImageEntry],
 
 
 def _assign_folds(entries: Sequence[ImageEntry], cfg: DataConfig, source: str,
-                  layout: Layout, grade_names: Sequence[str] = ()) -> list[Problem]:
+                  layout: Layout, grade_names: Sequence[str] = (),
+                  twin_groups: np.ndarray | None = None) -> list[Problem]:
     """Set ``fold`` of every training image (all labelled and valid by now); return notes or
     the error of an impossible split. Folds are grouped by patient with
     ``data.patient_column``, else by the patients the layout names (:func:`own_patients`).
-    ``grade_names`` name the grades in the notes (a grade with fewer images than folds)."""
+    ``grade_names`` name the grades in the notes (a grade with fewer images than folds).
+    ``twin_groups``: each training image's near-twin group (``data.near_duplicate_mse``,
+    :func:`_near_twin_groups`), in the order of the training images; when a group holds two
+    or more images the folds keep it whole too, joined with the patients of its images
+    (:func:`data_prep.near_duplicates.grouped_units`: an image without a patient is its own
+    unit under its image id). None, or no such group: the folds of the patients alone."""
     train = [e for e in entries if e.split == "train"]
     grades = [e.label.grade for e in train if e.label is not None and e.label.grade is not None]
     if not train or len(grades) != len(train):
@@ -755,6 +771,9 @@ def _assign_folds(entries: Sequence[ImageEntry], cfg: DataConfig, source: str,
     own, notes = own_patients(layout, cfg, train, source)
     patients = [(e.label.patient if e.label else "") or e.image_id for e in train] \
         if cfg.patient_column or own else None
+    if twin_groups is not None and twins.group_counts(twin_groups)[1]:
+        patients = twins.grouped_units(patients if patients is not None else [e.image_id for e in train],
+                                       twin_groups)
     # each image's row in the label CSV, so that a fix can name the images to relabel
     rows = [(e.label.name, e.label.line) for e in train if e.label is not None] \
         if Path(source).suffix.lower() != ".npz" and Path(source).is_file() else None
@@ -766,6 +785,54 @@ def _assign_folds(entries: Sequence[ImageEntry], cfg: DataConfig, source: str,
     for entry, fold in zip(train, folds, strict=True):
         entry.fold = int(fold)
     return notes + caveats
+
+
+def _near_twin_groups(entries: Sequence[ImageEntry], cfg: DataConfig, sizes: Sequence[int],
+                      previous: cache.CacheState, channels: int,
+                      spill: cache.RowSpill | None) -> np.ndarray | None:
+    """Each training image's near-twin group (``data.near_duplicate_mse`` > 0; None when 0):
+    the cache rows at the smallest of ``sizes``, as they will be written (``channels``), read
+    a block at a time and made into :func:`data_prep.near_duplicates.comparison_rows` (at
+    most :data:`~data_prep.near_duplicates.COMPARE_SIDE` px, 0..1), then grouped by
+    :func:`data_prep.near_duplicates.near_duplicate_groups`. ``(n_train,)`` ints, in the order
+    of the training images."""
+    if cfg.near_duplicate_mse <= 0:
+        return None
+    records = [e.record for e in entries if e.split == "train"]
+    size = min(sizes)
+    block = max(1, cache.ROW_BLOCK_BYTES // (size * size * channels))
+    rows = [twins.comparison_rows(cache.assemble(records, size, previous, channels, spill, start, start + block))
+            for start in range(0, len(records), block)]
+    if not rows:
+        return np.zeros(0, dtype=np.int64)
+    return twins.near_duplicate_groups(np.concatenate(rows), cfg.near_duplicate_mse)
+
+
+def _twin_facts(groups: np.ndarray | None, cfg: DataConfig, sizes: Sequence[int],
+                with_patients: bool = False) -> dict[str, object] | None:
+    """What ``data.near_duplicate_mse`` did, for ``ingest_summary.json`` (``near_duplicates``)
+    and the printed line: the setting, the size compared (``cache_size``, ``compared_px``),
+    ``n_images`` (labelled images in a group of two or more), ``n_groups`` and
+    ``with_patients`` (the folds were grouped by patient too, so a group joined its images'
+    patients); None when off."""
+    if groups is None:
+        return None
+    n_images, n_groups = twins.group_counts(groups)
+    size = min(sizes)
+    return {"near_duplicate_mse": cfg.near_duplicate_mse, "cache_size": size,
+            "compared_px": min(size, twins.COMPARE_SIDE), "n_images": n_images, "n_groups": n_groups,
+            "with_patients": with_patients}
+
+
+def _twins_line(facts: dict[str, object] | None) -> str:
+    """The printed summary's line on the near twins ('' when ``data.near_duplicate_mse`` is 0)."""
+    if not facts:
+        return ""
+    joined = " (with their patients' images)" if facts.get("with_patients") else ""
+    return (f"near duplicates: {counted(int(facts['n_images']), 'labelled image')} in "
+            f"{counted(int(facts['n_groups']), 'group')} kept in one fold each{joined} "
+            f"(--near-duplicate-mse {facts['near_duplicate_mse']:g}, compared at "
+            f"{facts['compared_px']} px)")
 
 
 def left_out_grades(rows: Sequence[LabelRow]) -> dict[int, int]:
@@ -899,8 +966,14 @@ def format_summary(result: IngestResult) -> str:
                  f"{result.seconds:.1f} s")
     lines.append(f"grades: {describe(result.grade_names)}   channels: {result.channels} "
                  f"({'RGB' if result.channels == 3 else 'grey'})")
-    if _patients_line(result.patients):
-        lines.append(_patients_line(result.patients))
+    said = _patients_line(result.patients)
+    if said and result.near_duplicates and result.near_duplicates.get("n_groups"):
+        said = said.replace("each training image its own unit", "each training image its own unit "
+                            "but for its near twins (next line)", 1)
+    if said:
+        lines.append(said)
+    if _twins_line(result.near_duplicates):
+        lines.append(_twins_line(result.near_duplicates))
     if result.preprocessing:
         lines.append(f"preprocessing of the cached copies: {', then '.join(result.preprocessing)}")
     if result.left_out_ungradable:
@@ -1066,9 +1139,11 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     problems += apply_strict(_small_images(entries, sizes), cfg.strict)
     problems += apply_strict(_mixed_bit_depths(entries, root), cfg.strict)
 
+    twin_groups = None
     if not any(p.severity == "error" for p in problems):
+        twin_groups = _near_twin_groups(entries, cfg, sizes, previous, channels, spill)
         problems += _assign_folds(entries, cfg, str(layout.labels_csv or root), layout,
-                                  plan.grade_names)
+                                  plan.grade_names, twin_groups)
         problems += _empty_grades(entries, plan.grade_names, str(layout.labels_csv or root),
                                   cfg.strict, left_out_grades(missing))
 
@@ -1082,6 +1157,8 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     try:
         cache_paths = _write(out, root, sizes, entries, previous, channels, spill)
         per_grade, per_split, per_fold = _counts(entries, len(plan.grade_names))
+        patient_facts = _patient_facts(entries, cfg, table.columns if table is not None else (),
+                                       layout.grade_column, layout.image_column, layout)
         result = IngestResult(
             out_dir=out, manifest_path=out / MANIFEST_NAME, summary_path=out / SUMMARY_NAME,
             cache_paths=cache_paths, root=root, layout=layout.kind,
@@ -1096,8 +1173,8 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
             grade_names=plan.grade_names,
             channels=channels,
             preprocessing=_preprocessing_words(cfg, problems, sum(per_split.values())),
-            patients=_patient_facts(entries, cfg, table.columns if table is not None else (),
-                                    layout.grade_column, layout.image_column, layout),
+            patients=patient_facts,
+            near_duplicates=_twin_facts(twin_groups, cfg, sizes, bool(patient_facts["grouped"])),
             unlabelled_copies=pool_copies,
             left_out_ungradable=[(row, None if path is None else relative(path, root))
                                  for row, path in left_out],
@@ -1199,6 +1276,8 @@ def _summary(result: IngestResult, cfg: DataConfig, layout: Layout, plan: Plan,
         "modality": {"value": plan.resolved_modality(layout, result.channels),
                      "setting": plan.modality},
         "patients": result.patients,
+        # data.near_duplicate_mse > 0: the near twins kept in one fold (counts); null when off
+        "near_duplicates": result.near_duplicates,
         "ungradable": cfg.ungradable,
         # data.ungradable=leave_out: every row left out, its image (None: not in the folder)
         "left_out_ungradable": [{"name": row.name, "line": row.line, "grade_cell": row.written,
@@ -1316,6 +1395,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"cross-validation folds, stratified by grade (default: {d.n_folds})")
     parser.add_argument("--seed", type=ascii_int("--seed"), default=d.fold_seed,
                         help=f"fold seed (default: {d.fold_seed})")
+    parser.add_argument("--near-duplicate-mse", type=float, default=d.near_duplicate_mse, metavar="MSE",
+                        help="keep labelled images whose mean squared pixel difference (0..1 scale, "
+                             "smallest cached copy at most 64 px) is below MSE in one fold, as one "
+                             "patient's; e.g. 1e-4 (default: 0, off)")
     parser.add_argument("--cache-sizes", type=_sizes, default=d.cache_sizes, metavar="SIZES",
                         help="cache sizes in pixels, comma-separated, as data.cache_sizes of "
                              "python -m drac_ssl.train (--sizes, its older name, still works) (default: "
@@ -1339,7 +1422,7 @@ def config_from_args(args: argparse.Namespace) -> DataConfig:
         patient_column=args.patient_column, unlabelled=list(args.unlabelled), grades=list(args.grades),
         channels=args.channels, modality=args.modality, fundus_crop=args.fundus_crop, graham=args.graham,
         graham_mask=args.graham_mask, cache_sizes=list(args.cache_sizes), n_folds=args.folds,
-        fold_seed=args.seed, strict=args.strict, workers=args.workers, ungradable=args.ungradable,
+        fold_seed=args.seed, near_duplicate_mse=args.near_duplicate_mse, strict=args.strict, workers=args.workers, ungradable=args.ungradable,
         missing=args.missing)
 
 

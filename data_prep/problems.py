@@ -49,7 +49,7 @@ CLI_TO_CONFIG = {
     "--fundus-crop": "data.fundus_crop=true", "--graham": "data.graham=true",
     "--no-graham-mask": "data.graham_mask=false",
     "--unlabelled": "data.unlabelled", "--ungradable": "data.ungradable",
-    "--missing": "data.missing",
+    "--missing": "data.missing", "--near-duplicate-mse": "data.near_duplicate_mse",
 }
 """The standalone ingest's flags and the ``python -m drac_ssl.train`` settings they are. The
 ingest's messages name the flags (its own command's terms); ``python -m drac_ssl.train`` says

@@ -184,6 +184,14 @@ class DataConfig:
     fine-tuned on, evaluated or exported. A copy (byte-identical) of a training or test image,
     or of another image of the pool, is left out with a note, so no image is pretrained on
     twice.
+
+    ``near_duplicate_mse``: 0 (the default) leaves the folds as they are. A value > 0 compares
+    every labelled image with every other (:mod:`data_prep.near_duplicates`: the cached copy at
+    the smallest of ``cache_sizes``, area-resized to at most 64 px, all channels, pixels / 255)
+    and joins those whose mean squared difference is below it (chains a~b~c join) into one
+    group that the folds never split, as one patient's images; with patients known too, a
+    group joins its images' patients. ``1e-4`` (an RMS difference of 1 % of the range) finds
+    RetinaMNIST's 32 near twins (``bench/near_duplicates.py``).
     """
 
     # drac = graded retinal images through the ingest (whatever data.layout finds: DRAC, APTOS,
@@ -206,6 +214,10 @@ class DataConfig:
     cache_sizes: list[int] = field(default_factory=lambda: [256, 512])  # sides (px, 8..4096) of the resized copies the ingest caches; pretrain.augment.source_size picks one
     n_folds: int = 5  # folds of the cross-validation (stratified by grade, grouped by patient when known); >= 2
     fold_seed: int = 0  # seed of the stratified (patient-grouped when known) fold assignment
+    # > 0: labelled images whose mean squared pixel difference (0..1 scale, on the smallest cached
+    # copy, at most 64 px) is below this are kept in one fold, as one patient's (chains join);
+    # 0 = off (per-image or patient folds as before). 1e-4: RetinaMNIST's 32 near twins (docs/data.md)
+    near_duplicate_mse: float = 0.0
     strict: bool = False  # reject (instead of convert) RGB/16-bit/non-1024 images
     ungradable: str = "error"  # error | leave_out: a row with an empty or NA grade (DataConfig's docstring)
     missing: str = "error"  # error | leave_out: a label row whose image is not there (DataConfig's docstring)
@@ -1922,6 +1934,10 @@ gets its line here."""
 
 DATA_RANGES: tuple[SettingRange, ...] = (
     SettingRange("data.workers", 0, why=" (0 = all cores)"),
+    SettingRange("data.near_duplicate_mse", 0,
+                 why=": the mean squared pixel difference (0..1 scale) below which labelled images "
+                     "are kept in one fold (0 = off)",
+                 fix="data.near_duplicate_mse=0 (off, the default), or e.g. data.near_duplicate_mse=1e-4"),
     *(SettingRange(s, 0) for s in ("data.phantom_n_train", "data.phantom_n_test")),
 )
 PRETRAIN_RANGES: tuple[SettingRange, ...] = (

@@ -1,0 +1,160 @@
+"""Near-duplicate labelled images, kept in one fold (``data.near_duplicate_mse``).
+
+A data set without patient ids (RetinaMNIST's ``.npz``) gets per-image folds, and an image
+and its near twin (another photograph of the same eye, or the same photograph resized twice)
+can then sit in different folds: the fold that validates one has trained on the other, and
+the out-of-fold figures get credit for memory (``bench/near_duplicates.py`` measured 32 such
+images of RetinaMNIST's 1,200 labelled ones). With ``data.near_duplicate_mse`` > 0 the ingest
+joins the labelled images whose mean squared pixel difference is below it into groups, and
+the folds keep each group together as they keep a patient's images
+(:func:`data_prep.folds.assign_folds`, ``StratifiedGroupKFold``).
+
+Conventions, shared with ``bench/near_duplicates.py`` (one implementation):
+
+* the distance of two images is the mean over all their values (every pixel, every channel)
+  of the squared difference, pixels scaled to 0..1 (``uint8 / 255``): ``1e-4`` is an RMS
+  difference of 1 % of the range (2.6 grey levels of 255);
+* twins are found by exact nearest neighbours (``sklearn.neighbors.NearestNeighbors``,
+  brute force): each image is joined to its nearest other image when closer than the
+  threshold (strictly), and the groups are the connected components of those links
+  (``scipy.sparse.csgraph.connected_components``), so a chain a~b~c is one group;
+* the ingest compares each labelled image's cached copy at the smallest of
+  ``data.cache_sizes``, area-resized (OpenCV ``INTER_AREA``) to :data:`COMPARE_SIDE` px when
+  larger (:func:`comparison_rows`), so that 35k EyePACS images fit in memory.
+
+scikit-learn and SciPy are imported in the functions (seconds of imports the ingest's usage
+errors need not wait for).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+COMPARE_SIDE = 64
+"""The largest side (px) at which the ingest compares the cached copies: a larger cache size
+is area-resized to it (a 64 x 64 x 3 float32 row is 48 KiB: 35k images are 1.7 GiB)."""
+
+
+def comparison_rows(images: np.ndarray, side: int = COMPARE_SIDE) -> np.ndarray:
+    """The rows the distances are taken on: ``images`` as floats in 0..1, flattened.
+
+    Args:
+        images: ``(n, S, S)`` grey or ``(n, S, S, 3)`` RGB ``uint8`` cache rows.
+        side: images with ``S > side`` are area-resized (``cv2.INTER_AREA``) to ``side`` x
+            ``side`` first; smaller ones are compared as they are (never upscaled).
+
+    Returns:
+        ``(n, d)`` float32, ``d = S' * S' * channels`` with ``S' = min(S, side)``; pixels / 255.
+
+    Raises:
+        ValueError: ``images`` is not 3- or 4-dimensional, or not ``uint8``.
+    """
+    if images.ndim not in (3, 4) or images.dtype != np.uint8:
+        raise ValueError(f"comparison_rows: expected (n, S, S[, 3]) uint8 cache rows, got shape "
+                         f"{images.shape} of {images.dtype}")
+    if images.shape[1] > side:
+        images = np.stack([cv2.resize(image, (side, side), interpolation=cv2.INTER_AREA)
+                           for image in images]) if len(images) else \
+            np.empty((0, side, side, *images.shape[3:]), dtype=np.uint8)
+    return images.reshape(len(images), -1).astype(np.float32) / np.float32(255.0)
+
+
+def nearest_neighbours(x: np.ndarray, y: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """For each row of ``x`` (``(n, d)`` float), the index of its nearest row of ``y`` (``x``
+    itself when None, the row itself excluded) by mean squared difference, and that distance
+    (``sklearn.neighbors.NearestNeighbors``, exact search).
+
+    Returns:
+        ``(index, distance)``, each ``(n,)``; distances are means over the ``d`` values (in the
+        squared units of ``x``: 0..1 for pixels / 255).
+
+    Raises:
+        ValueError: (scikit-learn's) fewer than 2 rows without ``y``, or ``y`` empty."""
+    from sklearn.neighbors import NearestNeighbors
+
+    search = NearestNeighbors(n_neighbors=1, algorithm="brute").fit(x if y is None else y)
+    # without a query, each fitted row's neighbours leave out the row itself
+    distance, index = search.kneighbors(None if y is None else x)
+    return index[:, 0], distance[:, 0] ** 2 / x.shape[1]
+
+
+def twin_groups(index: np.ndarray, distance: np.ndarray, threshold: float) -> np.ndarray:
+    """Group id of each image: images joined to their nearest neighbour closer than
+    ``threshold`` (strictly) share one (connected components, ``scipy.sparse.csgraph``, so a
+    chain a~b~c is one group); every other image is a group of its own.
+
+    Args:
+        index, distance: each image's nearest neighbour and its distance, ``(n,)``
+            (:func:`nearest_neighbours`).
+        threshold: the mean squared difference below which two images are twins.
+
+    Returns:
+        ``(n,)`` ints: each group named by its first image's index (the fold split of the
+        groups depends on their names)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    near = np.flatnonzero(distance < threshold)
+    graph = coo_matrix((np.ones(len(near)), (near, index[near])), shape=(len(index), len(index)))
+    labels = connected_components(graph, directed=False)[1]
+    _, first = np.unique(labels, return_index=True)
+    return first[labels]
+
+
+def near_duplicate_groups(rows: np.ndarray, threshold: float) -> np.ndarray:
+    """:func:`twin_groups` of the rows of :func:`comparison_rows`: ``(n,)`` group ids (the
+    first member's index); fewer than 2 rows: each its own group."""
+    if len(rows) < 2:
+        return np.arange(len(rows))
+    index, distance = nearest_neighbours(rows)
+    return twin_groups(index, distance, threshold)
+
+
+def grouped_units(units: Sequence[str], groups: Sequence[int] | np.ndarray) -> list[str]:
+    """The units the folds keep whole when both relations hold: images of one unit (a patient;
+    an image without one is its own unit) or of one twin group are joined, and so are chains
+    of them (the connected components of the union of both relations).
+
+    Args:
+        units: each image's unit id, ``(n,)`` strings (a patient id, or the image id).
+        groups: each image's twin group (:func:`near_duplicate_groups`), ``(n,)``.
+
+    Returns:
+        ``(n,)`` unit ids: each component named by the unit of its first image, so a unit that
+        no twin joins to another keeps its id (and the folds of units alone are unchanged by
+        twins that stay inside one unit).
+
+    Raises:
+        ValueError: ``units`` and ``groups`` differ in length.
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    n = len(units)
+    groups = np.asarray(groups)
+    if len(groups) != n:
+        raise ValueError(f"grouped_units: {n} units but {len(groups)} twin groups")
+    if n == 0:
+        return []
+    _, unit_ids = np.unique(np.asarray(units, dtype=object).astype(str), return_inverse=True)
+    _, group_ids = np.unique(groups, return_inverse=True)
+    # a bipartite graph: image i -- unit node, image i -- group node
+    nodes = n + int(unit_ids.max()) + 1 + int(group_ids.max()) + 1
+    images = np.arange(n)
+    rows = np.concatenate([images, images])
+    cols = np.concatenate([n + unit_ids, n + int(unit_ids.max()) + 1 + group_ids])
+    graph = coo_matrix((np.ones(2 * n), (rows, cols)), shape=(nodes, nodes))
+    labels = connected_components(graph, directed=False)[1][:n]
+    _, first = np.unique(labels, return_index=True)
+    name = {int(labels[i]): str(units[i]) for i in first}
+    return [name[int(label)] for label in labels]
+
+
+def group_counts(groups: Sequence[int] | np.ndarray) -> tuple[int, int]:
+    """``(images in a group of two or more, such groups)`` of twin group ids ``(n,)``."""
+    _, sizes = np.unique(np.asarray(groups), return_counts=True)
+    joined = sizes[sizes > 1]
+    return int(joined.sum()), int(len(joined))

@@ -1,0 +1,222 @@
+"""data.near_duplicate_mse: near twins among the labelled images kept in one fold.
+
+The pure functions of :mod:`data_prep.near_duplicates` on tiny arrays, and the ingest of a
+small plain folder holding pixel-exact copies (other PNG bytes, so not the ingest's
+byte-identical error) of some of its images."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from test_ingest import config, expect_error, make_plain, read_manifest, write_csv
+
+from data_prep import ingest
+from data_prep.folds import assign_folds
+from data_prep.near_duplicates import (
+    COMPARE_SIDE,
+    comparison_rows,
+    group_counts,
+    grouped_units,
+    near_duplicate_groups,
+    twin_groups,
+)
+from drac_ssl.config import DATA_RANGES, ConfigError, load_config, range_problems
+
+N_ORIGINALS = 16
+TWINS = {"101.png": "001.png", "102.png": "002.png", "103.png": "003.png", "104.png": "004.png"}
+"""Each copy and the image whose pixels it holds (the same grade)."""
+
+
+# --------------------------------------------------------------------------------------
+# The pure functions
+
+
+def test_a_chain_of_twins_is_one_group() -> None:
+    """a~b (MSE 5e-5) and b~c (2e-4) join a, b and c although a and c (4.5e-4) are further
+    apart than the threshold 3e-4; d and e, far from all, stay alone."""
+    rows = np.array([[0.0, 0.0], [0.01, 0.0], [0.03, 0.0], [0.5, 0.5], [1.0, 1.0]])
+    groups = near_duplicate_groups(rows, 3e-4)
+    assert groups.tolist() == [0, 0, 0, 3, 4]  # each group named by its first member
+    assert group_counts(groups) == (3, 1)
+    assert near_duplicate_groups(rows, 1e-4).tolist() == [0, 0, 2, 3, 4]  # b~c no longer below
+    assert near_duplicate_groups(rows[:1], 1.0).tolist() == [0]  # one image: its own group
+
+
+def test_the_threshold_is_strict() -> None:
+    index = np.array([1, 0, 1, 2])
+    distance = np.array([1e-5, 1e-5, 1e-4, np.nextafter(1e-4, 0.0)])
+    assert twin_groups(index, distance, 1e-4).tolist() == [0, 0, 2, 2]  # 2 at it: alone; 3 below: joins 2
+
+
+def test_comparison_rows_scale_to_0_1_and_area_resize_only_larger_copies() -> None:
+    small = np.full((2, 28, 28, 3), 255, dtype=np.uint8)
+    rows = comparison_rows(small)
+    assert rows.shape == (2, 28 * 28 * 3) and rows.dtype == np.float32 and rows.max() == 1.0
+    big = np.zeros((1, 128, 128), dtype=np.uint8)
+    big[0, :, :64] = 200  # left half: INTER_AREA keeps the halves exact
+    rows = comparison_rows(big)
+    assert rows.shape == (1, COMPARE_SIDE * COMPARE_SIDE)
+    expected = cv2.resize(big[0], (COMPARE_SIDE, COMPARE_SIDE), interpolation=cv2.INTER_AREA)
+    np.testing.assert_allclose(rows[0], expected.ravel() / 255.0, rtol=1e-6)
+    with pytest.raises(ValueError, match="uint8"):
+        comparison_rows(np.zeros((1, 8, 8), dtype=np.float32))
+
+
+def test_units_and_twin_groups_join_as_the_union_of_both() -> None:
+    """Images 0, 1 are patient P; 2 is patient Q; 3 is alone (its image id); twins 1~2 join P
+    and Q; image 4 (patient R) has no twin outside R and keeps its id."""
+    units = ["P", "P", "Q", "img3", "R", "R"]
+    groups = [0, 1, 1, 3, 4, 4]
+    assert grouped_units(units, groups) == ["P", "P", "P", "img3", "R", "R"]
+    assert grouped_units(["a", "b"], [0, 1]) == ["a", "b"]  # nothing joined: the ids as given
+    with pytest.raises(ValueError, match="3 units but 2"):
+        grouped_units(["a", "b", "c"], [0, 1])
+
+
+# --------------------------------------------------------------------------------------
+# The ingest
+
+
+def make_twins(root: Path) -> Path:
+    """A plain folder of 16 distinct grey images (grades alternate 0, 1) and 4 copies of the
+    first four, each the same pixels as its original in other PNG bytes, with its grade."""
+    grades = {f"{i:03d}.png": i % 2 for i in range(1, N_ORIGINALS + 1)}
+    make_plain(root, grades)
+    for copy, original in TWINS.items():
+        image = cv2.imread(str(root / original), cv2.IMREAD_UNCHANGED)
+        assert cv2.imwrite(str(root / copy), image, [cv2.IMWRITE_PNG_COMPRESSION, 9])
+        assert (root / copy).read_bytes() != (root / original).read_bytes()
+        grades[copy] = grades[original]
+    write_csv(root / "labels.csv", ["image name", "DR grade"], [[n, g] for n, g in grades.items()])
+    return root
+
+
+def folds_of(manifest: Path) -> dict[str, str]:
+    return {row["id"]: row["fold"] for row in read_manifest(manifest) if row["split"] == "train"}
+
+
+def test_the_option_keeps_each_copy_in_its_original_s_fold(tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    data = make_twins(tmp_path / "d")
+    plain = ingest.run(config(data, grades=["Normal", "DR"]), tmp_path / "plain", verbose=False)
+    before = folds_of(plain.manifest_path)
+    assert any(before[c] != before[o] for c, o in TWINS.items()), "per-image folds split no copy: test data too kind"
+    result = ingest.run(config(data, grades=["Normal", "DR"], near_duplicate_mse=1e-4), tmp_path / "twins")
+    after = folds_of(result.manifest_path)
+    assert all(after[c] == after[o] for c, o in TWINS.items()), after
+    assert sorted(after) == sorted(before)
+    summary = json.loads(result.summary_path.read_text(encoding="utf-8"))
+    assert summary["near_duplicates"] == {"near_duplicate_mse": 1e-4, "cache_size": 64, "compared_px": 64,
+                                          "n_images": 8, "n_groups": 4, "with_patients": False}
+    assert summary["config"]["near_duplicate_mse"] == 1e-4
+    printed = capsys.readouterr().out
+    assert ("near duplicates: 8 labelled images in 4 groups kept in one fold each "
+            "(--near-duplicate-mse 0.0001, compared at 64 px)") in printed
+    assert "each training image its own unit but for its near twins (next line)" in printed
+    # the pipeline says it as its setting
+    said = ingest.format_summary(result)
+    from data_prep.problems import as_config_keys
+    assert "(data.near_duplicate_mse=0.0001, compared at 64 px)" in as_config_keys(said)
+
+
+def test_off_the_manifest_is_byte_identical_and_the_folds_per_image(tmp_path: Path) -> None:
+    data = make_twins(tmp_path / "d")
+    default = ingest.run(config(data, grades=["Normal", "DR"]), tmp_path / "default", verbose=False)
+    off = ingest.run(config(data, grades=["Normal", "DR"], near_duplicate_mse=0.0), tmp_path / "off",
+                     verbose=False)
+    assert off.manifest_path.read_bytes() == default.manifest_path.read_bytes()
+    rows = [r for r in read_manifest(off.manifest_path) if r["split"] == "train"]
+    per_image, _ = assign_folds([int(r["grade"]) for r in rows], 2, 0)  # StratifiedKFold, no groups
+    assert [int(r["fold"]) for r in rows] == per_image.tolist()
+    summary = json.loads(off.summary_path.read_text(encoding="utf-8"))
+    assert summary["near_duplicates"] is None and summary["config"]["near_duplicate_mse"] == 0.0
+    assert "near duplicates" not in ingest.format_summary(off)
+
+
+def test_a_twin_group_joins_the_patients_of_its_images(tmp_path: Path) -> None:
+    """001 (patient A) and its copy 101 (patient B, whose other image is 005): A's and B's
+    images all share a fold; without the option the patient folds split them."""
+    data = make_twins(tmp_path / "d")
+    names = [f"{i:03d}.png" for i in range(1, N_ORIGINALS + 1)] + list(TWINS)
+    patient = {n: f"P{n}" for n in names}  # each image its own patient ...
+    patient.update({"001.png": "A", "101.png": "B", "005.png": "B"})  # ... but these
+    for copy in ("102.png", "103.png", "104.png"):
+        patient[copy] = patient[TWINS[copy]]  # the other copies: their original's patient
+    grades = {n: int(n[:3]) % 2 if n not in TWINS else int(TWINS[n][:3]) % 2 for n in names}
+    write_csv(data / "labels.csv", ["image name", "DR grade", "patient"],
+              [[n, grades[n], patient[n]] for n in names])
+    cfg = config(data, grades=["Normal", "DR"], patient_column="patient")
+    alone = folds_of(ingest.run(cfg, tmp_path / "alone", verbose=False).manifest_path)
+    assert len({alone["001.png"], alone["101.png"], alone["005.png"]}) > 1, "test data too kind"
+    result = ingest.run(dataclasses.replace(cfg, near_duplicate_mse=1e-4), tmp_path / "both",
+                        verbose=False)
+    folds = folds_of(result.manifest_path)
+    assert folds["001.png"] == folds["101.png"] == folds["005.png"]
+    assert all(folds[c] == folds[o] for c, o in TWINS.items())
+    assert result.near_duplicates is not None and result.near_duplicates["with_patients"] is True
+    # the manifest's patient column stays the patients read (the twin groups are not patients)
+    assert {r["id"]: r["patient"] for r in read_manifest(result.manifest_path)}["101.png"] == "B"
+
+
+@pytest.mark.parametrize("value", [-1e-4, float("nan"), float("inf")])
+def test_a_negative_or_non_finite_value_is_refused_with_the_fix(tmp_path: Path, value: float) -> None:
+    data = make_plain(tmp_path / "d", {"001.png": 0, "002.png": 1})
+    message = expect_error(config(data, near_duplicate_mse=value), tmp_path / "out",
+                           f"--near-duplicate-mse={value!r}: must be a finite number >= 0",
+                           "use --near-duplicate-mse 0 (off, the default), or e.g. --near-duplicate-mse 1e-4")
+    assert "\n" not in message
+    cfg = load_config(None, [f"data.near_duplicate_mse={value!r}"] if value < 0 else [])
+    if value < 0:  # the preflight's range (python -m drac_ssl.train)
+        ((r, got),) = [(r, v) for r, v in range_problems(cfg, DATA_RANGES) if r.setting == "data.near_duplicate_mse"]
+        assert got == value and r.words().startswith("must be >= 0: the mean squared pixel difference")
+        assert r.fix_words() == "data.near_duplicate_mse=0 (off, the default), or e.g. data.near_duplicate_mse=1e-4"
+    else:
+        with pytest.raises(ConfigError, match=r"'data.near_duplicate_mse' is (nan|inf), not a finite number: it must be >= 0"):
+            load_config(None, [f"data.near_duplicate_mse={'nan' if math.isnan(value) else 'inf'}"])
+
+
+def test_the_ingest_flag_sets_the_option_and_a_resume_sees_the_change() -> None:
+    """``--near-duplicate-mse`` reaches ``data.near_duplicate_mse``; a run folder ingested
+    before the setting existed (its saved config without it) resumes under the default, and
+    is told the change under another value (the ingest's folds are not reused silently)."""
+    import argparse
+
+    from drac_ssl.config import to_dict
+    from drac_ssl.stage_settings import stage_resume_differences
+
+    parser = argparse.ArgumentParser()
+    ingest.add_arguments(parser)
+    args = parser.parse_args(["--root", "r", "--out", "o", "--near-duplicate-mse", "1e-4"])
+    assert ingest.config_from_args(args).near_duplicate_mse == 1e-4
+    saved = to_dict(load_config(None, []))
+    del saved["data"]["near_duplicate_mse"]  # a run made before the setting existed
+    out = Path("/nonexistent-run")
+    assert stage_resume_differences("ingest", saved, load_config(None, []), out) == []
+    changed = load_config(None, ["data.near_duplicate_mse=1e-4"])
+    assert stage_resume_differences("ingest", saved, changed, out) == ["data.near_duplicate_mse: 0.0 -> 0.0001"]
+
+
+def test_retinamnist_s_near_twins_are_the_bench_s_and_share_a_fold(tmp_path: Path) -> None:
+    """On the real ``.npz`` at 28 px (as configs/retinamnist.yaml caches it) the ingest finds
+    the twins ``bench/near_duplicates.py`` counted (32 images, 16 groups at 1e-4) and keeps
+    each of its closest pairs, split by the per-image folds, in one fold."""
+    from shared_data import SHARED_DATA, need
+
+    npz = need(SHARED_DATA / "retinamnist" / "retinamnist_public.npz", "RetinaMNIST")
+    bench = json.loads((Path(__file__).resolve().parents[2] / "bench" / "results"
+                        / "near_duplicates_retinamnist.json").read_text(encoding="utf-8"))
+    result = ingest.run(config(npz, cache_sizes=[28], n_folds=5, channels="3", near_duplicate_mse=1e-4),
+                        tmp_path / "out", verbose=False)
+    assert result.near_duplicates is not None
+    assert (result.near_duplicates["n_images"], result.near_duplicates["n_groups"]) == \
+        (bench["counts"][0]["images_with_a_twin"], bench["twin_groups"]) == (32, 16)
+    folds = folds_of(result.manifest_path)
+    pairs = [(p["image"], p["twin"]) for p in bench["closest_pairs"]]
+    assert all(p["folds"][0] != p["folds"][1] for p in bench["closest_pairs"])  # split per image
+    assert all(folds[a] == folds[b] for a, b in pairs), pairs
