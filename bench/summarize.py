@@ -272,9 +272,32 @@ def near_duplicates_rows(r: dict[str, Any]) -> list[str]:
         words.append(f"pixel floor (fold seed 0, one split each) accuracy {a['accuracy']:.3f} -> "
                      f"{b['accuracy']:.3f}, QWK {a['qwk']:.3f} -> {b['qwk']:.3f}, AUC OvR "
                      f"{a['auc_ovr']:.3f} -> {b['auc_ovr']:.3f}")
-    words.append("the networks' change not measured")
+    words.append("the networks' change: `bench/twin_folds.py` (its own row, where it has run)")
     return [f"| RetinaMNIST near-duplicates across the per-image folds | {'; '.join(words)} "
             f"| {_device(r)} | {_date(r)} | `{r.get('command')}` |"]
+
+
+def twin_folds_rows(r: dict[str, Any]) -> list[str]:
+    """bench/twin_folds.py: scratch's out-of-fold figures on folds that keep RetinaMNIST's near
+    twins whole against per-image folds, per seed and on average (both arms run on one machine)."""
+    def cell(m: dict[str, Any]) -> str:
+        return f"{m['accuracy']:.3f} / {m['auc_ovr']:.3f} / {m['qwk']:.3f}"
+
+    seeds = "; ".join(f"seed {seed} {cell(row['scratch']['per_image_folds'])} -> {cell(row['scratch']['twin_folds'])}"
+                      for seed, row in (r.get("per_seed") or {}).items())
+    diffs = r.get("differences") or {}
+
+    def said(name: str) -> str:
+        d = diffs.get(name) or {}
+        return ", ".join(f"{k} {v['mean']:+.4f} (SE {v['se']:.4f}, {v['positive']} of {v['n']} > 0)"
+                         for k, v in d.items())
+    return [f"| RetinaMNIST scratch, folds keeping near twins whole (`data.near_duplicate_mse="
+            f"{r.get('threshold', 0):g}`) against per-image folds, out of fold (accuracy / AUC OvR / QWK) | "
+            f"{seeds}; twin minus per-image folds: {said('scratch_twin_minus_per_image')}; a second, "
+            f"near-scratch network (VICReg fine-tuned from one pretraining step): "
+            f"{said('near_scratch_twin_minus_per_image')}; the two arms differ in the partition too, so a "
+            f"difference holds the split-to-split noise{_load_note(r)} | {_device(r)} | {_date(r)} | "
+            f"`{r.get('command')}` |"]
 
 
 def bootstrap_speed_rows(r: dict[str, Any]) -> list[str]:
@@ -1005,6 +1028,8 @@ def render(results_dir: Path = RESULTS) -> str:
             lines += keep_selection_rows(record)
         elif name.startswith("near_duplicates"):
             lines += near_duplicates_rows(record)
+        elif name.startswith("twin_folds"):
+            lines += twin_folds_rows(record)
         elif name.startswith("drac_pipeline_"):
             lines += pipeline_rows(record)
         elif name.startswith("cifar10_vicreg"):

@@ -568,3 +568,19 @@ def test_a_descriptive_arm_is_not_judged_by_the_mark() -> None:
     judged = "\n".join(retinamnist_epochs_table({**record, "hypothesis": "VICReg beats scratch"}))
     descriptive = "\n".join(retinamnist_epochs_table({**record, "hypothesis": "none (descriptive arm)"}))
     assert "Mark (" in judged and "Mark (" not in descriptive
+
+
+def test_twin_folds_row_shows_each_seed_and_the_mean_difference() -> None:
+    """bench/twin_folds.py's result gets its own README row (not the generic dump of scalars)."""
+    from bench.summarize import twin_folds_rows
+
+    a = {"accuracy": 0.53, "auc_ovr": 0.77, "qwk": 0.55}
+    b = {"accuracy": 0.52, "auc_ovr": 0.76, "qwk": 0.54}
+    d = {k: {"mean": -0.01, "se": 0.004, "positive": 0, "n": 1} for k in a}
+    row = twin_folds_rows({"threshold": 1e-4, "device": "cpu", "date_utc": "2026-12-04", "command": "c",
+                           "per_seed": {"0": {"scratch": {"per_image_folds": a, "twin_folds": b}}},
+                           "differences": {"scratch_twin_minus_per_image": d,
+                                           "near_scratch_twin_minus_per_image": d}})[0]
+    assert "`data.near_duplicate_mse=0.0001`" in row
+    assert "seed 0 0.530 / 0.770 / 0.550 -> 0.520 / 0.760 / 0.540" in row
+    assert "accuracy -0.0100 (SE 0.0040, 0 of 1 > 0)" in row
