@@ -32,7 +32,7 @@ def test_the_one_nn_scores_out_of_fold_so_a_twin_in_another_fold_is_what_it_reme
     assert one_nn_accuracy(x, grades, np.array([0, 0, 1, 1])) == 0.0  # twins together: it must guess
 
 
-def test_the_results_row_says_the_twins_the_folds_split_and_that_the_networks_are_not_measured() -> None:
+def test_the_results_row_says_the_twins_the_folds_split_and_where_the_networks_are_measured() -> None:
     from bench.summarize import near_duplicates_rows
 
     record = {"labelled_images": 1200, "test_images": 400, "grouping_threshold_mse": 1e-4,
@@ -47,4 +47,4 @@ def test_the_results_row_says_the_twins_the_folds_split_and_that_the_networks_ar
     assert "32 of 1200 labelled images have a near twin (pixel MSE < 0.0001), 32 of the same grade, 30 in another fold" in row
     assert "0 of 400 test images have one" in row
     assert "1-NN accuracy 0.478 -> 0.467 (means of 10 fold splits" in row
-    assert "pixel floor" not in row and "the networks' change not measured" in row
+    assert "pixel floor" not in row and "the networks' change: `bench/twin_folds.py`" in row
