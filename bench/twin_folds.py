@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import REPO, RESULTS, SHARED_DATA, load_average, write_result
+from bench.retinamnist_epochs import mean_se
 
 CONFIG = REPO / "configs" / "retinamnist.yaml"
 NPZ = SHARED_DATA / "retinamnist" / "retinamnist_public.npz"
@@ -63,14 +64,6 @@ def run_job(seed: int, mse: float, runs_root: Path) -> Path:
 def figures(folder: Path, variant: str) -> dict[str, float]:
     metrics = json.loads((folder / "finetune" / variant / "metrics.json").read_text(encoding="utf-8"))
     return {k: float(metrics[k]) for k in METRICS}
-
-
-def mean_se(values: list[float]) -> dict[str, float]:
-    n = len(values)
-    mean = sum(values) / n
-    sd = (sum((v - mean) ** 2 for v in values) / (n - 1)) ** 0.5 if n > 1 else float("nan")
-    return {"mean": round(mean, 4), "se": round(sd / n**0.5, 4) if n > 1 else float("nan"),
-            "positive": sum(v > 0 for v in values), "n": n}
 
 
 def main(argv: list[str] | None = None) -> None:
