@@ -35,7 +35,8 @@ WORK=${GPU_CHECK_WORK:-/tmp/gpu_check}
 PY=${PYTHON:-python3}
 CIFAR=${GPU_CHECK_CIFAR:-$REPO/.device_data/cifar10/cifar10_jpeg.tar.xz}
 export PYTHONUNBUFFERED=1 NO_ALBUMENTATIONS_UPDATE=1
-# log, step, runner_alive, start_runner, follow_progress, carry_wheels, check_carry_ignored
+# log, step, runner_alive, start_runner, follow_progress, carry_wheels, check_carry_ignored,
+# write_code_stamp, use_code_stamp, code_meta
 . "$(dirname "${BASH_SOURCE[0]}")/gpu_lib.sh"
 
 gpu_tag() {  # "NVIDIA H200" -> h200; "NVIDIA H100 80GB HBM3" -> h100
@@ -59,8 +60,7 @@ runner() {
     cap() { local l; l=$(left); echo $(($1 < l ? $1 : l)); }
     log "runner start: tag $TAG, budget ${budget}s, repo $REPO"
     {
-        echo "git: $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-        echo "dirty: $(git -C "$REPO" status --porcelain 2>/dev/null | grep -vc '^??' || true)"
+        code_meta
         nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.max.sm --format=csv 2>&1 || true
         "$PY" -c "import sys, torch; print(sys.version.split()[0], torch.__version__, torch.version.cuda)" 2>&1
         echo "cpus: $(getconf _NPROCESSORS_ONLN)"
@@ -167,6 +167,7 @@ prepare)
     carry_wheels || exit 1
     cp "$shared/data/cifar10/cifar10_jpeg.tar.xz" "$REPO/.device_data/cifar10/" || exit 1
     check_carry_ignored || exit 1
+    write_code_stamp || exit 1
     du -sh "$REPO/.whl" "$REPO/.device_data"
     echo "tracked files: $(git -C "$REPO" ls-files -z | xargs -0 du -cb 2>/dev/null | tail -1 | cut -f1) bytes (all must stay under 64 MiB)"
     echo "device call: run(command='bash bench/gpu_check.sh run', carry=['.whl', '.device_data'], timeout_s=600)"
@@ -174,6 +175,7 @@ prepare)
 run)
     [ -n "${OUT:-}" ] || { echo "OUT is unset: 'run' is the device-tool command (see bench/GPU_CHECK.md)"; exit 2; }
     call_end=$(($(date +%s) + ${GPU_CHECK_CALL_S:-570}))
+    use_code_stamp
     if runner_alive; then
         echo "a runner is already running (pid $(cat "$WORK/runner.pid")); waiting for it"
     else

@@ -73,3 +73,56 @@ check_carry_ignored() {
         return 1
     }
 }
+
+# code_stamp_path: where 'prepare' writes the code stamp and the device run looks for it:
+# GPU_CODE_STAMP, else REPO/.device_data/code_version.txt (carried with the data).
+code_stamp_path() { echo "${GPU_CODE_STAMP:-$REPO/.device_data/code_version.txt}"; }
+
+# write_code_stamp [FILE]: the code this checkout holds now, for the result files of a run on
+# the device, whose copy of .git may name an older commit (default FILE: code_stamp_path).
+# Lines: `commit <full hash>`, `written_utc <ISO 8601>`, then one `changed XY PATH` per
+# tracked file that differs from the commit (`git status --porcelain` v1, renames as two
+# files, untracked files left out). bench/common.py (read_code_stamp) reads it when
+# DRAC_SSL_CODE_STAMP names it.
+write_code_stamp() {
+    local file=${1:-$(code_stamp_path)} commit changes
+    commit=$(git -C "$REPO" rev-parse HEAD) || { echo "write_code_stamp: $REPO is not a git checkout"; return 1; }
+    changes=$(git -C "$REPO" status --porcelain --no-renames --untracked-files=no) || return 1
+    mkdir -p "$(dirname "$file")"
+    {
+        echo "# the code carried to the device (bench/gpu_lib.sh write_code_stamp; read by bench/common.py)"
+        echo "commit $commit"
+        echo "written_utc $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+        if [ -n "$changes" ]; then printf '%s\n' "$changes" | sed 's/^/changed /'; fi
+    } >"$file"
+    echo "code stamp: $file (commit ${commit:0:7}, $(printf '%s' "$changes" | grep -c '^') changed tracked file(s))"
+}
+
+# use_code_stamp: export DRAC_SSL_CODE_STAMP when the stamp (code_stamp_path) is there, so that
+# the bench scripts' result files name the code carried, not the commit of the device copy's
+# .git. Called by the device mode `run` only: here git knows best (a stamp left in
+# .device_data/ by an earlier 'prepare' may be older than the checkout).
+use_code_stamp() {
+    local file
+    file=$(code_stamp_path)
+    if [ -f "$file" ]; then
+        export DRAC_SSL_CODE_STAMP=$file
+        echo "code stamp: commit $(sed -n 's/^commit \(.......\).*/\1/p' "$file"), written" \
+            "$(sed -n 's/^written_utc //p' "$file") ($file); the copy's .git says" \
+            "$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo nothing)"
+    else
+        echo "no $file: the result files will name the commit of the device copy's .git (run 'prepare' here first)"
+    fi
+}
+
+# code_meta: two lines for a run's meta file: the code (the stamp's commit when
+# DRAC_SSL_CODE_STAMP is set, else git's) and how many tracked files differ from it.
+code_meta() {
+    if [ -n "${DRAC_SSL_CODE_STAMP:-}" ] && [ -f "$DRAC_SSL_CODE_STAMP" ]; then
+        echo "git: $(sed -n 's/^commit \(.......\).*/\1/p' "$DRAC_SSL_CODE_STAMP") (from $DRAC_SSL_CODE_STAMP, written $(sed -n 's/^written_utc //p' "$DRAC_SSL_CODE_STAMP"))"
+        echo "dirty: $(grep -c '^changed ' "$DRAC_SSL_CODE_STAMP")"
+    else
+        echo "git: $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+        echo "dirty: $(git -C "$REPO" status --porcelain 2>/dev/null | grep -vc '^??' || true)"
+    fi
+}

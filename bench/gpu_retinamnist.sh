@@ -36,7 +36,8 @@ MODE=${1:-}
 WORK=${GPU_RM_WORK:-/tmp/gpu_retinamnist}
 PY=${PYTHON:-python3}
 export PYTHONUNBUFFERED=1 NO_ALBUMENTATIONS_UPDATE=1
-# log, step, runner_alive, start_runner, follow_progress, carry_wheels, check_carry_ignored
+# log, step, runner_alive, start_runner, follow_progress, carry_wheels, check_carry_ignored,
+# write_code_stamp, use_code_stamp, code_meta
 . "$(dirname "${BASH_SOURCE[0]}")/gpu_lib.sh"
 SEEDS=${GPU_RM_SEEDS:-10,11,12,13,14}
 EPOCHS=${GPU_RM_EPOCHS:-300}
@@ -61,7 +62,7 @@ runner() {
     left() { echo $((DEADLINE - $(date +%s))); }
     log "runner start: budget ${budget}s, seeds $SEEDS, repo $REPO"
     {
-        echo "git: $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+        code_meta
         nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>&1 || true
         "$PY" -c "import sys, torch; print(sys.version.split()[0], torch.__version__, torch.version.cuda)" 2>&1
         echo "cpus: $(getconf _NPROCESSORS_ONLN)"
@@ -117,6 +118,7 @@ prepare)
     carry_wheels || exit 1
     cp "$shared/data/retinamnist/retinamnist_public.npz" "$REPO/.device_data/retinamnist/" || exit 1
     check_carry_ignored || exit 1
+    write_code_stamp || exit 1
     du -sh "$REPO/.whl" "$REPO/.device_data"
     echo "device call: run(command='bash bench/gpu_retinamnist.sh run', carry=['.whl', '.device_data'], timeout_s=600)"
     ;;
@@ -131,6 +133,7 @@ run)
             exit 2
         fi
     fi
+    use_code_stamp
     if runner_alive; then
         echo "a runner is already running (pid $(cat "$WORK/runner.pid")); waiting for it"
     else

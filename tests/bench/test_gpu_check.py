@@ -60,7 +60,8 @@ elif module == "bench.cifar10_vicreg":
     (run / "metrics.jsonl").write_text('{"epoch": 0}\n')
     (out / f"{name}_curve.png").write_bytes(b"png")
     (out / f"{name}.json").write_text(json.dumps({**device, "epochs": int(opt("--epochs")), "batch_size": 512,
-        "linear_probe_top1": 84.0, "knn_top1_k20": 82.0, "knn_top1_k200": 80.0, "pretrain_seconds": 230.0}))
+        "linear_probe_top1": 84.0, "knn_top1_k20": 82.0, "knn_top1_k200": 80.0, "pretrain_seconds": 230.0,
+        "code_stamp_env": os.environ.get("DRAC_SSL_CODE_STAMP")}))
 elif module == "bench.umm_ablation":
     (out / f"{name}.png").write_bytes(b"png")
     rows = {k: {"linear_probe_top1": 84.0, "knn_top1_k20": 82.0} for k in ("control", "umm")}
@@ -71,11 +72,13 @@ elif module == "bench.umm_ablation":
 @pytest.fixture
 def run_check(run_with_stub_python: Callable[..., Any]) -> RunCheck:
     """``run_check(folder, mode, **env)``: bench/gpu_check.sh ``mode`` with the stub interpreter
-    (tests/bench/conftest.py), its work folder, tag ``stubgpu`` and CIFAR path in ``folder``."""
+    (tests/bench/conftest.py), its work folder, tag ``stubgpu``, CIFAR path and code stamp path
+    (``GPU_CODE_STAMP``: none written unless a test writes it) in ``folder``."""
     def run(folder: Path, mode: list[str], **env: str) -> tuple[subprocess.CompletedProcess, list[list[str]]]:
         return run_with_stub_python(SCRIPT, folder, STUB, mode, {
             "GPU_CHECK_WORK": str(folder / "work"), "GPU_CHECK_TAG": "stubgpu", "GPU_CHECK_INSTALL": "0",
-            "GPU_CHECK_CIFAR": str(folder / "cifar10_jpeg.tar.xz"), "PYTHONPATH": str(REPO), **env})
+            "GPU_CHECK_CIFAR": str(folder / "cifar10_jpeg.tar.xz"), "PYTHONPATH": str(REPO),
+            "GPU_CODE_STAMP": str(folder / "code_version.txt"), **env})
 
     return run
 
@@ -101,6 +104,27 @@ def test_device_run_starts_a_detached_runner_and_copies_at_most_eight_files(tmp_
     # a later 'wait' call on the finished runner copies the same files again
     proc, _ = run_check(tmp_path, ["wait", "5"])
     assert proc.returncode == 0 and "runner finished" in proc.stdout
+
+
+def test_the_device_run_names_the_code_of_the_stamp_prepare_wrote(tmp_path: Path, run_check: RunCheck) -> None:
+    """The device copy's .git named an earlier commit than the code sent: 'prepare' writes a
+    code stamp (bench/gpu_lib.sh write_code_stamp), 'run' hands it to the benches
+    (DRAC_SSL_CODE_STAMP, read by bench/common.py) and the meta file names its commit."""
+    proc, _ = run_check(tmp_path / "none", ["run"])
+    assert proc.returncode == 0
+    assert f"no {tmp_path / 'none' / 'code_version.txt'}: the result files will name" in proc.stdout
+    cifar = json.loads((tmp_path / "none" / "out" / "cifar10_vicreg_stubgpu.json").read_text())
+    assert cifar["code_stamp_env"] is None  # without a stamp the benches ask git, as before
+    stamp = tmp_path / "code_version.txt"
+    stamp.write_text("commit 0123456789abcdef0123456789abcdef01234567\nwritten_utc 2026-12-05T10:00:00Z\n"
+                     "changed  M drac_ssl/model.py\n")
+    proc, _ = run_check(tmp_path, ["run"])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "code stamp: commit 0123456, written 2026-12-05T10:00:00Z" in proc.stdout
+    cifar = json.loads((tmp_path / "out" / "cifar10_vicreg_stubgpu.json").read_text())
+    assert cifar["code_stamp_env"] == str(stamp)
+    meta = (tmp_path / "work" / "res" / "meta_stubgpu.txt").read_text().splitlines()
+    assert meta[:2] == [f"git: 0123456 (from {stamp}, written 2026-12-05T10:00:00Z)", "dirty: 1"]
 
 
 def test_a_slow_probe_shortens_the_run_and_umm_waits_for_time(tmp_path: Path, run_check: RunCheck) -> None:

@@ -42,7 +42,8 @@ def run_rm(run_with_stub_python: Callable[..., Any]) -> RunRm:
         (shared / "retinamnist").mkdir(parents=True, exist_ok=True)
         (shared / "retinamnist" / "retinamnist_public.npz").write_bytes(b"stub")
         return run_with_stub_python(SCRIPT, folder, STUB, mode, {
-            "GPU_RM_WORK": str(folder / "work"), "GPU_RM_INSTALL": "0", "DRAC_SSL_SHARED_DATA": str(shared), **env})
+            "GPU_RM_WORK": str(folder / "work"), "GPU_RM_INSTALL": "0", "DRAC_SSL_SHARED_DATA": str(shared),
+            "GPU_CODE_STAMP": str(folder / "code_version.txt"), **env})
 
     return run
 
