@@ -41,14 +41,28 @@ SHARED_DATA_ENV = "DRAC_SSL_SHARED_DATA"
 def shared_data_folder(environ: Mapping[str, str] = os.environ) -> Path:
     """The team's real data that the benches read (``drac_samples/``, ``aptos_samples/``,
     ``retinamnist/``, ``cifar10/``, ...): the folder ``DRAC_SSL_SHARED_DATA`` names when it is set
-    and not empty (``~`` expanded, a relative path taken from the current folder), as for the
-    tests (``tests/helpers/shared_data.py``), else ``<repo>/../shared/data``. Not checked here:
-    each bench says which of its files is missing and where it looked."""
-    value = environ.get(SHARED_DATA_ENV, "").strip()
-    return Path(value).expanduser().absolute() if value else REPO.parent / "shared" / "data"
+    (``~`` expanded, a relative path taken from the current folder), as for the tests
+    (``tests/helpers/shared_data.py``), else ``<repo>/../shared/data``. Whether the folder
+    exists is not checked here: each bench says which of its files is missing and where it
+    looked.
+
+    Raises ValueError when the variable is set but empty (or blank), as the tests do: it
+    used to fall back to ``../shared/data`` silently, hiding a variable meant to point
+    elsewhere."""
+    default = REPO.parent / "shared" / "data"
+    value = environ.get(SHARED_DATA_ENV)
+    if value is None:
+        return default
+    if not value.strip():
+        raise ValueError(f"{SHARED_DATA_ENV} is set but empty: set it to the folder that holds drac_samples/, "
+                         f"aptos_samples/, retinamnist/, ... (the team's shared/data), or unset it to read {default}")
+    return Path(value.strip()).expanduser().absolute()
 
 
-SHARED_DATA = shared_data_folder()
+try:
+    SHARED_DATA = shared_data_folder()
+except ValueError as _exc:
+    raise SystemExit(f"error: {_exc}") from None
 
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))

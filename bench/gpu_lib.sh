@@ -9,6 +9,16 @@
 #         WORK/runner.pid, WORK/runner.log, WORK/DONE.
 # shellcheck shell=bash
 
+# refuse_empty_shared_data: exit 2 when DRAC_SSL_SHARED_DATA is set but empty or blank (the
+# benches' bench/common.py refuses it too, as the tests do; ${VAR:-default} took it for unset).
+refuse_empty_shared_data() {
+    if [ -n "${DRAC_SSL_SHARED_DATA+set}" ] && [ -z "${DRAC_SSL_SHARED_DATA//[[:space:]]/}" ]; then
+        echo "DRAC_SSL_SHARED_DATA is set but empty: set it to the folder that holds retinamnist/, cifar10/, ..." \
+            "(the team's shared/data), or unset it"
+        exit 2
+    fi
+}
+
 log() { echo "$(date -u +%H:%M:%S) $*" | tee -a "$WORK/progress.log"; }
 
 # step NAME SECONDS COMMAND...: run one step with a time limit, log its exit code (124: timed

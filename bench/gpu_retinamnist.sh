@@ -37,8 +37,9 @@ WORK=${GPU_RM_WORK:-/tmp/gpu_retinamnist}
 PY=${PYTHON:-python3}
 export PYTHONUNBUFFERED=1 NO_ALBUMENTATIONS_UPDATE=1
 # log, step, runner_alive, start_runner, follow_progress, carry_wheels, check_carry_ignored,
-# write_code_stamp, use_code_stamp, code_meta
+# write_code_stamp, use_code_stamp, code_meta, refuse_empty_shared_data
 . "$(dirname "${BASH_SOURCE[0]}")/gpu_lib.sh"
+refuse_empty_shared_data
 SEEDS=${GPU_RM_SEEDS:-10,11,12,13,14}
 EPOCHS=${GPU_RM_EPOCHS:-300}
 DEVICE_SETTINGS=${GPU_RM_SETTINGS:-run.device=cuda pretrain.augment.on_gpu=true pretrain.num_workers=2 pretrain.checkpoint_every=50 pretrain.monitor_images=0}

@@ -4,7 +4,9 @@ change during the run is recorded beside it."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -104,7 +106,6 @@ def test_the_benches_read_the_real_data_where_the_tests_do(tmp_path: Path, monke
     from bench.common import REPO, shared_data_folder
 
     assert shared_data_folder({}) == REPO.parent / "shared" / "data"
-    assert shared_data_folder({"DRAC_SSL_SHARED_DATA": "  "}) == REPO.parent / "shared" / "data"
     assert shared_data_folder({"DRAC_SSL_SHARED_DATA": str(tmp_path)}) == tmp_path
     monkeypatch.chdir(tmp_path)
     assert shared_data_folder({"DRAC_SSL_SHARED_DATA": "mine"}) == tmp_path / "mine"  # from the current folder
@@ -167,3 +168,22 @@ def test_prepare_writes_the_checkouts_commit_and_changes_into_the_stamp(tmp_path
     stamp = read_code_stamp(tmp_path / "stamp.txt")
     assert stamp.commit == head and len(head) == 40 and stamp.written_utc.endswith("Z")
     assert stamp.changed_code == ("drac_ssl/model.py",)  # docs are not code, untracked files not the commit's
+
+
+@pytest.mark.parametrize("value", ["", "  "])
+def test_an_empty_shared_data_variable_is_an_error_not_the_default_folder(value: str) -> None:
+    """Set but empty fell back to ../shared/data silently; the tests stop on it
+    (tests/helpers/shared_data.py), and so do the benches now."""
+    from bench.common import shared_data_folder
+
+    with pytest.raises(ValueError, match="DRAC_SSL_SHARED_DATA is set but empty: set it to the folder"):
+        shared_data_folder({"DRAC_SSL_SHARED_DATA": value})
+
+
+def test_a_bench_stops_at_once_when_the_shared_data_variable_is_empty() -> None:
+    from bench.common import REPO
+
+    env = {**os.environ, "DRAC_SSL_SHARED_DATA": "", "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, "-c", "import bench.common"], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 1 and proc.stderr.startswith("error: DRAC_SSL_SHARED_DATA is set but empty")

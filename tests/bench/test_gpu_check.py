@@ -161,6 +161,12 @@ def test_run_refuses_to_start_outside_the_device_tool(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "OUT is unset" in proc.stdout
 
 
+def test_run_refuses_an_empty_shared_data_variable(tmp_path: Path, run_check: RunCheck) -> None:
+    proc, calls = run_check(tmp_path, ["run"], DRAC_SSL_SHARED_DATA=" ")
+    assert proc.returncode == 2 and "DRAC_SSL_SHARED_DATA is set but empty" in proc.stdout
+    assert calls == [] and not (tmp_path / "work").exists()
+
+
 def test_plan_fits_the_epochs_in_the_time_left() -> None:
     probe = {"settings": {"cifar_gpu_aug": {"steps_per_epoch": 97, "batch_size": 512, "real_pairs_per_s": 24832}}}
     full = gpu_check.plan(probe, 400)

@@ -87,3 +87,12 @@ def test_run_refuses_before_starting_when_the_data_was_not_carried(tmp_path: Pat
     proc, calls = run_rm(tmp_path, "run", DRAC_SSL_SHARED_DATA=str(tmp_path / "nowhere"))
     assert proc.returncode == 2 and "prepare" in proc.stdout and "carry" in proc.stdout
     assert calls == [] and not (tmp_path / "work" / "progress.log").exists()
+
+
+def test_an_empty_shared_data_variable_is_refused_not_taken_for_unset(tmp_path: Path, run_rm: RunRm) -> None:
+    """${DRAC_SSL_SHARED_DATA:-...} took an empty value for unset; the benches and the tests
+    refuse it, and so do the GPU scripts, before any device time is spent."""
+    for mode in ("run", "cpu-smoke"):
+        proc, calls = run_rm(tmp_path, mode, str(tmp_path / "smoke"), DRAC_SSL_SHARED_DATA="")
+        assert proc.returncode == 2 and "DRAC_SSL_SHARED_DATA is set but empty" in proc.stdout, mode
+        assert calls == [] and not (tmp_path / "work").exists()
