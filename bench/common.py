@@ -7,6 +7,11 @@ bench script does) records the commit, the uncommitted changes to code in the ch
 (:data:`RUN_START`); :func:`write_result` writes them beside the same at the end, so a commit
 or an edit made while a long run went on shows in its result file.
 
+On a lent GPU machine the checkout's ``.git`` can name an older commit than the code sent (the
+device copy's git metadata was stale): there the GPU scripts' ``prepare`` step writes a code
+stamp here (:func:`read_code_stamp`), carried along, and ``DRAC_SSL_CODE_STAMP`` names it;
+the result file then takes the commit from the stamp and says so (``code_source``).
+
 Importing this module applies the package's CPU thread policy
 (:func:`drac_ssl.runtime.apply_thread_policy`: half the usable cores, 1..4, or
 ``OMP_NUM_THREADS`` when set), so every bench runs with threads set deliberately; scripts with
@@ -36,14 +41,28 @@ SHARED_DATA_ENV = "DRAC_SSL_SHARED_DATA"
 def shared_data_folder(environ: Mapping[str, str] = os.environ) -> Path:
     """The team's real data that the benches read (``drac_samples/``, ``aptos_samples/``,
     ``retinamnist/``, ``cifar10/``, ...): the folder ``DRAC_SSL_SHARED_DATA`` names when it is set
-    and not empty (``~`` expanded, a relative path taken from the current folder), as for the
-    tests (``tests/helpers/shared_data.py``), else ``<repo>/../shared/data``. Not checked here:
-    each bench says which of its files is missing and where it looked."""
-    value = environ.get(SHARED_DATA_ENV, "").strip()
-    return Path(value).expanduser().absolute() if value else REPO.parent / "shared" / "data"
+    (``~`` expanded, a relative path taken from the current folder), as for the tests
+    (``tests/helpers/shared_data.py``), else ``<repo>/../shared/data``. Whether the folder
+    exists is not checked here: each bench says which of its files is missing and where it
+    looked.
+
+    Raises ValueError when the variable is set but empty (or blank), as the tests do: it
+    used to fall back to ``../shared/data`` silently, hiding a variable meant to point
+    elsewhere."""
+    default = REPO.parent / "shared" / "data"
+    value = environ.get(SHARED_DATA_ENV)
+    if value is None:
+        return default
+    if not value.strip():
+        raise ValueError(f"{SHARED_DATA_ENV} is set but empty: set it to the folder that holds drac_samples/, "
+                         f"aptos_samples/, retinamnist/, ... (the team's shared/data), or unset it to read {default}")
+    return Path(value.strip()).expanduser().absolute()
 
 
-SHARED_DATA = shared_data_folder()
+try:
+    SHARED_DATA = shared_data_folder()
+except ValueError as _exc:
+    raise SystemExit(f"error: {_exc}") from None
 
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
@@ -91,6 +110,60 @@ def dirty_code_files(repo: Path = REPO) -> list[str] | None:
     return sorted(p for p in paths if is_code(p))
 
 
+CODE_STAMP_ENV = "DRAC_SSL_CODE_STAMP"
+"""Names a code stamp (:func:`read_code_stamp`) whose commit the result files record instead of
+git's; set by the GPU scripts' ``run`` mode on the device only (unset or empty: git)."""
+
+
+@dataclass(frozen=True)
+class CodeStamp:
+    """The code a checkout held when ``bash bench/gpu_check.sh prepare`` (or
+    ``gpu_retinamnist.sh prepare``) ran, written by ``write_code_stamp`` of bench/gpu_lib.sh."""
+
+    path: Path
+    commit: str
+    """Full commit hash (``git rev-parse HEAD``)."""
+    written_utc: str
+    """When the stamp was written (ISO 8601, UTC)."""
+    changed_code: tuple[str, ...]
+    """Tracked code files (:func:`is_code`) that differed from the commit, sorted."""
+
+
+def read_code_stamp(path: str | Path) -> CodeStamp:
+    """Read a code stamp: text lines ``commit <full hash>``, ``written_utc <ISO 8601>`` and one
+    ``changed XY PATH`` per tracked file that differed from the commit (``git status
+    --porcelain`` v1 entries; ``#`` lines are comments). Result files, documents and other
+    :data:`NOT_CODE` paths are left out of ``changed_code``, as :func:`dirty_code_files` does.
+
+    Raises ValueError naming the file when it is unreadable or has no ``commit`` line."""
+    path = Path(path)
+    fix = "fix: run 'bash bench/gpu_check.sh prepare' (or gpu_retinamnist.sh prepare) again, or unset " + CODE_STAMP_ENV
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ValueError(f"{path}: the code stamp {CODE_STAMP_ENV} names cannot be read ({exc}); {fix}") from None
+    fields: dict[str, str] = {}
+    changed = set()
+    for line in lines:
+        key, _, value = line.partition(" ")
+        if key == "changed":
+            name = value[3:]
+            changed.add(name[1:-1] if len(name) > 1 and name[0] == name[-1] == '"' else name)
+        elif key in ("commit", "written_utc"):
+            fields[key] = value.strip()
+    if not fields.get("commit"):
+        raise ValueError(f"{path}: not a code stamp (no 'commit <hash>' line); {fix}")
+    return CodeStamp(path, fields["commit"], fields.get("written_utc", "unknown"),
+                     tuple(sorted(p for p in changed if is_code(p))))
+
+
+def code_stamp_from_env(environ: Mapping[str, str] = os.environ) -> CodeStamp | None:
+    """The code stamp ``DRAC_SSL_CODE_STAMP`` names (:func:`read_code_stamp`; its errors raised),
+    or None when the variable is unset or empty (the commit then comes from git)."""
+    value = environ.get(CODE_STAMP_ENV, "").strip()
+    return read_code_stamp(value) if value else None
+
+
 @dataclass(frozen=True)
 class RunStart:
     """When a bench run started and the code it started with."""
@@ -103,15 +176,23 @@ class RunStart:
     """Whether tracked code files differed from that commit (None: unknown)."""
     git_dirty_files: tuple[str, ...] | None = None
     """Those files (:func:`dirty_code_files`; None: unknown or not recorded)."""
+    code_stamp: CodeStamp | None = None
+    """Where the commit came from when not from git (:func:`code_stamp_from_env`)."""
 
 
 def run_start() -> RunStart:
-    """The time and the checkout's commit and uncommitted code files now (two git calls)."""
+    """The time and the code now: the commit and uncommitted code files of the code stamp
+    ``DRAC_SSL_CODE_STAMP`` names when set (:func:`code_stamp_from_env`), else of the
+    checkout (two git calls). Raises ValueError for a stamp that cannot be read."""
     import datetime as dt
 
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    stamp = code_stamp_from_env()
+    if stamp is not None:
+        return RunStart(now, stamp.commit[:7], bool(stamp.changed_code), stamp.changed_code, stamp)
     files = dirty_code_files()
-    return RunStart(dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), _runtime.git_commit(),
-                    None if files is None else bool(files), None if files is None else tuple(files))
+    return RunStart(now, _runtime.git_commit(), None if files is None else bool(files),
+                    None if files is None else tuple(files))
 
 
 def _dirty_record(dirty: bool | None, files: tuple[str, ...] | list[str] | None,
@@ -123,8 +204,11 @@ def _dirty_record(dirty: bool | None, files: tuple[str, ...] | list[str] | None,
             f"git_dirty_file_count{suffix}": None if files is None else len(files)}
 
 
-RUN_START = run_start()
-"""Taken when a bench script imports this module, i.e. at the start of its run."""
+try:
+    RUN_START = run_start()
+    """Taken when a bench script imports this module, i.e. at the start of its run."""
+except ValueError as _exc:
+    raise SystemExit(f"error: {_exc}") from None
 
 
 def add_threads_argument(parser: argparse.ArgumentParser) -> None:
@@ -151,6 +235,12 @@ def write_result(name: str, figures: dict[str, Any], out_dir: Path | None = None
     ``date_utc`` is ``finished_utc`` (as in files written before the start was recorded, whose
     commit is the one at their end; files written before the code-only count have no
     ``git_dirty_files`` and counted any tracked file, results and documents included).
+
+    ``environment.code_source`` says where the commit came from: ``"git"`` (the checkout's
+    ``.git``) or ``"code_stamp"`` (the start's :class:`CodeStamp`, on a GPU machine whose copy
+    of ``.git`` may be stale; ``code_stamp`` then gives its file, full commit and time, the
+    ``_at_end`` keys repeat the stamp's (the carried code does not change during a device
+    run) and ``git_commit_checkout`` is what the copy's ``.git`` said).
     """
     from drac_ssl.io import atomic_write_json
 
@@ -164,6 +254,13 @@ def write_result(name: str, figures: dict[str, Any], out_dir: Path | None = None
     env.update(_dirty_record(start.git_dirty, start.git_dirty_files))
     env.update(_dirty_record(None if end_files is None else bool(end_files), end_files, "_at_end"))
     env["git_dirty_not_code"] = list(NOT_CODE)
+    stamp = start.code_stamp
+    env["code_source"] = "git" if stamp is None else "code_stamp"
+    if stamp is not None:
+        env["git_commit_checkout"] = env["git_commit_at_end"]
+        env["git_commit_at_end"] = start.git_commit
+        env.update(_dirty_record(start.git_dirty, start.git_dirty_files, "_at_end"))
+        env["code_stamp"] = {"file": str(stamp.path), "commit": stamp.commit, "written_utc": stamp.written_utc}
     record = {
         "benchmark": name,
         "command": env.pop("command"),

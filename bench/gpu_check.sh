@@ -35,8 +35,10 @@ WORK=${GPU_CHECK_WORK:-/tmp/gpu_check}
 PY=${PYTHON:-python3}
 CIFAR=${GPU_CHECK_CIFAR:-$REPO/.device_data/cifar10/cifar10_jpeg.tar.xz}
 export PYTHONUNBUFFERED=1 NO_ALBUMENTATIONS_UPDATE=1
-
-log() { echo "$(date -u +%H:%M:%S) $*" | tee -a "$WORK/progress.log"; }
+# log, step, runner_alive, start_runner, follow_progress, carry_wheels, check_carry_ignored,
+# write_code_stamp, use_code_stamp, code_meta, refuse_empty_shared_data
+. "$(dirname "${BASH_SOURCE[0]}")/gpu_lib.sh"
+refuse_empty_shared_data
 
 gpu_tag() {  # "NVIDIA H200" -> h200; "NVIDIA H100 80GB HBM3" -> h100
     local name
@@ -44,24 +46,6 @@ gpu_tag() {  # "NVIDIA H200" -> h200; "NVIDIA H100 80GB HBM3" -> h100
     local tag
     tag=$(echo "$name" | tr '[:upper:]' '[:lower:]' | grep -oE '[a-z][0-9]{2,4}' | head -1)
     echo "${tag:-gpu}"
-}
-
-# step NAME SECONDS COMMAND...: run one step with a time limit, log its exit code (124: timed
-# out), never stop the runner.
-step() {
-    local name=$1 limit=$2
-    shift 2
-    if [ "$limit" -le 5 ]; then
-        log "skip $name: ${limit}s left"
-        return 1
-    fi
-    log "start $name (limit ${limit}s)"
-    local t0 rc
-    t0=$(date +%s)
-    timeout --signal=TERM --kill-after=15 "$limit" "$@" >"$WORK/logs/$name.log" 2>&1
-    rc=$?
-    log "end $name rc=$rc after $(($(date +%s) - t0))s"
-    return $rc
 }
 
 runner() {
@@ -77,8 +61,7 @@ runner() {
     cap() { local l; l=$(left); echo $(($1 < l ? $1 : l)); }
     log "runner start: tag $TAG, budget ${budget}s, repo $REPO"
     {
-        echo "git: $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-        echo "dirty: $(git -C "$REPO" status --porcelain 2>/dev/null | grep -vc '^??' || true)"
+        code_meta
         nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.max.sm --format=csv 2>&1 || true
         "$PY" -c "import sys, torch; print(sys.version.split()[0], torch.__version__, torch.version.cuda)" 2>&1
         echo "cpus: $(getconf _NPROCESSORS_ONLN)"
@@ -148,10 +131,6 @@ for split in ('train', 'test'):
     touch "$WORK/DONE"
 }
 
-runner_alive() {
-    [ -f "$WORK/runner.pid" ] && kill -0 "$(cat "$WORK/runner.pid")" 2>/dev/null
-}
-
 collect() {  # copy what exists into $OUT: at most 8 files, none in sub-folders
     local out=$1 tag
     mkdir -p "$out"
@@ -171,15 +150,7 @@ collect() {  # copy what exists into $OUT: at most 8 files, none in sub-folders
 }
 
 wait_and_collect() {  # wait_and_collect UNTIL_EPOCH_SECONDS
-    local until=$1 seen=0 n
-    while [ ! -e "$WORK/DONE" ] && [ "$(date +%s)" -lt "$until" ] && runner_alive; do
-        sleep 5
-        n=$(wc -l <"$WORK/progress.log" 2>/dev/null || echo 0)
-        if [ "$n" -gt "$seen" ]; then
-            tail -n $((n - seen)) "$WORK/progress.log"
-            seen=$n
-        fi
-    done
+    follow_progress "$1"
     if [ -e "$WORK/DONE" ]; then
         echo "runner finished"
     elif runner_alive; then
@@ -193,13 +164,11 @@ wait_and_collect() {  # wait_and_collect UNTIL_EPOCH_SECONDS
 case "$MODE" in
 prepare)
     shared=$(cd "$REPO/.." && pwd)/shared
-    mkdir -p "$REPO/.whl" "$REPO/.device_data/cifar10"
-    cp "$shared"/wheels-gpu-py312/*.whl "$REPO/.whl/" || exit 1
+    mkdir -p "$REPO/.device_data/cifar10"
+    carry_wheels || exit 1
     cp "$shared/data/cifar10/cifar10_jpeg.tar.xz" "$REPO/.device_data/cifar10/" || exit 1
-    { git -C "$REPO" check-ignore -q .whl && git -C "$REPO" check-ignore -q .device_data; } || {
-        echo ".whl/ or .device_data/ is not git-ignored: add them to .gitignore or .git/info/exclude"
-        exit 1
-    }
+    check_carry_ignored || exit 1
+    write_code_stamp || exit 1
     du -sh "$REPO/.whl" "$REPO/.device_data"
     echo "tracked files: $(git -C "$REPO" ls-files -z | xargs -0 du -cb 2>/dev/null | tail -1 | cut -f1) bytes (all must stay under 64 MiB)"
     echo "device call: run(command='bash bench/gpu_check.sh run', carry=['.whl', '.device_data'], timeout_s=600)"
@@ -207,14 +176,11 @@ prepare)
 run)
     [ -n "${OUT:-}" ] || { echo "OUT is unset: 'run' is the device-tool command (see bench/GPU_CHECK.md)"; exit 2; }
     call_end=$(($(date +%s) + ${GPU_CHECK_CALL_S:-570}))
+    use_code_stamp
     if runner_alive; then
         echo "a runner is already running (pid $(cat "$WORK/runner.pid")); waiting for it"
     else
-        rm -rf "$WORK"
-        mkdir -p "$WORK"
-        nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
-        setsid nohup bash "$REPO/bench/gpu_check.sh" runner >"$WORK/runner.log" 2>&1 </dev/null &
-        sleep 2
+        start_runner "$REPO/bench/gpu_check.sh"
     fi
     wait_and_collect "$call_end"
     ;;

@@ -36,28 +36,14 @@ MODE=${1:-}
 WORK=${GPU_RM_WORK:-/tmp/gpu_retinamnist}
 PY=${PYTHON:-python3}
 export PYTHONUNBUFFERED=1 NO_ALBUMENTATIONS_UPDATE=1
+# log, step, runner_alive, start_runner, follow_progress, carry_wheels, check_carry_ignored,
+# write_code_stamp, use_code_stamp, code_meta, refuse_empty_shared_data
+. "$(dirname "${BASH_SOURCE[0]}")/gpu_lib.sh"
+refuse_empty_shared_data
 SEEDS=${GPU_RM_SEEDS:-10,11,12,13,14}
 EPOCHS=${GPU_RM_EPOCHS:-300}
 DEVICE_SETTINGS=${GPU_RM_SETTINGS:-run.device=cuda pretrain.augment.on_gpu=true pretrain.num_workers=2 pretrain.checkpoint_every=50 pretrain.monitor_images=0}
 HYPOTHESIS="VICReg pretrained for 300 epochs (15 times the recipe's 20; possible on a GPU only) beats scratch fine-tuned in the same run: the mean difference over seeds 10-14 above twice its standard error in accuracy and in AUC OvR (docs/retinamnist.md, fixed before the runs)"
-
-log() { echo "$(date -u +%H:%M:%S) $*" | tee -a "$WORK/progress.log"; }
-
-step() {  # step NAME SECONDS COMMAND...: one step under a time limit; never stops the runner
-    local name=$1 limit=$2
-    shift 2
-    if [ "$limit" -le 5 ]; then
-        log "skip $name: ${limit}s left"
-        return 1
-    fi
-    log "start $name (limit ${limit}s)"
-    local t0 rc
-    t0=$(date +%s)
-    timeout --signal=TERM --kill-after=15 "$limit" "$@" >"$WORK/logs/$name.log" 2>&1
-    rc=$?
-    log "end $name rc=$rc after $(($(date +%s) - t0))s"
-    return $rc
-}
 
 # bench ARM EPOCHS LIMIT HYPOTHESIS: one arm (five seeds at once)
 bench_arm() {
@@ -77,7 +63,7 @@ runner() {
     left() { echo $((DEADLINE - $(date +%s))); }
     log "runner start: budget ${budget}s, seeds $SEEDS, repo $REPO"
     {
-        echo "git: $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+        code_meta
         nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>&1 || true
         "$PY" -c "import sys, torch; print(sys.version.split()[0], torch.__version__, torch.version.cuda)" 2>&1
         echo "cpus: $(getconf _NPROCESSORS_ONLN)"
@@ -100,10 +86,6 @@ runner() {
     touch "$WORK/DONE"
 }
 
-runner_alive() {
-    [ -f "$WORK/runner.pid" ] && kill -0 "$(cat "$WORK/runner.pid")" 2>/dev/null
-}
-
 collect() {  # the result JSONs, the progress log and an archive of the runs' small files
     local out=$1
     mkdir -p "$out"
@@ -117,15 +99,7 @@ collect() {  # the result JSONs, the progress log and an archive of the runs' sm
 }
 
 wait_and_collect() {  # wait_and_collect UNTIL_EPOCH_SECONDS
-    local until=$1 seen=0 n
-    while [ ! -e "$WORK/DONE" ] && [ "$(date +%s)" -lt "$until" ] && runner_alive; do
-        sleep 5
-        n=$(wc -l <"$WORK/progress.log" 2>/dev/null || echo 0)
-        if [ "$n" -gt "$seen" ]; then
-            tail -n $((n - seen)) "$WORK/progress.log"
-            seen=$n
-        fi
-    done
+    follow_progress "$1"
     # where each seed's job is (its console log's last line)
     for f in "$WORK"/runs/*.log; do [ -f "$f" ] && echo "$(basename "$f"): $(tail -c 300 "$f" | tr '\r' '\n' | tail -1)"; done
     if [ -e "$WORK/DONE" ]; then
@@ -141,13 +115,11 @@ wait_and_collect() {  # wait_and_collect UNTIL_EPOCH_SECONDS
 case "$MODE" in
 prepare)
     shared=$(cd "$REPO/.." && pwd)/shared
-    mkdir -p "$REPO/.whl" "$REPO/.device_data/retinamnist"
-    cp "$shared"/wheels-gpu-py312/*.whl "$REPO/.whl/" || exit 1
+    mkdir -p "$REPO/.device_data/retinamnist"
+    carry_wheels || exit 1
     cp "$shared/data/retinamnist/retinamnist_public.npz" "$REPO/.device_data/retinamnist/" || exit 1
-    { git -C "$REPO" check-ignore -q .whl && git -C "$REPO" check-ignore -q .device_data; } || {
-        echo ".whl/ or .device_data/ is not git-ignored"
-        exit 1
-    }
+    check_carry_ignored || exit 1
+    write_code_stamp || exit 1
     du -sh "$REPO/.whl" "$REPO/.device_data"
     echo "device call: run(command='bash bench/gpu_retinamnist.sh run', carry=['.whl', '.device_data'], timeout_s=600)"
     ;;
@@ -162,14 +134,11 @@ run)
             exit 2
         fi
     fi
+    use_code_stamp
     if runner_alive; then
         echo "a runner is already running (pid $(cat "$WORK/runner.pid")); waiting for it"
     else
-        rm -rf "$WORK"
-        mkdir -p "$WORK"
-        nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
-        setsid nohup bash "$REPO/bench/gpu_retinamnist.sh" runner >"$WORK/runner.log" 2>&1 </dev/null &
-        sleep 2
+        start_runner "$REPO/bench/gpu_retinamnist.sh"
     fi
     wait_and_collect "$call_end"
     ;;

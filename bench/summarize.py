@@ -318,6 +318,13 @@ def _load_note(r: dict[str, Any]) -> str:
     return f"; 1-min load average {ends[0]}-{ends[-1]} on the machine" if ends else ""
 
 
+def _added_notes(r: dict[str, Any]) -> str:
+    """A result's ``notes_added_after_the_run`` (a list of sentences written into the JSON after
+    the run) for a table cell: ``"; "`` then the notes joined by spaces; "" when there are none."""
+    notes = r.get("notes_added_after_the_run")
+    return "; " + " ".join(notes) if notes else ""
+
+
 def generic_rows(name: str, r: dict[str, Any]) -> list[str]:
     skip = {"benchmark", "command", "device", "date_utc", "environment", "config", "curve", "settings"}
     figures = {k: v for k, v in r.items() if k not in skip and isinstance(v, (int, float, str, bool))}
@@ -503,7 +510,7 @@ def inference_rows(r: dict[str, Any]) -> list[str]:
             f"{r.get('bundle', {}).get('input', {}).get('size', ['?'])[0]} px | "
             f"{res.get('model_images_per_s')} images/s model, {res.get('end_to_end_images_per_s')} images/s "
             f"end to end (from decoded 1024 px images)"
-            f"{'; ' + ' '.join(notes) if (notes := r.get('notes_added_after_the_run')) else ''} | "
+            f"{_added_notes(r)} | "
             f"{_device(r)} | {_date(r)} | `{r.get('command')}` |"]
 
 
@@ -526,7 +533,7 @@ def pipeline_rows(r: dict[str, Any]) -> list[str]:
               else f"VICReg ran {r.get('pretrain_epochs_run')} epochs ({stopped or 'why it stopped not recorded'})")
     return [f"| main job at the recipe's size (`configs/drac.yaml`, 224 px), phantom data | {r.get('seconds_total')} s "
             f"total ({r.get('goal')}: {'met' if r.get('goal_met') else 'not met'}); {stages}; {vicreg}"
-            f"{_fold_rule_note(r)}{'; ' + ' '.join(notes) if (notes := r.get('notes_added_after_the_run')) else ''} | "
+            f"{_fold_rule_note(r)}{_added_notes(r)} | "
             f"{_device(r)} | {_date(r)} | `{r.get('command')}` |"]
 
 

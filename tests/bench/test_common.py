@@ -4,7 +4,9 @@ change during the run is recorded beside it."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -104,7 +106,84 @@ def test_the_benches_read_the_real_data_where_the_tests_do(tmp_path: Path, monke
     from bench.common import REPO, shared_data_folder
 
     assert shared_data_folder({}) == REPO.parent / "shared" / "data"
-    assert shared_data_folder({"DRAC_SSL_SHARED_DATA": "  "}) == REPO.parent / "shared" / "data"
     assert shared_data_folder({"DRAC_SSL_SHARED_DATA": str(tmp_path)}) == tmp_path
     monkeypatch.chdir(tmp_path)
     assert shared_data_folder({"DRAC_SSL_SHARED_DATA": "mine"}) == tmp_path / "mine"  # from the current folder
+
+
+def test_a_code_stamp_names_the_code_a_device_run_measured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The device copy's .git named an earlier commit than the code sent (README, RetinaMNIST
+    300 epochs): with DRAC_SSL_CODE_STAMP the result file takes the stamp's commit and says so."""
+    from bench import common
+
+    _code(monkeypatch, "old0000", False)  # what the stale .git copy says
+    stamp = tmp_path / "code_version.txt"
+    stamp.write_text("# comment\ncommit 785295fabcdef0123456789abcdef0123456789\nwritten_utc 2026-12-05T10:00:00Z\n"
+                     "changed  M drac_ssl/model.py\nchanged M  README.md\nchanged  M \"bench/a b.py\"\n",
+                     encoding="utf-8")
+    monkeypatch.setenv("DRAC_SSL_CODE_STAMP", str(stamp))
+    started = common.run_start()
+    assert (started.git_commit, started.git_dirty) == ("785295f", True)
+    assert started.git_dirty_files == ("bench/a b.py", "drac_ssl/model.py")  # README.md is not code
+    env = json.loads(common.write_result("fake", {}, tmp_path, started=started).read_text(encoding="utf-8"))["environment"]
+    assert env["code_source"] == "code_stamp" and env["git_commit"] == env["git_commit_at_end"] == "785295f"
+    assert env["git_commit_checkout"] == "old0000" and env["git_dirty_file_count_at_end"] == 2
+    assert env["code_stamp"] == {"file": str(stamp), "commit": "785295fabcdef0123456789abcdef0123456789",
+                                 "written_utc": "2026-12-05T10:00:00Z"}
+    monkeypatch.setenv("DRAC_SSL_CODE_STAMP", "")  # empty: git, as without the variable
+    env = json.loads(common.write_result("fake", {}, tmp_path, started=common.run_start())
+                     .read_text(encoding="utf-8"))["environment"]
+    assert env["code_source"] == "git" and env["git_commit"] == "old0000" and "code_stamp" not in env
+
+
+def test_a_code_stamp_that_cannot_be_read_is_an_error_naming_it(tmp_path: Path) -> None:
+    from bench.common import read_code_stamp
+
+    with pytest.raises(ValueError, match="cannot be read"):
+        read_code_stamp(tmp_path / "absent.txt")
+    (tmp_path / "bad.txt").write_text("written_utc 2026-12-05T10:00:00Z\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"bad\.txt: not a code stamp"):
+        read_code_stamp(tmp_path / "bad.txt")
+
+
+def test_prepare_writes_the_checkouts_commit_and_changes_into_the_stamp(tmp_path: Path) -> None:
+    """bench/gpu_lib.sh write_code_stamp (run by 'prepare', here) and bench/common.py
+    read_code_stamp (on the device) agree on the format."""
+    from bench.common import REPO, read_code_stamp
+
+    for name in ("drac_ssl/model.py", "docs/x.md", "bench/y.py"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("0\n", encoding="utf-8")
+    _git(tmp_path, "init", "-q")
+    _git(tmp_path, "add", ".")
+    _git(tmp_path, "commit", "-q", "-m", "c")
+    (tmp_path / "drac_ssl/model.py").write_text("1\n", encoding="utf-8")
+    (tmp_path / "docs/x.md").write_text("1\n", encoding="utf-8")
+    (tmp_path / "untracked.py").write_text("1\n", encoding="utf-8")
+    out = subprocess.run(["bash", "-c", f'. "{REPO}/bench/gpu_lib.sh"; REPO="$1"; write_code_stamp "$2"', "_",
+                          str(tmp_path), str(tmp_path / "stamp.txt")], capture_output=True, text=True, check=True)
+    assert "2 changed tracked file(s)" in out.stdout
+    head = subprocess.run(["git", "-C", str(tmp_path), "rev-parse", "HEAD"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    stamp = read_code_stamp(tmp_path / "stamp.txt")
+    assert stamp.commit == head and len(head) == 40 and stamp.written_utc.endswith("Z")
+    assert stamp.changed_code == ("drac_ssl/model.py",)  # docs are not code, untracked files not the commit's
+
+
+@pytest.mark.parametrize("value", ["", "  "])
+def test_an_empty_shared_data_variable_is_an_error_not_the_default_folder(value: str) -> None:
+    """Set but empty fell back to ../shared/data silently; the tests stop on it
+    (tests/helpers/shared_data.py), and so do the benches now."""
+    from bench.common import shared_data_folder
+
+    with pytest.raises(ValueError, match="DRAC_SSL_SHARED_DATA is set but empty: set it to the folder"):
+        shared_data_folder({"DRAC_SSL_SHARED_DATA": value})
+
+
+def test_a_bench_stops_at_once_when_the_shared_data_variable_is_empty() -> None:
+    from bench.common import REPO
+
+    env = {**os.environ, "DRAC_SSL_SHARED_DATA": "", "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, "-c", "import bench.common"], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 1 and proc.stderr.startswith("error: DRAC_SSL_SHARED_DATA is set but empty")

@@ -13,8 +13,9 @@ import json
 import os
 import re
 import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,6 +23,7 @@ from bench import gpu_check
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "bench" / "gpu_check.sh"
+RunCheck = Callable[..., tuple[subprocess.CompletedProcess, list[list[str]]]]
 
 STUB = r'''
 import json, os, runpy, sys
@@ -58,7 +60,8 @@ elif module == "bench.cifar10_vicreg":
     (run / "metrics.jsonl").write_text('{"epoch": 0}\n')
     (out / f"{name}_curve.png").write_bytes(b"png")
     (out / f"{name}.json").write_text(json.dumps({**device, "epochs": int(opt("--epochs")), "batch_size": 512,
-        "linear_probe_top1": 84.0, "knn_top1_k20": 82.0, "knn_top1_k200": 80.0, "pretrain_seconds": 230.0}))
+        "linear_probe_top1": 84.0, "knn_top1_k20": 82.0, "knn_top1_k200": 80.0, "pretrain_seconds": 230.0,
+        "code_stamp_env": os.environ.get("DRAC_SSL_CODE_STAMP")}))
 elif module == "bench.umm_ablation":
     (out / f"{name}.png").write_bytes(b"png")
     rows = {k: {"linear_probe_top1": 84.0, "knn_top1_k20": 82.0} for k in ("control", "umm")}
@@ -66,23 +69,21 @@ elif module == "bench.umm_ablation":
 '''
 
 
-def run_check(tmp_path: Path, mode: list[str], **env: str) -> tuple[subprocess.CompletedProcess, list[list[str]]]:
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    stub = tmp_path / "stub.py"
-    stub.write_text(STUB)
-    python = tmp_path / "python"
-    python.write_text(f"#!/bin/sh\nexec {sys.executable} {stub} \"$@\"\n")
-    python.chmod(0o755)
-    calls = tmp_path / "calls.jsonl"
-    full_env = {**os.environ, "PYTHON": str(python), "STUB_CALLS": str(calls), "OUT": str(tmp_path / "out"),
-                "GPU_CHECK_WORK": str(tmp_path / "work"), "GPU_CHECK_TAG": "stubgpu", "GPU_CHECK_INSTALL": "0",
-                "GPU_CHECK_CIFAR": str(tmp_path / "cifar10_jpeg.tar.xz"), "PYTHONPATH": str(REPO), **env}
-    proc = subprocess.run(["bash", str(SCRIPT), *mode], env=full_env, capture_output=True, text=True, timeout=120)
-    lines = calls.read_text().splitlines() if calls.exists() else []
-    return proc, [json.loads(line) for line in lines]
+@pytest.fixture
+def run_check(run_with_stub_python: Callable[..., Any]) -> RunCheck:
+    """``run_check(folder, mode, **env)``: bench/gpu_check.sh ``mode`` with the stub interpreter
+    (tests/bench/conftest.py), its work folder, tag ``stubgpu``, CIFAR path and code stamp path
+    (``GPU_CODE_STAMP``: none written unless a test writes it) in ``folder``."""
+    def run(folder: Path, mode: list[str], **env: str) -> tuple[subprocess.CompletedProcess, list[list[str]]]:
+        return run_with_stub_python(SCRIPT, folder, STUB, mode, {
+            "GPU_CHECK_WORK": str(folder / "work"), "GPU_CHECK_TAG": "stubgpu", "GPU_CHECK_INSTALL": "0",
+            "GPU_CHECK_CIFAR": str(folder / "cifar10_jpeg.tar.xz"), "PYTHONPATH": str(REPO),
+            "GPU_CODE_STAMP": str(folder / "code_version.txt"), **env})
+
+    return run
 
 
-def test_device_run_starts_a_detached_runner_and_copies_at_most_eight_files(tmp_path: Path) -> None:
+def test_device_run_starts_a_detached_runner_and_copies_at_most_eight_files(tmp_path: Path, run_check: RunCheck) -> None:
     proc, calls = run_check(tmp_path, ["run"])
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "runner finished" in proc.stdout
@@ -105,7 +106,28 @@ def test_device_run_starts_a_detached_runner_and_copies_at_most_eight_files(tmp_
     assert proc.returncode == 0 and "runner finished" in proc.stdout
 
 
-def test_a_slow_probe_shortens_the_run_and_umm_waits_for_time(tmp_path: Path) -> None:
+def test_the_device_run_names_the_code_of_the_stamp_prepare_wrote(tmp_path: Path, run_check: RunCheck) -> None:
+    """The device copy's .git named an earlier commit than the code sent: 'prepare' writes a
+    code stamp (bench/gpu_lib.sh write_code_stamp), 'run' hands it to the benches
+    (DRAC_SSL_CODE_STAMP, read by bench/common.py) and the meta file names its commit."""
+    proc, _ = run_check(tmp_path / "none", ["run"])
+    assert proc.returncode == 0
+    assert f"no {tmp_path / 'none' / 'code_version.txt'}: the result files will name" in proc.stdout
+    cifar = json.loads((tmp_path / "none" / "out" / "cifar10_vicreg_stubgpu.json").read_text())
+    assert cifar["code_stamp_env"] is None  # without a stamp the benches ask git, as before
+    stamp = tmp_path / "code_version.txt"
+    stamp.write_text("commit 0123456789abcdef0123456789abcdef01234567\nwritten_utc 2026-12-05T10:00:00Z\n"
+                     "changed  M drac_ssl/model.py\n")
+    proc, _ = run_check(tmp_path, ["run"])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "code stamp: commit 0123456, written 2026-12-05T10:00:00Z" in proc.stdout
+    cifar = json.loads((tmp_path / "out" / "cifar10_vicreg_stubgpu.json").read_text())
+    assert cifar["code_stamp_env"] == str(stamp)
+    meta = (tmp_path / "work" / "res" / "meta_stubgpu.txt").read_text().splitlines()
+    assert meta[:2] == [f"git: 0123456 (from {stamp}, written 2026-12-05T10:00:00Z)", "dirty: 1"]
+
+
+def test_a_slow_probe_shortens_the_run_and_umm_waits_for_time(tmp_path: Path, run_check: RunCheck) -> None:
     proc, calls = run_check(tmp_path, ["run"], STUB_RATE="9000", GPU_CHECK_BUDGET_S="300", GPU_CHECK_UMM_MIN_S="400")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     cifar = next(c for c in calls if c[1] == "bench.cifar10_vicreg")
@@ -116,7 +138,7 @@ def test_a_slow_probe_shortens_the_run_and_umm_waits_for_time(tmp_path: Path) ->
     assert "skip umm" in (tmp_path / "out" / "progress.log").read_text()
 
 
-def test_a_failed_probe_falls_back_to_a_short_run(tmp_path: Path) -> None:
+def test_a_failed_probe_falls_back_to_a_short_run(tmp_path: Path, run_check: RunCheck) -> None:
     proc, calls = run_check(tmp_path, ["run"], STUB_PROBE_FAILS="1")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     cifar = next(c for c in calls if c[1] == "bench.cifar10_vicreg")
@@ -124,7 +146,7 @@ def test_a_failed_probe_falls_back_to_a_short_run(tmp_path: Path) -> None:
     assert "no usable probe result" in (tmp_path / "out" / "progress.log").read_text()
 
 
-def test_a_compiler_error_in_the_probe_turns_compile_off_for_the_run(tmp_path: Path) -> None:
+def test_a_compiler_error_in_the_probe_turns_compile_off_for_the_run(tmp_path: Path, run_check: RunCheck) -> None:
     proc, calls = run_check(tmp_path, ["run"])
     assert "pretrain.compile=false" not in next(c for c in calls if c[1] == "bench.cifar10_vicreg")
     proc, calls = run_check(tmp_path / "again", ["run"], STUB_COMPILE_ERROR="1")
@@ -137,6 +159,12 @@ def test_run_refuses_to_start_outside_the_device_tool(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "OUT"}
     proc = subprocess.run(["bash", str(SCRIPT), "run"], env=env, capture_output=True, text=True, timeout=30)
     assert proc.returncode == 2 and "OUT is unset" in proc.stdout
+
+
+def test_run_refuses_an_empty_shared_data_variable(tmp_path: Path, run_check: RunCheck) -> None:
+    proc, calls = run_check(tmp_path, ["run"], DRAC_SSL_SHARED_DATA=" ")
+    assert proc.returncode == 2 and "DRAC_SSL_SHARED_DATA is set but empty" in proc.stdout
+    assert calls == [] and not (tmp_path / "work").exists()
 
 
 def test_plan_fits_the_epochs_in_the_time_left() -> None:
@@ -168,3 +196,15 @@ def test_cpu_smoke_runs_every_step_and_writes_the_result_files(tmp_path: Path) -
         assert name in out
     cifar = json.loads((tmp_path / "out" / "cifar10_vicreg_cpu_smoke.json").read_text())
     assert cifar["epochs"] == 2 and 0 <= cifar["linear_probe_top1"] <= 100
+
+
+def test_the_gpu_scripts_share_one_copy_of_their_shell_functions() -> None:
+    """bench/gpu_lib.sh holds the functions both prepared GPU scripts use (log, step, ...):
+    a script that defined its own copy again would let the two drift apart."""
+    definition = re.compile(r"^(\w+)\(\) \{", re.M)
+    shared = set(definition.findall((REPO / "bench" / "gpu_lib.sh").read_text(encoding="utf-8")))
+    assert {"log", "step", "runner_alive", "follow_progress"} <= shared
+    for name in ("gpu_check.sh", "gpu_retinamnist.sh"):
+        text = (REPO / "bench" / name).read_text(encoding="utf-8")
+        assert '. "$(dirname "${BASH_SOURCE[0]}")/gpu_lib.sh"' in text, name
+        assert not shared & set(definition.findall(text)), name

@@ -4,14 +4,17 @@ the CPU in seconds with a stub interpreter (the real flow, tiny, is
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "bench" / "gpu_retinamnist.sh"
+RunRm = Callable[..., tuple[subprocess.CompletedProcess, list[list[str]]]]
 
 STUB = r'''
 import json, os, sys
@@ -29,26 +32,24 @@ print(f"[bench] stub {epochs}")
 '''
 
 
-def _run(tmp_path: Path, *mode: str, **env: str) -> tuple[subprocess.CompletedProcess, list[list[str]]]:
-    stub = tmp_path / "stub.py"
-    stub.write_text(STUB)
-    python = tmp_path / "python"
-    python.write_text(f"#!/bin/sh\nexec {sys.executable} {stub} \"$@\"\n")
-    python.chmod(0o755)
-    calls = tmp_path / "calls.jsonl"
-    shared = tmp_path / "device_data"
-    (shared / "retinamnist").mkdir(parents=True, exist_ok=True)
-    (shared / "retinamnist" / "retinamnist_public.npz").write_bytes(b"stub")
-    full_env = {**os.environ, "PYTHON": str(python), "STUB_CALLS": str(calls), "OUT": str(tmp_path / "out"),
-                "GPU_RM_WORK": str(tmp_path / "work"), "GPU_RM_INSTALL": "0",
-                "DRAC_SSL_SHARED_DATA": str(shared), **env}
-    proc = subprocess.run(["bash", str(SCRIPT), *mode], env=full_env, capture_output=True, text=True, timeout=120)
-    lines = calls.read_text().splitlines() if calls.is_file() else []
-    return proc, [json.loads(line) for line in lines]
+@pytest.fixture
+def run_rm(run_with_stub_python: Callable[..., Any]) -> RunRm:
+    """``run_rm(folder, *mode, **env)``: bench/gpu_retinamnist.sh ``mode`` with the stub
+    interpreter (tests/bench/conftest.py), its work folder in ``folder`` and a stub
+    RetinaMNIST file under ``folder/device_data`` (``DRAC_SSL_SHARED_DATA``)."""
+    def run(folder: Path, *mode: str, **env: str) -> tuple[subprocess.CompletedProcess, list[list[str]]]:
+        shared = folder / "device_data"
+        (shared / "retinamnist").mkdir(parents=True, exist_ok=True)
+        (shared / "retinamnist" / "retinamnist_public.npz").write_bytes(b"stub")
+        return run_with_stub_python(SCRIPT, folder, STUB, mode, {
+            "GPU_RM_WORK": str(folder / "work"), "GPU_RM_INSTALL": "0", "DRAC_SSL_SHARED_DATA": str(shared),
+            "GPU_CODE_STAMP": str(folder / "code_version.txt"), **env})
+
+    return run
 
 
-def test_run_starts_both_arms_with_the_fixed_protocol_and_collects(tmp_path: Path) -> None:
-    proc, calls = _run(tmp_path, "run")
+def test_run_starts_both_arms_with_the_fixed_protocol_and_collects(tmp_path: Path, run_rm: RunRm) -> None:
+    proc, calls = run_rm(tmp_path, "run")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "runner finished" in proc.stdout
     assert [c[c.index("--epochs") + 1] for c in calls] == ["300", "20"]
@@ -64,8 +65,8 @@ def test_run_starts_both_arms_with_the_fixed_protocol_and_collects(tmp_path: Pat
                                                "retinamnist_epochs20_gpu.json", "gpu_retinamnist_runs.tar.gz"}
 
 
-def test_short_arm_is_skipped_when_too_little_time_is_left(tmp_path: Path) -> None:
-    proc, calls = _run(tmp_path, "run", GPU_RM_BUDGET_S="100")
+def test_short_arm_is_skipped_when_too_little_time_is_left(tmp_path: Path, run_rm: RunRm) -> None:
+    proc, calls = run_rm(tmp_path, "run", GPU_RM_BUDGET_S="100")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert [c[c.index("--epochs") + 1] for c in calls] == ["300"]
     assert "skip short" in (tmp_path / "work" / "progress.log").read_text()
@@ -80,9 +81,18 @@ def test_device_modes_refuse_without_out_and_unknown_mode_prints_usage(tmp_path:
     assert proc.returncode == 2 and "prepare" in proc.stdout
 
 
-def test_run_refuses_before_starting_when_the_data_was_not_carried(tmp_path: Path) -> None:
+def test_run_refuses_before_starting_when_the_data_was_not_carried(tmp_path: Path, run_rm: RunRm) -> None:
     """Without 'prepare' + carry the runner would install nothing and fail in its logs only,
     after device minutes were spent (review s53 F6): refused at once instead."""
-    proc, calls = _run(tmp_path, "run", DRAC_SSL_SHARED_DATA=str(tmp_path / "nowhere"))
+    proc, calls = run_rm(tmp_path, "run", DRAC_SSL_SHARED_DATA=str(tmp_path / "nowhere"))
     assert proc.returncode == 2 and "prepare" in proc.stdout and "carry" in proc.stdout
     assert calls == [] and not (tmp_path / "work" / "progress.log").exists()
+
+
+def test_an_empty_shared_data_variable_is_refused_not_taken_for_unset(tmp_path: Path, run_rm: RunRm) -> None:
+    """${DRAC_SSL_SHARED_DATA:-...} took an empty value for unset; the benches and the tests
+    refuse it, and so do the GPU scripts, before any device time is spent."""
+    for mode in ("run", "cpu-smoke"):
+        proc, calls = run_rm(tmp_path, mode, str(tmp_path / "smoke"), DRAC_SSL_SHARED_DATA="")
+        assert proc.returncode == 2 and "DRAC_SSL_SHARED_DATA is set but empty" in proc.stdout, mode
+        assert calls == [] and not (tmp_path / "work").exists()

@@ -584,3 +584,14 @@ def test_twin_folds_row_shows_each_seed_and_the_mean_difference() -> None:
     assert "`data.near_duplicate_mse=0.0001`" in row
     assert "seed 0 0.530 / 0.770 / 0.550 -> 0.520 / 0.760 / 0.540" in row
     assert "accuracy -0.0100 (SE 0.0040, 0 of 1 > 0)" in row
+
+
+def test_notes_added_after_a_run_join_one_table_cell() -> None:
+    """The inference and pipeline rows share one helper for notes written into a result after
+    its run (they had two copies of the expression)."""
+    from bench.summarize import _added_notes, inference_rows
+
+    assert _added_notes({}) == _added_notes({"notes_added_after_the_run": []}) == ""
+    assert _added_notes({"notes_added_after_the_run": ["One.", "Two."]}) == "; One. Two."
+    row = inference_rows({"folds": 5, "results": {}, "notes_added_after_the_run": ["Shared GPU."]})[0]
+    assert "images/s end to end (from decoded 1024 px images); Shared GPU. |" in row
