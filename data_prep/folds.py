@@ -43,8 +43,7 @@ count it when the twins joined some images or patients
 (:func:`data_prep.near_duplicates.grouped_units`): an image with its near twins and, where
 patients are named, their patients' images; :data:`TWIN_UNIT_WORDS` says so after a count."""
 
-TWIN_UNIT_WORDS = ("near twins (--near-duplicate-mse) and a patient's images kept together, "
-                   "each group in one fold")
+TWIN_UNIT_WORDS = "near twins and a patient's images kept together by --near-duplicate-mse"
 """What a :data:`TWIN_UNIT` is, in words said after its count: ``3 image groups (...)``."""
 
 
@@ -393,35 +392,49 @@ def summary_fold_seed(summary: object) -> int:
     return seed if isinstance(seed, int) and not isinstance(seed, bool) else 0
 
 
+def manifest_units(rows: Sequence[tuple[int, int, str, str]], grouped: bool = False,
+                   fold_groups: Sequence[str] | None = None) -> tuple[list[str] | None, str]:
+    """The units an ingest split a manifest's training rows by, as it passed them to
+    :func:`assign_folds`, and what one is: ``(units or None, unit)``.
+
+    ``rows``: each (grade, fold, patient: '' for none, image id), in file order. Grouped by
+    patient when any row names one or ``grouped`` (the ingest had ``data.patient_column``:
+    :func:`summary_grouped`), a row without one its own patient under its image id, exactly as
+    the ingest groups it (StratifiedGroupKFold orders the groups by name: other names for the
+    same groups give other folds); None when not grouped (per-image folds). ``fold_groups``:
+    the manifest's ``fold_group`` column of the same rows (an ingest with
+    ``data.near_duplicate_mse`` > 0, :data:`data_prep.ingest.FOLD_GROUP_COLUMN`): when any is
+    filled they are the units (a row left empty keeps its patient or image id), near twins
+    joined with patients. ``unit``: ``patient``, or :data:`TWIN_UNIT` when the fold groups
+    join more than the patients do.
+
+    Raises:
+        ValueError: ``fold_groups`` and ``rows`` differ in length."""
+    grouped = grouped or any(p for _, _, p, _ in rows)
+    patients = [p or image_id for _, _, p, image_id in rows] if grouped else None
+    if fold_groups is None or not any(fold_groups):
+        return patients, "patient"
+    if len(fold_groups) != len(rows):
+        raise ValueError(f"manifest_units: {len(rows)} rows but {len(fold_groups)} fold groups")
+    alone = patients if patients is not None else [image_id for _, _, _, image_id in rows]
+    units = [g or a for g, a in zip(fold_groups, alone, strict=True)]
+    return units, TWIN_UNIT if len(set(units)) < len(set(alone)) else "patient"
+
+
 def manifest_fold_gaps(rows: Sequence[tuple[int, int, str, str]], seed: int,
                        grade_names: Sequence[str] = (), grouped: bool = False,
                        fold_groups: Sequence[str] | None = None) -> FoldGaps:
     """:func:`fold_gaps` of a manifest's training rows, each (grade, fold, patient: '' for
     none, image id), in file order, made with fold seed ``seed``: the folds are those the rows
-    have (the highest + 1), grouped by patient when any row names one or ``grouped`` (the
-    ingest had ``data.patient_column``: :func:`summary_grouped`), a row without one its own
-    patient under its image id, exactly as the ingest groups it (StratifiedGroupKFold orders
-    the groups by name: other names for the same groups give other folds).
-
-    ``fold_groups``: the manifest's ``fold_group`` column of the same rows (an ingest with
-    ``data.near_duplicate_mse`` > 0, :data:`data_prep.ingest.FOLD_GROUP_COLUMN`): when any is
-    filled they are the units the ingest split, near twins joined with patients, and the folds
-    are recomputed with them (:data:`TWIN_UNIT` in the words when they join more than the
-    patients); all empty, or None (no such column): as above."""
+    have (the highest + 1), recomputed with the units the ingest split them by
+    (:func:`manifest_units`: patients, ``grouped`` or named, or the manifest's ``fold_groups``
+    when it kept near twins together)."""
     if not rows:
         return FoldGaps({}, [], (), False)
     n_folds = max(f for _, f, _, _ in rows) + 1
-    grades, folds = [g for g, _, _, _ in rows], [f for _, f, _, _ in rows]
-    grouped = grouped or any(p for _, _, p, _ in rows)
-    patients = [p or image_id for _, _, p, image_id in rows] if grouped else None
-    if fold_groups is not None and any(fold_groups):
-        if len(fold_groups) != len(rows):
-            raise ValueError(f"manifest_fold_gaps: {len(rows)} rows but {len(fold_groups)} fold groups")
-        alone = patients if patients is not None else [image_id for _, _, _, image_id in rows]
-        units = [g or a for g, a in zip(fold_groups, alone, strict=True)]
-        unit = TWIN_UNIT if len(set(units)) < len(set(alone)) else "patient"
-        return fold_gaps(grades, folds, n_folds, seed, units, grade_names, unit)
-    return fold_gaps(grades, folds, n_folds, seed, patients, grade_names)
+    units, unit = manifest_units(rows, grouped, fold_groups)
+    return fold_gaps([g for g, _, _, _ in rows], [f for _, f, _, _ in rows], n_folds, seed, units,
+                     grade_names, unit)
 
 
 def summary_grouped(summary: object) -> bool:
