@@ -540,8 +540,9 @@ class Comparison:
             return ("the same resampled patients for both variants, each patient with all its images "
                     "(the cluster bootstrap, Field & Welsh 2007)")
         if kinds == {"groups"}:
-            return (f"the same resampled image groups for both variants ({TWIN_GROUP_WORDS}), each group "
-                    "with all its images (the cluster bootstrap, Field & Welsh 2007)")
+            return (f"the same resampled image groups for both variants (the units the folds kept whole: "
+                    f"{TWIN_GROUP_WORDS}), each group with all its images (the cluster bootstrap, Field & "
+                    "Welsh 2007)")
         if kinds == {"images"}:
             return "the same resampled images for both variants, each image its own unit"
         return ("the same resamples for both variants, of patients or image groups (each with all its "
@@ -599,7 +600,7 @@ def _units_words(resampled: str, units: int | None, n_patients: int | None, n_im
         return f"patients ({count}each with all its images)"
     if resampled == "groups":
         count = f"{units} " if units is not None else ""
-        return f"image groups ({count}image groups {TWIN_GROUP_WORDS}; each with all its images)"
+        return f"image groups ({count}the folds kept whole: {TWIN_GROUP_WORDS}; each with all its images)"
     if n_patients is not None and n_patients < n_images and manifest_kind == "groups":
         return (f"images, not the image groups the folds kept whole ({n_patients} groups for "
                 f"{n_images} images: with near twins among them likely too narrow)")

@@ -388,10 +388,9 @@ def fold_gap_words(data: dict[str, Any]) -> str:
     return words
 
 
-TWIN_GROUP_WORDS = ("the folds kept whole: an image with its near twins and, where patients "
-                    "are named, their patients' images")
+TWIN_GROUP_WORDS = "an image with its near twins and, where patients are named, their patients' images"
 """What an image group of ``ci_resamples: groups`` is (an ingest with ``data.near_duplicate_mse``
-> 0, whose manifest's ``fold_group`` column names them), said after ``image groups``."""
+> 0, whose manifest's ``fold_group`` column names them: a unit the folds kept whole)."""
 
 CI_UNIT_NOUNS = {"patients": "patient", "groups": "image group", "images": "image"}
 """The noun of one resampling unit for each ``ci_resamples`` value
@@ -424,7 +423,8 @@ def ci_resampling_words(resampling: dict[str, Any] | None, n_boot: int | None = 
     if resampling.get("ci_resamples") == "patients":
         return f"{how} of the{count} patients, each with all its images, {CI_HELD_FIXED}"
     if resampling.get("ci_resamples") == "groups":
-        return f"{how} of the{count} image groups ({TWIN_GROUP_WORDS}), each with all its images, {CI_HELD_FIXED}"
+        return (f"{how} of the{count} image groups the folds kept whole ({TWIN_GROUP_WORDS}), each with all "
+                f"its images, {CI_HELD_FIXED}")
     return f"{how} of the{count} images, each its own unit, {CI_HELD_FIXED}"
 
 
@@ -492,16 +492,16 @@ def left_out_missing_words(n: int) -> str:
             f"(data.missing=leave_out); ingest_summary.json lists {'it' if one else 'them'}")
 
 
-def near_twin_words(twins: Any) -> str:
+def near_twin_words(twins: Any) -> tuple[bool, str]:
     """The near twins an ingest kept in one fold (``data.near_duplicate_mse`` > 0), from
-    ``ingest_summary.json``'s ``near_duplicates`` (:func:`data_provenance`'s): ``near twins
-    kept together: 8 labelled images in 4 groups, each group in one fold
-    (data.near_duplicate_mse=0.0001: a mean squared pixel difference below it, compared at 64
-    px)`` (``each group, with its images' patients, in one fold`` when the folds were grouped by
-    patient too), or ``no near twins found (data.near_duplicate_mse=0.0001 ...)``; '' when the
-    option was off (None) or the record is not a dict."""
+    ``ingest_summary.json``'s ``near_duplicates`` (:func:`data_provenance`'s): ``(True, "8
+    labelled images in 4 groups, each group in one fold (data.near_duplicate_mse=0.0001: a
+    mean squared pixel difference below it, compared at 64 px)")`` (``each group, with its
+    images' patients, in one fold`` when the folds were grouped by patient too), ``(False, "no
+    near twins found below data.near_duplicate_mse=0.0001 (mean squared pixel difference,
+    compared at 64 px)")`` when it found none, and ``(False, "")`` when the option was off (None) or the record is not a dict."""
     if not isinstance(twins, dict):
-        return ""
+        return False, ""
     from data_prep.problems import counted
 
     mse, px = twins.get("near_duplicate_mse"), twins.get("compared_px")
@@ -510,18 +510,18 @@ def near_twin_words(twins: Any) -> str:
     how = f"{setting}: a mean squared pixel difference below it" + (f", compared at {px} px" if px else "")
     n_images, n_groups = twins.get("n_images"), twins.get("n_groups")
     if not isinstance(n_groups, int) or not n_groups:
-        return f"no near twins found ({how})"
+        return False, (f"no near twins found below {setting} (mean squared pixel difference"
+                       + (f", compared at {px} px)" if px else ")"))
     joined = ", with its images' patients," if twins.get("with_patients") else ""
     images = counted(n_images, "labelled image") if isinstance(n_images, int) else "images"
-    return (f"near twins kept together: {images} in {counted(n_groups, 'group')}, each group{joined} "
-            f"in one fold ({how})")
+    return True, f"{images} in {counted(n_groups, 'group')}, each group{joined} in one fold ({how})"
 
 
 def fold_grouping_words(data: dict[str, Any], cv: dict[str, Any] | None = None) -> str:
     """One sentence on how the cross-validation folds were formed, for the report and the
     model card, from :func:`data_provenance` ``data``: grouped by patient (N patients for M
-    images), the near twins kept together (``data.near_duplicate_mse``, its ``near_duplicates``:
-    :func:`near_twin_words`), and then what the bootstrap CIs resample, from ``cv`` (a
+    images), the near twins kept together or none found (``data.near_duplicate_mse``, its
+    ``near_duplicates``: :func:`near_twin_words`; nothing when it was off), and then what the bootstrap CIs resample, from ``cv`` (a
     ``metrics.json``, a bundle's ``cv_metrics`` or ``comparison.json``: ``ci_resamples`` /
     ``ci_units``, see :func:`ci_resampling_words`): patients, the image groups the folds kept
     whole (``groups``: near twins joined with patients), or, for a run that recorded none (made
@@ -535,8 +535,7 @@ def fold_grouping_words(data: dict[str, Any], cv: dict[str, Any] | None = None) 
 
     n_patients = data["n_patients"]
     unused = data.get("unused_patient_column")
-    twins = near_twin_words(data.get("near_duplicates"))
-    joined = twins.startswith("near twins")  # some twins were kept together
+    joined, twins = near_twin_words(data.get("near_duplicates"))  # joined: some twins kept together
     resamples = (cv or {}).get("ci_resamples")
     units = (cv or {}).get("ci_units")
     counted_units = isinstance(units, int) and not isinstance(units, bool)
@@ -548,20 +547,22 @@ def fold_grouping_words(data: dict[str, Any], cv: dict[str, Any] | None = None) 
     elif joined and resamples == "images":  # a fine-tuning made before the CIs resampled them
         groups_ci = ("; the bootstrap 95% CIs resample images, not the groups the folds kept whole, "
                      "so with near twins among the images they are likely too narrow")
-    but = f" but for near twins ({twins})" if joined else f" ({twins})" if twins else ""
+    but = f" but for near twins: {twins}" if joined else ""
+    none = twins if not joined else ""
     if n_patients is None and unused:
-        return (f"folds: the {counted(n_train, 'training image')} treated as independent{but}, although "
+        return (f"folds: the {counted(n_train, 'training image')} treated as independent"
+                f"{f' ({none})' if none else but}, although "
                 f"the label CSV's column {unused!r} looks like a patient id (the ingest warned): if "
                 f"it is, images of one patient may be in different folds, and every "
                 f"cross-validated figure and CI here is likely optimistic; "
                 f"data.patient_column={unused} groups them{groups_ci}")
     if n_patients is None:
         return (f"folds: the {counted(n_train, 'training image')} treated as independent (no "
-                f"patient column){but}; images of one patient, if any, may be in different folds"
-                f"{groups_ci}")
+                f"patient column{f'; {none}' if none else ''}){but}; images of one patient, if any, may "
+                f"be in different folds{groups_ci}")
     words = (f"folds: grouped by patient, {counted(n_patients, 'patient')} for "
              f"{counted(n_train, 'training image')} (each patient's images in one fold)"
-             + (f"; {twins}" if twins else ""))
+             + (f"; near twins kept together: {twins}" if joined else f"; {none}" if none else ""))
     if groups_ci:
         words += groups_ci
     elif resamples == "patients":
