@@ -527,9 +527,10 @@ class Comparison:
         if len(set(words)) == 1:
             return f"which resampled {words[0]}"
         listing = "; ".join(f"`{label}` {w}" for label, w in zip(self.labels, words, strict=True))
-        differ = ("; the runs' CIs resample different units, so their widths do not compare (over "
-                  "patients or image groups they are wider)" if len({run.ci_resamples for run in self.runs}) > 1
-                  else "")
+        resampled = {run.ci_resamples for run in self.runs}
+        wider = "patients or image groups" if "groups" in resampled else "patients"
+        differ = (f"; the runs' CIs resample different units, so their widths do not compare (over "
+                  f"{wider} they are wider)" if len(resampled) > 1 else "")
         return f"which resampled: {listing}{differ}"
 
 
@@ -545,26 +546,38 @@ class Comparison:
                     "Welsh 2007)")
         if kinds == {"images"}:
             return "the same resampled images for both variants, each image its own unit"
-        return ("the same resamples for both variants, of patients or image groups (each with all its "
-                "images: the cluster bootstrap, Field & Welsh 2007) or of images, as the last column "
-                "says; intervals over different units do not compare in width")
+        if "groups" in kinds:
+            return ("the same resamples for both variants, of patients or of the image groups the folds "
+                    "kept whole (each with all its images: the cluster bootstrap, Field & Welsh 2007) or "
+                    "of images, as the last column says; intervals over different units do not compare "
+                    "in width")
+        return ("the same resamples for both variants, of patients (each with all its images: the "
+                "cluster bootstrap, Field & Welsh 2007) or of images, as the last column says; "
+                "intervals over patients and over images do not compare in width")
 
     def _difference_caveat(self) -> str:
         """A warning for differences that resampled images in a run whose manifest names
-        patients ('' when there is none)."""
+        patients, or image groups the folds kept whole (near twins), ('' when there is none)."""
         narrow = []
+        groups = False
         for d in self.differences:
             run = self.runs[self.labels.index(d.label)]
             patients = run.n_patients
             if d.resampled == "images" and patients is not None and patients < d.n:
                 noun = "image groups" if run.units_kind == "groups" else "patients"
+                groups = groups or run.units_kind == "groups"
                 narrow.append(f"`{d.label}` {d.variant} − {d.baseline} ({patients} {noun} for {d.n} images)")
         if not narrow:
             return ""
-        return ("Resampled images, not patients or the image groups the folds kept whole, although "
-                "the manifest names them: " + "; ".join(narrow) + ". With correlated images of one "
-                "patient, or near twins, these CIs are likely too narrow (the run stored them before "
-                "such CIs); --n-boot N recomputes them over those units.")
+        if groups:
+            return ("Resampled images, not patients or the image groups the folds kept whole, although "
+                    "the manifest names them: " + "; ".join(narrow) + ". With correlated images of one "
+                    "patient, or near twins, these CIs are likely too narrow (the run stored them before "
+                    "such CIs); --n-boot N recomputes them over those units.")
+        return ("Resampled images, not patients, although the manifest names patients: "
+                + "; ".join(narrow) + ". With correlated images of one patient these CIs are likely "
+                "too narrow (the run stored them before patient-level CIs); --n-boot N recomputes "
+                "them over patients.")
 
 
 def _screening_absent(run: RunOutputs) -> tuple[str, bool]:
