@@ -37,6 +37,29 @@ if TYPE_CHECKING:  # imported in assign_folds: scikit-learn (SciPy, pandas) is 4
     # which python -m data_prep --help and the ingest's usage errors need not wait for
     from sklearn.model_selection import GroupKFold, StratifiedGroupKFold, StratifiedKFold
 
+TWIN_UNIT = "image group"
+"""The unit of folds that keep near twins together (``data.near_duplicate_mse``), as the notes
+count it when the twins joined some images or patients
+(:func:`data_prep.near_duplicates.grouped_units`): an image with its near twins and, where
+patients are named, their patients' images; :data:`TWIN_UNIT_WORDS` says so after a count."""
+
+TWIN_UNIT_WORDS = "near twins and a patient's images kept together by --near-duplicate-mse"
+"""What a :data:`TWIN_UNIT` is, in words said after its count: ``3 image groups (...)``."""
+
+
+def unit_words(unit: str) -> str:
+    """`` (near twins ... in one fold)`` after a count of :data:`TWIN_UNIT`; '' for another
+    unit (``patient``, ``labelled image``), which needs no words."""
+    return f" ({TWIN_UNIT_WORDS})" if unit == TWIN_UNIT else ""
+
+
+def _more(unit: str) -> str:
+    """What to add of a grade with too few ``unit``s, in words."""
+    if unit == "patient":
+        return "images of more patients"
+    return "images (not near twins of those it has)" if unit == TWIN_UNIT else "images"
+
+
 SKLEARN_FEW_MEMBERS = "least populated class in y has only"
 """scikit-learn's warning for a class smaller than n_splits, replaced by :func:`rare_grade`."""
 
@@ -63,7 +86,8 @@ def rare_grade_parts(grade: int, grade_names: Sequence[str], n: int, unit: str, 
 
     Args:
         grade: the grade's number; ``grade_names`` the names of grades 0..K-1.
-        n: its labelled images (``unit='labelled image'``) or patients (``unit='patient'``).
+        n: its labelled images (``unit='labelled image'``), patients (``unit='patient'``) or
+            groups of near twins and patients (``unit=``:data:`TWIN_UNIT`).
         fewest: the fewest of any grade with too few, so that the fewer folds proposed suit
             them all. A grade of one image (patient) is in one fold whatever their number:
             no fold count helps (None), its fix is more images, or merging it into a
@@ -79,12 +103,12 @@ def rare_grade_parts(grade: int, grade_names: Sequence[str], n: int, unit: str, 
     said = grade_label(grade, grade_names)
     folds = (f"{counted(k - n, 'fold')} would validate" if without is None
              else f"{without} of the {k} folds will validate")
-    what = (f"{said} has only {counted(n, unit)}{where}; stratified {k}-fold cross-validation "
-            f"needs at least {k} of every grade ({folds} without any {said} image)")
-    more = "images" if unit != "patient" else "images of more patients"
+    what = (f"{said} has only {counted(n, unit)}{unit_words(unit)}{where}; stratified {k}-fold "
+            f"cross-validation needs at least {k} of every grade ({folds} without any {said} image)")
+    more = _more(unit)
     if n < 2:  # fewer folds cannot help: one image is in one fold, and there are 2 or more
         add = f"add labelled {said} {more} (at least {k} for {k} folds, 2 for --folds 2)"
-        merge = merge_fix(grade, grade_names, rows, labels, None if unit == "patient" else n)
+        merge = merge_fix(grade, grade_names, rows, labels, None if unit != "labelled image" else n)
         return what, None, f"{add}, or {merge}" if merge else add
     return what, fewest if fewest >= 2 else n, f"add labelled {said} {more} (at least {k} for {k} folds)"
 
@@ -92,7 +116,8 @@ def rare_grade_parts(grade: int, grade_names: Sequence[str], n: int, unit: str, 
 def assign_folds(grades: Sequence[int], n_folds: int, seed: int,
                  patients: Sequence[str] | None = None, source: str = "folds",
                  grade_names: Sequence[str] = (),
-                 rows: Sequence[tuple[str, int]] | None = None) -> tuple[np.ndarray, list[Problem]]:
+                 rows: Sequence[tuple[str, int]] | None = None,
+                 unit: str = "patient") -> tuple[np.ndarray, list[Problem]]:
     """Fold index 0..n_folds-1 for each training image, and any caveats as notes at ``source``.
 
     ``StratifiedKFold(shuffle=True, random_state=seed)``; with ``patients`` (one id per
@@ -107,19 +132,23 @@ def assign_folds(grades: Sequence[int], n_folds: int, seed: int,
     leave out of a fold is a note too, naming the folds, with the seed and the fold count
     :func:`working_folds` found to work (:func:`gap_fix`); the folds are not changed. Raises
     :class:`IngestError` when there are too few images (or patients) for ``n_folds``;
-    ``source`` (the label CSV) is where the problems are reported.
+    ``source`` (the label CSV) is where the problems are reported. ``unit``: what the notes
+    call an id of ``patients``, ``patient`` or, when near twins joined them,
+    :data:`TWIN_UNIT` (said with :func:`unit_words`).
     """
     y = np.asarray(grades, dtype=np.int64)
     folds = np.full(len(y), -1, dtype=np.int64)
     if len(y) == 0:
         return folds, []
     units = len(set(patients)) if patients is not None else len(y)
-    unit = "patient" if patients is not None else "training image"
+    grouped_unit = unit
+    unit = grouped_unit if patients is not None else "training image"
     if units < n_folds:
-        more = "training images" + (" of other patients" if patients is not None else "")
+        more = "training images" + (" of other patients" if unit == "patient" else
+                                    " that are not near twins of those there" if unit == TWIN_UNIT else "")
         fix = (f"use --folds {units} or fewer (at least 2), or add {more}" if units >= 2 else
                f"add {more}: cross-validation needs at least 2 {unit}s, one per fold")
-        problem = error(source, f"only {counted(units, unit)} for {n_folds} folds", fix)
+        problem = error(source, f"only {counted(units, unit)}{unit_words(unit)} for {n_folds} folds", fix)
         raise IngestError(problem.line, [problem])
     per_grade = _units_per_grade(y, patients)
     folds, caught = _split(y, n_folds, seed, patients)
@@ -128,12 +157,12 @@ def assign_folds(grades: Sequence[int], n_folds: int, seed: int,
     for grade, n in rare.items():
         its = [row for row, g in zip(rows, y, strict=True) if g == grade] if rows else []
         what, fix = rare_grade(grade, grade_names, n,
-                               "patient" if patients is not None else "labelled image",
+                               grouped_unit if patients is not None else "labelled image",
                                n_folds, min(rare.values()),
                                without=n_folds - len(set(folds[y == grade].tolist())),
                                rows=its, labels=Path(source).name if rows else "")
         caveats.append(note(source, what, fix, "folds"))
-    caveats += _gap_notes(y, folds, n_folds, seed, patients, per_grade, source, grade_names)
+    caveats += _gap_notes(y, folds, n_folds, seed, patients, per_grade, source, grade_names, grouped_unit)
     caveats += [note(source, f"folds: {w.message}", "check the fold counts below", "folds")
                 for w in caught if SKLEARN_FEW_MEMBERS not in str(w.message)]
     return folds, caveats
@@ -253,7 +282,7 @@ def gap_fixes(grades: Sequence[int], grade_names: Sequence[str], n_folds: int, s
     if fewer is not None:
         fixes.append(f"--folds {fewer} (checked, with the same seed: its {fewer} folds then hold "
                      f"{_every_grade_words(per_grade, fewer, unit)})")
-    more = "images of more patients" if unit == "patient" else "images"
+    more = _more(unit)
     tried = ("" if other is not None else
              f" (none of the {FOLD_SEEDS_TRIED} fold seeds after {seed} put "
              f"{'it' if len(grades) == 1 else 'them'} in every fold)")
@@ -263,23 +292,25 @@ def gap_fixes(grades: Sequence[int], grade_names: Sequence[str], n_folds: int, s
 
 def _gap_notes(y: np.ndarray, folds: np.ndarray, n_folds: int, seed: int,
                patients: Sequence[str] | None, per_grade: Sequence[int], source: str,
-               grade_names: Sequence[str]) -> list[Problem]:
+               grade_names: Sequence[str], grouped_unit: str = "patient") -> list[Problem]:
     """A note for each grade of at least ``n_folds`` units that the folds still leave out of a
     validation fold (patient-grouped folds: StratifiedGroupKFold spreads patients, not images,
     and may not manage), with :func:`gap_fix`; [] when there is none (a rarer grade has its own
-    note, :func:`rare_grade`)."""
+    note, :func:`rare_grade`). ``grouped_unit``: what an id of ``patients`` is (``patient``,
+    or :data:`TWIN_UNIT`)."""
     gaps = {g: without for g, without in folds_without_grade(y, folds, n_folds).items()
             if per_grade[g] >= n_folds}
     if not gaps:
         return []
-    unit = "patient" if patients is not None else "labelled image"
+    unit = grouped_unit if patients is not None else "labelled image"
     found = working_folds(y, n_folds, seed, patients, per_grade)
     notes = []
     for grade, without in gaps.items():
         said = grade_label(grade, grade_names)
         n_images = counted(int(np.sum(y == grade)), "labelled image")
-        has = (f"{n_images} of {counted(per_grade[grade], 'patient')}, enough for {n_folds} folds: "
-               f"the patient-grouped split did not spread them over every fold"
+        has = (f"{n_images} of {counted(per_grade[grade], unit)}{unit_words(unit)}, enough for "
+               f"{n_folds} folds: the {'patient' if unit == 'patient' else 'group'}-grouped split did "
+               f"not spread them over every fold"
                if patients is not None else f"{n_images}, enough for {n_folds} folds")
         one = len(without) == 1
         their = "that fold's" if one else "those folds'"
@@ -302,6 +333,7 @@ class FoldGaps:
     redo_helps: bool  # redone as it was, this version's ingest fills the folds ``left_out`` misses
     units: tuple[int, ...] = ()  # patients (images when not grouped) of grades 0..
     found: tuple[int | None, int | None] = (None, None)  # :func:`working_folds`: seed, fold count
+    unit: str = "patient"  # what a unit of ``units`` is when grouped: patient, or TWIN_UNIT
 
     @property
     def fix(self) -> str:
@@ -317,7 +349,8 @@ class FoldGaps:
 
 
 def fold_gaps(grades: Sequence[int], folds: Sequence[int], n_folds: int, seed: int,
-              patients: Sequence[str] | None = None, grade_names: Sequence[str] = ()) -> FoldGaps:
+              patients: Sequence[str] | None = None, grade_names: Sequence[str] = (),
+              unit: str = "patient") -> FoldGaps:
     """The grades an ingest's folds leave out of some validation fold, and whether redoing the
     ingest would change that: ``grades``, ``folds`` and ``patients`` (None: folds not grouped)
     are the training rows of its manifest in file order (the order the ingest split them in),
@@ -326,11 +359,13 @@ def fold_gaps(grades: Sequence[int], folds: Sequence[int], n_folds: int, seed: i
     in every fold (an ingest made before the folds were stratified, or folds made by hand):
     redoing the ingest as it was is then the fix; else it would give the same gaps (the same
     folds, for an ingest of this version), and ``fix`` says what to change instead. No
-    splitter runs when no grade is left out."""
+    splitter runs when no grade is left out. ``unit``: what an id of ``patients`` is
+    (``patient``, or :data:`TWIN_UNIT` for folds that kept near twins together), in the fixes'
+    words and :attr:`FoldGaps.unit`."""
     y = np.asarray(grades, dtype=np.int64)
     without = folds_without_grade(y, folds, n_folds)
     if not without or len(y) == 0:
-        return FoldGaps(without, [], (), False)
+        return FoldGaps(without, [], (), False, unit=unit)
     groups = len(set(patients)) if patients is not None else len(y)
     per_grade = _units_per_grade(y, patients)
     left_out = [g for g in without if per_grade[g] >= n_folds]
@@ -340,8 +375,8 @@ def fold_gaps(grades: Sequence[int], folds: Sequence[int], n_folds: int, seed: i
     if left_out:
         found = working_folds(y, n_folds, seed, patients, per_grade)
         fixes = tuple(gap_fixes(left_out, grade_names, n_folds, seed, found, per_grade,
-                                "patient" if patients is not None else "labelled image"))
-    return FoldGaps(without, left_out, fixes, redo_helps, tuple(int(n) for n in per_grade), found)
+                                unit if patients is not None else "labelled image"))
+    return FoldGaps(without, left_out, fixes, redo_helps, tuple(int(n) for n in per_grade), found, unit)
 
 
 def _summary_config(summary: object) -> dict:
@@ -357,21 +392,49 @@ def summary_fold_seed(summary: object) -> int:
     return seed if isinstance(seed, int) and not isinstance(seed, bool) else 0
 
 
+def manifest_units(rows: Sequence[tuple[int, int, str, str]], grouped: bool = False,
+                   fold_groups: Sequence[str] | None = None) -> tuple[list[str] | None, str]:
+    """The units an ingest split a manifest's training rows by, as it passed them to
+    :func:`assign_folds`, and what one is: ``(units or None, unit)``.
+
+    ``rows``: each (grade, fold, patient: '' for none, image id), in file order. Grouped by
+    patient when any row names one or ``grouped`` (the ingest had ``data.patient_column``:
+    :func:`summary_grouped`), a row without one its own patient under its image id, exactly as
+    the ingest groups it (StratifiedGroupKFold orders the groups by name: other names for the
+    same groups give other folds); None when not grouped (per-image folds). ``fold_groups``:
+    the manifest's ``fold_group`` column of the same rows (an ingest with
+    ``data.near_duplicate_mse`` > 0, :data:`data_prep.ingest.FOLD_GROUP_COLUMN`): when any is
+    filled they are the units (a row left empty keeps its patient or image id), near twins
+    joined with patients. ``unit``: ``patient``, or :data:`TWIN_UNIT` when the fold groups
+    join more than the patients do.
+
+    Raises:
+        ValueError: ``fold_groups`` and ``rows`` differ in length."""
+    grouped = grouped or any(p for _, _, p, _ in rows)
+    patients = [p or image_id for _, _, p, image_id in rows] if grouped else None
+    if fold_groups is None or not any(fold_groups):
+        return patients, "patient"
+    if len(fold_groups) != len(rows):
+        raise ValueError(f"manifest_units: {len(rows)} rows but {len(fold_groups)} fold groups")
+    alone = patients if patients is not None else [image_id for _, _, _, image_id in rows]
+    units = [g or a for g, a in zip(fold_groups, alone, strict=True)]
+    return units, TWIN_UNIT if len(set(units)) < len(set(alone)) else "patient"
+
+
 def manifest_fold_gaps(rows: Sequence[tuple[int, int, str, str]], seed: int,
-                       grade_names: Sequence[str] = (), grouped: bool = False) -> FoldGaps:
+                       grade_names: Sequence[str] = (), grouped: bool = False,
+                       fold_groups: Sequence[str] | None = None) -> FoldGaps:
     """:func:`fold_gaps` of a manifest's training rows, each (grade, fold, patient: '' for
     none, image id), in file order, made with fold seed ``seed``: the folds are those the rows
-    have (the highest + 1), grouped by patient when any row names one or ``grouped`` (the
-    ingest had ``data.patient_column``: :func:`summary_grouped`), a row without one its own
-    patient under its image id, exactly as the ingest groups it (StratifiedGroupKFold orders
-    the groups by name: other names for the same groups give other folds)."""
+    have (the highest + 1), recomputed with the units the ingest split them by
+    (:func:`manifest_units`: patients, ``grouped`` or named, or the manifest's ``fold_groups``
+    when it kept near twins together)."""
     if not rows:
         return FoldGaps({}, [], (), False)
     n_folds = max(f for _, f, _, _ in rows) + 1
-    grouped = grouped or any(p for _, _, p, _ in rows)
-    patients = [p or image_id for _, _, p, image_id in rows] if grouped else None
-    return fold_gaps([g for g, _, _, _ in rows], [f for _, f, _, _ in rows], n_folds, seed, patients,
-                     grade_names)
+    units, unit = manifest_units(rows, grouped, fold_groups)
+    return fold_gaps([g for g, _, _, _ in rows], [f for _, f, _, _ in rows], n_folds, seed, units,
+                     grade_names, unit)
 
 
 def summary_grouped(summary: object) -> bool:

@@ -45,7 +45,7 @@ import numpy as np
 from data_prep import cache
 from data_prep import near_duplicates as twins
 from data_prep.decode import guessed_bits
-from data_prep.folds import assign_folds
+from data_prep.folds import TWIN_UNIT, assign_folds
 from data_prep.grades import describe, empty_grades, resolve_grades
 from data_prep.layout import (
     Layout,
@@ -108,7 +108,17 @@ MANIFEST_COLUMNS = ("id", "path", "grade", "split", "fold", "patient", "sha256",
 """``split`` is ``train`` (the labelled cross-validation pool), ``test`` (unlabelled, graded
 by the export) or ``unlabelled`` (``data.unlabelled``: pretraining and UMM only); ``origin``
 is the official split the image came from (``train``, ``val`` or ``test``: a MedMNIST ``val``
-image is in the ``train`` pool; ``unlabelled``)."""
+image is in the ``train`` pool; ``unlabelled``). With ``data.near_duplicate_mse`` > 0 the
+ingest writes :data:`FOLD_GROUP_COLUMN` after them."""
+FOLD_GROUP_COLUMN = "fold_group"
+"""The manifest's last column when ``data.near_duplicate_mse`` > 0 (absent when 0, so that the
+manifest is byte for byte the one made without the option): each training image's unit, the
+name the folds grouped it by (:func:`data_prep.near_duplicates.grouped_units`: its patient, or
+its image id without one, joined with its near twins' units), exactly as passed to
+:func:`data_prep.folds.assign_folds`; empty for the other rows, and for every row when the folds
+were not grouped at all (no patient, no near twin: per-image folds). The bootstrap CIs resample
+these units (:func:`drac_ssl.oof.patient_groups`) and the preflight recomputes the folds with
+them (:func:`data_prep.folds.manifest_fold_gaps`)."""
 MEDMNIST_SPLITS = ("train", "val", "test")
 UNLABELLED = "unlabelled"
 """The manifest split of the ``data.unlabelled`` folders' images."""
@@ -162,6 +172,8 @@ class ImageEntry:
     record: cache.FileRecord = field(default_factory=lambda: cache.FileRecord(""))
     name: str = ""  # the case id when it is not the file name (MedMNIST rows)
     origin: str = ""  # the official split (train | val | test); default: split
+    # the unit the folds grouped a training image by (FOLD_GROUP_COLUMN); '' when not grouped
+    fold_group: str = ""
 
     @property
     def image_id(self) -> str:
@@ -763,7 +775,10 @@ def _assign_folds(entries: Sequence[ImageEntry], cfg: DataConfig, source: str,
     :func:`_near_twin_groups`), in the order of the training images; when a group holds two
     or more images the folds keep it whole too, joined with the patients of its images
     (:func:`data_prep.near_duplicates.grouped_units`: an image without a patient is its own
-    unit under its image id). None, or no such group: the folds of the patients alone."""
+    unit under its image id). None, or no such group: the folds of the patients alone. Each
+    training image's ``fold_group`` is set to the unit the folds grouped it by ('' when they
+    were not grouped); the notes call the units image groups (:data:`data_prep.folds.TWIN_UNIT`)
+    when the near twins joined some."""
     train = [e for e in entries if e.split == "train"]
     grades = [e.label.grade for e in train if e.label is not None and e.label.grade is not None]
     if not train or len(grades) != len(train):
@@ -771,19 +786,23 @@ def _assign_folds(entries: Sequence[ImageEntry], cfg: DataConfig, source: str,
     own, notes = own_patients(layout, cfg, train, source)
     patients = [(e.label.patient if e.label else "") or e.image_id for e in train] \
         if cfg.patient_column or own else None
+    unit = "patient"
     if twin_groups is not None and twins.group_counts(twin_groups)[1]:
-        patients = twins.grouped_units(patients if patients is not None else [e.image_id for e in train],
-                                       twin_groups)
+        alone = patients if patients is not None else [e.image_id for e in train]
+        patients = twins.grouped_units(alone, twin_groups)
+        if len(set(patients)) < len(set(alone)):  # the twins joined units: the notes say so
+            unit = TWIN_UNIT
     # each image's row in the label CSV, so that a fix can name the images to relabel
     rows = [(e.label.name, e.label.line) for e in train if e.label is not None] \
         if Path(source).suffix.lower() != ".npz" and Path(source).is_file() else None
     try:
         folds, caveats = assign_folds(grades, cfg.n_folds, cfg.fold_seed, patients, source,
-                                      grade_names, rows)
+                                      grade_names, rows, unit=unit)
     except IngestError as exc:
         return exc.problems
-    for entry, fold in zip(train, folds, strict=True):
+    for i, (entry, fold) in enumerate(zip(train, folds, strict=True)):
         entry.fold = int(fold)
+        entry.fold_group = "" if patients is None else str(patients[i])
     return notes + caveats
 
 
@@ -855,15 +874,18 @@ def _empty_grades(entries: Sequence[ImageEntry], grade_names: Sequence[str], sou
     return apply_strict([warning(source, *found, "grades")], strict)
 
 
-def _manifest_text(entries: Sequence[ImageEntry]) -> str:
+def _manifest_text(entries: Sequence[ImageEntry], fold_groups: bool = False) -> str:
+    """The manifest: :data:`MANIFEST_COLUMNS`, and :data:`FOLD_GROUP_COLUMN` last when
+    ``fold_groups`` (``data.near_duplicate_mse`` > 0)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(MANIFEST_COLUMNS)
+    writer.writerow(MANIFEST_COLUMNS + ((FOLD_GROUP_COLUMN,) if fold_groups else ()))
     for index, e in enumerate(entries):
         r = e.record
         writer.writerow([e.image_id, e.rel, "" if e.label is None else e.label.grade, e.split,
                          e.fold, "" if e.label is None else e.label.patient, r.sha256,
-                         r.width, r.height, r.mode, index, e.origin or e.split])
+                         r.width, r.height, r.mode, index, e.origin or e.split]
+                        + ([e.fold_group if e.split == "train" else ""] if fold_groups else []))
     return buffer.getvalue()
 
 
@@ -1155,7 +1177,8 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
                           f"({written})\n{listing}", problems)
 
     try:
-        cache_paths = _write(out, root, sizes, entries, previous, channels, spill)
+        cache_paths = _write(out, root, sizes, entries, previous, channels, spill,
+                             fold_groups=twin_groups is not None)
         per_grade, per_split, per_fold = _counts(entries, len(plan.grade_names))
         patient_facts = _patient_facts(entries, cfg, table.columns if table is not None else (),
                                        layout.grade_column, layout.image_column, layout)
@@ -1220,11 +1243,12 @@ def _listing(problems: Sequence[Problem], out: Path, root: Path,
 
 def _write(out: Path, root: Path, sizes: Sequence[int], entries: Sequence[ImageEntry],
            previous: cache.CacheState, channels: int,
-           spill: cache.RowSpill | None = None) -> dict[int, Path]:
+           spill: cache.RowSpill | None = None, fold_groups: bool = False) -> dict[int, Path]:
     """Arrays, then the manifest. The state and the manifest are removed first, so that a
     run killed in between leaves nothing that a later run or stage would trust; arrays of
     sizes not in ``sizes`` (an earlier ingest's) are removed before the manifest is written
-    (their rows follow that ingest's manifest, not this one's)."""
+    (their rows follow that ingest's manifest, not this one's). ``fold_groups``: the manifest
+    gets :data:`FOLD_GROUP_COLUMN` (``data.near_duplicate_mse`` > 0)."""
     cache_dir = out / CACHE_DIR
     records = [e.record for e in entries]
     paths = {size: cache.array_path(cache_dir, size) for size in sizes}
@@ -1238,7 +1262,7 @@ def _write(out: Path, root: Path, sizes: Sequence[int], entries: Sequence[ImageE
     for stale in cache_dir.glob("*px.npy"):  # sizes no longer asked for: rows of another manifest
         if stale not in paths.values():
             stale.unlink(missing_ok=True)
-    atomic_write_text(out / MANIFEST_NAME, _manifest_text(entries))
+    atomic_write_text(out / MANIFEST_NAME, _manifest_text(entries, fold_groups))
     return paths
 
 

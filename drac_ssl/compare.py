@@ -36,10 +36,12 @@ figures of its ``report.md``); for a run made before those were stored, or with
 ``stages.json`` says which stages a run took from another run folder (``reused_from``).
 
 Every interval says what it resampled. A run's own CIs: what its ``comparison.json`` records
-(``ci_resamples``: ``patients`` or ``images``, ``ci_units``; a run made before it was recorded
-resampled images). A difference recomputed here resamples the patients of the run's
-``data/manifest.csv`` (its ``patient`` column, :func:`drac_ssl.oof.patient_groups`),
-each with all its images, when it names them, else the images. The text says when the runs
+(``ci_resamples``: ``patients``, ``groups`` or ``images``, ``ci_units``; a run made before it
+was recorded resampled images). A difference recomputed here resamples the units of the run's
+``data/manifest.csv`` (:func:`drac_ssl.oof.patient_groups`), each with all its images: the
+image groups the folds kept whole when the ingest kept near twins together (its ``fold_group``
+column, ``data.near_duplicate_mse``), else its patients (its ``patient`` column) when it names
+them, else the images. The text says when the runs
 differ in it, and warns of image-level intervals in a run whose manifest names patients.
 
 Only those files are read. A folder that is not a run folder, a run whose fine-tuning has not
@@ -83,7 +85,13 @@ from drac_ssl.figures import (
     format_with_ci,
     markdown_table,
 )
-from drac_ssl.grading.bundle import chance_warning, data_provenance
+from drac_ssl.grading.bundle import (
+    CI_UNIT_NOUNS,
+    TWIN_GROUP_WORDS,
+    chance_warning,
+    ci_units_words,
+    data_provenance,
+)
 from drac_ssl.io import atomic_write_text, output_file_problem, running_here, unended_invocation
 from drac_ssl.manifest import ManifestError, labelled_rows, read_manifest
 from drac_ssl.metrics import (
@@ -102,6 +110,7 @@ from drac_ssl.oof import (
     patient_groups,
     read_oof,
     referable_columns,
+    resampling_kind,
 )
 from drac_ssl.preflight import PIPELINE
 from drac_ssl.report import screening_line
@@ -206,9 +215,11 @@ class RunOutputs:
     its paired difference to scratch as the fine-tuning stored it (``comparison.json``'s
     ``pretrained_minus_scratch``; only complete entries; empty for older runs).
     ``patients``: image id -> its resampling unit (:func:`drac_ssl.oof.patient_groups`
-    of the run's ``data/manifest.csv``), None when the manifest names no patient or is not
+    of the run's ``data/manifest.csv``: its patient, or its image group when near twins were
+    kept together), None when the manifest names no patient, joins no near twins or is not
     there; ``ci_resamples`` / ``ci_units``: what the run's own bootstrap CIs resampled
-    (``comparison.json``; ``images`` and None for a run made before it was recorded).
+    (``comparison.json``: ``patients``, ``groups`` or ``images``; ``images`` and None for a run
+    made before it was recorded).
     ``unused_patient_column``: a label-CSV column that looks like a patient id which the
     folds did not use (:func:`drac_ssl.grading.bundle.data_provenance`), else None.
     """
@@ -238,16 +249,25 @@ class RunOutputs:
 
     @property
     def n_patients(self) -> int | None:
-        """The patients of the out-of-fold images, when the manifest names them."""
+        """The resampling units of the out-of-fold images (patients, or the image groups the
+        folds kept whole: :attr:`units_kind`), when the manifest names them."""
         groups = self.groups(next(iter(self.variants.values())).ids)
         return None if groups is None else len(set(groups))
 
+    @property
+    def units_kind(self) -> str:
+        """What the manifest's units are (:func:`drac_ssl.oof.resampling_kind`): ``patients``,
+        ``groups`` (near twins kept together) or ``images``."""
+        return resampling_kind(self.groups(next(iter(self.variants.values())).ids))
+
     def ci_words(self) -> str:
         """What the run's own CIs resample: ``patients (23 patients, each with all its
-        images)``, ``images, not patients (...)`` when the manifest names patients but the
-        run resampled images, or ``images (treated as independent)``."""
-        return _units_words(self.ci_resamples == "patients", self.ci_units, self.n_patients,
-                            len(next(iter(self.variants.values())).ids), self.unused_patient_column)
+        images)``, ``image groups (14 image groups the folds kept whole, ...)``, ``images, not
+        patients (...)`` when the manifest names patients but the run resampled images, or
+        ``images (treated as independent)``."""
+        return _units_words(self.ci_resamples, self.ci_units, self.n_patients,
+                            len(next(iter(self.variants.values())).ids), self.unused_patient_column,
+                            self.units_kind)
 
 
 @dataclass(frozen=True)
@@ -267,16 +287,21 @@ class VariantDifference:
     stored: bool = False
     by_patient: bool = False
     units: int | None = None
+    # resampled the image groups the folds kept whole (near twins, data.near_duplicate_mse)
+    by_group: bool = False
+
+    @property
+    def resampled(self) -> str:
+        """``patients``, ``groups`` or ``images``, as ``ci_resamples`` records it."""
+        return "groups" if self.by_group else "patients" if self.by_patient else "images"
 
     @property
     def source(self) -> str:
         """Where the CI comes from and what it resampled, in words: ``the run's (1000, seed 0,
-        23 patients)`` or ``here (200, seed 0, 44 images)``."""
+        23 patients)``, ``here (200, seed 0, 40 image groups)`` or ``here (200, seed 0, 44
+        images)``."""
         where = "the run's" if self.stored else "here"
-        kind = "patient" if self.by_patient else "image"
-        units = (f"{self.units} {kind}{'' if self.units == 1 else 's'}" if self.units is not None
-                 else f"{kind}s")
-        return f"{where} ({self.n_boot}, seed {self.seed}, {units})"
+        return f"{where} ({self.n_boot}, seed {self.seed}, {ci_units_words(self.resampled, self.units)})"
 
 
 @dataclass
@@ -502,34 +527,53 @@ class Comparison:
         if len(set(words)) == 1:
             return f"which resampled {words[0]}"
         listing = "; ".join(f"`{label}` {w}" for label, w in zip(self.labels, words, strict=True))
-        differ = ("; the runs' CIs resample different units, so their widths do not compare (over "
-                  "patients they are wider)" if len({run.ci_resamples for run in self.runs}) > 1 else "")
+        resampled = {run.ci_resamples for run in self.runs}
+        wider = "patients or image groups" if "groups" in resampled else "patients"
+        differ = (f"; the runs' CIs resample different units, so their widths do not compare (over "
+                  f"{wider} they are wider)" if len(resampled) > 1 else "")
         return f"which resampled: {listing}{differ}"
 
 
     def _difference_units(self) -> str:
         """What the paired differences resampled, in words."""
-        kinds = {d.by_patient for d in self.differences}
-        if kinds == {True}:
+        kinds = {d.resampled for d in self.differences}
+        if kinds == {"patients"}:
             return ("the same resampled patients for both variants, each patient with all its images "
                     "(the cluster bootstrap, Field & Welsh 2007)")
-        if kinds == {False}:
+        if kinds == {"groups"}:
+            return (f"the same resampled image groups for both variants (the units the folds kept whole: "
+                    f"{TWIN_GROUP_WORDS}), each group with all its images (the cluster bootstrap, Field & "
+                    "Welsh 2007)")
+        if kinds == {"images"}:
             return "the same resampled images for both variants, each image its own unit"
+        if "groups" in kinds:
+            return ("the same resamples for both variants, of patients or of the image groups the folds "
+                    "kept whole (each with all its images: the cluster bootstrap, Field & Welsh 2007) or "
+                    "of images, as the last column says; intervals over different units do not compare "
+                    "in width")
         return ("the same resamples for both variants, of patients (each with all its images: the "
                 "cluster bootstrap, Field & Welsh 2007) or of images, as the last column says; "
                 "intervals over patients and over images do not compare in width")
 
     def _difference_caveat(self) -> str:
         """A warning for differences that resampled images in a run whose manifest names
-        patients ('' when there is none)."""
+        patients, or image groups the folds kept whole (near twins), ('' when there is none)."""
         narrow = []
+        groups = False
         for d in self.differences:
             run = self.runs[self.labels.index(d.label)]
             patients = run.n_patients
-            if not d.by_patient and patients is not None and patients < d.n:
-                narrow.append(f"`{d.label}` {d.variant} − {d.baseline} ({patients} patients for {d.n} images)")
+            if d.resampled == "images" and patients is not None and patients < d.n:
+                noun = "image groups" if run.units_kind == "groups" else "patients"
+                groups = groups or run.units_kind == "groups"
+                narrow.append(f"`{d.label}` {d.variant} − {d.baseline} ({patients} {noun} for {d.n} images)")
         if not narrow:
             return ""
+        if groups:
+            return ("Resampled images, not patients or the image groups the folds kept whole, although "
+                    "the manifest names them: " + "; ".join(narrow) + ". With correlated images of one "
+                    "patient, or near twins, these CIs are likely too narrow (the run stored them before "
+                    "such CIs); --n-boot N recomputes them over those units.")
         return ("Resampled images, not patients, although the manifest names patients: "
                 + "; ".join(narrow) + ". With correlated images of one patient these CIs are likely "
                 "too narrow (the run stored them before patient-level CIs); --n-boot N recomputes "
@@ -556,14 +600,23 @@ def _screening_absent(run: RunOutputs) -> tuple[str, bool]:
     return f"no referable-DR figures recorded {older}", True
 
 
-def _units_words(by_patient: bool, units: int | None, n_patients: int | None, n_images: int,
-                 unused_column: str | None = None) -> str:
-    """``patients (23 patients, each with all its images)``, ``images, not patients (23
-    patients for 44 images: ...)``, ``images (treated as independent, although column ...
-    looks like a patient id ...)`` or ``images (treated as independent)``."""
-    if by_patient:
+def _units_words(resampled: str, units: int | None, n_patients: int | None, n_images: int,
+                 unused_column: str | None = None, manifest_kind: str = "patients") -> str:
+    """What a run's own CIs resampled (``resampled``: its ``ci_resamples``, ``units`` its
+    ``ci_units``): ``patients (23 patients, each with all its images)``, ``image groups (14
+    image groups the folds kept whole: ..., each with all its images)``, ``images, not patients
+    (23 patients for 44 images: ...)`` (``n_patients``: the manifest's units, of
+    ``manifest_kind``), ``images (treated as independent, although column ... looks like a
+    patient id ...)`` or ``images (treated as independent)``."""
+    if resampled == "patients":
         count = f"{units} patients, " if units is not None else ""
         return f"patients ({count}each with all its images)"
+    if resampled == "groups":
+        count = f"{units} " if units is not None else ""
+        return f"image groups ({count}the folds kept whole: {TWIN_GROUP_WORDS}; each with all its images)"
+    if n_patients is not None and n_patients < n_images and manifest_kind == "groups":
+        return (f"images, not the image groups the folds kept whole ({n_patients} groups for "
+                f"{n_images} images: with near twins among them likely too narrow)")
     if n_patients is not None and n_patients < n_images:
         return (f"images, not patients ({n_patients} patients for {n_images} images: with correlated "
                 f"images of one patient likely too narrow)")
@@ -669,7 +722,8 @@ def read_run(path: str | os.PathLike[str]) -> RunOutputs:
                       _data_words(provenance, settings, n, facts),
                       variants, reused, _stored_differences(comparison.get("pretrained_minus_scratch")),
                       patients,
-                      "patients" if comparison.get("ci_resamples") == "patients" else "images",
+                      comparison.get("ci_resamples") if comparison.get("ci_resamples") in ("patients", "groups")
+                      else "images",
                       units if isinstance(units, int) and not isinstance(units, bool) else None,
                       provenance.get("unused_patient_column"))
 
@@ -894,15 +948,18 @@ def compare_runs(paths: Sequence[str | os.PathLike[str]], n_boot: int | None = N
             own = _run_bootstrap(run.settings)
             if n_boot is None and variant.name in run.stored_differences and own is not None:
                 by_patient = run.ci_resamples == "patients"  # as the run recorded (older runs: images)
-                units = run.ci_units if run.ci_units is not None or by_patient else len(variant.ids)
+                by_group = run.ci_resamples == "groups"
+                units = (run.ci_units if run.ci_units is not None or by_patient or by_group
+                         else len(variant.ids))
                 differences.append(VariantDifference(
                     label, variant.name, BASELINE, len(variant.ids), run.stored_differences[variant.name],
-                    *own, stored=True, by_patient=by_patient, units=units))
+                    *own, stored=True, by_patient=by_patient, units=units, by_group=by_group))
                 continue
-            # the run's patients known: resample them, each with all its images
+            # the run's patients (or image groups) known: resample them, each with all its images
             groups = run.groups(variant.ids)
             units = len(variant.ids) if groups is None else len(set(groups))
-            what = "images" if groups is None else f"patients ({units})"
+            kind = resampling_kind(groups)
+            what = "images" if groups is None else f"{CI_UNIT_NOUNS[kind]}s ({units})"
             resamples = DEFAULT_N_BOOT if n_boot is None else n_boot
             if progress is not None:
                 progress(f"[compare] {label}: {variant.name} − {BASELINE} on {len(variant.ids)} images, "
@@ -925,7 +982,8 @@ def compare_runs(paths: Sequence[str | os.PathLike[str]], n_boot: int | None = N
                 raise CompareError(f"{variant.oof_path}: {exc}") from None
             result = paired_difference(scores, baseline_scores[key])
             differences.append(VariantDifference(label, variant.name, BASELINE, len(variant.ids), result,
-                                                 resamples, seed, by_patient=groups is not None, units=units))
+                                                 resamples, seed, by_patient=kind == "patients", units=units,
+                                                 by_group=kind == "groups"))
     header, problems = _scale_and_data(labels, runs)
     across: list[VariantDifference] = []
     if between and not problems:
@@ -982,8 +1040,10 @@ def between_runs(runs: Sequence[RunOutputs], labels: Sequence[str], n_boot: int,
             at_other = np.array([order[image] for image in base.ids], dtype=np.int64)
             result = paired_difference(scores_of(i, other, at_other, groups),
                                        scores_of(0, base, np.arange(len(base.ids)), groups))
+            kind = resampling_kind(groups)
             differences.append(VariantDifference(labels[i], name, labels[0], len(base.ids), result,
-                                                 n_boot, seed, by_patient=groups is not None, units=units))
+                                                 n_boot, seed, by_patient=kind == "patients", units=units,
+                                                 by_group=kind == "groups"))
     return differences, notes
 
 

@@ -191,7 +191,9 @@ class DataConfig:
     and joins those whose mean squared difference is below it (chains a~b~c join) into one
     group that the folds never split, as one patient's images; with patients known too, a
     group joins its images' patients. ``1e-4`` (an RMS difference of 1 % of the range) finds
-    RetinaMNIST's 32 near twins (``bench/near_duplicates.py``).
+    RetinaMNIST's 32 near twins (``bench/near_duplicates.py``). The manifest then gets a
+    ``fold_group`` column (each training image's unit in the folds), and the bootstrap CIs
+    resample those units (``ci_resamples: groups``, :func:`drac_ssl.oof.patient_groups`).
     """
 
     # drac = graded retinal images through the ingest (whatever data.layout finds: DRAC, APTOS,

@@ -59,7 +59,9 @@ Outputs in ``run_dir/finetune/<variant>/``: ``oof.csv`` (id, grade, fold, P0..P{
 score, pred, and the raw outputs), ``folds.csv`` and ``metrics.json`` (per-fold and
 out-of-fold metrics, kappa with a bootstrap 95% CI of ``finetune.n_boot`` resamples: of the
 patients, each with all its images, when the manifest names them (:func:`patient_groups`),
-else of the images; ``ci_resamples`` / ``ci_units`` say which; with more than two grades
+of the image groups the folds kept whole when the ingest kept near twins together
+(``data.near_duplicate_mse``: its ``fold_group`` column), else of the images; ``ci_resamples``
+/ ``ci_units`` say which; with more than two grades
 and ``finetune.referable_from``, ``referable``: referable DR, grade >= r, of
 :func:`drac_ssl.metrics.referable_report`, its AUC's CI on the same resamples),
 ``calibration.json``, ``model.json`` (architecture and head width, input format, weight
@@ -113,7 +115,13 @@ from drac_ssl.config import validate as validate_config
 from drac_ssl.datasets import load_octa_cache
 from drac_ssl.engine import Monitor
 from drac_ssl.evaluation import stratified_split
-from drac_ssl.grading.bundle import VARIANT_STAGE, ci_resampling_words, freeze_words, variant_title
+from drac_ssl.grading.bundle import (
+    VARIANT_STAGE,
+    ci_resampling_words,
+    ci_units_words,
+    freeze_words,
+    variant_title,
+)
 from drac_ssl.grading.model import (
     DECISIONS,
     DEFAULT_CROP_SCALE,
@@ -162,6 +170,7 @@ from drac_ssl.oof import (  # re-exported: the stage's public names before they 
     oof_columns,
     patient_groups,
     referable_columns,
+    resampling_kind,
 )
 from drac_ssl.optim import lr_at, param_groups, set_lr
 from drac_ssl.runtime import (
@@ -291,10 +300,13 @@ def load_finetune_data(cfg: Config, data_dir: Path) -> FinetuneData:
 def ci_resampling(groups: Sequence[Any] | None, n: int) -> dict[str, Any]:
     """What the bootstrap CIs of ``n`` images resample, as ``metrics.json`` and
     ``comparison.json`` record it: ``{"ci_resamples": "patients", "ci_units": <patients>}``
-    with ``groups`` (:func:`patient_groups`), else ``{"ci_resamples": "images", "ci_units": n}``."""
+    with ``groups`` (:func:`patient_groups`) of patients, ``"groups"`` and their number when
+    they join near twins (:func:`drac_ssl.oof.resampling_kind`: the ``fold_group`` units of an
+    ingest with ``data.near_duplicate_mse`` > 0), else ``{"ci_resamples": "images",
+    "ci_units": n}``."""
     if groups is None:
         return {"ci_resamples": "images", "ci_units": n}
-    return {"ci_resamples": "patients", "ci_units": len(set(groups))}
+    return {"ci_resamples": resampling_kind(groups), "ci_units": len(set(groups))}
 
 
 # --------------------------------------------------------------------------------------
@@ -364,8 +376,9 @@ class _Context:
     folds: np.ndarray  # (n_lab,)
     fold_ids: list[int]
     grade_names: tuple[str, ...] = GRADE_NAMES
-    # (n_lab,) each labelled image's patient (patient_groups): the bootstrap CIs resample
-    # patients; None: no patients known, they resample images
+    # (n_lab,) each labelled image's patient, or its image group when the ingest kept near twins
+    # together (patient_groups): the bootstrap CIs resample them; None: no patients known and no
+    # twins joined, they resample images
     patients: list[str] | None = None
     # the lowest referable grade (finetune.referable_from on this scale, config.referable_cut):
     # the referable-DR figures of each variant; None: not reported (and for two grades, whose
@@ -457,7 +470,8 @@ def _paired(ctx: _Context, a: VariantResult, b: VariantResult) -> dict[str, Any]
     t0 = time.perf_counter()
     diff = paired_difference(_scores(ctx, a), _scores(ctx, b))
     print(f"[finetune] {a.name} - {b.name}, paired bootstrap 95% CI"
-          + (f" (resampling {ctx.bootstrap[a.name][1].units} patients)" if ctx.patients is not None else "")
+          + (f" (resampling {ci_units_words(resampling_kind(ctx.patients), ctx.bootstrap[a.name][1].units)})"
+             if ctx.patients is not None else "")
           + ": "
           + "; ".join(f"{m} {format_difference(d['difference'], d['ci_low'], d['ci_high'])}"
                       for m, d in diff.items())
@@ -1524,7 +1538,8 @@ def _say_variant(ctx: _Context, variant: str, metrics: dict[str, Any]) -> None:
     other = metrics["decision_rules"]["argmax" if decision == "thresholds" else "thresholds"]
     print(f"[finetune] {variant}: out-of-fold QWK {metrics['qwk']:.3f} "
           f"(95% CI {format_ci(*metrics['qwk_ci95'], metrics['qwk_ci95_note'])}"
-          + (f", resampling {metrics['ci_units']} patients" if ctx.patients is not None else "")
+          + (f", resampling {ci_units_words(metrics['ci_resamples'], metrics['ci_units'])}"
+             if ctx.patients is not None else "")
           + f"), AUC OvO {metrics['auc']:.3f} (one-vs-rest "
           f"{metrics['auc_ovr']:.3f}), accuracy {metrics['accuracy']:.3f} [{decision}; the other "
           f"rule: QWK {other['qwk']:.3f}, accuracy {other['accuracy']:.3f}]")

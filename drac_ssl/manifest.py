@@ -18,6 +18,16 @@ Columns (:data:`MANIFEST_COLUMNS`; the ingest also writes ``origin``, the offici
 - ``patient``: the patient the folds were grouped by, empty when none is named;
 - ``sha256``, ``orig_width``, ``orig_height``, ``orig_mode``: the source file;
 - ``cache_index``: the image's row in ``data/cache/<size>px.npy``.
+
+Optional, last, only when the ingest kept near twins in one fold (``data.near_duplicate_mse``
+> 0; a manifest made without it has no such column, byte for byte as before):
+
+- ``fold_group``: the unit the folds kept whole (its patient, or its image id, joined with
+  its near twins' units: :data:`data_prep.ingest.FOLD_GROUP_COLUMN`), empty for a row that is
+  not a training image or when the folds were not grouped. The bootstrap CIs resample these
+  units (:func:`drac_ssl.oof.patient_groups`), and the preflight and the report recompute
+  the folds with them (:func:`data_prep.folds.manifest_fold_gaps`). :func:`read_manifest`
+  returns it as a string when present; no reader requires it.
 """
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ so a change of layout is made in one place.
 Beside it, what the stage records that :mod:`drac_ssl.report` and :mod:`drac_ssl.compare`
 read back (layers: they import no stage, and neither does this module): the comparison's
 referable / screening columns (:data:`REFERABLE_COLUMNS`, :func:`referable_columns`), the
-resampling unit of the bootstrap CIs (:func:`patient_groups`) and the folds a run took from
+resampling unit of the bootstrap CIs (:func:`patient_groups`, :func:`resampling_kind`) and the folds a run took from
 another (:func:`folds_taken_from`, :func:`folds_taken_words`).
 
 Columns, one row per labelled image in manifest order:
@@ -154,15 +154,38 @@ def referable_columns(referable: Any) -> dict[str, Any]:
 
 def patient_groups(rows: Sequence[dict[str, Any]]) -> list[str] | None:
     """The resampling unit of each of ``rows`` (manifest rows, e.g. :func:`drac_ssl.manifest.labelled_rows`) for
-    the bootstrap CIs (:func:`drac_ssl.metrics.bootstrap_ci` ``groups``): its patient,
-    ``patient:<id>`` (the manifest's ``patient`` column, filled by ``data.patient_column`` or
-    EyePACS eye pairs, the column the ingest grouped the folds by), a row without one its own
-    unit ``image:<id>``; None when no row names a patient (every image its own unit: the
-    image bootstrap)."""
+    the bootstrap CIs (:func:`drac_ssl.metrics.bootstrap_ci` ``groups``): the unit the ingest
+    kept in one fold.
+
+    * Its patient, ``patient:<id>`` (the manifest's ``patient`` column, filled by
+      ``data.patient_column``, a layout's patient column or EyePACS eye pairs), a row without
+      one its own unit ``image:<id>``.
+    * With ``data.near_duplicate_mse`` > 0 the manifest's ``fold_group`` column names the units
+      the folds kept whole, near twins joined with their patients
+      (:data:`data_prep.ingest.FOLD_GROUP_COLUMN`): when they join more than the patients do
+      (some near twins of different patients, or of images without one), each row's unit is
+      ``group:<name>`` (a row with the column empty keeps its patient or image unit);
+      otherwise the patients' units above (the same partition, said as patients).
+
+    None when no row names a patient and no near twins were joined (every image its own unit:
+    the image bootstrap). :func:`resampling_kind` says which of the three a result is."""
     patients = [str(r.get("patient") or "").strip() for r in rows]
-    if not any(patients):
-        return None
-    return [f"patient:{p}" if p else f"image:{r.get('id')}" for p, r in zip(patients, rows, strict=True)]
+    alone = [f"patient:{p}" if p else f"image:{r.get('id')}" for p, r in zip(patients, rows, strict=True)]
+    fold_groups = [str(r.get("fold_group") or "").strip() for r in rows]
+    if any(fold_groups):
+        joined = [f"group:{g}" if g else a for g, a in zip(fold_groups, alone, strict=True)]
+        if len(set(joined)) < len(set(alone)):
+            return joined
+    return alone if any(patients) else None
+
+
+def resampling_kind(groups: Sequence[str] | None) -> str:
+    """What :func:`patient_groups`' units are, as ``ci_resamples`` records it: ``images``
+    (None: each image its own unit), ``groups`` (some unit ``group:<name>``: near twins joined
+    with their patients, ``data.near_duplicate_mse``) or ``patients``."""
+    if groups is None:
+        return "images"
+    return "groups" if any(str(g).startswith("group:") for g in groups) else "patients"
 
 
 def folds_taken_from(run_dir: str | Path, variant: str) -> dict[str, list[int]]:

@@ -1549,7 +1549,7 @@ def _check_ingest_folds(c: _Findings, facts: DataFacts) -> None:
     grade with fewer labelled images than folds (some validation folds hold none of it) is an
     error; a grade with enough images that still misses a fold (folds from an older ingest, or
     grouped by patient) is a warning."""
-    from data_prep.folds import rare_grade_parts
+    from data_prep.folds import TWIN_UNIT, TWIN_UNIT_WORDS, rare_grade_parts
     from data_prep.grades import grade_label
     from data_prep.problems import as_config_keys
 
@@ -1588,6 +1588,11 @@ def _check_ingest_folds(c: _Findings, facts: DataFacts) -> None:
         if gaps is None or gaps.redo_helps:  # this version's folds of these images fill them
             fix = (f"redo the ingest (this version stratifies the folds by grade, and its folds "
                    f"of these images hold every grade): {redo()}")
+        elif g not in gaps.left_out and gaps.unit == TWIN_UNIT:  # of fewer twin groups than folds
+            n = gaps.units[g] if g < len(gaps.units) else 0
+            fix = (f"its images are in {counted(n, TWIN_UNIT)} ({TWIN_UNIT_WORDS}), each in one "
+                   f"fold: add labelled {said} images (not near twins of those it has) and redo the "
+                   f"ingest" + (f", or redo it with {n} folds: {redo(str(n))}" if n >= 2 else f": {redo()}"))
         elif g not in gaps.left_out:  # its images are of fewer patients than folds
             n = gaps.units[g] if g < len(gaps.units) else 0
             fix = (f"its images are of {counted(n, 'patient')}, and a patient's images stay in one "
@@ -1603,7 +1608,9 @@ def _check_ingest_folds(c: _Findings, facts: DataFacts) -> None:
 def _ingest_fold_gaps(facts: DataFacts) -> FoldGaps | None:
     """:func:`data_prep.folds.manifest_fold_gaps` of the existing ingest (its manifest, and the
     fold seed of its summary: ``redo_helps`` when this version's folds of them hold the grades
-    left out); None when the manifest cannot be read."""
+    left out), recomputed with the units the ingest split: patients, or its ``fold_group``
+    column when it kept near twins together (``data.near_duplicate_mse``); None when the
+    manifest cannot be read."""
     from data_prep.folds import manifest_fold_gaps, summary_fold_seed, summary_grouped
 
     assert facts.ingest_dir is not None
@@ -1615,8 +1622,11 @@ def _ingest_fold_gaps(facts: DataFacts) -> FoldGaps | None:
         summary = json.loads((facts.ingest_dir / "ingest_summary.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         summary = {}  # its fold seed: the default
-    train = [(r["grade"], r["fold"], (r.get("patient") or "").strip(), r["id"]) for r in labelled_rows(rows)]
-    return manifest_fold_gaps(train, summary_fold_seed(summary), facts.grade_names, summary_grouped(summary))
+    labelled = labelled_rows(rows)
+    train = [(r["grade"], r["fold"], (r.get("patient") or "").strip(), r["id"]) for r in labelled]
+    groups = [(r.get("fold_group") or "").strip() for r in labelled]  # data.near_duplicate_mse > 0
+    return manifest_fold_gaps(train, summary_fold_seed(summary), facts.grade_names, summary_grouped(summary),
+                              groups)
 
 
 def _gap_redo_fix(gaps: FoldGaps, root: str, facts: DataFacts) -> str:

@@ -611,7 +611,10 @@ def _patient_groups(labels: LabelRows, label_rows: Sequence[int]) -> tuple[np.nd
     """Each case's patient ``(n,)`` from the label rows it was paired with (``label_rows``), for
     the cluster bootstrap (:func:`drac_ssl.metrics.bootstrap_ci` ``groups``), or None when the
     labels name no patients; and the notes: a row with an empty patient cell is its own unit
-    (said, with how many)."""
+    (said, with how many). Patients only, never near-twin groups (the fine-tuning's
+    ``ci_resamples: groups``, :func:`drac_ssl.oof.patient_groups`): a submission is scored
+    against the user's labels of held-out images, with no folds to keep twins in and no
+    ingest's ``fold_group`` to read."""
     if not labels.patients:
         return None, []
     patients = [labels.patients[j] for j in label_rows]

@@ -85,8 +85,10 @@ __all__ = [
     "channels_last_on",
     "chance_warning",
     "ci_resampling_words",
+    "ci_units_words",
     "data_provenance",
     "fold_grouping_words",
+    "near_twin_words",
     "fundus_preprocessing_words",
     "left_out_missing_words",
     "left_out_words",
@@ -249,7 +251,11 @@ def data_provenance(data_dir: str | os.PathLike[str],
     patients (images) as folds among them, what fills every fold, in settings
     (:func:`data_prep.folds.fold_gaps`: a fold seed or fold count checked to work, more
     patients; or rerunning the ingest, when this version makes other folds of the same rows);
-    '' otherwise (:func:`fold_gap_words` says both).
+    '' otherwise (:func:`fold_gap_words` says both). ``near_duplicates``: only when the ingest
+    kept near twins in one fold (``data.near_duplicate_mse`` > 0), ``ingest_summary.json``'s
+    record of it (the setting, ``n_images`` in ``n_groups`` groups, ``with_patients``), which
+    :func:`fold_grouping_words` says; absent otherwise, so that a bundle's ``data`` without the
+    option is what it was.
     """
     from data_prep.phantom import MANIFEST_NAME as PHANTOM_MARKER
 
@@ -271,9 +277,11 @@ def data_provenance(data_dir: str | os.PathLike[str],
     except FileNotFoundError:
         rows = []
     fold_rows: list[tuple[int, int, str, str]] = []  # (grade, fold, patient, id) of the training rows
+    fold_groups: list[str] = []  # their fold_group (data.near_duplicate_mse > 0; '' otherwise)
     for row in rows:
         if row["split"] == "train" and row["grade"] is not None and str(row.get("fold", "")).isdigit():
             fold_rows.append((row["grade"], int(row["fold"]), (row.get("patient") or "").strip(), row["id"]))
+            fold_groups.append((row.get("fold_group") or "").strip())
         if row["split"] == "test":
             n_test += 1
         elif row["split"] == "unlabelled":  # data.unlabelled: pretraining only
@@ -291,8 +299,9 @@ def data_provenance(data_dir: str | os.PathLike[str],
               else len(summary.get("warnings") or []))
     skipped = {why: by_kind.get(f"warning:{kind}", 0) for kind, why in CROP_NOT_APPLIED.items()
                } if facts.preprocessing.get("fundus_crop") else {}
-    gaps = _fold_gaps(fold_rows, summary, names)
+    gaps = _fold_gaps(fold_rows, summary, names, fold_groups)
     layout = summary.get("layout")
+    twins = summary.get("near_duplicates")
     # drac: the official layout (whether it holds the official data is the user's statement)
     kind = "phantom" if phantom else ("drac" if facts.is_drac else str(layout or "unknown"))
     return {
@@ -318,6 +327,7 @@ def data_provenance(data_dir: str | os.PathLike[str],
         "ingest_warnings": warned,
         "crop_not_applied": {why: n for why, n in skipped.items() if n > 0},
         **gaps,
+        **({"near_duplicates": twins} if isinstance(twins, dict) else {}),
         "note": ("phantom UW-OCTA images drawn by data_prep.phantom: procedural stand-ins, NOT "
                  "patient data; metrics on them say nothing about real DR grading"
                  if phantom else "images ingested from the data root above (not recognised as the phantom set)"),
@@ -325,15 +335,17 @@ def data_provenance(data_dir: str | os.PathLike[str],
 
 
 def _fold_gaps(rows: Sequence[tuple[int, int, str, str]], summary: dict[str, Any],
-               names: Sequence[str]) -> dict[str, Any]:
+               names: Sequence[str], fold_groups: Sequence[str] | None = None) -> dict[str, Any]:
     """:func:`data_provenance`'s ``folds_without_grade`` and ``fold_gap_fix`` of the training
     rows (grade, fold, patient, image id) of a manifest, in its folds, with the ingest's
     ``data.fold_seed`` and patient grouping from ``summary`` (its ``config``; the defaults, seed
-    0 and no patient column, for an older summary without them)."""
+    0 and no patient column, for an older summary without them), or the units of the rows'
+    ``fold_groups`` (the manifest's ``fold_group`` column: near twins kept together)."""
     from data_prep.folds import manifest_fold_gaps, summary_fold_seed, summary_grouped
     from data_prep.problems import as_config_keys
 
-    gaps = manifest_fold_gaps(rows, summary_fold_seed(summary), names, summary_grouped(summary))
+    gaps = manifest_fold_gaps(rows, summary_fold_seed(summary), names, summary_grouped(summary),
+                              fold_groups)
     fix = ""
     if gaps.redo_helps:
         fix = ("rerun the ingest (ingest in run.stages of a new run folder, run.name=<a new name>): "
@@ -376,19 +388,43 @@ def fold_gap_words(data: dict[str, Any]) -> str:
     return words
 
 
+TWIN_GROUP_WORDS = "an image with its near twins and, where patients are named, their patients' images"
+"""What an image group of ``ci_resamples: groups`` is (an ingest with ``data.near_duplicate_mse``
+> 0, whose manifest's ``fold_group`` column names them: a unit the folds kept whole)."""
+
+CI_UNIT_NOUNS = {"patients": "patient", "groups": "image group", "images": "image"}
+"""The noun of one resampling unit for each ``ci_resamples`` value
+(:func:`drac_ssl.finetune.ci_resampling`)."""
+
+
+def ci_units_words(resamples: Any, units: Any) -> str:
+    """``15 patients``, ``14 image groups`` or ``30 images``: ``units`` of the ``ci_resamples``
+    kind ``resamples`` (an unknown kind: images), for the console's ``resampling ...``; the
+    noun alone, plural, when ``units`` is not an int."""
+    noun = CI_UNIT_NOUNS.get(str(resamples), "image")
+    if isinstance(units, int) and not isinstance(units, bool):
+        return f"{units} {noun}{'' if units == 1 else 's'}"
+    return f"{noun}s"
+
+
 def ci_resampling_words(resampling: dict[str, Any] | None, n_boot: int | None = None) -> str:
     """What bootstrap CIs resample, from a record of :func:`drac_ssl.finetune.ci_resampling`
     (``metrics.json``, ``comparison.json``, a bundle's ``cv_metrics``: ``ci_resamples``
-    ``patients`` or ``images``, ``ci_units`` their number): ``percentile bootstrap (1000
-    resamples) of the 23 patients, each with all its images`` or ``... of the 44 images, each
-    its own unit``, then :data:`CI_HELD_FIXED` (what they do not vary). A record without them
-    (a run made before patient-level CIs): images."""
+    ``patients``, ``groups`` or ``images``, ``ci_units`` their number): ``percentile bootstrap
+    (1000 resamples) of the 23 patients, each with all its images``, ``... of the 14 image
+    groups the folds kept whole (...), each with all its images`` (near twins kept together,
+    ``data.near_duplicate_mse``) or ``... of the 44 images, each its own unit``, then
+    :data:`CI_HELD_FIXED` (what they do not vary). A record without them (a run made before
+    patient-level CIs): images."""
     resampling = resampling or {}
     how = "percentile bootstrap" + (f" ({n_boot} resamples)" if n_boot is not None else "")
     units = resampling.get("ci_units")
     count = f" {units}" if isinstance(units, int) and not isinstance(units, bool) else ""
     if resampling.get("ci_resamples") == "patients":
         return f"{how} of the{count} patients, each with all its images, {CI_HELD_FIXED}"
+    if resampling.get("ci_resamples") == "groups":
+        return (f"{how} of the{count} image groups the folds kept whole ({TWIN_GROUP_WORDS}), each with all "
+                f"its images, {CI_HELD_FIXED}")
     return f"{how} of the{count} images, each its own unit, {CI_HELD_FIXED}"
 
 
@@ -456,14 +492,41 @@ def left_out_missing_words(n: int) -> str:
             f"(data.missing=leave_out); ingest_summary.json lists {'it' if one else 'them'}")
 
 
+def near_twin_words(twins: Any) -> tuple[bool, str]:
+    """The near twins an ingest kept in one fold (``data.near_duplicate_mse`` > 0), from
+    ``ingest_summary.json``'s ``near_duplicates`` (:func:`data_provenance`'s): ``(True, "8
+    labelled images in 4 groups, each group in one fold (data.near_duplicate_mse=0.0001: a
+    mean squared pixel difference below it, compared at 64 px)")`` (``each group, with its
+    images' patients, in one fold`` when the folds were grouped by patient too), ``(False, "no
+    near twins found below data.near_duplicate_mse=0.0001 (mean squared pixel difference,
+    compared at 64 px)")`` when it found none, and ``(False, "")`` when the option was off (None) or the record is not a dict."""
+    if not isinstance(twins, dict):
+        return False, ""
+    from data_prep.problems import counted
+
+    mse, px = twins.get("near_duplicate_mse"), twins.get("compared_px")
+    setting = (f"data.near_duplicate_mse={mse:g}" if isinstance(mse, int | float) and not isinstance(mse, bool)
+               else "data.near_duplicate_mse")
+    how = f"{setting}: a mean squared pixel difference below it" + (f", compared at {px} px" if px else "")
+    n_images, n_groups = twins.get("n_images"), twins.get("n_groups")
+    if not isinstance(n_groups, int) or not n_groups:
+        return False, (f"no near twins found below {setting} (mean squared pixel difference"
+                       + (f", compared at {px} px)" if px else ")"))
+    joined = ", with its images' patients," if twins.get("with_patients") else ""
+    images = counted(n_images, "labelled image") if isinstance(n_images, int) else "images"
+    return True, f"{images} in {counted(n_groups, 'group')}, each group{joined} in one fold ({how})"
+
+
 def fold_grouping_words(data: dict[str, Any], cv: dict[str, Any] | None = None) -> str:
     """One sentence on how the cross-validation folds were formed, for the report and the
     model card, from :func:`data_provenance` ``data``: grouped by patient (N patients for M
-    images), and then what the bootstrap CIs resample, from ``cv`` (a ``metrics.json``, a
-    bundle's ``cv_metrics`` or ``comparison.json``: ``ci_resamples`` / ``ci_units``, see
-    :func:`ci_resampling_words`): patients, or, for a run that recorded none (made before
-    patient-level CIs), images, not patients (so likely too narrow when a patient has several
-    images); or the images treated as independent.
+    images), the near twins kept together or none found (``data.near_duplicate_mse``, its
+    ``near_duplicates``: :func:`near_twin_words`; nothing when it was off), and then what the bootstrap CIs resample, from ``cv`` (a
+    ``metrics.json``, a bundle's ``cv_metrics`` or ``comparison.json``: ``ci_resamples`` /
+    ``ci_units``, see :func:`ci_resampling_words`): patients, the image groups the folds kept
+    whole (``groups``: near twins joined with patients), or, for a run that recorded none (made
+    before patient-level CIs), images, not patients (so likely too narrow when a patient has
+    several images); or the images treated as independent.
     '' when ``data`` does not say (no manifest, or a bundle built before ``n_patients``)."""
     n_train = data.get("n_train")
     if "n_patients" not in data or not n_train:
@@ -472,18 +535,37 @@ def fold_grouping_words(data: dict[str, Any], cv: dict[str, Any] | None = None) 
 
     n_patients = data["n_patients"]
     unused = data.get("unused_patient_column")
+    joined, twins = near_twin_words(data.get("near_duplicates"))  # joined: some twins kept together
+    resamples = (cv or {}).get("ci_resamples")
+    units = (cv or {}).get("ci_units")
+    counted_units = isinstance(units, int) and not isinstance(units, bool)
+    groups_ci = ""
+    if resamples == "groups":
+        groups_ci = ("; the bootstrap 95% CIs resample the image groups the folds kept whole ("
+                     + (f"{counted(units, 'image group')}, " if counted_units else "")
+                     + "each with all its images)")
+    elif joined and resamples == "images":  # a fine-tuning made before the CIs resampled them
+        groups_ci = ("; the bootstrap 95% CIs resample images, not the groups the folds kept whole, "
+                     "so with near twins among the images they are likely too narrow")
+    but = f" but for near twins: {twins}" if joined else ""
+    none = twins if not joined else ""
     if n_patients is None and unused:
-        return (f"folds: the {counted(n_train, 'training image')} treated as independent, although "
+        return (f"folds: the {counted(n_train, 'training image')} treated as independent"
+                f"{f' ({none})' if none else but}, although "
                 f"the label CSV's column {unused!r} looks like a patient id (the ingest warned): if "
                 f"it is, images of one patient may be in different folds, and every "
                 f"cross-validated figure and CI here is likely optimistic; "
-                f"data.patient_column={unused} groups them")
+                f"data.patient_column={unused} groups them{groups_ci}")
     if n_patients is None:
         return (f"folds: the {counted(n_train, 'training image')} treated as independent (no "
-                f"patient column); images of one patient, if any, may be in different folds")
+                f"patient column{f'; {none}' if none else ''}){but}; images of one patient, if any, may "
+                f"be in different folds{groups_ci}")
     words = (f"folds: grouped by patient, {counted(n_patients, 'patient')} for "
-             f"{counted(n_train, 'training image')} (each patient's images in one fold)")
-    if (cv or {}).get("ci_resamples") == "patients":
+             f"{counted(n_train, 'training image')} (each patient's images in one fold)"
+             + (f"; near twins kept together: {twins}" if joined else f"; {none}" if none else ""))
+    if groups_ci:
+        words += groups_ci
+    elif resamples == "patients":
         units = cv.get("ci_units") if cv else None
         count = (f" ({counted(units, 'patient')}, each with all its images)"
                  if isinstance(units, int) and not isinstance(units, bool) else " (each with all its images)")

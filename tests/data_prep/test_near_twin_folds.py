@@ -17,7 +17,13 @@ import pytest
 from test_ingest import config, expect_error, make_plain, read_manifest, write_csv
 
 from data_prep import ingest
-from data_prep.folds import assign_folds
+from data_prep.folds import (
+    TWIN_UNIT,
+    assign_folds,
+    manifest_fold_gaps,
+    manifest_units,
+    summary_grouped,
+)
 from data_prep.near_duplicates import (
     COMPARE_SIDE,
     comparison_rows,
@@ -26,7 +32,10 @@ from data_prep.near_duplicates import (
     near_duplicate_groups,
     twin_groups,
 )
+from drac_ssl import manifest as manifests
 from drac_ssl.config import DATA_RANGES, ConfigError, load_config, range_problems
+from drac_ssl.finetune import ci_resampling
+from drac_ssl.oof import patient_groups, resampling_kind
 
 N_ORIGINALS = 16
 TWINS = {"101.png": "001.png", "102.png": "002.png", "103.png": "003.png", "104.png": "004.png"}
@@ -83,11 +92,12 @@ def test_units_and_twin_groups_join_as_the_union_of_both() -> None:
 # The ingest
 
 
-def make_twins(root: Path) -> Path:
+def make_twins(root: Path, test: tuple[str, ...] = ()) -> Path:
     """A plain folder of 16 distinct grey images (grades alternate 0, 1) and 4 copies of the
-    first four, each the same pixels as its original in other PNG bytes, with its grade."""
+    first four, each the same pixels as its original in other PNG bytes, with its grade
+    (``test``: unlabelled test images besides)."""
     grades = {f"{i:03d}.png": i % 2 for i in range(1, N_ORIGINALS + 1)}
-    make_plain(root, grades)
+    make_plain(root, grades, test)
     for copy, original in TWINS.items():
         image = cv2.imread(str(root / original), cv2.IMREAD_UNCHANGED)
         assert cv2.imwrite(str(root / copy), image, [cv2.IMWRITE_PNG_COMPRESSION, 9])
@@ -162,6 +172,105 @@ def test_a_twin_group_joins_the_patients_of_its_images(tmp_path: Path) -> None:
     assert result.near_duplicates is not None and result.near_duplicates["with_patients"] is True
     # the manifest's patient column stays the patients read (the twin groups are not patients)
     assert {r["id"]: r["patient"] for r in read_manifest(result.manifest_path)}["101.png"] == "B"
+    # the bootstrap's units are the folds': A and B are one unit, each other patient its own
+    lab = manifests.labelled_rows(manifests.read_manifest(result.manifest_path))
+    groups = dict(zip([r["id"] for r in lab], patient_groups(lab) or [], strict=True))
+    assert groups["001.png"] == groups["101.png"] == groups["005.png"]
+    assert len(set(groups.values())) == len({patient[n] for n in names}) - 1  # A and B joined
+    assert resampling_kind(list(groups.values())) == "groups"
+    # the same patients with each copy under its original's patient: the twins join no two
+    # patients, the fold groups are the patients, and the CIs resample patients as before
+    patient["101.png"] = "A"
+    write_csv(data / "labels.csv", ["image name", "DR grade", "patient"],
+              [[n, grades[n], patient[n]] for n in names])
+    within = ingest.run(dataclasses.replace(cfg, near_duplicate_mse=1e-4), tmp_path / "within", verbose=False)
+    lab = manifests.labelled_rows(manifests.read_manifest(within.manifest_path))
+    assert all(r["fold_group"] == r["patient"] for r in lab)
+    assert patient_groups(lab) == [f"patient:{r['patient']}" for r in lab]
+    assert ci_resampling(patient_groups(lab), len(lab)) == {"ci_resamples": "patients",
+                                                             "ci_units": len(set(patient.values()))}
+
+
+def test_a_twin_grouped_manifest_names_each_image_s_fold_unit_and_the_cis_resample_them(tmp_path: Path) -> None:
+    """With the option the manifest's last column, fold_group, is each training image's unit
+    in the folds (a copy shares its original's; test rows are empty), and patient_groups makes
+    each twin group one resampling unit (ci_resamples: groups). Off: no such column, and the
+    images are resampled one by one, as before."""
+    data = make_twins(tmp_path / "d", test=("t1.png", "t2.png"))
+    result = ingest.run(config(data, grades=["Normal", "DR"], near_duplicate_mse=1e-4), tmp_path / "twins",
+                        verbose=False)
+    header = result.manifest_path.read_text(encoding="utf-8").splitlines()[0]
+    assert header == ",".join(ingest.MANIFEST_COLUMNS) + ",fold_group"
+    rows = manifests.read_manifest(result.manifest_path)
+    unit = {r["id"]: r["fold_group"] for r in rows}
+    assert unit["t1.png"] == unit["t2.png"] == ""  # not a training image
+    assert all(unit[copy] == unit[original] != "" for copy, original in TWINS.items())
+    lab = manifests.labelled_rows(rows)
+    assert len(lab) == N_ORIGINALS + len(TWINS) and all(r["fold_group"] for r in lab)
+    groups = patient_groups(lab)
+    assert groups is not None and all(g.startswith("group:") for g in groups)
+    of = dict(zip([r["id"] for r in lab], groups, strict=True))
+    assert all(of[copy] == of[original] for copy, original in TWINS.items())
+    assert len(set(groups)) == N_ORIGINALS  # each copy joined its original: 16 units of 20 images
+    assert ci_resampling(groups, len(lab)) == {"ci_resamples": "groups", "ci_units": N_ORIGINALS}
+
+    off = ingest.run(config(data, grades=["Normal", "DR"]), tmp_path / "off", verbose=False)
+    lab = manifests.labelled_rows(manifests.read_manifest(off.manifest_path))
+    assert "fold_group" not in lab[0] and patient_groups(lab) is None
+    assert ci_resampling(None, len(lab)) == {"ci_resamples": "images", "ci_units": len(lab)}
+
+
+@pytest.mark.parametrize("with_patients", [False, True])
+def test_the_folds_recomputed_from_a_twin_grouped_manifest_are_the_ingest_s(tmp_path: Path,
+                                                                             with_patients: bool) -> None:
+    """The preflight's and the report's fold-seed advice recomputes the folds from the
+    manifest (data_prep.folds.manifest_fold_gaps): with near twins kept together it must split
+    the manifest's fold_group units, which give exactly the ingest's folds; the patients (or
+    images) alone give other folds, so advice drawn from them would be about other folds."""
+    data = make_twins(tmp_path / "d")
+    cfg = config(data, grades=["Normal", "DR"], n_folds=3, near_duplicate_mse=1e-4)
+    if with_patients:  # two images to a patient, the copies their own: twins join patients
+        names = [f"{i:03d}.png" for i in range(1, N_ORIGINALS + 1)] + list(TWINS)
+        grades = {n: int((TWINS.get(n) or n)[:3]) % 2 for n in names}
+        write_csv(data / "labels.csv", ["image name", "DR grade", "patient"],
+                  [[n, grades[n], f"P{i // 2:02d}"] for i, n in enumerate(names)])
+        cfg = dataclasses.replace(cfg, patient_column="patient")
+    result = ingest.run(cfg, tmp_path / "out", verbose=False)
+    summary = json.loads(result.summary_path.read_text(encoding="utf-8"))
+    lab = manifests.labelled_rows(manifests.read_manifest(result.manifest_path))
+    rows = [(r["grade"], r["fold"], r["patient"], r["id"]) for r in lab]
+    folds = [r["fold"] for r in lab]
+    units, unit = manifest_units(rows, summary_grouped(summary), [r["fold_group"] for r in lab])
+    assert unit == TWIN_UNIT and units is not None
+    assert assign_folds([r["grade"] for r in lab], 3, 0, units)[0].tolist() == folds
+    alone, _ = manifest_units(rows, summary_grouped(summary))  # the patients alone (None: images)
+    assert assign_folds([r["grade"] for r in lab], 3, 0, alone)[0].tolist() != folds
+    gaps = manifest_fold_gaps(rows, 0, ("Normal", "DR"), summary_grouped(summary), [r["fold_group"] for r in lab])
+    assert gaps.unit == TWIN_UNIT and not gaps.without  # every fold holds both grades
+    # the preflight reads the fold_group column of the ingest it checks
+    from types import SimpleNamespace
+
+    from drac_ssl.preflight import _ingest_fold_gaps
+    assert _ingest_fold_gaps(SimpleNamespace(ingest_dir=result.out_dir, grade_names=("Normal", "DR"))) == gaps
+
+
+def test_a_grade_of_fewer_twin_groups_than_folds_is_said_in_groups(tmp_path: Path) -> None:
+    """Grade 1 is 002, 004 and their copies 102, 104: four images, enough for 3 folds one by
+    one, but two twin groups: the ingest's note counts image groups and says what they are
+    (patients alone would be wrong: there are none)."""
+    data = make_twins(tmp_path / "d")
+    names = [f"{i:03d}.png" for i in range(1, N_ORIGINALS + 1)] + list(TWINS)
+    dr = {"002.png", "004.png", "102.png", "104.png"}
+    write_csv(data / "labels.csv", ["image name", "DR grade"], [[n, int(n in dr)] for n in names])
+    cfg = config(data, grades=["Normal", "DR"], n_folds=3)
+    off = ingest.run(cfg, tmp_path / "off", verbose=False)
+    assert not any("has only" in n for n in off.notes)
+    result = ingest.run(dataclasses.replace(cfg, near_duplicate_mse=1e-4), tmp_path / "on", verbose=False)
+    (said,) = [n for n in result.notes if "has only" in n]
+    assert ("grade 1 (DR) has only 2 image groups (near twins and a patient's images kept together by "
+            "--near-duplicate-mse); stratified 3-fold cross-validation needs at least 3 of every grade") in said
+    assert "add labelled grade 1 (DR) images (not near twins of those it has)" in said
+    assert "patient" not in said.split("image groups (", 1)[0]
 
 
 @pytest.mark.parametrize("value", [-1e-4, float("nan"), float("inf")])

@@ -489,6 +489,56 @@ def test_the_intervals_say_what_they_resample_and_recompute_over_patients(tmp_pa
     assert again.by_patient and again.units == 12 and again.source == "here (30, seed 0, 12 patients)"
 
 
+def _add_twin_groups(run: Path, n: int = 24, record: str | None = "groups") -> None:
+    """Give the run a data/manifest.csv of an ingest that kept near twins together
+    (data.near_duplicate_mse): no patients, training images 0-11 in twin pairs (fold_group),
+    the rest alone: 18 units for 24 images; and (``record``) the ``ci_resamples`` its
+    fine-tuning recorded (None: a run made before it resampled the groups)."""
+    (run / "data").mkdir(exist_ok=True)
+    with open(run / "data" / "manifest.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(["id", "path", "grade", "split", "fold", "patient", "fold_group"])
+        for i in range(n):
+            writer.writerow([f"img{i:03d}.png", f"x/img{i:03d}.png", i % 3, "train", i // (n // 2), "",
+                             f"img{i - i % 2:03d}.png" if i < 12 else f"img{i:03d}.png"])
+    if record is not None:
+        path = run / "finetune" / "comparison.json"
+        saved = json.loads(path.read_text())
+        saved.update(ci_resamples=record, ci_units=18 if record == "groups" else n)
+        path.write_text(json.dumps(saved))
+
+
+def test_the_intervals_of_a_twin_grouped_run_resample_its_image_groups(tmp_path: Path) -> None:
+    """A run whose ingest kept near twins together: the recomputed difference resamples the
+    manifest's fold groups (each pair one unit), and the text says image groups, never
+    patients; a run that resampled images is said to be likely too narrow."""
+    from drac_ssl.metrics import paired_bootstrap_difference
+
+    twins = make_run(tmp_path, "twins")
+    _add_twin_groups(twins)
+    comparison = compare_runs([twins], n_boot=50)
+    (difference,) = comparison.differences
+    assert difference.by_group and not difference.by_patient and difference.units == 18
+    assert difference.source == "here (50, seed 0, 18 image groups)"
+    oof = {v: _read_oof_for_test(twins / "finetune" / v / "oof.csv") for v in ("scratch", "vicreg")}
+    groups = [f"img{i - i % 2:03d}" if i < 12 else f"img{i:03d}" for i in range(24)]
+    assert difference.result == paired_bootstrap_difference(
+        oof["vicreg"][0], oof["vicreg"][1], oof["scratch"][1], oof["vicreg"][2], oof["scratch"][2],
+        n_boot=50, seed=0, groups=groups)
+    text = comparison.markdown()
+    assert ("its CI the run's own bootstrap, which resampled image groups (18 the folds kept whole: an image "
+            "with its near twins and, where patients are named, their patients' images; each with all its "
+            "images))") in text
+    assert "the same resampled image groups for both variants (the units the folds kept whole: " in text
+    assert "patients (" not in text
+
+    older = make_run(tmp_path, "older")
+    _add_twin_groups(older, record="images")
+    text = compare_runs([older]).markdown()
+    assert ("which resampled images, not the image groups the folds kept whole (18 groups for 24 images: "
+            "with near twins among them likely too narrow))") in text
+
+
 def _read_oof_for_test(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     with open(path, newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))

@@ -1188,6 +1188,50 @@ def test_report_says_how_the_folds_were_formed_and_the_limit_of_image_level_cis(
     assert "the bootstrap 95% CIs resample images, not patients" in write_report(tmp_path).read_text()
 
 
+TWIN_FACTS = {"near_duplicate_mse": 1e-4, "cache_size": 64, "compared_px": 64, "n_images": 8, "n_groups": 4,
+              "with_patients": False}
+"""ingest_summary.json's near_duplicates of an ingest that kept 4 pairs of near twins together."""
+
+
+def test_report_says_the_near_twins_the_folds_kept_together_and_the_cis_over_their_groups(tmp_path: Path) -> None:
+    """An ingest with data.near_duplicate_mse (its summary's near_duplicates, its manifest's
+    fold_group) and a fine-tuning that resampled those groups: report.md says how many images
+    in how many groups, the threshold, and that the CIs resample the image groups; without the
+    option the line and the provenance are as before."""
+    from drac_ssl.grading.bundle import data_provenance
+
+    data = make_fake_ingest(tmp_path, n_train=30, n_test=2)
+    before = write_report(tmp_path).read_text()
+    assert "near twins" not in before and "near_duplicates" not in data_provenance(data)
+    summary = json.loads((data / "ingest_summary.json").read_text())
+    summary["near_duplicates"] = TWIN_FACTS
+    (data / "ingest_summary.json").write_text(json.dumps(summary))
+    with open(data / "manifest.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    train = [r for r in rows if r["split"] == "train"]
+    for row in rows:
+        row["fold_group"] = ""  # not a training image
+    for i, row in enumerate(train):  # training rows 0-7 in pairs: 26 units for 30 images
+        row["fold_group"] = train[i - i % 2]["id"] if i < 8 else row["id"]
+    with open(data / "manifest.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    assert data_provenance(data)["near_duplicates"] == TWIN_FACTS
+    (tmp_path / "finetune").mkdir()
+    (tmp_path / "finetune" / "comparison.json").write_text(json.dumps({"ci_resamples": "groups", "ci_units": 26}))
+    report = write_report(tmp_path).read_text()
+    assert ("- folds: the 30 training images treated as independent (no patient column) but for near "
+            "twins: 8 labelled images in 4 groups, each group in one fold (data.near_duplicate_mse=0.0001: "
+            "a mean squared pixel difference below it, compared at 64 px); images of one patient, if any, "
+            "may be in different folds; the bootstrap 95% CIs resample the image groups the folds kept "
+            "whole (26 image groups, each with all its images)\n") in report
+    # a fine-tuning made before it resampled them: images, and that they are likely too narrow
+    (tmp_path / "finetune" / "comparison.json").write_text(json.dumps({"ci_resamples": "images", "ci_units": 30}))
+    assert ("the bootstrap 95% CIs resample images, not the groups the folds kept whole, so with near "
+            "twins among the images they are likely too narrow") in write_report(tmp_path).read_text()
+
+
 def test_the_model_card_says_how_the_folds_were_formed(exported_run: Path) -> None:
     meta = json.loads((exported_run / "bundle" / "metadata.json").read_text())
     assert meta["data"]["n_patients"] is None  # the fake ingest has no patient column
@@ -1220,6 +1264,16 @@ def test_the_model_card_says_how_the_folds_were_formed(exported_run: Path) -> No
             "in one fold); the bootstrap 95% CIs resample patients (23 patients, each with all its "
             "images).\n") in card
     assert "not patients" not in card
+    # near twins kept together (data.near_duplicate_mse) with the patients, the CIs over the groups
+    meta["data"]["near_duplicates"] = {**TWIN_FACTS, "with_patients": True}
+    meta["cv_metrics"].update(ci_resamples="groups", ci_units=20)
+    card = bundles._model_card(meta)
+    assert ("- Folds: grouped by patient, 23 patients for 44 training images (each patient's images "
+            "in one fold); near twins kept together: 8 labelled images in 4 groups, each group, with its "
+            "images' patients, in one fold (data.near_duplicate_mse=0.0001: a mean squared pixel difference "
+            "below it, compared at 64 px); the bootstrap 95% CIs resample the image groups the folds kept "
+            "whole (20 image groups, each with all its images).\n") in card
+    assert "resample patients" not in card
     del meta["data"]["n_patients"]  # a bundle built before the patients were counted: no line
     assert "Folds:" not in bundles._model_card(meta)
 
