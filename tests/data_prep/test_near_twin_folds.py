@@ -100,7 +100,7 @@ def make_twins(root: Path, test: tuple[str, ...] = ()) -> Path:
     make_plain(root, grades, test)
     for copy, original in TWINS.items():
         image = cv2.imread(str(root / original), cv2.IMREAD_UNCHANGED)
-        assert cv2.imwrite(str(root / copy), image, [cv2.IMWRITE_PNG_COMPRESSION, 9])
+        assert cv2.imwrite(str(root / copy), image, [cv2.IMWRITE_PNG_COMPRESSION, 0])  # 0: fast, other bytes
         assert (root / copy).read_bytes() != (root / original).read_bytes()
         grades[copy] = grades[original]
     write_csv(root / "labels.csv", ["image name", "DR grade"], [[n, g] for n, g in grades.items()])

@@ -35,7 +35,7 @@ TINY = [
     "pretrain.epochs=1", "pretrain.batch_size=8", "pretrain.max_steps_per_epoch=1",
     "pretrain.num_workers=0", "pretrain.expander=16-16", "pretrain.augment.recipe=fundus",
     "pretrain.augment.image_size=28", "pretrain.augment.source_size=28",
-    "pretrain.backbone.cifar_stem=true", "umm.epochs=1", "umm.batch_size=4",
+    "pretrain.backbone.cifar_stem=true", "pretrain.backbone.stem_stride=2", "umm.epochs=1", "umm.batch_size=4",
     "umm.max_steps_per_epoch=1", "umm.use_js=false", "umm.hypergradient=neumann",
     "umm.neumann_steps=0", "finetune.image_size=28", "finetune.epochs=2", "finetune.batch_size=8",
     "finetune.head=linear", "finetune.compare_scratch=false", "finetune.n_boot=20",
@@ -123,6 +123,7 @@ def test_five_grade_colour_run_writes_a_five_column_submission(colour_run: Path)
     assert meta["class_names"] == ICDR and meta["model"]["num_grades"] == 5
     assert meta["input"]["channels"] == 3 and len(meta["input"]["normalization"]["mean"]) == 3
     assert meta["input"]["recipe"] == "fundus" and meta["model"]["cifar_stem"] is True
+    assert meta["model"]["stem_stride"] == 2  # non-default: 4x fewer stem FLOPs, the suite's time
     assert len(meta["calibration"]["thresholds"]) == 4
     assert meta["submission"]["columns"] == ["case", "class", "P0", "P1", "P2", "P3", "P4"]
     assert meta["data"]["kind"] == "medmnist" and meta["data"]["channels"] == 3
