@@ -1,7 +1,7 @@
 # Shell functions shared by the prepared GPU scripts (bench/gpu_check.sh,
-# bench/gpu_retinamnist.sh), sourced, never run: each script sources it from its own folder
-# (`. "$(dirname "${BASH_SOURCE[0]}")/gpu_lib.sh"`), so it works from any current folder,
-# on the device machine as here.
+# bench/gpu_retinamnist.sh), sourced, never run: each script sources it from the repository
+# it lives in (`. "$REPO/bench/gpu_lib.sh" || exit 2`, REPO computed from its own path), so it
+# works from any current folder, on the device machine as here, and stops when the lib is missing.
 #
 # The caller sets, before calling these functions:
 #   REPO  the repository root (absolute);

@@ -203,13 +203,21 @@ def test_cpu_smoke_runs_every_step_and_writes_the_result_files(tmp_path: Path) -
     assert cifar["epochs"] == 2 and 0 <= cifar["linear_probe_top1"] <= 100
 
 
-def test_the_gpu_scripts_share_one_copy_of_their_shell_functions() -> None:
+def test_the_gpu_scripts_share_one_copy_of_their_shell_functions(tmp_path: Path) -> None:
     """bench/gpu_lib.sh holds the functions both prepared GPU scripts use (log, step, ...):
-    a script that defined its own copy again would let the two drift apart."""
+    a script that defined its own copy again would let the two drift apart. Without the lib a
+    script stops (exit 2) before doing anything, instead of running on with its functions
+    missing."""
     definition = re.compile(r"^(\w+)\(\) \{", re.M)
     shared = set(definition.findall((REPO / "bench" / "gpu_lib.sh").read_text(encoding="utf-8")))
     assert {"log", "step", "runner_alive", "follow_progress"} <= shared
+    (tmp_path / "bench").mkdir()
     for name in ("gpu_check.sh", "gpu_retinamnist.sh"):
         text = (REPO / "bench" / name).read_text(encoding="utf-8")
-        assert '. "$(dirname "${BASH_SOURCE[0]}")/gpu_lib.sh"' in text, name
+        assert '. "$REPO/bench/gpu_lib.sh" || exit 2' in text, name
         assert not shared & set(definition.findall(text)), name
+        (tmp_path / "bench" / name).write_text(text, encoding="utf-8")  # a copy without gpu_lib.sh
+        done = subprocess.run(["bash", str(tmp_path / "bench" / name), "prepare"], capture_output=True, text=True,
+                              timeout=60, env={**os.environ, "OUT": str(tmp_path / "out")})
+        assert done.returncode == 2 and "gpu_lib.sh" in done.stderr, (name, done.stdout, done.stderr)
+        assert not (tmp_path / ".device_data").exists(), name
