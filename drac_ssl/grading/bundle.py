@@ -395,7 +395,7 @@ def fold_gap_words(data: dict[str, Any]) -> str:
     if fix:
         words += f". To put every grade in every fold: {fix}"
     else:
-        words += " (a grade with fewer patients or images than folds cannot be in every fold)"
+        words += " (a grade with fewer patients, image groups or images than folds cannot be in every fold)"
     return words
 
 

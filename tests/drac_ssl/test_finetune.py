@@ -377,6 +377,7 @@ def test_cis_resample_patients_when_the_manifest_names_them(
     assert ("- folds: grouped by patient, 15 patients for 30 training images (each patient's images in one "
             "fold); the bootstrap 95% CIs resample patients (15 patients, each with all its images)\n") in report
     assert "not patients" not in report
+    assert "The CI resamples the patients (each with all its images) for this one training" in report
 
     # an ingest with data.near_duplicate_mse whose fold_group joins patients P00 and P01 (near
     # twins across them): the units are the 14 image groups, said so; through the functions the
