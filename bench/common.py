@@ -21,7 +21,6 @@ a ``--threads`` option (:func:`add_threads_argument`) apply that after parsing.
 from __future__ import annotations
 
 import argparse
-import fnmatch
 import json
 import os
 import subprocess
@@ -68,29 +67,25 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 import drac_ssl.runtime as _runtime  # noqa: E402
+from drac_ssl.code_stamp import (  # noqa: E402,F401  (NOT_CODE .. read_code_stamp: this module's names before)
+    CODE_STAMP_ENV,
+    CODE_STAMP_UNMATCHED_ENV,
+    NOT_CODE,
+    CodeStamp,
+    code_stamp_from_env,
+    is_code,
+    read_code_stamp,
+    stamp_record,
+    stamps_from_env,
+)
 from drac_ssl.config import dotted_settings  # noqa: E402
 from drac_ssl.runtime import apply_thread_policy  # noqa: E402
 
 apply_thread_policy(None)
 
 
-NOT_CODE = ("bench/results/*", "docs/*", "*.md", ".ci/*", ".gitignore")
-"""Tracked paths whose changes leave a bench run's code committed (:func:`fnmatch.fnmatchcase`
-patterns on repository-relative paths; ``*`` crosses folders): result files, figures and
-submissions the benches write (a bench writing several result files saw its first as an
-uncommitted change when writing the next), documentation, the CI entry point and
-``.gitignore``, none of which a bench imports or reads. Everything else tracked (the
-packages, ``bench/*.py``, ``configs/``, ``scripts/``, ``tests/``, ``pyproject.toml``) counts
-as code."""
-
 DIRTY_FILES_SHOWN = 20
 """The most uncommitted code files a result file names (``git_dirty_file_count`` says how many)."""
-
-
-def is_code(path: str) -> bool:
-    """Whether a change to the repository-relative ``path`` changes the code a bench measures
-    (not one of :data:`NOT_CODE`)."""
-    return not any(fnmatch.fnmatchcase(path, pattern) for pattern in NOT_CODE)
 
 
 def dirty_code_files(repo: Path = REPO) -> list[str] | None:
@@ -110,60 +105,6 @@ def dirty_code_files(repo: Path = REPO) -> list[str] | None:
     return sorted(p for p in paths if is_code(p))
 
 
-CODE_STAMP_ENV = "DRAC_SSL_CODE_STAMP"
-"""Names a code stamp (:func:`read_code_stamp`) whose commit the result files record instead of
-git's; set by the GPU scripts' ``run`` mode on the device only (unset or empty: git)."""
-
-
-@dataclass(frozen=True)
-class CodeStamp:
-    """The code a checkout held when ``bash bench/gpu_check.sh prepare`` (or
-    ``gpu_retinamnist.sh prepare``) ran, written by ``write_code_stamp`` of bench/gpu_lib.sh."""
-
-    path: Path
-    commit: str
-    """Full commit hash (``git rev-parse HEAD``)."""
-    written_utc: str
-    """When the stamp was written (ISO 8601, UTC)."""
-    changed_code: tuple[str, ...]
-    """Tracked code files (:func:`is_code`) that differed from the commit, sorted."""
-
-
-def read_code_stamp(path: str | Path) -> CodeStamp:
-    """Read a code stamp: text lines ``commit <full hash>``, ``written_utc <ISO 8601>`` and one
-    ``changed XY PATH`` per tracked file that differed from the commit (``git status
-    --porcelain`` v1 entries; ``#`` lines are comments). Result files, documents and other
-    :data:`NOT_CODE` paths are left out of ``changed_code``, as :func:`dirty_code_files` does.
-
-    Raises ValueError naming the file when it is unreadable or has no ``commit`` line."""
-    path = Path(path)
-    fix = "fix: run 'bash bench/gpu_check.sh prepare' (or gpu_retinamnist.sh prepare) again, or unset " + CODE_STAMP_ENV
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise ValueError(f"{path}: the code stamp {CODE_STAMP_ENV} names cannot be read ({exc}); {fix}") from None
-    fields: dict[str, str] = {}
-    changed = set()
-    for line in lines:
-        key, _, value = line.partition(" ")
-        if key == "changed":
-            name = value[3:]
-            changed.add(name[1:-1] if len(name) > 1 and name[0] == name[-1] == '"' else name)
-        elif key in ("commit", "written_utc"):
-            fields[key] = value.strip()
-    if not fields.get("commit"):
-        raise ValueError(f"{path}: not a code stamp (no 'commit <hash>' line); {fix}")
-    return CodeStamp(path, fields["commit"], fields.get("written_utc", "unknown"),
-                     tuple(sorted(p for p in changed if is_code(p))))
-
-
-def code_stamp_from_env(environ: Mapping[str, str] = os.environ) -> CodeStamp | None:
-    """The code stamp ``DRAC_SSL_CODE_STAMP`` names (:func:`read_code_stamp`; its errors raised),
-    or None when the variable is unset or empty (the commit then comes from git)."""
-    value = environ.get(CODE_STAMP_ENV, "").strip()
-    return read_code_stamp(value) if value else None
-
-
 @dataclass(frozen=True)
 class RunStart:
     """When a bench run started and the code it started with."""
@@ -177,22 +118,26 @@ class RunStart:
     git_dirty_files: tuple[str, ...] | None = None
     """Those files (:func:`dirty_code_files`; None: unknown or not recorded)."""
     code_stamp: CodeStamp | None = None
-    """Where the commit came from when not from git (:func:`code_stamp_from_env`)."""
+    """Where the commit came from when not from git (:func:`drac_ssl.code_stamp.stamps_from_env`)."""
+    code_stamp_unmatched: CodeStamp | None = None
+    """A stamp found not to match the tree (not used: the commit is git's), recorded as such."""
 
 
 def run_start() -> RunStart:
     """The time and the code now: the commit and uncommitted code files of the code stamp
-    ``DRAC_SSL_CODE_STAMP`` names when set (:func:`code_stamp_from_env`), else of the
-    checkout (two git calls). Raises ValueError for a stamp that cannot be read."""
+    ``DRAC_SSL_CODE_STAMP`` names when set and its files match the tree
+    (:func:`drac_ssl.code_stamp.stamps_from_env`), else of the checkout (two git calls; a stamp
+    found not to match is kept in ``code_stamp_unmatched``). Raises ValueError for a stamp that
+    cannot be read."""
     import datetime as dt
 
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    stamp = code_stamp_from_env()
+    stamp, unmatched = stamps_from_env()
     if stamp is not None:
         return RunStart(now, stamp.commit[:7], bool(stamp.changed_code), stamp.changed_code, stamp)
     files = dirty_code_files()
     return RunStart(now, _runtime.git_commit(), None if files is None else bool(files),
-                    None if files is None else tuple(files))
+                    None if files is None else tuple(files), code_stamp_unmatched=unmatched)
 
 
 def _dirty_record(dirty: bool | None, files: tuple[str, ...] | list[str] | None,
@@ -238,9 +183,12 @@ def write_result(name: str, figures: dict[str, Any], out_dir: Path | None = None
 
     ``environment.code_source`` says where the commit came from: ``"git"`` (the checkout's
     ``.git``) or ``"code_stamp"`` (the start's :class:`CodeStamp`, on a GPU machine whose copy
-    of ``.git`` may be stale; ``code_stamp`` then gives its file, full commit and time, the
-    ``_at_end`` keys repeat the stamp's (the carried code does not change during a device
-    run) and ``git_commit_checkout`` is what the copy's ``.git`` said).
+    of ``.git`` may be stale; ``code_stamp`` then gives its file, full commit and time and
+    ``matches_tree`` (:func:`drac_ssl.code_stamp.stamp_record`), the ``_at_end`` keys repeat
+    the stamp's (the carried code does not change during a device run) and
+    ``git_commit_checkout`` is what the copy's ``.git`` said). A stamp whose files did not
+    match the tree is recorded in ``code_stamp`` too, with ``matches_tree: false`` and the
+    files that differ, while the commit is git's (``code_source: "git"``).
     """
     from drac_ssl.io import atomic_write_json
 
@@ -248,7 +196,11 @@ def write_result(name: str, figures: dict[str, Any], out_dir: Path | None = None
     env = _runtime.environment_info()
     finished = env.pop("date_utc")
     end_files = dirty_code_files()
-    env["git_commit_at_end"] = env["git_commit"]
+    # drac_ssl.runtime reads the stamp too: its git_commit is then the stamp's, and the copy's
+    # .git is in git_commit_checkout; the keys are set here from the start's stamp
+    checkout = env.pop("git_commit_checkout", env["git_commit"])
+    env.pop("code_stamp", None)
+    env["git_commit_at_end"] = checkout
     env["git_commit"] = start.git_commit
     del env["git_dirty"]  # the whole tree's flag: replaced by the code-only one
     env.update(_dirty_record(start.git_dirty, start.git_dirty_files))
@@ -260,7 +212,9 @@ def write_result(name: str, figures: dict[str, Any], out_dir: Path | None = None
         env["git_commit_checkout"] = env["git_commit_at_end"]
         env["git_commit_at_end"] = start.git_commit
         env.update(_dirty_record(start.git_dirty, start.git_dirty_files, "_at_end"))
-        env["code_stamp"] = {"file": str(stamp.path), "commit": stamp.commit, "written_utc": stamp.written_utc}
+        env["code_stamp"] = stamp_record(stamp)
+    elif start.code_stamp_unmatched is not None:
+        env["code_stamp"] = stamp_record(start.code_stamp_unmatched)
     record = {
         "benchmark": name,
         "command": env.pop("command"),

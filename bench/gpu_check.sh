@@ -37,7 +37,7 @@ CIFAR=${GPU_CHECK_CIFAR:-$REPO/.device_data/cifar10/cifar10_jpeg.tar.xz}
 export PYTHONUNBUFFERED=1 NO_ALBUMENTATIONS_UPDATE=1
 # log, step, runner_alive, start_runner, follow_progress, carry_wheels, check_carry_ignored,
 # write_code_stamp, use_code_stamp, code_meta, refuse_empty_shared_data
-. "$(dirname "${BASH_SOURCE[0]}")/gpu_lib.sh"
+. "$REPO/bench/gpu_lib.sh" || exit 2
 refuse_empty_shared_data
 
 gpu_tag() {  # "NVIDIA H200" -> h200; "NVIDIA H100 80GB HBM3" -> h100

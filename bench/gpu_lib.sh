@@ -1,7 +1,7 @@
 # Shell functions shared by the prepared GPU scripts (bench/gpu_check.sh,
-# bench/gpu_retinamnist.sh), sourced, never run: each script sources it from its own folder
-# (`. "$(dirname "${BASH_SOURCE[0]}")/gpu_lib.sh"`), so it works from any current folder,
-# on the device machine as here.
+# bench/gpu_retinamnist.sh), sourced, never run: each script sources it from the repository
+# it lives in (`. "$REPO/bench/gpu_lib.sh" || exit 2`, REPO computed from its own path), so it
+# works from any current folder, on the device machine as here, and stops when the lib is missing.
 #
 # The caller sets, before calling these functions:
 #   REPO  the repository root (absolute);
@@ -91,38 +91,67 @@ code_stamp_path() { echo "${GPU_CODE_STAMP:-$REPO/.device_data/code_version.txt}
 # write_code_stamp [FILE]: the code this checkout holds now, for the result files of a run on
 # the device, whose copy of .git may name an older commit (default FILE: code_stamp_path).
 # Lines: `commit <full hash>`, `written_utc <ISO 8601>`, then one `changed XY PATH` per
-# tracked file that differs from the commit (`git status --porcelain` v1, renames as two
-# files, untracked files left out). bench/common.py (read_code_stamp) reads it when
-# DRAC_SSL_CODE_STAMP names it.
+# tracked file that differs from the commit (`git status --porcelain -z` v1, so that no path
+# is C-quoted; renames as two files, untracked files left out). Beside it, code_files.sha256:
+# the sha256 of every tracked file as it is now (`sha256sum` lines, paths relative to REPO),
+# which use_code_stamp checks on the device. drac_ssl/code_stamp.py (read_code_stamp) reads
+# both when DRAC_SSL_CODE_STAMP names the stamp.
 write_code_stamp() {
-    local file=${1:-$(code_stamp_path)} commit changes
+    local file=${1:-$(code_stamp_path)} commit changes sums
     commit=$(git -C "$REPO" rev-parse HEAD) || { echo "write_code_stamp: $REPO is not a git checkout"; return 1; }
-    changes=$(git -C "$REPO" status --porcelain --no-renames --untracked-files=no) || return 1
+    changes=$(set -o pipefail; git -C "$REPO" status --porcelain -z --no-renames --untracked-files=no | tr '\0' '\n') ||
+        return 1
     mkdir -p "$(dirname "$file")"
+    sums="$(dirname "$file")/code_files.sha256"
     {
-        echo "# the code carried to the device (bench/gpu_lib.sh write_code_stamp; read by bench/common.py)"
+        echo "# the code carried to the device (bench/gpu_lib.sh write_code_stamp; read by drac_ssl/code_stamp.py)"
         echo "commit $commit"
         echo "written_utc $(date -u +%Y-%m-%dT%H:%M:%SZ)"
         if [ -n "$changes" ]; then printf '%s\n' "$changes" | sed 's/^/changed /'; fi
     } >"$file"
-    echo "code stamp: $file (commit ${commit:0:7}, $(printf '%s' "$changes" | grep -c '^') changed tracked file(s))"
+    # a tracked file deleted here has no sum (the stamp lists it as changed)
+    (cd "$REPO" && git ls-files -z | while IFS= read -r -d '' f; do
+        if [ -f "$f" ]; then printf '%s\0' "$f"; fi
+    done | xargs -0 -r sha256sum --) >"$sums" || { echo "write_code_stamp: cannot write $sums"; return 1; }
+    echo "code stamp: $file (commit ${commit:0:7}, $(printf '%s' "$changes" | grep -c '^') changed tracked file(s)," \
+        "$(grep -c '' "$sums") file sums in $sums)"
 }
 
-# use_code_stamp: export DRAC_SSL_CODE_STAMP when the stamp (code_stamp_path) is there, so that
-# the bench scripts' result files name the code carried, not the commit of the device copy's
-# .git. Called by the device mode `run` only: here git knows best (a stamp left in
-# .device_data/ by an earlier 'prepare' may be older than the checkout).
+# use_code_stamp: export DRAC_SSL_CODE_STAMP when the stamp (code_stamp_path) is there and the
+# tree matches its file sums (code_files.sha256 beside it, `sha256sum -c`: no git needed), so
+# that the result files name the code carried, not the commit of the device copy's .git. When
+# a file differs (a stamp left by an earlier 'prepare', for other code) or the sums are
+# missing, the stamp is not used: the files that differ are printed, DRAC_SSL_CODE_STAMP_UNMATCHED
+# names it (the result files record `code_stamp.matches_tree: false`) and the commit is git's.
+# Called by the device mode `run` only: here git knows best.
 use_code_stamp() {
-    local file
+    local file sums bad
     file=$(code_stamp_path)
-    if [ -f "$file" ]; then
-        export DRAC_SSL_CODE_STAMP=$file
-        echo "code stamp: commit $(sed -n 's/^commit \(.......\).*/\1/p' "$file"), written" \
-            "$(sed -n 's/^written_utc //p' "$file") ($file); the copy's .git says" \
-            "$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo nothing)"
-    else
+    sums="$(dirname "$file")/code_files.sha256"
+    unset DRAC_SSL_CODE_STAMP DRAC_SSL_CODE_STAMP_UNMATCHED
+    if [ ! -f "$file" ]; then
         echo "no $file: the result files will name the commit of the device copy's .git (run 'prepare' here first)"
+        return 0
     fi
+    if [ ! -f "$sums" ]; then
+        export DRAC_SSL_CODE_STAMP_UNMATCHED=$file
+        echo "code stamp $file has no $sums (written before the sums): not used; the result files will" \
+            "name the commit of the device copy's .git (run 'prepare' here again)"
+        return 0
+    fi
+    bad=$(cd "$REPO" && sha256sum --quiet -c "$sums" 2>/dev/null | sed 's/: FAILED.*$//')
+    if [ -n "$bad" ]; then
+        export DRAC_SSL_CODE_STAMP_UNMATCHED=$file
+        echo "code stamp $file does not match this tree ($(printf '%s\n' "$bad" | grep -c '^') file(s) differ" \
+            "from $sums): not used; the result files will name the commit of the device copy's .git" \
+            "(run 'prepare' here again). Differing:"
+        printf '%s\n' "$bad" | head -n 20 | sed 's/^/  /'
+        return 0
+    fi
+    export DRAC_SSL_CODE_STAMP=$file
+    echo "code stamp: commit $(sed -n 's/^commit \(.......\).*/\1/p' "$file"), written" \
+        "$(sed -n 's/^written_utc //p' "$file") ($file, matches the tree); the copy's .git says" \
+        "$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo nothing)"
 }
 
 # code_meta: two lines for a run's meta file: the code (the stamp's commit when

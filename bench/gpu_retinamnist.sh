@@ -38,7 +38,7 @@ PY=${PYTHON:-python3}
 export PYTHONUNBUFFERED=1 NO_ALBUMENTATIONS_UPDATE=1
 # log, step, runner_alive, start_runner, follow_progress, carry_wheels, check_carry_ignored,
 # write_code_stamp, use_code_stamp, code_meta, refuse_empty_shared_data
-. "$(dirname "${BASH_SOURCE[0]}")/gpu_lib.sh"
+. "$REPO/bench/gpu_lib.sh" || exit 2
 refuse_empty_shared_data
 SEEDS=${GPU_RM_SEEDS:-10,11,12,13,14}
 EPOCHS=${GPU_RM_EPOCHS:-300}

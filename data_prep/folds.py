@@ -309,8 +309,9 @@ def _gap_notes(y: np.ndarray, folds: np.ndarray, n_folds: int, seed: int,
         said = grade_label(grade, grade_names)
         n_images = counted(int(np.sum(y == grade)), "labelled image")
         has = (f"{n_images} of {counted(per_grade[grade], unit)}{unit_words(unit)}, enough for "
-               f"{n_folds} folds: the {'patient' if unit == 'patient' else 'group'}-grouped split did "
-               f"not spread them over every fold"
+               f"{n_folds} folds: the "
+               f"{'patient-grouped split' if unit == 'patient' else 'split that keeps image groups whole'} "
+               f"did not spread them over every fold"
                if patients is not None else f"{n_images}, enough for {n_folds} folds")
         one = len(without) == 1
         their = "that fold's" if one else "those folds'"
@@ -334,6 +335,10 @@ class FoldGaps:
     units: tuple[int, ...] = ()  # patients (images when not grouped) of grades 0..
     found: tuple[int | None, int | None] = (None, None)  # :func:`working_folds`: seed, fold count
     unit: str = "patient"  # what a unit of ``units`` is when grouped: patient, or TWIN_UNIT
+    # the ingest kept near twins together but its manifest has no fold_group column (made before
+    # it existed): its units are unknown, so nothing was recomputed and ``fixes`` is (); the fix
+    # is :data:`REDO_FOR_FOLD_GROUPS`
+    units_unknown: bool = False
 
     @property
     def fix(self) -> str:
@@ -421,17 +426,33 @@ def manifest_units(rows: Sequence[tuple[int, int, str, str]], grouped: bool = Fa
     return units, TWIN_UNIT if len(set(units)) < len(set(alone)) else "patient"
 
 
+REDO_FOR_FOLD_GROUPS = ("redo the ingest with this version (it records each image's fold_group, the "
+                        "image groups its folds kept near twins together by)")
+"""The fix for an ingest that kept near twins together (``data.near_duplicate_mse`` > 0) but made
+its manifest before the ``fold_group`` column existed (:attr:`FoldGaps.units_unknown`): the units
+its folds split are not in the manifest, so its folds cannot be recomputed (no fold seed or fold
+count can be checked) and its CIs cannot resample the groups."""
+
+
 def manifest_fold_gaps(rows: Sequence[tuple[int, int, str, str]], seed: int,
                        grade_names: Sequence[str] = (), grouped: bool = False,
-                       fold_groups: Sequence[str] | None = None) -> FoldGaps:
+                       fold_groups: Sequence[str] | None = None, twins_grouped: bool = False) -> FoldGaps:
     """:func:`fold_gaps` of a manifest's training rows, each (grade, fold, patient: '' for
     none, image id), in file order, made with fold seed ``seed``: the folds are those the rows
     have (the highest + 1), recomputed with the units the ingest split them by
     (:func:`manifest_units`: patients, ``grouped`` or named, or the manifest's ``fold_groups``
-    when it kept near twins together)."""
+    when it kept near twins together). ``twins_grouped``: the ingest's summary says near twins
+    were kept together (:func:`summary_twins_grouped`); when no row has a fold group then (a
+    manifest made before the column existed) the units are unknown, and patients or images
+    would give other folds than the ingest's: the folds are not recomputed, only the grades
+    they leave out are given, with :attr:`FoldGaps.units_unknown` (its fix
+    :data:`REDO_FOR_FOLD_GROUPS`)."""
     if not rows:
         return FoldGaps({}, [], (), False)
     n_folds = max(f for _, f, _, _ in rows) + 1
+    if twins_grouped and not any(fold_groups or ()):
+        without = folds_without_grade([g for g, _, _, _ in rows], [f for _, f, _, _ in rows], n_folds)
+        return FoldGaps(without, [], (), False, unit=TWIN_UNIT, units_unknown=True)
     units, unit = manifest_units(rows, grouped, fold_groups)
     return fold_gaps([g for g, _, _, _ in rows], [f for _, f, _, _ in rows], n_folds, seed, units,
                      grade_names, unit)
@@ -442,6 +463,16 @@ def summary_grouped(summary: object) -> bool:
     (its ``config``'s ``patient_column``): the ingest then grouped its folds by patient, an
     image without one alone, even when no cell named a patient."""
     return bool(_summary_config(summary).get("patient_column"))
+
+
+def summary_twins_grouped(summary: object) -> bool:
+    """Whether an ``ingest_summary.json`` (read as ``summary``) says the ingest kept some near
+    twins together (its ``near_duplicates``' ``n_groups`` > 0, ``data.near_duplicate_mse`` > 0):
+    its folds were then split by image groups, which this version's manifest names
+    (``fold_group``)."""
+    twins = summary.get("near_duplicates") if isinstance(summary, dict) else None
+    n = twins.get("n_groups") if isinstance(twins, dict) else None
+    return isinstance(n, int) and not isinstance(n, bool) and n > 0
 
 
 def dealt_folds(grades: Sequence[int] | np.ndarray, n_folds: int, seed: int) -> np.ndarray:

@@ -17,8 +17,8 @@ table instead of a script of their own: one row per run and variant, with
   of ``finetune/comparison.json``;
 * the screening figures the run's ``report.md`` gives, where its scale has them: with a
   referable cut (``finetune.referable_from``; auto: grade >= 2 on the ICDR scale, none on
-  DRAC's) the AUC of P(referable) with the run's own CI (on its QWK's resamples: patients or
-  images) and the sensitivity and specificity of the submitted grades at the cut
+  DRAC's) the AUC of P(referable) with the run's own CI (on its QWK's resamples: patients,
+  the image groups the folds kept whole, or images) and the sensitivity and specificity of the submitted grades at the cut
   (:func:`drac_ssl.metrics.referable_report`); with two grades the sensitivity and
   specificity of the grading itself (:func:`drac_ssl.metrics.binary_screening`). The table
   and the CSV take them from ``comparison.json``'s rows (named as there:

@@ -13,7 +13,8 @@ its last stage trainable, or all of it trainable at ``lr * backbone_lr_ratio``
 the head alone on the frozen backbone: LP-FT, Kumar et al., ICLR 2022), trained on the
 labelled images of four folds and validated on the
 fifth, for each fold of the manifest's ``fold`` column (assigned by the ingest, stratified
-and grouped by patient when patients are known). Test-split rows never enter training or
+and grouped by patient when patients are known, and by image group when the ingest kept near
+twins together: ``data.near_duplicate_mse``, the manifest's ``fold_group``). Test-split rows never enter training or
 validation. Each fold keeps the weights after the last of ``finetune.epochs`` epochs
 (``finetune.keep=last``, the default: no epoch is chosen on the fold that is then scored, so
 the out-of-fold metrics carry no selection bias), or those of the epoch with the best

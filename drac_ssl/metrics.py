@@ -1244,10 +1244,10 @@ def paired_difference(a: BootstrapScores, b: BootstrapScores, alpha: float = 0.0
         raise ValueError(f"the two models' bootstrap scores were drawn differently (n, n_boot, seed: "
                          f"{(a.n, a.n_boot, a.seed)} and {(b.n, b.n_boot, b.seed)}): nothing pairs them")
     if a.grouping != b.grouping:
-        def drawn(s: BootstrapScores) -> str:
-            return f"{s.units} patients" if s.by_patient else f"{s.n} images"
+        def drawn(s: BootstrapScores) -> str:  # groups: patients, or image groups (near twins)
+            return f"{s.units} groups (patients or image groups)" if s.by_patient else f"{s.n} images"
         raise ValueError(f"the two models' bootstrap scores were drawn differently (over {drawn(a)} "
-                         f"and over {drawn(b)}, or other patients): nothing pairs them; give both "
+                         f"and over {drawn(b)}, or other groups): nothing pairs them; give both "
                          f"the same groups")
     if a.labels != b.labels:
         raise ValueError("the two models' bootstrap scores are of other true grades (or the same "

@@ -1549,7 +1549,7 @@ def _check_ingest_folds(c: _Findings, facts: DataFacts) -> None:
     grade with fewer labelled images than folds (some validation folds hold none of it) is an
     error; a grade with enough images that still misses a fold (folds from an older ingest, or
     grouped by patient) is a warning."""
-    from data_prep.folds import TWIN_UNIT, TWIN_UNIT_WORDS, rare_grade_parts
+    from data_prep.folds import REDO_FOR_FOLD_GROUPS, TWIN_UNIT, TWIN_UNIT_WORDS, rare_grade_parts
     from data_prep.grades import grade_label
     from data_prep.problems import as_config_keys
 
@@ -1585,7 +1585,9 @@ def _check_ingest_folds(c: _Findings, facts: DataFacts) -> None:
     gaps = _ingest_fold_gaps(facts) if gapped else None  # read once, and only when needed
     for g, without in gapped:
         said = grade_label(g, facts.grade_names)
-        if gaps is None or gaps.redo_helps:  # this version's folds of these images fill them
+        if gaps is not None and gaps.units_unknown:  # twins kept together, no fold_group column
+            fix = f"{REDO_FOR_FOLD_GROUPS}: {redo()}"
+        elif gaps is None or gaps.redo_helps:  # this version's folds of these images fill them
             fix = (f"redo the ingest (this version stratifies the folds by grade, and its folds "
                    f"of these images hold every grade): {redo()}")
         elif g not in gaps.left_out and gaps.unit == TWIN_UNIT:  # of fewer twin groups than folds
@@ -1609,9 +1611,15 @@ def _ingest_fold_gaps(facts: DataFacts) -> FoldGaps | None:
     """:func:`data_prep.folds.manifest_fold_gaps` of the existing ingest (its manifest, and the
     fold seed of its summary: ``redo_helps`` when this version's folds of them hold the grades
     left out), recomputed with the units the ingest split: patients, or its ``fold_group``
-    column when it kept near twins together (``data.near_duplicate_mse``); None when the
-    manifest cannot be read."""
-    from data_prep.folds import manifest_fold_gaps, summary_fold_seed, summary_grouped
+    column when it kept near twins together (``data.near_duplicate_mse``); not recomputed
+    (``units_unknown``) when the summary says twins were kept together but the manifest has no
+    ``fold_group`` (made before the column existed); None when the manifest cannot be read."""
+    from data_prep.folds import (
+        manifest_fold_gaps,
+        summary_fold_seed,
+        summary_grouped,
+        summary_twins_grouped,
+    )
 
     assert facts.ingest_dir is not None
     try:
@@ -1626,7 +1634,7 @@ def _ingest_fold_gaps(facts: DataFacts) -> FoldGaps | None:
     train = [(r["grade"], r["fold"], (r.get("patient") or "").strip(), r["id"]) for r in labelled]
     groups = [(r.get("fold_group") or "").strip() for r in labelled]  # data.near_duplicate_mse > 0
     return manifest_fold_gaps(train, summary_fold_seed(summary), facts.grade_names, summary_grouped(summary),
-                              groups)
+                              groups, summary_twins_grouped(summary))
 
 
 def _gap_redo_fix(gaps: FoldGaps, root: str, facts: DataFacts) -> str:

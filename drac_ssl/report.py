@@ -111,7 +111,8 @@ FIGURE_CAPTIONS = {
     # report/ (drawn by this module)
     "comparison": "Out-of-fold metrics of each variant side by side, QWK with its 95% CI; the intervals "
                   "are each variant's own, so overlapping ones do not show the variants are equal: the "
-                  "paired differences below (the same images resampled for both) are the test.",
+                  "paired differences below (the same resamples for both: of images, or of the run's patients or "
+                  "image groups) are the test.",
     "confusion": "Out-of-fold grades: rows true, columns predicted, count and share of the true grade; look "
                  "for a strong diagonal, and a single filled column means one grade was given to nearly "
                  "every image.",
@@ -915,9 +916,12 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
     differences = {label: d for label, (_, _, _, d) in pairs.items()}
     if differences:
         titles = {"accuracy": "accuracy", "qwk": "QWK", "auc_ovr": "AUC (OvR)"}
+        resampled = {"patients": "the patients (each with all its images)",  # comparison.json's ci_resamples
+                     "groups": "the image groups the folds kept whole (each with all its images)",
+                     }.get(str(comparison.get("ci_resamples")), "these images")
         lines += ["Does pretraining help, and does UMM add to VICReg? Each difference on the same "
                   "out-of-fold images, with a paired bootstrap 95% CI (a CI that contains 0 is no "
-                  "evidence either way). The CI resamples these images for this one training: "
+                  f"evidence either way). The CI resamples {resampled} for this one training: "
                   "training randomness is not in it, and the same run with another run.seed can "
                   "move a difference by as much as the CI's half-width (put such runs side by side "
                   "with python -m drac_ssl.compare):", ""]

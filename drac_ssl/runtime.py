@@ -301,13 +301,48 @@ def git_commit() -> str:
         return "unknown"
 
 
+def code_origin() -> dict[str, Any]:
+    """Which code runs, for a run folder's ``environment.json``: ``git_commit`` (short),
+    ``git_dirty`` and ``code_source``. ``"git"``: of the checkout this package runs from
+    (:func:`git_commit`, :func:`git_dirty`). ``"code_stamp"``: on a lent GPU machine whose copy
+    of ``.git`` may be stale, the GPU scripts' code stamp (``DRAC_SSL_CODE_STAMP`` naming one
+    whose files match the tree, :func:`drac_ssl.code_stamp.stamps_from_env`): its commit,
+    ``git_dirty`` whether code files differed from it, ``code_stamp`` its record
+    (:func:`drac_ssl.code_stamp.stamp_record`) and ``git_commit_checkout`` what the copy's
+    ``.git`` says; bench/common.py reads the same stamp. A stamp found not to match the tree is
+    recorded in ``code_stamp`` (``matches_tree: false``) with git's commit; one that cannot
+    be read is ``code_stamp_error`` (the run goes on, named by git)."""
+    from drac_ssl.code_stamp import stamp_record, stamps_from_env
+
+    try:
+        used, unmatched = stamps_from_env()
+    except ValueError as exc:
+        return {"git_commit": git_commit(), "git_dirty": git_dirty(), "code_source": "git",
+                "code_stamp_error": str(exc)}
+    if used is not None:
+        return {"git_commit": used.commit[:7], "git_dirty": bool(used.changed_code), "code_source": "code_stamp",
+                "code_stamp": stamp_record(used), "git_commit_checkout": git_commit()}
+    return {"git_commit": git_commit(), "git_dirty": git_dirty(), "code_source": "git",
+            **({"code_stamp": stamp_record(unmatched)} if unmatched is not None else {})}
+
+
 def code_version() -> dict[str, Any] | None:
     """The code this process would import now: ``{"git_commit": short commit, "git_dirty":
     bool}`` of the checkout this package runs from (as :func:`git_commit` and :func:`git_dirty`
     say it), in one git call (``git describe --always --dirty``, tags ignored); None when git
-    or the checkout is not there. Cheap enough to ask before every stage: the stages import
-    their modules when they start, so a checkout changed during a run (a merge) runs the
-    later stages on other code."""
+    or the checkout is not there. With a code stamp in use (:func:`code_origin`: a GPU
+    machine's stale ``.git``) the stamp's, as ``environment.json`` says it, so that the stages
+    are not said to run on other code than the run was made with. Cheap enough to ask before
+    every stage: the stages import their modules when they start, so a checkout changed during
+    a run (a merge) runs the later stages on other code."""
+    from drac_ssl.code_stamp import stamps_from_env
+
+    try:
+        used = stamps_from_env()[0]
+    except ValueError:
+        used = None  # code_origin records it; git names the code
+    if used is not None:
+        return {"git_commit": used.commit[:7], "git_dirty": bool(used.changed_code)}
     here = os.path.dirname(os.path.abspath(__file__))
     try:
         out = subprocess.run(["git", "-C", here, "describe", "--always", "--dirty", "--exclude=*"],
@@ -485,8 +520,7 @@ def environment_info() -> dict[str, Any]:
         "cpu_capability": _cpu_capability(),
         "cpu_cores": os.cpu_count(),
         "threads": thread_settings(),
-        "git_commit": git_commit(),
-        "git_dirty": git_dirty(),
+        **code_origin(),  # git_commit, git_dirty, code_source: git's, or a GPU machine's code stamp
         "command": command_line(),
         "argv": command_argv(),  # the words as typed: the run's resume command (drac_ssl.run_state)
         "cwd": os.getcwd(),  # where relative paths in the command and config.yaml start

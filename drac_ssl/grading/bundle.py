@@ -250,8 +250,10 @@ def data_provenance(data_dir: str | os.PathLike[str],
     ({} when every fold holds every grade); ``fold_gap_fix``: for the grades of as many
     patients (images) as folds among them, what fills every fold, in settings
     (:func:`data_prep.folds.fold_gaps`: a fold seed or fold count checked to work, more
-    patients; or rerunning the ingest, when this version makes other folds of the same rows);
-    '' otherwise (:func:`fold_gap_words` says both). ``near_duplicates``: only when the ingest
+    patients; or rerunning the ingest, when this version makes other folds of the same rows,
+    or when its manifest lacks the ``fold_group`` its twin-grouped folds were split by:
+    :data:`data_prep.folds.REDO_FOR_FOLD_GROUPS`, with ``fold_groups_missing: true``, absent
+    otherwise); '' otherwise (:func:`fold_gap_words` says both). ``near_duplicates``: only when the ingest
     kept near twins in one fold (``data.near_duplicate_mse`` > 0), ``ingest_summary.json``'s
     record of it (the setting, ``n_images`` in ``n_groups`` groups, ``with_patients``), which
     :func:`fold_grouping_words` says; absent otherwise, so that a bundle's ``data`` without the
@@ -341,19 +343,28 @@ def _fold_gaps(rows: Sequence[tuple[int, int, str, str]], summary: dict[str, Any
     ``data.fold_seed`` and patient grouping from ``summary`` (its ``config``; the defaults, seed
     0 and no patient column, for an older summary without them), or the units of the rows'
     ``fold_groups`` (the manifest's ``fold_group`` column: near twins kept together)."""
-    from data_prep.folds import manifest_fold_gaps, summary_fold_seed, summary_grouped
+    from data_prep.folds import (
+        REDO_FOR_FOLD_GROUPS,
+        manifest_fold_gaps,
+        summary_fold_seed,
+        summary_grouped,
+        summary_twins_grouped,
+    )
     from data_prep.problems import as_config_keys
 
     gaps = manifest_fold_gaps(rows, summary_fold_seed(summary), names, summary_grouped(summary),
-                              fold_groups)
+                              fold_groups, summary_twins_grouped(summary))
     fix = ""
-    if gaps.redo_helps:
+    if gaps.units_unknown and gaps.without:  # its folds' units are not in the manifest
+        fix = (f"{REDO_FOR_FOLD_GROUPS} in a new run folder (run.name=<a new name>, ingest in "
+               f"run.stages); its fold notes then say what fills every fold")
+    elif gaps.redo_helps:
         fix = ("rerun the ingest (ingest in run.stages of a new run folder, run.name=<a new name>): "
                "this version makes other folds of the same images")
     elif gaps.left_out:
         fix = f"in a new run folder (run.name=<a new name>, ingest in run.stages), {as_config_keys(gaps.fix)}"
     return {"folds_without_grade": {str(g): folds for g, folds in gaps.without.items()},
-            "fold_gap_fix": fix}
+            "fold_gap_fix": fix, **({"fold_groups_missing": True} if gaps.units_unknown else {})}
 
 
 def fold_gap_words(data: dict[str, Any]) -> str:
@@ -384,7 +395,7 @@ def fold_gap_words(data: dict[str, Any]) -> str:
     if fix:
         words += f". To put every grade in every fold: {fix}"
     else:
-        words += " (a grade with fewer patients or images than folds cannot be in every fold)"
+        words += " (a grade with fewer patients, image groups or images than folds cannot be in every fold)"
     return words
 
 
@@ -547,6 +558,10 @@ def fold_grouping_words(data: dict[str, Any], cv: dict[str, Any] | None = None) 
     elif joined and resamples == "images":  # a fine-tuning made before the CIs resampled them
         groups_ci = ("; the bootstrap 95% CIs resample images, not the groups the folds kept whole, "
                      "so with near twins among the images they are likely too narrow")
+        if data.get("fold_groups_missing"):  # an ingest made before the fold_group column
+            from data_prep.folds import REDO_FOR_FOLD_GROUPS
+
+            groups_ci += f": to resample them, {REDO_FOR_FOLD_GROUPS} and fine-tune again"
     but = f" but for near twins: {twins}" if joined else ""
     none = twins if not joined else ""
     if n_patients is None and unused:

@@ -129,11 +129,65 @@ def test_a_code_stamp_names_the_code_a_device_run_measured(tmp_path: Path, monke
     assert env["code_source"] == "code_stamp" and env["git_commit"] == env["git_commit_at_end"] == "785295f"
     assert env["git_commit_checkout"] == "old0000" and env["git_dirty_file_count_at_end"] == 2
     assert env["code_stamp"] == {"file": str(stamp), "commit": "785295fabcdef0123456789abcdef0123456789",
-                                 "written_utc": "2026-12-05T10:00:00Z"}
+                                 "written_utc": "2026-12-05T10:00:00Z", "matches_tree": None}  # no sums: unchecked
     monkeypatch.setenv("DRAC_SSL_CODE_STAMP", "")  # empty: git, as without the variable
     env = json.loads(common.write_result("fake", {}, tmp_path, started=common.run_start())
                      .read_text(encoding="utf-8"))["environment"]
     assert env["code_source"] == "git" and env["git_commit"] == "old0000" and "code_stamp" not in env
+
+
+def _sums_of(stamp: Path, *names: str, wrong: str = "") -> None:
+    """code_files.sha256 beside ``stamp``: the sha256 of the repository files ``names`` (the
+    tree the package runs from), that of ``wrong`` altered."""
+    import hashlib
+
+    from bench.common import REPO
+
+    lines = []
+    for name in names:
+        digest = hashlib.sha256((REPO / name).read_bytes()).hexdigest()
+        lines.append(f"{'0' * 64 if name == wrong else digest}  {name}\n")
+    (stamp.parent / "code_files.sha256").write_text("".join(lines), encoding="utf-8")
+
+
+def test_a_stamp_whose_files_differ_from_the_tree_is_not_trusted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stamp left by an earlier 'prepare' named code the device did not run: its sums
+    (code_files.sha256) are checked against the tree; when a file differs the commit is git's
+    and the record says the stamp did not match, naming the file. The run folders'
+    environment (drac_ssl.runtime) reads the same stamp the same way."""
+    import drac_ssl.runtime as runtime
+    from bench import common
+
+    _code(monkeypatch, "old0000", False)
+    stamp = tmp_path / "code_version.txt"
+    stamp.write_text("commit 785295fabcdef0123456789abcdef0123456789\nwritten_utc 2026-12-05T10:00:00Z\n",
+                     encoding="utf-8")
+    _sums_of(stamp, "pyproject.toml", "bench/common.py")
+    monkeypatch.setenv("DRAC_SSL_CODE_STAMP", str(stamp))
+    started = common.run_start()
+    assert started.git_commit == "785295f" and started.code_stamp is not None
+    env = json.loads(common.write_result("fake", {}, tmp_path, started=started).read_text(encoding="utf-8"))["environment"]
+    assert env["code_source"] == "code_stamp" and env["code_stamp"]["matches_tree"] is True
+    assert env["git_commit_checkout"] == "old0000" and env["git_commit_at_end"] == "785295f"
+    origin = runtime.code_origin()  # a run folder's environment.json names the same code
+    assert (origin["git_commit"], origin["code_source"], origin["git_commit_checkout"]) == ("785295f", "code_stamp", "old0000")
+    assert origin["code_stamp"]["matches_tree"] is True
+    assert runtime.code_version() == {"git_commit": "785295f", "git_dirty": False}  # no mixed-code warning
+    _sums_of(stamp, "pyproject.toml", "bench/common.py", wrong="bench/common.py")
+    started = common.run_start()
+    assert started.git_commit == "old0000" and started.code_stamp is None
+    env = json.loads(common.write_result("fake", {}, tmp_path, started=started).read_text(encoding="utf-8"))["environment"]
+    assert env["code_source"] == "git" and env["git_commit"] == "old0000" and "git_commit_checkout" not in env
+    assert env["code_stamp"]["matches_tree"] is False and env["code_stamp"]["files_differing"] == ["bench/common.py"]
+    origin = runtime.code_origin()
+    assert origin["git_commit"] == "old0000" and origin["code_source"] == "git"
+    assert origin["code_stamp"]["files_differing_count"] == 1
+    # the GPU scripts' check refused it (DRAC_SSL_CODE_STAMP not exported): recorded all the same
+    monkeypatch.delenv("DRAC_SSL_CODE_STAMP")
+    monkeypatch.setenv("DRAC_SSL_CODE_STAMP_UNMATCHED", str(stamp))
+    assert runtime.code_origin()["code_stamp"]["matches_tree"] is False
+    monkeypatch.delenv("DRAC_SSL_CODE_STAMP_UNMATCHED")
+    assert runtime.code_origin() == {"git_commit": "old0000", "git_dirty": False, "code_source": "git"}
 
 
 def test_a_code_stamp_that_cannot_be_read_is_an_error_naming_it(tmp_path: Path) -> None:
@@ -147,27 +201,51 @@ def test_a_code_stamp_that_cannot_be_read_is_an_error_naming_it(tmp_path: Path) 
 
 
 def test_prepare_writes_the_checkouts_commit_and_changes_into_the_stamp(tmp_path: Path) -> None:
-    """bench/gpu_lib.sh write_code_stamp (run by 'prepare', here) and bench/common.py
-    read_code_stamp (on the device) agree on the format."""
+    """bench/gpu_lib.sh write_code_stamp (run by 'prepare', here) and drac_ssl/code_stamp.py
+    read_code_stamp (on the device) agree on the format, odd paths (a space, non-ASCII) unquoted;
+    use_code_stamp (the device run) exports the stamp only while the tree matches its file sums,
+    and names the files that differ otherwise."""
     from bench.common import REPO, read_code_stamp
 
-    for name in ("drac_ssl/model.py", "docs/x.md", "bench/y.py"):
+    odd = "bench/a b ü.py"
+    for name in ("drac_ssl/model.py", "docs/x.md", "bench/y.py", odd):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("0\n", encoding="utf-8")
     _git(tmp_path, "init", "-q")
     _git(tmp_path, "add", ".")
     _git(tmp_path, "commit", "-q", "-m", "c")
-    (tmp_path / "drac_ssl/model.py").write_text("1\n", encoding="utf-8")
-    (tmp_path / "docs/x.md").write_text("1\n", encoding="utf-8")
+    for name in ("drac_ssl/model.py", "docs/x.md", odd):
+        (tmp_path / name).write_text("1\n", encoding="utf-8")
     (tmp_path / "untracked.py").write_text("1\n", encoding="utf-8")
     out = subprocess.run(["bash", "-c", f'. "{REPO}/bench/gpu_lib.sh"; REPO="$1"; write_code_stamp "$2"', "_",
                           str(tmp_path), str(tmp_path / "stamp.txt")], capture_output=True, text=True, check=True)
-    assert "2 changed tracked file(s)" in out.stdout
+    assert "3 changed tracked file(s), 4 file sums" in out.stdout
     head = subprocess.run(["git", "-C", str(tmp_path), "rev-parse", "HEAD"], capture_output=True, text=True,
                           check=True).stdout.strip()
-    stamp = read_code_stamp(tmp_path / "stamp.txt")
+    stamp = read_code_stamp(tmp_path / "stamp.txt", tree=tmp_path)
     assert stamp.commit == head and len(head) == 40 and stamp.written_utc.endswith("Z")
-    assert stamp.changed_code == ("drac_ssl/model.py",)  # docs are not code, untracked files not the commit's
+    # docs are not code, untracked files not the commit's; the odd name as it is (review F7)
+    assert stamp.changed_code == (odd, "drac_ssl/model.py")
+    assert stamp.matches_tree is True and stamp.differing == ()
+
+    def use() -> tuple[str, str]:
+        script = (f'. "{REPO}/bench/gpu_lib.sh"; REPO="$1"; GPU_CODE_STAMP="$2"; use_code_stamp; '
+                  'echo "used=${DRAC_SSL_CODE_STAMP:-} unmatched=${DRAC_SSL_CODE_STAMP_UNMATCHED:-}"')
+        done = subprocess.run(["bash", "-c", script, "_", str(tmp_path), str(tmp_path / "stamp.txt")],
+                              capture_output=True, text=True, check=True)
+        *said, last = done.stdout.splitlines()
+        return "\n".join(said), last
+
+    said, last = use()
+    assert "matches the tree" in said and last == f"used={tmp_path / 'stamp.txt'} unmatched="
+    (tmp_path / odd).write_text("2\n", encoding="utf-8")  # the tree changed after 'prepare'
+    said, last = use()
+    assert last == f"used= unmatched={tmp_path / 'stamp.txt'}"
+    assert "does not match this tree (1 file(s) differ" in said and said.endswith(f"\n  {odd}")
+    assert read_code_stamp(tmp_path / "stamp.txt", tree=tmp_path).differing == (odd,)
+    (tmp_path / "code_files.sha256").unlink()  # a stamp of an older 'prepare': unchecked, not used
+    said, last = use()
+    assert last.startswith("used= unmatched=") and "has no" in said
 
 
 @pytest.mark.parametrize("value", ["", "  "])

@@ -87,6 +87,9 @@ def test_device_run_starts_a_detached_runner_and_copies_at_most_eight_files(tmp_
     proc, calls = run_check(tmp_path, ["run"])
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "runner finished" in proc.stdout
+    # no code stamp: the benches ask git, as before
+    assert f"no {tmp_path / 'code_version.txt'}: the result files will name" in proc.stdout
+    assert json.loads((tmp_path / "out" / "cifar10_vicreg_stubgpu.json").read_text())["code_stamp_env"] is None
     modules = [c[1] for c in calls]
     assert modules == ["bench.pretrain_throughput", "bench.cifar10_vicreg", "bench.umm_ablation"]
     cifar = calls[1]
@@ -108,19 +111,21 @@ def test_device_run_starts_a_detached_runner_and_copies_at_most_eight_files(tmp_
 
 def test_the_device_run_names_the_code_of_the_stamp_prepare_wrote(tmp_path: Path, run_check: RunCheck) -> None:
     """The device copy's .git named an earlier commit than the code sent: 'prepare' writes a
-    code stamp (bench/gpu_lib.sh write_code_stamp), 'run' hands it to the benches
-    (DRAC_SSL_CODE_STAMP, read by bench/common.py) and the meta file names its commit."""
-    proc, _ = run_check(tmp_path / "none", ["run"])
-    assert proc.returncode == 0
-    assert f"no {tmp_path / 'none' / 'code_version.txt'}: the result files will name" in proc.stdout
-    cifar = json.loads((tmp_path / "none" / "out" / "cifar10_vicreg_stubgpu.json").read_text())
-    assert cifar["code_stamp_env"] is None  # without a stamp the benches ask git, as before
+    code stamp (bench/gpu_lib.sh write_code_stamp) and the sums of the files, 'run' checks the
+    tree against them and hands the stamp to the benches (DRAC_SSL_CODE_STAMP, read by
+    bench/common.py) and the meta file names its commit. (Without a stamp: the first test; a
+    tree that does not match: tests/bench/test_common.py.)"""
+    import hashlib
+
     stamp = tmp_path / "code_version.txt"
     stamp.write_text("commit 0123456789abcdef0123456789abcdef01234567\nwritten_utc 2026-12-05T10:00:00Z\n"
                      "changed  M drac_ssl/model.py\n")
+    digest = hashlib.sha256((REPO / "bench" / "gpu_lib.sh").read_bytes()).hexdigest()
+    (tmp_path / "code_files.sha256").write_text(f"{digest}  bench/gpu_lib.sh\n")
     proc, _ = run_check(tmp_path, ["run"])
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "code stamp: commit 0123456, written 2026-12-05T10:00:00Z" in proc.stdout
+    assert "matches the tree" in proc.stdout
     cifar = json.loads((tmp_path / "out" / "cifar10_vicreg_stubgpu.json").read_text())
     assert cifar["code_stamp_env"] == str(stamp)
     meta = (tmp_path / "work" / "res" / "meta_stubgpu.txt").read_text().splitlines()
@@ -198,13 +203,21 @@ def test_cpu_smoke_runs_every_step_and_writes_the_result_files(tmp_path: Path) -
     assert cifar["epochs"] == 2 and 0 <= cifar["linear_probe_top1"] <= 100
 
 
-def test_the_gpu_scripts_share_one_copy_of_their_shell_functions() -> None:
+def test_the_gpu_scripts_share_one_copy_of_their_shell_functions(tmp_path: Path) -> None:
     """bench/gpu_lib.sh holds the functions both prepared GPU scripts use (log, step, ...):
-    a script that defined its own copy again would let the two drift apart."""
+    a script that defined its own copy again would let the two drift apart. Without the lib a
+    script stops (exit 2) before doing anything, instead of running on with its functions
+    missing."""
     definition = re.compile(r"^(\w+)\(\) \{", re.M)
     shared = set(definition.findall((REPO / "bench" / "gpu_lib.sh").read_text(encoding="utf-8")))
     assert {"log", "step", "runner_alive", "follow_progress"} <= shared
+    (tmp_path / "bench").mkdir()
     for name in ("gpu_check.sh", "gpu_retinamnist.sh"):
         text = (REPO / "bench" / name).read_text(encoding="utf-8")
-        assert '. "$(dirname "${BASH_SOURCE[0]}")/gpu_lib.sh"' in text, name
+        assert '. "$REPO/bench/gpu_lib.sh" || exit 2' in text, name
         assert not shared & set(definition.findall(text)), name
+        (tmp_path / "bench" / name).write_text(text, encoding="utf-8")  # a copy without gpu_lib.sh
+        done = subprocess.run(["bash", str(tmp_path / "bench" / name), "prepare"], capture_output=True, text=True,
+                              timeout=60, env={**os.environ, "OUT": str(tmp_path / "out")})
+        assert done.returncode == 2 and "gpu_lib.sh" in done.stderr, (name, done.stdout, done.stderr)
+        assert not (tmp_path / ".device_data").exists(), name

@@ -574,7 +574,8 @@ def test_paired_patient_resamples_pair_two_models() -> None:
                                        groups=patients)
     assert all((m["ci_low"], m["ci_high"]) == (0.0, 0.0) for m in same.values())
     # scores drawn over images, or over other patients, pair nothing
-    with pytest.raises(ValueError, match="drawn differently"):
+    with pytest.raises(ValueError, match=r"drawn differently \(over 12 groups \(patients or image groups\) and "
+                                         r"over 24 images, or other groups\)"):
         paired_difference(scores[1], bootstrap_scores(y, probs[0], preds[0], n_boot=60, seed=3))
     with pytest.raises(ValueError, match="drawn differently"):
         paired_difference(scores[1], bootstrap_scores(y, probs[0], preds[0], n_boot=60, seed=3,

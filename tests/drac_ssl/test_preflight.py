@@ -1019,6 +1019,41 @@ def test_the_folds_of_an_existing_ingest_are_checked_as_those_an_ingest_will_mak
                            "grade 2 (PDR) out")
 
 
+def test_an_ingest_that_kept_twins_together_before_fold_group_existed_is_told_to_redo_it(tmp_path: Path) -> None:
+    """An ingest with data.near_duplicate_mse (its summary: 2 groups of near twins) made before
+    the manifest's fold_group column: its folds were split by image groups the manifest does not
+    name, so folds recomputed from images would be other folds, and a seed or fold count checked
+    on them would be advice about folds the ingest never made. The preflight and the bundle's
+    data lines (the report's) say to redo the ingest with this version instead."""
+    from data_prep.folds import REDO_FOR_FOLD_GROUPS
+    from drac_ssl.grading.bundle import data_provenance, fold_gap_words, fold_grouping_words
+
+    run_dir = tmp_path / "y"
+    data = make_fake_ingest(run_dir)  # 10 images per grade, 5 folds, no fold_group column
+    _refold(data, lambda i, grade: (i // 3) % 4 + 1 if grade == 2 else (i // 3) % 5)  # grade 2 misses fold 0
+    summary = json.loads((data / "ingest_summary.json").read_text())
+    summary["near_duplicates"] = {"near_duplicate_mse": 1e-4, "cache_size": 48, "compared_px": 48,
+                                  "n_images": 4, "n_groups": 2, "with_patients": False}
+    (data / "ingest_summary.json").write_text(json.dumps(summary))
+    (warned,) = [f for f in findings("finetune.image_size=32", f"pretrain.augment.source_size={SOURCE_SIZE}",
+                                     "finetune.batch_size=2", run_dir=run_dir, stages=["finetune", "export"])
+                 if "folds validate" in f.what]
+    assert warned.severity == "warning" and "grade 2 (PDR)" in warned.what
+    assert warned.fix.startswith(f"{REDO_FOR_FOLD_GROUPS}: python -m data_prep ingest --root ")
+    assert "--seed" not in warned.fix and "--folds" not in warned.fix and "data.fold_seed" not in warned.fix
+    facts = data_provenance(data)
+    assert facts["folds_without_grade"] == {"2": [0]} and facts["fold_groups_missing"] is True
+    assert facts["fold_gap_fix"].startswith(REDO_FOR_FOLD_GROUPS) and "seed" not in facts["fold_gap_fix"]
+    assert fold_gap_words(facts).endswith(f"To put every grade in every fold: {facts['fold_gap_fix']}")
+    words = fold_grouping_words(facts, {"ci_resamples": "images", "ci_units": 30})
+    assert words.endswith(f"likely too narrow: to resample them, {REDO_FOR_FOLD_GROUPS} and fine-tune again")
+    # the same manifest without the twins in its summary: the folds are recomputed as before
+    del summary["near_duplicates"]
+    (data / "ingest_summary.json").write_text(json.dumps(summary))
+    assert "fold_groups_missing" not in data_provenance(data)
+    assert "fine-tune again" not in fold_grouping_words(data_provenance(data), {"ci_resamples": "images"})
+
+
 def test_folds_grouped_by_patient_count_patients(tmp_path: Path) -> None:
     root = plain_dataset(tmp_path / "plain", [0, 1, 2] * 6)
     rows = (root / "labels.csv").read_text().splitlines()
