@@ -1462,7 +1462,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--near-duplicate-mse", type=float, default=d.near_duplicate_mse, metavar="MSE",
                         help="keep labelled images whose mean squared pixel difference (0..1 scale, "
                              "smallest cached copy at most 64 px) is below MSE in one fold, as one "
-                             "patient's; e.g. 1e-4 (default: 0, off)")
+                             "patient's: every such pair is linked, and chains of them make one group; "
+                             "e.g. 1e-4, an RMS difference of 1 %% of the range (default: 0, off)")
     parser.add_argument("--cache-sizes", type=_sizes, default=d.cache_sizes, metavar="SIZES",
                         help="cache sizes in pixels, comma-separated, as data.cache_sizes of "
                              "python -m drac_ssl.train (--sizes, its older name, still works) (default: "

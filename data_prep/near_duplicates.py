@@ -14,10 +14,17 @@ Conventions, shared with ``bench/near_duplicates.py`` (one implementation):
 * the distance of two images is the mean over all their values (every pixel, every channel)
   of the squared difference, pixels scaled to 0..1 (``uint8 / 255``): ``1e-4`` is an RMS
   difference of 1 % of the range (2.6 grey levels of 255);
-* twins are found by exact nearest neighbours (``sklearn.neighbors.NearestNeighbors``,
-  brute force): each image is joined to its nearest other image when closer than the
-  threshold (strictly), and the groups are the connected components of those links
-  (``scipy.sparse.csgraph.connected_components``), so a chain a~b~c is one group;
+* every pair of images closer than the threshold (strictly) is linked, found exactly by
+  comparing each image with every other a block of rows at a time
+  (``sklearn.metrics.pairwise_distances_chunked``; memory: one block plus the pairs found), and
+  the groups are the connected components of those links
+  (``scipy.sparse.csgraph.connected_components``), so a chain a~b~c is one group even when a
+  and c are further apart than the threshold (:func:`near_pairs`, :func:`twin_groups`); a
+  threshold that links more than :data:`MAX_PAIRS_PER_IMAGE` pairs per image stops with
+  ValueError (it is far above near twins);
+* :func:`nearest_neighbours` (each image's single nearest other image) is what
+  ``bench/near_duplicates.py`` counts with: an image has a twin below the threshold exactly
+  when its nearest neighbour is below it, so the counts agree with the groups' members;
 * the ingest compares each labelled image's cached copy at the smallest of
   ``data.cache_sizes``, area-resized (OpenCV ``INTER_AREA``) to :data:`COMPARE_SIDE` px when
   larger (:func:`comparison_rows`), so that 35k EyePACS images fit in memory.

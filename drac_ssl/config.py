@@ -538,7 +538,8 @@ def fallback(setting: str, fixes: FixBase | None = None, bad: Any = _UNSET) -> t
 def _default_fix(key: str, fixes: FixBase | None = None, bad: Any = _UNSET) -> str:
     """``\n  fix: SETTING=DEFAULT (the default)`` for a setting of :class:`Config` (a list's
     item ``x[0]``: the whole list's default), or the ``-c`` file's value (:func:`fallback`:
-    ``SETTING=VALUE (as in FILE)``); "" for a key that is not one."""
+    ``SETTING=VALUE (as in FILE)``); a number setting whose range has a ``fix``
+    (:data:`NUMBER_RANGES`) gets that instead of the default; "" for a key that is not one."""
     setting = key.split("[", 1)[0]
     try:
         value, words = fallback(setting, fixes, bad if setting == key else _UNSET)
@@ -547,6 +548,9 @@ def _default_fix(key: str, fixes: FixBase | None = None, bad: Any = _UNSET) -> s
     if value in ("", [], None):  # an empty default means "none" or "auto": no example of a value
         kind = "path" if setting.endswith(("root", "csv", "weights", "reuse", "dir")) else "value"
         return f"\n  fix: {setting}=<a {kind}>, or leave it out for the default (empty)"
+    r = NUMBER_RANGES.get(setting)
+    if words == "the default" and r is not None and r.fix:  # the range's own fix: one wording for a
+        return f"\n  fix: {r.fix}"  # value out of range and for one that is no number at all
     return f"\n  fix: {setting}={_as_text(value)} ({words})"
 
 

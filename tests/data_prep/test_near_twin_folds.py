@@ -340,8 +340,19 @@ def test_a_negative_or_non_finite_value_is_refused_with_the_fix(tmp_path: Path, 
         assert got == value and r.words().startswith("must be >= 0: the mean squared pixel difference")
         assert r.fix_words() == "data.near_duplicate_mse=0 (off, the default), or e.g. data.near_duplicate_mse=1e-4"
     else:
-        with pytest.raises(ConfigError, match=r"'data.near_duplicate_mse' is (nan|inf), not a finite number: it must be >= 0"):
+        with pytest.raises(ConfigError, match=r"'data.near_duplicate_mse' is (nan|inf), not a finite number: it must be >= 0") \
+                as caught:
             load_config(None, [f"data.near_duplicate_mse={'nan' if math.isnan(value) else 'inf'}"])
+        # the same fix as the range's (not "data.near_duplicate_mse=0.0 (the default)")
+        assert str(caught.value).endswith("\n  fix: data.near_duplicate_mse=0 (off, the default), or e.g. "
+                                          "data.near_duplicate_mse=1e-4"), str(caught.value)
+
+
+def test_a_value_that_is_no_number_gets_the_range_s_fix() -> None:
+    with pytest.raises(ConfigError, match=r"'data.near_duplicate_mse' must be a number") as caught:
+        load_config(None, ["data.near_duplicate_mse=abc"])
+    assert str(caught.value).endswith("\n  fix: data.near_duplicate_mse=0 (off, the default), or e.g. "
+                                      "data.near_duplicate_mse=1e-4"), str(caught.value)
 
 
 def test_the_ingest_flag_sets_the_option_and_a_resume_sees_the_change() -> None:
